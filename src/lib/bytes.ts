@@ -1,0 +1,69 @@
+/**
+ * Byte helpers shared by every module: hex in/out with validation that yields our
+ * error type, concatenation and comparison. Kept tiny; `@scure/base` does the codecs.
+ */
+import { hex as scureHex } from '@scure/base';
+import { MalformedInputError } from './errors.ts';
+
+export type Bytes = Uint8Array;
+
+const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
+
+export function toHex(bytes: Uint8Array): string {
+  return scureHex.encode(bytes);
+}
+
+/**
+ * Parse hex, naming the field in the error. `length` (bytes) is checked when given.
+ */
+export function fromHex(text: string, field = 'hex', length?: number): Bytes {
+  if (typeof text !== 'string' || !HEX_RE.test(text)) {
+    throw new MalformedInputError('E_BAD_HEX', `${field} is not valid hex`);
+  }
+  const out = scureHex.decode(text.toLowerCase());
+  if (length !== undefined && out.length !== length) {
+    throw new MalformedInputError('E_BAD_LENGTH', `${field} must be ${length} bytes, got ${out.length}`);
+  }
+  return out;
+}
+
+export function isHex(text: string): boolean {
+  return HEX_RE.test(text);
+}
+
+export function concatBytes(...parts: Uint8Array[]): Bytes {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+/** Lexicographic order, as BIP-327 KeySort and BIP-174 key ordering use. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return a[i]! - b[i]!;
+  }
+  return a.length - b.length;
+}
+
+export function utf8(text: string): Bytes {
+  return new TextEncoder().encode(text);
+}
+
+/** Overwrite secret material we hold in a buffer once it is no longer needed. */
+export function wipe(bytes: Uint8Array | undefined): void {
+  if (bytes) bytes.fill(0);
+}

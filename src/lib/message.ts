@@ -1,0 +1,76 @@
+/**
+ * The message envelope every JSON message carries — `type` (namespaced, e.g.
+ * `credit/update`), `version`, `network` — and the one way to decode a message: check
+ * the envelope first (so a wrong message gets a clear "expected X, got Y"), then
+ * validate the whole value against the message's JSON Schema. The schemas are TypeBox
+ * values, i.e. plain JSON Schema: `npm run schemas` writes the very same objects to
+ * schemas/*.json for the docs, and a test keeps those files in step.
+ */
+import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { MalformedInputError } from './errors.ts';
+import { NETWORKS, type Network } from './network.ts';
+
+export const MESSAGE_VERSION = 1;
+
+export const NetworkSchema = Type.Union(
+  NETWORKS.map((n) => Type.Literal(n)),
+  { description: 'Bitcoin network the message belongs to' },
+);
+
+/** A JSON integer of satoshis (at most 21 million BTC, so always exact in JSON). */
+export const Sats = (description: string) => Type.Integer({ minimum: 0, maximum: 2_100_000_000_000_000, description });
+export const Hex = (description: string, bytes?: number) =>
+  Type.String(
+    bytes === undefined
+      ? { pattern: '^([0-9a-f]{2})*$', description }
+      : { pattern: `^[0-9a-f]{${bytes * 2}}$`, description },
+  );
+export const Base64Psbt = Type.String({ pattern: '^cHNidP8[A-Za-z0-9+/]*={0,2}$', description: 'PSBT (BIP-174), base64' });
+export const Txid = Hex('transaction id (display byte order)', 32);
+
+/** Define a message schema: the envelope plus the message's own fields. */
+export function messageSchema<T extends TProperties>(type: string, description: string, fields: T) {
+  return Type.Object(
+    {
+      type: Type.Literal(type),
+      version: Type.Literal(MESSAGE_VERSION),
+      network: NetworkSchema,
+      ...fields,
+    },
+    { $id: type, title: type, description, additionalProperties: false },
+  );
+}
+
+export type Envelope = { type: string; version: number; network: Network };
+
+/** The envelope of any JSON value that claims to be one of our messages. */
+export function readEnvelope(value: unknown): Envelope {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new MalformedInputError('E_MALFORMED_MESSAGE', 'expected a JSON object message');
+  }
+  const v = value as Record<string, unknown>;
+  if (typeof v.type !== 'string') throw new MalformedInputError('E_MALFORMED_MESSAGE', 'the message has no "type"');
+  if (v.version !== MESSAGE_VERSION) {
+    throw new MalformedInputError('E_MESSAGE_VERSION', `${v.type} version ${JSON.stringify(v.version)} is not supported (this offchain speaks version ${MESSAGE_VERSION})`);
+  }
+  if (typeof v.network !== 'string' || !(NETWORKS as readonly string[]).includes(v.network)) {
+    throw new MalformedInputError('E_MALFORMED_MESSAGE', `${v.type}: "network" must be one of ${NETWORKS.join(', ')}`);
+  }
+  return { type: v.type, version: v.version, network: v.network as Network };
+}
+
+/** Decode `value` as a message of `schema`, or throw one clear MalformedInputError. */
+export function decodeMessage<S extends TObject>(schema: S, value: unknown): Static<S> {
+  const env = readEnvelope(value);
+  const expected = schema.properties.type?.const as string;
+  if (env.type !== expected) {
+    throw new MalformedInputError('E_WRONG_MESSAGE', `expected a ${expected} message, got ${env.type}`);
+  }
+  if (!Value.Check(schema, value)) {
+    const first = Value.Errors(schema, value).First();
+    const where = first?.path ? first.path.slice(1).replace(/\//g, '.') : '(message)';
+    throw new MalformedInputError('E_MALFORMED_MESSAGE', `${expected}: ${where}: ${first?.message ?? 'invalid'}`);
+  }
+  return value as Static<S>;
+}
