@@ -1,0 +1,50 @@
+/**
+ * BIP-327 KeySort + KeyAgg for a taproot key-path output (no script tree unless a
+ * merkle root is given), in the shape BIP-373 stores it: the aggregate *plain* public
+ * key (33 bytes, before the taproot tweak) keys the PSBT fields, its x-only form is the
+ * taproot internal key, and the BIP-341 tweak gives the output key.
+ *
+ * Deliberately no plain (non-x-only) tweaks, which BIP-32-derived aggregate keys
+ * would need.
+ */
+import { equalBytes, toHex } from '../bytes.ts';
+import { InvalidContributionError, MalformedInputError } from '../errors.ts';
+import { validatePublicKey } from '../keys/keys.ts';
+import { taprootOutput, type TaprootOutput } from '../taproot/taproot.ts';
+import { Bip327Error, keyAgg, keySort } from './bip327.ts';
+
+export type MusigKey = {
+  /** Participant public keys in KeyAgg order (sorted when built with sort = true). */
+  participants: Uint8Array[];
+  /** 33-byte aggregate plain public key (the BIP-373 field key). */
+  aggregatePubkey: Uint8Array;
+  /** x-only internal key = aggregatePubkey without its prefix byte. */
+  internalKey: Uint8Array;
+  output: TaprootOutput;
+};
+
+export function musigKey(pubkeys: readonly Uint8Array[], opts: { sort?: boolean; merkleRoot?: Uint8Array } = {}): MusigKey {
+  if (pubkeys.length < 2) throw new MalformedInputError('E_MUSIG_PARTICIPANTS', 'MuSig2 needs at least two participant keys');
+  pubkeys.forEach((pk, i) => validatePublicKey(pk, `participant key ${i}`));
+  for (let i = 0; i < pubkeys.length; i++) {
+    for (let j = i + 1; j < pubkeys.length; j++) {
+      // BIP-327 allows duplicates, but in our two-party protocols a repeated key means
+      // one party is absent: refuse it rather than sign for a key someone controls alone.
+      if (equalBytes(pubkeys[i]!, pubkeys[j]!)) {
+        throw new MalformedInputError('E_MUSIG_PARTICIPANTS', `participant key ${toHex(pubkeys[i]!)} appears twice`);
+      }
+    }
+  }
+  const participants = opts.sort === false ? [...pubkeys] : keySort(pubkeys);
+  let aggregatePubkey: Uint8Array;
+  try {
+    aggregatePubkey = keyAgg(participants).aggregatePubkey;
+  } catch (e) {
+    if (e instanceof Bip327Error && e.signer !== undefined) {
+      throw new InvalidContributionError('E_BAD_PUBKEY', toHex(participants[e.signer]!), `participant key ${e.signer} is invalid`);
+    }
+    throw e;
+  }
+  const internalKey = aggregatePubkey.slice(1);
+  return { participants, aggregatePubkey, internalKey, output: taprootOutput(internalKey, opts.merkleRoot) };
+}

@@ -1,0 +1,265 @@
+/**
+ * MuSig2 (BIP-327) for a taproot key-path input, carried in a PSBT's BIP-373 fields:
+ * PSBT_IN_MUSIG2_PARTICIPANT_PUBKEYS (aggregate key → participant keys),
+ * PSBT_IN_MUSIG2_PUB_NONCE and PSBT_IN_MUSIG2_PARTIAL_SIG (keyed by participant and
+ * aggregate key). This is the glue @scure/btc-signer leaves to us: sighash → session →
+ * partial signatures → aggregated `tapKeySig`.
+ *
+ * Every contribution is checked when it arrives and blamed on its sender
+ * (`InvalidContributionError` names the participant's public key). Only
+ * SIGHASH_DEFAULT is signed unless the caller explicitly allows another type.
+ *
+ * Deliberately absent: script-path MuSig2 (leaf_hash-keyed fields) and BIP-32-derived
+ * aggregate keys; nonce *storage* lives in src/lib/store (this module never keeps a
+ * secret nonce beyond the call that uses it).
+ */
+import { schnorr } from '@noble/curves/secp256k1.js';
+import type { Transaction } from '@scure/btc-signer';
+import { equalBytes, toHex } from '../bytes.ts';
+import { InvalidContributionError, RefusedError } from '../errors.ts';
+import type { KeyPair } from '../keys/keys.ts';
+import { keyPathSighash, SIGHASH_DEFAULT } from '../taproot/taproot.ts';
+import { musigKey, type MusigKey } from './keyagg.ts';
+import { Bip327Error, Session, deterministicSign, nonceAgg, nonceGen } from './bip327.ts';
+
+export type MusigInput = {
+  index: number;
+  key: MusigKey;
+  /** BIP-341 signature message of this input. */
+  msg: Uint8Array;
+  hashType: number;
+  /** Public nonces present, in participant order (undefined where missing). */
+  pubnonces: (Uint8Array | undefined)[];
+  /** Partial signatures present, in participant order. */
+  partialSigs: (Uint8Array | undefined)[];
+};
+
+export type ReadOptions = { allowedSighash?: readonly number[] };
+
+/** Updater step: record the participants of a key-path MuSig2 input and check the output matches. */
+export function setMusigParticipants(tx: Transaction, index: number, pubkeys: readonly Uint8Array[]): MusigKey {
+  const input = tx.getInput(index);
+  const key = musigKey(pubkeys, { merkleRoot: input.tapMerkleRoot });
+  checkSpentScript(tx, index, key);
+  tx.updateInput(index, {
+    tapInternalKey: key.internalKey,
+    musig2ParticipantPubkeys: [[key.aggregatePubkey, key.participants]],
+  });
+  return key;
+}
+
+function checkSpentScript(tx: Transaction, index: number, key: MusigKey): void {
+  const utxo = tx.getInput(index).witnessUtxo;
+  if (!utxo) throw new RefusedError('E_PSBT_MISSING_UTXO', `input ${index} has no witness_utxo`);
+  if (!equalBytes(utxo.script, key.output.script)) {
+    throw new RefusedError(
+      'E_KEY_MISMATCH',
+      `input ${index} spends ${toHex(utxo.script)}, not the P2TR output of the MuSig2 key ${toHex(key.output.outputKey)}`,
+    );
+  }
+}
+
+export function isMusigInput(tx: Transaction, index: number): boolean {
+  return (tx.getInput(index).musig2ParticipantPubkeys?.length ?? 0) > 0;
+}
+
+/** Read and check everything a signer or aggregator needs from the PSBT input. */
+export function readMusigInput(tx: Transaction, index: number, opts: ReadOptions = {}): MusigInput {
+  const input = tx.getInput(index);
+  const entries = input.musig2ParticipantPubkeys ?? [];
+  if (entries.length !== 1) {
+    throw new RefusedError('E_MUSIG_FIELDS', `input ${index} must carry exactly one MuSig2 participant list, found ${entries.length}`);
+  }
+  const [aggregatePubkey, participants] = entries[0]!;
+  const key = musigKey(participants, { sort: false, merkleRoot: input.tapMerkleRoot });
+  if (!equalBytes(key.aggregatePubkey, aggregatePubkey)) {
+    throw new RefusedError('E_MUSIG_FIELDS', `input ${index}: the aggregate key does not match KeyAgg of its participants`);
+  }
+  if (input.tapInternalKey && !equalBytes(input.tapInternalKey, key.internalKey)) {
+    throw new RefusedError('E_MUSIG_FIELDS', `input ${index}: taproot internal key is not the MuSig2 aggregate key`);
+  }
+  checkSpentScript(tx, index, key);
+  const hashType = input.sighashType ?? SIGHASH_DEFAULT;
+  const allowed = opts.allowedSighash ?? [SIGHASH_DEFAULT];
+  if (!allowed.includes(hashType)) {
+    throw new RefusedError('E_SIGHASH_NOT_ALLOWED', `input ${index} asks for sighash type 0x${hashType.toString(16)}; only SIGHASH_DEFAULT is signed`);
+  }
+  const pick = (list: readonly [{ participantPubkey: Uint8Array; aggregatePubkey: Uint8Array; leafHash?: Uint8Array }, Uint8Array][] | undefined) =>
+    key.participants.map((p) => {
+      const hit = (list ?? []).find(
+        ([k]) => !k.leafHash && equalBytes(k.participantPubkey, p) && equalBytes(k.aggregatePubkey, aggregatePubkey),
+      );
+      return hit?.[1];
+    });
+  for (const [k] of [...(input.musig2PubNonce ?? []), ...(input.musig2PartialSig ?? [])]) {
+    if (equalBytes(k.aggregatePubkey, aggregatePubkey) && !key.participants.some((p) => equalBytes(p, k.participantPubkey))) {
+      throw new InvalidContributionError('E_MUSIG_NOT_PARTICIPANT', toHex(k.participantPubkey), `input ${index}: a contribution from a key that is not a participant`);
+    }
+  }
+  return {
+    index,
+    key,
+    msg: keyPathSighash(tx, index, hashType),
+    hashType,
+    pubnonces: pick(input.musig2PubNonce),
+    partialSigs: pick(input.musig2PartialSig),
+  };
+}
+
+function participantIndex(input: MusigInput, publicKey: Uint8Array): number {
+  const i = input.key.participants.findIndex((p) => equalBytes(p, publicKey));
+  if (i < 0) {
+    throw new RefusedError('E_MUSIG_NOT_PARTICIPANT', `key ${toHex(publicKey)} is not a participant of input ${input.index}`);
+  }
+  return i;
+}
+
+/**
+ * BIP-327 NonceGen bound to this input: the signing key, the output key, the message
+ * and `extraIn` (callers pass their protocol context, e.g. contract id and state
+ * number) all feed the nonce, so a nonce drawn for one purpose is useless for another.
+ */
+export function musigNonceGen(input: MusigInput, signer: KeyPair, rand: Uint8Array, extraIn: Uint8Array): { secnonce: Uint8Array; pubnonce: Uint8Array } {
+  participantIndex(input, signer.publicKey);
+  return nonceGen(signer.publicKey, signer.secretKey, input.key.output.outputKey, input.msg, extraIn, rand);
+}
+
+/** Check a public nonce is two valid points before it is stored or used. */
+export function validatePubNonce(pubnonce: Uint8Array, participant: Uint8Array): void {
+  if (pubnonce.length !== 66) {
+    throw new InvalidContributionError('E_BAD_PUBNONCE', toHex(participant), `public nonce of ${toHex(participant)} must be 66 bytes`);
+  }
+  try {
+    nonceAgg([pubnonce]);
+  } catch {
+    throw new InvalidContributionError('E_BAD_PUBNONCE', toHex(participant), `public nonce of ${toHex(participant)} is not two valid points`);
+  }
+}
+
+/** Add a participant's public nonce; a different nonce already recorded for it is refused. */
+export function addPubNonce(tx: Transaction, input: MusigInput, participant: Uint8Array, pubnonce: Uint8Array): void {
+  const i = participantIndex(input, participant);
+  validatePubNonce(pubnonce, participant);
+  const existing = input.pubnonces[i];
+  if (existing && !equalBytes(existing, pubnonce)) {
+    throw new RefusedError('E_NONCE_CONFLICT', `input ${input.index} already has a different public nonce from ${toHex(participant)}`);
+  }
+  input.pubnonces[i] = pubnonce;
+  tx.updateInput(input.index, {
+    musig2PubNonce: [[{ participantPubkey: participant, aggregatePubkey: input.key.aggregatePubkey }, pubnonce]],
+  });
+}
+
+function allNonces(input: MusigInput): Uint8Array[] {
+  const missing = input.key.participants.filter((_, i) => !input.pubnonces[i]).map(toHex);
+  if (missing.length) {
+    throw new RefusedError('E_MISSING_NONCES', `input ${input.index} still lacks public nonces from ${missing.join(', ')}`, { missing });
+  }
+  return input.pubnonces as Uint8Array[];
+}
+
+function aggregateNonces(input: MusigInput, nonces: Uint8Array[], participants: readonly Uint8Array[]): Uint8Array {
+  try {
+    return nonceAgg(nonces);
+  } catch (e) {
+    if (e instanceof Bip327Error && e.signer !== undefined) {
+      const who = toHex(participants[e.signer]!);
+      throw new InvalidContributionError('E_BAD_PUBNONCE', who, `input ${input.index}: public nonce of ${who} is invalid`);
+    }
+    throw e;
+  }
+}
+
+function session(input: MusigInput, aggnonce: Uint8Array): Session {
+  return new Session({ aggnonce, pubkeys: input.key.participants, msg: input.msg, tweaks: [input.key.output.tweak], isXonly: [true] });
+}
+
+function storePartialSig(tx: Transaction, input: MusigInput, participant: Uint8Array, psig: Uint8Array): void {
+  input.partialSigs[participantIndex(input, participant)] = psig;
+  tx.updateInput(input.index, {
+    musig2PartialSig: [[{ participantPubkey: participant, aggregatePubkey: input.key.aggregatePubkey }, psig]],
+  });
+}
+
+/**
+ * BIP-327 Sign with a secret nonce from NonceGen. The caller must already have
+ * consumed `secnonce` from durable storage; this function also zeroes it.
+ */
+export function musigPartialSign(tx: Transaction, input: MusigInput, signer: KeyPair, secnonce: Uint8Array): Uint8Array {
+  const i = participantIndex(input, signer.publicKey);
+  const nonces = allNonces(input);
+  let psig: Uint8Array;
+  try {
+    psig = session(input, aggregateNonces(input, nonces, input.key.participants)).sign(secnonce, signer.secretKey);
+  } catch (e) {
+    if (e instanceof InvalidContributionError) throw e;
+    throw new RefusedError('E_MUSIG_SIGN', `input ${input.index}: cannot sign as participant ${i}: ${(e as Error).message}`);
+  } finally {
+    secnonce.fill(0);
+  }
+  storePartialSig(tx, input, signer.publicKey, psig);
+  return psig;
+}
+
+/**
+ * BIP-327 DeterministicSign: for the last signer, whose nonce is derived from its key,
+ * the message and everyone else's nonces, so it keeps no nonce state at all.
+ */
+export function musigDeterministicSign(tx: Transaction, input: MusigInput, signer: KeyPair, rand?: Uint8Array): { pubnonce: Uint8Array; partialSig: Uint8Array } {
+  const i = participantIndex(input, signer.publicKey);
+  const others = input.key.participants.map((p, j) => ({ p, n: input.pubnonces[j], j })).filter((x) => x.j !== i);
+  const missing = others.filter((x) => !x.n).map((x) => toHex(x.p));
+  if (missing.length) {
+    throw new RefusedError('E_MISSING_NONCES', `deterministic signing needs every other participant's nonce first; missing ${missing.join(', ')}`, { missing });
+  }
+  const aggOther = aggregateNonces(input, others.map((x) => x.n!), others.map((x) => x.p));
+  let out: { pubnonce: Uint8Array; psig: Uint8Array };
+  try {
+    out = deterministicSign(signer.secretKey, aggOther, input.key.participants, [input.key.output.tweak], [true], input.msg, rand);
+  } catch (e) {
+    throw new RefusedError('E_MUSIG_SIGN', `input ${input.index}: deterministic signing failed: ${(e as Error).message}`);
+  }
+  addPubNonce(tx, input, signer.publicKey, out.pubnonce);
+  storePartialSig(tx, input, signer.publicKey, out.psig);
+  return { pubnonce: out.pubnonce, partialSig: out.psig };
+}
+
+/** Verify every partial signature present; the first bad one is blamed on its sender. */
+export function verifyPartialSigs(input: MusigInput): void {
+  const present = input.partialSigs.some(Boolean);
+  if (!present) return;
+  const nonces = allNonces(input);
+  const s = session(input, aggregateNonces(input, nonces, input.key.participants));
+  input.partialSigs.forEach((psig, i) => {
+    if (!psig) return;
+    const who = toHex(input.key.participants[i]!);
+    let ok = false;
+    try {
+      ok = psig.length === 32 && s.partialSigVerify(psig, nonces, i);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new InvalidContributionError('E_BAD_PARTIAL_SIG', who, `input ${input.index}: partial signature of ${who} does not verify`);
+  });
+}
+
+/**
+ * Aggregate the partial signatures into the BIP-340 key-path signature, check it
+ * against the output key with an independent verifier, and record it as `tapKeySig`.
+ */
+export function aggregateMusigInput(tx: Transaction, input: MusigInput): Uint8Array {
+  const missing = input.key.participants.filter((_, i) => !input.partialSigs[i]).map(toHex);
+  if (missing.length) {
+    throw new RefusedError('E_MISSING_PARTIAL_SIGS', `input ${input.index} still lacks partial signatures from ${missing.join(', ')}`, { missing });
+  }
+  verifyPartialSigs(input);
+  const nonces = allNonces(input);
+  const sig = session(input, aggregateNonces(input, nonces, input.key.participants)).partialSigAgg(input.partialSigs as Uint8Array[]);
+  if (!schnorr.verify(sig, input.msg, input.key.output.outputKey)) {
+    // Unreachable when every partial signature verified; kept as a last line of defence.
+    throw new RefusedError('E_BAD_SIGNATURE', `input ${input.index}: aggregated signature does not verify against the output key`);
+  }
+  const tapKeySig = input.hashType === SIGHASH_DEFAULT ? sig : new Uint8Array([...sig, input.hashType]);
+  tx.updateInput(input.index, { tapKeySig }, true);
+  return tapKeySig;
+}

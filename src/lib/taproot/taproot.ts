@@ -1,0 +1,79 @@
+/**
+ * BIP-341 key-path taproot: the TapTweak of an internal key (with or without a script
+ * tree), the output key and its P2TR script, the tweaked secret key for single-key
+ * signing, and the SIGHASH_DEFAULT key-path signature hash of a PSBT input.
+ *
+ * Deliberately absent: building script trees and control blocks (the HTLC issue adds
+ * script-path spending on top of this).
+ */
+import { schnorr } from '@noble/curves/secp256k1.js';
+import type { Transaction } from '@scure/btc-signer';
+import { taprootTweakPrivKey } from '@scure/btc-signer/utils.js';
+import { concatBytes } from '../bytes.ts';
+import { MalformedInputError, RefusedError } from '../errors.ts';
+import { bytesToBigInt } from '../keys/keys.ts';
+
+export const SIGHASH_DEFAULT = 0x00;
+
+const EMPTY = new Uint8Array(0);
+
+/** t = hash_TapTweak(P || merkle_root), the scalar added to the internal key. */
+export function tapTweak(internalKey: Uint8Array, merkleRoot: Uint8Array = EMPTY): Uint8Array {
+  if (internalKey.length !== 32) throw new MalformedInputError('E_BAD_PUBKEY', 'internal key must be 32-byte x-only');
+  return schnorr.utils.taggedHash('TapTweak', concatBytes(internalKey, merkleRoot));
+}
+
+export type TaprootOutput = {
+  internalKey: Uint8Array;
+  merkleRoot: Uint8Array | undefined;
+  tweak: Uint8Array;
+  /** x-only output key Q = P + t·G. */
+  outputKey: Uint8Array;
+  /** Parity of Q's y (the control-block bit). */
+  parity: 0 | 1;
+  /** OP_1 <Q> */
+  script: Uint8Array;
+};
+
+export function taprootOutput(internalKey: Uint8Array, merkleRoot?: Uint8Array): TaprootOutput {
+  const tweak = tapTweak(internalKey, merkleRoot ?? EMPTY);
+  const P = schnorr.utils.lift_x(bytesToBigInt(internalKey));
+  const Q = P.add(schnorr.Point.BASE.multiply(bytesToBigInt(tweak)));
+  const outputKey = Q.toBytes(true).slice(1);
+  return {
+    internalKey,
+    merkleRoot,
+    tweak,
+    outputKey,
+    parity: Q.y % 2n === 0n ? 0 : 1,
+    script: p2trScript(outputKey),
+  };
+}
+
+export function p2trScript(outputKey: Uint8Array): Uint8Array {
+  return concatBytes(new Uint8Array([0x51, 0x20]), outputKey);
+}
+
+/** The secret key that signs for the tweaked output key (single-key wallets, tests). */
+export function tweakSecretKey(secretKey: Uint8Array, merkleRoot?: Uint8Array): Uint8Array {
+  return taprootTweakPrivKey(secretKey, merkleRoot ?? EMPTY);
+}
+
+/**
+ * BIP-341 signature message digest for a key-path spend of input `index`. Needs every
+ * input's spent output (witness_utxo) because SIGHASH_DEFAULT commits to all amounts
+ * and scripts.
+ */
+export function keyPathSighash(tx: Transaction, index: number, hashType = SIGHASH_DEFAULT): Uint8Array {
+  const scripts: Uint8Array[] = [];
+  const amounts: bigint[] = [];
+  for (let i = 0; i < tx.inputsLength; i++) {
+    const utxo = tx.getInput(i).witnessUtxo;
+    if (!utxo) {
+      throw new RefusedError('E_PSBT_MISSING_UTXO', `input ${i} has no witness_utxo; a taproot signature hash needs every spent output`);
+    }
+    scripts.push(utxo.script);
+    amounts.push(utxo.amount);
+  }
+  return tx.preimageWitnessV1(index, scripts, hashType, amounts);
+}

@@ -1,0 +1,152 @@
+/**
+ * BIP-341 wallet vectors (bip-0341/wallet-test-vectors.json) through our taproot path:
+ *
+ * - `scriptPubKey`: `taprootOutput(internalKey, merkleRoot)` must give the vector's tweak,
+ *   output key, scriptPubKey and (via `scriptAddress`) its bech32m address. We do not
+ *   build script trees, so for the cases with a tree we feed the vector's intermediary
+ *   merkleRoot and check what follows from it, including the output-key parity bit that
+ *   every control block carries in its first byte.
+ * - `keyPathSpending`: the unsigned transaction and its spent outputs go into a
+ *   @scure/btc-signer Transaction; for every input, `keyPathSighash` with the input's
+ *   hash type must equal `intermediary.sigHash`, `tweakSecretKey` must equal
+ *   `intermediary.tweakedPrivkey`, and `schnorrSign` must reproduce the witness.
+ *
+ * Aux rand: neither `given` nor `auxiliary` carries one (auxiliary only has the fully
+ * signed transaction). The signatures reproduce with aux_rand = 32 zero bytes, which is
+ * what these tests use; each witness is also checked with `schnorrVerify` against the
+ * output key, which does not depend on that choice.
+ */
+import { describe, it, expect } from 'vitest';
+import { Transaction } from '@scure/btc-signer';
+import { loadVector } from '../helpers.ts';
+import { keyPathSighash, taprootOutput, tapTweak, tweakSecretKey, SIGHASH_DEFAULT } from '../../src/lib/taproot/taproot.ts';
+import { schnorrSign, schnorrVerify } from '../../src/lib/taproot/schnorr.ts';
+import { keyPair } from '../../src/lib/keys/keys.ts';
+import { scriptAddress } from '../../src/lib/network.ts';
+import { concatBytes, fromHex, toHex } from '../../src/lib/bytes.ts';
+
+type ScriptPubKeyCase = {
+  given: { internalPubkey: string; scriptTree: unknown };
+  intermediary: { merkleRoot: string | null; tweak: string; tweakedPubkey: string; leafHashes?: string[] };
+  expected: { scriptPubKey: string; bip350Address: string; scriptPathControlBlocks?: string[] };
+};
+type InputSpending = {
+  given: { txinIndex: number; internalPrivkey: string; merkleRoot: string | null; hashType: number };
+  intermediary: { internalPubkey: string; tweak: string; tweakedPrivkey: string; sigMsg: string; sigHash: string };
+  expected: { witness: string[] };
+};
+type KeyPathSpending = {
+  given: { rawUnsignedTx: string; utxosSpent: { scriptPubKey: string; amountSats: number }[] };
+  inputSpending: InputSpending[];
+  auxiliary: { fullySignedTx: string };
+};
+type WalletVectors = { version: number; scriptPubKey: ScriptPubKeyCase[]; keyPathSpending: KeyPathSpending[] };
+
+const v = loadVector<WalletVectors>('bips/bip-0341/wallet-test-vectors.json');
+const ZERO_AUX = new Uint8Array(32);
+
+/** The vector's transaction with every input's spent output attached as witness_utxo. */
+function unsignedTx(spend: KeyPathSpending): Transaction {
+  const tx = Transaction.fromRaw(fromHex(spend.given.rawUnsignedTx), {
+    // The vector spends P2PKH and P2WPKH inputs too and pays to a non-standard script.
+    allowUnknownOutputs: true,
+    allowUnknownInputs: true,
+    disableScriptCheck: true,
+  });
+  expect(tx.inputsLength).toBe(spend.given.utxosSpent.length);
+  spend.given.utxosSpent.forEach((u, i) =>
+    tx.updateInput(i, { witnessUtxo: { script: fromHex(u.scriptPubKey), amount: BigInt(u.amountSats) } }, true),
+  );
+  return tx;
+}
+
+/** BIP-341: a 64-byte signature means SIGHASH_DEFAULT; any other type is appended. */
+function witnessSignature(sig: Uint8Array, hashType: number): Uint8Array {
+  return hashType === SIGHASH_DEFAULT ? sig : concatBytes(sig, new Uint8Array([hashType]));
+}
+
+describe('BIP-341 wallet vectors', () => {
+  it('example: key-path output with no script tree (scriptPubKey case 0)', () => {
+    // With no scripts the tweak is hash_TapTweak(P) alone; Q = P + t·G; the output is
+    // OP_1 <x(Q)>, bech32m-encoded on mainnet.
+    const c = v.scriptPubKey[0]!;
+    expect(c.given.scriptTree).toBeNull();
+    const internalKey = fromHex(c.given.internalPubkey);
+    expect(toHex(tapTweak(internalKey))).toBe(c.intermediary.tweak);
+    const out = taprootOutput(internalKey);
+    expect(toHex(out.outputKey)).toBe(c.intermediary.tweakedPubkey);
+    expect(toHex(out.script)).toBe(c.expected.scriptPubKey);
+    expect(scriptAddress(out.script, 'mainnet')).toBe(c.expected.bip350Address);
+  });
+
+  it('has the expected shape (version 1, 7 scriptPubKey cases, 1 key-path spend of 7 inputs)', () => {
+    expect(v.version).toBe(1);
+    expect(v.scriptPubKey).toHaveLength(7);
+    expect(v.keyPathSpending).toHaveLength(1);
+    expect(v.keyPathSpending[0]!.inputSpending).toHaveLength(7);
+  });
+
+  describe('scriptPubKey', () => {
+    v.scriptPubKey.forEach((c, i) => {
+      const tree = c.given.scriptTree === null ? 'no script tree' : `script tree, merkle root from the vector`;
+      it(`case ${i} (${tree}): tweak, output key, scriptPubKey, address`, () => {
+        const internalKey = fromHex(c.given.internalPubkey);
+        const merkleRoot = c.intermediary.merkleRoot === null ? undefined : fromHex(c.intermediary.merkleRoot);
+        expect(c.given.scriptTree === null).toBe(merkleRoot === undefined);
+        const out = taprootOutput(internalKey, merkleRoot);
+        expect(toHex(out.tweak)).toBe(c.intermediary.tweak);
+        expect(toHex(out.outputKey)).toBe(c.intermediary.tweakedPubkey);
+        expect(toHex(out.script)).toBe(c.expected.scriptPubKey);
+        expect(scriptAddress(out.script, 'mainnet')).toBe(c.expected.bip350Address);
+        // Control block = (leaf version | parity of Q) || internal key || path.
+        for (const cb of c.expected.scriptPathControlBlocks ?? []) {
+          const bytes = fromHex(cb);
+          expect(bytes[0]! & 1).toBe(out.parity);
+          expect(toHex(bytes.slice(1, 33))).toBe(c.given.internalPubkey);
+        }
+      });
+    });
+  });
+
+  describe('keyPathSpending', () => {
+    v.keyPathSpending.forEach((spend, s) => {
+      for (const input of spend.inputSpending) {
+        const { txinIndex, hashType } = input.given;
+        it(`spend ${s} input ${txinIndex} (hashType 0x${hashType.toString(16).padStart(2, '0')}): sighash, tweaked key, witness`, () => {
+          const tx = unsignedTx(spend);
+          const sighash = keyPathSighash(tx, txinIndex, hashType);
+          expect(toHex(sighash)).toBe(input.intermediary.sigHash);
+
+          const internalPrivkey = fromHex(input.given.internalPrivkey);
+          const merkleRoot = input.given.merkleRoot === null ? undefined : fromHex(input.given.merkleRoot);
+          const internalKey = keyPair(internalPrivkey).xOnly;
+          expect(toHex(internalKey)).toBe(input.intermediary.internalPubkey);
+          expect(toHex(tapTweak(internalKey, merkleRoot))).toBe(input.intermediary.tweak);
+          const tweaked = tweakSecretKey(internalPrivkey, merkleRoot);
+          expect(toHex(tweaked)).toBe(input.intermediary.tweakedPrivkey);
+
+          // The tweaked key signs for the output key the input actually spends.
+          const outputKey = taprootOutput(internalKey, merkleRoot).outputKey;
+          expect(toHex(tx.getInput(txinIndex).witnessUtxo!.script)).toBe('5120' + toHex(outputKey));
+
+          const sig = schnorrSign(sighash, tweaked, ZERO_AUX);
+          expect(schnorrVerify(sig, sighash, outputKey)).toBe(true);
+          expect(input.expected.witness).toHaveLength(1);
+          expect(toHex(witnessSignature(sig, hashType))).toBe(input.expected.witness[0]);
+        });
+      }
+
+      it(`spend ${s}: the witnesses are the ones in auxiliary.fullySignedTx`, () => {
+        const signed = Transaction.fromRaw(fromHex(spend.auxiliary.fullySignedTx), {
+          allowUnknownOutputs: true,
+          allowUnknownInputs: true,
+          disableScriptCheck: true,
+        });
+        for (const input of spend.inputSpending) {
+          const witness = signed.getInput(input.given.txinIndex).finalScriptWitness!;
+          expect(witness.map(toHex)).toEqual(input.expected.witness);
+        }
+      });
+    });
+  });
+});
