@@ -1,0 +1,170 @@
+/**
+ * The base every offchain command extends. It owns the whole command-line contract
+ * (BRIEF §2) so that commands stay thin: flag parsing, reading the input to EOF and
+ * detecting its format, the network rule, secrets, the deterministic test mode,
+ * canonical JSON / `--psbt` output written in one piece at the end, and the error model
+ * (one line on stderr with a stable code, exit codes 0–5, stack traces only with
+ * `--debug`).
+ *
+ * A command implements `execute()` and returns its result; it never writes to stdout
+ * or calls process.exit itself.
+ */
+import { Command, type Interfaces } from '@oclif/core';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { base64 } from '@scure/base';
+import { ExitCode, OffchainError, RefusedError, UsageError } from '../errors.ts';
+import { stringifyMessage, stringifyLine } from '../json.ts';
+import { resolveNetwork, type Network } from '../network.ts';
+import { deterministicRandom, systemRandom, type RandomSource } from '../random.ts';
+import type { KeyPair } from '../keys/keys.ts';
+import { globalFlags } from './flags.ts';
+import { detectFormat, jsonLines, readInputBytes, type InputDocument } from './input.ts';
+import { createTerminal, type Terminal } from './terminal.ts';
+import { hiddenPrompt, loadKeyPair } from './secrets.ts';
+
+export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
+
+/** What a command returns: a JSON message (optionally with its PSBT) or plain text. */
+export type CommandResult =
+  | { message: Record<string, unknown>; psbt?: Uint8Array }
+  | { text: string };
+
+export type InferredFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof OffchainCommand)['baseFlags'] & T['flags']>;
+export type InferredArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
+
+export abstract class OffchainCommand<T extends typeof Command> extends Command {
+  static override baseFlags = globalFlags;
+  static override enableJsonFlag = false;
+
+  protected flags!: InferredFlags<T>;
+  protected args!: InferredArgs<T>;
+  protected term!: Terminal;
+  protected random!: RandomSource;
+  /** Streaming/long-running commands set this to keep noble's large precompute tables. */
+  protected longRunning = false;
+
+  /** The command's work: read input via the helpers below, call src/lib, return the result. */
+  protected abstract execute(): Promise<CommandResult | void>;
+
+  override async run(): Promise<void> {
+    this.term = createTerminal(process.stderr, process.env);
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      // A closed pipe (`| head`) is the reader's choice, not our failure.
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    });
+    try {
+      const ctor = this.constructor as unknown as T & typeof OffchainCommand;
+      const { flags, args } = await this.parse({
+        flags: ctor.flags,
+        baseFlags: ctor.baseFlags,
+        args: ctor.args,
+        strict: ctor.strict,
+        enableJsonFlag: false,
+      });
+      this.flags = flags as InferredFlags<T>;
+      this.args = args as InferredArgs<T>;
+      this.random = this.randomSource();
+      if (!this.longRunning) (await import('../curve.ts')).setBasePointWindow(4);
+      const result = await this.execute();
+      if (result) this.emit(result);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private randomSource(): RandomSource {
+    const seed = process.env[TEST_SEED_ENV];
+    if (seed === undefined || seed === '') return systemRandom;
+    if (this.flagNetwork() === 'mainnet') {
+      throw new RefusedError('E_TEST_SEED_MAINNET', `${TEST_SEED_ENV} makes every key and nonce predictable; it is refused on mainnet`);
+    }
+    this.term.warn(`${TEST_SEED_ENV} is set: all randomness is DETERMINISTIC (tests only). Never use this with real funds.`);
+    return deterministicRandom(seed);
+  }
+
+  private flagNetwork(): Network | undefined {
+    return (this.flags as { network?: Network }).network;
+  }
+
+  /** The network of this invocation (BRIEF §2): flag and message must agree. */
+  protected network(fromMessage?: Network): Network {
+    const network = resolveNetwork(this.flagNetwork(), fromMessage);
+    if (network === 'mainnet' && this.random.deterministic) {
+      throw new RefusedError('E_TEST_SEED_MAINNET', `${TEST_SEED_ENV} makes every key and nonce predictable; it is refused on mainnet`);
+    }
+    return network;
+  }
+
+  /** The whole input (stdin to EOF or --in FILE), with its format detected. */
+  protected async readDocument(): Promise<InputDocument> {
+    const path = (this.flags as { in?: string }).in;
+    return detectFormat(await readInputBytes({ path, stdin: process.stdin }));
+  }
+
+  /** The input as a stream of JSON Lines (bulk commands). */
+  protected inputLines() {
+    const path = (this.flags as { in?: string }).in;
+    return jsonLines({ path, stdin: process.stdin });
+  }
+
+  /** Write one item of a streamed JSON Lines output. */
+  protected emitLine(value: unknown): void {
+    process.stdout.write(stringifyLine(value));
+  }
+
+  protected async keyPair(network: Network): Promise<KeyPair> {
+    const f = this.flags as { 'key-file'?: string; 'key-env'?: string };
+    return loadKeyPair({
+      keyFile: f['key-file'],
+      keyEnv: f['key-env'],
+      env: process.env,
+      network,
+      interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY && process.stderr.isTTY),
+      prompt: hiddenPrompt,
+    });
+  }
+
+  /** `--state-dir` (or $OFFCHAIN_STATE_DIR, or ~/.offchain), one subfolder per network. */
+  protected stateDir(network: Network): string {
+    const base = (this.flags as { 'state-dir'?: string })['state-dir'] ?? process.env.OFFCHAIN_STATE_DIR ?? join(homedir(), '.offchain');
+    return join(resolve(base), network);
+  }
+
+  private emit(result: CommandResult): void {
+    if ('text' in result) {
+      process.stdout.write(result.text.endsWith('\n') ? result.text : result.text + '\n');
+      return;
+    }
+    if ((this.flags as { psbt?: boolean }).psbt) {
+      if (!result.psbt) throw new UsageError('E_NO_PSBT', 'this result carries no PSBT; drop --psbt');
+      process.stdout.write(base64.encode(result.psbt) + '\n');
+      return;
+    }
+    // Serialise fully before writing: an error here must leave stdout empty.
+    process.stdout.write(stringifyMessage(result.message));
+  }
+
+  /** Map any failure to one line on stderr and the brief's exit code. */
+  protected fail(e: unknown): void {
+    const debug = process.argv.includes('--debug');
+    const { code, message, exitCode } = describeError(e);
+    this.term ??= createTerminal(process.stderr, process.env);
+    this.term.clearProgress();
+    process.stderr.write(`${this.term.color.red('offchain: error')} ${code}: ${message}\n`);
+    if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+    process.exitCode = exitCode;
+  }
+}
+
+export function describeError(e: unknown): { code: string; message: string; exitCode: number } {
+  const oneLine = (s: string) => s.split('\n')[0]!.trim();
+  if (e instanceof OffchainError) return { code: e.code, message: oneLine(e.message), exitCode: e.exitCode };
+  // oclif's parser errors (unknown flag, missing value, bad option) carry oclif.exit = 2.
+  const oclif = (e as { oclif?: { exit?: number } } | undefined)?.oclif;
+  if (oclif && e instanceof Error) {
+    return { code: 'E_USAGE', message: `${oneLine(e.message)} (see --help)`, exitCode: ExitCode.usage };
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  return { code: 'E_INTERNAL', message: `${oneLine(message)} (rerun with --debug for details)`, exitCode: ExitCode.general };
+}

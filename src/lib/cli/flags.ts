@@ -1,0 +1,51 @@
+/**
+ * Flag groups shared by commands, so every command spells the same option the same
+ * way. A command spreads the groups it needs into its own `static flags`.
+ */
+import { Flags } from '@oclif/core';
+import { NETWORKS } from '../network.ts';
+
+export const globalFlags = {
+  network: Flags.string({
+    description: 'network to work on; must agree with the network named in the input message (default: the message\'s, else regtest)',
+    options: [...NETWORKS],
+    helpGroup: 'GLOBAL',
+  }),
+  debug: Flags.boolean({ description: 'print stack traces with errors', helpGroup: 'GLOBAL' }),
+};
+
+export const inputFlags = {
+  in: Flags.string({
+    description: 'read the input from FILE instead of standard input ("-" means standard input)',
+    helpValue: 'FILE',
+    helpGroup: 'INPUT',
+  }),
+};
+
+export const psbtOutputFlags = {
+  psbt: Flags.boolean({
+    description: 'print only the resulting PSBT as base64 (feeds bitcoin-cli decodepsbt and wallets)',
+    helpGroup: 'OUTPUT',
+  }),
+};
+
+export const keyFlags = {
+  'key-file': Flags.string({
+    description: 'file holding this party\'s secret key (hex or WIF, mode 0600)',
+    helpValue: 'FILE',
+    helpGroup: 'KEY',
+  }),
+  'key-env': Flags.string({
+    description: 'name of the environment variable holding the secret key (default OFFCHAIN_KEY)',
+    helpValue: 'NAME',
+    helpGroup: 'KEY',
+  }),
+};
+
+export const stateFlags = {
+  'state-dir': Flags.string({
+    description: 'directory for protocol state (default $OFFCHAIN_STATE_DIR or ~/.offchain; a subfolder per network)',
+    helpValue: 'DIR',
+    helpGroup: 'STATE',
+  }),
+};

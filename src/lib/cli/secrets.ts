@@ -1,0 +1,65 @@
+/**
+ * Where a secret key may come from, in order: `--key-file FILE`, the environment
+ * variable named by `--key-env` (default OFFCHAIN_KEY), or a hidden interactive prompt
+ * when stdin and stdout are both terminals. Never argv (visible in `ps`), never echoed,
+ * never written into an output. A key file readable by group or others is refused,
+ * as ssh refuses such identity files.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { UsageError, RefusedError } from '../errors.ts';
+import { parseSecretKey, keyPair, type KeyPair } from '../keys/keys.ts';
+import type { Network } from '../network.ts';
+
+export const DEFAULT_KEY_ENV = 'OFFCHAIN_KEY';
+
+export type SecretSource = {
+  keyFile: string | undefined;
+  keyEnv: string | undefined;
+  env: NodeJS.ProcessEnv;
+  interactive: boolean;
+  network: Network;
+  /** Used only when interactive; returns what the user typed. */
+  prompt: (question: string) => Promise<string>;
+};
+
+export async function loadKeyPair(src: SecretSource): Promise<KeyPair> {
+  if (src.keyFile !== undefined) {
+    let st;
+    try {
+      st = statSync(src.keyFile);
+    } catch (e) {
+      throw new UsageError('E_KEY_FILE', `cannot read --key-file ${src.keyFile}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+      throw new RefusedError(
+        'E_KEY_FILE_PERMISSIONS',
+        `--key-file ${src.keyFile} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 ${src.keyFile}`,
+      );
+    }
+    const text = readFileSync(src.keyFile, 'utf8');
+    return keyPair(parseSecretKey(text, src.network, `--key-file ${src.keyFile}`));
+  }
+  const envName = src.keyEnv ?? DEFAULT_KEY_ENV;
+  const fromEnv = src.env[envName];
+  if (fromEnv !== undefined && fromEnv !== '') {
+    return keyPair(parseSecretKey(fromEnv, src.network, `the environment variable ${envName}`));
+  }
+  if (src.keyEnv !== undefined) {
+    throw new UsageError('E_NO_KEY', `the environment variable ${src.keyEnv} named by --key-env is not set`);
+  }
+  if (src.interactive) {
+    const typed = await src.prompt('Secret key (hex or WIF, hidden):');
+    return keyPair(parseSecretKey(typed, src.network, 'the key typed at the prompt'));
+  }
+  throw new UsageError('E_NO_KEY', `this command needs a secret key: pass --key-file FILE or set ${DEFAULT_KEY_ENV} (never on the command line)`);
+}
+
+/** A hidden prompt on stderr (stdout stays clean for the result). Loaded lazily: inquirer is heavy. */
+export async function hiddenPrompt(question: string): Promise<string> {
+  const { default: inquirer } = await import('inquirer');
+  const answers = await inquirer.prompt<{ secret: string }>(
+    [{ type: 'password', name: 'secret', message: question, mask: undefined }],
+    { output: process.stderr },
+  );
+  return answers.secret;
+}
