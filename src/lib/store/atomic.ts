@@ -1,0 +1,150 @@
+/**
+ * Crash-safe file writes for the state directory (BRIEF §2 "State"): a reader, or a
+ * process restarted after a crash or power loss, sees either the whole old file or
+ * the whole new one, never a mix. The classic POSIX sequence: unique temp file in the
+ * same directory, write, fsync the file, rename over the target, fsync the directory.
+ *
+ * Deliberately not here: locking (lock.ts) and any policy about what is stored. POSIX
+ * filesystems only (rename atomicity and directory fsync are what we rely on).
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { MalformedInputError, OffchainError } from '../errors.ts';
+
+/** Points inside writeFileAtomic where a test can inject a failure (a simulated crash). */
+export type AtomicWriteStep = 'opened' | 'written' | 'synced' | 'renamed';
+
+export interface AtomicWriteOptions {
+  /** Permission bits of the target; default 0o600 (state may hold secrets). */
+  mode?: number;
+  /** Test hook, called after each step; throwing from it aborts the write there. */
+  onStep?: (step: AtomicWriteStep) => void;
+}
+
+export async function writeFileAtomic(path: string, data: Uint8Array | string, opts: AtomicWriteOptions = {}): Promise<void> {
+  const target = resolve(path);
+  const dir = dirname(target);
+  const mode = opts.mode ?? 0o600;
+  // Dot-prefixed and random, so concurrent writers never share a temp file and
+  // directory listings of documents can skip it.
+  const temp = join(dir, `.${basename(target)}.${randomBytes(8).toString('hex')}.tmp`);
+  let renamed = false;
+  const fh = await open(temp, 'wx', mode);
+  try {
+    // The umask may have stripped bits from `mode`; set exactly what was asked for.
+    await fh.chmod(mode);
+    opts.onStep?.('opened');
+    await fh.writeFile(data);
+    opts.onStep?.('written');
+    await fh.sync();
+    opts.onStep?.('synced');
+    await fh.close();
+    await rename(temp, target);
+    renamed = true;
+    opts.onStep?.('renamed');
+    await syncDir(dir);
+  } finally {
+    if (!renamed) {
+      await fh.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+    }
+  }
+}
+
+/** Make a directory's entries (creations, renames, removals) durable. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Read a JSON state file. `undefined` when it does not exist; a file that exists but
+ * does not parse is corruption the operator must look at, not something to paper over.
+ */
+export async function readJsonFile<T = unknown>(path: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new MalformedInputError('E_STATE_CORRUPT', `state file ${path} is not valid JSON; restore it or move it aside`, { path });
+  }
+}
+
+/**
+ * Write JSON (two-space indent, trailing newline) atomically. Bytes and bigints are
+ * refused rather than silently mangled (`{"0":1,…}`, TypeError): encode them first.
+ */
+export async function writeJsonAtomic(path: string, value: unknown, opts: AtomicWriteOptions = {}): Promise<void> {
+  const text = JSON.stringify(value, rejectUnencoded, 2);
+  if (text === undefined) throw new OffchainError('E_STATE_UNSERIALISABLE', `refusing to write ${path}: value is not JSON`);
+  await writeFileAtomic(path, `${text}\n`, opts);
+}
+
+function rejectUnencoded(key: string, v: unknown): unknown {
+  if (v instanceof Uint8Array || typeof v === 'bigint') {
+    throw new OffchainError('E_STATE_UNSERIALISABLE', `state field ${JSON.stringify(key)} must be encoded (hex / decimal string) before it is stored`);
+  }
+  return v;
+}
+
+/**
+ * Create `path` (and missing parents) with `mode`, durably. An existing directory is
+ * tightened to at most `mode` — state dirs hold secrets — but never loosened.
+ */
+export async function ensureDir(path: string, mode = 0o700): Promise<void> {
+  const target = resolve(path);
+  const notDir = () => new OffchainError('E_STATE_NOT_DIR', `state path ${target} exists and is not a directory`);
+  let first: string | undefined;
+  try {
+    first = await mkdir(target, { recursive: true, mode });
+  } catch (e) {
+    if (errnoCode(e) === 'EEXIST' || errnoCode(e) === 'ENOTDIR') throw notDir();
+    throw e;
+  }
+  if (first !== undefined) {
+    // New entries exist in their parents only once the parents are synced.
+    for (let d = target; ; d = dirname(d)) {
+      await syncDir(dirname(d));
+      if (d === resolve(first)) break;
+    }
+  }
+  const st = await stat(target);
+  if (!st.isDirectory()) throw notDir();
+  if ((st.mode & 0o777 & ~mode) !== 0) await chmod(target, st.mode & 0o777 & mode);
+}
+
+/**
+ * Overwrite a secret-bearing file with zeros, fsync, then unlink it; a missing file is
+ * fine. Best effort only: copy-on-write filesystems, snapshots and flash wear levelling
+ * can keep the old blocks (docs/state.md: use an encrypted volume).
+ */
+export async function shredFile(path: string): Promise<void> {
+  try {
+    const fh = await open(path, 'r+');
+    try {
+      const { size } = await fh.stat();
+      await fh.write(new Uint8Array(size), 0, size, 0);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await unlink(path);
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw e;
+  }
+}
+
+export function errnoCode(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+}
