@@ -1,0 +1,254 @@
+/**
+ * ChainSource backed by a Bitcoin Core node over JSON-RPC, written against Core v30's
+ * RPC reference (and exercised by the optional regtest suite): getblockchaininfo,
+ * gettxout (mempool included), getrawtransaction, testmempoolaccept,
+ * sendrawtransaction, submitpackage.
+ *
+ * Safety checks beyond passing answers through:
+ *   - the node's chain must be the invocation's network (E_NETWORK_MISMATCH), checked
+ *     before the first call of any kind, so a regtest command never broadcasts to mainnet;
+ *   - amounts come back as exact satoshis (see amount.ts);
+ *   - a raw transaction from the node must hash to the txid asked for.
+ *
+ * Not done: wallet RPCs, fee estimation, waiting for confirmations.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { fromHex, toHex } from '../bytes.ts';
+import { MalformedInputError, RefusedError } from '../errors.ts';
+import type { Network } from '../network.ts';
+import { btcToSats } from './amount.ts';
+import { RpcClient, protocolError } from './rpc-client.ts';
+import type { RpcClientDeps } from './rpc-client.ts';
+import type { RpcConfig } from './rpc-config.ts';
+import type { ChainSource, ChainTip, MempoolAcceptResult, UtxoInfo } from './types.ts';
+
+export { resolveRpcConfig, defaultRpcPort, defaultCookiePath, DEFAULT_RPC_TIMEOUT_MS } from './rpc-config.ts';
+export type { RpcAuth, RpcConfig, RpcConfigInput } from './rpc-config.ts';
+export { RpcClient, RpcError } from './rpc-client.ts';
+
+/** getblockchaininfo's `chain` for each network (CChainParams::GetChainTypeString). */
+export const CORE_CHAIN_NAME: Readonly<Record<Network, string>> = {
+  mainnet: 'main',
+  testnet: 'test',
+  testnet4: 'testnet4',
+  signet: 'signet',
+  regtest: 'regtest',
+};
+
+export interface SubmitPackageTxResult {
+  wtxid: string;
+  txid: string;
+  /** A transaction with the same txid but another witness was already in the mempool. */
+  otherWtxid?: string;
+  vsize?: number;
+  fees?: bigint;
+  /** Effective (package) fee rate in sat/kvB, when Core reports one. */
+  effectiveFeeRate?: bigint;
+  error?: string;
+}
+
+export interface SubmitPackageResult {
+  /** "success" when every transaction is in the mempool. */
+  packageMsg: string;
+  /** In the order the transactions were submitted. */
+  txResults: SubmitPackageTxResult[];
+  replacedTransactions: string[];
+}
+
+const TXID_RE = /^[0-9a-f]{64}$/;
+
+export class RpcChainSource implements ChainSource {
+  readonly kind = 'rpc' as const;
+  readonly client: RpcClient;
+  private chainChecked: Promise<void> | undefined;
+
+  constructor(config: RpcConfig | RpcClient, deps?: RpcClientDeps) {
+    this.client = config instanceof RpcClient ? config : new RpcClient(config, deps);
+  }
+
+  get network(): Network {
+    return this.client.config.network;
+  }
+
+  async tip(): Promise<ChainTip> {
+    const info = obj(await this.client.call('getblockchaininfo'), 'getblockchaininfo', this.url);
+    this.checkChain(info);
+    this.chainChecked ??= Promise.resolve();
+    return {
+      height: int(info, 'blocks', 'getblockchaininfo', this.url),
+      medianTimePast: int(info, 'mediantime', 'getblockchaininfo', this.url),
+      hash: txidField(info, 'bestblockhash', 'getblockchaininfo', this.url),
+    };
+  }
+
+  async utxo(txid: string, vout: number): Promise<UtxoInfo | null> {
+    assertTxid(txid);
+    if (!Number.isInteger(vout) || vout < 0 || vout > 0xffff_ffff) throw new MalformedInputError('E_BAD_VOUT', `vout must be a 32-bit unsigned integer, got ${vout}`);
+    await this.ensureChain();
+    // include_mempool = true: an output created in the mempool has 0 confirmations, an
+    // output spent in the mempool is reported as absent (null).
+    const reply = await this.client.call('gettxout', [txid, vout, true]);
+    if (reply === null) return null;
+    const out = obj(reply, 'gettxout', this.url);
+    const spk = obj(out['scriptPubKey'], 'gettxout', this.url);
+    return {
+      txid,
+      vout,
+      value: amount(out, 'value', 'gettxout', this.url),
+      scriptPubKey: hexField(spk, 'hex', 'gettxout', this.url),
+      confirmations: int(out, 'confirmations', 'gettxout', this.url),
+    };
+  }
+
+  async rawTransaction(txid: string): Promise<Uint8Array> {
+    assertTxid(txid);
+    await this.ensureChain();
+    // verbose=false (a bool, accepted by every Core version): the hex serialisation.
+    const reply = await this.client.call('getrawtransaction', [txid, false]);
+    if (typeof reply !== 'string') throw protocolError('getrawtransaction', this.url, 'a result that is not hex');
+    const raw = hexOrProtocol(reply, 'getrawtransaction', this.url);
+    const actual = await computeTxid(raw).catch(() => undefined);
+    if (actual !== txid) throw protocolError('getrawtransaction', this.url, `a transaction that does not hash to ${txid}`);
+    return raw;
+  }
+
+  async testMempoolAccept(rawTxs: Uint8Array[]): Promise<MempoolAcceptResult[]> {
+    await this.ensureChain();
+    const reply = await this.client.call('testmempoolaccept', [rawTxs.map(toHex)]);
+    if (!Array.isArray(reply) || reply.length !== rawTxs.length) {
+      throw protocolError('testmempoolaccept', this.url, 'a result that is not one entry per transaction');
+    }
+    return reply.map((entry) => {
+      const r = obj(entry, 'testmempoolaccept', this.url);
+      const result: MempoolAcceptResult = {
+        txid: txidField(r, 'txid', 'testmempoolaccept', this.url),
+        // `allowed` is absent when Core stopped before this tx (another one in the package failed).
+        allowed: r['allowed'] === true,
+      };
+      if (typeof r['wtxid'] === 'string') result.wtxid = r['wtxid'];
+      if (typeof r['reject-reason'] === 'string') result.rejectReason = r['reject-reason'];
+      if (typeof r['reject-details'] === 'string') result.rejectDetails = r['reject-details'];
+      if (typeof r['package-error'] === 'string') result.packageError = r['package-error'];
+      if (typeof r['vsize'] === 'number') result.vsize = r['vsize'];
+      if (r['fees'] !== undefined) result.fees = amount(obj(r['fees'], 'testmempoolaccept', this.url), 'base', 'testmempoolaccept', this.url);
+      return result;
+    });
+  }
+
+  async broadcast(rawTx: Uint8Array): Promise<string> {
+    await this.ensureChain();
+    const reply = await this.client.call('sendrawtransaction', [toHex(rawTx)]);
+    if (typeof reply !== 'string' || !TXID_RE.test(reply)) throw protocolError('sendrawtransaction', this.url, 'a result that is not a txid');
+    return reply;
+  }
+
+  async submitPackage(rawTxs: Uint8Array[]): Promise<SubmitPackageResult> {
+    await this.ensureChain();
+    const m = 'submitpackage';
+    const r = obj(await this.client.call(m, [rawTxs.map(toHex)]), m, this.url);
+    const results = obj(r['tx-results'], m, this.url);
+    const txResults = Object.entries(results).map(([wtxid, entry]): SubmitPackageTxResult => {
+      const e = obj(entry, m, this.url);
+      const out: SubmitPackageTxResult = { wtxid, txid: txidField(e, 'txid', m, this.url) };
+      if (typeof e['other-wtxid'] === 'string') out.otherWtxid = e['other-wtxid'];
+      if (typeof e['vsize'] === 'number') out.vsize = e['vsize'];
+      if (typeof e['error'] === 'string') out.error = e['error'];
+      if (e['fees'] !== undefined) {
+        const fees = obj(e['fees'], m, this.url);
+        out.fees = amount(fees, 'base', m, this.url);
+        // BTC/kvB → sat/kvB: the same 8-decimal amount encoding.
+        if (fees['effective-feerate'] !== undefined) out.effectiveFeeRate = amount(fees, 'effective-feerate', m, this.url);
+      }
+      return out;
+    });
+    const replaced = r['replaced-transactions'];
+    return {
+      packageMsg: typeof r['package_msg'] === 'string' ? r['package_msg'] : '',
+      txResults,
+      replacedTransactions: Array.isArray(replaced) ? replaced.filter((t): t is string => typeof t === 'string') : [],
+    };
+  }
+
+  private get url(): string {
+    return this.client.config.url;
+  }
+
+  /** Once per source: the node must be on our network before we read or send anything. */
+  private ensureChain(): Promise<void> {
+    this.chainChecked ??= this.client.call('getblockchaininfo').then(
+      (info) => this.checkChain(obj(info, 'getblockchaininfo', this.url)),
+      (e: unknown) => {
+        this.chainChecked = undefined; // let a later call retry
+        throw e;
+      },
+    );
+    return this.chainChecked;
+  }
+
+  private checkChain(info: Record<string, unknown>): void {
+    const expected = CORE_CHAIN_NAME[this.network];
+    if (info['chain'] !== expected) {
+      this.chainChecked = undefined;
+      throw new RefusedError(
+        'E_NETWORK_MISMATCH',
+        `bitcoind at ${this.url} is on chain ${JSON.stringify(info['chain'])} but the network is ${this.network} (chain "${expected}"); ` +
+          `point --rpc-url at a ${this.network} node or pass --network to match`,
+      );
+    }
+  }
+}
+
+/** txid of a serialised transaction: double SHA-256 of the witness-stripped form, byte-reversed. */
+export async function computeTxid(raw: Uint8Array): Promise<string> {
+  // btc-signer is imported lazily: it costs start-up time every command would pay.
+  const { RawTx } = await import('@scure/btc-signer');
+  const tx = RawTx.decode(raw);
+  const legacy = RawTx.encode({ ...tx, segwitFlag: false, witnesses: undefined });
+  return toHex(sha256(sha256(legacy)).reverse());
+}
+
+function assertTxid(txid: string): void {
+  if (typeof txid !== 'string' || !TXID_RE.test(txid)) throw new MalformedInputError('E_BAD_TXID', `txid must be 64 lower-case hex characters, got ${JSON.stringify(txid)}`);
+}
+
+// Shape checks for Core's answers: anything unexpected is E_RPC_PROTOCOL, never a TypeError.
+function obj(value: unknown, method: string, url: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw protocolError(method, url, 'a result that is not an object');
+  return value as Record<string, unknown>;
+}
+
+function int(o: Record<string, unknown>, key: string, method: string, url: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw protocolError(method, url, `a "${key}" that is not an integer`);
+  return v;
+}
+
+function txidField(o: Record<string, unknown>, key: string, method: string, url: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || !TXID_RE.test(v)) throw protocolError(method, url, `a "${key}" that is not a 32-byte hash`);
+  return v;
+}
+
+function hexField(o: Record<string, unknown>, key: string, method: string, url: string): Uint8Array {
+  const v = o[key];
+  if (typeof v !== 'string') throw protocolError(method, url, `a "${key}" that is not hex`);
+  return hexOrProtocol(v, method, url);
+}
+
+function hexOrProtocol(text: string, method: string, url: string): Uint8Array {
+  try {
+    return fromHex(text);
+  } catch {
+    throw protocolError(method, url, 'a result that is not hex');
+  }
+}
+
+function amount(o: Record<string, unknown>, key: string, method: string, url: string): bigint {
+  const v = o[key];
+  try {
+    if (typeof v !== 'number' && typeof v !== 'string') throw new TypeError();
+    return btcToSats(v, key);
+  } catch {
+    throw protocolError(method, url, `a "${key}" that is not a BTC amount`);
+  }
+}

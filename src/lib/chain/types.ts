@@ -1,0 +1,54 @@
+/**
+ * The chain source: the one interface through which commands learn about the chain
+ * (BRIEF §2 "Chain") — tip height and median-time-past, UTXO status and confirmations,
+ * and the node's mempool verdicts — instead of trusting bare numbers from argv.
+ *
+ * Two implementations: `RpcChainSource` (a Bitcoin Core node over JSON-RPC) and
+ * `OfflineChainSource` (explicit values from flags; refuses what it was not told).
+ * Amounts are bigint satoshis; hashes are the usual big-endian display hex.
+ */
+
+export interface ChainTip {
+  /** Height of the best validated block (Core's `blocks`, not `headers`). */
+  height: number;
+  /** BIP-113 median-time-past of the tip: what time locks are compared with. */
+  medianTimePast: number;
+  hash?: string;
+}
+
+export interface UtxoInfo {
+  txid: string;
+  vout: number;
+  value: bigint;
+  scriptPubKey: Uint8Array;
+  /** 0 = created by a transaction still in the mempool. */
+  confirmations: number;
+}
+
+export interface MempoolAcceptResult {
+  txid: string;
+  wtxid?: string;
+  /** False also when Core did not validate this tx because another one in the package failed. */
+  allowed: boolean;
+  /** Core's short reason, e.g. "non-final", "missing-inputs", "min relay fee not met". */
+  rejectReason?: string;
+  /** Core's longer explanation when it gives one (`reject-details`). */
+  rejectDetails?: string;
+  /** Package-wide error when several transactions were tested together. */
+  packageError?: string;
+  vsize?: number;
+  fees?: bigint;
+}
+
+export interface ChainSource {
+  readonly kind: 'rpc' | 'offline';
+  tip(): Promise<ChainTip>;
+  /** null = spent (also by a mempool transaction) or never existed. */
+  utxo(txid: string, vout: number): Promise<UtxoInfo | null>;
+  rawTransaction(txid: string): Promise<Uint8Array>;
+  testMempoolAccept(rawTxs: Uint8Array[]): Promise<MempoolAcceptResult[]>;
+  /** Returns the txid. */
+  broadcast(rawTx: Uint8Array): Promise<string>;
+  /** Core v28+ `submitpackage` (child with its unconfirmed parents), for CPFP packages. */
+  submitPackage?(rawTxs: Uint8Array[]): Promise<unknown>;
+}

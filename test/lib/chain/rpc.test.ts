@@ -1,0 +1,307 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RawTx, Transaction } from '@scure/btc-signer';
+import { OffchainError, RefusedError, UsageError } from '../../../src/lib/errors.ts';
+import { fromHex, toHex } from '../../../src/lib/bytes.ts';
+import { RpcChainSource, RpcError, resolveRpcConfig } from '../../../src/lib/chain/rpc.ts';
+import type { RpcConfig } from '../../../src/lib/chain/rpc.ts';
+import type { Network } from '../../../src/lib/network.ts';
+import { tempDir } from '../../helpers.ts';
+import { closedPort, startFakeCore } from './fake-core.ts';
+import type { FakeCore, FakeCoreOptions, Handler } from './fake-core.ts';
+
+const USER = 'alice';
+const PASSWORD = 'pw-9f8e7d6c5b4a-SECRET';
+const TXID = 'ab'.repeat(32);
+const BLOCK = '00'.repeat(4) + 'cd'.repeat(28);
+
+const chainInfo = (chain = 'regtest'): Handler => () => ({
+  chain,
+  blocks: 812_345,
+  headers: 812_345,
+  bestblockhash: BLOCK,
+  mediantime: 1_700_000_123,
+  initialblockdownload: false,
+});
+
+let servers: FakeCore[] = [];
+const cleanups: (() => void)[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+  cleanups.splice(0).forEach((f) => f());
+});
+
+async function fake(handlers: Record<string, Handler>, opts: Partial<FakeCoreOptions> = {}): Promise<FakeCore> {
+  const core = await startFakeCore({ user: USER, password: PASSWORD, handlers: { getblockchaininfo: chainInfo(), ...handlers }, ...opts });
+  servers.push(core);
+  return core;
+}
+
+function config(core: { url: string }, over: Partial<RpcConfig> = {}, network: Network = 'regtest'): RpcConfig {
+  return { url: core.url, network, auth: { user: USER, password: PASSWORD }, timeoutMs: 5_000, ...over };
+}
+
+async function failure(p: Promise<unknown>): Promise<OffchainError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(OffchainError);
+    const err = e as OffchainError;
+    // Whatever went wrong, the password never leaks.
+    expect(err.message).not.toContain(PASSWORD);
+    expect(JSON.stringify(err.detail ?? {})).not.toContain(PASSWORD);
+    expect(String(err.stack)).not.toContain(PASSWORD);
+    return err;
+  }
+  throw new Error('expected a failure');
+}
+
+/** A segwit transaction (one input with a witness) and its txid from btc-signer. */
+function segwitTx(): { raw: Uint8Array; txid: string } {
+  const raw = RawTx.encode({
+    version: 2,
+    segwitFlag: true,
+    inputs: [{ txid: fromHex('11'.repeat(32)), index: 1, finalScriptSig: new Uint8Array(), sequence: 0xfffffffd }],
+    outputs: [{ amount: 90_000n, script: fromHex('5120' + '22'.repeat(32)) }],
+    witnesses: [[fromHex('33'.repeat(64))]],
+    lockTime: 812_000,
+  });
+  return { raw, txid: Transaction.fromRaw(raw, { allowUnknownOutputs: true }).id };
+}
+
+describe('RpcChainSource — request shape and authentication', () => {
+  it('POSTs JSON-RPC 2.0 with Basic auth from user/password', async () => {
+    const core = await fake({});
+    const tip = await new RpcChainSource(config(core)).tip();
+    expect(tip).toEqual({ height: 812_345, medianTimePast: 1_700_000_123, hash: BLOCK });
+    const [req] = core.requests;
+    expect(req!.method).toBe('POST');
+    expect(req!.headers['content-type']).toBe('application/json');
+    expect(req!.headers.authorization).toBe(`Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`);
+    expect(req!.body).toEqual({ jsonrpc: '2.0', id: 1, method: 'getblockchaininfo', params: [] });
+  });
+
+  it('reads Basic auth from the cookie file, on every call', async () => {
+    const core = await fake({});
+    const dir = tempDir();
+    cleanups.push(dir.cleanup);
+    const cookie = join(dir.path, '.cookie');
+    writeFileSync(cookie, `${USER}:${PASSWORD}\n`);
+    const rpc = resolveRpcConfig({ url: core.url, cookieFile: cookie, env: {}, network: 'regtest', home: dir.path });
+    const source = new RpcChainSource(rpc);
+    await source.tip();
+    expect(core.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`);
+    // bitcoind restarted with a new cookie: the next call must use it (and fail here).
+    writeFileSync(cookie, `__cookie__:0123abcd\n`);
+    expect((await failure(source.tip())).code).toBe('E_RPC_AUTH');
+  });
+
+  it('a missing or malformed cookie file is E_RPC_COOKIE with a hint', async () => {
+    const core = await fake({});
+    const dir = tempDir();
+    cleanups.push(dir.cleanup);
+    const missing = await failure(new RpcChainSource(config(core, { auth: { cookieFile: join(dir.path, 'nope') } })).tip());
+    expect(missing).toBeInstanceOf(UsageError);
+    expect(missing.code).toBe('E_RPC_COOKIE');
+    expect(missing.message).toMatch(/ENOENT.*is bitcoind running for regtest/);
+    const bad = join(dir.path, 'bad');
+    writeFileSync(bad, 'no-colon-here');
+    expect((await failure(new RpcChainSource(config(core, { auth: { cookieFile: bad } })).tip())).code).toBe('E_RPC_COOKIE');
+    expect(core.requests).toHaveLength(0);
+  });
+
+  it('HTTP 401 is E_RPC_AUTH and never shows the password', async () => {
+    const core = await startFakeCore({ user: USER, password: 'the-real-one', handlers: {} });
+    servers.push(core);
+    const e = await failure(new RpcChainSource(config(core)).tip());
+    expect(e.code).toBe('E_RPC_AUTH');
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.message).toMatch(/HTTP 401/);
+  });
+});
+
+describe('RpcChainSource — answers', () => {
+  it('refuses a node on another chain, before any other call', async () => {
+    const core = await fake({ getblockchaininfo: chainInfo('main'), sendrawtransaction: () => TXID });
+    const source = new RpcChainSource(config(core));
+    const e = await failure(source.broadcast(new Uint8Array([1, 2, 3])));
+    expect(e).toBeInstanceOf(RefusedError);
+    expect(e.code).toBe('E_NETWORK_MISMATCH');
+    expect(core.requests.map((r) => r.body.method)).toEqual(['getblockchaininfo']);
+    expect((await failure(source.tip())).code).toBe('E_NETWORK_MISMATCH');
+  });
+
+  it('checks the chain once per source', async () => {
+    const core = await fake({ sendrawtransaction: () => TXID, gettxout: () => null });
+    const source = new RpcChainSource(config(core, {}, 'regtest'));
+    await source.utxo(TXID, 0);
+    await source.utxo(TXID, 1);
+    await source.broadcast(new Uint8Array([1]));
+    expect(core.requests.map((r) => r.body.method)).toEqual(['getblockchaininfo', 'gettxout', 'gettxout', 'sendrawtransaction']);
+  });
+
+  it.each([
+    ['0.1', 10_000_000n],
+    ['20999999.97690000', 2_099_999_997_690_000n],
+    ['0.00000001', 1n],
+    ['1.00000000', 100_000_000n],
+  ])('gettxout value %s BTC → %i sat', async (valueText, sats) => {
+    const spk = '5120' + '44'.repeat(32);
+    const core = await fake({
+      gettxout: () => ({
+        raw: `{"bestblock":"${BLOCK}","confirmations":0,"value":${valueText},"scriptPubKey":{"asm":"","desc":"","hex":"${spk}","type":"witness_v1_taproot"},"coinbase":false}`,
+      }),
+    });
+    const utxo = await new RpcChainSource(config(core)).utxo(TXID, 3);
+    expect(utxo).toEqual({ txid: TXID, vout: 3, value: sats, scriptPubKey: fromHex(spk), confirmations: 0 });
+    expect(core.requests[1]!.body.params).toEqual([TXID, 3, true]);
+  });
+
+  it('gettxout null (spent or unknown) is null; bad txids never reach the node', async () => {
+    const core = await fake({ gettxout: () => null });
+    const source = new RpcChainSource(config(core));
+    expect(await source.utxo(TXID, 0)).toBeNull();
+    await expect(source.utxo('XYZ', 0)).rejects.toMatchObject({ code: 'E_BAD_TXID' });
+    await expect(source.utxo(TXID, -1)).rejects.toMatchObject({ code: 'E_BAD_VOUT' });
+    expect(core.requests).toHaveLength(2);
+  });
+
+  it('getrawtransaction returns the bytes, checked against the txid', async () => {
+    const { raw, txid } = segwitTx();
+    const core = await fake({ getrawtransaction: () => toHex(raw) });
+    const source = new RpcChainSource(config(core));
+    expect(await source.rawTransaction(txid)).toEqual(raw);
+    expect(core.requests[1]!.body.params).toEqual([txid, false]);
+    // A node (or proxy) answering with some other transaction is caught.
+    expect((await failure(source.rawTransaction(TXID))).code).toBe('E_RPC_PROTOCOL');
+  });
+
+  it('getrawtransaction "not found" keeps Core\'s code and hints at -txindex', async () => {
+    const core = await fake({
+      getrawtransaction: () => ({ error: { code: -5, message: 'No such mempool transaction. Use -txindex or provide a block hash.' } }),
+    });
+    const e = await failure(new RpcChainSource(config(core)).rawTransaction(TXID));
+    expect(e).toBeInstanceOf(RpcError);
+    expect(e.code).toBe('E_RPC_ERROR');
+    expect((e as RpcError).rpcCode).toBe(-5);
+    expect(e.message).toMatch(/No such mempool transaction.*RPC error -5.*-txindex/);
+  });
+
+  it('testmempoolaccept maps allowed, reasons, vsize and fees', async () => {
+    const core = await fake({
+      testmempoolaccept: () => ({
+        raw: `[{"txid":"${TXID}","wtxid":"${'ee'.repeat(32)}","allowed":true,"vsize":111,"fees":{"base":0.00001110,"effective-feerate":0.00010000,"effective-includes":[]}},
+               {"txid":"${'cd'.repeat(32)}","wtxid":"${'ef'.repeat(32)}","allowed":false,"reject-reason":"non-final","reject-details":"non-final"},
+               {"txid":"${'ce'.repeat(32)}","wtxid":"${'ea'.repeat(32)}","package-error":"package-not-validated"}]`,
+      }),
+    });
+    const results = await new RpcChainSource(config(core)).testMempoolAccept([new Uint8Array([1]), new Uint8Array([2]), new Uint8Array([3])]);
+    expect(core.requests[1]!.body.params).toEqual([['01', '02', '03']]);
+    expect(results).toEqual([
+      { txid: TXID, wtxid: 'ee'.repeat(32), allowed: true, vsize: 111, fees: 1110n },
+      { txid: 'cd'.repeat(32), wtxid: 'ef'.repeat(32), allowed: false, rejectReason: 'non-final', rejectDetails: 'non-final' },
+      // Not validated because another tx failed: reported as not allowed.
+      { txid: 'ce'.repeat(32), wtxid: 'ea'.repeat(32), allowed: false, packageError: 'package-not-validated' },
+    ]);
+  });
+
+  it('sendrawtransaction returns the txid; a rejection is E_RPC_ERROR with Core\'s code', async () => {
+    let reject = false;
+    const core = await fake({
+      sendrawtransaction: () => (reject ? { error: { code: -26, message: 'non-final' } } : TXID),
+    });
+    const source = new RpcChainSource(config(core));
+    expect(await source.broadcast(new Uint8Array([0xde, 0xad]))).toBe(TXID);
+    expect(core.requests[1]!.body.params).toEqual(['dead']);
+    reject = true;
+    const e = await failure(source.broadcast(new Uint8Array([0xde, 0xad])));
+    expect(e).toMatchObject({ code: 'E_RPC_ERROR', exitCode: 1, rpcCode: -26, rpcMessage: 'non-final', method: 'sendrawtransaction' });
+    expect(e.detail).toEqual({ method: 'sendrawtransaction', rpcCode: -26, rpcMessage: 'non-final' });
+  });
+
+  it('submitpackage results keep submission order and convert fees', async () => {
+    const parent = 'a1'.repeat(32);
+    const child = 'b2'.repeat(32);
+    const core = await fake({
+      submitpackage: () => ({
+        raw: `{"package_msg":"success","tx-results":{
+          "${parent}":{"txid":"${'c1'.repeat(32)}","vsize":150,"fees":{"base":0.00000000}},
+          "${child}":{"txid":"${'c2'.repeat(32)}","vsize":120,"fees":{"base":0.00005000,"effective-feerate":0.00018518,"effective-includes":["${parent}","${child}"]}}},
+          "replaced-transactions":[]}`,
+      }),
+    });
+    const result = await new RpcChainSource(config(core)).submitPackage([new Uint8Array([1]), new Uint8Array([2])]);
+    expect(result).toEqual({
+      packageMsg: 'success',
+      txResults: [
+        { wtxid: parent, txid: 'c1'.repeat(32), vsize: 150, fees: 0n },
+        { wtxid: child, txid: 'c2'.repeat(32), vsize: 120, fees: 5000n, effectiveFeeRate: 18518n },
+      ],
+      replacedTransactions: [],
+    });
+  });
+});
+
+describe('RpcChainSource — failures, each with one code', () => {
+  it('legacy JSON-RPC 1.0 errors (HTTP 500 / 404 with an error object) are E_RPC_ERROR', async () => {
+    const core = await fake({ gettxout: () => ({ error: { code: -8, message: 'Invalid parameter' } }) }, { style: '1.0' });
+    const source = new RpcChainSource(config(core));
+    expect(await failure(source.utxo(TXID, 0))).toMatchObject({ code: 'E_RPC_ERROR', rpcCode: -8 });
+    const missing = await failure(source.submitPackage([new Uint8Array([1])]));
+    expect(missing).toMatchObject({ code: 'E_RPC_ERROR', rpcCode: -32601 });
+    expect(missing.message).toMatch(/does not offer submitpackage/);
+  });
+
+  it('legacy 1.0 success replies are read too', async () => {
+    const core = await fake({ gettxout: () => null }, { style: '1.0' });
+    expect(await new RpcChainSource(config(core)).utxo(TXID, 0)).toBeNull();
+  });
+
+  it('warm-up (-28) says to retry', async () => {
+    const core = await fake({ getblockchaininfo: () => ({ error: { code: -28, message: 'Loading block index…' } }) });
+    const e = await failure(new RpcChainSource(config(core)).tip());
+    expect(e).toMatchObject({ code: 'E_RPC_ERROR', rpcCode: -28 });
+    expect(e.message).toMatch(/retry/);
+  });
+
+  it('connection refused is E_RPC_UNREACHABLE', async () => {
+    const port = await closedPort();
+    const e = await failure(new RpcChainSource(config({ url: `http://127.0.0.1:${port}/` })).tip());
+    expect(e.code).toBe('E_RPC_UNREACHABLE');
+    expect(e.message).toMatch(/ECONNREFUSED/);
+    expect(e.message).toMatch(/regtest default: 18443/);
+    expect(e.detail).toMatchObject({ reason: 'ECONNREFUSED' });
+  });
+
+  it('no answer within the timeout is E_RPC_UNREACHABLE (timeout)', async () => {
+    const core = await fake({ getblockchaininfo: () => ({ hang: true }) });
+    const started = Date.now();
+    const e = await failure(new RpcChainSource(config(core, { timeoutMs: 200 })).tip());
+    expect(e.code).toBe('E_RPC_UNREACHABLE');
+    expect(e.detail).toMatchObject({ reason: 'timeout' });
+    expect(e.message).toMatch(/within 200 ms/);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('HTTP 403 is E_RPC_AUTH with the -rpcallowip hint', async () => {
+    const core = await fake({}, { override: { status: 403, body: '' } });
+    const e = await failure(new RpcChainSource(config(core)).tip());
+    expect(e.code).toBe('E_RPC_AUTH');
+    expect(e.message).toMatch(/rpcallowip/);
+  });
+
+  it('something that is not Core (HTML, wrong shapes) is E_RPC_PROTOCOL', async () => {
+    const html = await fake({}, { override: { status: 200, body: '<html>hello</html>' } });
+    expect((await failure(new RpcChainSource(config(html)).tip())).code).toBe('E_RPC_PROTOCOL');
+    const busy = await fake({}, { override: { status: 500, body: 'Work queue depth exceeded' } });
+    const e = await failure(new RpcChainSource(config(busy)).tip());
+    expect(e.code).toBe('E_RPC_PROTOCOL');
+    expect(e.message).toMatch(/Work queue depth exceeded/);
+    const odd = await fake({ gettxout: () => ({ value: 'lots', confirmations: 1, scriptPubKey: { hex: '51' } }) });
+    expect((await failure(new RpcChainSource(config(odd)).utxo(TXID, 0))).code).toBe('E_RPC_PROTOCOL');
+    const noHeight = await fake({ getblockchaininfo: () => ({ chain: 'regtest', mediantime: 1, bestblockhash: BLOCK }) });
+    expect((await failure(new RpcChainSource(config(noHeight)).tip())).code).toBe('E_RPC_PROTOCOL');
+  });
+});
