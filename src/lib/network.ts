@@ -33,6 +33,3 @@ export function resolveNetwork(flag: Network | undefined, fromMessage: Network |
   }
   return flag ?? fromMessage ?? 'regtest';
 }
-
-// TEMPORARY re-export while callers move to address.ts (removed once they have).
-export { scriptAddress, decodeAddress } from './address.ts';

@@ -22,7 +22,7 @@ import { loadVector } from '../helpers.ts';
 import { keyPathSighash, taprootOutput, tapTweak, tweakSecretKey, SIGHASH_DEFAULT } from '../../src/lib/taproot/taproot.ts';
 import { schnorrSign, schnorrVerify } from '../../src/lib/taproot/schnorr.ts';
 import { keyPair } from '../../src/lib/keys/keys.ts';
-import { scriptAddress } from '../../src/lib/network.ts';
+import { scriptAddress } from '../../src/lib/address.ts';
 import { concatBytes, fromHex, toHex } from '../../src/lib/bytes.ts';
 
 type ScriptPubKeyCase = {

@@ -16,8 +16,9 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { base64, hex } from '@scure/base';
 import { MalformedInputError, UsageError } from '../errors.ts';
+import { PSBT_MAGIC } from '../constants.ts';
 
-export const PSBT_MAGIC = Uint8Array.of(0x70, 0x73, 0x62, 0x74, 0xff);
+export { PSBT_MAGIC };
 
 export type InputDocument =
   | { format: 'psbt'; encoding: 'binary' | 'base64' | 'hex'; psbt: Uint8Array }

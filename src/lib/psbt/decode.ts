@@ -1,0 +1,411 @@
+/**
+ * A typed, deterministic JSON view of a PSBT for humans and scripts (BIP-174/370 maps,
+ * BIP-371 taproot fields, BIP-373 MuSig2 fields). Key names mirror Bitcoin Core's
+ * `decodepsbt` (v30) so operators recognise them; docs/psbt.md has the table.
+ *
+ * Deliberate differences from Core: amounts are integer satoshis (`amount_sat`, `fee_sat`),
+ * never BTC floats; scripts carry `hex` and `type` but no `asm`/`desc`; `non_witness_utxo`
+ * shows the previous transaction's txid, version, locktime and outputs only. Fields that
+ * Core does not decode either (silent payments, pay-to-contract, proof-of-reserves, DNSSEC)
+ * appear raw under `unknown`, exactly as Core shows them.
+ *
+ * Returns plain objects with `bigint` amounts and `Uint8Array` bytes; `src/lib/json.ts`
+ * renders them. Reads only: no signature or nonce is verified here.
+ */
+import { OutScript, Script } from '@scure/btc-signer';
+import type { Transaction } from '@scure/btc-signer';
+import { TaprootControlBlock } from '@scure/btc-signer/psbt.js';
+import { RawTx } from '@scure/btc-signer/script.js';
+import { createBase58check } from '@scure/base';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { compareBytes, concatBytes, toHex } from '../bytes.ts';
+import type { Network } from '../network.ts';
+import { scriptAddress } from '../address.ts';
+import { readCompactSize, serializePsbt, splitPsbtMaps, type PsbtRecord } from './parse.ts';
+
+/** Core's script type names (`TxoutType`), e.g. `witness_v1_taproot`. */
+export type ScriptType =
+  | 'pubkey' | 'pubkeyhash' | 'scripthash' | 'multisig' | 'nulldata' | 'anchor'
+  | 'witness_v0_keyhash' | 'witness_v0_scripthash' | 'witness_v1_taproot' | 'witness_unknown' | 'nonstandard';
+
+export type ScriptPubKeyView = { hex: Uint8Array; type: ScriptType; address?: string };
+export type TxOutView = { n: number; amount_sat: bigint; scriptPubKey: ScriptPubKeyView };
+export type TxInView = { txid: string; vout: number; sequence: number };
+/** The unsigned transaction; `txid` is that of the unsigned transaction, as in Core. */
+export type TxView = { txid: string; version: number; locktime: number; vin: TxInView[]; vout: TxOutView[] };
+export type PrevTxView = { txid: string; version: number; locktime: number; vout: TxOutView[] };
+export type ScriptView = { hex: Uint8Array; type: ScriptType };
+export type Bip32DerivView = { pubkey: Uint8Array; master_fingerprint: string; path: string };
+export type TaprootBip32DerivView = Bip32DerivView & { leaf_hashes: Uint8Array[] };
+export type TaprootScriptPathSigView = { pubkey: Uint8Array; leaf_hash: Uint8Array; sig: Uint8Array };
+export type TaprootScriptView = { script: Uint8Array; leaf_ver: number; control_blocks: Uint8Array[] };
+export type TaprootLeafView = { depth: number; leaf_ver: number; script: Uint8Array };
+export type Musig2ParticipantsView = { aggregate_pubkey: Uint8Array; participant_pubkeys: Uint8Array[] };
+export type Musig2PubNonceView = { participant_pubkey: Uint8Array; aggregate_pubkey: Uint8Array; leaf_hash?: Uint8Array; pubnonce: Uint8Array };
+export type Musig2PartialSigView = { participant_pubkey: Uint8Array; aggregate_pubkey: Uint8Array; leaf_hash?: Uint8Array; partial_sig: Uint8Array };
+/** `PSBT_*_PROPRIETARY`: `key` is the key data after identifier and subtype. */
+export type ProprietaryView = { identifier: Uint8Array; subtype: number; key: Uint8Array; value: Uint8Array };
+export type GlobalXpubView = { xpub: string; master_fingerprint: string; path: string };
+
+export type DecodedPsbtInput = {
+  non_witness_utxo?: PrevTxView;
+  witness_utxo?: { amount_sat: bigint; scriptPubKey: ScriptPubKeyView };
+  partial_signatures?: Record<string, Uint8Array>;
+  sighash?: string;
+  redeem_script?: ScriptView;
+  witness_script?: ScriptView;
+  bip32_derivs?: Bip32DerivView[];
+  final_scriptSig?: { hex: Uint8Array };
+  final_scriptwitness?: Uint8Array[];
+  ripemd160_preimages?: Record<string, Uint8Array>;
+  sha256_preimages?: Record<string, Uint8Array>;
+  hash160_preimages?: Record<string, Uint8Array>;
+  hash256_preimages?: Record<string, Uint8Array>;
+  required_time_locktime?: number;
+  required_height_locktime?: number;
+  taproot_key_path_sig?: Uint8Array;
+  taproot_script_path_sigs?: TaprootScriptPathSigView[];
+  taproot_scripts?: TaprootScriptView[];
+  taproot_bip32_derivs?: TaprootBip32DerivView[];
+  taproot_internal_key?: Uint8Array;
+  taproot_merkle_root?: Uint8Array;
+  musig2_participant_pubkeys?: Musig2ParticipantsView[];
+  musig2_pubnonces?: Musig2PubNonceView[];
+  musig2_partial_sigs?: Musig2PartialSigView[];
+  proprietary?: ProprietaryView[];
+  unknown?: Record<string, Uint8Array>;
+};
+
+export type DecodedPsbtOutput = {
+  redeem_script?: ScriptView;
+  witness_script?: ScriptView;
+  bip32_derivs?: Bip32DerivView[];
+  taproot_internal_key?: Uint8Array;
+  taproot_tree?: TaprootLeafView[];
+  taproot_bip32_derivs?: TaprootBip32DerivView[];
+  musig2_participant_pubkeys?: Musig2ParticipantsView[];
+  proprietary?: ProprietaryView[];
+  unknown?: Record<string, Uint8Array>;
+};
+
+export type DecodedPsbt = {
+  psbt_version: number;
+  tx: TxView;
+  global_xpubs: GlobalXpubView[];
+  /** PSBTv2 only (BIP-370 PSBT_GLOBAL_TX_MODIFIABLE bit field). */
+  tx_modifiable?: number;
+  proprietary: ProprietaryView[];
+  unknown: Record<string, Uint8Array>;
+  inputs: DecodedPsbtInput[];
+  outputs: DecodedPsbtOutput[];
+  /** Sum of input values minus sum of output values, when every input's value is known. */
+  fee_sat?: bigint;
+};
+
+// Key types this view renders by name; anything else in a map is shown under `unknown`.
+const RENDERED = {
+  global: new Set([0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0xfb, 0xfc]),
+  input: new Set([...range(0x00, 0x08), ...range(0x0a, 0x18), 0x1a, 0x1b, 0x1c, 0xfc]),
+  output: new Set([...range(0x00, 0x08), 0xfc]),
+};
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+const SIGHASH_NAMES: Record<number, string> = {
+  0x00: 'DEFAULT', 0x01: 'ALL', 0x02: 'NONE', 0x03: 'SINGLE',
+  0x81: 'ALL|ANYONECANPAY', 0x82: 'NONE|ANYONECANPAY', 0x83: 'SINGLE|ANYONECANPAY',
+};
+
+/** Core's names for the standard sighash types; any other value as 0x-prefixed hex. */
+export function sighashName(value: number): string {
+  return SIGHASH_NAMES[value] ?? `0x${value.toString(16).padStart(8, '0')}`;
+}
+
+/** Decode a parsed PSBT into the view above. The same PSBT always gives the same object. */
+export function decodePsbt(tx: Transaction, network: Network): DecodedPsbt {
+  const maps = splitPsbtMaps(serializePsbt(tx));
+  const global = maps[0] ?? [];
+  const version = global.find((r) => r.keyType === 0xfb);
+  const psbtVersion = version ? readU32(version.value) : 0;
+  const decoded: DecodedPsbt = {
+    psbt_version: psbtVersion,
+    tx: txView(tx, network),
+    global_xpubs: global.filter((r) => r.keyType === 0x01).map(xpubView),
+    proprietary: proprietaryViews(global),
+    unknown: unknownRecords(global, RENDERED.global),
+    inputs: [],
+    outputs: [],
+  };
+  const modifiable = global.find((r) => r.keyType === 0x06);
+  if (psbtVersion === 2 && modifiable) decoded.tx_modifiable = modifiable.value[0] ?? 0;
+  for (let i = 0; i < tx.inputsLength; i++) decoded.inputs.push(inputView(tx, i, maps[1 + i] ?? [], network));
+  for (let o = 0; o < tx.outputsLength; o++) decoded.outputs.push(outputView(tx, o, maps[1 + tx.inputsLength + o] ?? []));
+  const fee = knownFee(tx);
+  if (fee !== undefined) decoded.fee_sat = fee;
+  return decoded;
+}
+
+/** Input values minus output values, or undefined when some input's value is unknown. */
+export function knownFee(tx: Transaction): bigint | undefined {
+  let total = 0n;
+  for (let i = 0; i < tx.inputsLength; i++) {
+    const amount = prevoutOf(tx, i)?.amount;
+    if (amount === undefined) return undefined;
+    total += amount;
+  }
+  for (let o = 0; o < tx.outputsLength; o++) total -= tx.getOutput(o).amount ?? 0n;
+  return total;
+}
+
+/** The output an input spends, from PSBT_IN_NON_WITNESS_UTXO (preferred, as Core) or PSBT_IN_WITNESS_UTXO. */
+export function prevoutOf(tx: Transaction, index: number): { amount: bigint; script: Uint8Array } | undefined {
+  const input = tx.getInput(index);
+  if (input.nonWitnessUtxo && input.index !== undefined) return input.nonWitnessUtxo.outputs[input.index];
+  return input.witnessUtxo;
+}
+
+function txView(tx: Transaction, network: Network): TxView {
+  const vin: TxInView[] = [];
+  for (let i = 0; i < tx.inputsLength; i++) {
+    const input = tx.getInput(i);
+    vin.push({ txid: toHex(input.txid ?? new Uint8Array(32)), vout: input.index ?? 0, sequence: input.sequence ?? 0xffffffff });
+  }
+  const vout: TxOutView[] = [];
+  for (let o = 0; o < tx.outputsLength; o++) {
+    const output = tx.getOutput(o);
+    vout.push(txOutView(o, output.amount ?? 0n, output.script ?? new Uint8Array(0), network));
+  }
+  return { txid: txidOf(tx.unsignedTx), version: tx.version, locktime: tx.lockTime, vin, vout };
+}
+
+function txidOf(legacySerialization: Uint8Array): string {
+  return toHex(sha256(sha256(legacySerialization)).reverse());
+}
+
+function txOutView(n: number, amount: bigint, script: Uint8Array, network: Network): TxOutView {
+  return { n, amount_sat: amount, scriptPubKey: scriptPubKeyView(script, network) };
+}
+
+function scriptPubKeyView(script: Uint8Array, network: Network): ScriptPubKeyView {
+  const view: ScriptPubKeyView = { hex: script, type: scriptType(script) };
+  const address = scriptAddress(script, network);
+  if (address !== undefined && view.type !== 'nonstandard' && view.type !== 'nulldata') view.address = address;
+  return view;
+}
+
+/** Classify a script the way Core's `Solver` names it. */
+export function scriptType(script: Uint8Array): ScriptType {
+  if (script[0] === 0x6a) return isPushOnly(script.subarray(1)) ? 'nulldata' : 'nonstandard';
+  let kind: string;
+  try {
+    kind = OutScript.decode(script).type;
+  } catch {
+    kind = 'unknown';
+  }
+  switch (kind) {
+    case 'pk': return 'pubkey';
+    case 'pkh': return 'pubkeyhash';
+    case 'sh': return 'scripthash';
+    case 'ms': return 'multisig';
+    case 'wpkh': return 'witness_v0_keyhash';
+    case 'wsh': return 'witness_v0_scripthash';
+    case 'tr': return 'witness_v1_taproot';
+    case 'p2a': return 'anchor';
+  }
+  // A witness program of a version (1..16) nobody has defined yet, per BIP-141's shape.
+  const op = script[0] ?? 0;
+  const isProgram = script.length >= 4 && script.length <= 42 && script[1] === script.length - 2;
+  if (isProgram && op >= 0x51 && op <= 0x60) return 'witness_unknown';
+  return 'nonstandard';
+}
+
+function isPushOnly(script: Uint8Array): boolean {
+  try {
+    return Script.decode(script).every((op) => op instanceof Uint8Array || typeof op === 'number');
+  } catch {
+    return false;
+  }
+}
+
+function inputView(tx: Transaction, index: number, records: PsbtRecord[], network: Network): DecodedPsbtInput {
+  const input = tx.getInput(index);
+  const view: DecodedPsbtInput = {};
+  if (input.nonWitnessUtxo) {
+    const prev = input.nonWitnessUtxo;
+    const legacy = RawTx.encode({ ...prev, segwitFlag: false, witnesses: undefined });
+    view.non_witness_utxo = {
+      txid: txidOf(legacy),
+      version: prev.version,
+      locktime: prev.lockTime,
+      vout: prev.outputs.map((o, n) => txOutView(n, o.amount, o.script, network)),
+    };
+  }
+  if (input.witnessUtxo) {
+    view.witness_utxo = { amount_sat: input.witnessUtxo.amount, scriptPubKey: scriptPubKeyView(input.witnessUtxo.script, network) };
+  }
+  if (input.partialSig?.length) view.partial_signatures = byHexKey(input.partialSig);
+  if (input.sighashType !== undefined) view.sighash = sighashName(input.sighashType);
+  if (input.redeemScript) view.redeem_script = { hex: input.redeemScript, type: scriptType(input.redeemScript) };
+  if (input.witnessScript) view.witness_script = { hex: input.witnessScript, type: scriptType(input.witnessScript) };
+  if (input.bip32Derivation?.length) view.bip32_derivs = bip32Views(input.bip32Derivation);
+  if (input.finalScriptSig?.length) view.final_scriptSig = { hex: input.finalScriptSig };
+  if (input.finalScriptWitness?.length) view.final_scriptwitness = input.finalScriptWitness;
+  if (input.ripemd160?.length) view.ripemd160_preimages = byHexKey(input.ripemd160);
+  if (input.sha256?.length) view.sha256_preimages = byHexKey(input.sha256);
+  if (input.hash160?.length) view.hash160_preimages = byHexKey(input.hash160);
+  if (input.hash256?.length) view.hash256_preimages = byHexKey(input.hash256);
+  if (input.requiredTimeLocktime !== undefined) view.required_time_locktime = input.requiredTimeLocktime;
+  if (input.requiredHeightLocktime !== undefined) view.required_height_locktime = input.requiredHeightLocktime;
+  if (input.tapKeySig) view.taproot_key_path_sig = input.tapKeySig;
+  if (input.tapScriptSig?.length) {
+    view.taproot_script_path_sigs = input.tapScriptSig
+      .map(([k, sig]) => ({ pubkey: k.pubKey, leaf_hash: k.leafHash, sig }))
+      .sort((a, b) => compareBytes(concatBytes(a.pubkey, a.leaf_hash), concatBytes(b.pubkey, b.leaf_hash)));
+  }
+  if (input.tapLeafScript?.length) view.taproot_scripts = taprootScripts(input.tapLeafScript);
+  if (input.tapBip32Derivation?.length) view.taproot_bip32_derivs = tapBip32Views(input.tapBip32Derivation);
+  if (input.tapInternalKey) view.taproot_internal_key = input.tapInternalKey;
+  if (input.tapMerkleRoot) view.taproot_merkle_root = input.tapMerkleRoot;
+  if (input.musig2ParticipantPubkeys?.length) view.musig2_participant_pubkeys = participantViews(input.musig2ParticipantPubkeys);
+  if (input.musig2PubNonce?.length) {
+    view.musig2_pubnonces = musigEntries(input.musig2PubNonce).map(({ key, value }) => ({ ...key, pubnonce: value }));
+  }
+  if (input.musig2PartialSig?.length) {
+    view.musig2_partial_sigs = musigEntries(input.musig2PartialSig).map(({ key, value }) => ({ ...key, partial_sig: value }));
+  }
+  addExtensions(view, records, RENDERED.input);
+  return view;
+}
+
+function outputView(tx: Transaction, index: number, records: PsbtRecord[]): DecodedPsbtOutput {
+  const output = tx.getOutput(index);
+  const view: DecodedPsbtOutput = {};
+  if (output.redeemScript) view.redeem_script = { hex: output.redeemScript, type: scriptType(output.redeemScript) };
+  if (output.witnessScript) view.witness_script = { hex: output.witnessScript, type: scriptType(output.witnessScript) };
+  if (output.bip32Derivation?.length) view.bip32_derivs = bip32Views(output.bip32Derivation);
+  if (output.tapInternalKey) view.taproot_internal_key = output.tapInternalKey;
+  // Tree order is meaningful (depth-first), so it is kept as written.
+  if (output.tapTree?.length) view.taproot_tree = output.tapTree.map((l) => ({ depth: l.depth, leaf_ver: l.version, script: l.script }));
+  if (output.tapBip32Derivation?.length) view.taproot_bip32_derivs = tapBip32Views(output.tapBip32Derivation);
+  if (output.musig2ParticipantPubkeys?.length) view.musig2_participant_pubkeys = participantViews(output.musig2ParticipantPubkeys);
+  addExtensions(view, records, RENDERED.output);
+  return view;
+}
+
+function addExtensions(view: { proprietary?: ProprietaryView[]; unknown?: Record<string, Uint8Array> }, records: PsbtRecord[], rendered: Set<number>): void {
+  const proprietary = proprietaryViews(records);
+  if (proprietary.length) view.proprietary = proprietary;
+  const unknown = unknownRecords(records, rendered);
+  if (Object.keys(unknown).length) view.unknown = unknown;
+}
+
+function byHexKey(entries: [Uint8Array, Uint8Array][]): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  for (const [k, v] of entries) out[toHex(k)] = v;
+  return out;
+}
+
+type Derivation = { fingerprint: number; path: number[] };
+
+function fingerprintHex(fingerprint: number): string {
+  return (fingerprint >>> 0).toString(16).padStart(8, '0');
+}
+
+/** BIP-32 path as Core writes it: `m/84h/1h/0h/0/5`. */
+export function formatPath(path: number[]): string {
+  return ['m', ...path.map((i) => (i >= 0x80000000 ? `${i - 0x80000000}h` : `${i}`))].join('/');
+}
+
+function bip32Views(entries: [Uint8Array, Derivation][]): Bip32DerivView[] {
+  return entries
+    .map(([pubkey, d]) => ({ pubkey, master_fingerprint: fingerprintHex(d.fingerprint), path: formatPath(d.path) }))
+    .sort((a, b) => compareBytes(a.pubkey, b.pubkey));
+}
+
+function tapBip32Views(entries: [Uint8Array, { hashes: Uint8Array[]; der: Derivation }][]): TaprootBip32DerivView[] {
+  return entries
+    .map(([pubkey, { hashes, der }]) => ({
+      pubkey,
+      master_fingerprint: fingerprintHex(der.fingerprint),
+      path: formatPath(der.path),
+      leaf_hashes: [...hashes].sort(compareBytes),
+    }))
+    .sort((a, b) => compareBytes(a.pubkey, b.pubkey));
+}
+
+type ControlBlock = Parameters<typeof TaprootControlBlock.encode>[0];
+
+/** Group leaf scripts like Core: one entry per (script, leaf version) with all its control blocks. */
+function taprootScripts(entries: [ControlBlock, Uint8Array][]): TaprootScriptView[] {
+  const byLeaf = new Map<string, TaprootScriptView>();
+  for (const [cb, scriptWithVersion] of entries) {
+    const script = scriptWithVersion.subarray(0, -1);
+    const leafVer = scriptWithVersion[scriptWithVersion.length - 1] ?? 0;
+    const id = `${toHex(script)}/${leafVer}`;
+    const view = byLeaf.get(id) ?? { script, leaf_ver: leafVer, control_blocks: [] };
+    view.control_blocks.push(TaprootControlBlock.encode(cb));
+    byLeaf.set(id, view);
+  }
+  const views = [...byLeaf.values()];
+  for (const v of views) v.control_blocks.sort(compareBytes);
+  return views.sort((a, b) => compareBytes(a.script, b.script) || a.leaf_ver - b.leaf_ver);
+}
+
+function participantViews(entries: [Uint8Array, Uint8Array[]][]): Musig2ParticipantsView[] {
+  // The participant order is KeyAgg's order and is significant: keep it as written.
+  return entries
+    .map(([aggregate, participants]) => ({ aggregate_pubkey: aggregate, participant_pubkeys: participants }))
+    .sort((a, b) => compareBytes(a.aggregate_pubkey, b.aggregate_pubkey));
+}
+
+type MusigKey = { participantPubkey: Uint8Array; aggregatePubkey: Uint8Array; leafHash?: Uint8Array };
+type MusigKeyView = { participant_pubkey: Uint8Array; aggregate_pubkey: Uint8Array; leaf_hash?: Uint8Array };
+
+/** BIP-373 keyed entries in wire order (participant, aggregate, leaf hash). */
+function musigEntries(entries: [MusigKey, Uint8Array][]): { key: MusigKeyView; value: Uint8Array }[] {
+  const wire = (k: MusigKey) => concatBytes(k.participantPubkey, k.aggregatePubkey, k.leafHash ?? new Uint8Array(0));
+  return [...entries]
+    .sort((a, b) => compareBytes(wire(a[0]), wire(b[0])))
+    .map(([k, value]) => {
+      const key: MusigKeyView = { participant_pubkey: k.participantPubkey, aggregate_pubkey: k.aggregatePubkey };
+      if (k.leafHash) key.leaf_hash = k.leafHash;
+      return { key, value };
+    });
+}
+
+/** `PSBT_*_PROPRIETARY` (0xfc) records: `<compact size len><identifier><compact size subtype><key>`. */
+function proprietaryViews(records: PsbtRecord[]): ProprietaryView[] {
+  const out: ProprietaryView[] = [];
+  for (const r of records) {
+    if (r.keyType !== 0xfc) continue;
+    const [idLen, idAt] = readCompactSize(r.keyData, 0, 'proprietary identifier length');
+    const [subtype, keyAt] = readCompactSize(r.keyData, idAt + idLen, 'proprietary subtype');
+    out.push({ identifier: r.keyData.subarray(idAt, idAt + idLen), subtype, key: r.keyData.subarray(keyAt), value: r.value });
+  }
+  return out; // records come from our own serialisation, which sorts keys: already deterministic
+}
+
+function unknownRecords(records: PsbtRecord[], rendered: Set<number>): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  for (const r of records) if (!rendered.has(r.keyType)) out[toHex(r.key)] = r.value;
+  return out;
+}
+
+const base58check = createBase58check(sha256);
+
+function xpubView(record: PsbtRecord): GlobalXpubView {
+  // Key data is the 78-byte serialized extended public key; the value is fingerprint + path.
+  const path: number[] = [];
+  for (let at = 4; at + 4 <= record.value.length; at += 4) path.push(readU32(record.value.subarray(at)));
+  return {
+    xpub: base58check.encode(record.keyData),
+    master_fingerprint: toHex(record.value.subarray(0, 4)),
+    path: formatPath(path),
+  };
+}
+
+function readU32(bytes: Uint8Array): number {
+  return ((bytes[0] ?? 0) | ((bytes[1] ?? 0) << 8) | ((bytes[2] ?? 0) << 16) | ((bytes[3] ?? 0) << 24)) >>> 0;
+}

@@ -1,0 +1,544 @@
+/**
+ * PSBT bytes in and out (BIP-174 version 0, BIP-370 version 2, with the BIP-371 taproot
+ * and BIP-373 MuSig2 fields), at our trust boundary: every PSBT we accept comes through
+ * `parsePsbt`, and every failure becomes one `MalformedInputError('E_MALFORMED_PSBT')`
+ * whose message names the map, the field and what is wrong with it — never a raw library
+ * error. @scure/btc-signer does the parsing; the map scanner below exists only to explain
+ * *why* a PSBT was rejected, and to hand `decode.ts` the raw records (unknown and
+ * proprietary keys) in wire form.
+ *
+ * Deliberately not here: base64/hex detection (the CLI layer), and any judgement about
+ * whether a well-formed PSBT is one we should sign (the protocol modules).
+ */
+import { Transaction } from '@scure/btc-signer';
+import { RawOutput, RawTx } from '@scure/btc-signer/script.js';
+import type { TxOpts } from '@scure/btc-signer';
+import { PSBTGlobal, PSBTInput, PSBTOutput } from '@scure/btc-signer/psbt.js';
+import { normalizeInput } from '@scure/btc-signer/transaction.js';
+import { toHex } from '../bytes.ts';
+import { MalformedInputError, OffchainError } from '../errors.ts';
+import { MAX_MONEY, PSBT_MAGIC } from '../constants.ts';
+
+/** `psbt` followed by the 0xff separator (BIP-174 "magic bytes"). */
+export { PSBT_MAGIC, MAX_MONEY };
+
+const CODE = 'E_MALFORMED_PSBT';
+
+/**
+ * The options every PSBT we hold is parsed with; each one widens what btc-signer accepts,
+ * so here is why each is safe:
+ * - `unknown`/`proprietary: 'ignore'` keep key-value pairs btc-signer does not know, byte
+ *   for byte. BIP-174 requires combiners and updaters to pass them through, our own
+ *   protocols store their data in `PSBT_IN_PROPRIETARY` records, and nothing interprets them.
+ * - `allowUnknownOutputs` lets OP_RETURN, future witness versions and other scripts btc-signer
+ *   cannot classify appear in outputs. It only matters when outputs are (re)normalised, e.g.
+ *   in the Combiner; we never create outputs from a parsed PSBT, and protocol modules check
+ *   the outputs they care about themselves.
+ * - `allowUnknownVersion` accepts any nVersion: consensus does not restrict it, and the
+ *   protocol modules enforce the versions their contracts allow (e.g. 2 or 3).
+ * Left at their safe defaults: `disableScriptCheck` (only for `scriptChecks: false`),
+ * `allowUnknownInputs` (finalising scripts btc-signer does not understand would be guesswork)
+ * and `allowLegacyWitnessUtxo` (signing legacy inputs without the full previous transaction
+ * lets a liar inflate the fee).
+ */
+export const PSBT_TX_OPTS: Readonly<TxOpts> = Object.freeze({
+  unknown: 'ignore',
+  proprietary: 'ignore',
+  allowUnknownOutputs: true,
+  allowUnknownVersion: true,
+});
+
+/** As above, but without BIP-174's signer checks: for looking at a PSBT, never for signing it. */
+const INSPECT_TX_OPTS: Readonly<TxOpts> = Object.freeze({ ...PSBT_TX_OPTS, disableScriptCheck: true });
+
+export type ParsePsbtOptions = {
+  /**
+   * BIP-174 signer checks (redeemScript/witnessScript hash to the spent script, taproot
+   * fields commit to the spent output key). On by default, so a PSBT that a signer must
+   * refuse never enters a protocol step. Turn off only to inspect such a PSBT (decode/analyze).
+   */
+  scriptChecks?: boolean;
+};
+
+/** Cheap content sniffing: does this start with the PSBT magic bytes? */
+export function looksLikePsbt(bytes: Uint8Array): boolean {
+  if (bytes.length < PSBT_MAGIC.length) return false;
+  for (let i = 0; i < PSBT_MAGIC.length; i++) if (bytes[i] !== PSBT_MAGIC[i]) return false;
+  return true;
+}
+
+/** Parse a binary PSBT (version 0 or 2). Throws only `MalformedInputError('E_MALFORMED_PSBT')`. */
+export function parsePsbt(bytes: Uint8Array, options: ParsePsbtOptions = {}): Transaction {
+  if (!(bytes instanceof Uint8Array)) throw malformed('a PSBT must be given as bytes');
+  if (!looksLikePsbt(bytes)) throw malformed(notPsbtReason(bytes));
+  const checks = options.scriptChecks !== false;
+  let tx: Transaction;
+  try {
+    tx = Transaction.fromPSBT(bytes, checks ? PSBT_TX_OPTS : INSPECT_TX_OPTS);
+  } catch (e) {
+    throw explainRejection(bytes, checks, e);
+  }
+  const impossible = amountProblem(tx);
+  if (impossible) throw malformed(impossible.message, impossible.detail);
+  return tx;
+}
+
+function explainRejection(bytes: Uint8Array, checks: boolean, error: unknown): MalformedInputError {
+  let lenient: Transaction | undefined;
+  if (checks) {
+    try {
+      lenient = Transaction.fromPSBT(bytes, INSPECT_TX_OPTS);
+    } catch {
+      lenient = undefined;
+    }
+  }
+  if (!lenient) {
+    const found = diagnose(bytes);
+    return found ? malformed(found.message, found.detail) : malformed(`the PSBT does not parse: ${libraryReason(error)}`);
+  }
+  // Well-formed, but it fails a signer check: say which input and what does not match.
+  const failure = scriptCheckFailure(lenient) ?? { index: -1, reason: libraryReason(error) };
+  const where = failure.index >= 0 ? `input ${failure.index}: ` : '';
+  return malformed(`${where}${failure.reason}; a signer must refuse this PSBT`, {
+    map: failure.index >= 0 ? `input ${failure.index}` : 'global',
+    check: 'signer',
+  });
+}
+
+/** 21 million BTC in satoshis: no output, and no sum of outputs, can ever hold more. */
+
+/**
+ * Amounts no valid transaction can carry (consensus: each output and their sum at most
+ * MAX_MONEY; the same bounds the coins being spent). Checked so that every amount and fee we
+ * print is a real satoshi value, well inside JSON's exact integers.
+ */
+function amountProblem(tx: Transaction): Problem | undefined {
+  const tooMuch = (amount: bigint) => amount > MAX_MONEY;
+  let totalOut = 0n;
+  for (let o = 0; o < tx.outputsLength; o++) {
+    const amount = tx.getOutput(o).amount ?? 0n;
+    if (tooMuch(amount)) return { message: `output ${o} pays ${amount} sat, more than 21 million BTC`, detail: { map: `output ${o}` } };
+    totalOut += amount;
+  }
+  if (tooMuch(totalOut)) return { message: `the outputs together pay ${totalOut} sat, more than 21 million BTC`, detail: {} };
+  let totalIn = 0n;
+  for (let i = 0; i < tx.inputsLength; i++) {
+    const input = tx.getInput(i);
+    const label = `input ${i}`;
+    for (const [n, out] of (input.nonWitnessUtxo?.outputs ?? []).entries()) {
+      if (tooMuch(out.amount)) return { message: `${label}: output ${n} of PSBT_IN_NON_WITNESS_UTXO holds ${out.amount} sat, more than 21 million BTC`, detail: { map: label } };
+    }
+    const spent = input.nonWitnessUtxo && input.index !== undefined ? input.nonWitnessUtxo.outputs[input.index] : input.witnessUtxo;
+    if (spent && tooMuch(spent.amount)) return { message: `${label}: PSBT_IN_WITNESS_UTXO holds ${spent.amount} sat, more than 21 million BTC`, detail: { map: label } };
+    totalIn += spent?.amount ?? 0n;
+  }
+  if (tooMuch(totalIn)) return { message: `the inputs together claim ${totalIn} sat, more than 21 million BTC`, detail: {} };
+  return undefined;
+}
+
+/** Serialise back to binary PSBT, keeping the PSBT version the transaction was parsed with. */
+export function serializePsbt(tx: Transaction): Uint8Array {
+  try {
+    return tx.toPSBT();
+  } catch (e) {
+    // Only reachable when a caller has put the transaction into an inconsistent state.
+    throw new OffchainError('E_PSBT_SERIALIZE', `cannot serialise the PSBT: ${libraryReason(e)}`);
+  }
+}
+
+/**
+ * The first input that fails BIP-174's signer checks (see `ParsePsbtOptions`), with a
+ * one-line reason; undefined when all pass. Read-only: the transaction is not changed.
+ */
+export function scriptCheckFailure(tx: Transaction): { index: number; reason: string } | undefined {
+  for (let index = 0; index < tx.inputsLength; index++) {
+    const reason = inputCheckFailure(tx.getInput(index));
+    if (reason) return { index, reason };
+  }
+  return undefined;
+}
+
+/** The signer-check failure of one input (from `tx.getInput`), or undefined. */
+export function inputCheckFailure(input: ReturnType<Transaction['getInput']>): string | undefined {
+  try {
+    normalizeInput(input, undefined, undefined, false, 'ignore', 'ignore');
+    return undefined;
+  } catch (e) {
+    return explainSignerCheck(libraryReason(e));
+  }
+}
+
+const SIGNER_CHECK_REASONS: [RegExp, string][] = [
+  [/sh wrong redeemScript hash/, 'redeem_script does not hash to the P2SH scriptPubKey of the spent output'],
+  [/wsh wrong witnessScript hash/, 'witness_script does not hash to the P2WSH program of the spent output'],
+  [/redeemScript without P2SH/, 'a redeem_script is given but the spent output is not P2SH'],
+  [/witnessScript without P2WSH/, 'a witness_script is given but the spent output is not P2WSH'],
+  [/non-wrapped (\w+)/, 'the spent output is a bare $1 script, which we do not sign'],
+  [/Taproot metadata without P2TR/, 'taproot fields are given but the spent output is not P2TR'],
+  [/does not match/, 'the taproot fields do not commit to the spent output key'],
+];
+
+function explainSignerCheck(reason: string): string {
+  for (const [re, text] of SIGNER_CHECK_REASONS) {
+    const m = re.exec(reason);
+    if (m) return text.replace('$1', m[1] ?? '');
+  }
+  return reason;
+}
+
+function malformed(message: string, detail?: Record<string, unknown>): MalformedInputError {
+  return new MalformedInputError(CODE, message, detail);
+}
+
+function notPsbtReason(bytes: Uint8Array): string {
+  const start = toHex(bytes.subarray(0, 8));
+  const text = new TextDecoder('latin1').decode(bytes.subarray(0, 8));
+  if (text.startsWith('cHNidP8')) return 'not a binary PSBT: this is base64 text; decode it first';
+  if (text.toLowerCase().startsWith('70736274')) return 'not a binary PSBT: this is hex text; decode it first';
+  // A raw transaction starts with a small little-endian version (1, 2 or 3).
+  const looksLikeTx = bytes.length > 9 && bytes[0]! >= 1 && bytes[0]! <= 3 && bytes[1] === 0 && bytes[2] === 0 && bytes[3] === 0;
+  const hint = looksLikeTx ? '; it looks like a raw network transaction' : '';
+  return `not a PSBT: the data starts with ${start || '(nothing)'}, not the magic bytes 70736274ff ('psbt' 0xff)${hint}`;
+}
+
+/** A library message reduced to one readable line: no decoder paths, no hex dumps. */
+export function libraryReason(e: unknown): string {
+  let text = e instanceof Error ? e.message : String(e);
+  text = text.replace(/Reader\([^)]*\):\s*/g, '').replace(/\b(?:Type|Range)?Error:\s*/g, '');
+  text = text.replace(/\s*\((?:key|value)=[^)]*\)?/g, '').replace(/\b[0-9a-f]{65,}\b/gi, (h) => `${h.slice(0, 16)}…`);
+  text = text.replace(/(\d+) bytes \d+ bits left after unpack.*/, '$1 unexpected bytes after its end');
+  text = text.replace(/\s+/g, ' ').trim();
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text || 'unknown error';
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw map scanner (BIP-174 "<key-value pair>* 0x00" framing), used to locate problems and
+// to give decode.ts the wire form of every record.
+
+export type PsbtRecord = {
+  keyType: number;
+  /** Key data after the key type. */
+  keyData: Uint8Array;
+  /** The whole key (type and data), as Core prints unknown keys. */
+  key: Uint8Array;
+  value: Uint8Array;
+  /** Byte offset of the record in the PSBT. */
+  offset: number;
+};
+
+export class FramingError extends Error {
+  readonly offset: number;
+  constructor(message: string, offset: number) {
+    super(message);
+    this.offset = offset;
+  }
+}
+
+/** Read a canonical CompactSize at `pos`; returns the value and the next position. */
+export function readCompactSize(buf: Uint8Array, pos: number, what: string): [number, number] {
+  const first = buf[pos];
+  if (first === undefined) throw new FramingError(`truncated: ${what} is missing at byte ${pos}`, pos);
+  if (first < 0xfd) return [first, pos + 1];
+  const size = first === 0xfd ? 2 : first === 0xfe ? 4 : 8;
+  if (pos + 1 + size > buf.length) throw new FramingError(`truncated: ${what} at byte ${pos} is cut off`, pos);
+  let value = 0n;
+  for (let i = size; i >= 1; i--) value = (value << 8n) | BigInt(buf[pos + i]!);
+  const min = first === 0xfd ? 0xfdn : first === 0xfe ? 0x10000n : 0x100000000n;
+  if (value < min) throw new FramingError(`${what} at byte ${pos} is not minimally encoded`, pos);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new FramingError(`${what} at byte ${pos} is impossibly large`, pos);
+  return [Number(value), pos + 1 + size];
+}
+
+/** Split a PSBT (magic already checked) into its maps, without interpreting any record. */
+export function splitPsbtMaps(bytes: Uint8Array): PsbtRecord[][] {
+  const maps: PsbtRecord[][] = [];
+  let pos = PSBT_MAGIC.length;
+  while (pos < bytes.length) {
+    const records: PsbtRecord[] = [];
+    const mapNo = maps.length;
+    for (;;) {
+      if (pos >= bytes.length) throw new FramingError(`truncated: map ${mapNo} ends without its 0x00 separator`, pos);
+      const offset = pos;
+      const [keyLen, afterKeyLen] = readCompactSize(bytes, pos, 'key length');
+      if (keyLen === 0) {
+        pos = afterKeyLen;
+        break;
+      }
+      if (afterKeyLen + keyLen > bytes.length) throw new FramingError(`truncated: a ${keyLen}-byte key at byte ${offset} runs past the end`, offset);
+      const key = bytes.subarray(afterKeyLen, afterKeyLen + keyLen);
+      let keyType: number;
+      let keyDataAt: number;
+      try {
+        [keyType, keyDataAt] = readCompactSize(key, 0, 'key type');
+      } catch {
+        throw new FramingError(`the key at byte ${offset} does not start with a valid key type`, offset);
+      }
+      const [valueLen, valueAt] = readCompactSize(bytes, afterKeyLen + keyLen, 'value length');
+      if (valueAt + valueLen > bytes.length) throw new FramingError(`truncated: a ${valueLen}-byte value at byte ${valueAt} runs past the end`, offset);
+      records.push({ keyType, keyData: key.subarray(keyDataAt), key, value: bytes.subarray(valueAt, valueAt + valueLen), offset });
+      pos = valueAt + valueLen;
+    }
+    maps.push(records);
+  }
+  return maps;
+}
+
+// ---------------------------------------------------------------------------------------
+// Diagnosis: find the first concrete problem in a PSBT that btc-signer rejected.
+
+type Problem = { message: string; detail: Record<string, unknown> };
+type FieldTable = Readonly<Record<string, readonly [number, unknown, unknown, readonly number[], readonly number[], boolean]>>;
+type Coder = { decode(bytes: Uint8Array): unknown };
+
+const TABLES: Record<MapScope, FieldTable> = { global: PSBTGlobal, input: PSBTInput, output: PSBTOutput };
+
+function fieldInfo(scope: MapScope, type: number) {
+  for (const entry of Object.values(TABLES[scope])) {
+    if (entry[0] === type) return { keyCoder: entry[1] as Coder | false, valueCoder: entry[2] as Coder, required: entry[3], allowed: entry[4] };
+  }
+  return undefined;
+}
+
+function decodeOrReason(coder: Coder, bytes: Uint8Array): string | undefined {
+  try {
+    coder.decode(bytes);
+    return undefined;
+  } catch (e) {
+    return libraryReason(e);
+  }
+}
+
+/** Check every record of one map on its own: duplicates, key shape, value shape, version. */
+function checkMap(scope: MapScope, label: string, records: PsbtRecord[], version: number): Problem | undefined {
+  const seen = new Set<string>();
+  const at = (r: PsbtRecord, message: string): Problem => ({
+    message: `${label}: ${message}`,
+    detail: { map: label, field: fieldName(scope, r.keyType), offset: r.offset },
+  });
+  for (const r of records) {
+    const id = toHex(r.key);
+    if (seen.has(id)) return at(r, `duplicate key ${id} (${fieldName(scope, r.keyType)})`);
+    seen.add(id);
+    const info = fieldInfo(scope, r.keyType);
+    if (!info) continue; // unknown or future fields pass through untouched
+    const name = fieldName(scope, r.keyType);
+    if (!info.allowed.includes(version)) return at(r, `${name} is not allowed in PSBT version ${version}`);
+    if (!info.keyCoder && r.keyData.length > 0) {
+      return at(r, `${name} must have no key data, but the key carries ${r.keyData.length} extra byte(s)`);
+    }
+    const { key: expectKey, value: expectValue } = describeRecord(scope, r.keyType);
+    if (info.keyCoder) {
+      const why = decodeOrReason(info.keyCoder, r.keyData);
+      if (why) return at(r, `${name} key data (${r.keyData.length} bytes) is not ${expectKey} (${why})`);
+    }
+    const why = decodeOrReason(info.valueCoder, r.value);
+    if (why) {
+      if (scope === 'global' && r.keyType === 0 && isWitnessTx(r.value)) {
+        return at(r, 'the unsigned transaction uses the witness serialization; BIP-174 requires the legacy (non-witness) format');
+      }
+      return at(r, `${name} value (${r.value.length} bytes) is not ${expectValue} (${why})`);
+    }
+  }
+  for (const entry of Object.values(TABLES[scope])) {
+    if (entry[3].includes(version) && !records.some((r) => r.keyType === entry[0])) {
+      return { message: `${label}: the required field ${fieldName(scope, entry[0])} is missing (PSBT version ${version})`, detail: { map: label } };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * BIP-144 serialization of an unsigned transaction: marker 00, flag 01, then the legacy body
+ * with one empty witness stack (a 00 byte) per input before the locktime.
+ */
+function isWitnessTx(bytes: Uint8Array): boolean {
+  if (bytes.length < 10 || bytes[4] !== 0 || bytes[5] !== 1) return false;
+  try {
+    const [inputs] = readCompactSize(bytes, 6, 'input count');
+    const witnessAt = bytes.length - 4 - inputs;
+    if (inputs === 0 || witnessAt <= 6 || bytes.subarray(witnessAt, bytes.length - 4).some((b) => b !== 0)) return false;
+    const legacy = new Uint8Array(bytes.length - 2 - inputs);
+    legacy.set(bytes.subarray(0, 4));
+    legacy.set(bytes.subarray(6, witnessAt), 4);
+    legacy.set(bytes.subarray(bytes.length - 4), legacy.length - 4);
+    PSBTGlobal.unsignedTx[2].decode(legacy);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+type UnsignedTxShape = { inputs: { txid: Uint8Array; index: number; finalScriptSig?: Uint8Array }[]; outputs: unknown[] };
+
+/** Explain why `bytes` (which start with the magic) are not a valid PSBT, or undefined. */
+export function diagnose(bytes: Uint8Array): Problem | undefined {
+  let maps: PsbtRecord[][];
+  try {
+    maps = splitPsbtMaps(bytes);
+  } catch (e) {
+    if (e instanceof FramingError) return { message: e.message, detail: { offset: e.offset } };
+    return undefined;
+  }
+  const global = maps[0];
+  if (!global) return { message: 'the PSBT has no global map after the magic bytes', detail: {} };
+  const versionRecord = global.find((r) => r.keyType === 0xfb && r.keyData.length === 0);
+  const version = versionRecord && versionRecord.value.length === 4 ? new DataView(versionRecord.value.buffer, versionRecord.value.byteOffset).getUint32(0, true) : 0;
+  if (version !== 0 && version !== 2) return { message: `unsupported PSBT version ${version} (we read versions 0 and 2)`, detail: { map: 'global' } };
+  const globalProblem = checkMap('global', 'global', global, version);
+  if (globalProblem) return globalProblem;
+
+  let inputCount: number;
+  let outputCount: number;
+  let unsigned: UnsignedTxShape | undefined;
+  if (version === 0) {
+    unsigned = PSBTGlobal.unsignedTx[2].decode(global.find((r) => r.keyType === 0)!.value) as UnsignedTxShape;
+    const filled = unsigned.inputs.findIndex((i) => (i.finalScriptSig?.length ?? 0) > 0);
+    if (filled >= 0) {
+      return { message: `global: input ${filled} of the unsigned transaction has a non-empty scriptSig; signatures belong in PSBT_IN_FINAL_SCRIPTSIG`, detail: { map: 'global' } };
+    }
+    inputCount = unsigned.inputs.length;
+    outputCount = unsigned.outputs.length;
+  } else {
+    inputCount = PSBTGlobal.inputCount[2].decode(global.find((r) => r.keyType === 4)!.value);
+    outputCount = PSBTGlobal.outputCount[2].decode(global.find((r) => r.keyType === 5)!.value);
+  }
+  const found = maps.length - 1;
+  if (found < inputCount + outputCount) {
+    const inputsFound = Math.min(found, inputCount);
+    const what = inputsFound < inputCount ? `${inputsFound} of ${inputCount} input maps` : `${found - inputCount} of ${outputCount} output maps`;
+    return { message: `the PSBT ends after ${what}; the unsigned transaction has ${inputCount} input(s) and ${outputCount} output(s)`, detail: {} };
+  }
+  for (let i = 0; i < inputCount; i++) {
+    const problem = checkMap('input', `input ${i}`, maps[1 + i]!, version) ?? checkUtxo(maps[1 + i]!, i, unsigned);
+    if (problem) return problem;
+  }
+  for (let o = 0; o < outputCount; o++) {
+    const problem = checkMap('output', `output ${o}`, maps[1 + inputCount + o]!, version);
+    if (problem) return problem;
+  }
+  const extra = maps.slice(1 + inputCount + outputCount);
+  // bip174js writes one extra empty map in some cases; btc-signer tolerates it, so do we.
+  if (extra.length > 1 || (extra.length === 1 && extra[0]!.length > 0)) {
+    return { message: `${extra.length} map(s) follow the last output map; the unsigned transaction has only ${outputCount} output(s)`, detail: {} };
+  }
+  return undefined;
+}
+
+/** PSBT_IN_NON_WITNESS_UTXO must be the transaction the input spends (BIP-174 v0 inputs). */
+function checkUtxo(records: PsbtRecord[], index: number, unsigned: UnsignedTxShape | undefined): Problem | undefined {
+  const record = records.find((r) => r.keyType === 0);
+  const spends = unsigned?.inputs[index];
+  if (!record || !spends) return undefined;
+  const label = `input ${index}`;
+  let prev: Transaction;
+  try {
+    prev = Transaction.fromRaw(record.value, { ...INSPECT_TX_OPTS, allowUnknownInputs: true });
+  } catch {
+    return undefined; // already reported as a value problem, or left to the library's reason
+  }
+  const want = toHex(spends.txid);
+  if (prev.id !== want) {
+    return { message: `${label}: PSBT_IN_NON_WITNESS_UTXO is transaction ${prev.id}, but the input spends ${want}`, detail: { map: label, field: 'PSBT_IN_NON_WITNESS_UTXO' } };
+  }
+  if (spends.index >= prev.outputsLength) {
+    return { message: `${label}: spends output ${spends.index}, but PSBT_IN_NON_WITNESS_UTXO has only ${prev.outputsLength} output(s)`, detail: { map: label } };
+  }
+  const witness = records.find((r) => r.keyType === 1);
+  const spent = prev.getOutput(spends.index) as { amount: bigint; script: Uint8Array };
+  if (witness && toHex(witness.value) !== toHex(RawOutput.encode(spent))) {
+    return { message: `${label}: PSBT_IN_WITNESS_UTXO disagrees with output ${spends.index} of PSBT_IN_NON_WITNESS_UTXO`, detail: { map: label, field: 'PSBT_IN_WITNESS_UTXO' } };
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// Field names (BIP-174, BIP-370, BIP-371, BIP-373 and the registry), with what each key and
+// value must hold, for error messages and for decode.ts.
+
+export type MapScope = 'global' | 'input' | 'output';
+
+const PUBKEY = 'a valid public key (33 or 65 bytes)';
+const XONLY = 'a valid 32-byte x-only public key';
+const COMPRESSED = 'a valid 33-byte compressed public key';
+const MUSIG_KEY = 'a 33-byte participant key, a 33-byte aggregate key and an optional 32-byte leaf hash';
+const SCRIPT = 'a script';
+const U32 = 'a 4-byte integer';
+
+// [name, what the key data must be, what the value must be]
+const FIELDS: Record<MapScope, Record<number, readonly [string, string, string]>> = {
+  global: {
+    0x00: ['PSBT_GLOBAL_UNSIGNED_TX', '', 'a transaction with empty scriptSigs'],
+    0x01: ['PSBT_GLOBAL_XPUB', 'a 78-byte BIP-32 extended public key', 'a fingerprint and derivation path'],
+    0x02: ['PSBT_GLOBAL_TX_VERSION', '', U32],
+    0x03: ['PSBT_GLOBAL_FALLBACK_LOCKTIME', '', U32],
+    0x04: ['PSBT_GLOBAL_INPUT_COUNT', '', 'a CompactSize count'],
+    0x05: ['PSBT_GLOBAL_OUTPUT_COUNT', '', 'a CompactSize count'],
+    0x06: ['PSBT_GLOBAL_TX_MODIFIABLE', '', 'one byte of flags'],
+    0x07: ['PSBT_GLOBAL_SP_ECDH_SHARE', COMPRESSED, COMPRESSED],
+    0x08: ['PSBT_GLOBAL_SP_DLEQ', COMPRESSED, 'a 64-byte proof'],
+    0x09: ['PSBT_GLOBAL_GENERIC_SIGNED_MESSAGE', '', 'a message'],
+    0xfb: ['PSBT_GLOBAL_VERSION', '', U32],
+    0xfc: ['PSBT_GLOBAL_PROPRIETARY', 'an identifier, a subtype and key data', 'any bytes'],
+  },
+  input: {
+    0x00: ['PSBT_IN_NON_WITNESS_UTXO', '', 'a complete transaction'],
+    0x01: ['PSBT_IN_WITNESS_UTXO', '', 'an 8-byte amount and a scriptPubKey'],
+    0x02: ['PSBT_IN_PARTIAL_SIG', PUBKEY, 'a signature'],
+    0x03: ['PSBT_IN_SIGHASH_TYPE', '', U32],
+    0x04: ['PSBT_IN_REDEEM_SCRIPT', '', SCRIPT],
+    0x05: ['PSBT_IN_WITNESS_SCRIPT', '', SCRIPT],
+    0x06: ['PSBT_IN_BIP32_DERIVATION', PUBKEY, 'a fingerprint and derivation path'],
+    0x07: ['PSBT_IN_FINAL_SCRIPTSIG', '', SCRIPT],
+    0x08: ['PSBT_IN_FINAL_SCRIPTWITNESS', '', 'a serialized witness stack'],
+    0x09: ['PSBT_IN_POR_COMMITMENT', '', 'a UTF-8 string'],
+    0x0a: ['PSBT_IN_RIPEMD160', 'a 20-byte hash', 'a preimage'],
+    0x0b: ['PSBT_IN_SHA256', 'a 32-byte hash', 'a preimage'],
+    0x0c: ['PSBT_IN_HASH160', 'a 20-byte hash', 'a preimage'],
+    0x0d: ['PSBT_IN_HASH256', 'a 32-byte hash', 'a preimage'],
+    0x0e: ['PSBT_IN_PREVIOUS_TXID', '', 'a 32-byte txid'],
+    0x0f: ['PSBT_IN_OUTPUT_INDEX', '', U32],
+    0x10: ['PSBT_IN_SEQUENCE', '', U32],
+    0x11: ['PSBT_IN_REQUIRED_TIME_LOCKTIME', '', 'a 4-byte time lock (>= 500000000)'],
+    0x12: ['PSBT_IN_REQUIRED_HEIGHT_LOCKTIME', '', 'a 4-byte height lock (< 500000000)'],
+    0x13: ['PSBT_IN_TAP_KEY_SIG', '', 'a 64- or 65-byte Schnorr signature'],
+    0x14: ['PSBT_IN_TAP_SCRIPT_SIG', 'a 32-byte x-only key and a 32-byte leaf hash', 'a 64- or 65-byte Schnorr signature'],
+    0x15: ['PSBT_IN_TAP_LEAF_SCRIPT', 'a taproot control block', 'a script followed by its leaf version'],
+    0x16: ['PSBT_IN_TAP_BIP32_DERIVATION', XONLY, 'leaf hashes, a fingerprint and a derivation path'],
+    0x17: ['PSBT_IN_TAP_INTERNAL_KEY', '', XONLY],
+    0x18: ['PSBT_IN_TAP_MERKLE_ROOT', '', 'a 32-byte hash'],
+    0x19: ['PSBT_IN_P2C_TWEAK', COMPRESSED, 'a 32-byte tweak'],
+    0x1a: ['PSBT_IN_MUSIG2_PARTICIPANT_PUBKEYS', 'a 33-byte compressed aggregate public key', 'a list of 33-byte compressed participant public keys'],
+    0x1b: ['PSBT_IN_MUSIG2_PUB_NONCE', MUSIG_KEY, 'a 66-byte public nonce'],
+    0x1c: ['PSBT_IN_MUSIG2_PARTIAL_SIG', MUSIG_KEY, 'a 32-byte partial signature'],
+    0x1d: ['PSBT_IN_SP_ECDH_SHARE', COMPRESSED, COMPRESSED],
+    0x1e: ['PSBT_IN_SP_DLEQ', COMPRESSED, 'a 64-byte proof'],
+    0x1f: ['PSBT_IN_SP_SPEND_BIP32_DERIVATION', COMPRESSED, 'a fingerprint and derivation path'],
+    0x20: ['PSBT_IN_SP_TWEAK', '', 'a 32-byte tweak'],
+    0xfc: ['PSBT_IN_PROPRIETARY', 'an identifier, a subtype and key data', 'any bytes'],
+  },
+  output: {
+    0x00: ['PSBT_OUT_REDEEM_SCRIPT', '', SCRIPT],
+    0x01: ['PSBT_OUT_WITNESS_SCRIPT', '', SCRIPT],
+    0x02: ['PSBT_OUT_BIP32_DERIVATION', PUBKEY, 'a fingerprint and derivation path'],
+    0x03: ['PSBT_OUT_AMOUNT', '', 'an 8-byte amount'],
+    0x04: ['PSBT_OUT_SCRIPT', '', SCRIPT],
+    0x05: ['PSBT_OUT_TAP_INTERNAL_KEY', '', XONLY],
+    0x06: ['PSBT_OUT_TAP_TREE', '', 'a complete taproot tree in depth-first order'],
+    0x07: ['PSBT_OUT_TAP_BIP32_DERIVATION', XONLY, 'leaf hashes, a fingerprint and a derivation path'],
+    0x08: ['PSBT_OUT_MUSIG2_PARTICIPANT_PUBKEYS', 'a 33-byte compressed aggregate public key', 'a list of 33-byte compressed participant public keys'],
+    0x09: ['PSBT_OUT_SP_V0_INFO', '', 'a 33-byte scan key and a 33-byte spend key'],
+    0x0a: ['PSBT_OUT_SP_V0_LABEL', '', U32],
+    0x35: ['PSBT_OUT_DNSSEC_PROOF', '', 'a name and an RFC 9102 proof'],
+    0xfc: ['PSBT_OUT_PROPRIETARY', 'an identifier, a subtype and key data', 'any bytes'],
+  },
+};
+
+/** The BIP name of a key type in a map, e.g. `PSBT_IN_MUSIG2_PUB_NONCE`, or `type 0x42`. */
+export function fieldName(scope: MapScope, keyType: number): string {
+  return FIELDS[scope][keyType]?.[0] ?? `type 0x${keyType.toString(16).padStart(2, '0')}`;
+}
+
+function describeRecord(scope: MapScope, keyType: number): { key: string; value: string } {
+  const f = FIELDS[scope][keyType];
+  return { key: f?.[1] || 'valid key data', value: f?.[2] ?? 'well-formed' };
+}

@@ -1,0 +1,236 @@
+/**
+ * decodePsbt: Core-style names, integer amounts, deterministic output, and the BIP-373 fields
+ * exactly as they sit in the vector bytes (read with the independent reader in ./raw.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { bech32m, createBase58check, hex } from '@scure/base';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { loadVector } from '../../helpers.ts';
+import { stringifyMessage, toJsonValue } from '../../../src/lib/json.ts';
+import { decodePsbt, scriptType, sighashName, type DecodedPsbtInput } from '../../../src/lib/psbt/decode.ts';
+import { parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
+import { rawMaps, type RawRecord } from './raw.ts';
+
+type Case = { description: string; hex: string };
+const bip174 = loadVector('bips/bip-0174/psbt-test-vectors.json');
+const bip373 = loadVector('bips/bip-0373/musig2-psbt-test-vectors.json');
+const AGGREGATE: string = bip373.aggregate_pubkey;
+const PARTICIPANTS: string[] = bip373.participants.map((p: { pubkey: string }) => p.pubkey);
+
+const decodeHex = (h: string, network: 'mainnet' | 'testnet' | 'regtest' = 'testnet') =>
+  decodePsbt(parsePsbt(hex.decode(h), { scriptChecks: false }), network);
+const json = (value: unknown) => toJsonValue(value) as any;
+
+/** BIP-373 records of one type, as JSON-ready objects in key order. */
+function musigRecords(map: RawRecord[], type: number, valueName: string) {
+  return map
+    .filter((r) => r.type === type)
+    .sort((a, b) => (a.keyData < b.keyData ? -1 : 1))
+    .map((r) => {
+      const entry: Record<string, string> = { participant_pubkey: r.keyData.slice(0, 66), aggregate_pubkey: r.keyData.slice(66, 132), [valueName]: r.value };
+      if (r.keyData.length > 132) entry.leaf_hash = r.keyData.slice(132);
+      return entry;
+    });
+}
+
+function participantRecords(map: RawRecord[], type: number) {
+  return map
+    .filter((r) => r.type === type)
+    .map((r) => ({ aggregate_pubkey: r.keyData, participant_pubkeys: r.value.match(/.{66}/g) }));
+}
+
+describe('decodePsbt: a narrated example', () => {
+  it('shows who has sent what in a MuSig2 key-path spend', () => {
+    // "Spend of a Taproot output where the output key is a MuSig2 Aggregate Pubkey / With all partial signatures"
+    const c = bip373.valid.cases[2] as Case;
+    const view = json(decodeHex(c.hex));
+    const input = view.inputs[0];
+    expect(input.musig2_participant_pubkeys).toEqual([{ aggregate_pubkey: AGGREGATE, participant_pubkeys: PARTICIPANTS }]);
+    expect(input.musig2_pubnonces.map((n: any) => n.participant_pubkey)).toEqual(PARTICIPANTS);
+    expect(input.musig2_partial_sigs.map((s: any) => s.participant_pubkey)).toEqual(PARTICIPANTS);
+    // Key path: no leaf hash; the aggregate here is the (untweaked) output key itself.
+    for (const s of input.musig2_partial_sigs) {
+      expect(s.aggregate_pubkey).toBe(AGGREGATE);
+      expect(s.leaf_hash).toBeUndefined();
+      expect(s.partial_sig).toMatch(/^[0-9a-f]{64}$/);
+    }
+    expect(input.witness_utxo).toEqual({
+      amount_sat: 100000000,
+      scriptPubKey: {
+        hex: `5120${AGGREGATE.slice(2)}`,
+        type: 'witness_v1_taproot',
+        address: bech32m.encode('tb', [1, ...bech32m.toWords(hex.decode(AGGREGATE.slice(2)))]),
+      },
+    });
+    expect(view.fee_sat).toBe(1000);
+  });
+});
+
+describe('BIP-373 valid PSBTs: the MuSig2 fields are exactly the vector bytes', () => {
+  for (const c of bip373.valid.cases as Case[]) {
+    it(c.description, () => {
+      const view = json(decodeHex(c.hex));
+      const maps = rawMaps(c.hex);
+      const inputs = maps.slice(1, 1 + view.inputs.length);
+      const outputs = maps.slice(1 + view.inputs.length);
+      let seen = 0;
+      view.inputs.forEach((input: any, i: number) => {
+        const parts = participantRecords(inputs[i]!, 0x1a);
+        const nonces = musigRecords(inputs[i]!, 0x1b, 'pubnonce');
+        const sigs = musigRecords(inputs[i]!, 0x1c, 'partial_sig');
+        expect(input.musig2_participant_pubkeys ?? []).toEqual(parts);
+        expect(input.musig2_pubnonces ?? []).toEqual(nonces);
+        expect(input.musig2_partial_sigs ?? []).toEqual(sigs);
+        for (const p of parts) expect(p).toEqual({ aggregate_pubkey: AGGREGATE, participant_pubkeys: PARTICIPANTS });
+        for (const n of [...nonces, ...sigs]) expect(PARTICIPANTS).toContain(n.participant_pubkey);
+        seen += parts.length;
+      });
+      view.outputs.forEach((output: any, o: number) => {
+        const parts = participantRecords(outputs[o]!, 0x08);
+        expect(output.musig2_participant_pubkeys ?? []).toEqual(parts);
+        seen += parts.length;
+      });
+      expect(seen).toBeGreaterThan(0); // every BIP-373 case carries participants somewhere
+    });
+  }
+
+  it('script-path nonces and partial signatures carry the tapleaf hash', () => {
+    const view = json(decodeHex((bip373.valid.cases[7] as Case).hex)); // key in a script / all pubnonces
+    const leaf = view.inputs[0].taproot_scripts[0];
+    expect(leaf.script).toBe(`20${AGGREGATE.slice(2)}ac`);
+    expect(leaf.leaf_ver).toBe(0xc0);
+    for (const n of view.inputs[0].musig2_pubnonces) expect(n.leaf_hash).toBe(view.inputs[0].taproot_merkle_root);
+  });
+});
+
+describe('BIP-174 valid PSBTs decode', () => {
+  for (const c of bip174.valid.cases as Case[]) {
+    it(`${c.description}: deterministic and JSON-serialisable`, () => {
+      const first = decodeHex(c.hex);
+      const again = decodePsbt(parsePsbt(serializePsbt(parsePsbt(hex.decode(c.hex)))), 'testnet');
+      expect(stringifyMessage(again)).toBe(stringifyMessage(first));
+      const view = json(first);
+      expect(view.psbt_version).toBe(0);
+      // tx.txid is the unsigned transaction's, as Core shows it.
+      const unsigned = hex.decode(rawMaps(c.hex)[0]!.find((r) => r.type === 0)!.value);
+      expect(view.tx.txid).toBe(hex.encode(sha256(sha256(unsigned)).reverse()));
+      expect(view.inputs).toHaveLength(view.tx.vin.length);
+      expect(view.outputs).toHaveLength(view.tx.vout.length);
+    });
+  }
+
+  it('renders amounts as integer satoshis and scripts with Core type names', () => {
+    const view = json(decodeHex((bip174.valid.cases[0] as Case).hex));
+    expect(view.tx.vout.map((o: any) => o.amount_sat)).toEqual([99999699, 100000000]);
+    expect(view.tx.vout.map((o: any) => o.scriptPubKey.type)).toEqual(['pubkeyhash', 'scripthash']);
+    const keyHash = view.tx.vout[0].scriptPubKey.hex.slice(6, 46);
+    expect(view.tx.vout[0].scriptPubKey.address).toBe(createBase58check(sha256).encode(hex.decode(`6f${keyHash}`)));
+    expect(view.inputs[0].non_witness_utxo.txid).toBe(view.tx.vin[0].txid);
+    expect(view.fee_sat).toBe(view.inputs[0].non_witness_utxo.vout[0].amount_sat - 99999699 - 100000000);
+  });
+
+  it('P2SH-P2WSH multisig: redeem and witness scripts, derivations, one partial signature', () => {
+    const view = json(decodeHex((bip174.valid.cases[4] as Case).hex));
+    const input = view.inputs[0];
+    expect(input.redeem_script.type).toBe('witness_v0_scripthash');
+    expect(input.witness_script.type).toBe('multisig');
+    expect(Object.keys(input.partial_signatures)).toHaveLength(1);
+    expect(input.bip32_derivs).toHaveLength(2);
+    for (const d of input.bip32_derivs) {
+      expect(d.master_fingerprint).toMatch(/^[0-9a-f]{8}$/);
+      expect(d.path).toMatch(/^m(\/\d+h?)*$/);
+    }
+  });
+
+  it('sighash types use Core names', () => {
+    const view = json(decodeHex((bip174.valid.cases[2] as Case).hex));
+    expect(view.inputs[0].sighash).toBe('ALL');
+    expect([0, 1, 2, 3, 0x81, 0x82, 0x83].map(sighashName)).toEqual([
+      'DEFAULT', 'ALL', 'NONE', 'SINGLE', 'ALL|ANYONECANPAY', 'NONE|ANYONECANPAY', 'SINGLE|ANYONECANPAY',
+    ]);
+    expect(sighashName(4)).toBe('0x00000004');
+  });
+
+  it('global xpubs as base58 with fingerprint and path', () => {
+    const view = json(decodeHex((bip174.valid.cases[7] as Case).hex, 'mainnet'));
+    const raw = rawMaps((bip174.valid.cases[7] as Case).hex)[0]!.filter((r) => r.type === 1);
+    expect(view.global_xpubs).toHaveLength(raw.length);
+    expect(view.global_xpubs[0]).toEqual({
+      xpub: 'xpub6CpGH79LXVkeiux2ZPWMpEubBrRfgcGCgy2HiagyN6NW3qdioJaqFYyD1fG6LDfxWEhMXJqcDuU5VneKt5UQYUGPa5Mfxdw2D2NArwX5TBm',
+      master_fingerprint: raw[0]!.value.slice(0, 8),
+      path: 'm/49h/0h/0h',
+    });
+  });
+
+  it('unknown key-value pairs keep their raw key (type included) and value, as Core', () => {
+    const c = bip174.valid.cases[6] as Case;
+    const raw = rawMaps(c.hex)[1]!.find((r) => r.type === 0xf0)!;
+    expect(json(decodeHex(c.hex)).inputs[0].unknown).toEqual({ [`f0${raw.keyData}`]: raw.value });
+  });
+});
+
+describe('proprietary and unrendered fields', () => {
+  const identifier = new TextEncoder().encode('offchain');
+  const proprietaryKey = new Uint8Array([identifier.length, ...identifier, 0x01, 0xab, 0xcd]);
+
+  it('renders PSBT_IN/OUT_PROPRIETARY as identifier, subtype, key and value, and keeps them', () => {
+    const tx = parsePsbt(hex.decode((bip373.valid.cases[0] as Case).hex));
+    tx.updateInput(0, { proprietary: [[proprietaryKey, hex.decode('1234')]] });
+    tx.updateOutput(0, { proprietary: [[proprietaryKey, hex.decode('5678')]] });
+    const again = parsePsbt(serializePsbt(tx));
+    const view = json(decodePsbt(again, 'regtest'));
+    const expected = { identifier: hex.encode(identifier), subtype: 1, key: 'abcd' };
+    expect(view.inputs[0].proprietary).toEqual([{ ...expected, value: '1234' }]);
+    expect(view.outputs[0].proprietary).toEqual([{ ...expected, value: '5678' }]);
+  });
+
+  it('fields Core does not decode either appear under unknown', () => {
+    const tx = parsePsbt(hex.decode((bip373.valid.cases[0] as Case).hex));
+    const tweak = new Uint8Array(32).fill(7);
+    tx.updateInput(0, { p2cKeyTweak: [[hex.decode(PARTICIPANTS[0]!), tweak]] });
+    const view = json(decodePsbt(tx, 'regtest'));
+    expect(view.inputs[0].unknown).toEqual({ [`19${PARTICIPANTS[0]}`]: hex.encode(tweak) });
+  });
+});
+
+describe('PSBT version 2', () => {
+  it('decodes the same transaction and fields from a PSBTv2 re-encoding', () => {
+    const c = bip373.valid.cases[4] as Case;
+    const v0 = json(decodeHex(c.hex));
+    const v2bytes = parsePsbt(hex.decode(c.hex)).toPSBT(2);
+    const v2 = json(decodePsbt(parsePsbt(v2bytes), 'testnet'));
+    expect(v2.psbt_version).toBe(2);
+    expect(v2.tx).toEqual(v0.tx);
+    expect(v2.inputs).toEqual(v0.inputs);
+    expect(v2.fee_sat).toBe(v0.fee_sat);
+    expect(typeof v2.tx_modifiable).toBe('number');
+  });
+});
+
+describe('scriptType follows Core names', () => {
+  const cases: [string, string][] = [
+    ['76a914000000000000000000000000000000000000000088ac', 'pubkeyhash'],
+    ['a914000000000000000000000000000000000000000087', 'scripthash'],
+    ['00140000000000000000000000000000000000000000', 'witness_v0_keyhash'],
+    [`0020${'00'.repeat(32)}`, 'witness_v0_scripthash'],
+    [`5120${AGGREGATE.slice(2)}`, 'witness_v1_taproot'],
+    ['51024e73', 'anchor'],
+    ['6a0100', 'nulldata'],
+    ['6a', 'nulldata'],
+    ['5202abcd', 'witness_unknown'],
+    [`21${PARTICIPANTS[0]}ac`, 'pubkey'],
+    [`5121${PARTICIPANTS[0]}21${PARTICIPANTS[1]}52ae`, 'multisig'],
+    ['ac', 'nonstandard'],
+    ['0015000000000000000000000000000000000000000000', 'nonstandard'],
+  ];
+  for (const [script, type] of cases) {
+    it(`${script.slice(0, 16)}… is ${type}`, () => expect(scriptType(hex.decode(script))).toBe(type));
+  }
+});
+
+describe('typing', () => {
+  it('DecodedPsbtInput keys are the Core names', () => {
+    const keys: (keyof DecodedPsbtInput)[] = ['non_witness_utxo', 'witness_utxo', 'partial_signatures', 'taproot_key_path_sig', 'musig2_pubnonces'];
+    expect(keys).toHaveLength(5);
+  });
+});
