@@ -13,11 +13,14 @@ import { Command, type Interfaces } from '@oclif/core';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { base64 } from '@scure/base';
-import { ExitCode, OffchainError, RefusedError, UsageError } from '../errors.ts';
+import { ExitCode, MalformedInputError, OffchainError, RefusedError, UsageError } from '../errors.ts';
+import { readEnvelope } from '../message.ts';
 import { stringifyMessage, stringifyLine } from '../json.ts';
 import { resolveNetwork, type Network } from '../network.ts';
 import { deterministicRandom, systemRandom, type RandomSource } from '../random.ts';
 import type { KeyPair } from '../keys/keys.ts';
+import type { ChainSource } from '../chain/types.ts';
+import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
 import { detectFormat, jsonLines, readInputBytes, type InputDocument } from './input.ts';
 import { createTerminal, type Terminal } from './terminal.ts';
@@ -102,6 +105,17 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     return detectFormat(await readInputBytes({ path, stdin: process.stdin }));
   }
 
+  /**
+   * A PSBT given directly (base64, hex or binary) or inside a JSON message's "psbt"
+   * field; a message's network must agree with --network.
+   */
+  protected async readPsbt(doc?: InputDocument): Promise<{ tx: Transaction; network: Network; messageType?: string }> {
+    const input = doc ?? (await this.readDocument());
+    const { bytes, network, messageType } = psbtBytesOf(input);
+    const { parsePsbt } = await import('../psbt/parse.ts');
+    return { tx: parsePsbt(bytes), network: this.network(network), messageType };
+  }
+
   /** The input as a stream of JSON Lines (bulk commands). */
   protected inputLines() {
     const path = (this.flags as { in?: string }).in;
@@ -123,6 +137,23 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY && process.stderr.isTTY),
       prompt: hiddenPrompt,
     });
+  }
+
+  /**
+   * The chain source (BRIEF §2 "Chain"): a Bitcoin Core node when --rpc-url or
+   * $OFFCHAIN_RPC_URL is given, else the offline facts given by flags.
+   */
+  protected async chain(network: Network): Promise<ChainSource> {
+    const f = this.flags as { 'rpc-url'?: string; 'rpc-cookie'?: string; 'tip-height'?: number; 'tip-mtp'?: number };
+    const chain = await import('../chain/index.ts');
+    if (f['rpc-url'] !== undefined || process.env[chain.ENV_RPC_URL]) {
+      if (f['tip-height'] !== undefined || f['tip-mtp'] !== undefined) {
+        throw new UsageError('E_USAGE', '--tip-height/--tip-mtp are for offline use; drop them when a node is given');
+      }
+      const config = chain.resolveRpcConfig({ url: f['rpc-url'], cookieFile: f['rpc-cookie'], env: process.env, network, home: homedir(), platform: process.platform });
+      return new chain.RpcChainSource(config);
+    }
+    return new chain.OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'] });
   }
 
   /** `--state-dir` (or $OFFCHAIN_STATE_DIR, or ~/.offchain), one subfolder per network. */
@@ -155,6 +186,24 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     process.exitCode = exitCode;
   }
+}
+
+/** The PSBT bytes of an input document, and the network its message names, if any. */
+export function psbtBytesOf(doc: InputDocument): { bytes: Uint8Array; network?: Network; messageType?: string } {
+  if (doc.format === 'psbt') return { bytes: doc.psbt };
+  if (doc.format === 'jsonl') {
+    throw new MalformedInputError('E_EXPECTED_PSBT', 'expected one PSBT or one message carrying a PSBT, got several JSON lines');
+  }
+  const env = readEnvelope(doc.value);
+  const psbt = (doc.value as { psbt?: unknown }).psbt;
+  if (typeof psbt !== 'string') throw new MalformedInputError('E_EXPECTED_PSBT', `a ${env.type} message carries no "psbt" field`);
+  let bytes: Uint8Array;
+  try {
+    bytes = base64.decode(psbt);
+  } catch {
+    throw new MalformedInputError('E_MALFORMED_PSBT', `the "psbt" field of the ${env.type} message is not base64`);
+  }
+  return { bytes, network: env.network, messageType: env.type };
 }
 
 export function describeError(e: unknown): { code: string; message: string; exitCode: number } {

@@ -49,3 +49,14 @@ export const stateFlags = {
     helpGroup: 'STATE',
   }),
 };
+
+export const chainFlags = {
+  'rpc-url': Flags.string({
+    description: 'Bitcoin Core JSON-RPC URL (or $OFFCHAIN_RPC_URL); credentials come from the cookie or $OFFCHAIN_RPC_USER/$OFFCHAIN_RPC_PASSWORD, never the URL',
+    helpValue: 'URL',
+    helpGroup: 'CHAIN',
+  }),
+  'rpc-cookie': Flags.string({ description: 'Bitcoin Core cookie file (default: the network\'s .cookie under ~/.bitcoin)', helpValue: 'FILE', helpGroup: 'CHAIN' }),
+  'tip-height': Flags.integer({ description: 'offline: the current tip height (instead of asking a node)', helpValue: 'N', min: 0, helpGroup: 'CHAIN' }),
+  'tip-mtp': Flags.integer({ description: 'offline: the tip\'s median-time-past, unix seconds (for time locks)', helpValue: 'T', min: 0, helpGroup: 'CHAIN' }),
+};

@@ -1,0 +1,23 @@
+import { OffchainCommand, type CommandResult } from '../../lib/cli/base-command.ts';
+import { inputFlags, keyFlags, psbtOutputFlags, stateFlags } from '../../lib/cli/flags.ts';
+
+export default class MusigNonce extends OffchainCommand<typeof MusigNonce> {
+  static override summary = 'MuSig2 round 1: add this key\'s public nonces to a PSBT, keeping the secret nonces single-use on disk.';
+  static override description =
+    'For every MuSig2 key-path input this key takes part in, runs BIP-327 NonceGen bound to the transaction, input and aggregate key, ' +
+    'stores the secret nonce under --state-dir (mode 0600, consumed by the next "musig sign"), and writes the public nonce into the PSBT.';
+  static override examples = [
+    { description: 'Alice contributes her nonce and passes the PSBT on', command: '<%= config.bin %> musig nonce --key-file alice.key --state-dir alice-state --in init.psbt > alice-nonce.json' },
+  ];
+  static override flags = { ...inputFlags, ...keyFlags, ...stateFlags, ...psbtOutputFlags };
+
+  protected async execute(): Promise<CommandResult> {
+    const { tx, network } = await this.readPsbt();
+    const signer = await this.keyPair(network);
+    const { contributeNonces } = await import('../../lib/musig/rounds.ts');
+    const { NonceStore } = await import('../../lib/store/nonce-store.ts');
+    const { psbtUpdated } = await import('../../lib/psbt/messages.ts');
+    await contributeNonces(tx, signer, new NonceStore(`${this.stateDir(network)}/nonces`), this.random);
+    return psbtUpdated(tx, network, 'musig nonce');
+  }
+}

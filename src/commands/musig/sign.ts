@@ -1,0 +1,32 @@
+import { Flags } from '@oclif/core';
+import { OffchainCommand, type CommandResult } from '../../lib/cli/base-command.ts';
+import { inputFlags, keyFlags, psbtOutputFlags, stateFlags } from '../../lib/cli/flags.ts';
+
+export default class MusigSign extends OffchainCommand<typeof MusigSign> {
+  static override summary = 'MuSig2 round 2: add this key\'s partial signatures to a PSBT.';
+  static override description =
+    'Needs every participant\'s public nonce. Takes this key\'s secret nonce from the single-use store (marked consumed on disk before the ' +
+    'signature leaves the process; a second use fails with exit 5), signs SIGHASH_DEFAULT only, and writes the partial signature. ' +
+    'With --deterministic, a key that contributed no nonce signs with BIP-327 DeterministicSign and keeps no nonce state.';
+  static override examples = [
+    { description: 'Alice signs after Bob\'s nonce arrived', command: '<%= config.bin %> musig sign --key-file alice.key --state-dir alice-state --in with-nonces.json' },
+    { description: 'Bob, the last signer, signs without a nonce round', command: '<%= config.bin %> musig sign --deterministic --key-file bob.key --in alice-nonce.json' },
+  ];
+  static override flags = {
+    ...inputFlags,
+    ...keyFlags,
+    ...stateFlags,
+    deterministic: Flags.boolean({ description: 'sign inputs lacking this key\'s nonce with BIP-327 DeterministicSign (all other nonces must be present)' }),
+    ...psbtOutputFlags,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const { tx, network } = await this.readPsbt();
+    const signer = await this.keyPair(network);
+    const { signInputs } = await import('../../lib/musig/rounds.ts');
+    const { NonceStore } = await import('../../lib/store/nonce-store.ts');
+    const { psbtUpdated } = await import('../../lib/psbt/messages.ts');
+    await signInputs(tx, signer, new NonceStore(`${this.stateDir(network)}/nonces`), { deterministic: this.flags.deterministic });
+    return psbtUpdated(tx, network, 'musig sign');
+  }
+}
