@@ -16,7 +16,7 @@ rmSync(join(root, 'dist'), { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,
-  entryPoints: { offchain: 'src/cli.ts' },
+  entryPoints: { offchain: 'src/cli.ts', bench: 'bench/musig.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,

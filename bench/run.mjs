@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: measured figures, printed; never asserted by tests.
+ *
+ * 1. Cold start: median wall time of N spawns of `offchain --version` and of
+ *    `offchain psbt decode` on a fixture, each as a ratio to bare `node -e 0`
+ *    (targets: ≤ 1.5× and ≤ 2×).
+ * 2. MuSig2: one complete two-party signing of a taproot key-path PSBT input, in
+ *    process (participants → nonces → partial signatures → aggregate → finalize),
+ *    as signings per second, with the time of each phase so the dominant part is visible.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const runs = Number(process.env.BENCH_RUNS ?? 15);
+const bin = join(root, 'bin', 'run.js');
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function time(args, opts = {}) {
+  const samples = [];
+  for (let i = 0; i < runs + 2; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    if (i >= 2) samples.push(ms); // two warm-up runs fill the OS file cache
+  }
+  return median(samples);
+}
+
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+console.log(`offchain benchmarks — node ${process.version}, ${cpus().length} × ${cpu}, median of ${runs} runs\n`);
+
+const bare = time(['-e', '0']);
+const rows = [
+  ['node -e 0 (bare)', bare],
+  ['offchain --version', time([bin, '--version'])],
+  ['offchain psbt decode (fixture)', time([bin, 'psbt', 'decode', '--in', 'fixtures/psbt/musig-keypath-unsigned.psbt'])],
+];
+console.log('cold start'.padEnd(36) + 'median ms'.padStart(10) + '   × bare node');
+for (const [name, ms] of rows) console.log(name.padEnd(36) + ms.toFixed(1).padStart(10) + ('   ' + (ms / bare).toFixed(2) + '×'));
+
+// In-process MuSig2 signing, timed through the built library.
+const { benchMusigSigning } = await import(join(root, 'dist', 'bench.js'));
+const r = await benchMusigSigning({ seconds: Number(process.env.BENCH_SECONDS ?? 3) });
+console.log(`\ntwo-party MuSig2 key-path signing (in process, ${r.signings} signings in ${r.seconds.toFixed(1)} s)`);
+console.log(`  signings per second: ${(r.signings / r.seconds).toFixed(1)}   (${((r.seconds * 1000) / r.signings).toFixed(1)} ms each)`);
+for (const [phase, ms] of Object.entries(r.phases).sort((a, b) => b[1] - a[1])) {
+  console.log(`  ${phase.padEnd(34)} ${(ms / r.signings).toFixed(2).padStart(7)} ms  ${((100 * ms) / (r.seconds * 1000)).toFixed(0).padStart(3)}%`);
+}
