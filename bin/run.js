@@ -1,13 +1,46 @@
 #!/usr/bin/env node
-// Production entry. `--version` is answered before anything is imported (runbooks and
-// monitoring call it often); everything else goes to the bundled CLI.
+// Production entry. `--version` is answered before anything is loaded (runbooks and
+// monitoring call it often). Everything else runs the bundle dist/offchain.cjs, compiled
+// through a V8 code cache when one made by this V8 exists (see scripts/build.mjs).
 import { createRequire } from 'node:module';
 
+const require = createRequire(import.meta.url);
 const argv = process.argv.slice(2);
+
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
-  const { version } = createRequire(import.meta.url)('../package.json');
+  const { version } = require('../package.json');
   process.stdout.write(`offchain/${version} ${process.platform}-${process.arch} node-${process.version}\n`);
 } else {
-  const { main } = await import('../dist/offchain.js');
-  await main(argv);
+  await loadBundle().main(argv);
+}
+
+function loadBundle() {
+  const fs = require('node:fs');
+  const vm = require('node:vm');
+  const path = require('node:path');
+  const Module = require('node:module');
+  const file = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'offchain.cjs');
+  const cacheFile = `${file}.cache`;
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(cacheFile);
+  } catch {
+    cachedData = undefined;
+  }
+  // The bundle's import() calls (oclif loading ES-module plugins, the lazy prompt) come
+  // here: a script compiled by vm cannot import() by itself (scripts/build.mjs).
+  globalThis[Symbol.for('offchain.import')] = (specifier) => import(specifier);
+  const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
+  const mod = new Module(file, undefined);
+  mod.filename = file;
+  mod.paths = Module._nodeModulePaths(path.dirname(file));
+  const req = Object.assign((id) => mod.require(id), { resolve: (id) => Module._resolveFilename(id, mod), cache: Module._cache });
+  script.runInThisContext().call(mod.exports, mod.exports, req, mod, file, path.dirname(file));
+  mod.loaded = true;
+  Module._cache[file] = mod;
+  globalThis[Symbol.for('offchain.bundle')] = mod.exports;
+  if (process.env.OFFCHAIN_WRITE_CODE_CACHE === '1') {
+    process.once('beforeExit', () => fs.writeFileSync(cacheFile, script.createCachedData()));
+  }
+  return mod.exports;
 }

@@ -1,17 +1,16 @@
 /**
- * The message envelope every JSON message carries — `type` (namespaced, e.g.
- * `credit/update`), `version`, `network` — and the one way to decode a message: check
- * the envelope first (so a wrong message gets a clear "expected X, got Y"), then
- * validate the whole value against the message's JSON Schema. The schemas are TypeBox
+ * The one way to decode a message: check the envelope first (envelope.ts, so a wrong
+ * message gets a clear "expected X, got Y"), then validate the whole value against the
+ * message's JSON Schema. The schemas are TypeBox
  * values, i.e. plain JSON Schema: `npm run schemas` writes the very same objects to
  * schemas/*.json for the docs, and a test keeps those files in step.
  */
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { MalformedInputError } from './errors.ts';
-import { NETWORKS, type Network } from './network.ts';
+import { MESSAGE_VERSION, readEnvelope } from './envelope.ts';
+import { NETWORKS } from './network.ts';
 
-export const MESSAGE_VERSION = 1;
 
 export const NetworkSchema = Type.Union(
   NETWORKS.map((n) => Type.Literal(n)),
@@ -40,24 +39,6 @@ export function messageSchema<T extends TProperties>(type: string, description: 
     },
     { $id: type, title: type, description, additionalProperties: false },
   );
-}
-
-export type Envelope = { type: string; version: number; network: Network };
-
-/** The envelope of any JSON value that claims to be one of our messages. */
-export function readEnvelope(value: unknown): Envelope {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new MalformedInputError('E_MALFORMED_MESSAGE', 'expected a JSON object message');
-  }
-  const v = value as Record<string, unknown>;
-  if (typeof v.type !== 'string') throw new MalformedInputError('E_MALFORMED_MESSAGE', 'the message has no "type"');
-  if (v.version !== MESSAGE_VERSION) {
-    throw new MalformedInputError('E_MESSAGE_VERSION', `${v.type} version ${JSON.stringify(v.version)} is not supported (this offchain speaks version ${MESSAGE_VERSION})`);
-  }
-  if (typeof v.network !== 'string' || !(NETWORKS as readonly string[]).includes(v.network)) {
-    throw new MalformedInputError('E_MALFORMED_MESSAGE', `${v.type}: "network" must be one of ${NETWORKS.join(', ')}`);
-  }
-  return { type: v.type, version: v.version, network: v.network as Network };
 }
 
 /** Decode `value` as a message of `schema`, or throw one clear MalformedInputError. */

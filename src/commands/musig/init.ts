@@ -10,7 +10,7 @@ export default class MusigInit extends OffchainCommand<typeof MusigInit> {
   static override examples = [
     {
       description: 'Alice and Bob will co-sign the fixture',
-      command: '<%= config.bin %> musig init --participant 02a1633cafcc01ebfb6d78e39f687a1f0995c62fc95f51ead10a02ee0be551b5dc --participant 024d4b6cd1361032ca9bd2aeb9d900aa4d45d9ead80ac9423374c451a7254d0766 --in fixtures/psbt/musig-keypath-unsigned.psbt',
+      command: '<%= config.bin %> musig init --participant 034f355bdcb7cc0af728ef3cceb9615d90684bb5b2ca5f859ab0f0b704075871aa --participant 02466d7fcae563e5cb09a0d1870bb580344804617879a14949cf22285f1bae3f27 --in fixtures/psbt/musig-keypath-unsigned.psbt',
     },
   ];
   static override flags = {

@@ -9,8 +9,13 @@ export default class MusigSign extends OffchainCommand<typeof MusigSign> {
     'signature leaves the process; a second use fails with exit 5), signs SIGHASH_DEFAULT only, and writes the partial signature. ' +
     'With --deterministic, a key that contributed no nonce signs with BIP-327 DeterministicSign and keeps no nonce state.';
   static override examples = [
-    { description: 'Alice signs after Bob\'s nonce arrived', command: '<%= config.bin %> musig sign --key-file alice.key --state-dir alice-state --in with-nonces.json' },
-    { description: 'Bob, the last signer, signs without a nonce round', command: '<%= config.bin %> musig sign --deterministic --key-file bob.key --in alice-nonce.json' },
+    {
+      description: 'Alice adds her nonce, Bob signs last with no nonce round (DeterministicSign), then Alice signs',
+      command:
+        'export ALICE_KEY=$(cat fixtures/keys/alice.key) BOB_KEY=$(cat fixtures/keys/bob.key); ' +
+        '<%= config.bin %> musig nonce --key-env ALICE_KEY --state-dir /tmp/alice-state --in fixtures/psbt/musig-keypath-init.json ' +
+        '| <%= config.bin %> musig sign --deterministic --key-env BOB_KEY | <%= config.bin %> musig sign --key-env ALICE_KEY --state-dir /tmp/alice-state',
+    },
   ];
   static override flags = {
     ...inputFlags,

@@ -10,7 +10,7 @@ export default class PsbtCombine extends OffchainCommand<typeof PsbtCombine> {
   static override description =
     'Give each PSBT with --in (repeatable), or several on standard input, one per line (base64, hex, or psbt/updated messages as JSON Lines).';
   static override examples = [
-    { description: 'Merge the nonce rounds two parties did in parallel', command: '<%= config.bin %> psbt combine --in alice.psbt --in bob.psbt --psbt' },
+    { description: 'Merge two copies of the fixture at different stages', command: '<%= config.bin %> psbt combine --in fixtures/psbt/musig-keypath-init.json --in fixtures/psbt/musig-keypath-signed.psbt' },
   ];
   static override flags = {
     in: Flags.string({ description: 'a PSBT file to merge (repeat for each)', helpValue: 'FILE', multiple: true, helpGroup: 'INPUT' }),

@@ -14,7 +14,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { base64 } from '@scure/base';
 import { ExitCode, MalformedInputError, OffchainError, RefusedError, UsageError } from '../errors.ts';
-import { readEnvelope } from '../message.ts';
+import { readEnvelope } from '../envelope.ts';
 import { stringifyMessage, stringifyLine } from '../json.ts';
 import { resolveNetwork, type Network } from '../network.ts';
 import { deterministicRandom, systemRandom, type RandomSource } from '../random.ts';
@@ -24,7 +24,6 @@ import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
 import { detectFormat, jsonLines, readInputBytes, type InputDocument } from './input.ts';
 import { createTerminal, type Terminal } from './terminal.ts';
-import { hiddenPrompt, loadKeyPair } from './secrets.ts';
 
 export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
 
@@ -129,6 +128,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
 
   protected async keyPair(network: Network): Promise<KeyPair> {
     const f = this.flags as { 'key-file'?: string; 'key-env'?: string };
+    const { hiddenPrompt, loadKeyPair } = await import('./secrets.ts');
     return loadKeyPair({
       keyFile: f['key-file'],
       keyEnv: f['key-env'],

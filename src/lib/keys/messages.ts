@@ -6,7 +6,7 @@ import { scriptAddress } from '../address.ts';
 
 export const KEY_PUBLIC = 'key/public';
 
-export function publicKeyMessage(pair: KeyPair, network: Network, keyFile?: string) {
+export function publicKeyMessage(pair: Pick<KeyPair, 'publicKey' | 'xOnly'>, network: Network, keyFile?: string) {
   return {
     type: KEY_PUBLIC,
     version: 1,
