@@ -41,8 +41,10 @@ export const PsbtDecodedSchema = messageSchema('psbt/decoded', 'Everything in a 
   inputs: Type.Array(Type.Object({}, { additionalProperties: true })),
   outputs: Type.Array(Type.Object({}, { additionalProperties: true })),
   fee_sat: Type.Optional(Type.Integer({ minimum: 0 })),
-  global_xpubs: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
+  global_xpubs: Type.Array(Type.Object({ xpub: Type.String(), master_fingerprint: Type.String(), path: Type.String() })),
   tx_modifiable: Type.Optional(Type.Object({}, { additionalProperties: true })),
-  proprietary: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
-  unknown: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
+  proprietary: Type.Array(
+    Type.Object({ identifier: Hex('proprietary identifier'), subtype: Type.Integer(), key: Hex('key data'), value: Hex('value') }),
+  ),
+  unknown: Type.Record(Type.String({ description: 'key, hex' }), Hex('value'), { description: 'unrecognised global fields, key → value' }),
 });

@@ -1,0 +1,19 @@
+/**
+ * Every message type's JSON Schema, in one list: `npm run schemas` writes each to
+ * schemas/<type>.json (the files the README and docs point to), and a test fails when
+ * a committed file differs from the definition the decoders use.
+ */
+import type { TObject } from '@sinclair/typebox';
+import { KeyPublicSchema } from './keys/schemas.ts';
+import { PsbtAnalysisSchema, PsbtDecodedSchema, PsbtExtractedSchema, PsbtUpdatedSchema } from './psbt/schemas.ts';
+
+export const MESSAGE_SCHEMAS: readonly TObject[] = [KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema];
+
+/** schemas/credit.update.json for `credit/update`. */
+export function schemaFileName(type: string): string {
+  return `${type.replace(/\//g, '.')}.json`;
+}
+
+export function schemaDocument(schema: TObject): string {
+  return JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...schema }, null, 2) + '\n';
+}
