@@ -1,0 +1,69 @@
+/**
+ * Terms between their wire form (addresses, hex, integers) and the library's (scripts,
+ * bytes, bigint), with every check that does not need the chain: addresses of this
+ * network with standard output scripts, valid keys, distinct parties, positive amounts.
+ */
+import type { Static } from '@sinclair/typebox';
+import { decodeAddress, scriptAddress } from '../address.ts';
+import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { MalformedInputError, RefusedError } from '../errors.ts';
+import { validatePublicKey } from '../keys/keys.ts';
+import type { Network } from '../network.ts';
+import { standardScriptType } from '../tx/policy.ts';
+import type { CreditTermsSchema } from './schemas.ts';
+import { makeContract, type CreditContract, type CreditTerms } from './terms.ts';
+
+export type CreditTermsJson = Static<typeof CreditTermsSchema>;
+
+function spendableScript(address: string, network: Network, field: string): Uint8Array {
+  const script = decodeAddress(address, network, field);
+  const type = standardScriptType(script);
+  if (!type || type === 'op_return' || type === 'p2a') {
+    throw new RefusedError('E_NONSTANDARD_SCRIPT', `${field} ${address} is not a standard spendable output type`);
+  }
+  return script;
+}
+
+export function termsFromJson(j: CreditTermsJson, network: Network): CreditContract {
+  const userPubkey = validatePublicKey(fromHex(j.user_pubkey, 'user_pubkey'), 'user_pubkey');
+  const mintPubkey = validatePublicKey(fromHex(j.mint_pubkey, 'mint_pubkey'), 'mint_pubkey');
+  if (equalBytes(userPubkey, mintPubkey)) throw new RefusedError('E_SAME_KEY', 'the user and the mint must have different keys');
+  if (j.capacity_sat <= 0) throw new MalformedInputError('E_MALFORMED_MESSAGE', 'capacity_sat must be positive');
+  const terms: CreditTerms = {
+    network,
+    userPubkey,
+    mintPubkey,
+    capacity: BigInt(j.capacity_sat),
+    funding: { txid: j.funding.txid, vout: j.funding.vout },
+    expiryHeight: j.expiry_height,
+    refundScript: spendableScript(j.refund_address, network, 'refund_address'),
+    changeScript: spendableScript(j.change_address, network, 'change_address'),
+    payoutScript: spendableScript(j.payout_address, network, 'payout_address'),
+    feeRate: j.fee_rate,
+  };
+  return makeContract(terms);
+}
+
+function address(script: Uint8Array, network: Network): string {
+  const a = scriptAddress(script, network);
+  if (!a) throw new Error('a contract script has no address');
+  return a;
+}
+
+export function termsToJson(c: CreditTerms): CreditTermsJson {
+  return {
+    user_pubkey: toHex(c.userPubkey),
+    mint_pubkey: toHex(c.mintPubkey),
+    capacity_sat: Number(c.capacity),
+    funding: { txid: c.funding.txid, vout: c.funding.vout },
+    expiry_height: c.expiryHeight,
+    refund_address: address(c.refundScript, c.network),
+    change_address: address(c.changeScript, c.network),
+    payout_address: address(c.payoutScript, c.network),
+    fee_rate: c.feeRate,
+  };
+}
+
+export function contractAddress(c: Pick<CreditContract, 'script' | 'network'>): string {
+  return address(c.script, c.network);
+}

@@ -1,0 +1,218 @@
+/**
+ * The mint's side of the credit contract (BRIEF §3.1): co-sign the refund, accept
+ * payments, cooperate in close and rollover — checking everything it signs — and keep
+ * the one latest fully signed state it can exit with. The mint never hands the user its
+ * partial or final signature for an update (the user could broadcast an old, cheaper
+ * state). Each step takes the decoded request and returns the response message; every
+ * durable effect goes through the ports (records, nonces) in the order safety needs:
+ * nonce consumed → signature made → state stored → response returned.
+ */
+import { base64 } from '@scure/base';
+import type { Static } from '@sinclair/typebox';
+import { equalBytes, toHex } from '../bytes.ts';
+import { RefusedError, StateConflictError } from '../errors.ts';
+import { readMusigInput } from '../musig/psbt-keypath.ts';
+import { decodeAddress } from '../address.ts';
+import { parsePsbt, serializePsbt } from '../psbt/parse.ts';
+import { termsFromJson } from './codec.ts';
+import type { MintContext, MintContractRecord, ReceiptJson } from './ports.ts';
+import { checkClose, checkFunding, checkRefund, checkRollover, checkState } from './rules.ts';
+import type {
+  CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, UpdateRequestSchema,
+} from './schemas.ts';
+import { extractSigned, issueStateNonce, mintComplete, mintCosignRefund, stateNonceContext } from './signing.ts';
+import type { CreditContract } from './terms.ts';
+
+type OpenRequest = Static<typeof OpenRequestSchema>;
+type UpdateRequest = Static<typeof UpdateRequestSchema>;
+type CloseRequest = Static<typeof CloseRequestSchema>;
+type RolloverRequest = Static<typeof RolloverRequestSchema>;
+
+function refuse(code: string, message: string): never {
+  throw new RefusedError(code, message);
+}
+
+/** The terms a mint accepts are its own key, its payout address and its fee floor. */
+function checkTermsAgainstPolicy(c: CreditContract, claimedId: string, ctx: MintContext): void {
+  if (c.id !== claimedId) refuse('E_CONTRACT_ID_MISMATCH', `contract_id ${claimedId} does not match the terms (they hash to ${c.id})`);
+  if (!equalBytes(c.mintPubkey, ctx.mint.publicKey)) refuse('E_WRONG_CONTRACT', `the terms name mint key ${toHex(c.mintPubkey)}, not this mint's key`);
+  if (!equalBytes(c.payoutScript, decodeAddress(ctx.policy.payout_address, ctx.network, 'payout_address'))) refuse('E_WRONG_PAYOUT', 'the terms pay the mint to an address that is not its payout address');
+  if (c.feeRate < ctx.policy.min_fee_rate) refuse('E_FEE_TOO_LOW', `fee rate ${c.feeRate} sat/vB is under the mint's floor of ${ctx.policy.min_fee_rate} sat/vB`);
+}
+
+async function checkExpiryWindow(c: CreditContract, ctx: MintContext): Promise<number> {
+  const tip = (await ctx.chain.tip()).height;
+  const blocks = c.expiryHeight - tip;
+  if (blocks < ctx.policy.min_expiry_blocks || blocks > ctx.policy.max_expiry_blocks) {
+    refuse('E_BAD_EXPIRY', `expiry ${c.expiryHeight} is ${blocks} blocks from the tip ${tip}; this mint opens contracts of ${ctx.policy.min_expiry_blocks}–${ctx.policy.max_expiry_blocks} blocks`);
+  }
+  return tip;
+}
+
+/** Open: check the terms, the funding PSBT and the refund, co-sign the refund. */
+export async function acceptOpen(ctx: MintContext, req: OpenRequest): Promise<Record<string, unknown>> {
+  const c = termsFromJson(req.contract, ctx.network);
+  checkTermsAgainstPolicy(c, req.contract_id, ctx);
+  const existing = await ctx.records.get(c.id);
+  if (existing) {
+    // A retried open-request gets the same answer; anything else is a conflict.
+    if (existing.status === 'open' && !existing.latest && JSON.stringify(existing.contract) === JSON.stringify(req.contract)) return existing.open_accept;
+    throw new StateConflictError('E_CONTRACT_EXISTS', `contract ${c.id} is already open at this mint`);
+  }
+  await checkExpiryWindow(c, ctx);
+  checkFunding(parsePsbt(base64.decode(req.funding_psbt)), c);
+  const refund = parsePsbt(base64.decode(req.refund_psbt));
+  checkRefund(refund, c);
+  mintCosignRefund(refund, ctx.mint, c.userPubkey);
+  const nextNonce = await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, c, 1);
+  const accept = {
+    type: 'credit/open-accept',
+    version: 1,
+    network: ctx.network,
+    contract_id: c.id,
+    refund_psbt: base64.encode(serializePsbt(refund)),
+    next_nonce: nextNonce,
+  };
+  await ctx.records.put({ contract_id: c.id, network: ctx.network, contract: req.contract, status: 'open', next_state: 1, open_accept: accept });
+  return accept;
+}
+
+async function loadOpen(ctx: MintContext, id: string, network: string): Promise<{ record: MintContractRecord; c: CreditContract }> {
+  const record = await ctx.records.get(id);
+  if (!record) refuse('E_UNKNOWN_CONTRACT', `this mint has no contract ${id}`);
+  if (record.network !== network) refuse('E_NETWORK_MISMATCH', `contract ${id} is on ${record.network}`);
+  return { record, c: termsFromJson(record.contract, record.network) };
+}
+
+function checkNotFrozen(record: MintContractRecord): void {
+  if (record.settlement) {
+    refuse('E_CONTRACT_FROZEN', `contract ${record.contract_id} is frozen: the mint signed a ${record.settlement.kind} at state ${record.settlement.state}`);
+  }
+}
+
+function checkStateNumber(record: MintContractRecord, state: number): void {
+  if (state !== record.next_state) {
+    throw new StateConflictError('E_STALE_STATE', `state ${state} is not the next state of contract ${record.contract_id} (expected ${record.next_state})`);
+  }
+}
+
+/** Chain facts every payment depends on: the funding is there, confirmed, and expiry is not near. */
+async function checkChain(ctx: MintContext, c: CreditContract): Promise<void> {
+  const tip = (await ctx.chain.tip()).height;
+  const margin = ctx.policy.safety_margin_blocks;
+  if (c.expiryHeight - tip <= margin) {
+    refuse('E_TOO_CLOSE_TO_EXPIRY', `contract expires at ${c.expiryHeight}, ${c.expiryHeight - tip} blocks from the tip ${tip}: within the ${margin}-block safety margin the mint only exits`);
+  }
+  const utxo = await ctx.chain.utxo(c.funding.txid, c.funding.vout);
+  if (!utxo) refuse('E_FUNDING_MISSING', `the funding output ${c.funding.txid}:${c.funding.vout} is not an unspent output on chain`);
+  if (utxo.value !== c.capacity || !equalBytes(utxo.scriptPubKey, c.script)) refuse('E_FUNDING_MISMATCH', 'the funding output on chain does not pay the contract its capacity');
+  if (utxo.confirmations < ctx.policy.min_confirmations) {
+    refuse('E_FUNDING_UNCONFIRMED', `the funding has ${utxo.confirmations} confirmations; the mint waits for ${ctx.policy.min_confirmations}`);
+  }
+}
+
+/** A payment: check the next state, co-sign it, store it fully signed, answer with a receipt. */
+export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promise<ReceiptJson> {
+  const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
+  const tx = parsePsbt(base64.decode(req.psbt));
+  if (record.latest && req.state <= record.latest.state) {
+    // Idempotent retry: the same state again gets the stored receipt, never an error.
+    if (req.state === record.latest.state && tx.id === record.latest.txid && req.cumulative_sat === record.latest.cumulative_sat) return record.latest.receipt;
+    throw new StateConflictError('E_STALE_STATE', `state ${req.state} of contract ${c.id} is already settled (latest is ${record.latest.state})`);
+  }
+  checkNotFrozen(record);
+  checkStateNumber(record, req.state);
+  const previous = BigInt(record.latest?.cumulative_sat ?? 0);
+  const cumulative = BigInt(req.cumulative_sat);
+  if (cumulative <= previous) refuse('E_AMOUNT_NOT_INCREASING', `cumulative ${cumulative} sat does not exceed the previous ${previous} sat`);
+  if (cumulative - previous !== BigInt(req.amount_sat)) refuse('E_AMOUNT_MISMATCH', `amount_sat ${req.amount_sat} is not cumulative minus previous (${cumulative - previous})`);
+  checkState(tx, c, cumulative, ctx.policy.min_fee_rate);
+  readMusigInput(tx, 0); // contract key, sighash type
+  await checkChain(ctx, c);
+  await mintComplete(tx, 0, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
+  const signed = extractSigned(tx);
+  const receipt: ReceiptJson = {
+    type: 'credit/receipt',
+    version: 1,
+    network: ctx.network,
+    contract_id: c.id,
+    state: req.state,
+    amount_sat: req.amount_sat,
+    cumulative_sat: req.cumulative_sat,
+    txid: signed.txid,
+    next_nonce: await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, c, req.state + 1),
+  };
+  await ctx.records.put({ ...record, next_state: req.state + 1, latest: { state: req.state, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex, receipt } });
+  return receipt;
+}
+
+function retriedSettlement(record: MintContractRecord, kind: 'close' | 'rollover', state: number): Record<string, unknown> | undefined {
+  const s = record.settlement;
+  if (s && s.kind === kind && s.state === state) return s.response;
+  return undefined;
+}
+
+/** Cooperative close: the mint is paid at least its latest amount; the contract freezes. */
+export async function acceptClose(ctx: MintContext, req: CloseRequest): Promise<Record<string, unknown>> {
+  const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
+  const retried = retriedSettlement(record, 'close', req.state);
+  if (retried) return retried;
+  checkNotFrozen(record);
+  checkStateNumber(record, req.state);
+  const tx = parsePsbt(base64.decode(req.psbt));
+  const paid = checkClose(tx, c, BigInt(record.latest?.cumulative_sat ?? 0), ctx.policy.min_fee_rate);
+  if (paid !== BigInt(req.cumulative_sat)) refuse('E_AMOUNT_MISMATCH', `cumulative_sat ${req.cumulative_sat} is not what the close pays the mint (${paid})`);
+  readMusigInput(tx, 0);
+  await mintComplete(tx, 0, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
+  const signed = extractSigned(tx);
+  const response = { type: 'credit/closed', version: 1, network: ctx.network, contract_id: c.id, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex };
+  // The latest state stays: the mint still exits with it if the close never confirms.
+  await ctx.records.put({ ...record, status: 'closing', next_state: req.state + 1, settlement: { kind: 'close', state: req.state, txid: signed.txid, response } });
+  return response;
+}
+
+/**
+ * Rollover: the next contract's refund is co-signed first, then the rollover input.
+ * The old contract freezes but keeps its latest state until the rollover confirms.
+ */
+export async function acceptRollover(ctx: MintContext, req: RolloverRequest): Promise<Record<string, unknown>> {
+  const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
+  const retried = retriedSettlement(record, 'rollover', req.state);
+  if (retried) return retried;
+  checkNotFrozen(record);
+  checkStateNumber(record, req.state);
+  const next = termsFromJson(req.new_contract, ctx.network);
+  checkTermsAgainstPolicy(next, req.new_contract_id, ctx);
+  if (!equalBytes(next.userPubkey, c.userPubkey)) refuse('E_WRONG_CONTRACT', 'the next contract must be with the same user key');
+  if (await ctx.records.get(next.id)) throw new StateConflictError('E_CONTRACT_EXISTS', `contract ${next.id} already exists at this mint`);
+  await checkExpiryWindow(next, ctx);
+  const tx = parsePsbt(base64.decode(req.rollover_psbt));
+  checkRollover(tx, c, BigInt(record.latest?.cumulative_sat ?? 0), next, ctx.policy.min_fee_rate);
+  const paid = tx.getOutput(1 - next.funding.vout).amount!;
+  if (paid !== BigInt(req.cumulative_sat)) refuse('E_AMOUNT_MISMATCH', `cumulative_sat ${req.cumulative_sat} is not what the rollover pays the mint (${paid})`);
+  readMusigInput(tx, 0);
+  const refund = parsePsbt(base64.decode(req.refund_psbt));
+  checkRefund(refund, next);
+  // Refund of the next contract first (DeterministicSign: no nonce state), then the rollover.
+  mintCosignRefund(refund, ctx.mint, next.userPubkey);
+  await mintComplete(tx, 0, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
+  const nextNonce = await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, next, 1);
+  const response = {
+    type: 'credit/rollover-accept',
+    version: 1,
+    network: ctx.network,
+    contract_id: c.id,
+    new_contract_id: next.id,
+    refund_psbt: base64.encode(serializePsbt(refund)),
+    rollover_psbt: base64.encode(serializePsbt(tx)),
+    next_nonce: nextNonce,
+  };
+  const openAccept = { type: 'credit/open-accept', version: 1, network: ctx.network, contract_id: next.id, refund_psbt: response.refund_psbt, next_nonce: nextNonce };
+  await ctx.records.put({ contract_id: next.id, network: ctx.network, contract: req.new_contract, status: 'open', next_state: 1, open_accept: openAccept });
+  await ctx.records.put({ ...record, status: 'rolling-over', next_state: req.state + 1, settlement: { kind: 'rollover', state: req.state, txid: tx.id, response, new_contract_id: next.id } });
+  return response;
+}
+
+export function offerMessage(ctx: Pick<MintContext, 'network' | 'policy'>): Record<string, unknown> {
+  return { type: 'credit/offer', version: 1, network: ctx.network, ...ctx.policy };
+}

@@ -1,0 +1,104 @@
+/**
+ * What the credit protocol needs from the outside world, as interfaces: durable
+ * records, the single-use nonce store, the chain, randomness. src/lib/store implements
+ * the storage ones on disk; tests can pass in-memory ones. Keeping these out of the
+ * protocol modules keeps those pure and the disk rules in one place.
+ */
+import type { ChainSource } from '../chain/types.ts';
+import type { KeyPair } from '../keys/keys.ts';
+import type { Network } from '../network.ts';
+import type { RandomSource } from '../random.ts';
+import type { CreditTermsJson } from './codec.ts';
+
+export interface NoncePort {
+  issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }>;
+  /** Consumes durably before returning (the signature can only exist afterwards). */
+  take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array>;
+  status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'>;
+}
+
+export interface RecordPort<R> {
+  get(id: string): Promise<R | undefined>;
+  /** Atomic and durable before it returns. */
+  put(record: R): Promise<void>;
+  list(): Promise<R[]>;
+}
+
+export type MintPolicy = {
+  mint_pubkey: string;
+  payout_address: string;
+  min_fee_rate: number;
+  safety_margin_blocks: number;
+  min_confirmations: number;
+  min_expiry_blocks: number;
+  max_expiry_blocks: number;
+  default_expiry_blocks: number;
+};
+
+export type NextNonceJson = { state: number; pubnonce: string };
+
+export type ReceiptJson = {
+  type: 'credit/receipt';
+  version: 1;
+  network: Network;
+  contract_id: string;
+  state: number;
+  amount_sat: number;
+  cumulative_sat: number;
+  txid: string;
+  next_nonce: NextNonceJson;
+};
+
+/** The mint's record of one contract: only JSON-native values (it is stored as JSON). */
+export type MintContractRecord = {
+  contract_id: string;
+  network: Network;
+  contract: CreditTermsJson;
+  status: 'open' | 'closing' | 'rolling-over';
+  /** The state number the outstanding mint nonce is for. */
+  next_state: number;
+  /** The latest fully signed state: what the mint exits with. Never sent to the user. */
+  latest?: { state: number; cumulative_sat: number; txid: string; hex: string; receipt: ReceiptJson };
+  /** The open-accept, returned again if the same open-request is retried. */
+  open_accept: Record<string, unknown>;
+  /** Set once the mint signs a close or rollover: the contract is frozen from then on. */
+  settlement?: { kind: 'close' | 'rollover'; state: number; txid: string; response: Record<string, unknown>; new_contract_id?: string };
+};
+
+export type MintContext = {
+  network: Network;
+  mint: KeyPair;
+  policy: MintPolicy;
+  records: RecordPort<MintContractRecord>;
+  nonces: NoncePort;
+  chain: ChainSource;
+  random: RandomSource;
+};
+
+export type UserContractRecord = {
+  contract_id: string;
+  network: Network;
+  contract: CreditTermsJson;
+  status: 'opening' | 'open' | 'closing' | 'closed' | 'rolling-over' | 'rolled-over';
+  funding_psbt: string;
+  refund?: { txid: string; hex: string };
+  /** The mint nonce to sign the next state against. */
+  mint_nonce?: NextNonceJson;
+  /** The last state the mint acknowledged with a receipt. */
+  confirmed: { state: number; cumulative_sat: number };
+  /** Signed and sent, not yet acknowledged: resent as is until a receipt arrives. */
+  pending?: { kind: 'update' | 'close' | 'rollover'; state: number; cumulative_sat: number; txid: string; request: Record<string, unknown>; new_contract_id?: string };
+  /** For rollover: the contract this one replaces. */
+  previous_contract_id?: string;
+  /** While opening: the open-request, sent again unchanged if the open is retried. */
+  open_request?: Record<string, unknown>;
+};
+
+export type UserContext = {
+  network: Network;
+  user: KeyPair;
+  records: RecordPort<UserContractRecord>;
+  nonces: NoncePort;
+  chain: ChainSource;
+  random: RandomSource;
+};

@@ -1,0 +1,197 @@
+/**
+ * JSON Schemas of the credit contract's messages (BRIEF §3.1). Each is the single
+ * definition the decoders validate with and `schemas/credit.*.json` shows.
+ *
+ * Flow: mint `credit/offer` → user `credit/address` (fund it with any wallet) →
+ * `credit/open-request` → mint `credit/open-accept` → user `credit/opened` (refund
+ * fully signed: only now sign and broadcast the funding) → per payment
+ * `credit/update-request` → mint `credit/receipt` → user `credit/balance` → at the end
+ * `credit/close-request` → `credit/closed`, or `credit/rollover-request` →
+ * `credit/rollover-accept` → `credit/rolled-over`. Unilateral: mint `credit/exit`,
+ * user `credit/refund`. Operator view: `credit/contracts`.
+ */
+import { Type } from '@sinclair/typebox';
+import { Base64Psbt, Hex, Sats, Txid, messageSchema } from '../message.ts';
+
+const Pubkey = (who: string) => Hex(`${who}'s 33-byte compressed public key`, 33);
+const ContractId = Hex('contract id: SHA-256 over every term (docs/credit.md)', 32);
+const Address = (what: string) => Type.String({ minLength: 14, maxLength: 90, description: what });
+const FeeRate = (what: string) => Type.Number({ minimum: 0.1, maximum: 100_000, description: `${what}, sat/vB` });
+const Height = (what: string) => Type.Integer({ minimum: 1, maximum: 499_999_999, description: what });
+const StateNumber = Type.Integer({ minimum: 1, description: 'state number: 1 for the first payment, +1 for each next step' });
+const NextNonce = Type.Object(
+  { state: StateNumber, pubnonce: Hex('the mint\'s BIP-327 public nonce for that state, bound to this contract and state number', 66) },
+  { additionalProperties: false, description: 'the mint nonce the user signs the next state against (BIP-327 DeterministicSign)' },
+);
+
+export const CreditTermsSchema = Type.Object(
+  {
+    user_pubkey: Pubkey('the user'),
+    mint_pubkey: Pubkey('the mint'),
+    capacity_sat: Sats('satoshis locked in the funding output'),
+    funding: Type.Object({ txid: Txid, vout: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+    expiry_height: Height('the refund\'s nLockTime; the mint must exit by this block'),
+    refund_address: Address('user: where the refund pays'),
+    change_address: Address('user: change in update, close and rollover transactions'),
+    payout_address: Address('mint: where it is paid'),
+    fee_rate: FeeRate('fee rate of the refund and of every update state (paid by the user)'),
+  },
+  { additionalProperties: false },
+);
+
+export const CreditOfferSchema = messageSchema('credit/offer', 'A mint\'s standing terms for opening credit contracts.', {
+  mint_pubkey: Pubkey('the mint'),
+  payout_address: Address('mint: where it is paid'),
+  min_fee_rate: FeeRate('the lowest fee rate the mint accepts for update states'),
+  safety_margin_blocks: Type.Integer({ minimum: 1, description: 'the mint stops accepting updates this many blocks before expiry' }),
+  min_confirmations: Type.Integer({ minimum: 0, description: 'funding confirmations the mint waits for before accepting payments' }),
+  min_expiry_blocks: Type.Integer({ minimum: 1, description: 'shortest contract the mint opens, in blocks from the tip' }),
+  max_expiry_blocks: Type.Integer({ minimum: 1, description: 'longest contract the mint opens, in blocks from the tip' }),
+  default_expiry_blocks: Type.Integer({ minimum: 1, description: 'suggested contract length (about a month: 4320)' }),
+});
+
+export const CreditAddressSchema = messageSchema('credit/address', 'Where the user\'s wallet sends the funding (do not broadcast it yet).', {
+  address: Address('the contract\'s P2TR address'),
+  descriptor: Type.String({ description: 'tr(musig(user,mint)) output descriptor (BIP-390) so a Core wallet can watch it' }),
+  user_pubkey: Pubkey('the user'),
+  mint_pubkey: Pubkey('the mint'),
+  output_key: Hex('x-only taproot output key', 32),
+  next: Type.String(),
+});
+
+export const OpenRequestSchema = messageSchema('credit/open-request', 'User → mint: the terms, the unsigned funding PSBT, and the refund to co-sign.', {
+  contract_id: ContractId,
+  contract: CreditTermsSchema,
+  funding_psbt: Base64Psbt,
+  refund_psbt: Base64Psbt,
+});
+
+export const OpenAcceptSchema = messageSchema('credit/open-accept', 'Mint → user: the mint\'s partial signature on the refund, and its first nonce.', {
+  contract_id: ContractId,
+  refund_psbt: Base64Psbt,
+  next_nonce: NextNonce,
+});
+
+export const OpenedSchema = messageSchema('credit/opened', 'The user holds a fully signed refund: now, and only now, sign and broadcast the funding.', {
+  contract_id: ContractId,
+  address: Address('the contract\'s P2TR address'),
+  refund: Type.Object({ txid: Txid, hex: Hex('the signed refund transaction'), final_from_height: Height('first block that can include it (expiry + 1)') }),
+  funding_psbt: Base64Psbt,
+  next: Type.String(),
+});
+
+export const UpdateRequestSchema = messageSchema('credit/update-request', 'User → mint: the next state, signed by the user (BIP-327 DeterministicSign).', {
+  contract_id: ContractId,
+  state: StateNumber,
+  amount_sat: Sats('what this payment adds'),
+  cumulative_sat: Sats('the mint\'s total under this state'),
+  psbt: Base64Psbt,
+});
+
+export const ReceiptSchema = messageSchema('credit/receipt', 'Mint → user: the state is stored fully signed; credit the amount. Carries no mint signature.', {
+  contract_id: ContractId,
+  state: StateNumber,
+  amount_sat: Sats('credited by this state'),
+  cumulative_sat: Sats('the mint\'s total'),
+  txid: Txid,
+  next_nonce: NextNonce,
+});
+
+export const BalanceSchema = messageSchema('credit/balance', 'The user\'s own record after a receipt.', {
+  contract_id: ContractId,
+  state: Type.Integer({ minimum: 0 }),
+  cumulative_sat: Sats('paid to the mint so far'),
+  spendable_sat: Sats('what the user can still pay'),
+  expiry_height: Height('the contract\'s expiry'),
+});
+
+export const CloseRequestSchema = messageSchema('credit/close-request', 'User → mint: a cooperative close, signed by the user.', {
+  contract_id: ContractId,
+  state: StateNumber,
+  cumulative_sat: Sats('the mint\'s total'),
+  fee_rate: FeeRate('fee rate of the close'),
+  psbt: Base64Psbt,
+});
+
+export const ClosedSchema = messageSchema('credit/closed', 'Mint → user: the fully signed close; either party may broadcast it.', {
+  contract_id: ContractId,
+  cumulative_sat: Sats('paid to the mint'),
+  txid: Txid,
+  hex: Hex('the signed close transaction'),
+});
+
+export const RolloverRequestSchema = messageSchema('credit/rollover-request', 'User → mint: pay the mint and fund the next contract in one transaction.', {
+  contract_id: ContractId,
+  state: StateNumber,
+  cumulative_sat: Sats('the mint\'s total'),
+  fee_rate: FeeRate('fee rate of the rollover'),
+  new_contract_id: ContractId,
+  new_contract: CreditTermsSchema,
+  rollover_psbt: Base64Psbt,
+  refund_psbt: Base64Psbt,
+});
+
+export const RolloverAcceptSchema = messageSchema('credit/rollover-accept', 'Mint → user: the new refund\'s partial signature and the signed rollover input.', {
+  contract_id: ContractId,
+  new_contract_id: ContractId,
+  refund_psbt: Base64Psbt,
+  rollover_psbt: Base64Psbt,
+  next_nonce: NextNonce,
+});
+
+export const RolledOverSchema = messageSchema('credit/rolled-over', 'The user holds the new contract\'s signed refund; the rollover can be completed and broadcast.', {
+  contract_id: ContractId,
+  new_contract_id: ContractId,
+  refund: Type.Object({ txid: Txid, hex: Hex('the new contract\'s signed refund'), final_from_height: Height('first block that can include it') }),
+  rollover: Type.Object({
+    txid: Txid,
+    complete: Type.Boolean({ description: 'false when the user\'s wallet must still sign its extra inputs' }),
+    psbt: Base64Psbt,
+    hex: Type.Optional(Hex('the signed rollover, when complete')),
+  }),
+});
+
+export const ExitSchema = messageSchema('credit/exit', 'The mint\'s unilateral exit: its latest state, and a CPFP child paying for both.', {
+  contract_id: ContractId,
+  state: Type.Integer({ minimum: 1 }),
+  cumulative_sat: Sats('what the state pays the mint'),
+  deadline_height: Height('the state must be mined by this block (the refund is final after it)'),
+  state_tx: Type.Object({ txid: Txid, hex: Hex('the fully signed state'), vsize: Type.Integer(), fee_sat: Sats('its own fee') }),
+  child: Type.Object({
+    txid: Txid,
+    complete: Type.Boolean(),
+    psbt: Base64Psbt,
+    hex: Type.Optional(Hex('the signed child, when the mint key signs its payout')),
+    package_fee_rate: Type.Number({ description: 'fee rate of state + child together, sat/vB' }),
+  }),
+});
+
+export const RefundSchema = messageSchema('credit/refund', 'The user\'s unilateral exit after expiry.', {
+  contract_id: ContractId,
+  txid: Txid,
+  hex: Hex('the signed refund'),
+  final: Type.Boolean({ description: 'whether the tip allows it into the mempool now' }),
+  final_from_height: Height('first block that can include it'),
+});
+
+export const ContractsSchema = messageSchema('credit/contracts', 'The mint\'s contracts, with what must be exited now.', {
+  tip_height: Type.Integer({ minimum: 0 }),
+  contracts: Type.Array(
+    Type.Object({
+      contract_id: ContractId,
+      status: Type.String(),
+      capacity_sat: Sats('locked'),
+      cumulative_sat: Sats('paid to the mint in its latest state'),
+      state: Type.Integer({ minimum: 0 }),
+      expiry_height: Height('expiry'),
+      blocks_to_expiry: Type.Integer(),
+      must_exit: Type.Boolean({ description: 'within the safety margin: broadcast the latest state now (exit-credit)' }),
+    }),
+  ),
+});
+
+export const CREDIT_SCHEMAS = [
+  CreditOfferSchema, CreditAddressSchema, OpenRequestSchema, OpenAcceptSchema, OpenedSchema, UpdateRequestSchema, ReceiptSchema,
+  BalanceSchema, CloseRequestSchema, ClosedSchema, RolloverRequestSchema, RolloverAcceptSchema, RolledOverSchema, ExitSchema,
+  RefundSchema, ContractsSchema,
+];

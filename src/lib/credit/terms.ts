@@ -1,0 +1,93 @@
+/**
+ * The terms of a credit contract (BRIEF §3.1, seed 000): who the two parties are, how
+ * much is locked, until when, and where each party's money goes. Both sides compute the
+ * same contract id, aggregate key and every transaction from the terms alone, so a
+ * message naming another contract is refused by the id it carries.
+ *
+ * Fees, decided once here and used everywhere: the user pays every fee of the
+ * contract's own transactions — the funding (its wallet), the refund and every update
+ * state (out of its change), close and rollover — and the mint is always paid its
+ * cumulative amount exactly. The mint pays only the CPFP child that bumps its exit.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes, toHex, utf8 } from '../bytes.ts';
+import { musigTaprootDescriptor } from '../descriptor.ts';
+import { musigKey, type MusigKey } from '../musig/keyagg.ts';
+import type { Network } from '../network.ts';
+
+export const CREDIT_VERSION = 1;
+
+export type Outpoint = { txid: string; vout: number };
+
+export type CreditTerms = {
+  network: Network;
+  userPubkey: Uint8Array;
+  mintPubkey: Uint8Array;
+  /** Satoshis locked in the funding output. */
+  capacity: bigint;
+  funding: Outpoint;
+  /** Absolute block height: the refund's nLockTime, final from block expiry + 1. */
+  expiryHeight: number;
+  /** The user's refund output script (refund tx). */
+  refundScript: Uint8Array;
+  /** The user's change script in update, close and rollover transactions. */
+  changeScript: Uint8Array;
+  /** The mint's payout script in update, close and rollover transactions. */
+  payoutScript: Uint8Array;
+  /** sat/vB of the refund and of every update state (at least the mint's floor). */
+  feeRate: number;
+};
+
+export type CreditContract = CreditTerms & {
+  id: string;
+  key: MusigKey;
+  /** P2TR output script of the funding output. */
+  script: Uint8Array;
+  descriptor: string;
+};
+
+function u64(n: bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, n, false);
+  return out;
+}
+
+function u32(n: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n, false);
+  return out;
+}
+
+function lengthPrefixed(b: Uint8Array): Uint8Array {
+  return concatBytes(u32(b.length), b);
+}
+
+/**
+ * The contract id commits to every term (length-prefixed, so no two term sets share an
+ * encoding) under a domain tag. The fee rate is committed in milli-sat/vB as an integer.
+ */
+export function contractId(t: CreditTerms): string {
+  const body = concatBytes(
+    utf8(`offchain/credit/v${CREDIT_VERSION}/${t.network}`),
+    t.userPubkey,
+    t.mintPubkey,
+    u64(t.capacity),
+    lengthPrefixed(utf8(`${t.funding.txid}:${t.funding.vout}`)),
+    u32(t.expiryHeight),
+    lengthPrefixed(t.refundScript),
+    lengthPrefixed(t.changeScript),
+    lengthPrefixed(t.payoutScript),
+    u64(BigInt(Math.round(t.feeRate * 1000))),
+  );
+  return toHex(sha256(body));
+}
+
+/** The contract key: BIP-327 KeyAgg of the sorted user and mint keys, key-path-only taproot. */
+export function contractKey(userPubkey: Uint8Array, mintPubkey: Uint8Array): MusigKey {
+  return musigKey([userPubkey, mintPubkey]);
+}
+
+export function makeContract(t: CreditTerms): CreditContract {
+  const key = contractKey(t.userPubkey, t.mintPubkey);
+  return { ...t, id: contractId(t), key, script: key.output.script, descriptor: musigTaprootDescriptor(key.participants) };
+}

@@ -1,0 +1,344 @@
+/**
+ * The user's side of the credit contract (BRIEF §3.1): refund before funding, always;
+ * sign each next state with BIP-327 DeterministicSign against the mint's announced
+ * nonce (no nonce state for payments); keep its own record of what it agreed — the
+ * last cumulative amount and the signed refund — so it never takes the mint's word for
+ * "previous". It never signs a state paying the mint more than previous + requested.
+ */
+import { base64 } from '@scure/base';
+import type { Static } from '@sinclair/typebox';
+import { Transaction } from '@scure/btc-signer';
+import { schnorr } from '@noble/curves/secp256k1.js';
+import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
+import { addPubNonce, aggregateMusigInput, musigPartialSign, readMusigInput, verifyPartialSigs } from '../musig/psbt-keypath.ts';
+import { parsePsbt, serializePsbt } from '../psbt/parse.ts';
+import { keyPathSighash } from '../taproot/taproot.ts';
+import { isFinal } from '../chain/finality.ts';
+import { contractAddress, termsFromJson, termsToJson } from './codec.ts';
+import type { NextNonceJson, UserContext, UserContractRecord } from './ports.ts';
+import { checkFunding, checkRefund } from './rules.ts';
+import type { ClosedSchema, CreditOfferSchema, OpenAcceptSchema, ReceiptSchema, RolloverAcceptSchema } from './schemas.ts';
+import { extractSigned, issueNonce, refundNonceContext, userSignAgainst } from './signing.ts';
+import { contractKey, makeContract, type CreditContract } from './terms.ts';
+import { buildClose, buildRefund, buildRollover, buildState, maxCumulative, type TopUpInput } from './transactions.ts';
+
+type Offer = Static<typeof CreditOfferSchema>;
+
+function refuse(code: string, message: string): never {
+  throw new RefusedError(code, message);
+}
+
+/** Where to send the funding: depends only on the two keys. */
+export function addressMessage(ctx: Pick<UserContext, 'network' | 'user'>, offer: Offer): Record<string, unknown> {
+  const mintPubkey = fromHex(offer.mint_pubkey, 'mint_pubkey', 33);
+  const key = contractKey(ctx.user.publicKey, mintPubkey);
+  const c = { script: key.output.script, network: ctx.network };
+  return {
+    type: 'credit/address',
+    version: 1,
+    network: ctx.network,
+    address: contractAddress(c),
+    descriptor: makeDescriptor(ctx.user.publicKey, mintPubkey),
+    user_pubkey: toHex(ctx.user.publicKey),
+    mint_pubkey: offer.mint_pubkey,
+    output_key: toHex(key.output.outputKey),
+    next: 'create an UNSIGNED funding PSBT paying this address from native segwit inputs (e.g. bitcoin-cli walletcreatefundedpsbt), then run open-credit --role user with it; do not sign or broadcast it yet',
+  };
+}
+
+function makeDescriptor(user: Uint8Array, mint: Uint8Array): string {
+  // Any funding outpoint gives the same key: build the descriptor from a placeholder contract.
+  return makeContract({
+    network: 'regtest', userPubkey: user, mintPubkey: mint, capacity: 1n, funding: { txid: '00'.repeat(32), vout: 0 }, expiryHeight: 1,
+    refundScript: new Uint8Array(), changeScript: new Uint8Array(), payoutScript: new Uint8Array(), feeRate: 1,
+  }).descriptor;
+}
+
+export type OpenParams = {
+  offer: Offer;
+  fundingPsbt: Uint8Array;
+  expiryHeight: number;
+  refundAddress: string;
+  changeAddress: string;
+  feeRate: number;
+};
+
+/** Step 1: terms + the refund to co-sign, carrying the user's nonce for it. */
+export async function openRequest(ctx: UserContext, p: OpenParams): Promise<Record<string, unknown>> {
+  const funding = parsePsbt(p.fundingPsbt);
+  const mintPubkey = fromHex(p.offer.mint_pubkey, 'mint_pubkey', 33);
+  const script = contractKey(ctx.user.publicKey, mintPubkey).output.script;
+  const vouts = Array.from({ length: funding.outputsLength }, (_, i) => i).filter((i) => equalBytes(funding.getOutput(i).script!, script));
+  if (vouts.length !== 1) refuse('E_FUNDING_MISMATCH', `the funding PSBT must have exactly one output to the contract address, it has ${vouts.length}`);
+  if (p.feeRate < p.offer.min_fee_rate) refuse('E_FEE_TOO_LOW', `fee rate ${p.feeRate} sat/vB is under the mint's floor of ${p.offer.min_fee_rate}`);
+  const c = termsFromJson(
+    {
+      user_pubkey: toHex(ctx.user.publicKey),
+      mint_pubkey: p.offer.mint_pubkey,
+      capacity_sat: Number(funding.getOutput(vouts[0]!).amount!),
+      funding: { txid: funding.id, vout: vouts[0]! },
+      expiry_height: p.expiryHeight,
+      refund_address: p.refundAddress,
+      change_address: p.changeAddress,
+      payout_address: p.offer.payout_address,
+      fee_rate: p.feeRate,
+    },
+    ctx.network,
+  );
+  checkFunding(funding, c);
+  const existing = await ctx.records.get(c.id);
+  // A retried open gets the same request (and the same refund nonce) back.
+  if (existing?.status === 'opening' && existing.open_request) return existing.open_request;
+  if (existing) throw new StateConflictError('E_CONTRACT_EXISTS', `contract ${c.id} already exists in this state directory (${existing.status})`);
+  const request = await refundRequest(ctx, c);
+  const message = {
+    type: 'credit/open-request',
+    version: 1,
+    network: ctx.network,
+    contract_id: c.id,
+    contract: termsToJson(c),
+    funding_psbt: base64.encode(p.fundingPsbt),
+    refund_psbt: request,
+  };
+  await ctx.records.put({
+    contract_id: c.id, network: ctx.network, contract: termsToJson(c), status: 'opening', funding_psbt: base64.encode(p.fundingPsbt),
+    confirmed: { state: 0, cumulative_sat: 0 }, open_request: message,
+  });
+  return message;
+}
+
+/** The refund PSBT with the user's (stored, single-use) nonce on it. */
+async function refundRequest(ctx: UserContext, c: CreditContract): Promise<string> {
+  const refund = buildRefund(c);
+  const pubnonce = await issueNonce(ctx.nonces, ctx.random, ctx.user, c, refundNonceContext(c.id));
+  addPubNonce(refund, readMusigInput(refund, 0), ctx.user.publicKey, pubnonce);
+  return base64.encode(serializePsbt(refund));
+}
+
+/**
+ * Complete the refund from the mint's partial signature: check it is exactly the refund
+ * of the terms, sign, aggregate, and verify the full signature. Returns the signed refund.
+ */
+async function completeRefund(ctx: UserContext, c: CreditContract, refundPsbt: string): Promise<{ txid: string; hex: string }> {
+  const refund = parsePsbt(base64.decode(refundPsbt));
+  checkRefund(refund, c);
+  const input = readMusigInput(refund, 0);
+  const me = input.key.participants.findIndex((p) => equalBytes(p, ctx.user.publicKey));
+  const pubnonce = input.pubnonces[me];
+  if (!pubnonce) refuse('E_MISSING_NONCES', 'the returned refund lost the user\'s nonce');
+  verifyPartialSigs(input); // a bad mint partial signature is blamed on the mint's key
+  const secnonce = await ctx.nonces.take(pubnonce, refundNonceContext(c.id));
+  musigPartialSign(refund, input, ctx.user, secnonce);
+  aggregateMusigInput(refund, readMusigInput(refund, 0));
+  return extractSigned(refund);
+}
+
+function checkFirstNonce(n: NextNonceJson): void {
+  if (n.state !== 1) refuse('E_RECEIPT_MISMATCH', `the mint's first nonce must be for state 1, not ${n.state}`);
+}
+
+async function load(ctx: UserContext, id: string): Promise<{ record: UserContractRecord; c: CreditContract }> {
+  const record = await ctx.records.get(id);
+  if (!record) refuse('E_UNKNOWN_CONTRACT', `no contract ${id} in this state directory: the message is for another contract`);
+  if (record.network !== ctx.network) refuse('E_NETWORK_MISMATCH', `contract ${id} is on ${record.network}`);
+  return { record, c: termsFromJson(record.contract, record.network) };
+}
+
+function openedMessage(ctx: UserContext, c: CreditContract, record: UserContractRecord): Record<string, unknown> {
+  return {
+    type: 'credit/opened',
+    version: 1,
+    network: ctx.network,
+    contract_id: c.id,
+    address: contractAddress(c),
+    refund: { ...record.refund!, final_from_height: c.expiryHeight + 1 },
+    funding_psbt: record.funding_psbt,
+    next: 'the refund is signed and verified: now sign and broadcast the funding PSBT with your wallet. Never fee-bump the funding by RBF (a new txid orphans the refund); use CPFP',
+  };
+}
+
+/** Step 2: the refund comes back co-signed; finish it. Only now may the funding be signed. */
+export async function openFinish(ctx: UserContext, accept: Static<typeof OpenAcceptSchema>): Promise<Record<string, unknown>> {
+  const { record, c } = await load(ctx, accept.contract_id);
+  if (record.status !== 'opening') {
+    if (record.refund) return openedMessage(ctx, c, record);
+    refuse('E_STALE_STATE', `contract ${c.id} is ${record.status}, not opening`);
+  }
+  checkFirstNonce(accept.next_nonce);
+  const refund = await completeRefund(ctx, c, accept.refund_psbt);
+  const opened: UserContractRecord = { ...record, status: 'open', refund, mint_nonce: accept.next_nonce };
+  delete opened.open_request;
+  await ctx.records.put(opened);
+  return openedMessage(ctx, c, opened);
+}
+
+function checkCanSign(record: UserContractRecord, kind: 'update' | 'close' | 'rollover', again: (p: NonNullable<UserContractRecord['pending']>) => boolean): Record<string, unknown> | undefined {
+  if (record.status !== 'open') refuse('E_CONTRACT_FROZEN', `contract ${record.contract_id} is ${record.status}`);
+  if (record.pending) {
+    if (record.pending.kind === kind && again(record.pending)) return record.pending.request;
+    throw new StateConflictError(
+      'E_PENDING',
+      `state ${record.pending.state} (${record.pending.kind}) is still waiting for the mint's answer: send the same request again, or feed its answer first`,
+    );
+  }
+  if (!record.mint_nonce || record.mint_nonce.state !== record.confirmed.state + 1) {
+    throw new StateConflictError('E_NO_MINT_NONCE', `no mint nonce for state ${record.confirmed.state + 1}: feed the mint's last receipt first`);
+  }
+  return undefined;
+}
+
+/** A payment of `amount`: the next state, signed. Resent unchanged until its receipt arrives. */
+export async function updateRequest(ctx: UserContext, id: string, amount: bigint): Promise<Record<string, unknown>> {
+  if (amount <= 0n) throw new MalformedInputError('E_BAD_AMOUNT', 'the amount must be a positive number of satoshis');
+  const { record, c } = await load(ctx, id);
+  const cumulative = BigInt(record.confirmed.cumulative_sat) + amount;
+  const resend = checkCanSign(record, 'update', (p) => BigInt(p.cumulative_sat) === cumulative);
+  if (resend) return resend;
+  const state = record.confirmed.state + 1;
+  const tx = buildState(c, cumulative);
+  userSignAgainst(tx, 0, ctx.user, c.mintPubkey, record.mint_nonce!);
+  const request = {
+    type: 'credit/update-request', version: 1, network: ctx.network, contract_id: c.id, state,
+    amount_sat: Number(amount), cumulative_sat: Number(cumulative), psbt: base64.encode(serializePsbt(tx)),
+  };
+  // Recorded before it leaves: from now on the mint may hold this state.
+  await ctx.records.put({ ...record, pending: { kind: 'update', state, cumulative_sat: Number(cumulative), txid: tx.id, request } });
+  return request;
+}
+
+/** The mint's receipt: check it is for the state we signed, take its next nonce. */
+export async function applyReceipt(ctx: UserContext, receipt: Static<typeof ReceiptSchema>): Promise<Record<string, unknown>> {
+  const { record, c } = await load(ctx, receipt.contract_id);
+  const p = record.pending;
+  const repeat = !p && record.confirmed.state === receipt.state && record.confirmed.cumulative_sat === receipt.cumulative_sat;
+  if (!repeat) {
+    if (!p || p.kind !== 'update' || p.state !== receipt.state) refuse('E_RECEIPT_MISMATCH', `no update for state ${receipt.state} is waiting for a receipt`);
+    if (p.cumulative_sat !== receipt.cumulative_sat || p.txid !== receipt.txid) {
+      refuse('E_RECEIPT_MISMATCH', `the receipt (cumulative ${receipt.cumulative_sat}, txid ${receipt.txid}) is not for the state this user signed`);
+    }
+    if (receipt.next_nonce.state !== receipt.state + 1) refuse('E_RECEIPT_MISMATCH', `the receipt's next nonce is for state ${receipt.next_nonce.state}, not ${receipt.state + 1}`);
+    const updated = { ...record, confirmed: { state: receipt.state, cumulative_sat: receipt.cumulative_sat }, mint_nonce: receipt.next_nonce };
+    delete updated.pending;
+    await ctx.records.put(updated);
+    return balanceMessage(ctx, c, updated);
+  }
+  return balanceMessage(ctx, c, record);
+}
+
+function balanceMessage(ctx: UserContext, c: CreditContract, record: UserContractRecord): Record<string, unknown> {
+  const left = maxCumulative(c) - BigInt(record.confirmed.cumulative_sat);
+  return {
+    type: 'credit/balance', version: 1, network: ctx.network, contract_id: c.id, state: record.confirmed.state,
+    cumulative_sat: record.confirmed.cumulative_sat, spendable_sat: Number(left > 0n ? left : 0n), expiry_height: c.expiryHeight,
+  };
+}
+
+/** Cooperative close at `feeRate`, paying the mint its acknowledged cumulative amount. */
+export async function closeRequest(ctx: UserContext, id: string, feeRate: number): Promise<Record<string, unknown>> {
+  const { record, c } = await load(ctx, id);
+  const resend = checkCanSign(record, 'close', () => true);
+  if (resend) return resend;
+  const state = record.confirmed.state + 1;
+  const cumulative = BigInt(record.confirmed.cumulative_sat);
+  const tx = buildClose(c, cumulative, feeRate);
+  userSignAgainst(tx, 0, ctx.user, c.mintPubkey, record.mint_nonce!);
+  const request = {
+    type: 'credit/close-request', version: 1, network: ctx.network, contract_id: c.id, state,
+    cumulative_sat: Number(cumulative), fee_rate: feeRate, psbt: base64.encode(serializePsbt(tx)),
+  };
+  await ctx.records.put({ ...record, pending: { kind: 'close', state, cumulative_sat: Number(cumulative), txid: tx.id, request } });
+  return request;
+}
+
+/** Check a signed spend of the contract is the one we asked for and its signature valid. */
+function checkSignedSpend(hex: string, expectedTxid: string, c: CreditContract, prevouts: { script: Uint8Array; amount: bigint }[]): void {
+  let tx: Transaction;
+  try {
+    tx = Transaction.fromRaw(fromHex(hex, 'hex'), { allowUnknownOutputs: true });
+  } catch {
+    throw new MalformedInputError('E_MALFORMED_TX', 'the signed transaction does not parse');
+  }
+  if (tx.id !== expectedTxid) refuse('E_RECEIPT_MISMATCH', `the signed transaction ${tx.id} is not the one this user signed (${expectedTxid})`);
+  const witness = tx.getInput(0).finalScriptWitness;
+  const msg = tx.preimageWitnessV1(0, prevouts.map((p) => p.script), 0, prevouts.map((p) => p.amount));
+  if (!witness || witness.length !== 1 || !schnorr.verify(witness[0]!, msg, c.key.output.outputKey)) {
+    refuse('E_BAD_SIGNATURE', 'the contract input\'s signature does not verify');
+  }
+}
+
+export async function applyClosed(ctx: UserContext, closed: Static<typeof ClosedSchema>): Promise<Record<string, unknown>> {
+  const { record, c } = await load(ctx, closed.contract_id);
+  if (record.status === 'closed') return { ...closed };
+  const p = record.pending;
+  if (!p || p.kind !== 'close') refuse('E_RECEIPT_MISMATCH', `no close of contract ${c.id} is waiting`);
+  checkSignedSpend(closed.hex, p.txid, c, [{ script: c.script, amount: c.capacity }]);
+  const updated = { ...record, status: 'closed' as const };
+  delete updated.pending;
+  await ctx.records.put(updated);
+  return { ...closed };
+}
+
+export type RolloverParams = { expiryHeight: number; feeRate: number; topUp: TopUpInput[] };
+
+/** Rollover: mint paid, the rest (plus extra inputs) funds the next contract; its refund is co-signed first. */
+export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverParams): Promise<Record<string, unknown>> {
+  const { record, c } = await load(ctx, id);
+  const resend = checkCanSign(record, 'rollover', () => true);
+  if (resend) return resend;
+  const state = record.confirmed.state + 1;
+  const cumulative = BigInt(record.confirmed.cumulative_sat);
+  const { tx, newCapacity } = buildRollover(c, cumulative, c.script, p.feeRate, p.topUp);
+  const next = makeContract({ ...c, capacity: newCapacity, funding: { txid: tx.id, vout: 1 }, expiryHeight: p.expiryHeight, feeRate: c.feeRate });
+  userSignAgainst(tx, 0, ctx.user, c.mintPubkey, record.mint_nonce!);
+  const request = {
+    type: 'credit/rollover-request', version: 1, network: ctx.network, contract_id: c.id, state, cumulative_sat: Number(cumulative),
+    fee_rate: p.feeRate, new_contract_id: next.id, new_contract: termsToJson(next), rollover_psbt: base64.encode(serializePsbt(tx)),
+    refund_psbt: await refundRequest(ctx, next),
+  };
+  await ctx.records.put({
+    contract_id: next.id, network: ctx.network, contract: termsToJson(next), status: 'opening', funding_psbt: request.rollover_psbt,
+    confirmed: { state: 0, cumulative_sat: 0 }, previous_contract_id: c.id,
+  });
+  await ctx.records.put({ ...record, pending: { kind: 'rollover', state, cumulative_sat: Number(cumulative), txid: tx.id, request, new_contract_id: next.id } });
+  return request;
+}
+
+export async function applyRolloverAccept(ctx: UserContext, accept: Static<typeof RolloverAcceptSchema>): Promise<Record<string, unknown>> {
+  const { record, c } = await load(ctx, accept.contract_id);
+  const p = record.pending;
+  if (!p || p.kind !== 'rollover' || p.new_contract_id !== accept.new_contract_id) refuse('E_RECEIPT_MISMATCH', `no rollover of contract ${c.id} to ${accept.new_contract_id} is waiting`);
+  const { record: nextRecord, c: next } = await load(ctx, accept.new_contract_id);
+  checkFirstNonce(accept.next_nonce);
+  // The new refund first: it must be fully signed before the rollover can complete.
+  const refund = await completeRefund(ctx, next, accept.refund_psbt);
+  const rollover = parsePsbt(base64.decode(accept.rollover_psbt));
+  if (rollover.id !== p.txid) refuse('E_RECEIPT_MISMATCH', `the returned rollover ${rollover.id} is not the one this user signed (${p.txid})`);
+  const sig = rollover.getInput(0).tapKeySig;
+  if (!sig || !schnorr.verify(sig, keyPathSighash(rollover, 0), c.key.output.outputKey)) refuse('E_BAD_SIGNATURE', 'the rollover\'s contract input is not validly signed');
+  rollover.finalizeIdx(0);
+  const complete = rollover.inputsLength === 1;
+  const rolled = { ...record, status: 'rolled-over' as const };
+  delete rolled.pending;
+  await ctx.records.put({ ...nextRecord, status: 'open', refund, mint_nonce: accept.next_nonce });
+  await ctx.records.put(rolled);
+  return {
+    type: 'credit/rolled-over', version: 1, network: ctx.network, contract_id: c.id, new_contract_id: next.id,
+    refund: { ...refund, final_from_height: next.expiryHeight + 1 },
+    rollover: { txid: rollover.id, complete, psbt: base64.encode(serializePsbt(rollover)), hex: complete ? toHex(rollover.extract()) : undefined },
+  };
+}
+
+/** The user's exit after expiry: the signed refund, and whether the tip allows it yet. */
+export async function refundMessage(ctx: UserContext, id: string): Promise<{ message: Record<string, unknown>; final: boolean; explain: string }> {
+  const { record, c } = await load(ctx, id);
+  if (!record.refund) refuse('E_NO_REFUND', `contract ${id} has no signed refund (status ${record.status})`);
+  const tip = await ctx.chain.tip();
+  const final = isFinal({ lockTime: c.expiryHeight, inputs: [{ sequence: 0xfffffffd }] }, tip.height, 0);
+  return {
+    final,
+    explain: `the refund's nLockTime ${c.expiryHeight} is final once the tip reaches ${c.expiryHeight} (now ${tip.height})`,
+    message: { type: 'credit/refund', version: 1, network: ctx.network, contract_id: c.id, ...record.refund, final, final_from_height: c.expiryHeight + 1 },
+  };
+}
+
