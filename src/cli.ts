@@ -4,21 +4,32 @@
  * dist/offchain.js by scripts/build.mjs.
  */
 import { execute } from '@oclif/core';
+import CloseCredit from './commands/close-credit.ts';
+import CreditList from './commands/credit/list.ts';
+import ExitCredit from './commands/exit-credit.ts';
 import KeyNew from './commands/key/new.ts';
 import KeyShow from './commands/key/show.ts';
 import MusigInit from './commands/musig/init.ts';
 import MusigNonce from './commands/musig/nonce.ts';
 import MusigSign from './commands/musig/sign.ts';
+import OpenCredit from './commands/open-credit.ts';
 import PsbtAnalyze from './commands/psbt/analyze.ts';
 import PsbtCombine from './commands/psbt/combine.ts';
 import PsbtDecode from './commands/psbt/decode.ts';
 import PsbtExtract from './commands/psbt/extract.ts';
 import PsbtFinalize from './commands/psbt/finalize.ts';
+import RefundCredit from './commands/refund-credit.ts';
+import Rollover from './commands/rollover.ts';
+import SignUpdate from './commands/sign-update.ts';
 
 export const COMMANDS = {
+  'close-credit': CloseCredit,
+  'credit:list': CreditList,
+  'exit-credit': ExitCredit,
   'key:new': KeyNew,
   'key:show': KeyShow,
   'musig:init': MusigInit,
+  'open-credit': OpenCredit,
   'musig:nonce': MusigNonce,
   'musig:sign': MusigSign,
   'psbt:analyze': PsbtAnalyze,
@@ -26,6 +37,9 @@ export const COMMANDS = {
   'psbt:decode': PsbtDecode,
   'psbt:extract': PsbtExtract,
   'psbt:finalize': PsbtFinalize,
+  'refund-credit': RefundCredit,
+  rollover: Rollover,
+  'sign-update': SignUpdate,
 };
 
 export async function main(argv: string[], opts: { development?: boolean } = {}): Promise<void> {

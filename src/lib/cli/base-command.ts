@@ -115,6 +115,13 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     return { tx: parsePsbt(bytes), network: this.network(network), messageType };
   }
 
+  /** A JSON message from a file named by a flag (e.g. --offer FILE). */
+  protected async readFileDocument(path: string): Promise<unknown> {
+    const doc = detectFormat(await readInputBytes({ path, stdin: process.stdin }));
+    if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', `${path} does not hold one JSON message`);
+    return doc.value;
+  }
+
   /** The input as a stream of JSON Lines (bulk commands). */
   protected inputLines() {
     const path = (this.flags as { in?: string }).in;

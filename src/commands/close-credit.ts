@@ -1,0 +1,65 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../lib/cli/base-command.ts';
+import { CreditCommand, contractFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
+import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { UsageError } from '../lib/errors.ts';
+
+export default class CloseCredit extends CreditCommand<typeof CloseCredit> {
+  static override summary = 'Close a credit contract cooperatively: the mint gets its cumulative amount, the user the rest.';
+  static override description = `  user  --start [--fee-rate R]    → credit/close-request (signed by the user)
+  mint  < credit/close-request    → credit/closed        (checked, co-signed; the contract is frozen)
+  user  < credit/closed           → credit/closed        (verified; broadcast its hex)
+
+The mint keeps its latest state and still exits with it if the close does not confirm before expiry.`;
+  static override examples = [
+    {
+      description: 'Close the demo contract (after the sign-update example)',
+      command:
+        '<%= config.bin %> close-credit --role user --start --key-env USER_KEY --state-dir /tmp/user ' +
+        '| <%= config.bin %> close-credit --role mint --key-env MINT_KEY --state-dir /tmp/mint ' +
+        '| <%= config.bin %> close-credit --role user --key-env USER_KEY --state-dir /tmp/user',
+    },
+  ];
+  static override flags = {
+    ...roleFlag,
+    ...inputFlags,
+    ...keyFlags,
+    ...stateFlags,
+    ...contractFlag,
+    start: Flags.boolean({ description: 'user: begin the close (sign and print the request)' }),
+    'fee-rate': Flags.string({ description: 'user: fee rate of the close, sat/vB (default: the contract\'s)', helpValue: 'SAT/VB' }),
+    ...chainFlags,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const f = this.flags;
+    const { readEnvelope } = await import('../lib/envelope.ts');
+    const { decodeMessage } = await import('../lib/message.ts');
+    const schemas = await import('../lib/credit/schemas.ts');
+    const user = await import('../lib/credit/user.ts');
+    if (f.role === 'user' && f.start) return this.request();
+    const doc = await this.readDocument();
+    if (doc.format !== 'json') throw new UsageError('E_USAGE', 'expected a credit/close-request or credit/closed message');
+    const env = readEnvelope(doc.value);
+    const network = this.network(env.network);
+    if (f.role === 'mint') {
+      const { ctx, book } = await this.mintSession(network);
+      const { acceptClose } = await import('../lib/credit/mint.ts');
+      const req = decodeMessage(schemas.CloseRequestSchema, doc.value);
+      return { message: await book.exclusive(() => acceptClose(ctx, req)) };
+    }
+    const { ctx, book } = await this.userSession(network);
+    const closed = decodeMessage(schemas.ClosedSchema, doc.value);
+    return { message: await book.exclusive(() => user.applyClosed(ctx, closed)) };
+  }
+
+  private async request(): Promise<CommandResult> {
+    const network = this.network();
+    const { ctx, book } = await this.userSession(network);
+    const { closeRequest } = await import('../lib/credit/user.ts');
+    const id = await this.pickContract(book, ['open']);
+    const record = await book.get(id);
+    const feeRate = this.flags['fee-rate'] !== undefined ? parseRate(this.flags['fee-rate']) : record!.contract.fee_rate;
+    return { message: await book.exclusive(() => closeRequest(ctx, id, feeRate)) };
+  }
+}

@@ -1,0 +1,28 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { CreditCommand } from '../../lib/cli/credit-command.ts';
+import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+
+export default class CreditList extends CreditCommand<typeof CreditList> {
+  static override summary = 'The mint\'s contracts, soonest expiry first, flagging those to exit now.';
+  static override description =
+    'For runbooks: capacity, cumulative amount, state number, expiry and blocks to expiry at the current tip; must_exit is true for a ' +
+    'contract with a signed state within the safety margin of expiry (run exit-credit for it now).';
+  static override examples = [
+    { description: 'Contracts expiring within a day', command: '<%= config.bin %> credit list --expiring-within 144 --key-env MINT_KEY --state-dir /tmp/mint --tip-height 1003' },
+  ];
+  static override flags = {
+    ...keyFlags,
+    ...stateFlags,
+    'expiring-within': Flags.integer({ description: 'only contracts expiring within N blocks', helpValue: 'N' }),
+    ...chainFlags,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const network = this.network();
+    const { ctx, book } = await this.mintSession(network);
+    const { contractsMessage } = await import('../../lib/credit/operator.ts');
+    const tip = await ctx.chain.tip();
+    return { message: contractsMessage(await book.list(), tip.height, ctx.policy, network, this.flags['expiring-within']) };
+  }
+}

@@ -1,0 +1,46 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../lib/cli/base-command.ts';
+import { CreditCommand, contractFlag, parseRate } from '../lib/cli/credit-command.ts';
+import { chainFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { UsageError } from '../lib/errors.ts';
+
+export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
+  static override summary = 'The mint\'s unilateral exit: its latest signed state plus a CPFP child, to mine before expiry.';
+  static override description =
+    'Prints the latest fully signed state and a TRUC (v3) child spending the mint\'s payout that brings the pair to --fee-rate; ' +
+    'when the payout address is the mint key\'s own P2TR address the child is signed too. Submit both with bitcoin-cli submitpackage, ' +
+    'or pass --broadcast with a node. Must be mined by the contract\'s expiry height.';
+  static override examples = [
+    { description: 'Exit the demo contract at 10 sat/vB', command: '<%= config.bin %> exit-credit --fee-rate 10 --key-env MINT_KEY --state-dir /tmp/mint' },
+  ];
+  static override flags = {
+    ...keyFlags,
+    ...stateFlags,
+    ...contractFlag,
+    'fee-rate': Flags.string({ description: 'target fee rate of state + child together, sat/vB', required: true, helpValue: 'SAT/VB' }),
+    to: Flags.string({ description: 'where the child pays (default: the payout address)', helpValue: 'ADDRESS' }),
+    broadcast: Flags.boolean({ description: 'submit state and child as a package to the node (needs --rpc-url)' }),
+    ...chainFlags,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const network = this.network();
+    const { ctx, book } = await this.mintSession(network);
+    const { buildExit } = await import('../lib/credit/exit.ts');
+    const { decodeAddress } = await import('../lib/address.ts');
+    const id = await this.pickContract(book, ['open', 'closing', 'rolling-over']);
+    const record = await book.get(id);
+    if (!record) throw new UsageError('E_USAGE', `no contract ${id}`);
+    const to = this.flags.to ? decodeAddress(this.flags.to, network, '--to') : undefined;
+    const message = buildExit(record, ctx.mint, { feeRate: parseRate(this.flags['fee-rate']), to });
+    if (this.flags.broadcast) {
+      if (!ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url');
+      const child = message.child as { hex?: string };
+      if (!child.hex) throw new UsageError('E_USAGE', 'the child is not signed (the payout address is not the mint key\'s): sign it, then submitpackage');
+      const { fromHex } = await import('../lib/bytes.ts');
+      const state = message.state_tx as { hex: string };
+      await ctx.chain.submitPackage([fromHex(state.hex), fromHex(child.hex)]);
+    }
+    return { message };
+  }
+}

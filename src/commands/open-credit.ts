@@ -1,0 +1,120 @@
+import { Flags } from '@oclif/core';
+import { join } from 'node:path';
+import type { CommandResult } from '../lib/cli/base-command.ts';
+import { CreditCommand, fundingConfirmationsFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
+import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { UsageError } from '../lib/errors.ts';
+
+export default class OpenCredit extends CreditCommand<typeof OpenCredit> {
+  static override summary = 'Open a credit contract between a user and an ecash mint: refund first, then funding.';
+  static override description = `Each step reads one message and prints the next:
+
+  mint  --publish                       → credit/offer        (the mint's standing terms; stored)
+  user  < credit/offer                  → credit/address      (fund it from native segwit inputs; do not sign yet)
+  user  --offer FILE < funding PSBT     → credit/open-request (terms + refund with the user's nonce)
+  mint  < credit/open-request           → credit/open-accept  (the mint checks and co-signs the refund)
+  user  < credit/open-accept            → credit/opened       (refund fully signed and verified: now fund)
+
+The contract key is the BIP-327 KeyAgg of the sorted user and mint keys, key-path-only taproot. The refund pays the
+user from block expiry + 1 (nLockTime = expiry, nSequence 0xfffffffd). The user pays all fees of the contract's own
+transactions; the mint is always paid exactly its cumulative amount.`;
+  static override examples = [
+    {
+      description: 'The whole opening, offline on regtest (see the README runbook)',
+      command:
+        'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); ' +
+        '<%= config.bin %> open-credit --role mint --publish --key-env MINT_KEY --state-dir /tmp/mint --payout-address bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte > /tmp/offer.json; ' +
+        '<%= config.bin %> open-credit --role user --offer /tmp/offer.json --key-env USER_KEY --state-dir /tmp/user --tip-height 1000 --expiry +4320 ' +
+        '--refund-address bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j --in fixtures/credit/funding.psbt ' +
+        '| <%= config.bin %> open-credit --role mint --key-env MINT_KEY --state-dir /tmp/mint --tip-height 1000 ' +
+        '| <%= config.bin %> open-credit --role user --key-env USER_KEY --state-dir /tmp/user',
+    },
+  ];
+  static override flags = {
+    ...roleFlag,
+    ...inputFlags,
+    ...keyFlags,
+    ...stateFlags,
+    publish: Flags.boolean({ description: 'mint: store and print the offer (its standing terms); without --payout-address, print the stored one' }),
+    offer: Flags.string({ description: 'user: the mint\'s credit/offer file (with the funding PSBT on input)', helpValue: 'FILE' }),
+    'payout-address': Flags.string({ description: 'mint --publish: where the mint is paid', helpValue: 'ADDRESS' }),
+    'min-fee-rate': Flags.string({ description: 'mint --publish: lowest fee rate of update states, sat/vB', default: '1' }),
+    'safety-margin': Flags.integer({ description: 'mint --publish: stop accepting payments this many blocks before expiry', default: 144, min: 1 }),
+    'min-confirmations': Flags.integer({ description: 'mint --publish: funding confirmations required before payments', default: 1, min: 0 }),
+    'min-expiry': Flags.integer({ description: 'mint --publish: shortest contract, blocks', default: 432, min: 1 }),
+    'max-expiry': Flags.integer({ description: 'mint --publish: longest contract, blocks', default: 12_960, min: 1 }),
+    expiry: Flags.string({ description: 'user: expiry as a block height or +BLOCKS from the tip (default: the offer\'s)', helpValue: 'HEIGHT|+N' }),
+    'refund-address': Flags.string({ description: 'user: where the refund pays', helpValue: 'ADDRESS' }),
+    'change-address': Flags.string({ description: 'user: change in updates and close (default: the refund address)', helpValue: 'ADDRESS' }),
+    'fee-rate': Flags.string({ description: 'user: fee rate of the refund and update states, sat/vB (default: the mint\'s floor)', helpValue: 'SAT/VB' }),
+    ...chainFlags,
+    ...fundingConfirmationsFlag,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const f = this.flags;
+    if (f.role === 'mint' && f.publish) return this.mintOffer();
+    const doc = await this.readDocument();
+    const { readEnvelope } = await import('../lib/envelope.ts');
+    const { decodeMessage } = await import('../lib/message.ts');
+    const schemas = await import('../lib/credit/schemas.ts');
+    if (f.role === 'mint') {
+      if (doc.format !== 'json') throw new UsageError('E_USAGE', 'the mint step reads a credit/open-request message');
+      const network = this.network(readEnvelope(doc.value).network);
+      const req = decodeMessage(schemas.OpenRequestSchema, doc.value);
+      const { ctx, book } = await this.mintSession(network);
+      const { acceptOpen } = await import('../lib/credit/mint.ts');
+      return { message: await book.exclusive(() => acceptOpen(ctx, req)) };
+    }
+    const user = await import('../lib/credit/user.ts');
+    if (doc.format === 'psbt') {
+      if (!f.offer) throw new UsageError('E_USAGE', 'with a funding PSBT on input, pass the mint\'s offer with --offer FILE');
+      const offerDoc = await this.readFileDocument(f.offer);
+      const network = this.network(readEnvelope(offerDoc).network);
+      const offer = decodeMessage(schemas.CreditOfferSchema, offerDoc);
+      if (!f['refund-address']) throw new UsageError('E_USAGE', '--refund-address is required to open');
+      const { ctx, book } = await this.userSession(network);
+      const expiryHeight = await this.expiryHeight(f.expiry ?? `+${offer.default_expiry_blocks}`, network);
+      const feeRate = f['fee-rate'] !== undefined ? parseRate(f['fee-rate']) : offer.min_fee_rate;
+      return {
+        message: await book.exclusive(() =>
+          user.openRequest(ctx, { offer, fundingPsbt: doc.psbt, expiryHeight, refundAddress: f['refund-address']!, changeAddress: f['change-address'] ?? f['refund-address']!, feeRate }),
+        ),
+      };
+    }
+    if (doc.format !== 'json') throw new UsageError('E_USAGE', 'expected a credit/offer or credit/open-accept message, or a funding PSBT');
+    const env = readEnvelope(doc.value);
+    const network = this.network(env.network);
+    if (env.type === 'credit/offer') {
+      const offer = decodeMessage(schemas.CreditOfferSchema, doc.value);
+      return { message: user.addressMessage({ network, user: await this.keyPair(network) }, offer) };
+    }
+    const accept = decodeMessage(schemas.OpenAcceptSchema, doc.value);
+    const { ctx, book } = await this.userSession(network);
+    return { message: await book.exclusive(() => user.openFinish(ctx, accept)) };
+  }
+
+  private async mintOffer(): Promise<CommandResult> {
+    const f = this.flags;
+    const network = this.network();
+    const mint = await this.keyPair(network);
+    const { RecordBook } = await import('../lib/store/record-book.ts');
+    const { toHex } = await import('../lib/bytes.ts');
+    const { decodeAddress } = await import('../lib/address.ts');
+    const book = new RecordBook(join(this.stateDir(network), 'credit-mint'));
+    const stored = await book.readDoc<Record<string, unknown>>('offer');
+    if (!f['payout-address']) {
+      if (stored) return { message: stored };
+      throw new UsageError('E_USAGE', 'the first --publish needs --payout-address');
+    }
+    decodeAddress(f['payout-address'], network, '--payout-address');
+    if (f['min-expiry'] > f['max-expiry']) throw new UsageError('E_USAGE', '--min-expiry is above --max-expiry');
+    const offer = {
+      type: 'credit/offer', version: 1, network, mint_pubkey: toHex(mint.publicKey), payout_address: f['payout-address'],
+      min_fee_rate: parseRate(f['min-fee-rate']), safety_margin_blocks: f['safety-margin'], min_confirmations: f['min-confirmations'],
+      min_expiry_blocks: f['min-expiry'], max_expiry_blocks: f['max-expiry'], default_expiry_blocks: Math.min(Math.max(4320, f['min-expiry']), f['max-expiry']),
+    };
+    await book.exclusive(() => book.writeDoc('offer', offer));
+    return { message: offer };
+  }
+}

@@ -1,0 +1,32 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../lib/cli/base-command.ts';
+import { CreditCommand, contractFlag } from '../lib/cli/credit-command.ts';
+import { chainFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { RefusedError } from '../lib/errors.ts';
+
+export default class RefundCredit extends CreditCommand<typeof RefundCredit> {
+  static override summary = 'The user\'s unilateral exit: print the signed refund once it can be mined.';
+  static override description =
+    'The refund has nLockTime = expiry, so Bitcoin Core accepts it once the tip reaches the expiry height (final in block expiry + 1). ' +
+    'Refuses (exit 4) before then, saying how many blocks remain, unless --any-time. Broadcast its hex with sendrawtransaction.';
+  static override examples = [
+    { description: 'After expiry, the demo contract\'s refund', command: '<%= config.bin %> refund-credit --key-env USER_KEY --state-dir /tmp/user --tip-height 5320' },
+  ];
+  static override flags = {
+    ...keyFlags,
+    ...stateFlags,
+    ...contractFlag,
+    'any-time': Flags.boolean({ description: 'print the refund even before it is final (it will be rejected as non-final until then)' }),
+    ...chainFlags,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const network = this.network();
+    const { ctx, book } = await this.userSession(network);
+    const { refundMessage } = await import('../lib/credit/user.ts');
+    const id = await this.pickContract(book, ['open', 'closing', 'rolling-over']);
+    const out = await refundMessage(ctx, id);
+    if (!out.final && !this.flags['any-time']) throw new RefusedError('E_NOT_FINAL', `${out.explain}; rerun then, or pass --any-time`);
+    return { message: out.message };
+  }
+}

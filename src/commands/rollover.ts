@@ -1,0 +1,80 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../lib/cli/base-command.ts';
+import { CreditCommand, contractFlag, fundingConfirmationsFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
+import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { UsageError } from '../lib/errors.ts';
+
+export default class Rollover extends CreditCommand<typeof Rollover> {
+  static override summary = 'Roll a credit contract into the next period in one transaction: pay the mint, fund a new contract.';
+  static override description = `  user  --expiry +N [--top-up PSBT]  → credit/rollover-request (rollover signed by the user, new refund with its nonce)
+  mint  < credit/rollover-request    → credit/rollover-accept  (new refund co-signed first, then the rollover input)
+  user  < credit/rollover-accept     → credit/rolled-over      (new refund verified; the rollover to broadcast)
+
+Extra funds come from a wallet PSBT (--top-up) whose inputs, native segwit, join the rollover; the user's wallet signs
+them after this. Once the mint signs, the old contract is frozen; the mint keeps its latest state, and exits with it
+before the old expiry, until the rollover confirms.`;
+  static override examples = [
+    {
+      description: 'Roll the demo contract over for another ~month (after a payment)',
+      command:
+        '<%= config.bin %> rollover --role user --expiry +4320 --tip-height 1002 --key-env USER_KEY --state-dir /tmp/user ' +
+        '| <%= config.bin %> rollover --role mint --key-env MINT_KEY --state-dir /tmp/mint --tip-height 1002 ' +
+        '| <%= config.bin %> rollover --role user --key-env USER_KEY --state-dir /tmp/user',
+    },
+  ];
+  static override flags = {
+    ...roleFlag,
+    ...inputFlags,
+    ...keyFlags,
+    ...stateFlags,
+    ...contractFlag,
+    expiry: Flags.string({ description: 'user: the new contract\'s expiry, a height or +BLOCKS from the tip (starts the rollover)', helpValue: 'HEIGHT|+N' }),
+    'fee-rate': Flags.string({ description: 'user: fee rate of the rollover, sat/vB (default: the contract\'s)', helpValue: 'SAT/VB' }),
+    'top-up': Flags.string({ description: 'user: a wallet PSBT whose (segwit) inputs add funds to the new contract', helpValue: 'FILE' }),
+    ...chainFlags,
+    ...fundingConfirmationsFlag,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const f = this.flags;
+    const { readEnvelope } = await import('../lib/envelope.ts');
+    const { decodeMessage } = await import('../lib/message.ts');
+    const schemas = await import('../lib/credit/schemas.ts');
+    const user = await import('../lib/credit/user.ts');
+    if (f.role === 'user' && f.expiry !== undefined) {
+      const network = this.network();
+      const { ctx, book } = await this.userSession(network);
+      const id = await this.pickContract(book, ['open']);
+      const record = await book.get(id);
+      const expiryHeight = await this.expiryHeight(f.expiry, network);
+      const feeRate = f['fee-rate'] !== undefined ? parseRate(f['fee-rate']) : record!.contract.fee_rate;
+      const topUp = f['top-up'] ? await this.topUpInputs(f['top-up']) : [];
+      return { message: await book.exclusive(() => user.rolloverRequest(ctx, id, { expiryHeight, feeRate, topUp })) };
+    }
+    const doc = await this.readDocument();
+    if (doc.format !== 'json') throw new UsageError('E_USAGE', 'expected a credit/rollover-request or credit/rollover-accept message (or --expiry to start)');
+    const network = this.network(readEnvelope(doc.value).network);
+    if (f.role === 'mint') {
+      const { ctx, book } = await this.mintSession(network);
+      const { acceptRollover } = await import('../lib/credit/mint.ts');
+      const req = decodeMessage(schemas.RolloverRequestSchema, doc.value);
+      return { message: await book.exclusive(() => acceptRollover(ctx, req)) };
+    }
+    const { ctx, book } = await this.userSession(network);
+    const accept = decodeMessage(schemas.RolloverAcceptSchema, doc.value);
+    return { message: await book.exclusive(() => user.applyRolloverAccept(ctx, accept)) };
+  }
+
+  private async topUpInputs(path: string) {
+    const { readInputBytes, detectFormat } = await import('../lib/cli/input.ts');
+    const { psbtBytesOf } = await import('../lib/cli/base-command.ts');
+    const { parsePsbt } = await import('../lib/psbt/parse.ts');
+    const { toHex } = await import('../lib/bytes.ts');
+    const tx = parsePsbt(psbtBytesOf(detectFormat(await readInputBytes({ path, stdin: process.stdin }))).bytes);
+    return Array.from({ length: tx.inputsLength }, (_, i) => {
+      const input = tx.getInput(i);
+      if (!input.witnessUtxo || !input.txid || input.index === undefined) throw new UsageError('E_TOPUP_INPUT', `--top-up input ${i} has no witness_utxo`);
+      return { txid: toHex(input.txid), vout: input.index, amount: input.witnessUtxo.amount, script: input.witnessUtxo.script, sequence: input.sequence };
+    });
+  }
+}

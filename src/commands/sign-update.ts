@@ -1,0 +1,91 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../lib/cli/base-command.ts';
+import { CreditCommand, contractFlag, fundingConfirmationsFlag, roleFlag } from '../lib/cli/credit-command.ts';
+import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { UsageError } from '../lib/errors.ts';
+
+export default class SignUpdate extends CreditCommand<typeof SignUpdate> {
+  static override summary = 'One payment in a credit contract: the user signs the next state, the mint co-signs and stores it.';
+  static override description = `  user  --amount N                → credit/update-request (next state, signed with BIP-327 DeterministicSign)
+  mint  < credit/update-request   → credit/receipt        (checked, co-signed, stored fully signed; no signature returned)
+  user  < credit/receipt          → credit/balance        (the user's own record, and the mint's next nonce)
+
+The mint refuses (exit 4) anything it could not get mined or that pays it wrongly: a cumulative amount that does not
+increase, extra inputs or outputs, nLockTime ≠ 0, a relative lock, dust, a fee rate under its floor, unconfirmed
+funding, or a contract within the safety margin of expiry; a state it already has answers with the stored receipt.
+With --stream the mint reads requests as JSON Lines and writes one receipt (or credit/error) line each.`;
+  static override examples = [
+    {
+      description: 'A 1000-sat payment through the opened demo contract (after the open-credit example)',
+      command:
+        '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir /tmp/user ' +
+        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir /tmp/mint --tip-height 1001 --funding-confirmations 1 ' +
+        '| <%= config.bin %> sign-update --role user --key-env USER_KEY --state-dir /tmp/user',
+    },
+  ];
+  static override flags = {
+    ...roleFlag,
+    ...inputFlags,
+    ...keyFlags,
+    ...stateFlags,
+    ...contractFlag,
+    amount: Flags.integer({ description: 'user: satoshis this payment adds to the mint\'s cumulative amount', min: 1 }),
+    stream: Flags.boolean({ description: 'mint: read update requests as JSON Lines, write one receipt line each' }),
+    ...chainFlags,
+    ...fundingConfirmationsFlag,
+  };
+
+  protected async execute(): Promise<CommandResult | void> {
+    const f = this.flags;
+    const { readEnvelope } = await import('../lib/envelope.ts');
+    const { decodeMessage } = await import('../lib/message.ts');
+    const schemas = await import('../lib/credit/schemas.ts');
+    if (f.role === 'user' && f.amount !== undefined) {
+      const network = this.network();
+      const { ctx, book } = await this.userSession(network);
+      const { updateRequest } = await import('../lib/credit/user.ts');
+      const id = await this.pickContract(book, ['open']);
+      return { message: await book.exclusive(() => updateRequest(ctx, id, BigInt(f.amount!))) };
+    }
+    if (f.role === 'mint' && f.stream) return this.stream();
+    const doc = await this.readDocument();
+    if (doc.format !== 'json') throw new UsageError('E_USAGE', f.role === 'user' ? 'pass --amount N, or feed the mint\'s credit/receipt' : 'the mint reads a credit/update-request');
+    const network = this.network(readEnvelope(doc.value).network);
+    if (f.role === 'mint') {
+      const req = decodeMessage(schemas.UpdateRequestSchema, doc.value);
+      const { ctx, book } = await this.mintSession(network);
+      const { acceptUpdate } = await import('../lib/credit/mint.ts');
+      return { message: await book.exclusive(() => acceptUpdate(ctx, req)) };
+    }
+    const receipt = decodeMessage(schemas.ReceiptSchema, doc.value);
+    const { ctx, book } = await this.userSession(network);
+    const { applyReceipt } = await import('../lib/credit/user.ts');
+    return { message: await book.exclusive(() => applyReceipt(ctx, receipt)) };
+  }
+
+  /** The mint's streaming mode: one process, the book lock held throughout, a line out per line in. */
+  private async stream(): Promise<void> {
+    this.longRunning = true;
+    const { decodeMessage } = await import('../lib/message.ts');
+    const { readEnvelope } = await import('../lib/envelope.ts');
+    const { UpdateRequestSchema } = await import('../lib/credit/schemas.ts');
+    const { acceptUpdate } = await import('../lib/credit/mint.ts');
+    const { describeError } = await import('../lib/cli/base-command.ts');
+    const network = this.network();
+    const { ctx, book } = await this.mintSession(network);
+    let served = 0;
+    await book.exclusive(async () => {
+      for await (const { value, line } of this.inputLines()) {
+        try {
+          if (readEnvelope(value).network !== network) throw new UsageError('E_NETWORK_MISMATCH', `line ${line} is for another network`);
+          this.emitLine(await acceptUpdate(ctx, decodeMessage(UpdateRequestSchema, value)));
+        } catch (e) {
+          const { code, message, exitCode } = describeError(e);
+          this.emitLine({ type: 'credit/error', version: 1, network, line, code, exit_code: exitCode, message });
+        }
+        if (++served % 100 === 0) this.term.progress(`${served} requests`);
+      }
+    });
+    this.term.clearProgress();
+  }
+}

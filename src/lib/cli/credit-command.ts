@@ -1,0 +1,124 @@
+/**
+ * The base of the credit-contract commands: builds the mint's or the user's context
+ * (key, record book under --state-dir, the single-use nonce store, the chain source)
+ * and runs each protocol step under the book's lock, so two invocations never
+ * interleave a read-check-sign-write.
+ *
+ * Offline, the mint takes chain facts from flags: --tip-height, and
+ * --funding-confirmations N, the operator's assertion that the funding output of the
+ * contract being served has N confirmations (its amount and script are the contract's).
+ */
+import { Flags, type Command } from '@oclif/core';
+import { join } from 'node:path';
+import { UsageError } from '../errors.ts';
+import type { Network } from '../network.ts';
+import type { ChainSource, UtxoInfo } from '../chain/types.ts';
+import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../credit/ports.ts';
+import type { RecordBook } from '../store/record-book.ts';
+import { OffchainCommand } from './base-command.ts';
+
+export const roleFlag = {
+  role: Flags.string({ description: 'which party runs this step', options: ['user', 'mint'], required: true }),
+};
+
+export const contractFlag = {
+  contract: Flags.string({ description: 'contract id (default: the only open contract in the state directory)', helpValue: 'ID' }),
+};
+
+export const fundingConfirmationsFlag = {
+  'funding-confirmations': Flags.integer({
+    description: 'offline: assert the served contract\'s funding output has N confirmations (with a node, it is asked instead)',
+    helpValue: 'N',
+    min: 0,
+    helpGroup: 'CHAIN',
+  }),
+};
+
+export function parseRate(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0.1 || n > 100_000) throw new UsageError('E_USAGE', `fee rate must be a number of sat/vB between 0.1 and 100000, got ${text}`);
+  return n;
+}
+
+export abstract class CreditCommand<T extends typeof Command> extends OffchainCommand<T> {
+  protected async mintSession(network: Network): Promise<{ ctx: MintContext; book: RecordBook<MintContractRecord> }> {
+    const { RecordBook } = await import('../store/record-book.ts');
+    const { NonceStore } = await import('../store/nonce-store.ts');
+    const { decodeMessage } = await import('../message.ts');
+    const { CreditOfferSchema } = await import('../credit/schemas.ts');
+    const dir = this.stateDir(network);
+    const book = new RecordBook<MintContractRecord>(join(dir, 'credit-mint'));
+    const stored = await book.readDoc<Record<string, unknown>>('offer');
+    if (!stored) throw new UsageError('E_NO_MINT_POLICY', `no mint policy in ${book.dir}: run "open-credit --role mint --publish --payout-address ADDR" first`);
+    const offer = decodeMessage(CreditOfferSchema, stored);
+    const { type: _t, version: _v, network: _n, ...policy } = offer;
+    const mint = await this.keyPair(network);
+    const { toHex } = await import('../bytes.ts');
+    if (toHex(mint.publicKey) !== policy.mint_pubkey) {
+      throw new UsageError('E_WRONG_KEY', `this key is not the mint key of ${book.dir} (${policy.mint_pubkey})`);
+    }
+    const chain = await this.mintChain(network, book);
+    return {
+      book,
+      ctx: { network, mint, policy: policy as MintPolicy, records: book, nonces: new NonceStore(join(dir, 'nonces')), chain, random: this.random },
+    };
+  }
+
+  protected async userSession(network: Network): Promise<{ ctx: UserContext; book: RecordBook<UserContractRecord> }> {
+    const { RecordBook } = await import('../store/record-book.ts');
+    const { NonceStore } = await import('../store/nonce-store.ts');
+    const dir = this.stateDir(network);
+    const book = new RecordBook<UserContractRecord>(join(dir, 'credit-user'));
+    const user = await this.keyPair(network);
+    return { book, ctx: { network, user, records: book, nonces: new NonceStore(join(dir, 'nonces')), chain: await this.chain(network), random: this.random } };
+  }
+
+  /** With a node, the node; offline, --tip-height and the asserted funding confirmations. */
+  private async mintChain(network: Network, book: RecordBook<MintContractRecord>): Promise<ChainSource> {
+    const base = await this.chain(network);
+    const confirmations = (this.flags as { 'funding-confirmations'?: number })['funding-confirmations'];
+    if (base.kind === 'rpc') {
+      if (confirmations !== undefined) throw new UsageError('E_USAGE', '--funding-confirmations is for offline use; the node is asked instead');
+      return base;
+    }
+    const { termsFromJson } = await import('../credit/codec.ts');
+    return {
+      kind: 'offline',
+      tip: () => base.tip(),
+      async utxo(txid: string, vout: number): Promise<UtxoInfo | null> {
+        if (confirmations === undefined) return base.utxo(txid, vout);
+        for (const r of await book.list()) {
+          if (r.contract.funding.txid === txid && r.contract.funding.vout === vout) {
+            const c = termsFromJson(r.contract, r.network);
+            return { txid, vout, value: c.capacity, scriptPubKey: c.script, confirmations };
+          }
+        }
+        return null;
+      },
+      rawTransaction: (txid) => base.rawTransaction(txid),
+      testMempoolAccept: (txs) => base.testMempoolAccept(txs),
+      broadcast: (tx) => base.broadcast(tx),
+    };
+  }
+
+  /** --contract, or the only contract in `status` in the book. */
+  protected async pickContract<R extends { contract_id: string; status: string }>(book: RecordBook<R>, statuses: readonly string[]): Promise<string> {
+    const explicit = (this.flags as { contract?: string }).contract;
+    if (explicit) return explicit;
+    const candidates = (await book.list()).filter((r) => statuses.includes(r.status));
+    if (candidates.length === 1) return candidates[0]!.contract_id;
+    throw new UsageError(
+      'E_USAGE',
+      candidates.length === 0 ? `no ${statuses.join('/')} contract in ${book.dir}` : `${candidates.length} contracts are ${statuses.join('/')}: pass --contract ID`,
+    );
+  }
+
+  /** Tip height from the chain source, for `+N` expiries. */
+  protected async expiryHeight(spec: string, network: Network): Promise<number> {
+    if (/^\d+$/.test(spec)) return Number(spec);
+    const m = /^\+(\d+)$/.exec(spec);
+    if (!m) throw new UsageError('E_USAGE', `--expiry must be a block height or +BLOCKS, got ${spec}`);
+    const tip = await (await this.chain(network)).tip();
+    return tip.height + Number(m[1]);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The mint's unilateral exit (BRIEF §3.1): its latest fully signed state, which must be
+ * mined by block `expiry` (the refund is final from expiry + 1), and a CPFP child that
+ * spends the mint's payout to pay for both. States are TRUC (v3), so the child is v3
+ * too and at most 1000 vB; the pair goes to Core's `submitpackage`. The mint pays this
+ * child's fee out of its own payout.
+ */
+import { Transaction } from '@scure/btc-signer';
+import { base64 } from '@scure/base';
+import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { RefusedError } from '../errors.ts';
+import type { KeyPair } from '../keys/keys.ts';
+import { p2trScript, taprootOutput } from '../taproot/taproot.ts';
+import { dustThreshold, feeFor, inputVsize, outputVsize, txOverheadVsize } from '../tx/policy.ts';
+import { termsFromJson } from './codec.ts';
+import type { MintContractRecord } from './ports.ts';
+import { CONTRACT_SEQUENCE } from './transactions.ts';
+
+export type ExitOptions = { feeRate: number; to?: Uint8Array };
+
+export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitOptions): Record<string, unknown> {
+  if (!record.latest) {
+    throw new RefusedError('E_NO_STATE', `contract ${record.contract_id} has no signed state yet: there is nothing for the mint to claim`);
+  }
+  const c = termsFromJson(record.contract, record.network);
+  const parent = Transaction.fromRaw(fromHex(record.latest.hex, 'state'), { allowUnknownOutputs: true });
+  let vout = -1;
+  let spent = 0n;
+  for (let i = 0; i < parent.outputsLength; i++) {
+    const o = parent.getOutput(i);
+    spent += o.amount!;
+    if (equalBytes(o.script!, c.payoutScript)) vout = i;
+  }
+  const payout = parent.getOutput(vout).amount!;
+  const parentFee = c.capacity - spent;
+  const to = opts.to ?? c.payoutScript;
+  const ownKey = taprootOutput(mint.xOnly);
+  const mintSigns = equalBytes(c.payoutScript, ownKey.script);
+  const spendVbytes = inputVsize(c.payoutScript);
+  if (spendVbytes === undefined) throw new RefusedError('E_EXIT_PAYOUT', 'the payout script type cannot be fee-estimated for a CPFP child');
+  const childVsize = Math.ceil(txOverheadVsize(1, 1) + spendVbytes + outputVsize(to));
+  const packageFee = feeFor(parent.vsize + childVsize, opts.feeRate);
+  const childFee = packageFee > parentFee ? packageFee - parentFee : feeFor(childVsize, opts.feeRate);
+  const amount = payout - childFee;
+  if (amount < dustThreshold(to)) {
+    throw new RefusedError('E_EXIT_UNECONOMICAL', `at ${opts.feeRate} sat/vB the CPFP child would cost ${childFee} sat of the mint's ${payout} sat payout`);
+  }
+  const child = new Transaction({ version: 3 });
+  child.addInput({
+    txid: parent.id, index: vout, sequence: CONTRACT_SEQUENCE, witnessUtxo: { script: c.payoutScript, amount: payout },
+    ...(mintSigns ? { tapInternalKey: mint.xOnly } : {}),
+  });
+  child.addOutput({ script: to, amount });
+  let hex: string | undefined;
+  if (mintSigns) {
+    child.signIdx(mint.secretKey, 0);
+    child.finalizeIdx(0);
+    hex = toHex(child.extract());
+  }
+  return {
+    type: 'credit/exit',
+    version: 1,
+    network: record.network,
+    contract_id: record.contract_id,
+    state: record.latest.state,
+    cumulative_sat: record.latest.cumulative_sat,
+    deadline_height: c.expiryHeight,
+    state_tx: { txid: parent.id, hex: record.latest.hex, vsize: parent.vsize, fee_sat: Number(parentFee) },
+    child: { txid: child.id, complete: mintSigns, psbt: base64.encode(child.toPSBT()), hex, package_fee_rate: Number(((Number(parentFee + childFee)) / (parent.vsize + childVsize)).toFixed(2)) },
+  };
+}
+
+/** Payout scripts the mint's own key can sign a CPFP child for. */
+export function mintPayoutScript(mint: KeyPair): Uint8Array {
+  return p2trScript(taprootOutput(mint.xOnly).outputKey);
+}
