@@ -13,11 +13,12 @@ export default class CloseCredit extends CreditCommand<typeof CloseCredit> {
 The mint keeps its latest state and still exits with it if the close does not confirm before expiry.`;
   static override examples = [
     {
-      description: 'Close the demo contract (after the sign-update example)',
+      description: 'Close a freshly opened demo contract',
       command:
-        '<%= config.bin %> close-credit --role user --start --key-env USER_KEY --state-dir /tmp/user ' +
-        '| <%= config.bin %> close-credit --role mint --key-env MINT_KEY --state-dir /tmp/mint ' +
-        '| <%= config.bin %> close-credit --role user --key-env USER_KEY --state-dir /tmp/user',
+        'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> close-credit --role user --start --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
+        '| <%= config.bin %> close-credit --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint ' +
+        '| <%= config.bin %> close-credit --role user --key-env USER_KEY --state-dir /tmp/offchain-demo/user',
     },
   ];
   static override flags = {

@@ -11,7 +11,14 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
     'when the payout address is the mint key\'s own P2TR address the child is signed too. Submit both with bitcoin-cli submitpackage, ' +
     'or pass --broadcast with a node. Must be mined by the contract\'s expiry height.';
   static override examples = [
-    { description: 'Exit the demo contract at 10 sat/vB', command: '<%= config.bin %> exit-credit --fee-rate 10 --key-env MINT_KEY --state-dir /tmp/mint' },
+    {
+      description: 'After one payment, the mint exits the demo contract at 10 sat/vB',
+      command:
+        'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> sign-update --role user --amount 5000 --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
+        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint --tip-height 1001 --funding-confirmations 1 > /dev/null && ' +
+        '<%= config.bin %> exit-credit --fee-rate 10 --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint',
+    },
   ];
   static override flags = {
     ...keyFlags,

@@ -10,7 +10,10 @@ export default class RefundCredit extends CreditCommand<typeof RefundCredit> {
     'The refund has nLockTime = expiry, so Bitcoin Core accepts it once the tip reaches the expiry height (final in block expiry + 1). ' +
     'Refuses (exit 4) before then, saying how many blocks remain, unless --any-time. Broadcast its hex with sendrawtransaction.';
   static override examples = [
-    { description: 'After expiry, the demo contract\'s refund', command: '<%= config.bin %> refund-credit --key-env USER_KEY --state-dir /tmp/user --tip-height 5320' },
+    {
+      description: 'The demo contract\'s refund, once the tip reaches its expiry (5320)',
+      command: 'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && <%= config.bin %> refund-credit --key-env USER_KEY --state-dir /tmp/offchain-demo/user --tip-height 5320',
+    },
   ];
   static override flags = {
     ...keyFlags,

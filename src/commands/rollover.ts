@@ -15,11 +15,12 @@ them after this. Once the mint signs, the old contract is frozen; the mint keeps
 before the old expiry, until the rollover confirms.`;
   static override examples = [
     {
-      description: 'Roll the demo contract over for another ~month (after a payment)',
+      description: 'Roll a freshly opened demo contract over for another ~month',
       command:
-        '<%= config.bin %> rollover --role user --expiry +4320 --tip-height 1002 --key-env USER_KEY --state-dir /tmp/user ' +
-        '| <%= config.bin %> rollover --role mint --key-env MINT_KEY --state-dir /tmp/mint --tip-height 1002 ' +
-        '| <%= config.bin %> rollover --role user --key-env USER_KEY --state-dir /tmp/user',
+        'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> rollover --role user --expiry +4320 --tip-height 1002 --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
+        '| <%= config.bin %> rollover --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint --tip-height 1002 ' +
+        '| <%= config.bin %> rollover --role user --key-env USER_KEY --state-dir /tmp/offchain-demo/user',
     },
   ];
   static override flags = {

@@ -16,11 +16,12 @@ funding, or a contract within the safety margin of expiry; a state it already ha
 With --stream the mint reads requests as JSON Lines and writes one receipt (or credit/error) line each.`;
   static override examples = [
     {
-      description: 'A 1000-sat payment through the opened demo contract (after the open-credit example)',
+      description: 'A 1000-sat payment through a freshly opened demo contract',
       command:
-        '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir /tmp/user ' +
-        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir /tmp/mint --tip-height 1001 --funding-confirmations 1 ' +
-        '| <%= config.bin %> sign-update --role user --key-env USER_KEY --state-dir /tmp/user',
+        'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
+        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint --tip-height 1001 --funding-confirmations 1 ' +
+        '| <%= config.bin %> sign-update --role user --key-env USER_KEY --state-dir /tmp/offchain-demo/user',
     },
   ];
   static override flags = {

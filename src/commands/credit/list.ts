@@ -9,7 +9,7 @@ export default class CreditList extends CreditCommand<typeof CreditList> {
     'For runbooks: capacity, cumulative amount, state number, expiry and blocks to expiry at the current tip; must_exit is true for a ' +
     'contract with a signed state within the safety margin of expiry (run exit-credit for it now).';
   static override examples = [
-    { description: 'Contracts expiring within a day', command: '<%= config.bin %> credit list --expiring-within 144 --key-env MINT_KEY --state-dir /tmp/mint --tip-height 1003' },
+    { description: 'The demo mint\'s contracts at tip 5200 (inside the 144-block margin: must_exit)', command: 'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && <%= config.bin %> credit list --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint --tip-height 5200' },
   ];
   static override flags = {
     ...keyFlags,

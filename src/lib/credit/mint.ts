@@ -188,7 +188,7 @@ export async function acceptRollover(ctx: MintContext, req: RolloverRequest): Pr
   await checkExpiryWindow(next, ctx);
   const tx = parsePsbt(base64.decode(req.rollover_psbt));
   checkRollover(tx, c, BigInt(record.latest?.cumulative_sat ?? 0), next, ctx.policy.min_fee_rate);
-  const paid = tx.getOutput(1 - next.funding.vout).amount!;
+  const paid = next.funding.vout === 1 ? tx.getOutput(0).amount! : 0n;
   if (paid !== BigInt(req.cumulative_sat)) refuse('E_AMOUNT_MISMATCH', `cumulative_sat ${req.cumulative_sat} is not what the rollover pays the mint (${paid})`);
   readMusigInput(tx, 0);
   const refund = parsePsbt(base64.decode(req.refund_psbt));

@@ -109,14 +109,16 @@ function outputScripts(tx: Transaction): Uint8Array[] {
 function checkPayoutAndChange(tx: Transaction, c: CreditContract, cumulative: bigint, what: string, rule: 'exact' | 'at-least'): bigint {
   const payout = outputsTo(tx, c.payoutScript);
   const change = outputsTo(tx, c.changeScript);
-  if (payout.count !== 1) refuse('E_BAD_PAYOUT', `${what} must have exactly one output to the mint's payout address, it has ${payout.count}`);
+  // A close owing nothing may leave the mint out; a state always pays it.
+  const payoutOutputs = rule === 'at-least' && cumulative === 0n && payout.count === 0 ? 0 : 1;
+  if (payout.count !== payoutOutputs) refuse('E_BAD_PAYOUT', `${what} must have exactly one output to the mint's payout address, it has ${payout.count}`);
   if (rule === 'exact' && payout.total !== cumulative) {
     refuse('E_BAD_PAYOUT', `${what} pays the mint ${payout.total} sat, not the cumulative ${cumulative} sat`);
   }
   if (rule === 'at-least' && payout.total < cumulative) {
     refuse('E_UNDERPAYS_MINT', `${what} pays the mint ${payout.total} sat, less than its latest cumulative amount ${cumulative} sat`);
   }
-  if (tx.outputsLength !== 1 + change.count || change.count > 1) {
+  if (tx.outputsLength !== payoutOutputs + change.count || change.count > 1) {
     refuse('E_BAD_OUTPUTS', `${what} may only pay the mint and the user's change address`);
   }
   return payout.total;
@@ -142,9 +144,10 @@ export function checkRollover(tx: Transaction, c: CreditContract, latestCumulati
     spent += utxo.amount;
     extraVbytes += extraInputVbytes(utxo.script);
   }
-  if (tx.outputsLength !== 2) refuse('E_BAD_OUTPUTS', `${what} must have exactly two outputs: the mint's payout and the next contract`);
   const payout = outputsTo(tx, c.payoutScript);
-  if (payout.count !== 1 || payout.total < latestCumulative) {
+  const payoutOutputs = latestCumulative === 0n && payout.count === 0 ? 0 : 1;
+  if (tx.outputsLength !== payoutOutputs + 1) refuse('E_BAD_OUTPUTS', `${what} must have exactly the mint's payout (when it is owed anything) and the next contract as outputs`);
+  if (payout.count !== payoutOutputs || payout.total < latestCumulative) {
     refuse('E_UNDERPAYS_MINT', `${what} pays the mint ${payout.total} sat, less than its latest cumulative amount ${latestCumulative} sat`);
   }
   const vout = next.funding.vout;

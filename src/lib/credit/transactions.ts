@@ -63,6 +63,11 @@ export type SplitAmounts = { mint: bigint; change: bigint; fee: bigint };
  * real size) and user change — dropped into the fee when under the dust threshold.
  */
 export function split(c: CreditContract, cumulative: bigint, feeRate: number, available = c.capacity): SplitAmounts {
+  if (cumulative === 0n) {
+    // Nothing owed (a close before any payment): everything but the fee goes back.
+    const fee = feeFor(keyPathTxVsize(1, [c.changeScript]), feeRate);
+    return { mint: 0n, change: available - fee, fee };
+  }
   const withChange = feeFor(keyPathTxVsize(1, [c.payoutScript, c.changeScript]), feeRate);
   const withoutChange = feeFor(keyPathTxVsize(1, [c.payoutScript]), feeRate);
   if (cumulative < dustThreshold(c.payoutScript)) {
@@ -85,7 +90,7 @@ export function maxCumulative(c: CreditContract): bigint {
 }
 
 function addSplitOutputs(tx: Transaction, c: CreditContract, s: SplitAmounts): void {
-  tx.addOutput({ script: c.payoutScript, amount: s.mint });
+  if (s.mint > 0n) tx.addOutput({ script: c.payoutScript, amount: s.mint });
   if (s.change > 0n) tx.addOutput({ script: c.changeScript, amount: s.change });
 }
 
@@ -119,14 +124,15 @@ export function extraInputVbytes(script: Uint8Array): number {
 }
 
 /**
- * Rollover: pays the mint `cumulative` and funds the next contract (output 1) with what
- * remains plus the user's extra inputs, less the fee. Extra inputs are signed by the
- * user's wallet afterwards.
+ * Rollover: pays the mint `cumulative` (output 0; no such output when nothing is owed)
+ * and funds the next contract (the last output) with what remains plus the user's extra
+ * inputs, less the fee. Extra inputs are signed by the user's wallet afterwards.
  */
-export function buildRollover(c: CreditContract, cumulative: bigint, newContractScript: Uint8Array, feeRate: number, topUp: readonly TopUpInput[] = []): { tx: Transaction; newCapacity: bigint } {
+export function buildRollover(c: CreditContract, cumulative: bigint, newContractScript: Uint8Array, feeRate: number, topUp: readonly TopUpInput[] = []): { tx: Transaction; newCapacity: bigint; vout: number } {
   const extra = topUp.reduce((a, i) => a + i.amount, 0n);
   const extraVbytes = topUp.reduce((a, i) => a + extraInputVbytes(i.script), 0);
-  const fee = feeFor(keyPathTxVsize(1 + topUp.length, [c.payoutScript, newContractScript]) + Math.ceil(extraVbytes), feeRate);
+  const outputs = cumulative > 0n ? [c.payoutScript, newContractScript] : [newContractScript];
+  const fee = feeFor(keyPathTxVsize(1 + topUp.length, outputs) + Math.ceil(extraVbytes), feeRate);
   const newCapacity = c.capacity + extra - cumulative - fee;
   if (newCapacity < dustThreshold(newContractScript)) {
     throw new RefusedError('E_OVER_CAPACITY', `nothing would be left for the new contract (${newCapacity} sat)`);
@@ -134,8 +140,8 @@ export function buildRollover(c: CreditContract, cumulative: bigint, newContract
   const tx = newTx(SETTLEMENT_VERSION, 0);
   tx.addInput(fundingInput(c));
   for (const i of topUp) tx.addInput({ txid: i.txid, index: i.vout, sequence: i.sequence ?? CONTRACT_SEQUENCE, witnessUtxo: { script: i.script, amount: i.amount } });
-  tx.addOutput({ script: c.payoutScript, amount: cumulative });
+  if (cumulative > 0n) tx.addOutput({ script: c.payoutScript, amount: cumulative });
   tx.addOutput({ script: newContractScript, amount: newCapacity });
   setMusigParticipants(tx, 0, [c.userPubkey, c.mintPubkey]);
-  return { tx, newCapacity };
+  return { tx, newCapacity, vout: outputs.length - 1 };
 }

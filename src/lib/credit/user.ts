@@ -288,8 +288,8 @@ export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverP
   if (resend) return resend;
   const state = record.confirmed.state + 1;
   const cumulative = BigInt(record.confirmed.cumulative_sat);
-  const { tx, newCapacity } = buildRollover(c, cumulative, c.script, p.feeRate, p.topUp);
-  const next = makeContract({ ...c, capacity: newCapacity, funding: { txid: tx.id, vout: 1 }, expiryHeight: p.expiryHeight, feeRate: c.feeRate });
+  const { tx, newCapacity, vout } = buildRollover(c, cumulative, c.script, p.feeRate, p.topUp);
+  const next = makeContract({ ...c, capacity: newCapacity, funding: { txid: tx.id, vout }, expiryHeight: p.expiryHeight, feeRate: c.feeRate });
   userSignAgainst(tx, 0, ctx.user, c.mintPubkey, record.mint_nonce!);
   const request = {
     type: 'credit/rollover-request', version: 1, network: ctx.network, contract_id: c.id, state, cumulative_sat: Number(cumulative),

@@ -1,0 +1,49 @@
+/**
+ * The pure-JS backend: @noble/curves' projective points. Always available, the default,
+ * and the reference every other backend is checked against. k·G uses noble's
+ * constant-time multiply with its base-point table; k·P (public scalars only) uses
+ * multiplyUnsafe, noble's faster variable-time path.
+ */
+import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
+import type { Secp256k1Backend } from './backend.ts';
+
+const Point = secp256k1.Point;
+type Point = InstanceType<typeof Point>;
+
+export const nobleBackend: Secp256k1Backend<Point> = {
+  name: 'noble',
+  pointFromBytes(bytes) {
+    if (bytes.length !== 33) return undefined;
+    try {
+      return Point.fromBytes(bytes);
+    } catch {
+      return undefined;
+    }
+  },
+  liftX(x) {
+    if (x.length !== 32) return undefined;
+    const compressed = new Uint8Array(33);
+    compressed[0] = 2;
+    compressed.set(x, 1);
+    return nobleBackend.pointFromBytes(compressed);
+  },
+  pointToBytes: (p) => p.toBytes(true),
+  hasEvenY: (p) => (p.toAffine().y & 1n) === 0n,
+  equals: (a, b) => (a === null || b === null ? a === b : a.equals(b)),
+  negate: (p) => p.negate(),
+  add(a, b) {
+    if (a === null) return b;
+    if (b === null) return a;
+    const sum = a.add(b);
+    return sum.is0() ? null : sum;
+  },
+  mul: (p, k) => (k === 0n ? null : p.multiplyUnsafe(k)),
+  mulBase: (k) => (k === 0n ? null : Point.BASE.multiply(k)),
+  verifySchnorr(sig, msg, pk) {
+    try {
+      return schnorr.verify(sig, msg, pk);
+    } catch {
+      return false;
+    }
+  },
+};

@@ -1,0 +1,74 @@
+/**
+ * The WASM backend: tiny-secp256k1 2.x, libsecp256k1 compiled to WebAssembly. An
+ * optional dependency, loaded by ./select.ts with a dynamic import; this module only
+ * adapts an already loaded instance (so it imports nothing of tiny-secp256k1 and type
+ * checks without it installed).
+ *
+ * Gaps filled here: tiny-secp256k1 has no point at infinity (its functions return null
+ * or throw), takes scalars only in [1, n), and verifies BIP-340 only for 32-byte
+ * messages and signatures with r < n (BIP-340 allows r < p). Those cases go through
+ * ./backend.ts's verifySchnorrWith, on this backend's own point operations.
+ */
+import { verifySchnorrWith, type Secp256k1Backend } from './backend.ts';
+import { N, bytes32, int } from './scalar.ts';
+import { areOpposite, compress, equals, hasEvenY, isCompressedShape, negate, type Uncompressed } from './uncompressed.ts';
+
+/** The part of tiny-secp256k1's API used here. */
+export type TinySecp256k1 = {
+  pointCompress(p: Uint8Array, compressed?: boolean): Uint8Array;
+  pointAdd(a: Uint8Array, b: Uint8Array, compressed?: boolean): Uint8Array | null;
+  pointMultiply(p: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array | null;
+  pointFromScalar(d: Uint8Array, compressed?: boolean): Uint8Array | null;
+  verifySchnorr(h: Uint8Array, Q: Uint8Array, signature: Uint8Array): boolean;
+};
+
+export function tinySecp256k1Backend(lib: TinySecp256k1): Secp256k1Backend<Uncompressed> {
+  const ec: Secp256k1Backend<Uncompressed> = {
+    name: 'tiny-secp256k1',
+    pointFromBytes(bytes) {
+      if (!isCompressedShape(bytes)) return undefined;
+      try {
+        return lib.pointCompress(bytes, false);
+      } catch {
+        return undefined;
+      }
+    },
+    liftX(x) {
+      if (x.length !== 32) return undefined;
+      const c = new Uint8Array(33);
+      c[0] = 2;
+      c.set(x, 1);
+      return ec.pointFromBytes(c);
+    },
+    pointToBytes: compress,
+    hasEvenY,
+    equals,
+    negate,
+    add(a, b) {
+      if (a === null) return b;
+      if (b === null) return a;
+      if (areOpposite(a, b)) return null;
+      return lib.pointAdd(a, b, false);
+    },
+    mul: (p, k) => (k === 0n ? null : lib.pointMultiply(p, bytes32(k), false)),
+    mulBase(k) {
+      if (k === 0n) return null;
+      const d = bytes32(k);
+      try {
+        return lib.pointFromScalar(d, false);
+      } finally {
+        d.fill(0);
+      }
+    },
+    verifySchnorr(sig, msg, pk) {
+      if (sig.length !== 64 || pk.length !== 32) return false;
+      if (msg.length !== 32 || int(sig.subarray(0, 32)) >= N) return verifySchnorrWith(ec, sig, msg, pk);
+      try {
+        return lib.verifySchnorr(msg, pk, sig);
+      } catch {
+        return false; // s ≥ n, or pk not an x coordinate on the curve
+      }
+    },
+  };
+  return ec;
+}

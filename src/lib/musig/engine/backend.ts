@@ -1,0 +1,59 @@
+/**
+ * The secp256k1 operations BIP-327 and BIP-340 verification need, and nothing else:
+ * decode / encode a compressed point, lift_x, parity, negation, addition, k·P, k·G and
+ * BIP-340 Verify. Each backend (noble, tiny-secp256k1, the native binding) implements
+ * them over its own point representation `P`; the BIP-327 engine (./keyagg.ts,
+ * ./nonces.ts, ./session.ts) is written once against this interface, with scalars as
+ * bigints (./scalar.ts).
+ *
+ * `null` is the point at infinity (BIP-327's cbytes_ext encodes it as 33 zero bytes).
+ * Scalars are integers in [0, n); 0 times anything is infinity.
+ */
+import { N, P as FIELD_P, int, taggedScalar } from './scalar.ts';
+
+export type BackendName = 'noble' | 'tiny-secp256k1' | 'native';
+
+export interface Secp256k1Backend<P = unknown> {
+  readonly name: BackendName;
+  /** cpoint(x): a 33-byte compressed encoding (02/03 prefix) → point; undefined when invalid. */
+  pointFromBytes(bytes: Uint8Array): P | undefined;
+  /** lift_x(x) of BIP-340: the point with this 32-byte x and even y; undefined when none. */
+  liftX(x: Uint8Array): P | undefined;
+  /** cbytes(P): the 33-byte compressed encoding of a finite point. */
+  pointToBytes(p: P): Uint8Array;
+  hasEvenY(p: P): boolean;
+  equals(a: P | null, b: P | null): boolean;
+  negate(p: P): P;
+  add(a: P | null, b: P | null): P | null;
+  /** k·P for a PUBLIC scalar (variable time is allowed). */
+  mul(p: P, k: bigint): P | null;
+  /** k·G for any scalar, secret ones included (constant time in every backend). */
+  mulBase(k: bigint): P | null;
+  /** BIP-340 Verify(pk, m, sig): false, never a throw, for any invalid key or signature. */
+  verifySchnorr(sig: Uint8Array, msg: Uint8Array, xOnlyPubkey: Uint8Array): boolean;
+}
+
+/** xbytes(P): the 32-byte x coordinate. */
+export function xBytes<P>(ec: Secp256k1Backend<P>, p: P): Uint8Array {
+  return ec.pointToBytes(p).subarray(1);
+}
+
+/**
+ * BIP-340 Verify spelled out with the backend's point operations, for backends without
+ * a Schnorr verifier of their own and for inputs theirs refuses (messages not 32 bytes).
+ */
+export function verifySchnorrWith<P>(ec: Secp256k1Backend<P>, sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean {
+  if (sig.length !== 64 || pk.length !== 32) return false;
+  const P = ec.liftX(pk);
+  if (P === undefined) return false;
+  const r = int(sig.subarray(0, 32));
+  const s = int(sig.subarray(32, 64));
+  if (r >= FIELD_P || s >= N) return false;
+  const e = taggedScalar('BIP0340/challenge', sig.subarray(0, 32), pk, msg);
+  const eP = ec.mul(P, e);
+  const R = ec.add(ec.mulBase(s), eP === null ? null : ec.negate(eP));
+  if (R === null || !ec.hasEvenY(R)) return false;
+  const x = xBytes(ec, R);
+  for (let i = 0; i < 32; i++) if (x[i] !== sig[i]) return false;
+  return true;
+}

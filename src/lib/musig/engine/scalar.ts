@@ -1,0 +1,69 @@
+/**
+ * The integer side of BIP-327 and BIP-340: arithmetic mod the group order n, the
+ * spec's int(x) / bytes(32, x) conversions, and tagged hashes (BIP-340's
+ * hash_tag(x) = SHA256(SHA256(tag) || SHA256(tag) || x)). Scalars are bigints; every
+ * backend does only the point arithmetic.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+
+/** The secp256k1 group order n. */
+export const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+/** The secp256k1 field size p. */
+export const P = 0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2fn;
+
+export function mod(a: bigint): bigint {
+  const r = a % N;
+  return r < 0n ? r + N : r;
+}
+
+/** int(x): a big-endian byte string as an integer. */
+export function int(bytes: Uint8Array): bigint {
+  let hex = '';
+  for (let i = 0; i < bytes.length; i++) hex += HEX[bytes[i]!];
+  return hex === '' ? 0n : BigInt('0x' + hex);
+}
+
+/** bytes(32, x) for 0 ≤ x < 2^256. */
+export function bytes32(x: bigint): Uint8Array {
+  const hex = x.toString(16).padStart(64, '0');
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
+  return out;
+}
+
+/** bytes(len, x) for a small non-negative integer (lengths and counters in hashes). */
+export function uintBE(x: number, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = len - 1, v = x; i >= 0; i--, v = Math.floor(v / 256)) out[i] = v % 256;
+  return out;
+}
+
+const nibble = (c: number) => (c < 58 ? c - 48 : c - 87); // '0'..'9', 'a'..'f'
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+// SHA256(tag) || SHA256(tag) is one full 64-byte block, so each tag's hash state after
+// it is computed once and cloned per use.
+const tagStates = new Map<string, ReturnType<typeof sha256.create>>();
+
+export function taggedHash(tag: string, ...parts: Uint8Array[]): Uint8Array {
+  let state = tagStates.get(tag);
+  if (!state) {
+    const t = sha256(new TextEncoder().encode(tag));
+    state = sha256.create().update(t).update(t);
+    tagStates.set(tag, state);
+  }
+  const h = state.clone();
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+/** int(hash_tag(...)) mod n. */
+export function taggedScalar(tag: string, ...parts: Uint8Array[]): bigint {
+  return mod(int(taggedHash(tag, ...parts)));
+}
+
+export function xorBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! ^ b[i]!;
+  return out;
+}
