@@ -81,7 +81,7 @@ writeFileSync(
     "module.exports = globalThis[Symbol.for('offchain.bundle')] ?? require('./offchain.cjs');\n",
 );
 // The in-process MuSig2 benchmark measures the shipped library code, bundled alike.
-await build({ ...common, entryPoints: { bench: 'bench/musig.ts' }, outdir: 'dist', format: 'esm' });
+await build({ ...common, entryPoints: { bench: 'bench/musig.ts', 'bench-credit': 'bench/credit.ts' }, outdir: 'dist', format: 'esm', splitting: true, chunkNames: 'bench-chunks/[name]-[hash]' });
 
 const { Plugin } = await import('@oclif/core');
 const plugin = new Plugin({ root, type: 'core', isRoot: true, ignoreManifest: true, errorOnManifestCreate: true, respectNoCacheDefault: true });

@@ -44,10 +44,9 @@ The mint keeps its latest state and still exits with it if the close does not co
     const env = readEnvelope(doc.value);
     const network = this.network(env.network);
     if (f.role === 'mint') {
-      const { ctx, book } = await this.mintSession(network);
       const { acceptClose } = await import('../lib/credit/mint.ts');
       const req = decodeMessage(schemas.CloseRequestSchema, doc.value);
-      return { message: await book.exclusive(() => acceptClose(ctx, req)) };
+      return { message: await this.withMint(network, (ctx) => acceptClose(ctx, req)) };
     }
     const { ctx, book } = await this.userSession(network);
     const closed = decodeMessage(schemas.ClosedSchema, doc.value);

@@ -32,14 +32,16 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
 
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
-    const { ctx, book } = await this.mintSession(network);
     const { buildExit } = await import('../lib/credit/exit.ts');
     const { decodeAddress } = await import('../lib/address.ts');
-    const id = await this.pickContract(book, ['open', 'closing', 'rolling-over']);
-    const record = await book.get(id);
-    if (!record) throw new UsageError('E_USAGE', `no contract ${id}`);
     const to = this.flags.to ? decodeAddress(this.flags.to, network, '--to') : undefined;
-    const message = buildExit(record, ctx.mint, { feeRate: parseRate(this.flags['fee-rate']), to });
+    const feeRate = parseRate(this.flags['fee-rate']);
+    const { message, ctx } = await this.withMint(network, async (ctx, store) => {
+      const id = await this.pickContract(store, ['open', 'closing', 'rolling-over']);
+      const record = await store.get(id);
+      if (!record) throw new UsageError('E_USAGE', `the mint has no contract ${id}`);
+      return { message: buildExit(record, ctx.mint, { feeRate, to }), ctx };
+    });
     if (this.flags.broadcast) {
       if (!ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url');
       const child = message.child as { hex?: string };

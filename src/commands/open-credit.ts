@@ -62,9 +62,8 @@ transactions; the mint is always paid exactly its cumulative amount.`;
       if (doc.format !== 'json') throw new UsageError('E_USAGE', 'the mint step reads a credit/open-request message');
       const network = this.network(readEnvelope(doc.value).network);
       const req = decodeMessage(schemas.OpenRequestSchema, doc.value);
-      const { ctx, book } = await this.mintSession(network);
       const { acceptOpen } = await import('../lib/credit/mint.ts');
-      return { message: await book.exclusive(() => acceptOpen(ctx, req)) };
+      return { message: await this.withMint(network, (ctx) => acceptOpen(ctx, req)) };
     }
     const user = await import('../lib/credit/user.ts');
     if (doc.format === 'psbt') {
@@ -98,12 +97,13 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     const f = this.flags;
     const network = this.network();
     const mint = await this.keyPair(network);
-    const { RecordBook } = await import('../lib/store/record-book.ts');
+    const { MintStore } = await import('../lib/store/mint-store.ts');
+    const { withLock } = await import('../lib/store/lock.ts');
     const { toHex } = await import('../lib/bytes.ts');
     const { decodeAddress } = await import('../lib/address.ts');
-    const book = new RecordBook(join(this.stateDir(network), 'credit-mint'));
-    const stored = await book.readDoc<Record<string, unknown>>('offer');
+    const dir = join(this.stateDir(network), 'credit-mint');
     if (!f['payout-address']) {
+      const stored = await withLock(dir, async () => (await MintStore.open(dir)).readDoc<Record<string, unknown>>('offer'));
       if (stored) return { message: stored };
       throw new UsageError('E_USAGE', 'the first --publish needs --payout-address');
     }
@@ -114,7 +114,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
       min_fee_rate: parseRate(f['min-fee-rate']), safety_margin_blocks: f['safety-margin'], min_confirmations: f['min-confirmations'],
       min_expiry_blocks: f['min-expiry'], max_expiry_blocks: f['max-expiry'], default_expiry_blocks: Math.min(Math.max(4320, f['min-expiry']), f['max-expiry']),
     };
-    await book.exclusive(() => book.writeDoc('offer', offer));
+    await withLock(dir, async () => (await MintStore.open(dir)).writeDoc('offer', offer));
     return { message: offer };
   }
 }

@@ -56,10 +56,9 @@ before the old expiry, until the rollover confirms.`;
     if (doc.format !== 'json') throw new UsageError('E_USAGE', 'expected a credit/rollover-request or credit/rollover-accept message (or --expiry to start)');
     const network = this.network(readEnvelope(doc.value).network);
     if (f.role === 'mint') {
-      const { ctx, book } = await this.mintSession(network);
       const { acceptRollover } = await import('../lib/credit/mint.ts');
       const req = decodeMessage(schemas.RolloverRequestSchema, doc.value);
-      return { message: await book.exclusive(() => acceptRollover(ctx, req)) };
+      return { message: await this.withMint(network, (ctx) => acceptRollover(ctx, req)) };
     }
     const { ctx, book } = await this.userSession(network);
     const accept = decodeMessage(schemas.RolloverAcceptSchema, doc.value);

@@ -20,9 +20,10 @@ export default class CreditList extends CreditCommand<typeof CreditList> {
 
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
-    const { ctx, book } = await this.mintSession(network);
     const { contractsMessage } = await import('../../lib/credit/operator.ts');
-    const tip = await ctx.chain.tip();
-    return { message: contractsMessage(await book.list(), tip.height, ctx.policy, network, this.flags['expiring-within']) };
+    const within = this.flags['expiring-within'];
+    return {
+      message: await this.withMint(network, async (ctx, store) => contractsMessage(await store.list(), (await ctx.chain.tip()).height, ctx.policy, network, within)),
+    };
   }
 }

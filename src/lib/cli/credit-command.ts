@@ -1,7 +1,7 @@
 /**
  * The base of the credit-contract commands: builds the mint's or the user's context
- * (key, record book under --state-dir, the single-use nonce store, the chain source)
- * and runs each protocol step under the book's lock, so two invocations never
+ * (key, records and single-use nonces under --state-dir, the chain source) and runs
+ * each protocol step under the state directory's lock, so two invocations never
  * interleave a read-check-sign-write.
  *
  * Offline, the mint takes chain facts from flags: --tip-height, and
@@ -15,6 +15,7 @@ import type { Network } from '../network.ts';
 import type { ChainSource, UtxoInfo } from '../chain/types.ts';
 import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../credit/ports.ts';
 import type { RecordBook } from '../store/record-book.ts';
+import type { MintStore } from '../store/mint-store.ts';
 import { OffchainCommand } from './base-command.ts';
 
 export const roleFlag = {
@@ -41,29 +42,39 @@ export function parseRate(text: string): number {
 }
 
 export abstract class CreditCommand<T extends typeof Command> extends OffchainCommand<T> {
-  protected async mintSession(network: Network): Promise<{ ctx: MintContext; book: RecordBook<MintContractRecord> }> {
-    const { RecordBook } = await import('../store/record-book.ts');
-    const { NonceStore } = await import('../store/nonce-store.ts');
-    const { decodeMessage } = await import('../message.ts');
-    const { CreditOfferSchema } = await import('../credit/schemas.ts');
-    const dir = this.stateDir(network);
-    const book = new RecordBook<MintContractRecord>(join(dir, 'credit-mint'));
-    const stored = await book.readDoc<Record<string, unknown>>('offer');
-    if (!stored) throw new UsageError('E_NO_MINT_POLICY', `no mint policy in ${book.dir}: run "open-credit --role mint --publish --payout-address ADDR" first`);
-    const offer = decodeMessage(CreditOfferSchema, stored);
-    const { type: _t, version: _v, network: _n, ...policy } = offer;
+  /**
+   * Run `step` as the mint: under the mint directory's lock, on its journaled store
+   * (contracts and single-use nonces). Everything the step staged is committed — and
+   * the journal compacted, so no consumed secret nonce lingers — before the result is
+   * returned for printing.
+   */
+  protected async withMint<T>(network: Network, step: (ctx: MintContext, store: MintStore<MintContractRecord>) => Promise<T>): Promise<T> {
+    const { withLock } = await import('../store/lock.ts');
+    const { MintStore } = await import('../store/mint-store.ts');
+    const dir = join(this.stateDir(network), 'credit-mint');
     const mint = await this.keyPair(network);
-    const { toHex } = await import('../bytes.ts');
-    if (toHex(mint.publicKey) !== policy.mint_pubkey) {
-      throw new UsageError('E_WRONG_KEY', `this key is not the mint key of ${book.dir} (${policy.mint_pubkey})`);
-    }
-    const chain = await this.mintChain(network, book);
-    return {
-      book,
-      ctx: { network, mint, policy: policy as MintPolicy, records: book, nonces: new NonceStore(join(dir, 'nonces')), chain, random: this.random },
-    };
+    return withLock(dir, async () => {
+      const store = await MintStore.open<MintContractRecord>(dir);
+      const policy = await this.mintPolicy(store, dir);
+      const { toHex } = await import('../bytes.ts');
+      if (toHex(mint.publicKey) !== policy.mint_pubkey) throw new UsageError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${policy.mint_pubkey})`);
+      const ctx: MintContext = { network, mint, policy, records: store, nonces: store, chain: await this.mintChain(network, store), random: this.random };
+      const result = await step(ctx, store);
+      await store.close();
+      return result;
+    });
   }
 
+  private async mintPolicy(store: MintStore<MintContractRecord>, dir: string): Promise<MintPolicy> {
+    const { decodeMessage } = await import('../message.ts');
+    const { CreditOfferSchema } = await import('../credit/schemas.ts');
+    const stored = store.readDoc<Record<string, unknown>>('offer');
+    if (!stored) throw new UsageError('E_NO_MINT_POLICY', `no mint policy in ${dir}: run "open-credit --role mint --publish --payout-address ADDR" first`);
+    const { type: _t, version: _v, network: _n, ...policy } = decodeMessage(CreditOfferSchema, stored);
+    return policy;
+  }
+
+  /** The user's context; run its steps in `book.exclusive(…)`. */
   protected async userSession(network: Network): Promise<{ ctx: UserContext; book: RecordBook<UserContractRecord> }> {
     const { RecordBook } = await import('../store/record-book.ts');
     const { NonceStore } = await import('../store/nonce-store.ts');
@@ -74,7 +85,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   }
 
   /** With a node, the node; offline, --tip-height and the asserted funding confirmations. */
-  private async mintChain(network: Network, book: RecordBook<MintContractRecord>): Promise<ChainSource> {
+  private async mintChain(network: Network, book: { list(): Promise<MintContractRecord[]> }): Promise<ChainSource> {
     const base = await this.chain(network);
     const confirmations = (this.flags as { 'funding-confirmations'?: number })['funding-confirmations'];
     if (base.kind === 'rpc') {
@@ -102,7 +113,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   }
 
   /** --contract, or the only contract in `status` in the book. */
-  protected async pickContract<R extends { contract_id: string; status: string }>(book: RecordBook<R>, statuses: readonly string[]): Promise<string> {
+  protected async pickContract<R extends { contract_id: string; status: string }>(book: { list(): Promise<R[]>; dir: string }, statuses: readonly string[]): Promise<string> {
     const explicit = (this.flags as { contract?: string }).contract;
     if (explicit) return explicit;
     const candidates = (await book.list()).filter((r) => statuses.includes(r.status));

@@ -127,9 +127,9 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   if (cumulative <= previous) refuse('E_AMOUNT_NOT_INCREASING', `cumulative ${cumulative} sat does not exceed the previous ${previous} sat`);
   if (cumulative - previous !== BigInt(req.amount_sat)) refuse('E_AMOUNT_MISMATCH', `amount_sat ${req.amount_sat} is not cumulative minus previous (${cumulative - previous})`);
   checkState(tx, c, cumulative, ctx.policy.min_fee_rate);
-  readMusigInput(tx, 0); // contract key, sighash type
+  const input = readMusigInput(tx, 0); // contract key, sighash type
   await checkChain(ctx, c);
-  await mintComplete(tx, 0, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
+  await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
   const signed = extractSigned(tx);
   const receipt: ReceiptJson = {
     type: 'credit/receipt',
@@ -162,8 +162,8 @@ export async function acceptClose(ctx: MintContext, req: CloseRequest): Promise<
   const tx = parsePsbt(base64.decode(req.psbt));
   const paid = checkClose(tx, c, BigInt(record.latest?.cumulative_sat ?? 0), ctx.policy.min_fee_rate);
   if (paid !== BigInt(req.cumulative_sat)) refuse('E_AMOUNT_MISMATCH', `cumulative_sat ${req.cumulative_sat} is not what the close pays the mint (${paid})`);
-  readMusigInput(tx, 0);
-  await mintComplete(tx, 0, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
+  const input = readMusigInput(tx, 0);
+  await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
   const signed = extractSigned(tx);
   const response = { type: 'credit/closed', version: 1, network: ctx.network, contract_id: c.id, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex };
   // The latest state stays: the mint still exits with it if the close never confirms.
@@ -190,12 +190,12 @@ export async function acceptRollover(ctx: MintContext, req: RolloverRequest): Pr
   checkRollover(tx, c, BigInt(record.latest?.cumulative_sat ?? 0), next, ctx.policy.min_fee_rate);
   const paid = next.funding.vout === 1 ? tx.getOutput(0).amount! : 0n;
   if (paid !== BigInt(req.cumulative_sat)) refuse('E_AMOUNT_MISMATCH', `cumulative_sat ${req.cumulative_sat} is not what the rollover pays the mint (${paid})`);
-  readMusigInput(tx, 0);
+  const input = readMusigInput(tx, 0);
   const refund = parsePsbt(base64.decode(req.refund_psbt));
   checkRefund(refund, next);
   // Refund of the next contract first (DeterministicSign: no nonce state), then the rollover.
   mintCosignRefund(refund, ctx.mint, next.userPubkey);
-  await mintComplete(tx, 0, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
+  await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
   const nextNonce = await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, next, 1);
   const response = {
     type: 'credit/rollover-accept',

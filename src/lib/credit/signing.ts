@@ -57,8 +57,7 @@ export function userSignAgainst(tx: Transaction, index: number, user: KeyPair, m
  * is the secret nonce consumed — durably — and used. Returns the final signature, which
  * has been verified against the output key.
  */
-export async function mintComplete(tx: Transaction, index: number, mint: KeyPair, userPubkey: Uint8Array, nonces: NoncePort, context: string): Promise<Uint8Array> {
-  const input = readMusigInput(tx, index);
+export async function mintComplete(tx: Transaction, input: MusigInput, mint: KeyPair, userPubkey: Uint8Array, nonces: NoncePort, context: string): Promise<Uint8Array> {
   const me = indexOf(input, mint.publicKey);
   const user = indexOf(input, userPubkey);
   if (me < 0 || user < 0) throw new RefusedError('E_WRONG_CONTRACT', 'the PSBT input is not signed for this contract\'s keys');
@@ -71,7 +70,7 @@ export async function mintComplete(tx: Transaction, index: number, mint: KeyPair
   verifyPartialSigs(input);
   const secnonce = await nonces.take(pubnonce, context);
   musigPartialSign(tx, input, mint, secnonce);
-  return aggregateMusigInput(tx, readMusigInput(tx, index));
+  return aggregateMusigInput(tx, input);
 }
 
 /**

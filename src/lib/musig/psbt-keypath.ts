@@ -170,8 +170,24 @@ function aggregateNonces(input: MusigInput, nonces: Uint8Array[], participants: 
   }
 }
 
+/** One session per input and aggregate nonce: built once, reused by sign, verify and aggregate. */
+const sessions = new WeakMap<MusigInput, { aggnonce: Uint8Array; session: Session }>();
+
 function session(input: MusigInput, aggnonce: Uint8Array): Session {
-  return new Session({ aggnonce, pubkeys: input.key.participants, msg: input.msg, tweaks: [input.key.output.tweak], isXonly: [true] });
+  const cached = sessions.get(input);
+  if (cached && equalBytes(cached.aggnonce, aggnonce)) return cached.session;
+  const fresh = new Session({ aggnonce, pubkeys: input.key.participants, msg: input.msg, tweaks: [input.key.output.tweak], isXonly: [true] });
+  sessions.set(input, { aggnonce, session: fresh });
+  return fresh;
+}
+
+/** Partial signatures already verified in this process (by verifyPartialSigs or our own Sign). */
+const verified = new WeakMap<MusigInput, Set<number>>();
+
+function markVerified(input: MusigInput, i: number): void {
+  const set = verified.get(input) ?? new Set<number>();
+  set.add(i);
+  verified.set(input, set);
 }
 
 function storePartialSig(tx: Transaction, input: MusigInput, participant: Uint8Array, psig: Uint8Array): void {
@@ -198,6 +214,7 @@ export function musigPartialSign(tx: Transaction, input: MusigInput, signer: Key
     secnonce.fill(0);
   }
   storePartialSig(tx, input, signer.publicKey, psig);
+  markVerified(input, i); // Sign verified its own output before returning it
   return psig;
 }
 
@@ -231,7 +248,7 @@ export function verifyPartialSigs(input: MusigInput): void {
   const nonces = allNonces(input);
   const s = session(input, aggregateNonces(input, nonces, input.key.participants));
   input.partialSigs.forEach((psig, i) => {
-    if (!psig) return;
+    if (!psig || verified.get(input)?.has(i)) return;
     const who = toHex(input.key.participants[i]!);
     let ok = false;
     try {
@@ -240,6 +257,7 @@ export function verifyPartialSigs(input: MusigInput): void {
       ok = false;
     }
     if (!ok) throw new InvalidContributionError('E_BAD_PARTIAL_SIG', who, `input ${input.index}: partial signature of ${who} does not verify`);
+    markVerified(input, i);
   });
 }
 
