@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, parseRate } from '../lib/cli/credit-command.ts';
 import { chainFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
-import { UsageError } from '../lib/errors.ts';
+import { RefusedError, UsageError } from '../lib/errors.ts';
 
 export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
   static override summary = 'The mint\'s unilateral exit: its latest signed state plus a CPFP child, to mine before expiry.';
@@ -40,7 +40,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
       const id = await this.pickContract(store, ['open', 'closing', 'rolling-over']);
       const record = await store.get(id);
       if (!record) throw new UsageError('E_USAGE', `the mint has no contract ${id}`);
-      return { message: buildExit(record, ctx.mint, { feeRate, to }), ctx };
+      return { message: buildExit(record, ctx.mint, { feeRate, to, auxRand: this.random.bytes(32, 'credit/exit/aux') }), ctx };
     });
     if (this.flags.broadcast) {
       if (!ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url');
@@ -48,7 +48,12 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
       if (!child.hex) throw new UsageError('E_USAGE', 'the child is not signed (the payout address is not the mint key\'s): sign it, then submitpackage');
       const { fromHex } = await import('../lib/bytes.ts');
       const state = message.state_tx as { hex: string };
-      await ctx.chain.submitPackage([fromHex(state.hex), fromHex(child.hex)]);
+      const result = (await ctx.chain.submitPackage([fromHex(state.hex), fromHex(child.hex)])) as { packageMsg: string; txResults: { txid: string; error?: string }[] };
+      // Since Core 28, a rejected package is reported in the result, not as an RPC error.
+      if (result.packageMsg !== 'success') {
+        const why = result.txResults.filter((t) => t.error).map((t) => `${t.txid}: ${t.error}`).join('; ');
+        throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept the exit package: ${result.packageMsg}${why ? ` (${why})` : ''}`);
+      }
     }
     return { message };
   }

@@ -40,7 +40,11 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     'payout-address': Flags.string({ description: 'mint --publish: where the mint is paid', helpValue: 'ADDRESS' }),
     'min-fee-rate': Flags.string({ description: 'mint --publish: lowest fee rate of update states, sat/vB', default: '1' }),
     'safety-margin': Flags.integer({ description: 'mint --publish: stop accepting payments this many blocks before expiry', default: 144, min: 1 }),
-    'min-confirmations': Flags.integer({ description: 'mint --publish: funding confirmations required before payments', default: 1, min: 0 }),
+    'min-confirmations': Flags.integer({
+      description: 'mint --publish: funding confirmations required before payments (at least 1: an unconfirmed funding can be double-spent, and a TRUC state cannot spend an unconfirmed non-TRUC parent)',
+      default: 1,
+      min: 1,
+    }),
     'min-expiry': Flags.integer({ description: 'mint --publish: shortest contract, blocks', default: 432, min: 1 }),
     'max-expiry': Flags.integer({ description: 'mint --publish: longest contract, blocks', default: 12_960, min: 1 }),
     expiry: Flags.string({ description: 'user: expiry as a block height or +BLOCKS from the tip (default: the offer\'s)', helpValue: 'HEIGHT|+N' }),

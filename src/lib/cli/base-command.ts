@@ -160,7 +160,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       const config = chain.resolveRpcConfig({ url: f['rpc-url'], cookieFile: f['rpc-cookie'], env: process.env, network, home: homedir(), platform: process.platform });
       return new chain.RpcChainSource(config);
     }
-    return new chain.OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'] });
+    return new chain.OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'], flags: { confirmations: '--funding-confirmations N' } });
   }
 
   /** `--state-dir` (or $OFFCHAIN_STATE_DIR, or ~/.offchain), one subfolder per network. */
@@ -219,7 +219,13 @@ export function describeError(e: unknown): { code: string; message: string; exit
   // oclif's parser errors (unknown flag, missing value, bad option) carry oclif.exit = 2.
   const oclif = (e as { oclif?: { exit?: number } } | undefined)?.oclif;
   if (oclif && e instanceof Error) {
-    return { code: 'E_USAGE', message: `${oneLine(e.message)} (see --help)`, exitCode: ExitCode.usage };
+    // oclif words some parse errors over several lines ("The following error occurred:",
+    // the reason, "See more help with --help"): keep the reasons, on one line.
+    const reasons = e.message
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l));
+    return { code: 'E_USAGE', message: `${reasons.join('; ') || oneLine(e.message)} (see --help)`, exitCode: ExitCode.usage };
   }
   const message = e instanceof Error ? e.message : String(e);
   return { code: 'E_INTERNAL', message: `${oneLine(message)} (rerun with --debug for details)`, exitCode: ExitCode.general };

@@ -16,7 +16,7 @@ import { termsFromJson } from './codec.ts';
 import type { MintContractRecord } from './ports.ts';
 import { CONTRACT_SEQUENCE } from './transactions.ts';
 
-export type ExitOptions = { feeRate: number; to?: Uint8Array };
+export type ExitOptions = { feeRate: number; to?: Uint8Array; /** BIP-340 aux_rand for the child's signature (from the random source, so the test seed makes it reproducible). */ auxRand: Uint8Array };
 
 export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitOptions): Record<string, unknown> {
   if (!record.latest) {
@@ -53,7 +53,7 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
   child.addOutput({ script: to, amount });
   let hex: string | undefined;
   if (mintSigns) {
-    child.signIdx(mint.secretKey, 0);
+    child.signIdx(mint.secretKey, 0, undefined, opts.auxRand);
     child.finalizeIdx(0);
     hex = toHex(child.extract());
   }

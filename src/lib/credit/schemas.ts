@@ -44,7 +44,7 @@ export const CreditOfferSchema = messageSchema('credit/offer', 'A mint\'s standi
   payout_address: Address('mint: where it is paid'),
   min_fee_rate: FeeRate('the lowest fee rate the mint accepts for update states'),
   safety_margin_blocks: Type.Integer({ minimum: 1, description: 'the mint stops accepting updates this many blocks before expiry' }),
-  min_confirmations: Type.Integer({ minimum: 0, description: 'funding confirmations the mint waits for before accepting payments' }),
+  min_confirmations: Type.Integer({ minimum: 1, description: 'funding confirmations the mint waits for before accepting payments' }),
   min_expiry_blocks: Type.Integer({ minimum: 1, description: 'shortest contract the mint opens, in blocks from the tip' }),
   max_expiry_blocks: Type.Integer({ minimum: 1, description: 'longest contract the mint opens, in blocks from the tip' }),
   default_expiry_blocks: Type.Integer({ minimum: 1, description: 'suggested contract length (about a month: 4320)' }),

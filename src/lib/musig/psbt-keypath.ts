@@ -1,8 +1,9 @@
 /**
  * MuSig2 (BIP-327) for a taproot key-path input, carried in a PSBT's BIP-373 fields:
- * PSBT_IN_MUSIG2_PARTICIPANT_PUBKEYS (aggregate key → participant keys),
- * PSBT_IN_MUSIG2_PUB_NONCE and PSBT_IN_MUSIG2_PARTIAL_SIG (keyed by participant and
- * aggregate key). This is the glue @scure/btc-signer leaves to us: sighash → session →
+ * PSBT_IN_MUSIG2_PARTICIPANT_PUBKEYS (aggregate key → participant keys), and
+ * PSBT_IN_MUSIG2_PUB_NONCE / PSBT_IN_MUSIG2_PARTIAL_SIG keyed by the participant and
+ * the key being signed for — for a key-path spend the *tweaked output key* Q as a
+ * compressed point, not the untweaked aggregate (BIP-373, and its test vectors). This is the glue @scure/btc-signer leaves to us: sighash → session →
  * partial signatures → aggregated `tapKeySig`.
  *
  * Every contribution is checked when it arrives and blamed on its sender
@@ -25,6 +26,8 @@ import { Bip327Error, Session, deterministicSign, nonceAgg, nonceGen } from './b
 export type MusigInput = {
   index: number;
   key: MusigKey;
+  /** BIP-373 key of the nonce and partial-signature fields: the output key Q, compressed. */
+  signingKey: Uint8Array;
   /** BIP-341 signature message of this input. */
   msg: Uint8Array;
   hashType: number;
@@ -84,26 +87,36 @@ export function readMusigInput(tx: Transaction, index: number, opts: ReadOptions
   if (!allowed.includes(hashType)) {
     throw new RefusedError('E_SIGHASH_NOT_ALLOWED', `input ${index} asks for sighash type 0x${hashType.toString(16)}; only SIGHASH_DEFAULT is signed`);
   }
+  const signingKey = outputKeyCompressed(key);
   const pick = (list: readonly [{ participantPubkey: Uint8Array; aggregatePubkey: Uint8Array; leafHash?: Uint8Array }, Uint8Array][] | undefined) =>
     key.participants.map((p) => {
       const hit = (list ?? []).find(
-        ([k]) => !k.leafHash && equalBytes(k.participantPubkey, p) && equalBytes(k.aggregatePubkey, aggregatePubkey),
+        ([k]) => !k.leafHash && equalBytes(k.participantPubkey, p) && equalBytes(k.aggregatePubkey, signingKey),
       );
       return hit?.[1];
     });
   for (const [k] of [...(input.musig2PubNonce ?? []), ...(input.musig2PartialSig ?? [])]) {
-    if (equalBytes(k.aggregatePubkey, aggregatePubkey) && !key.participants.some((p) => equalBytes(p, k.participantPubkey))) {
+    if (equalBytes(k.aggregatePubkey, signingKey) && !key.participants.some((p) => equalBytes(p, k.participantPubkey))) {
       throw new InvalidContributionError('E_MUSIG_NOT_PARTICIPANT', toHex(k.participantPubkey), `input ${index}: a contribution from a key that is not a participant`);
     }
   }
   return {
     index,
     key,
+    signingKey,
     msg: keyPathSighash(tx, index, hashType),
     hashType,
     pubnonces: pick(input.musig2PubNonce),
     partialSigs: pick(input.musig2PartialSig),
   };
+}
+
+/** Q with its parity as a 33-byte compressed point: BIP-373's key for key-path fields. */
+export function outputKeyCompressed(key: MusigKey): Uint8Array {
+  const out = new Uint8Array(33);
+  out[0] = 0x02 + key.output.parity;
+  out.set(key.output.outputKey, 1);
+  return out;
 }
 
 function participantIndex(input: MusigInput, publicKey: Uint8Array): number {
@@ -146,7 +159,7 @@ export function addPubNonce(tx: Transaction, input: MusigInput, participant: Uin
   }
   input.pubnonces[i] = pubnonce;
   tx.updateInput(input.index, {
-    musig2PubNonce: [[{ participantPubkey: participant, aggregatePubkey: input.key.aggregatePubkey }, pubnonce]],
+    musig2PubNonce: [[{ participantPubkey: participant, aggregatePubkey: input.signingKey }, pubnonce]],
   });
 }
 
@@ -193,7 +206,7 @@ function markVerified(input: MusigInput, i: number): void {
 function storePartialSig(tx: Transaction, input: MusigInput, participant: Uint8Array, psig: Uint8Array): void {
   input.partialSigs[participantIndex(input, participant)] = psig;
   tx.updateInput(input.index, {
-    musig2PartialSig: [[{ participantPubkey: participant, aggregatePubkey: input.key.aggregatePubkey }, psig]],
+    musig2PartialSig: [[{ participantPubkey: participant, aggregatePubkey: input.signingKey }, psig]],
   });
 }
 

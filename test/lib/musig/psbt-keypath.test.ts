@@ -77,7 +77,8 @@ describe('two-party MuSig2 key-path spend in a PSBT', () => {
     addPubNonce(tx, input, bob.publicKey, nb.pubnonce);
     musigPartialSign(tx, input, alice, na.secnonce);
     const bad = new Uint8Array(32).fill(7);
-    tx.updateInput(0, { musig2PartialSig: [[{ participantPubkey: bob.publicKey, aggregatePubkey: input.key.aggregatePubkey }, bad]] });
+    tx.updateInput(0, { musig2PartialSig: undefined });
+    tx.updateInput(0, { musig2PartialSig: [[{ participantPubkey: alice.publicKey, aggregatePubkey: input.signingKey }, input.partialSigs[input.key.participants.findIndex((p) => p === alice.publicKey || toHex(p) === toHex(alice.publicKey))]!], [{ participantPubkey: bob.publicKey, aggregatePubkey: input.signingKey }, bad]] });
     const err = catchErr(() => verifyPartialSigs(readMusigInput(tx, 0)));
     expect(err).toBeInstanceOf(InvalidContributionError);
     expect((err as InvalidContributionError).participant).toBe(toHex(bob.publicKey));

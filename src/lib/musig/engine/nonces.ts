@@ -5,7 +5,7 @@
  */
 import { concatBytes } from '../../bytes.ts';
 import type { Secp256k1Backend } from './backend.ts';
-import { Bip327Error, badArgument, invalidContribution, type ContributionKind } from './errors.ts';
+import { Bip327Error, badArgument, invalidContribution } from './errors.ts';
 import { Lru, keyOf } from './lru.ts';
 import { bytes32, taggedHash, taggedScalar, uintBE, xorBytes } from './scalar.ts';
 
@@ -106,7 +106,7 @@ export class NonceAggCache<P> {
  * infinity). DeterministicSign's aggothernonce is read with plain cpoint, so infinity is
  * invalid there. Neither comes from one signer: the blame falls on the nonce itself.
  */
-export function decodeAggregateNonce<P>(ec: Secp256k1Backend<P>, aggnonce: Uint8Array, kind: ContributionKind & ('aggnonce' | 'aggothernonce')): [P | null, P | null] {
+export function decodeAggregateNonce<P>(ec: Secp256k1Backend<P>, aggnonce: Uint8Array, kind: 'aggnonce' | 'aggothernonce'): [P | null, P | null] {
   const bad = () => new Bip327Error(`invalid ${kind}`, undefined, kind);
   if (aggnonce.length !== 66) throw bad();
   const half = (bytes: Uint8Array): P | null => {

@@ -1,0 +1,75 @@
+/**
+ * The built CLI (`node bin/run.js`, i.e. dist/) as the regtest suites run it: one child
+ * process per protocol step, the message on stdin, the next message on stdout — the way
+ * two parties pipe messages to each other. Asynchronous, so the test worker (and the
+ * node it talks to) stay responsive; killed after a timeout instead of hanging a run.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../helpers.ts';
+
+export const BIN = join(ROOT, 'bin', 'run.js');
+/** What bin/run.js loads; the suite fails loudly (not skips) when it has not been built. */
+export const BUNDLE = join(ROOT, 'dist', 'offchain.cjs');
+
+export function assertBuilt(): void {
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "npm run build" before the regtest suite (it runs the built CLI)`);
+}
+
+export type CliRun = { args: string[]; status: number | null; stdout: string; stderr: string; timedOut: boolean };
+
+/**
+ * Run one command. The environment is the test's minus any OFFCHAIN_* settings of the
+ * developer (so no test seed, state dir or RPC URL leaks in), with NODE_ENV unset as in an
+ * operator's shell (vitest sets it to "test", which changes oclif's output), plus `env`.
+ */
+export function offchain(args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('OFFCHAIN_')) delete env[k];
+  delete env['NO_COLOR'];
+  Object.assign(env, { NODE_ENV: '' }, opts.env);
+  const child = spawn(process.execPath, [BIN, ...args], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.on('error', () => {}); // the command may exit (e.g. refuse) before reading its input
+  child.stdin.end(opts.input ?? '');
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 60_000);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ args, status, stdout, stderr, timedOut });
+    });
+  });
+}
+
+/** `offchain <args>`, exit code and stderr, for failure messages (keys travel by environment, never in argv). */
+export function describeRun(r: CliRun): string {
+  return `offchain ${r.args.join(' ')}\n  exit ${r.status}${r.timedOut ? ' (killed: timeout)' : ''}\n  stderr: ${r.stderr.trim() || '(empty)'}`;
+}
+
+/** The JSON message a successful step printed; throws with the command and its stderr otherwise. */
+export function messageOf<T = Record<string, unknown>>(r: CliRun, type?: string): T {
+  if (r.status !== 0) throw new Error(`expected exit 0 from\n${describeRun(r)}`);
+  let message: unknown;
+  try {
+    message = JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`stdout is not one JSON message from\n${describeRun(r)}\n  stdout: ${r.stdout.slice(0, 300)}`);
+  }
+  if (type !== undefined && (message as { type?: unknown }).type !== type) {
+    throw new Error(`expected a ${type} message, got ${JSON.stringify((message as { type?: unknown }).type)} from\n${describeRun(r)}`);
+  }
+  return message as T;
+}
+
+/** The stable machine code of a failed step's one-line error (`offchain: error E_…: …`), or undefined. */
+export function errorCode(r: CliRun): string | undefined {
+  return /^offchain: error (E_[A-Z0-9_]+): /m.exec(r.stderr)?.[1];
+}
