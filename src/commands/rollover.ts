@@ -6,9 +6,13 @@ import { UsageError } from '../lib/errors.ts';
 
 export default class Rollover extends CreditCommand<typeof Rollover> {
   static override summary = 'Roll a credit contract into the next period in one transaction: pay the mint, fund a new contract.';
-  static override description = `  user  --expiry +N [--top-up PSBT]  → credit/rollover-request (rollover signed by the user, new refund with its nonce)
-  mint  < credit/rollover-request    → credit/rollover-accept  (new refund co-signed first, then the rollover input)
-  user  < credit/rollover-accept     → credit/rolled-over      (new refund verified; the rollover to broadcast)
+  static override description = `Two round trips, so the user holds the next contract's verified refund before it signs anything that moves its funds:
+
+  user  --expiry +N [--top-up PSBT]  → credit/rollover-request (the rollover, unsigned; the new refund with the user's nonce)
+  mint  < credit/rollover-request    → credit/rollover-refund  (checked; only the new refund is co-signed)
+  user  < credit/rollover-refund     → credit/rollover-sign    (new refund completed and verified; now the rollover is signed)
+  mint  < credit/rollover-sign       → credit/rollover-accept  (the approved rollover, completed; the old contract is frozen)
+  user  < credit/rollover-accept     → credit/rolled-over      (the rollover to broadcast)
 
 Extra funds come from a wallet PSBT (--top-up) whose inputs, native segwit, join the rollover; the user's wallet signs
 them after this. Once the mint signs, the old contract is frozen; the mint keeps its latest state, and exits with it
@@ -19,6 +23,8 @@ before the old expiry, until the rollover confirms.`;
       command:
         'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && ' +
         '<%= config.bin %> rollover --role user --expiry +4320 --tip-height 1002 --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
+        '| <%= config.bin %> rollover --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint --tip-height 1002 ' +
+        '| <%= config.bin %> rollover --role user --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
         '| <%= config.bin %> rollover --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint --tip-height 1002 ' +
         '| <%= config.bin %> rollover --role user --key-env USER_KEY --state-dir /tmp/offchain-demo/user',
     },
@@ -53,14 +59,23 @@ before the old expiry, until the rollover confirms.`;
       return { message: await book.exclusive(() => user.rolloverRequest(ctx, id, { expiryHeight, feeRate, topUp })) };
     }
     const doc = await this.readDocument();
-    if (doc.format !== 'json') throw new UsageError('E_USAGE', 'expected a credit/rollover-request or credit/rollover-accept message (or --expiry to start)');
-    const network = this.network(readEnvelope(doc.value).network);
+    if (doc.format !== 'json') throw new UsageError('E_USAGE', 'expected a credit/rollover-* message (or --expiry to start)');
+    const env = readEnvelope(doc.value);
+    const network = this.network(env.network);
     if (f.role === 'mint') {
-      const { acceptRollover } = await import('../lib/credit/mint.ts');
+      const mint = await import('../lib/credit/mint.ts');
+      if (env.type === 'credit/rollover-sign') {
+        const sign = decodeMessage(schemas.RolloverSignSchema, doc.value);
+        return { message: await this.withMint(network, (ctx) => mint.acceptRollover(ctx, sign)) };
+      }
       const req = decodeMessage(schemas.RolloverRequestSchema, doc.value);
-      return { message: await this.withMint(network, (ctx) => acceptRollover(ctx, req)) };
+      return { message: await this.withMint(network, (ctx) => mint.proposeRollover(ctx, req)) };
     }
     const { ctx, book } = await this.userSession(network);
+    if (env.type === 'credit/rollover-refund') {
+      const refund = decodeMessage(schemas.RolloverRefundSchema, doc.value);
+      return { message: await book.exclusive(() => user.rolloverSign(ctx, refund)) };
+    }
     const accept = decodeMessage(schemas.RolloverAcceptSchema, doc.value);
     return { message: await book.exclusive(() => user.applyRolloverAccept(ctx, accept)) };
   }

@@ -18,7 +18,7 @@ import { termsFromJson } from './codec.ts';
 import type { MintContext, MintContractRecord, ReceiptJson } from './ports.ts';
 import { checkClose, checkFunding, checkRefund, checkRollover, checkState } from './rules.ts';
 import type {
-  CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, UpdateRequestSchema,
+  CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema,
 } from './schemas.ts';
 import { extractSigned, issueStateNonce, mintComplete, mintCosignRefund, stateNonceContext } from './signing.ts';
 import type { CreditContract } from './terms.ts';
@@ -27,6 +27,7 @@ type OpenRequest = Static<typeof OpenRequestSchema>;
 type UpdateRequest = Static<typeof UpdateRequestSchema>;
 type CloseRequest = Static<typeof CloseRequestSchema>;
 type RolloverRequest = Static<typeof RolloverRequestSchema>;
+type RolloverSign = Static<typeof RolloverSignSchema>;
 
 function refuse(code: string, message: string): never {
   throw new RefusedError(code, message);
@@ -171,30 +172,69 @@ export async function acceptClose(ctx: MintContext, req: CloseRequest): Promise<
   return response;
 }
 
-/**
- * Rollover: the next contract's refund is co-signed first, then the rollover input.
- * The old contract freezes but keeps its latest state until the rollover confirms.
- */
-export async function acceptRollover(ctx: MintContext, req: RolloverRequest): Promise<Record<string, unknown>> {
-  const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
-  const retried = retriedSettlement(record, 'rollover', req.state);
-  if (retried) return retried;
+/** Everything a rollover must satisfy, checked in both rounds (nothing may have changed between). */
+async function checkRolloverProposal(ctx: MintContext, record: MintContractRecord, c: CreditContract, state: number, rolloverPsbt: string, newTerms: RolloverRequest['new_contract'], newId: string, cumulativeClaim?: number) {
   checkNotFrozen(record);
-  checkStateNumber(record, req.state);
-  const next = termsFromJson(req.new_contract, ctx.network);
-  checkTermsAgainstPolicy(next, req.new_contract_id, ctx);
+  checkStateNumber(record, state);
+  const next = termsFromJson(newTerms, ctx.network);
+  checkTermsAgainstPolicy(next, newId, ctx);
   if (!equalBytes(next.userPubkey, c.userPubkey)) refuse('E_WRONG_CONTRACT', 'the next contract must be with the same user key');
   if (await ctx.records.get(next.id)) throw new StateConflictError('E_CONTRACT_EXISTS', `contract ${next.id} already exists at this mint`);
   await checkExpiryWindow(next, ctx);
-  const tx = parsePsbt(base64.decode(req.rollover_psbt));
+  const tx = parsePsbt(base64.decode(rolloverPsbt));
   checkRollover(tx, c, BigInt(record.latest?.cumulative_sat ?? 0), next, ctx.policy.min_fee_rate);
   const paid = next.funding.vout === 1 ? tx.getOutput(0).amount! : 0n;
-  if (paid !== BigInt(req.cumulative_sat)) refuse('E_AMOUNT_MISMATCH', `cumulative_sat ${req.cumulative_sat} is not what the rollover pays the mint (${paid})`);
-  const input = readMusigInput(tx, 0);
+  if (cumulativeClaim !== undefined && paid !== BigInt(cumulativeClaim)) {
+    refuse('E_AMOUNT_MISMATCH', `cumulative_sat ${cumulativeClaim} is not what the rollover pays the mint (${paid})`);
+  }
+  return { next, tx, input: readMusigInput(tx, 0) };
+}
+
+/**
+ * Rollover, round 1: check the proposed rollover and the next contract's terms, and
+ * co-sign only the next contract's refund. The user signs the rollover only once it
+ * holds that refund, verified (round 2): it must never sign away its funds into a
+ * contract it cannot exit from.
+ */
+export async function proposeRollover(ctx: MintContext, req: RolloverRequest): Promise<Record<string, unknown>> {
+  const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
+  const retried = retriedSettlement(record, 'rollover', req.state);
+  if (retried) return retried;
+  const proposed = record.proposed_rollover;
+  if (proposed && proposed.state === req.state && proposed.new_contract_id === req.new_contract_id) return proposed.response;
+  const { next, tx } = await checkRolloverProposal(ctx, record, c, req.state, req.rollover_psbt, req.new_contract, req.new_contract_id, req.cumulative_sat);
+  if (tx.getInput(0).musig2PartialSig?.length) refuse('E_MUSIG_FIELDS', 'round 1 of a rollover carries no signature on the rollover: the user signs it after its new refund is complete');
   const refund = parsePsbt(base64.decode(req.refund_psbt));
   checkRefund(refund, next);
-  // Refund of the next contract first (DeterministicSign: no nonce state), then the rollover.
   mintCosignRefund(refund, ctx.mint, next.userPubkey);
+  const response = {
+    type: 'credit/rollover-refund',
+    version: 1,
+    network: ctx.network,
+    contract_id: c.id,
+    new_contract_id: next.id,
+    refund_psbt: base64.encode(serializePsbt(refund)),
+  };
+  await ctx.records.put({ ...record, proposed_rollover: { state: req.state, txid: tx.id, new_contract_id: next.id, new_contract: req.new_contract, response } });
+  return response;
+}
+
+/**
+ * Rollover, round 2: the user signed the very rollover approved in round 1. Check it all
+ * again (nothing may have moved since), complete the contract input, freeze the old
+ * contract — which keeps its latest state until the rollover confirms — and open the
+ * next one.
+ */
+export async function acceptRollover(ctx: MintContext, req: RolloverSign): Promise<Record<string, unknown>> {
+  const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
+  const retried = retriedSettlement(record, 'rollover', req.state);
+  if (retried) return retried;
+  const proposed = record.proposed_rollover;
+  if (!proposed || proposed.state !== req.state || proposed.new_contract_id !== req.new_contract_id) {
+    throw new StateConflictError('E_STALE_STATE', `no rollover of contract ${c.id} to ${req.new_contract_id} at state ${req.state} was proposed to this mint`);
+  }
+  const { next, tx, input } = await checkRolloverProposal(ctx, record, c, req.state, req.rollover_psbt, proposed.new_contract, proposed.new_contract_id);
+  if (tx.id !== proposed.txid) refuse('E_ROLLOVER_CHANGED', `the signed rollover ${tx.id} is not the one approved in round 1 (${proposed.txid})`);
   await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
   const nextNonce = await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, next, 1);
   const response = {
@@ -203,13 +243,15 @@ export async function acceptRollover(ctx: MintContext, req: RolloverRequest): Pr
     network: ctx.network,
     contract_id: c.id,
     new_contract_id: next.id,
-    refund_psbt: base64.encode(serializePsbt(refund)),
     rollover_psbt: base64.encode(serializePsbt(tx)),
     next_nonce: nextNonce,
   };
-  const openAccept = { type: 'credit/open-accept', version: 1, network: ctx.network, contract_id: next.id, refund_psbt: response.refund_psbt, next_nonce: nextNonce };
-  await ctx.records.put({ contract_id: next.id, network: ctx.network, contract: req.new_contract, status: 'open', next_state: 1, open_accept: openAccept });
-  await ctx.records.put({ ...record, status: 'rolling-over', next_state: req.state + 1, settlement: { kind: 'rollover', state: req.state, txid: tx.id, response, new_contract_id: next.id } });
+  const refundPsbt = (proposed.response as { refund_psbt: string }).refund_psbt;
+  const openAccept = { type: 'credit/open-accept', version: 1, network: ctx.network, contract_id: next.id, refund_psbt: refundPsbt, next_nonce: nextNonce };
+  await ctx.records.put({ contract_id: next.id, network: ctx.network, contract: proposed.new_contract, status: 'open', next_state: 1, open_accept: openAccept });
+  const frozen = { ...record, status: 'rolling-over' as const, next_state: req.state + 1, settlement: { kind: 'rollover' as const, state: req.state, txid: tx.id, response, new_contract_id: next.id } };
+  delete frozen.proposed_rollover;
+  await ctx.records.put(frozen);
   return response;
 }
 

@@ -61,6 +61,8 @@ export type MintContractRecord = {
   latest?: { state: number; cumulative_sat: number; txid: string; hex: string; receipt: ReceiptJson };
   /** The open-accept, returned again if the same open-request is retried. */
   open_accept: Record<string, unknown>;
+  /** A rollover whose new refund the mint co-signed (round 1), awaiting the user's signature. */
+  proposed_rollover?: { state: number; txid: string; new_contract_id: string; new_contract: CreditTermsJson; response: Record<string, unknown> };
   /** Set once the mint signs a close or rollover: the contract is frozen from then on. */
   settlement?: { kind: 'close' | 'rollover'; state: number; txid: string; response: Record<string, unknown>; new_contract_id?: string };
 };
@@ -88,6 +90,8 @@ export type UserContractRecord = {
   confirmed: { state: number; cumulative_sat: number };
   /** Signed and sent, not yet acknowledged: resent as is until a receipt arrives. */
   pending?: { kind: 'update' | 'close' | 'rollover'; state: number; cumulative_sat: number; txid: string; request: Record<string, unknown>; new_contract_id?: string };
+  /** The cooperative close, once completed: what a repeated `credit/closed` must match. */
+  closed?: { txid: string; hex: string };
   /** For rollover: the contract this one replaces. */
   previous_contract_id?: string;
   /** While opening: the open-request, sent again unchanged if the open is retried. */

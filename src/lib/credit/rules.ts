@@ -31,6 +31,11 @@ function checkFundingInput(tx: Transaction, index: number, c: CreditContract, wh
   if (!input.txid || toHex(input.txid) !== c.funding.txid || input.index !== c.funding.vout) {
     refuse('E_BAD_INPUTS', `${what} input ${index} is not the funding outpoint ${c.funding.txid}:${c.funding.vout}`);
   }
+  // The signature commits to the spent output's script and amount (BIP-341): a PSBT that
+  // misstates them yields a validly signed transaction that can never be mined.
+  if (!input.witnessUtxo || !equalBytes(input.witnessUtxo.script, c.script) || input.witnessUtxo.amount !== c.capacity) {
+    refuse('E_BAD_INPUTS', `${what} input ${index} must describe the funding output exactly: ${c.capacity} sat to the contract address`);
+  }
   const sequence = input.sequence ?? SEQUENCE_FINAL;
   if (sequence !== SEQUENCE_RBF_NO_LOCK && sequence !== SEQUENCE_FINAL) {
     refuse('E_BAD_SEQUENCE', `${what} nSequence 0x${sequence.toString(16)} is not 0xfffffffd or 0xffffffff (a relative lock would let the refund win)`);

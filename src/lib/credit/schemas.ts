@@ -6,8 +6,10 @@
  * `credit/open-request` → mint `credit/open-accept` → user `credit/opened` (refund
  * fully signed: only now sign and broadcast the funding) → per payment
  * `credit/update-request` → mint `credit/receipt` → user `credit/balance` → at the end
- * `credit/close-request` → `credit/closed`, or `credit/rollover-request` →
- * `credit/rollover-accept` → `credit/rolled-over`. Unilateral: mint `credit/exit`,
+ * `credit/close-request` → `credit/closed`, or the rollover in two rounds, so the user
+ * holds the new contract's verified refund before it signs anything that moves its
+ * funds: `credit/rollover-request` → `credit/rollover-refund` → `credit/rollover-sign`
+ * → `credit/rollover-accept` → `credit/rolled-over`. Unilateral: mint `credit/exit`,
  * user `credit/refund`. Operator view: `credit/contracts`.
  */
 import { Type } from '@sinclair/typebox';
@@ -120,7 +122,7 @@ export const ClosedSchema = messageSchema('credit/closed', 'Mint → user: the f
   hex: Hex('the signed close transaction'),
 });
 
-export const RolloverRequestSchema = messageSchema('credit/rollover-request', 'User → mint: pay the mint and fund the next contract in one transaction.', {
+export const RolloverRequestSchema = messageSchema('credit/rollover-request', 'User → mint: the proposed rollover (not yet signed) and the next contract\'s refund to co-sign.', {
   contract_id: ContractId,
   state: StateNumber,
   cumulative_sat: Sats('the mint\'s total'),
@@ -131,10 +133,22 @@ export const RolloverRequestSchema = messageSchema('credit/rollover-request', 'U
   refund_psbt: Base64Psbt,
 });
 
-export const RolloverAcceptSchema = messageSchema('credit/rollover-accept', 'Mint → user: the new refund\'s partial signature and the signed rollover input.', {
+export const RolloverRefundSchema = messageSchema('credit/rollover-refund', 'Mint → user: the rollover is acceptable; here is the new refund\'s partial signature.', {
   contract_id: ContractId,
   new_contract_id: ContractId,
   refund_psbt: Base64Psbt,
+});
+
+export const RolloverSignSchema = messageSchema('credit/rollover-sign', 'User → mint: the new refund is complete; the rollover, signed by the user.', {
+  contract_id: ContractId,
+  state: StateNumber,
+  new_contract_id: ContractId,
+  rollover_psbt: Base64Psbt,
+});
+
+export const RolloverAcceptSchema = messageSchema('credit/rollover-accept', 'Mint → user: the rollover\'s contract input signed; the old contract is frozen.', {
+  contract_id: ContractId,
+  new_contract_id: ContractId,
   rollover_psbt: Base64Psbt,
   next_nonce: NextNonce,
 });
@@ -192,6 +206,7 @@ export const ContractsSchema = messageSchema('credit/contracts', 'The mint\'s co
 
 export const CREDIT_SCHEMAS = [
   CreditOfferSchema, CreditAddressSchema, OpenRequestSchema, OpenAcceptSchema, OpenedSchema, UpdateRequestSchema, ReceiptSchema,
-  BalanceSchema, CloseRequestSchema, ClosedSchema, RolloverRequestSchema, RolloverAcceptSchema, RolledOverSchema, ExitSchema,
+  BalanceSchema, CloseRequestSchema, ClosedSchema, RolloverRequestSchema, RolloverRefundSchema, RolloverSignSchema, RolloverAcceptSchema,
+  RolledOverSchema, ExitSchema,
   RefundSchema, ContractsSchema,
 ];

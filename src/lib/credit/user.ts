@@ -18,7 +18,7 @@ import { isFinal } from '../chain/finality.ts';
 import { contractAddress, termsFromJson, termsToJson } from './codec.ts';
 import type { NextNonceJson, UserContext, UserContractRecord } from './ports.ts';
 import { checkFunding, checkRefund } from './rules.ts';
-import type { ClosedSchema, CreditOfferSchema, OpenAcceptSchema, ReceiptSchema, RolloverAcceptSchema } from './schemas.ts';
+import type { ClosedSchema, CreditOfferSchema, OpenAcceptSchema, ReceiptSchema, RolloverAcceptSchema, RolloverRefundSchema } from './schemas.ts';
 import { extractSigned, issueNonce, refundNonceContext, userSignAgainst } from './signing.ts';
 import { contractKey, makeContract, type CreditContract } from './terms.ts';
 import { buildClose, buildRefund, buildRollover, buildState, maxCumulative, type TopUpInput } from './transactions.ts';
@@ -269,11 +269,16 @@ function checkSignedSpend(hex: string, expectedTxid: string, c: CreditContract, 
 
 export async function applyClosed(ctx: UserContext, closed: Static<typeof ClosedSchema>): Promise<Record<string, unknown>> {
   const { record, c } = await load(ctx, closed.contract_id);
-  if (record.status === 'closed') return { ...closed };
+  if (record.status === 'closed') {
+    if (closed.txid !== record.closed?.txid || closed.hex !== record.closed?.hex) {
+      refuse('E_RECEIPT_MISMATCH', `the close ${closed.txid} is not the one this user signed (${record.closed?.txid})`);
+    }
+    return { ...closed };
+  }
   const p = record.pending;
   if (!p || p.kind !== 'close') refuse('E_RECEIPT_MISMATCH', `no close of contract ${c.id} is waiting`);
   checkSignedSpend(closed.hex, p.txid, c, [{ script: c.script, amount: c.capacity }]);
-  const updated = { ...record, status: 'closed' as const };
+  const updated = { ...record, status: 'closed' as const, closed: { txid: closed.txid, hex: closed.hex } };
   delete updated.pending;
   await ctx.records.put(updated);
   return { ...closed };
@@ -281,7 +286,11 @@ export async function applyClosed(ctx: UserContext, closed: Static<typeof Closed
 
 export type RolloverParams = { expiryHeight: number; feeRate: number; topUp: TopUpInput[] };
 
-/** Rollover: mint paid, the rest (plus extra inputs) funds the next contract; its refund is co-signed first. */
+/**
+ * Rollover, round 1: propose the rollover (unsigned) and the next contract's refund with
+ * the user's nonce. The user signs the rollover only in round 2, once that refund is
+ * complete and verified.
+ */
 export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverParams): Promise<Record<string, unknown>> {
   const { record, c } = await load(ctx, id);
   const resend = checkCanSign(record, 'rollover', () => true);
@@ -290,7 +299,6 @@ export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverP
   const cumulative = BigInt(record.confirmed.cumulative_sat);
   const { tx, newCapacity, vout } = buildRollover(c, cumulative, c.script, p.feeRate, p.topUp);
   const next = makeContract({ ...c, capacity: newCapacity, funding: { txid: tx.id, vout }, expiryHeight: p.expiryHeight, feeRate: c.feeRate });
-  userSignAgainst(tx, 0, ctx.user, c.mintPubkey, record.mint_nonce!);
   const request = {
     type: 'credit/rollover-request', version: 1, network: ctx.network, contract_id: c.id, state, cumulative_sat: Number(cumulative),
     fee_rate: p.feeRate, new_contract_id: next.id, new_contract: termsToJson(next), rollover_psbt: base64.encode(serializePsbt(tx)),
@@ -304,14 +312,43 @@ export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverP
   return request;
 }
 
+function pendingRollover(record: UserContractRecord, newId: string): NonNullable<UserContractRecord['pending']> {
+  const p = record.pending;
+  if (!p || p.kind !== 'rollover' || p.new_contract_id !== newId) refuse('E_RECEIPT_MISMATCH', `no rollover of contract ${record.contract_id} to ${newId} is waiting`);
+  return p;
+}
+
+/**
+ * Rollover, round 2: complete and verify the next contract's refund; only then sign the
+ * rollover (BIP-327 DeterministicSign against the mint's announced nonce).
+ */
+export async function rolloverSign(ctx: UserContext, msg: Static<typeof RolloverRefundSchema>): Promise<Record<string, unknown>> {
+  const { record, c } = await load(ctx, msg.contract_id);
+  const p = pendingRollover(record, msg.new_contract_id);
+  const { record: nextRecord, c: next } = await load(ctx, msg.new_contract_id);
+  if (!nextRecord.refund) {
+    const refund = await completeRefund(ctx, next, msg.refund_psbt);
+    await ctx.records.put({ ...nextRecord, refund });
+  }
+  const tx = parsePsbt(base64.decode((p.request as { rollover_psbt: string }).rollover_psbt));
+  if (tx.id !== p.txid) throw new Error('stored rollover does not match its txid');
+  userSignAgainst(tx, 0, ctx.user, c.mintPubkey, record.mint_nonce!);
+  const sign = {
+    type: 'credit/rollover-sign', version: 1, network: ctx.network, contract_id: c.id, state: p.state, new_contract_id: next.id,
+    rollover_psbt: base64.encode(serializePsbt(tx)),
+  };
+  // From now on the mint can complete the rollover: resend this, not round 1.
+  await ctx.records.put({ ...record, pending: { ...p, request: sign } });
+  return sign;
+}
+
+/** The mint completed the rollover input: verify it, and the next contract is open. */
 export async function applyRolloverAccept(ctx: UserContext, accept: Static<typeof RolloverAcceptSchema>): Promise<Record<string, unknown>> {
   const { record, c } = await load(ctx, accept.contract_id);
-  const p = record.pending;
-  if (!p || p.kind !== 'rollover' || p.new_contract_id !== accept.new_contract_id) refuse('E_RECEIPT_MISMATCH', `no rollover of contract ${c.id} to ${accept.new_contract_id} is waiting`);
+  const p = pendingRollover(record, accept.new_contract_id);
   const { record: nextRecord, c: next } = await load(ctx, accept.new_contract_id);
   checkFirstNonce(accept.next_nonce);
-  // The new refund first: it must be fully signed before the rollover can complete.
-  const refund = await completeRefund(ctx, next, accept.refund_psbt);
+  if (!nextRecord.refund) refuse('E_RECEIPT_MISMATCH', 'the next contract\'s refund is not complete: feed the credit/rollover-refund first');
   const rollover = parsePsbt(base64.decode(accept.rollover_psbt));
   if (rollover.id !== p.txid) refuse('E_RECEIPT_MISMATCH', `the returned rollover ${rollover.id} is not the one this user signed (${p.txid})`);
   const sig = rollover.getInput(0).tapKeySig;
@@ -320,11 +357,11 @@ export async function applyRolloverAccept(ctx: UserContext, accept: Static<typeo
   const complete = rollover.inputsLength === 1;
   const rolled = { ...record, status: 'rolled-over' as const };
   delete rolled.pending;
-  await ctx.records.put({ ...nextRecord, status: 'open', refund, mint_nonce: accept.next_nonce });
+  await ctx.records.put({ ...nextRecord, status: 'open', mint_nonce: accept.next_nonce });
   await ctx.records.put(rolled);
   return {
     type: 'credit/rolled-over', version: 1, network: ctx.network, contract_id: c.id, new_contract_id: next.id,
-    refund: { ...refund, final_from_height: next.expiryHeight + 1 },
+    refund: { ...nextRecord.refund, final_from_height: next.expiryHeight + 1 },
     rollover: { txid: rollover.id, complete, psbt: base64.encode(serializePsbt(rollover)), hex: complete ? toHex(rollover.extract()) : undefined },
   };
 }

@@ -76,7 +76,12 @@ describe('credit contract lifecycle (library)', () => {
   it('rolls over into a new contract, refund first, then pays and closes it', async () => {
     const req = await user.rolloverRequest(w.user, id, { expiryHeight: 1100 + 4320, feeRate: 2, topUp: [] });
     w.chain.height = 1100;
-    const accept = await mint.acceptRollover(w.mint, req as any);
+    const refundRound = await mint.proposeRollover(w.mint, req as any);
+    // The user has signed nothing that moves its funds until its new refund verifies.
+    const proposed = Transaction.fromPSBT(Buffer.from((req as any).rollover_psbt, 'base64'));
+    expect(proposed.getInput(0).musig2PartialSig ?? []).toHaveLength(0);
+    const sign = await user.rolloverSign(w.user, refundRound as any);
+    const accept = await mint.acceptRollover(w.mint, sign as any);
     const rolled = await user.applyRolloverAccept(w.user, accept as any);
     expect((rolled.rollover as any).complete).toBe(true);
     const rollover = verifySpend((rolled.rollover as any).hex, script, 100_000n);

@@ -1,0 +1,242 @@
+/**
+ * The credit contract's refusal rules (BRIEF §3.1, §5) through the built CLI, as an
+ * operator's pipeline meets them: the refusing `offchain` process exits 4 (refused) or
+ * 5 (state conflict), prints exactly one line `offchain: error E_…: …` on stderr and
+ * nothing on stdout, and leaves both parties' --state-dir byte for byte as they were.
+ *
+ * One contract is opened once (fixtures/credit/funding.psbt, the fixture keys via
+ * --key-env, offline chain flags, OFFCHAIN_TEST_SEED) and paid 1000 sat; each test runs
+ * on its own copy of both state directories. The refusing invocation itself runs without
+ * the test seed (it needs no randomness), so its stderr holds the error line alone.
+ * Requests a user's CLI would never produce are built with test/lib/credit/tamper.ts and
+ * signed as the user, so only the rule under test can refuse them.
+ *
+ * Requires `npm run build` (bin/run.js → dist/).
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, tempDir } from '../helpers.ts';
+import { run, type Run } from './cli.ts';
+import { fromHex, toHex } from '../../src/lib/bytes.ts';
+import { keyPair } from '../../src/lib/keys/keys.ts';
+import { termsFromJson } from '../../src/lib/credit/codec.ts';
+import type { NextNonceJson, UserContractRecord } from '../../src/lib/credit/ports.ts';
+import type { CreditContract } from '../../src/lib/credit/terms.ts';
+import { buildRefund, buildState } from '../../src/lib/credit/transactions.ts';
+import {
+  buildSpend, flipLastBit, foreignPubnonce, musigFieldsOf, psbtBase64, psbtOf, refundWithNonce, signAsUser, snapshot, specOf, updateMessage, withPartialSig,
+  type SpendSpec,
+} from '../lib/credit/tamper.ts';
+
+const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
+const MINT_KEY = fixture('keys/mint.key');
+const USER_KEY = fixture('keys/user.key');
+const USER = keyPair(fromHex(USER_KEY));
+const MINT = keyPair(fromHex(MINT_KEY));
+const PARTICIPANTS = [USER.publicKey, MINT.publicKey];
+const PAYOUT = 'bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte';
+const REFUND = 'bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j';
+const TIP = 1000;
+const EXPIRY = TIP + 4320;
+const UNKNOWN_ID = 'ab'.repeat(32);
+
+/** Operators' environment: the keys, no NODE_ENV=test (oclif changes its output under it). */
+const ENV = { MINT_KEY, USER_KEY, NODE_ENV: '' };
+const SEEDED = { ...ENV, OFFCHAIN_TEST_SEED: 'credit-refusals' };
+
+const mintArgs = (dir: string) => ['--key-env', 'MINT_KEY', '--state-dir', join(dir, 'mint')];
+const userArgs = (dir: string) => ['--key-env', 'USER_KEY', '--state-dir', join(dir, 'user')];
+const mintUpdate = (dir: string, extra: string[] = []) => ['sign-update', '--role', 'mint', ...mintArgs(dir), '--tip-height', String(TIP + 1), '--funding-confirmations', '1', ...extra];
+
+function ok(r: Run): string {
+  expect(r.status, `stderr: ${r.stderr}`).toBe(0);
+  return r.stdout;
+}
+
+const tmp = tempDir('offchain-credit-refusals-');
+afterAll(() => tmp.cleanup());
+let n = 0;
+/** A fresh copy of the state directories `from` (both parties). */
+function copyOf(from: string): string {
+  const to = join(tmp.path, `case-${++n}`);
+  cpSync(from, to, { recursive: true });
+  return to;
+}
+
+/** Set up once: the opening base (offer published, open-request made) and the paid base. */
+const base = join(tmp.path, 'base');
+const opening = join(tmp.path, 'opening');
+let contractId = '';
+let openRequest: Record<string, unknown>;
+let firstNonce: NextNonceJson;
+let state1: string;
+
+beforeAll(() => {
+  ok(run(['open-credit', '--role', 'mint', '--publish', ...mintArgs(base), '--payout-address', PAYOUT], { env: SEEDED }));
+  const offer = join(base, 'offer.json');
+  writeFileSync(offer, ok(run(['open-credit', '--role', 'mint', '--publish', ...mintArgs(base)], { env: SEEDED })));
+  const request = ok(
+    run(['open-credit', '--role', 'user', '--offer', offer, ...userArgs(base), '--tip-height', String(TIP), '--expiry', `+${EXPIRY - TIP}`, '--refund-address', REFUND, '--in', join(ROOT, 'fixtures/credit/funding.psbt')], { env: SEEDED }),
+  );
+  openRequest = JSON.parse(request) as Record<string, unknown>;
+  contractId = openRequest.contract_id as string;
+  cpSync(base, opening, { recursive: true });
+  const accept = ok(run(['open-credit', '--role', 'mint', ...mintArgs(base), '--tip-height', String(TIP)], { input: request, env: SEEDED }));
+  firstNonce = (JSON.parse(accept) as { next_nonce: NextNonceJson }).next_nonce;
+  ok(run(['open-credit', '--role', 'user', ...userArgs(base)], { input: accept, env: SEEDED }));
+  state1 = ok(run(['sign-update', '--role', 'user', '--amount', '1000', ...userArgs(base)], { env: SEEDED }));
+  const receipt = ok(run(mintUpdate(base), { input: state1, env: SEEDED }));
+  ok(run(['sign-update', '--role', 'user', ...userArgs(base)], { input: receipt, env: SEEDED }));
+}, 120_000);
+
+/** The user's record and its contract, read from the user's state directory. */
+function userSide(dir: string): { record: UserContractRecord; c: CreditContract } {
+  const record = JSON.parse(readFileSync(join(dir, 'user/regtest/credit-user/contracts', `${contractId}.json`), 'utf8')) as UserContractRecord;
+  return { record, c: termsFromJson(record.contract, 'regtest') };
+}
+
+/** State 2 (cumulative 2000 unless told), built from `mutate`d data and signed by the user. */
+function forgedUpdate(dir: string, o: { mutate?: (s: SpendSpec) => SpendSpec; cumulative?: bigint; amount?: bigint; nonce?: NextNonceJson } = {}): string {
+  const { record, c } = userSide(dir);
+  const cumulative = o.cumulative ?? 2000n;
+  const spec = (o.mutate ?? ((s) => s))(specOf(buildState(c, cumulative), PARTICIPANTS));
+  const tx = signAsUser(buildSpend(spec), USER, MINT.publicKey, o.nonce ?? record.mint_nonce!);
+  return JSON.stringify(updateMessage(c, 2, o.amount ?? cumulative - 1000n, cumulative, tx));
+}
+
+/**
+ * Run one refusing invocation on `dir` and check the whole contract: exit code, one
+ * coded stderr line naming the problem, empty stdout, both state directories unchanged.
+ */
+function expectRefusal(dir: string, args: string[], input: string, code: string, exitCode: 4 | 5, message: RegExp): void {
+  const before = snapshot(dir);
+  const r = run(args, { input, env: ENV });
+  expect(r.status, `stderr: ${r.stderr}`).toBe(exitCode);
+  expect(r.stdout).toBe('');
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(new RegExp(`^offchain: error ${code}: \\S`));
+  expect(lines[0]).toMatch(message);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+  expect(snapshot(dir)).toEqual(before);
+}
+
+describe('credit refusals through the CLI (exit code, one stderr line, empty stdout, state unchanged)', () => {
+  it('the base contract is open with 1000 sat paid, and a retried identical request gets the stored receipt (exit 0, nothing written)', () => {
+    const dir = copyOf(base);
+    expect(userSide(dir).record.confirmed).toEqual({ state: 1, cumulative_sat: 1000 });
+    const before = snapshot(dir);
+    // The snapshot sees both parties' durable state: the mint's store, the user's records and nonces.
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(['mint/regtest/credit-mint/snapshot.json', `user/regtest/credit-user/contracts/${contractId}.json`]));
+    expect(Object.keys(before).some((f) => f.startsWith('user/regtest/nonces/'))).toBe(true);
+    const again = JSON.parse(ok(run(mintUpdate(dir), { input: state1, env: ENV }))) as Record<string, unknown>;
+    expect(again).toMatchObject({ type: 'credit/receipt', state: 1, cumulative_sat: 1000 });
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it('E_AMOUNT_NOT_INCREASING: a next state that pays the mint no more than before', () => {
+    const dir = copyOf(base);
+    expectRefusal(dir, mintUpdate(dir), forgedUpdate(dir, { cumulative: 1000n, amount: 0n }), 'E_AMOUNT_NOT_INCREASING', 4, /cumulative 1000 sat does not exceed the previous 1000 sat/);
+  });
+
+  it('E_LOCKTIME: a state with nLockTime ≠ 0', () => {
+    const dir = copyOf(base);
+    expectRefusal(dir, mintUpdate(dir), forgedUpdate(dir, { mutate: (s) => ({ ...s, lockTime: EXPIRY }) }), 'E_LOCKTIME', 4, /nLockTime 5320; it must be 0/);
+  });
+
+  it('E_BAD_SEQUENCE: a state whose input has nSequence 0xfffffffe', () => {
+    const dir = copyOf(base);
+    const input = forgedUpdate(dir, { mutate: (s) => ({ ...s, inputs: [{ ...s.inputs[0]!, sequence: 0xfffffffe }] }) });
+    expectRefusal(dir, mintUpdate(dir), input, 'E_BAD_SEQUENCE', 4, /nSequence 0xfffffffe is not 0xfffffffd or 0xffffffff/);
+  });
+
+  it('E_DUST: a state whose user change is under the dust threshold', () => {
+    const dir = copyOf(base);
+    const input = forgedUpdate(dir, { mutate: (s) => ({ ...s, outputs: [s.outputs[0]!, { ...s.outputs[1]!, amount: 329n }] }) });
+    expectRefusal(dir, mintUpdate(dir), input, 'E_DUST', 4, /output 1 pays 329 sat, under the 330 sat dust threshold/);
+  });
+
+  it('E_FEE_TOO_LOW: a state paying under the mint\'s fee floor', () => {
+    const dir = copyOf(base);
+    const capacity = userSide(dir).c.capacity;
+    const input = forgedUpdate(dir, { mutate: (s) => ({ ...s, outputs: [s.outputs[0]!, { ...s.outputs[1]!, amount: capacity - 2000n - 100n }] }) });
+    expectRefusal(dir, mintUpdate(dir), input, 'E_FEE_TOO_LOW', 4, /sat\/vB, under the mint's floor of 1 sat\/vB/);
+  });
+
+  it('E_TOO_CLOSE_TO_EXPIRY: an honest payment once the tip is within the safety margin', () => {
+    const dir = copyOf(base);
+    const request = ok(run(['sign-update', '--role', 'user', '--amount', '1000', ...userArgs(dir)], { env: ENV }));
+    const args = ['sign-update', '--role', 'mint', ...mintArgs(dir), '--tip-height', String(EXPIRY - 144), '--funding-confirmations', '6'];
+    expectRefusal(dir, args, request, 'E_TOO_CLOSE_TO_EXPIRY', 4, /expires at 5320, 144 blocks from the tip 5176: within the 144-block safety margin/);
+  });
+
+  it('E_FUNDING_UNCONFIRMED: an honest payment while the funding has no confirmation', () => {
+    const dir = copyOf(base);
+    const request = ok(run(['sign-update', '--role', 'user', '--amount', '1000', ...userArgs(dir)], { env: ENV }));
+    const args = ['sign-update', '--role', 'mint', ...mintArgs(dir), '--tip-height', String(TIP + 1), '--funding-confirmations', '0'];
+    expectRefusal(dir, args, request, 'E_FUNDING_UNCONFIRMED', 4, /the funding has 0 confirmations; the mint waits for 1/);
+  });
+
+  it('E_NONCE_USED: the next state signed against the mint nonce already spent on state 1 (exit 5)', () => {
+    const dir = copyOf(base);
+    expect(userSide(dir).record.mint_nonce!.pubnonce).not.toBe(firstNonce.pubnonce);
+    expectRefusal(dir, mintUpdate(dir), forgedUpdate(dir, { nonce: firstNonce }), 'E_NONCE_USED', 5, /nonce [0-9a-f]{16}… was already used; it is single-use/);
+  });
+
+  it('E_NONCE_UNKNOWN: the next state signed against a nonce the mint never issued (exit 5)', () => {
+    const dir = copyOf(base);
+    const forged = { state: 2, pubnonce: foreignPubnonce(keyPair(fromHex('e6'.repeat(32)))) };
+    expectRefusal(dir, mintUpdate(dir), forgedUpdate(dir, { nonce: forged }), 'E_NONCE_UNKNOWN', 5, /the mint never issued nonce/);
+  });
+
+  it('E_BAD_PARTIAL_SIG: a bad user partial signature, blamed on the user\'s key', () => {
+    const dir = copyOf(base);
+    const good = psbtOf(JSON.parse(forgedUpdate(dir)).psbt as string);
+    const { c } = userSide(dir);
+    const bad = withPartialSig(good, specOf(buildState(c, 2000n), PARTICIPANTS), USER.publicKey, flipLastBit(musigFieldsOf(good, USER.publicKey).partialSig!));
+    expectRefusal(dir, mintUpdate(dir), JSON.stringify(updateMessage(c, 2, 1000n, 2000n, bad)), 'E_BAD_PARTIAL_SIG', 4, new RegExp(`partial signature of ${toHex(USER.publicKey)} does not verify`));
+  });
+
+  it('E_STALE_STATE: state 1 again with another amount (exit 5)', () => {
+    const dir = copyOf(base);
+    const stale = { ...(JSON.parse(state1) as Record<string, unknown>), amount_sat: 1500, cumulative_sat: 1500 };
+    expectRefusal(dir, mintUpdate(dir), JSON.stringify(stale), 'E_STALE_STATE', 5, /state 1 of contract [0-9a-f]{64} is already settled \(latest is 1\)/);
+  });
+
+  it('E_CONTRACT_FROZEN: a payment arriving after the mint signed a close', () => {
+    const dir = copyOf(base);
+    // A request made (and lost) before the close: the user's directory is as it was before it.
+    const scratch = copyOf(dir);
+    const late = ok(run(['sign-update', '--role', 'user', '--amount', '1000', ...userArgs(scratch)], { env: ENV }));
+    const close = ok(run(['close-credit', '--role', 'user', '--start', ...userArgs(dir)], { env: SEEDED }));
+    ok(run(['close-credit', '--role', 'mint', ...mintArgs(dir)], { input: close, env: SEEDED }));
+    expectRefusal(dir, mintUpdate(dir), late, 'E_CONTRACT_FROZEN', 4, new RegExp(`contract ${contractId} is frozen: the mint signed a close at state 2`));
+  });
+
+  it('E_UNKNOWN_CONTRACT: a request for a contract the mint does not have, and a receipt for one the user does not have', () => {
+    const dir = copyOf(base);
+    const request = { ...(JSON.parse(forgedUpdate(dir)) as Record<string, unknown>), contract_id: UNKNOWN_ID };
+    expectRefusal(dir, mintUpdate(dir), JSON.stringify(request), 'E_UNKNOWN_CONTRACT', 4, new RegExp(`this mint has no contract ${UNKNOWN_ID}`));
+    const receipt = ok(run(mintUpdate(copyOf(base)), { input: forgedUpdate(dir), env: ENV }));
+    const foreign = { ...(JSON.parse(receipt) as Record<string, unknown>), contract_id: UNKNOWN_ID };
+    expectRefusal(dir, ['sign-update', '--role', 'user', ...userArgs(dir)], JSON.stringify(foreign), 'E_UNKNOWN_CONTRACT', 4, new RegExp(`no contract ${UNKNOWN_ID} in this state directory`));
+  });
+
+  it('E_REFUND_LOCKTIME: at open, a refund whose nLockTime is not the agreed expiry', () => {
+    const dir = copyOf(opening);
+    const c = termsFromJson(openRequest.contract as never, 'regtest');
+    const userNonce = musigFieldsOf(psbtOf(openRequest.refund_psbt as string), USER.publicKey).pubnonce;
+    const refund = refundWithNonce({ ...specOf(buildRefund(c), PARTICIPANTS), lockTime: EXPIRY - 1 }, USER.publicKey, userNonce);
+    const request = JSON.stringify({ ...openRequest, refund_psbt: psbtBase64(refund) });
+    expectRefusal(dir, ['open-credit', '--role', 'mint', ...mintArgs(dir), '--tip-height', String(TIP)], request, 'E_REFUND_LOCKTIME', 4, /the refund's nLockTime is 5319, not the agreed expiry height 5320/);
+  });
+
+  it('E_PENDING: the user asks for a second payment while the first awaits its receipt (exit 5)', () => {
+    const dir = copyOf(base);
+    const first = ok(run(['sign-update', '--role', 'user', '--amount', '1000', ...userArgs(dir)], { env: ENV }));
+    // The same payment again is the same request, unchanged.
+    expect(ok(run(['sign-update', '--role', 'user', '--amount', '1000', ...userArgs(dir)], { env: ENV }))).toBe(first);
+    expectRefusal(dir, ['sign-update', '--role', 'user', '--amount', '2000', ...userArgs(dir)], '', 'E_PENDING', 5, /state 2 \(update\) is still waiting for the mint's answer/);
+  });
+});
