@@ -59,3 +59,44 @@ writeFileSync(fx('messages/psbt-analysis.json'), cli(['psbt', 'analyze'], nonces
 writeFileSync(fx('messages/psbt-extracted.json'), cli(['psbt', 'extract'], final));
 rmSync(state, { recursive: true, force: true });
 console.error('fixtures regenerated');
+
+// ——— Credit contract: one whole lifecycle, every message saved (docs, schemas test). ———
+const credit = mkdtempSync(join(tmpdir(), 'offchain-fixtures-credit-'));
+const MINT = readKey('mint');
+const USER = readKey('user');
+function readKey(name: string): string {
+  return execFileSync('cat', [fx(`keys/${name}.key`)]).toString().trim();
+}
+const cenv = { ...process.env, OFFCHAIN_TEST_SEED: 'fixtures', MINT_KEY: MINT, USER_KEY: USER };
+const DEBUG = process.env.FIXTURES_DEBUG ? 'inherit' : 'ignore';
+const ccli = (args: string[], input = '') =>
+  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args], { input, env: cenv, stdio: ['pipe', 'pipe', DEBUG] }).toString();
+const mintArgs = ['--key-env', 'MINT_KEY', '--state-dir', join(credit, 'mint')];
+const userArgs = ['--key-env', 'USER_KEY', '--state-dir', join(credit, 'user')];
+const save = (name: string, text: string) => (writeFileSync(fx(`credit/${name}.json`), text), text);
+const PAYOUT = 'bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte';
+const REFUND = 'bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j';
+const offerMsg = save('offer', ccli(['open-credit', '--role', 'mint', '--publish', ...mintArgs, '--payout-address', PAYOUT]));
+save('address', ccli(['open-credit', '--role', 'user', ...userArgs], offerMsg));
+const funding = execFileSync('cat', [fx('credit/funding.psbt')]).toString();
+const openReq = save('open-request', ccli(['open-credit', '--role', 'user', ...userArgs, '--offer', fx('credit/offer.json'), '--tip-height', '1000', '--expiry', '+4320', '--refund-address', REFUND], funding));
+const openAcc = save('open-accept', ccli(['open-credit', '--role', 'mint', ...mintArgs, '--tip-height', '1000'], openReq));
+save('opened', ccli(['open-credit', '--role', 'user', ...userArgs], openAcc));
+const mintChain = ['--tip-height', '1001', '--funding-confirmations', '1'];
+const upd = save('update-request', ccli(['sign-update', '--role', 'user', '--amount', '1000', ...userArgs]));
+const rec = save('receipt', ccli(['sign-update', '--role', 'mint', ...mintArgs, ...mintChain], upd));
+save('balance', ccli(['sign-update', '--role', 'user', ...userArgs], rec));
+const rolloverReq = save('rollover-request', ccli(['rollover', '--role', 'user', ...userArgs, '--expiry', '+4320', '--tip-height', '1002']));
+const rolloverRefund = save('rollover-refund', ccli(['rollover', '--role', 'mint', ...mintArgs, '--tip-height', '1002'], rolloverReq));
+const rolloverSign = save('rollover-sign', ccli(['rollover', '--role', 'user', ...userArgs], rolloverRefund));
+const rolloverAcc = save('rollover-accept', ccli(['rollover', '--role', 'mint', ...mintArgs, '--tip-height', '1002'], rolloverSign));
+save('rolled-over', ccli(['rollover', '--role', 'user', ...userArgs], rolloverAcc));
+const upd2 = ccli(['sign-update', '--role', 'user', '--amount', '25000', ...userArgs]);
+ccli(['sign-update', '--role', 'user', ...userArgs], ccli(['sign-update', '--role', 'mint', ...mintArgs, '--tip-height', '1003', '--funding-confirmations', '1'], upd2));
+save('exit', ccli(['exit-credit', '--fee-rate', '10', '--contract', JSON.parse(rolloverAcc).new_contract_id, ...mintArgs]));
+save('refund', ccli(['refund-credit', '--any-time', '--tip-height', '1003', ...userArgs]));
+save('contracts', ccli(['credit', 'list', ...mintArgs, '--tip-height', '1003']));
+const closeReq = save('close-request', ccli(['close-credit', '--role', 'user', '--start', ...userArgs]));
+save('closed', ccli(['close-credit', '--role', 'mint', ...mintArgs], closeReq));
+rmSync(credit, { recursive: true, force: true });
+console.error('credit fixtures regenerated');

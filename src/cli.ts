@@ -3,7 +3,7 @@
  * oclif.commands, strategy "explicit") and `main`, which bin/run.js calls. Bundled into
  * dist/offchain.js by scripts/build.mjs.
  */
-import { execute } from '@oclif/core';
+import { execute, flush, handle, run } from '@oclif/core';
 import CloseCredit from './commands/close-credit.ts';
 import CreditList from './commands/credit/list.ts';
 import ExitCredit from './commands/exit-credit.ts';
@@ -43,5 +43,18 @@ export const COMMANDS = {
 };
 
 export async function main(argv: string[], opts: { development?: boolean } = {}): Promise<void> {
-  await execute({ args: argv, dir: import.meta.url, development: opts.development });
+  if (opts.development) {
+    await execute({ args: argv, dir: import.meta.url, development: true });
+    return;
+  }
+  try {
+    await run(argv, import.meta.url);
+    await flush();
+  } catch (e) {
+    // An unknown command (or a stray word after one) gets our one-line error format.
+    const unknown = e instanceof Error ? /^command (.+) not found$/.exec(e.message) : null;
+    if (!unknown) return handle(e as Error);
+    process.stderr.write(`offchain: error E_UNKNOWN_COMMAND: "${unknown[1]!.replace(/:/g, ' ')}" is not an offchain command; see offchain --help\n`);
+    process.exitCode = 2;
+  }
 }

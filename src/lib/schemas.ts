@@ -6,8 +6,11 @@
 import type { TObject } from '@sinclair/typebox';
 import { KeyPublicSchema } from './keys/schemas.ts';
 import { PsbtAnalysisSchema, PsbtDecodedSchema, PsbtExtractedSchema, PsbtUpdatedSchema } from './psbt/schemas.ts';
+import { CREDIT_SCHEMAS } from './credit/schemas.ts';
 
-export const MESSAGE_SCHEMAS: readonly TObject[] = [KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema];
+export const MESSAGE_SCHEMAS: readonly TObject[] = [
+  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS,
+];
 
 /** schemas/credit.update.json for `credit/update`. */
 export function schemaFileName(type: string): string {

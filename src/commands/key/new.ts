@@ -7,7 +7,12 @@ export default class KeyNew extends OffchainCommand<typeof KeyNew> {
     'Draws a fresh secp256k1 key, writes it to --out (never overwriting an existing file) and prints only the public data. ' +
     'The secret never appears on stdout, stderr or the command line.';
   static override examples = [
-    { description: 'A key for the user side of a credit contract', command: '<%= config.bin %> key new --out user.key' },
+    {
+      description: 'A new user key, and the credit-contract address it would have with the demo mint\'s published offer',
+      command:
+        'rm -f /tmp/offchain-user.key; <%= config.bin %> key new --out /tmp/offchain-user.key > /dev/null ' +
+        '&& <%= config.bin %> open-credit --role user --key-file /tmp/offchain-user.key --state-dir /tmp/offchain-user-state --in fixtures/credit/offer.json',
+    },
     { description: 'Deterministic key for CI snapshots (refused on mainnet)', command: 'OFFCHAIN_TEST_SEED=demo <%= config.bin %> key new --out /tmp/offchain-demo-$$.key' },
   ];
   static override flags = {

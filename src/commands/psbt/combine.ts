@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { OffchainCommand, psbtBytesOf, type CommandResult } from '../../lib/cli/base-command.ts';
 import { psbtOutputFlags } from '../../lib/cli/flags.ts';
 import { detectFormat, readInputBytes } from '../../lib/cli/input.ts';
-import { UsageError } from '../../lib/errors.ts';
+import { RefusedError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 
 export default class PsbtCombine extends OffchainCommand<typeof PsbtCombine> {
@@ -28,7 +28,7 @@ export default class PsbtCombine extends OffchainCommand<typeof PsbtCombine> {
     if (documents.length < 2) throw new UsageError('E_USAGE', `combine needs at least two PSBTs, got ${documents.length}`);
     const parts = documents.map((d) => psbtBytesOf(d));
     const networks = [...new Set(parts.map((p) => p.network).filter((n): n is Network => n !== undefined))];
-    if (networks.length > 1) throw new UsageError('E_NETWORK_MISMATCH', `the PSBT messages name different networks: ${networks.join(', ')}`);
+    if (networks.length > 1) throw new RefusedError('E_NETWORK_MISMATCH', `the PSBT messages name different networks: ${networks.join(', ')}`);
     const network = this.network(networks[0]);
     const { combinePsbts } = await import('../../lib/psbt/roles.ts');
     const { parsePsbt } = await import('../../lib/psbt/parse.ts');

@@ -71,6 +71,9 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       const result = await this.execute();
       if (result) this.emit(result);
     } catch (e) {
+      // We own the error path, including parse errors: tell oclif parsing was handled so
+      // it does not add its "did not parse its arguments" warning (development/test only).
+      (this as unknown as { parsed: boolean }).parsed = true;
       this.fail(e);
     }
   }

@@ -1,0 +1,157 @@
+/**
+ * Process helpers the contract tests need beyond cli.ts: a CLI run whose stdin arrives
+ * slowly in chunks, shell command lines (`sh -c`, `bash -c`), and runs under a
+ * pseudo-terminal through util-linux `script` — with a probe so tests that need a tool
+ * the machine lacks can be skipped visibly instead of failing or hanging.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { ROOT } from '../helpers.ts';
+import { BIN, cleanEnv, type Run } from './cli.ts';
+
+export type TimedRun = Run & { timedOut: boolean };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Run the CLI and feed its stdin chunk by chunk, waiting `gapMs` before each chunk (so
+ * the first byte arrives well after start-up, and later ones long after any timed read
+ * would have given up). Killed after `timeoutMs`.
+ */
+export async function runSlowly(
+  args: string[],
+  chunks: (string | Uint8Array)[],
+  opts: { gapMs: number; env?: Record<string, string>; timeoutMs?: number },
+): Promise<TimedRun> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(opts.env), cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const done = collect(child, opts.timeoutMs ?? 30_000);
+  child.stdin.on('error', () => {}); // the process may exit (e.g. refuse) before we finish writing
+  for (const chunk of chunks) {
+    await sleep(opts.gapMs);
+    if (child.exitCode !== null) break;
+    child.stdin.write(chunk);
+  }
+  await sleep(opts.gapMs);
+  child.stdin.end();
+  return done;
+}
+
+/**
+ * Start the CLI with the whole input at once, without waiting (for races). With
+ * `keepStdinOpen` the pipe is left open until the process exits, so anything that
+ * waits for more input (a prompt) hangs until `timeoutMs` instead of seeing EOF.
+ */
+export function runAsync(
+  args: string[],
+  opts: { input?: string | Uint8Array; env?: Record<string, string>; cwd?: string; timeoutMs?: number; keepStdinOpen?: boolean } = {},
+): Promise<TimedRun> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(opts.env), cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const done = collect(child, opts.timeoutMs ?? 60_000);
+  child.stdin.on('error', () => {});
+  if (opts.keepStdinOpen) {
+    if (opts.input !== undefined) child.stdin.write(opts.input);
+    child.on('close', () => child.stdin.destroy());
+  } else {
+    child.stdin.end(opts.input ?? '');
+  }
+  return done;
+}
+
+function collect(child: ReturnType<typeof spawn>, timeoutMs: number): Promise<TimedRun> {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr, timedOut });
+    });
+  });
+}
+
+/** A shell command line: `bash -o pipefail -c` (or plain `sh -c`), without blocking the test worker. */
+export function runShellAsync(
+  command: string,
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; shell?: 'bash' | 'sh' } = {},
+): Promise<TimedRun> {
+  const shell = opts.shell ?? 'bash';
+  const argv = shell === 'bash' ? ['-o', 'pipefail', '-c', command] : ['-c', command];
+  const child = spawn(shell, argv, { env: opts.env ?? cleanEnv(), cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const done = collect(child, opts.timeoutMs ?? 60_000);
+  child.stdin.on('error', () => {});
+  child.stdin.end();
+  return done;
+}
+
+/** Single-quote a string for sh. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The CLI as a shell word list: `'node' '…/bin/run.js'`. */
+export const CLI = `${shellQuote(process.execPath)} ${shellQuote(BIN)}`;
+
+let scriptWorks: boolean | undefined;
+/**
+ * Whether util-linux `script -qec CMD /dev/null` works here (BSD/macOS `script` has
+ * another syntax; minimal containers have none). Tests needing a TTY skip without it.
+ */
+export function hasPtyScript(): boolean {
+  if (scriptWorks === undefined) {
+    const r = spawnSync('script', ['-qec', 'exit 7', '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+    scriptWorks = r.error === undefined && r.status === 7;
+  }
+  return scriptWorks;
+}
+
+export type PtyRun = TimedRun & { output: string };
+
+/**
+ * Run a shell command line inside a pseudo-terminal: its stdin, stdout and stderr are
+ * all the terminal unless the command line redirects them. `output` is what the
+ * terminal showed (stdout and stderr merged, CRLF line ends). `answer` types text into
+ * the terminal once `prompt` has appeared on it. Killed after `timeoutMs`.
+ */
+export function runInPty(
+  command: string,
+  opts: { env?: Record<string, string>; timeoutMs?: number; answer?: { prompt: RegExp; text: string } } = {},
+): Promise<PtyRun> {
+  const env = cleanEnv({ TERM: 'xterm-256color', NODE_ENV: '', ...opts.env });
+  const child = spawn('script', ['-qec', command, '/dev/null'], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.on('error', () => {});
+  return new Promise((resolve) => {
+    let output = '';
+    let stderr = '';
+    let answered = false;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 30_000);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      output += d;
+      if (opts.answer && !answered && opts.answer.prompt.test(output)) {
+        answered = true;
+        child.stdin.write(opts.answer.text);
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      child.stdin.destroy();
+      resolve({ status, stdout: output, stderr, output, timedOut });
+    });
+  });
+}
+
+/** Lines of a stream's text, without the empty tail after the last newline. */
+export function linesOf(text: string): string[] {
+  const lines = text.split(/\r?\n/);
+  if (lines.at(-1) === '') lines.pop();
+  return lines;
+}

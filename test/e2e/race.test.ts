@@ -1,0 +1,141 @@
+/**
+ * The nonce race through the real CLI: many `musig sign` processes started at once on
+ * the same PSBT, with the same key and state directory, must yield exactly one partial
+ * signature — BIP-327 secret nonces are single-use, and a second signature with one
+ * nonce would reveal Alice's key. The losers exit 5 (E_NONCE_USED) with nothing on
+ * stdout. The winner's signature is then completed by Bob and checked by an independent
+ * BIP-340 verifier.
+ *
+ * Also: concurrent `musig nonce` runs sharing a state directory under OFFCHAIN_TEST_SEED
+ * (where a repeated counter would mean a repeated secret nonce) all get distinct nonces.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Transaction } from '@scure/btc-signer';
+import { schnorr } from '@noble/curves/secp256k1.js';
+import { hex } from '@scure/base';
+import { tempDir } from '../helpers.ts';
+import { pipeline, type Run } from './cli.ts';
+import { linesOf, runAsync } from './process.ts';
+import { ALICE, ALICE_KEY, BOB, BOB_KEY, UNSIGNED } from './fixtures.ts';
+
+const RACERS = 10;
+const ROUNDS = 3;
+
+let dir: { path: string; cleanup: () => void };
+beforeAll(() => {
+  dir = tempDir('offchain-race-');
+});
+afterAll(() => dir.cleanup());
+
+const env = { NODE_ENV: '' };
+
+function expectAllOk(results: Run[]): string {
+  results.forEach((r, i) => expect(r.status, `stage ${i}: ${r.stderr}`).toBe(0));
+  return results.at(-1)!.stdout;
+}
+
+/** Files in one of the nonce store's folders (unused/, taking/, consumed/). */
+function storeFiles(state: string, folder: string): string[] {
+  const path = join(state, 'regtest', 'nonces', folder);
+  return existsSync(path) ? readdirSync(path).filter((f) => f.endsWith('.json') && !f.startsWith('.')) : [];
+}
+
+describe('the secret-nonce race through the CLI', () => {
+  for (let round = 1; round <= ROUNDS; round++) {
+    it(`round ${round}: ${RACERS} concurrent "musig sign" on one nonce — exactly one signs, the rest exit 5 E_NONCE_USED`, async () => {
+      const aliceState = join(dir.path, `alice-${round}`);
+      const bobState = join(dir.path, `bob-${round}`);
+      const withNonces = expectAllOk(
+        await pipeline(
+          [
+            { args: ['musig', 'init', '--participant', ALICE, '--participant', BOB], env },
+            { args: ['musig', 'nonce', '--key-env', 'ALICE_KEY', '--state-dir', aliceState], env: { ...env, ALICE_KEY } },
+            { args: ['musig', 'nonce', '--key-env', 'BOB_KEY', '--state-dir', bobState], env: { ...env, BOB_KEY } },
+          ],
+          UNSIGNED,
+        ),
+      );
+      expect(storeFiles(aliceState, 'unused')).toHaveLength(1);
+
+      const results = await Promise.all(
+        Array.from({ length: RACERS }, () =>
+          runAsync(['musig', 'sign', '--key-env', 'ALICE_KEY', '--state-dir', aliceState], { input: withNonces, env: { ...env, ALICE_KEY }, timeoutMs: 90_000 }),
+        ),
+      );
+      results.forEach((r) => expect(r.timedOut).toBe(false));
+
+      const winners = results.filter((r) => r.status === 0);
+      const losers = results.filter((r) => r.status !== 0);
+      expect(winners, results.map((r) => `${r.status}: ${r.stderr}`).join('\n')).toHaveLength(1);
+      for (const r of losers) {
+        expect(r.status, r.stderr).toBe(5);
+        expect(r.stdout).toBe('');
+        const lines = linesOf(r.stderr);
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(/^offchain: error E_NONCE_USED: /);
+      }
+
+      // The store agrees: one tombstone, nothing left unused or half-taken.
+      expect(storeFiles(aliceState, 'consumed')).toHaveLength(1);
+      expect(storeFiles(aliceState, 'unused')).toEqual([]);
+      expect(storeFiles(aliceState, 'taking')).toEqual([]);
+
+      // The winner's partial signature is good: Bob completes, finalize verifies, and an
+      // independent verifier accepts the key-path witness.
+      const winner = JSON.parse(winners[0]!.stdout) as { type: string; psbt: string };
+      expect(winner.type).toBe('psbt/updated');
+      const signedByAlice = Transaction.fromPSBT(Buffer.from(winner.psbt, 'base64')).getInput(0).musig2PartialSig ?? [];
+      expect(signedByAlice.map(([k]) => hex.encode(k.participantPubkey))).toEqual([ALICE]);
+      const rawHex = expectAllOk(
+        await pipeline(
+          [
+            { args: ['musig', 'sign', '--key-env', 'BOB_KEY', '--state-dir', bobState], env: { ...env, BOB_KEY } },
+            { args: ['psbt', 'finalize'], env },
+            { args: ['psbt', 'extract', '--hex'], env },
+          ],
+          winners[0]!.stdout,
+        ),
+      ).trim();
+      verifyKeyPathSpend(rawHex);
+    });
+  }
+});
+
+describe('concurrent nonce issuing from one state directory', () => {
+  it(`${RACERS} concurrent "musig nonce" under OFFCHAIN_TEST_SEED all succeed with distinct nonces`, async () => {
+    const state = join(dir.path, 'alice-issue');
+    const initialised = expectAllOk(await pipeline([{ args: ['musig', 'init', '--participant', ALICE, '--participant', BOB, '--psbt'], env }], UNSIGNED));
+    const results = await Promise.all(
+      Array.from({ length: RACERS }, () =>
+        runAsync(['musig', 'nonce', '--key-env', 'ALICE_KEY', '--state-dir', state, '--psbt'], {
+          input: initialised,
+          env: { ...env, ALICE_KEY, OFFCHAIN_TEST_SEED: 'race' },
+          timeoutMs: 90_000,
+        }),
+      ),
+    );
+    results.forEach((r) => expect(r.status, r.stderr).toBe(0));
+    const pubnonces = results.map((r) => {
+      const nonces = Transaction.fromPSBT(Buffer.from(r.stdout.trim(), 'base64')).getInput(0).musig2PubNonce ?? [];
+      expect(nonces).toHaveLength(1);
+      return hex.encode(nonces[0]![1]);
+    });
+    // The persistent counter, bumped under the lock, keeps seeded nonces from repeating.
+    expect(new Set(pubnonces).size).toBe(RACERS);
+    expect(storeFiles(state, 'unused')).toHaveLength(RACERS);
+  });
+});
+
+/** Independent check: BIP-340 verify of the key-path witness over btc-signer's own sighash. */
+function verifyKeyPathSpend(rawHex: string): void {
+  const unsigned = Transaction.fromPSBT(Buffer.from(UNSIGNED, 'base64'));
+  const prevout = unsigned.getInput(0).witnessUtxo!;
+  const tx = Transaction.fromRaw(hex.decode(rawHex), { allowUnknownOutputs: true });
+  const witness = tx.getInput(0).finalScriptWitness!;
+  expect(witness).toHaveLength(1);
+  expect(witness[0]).toHaveLength(64);
+  const msg = tx.preimageWitnessV1(0, [prevout.script], 0x00, [prevout.amount]);
+  expect(schnorr.verify(witness[0]!, msg, prevout.script.slice(2))).toBe(true);
+}
