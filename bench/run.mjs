@@ -55,3 +55,14 @@ console.log(`  signings per second: ${(r.signings / r.seconds).toFixed(1)}   (${
 for (const [phase, ms] of Object.entries(r.phases).sort((a, b) => b[1] - a[1])) {
   console.log(`  ${phase.padEnd(34)} ${(ms / r.signings).toFixed(2).padStart(7)} ms  ${((100 * ms) / (r.seconds * 1000)).toFixed(0).padStart(3)}%`);
 }
+
+// Per secp256k1 backend (src/lib/musig/engine/): PSBT signing as above, the same signing
+// on the BIP-327 API alone, and the mint's per-update work (PartialSigVerify + Sign +
+// PartialSigAgg + BIP-340 Verify + NonceGen, KeyAgg cached).
+const { benchMusigBackends } = await import(join(root, 'dist', 'bench.js'));
+const b = await benchMusigBackends({ seconds: Number(process.env.BENCH_SECONDS ?? 3) });
+console.log('\nMuSig2 per backend, per CPU-second'.padEnd(34) + 'PSBT signings'.padStart(15) + 'BIP-327 signings'.padStart(18) + 'mint updates'.padStart(14));
+for (const r of b.rows) {
+  console.log(`  ${r.engine.padEnd(32)}${r.psbtSignings.toFixed(1).padStart(15)}${r.engineSignings.toFixed(1).padStart(18)}${r.mintUpdates.toFixed(1).padStart(14)}`);
+}
+for (const s of b.skipped) console.log(`  not installed: ${s}`);

@@ -10,7 +10,7 @@
  * pays for KeyAgg once. Nothing secret ever enters the cache.
  */
 import { compareBytes, equalBytes } from '../../bytes.ts';
-import { Lru, keyOf } from './lru.ts';
+import { Lru, keyOf } from '../../lru.ts';
 import { xBytes, type Secp256k1Backend } from './backend.ts';
 import { Bip327Error, badArgument, invalidContribution } from './errors.ts';
 import { N, int, mod, taggedHash, taggedScalar } from './scalar.ts';

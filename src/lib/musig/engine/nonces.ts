@@ -6,7 +6,7 @@
 import { concatBytes } from '../../bytes.ts';
 import type { Secp256k1Backend } from './backend.ts';
 import { Bip327Error, badArgument, invalidContribution } from './errors.ts';
-import { Lru, keyOf } from './lru.ts';
+import { Lru, keyOf } from '../../lru.ts';
 import { bytes32, taggedHash, taggedScalar, uintBE, xorBytes } from './scalar.ts';
 
 /** cbytes_ext(P): cbytes(P), or 33 zero bytes for infinity. */

@@ -14,7 +14,6 @@ import { tinySecp256k1Backend, type TinySecp256k1 } from './backend-tiny-secp256
 import type { BackendName, Secp256k1Backend } from './backend.ts';
 import type { Uncompressed } from './uncompressed.ts';
 import { createEngine, type Bip327Engine, type EngineName } from './engine.ts';
-import { referenceEngine } from './reference.ts';
 import { fromHex, toHex } from '../../bytes.ts';
 import { UsageError } from '../../errors.ts';
 
@@ -131,7 +130,8 @@ export async function loadBackend(name: BackendName, importer: ModuleImporter = 
  */
 export async function loadEngine(name: EngineName, importer?: ModuleImporter): Promise<Bip327Engine> {
   if (name === 'noble') return nobleEngine();
-  if (name === 'reference') return referenceEngine;
+  // Cross-checks only: one-shot commands never load @scure/btc-signer's BIP-327.
+  if (name === 'reference') return (await import('./reference.ts')).referenceEngine;
   const hit = importer ? undefined : loaded.get(name);
   if (hit) return hit;
   const engine = createEngine(await loadBackend(name, importer));

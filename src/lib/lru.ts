@@ -1,4 +1,4 @@
-/** A small least-recently-used map, for the engine's caches of public values. */
+/** A small least-recently-used map, for caches of public values (never secrets). */
 export class Lru<V> {
   private readonly map = new Map<string, V>();
   constructor(private readonly capacity: number) {}

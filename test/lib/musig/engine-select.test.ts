@@ -1,0 +1,137 @@
+/**
+ * Backend selection (src/lib/musig/engine/select.ts) and the per-key-set caches: noble
+ * by default; an optional backend that cannot be imported, or that gets a known
+ * computation wrong, falls back to noble with a one-line reason; `auto` takes the
+ * fastest that loads; the CLI's environment value is parsed strictly. The caches hand
+ * out nothing a caller could corrupt them through.
+ */
+import { describe, it, expect, afterEach } from 'vitest';
+import {
+  activeEngine, backendSelection, loadEngine, parseBackendChoice, selectBackend, useEngine,
+} from '../../../src/lib/musig/engine/select.ts';
+import { keyAgg, nonceAgg, nonceGen } from '../../../src/lib/musig/bip327.ts';
+import { referenceEngine } from '../../../src/lib/musig/engine/reference.ts';
+import { UsageError } from '../../../src/lib/errors.ts';
+import { keyPair } from '../../../src/lib/keys/keys.ts';
+import { toHex } from '../../../src/lib/bytes.ts';
+
+const noble = await loadEngine('noble');
+const tinyInstalled = await loadEngine('tiny-secp256k1').then(() => true, () => false);
+const nativeInstalled = await loadEngine('native').then(() => true, () => false);
+
+afterEach(() => useEngine(noble));
+
+describe('selectBackend', () => {
+  it('uses noble until told otherwise', () => {
+    expect(activeEngine()).toBe(noble);
+    expect(backendSelection()).toEqual({ requested: 'noble', engine: 'noble', fallbackReason: undefined });
+  });
+
+  it('falls back to noble, with a one-line reason, when the package cannot be imported', async () => {
+    const sel = await selectBackend('tiny-secp256k1', { importer: () => Promise.reject(new Error("Cannot find package 'tiny-secp256k1'\n    at somewhere")) });
+    expect(sel.engine).toBe('noble');
+    expect(sel.requested).toBe('tiny-secp256k1');
+    expect(sel.fallbackReason).toMatch(/^tiny-secp256k1 is not available: Error: Cannot find package 'tiny-secp256k1'; using noble$/);
+    expect(activeEngine().name).toBe('noble');
+  });
+
+  it('refuses a backend that gets a known computation wrong', async () => {
+    const liar = {
+      pointCompress: (p: Uint8Array) => p,
+      pointAdd: () => null,
+      pointMultiply: () => null,
+      pointFromScalar: () => new Uint8Array(65).fill(4, 0, 1),
+      verifySchnorr: () => true,
+    };
+    const sel = await selectBackend('tiny-secp256k1', { importer: async () => liar });
+    expect(sel.engine).toBe('noble');
+    expect(sel.fallbackReason).toMatch(/tiny-secp256k1 is not available: .*; using noble$/);
+  });
+
+  it('selects the reference engine (@scure/btc-signer) for cross-checks', async () => {
+    expect(await selectBackend('reference')).toEqual({ requested: 'reference', engine: 'reference', fallbackReason: undefined });
+    expect(activeEngine()).toBe(referenceEngine);
+  });
+
+  it.skipIf(!tinyInstalled)('selects tiny-secp256k1 when it is installed (SKIPPED if not)', async () => {
+    expect(await selectBackend('tiny-secp256k1')).toEqual({ requested: 'tiny-secp256k1', engine: 'tiny-secp256k1', fallbackReason: undefined });
+  });
+
+  it('auto takes the fastest backend that loads, and says why only if that is noble', async () => {
+    const sel = await selectBackend('auto');
+    const expected = nativeInstalled ? 'native' : tinyInstalled ? 'tiny-secp256k1' : 'noble';
+    expect(sel.engine).toBe(expected);
+    if (expected === 'noble') expect(sel.fallbackReason).toMatch(/^native is not available: .*; tiny-secp256k1 is not available: .*; using noble$/);
+    else expect(sel.fallbackReason).toBeUndefined();
+  });
+
+  it('auto with no libsecp256k1 backend importable lands on noble with both reasons on one line', async () => {
+    const sel = await selectBackend('auto', { importer: (s) => Promise.reject(new Error(`Cannot find package '${s}'`)) });
+    expect(sel).toEqual({
+      requested: 'auto',
+      engine: 'noble',
+      fallbackReason:
+        "native is not available: Error: Cannot find package 'secp256k1/bindings.js'; tiny-secp256k1 is not available: Error: Cannot find package 'tiny-secp256k1'; using noble",
+    });
+  });
+
+  it('parses the CLI environment value strictly', () => {
+    expect(parseBackendChoice(undefined)).toBe('noble');
+    expect(parseBackendChoice('')).toBe('noble');
+    expect(parseBackendChoice(' Tiny-Secp256k1 ')).toBe('tiny-secp256k1');
+    expect(parseBackendChoice('auto')).toBe('auto');
+    expect(() => parseBackendChoice('openssl')).toThrow(UsageError);
+  });
+});
+
+describe('KeyAgg and NonceAgg caches', () => {
+  const keys = [1, 2, 3].map((i) => keyPair(new Uint8Array(32).fill(i)).publicKey);
+
+  it('a caller modifying what it got back does not change the next answer', () => {
+    const first = keyAgg(keys, [new Uint8Array(32).fill(9)], [true]);
+    const expected = { aggregatePubkey: toHex(first.aggregatePubkey), xOnly: toHex(first.xOnly) };
+    first.aggregatePubkey.fill(0);
+    first.xOnly.fill(0);
+    const again = keyAgg(keys, [new Uint8Array(32).fill(9)], [true]);
+    expect({ aggregatePubkey: toHex(again.aggregatePubkey), xOnly: toHex(again.xOnly) }).toEqual(expected);
+
+    const pubnonces = keys.map((pk, i) => nonceGen(pk, undefined, undefined, undefined, undefined, new Uint8Array(32).fill(i)).pubnonce);
+    const agg = nonceAgg(pubnonces);
+    const hex = toHex(agg);
+    agg.fill(0);
+    expect(toHex(nonceAgg(pubnonces))).toBe(hex);
+  });
+
+  it('a key list modified after use is a new key set, not a stale cache hit', () => {
+    const list: Uint8Array[] = keys.map((k) => Uint8Array.from(k));
+    const before = toHex(keyAgg(list).aggregatePubkey);
+    list[2] = keys[1]!;
+    useEngine(referenceEngine);
+    const expected = toHex(keyAgg(list).aggregatePubkey);
+    useEngine(noble);
+    expect(toHex(keyAgg(list).aggregatePubkey)).toBe(expected);
+    expect(expected).not.toBe(before);
+  });
+
+  it('more key sets and tweak lists than the LRUs hold: evicted entries come back right', () => {
+    const tweak = (i: number) => Uint8Array.of(0, i, ...new Uint8Array(30));
+    const pair = [keys[0]!, keys[1]!];
+    const byTweak = (round: number) => Array.from({ length: 20 }, (_, i) => toHex(keyAgg(pair, [tweak(i)], [(i + round) % 2 === 0]).xOnly));
+    const sets = Array.from({ length: 300 }, (_, i) => [keys[0]!, keyPair(bytes(i + 10)).publicKey]);
+    const bySet = () => sets.map((set) => toHex(keyAgg(set).aggregatePubkey));
+    const [t0, s0] = [byTweak(0), bySet()];
+    expect([byTweak(0), bySet()]).toEqual([t0, s0]);
+    useEngine(referenceEngine);
+    const reference = [byTweak(0), [0, 150, 299].map((i) => toHex(keyAgg(sets[i]!).aggregatePubkey))];
+    useEngine(noble);
+    expect([t0, [0, 150, 299].map((i) => s0[i])]).toEqual(reference);
+    expect(byTweak(1)).not.toEqual(t0);
+  });
+});
+
+function bytes(i: number): Uint8Array {
+  const b = new Uint8Array(32);
+  b[30] = i >> 8;
+  b[31] = i & 0xff;
+  return b;
+}
