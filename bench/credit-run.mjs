@@ -3,7 +3,7 @@
  * Mint throughput (streaming mode) and the end-to-end time of one piped payment, run by
  * `npm run bench` after bench/run.mjs. Printed, never asserted.
  *
- * 1. N update requests for N open contracts, fed as JSON Lines to ONE real
+ * 1. N update requests (C contracts × M payments each), fed as JSON Lines to ONE real
  *    `offchain sign-update --role mint --stream` process pinned to one core (taskset,
  *    when available); updates/s = N / wall time, with the process start-up shown apart.
  * 2. One payment through three real processes and OS pipes:
@@ -17,28 +17,29 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin', 'run.js');
-const N = Number(process.env.BENCH_UPDATES ?? 400);
+const CONTRACTS = Number(process.env.BENCH_CONTRACTS ?? 50);
+const PAYMENTS = Number(process.env.BENCH_PAYMENTS ?? 8);
+const N = CONTRACTS * PAYMENTS;
 const mintKey = readFileSync(join(root, 'fixtures/keys/mint.key'), 'utf8').trim();
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pin = (args) => (hasTaskset ? ['taskset', ['-c', '0', process.execPath, ...args]] : [process.execPath, args]);
 
 const { setupMintStream } = await import(join(root, 'dist', 'bench-credit.js'));
 
-function streamRun(backend) {
+async function streamRun(backend) {
   const dir = mkdtempSync(join(tmpdir(), 'offchain-bench-'));
   try {
-    return setupMintStream({ dir, contracts: N, mintKeyHex: mintKey }).then(({ requests }) => {
-      const env = { ...process.env, MINT_KEY: mintKey, OFFCHAIN_SECP256K1: backend };
-      const [cmd, args] = pin([bin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--funding-confirmations', '1', '--in', requests]);
-      const t0 = process.hrtime.bigint();
-      const out = execFileSync(cmd, args, { env, maxBuffer: 1 << 28 }).toString();
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      const receipts = out.split('\n').filter((l) => l.includes('"credit/receipt"')).length;
-      if (receipts !== N) throw new Error(`expected ${N} receipts, got ${receipts}: ${out.slice(0, 400)}`);
-      return seconds;
-    });
+    const { requests } = await setupMintStream({ dir, contracts: CONTRACTS, payments: PAYMENTS, mintKeyHex: mintKey });
+    const env = { ...process.env, MINT_KEY: mintKey, OFFCHAIN_SECP256K1: backend };
+    const [cmd, args] = pin([bin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--funding-confirmations', '1', '--in', requests]);
+    const t0 = process.hrtime.bigint();
+    const out = execFileSync(cmd, args, { env, maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const receipts = out.split('\n').filter((l) => l.includes('"credit/receipt"')).length;
+    if (receipts !== N) throw new Error(`expected ${N} receipts, got ${receipts}: ${out.slice(0, 400)}`);
+    return seconds;
   } finally {
-    setTimeout(() => rmSync(dir, { recursive: true, force: true }), 0);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -49,9 +50,9 @@ function startup() {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-console.log(`\nmint streaming mode: ${N} update requests, one process${hasTaskset ? ' pinned to one core' : ''}, group commit`);
+console.log(`\nmint streaming mode: ${N} update requests (${CONTRACTS} contracts × ${PAYMENTS} payments), one process${hasTaskset ? ' pinned to one core' : ''}, group commit`);
 const start = startup();
-for (const backend of (process.env.BENCH_BACKENDS ?? 'noble').split(',')) {
+for (const backend of (process.env.BENCH_BACKENDS ?? 'noble,tiny-secp256k1').split(',')) {
   const s = await streamRun(backend);
   console.log(`  ${backend.padEnd(16)} ${(N / s).toFixed(0).padStart(6)} updates/s   (${s.toFixed(2)} s wall, ~${start.toFixed(2)} s of it start-up)`);
 }

@@ -1,9 +1,12 @@
 /**
  * Benchmark setup for the mint's streaming mode (bundled to dist/bench-credit.js).
- * Builds, in a fresh state directory, a mint with `contracts` open contracts whose first
- * update requests (signed by the users, as `sign-update --role user` would) sit in a
- * JSON Lines file. Bench-only shortcut: the contracts are put straight into the mint's
- * store (no refund round), since only updates are measured.
+ * Builds, in a fresh state directory, a mint with `contracts` open contracts and, for
+ * each, `payments` successive update requests (signed by the users, as `sign-update
+ * --role user` would), interleaved across contracts in a JSON Lines file: the steady
+ * state of a mint whose users pay repeatedly. Bench-only shortcuts, which do not change
+ * the mint's work per update: contracts go straight into the mint's store (no refund
+ * round), and each contract's mint nonces for states 1..payments are issued up front
+ * (the mint still issues the next nonce with every receipt, as always).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +24,8 @@ import { issueStateNonce, userSignAgainst } from '../src/lib/credit/signing.ts';
 import { serializePsbt } from '../src/lib/psbt/parse.ts';
 import type { MintContractRecord } from '../src/lib/credit/ports.ts';
 
-export async function setupMintStream(opts: { dir: string; contracts: number; mintKeyHex: string }) {
+export async function setupMintStream(opts: { dir: string; contracts: number; payments?: number; mintKeyHex: string }) {
+  const payments = opts.payments ?? 1;
   const mint = keyPair(fromHex(opts.mintKeyHex));
   const payout = scriptAddress(taprootOutput(mint.xOnly).script, 'regtest')!;
   const mintDir = join(opts.dir, 'regtest', 'credit-mint');
@@ -32,7 +36,7 @@ export async function setupMintStream(opts: { dir: string; contracts: number; mi
   };
   await store.writeDoc('offer', offer);
   const random = deterministicRandom('bench');
-  const lines: string[] = [];
+  const rounds: string[][] = Array.from({ length: payments }, () => []);
   for (let i = 0; i < opts.contracts; i++) {
     const user = keyPair(fromHex((i + 1).toString(16).padStart(64, '7')));
     const c = makeContract({
@@ -40,15 +44,18 @@ export async function setupMintStream(opts: { dir: string; contracts: number; mi
       funding: { txid: toHex(random.bytes(32, 'txid')), vout: 0 }, expiryHeight: 10_000,
       refundScript: taprootOutput(user.xOnly).script, changeScript: taprootOutput(user.xOnly).script, payoutScript: taprootOutput(mint.xOnly).script, feeRate: 2,
     });
-    const nonce = await issueStateNonce(store, random, mint, c, 1);
     await store.put({ contract_id: c.id, network: 'regtest', contract: termsToJson(c), status: 'open', next_state: 1, open_accept: {} });
-    const tx = buildState(c, 1_000n);
-    userSignAgainst(tx, 0, user, mint.publicKey, nonce);
-    lines.push(JSON.stringify({
-      type: 'credit/update-request', version: 1, network: 'regtest', contract_id: c.id, state: 1, amount_sat: 1000, cumulative_sat: 1000,
-      psbt: base64.encode(serializePsbt(tx)),
-    }));
+    for (let state = 1; state <= payments; state++) {
+      const nonce = await issueStateNonce(store, random, mint, c, state);
+      const tx = buildState(c, BigInt(state * 1000));
+      userSignAgainst(tx, 0, user, mint.publicKey, nonce);
+      rounds[state - 1]!.push(JSON.stringify({
+        type: 'credit/update-request', version: 1, network: 'regtest', contract_id: c.id, state, amount_sat: 1000, cumulative_sat: state * 1000,
+        psbt: base64.encode(serializePsbt(tx)),
+      }));
+    }
   }
+  const lines = rounds.flat();
   await store.close();
   writeFileSync(join(opts.dir, 'requests.jsonl'), lines.join('\n') + '\n');
   return { requests: join(opts.dir, 'requests.jsonl') };

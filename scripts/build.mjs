@@ -53,7 +53,8 @@ const common = {
   // inquirer (the hidden key prompt) is big and needed only at a terminal: load it from
   // node_modules when asked instead of carrying it in every start-up.
   external: ['typescript', 'ts-node', 'inquirer'],
-  minify: true,
+  // OFFCHAIN_BUILD_READABLE=1: unminified, for reading CPU profiles.
+  minify: !process.env.OFFCHAIN_BUILD_READABLE,
   keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',

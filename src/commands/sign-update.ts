@@ -78,6 +78,8 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     const { describeError } = await import('../lib/cli/base-command.ts');
     const { setBasePointWindow } = await import('../lib/curve.ts');
     setBasePointWindow(8);
+    const backend = await this.useFastestBackend();
+    this.term.info(`offchain: mint streaming on the ${backend} secp256k1 backend`);
     const network = this.network();
     const BATCH = 256;
     await this.withMint(network, async (ctx, store) => {

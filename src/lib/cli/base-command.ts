@@ -68,6 +68,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       this.args = args as InferredArgs<T>;
       this.random = this.randomSource();
       if (!this.longRunning) (await import('../curve.ts')).setBasePointWindow(4);
+      await this.selectSecp256k1();
       const result = await this.execute();
       if (result) this.emit(result);
     } catch (e) {
@@ -76,6 +77,30 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       (this as unknown as { parsed: boolean }).parsed = true;
       this.fail(e);
     }
+  }
+
+  /**
+   * The secp256k1 backend behind MuSig2: $OFFCHAIN_SECP256K1 (noble | tiny-secp256k1 |
+   * native | reference | auto) when set. Without it a one-shot command stays on pure-JS
+   * noble (loading the WASM costs more than it saves once); long-running modes select
+   * theirs in `useFastestBackend()`. Every backend gives byte-identical results.
+   */
+  private async selectSecp256k1(): Promise<void> {
+    const wanted = process.env.OFFCHAIN_SECP256K1;
+    if (!wanted) return;
+    const { selectBackend, parseBackendChoice } = await import('../musig/bip327.ts');
+    const selection = await selectBackend(parseBackendChoice(wanted));
+    if (selection.fallbackReason) this.term.warn(selection.fallbackReason);
+  }
+
+  /** For long-running modes: the fastest backend available, unless $OFFCHAIN_SECP256K1 chose. */
+  protected async useFastestBackend(): Promise<string> {
+    const { selectBackend, backendSelection } = await import('../musig/bip327.ts');
+    if (!process.env.OFFCHAIN_SECP256K1) {
+      const selection = await selectBackend('auto');
+      if (selection.fallbackReason) this.term.warn(selection.fallbackReason);
+    }
+    return backendSelection().engine;
   }
 
   private randomSource(): RandomSource {

@@ -93,18 +93,21 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       return base;
     }
     const { termsFromJson } = await import('../credit/codec.ts');
+    // Funding outpoint → contract, built once: a contract's funding never changes.
+    let byOutpoint: Map<string, MintContractRecord> | undefined;
+    const find = async (key: string) => {
+      if (!byOutpoint?.has(key)) byOutpoint = new Map((await book.list()).map((r) => [`${r.contract.funding.txid}:${r.contract.funding.vout}`, r]));
+      return byOutpoint.get(key);
+    };
     return {
       kind: 'offline',
       tip: () => base.tip(),
       async utxo(txid: string, vout: number): Promise<UtxoInfo | null> {
         if (confirmations === undefined) return base.utxo(txid, vout);
-        for (const r of await book.list()) {
-          if (r.contract.funding.txid === txid && r.contract.funding.vout === vout) {
-            const c = termsFromJson(r.contract, r.network);
-            return { txid, vout, value: c.capacity, scriptPubKey: c.script, confirmations };
-          }
-        }
-        return null;
+        const r = await find(`${txid}:${vout}`);
+        if (!r) return null;
+        const c = termsFromJson(r.contract, r.network);
+        return { txid, vout, value: c.capacity, scriptPubKey: c.script, confirmations };
       },
       rawTransaction: (txid) => base.rawTransaction(txid),
       testMempoolAccept: (txs) => base.testMempoolAccept(txs),

@@ -10,6 +10,7 @@ import { MalformedInputError, RefusedError } from '../errors.ts';
 import { validatePublicKey } from '../keys/keys.ts';
 import type { Network } from '../network.ts';
 import { standardScriptType } from '../tx/policy.ts';
+import { Lru } from '../lru.ts';
 import type { CreditTermsSchema } from './schemas.ts';
 import { makeContract, type CreditContract, type CreditTerms } from './terms.ts';
 
@@ -24,7 +25,15 @@ function spendableScript(address: string, network: Network, field: string): Uint
   return script;
 }
 
+/** Contracts of recent terms (a mint serves the same contracts over and over); read-only. */
+const contracts = new Lru<CreditContract>(4096);
+
 export function termsFromJson(j: CreditTermsJson, network: Network): CreditContract {
+  const id = `${network}:${JSON.stringify(j)}`;
+  return contracts.get(id) ?? contracts.set(id, deriveContract(j, network));
+}
+
+function deriveContract(j: CreditTermsJson, network: Network): CreditContract {
   const userPubkey = validatePublicKey(fromHex(j.user_pubkey, 'user_pubkey'), 'user_pubkey');
   const mintPubkey = validatePublicKey(fromHex(j.mint_pubkey, 'mint_pubkey'), 'mint_pubkey');
   if (equalBytes(userPubkey, mintPubkey)) throw new RefusedError('E_SAME_KEY', 'the user and the mint must have different keys');

@@ -20,7 +20,7 @@ import { checkClose, checkFunding, checkRefund, checkRollover, checkState } from
 import type {
   CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema,
 } from './schemas.ts';
-import { extractSigned, issueStateNonce, mintComplete, mintCosignRefund, stateNonceContext } from './signing.ts';
+import { issueStateNonce, mintComplete, mintCosignRefund, signedKeyPathTx, stateNonceContext } from './signing.ts';
 import type { CreditContract } from './terms.ts';
 
 type OpenRequest = Static<typeof OpenRequestSchema>;
@@ -130,8 +130,7 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   checkState(tx, c, cumulative, ctx.policy.min_fee_rate);
   const input = readMusigInput(tx, 0); // contract key, sighash type
   await checkChain(ctx, c);
-  await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
-  const signed = extractSigned(tx);
+  const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
   const receipt: ReceiptJson = {
     type: 'credit/receipt',
     version: 1,
@@ -164,8 +163,7 @@ export async function acceptClose(ctx: MintContext, req: CloseRequest): Promise<
   const paid = checkClose(tx, c, BigInt(record.latest?.cumulative_sat ?? 0), ctx.policy.min_fee_rate);
   if (paid !== BigInt(req.cumulative_sat)) refuse('E_AMOUNT_MISMATCH', `cumulative_sat ${req.cumulative_sat} is not what the close pays the mint (${paid})`);
   const input = readMusigInput(tx, 0);
-  await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
-  const signed = extractSigned(tx);
+  const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
   const response = { type: 'credit/closed', version: 1, network: ctx.network, contract_id: c.id, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex };
   // The latest state stays: the mint still exits with it if the close never confirms.
   await ctx.records.put({ ...record, status: 'closing', next_state: req.state + 1, settlement: { kind: 'close', state: req.state, txid: signed.txid, response } });
@@ -235,7 +233,9 @@ export async function acceptRollover(ctx: MintContext, req: RolloverSign): Promi
   }
   const { next, tx, input } = await checkRolloverProposal(ctx, record, c, req.state, req.rollover_psbt, proposed.new_contract, proposed.new_contract_id);
   if (tx.id !== proposed.txid) refuse('E_ROLLOVER_CHANGED', `the signed rollover ${tx.id} is not the one approved in round 1 (${proposed.txid})`);
-  await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
+  // The user's wallet may still have inputs to sign: the signature goes back in the PSBT.
+  const tapKeySig = await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
+  tx.updateInput(0, { tapKeySig }, true);
   const nextNonce = await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, next, 1);
   const response = {
     type: 'credit/rollover-accept',

@@ -7,8 +7,9 @@ import type { Transaction } from '@scure/btc-signer';
 import { equalBytes, fromHex, toHex, utf8 } from '../bytes.ts';
 import { InvalidContributionError, RefusedError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
+import { RawTx } from '@scure/btc-signer';
 import {
-  addPubNonce, aggregateMusigInput, musigDeterministicSign, musigPartialSign, readMusigInput, verifyPartialSigs, type MusigInput,
+  addPubNonce, finalSignature, musigDeterministicSign, partialSignature, readMusigInput, verifyPartialSigs, type MusigInput,
 } from '../musig/psbt-keypath.ts';
 import { nonceGen } from '../musig/bip327.ts';
 import type { RandomSource } from '../random.ts';
@@ -69,8 +70,8 @@ export async function mintComplete(tx: Transaction, input: MusigInput, mint: Key
   if (input.partialSigs[me]) throw new RefusedError('E_MUSIG_FIELDS', 'the PSBT already carries a partial signature in the mint\'s name');
   verifyPartialSigs(input);
   const secnonce = await nonces.take(pubnonce, context);
-  musigPartialSign(tx, input, mint, secnonce);
-  return aggregateMusigInput(tx, input);
+  partialSignature(input, mint, secnonce);
+  return finalSignature(input);
 }
 
 /**
@@ -86,8 +87,19 @@ export function mintCosignRefund(tx: Transaction, mint: KeyPair, userPubkey: Uin
   musigDeterministicSign(tx, input, mint);
 }
 
-/** Finalize input 0 of a fully signed single-input spend and return it extracted. */
-export function extractSigned(tx: Transaction): { txid: string; hex: string } {
-  tx.finalizeIdx(0);
-  return { txid: tx.id, hex: toHex(tx.extract()) };
+/**
+ * The network transaction of a single-input key-path spend with `tapKeySig` as its
+ * witness, serialized directly (the PSBT is not re-encoded: the mint needs only this).
+ */
+export function signedKeyPathTx(tx: Transaction, tapKeySig: Uint8Array): { txid: string; hex: string } {
+  const inputs = Array.from({ length: tx.inputsLength }, (_, i) => {
+    const input = tx.getInput(i);
+    return { txid: input.txid!, index: input.index!, finalScriptSig: new Uint8Array(), sequence: input.sequence ?? 0xffffffff };
+  });
+  const outputs = Array.from({ length: tx.outputsLength }, (_, i) => {
+    const o = tx.getOutput(i);
+    return { amount: o.amount!, script: o.script! };
+  });
+  const raw = RawTx.encode({ version: tx.version, segwitFlag: true, inputs, outputs, witnesses: [[tapKeySig]], lockTime: tx.lockTime });
+  return { txid: tx.id, hex: toHex(raw) };
 }

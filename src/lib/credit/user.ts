@@ -11,7 +11,7 @@ import { Transaction } from '@scure/btc-signer';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
-import { addPubNonce, aggregateMusigInput, musigPartialSign, readMusigInput, verifyPartialSigs } from '../musig/psbt-keypath.ts';
+import { addPubNonce, finalSignature, partialSignature, readMusigInput, verifyPartialSigs } from '../musig/psbt-keypath.ts';
 import { parsePsbt, serializePsbt } from '../psbt/parse.ts';
 import { keyPathSighash } from '../taproot/taproot.ts';
 import { isFinal } from '../chain/finality.ts';
@@ -19,7 +19,7 @@ import { contractAddress, termsFromJson, termsToJson } from './codec.ts';
 import type { NextNonceJson, UserContext, UserContractRecord } from './ports.ts';
 import { checkFunding, checkRefund } from './rules.ts';
 import type { ClosedSchema, CreditOfferSchema, OpenAcceptSchema, ReceiptSchema, RolloverAcceptSchema, RolloverRefundSchema } from './schemas.ts';
-import { extractSigned, issueNonce, refundNonceContext, userSignAgainst } from './signing.ts';
+import { issueNonce, refundNonceContext, signedKeyPathTx, userSignAgainst } from './signing.ts';
 import { contractKey, makeContract, type CreditContract } from './terms.ts';
 import { buildClose, buildRefund, buildRollover, buildState, maxCumulative, type TopUpInput } from './transactions.ts';
 
@@ -129,9 +129,8 @@ async function completeRefund(ctx: UserContext, c: CreditContract, refundPsbt: s
   if (!pubnonce) refuse('E_MISSING_NONCES', 'the returned refund lost the user\'s nonce');
   verifyPartialSigs(input); // a bad mint partial signature is blamed on the mint's key
   const secnonce = await ctx.nonces.take(pubnonce, refundNonceContext(c.id));
-  musigPartialSign(refund, input, ctx.user, secnonce);
-  aggregateMusigInput(refund, readMusigInput(refund, 0));
-  return extractSigned(refund);
+  partialSignature(input, ctx.user, secnonce);
+  return signedKeyPathTx(refund, finalSignature(input));
 }
 
 function checkFirstNonce(n: NextNonceJson): void {

@@ -12,6 +12,7 @@ import { InvalidContributionError, MalformedInputError } from '../errors.ts';
 import { validatePublicKey } from '../keys/keys.ts';
 import { taprootOutput, type TaprootOutput } from '../taproot/taproot.ts';
 import { Bip327Error, keyAgg, keySort } from './bip327.ts';
+import { Lru, keyOf } from '../lru.ts';
 
 export type MusigKey = {
   /** Participant public keys in KeyAgg order (sorted when built with sort = true). */
@@ -23,7 +24,19 @@ export type MusigKey = {
   output: TaprootOutput;
 };
 
+/**
+ * Derived keys of recent participant sets: a mint signs for the same contracts again and
+ * again, and KeyAgg plus the taproot tweak (a point multiplication) are pure functions
+ * of public keys. Callers must treat the returned object as read-only.
+ */
+const cache = new Lru<MusigKey>(1024);
+
 export function musigKey(pubkeys: readonly Uint8Array[], opts: { sort?: boolean; merkleRoot?: Uint8Array } = {}): MusigKey {
+  const id = `${opts.sort === false ? 'u' : 's'}:${keyOf(pubkeys)}:${opts.merkleRoot ? keyOf([opts.merkleRoot]) : ''}`;
+  return cache.get(id) ?? cache.set(id, deriveMusigKey(pubkeys, opts));
+}
+
+function deriveMusigKey(pubkeys: readonly Uint8Array[], opts: { sort?: boolean; merkleRoot?: Uint8Array }): MusigKey {
   if (pubkeys.length < 2) throw new MalformedInputError('E_MUSIG_PARTICIPANTS', 'MuSig2 needs at least two participant keys');
   pubkeys.forEach((pk, i) => validatePublicKey(pk, `participant key ${i}`));
   for (let i = 0; i < pubkeys.length; i++) {

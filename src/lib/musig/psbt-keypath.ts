@@ -14,14 +14,13 @@
  * aggregate keys; nonce *storage* lives in src/lib/store (this module never keeps a
  * secret nonce beyond the call that uses it).
  */
-import { schnorr } from '@noble/curves/secp256k1.js';
 import type { Transaction } from '@scure/btc-signer';
 import { equalBytes, toHex } from '../bytes.ts';
 import { InvalidContributionError, RefusedError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import { keyPathSighash, SIGHASH_DEFAULT } from '../taproot/taproot.ts';
 import { musigKey, type MusigKey } from './keyagg.ts';
-import { Bip327Error, Session, deterministicSign, nonceAgg, nonceGen } from './bip327.ts';
+import { Bip327Error, Session, bip340Verify, deterministicSign, nonceAgg, nonceGen } from './bip327.ts';
 
 export type MusigInput = {
   index: number;
@@ -215,6 +214,17 @@ function storePartialSig(tx: Transaction, input: MusigInput, participant: Uint8A
  * consumed `secnonce` from durable storage; this function also zeroes it.
  */
 export function musigPartialSign(tx: Transaction, input: MusigInput, signer: KeyPair, secnonce: Uint8Array): Uint8Array {
+  const psig = partialSignature(input, signer, secnonce);
+  storePartialSig(tx, input, signer.publicKey, psig);
+  return psig;
+}
+
+/**
+ * BIP-327 Sign for this input, as a value: recorded in `input` (and known verified, as
+ * Sign checks its own output) but not written into the PSBT — a signer that only needs
+ * the final transaction skips re-encoding the PSBT.
+ */
+export function partialSignature(input: MusigInput, signer: KeyPair, secnonce: Uint8Array): Uint8Array {
   const i = participantIndex(input, signer.publicKey);
   const nonces = allNonces(input);
   let psig: Uint8Array;
@@ -226,7 +236,7 @@ export function musigPartialSign(tx: Transaction, input: MusigInput, signer: Key
   } finally {
     secnonce.fill(0);
   }
-  storePartialSig(tx, input, signer.publicKey, psig);
+  input.partialSigs[i] = psig;
   markVerified(input, i); // Sign verified its own output before returning it
   return psig;
 }
@@ -279,6 +289,16 @@ export function verifyPartialSigs(input: MusigInput): void {
  * against the output key with an independent verifier, and record it as `tapKeySig`.
  */
 export function aggregateMusigInput(tx: Transaction, input: MusigInput): Uint8Array {
+  const tapKeySig = finalSignature(input);
+  tx.updateInput(input.index, { tapKeySig }, true);
+  return tapKeySig;
+}
+
+/**
+ * The aggregated BIP-340 signature (with the sighash byte unless SIGHASH_DEFAULT),
+ * verified against the output key on the selected secp256k1 backend.
+ */
+export function finalSignature(input: MusigInput): Uint8Array {
   const missing = input.key.participants.filter((_, i) => !input.partialSigs[i]).map(toHex);
   if (missing.length) {
     throw new RefusedError('E_MISSING_PARTIAL_SIGS', `input ${input.index} still lacks partial signatures from ${missing.join(', ')}`, { missing });
@@ -286,11 +306,9 @@ export function aggregateMusigInput(tx: Transaction, input: MusigInput): Uint8Ar
   verifyPartialSigs(input);
   const nonces = allNonces(input);
   const sig = session(input, aggregateNonces(input, nonces, input.key.participants)).partialSigAgg(input.partialSigs as Uint8Array[]);
-  if (!schnorr.verify(sig, input.msg, input.key.output.outputKey)) {
+  if (!bip340Verify(sig, input.msg, input.key.output.outputKey)) {
     // Unreachable when every partial signature verified; kept as a last line of defence.
     throw new RefusedError('E_BAD_SIGNATURE', `input ${input.index}: aggregated signature does not verify against the output key`);
   }
-  const tapKeySig = input.hashType === SIGHASH_DEFAULT ? sig : new Uint8Array([...sig, input.hashType]);
-  tx.updateInput(input.index, { tapKeySig }, true);
-  return tapKeySig;
+  return input.hashType === SIGHASH_DEFAULT ? sig : new Uint8Array([...sig, input.hashType]);
 }
