@@ -1,0 +1,39 @@
+/**
+ * The eight BIP-327 vector files again, on every engine src/lib/musig/bip327.ts can
+ * route to: our BIP-327 on noble, on tiny-secp256k1 (WASM) and on the native binding,
+ * and the reference engine (@scure/btc-signer). Same suites and assertions as
+ * ./bip327.test.ts (./bip327-cases.ts), through the same public API, with the engine
+ * switched for each block. An optional backend that is not installed shows up as a
+ * skipped block naming the reason, never as a pass.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { backendSelection } from '../../src/lib/musig/bip327.ts';
+import { activeEngine, loadEngine, useEngine, type BackendUnavailableError } from '../../src/lib/musig/engine/select.ts';
+import type { Bip327Engine, EngineName } from '../../src/lib/musig/engine/engine.ts';
+import { bip327VectorSuites } from './bip327-cases.ts';
+
+const ENGINES: readonly EngineName[] = ['noble', 'tiny-secp256k1', 'native', 'reference'];
+
+for (const name of ENGINES) {
+  const engine = await loadEngine(name).catch((e: BackendUnavailableError) => e.reason);
+  if (typeof engine === 'string') {
+    describe.skip(`BIP-327 vectors on ${name}: SKIPPED, not installed (${engine})`, () => {
+      it('all eight vector files', () => {});
+    });
+    continue;
+  }
+  describe(`BIP-327 vectors on ${name}`, () => {
+    let before: Bip327Engine;
+    beforeAll(() => {
+      before = activeEngine();
+      useEngine(engine);
+    });
+    afterAll(() => useEngine(before));
+
+    it(`bip327.ts routes to ${name}`, () => {
+      expect(backendSelection().engine).toBe(name);
+      expect(activeEngine()).toBe(engine);
+    });
+    bip327VectorSuites();
+  });
+}
