@@ -20,12 +20,15 @@
  */
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-rmSync(join(root, 'dist'), { recursive: true, force: true });
+// Build beside dist/ and swap it in at the end, so a CLI started during a rebuild (a test,
+// the demo) finds either the old bundle or the new one, never none.
+const out = join(root, `dist.next-${process.pid}`);
+rmSync(out, { recursive: true, force: true });
 
 const IMPORTER = "globalThis[Symbol.for('offchain.import')]";
 
@@ -63,7 +66,7 @@ const common = {
 await build({
   ...common,
   entryPoints: { offchain: 'src/cli.ts' },
-  outdir: 'dist',
+  outdir: out,
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
   sourcemap: 'linked',
@@ -76,13 +79,21 @@ await build({
   },
 });
 writeFileSync(
-  join(root, 'dist', 'commands.cjs'),
+  join(out, 'commands.cjs'),
   "// oclif's explicit command table: the bundle bin/run.js already loaded, else load it.\n" +
     `${IMPORTER} ??= (s) => import(s);\n` +
     "module.exports = globalThis[Symbol.for('offchain.bundle')] ?? require('./offchain.cjs');\n",
 );
 // The in-process MuSig2 benchmark measures the shipped library code, bundled alike.
-await build({ ...common, entryPoints: { bench: 'bench/musig.ts', 'bench-credit': 'bench/credit.ts' }, outdir: 'dist', format: 'esm', splitting: true, chunkNames: 'bench-chunks/[name]-[hash]' });
+await build({ ...common, entryPoints: { bench: 'bench/musig.ts', 'bench-credit': 'bench/credit.ts' }, outdir: out, format: 'esm', splitting: true, chunkNames: 'bench-chunks/[name]-[hash]' });
+const old = join(root, `dist.old-${process.pid}`);
+try {
+  renameSync(join(root, 'dist'), old);
+} catch {
+  // no previous build
+}
+renameSync(out, join(root, 'dist'));
+rmSync(old, { recursive: true, force: true });
 
 const { Plugin } = await import('@oclif/core');
 const plugin = new Plugin({ root, type: 'core', isRoot: true, ignoreManifest: true, errorOnManifestCreate: true, respectNoCacheDefault: true });

@@ -523,7 +523,7 @@ describe('unilateral exits of a contract with payments: the mint\'s exit-credit,
     expect(treeOf(p.mintDir)).toEqual(before);
   });
 
-  it.fails('KNOWN BUG: that E_CHAIN_UNKNOWN suggests "--funding-confirmations N <txid>:<vout>=N", which sign-update rejects (the flag takes just N)', async () => {
+  it('E_CHAIN_UNKNOWN suggests the flag sign-update accepts ("--funding-confirmations N")', async () => {
     // The user resends the same pending request: this changes no state.
     const { stderr } = await payWithoutConfirmations();
     expect(stderr).toMatch(/--funding-confirmations N\b/);

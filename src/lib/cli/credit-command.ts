@@ -118,7 +118,10 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   /** --contract, or the only contract in `status` in the book. */
   protected async pickContract<R extends { contract_id: string; status: string }>(book: { list(): Promise<R[]>; dir: string }, statuses: readonly string[]): Promise<string> {
     const explicit = (this.flags as { contract?: string }).contract;
-    if (explicit) return explicit;
+    if (explicit) {
+      if (!/^[0-9a-f]{64}$/.test(explicit)) throw new UsageError('E_USAGE', `--contract must be a contract id (64 hex digits), got ${JSON.stringify(explicit)}`);
+      return explicit;
+    }
     const candidates = (await book.list()).filter((r) => statuses.includes(r.status));
     if (candidates.length === 1) return candidates[0]!.contract_id;
     throw new UsageError(
