@@ -10,8 +10,8 @@
  * ./backend.ts's verifySchnorrWith, on this backend's own point operations.
  */
 import { verifySchnorrWith, type Secp256k1Backend } from './backend.ts';
-import { N, bytes32, int } from './scalar.ts';
-import { areOpposite, compress, equals, hasEvenY, isCompressedShape, negate, type Uncompressed } from './uncompressed.ts';
+import { N, int } from './scalar.ts';
+import { uncompressedBackend, type Uncompressed } from './uncompressed.ts';
 
 /** The part of tiny-secp256k1's API used here. */
 export type TinySecp256k1 = {
@@ -23,44 +23,15 @@ export type TinySecp256k1 = {
 };
 
 export function tinySecp256k1Backend(lib: TinySecp256k1): Secp256k1Backend<Uncompressed> {
-  const ec: Secp256k1Backend<Uncompressed> = {
-    name: 'tiny-secp256k1',
-    pointFromBytes(bytes) {
-      if (!isCompressedShape(bytes)) return undefined;
-      try {
-        return lib.pointCompress(bytes, false);
-      } catch {
-        return undefined;
-      }
+  return uncompressedBackend(
+    'tiny-secp256k1',
+    {
+      decompress: (bytes) => lib.pointCompress(bytes, false),
+      add: (a, b) => lib.pointAdd(a, b, false),
+      mul: (p, k) => lib.pointMultiply(p, k, false),
+      mulBase: (k) => lib.pointFromScalar(k, false)!,
     },
-    liftX(x) {
-      if (x.length !== 32) return undefined;
-      const c = new Uint8Array(33);
-      c[0] = 2;
-      c.set(x, 1);
-      return ec.pointFromBytes(c);
-    },
-    pointToBytes: compress,
-    hasEvenY,
-    equals,
-    negate,
-    add(a, b) {
-      if (a === null) return b;
-      if (b === null) return a;
-      if (areOpposite(a, b)) return null;
-      return lib.pointAdd(a, b, false);
-    },
-    mul: (p, k) => (k === 0n ? null : lib.pointMultiply(p, bytes32(k), false)),
-    mulBase(k) {
-      if (k === 0n) return null;
-      const d = bytes32(k);
-      try {
-        return lib.pointFromScalar(d, false);
-      } finally {
-        d.fill(0);
-      }
-    },
-    verifySchnorr(sig, msg, pk) {
+    (ec, sig, msg, pk) => {
       if (sig.length !== 64 || pk.length !== 32) return false;
       if (msg.length !== 32 || int(sig.subarray(0, 32)) >= N) return verifySchnorrWith(ec, sig, msg, pk);
       try {
@@ -69,6 +40,5 @@ export function tinySecp256k1Backend(lib: TinySecp256k1): Secp256k1Backend<Uncom
         return false; // s ≥ n, or pk not an x coordinate on the curve
       }
     },
-  };
-  return ec;
+  );
 }

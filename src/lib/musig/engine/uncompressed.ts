@@ -4,6 +4,7 @@
  * negation, equality and compression are byte operations done here in JS.
  */
 import { P as FIELD_P, bytes32, int } from './scalar.ts';
+import { verifySchnorrWith, type BackendName, type Secp256k1Backend } from './backend.ts';
 
 export type Uncompressed = Uint8Array;
 
@@ -36,3 +37,68 @@ export function areOpposite(a: Uncompressed, b: Uncompressed): boolean {
 
 /** A compressed encoding as libsecp256k1 must see it: 33 bytes, prefix 02 or 03. */
 export const isCompressedShape = (bytes: Uint8Array): boolean => bytes.length === 33 && (bytes[0] === 2 || bytes[0] === 3);
+
+/** The four operations a library of uncompressed (65-byte) points must offer. */
+export type UncompressedOps = {
+  /** SEC1 compressed → uncompressed; throws on a non-point. */
+  decompress(compressed: Uint8Array): Uncompressed;
+  /** a + b for two points whose sum is not infinity. */
+  add(a: Uncompressed, b: Uncompressed): Uncompressed | null;
+  /** k·p for a 32-byte scalar k in [1, n). */
+  mul(p: Uncompressed, k: Uint8Array): Uncompressed | null;
+  /** k·G for a 32-byte scalar k in [1, n). */
+  mulBase(k: Uint8Array): Uncompressed;
+};
+
+/**
+ * A backend over a library of uncompressed points (libsecp256k1 in WASM or native):
+ * the library never sees infinity or a zero scalar — those cases are decided here —
+ * and BIP-340 verification is `verifySchnorr` when the library has one, else
+ * ./backend.ts's verifySchnorrWith on these point operations.
+ */
+export function uncompressedBackend(
+  name: BackendName,
+  ops: UncompressedOps,
+  verifySchnorr?: (ec: Secp256k1Backend<Uncompressed>, sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => boolean,
+): Secp256k1Backend<Uncompressed> {
+  const ec: Secp256k1Backend<Uncompressed> = {
+    name,
+    pointFromBytes(bytes) {
+      if (!isCompressedShape(bytes)) return undefined;
+      try {
+        return ops.decompress(bytes);
+      } catch {
+        return undefined;
+      }
+    },
+    liftX(x) {
+      if (x.length !== 32) return undefined;
+      const c = new Uint8Array(33);
+      c[0] = 2;
+      c.set(x, 1);
+      return ec.pointFromBytes(c);
+    },
+    pointToBytes: compress,
+    hasEvenY,
+    equals,
+    negate,
+    add(a, b) {
+      if (a === null) return b;
+      if (b === null) return a;
+      if (areOpposite(a, b)) return null;
+      return ops.add(a, b);
+    },
+    mul: (p, k) => (k === 0n ? null : ops.mul(p, bytes32(k))),
+    mulBase(k) {
+      if (k === 0n) return null;
+      const d = bytes32(k);
+      try {
+        return ops.mulBase(d);
+      } finally {
+        d.fill(0);
+      }
+    },
+    verifySchnorr: (sig, msg, pk) => (verifySchnorr ? verifySchnorr(ec, sig, msg, pk) : verifySchnorrWith(ec, sig, msg, pk)),
+  };
+  return ec;
+}
