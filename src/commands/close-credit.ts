@@ -2,7 +2,6 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
-import { UsageError } from '../lib/errors.ts';
 
 export default class CloseCredit extends CreditCommand<typeof CloseCredit> {
   static override summary = 'Close a credit contract cooperatively: the mint gets its cumulative amount, the user the rest.';
@@ -34,22 +33,18 @@ The mint keeps its latest state and still exits with it if the close does not co
 
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
-    const { readEnvelope } = await import('../lib/envelope.ts');
+    if (f.role === 'user' && f.start) return this.request();
     const { decodeMessage } = await import('../lib/message.ts');
     const schemas = await import('../lib/credit/schemas.ts');
-    const user = await import('../lib/credit/user.ts');
-    if (f.role === 'user' && f.start) return this.request();
-    const doc = await this.readDocument();
-    if (doc.format !== 'json') throw new UsageError('E_USAGE', 'expected a credit/close-request or credit/closed message');
-    const env = readEnvelope(doc.value);
-    const network = this.network(env.network);
+    const { network, value } = await this.readMessage('a credit/close-request or credit/closed message (or --start)');
     if (f.role === 'mint') {
       const { acceptClose } = await import('../lib/credit/mint.ts');
-      const req = decodeMessage(schemas.CloseRequestSchema, doc.value);
+      const req = decodeMessage(schemas.CloseRequestSchema, value);
       return { message: await this.withMint(network, (ctx) => acceptClose(ctx, req)) };
     }
+    const user = await import('../lib/credit/user.ts');
     const { ctx, book } = await this.userSession(network);
-    const closed = decodeMessage(schemas.ClosedSchema, doc.value);
+    const closed = decodeMessage(schemas.ClosedSchema, value);
     return { message: await book.exclusive(() => user.applyClosed(ctx, closed)) };
   }
 

@@ -44,7 +44,6 @@ before the old expiry, until the rollover confirms.`;
 
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
-    const { readEnvelope } = await import('../lib/envelope.ts');
     const { decodeMessage } = await import('../lib/message.ts');
     const schemas = await import('../lib/credit/schemas.ts');
     const user = await import('../lib/credit/user.ts');
@@ -58,25 +57,22 @@ before the old expiry, until the rollover confirms.`;
       const topUp = f['top-up'] ? await this.topUpInputs(f['top-up']) : [];
       return { message: await book.exclusive(() => user.rolloverRequest(ctx, id, { expiryHeight, feeRate, topUp })) };
     }
-    const doc = await this.readDocument();
-    if (doc.format !== 'json') throw new UsageError('E_USAGE', 'expected a credit/rollover-* message (or --expiry to start)');
-    const env = readEnvelope(doc.value);
-    const network = this.network(env.network);
+    const { type, network, value } = await this.readMessage('a credit/rollover-* message (or --expiry to start)');
     if (f.role === 'mint') {
       const mint = await import('../lib/credit/mint.ts');
-      if (env.type === 'credit/rollover-sign') {
-        const sign = decodeMessage(schemas.RolloverSignSchema, doc.value);
+      if (type === 'credit/rollover-sign') {
+        const sign = decodeMessage(schemas.RolloverSignSchema, value);
         return { message: await this.withMint(network, (ctx) => mint.acceptRollover(ctx, sign)) };
       }
-      const req = decodeMessage(schemas.RolloverRequestSchema, doc.value);
+      const req = decodeMessage(schemas.RolloverRequestSchema, value);
       return { message: await this.withMint(network, (ctx) => mint.proposeRollover(ctx, req)) };
     }
     const { ctx, book } = await this.userSession(network);
-    if (env.type === 'credit/rollover-refund') {
-      const refund = decodeMessage(schemas.RolloverRefundSchema, doc.value);
+    if (type === 'credit/rollover-refund') {
+      const refund = decodeMessage(schemas.RolloverRefundSchema, value);
       return { message: await book.exclusive(() => user.rolloverSign(ctx, refund)) };
     }
-    const accept = decodeMessage(schemas.RolloverAcceptSchema, doc.value);
+    const accept = decodeMessage(schemas.RolloverAcceptSchema, value);
     return { message: await book.exclusive(() => user.applyRolloverAccept(ctx, accept)) };
   }
 

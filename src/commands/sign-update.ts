@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, fundingConfirmationsFlag, roleFlag } from '../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
-import { UsageError } from '../lib/errors.ts';
+import { RefusedError, UsageError } from '../lib/errors.ts';
 
 export default class SignUpdate extends CreditCommand<typeof SignUpdate> {
   static override summary = 'One payment in a credit contract: the user signs the next state, the mint co-signs and stores it.';
@@ -38,7 +38,6 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
 
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;
-    const { readEnvelope } = await import('../lib/envelope.ts');
     const { decodeMessage } = await import('../lib/message.ts');
     const schemas = await import('../lib/credit/schemas.ts');
     if (f.role === 'user' && f.amount !== undefined) {
@@ -49,15 +48,13 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
       return { message: await book.exclusive(() => updateRequest(ctx, id, BigInt(f.amount!))) };
     }
     if (f.role === 'mint' && f.stream) return this.stream();
-    const doc = await this.readDocument();
-    if (doc.format !== 'json') throw new UsageError('E_USAGE', f.role === 'user' ? 'pass --amount N, or feed the mint\'s credit/receipt' : 'the mint reads a credit/update-request');
-    const network = this.network(readEnvelope(doc.value).network);
+    const { network, value } = await this.readMessage(f.role === 'user' ? 'the mint\'s credit/receipt (or --amount N to pay)' : 'a credit/update-request');
     if (f.role === 'mint') {
-      const req = decodeMessage(schemas.UpdateRequestSchema, doc.value);
+      const req = decodeMessage(schemas.UpdateRequestSchema, value);
       const { acceptUpdate } = await import('../lib/credit/mint.ts');
       return { message: await this.withMint(network, (ctx) => acceptUpdate(ctx, req)) };
     }
-    const receipt = decodeMessage(schemas.ReceiptSchema, doc.value);
+    const receipt = decodeMessage(schemas.ReceiptSchema, value);
     const { ctx, book } = await this.userSession(network);
     const { applyReceipt } = await import('../lib/credit/user.ts');
     return { message: await book.exclusive(() => applyReceipt(ctx, receipt)) };
@@ -103,7 +100,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
         if (r.done) break;
         const { value, line } = r.value;
         try {
-          if (readEnvelope(value).network !== network) throw new UsageError('E_NETWORK_MISMATCH', `line ${line} is for another network`);
+          if (readEnvelope(value).network !== network) throw new RefusedError('E_NETWORK_MISMATCH', `line ${line} is for another network than ${network}`);
           out.push(await acceptUpdate(ctx, decodeMessage(UpdateRequestSchema, value)));
         } catch (e) {
           const { code, message, exitCode } = describeError(e);

@@ -130,6 +130,18 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     );
   }
 
+  /**
+   * The one JSON message a step reads, with its envelope checked and the network of
+   * this invocation resolved from it; `expected` says what the step takes.
+   */
+  protected async readMessage(expected: string): Promise<{ type: string; network: Network; value: unknown }> {
+    const doc = await this.readDocument();
+    if (doc.format !== 'json') throw new UsageError('E_USAGE', `expected ${expected}`);
+    const { readEnvelope } = await import('../envelope.ts');
+    const env = readEnvelope(doc.value);
+    return { type: env.type, network: this.network(env.network), value: doc.value };
+  }
+
   /** Tip height from the chain source, for `+N` expiries. */
   protected async expiryHeight(spec: string, network: Network): Promise<number> {
     if (/^\d+$/.test(spec)) return Number(spec);
