@@ -52,7 +52,7 @@ function startup() {
 
 console.log(`\nmint streaming mode: ${N} update requests (${CONTRACTS} contracts × ${PAYMENTS} payments), one process${hasTaskset ? ' pinned to one core' : ''}, group commit`);
 const start = startup();
-for (const backend of (process.env.BENCH_BACKENDS ?? 'noble,tiny-secp256k1').split(',')) {
+for (const backend of (process.env.BENCH_BACKENDS ?? 'noble,tiny-secp256k1,native').split(',')) {
   const s = await streamRun(backend);
   console.log(`  ${backend.padEnd(16)} ${(N / s).toFixed(0).padStart(6)} updates/s   (${s.toFixed(2)} s wall, ~${start.toFixed(2)} s of it start-up)`);
 }
