@@ -38,7 +38,8 @@ export type TaprootOutput = {
 export function taprootOutput(internalKey: Uint8Array, merkleRoot?: Uint8Array): TaprootOutput {
   const tweak = tapTweak(internalKey, merkleRoot ?? EMPTY);
   const P = schnorr.utils.lift_x(bytesToBigInt(internalKey));
-  const Q = P.add(schnorr.Point.BASE.multiply(bytesToBigInt(tweak)));
+  // The tweak is public (a hash of public data): variable-time multiplication is safe here.
+  const Q = P.add(schnorr.Point.BASE.multiplyUnsafe(bytesToBigInt(tweak)));
   const outputKey = Q.toBytes(true).slice(1);
   return {
     internalKey,
