@@ -199,7 +199,14 @@ export const ContractsSchema = messageSchema('credit/contracts', 'The mint\'s co
       state: Type.Integer({ minimum: 0 }),
       expiry_height: Height('expiry'),
       blocks_to_expiry: Type.Integer(),
-      must_exit: Type.Boolean({ description: 'within the safety margin: broadcast the latest state now (exit-credit)' }),
+      settlement: Type.Optional(
+        Type.Object({
+          kind: Type.Union([Type.Literal('close'), Type.Literal('rollover')]),
+          txid: Txid,
+          confirmations: Type.Optional(Type.Integer({ minimum: 0, description: 'asked of the node; absent offline or when unknown' })),
+        }),
+      ),
+      must_exit: Type.Boolean({ description: 'a signed state, no confirmed settlement, within the safety margin: broadcast the latest state now (exit-credit)' }),
     }),
   ),
 });
