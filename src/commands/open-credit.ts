@@ -103,21 +103,17 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     const mint = await this.keyPair(network);
     const { MintStore } = await import('../lib/store/mint-store.ts');
     const { withLock } = await import('../lib/store/lock.ts');
-    const { toHex } = await import('../lib/bytes.ts');
-    const { decodeAddress } = await import('../lib/address.ts');
+    const { makeOffer } = await import('../lib/credit/mint.ts');
     const dir = join(this.stateDir(network), 'credit-mint');
     if (!f['payout-address']) {
       const stored = await withLock(dir, async () => (await MintStore.open(dir)).readDoc<Record<string, unknown>>('offer'));
       if (stored) return { message: stored };
       throw new UsageError('E_USAGE', 'the first --publish needs --payout-address');
     }
-    decodeAddress(f['payout-address'], network, '--payout-address');
-    if (f['min-expiry'] > f['max-expiry']) throw new UsageError('E_USAGE', '--min-expiry is above --max-expiry');
-    const offer = {
-      type: 'credit/offer', version: 1, network, mint_pubkey: toHex(mint.publicKey), payout_address: f['payout-address'],
-      min_fee_rate: parseRate(f['min-fee-rate']), safety_margin_blocks: f['safety-margin'], min_confirmations: f['min-confirmations'],
-      min_expiry_blocks: f['min-expiry'], max_expiry_blocks: f['max-expiry'], default_expiry_blocks: Math.min(Math.max(4320, f['min-expiry']), f['max-expiry']),
-    };
+    const offer = makeOffer(network, mint.publicKey, {
+      payoutAddress: f['payout-address'], minFeeRate: parseRate(f['min-fee-rate']), safetyMargin: f['safety-margin'],
+      minConfirmations: f['min-confirmations'], minExpiry: f['min-expiry'], maxExpiry: f['max-expiry'],
+    });
     await withLock(dir, async () => (await MintStore.open(dir)).writeDoc('offer', offer));
     return { message: offer };
   }

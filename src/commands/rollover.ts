@@ -2,7 +2,6 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, fundingConfirmationsFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
-import { UsageError } from '../lib/errors.ts';
 
 export default class Rollover extends CreditCommand<typeof Rollover> {
   static override summary = 'Roll a credit contract into the next period in one transaction: pay the mint, fund a new contract.';
@@ -80,12 +79,8 @@ before the old expiry, until the rollover confirms.`;
     const { readInputBytes, detectFormat } = await import('../lib/cli/input.ts');
     const { psbtBytesOf } = await import('../lib/cli/base-command.ts');
     const { parsePsbt } = await import('../lib/psbt/parse.ts');
-    const { toHex } = await import('../lib/bytes.ts');
-    const tx = parsePsbt(psbtBytesOf(detectFormat(await readInputBytes({ path, stdin: process.stdin }))).bytes);
-    return Array.from({ length: tx.inputsLength }, (_, i) => {
-      const input = tx.getInput(i);
-      if (!input.witnessUtxo || !input.txid || input.index === undefined) throw new UsageError('E_TOPUP_INPUT', `--top-up input ${i} has no witness_utxo`);
-      return { txid: toHex(input.txid), vout: input.index, amount: input.witnessUtxo.amount, script: input.witnessUtxo.script, sequence: input.sequence };
-    });
+    const { topUpInputs } = await import('../lib/credit/transactions.ts');
+    return topUpInputs(parsePsbt(psbtBytesOf(detectFormat(await readInputBytes({ path, stdin: process.stdin }))).bytes));
   }
+
 }

@@ -4,20 +4,13 @@
  * regtest by default). Address codecs per network live in address.ts (they pull in
  * btc-signer, which this light module must not: the base command imports it).
  */
-import { MalformedInputError, RefusedError } from './errors.ts';
+import { RefusedError } from './errors.ts';
 
 export const NETWORKS = ['regtest', 'signet', 'testnet', 'testnet4', 'mainnet'] as const;
 export type Network = (typeof NETWORKS)[number];
 
 export function isNetwork(value: unknown): value is Network {
   return typeof value === 'string' && (NETWORKS as readonly string[]).includes(value);
-}
-
-export function parseNetwork(value: unknown, field = 'network'): Network {
-  if (!isNetwork(value)) {
-    throw new MalformedInputError('E_BAD_NETWORK', `${field} must be one of ${NETWORKS.join(', ')}, got ${JSON.stringify(value)}`);
-  }
-  return value;
 }
 
 /**

@@ -10,7 +10,7 @@ import { base64 } from '@scure/base';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
-import { p2trScript, taprootOutput } from '../taproot/taproot.ts';
+import { taprootOutput } from '../taproot/taproot.ts';
 import { dustThreshold, feeFor, inputVsize, outputVsize, txOverheadVsize } from '../tx/policy.ts';
 import { termsFromJson } from './codec.ts';
 import type { MintContractRecord } from './ports.ts';
@@ -68,9 +68,4 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
     state_tx: { txid: parent.id, hex: record.latest.hex, vsize: parent.vsize, fee_sat: Number(parentFee) },
     child: { txid: child.id, complete: mintSigns, psbt: base64.encode(child.toPSBT()), hex, package_fee_rate: Number(((Number(parentFee + childFee)) / (parent.vsize + childVsize)).toFixed(2)) },
   };
-}
-
-/** Payout scripts the mint's own key can sign a CPFP child for. */
-export function mintPayoutScript(mint: KeyPair): Uint8Array {
-  return p2trScript(taprootOutput(mint.xOnly).outputKey);
 }

@@ -10,13 +10,14 @@
 import { base64 } from '@scure/base';
 import type { Static } from '@sinclair/typebox';
 import { equalBytes, toHex } from '../bytes.ts';
-import { RefusedError, StateConflictError } from '../errors.ts';
+import { RefusedError, StateConflictError, UsageError } from '../errors.ts';
+import type { Network } from '../network.ts';
 import { readMusigInput } from '../musig/psbt-keypath.ts';
 import { parseMusigPsbt, type MusigPsbt } from '../musig/psbt-keypath-lean.ts';
 import { decodeAddress } from '../address.ts';
 import { parsePsbt, serializePsbt } from '../psbt/parse.ts';
 import { termsFromJson } from './codec.ts';
-import type { MintContext, MintContractRecord, ReceiptJson } from './ports.ts';
+import type { MintContext, MintContractRecord, MintPolicy, ReceiptJson } from './ports.ts';
 import { checkClose, checkFunding, checkRefund, checkRollover, checkState } from './rules.ts';
 import type {
   CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema,
@@ -267,6 +268,27 @@ export async function acceptRollover(ctx: MintContext, req: RolloverSign): Promi
   return response;
 }
 
-export function offerMessage(ctx: Pick<MintContext, 'network' | 'policy'>): Record<string, unknown> {
-  return { type: 'credit/offer', version: 1, network: ctx.network, ...ctx.policy };
+export type OfferParams = {
+  payoutAddress: string;
+  minFeeRate: number;
+  safetyMargin: number;
+  minConfirmations: number;
+  minExpiry: number;
+  maxExpiry: number;
+};
+
+/**
+ * The mint's standing terms (`credit/offer`): checked here so a mint cannot publish an
+ * offer it would then refuse to honour. The suggested expiry is about a month (4320
+ * blocks), kept inside the mint's own window.
+ */
+export function makeOffer(network: Network, mintPubkey: Uint8Array, p: OfferParams): Record<string, unknown> & MintPolicy {
+  decodeAddress(p.payoutAddress, network, '--payout-address');
+  if (p.minExpiry > p.maxExpiry) throw new UsageError('E_USAGE', '--min-expiry is above --max-expiry');
+  if (p.minConfirmations < 1) throw new UsageError('E_USAGE', 'the funding must be confirmed at least once before payments');
+  return {
+    type: 'credit/offer', version: 1, network, mint_pubkey: toHex(mintPubkey), payout_address: p.payoutAddress,
+    min_fee_rate: p.minFeeRate, safety_margin_blocks: p.safetyMargin, min_confirmations: p.minConfirmations,
+    min_expiry_blocks: p.minExpiry, max_expiry_blocks: p.maxExpiry, default_expiry_blocks: Math.min(Math.max(4320, p.minExpiry), p.maxExpiry),
+  };
 }

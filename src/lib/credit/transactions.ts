@@ -17,7 +17,8 @@
  * user's by sibling replacement.
  */
 import { Transaction } from '@scure/btc-signer';
-import { RefusedError } from '../errors.ts';
+import { RefusedError, UsageError } from '../errors.ts';
+import { toHex } from '../bytes.ts';
 import { setMusigParticipants } from '../musig/psbt-keypath.ts';
 import { TAPROOT_KEYPATH_INPUT_VBYTES, dustThreshold, feeFor, inputVsize, keyPathTxVsize } from '../tx/policy.ts';
 import type { CreditContract } from './terms.ts';
@@ -113,6 +114,15 @@ export function buildClose(c: CreditContract, cumulative: bigint, feeRate: numbe
 }
 
 export type TopUpInput = { txid: string; vout: number; amount: bigint; script: Uint8Array; sequence?: number };
+
+/** The inputs of a wallet's PSBT, as extra rollover inputs (each must carry its witness_utxo). */
+export function topUpInputs(wallet: Transaction): TopUpInput[] {
+  return Array.from({ length: wallet.inputsLength }, (_, i) => {
+    const input = wallet.getInput(i);
+    if (!input.witnessUtxo || !input.txid || input.index === undefined) throw new UsageError('E_TOPUP_INPUT', `--top-up input ${i} has no witness_utxo`);
+    return { txid: toHex(input.txid), vout: input.index, amount: input.witnessUtxo.amount, script: input.witnessUtxo.script, sequence: input.sequence };
+  });
+}
 
 /** vbytes an extra wallet input adds beyond a taproot key-path input. */
 export function extraInputVbytes(script: Uint8Array): number {

@@ -6,8 +6,6 @@
  * Sizes are exact for the shapes we build (taproot key-path inputs with a 64-byte
  * SIGHASH_DEFAULT signature) and an upper bound otherwise.
  */
-import type { Transaction } from '@scure/btc-signer';
-
 export type StandardScriptType = 'p2pkh' | 'p2sh' | 'p2wpkh' | 'p2wsh' | 'p2tr' | 'p2a' | 'op_return';
 
 export function standardScriptType(script: Uint8Array): StandardScriptType | undefined {
@@ -73,9 +71,4 @@ export function keyPathTxVsize(keyPathInputs: number, outputs: readonly Uint8Arr
 /** Fee for `vsize` at `feeRate` sat/vB, rounded up (never under the rate). */
 export function feeFor(vsize: number, feeRate: number): bigint {
   return BigInt(Math.ceil(vsize * feeRate));
-}
-
-/** Fee rate of a finalized transaction given its spent amounts. */
-export function feeRateOf(tx: Transaction, fee: bigint): number {
-  return Number(fee) / tx.vsize;
 }
