@@ -39,6 +39,7 @@ import { buildClose, buildState } from '../../../src/lib/credit/transactions.ts'
 import { encodeMaps, rawMaps, type RawRecord } from '../psbt/raw.ts';
 import { MINT, USER, world } from './world.ts';
 import { buildSpend, foreignPubnonce, openContract, signAsUser, specOf, type SpendSpec } from './tamper.ts';
+import { applyMutations, byteMutation } from '../../fuzz.ts';
 
 const OTHER = keyPair(fromHex('e6'.repeat(32)));
 const ALL_SIGHASH: ReadOptions = { allowedSighash: [0, 1, 2, 3, 0x81, 0x82, 0x83] };
@@ -355,28 +356,7 @@ function merkleRootRequest(): Uint8Array {
 // ---------------------------------------------------------------------------------------
 // Fuzz
 
-type ByteMutation = { kind: 'flip'; at: number; bit: number } | { kind: 'truncate'; at: number } | { kind: 'insert'; at: number; bytes: Uint8Array } | { kind: 'delete'; at: number; count: number } | { kind: 'set'; at: number; value: number };
-
-const byteMutation: fc.Arbitrary<ByteMutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 8 }) }),
-  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.constantFrom(0x00, 0x01, 0x02, 0x03, 0x20, 0x21, 0x42, 0xfc, 0xfd, 0xfe, 0xff) }),
-);
-
-function mutateBytes(seed: Uint8Array, mutations: ByteMutation[]): Uint8Array {
-  let b = seed.slice();
-  for (const m of mutations) {
-    const at = m.at % (b.length + 1);
-    if (m.kind === 'flip' && at < b.length) b[at]! ^= 1 << m.bit;
-    else if (m.kind === 'truncate') b = b.slice(0, at);
-    else if (m.kind === 'insert') b = new Uint8Array([...b.subarray(0, at), ...m.bytes, ...b.subarray(at)]);
-    else if (m.kind === 'delete') b = new Uint8Array([...b.subarray(0, at), ...b.subarray(at + m.count)]);
-    else if (m.kind === 'set' && at < b.length) b[at] = m.value;
-  }
-  return b;
-}
+const byteMutations = byteMutation({ setValues: [0x00, 0x01, 0x02, 0x03, 0x20, 0x21, 0x42, 0xfc, 0xfd, 0xfe, 0xff] });
 
 /** Byte strings worth putting in keys and values: the request's own keys, other points, non-points, odd lengths. */
 const piece = fc.oneof(
@@ -463,8 +443,8 @@ describe('fuzz: the lean reader never differs from the old path', () => {
 
   it('byte mutations of request PSBTs', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...SEEDS), fc.array(byteMutation, { minLength: 1, maxLength: 3 }), (seed, mutations) => {
-        fuzzCase(mutateBytes(seed, mutations));
+      fc.property(fc.constantFrom(...SEEDS), fc.array(byteMutations, { minLength: 1, maxLength: 3 }), (seed, mutations) => {
+        fuzzCase(applyMutations(seed, mutations));
       }),
       { numRuns: 800 },
     );

@@ -13,6 +13,7 @@ import { stringifyLine } from '../../../src/lib/json.ts';
 import { analyzePsbt } from '../../../src/lib/psbt/analyze.ts';
 import { decodePsbt } from '../../../src/lib/psbt/decode.ts';
 import { parsePsbt, PSBT_MAGIC, serializePsbt } from '../../../src/lib/psbt/parse.ts';
+import { applyMutations, byteMutation } from '../../fuzz.ts';
 
 const bip174 = loadVector('bips/bip-0174/psbt-test-vectors.json');
 const bip373 = loadVector('bips/bip-0373/musig2-psbt-test-vectors.json');
@@ -47,51 +48,8 @@ function exercise(bytes: Uint8Array, scriptChecks: boolean): void {
   }
 }
 
-type Mutation =
-  | { kind: 'flip'; at: number; bit: number }
-  | { kind: 'truncate'; at: number }
-  | { kind: 'append'; bytes: Uint8Array }
-  | { kind: 'insert'; at: number; bytes: Uint8Array }
-  | { kind: 'delete'; at: number; count: number }
-  | { kind: 'set'; at: number; value: number };
-
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('append' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 8 }) }),
-  // Length prefixes and compact sizes are the interesting bytes: 0xfd..0xff, 0x00, 0xfc.
-  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.constantFrom(0x00, 0x01, 0xfc, 0xfd, 0xfe, 0xff) }),
-);
-
-function apply(seed: Uint8Array, mutations: Mutation[]): Uint8Array {
-  let b = seed.slice();
-  for (const m of mutations) {
-    const at = b.length ? ('at' in m ? m.at % (b.length + 1) : 0) : 0;
-    switch (m.kind) {
-      case 'flip':
-        if (at < b.length) b[at]! ^= 1 << m.bit;
-        break;
-      case 'truncate':
-        b = b.slice(0, at);
-        break;
-      case 'append':
-        b = new Uint8Array([...b, ...m.bytes]);
-        break;
-      case 'insert':
-        b = new Uint8Array([...b.subarray(0, at), ...m.bytes, ...b.subarray(at)]);
-        break;
-      case 'delete':
-        b = new Uint8Array([...b.subarray(0, at), ...b.subarray(at + m.count)]);
-        break;
-      case 'set':
-        if (at < b.length) b[at] = m.value;
-        break;
-    }
-  }
-  return b;
-}
+// Length prefixes and compact sizes are the interesting bytes: 0xfd..0xff, 0x00, 0xfc.
+const mutation = byteMutation({ setValues: [0x00, 0x01, 0xfc, 0xfd, 0xfe, 0xff], append: true });
 
 describe('fuzz: parsePsbt never throws anything but MalformedInputError', () => {
   it('random bytes', () => {
@@ -108,7 +66,7 @@ describe('fuzz: parsePsbt never throws anything but MalformedInputError', () => 
   it('mutations of the valid vectors', () => {
     fc.assert(
       fc.property(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 4 }), fc.boolean(), (seed, mutations, checks) =>
-        exercise(apply(seed, mutations), checks),
+        exercise(applyMutations(seed, mutations), checks),
       ),
       { numRuns: 3000, seed: 373 },
     );

@@ -18,6 +18,7 @@ import { setMusigParticipants } from '../../../src/lib/musig/psbt-keypath.ts';
 import { readLeanPsbt, type LeanPsbt } from '../../../src/lib/psbt/lean.ts';
 import { splitPsbtMaps } from '../../../src/lib/psbt/parse.ts';
 import { encodeMaps, rawMaps, type RawRecord } from './raw.ts';
+import { applyMutations, byteMutation } from '../../fuzz.ts';
 
 const alice = keyPair(fromHex('11'.repeat(32)));
 const bob = keyPair(fromHex('22'.repeat(32)));
@@ -150,28 +151,7 @@ function withWitness(txHex: string): string {
 // ---------------------------------------------------------------------------------------
 // Robustness
 
-type Mutation = { kind: 'flip'; at: number; bit: number } | { kind: 'truncate'; at: number } | { kind: 'insert'; at: number; bytes: Uint8Array } | { kind: 'delete'; at: number; count: number } | { kind: 'set'; at: number; value: number };
-
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 8 }) }),
-  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.constantFrom(0x00, 0x01, 0xfc, 0xfd, 0xfe, 0xff) }),
-);
-
-function mutate(seed: Uint8Array, mutations: Mutation[]): Uint8Array {
-  let b = seed.slice();
-  for (const m of mutations) {
-    const at = m.at % (b.length + 1);
-    if (m.kind === 'flip' && at < b.length) b[at]! ^= 1 << m.bit;
-    else if (m.kind === 'truncate') b = b.slice(0, at);
-    else if (m.kind === 'insert') b = new Uint8Array([...b.subarray(0, at), ...m.bytes, ...b.subarray(at)]);
-    else if (m.kind === 'delete') b = new Uint8Array([...b.subarray(0, at), ...b.subarray(at + m.count)]);
-    else if (m.kind === 'set' && at < b.length) b[at] = m.value;
-  }
-  return b;
-}
+const mutation = byteMutation({ setValues: [0x00, 0x01, 0xfc, 0xfd, 0xfe, 0xff] });
 
 /** Read or refuse; whatever is read, the full scanner reads the same records. */
 function exercise(bytes: Uint8Array): void {
@@ -203,7 +183,7 @@ describe('readLeanPsbt: robustness', () => {
   it('mutations of valid PSBTs: read (as the full scanner reads them) or E_MALFORMED_PSBT', () => {
     fc.assert(
       fc.property(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 4 }), (seed, mutations) => {
-        exercise(mutate(seed, mutations));
+        exercise(applyMutations(seed, mutations));
       }),
       { numRuns: 3000 },
     );
