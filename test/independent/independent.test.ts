@@ -1,0 +1,223 @@
+/**
+ * The independent verifier is itself checked before anything relies on it: its BIP-341
+ * sighash against every `sigMsg`, transaction-wide hash and `sigHash` of the wallet
+ * vectors, its BIP-340 implementations against every BIP-340 row, its KeyAgg and
+ * TapTweak against the BIP-327 and BIP-341 vectors, `verifyKeyPathSpend` on the vectors'
+ * signed transaction (and refusing it once tampered with), and — read from the source —
+ * that it imports nothing from the product or the libraries the product signs with.
+ */
+import { describe, it, expect } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadVector, readVectorText, TEST_DIR } from '../helpers.ts';
+import { bip340Verify, publicKeyOf, xOnly, decodeCompressed } from './secp256k1.ts';
+import { aggregatePlain, aggregateXOnly, keySort, taprootOutput } from './keys.ts';
+import { keyPathSigHash, keyPathSigMsg, txHashes, VALID_HASH_TYPES } from './sighash.ts';
+import { independentSchnorr, productBackends, TEST_CODE_VERIFIER } from './schnorr.ts';
+import { bytesOf, hexOf, parseTx } from './tx.ts';
+import { IndependentCheckError, VERIFIER, verifyKeyPathSpend, type Prevout } from './verify.ts';
+
+type WalletVectors = {
+  scriptPubKey: {
+    given: { internalPubkey: string; scriptTree: unknown };
+    intermediary: { merkleRoot: string | null; tweak: string; tweakedPubkey: string };
+    expected: { scriptPubKey: string; scriptPathControlBlocks?: string[] };
+  }[];
+  keyPathSpending: {
+    given: { rawUnsignedTx: string; utxosSpent: { scriptPubKey: string; amountSats: number }[] };
+    intermediary: Record<'hashAmounts' | 'hashOutputs' | 'hashPrevouts' | 'hashScriptPubkeys' | 'hashSequences', string>;
+    inputSpending: {
+      given: { txinIndex: number; internalPrivkey: string; merkleRoot: string | null; hashType: number };
+      intermediary: { internalPubkey: string; tweak: string; sigMsg: string; sigHash: string; tweakedPrivkey: string };
+      expected: { witness: string[] };
+    }[];
+    auxiliary: { fullySignedTx: string };
+  }[];
+};
+const bip341 = loadVector<WalletVectors>('bips/bip-0341/wallet-test-vectors.json');
+const lower = (s: string) => s.toLowerCase();
+
+describe('BIP-341 key-path sighash written in test code, against the wallet vectors', () => {
+  it('has the vectors it loops over (1 spend of 7 inputs)', () => {
+    expect(bip341.keyPathSpending).toHaveLength(1);
+    expect(bip341.keyPathSpending[0]!.inputSpending).toHaveLength(7);
+  });
+
+  bip341.keyPathSpending.forEach((spend, s) => {
+    const tx = parseTx(spend.given.rawUnsignedTx);
+    const spent = spend.given.utxosSpent.map((u) => ({ script: bytesOf(u.scriptPubKey), amount: BigInt(u.amountSats) }));
+
+    it(`spend ${s}: hashPrevouts, hashAmounts, hashScriptPubkeys, hashSequences, hashOutputs`, () => {
+      const h = txHashes(tx, spent);
+      expect(Object.fromEntries(Object.entries(h).map(([k, v]) => [k, hexOf(v)]))).toEqual(spend.intermediary);
+    });
+
+    for (const input of spend.inputSpending) {
+      const { txinIndex, hashType } = input.given;
+      it(`spend ${s} input ${txinIndex} (hash type 0x${hashType.toString(16).padStart(2, '0')}): sigMsg and sigHash`, () => {
+        expect(hexOf(keyPathSigMsg(tx, spent, txinIndex, hashType))).toBe(input.intermediary.sigMsg);
+        expect(hexOf(keyPathSigHash(tx, spent, txinIndex, hashType))).toBe(input.intermediary.sigHash);
+      });
+    }
+
+    it(`spend ${s}: the inputs cover every hash type BIP-341 allows`, () => {
+      const covered = new Set(spend.inputSpending.map((i) => i.given.hashType));
+      expect(VALID_HASH_TYPES.filter((t) => !covered.has(t))).toEqual([]);
+    });
+
+    it(`spend ${s}: an unknown hash type, and SIGHASH_SINGLE without its output, are refused`, () => {
+      expect(() => keyPathSigMsg(tx, spent, 0, 0x04)).toThrow(/invalid hash_type/);
+      const single = tx.outputs.length; // the first input index with no matching output
+      expect(single).toBeLessThan(tx.inputs.length);
+      expect(() => keyPathSigMsg(tx, spent, single, 0x03)).toThrow(/SIGHASH_SINGLE/);
+    });
+  });
+});
+
+describe('verifyKeyPathSpend on the BIP-341 signed transaction', () => {
+  const spend = bip341.keyPathSpending[0]!;
+  const prevouts: Prevout[] = spend.given.utxosSpent.map((u) => ({ script: bytesOf(u.scriptPubKey), amount: BigInt(u.amountSats) }));
+  /** Output keys derived here from each input's internal secret key and merkle root. */
+  const keys = prevouts.map((_, i) => {
+    const input = spend.inputSpending.find((x) => x.given.txinIndex === i);
+    if (!input) return null;
+    const internal = xOnly(decodeCompressed(publicKeyOf(bytesOf(input.given.internalPrivkey))));
+    expect(hexOf(internal)).toBe(input.intermediary.internalPubkey);
+    const out = taprootOutput(internal, input.given.merkleRoot === null ? undefined : bytesOf(input.given.merkleRoot));
+    expect(hexOf(out.tweak)).toBe(input.intermediary.tweak);
+    return out.outputKey;
+  });
+
+  it('accepts every taproot key-path input of auxiliary.fullySignedTx, with its vector sighash', () => {
+    expect(keys.filter(Boolean)).toHaveLength(7);
+    const v = verifyKeyPathSpend(spend.auxiliary.fullySignedTx, prevouts, keys, { hashTypes: VALID_HASH_TYPES });
+    for (const input of spend.inputSpending) {
+      expect(v.hashTypes[input.given.txinIndex]).toBe(input.given.hashType);
+      expect(hexOf(v.sighashes[input.given.txinIndex]!)).toBe(input.intermediary.sigHash);
+    }
+    // The same transaction as the unsigned one, signatures aside.
+    const unsigned = parseTx(spend.given.rawUnsignedTx);
+    expect(v.inputs.map((x) => [x.txid, x.vout, x.sequence])).toEqual(unsigned.inputs.map((x) => [x.txid, x.vout, x.sequence]));
+    expect(v.outputs).toEqual(unsigned.outputs);
+  });
+
+  it('refuses it when an amount, a key, the allowed hash types or a signature is wrong', () => {
+    const i = spend.inputSpending[0]!.given.txinIndex;
+    const check = (p: Prevout[], k: (Uint8Array | null)[], types = VALID_HASH_TYPES, raw = spend.auxiliary.fullySignedTx) =>
+      () => verifyKeyPathSpend(raw, p, k, { hashTypes: types });
+    const cheaper = prevouts.map((p, j) => (j === i ? { ...p, amount: p.amount - 1n } : p));
+    expect(check(cheaper, keys)).toThrow(IndependentCheckError);
+    expect(check(cheaper, keys)).toThrow(/does not verify/);
+    const other = keys.map((k, j) => (j === i ? keys.find((x, m) => x && m !== i)! : k));
+    expect(check(prevouts, other)).toThrow(/is not OP_1/);
+    expect(check(prevouts, keys, [0x00])).toThrow(/hash type 0x/);
+    const tampered = spend.auxiliary.fullySignedTx.replace(spend.inputSpending[0]!.expected.witness[0]!, spend.inputSpending[1]!.expected.witness[0]!);
+    expect(tampered).not.toBe(spend.auxiliary.fullySignedTx);
+    expect(check(prevouts, keys, VALID_HASH_TYPES, tampered)).toThrow(IndependentCheckError);
+  });
+
+  it('refuses a prevout list of the wrong length and an outpoint that is not the one spent', () => {
+    expect(() => verifyKeyPathSpend(spend.auxiliary.fullySignedTx, prevouts.slice(1), keys.slice(1))).toThrow(/prevouts given/);
+    const wrong = prevouts.map((p, j) => (j === 0 ? { ...p, txid: '00'.repeat(32) } : p));
+    expect(() => verifyKeyPathSpend(spend.auxiliary.fullySignedTx, wrong, keys, { hashTypes: VALID_HASH_TYPES })).toThrow(/spends/);
+  });
+});
+
+describe('BIP-340 Verify: every row of test-vectors.csv', () => {
+  const rows = readVectorText('bips/bip-0340/test-vectors.csv').split(/\r?\n/).filter(Boolean).slice(1).map((l) => l.split(','));
+  it('has 19 rows', () => expect(rows).toHaveLength(19));
+  for (const f of rows) {
+    const [index, , pk, , msg, sig, result, comment] = f as [string, string, string, string, string, string, string, string];
+    const args = [bytesOf(sig), bytesOf(msg), bytesOf(pk)] as const;
+    it(`row ${index}: test code says ${result}${comment ? ` (${comment})` : ''}`, () => {
+      expect(bip340Verify(...args)).toBe(result === 'TRUE');
+    });
+    // tiny-secp256k1 takes 32-byte messages only (every sighash is one); the others are test-code rows.
+    if (msg.length !== 64) continue;
+    it.skipIf(VERIFIER.name !== 'tiny-secp256k1')(`row ${index}: tiny-secp256k1 says ${result}${VERIFIER.name !== 'tiny-secp256k1' ? ' (SKIPPED: not this run\'s verifier)' : ''}`, () => {
+      expect(VERIFIER.verify(...args)).toBe(result === 'TRUE');
+    });
+  }
+  it('the secret-key rows give their public keys through the test-code arithmetic', () => {
+    const signing = rows.filter((f) => f[1] !== '');
+    expect(signing.length).toBeGreaterThan(0);
+    for (const f of signing) expect(hexOf(publicKeyOf(bytesOf(f[1]!))).slice(2)).toBe(lower(f[2]!));
+  });
+});
+
+describe('keys derived in test code: BIP-327 KeySort and KeyAgg, BIP-341 TapTweak', () => {
+  it('key_sort_vectors', () => {
+    const v = loadVector('bips/bip-0327/key_sort_vectors.json');
+    expect(keySort(v.pubkeys.map(bytesOf)).map(hexOf)).toEqual(v.sorted_pubkeys.map(lower));
+  });
+
+  const agg = loadVector('bips/bip-0327/key_agg_vectors.json');
+  for (const [n, c] of (agg.valid_test_cases as { key_indices: number[]; expected: string }[]).entries()) {
+    it(`key_agg_vectors valid ${n}`, () => {
+      expect(hexOf(aggregateXOnly(c.key_indices.map((i) => bytesOf(agg.pubkeys[i]))))).toBe(lower(c.expected));
+    });
+  }
+
+  it('sig_agg_vectors: each final signature verifies for the tweaked aggregate key (ApplyTweak)', () => {
+    const v = loadVector('bips/bip-0327/sig_agg_vectors.json');
+    expect(v.valid_test_cases.length).toBeGreaterThan(0);
+    for (const c of v.valid_test_cases) {
+      const key = aggregateXOnly(c.key_indices.map((i: number) => bytesOf(v.pubkeys[i])), c.tweak_indices.map((i: number) => bytesOf(v.tweaks[i])), c.is_xonly);
+      expect(bip340Verify(bytesOf(c.expected), bytesOf(v.msg), key)).toBe(true);
+    }
+  });
+
+  it('BIP-373: the aggregate key of the three participants', () => {
+    const v = loadVector('bips/bip-0373/musig2-psbt-test-vectors.json');
+    const participants = v.participants.map((p: { pubkey: string }) => bytesOf(p.pubkey));
+    expect(hexOf(aggregatePlain(keySort(participants)))).toBe(v.aggregate_pubkey);
+  });
+
+  bip341.scriptPubKey.forEach((c, i) => {
+    it(`BIP-341 scriptPubKey case ${i}: tweak, output key, scriptPubKey, control-block parity`, () => {
+      const out = taprootOutput(bytesOf(c.given.internalPubkey), c.intermediary.merkleRoot === null ? undefined : bytesOf(c.intermediary.merkleRoot));
+      expect(hexOf(out.tweak)).toBe(c.intermediary.tweak);
+      expect(hexOf(out.outputKey)).toBe(c.intermediary.tweakedPubkey);
+      expect(hexOf(out.script)).toBe(c.expected.scriptPubKey);
+      for (const cb of c.expected.scriptPathControlBlocks ?? []) expect(bytesOf(cb)[0]! & 1).toBe(out.parity);
+    });
+  });
+});
+
+describe('the verifier is never the product\'s own', () => {
+  it(`this run uses ${VERIFIER.name}; the product may use ${productBackends().join(', ')}`, async () => {
+    expect(productBackends()).not.toContain(VERIFIER.name);
+    expect(await independentSchnorr(productBackends())).toMatchObject({ name: VERIFIER.name });
+  });
+
+  it('takes the test-code verifier whenever the product may be on tiny-secp256k1', async () => {
+    expect(productBackends({ OFFCHAIN_SECP256K1: 'tiny-secp256k1' })).toEqual(['noble', 'tiny-secp256k1']);
+    expect(productBackends({ OFFCHAIN_SECP256K1: 'auto' })).toContain('tiny-secp256k1');
+    expect(productBackends({}, { longRunning: true })).toContain('tiny-secp256k1');
+    expect(productBackends({})).toEqual(['noble']);
+    expect(productBackends({ OFFCHAIN_SECP256K1: 'native' })).toEqual(['noble', 'native']);
+    for (const env of [{ OFFCHAIN_SECP256K1: 'tiny-secp256k1' }, { OFFCHAIN_SECP256K1: 'auto' }]) {
+      expect((await independentSchnorr(productBackends(env))).name).toBe(TEST_CODE_VERIFIER.name);
+    }
+  });
+
+  it('with the product on noble or native it is tiny-secp256k1 (installed here) or, if missing, the test code', async () => {
+    const tinyInstalled = await import('tiny-secp256k1').then(() => true, () => false);
+    for (const env of [{}, { OFFCHAIN_SECP256K1: 'native' }, { OFFCHAIN_SECP256K1: 'reference' }]) {
+      expect((await independentSchnorr(productBackends(env))).name).toBe(tinyInstalled ? 'tiny-secp256k1' : TEST_CODE_VERIFIER.name);
+    }
+  });
+
+  it('imports nothing from src/, @noble/* or @scure/* (read from its source)', () => {
+    const dir = join(TEST_DIR, 'independent');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    expect(files).toEqual(expect.arrayContaining(['secp256k1.ts', 'keys.ts', 'tx.ts', 'sighash.ts', 'schnorr.ts', 'verify.ts']));
+    for (const f of files) {
+      const specifiers = [...readFileSync(join(dir, f), 'utf8').matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map((m) => m[1]!);
+      expect(specifiers.length, f).toBeGreaterThan(0);
+      for (const s of specifiers) {
+        expect(s, `${f} imports ${s}`).toMatch(/^(\.\/[\w-]+\.ts|node:[\w/]+|tiny-secp256k1|vitest|\.\.\/helpers\.ts)$/);
+      }
+    }
+  });
+});

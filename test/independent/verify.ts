@@ -1,0 +1,102 @@
+/**
+ * The independent verifier: `verifyKeyPathSpend(tx, prevouts, expectedOutputKey)` checks
+ * a signed transaction's taproot key-path witnesses with nothing shared with the
+ * signing path —
+ *
+ * - the transaction is parsed here (./tx.ts), not by the product or btc-signer;
+ * - the BIP-341 signature hash is computed here (./sighash.ts), from the prevouts the
+ *   *test* supplies, not read from the PSBT the product wrote;
+ * - each prevout's scriptPubKey must be OP_1 <expected output key>, a key the test
+ *   derived itself (./keys.ts), so a wrong contract key cannot verify against itself;
+ * - BIP-340 Verify runs on an implementation the product is not using in this run
+ *   (./schnorr.ts says which, and why), and before trusting a "valid" answer the
+ *   verifier checks that the same implementation rejects the signature with one bit
+ *   flipped, so a verifier that accepts everything cannot pass a test.
+ *
+ * It throws `IndependentCheckError` naming the input and what failed; it returns the
+ * parsed transaction (txid, vsize, outputs…) so a test can check the rest from it.
+ */
+import { independentSchnorr, type SchnorrVerifier } from './schnorr.ts';
+import { keyPathSigHash, SIGHASH_DEFAULT, VALID_HASH_TYPES } from './sighash.ts';
+import { p2trScript } from './keys.ts';
+import { hexOf, parseTx, type ParsedTx } from './tx.ts';
+
+/** The verifier of this run (tiny-secp256k1 unless the product may be on it). */
+export const VERIFIER: SchnorrVerifier = await independentSchnorr();
+
+export class IndependentCheckError extends Error {
+  constructor(message: string) {
+    super(`independent verifier (${VERIFIER.name}): ${message}`);
+    this.name = 'IndependentCheckError';
+  }
+}
+
+/** A spent output as the test knows it; txid/vout, when given, must match the input's outpoint. */
+export type Prevout = { amount: bigint; script: Uint8Array; txid?: string; vout?: number };
+
+export type VerifiedSpend = ParsedTx & {
+  /** Per input: the hash type and BIP-341 sighash that were verified (undefined where not checked). */
+  hashTypes: (number | undefined)[];
+  sighashes: (Uint8Array | undefined)[];
+  verifier: SchnorrVerifier['name'];
+};
+
+export type VerifyOptions = {
+  /** Hash types accepted (default: SIGHASH_DEFAULT only, the only type the product signs). */
+  hashTypes?: readonly number[];
+  /** Another implementation (e.g. the test-code one, when every engine is under test). */
+  verifier?: SchnorrVerifier;
+};
+
+/**
+ * Verify every taproot key-path input of `tx` (hex or bytes). `expectedOutputKey` is one
+ * x-only key for all inputs, or one per input (`null`: an input this check skips, e.g.
+ * a wallet's P2WPKH input).
+ */
+export function verifyKeyPathSpend(
+  tx: string | Uint8Array,
+  prevouts: readonly Prevout[],
+  expectedOutputKey: Uint8Array | readonly (Uint8Array | null)[],
+  opts: VerifyOptions = {},
+): VerifiedSpend {
+  const verifier = opts.verifier ?? VERIFIER;
+  const allowed = opts.hashTypes ?? [SIGHASH_DEFAULT];
+  const fail = (message: string): never => {
+    throw new IndependentCheckError(message);
+  };
+  const parsed = parseTx(tx);
+  if (prevouts.length !== parsed.inputs.length) fail(`${prevouts.length} prevouts given for ${parsed.inputs.length} inputs`);
+  const keys = expectedOutputKey instanceof Uint8Array ? parsed.inputs.map(() => expectedOutputKey) : [...expectedOutputKey];
+  if (keys.length !== parsed.inputs.length) fail(`${keys.length} expected keys given for ${parsed.inputs.length} inputs`);
+  if (!keys.some((k) => k !== null)) fail('no input to check');
+
+  const hashTypes: (number | undefined)[] = [];
+  const sighashes: (Uint8Array | undefined)[] = [];
+  parsed.inputs.forEach((input, i) => {
+    const p = prevouts[i]!;
+    if (p.txid !== undefined && p.txid !== input.txid) fail(`input ${i} spends ${input.txid}:${input.vout}, not ${p.txid}:${p.vout}`);
+    if (p.vout !== undefined && p.vout !== input.vout) fail(`input ${i} spends output ${input.vout}, not ${p.vout}`);
+    const key = keys[i];
+    if (!key) return;
+    if (key.length !== 32) fail(`input ${i}: the expected output key must be 32 bytes (x-only)`);
+    if (hexOf(p.script) !== hexOf(p2trScript(key))) fail(`input ${i}: the prevout's scriptPubKey ${hexOf(p.script)} is not OP_1 <${hexOf(key)}>`);
+    if (input.scriptSig.length !== 0) fail(`input ${i}: a taproot key-path spend has an empty scriptSig`);
+    if (input.witness.length !== 1) fail(`input ${i}: a key-path witness is exactly one signature, found ${input.witness.length} items`);
+    const sig = input.witness[0]!;
+    let hashType: number;
+    if (sig.length === 64) hashType = SIGHASH_DEFAULT;
+    else if (sig.length === 65 && sig[64] !== SIGHASH_DEFAULT) hashType = sig[64]!;
+    else hashType = fail(`input ${i}: a ${sig.length}-byte signature${sig.length === 65 ? ' ending in 0x00' : ''} is not a BIP-341 key-path signature`);
+    if (!VALID_HASH_TYPES.includes(hashType)) fail(`input ${i}: hash type 0x${hashType.toString(16)} is not one BIP-341 allows`);
+    if (!allowed.includes(hashType)) fail(`input ${i}: hash type 0x${hashType.toString(16)} where only ${allowed.map((t) => '0x' + t.toString(16)).join(', ')} is expected`);
+    const msg = keyPathSigHash(parsed, prevouts, i, hashType);
+    const sig64 = sig.subarray(0, 64);
+    if (!verifier.verify(sig64, msg, key)) fail(`input ${i}: BIP-340 signature does not verify for output key ${hexOf(key)} over sighash ${hexOf(msg)}`);
+    const flipped = Uint8Array.from(sig64);
+    flipped[63] = flipped[63]! ^ 1;
+    if (verifier.verify(flipped, msg, key)) fail(`input ${i}: the verifier also accepts a corrupted signature, so its "valid" means nothing`);
+    sighashes[i] = msg;
+    hashTypes[i] = hashType;
+  });
+  return { ...parsed, hashTypes, sighashes, verifier: verifier.name };
+}
