@@ -63,8 +63,9 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
   /**
    * The mint's streaming mode: one process holds the mint's lock and serves requests as
    * they come. Group commit: requests are processed while more input is already
-   * waiting (up to a batch limit); then the batch is made durable with one journal
-   * append and its receipts are written — never before.
+   * waiting (up to a batch limit); then the batch is made durable with one commit
+   * and its receipts are written — never before. A failed commit ends the stream
+   * (exit 1) without writing any receipt of that batch.
    */
   private async stream(): Promise<void> {
     this.longRunning = true;
@@ -101,7 +102,8 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
         const { value, line } = r.value;
         try {
           if (readEnvelope(value).network !== network) throw new RefusedError('E_NETWORK_MISMATCH', `line ${line} is for another network than ${network}`);
-          out.push(await acceptUpdate(ctx, decodeMessage(UpdateRequestSchema, value)));
+          // One request, one savepoint: a refused request leaves nothing in the batch.
+          out.push(await store.step(() => acceptUpdate(ctx, decodeMessage(UpdateRequestSchema, value))));
         } catch (e) {
           const { code, message, exitCode } = describeError(e);
           out.push({ type: 'credit/error', version: 1, network, line, code, exit_code: exitCode, message });

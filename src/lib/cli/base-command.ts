@@ -24,6 +24,7 @@ import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
 import { detectFormat, jsonLines, readInputBytes, type InputDocument } from './input.ts';
 import { createTerminal, type Terminal } from './terminal.ts';
+import { psbtBytesFromBase64 } from '../psbt/base64-field.ts';
 
 export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
 
@@ -232,12 +233,7 @@ export function psbtBytesOf(doc: InputDocument): { bytes: Uint8Array; network?: 
   const env = readEnvelope(doc.value);
   const psbt = (doc.value as { psbt?: unknown }).psbt;
   if (typeof psbt !== 'string') throw new MalformedInputError('E_EXPECTED_PSBT', `a ${env.type} message carries no "psbt" field`);
-  let bytes: Uint8Array;
-  try {
-    bytes = base64.decode(psbt);
-  } catch {
-    throw new MalformedInputError('E_MALFORMED_PSBT', `the "psbt" field of the ${env.type} message is not base64`);
-  }
+  const bytes = psbtBytesFromBase64(psbt, `the "psbt" field of the ${env.type} message`);
   return { bytes, network: env.network, messageType: env.type };
 }
 

@@ -43,10 +43,11 @@ export function parseRate(text: string): number {
 
 export abstract class CreditCommand<T extends typeof Command> extends OffchainCommand<T> {
   /**
-   * Run `step` as the mint: under the mint directory's lock, on its journaled store
-   * (contracts and single-use nonces). Everything the step staged is committed — and
-   * the journal compacted, so no consumed secret nonce lingers — before the result is
-   * returned for printing.
+   * Run `step` as the mint: under the mint directory's lock, on its store (contracts,
+   * funding index and single-use nonces in one SQLite database). Everything the step
+   * wrote is committed — and the WAL checkpointed and truncated, so no consumed secret
+   * nonce lingers in it — before the result is returned for printing. A step that
+   * throws commits nothing.
    */
   protected async withMint<T>(network: Network, step: (ctx: MintContext, store: MintStore<MintContractRecord>) => Promise<T>): Promise<T> {
     const { withLock } = await import('../store/lock.ts');
@@ -58,10 +59,14 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       const policy = await this.mintPolicy(store, dir);
       const { toHex } = await import('../bytes.ts');
       if (toHex(mint.publicKey) !== policy.mint_pubkey) throw new UsageError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${policy.mint_pubkey})`);
-      const ctx: MintContext = { network, mint, policy, records: store, nonces: store, chain: await this.mintChain(network, store), random: this.random };
-      const result = await step(ctx, store);
-      await store.close();
-      return result;
+      const ctx: MintContext = { network, mint, policy, records: store, funding: store, nonces: store, chain: await this.mintChain(network, store), random: this.random };
+      try {
+        const result = await step(ctx, store);
+        await store.close();
+        return result;
+      } finally {
+        store.abandon();
+      }
     });
   }
 

@@ -15,7 +15,9 @@ import type { Network } from '../network.ts';
 import { readMusigInput } from '../musig/psbt-keypath.ts';
 import { parseMusigPsbt, type MusigPsbt } from '../musig/psbt-keypath-lean.ts';
 import { decodeAddress } from '../address.ts';
-import { parsePsbt, serializePsbt } from '../psbt/parse.ts';
+import { parsePsbtBase64, serializePsbt } from '../psbt/parse.ts';
+import { psbtBytesFromBase64 } from '../psbt/base64-field.ts';
+import type { Transaction } from '@scure/btc-signer';
 import { termsFromJson } from './codec.ts';
 import type { MintContext, MintContractRecord, MintPolicy, ReceiptJson } from './ports.ts';
 import { checkClose, checkFunding, checkRefund, checkRollover, checkState } from './rules.ts';
@@ -52,6 +54,33 @@ async function checkExpiryWindow(c: CreditContract, ctx: MintContext): Promise<n
   return tip;
 }
 
+const outpointOf = (o: { txid: string; vout: number }) => `${o.txid}:${o.vout}`;
+
+/**
+ * One funding outpoint, one contract: the mint co-signs a refund for an outpoint at
+ * most once. Two contracts on one output would each get a refund and a payment
+ * history while only one of them can ever be paid out.
+ */
+async function checkOutpointFree(ctx: MintContext, c: CreditContract): Promise<void> {
+  const outpoint = outpointOf(c.funding);
+  const owner = await ctx.funding.fundingOwner(outpoint);
+  if (!owner) return;
+  if (owner.kind === 'rollover') {
+    refuse('E_FUNDING_IN_USE', `funding outpoint ${outpoint} is the output of a rollover of contract ${owner.from_contract_id} into contract ${owner.contract_id}: one outpoint carries one contract`);
+  }
+  refuse('E_FUNDING_IN_USE', `funding outpoint ${outpoint} already funds contract ${owner.contract_id}: one outpoint carries one contract`);
+}
+
+/** A funding that spends one of this mint's contract outputs is a rollover in disguise. */
+async function checkFundingSpendsNoContract(ctx: MintContext, funding: Transaction): Promise<void> {
+  for (let i = 0; i < funding.inputsLength; i++) {
+    const input = funding.getInput(i);
+    const outpoint = `${toHex(input.txid!)}:${input.index}`;
+    const owner = await ctx.funding.fundingOwner(outpoint);
+    if (owner) refuse('E_FUNDING_SPENDS_CONTRACT', `funding input ${i} spends ${outpoint}, the funding of contract ${owner.contract_id}: a contract's output moves only by close or rollover`);
+  }
+}
+
 /** Open: check the terms, the funding PSBT and the refund, co-sign the refund. */
 export async function acceptOpen(ctx: MintContext, req: OpenRequest): Promise<Record<string, unknown>> {
   const c = termsFromJson(req.contract, ctx.network);
@@ -62,9 +91,12 @@ export async function acceptOpen(ctx: MintContext, req: OpenRequest): Promise<Re
     if (existing.status === 'open' && !existing.latest && JSON.stringify(existing.contract) === JSON.stringify(req.contract)) return existing.open_accept;
     throw new StateConflictError('E_CONTRACT_EXISTS', `contract ${c.id} is already open at this mint`);
   }
+  await checkOutpointFree(ctx, c);
   await checkExpiryWindow(c, ctx);
-  checkFunding(parsePsbt(base64.decode(req.funding_psbt)), c);
-  const refund = parsePsbt(base64.decode(req.refund_psbt));
+  const funding = parsePsbtBase64(req.funding_psbt, 'funding_psbt');
+  checkFunding(funding, c);
+  await checkFundingSpendsNoContract(ctx, funding);
+  const refund = parsePsbtBase64(req.refund_psbt, 'refund_psbt');
   checkRefund(refund, c);
   mintCosignRefund(refund, ctx.mint, c.userPubkey);
   const nextNonce = await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, c, 1);
@@ -76,6 +108,7 @@ export async function acceptOpen(ctx: MintContext, req: OpenRequest): Promise<Re
     refund_psbt: base64.encode(serializePsbt(refund)),
     next_nonce: nextNonce,
   };
+  await ctx.funding.bindFunding(outpointOf(c.funding), { contract_id: c.id, kind: 'open' });
   await ctx.records.put({ contract_id: c.id, network: ctx.network, contract: req.contract, status: 'open', next_state: 1, open_accept: accept });
   return accept;
 }
@@ -120,7 +153,7 @@ async function checkChain(ctx: MintContext, c: CreditContract): Promise<void> {
  * btc-signer's repeated key validation when it has an honest request's shape.
  */
 function readRequestPsbt(psbt: string): MusigPsbt {
-  return parseMusigPsbt(base64.decode(psbt));
+  return parseMusigPsbt(psbtBytesFromBase64(psbt, 'psbt'));
 }
 
 /** A payment: check the next state, co-sign it, store it fully signed, answer with a receipt. */
@@ -191,8 +224,10 @@ async function checkRolloverProposal(ctx: MintContext, record: MintContractRecor
   checkTermsAgainstPolicy(next, newId, ctx);
   if (!equalBytes(next.userPubkey, c.userPubkey)) refuse('E_WRONG_CONTRACT', 'the next contract must be with the same user key');
   if (await ctx.records.get(next.id)) throw new StateConflictError('E_CONTRACT_EXISTS', `contract ${next.id} already exists at this mint`);
+  const owner = await ctx.funding.fundingOwner(outpointOf(next.funding));
+  if (owner && !(owner.kind === 'rollover' && owner.contract_id === next.id && owner.from_contract_id === c.id)) await checkOutpointFree(ctx, next);
   await checkExpiryWindow(next, ctx);
-  const tx = parsePsbt(base64.decode(rolloverPsbt));
+  const tx = parsePsbtBase64(rolloverPsbt, 'rollover_psbt');
   checkRollover(tx, c, BigInt(record.latest?.cumulative_sat ?? 0), next, ctx.policy.min_fee_rate);
   const paid = next.funding.vout === 1 ? tx.getOutput(0).amount! : 0n;
   if (cumulativeClaim !== undefined && paid !== BigInt(cumulativeClaim)) {
@@ -213,9 +248,14 @@ export async function proposeRollover(ctx: MintContext, req: RolloverRequest): P
   if (retried) return retried;
   const proposed = record.proposed_rollover;
   if (proposed && proposed.state === req.state && proposed.new_contract_id === req.new_contract_id) return proposed.response;
+  // While a co-signed round 1 can still be completed (the contract is at its state), it
+  // is the only rollover: a second refund for another proposal is never signed.
+  if (proposed && proposed.state === record.next_state) {
+    refuse('E_ROLLOVER_PROPOSED', `the mint already co-signed the new refund of a rollover of contract ${c.id} into ${proposed.new_contract_id} at state ${proposed.state}: send that same proposal again, or pay or close first`);
+  }
   const { next, tx } = await checkRolloverProposal(ctx, record, c, req.state, req.rollover_psbt, req.new_contract, req.new_contract_id, req.cumulative_sat);
   if (tx.getInput(0).musig2PartialSig?.length) refuse('E_MUSIG_FIELDS', 'round 1 of a rollover carries no signature on the rollover: the user signs it after its new refund is complete');
-  const refund = parsePsbt(base64.decode(req.refund_psbt));
+  const refund = parsePsbtBase64(req.refund_psbt, 'refund_psbt');
   checkRefund(refund, next);
   mintCosignRefund(refund, ctx.mint, next.userPubkey);
   const response = {
@@ -226,6 +266,7 @@ export async function proposeRollover(ctx: MintContext, req: RolloverRequest): P
     new_contract_id: next.id,
     refund_psbt: base64.encode(serializePsbt(refund)),
   };
+  await ctx.funding.bindFunding(outpointOf(next.funding), { contract_id: next.id, kind: 'rollover', from_contract_id: c.id });
   await ctx.records.put({ ...record, proposed_rollover: { state: req.state, txid: tx.id, new_contract_id: next.id, new_contract: req.new_contract, response } });
   return response;
 }
@@ -261,6 +302,7 @@ export async function acceptRollover(ctx: MintContext, req: RolloverSign): Promi
   };
   const refundPsbt = (proposed.response as { refund_psbt: string }).refund_psbt;
   const openAccept = { type: 'credit/open-accept', version: 1, network: ctx.network, contract_id: next.id, refund_psbt: refundPsbt, next_nonce: nextNonce };
+  await ctx.funding.bindFunding(outpointOf(next.funding), { contract_id: next.id, kind: 'open' });
   await ctx.records.put({ contract_id: next.id, network: ctx.network, contract: proposed.new_contract, status: 'open', next_state: 1, open_accept: openAccept });
   const frozen = { ...record, status: 'rolling-over' as const, next_state: req.state + 1, settlement: { kind: 'rollover' as const, state: req.state, txid: tx.id, response, new_contract_id: next.id } };
   delete frozen.proposed_rollover;

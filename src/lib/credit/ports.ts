@@ -24,6 +24,19 @@ export interface RecordPort<R> {
   list(): Promise<R[]>;
 }
 
+/** What a funding outpoint ("txid:vout") carries: one contract, opened, or the next contract of a proposed rollover. */
+export type FundingBinding = { contract_id: string; kind: 'open' | 'rollover'; from_contract_id?: string };
+
+/**
+ * The mint's index from funding outpoint to contract: the mint co-signs a refund for
+ * an outpoint at most once, so one outpoint carries one contract.
+ */
+export interface FundingIndexPort {
+  fundingOwner(outpoint: string): Promise<FundingBinding | undefined>;
+  /** Refuses (E_FUNDING_IN_USE) an outpoint bound to another contract. */
+  bindFunding(outpoint: string, binding: FundingBinding): Promise<void>;
+}
+
 export type MintPolicy = {
   mint_pubkey: string;
   payout_address: string;
@@ -72,6 +85,7 @@ export type MintContext = {
   mint: KeyPair;
   policy: MintPolicy;
   records: RecordPort<MintContractRecord>;
+  funding: FundingIndexPort;
   nonces: NoncePort;
   chain: ChainSource;
   random: RandomSource;

@@ -12,7 +12,7 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
 import { addPubNonce, finalSignature, partialSignature, readMusigInput, verifyPartialSigs } from '../musig/psbt-keypath.ts';
-import { parsePsbt, serializePsbt } from '../psbt/parse.ts';
+import { parsePsbt, parsePsbtBase64, serializePsbt } from '../psbt/parse.ts';
 import { keyPathSighash } from '../taproot/taproot.ts';
 import { isFinal } from '../chain/finality.ts';
 import { contractAddress, termsFromJson, termsToJson } from './codec.ts';
@@ -121,7 +121,7 @@ async function refundRequest(ctx: UserContext, c: CreditContract): Promise<strin
  * of the terms, sign, aggregate, and verify the full signature. Returns the signed refund.
  */
 async function completeRefund(ctx: UserContext, c: CreditContract, refundPsbt: string): Promise<{ txid: string; hex: string }> {
-  const refund = parsePsbt(base64.decode(refundPsbt));
+  const refund = parsePsbtBase64(refundPsbt, 'refund_psbt');
   checkRefund(refund, c);
   const input = readMusigInput(refund, 0);
   const me = input.key.participants.findIndex((p) => equalBytes(p, ctx.user.publicKey));
@@ -329,7 +329,7 @@ export async function rolloverSign(ctx: UserContext, msg: Static<typeof Rollover
     const refund = await completeRefund(ctx, next, msg.refund_psbt);
     await ctx.records.put({ ...nextRecord, refund });
   }
-  const tx = parsePsbt(base64.decode((p.request as { rollover_psbt: string }).rollover_psbt));
+  const tx = parsePsbtBase64((p.request as { rollover_psbt: string }).rollover_psbt, 'rollover_psbt');
   if (tx.id !== p.txid) throw new Error('stored rollover does not match its txid');
   userSignAgainst(tx, 0, ctx.user, c.mintPubkey, record.mint_nonce!);
   const sign = {
@@ -348,7 +348,7 @@ export async function applyRolloverAccept(ctx: UserContext, accept: Static<typeo
   const { record: nextRecord, c: next } = await load(ctx, accept.new_contract_id);
   checkFirstNonce(accept.next_nonce);
   if (!nextRecord.refund) refuse('E_RECEIPT_MISMATCH', 'the next contract\'s refund is not complete: feed the credit/rollover-refund first');
-  const rollover = parsePsbt(base64.decode(accept.rollover_psbt));
+  const rollover = parsePsbtBase64(accept.rollover_psbt, 'rollover_psbt');
   if (rollover.id !== p.txid) refuse('E_RECEIPT_MISMATCH', `the returned rollover ${rollover.id} is not the one this user signed (${p.txid})`);
   const sig = rollover.getInput(0).tapKeySig;
   if (!sig || !schnorr.verify(sig, keyPathSighash(rollover, 0), c.key.output.outputKey)) refuse('E_BAD_SIGNATURE', 'the rollover\'s contract input is not validly signed');

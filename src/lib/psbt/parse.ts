@@ -19,6 +19,7 @@ import { toHex } from '../bytes.ts';
 import { MalformedInputError, OffchainError } from '../errors.ts';
 import { MAX_MONEY, PSBT_MAGIC } from '../constants.ts';
 import { describeRecord, fieldName, type MapScope } from './fields.ts';
+import { psbtBytesFromBase64 } from './base64-field.ts';
 
 /** `psbt` followed by the 0xff separator (BIP-174 "magic bytes"). */
 export { PSBT_MAGIC, MAX_MONEY };
@@ -138,6 +139,11 @@ function amountProblem(tx: Transaction): Problem | undefined {
 }
 
 /** Serialise back to binary PSBT, keeping the PSBT version the transaction was parsed with. */
+/** `parsePsbt` of a base64 message field. */
+export function parsePsbtBase64(b64: string, field: string): Transaction {
+  return parsePsbt(psbtBytesFromBase64(b64, field));
+}
+
 export function serializePsbt(tx: Transaction): Uint8Array {
   try {
     return tx.toPSBT();

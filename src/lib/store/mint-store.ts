@@ -1,244 +1,345 @@
 /**
- * The mint's durable state — its contracts and its single-use secret nonces — as a
- * snapshot plus an append-only journal, so a mint serving a stream of payments makes
- * each batch durable with ONE append and ONE fsync (group commit) instead of several
- * fsynced files per payment.
+ * The mint's durable state — its contracts, the funding-outpoint index and its
+ * single-use secret nonces — in one SQLite database (`mint.sqlite`, WAL mode,
+ * synchronous=FULL), so a mint serving a stream of payments makes each batch durable
+ * with one transaction commit (one WAL append + fsync: group commit).
+ *
+ * Why SQLite and not a hand-made journal: a torn or short write, a full disk, a crash
+ * at any byte are SQLite's problem, solved and tested far beyond what we could (a torn
+ * WAL frame fails its checksum and the transaction it belonged to never happened);
+ * each request touches a few B-tree rows, so its cost does not grow with the number of
+ * contracts; and WAL readers see a consistent snapshot without blocking the writer.
  *
  * Rules that keep it safe:
- * - Every effect of a protocol step (nonce consumed, state stored, next nonce issued) is
- *   staged in memory and reaches disk in the same journal append, so after a crash they
- *   are all there or none is.
+ * - Every effect of a protocol step (nonce consumed, state stored, next nonce issued,
+ *   outpoint bound) is written inside the open transaction, and reaches disk at the
+ *   same COMMIT, so after a crash they are all there or none is.
+ * - `step(fn)` wraps one protocol step in a SAVEPOINT: a step that fails part-way
+ *   leaves nothing behind in the batch (a nonce it took is untaken: the signature made
+ *   with it never left the process).
  * - Nothing derived from a step (receipt, signature, response) may leave the process
- *   before `commit()` has resolved: a nonce consumed only in memory is as good as unused
- *   on disk, which is safe exactly because the signature made with it was never released.
- * - A nonce is marked consumed in memory the moment it is taken, so no two steps of one
- *   batch can use it; the journal replays in order, so a consumed nonce never revives.
- * - Only one process writes: the owner holds the directory lock (RecordBook.exclusive or
- *   withLock) for as long as the store is open.
+ *   before `commit()` has resolved. If a commit fails (disk full, I/O error) the
+ *   transaction is rolled back and the store refuses all further use: the process must
+ *   exit without releasing anything of that batch.
+ * - Only one process writes: the owner holds the directory lock (withLock) for as long
+ *   as the store is open; BEGIN IMMEDIATE would refuse a second writer anyway.
  *
- * Secret nonces are in the journal until it is compacted (on `close()`, and whenever it
- * grows past a threshold): the snapshot keeps only unused ones, and the old journal is
- * overwritten with zeros before deletion. The files are 0600. Like the per-file nonce
- * store, never back this directory up: restoring an old copy can revive consumed nonces.
+ * Consumed secret nonces: `secure_delete` zeroes freed database content, and `close()`
+ * checkpoints and truncates the WAL, so a consumed secret does not linger in either
+ * file. The files are 0600. Never back this directory up: restoring an old copy
+ * revives consumed nonces.
+ *
+ * A mint directory from before this store (snapshot.json + journal-N.jsonl) is imported
+ * once, in one transaction, and its files shredded.
  */
 import { createHash } from 'node:crypto';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
 import { toHex } from '../bytes.ts';
-import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
-import { ensureDir, shredFile, syncDir, writeJsonAtomic } from './atomic.ts';
+import type { FundingBinding } from '../credit/ports.ts';
+import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../errors.ts';
+import { ensureDir, shredFile } from './atomic.ts';
 
-type NonceEntry = { context: string; pubnonce: string; secnonce: string };
 
-type Op =
-  | { op: 'put'; record: { contract_id: string } & Record<string, unknown> }
-  | { op: 'issue'; id: string; context: string; pubnonce: string; secnonce: string; counter: number }
-  | { op: 'take'; id: string };
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS contracts (contract_id TEXT PRIMARY KEY, record TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS funding (outpoint TEXT PRIMARY KEY, contract_id TEXT NOT NULL, kind TEXT NOT NULL, from_contract_id TEXT);
+  CREATE TABLE IF NOT EXISTS nonces (id TEXT PRIMARY KEY, context TEXT, pubnonce TEXT, secnonce TEXT, consumed INTEGER NOT NULL DEFAULT 0);
+`;
 
-type Snapshot = {
-  generation: number;
-  counter: number;
-  records: Record<string, { contract_id: string } & Record<string, unknown>>;
-  /** Unused nonces, with their secrets. */
-  nonces: Record<string, NonceEntry>;
-  /** Ids of consumed nonces (no secret, no context): enough to say "already used". */
-  consumed: string[];
-  docs: Record<string, unknown>;
-};
-
-const EMPTY: Snapshot = { generation: 0, counter: 0, records: {}, nonces: {}, consumed: [], docs: {} };
-
-const COMPACT_AFTER_OPS = 20_000;
+export const MINT_DB_FILE = 'mint.sqlite';
 
 function nonceKey(pubnonce: Uint8Array | string): string {
   const hex = typeof pubnonce === 'string' ? pubnonce : toHex(pubnonce);
   return createHash('sha256').update(hex).digest('hex').slice(0, 32);
 }
 
+/** The store failed to write: nothing of the batch may be released. Exit 1. */
+export class StoreWriteError extends OffchainError {
+  constructor(message: string) {
+    super('E_STATE_WRITE', message, 1);
+  }
+}
+
+let Database: typeof BetterSqlite3 | undefined;
+function sqlite(): typeof BetterSqlite3 {
+  // Loaded on first use: a native module, needed only by commands that keep mint state.
+  Database ??= createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+  return Database;
+}
+
 export class MintStore<R extends { contract_id: string }> {
   readonly dir: string;
-  private snap: Snapshot = structuredClone(EMPTY);
-  private consumed = new Set<string>();
-  private staged: Op[] = [];
-  private journalOps = 0;
+  private readonly db: BetterSqlite3.Database;
+  private inTransaction = false;
+  private savepoints = 0;
+  private failed: Error | undefined;
+  private readonly q;
 
-  private constructor(dir: string) {
-    this.dir = resolve(dir);
+  private constructor(dir: string, db: BetterSqlite3.Database) {
+    this.dir = dir;
+    this.db = db;
+    this.q = {
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      putMeta: db.prepare<[string, string]>('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+      getContract: db.prepare<[string], { record: string }>('SELECT record FROM contracts WHERE contract_id = ?'),
+      putContract: db.prepare<[string, string]>('INSERT OR REPLACE INTO contracts (contract_id, record) VALUES (?, ?)'),
+      listContracts: db.prepare<[], { record: string }>('SELECT record FROM contracts ORDER BY contract_id'),
+      getFunding: db.prepare<[string], { contract_id: string; kind: string; from_contract_id: string | null }>('SELECT contract_id, kind, from_contract_id FROM funding WHERE outpoint = ?'),
+      putFunding: db.prepare<[string, string, string, string | null]>('INSERT OR REPLACE INTO funding (outpoint, contract_id, kind, from_contract_id) VALUES (?, ?, ?, ?)'),
+      getNonce: db.prepare<[string], { context: string | null; secnonce: string | null; consumed: number }>('SELECT context, secnonce, consumed FROM nonces WHERE id = ?'),
+      issueNonce: db.prepare<[string, string, string, string]>('INSERT INTO nonces (id, context, pubnonce, secnonce) VALUES (?, ?, ?, ?)'),
+      takeNonce: db.prepare<[string]>('UPDATE nonces SET consumed = 1, secnonce = NULL, context = NULL, pubnonce = NULL WHERE id = ?'),
+    };
   }
 
-  /** Load the snapshot and replay the journal. The caller must hold the directory lock. */
+  /** Open (creating or importing as needed). The caller must hold the directory lock. */
   static async open<R extends { contract_id: string }>(dir: string): Promise<MintStore<R>> {
-    const store = new MintStore<R>(dir);
-    await ensureDir(store.dir);
-    await store.load();
+    const abs = resolve(dir);
+    await ensureDir(abs);
+    const store = MintStore.openDatabase<R>(abs);
+    await store.importLegacy();
     return store;
   }
 
-  private journalPath(generation: number): string {
-    return join(this.dir, `journal-${generation}.jsonl`);
+  /** Open synchronously, in a directory that holds no pre-SQLite files (tests' worlds). */
+  static openSync<R extends { contract_id: string }>(dir: string): MintStore<R> {
+    const abs = resolve(dir);
+    mkdirSync(abs, { recursive: true, mode: 0o700 });
+    return MintStore.openDatabase<R>(abs);
   }
 
-  private async load(): Promise<void> {
-    const text = await readFile(join(this.dir, 'snapshot.json'), 'utf8').catch((e) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
-    if (text !== undefined) {
-      try {
-        this.snap = JSON.parse(text) as Snapshot;
-        this.consumed = new Set(this.snap.consumed);
-      } catch {
-        throw new MalformedInputError('E_STATE_CORRUPT', `${join(this.dir, 'snapshot.json')} is not valid JSON`);
-      }
-    }
-    const journal = await readFile(this.journalPath(this.snap.generation), 'utf8').catch((e) => (e.code === 'ENOENT' ? '' : Promise.reject(e)));
-    const lines = journal.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!;
-      if (!line) continue;
-      let batch: Op[];
-      try {
-        batch = JSON.parse(line) as Op[];
-      } catch {
-        // Only the very last line can be torn (a crash mid-append): it never committed.
-        if (i >= lines.length - 2) break;
-        throw new MalformedInputError('E_STATE_CORRUPT', `journal line ${i + 1} in ${this.dir} is damaged`);
-      }
-      for (const op of batch) this.apply(op);
-      this.journalOps += batch.length;
-    }
-    // Journals of older generations are leftovers of an interrupted compaction.
-    for (const f of await readdir(this.dir)) {
-      const m = /^journal-(\d+)\.jsonl$/.exec(f);
-      if (m && Number(m[1]) < this.snap.generation) await shredFile(join(this.dir, f));
+  private static openDatabase<R extends { contract_id: string }>(abs: string): MintStore<R> {
+    const path = join(abs, MINT_DB_FILE);
+    try {
+      const db = new (sqlite())(path);
+      chmodSync(path, 0o600);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('secure_delete = ON');
+      db.pragma('busy_timeout = 10000');
+      db.exec(SCHEMA);
+      return new MintStore<R>(abs, db);
+    } catch (e) {
+      throw new MalformedInputError('E_STATE_CORRUPT', `the mint database ${path} cannot be opened: ${(e as Error).message}`);
     }
   }
 
-  private apply(op: Op): void {
-    switch (op.op) {
-      case 'put':
-        this.snap.records[op.record.contract_id] = op.record;
-        break;
-      case 'issue':
-        // Replay order guarantees an issue precedes its take; a consumed id never revives.
-        if (!this.consumed.has(op.id)) this.snap.nonces[op.id] = { context: op.context, pubnonce: op.pubnonce, secnonce: op.secnonce };
-        this.snap.counter = Math.max(this.snap.counter, op.counter);
-        break;
-      case 'take':
-        delete this.snap.nonces[op.id];
-        this.consumed.add(op.id);
-        break;
+  // ——— transactions ———
+
+  private usable(): void {
+    if (this.failed) throw new StoreWriteError(`the mint's state could not be written earlier (${this.failed.message}); restart the mint`);
+  }
+
+  private begin(): void {
+    this.usable();
+    if (!this.inTransaction) {
+      this.db.exec('BEGIN IMMEDIATE');
+      this.inTransaction = true;
     }
   }
 
-  private stage(op: Op): void {
-    this.apply(op);
-    this.staged.push(op);
+  /**
+   * Run one protocol step atomically inside the batch: if it throws, everything it
+   * wrote is undone (the batch's earlier steps stay).
+   */
+  async step<T>(fn: () => Promise<T>): Promise<T> {
+    this.begin();
+    const name = `step${++this.savepoints}`;
+    this.db.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn();
+      this.db.exec(`RELEASE ${name}`);
+      return result;
+    } catch (e) {
+      this.db.exec(`ROLLBACK TO ${name}`);
+      this.db.exec(`RELEASE ${name}`);
+      throw e;
+    } finally {
+      this.savepoints--;
+    }
+  }
+
+  /** Writes since the last commit, if any. */
+  get dirty(): boolean {
+    return this.inTransaction && this.db.inTransaction;
+  }
+
+  /** Make everything written durable: one COMMIT, one WAL fsync (group commit). */
+  async commit(): Promise<void> {
+    this.usable();
+    if (!this.inTransaction) return;
+    try {
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.failed = e as Error;
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw new StoreWriteError(`could not make the mint's state durable (${(e as Error).message}): nothing of this batch was released`);
+    } finally {
+      this.inTransaction = this.db.inTransaction;
+    }
+  }
+
+  /** Commit, checkpoint the WAL into the database and truncate it, close. */
+  async close(): Promise<void> {
+    try {
+      await this.commit();
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.db.close();
+    }
+  }
+
+  /** Close without committing: what a crash leaves (for tests and failed commands). */
+  abandon(): void {
+    if (this.db.open) this.db.close();
   }
 
   // ——— records (RecordPort) ———
 
   async get(id: string): Promise<R | undefined> {
-    const r = this.snap.records[id];
-    return r ? (structuredClone(r) as unknown as R) : undefined;
+    const row = this.q.getContract.get(id);
+    return row ? (JSON.parse(row.record) as R) : undefined;
   }
 
   async put(record: R): Promise<void> {
-    this.stage({ op: 'put', record: structuredClone(record) as unknown as { contract_id: string } & Record<string, unknown> });
+    this.begin();
+    this.q.putContract.run(record.contract_id, JSON.stringify(record));
   }
 
   async list(): Promise<R[]> {
-    return Object.keys(this.snap.records)
-      .sort()
-      .map((id) => structuredClone(this.snap.records[id]) as unknown as R);
+    return this.q.listContracts.all().map((row) => JSON.parse(row.record) as R);
   }
 
   readDoc<T>(name: string): T | undefined {
-    return this.snap.docs[name] as T | undefined;
+    const row = this.q.getMeta.get(`doc:${name}`);
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  /** Store a small document (e.g. the mint's offer) durably at once. */
+  async writeDoc(name: string, value: unknown): Promise<void> {
+    this.begin();
+    this.q.putMeta.run(`doc:${name}`, JSON.stringify(value));
+    await this.commit();
+  }
+
+  // ——— the funding-outpoint index (one outpoint, one contract) ———
+
+  async fundingOwner(outpoint: string): Promise<FundingBinding | undefined> {
+    const row = this.q.getFunding.get(outpoint);
+    if (!row) return undefined;
+    return { contract_id: row.contract_id, kind: row.kind as FundingBinding['kind'], ...(row.from_contract_id ? { from_contract_id: row.from_contract_id } : {}) };
+  }
+
+  async bindFunding(outpoint: string, binding: FundingBinding): Promise<void> {
+    const existing = await this.fundingOwner(outpoint);
+    if (existing && existing.contract_id !== binding.contract_id) {
+      throw new RefusedError('E_FUNDING_IN_USE', `funding outpoint ${outpoint} already belongs to contract ${existing.contract_id}`);
+    }
+    this.begin();
+    this.q.putFunding.run(outpoint, binding.contract_id, binding.kind, binding.from_contract_id ?? null);
   }
 
   // ——— nonces (NoncePort) ———
 
   async issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }> {
-    const counter = this.snap.counter + 1;
+    this.begin();
+    const counter = Number(this.q.getMeta.get('counter')?.value ?? 0) + 1;
     const { secnonce, pubnonce } = generate(counter);
     const id = nonceKey(pubnonce);
-    if (this.snap.nonces[id] || this.consumed.has(id)) throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
-    this.stage({ op: 'issue', id, context, pubnonce: toHex(pubnonce), secnonce: toHex(secnonce), counter });
+    if (this.q.getNonce.get(id)) throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
+    this.q.putMeta.run('counter', String(counter));
+    this.q.issueNonce.run(id, context, toHex(pubnonce), toHex(secnonce));
     secnonce.fill(0);
     return { pubnonce };
   }
 
   async take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array> {
     const id = nonceKey(pubnonce);
-    if (this.consumed.has(id)) throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${toHex(pubnonce).slice(0, 16)}… was already used; it is single-use`);
-    const n = this.snap.nonces[id];
-    if (!n) throw new StateConflictError('E_NONCE_UNKNOWN', `the mint never issued nonce ${toHex(pubnonce).slice(0, 16)}… (or its state was restored from a backup)`);
+    const n = this.q.getNonce.get(id);
+    const short = `${toHex(pubnonce).slice(0, 16)}…`;
+    if (n?.consumed) throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} has already been used; request a fresh nonce`);
+    if (!n || n.secnonce === null) throw new StateConflictError('E_NONCE_UNKNOWN', `the mint's nonce ${short} was never issued by this store (or the store was replaced); request a fresh nonce`);
     if (n.context !== expectedContext) {
       // Refused without burning: nothing was signed, and burning would let anyone who saw
       // the public nonce kill an honest session.
-      throw new RefusedError('E_NONCE_MISBOUND', `the mint's nonce ${toHex(pubnonce).slice(0, 16)}… was issued for ${n.context}, not ${expectedContext}`);
+      throw new RefusedError('E_NONCE_MISBOUND', `the mint's nonce ${short} was issued for ${n.context}, not ${expectedContext}; refusing to sign with it (it stays unused for its own context)`);
     }
-    const secnonce = Uint8Array.from(Buffer.from(n.secnonce, 'hex'));
-    this.stage({ op: 'take', id });
-    return secnonce;
+    this.begin();
+    this.q.takeNonce.run(id);
+    return Uint8Array.from(Buffer.from(n.secnonce, 'hex'));
   }
 
   async status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'> {
-    const id = nonceKey(pubnonce);
-    return this.consumed.has(id) ? 'consumed' : this.snap.nonces[id] ? 'unused' : 'unknown';
+    const n = this.q.getNonce.get(nonceKey(pubnonce));
+    return !n ? 'unknown' : n.consumed ? 'consumed' : 'unused';
   }
 
-  // ——— durability ———
-
-  /** Staged effects since the last commit, if any. */
-  get dirty(): boolean {
-    return this.staged.length > 0;
-  }
-
-  /** Make everything staged durable: one append, one fsync (group commit). */
-  async commit(): Promise<void> {
-    if (this.staged.length === 0) return;
-    const line = JSON.stringify(this.staged) + '\n';
-    const path = this.journalPath(this.snap.generation);
-    const fh = await open(path, 'a', 0o600);
-    try {
-      await fh.write(line);
-      await fh.sync();
-    } finally {
-      await fh.close();
+  /**
+   * SHA-256 over every row, as this connection sees them (uncommitted writes included):
+   * lets a test show that a refused step wrote nothing, not even to the open batch.
+   */
+  contentDigest(): string {
+    const h = createHash('sha256');
+    for (const table of ['meta', 'contracts', 'funding', 'nonces']) {
+      for (const row of this.db.prepare(`SELECT * FROM ${table} ORDER BY 1`).all()) h.update(`${table}:${JSON.stringify(row)}\n`);
     }
-    if (this.journalOps === 0) await syncDir(this.dir); // the journal file itself is new
-    this.journalOps += this.staged.length;
-    this.staged = [];
-    if (this.journalOps >= COMPACT_AFTER_OPS) await this.compact();
+    return h.digest('hex');
   }
 
-  /** Store a small document (e.g. the mint's offer) durably at once. */
-  async writeDoc(name: string, value: unknown): Promise<void> {
-    await this.commit();
-    this.snap.docs[name] = value;
-    await this.compact();
-  }
+  // ——— the store before SQLite ———
 
-  /**
-   * Write a snapshot (unused nonces with their secrets, consumed ones as bare ids) and
-   * start a new journal generation; the old journal, which held the secrets of the
-   * nonces consumed since, is zeroed and deleted.
-   */
-  async compact(): Promise<void> {
+  /** Import snapshot.json + journal-N.jsonl (a torn last line never committed), then shred them. */
+  private async importLegacy(): Promise<void> {
+    const files = (await readdir(this.dir)).filter((f) => f === 'snapshot.json' || /^journal-\d+\.jsonl$/.test(f));
+    if (files.length === 0) return;
+    type Legacy = { generation: number; counter: number; records: Record<string, R>; nonces: Record<string, { context: string; pubnonce: string; secnonce: string }>; consumed: string[]; docs: Record<string, unknown> };
+    const text = await readFile(join(this.dir, 'snapshot.json'), 'utf8').catch(() => undefined);
+    const snap: Legacy = text ? (JSON.parse(text) as Legacy) : { generation: 0, counter: 0, records: {}, nonces: {}, consumed: [], docs: {} };
+    const consumed = new Set(snap.consumed);
+    const journal = await readFile(join(this.dir, `journal-${snap.generation}.jsonl`), 'utf8').catch(() => '');
+    const lines = journal.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      if (!lines[i]) continue;
+      let batch: { op: string; record?: R; id?: string; context?: string; pubnonce?: string; secnonce?: string; counter?: number }[];
+      try {
+        batch = JSON.parse(lines[i]!);
+      } catch {
+        if (i >= lines.length - 2) break;
+        throw new MalformedInputError('E_STATE_CORRUPT', `journal line ${i + 1} in ${this.dir} is damaged`);
+      }
+      for (const op of batch) {
+        if (op.op === 'put') snap.records[op.record!.contract_id] = op.record!;
+        if (op.op === 'issue' && !consumed.has(op.id!)) snap.nonces[op.id!] = { context: op.context!, pubnonce: op.pubnonce!, secnonce: op.secnonce! };
+        if (op.op === 'issue') snap.counter = Math.max(snap.counter, op.counter!);
+        if (op.op === 'take') {
+          delete snap.nonces[op.id!];
+          consumed.add(op.id!);
+        }
+      }
+    }
+    this.begin();
+    this.q.putMeta.run('counter', String(snap.counter));
+    for (const [name, value] of Object.entries(snap.docs)) this.q.putMeta.run(`doc:${name}`, JSON.stringify(value));
+    for (const r of Object.values(snap.records)) {
+      this.q.putContract.run(r.contract_id, JSON.stringify(r));
+      // The funding index did not exist then: build it from the records (first come, first bound).
+      const rec = r as unknown as { contract?: { funding?: { txid: string; vout: number } }; proposed_rollover?: { new_contract_id: string; new_contract: { funding: { txid: string; vout: number } } } };
+      const bind = (f: { txid: string; vout: number }, binding: FundingBinding) => {
+        if (!this.q.getFunding.get(`${f.txid}:${f.vout}`)) this.q.putFunding.run(`${f.txid}:${f.vout}`, binding.contract_id, binding.kind, binding.from_contract_id ?? null);
+      };
+      if (rec.contract?.funding) bind(rec.contract.funding, { contract_id: r.contract_id, kind: 'open' });
+      const p = rec.proposed_rollover;
+      if (p) bind(p.new_contract.funding, { contract_id: p.new_contract_id, kind: 'rollover', from_contract_id: r.contract_id });
+    }
+    for (const [id, n] of Object.entries(snap.nonces)) this.q.issueNonce.run(id, n.context, n.pubnonce, n.secnonce);
+    for (const id of consumed) this.db.prepare('INSERT OR REPLACE INTO nonces (id, consumed) VALUES (?, 1)').run(id);
     await this.commit();
-    const old = this.snap.generation;
-    this.snap.consumed = [...this.consumed];
-    this.snap.generation = old + 1;
-    await writeJsonAtomic(join(this.dir, 'snapshot.json'), this.snap);
-    this.journalOps = 0;
-    await shredFile(this.journalPath(old));
-  }
-
-  /**
-   * Commit, then compact if the journal holds anything: a step that consumed a nonce
-   * leaves its secret in the journal until compaction, so do not leave it there.
-   */
-  async close(): Promise<void> {
-    await this.commit();
-    if (this.journalOps > 0) await this.compact();
+    for (const f of files) await shredFile(join(this.dir, f));
   }
 }

@@ -309,8 +309,10 @@ describe('updates: the mint co-signs only a minable next state that pays it exac
     ['nSequence 0 (BIP-68: 0 blocks)', (s) => ({ ...s, inputs: [{ ...s.inputs[0]!, sequence: 0 }] }), { code: 'E_BAD_SEQUENCE', exitCode: 4, message: /nSequence 0x0 is not/ }],
     ['a 144-block relative lock', (s) => ({ ...s, inputs: [{ ...s.inputs[0]!, sequence: 144 }] }), { code: 'E_BAD_SEQUENCE', exitCode: 4, message: /nSequence 0x90 .*relative lock would let the refund win/ }],
     ['a time-based relative lock', (s) => ({ ...s, inputs: [{ ...s.inputs[0]!, sequence: 0x00400001 }] }), { code: 'E_BAD_SEQUENCE', exitCode: 4, message: /nSequence 0x400001/ }],
-    ['version 1', (s) => ({ ...s, version: 1 }), { code: 'E_BAD_VERSION', exitCode: 4, message: /version 1; only 2 or 3/ }],
-    ['version 4', (s) => ({ ...s, version: 4 }), { code: 'E_BAD_VERSION', exitCode: 4, message: /version 4; only 2 or 3/ }],
+    // TRUC only: a v2 state would leave the mint unable to CPFP its exit (its child is v3).
+    ['version 2', (s) => ({ ...s, version: 2 }), { code: 'E_BAD_VERSION', exitCode: 4, message: /version 2; states must be TRUC \(version 3\)/ }],
+    ['version 1', (s) => ({ ...s, version: 1 }), { code: 'E_BAD_VERSION', exitCode: 4, message: /version 1; states must be TRUC/ }],
+    ['version 4', (s) => ({ ...s, version: 4 }), { code: 'E_BAD_VERSION', exitCode: 4, message: /version 4; states must be TRUC/ }],
     // The funding outpoint, only.
     ['a second input', (s) => ({ ...s, inputs: [...s.inputs, { txid: 'cd'.repeat(32), vout: 0, sequence: 0xfffffffd, script: P2WPKH, amount: 5000n }] }), { code: 'E_BAD_INPUTS', exitCode: 4, message: /must spend only the funding outpoint, it has 2 inputs/ }],
     ['another vout of the funding tx', (s) => ({ ...s, inputs: [{ ...s.inputs[0]!, vout: 1 }] }), { code: 'E_BAD_INPUTS', exitCode: 4, message: /input 0 is not the funding outpoint [0-9a-f]{64}:0/ }],
@@ -396,10 +398,10 @@ describe('updates: the mint co-signs only a minable next state that pays it exac
     expect(await nonceStatus(w, nonceB)).toBe('unused');
   });
 
-  it('the (spent) mint nonce of the previous state: E_NONCE_MISBOUND, and it is never signed with again', async () => {
+  it('the (spent) mint nonce of the previous state: E_NONCE_USED, exit 5, and it is never signed with again', async () => {
     const spent = (A.accept as { next_nonce: NextNonceJson }).next_nonce;
     expect(await nonceStatus(w, spent)).toBe('consumed');
-    await mintRefuses(w, request({ nonce: spent }), { code: 'E_NONCE_MISBOUND', exitCode: 4, message: /state\/1, not .*state\/2/ }, nonceA);
+    await mintRefuses(w, request({ nonce: spent }), { code: 'E_NONCE_USED', exitCode: 5, message: /has already been used; request a fresh nonce/ }, nonceA);
   });
 
   it('a state number already settled, with another state: E_STALE_STATE, exit 5', async () => {
@@ -506,7 +508,7 @@ describe('nonces: single use across a crash', () => {
 });
 
 // =======================================================================================
-describe('nonces on the mint\'s journaled store (what the CLI runs on)', () => {
+describe('nonces on a committed mint store (what the CLI runs on)', () => {
   /**
    * The CLI's mint keeps contracts and nonces in one MintStore (snapshot + journal): a
    * step's effects are staged and committed together, so a refused step must stage
@@ -556,11 +558,11 @@ describe('nonces on the mint\'s journaled store (what the CLI runs on)', () => {
 
   it('the mint nonce already spent on state 1, for state 2: E_NONCE_USED, exit 5', async () => {
     expect(await store.status(fromHex(spent.pubnonce))).toBe('consumed');
-    await storeRefuses(spent, (s) => s, { code: 'E_NONCE_USED', exitCode: 5, message: /was already used; it is single-use/ });
+    await storeRefuses(spent, (s) => s, { code: 'E_NONCE_USED', exitCode: 5, message: /has already been used; request a fresh nonce/ });
   });
 
   it('a nonce this mint never issued: E_NONCE_UNKNOWN, exit 5', async () => {
-    await storeRefuses({ state: 2, pubnonce: foreignPubnonce(OTHER) }, (s) => s, { code: 'E_NONCE_UNKNOWN', exitCode: 5, message: /never issued nonce/ });
+    await storeRefuses({ state: 2, pubnonce: foreignPubnonce(OTHER) }, (s) => s, { code: 'E_NONCE_UNKNOWN', exitCode: 5, message: /was never issued by this store/ });
   });
 
   it('the nonce of another contract: E_NONCE_MISBOUND, exit 4, and that nonce stays unused', async () => {

@@ -33,7 +33,7 @@ import type { NextNonceJson, ReceiptJson, UserContractRecord } from '../../../sr
 import { userSignAgainst } from '../../../src/lib/credit/signing.ts';
 import { makeContract, type CreditContract } from '../../../src/lib/credit/terms.ts';
 import { buildRefund } from '../../../src/lib/credit/transactions.ts';
-import { CHANGE, REFUND, fundingPsbt, offer, type world } from './world.ts';
+import { CHANGE, REFUND, fundingPsbt, liveStores, offer, type world } from './world.ts';
 
 export type World = ReturnType<typeof world>;
 
@@ -245,7 +245,11 @@ export async function userRecord(w: World, id: string): Promise<UserContractReco
 // ---------------------------------------------------------------------------------------
 // "Nothing was written"
 
-/** Every file under `dir` (recursively) → SHA-256 of its content. */
+/**
+ * Every file under `dir` (recursively) → SHA-256 of its content, and every live mint
+ * store under `dir` → the digest of its rows. SQLite's `-shm` file (the WAL's shared
+ * memory index, rebuilt from the WAL, touched by reads) is not state.
+ */
 export function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (d: string) => {
@@ -258,10 +262,13 @@ export function snapshot(dir: string): Record<string, string> {
     for (const name of names.sort()) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
+      else if (!name.endsWith('-shm')) out[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
     }
   };
   walk(dir);
+  for (const store of liveStores) {
+    if (!relative(dir, store.dir).startsWith('..')) out[`store:${relative(dir, store.dir)}`] = store.contentDigest();
+  }
   return out;
 }
 

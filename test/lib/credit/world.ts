@@ -1,6 +1,8 @@
 /**
- * A small world for credit-contract tests: a mint and a user, each with its own state
- * directory (records + single-use nonce store), a chain whose tip and funding
+ * A small world for credit-contract tests: a mint on the store the CLI runs on (one
+ * MintStore: records, funding index and single-use nonces; its writes stay in the open
+ * transaction unless a test commits), a user with its own state directory (records +
+ * single-use nonce store), a chain whose tip and funding
  * confirmations the test sets, and a deterministic random source.
  */
 import { Transaction } from '@scure/btc-signer';
@@ -12,12 +14,16 @@ import { decodeAddress, scriptAddress } from '../../../src/lib/address.ts';
 import { deterministicRandom } from '../../../src/lib/random.ts';
 import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
 import { RecordBook } from '../../../src/lib/store/record-book.ts';
+import { MintStore } from '../../../src/lib/store/mint-store.ts';
 import { OfflineChainSource } from '../../../src/lib/chain/offline.ts';
 import type { ChainSource, UtxoInfo } from '../../../src/lib/chain/types.ts';
 import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../../../src/lib/credit/ports.ts';
 import { contractKey } from '../../../src/lib/credit/terms.ts';
 import { taprootOutput } from '../../../src/lib/taproot/taproot.ts';
 import { tempDir } from '../../helpers.ts';
+
+/** Mint stores opened by test worlds: their rows, uncommitted writes included, are state too. */
+export const liveStores = new Set<MintStore<MintContractRecord>>();
 
 export const MINT = keyPair(fromHex('a1'.repeat(32)));
 export const USER = keyPair(fromHex('b2'.repeat(32)));
@@ -58,10 +64,11 @@ export class TestChain implements ChainSource {
 export function world() {
   const dir = tempDir('offchain-credit-');
   const chain = new TestChain();
-  const mintBook = new RecordBook<MintContractRecord>(join(dir.path, 'mint'));
+  const mintBook = MintStore.openSync<MintContractRecord>(join(dir.path, 'mint'));
+  liveStores.add(mintBook);
   const userBook = new RecordBook<UserContractRecord>(join(dir.path, 'user'));
   const mint: MintContext = {
-    network: 'regtest', mint: MINT, policy: POLICY, records: mintBook, nonces: new NonceStore(join(dir.path, 'mint-nonces')),
+    network: 'regtest', mint: MINT, policy: POLICY, records: mintBook, funding: mintBook, nonces: mintBook,
     chain, random: deterministicRandom('mint'),
   };
   const user: UserContext = {

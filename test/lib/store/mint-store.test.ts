@@ -1,17 +1,22 @@
 /**
- * The mint's journaled store: effects staged in memory become durable together at
- * commit (one append + fsync); a crash before commit loses them all; a torn last line
- * is ignored; a nonce is single-use across batches, restarts and compactions; after
- * compaction no consumed secret nonce remains on disk.
+ * The mint's store (SQLite, WAL, synchronous=FULL): a batch's writes become durable
+ * together at commit; a crash before commit loses them all; a torn WAL tail (a crash
+ * mid-write, at any byte) leaves exactly the batches committed before it; a failed
+ * commit (full disk) releases nothing and poisons the store; a nonce is single-use
+ * across batches and restarts; a step that fails is undone; after close no consumed
+ * secret nonce remains on disk; a pre-SQLite directory is imported once.
  */
 import { describe, it, expect, afterEach } from 'vitest';
-import { readdirSync, readFileSync, statSync, appendFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MintStore } from '../../../src/lib/store/mint-store.ts';
 import { toHex } from '../../../src/lib/bytes.ts';
-import { tempDir } from '../../helpers.ts';
+import { TEST_DIR, tempDir } from '../../helpers.ts';
 
 type Rec = { contract_id: string; n: number };
+const CHILD = join(TEST_DIR, 'lib/store/mint-store-child.ts');
 let dirs: { cleanup: () => void }[] = [];
 afterEach(() => {
   dirs.forEach((d) => d.cleanup());
@@ -25,7 +30,7 @@ function fresh() {
 }
 
 const gen = (tag: number) => () => ({ secnonce: new Uint8Array(97).fill(tag), pubnonce: new Uint8Array(66).fill(tag) });
-const allFiles = (dir: string) => readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+const allFiles = (dir: string) => readdirSync(dir).map((f) => readFileSync(join(dir, f)).toString('hex')).join('\n');
 
 describe('MintStore', () => {
   it('makes a batch durable at commit and loses an uncommitted one', async () => {
@@ -35,13 +40,14 @@ describe('MintStore', () => {
     const { pubnonce } = await a.issue('ctx/1', gen(7));
     await a.commit();
     await a.put({ contract_id: 'c1', n: 2 });
-    await a.take(pubnonce, 'ctx/1'); // staged, never committed: a "crash" now
+    await a.take(pubnonce, 'ctx/1'); // written, never committed: a "crash" now
+    a.abandon();
     const b = await MintStore.open<Rec>(dir);
     expect(await b.get('c1')).toEqual({ contract_id: 'c1', n: 1 });
     expect(await b.status(pubnonce)).toBe('unused');
   });
 
-  it('uses a nonce once: within a batch, across commits, across reopen and compaction', async () => {
+  it('uses a nonce once: within a batch, across commits, across reopen and close', async () => {
     const dir = fresh();
     const s = await MintStore.open<Rec>(dir);
     const { pubnonce } = await s.issue('ctx/1', gen(1));
@@ -50,7 +56,7 @@ describe('MintStore', () => {
     await expect(s.take(pubnonce, 'ctx/1')).rejects.toMatchObject({ code: 'E_NONCE_USED', exitCode: 5 });
     await s.commit();
     await expect((await MintStore.open<Rec>(dir)).take(pubnonce, 'ctx/1')).rejects.toMatchObject({ code: 'E_NONCE_USED' });
-    await s.compact();
+    await s.close();
     const after = await MintStore.open<Rec>(dir);
     await expect(after.take(pubnonce, 'ctx/1')).rejects.toMatchObject({ code: 'E_NONCE_USED' });
     expect(await after.status(pubnonce)).toBe('consumed');
@@ -65,17 +71,108 @@ describe('MintStore', () => {
     await expect(s.take(pubnonce, 'contract/A/state/1')).resolves.toHaveLength(97);
   });
 
-  it('ignores a torn last journal line (a crash mid-append) and keeps every committed batch', async () => {
+  it('undoes a failed step and keeps the batch\'s earlier steps', async () => {
     const dir = fresh();
     const s = await MintStore.open<Rec>(dir);
+    const { pubnonce } = await s.issue('ctx/1', gen(1));
+    await s.step(async () => s.put({ contract_id: 'c1', n: 1 }));
+    await expect(
+      s.step(async () => {
+        await s.take(pubnonce, 'ctx/1');
+        await s.put({ contract_id: 'c2', n: 2 });
+        throw new Error('refused after writing');
+      }),
+    ).rejects.toThrow('refused after writing');
+    expect(await s.status(pubnonce)).toBe('unused');
+    await s.commit();
+    s.abandon();
+    const t = await MintStore.open<Rec>(dir);
+    expect(await t.list()).toEqual([{ contract_id: 'c1', n: 1 }]);
+    expect(await t.status(pubnonce)).toBe('unused');
+  });
+
+  it('a torn WAL tail (a crash at any byte of the last commit) leaves exactly the earlier commits, and the next commit lands', async () => {
+    // Two commits in the WAL, files copied as a crash would leave them (no -shm: a reboot).
+    const dir = fresh();
+    const s = await MintStore.open<Rec>(dir);
+    const first = await s.issue('ctx/1', gen(1));
     await s.put({ contract_id: 'c1', n: 1 });
     await s.commit();
+    const walAfterFirst = statSync(join(dir, 'mint.sqlite-wal')).size;
+    await s.take(first.pubnonce, 'ctx/1');
+    await s.issue('ctx/2', gen(2));
+    await s.put({ contract_id: 'c1', n: 2 });
     await s.put({ contract_id: 'c2', n: 2 });
     await s.commit();
-    const journal = readdirSync(dir).find((f) => f.startsWith('journal-'))!;
-    appendFileSync(join(dir, journal), '[{"op":"put","record":{"contract_id":"c3"');
-    const t = await MintStore.open<Rec>(dir);
-    expect((await t.list()).map((r) => r.contract_id)).toEqual(['c1', 'c2']);
+    const db = readFileSync(join(dir, 'mint.sqlite'));
+    const wal = readFileSync(join(dir, 'mint.sqlite-wal'));
+    s.abandon();
+    expect(wal.length).toBeGreaterThan(walAfterFirst);
+    // Every length near each frame's start and end (headers, checksums, the commit
+    // frame's last bytes), and every 37th byte in between: ~700 crash points.
+    const frame = 24 + 4096;
+    const lengths = new Set<number>();
+    for (let l = walAfterFirst; l <= wal.length; l++) {
+      const inFrame = (l - 32) % frame;
+      if (inFrame < 48 || inFrame > frame - 48 || l % 37 === 0) lengths.add(l);
+    }
+    for (const l of lengths) {
+      const crash = fresh();
+      writeFileSync(join(crash, 'mint.sqlite'), db);
+      writeFileSync(join(crash, 'mint.sqlite-wal'), wal.subarray(0, l));
+      const t = await MintStore.open<Rec>(crash);
+      const complete = l === wal.length;
+      expect(await t.list(), `torn at ${l} of ${wal.length}`).toEqual(complete ? [{ contract_id: 'c1', n: 2 }, { contract_id: 'c2', n: 2 }] : [{ contract_id: 'c1', n: 1 }]);
+      expect(await t.status(first.pubnonce)).toBe(complete ? 'consumed' : 'unused');
+      await t.put({ contract_id: 'c3', n: 3 });
+      await t.commit();
+      t.abandon();
+      const u = await MintStore.open<Rec>(crash);
+      expect((await u.get('c3'))?.n, `a commit after a tear at ${l}`).toBe(3);
+      u.abandon();
+      rmSync(crash, { recursive: true, force: true });
+    }
+    expect(lengths.size).toBeGreaterThan(300);
+  });
+
+  it('a full disk: the failing commit reports E_STATE_WRITE, releases nothing, and the store keeps every earlier commit', async () => {
+    const dir = fresh();
+    // RLIMIT_FSIZE makes write() fail with EFBIG past the limit, as a full disk fails
+    // with ENOSPC; SIGXFSZ is ignored so the process sees the error.
+    const child = spawnSync('sh', ['-c', `trap '' XFSZ; ulimit -f 2000; exec "${process.execPath}" --import tsx "${CHILD}" "${dir}" 10000 3000`], { encoding: 'utf8', timeout: 60_000 });
+    const lines = child.stdout.trim().split('\n');
+    const last = lines.at(-1)!;
+    expect(last, child.stderr).toMatch(/^failed E_STATE_WRITE$/);
+    expect(child.status).toBe(1);
+    const committed = lines.filter((l) => l.startsWith('committed '));
+    expect(committed.length).toBeGreaterThan(5);
+    const [, n, pubnonce] = committed.at(-1)!.split(' ');
+    const s = await MintStore.open<{ contract_id: string; n: number }>(dir);
+    // The last batch printed is there; the failed one (which took that nonce) is not.
+    expect(Math.max(...(await s.list()).map((r) => r.n))).toBe(Number(n));
+    expect(await s.status(Buffer.from(pubnonce!, 'hex'))).toBe('unused');
+    s.abandon();
+  });
+
+  it('imports a pre-SQLite directory once (a torn last journal line never committed), builds the funding index, shreds the old files', async () => {
+    const dir = fresh();
+    const rec = (id: string, txid: string) => ({ contract_id: id, contract: { funding: { txid, vout: 0 } } });
+    // The old store's nonce id: the first 16 bytes of SHA-256 of the public nonce's hex.
+    const pubnonce = '02' + '11'.repeat(65);
+    const id = createHash('sha256').update(pubnonce).digest('hex').slice(0, 32);
+    writeFileSync(join(dir, 'snapshot.json'), JSON.stringify({
+      generation: 3, counter: 7, records: { a: rec('a', 'aa'.repeat(32)) }, docs: { offer: { min_fee_rate: 1 } },
+      nonces: { [id]: { context: 'ctx/1', pubnonce, secnonce: '22'.repeat(97) } }, consumed: ['00'.repeat(16)],
+    }));
+    writeFileSync(join(dir, 'journal-3.jsonl'), `${JSON.stringify([{ op: 'put', record: rec('b', 'bb'.repeat(32)) }])}\n[{"op":"put","record":{"contract_id":"c"`);
+    const s = await MintStore.open<Rec>(dir);
+    expect((await s.list()).map((r) => r.contract_id)).toEqual(['a', 'b']);
+    expect(s.readDoc('offer')).toEqual({ min_fee_rate: 1 });
+    expect(await s.fundingOwner(`${'bb'.repeat(32)}:0`)).toEqual({ contract_id: 'b', kind: 'open' });
+    expect(await s.status(Buffer.from(pubnonce, 'hex'))).toBe('unused');
+    expect(toHex(await s.take(Buffer.from(pubnonce, 'hex'), 'ctx/1'))).toBe('22'.repeat(97));
+    expect(readdirSync(dir).filter((f) => !f.startsWith('mint.sqlite'))).toEqual([]);
+    s.abandon();
   });
 
   it('leaves no consumed secret nonce on disk after close, and its files are 0600', async () => {
@@ -86,9 +183,11 @@ describe('MintStore', () => {
     await s.commit();
     await s.take(used.pubnonce, 'ctx/used');
     await s.close();
+    // Secrets are stored as hex text: look for the hex of that text in every file's bytes.
     const disk = allFiles(dir);
-    expect(disk).not.toContain('ab'.repeat(97));
-    expect(disk).toContain('cd'.repeat(97)); // the unused one must survive
+    const asStored = (hex: string) => Buffer.from(hex, 'utf8').toString('hex');
+    expect(disk).not.toContain(asStored('ab'.repeat(97)));
+    expect(disk).toContain(asStored('cd'.repeat(97))); // the unused one must survive
     for (const f of readdirSync(dir)) expect(statSync(join(dir, f)).mode & 0o777).toBe(0o600);
   });
 
