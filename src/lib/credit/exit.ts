@@ -2,7 +2,8 @@
  * The mint's unilateral exit (BRIEF §3.1): its latest fully signed state, which must be
  * mined by block `expiry` (the refund is final from expiry + 1), and a CPFP child that
  * spends the mint's payout to pay for both. States are TRUC (v3), so the child is v3
- * too and at most 1000 vB; the pair goes to Core's `submitpackage`. The mint pays this
+ * too and at most 1000 vB (a v2 state of an older record gets a v2 child); the pair
+ * goes to Core's `submitpackage`. The mint pays this
  * child's fee out of its own payout.
  */
 import { Transaction } from '@scure/btc-signer';
@@ -45,7 +46,10 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
   if (amount < dustThreshold(to)) {
     throw new RefusedError('E_EXIT_UNECONOMICAL', `at ${opts.feeRate} sat/vB the CPFP child would cost ${childFee} sat of the mint's ${payout} sat payout`);
   }
-  const child = new Transaction({ version: 3 });
+  // A TRUC (v3) child may only spend a v3 parent, and a v3 parent's child must be v3
+  // (BIP-431). States are v3 (the mint refuses any other); a state stored before that
+  // rule may be v2, and then only a v2 child can bump it.
+  const child = new Transaction({ version: parent.version === 3 ? 3 : 2 });
   child.addInput({
     txid: parent.id, index: vout, sequence: CONTRACT_SEQUENCE, witnessUtxo: { script: c.payoutScript, amount: payout },
     ...(mintSigns ? { tapInternalKey: mint.xOnly } : {}),

@@ -79,17 +79,24 @@ function checkFeeRate(fee: bigint, vsize: number, floor: number, what: string): 
 
 function checkNoTimelock(tx: Transaction, what: string): void {
   if (tx.version !== 2 && tx.version !== 3) refuse('E_BAD_VERSION', `${what} has version ${tx.version}; only 2 or 3 (TRUC) are standard`);
+  checkMinableNow(tx, what);
+}
+
+function checkMinableNow(tx: Transaction, what: string): void {
   if (tx.lockTime !== 0) refuse('E_LOCKTIME', `${what} has nLockTime ${tx.lockTime}; it must be 0 so the mint can broadcast it at once`);
 }
 
 /**
  * Update state: mint payout exactly `cumulative`, at most one more output (the user's
- * change), nothing under dust, minable now (version 2/3, nLockTime 0, no relative
- * lock), fee rate above the floor.
+ * change), nothing under dust, minable now (version 3 — TRUC —, nLockTime 0, no
+ * relative lock), fee rate above the floor.
  */
 export function checkState(tx: Transaction, c: CreditContract, cumulative: bigint, feeFloor: number): void {
   const what = 'the update state';
-  checkNoTimelock(tx, what);
+  // TRUC (BIP-431) only: a v2 state could be pinned by the user, and the mint's v3 CPFP
+  // child cannot spend a v2 parent, so the mint could not bump its exit before expiry.
+  if (tx.version !== 3) refuse('E_BAD_VERSION', `${what} has version ${tx.version}; states must be TRUC (version 3) so the mint can bump its exit by CPFP`);
+  checkMinableNow(tx, what);
   checkSpendsFundingOnly(tx, c, what);
   checkPayoutAndChange(tx, c, cumulative, what, 'exact');
   const out = checkStandardAndAboveDust(tx, what);
