@@ -328,7 +328,8 @@ export function verifyPartialSigs(input: MusigInput): void {
 
 /**
  * Aggregate the partial signatures into the BIP-340 key-path signature, check it
- * against the output key with an independent verifier, and record it as `tapKeySig`.
+ * against the output key (the product's own BIP-340 Verify, on the selected secp256k1
+ * backend: a last line of defence, not an independent check), and record it as `tapKeySig`.
  */
 export function aggregateMusigInput(tx: Transaction, input: MusigInput): Uint8Array {
   const tapKeySig = finalSignature(input);

@@ -1,47 +1,54 @@
 /**
  * The whole life of a credit contract in process: open (refund before funding), several
  * payments, a retried request, rollover into a new contract, payments there, close.
- * Every signed transaction is checked with noble's BIP-340 verifier against the
- * contract's output key, computed separately from the signing path.
+ * Every signed transaction is checked by the independent verifier (test/independent/):
+ * its own transaction parser and BIP-341 sighash, BIP-340 on an implementation the
+ * product is not using, and the contract's output key derived there from the two secret
+ * keys (KeyAgg of the sorted public keys, TapTweak) — never from src/lib/credit or
+ * src/lib/musig.
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import { Transaction } from '@scure/btc-signer';
-import { schnorr } from '@noble/curves/secp256k1.js';
-import { hex } from '@scure/base';
 import * as mint from '../../../src/lib/credit/mint.ts';
 import * as user from '../../../src/lib/credit/user.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
-import { musigKey } from '../../../src/lib/musig/keyagg.ts';
-import { world, fundingPsbt, offer, MINT, USER, REFUND, CHANGE } from './world.ts';
+import { musigTaprootOutput, publicKeyOf } from '../../independent/keys.ts';
+import { bytesOf, hexOf, psbtUnsignedTx } from '../../independent/tx.ts';
+import { verifyKeyPathSpend, type VerifiedSpend } from '../../independent/verify.ts';
+import { world, fundingPsbt, offer, REFUND, CHANGE } from './world.ts';
 
 const w = world();
 afterAll(() => w.dir.cleanup());
 
-function verifySpend(txHex: string, prevScript: Uint8Array, prevAmount: bigint): Transaction {
-  const tx = Transaction.fromRaw(hex.decode(txHex), { allowUnknownOutputs: true });
-  const sig = tx.getInput(0).finalScriptWitness![0]!;
-  const msg = tx.preimageWitnessV1(0, [prevScript], 0, [prevAmount]);
-  // Independent: the output key from KeyAgg of the two public keys, not from the contract code.
-  const outputKey = musigKey([USER.publicKey, MINT.publicKey]).output.outputKey;
-  expect(schnorr.verify(sig, msg, outputKey)).toBe(true);
-  return tx;
+/** The contract output, from world.ts's two secret keys (mint a1…, user b2…), in test code. */
+const CONTRACT = musigTaprootOutput([publicKeyOf(bytesOf('b2'.repeat(32))), publicKeyOf(bytesOf('a1'.repeat(32)))]);
+const FUNDING = fundingPsbt(100_000n);
+
+/** A single-input key-path spend of the contract output `txid:vout` holding `amount`. */
+function verifySpend(txHex: string, txid: string, vout: number, amount: bigint): VerifiedSpend {
+  return verifyKeyPathSpend(txHex, [{ txid, vout, amount, script: CONTRACT.script }], CONTRACT.outputKey);
 }
 
 describe('credit contract lifecycle (library)', () => {
   let id = '';
-  let script: Uint8Array;
+  let fundingTxid = '';
 
   it('opens: the user holds a verified refund before anything says to fund', async () => {
-    const req = await user.openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n), expiryHeight: 1000 + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
+    const req = await user.openRequest(w.user, { offer: offer(), fundingPsbt: FUNDING, expiryHeight: 1000 + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
     id = req.contract_id as string;
     const accept = await mint.acceptOpen(w.mint, req as any);
     const opened = await user.openFinish(w.user, accept as any);
     const c = termsFromJson((req as any).contract, 'regtest');
-    script = c.script;
-    const refund = verifySpend((opened.refund as any).hex, c.script, c.capacity);
+    // The wallet's funding pays the output derived here, and the terms name that outpoint.
+    const funding = psbtUnsignedTx(FUNDING);
+    expect(hexOf(funding.outputs[0]!.script)).toBe(hexOf(CONTRACT.script));
+    expect(hexOf(c.script)).toBe(hexOf(CONTRACT.script));
+    expect(c.funding).toMatchObject({ txid: funding.txid, vout: 0 });
+    fundingTxid = funding.txid;
+    const refund = verifySpend((opened.refund as any).hex, fundingTxid, 0, 100_000n);
     expect(refund.lockTime).toBe(5320);
-    expect(refund.getInput(0).sequence).toBe(0xfffffffd);
-    expect(refund.getOutput(0).amount).toBe(100_000n - 2n * 111n);
+    expect(refund.inputs[0]!.sequence).toBe(0xfffffffd);
+    expect(refund.outputs[0]!.amount).toBe(100_000n - 2n * 111n);
     w.chain.confirm(c.funding.txid, c.funding.vout, c.capacity, c.script, 3);
   });
 
@@ -57,10 +64,10 @@ describe('credit contract lifecycle (library)', () => {
       expect(balance.cumulative_sat).toBe(cumulative);
     }
     const record = await w.mintBook.get(id);
-    const state = verifySpend(record!.latest!.hex, script, 100_000n);
+    const state = verifySpend(record!.latest!.hex, fundingTxid, 0, 100_000n);
     expect(state.version).toBe(3);
     expect(state.lockTime).toBe(0);
-    expect(state.getOutput(0).amount).toBe(4_200n);
+    expect(state.outputs[0]!.amount).toBe(4_200n);
   });
 
   it('answers a retried request with the stored receipt', async () => {
@@ -84,20 +91,24 @@ describe('credit contract lifecycle (library)', () => {
     const accept = await mint.acceptRollover(w.mint, sign as any);
     const rolled = await user.applyRolloverAccept(w.user, accept as any);
     expect((rolled.rollover as any).complete).toBe(true);
-    const rollover = verifySpend((rolled.rollover as any).hex, script, 100_000n);
-    expect(rollover.getOutput(0).amount).toBe(4_500n);
+    const rollover = verifySpend((rolled.rollover as any).hex, fundingTxid, 0, 100_000n);
+    expect(rollover.outputs[0]!.amount).toBe(4_500n);
     // Frozen: the old contract takes no more payments.
     await expect(user.updateRequest(w.user, id, 1n)).rejects.toMatchObject({ code: 'E_CONTRACT_FROZEN' });
     const next = rolled.new_contract_id as string;
     const nextTerms = termsFromJson((req as any).new_contract, 'regtest');
-    verifySpend((rolled.refund as any).hex, nextTerms.script, nextTerms.capacity);
+    // The new contract is the rollover's output 1, to the same two keys.
+    expect(hexOf(rollover.outputs[1]!.script)).toBe(hexOf(CONTRACT.script));
+    expect(nextTerms.funding).toMatchObject({ txid: rollover.txid, vout: 1 });
+    expect(nextTerms.capacity).toBe(rollover.outputs[1]!.amount);
+    verifySpend((rolled.refund as any).hex, rollover.txid, 1, rollover.outputs[1]!.amount);
     w.chain.confirm(nextTerms.funding.txid, 1, nextTerms.capacity, nextTerms.script, 1);
     const pay = await user.updateRequest(w.user, next, 5_000n);
     await user.applyReceipt(w.user, (await mint.acceptUpdate(w.mint, pay as any)) as any);
     const close = await user.closeRequest(w.user, next, 3);
     const closed = await mint.acceptClose(w.mint, close as any);
     await user.applyClosed(w.user, closed as any);
-    const tx = verifySpend(closed.hex as string, nextTerms.script, nextTerms.capacity);
-    expect(tx.getOutput(0).amount).toBe(5_000n);
+    const tx = verifySpend(closed.hex as string, rollover.txid, 1, rollover.outputs[1]!.amount);
+    expect(tx.outputs[0]!.amount).toBe(5_000n);
   });
 });

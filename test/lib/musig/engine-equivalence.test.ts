@@ -4,19 +4,25 @@
  * a BIP-341 taproot tweak, random NonceGen inputs, and sometimes DeterministicSign for
  * the last signer) run on each available engine; the transcripts (aggregate keys,
  * secret and public nonces, aggnonce, partial signatures, final signature) must be
- * byte-identical, and the final signature must verify with @noble/curves' schnorr,
- * which none of the engines' own verifiers is.
+ * byte-identical. Independently of every engine (noble and reference both sit on
+ * @noble/curves; tiny-secp256k1 and native are libsecp256k1), the test code in
+ * test/independent/ derives the tweaked aggregate key (KeyAgg, ApplyTweak, TapTweak) and
+ * checks the final signature with its own BIP-340 arithmetic.
+ *
+ * Seeded: FC_SEED=<n> replays a run; otherwise each run draws a seed and a failure
+ * names it. ENGINE_PROPERTY_RUNS=<n> overrides the run counts for a deeper run.
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { schnorr } from '@noble/curves/secp256k1.js';
 import { loadEngine, type BackendUnavailableError } from '../../../src/lib/musig/engine/select.ts';
 import type { Bip327Engine, EngineName } from '../../../src/lib/musig/engine/engine.ts';
 import { N, int } from '../../../src/lib/musig/engine/scalar.ts';
 import { keyPair } from '../../../src/lib/keys/keys.ts';
 import { compareBytes, fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { Bip327Error } from '../../../src/lib/musig/bip327.ts';
-import { tapTweak } from '../../../src/lib/taproot/taproot.ts';
+import { aggregateXOnly, tapTweak } from '../../independent/keys.ts';
+import { liftX } from '../../independent/secp256k1.ts';
+import { TEST_CODE_VERIFIER } from '../../independent/schnorr.ts';
 
 const NAMES: readonly EngineName[] = ['noble', 'tiny-secp256k1', 'native', 'reference'];
 const available: Bip327Engine[] = [];
@@ -29,6 +35,16 @@ for (const name of NAMES) {
 
 /** ENGINE_PROPERTY_RUNS=500 for a deeper run than the default. */
 const RUNS = Number(process.env.ENGINE_PROPERTY_RUNS ?? 0) || undefined;
+const SEED = process.env.FC_SEED ? Number(process.env.FC_SEED) : (Math.random() * 2 ** 31) | 0;
+
+/** fc.assert with this file's seed, naming it on failure. */
+function assertSeeded(property: fc.IProperty<any>, numRuns: number): void {
+  try {
+    fc.assert(property, { numRuns, seed: SEED });
+  } catch (e) {
+    throw new Error(`property failed; replay with FC_SEED=${SEED}\n${(e as Error).message}`, { cause: e });
+  }
+}
 
 const scalar32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((b) => int(b) < N);
 const secretKey = scalar32.filter((b) => int(b) !== 0n);
@@ -67,7 +83,7 @@ const signing = (parties: number): fc.Arbitrary<Signing> =>
   });
 
 /** One whole signing on engine E; returns everything it produced, as hex. */
-function run(E: Bip327Engine, s: Signing): Record<string, string | string[] | boolean> {
+function run(E: Bip327Engine, s: Signing): Record<string, string | string[] | boolean | boolean[]> {
   let parties = s.keys.map((sk) => keyPair(sk));
   if (s.sortKeys) {
     const sorted = E.keySort(parties.map((p) => p.publicKey));
@@ -77,8 +93,8 @@ function run(E: Bip327Engine, s: Signing): Record<string, string | string[] | bo
   const tweaks = s.tweaks.map((t) => t.tweak);
   const isXonly = s.tweaks.map((t) => t.xonly);
   if (s.taproot) {
-    // BIP-341: the output key commits to the x-only key tweaked so far.
-    tweaks.push(tapTweak(E.keyAgg(pubkeys, tweaks, isXonly).xOnly));
+    // BIP-341: the output key commits to the x-only key tweaked so far (derived in test code).
+    tweaks.push(tapTweak(aggregateXOnly(pubkeys, tweaks, isXonly)));
     isXonly.push(true);
   }
   const { aggregatePubkey, xOnly } = E.keyAgg(pubkeys, tweaks, isXonly);
@@ -107,6 +123,9 @@ function run(E: Bip327Engine, s: Signing): Record<string, string | string[] | bo
   const wrongSigner = psigs.some((psig, i) => session.partialSigVerify(psig, all, (i + 1) % psigs.length));
   const sig = session.partialSigAgg(psigs);
   return {
+    signers: pubkeys.map(toHex),
+    tweaks: tweaks.map(toHex),
+    isXonly,
     aggregatePubkey: toHex(aggregatePubkey),
     xOnly: toHex(xOnly),
     secnonces,
@@ -127,18 +146,25 @@ describe('every BIP-327 engine gives the same bytes', () => {
     expect(available.length).toBeGreaterThanOrEqual(2);
   });
 
-  for (const parties of [2, 3]) {
-    it(`${parties}-party signings: identical transcripts, and the signature verifies independently`, () => {
-      fc.assert(
+  for (const [parties, runs] of [[2, 25], [3, 15]] as const) {
+    it(`${parties}-party signings: identical transcripts, and the signature verifies independently (${RUNS ?? runs} runs)`, () => {
+      assertSeeded(
         fc.property(signing(parties), (s) => {
           const [first, ...rest] = available.map((E) => run(E, s));
           expect(first!.verified).toBe(true);
           expect(first!.wrongSigner).toBe(false);
           expect(first!.ownVerify).toBe(true);
           for (const [i, other] of rest.entries()) expect(other, available[i + 1]!.name).toEqual(first);
-          expect(schnorr.verify(fromHex(first!.sig as string), s.msg, fromHex(first!.xOnly as string))).toBe(true);
+          // The key from KeyAgg of the keys in signing order and the same tweaks, in test code.
+          const pubkeys = (first!.signers as string[]).map((h) => fromHex(h));
+          expect(first!.xOnly).toBe(toHex(aggregateXOnly(pubkeys, (first!.tweaks as string[]).map((h) => fromHex(h)), first!.isXonly as boolean[])));
+          const sig = fromHex(first!.sig as string);
+          expect(TEST_CODE_VERIFIER.verify(sig, s.msg, fromHex(first!.xOnly as string))).toBe(true);
+          const forged = Uint8Array.from(sig);
+          forged[63] = forged[63]! ^ 1;
+          expect(TEST_CODE_VERIFIER.verify(forged, s.msg, fromHex(first!.xOnly as string))).toBe(false);
         }),
-        { numRuns: RUNS ?? (parties === 2 ? 20 : 10) },
+        RUNS ?? runs,
       );
     });
   }
@@ -159,7 +185,7 @@ function failure(fn: () => unknown): { message: string; signer: number | undefin
 describe('every BIP-327 engine blames the same contribution the same way', () => {
   const notAPoint = fc.uint8Array({ minLength: 33, maxLength: 33 }).filter((b) => ![2, 3].includes(b[0]!) || schnorrLiftFails(b.subarray(1)));
   it('bad keys, nonces, aggregate nonces, partial signatures and secret nonces', () => {
-    fc.assert(
+    assertSeeded(
       fc.property(fc.uniqueArray(secretKey, { minLength: 3, maxLength: 3, selector: toHex }), notAPoint, fc.nat(2), bytes32, fc.boolean(), (sks, bad, j, msg, high) => {
         const parties = sks.map((sk) => keyPair(sk));
         const pubkeys = parties.map((p) => p.publicKey);
@@ -191,18 +217,13 @@ describe('every BIP-327 engine blames the same contribution the same way', () =>
         expect(outcomes[0]!.psigOverN).toMatchObject({ signer: j, contribution: 'psig' });
         for (const [i, other] of outcomes.slice(1).entries()) expect(other, available[i + 1]!.name).toEqual(outcomes[0]);
       }),
-      { numRuns: RUNS ?? 12 },
+      RUNS ?? 20,
     );
   });
 });
 
 function schnorrLiftFails(x: Uint8Array): boolean {
-  try {
-    schnorr.utils.lift_x(int(x));
-    return false;
-  } catch {
-    return true;
-  }
+  return liftX(int(x)) === null;
 }
 
 if (missing.length > 0) {
