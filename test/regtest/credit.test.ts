@@ -30,6 +30,7 @@ import type { RpcClient } from '../../src/lib/chain/rpc-client.ts';
 import type { MempoolAcceptResult } from '../../src/lib/chain/types.ts';
 import { makeContract } from '../../src/lib/credit/terms.ts';
 import { buildState } from '../../src/lib/credit/transactions.ts';
+import { buildExit } from '../../src/lib/credit/exit.ts';
 import { userSignAgainst } from '../../src/lib/credit/signing.ts';
 import { keyPair } from '../../src/lib/keys/keys.ts';
 import { nonceGen } from '../../src/lib/musig/bip327.ts';
@@ -541,10 +542,49 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(again.packageMsg).not.toBe('success');
   });
 
-  it.fails('KNOWN BUG: exit-credit --broadcast exits 0 although the node rejected the package (it ignores package_msg / tx-results)', async () => {
+  it('exit-credit --broadcast of a package the node rejects (already mined): exit 4, E_BROADCAST_REJECTED, nothing on stdout', async () => {
     const r = await run(asMint('exit-credit', '--fee-rate', '5', '--contract', B.id, '--broadcast'));
-    expect(r.status, describeRun(r)).not.toBe(0);
+    expectRefused(r, 'E_BROADCAST_REJECTED');
+    expect(r.stderr).toMatch(/the node did not accept the exit package/);
   });
+
+  it('an exit child takes its parent\'s TRUC-ness: Core refuses a v3 child of an unconfirmed v2 parent (TRUC-violation) and mines the v2 child buildExit makes', async () => {
+    // Why states must be v3: a v2 "state" paying the mint (here a wallet transaction, not
+    // broadcast) cannot be bumped by the v3 child the mint makes for v3 states.
+    const payout = decodeAddress(offer.payout_address, 'regtest');
+    const created = await wallet.call<{ psbt: string; fee: number }>('walletcreatefundedpsbt', [[], [{ [offer.payout_address]: satsToBtc(200_000n) }], 0, { change_type: 'bech32m', fee_rate: 1 }]);
+    const processed = await wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [created.psbt]);
+    const parentHex = (await node.rpc.call<{ hex: string }>('finalizepsbt', [processed.psbt])).hex;
+    const parent = Transaction.fromRaw(fromHex(parentHex), { allowUnknownOutputs: true });
+    expect(parent.version).toBe(2);
+    const outputs = Array.from({ length: parent.outputsLength }, (_, i) => parent.getOutput(i));
+    const capacity = outputs.reduce((a, o) => a + o.amount!, 0n) + btcToSats(created.fee);
+    const record = {
+      contract_id: B.id, network: 'regtest' as const, contract: { ...B.terms, capacity_sat: Number(capacity) }, status: 'open' as const, next_state: 2, open_accept: {},
+      latest: { state: 1, cumulative_sat: 200_000, txid: parent.id, hex: parentHex, receipt: {} as never },
+    };
+    const mint = keyPair(fromHex(MINT_KEY));
+    const exit = buildExit(record, mint, { feeRate: 10, auxRand: new Uint8Array(32) }) as { child: { hex: string } };
+    const child = Transaction.fromRaw(fromHex(exit.child.hex), { allowUnknownOutputs: true });
+    expect(child.version).toBe(2);
+
+    // The same child as v3 (what the exit made before the fix), signed by test code.
+    const vout = outputs.findIndex((o) => equalBytes(o.script!, payout));
+    const truc = new Transaction({ version: 3 });
+    truc.addInput({ txid: parent.id, index: vout, sequence: NON_FINAL_SEQUENCE, witnessUtxo: { script: payout, amount: 200_000n }, tapInternalKey: mint.xOnly });
+    truc.addOutput({ script: payout, amount: child.getOutput(0).amount! });
+    truc.signIdx(mint.secretKey, 0);
+    truc.finalizeIdx(0);
+    const refused = await source.submitPackage([fromHex(parentHex), truc.extract()]);
+    expect(refused.packageMsg).not.toBe('success');
+    const why = `${refused.packageMsg} ${refused.txResults.map((t) => t.error ?? '').join(' ')}`;
+    expect(why).toMatch(/TRUC-violation/);
+
+    const accepted = await source.submitPackage([fromHex(parentHex), fromHex(exit.child.hex)]);
+    expect(accepted.packageMsg, accepted.txResults.map((t) => t.error ?? '').join(' ')).toBe('success');
+    await mine(1);
+    expect((await confirmedAt(child.id)).confirmations).toBe(1);
+  }, 120_000);
 
   it('A near expiry: the node-derived tip puts it inside the safety margin — payments refused, credit list says must_exit', async () => {
     const margin = offer.safety_margin_blocks;
