@@ -1,8 +1,28 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type Plugin } from 'vitest/config';
+
+/**
+ * A snapshot file that does not exist fails the test, on every machine. Left alone,
+ * vitest writes a missing `toMatchFileSnapshot` file and passes unless the CI variable
+ * is set ("1 written, 13 passed"), so deleting a snapshot would go unnoticed. Snapshots
+ * are (re)written only on purpose: `npm run test:update-snapshots` (vitest -u).
+ */
+const snapshotsNeverWriteThemselves: Plugin = {
+  name: 'offchain:snapshots-never-write-themselves',
+  configureVitest({ vitest }) {
+    // 'new' (write what is missing) becomes 'none'; 'all' (-u) stays as asked.
+    if (vitest.config.snapshotOptions.updateSnapshot === 'new') {
+      vitest.config.snapshotOptions.updateSnapshot = 'none';
+      vitest.snapshot.options.updateSnapshot = 'none';
+    }
+  },
+};
 
 export default defineConfig({
+  plugins: [snapshotsNeverWriteThemselves],
   test: {
     include: ['test/**/*.test.ts'],
+    // Every fast-check property runs from one seed (FC_SEED overrides it; printed on failure).
+    setupFiles: ['test/setup/fast-check.ts'],
     // End-to-end tests spawn the built CLI; give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -6,12 +6,23 @@
  * under __snapshots__/credit-snapshots/, and a second run in fresh state directories
  * prints byte-identical output again.
  *
- * A change to any of these files is a change to the wire format or to a transaction:
- * review it as such (`npx vitest run -u` rewrites them).
+ * A snapshot cannot write itself: a missing file fails the run on every machine
+ * (vitest.config.ts). A change to any of these files is a change to the wire format or
+ * to a transaction: review it as such, then rewrite them on purpose with
+ * `npm run test:update-snapshots` (which builds, then runs `vitest run --update`).
+ *
+ * A snapshot only says "the same as last time", so what a reviewer could not check by
+ * eye is also computed here from the specs, independently of src/: the descriptor's
+ * BIP-380 checksum, its BIP-390 key set and the address it means (BIP-327 KeyAgg and
+ * BIP-341 TapTweak by @scure/btc-signer), and the balance's `spendable_sat` from the
+ * BIP-141 weight of the state transaction the mint could broadcast.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bech32m, hex } from '@scure/base';
+import { p2tr } from '@scure/btc-signer';
+import { keyAggExport, keyAggregate, sortKeys } from '@scure/btc-signer/musig2.js';
 import { ROOT, tempDir } from '../helpers.ts';
 import { pipeline, type Stage } from './cli.ts';
 
@@ -40,6 +51,110 @@ const MESSAGES = [
 ] as const;
 
 type Transcript = Map<string, string>;
+
+// ---------------------------------------------------------------------------------
+// BIP-380 descriptor checksum, transcribed from the Python in bitcoin/bips
+// bip-0380.mediawiki, section "Checksum" (read at commit 0297db50eff50b6e582f0060a6a96c06e80c12f1).
+// ---------------------------------------------------------------------------------
+
+const INPUT_CHARSET = "0123456789()[],'/*abcdefgh@:$%{}IJKLMNOPQRSTUVWXYZ&+-.;<=>?!^_|~ijklmnopqrstuvwxyzABCDEFGH`#\"\\ ";
+const CHECKSUM_CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
+const GENERATOR = [0xf5dee51989n, 0xa9fdca3312n, 0x1bab10e32dn, 0x3706b1677an, 0x644d626ffdn];
+
+function descsumPolymod(symbols: number[]): bigint {
+  let chk = 1n;
+  for (const value of symbols) {
+    const top = chk >> 35n;
+    chk = ((chk & 0x7ffffffffn) << 5n) ^ BigInt(value);
+    for (let i = 0; i < 5; i++) if ((top >> BigInt(i)) & 1n) chk ^= GENERATOR[i]!;
+  }
+  return chk;
+}
+
+function descsumExpand(s: string): number[] | undefined {
+  const groups: number[] = [];
+  const symbols: number[] = [];
+  for (const c of s) {
+    const v = INPUT_CHARSET.indexOf(c);
+    if (v < 0) return undefined;
+    symbols.push(v & 31);
+    groups.push(v >> 5);
+    if (groups.length === 3) {
+      symbols.push(groups[0]! * 9 + groups[1]! * 3 + groups[2]!);
+      groups.length = 0;
+    }
+  }
+  if (groups.length === 1) symbols.push(groups[0]!);
+  else if (groups.length === 2) symbols.push(groups[0]! * 3 + groups[1]!);
+  return symbols;
+}
+
+function descsumCheck(s: string): boolean {
+  if (s.length < 9 || s.at(-9) !== '#') return false;
+  if (![...s.slice(-8)].every((x) => CHECKSUM_CHARSET.includes(x))) return false;
+  const payload = descsumExpand(s.slice(0, -9));
+  if (payload === undefined) return false;
+  return descsumPolymod([...payload, ...[...s.slice(-8)].map((x) => CHECKSUM_CHARSET.indexOf(x))]) === 1n;
+}
+
+function descsumCreate(s: string): string {
+  const checksum = descsumPolymod([...descsumExpand(s)!, 0, 0, 0, 0, 0, 0, 0, 0]) ^ 1n;
+  return s + '#' + Array.from({ length: 8 }, (_, i) => CHECKSUM_CHARSET[Number((checksum >> BigInt(5 * (7 - i))) & 31n)]).join('');
+}
+
+/** BIP-390 `tr(musig(KEY,…))` with plain hex keys → its scriptPubKey: KeySort, KeyAgg, BIP-341 TapTweak (btc-signer). */
+function musigTrScript(descriptor: string): { keys: string[]; script: string } {
+  const m = /^tr\(musig\(((?:0[23][0-9a-f]{64},)*0[23][0-9a-f]{64})\)\)$/.exec(descriptor);
+  if (!m) throw new Error(`not a key-path-only tr(musig(hex keys)) descriptor: ${descriptor}`);
+  const keys = m[1]!.split(',');
+  const internal = keyAggExport(keyAggregate(sortKeys(keys.map((k) => hex.decode(k)))));
+  return { keys, script: hex.encode(p2tr(internal).script) };
+}
+
+/** The scriptPubKey of a segwit v1+ (bech32m) address: OP_n, push of the program. */
+function segwitScript(address: string): Uint8Array {
+  const { words } = bech32m.decode(address as `${string}1${string}`);
+  const program = bech32m.fromWords(words.slice(1));
+  return Uint8Array.from([0x50 + words[0]!, program.length, ...program]);
+}
+
+/**
+ * BIP-141 virtual size of a transaction with one taproot key-path input (a 64-byte
+ * SIGHASH_DEFAULT signature) paying `outputScripts`, counted field by field.
+ */
+function keyPathSpendVsize(outputScripts: Uint8Array[]): number {
+  const input = 32 + 4 + 1 + 4; // prevout, empty scriptSig, nSequence
+  const outputs = outputScripts.reduce((n, s) => n + 8 + 1 + s.length, 0); // value, script length (< 0xfd), script
+  const base = 4 + 1 + input + 1 + outputs + 4; // nVersion, #inputs, …, #outputs, …, nLockTime
+  const witness = 2 + 1 + 1 + 64; // marker and flag, #items, signature length, signature
+  return Math.ceil((base * 4 + witness) / 4);
+}
+
+describe('BIP-380 checksum, as written here, on BIP-380\'s own test vectors', () => {
+  it('valid checksum: raw(deadbeef)#89f8spxm', () => {
+    expect(descsumCheck('raw(deadbeef)#89f8spxm')).toBe(true);
+    expect(descsumCreate('raw(deadbeef)')).toBe('raw(deadbeef)#89f8spxm');
+  });
+  it.each([
+    ['missing checksum', 'raw(deadbeef)#'],
+    ['too long checksum (9 chars)', 'raw(deadbeef)#89f8spxmx'],
+    ['too short checksum (7 chars)', 'raw(deadbeef)#89f8spx'],
+    ['error in payload', 'raw(deedbeef)#89f8spxm'],
+    ['error in checksum', 'raw(deedbeef)##9f8spxm'],
+    ['invalid characters in payload', 'raw(Ü)#00000000'],
+  ])('%s: %s fails the check', (_name, descriptor) => {
+    expect(descsumCheck(descriptor)).toBe(false);
+  });
+});
+
+describe('BIP-390 tr(musig()) → scriptPubKey, as derived here, on BIP-390\'s own test vector', () => {
+  // bitcoin/bips bip-0390.mediawiki, "Test Vectors", second valid descriptor (commit 19c46bd1887b3348d23659661e10a3c44c0af9e1).
+  it('tr(musig(02f9…, 03df…, 0235…)) is 5120 79e6…2312', () => {
+    const descriptor =
+      'tr(musig(02f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9,03dff1d77f2a671c5f36183726db2341be58feae1da2deced843240f7b502ba659,023590a94e768f8e1815c2f24b4d80a8e3149316c3518ce7b7ad338368d038ca66))';
+    expect(musigTrScript(descriptor).script).toBe('512079e6c3e628c9bfbce91de6b7fb28e2aec7713d377cf260ab599dcbc40e542312');
+  });
+});
 
 
 /**
@@ -99,6 +214,32 @@ describe(`credit messages under OFFCHAIN_TEST_SEED=${SEED}`, () => {
     expect(Object.keys(msg).slice(0, 3)).toEqual(['type', 'version', 'network']);
     expect(text.endsWith('}\n')).toBe(true);
     await expect(text).toMatchFileSnapshot(`./__snapshots__/credit-snapshots/${name}.json`);
+  });
+
+  it('02-address: the descriptor carries a valid BIP-380 checksum and means the address and output key printed beside it', () => {
+    const address = JSON.parse(runs[0]!.get('02-address')!) as { address: string; descriptor: string; mint_pubkey: string; output_key: string; user_pubkey: string };
+    expect(descsumCheck(address.descriptor), address.descriptor).toBe(true);
+    const body = address.descriptor.slice(0, -9);
+    expect(descsumCreate(body)).toBe(address.descriptor);
+    const { keys, script } = musigTrScript(body);
+    // BIP-390 aggregates the sorted set, whatever order it is written in: the two parties' keys, once each.
+    expect([...keys].sort()).toEqual([address.mint_pubkey, address.user_pubkey].sort());
+    expect(script).toBe(`5120${address.output_key}`);
+    expect(hex.encode(segwitScript(address.address))).toBe(script);
+    expect(address.address.startsWith('bcrt1p')).toBe(true);
+  });
+
+  it('08-balance: spendable_sat is the capacity less the fee of a change-less state and the cumulative amount', () => {
+    const open = JSON.parse(runs[0]!.get('03-open-request')!) as { contract: { capacity_sat: number; fee_rate: number; payout_address: string } };
+    const balance = JSON.parse(runs[0]!.get('08-balance')!) as { cumulative_sat: number; spendable_sat: number; state: number };
+    // The most the mint can ever be owed is what a state paying only the mint leaves after
+    // its fee at the contract's rate (src/lib/credit: maxCumulative); the user can still
+    // pay the difference to what is already acknowledged.
+    const fee = BigInt(Math.ceil(keyPathSpendVsize([segwitScript(open.contract.payout_address)]) * open.contract.fee_rate));
+    expect(keyPathSpendVsize([segwitScript(open.contract.payout_address)])).toBe(111); // 94 base bytes × 4 + 68 witness bytes = 444 WU
+    const spendable = BigInt(open.contract.capacity_sat) - fee - BigInt(balance.cumulative_sat);
+    expect([balance.state, balance.cumulative_sat]).toEqual([1, 25_000]);
+    expect(BigInt(balance.spendable_sat)).toBe(spendable);
   });
 
   it('a second run in fresh state directories prints the same bytes at every step', () => {
