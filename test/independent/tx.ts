@@ -83,7 +83,8 @@ const displayHash = (h: Uint8Array): string => hexOf(Uint8Array.from(h).reverse(
 export const serializeOutput = (o: TxOutput): Uint8Array => concat(u64le(o.amount), compactSize(o.script.length), o.script);
 
 export function parseTx(raw: Uint8Array | string): ParsedTx {
-  const buf = typeof raw === 'string' ? bytesOf(raw) : raw;
+  // A plain Uint8Array copy: slices of a Buffer would be Buffers, which compare unequal to Uint8Arrays.
+  const buf = typeof raw === 'string' ? bytesOf(raw) : new Uint8Array(raw);
   const r = new Reader(buf);
   const version = r.u32();
   let segwit = false;
@@ -136,7 +137,7 @@ export function parseTx(raw: Uint8Array | string): ParsedTx {
 /** BIP-174 key-value maps: [global, ...inputs, ...outputs], each a list of {key, value}. */
 function psbtMaps(psbt: Uint8Array): { key: Uint8Array; value: Uint8Array }[][] {
   if (hexOf(psbt.subarray(0, 5)) !== '70736274ff') throw new Error('not a PSBT (magic)');
-  const r = new Reader(psbt.subarray(5));
+  const r = new Reader(new Uint8Array(psbt.subarray(5)));
   const readMap = () => {
     const map: { key: Uint8Array; value: Uint8Array }[] = [];
     for (;;) {
