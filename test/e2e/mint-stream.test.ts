@@ -1,0 +1,243 @@
+/**
+ * The mint's streaming mode (`sign-update --role mint --stream`, src/commands/
+ * sign-update.ts) through the built CLI: several users, each with its own key, state
+ * directory and contract, send their update requests as JSON Lines into ONE mint
+ * process that stays up across rounds (a user needs the mint's receipt — its next
+ * nonce — before its next request, so each round carries one request per contract).
+ *
+ * Checked for every line: each non-blank input line gets exactly one output line, in
+ * input order; a request gets the receipt of its own contract and state, with the txid
+ * of the state the request asked for (read from its PSBT by test code); a bad line gets
+ * a `credit/error` line with its line number, code and exit code, and the stream goes
+ * on. Every receipt is then fed to its user (`sign-update --role user`), who must accept
+ * it. After the last round each contract's exit (`exit-credit`) carries the latest
+ * receipt's state, and its signature checks with the independent verifier.
+ *
+ * Backends: the run above is on noble; the same input replayed from the same starting
+ * state on tiny-secp256k1 and native (each skipped, visibly, where it cannot load) must
+ * print byte-identical receipts and exits under OFFCHAIN_TEST_SEED.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { tempDir } from '../helpers.ts';
+import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
+import { verifyKeyPathSpend } from '../independent/verify.ts';
+import { BIN, cleanEnv, pipeline } from './cli.ts';
+import {
+  CAPACITY, MintStream, applyReceipt, message, mintStage, openContracts, payRequest, requestTxid, type Msg, type Parties, type User,
+} from './stream-credit.ts';
+
+const SEED = 'mint-stream';
+const ENV = { OFFCHAIN_TEST_SEED: SEED };
+const RECEIPT_KEYS = ['amount_sat', 'contract_id', 'cumulative_sat', 'network', 'next_nonce', 'state', 'txid', 'type', 'version'];
+const ERROR_KEYS = ['code', 'exit_code', 'line', 'message', 'network', 'type', 'version'];
+
+/**
+ * The backend a streaming mint reports when $OFFCHAIN_SECP256K1 asks for `name` (it
+ * falls back to noble when the package cannot load): the banner is printed before the
+ * mint's key is read, so no state is needed to ask.
+ */
+function streamingBackend(name: string): string | undefined {
+  const scratch = tempDir('offchain-backend-probe-');
+  try {
+    const r = spawnSync(process.execPath, [BIN, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'OFFCHAIN_NO_SUCH_KEY', '--state-dir', scratch.path], {
+      env: cleanEnv({ OFFCHAIN_SECP256K1: name }),
+      input: '',
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    return /mint streaming on the (\S+) secp256k1 backend/.exec(r.stderr)?.[1];
+  } finally {
+    scratch.cleanup();
+  }
+}
+const AVAILABLE = Object.fromEntries(['tiny-secp256k1', 'native'].map((b) => [b, streamingBackend(b) === b]));
+
+/** What one non-blank input line must be answered with. */
+type Expected =
+  | { receipt: { user: User; request: Msg } }
+  | { error: { code: string; exitCode: number; message: RegExp } };
+
+type Line = { text: string; expect?: Expected };
+
+function expectReceipt(text: string, user: User, request: Msg): Msg {
+  const r = JSON.parse(text) as Msg;
+  expect(Object.keys(r).sort(), text).toEqual(RECEIPT_KEYS);
+  expect(r, text).toMatchObject({
+    type: 'credit/receipt', version: 1, network: 'regtest', contract_id: user.contractId, state: request.state,
+    amount_sat: request.amount_sat, cumulative_sat: request.cumulative_sat, txid: requestTxid(request),
+  });
+  expect(r.next_nonce.state).toBe(request.state + 1);
+  expect(r.next_nonce.pubnonce).toMatch(/^0[23][0-9a-f]{64}0[23][0-9a-f]{64}$/);
+  return r;
+}
+
+describe('sign-update --role mint --stream: three users, one mint process, receipts line by line', () => {
+  let dir: { path: string; cleanup: () => void };
+  let p: Parties;
+  let pristineMint: string;
+  let stream: MintStream;
+  /** Everything written to the stream, for the replays on other backends. */
+  let fed = '';
+  let lineNumber = 0;
+  let answered = 0;
+  /** The latest receipt each user accepted, and the requests it sent. */
+  const latest = new Map<number, Msg>();
+  const sent = new Map<number, Msg[]>();
+  let noble: { stdout: string; exits: string[] };
+
+  beforeAll(async () => {
+    dir = tempDir('offchain-mint-stream-');
+    p = await openContracts(join(dir.path, 'noble'), 3, ENV, 'mint-stream');
+    pristineMint = join(dir.path, 'pristine-mint');
+    cpSync(p.mintDir, pristineMint, { recursive: true });
+    stream = new MintStream(p.mintDir, { ...ENV, OFFCHAIN_SECP256K1: 'noble' });
+  });
+  afterAll(async () => {
+    if (stream?.alive) await stream.kill();
+    dir?.cleanup();
+  });
+
+  /** Each user's next request (all users at once), remembered per user. */
+  async function requests(amounts: number[]): Promise<Msg[]> {
+    const out = await Promise.all(p.users.map((u, i) => payRequest(u, amounts[i]!, ENV)));
+    out.forEach((r, i) => sent.set(i, [...(sent.get(i) ?? []), r.msg]));
+    return out.map((r) => r.msg);
+  }
+
+  const pay = (user: User, request: Msg): Line => ({ text: JSON.stringify(request), expect: { receipt: { user, request } } });
+  const bad = (text: string, code: string, exitCode: number, message: RegExp): Line => ({ text, expect: { error: { code, exitCode, message } } });
+  const blank = (text = ''): Line => ({ text });
+
+  /**
+   * Write `lines` to the running stream, wait for one answer per non-blank line, check
+   * each against what it must be, and return the receipts by user.
+   */
+  async function round(lines: Line[]): Promise<Map<number, string>> {
+    const chunk = lines.map((l) => `${l.text}\n`).join('');
+    fed += chunk;
+    const numbered = lines.map((l) => ({ ...l, line: ++lineNumber })).filter((l) => l.expect);
+    const before = answered;
+    stream.write(chunk);
+    await stream.until(() => stream.lines().length >= before + numbered.length, `${numbered.length} answers`);
+    answered += numbered.length;
+    const out = stream.lines().slice(before, before + numbered.length);
+    const receipts = new Map<number, string>();
+    numbered.forEach((l, i) => {
+      const text = out[i]!;
+      const e = l.expect!;
+      if ('receipt' in e) {
+        expectReceipt(text, e.receipt.user, e.receipt.request);
+        receipts.set(e.receipt.user.index, text);
+      } else {
+        const got = JSON.parse(text) as Msg;
+        expect(Object.keys(got).sort(), text).toEqual(ERROR_KEYS);
+        expect(got, `input line ${l.line}`).toMatchObject({ type: 'credit/error', version: 1, network: 'regtest', line: l.line, code: e.error.code, exit_code: e.error.exitCode });
+        expect(got.message).toMatch(e.error.message);
+      }
+    });
+    return receipts;
+  }
+
+  /** Every user takes its receipt; each balance says the state and cumulative the receipt did. */
+  async function accept(receipts: Map<number, string>): Promise<void> {
+    expect([...receipts.keys()].sort()).toEqual(p.users.map((u) => u.index));
+    const balances = await Promise.all(p.users.map((u) => applyReceipt(u, receipts.get(u.index)!, ENV)));
+    balances.forEach((b, i) => {
+      const r = JSON.parse(receipts.get(i)!) as Msg;
+      expect(b).toMatchObject({ contract_id: p.users[i]!.contractId, state: r.state, cumulative_sat: r.cumulative_sat });
+      latest.set(i, r);
+    });
+  }
+
+  it('round 1: a receipt per request in input order; an unknown contract, another network and blank lines are answered or skipped without stopping it', async () => {
+    const [a, b, c] = await requests([1_000, 2_000, 3_000]);
+    const unknown = { ...a!, contract_id: createHash('sha256').update('no such contract').digest('hex') };
+    const testnet = { ...b!, network: 'testnet' };
+    const receipts = await round([
+      bad(JSON.stringify(unknown), 'E_UNKNOWN_CONTRACT', 4, new RegExp(unknown.contract_id)),
+      pay(p.users[0]!, a!),
+      blank(),
+      pay(p.users[1]!, b!),
+      bad(JSON.stringify(testnet), 'E_NETWORK_MISMATCH', 4, /line 5 .*regtest/),
+      blank('   '),
+      pay(p.users[2]!, c!),
+    ]);
+    expect(stream.stderr).toContain('mint streaming on the noble secp256k1 backend');
+    await accept(receipts);
+    expect([...latest.values()].map((r) => [r.state, r.cumulative_sat])).toEqual([[1, 1_000], [1, 2_000], [1, 3_000]]);
+  });
+
+  it('round 2: a stale state gets E_STALE_STATE (exit 5), a retried request the same receipt byte for byte, a message of another type E_WRONG_MESSAGE', async () => {
+    const [a, b, c] = await requests([500, 600, 700]);
+    const firstOfA = sent.get(0)![0]!;
+    const receipts = await round([
+      pay(p.users[1]!, b!),
+      pay(p.users[0]!, a!),
+      bad(JSON.stringify(firstOfA), 'E_STALE_STATE', 5, /state 1 .*already settled \(latest is 2\)/),
+      pay(p.users[1]!, b!), // the same request again, in the same batch
+      bad(JSON.stringify(latest.get(2)), 'E_WRONG_MESSAGE', 3, /credit\/update-request.*credit\/receipt/),
+      pay(p.users[2]!, c!),
+    ]);
+    const answers = stream.lines().slice(-6);
+    expect(answers[3]).toBe(answers[0]); // the retry: the stored receipt, not a second signature
+    await accept(receipts);
+    expect([...latest.values()].map((r) => [r.state, r.cumulative_sat])).toEqual([[2, 1_500], [2, 2_600], [2, 3_700]]);
+  });
+
+  it('round 3: requests in another order than the users were opened, each answered for its own contract', async () => {
+    const [a, b, c] = await requests([10, 20, 30]);
+    const receipts = await round([pay(p.users[2]!, c!), pay(p.users[0]!, a!), pay(p.users[1]!, b!)]);
+    await accept(receipts);
+    expect([...latest.values()].map((r) => [r.state, r.cumulative_sat])).toEqual([[3, 1_510], [3, 2_620], [3, 3_730]]);
+  });
+
+  it('EOF ends the stream with exit 0 and nothing more on stdout; each contract exits with its latest receipt\'s state, validly signed', async () => {
+    const { status, signal } = await stream.end();
+    expect([status, signal], stream.stderr).toEqual([0, null]);
+    expect(stream.stdout.endsWith('\n')).toBe(true);
+    expect(stream.lines()).toHaveLength(answered);
+    const exits = await exitAll(p.mintDir, p.users, latest);
+    noble = { stdout: stream.stdout, exits };
+  });
+
+  for (const backend of ['tiny-secp256k1', 'native'] as const) {
+    it.skipIf(!AVAILABLE[backend])(`on ${backend}: the same input from the same state prints byte-identical receipts and exits`, async () => {
+      expect(noble, 'the noble run must have completed').toBeDefined();
+      const mintDir = join(dir.path, backend, 'mint');
+      cpSync(pristineMint, mintDir, { recursive: true });
+      const replay = new MintStream(mintDir, { ...ENV, OFFCHAIN_SECP256K1: backend });
+      replay.write(fed);
+      const { status } = await replay.end();
+      expect(status, replay.stderr).toBe(0);
+      expect(replay.stderr).toContain(`mint streaming on the ${backend} secp256k1 backend`);
+      expect(replay.stdout).toBe(noble.stdout);
+      // The exit transactions carry the final signatures the stream's backend made.
+      expect(await exitAll(mintDir, p.users, latest, backend)).toEqual(noble.exits);
+    });
+  }
+
+  /**
+   * `exit-credit` for every contract: the state is the latest receipt's, and its
+   * signature verifies for the contract key test code derived, on an implementation
+   * the stream (on `backend`) did not use. Returns the exit messages' text.
+   */
+  async function exitAll(mintDir: string, users: User[], receipts: Map<number, Msg>, backend = 'noble'): Promise<string[]> {
+    const verifier = await independentSchnorr(productBackends({ OFFCHAIN_SECP256K1: backend }));
+    const exits = await Promise.all(users.map((u) => pipeline([mintStage(mintDir, ENV, 'exit-credit', '--fee-rate', '2', '--contract', u.contractId)], '')));
+    return exits.map((r, i) => {
+      const exit = message(r, 'credit/exit', `exit of contract ${i}`);
+      const receipt = receipts.get(i)!;
+      expect(exit.msg).toMatchObject({ contract_id: users[i]!.contractId, state: receipt.state, cumulative_sat: receipt.cumulative_sat });
+      expect(exit.msg.state_tx.txid).toBe(receipt.txid);
+      const u = users[i]!;
+      const spend = verifyKeyPathSpend(exit.msg.state_tx.hex, [{ amount: CAPACITY, script: u.script, txid: u.funding.txid, vout: u.funding.vout }], u.outputKey, { verifier });
+      expect(spend.txid).toBe(receipt.txid);
+      expect(spend.outputs[0]!.amount).toBe(BigInt(receipt.cumulative_sat));
+      return exit.text;
+    });
+  }
+});
