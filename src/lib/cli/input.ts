@@ -11,9 +11,9 @@
  *
  * Anything else is malformed input (exit 3) with a message saying what was expected.
  */
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { base64, hex } from '@scure/base';
 import { MalformedInputError, UsageError } from '../errors.ts';
 import { PSBT_MAGIC } from '../constants.ts';
@@ -32,15 +32,42 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   return prefix.every((b, i) => bytes[i] === b);
 }
 
-export async function readToEnd(stream: Readable): Promise<Uint8Array> {
+/**
+ * The largest input document (or JSON line) read: 32 MiB. A transaction is at most
+ * 4 MB of weight, so an honest PSBT or message is far below this; anything larger is
+ * refused before it is held in memory whole.
+ */
+export const MAX_INPUT_BYTES = 32 * 1024 * 1024;
+
+function tooLarge(what: string, max: number): MalformedInputError {
+  return new MalformedInputError('E_INPUT_TOO_LARGE', `${what} is larger than ${max} bytes: no message or PSBT is that big`);
+}
+
+export async function readToEnd(stream: Readable, max = MAX_INPUT_BYTES): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  let size = 0;
+  for await (const chunk of stream) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += b.length;
+    if (size > max) {
+      stream.destroy();
+      throw tooLarge('the input', max);
+    }
+    chunks.push(b);
+  }
   return new Uint8Array(Buffer.concat(chunks));
 }
 
-/** The raw bytes of the input, from `--in FILE` or stdin (`-` or nothing). */
-export async function readInputBytes(src: InputSource): Promise<Uint8Array> {
+/** The raw bytes of the input, from `--in FILE` or stdin (`-` or nothing), at most `max` bytes. */
+export async function readInputBytes(src: InputSource, max = MAX_INPUT_BYTES): Promise<Uint8Array> {
   if (src.path !== undefined && src.path !== '-') {
+    let size: number;
+    try {
+      size = statSync(src.path).size;
+    } catch (e) {
+      throw new UsageError('E_INPUT_FILE', `cannot read --in ${src.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (size > max) throw tooLarge(`--in ${src.path}`, max);
     try {
       return new Uint8Array(readFileSync(src.path));
     } catch (e) {
@@ -50,7 +77,7 @@ export async function readInputBytes(src: InputSource): Promise<Uint8Array> {
   if (src.stdin.isTTY) {
     throw new UsageError('E_NO_INPUT', 'this command reads a message or PSBT: pipe it on standard input or pass --in FILE');
   }
-  return readToEnd(src.stdin);
+  return readToEnd(src.stdin, max);
 }
 
 export function detectFormat(bytes: Uint8Array): InputDocument {
@@ -101,7 +128,25 @@ export function parseJsonLine(line: string, lineNumber: number): unknown {
  * Stream JSON Lines one item at a time (bulk decoders: 100k items never sit in memory
  * at once). Blank lines are skipped; a bad line throws with its number.
  */
-export async function* jsonLines(src: InputSource): AsyncGenerator<{ value: unknown; line: number }> {
+/** Passes bytes through, failing once a line runs past `max` bytes (readline would buffer it whole). */
+function capLineLength(max: number): Transform {
+  let run = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      let start = 0;
+      for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+        if (run + nl - start > max) return done(tooLarge('a JSON line', max));
+        run = 0;
+        start = nl + 1;
+      }
+      run += chunk.length - start;
+      if (run > max) return done(tooLarge('a JSON line', max));
+      done(null, chunk);
+    },
+  });
+}
+
+export async function* jsonLines(src: InputSource, max = MAX_INPUT_BYTES): AsyncGenerator<{ value: unknown; line: number }> {
   let stream: Readable;
   if (src.path !== undefined && src.path !== '-') {
     stream = createReadStream(src.path);
@@ -115,11 +160,22 @@ export async function* jsonLines(src: InputSource): AsyncGenerator<{ value: unkn
     if (src.stdin.isTTY) throw new UsageError('E_NO_INPUT', 'pipe JSON Lines on standard input or pass --in FILE');
     stream = src.stdin;
   }
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
+  const capped = stream.pipe(capLineLength(max));
+  const rl = createInterface({ input: capped, crlfDelay: Infinity });
+  // readline ends its iteration quietly on an input error: remember it and throw it.
+  let failure: Error | undefined;
+  const fail = (e: Error) => {
+    failure ??= e;
+    rl.close();
+  };
+  stream.once('error', fail);
+  capped.once('error', fail);
   let n = 0;
   for await (const line of rl) {
     n++;
     if (line.trim().length === 0) continue;
+    if (failure) break;
     yield { value: parseJsonLine(line, n), line: n };
   }
+  if (failure) throw failure;
 }
