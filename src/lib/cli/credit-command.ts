@@ -11,6 +11,7 @@
 import { Flags, type Command } from '@oclif/core';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
+import { isMilliSatPrecise } from '../tx/policy.ts';
 import type { Network } from '../network.ts';
 import type { ChainSource, UtxoInfo } from '../chain/types.ts';
 import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../credit/ports.ts';
@@ -38,6 +39,7 @@ export const fundingConfirmationsFlag = {
 export function parseRate(text: string): number {
   const n = Number(text);
   if (!Number.isFinite(n) || n < 0.1 || n > 100_000) throw new UsageError('E_USAGE', `fee rate must be a number of sat/vB between 0.1 and 100000, got ${text}`);
+  if (!isMilliSatPrecise(n)) throw new UsageError('E_USAGE', `fee rate ${text} has more than three decimals: give it in steps of 0.001 sat/vB`);
   return n;
 }
 

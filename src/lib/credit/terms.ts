@@ -13,6 +13,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, toHex, utf8 } from '../bytes.ts';
 import { musigTaprootDescriptor } from '../descriptor.ts';
 import { musigKey, type MusigKey } from '../musig/keyagg.ts';
+import { MalformedInputError } from '../errors.ts';
+import { isMilliSatPrecise } from '../tx/policy.ts';
 import type { Network } from '../network.ts';
 
 export const CREDIT_VERSION = 1;
@@ -64,7 +66,9 @@ function lengthPrefixed(b: Uint8Array): Uint8Array {
 
 /**
  * The contract id commits to every term (length-prefixed, so no two term sets share an
- * encoding) under a domain tag. The fee rate is committed in milli-sat/vB as an integer.
+ * encoding) under a domain tag. The fee rate is committed in milli-sat/vB as an
+ * integer; terms with a finer fee rate are refused when read (isMilliSatPrecise), so
+ * two different term sets never share an id.
  */
 export function contractId(t: CreditTerms): string {
   const body = concatBytes(
@@ -88,6 +92,7 @@ export function contractKey(userPubkey: Uint8Array, mintPubkey: Uint8Array): Mus
 }
 
 export function makeContract(t: CreditTerms): CreditContract {
+  if (!isMilliSatPrecise(t.feeRate)) throw new MalformedInputError('E_BAD_FEE_RATE', `fee rate ${t.feeRate} sat/vB has more than three decimals: contracts carry milli-sat/vB precision`);
   const key = contractKey(t.userPubkey, t.mintPubkey);
   return { ...t, id: contractId(t), key, script: key.output.script, descriptor: musigTaprootDescriptor(key.participants) };
 }

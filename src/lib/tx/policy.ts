@@ -72,3 +72,11 @@ export function keyPathTxVsize(keyPathInputs: number, outputs: readonly Uint8Arr
 export function feeFor(vsize: number, feeRate: number): bigint {
   return BigInt(Math.ceil(vsize * feeRate));
 }
+
+/**
+ * A fee rate a contract can carry: a number of sat/vB with at most three decimals, so
+ * its value in milli-sat/vB is an exact integer and the id commits to it exactly.
+ */
+export function isMilliSatPrecise(feeRate: number): boolean {
+  return Number.isFinite(feeRate) && Math.round(feeRate * 1000) / 1000 === feeRate;
+}
