@@ -99,3 +99,30 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/** `getblockchaininfo` as Core answers it (the fields the product reads, and a few more). */
+export function blockchainInfo(chain: string, blocks = 1_001): Record<string, unknown> {
+  return { chain, blocks, headers: blocks, bestblockhash: '00'.repeat(4) + '5e'.repeat(28), mediantime: 1_700_000_000, initialblockdownload: false };
+}
+
+/** What the fake node knows of a submitted transaction; test code reads it from the raw hex. */
+export type SubmittedTx = { txid: string; wtxid: string; vsize: number };
+
+/**
+ * `submitpackage`'s answer in the shape of Core ≥ 28: `package_msg` ("success" only when
+ * every transaction is in the mempool), `tx-results` keyed by wtxid — each with its txid
+ * and either vsize and fees (BTC amounts) or an `error` string — and
+ * `replaced-transactions`. Since Core 28 a rejected package is reported here, in a
+ * successful RPC reply, not as an RPC error. `errors[i]` rejects transaction i.
+ */
+export function submitPackageReply(txs: readonly SubmittedTx[], errors: readonly (string | undefined)[] = []): Record<string, unknown> {
+  const rejected = errors.some((e) => e !== undefined);
+  const results: Record<string, unknown> = {};
+  txs.forEach((tx, i) => {
+    const error = errors[i];
+    results[tx.wtxid] = error !== undefined
+      ? { txid: tx.txid, error }
+      : { txid: tx.txid, vsize: tx.vsize, fees: { base: 0.00001, 'effective-feerate': 0.00002, 'effective-includes': [tx.wtxid] } };
+  });
+  return { package_msg: rejected ? 'transaction failed' : 'success', 'tx-results': results, 'replaced-transactions': [] };
+}

@@ -1,0 +1,151 @@
+/**
+ * `exit-credit --broadcast` through the built CLI against a fake Bitcoin Core
+ * (test/lib/chain/fake-core.ts): the mint's latest state and its CPFP child are
+ * submitted together with `submitpackage`, and the command reports what the node did.
+ *
+ *   - the node rejects the package (Core ≥ 28: `package_msg` ≠ "success", per-tx
+ *     errors, in a successful RPC reply) → exit 4, E_BROADCAST_REJECTED, nothing on
+ *     stdout, the node's reasons in the one line on stderr;
+ *   - the node accepts it → exit 0, the exit message on stdout, and what was submitted
+ *     is exactly the state and child printed;
+ *   - the node refuses the call itself (no such RPC, wrong credentials, nothing
+ *     listening, another chain) → that chain error's code and exit code, nothing on
+ *     stdout.
+ *
+ * The contract: one user, opened offline, one payment of 42,000 sat; the payout is the
+ * mint key's own P2TR address, so exit-credit signs the child.
+ */
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import { tempDir } from '../helpers.ts';
+import { parseTx } from '../independent/tx.ts';
+import { blockchainInfo, closedPort, startFakeCore, submitPackageReply, type FakeCore, type Handler } from '../lib/chain/fake-core.ts';
+import { pipeline, type Run } from './cli.ts';
+import { PAY_FLAGS, message, mintStage, openContracts, payRequest, type Parties } from './stream-credit.ts';
+
+const RPC_USER = 'offchain-test';
+const RPC_PASSWORD = 'fake-core-password-0123456789';
+const PAYMENT = 42_000;
+
+describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
+  let dir: { path: string; cleanup: () => void };
+  let p: Parties;
+  let receipt: Record<string, any>;
+  let core: FakeCore | undefined;
+
+  beforeAll(async () => {
+    dir = tempDir('offchain-exit-broadcast-');
+    p = await openContracts(dir.path, 1, {}, 'exit-broadcast');
+    const request = await payRequest(p.users[0]!, PAYMENT, {});
+    receipt = message(await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], request.line), 'credit/receipt', 'payment').msg;
+  });
+  afterAll(() => dir?.cleanup());
+  afterEach(async () => {
+    await core?.close();
+    core = undefined;
+  });
+
+  /** A fake regtest node with these handlers (getblockchaininfo answers regtest unless replaced). */
+  async function node(handlers: Record<string, Handler>): Promise<FakeCore> {
+    core = await startFakeCore({ user: RPC_USER, password: RPC_PASSWORD, handlers: { getblockchaininfo: () => blockchainInfo('regtest'), ...handlers } });
+    return core;
+  }
+
+  /** exit-credit --broadcast pointed at `url` with user/password credentials from the environment. */
+  async function broadcast(url: string, password = RPC_PASSWORD): Promise<Run> {
+    const stage = mintStage(p.mintDir, { OFFCHAIN_RPC_USER: RPC_USER, OFFCHAIN_RPC_PASSWORD: password }, 'exit-credit', '--fee-rate', '3', '--broadcast', '--rpc-url', url);
+    const [r] = await pipeline([stage], '');
+    return r!;
+  }
+
+  /** Refused: the one code on the one stderr line, the exit code, nothing on stdout. */
+  function refused(r: Run, exitCode: number, code: string): string {
+    expect(r.stdout).toBe('');
+    expect(r.status, r.stderr).toBe(exitCode);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^offchain: error ${code}: `));
+    return lines[0]!;
+  }
+
+  /** The package the node was sent: one submitpackage call with [state hex, child hex]. */
+  function submitted(): string[] {
+    const calls = core!.requests.filter((r) => r.body.method === 'submitpackage');
+    expect(calls).toHaveLength(1);
+    const [txs, ...rest] = calls[0]!.body.params as [string[]];
+    expect(rest).toEqual([]);
+    expect(txs).toHaveLength(2);
+    return txs;
+  }
+
+  /** The state (the latest receipt's, spending the funding) and its child (spending the state's payout). */
+  function expectExitPackage(txs: string[]): void {
+    const [state, child] = txs.map((t) => parseTx(t));
+    const u = p.users[0]!;
+    expect(state!.txid).toBe(receipt.txid);
+    expect(state!.inputs.map((i) => [i.txid, i.vout])).toEqual([[u.funding.txid, u.funding.vout]]);
+    expect(state!.outputs[0]!.amount).toBe(BigInt(PAYMENT));
+    expect(child!.inputs.map((i) => [i.txid, i.vout])).toEqual([[receipt.txid, 0]]);
+    expect([state!.version, child!.version]).toEqual([3, 3]);
+  }
+
+  it('a package the node rejects: exit 4, E_BROADCAST_REJECTED with the node\'s reasons on one stderr line, nothing on stdout', async () => {
+    const STATE_ERROR = 'bad-txns-inputs-missingorspent';
+    const CHILD_ERROR = 'min relay fee not met, 0 < 110';
+    await node({
+      submitpackage: (params) => {
+        const txs = (params[0] as string[]).map((t) => parseTx(t));
+        return submitPackageReply(txs, [STATE_ERROR, CHILD_ERROR]);
+      },
+    });
+    const line = refused(await broadcast(core!.url), 4, 'E_BROADCAST_REJECTED');
+    const txs = submitted();
+    expectExitPackage(txs);
+    const [state, child] = txs.map((t) => parseTx(t));
+    expect(line).toContain('transaction failed');
+    expect(line).toContain(`${state!.txid}: ${STATE_ERROR}`);
+    expect(line).toContain(`${child!.txid}: ${CHILD_ERROR}`);
+    expect(line).not.toContain(RPC_PASSWORD);
+  });
+
+  it('a package the node accepts: exit 0, and stdout is the exit whose state and child are exactly what was submitted', async () => {
+    await node({ submitpackage: (params) => submitPackageReply((params[0] as string[]).map((t) => parseTx(t))) });
+    const r = await broadcast(core!.url);
+    expect(r.status, r.stderr).toBe(0);
+    const exit = message([r], 'credit/exit', 'exit-credit --broadcast').msg;
+    const txs = submitted();
+    expectExitPackage(txs);
+    expect(txs).toEqual([exit.state_tx.hex, exit.child.hex]);
+    expect(exit).toMatchObject({ contract_id: p.users[0]!.contractId, state: 1, cumulative_sat: PAYMENT });
+  });
+
+  it('a node without submitpackage (RPC error -32601): exit 1, E_RPC_ERROR naming the method, nothing on stdout', async () => {
+    await node({}); // the fake answers any method it has no handler for with -32601 "Method not found"
+    const line = refused(await broadcast(core!.url), 1, 'E_RPC_ERROR');
+    expect(line).toMatch(/submitpackage.*Method not found.*-32601/);
+    expect(core!.requests.map((r) => r.body.method)).toEqual(['getblockchaininfo', 'submitpackage']);
+  });
+
+  it('wrong credentials (HTTP 401): exit 2, E_RPC_AUTH, nothing sent past the refusal and nothing on stdout', async () => {
+    await node({ submitpackage: () => submitPackageReply([]) });
+    const line = refused(await broadcast(core!.url, 'not-the-password'), 2, 'E_RPC_AUTH');
+    expect(line).not.toContain('not-the-password');
+    expect(core!.requests).toHaveLength(0); // the fake records only authenticated calls
+  });
+
+  it('nothing listening at --rpc-url: exit 1, E_RPC_UNREACHABLE, nothing on stdout', async () => {
+    const port = await closedPort();
+    const line = refused(await broadcast(`http://127.0.0.1:${port}/`), 1, 'E_RPC_UNREACHABLE');
+    expect(line).toContain(`127.0.0.1:${port}`);
+  });
+
+  it('a node on another chain (main): exit 4, E_NETWORK_MISMATCH, and no package is sent', async () => {
+    await node({ getblockchaininfo: () => blockchainInfo('main'), submitpackage: () => submitPackageReply([]) });
+    refused(await broadcast(core!.url), 4, 'E_NETWORK_MISMATCH');
+    expect(core!.requests.map((r) => r.body.method)).toEqual(['getblockchaininfo']);
+  });
+
+  it('the mint\'s state is unchanged by the broadcasts: an offline exit still carries the same state', async () => {
+    const exit = message(await pipeline([mintStage(p.mintDir, {}, 'exit-credit', '--fee-rate', '3')], ''), 'credit/exit', 'offline exit').msg;
+    expect(exit.state_tx.txid).toBe(receipt.txid);
+  });
+});
