@@ -45,6 +45,24 @@ function checkTermsAgainstPolicy(c: CreditContract, claimedId: string, ctx: Mint
   if (c.feeRate < ctx.policy.min_fee_rate) refuse('E_FEE_TOO_LOW', `fee rate ${c.feeRate} sat/vB is under the mint's floor of ${ctx.policy.min_fee_rate} sat/vB`);
 }
 
+/**
+ * Unfunded opens cost the mint state but their opener nothing, so they expire: an open
+ * never paid whose funding the chain does not show a week after it was accepted is
+ * forgotten (its outpoint stays bound: the mint never signs a second refund for it,
+ * though the same terms may open again). Each open looks at a few of the oldest, so
+ * its cost does not grow with the number of contracts.
+ */
+export const UNFUNDED_OPEN_EXPIRY_BLOCKS = 1008;
+const EXPIRE_PER_OPEN = 4;
+
+async function expireUnfundedOpens(ctx: MintContext, tip: number): Promise<void> {
+  for (const r of await ctx.records.unfundedOpens(tip - UNFUNDED_OPEN_EXPIRY_BLOCKS + 1, EXPIRE_PER_OPEN)) {
+    const f = r.contract.funding;
+    if (await ctx.chain.utxo(f.txid, f.vout)) await ctx.records.put({ ...r, funding_seen: true });
+    else await ctx.records.remove(r.contract_id);
+  }
+}
+
 async function checkExpiryWindow(c: CreditContract, ctx: MintContext): Promise<number> {
   const tip = (await ctx.chain.tip()).height;
   const blocks = c.expiryHeight - tip;
@@ -65,6 +83,8 @@ async function checkOutpointFree(ctx: MintContext, c: CreditContract): Promise<v
   const outpoint = outpointOf(c.funding);
   const owner = await ctx.funding.fundingOwner(outpoint);
   if (!owner) return;
+  // The same terms again after their unfunded open expired: the same refund, no second contract.
+  if (owner.kind === 'open' && owner.contract_id === c.id) return;
   if (owner.kind === 'rollover') {
     refuse('E_FUNDING_IN_USE', `funding outpoint ${outpoint} is the output of a rollover of contract ${owner.from_contract_id} into contract ${owner.contract_id}: one outpoint carries one contract`);
   }
@@ -92,7 +112,7 @@ export async function acceptOpen(ctx: MintContext, req: OpenRequest): Promise<Re
     throw new StateConflictError('E_CONTRACT_EXISTS', `contract ${c.id} is already open at this mint`);
   }
   await checkOutpointFree(ctx, c);
-  await checkExpiryWindow(c, ctx);
+  const tip = await checkExpiryWindow(c, ctx);
   const funding = parsePsbtBase64(req.funding_psbt, 'funding_psbt');
   checkFunding(funding, c);
   await checkFundingSpendsNoContract(ctx, funding);
@@ -108,8 +128,9 @@ export async function acceptOpen(ctx: MintContext, req: OpenRequest): Promise<Re
     refund_psbt: base64.encode(serializePsbt(refund)),
     next_nonce: nextNonce,
   };
+  await expireUnfundedOpens(ctx, tip);
   await ctx.funding.bindFunding(outpointOf(c.funding), { contract_id: c.id, kind: 'open' });
-  await ctx.records.put({ contract_id: c.id, network: ctx.network, contract: req.contract, status: 'open', next_state: 1, open_accept: accept });
+  await ctx.records.put({ contract_id: c.id, network: ctx.network, contract: req.contract, status: 'open', next_state: 1, open_accept: accept, opened_at_height: tip });
   return accept;
 }
 

@@ -37,6 +37,13 @@ export interface FundingIndexPort {
   bindFunding(outpoint: string, binding: FundingBinding): Promise<void>;
 }
 
+/** The mint's contract records, with what bounds the state unfunded opens can take up. */
+export interface MintRecordPort extends RecordPort<MintContractRecord> {
+  /** Up to `limit` open contracts never paid nor seen funded, opened before `height`, oldest first. */
+  unfundedOpens(openedBefore: number, limit: number): Promise<MintContractRecord[]>;
+  remove(id: string): Promise<void>;
+}
+
 export type MintPolicy = {
   mint_pubkey: string;
   payout_address: string;
@@ -74,6 +81,10 @@ export type MintContractRecord = {
   latest?: { state: number; cumulative_sat: number; txid: string; hex: string; receipt: ReceiptJson };
   /** The open-accept, returned again if the same open-request is retried. */
   open_accept: Record<string, unknown>;
+  /** The tip when the mint accepted the open (absent for contracts opened by a rollover or before this field). */
+  opened_at_height?: number;
+  /** Set once the mint saw the funding output on chain (so it never expires the open). */
+  funding_seen?: true;
   /** A rollover whose new refund the mint co-signed (round 1), awaiting the user's signature. */
   proposed_rollover?: { state: number; txid: string; new_contract_id: string; new_contract: CreditTermsJson; response: Record<string, unknown> };
   /** Set once the mint signs a close or rollover: the contract is frozen from then on. */
@@ -84,7 +95,7 @@ export type MintContext = {
   network: Network;
   mint: KeyPair;
   policy: MintPolicy;
-  records: RecordPort<MintContractRecord>;
+  records: MintRecordPort;
   funding: FundingIndexPort;
   nonces: NoncePort;
   chain: ChainSource;

@@ -48,6 +48,8 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS contracts (contract_id TEXT PRIMARY KEY, record TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS funding (outpoint TEXT PRIMARY KEY, contract_id TEXT NOT NULL, kind TEXT NOT NULL, from_contract_id TEXT);
+  CREATE INDEX IF NOT EXISTS unfunded_opens ON contracts (json_extract(record, '$.opened_at_height'))
+    WHERE json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL AND json_extract(record, '$.funding_seen') IS NULL;
   CREATE TABLE IF NOT EXISTS nonces (id TEXT PRIMARY KEY, context TEXT, pubnonce TEXT, secnonce TEXT, consumed INTEGER NOT NULL DEFAULT 0);
 `;
 
@@ -89,6 +91,12 @@ export class MintStore<R extends { contract_id: string }> {
       getContract: db.prepare<[string], { record: string }>('SELECT record FROM contracts WHERE contract_id = ?'),
       putContract: db.prepare<[string, string]>('INSERT OR REPLACE INTO contracts (contract_id, record) VALUES (?, ?)'),
       listContracts: db.prepare<[], { record: string }>('SELECT record FROM contracts ORDER BY contract_id'),
+      removeContract: db.prepare<[string]>('DELETE FROM contracts WHERE contract_id = ?'),
+      unfundedOpens: db.prepare<[number, number], { record: string }>(
+        `SELECT record FROM contracts WHERE json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL
+         AND json_extract(record, '$.funding_seen') IS NULL AND json_extract(record, '$.opened_at_height') < ?
+         ORDER BY json_extract(record, '$.opened_at_height') LIMIT ?`,
+      ),
       getFunding: db.prepare<[string], { contract_id: string; kind: string; from_contract_id: string | null }>('SELECT contract_id, kind, from_contract_id FROM funding WHERE outpoint = ?'),
       putFunding: db.prepare<[string, string, string, string | null]>('INSERT OR REPLACE INTO funding (outpoint, contract_id, kind, from_contract_id) VALUES (?, ?, ?, ?)'),
       getNonce: db.prepare<[string], { context: string | null; secnonce: string | null; consumed: number }>('SELECT context, secnonce, consumed FROM nonces WHERE id = ?'),
@@ -214,6 +222,16 @@ export class MintStore<R extends { contract_id: string }> {
 
   async list(): Promise<R[]> {
     return this.q.listContracts.all().map((row) => JSON.parse(row.record) as R);
+  }
+
+  async remove(id: string): Promise<void> {
+    this.begin();
+    this.q.removeContract.run(id);
+  }
+
+  /** Open contracts never paid nor seen funded, opened before `openedBefore` (records with `opened_at_height`). */
+  async unfundedOpens(openedBefore: number, limit: number): Promise<R[]> {
+    return this.q.unfundedOpens.all(openedBefore, limit).map((row) => JSON.parse(row.record) as R);
   }
 
   readDoc<T>(name: string): T | undefined {

@@ -493,7 +493,10 @@ describe('nonces: single use across a crash', () => {
       // The crash: the mint consumed its nonce and signed, then died before its record was written.
       const crashing: MintContext = {
         ...w.mint,
-        records: { get: (id) => w.mintBook.get(id), list: () => w.mintBook.list(), put: async () => Promise.reject(new Error('simulated crash')) },
+        records: {
+          get: (id) => w.mintBook.get(id), list: () => w.mintBook.list(), unfundedOpens: (h, n) => w.mintBook.unfundedOpens(h, n), remove: (id) => w.mintBook.remove(id),
+          put: async () => Promise.reject(new Error('simulated crash')),
+        },
       };
       await expect(mint.acceptUpdate(crashing, req as never)).rejects.toThrow('simulated crash');
       expect(await nonceStatus(w, nonce)).toBe('consumed');
