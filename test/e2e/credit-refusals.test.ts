@@ -128,7 +128,7 @@ describe('credit refusals through the CLI (exit code, one stderr line, empty std
     expect(userSide(dir).record.confirmed).toEqual({ state: 1, cumulative_sat: 1000 });
     const before = snapshot(dir);
     // The snapshot sees both parties' durable state: the mint's store, the user's records and nonces.
-    expect(Object.keys(before)).toEqual(expect.arrayContaining(['mint/regtest/credit-mint/snapshot.json', `user/regtest/credit-user/contracts/${contractId}.json`]));
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(['mint/regtest/credit-mint/mint.sqlite', `user/regtest/credit-user/contracts/${contractId}.json`]));
     expect(Object.keys(before).some((f) => f.startsWith('user/regtest/nonces/'))).toBe(true);
     const again = JSON.parse(ok(run(mintUpdate(dir), { input: state1, env: ENV }))) as Record<string, unknown>;
     expect(again).toMatchObject({ type: 'credit/receipt', state: 1, cumulative_sat: 1000 });
@@ -181,13 +181,13 @@ describe('credit refusals through the CLI (exit code, one stderr line, empty std
   it('E_NONCE_USED: the next state signed against the mint nonce already spent on state 1 (exit 5)', () => {
     const dir = copyOf(base);
     expect(userSide(dir).record.mint_nonce!.pubnonce).not.toBe(firstNonce.pubnonce);
-    expectRefusal(dir, mintUpdate(dir), forgedUpdate(dir, { nonce: firstNonce }), 'E_NONCE_USED', 5, /nonce [0-9a-f]{16}… was already used; it is single-use/);
+    expectRefusal(dir, mintUpdate(dir), forgedUpdate(dir, { nonce: firstNonce }), 'E_NONCE_USED', 5, /nonce [0-9a-f]{16}… has already been used; request a fresh nonce/);
   });
 
   it('E_NONCE_UNKNOWN: the next state signed against a nonce the mint never issued (exit 5)', () => {
     const dir = copyOf(base);
     const forged = { state: 2, pubnonce: foreignPubnonce(keyPair(fromHex('e6'.repeat(32)))) };
-    expectRefusal(dir, mintUpdate(dir), forgedUpdate(dir, { nonce: forged }), 'E_NONCE_UNKNOWN', 5, /the mint never issued nonce/);
+    expectRefusal(dir, mintUpdate(dir), forgedUpdate(dir, { nonce: forged }), 'E_NONCE_UNKNOWN', 5, /nonce [0-9a-f]{16}… was never issued by this store/);
   });
 
   it('E_BAD_PARTIAL_SIG: a bad user partial signature, blamed on the user\'s key', () => {
