@@ -1,7 +1,18 @@
 /**
  * The BIP-174 role workflow (creator → updater → signer ×2 → combiner → finalizer →
- * extractor) and the unknown-keys combiner vector, reproduced with btc-signer and our
- * Combiner/Extractor wrappers.
+ * extractor) and the unknown-keys combiner vector, through our own code wherever the
+ * project has the role:
+ *
+ * - every stage's PSBT through our reader and writer (`parsePsbt`, `serializePsbt`) and
+ *   our `analyzePsbt`, which must name the role the BIP's next step plays and, for the
+ *   signers, exactly the keys the vector has not signed with yet;
+ * - Combiner: `combinePsbts`; Input Finalizer: `finalizeAll` (src/lib/musig/finalize.ts,
+ *   what `psbt finalize` runs); Transaction Extractor: `extractTransaction`.
+ *
+ * The project has no Creator, Updater or Signer for these scripts (P2SH and P2SH-P2WSH
+ * multisig): protocol modules create and sign their own transactions. Those steps are
+ * done with @scure/btc-signer here and their output is compared, byte for byte, through
+ * our writer.
  *
  * Byte-exact: creator, both updaters, both signers (btc-signer signs with RFC 6979 and low S,
  * as the BIP's signer does), the finalizer, the extractor, and the unknown-keys combiner.
@@ -21,6 +32,8 @@ import { loadVector } from '../../helpers.ts';
 import { MalformedInputError, RefusedError, UsageError } from '../../../src/lib/errors.ts';
 import { combinePsbts, extractTransaction } from '../../../src/lib/psbt/roles.ts';
 import { parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
+import { analyzePsbt } from '../../../src/lib/psbt/analyze.ts';
+import { finalizeAll } from '../../../src/lib/musig/finalize.ts';
 import { encodeMaps, rawMaps, recordSet } from './raw.ts';
 
 const bip174 = loadVector('bips/bip-0174/psbt-test-vectors.json');
@@ -93,10 +106,17 @@ describe('BIP-174 role workflow', () => {
     expect(hex.encode(combinePsbts([hex.decode(expectedHex('signer', 1)), hex.decode(expectedHex('signer', 0))]))).toBe(combined);
   });
 
-  it('finalizer on our combined PSBT: byte-exact', () => {
+  it('finalizer (finalizeAll) on our combined PSBT: byte-exact', () => {
     const tx = parsePsbt(combinePsbts([hex.decode(expectedHex('signer', 0)), hex.decode(expectedHex('signer', 1))]));
-    tx.finalize();
+    finalizeAll(tx);
     expect(hex.encode(serializePsbt(tx))).toBe(expectedHex('input_finalizer'));
+  });
+
+  it('finalizeAll refuses a PSBT one signer short (E_PSBT_INCOMPLETE) and finalizes nothing', () => {
+    const tx = parsePsbt(hex.decode(expectedHex('signer', 0)));
+    expect(() => finalizeAll(tx)).toThrow(expect.objectContaining({ code: 'E_PSBT_INCOMPLETE' }));
+    expect(tx.getInput(0).finalScriptSig).toBeUndefined();
+    expect(tx.getInput(1).finalScriptWitness).toBeUndefined();
   });
 
   it('extractor: byte-exact network transaction', () => {
@@ -106,6 +126,48 @@ describe('BIP-174 role workflow', () => {
     expect(extracted.txid).toBe(Transaction.fromRaw(hex.decode(expected)).id);
     expect(extracted.wtxid).toBe(hex.encode(sha256(sha256(hex.decode(expected))).reverse()));
     expect(extracted.vsize).toBe(Transaction.fromRaw(hex.decode(expected)).vsize);
+  });
+});
+
+describe('BIP-174 role workflow: every stage through our reader, writer and analyzer', () => {
+  /** The stages in the BIP's order, each with the role the next step plays. */
+  const stages: [string, number, string][] = [
+    ['creator', 0, 'updater'],
+    ['updater', 0, 'signer'],
+    ['updater', 1, 'signer'],
+    ['signer', 0, 'signer'],
+    ['signer', 1, 'signer'],
+    ['combiner', 0, 'finalizer'],
+    ['input_finalizer', 0, 'extractor'],
+  ];
+
+  it('the BIP has these stages, then the extractor', () => {
+    expect(workflow.steps.map((s: { role: string }) => s.role)).toEqual([...stages.map(([role]) => role), 'transaction_extractor']);
+  });
+
+  for (const [role, nth, next] of stages) {
+    it(`${role}${nth ? ` ${nth + 1}` : ''}: parsePsbt → serializePsbt gives the BIP's bytes${role === 'combiner' ? ' up to the order of partial signatures' : ''}; analyzePsbt says ${next} next`, () => {
+      const bytes = hex.decode(expectedHex(role, nth));
+      const tx = parsePsbt(bytes);
+      const again = hex.encode(serializePsbt(tx));
+      if (role === 'combiner') expect(rawMaps(again).map(recordSet)).toEqual(rawMaps(expectedHex(role, nth)).map(recordSet));
+      else expect(again).toBe(expectedHex(role, nth));
+      expect(analyzePsbt(tx).next).toBe(next);
+    });
+  }
+
+  it('analyzePsbt names exactly the keys each input still needs a signature from', () => {
+    const keys = step('updater', 0).inputs.public_keys as { pubkey: string; derivation_path: string }[];
+    // Input 0 is signed by the keys at m/0'/0'/0' and /1', input 1 by /2' and /3' (the updater's scripts).
+    const byInput = [keys.slice(0, 2), keys.slice(2, 4)];
+    const signedBy = (nth: number) => new Set((step('signer', nth).inputs.private_keys as { derivation_path: string }[]).map((k) => k.derivation_path));
+    const missing = (psbtHex: string) => analyzePsbt(parsePsbt(hex.decode(psbtHex))).inputs.map((i) => (i.missing?.signatures ?? []).map((k) => hex.encode(k)).sort());
+    expect(missing(expectedHex('updater', 1))).toEqual(byInput.map((ks) => ks.map((k) => k.pubkey).sort()));
+    for (const nth of [0, 1]) {
+      const done = signedBy(nth);
+      expect(missing(expectedHex('signer', nth))).toEqual(byInput.map((ks) => ks.filter((k) => !done.has(k.derivation_path)).map((k) => k.pubkey).sort()));
+    }
+    expect(missing(expectedHex('combiner'))).toEqual([[], []]);
   });
 });
 
