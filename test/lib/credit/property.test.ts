@@ -151,20 +151,15 @@ async function run(steps: Step[]): Promise<void> {
 }
 
 /**
- * Seeded: FC_SEED=<n> replays a run; otherwise each run draws a seed, and a failure says
- * which (with fast-check's own seed and shrink path) so it can be replayed. RUNS: about
- * 0.2 s each on the 2-core dev machine; CREDIT_PROPERTY_RUNS raises it for a deeper run.
+ * Seeded by test/setup/fast-check.ts (the suite's seed; FC_SEED=<n> or FC_SEED=random to
+ * explore); a failure prints fast-check's seed and path to replay it. About 0.25 s a run
+ * on the 2-core dev machine; CREDIT_PROPERTY_RUNS=<n> for a deeper run.
  */
-const SEED = process.env.FC_SEED ? Number(process.env.FC_SEED) : (Math.random() * 2 ** 31) | 0;
 const RUNS = Number(process.env.CREDIT_PROPERTY_RUNS ?? 0) || 50;
 
 describe('credit payments (property)', () => {
   it(`random payment sequences keep both parties' records sound (${RUNS} runs)`, async () => {
-    try {
-      await fc.assert(fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 8 }), run), { numRuns: RUNS, seed: SEED });
-    } catch (e) {
-      throw new Error(`property failed; replay with FC_SEED=${SEED}\n${(e as Error).message}`, { cause: e });
-    }
+    await fc.assert(fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 8 }), run), { numRuns: RUNS });
   }, 300_000);
 
   it('a sequence that fills the contract to the last satoshi, with a lost receipt on the way', async () => {

@@ -9,8 +9,8 @@
  * test/independent/ derives the tweaked aggregate key (KeyAgg, ApplyTweak, TapTweak) and
  * checks the final signature with its own BIP-340 arithmetic.
  *
- * Seeded: FC_SEED=<n> replays a run; otherwise each run draws a seed and a failure
- * names it. ENGINE_PROPERTY_RUNS=<n> overrides the run counts for a deeper run.
+ * Seeded by test/setup/fast-check.ts (FC_SEED=<n> replays, FC_SEED=random explores; a
+ * failure prints the seed and path). ENGINE_PROPERTY_RUNS=<n> overrides the run counts.
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
@@ -35,17 +35,6 @@ for (const name of NAMES) {
 
 /** ENGINE_PROPERTY_RUNS=500 for a deeper run than the default. */
 const RUNS = Number(process.env.ENGINE_PROPERTY_RUNS ?? 0) || undefined;
-const SEED = process.env.FC_SEED ? Number(process.env.FC_SEED) : (Math.random() * 2 ** 31) | 0;
-
-/** fc.assert with this file's seed, naming it on failure. */
-function assertSeeded(property: fc.IProperty<any>, numRuns: number): void {
-  try {
-    fc.assert(property, { numRuns, seed: SEED });
-  } catch (e) {
-    throw new Error(`property failed; replay with FC_SEED=${SEED}\n${(e as Error).message}`, { cause: e });
-  }
-}
-
 const scalar32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((b) => int(b) < N);
 const secretKey = scalar32.filter((b) => int(b) !== 0n);
 const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
@@ -148,7 +137,7 @@ describe('every BIP-327 engine gives the same bytes', () => {
 
   for (const [parties, runs] of [[2, 25], [3, 15]] as const) {
     it(`${parties}-party signings: identical transcripts, and the signature verifies independently (${RUNS ?? runs} runs)`, () => {
-      assertSeeded(
+      fc.assert(
         fc.property(signing(parties), (s) => {
           const [first, ...rest] = available.map((E) => run(E, s));
           expect(first!.verified).toBe(true);
@@ -164,7 +153,7 @@ describe('every BIP-327 engine gives the same bytes', () => {
           forged[63] = forged[63]! ^ 1;
           expect(TEST_CODE_VERIFIER.verify(forged, s.msg, fromHex(first!.xOnly as string))).toBe(false);
         }),
-        RUNS ?? runs,
+        { numRuns: RUNS ?? runs },
       );
     });
   }
@@ -185,7 +174,7 @@ function failure(fn: () => unknown): { message: string; signer: number | undefin
 describe('every BIP-327 engine blames the same contribution the same way', () => {
   const notAPoint = fc.uint8Array({ minLength: 33, maxLength: 33 }).filter((b) => ![2, 3].includes(b[0]!) || schnorrLiftFails(b.subarray(1)));
   it('bad keys, nonces, aggregate nonces, partial signatures and secret nonces', () => {
-    assertSeeded(
+    fc.assert(
       fc.property(fc.uniqueArray(secretKey, { minLength: 3, maxLength: 3, selector: toHex }), notAPoint, fc.nat(2), bytes32, fc.boolean(), (sks, bad, j, msg, high) => {
         const parties = sks.map((sk) => keyPair(sk));
         const pubkeys = parties.map((p) => p.publicKey);
@@ -217,7 +206,7 @@ describe('every BIP-327 engine blames the same contribution the same way', () =>
         expect(outcomes[0]!.psigOverN).toMatchObject({ signer: j, contribution: 'psig' });
         for (const [i, other] of outcomes.slice(1).entries()) expect(other, available[i + 1]!.name).toEqual(outcomes[0]);
       }),
-      RUNS ?? 20,
+      { numRuns: RUNS ?? 20 },
     );
   });
 });
