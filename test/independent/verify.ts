@@ -25,8 +25,8 @@ import { hexOf, parseTx, type ParsedTx } from './tx.ts';
 export const VERIFIER: SchnorrVerifier = await independentSchnorr();
 
 export class IndependentCheckError extends Error {
-  constructor(message: string) {
-    super(`independent verifier (${VERIFIER.name}): ${message}`);
+  constructor(message: string, verifier: SchnorrVerifier['name'] = VERIFIER.name) {
+    super(`independent verifier (${verifier}): ${message}`);
     this.name = 'IndependentCheckError';
   }
 }
@@ -62,7 +62,7 @@ export function verifyKeyPathSpend(
   const verifier = opts.verifier ?? VERIFIER;
   const allowed = opts.hashTypes ?? [SIGHASH_DEFAULT];
   const fail = (message: string): never => {
-    throw new IndependentCheckError(message);
+    throw new IndependentCheckError(message, verifier.name);
   };
   const parsed = parseTx(tx);
   if (prevouts.length !== parsed.inputs.length) fail(`${prevouts.length} prevouts given for ${parsed.inputs.length} inputs`);
