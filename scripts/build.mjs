@@ -17,10 +17,14 @@
  * 3. oclif finds the commands through dist/commands.cjs (package.json oclif.commands,
  *    strategy "explicit"), which hands back the bundle bin/run.js already loaded.
  * 4. oclif.manifest.json is regenerated from the fresh bundle (a stale one hides commands).
+ * 5. dist/build-inputs.json records the SHA-256 of every file the bundle was built from
+ *    (esbuild's metafile: src/, the node_modules code it inlined) and of this script, so
+ *    the tests that run dist/ can refuse a stale build (test/setup/dist.ts).
  */
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -63,9 +67,11 @@ const common = {
   logLevel: 'warning',
 };
 
-await build({
+const started = Date.now();
+const cli = await build({
   ...common,
   entryPoints: { offchain: 'src/cli.ts' },
+  metafile: true,
   outdir: out,
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
@@ -78,6 +84,13 @@ await build({
       `const __offchainImport = (s) => (${IMPORTER} ?? ((x) => import(x)))(s);`,
   },
 });
+// What the bundle is made of, by content: a test run compares it with the files on disk.
+// A file edited while esbuild ran may differ from what it read: record it as unknown
+// (so the build counts as stale) rather than hash content the bundle may not hold.
+const sha256 = (path) =>
+  statSync(join(root, path)).mtimeMs >= started ? 'modified during the build' : createHash('sha256').update(readFileSync(join(root, path))).digest('hex');
+const inputs = [...Object.keys(cli.metafile.inputs), 'scripts/build.mjs'].sort();
+writeFileSync(join(out, 'build-inputs.json'), JSON.stringify({ sha256: Object.fromEntries(inputs.map((p) => [p, sha256(p)])) }, null, 1) + '\n');
 writeFileSync(
   join(out, 'commands.cjs'),
   "// oclif's explicit command table: the bundle bin/run.js already loaded, else load it.\n" +

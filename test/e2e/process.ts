@@ -2,13 +2,20 @@
  * Process helpers the contract tests need beyond cli.ts: a CLI run whose stdin arrives
  * slowly in chunks, shell command lines (`sh -c`, `bash -c`), and runs under a
  * pseudo-terminal through util-linux `script` — with a probe so tests that need a tool
- * the machine lacks can be skipped visibly instead of failing or hanging.
+ * the machine lacks can be skipped visibly instead of failing or hanging. As in cli.ts,
+ * a process killed at its time limit or by a signal rejects with a `KilledError`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { ROOT } from '../helpers.ts';
-import { BIN, cleanEnv, type Run } from './cli.ts';
+import { BIN, KilledError, assertFreshBuild, cleanEnv, commandLine, finished, type Run } from './cli.ts';
 
-export type TimedRun = Run & { timedOut: boolean };
+/**
+ * A run that finished by itself. `timedOut` is always false — a run that hit its limit
+ * rejects instead — and is kept only so older callers still read.
+ */
+export type TimedRun = Run & { timedOut: false };
+
+const timed = (r: Promise<Run>): Promise<TimedRun> => r.then((x) => ({ ...x, timedOut: false as const }));
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -22,12 +29,14 @@ export async function runSlowly(
   chunks: (string | Uint8Array)[],
   opts: { gapMs: number; env?: Record<string, string>; timeoutMs?: number },
 ): Promise<TimedRun> {
+  assertFreshBuild();
   const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(opts.env), cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  const done = collect(child, opts.timeoutMs ?? 30_000);
+  const done = timed(finished(child, commandLine(args), opts.timeoutMs ?? 30_000));
+  done.catch(() => {}); // handled by the caller's await below; not unhandled while we write
   child.stdin.on('error', () => {}); // the process may exit (e.g. refuse) before we finish writing
   for (const chunk of chunks) {
     await sleep(opts.gapMs);
-    if (child.exitCode !== null) break;
+    if (child.exitCode !== null || child.signalCode !== null) break;
     child.stdin.write(chunk);
   }
   await sleep(opts.gapMs);
@@ -44,8 +53,9 @@ export function runAsync(
   args: string[],
   opts: { input?: string | Uint8Array; env?: Record<string, string>; cwd?: string; timeoutMs?: number; keepStdinOpen?: boolean } = {},
 ): Promise<TimedRun> {
+  assertFreshBuild();
   const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(opts.env), cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  const done = collect(child, opts.timeoutMs ?? 60_000);
+  const done = timed(finished(child, commandLine(args), opts.timeoutMs ?? 60_000));
   child.stdin.on('error', () => {});
   if (opts.keepStdinOpen) {
     if (opts.input !== undefined) child.stdin.write(opts.input);
@@ -56,24 +66,6 @@ export function runAsync(
   return done;
 }
 
-function collect(child: ReturnType<typeof spawn>, timeoutMs: number): Promise<TimedRun> {
-  return new Promise((resolve) => {
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr, timedOut });
-    });
-  });
-}
-
 /** A shell command line: `bash -o pipefail -c` (or plain `sh -c`), without blocking the test worker. */
 export function runShellAsync(
   command: string,
@@ -81,8 +73,10 @@ export function runShellAsync(
 ): Promise<TimedRun> {
   const shell = opts.shell ?? 'bash';
   const argv = shell === 'bash' ? ['-o', 'pipefail', '-c', command] : ['-c', command];
-  const child = spawn(shell, argv, { env: opts.env ?? cleanEnv(), cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  const done = collect(child, opts.timeoutMs ?? 60_000);
+  assertFreshBuild(); // the command lines run the CLI
+  // Its own process group, so a time limit kills the whole command line, not just the shell.
+  const child = spawn(shell, argv, { env: opts.env ?? cleanEnv(), cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const done = timed(finished(child, `${shell} -c ${shellQuote(command)}`, opts.timeoutMs ?? 60_000, { group: true }));
   child.stdin.on('error', () => {});
   child.stdin.end();
   return done;
@@ -122,31 +116,30 @@ export function runInPty(
   opts: { env?: Record<string, string>; timeoutMs?: number; answer?: { prompt: RegExp; text: string } } = {},
 ): Promise<PtyRun> {
   const env = cleanEnv({ TERM: 'xterm-256color', NODE_ENV: '', ...opts.env });
-  const child = spawn('script', ['-qec', command, '/dev/null'], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  assertFreshBuild();
+  const child = spawn('script', ['-qec', command, '/dev/null'], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   child.stdin.on('error', () => {});
-  return new Promise((resolve) => {
-    let output = '';
-    let stderr = '';
-    let answered = false;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs ?? 30_000);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      output += d;
-      if (opts.answer && !answered && opts.answer.prompt.test(output)) {
-        answered = true;
-        child.stdin.write(opts.answer.text);
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      child.stdin.destroy();
-      resolve({ status, stdout: output, stderr, output, timedOut });
-    });
+  let output = '';
+  let answered = false;
+  const done = finished(child, `script -qec ${shellQuote(command)}`, opts.timeoutMs ?? 30_000, { group: true });
+  child.stdout.on('data', (d: string) => {
+    output += d;
+    if (opts.answer && !answered && opts.answer.prompt.test(output)) {
+      answered = true;
+      child.stdin.write(opts.answer.text);
+    }
   });
+  return done.then(
+    (r) => {
+      child.stdin.destroy();
+      return { ...r, output: r.stdout, timedOut: false as const };
+    },
+    (e: unknown) => {
+      child.stdin.destroy();
+      if (e instanceof KilledError) e.message += `\n  terminal output so far: ${JSON.stringify(output.slice(-300))}`;
+      throw e;
+    },
+  );
 }
 
 /** Lines of a stream's text, without the empty tail after the last newline. */

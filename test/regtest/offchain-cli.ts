@@ -2,22 +2,27 @@
  * The built CLI (`node bin/run.js`, i.e. dist/) as the regtest suites run it: one child
  * process per protocol step, the message on stdin, the next message on stdout — the way
  * two parties pipe messages to each other. Asynchronous, so the test worker (and the
- * node it talks to) stay responsive; killed after a timeout instead of hanging a run.
+ * node it talks to) stay responsive. A step killed at its time limit, or by a signal,
+ * rejects with what killed it (test/e2e/cli.ts `KilledError`) instead of hanging a run
+ * or returning an empty result.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.ts';
+import { finished } from '../e2e/cli.ts';
+import { assertFreshBuild } from '../setup/dist.ts';
 
 export const BIN = join(ROOT, 'bin', 'run.js');
-/** What bin/run.js loads; the suite fails loudly (not skips) when it has not been built. */
+/** What bin/run.js loads. */
 export const BUNDLE = join(ROOT, 'dist', 'offchain.cjs');
 
+/** The suite fails loudly (not skips) when dist/ is missing or older than the sources. */
 export function assertBuilt(): void {
-  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "npm run build" before the regtest suite (it runs the built CLI)`);
+  assertFreshBuild();
 }
 
-export type CliRun = { args: string[]; status: number | null; stdout: string; stderr: string; timedOut: boolean };
+/** A step that exited by itself (`timedOut` is always false: a killed step rejects). */
+export type CliRun = { args: string[]; status: number; stdout: string; stderr: string; timedOut: false };
 
 /**
  * Run one command. The environment is the test's minus any OFFCHAIN_* settings of the
@@ -29,29 +34,16 @@ export function offchain(args: string[], opts: { input?: string; env?: Record<st
   for (const k of Object.keys(env)) if (k.startsWith('OFFCHAIN_')) delete env[k];
   delete env['NO_COLOR'];
   Object.assign(env, { NODE_ENV: '' }, opts.env);
+  assertFreshBuild();
   const child = spawn(process.execPath, [BIN, ...args], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.on('error', () => {}); // the command may exit (e.g. refuse) before reading its input
   child.stdin.end(opts.input ?? '');
-  return new Promise((resolve) => {
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs ?? 60_000);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ args, status, stdout, stderr, timedOut });
-    });
-  });
+  return finished(child, `offchain ${args.join(' ')}`, opts.timeoutMs ?? 60_000).then((r) => ({ args, ...r, timedOut: false as const }));
 }
 
 /** `offchain <args>`, exit code and stderr, for failure messages (keys travel by environment, never in argv). */
 export function describeRun(r: CliRun): string {
-  return `offchain ${r.args.join(' ')}\n  exit ${r.status}${r.timedOut ? ' (killed: timeout)' : ''}\n  stderr: ${r.stderr.trim() || '(empty)'}`;
+  return `offchain ${r.args.join(' ')}\n  exit ${r.status}\n  stderr: ${r.stderr.trim() || '(empty)'}`;
 }
 
 /** The JSON message a successful step printed; throws with the command and its stderr otherwise. */
