@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { decodeMessage, messageSchema, Sats } from '../../src/lib/message.ts';
 import { resolveNetwork } from '../../src/lib/network.ts';
 import { decodeAddress } from '../../src/lib/address.ts';
-import { OffchainError } from '../../src/lib/errors.ts';
+import { refusal } from '../setup/refusal.ts';
 
 const Demo = messageSchema('demo/thing', 'a test message', { amount_sat: Sats('an amount'), note: Type.Optional(Type.String()) });
 
@@ -20,19 +20,10 @@ describe('message envelope and schema', () => {
     [{ ...ok, network: 'moon' }, 'E_MALFORMED_MESSAGE', /network/],
     [{ ...ok, amount_sat: 1.5 }, 'E_MALFORMED_MESSAGE', /amount_sat/],
     [{ ...ok, amount_sat: -1 }, 'E_MALFORMED_MESSAGE', /amount_sat/],
-    [{ ...ok, extra: true }, 'E_MALFORMED_MESSAGE', /./],
-    [[1, 2], 'E_MALFORMED_MESSAGE', /object/],
+    [{ ...ok, extra: true }, 'E_MALFORMED_MESSAGE', /^demo\/thing: extra: Unexpected property$/],
+    [[1, 2], 'E_MALFORMED_MESSAGE', /^expected a JSON object message$/],
   ])('refuses %j with %s', (value, code, text) => {
-    let err: unknown;
-    try {
-      decodeMessage(Demo, value);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(OffchainError);
-    expect((err as OffchainError).code).toBe(code);
-    expect((err as OffchainError).exitCode).toBe(3);
-    expect((err as Error).message).toMatch(text);
+    expect(refusal(() => decodeMessage(Demo, value), code, 3).message).toMatch(text);
   });
 });
 
@@ -41,13 +32,13 @@ describe('networks', () => {
     expect(resolveNetwork(undefined, undefined)).toBe('regtest');
     expect(resolveNetwork('signet', undefined)).toBe('signet');
     expect(resolveNetwork(undefined, 'testnet4')).toBe('testnet4');
-    expect(() => resolveNetwork('mainnet', 'regtest')).toThrow(/regtest/);
+    expect(refusal(() => resolveNetwork('mainnet', 'regtest'), 'E_NETWORK_MISMATCH', 4).message).toMatch(/the message is for regtest but --network is mainnet/);
   });
 
   it('refuses an address of another network by name', () => {
     const mainnet = 'bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4';
     expect(decodeAddress(mainnet, 'mainnet')).toHaveLength(22);
-    expect(() => decodeAddress(mainnet, 'regtest')).toThrow(/mainnet address, not regtest/);
-    expect(() => decodeAddress('not-an-address', 'regtest')).toThrow(/not a valid regtest address/);
+    expect(refusal(() => decodeAddress(mainnet, 'regtest'), 'E_NETWORK_MISMATCH', 4).message).toMatch(/mainnet address, not regtest/);
+    expect(refusal(() => decodeAddress('not-an-address', 'regtest'), 'E_BAD_ADDRESS', 3).message).toMatch(/not a valid regtest address/);
   });
 });

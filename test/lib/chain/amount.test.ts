@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MAX_MONEY, btcToSats, satsToBtc } from '../../../src/lib/chain/amount.ts';
+import { refusal } from '../../setup/refusal.ts';
 
 describe('btcToSats — Core JSON amounts to exact satoshis', () => {
   it.each([
@@ -21,10 +22,10 @@ describe('btcToSats — Core JSON amounts to exact satoshis', () => {
 
   it('refuses what is not an 8-decimal amount within 21e6 BTC', () => {
     for (const bad of ['0.000000001', '1e-8', 'abc', '', '21000000.00000001', '.5']) {
-      expect(() => btcToSats(bad)).toThrow(expect.objectContaining({ code: 'E_BAD_AMOUNT' }));
+      refusal(() => btcToSats(bad), 'E_BAD_AMOUNT', 3);
     }
     for (const bad of [Number.NaN, Infinity, 21_000_000.01, 1e21]) {
-      expect(() => btcToSats(bad)).toThrow(expect.objectContaining({ code: 'E_BAD_AMOUNT' }));
+      refusal(() => btcToSats(bad), 'E_BAD_AMOUNT', 3);
     }
   });
 

@@ -88,6 +88,7 @@ describe('isFinal — Core IsFinalTx at tip+1 / median-time-past', () => {
           if (left! > 0) expect(isFinal(t, tipHeight + left! - 1, mtp)).toBe(false);
         },
       ),
+      { numRuns: 5000 },
     );
   });
 
@@ -101,6 +102,7 @@ describe('isFinal — Core IsFinalTx at tip+1 / median-time-past', () => {
           expect(isFinal(tx(lockTime, NON_FINAL), height, mtp)).toBe(lockTime < mtp);
         },
       ),
+      { numRuns: 5000 },
     );
   });
 });

@@ -3,6 +3,7 @@ import { UsageError } from '../../../src/lib/errors.ts';
 import { OfflineChainSource } from '../../../src/lib/chain/offline.ts';
 import { explainFinality, isFinalAtTip } from '../../../src/lib/chain/finality.ts';
 import type { UtxoInfo } from '../../../src/lib/chain/types.ts';
+import { refusal } from '../../setup/refusal.ts';
 
 const TXID = 'ab'.repeat(32);
 const utxo: UtxoInfo = { txid: TXID, vout: 1, value: 50_000n, scriptPubKey: new Uint8Array([0x51, 0x20]), confirmations: 6 };
@@ -52,10 +53,11 @@ describe('OfflineChainSource', () => {
     expect(tip.height).toBe(1000);
     expect(isFinalAtTip({ lockTime: 1000, inputs: [{ sequence: 0xfffffffd }] }, tip)).toBe(true);
     expect(explainFinality({ lockTime: 1005, inputs: [{ sequence: 0xfffffffd }] }, tip)).toContain('5 more blocks');
-    expect(() => tip.medianTimePast).toThrow(expect.objectContaining({ code: 'E_CHAIN_UNKNOWN', message: expect.stringContaining('--tip-mtp') }));
-    expect(() => isFinalAtTip({ lockTime: 1_700_000_000, inputs: [{ sequence: 0 }] }, tip)).toThrow(UsageError);
+    const unknownTime = "offline: the tip's median-time-past is unknown; pass --tip-mtp or --rpc-url";
+    expect(refusal(() => tip.medianTimePast, 'E_CHAIN_UNKNOWN', 2).message).toBe(unknownTime);
+    expect(refusal(() => isFinalAtTip({ lockTime: 1_700_000_000, inputs: [{ sequence: 0 }] }, tip), 'E_CHAIN_UNKNOWN', 2).message).toBe(unknownTime);
     // Spreading or serialising the tip cannot silently drop the unknown time either.
-    expect(() => ({ ...tip })).toThrow(UsageError);
+    expect(refusal(() => ({ ...tip }), 'E_CHAIN_UNKNOWN', 2).message).toBe(unknownTime);
   });
 
   it('mempool and broadcast need a node', async () => {
@@ -71,10 +73,10 @@ describe('OfflineChainSource', () => {
   });
 
   it('validates the facts it is given', () => {
-    expect(() => new OfflineChainSource({ tipHeight: -1 })).toThrow(expect.objectContaining({ code: 'E_BAD_TIP' }));
-    expect(() => new OfflineChainSource({ tipHeight: 1.5 })).toThrow(expect.objectContaining({ code: 'E_BAD_TIP' }));
-    expect(() => new OfflineChainSource({ tipHeight: 500_000_000 })).toThrow(expect.objectContaining({ code: 'E_BAD_TIP' }));
-    expect(() => new OfflineChainSource({ tipMedianTimePast: -5 })).toThrow(expect.objectContaining({ code: 'E_BAD_TIP' }));
-    expect(() => new OfflineChainSource({ utxos: [{ ...utxo, confirmations: -1 }] })).toThrow(expect.objectContaining({ code: 'E_BAD_CONFIRMATIONS' }));
+    refusal(() => new OfflineChainSource({ tipHeight: -1 }), 'E_BAD_TIP', 2);
+    refusal(() => new OfflineChainSource({ tipHeight: 1.5 }), 'E_BAD_TIP', 2);
+    refusal(() => new OfflineChainSource({ tipHeight: 500_000_000 }), 'E_BAD_TIP', 2);
+    refusal(() => new OfflineChainSource({ tipMedianTimePast: -5 }), 'E_BAD_TIP', 2);
+    refusal(() => new OfflineChainSource({ utxos: [{ ...utxo, confirmations: -1 }] }), 'E_BAD_CONFIRMATIONS', 2);
   });
 });

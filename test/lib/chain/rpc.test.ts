@@ -8,6 +8,7 @@ import { RpcChainSource, RpcError, resolveRpcConfig } from '../../../src/lib/cha
 import type { RpcConfig } from '../../../src/lib/chain/rpc.ts';
 import type { Network } from '../../../src/lib/network.ts';
 import { tempDir } from '../../helpers.ts';
+import { refusalAsync } from '../../setup/refusal.ts';
 import { closedPort, startFakeCore } from './fake-core.ts';
 import type { FakeCore, FakeCoreOptions, Handler } from './fake-core.ts';
 
@@ -163,8 +164,8 @@ describe('RpcChainSource — answers', () => {
     const core = await fake({ gettxout: () => null });
     const source = new RpcChainSource(config(core));
     expect(await source.utxo(TXID, 0)).toBeNull();
-    await expect(source.utxo('XYZ', 0)).rejects.toMatchObject({ code: 'E_BAD_TXID' });
-    await expect(source.utxo(TXID, -1)).rejects.toMatchObject({ code: 'E_BAD_VOUT' });
+    await refusalAsync(source.utxo('XYZ', 0), 'E_BAD_TXID', 3);
+    await refusalAsync(source.utxo(TXID, -1), 'E_BAD_VOUT', 3);
     expect(core.requests).toHaveLength(2);
   });
 

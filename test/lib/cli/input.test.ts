@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { base64, hex } from '@scure/base';
 import { detectFormat, readToEnd, PSBT_MAGIC, jsonLines } from '../../../src/lib/cli/input.ts';
-import { MalformedInputError, OffchainError } from '../../../src/lib/errors.ts';
+import { refusal } from '../../setup/refusal.ts';
 
 const psbt = new Uint8Array([...PSBT_MAGIC, 1, 0, 0xff]);
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -21,28 +21,73 @@ describe('input format detection', () => {
   });
 
   it('names the bad line of JSON Lines', () => {
-    const e = catchErr(() => detectFormat(enc('{"a":1}\n{"a":\n')));
-    expect(e).toBeInstanceOf(MalformedInputError);
-    expect((e as Error).message).toMatch(/line 2/);
+    expect(refusal(() => detectFormat(enc('{"a":1}\n{"a":\n')), 'E_MALFORMED_JSON', 3).message).toMatch(/^line 2 is not valid JSON: /);
   });
 
   it('refuses empty and unknown input with exit-3 errors', () => {
-    expect((catchErr(() => detectFormat(enc('  \n'))) as OffchainError).code).toBe('E_EMPTY_INPUT');
-    expect((catchErr(() => detectFormat(enc('hello'))) as OffchainError).exitCode).toBe(3);
+    refusal(() => detectFormat(enc('  \n')), 'E_EMPTY_INPUT', 3);
+    refusal(() => detectFormat(enc('hello')), 'E_UNKNOWN_FORMAT', 3);
   });
 
-  it('never throws anything but our errors on arbitrary bytes (fuzz)', () => {
+  /**
+   * What the input contract says arbitrary bytes are, written from its rules (README:
+   * input formats) rather than read from detectFormat: binary PSBT by its magic; else the
+   * trimmed UTF-8 text is JSON if it opens with { or [, base64 PSBT if it is "cHNidP8…"
+   * in the base64 alphabet, hex PSBT if it is "70736274ff…" in hex digits; else unknown.
+   */
+  function classify(bytes: Uint8Array): 'binary' | 'empty' | 'json' | 'base64' | 'hex' | 'unknown' {
+    if (bytes.length >= 5 && hex.encode(bytes.subarray(0, 5)) === '70736274ff') return 'binary';
+    const text = new TextDecoder().decode(bytes).trim();
+    if (text === '') return 'empty';
+    if (text[0] === '{' || text[0] === '[') return 'json';
+    if (text.startsWith('cHNidP8') && /^[A-Za-z0-9+/=\s]*$/.test(text)) return 'base64';
+    if (text.toLowerCase().startsWith('70736274ff') && /^[0-9a-fA-F\s]*$/.test(text)) return 'hex';
+    return 'unknown';
+  }
+  const REFUSAL: Record<ReturnType<typeof classify>, string> = {
+    binary: 'none', empty: 'E_EMPTY_INPUT', json: 'E_MALFORMED_JSON', base64: 'E_MALFORMED_PSBT', hex: 'E_MALFORMED_PSBT', unknown: 'E_UNKNOWN_FORMAT',
+  };
+
+  it('arbitrary bytes: what is read is the input, what is refused gets the code of its kind (fuzz)', () => {
+    const counts: Record<string, number> = {};
+    const psbtText = fc.uint8Array({ maxLength: 120 }).chain((b) => fc.constantFrom(base64.encode(Uint8Array.of(0x70, 0x73, 0x62, 0x74, 0xff, ...b)), hex.encode(Uint8Array.of(0x70, 0x73, 0x62, 0x74, 0xff, ...b))));
+    const mangled = psbtText.chain((t) => fc.tuple(fc.nat(t.length), fc.constantFrom('', ' ', '\n', '!', 'x', '=', 'a')).map(([at, c]) => t.slice(0, at) + c + t.slice(at)));
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.string().map(enc), fc.uint8Array().map((b) => enc('cHNidP8' + base64.encode(b)))), (bytes) => {
-        try {
-          detectFormat(bytes);
-        } catch (e) {
-          expect(e).toBeInstanceOf(OffchainError);
-          expect((e as OffchainError).exitCode).toBe(3);
-        }
-      }),
-      { numRuns: 2000 },
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }),
+          fc.uint8Array({ maxLength: 60 }).map((b) => Uint8Array.of(0x70, 0x73, 0x62, 0x74, 0xff, ...b)),
+          fc.string().map(enc),
+          fc.array(fc.json(), { minLength: 1, maxLength: 3 }).map((lines) => enc(lines.join('\n'))),
+          psbtText.map(enc),
+          mangled.map(enc),
+          fc.uint8Array().map((b) => enc('cHNidP8' + base64.encode(b))),
+        ),
+        (bytes) => {
+          const kind = classify(bytes);
+          const text = new TextDecoder().decode(bytes).trim().replace(/\s+/g, '');
+          let doc: ReturnType<typeof detectFormat>;
+          try {
+            doc = detectFormat(bytes);
+          } catch {
+            counts[`${kind} refused`] = (counts[`${kind} refused`] ?? 0) + 1;
+            refusal(() => detectFormat(bytes), REFUSAL[kind], 3);
+            return;
+          }
+          counts[`${kind} read`] = (counts[`${kind} read`] ?? 0) + 1;
+          if (kind === 'binary') expect(doc).toEqual({ format: 'psbt', encoding: 'binary', psbt: bytes });
+          else if (kind === 'base64') expect(doc.format === 'psbt' && doc.encoding === 'base64' && base64.encode(doc.psbt)).toBe(text);
+          else if (kind === 'hex') expect(doc.format === 'psbt' && doc.encoding === 'hex' && hex.encode(doc.psbt)).toBe(text.toLowerCase());
+          else if (kind === 'json') expect(['json', 'jsonl']).toContain(doc.format);
+          else throw new Error(`read ${kind} input ${JSON.stringify(new TextDecoder().decode(bytes))} as ${doc.format}`);
+        },
+      ),
+      { numRuns: 5000 },
     );
+    // Every kind was met, both read and refused where both are possible.
+    for (const outcome of ['binary read', 'empty refused', 'json read', 'json refused', 'base64 read', 'base64 refused', 'hex read', 'hex refused', 'unknown refused']) {
+      expect(counts[outcome] ?? 0, `${outcome}: ${JSON.stringify(counts)}`).toBeGreaterThan(0);
+    }
   });
 });
 
@@ -65,12 +110,3 @@ describe('reading input', () => {
     expect(seen).toEqual([{ value: { i: 1 }, line: 1 }, { value: { i: 2 }, line: 2 }, { value: { i: 3 }, line: 4 }]);
   });
 });
-
-function catchErr(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error');
-}

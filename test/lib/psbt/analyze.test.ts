@@ -99,7 +99,12 @@ describe('every BIP-373 key-path case goes signer → signer → finalizer', () 
   });
 
   it('receiving cases: a P2WPKH input waits for its one signature', () => {
-    for (const c of cases373.filter((x) => x.description.startsWith('Receiving'))) {
+    const receiving = cases373.filter((x) => x.description.startsWith('Receiving'));
+    expect(receiving.map((c) => c.description)).toEqual([
+      'Receiving a Taproot output where the internal key is a MuSig2 Aggregate Pubkey',
+      'Receiving a Taproot output where the internal key is derived from a MuSig2 Aggregate Pubkey',
+    ]);
+    for (const c of receiving) {
       const a = analyzeHex(c.hex);
       expect(a.next).toBe('signer');
       expect(a.inputs[0].missing.signatures).toHaveLength(1);

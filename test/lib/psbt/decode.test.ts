@@ -7,7 +7,7 @@ import { bech32m, createBase58check, hex } from '@scure/base';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { loadVector } from '../../helpers.ts';
 import { stringifyMessage, toJsonValue } from '../../../src/lib/json.ts';
-import { decodePsbt, scriptType, sighashName, type DecodedPsbtInput } from '../../../src/lib/psbt/decode.ts';
+import { decodePsbt, scriptType, sighashName } from '../../../src/lib/psbt/decode.ts';
 import { parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
 import { rawMaps, type RawRecord } from './raw.ts';
 
@@ -99,6 +99,7 @@ describe('BIP-373 valid PSBTs: the MuSig2 fields are exactly the vector bytes', 
     const leaf = view.inputs[0].taproot_scripts[0];
     expect(leaf.script).toBe(`20${AGGREGATE.slice(2)}ac`);
     expect(leaf.leaf_ver).toBe(0xc0);
+    expect(view.inputs[0].musig2_pubnonces).toHaveLength(PARTICIPANTS.length);
     for (const n of view.inputs[0].musig2_pubnonces) expect(n.leaf_hash).toBe(view.inputs[0].taproot_merkle_root);
   });
 });
@@ -228,9 +229,34 @@ describe('scriptType follows Core names', () => {
   }
 });
 
-describe('typing', () => {
-  it('DecodedPsbtInput keys are the Core names', () => {
-    const keys: (keyof DecodedPsbtInput)[] = ['non_witness_utxo', 'witness_utxo', 'partial_signatures', 'taproot_key_path_sig', 'musig2_pubnonces'];
-    expect(keys).toHaveLength(5);
+describe('field names are Bitcoin Core decodepsbt\'s', () => {
+  // Core's decodepsbt input and output field names (src/rpc/rawtransaction.cpp), written
+  // here rather than read from our types; PSBTv2's required_*_locktime are BIP-370's names.
+  const CORE_INPUT_FIELDS = [
+    'non_witness_utxo', 'witness_utxo', 'partial_signatures', 'sighash', 'redeem_script', 'witness_script', 'bip32_derivs',
+    'final_scriptSig', 'final_scriptwitness', 'ripemd160_preimages', 'sha256_preimages', 'hash160_preimages', 'hash256_preimages',
+    'taproot_key_path_sig', 'taproot_script_path_sigs', 'taproot_scripts', 'taproot_bip32_derivs', 'taproot_internal_key',
+    'taproot_merkle_root', 'musig2_participant_pubkeys', 'musig2_pubnonces', 'musig2_partial_sigs', 'proprietary', 'unknown',
+    'required_time_locktime', 'required_height_locktime',
+  ];
+  const CORE_OUTPUT_FIELDS = [
+    'redeem_script', 'witness_script', 'bip32_derivs', 'taproot_internal_key', 'taproot_tree', 'taproot_bip32_derivs',
+    'musig2_participant_pubkeys', 'proprietary', 'unknown',
+  ];
+  const workflow = (bip174.role_workflow.steps as { expected_psbt?: Case }[]).flatMap((s) => (s.expected_psbt ? [s.expected_psbt] : []));
+  const all = [...bip174.valid.cases, ...bip174.fails_signer_checks.cases, ...bip373.valid.cases, ...workflow] as Case[];
+
+  it('every input and output field decoded from the BIP-174 and BIP-373 vectors has a Core name, and the common ones all occur', () => {
+    const inputFields = new Set<string>();
+    const outputFields = new Set<string>();
+    for (const c of all) {
+      const view = json(decodeHex(c.hex));
+      for (const input of view.inputs) Object.keys(input).forEach((k) => inputFields.add(k));
+      for (const output of view.outputs) Object.keys(output).forEach((k) => outputFields.add(k));
+    }
+    expect([...inputFields].filter((k) => !CORE_INPUT_FIELDS.includes(k))).toEqual([]);
+    expect([...outputFields].filter((k) => !CORE_OUTPUT_FIELDS.includes(k))).toEqual([]);
+    const common = ['non_witness_utxo', 'witness_utxo', 'partial_signatures', 'final_scriptSig', 'final_scriptwitness', 'taproot_key_path_sig', 'musig2_participant_pubkeys', 'musig2_pubnonces', 'musig2_partial_sigs'];
+    expect(common.filter((k) => !inputFields.has(k))).toEqual([]);
   });
 });

@@ -2,7 +2,9 @@
  * Robustness: random bytes and random mutations of the valid vectors (bit flips, truncation,
  * appended, inserted and deleted bytes, overwritten length prefixes) either parse or throw
  * MalformedInputError — never another exception type, never a hang. Whatever parses must
- * also decode, analyze and serialise without throwing.
+ * also decode, analyze and serialise, and what it serialises to must hold the same records
+ * as the input, map by map (read with the independent reader in ./raw.ts): a parser that
+ * accepted bytes by dropping or inventing fields would fail here, not only one that threw.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -14,6 +16,7 @@ import { analyzePsbt } from '../../../src/lib/psbt/analyze.ts';
 import { decodePsbt } from '../../../src/lib/psbt/decode.ts';
 import { parsePsbt, PSBT_MAGIC, serializePsbt } from '../../../src/lib/psbt/parse.ts';
 import { applyMutations, byteMutation } from '../../fuzz.ts';
+import { rawMaps, recordSet } from './raw.ts';
 
 const bip174 = loadVector('bips/bip-0174/psbt-test-vectors.json');
 const bip373 = loadVector('bips/bip-0373/musig2-psbt-test-vectors.json');
@@ -27,25 +30,49 @@ const seeds: Uint8Array[] = [
 const SLOW_MS = 1000;
 let slowest = 0;
 
-/** Parse; on success exercise every reader. Any throw other than MalformedInputError fails. */
+let accepted = 0;
+
+/**
+ * What an accepted PSBT re-serialises to: the same records in every map (btc-signer
+ * writes them in its own key order), the same number of maps, and a fixed point — and
+ * the only maps it may drop are empty ones after the last output map (bip174js's
+ * tolerated extra map; see the report on zero-input PSBTs below).
+ */
+function expectSameRecords(input: Uint8Array, output: Uint8Array, inputs: number, outputs: number): void {
+  const before = rawMaps(hex.encode(input)).map(recordSet);
+  const after = rawMaps(hex.encode(output)).map(recordSet);
+  const expected = 1 + inputs + outputs;
+  expect(after).toEqual(before.slice(0, expected));
+  const extra = before.slice(expected);
+  expect(extra.every((map) => map.length === 0), `records after the last output map of ${hex.encode(input)}`).toBe(true);
+  // Known: btc-signer (so parsePsbt) accepts two trailing empty maps when the unsigned
+  // transaction has no inputs and no outputs; one is the documented tolerance otherwise.
+  if (inputs + outputs > 0) expect(extra.length, hex.encode(input)).toBeLessThanOrEqual(1);
+  expect(hex.encode(serializePsbt(parsePsbt(output, { scriptChecks: false })))).toBe(hex.encode(output));
+}
+
+/** Parse; on success exercise every reader and check the round trip. Any throw other than MalformedInputError fails. */
 function exercise(bytes: Uint8Array, scriptChecks: boolean): void {
   const started = performance.now();
+  let tx: ReturnType<typeof parsePsbt> | undefined;
   try {
-    const tx = parsePsbt(bytes, { scriptChecks });
-    stringifyLine(decodePsbt(tx, 'regtest'));
-    stringifyLine(analyzePsbt(tx));
-    parsePsbt(serializePsbt(tx), { scriptChecks: false });
+    tx = parsePsbt(bytes, { scriptChecks });
   } catch (e) {
     if (!(e instanceof MalformedInputError)) {
       throw new Error(`unexpected ${e instanceof Error ? e.constructor.name : typeof e} for ${hex.encode(bytes)}: ${String(e)}`);
     }
     expect(e.code).toBe('E_MALFORMED_PSBT');
     expect(e.message).not.toContain('\n');
-  } finally {
-    const elapsed = performance.now() - started;
-    slowest = Math.max(slowest, elapsed);
-    if (elapsed > SLOW_MS) throw new Error(`took ${elapsed.toFixed(0)} ms for ${bytes.length} bytes`);
   }
+  if (tx) {
+    accepted++;
+    stringifyLine(decodePsbt(tx, 'regtest'));
+    stringifyLine(analyzePsbt(tx));
+    expectSameRecords(bytes, serializePsbt(tx), tx.inputsLength, tx.outputsLength);
+  }
+  const elapsed = performance.now() - started;
+  slowest = Math.max(slowest, elapsed);
+  if (elapsed > SLOW_MS) throw new Error(`took ${elapsed.toFixed(0)} ms for ${bytes.length} bytes`);
 }
 
 // Length prefixes and compact sizes are the interesting bytes: 0xfd..0xff, 0x00, 0xfc.
@@ -53,27 +80,37 @@ const mutation = byteMutation({ setValues: [0x00, 0x01, 0xfc, 0xfd, 0xfe, 0xff],
 
 describe('fuzz: parsePsbt never throws anything but MalformedInputError', () => {
   it('random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => exercise(bytes, true)), { numRuns: 1000, seed: 174 });
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => exercise(bytes, true)), { numRuns: 2000 });
   });
 
   it('random bytes after the magic', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 512 }), fc.boolean(), (bytes, checks) => exercise(new Uint8Array([...PSBT_MAGIC, ...bytes]), checks)),
-      { numRuns: 2000, seed: 370 },
+      { numRuns: 3000 },
     );
   });
 
-  it('mutations of the valid vectors', () => {
+  it('mutations of the valid vectors: accepted ones keep every record', () => {
+    const before = accepted;
     fc.assert(
       fc.property(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 4 }), fc.boolean(), (seed, mutations, checks) =>
         exercise(applyMutations(seed, mutations), checks),
       ),
-      { numRuns: 3000, seed: 373 },
+      { numRuns: 4000 },
     );
+    // Many mutations (a flipped bit in an amount, a signature, a key) leave a valid PSBT:
+    // the round-trip check above must actually have run on some.
+    expect(accepted - before).toBeGreaterThan(100);
   });
 
-  it('the unmutated seeds all parse (so mutations start from valid PSBTs)', () => {
-    for (const seed of seeds) expect(() => parsePsbt(seed, { scriptChecks: false })).not.toThrow();
+  it('the unmutated seeds all parse and keep every record (so mutations start from valid PSBTs)', () => {
+    // parse.test.ts checks the BIP vectors byte for byte; the role-workflow PSBTs list
+    // some records in another order than btc-signer writes them, which BIP-174 allows.
+    expect(seeds).toHaveLength(bip174.valid.cases.length + bip174.fails_signer_checks.cases.length + bip373.valid.cases.length + 7);
+    for (const seed of seeds) {
+      const tx = parsePsbt(seed, { scriptChecks: false });
+      expectSameRecords(seed, serializePsbt(tx), tx.inputsLength, tx.outputsLength);
+    }
     expect(slowest).toBeLessThan(SLOW_MS);
   });
 });
