@@ -11,7 +11,7 @@ import {
 } from '../../../src/lib/musig/engine/select.ts';
 import { keyAgg, nonceAgg, nonceGen } from '../../../src/lib/musig/bip327.ts';
 import { referenceEngine } from '../../../src/lib/musig/engine/reference.ts';
-import { UsageError } from '../../../src/lib/errors.ts';
+import { refusal } from '../../setup/refusal.ts';
 import { keyPair } from '../../../src/lib/keys/keys.ts';
 import { toHex } from '../../../src/lib/bytes.ts';
 
@@ -80,7 +80,7 @@ describe('selectBackend', () => {
     expect(parseBackendChoice('')).toBe('noble');
     expect(parseBackendChoice(' Tiny-Secp256k1 ')).toBe('tiny-secp256k1');
     expect(parseBackendChoice('auto')).toBe('auto');
-    expect(() => parseBackendChoice('openssl')).toThrow(UsageError);
+    expect(refusal(() => parseBackendChoice('openssl'), 'E_USAGE', 2).message).toMatch(/^unknown secp256k1 backend "openssl": expected one of auto, noble, tiny-secp256k1, native/);
   });
 });
 
