@@ -99,8 +99,11 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
           r = await next;
         }
         if (r.done) break;
-        const { value, line } = r.value;
+        const item = r.value;
+        const { line } = item;
         try {
+          if ('error' in item) throw item.error;
+          const { value } = item;
           if (readEnvelope(value).network !== network) throw new RefusedError('E_NETWORK_MISMATCH', `line ${line} is for another network than ${network}`);
           // One request, one savepoint: a refused request leaves nothing in the batch.
           out.push(await store.step(() => acceptUpdate(ctx, decodeMessage(UpdateRequestSchema, value))));

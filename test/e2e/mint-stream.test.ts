@@ -188,9 +188,9 @@ describe('sign-update --role mint --stream: three users, one mint process, recei
     expect([...latest.values()].map((r) => [r.state, r.cumulative_sat])).toEqual([[2, 1_500], [2, 2_600], [2, 3_700]]);
   });
 
-  it('round 3: requests in another order than the users were opened, each answered for its own contract', async () => {
+  it('round 3: requests in another order than the users were opened, each answered for its own contract; a line that is not JSON gets E_MALFORMED_JSON and the stream goes on', async () => {
     const [a, b, c] = await requests([10, 20, 30]);
-    const receipts = await round([pay(p.users[2]!, c!), pay(p.users[0]!, a!), pay(p.users[1]!, b!)]);
+    const receipts = await round([pay(p.users[2]!, c!), bad('not json', 'E_MALFORMED_JSON', 3, /line \d+ is not valid JSON/), pay(p.users[0]!, a!), pay(p.users[1]!, b!)]);
     await accept(receipts);
     expect([...latest.values()].map((r) => [r.state, r.cumulative_sat])).toEqual([[3, 1_510], [3, 2_620], [3, 3_730]]);
   });

@@ -126,7 +126,9 @@ export function parseJsonLine(line: string, lineNumber: number): unknown {
 
 /**
  * Stream JSON Lines one item at a time (bulk decoders: 100k items never sit in memory
- * at once). Blank lines are skipped; a bad line throws with its number.
+ * at once). Blank lines are skipped (they still count in line numbers); a line that is
+ * not JSON is an item carrying its error, so the consumer answers it and goes on; a
+ * line over the size cap ends the stream.
  */
 /** Passes bytes through, failing once a line runs past `max` bytes (readline would buffer it whole). */
 function capLineLength(max: number): Transform {
@@ -146,7 +148,10 @@ function capLineLength(max: number): Transform {
   });
 }
 
-export async function* jsonLines(src: InputSource, max = MAX_INPUT_BYTES): AsyncGenerator<{ value: unknown; line: number }> {
+/** One item of a JSON Lines stream: its value, or why its line is not JSON (the stream goes on). */
+export type JsonLine = { line: number; value: unknown } | { line: number; error: MalformedInputError };
+
+export async function* jsonLines(src: InputSource, max = MAX_INPUT_BYTES): AsyncGenerator<JsonLine> {
   let stream: Readable;
   if (src.path !== undefined && src.path !== '-') {
     stream = createReadStream(src.path);
@@ -175,7 +180,13 @@ export async function* jsonLines(src: InputSource, max = MAX_INPUT_BYTES): Async
     n++;
     if (line.trim().length === 0) continue;
     if (failure) break;
-    yield { value: parseJsonLine(line, n), line: n };
+    let item: JsonLine;
+    try {
+      item = { line: n, value: parseJsonLine(line, n) };
+    } catch (e) {
+      item = { line: n, error: e as MalformedInputError };
+    }
+    yield item;
   }
   if (failure) throw failure;
 }

@@ -47,15 +47,24 @@ describe('input size cap', () => {
   it('JSON Lines: short lines stream through; one line over the cap fails the stream with E_INPUT_TOO_LARGE', async () => {
     const lines = Readable.from(['{"a":1}\n{"a":2}\n', '{"a":3}\n']);
     const got: unknown[] = [];
-    for await (const { value } of jsonLines({ path: undefined, stdin: Object.assign(lines, { isTTY: false }) }, 16)) got.push(value);
+    for await (const item of jsonLines({ path: undefined, stdin: Object.assign(lines, { isTTY: false }) }, 16)) got.push('value' in item ? item.value : item.error);
     expect(got).toEqual([{ a: 1 }, { a: 2 }, { a: 3 }]);
     const long = Readable.from(['{"a":1}\n', '{"b":"' + 'x'.repeat(20) + '"}\n']);
     const seen: unknown[] = [];
     await expect((async () => {
-      for await (const { value } of jsonLines({ path: undefined, stdin: Object.assign(long, { isTTY: false }) }, 16)) seen.push(value);
+      for await (const item of jsonLines({ path: undefined, stdin: Object.assign(long, { isTTY: false }) }, 16)) seen.push('value' in item ? item.value : item.error);
     })()).rejects.toMatchObject({ code: 'E_INPUT_TOO_LARGE', exitCode: 3 });
     // Nothing from the long line on is delivered (the line before it may or may not be).
     expect([{ a: 1 }].slice(0, seen.length)).toEqual(seen);
+  });
+
+  it('a line that is not JSON is an item carrying E_MALFORMED_JSON with its line number, and the stream goes on', async () => {
+    const input = Readable.from(['{"a":1}\n', 'not json\n', '\n', '{"a":2}\n']);
+    const got: unknown[] = [];
+    for await (const item of jsonLines({ path: undefined, stdin: Object.assign(input, { isTTY: false }) })) {
+      got.push('value' in item ? { line: item.line, value: item.value } : { line: item.line, code: item.error.code, exitCode: item.error.exitCode });
+    }
+    expect(got).toEqual([{ line: 1, value: { a: 1 } }, { line: 2, code: 'E_MALFORMED_JSON', exitCode: 3 }, { line: 4, value: { a: 2 } }]);
   });
 
   it('the CLI refuses 33 MiB on stdin with one coded line, exit 3, nothing on stdout', () => {
