@@ -116,6 +116,19 @@ describe('BIP-373 vectors through our MuSig2 key-path code', () => {
     expect(spent.txid).toBe(extracted.txid);
   });
 
+  it('With all partial signatures and the vector\'s PSBT_IN_TAP_KEY_SIG: finalizeAll takes it as it verifies; one flipped bit of it is E_BAD_SIGNATURE, no witness', () => {
+    const good = parsePsbt(bytesOf(variant('With all partial signatures').hex));
+    const sig = good.getInput(0).tapKeySig!;
+    finalizeAll(good);
+    expect(good.getInput(0).finalScriptWitness!.map(hexOf)).toEqual([hexOf(sig)]);
+    const bad = parsePsbt(bytesOf(variant('With all partial signatures').hex));
+    const flipped = Uint8Array.from(sig);
+    flipped[63] = flipped[63]! ^ 1;
+    bad.updateInput(0, { tapKeySig: flipped }, true);
+    expect(() => finalizeAll(bad)).toThrow(expect.objectContaining({ code: 'E_BAD_SIGNATURE', exitCode: 4 }));
+    expect(bad.getInput(0).finalScriptWitness).toBeUndefined();
+  });
+
   it('With all partial signatures, one corrupted: finalizeAll blames its participant (E_BAD_PARTIAL_SIG) and writes no witness', () => {
     for (let j = 0; j < 3; j++) {
       const { tx } = withoutTapKeySig();
