@@ -21,7 +21,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bech32m, hex } from '@scure/base';
-import { p2tr } from '@scure/btc-signer';
+import { Transaction, p2tr } from '@scure/btc-signer';
 import { keyAggExport, keyAggregate, sortKeys } from '@scure/btc-signer/musig2.js';
 import { ROOT, tempDir } from '../helpers.ts';
 import { pipeline, type Stage } from './cli.ts';
@@ -240,6 +240,55 @@ describe(`credit messages under OFFCHAIN_TEST_SEED=${SEED}`, () => {
     const spendable = BigInt(open.contract.capacity_sat) - fee - BigInt(balance.cumulative_sat);
     expect([balance.state, balance.cumulative_sat]).toEqual([1, 25_000]);
     expect(BigInt(balance.spendable_sat)).toBe(spendable);
+  });
+
+  it('10-closed and 11-exit: the transactions pay what the messages say, at the fee rates asked, from their own bytes', () => {
+    const msg = <T>(name: string) => JSON.parse(runs[0]!.get(name)!) as T;
+    const { contract } = msg<{ contract: { capacity_sat: number; fee_rate: number; funding: { txid: string; vout: number }; payout_address: string; change_address: string } }>('03-open-request');
+    const receipt = msg<{ txid: string; cumulative_sat: number }>('07-receipt');
+    const closed = msg<{ hex: string; txid: string; cumulative_sat: number }>('10-closed');
+    const exit = msg<{ state_tx: { hex: string; txid: string; vsize: number; fee_sat: number }; child: { hex: string; txid: string; package_fee_rate: number } }>('11-exit');
+    const payout = segwitScript(contract.payout_address);
+    const change = segwitScript(contract.change_address);
+    const tx = (h: string) => Transaction.fromRaw(hex.decode(h), { allowUnknownOutputs: true });
+    const outputs = (t: Transaction) => Array.from({ length: t.outputsLength }, (_, i) => ({ script: hex.encode(t.getOutput(i).script!), amount: t.getOutput(i).amount! }));
+    const spends = (t: Transaction) => Array.from({ length: t.inputsLength }, (_, i) => `${hex.encode(t.getInput(i).txid!)}:${t.getInput(i).index}`);
+    const capacity = BigInt(contract.capacity_sat);
+    const cumulative = BigInt(receipt.cumulative_sat);
+
+    // The close, at the close-request's fee rate: the mint its cumulative amount, the user the rest less the fee.
+    const close = tx(closed.hex);
+    expect(close.id).toBe(closed.txid);
+    expect(spends(close)).toEqual([`${contract.funding.txid}:${contract.funding.vout}`]);
+    const closeFee = BigInt(Math.ceil(keyPathSpendVsize([payout, change]) * msg<{ fee_rate: number }>('09-close-request').fee_rate));
+    expect(outputs(close)).toEqual([
+      { script: hex.encode(payout), amount: cumulative },
+      { script: hex.encode(change), amount: capacity - cumulative - closeFee },
+    ]);
+
+    // The state the mint exits with is the one the receipt acknowledged, at the contract's fee rate.
+    const state = tx(exit.state_tx.hex);
+    expect([state.id, exit.state_tx.txid]).toEqual([receipt.txid, receipt.txid]);
+    expect(state.version).toBe(3);
+    expect(spends(state)).toEqual([`${contract.funding.txid}:${contract.funding.vout}`]);
+    const stateVsize = keyPathSpendVsize([payout, change]);
+    const stateFee = BigInt(Math.ceil(stateVsize * contract.fee_rate));
+    expect(outputs(state)).toEqual([
+      { script: hex.encode(payout), amount: cumulative },
+      { script: hex.encode(change), amount: capacity - cumulative - stateFee },
+    ]);
+    expect([exit.state_tx.vsize, exit.state_tx.fee_sat]).toEqual([stateVsize, Number(stateFee)]);
+
+    // The CPFP child spends the mint's payout output back to the mint at --fee-rate 2 for the package.
+    const child = tx(exit.child.hex);
+    expect(child.id).toBe(exit.child.txid);
+    expect(spends(child)).toEqual([`${state.id}:0`]);
+    const childOut = outputs(child);
+    expect(childOut.map((o) => o.script)).toEqual([hex.encode(payout)]);
+    const childFee = cumulative - childOut[0]!.amount;
+    const packageRate = Number(stateFee + childFee) / (stateVsize + keyPathSpendVsize([payout]));
+    expect(packageRate).toBeGreaterThanOrEqual(2);
+    expect(exit.child.package_fee_rate).toBe(Number(packageRate.toFixed(2)));
   });
 
   it('a second run in fresh state directories prints the same bytes at every step', () => {
