@@ -14,8 +14,25 @@ const HEADER_KEYS = ['type', 'version', 'network'] as const;
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
-/** Convert our library values into plain JSON values, with the canonical key order. */
-export function toJsonValue(value: unknown, path = '$'): JsonValue {
+/**
+ * A JSON value with its object keys in canonical order, kept as an entry list: a plain
+ * JavaScript object would put integer-like keys ("2", "10") first whatever the order
+ * they were inserted in.
+ */
+type Canonical = null | boolean | number | string | Canonical[] | { entries: [string, Canonical][] };
+
+/** Compare by Unicode code point (not UTF-16 code unit, which puts U+1F600 before U+FF00). */
+function byCodePoint(a: string, b: string): number {
+  const x = [...a];
+  const y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!;
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
+}
+
+function canonical(value: unknown, path: string): Canonical {
   if (value === null) return null;
   switch (typeof value) {
     case 'boolean':
@@ -35,22 +52,42 @@ export function toJsonValue(value: unknown, path = '$'): JsonValue {
       throw new TypeError(`${path}: cannot serialise ${typeof value}`);
   }
   if (value instanceof Uint8Array) return toHex(value);
-  if (Array.isArray(value)) return value.map((v, i) => toJsonValue(v, `${path}[${i}]`));
+  if (Array.isArray(value)) return value.map((v, i) => canonical(v, `${path}[${i}]`));
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj).filter((k) => obj[k] !== undefined);
   const header = HEADER_KEYS.filter((k) => keys.includes(k));
-  const rest = keys.filter((k) => !(HEADER_KEYS as readonly string[]).includes(k)).sort();
-  const out: { [key: string]: JsonValue } = {};
-  for (const k of [...header, ...rest]) out[k] = toJsonValue(obj[k], `${path}.${k}`);
-  return out;
+  const rest = keys.filter((k) => !(HEADER_KEYS as readonly string[]).includes(k)).sort(byCodePoint);
+  return { entries: [...header, ...rest].map((k) => [k, canonical(obj[k], `${path}.${k}`)]) };
+}
+
+/** JSON text of a canonical value: compact, or pretty with `indent` per level (as JSON.stringify). */
+function write(c: Canonical, indent: string, depth: number): string {
+  if (c === null || typeof c !== 'object') return JSON.stringify(c);
+  const items = Array.isArray(c) ? c.map((v) => write(v, indent, depth + 1)) : c.entries.map(([k, v]) => `${JSON.stringify(k)}:${indent ? ' ' : ''}${write(v, indent, depth + 1)}`);
+  const [open, close] = Array.isArray(c) ? ['[', ']'] : ['{', '}'];
+  if (items.length === 0) return open + close;
+  if (!indent) return open + items.join(',') + close;
+  const inner = '\n' + indent.repeat(depth + 1);
+  return open + inner + items.join(',' + inner) + '\n' + indent.repeat(depth) + close;
+}
+
+function plain(c: Canonical): JsonValue {
+  if (c === null || typeof c !== 'object') return c;
+  if (Array.isArray(c)) return c.map(plain);
+  return Object.fromEntries(c.entries.map(([k, v]) => [k, plain(v)]));
+}
+
+/** Convert our library values into plain JSON values (object key order as JavaScript keeps it). */
+export function toJsonValue(value: unknown, path = '$'): JsonValue {
+  return plain(canonical(value, path));
 }
 
 /** Pretty (2-space) canonical JSON with a trailing newline: one message on stdout. */
 export function stringifyMessage(value: unknown): string {
-  return JSON.stringify(toJsonValue(value), null, 2) + '\n';
+  return write(canonical(value, '$'), '  ', 0) + '\n';
 }
 
 /** Compact canonical JSON on one line: one item of a JSON Lines stream. */
 export function stringifyLine(value: unknown): string {
-  return JSON.stringify(toJsonValue(value)) + '\n';
+  return write(canonical(value, '$'), '', 0) + '\n';
 }

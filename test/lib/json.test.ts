@@ -8,6 +8,22 @@ describe('canonical JSON', () => {
     expect(out).toBe('{"type":"t/x","version":1,"network":"regtest","alpha":{"a":1,"b":2},"zeta":1}\n');
   });
 
+  it('orders integer-like keys and keys beyond the BMP by their code points too (JavaScript objects do not)', () => {
+    expect(stringifyLine({ '10': 1, '2': 2, a: 3, type: 't' })).toBe('{"type":"t","10":1,"2":2,"a":3}\n');
+    expect(stringifyLine({ '\u{1f600}': 2, '\uff00': 1 })).toBe('{"\uff00":1,"\u{1f600}":2}\n');
+    expect(stringifyMessage({ '10': [1, { '2': {}, '1': [] }] })).toBe('{\n  "10": [\n    1,\n    {\n      "1": [],\n      "2": {}\n    }\n  ]\n}\n');
+  });
+
+  it('pretty output is JSON.stringify(…, null, 2) of the compact line, at any depth (property)', () => {
+    const key = fc.stringMatching(/^[a-z_][a-z0-9_]{0,6}$/);
+    const { tree } = fc.letrec((tie) => ({
+      tree: fc.oneof({ depthSize: 'small' }, fc.integer(), fc.string(), fc.boolean(), fc.constant(null), fc.array(tie('tree'), { maxLength: 3 }), fc.dictionary(key, tie('tree'), { maxKeys: 3 })),
+    }));
+    fc.assert(fc.property(tree, (v) => {
+      expect(stringifyMessage(v)).toBe(JSON.stringify(JSON.parse(stringifyLine(v)), null, 2) + '\n');
+    }), { numRuns: 1000 });
+  });
+
   it('writes bigint as an exact integer and bytes as lower-case hex; drops undefined', () => {
     expect(stringifyLine({ a: 2_100_000_000_000_000n, b: Uint8Array.of(0xab, 0x01), c: undefined })).toBe('{"a":2100000000000000,"b":"ab01"}\n');
   });
