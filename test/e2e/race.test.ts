@@ -68,7 +68,6 @@ describe('the secret-nonce race through the CLI', () => {
           runAsync(['musig', 'sign', '--key-env', 'ALICE_KEY', '--state-dir', aliceState], { input: withNonces, env: { ...env, ALICE_KEY }, timeoutMs: 90_000 }),
         ),
       );
-      results.forEach((r) => expect(r.timedOut).toBe(false));
 
       const winners = results.filter((r) => r.status === 0);
       const losers = results.filter((r) => r.status !== 0);

@@ -67,7 +67,7 @@ describe('unfunded opens expire', () => {
       await w.mintBook.put({ ...record, latest: { state: 1, cumulative_sat: 1000, txid: '00'.repeat(32), hex: '', receipt: {} as never } });
       w.chain.height += 10 * UNFUNDED_OPEN_EXPIRY_BLOCKS;
       await unfundedOpens(w, 1, 0x70);
-      expect(await w.mintBook.get(req!.contract_id)).toBeDefined();
+      expect((await w.mintBook.get(req!.contract_id))?.latest?.state).toBe(1);
     } finally {
       w.dir.cleanup();
     }
