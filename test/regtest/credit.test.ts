@@ -19,9 +19,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { schnorr } from '@noble/curves/secp256k1.js';
 import { base64 } from '@scure/base';
-import { SigHash, Transaction } from '@scure/btc-signer';
+import { Transaction } from '@scure/btc-signer';
 import { decodeAddress } from '../../src/lib/address.ts';
 import { concatBytes, equalBytes, fromHex, toHex } from '../../src/lib/bytes.ts';
 import { btcToSats, satsToBtc } from '../../src/lib/chain/amount.ts';
