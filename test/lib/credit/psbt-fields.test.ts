@@ -1,0 +1,48 @@
+/**
+ * A `*_psbt` field whose base64 has valid characters but an impossible length is
+ * malformed input (E_MALFORMED_PSBT, exit 3), like any other bad PSBT — not an internal
+ * error (exit 1), as it was — and nothing is written.
+ */
+import { describe, it, expect } from 'vitest';
+import * as mint from '../../../src/lib/credit/mint.ts';
+import { MalformedInputError } from '../../../src/lib/errors.ts';
+import { CHANGE, REFUND, fundingPsbt, offer, world } from './world.ts';
+import { openContract, pay, userRecord, snapshot } from './tamper.ts';
+import * as user from '../../../src/lib/credit/user.ts';
+
+const BAD_LENGTH = 'cHNidP8BAA'; // base64 alphabet, 10 characters: no byte string has this encoding
+
+describe('PSBT fields with bad base64', () => {
+  it('open (funding_psbt, refund_psbt), update (psbt), rollover (rollover_psbt, refund_psbt): E_MALFORMED_PSBT, exit 3, nothing written', async () => {
+    const w = world();
+    try {
+      const A = await openContract(w);
+      await pay(w, A.id, 1000n);
+      // A fresh open-request (never sent), so the mint gets as far as its PSBTs.
+      const open = await user.openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n, 'f2'), expiryHeight: w.chain.height + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
+      const update = await user.updateRequest(w.user, A.id, 500n);
+      const B = await openContract(w, { input: 'f1' });
+      await pay(w, B.id, 1000n);
+      const rollover = await user.rolloverRequest(w.user, B.id, { expiryHeight: w.chain.height + 4320, feeRate: 2, topUp: [] });
+      const cases: [string, () => Promise<unknown>][] = [
+        ['open refund_psbt', () => mint.acceptOpen(w.mint, { ...open, refund_psbt: BAD_LENGTH } as never)],
+        ['funding_psbt', () => mint.acceptOpen(w.mint, { ...open, funding_psbt: BAD_LENGTH } as never)],
+        ['update psbt', () => mint.acceptUpdate(w.mint, { ...update, psbt: BAD_LENGTH } as never)],
+        ['rollover_psbt', () => mint.proposeRollover(w.mint, { ...rollover, rollover_psbt: BAD_LENGTH } as never)],
+        ['rollover refund_psbt', () => mint.proposeRollover(w.mint, { ...rollover, refund_psbt: BAD_LENGTH } as never)],
+      ];
+      expect((await userRecord(w, A.id)).pending?.kind).toBe('update');
+      expect((await userRecord(w, B.id)).pending?.kind).toBe('rollover');
+      for (const [name, step] of cases) {
+        const before = snapshot(w.dir.path);
+        const err = await step().then(() => undefined, (e: unknown) => e);
+        expect(err, name).toBeInstanceOf(MalformedInputError);
+        expect(err, name).toMatchObject({ code: 'E_MALFORMED_PSBT', exitCode: 3 });
+        expect((err as Error).message, name).toMatch(/is not valid base64/);
+        expect(snapshot(w.dir.path), name).toEqual(before);
+      }
+    } finally {
+      w.dir.cleanup();
+    }
+  });
+});
