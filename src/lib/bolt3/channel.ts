@@ -1,0 +1,209 @@
+/**
+ * What a BOLT 3 commitment is built from, as plain typed values a JSON decoder maps onto
+ * directly: the channel's fixed parameters (funding outpoint, both parties' basepoints,
+ * who opened it, to_self_delay, dust limit, format) and one commitment's state (number,
+ * per-commitment point, balances, feerate, HTLCs). Plus what BOLT 3 derives from them
+ * before any output exists: the per-commitment keys, the funding output and the
+ * obscured commitment number.
+ *
+ * "local" is always the holder of the commitment being built (the party that can
+ * broadcast it, whose outputs are delayed); to build the other party's commitment,
+ * swap local and remote, flip `opener` and every HTLC's direction (`counterpartyView`).
+ * Amounts are bigint: satoshis, or millisatoshis where the name says msat.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes } from '../bytes.ts';
+import { MalformedInputError, RefusedError } from '../errors.ts';
+import type { CommitmentFormat } from './formats.ts';
+import { derivePubkey, deriveRevocationPubkey } from './keys.ts';
+import { checkIndex } from './per-commitment.ts';
+import { p2wsh } from './script.ts';
+import { fundingScript } from './scripts.ts';
+import type { OutPoint } from './tx.ts';
+
+/** One party's keys from open_channel / accept_channel (BOLT 2), all 33-byte compressed points. */
+export type ChannelPublicKeys = {
+  fundingPubkey: Uint8Array;
+  revocationBasepoint: Uint8Array;
+  paymentBasepoint: Uint8Array;
+  delayedPaymentBasepoint: Uint8Array;
+  htlcBasepoint: Uint8Array;
+};
+
+export type ChannelParameters = {
+  format: CommitmentFormat;
+  fundingOutpoint: OutPoint;
+  fundingSatoshis: bigint;
+  /** Who opened (funded) the channel: it pays the commitment fee and the keyed anchors. */
+  opener: 'local' | 'remote';
+  local: ChannelPublicKeys;
+  remote: ChannelPublicKeys;
+  /** The CSV delay on the local party's own outputs (the remote's `to_self_delay`). */
+  toSelfDelay: number;
+  /** The local party's `dust_limit_satoshis`: outputs below it are trimmed from its commitment. */
+  dustLimitSatoshis: bigint;
+};
+
+/** An HTLC seen from the commitment's holder: `offered` = local pays remote, `received` = remote pays local. */
+export type Htlc = {
+  direction: 'offered' | 'received';
+  amountMsat: bigint;
+  /** SHA256 of the payment preimage. */
+  paymentHash: Uint8Array;
+  /** Block height after which an offered HTLC times out (nLockTime of its HTLC-timeout tx). */
+  cltvExpiry: number;
+  /** The caller's bookkeeping (BOLT 2 `id`); not part of any transaction. */
+  id?: bigint;
+};
+
+export type CommitmentState = {
+  /** 48-bit commitment number, counted from 0. */
+  commitmentNumber: number;
+  /** The local party's per-commitment point for this commitment. */
+  perCommitmentPoint: Uint8Array;
+  /** Balances after every in-flight HTLC is set aside, before the fee (BOLT 3's to_local_msat / to_remote_msat). */
+  toLocalMsat: bigint;
+  toRemoteMsat: bigint;
+  feeratePerKw: number;
+  htlcs: readonly Htlc[];
+};
+
+/** The keys one commitment's scripts use (BOLT 3 "Keys"); LDK's TxCreationKeys. */
+export type CommitmentKeys = {
+  perCommitmentPoint: Uint8Array;
+  /** `revocationpubkey`: remote's revocation_basepoint with local's per-commitment point. */
+  revocationPubkey: Uint8Array;
+  /** `local_delayedpubkey` */
+  localDelayedPubkey: Uint8Array;
+  /** `local_htlcpubkey` */
+  localHtlcPubkey: Uint8Array;
+  /** `remote_htlcpubkey` */
+  remoteHtlcPubkey: Uint8Array;
+  /** `remotepubkey`: with option_static_remotekey, the remote payment_basepoint itself. */
+  remotePubkey: Uint8Array;
+};
+
+/** BOLT 3 "Key Derivation" for the commitment held by `local` at `perCommitmentPoint`. */
+export function commitmentKeys(local: ChannelPublicKeys, remote: ChannelPublicKeys, perCommitmentPoint: Uint8Array): CommitmentKeys {
+  return {
+    perCommitmentPoint,
+    revocationPubkey: deriveRevocationPubkey(remote.revocationBasepoint, perCommitmentPoint),
+    localDelayedPubkey: derivePubkey(local.delayedPaymentBasepoint, perCommitmentPoint),
+    localHtlcPubkey: derivePubkey(local.htlcBasepoint, perCommitmentPoint),
+    remoteHtlcPubkey: derivePubkey(remote.htlcBasepoint, perCommitmentPoint),
+    remotePubkey: remote.paymentBasepoint,
+  };
+}
+
+/** The funding output: P2WSH of the 2-of-2 funding script. */
+export function fundingOutput(localFundingPubkey: Uint8Array, remoteFundingPubkey: Uint8Array, fundingSatoshis: bigint): {
+  amount: bigint;
+  script: Uint8Array;
+  witnessScript: Uint8Array;
+} {
+  const witnessScript = fundingScript(localFundingPubkey, remoteFundingPubkey);
+  return { amount: fundingSatoshis, script: p2wsh(witnessScript), witnessScript };
+}
+
+/** The funding output of a channel. */
+export function channelFundingOutput(params: ChannelParameters): ReturnType<typeof fundingOutput> {
+  return fundingOutput(params.local.fundingPubkey, params.remote.fundingPubkey, params.fundingSatoshis);
+}
+
+/**
+ * The lower 48 bits of SHA256(payment_basepoint from open_channel || payment_basepoint
+ * from accept_channel), as two 24-bit halves (JS bit operators stop at 32 bits).
+ */
+export function obscuringFactor(openerPaymentBasepoint: Uint8Array, accepterPaymentBasepoint: Uint8Array): { high: number; low: number } {
+  const h = sha256(concatBytes(openerPaymentBasepoint, accepterPaymentBasepoint));
+  return { high: (h[26]! << 16) | (h[27]! << 8) | h[28]!, low: (h[29]! << 16) | (h[30]! << 8) | h[31]! };
+}
+
+/**
+ * The commitment transaction's nLockTime and its input's nSequence: upper 8 bits 0x20
+ * and 0x80, lower 24 bits the lower and upper halves of the obscured commitment number.
+ */
+export function obscuredCommitmentNumber(params: ChannelParameters, commitmentNumber: number): {
+  obscured: number;
+  lockTime: number;
+  sequence: number;
+} {
+  checkIndex(commitmentNumber, 'commitment number');
+  const [opener, accepter] = params.opener === 'local' ? [params.local, params.remote] : [params.remote, params.local];
+  const f = obscuringFactor(opener.paymentBasepoint, accepter.paymentBasepoint);
+  const high = f.high ^ Math.floor(commitmentNumber / 2 ** 24);
+  const low = f.low ^ (commitmentNumber % 2 ** 24);
+  return { obscured: high * 2 ** 24 + low, lockTime: (0x20 * 2 ** 24) + low, sequence: (0x80 * 2 ** 24) + high };
+}
+
+/**
+ * The other party's commitment, described from our side: the same channel with local and
+ * remote swapped, `opener` flipped and every HTLC's direction flipped, at the other
+ * party's per-commitment point, with its own to_self_delay (the one we imposed) and
+ * its own dust limit. This is the transaction we sign in commitment_signed.
+ */
+export function counterpartyView(
+  params: ChannelParameters,
+  state: CommitmentState,
+  theirs: { perCommitmentPoint: Uint8Array; toSelfDelay: number; dustLimitSatoshis: bigint },
+): { params: ChannelParameters; state: CommitmentState } {
+  return {
+    params: {
+      ...params,
+      opener: params.opener === 'local' ? 'remote' : 'local',
+      local: params.remote,
+      remote: params.local,
+      toSelfDelay: theirs.toSelfDelay,
+      dustLimitSatoshis: theirs.dustLimitSatoshis,
+    },
+    state: {
+      ...state,
+      perCommitmentPoint: theirs.perCommitmentPoint,
+      toLocalMsat: state.toRemoteMsat,
+      toRemoteMsat: state.toLocalMsat,
+      htlcs: state.htlcs.map((h) => ({ ...h, direction: h.direction === 'offered' ? 'received' : 'offered' })),
+    },
+  };
+}
+
+const MAX_U32 = 0xffffffff;
+
+/**
+ * The checks every commitment build starts with: shapes and ranges (malformed, exit 3)
+ * and the balance rule (refused, exit 4): to_local + to_remote + every HTLC must be the
+ * funding amount exactly, or the commitment would create or destroy money.
+ */
+export function checkCommitmentInputs(params: ChannelParameters, state: CommitmentState): void {
+  const bad = (code: string, message: string): never => {
+    throw new MalformedInputError(code, message);
+  };
+  if (params.fundingSatoshis <= 0n) bad('E_BAD_AMOUNT', 'funding_satoshis must be positive');
+  if (!Number.isInteger(params.fundingOutpoint.vout) || params.fundingOutpoint.vout < 0 || params.fundingOutpoint.vout > MAX_U32) {
+    bad('E_BAD_OUTPOINT', 'the funding output index must be a 32-bit unsigned integer');
+  }
+  if (!Number.isInteger(params.toSelfDelay) || params.toSelfDelay < 0 || params.toSelfDelay > 0xffff) {
+    bad('E_BAD_TO_SELF_DELAY', 'to_self_delay must be an integer in [0, 65535] blocks');
+  }
+  if (params.dustLimitSatoshis < 0n) bad('E_BAD_AMOUNT', 'dust_limit_satoshis must not be negative');
+  if (!Number.isInteger(state.feeratePerKw) || state.feeratePerKw < 0 || state.feeratePerKw > MAX_U32) {
+    bad('E_BAD_FEERATE', 'feerate_per_kw must be a 32-bit unsigned integer');
+  }
+  if (state.toLocalMsat < 0n || state.toRemoteMsat < 0n) bad('E_BAD_AMOUNT', 'to_local_msat and to_remote_msat must not be negative');
+  state.htlcs.forEach((h, i) => {
+    if (h.direction !== 'offered' && h.direction !== 'received') bad('E_BAD_HTLC', `HTLC ${i}: direction must be offered or received`);
+    if (h.amountMsat <= 0n) bad('E_BAD_HTLC', `HTLC ${i}: amount_msat must be positive`);
+    if (h.paymentHash.length !== 32) bad('E_BAD_HTLC', `HTLC ${i}: payment_hash must be 32 bytes`);
+    // BOLT 2: cltv_expiry is a block height, below the 500,000,000 where nLockTime means time.
+    if (!Number.isInteger(h.cltvExpiry) || h.cltvExpiry < 0 || h.cltvExpiry >= 500_000_000) {
+      bad('E_BAD_HTLC', `HTLC ${i}: cltv_expiry must be a block height below 500000000`);
+    }
+  });
+  const total = state.toLocalMsat + state.toRemoteMsat + state.htlcs.reduce((a, h) => a + h.amountMsat, 0n);
+  if (total !== params.fundingSatoshis * 1000n) {
+    throw new RefusedError(
+      'E_COMMITMENT_UNBALANCED',
+      `to_local_msat + to_remote_msat + HTLCs = ${total} msat, but the funding output holds ${params.fundingSatoshis * 1000n} msat`,
+      { totalMsat: total.toString(), fundingMsat: (params.fundingSatoshis * 1000n).toString() },
+    );
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * BOLT 3 "Commitment Transaction Construction", step by step as the spec lists it:
+ *
+ *  1. the input (funding outpoint) and nLockTime / nSequence from the obscured number;
+ *  2. which HTLCs are trimmed: an HTLC whose amount, less the fee of the second-stage
+ *     transaction that would claim it, is below the holder's dust limit;
+ *  3. the base fee from the number of untrimmed HTLC outputs;
+ *  4. the fee (and the keyed anchors) subtracted from the opener, never below zero;
+ *  5-6. an output per untrimmed offered / received HTLC;
+ *  7-8. to_local and to_remote, each only if at least the dust limit;
+ *  9. the format's anchors;
+ * 10. BIP-69 order (amount, then scriptPubKey), HTLC outputs that tie ordered by
+ *     cltv_expiry.
+ *
+ * Invariants: the outputs never pay more than the funding amount (the balance check in
+ * ./channel.ts, then only subtractions); a trimmed amount goes to the fee (or, with
+ * zero-fee commitments, up to 240 sat into the shared anchor); everything that differs
+ * between formats is asked of `params.format` (./formats.ts).
+ */
+import { compareBytes } from '../bytes.ts';
+import {
+  checkCommitmentInputs, commitmentKeys, obscuredCommitmentNumber, type ChannelParameters, type CommitmentKeys, type CommitmentState, type Htlc,
+} from './channel.ts';
+import type { AnchorKind } from './formats.ts';
+import { txid, type Tx } from './tx.ts';
+
+export type CommitmentOutputKind = 'to_local' | 'to_remote' | 'offered_htlc' | 'received_htlc' | AnchorKind;
+
+export type CommitmentOutput = {
+  /** Position in the transaction. */
+  index: number;
+  kind: CommitmentOutputKind;
+  amountSat: bigint;
+  /** scriptPubKey */
+  script: Uint8Array;
+  /** The P2WSH witness script (absent for P2WPKH to_remote and the P2A anchor). */
+  witnessScript?: Uint8Array;
+  /** For HTLC outputs: the HTLC. */
+  htlc?: Htlc;
+};
+
+export type CommitmentTransaction = {
+  params: ChannelParameters;
+  state: CommitmentState;
+  keys: CommitmentKeys;
+  /** The unsigned transaction (empty witness); ./sign.ts adds the 2-of-2 witness. */
+  tx: Tx;
+  txid: string;
+  /** Every output, in transaction order. */
+  outputs: CommitmentOutput[];
+  /** The 48-bit obscured commitment number carried in nLockTime and nSequence. */
+  obscuredCommitmentNumber: number;
+  /** BOLT 3's base fee (step 3), as computed: the opener may have had less to pay it with. */
+  baseFeeSat: bigint;
+  /** What the transaction actually leaves to miners: funding minus every output. */
+  actualFeeSat: bigint;
+  trimmedHtlcs: Htlc[];
+};
+
+/** Step 2: whether `htlc` is trimmed from a commitment with this format, feerate and dust limit. */
+export function isTrimmed(params: ChannelParameters, feeratePerKw: number, htlc: Htlc): boolean {
+  const kind = htlc.direction === 'offered' ? 'htlc-timeout' : 'htlc-success';
+  return htlc.amountMsat / 1000n < params.dustLimitSatoshis + params.format.htlcTxFee(kind, feeratePerKw);
+}
+
+/** BIP-69 with BOLT 3's tie-break: amount, scriptPubKey, then cltv_expiry for HTLC outputs. */
+function bip69(a: Omit<CommitmentOutput, 'index'>, b: Omit<CommitmentOutput, 'index'>): number {
+  if (a.amountSat !== b.amountSat) return a.amountSat < b.amountSat ? -1 : 1;
+  const byScript = compareBytes(a.script, b.script);
+  if (byScript !== 0) return byScript;
+  return (a.htlc?.cltvExpiry ?? 0) - (b.htlc?.cltvExpiry ?? 0);
+}
+
+/** Build the commitment transaction held by `params.local` in `state`. */
+export function buildCommitment(params: ChannelParameters, state: CommitmentState): CommitmentTransaction {
+  checkCommitmentInputs(params, state);
+  const { format } = params;
+  format.checkFeerate(state.feeratePerKw);
+  const keys = commitmentKeys(params.local, params.remote, state.perCommitmentPoint);
+
+  // 1. input and locktime
+  const obscured = obscuredCommitmentNumber(params, state.commitmentNumber);
+
+  // 2. trimming
+  const untrimmed: Htlc[] = [];
+  const trimmedHtlcs: Htlc[] = [];
+  for (const h of state.htlcs) (isTrimmed(params, state.feeratePerKw, h) ? trimmedHtlcs : untrimmed).push(h);
+
+  // 3-4. base fee and anchors, from the opener's balance, never below zero
+  const baseFeeSat = format.commitmentFee(state.feeratePerKw, untrimmed.length);
+  let toLocalSat = state.toLocalMsat / 1000n;
+  let toRemoteSat = state.toRemoteMsat / 1000n;
+  const openerOwes = baseFeeSat + format.openerAnchorCostSat;
+  if (params.opener === 'local') toLocalSat = toLocalSat > openerOwes ? toLocalSat - openerOwes : 0n;
+  else toRemoteSat = toRemoteSat > openerOwes ? toRemoteSat - openerOwes : 0n;
+
+  // 5-6. HTLC outputs
+  const outputs: Omit<CommitmentOutput, 'index'>[] = untrimmed.map((htlc) => ({
+    kind: htlc.direction === 'offered' ? 'offered_htlc' : 'received_htlc',
+    amountSat: htlc.amountMsat / 1000n,
+    ...(htlc.direction === 'offered' ? format.offeredHtlc(keys, htlc) : format.receivedHtlc(keys, htlc)),
+    htlc,
+  }));
+
+  // 7-8. to_local and to_remote above the dust limit
+  const hasToLocal = toLocalSat >= params.dustLimitSatoshis && toLocalSat > 0n;
+  const hasToRemote = toRemoteSat >= params.dustLimitSatoshis && toRemoteSat > 0n;
+  if (hasToLocal) outputs.push({ kind: 'to_local', amountSat: toLocalSat, ...format.toLocal(keys, params.toSelfDelay) });
+  if (hasToRemote) outputs.push({ kind: 'to_remote', amountSat: toRemoteSat, ...format.toRemote(keys) });
+
+  // 9. anchors
+  const assigned = outputs.reduce((a, o) => a + o.amountSat, 0n);
+  for (const anchor of format.anchors({
+    localFundingPubkey: params.local.fundingPubkey,
+    remoteFundingPubkey: params.remote.fundingPubkey,
+    hasToLocal,
+    hasToRemote,
+    hasUntrimmedHtlcs: untrimmed.length > 0,
+    unassignedSat: params.fundingSatoshis - assigned,
+  })) {
+    const { amountSat, kind, script, witnessScript } = anchor;
+    outputs.push(witnessScript ? { kind, amountSat, script, witnessScript } : { kind, amountSat, script });
+  }
+
+  // 10. BIP-69 + CLTV order (Array.prototype.sort is stable: identical HTLC outputs keep input order)
+  outputs.sort(bip69);
+  const indexed: CommitmentOutput[] = outputs.map((o, index) => ({ ...o, index }));
+
+  const tx: Tx = {
+    version: format.commitmentTxVersion,
+    lockTime: obscured.lockTime,
+    inputs: [{ ...params.fundingOutpoint, sequence: obscured.sequence }],
+    outputs: indexed.map((o) => ({ amount: o.amountSat, script: o.script })),
+  };
+  const total = indexed.reduce((a, o) => a + o.amountSat, 0n);
+  return {
+    params,
+    state,
+    keys,
+    tx,
+    txid: txid(tx),
+    outputs: indexed,
+    obscuredCommitmentNumber: obscured.obscured,
+    baseFeeSat,
+    actualFeeSat: params.fundingSatoshis - total,
+    trimmedHtlcs,
+  };
+}

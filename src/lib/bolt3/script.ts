@@ -1,0 +1,117 @@
+/**
+ * Bitcoin Script assembly for the BOLT 3 scripts: the opcodes they use, minimal data
+ * pushes and minimal script numbers (BIP-62 rules, which BOLT 3's byte-exact scripts
+ * follow: `1` is OP_1, `144` is a two-byte push `9000`), and the two segwit v0 output
+ * forms (P2WSH, P2WPKH) every BOLT 3 output takes.
+ *
+ * Deliberately tiny: no parsing of arbitrary scripts (./script-decode.ts matches the
+ * BOLT 3 templates only) and no interpreter.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { ripemd160 } from '@noble/hashes/legacy.js';
+
+/** The opcodes BOLT 3 scripts are made of, by their Bitcoin Core names. */
+export const OP = {
+  OP_0: 0x00,
+  OP_PUSHDATA1: 0x4c,
+  OP_1: 0x51,
+  OP_2: 0x52,
+  OP_16: 0x60,
+  OP_IF: 0x63,
+  OP_NOTIF: 0x64,
+  OP_ELSE: 0x67,
+  OP_ENDIF: 0x68,
+  OP_VERIFY: 0x69,
+  OP_IFDUP: 0x73,
+  OP_DROP: 0x75,
+  OP_DUP: 0x76,
+  OP_SWAP: 0x7c,
+  OP_SIZE: 0x82,
+  OP_EQUAL: 0x87,
+  OP_EQUALVERIFY: 0x88,
+  OP_HASH160: 0xa9,
+  OP_CHECKSIG: 0xac,
+  OP_CHECKSIGVERIFY: 0xad,
+  OP_CHECKMULTISIG: 0xae,
+  OP_CHECKLOCKTIMEVERIFY: 0xb1,
+  OP_CHECKSEQUENCEVERIFY: 0xb2,
+} as const;
+
+/** One script element: an opcode (number 0..255 from OP), pushed bytes, or a script number. */
+export type ScriptPart = number | Uint8Array | { num: number };
+
+/** A number as Script pushes it: OP_0, OP_1..OP_16, else the shortest sign-magnitude LE push. */
+export function scriptNumber(n: number): Uint8Array {
+  if (!Number.isSafeInteger(n)) throw new RangeError(`script number ${n} is not an integer`);
+  if (n === 0) return Uint8Array.of(OP.OP_0);
+  if (n >= 1 && n <= 16) return Uint8Array.of(OP.OP_1 + n - 1);
+  const bytes: number[] = [];
+  let abs = Math.abs(n);
+  while (abs > 0) {
+    bytes.push(abs & 0xff);
+    abs = Math.floor(abs / 256);
+  }
+  // The top bit is the sign: add a byte when the magnitude uses it.
+  if (bytes[bytes.length - 1]! & 0x80) bytes.push(n < 0 ? 0x80 : 0);
+  else if (n < 0) bytes[bytes.length - 1]! |= 0x80;
+  return pushData(Uint8Array.from(bytes));
+}
+
+/** A minimal push of `data` (direct push up to 75 bytes, OP_PUSHDATA1 up to 255). */
+export function pushData(data: Uint8Array): Uint8Array {
+  if (data.length <= 75) {
+    const out = new Uint8Array(1 + data.length);
+    out[0] = data.length;
+    out.set(data, 1);
+    return out;
+  }
+  if (data.length <= 255) {
+    const out = new Uint8Array(2 + data.length);
+    out[0] = OP.OP_PUSHDATA1;
+    out[1] = data.length;
+    out.set(data, 2);
+    return out;
+  }
+  throw new RangeError('BOLT 3 scripts push at most 255 bytes');
+}
+
+/** Assemble a script from opcodes, pushes and numbers. */
+export function script(...parts: ScriptPart[]): Uint8Array {
+  const chunks = parts.map((p) =>
+    typeof p === 'number' ? Uint8Array.of(p) : p instanceof Uint8Array ? pushData(p) : scriptNumber(p.num),
+  );
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+export function hash160(data: Uint8Array): Uint8Array {
+  return ripemd160(sha256(data));
+}
+
+/** P2WSH scriptPubKey: `0 <SHA256(witnessScript)>`. */
+export function p2wsh(witnessScript: Uint8Array): Uint8Array {
+  const out = new Uint8Array(34);
+  out[0] = OP.OP_0;
+  out[1] = 32;
+  out.set(sha256(witnessScript), 2);
+  return out;
+}
+
+/** P2WPKH scriptPubKey: `0 <HASH160(pubkey)>`. */
+export function p2wpkh(pubkey: Uint8Array): Uint8Array {
+  const out = new Uint8Array(22);
+  out[0] = OP.OP_0;
+  out[1] = 20;
+  out.set(hash160(pubkey), 2);
+  return out;
+}
+
+/** BIP-433 pay-to-anchor: `OP_1 <0x4e73>`, spendable by anyone with an empty witness. */
+export const P2A_SCRIPT: Uint8Array = Uint8Array.of(OP.OP_1, 0x02, 0x4e, 0x73);

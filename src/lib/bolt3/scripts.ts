@@ -1,0 +1,167 @@
+/**
+ * The witness scripts of BOLT 3 "Transactions", one function per output the spec names:
+ * the funding output, `to_local`, `to_remote` (anchors form), `to_local_anchor` /
+ * `to_remote_anchor`, offered and received HTLC outputs, and the HTLC-timeout /
+ * HTLC-success output (which is a `to_local` script). The `htlc` command builds its
+ * BOLT 3 kinds from these same functions; the seed's HASH160 HTLC and the taproot HTLC
+ * are not BOLT 3 scripts and live with that command's library.
+ *
+ * Who can spend what, and when (the invariants each script enforces):
+ * - to_local: the remote party at once with `revocationpubkey` (it only knows its secret
+ *   once the local party revealed this commitment's per-commitment secret), else the
+ *   local party with `local_delayedpubkey` after `to_self_delay` blocks (CSV).
+ * - offered HTLC (local pays remote): the revocation key at once; the remote with the
+ *   32-byte payment preimage; else only through the 2-of-2 HTLC-timeout transaction
+ *   (whose nLockTime is the HTLC's cltv_expiry).
+ * - received HTLC (remote pays local): the revocation key at once; the remote after
+ *   cltv_expiry (CLTV); else only through the 2-of-2 HTLC-success transaction with the
+ *   preimage.
+ * - With anchors (`csv = 1`) every non-revocation path also waits one block
+ *   (`1 OP_CHECKSEQUENCEVERIFY`), so no one can chain unconfirmed spends off the
+ *   commitment except through the anchors (the CPFP carve-out).
+ */
+import { OP, hash160, script, type ScriptPart } from './script.ts';
+import { compareBytes } from '../bytes.ts';
+import { ripemd160 } from '@noble/hashes/legacy.js';
+
+const {
+  OP_IF, OP_NOTIF, OP_ELSE, OP_ENDIF, OP_DROP, OP_DUP, OP_SWAP, OP_SIZE, OP_EQUAL, OP_EQUALVERIFY, OP_HASH160,
+  OP_CHECKSIG, OP_CHECKSIGVERIFY, OP_CHECKMULTISIG, OP_CHECKLOCKTIMEVERIFY, OP_CHECKSEQUENCEVERIFY, OP_IFDUP, OP_16, OP_2,
+} = OP;
+
+/**
+ * Funding output: `2 <pubkey1> <pubkey2> 2 OP_CHECKMULTISIG`, the two funding pubkeys in
+ * lexicographic order of their compressed encodings.
+ */
+export function fundingScript(localFundingPubkey: Uint8Array, remoteFundingPubkey: Uint8Array): Uint8Array {
+  const [first, second] = sortedFundingPubkeys(localFundingPubkey, remoteFundingPubkey);
+  return script(OP_2, first, second, OP_2, OP_CHECKMULTISIG);
+}
+
+/** The funding pubkeys in script order (the order the commitment witness's signatures take). */
+export function sortedFundingPubkeys(a: Uint8Array, b: Uint8Array): [Uint8Array, Uint8Array] {
+  return compareBytes(a, b) <= 0 ? [a, b] : [b, a];
+}
+
+/**
+ * `to_local` (also the output of HTLC-timeout / HTLC-success transactions):
+ *
+ *     OP_IF <revocationpubkey>
+ *     OP_ELSE `to_self_delay` OP_CHECKSEQUENCEVERIFY OP_DROP <local_delayedpubkey>
+ *     OP_ENDIF OP_CHECKSIG
+ */
+export function toLocalScript(revocationPubkey: Uint8Array, toSelfDelay: number, localDelayedPubkey: Uint8Array): Uint8Array {
+  return script(
+    OP_IF, revocationPubkey,
+    OP_ELSE, { num: toSelfDelay }, OP_CHECKSEQUENCEVERIFY, OP_DROP, localDelayedPubkey,
+    OP_ENDIF, OP_CHECKSIG,
+  );
+}
+
+/** `to_remote` with option_anchors: `<remotepubkey> OP_CHECKSIGVERIFY 1 OP_CHECKSEQUENCEVERIFY` (P2WSH). */
+export function toRemoteAnchorsScript(remotePubkey: Uint8Array): Uint8Array {
+  return script(remotePubkey, OP_CHECKSIGVERIFY, { num: 1 }, OP_CHECKSEQUENCEVERIFY);
+}
+
+/**
+ * `to_local_anchor` / `to_remote_anchor` (330 sat): the owner's funding key at once, or
+ * anyone after 16 blocks (so the UTXO set is not left with dust once the commitment is
+ * buried):
+ *
+ *     <local_funding_pubkey/remote_funding_pubkey> OP_CHECKSIG OP_IFDUP
+ *     OP_NOTIF OP_16 OP_CHECKSEQUENCEVERIFY OP_ENDIF
+ */
+export function anchorScript(fundingPubkey: Uint8Array): Uint8Array {
+  return script(fundingPubkey, OP_CHECKSIG, OP_IFDUP, OP_NOTIF, OP_16, OP_CHECKSEQUENCEVERIFY, OP_ENDIF);
+}
+
+/** The keys an HTLC output is locked to, as BOLT 3 derives them for one commitment. */
+export type HtlcScriptKeys = {
+  /** `revocationpubkey` */
+  revocationPubkey: Uint8Array;
+  /** `local_htlcpubkey` */
+  localHtlcPubkey: Uint8Array;
+  /** `remote_htlcpubkey` */
+  remoteHtlcPubkey: Uint8Array;
+};
+
+/** `1 OP_CHECKSEQUENCEVERIFY OP_DROP` when the format delays HTLC spends one block, else nothing. */
+function csvDelay(csv: number): ScriptPart[] {
+  return csv > 0 ? [{ num: csv }, OP_CHECKSEQUENCEVERIFY, OP_DROP] : [];
+}
+
+/**
+ * Offered HTLC output (the local node pays the remote):
+ *
+ *     OP_DUP OP_HASH160 <RIPEMD160(SHA256(revocationpubkey))> OP_EQUAL
+ *     OP_IF
+ *         OP_CHECKSIG
+ *     OP_ELSE
+ *         <remote_htlcpubkey> OP_SWAP OP_SIZE 32 OP_EQUAL
+ *         OP_NOTIF
+ *             # To local node via HTLC-timeout transaction (timelocked).
+ *             OP_DROP 2 OP_SWAP <local_htlcpubkey> 2 OP_CHECKMULTISIG
+ *         OP_ELSE
+ *             # To remote node with preimage.
+ *             OP_HASH160 <RIPEMD160(payment_hash)> OP_EQUALVERIFY
+ *             OP_CHECKSIG
+ *         OP_ENDIF
+ *         [1 OP_CHECKSEQUENCEVERIFY OP_DROP]   # option_anchors
+ *     OP_ENDIF
+ */
+export function offeredHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array, csv = 0): Uint8Array {
+  return script(
+    OP_DUP, OP_HASH160, hash160(keys.revocationPubkey), OP_EQUAL,
+    OP_IF,
+    OP_CHECKSIG,
+    OP_ELSE,
+    keys.remoteHtlcPubkey, OP_SWAP, OP_SIZE, { num: 32 }, OP_EQUAL,
+    OP_NOTIF,
+    OP_DROP, OP_2, OP_SWAP, keys.localHtlcPubkey, OP_2, OP_CHECKMULTISIG,
+    OP_ELSE,
+    OP_HASH160, ripemd160(paymentHash), OP_EQUALVERIFY,
+    OP_CHECKSIG,
+    OP_ENDIF,
+    ...csvDelay(csv),
+    OP_ENDIF,
+  );
+}
+
+/**
+ * Received HTLC output (the remote node pays the local):
+ *
+ *     OP_DUP OP_HASH160 <RIPEMD160(SHA256(revocationpubkey))> OP_EQUAL
+ *     OP_IF
+ *         OP_CHECKSIG
+ *     OP_ELSE
+ *         <remote_htlcpubkey> OP_SWAP OP_SIZE 32 OP_EQUAL
+ *         OP_IF
+ *             # To local node via HTLC-success transaction.
+ *             OP_HASH160 <RIPEMD160(payment_hash)> OP_EQUALVERIFY
+ *             2 OP_SWAP <local_htlcpubkey> 2 OP_CHECKMULTISIG
+ *         OP_ELSE
+ *             # To remote node after timeout.
+ *             OP_DROP <cltv_expiry> OP_CHECKLOCKTIMEVERIFY OP_DROP
+ *             OP_CHECKSIG
+ *         OP_ENDIF
+ *         [1 OP_CHECKSEQUENCEVERIFY OP_DROP]   # option_anchors
+ *     OP_ENDIF
+ */
+export function receivedHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry: number, csv = 0): Uint8Array {
+  return script(
+    OP_DUP, OP_HASH160, hash160(keys.revocationPubkey), OP_EQUAL,
+    OP_IF,
+    OP_CHECKSIG,
+    OP_ELSE,
+    keys.remoteHtlcPubkey, OP_SWAP, OP_SIZE, { num: 32 }, OP_EQUAL,
+    OP_IF,
+    OP_HASH160, ripemd160(paymentHash), OP_EQUALVERIFY,
+    OP_2, OP_SWAP, keys.localHtlcPubkey, OP_2, OP_CHECKMULTISIG,
+    OP_ELSE,
+    OP_DROP, { num: cltvExpiry }, OP_CHECKLOCKTIMEVERIFY, OP_DROP,
+    OP_CHECKSIG,
+    OP_ENDIF,
+    ...csvDelay(csv),
+    OP_ENDIF,
+  );
+}

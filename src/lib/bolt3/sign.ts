@@ -1,0 +1,167 @@
+/**
+ * Signing and completing BOLT 3 transactions (segwit v0, BIP-143, ECDSA as ./ecdsa.ts).
+ *
+ * - Commitment: each party signs SIGHASH_ALL over the 2-of-2 funding script; the holder
+ *   completes `0 <sig1> <sig2> <funding script>`, signatures in funding-key order.
+ * - HTLC-timeout / HTLC-success: the local (holder) signature is SIGHASH_ALL, the remote
+ *   one the format's type; the witness is
+ *   `0 <remotehtlcsig> <localhtlcsig> <payment_preimage or empty> <htlc script>`.
+ *
+ * Who signs what: in commitment_signed a node signs the OTHER party's commitment and
+ * its HTLC transactions (`signCounterpartyCommitment`), never its own; it completes its
+ * own only to broadcast it. A signature that does not verify is refused naming whose it
+ * is; a preimage that does not hash to the payment hash is refused before any witness
+ * is built. Signatures are DER without the sighash byte, as BOLT 3's vectors print them.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes, equalBytes, toHex } from '../bytes.ts';
+import { RefusedError } from '../errors.ts';
+import { channelFundingOutput } from './channel.ts';
+import type { CommitmentTransaction } from './commitment.ts';
+import { compactFromDer, derFromCompact, nobleEcdsa, type EcdsaSigner } from './ecdsa.ts';
+import type { HtlcTransaction } from './htlc-tx.ts';
+import { derivePrivkey, pointOf } from './keys.ts';
+import { sortedFundingPubkeys } from './scripts.ts';
+import { SIGHASH_ALL, segwitV0Sighash } from './sighash.ts';
+import { serializeTx, txid, type Tx } from './tx.ts';
+
+export type Party = 'local' | 'remote';
+
+export type SignedTransaction = { tx: Tx; hex: string; txid: string };
+
+function complete(tx: Tx, witness: Uint8Array[]): SignedTransaction {
+  const signed: Tx = { ...tx, inputs: [{ ...tx.inputs[0]!, witness }] };
+  return { tx: signed, hex: toHex(serializeTx(signed)), txid: txid(signed) };
+}
+
+function withHashType(der: Uint8Array, hashType: number): Uint8Array {
+  return concatBytes(der, Uint8Array.of(hashType));
+}
+
+function wrongKey(what: string): never {
+  throw new RefusedError('E_WRONG_SIGNING_KEY', `the secret key given is not ${what}`);
+}
+
+// ---- commitment ------------------------------------------------------------------
+
+/** The BIP-143 SIGHASH_ALL digest both parties sign for the commitment. */
+export function commitmentSighash(c: CommitmentTransaction): Uint8Array {
+  const funding = channelFundingOutput(c.params);
+  return segwitV0Sighash(c.tx, 0, funding.witnessScript, funding.amount, SIGHASH_ALL);
+}
+
+/** Sign the commitment with a funding secret key (either party's). */
+export function signCommitment(c: CommitmentTransaction, fundingSecretKey: Uint8Array, signer: EcdsaSigner = nobleEcdsa): Uint8Array {
+  const pub = pointOf(fundingSecretKey, 'funding secret key');
+  if (!equalBytes(pub, c.params.local.fundingPubkey) && !equalBytes(pub, c.params.remote.fundingPubkey)) wrongKey("either party's funding key");
+  return derFromCompact(signer.signCompact(commitmentSighash(c), fundingSecretKey));
+}
+
+export function verifyCommitmentSignature(c: CommitmentTransaction, signature: Uint8Array, by: Party, signer: EcdsaSigner = nobleEcdsa): boolean {
+  const pubkey = by === 'local' ? c.params.local.fundingPubkey : c.params.remote.fundingPubkey;
+  return signer.verifyCompact(compactFromDer(signature), commitmentSighash(c), pubkey);
+}
+
+/** The holder's broadcastable commitment: both signatures checked, then the 2-of-2 witness. */
+export function finalizeCommitment(c: CommitmentTransaction, localSignature: Uint8Array, remoteSignature: Uint8Array, signer: EcdsaSigner = nobleEcdsa): SignedTransaction {
+  for (const [by, sig] of [['local', localSignature], ['remote', remoteSignature]] as const) {
+    if (!verifyCommitmentSignature(c, sig, by, signer)) {
+      throw new RefusedError('E_BAD_COMMITMENT_SIGNATURE', `the ${by} signature does not verify for commitment ${c.txid}`, { party: by });
+    }
+  }
+  const funding = channelFundingOutput(c.params);
+  const [first] = sortedFundingPubkeys(c.params.local.fundingPubkey, c.params.remote.fundingPubkey);
+  const localFirst = equalBytes(first, c.params.local.fundingPubkey);
+  const local = withHashType(localSignature, SIGHASH_ALL);
+  const remote = withHashType(remoteSignature, SIGHASH_ALL);
+  return complete(c.tx, [new Uint8Array(0), localFirst ? local : remote, localFirst ? remote : local, funding.witnessScript]);
+}
+
+// ---- HTLC transactions -------------------------------------------------------------
+
+function htlcHashType(h: HtlcTransaction, by: Party): number {
+  return by === 'local' ? SIGHASH_ALL : h.remoteSighashType;
+}
+
+/** The BIP-143 digest `by` signs for an HTLC transaction. */
+export function htlcSighash(h: HtlcTransaction, by: Party): Uint8Array {
+  return segwitV0Sighash(h.tx, 0, h.spentWitnessScript, h.spentAmountSat, htlcHashType(h, by));
+}
+
+/**
+ * Sign an HTLC transaction as `by` with its HTLC key for this commitment
+ * (`derivePrivkey(htlc_basepoint_secret, per_commitment_point)`).
+ */
+export function signHtlcTransaction(h: HtlcTransaction, htlcPrivkey: Uint8Array, by: Party, signer: EcdsaSigner = nobleEcdsa): Uint8Array {
+  checkHtlcKey(h.keys, htlcPrivkey, by);
+  return derFromCompact(signer.signCompact(htlcSighash(h, by), htlcPrivkey));
+}
+
+function checkHtlcKey(keys: HtlcTransaction['keys'], htlcPrivkey: Uint8Array, by: Party): void {
+  const expected = by === 'local' ? keys.localHtlcPubkey : keys.remoteHtlcPubkey;
+  if (!equalBytes(pointOf(htlcPrivkey, 'HTLC secret key'), expected)) wrongKey(`the ${by} htlcpubkey of this commitment`);
+}
+
+export function verifyHtlcSignature(h: HtlcTransaction, signature: Uint8Array, by: Party, signer: EcdsaSigner = nobleEcdsa): boolean {
+  const pubkey = by === 'local' ? h.keys.localHtlcPubkey : h.keys.remoteHtlcPubkey;
+  return signer.verifyCompact(compactFromDer(signature), htlcSighash(h, by), pubkey);
+}
+
+/**
+ * The holder's broadcastable HTLC transaction. HTLC-success needs the 32-byte payment
+ * preimage; HTLC-timeout takes none (and is valid only from its nLockTime on).
+ */
+export function finalizeHtlcTransaction(
+  h: HtlcTransaction,
+  localSignature: Uint8Array,
+  remoteSignature: Uint8Array,
+  paymentPreimage?: Uint8Array,
+  signer: EcdsaSigner = nobleEcdsa,
+): SignedTransaction {
+  let fifth: Uint8Array = new Uint8Array(0);
+  if (h.kind === 'htlc-success') {
+    if (!paymentPreimage || paymentPreimage.length !== 32 || !equalBytes(sha256(paymentPreimage), h.htlc.paymentHash)) {
+      throw new RefusedError('E_PREIMAGE_MISMATCH', `the preimage is not the 32 bytes whose SHA256 is payment hash ${toHex(h.htlc.paymentHash)}`);
+    }
+    fifth = paymentPreimage;
+  } else if (paymentPreimage) {
+    throw new RefusedError('E_PREIMAGE_UNEXPECTED', 'an HTLC-timeout transaction takes no preimage');
+  }
+  for (const [by, sig] of [['local', localSignature], ['remote', remoteSignature]] as const) {
+    if (!verifyHtlcSignature(h, sig, by, signer)) {
+      throw new RefusedError('E_BAD_HTLC_SIGNATURE', `the ${by} signature does not verify for the ${h.kind} transaction of commitment output ${h.commitmentOutputIndex}`, { party: by });
+    }
+  }
+  return complete(h.tx, [
+    new Uint8Array(0),
+    withHashType(remoteSignature, htlcHashType(h, 'remote')),
+    withHashType(localSignature, SIGHASH_ALL),
+    fifth,
+    h.spentWitnessScript,
+  ]);
+}
+
+// ---- commitment_signed ------------------------------------------------------------------
+
+/**
+ * What BOLT 2's commitment_signed carries: our signature on the counterparty's
+ * commitment (`c` built with local = the counterparty, see counterpartyView) and our
+ * signature on each of its HTLC transactions, in output order.
+ */
+export function signCounterpartyCommitment(
+  c: CommitmentTransaction,
+  htlcTransactions: readonly HtlcTransaction[],
+  fundingSecretKey: Uint8Array,
+  htlcBasepointSecret: Uint8Array,
+  signer: EcdsaSigner = nobleEcdsa,
+): { signature: Uint8Array; htlcSignatures: Uint8Array[] } {
+  const htlcPrivkey = derivePrivkey(htlcBasepointSecret, c.keys.perCommitmentPoint);
+  checkHtlcKey(c.keys, htlcPrivkey, 'remote'); // once: every HTLC tx of c shares c.keys
+  return {
+    signature: signCommitment(c, fundingSecretKey, signer),
+    htlcSignatures: htlcTransactions.map((h) => {
+      if (h.keys !== c.keys) throw new RangeError('an HTLC transaction of another commitment');
+      return derFromCompact(signer.signCompact(htlcSighash(h, 'remote'), htlcPrivkey));
+    }),
+  };
+}
