@@ -1,0 +1,126 @@
+/**
+ * The penalty (justice) transaction of BOLT 5 "Revoked Transaction Close Handling", on
+ * BOLT 3's scripts: when a counterparty broadcasts a commitment it has revoked, the
+ * other party takes every output the revocation key can spend — `to_local`, every
+ * offered and received HTLC output, and the outputs of any HTLC-timeout / HTLC-success
+ * transaction already confirmed (the same `to_local`-style script) — in one transaction
+ * to its own script.
+ *
+ *     to_local / second-stage input witness:  <revocation_sig> 1 <witness script>
+ *     HTLC input witness:                     <revocation_sig> <revocationpubkey> <witness script>
+ *
+ * The revocation secret is `revocationprivkey` (./keys.ts): our revocation basepoint
+ * secret combined with the per-commitment secret the cheater revealed when it revoked
+ * that commitment. A secret that is not the commitment's (its point differs) is refused
+ * before anything is signed (`E_BAD_PER_COMMITMENT_SECRET`). The anchors and
+ * `to_remote` are not taken: `to_remote` is ours already, anchors are anyone's.
+ *
+ * The fee is `feerate_per_kw × weight / 1000` with the weight counted for 73-byte
+ * signatures (the largest), so the real feerate is never below the one asked for.
+ */
+import { equalBytes, toHex } from '../bytes.ts';
+import { RefusedError } from '../errors.ts';
+import { dustThreshold } from '../tx/policy.ts';
+import type { CommitmentTransaction } from './commitment.ts';
+import { derFromCompact, nobleEcdsa, type EcdsaSigner } from './ecdsa.ts';
+import { feeFromWeight } from './formats.ts';
+import { deriveRevocationPrivkey, pointOf } from './keys.ts';
+import { SIGHASH_ALL, segwitV0Sighash } from './sighash.ts';
+import { serializeTx, txid, weight, type Tx } from './tx.ts';
+
+/** An output of a second-stage (HTLC-timeout / HTLC-success) transaction of the revoked commitment. */
+export type SecondStageOutput = { txid: string; vout: number; amountSat: bigint };
+
+export type PenaltyRequest = {
+  /** The revoked commitment, built from the cheater's side (local = the cheater). */
+  revoked: CommitmentTransaction;
+  /** Second-stage outputs the cheater already confirmed, if any. */
+  secondStage?: readonly SecondStageOutput[];
+  /** The per-commitment secret the cheater revealed for this commitment. */
+  perCommitmentSecret: Uint8Array;
+  /** Our revocation basepoint secret (the revoked commitment's remote revocation basepoint). */
+  revocationBasepointSecret: Uint8Array;
+  /** Where the penalty pays. */
+  destinationScript: Uint8Array;
+  feeratePerKw: number;
+};
+
+export type PenaltyInput = {
+  txid: string;
+  vout: number;
+  amountSat: bigint;
+  kind: 'to_local' | 'offered_htlc' | 'received_htlc' | 'second_stage';
+  witnessScript: Uint8Array;
+};
+
+export type PenaltyTransaction = {
+  tx: Tx;
+  hex: string;
+  txid: string;
+  inputs: PenaltyInput[];
+  feeSat: bigint;
+  /** Weight counted for the fee (73-byte signatures); the signed tx weighs at most this. */
+  weight: number;
+};
+
+/** BIP-125 replaceable, so the penalty can be fee-bumped while the race is on. */
+const PENALTY_SEQUENCE = 0xfffffffd;
+const MAX_SIGNATURE = new Uint8Array(73);
+
+function witnessFor(input: PenaltyInput, signature: Uint8Array, revocationPubkey: Uint8Array): Uint8Array[] {
+  // to_local: 1 selects OP_IF <revocationpubkey>; an HTLC: the key whose HASH160 the script checks.
+  const selector = input.kind === 'to_local' || input.kind === 'second_stage' ? Uint8Array.of(1) : revocationPubkey;
+  return [signature, selector, input.witnessScript];
+}
+
+/** The signed penalty transaction taking every revocable output of `request.revoked`. */
+export function penaltyTransaction(request: PenaltyRequest, signer: EcdsaSigner = nobleEcdsa): PenaltyTransaction {
+  const { revoked } = request;
+  const keys = revoked.keys;
+  if (!equalBytes(pointOf(request.perCommitmentSecret, 'per_commitment_secret'), keys.perCommitmentPoint)) {
+    throw new RefusedError(
+      'E_BAD_PER_COMMITMENT_SECRET',
+      `the per-commitment secret is not the one of commitment ${revoked.txid} (its point is not ${toHex(keys.perCommitmentPoint)})`,
+    );
+  }
+  const revocationPrivkey = deriveRevocationPrivkey(request.revocationBasepointSecret, request.perCommitmentSecret);
+  if (!equalBytes(pointOf(revocationPrivkey), keys.revocationPubkey)) {
+    throw new RefusedError('E_WRONG_SIGNING_KEY', 'the revocation basepoint secret is not the one this commitment\'s revocationpubkey was derived from');
+  }
+
+  const inputs: PenaltyInput[] = [];
+  for (const o of revoked.outputs) {
+    if ((o.kind === 'to_local' || o.kind === 'offered_htlc' || o.kind === 'received_htlc') && o.witnessScript) {
+      inputs.push({ txid: revoked.txid, vout: o.index, amountSat: o.amountSat, kind: o.kind, witnessScript: o.witnessScript });
+    }
+  }
+  if (request.secondStage?.length) {
+    const second = revoked.params.format.secondStage(keys, revoked.params.toSelfDelay).witnessScript!;
+    for (const s of request.secondStage) inputs.push({ ...s, kind: 'second_stage', witnessScript: second });
+  }
+  if (inputs.length === 0) throw new RefusedError('E_PENALTY_NOTHING_TO_TAKE', `commitment ${revoked.txid} has no output the revocation key can take`);
+
+  const total = inputs.reduce((a, i) => a + i.amountSat, 0n);
+  const unsigned: Tx = {
+    version: 2,
+    lockTime: 0,
+    inputs: inputs.map((i) => ({ txid: i.txid, vout: i.vout, sequence: PENALTY_SEQUENCE })),
+    outputs: [{ amount: total, script: request.destinationScript }],
+  };
+  const estimated = weight({ ...unsigned, inputs: unsigned.inputs.map((x, n) => ({ ...x, witness: witnessFor(inputs[n]!, MAX_SIGNATURE, keys.revocationPubkey) })) });
+  const feeSat = feeFromWeight(request.feeratePerKw, estimated);
+  const amount = total - feeSat;
+  const dust = dustThreshold(request.destinationScript);
+  if (amount < dust) {
+    throw new RefusedError('E_PENALTY_BELOW_DUST', `the penalty would pay ${amount} sat after a ${feeSat} sat fee, below the ${dust} sat dust threshold`);
+  }
+  const tx: Tx = { ...unsigned, outputs: [{ amount, script: request.destinationScript }] };
+  const signedInputs = tx.inputs.map((input, n) => {
+    const spent = inputs[n]!;
+    const digest = segwitV0Sighash(tx, n, spent.witnessScript, spent.amountSat, SIGHASH_ALL);
+    const signature = Uint8Array.from([...derFromCompact(signer.signCompact(digest, revocationPrivkey)), SIGHASH_ALL]);
+    return { ...input, witness: witnessFor(spent, signature, keys.revocationPubkey) };
+  });
+  const signed: Tx = { ...tx, inputs: signedInputs };
+  return { tx: signed, hex: toHex(serializeTx(signed)), txid: txid(signed), inputs, feeSat, weight: estimated };
+}
