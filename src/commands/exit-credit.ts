@@ -9,7 +9,9 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
   static override description =
     'Prints the latest fully signed state and a TRUC (v3) child spending the mint\'s payout that brings the pair to --fee-rate; ' +
     'when the payout address is the mint key\'s own P2TR address the child is signed too. Submit both with bitcoin-cli submitpackage, ' +
-    'or pass --broadcast with a node. Must be mined by the contract\'s expiry height.';
+    'or pass --broadcast with a node. Must be mined by the contract\'s expiry height. The contract is frozen from then on: the mint ' +
+    'signs no later state, close or rollover of it (E_CONTRACT_FROZEN); run exit-credit again to bump the fee. It runs while the mint ' +
+    'streams, taking the last committed state.';
   static override examples = [
     {
       description: 'After one payment, the mint exits the demo contract at 10 sat/vB',
@@ -36,11 +38,16 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
     const { decodeAddress } = await import('../lib/address.ts');
     const to = this.flags.to ? decodeAddress(this.flags.to, network, '--to') : undefined;
     const feeRate = parseRate(this.flags['fee-rate']);
+    // One transaction with the mint's other writers (a streaming mint included): the exit
+    // takes the latest committed state and freezes the contract, so no later state of it
+    // is signed that this exit would leave unpaid.
     const { message, ctx } = await this.withMint(network, async (ctx, store) => {
       const id = await this.pickContract(store, ['open', 'closing', 'rolling-over']);
       const record = await store.get(id);
       if (!record) throw new UsageError('E_USAGE', `the mint has no contract ${id}`);
-      return { message: buildExit(record, ctx.mint, { feeRate, to, auxRand: this.random.bytes(32, 'credit/exit/aux') }), ctx };
+      const message = buildExit(record, ctx.mint, { feeRate, to, auxRand: this.random.bytes(32, 'credit/exit/aux') });
+      if (!record.exiting) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
+      return { message, ctx };
     });
     if (this.flags.broadcast) {
       if (!ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url');

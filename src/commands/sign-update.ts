@@ -80,7 +80,9 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     this.term.info(`offchain: mint streaming on the ${backend} secp256k1 backend`);
     const network = this.network();
     const BATCH = 256;
-    await this.withMint(network, async (ctx, store) => {
+    await this.withMintStore(network, async (ctx, store) => {
+      // A configuration error (no chain source) stops the stream at its start, not per line.
+      await ctx.chain.tip();
       let out: unknown[] = [];
       let served = 0;
       const flush = async () => {

@@ -45,31 +45,49 @@ export function parseRate(text: string): number {
 
 export abstract class CreditCommand<T extends typeof Command> extends OffchainCommand<T> {
   /**
-   * Run `step` as the mint: under the mint directory's lock, on its store (contracts,
-   * funding index and single-use nonces in one SQLite database). Everything the step
-   * wrote is committed — and the WAL checkpointed and truncated, so no consumed secret
-   * nonce lingers in it — before the result is returned for printing. A step that
-   * throws commits nothing.
+   * Run `step` as the mint, as one transaction of its store (contracts, funding index
+   * and single-use nonces in one SQLite database). The transaction starts with
+   * BEGIN IMMEDIATE, so it is serialised with every other writer — another command, or
+   * a streaming mint between its batches — without a directory lock held for a
+   * command's whole life. Everything the step wrote is committed (and the WAL
+   * checkpointed and truncated, so no consumed secret nonce lingers in it) before the
+   * result is returned for printing; a step that throws commits nothing.
    */
   protected async withMint<T>(network: Network, step: (ctx: MintContext, store: MintStore<MintContractRecord>) => Promise<T>): Promise<T> {
-    const { withLock } = await import('../store/lock.ts');
-    const { MintStore } = await import('../store/mint-store.ts');
-    const dir = join(this.stateDir(network), 'credit-mint');
+    return this.withMintStore(network, (ctx, store) => store.step(() => step(ctx, store)));
+  }
+
+  /** The mint's context on its open store, for a caller that makes its own transactions (the stream). */
+  protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStore<MintContractRecord>) => Promise<T>): Promise<T> {
     const mint = await this.keyPair(network);
-    return withLock(dir, async () => {
-      const store = await MintStore.open<MintContractRecord>(dir);
-      const policy = await this.mintPolicy(store, dir);
+    return this.onMintStore(network, async (store, dir, policy) => {
       const { toHex } = await import('../bytes.ts');
       if (toHex(mint.publicKey) !== policy.mint_pubkey) throw new UsageError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${policy.mint_pubkey})`);
       const ctx: MintContext = { network, mint, policy, records: store, funding: store, nonces: store, chain: await this.mintChain(network, store), random: this.random };
-      try {
-        const result = await step(ctx, store);
-        await store.close();
-        return result;
-      } finally {
-        store.abandon();
-      }
+      const result = await use(ctx, store);
+      await store.close();
+      return result;
     });
+  }
+
+  /**
+   * A read-only view of the mint's state: no key (a monitoring job need not hold the
+   * signing key) and no lock (SQLite readers see the last commit, also while a mint
+   * streams). Nothing is written.
+   */
+  protected async withMintView<T>(network: Network, view: (store: MintStore<MintContractRecord>, policy: MintPolicy, chain: ChainSource) => Promise<T>): Promise<T> {
+    return this.onMintStore(network, async (store, _dir, policy) => view(store, policy, await this.mintChain(network, store)));
+  }
+
+  private async onMintStore<T>(network: Network, use: (store: MintStore<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>): Promise<T> {
+    const { MintStore } = await import('../store/mint-store.ts');
+    const dir = join(this.stateDir(network), 'credit-mint');
+    const store = await MintStore.open<MintContractRecord>(dir);
+    try {
+      return await use(store, dir, await this.mintPolicy(store, dir));
+    } finally {
+      store.abandon();
+    }
   }
 
   private async mintPolicy(store: MintStore<MintContractRecord>, dir: string): Promise<MintPolicy> {

@@ -142,6 +142,9 @@ async function loadOpen(ctx: MintContext, id: string, network: string): Promise<
 }
 
 function checkNotFrozen(record: MintContractRecord): void {
+  if (record.exiting) {
+    refuse('E_CONTRACT_FROZEN', `contract ${record.contract_id} is frozen: the mint is exiting it with its state ${record.exiting.state}`);
+  }
   if (record.settlement) {
     refuse('E_CONTRACT_FROZEN', `contract ${record.contract_id} is frozen: the mint signed a ${record.settlement.kind} at state ${record.settlement.state}`);
   }

@@ -172,7 +172,7 @@ export class MintStore<R extends { contract_id: string }> {
     }
   }
 
-  /** Writes since the last commit, if any. */
+  /** A transaction is open: something may be written but not yet committed. */
   get dirty(): boolean {
     return this.inTransaction && this.db.inTransaction;
   }
@@ -314,8 +314,18 @@ export class MintStore<R extends { contract_id: string }> {
 
   /** Import snapshot.json + journal-N.jsonl (a torn last line never committed), then shred them. */
   private async importLegacy(): Promise<void> {
-    const files = (await readdir(this.dir)).filter((f) => f === 'snapshot.json' || /^journal-\d+\.jsonl$/.test(f));
+    const legacy = async () => (await readdir(this.dir)).filter((f) => f === 'snapshot.json' || /^journal-\d+\.jsonl$/.test(f));
+    let files = await legacy();
     if (files.length === 0) return;
+    // One importer at a time (BEGIN IMMEDIATE), and only once: a process that finds the
+    // files still there after another imported them only shreds them.
+    this.begin();
+    files = await legacy();
+    if (this.q.getMeta.get('legacy_imported')) {
+      await this.commit();
+      for (const f of files) await shredFile(join(this.dir, f));
+      return;
+    }
     type Legacy = { generation: number; counter: number; records: Record<string, R>; nonces: Record<string, { context: string; pubnonce: string; secnonce: string }>; consumed: string[]; docs: Record<string, unknown> };
     const text = await readFile(join(this.dir, 'snapshot.json'), 'utf8').catch(() => undefined);
     const snap: Legacy = text ? (JSON.parse(text) as Legacy) : { generation: 0, counter: 0, records: {}, nonces: {}, consumed: [], docs: {} };
@@ -341,7 +351,7 @@ export class MintStore<R extends { contract_id: string }> {
         }
       }
     }
-    this.begin();
+    this.q.putMeta.run('legacy_imported', '1');
     this.q.putMeta.run('counter', String(snap.counter));
     for (const [name, value] of Object.entries(snap.docs)) this.q.putMeta.run(`doc:${name}`, JSON.stringify(value));
     for (const r of Object.values(snap.records)) {
