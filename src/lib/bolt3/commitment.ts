@@ -13,11 +13,13 @@
  *     cltv_expiry.
  *
  * Invariants: the outputs never pay more than the funding amount (the balance check in
- * ./channel.ts, then only subtractions); a trimmed amount goes to the fee (or, with
+ * ./channel.ts, then only subtractions; keyed anchors the opener cannot pay for are
+ * refused, E_COMMITMENT_UNBALANCED); a trimmed amount goes to the fee (or, with
  * zero-fee commitments, up to 240 sat into the shared anchor); everything that differs
  * between formats is asked of `params.format` (./formats.ts).
  */
 import { compareBytes } from '../bytes.ts';
+import { RefusedError } from '../errors.ts';
 import {
   checkCommitmentInputs, commitmentKeys, obscuredCommitmentNumber, type ChannelParameters, type CommitmentKeys, type CommitmentState, type Htlc,
 } from './channel.ts';
@@ -133,6 +135,15 @@ export function buildCommitment(params: ChannelParameters, state: CommitmentStat
     outputs: indexed.map((o) => ({ amount: o.amountSat, script: o.script })),
   };
   const total = indexed.reduce((a, o) => a + o.amountSat, 0n);
+  if (total > params.fundingSatoshis) {
+    // Only anchors can do this: they are paid for whatever the opener had left. BOLT 2
+    // forbids the state (the opener must afford fee and anchors); we refuse to write it.
+    throw new RefusedError(
+      'E_COMMITMENT_UNBALANCED',
+      `the outputs would pay ${total} sat out of a ${params.fundingSatoshis} sat funding output: the opener cannot pay the ${baseFeeSat} sat fee and the anchors`,
+      { outputsSat: total.toString(), fundingSat: params.fundingSatoshis.toString() },
+    );
+  }
   return {
     params,
     state,
