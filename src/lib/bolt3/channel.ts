@@ -15,7 +15,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import type { CommitmentFormat } from './formats.ts';
-import { derivePubkey, deriveRevocationPubkey } from './keys.ts';
+import { nobleBackend } from '../musig/engine/backend-noble.ts';
+import { decodePoint, derivePubkey, deriveRevocationPubkey, type Ec } from './keys.ts';
 import { checkIndex } from './per-commitment.ts';
 import { p2wsh } from './script.ts';
 import { fundingScript } from './scripts.ts';
@@ -84,13 +85,14 @@ export type CommitmentKeys = {
 };
 
 /** BOLT 3 "Key Derivation" for the commitment held by `local` at `perCommitmentPoint`. */
-export function commitmentKeys(local: ChannelPublicKeys, remote: ChannelPublicKeys, perCommitmentPoint: Uint8Array): CommitmentKeys {
+export function commitmentKeys(local: ChannelPublicKeys, remote: ChannelPublicKeys, perCommitmentPoint: Uint8Array, ec: Ec = nobleBackend): CommitmentKeys {
+  decodePoint(ec, remote.paymentBasepoint, 'remote payment_basepoint'); // to_remote pays to it as it is
   return {
     perCommitmentPoint,
-    revocationPubkey: deriveRevocationPubkey(remote.revocationBasepoint, perCommitmentPoint),
-    localDelayedPubkey: derivePubkey(local.delayedPaymentBasepoint, perCommitmentPoint),
-    localHtlcPubkey: derivePubkey(local.htlcBasepoint, perCommitmentPoint),
-    remoteHtlcPubkey: derivePubkey(remote.htlcBasepoint, perCommitmentPoint),
+    revocationPubkey: deriveRevocationPubkey(remote.revocationBasepoint, perCommitmentPoint, ec),
+    localDelayedPubkey: derivePubkey(local.delayedPaymentBasepoint, perCommitmentPoint, ec),
+    localHtlcPubkey: derivePubkey(local.htlcBasepoint, perCommitmentPoint, ec),
+    remoteHtlcPubkey: derivePubkey(remote.htlcBasepoint, perCommitmentPoint, ec),
     remotePubkey: remote.paymentBasepoint,
   };
 }

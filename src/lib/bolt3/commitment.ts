@@ -20,6 +20,7 @@
  */
 import { compareBytes } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
+import { NOBLE, type Bolt3Backend } from './backend.ts';
 import {
   checkCommitmentInputs, commitmentKeys, obscuredCommitmentNumber, type ChannelParameters, type CommitmentKeys, type CommitmentState, type Htlc,
 } from './channel.ts';
@@ -74,11 +75,11 @@ function bip69(a: Omit<CommitmentOutput, 'index'>, b: Omit<CommitmentOutput, 'in
 }
 
 /** Build the commitment transaction held by `params.local` in `state`. */
-export function buildCommitment(params: ChannelParameters, state: CommitmentState): CommitmentTransaction {
+export function buildCommitment(params: ChannelParameters, state: CommitmentState, backend: Bolt3Backend = NOBLE): CommitmentTransaction {
   checkCommitmentInputs(params, state);
   const { format } = params;
   format.checkFeerate(state.feeratePerKw);
-  const keys = commitmentKeys(params.local, params.remote, state.perCommitmentPoint);
+  const keys = commitmentKeys(params.local, params.remote, state.perCommitmentPoint, backend.ec);
 
   // 1. input and locktime
   const obscured = obscuredCommitmentNumber(params, state.commitmentNumber);

@@ -13,6 +13,7 @@
  */
 import type { ChannelParameters, CommitmentKeys, Htlc } from './channel.ts';
 import type { CommitmentOutput, CommitmentTransaction } from './commitment.ts';
+import type { OutputTemplate } from './formats.ts';
 import type { Tx } from './tx.ts';
 
 export type HtlcTransactionKind = 'htlc-timeout' | 'htlc-success';
@@ -36,13 +37,17 @@ export type HtlcTransaction = {
 };
 
 /** The HTLC transaction spending one HTLC output of `commitment`. */
-export function buildHtlcTransaction(params: ChannelParameters, commitment: CommitmentTransaction, output: CommitmentOutput): HtlcTransaction {
+export function buildHtlcTransaction(
+  params: ChannelParameters,
+  commitment: CommitmentTransaction,
+  output: CommitmentOutput,
+  second: OutputTemplate = params.format.secondStage(commitment.keys, params.toSelfDelay),
+): HtlcTransaction {
   const { format } = params;
   const htlc = output.htlc;
   if (!htlc || !output.witnessScript) throw new RangeError(`commitment output ${output.index} is not an HTLC output`);
   const kind: HtlcTransactionKind = htlc.direction === 'offered' ? 'htlc-timeout' : 'htlc-success';
   const feeSat = format.htlcTxFee(kind, commitment.state.feeratePerKw);
-  const second = format.secondStage(commitment.keys, params.toSelfDelay);
   if (!second.witnessScript) throw new RangeError(`the ${format.name} format has no witness script for the second stage`);
   const tx: Tx = {
     version: format.htlcTxVersion,
@@ -66,5 +71,7 @@ export function buildHtlcTransaction(params: ChannelParameters, commitment: Comm
 
 /** Every HTLC transaction of `commitment`, in commitment output order (the order of commitment_signed's htlc_signature). */
 export function buildHtlcTransactions(commitment: CommitmentTransaction): HtlcTransaction[] {
-  return commitment.outputs.filter((o) => o.htlc !== undefined).map((o) => buildHtlcTransaction(commitment.params, commitment, o));
+  const { params } = commitment;
+  const second = params.format.secondStage(commitment.keys, params.toSelfDelay); // one script for all of them
+  return commitment.outputs.filter((o) => o.htlc !== undefined).map((o) => buildHtlcTransaction(params, commitment, o, second));
 }

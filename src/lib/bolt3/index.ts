@@ -10,6 +10,7 @@
  *
  * Library only: no I/O, no JSON (the CLI decodes into these types), amounts as bigint.
  */
+export { type Bolt3Backend, NOBLE, bolt3Backend } from './backend.ts';
 export {
   type ChannelParameters, type ChannelPublicKeys, type CommitmentKeys, type CommitmentState, type Htlc,
   channelFundingOutput, checkCommitmentInputs, commitmentKeys, counterpartyView, fundingOutput, obscuredCommitmentNumber, obscuringFactor,

@@ -15,96 +15,105 @@
  * only to revoke): neither party alone can spend a revocation path until the
  * commitment is revoked.
  *
- * Every format here has option_static_remotekey, so `remotepubkey` is the remote
- * `payment_basepoint` itself (./commitment-keys.ts); `derivePubkey` still serves a
- * caller that needs the pre-static form. A hash that is not a valid scalar, or a sum
- * at infinity, is refused as libsecp256k1's tweak functions refuse it (never seen:
- * probability ~2^-128).
+ * Point arithmetic goes through the project's secp256k1 backends
+ * (../musig/engine/backend.ts: noble by default, libsecp256k1 in WASM or native when
+ * selected): a commitment derives five keys, and with noble that costs more than
+ * signing it. Decoded basepoints are cached (public values only). A hash that is not a
+ * valid scalar, or a sum at infinity, is refused as libsecp256k1's tweak functions
+ * refuse it (never seen: probability ~2^-128).
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes } from '../bytes.ts';
-import { bytesToBigInt } from '../keys/keys.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
+import { Lru, keyOf } from '../lru.ts';
+import type { Secp256k1Backend } from '../musig/engine/backend.ts';
+import { nobleBackend } from '../musig/engine/backend-noble.ts';
+import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
 
-const Point = secp256k1.Point;
-type Point = InstanceType<typeof Point>;
-const N = Point.Fn.ORDER;
+/** Any backend: its point type stays inside this module. */
+export type Ec = Secp256k1Backend<unknown>;
 
-function point(bytes: Uint8Array, field: string): Point {
-  if (bytes.length !== 33) throw new MalformedInputError('E_BAD_PUBKEY', `${field} must be a 33-byte compressed point`);
-  try {
-    return Point.fromBytes(bytes);
-  } catch {
-    throw new MalformedInputError('E_BAD_PUBKEY', `${field} is not a point on secp256k1`);
-  }
+const decoded = new WeakMap<Ec, Lru<unknown>>();
+
+/** A compressed point through `ec`, cached; malformed when it is not on the curve. */
+export function decodePoint(ec: Ec, bytes: Uint8Array, field: string): unknown {
+  let cache = decoded.get(ec);
+  if (!cache) decoded.set(ec, (cache = new Lru<unknown>(256)));
+  const key = bytes.length === 33 ? keyOf([bytes]) : '';
+  const hit = key ? cache.get(key) : undefined;
+  if (hit !== undefined) return hit;
+  const p = bytes.length === 33 && (bytes[0] === 2 || bytes[0] === 3) ? ec.pointFromBytes(bytes) : undefined;
+  if (p === undefined) throw new MalformedInputError('E_BAD_PUBKEY', `${field} is not a 33-byte compressed point on secp256k1`);
+  return cache.set(key, p);
 }
 
 function scalar(bytes: Uint8Array, field: string): bigint {
-  const k = bytes.length === 32 ? bytesToBigInt(bytes) : 0n;
+  const k = bytes.length === 32 ? int(bytes) : 0n;
   if (k <= 0n || k >= N) throw new MalformedInputError('E_BAD_SECRET_KEY', `${field} must be a 32-byte scalar in [1, n-1]`);
   return k;
 }
 
 /** SHA256(a || b) as a scalar; a hash ≥ n is refused like libsecp256k1's tweak. */
 function tweak(a: Uint8Array, b: Uint8Array): bigint {
-  const t = bytesToBigInt(sha256(concatBytes(a, b)));
+  const t = int(sha256(concatBytes(a, b)));
   if (t >= N) throw new RefusedError('E_BAD_DERIVED_KEY', 'the key derivation hash is not a valid scalar');
   return t;
 }
 
 function scalarBytes(k: bigint): Uint8Array {
   if (k === 0n) throw new RefusedError('E_BAD_DERIVED_KEY', 'the derived secret key is zero');
-  return Point.Fn.toBytes(k);
+  return bytes32(k);
 }
 
-function pointBytes(p: Point): Uint8Array {
-  if (p.is0()) throw new RefusedError('E_BAD_DERIVED_KEY', 'the derived public key is the point at infinity');
-  return p.toBytes(true);
+function pointBytes(ec: Ec, p: unknown): Uint8Array {
+  if (p === null) throw new RefusedError('E_BAD_DERIVED_KEY', 'the derived public key is the point at infinity');
+  return ec.pointToBytes(p);
 }
 
 /** `pubkey = basepoint + SHA256(per_commitment_point || basepoint) * G`. */
-export function derivePubkey(basepoint: Uint8Array, perCommitmentPoint: Uint8Array): Uint8Array {
-  const base = point(basepoint, 'basepoint');
-  point(perCommitmentPoint, 'per_commitment_point');
-  return pointBytes(base.add(Point.BASE.multiply(tweak(perCommitmentPoint, basepoint))));
+export function derivePubkey(basepoint: Uint8Array, perCommitmentPoint: Uint8Array, ec: Ec = nobleBackend): Uint8Array {
+  const base = decodePoint(ec, basepoint, 'basepoint');
+  decodePoint(ec, perCommitmentPoint, 'per_commitment_point');
+  return pointBytes(ec, ec.add(base, ec.mulBase(tweak(perCommitmentPoint, basepoint))));
 }
 
-/** `privkey = basepoint_secret + SHA256(per_commitment_point || basepoint)`. */
-export function derivePrivkey(basepointSecret: Uint8Array, perCommitmentPoint: Uint8Array): Uint8Array {
+/**
+ * `privkey = basepoint_secret + SHA256(per_commitment_point || basepoint)`. A caller that
+ * has already checked `basepoint` to be the secret's point may pass it to save a
+ * multiplication; otherwise it is computed.
+ */
+export function derivePrivkey(basepointSecret: Uint8Array, perCommitmentPoint: Uint8Array, ec: Ec = nobleBackend, knownBasepoint?: Uint8Array): Uint8Array {
   const secret = scalar(basepointSecret, 'basepoint secret');
-  const basepoint = Point.BASE.multiply(secret).toBytes(true);
-  return scalarBytes(Point.Fn.add(secret, tweak(perCommitmentPoint, basepoint)));
+  const basepoint = knownBasepoint ?? pointBytes(ec, ec.mulBase(secret));
+  return scalarBytes(mod(secret + tweak(perCommitmentPoint, basepoint)));
 }
 
 /**
  * `revocationpubkey = revocation_basepoint * SHA256(revocation_basepoint || per_commitment_point)
  * + per_commitment_point * SHA256(per_commitment_point || revocation_basepoint)`.
  */
-export function deriveRevocationPubkey(revocationBasepoint: Uint8Array, perCommitmentPoint: Uint8Array): Uint8Array {
-  const R = point(revocationBasepoint, 'revocation_basepoint');
-  const P = point(perCommitmentPoint, 'per_commitment_point');
-  const a = R.multiplyUnsafe(tweak(revocationBasepoint, perCommitmentPoint));
-  const b = P.multiplyUnsafe(tweak(perCommitmentPoint, revocationBasepoint));
-  return pointBytes(a.add(b));
+export function deriveRevocationPubkey(revocationBasepoint: Uint8Array, perCommitmentPoint: Uint8Array, ec: Ec = nobleBackend): Uint8Array {
+  const R = decodePoint(ec, revocationBasepoint, 'revocation_basepoint');
+  const P = decodePoint(ec, perCommitmentPoint, 'per_commitment_point');
+  // Both scalars are public hashes: the backends' variable-time k·P is allowed.
+  const a = ec.mul(R, tweak(revocationBasepoint, perCommitmentPoint));
+  const b = ec.mul(P, tweak(perCommitmentPoint, revocationBasepoint));
+  return pointBytes(ec, ec.add(a, b));
 }
 
 /**
  * `revocationprivkey = revocation_basepoint_secret * SHA256(revocation_basepoint || per_commitment_point)
  * + per_commitment_secret * SHA256(per_commitment_point || revocation_basepoint)`.
  */
-export function deriveRevocationPrivkey(revocationBasepointSecret: Uint8Array, perCommitmentSecret: Uint8Array): Uint8Array {
+export function deriveRevocationPrivkey(revocationBasepointSecret: Uint8Array, perCommitmentSecret: Uint8Array, ec: Ec = nobleBackend): Uint8Array {
   const r = scalar(revocationBasepointSecret, 'revocation basepoint secret');
   const p = scalar(perCommitmentSecret, 'per_commitment_secret');
-  const revocationBasepoint = Point.BASE.multiply(r).toBytes(true);
-  const perCommitmentPoint = Point.BASE.multiply(p).toBytes(true);
-  const { Fn } = Point;
-  return scalarBytes(
-    Fn.add(Fn.mul(r, tweak(revocationBasepoint, perCommitmentPoint)), Fn.mul(p, tweak(perCommitmentPoint, revocationBasepoint))),
-  );
+  const revocationBasepoint = pointBytes(ec, ec.mulBase(r));
+  const perCommitmentPoint = pointBytes(ec, ec.mulBase(p));
+  return scalarBytes(mod(r * tweak(revocationBasepoint, perCommitmentPoint) + p * tweak(perCommitmentPoint, revocationBasepoint)));
 }
 
 /** The public point of a 32-byte secret (a basepoint of its secret, a per-commitment point of its secret). */
-export function pointOf(secret: Uint8Array, field = 'secret'): Uint8Array {
-  return Point.BASE.multiply(scalar(secret, field)).toBytes(true);
+export function pointOf(secret: Uint8Array, field = 'secret', ec: Ec = nobleBackend): Uint8Array {
+  return pointBytes(ec, ec.mulBase(scalar(secret, field)));
 }

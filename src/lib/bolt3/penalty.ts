@@ -22,7 +22,8 @@ import { equalBytes, toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import { dustThreshold } from '../tx/policy.ts';
 import type { CommitmentTransaction } from './commitment.ts';
-import { derFromCompact, nobleEcdsa, type EcdsaSigner } from './ecdsa.ts';
+import { NOBLE, type Bolt3Backend } from './backend.ts';
+import { derFromCompact } from './ecdsa.ts';
 import { feeFromWeight } from './formats.ts';
 import { deriveRevocationPrivkey, pointOf } from './keys.ts';
 import { SIGHASH_ALL, segwitV0Sighash } from './sighash.ts';
@@ -74,17 +75,17 @@ function witnessFor(input: PenaltyInput, signature: Uint8Array, revocationPubkey
 }
 
 /** The signed penalty transaction taking every revocable output of `request.revoked`. */
-export function penaltyTransaction(request: PenaltyRequest, signer: EcdsaSigner = nobleEcdsa): PenaltyTransaction {
+export function penaltyTransaction(request: PenaltyRequest, backend: Bolt3Backend = NOBLE): PenaltyTransaction {
   const { revoked } = request;
   const keys = revoked.keys;
-  if (!equalBytes(pointOf(request.perCommitmentSecret, 'per_commitment_secret'), keys.perCommitmentPoint)) {
+  if (!equalBytes(pointOf(request.perCommitmentSecret, 'per_commitment_secret', backend.ec), keys.perCommitmentPoint)) {
     throw new RefusedError(
       'E_BAD_PER_COMMITMENT_SECRET',
       `the per-commitment secret is not the one of commitment ${revoked.txid} (its point is not ${toHex(keys.perCommitmentPoint)})`,
     );
   }
-  const revocationPrivkey = deriveRevocationPrivkey(request.revocationBasepointSecret, request.perCommitmentSecret);
-  if (!equalBytes(pointOf(revocationPrivkey), keys.revocationPubkey)) {
+  const revocationPrivkey = deriveRevocationPrivkey(request.revocationBasepointSecret, request.perCommitmentSecret, backend.ec);
+  if (!equalBytes(pointOf(revocationPrivkey, 'revocationprivkey', backend.ec), keys.revocationPubkey)) {
     throw new RefusedError('E_WRONG_SIGNING_KEY', 'the revocation basepoint secret is not the one this commitment\'s revocationpubkey was derived from');
   }
 
@@ -118,7 +119,7 @@ export function penaltyTransaction(request: PenaltyRequest, signer: EcdsaSigner 
   const signedInputs = tx.inputs.map((input, n) => {
     const spent = inputs[n]!;
     const digest = segwitV0Sighash(tx, n, spent.witnessScript, spent.amountSat, SIGHASH_ALL);
-    const signature = Uint8Array.from([...derFromCompact(signer.signCompact(digest, revocationPrivkey)), SIGHASH_ALL]);
+    const signature = Uint8Array.from([...derFromCompact(backend.ecdsa.signCompact(digest, revocationPrivkey)), SIGHASH_ALL]);
     return { ...input, witness: witnessFor(spent, signature, keys.revocationPubkey) };
   });
   const signed: Tx = { ...tx, inputs: signedInputs };

@@ -85,6 +85,17 @@ export type HtlcScriptKeys = {
   remoteHtlcPubkey: Uint8Array;
 };
 
+/**
+ * HASH160(revocationpubkey), once per commitment rather than once per HTLC output (a
+ * commitment's HTLC scripts all share its revocationpubkey array).
+ */
+const revocationHashes = new WeakMap<Uint8Array, Uint8Array>();
+function revocationHash(revocationPubkey: Uint8Array): Uint8Array {
+  let h = revocationHashes.get(revocationPubkey);
+  if (!h) revocationHashes.set(revocationPubkey, (h = hash160(revocationPubkey)));
+  return h;
+}
+
 /** `1 OP_CHECKSEQUENCEVERIFY OP_DROP` when the format delays HTLC spends one block, else nothing. */
 function csvDelay(csv: number): ScriptPart[] {
   return csv > 0 ? [{ num: csv }, OP_CHECKSEQUENCEVERIFY, OP_DROP] : [];
@@ -111,7 +122,7 @@ function csvDelay(csv: number): ScriptPart[] {
  */
 export function offeredHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array, csv = 0): Uint8Array {
   return script(
-    OP_DUP, OP_HASH160, hash160(keys.revocationPubkey), OP_EQUAL,
+    OP_DUP, OP_HASH160, revocationHash(keys.revocationPubkey), OP_EQUAL,
     OP_IF,
     OP_CHECKSIG,
     OP_ELSE,
@@ -149,7 +160,7 @@ export function offeredHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array,
  */
 export function receivedHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry: number, csv = 0): Uint8Array {
   return script(
-    OP_DUP, OP_HASH160, hash160(keys.revocationPubkey), OP_EQUAL,
+    OP_DUP, OP_HASH160, revocationHash(keys.revocationPubkey), OP_EQUAL,
     OP_IF,
     OP_CHECKSIG,
     OP_ELSE,

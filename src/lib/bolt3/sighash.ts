@@ -16,6 +16,19 @@ export const SIGHASH_ANYONECANPAY = 0x80;
 
 const ZERO32: Uint8Array = new Uint8Array(32);
 
+/** hashSequence of a one-input transaction: BOLT 3 uses a handful of nSequence values, over and over. */
+const sequenceHashes = new Map<number, Uint8Array>();
+function singleSequenceHash(sequence: number): Uint8Array {
+  let h = sequenceHashes.get(sequence);
+  if (!h) {
+    const w = new internal.Writer();
+    w.u32(sequence);
+    h = hash256(w.done());
+    if (sequenceHashes.size < 64) sequenceHashes.set(sequence, h);
+  }
+  return h;
+}
+
 /**
  * The BIP-143 digest for input `index` spending `amount` sat locked by P2WSH
  * `witnessScript` (the scriptCode), under `hashType`.
@@ -35,9 +48,12 @@ export function segwitV0Sighash(tx: Tx, index: number, witnessScript: Uint8Array
   }
   let hashSequence = ZERO32;
   if (!anyoneCanPay && base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
-    const w = new Writer();
-    for (const i of tx.inputs) w.u32(i.sequence);
-    hashSequence = hash256(w.done());
+    if (tx.inputs.length === 1) hashSequence = singleSequenceHash(tx.inputs[0]!.sequence);
+    else {
+      const w = new Writer();
+      for (const i of tx.inputs) w.u32(i.sequence);
+      hashSequence = hash256(w.done());
+    }
   }
   let hashOutputs = ZERO32;
   if (base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {

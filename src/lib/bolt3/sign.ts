@@ -18,7 +18,8 @@ import { concatBytes, equalBytes, toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import { channelFundingOutput } from './channel.ts';
 import type { CommitmentTransaction } from './commitment.ts';
-import { compactFromDer, derFromCompact, nobleEcdsa, type EcdsaSigner } from './ecdsa.ts';
+import { NOBLE, type Bolt3Backend } from './backend.ts';
+import { compactFromDer, derFromCompact } from './ecdsa.ts';
 import type { HtlcTransaction } from './htlc-tx.ts';
 import { derivePrivkey, pointOf } from './keys.ts';
 import { sortedFundingPubkeys } from './scripts.ts';
@@ -51,21 +52,21 @@ export function commitmentSighash(c: CommitmentTransaction): Uint8Array {
 }
 
 /** Sign the commitment with a funding secret key (either party's). */
-export function signCommitment(c: CommitmentTransaction, fundingSecretKey: Uint8Array, signer: EcdsaSigner = nobleEcdsa): Uint8Array {
-  const pub = pointOf(fundingSecretKey, 'funding secret key');
+export function signCommitment(c: CommitmentTransaction, fundingSecretKey: Uint8Array, backend: Bolt3Backend = NOBLE): Uint8Array {
+  const pub = pointOf(fundingSecretKey, 'funding secret key', backend.ec);
   if (!equalBytes(pub, c.params.local.fundingPubkey) && !equalBytes(pub, c.params.remote.fundingPubkey)) wrongKey("either party's funding key");
-  return derFromCompact(signer.signCompact(commitmentSighash(c), fundingSecretKey));
+  return derFromCompact(backend.ecdsa.signCompact(commitmentSighash(c), fundingSecretKey));
 }
 
-export function verifyCommitmentSignature(c: CommitmentTransaction, signature: Uint8Array, by: Party, signer: EcdsaSigner = nobleEcdsa): boolean {
+export function verifyCommitmentSignature(c: CommitmentTransaction, signature: Uint8Array, by: Party, backend: Bolt3Backend = NOBLE): boolean {
   const pubkey = by === 'local' ? c.params.local.fundingPubkey : c.params.remote.fundingPubkey;
-  return signer.verifyCompact(compactFromDer(signature), commitmentSighash(c), pubkey);
+  return backend.ecdsa.verifyCompact(compactFromDer(signature), commitmentSighash(c), pubkey);
 }
 
 /** The holder's broadcastable commitment: both signatures checked, then the 2-of-2 witness. */
-export function finalizeCommitment(c: CommitmentTransaction, localSignature: Uint8Array, remoteSignature: Uint8Array, signer: EcdsaSigner = nobleEcdsa): SignedTransaction {
+export function finalizeCommitment(c: CommitmentTransaction, localSignature: Uint8Array, remoteSignature: Uint8Array, backend: Bolt3Backend = NOBLE): SignedTransaction {
   for (const [by, sig] of [['local', localSignature], ['remote', remoteSignature]] as const) {
-    if (!verifyCommitmentSignature(c, sig, by, signer)) {
+    if (!verifyCommitmentSignature(c, sig, by, backend)) {
       throw new RefusedError('E_BAD_COMMITMENT_SIGNATURE', `the ${by} signature does not verify for commitment ${c.txid}`, { party: by });
     }
   }
@@ -92,19 +93,19 @@ export function htlcSighash(h: HtlcTransaction, by: Party): Uint8Array {
  * Sign an HTLC transaction as `by` with its HTLC key for this commitment
  * (`derivePrivkey(htlc_basepoint_secret, per_commitment_point)`).
  */
-export function signHtlcTransaction(h: HtlcTransaction, htlcPrivkey: Uint8Array, by: Party, signer: EcdsaSigner = nobleEcdsa): Uint8Array {
-  checkHtlcKey(h.keys, htlcPrivkey, by);
-  return derFromCompact(signer.signCompact(htlcSighash(h, by), htlcPrivkey));
+export function signHtlcTransaction(h: HtlcTransaction, htlcPrivkey: Uint8Array, by: Party, backend: Bolt3Backend = NOBLE): Uint8Array {
+  checkHtlcKey(h.keys, htlcPrivkey, by, backend);
+  return derFromCompact(backend.ecdsa.signCompact(htlcSighash(h, by), htlcPrivkey));
 }
 
-function checkHtlcKey(keys: HtlcTransaction['keys'], htlcPrivkey: Uint8Array, by: Party): void {
+function checkHtlcKey(keys: HtlcTransaction['keys'], htlcPrivkey: Uint8Array, by: Party, backend: Bolt3Backend): void {
   const expected = by === 'local' ? keys.localHtlcPubkey : keys.remoteHtlcPubkey;
-  if (!equalBytes(pointOf(htlcPrivkey, 'HTLC secret key'), expected)) wrongKey(`the ${by} htlcpubkey of this commitment`);
+  if (!equalBytes(pointOf(htlcPrivkey, 'HTLC secret key', backend.ec), expected)) wrongKey(`the ${by} htlcpubkey of this commitment`);
 }
 
-export function verifyHtlcSignature(h: HtlcTransaction, signature: Uint8Array, by: Party, signer: EcdsaSigner = nobleEcdsa): boolean {
+export function verifyHtlcSignature(h: HtlcTransaction, signature: Uint8Array, by: Party, backend: Bolt3Backend = NOBLE): boolean {
   const pubkey = by === 'local' ? h.keys.localHtlcPubkey : h.keys.remoteHtlcPubkey;
-  return signer.verifyCompact(compactFromDer(signature), htlcSighash(h, by), pubkey);
+  return backend.ecdsa.verifyCompact(compactFromDer(signature), htlcSighash(h, by), pubkey);
 }
 
 /**
@@ -116,7 +117,7 @@ export function finalizeHtlcTransaction(
   localSignature: Uint8Array,
   remoteSignature: Uint8Array,
   paymentPreimage?: Uint8Array,
-  signer: EcdsaSigner = nobleEcdsa,
+  backend: Bolt3Backend = NOBLE,
 ): SignedTransaction {
   let fifth: Uint8Array = new Uint8Array(0);
   if (h.kind === 'htlc-success') {
@@ -128,7 +129,7 @@ export function finalizeHtlcTransaction(
     throw new RefusedError('E_PREIMAGE_UNEXPECTED', 'an HTLC-timeout transaction takes no preimage');
   }
   for (const [by, sig] of [['local', localSignature], ['remote', remoteSignature]] as const) {
-    if (!verifyHtlcSignature(h, sig, by, signer)) {
+    if (!verifyHtlcSignature(h, sig, by, backend)) {
       throw new RefusedError('E_BAD_HTLC_SIGNATURE', `the ${by} signature does not verify for the ${h.kind} transaction of commitment output ${h.commitmentOutputIndex}`, { party: by });
     }
   }
@@ -153,15 +154,19 @@ export function signCounterpartyCommitment(
   htlcTransactions: readonly HtlcTransaction[],
   fundingSecretKey: Uint8Array,
   htlcBasepointSecret: Uint8Array,
-  signer: EcdsaSigner = nobleEcdsa,
+  backend: Bolt3Backend = NOBLE,
 ): { signature: Uint8Array; htlcSignatures: Uint8Array[] } {
-  const htlcPrivkey = derivePrivkey(htlcBasepointSecret, c.keys.perCommitmentPoint);
-  checkHtlcKey(c.keys, htlcPrivkey, 'remote'); // once: every HTLC tx of c shares c.keys
+  // We are the remote party of c: our htlc_basepoint is c.params.remote's, and the
+  // privkey derived from its secret is then remote_htlcpubkey's by construction.
+  if (!equalBytes(pointOf(htlcBasepointSecret, 'htlc basepoint secret', backend.ec), c.params.remote.htlcBasepoint)) {
+    wrongKey('the secret of our htlc_basepoint in this channel');
+  }
+  const htlcPrivkey = derivePrivkey(htlcBasepointSecret, c.keys.perCommitmentPoint, backend.ec, c.params.remote.htlcBasepoint);
   return {
-    signature: signCommitment(c, fundingSecretKey, signer),
+    signature: signCommitment(c, fundingSecretKey, backend),
     htlcSignatures: htlcTransactions.map((h) => {
       if (h.keys !== c.keys) throw new RangeError('an HTLC transaction of another commitment');
-      return derFromCompact(signer.signCompact(htlcSighash(h, 'remote'), htlcPrivkey));
+      return derFromCompact(backend.ecdsa.signCompact(htlcSighash(h, 'remote'), htlcPrivkey));
     }),
   };
 }

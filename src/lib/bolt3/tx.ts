@@ -70,8 +70,13 @@ export function txidBytes(txid: string): Uint8Array {
   return fromHex(txid, 'txid', 32).reverse();
 }
 
+// The HTLC transactions of a commitment all spend the same txid: decode it once.
+let lastTxid = '';
+let lastTxidBytes: Uint8Array = new Uint8Array(32);
+
 function writeOutpoint(w: Writer, input: OutPoint): void {
-  w.bytes(txidBytes(input.txid));
+  if (input.txid !== lastTxid) [lastTxidBytes, lastTxid] = [txidBytes(input.txid), input.txid];
+  w.bytes(lastTxidBytes);
   w.u32(input.vout);
 }
 

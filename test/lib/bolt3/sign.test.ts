@@ -13,12 +13,15 @@ import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { ExitCode, OffchainError } from '../../../src/lib/errors.ts';
 import { counterpartyView } from '../../../src/lib/bolt3/channel.ts';
 import { buildCommitment, type CommitmentTransaction } from '../../../src/lib/bolt3/commitment.ts';
+import { NOBLE, bolt3Backend, type Bolt3Backend } from '../../../src/lib/bolt3/backend.ts';
 import {
-  compactFromDer, derFromCompact, nativeEcdsa, nobleEcdsa, tinySecp256k1Ecdsa, type EcdsaSigner, type NativeSecp256k1Ecdsa, type TinySecp256k1Ecdsa,
+  compactFromDer, derFromCompact, nativeEcdsa, tinySecp256k1Ecdsa, type NativeSecp256k1Ecdsa, type TinySecp256k1Ecdsa,
 } from '../../../src/lib/bolt3/ecdsa.ts';
+import { nativeBackend, type NativeSecp256k1 } from '../../../src/lib/musig/engine/backend-native.ts';
+import { tinySecp256k1Backend, type TinySecp256k1 } from '../../../src/lib/musig/engine/backend-tiny-secp256k1.ts';
 import { ANCHORS, LEGACY } from '../../../src/lib/bolt3/formats.ts';
 import { buildHtlcTransactions } from '../../../src/lib/bolt3/htlc-tx.ts';
-import { pointOf } from '../../../src/lib/bolt3/keys.ts';
+import { deriveRevocationPrivkey, pointOf } from '../../../src/lib/bolt3/keys.ts';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE, segwitV0Sighash } from '../../../src/lib/bolt3/sighash.ts';
 import {
   commitmentSighash, finalizeCommitment, finalizeHtlcTransaction, signCommitment, signCounterpartyCommitment, signHtlcTransaction,
@@ -61,29 +64,41 @@ describe('signing', () => {
     expect(signed.htlcSignatures.map(toHex)).toEqual(fiveHtlcs.htlc_txs.map((t: { remote_htlc_signature: string }) => t.remote_htlc_signature));
   });
 
-  describe('every ECDSA backend gives the spec\'s bytes', () => {
-    const backends: [string, () => Promise<EcdsaSigner>][] = [
-      ['noble', async () => nobleEcdsa],
-      ['tiny-secp256k1', async () => tinySecp256k1Ecdsa((await import('tiny-secp256k1')) as unknown as TinySecp256k1Ecdsa)],
+  describe('every secp256k1 backend gives the spec\'s bytes (key derivation and ECDSA)', () => {
+    const backends: [string, () => Promise<Bolt3Backend>][] = [
+      ['noble', async () => NOBLE],
+      ['tiny-secp256k1', async () => {
+        const lib = (await import('tiny-secp256k1')) as unknown as TinySecp256k1 & TinySecp256k1Ecdsa;
+        return bolt3Backend(tinySecp256k1Backend(lib), tinySecp256k1Ecdsa(lib));
+      }],
       ['native', async () => {
         const mod = (await import('secp256k1/bindings.js' as string)) as { default?: unknown };
-        return nativeEcdsa((mod.default ?? mod) as NativeSecp256k1Ecdsa);
+        const lib = (mod.default ?? mod) as NativeSecp256k1 & NativeSecp256k1Ecdsa;
+        return bolt3Backend(nativeBackend(lib), nativeEcdsa(lib));
       }],
     ];
     for (const [name, load] of backends) {
-      it(`${name}: all 16 Appendix C commitments, both signatures, and verification`, async () => {
-        const signer = await load().catch((e: Error) => {
+      it(`${name}: all 16 Appendix C commitments, keys, both signatures, and verification`, async () => {
+        const backend = await load().catch((e: Error) => {
           throw new Error(`${name} is an installed optional dependency here; it failed to load: ${e.message}`);
         });
-        expect(signer.name).toBe(name);
+        expect(backend.name).toBe(name);
         for (const c of C.test_vectors) {
-          const commitment = buildCommitment(channel(LEGACY), state(BigInt(c.to_local_msat), BigInt(c.to_remote_msat), c.local_feerate_per_kw, htlcIndicesFor(c.name)));
-          const local = signCommitment(commitment, secrets.localFunding, signer);
-          const remote = signCommitment(commitment, secrets.remoteFunding, signer);
+          const commitment = buildCommitment(
+            channel(LEGACY),
+            state(BigInt(c.to_local_msat), BigInt(c.to_remote_msat), c.local_feerate_per_kw, htlcIndicesFor(c.name)),
+            backend,
+          );
+          expect(toHex(commitment.keys.revocationPubkey)).toBe(C.keys.local_revocation_pubkey);
+          const local = signCommitment(commitment, secrets.localFunding, backend);
+          const remote = signCommitment(commitment, secrets.remoteFunding, backend);
           expect(toHex(local)).toBe(c.local_signature);
           expect(toHex(remote)).toBe(c.remote_signature);
-          expect(finalizeCommitment(commitment, local, remote, signer).hex).toBe(c.expected_commit_tx_hex);
+          expect(finalizeCommitment(commitment, local, remote, backend).hex).toBe(c.expected_commit_tx_hex);
         }
+        expect(deriveRevocationPrivkey(secrets.remoteRevocationBasepoint, secrets.localPerCommitment, backend.ec)).toEqual(
+          deriveRevocationPrivkey(secrets.remoteRevocationBasepoint, secrets.localPerCommitment),
+        );
       });
     }
   });
