@@ -39,4 +39,5 @@ export {
 export {
   type EcdsaSigner, type NativeSecp256k1Ecdsa, type TinySecp256k1Ecdsa, compactFromDer, derFromCompact, nativeEcdsa, nobleEcdsa, tinySecp256k1Ecdsa,
 } from './ecdsa.ts';
+// ./psbt.ts (commitmentPsbt, htlcPsbt) imports @scure/btc-signer: import it directly, lazily.
 export { type OutPoint, type Tx, type TxInput, type TxOutput, serializeTx, txid, weight } from './tx.ts';
