@@ -6,6 +6,7 @@
  *     const htlcTxs = buildHtlcTransactions(c);          // ./htlc-tx.ts
  *     const sig = signCommitment(c, fundingSecretKey);   // ./sign.ts
  *     finalizeCommitment(c, localSig, remoteSig);        // broadcastable
+ *     sweepDelayedOutputs({ commitment, outputs, … })   // ./sweep.ts, after to_self_delay
  *     penaltyTransaction({ revoked, perCommitmentSecret, … })  // ./penalty.ts
  *
  * Library only: no I/O, no JSON (the CLI decodes into these types), amounts as bigint.
@@ -29,6 +30,7 @@ export { P2A_SCRIPT, hash160, p2wpkh, p2wsh } from './script.ts';
 export {
   type HtlcScriptKeys, anchorScript, fundingScript, offeredHtlcScript, receivedHtlcScript, sortedFundingPubkeys, toLocalScript, toRemoteAnchorsScript,
 } from './scripts.ts';
+export { type DelayedOutput, type DelayedSweep, type DelayedSweepRequest, sweepDelayedOutputs, toLocalOutput } from './sweep.ts';
 export { PerCommitmentSecretStore, type StoredSecret, whereToPutSecret } from './secret-store.ts';
 export { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE, segwitV0Sighash } from './sighash.ts';
 export {
