@@ -10,7 +10,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
     'Prints the latest fully signed state and a TRUC (v3) child spending the mint\'s payout that brings the pair to --fee-rate; ' +
     'when the payout address is the mint key\'s own P2TR address the child is signed too. Submit both with bitcoin-cli submitpackage, ' +
     'or pass --broadcast with a node. Must be mined by the contract\'s expiry height. The contract is frozen from then on: the mint ' +
-    'signs no later state, close or rollover of it (E_CONTRACT_FROZEN); run exit-credit again to bump the fee. It runs while the mint ' +
+    'signs no later state, close or rollover of it (E_CONTRACT_FROZEN), unless --dry-run; run exit-credit again to bump the fee. It runs while the mint ' +
     'streams, taking the last committed state.';
   static override examples = [
     {
@@ -29,6 +29,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
     'fee-rate': Flags.string({ description: 'target fee rate of state + child together, sat/vB', required: true, helpValue: 'SAT/VB' }),
     to: Flags.string({ description: 'where the child pays (default: the payout address)', helpValue: 'ADDRESS' }),
     broadcast: Flags.boolean({ description: 'submit state and child as a package to the node (needs --rpc-url)' }),
+    'dry-run': Flags.boolean({ description: 'print the exit package without freezing the contract (to check it, e.g. with testmempoolaccept)', exclusive: ['broadcast'] }),
     ...chainFlags,
   };
 
@@ -46,7 +47,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
       const record = await store.get(id);
       if (!record) throw new UsageError('E_USAGE', `the mint has no contract ${id}`);
       const message = buildExit(record, ctx.mint, { feeRate, to, auxRand: this.random.bytes(32, 'credit/exit/aux') });
-      if (!record.exiting) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
+      if (!record.exiting && !this.flags['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
       return { message, ctx };
     });
     if (this.flags.broadcast) {

@@ -79,23 +79,32 @@ describe('the mint lists and exits while it streams', () => {
     }
   }, 120_000);
 
+  it('exit-credit --dry-run prints the package and freezes nothing: the contract is served on', async () => {
+    const [x] = p.users;
+    const preview = message(await pipeline([mintStage(p.mintDir, {}, 'exit-credit', '--fee-rate', '2', '--contract', x!.contractId, '--dry-run')], ''), 'credit/exit', 'dry run').msg;
+    expect(preview).toMatchObject({ contract_id: x!.contractId, state: 2, cumulative_sat: 1500 });
+    const served = await round(250);
+    expect(served.map((a) => [a.type, a.state])).toEqual(p.users.map(() => ['credit/receipt', 3]));
+    for (const [i, u] of p.users.entries()) await applyReceipt(u, JSON.stringify(served[i]), ENV);
+  }, 120_000);
+
   it('exit-credit of one contract while the stream runs: its latest state, the contract frozen for the stream, the others served', async () => {
     const [x, ...others] = p.users;
     const started = Date.now();
     const exit = message(await pipeline([mintStage(p.mintDir, {}, 'exit-credit', '--fee-rate', '2', '--contract', x!.contractId)], '', { timeoutMs: 30_000 }), 'credit/exit', 'exit while streaming').msg;
     expect(Date.now() - started).toBeLessThan(8_000);
-    expect(exit).toMatchObject({ contract_id: x!.contractId, state: 2, cumulative_sat: 1500 });
-    const served = await round(250);
+    expect(exit).toMatchObject({ contract_id: x!.contractId, state: 3, cumulative_sat: 1750 });
+    const served = await round(100);
     const byContract = new Map(served.map((a, i) => [p.users[i]!.contractId, a]));
     expect(byContract.get(x!.contractId)).toMatchObject({ type: 'credit/error', code: 'E_CONTRACT_FROZEN', exit_code: 4 });
-    expect(byContract.get(x!.contractId)!.message).toMatch(/the mint is exiting it with its state 2/);
-    for (const u of others) expect(byContract.get(u.contractId)).toMatchObject({ type: 'credit/receipt', state: 3 });
+    expect(byContract.get(x!.contractId)!.message).toMatch(/the mint is exiting it with its state 3/);
+    for (const u of others) expect(byContract.get(u.contractId)).toMatchObject({ type: 'credit/receipt', state: 4 });
     // Never a receipt for the exited contract past the exited state.
     const receiptsOfX = answers().filter((a) => a.type === 'credit/receipt' && a.contract_id === x!.contractId);
-    expect(Math.max(...receiptsOfX.map((a) => a.state as number))).toBe(2);
+    expect(Math.max(...receiptsOfX.map((a) => a.state as number))).toBe(3);
     // Running it again (to bump the fee) gives the same state.
     const again = message(await pipeline([mintStage(p.mintDir, {}, 'exit-credit', '--fee-rate', '3', '--contract', x!.contractId)], ''), 'credit/exit', 'exit again').msg;
-    expect(again).toMatchObject({ state: 2, state_tx: { txid: exit.state_tx.txid } });
+    expect(again).toMatchObject({ state: 3, state_tx: { txid: exit.state_tx.txid } });
   }, 120_000);
 
   it('EOF: the stream exits 0', async () => {

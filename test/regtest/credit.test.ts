@@ -452,8 +452,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(third.balance.spendable_sat).toBeLessThan(second.balance.spendable_sat);
   }, 180_000);
 
-  it("A's latest state and the mint's CPFP child pass testmempoolaccept together (not broadcast)", async () => {
-    const exit = await exitMessage(A, 5);
+  it("A's latest state and the mint's CPFP child pass testmempoolaccept together (a --dry-run: not broadcast, A not frozen)", async () => {
+    const exit = await exitMessage(A, 5, ['--dry-run']);
     const verdicts = await mempoolAccept(exit.state_tx.hex, exit.child.hex!);
     expect(verdicts.map((v) => ({ txid: v.txid, allowed: v.allowed, reason: v.rejectReason }))).toEqual([
       { txid: exit.state_tx.txid, allowed: true, reason: undefined },
@@ -497,7 +497,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     console.info(`[regtest] this bitcoind ${modes.has('decoded') ? 'decodes the BIP-373 fields (musig2_*)' : 'keeps the BIP-373 fields as unknown'}`);
 
     // The exit child's PSBT (signed and finalized) decodes too.
-    const exit = await exitMessage(A, 5);
+    const exit = await exitMessage(A, 5, ['--dry-run']);
     const child = await decodePsbt(exit.child.psbt);
     expect(child.tx.txid).toBe(exit.child.txid);
   }, 120_000);
@@ -536,6 +536,10 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(stateAt.confirmations).toBe(1);
     expect(childAt).toEqual(stateAt);
     expect(stateAt.height).toBeLessThan(B.terms.expiry_height); // must be mined by block `expiry`
+    // The exit froze B: the mint signs no later state of it.
+    const request = await run(asUser('sign-update', '--role', 'user', '--amount', '1000', '--contract', B.id));
+    messageOf<UpdateRequest>(request, 'credit/update-request');
+    expectRefused(await run(asMint('sign-update', '--role', 'mint'), request.stdout), 'E_CONTRACT_FROZEN');
   }, 180_000);
 
   it('the node rejects the mined exit package if it is submitted again (in package_msg, not as an RPC error)', async () => {
