@@ -25,6 +25,7 @@ import {
   checkCommitmentInputs, commitmentKeys, obscuredCommitmentNumber, type ChannelParameters, type CommitmentKeys, type CommitmentState, type Htlc,
 } from './channel.ts';
 import type { AnchorKind } from './formats.ts';
+import { decodePoint } from './keys.ts';
 import { txid, type Tx } from './tx.ts';
 
 export type CommitmentOutputKind = 'to_local' | 'to_remote' | 'offered_htlc' | 'received_htlc' | AnchorKind;
@@ -79,6 +80,10 @@ export function buildCommitment(params: ChannelParameters, state: CommitmentStat
   checkCommitmentInputs(params, state);
   const { format } = params;
   format.checkFeerate(state.feeratePerKw);
+  // Points used as they are (funding script, obscuring factor) must be points too.
+  decodePoint(backend.ec, params.local.fundingPubkey, 'local funding_pubkey');
+  decodePoint(backend.ec, params.remote.fundingPubkey, 'remote funding_pubkey');
+  decodePoint(backend.ec, params.local.paymentBasepoint, 'local payment_basepoint');
   const keys = commitmentKeys(params.local, params.remote, state.perCommitmentPoint, backend.ec);
 
   // 1. input and locktime

@@ -81,6 +81,7 @@ describe('commitment builder', () => {
       ['E_BAD_FEERATE', () => buildCommitment(channel(LEGACY), { ...base, feeratePerKw: 2.5 })],
       ['E_BAD_COMMITMENT_INDEX', () => buildCommitment(channel(LEGACY), { ...base, commitmentNumber: 2 ** 48 })],
       ['E_BAD_PUBKEY', () => buildCommitment(channel(LEGACY), { ...base, perCommitmentPoint: new Uint8Array(33) })],
+      ['E_BAD_PUBKEY', () => buildCommitment({ ...channel(LEGACY), remote: { ...channel(LEGACY).remote, fundingPubkey: new Uint8Array(32) } }, base)],
       ['E_UNKNOWN_COMMITMENT_FORMAT', () => commitmentFormat('taproot')],
     ];
     for (const [code, fn] of cases) {
