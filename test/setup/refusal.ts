@@ -33,3 +33,14 @@ export async function refusalAsync(promise: Promise<unknown>, code: string, exit
     if (thrown !== undefined) throw thrown;
   }, code, exitCode);
 }
+
+/** The OffchainError `fn` throws (anything else is rethrown; no throw fails the test), for tests that check its code and detail themselves. */
+export function thrown(fn: () => unknown): OffchainError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof OffchainError) return e;
+    throw e;
+  }
+  throw new Error('expected an error, the call succeeded');
+}

@@ -16,16 +16,7 @@ import { ANCHORS, COMMITMENT_FORMATS, LEGACY, ZERO_FEE, commitmentFormat } from 
 import { buildHtlcTransactions } from '../../../src/lib/bolt3/htlc-tx.ts';
 import { pointOf } from '../../../src/lib/bolt3/keys.ts';
 import { C, channel, htlcIndicesFor, perCommitmentPoint, secrets, state } from './appendix-c.ts';
-
-function thrown(fn: () => unknown): OffchainError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof OffchainError) return e;
-    throw e;
-  }
-  throw new Error('expected an error, the call succeeded');
-}
+import { thrown } from '../../setup/refusal.ts';
 
 const FUNDING_MSAT = BigInt(C.parameters.funding_amount_satoshi) * 1000n;
 

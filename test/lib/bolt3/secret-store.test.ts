@@ -7,19 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ExitCode, OffchainError } from '../../../src/lib/errors.ts';
+import { ExitCode } from '../../../src/lib/errors.ts';
 import { MAX_INDEX, commitmentOfIndex, generateFromSeed, indexOfCommitment } from '../../../src/lib/bolt3/per-commitment.ts';
 import { PerCommitmentSecretStore, whereToPutSecret } from '../../../src/lib/bolt3/secret-store.ts';
-
-function thrown(fn: () => unknown): OffchainError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof OffchainError) return e;
-    throw e;
-  }
-  throw new Error('expected an error, the call succeeded');
-}
+import { thrown } from '../../setup/refusal.ts';
 
 const seed = new Uint8Array(32).fill(0x42);
 

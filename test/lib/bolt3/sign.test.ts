@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { Transaction } from '@scure/btc-signer';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
-import { ExitCode, OffchainError } from '../../../src/lib/errors.ts';
+import { ExitCode } from '../../../src/lib/errors.ts';
 import { counterpartyView } from '../../../src/lib/bolt3/channel.ts';
 import { buildCommitment, type CommitmentTransaction } from '../../../src/lib/bolt3/commitment.ts';
 import { NOBLE, bolt3Backend, type Bolt3Backend } from '../../../src/lib/bolt3/backend.ts';
@@ -28,16 +28,7 @@ import {
 } from '../../../src/lib/bolt3/sign.ts';
 import { C, F, channel, htlcIndicesFor, perCommitmentPoint, preimages, secrets, state } from './appendix-c.ts';
 import { bip143SingleHash, parseTx, verifyEcdsa } from './independent-p2wsh.ts';
-
-function thrown(fn: () => unknown): OffchainError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof OffchainError) return e;
-    throw e;
-  }
-  throw new Error('expected an error, the call succeeded');
-}
+import { thrown } from '../../setup/refusal.ts';
 
 const fiveHtlcs = C.test_vectors[1];
 const legacy = (): CommitmentTransaction =>
