@@ -8,7 +8,8 @@ export default class RefundCredit extends CreditCommand<typeof RefundCredit> {
   static override summary = 'The user\'s unilateral exit: print the signed refund once it can be mined.';
   static override description =
     'The refund has nLockTime = expiry, so Bitcoin Core accepts it once the tip reaches the expiry height (final in block expiry + 1). ' +
-    'Refuses (exit 4) before then, saying how many blocks remain, unless --any-time. Broadcast its hex with sendrawtransaction.';
+    'Refuses (exit 4) before then, saying how many blocks remain, unless --any-time. Broadcast its hex with sendrawtransaction. ' +
+    'Needs no key: the signed refund is in the state directory (a key given is not used).';
   static override examples = [
     {
       description: 'The demo contract\'s refund, once the tip reaches its expiry (5320)',
@@ -25,7 +26,7 @@ export default class RefundCredit extends CreditCommand<typeof RefundCredit> {
 
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
-    const { ctx, book } = await this.userSession(network);
+    const { ctx, book } = await this.userView(network);
     const { refundMessage } = await import('../lib/credit/user.ts');
     const id = await this.pickContract(book, ['open', 'closing', 'rolling-over']);
     const out = await refundMessage(ctx, id);

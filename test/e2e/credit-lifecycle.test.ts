@@ -562,6 +562,9 @@ describe('unilateral exits of a contract with payments: the mint\'s exit-credit,
     expect(refund.msg.txid).toBe(v.txid);
     // The refund returns everything but its own fee to the user (the mint had to exit in time).
     expect(v.fee + v.tx.outputs[0]!.amount).toBe(BigInt(terms.capacity_sat));
+    // A monitoring job without the key gets the same refund from the state directory.
+    const keyless = ok(await pipeline([{ args: ['refund-credit', '--tip-height', '5320', '--state-dir', p.userDir], env: {} }], ''), 'credit/refund');
+    expect(keyless.text).toBe(refund.text);
   });
 });
 

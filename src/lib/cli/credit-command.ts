@@ -109,6 +109,13 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return { book, ctx: { network, user, records: book, nonces: new NonceStore(join(dir, 'nonces')), chain: await this.chain(network), random: this.random } };
   }
 
+  /** The user's records and chain, without its key: for read-only views (the refund). */
+  protected async userView(network: Network): Promise<{ ctx: Pick<UserContext, 'network' | 'records' | 'chain'>; book: RecordBook<UserContractRecord> }> {
+    const { RecordBook } = await import('../store/record-book.ts');
+    const book = new RecordBook<UserContractRecord>(join(this.stateDir(network), 'credit-user'));
+    return { book, ctx: { network, records: book, chain: await this.chain(network) } };
+  }
+
   /** With a node, the node; offline, --tip-height and the asserted funding confirmations. */
   private async mintChain(network: Network, book: { list(): Promise<MintContractRecord[]> }): Promise<ChainSource> {
     const base = await this.chain(network);

@@ -137,7 +137,7 @@ function checkFirstNonce(n: NextNonceJson): void {
   if (n.state !== 1) refuse('E_RECEIPT_MISMATCH', `the mint's first nonce must be for state 1, not ${n.state}`);
 }
 
-async function load(ctx: UserContext, id: string): Promise<{ record: UserContractRecord; c: CreditContract }> {
+async function load(ctx: Pick<UserContext, 'network' | 'records'>, id: string): Promise<{ record: UserContractRecord; c: CreditContract }> {
   const record = await ctx.records.get(id);
   if (!record) refuse('E_UNKNOWN_CONTRACT', `no contract ${id} in this state directory: the message is for another contract`);
   if (record.network !== ctx.network) refuse('E_NETWORK_MISMATCH', `contract ${id} is on ${record.network}`);
@@ -366,7 +366,8 @@ export async function applyRolloverAccept(ctx: UserContext, accept: Static<typeo
 }
 
 /** The user's exit after expiry: the signed refund, and whether the tip allows it yet. */
-export async function refundMessage(ctx: UserContext, id: string): Promise<{ message: Record<string, unknown>; final: boolean; explain: string }> {
+/** The user's refund, from its records alone: no key needed (a monitoring job can run it). */
+export async function refundMessage(ctx: Pick<UserContext, 'network' | 'records' | 'chain'>, id: string): Promise<{ message: Record<string, unknown>; final: boolean; explain: string }> {
   const { record, c } = await load(ctx, id);
   if (!record.refund) refuse('E_NO_REFUND', `contract ${id} has no signed refund (status ${record.status})`);
   const tip = await ctx.chain.tip();
