@@ -113,9 +113,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
 
     const pending = await source.utxo(txid, vout);
     expect(pending).toEqual({ txid, vout, value: 100_000_000n, scriptPubKey: OURS.script, confirmations: 0 });
+    expect(await source.txConfirmations(txid)).toBe(0);
     await mine(1);
     expect((await source.utxo(txid, vout))?.confirmations).toBe(1);
+    expect(await source.txConfirmations(txid)).toBe(1);
     expect(await source.utxo(txid, 99)).toBeNull();
+    expect(await source.txConfirmations('00'.repeat(32))).toBeNull(); // never seen: null, not an error
   });
 
   it('isFinal agrees with testmempoolaccept at every locktime boundary', async () => {
@@ -165,6 +168,10 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await mine(1);
     expect((await source.utxo(refund.id, 0))?.confirmations).toBe(1);
     expect(await source.rawTransaction(refund.id)).toEqual(refund.extract()); // via -txindex
+    // The funding's output is spent now, but the funding transaction stays confirmed: what
+    // `credit list` asks of a settlement (gettxout would say null and cry wolf).
+    expect(await source.utxo(fund.txid, fund.vout)).toBeNull();
+    expect(await source.txConfirmations(fund.txid)).toBeGreaterThanOrEqual(3);
   });
 
   it('refuses to talk to the node as another network, and rejects a wrong password', async () => {

@@ -17,7 +17,7 @@ import { fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import type { Network } from '../network.ts';
 import { btcToSats } from './amount.ts';
-import { RpcClient, protocolError } from './rpc-client.ts';
+import { RpcClient, RpcError, protocolError } from './rpc-client.ts';
 import type { RpcClientDeps } from './rpc-client.ts';
 import type { RpcConfig } from './rpc-config.ts';
 import type { ChainSource, ChainTip, MempoolAcceptResult, UtxoInfo } from './types.ts';
@@ -110,6 +110,23 @@ export class RpcChainSource implements ChainSource {
     const actual = await computeTxid(raw).catch(() => undefined);
     if (actual !== txid) throw protocolError('getrawtransaction', this.url, `a transaction that does not hash to ${txid}`);
     return raw;
+  }
+
+  async txConfirmations(txid: string): Promise<number | null> {
+    assertTxid(txid);
+    await this.ensureChain();
+    let reply: unknown;
+    try {
+      // verbosity 1: `confirmations` is present once mined, absent while in the mempool.
+      reply = await this.client.call('getrawtransaction', [txid, 1]);
+    } catch (e) {
+      // RPC_INVALID_ADDRESS_OR_KEY: not in the mempool, and not found in the chain (or no -txindex).
+      if (e instanceof RpcError && e.rpcCode === -5) return null;
+      throw e;
+    }
+    const r = obj(reply, 'getrawtransaction', this.url);
+    if (txidField(r, 'txid', 'getrawtransaction', this.url) !== txid) throw protocolError('getrawtransaction', this.url, `a transaction other than ${txid}`);
+    return r['confirmations'] === undefined ? 0 : int(r, 'confirmations', 'getrawtransaction', this.url);
   }
 
   async testMempoolAccept(rawTxs: Uint8Array[]): Promise<MempoolAcceptResult[]> {

@@ -46,6 +46,11 @@ export interface ChainSource {
   /** null = spent (also by a mempool transaction) or never existed. */
   utxo(txid: string, vout: number): Promise<UtxoInfo | null>;
   rawTransaction(txid: string): Promise<Uint8Array>;
+  /**
+   * Confirmations of a transaction: 0 in the mempool, `null` when the node cannot say
+   * (not found: never seen, evicted, or confirmed on a node without -txindex).
+   */
+  txConfirmations?(txid: string): Promise<number | null>;
   testMempoolAccept(rawTxs: Uint8Array[]): Promise<MempoolAcceptResult[]>;
   /** Returns the txid. */
   broadcast(rawTx: Uint8Array): Promise<string>;

@@ -5,17 +5,22 @@
  *
  * A contract frozen by a close or rollover keeps its latest state until the settlement
  * has the mint's required confirmations: until then it may still have to exit with it.
- * Whether it has them is asked of the chain (output 0 of the settlement transaction);
- * offline, the answer is unknown and the contract is treated as unsettled.
+ * Whether it has them is decided by the settlement transaction's own confirmations
+ * (getrawtransaction), never by whether one of its outputs is unspent — an output
+ * spent later would make a settled contract look unsettled again. Once settled it is
+ * shown as `closed` / `rolled-over`. When the chain cannot say (offline, or a node
+ * without -txindex once the settlement is mined) `settlement.confirmations` is absent
+ * and the contract is treated as unsettled.
  */
 import type { ChainSource } from '../chain/types.ts';
 import type { MintContractRecord, MintPolicy } from './ports.ts';
 
 async function settlementConfirmations(chain: ChainSource, txid: string): Promise<number | undefined> {
-  if (chain.kind !== 'rpc') return undefined;
-  const out = await chain.utxo(txid, 0);
-  return out?.confirmations;
+  if (chain.kind !== 'rpc' || !chain.txConfirmations) return undefined;
+  return (await chain.txConfirmations(txid)) ?? undefined;
 }
+
+const SETTLED_STATUS = { close: 'closed', rollover: 'rolled-over' } as const;
 
 export async function contractsMessage(
   records: readonly MintContractRecord[],
@@ -33,7 +38,7 @@ export async function contractsMessage(
     const settled = confirmations !== undefined && confirmations >= policy.min_confirmations;
     rows.push({
       contract_id: r.contract_id,
-      status: r.status,
+      status: settled ? SETTLED_STATUS[s!.kind] : r.status,
       capacity_sat: r.contract.capacity_sat,
       cumulative_sat: r.latest?.cumulative_sat ?? 0,
       state: r.latest?.state ?? 0,

@@ -27,11 +27,13 @@ function record(id: string, expiry: number, settled: boolean): MintContractRecor
   };
 }
 
-function chain(kind: 'rpc' | 'offline', confirmations: number | null): ChainSource {
+/** A chain that knows the settlement's confirmations (null: cannot say) and, separately, whether its outputs are unspent. */
+function chain(kind: 'rpc' | 'offline', confirmations: number | null, outputsUnspent = confirmations !== null): ChainSource {
   return {
     kind,
     tip: async () => ({ height: 0, medianTimePast: 0 }),
-    utxo: async (txid, vout) => (confirmations === null ? null : { txid, vout, value: 1n, scriptPubKey: new Uint8Array(), confirmations }),
+    txConfirmations: async () => confirmations,
+    utxo: async (txid, vout) => (outputsUnspent && confirmations !== null ? { txid, vout, value: 1n, scriptPubKey: new Uint8Array(), confirmations } : null),
     rawTransaction: async () => new Uint8Array(),
     testMempoolAccept: async () => [],
     broadcast: async () => '',
@@ -55,6 +57,11 @@ describe('credit list: must_exit', () => {
     expect(unconfirmed.contracts[0]!.must_exit).toBe(true);
     const missing = await contractsMessage([record('a', near, true)], tip, POLICY, 'regtest', chain('rpc', null));
     expect(missing.contracts[0]!.must_exit).toBe(true);
+  });
+
+  it('a confirmed close whose outputs were spent since stays settled (shown closed, not must_exit): settlement is the transaction\'s confirmations', async () => {
+    const spent = await contractsMessage([record('a', near, true)], tip, POLICY, 'regtest', chain('rpc', 6, false));
+    expect(spent.contracts[0]).toMatchObject({ status: 'closed', must_exit: false, settlement: { kind: 'close', txid: TXID, confirmations: 6 } });
   });
 
   it('offline, a settlement is unknown: the contract still must exit', async () => {
