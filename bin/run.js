@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const argv = process.argv.slice(2);
 
-if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+// The spellings bitcoin-cli / hal users type: --version, -v, -V, version.
+if (argv.length === 1 && ['--version', '-v', '-V', 'version'].includes(argv[0])) {
   const { version } = require('../package.json');
   process.stdout.write(`offchain/${version} ${process.platform}-${process.arch} node-${process.version}\n`);
 } else {

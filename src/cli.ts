@@ -45,7 +45,22 @@ export const COMMANDS = {
   'sign-update': SignUpdate,
 };
 
-export async function main(argv: string[], opts: { development?: boolean } = {}): Promise<void> {
+/**
+ * The habits of bitcoin-cli and hal users, mapped onto oclif's own flags: `-h` is
+ * `--help`, `help [command…]` is `command… --help`, `version` and `-V` are `--version`.
+ * Only whole words before a `--` are rewritten (no command has a -h or -V flag).
+ */
+export function normalizeArgv(argv: readonly string[]): string[] {
+  if (argv.length === 1 && (argv[0] === 'version' || argv[0] === '-V')) return ['--version'];
+  const end = argv.indexOf('--');
+  const head = end === -1 ? [...argv] : argv.slice(0, end);
+  const tail = end === -1 ? [] : argv.slice(end);
+  if (head[0] === 'help') return [...head.slice(1).map((a) => (a === '-h' ? '--help' : a)).filter((a) => a !== '--help'), '--help', ...tail];
+  return [...head.map((a) => (a === '-h' ? '--help' : a)), ...tail];
+}
+
+export async function main(rawArgv: string[], opts: { development?: boolean } = {}): Promise<void> {
+  const argv = normalizeArgv(rawArgv);
   if (opts.development) {
     await execute({ args: argv, dir: import.meta.url, development: true });
     return;

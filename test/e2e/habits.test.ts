@@ -1,0 +1,50 @@
+/**
+ * The command-line habits of bitcoin-cli and hal users (issue 7 item 6): `-h`,
+ * `help [command]`, `version` and `-V` do what they expect, through the built CLI.
+ */
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { BIN, cleanEnv } from './cli.ts';
+import { normalizeArgv } from '../../src/cli.ts';
+import { ROOT } from '../helpers.ts';
+
+const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { env: cleanEnv(), cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+
+describe('help and version as the field types them', () => {
+  it('normalizeArgv: -h → --help, help X → X --help, version / -V → --version, nothing after -- touched', () => {
+    expect(normalizeArgv(['-h'])).toEqual(['--help']);
+    expect(normalizeArgv(['help'])).toEqual(['--help']);
+    expect(normalizeArgv(['help', 'credit', 'list'])).toEqual(['credit', 'list', '--help']);
+    expect(normalizeArgv(['sign-update', '-h'])).toEqual(['sign-update', '--help']);
+    expect(normalizeArgv(['version'])).toEqual(['--version']);
+    expect(normalizeArgv(['-V'])).toEqual(['--version']);
+    expect(normalizeArgv(['psbt', 'decode', '--', '-h'])).toEqual(['psbt', 'decode', '--', '-h']);
+    expect(normalizeArgv(['psbt', 'decode', '--in', 'version'])).toEqual(['psbt', 'decode', '--in', 'version']);
+  });
+
+  it('`help sign-update`, `sign-update -h` and `sign-update --help` print the same help, exit 0', () => {
+    const reference = run('sign-update', '--help');
+    expect(reference.status).toBe(0);
+    expect(reference.stdout).toContain('USAGE');
+    for (const args of [['help', 'sign-update'], ['sign-update', '-h']]) {
+      const r = run(...args);
+      expect({ status: r.status, stdout: r.stdout }, args.join(' ')).toEqual({ status: 0, stdout: reference.stdout });
+    }
+  });
+
+  it('`-h` and `help` alone print the top-level help, exit 0', () => {
+    const reference = run('--help');
+    for (const args of [['-h'], ['help']]) {
+      const r = run(...args);
+      expect({ status: r.status, stdout: r.stdout }, args.join(' ')).toEqual({ status: 0, stdout: reference.stdout });
+    }
+    expect(reference.stdout).toContain('COMMANDS');
+  });
+
+  it('`version`, `-V`, `-v` and `--version` print the same line, exit 0', () => {
+    const outs = ['version', '-V', '-v', '--version'].map((a) => run(a));
+    for (const r of outs) expect(r.status).toBe(0);
+    expect(new Set(outs.map((r) => r.stdout)).size).toBe(1);
+    expect(outs[0]!.stdout).toMatch(/^offchain\/\d+\.\d+\.\d+ \S+ node-v\d+/);
+  });
+});
