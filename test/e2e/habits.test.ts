@@ -6,9 +6,11 @@ import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { BIN, cleanEnv } from './cli.ts';
 import { normalizeArgv } from '../../src/cli.ts';
-import { ROOT } from '../helpers.ts';
+import { join } from 'node:path';
+import { ROOT, tempDir } from '../helpers.ts';
 
-const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { env: cleanEnv(), cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+const runIn = (env: Record<string, string>, ...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { env: cleanEnv(env), cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+const run = (...args: string[]) => runIn({}, ...args);
 
 describe('help and version as the field types them', () => {
   it('normalizeArgv: -h → --help, help X → X --help, version / -V → --version, nothing after -- touched', () => {
@@ -46,5 +48,23 @@ describe('help and version as the field types them', () => {
     for (const r of outs) expect(r.status).toBe(0);
     expect(new Set(outs.map((r) => r.stdout)).size).toBe(1);
     expect(outs[0]!.stdout).toMatch(/^offchain\/\d+\.\d+\.\d+ \S+ node-v\d+/);
+  });
+});
+
+describe('$OFFCHAIN_NETWORK', () => {
+  it('sets the network when --network is absent; --network wins; a bad value is a usage error (exit 2)', () => {
+    const dir = tempDir('offchain-habits-');
+    try {
+      const fromEnv = runIn({ OFFCHAIN_NETWORK: 'signet' }, 'key', 'new', '--out', join(dir.path, 'a.key'));
+      expect(fromEnv.status, fromEnv.stderr).toBe(0);
+      expect(JSON.parse(fromEnv.stdout)).toMatchObject({ type: 'key/public', network: 'signet' });
+      const flagWins = runIn({ OFFCHAIN_NETWORK: 'signet' }, 'key', 'new', '--out', join(dir.path, 'b.key'), '--network', 'testnet4');
+      expect(JSON.parse(flagWins.stdout)).toMatchObject({ network: 'testnet4' });
+      const bad = runIn({ OFFCHAIN_NETWORK: 'bogus' }, 'key', 'new', '--out', join(dir.path, 'c.key'));
+      expect({ status: bad.status, stdout: bad.stdout }).toEqual({ status: 2, stdout: '' });
+      expect(bad.stderr).toMatch(/^offchain: error E_USAGE: .*bogus/);
+    } finally {
+      dir.cleanup();
+    }
   });
 });

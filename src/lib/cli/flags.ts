@@ -9,6 +9,7 @@ export const globalFlags = {
   network: Flags.string({
     description: 'network to work on; must agree with the network named in the input message (default: the message\'s, else regtest)',
     options: [...NETWORKS],
+    env: 'OFFCHAIN_NETWORK',
     helpGroup: 'GLOBAL',
   }),
   debug: Flags.boolean({ description: 'print stack traces with errors', helpGroup: 'GLOBAL' }),
