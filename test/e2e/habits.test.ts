@@ -4,9 +4,10 @@
  */
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { BIN, cleanEnv } from './cli.ts';
+import { BIN, cleanEnv, pipeline } from './cli.ts';
 import { normalizeArgv } from '../../src/cli.ts';
 import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { ROOT, tempDir } from '../helpers.ts';
 
 const runIn = (env: Record<string, string>, ...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { env: cleanEnv(env), cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
@@ -63,6 +64,26 @@ describe('$OFFCHAIN_NETWORK', () => {
       const bad = runIn({ OFFCHAIN_NETWORK: 'bogus' }, 'key', 'new', '--out', join(dir.path, 'c.key'));
       expect({ status: bad.status, stdout: bad.stdout }).toEqual({ status: 2, stdout: '' });
       expect(bad.stderr).toMatch(/^offchain: error E_USAGE: .*bogus/);
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+describe('an empty input in a pipeline', () => {
+  it('says the previous step printed nothing (stdin), or names the empty --in file; E_EMPTY_INPUT, exit 3, nothing on stdout', async () => {
+    // `false | offchain psbt decode`: the first step fails and prints nothing.
+    const [first, second] = await pipeline([{ args: ['psbt', 'decode', '--in', '/nonexistent/offchain'] }, { args: ['psbt', 'decode'] }], '');
+    expect(first!.status).toBe(2);
+    expect({ status: second!.status, stdout: second!.stdout }).toEqual({ status: 3, stdout: '' });
+    expect(second!.stderr.trim()).toBe('offchain: error E_EMPTY_INPUT: no input: the previous step printed nothing (did it fail?); expected a JSON message or a PSBT on standard input');
+    const dir = tempDir('offchain-habits-empty-');
+    try {
+      const file = join(dir.path, 'empty.psbt');
+      writeFileSync(file, '\n');
+      const r = run('psbt', 'decode', '--in', file);
+      expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 3, stdout: '' });
+      expect(r.stderr.trim()).toBe(`offchain: error E_EMPTY_INPUT: --in ${file} is empty: expected a JSON message or a PSBT`);
     } finally {
       dir.cleanup();
     }

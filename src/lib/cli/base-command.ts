@@ -130,7 +130,17 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   /** The whole input (stdin to EOF or --in FILE), with its format detected. */
   protected async readDocument(): Promise<InputDocument> {
     const path = (this.flags as { in?: string }).in;
-    return detectFormat(await readInputBytes({ path, stdin: process.stdin }));
+    const bytes = await readInputBytes({ path, stdin: process.stdin });
+    if (bytes.every((b) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09)) {
+      // In a pipeline, an empty input almost always means the step before failed.
+      throw new MalformedInputError(
+        'E_EMPTY_INPUT',
+        path !== undefined && path !== '-'
+          ? `--in ${path} is empty: expected a JSON message or a PSBT`
+          : 'no input: the previous step printed nothing (did it fail?); expected a JSON message or a PSBT on standard input',
+      );
+    }
+    return detectFormat(bytes);
   }
 
   /**
