@@ -72,9 +72,26 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
     // An unknown command (or a stray word after one) gets our one-line error format.
     const unknown = e instanceof Error ? /^command (.+) not found$/.exec(e.message) : null;
     if (!unknown) return handle(e as Error);
-    process.stderr.write(`offchain: error E_UNKNOWN_COMMAND: "${unknown[1]!.replace(/:/g, ' ')}" is not an offchain command; see offchain --help\n`);
+    process.stderr.write(`offchain: error ${unknownCommand(unknown[1]!)}\n`);
     process.exitCode = 2;
   }
+}
+
+/**
+ * What to say of an argv oclif could not match: a known command followed by a stray
+ * word is almost always an input given as an argument (`psbt decode file.psbt`), which
+ * commands read from --in or standard input instead.
+ */
+function unknownCommand(id: string): string {
+  const words = id.split(':');
+  for (let n = words.length - 1; n > 0; n--) {
+    const command = words.slice(0, n).join(':');
+    if (command in COMMANDS) {
+      const extra = words.slice(n).join(':');
+      return `E_USAGE: ${command.replace(/:/g, ' ')} takes no argument "${extra}": pass a file with --in ${extra}, or pipe it on standard input`;
+    }
+  }
+  return `E_UNKNOWN_COMMAND: "${id.replace(/:/g, ' ')}" is not an offchain command; see offchain --help`;
 }
 
 /**

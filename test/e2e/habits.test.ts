@@ -89,3 +89,13 @@ describe('an empty input in a pipeline', () => {
     }
   });
 });
+
+describe('an input given as an argument', () => {
+  it('is refused with a message naming --in and standard input (E_USAGE, exit 2); an unknown command stays E_UNKNOWN_COMMAND', () => {
+    const r = run('psbt', 'decode', 'fixtures/credit/funding.psbt');
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
+    expect(r.stderr.trim()).toBe('offchain: error E_USAGE: psbt decode takes no argument "fixtures/credit/funding.psbt": pass a file with --in fixtures/credit/funding.psbt, or pipe it on standard input');
+    const u = run('frobnicate');
+    expect({ status: u.status, stderr: u.stderr.trim() }).toEqual({ status: 2, stderr: 'offchain: error E_UNKNOWN_COMMAND: "frobnicate" is not an offchain command; see offchain --help' });
+  });
+});
