@@ -2,9 +2,12 @@
  * BIP-341 wallet vectors (bip-0341/wallet-test-vectors.json) through our taproot code
  * (src/lib/taproot/, src/lib/keys/, src/lib/address.ts, src/lib/psbt/roles.ts):
  *
- * - `scriptPubKey`: `taprootOutput(internalKey, merkleRoot)` must give the vector's tweak,
- *   output key, scriptPubKey and (via `scriptAddress`) its bech32m address; each control
- *   block must carry our output key's parity bit and the internal key.
+ * - `scriptPubKey`: our `leafHashes(scriptTree)` must give every `leafHashes` entry, our
+ *   `merkleRoot(scriptTree)` the vector's `merkleRoot` (null when there is no tree);
+ *   `taprootOutput(internalKey, our merkle root)` the tweak, output key, scriptPubKey and
+ *   (via `scriptAddress`) the bech32m address; and `controlBlock(internalKey, tree, i)`
+ *   every `scriptPathControlBlocks` entry byte for byte (leaves numbered depth-first, as
+ *   the vectors' `id`s are).
  * - `keyPathSpending`: for every input, `keyPathSighash` with the input's hash type must
  *   equal `intermediary.sigHash`, `keyPair` the internal key, `tapTweak` the tweak,
  *   `tweakSecretKey` the tweaked key, and `schnorrSign` must reproduce the witness; our
@@ -13,9 +16,6 @@
  *   not taproot, keep the vector's own scriptSig and witness).
  *
  * What the project has no function for, and so is not checked here against our code:
- * - script trees: `scriptTree` → `leafHashes` → `merkleRoot`, and the Merkle path in each
- *   control block (taproot.ts builds no trees: script-path spending comes with the HTLC
- *   work). The vectors' `merkleRoot` is fed in as given.
  * - the signature message: `keyPathSighash` returns only hash_TapSighash (it wraps
  *   @scure/btc-signer's `preimageWitnessV1`), so there is no project `sigMsg`,
  *   hashPrevouts, hashAmounts, hashScriptPubkeys, hashSequences or hashOutputs to
@@ -31,6 +31,7 @@ import { describe, it, expect } from 'vitest';
 import { Transaction } from '@scure/btc-signer';
 import { loadVector } from '../helpers.ts';
 import { keyPathSighash, taprootOutput, tapTweak, tweakSecretKey, SIGHASH_DEFAULT } from '../../src/lib/taproot/taproot.ts';
+import { controlBlock, leafHashes, merkleRoot, type TapTree } from '../../src/lib/taproot/tree.ts';
 import { schnorrSign, schnorrVerify } from '../../src/lib/taproot/schnorr.ts';
 import { keyPair } from '../../src/lib/keys/keys.ts';
 import { scriptAddress } from '../../src/lib/address.ts';
@@ -38,8 +39,10 @@ import { extractTransaction } from '../../src/lib/psbt/roles.ts';
 import { concatBytes, fromHex, toHex } from '../../src/lib/bytes.ts';
 import { parseTx } from '../independent/tx.ts';
 
+type VectorLeaf = { id: number; script: string; leafVersion: number };
+type VectorTree = VectorLeaf | [VectorTree, VectorTree];
 type ScriptPubKeyCase = {
-  given: { internalPubkey: string; scriptTree: unknown };
+  given: { internalPubkey: string; scriptTree: VectorTree | null };
   intermediary: { merkleRoot: string | null; tweak: string; tweakedPubkey: string; leafHashes?: string[] };
   expected: { scriptPubKey: string; bip350Address: string; scriptPathControlBlocks?: string[] };
 };
@@ -73,6 +76,16 @@ function unsignedTx(spend: KeyPathSpending): Transaction {
   return tx;
 }
 
+/** The vector's `scriptTree` as our tree type: hex scripts become bytes, `id` is dropped. */
+function tapTree(t: VectorTree): TapTree {
+  return Array.isArray(t) ? [tapTree(t[0]), tapTree(t[1])] : { script: fromHex(t.script), leafVersion: t.leafVersion };
+}
+
+/** The vector's leaf ids, depth-first, left to right. */
+function leafIds(t: VectorTree): number[] {
+  return Array.isArray(t) ? [...leafIds(t[0]), ...leafIds(t[1])] : [t.id];
+}
+
 /** BIP-341: a 64-byte signature means SIGHASH_DEFAULT; any other type is appended. */
 function witnessSignature(sig: Uint8Array, hashType: number): Uint8Array {
   return hashType === SIGHASH_DEFAULT ? sig : concatBytes(sig, new Uint8Array([hashType]));
@@ -99,24 +112,55 @@ describe('BIP-341 wallet vectors', () => {
     expect(v.keyPathSpending[0]!.inputSpending).toHaveLength(7);
   });
 
+  it('example: a two-leaf tree (scriptPubKey case 3), leaf hashes to control blocks', () => {
+    // Each leaf hashes as TapLeaf(leaf version || compact_size(len) || script); two
+    // leaves join as TapBranch(smaller hash || larger hash), which is the Merkle root.
+    // A leaf's control block is (leaf version | parity of Q) || P || its sibling's hash.
+    const c = v.scriptPubKey[3]!;
+    const tree = tapTree(c.given.scriptTree!);
+    expect(leafHashes(tree).map(toHex)).toEqual(c.intermediary.leafHashes);
+    expect(toHex(merkleRoot(tree))).toBe(c.intermediary.merkleRoot);
+    const internalKey = fromHex(c.given.internalPubkey);
+    expect(toHex(controlBlock(internalKey, tree, 0))).toBe(c.expected.scriptPathControlBlocks![0]);
+    // Leaf 1 has leaf version 0xfa, not tapscript's 0xc0; here it is named by value.
+    const [, second] = c.given.scriptTree as [VectorLeaf, VectorLeaf];
+    expect(second.leafVersion).toBe(0xfa);
+    const leaf1 = { script: fromHex(second.script), leafVersion: second.leafVersion };
+    expect(toHex(controlBlock(internalKey, tree, leaf1))).toBe(c.expected.scriptPathControlBlocks![1]);
+  });
+
   describe('scriptPubKey', () => {
+    it('has script trees to check (6 of the 7 cases, 12 leaves in all)', () => {
+      const trees = v.scriptPubKey.filter((c) => c.given.scriptTree !== null);
+      expect(trees).toHaveLength(6);
+      expect(trees.flatMap((c) => c.expected.scriptPathControlBlocks ?? [])).toHaveLength(12);
+    });
+
     v.scriptPubKey.forEach((c, i) => {
-      const tree = c.given.scriptTree === null ? 'no script tree' : `script tree, merkle root from the vector`;
-      it(`case ${i} (${tree}): tweak, output key, scriptPubKey, address`, () => {
+      const what = c.given.scriptTree === null ? 'no script tree' : `${leafIds(c.given.scriptTree).length}-leaf script tree`;
+      it(`case ${i} (${what}): leaf hashes, merkle root, tweak, output key, scriptPubKey, address, control blocks`, () => {
         const internalKey = fromHex(c.given.internalPubkey);
-        const merkleRoot = c.intermediary.merkleRoot === null ? undefined : fromHex(c.intermediary.merkleRoot);
-        expect(c.given.scriptTree === null).toBe(merkleRoot === undefined);
-        const out = taprootOutput(internalKey, merkleRoot);
+        const tree = c.given.scriptTree === null ? undefined : tapTree(c.given.scriptTree);
+        const root = tree === undefined ? undefined : merkleRoot(tree);
+        expect(root === undefined ? null : toHex(root)).toBe(c.intermediary.merkleRoot);
+
+        const out = taprootOutput(internalKey, root);
         expect(toHex(out.tweak)).toBe(c.intermediary.tweak);
         expect(toHex(out.outputKey)).toBe(c.intermediary.tweakedPubkey);
         expect(toHex(out.script)).toBe(c.expected.scriptPubKey);
         expect(scriptAddress(out.script, 'mainnet')).toBe(c.expected.bip350Address);
-        // Control block = (leaf version | parity of Q) || internal key || path.
-        for (const cb of c.expected.scriptPathControlBlocks ?? []) {
-          const bytes = fromHex(cb);
-          expect(bytes[0]! & 1).toBe(out.parity);
-          expect(toHex(bytes.slice(1, 33))).toBe(c.given.internalPubkey);
+
+        if (c.given.scriptTree === null || tree === undefined) {
+          expect(c.intermediary.leafHashes).toBeUndefined();
+          expect(c.expected.scriptPathControlBlocks).toBeUndefined();
+          return;
         }
+        // Our depth-first leaf order is the vectors' id order, so index i is leaf id i.
+        const ids = leafIds(c.given.scriptTree);
+        expect(ids).toEqual(ids.map((_, k) => k));
+        expect(leafHashes(tree).map(toHex)).toEqual(c.intermediary.leafHashes);
+        expect(c.expected.scriptPathControlBlocks).toHaveLength(ids.length);
+        expect(ids.map((id) => toHex(controlBlock(internalKey, tree, id)))).toEqual(c.expected.scriptPathControlBlocks);
       });
     });
   });

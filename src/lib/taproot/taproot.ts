@@ -3,8 +3,8 @@
  * tree), the output key and its P2TR script, the tweaked secret key for single-key
  * signing, and the SIGHASH_DEFAULT key-path signature hash of a PSBT input.
  *
- * Deliberately absent: building script trees and control blocks (the HTLC issue adds
- * script-path spending on top of this).
+ * Deliberately absent: script trees and control blocks (./tree.ts builds them and gives
+ * the Merkle root taken here) and script-path signature hashes.
  */
 import { schnorr } from '@noble/curves/secp256k1.js';
 import type { Transaction } from '@scure/btc-signer';
