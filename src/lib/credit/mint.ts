@@ -10,7 +10,7 @@
 import { base64 } from '@scure/base';
 import type { Static } from '@sinclair/typebox';
 import { equalBytes, toHex } from '../bytes.ts';
-import { RefusedError, StateConflictError, UsageError } from '../errors.ts';
+import { RefusedError, StateConflictError, UsageError, isOffchainError } from '../errors.ts';
 import type { Network } from '../network.ts';
 import { readMusigInput } from '../musig/psbt-keypath.ts';
 import { parseMusigPsbt, type MusigPsbt } from '../musig/psbt-keypath-lean.ts';
@@ -58,7 +58,15 @@ const EXPIRE_PER_OPEN = 4;
 async function expireUnfundedOpens(ctx: MintContext, tip: number): Promise<void> {
   for (const r of await ctx.records.unfundedOpens(tip - UNFUNDED_OPEN_EXPIRY_BLOCKS + 1, EXPIRE_PER_OPEN)) {
     const f = r.contract.funding;
-    if (await ctx.chain.utxo(f.txid, f.vout)) await ctx.records.put({ ...r, funding_seen: true });
+    let seen: boolean;
+    try {
+      seen = (await ctx.chain.utxo(f.txid, f.vout)) !== null;
+    } catch (e) {
+      // Offline, the chain may not know: then nothing expires (never on a guess), and the open goes on.
+      if (isOffchainError(e) && e.code === 'E_CHAIN_UNKNOWN') return;
+      throw e;
+    }
+    if (seen) await ctx.records.put({ ...r, funding_seen: true });
     else await ctx.records.remove(r.contract_id);
   }
 }

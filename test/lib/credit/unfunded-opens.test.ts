@@ -10,7 +10,8 @@ import * as mint from '../../../src/lib/credit/mint.ts';
 import * as user from '../../../src/lib/credit/user.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { UNFUNDED_OPEN_EXPIRY_BLOCKS } from '../../../src/lib/credit/mint.ts';
-import { CHANGE, REFUND, fundingPsbt, offer, world } from './world.ts';
+import { CHANGE, REFUND, fundingPsbt, offer, world, type TestChain } from './world.ts';
+import { UsageError } from '../../../src/lib/errors.ts';
 import { expectRefused, type World } from './tamper.ts';
 
 const openRequest = (w: World, input: string, expiry = w.chain.height + 4320) =>
@@ -86,6 +87,21 @@ describe('unfunded opens expire', () => {
       await expectRefused(w.dir.path, () => mint.acceptOpen(w.mint, other as never), { code: 'E_FUNDING_IN_USE', exitCode: 4, message: new RegExp(`already funds contract ${first.contract_id}`) });
       const again = (await mint.acceptOpen(w.mint, first as never)) as { refund_psbt: string };
       expect(again.refund_psbt).toBe((accept as { refund_psbt: string }).refund_psbt);
+    } finally {
+      w.dir.cleanup();
+    }
+  });
+
+  it('offline, when the chain cannot say whether a funding exists, nothing expires and the open goes on', async () => {
+    const w = world();
+    try {
+      const [stale] = await unfundedOpens(w, 1);
+      w.chain.height += UNFUNDED_OPEN_EXPIRY_BLOCKS;
+      const unknowing = { ...w.mint, chain: Object.assign(Object.create(w.chain) as TestChain, { utxo: async () => Promise.reject(new UsageError('E_CHAIN_UNKNOWN', 'offline: the status is unknown')) }) };
+      const req = await openRequest(w, '33');
+      await mint.acceptOpen(unknowing, req as never);
+      expect((await w.mintBook.get(stale!.contract_id))?.opened_at_height).toBe(1000);
+      expect(await w.mintBook.get((req as { contract_id: string }).contract_id)).toMatchObject({ status: 'open' });
     } finally {
       w.dir.cleanup();
     }
