@@ -26,7 +26,7 @@ const NEEDS_PTY = PTY ? '' : ' [SKIPPED: util-linux `script` not available]';
 
 /**
  * Run the CLI as an operator's shell would: NODE_ENV unset (oclif changes its output
- * under NODE_ENV=test, which vitest sets; see the KNOWN BUG test below). Asynchronous,
+ * under NODE_ENV=test, which vitest sets; see the NODE_ENV=development test below). Asynchronous,
  * so the test worker stays responsive while the child runs.
  */
 const OPERATOR = { NODE_ENV: '' };
