@@ -10,6 +10,12 @@ import { fileURLToPath } from 'node:url';
 import CloseCredit from './commands/close-credit.ts';
 import CreditList from './commands/credit/list.ts';
 import ExitCredit from './commands/exit-credit.ts';
+import HtlcClaim from './commands/htlc/claim.ts';
+import HtlcCooperate from './commands/htlc/cooperate.ts';
+import HtlcCreate from './commands/htlc/create.ts';
+import HtlcDecode from './commands/htlc/decode.ts';
+import HtlcPunish from './commands/htlc/punish.ts';
+import HtlcRefund from './commands/htlc/refund.ts';
 import KeyNew from './commands/key/new.ts';
 import KeyShow from './commands/key/show.ts';
 import MusigInit from './commands/musig/init.ts';
@@ -29,6 +35,12 @@ export const COMMANDS = {
   'close-credit': CloseCredit,
   'credit:list': CreditList,
   'exit-credit': ExitCredit,
+  'htlc:claim': HtlcClaim,
+  'htlc:cooperate': HtlcCooperate,
+  'htlc:create': HtlcCreate,
+  'htlc:decode': HtlcDecode,
+  'htlc:punish': HtlcPunish,
+  'htlc:refund': HtlcRefund,
   'key:new': KeyNew,
   'key:show': KeyShow,
   'musig:init': MusigInit,

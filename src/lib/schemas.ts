@@ -7,9 +7,10 @@ import type { TObject } from '@sinclair/typebox';
 import { KeyPublicSchema } from './keys/schemas.ts';
 import { PsbtAnalysisSchema, PsbtDecodedSchema, PsbtExtractedSchema, PsbtUpdatedSchema } from './psbt/schemas.ts';
 import { CREDIT_SCHEMAS } from './credit/schemas.ts';
+import { HTLC_SCHEMAS } from './htlc/schemas.ts';
 
 export const MESSAGE_SCHEMAS: readonly TObject[] = [
-  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS,
+  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS,
 ];
 
 /** schemas/credit.update.json for `credit/update`. */

@@ -1,0 +1,62 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { HtlcCommand, destinationFlags, htlcSpendFlags, parseOutpoint } from '../../lib/cli/htlc-command.ts';
+import { psbtOutputFlags } from '../../lib/cli/flags.ts';
+
+export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
+  static override summary = 'The recipient\'s claim: spend the HTLC with the payment preimage.';
+  static override description =
+    'Reads htlc/created (from htlc create) and the preimage from --preimage-file; refuses (exit 4) a preimage that does not hash to the payment hash ' +
+    'or is not 32 bytes where the script demands it, and a key that is not the recipient\'s. Prints htlc/spend with the signed transaction (hex). ' +
+    'BOLT 3 received HTLC: the claim is the HTLC-success transaction that both HTLC keys sign — run it once with each key (either order), ' +
+    'piping the first output into the second; the preimage is needed by whoever completes it. ' +
+    '--locktime sets an anti-fee-sniping nLockTime (refused if not final at the tip).';
+  static override examples = [
+    {
+      description: 'Bob claims the fixture HTLC with the preimage',
+      command: 'BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> htlc claim --key-env BOB_KEY --in fixtures/htlc/seed.json --outpoint 5f3c8e1a0b6d4f2e9a7c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f:0 --preimage-file fixtures/htlc/preimage.hex --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2',
+    },
+  ];
+  static override flags = {
+    ...htlcSpendFlags,
+    ...destinationFlags,
+    'preimage-file': Flags.string({ description: 'file holding the payment preimage (hex)', helpValue: 'FILE' }),
+    locktime: Flags.integer({ description: 'anti-fee-sniping nLockTime (a height at or below the tip)', helpValue: 'N', min: 0 }),
+    ...psbtOutputFlags,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const input = await this.readHtlc();
+    const outpoint = parseOutpoint(this.flags.outpoint);
+    const preimage = this.readPreimage(this.flags['preimage-file']);
+    const signer = await this.keyPair(input.network);
+    const amountSat = await this.htlcAmount(input, outpoint);
+    const { spendMessage } = await import('../../lib/htlc/messages.ts');
+    const { serializePsbt } = await import('../../lib/psbt/parse.ts');
+    if (input.htlc.spec.kind === 'received') {
+      const { signSecondStage } = await import('../../lib/htlc/second-stage.ts');
+      const s = signSecondStage({ htlc: input.htlc, outpoint, amountSat, signer, ...(preimage ? { preimage } : {}), ...(input.psbt ? { psbt: input.psbt } : {}) });
+      const psbt = serializePsbt(s.tx);
+      return {
+        message: spendMessage(input.created, {
+          path: 'htlc-success', complete: s.complete, txid: s.txid, outpoint, amountSat, feeSat: s.feeSat, lockTime: s.lockTime,
+          sequence: s.tx.getInput(0).sequence!, psbt, ...(s.hex ? { hex: s.hex } : {}), missing: s.missing,
+        }),
+        psbt,
+      };
+    }
+    const lockTime = this.flags.locktime ?? 0;
+    if (lockTime > 0) await this.requireFinal(input.network, lockTime);
+    const { buildSpend } = await import('../../lib/htlc/spend.ts');
+    const s = buildSpend({
+      htlc: input.htlc, path: 'claim', outpoint, amountSat, signer, lockTime,
+      destination: this.destination(input.network), feeRate: this.feeRate(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
+      ...(preimage ? { preimage } : {}),
+    });
+    const psbt = serializePsbt(s.tx);
+    return {
+      message: spendMessage(input.created, { path: 'claim', complete: true, txid: s.txid, outpoint, amountSat, feeSat: s.feeSat, lockTime: s.lockTime, sequence: s.sequence, hex: s.hex, psbt }),
+      psbt,
+    };
+  }
+}

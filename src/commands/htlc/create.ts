@@ -1,0 +1,90 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { OffchainCommand } from '../../lib/cli/base-command.ts';
+import { chainFlags } from '../../lib/cli/flags.ts';
+import { UsageError } from '../../lib/errors.ts';
+
+export default class HtlcCreate extends OffchainCommand<typeof HtlcCreate> {
+  static override summary = 'Create an HTLC output: its address, script, and a description to claim or refund it later.';
+  static override description =
+    'Kinds: seed (the seed\'s P2WSH HASH160 script, with OP_SIZE 32 OP_EQUALVERIFY unless --bare), offered / received (BOLT 3 HTLC outputs, ' +
+    'with --anchors for option_anchors), taproot (claim leaf: SHA256 + recipient; refund leaf: CLTV + payer; MuSig2 key path of both). ' +
+    'The payment hash is SHA-256; give it with --payment-hash, or --preimage-out FILE draws a fresh 32-byte preimage and writes it only to ' +
+    'that new file (mode 0600), never to stdout. Prints htlc/created: fund its address, keep the message. Refuses an --amount below dust (exit 4).';
+  static override examples = [
+    {
+      description: 'A seed HTLC from Alice (payer) to Bob (recipient), refundable at height 1100',
+      command: '<%= config.bin %> htlc create --kind seed --payer $(jq -r .public_key fixtures/htlc/alice.json) --recipient $(jq -r .public_key fixtures/htlc/bob.json) --locktime 1100 --payment-hash $(cat fixtures/htlc/payment-hash.hex) --amount 50000',
+    },
+    {
+      description: 'A taproot HTLC with a fresh preimage (written to a new 0600 file) and a timeout 144 blocks after the tip',
+      command: 'rm -f /tmp/offchain-htlc.preimage; <%= config.bin %> htlc create --kind taproot --payer 03$(printf "%064d" 0 | tr 0 1 | head -c 64) --recipient $(jq -r .recipient fixtures/htlc/seed.json) --locktime +144 --tip-height 1000 --preimage-out /tmp/offchain-htlc.preimage',
+    },
+  ];
+  static override flags = {
+    kind: Flags.string({ description: 'which script', options: ['seed', 'offered', 'received', 'taproot'], default: 'seed' }),
+    'payment-hash': Flags.string({ description: 'SHA-256 of the preimage, hex', helpValue: 'HEX', exclusive: ['preimage-out'] }),
+    'preimage-out': Flags.string({ description: 'draw a fresh 32-byte preimage and write it (hex) to this new file, mode 0600', helpValue: 'FILE' }),
+    payer: Flags.string({ description: 'seed/taproot: payer\'s public key (refund path)', helpValue: 'PUBKEY' }),
+    recipient: Flags.string({ description: 'seed/taproot: recipient\'s public key (claim path)', helpValue: 'PUBKEY' }),
+    locktime: Flags.string({ description: 'timeout of the payer\'s path: an absolute height or time, or +N blocks after the tip (BOLT 3: cltv_expiry)', helpValue: 'N|+N' }),
+    bare: Flags.boolean({ description: 'seed: the bare seed script, without OP_SIZE 32 OP_EQUALVERIFY (any preimage length; see docs/htlc.md)' }),
+    amount: Flags.integer({ description: 'the amount to fund, in sat: refused below the output\'s dust limit', helpValue: 'SAT', min: 0 }),
+    'revocation-pubkey': Flags.string({ description: 'BOLT 3: revocationpubkey', helpValue: 'PUBKEY' }),
+    'local-htlc-pubkey': Flags.string({ description: 'BOLT 3: local_htlcpubkey (the commitment holder)', helpValue: 'PUBKEY' }),
+    'remote-htlc-pubkey': Flags.string({ description: 'BOLT 3: remote_htlcpubkey', helpValue: 'PUBKEY' }),
+    anchors: Flags.boolean({ description: 'BOLT 3: option_anchors (1 OP_CHECKSEQUENCEVERIFY on the non-revocation paths)' }),
+    'to-self-delay': Flags.integer({ description: 'BOLT 3: CSV delay of the second-stage output', helpValue: 'BLOCKS', min: 1, max: 65535 }),
+    'local-delayed-pubkey': Flags.string({ description: 'BOLT 3: local_delayedpubkey (second-stage output)', helpValue: 'PUBKEY' }),
+    'feerate-per-kw': Flags.integer({ description: 'BOLT 3: the commitment\'s feerate, which fixes the HTLC transactions\' fee', helpValue: 'N', min: 0 }),
+    ...chainFlags,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const network = this.network();
+    const f = this.flags;
+    const { createHtlc } = await import('../../lib/htlc/create.ts');
+    if (f['payment-hash'] === undefined && f['preimage-out'] === undefined) {
+      throw new UsageError('E_USAGE', 'give --payment-hash HEX, or --preimage-out FILE to draw a fresh preimage');
+    }
+    const locktime = await this.absoluteLocktime(network, f.locktime);
+    const preimage = f['preimage-out'] !== undefined ? this.random.bytes(32, 'htlc/preimage') : undefined;
+    const { message, preimageFile } = createHtlc(
+      {
+        kind: f.kind as 'seed' | 'offered' | 'received' | 'taproot',
+        paymentHash: f['payment-hash'],
+        preimage,
+        payer: f.payer,
+        recipient: f.recipient,
+        locktime,
+        bare: f.bare,
+        amountSat: f.amount === undefined ? undefined : BigInt(f.amount),
+        revocationPubkey: f['revocation-pubkey'],
+        localHtlcPubkey: f['local-htlc-pubkey'],
+        remoteHtlcPubkey: f['remote-htlc-pubkey'],
+        anchors: f.anchors,
+        toSelfDelay: f['to-self-delay'],
+        localDelayedPubkey: f['local-delayed-pubkey'],
+        feeratePerKw: f['feerate-per-kw'],
+      },
+      network,
+    );
+    if (preimage && preimageFile) {
+      // Last, once everything else is valid: nothing is written for a refused create.
+      const { writeNewFile } = await import('../../lib/store/exclusive.ts');
+      writeNewFile(f['preimage-out']!, preimageFile, 0o600);
+      preimage.fill(0);
+    }
+    return { message };
+  }
+
+  private async absoluteLocktime(network: Parameters<OffchainCommand<typeof HtlcCreate>['chain']>[0], text: string | undefined): Promise<number> {
+    if (text === undefined) throw new UsageError('E_USAGE', 'give --locktime (an absolute height or time, or +N blocks after the tip)');
+    const m = /^(\+)?(\d{1,10})$/.exec(text);
+    if (!m) throw new UsageError('E_USAGE', `--locktime must be a number or +N, got ${text}`);
+    const n = Number(m[2]);
+    if (!m[1]) return n;
+    const tip = await (await this.chain(network)).tip();
+    return tip.height + n;
+  }
+}

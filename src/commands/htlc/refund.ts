@@ -1,0 +1,59 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { HtlcCommand, destinationFlags, htlcSpendFlags, parseOutpoint } from '../../lib/cli/htlc-command.ts';
+import { psbtOutputFlags } from '../../lib/cli/flags.ts';
+
+export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
+  static override summary = 'The payer\'s refund: spend the HTLC back once its timeout is final.';
+  static override description =
+    'Sets nLockTime to the HTLC\'s timeout with a non-final sequence, and refuses (exit 4, E_NOT_FINAL) while that is not final at the chain tip ' +
+    '(a node, or --tip-height): Bitcoin Core accepts it once the tip reaches the locktime. --any-time prints it anyway. ' +
+    'BOLT 3 offered HTLC: the refund is the HTLC-timeout transaction that both HTLC keys sign — run it once with each key, ' +
+    'piping the first output into the second.';
+  static override examples = [
+    {
+      description: 'Alice takes the fixture HTLC back at height 1100',
+      command: 'ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> htlc refund --key-env ALICE_KEY --in fixtures/htlc/seed.json --outpoint 5f3c8e1a0b6d4f2e9a7c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f:0 --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2 --tip-height 1100',
+    },
+  ];
+  static override flags = {
+    ...htlcSpendFlags,
+    ...destinationFlags,
+    'any-time': Flags.boolean({ description: 'print the refund even before it is final (Core rejects it as non-final until then)' }),
+    ...psbtOutputFlags,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const input = await this.readHtlc();
+    const outpoint = parseOutpoint(this.flags.outpoint);
+    const signer = await this.keyPair(input.network);
+    const amountSat = await this.htlcAmount(input, outpoint);
+    const { spendMessage } = await import('../../lib/htlc/messages.ts');
+    const { serializePsbt } = await import('../../lib/psbt/parse.ts');
+    const { timeoutOf } = await import('../../lib/htlc/htlc.ts');
+    if (input.htlc.spec.kind === 'offered') {
+      const { signSecondStage } = await import('../../lib/htlc/second-stage.ts');
+      const s = signSecondStage({ htlc: input.htlc, outpoint, amountSat, signer, ...(input.psbt ? { psbt: input.psbt } : {}) });
+      if (s.complete && !this.flags['any-time']) await this.requireFinal(input.network, s.lockTime);
+      const psbt = serializePsbt(s.tx);
+      return {
+        message: spendMessage(input.created, {
+          path: 'htlc-timeout', complete: s.complete, txid: s.txid, outpoint, amountSat, feeSat: s.feeSat, lockTime: s.lockTime,
+          sequence: s.tx.getInput(0).sequence!, psbt, ...(s.hex ? { hex: s.hex } : {}), missing: s.missing,
+        }),
+        psbt,
+      };
+    }
+    if (!this.flags['any-time']) await this.requireFinal(input.network, timeoutOf(input.htlc.spec));
+    const { buildSpend } = await import('../../lib/htlc/spend.ts');
+    const s = buildSpend({
+      htlc: input.htlc, path: 'refund', outpoint, amountSat, signer,
+      destination: this.destination(input.network), feeRate: this.feeRate(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
+    });
+    const psbt = serializePsbt(s.tx);
+    return {
+      message: spendMessage(input.created, { path: 'refund', complete: true, txid: s.txid, outpoint, amountSat, feeSat: s.feeSat, lockTime: s.lockTime, sequence: s.sequence, hex: s.hex, psbt }),
+      psbt,
+    };
+  }
+}

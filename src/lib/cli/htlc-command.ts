@@ -1,0 +1,123 @@
+/**
+ * The base of the `htlc` spend commands: reads the HTLC (an `htlc/created` message, or
+ * an `htlc/spend` still waiting for a signature, which carries it), the outpoint and
+ * its amount (flag, message, or the node — which must agree), the destination, the
+ * preimage file, and the chain tip for the one finality rule.
+ */
+import { Flags, type Command } from '@oclif/core';
+import { readFileSync, statSync } from 'node:fs';
+import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
+import { fromHex, toHex, equalBytes } from '../bytes.ts';
+import type { Network } from '../network.ts';
+import type { HtlcOutput } from '../htlc/htlc.ts';
+import type { HtlcCreated } from '../htlc/messages.ts';
+import type { OutPoint } from '../htlc/spend.ts';
+import type { Transaction } from '@scure/btc-signer';
+import { decodeAddress } from '../address.ts';
+import { OffchainCommand } from './base-command.ts';
+import { chainFlags, inputFlags, keyFlags } from './flags.ts';
+import { parseRate } from './credit-command.ts';
+
+export const outpointFlags = {
+  outpoint: Flags.string({ description: 'the funded HTLC output, TXID:VOUT', helpValue: 'TXID:VOUT', required: true }),
+  amount: Flags.integer({ description: 'its amount in sat (default: the message\'s amount_sat, else asked of the node)', helpValue: 'SAT', min: 1 }),
+};
+
+export const destinationFlags = {
+  to: Flags.string({ description: 'address the coins go to', helpValue: 'ADDRESS', required: true }),
+  'fee-rate': Flags.string({ description: 'fee rate in sat/vB', helpValue: 'RATE', required: true }),
+};
+
+export const htlcSpendFlags = { ...inputFlags, ...keyFlags, ...outpointFlags, ...chainFlags };
+
+export type HtlcInput = { htlc: HtlcOutput; created: HtlcCreated; network: Network; amountSat?: bigint; psbt?: Transaction };
+
+export function parseOutpoint(text: string): OutPoint {
+  const m = /^([0-9a-fA-F]{64}):(\d{1,10})$/.exec(text);
+  if (!m || Number(m[2]) > 0xffff_ffff) throw new UsageError('E_USAGE', `--outpoint must be TXID:VOUT, got ${text}`);
+  return { txid: m[1]!.toLowerCase(), vout: Number(m[2]) };
+}
+
+export abstract class HtlcCommand<T extends typeof Command> extends OffchainCommand<T> {
+  /** The HTLC being spent, and the partly signed PSBT when the input is an incomplete htlc/spend. */
+  protected async readHtlc(): Promise<HtlcInput> {
+    const doc = await this.readDocument();
+    if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', 'expected an htlc/created message (from htlc create) or an incomplete htlc/spend');
+    const { htlcFromMessage } = await import('../htlc/messages.ts');
+    const value = doc.value as Record<string, unknown>;
+    if (value?.type === 'htlc/spend') {
+      const { decodeMessage } = await import('../message.ts');
+      const { HtlcSpendSchema } = await import('../htlc/schemas.ts');
+      const spend = decodeMessage(HtlcSpendSchema, value);
+      if (spend.complete || !spend.htlc || !spend.psbt) throw new RefusedError('E_ALREADY_COMPLETE', 'this htlc/spend is complete: broadcast its hex');
+      const { psbtBytesFromBase64 } = await import('../psbt/base64-field.ts');
+      const { parsePsbt } = await import('../psbt/parse.ts');
+      const inner = htlcFromMessage(spend.htlc);
+      if (inner.network !== spend.network) throw new MalformedInputError('E_NETWORK_MISMATCH', 'the htlc/spend and the HTLC it carries name different networks');
+      return { ...inner, created: inner.message, network: this.network(inner.network), psbt: parsePsbt(psbtBytesFromBase64(spend.psbt, 'psbt')) };
+    }
+    const r = htlcFromMessage(value);
+    return { htlc: r.htlc, created: r.message, network: this.network(r.network), ...(r.amountSat === undefined ? {} : { amountSat: r.amountSat }) };
+  }
+
+  /**
+   * The HTLC output's amount: --amount, else the message's amount_sat, else the node's.
+   * With a node, its answer is checked against the HTLC's script and any amount given.
+   */
+  protected async htlcAmount(input: HtlcInput, outpoint: OutPoint): Promise<bigint> {
+    const f = this.flags as { amount?: number; 'rpc-url'?: string };
+    const given = f.amount !== undefined ? BigInt(f.amount) : input.amountSat;
+    const chain = await this.chain(input.network);
+    if (chain.kind !== 'rpc') {
+      if (given === undefined) throw new UsageError('E_USAGE', 'the HTLC output\'s amount is unknown: pass --amount SAT (or a node with --rpc-url)');
+      return given;
+    }
+    const utxo = await chain.utxo(outpoint.txid, outpoint.vout);
+    if (!utxo) throw new RefusedError('E_UTXO_NOT_FOUND', `${outpoint.txid}:${outpoint.vout} is not an unspent output the node knows`);
+    if (!equalBytes(utxo.scriptPubKey, input.htlc.scriptPubKey)) {
+      throw new RefusedError('E_UTXO_MISMATCH', `${outpoint.txid}:${outpoint.vout} pays ${toHex(utxo.scriptPubKey)}, not this HTLC's ${input.created.address}`);
+    }
+    if (given !== undefined && given !== utxo.value) {
+      throw new RefusedError('E_UTXO_MISMATCH', `${outpoint.txid}:${outpoint.vout} holds ${utxo.value} sat, not ${given}`);
+    }
+    return utxo.value;
+  }
+
+  protected feeRate(): number {
+    return parseRate((this.flags as { 'fee-rate': string })['fee-rate']);
+  }
+
+  /** The payment preimage from a file: hex (64 digits for 32 bytes), whitespace ignored. */
+  protected readPreimage(path: string | undefined): Uint8Array | undefined {
+    if (path === undefined) return undefined;
+    let text: string;
+    try {
+      const st = statSync(path);
+      if (!st.isFile()) throw new UsageError('E_USAGE', `--preimage-file ${path} is not a file`);
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError('E_USAGE', `cannot read --preimage-file ${path}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+    const hex = text.trim();
+    if (hex.length === 0 || hex.length > 1040) throw new MalformedInputError('E_BAD_PREIMAGE', `${path} must hold the preimage as hex`);
+    return fromHex(hex, 'the preimage');
+  }
+
+  /** --to as an output script of this network. */
+  protected destination(network: Network): Uint8Array {
+    return decodeAddress((this.flags as { to: string }).to, network, '--to');
+  }
+
+  /**
+   * The one finality rule (Core's, ../chain/finality.ts) at the tip from the node or
+   * --tip-height/--tip-mtp: refuse a transaction with this nLockTime that Core would
+   * still reject as non-final.
+   */
+  protected async requireFinal(network: Network, lockTime: number): Promise<void> {
+    const { explainFinality, isFinalAtTip } = await import('../chain/finality.ts');
+    const tip = await (await this.chain(network)).tip();
+    const tx = { lockTime, inputs: [{ sequence: 0xffff_fffd }] };
+    if (!isFinalAtTip(tx, tip)) throw new RefusedError('E_NOT_FINAL', `not final yet: ${explainFinality(tx, tip)}`);
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The three HTLC kinds against a real `bitcoind -regtest` (issue 6, BRIEF §3.3): each is
+ * created with the built CLI, funded by a Core wallet, and spent by the CLI — claim with
+ * the preimage, refund once final (rejected "non-final" by Core one block early, then
+ * accepted and mined), BOLT 3's second-stage HTLC-timeout / HTLC-success with both HTLC
+ * keys signing in turn through a pipe, the revocation (penalty) path, the taproot
+ * cooperative key path through the MuSig2 commands. Core is the independent verifier
+ * here: its script interpreter runs every witness we built. Skipped visibly without a
+ * bitcoind.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { fromHex, toHex } from '../../src/lib/bytes.ts';
+import type { RpcClient } from '../../src/lib/chain/rpc-client.ts';
+import { satsToBtc } from '../../src/lib/chain/amount.ts';
+import { ROOT, tempDir } from '../helpers.ts';
+import { publicKeyOf } from '../independent/secp256k1.ts';
+import { findBitcoind, startBitcoind, type Bitcoind } from './bitcoind.ts';
+import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
+
+const fixtureKey = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
+const KEYS = {
+  ALICE_KEY: fixtureKey('alice'), // payer; BOLT 3: the commitment holder (local HTLC key)
+  BOB_KEY: fixtureKey('bob'), // recipient; BOLT 3: the remote HTLC key
+  REVOCATION_KEY: '33'.repeat(32),
+  DELAYED_KEY: '44'.repeat(32),
+};
+const pub = (secretHex: string) => toHex(publicKeyOf(fromHex(secretHex)));
+const ALICE = pub(KEYS.ALICE_KEY);
+const BOB = pub(KEYS.BOB_KEY);
+const REVOCATION = pub(KEYS.REVOCATION_KEY);
+const DELAYED = pub(KEYS.DELAYED_KEY);
+
+type Created = { address: string; kind: string; locktime: number; witness_script?: string; descriptor?: string; payment_hash: string };
+type Spend = { complete: boolean; hex?: string; txid: string; psbt: string; path: string; missing?: string[]; locktime: number };
+type OutPoint = { txid: string; vout: number };
+
+const BITCOIND = findBitcoind();
+const TITLE = BITCOIND ? `HTLCs against bitcoind -regtest (${BITCOIND})` : 'HTLCs against bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
+if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
+
+describe.skipIf(!BITCOIND)(TITLE, () => {
+  let node: Bitcoind;
+  let wallet: RpcClient;
+  let work: { path: string; cleanup: () => void };
+  let miner: string;
+  let sweepTo: string;
+  let preimageFile: string;
+  let paymentHash: string;
+
+  const chain = () => ['--rpc-url', node.config.url, '--rpc-cookie', node.cookieFile];
+  const run = (args: string[], input = '') => offchain(args, { input, env: KEYS });
+  const tip = () => node.rpc.call<number>('getblockcount');
+  const mine = (n: number) => node.rpc.call('generatetoaddress', [n, miner]);
+  const expectRefused = (r: CliRun, code: string) =>
+    expect({ status: r.status, code: errorCode(r), stdout: r.stdout }, describeRun(r)).toEqual({ status: 4, code, stdout: '' });
+
+  /** Fund `address` from the wallet and confirm it; the HTLC's outpoint. */
+  const fund = async (address: string, sat = 50_000): Promise<OutPoint> => {
+    const txid = await wallet.call<string>('sendtoaddress', [address, satsToBtc(BigInt(sat))]);
+    await mine(1);
+    const tx = await node.rpc.call<{ vout: { n: number; scriptPubKey: { address?: string } }[] }>('getrawtransaction', [txid, 1]);
+    const vout = tx.vout.find((o) => o.scriptPubKey.address === address)!.n;
+    return { txid, vout };
+  };
+  const mempool = async (hex: string) => (await node.rpc.call<{ allowed: boolean; 'reject-reason'?: string }[]>('testmempoolaccept', [[hex]]))[0]!;
+  /** Accepted by testmempoolaccept, broadcast and mined in the next block. */
+  const acceptAndMine = async (hex: string) => {
+    expect(await mempool(hex)).toMatchObject({ allowed: true });
+    const txid = await node.rpc.call<string>('sendrawtransaction', [hex]);
+    await mine(1);
+    const info = await node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1]);
+    expect(info.confirmations).toBe(1);
+    return txid;
+  };
+  const create = async (...args: string[]) => messageOf<Created>(await run(['htlc', 'create', ...args, '--amount', '50000', '--payment-hash', paymentHash, ...chain()]), 'htlc/created');
+  const spend = async (command: string, key: keyof typeof KEYS, created: string, at: OutPoint, ...extra: string[]) =>
+    run(['htlc', command, '--key-env', key, '--outpoint', `${at.txid}:${at.vout}`, '--to', sweepTo, '--fee-rate', '2', ...extra, ...chain()], created);
+  const bolt3 = (kind: 'offered' | 'received', cltv: number, anchors = false) =>
+    create('--kind', kind, '--revocation-pubkey', REVOCATION, '--local-htlc-pubkey', ALICE, '--remote-htlc-pubkey', BOB, '--locktime', String(cltv),
+      '--to-self-delay', '6', '--local-delayed-pubkey', DELAYED, '--feerate-per-kw', '2500', ...(anchors ? ['--anchors'] : []));
+
+  beforeAll(async () => {
+    assertBuilt();
+    work = tempDir('offchain-regtest-htlc-');
+    const preimage = sha256(new TextEncoder().encode('offchain regtest htlc preimage'));
+    preimageFile = join(work.path, 'preimage.hex');
+    writeFileSync(preimageFile, toHex(preimage) + '\n', { mode: 0o600 });
+    paymentHash = toHex(sha256(preimage));
+    node = await startBitcoind(BITCOIND!);
+    await node.rpc.call('createwallet', ['htlc-funder']);
+    wallet = node.rpc.forWallet('htlc-funder');
+    miner = await wallet.call<string>('getnewaddress', ['', 'bech32m']);
+    sweepTo = await wallet.call<string>('getnewaddress', ['', 'bech32']);
+    await mine(110);
+  }, 180_000);
+
+  afterAll(async () => {
+    await node?.stop();
+    work?.cleanup();
+  });
+
+  for (const bare of [false, true]) {
+    it(`seed HTLC${bare ? ' (bare form)' : ''}: Bob claims with the preimage; Alice's refund is non-final at locktime − 1, mined at the locktime`, async () => {
+      const locktime = (await tip()) + 5;
+      const created = await create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', String(locktime), ...(bare ? ['--bare'] : []));
+      const text = JSON.stringify(created);
+      const [a, b] = [await fund(created.address), await fund(created.address)];
+
+      const claim = messageOf<Spend>(await spend('claim', 'BOB_KEY', text, a, '--preimage-file', preimageFile), 'htlc/spend');
+      await acceptAndMine(claim.hex!);
+
+      await mine(locktime - 1 - (await tip()));
+      expectRefused(await spend('refund', 'ALICE_KEY', text, b), 'E_NOT_FINAL');
+      const early = messageOf<Spend>(await spend('refund', 'ALICE_KEY', text, b, '--any-time'), 'htlc/spend');
+      expect(early.locktime).toBe(locktime);
+      expect(await mempool(early.hex!)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+      await mine(1);
+      const refund = messageOf<Spend>(await spend('refund', 'ALICE_KEY', text, b), 'htlc/spend');
+      await acceptAndMine(refund.hex!);
+    });
+  }
+
+  it('taproot HTLC: Core derives its address from the descriptor; claim leaf, refund leaf (non-final one block early) and the MuSig2 key path are mined', async () => {
+    const locktime = (await tip()) + 6;
+    const created = await create('--kind', 'taproot', '--payer', ALICE, '--recipient', BOB, '--locktime', String(locktime));
+    const text = JSON.stringify(created);
+    // Core parses the descriptor (BIP-390 musig() internal key, miniscript leaves) and derives the same address.
+    expect(await node.rpc.call<string[]>('deriveaddresses', [created.descriptor])).toEqual([created.address]);
+    const [a, b, c] = [await fund(created.address), await fund(created.address), await fund(created.address)];
+
+    const claim = messageOf<Spend>(await spend('claim', 'BOB_KEY', text, a, '--preimage-file', preimageFile), 'htlc/spend');
+    await acceptAndMine(claim.hex!);
+
+    // Cooperative: the unsigned PSBT, then each party's nonce and partial signature, finalize, extract.
+    const coop = messageOf<Spend>(await run(['htlc', 'cooperate', '--outpoint', `${c.txid}:${c.vout}`, '--to', sweepTo, '--fee-rate', '2', ...chain()], text), 'htlc/spend');
+    const dirs = { a: mkdtempSync(join(work.path, 'alice-')), b: mkdtempSync(join(work.path, 'bob-')) };
+    let psbt = JSON.stringify(coop);
+    for (const [key, dir] of [['ALICE_KEY', dirs.a], ['BOB_KEY', dirs.b]] as const) psbt = messageOf(await run(['musig', 'nonce', '--key-env', key, '--state-dir', dir], psbt)).psbt as string;
+    for (const [key, dir] of [['ALICE_KEY', dirs.a], ['BOB_KEY', dirs.b]] as const) psbt = messageOf(await run(['musig', 'sign', '--key-env', key, '--state-dir', dir], psbt)).psbt as string;
+    const finalized = messageOf(await run(['psbt', 'finalize'], psbt));
+    const extracted = messageOf<{ hex: string }>(await run(['psbt', 'extract'], JSON.stringify(finalized)));
+    await acceptAndMine(extracted.hex);
+
+    await mine(locktime - 1 - (await tip()));
+    expectRefused(await spend('refund', 'ALICE_KEY', text, b), 'E_NOT_FINAL');
+    const early = messageOf<Spend>(await spend('refund', 'ALICE_KEY', text, b, '--any-time'), 'htlc/spend');
+    expect(await mempool(early.hex!)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    await mine(1);
+    const refund = messageOf<Spend>(await spend('refund', 'ALICE_KEY', text, b), 'htlc/spend');
+    await acceptAndMine(refund.hex!);
+  });
+
+  it('BOLT 3 offered HTLC: the remote claims with the preimage; HTLC-timeout signed by both keys is non-final one block early, then mined; the revocation key takes a third', async () => {
+    const cltv = (await tip()) + 6;
+    const created = await bolt3('offered', cltv);
+    const text = JSON.stringify(created);
+    const [a, b, c] = [await fund(created.address), await fund(created.address), await fund(created.address)];
+
+    const claim = messageOf<Spend>(await spend('claim', 'BOB_KEY', text, a, '--preimage-file', preimageFile), 'htlc/spend');
+    await acceptAndMine(claim.hex!);
+    const punish = messageOf<Spend>(await spend('punish', 'REVOCATION_KEY', text, c), 'htlc/spend');
+    await acceptAndMine(punish.hex!);
+
+    // The remote signs first (as in commitment_signed), the holder completes.
+    const half = messageOf<Spend>(await spend('refund', 'BOB_KEY', text, b), 'htlc/spend');
+    expect(half).toMatchObject({ complete: false, path: 'htlc-timeout', missing: ['local_htlc'] });
+    await mine(cltv - 1 - (await tip()));
+    expectRefused(await spend('refund', 'ALICE_KEY', JSON.stringify(half), b), 'E_NOT_FINAL');
+    const early = messageOf<Spend>(await spend('refund', 'ALICE_KEY', JSON.stringify(half), b, '--any-time'), 'htlc/spend');
+    expect(early).toMatchObject({ complete: true, locktime: cltv });
+    expect(await mempool(early.hex!)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    await mine(1);
+    const timeout = messageOf<Spend>(await spend('refund', 'ALICE_KEY', JSON.stringify(half), b), 'htlc/spend');
+    await acceptAndMine(timeout.hex!);
+  });
+
+  it('BOLT 3 received HTLC: HTLC-success (holder first, remote completes with the preimage) is mined; the remote\'s timeout is non-final one block early, then mined', async () => {
+    const cltv = (await tip()) + 6;
+    const created = await bolt3('received', cltv);
+    const text = JSON.stringify(created);
+    const [a, b] = [await fund(created.address), await fund(created.address)];
+
+    const half = messageOf<Spend>(await spend('claim', 'ALICE_KEY', text, a), 'htlc/spend');
+    expect(half).toMatchObject({ complete: false, path: 'htlc-success', missing: ['remote_htlc', 'preimage'] });
+    const success = messageOf<Spend>(await spend('claim', 'BOB_KEY', JSON.stringify(half), a, '--preimage-file', preimageFile), 'htlc/spend');
+    expect(success.complete).toBe(true);
+    await acceptAndMine(success.hex!);
+
+    await mine(cltv - 1 - (await tip()));
+    expectRefused(await spend('refund', 'BOB_KEY', text, b), 'E_NOT_FINAL');
+    const early = messageOf<Spend>(await spend('refund', 'BOB_KEY', text, b, '--any-time'), 'htlc/spend');
+    expect(await mempool(early.hex!)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    await mine(1);
+    const refund = messageOf<Spend>(await spend('refund', 'BOB_KEY', text, b), 'htlc/spend');
+    await acceptAndMine(refund.hex!);
+  });
+
+  it('BOLT 3 anchors: the remote\'s claim of an offered HTLC and its timeout of a received one carry 1 OP_CSV and are mined', async () => {
+    const cltv = (await tip()) + 3;
+    const offered = await bolt3('offered', cltv, true);
+    const received = await bolt3('received', cltv, true);
+    const a = await fund(offered.address);
+    const b = await fund(received.address);
+    const claim = messageOf<Spend>(await spend('claim', 'BOB_KEY', JSON.stringify(offered), a, '--preimage-file', preimageFile), 'htlc/spend');
+    await acceptAndMine(claim.hex!);
+    await mine(Math.max(0, cltv - (await tip())));
+    const refund = messageOf<Spend>(await spend('refund', 'BOB_KEY', JSON.stringify(received), b), 'htlc/spend');
+    await acceptAndMine(refund.hex!);
+  });
+});
