@@ -100,3 +100,6 @@ const closeReq = save('close-request', ccli(['close-credit', '--role', 'user', '
 save('closed', ccli(['close-credit', '--role', 'mint', ...mintArgs], closeReq));
 rmSync(credit, { recursive: true, force: true });
 console.error('credit fixtures regenerated');
+
+// ——— HTLCs: one of each kind and their spends. ———
+await import('./fixtures-htlc.ts');

@@ -50,6 +50,20 @@ export function txHashes(tx: ParsedTx, spent: readonly SpentOutput[]): TxHashes 
  * BIP-341 wallet vectors write `sigMsg`.
  */
 export function keyPathSigMsg(tx: ParsedTx, spent: readonly SpentOutput[], index: number, hashType: number): Uint8Array {
+  return sigMsg(tx, spent, index, hashType);
+}
+
+/**
+ * 0x00 || SigMsg(hash_type, ext_flag = 1) || ext for a BIP-342 tapscript spend: ext is
+ * tapleaf_hash || key_version 0x00 || codesep_pos 0xffffffff (no OP_CODESEPARATOR executed).
+ */
+export function scriptPathSigHash(tx: ParsedTx, spent: readonly SpentOutput[], index: number, hashType: number, leafScript: Uint8Array): Uint8Array {
+  const leafHash = taggedHash('TapLeaf', concat(Uint8Array.of(0xc0), compactSize(leafScript.length), leafScript));
+  const ext = concat(leafHash, Uint8Array.of(0x00), u32le(0xffff_ffff));
+  return taggedHash('TapSighash', concat(sigMsg(tx, spent, index, hashType, 1), ext));
+}
+
+function sigMsg(tx: ParsedTx, spent: readonly SpentOutput[], index: number, hashType: number, extFlag: 0 | 1 = 0): Uint8Array {
   if (!VALID_HASH_TYPES.includes(hashType)) throw new Error(`BIP-341: invalid hash_type 0x${hashType.toString(16)}`);
   if (!Number.isInteger(index) || index < 0 || index >= tx.inputs.length) throw new Error(`no input ${index}`);
   const h = txHashes(tx, spent);
@@ -59,7 +73,6 @@ export function keyPathSigMsg(tx: ParsedTx, spent: readonly SpentOutput[], index
   if (!anyoneCanPay) parts.push(h.hashPrevouts, h.hashAmounts, h.hashScriptPubkeys, h.hashSequences);
   if (outputType !== SIGHASH_NONE && outputType !== SIGHASH_SINGLE) parts.push(h.hashOutputs);
   const annexPresent = 0;
-  const extFlag = 0;
   parts.push(Uint8Array.of(extFlag * 2 + annexPresent));
   if (anyoneCanPay) {
     const input = tx.inputs[index]!;

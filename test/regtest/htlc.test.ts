@@ -157,6 +157,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const cltv = (await tip()) + 6;
     const created = await bolt3('offered', cltv);
     const text = JSON.stringify(created);
+    const own = join(work.path, 'offered.json');
+    writeFileSync(own, text);
     const [a, b, c] = [await fund(created.address), await fund(created.address), await fund(created.address)];
 
     const claim = messageOf<Spend>(await spend('claim', 'BOB_KEY', text, a, '--preimage-file', preimageFile), 'htlc/spend');
@@ -168,12 +170,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const half = messageOf<Spend>(await spend('refund', 'BOB_KEY', text, b), 'htlc/spend');
     expect(half).toMatchObject({ complete: false, path: 'htlc-timeout', missing: ['local_htlc'] });
     await mine(cltv - 1 - (await tip()));
-    expectRefused(await spend('refund', 'ALICE_KEY', JSON.stringify(half), b), 'E_NOT_FINAL');
-    const early = messageOf<Spend>(await spend('refund', 'ALICE_KEY', JSON.stringify(half), b, '--any-time'), 'htlc/spend');
+    expectRefused(await spend('refund', 'ALICE_KEY', JSON.stringify(half), b, '--htlc', own), 'E_NOT_FINAL');
+    const early = messageOf<Spend>(await spend('refund', 'ALICE_KEY', JSON.stringify(half), b, '--any-time', '--htlc', own), 'htlc/spend');
     expect(early).toMatchObject({ complete: true, locktime: cltv });
     expect(await mempool(early.hex!)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
     await mine(1);
-    const timeout = messageOf<Spend>(await spend('refund', 'ALICE_KEY', JSON.stringify(half), b), 'htlc/spend');
+    const timeout = messageOf<Spend>(await spend('refund', 'ALICE_KEY', JSON.stringify(half), b, '--htlc', own), 'htlc/spend');
     await acceptAndMine(timeout.hex!);
   });
 
@@ -181,11 +183,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const cltv = (await tip()) + 6;
     const created = await bolt3('received', cltv);
     const text = JSON.stringify(created);
+    const own = join(work.path, 'received.json');
+    writeFileSync(own, text);
     const [a, b] = [await fund(created.address), await fund(created.address)];
 
     const half = messageOf<Spend>(await spend('claim', 'ALICE_KEY', text, a), 'htlc/spend');
     expect(half).toMatchObject({ complete: false, path: 'htlc-success', missing: ['remote_htlc', 'preimage'] });
-    const success = messageOf<Spend>(await spend('claim', 'BOB_KEY', JSON.stringify(half), a, '--preimage-file', preimageFile), 'htlc/spend');
+    const success = messageOf<Spend>(await spend('claim', 'BOB_KEY', JSON.stringify(half), a, '--preimage-file', preimageFile, '--htlc', own), 'htlc/spend');
     expect(success.complete).toBe(true);
     await acceptAndMine(success.hex!);
 

@@ -14,7 +14,7 @@ export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
   static override examples = [
     {
       description: 'Bob claims the fixture HTLC with the preimage',
-      command: 'BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> htlc claim --key-env BOB_KEY --in fixtures/htlc/seed.json --outpoint 5f3c8e1a0b6d4f2e9a7c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f:0 --preimage-file fixtures/htlc/preimage.hex --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2',
+      command: 'BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> htlc claim --key-env BOB_KEY --in fixtures/htlc/seed.json --outpoint 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:0 --preimage-file fixtures/htlc/preimage.hex --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2',
     },
   ];
   static override flags = {

@@ -10,7 +10,7 @@ export default class HtlcCooperate extends HtlcCommand<typeof HtlcCooperate> {
   static override examples = [
     {
       description: 'Start the cooperative spend of the fixture taproot HTLC',
-      command: '<%= config.bin %> htlc cooperate --in fixtures/htlc/taproot.json --outpoint 5f3c8e1a0b6d4f2e9a7c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f:0 --amount 50000 --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2',
+      command: '<%= config.bin %> htlc cooperate --in fixtures/htlc/taproot.json --outpoint 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:0 --amount 50000 --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2',
     },
   ];
   static override flags = { ...inputFlags, ...outpointFlags, ...destinationFlags, ...chainFlags, ...psbtOutputFlags };

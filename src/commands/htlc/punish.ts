@@ -11,7 +11,7 @@ export default class HtlcPunish extends HtlcCommand<typeof HtlcPunish> {
   static override examples = [
     {
       description: 'Punish the fixture offered HTLC with its revocation key',
-      command: 'REVOCATION_KEY=$(cat fixtures/htlc/revocation.key) <%= config.bin %> htlc punish --key-env REVOCATION_KEY --in fixtures/htlc/offered.json --outpoint 5f3c8e1a0b6d4f2e9a7c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f:1 --amount 50000 --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2',
+      command: 'REVOCATION_KEY=$(cat fixtures/htlc/revocation.key) <%= config.bin %> htlc punish --key-env REVOCATION_KEY --in fixtures/htlc/offered.json --outpoint 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:0 --amount 50000 --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2',
     },
   ];
   static override flags = { ...htlcSpendFlags, ...destinationFlags, ...psbtOutputFlags };

@@ -13,7 +13,7 @@ export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
   static override examples = [
     {
       description: 'Alice takes the fixture HTLC back at height 1100',
-      command: 'ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> htlc refund --key-env ALICE_KEY --in fixtures/htlc/seed.json --outpoint 5f3c8e1a0b6d4f2e9a7c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f:0 --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2 --tip-height 1100',
+      command: 'ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> htlc refund --key-env ALICE_KEY --in fixtures/htlc/seed.json --outpoint 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:0 --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2 --tip-height 1100',
     },
   ];
   static override flags = {

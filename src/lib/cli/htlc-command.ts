@@ -28,9 +28,25 @@ export const destinationFlags = {
   'fee-rate': Flags.string({ description: 'fee rate in sat/vB', helpValue: 'RATE', required: true }),
 };
 
-export const htlcSpendFlags = { ...inputFlags, ...keyFlags, ...outpointFlags, ...chainFlags };
+export const htlcSpendFlags = {
+  ...inputFlags,
+  ...keyFlags,
+  ...outpointFlags,
+  htlc: Flags.string({
+    description: 'your own copy of the htlc/created message: required to complete a spend another party started, whose embedded copy must equal it',
+    helpValue: 'FILE',
+  }),
+  ...chainFlags,
+};
 
 export type HtlcInput = { htlc: HtlcOutput; created: HtlcCreated; network: Network; amountSat?: bigint; psbt?: Transaction };
+
+/** JSON with sorted keys: two copies of a message compare equal whatever their key order. */
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x,
+  );
+}
 
 export function parseOutpoint(text: string): OutPoint {
   const m = /^([0-9a-fA-F]{64}):(\d{1,10})$/.exec(text);
@@ -52,7 +68,18 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
       if (spend.complete || !spend.htlc || !spend.psbt) throw new RefusedError('E_ALREADY_COMPLETE', 'this htlc/spend is complete: broadcast its hex');
       const { psbtBytesFromBase64 } = await import('../psbt/base64-field.ts');
       const { parsePsbt } = await import('../psbt/parse.ts');
+      // The other signer's copy of the HTLC is not trusted: terms the script does not commit
+      // to (the second stage's delay, key and feerate; an offered HTLC's cltv_expiry) could
+      // have been changed in it. Ours must be given, and theirs must be the same.
+      const ownFile = (this.flags as { htlc?: string }).htlc;
+      if (ownFile === undefined) {
+        throw new UsageError('E_USAGE', 'this spend was started by another party: pass --htlc FILE, your own copy of the htlc/created message');
+      }
+      const own = htlcFromMessage(await this.readFileDocument(ownFile));
       const inner = htlcFromMessage(spend.htlc);
+      if (canonicalJson(own.message) !== canonicalJson(inner.message)) {
+        throw new RefusedError('E_HTLC_MISMATCH', `the HTLC carried by this htlc/spend differs from yours (${ownFile}); refusing to sign other terms`);
+      }
       if (inner.network !== spend.network) throw new MalformedInputError('E_NETWORK_MISMATCH', 'the htlc/spend and the HTLC it carries name different networks');
       return { ...inner, created: inner.message, network: this.network(inner.network), psbt: parsePsbt(psbtBytesFromBase64(spend.psbt, 'psbt')) };
     }

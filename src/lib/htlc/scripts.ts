@@ -142,8 +142,9 @@ export type DecodedTaprootLeaf =
 export function decodeTaprootHtlcLeaf(leaf: Uint8Array): DecodedTaprootLeaf | undefined {
   if (leaf[0] !== 32 || leaf[33] !== OP.OP_CHECKSIGVERIFY) return undefined;
   const key = leaf.subarray(1, 33);
-  if (leaf.length === 72) {
-    const paymentHash = leaf.subarray(39, 71);
+  if (leaf.length === 73) {
+    // <R> CHECKSIGVERIFY SIZE <32> EQUALVERIFY SHA256 <H> EQUAL: H is pushed at byte 39.
+    const paymentHash = leaf.subarray(40, 72);
     if (equalBytes(taprootClaimLeaf(key, paymentHash), leaf)) return { leaf: 'claim', recipient: key.slice(), paymentHash: paymentHash.slice() };
     return undefined;
   }
