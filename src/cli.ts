@@ -7,6 +7,9 @@ import { execute, flush, handle, run, type Interfaces } from '@oclif/core';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { homedir } from 'node:os';
+import { applyConfigFile } from './lib/cli/config.ts';
+import { OffchainError } from './lib/errors.ts';
 import CloseCredit from './commands/close-credit.ts';
 import CreditList from './commands/credit/list.ts';
 import ExitCredit from './commands/exit-credit.ts';
@@ -59,20 +62,52 @@ export const COMMANDS = {
 
 /**
  * The habits of bitcoin-cli and hal users, mapped onto oclif's own flags: `-h` is
- * `--help`, `help [command…]` is `command… --help`, `version` and `-V` are `--version`.
- * Only whole words before a `--` are rewritten (no command has a -h or -V flag).
+ * `--help`, `help [command…]` is `command… --help`, `version` and `-V` are `--version`,
+ * and flags written before the subcommand (`offchain --network mainnet credit list`) are
+ * moved after it, where oclif reads them. Only words before a `--` are rewritten (no
+ * command has a -h or -V flag).
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
   if (argv.length === 1 && (argv[0] === 'version' || argv[0] === '-V')) return ['--version'];
   const end = argv.indexOf('--');
-  const head = end === -1 ? [...argv] : argv.slice(0, end);
+  const head = hoistLeadingFlags(end === -1 ? [...argv] : argv.slice(0, end));
   const tail = end === -1 ? [] : argv.slice(end);
   if (head[0] === 'help') return [...head.slice(1).map((a) => (a === '-h' ? '--help' : a)).filter((a) => a !== '--help'), '--help', ...tail];
   return [...head.map((a) => (a === '-h' ? '--help' : a)), ...tail];
 }
 
+/** First words of every command, and the words normalizeArgv itself understands. */
+const COMMAND_STARTS = new Set([...Object.keys(COMMANDS).map((id) => id.split(':')[0]!), 'help', 'version', 'autocomplete']);
+/** Flags that take no value; any other flag before the command is followed by its value. */
+const VALUELESS = new Set(['--debug', '--psbt', '--dry-run', '--broadcast', '--any-time', '--anchors', '--bare']);
+
+function hoistLeadingFlags(head: string[]): string[] {
+  const flags: string[] = [];
+  let i = 0;
+  while (i < head.length && head[i]!.startsWith('-') && head[i] !== '-') {
+    const flag = head[i]!;
+    if (['--help', '-h', '--version', '-V'].includes(flag)) break;
+    flags.push(flag);
+    i++;
+    const takesValue = !flag.includes('=') && !VALUELESS.has(flag);
+    if (takesValue && i < head.length && !COMMAND_STARTS.has(head[i]!)) flags.push(head[i++]!);
+  }
+  if (flags.length === 0 || i >= head.length) return head;
+  let j = i;
+  while (j < head.length && !head[j]!.startsWith('-')) j++;
+  return [...head.slice(i, j), ...flags, ...head.slice(j)];
+}
+
 export async function main(rawArgv: string[], opts: { development?: boolean } = {}): Promise<void> {
   const argv = normalizeArgv(rawArgv);
+  try {
+    applyConfigFile(process.env, homedir());
+  } catch (e) {
+    if (!(e instanceof OffchainError)) throw e;
+    process.stderr.write(`offchain: error ${e.code}: ${e.message}\n`);
+    process.exitCode = e.exitCode;
+    return;
+  }
   if (opts.development) {
     await execute({ args: argv, dir: import.meta.url, development: true });
     return;

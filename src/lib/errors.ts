@@ -14,6 +14,8 @@ export const ExitCode = {
   malformed: 3,
   refused: 4,
   state: 5,
+  /** Interrupted by the user (Ctrl-C at a prompt): the shell's 128 + SIGINT. */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -69,6 +71,13 @@ export class InvalidContributionError extends RefusedError {
   constructor(code: string, participant: string, message: string) {
     super(code, message, { participant });
     this.participant = participant;
+  }
+}
+
+/** The user pressed Ctrl-C at a prompt: nothing was done. Exit 130, as a shell reports SIGINT. */
+export class InterruptedError extends OffchainError {
+  constructor(message: string) {
+    super('E_INTERRUPTED', message, ExitCode.interrupted);
   }
 }
 

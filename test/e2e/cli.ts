@@ -25,7 +25,8 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('OFFCHAIN_')) delete env[k];
   delete env.NO_COLOR;
-  return { ...env, ...extra };
+  // A developer's ~/.offchain/config must not change what the tests see (an empty file is no setting).
+  return { ...env, OFFCHAIN_CONFIG: '/dev/null', ...extra };
 }
 
 /** A child that did not exit by itself: killed at its time limit, or by a signal. */

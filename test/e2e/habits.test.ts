@@ -1,13 +1,17 @@
 /**
  * The command-line habits of bitcoin-cli and hal users (issue 7 item 6): `-h`,
- * `help [command]`, `version` and `-V` do what they expect, through the built CLI.
+ * `help [command]`, `version` and `-V` do what they expect, flags may come before the
+ * subcommand, a configuration file saves repeating --network, `--out -` never prints a
+ * secret, and the key prompt re-asks on an empty entry and exits 130 on Ctrl-C —
+ * through the built CLI.
  */
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { BIN, cleanEnv, pipeline } from './cli.ts';
 import { normalizeArgv } from '../../src/cli.ts';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { CLI, hasPtyScript, runInPty } from './process.ts';
 import { ROOT, tempDir } from '../helpers.ts';
 
 const runIn = (env: Record<string, string>, ...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { env: cleanEnv(env), cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
@@ -97,5 +101,93 @@ describe('an input given as an argument', () => {
     expect(r.stderr.trim()).toBe('offchain: error E_USAGE: psbt decode takes no argument "fixtures/credit/funding.psbt": pass a file with --in fixtures/credit/funding.psbt, or pipe it on standard input');
     const u = run('frobnicate');
     expect({ status: u.status, stderr: u.stderr.trim() }).toEqual({ status: 2, stderr: 'offchain: error E_UNKNOWN_COMMAND: "frobnicate" is not an offchain command; see offchain --help' });
+  });
+});
+
+describe('global flags before the subcommand', () => {
+  it('normalizeArgv moves leading flags after the command words, values included, and leaves the rest alone', () => {
+    expect(normalizeArgv(['--network', 'mainnet', 'credit', 'list', '--tip-height', '5'])).toEqual(['credit', 'list', '--network', 'mainnet', '--tip-height', '5']);
+    expect(normalizeArgv(['--debug', '--network=testnet', 'key', 'show'])).toEqual(['key', 'show', '--debug', '--network=testnet']);
+    expect(normalizeArgv(['--state-dir', '/x', 'rollover', '--role', 'user'])).toEqual(['rollover', '--state-dir', '/x', '--role', 'user']);
+    expect(normalizeArgv(['--network', 'mainnet', '-h'])).toEqual(['--network', 'mainnet', '--help']);
+    expect(normalizeArgv(['key', 'show', '--network', 'mainnet'])).toEqual(['key', 'show', '--network', 'mainnet']);
+  });
+
+  it('`offchain --network testnet key show` works as `offchain key show --network testnet`', () => {
+    const env = { K: '11'.repeat(32) };
+    const before = runIn(env, '--network', 'testnet', 'key', 'show', '--key-env', 'K');
+    const after = runIn(env, 'key', 'show', '--key-env', 'K', '--network', 'testnet');
+    expect(before.status, before.stderr).toBe(0);
+    expect(before.stdout).toBe(after.stdout);
+    expect(JSON.parse(before.stdout).network).toBe('testnet');
+  });
+});
+
+describe('the configuration file', () => {
+  const K = '11'.repeat(32);
+  const networkOf = (r: ReturnType<typeof runIn>) => (r.status === 0 ? (JSON.parse(r.stdout) as { network: string }).network : `exit ${r.status}: ${r.stderr}`);
+
+  it('$OFFCHAIN_CONFIG or ~/.offchain/config sets the network; the environment and a flag win over it', () => {
+    const dir = tempDir('offchain-config-');
+    const file = join(dir.path, 'offchain.conf');
+    writeFileSync(file, '# operator settings\nnetwork=testnet\nrpc_url=http://127.0.0.1:1/\n');
+    expect(networkOf(runIn({ K, OFFCHAIN_CONFIG: file }, 'key', 'show', '--key-env', 'K'))).toBe('testnet');
+    expect(networkOf(runIn({ K, OFFCHAIN_CONFIG: file, OFFCHAIN_NETWORK: 'signet' }, 'key', 'show', '--key-env', 'K'))).toBe('signet');
+    expect(networkOf(runIn({ K, OFFCHAIN_CONFIG: file }, 'key', 'show', '--key-env', 'K', '--network', 'regtest'))).toBe('regtest');
+    // The default place, found through HOME.
+    const home = join(dir.path, 'home');
+    mkdirSync(join(home, '.offchain'), { recursive: true });
+    writeFileSync(join(home, '.offchain', 'config'), 'network=signet\n');
+    expect(networkOf(runIn({ K, HOME: home, OFFCHAIN_CONFIG: '' }, 'key', 'show', '--key-env', 'K'))).toBe('signet');
+    dir.cleanup();
+  });
+
+  it('a bad line, an unknown key, a bad network or a missing named file: E_CONFIG, exit 2, nothing on stdout', () => {
+    const dir = tempDir('offchain-config-');
+    const file = join(dir.path, 'offchain.conf');
+    for (const [text, says] of [
+      ['network mainnet\n', 'line 1: expected key=value'],
+      ['# fine\nrpcpassword=x\n', 'line 2: unknown key "rpcpassword"'],
+      ['network=bitcoin\n', 'network must be one of'],
+    ] as const) {
+      writeFileSync(file, text);
+      const r = runIn({ K, OFFCHAIN_CONFIG: file }, 'key', 'show', '--key-env', 'K');
+      expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
+      expect(r.stderr).toMatch(/^offchain: error E_CONFIG: /);
+      expect(r.stderr).toContain(says);
+    }
+    const missing = runIn({ K, OFFCHAIN_CONFIG: join(dir.path, 'nope') }, 'key', 'show', '--key-env', 'K');
+    expect({ status: missing.status, stdout: missing.stdout }).toEqual({ status: 2, stdout: '' });
+    expect(missing.stderr).toMatch(/E_CONFIG: cannot read the configuration file .*nope/);
+    dir.cleanup();
+  });
+});
+
+describe('`--out -` and secrets', () => {
+  it('key new --out - is refused (a secret key never goes to stdout) and writes no file', () => {
+    const dir = tempDir('offchain-out-');
+    const r = spawnSync(process.execPath, [BIN, 'key', 'new', '--out', '-'], { env: cleanEnv(), cwd: dir.path, encoding: 'utf8' });
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
+    expect(r.stderr).toMatch(/E_USAGE: key new never prints the secret key/);
+    expect(readdirSync(dir.path)).toEqual([]);
+    dir.cleanup();
+  });
+});
+
+describe.skipIf(!hasPtyScript())('the hidden key prompt', () => {
+  it('an empty entry asks again; Ctrl-C exits 130 with one line, no E_INTERNAL, no output', async () => {
+    // The prompt needs stdin, stdout and stderr on the terminal: the terminal shows everything.
+    const r = await runInPty(`${CLI} key show`, {
+      timeoutMs: 20_000,
+      answer: [
+        { prompt: /Secret key/, text: '\r' },
+        { prompt: /Nothing was entered/, text: '\x03' },
+      ],
+    });
+    expect(r.status).toBe(130);
+    const shown = r.output.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ''); // the terminal's colours and cursor moves
+    expect(shown).toMatch(/Nothing was entered/);
+    expect(shown).toMatch(/offchain: error E_INTERRUPTED: interrupted at the key prompt/);
+    expect(shown).not.toMatch(/E_INTERNAL|public_key|\{/);
   });
 });

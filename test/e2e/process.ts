@@ -109,24 +109,29 @@ export type PtyRun = TimedRun & { output: string };
  * Run a shell command line inside a pseudo-terminal: its stdin, stdout and stderr are
  * all the terminal unless the command line redirects them. `output` is what the
  * terminal showed (stdout and stderr merged, CRLF line ends). `answer` types text into
- * the terminal once `prompt` has appeared on it. Killed after `timeoutMs`.
+ * the terminal once `prompt` has appeared on it (a list: one after the other, each after
+ * its own prompt appears anew). Killed after `timeoutMs`.
  */
 export function runInPty(
   command: string,
-  opts: { env?: Record<string, string>; timeoutMs?: number; answer?: { prompt: RegExp; text: string } } = {},
+  opts: { env?: Record<string, string>; timeoutMs?: number; answer?: { prompt: RegExp; text: string } | { prompt: RegExp; text: string }[] } = {},
 ): Promise<PtyRun> {
   const env = cleanEnv({ TERM: 'xterm-256color', NODE_ENV: '', ...opts.env });
   assertFreshBuild();
   const child = spawn('script', ['-qec', command, '/dev/null'], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   child.stdin.on('error', () => {});
   let output = '';
-  let answered = false;
+  // Answers in order: each is typed once its prompt has appeared after the previous answer.
+  const answers = opts.answer === undefined ? [] : Array.isArray(opts.answer) ? [...opts.answer] : [opts.answer];
+  let seen = 0;
   const done = finished(child, `script -qec ${shellQuote(command)}`, opts.timeoutMs ?? 30_000, { group: true });
   child.stdout.on('data', (d: string) => {
     output += d;
-    if (opts.answer && !answered && opts.answer.prompt.test(output)) {
-      answered = true;
-      child.stdin.write(opts.answer.text);
+    const next = answers[0];
+    if (next && next.prompt.test(output.slice(seen))) {
+      answers.shift();
+      seen = output.length;
+      child.stdin.write(next.text);
     }
   });
   return done.then(

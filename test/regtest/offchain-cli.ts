@@ -33,7 +33,7 @@ export function offchain(args: string[], opts: { input?: string; env?: Record<st
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('OFFCHAIN_')) delete env[k];
   delete env['NO_COLOR'];
-  Object.assign(env, { NODE_ENV: '' }, opts.env);
+  Object.assign(env, { NODE_ENV: '', OFFCHAIN_CONFIG: '/dev/null' }, opts.env);
   assertFreshBuild();
   const child = spawn(process.execPath, [BIN, ...args], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.on('error', () => {}); // the command may exit (e.g. refuse) before reading its input

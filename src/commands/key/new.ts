@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { OffchainCommand, type CommandResult } from '../../lib/cli/base-command.ts';
+import { UsageError } from '../../lib/errors.ts';
 
 export default class KeyNew extends OffchainCommand<typeof KeyNew> {
   static override summary = 'Create a secret key file (mode 0600) and print its public key.';
@@ -22,6 +23,10 @@ export default class KeyNew extends OffchainCommand<typeof KeyNew> {
 
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
+    if (this.flags.out === '-') {
+      // Elsewhere "-" means standard output; a secret key is never written there.
+      throw new UsageError('E_USAGE', 'key new never prints the secret key: give --out a file name (it is created with mode 0600)');
+    }
     const { newKeyFile } = await import('../../lib/keys/key-file.ts');
     const pair = newKeyFile(this.flags.out, this.flags.format === 'wif' ? 'wif' : 'hex', network, this.random);
     const { publicKeyMessage } = await import('../../lib/keys/messages.ts');

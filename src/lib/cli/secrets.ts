@@ -6,7 +6,7 @@
  * as ssh refuses such identity files.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { UsageError, RefusedError } from '../errors.ts';
+import { InterruptedError, UsageError, RefusedError } from '../errors.ts';
 import { parseSecretKey, keyPair, type KeyPair } from '../keys/keys.ts';
 import type { Network } from '../network.ts';
 
@@ -48,8 +48,11 @@ export async function loadKeyPair(src: SecretSource): Promise<KeyPair> {
     throw new UsageError('E_NO_KEY', `the environment variable ${src.keyEnv} named by --key-env is not set`);
   }
   if (src.interactive) {
-    const typed = await src.prompt('Secret key (hex or WIF, hidden):');
-    return keyPair(parseSecretKey(typed, src.network, 'the key typed at the prompt'));
+    // An empty entry (Enter pressed too soon) asks again; Ctrl-C ends it (exit 130).
+    for (let question = 'Secret key (hex or WIF, hidden):'; ; question = 'Nothing was entered. Secret key (hex or WIF, hidden):') {
+      const typed = (await src.prompt(question)).trim();
+      if (typed !== '') return keyPair(parseSecretKey(typed, src.network, 'the key typed at the prompt'));
+    }
   }
   throw new UsageError('E_NO_KEY', `this command needs a secret key: pass --key-file FILE or set ${DEFAULT_KEY_ENV} (never on the command line)`);
 }
@@ -57,9 +60,15 @@ export async function loadKeyPair(src: SecretSource): Promise<KeyPair> {
 /** A hidden prompt on stderr (stdout stays clean for the result). Loaded lazily: inquirer is heavy. */
 export async function hiddenPrompt(question: string): Promise<string> {
   const { default: inquirer } = await import('inquirer');
-  const answers = await inquirer.prompt<{ secret: string }>(
-    [{ type: 'password', name: 'secret', message: question, mask: undefined }],
-    { output: process.stderr },
-  );
-  return answers.secret;
+  try {
+    const answers = await inquirer.prompt<{ secret: string }>(
+      [{ type: 'password', name: 'secret', message: question, mask: undefined }],
+      { output: process.stderr },
+    );
+    return answers.secret;
+  } catch (e) {
+    // inquirer rejects with ExitPromptError when the user presses Ctrl-C.
+    if (e instanceof Error && e.name === 'ExitPromptError') throw new InterruptedError('interrupted at the key prompt; nothing was done');
+    throw e;
+  }
 }

@@ -1,0 +1,62 @@
+/**
+ * The optional configuration file, so an operator does not repeat `--network mainnet`,
+ * the RPC URL and the state directory on every command: `$OFFCHAIN_CONFIG`, else
+ * `~/.offchain/config` when it exists. bitcoin.conf's format — `key=value` lines, `#`
+ * comments — with three keys:
+ *
+ *     network=mainnet
+ *     rpc_url=http://127.0.0.1:8332/
+ *     state_dir=/var/lib/offchain
+ *
+ * Precedence: a flag, then the environment (OFFCHAIN_NETWORK, OFFCHAIN_RPC_URL,
+ * OFFCHAIN_STATE_DIR), then this file — it only fills in environment variables that are
+ * unset, which the commands already read. Credentials never go here: the node's cookie
+ * or OFFCHAIN_RPC_USER / OFFCHAIN_RPC_PASSWORD, as before.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../errors.ts';
+import { NETWORKS } from '../network.ts';
+
+export const CONFIG_ENV = 'OFFCHAIN_CONFIG';
+
+const KEYS: Record<string, string> = { network: 'OFFCHAIN_NETWORK', rpc_url: 'OFFCHAIN_RPC_URL', state_dir: 'OFFCHAIN_STATE_DIR' };
+
+/** Fill the unset environment variables from the configuration file, if there is one. */
+export function applyConfigFile(env: NodeJS.ProcessEnv, home: string): void {
+  const named = env[CONFIG_ENV];
+  const path = named !== undefined && named !== '' ? named : join(home, '.offchain', 'config');
+  if (named === undefined || named === '') {
+    if (!existsSync(path)) return;
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError('E_CONFIG', `cannot read the configuration file ${path} (${CONFIG_ENV}): ${(e as NodeJS.ErrnoException).code}`);
+  }
+  for (const [key, value] of Object.entries(parseConfig(text, path))) {
+    const name = KEYS[key]!;
+    if (env[name] === undefined || env[name] === '') env[name] = value;
+  }
+}
+
+export function parseConfig(text: string, path: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const m = /^([a-z_]+)\s*=\s*(.*)$/.exec(line);
+    const where = `${path} line ${i + 1}`;
+    if (!m) throw new UsageError('E_CONFIG', `${where}: expected key=value, got "${line.slice(0, 40)}"`);
+    const [, key, value] = m as unknown as [string, string, string];
+    if (!(key in KEYS)) throw new UsageError('E_CONFIG', `${where}: unknown key "${key}" (known: ${Object.keys(KEYS).join(', ')})`);
+    if (key in out) throw new UsageError('E_CONFIG', `${where}: "${key}" is set twice`);
+    if (value === '') throw new UsageError('E_CONFIG', `${where}: "${key}" has no value`);
+    if (key === 'network' && !(NETWORKS as readonly string[]).includes(value)) {
+      throw new UsageError('E_CONFIG', `${where}: network must be one of ${NETWORKS.join(', ')}, got "${value}"`);
+    }
+    out[key] = value;
+  });
+  return out;
+}
