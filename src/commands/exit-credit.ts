@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, parseRate } from '../lib/cli/credit-command.ts';
 import { chainFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
-import { RefusedError, UsageError } from '../lib/errors.ts';
+import { MalformedInputError, RefusedError, UsageError } from '../lib/errors.ts';
+import type { SubmitPackageResult } from '../lib/chain/index.ts';
 
 export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
   static override summary = 'The mint\'s unilateral exit: its latest signed state plus a CPFP child, to mine before expiry.';
@@ -28,7 +29,11 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
     ...contractFlag,
     'fee-rate': Flags.string({ description: 'target fee rate of state + child together, sat/vB', required: true, helpValue: 'SAT/VB' }),
     to: Flags.string({ description: 'where the child pays (default: the payout address)', helpValue: 'ADDRESS' }),
-    broadcast: Flags.boolean({ description: 'submit state and child as a package to the node (needs --rpc-url)' }),
+    child: Flags.string({
+      description: 'the child signed by your wallet, when the payout address is the wallet\'s: the finalized PSBT from bitcoin-cli walletprocesspsbt (its JSON answer, base64 or binary)',
+      helpValue: 'FILE',
+    }),
+    broadcast: Flags.boolean({ description: 'submit state and child as a package to the node (needs --rpc-url) and print its answer under "broadcast"' }),
     'dry-run': Flags.boolean({ description: 'print the exit package without freezing the contract (to check it, e.g. with testmempoolaccept)', exclusive: ['broadcast'] }),
     ...chainFlags,
   };
@@ -42,27 +47,56 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
     // One transaction with the mint's other writers (a streaming mint included): the exit
     // takes the latest committed state and freezes the contract, so no later state of it
     // is signed that this exit would leave unpaid.
+    const childPsbt = this.flags.child === undefined ? undefined : await this.walletChild(this.flags.child);
     const { message, ctx } = await this.withMint(network, async (ctx, store) => {
       const id = await this.pickContract(store, ['open', 'closing', 'rolling-over']);
       const record = await store.get(id);
       if (!record) throw new UsageError('E_USAGE', `the mint has no contract ${id}`);
-      const message = buildExit(record, ctx.mint, { feeRate, to, auxRand: this.random.bytes(32, 'credit/exit/aux') });
+      let message = buildExit(record, ctx.mint, { feeRate, to, auxRand: this.random.bytes(32, 'credit/exit/aux') });
+      if (childPsbt) {
+        const { withWalletChild } = await import('../lib/credit/exit-child.ts');
+        message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt);
+      }
       if (!record.exiting && !this.flags['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
       return { message, ctx };
     });
     if (this.flags.broadcast) {
       if (!ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url');
       const child = message.child as { hex?: string };
-      if (!child.hex) throw new UsageError('E_USAGE', 'the child is not signed (the payout address is not the mint key\'s): sign it, then submitpackage');
+      if (!child.hex) {
+        throw new UsageError('E_USAGE', 'the child is not signed (the payout address is not the mint key\'s): sign child.psbt with bitcoin-cli walletprocesspsbt and pass it back with --child');
+      }
       const { fromHex } = await import('../lib/bytes.ts');
       const state = message.state_tx as { hex: string };
-      const result = (await ctx.chain.submitPackage([fromHex(state.hex), fromHex(child.hex)])) as { packageMsg: string; txResults: { txid: string; error?: string }[] };
+      const result = (await ctx.chain.submitPackage([fromHex(state.hex), fromHex(child.hex)])) as SubmitPackageResult;
       // Since Core 28, a rejected package is reported in the result, not as an RPC error.
       if (result.packageMsg !== 'success') {
         const why = result.txResults.filter((t) => t.error).map((t) => `${t.txid}: ${t.error}`).join('; ');
         throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept the exit package: ${result.packageMsg}${why ? ` (${why})` : ''}`);
       }
+      // What the node answered, in the message (Core's names, fees in sat).
+      (message as Record<string, unknown>).broadcast = {
+        package_msg: result.packageMsg,
+        tx_results: result.txResults.map((t) => ({
+          txid: t.txid,
+          wtxid: t.wtxid,
+          ...(t.vsize === undefined ? {} : { vsize: t.vsize }),
+          ...(t.fees === undefined ? {} : { fees_sat: Number(t.fees) }),
+          ...(t.error === undefined ? {} : { error: t.error }),
+        })),
+      };
     }
     return { message };
+  }
+
+  /** --child: a finalized PSBT as bitcoin-cli walletprocesspsbt prints it (JSON with "psbt"), or the PSBT itself. */
+  private async walletChild(path: string): Promise<Uint8Array> {
+    const { readInputBytes, detectFormat } = await import('../lib/cli/input.ts');
+    const doc = detectFormat(await readInputBytes({ path, stdin: process.stdin }));
+    if (doc.format === 'psbt') return doc.psbt;
+    const psbt = doc.format === 'json' ? (doc.value as { psbt?: unknown }).psbt : undefined;
+    if (typeof psbt !== 'string') throw new MalformedInputError('E_MALFORMED_PSBT', `--child ${path} holds neither a PSBT nor a JSON object with a "psbt" field`);
+    const { psbtBytesFromBase64 } = await import('../lib/psbt/base64-field.ts');
+    return psbtBytesFromBase64(psbt, `--child ${path}: psbt`);
   }
 }

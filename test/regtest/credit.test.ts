@@ -649,4 +649,41 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await expect(source.broadcast(fromHex(refund.hex))).rejects.toMatchObject({ code: 'E_RPC_ERROR' });
     expect((await confirmedAt(exitB.state_tx.txid)).height).toBeLessThan(B.terms.expiry_height);
   }, 120_000);
+
+  // Last, because it publishes another offer (the earlier tests use the first one).
+  it('a payout to the mint\'s Core wallet: the wallet signs the CPFP child, exit-credit --child --broadcast submits the package and prints the node\'s answer; both mined', async () => {
+    const payoutAddress = await wallet.call<string>('getnewaddress', ['', 'bech32m']);
+    offer = await step<Offer>(
+      asMint('open-credit', '--role', 'mint', '--publish', '--payout-address', payoutAddress, '--min-expiry', '5', '--max-expiry', '100', '--safety-margin', '3'),
+      '',
+      'credit/offer',
+    );
+    writeFileSync(offerFile, JSON.stringify(offer));
+    const C = await openContract(30, 300_000n);
+    await fund(C);
+    await mine(1);
+    await pay(C, 40_000);
+
+    const exit = await step<ExitMsg>(asMint('exit-credit', '--fee-rate', '5', '--contract', C.id), '', 'credit/exit');
+    expect({ complete: exit.child.complete, hex: exit.child.hex }).toEqual({ complete: false, hex: undefined }); // not the mint key's to sign
+    const unsigned = await run(asMint('exit-credit', '--fee-rate', '5', '--contract', C.id, '--broadcast'));
+    expect({ status: unsigned.status, code: errorCode(unsigned), stdout: unsigned.stdout }, describeRun(unsigned)).toEqual({ status: 2, code: 'E_USAGE', stdout: '' });
+    expect(unsigned.stderr).toContain('walletprocesspsbt');
+
+    // walletprocesspsbt psbt (v30: {psbt, complete, hex?}): the wallet owns the payout output and signs its spend.
+    const processed = await wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [exit.child.psbt]);
+    expect(processed.complete).toBe(true);
+    const childFile = join(work!.path, 'wallet-child.json');
+    writeFileSync(childFile, JSON.stringify(processed));
+    type Sent = ExitMsg & { broadcast: { package_msg: string; tx_results: { txid: string; error?: string }[] } };
+    const sent = await step<Sent>(asMint('exit-credit', '--fee-rate', '5', '--contract', C.id, '--child', childFile, '--broadcast'), '', 'credit/exit');
+    expect(sent.child.complete).toBe(true);
+    expect(sent.state_tx.txid).toBe(exit.state_tx.txid);
+    expect(sent.broadcast.package_msg).toBe('success');
+    expect(sent.broadcast.tx_results.map((r) => r.txid).sort()).toEqual([sent.state_tx.txid, sent.child.txid].sort());
+    expect(sent.broadcast.tx_results.filter((r) => r.error !== undefined)).toEqual([]);
+    await mine(1);
+    expect((await confirmedAt(sent.state_tx.txid)).confirmations).toBe(1);
+    expect((await confirmedAt(sent.child.txid)).confirmations).toBe(1);
+  }, 180_000);
 });

@@ -175,9 +175,29 @@ export const ExitSchema = messageSchema('credit/exit', 'The mint\'s unilateral e
     txid: Txid,
     complete: Type.Boolean(),
     psbt: Base64Psbt,
-    hex: Type.Optional(Hex('the signed child, when the mint key signs its payout')),
+    hex: Type.Optional(Hex('the signed child: the mint key signs its own payout; a wallet\'s payout is signed by the wallet (--child)')),
     package_fee_rate: Type.Number({ description: 'fee rate of state + child together, sat/vB' }),
   }),
+  broadcast: Type.Optional(
+    Type.Object(
+      {
+        package_msg: Type.String({ description: 'Core\'s submitpackage package_msg ("success")' }),
+        tx_results: Type.Array(
+          Type.Object(
+            {
+              txid: Txid,
+              wtxid: Hex('witness txid', 32),
+              vsize: Type.Optional(Type.Integer()),
+              fees_sat: Type.Optional(Sats('base fee the node counted')),
+              error: Type.Optional(Type.String()),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+      { additionalProperties: false, description: 'with --broadcast: what the node answered' },
+    ),
+  ),
 });
 
 export const RefundSchema = messageSchema('credit/refund', 'The user\'s unilateral exit after expiry.', {

@@ -1,0 +1,71 @@
+/**
+ * The mint's exit with a CPFP child its wallet signed: when the payout address belongs
+ * to the mint's Core wallet (the usual case) the mint key cannot sign the child, so the
+ * operator signs the unsigned child `exit-credit` printed with
+ * `bitcoin-cli walletprocesspsbt` (which may add inputs for the fee) and hands the
+ * finalized PSBT back with `--child`. Checked before the package goes anywhere:
+ *
+ * - it spends the exit state's payout output (else it bumps nothing: E_EXIT_CHILD_MISMATCH);
+ * - it is finalized (E_EXIT_CHILD_UNSIGNED) and every input's spent output is in the PSBT,
+ *   so the package fee rate can be told;
+ * - TRUC (BIP-431): a v3 state's child is v3 and at most 1000 vB (E_EXIT_CHILD_TRUC).
+ *
+ * The node judges the rest (signatures, fee rate) when the package is submitted.
+ */
+import { Transaction } from '@scure/btc-signer';
+import { base64 } from '@scure/base';
+import { fromHex, toHex } from '../bytes.ts';
+import { MalformedInputError, RefusedError } from '../errors.ts';
+import { parsePsbt } from '../psbt/parse.ts';
+
+/** BIP-431: a TRUC child of an unconfirmed TRUC parent is at most 1000 vB. */
+export const TRUC_CHILD_MAX_VSIZE = 1000;
+
+type ExitMessage = {
+  state_tx: { txid: string; hex: string; vsize: number; fee_sat: number };
+  child: { txid: string; complete: boolean; psbt: string; hex?: string; package_fee_rate: number };
+};
+
+export function withWalletChild<M extends ExitMessage>(exit: M, childPsbt: Uint8Array): M {
+  let tx: Transaction;
+  try {
+    tx = parsePsbt(childPsbt);
+  } catch (e) {
+    throw e instanceof MalformedInputError ? e : new MalformedInputError('E_MALFORMED_PSBT', `--child is not a PSBT: ${(e as Error).message}`);
+  }
+  const state = Transaction.fromRaw(fromHex(exit.state_tx.hex), { allowUnknownOutputs: true });
+  const ours = Transaction.fromPSBT(base64.decode(exit.child.psbt), { allowUnknownOutputs: true });
+  const payout = ours.getInput(0);
+  let spendsPayout = false;
+  let inputsSat = 0n;
+  for (let i = 0; i < tx.inputsLength; i++) {
+    const input = tx.getInput(i);
+    if (toHex(input.txid!) === state.id && input.index === payout.index) spendsPayout = true;
+    if (!input.witnessUtxo) throw new RefusedError('E_EXIT_CHILD_UTXO', `--child input ${i} has no witness_utxo: the package fee rate cannot be told`);
+    if (!input.finalScriptWitness && !input.finalScriptSig) {
+      throw new RefusedError('E_EXIT_CHILD_UNSIGNED', `--child input ${i} is not finalized: sign it with bitcoin-cli walletprocesspsbt (complete: true)`);
+    }
+    inputsSat += input.witnessUtxo.amount;
+  }
+  if (!spendsPayout) {
+    throw new RefusedError('E_EXIT_CHILD_MISMATCH', `--child does not spend the exit state's payout ${state.id}:${payout.index}: it would bump nothing`);
+  }
+  let hex: Uint8Array;
+  try {
+    hex = tx.extract();
+  } catch (e) {
+    throw new RefusedError('E_EXIT_CHILD_UNSIGNED', `--child cannot be extracted: ${(e as Error).message}`);
+  }
+  const signed = Transaction.fromRaw(hex, { allowUnknownOutputs: true });
+  if (state.version === 3 && (signed.version !== 3 || signed.vsize > TRUC_CHILD_MAX_VSIZE)) {
+    throw new RefusedError(
+      'E_EXIT_CHILD_TRUC',
+      `the state is a TRUC (v3) transaction: its child must be v3 and at most ${TRUC_CHILD_MAX_VSIZE} vB (this one: v${signed.version}, ${signed.vsize} vB)`,
+    );
+  }
+  let outputsSat = 0n;
+  for (let i = 0; i < signed.outputsLength; i++) outputsSat += signed.getOutput(i).amount!;
+  const childFee = inputsSat - outputsSat;
+  const packageFeeRate = Number(((exit.state_tx.fee_sat + Number(childFee)) / (exit.state_tx.vsize + signed.vsize)).toFixed(2));
+  return { ...exit, child: { txid: signed.id, complete: true, psbt: base64.encode(childPsbt), hex: toHex(hex), package_fee_rate: packageFeeRate } };
+}

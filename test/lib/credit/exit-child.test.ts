@@ -1,0 +1,67 @@
+/**
+ * exit-credit --child: the wallet-signed CPFP child is checked before the package goes
+ * anywhere (it must spend the exit state's payout, be finalized, carry its spent outputs,
+ * and be a TRUC child of a TRUC state); the package fee rate is what state and child pay
+ * together. Bitcoin Core mines a real one in test/regtest/credit.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { Transaction } from '@scure/btc-signer';
+import { base64 } from '@scure/base';
+import { toHex } from '../../../src/lib/bytes.ts';
+import { withWalletChild } from '../../../src/lib/credit/exit-child.ts';
+import { refusal } from '../../setup/refusal.ts';
+
+const P2TR = (b: number) => Uint8Array.from([0x51, 0x20, ...new Uint8Array(32).fill(b)]);
+const PAYOUT = P2TR(1);
+
+function exitMessage() {
+  const state = new Transaction({ version: 3, allowUnknownOutputs: true });
+  state.addOutput({ script: P2TR(2), amount: 60_000n });
+  state.addOutput({ script: PAYOUT, amount: 40_000n });
+  state.addInput({ txid: new Uint8Array(32).fill(7), index: 0, witnessUtxo: { script: P2TR(8), amount: 100_150n }, finalScriptWitness: [new Uint8Array(64)] });
+  const child = new Transaction({ version: 3 });
+  child.addInput({ txid: state.id, index: 1, witnessUtxo: { script: PAYOUT, amount: 40_000n } });
+  child.addOutput({ script: PAYOUT, amount: 39_000n });
+  const hex = toHex(state.extract());
+  return {
+    state,
+    message: {
+      state_tx: { txid: state.id, hex, vsize: state.vsize, fee_sat: 150 },
+      child: { txid: child.id, complete: false, psbt: base64.encode(child.toPSBT()), package_fee_rate: 5 },
+    },
+  };
+}
+
+/** A child as a wallet would return it: finalized (a 64-byte key-path signature), maybe with a fee input. */
+function walletChild(state: Transaction, opts: { version?: number; index?: number; sign?: boolean; utxo?: boolean; outputs?: number; feeInput?: boolean } = {}) {
+  const tx = new Transaction({ version: opts.version ?? 3, allowUnknownOutputs: true });
+  for (let i = 0; i < (opts.outputs ?? 1); i++) tx.addOutput({ script: P2TR(5), amount: 1_000n });
+  tx.addInput({ txid: state.id, index: opts.index ?? 1, ...(opts.utxo === false ? {} : { witnessUtxo: { script: PAYOUT, amount: 40_000n } }) });
+  if (opts.feeInput) tx.addInput({ txid: new Uint8Array(32).fill(3), index: 2, witnessUtxo: { script: P2TR(4), amount: 10_000n } });
+  if (opts.sign !== false) for (let i = 0; i < tx.inputsLength; i++) tx.updateInput(i, { finalScriptWitness: [new Uint8Array(64).fill(9)] }, true);
+  return tx;
+}
+
+describe('a wallet-signed exit child', () => {
+  it('is taken when it spends the payout, finalized, with a fee input: the package fee rate counts both transactions', () => {
+    const { state, message } = exitMessage();
+    const child = walletChild(state, { feeInput: true });
+    const out = withWalletChild(message, child.toPSBT());
+    const raw = Transaction.fromRaw(Buffer.from(out.child.hex!, 'hex'), { allowUnknownOutputs: true });
+    expect(out.child).toMatchObject({ complete: true, txid: raw.id });
+    // Child fee: 40 000 + 10 000 in, 1 000 out = 49 000 sat; with the state's 150, over both vsizes.
+    expect(out.child.package_fee_rate).toBe(Number(((150 + 49_000) / (state.vsize + raw.vsize)).toFixed(2)));
+    expect(out.state_tx).toEqual(message.state_tx);
+  });
+
+  it('is refused when it spends another output, is not finalized, lacks a spent output, or breaks TRUC', () => {
+    const { state, message } = exitMessage();
+    refusal(() => withWalletChild(message, walletChild(state, { index: 0 }).toPSBT()), 'E_EXIT_CHILD_MISMATCH', 4);
+    refusal(() => withWalletChild(message, walletChild(state, { sign: false }).toPSBT()), 'E_EXIT_CHILD_UNSIGNED', 4);
+    refusal(() => withWalletChild(message, walletChild(state, { utxo: false }).toPSBT()), 'E_EXIT_CHILD_UTXO', 4);
+    refusal(() => withWalletChild(message, walletChild(state, { version: 2 }).toPSBT()), 'E_EXIT_CHILD_TRUC', 4);
+    // 25 more P2TR outputs of 43 vB each: well over 1000 vB.
+    refusal(() => withWalletChild(message, walletChild(state, { outputs: 25 }).toPSBT()), 'E_EXIT_CHILD_TRUC', 4);
+    refusal(() => withWalletChild(message, Uint8Array.of(1, 2, 3)), 'E_MALFORMED_PSBT', 3);
+  });
+});
