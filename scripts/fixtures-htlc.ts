@@ -35,6 +35,7 @@ const hash = ['--payment-hash', toHex(sha256(preimage)), '--amount', '50000'];
 const parties = ['--payer', pub(key('alice')), '--recipient', pub(key('bob'))];
 const seed = save('seed.json', cli(['htlc', 'create', '--kind', 'seed', ...parties, '--locktime', '1100', ...hash]));
 save('seed.script', JSON.parse(seed).witness_script + '\n');
+save('seed-decoded.json', cli(['htlc', 'decode', '--script', JSON.parse(seed).witness_script, '--address', JSON.parse(seed).address]));
 const taproot = save('taproot.json', cli(['htlc', 'create', '--kind', 'taproot', ...parties, '--locktime', '1100', ...hash]));
 const bolt3 = ['--revocation-pubkey', pub(REVOCATION), '--local-htlc-pubkey', pub(key('alice')), '--remote-htlc-pubkey', pub(key('bob')),
   '--to-self-delay', '144', '--local-delayed-pubkey', pub(DELAYED), '--feerate-per-kw', '2500', ...hash];
