@@ -31,19 +31,10 @@ export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
     const preimage = this.readPreimage(this.flags['preimage-file']);
     const signer = await this.keyPair(input.network);
     const amountSat = await this.htlcAmount(input, outpoint);
-    const { spendMessage } = await import('../../lib/htlc/messages.ts');
-    const { serializePsbt } = await import('../../lib/psbt/parse.ts');
     if (input.htlc.spec.kind === 'received') {
       const { signSecondStage } = await import('../../lib/htlc/second-stage.ts');
       const s = signSecondStage({ htlc: input.htlc, outpoint, amountSat, signer, ...(preimage ? { preimage } : {}), ...(input.psbt ? { psbt: input.psbt } : {}) });
-      const psbt = serializePsbt(s.tx);
-      return {
-        message: spendMessage(input.created, {
-          path: 'htlc-success', complete: s.complete, txid: s.txid, outpoint, amountSat, feeSat: s.feeSat, lockTime: s.lockTime,
-          sequence: s.tx.getInput(0).sequence!, psbt, ...(s.hex ? { hex: s.hex } : {}), missing: s.missing,
-        }),
-        psbt,
-      };
+      return this.secondStageResult(input, s, outpoint, amountSat);
     }
     const lockTime = this.flags.locktime ?? 0;
     if (lockTime > 0) await this.requireFinal(input.network, lockTime);
@@ -53,10 +44,6 @@ export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
       destination: this.destination(input.network), feeRate: this.feeRate(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
       ...(preimage ? { preimage } : {}),
     });
-    const psbt = serializePsbt(s.tx);
-    return {
-      message: spendMessage(input.created, { path: 'claim', complete: true, txid: s.txid, outpoint, amountSat, feeSat: s.feeSat, lockTime: s.lockTime, sequence: s.sequence, hex: s.hex, psbt }),
-      psbt,
-    };
+    return this.spendResult(input, 'claim', s, outpoint, amountSat);
   }
 }

@@ -22,13 +22,7 @@ export default class HtlcPunish extends HtlcCommand<typeof HtlcPunish> {
     const signer = await this.keyPair(input.network);
     const amountSat = await this.htlcAmount(input, outpoint);
     const { buildSpend } = await import('../../lib/htlc/spend.ts');
-    const { spendMessage } = await import('../../lib/htlc/messages.ts');
-    const { serializePsbt } = await import('../../lib/psbt/parse.ts');
     const s = buildSpend({ htlc: input.htlc, path: 'revoke', outpoint, amountSat, signer, destination: this.destination(input.network), feeRate: this.feeRate() });
-    const psbt = serializePsbt(s.tx);
-    return {
-      message: spendMessage(input.created, { path: 'revoke', complete: true, txid: s.txid, outpoint, amountSat, feeSat: s.feeSat, lockTime: s.lockTime, sequence: s.sequence, hex: s.hex, psbt }),
-      psbt,
-    };
+    return this.spendResult(input, 'revoke', s, outpoint, amountSat);
   }
 }

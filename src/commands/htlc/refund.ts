@@ -28,21 +28,12 @@ export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
     const outpoint = parseOutpoint(this.flags.outpoint);
     const signer = await this.keyPair(input.network);
     const amountSat = await this.htlcAmount(input, outpoint);
-    const { spendMessage } = await import('../../lib/htlc/messages.ts');
-    const { serializePsbt } = await import('../../lib/psbt/parse.ts');
     const { timeoutOf } = await import('../../lib/htlc/htlc.ts');
     if (input.htlc.spec.kind === 'offered') {
       const { signSecondStage } = await import('../../lib/htlc/second-stage.ts');
       const s = signSecondStage({ htlc: input.htlc, outpoint, amountSat, signer, ...(input.psbt ? { psbt: input.psbt } : {}) });
       if (s.complete && !this.flags['any-time']) await this.requireFinal(input.network, s.lockTime);
-      const psbt = serializePsbt(s.tx);
-      return {
-        message: spendMessage(input.created, {
-          path: 'htlc-timeout', complete: s.complete, txid: s.txid, outpoint, amountSat, feeSat: s.feeSat, lockTime: s.lockTime,
-          sequence: s.tx.getInput(0).sequence!, psbt, ...(s.hex ? { hex: s.hex } : {}), missing: s.missing,
-        }),
-        psbt,
-      };
+      return this.secondStageResult(input, s, outpoint, amountSat);
     }
     if (!this.flags['any-time']) await this.requireFinal(input.network, timeoutOf(input.htlc.spec));
     const { buildSpend } = await import('../../lib/htlc/spend.ts');
@@ -50,10 +41,6 @@ export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
       htlc: input.htlc, path: 'refund', outpoint, amountSat, signer,
       destination: this.destination(input.network), feeRate: this.feeRate(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
     });
-    const psbt = serializePsbt(s.tx);
-    return {
-      message: spendMessage(input.created, { path: 'refund', complete: true, txid: s.txid, outpoint, amountSat, feeSat: s.feeSat, lockTime: s.lockTime, sequence: s.sequence, hex: s.hex, psbt }),
-      psbt,
-    };
+    return this.spendResult(input, 'refund', s, outpoint, amountSat);
   }
 }

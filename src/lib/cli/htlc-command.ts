@@ -11,10 +11,11 @@ import { fromHex, toHex, equalBytes } from '../bytes.ts';
 import type { Network } from '../network.ts';
 import type { HtlcOutput } from '../htlc/htlc.ts';
 import type { HtlcCreated } from '../htlc/messages.ts';
-import type { OutPoint } from '../htlc/spend.ts';
+import type { OutPoint, Spend } from '../htlc/spend.ts';
+import type { SecondStage } from '../htlc/second-stage.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { decodeAddress } from '../address.ts';
-import { OffchainCommand } from './base-command.ts';
+import { OffchainCommand, type CommandResult } from './base-command.ts';
 import { chainFlags, inputFlags, keyFlags } from './flags.ts';
 import { parseRate } from './credit-command.ts';
 
@@ -129,6 +130,27 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
     const hex = text.trim();
     if (hex.length === 0 || hex.length > 1040) throw new MalformedInputError('E_BAD_PREIMAGE', `${path} must hold the preimage as hex`);
     return fromHex(hex, 'the preimage');
+  }
+
+  /** A one-signer spend as the command's result: the htlc/spend message and its PSBT. */
+  protected async spendResult(input: HtlcInput, path: 'claim' | 'refund' | 'revoke', s: Spend, outpoint: OutPoint, amountSat: bigint): Promise<CommandResult> {
+    const { spendMessage } = await import('../htlc/messages.ts');
+    const { serializePsbt } = await import('../psbt/parse.ts');
+    const psbt = serializePsbt(s.tx);
+    const message = spendMessage(input.created, { path, complete: true, txid: s.txid, outpoint, amountSat, feeSat: s.feeSat, lockTime: s.lockTime, sequence: s.sequence, hex: s.hex, psbt });
+    return { message, psbt };
+  }
+
+  /** A BOLT 3 second-stage step as the command's result: complete, or a PSBT for the other HTLC key. */
+  protected async secondStageResult(input: HtlcInput, s: SecondStage, outpoint: OutPoint, amountSat: bigint): Promise<CommandResult> {
+    const { spendMessage } = await import('../htlc/messages.ts');
+    const { serializePsbt } = await import('../psbt/parse.ts');
+    const psbt = serializePsbt(s.tx);
+    const message = spendMessage(input.created, {
+      path: s.kind, complete: s.complete, txid: s.txid, outpoint, amountSat, feeSat: s.feeSat, lockTime: s.lockTime,
+      sequence: s.tx.getInput(0).sequence!, psbt, ...(s.hex ? { hex: s.hex } : {}), missing: s.missing,
+    });
+    return { message, psbt };
   }
 
   /** --to as an output script of this network. */

@@ -11,9 +11,8 @@
 import { Transaction } from '@scure/btc-signer';
 import { RefusedError } from '../errors.ts';
 import { setMusigParticipants } from '../musig/psbt-keypath.ts';
-import { dustThreshold, feeFor } from '../tx/policy.ts';
 import type { HtlcOutput } from './htlc.ts';
-import { SEQUENCE_RBF, estimateVsize, type OutPoint } from './spend.ts';
+import { SEQUENCE_RBF, payOut, type OutPoint } from './spend.ts';
 
 export type CooperativeRequest = {
   htlc: HtlcOutput;
@@ -35,14 +34,7 @@ export function cooperativePsbt(req: CooperativeRequest): { tx: Transaction; fee
     witnessUtxo: { script: req.htlc.scriptPubKey, amount: req.amountSat },
     tapMerkleRoot: taproot.merkleRoot,
   });
-  const vsize = estimateVsize(req.destination, [64]);
-  const feeSat = feeFor(vsize, req.feeRate);
-  const value = req.amountSat - feeSat;
-  const dust = dustThreshold(req.destination);
-  if (value < dust) {
-    throw new RefusedError('E_DUST_OUTPUT', `${req.amountSat} sat less a ${feeSat} sat fee leaves ${value} sat, below the ${dust} sat dust limit of the destination`);
-  }
-  tx.addOutput({ script: req.destination, amount: value });
+  const { feeSat, vsize } = payOut(tx, req, [64]); // a key-path witness: one Schnorr signature
   setMusigParticipants(tx, 0, taproot.participants);
   return { tx, feeSat, vsize };
 }

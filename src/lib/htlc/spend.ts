@@ -122,15 +122,7 @@ export function buildSpend(req: SpendRequest): Spend {
     witnessUtxo: { script: htlc.scriptPubKey, amount: req.amountSat },
     ...(htlc.witnessScript ? { witnessScript: htlc.witnessScript } : {}),
   });
-  const witnessLengths = plannedWitness(htlc, path, preimage);
-  const vsize = estimateVsize(req.destination, witnessLengths);
-  const feeSat = feeFor(vsize, req.feeRate);
-  const value = req.amountSat - feeSat;
-  const dust = dustThreshold(req.destination);
-  if (value < dust) {
-    throw new RefusedError('E_DUST_OUTPUT', `${req.amountSat} sat less a ${feeSat} sat fee leaves ${value} sat, below the ${dust} sat dust limit of the destination`);
-  }
-  tx.addOutput({ script: req.destination, amount: value });
+  const { feeSat, vsize } = payOut(tx, req, plannedWitness(htlc, path, preimage));
   tx.updateInput(0, { finalScriptWitness: witness(tx, req, preimage) }, true);
   return { tx, txid: tx.id, hex: toHex(tx.extract()), feeSat, vsize, lockTime, sequence };
 }
@@ -147,6 +139,26 @@ function plannedWitness(htlc: HtlcOutput, path: SpendPath, preimage: Uint8Array 
   if (path === 'revoke') return [ecdsa, 33, ws];
   if (htlc.spec.kind === 'seed') return path === 'claim' ? [ecdsa, preimage!.length, 1, ws] : [ecdsa, 0, ws];
   return path === 'claim' ? [ecdsa, preimage!.length, ws] : [ecdsa, 0, ws];
+}
+
+/**
+ * The one output of a one-input spend: the input's amount less the fee for the vsize the
+ * witness will have, refused when that leaves the destination below dust.
+ */
+export function payOut(
+  tx: Transaction,
+  req: { amountSat: bigint; destination: Uint8Array; feeRate: number },
+  witnessItemLengths: readonly number[],
+): { feeSat: bigint; vsize: number } {
+  const vsize = estimateVsize(req.destination, witnessItemLengths);
+  const feeSat = feeFor(vsize, req.feeRate);
+  const value = req.amountSat - feeSat;
+  const dust = dustThreshold(req.destination);
+  if (value < dust) {
+    throw new RefusedError('E_DUST_OUTPUT', `${req.amountSat} sat less a ${feeSat} sat fee leaves ${value} sat, below the ${dust} sat dust limit of the destination`);
+  }
+  tx.addOutput({ script: req.destination, amount: value });
+  return { feeSat, vsize };
 }
 
 /** vsize of a one-input, one-output segwit transaction with these witness items. */

@@ -47,7 +47,7 @@ describe('a wallet-signed exit child', () => {
     const { state, message } = exitMessage();
     const child = walletChild(state, { feeInput: true });
     const out = withWalletChild(message, child.toPSBT());
-    const raw = Transaction.fromRaw(Buffer.from(out.child.hex!, 'hex'), { allowUnknownOutputs: true });
+    const raw = Transaction.fromRaw(Buffer.from((out.child as { hex?: string }).hex!, 'hex'), { allowUnknownOutputs: true });
     expect(out.child).toMatchObject({ complete: true, txid: raw.id });
     // Child fee: 40 000 + 10 000 in, 1 000 out = 49 000 sat; with the state's 150, over both vsizes.
     expect(out.child.package_fee_rate).toBe(Number(((150 + 49_000) / (state.vsize + raw.vsize)).toFixed(2)));
