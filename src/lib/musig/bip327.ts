@@ -65,8 +65,14 @@ export class Session {
     return this.inner.partialSigVerify(psig, pubnonces, signerIndex);
   }
 
+  /** PartialSigAgg: the BIP-340 signature, or with an adaptor point the pre-signature. */
   partialSigAgg(psigs: readonly Uint8Array[]): Uint8Array {
     return this.inner.partialSigAgg(psigs);
+  }
+
+  /** The final nonce's parity (0: even y), carried with a pre-signature for adapt / extract. */
+  nonceParity(): 0 | 1 {
+    return this.inner.nonceParity();
   }
 }
 
@@ -82,6 +88,13 @@ export function deterministicSign(
 ): { pubnonce: Uint8Array; psig: Uint8Array } {
   return activeEngine().deterministicSign(sk, aggothernonce, pubkeys, tweaks, isXonly, msg, rand);
 }
+
+/** A MuSig2 adaptor pre-signature against its adaptor point T (engine/adaptor.ts). */
+export function verifyPreSignature(preSignature: Uint8Array, parity: number, adaptor: Uint8Array, outputKey: Uint8Array, msg: Uint8Array): boolean {
+  return activeEngine().verifyPreSignature(preSignature, parity, adaptor, outputKey, msg);
+}
+
+export { adapt, extractAdaptor } from './engine/adaptor.ts';
 
 /** BIP-340 Verify on the selected backend (the same answer as any other verifier). */
 export function bip340Verify(sig: Uint8Array, msg: Uint8Array, xOnlyPubkey: Uint8Array): boolean {

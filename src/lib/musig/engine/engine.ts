@@ -12,6 +12,7 @@ import type { BackendName, Secp256k1Backend } from './backend.ts';
 import { KeyAggCache, keySort } from './key-aggregation.ts';
 import { NonceAggCache, nonceGen } from './nonces.ts';
 import { SigningSession, deterministicSign, type EngineContext, type SessionContext } from './signing.ts';
+import { verifyPreSignature } from './adaptor.ts';
 
 export type { SessionContext } from './signing.ts';
 export type EngineName = BackendName | 'reference';
@@ -27,6 +28,8 @@ export interface EngineSession {
   sign(secnonce: Uint8Array, sk: Uint8Array): Uint8Array;
   partialSigVerify(psig: Uint8Array, pubnonces: readonly Uint8Array[], signerIndex: number): boolean;
   partialSigAgg(psigs: readonly Uint8Array[]): Uint8Array;
+  /** The final nonce's parity, which adapt / extract need (./adaptor.ts). */
+  nonceParity(): 0 | 1;
 }
 
 export interface Bip327Engine {
@@ -45,6 +48,8 @@ export interface Bip327Engine {
   ): { pubnonce: Uint8Array; psig: Uint8Array };
   /** BIP-340 Verify on this engine's backend (the mint checks every final signature). */
   verifySchnorr(sig: Uint8Array, msg: Uint8Array, xOnlyPubkey: Uint8Array): boolean;
+  /** A MuSig2 adaptor pre-signature against its adaptor point (./adaptor.ts). */
+  verifyPreSignature(preSignature: Uint8Array, parity: number, adaptor: Uint8Array, outputKey: Uint8Array, msg: Uint8Array): boolean;
 }
 
 /** Our BIP-327 on `ec`, with its own KeyAgg cache. */
@@ -64,5 +69,6 @@ export function createEngine<P>(ec: Secp256k1Backend<P>): Bip327Engine {
     deterministicSign: (sk, aggothernonce, pubkeys, tweaks, isXonly, msg, rand) =>
       deterministicSign(ctx, sk, aggothernonce, pubkeys, tweaks, isXonly, msg, rand),
     verifySchnorr: (sig, msg, pk) => ec.verifySchnorr(sig, msg, pk),
+    verifyPreSignature: (pre, parity, adaptor, outputKey, msg) => verifyPreSignature(ec, pre, parity, adaptor, outputKey, msg),
   };
 }

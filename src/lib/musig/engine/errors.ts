@@ -5,7 +5,7 @@
  * here both are a `Bip327Error`, the first with `signer` / `contribution` set.
  * Re-exported by ../bip327.ts, which is where callers import it from.
  */
-export type ContributionKind = 'pubkey' | 'pubnonce' | 'aggnonce' | 'aggothernonce' | 'psig' | 'tweak';
+export type ContributionKind = 'pubkey' | 'pubnonce' | 'aggnonce' | 'aggothernonce' | 'psig' | 'tweak' | 'adaptor';
 
 /** A BIP-327 failure: `signer` is set when one participant's contribution is to blame. */
 export class Bip327Error extends Error {

@@ -40,9 +40,12 @@ function checkAggregateNonce(aggnonce: Uint8Array, kind: 'aggnonce' | 'aggothern
   }
 }
 
+const NO_ADAPTOR = 'the reference engine (@scure/btc-signer) has no MuSig2 adaptor signatures; use noble, tiny-secp256k1 or native';
+
 class ReferenceSession implements EngineSession {
   private readonly inner: scure.Session;
   constructor(ctx: SessionContext) {
+    if (ctx.adaptor !== undefined) throw new Bip327Error(NO_ADAPTOR);
     checkAggregateNonce(ctx.aggnonce, 'aggnonce');
     this.inner = translate(() => new scure.Session(ctx.aggnonce, [...ctx.pubkeys], ctx.msg, [...ctx.tweaks], [...ctx.isXonly]), 'pubkey');
   }
@@ -54,6 +57,9 @@ class ReferenceSession implements EngineSession {
   }
   partialSigAgg(psigs: readonly Uint8Array[]): Uint8Array {
     return translate(() => this.inner.partialSigAgg([...psigs]), 'psig');
+  }
+  nonceParity(): 0 | 1 {
+    throw new Bip327Error(NO_ADAPTOR);
   }
 }
 
@@ -85,5 +91,8 @@ export const referenceEngine: Bip327Engine = {
     } catch {
       return false;
     }
+  },
+  verifyPreSignature() {
+    throw new Bip327Error(NO_ADAPTOR);
   },
 };

@@ -13,7 +13,7 @@ import { concatBytes, equalBytes } from '../../bytes.ts';
 import { xBytes, type Secp256k1Backend } from './backend.ts';
 import { Bip327Error, badArgument, invalidContribution } from './errors.ts';
 import type { KeyAggCache, KeyGenContext, KeySet } from './key-aggregation.ts';
-import { auxBlind, decodeAggregateNonce, nonceAgg, type NonceAggCache } from './nonces.ts';
+import { auxBlind, cbytesExt, decodeAggregateNonce, nonceAgg, type NonceAggCache } from './nonces.ts';
 import { N, bytes32, int, mod, taggedScalar, uintBE } from './scalar.ts';
 
 export type SessionContext = {
@@ -22,6 +22,12 @@ export type SessionContext = {
   tweaks: readonly Uint8Array[];
   isXonly: readonly boolean[];
   msg: Uint8Array;
+  /**
+   * An adaptor point T (33-byte compressed): the session signs for R1 + T instead of R1
+   * (secp256k1-zkp's convention, ./adaptor.ts), so PartialSigAgg yields a pre-signature
+   * that only t = log(T) completes. Absent: plain BIP-327, byte for byte.
+   */
+  adaptor?: Uint8Array;
 };
 
 /** What a signing session needs besides its inputs: the backend, its caches and G. */
@@ -38,16 +44,30 @@ export class SigningSession<P> {
   constructor(private readonly ctx: EngineContext<P>, session: SessionContext) {
     const { ec } = ctx;
     // The aggregate nonce first, then the keys: the order in which blame was always given.
-    const [R1, R2] = decodeAggregateNonce(ec, session.aggnonce, 'aggnonce');
+    const [R1plain, R2] = decodeAggregateNonce(ec, session.aggnonce, 'aggnonce');
     this.aggnonce = Uint8Array.from(session.aggnonce);
     this.keySet = ctx.keys.keySet(session.pubkeys);
     this.keyGen = ctx.keys.keyGen(this.keySet, session.tweaks, session.isXonly);
+    // With an adaptor point T, R1' = R1 + T enters the nonce coefficient and R.
+    let R1 = R1plain;
+    let coefNonce = this.aggnonce;
+    if (session.adaptor !== undefined) {
+      const T = session.adaptor.length === 33 ? ec.pointFromBytes(session.adaptor) : undefined;
+      if (T === undefined) throw new Bip327Error('invalid adaptor point: not a 33-byte compressed point', undefined, 'adaptor');
+      R1 = ec.add(R1plain, T);
+      coefNonce = concatBytes(cbytesExt(ec, R1), this.aggnonce.subarray(33));
+    }
     // GetSessionValues
     const Qx = this.keyGen.xOnly;
-    this.b = taggedScalar('MuSig/noncecoef', this.aggnonce, Qx, session.msg);
+    this.b = taggedScalar('MuSig/noncecoef', coefNonce, Qx, session.msg);
     const Rprime = ec.add(R1, R2 === null ? null : ec.mul(R2, this.b));
     this.R = Rprime ?? ctx.G;
     this.e = taggedScalar('BIP0340/challenge', xBytes(ec, this.R), Qx, session.msg);
+  }
+
+  /** The final nonce's parity (0: even y): what adapt and extract need beside the pre-signature. */
+  nonceParity(): 0 | 1 {
+    return this.ctx.ec.hasEvenY(this.R) ? 0 : 1;
   }
 
   /** GetSessionKeyAggCoeff(session_ctx, P), with P given as cbytes(P). */
