@@ -103,3 +103,6 @@ console.error('credit fixtures regenerated');
 
 // ——— HTLCs: one of each kind and their spends. ———
 await import('./fixtures-htlc.ts');
+
+// ——— PTLCs: one payment's every message. ———
+await import('./fixtures-ptlc.ts');

@@ -26,6 +26,11 @@ import MusigNonce from './commands/musig/nonce.ts';
 import MusigSign from './commands/musig/sign.ts';
 import OpenCredit from './commands/open-credit.ts';
 import PsbtAnalyze from './commands/psbt/analyze.ts';
+import PtlcClaim from './commands/ptlc/claim.ts';
+import PtlcCreate from './commands/ptlc/create.ts';
+import PtlcExtract from './commands/ptlc/extract.ts';
+import PtlcPresign from './commands/ptlc/presign.ts';
+import PtlcRefund from './commands/ptlc/refund.ts';
 import PsbtCombine from './commands/psbt/combine.ts';
 import PsbtDecode from './commands/psbt/decode.ts';
 import PsbtExtract from './commands/psbt/extract.ts';
@@ -55,6 +60,11 @@ export const COMMANDS = {
   'psbt:decode': PsbtDecode,
   'psbt:extract': PsbtExtract,
   'psbt:finalize': PsbtFinalize,
+  'ptlc:claim': PtlcClaim,
+  'ptlc:create': PtlcCreate,
+  'ptlc:extract': PtlcExtract,
+  'ptlc:presign': PtlcPresign,
+  'ptlc:refund': PtlcRefund,
   'refund-credit': RefundCredit,
   rollover: Rollover,
   'sign-update': SignUpdate,

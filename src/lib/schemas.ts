@@ -8,9 +8,10 @@ import { KeyPublicSchema } from './keys/schemas.ts';
 import { PsbtAnalysisSchema, PsbtDecodedSchema, PsbtExtractedSchema, PsbtUpdatedSchema } from './psbt/schemas.ts';
 import { CREDIT_SCHEMAS } from './credit/schemas.ts';
 import { HTLC_SCHEMAS } from './htlc/schemas.ts';
+import { PTLC_SCHEMAS } from './ptlc/schemas.ts';
 
 export const MESSAGE_SCHEMAS: readonly TObject[] = [
-  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS,
+  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS,
 ];
 
 /** schemas/credit.update.json for `credit/update`. */

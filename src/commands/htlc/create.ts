@@ -14,11 +14,11 @@ export default class HtlcCreate extends OffchainCommand<typeof HtlcCreate> {
   static override examples = [
     {
       description: 'A seed HTLC from Alice (payer) to Bob (recipient), refundable at height 1100',
-      command: '<%= config.bin %> htlc create --kind seed --payer 034f355bdcb7cc0af728ef3cceb9615d90684bb5b2ca5f859ab0f0b704075871aa --recipient 02466d7fcae563e5cb09a0d1870bb580344804617879a14949cf22285f1bae3f27 --locktime 1100 --payment-hash $(cat fixtures/htlc/payment-hash.hex) --amount 50000',
+      command: '<%= config.bin %> htlc create --kind seed --payer $(cat fixtures/keys/alice.pub) --recipient $(cat fixtures/keys/bob.pub) --locktime 1100 --payment-hash $(cat fixtures/htlc/payment-hash.hex) --amount 50000',
     },
     {
       description: 'A taproot HTLC (from fixtures/keys/alice.key to bob.key) with a fresh preimage (written to a new 0600 file) and a timeout 144 blocks after the tip',
-      command: 'rm -f /tmp/offchain-htlc.preimage; <%= config.bin %> htlc create --kind taproot --payer 034f355bdcb7cc0af728ef3cceb9615d90684bb5b2ca5f859ab0f0b704075871aa --recipient 02466d7fcae563e5cb09a0d1870bb580344804617879a14949cf22285f1bae3f27 --locktime +144 --tip-height 1000 --preimage-out /tmp/offchain-htlc.preimage --amount 50000 && ls -l /tmp/offchain-htlc.preimage',
+      command: 'rm -f /tmp/offchain-htlc.preimage; <%= config.bin %> htlc create --kind taproot --payer $(cat fixtures/keys/alice.pub) --recipient $(cat fixtures/keys/bob.pub) --locktime +144 --tip-height 1000 --preimage-out /tmp/offchain-htlc.preimage --amount 50000',
     },
   ];
   static override flags = {

@@ -93,22 +93,43 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
    * With a node, its answer is checked against the HTLC's script and any amount given.
    */
   protected async htlcAmount(input: HtlcInput, outpoint: OutPoint): Promise<bigint> {
-    const f = this.flags as { amount?: number; 'rpc-url'?: string };
-    const given = f.amount !== undefined ? BigInt(f.amount) : input.amountSat;
-    const chain = await this.chain(input.network);
+    return this.outputAmount(input.network, outpoint, input.htlc.scriptPubKey, input.created.address, input.amountSat);
+  }
+
+  /**
+   * A contract output's amount: --amount, else the message's, else the node's. With a node,
+   * its answer is checked against the output's script and any amount given.
+   */
+  protected async outputAmount(network: Network, outpoint: OutPoint, script: Uint8Array, address: string, fromMessage: bigint | undefined): Promise<bigint> {
+    const f = this.flags as { amount?: number };
+    const given = f.amount !== undefined ? BigInt(f.amount) : fromMessage;
+    const chain = await this.chain(network);
     if (chain.kind !== 'rpc') {
-      if (given === undefined) throw new UsageError('E_USAGE', 'the HTLC output\'s amount is unknown: pass --amount SAT (or a node with --rpc-url)');
+      if (given === undefined) throw new UsageError('E_USAGE', 'the output\'s amount is unknown: pass --amount SAT (or a node with --rpc-url)');
       return given;
     }
     const utxo = await chain.utxo(outpoint.txid, outpoint.vout);
     if (!utxo) throw new RefusedError('E_UTXO_NOT_FOUND', `${outpoint.txid}:${outpoint.vout} is not an unspent output the node knows`);
-    if (!equalBytes(utxo.scriptPubKey, input.htlc.scriptPubKey)) {
-      throw new RefusedError('E_UTXO_MISMATCH', `${outpoint.txid}:${outpoint.vout} pays ${toHex(utxo.scriptPubKey)}, not this HTLC's ${input.created.address}`);
+    if (!equalBytes(utxo.scriptPubKey, script)) {
+      throw new RefusedError('E_UTXO_MISMATCH', `${outpoint.txid}:${outpoint.vout} pays ${toHex(utxo.scriptPubKey)}, not ${address}`);
     }
     if (given !== undefined && given !== utxo.value) {
       throw new RefusedError('E_UTXO_MISMATCH', `${outpoint.txid}:${outpoint.vout} holds ${utxo.value} sat, not ${given}`);
     }
     return utxo.value;
+  }
+
+  /** A 32-byte secret (hex) from a file: a preimage, an adaptor secret. */
+  protected readSecretFile(path: string, flag: string): Uint8Array {
+    let text: string;
+    try {
+      if (!statSync(path).isFile()) throw new UsageError('E_USAGE', `${flag} ${path} is not a file`);
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError('E_USAGE', `cannot read ${flag} ${path}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+    return fromHex(text.trim(), `${flag} ${path}`, 32);
   }
 
   protected feeRate(): number {

@@ -1,0 +1,120 @@
+/**
+ * `ptlc` through the built CLI, offline: payer and payee pipe the four pre-signing steps,
+ * the payee claims with t (the claim verified by the independent key-path verifier:
+ * test-code BIP-341 sighash and BIP-340), the payer reads the same t back; and every
+ * attack the protocol must stop is refused with its code, nothing on stdout, no state or
+ * secret written: a swapped lock point, a forged partial signature, a replayed step, the
+ * wrong key, the wrong secret, a transaction that is not the claim. Bitcoin Core mines
+ * claim and refund in test/regtest/ptlc.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, tempDir } from '../helpers.ts';
+import { run, type Run } from './cli.ts';
+import { bytesOf, hexOf } from '../independent/tx.ts';
+import { publicKeyOf } from '../independent/secp256k1.ts';
+import { verifyKeyPathSpend } from '../independent/verify.ts';
+
+const key = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
+const ENV = { ALICE_KEY: key('alice'), BOB_KEY: key('bob'), CAROL_KEY: '55'.repeat(32) };
+const pub = (s: string) => hexOf(publicKeyOf(bytesOf(s)));
+const OUTPOINT = `${'c4'.repeat(32)}:0`;
+const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
+
+const ok = (r: Run) => {
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout;
+};
+const refused = (r: Run, code: string, status = 4) =>
+  expect({ status: r.status, stdout: r.stdout, code: /error (E_[A-Z0-9_]+):/.exec(r.stderr)?.[1] }, r.stderr).toEqual({ status, stdout: '', code });
+/** Every file under `dir`, with its bytes: a refusal must leave it identical. */
+const snapshot = (dir: string): Record<string, string> => {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    if (!existsSync(d)) return;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[p] = readFileSync(p, 'hex');
+    }
+  };
+  walk(dir);
+  return out;
+};
+
+function setup() {
+  const dir = tempDir('offchain-e2e-ptlc-');
+  const f = (n: string) => join(dir.path, n);
+  const created = ok(run(['ptlc', 'create', '--payer', pub(ENV.ALICE_KEY), '--payee', pub(ENV.BOB_KEY), '--locktime', '1100', '--secret-out', f('t.hex'), '--amount', '50000']));
+  writeFileSync(f('created.json'), created);
+  const as = (who: string, ...extra: string[]) => ['ptlc', 'presign', '--key-env', who, '--state-dir', f(who), '--ptlc', f('created.json'), ...extra];
+  const s1 = ok(run(['ptlc', 'presign', '--key-env', 'BOB_KEY', '--state-dir', f('BOB_KEY'), '--in', f('created.json'), '--outpoint', OUTPOINT, '--to', TO, '--fee-rate', '2'], { env: ENV }));
+  return { dir, f, created, as, s1 };
+}
+
+describe('a PTLC payment through pipes', () => {
+  it('four steps pre-sign the claim; the payee claims with t; the payer reads the same t from the claim', () => {
+    const { dir, f, created, as, s1 } = setup();
+    const s2 = ok(run(as('ALICE_KEY'), { input: s1, env: ENV }));
+    const s3 = ok(run(as('BOB_KEY'), { input: s2, env: ENV }));
+    expect(JSON.parse(ok(run(as('ALICE_KEY'), { input: s3, env: ENV }))).next).toBe('claim');
+    writeFileSync(f('presigned.json'), s3);
+    const claim = JSON.parse(ok(run(['ptlc', 'claim', '--in', f('presigned.json'), '--secret-file', f('t.hex')]))) as { hex: string };
+    const c = JSON.parse(created) as { script_pubkey: string; output_key: string; point: string };
+    verifyKeyPathSpend(claim.hex, [{ amount: 50_000n, script: bytesOf(c.script_pubkey) }], bytesOf(c.output_key));
+    writeFileSync(f('claim.hex'), claim.hex);
+    const out = ok(run(['ptlc', 'extract', '--in', f('presigned.json'), '--ptlc', f('created.json'), '--claim-tx', f('claim.hex'), '--secret-out', f('t2.hex')]));
+    expect(out).not.toContain(readFileSync(f('t.hex'), 'utf8').trim());
+    expect(readFileSync(f('t2.hex'), 'utf8')).toBe(readFileSync(f('t.hex'), 'utf8'));
+    expect(hexOf(publicKeyOf(bytesOf(readFileSync(f('t2.hex'), 'utf8').trim())))).toBe(c.point);
+    dir.cleanup();
+  });
+});
+
+describe('what a PTLC party refuses', () => {
+  it('a payee that swaps the lock point for one it knows the log of: the payer refuses and writes nothing', () => {
+    const { dir, f, as, s1 } = setup();
+    // The payee's own PTLC with another point (a secret it holds), carried in the message.
+    const other = JSON.parse(ok(run(['ptlc', 'create', '--payer', pub(ENV.ALICE_KEY), '--payee', pub(ENV.BOB_KEY), '--locktime', '1100', '--secret-out', f('other.hex'), '--amount', '50000'])));
+    const m = JSON.parse(s1) as { ptlc: unknown };
+    m.ptlc = other;
+    const before = snapshot(f('ALICE_KEY'));
+    refused(run(as('ALICE_KEY'), { input: JSON.stringify(m), env: ENV }), 'E_PTLC_MISMATCH');
+    refused(run(['ptlc', 'presign', '--key-env', 'ALICE_KEY', '--state-dir', f('ALICE_KEY')], { input: s1, env: ENV }), 'E_USAGE', 2);
+    expect(snapshot(f('ALICE_KEY'))).toEqual(before);
+    dir.cleanup();
+  });
+
+  it('a forged payer partial signature is refused naming the payer, before the payee consumes its nonce; a replayed step 3 is E_NONCE_USED', () => {
+    const { dir, as, s1, f } = setup();
+    const s2 = JSON.parse(ok(run(as('ALICE_KEY'), { input: s1, env: ENV }))) as { payer_partial_sig: string };
+    const forged = { ...s2, payer_partial_sig: s2.payer_partial_sig.replace(/^./, (c) => (c === '0' ? '1' : '0')) };
+    const before = snapshot(f('BOB_KEY'));
+    const r = run(as('BOB_KEY'), { input: JSON.stringify(forged), env: ENV });
+    refused(r, 'E_BAD_PARTIAL_SIG');
+    expect(r.stderr).toContain('payer');
+    expect(snapshot(f('BOB_KEY'))).toEqual(before);
+    ok(run(as('BOB_KEY'), { input: JSON.stringify(s2), env: ENV }));
+    refused(run(as('BOB_KEY'), { input: JSON.stringify(s2), env: ENV }), 'E_NONCE_USED', 5);
+    dir.cleanup();
+  });
+
+  it('the wrong key at a step, the wrong secret at the claim, a transaction that is not the claim', () => {
+    const { dir, f, as, s1 } = setup();
+    refused(run(as('CAROL_KEY'), { input: s1, env: ENV }), 'E_KEY_MISMATCH');
+    refused(run(as('BOB_KEY'), { input: s1, env: ENV }), 'E_KEY_MISMATCH'); // step 2 is the payer's
+    const s3 = ok(run(as('BOB_KEY'), { input: ok(run(as('ALICE_KEY'), { input: s1, env: ENV })), env: ENV }));
+    writeFileSync(f('presigned.json'), s3);
+    writeFileSync(f('wrong.hex'), '11'.repeat(32));
+    refused(run(['ptlc', 'claim', '--in', f('presigned.json'), '--secret-file', f('wrong.hex')]), 'E_WRONG_SECRET');
+    // The refund is a valid transaction of this PTLC, but not the claim: no t in it.
+    const refund = JSON.parse(ok(run(['ptlc', 'refund', '--key-env', 'ALICE_KEY', '--in', f('created.json'), '--outpoint', OUTPOINT, '--amount', '50000', '--to', TO, '--fee-rate', '2', '--tip-height', '1100'], { env: ENV }))) as { hex: string };
+    writeFileSync(f('refund.hex'), refund.hex);
+    refused(run(['ptlc', 'extract', '--in', f('presigned.json'), '--ptlc', f('created.json'), '--claim-tx', f('refund.hex'), '--secret-out', f('t3.hex')]), 'E_NOT_THE_CLAIM');
+    expect(existsSync(f('t3.hex'))).toBe(false);
+    refused(run(['ptlc', 'refund', '--key-env', 'ALICE_KEY', '--in', f('created.json'), '--outpoint', OUTPOINT, '--amount', '50000', '--to', TO, '--fee-rate', '2', '--tip-height', '1099'], { env: ENV }), 'E_NOT_FINAL');
+    refused(run(['ptlc', 'refund', '--key-env', 'BOB_KEY', '--in', f('created.json'), '--outpoint', OUTPOINT, '--amount', '50000', '--to', TO, '--fee-rate', '2', '--tip-height', '1100'], { env: ENV }), 'E_KEY_MISMATCH');
+    dir.cleanup();
+  });
+});
