@@ -1,0 +1,110 @@
+/**
+ * Open Assets identifiers: the asset ID of an issuing script (RIPEMD160(SHA256(script))
+ * with version byte 23 on mainnet, `A…`, and 115 on the test networks, `o…`, in
+ * base58check) and colored addresses (namespace byte 0x13 before a base58 Bitcoin
+ * address's payload: `a…` on mainnet, `b…` on testnet).
+ */
+import { ripemd160 } from '@noble/hashes/legacy.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { createBase58check } from '@scure/base';
+import { MalformedInputError, RefusedError } from '../errors.ts';
+import type { Network } from '../network.ts';
+
+const b58c = createBase58check(sha256);
+
+export const ASSET_ID_VERSION = { mainnet: 23, test: 115 } as const;
+export const COLORED_NAMESPACE = 0x13;
+
+function isMainnet(network: Network): boolean {
+  return network === 'mainnet';
+}
+
+export function hash160(script: Uint8Array): Uint8Array {
+  return ripemd160(sha256(script));
+}
+
+/** The asset ID's 20 bytes for an issuing script. */
+export function assetIdHash(script: Uint8Array): Uint8Array {
+  return hash160(script);
+}
+
+/** The base58check asset ID of a 20-byte hash. */
+export function encodeAssetId(hash: Uint8Array, network: Network): string {
+  const v = isMainnet(network) ? ASSET_ID_VERSION.mainnet : ASSET_ID_VERSION.test;
+  const buf = new Uint8Array(21);
+  buf[0] = v;
+  buf.set(hash, 1);
+  return b58c.encode(buf);
+}
+
+export function assetIdOfScript(script: Uint8Array, network: Network): string {
+  return encodeAssetId(hash160(script), network);
+}
+
+/** Decode a base58check asset ID: its 20-byte hash and network class. */
+export function decodeAssetId(id: string): { hash: Uint8Array; mainnet: boolean } {
+  let raw: Uint8Array;
+  try {
+    raw = b58c.decode(id);
+  } catch {
+    throw new MalformedInputError('E_OA_BAD_ASSET_ID', `asset ID ${id} is not valid base58check`);
+  }
+  if (raw.length !== 21 || (raw[0] !== ASSET_ID_VERSION.mainnet && raw[0] !== ASSET_ID_VERSION.test)) {
+    throw new MalformedInputError('E_OA_BAD_ASSET_ID', `asset ID ${id} does not carry version 23 or 115 and 20 bytes`);
+  }
+  return { hash: raw.subarray(1), mainnet: raw[0] === ASSET_ID_VERSION.mainnet };
+}
+
+const BASE58_VERSIONS: Record<'mainnet' | 'test', readonly number[]> = { mainnet: [0x00, 0x05], test: [0x6f, 0xc4] };
+
+/** The colored address of a base58 (P2PKH / P2SH) Bitcoin address; undefined for others. */
+export function coloredAddressOf(address: string | undefined): string | undefined {
+  if (address === undefined) return undefined;
+  let raw: Uint8Array;
+  try {
+    raw = b58c.decode(address);
+  } catch {
+    return undefined;
+  }
+  if (raw.length !== 21) return undefined;
+  const out = new Uint8Array(22);
+  out[0] = COLORED_NAMESPACE;
+  out.set(raw, 1);
+  return b58c.encode(out);
+}
+
+/** Bitcoin address → colored address (throws on a non-base58 address). */
+export function toColoredAddress(address: string, network: Network): string {
+  let raw: Uint8Array;
+  try {
+    raw = b58c.decode(address);
+  } catch {
+    throw new MalformedInputError('E_OA_BAD_ADDRESS', `${address} is not a base58check Bitcoin address (colored addresses exist for P2PKH and P2SH only)`);
+  }
+  if (raw.length !== 21) throw new MalformedInputError('E_OA_BAD_ADDRESS', `${address} is not a P2PKH or P2SH address`);
+  checkVersion(raw[0]!, network, address);
+  return coloredAddressOf(address)!;
+}
+
+/** Colored address → Bitcoin address. */
+export function fromColoredAddress(colored: string, network: Network): string {
+  let raw: Uint8Array;
+  try {
+    raw = b58c.decode(colored);
+  } catch {
+    throw new MalformedInputError('E_OA_BAD_ADDRESS', `${colored} is not valid base58check`);
+  }
+  if (raw.length !== 22 || raw[0] !== COLORED_NAMESPACE) {
+    throw new MalformedInputError('E_OA_BAD_ADDRESS', `${colored} is not a colored address (namespace byte 0x13 and a 21-byte address)`);
+  }
+  checkVersion(raw[1]!, network, colored);
+  return b58c.encode(raw.subarray(1));
+}
+
+function checkVersion(v: number, network: Network, shown: string): void {
+  const want = isMainnet(network) ? BASE58_VERSIONS.mainnet : BASE58_VERSIONS.test;
+  if (want.includes(v)) return;
+  const other = isMainnet(network) ? BASE58_VERSIONS.test : BASE58_VERSIONS.mainnet;
+  if (other.includes(v)) throw new RefusedError('E_NETWORK_MISMATCH', `${shown} belongs to ${isMainnet(network) ? 'a test network' : 'mainnet'}, not ${network}`);
+  throw new MalformedInputError('E_OA_BAD_ADDRESS', `${shown} carries address version ${v}, neither P2PKH nor P2SH`);
+}
