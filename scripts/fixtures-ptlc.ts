@@ -36,5 +36,11 @@ save('claim.hex', JSON.parse(claim).hex + '\n');
 rmSync(join(state, 't'), { force: true });
 save('extracted.json', cli(['ptlc', 'extract', '--ptlc', fx('created.json'), '--claim-tx', fx('claim.hex'), '--secret-out', join(state, 't')], s3).replace(join(state, 't'), 'alice.t'));
 save('refund.json', cli(['ptlc', 'refund', '--key-env', 'ALICE_KEY', '--outpoint', OUTPOINT, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2', '--tip-height', '1100'], created));
+// Decorrelated locks for a payment through one hop: the payee's z and Z, every lock record.
+for (const f of ['payment-secret.hex', 'lock-0.json', 'lock-1.json', 'lock-2.json']) rmSync(fx(f), { force: true });
+const z = JSON.parse(cli(['key', 'new', '--out', fx('payment-secret.hex')])) as { public_key: string };
+save('payment-point.hex', z.public_key + '\n');
+save('locks.json', cli(['ptlc', 'lock-plan', '--payment-point', z.public_key, '--hops', '1', '--out-dir', join(root, 'fixtures', 'ptlc')]).replaceAll(join(root, 'fixtures', 'ptlc') + '/', 'fixtures/ptlc/'));
+save('lock-secret.json', cli(['ptlc', 'lock-secret', '--lock', fx('lock-2.json'), '--from', 'l', '--secret-file', fx('payment-secret.hex'), '--secret-out', join(state, 'r')]).replace(join(state, 'r'), 'payee-r.hex'));
 rmSync(state, { recursive: true, force: true });
 console.error('ptlc fixtures regenerated');

@@ -29,6 +29,9 @@ import PsbtAnalyze from './commands/psbt/analyze.ts';
 import PtlcClaim from './commands/ptlc/claim.ts';
 import PtlcCreate from './commands/ptlc/create.ts';
 import PtlcExtract from './commands/ptlc/extract.ts';
+import PtlcLockCheck from './commands/ptlc/lock-check.ts';
+import PtlcLockPlan from './commands/ptlc/lock-plan.ts';
+import PtlcLockSecret from './commands/ptlc/lock-secret.ts';
 import PtlcPresign from './commands/ptlc/presign.ts';
 import PtlcRefund from './commands/ptlc/refund.ts';
 import PsbtCombine from './commands/psbt/combine.ts';
@@ -63,6 +66,9 @@ export const COMMANDS = {
   'ptlc:claim': PtlcClaim,
   'ptlc:create': PtlcCreate,
   'ptlc:extract': PtlcExtract,
+  'ptlc:lock-check': PtlcLockCheck,
+  'ptlc:lock-plan': PtlcLockPlan,
+  'ptlc:lock-secret': PtlcLockSecret,
   'ptlc:presign': PtlcPresign,
   'ptlc:refund': PtlcRefund,
   'refund-credit': RefundCredit,

@@ -8,7 +8,7 @@
  * claim and refund in test/regtest/ptlc.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
@@ -115,6 +115,60 @@ describe('what a PTLC party refuses', () => {
     expect(existsSync(f('t3.hex'))).toBe(false);
     refused(run(['ptlc', 'refund', '--key-env', 'ALICE_KEY', '--in', f('created.json'), '--outpoint', OUTPOINT, '--amount', '50000', '--to', TO, '--fee-rate', '2', '--tip-height', '1099'], { env: ENV }), 'E_NOT_FINAL');
     refused(run(['ptlc', 'refund', '--key-env', 'BOB_KEY', '--in', f('created.json'), '--outpoint', OUTPOINT, '--amount', '50000', '--to', TO, '--fee-rate', '2', '--tip-height', '1100'], { env: ENV }), 'E_KEY_MISMATCH');
+    dir.cleanup();
+  });
+});
+
+describe('a 3-hop PTLC payment with decorrelated locks', () => {
+  it('sender → hop 1 → hop 2 → payee: every PTLC has its own point, each claim hands the previous hop its secret, only the sender learns z', () => {
+    const dir = tempDir('offchain-e2e-ptlc-route-');
+    const f = (n: string) => join(dir.path, n);
+    const keys = { S: ENV.ALICE_KEY, H1: ENV.BOB_KEY, H2: ENV.CAROL_KEY, P: '66'.repeat(32) };
+    const env = { S: keys.S, H1: keys.H1, H2: keys.H2, P: keys.P };
+    // The payee's payment point Z = z·G: z is a fresh scalar in a 0600 file, like a key.
+    const Z = (JSON.parse(ok(run(['key', 'new', '--out', f('z.hex')]))) as { public_key: string }).public_key;
+    mkdirSync(f('locks'), { mode: 0o700 });
+    const plan = JSON.parse(ok(run(['ptlc', 'lock-plan', '--payment-point', Z, '--hops', '2', '--out-dir', f('locks')]))) as { locks: { role: string; L: string; R: string }[] };
+    expect(plan.locks.map((l) => l.role)).toEqual(['sender', 'hop', 'hop', 'payee']);
+    const lock = (i: number) => f(`locks/lock-${i}.json`);
+    for (const i of [1, 2]) ok(run(['ptlc', 'lock-check', '--lock', lock(i)]));
+    const points = [plan.locks[0]!.R, plan.locks[1]!.R, plan.locks[2]!.R];
+    expect(new Set([Z, ...points]).size).toBe(4); // decorrelated: no two PTLCs share a point, none is Z
+    expect(plan.locks[3]!.R).toBe(points[2]);
+
+    // Three PTLCs, each pre-signed by its two parties in four steps.
+    const legs = [['S', 'H1'], ['H1', 'H2'], ['H2', 'P']] as const;
+    legs.forEach(([payer, payee], i) => {
+      const created = ok(run(['ptlc', 'create', '--payer', pub(keys[payer]), '--payee', pub(keys[payee]), '--point', points[i]!, '--locktime', String(1200 - 10 * i), '--amount', String(50_000 - 100 * i)]));
+      writeFileSync(f(`ptlc-${i}.json`), created);
+      const as = (who: string) => ['ptlc', 'presign', '--key-env', who, '--state-dir', f(`state-${who}`), '--ptlc', f(`ptlc-${i}.json`)];
+      const s1 = ok(run(['ptlc', 'presign', '--key-env', payee, '--state-dir', f(`state-${payee}`), '--in', f(`ptlc-${i}.json`), '--outpoint', `${String(i + 1).repeat(64)}:0`, '--to', TO, '--fee-rate', '2'], { env }));
+      const s3 = ok(run(as(payee), { input: ok(run(as(payer), { input: s1, env })), env }));
+      ok(run(as(payer), { input: s3, env }));
+      writeFileSync(f(`presigned-${i}.json`), s3);
+    });
+
+    // Right to left: the payee claims with z + Σy; each hop extracts and completes its incoming claim.
+    ok(run(['ptlc', 'lock-secret', '--lock', lock(3), '--from', 'l', '--secret-file', f('z.hex'), '--secret-out', f('t2.hex')]));
+    let secret = f('t2.hex');
+    for (let i = 2; i >= 0; i--) {
+      const claim = JSON.parse(ok(run(['ptlc', 'claim', '--in', f(`presigned-${i}.json`), '--secret-file', secret]))) as { hex: string };
+      const c = JSON.parse(readFileSync(f(`ptlc-${i}.json`), 'utf8')) as { script_pubkey: string; output_key: string };
+      verifyKeyPathSpend(claim.hex, [{ amount: BigInt(50_000 - 100 * i), script: bytesOf(c.script_pubkey) }], bytesOf(c.output_key));
+      writeFileSync(f(`claim-${i}.hex`), claim.hex);
+      ok(run(['ptlc', 'extract', '--in', f(`presigned-${i}.json`), '--ptlc', f(`ptlc-${i}.json`), '--claim-tx', f(`claim-${i}.hex`), '--secret-out', f(`r${i}.hex`)]));
+      expect(readFileSync(f(`r${i}.hex`), 'utf8')).toBe(readFileSync(secret, 'utf8'));
+      // lock i belongs to the payer of leg i: from its outgoing r to its incoming l.
+      ok(run(['ptlc', 'lock-secret', '--lock', lock(i), '--from', 'r', '--secret-file', f(`r${i}.hex`), '--secret-out', f(`l${i}.hex`)]));
+      secret = f(`l${i}.hex`);
+    }
+    // The sender's "incoming" secret is z itself: the proof of payment.
+    expect(readFileSync(f('l0.hex'), 'utf8')).toBe(readFileSync(f('z.hex'), 'utf8'));
+    // A hop given a lock record that does not add up locks nothing.
+    const bad = JSON.parse(readFileSync(lock(1), 'utf8')) as Record<string, string>;
+    bad.R = plan.locks[2]!.R;
+    writeFileSync(f('bad-lock.json'), JSON.stringify(bad));
+    refused(run(['ptlc', 'lock-check', '--lock', f('bad-lock.json')]), 'E_BAD_HOP_LOCK');
     dir.cleanup();
   });
 });

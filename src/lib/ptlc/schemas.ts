@@ -55,4 +55,31 @@ export const PtlcExtractedSchema = messageSchema('ptlc/extracted', 'The adaptor 
   secret_file: Type.String({ description: 'where t was written (hex, mode 0600)' }),
 });
 
-export const PTLC_SCHEMAS = [PtlcCreatedSchema, PtlcPresignSchema, PtlcSpendSchema, PtlcExtractedSchema];
+const Role = Type.Union([Type.Literal('sender'), Type.Literal('hop'), Type.Literal('payee')]);
+const PublicLock = Type.Object(
+  { role: Role, index: Type.Integer({ minimum: 0, maximum: 27 }), L: Pubkey('incoming lock point (sender, payee: the payment point)'), R: Pubkey('outgoing lock point = L + y·G') },
+  { additionalProperties: false },
+);
+
+export const PtlcLockSchema = messageSchema('ptlc/lock', 'One party\'s lock record of a decorrelated multi-hop payment: R = L + y·G. Holds y: a 0600 file for that party only.', {
+  role: Role,
+  index: Type.Integer({ minimum: 0, maximum: 27 }),
+  L: Pubkey('incoming lock point'),
+  R: Pubkey('outgoing lock point'),
+  y: Hex('the secret tweak', 32),
+});
+
+export const PtlcLocksSchema = messageSchema('ptlc/locks', 'The public lock points of a multi-hop payment (every PTLC on the route has its own).', {
+  payment_point: Type.Optional(Pubkey('the payee\'s Z = z·G')),
+  locks: Type.Array(PublicLock),
+  files: Type.Optional(Type.Array(Type.String(), { description: 'the ptlc/lock record written for each party (0600), to deliver privately' })),
+});
+
+export const PtlcLockSecretSchema = messageSchema('ptlc/lock-secret', 'The other side\'s secret of a lock record was computed and written to a file (0600), never here.', {
+  index: Type.Integer({ minimum: 0, maximum: 27 }),
+  from: Type.Union([Type.Literal('l'), Type.Literal('r')]),
+  opens: Pubkey('the point the written secret opens'),
+  secret_file: Type.String(),
+});
+
+export const PTLC_SCHEMAS = [PtlcCreatedSchema, PtlcPresignSchema, PtlcSpendSchema, PtlcExtractedSchema, PtlcLockSchema, PtlcLocksSchema, PtlcLockSecretSchema];
