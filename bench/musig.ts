@@ -13,7 +13,7 @@ import { musigKey } from '../src/lib/musig/keyagg.ts';
 import {
   setMusigParticipants, readMusigInput, musigNonceGen, addPubNonce, musigPartialSign, aggregateMusigInput,
 } from '../src/lib/musig/psbt-keypath.ts';
-import { Session, bip340Verify, keyAgg, keySort, nonceAgg, nonceGen } from '../src/lib/musig/bip327.ts';
+import { Session, adapt, bip340Verify, extractAdaptor, keyAgg, keySort, nonceAgg, nonceGen, verifyPreSignature } from '../src/lib/musig/bip327.ts';
 import { activeEngine, loadEngine, useEngine, type BackendUnavailableError } from '../src/lib/musig/engine/select.ts';
 import type { EngineName } from '../src/lib/musig/engine/engine.ts';
 import { referenceEngine } from '../src/lib/musig/engine/reference.ts';
@@ -189,6 +189,51 @@ export async function benchMusigBackends(opts: { seconds: number; engines?: read
         engineSignings: await engineSigningRate(opts.seconds),
         mintUpdates: await mintUpdateRate(opts.seconds, pool, user, mint),
       });
+    } finally {
+      useEngine(before);
+    }
+  }
+  return { rows, skipped };
+}
+
+/**
+ * PTLC adaptor signing per CPU-second, per backend: both parties' nonces, the two partial
+ * signatures in the adaptor session (each verified), the pre-signature and its check
+ * against T, adapt with t, BIP-340 verify, extract t — one PTLC claim's whole crypto.
+ */
+export async function benchAdaptorBackends(opts: { seconds: number; engines?: readonly EngineName[] }) {
+  const alice = keyPair(fromHex('11'.repeat(32)));
+  const bob = keyPair(fromHex('22'.repeat(32)));
+  const t = fromHex('25'.repeat(32));
+  const T = keyPair(t).publicKey;
+  const before = activeEngine();
+  const rows: { engine: EngineName; claims: number }[] = [];
+  const skipped: string[] = [];
+  for (const name of opts.engines ?? (['noble', 'tiny-secp256k1', 'native'] as const)) {
+    const engine = await loadEngine(name).catch((e: BackendUnavailableError) => e.reason);
+    if (typeof engine === 'string') {
+      skipped.push(`${name}: ${engine}`);
+      continue;
+    }
+    useEngine(engine);
+    try {
+      const claims = await rate(opts.seconds, (i) => {
+        const ch = channel(alice, bob);
+        const msg = counter(i);
+        const parties = ch.userIndex === 0 ? [alice, bob] : [bob, alice];
+        const nonces = parties.map((p) => nonceGen(p.publicKey, p.secretKey, ch.outputKey, msg, undefined, counter(i)));
+        const pubnonces = nonces.map((n) => n.pubnonce);
+        const session = new Session({ aggnonce: nonceAgg(pubnonces), pubkeys: ch.pubkeys, tweaks: ch.tweaks, isXonly: ch.isXonly, msg, adaptor: T });
+        const psigs = parties.map((p, j) => session.sign(nonces[j]!.secnonce, p.secretKey));
+        if (!psigs.every((psig, j) => session.partialSigVerify(psig, pubnonces, j))) throw new Error('partial signature does not verify');
+        const pre = session.partialSigAgg(psigs);
+        const parity = session.nonceParity();
+        if (!verifyPreSignature(pre, parity, T, ch.outputKey, msg)) throw new Error('pre-signature does not verify');
+        const sig = adapt(pre, t, parity);
+        if (!bip340Verify(sig, msg, ch.outputKey)) throw new Error('adapted signature does not verify');
+        if (!equalBytes(extractAdaptor(sig, pre, parity), t)) throw new Error('extract did not return t');
+      });
+      rows.push({ engine: name, claims });
     } finally {
       useEngine(before);
     }

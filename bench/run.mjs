@@ -66,3 +66,11 @@ for (const r of b.rows) {
   console.log(`  ${r.engine.padEnd(32)}${r.psbtSignings.toFixed(1).padStart(15)}${r.engineSignings.toFixed(1).padStart(18)}${r.mintUpdates.toFixed(1).padStart(14)}`);
 }
 for (const s of b.skipped) console.log(`  not installed: ${s}`);
+
+// PTLC: one claim's whole adaptor crypto (nonces, adaptor partial signatures verified,
+// pre-signature checked against T, adapt, BIP-340 verify, extract t), per backend.
+const { benchAdaptorBackends } = await import(join(root, 'dist', 'bench.js'));
+const adaptor = await benchAdaptorBackends({ seconds: Number(process.env.BENCH_SECONDS ?? 3) });
+console.log('\nPTLC presign + adapt + extract, per CPU-second');
+for (const r of adaptor.rows) console.log(`  ${r.engine.padEnd(32)}${r.claims.toFixed(1).padStart(15)}`);
+for (const s of adaptor.skipped) console.log(`  not installed: ${s}`);
