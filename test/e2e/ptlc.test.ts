@@ -95,8 +95,14 @@ describe('what a PTLC party refuses', () => {
     refused(r, 'E_BAD_PARTIAL_SIG');
     expect(r.stderr).toContain('payer');
     expect(snapshot(f('BOB_KEY'))).toEqual(before);
-    ok(run(as('BOB_KEY'), { input: JSON.stringify(s2), env: ENV }));
+    const s3 = JSON.parse(ok(run(as('BOB_KEY'), { input: JSON.stringify(s2), env: ENV }))) as { pre_signature: string; payee_partial_sig: string };
     refused(run(as('BOB_KEY'), { input: JSON.stringify(s2), env: ENV }), 'E_NONCE_USED', 5);
+    // Step 4: the payer refuses a pre-signature that is not the aggregate for T, and a forged payee partial signature.
+    const flip = (h: string) => h.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
+    refused(run(as('ALICE_KEY'), { input: JSON.stringify({ ...s3, pre_signature: flip(s3.pre_signature) }), env: ENV }), 'E_BAD_PRESIGNATURE');
+    const forgedPayee = run(as('ALICE_KEY'), { input: JSON.stringify({ ...s3, payee_partial_sig: flip(s3.payee_partial_sig) }), env: ENV });
+    refused(forgedPayee, 'E_BAD_PARTIAL_SIG');
+    expect(forgedPayee.stderr).toContain('payee');
     dir.cleanup();
   });
 
