@@ -12,6 +12,7 @@ import { applyConfigFile } from './lib/cli/config.ts';
 import { OffchainError } from './lib/errors.ts';
 import CloseCredit from './commands/close-credit.ts';
 import CreditList from './commands/credit/list.ts';
+import DecodeOpenassets from './commands/decode-openassets.ts';
 import ExitCredit from './commands/exit-credit.ts';
 import HtlcClaim from './commands/htlc/claim.ts';
 import HtlcCooperate from './commands/htlc/cooperate.ts';
@@ -45,6 +46,7 @@ import SignUpdate from './commands/sign-update.ts';
 export const COMMANDS = {
   'close-credit': CloseCredit,
   'credit:list': CreditList,
+  'decode-openassets': DecodeOpenassets,
   'exit-credit': ExitCredit,
   'htlc:claim': HtlcClaim,
   'htlc:cooperate': HtlcCooperate,

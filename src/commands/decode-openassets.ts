@@ -1,0 +1,163 @@
+import { Flags } from '@oclif/core';
+import { createInterface } from 'node:readline';
+import { createReadStream, readFileSync } from 'node:fs';
+import type { CommandResult } from '../lib/cli/base-command.ts';
+import { OffchainCommand, describeError } from '../lib/cli/base-command.ts';
+import { chainFlags, inputFlags } from '../lib/cli/flags.ts';
+import { readInputBytes } from '../lib/cli/input.ts';
+import { fromHex } from '../lib/bytes.ts';
+import { MalformedInputError, UsageError } from '../lib/errors.ts';
+import { MESSAGE_VERSION } from '../lib/envelope.ts';
+import type { Network } from '../lib/network.ts';
+
+const TXINDEX_HINT = 'the node did not return these transactions; a confirmed transaction can only be looked up on a node started with -txindex';
+
+export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpenassets> {
+  static override summary = 'Decode an Open Assets transaction: marker, outputs, colored addresses and, given its ancestors, asset IDs and quantities.';
+  static override description =
+    'One transaction (raw hex, a PSBT\'s unsigned transaction, or {"tx": hex}) from --tx, --in or standard input. ' +
+    'Every output gets its value, script, address, colored address and role (issuance / marker / transfer / uncolored); ' +
+    'asset IDs and quantities need the previous transactions: --prev FILE (JSON Lines or one hex per line) or a node (--rpc-url; needs -txindex), ' +
+    'colored recursively back to issuance. Missing ancestors are named (status "undecided"). ' +
+    'An invalid marker or a failed coloring is an answer (status "uncolored" with the reason, exit 0); bytes that are not a transaction are exit 3. ' +
+    'The marker rule: "spec" (default, 2015 text: the first parsable push after OP_RETURN, LEB128 at most 9 bytes) or "reference" (the original Python reference: exactly one push). ' +
+    'With --stream: JSON Lines or hex lines in, one openassets/decoded (or openassets/error, with its line number) line out each; earlier lines serve as ancestors of later ones. ' +
+    'Utilities: --asset-id-of SCRIPT, --colored-address ADDRESS, --bitcoin-address COLORED.';
+  static override examples = [
+    { description: 'Decode and color the fixture transfer with its ancestors', command: '<%= config.bin %> decode-openassets --network mainnet --in fixtures/openassets/transfer.hex --prev fixtures/openassets/ancestors.jsonl' },
+    { description: 'Color a stream of transactions, earlier lines feeding later ones', command: '<%= config.bin %> decode-openassets --network mainnet --stream --in fixtures/openassets/chain.jsonl' },
+    { description: 'The asset ID of an issuing script', command: '<%= config.bin %> decode-openassets --network mainnet --asset-id-of 76a914010966776006953d5567439e5e39f86a0d273bee88ac' },
+    { description: 'The seed\'s colored address as a Bitcoin address', command: '<%= config.bin %> decode-openassets --network mainnet --bitcoin-address akTnsDt5uzpioRST76VFRQM8q8sBFnQiwcx' },
+  ];
+  static override flags = {
+    ...inputFlags,
+    ...chainFlags,
+    tx: Flags.string({ description: 'the transaction, hex (instead of --in / standard input)', helpValue: 'HEX' }),
+    prev: Flags.string({ description: 'previous transactions: JSON Lines ({"tx": hex}) or one hex per line (repeatable)', helpValue: 'FILE', multiple: true }),
+    rule: Flags.string({ description: 'marker rule: spec (2015 text, default) or reference (original Python: exactly one push)', options: ['spec', 'reference'], default: 'spec' }),
+    stream: Flags.boolean({ description: 'read many transactions as lines, write one JSON line each' }),
+    'cache-size': Flags.integer({ description: 'transactions and colorings kept in memory (stream mode bound)', min: 1, default: 100_000 }),
+    'asset-id-of': Flags.string({ description: 'print the asset ID of this issuing script (hex)', helpValue: 'SCRIPT' }),
+    'colored-address': Flags.string({ description: 'print the colored address of this Bitcoin (P2PKH/P2SH) address', helpValue: 'ADDRESS' }),
+    'bitcoin-address': Flags.string({ description: 'print the Bitcoin address of this colored address', helpValue: 'COLORED' }),
+  };
+
+  protected async execute(): Promise<CommandResult | void> {
+    const f = this.flags;
+    const network = this.network();
+    const utilities = [f['asset-id-of'], f['colored-address'], f['bitcoin-address']].filter((x) => x !== undefined).length;
+    if (utilities > 1 || (utilities === 1 && (f.tx !== undefined || f.stream || f.prev !== undefined))) {
+      throw new UsageError('E_USAGE', '--asset-id-of, --colored-address and --bitcoin-address stand alone: give one, without a transaction');
+    }
+    const ids = await import('../lib/openassets/ids.ts');
+    if (f['asset-id-of'] !== undefined) {
+      const script = fromHex(f['asset-id-of'], '--asset-id-of');
+      return { message: { type: 'openassets/asset-id', version: MESSAGE_VERSION, network, script: f['asset-id-of'].toLowerCase(), asset_id: ids.assetIdOfScript(script, network) } };
+    }
+    if (f['colored-address'] !== undefined) {
+      const address = f['colored-address'];
+      return { message: { type: 'openassets/address', version: MESSAGE_VERSION, network, address, colored_address: ids.toColoredAddress(address, network) } };
+    }
+    if (f['bitcoin-address'] !== undefined) {
+      const colored = f['bitcoin-address'];
+      return { message: { type: 'openassets/address', version: MESSAGE_VERSION, network, address: ids.fromColoredAddress(colored, network), colored_address: colored } };
+    }
+    if (f.stream && f.tx !== undefined) throw new UsageError('E_USAGE', '--stream reads --in or standard input, not --tx');
+
+    const { Colorer } = await import('../lib/openassets/coloring.ts');
+    const { parseRawTx } = await import('../lib/openassets/tx.ts');
+    const oa = await import('../lib/openassets/decode.ts');
+    const prevs = new Map<string, Uint8Array>();
+    for (const path of f.prev ?? []) {
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (e) {
+        throw new UsageError('E_USAGE', `cannot read --prev ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      for (const [k, v] of oa.parsePrevText(text, path)) prevs.set(k, v);
+    }
+    const node = await this.nodeSource(network);
+    const source = async (txid: string): Promise<Uint8Array | undefined> => {
+      const hit = prevs.get(txid);
+      if (hit) return hit;
+      return node ? node(txid) : undefined;
+    };
+    const rule = f.rule as 'spec' | 'reference';
+    const colorer = new Colorer({ rule, source, parse: parseRawTx, cacheSize: f['cache-size'] });
+    const hint = node ? { hint_if_missing: TXINDEX_HINT } : {};
+
+    if (f.stream) return this.stream(colorer, network, rule, oa, parseRawTx, node !== undefined);
+
+    const text = f.tx ?? new TextDecoder().decode(await readInputBytes({ path: f.in === '-' ? undefined : f.in, stdin: process.stdin }));
+    const bytes = oa.txBytesFromText(text);
+    const { message } = await oa.decodeTransaction(bytes, colorer, network, rule);
+    return { message: message.status === 'undecided' ? { ...message, ...hint } : message };
+  }
+
+  /** A node as the ancestor source (getrawtransaction): not-found is "missing", other failures stop. */
+  private async nodeSource(network: Network): Promise<((txid: string) => Promise<Uint8Array | undefined>) | undefined> {
+    const chainMod = await import('../lib/chain/index.ts');
+    if (this.flags['rpc-url'] === undefined && !process.env[chainMod.ENV_RPC_URL]) return undefined;
+    const chain = await this.chain(network);
+    return async (txid) => {
+      try {
+        return await chain.rawTransaction(txid);
+      } catch (e) {
+        if (e instanceof chainMod.RpcError && e.rpcCode === -5) return undefined;
+        throw e;
+      }
+    };
+  }
+
+  private async stream(
+    colorer: import('../lib/openassets/coloring.ts').Colorer,
+    network: Network,
+    rule: 'spec' | 'reference',
+    oa: typeof import('../lib/openassets/decode.ts'),
+    parseRawTx: typeof import('../lib/openassets/tx.ts').parseRawTx,
+    fromNode: boolean,
+  ): Promise<void> {
+    const path = this.flags.in;
+    const input = path === undefined || path === '-' ? process.stdin : createReadStream(path);
+    input.on('error', () => {});
+    const rl = createInterface({ input, crlfDelay: Infinity });
+    let lineNo = 0;
+    let done = 0;
+    let buffer = '';
+    const flushOut = async () => {
+      if (buffer.length === 0) return;
+      const chunk = buffer;
+      buffer = '';
+      if (!process.stdout.write(chunk)) await new Promise((res) => process.stdout.once('drain', res));
+    };
+    try {
+      for await (const line of rl) {
+        lineNo++;
+        if (line.trim() === '') continue;
+        let out: unknown;
+        try {
+          const bytes = oa.txBytesFromText(line, `line ${lineNo}`);
+          const tx = parseRawTx(bytes);
+          colorer.remember(tx);
+          const coloring = await colorer.color(tx);
+          const message = oa.decodedMessage(tx, coloring, network, rule, { line: lineNo });
+          out = message.status === 'undecided' && fromNode ? { ...message, hint_if_missing: TXINDEX_HINT } : message;
+        } catch (e) {
+          const { code, message, exitCode } = describeError(e);
+          if (e instanceof MalformedInputError || code.startsWith('E_OA_') || code === 'E_MALFORMED_JSON' || code === 'E_MALFORMED_PSBT') {
+            out = { type: oa.ERROR_TYPE, version: MESSAGE_VERSION, network, line: lineNo, code, exit_code: exitCode, message };
+          } else throw e;
+        }
+        buffer += JSON.stringify(out) + '\n';
+        if (buffer.length > 1 << 16) await flushOut();
+        if (++done % 10_000 === 0) this.term.progress(`${done} transactions`);
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError('E_USAGE', `cannot read --in ${path}: no such file`);
+      throw e;
+    }
+    await flushOut();
+    this.term.clearProgress();
+  }
+}

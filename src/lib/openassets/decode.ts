@@ -1,0 +1,133 @@
+/**
+ * The `openassets/decoded` message of one transaction: every output's value, script,
+ * address, colored address and — when its ancestors are known — role, asset ID and
+ * quantity. Also the readers of transaction text (raw hex, a PSBT's unsigned
+ * transaction, `{"tx": hex}` lines) shared by the one-shot and streaming modes.
+ */
+import { Transaction } from '@scure/btc-signer';
+import { base64 } from '@scure/base';
+import { fromHex, isHex, toHex } from '../bytes.ts';
+import { MalformedInputError } from '../errors.ts';
+import { MESSAGE_VERSION } from '../envelope.ts';
+import type { Network } from '../network.ts';
+import { scriptAddress } from '../address.ts';
+import { coloredAddressOf, encodeAssetId } from './ids.ts';
+import { assetDefinitionUrl, metadataText, type MarkerRule } from './marker.ts';
+import { parseRawTx, type RawTx } from './tx.ts';
+import type { Colorer, MarkerInfo, TxColoring } from './coloring.ts';
+
+export const DECODED_TYPE = 'openassets/decoded';
+export const ERROR_TYPE = 'openassets/error';
+
+const PSBT_MAGIC_HEX = '70736274ff';
+
+/** Transaction bytes from text: raw hex, a PSBT (base64 / hex; its unsigned tx) or `{"tx": hex}`. */
+export function txBytesFromText(text: string, where = 'the input'): Uint8Array {
+  const t = text.trim();
+  if (t.length === 0) throw new MalformedInputError('E_OA_EMPTY', `${where} is empty: expected a raw transaction in hex`);
+  if (t.startsWith('{')) {
+    let v: unknown;
+    try {
+      v = JSON.parse(t);
+    } catch (e) {
+      throw new MalformedInputError('E_MALFORMED_JSON', `${where} is not valid JSON: ${(e as Error).message}`);
+    }
+    const o = v as Record<string, unknown>;
+    const field = typeof o?.tx === 'string' ? o.tx : typeof o?.hex === 'string' ? o.hex : typeof o?.psbt === 'string' ? o.psbt : undefined;
+    if (field === undefined) throw new MalformedInputError('E_OA_NO_TX', `${where} is a JSON object without a "tx" (raw hex), "hex" or "psbt" field`);
+    return txBytesFromText(field, where);
+  }
+  if (t.startsWith('cHNidP8')) {
+    let bytes: Uint8Array;
+    try {
+      bytes = base64.decode(t.replace(/\s+/g, ''));
+    } catch {
+      throw new MalformedInputError('E_MALFORMED_PSBT', `${where} looks like a base64 PSBT but is not valid base64`);
+    }
+    return psbtUnsignedTx(bytes, where);
+  }
+  if (!isHex(t)) throw new MalformedInputError('E_OA_BAD_TX', `${where} is not a raw transaction in hex, a PSBT or a {"tx": hex} object`);
+  const bytes = fromHex(t.toLowerCase(), where);
+  if (t.toLowerCase().startsWith(PSBT_MAGIC_HEX)) return psbtUnsignedTx(bytes, where);
+  return bytes;
+}
+
+function psbtUnsignedTx(bytes: Uint8Array, where: string): Uint8Array {
+  try {
+    return Transaction.fromPSBT(bytes, { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true }).unsignedTx;
+  } catch (e) {
+    throw new MalformedInputError('E_MALFORMED_PSBT', `${where} is not a valid PSBT: ${(e as Error).message}`);
+  }
+}
+
+/** Ancestors from text: JSON Lines (`{"tx": hex}`) or one hex transaction per line. */
+export function parsePrevText(text: string, name: string): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i]!.trim() === '') continue;
+    const bytes = txBytesFromText(lines[i]!, `${name} line ${i + 1}`);
+    let tx: RawTx;
+    try {
+      tx = parseRawTx(bytes);
+    } catch (e) {
+      throw new MalformedInputError('E_OA_BAD_TX', `${name} line ${i + 1}: ${(e as Error).message}`);
+    }
+    out.set(tx.txid, bytes);
+  }
+  return out;
+}
+
+function markerJson(m: MarkerInfo) {
+  const text = metadataText(m.metadata);
+  const url = assetDefinitionUrl(m.metadata);
+  return {
+    output: m.index,
+    payload: toHex(m.payload),
+    asset_quantities: m.quantities.map(String),
+    metadata: toHex(m.metadata),
+    ...(text !== undefined && m.metadata.length > 0 ? { metadata_text: text } : {}),
+    ...(url !== undefined ? { asset_definition_url: url } : {}),
+  };
+}
+
+/** The decoded message of a parsed, colored transaction. */
+export function decodedMessage(tx: RawTx, coloring: TxColoring, network: Network, rule: MarkerRule, extra: Record<string, unknown> = {}) {
+  const markerIndex = coloring.marker?.index;
+  const outputs = tx.outputs.map((o, index) => {
+    const address = scriptAddress(o.script, network);
+    const c = coloring.outputs[index]!;
+    const type =
+      coloring.status === 'undecided' ? (index < markerIndex! ? 'issuance' : index === markerIndex ? 'marker' : 'transfer') : c.type;
+    return {
+      index,
+      value: Number(o.value),
+      script: toHex(o.script),
+      address: address ?? null,
+      colored_address: coloredAddressOf(address) ?? null,
+      type,
+      asset_id: c.assetId === null ? null : encodeAssetId(fromHex(c.assetId), network),
+      asset_quantity: coloring.status === 'undecided' ? null : String(c.quantity),
+    };
+  });
+  return {
+    type: DECODED_TYPE,
+    version: MESSAGE_VERSION,
+    network,
+    ...extra,
+    txid: tx.txid,
+    rule,
+    status: coloring.status,
+    ...(coloring.status === 'uncolored' ? { reason: coloring.reason } : {}),
+    ...(coloring.status === 'undecided' ? { missing_ancestors: coloring.missing } : {}),
+    ...(coloring.marker ? { marker: markerJson(coloring.marker) } : {}),
+    outputs,
+  };
+}
+
+/** Parse and color one transaction. */
+export async function decodeTransaction(bytes: Uint8Array, colorer: Colorer, network: Network, rule: MarkerRule, extra?: Record<string, unknown>) {
+  const tx = parseRawTx(bytes);
+  const coloring = await colorer.color(tx);
+  return { tx, message: decodedMessage(tx, coloring, network, rule, extra) };
+}
