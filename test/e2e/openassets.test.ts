@@ -1,0 +1,85 @@
+/**
+ * decode-openassets through the built CLI: coloring with ancestors from a file, the
+ * undecided answer naming its missing ancestor, a PSBT's unsigned transaction, the
+ * streaming mode going on past a bad line, the utilities, and malformed input → exit 3
+ * with nothing on stdout. Expected asset IDs and addresses come from the vector files.
+ */
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Transaction } from '@scure/btc-signer';
+import { base64 } from '@scure/base';
+import { ROOT } from '../helpers.ts';
+import { run } from './cli.ts';
+import { scenario } from '../lib/openassets/build.ts';
+
+const F = 'fixtures/openassets';
+const seed = JSON.parse(readFileSync(join(ROOT, 'test/vectors/openassets/seed_example.json'), 'utf8'));
+const ASSET = seed.asset_id.computed_if_issuer_script_is_p2pkh_of_colored_address; // AcuRVsoa81hoLHmVTNXrRD8KpTqUXeqwgH
+const json = (s: string) => JSON.parse(s);
+
+describe('decode-openassets (built CLI)', () => {
+  const s = scenario();
+  it('colors the fixture transfer from --prev: 15 and 5 units of the seed asset', () => {
+    const r = run(['decode-openassets', '--network', 'mainnet', '--in', `${F}/transfer.hex`, '--prev', `${F}/ancestors.jsonl`]);
+    expect(r.status, r.stderr).toBe(0);
+    const m = json(r.stdout);
+    expect(m).toMatchObject({ type: 'openassets/decoded', status: 'colored', txid: s.transfer.txid });
+    expect(m.outputs.map((o: any) => [o.type, o.asset_id, o.asset_quantity])).toEqual([['marker', null, '0'], ['transfer', ASSET, '15'], ['transfer', ASSET, '5'], ['transfer', null, '0']]);
+    expect(m.outputs[2].colored_address).toBe(seed.colored_address.given);
+    expect(m.outputs[2].address).toBe(seed.colored_address.bitcoin_address);
+  });
+  it('the issuance shows the seed marker: 20 units, u=https://cpr.sm/FoykwrH6UY', () => {
+    const r = run(['decode-openassets', '--network', 'mainnet', '--tx', s.issuance.hex, '--prev', `${F}/ancestors.jsonl`]);
+    const m = json(r.stdout);
+    expect(m.marker).toMatchObject({ output: 1, asset_quantities: ['20'], asset_definition_url: 'https://cpr.sm/FoykwrH6UY' });
+    expect(m.outputs[0]).toMatchObject({ type: 'issuance', asset_id: ASSET, asset_quantity: '20' });
+  });
+  it('without ancestors: undecided, naming exactly the missing transaction (exit 0)', () => {
+    const r = run(['decode-openassets', '--network', 'mainnet', '--in', `${F}/issuance.hex`]);
+    expect(r.status).toBe(0);
+    expect(json(r.stdout)).toMatchObject({ status: 'undecided', missing_ancestors: [s.funding.txid] });
+  });
+  it('reads a PSBT\'s unsigned transaction', () => {
+    const tx = Transaction.fromRaw(Buffer.from(s.transfer.hex, 'hex'), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+    const r = run(['decode-openassets', '--network', 'mainnet', '--prev', `${F}/ancestors.jsonl`], { input: base64.encode(tx.toPSBT()) });
+    expect(r.status, r.stderr).toBe(0);
+    expect(json(r.stdout)).toMatchObject({ status: 'colored', txid: s.transfer.txid });
+  });
+  it('stream: earlier lines color later ones; a bad line is reported with its number and the stream goes on', () => {
+    const lines = readFileSync(join(ROOT, F, 'chain.jsonl'), 'utf8').trim().split('\n');
+    const input = [lines[0], 'zz-not-hex', lines[1], '{"nope":1}', lines[2]].join('\n') + '\n';
+    const r = run(['decode-openassets', '--network', 'mainnet', '--stream'], { input });
+    expect(r.status, r.stderr).toBe(0);
+    const out = r.stdout.trim().split('\n').map(json);
+    expect(out.map((o) => [o.type, o.line])).toEqual([['openassets/decoded', 1], ['openassets/error', 2], ['openassets/decoded', 3], ['openassets/error', 4], ['openassets/decoded', 5]]);
+    expect(out[1]).toMatchObject({ code: 'E_OA_BAD_TX', exit_code: 3 });
+    expect(out[3]).toMatchObject({ code: 'E_OA_NO_TX', exit_code: 3 });
+    expect(out[4].outputs[1]).toMatchObject({ asset_id: ASSET, asset_quantity: '15' });
+  });
+  it('utilities: asset ID of a script, colored address both ways (vector values)', () => {
+    const v = json(readFileSync(join(ROOT, 'test/vectors/openassets/asset_id_address_vectors.json'), 'utf8'));
+    const a = v.asset_id_from_script[1];
+    expect(json(run(['decode-openassets', '--network', 'testnet', '--asset-id-of', a.script]).stdout).asset_id).toBe(a.expected);
+    const o = v.oa_address[0];
+    expect(json(run(['decode-openassets', '--network', 'mainnet', '--colored-address', o.address]).stdout).colored_address).toBe(o.expected_oa_address);
+    expect(json(run(['decode-openassets', '--network', 'mainnet', '--bitcoin-address', o.expected_oa_address]).stdout).address).toBe(o.address);
+  });
+  it('refusals: malformed bytes exit 3, a wrong-network address exit 4, conflicting modes exit 2; stdout empty', () => {
+    const cases: [string[], number, string][] = [
+      [['decode-openassets', '--tx', '0200000001'], 3, 'E_OA_BAD_TX'],
+      [['decode-openassets', '--tx', s.transfer.hex + '00'], 3, 'E_OA_BAD_TX'],
+      [['decode-openassets', '--tx', 'xyz'], 3, 'E_OA_BAD_TX'],
+      [['decode-openassets', '--network', 'testnet', '--colored-address', '16UwLL9Risc3QfPqBUvKofHmBQ7wMtjvM'], 4, 'E_NETWORK_MISMATCH'],
+      [['decode-openassets', '--network', 'mainnet', '--bitcoin-address', '16UwLL9Risc3QfPqBUvKofHmBQ7wMtjvM'], 3, 'E_OA_BAD_ADDRESS'],
+      [['decode-openassets', '--asset-id-of', '00', '--tx', s.transfer.hex], 2, 'E_USAGE'],
+    ];
+    for (const [args, status, code] of cases) {
+      const r = run(args);
+      expect(r.status, args.join(' ')).toBe(status);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(code);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
