@@ -25,7 +25,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     'Utilities: --asset-id-of SCRIPT, --colored-address ADDRESS, --bitcoin-address COLORED.';
   static override examples = [
     { description: 'Decode and color the fixture transfer with its ancestors', command: '<%= config.bin %> decode-openassets --network mainnet --in fixtures/openassets/transfer.hex --prev fixtures/openassets/ancestors.jsonl' },
-    { description: 'Color a stream of transactions, earlier lines feeding later ones', command: '<%= config.bin %> decode-openassets --network mainnet --stream --in fixtures/openassets/chain.jsonl' },
+    { description: 'Color a stream of transactions, earlier lines feeding later ones (the last line shown)', command: '<%= config.bin %> decode-openassets --network mainnet --stream --in fixtures/openassets/chain.jsonl | tail -n 1' },
     { description: 'The asset ID of an issuing script', command: '<%= config.bin %> decode-openassets --network mainnet --asset-id-of 76a914010966776006953d5567439e5e39f86a0d273bee88ac' },
     { description: 'The seed\'s colored address as a Bitcoin address', command: '<%= config.bin %> decode-openassets --network mainnet --bitcoin-address akTnsDt5uzpioRST76VFRQM8q8sBFnQiwcx' },
   ];
