@@ -9,10 +9,26 @@
  * layer turns them into base58 `A…` / `o…` strings.
  */
 import { toHex } from '../bytes.ts';
-import { Lru } from '../lru.ts';
 import { hash160 } from './ids.ts';
 import { looksLikeMarker, parseMarkerScript, type MarkerRule } from './marker.ts';
 import type { RawTx } from './tx.ts';
+
+/**
+ * A bounded map evicting the oldest entry (insertion order, no reordering on reads:
+ * cheaper than an LRU at stream rates, and a chain's ancestors are recent lines).
+ */
+class BoundedMap<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly capacity: number) {}
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, value: V): V {
+    if (this.map.size >= this.capacity && !this.map.has(key)) this.map.delete(this.map.keys().next().value!);
+    this.map.set(key, value);
+    return value;
+  }
+}
 
 export type OutputType = 'issuance' | 'marker' | 'transfer' | 'uncolored';
 
@@ -134,14 +150,14 @@ export interface ColorerOptions {
 
 /** Colors transactions, fetching and coloring their ancestors recursively, with caches. */
 export class Colorer {
-  private readonly txs: Lru<RawTx>;
-  private readonly colorings: Lru<TxColoring>;
+  private readonly txs: BoundedMap<RawTx>;
+  private readonly colorings: BoundedMap<TxColoring>;
   readonly maxDepth: number;
   fetched = 0;
 
   constructor(private readonly opts: ColorerOptions) {
-    this.txs = new Lru(opts.cacheSize ?? 100_000);
-    this.colorings = new Lru(opts.cacheSize ?? 100_000);
+    this.txs = new BoundedMap(opts.cacheSize ?? 100_000);
+    this.colorings = new BoundedMap(opts.cacheSize ?? 100_000);
     this.maxDepth = opts.maxDepth ?? 2_000;
   }
 

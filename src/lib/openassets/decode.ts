@@ -6,12 +6,12 @@
  */
 import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
-import { fromHex, isHex, toHex } from '../bytes.ts';
+import { fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError } from '../errors.ts';
 import { MESSAGE_VERSION } from '../envelope.ts';
 import type { Network } from '../network.ts';
 import { scriptAddress } from '../address.ts';
-import { coloredAddressOf, encodeAssetId } from './ids.ts';
+import { base58AddressesOfScript, encodeAssetId } from './ids.ts';
 import { assetDefinitionUrl, metadataText, type MarkerRule } from './marker.ts';
 import { parseRawTx, type RawTx } from './tx.ts';
 import type { Colorer, MarkerInfo, TxColoring } from './coloring.ts';
@@ -20,6 +20,7 @@ export const DECODED_TYPE = 'openassets/decoded';
 export const ERROR_TYPE = 'openassets/error';
 
 const PSBT_MAGIC_HEX = '70736274ff';
+const HEX_RE = /^[0-9a-fA-F]*$/;
 
 /** Transaction bytes from text: raw hex, a PSBT (base64 / hex; its unsigned tx) or `{"tx": hex}`. */
 export function txBytesFromText(text: string, where = 'the input'): Uint8Array {
@@ -46,8 +47,9 @@ export function txBytesFromText(text: string, where = 'the input'): Uint8Array {
     }
     return psbtUnsignedTx(bytes, where);
   }
-  if (!isHex(t)) throw new MalformedInputError('E_OA_BAD_TX', `${where} is not a raw transaction in hex, a PSBT or a {"tx": hex} object`);
-  const bytes = fromHex(t.toLowerCase(), where);
+  if (!HEX_RE.test(t)) throw new MalformedInputError('E_OA_BAD_TX', `${where} is not a raw transaction in hex, a PSBT or a {"tx": hex} object`);
+  if (t.length % 2 !== 0) throw new MalformedInputError('E_OA_BAD_TX', `${where} has an odd number of hex digits`);
+  const bytes = new Uint8Array(Buffer.from(t, 'hex'));
   if (t.toLowerCase().startsWith(PSBT_MAGIC_HEX)) return psbtUnsignedTx(bytes, where);
   return bytes;
 }
@@ -91,22 +93,42 @@ function markerJson(m: MarkerInfo) {
   };
 }
 
+function addressesOf(script: Uint8Array, network: Network) {
+  const b58 = base58AddressesOfScript(script, network);
+  if (b58) return b58;
+  return { address: scriptAddress(script, network) ?? null, colored: null };
+}
+
+/** Asset IDs repeat along a chain: a bounded cache of their base58 form. */
+const assetIdCache = new Map<string, string>();
+function assetIdText(hash: string, network: Network): string {
+  const key = network + hash;
+  let hit = assetIdCache.get(key);
+  if (hit === undefined) {
+    if (assetIdCache.size >= 10_000) assetIdCache.clear();
+    hit = encodeAssetId(fromHex(hash), network);
+    assetIdCache.set(key, hit);
+  }
+  return hit;
+}
+
 /** The decoded message of a parsed, colored transaction. */
 export function decodedMessage(tx: RawTx, coloring: TxColoring, network: Network, rule: MarkerRule, extra: Record<string, unknown> = {}) {
   const markerIndex = coloring.marker?.index;
   const outputs = tx.outputs.map((o, index) => {
-    const address = scriptAddress(o.script, network);
+    const script = Buffer.from(o.script.buffer, o.script.byteOffset, o.script.length).toString('hex');
+    const { address, colored } = addressesOf(o.script, network);
     const c = coloring.outputs[index]!;
     const type =
       coloring.status === 'undecided' ? (index < markerIndex! ? 'issuance' : index === markerIndex ? 'marker' : 'transfer') : c.type;
     return {
       index,
       value: Number(o.value),
-      script: toHex(o.script),
-      address: address ?? null,
-      colored_address: coloredAddressOf(address) ?? null,
+      script,
+      address,
+      colored_address: colored,
       type,
-      asset_id: c.assetId === null ? null : encodeAssetId(fromHex(c.assetId), network),
+      asset_id: c.assetId === null ? null : assetIdText(c.assetId, network),
       asset_quantity: coloring.status === 'undecided' ? null : String(c.quantity),
     };
   });

@@ -5,12 +5,65 @@
  * address's payload: `a…` on mainnet, `b…` on testnet).
  */
 import { ripemd160 } from '@noble/hashes/legacy.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { hash as nodeHash } from 'node:crypto';
 import { createBase58check } from '@scure/base';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import type { Network } from '../network.ts';
 
+const sha256 = (b: Uint8Array): Uint8Array => nodeHash('sha256', b, 'buffer');
 const b58c = createBase58check(sha256);
+
+const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+/**
+ * base58check encoding of a short payload, written out for speed (the stream encodes
+ * two or three per output); @scure/base decodes, and the vectors check both agree.
+ */
+export function base58checkEncode(payload: Uint8Array): string {
+  const sum = sha256(sha256(payload));
+  const n = payload.length + 4;
+  const data = new Uint8Array(n);
+  data.set(payload, 0);
+  data.set(sum.subarray(0, 4), payload.length);
+  let zeros = 0;
+  while (zeros < n && data[zeros] === 0) zeros++;
+  const size = Math.ceil((n - zeros) * 1.38) + 1;
+  const digits = new Uint8Array(size);
+  let length = 0;
+  for (let i = zeros; i < n; i++) {
+    let carry = data[i]!;
+    let j = 0;
+    for (let k = size - 1; (carry !== 0 || j < length) && k >= 0; k--, j++) {
+      carry += 256 * digits[k]!;
+      digits[k] = carry % 58;
+      carry = (carry / 58) | 0;
+    }
+    length = j;
+  }
+  let start = size - length;
+  while (start < size && digits[start] === 0) start++;
+  let out = '1'.repeat(zeros);
+  for (; start < size; start++) out += ALPHABET[digits[start]!];
+  return out;
+}
+
+/** The base58 address and colored address of a P2PKH / P2SH script, else undefined. */
+export function base58AddressesOfScript(script: Uint8Array, network: Network): { address: string; colored: string } | undefined {
+  let version: number;
+  let h: Uint8Array;
+  const main = isMainnet(network);
+  if (script.length === 25 && script[0] === 0x76 && script[1] === 0xa9 && script[2] === 0x14 && script[23] === 0x88 && script[24] === 0xac) {
+    version = main ? 0x00 : 0x6f;
+    h = script.subarray(3, 23);
+  } else if (script.length === 23 && script[0] === 0xa9 && script[1] === 0x14 && script[22] === 0x87) {
+    version = main ? 0x05 : 0xc4;
+    h = script.subarray(2, 22);
+  } else return undefined;
+  const colored = new Uint8Array(22);
+  colored[0] = COLORED_NAMESPACE;
+  colored[1] = version;
+  colored.set(h, 2);
+  return { address: base58checkEncode(colored.subarray(1)), colored: base58checkEncode(colored) };
+}
 
 export const ASSET_ID_VERSION = { mainnet: 23, test: 115 } as const;
 export const COLORED_NAMESPACE = 0x13;
@@ -34,7 +87,7 @@ export function encodeAssetId(hash: Uint8Array, network: Network): string {
   const buf = new Uint8Array(21);
   buf[0] = v;
   buf.set(hash, 1);
-  return b58c.encode(buf);
+  return base58checkEncode(buf);
 }
 
 export function assetIdOfScript(script: Uint8Array, network: Network): string {

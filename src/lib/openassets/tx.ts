@@ -3,7 +3,7 @@
  * outputs' values and scripts, and the txid. Anything that does not parse exactly
  * (truncated, trailing bytes, absurd counts) is a MalformedInputError (exit 3).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { hash } from 'node:crypto';
 import { MalformedInputError } from '../errors.ts';
 
 export interface TxIn {
@@ -23,12 +23,14 @@ export interface RawTx {
   locktime: number;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Double SHA-256 (node:crypto: several times faster than a JS hash at stream rates). */
+function sha256d(b: Uint8Array): Uint8Array {
+  return hash('sha256', hash('sha256', b, 'buffer'), 'buffer');
+}
 
 export function reversedHex(b: Uint8Array): string {
-  let s = '';
-  for (let i = b.length - 1; i >= 0; i--) s += HEX[b[i]!];
-  return s;
+  return Buffer.from(b).reverse().toString('hex');
 }
 
 class Reader {
@@ -120,14 +122,14 @@ export function parseRawTx(bytes: Uint8Array): RawTx {
   const locktime = r.u32('locktime');
   if (r.pos !== bytes.length) throw new MalformedInputError('E_OA_BAD_TX', `${bytes.length - r.pos} bytes after the transaction`);
   let txid: string;
-  if (!segwit) txid = reversedHex(sha256(sha256(bytes)));
+  if (!segwit) txid = reversedHex(sha256d(bytes));
   else {
     // version || inputs..outputs || locktime, without marker, flag and witnesses
     const stripped = new Uint8Array(4 + (endOuts - 6) + 4);
     stripped.set(bytes.subarray(0, 4), 0);
     stripped.set(bytes.subarray(6, endOuts), 4);
     stripped.set(bytes.subarray(lockStart, lockStart + 4), 4 + endOuts - 6);
-    txid = reversedHex(sha256(sha256(stripped)));
+    txid = reversedHex(sha256d(stripped));
   }
   void endIns;
   return { txid, version, inputs, outputs, locktime };

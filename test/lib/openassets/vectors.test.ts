@@ -131,3 +131,17 @@ describe('the seed\'s MasterBTC example (seed_example.json)', () => {
     expect(() => decodeAssetId(seed.asset_id.given_in_seed)).toThrow(/base58check/);
   });
 });
+
+describe('the written-out base58check encoder agrees with @scure/base', () => {
+  it('on random payloads, leading zeros included', async () => {
+    const fc = (await import('fast-check')).default;
+    const { createBase58check } = await import('@scure/base');
+    const { sha256 } = await import('@noble/hashes/sha2.js');
+    const { base58checkEncode } = await import('../../../src/lib/openassets/ids.ts');
+    const ref = createBase58check(sha256);
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), fc.nat(4), (b, z) => {
+      const p = Uint8Array.from([...new Uint8Array(z), ...b]);
+      expect(base58checkEncode(p)).toBe(ref.encode(p));
+    }), { numRuns: 2000 });
+  });
+});
