@@ -8,7 +8,7 @@
  * BENCH_OA_TXS=1000000 for the 1M-line memory figure.
  */
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -54,13 +54,19 @@ try {
   if (hasTaskset) { args = ['-c', '0', cmd, ...args]; cmd = 'taskset'; }
   if (hasTime) { args = ['-f', '%M', cmd, ...args]; cmd = '/usr/bin/time'; }
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30 });
+  // Count the output as it streams (1M lines would not fit one buffer).
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let lines = 0, colored = 0, stderr = '';
+  const needle = Buffer.from('"status":"colored"');
+  child.stdout.on('data', (chunk) => {
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+    for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + 1)) colored++;
+  });
+  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-2000); });
+  const status = await new Promise((res) => child.on('close', res));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const out = r.stdout.toString();
-  let lines = 0, colored = 0;
-  for (let i = out.indexOf('\n'); i !== -1; i = out.indexOf('\n', i + 1)) lines++;
-  colored = out.split('"status":"colored"').length - 1;
-  if (r.status !== 0 || lines !== N) throw new Error(`decode-openassets exited ${r.status} with ${lines}/${N} lines: ${r.stderr.toString().slice(-400)}`);
+  if (status !== 0 || lines !== N) throw new Error(`decode-openassets exited ${status} with ${lines}/${N} lines: ${stderr.slice(-400)}`);
+  const r = { stderr: Buffer.from(stderr) };
   const peakKb = hasTime ? Number(r.stderr.toString().trim().split('\n').pop()) : NaN;
   console.log(`\nOpen Assets streaming: ${N} transactions (${colored} colored, every one from earlier lines), ${(statSync(file).size / 1e6).toFixed(0)} MB in, one process${hasTaskset ? ' pinned to one core' : ''}`);
   console.log(`  ${(N / seconds).toFixed(0).padStart(7)} tx/s   (${seconds.toFixed(2)} s wall incl. start-up)${hasTime ? `   peak RSS ${(peakKb / 1024).toFixed(0)} MB` : ''}`);
