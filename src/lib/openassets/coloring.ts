@@ -114,7 +114,7 @@ export type TxColoring =
   /** No marker, or the coloring failed: every output uncolored, with the reason. */
   | { status: 'uncolored'; reason: string; marker?: MarkerInfo; outputs: OutputColor[] }
   /** Colors depend on ancestors not available: exactly which (txids). */
-  | { status: 'undecided'; missing: string[]; marker: MarkerInfo; outputs: OutputColor[] };
+  | { status: 'undecided'; missing: string[]; reason?: string; marker: MarkerInfo; outputs: OutputColor[] };
 
 /** Marker candidates of a transaction in output order (spec: only the first valid one). */
 export function findMarkers(tx: RawTx, rule: MarkerRule): MarkerInfo[] {
@@ -158,7 +158,7 @@ export class Colorer {
   constructor(private readonly opts: ColorerOptions) {
     this.txs = new BoundedMap(opts.cacheSize ?? 100_000);
     this.colorings = new BoundedMap(opts.cacheSize ?? 100_000);
-    this.maxDepth = opts.maxDepth ?? 2_000;
+    this.maxDepth = opts.maxDepth ?? 1_000;
   }
 
   /** Remember a transaction (e.g. an earlier line of a stream) as a possible ancestor. */
@@ -190,12 +190,14 @@ export class Colorer {
     const n = tx.outputs.length;
     if (markers.length === 0) return { status: 'uncolored', reason: 'no valid marker output', outputs: uncoloredOutputs(n) };
     if (depth > this.maxDepth) {
-      return { status: 'undecided', missing: [tx.inputs[0]!.prevTxid], marker: markers[0]!, outputs: uncoloredOutputs(n) };
+      const reason = `more than ${this.maxDepth} Open Assets ancestors in a row: color the older transactions first (a stream in chain order caches them)`;
+      return { status: 'undecided', missing: [], reason, marker: markers[0]!, outputs: uncoloredOutputs(n) };
     }
     // The inputs' colors (and the first input's previous script).
     const inputs: InputColor[] = new Array(tx.inputs.length);
     const missing = new Set<string>();
     let firstScript: Uint8Array | undefined;
+    let deeper: string | undefined;
     for (let k = 0; k < tx.inputs.length; k++) {
       const input = tx.inputs[k]!;
       const prev = await this.getTx(input.prevTxid);
@@ -211,12 +213,15 @@ export class Colorer {
       }
       if (k === 0) firstScript = out.script;
       const c = await this.color(prev, depth + 1);
-      if (c.status === 'undecided') for (const m of c.missing) missing.add(m);
+      if (c.status === 'undecided') {
+        for (const m of c.missing) missing.add(m);
+        deeper ??= c.reason;
+      }
       const oc = c.outputs[input.vout]!;
       inputs[k] = { assetId: oc.assetId, quantity: oc.quantity };
     }
-    if (missing.size > 0) {
-      return { status: 'undecided', missing: [...missing], marker: markers[0]!, outputs: uncoloredOutputs(n) };
+    if (missing.size > 0 || deeper !== undefined) {
+      return { status: 'undecided', missing: [...missing], ...(deeper !== undefined ? { reason: deeper } : {}), marker: markers[0]!, outputs: uncoloredOutputs(n) };
     }
     let firstFailure: { marker: MarkerInfo; reason: string } | undefined;
     for (const marker of markers) {

@@ -140,7 +140,7 @@ export function decodedMessage(tx: RawTx, coloring: TxColoring, network: Network
     txid: tx.txid,
     rule,
     status: coloring.status,
-    ...(coloring.status === 'uncolored' ? { reason: coloring.reason } : {}),
+    ...(coloring.status !== 'colored' && coloring.reason !== undefined ? { reason: coloring.reason } : {}),
     ...(coloring.status === 'undecided' ? { missing_ancestors: coloring.missing } : {}),
     ...(coloring.marker ? { marker: markerJson(coloring.marker) } : {}),
     outputs,

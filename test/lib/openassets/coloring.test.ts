@@ -127,3 +127,18 @@ describe('decoders never crash or hang (fuzz)', () => {
     fc.assert(fc.property(fc.string({ maxLength: 200 }), (t) => onlyMalformed(() => parseRawTx(txBytesFromText(t)))), { numRuns: 1000 });
   });
 });
+
+describe('depth guard', () => {
+  it('an ancestry deeper than maxDepth is undecided with the reason, never a stack overflow', async () => {
+    const s = scenario();
+    const txs = [s.funding, s.issuance, s.transfer];
+    let prev = s.transfer;
+    for (let k = 0; k < 30; k++) {
+      prev = buildTx([{ txid: prev.txid, vout: 1 }], [{ value: 0, script: opReturn('4f410100010f00') }, { value: 600, script: p2pkh(OTHER_H160) }]);
+      txs.push(prev);
+    }
+    const map = new Map(txs.map((t) => [t.txid, fromHex(t.hex)]));
+    const c = await new Colorer({ rule: 'spec', source: (id) => map.get(id), parse: parseRawTx, maxDepth: 10 }).color(parseRawTx(fromHex(prev.hex)));
+    expect(c).toMatchObject({ status: 'undecided', missing: [], reason: expect.stringMatching(/more than 10 Open Assets ancestors/) });
+  });
+});
