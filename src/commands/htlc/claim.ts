@@ -41,7 +41,7 @@ export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
     const { buildSpend } = await import('../../lib/htlc/spend.ts');
     const s = buildSpend({
       htlc: input.htlc, path: 'claim', outpoint, amountSat, signer, lockTime,
-      destination: this.destination(input.network), feeRate: this.feeRate(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
+      destination: await this.destination(input.network), feeRate: this.feeRate(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
       ...(preimage ? { preimage } : {}),
     });
     return this.spendResult(input, 'claim', s, outpoint, amountSat);

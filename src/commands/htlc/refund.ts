@@ -39,7 +39,7 @@ export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
     const { buildSpend } = await import('../../lib/htlc/spend.ts');
     const s = buildSpend({
       htlc: input.htlc, path: 'refund', outpoint, amountSat, signer,
-      destination: this.destination(input.network), feeRate: this.feeRate(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
+      destination: await this.destination(input.network), feeRate: this.feeRate(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
     });
     return this.spendResult(input, 'refund', s, outpoint, amountSat);
   }

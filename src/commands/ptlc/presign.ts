@@ -51,7 +51,7 @@ export default class PtlcPresign extends HtlcCommand<typeof PtlcPresign> {
       const outpoint = parseOutpoint(f.outpoint);
       const amountSat = await this.outputAmount(network, outpoint, ptlc.scriptPubKey, message.address, noted);
       const { claimTransaction } = await import('../../lib/ptlc/spend.ts');
-      const { tx } = claimTransaction(ptlc, { outpoint, amountSat, destination: this.destination(network), feeRate: this.feeRate() });
+      const { tx } = claimTransaction(ptlc, { outpoint, amountSat, destination: await this.destination(network), feeRate: this.feeRate() });
       const nonce = await presign.payeeStart(ptlc, tx, signer, new NonceStore(`${this.stateDir(network)}/nonces`), this.random);
       return {
         message: {

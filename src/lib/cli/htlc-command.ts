@@ -14,7 +14,6 @@ import type { HtlcCreated } from '../htlc/messages.ts';
 import type { OutPoint, Spend } from '../htlc/spend.ts';
 import type { SecondStage } from '../htlc/second-stage.ts';
 import type { Transaction } from '@scure/btc-signer';
-import { decodeAddress } from '../address.ts';
 import { OffchainCommand, type CommandResult } from './base-command.ts';
 import { chainFlags, inputFlags, keyFlags } from './flags.ts';
 import { parseRate } from './credit-command.ts';
@@ -175,7 +174,8 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
   }
 
   /** --to as an output script of this network. */
-  protected destination(network: Network): Uint8Array {
+  protected async destination(network: Network): Promise<Uint8Array> {
+    const { decodeAddress } = await import('../address.ts'); // btc-signer: loaded only when needed
     return decodeAddress((this.flags as { to: string }).to, network, '--to');
   }
 
