@@ -58,9 +58,12 @@ try {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let lines = 0, colored = 0, stderr = '';
   const needle = Buffer.from('"status":"colored"');
+  let tail = Buffer.alloc(0); // the needle may straddle two chunks
   child.stdout.on('data', (chunk) => {
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
-    for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + 1)) colored++;
+    const view = Buffer.concat([tail, chunk]);
+    for (let i = view.indexOf(needle); i !== -1; i = view.indexOf(needle, i + 1)) colored++;
+    tail = view.subarray(Math.max(0, view.length - needle.length + 1));
   });
   child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-2000); });
   const status = await new Promise((res) => child.on('close', res));
