@@ -22,10 +22,12 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     'An invalid marker or a failed coloring is an answer (status "uncolored" with the reason, exit 0); bytes that are not a transaction are exit 3. ' +
     'The marker rule: "spec" (default, 2015 text: the first parsable push after OP_RETURN, LEB128 at most 9 bytes) or "reference" (the original Python reference: exactly one push). ' +
     'With --stream: JSON Lines or hex lines in, one openassets/decoded (or openassets/error, with its line number) line out each; earlier lines serve as ancestors of later ones. ' +
+    'With --protocol colu: the Colu "CC" OP_RETURN payload (issuance / transfer / burn, SFFC amounts, payments) instead; no balances. ' +
     'Utilities: --asset-id-of SCRIPT, --colored-address ADDRESS, --bitcoin-address COLORED.';
   static override examples = [
     { description: 'Decode and color the fixture transfer with its ancestors', command: '<%= config.bin %> decode-openassets --network mainnet --in fixtures/openassets/transfer.hex --prev fixtures/openassets/ancestors.jsonl' },
     { description: 'Color a stream of transactions, earlier lines feeding later ones (the last line shown)', command: '<%= config.bin %> decode-openassets --network mainnet --stream --in fixtures/openassets/chain.jsonl | tail -n 1' },
+    { description: 'Decode a Colu "CC" transfer', command: '<%= config.bin %> decode-openassets --network mainnet --protocol colu --in fixtures/openassets/colu-transfer.hex' },
     { description: 'The asset ID of an issuing script', command: '<%= config.bin %> decode-openassets --network mainnet --asset-id-of 76a914010966776006953d5567439e5e39f86a0d273bee88ac' },
     { description: 'The seed\'s colored address as a Bitcoin address', command: '<%= config.bin %> decode-openassets --network mainnet --bitcoin-address akTnsDt5uzpioRST76VFRQM8q8sBFnQiwcx' },
   ];
@@ -34,6 +36,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     ...chainFlags,
     tx: Flags.string({ description: 'the transaction, hex (instead of --in / standard input)', helpValue: 'HEX' }),
     prev: Flags.string({ description: 'previous transactions: JSON Lines ({"tx": hex}) or one hex per line (repeatable)', helpValue: 'FILE', multiple: true }),
+    protocol: Flags.string({ description: 'openassets (default) or colu: decode the transaction\'s Colu "CC" OP_RETURN instead (no balances)', options: ['openassets', 'colu'], default: 'openassets' }),
     rule: Flags.string({ description: 'marker rule: spec (2015 text, default) or reference (original Python: exactly one push)', options: ['spec', 'reference'], default: 'spec' }),
     stream: Flags.boolean({ description: 'read many transactions as lines, write one JSON line each' }),
     'cache-size': Flags.integer({ description: 'transactions and colorings kept in memory (stream mode bound)', min: 1, default: 100_000 }),
@@ -64,6 +67,14 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     }
     if (f.stream && f.tx !== undefined) throw new UsageError('E_USAGE', '--stream reads --in or standard input, not --tx');
 
+    if (f.protocol === 'colu') {
+      if (f.stream || f.prev !== undefined) throw new UsageError('E_USAGE', '--protocol colu decodes one transaction: no --stream or --prev');
+      const { txBytesFromText } = await import('../lib/openassets/decode.ts');
+      const { parseRawTx } = await import('../lib/openassets/tx.ts');
+      const { coluMessage } = await import('../lib/colu/message.ts');
+      const text = f.tx ?? new TextDecoder().decode(await readInputBytes({ path: f.in === '-' ? undefined : f.in, stdin: process.stdin }));
+      return { message: coluMessage(parseRawTx(txBytesFromText(text)), network) };
+    }
     const { Colorer } = await import('../lib/openassets/coloring.ts');
     const { parseRawTx } = await import('../lib/openassets/tx.ts');
     const oa = await import('../lib/openassets/decode.ts');

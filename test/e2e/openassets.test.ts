@@ -83,3 +83,19 @@ describe('decode-openassets (built CLI)', () => {
     }
   });
 });
+
+describe('decode-openassets --protocol colu (built CLI)', () => {
+  it('decodes the fixture\'s CC transfer as the cc-transaction vector says', () => {
+    const v = (json(readFileSync(join(ROOT, 'test/vectors/colu/op_return_vectors.json'), 'utf8')).vectors as any[]).find((x) => x.op_return_data === '43430215030cc0030c212840');
+    const r = run(['decode-openassets', '--network', 'mainnet', '--protocol', 'colu', '--in', `${F}/colu-transfer.hex`]);
+    expect(r.status, r.stderr).toBe(0);
+    const m = json(r.stdout);
+    expect(m).toMatchObject({ type: 'colu/decoded', op_return_output: 0, payload: { type: v.decoded.type, protocol: v.decoded.protocol, version: v.decoded.version } });
+    expect(m.payload.payments.map((p: any) => ({ ...p, amount: Number(p.amount) }))).toMatchObject(v.decoded.payments);
+  });
+  it('a transaction without a CC output says so (exit 0)', () => {
+    const r = run(['decode-openassets', '--network', 'mainnet', '--protocol', 'colu', '--in', `${F}/transfer.hex`]);
+    expect(r.status).toBe(0);
+    expect(json(r.stdout).reason).toMatch(/no Colu/);
+  });
+});
