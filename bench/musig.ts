@@ -167,14 +167,12 @@ function mintUpdateRate(seconds: number, pool: UserUpdate[], user: KeyPair, mint
 /** Per CPU-second: PSBT signings (benchMusigSigning), BIP-327-only signings, mint updates. */
 export type BackendFigures = { engine: EngineName; psbtSignings: number; engineSignings: number; mintUpdates: number };
 
-export async function benchMusigBackends(opts: { seconds: number; engines?: readonly EngineName[] }) {
-  const user = keyPair(fromHex('33'.repeat(32)));
-  const mint = keyPair(fromHex('44'.repeat(32)));
-  const pool = userUpdates(user, mint);
+/** Run `fn` with each engine selected in turn; engines not installed are listed, not run. */
+async function perEngine<R>(engines: readonly EngineName[], fn: (name: EngineName) => Promise<R>): Promise<{ rows: R[]; skipped: string[] }> {
   const before = activeEngine();
-  const rows: BackendFigures[] = [];
+  const rows: R[] = [];
   const skipped: string[] = [];
-  for (const name of opts.engines ?? (['noble', 'tiny-secp256k1', 'native', 'reference'] as const)) {
+  for (const name of engines) {
     const engine = await loadEngine(name).catch((e: BackendUnavailableError) => e.reason);
     if (typeof engine === 'string') {
       skipped.push(`${name}: ${engine}`);
@@ -182,18 +180,27 @@ export async function benchMusigBackends(opts: { seconds: number; engines?: read
     }
     useEngine(engine);
     try {
-      const psbt = await cpuSeconds(() => benchMusigSigning({ seconds: opts.seconds }));
-      rows.push({
-        engine: name,
-        psbtSignings: psbt.out.signings / psbt.cpu,
-        engineSignings: await engineSigningRate(opts.seconds),
-        mintUpdates: await mintUpdateRate(opts.seconds, pool, user, mint),
-      });
+      rows.push(await fn(name));
     } finally {
       useEngine(before);
     }
   }
   return { rows, skipped };
+}
+
+export async function benchMusigBackends(opts: { seconds: number; engines?: readonly EngineName[] }) {
+  const user = keyPair(fromHex('33'.repeat(32)));
+  const mint = keyPair(fromHex('44'.repeat(32)));
+  const pool = userUpdates(user, mint);
+  return perEngine(opts.engines ?? ['noble', 'tiny-secp256k1', 'native', 'reference'], async (engine): Promise<BackendFigures> => {
+    const psbt = await cpuSeconds(() => benchMusigSigning({ seconds: opts.seconds }));
+    return {
+      engine,
+      psbtSignings: psbt.out.signings / psbt.cpu,
+      engineSignings: await engineSigningRate(opts.seconds),
+      mintUpdates: await mintUpdateRate(opts.seconds, pool, user, mint),
+    };
+  });
 }
 
 /**
@@ -206,37 +213,23 @@ export async function benchAdaptorBackends(opts: { seconds: number; engines?: re
   const bob = keyPair(fromHex('22'.repeat(32)));
   const t = fromHex('25'.repeat(32));
   const T = keyPair(t).publicKey;
-  const before = activeEngine();
-  const rows: { engine: EngineName; claims: number }[] = [];
-  const skipped: string[] = [];
-  for (const name of opts.engines ?? (['noble', 'tiny-secp256k1', 'native'] as const)) {
-    const engine = await loadEngine(name).catch((e: BackendUnavailableError) => e.reason);
-    if (typeof engine === 'string') {
-      skipped.push(`${name}: ${engine}`);
-      continue;
-    }
-    useEngine(engine);
-    try {
-      const claims = await rate(opts.seconds, (i) => {
-        const ch = channel(alice, bob);
-        const msg = counter(i);
-        const parties = ch.userIndex === 0 ? [alice, bob] : [bob, alice];
-        const nonces = parties.map((p) => nonceGen(p.publicKey, p.secretKey, ch.outputKey, msg, undefined, counter(i)));
-        const pubnonces = nonces.map((n) => n.pubnonce);
-        const session = new Session({ aggnonce: nonceAgg(pubnonces), pubkeys: ch.pubkeys, tweaks: ch.tweaks, isXonly: ch.isXonly, msg, adaptor: T });
-        const psigs = parties.map((p, j) => session.sign(nonces[j]!.secnonce, p.secretKey));
-        if (!psigs.every((psig, j) => session.partialSigVerify(psig, pubnonces, j))) throw new Error('partial signature does not verify');
-        const pre = session.partialSigAgg(psigs);
-        const parity = session.nonceParity();
-        if (!verifyPreSignature(pre, parity, T, ch.outputKey, msg)) throw new Error('pre-signature does not verify');
-        const sig = adapt(pre, t, parity);
-        if (!bip340Verify(sig, msg, ch.outputKey)) throw new Error('adapted signature does not verify');
-        if (!equalBytes(extractAdaptor(sig, pre, parity), t)) throw new Error('extract did not return t');
-      });
-      rows.push({ engine: name, claims });
-    } finally {
-      useEngine(before);
-    }
-  }
-  return { rows, skipped };
+  return perEngine(opts.engines ?? ['noble', 'tiny-secp256k1', 'native'], async (engine) => ({
+    engine,
+    claims: await rate(opts.seconds, (i) => {
+      const ch = channel(alice, bob);
+      const msg = counter(i);
+      const parties = ch.userIndex === 0 ? [alice, bob] : [bob, alice];
+      const nonces = parties.map((p) => nonceGen(p.publicKey, p.secretKey, ch.outputKey, msg, undefined, counter(i)));
+      const pubnonces = nonces.map((n) => n.pubnonce);
+      const session = new Session({ aggnonce: nonceAgg(pubnonces), pubkeys: ch.pubkeys, tweaks: ch.tweaks, isXonly: ch.isXonly, msg, adaptor: T });
+      const psigs = parties.map((p, j) => session.sign(nonces[j]!.secnonce, p.secretKey));
+      if (!psigs.every((psig, j) => session.partialSigVerify(psig, pubnonces, j))) throw new Error('partial signature does not verify');
+      const pre = session.partialSigAgg(psigs);
+      const parity = session.nonceParity();
+      if (!verifyPreSignature(pre, parity, T, ch.outputKey, msg)) throw new Error('pre-signature does not verify');
+      const sig = adapt(pre, t, parity);
+      if (!bip340Verify(sig, msg, ch.outputKey)) throw new Error('adapted signature does not verify');
+      if (!equalBytes(extractAdaptor(sig, pre, parity), t)) throw new Error('extract did not return t');
+    }),
+  }));
 }

@@ -13,11 +13,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, toHex } from '../../src/lib/bytes.ts';
-import type { RpcClient } from '../../src/lib/chain/rpc-client.ts';
-import { satsToBtc } from '../../src/lib/chain/amount.ts';
 import { ROOT, tempDir } from '../helpers.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
-import { findBitcoind, startBitcoind, type Bitcoind } from './bitcoind.ts';
+import { findBitcoind } from './bitcoind.ts';
+import { startFundedNode, type FundedNode, type OutPoint } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
 
 const fixtureKey = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
@@ -35,49 +34,29 @@ const DELAYED = pub(KEYS.DELAYED_KEY);
 
 type Created = { address: string; kind: string; locktime: number; witness_script?: string; descriptor?: string; payment_hash: string };
 type Spend = { complete: boolean; hex?: string; txid: string; psbt: string; path: string; missing?: string[]; locktime: number };
-type OutPoint = { txid: string; vout: number };
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND ? `HTLCs against bitcoind -regtest (${BITCOIND})` : 'HTLCs against bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
 if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
 
 describe.skipIf(!BITCOIND)(TITLE, () => {
-  let node: Bitcoind;
-  let wallet: RpcClient;
+  let n: FundedNode;
   let work: { path: string; cleanup: () => void };
-  let miner: string;
-  let sweepTo: string;
   let preimageFile: string;
   let paymentHash: string;
 
-  const chain = () => ['--rpc-url', node.config.url, '--rpc-cookie', node.cookieFile];
   const run = (args: string[], input = '') => offchain(args, { input, env: KEYS });
-  const tip = () => node.rpc.call<number>('getblockcount');
-  const mine = (n: number) => node.rpc.call('generatetoaddress', [n, miner]);
   const expectRefused = (r: CliRun, code: string) =>
     expect({ status: r.status, code: errorCode(r), stdout: r.stdout }, describeRun(r)).toEqual({ status: 4, code, stdout: '' });
-
-  /** Fund `address` from the wallet and confirm it; the HTLC's outpoint. */
-  const fund = async (address: string, sat = 50_000): Promise<OutPoint> => {
-    const txid = await wallet.call<string>('sendtoaddress', [address, satsToBtc(BigInt(sat))]);
-    await mine(1);
-    const tx = await node.rpc.call<{ vout: { n: number; scriptPubKey: { address?: string } }[] }>('getrawtransaction', [txid, 1]);
-    const vout = tx.vout.find((o) => o.scriptPubKey.address === address)!.n;
-    return { txid, vout };
-  };
-  const mempool = async (hex: string) => (await node.rpc.call<{ allowed: boolean; 'reject-reason'?: string }[]>('testmempoolaccept', [[hex]]))[0]!;
-  /** Accepted by testmempoolaccept, broadcast and mined in the next block. */
-  const acceptAndMine = async (hex: string) => {
-    expect(await mempool(hex)).toMatchObject({ allowed: true });
-    const txid = await node.rpc.call<string>('sendrawtransaction', [hex]);
-    await mine(1);
-    const info = await node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1]);
-    expect(info.confirmations).toBe(1);
-    return txid;
-  };
+  const tip = () => n.tip();
+  const mine = (k: number) => n.mine(k);
+  const mempool = (hex: string) => n.mempool(hex);
+  const acceptAndMine = (hex: string) => n.acceptAndMine(hex);
+  const fund = (address: string) => n.fund(address);
+  const chain = () => n.chain();
   const create = async (...args: string[]) => messageOf<Created>(await run(['htlc', 'create', ...args, '--amount', '50000', '--payment-hash', paymentHash, ...chain()]), 'htlc/created');
   const spend = async (command: string, key: keyof typeof KEYS, created: string, at: OutPoint, ...extra: string[]) =>
-    run(['htlc', command, '--key-env', key, '--outpoint', `${at.txid}:${at.vout}`, '--to', sweepTo, '--fee-rate', '2', ...extra, ...chain()], created);
+    run(['htlc', command, '--key-env', key, '--outpoint', `${at.txid}:${at.vout}`, '--to', n.sweepTo, '--fee-rate', '2', ...extra, ...chain()], created);
   const bolt3 = (kind: 'offered' | 'received', cltv: number, anchors = false) =>
     create('--kind', kind, '--revocation-pubkey', REVOCATION, '--local-htlc-pubkey', ALICE, '--remote-htlc-pubkey', BOB, '--locktime', String(cltv),
       '--to-self-delay', '6', '--local-delayed-pubkey', DELAYED, '--feerate-per-kw', '2500', ...(anchors ? ['--anchors'] : []));
@@ -89,16 +68,11 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     preimageFile = join(work.path, 'preimage.hex');
     writeFileSync(preimageFile, toHex(preimage) + '\n', { mode: 0o600 });
     paymentHash = toHex(sha256(preimage));
-    node = await startBitcoind(BITCOIND!);
-    await node.rpc.call('createwallet', ['htlc-funder']);
-    wallet = node.rpc.forWallet('htlc-funder');
-    miner = await wallet.call<string>('getnewaddress', ['', 'bech32m']);
-    sweepTo = await wallet.call<string>('getnewaddress', ['', 'bech32']);
-    await mine(110);
+    n = await startFundedNode(BITCOIND!, 'htlc-funder');
   }, 180_000);
 
   afterAll(async () => {
-    await node?.stop();
+    await n?.stop();
     work?.cleanup();
   });
 
@@ -128,14 +102,14 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const created = await create('--kind', 'taproot', '--payer', ALICE, '--recipient', BOB, '--locktime', String(locktime));
     const text = JSON.stringify(created);
     // Core parses the descriptor (BIP-390 musig() internal key, miniscript leaves) and derives the same address.
-    expect(await node.rpc.call<string[]>('deriveaddresses', [created.descriptor])).toEqual([created.address]);
+    expect(await n.node.rpc.call<string[]>('deriveaddresses', [created.descriptor])).toEqual([created.address]);
     const [a, b, c] = [await fund(created.address), await fund(created.address), await fund(created.address)];
 
     const claim = messageOf<Spend>(await spend('claim', 'BOB_KEY', text, a, '--preimage-file', preimageFile), 'htlc/spend');
     await acceptAndMine(claim.hex!);
 
     // Cooperative: the unsigned PSBT, then each party's nonce and partial signature, finalize, extract.
-    const coop = messageOf<Spend>(await run(['htlc', 'cooperate', '--outpoint', `${c.txid}:${c.vout}`, '--to', sweepTo, '--fee-rate', '2', ...chain()], text), 'htlc/spend');
+    const coop = messageOf<Spend>(await run(['htlc', 'cooperate', '--outpoint', `${c.txid}:${c.vout}`, '--to', n.sweepTo, '--fee-rate', '2', ...chain()], text), 'htlc/spend');
     const dirs = { a: mkdtempSync(join(work.path, 'alice-')), b: mkdtempSync(join(work.path, 'bob-')) };
     let psbt = JSON.stringify(coop);
     for (const [key, dir] of [['ALICE_KEY', dirs.a], ['BOB_KEY', dirs.b]] as const) psbt = messageOf(await run(['musig', 'nonce', '--key-env', key, '--state-dir', dir], psbt)).psbt as string;

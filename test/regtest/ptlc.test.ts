@@ -10,11 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHex, toHex } from '../../src/lib/bytes.ts';
-import type { RpcClient } from '../../src/lib/chain/rpc-client.ts';
-import { satsToBtc } from '../../src/lib/chain/amount.ts';
 import { ROOT, tempDir } from '../helpers.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
-import { findBitcoind, startBitcoind, type Bitcoind } from './bitcoind.ts';
+import { findBitcoind } from './bitcoind.ts';
+import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
 
 const fixtureKey = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
@@ -30,29 +29,14 @@ const TITLE = BITCOIND ? `PTLCs against bitcoind -regtest (${BITCOIND})` : 'PTLC
 if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
 
 describe.skipIf(!BITCOIND)(TITLE, () => {
-  let node: Bitcoind;
-  let wallet: RpcClient;
+  let n: FundedNode;
   let work: { path: string; cleanup: () => void };
-  let miner: string;
-  let sweepTo: string;
 
-  const chain = () => ['--rpc-url', node.config.url, '--rpc-cookie', node.cookieFile];
   const run = (args: string[], input = '') => offchain(args, { input, env: KEYS });
-  const tip = () => node.rpc.call<number>('getblockcount');
-  const mine = (n: number) => node.rpc.call('generatetoaddress', [n, miner]);
-  const mempool = async (hex: string) => (await node.rpc.call<{ allowed: boolean; 'reject-reason'?: string }[]>('testmempoolaccept', [[hex]]))[0]!;
-  const acceptAndMine = async (hex: string) => {
-    expect(await mempool(hex)).toMatchObject({ allowed: true });
-    const txid = await node.rpc.call<string>('sendrawtransaction', [hex]);
-    await mine(1);
-    expect((await node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations).toBe(1);
-    return txid;
-  };
+  const chain = () => n.chain();
   const fund = async (address: string) => {
-    const txid = await wallet.call<string>('sendtoaddress', [address, satsToBtc(60_000n)]);
-    await mine(1);
-    const tx = await node.rpc.call<{ vout: { n: number; scriptPubKey: { address?: string } }[] }>('getrawtransaction', [txid, 1]);
-    return `${txid}:${tx.vout.find((o) => o.scriptPubKey.address === address)!.n}`;
+    const o = await n.fund(address, 60_000n);
+    return `${o.txid}:${o.vout}`;
   };
   const expectRefused = (r: CliRun, code: string) =>
     expect({ status: r.status, code: errorCode(r), stdout: r.stdout }, describeRun(r)).toEqual({ status: 4, code, stdout: '' });
@@ -66,26 +50,21 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   beforeAll(async () => {
     assertBuilt();
     work = tempDir('offchain-regtest-ptlc-');
-    node = await startBitcoind(BITCOIND!);
-    await node.rpc.call('createwallet', ['ptlc-funder']);
-    wallet = node.rpc.forWallet('ptlc-funder');
-    miner = await wallet.call<string>('getnewaddress', ['', 'bech32m']);
-    sweepTo = await wallet.call<string>('getnewaddress', ['', 'bech32m']);
-    await mine(110);
+    n = await startFundedNode(BITCOIND!, 'ptlc-funder');
   }, 180_000);
 
   afterAll(async () => {
-    await node?.stop();
+    await n?.stop();
     work?.cleanup();
   });
 
   it('pre-signed in four piped steps, claimed by the key path with the adapted signature and mined; the payer reads t from the mined claim', async () => {
     const secret = join(work.path, 'bob.secret');
-    const { created, file } = await create((await tip()) + 50, secret);
-    expect(await node.rpc.call<string[]>('deriveaddresses', [created.descriptor])).toEqual([created.address]);
+    const { created, file } = await create((await n.tip()) + 50, secret);
+    expect(await n.node.rpc.call<string[]>('deriveaddresses', [created.descriptor])).toEqual([created.address]);
     const outpoint = await fund(created.address);
     const as = (who: 'ALICE_KEY' | 'BOB_KEY') => ['ptlc', 'presign', '--key-env', who, '--state-dir', join(work.path, who), '--ptlc', file];
-    const s1 = await run(['ptlc', 'presign', '--key-env', 'BOB_KEY', '--state-dir', join(work.path, 'BOB_KEY'), '--outpoint', outpoint, '--to', sweepTo, '--fee-rate', '2', ...chain()], JSON.stringify(created));
+    const s1 = await run(['ptlc', 'presign', '--key-env', 'BOB_KEY', '--state-dir', join(work.path, 'BOB_KEY'), '--outpoint', outpoint, '--to', n.sweepTo, '--fee-rate', '2', ...chain()], JSON.stringify(created));
     expect(messageOf<Presign>(s1, 'ptlc/presign').next).toBe('payer');
     const s2 = await run(as('ALICE_KEY'), s1.stdout);
     expect(messageOf<Presign>(s2, 'ptlc/presign').next).toBe('payee');
@@ -97,9 +76,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const presignedFile = join(work.path, 'presigned.json');
     writeFileSync(presignedFile, s3.stdout);
     const claim = messageOf<Spend>(await run(['ptlc', 'claim', '--in', presignedFile, '--secret-file', secret]), 'ptlc/spend');
-    const txid = await acceptAndMine(claim.hex);
+    const txid = await n.acceptAndMine(claim.hex);
     // The claim on chain: one key-path input with a single 64-byte signature, like any taproot spend.
-    const mined = await node.rpc.call<{ vin: { txinwitness: string[] }[] }>('getrawtransaction', [txid, 1]);
+    const mined = await n.node.rpc.call<{ vin: { txinwitness: string[] }[] }>('getrawtransaction', [txid, 1]);
     expect(mined.vin[0]!.txinwitness.map((w) => w.length)).toEqual([128]);
 
     const extracted = join(work.path, 'alice.t');
@@ -113,17 +92,17 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   });
 
   it('refunded by the CLTV leaf: non-final one block early, mined at the locktime', async () => {
-    const locktime = (await tip()) + 4;
+    const locktime = (await n.tip()) + 4;
     const { created } = await create(locktime, join(work.path, 'refund.secret'));
     const outpoint = await fund(created.address);
     const refund = (...extra: string[]) =>
-      run(['ptlc', 'refund', '--key-env', 'ALICE_KEY', '--outpoint', outpoint, '--to', sweepTo, '--fee-rate', '2', ...extra, ...chain()], JSON.stringify(created));
-    await mine(locktime - 1 - (await tip()));
+      run(['ptlc', 'refund', '--key-env', 'ALICE_KEY', '--outpoint', outpoint, '--to', n.sweepTo, '--fee-rate', '2', ...extra, ...chain()], JSON.stringify(created));
+    await n.mine(locktime - 1 - (await n.tip()));
     expectRefused(await refund(), 'E_NOT_FINAL');
     const early = messageOf<Spend>(await refund('--any-time'), 'ptlc/spend');
     expect(early.locktime).toBe(locktime);
-    expect(await mempool(early.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
-    await mine(1);
-    await acceptAndMine(messageOf<Spend>(await refund(), 'ptlc/spend').hex);
+    expect(await n.mempool(early.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    await n.mine(1);
+    await n.acceptAndMine(messageOf<Spend>(await refund(), 'ptlc/spend').hex);
   });
 });
