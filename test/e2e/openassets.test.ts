@@ -57,6 +57,12 @@ describe('decode-openassets (built CLI)', () => {
     expect(out[3]).toMatchObject({ code: 'E_OA_NO_TX', exit_code: 3 });
     expect(out[4].outputs[1]).toMatchObject({ asset_id: ASSET, asset_quantity: '15' });
   });
+  it('stream: CRLF line ends, blank lines (counted, not answered) and a last line without a newline', () => {
+    const lines = readFileSync(join(ROOT, F, 'chain.jsonl'), 'utf8').trim().split('\n');
+    const r = run(['decode-openassets', '--network', 'mainnet', '--stream'], { input: `${lines[0]}\r\n\r\n${lines[1]}` });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').map((l) => [json(l).line, json(l).status])).toEqual([[1, 'uncolored'], [3, 'colored']]);
+  });
   it('utilities: asset ID of a script, colored address both ways (vector values)', () => {
     const v = json(readFileSync(join(ROOT, 'test/vectors/openassets/asset_id_address_vectors.json'), 'utf8'));
     const a = v.asset_id_from_script[1];
