@@ -1,0 +1,188 @@
+/**
+ * BOLT 4 Sphinx packets: construction for a route of hops with variable-length hop
+ * payloads, and the processing of one layer by a hop. Pure (no I/O); the secp256k1
+ * point multiplications go through the project's pluggable backend
+ * (../musig/engine/backend.ts), the symmetric part through ./crypto.ts.
+ *
+ * Vocabulary as in BOLT 4: shared_secret = SHA256(compressed ECDH point);
+ * blinding_factor = SHA256(ephemeral_pubkey || shared_secret); keys rho (payload
+ * stream), mu (HMAC), pad (initial filling); filler (the tail that makes the last
+ * HMAC verifiable); the packet is version (1) || public_key (33) || hop_payloads
+ * (1300) || hmac (32) = 1366 bytes whatever the route length.
+ */
+import type { Secp256k1Backend } from '../musig/engine/backend.ts';
+import { N } from '../musig/engine/scalar.ts';
+import { MalformedInputError, RefusedError } from '../errors.ts';
+import { BigSizeError, decodeBigSize, encodeBigSize } from './bigsize.ts';
+import { cipherStream, generateKey, hmacEquals, hmacSha256, sha256 } from './crypto.ts';
+
+export const HOP_PAYLOADS_SIZE = 1300;
+export const HMAC_SIZE = 32;
+export const PACKET_SIZE = 1 + 33 + HOP_PAYLOADS_SIZE + HMAC_SIZE; // 1366
+export const ONION_VERSION = 0;
+
+export type Hop = {
+  /** The hop's 33-byte compressed node id. */
+  readonly pubkey: Uint8Array;
+  /** The hop's payload WITHOUT its BigSize length prefix (usually a TLV stream). */
+  readonly payload: Uint8Array;
+};
+
+export type BuiltOnion = {
+  readonly packet: Uint8Array;
+  /** The shared secret of every hop, in route order: the sender keeps these to unwrap errors. */
+  readonly sharedSecrets: readonly Uint8Array[];
+};
+
+export type PeeledOnion = {
+  /** The decrypted payload of this hop (without its length prefix). */
+  readonly payload: Uint8Array;
+  readonly sharedSecret: Uint8Array;
+  /** True when the next HMAC is all zero: this node is the final recipient. */
+  readonly final: boolean;
+  /** The packet to forward (absent when final). */
+  readonly nextPacket: Uint8Array | undefined;
+};
+
+function bytesToScalar(b: Uint8Array): bigint {
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return v;
+}
+
+function xorInto(target: Uint8Array, stream: Uint8Array, targetOffset = 0, streamOffset = 0, length = target.length - targetOffset): void {
+  for (let i = 0; i < length; i++) target[targetOffset + i]! ^= stream[streamOffset + i]!;
+}
+
+/** The framed hop payload: BigSize(length) || payload (the HMAC follows it in the packet). */
+export function framedLength(payload: Uint8Array): number {
+  return encodeBigSize(BigInt(payload.length)).length + payload.length + HMAC_SIZE;
+}
+
+/**
+ * Ephemeral keys and shared secrets along the route (BOLT 4 "Shared Secret" and
+ * "Blinding Ephemeral Onion Keys"): e_0 = session_key; E_i = e_i·G;
+ * ss_i = SHA256(e_i·P_i); b_i = SHA256(E_i || ss_i); e_{i+1} = e_i·b_i.
+ */
+export function routeSecrets<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, pubkeys: readonly Uint8Array[]): { ephemeral0: Uint8Array; sharedSecrets: Uint8Array[] } {
+  let e = bytesToScalar(sessionKey);
+  if (e <= 0n || e >= N) throw new RefusedError('E_ONION_SESSION_KEY', 'session key is not a valid secp256k1 secret key');
+  const E0 = ec.mulBase(e);
+  if (E0 === null) throw new RefusedError('E_ONION_SESSION_KEY', 'session key is not a valid secp256k1 secret key');
+  const ephemeral0 = ec.pointToBytes(E0);
+  let E = ephemeral0;
+  const sharedSecrets: Uint8Array[] = [];
+  pubkeys.forEach((pk, i) => {
+    const P = ec.pointFromBytes(pk);
+    if (P === undefined) throw new RefusedError('E_ONION_HOP_PUBKEY', `hop ${i}: node id is not a valid compressed secp256k1 point`);
+    const S = ec.mul(P, e);
+    if (S === null) throw new RefusedError('E_ONION_HOP_PUBKEY', `hop ${i}: shared point is infinity`);
+    const ss = sha256(ec.pointToBytes(S));
+    sharedSecrets.push(ss);
+    if (i + 1 < pubkeys.length) {
+      const b = bytesToScalar(sha256(E, ss)) % N;
+      e = (e * b) % N;
+      const En = ec.mulBase(e);
+      if (En === null) throw new RefusedError('E_ONION_SESSION_KEY', 'ephemeral key reached zero');
+      E = ec.pointToBytes(En);
+    }
+  });
+  return { ephemeral0, sharedSecrets };
+}
+
+/** BOLT 4 generate_filler for the rho stream. */
+export function generateFiller(sharedSecrets: readonly Uint8Array[], frameSizes: readonly number[]): Uint8Array {
+  const n = sharedSecrets.length;
+  let fillerSize = 0;
+  for (let i = 0; i < n - 1; i++) fillerSize += frameSizes[i]!;
+  const filler = new Uint8Array(fillerSize);
+  let used = 0;
+  for (let i = 0; i < n - 1; i++) {
+    const start = HOP_PAYLOADS_SIZE - used;
+    used += frameSizes[i]!;
+    const stream = cipherStream(generateKey('rho', sharedSecrets[i]!), HOP_PAYLOADS_SIZE + frameSizes[i]!);
+    xorInto(filler, stream, 0, start, used);
+  }
+  return filler;
+}
+
+/** Build the onion packet for a route (1..20 hops; payloads must fit in 1300 bytes). */
+export function buildOnion<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, hops: readonly Hop[], associatedData: Uint8Array): BuiltOnion {
+  if (hops.length === 0) throw new RefusedError('E_ONION_EMPTY_ROUTE', 'route has no hops');
+  const frames = hops.map((h) => framedLength(h.payload));
+  const total = frames.reduce((a, b) => a + b, 0);
+  if (total > HOP_PAYLOADS_SIZE)
+    throw new RefusedError('E_ONION_ROUTE_TOO_LARGE', `hop payloads need ${total} bytes, more than the ${HOP_PAYLOADS_SIZE} an onion carries`);
+  const { ephemeral0, sharedSecrets } = routeSecrets(ec, sessionKey, hops.map((h) => h.pubkey));
+  const filler = generateFiller(sharedSecrets, frames);
+  let mix = cipherStream(generateKey('pad', sessionKey), HOP_PAYLOADS_SIZE);
+  let nextHmac: Uint8Array = new Uint8Array(HMAC_SIZE);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const rho = generateKey('rho', sharedSecrets[i]!);
+    const mu = generateKey('mu', sharedSecrets[i]!);
+    const len = encodeBigSize(BigInt(hops[i]!.payload.length));
+    const shifted = new Uint8Array(HOP_PAYLOADS_SIZE);
+    shifted.set(len, 0);
+    shifted.set(hops[i]!.payload, len.length);
+    shifted.set(nextHmac, len.length + hops[i]!.payload.length);
+    shifted.set(mix.subarray(0, HOP_PAYLOADS_SIZE - frames[i]!), frames[i]!);
+    xorInto(shifted, cipherStream(rho, HOP_PAYLOADS_SIZE));
+    if (i === hops.length - 1) shifted.set(filler, HOP_PAYLOADS_SIZE - filler.length);
+    mix = shifted;
+    nextHmac = hmacSha256(mu, mix, associatedData);
+  }
+  const packet = new Uint8Array(PACKET_SIZE);
+  packet[0] = ONION_VERSION;
+  packet.set(ephemeral0, 1);
+  packet.set(mix, 34);
+  packet.set(nextHmac, 34 + HOP_PAYLOADS_SIZE);
+  return { packet, sharedSecrets };
+}
+
+/**
+ * Process one layer with the node's secret key: version, ephemeral key, HMAC (constant
+ * time), decrypt, payload length, next ephemeral key, next packet; final when the next
+ * HMAC is all zero.
+ */
+export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packet: Uint8Array, associatedData: Uint8Array): PeeledOnion {
+  if (packet.length !== PACKET_SIZE) throw new MalformedInputError('E_ONION_PACKET_LENGTH', `onion packet is ${packet.length} bytes, expected ${PACKET_SIZE}`);
+  if (packet[0] !== ONION_VERSION) throw new MalformedInputError('E_ONION_VERSION', `unknown onion version ${packet[0]} (only 0 is defined)`);
+  const ephemeral = packet.subarray(1, 34);
+  const E = ec.pointFromBytes(ephemeral);
+  if (E === undefined) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'onion ephemeral public key is not a valid compressed secp256k1 point');
+  const k = bytesToScalar(nodeKey);
+  if (k <= 0n || k >= N) throw new RefusedError('E_ONION_NODE_KEY', 'node key is not a valid secp256k1 secret key');
+  const S = ec.mul(E, k);
+  if (S === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'onion ephemeral key gives the point at infinity');
+  const ss = sha256(ec.pointToBytes(S));
+  const hopPayloads = packet.subarray(34, 34 + HOP_PAYLOADS_SIZE);
+  const hmac = packet.subarray(34 + HOP_PAYLOADS_SIZE);
+  const expected = hmacSha256(generateKey('mu', ss), hopPayloads, associatedData);
+  if (!hmacEquals(expected, hmac)) throw new RefusedError('E_ONION_HMAC', 'onion HMAC does not verify (wrong node key, wrong associated data or a corrupted packet)');
+  const stream = cipherStream(generateKey('rho', ss), 2 * HOP_PAYLOADS_SIZE);
+  const bytes = stream; // (hop_payloads || zeros) XOR stream, in place
+  xorInto(bytes, hopPayloads, 0, 0, HOP_PAYLOADS_SIZE);
+  let len: bigint, prefix: number;
+  try {
+    [len, prefix] = decodeBigSize(bytes, 0);
+  } catch (e) {
+    throw new MalformedInputError('E_ONION_PAYLOAD_LENGTH', `hop payload length: ${(e as BigSizeError).message}`);
+  }
+  if (len === 0n) throw new MalformedInputError('E_ONION_PAYLOAD_LENGTH', 'hop payload length is 0 (legacy fixed-size payloads are not supported)');
+  if (BigInt(prefix) + len + BigInt(HMAC_SIZE) > BigInt(HOP_PAYLOADS_SIZE))
+    throw new MalformedInputError('E_ONION_PAYLOAD_LENGTH', `hop payload length ${len} does not fit in the packet`);
+  const n = Number(len);
+  const payload = bytes.slice(prefix, prefix + n);
+  const nextHmac = bytes.slice(prefix + n, prefix + n + HMAC_SIZE);
+  const final = nextHmac.every((b) => b === 0);
+  if (final) return { payload, sharedSecret: ss, final: true, nextPacket: undefined };
+  const b = bytesToScalar(sha256(ephemeral, ss)) % N;
+  const En = ec.mul(E, b);
+  if (En === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'next ephemeral key is the point at infinity');
+  const next = new Uint8Array(PACKET_SIZE);
+  next[0] = ONION_VERSION;
+  next.set(ec.pointToBytes(En), 1);
+  next.set(bytes.subarray(prefix + n + HMAC_SIZE, prefix + n + HMAC_SIZE + HOP_PAYLOADS_SIZE), 34);
+  next.set(nextHmac, 34 + HOP_PAYLOADS_SIZE);
+  return { payload, sharedSecret: ss, final: false, nextPacket: next };
+}
