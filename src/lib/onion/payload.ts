@@ -1,0 +1,163 @@
+/**
+ * Hop payloads (BOLT 4 `payload` TLV stream) to and from JSON, with BOLT 4's field
+ * names. Amounts are msat as bigint inside (decimal strings at the JSON edge);
+ * short_channel_id is written `block x tx x output` (BOLT 7's human form).
+ *
+ * Rules enforced on decode (each a MalformedInputError, exit 3): BigSize types and
+ * lengths minimally encoded, types strictly increasing (so no duplicates), lengths
+ * inside the stream, truncated integers (tu64/tu32) minimal (no leading zero byte)
+ * and not too long, fixed-size fields of their exact size. Unknown records are kept
+ * raw (`unknown`); whether an unknown EVEN type must make the hop fail is the node's
+ * policy and is reported, not hidden (`unknownEvenTypes`).
+ */
+import { MalformedInputError, RefusedError } from '../errors.ts';
+import { BigSizeError, decodeBigSize, encodeBigSize } from './bigsize.ts';
+
+export type PaymentData = { readonly payment_secret: Uint8Array; readonly total_msat: bigint };
+
+export type HopPayload = {
+  amt_to_forward?: bigint;
+  outgoing_cltv_value?: number;
+  short_channel_id?: string;
+  payment_data?: PaymentData;
+  encrypted_recipient_data?: Uint8Array;
+  current_path_key?: Uint8Array;
+  payment_metadata?: Uint8Array;
+  total_amount_msat?: bigint;
+  /** Any other record, by type: raw value bytes. */
+  unknown?: ReadonlyArray<{ readonly type: bigint; readonly value: Uint8Array }>;
+};
+
+export const TLV = {
+  amt_to_forward: 2n,
+  outgoing_cltv_value: 4n,
+  short_channel_id: 6n,
+  payment_data: 8n,
+  encrypted_recipient_data: 10n,
+  current_path_key: 12n,
+  payment_metadata: 16n,
+  total_amount_msat: 18n,
+} as const;
+
+const KNOWN = new Set<bigint>(Object.values(TLV));
+
+function bad(message: string): never {
+  throw new MalformedInputError('E_ONION_TLV', message);
+}
+
+export function encodeTruncated(value: bigint, maxBytes: number): Uint8Array {
+  if (value < 0n || value >= 1n << BigInt(8 * maxBytes)) throw new RefusedError('E_ONION_TLV_RANGE', `value ${value} does not fit in ${maxBytes} bytes`);
+  const out: number[] = [];
+  for (let v = value; v > 0n; v >>= 8n) out.unshift(Number(v & 0xffn));
+  return Uint8Array.from(out);
+}
+
+export function decodeTruncated(bytes: Uint8Array, maxBytes: number, field: string): bigint {
+  if (bytes.length > maxBytes) bad(`${field}: ${bytes.length} bytes, a tu${8 * maxBytes} has at most ${maxBytes}`);
+  if (bytes.length > 0 && bytes[0] === 0) bad(`${field}: truncated integer not minimally encoded (leading zero byte)`);
+  let v = 0n;
+  for (const b of bytes) v = (v << 8n) | BigInt(b);
+  return v;
+}
+
+export function formatScid(bytes: Uint8Array): string {
+  const block = (bytes[0]! << 16) | (bytes[1]! << 8) | bytes[2]!;
+  const tx = (bytes[3]! << 16) | (bytes[4]! << 8) | bytes[5]!;
+  const out = (bytes[6]! << 8) | bytes[7]!;
+  return `${block}x${tx}x${out}`;
+}
+
+export function parseScid(text: string): Uint8Array {
+  const m = /^(\d{1,8})x(\d{1,8})x(\d{1,5})$/.exec(text);
+  if (!m) throw new MalformedInputError('E_ONION_SCID', `short_channel_id "${text}" is not BLOCKxTXxOUTPUT`);
+  const [block, tx, out] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (block > 0xffffff || tx > 0xffffff || out > 0xffff) throw new MalformedInputError('E_ONION_SCID', `short_channel_id "${text}" out of range`);
+  return Uint8Array.of(block >> 16, (block >> 8) & 0xff, block & 0xff, tx >> 16, (tx >> 8) & 0xff, tx & 0xff, out >> 8, out & 0xff);
+}
+
+export function encodeHopPayload(p: HopPayload): Uint8Array {
+  const records: Array<[bigint, Uint8Array]> = [];
+  if (p.amt_to_forward !== undefined) records.push([TLV.amt_to_forward, encodeTruncated(p.amt_to_forward, 8)]);
+  if (p.outgoing_cltv_value !== undefined) records.push([TLV.outgoing_cltv_value, encodeTruncated(BigInt(p.outgoing_cltv_value), 4)]);
+  if (p.short_channel_id !== undefined) records.push([TLV.short_channel_id, parseScid(p.short_channel_id)]);
+  if (p.payment_data !== undefined) {
+    if (p.payment_data.payment_secret.length !== 32) throw new RefusedError('E_ONION_TLV_RANGE', 'payment_secret must be 32 bytes');
+    const t = encodeTruncated(p.payment_data.total_msat, 8);
+    const v = new Uint8Array(32 + t.length);
+    v.set(p.payment_data.payment_secret);
+    v.set(t, 32);
+    records.push([TLV.payment_data, v]);
+  }
+  if (p.encrypted_recipient_data !== undefined) records.push([TLV.encrypted_recipient_data, p.encrypted_recipient_data]);
+  if (p.current_path_key !== undefined) records.push([TLV.current_path_key, p.current_path_key]);
+  if (p.payment_metadata !== undefined) records.push([TLV.payment_metadata, p.payment_metadata]);
+  if (p.total_amount_msat !== undefined) records.push([TLV.total_amount_msat, encodeTruncated(p.total_amount_msat, 8)]);
+  for (const u of p.unknown ?? []) {
+    if (KNOWN.has(u.type)) throw new RefusedError('E_ONION_TLV_DUPLICATE', `raw record type ${u.type} is a named field; use its name`);
+    records.push([u.type, u.value]);
+  }
+  records.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (let i = 1; i < records.length; i++)
+    if (records[i]![0] === records[i - 1]![0]) throw new RefusedError('E_ONION_TLV_DUPLICATE', `TLV type ${records[i]![0]} given twice`);
+  const parts: Uint8Array[] = [];
+  for (const [t, v] of records) parts.push(encodeBigSize(t), encodeBigSize(BigInt(v.length)), v);
+  const total = parts.reduce((a, b) => a + b.length, 0);
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const part of parts) {
+    out.set(part, o);
+    o += part.length;
+  }
+  return out;
+}
+
+export type DecodedHopPayload = HopPayload & { readonly unknownEvenTypes: readonly bigint[] };
+
+export function decodeHopPayload(bytes: Uint8Array): DecodedHopPayload {
+  const p: HopPayload & { unknown: Array<{ type: bigint; value: Uint8Array }> } = { unknown: [] };
+  const unknownEvenTypes: bigint[] = [];
+  let o = 0;
+  let last = -1n;
+  const big = (what: string): bigint => {
+    try {
+      const [v, n] = decodeBigSize(bytes, o);
+      o += n;
+      return v;
+    } catch (e) {
+      return bad(`TLV ${what}: ${(e as BigSizeError).message}`);
+    }
+  };
+  while (o < bytes.length) {
+    const type = big('type');
+    if (type <= last) bad(`TLV types not strictly increasing (${type} after ${last})`);
+    last = type;
+    const len = big(`length of type ${type}`);
+    if (BigInt(o) + len > BigInt(bytes.length)) bad(`TLV type ${type}: length ${len} overruns the payload`);
+    const v = bytes.slice(o, o + Number(len));
+    o += Number(len);
+    switch (type) {
+      case TLV.amt_to_forward: p.amt_to_forward = decodeTruncated(v, 8, 'amt_to_forward'); break;
+      case TLV.outgoing_cltv_value: p.outgoing_cltv_value = Number(decodeTruncated(v, 4, 'outgoing_cltv_value')); break;
+      case TLV.short_channel_id:
+        if (v.length !== 8) bad(`short_channel_id: ${v.length} bytes, expected 8`);
+        p.short_channel_id = formatScid(v);
+        break;
+      case TLV.payment_data:
+        if (v.length < 32) bad(`payment_data: ${v.length} bytes, expected 32 + tu64`);
+        p.payment_data = { payment_secret: v.slice(0, 32), total_msat: decodeTruncated(v.subarray(32), 8, 'payment_data.total_msat') };
+        break;
+      case TLV.encrypted_recipient_data: p.encrypted_recipient_data = v; break;
+      case TLV.current_path_key:
+        if (v.length !== 33) bad(`current_path_key: ${v.length} bytes, expected 33`);
+        p.current_path_key = v;
+        break;
+      case TLV.payment_metadata: p.payment_metadata = v; break;
+      case TLV.total_amount_msat: p.total_amount_msat = decodeTruncated(v, 8, 'total_amount_msat'); break;
+      default:
+        p.unknown.push({ type, value: v });
+        if (type % 2n === 0n) unknownEvenTypes.push(type);
+    }
+  }
+  if (p.unknown.length === 0) delete (p as HopPayload).unknown;
+  return { ...p, unknownEvenTypes };
+}

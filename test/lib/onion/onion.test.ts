@@ -1,0 +1,112 @@
+/**
+ * The hop payload codec against values read by hand from onion-test.json's payloads,
+ * its minimal-encoding refusals, and Sphinx properties: random routes of 1–20 hops
+ * round-trip (each hop peels exactly its payload, only the last is final), flipping
+ * any byte of a packet makes the next peel fail, and a route that does not fit in
+ * 1300 bytes is refused at build.
+ */
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { fromHex, toHex } from '../../../src/lib/bytes.ts';
+import { nobleBackend as ec } from '../../../src/lib/musig/engine/backend-noble.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { buildOnion, peelOnion, PACKET_SIZE } from '../../../src/lib/onion/sphinx.ts';
+import { decodeBigSize } from '../../../src/lib/onion/bigsize.ts';
+import { decodeHopPayload, encodeHopPayload } from '../../../src/lib/onion/payload.ts';
+import { OffchainError } from '../../../src/lib/errors.ts';
+
+const vec = JSON.parse(readFileSync(new URL('../../vectors/bolts/bolt04/onion-test.json', import.meta.url), 'utf8'));
+const payloads = vec.generate.hops.map((h: { payload: string }) => {
+  const b = fromHex(h.payload);
+  const [, n] = decodeBigSize(b);
+  return b.subarray(n);
+});
+
+function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return e instanceof OffchainError ? e.code : `not coded: ${String(e)}`;
+  }
+  return undefined;
+}
+
+describe('hop payload TLV', () => {
+  it('decodes onion-test.json hop 0 and hop 4 to the values written in their hex', () => {
+    const h0 = decodeHopPayload(payloads[0]);
+    expect(h0).toEqual({ amt_to_forward: 15000n, outgoing_cltv_value: 1500, short_channel_id: '0x0x1', unknownEvenTypes: [] });
+    const h4 = decodeHopPayload(payloads[4]);
+    expect(h4.amt_to_forward).toBe(10000n);
+    expect(h4.outgoing_cltv_value).toBe(1000);
+    expect(toHex(h4.payment_data!.payment_secret)).toBe('24a33562c54507a9334e79f0dc4f17d407e6d7c61f0e2f3d0d38599502f61704');
+    expect(h4.payment_data!.total_msat).toBe(10000n);
+    expect(h4.unknown!.map((u) => [u.type, u.value.length, u.value[0]])).toEqual([[301n, 224, 0x2a]]);
+    expect(h4.unknownEvenTypes).toEqual([]);
+  });
+
+  it('re-encodes every vector payload to the same bytes', () => {
+    for (const p of payloads) expect(toHex(encodeHopPayload(decodeHopPayload(p)))).toBe(toHex(p));
+  });
+
+  it.each([
+    ['tu64 with a leading zero', '0203003a98'],
+    ['tu64 longer than 8 bytes', '0209010000000000000000'],
+    ['types not increasing', '04020578020236b0'],
+    ['duplicate type', '020101020102'],
+    ['length overruns', '02053a98'],
+    ['non-minimal BigSize type', 'fd0002023a98'],
+    ['short_channel_id of 7 bytes', '060700000000000001'],
+    ['truncated BigSize', 'fd01'],
+  ])('refuses %s with E_ONION_TLV', (_name, hex) => {
+    expect(codeOf(() => decodeHopPayload(fromHex(hex)))).toBe('E_ONION_TLV');
+  });
+});
+
+const hopArb = fc.record({ sk: fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((k) => secp256k1.utils.isValidSecretKey(k)), size: fc.nat(120) });
+
+describe('Sphinx properties (noble)', () => {
+  it('random routes of 1-20 hops round-trip: each hop gets its payload, only the last is final', () => {
+    fc.assert(
+      fc.property(fc.array(hopArb, { minLength: 1, maxLength: 20 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (hops, ad) => {
+        // sizes chosen so the total frames fit: shrink each to its share of 1300
+        const share = Math.floor(1300 / hops.length) - 32 - 3;
+        const route = hops.map((h, i) => ({ pubkey: secp256k1.getPublicKey(h.sk, true), payload: Uint8Array.from({ length: Math.max(1, Math.min(h.size, share)) }, (_, j) => (i * 31 + j) & 0xff) }));
+        const { packet } = buildOnion(ec, fromHex('4141414141414141414141414141414141414141414141414141414141414141'), route, ad);
+        expect(packet.length).toBe(PACKET_SIZE);
+        let p = packet;
+        hops.forEach((h, i) => {
+          const r = peelOnion(ec, h.sk, p, ad);
+          expect(toHex(r.payload)).toBe(toHex(route[i]!.payload));
+          expect(r.final).toBe(i === hops.length - 1);
+          if (!r.final) p = r.nextPacket!;
+        });
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('flipping any byte of the vector packet makes the first peel fail with a coded error', () => {
+    const packet = fromHex(vec.onion);
+    const ad = fromHex(vec.generate.associated_data);
+    const key = fromHex(vec.decode[0]);
+    fc.assert(
+      fc.property(fc.nat(PACKET_SIZE - 1), fc.integer({ min: 1, max: 255 }), (i, x) => {
+        const bad = packet.slice();
+        bad[i]! ^= x;
+        const code = codeOf(() => peelOnion(ec, key, bad, ad));
+        expect(['E_ONION_VERSION', 'E_ONION_EPHEMERAL_KEY', 'E_ONION_HMAC']).toContain(code);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses a route whose payloads do not fit in 1300 bytes', () => {
+    const pk = secp256k1.getPublicKey(fromHex('4242424242424242424242424242424242424242424242424242424242424242'), true);
+    // one hop: 3 (BigSize) + 1266 + 32 = 1301 > 1300; 1265 fits exactly
+    expect(codeOf(() => buildOnion(ec, fromHex('41'.repeat(32)), [{ pubkey: pk, payload: new Uint8Array(1266) }], new Uint8Array(32)))).toBe('E_ONION_ROUTE_TOO_LARGE');
+    expect(codeOf(() => buildOnion(ec, fromHex('41'.repeat(32)), [{ pubkey: pk, payload: new Uint8Array(1265) }], new Uint8Array(32)))).toBeUndefined();
+    const twenty = Array.from({ length: 21 }, () => ({ pubkey: pk, payload: new Uint8Array(30) }));
+    expect(codeOf(() => buildOnion(ec, fromHex('41'.repeat(32)), twenty, new Uint8Array(32)))).toBe('E_ONION_ROUTE_TOO_LARGE');
+  });
+});
