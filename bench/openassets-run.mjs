@@ -50,7 +50,7 @@ try {
   const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
   const hasTime = existsSync('/usr/bin/time');
   let cmd = process.execPath;
-  let args = [bin, 'decode-openassets', '--network', 'mainnet', '--stream', '--cache-size', '30000', '--in', file];
+  let args = [bin, 'decode-openassets', '--network', 'mainnet', '--stream', '--in', file];
   if (hasTaskset) { args = ['-c', '0', cmd, ...args]; cmd = 'taskset'; }
   if (hasTime) { args = ['-f', '%M', cmd, ...args]; cmd = '/usr/bin/time'; }
   const t0 = process.hrtime.bigint();

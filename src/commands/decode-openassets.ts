@@ -39,7 +39,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     protocol: Flags.string({ description: 'openassets (default) or colu: decode the transaction\'s Colu "CC" OP_RETURN instead (no balances)', options: ['openassets', 'colu'], default: 'openassets' }),
     rule: Flags.string({ description: 'marker rule: spec (2015 text, default) or reference (original Python: exactly one push)', options: ['spec', 'reference'], default: 'spec' }),
     stream: Flags.boolean({ description: 'read many transactions as lines, write one JSON line each' }),
-    'cache-size': Flags.integer({ description: 'transactions and colorings kept in memory (stream mode bound)', min: 1, default: 100_000 }),
+    'cache-size': Flags.integer({ description: 'transactions and colorings kept in memory (bounds the stream\'s memory; older ancestors are fetched again)', min: 1, default: 10_000 }),
     'asset-id-of': Flags.string({ description: 'print the asset ID of this issuing script (hex)', helpValue: 'SCRIPT' }),
     'colored-address': Flags.string({ description: 'print the colored address of this Bitcoin (P2PKH/P2SH) address', helpValue: 'ADDRESS' }),
     'bitcoin-address': Flags.string({ description: 'print the Bitcoin address of this colored address', helpValue: 'COLORED' }),
