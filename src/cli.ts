@@ -25,6 +25,8 @@ import KeyShow from './commands/key/show.ts';
 import MusigInit from './commands/musig/init.ts';
 import MusigNonce from './commands/musig/nonce.ts';
 import MusigSign from './commands/musig/sign.ts';
+import OnionBuild from './commands/onion-build.ts';
+import OnionPeel from './commands/onion-peel.ts';
 import OpenCredit from './commands/open-credit.ts';
 import PsbtAnalyze from './commands/psbt/analyze.ts';
 import PtlcClaim from './commands/ptlc/claim.ts';
@@ -57,6 +59,8 @@ export const COMMANDS = {
   'key:new': KeyNew,
   'key:show': KeyShow,
   'musig:init': MusigInit,
+  'onion-build': OnionBuild,
+  'onion-peel': OnionPeel,
   'open-credit': OpenCredit,
   'musig:nonce': MusigNonce,
   'musig:sign': MusigSign,

@@ -10,9 +10,10 @@ import { CREDIT_SCHEMAS } from './credit/schemas.ts';
 import { HTLC_SCHEMAS } from './htlc/schemas.ts';
 import { PTLC_SCHEMAS } from './ptlc/schemas.ts';
 import { OPENASSETS_SCHEMAS } from './openassets/schemas.ts';
+import { ONION_SCHEMAS } from './onion/schemas.ts';
 
 export const MESSAGE_SCHEMAS: readonly TObject[] = [
-  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...OPENASSETS_SCHEMAS,
+  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...OPENASSETS_SCHEMAS, ...ONION_SCHEMAS,
 ];
 
 /** schemas/credit.update.json for `credit/update`. */

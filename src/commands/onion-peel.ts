@@ -1,0 +1,50 @@
+import type { CommandResult } from '../lib/cli/base-command.ts';
+import { OffchainCommand } from '../lib/cli/base-command.ts';
+import { inputFlags, keyFlags } from '../lib/cli/flags.ts';
+import { fromHex, toHex } from '../lib/bytes.ts';
+import { RefusedError, UsageError } from '../lib/errors.ts';
+
+export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
+  static override summary = 'Process one layer of a BOLT 4 onion with this node\'s key: the payload, and what to forward or that this hop is final.';
+  static override description =
+    'Reads an onion/packet (or the onion/peeled a previous hop printed, whose packet is the one to forward) and prints onion/peeled. ' +
+    'Checked in order: version 0 (E_ONION_VERSION, exit 3), the ephemeral key is a valid point (E_ONION_EPHEMERAL_KEY, exit 3), ' +
+    'the HMAC in constant time (E_ONION_HMAC, exit 4: wrong key, wrong associated data or corrupted), the payload length (E_ONION_PAYLOAD_LENGTH, exit 3) ' +
+    'and the TLV payload (E_ONION_TLV, exit 3). Final when the next HMAC is all zero.';
+  static override examples = [
+    { description: 'Peel the fixture packet at its first hop', command: 'chmod 600 fixtures/onion/hop1.key; <%= config.bin %> onion-peel --in fixtures/onion/packet.json --key-file fixtures/onion/hop1.key' },
+  ];
+  static override flags = { ...inputFlags, ...keyFlags };
+
+  protected async execute(): Promise<CommandResult> {
+    const doc = await this.readDocument();
+    if (doc.format !== 'json') throw new UsageError('E_EXPECTED_MESSAGE', 'expected an onion/packet or onion/peeled JSON message');
+    const { decodeMessage } = await import('../lib/message.ts');
+    const { OnionPacketSchema, OnionPeeledSchema } = await import('../lib/onion/schemas.ts');
+    const v = doc.value as { type?: unknown };
+    let packetHex: string, adHex: string, msgNetwork;
+    if (v && v.type === 'onion/peeled') {
+      const m = decodeMessage(OnionPeeledSchema, doc.value);
+      if (m.final || m.packet === undefined) throw new RefusedError('E_ONION_FINAL', 'this onion/peeled is final: there is nothing left to forward');
+      [packetHex, adHex, msgNetwork] = [m.packet, m.associated_data, m.network];
+    } else {
+      const m = decodeMessage(OnionPacketSchema, doc.value);
+      [packetHex, adHex, msgNetwork] = [m.packet, m.associated_data, m.network];
+    }
+    const network = this.network(msgNetwork);
+    const key = await this.keyPair(network);
+    const { peelOnion } = await import('../lib/onion/sphinx.ts');
+    const { decodeHopPayload } = await import('../lib/onion/payload.ts');
+    const { payloadToJson } = await import('../lib/onion/json.ts');
+    const { onionBackend } = await import('../lib/onion/backend.ts');
+    const peeled = peelOnion(await onionBackend(), key.secretKey, fromHex(packetHex, 'packet'), fromHex(adHex, 'associated_data', 32));
+    const payload = decodeHopPayload(peeled.payload);
+    return {
+      message: {
+        type: 'onion/peeled', version: 1, network, final: peeled.final, payload: payloadToJson(payload), payload_hex: toHex(peeled.payload),
+        unknown_even_types: payload.unknownEvenTypes.map(String), associated_data: adHex,
+        ...(peeled.nextPacket ? { packet: toHex(peeled.nextPacket) } : {}),
+      },
+    };
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The onion messages (JSON edge of ./sphinx.ts and ./payload.ts): `onion/route` (what
+ * onion-build reads), `onion/packet` (what it prints), `onion/peeled` (what onion-peel
+ * prints; its `packet` is the next one to forward, so peels chain through a pipe) and
+ * `onion/secrets` (the sender's per-hop shared secrets, written only to a 0600 file).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Hex, messageSchema } from '../message.ts';
+
+const Msat = (description: string) => Type.String({ pattern: '^(0|[1-9][0-9]{0,19})$', description: `${description} (msat, decimal string)` });
+
+export const HopPayloadJson = Type.Object(
+  {
+    amt_to_forward: Type.Optional(Msat('amt_to_forward')),
+    outgoing_cltv_value: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff, description: 'outgoing_cltv_value (block height)' })),
+    short_channel_id: Type.Optional(Type.String({ pattern: '^[0-9]{1,8}x[0-9]{1,8}x[0-9]{1,5}$', description: 'short_channel_id, BLOCKxTXxOUTPUT' })),
+    payment_data: Type.Optional(Type.Object({ payment_secret: Hex('payment_secret', 32), total_msat: Msat('total_msat') }, { additionalProperties: false })),
+    encrypted_recipient_data: Type.Optional(Hex('encrypted_recipient_data')),
+    current_path_key: Type.Optional(Hex('current_path_key (compressed point)', 33)),
+    payment_metadata: Type.Optional(Hex('payment_metadata')),
+    total_amount_msat: Type.Optional(Msat('total_amount_msat')),
+    tlv: Type.Optional(Type.Array(Type.Object({ type: Type.String({ pattern: '^(0|[1-9][0-9]{0,19})$', description: 'TLV type (decimal)' }), value: Hex('raw value') }, { additionalProperties: false }), { description: 'other TLV records, raw' })),
+  },
+  { additionalProperties: false, description: 'a hop payload (BOLT 4 TLV), field names as in BOLT 4' },
+);
+export type HopPayloadJson = Static<typeof HopPayloadJson>;
+
+export const OnionRouteSchema = messageSchema('onion/route', 'A route to wrap in an onion: each hop\'s node id and payload, in order from the first hop to the recipient, and the associated data (the payment hash).', {
+  associated_data: Hex('associated data bound into every HMAC (the payment hash)', 32),
+  hops: Type.Array(Type.Object({ node_id: Hex('the hop\'s node id (compressed public key)', 33), payload: HopPayloadJson }, { additionalProperties: false }), { minItems: 1, maxItems: 27 }),
+});
+
+export const OnionPacketSchema = messageSchema('onion/packet', 'A 1366-byte BOLT 4 onion packet and the associated data it is bound to.', {
+  packet: Hex('the onion packet (1366 bytes)', 1366),
+  associated_data: Hex('associated data (the payment hash)', 32),
+});
+
+export const OnionPeeledSchema = messageSchema('onion/peeled', 'One layer of an onion processed by its hop: the payload, and either the packet to forward or that this hop is the final one.', {
+  final: Type.Boolean({ description: 'true when the next HMAC is all zero: this node is the recipient' }),
+  payload: HopPayloadJson,
+  payload_hex: Hex('the decrypted payload bytes (without length prefix)'),
+  unknown_even_types: Type.Array(Type.String(), { description: 'unknown EVEN TLV types (a node must fail the HTLC on them)' }),
+  associated_data: Hex('associated data (the payment hash)', 32),
+  packet: Type.Optional(Hex('the packet to forward to the next hop (absent when final)', 1366)),
+});
+
+export const OnionSecretsSchema = messageSchema('onion/secrets', 'The sender\'s per-hop shared secrets (SECRET: anyone holding them can read the route\'s failures); kept to unwrap returned errors.', {
+  associated_data: Hex('associated data (the payment hash)', 32),
+  node_ids: Type.Array(Hex('node id', 33)),
+  shared_secrets: Type.Array(Hex('shared secret', 32)),
+});
+
+export const ONION_SCHEMAS = [OnionRouteSchema, OnionPacketSchema, OnionPeeledSchema, OnionSecretsSchema] as const;

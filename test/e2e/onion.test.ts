@@ -1,0 +1,128 @@
+/**
+ * onion-build / onion-peel through the built CLI: a 20-hop route round-trips (build,
+ * then peel at every hop with that hop's key, piping each onion/peeled into the next
+ * peel; each payload as given, only the last final); the shared secrets go only to the
+ * new 0600 file; every refusal has its code, exit code and empty stdout; and random
+ * corruptions of a packet never crash onion-peel (exit 3 or 4 only).
+ */
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { run } from './cli.ts';
+import { toHex } from '../../src/lib/bytes.ts';
+import { buildOnion } from '../../src/lib/onion/sphinx.ts';
+import { nobleBackend } from '../../src/lib/musig/engine/backend-noble.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'offchain-onion-'));
+const AD = '42'.repeat(32);
+
+function keyFile(name: string, sk: Uint8Array): string {
+  const p = join(dir, name);
+  writeFileSync(p, toHex(sk) + '\n', { mode: 0o600 });
+  return p;
+}
+
+function expectRefused(r: { status: number; stdout: string; stderr: string }, code: string, exit: number): void {
+  expect(r.stderr).toContain(code);
+  expect(r.status).toBe(exit);
+  expect(r.stdout).toBe('');
+}
+
+const sks = Array.from({ length: 20 }, (_, i) => Uint8Array.from({ length: 32 }, (_, j) => (j === 31 ? i + 1 : 0x10 + i)));
+const keyFiles = sks.map((sk, i) => keyFile(`hop${i}.key`, sk));
+const payloads = sks.map((_, i) =>
+  i === 19
+    ? { amt_to_forward: '1000', outgoing_cltv_value: 800, payment_data: { payment_secret: '77'.repeat(32), total_msat: '1000' } }
+    : { amt_to_forward: String(1000 + (19 - i) * 10), outgoing_cltv_value: 800 + (19 - i) * 40, short_channel_id: `${700000 + i}x${i}x1` },
+);
+const route = {
+  type: 'onion/route', version: 1, network: 'regtest', associated_data: AD,
+  hops: sks.map((sk, i) => ({ node_id: toHex(secp256k1.getPublicKey(sk, true)), payload: payloads[i] })),
+};
+const routeFile = join(dir, 'route.json');
+writeFileSync(routeFile, JSON.stringify(route));
+
+describe('onion-build / onion-peel', () => {
+  it('a 20-hop route round-trips: each hop peels its own payload, only the last is final', () => {
+    const secrets = join(dir, 'secrets.json');
+    const built = run(['onion-build', '--in', routeFile, '--secrets-out', secrets], { env: { OFFCHAIN_TEST_SEED: 'onion-e2e' } });
+    expect(built.status, built.stderr).toBe(0);
+    const packet = JSON.parse(built.stdout);
+    expect(packet.type).toBe('onion/packet');
+    expect(packet.packet.length).toBe(2 * 1366);
+    expect(statSync(secrets).mode & 0o777).toBe(0o600);
+    const stored = JSON.parse(readFileSync(secrets, 'utf8'));
+    expect(stored.shared_secrets).toHaveLength(20);
+    for (const s of stored.shared_secrets) expect(built.stdout).not.toContain(s);
+    let input = built.stdout;
+    for (let i = 0; i < 20; i++) {
+      const r = run(['onion-peel', '--key-file', keyFiles[i]!], { input });
+      expect(r.status, r.stderr).toBe(0);
+      const peeled = JSON.parse(r.stdout);
+      expect(peeled.payload).toEqual(payloads[i]);
+      expect(peeled.final).toBe(i === 19);
+      expect('packet' in peeled).toBe(i !== 19);
+      input = r.stdout;
+    }
+    // the same seed gives the same packet
+    const again = run(['onion-build', '--in', routeFile], { env: { OFFCHAIN_TEST_SEED: 'onion-e2e' } });
+    expect(JSON.parse(again.stdout).packet).toBe(packet.packet);
+  });
+
+  it('refuses a route that does not fit in 1300 bytes, writing no secrets file', () => {
+    const big = { ...route, hops: route.hops.map((h) => ({ ...h, payload: { ...h.payload, payment_metadata: 'ab'.repeat(30) } })) };
+    const f = join(dir, 'big.json');
+    writeFileSync(f, JSON.stringify(big));
+    const secrets = join(dir, 'big-secrets.json');
+    expectRefused(run(['onion-build', '--in', f, '--secrets-out', secrets]), 'E_ONION_ROUTE_TOO_LARGE', 4);
+    expect(existsSync(secrets)).toBe(false);
+  });
+
+  it('refuses to overwrite an existing secrets file', () => {
+    const secrets = join(dir, 'exists.json');
+    writeFileSync(secrets, 'keep');
+    expectRefused(run(['onion-build', '--in', routeFile, '--secrets-out', secrets]), 'E_FILE_EXISTS', 4);
+    expect(readFileSync(secrets, 'utf8')).toBe('keep');
+  });
+
+  const fixturePacket = JSON.parse(readFileSync('fixtures/onion/packet.json', 'utf8'));
+  const hop1 = keyFile('fx-hop1.key', Uint8Array.from({ length: 32 }, () => 0x41));
+  const withPacket = (hex: string) => JSON.stringify({ ...fixturePacket, packet: hex });
+
+  it('refuses a bad version (E_ONION_VERSION, 3), a bad ephemeral key (E_ONION_EPHEMERAL_KEY, 3), a bad HMAC (E_ONION_HMAC, 4), the wrong node key (E_ONION_HMAC, 4)', () => {
+    const p: string = fixturePacket.packet;
+    expectRefused(run(['onion-peel', '--key-file', hop1], { input: withPacket('01' + p.slice(2)) }), 'E_ONION_VERSION', 3);
+    expectRefused(run(['onion-peel', '--key-file', hop1], { input: withPacket('0004' + p.slice(4)) }), 'E_ONION_EPHEMERAL_KEY', 3);
+    expectRefused(run(['onion-peel', '--key-file', hop1], { input: withPacket(p.slice(0, -2) + (p.endsWith('00') ? '01' : '00')) }), 'E_ONION_HMAC', 4);
+    expectRefused(run(['onion-peel', '--key-file', keyFiles[0]!], { input: JSON.stringify(fixturePacket) }), 'E_ONION_HMAC', 4);
+  });
+
+  it('refuses a malformed TLV payload behind a valid HMAC (E_ONION_TLV, 3)', () => {
+    const sk = Uint8Array.from({ length: 32 }, () => 0x41);
+    const { packet } = buildOnion(nobleBackend, new Uint8Array(32).fill(7), [{ pubkey: secp256k1.getPublicKey(sk, true), payload: Uint8Array.from([2, 3, 0, 0x3a, 0x98]) }], new Uint8Array(32).fill(0x42));
+    expectRefused(run(['onion-peel', '--key-file', hop1], { input: withPacket(toHex(packet)) }), 'E_ONION_TLV', 3);
+  });
+
+  it('fuzz: corrupted packets and messages never crash onion-peel (exit 3 or 4, stdout empty)', () => {
+    const p: string = fixturePacket.packet;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.tuple(fc.nat(1365), fc.integer({ min: 1, max: 255 })).map(([i, x]) => withPacket(p.slice(0, 2 * i) + (parseInt(p.slice(2 * i, 2 * i + 2), 16) ^ x).toString(16).padStart(2, '0') + p.slice(2 * i + 2))),
+          fc.nat(2731).map((n) => withPacket(p.slice(0, n))),
+          fc.string({ maxLength: 40 }),
+        ),
+        (input) => {
+          const r = run(['onion-peel', '--key-file', hop1], { input });
+          expect([3, 4]).toContain(r.status);
+          expect(r.stdout).toBe('');
+          expect(r.stderr).toMatch(/E_[A-Z_]+/);
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+});
