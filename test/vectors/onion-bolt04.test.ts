@@ -73,3 +73,11 @@ for (const name of BACKENDS) {
     });
   });
 }
+
+describe('BOLT 4 failure messages', () => {
+  it('onion-error-test.json failure_message 2002 is temporary_node_failure (NODE|2)', async () => {
+    const { decodeFailure, encodeFailure } = await import('../../src/lib/onion/failure.ts');
+    expect(decodeFailure(fromHex(errorVec.generate.failure_message))).toEqual({ name: 'temporary_node_failure', code: 0x2002, fields: {} });
+    expect(toHex(encodeFailure('temporary_node_failure'))).toBe(errorVec.generate.failure_message);
+  });
+});
