@@ -126,3 +126,46 @@ describe('onion-build / onion-peel', () => {
     );
   });
 });
+
+describe('onion-error create / wrap / unwrap', () => {
+  it('an error created at hop 3 of 6 and wrapped back through hops 2..0 is attributed to hop 3 with its fields', () => {
+    const six = { ...route, hops: route.hops.slice(0, 6) };
+    const f = join(dir, 'six.json');
+    writeFileSync(f, JSON.stringify(six));
+    const secrets = join(dir, 'six-secrets.json');
+    const built = run(['onion-build', '--in', f, '--secrets-out', secrets]);
+    expect(built.status, built.stderr).toBe(0);
+    const received: string[] = [];
+    let input = built.stdout;
+    for (let i = 0; i < 4; i++) {
+      const p = join(dir, `six-at-${i}.json`);
+      writeFileSync(p, input);
+      received.push(p);
+      input = run(['onion-peel', '--key-file', keyFiles[i]!], { input }).stdout;
+    }
+    const created = run(['onion-error', 'create', '--onion', received[3]!, '--key-file', keyFiles[3]!, '--failure', 'fee_insufficient', '--field', 'htlc_msat=1020', '--field', 'channel_update=']);
+    expect(created.status, created.stderr).toBe(0);
+    let err = created.stdout;
+    for (let i = 2; i >= 0; i--) {
+      const w = run(['onion-error', 'wrap', '--onion', received[i]!, '--key-file', keyFiles[i]!], { input: err });
+      expect(w.status, w.stderr).toBe(0);
+      err = w.stdout;
+    }
+    const u = run(['onion-error', 'unwrap', '--secrets', secrets], { input: err });
+    expect(u.status, u.stderr).toBe(0);
+    const out = JSON.parse(u.stdout);
+    expect(out.hop).toBe(3);
+    expect(out.node_id).toBe(route.hops[3]!.node_id);
+    expect(out.failure).toEqual({ name: 'fee_insufficient', code: 0x100c, fields: { htlc_msat: '1020', channel_update: '' } });
+    // without the wrapping layers of hops 2..0 no hop's HMAC verifies: refused, not misattributed
+    const short = run(['onion-error', 'unwrap', '--secrets', secrets], { input: created.stdout });
+    expectRefused(short, 'E_ONION_ERROR_UNATTRIBUTED', 4);
+  });
+
+  it('refuses a secrets file readable by others and an unknown failure name', () => {
+    const loose = join(dir, 'loose.json');
+    writeFileSync(loose, readFileSync('fixtures/onion/secrets.json'), { mode: 0o644 });
+    expectRefused(run(['onion-error', 'unwrap', '--in', 'fixtures/onion/error.json', '--secrets', loose]), 'E_SECRETS_FILE_PERMISSIONS', 4);
+    expectRefused(run(['onion-error', 'create', '--onion', 'fixtures/onion/packet.json', '--key-file', keyFile('fx1.key', new Uint8Array(32).fill(0x41)), '--failure', 'no_such_failure']), 'E_ONION_FAILURE_NAME', 4);
+  });
+});

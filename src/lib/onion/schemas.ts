@@ -50,4 +50,24 @@ export const OnionSecretsSchema = messageSchema('onion/secrets', 'The sender\'s 
   shared_secrets: Type.Array(Hex('shared secret', 32)),
 });
 
-export const ONION_SCHEMAS = [OnionRouteSchema, OnionPacketSchema, OnionPeeledSchema, OnionSecretsSchema] as const;
+
+
+export const OnionErrorSchema = messageSchema('onion/error', 'A returned error packet (BOLT 4 "Returning Errors"), as the failing hop created it or a hop on the way back wrapped it.', {
+  error_packet: Hex('the obfuscated error packet: HMAC || failure_len || failuremsg || pad_len || pad, XOR each hop\'s ammag stream'),
+});
+
+export const OnionFailureSchema = messageSchema('onion/failure', 'A returned error unwrapped by the sender: which hop failed and why.', {
+  hop: Type.Integer({ minimum: 0, description: 'index of the failing hop in the route (0 = first hop)' }),
+  node_id: Hex('the failing hop\'s node id', 33),
+  failure: Type.Object(
+    {
+      name: Type.String({ description: 'BOLT 4 failure name, or "unknown"' }),
+      code: Type.Integer({ minimum: 0, maximum: 0xffff, description: 'failure_code' }),
+      fields: Type.Record(Type.String(), Type.Union([Type.String(), Type.Integer()]), { description: 'the code\'s data fields (u64 as decimal strings, bytes as hex)' }),
+      tlv: Type.Optional(Hex('trailing TLV stream, raw')),
+    },
+    { additionalProperties: false },
+  ),
+  failure_message: Hex('the raw failuremsg'),
+});
+export const ONION_SCHEMAS = [OnionRouteSchema, OnionPacketSchema, OnionPeeledSchema, OnionSecretsSchema, OnionErrorSchema, OnionFailureSchema] as const;

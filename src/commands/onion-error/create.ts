@@ -1,0 +1,46 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { OffchainCommand } from '../../lib/cli/base-command.ts';
+import { keyFlags } from '../../lib/cli/flags.ts';
+import { fromHex, toHex } from '../../lib/bytes.ts';
+import { UsageError } from '../../lib/errors.ts';
+
+export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorCreate> {
+  static override summary = 'As the failing hop: create the error onion returned for a packet this node received.';
+  static override description =
+    'Peels the onion given with --onion (an onion/packet or onion/peeled) with this node\'s key to get its shared secret, ' +
+    'encodes the failure by its BOLT 4 name with its data fields (--field NAME=VALUE), pads failuremsg to 256 bytes, adds the um HMAC and the ammag layer, and prints onion/error.';
+  static override examples = [
+    { description: 'The fixture route\'s last hop says the payment details are wrong', command: 'chmod 600 fixtures/onion/hop3.key; <%= config.bin %> onion-error create --onion fixtures/onion/at-hop3.json --key-file fixtures/onion/hop3.key --failure incorrect_or_unknown_payment_details --field htlc_msat=14000 --field height=800000' },
+  ];
+  static override flags = {
+    onion: Flags.string({ description: 'the onion/packet (or onion/peeled) this node received', helpValue: 'FILE', required: true }),
+    failure: Flags.string({ description: 'BOLT 4 failure name, e.g. temporary_channel_failure, unknown_next_peer, fee_insufficient', helpValue: 'NAME', required: true }),
+    field: Flags.string({ description: 'a data field of the failure, NAME=VALUE (msat as decimal, bytes as hex)', helpValue: 'NAME=VALUE', multiple: true }),
+    ...keyFlags,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const { readJsonFile } = await import('../../lib/onion/cli-support.ts');
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { OnionPacketSchema, OnionPeeledSchema } = await import('../../lib/onion/schemas.ts');
+    const raw = readJsonFile(this.flags.onion, '--onion') as { type?: string };
+    const m = raw?.type === 'onion/peeled' ? decodeMessage(OnionPeeledSchema, raw) : decodeMessage(OnionPacketSchema, raw);
+    if (m.packet === undefined) throw new UsageError('E_ONION_FINAL', '--onion is a final onion/peeled: give the packet this node received');
+    const network = this.network(m.network);
+    const fields: Record<string, string> = {};
+    for (const f of this.flags.field ?? []) {
+      const i = f.indexOf('=');
+      if (i <= 0) throw new UsageError('E_USAGE', `--field ${f}: expected NAME=VALUE`);
+      fields[f.slice(0, i)] = f.slice(i + 1);
+    }
+    const { encodeFailure } = await import('../../lib/onion/failure.ts');
+    const failure = encodeFailure(this.flags.failure, fields);
+    const key = await this.keyPair(network);
+    const { peelOnion } = await import('../../lib/onion/sphinx.ts');
+    const { onionBackend } = await import('../../lib/onion/backend.ts');
+    const { createErrorPacket } = await import('../../lib/onion/error.ts');
+    const { sharedSecret } = peelOnion(await onionBackend(), key.secretKey, fromHex(m.packet, 'packet'), fromHex(m.associated_data, 'associated_data', 32));
+    return { message: { type: 'onion/error', version: 1, network, error_packet: toHex(createErrorPacket(sharedSecret, failure)) } };
+  }
+}
