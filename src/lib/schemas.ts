@@ -9,11 +9,12 @@ import { PsbtAnalysisSchema, PsbtDecodedSchema, PsbtExtractedSchema, PsbtUpdated
 import { CREDIT_SCHEMAS } from './credit/schemas.ts';
 import { HTLC_SCHEMAS } from './htlc/schemas.ts';
 import { PTLC_SCHEMAS } from './ptlc/schemas.ts';
+import { ROUTE_SCHEMAS } from './route/schemas.ts';
 import { OPENASSETS_SCHEMAS } from './openassets/schemas.ts';
 import { ONION_SCHEMAS } from './onion/schemas.ts';
 
 export const MESSAGE_SCHEMAS: readonly TObject[] = [
-  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...OPENASSETS_SCHEMAS, ...ONION_SCHEMAS,
+  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...ROUTE_SCHEMAS, ...OPENASSETS_SCHEMAS, ...ONION_SCHEMAS,
 ];
 
 /** schemas/credit.update.json for `credit/update`. */

@@ -1,0 +1,41 @@
+/**
+ * `route plan` and `route check` through the built CLI: the seed's route planned and
+ * checked through a pipe (figures written out from the seed: 1.003 / 1.002 / 1.001 / 1
+ * BTC at tip + 10 … tip + 7), and the refusals — a hop short of its fee or its expiry
+ * margin (exit 4), malformed requests (exit 3) — each with nothing on stdout.
+ */
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../helpers.ts';
+import { pipeline, run, type Run } from './cli.ts';
+
+const request = readFileSync(join(ROOT, 'fixtures/route/seed-request.json'), 'utf8');
+const refused = (r: Run, code: string, status: number) =>
+  expect({ status: r.status, stdout: r.stdout, code: /error (E_[A-Z0-9_]+):/.exec(r.stderr)?.[1] }, r.stderr).toEqual({ status, stdout: '', code });
+
+describe('route plan | route check', () => {
+  it('the seed route: plan, then every hop\'s check, through a pipe', async () => {
+    const [, checked] = await pipeline([{ args: ['route', 'plan'] }, { args: ['route', 'check'] }], request);
+    expect(checked!.status, checked!.stderr).toBe(0);
+    const plan = JSON.parse(checked!.stdout) as { first_htlc: { amount_msat: string; cltv_expiry: number }; total_fee_msat: string; hops: { amount_msat: string; cltv_expiry: number; payload: { amt_to_forward: string } }[] };
+    expect(plan.first_htlc).toMatchObject({ amount_msat: '100300000000', cltv_expiry: 1010 });
+    expect(plan.hops.map((h) => [h.amount_msat, h.cltv_expiry])).toEqual([['100300000000', 1010], ['100200000000', 1009], ['100100000000', 1008], ['100000000000', 1007]]);
+    expect(plan.total_fee_msat).toBe('300000000');
+    expect(readFileSync(join(ROOT, 'fixtures/route/seed-plan.json'), 'utf8')).toBe(checked!.stdout);
+  });
+
+  it('refuses a plan with a hop short of its fee or its expiry margin, and malformed requests', () => {
+    const plan = JSON.parse(run(['route', 'plan'], { input: request }).stdout) as { hops: { amount_msat: string; cltv_expiry: number }[] };
+    const short = structuredClone(plan);
+    short.hops[0]!.amount_msat = (BigInt(short.hops[0]!.amount_msat) - 1n).toString();
+    refused(run(['route', 'check'], { input: JSON.stringify(short) }), 'E_ROUTE_FEE_SHORT', 4);
+    const late = structuredClone(plan);
+    late.hops[0]!.cltv_expiry -= 1;
+    refused(run(['route', 'check'], { input: JSON.stringify(late) }), 'E_ROUTE_CLTV_SHORT', 4);
+    const r = JSON.parse(request) as { hops: { short_channel_id: string }[]; final_amount_msat: string };
+    refused(run(['route', 'plan'], { input: JSON.stringify({ ...r, final_amount_msat: 1000 }) }), 'E_MALFORMED_MESSAGE', 3);
+    refused(run(['route', 'plan'], { input: JSON.stringify({ ...r, hops: [{ ...r.hops[0], short_channel_id: '1000:1:0' }] }) }), 'E_MALFORMED_MESSAGE', 3);
+    refused(run(['route', 'plan'], { input: JSON.stringify({ ...r, final_amount_msat: '2100000000000000001' }) }), 'E_BAD_AMOUNT', 3);
+  });
+});
