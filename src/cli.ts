@@ -27,6 +27,9 @@ import MusigNonce from './commands/musig/nonce.ts';
 import MusigSign from './commands/musig/sign.ts';
 import OnionBuild from './commands/onion-build.ts';
 import OnionPeel from './commands/onion-peel.ts';
+import OnionErrorCreate from './commands/onion-error/create.ts';
+import OnionErrorUnwrap from './commands/onion-error/unwrap.ts';
+import OnionErrorWrap from './commands/onion-error/wrap.ts';
 import OpenCredit from './commands/open-credit.ts';
 import PsbtAnalyze from './commands/psbt/analyze.ts';
 import PtlcClaim from './commands/ptlc/claim.ts';
@@ -42,8 +45,6 @@ import PsbtDecode from './commands/psbt/decode.ts';
 import PsbtExtract from './commands/psbt/extract.ts';
 import PsbtFinalize from './commands/psbt/finalize.ts';
 import RefundCredit from './commands/refund-credit.ts';
-import RouteCheck from './commands/route/check.ts';
-import RoutePlan from './commands/route/plan.ts';
 import Rollover from './commands/rollover.ts';
 import SignUpdate from './commands/sign-update.ts';
 
@@ -63,6 +64,9 @@ export const COMMANDS = {
   'musig:init': MusigInit,
   'onion-build': OnionBuild,
   'onion-peel': OnionPeel,
+  'onion-error:create': OnionErrorCreate,
+  'onion-error:unwrap': OnionErrorUnwrap,
+  'onion-error:wrap': OnionErrorWrap,
   'open-credit': OpenCredit,
   'musig:nonce': MusigNonce,
   'musig:sign': MusigSign,
@@ -81,8 +85,6 @@ export const COMMANDS = {
   'ptlc:refund': PtlcRefund,
   'refund-credit': RefundCredit,
   rollover: Rollover,
-  'route:check': RouteCheck,
-  'route:plan': RoutePlan,
   'sign-update': SignUpdate,
 };
 
