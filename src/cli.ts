@@ -45,6 +45,8 @@ import PsbtDecode from './commands/psbt/decode.ts';
 import PsbtExtract from './commands/psbt/extract.ts';
 import PsbtFinalize from './commands/psbt/finalize.ts';
 import RefundCredit from './commands/refund-credit.ts';
+import RouteCheck from './commands/route/check.ts';
+import RoutePlan from './commands/route/plan.ts';
 import Rollover from './commands/rollover.ts';
 import SignUpdate from './commands/sign-update.ts';
 
@@ -85,6 +87,8 @@ export const COMMANDS = {
   'ptlc:refund': PtlcRefund,
   'refund-credit': RefundCredit,
   rollover: Rollover,
+  'route:check': RouteCheck,
+  'route:plan': RoutePlan,
   'sign-update': SignUpdate,
 };
 
