@@ -178,3 +178,17 @@ describe('a 3-hop PTLC payment with decorrelated locks', () => {
     dir.cleanup();
   });
 });
+
+describe('lock-plan from a route/plan', () => {
+  it('gives the route\'s hops and payee their locks in order, with their node ids', () => {
+    const dir = tempDir('offchain-e2e-ptlc-route-plan-');
+    const plan = JSON.parse(readFileSync(join(ROOT, 'fixtures/route/seed-plan.json'), 'utf8')) as { hops: { node_id: string }[] };
+    const out = JSON.parse(ok(run(['ptlc', 'lock-plan', '--payment-point', pub('77'.repeat(32)), '--route', join(ROOT, 'fixtures/route/seed-plan.json'), '--out-dir', dir.path]))) as {
+      locks: { role: string; node_id?: string }[];
+    };
+    expect(out.locks.map((l) => l.role)).toEqual(['sender', 'hop', 'hop', 'hop', 'payee']);
+    expect(out.locks.map((l) => l.node_id)).toEqual([undefined, ...plan.hops.map((h) => h.node_id)]);
+    refused(run(['ptlc', 'lock-plan', '--payment-point', pub('77'.repeat(32)), '--out-dir', dir.path]), 'E_USAGE', 2);
+    dir.cleanup();
+  });
+});

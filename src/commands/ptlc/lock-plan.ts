@@ -11,13 +11,18 @@ export default class PtlcLockPlan extends OffchainCommand<typeof PtlcLockPlan> {
     'public lock points: hop i locks its outgoing PTLC to R, its incoming one is L. See docs/ptlc.md.';
   static override examples = [
     {
+      description: 'Locks for the seed\'s route (Bob, Carol, Diana forwarding to Eric)',
+      command: 'rm -rf /tmp/offchain-route-locks; mkdir -m 700 /tmp/offchain-route-locks && <%= config.bin %> ptlc lock-plan --payment-point $(cat fixtures/ptlc/payment-point.hex) --route fixtures/route/seed-plan.json --out-dir /tmp/offchain-route-locks',
+    },
+    {
       description: 'Locks for a payment through two hops to the payee of the fixture PTLC',
       command: 'rm -rf /tmp/offchain-locks; mkdir -m 700 /tmp/offchain-locks && <%= config.bin %> ptlc lock-plan --payment-point $(cat fixtures/ptlc/payment-point.hex) --hops 2 --out-dir /tmp/offchain-locks',
     },
   ];
   static override flags = {
     'payment-point': Flags.string({ description: 'the payee\'s Z = z·G (33-byte compressed)', helpValue: 'HEX', required: true }),
-    hops: Flags.integer({ description: 'intermediate hops between sender and payee', min: 0, max: 26, required: true }),
+    hops: Flags.integer({ description: 'intermediate hops between sender and payee', min: 0, max: 26, exactlyOne: ['hops', 'route'] }),
+    route: Flags.string({ description: 'a route/plan (route plan): its hops and payee get the locks, in order, with their node ids', helpValue: 'FILE' }),
     'out-dir': Flags.string({ description: 'existing directory for the lock records (one new 0600 file each)', helpValue: 'DIR', required: true }),
   };
 
@@ -29,7 +34,16 @@ export default class PtlcLockPlan extends OffchainCommand<typeof PtlcLockPlan> {
     const { stringifyMessage } = await import('../../lib/json.ts');
     const { toHex } = await import('../../lib/bytes.ts');
     const Z = parsePublicKey(this.flags['payment-point'], '--payment-point');
-    const records = planLocks(Z, this.flags.hops, this.random);
+    let nodeIds: (string | undefined)[] = [];
+    if (this.flags.route !== undefined) {
+      const { decodeMessage } = await import('../../lib/message.ts');
+      const { RoutePlanSchema } = await import('../../lib/route/schemas.ts');
+      const route = decodeMessage(RoutePlanSchema, await this.readFileDocument(this.flags.route));
+      this.network(route.network);
+      nodeIds = [undefined, ...route.hops.map((h) => h.node_id)]; // the sender, then hop 1 … the payee
+    }
+    const hops = this.flags.route !== undefined ? nodeIds.length - 2 : this.flags.hops!;
+    const records = planLocks(Z, hops, this.random);
     const files: string[] = [];
     for (const r of records) {
       const file = join(this.flags['out-dir'], `lock-${r.index}.json`);
@@ -39,7 +53,7 @@ export default class PtlcLockPlan extends OffchainCommand<typeof PtlcLockPlan> {
     return {
       message: {
         type: 'ptlc/locks', version: 1, network, payment_point: toHex(Z),
-        locks: records.map((r) => ({ role: r.role, index: r.index, L: toHex(r.L), R: toHex(r.R) })), files,
+        locks: records.map((r) => ({ role: r.role, index: r.index, ...(nodeIds[r.index] ? { node_id: nodeIds[r.index] } : {}), L: toHex(r.L), R: toHex(r.R) })), files,
       },
     };
   }

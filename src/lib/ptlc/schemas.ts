@@ -57,7 +57,13 @@ export const PtlcExtractedSchema = messageSchema('ptlc/extracted', 'The adaptor 
 
 const Role = Type.Union([Type.Literal('sender'), Type.Literal('hop'), Type.Literal('payee')]);
 const PublicLock = Type.Object(
-  { role: Role, index: Type.Integer({ minimum: 0, maximum: 27 }), L: Pubkey('incoming lock point (sender, payee: the payment point)'), R: Pubkey('outgoing lock point = L + y·G') },
+  {
+    role: Role,
+    index: Type.Integer({ minimum: 0, maximum: 27 }),
+    node_id: Type.Optional(Pubkey('the node this record is for, when planned from a route/plan')),
+    L: Pubkey('incoming lock point (sender, payee: the payment point)'),
+    R: Pubkey('outgoing lock point = L + y·G'),
+  },
   { additionalProperties: false },
 );
 
