@@ -8,25 +8,48 @@ import { inputFlags } from '../lib/cli/flags.ts';
 export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
   static override summary = 'Wrap a route in a BOLT 4 onion packet (1366 bytes, TLV hop payloads).';
   static override description =
-    'Reads an onion/route message (hop node ids with their payloads, and the associated data = payment hash) and prints an onion/packet. ' +
+    'Reads an onion/route message (hop node ids with their payloads, and the associated data = payment hash), or route plan\'s route/plan with --payment-hash (and --payment-secret for the final payment_data), and prints an onion/packet. ' +
     'The session key comes from --session-key-file (0600) or is fresh random (deterministic under OFFCHAIN_TEST_SEED). ' +
     'The per-hop shared secrets, needed later to read a returned error, are written only to the NEW 0600 file named by --secrets-out, never to stdout. ' +
     'A route whose payloads do not fit in 1300 bytes is refused (E_ONION_ROUTE_TOO_LARGE, exit 4).';
   static override examples = [
-    { description: 'The 3-hop fixture route', command: '<%= config.bin %> onion-build --in fixtures/onion/route.json --session-key-file fixtures/onion/session.key' },
+    { description: 'The 3-hop fixture route', command: 'chmod 600 fixtures/onion/session.key; <%= config.bin %> onion-build --in fixtures/onion/route.json --session-key-file fixtures/onion/session.key' },
+    { description: 'Straight from route plan\'s output', command: '<%= config.bin %> onion-build --in fixtures/route/seed-plan.json --payment-hash 4242424242424242424242424242424242424242424242424242424242424242 --payment-secret 2424242424242424242424242424242424242424242424242424242424242424' },
   ];
   static override flags = {
     ...inputFlags,
     'session-key-file': Flags.string({ description: 'file holding the 32-byte session key (hex or WIF, mode 0600); default: fresh random', helpValue: 'FILE' }),
+    'payment-hash': Flags.string({ description: 'with a route/plan input: the associated data (payment hash), hex', helpValue: 'HEX' }),
+    'payment-secret': Flags.string({ description: 'with a route/plan input: the final hop\'s payment_secret, hex (adds payment_data with total_msat = final_amount_msat)', helpValue: 'HEX' }),
     'secrets-out': Flags.string({ description: 'new file (created 0600, never overwritten) for the per-hop shared secrets', helpValue: 'FILE' }),
   };
+
+  /** A route/plan (route plan's output) as an onion/route: its payloads, plus --payment-hash and --payment-secret. */
+  private async fromPlan(value: unknown) {
+    const { decodeMessage } = await import('../lib/message.ts');
+    const { RoutePlanSchema } = await import('../lib/route/schemas.ts');
+    const plan = decodeMessage(RoutePlanSchema, value);
+    const hash = this.flags['payment-hash'];
+    if (hash === undefined) throw new UsageError('E_USAGE', 'a route/plan input needs --payment-hash (the associated data)');
+    fromHex(hash, '--payment-hash', 32);
+    const secret = this.flags['payment-secret'];
+    if (secret !== undefined) fromHex(secret, '--payment-secret', 32);
+    const last = plan.hops.length - 1;
+    return {
+      type: 'onion/route' as const, version: 1 as const, network: plan.network, associated_data: hash.toLowerCase(),
+      hops: plan.hops.map((h, i) => ({
+        node_id: h.node_id,
+        payload: { ...h.payload, ...(i === last && secret !== undefined ? { payment_data: { payment_secret: secret.toLowerCase(), total_msat: plan.final_amount_msat } } : {}) },
+      })),
+    };
+  }
 
   protected async execute(): Promise<CommandResult> {
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new UsageError('E_EXPECTED_MESSAGE', 'expected an onion/route JSON message');
     const { decodeMessage } = await import('../lib/message.ts');
     const { OnionRouteSchema } = await import('../lib/onion/schemas.ts');
-    const route = decodeMessage(OnionRouteSchema, doc.value);
+    const route = (doc.value as { type?: unknown })?.type === 'route/plan' ? await this.fromPlan(doc.value) : decodeMessage(OnionRouteSchema, doc.value);
     const network = this.network(route.network);
     const { payloadFromJson } = await import('../lib/onion/json.ts');
     const { encodeHopPayload } = await import('../lib/onion/payload.ts');

@@ -169,3 +169,29 @@ describe('onion-error create / wrap / unwrap', () => {
     expectRefused(run(['onion-error', 'create', '--onion', 'fixtures/onion/packet.json', '--key-file', keyFile('fx1.key', new Uint8Array(32).fill(0x41)), '--failure', 'no_such_failure']), 'E_ONION_FAILURE_NAME', 4);
   });
 });
+
+describe('onion-build from route plan', () => {
+  it('takes fixtures/route/seed-plan.json as is: every hop peels the payload the plan gave it, the payee gets payment_data', () => {
+    const plan = JSON.parse(readFileSync('fixtures/route/seed-plan.json', 'utf8'));
+    const secret = '24'.repeat(32);
+    const built = run(['onion-build', '--in', 'fixtures/route/seed-plan.json', '--payment-hash', AD, '--payment-secret', secret]);
+    expect(built.status, built.stderr).toBe(0);
+    // the plan's node ids are the keys 0x22.., 0x33.., 0x44.., 0x55.. (checked here, not assumed)
+    const keys = [0x22, 0x33, 0x44, 0x55].map((b) => new Uint8Array(32).fill(b));
+    keys.forEach((k, i) => expect(toHex(secp256k1.getPublicKey(k, true))).toBe(plan.hops[i].node_id));
+    let input = built.stdout;
+    keys.forEach((k, i) => {
+      const r = run(['onion-peel', '--key-file', keyFile(`plan${i}.key`, k)], { input });
+      expect(r.status, r.stderr).toBe(0);
+      const peeled = JSON.parse(r.stdout);
+      const last = i === keys.length - 1;
+      expect(peeled.payload).toEqual(last ? { ...plan.hops[i].payload, payment_data: { payment_secret: secret, total_msat: plan.final_amount_msat } } : plan.hops[i].payload);
+      expect(peeled.final).toBe(last);
+      input = r.stdout;
+    });
+  });
+
+  it('refuses a route/plan without --payment-hash (E_USAGE, exit 2)', () => {
+    expectRefused(run(['onion-build', '--in', 'fixtures/route/seed-plan.json']), 'E_USAGE', 2);
+  });
+});
