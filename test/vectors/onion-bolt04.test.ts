@@ -81,3 +81,32 @@ describe('BOLT 4 failure messages', () => {
     expect(toHex(encodeFailure('temporary_node_failure'))).toBe(errorVec.generate.failure_message);
   });
 });
+
+describe('onion-error-attribution-test.json: the error packet part (attribution data not implemented)', () => {
+  const av = JSON.parse(readFileSync(new URL('onion-error-attribution-test.json', dir), 'utf8')).returning_errors;
+  it('encodes the failure, pads failuremsg to 1024, and every hop\'s obfuscated error packet byte for byte; the sender attributes it to node 4', async () => {
+    const { encodeFailure, decodeFailure } = await import('../../src/lib/onion/failure.ts');
+    const c = av.creating_error_message;
+    const tlv = 'fd84d1fd012c' + av.failure.tlv.value_hex;
+    // the spec's encoded_failure_message is failuremsg || pad_len || pad; payload starts with failure_len
+    const failLen = parseInt(c.payload.slice(0, 4), 16);
+    const failuremsg = c.encoded_failure_message.slice(0, 2 * failLen);
+    expect(c.payload).toBe(c.payload.slice(0, 4) + c.encoded_failure_message);
+    expect(toHex(encodeFailure(av.failure.failure_message, { htlc_msat: String(av.failure.htlc_msat), height: av.failure.height }, tlv))).toBe(failuremsg);
+    expect(decodeFailure(fromHex(failuremsg))).toMatchObject({ name: 'incorrect_or_unknown_payment_details', fields: { htlc_msat: '100', height: 800000 } });
+    expect(toHex(generateKey('um', fromHex(c.shared_secret)))).toBe(c.um_key);
+    // raw packet = the packet before the ammag layer: undo our layer to compare
+    const created = createErrorPacket(fromHex(c.shared_secret), fromHex(failuremsg), 1024);
+    expect(toHex(wrapError(fromHex(c.shared_secret), created))).toBe(c.raw_error_packet);
+    let packet = created;
+    av.forwarding_error_packet.forEach((h: { shared_secret: string; ammag_key: string; error_packet: string }, i: number) => {
+      expect(toHex(generateKey('ammag', fromHex(h.shared_secret)))).toBe(h.ammag_key);
+      if (i > 0) packet = wrapError(fromHex(h.shared_secret), packet);
+      expect(toHex(packet)).toBe(h.error_packet);
+    });
+    const secrets = [...av.forwarding_error_packet].reverse().map((h: { shared_secret: string }) => fromHex(h.shared_secret));
+    const r = unwrapError(secrets, packet);
+    expect(r.hop).toBe(av.failure.failure_source_node);
+    expect(toHex(r.failureMessage)).toBe(failuremsg);
+  });
+});
