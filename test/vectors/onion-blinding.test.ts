@@ -26,7 +26,7 @@ for (const name of ['noble', 'tiny-secp256k1', 'native'] as BackendName[]) {
       hops.forEach((h: Record<string, string>, i: number) => {
         const priv = h.path_privkey !== undefined ? fromHex(h.path_privkey) : next!;
         if (h.path_privkey !== undefined && next !== undefined && !hops[i - 1].tlvs.next_path_key_override) expect(toHex(next)).toBe(h.path_privkey);
-        const b = blindHop(ec, priv, fromHex(h.node_id), fromHex(h.encoded_tlvs));
+        const b = blindHop(ec, priv, fromHex(h.node_id!), fromHex(h.encoded_tlvs!));
         expect(toHex(b.pathKey)).toBe(h.path_key);
         expect(toHex(b.sharedSecret)).toBe(h.shared_secret);
         expect(toHex(b.rho)).toBe(h.rho);
@@ -41,7 +41,7 @@ for (const name of ['noble', 'tiny-secp256k1', 'native'] as BackendName[]) {
 
     it('unblind: each hop recovers its data, blinded private key and the next path_key', () => {
       v.unblind.hops.forEach((h: Record<string, string>, i: number) => {
-        const u = unblindHop(ec, fromHex(h.node_privkey), fromHex(h.path_key), fromHex(v.route.hops[i].encrypted_data));
+        const u = unblindHop(ec, fromHex(h.node_privkey!), fromHex(h.path_key!), fromHex(v.route.hops[i].encrypted_data));
         expect(toHex(u.blindedPrivkey)).toBe(h.blinded_privkey);
         expect(toHex(u.decryptedData)).toBe(h.decrypted_data);
         if (h.next_path_key !== undefined) expect(toHex(u.nextPathKey)).toBe(h.next_path_key);
