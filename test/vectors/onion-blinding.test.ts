@@ -49,3 +49,56 @@ for (const name of ['noble', 'tiny-secp256k1', 'native'] as BackendName[]) {
     });
   });
 }
+
+const bp = JSON.parse(readFileSync(new URL('./bolts/bolt04/blinded-payment-onion-test.json', import.meta.url), 'utf8'));
+
+/** TLV records of a stream as [type, value] (test-side walker; single-byte BigSize types/lengths or fd-prefixed). */
+function tlvRecords(b: Uint8Array): Array<[number, Uint8Array]> {
+  const out: Array<[number, Uint8Array]> = [];
+  let o = 0;
+  const big = () => (b[o] === 0xfd ? ((o += 3), (b[o - 2]! << 8) | b[o - 1]!) : b[o++]!);
+  while (o < b.length) {
+    const t = big();
+    const l = big();
+    out.push([t, b.subarray(o, o + l)]);
+    o += l;
+  }
+  return out;
+}
+
+describe('blinded-payment-onion-test.json (noble)', async () => {
+  const { nobleBackend: ec } = await import('../../src/lib/musig/engine/backend-noble.ts');
+  const { buildOnion, peelOnion } = await import('../../src/lib/onion/sphinx.ts');
+  const { decodeBigSize } = await import('../../src/lib/onion/bigsize.ts');
+  const { blindedNodePrivkey } = await import('../../src/lib/onion/blinding.ts');
+  const strip = (hex: string) => { const b = fromHex(hex); return b.subarray(decodeBigSize(b)[1]); };
+  const g = bp.generate;
+  const ad = fromHex(g.associated_data);
+
+  it('builds the onion to the partially blinded route byte for byte', () => {
+    const hops = g.full_route.hops.map((h: { pubkey: string; payload: string }) => ({ pubkey: fromHex(h.pubkey), payload: strip(h.payload) }));
+    expect(toHex(buildOnion(ec, fromHex(g.session_key), hops, ad).packet)).toBe(g.onion);
+  });
+
+  it('each hop peels (blinded hops with their blinded private key), decrypts its recipient data and finds the next path_key', () => {
+    let packet = fromHex(g.onion);
+    let pathKey: Uint8Array | undefined;
+    bp.decrypt.hops.forEach((h: { node_privkey: string; onion: string; next_path_key?: string }, i: number) => {
+      expect(toHex(packet)).toBe(h.onion);
+      const nodeKey = fromHex(h.node_privkey);
+      const key = pathKey === undefined ? nodeKey : blindedNodePrivkey(ec, nodeKey, pathKey);
+      const peeled = peelOnion(ec, key, packet, ad);
+      const recs = new Map(tlvRecords(peeled.payload));
+      if (recs.has(12)) pathKey = recs.get(12)!; // current_path_key: the introduction node
+      if (h.next_path_key !== undefined) {
+        const u = unblindHop(ec, nodeKey, pathKey!, recs.get(10)!);
+        const override = new Map(tlvRecords(u.decryptedData)).get(8);
+        const next = override ?? u.nextPathKey;
+        expect(toHex(next)).toBe(h.next_path_key);
+        pathKey = next;
+      }
+      expect(peeled.final).toBe(i === bp.decrypt.hops.length - 1);
+      if (!peeled.final) packet = peeled.nextPacket!;
+    });
+  });
+});

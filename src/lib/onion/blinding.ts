@@ -86,3 +86,12 @@ export function unblindHop<P>(ec: Secp256k1Backend<P>, nodePrivkey: Uint8Array, 
   const nextPathKey = ec.pointToBytes(ec.mul(E, scalar(sha256(pathKey, ss)) % N)!);
   return { blindedPrivkey, decryptedData, nextPathKey, sharedSecret: ss };
 }
+
+/** The key a blinded hop peels its onion with: k·HMAC("blinded_node_id", SHA256(k·path_key)). */
+export function blindedNodePrivkey<P>(ec: Secp256k1Backend<P>, nodePrivkey: Uint8Array, pathKey: Uint8Array): Uint8Array {
+  const k = scalar(nodePrivkey);
+  const E = ec.pointFromBytes(pathKey);
+  if (E === undefined) throw new MalformedInputError('E_ONION_PATH_KEY', 'path_key is not a valid compressed point');
+  const ss = sha256(ec.pointToBytes(ec.mul(E, k)!));
+  return scalarBytes((k * (scalar(hmacSha256(BLINDED_NODE_ID, ss)) % N)) % N);
+}
