@@ -12,6 +12,7 @@
  */
 import type { Secp256k1Backend } from '../musig/engine/backend.ts';
 import { N } from '../musig/engine/scalar.ts';
+import { secretMul } from './ecdh.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { BigSizeError, decodeBigSize, encodeBigSize } from './bigsize.ts';
 import { cipherStream, generateKey, hmacEquals, hmacSha256, sha256 } from './crypto.ts';
@@ -75,7 +76,7 @@ export function routeSecrets<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array,
   pubkeys.forEach((pk, i) => {
     const P = ec.pointFromBytes(pk);
     if (P === undefined) throw new RefusedError('E_ONION_HOP_PUBKEY', `hop ${i}: node id is not a valid compressed secp256k1 point`);
-    const S = ec.mul(P, e);
+    const S = secretMul(ec, P, e);
     if (S === null) throw new RefusedError('E_ONION_HOP_PUBKEY', `hop ${i}: shared point is infinity`);
     const ss = sha256(ec.pointToBytes(S));
     sharedSecrets.push(ss);
@@ -152,7 +153,7 @@ export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packe
   if (E === undefined) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'onion ephemeral public key is not a valid compressed secp256k1 point');
   const k = bytesToScalar(nodeKey);
   if (k <= 0n || k >= N) throw new RefusedError('E_ONION_NODE_KEY', 'node key is not a valid secp256k1 secret key');
-  const S = ec.mul(E, k);
+  const S = secretMul(ec, E, k);
   if (S === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'onion ephemeral key gives the point at infinity');
   const ss = sha256(ec.pointToBytes(S));
   const hopPayloads = packet.subarray(34, 34 + HOP_PAYLOADS_SIZE);
@@ -177,7 +178,7 @@ export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packe
   const final = nextHmac.every((b) => b === 0);
   if (final) return { payload, sharedSecret: ss, final: true, nextPacket: undefined };
   const b = bytesToScalar(sha256(ephemeral, ss)) % N;
-  const En = ec.mul(E, b);
+  const En = secretMul(ec, E, b);
   if (En === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'next ephemeral key is the point at infinity');
   const next = new Uint8Array(PACKET_SIZE);
   next[0] = ONION_VERSION;
