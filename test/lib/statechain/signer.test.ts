@@ -1,0 +1,88 @@
+/**
+ * The statechain's additive signer: for 2 and 3 parties with random shares and messages,
+ * the aggregate is a BIP-340 signature for the P2TR output key of P = ΣXᵢ (output key and
+ * signature checked by test code: BIP-341 tweak in test/independent/keys.ts, the
+ * independent BIP-340 verifier); a tampered partial signature is refused naming its
+ * party; after the operator's share is rotated as a transfer does (s₂ = s₁ + o₁ − o₂,
+ * through t₁ = o₁ + x₁, t₂ = t₁ − o₂, s₂ = s₁ + t₂ − x₁) P is unchanged and the new pair
+ * signs for the same coin; proofs of possession bind a share to a coin, and a rogue key
+ * (X' = Y − X_victim) cannot be proven.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { toHex } from '../../../src/lib/bytes.ts';
+import { additiveKey, aggregate, nonceGen, partialSign, partialVerify, provePossession, verifyPossession } from '../../../src/lib/statechain/signer.ts';
+import { VERIFIER } from '../../independent/verify.ts';
+import { taprootOutput } from '../../independent/keys.ts';
+import { thrown } from '../../setup/refusal.ts';
+
+const N = secp256k1.Point.Fn.ORDER;
+const G = secp256k1.Point.BASE;
+const scalar = fc.bigInt({ min: 1n, max: N - 1n });
+const b32 = (n: bigint) => Uint8Array.from(Buffer.from(n.toString(16).padStart(64, '0'), 'hex'));
+const pub = (x: bigint) => G.multiply(x).toBytes(true);
+const mod = (a: bigint) => ((a % N) + N) % N;
+
+function sign(secrets: bigint[], msg: Uint8Array, seed: number) {
+  const shares = secrets.map(pub);
+  const nonces = secrets.map((_, i) => nonceGen(Uint8Array.from({ length: 64 }, (_, j) => (seed * 7 + i * 31 + j) & 0xff)));
+  const input = { shares, pubnonces: nonces.map((n) => n.pubnonce), msg };
+  const psigs = secrets.map((x, i) => partialSign(input, i, nonces[i]!.secnonce, b32(x)));
+  return { input, psigs, sig: aggregate(input, psigs) };
+}
+
+describe('additive Schnorr signing for P = ΣXᵢ', () => {
+  it('2 or 3 parties: a BIP-340 signature for the key-path-only P2TR output of P, checked independently', () => {
+    fc.assert(
+      fc.property(fc.array(scalar, { minLength: 2, maxLength: 3 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.nat(1000), (secrets, msg, seed) => {
+        fc.pre(mod(secrets.reduce((a, b) => a + b, 0n)) !== 0n);
+        const { sig } = sign(secrets, msg, seed);
+        const key = additiveKey(secrets.map(pub));
+        const P = G.multiply(mod(secrets.reduce((a, b) => a + b, 0n)));
+        expect(toHex(key.script)).toBe(toHex(taprootOutput(P.toBytes(true).subarray(1)).script));
+        expect(VERIFIER.verify(sig, msg, key.outputKey)).toBe(true);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('a tampered partial signature is refused, naming its party', () => {
+    const { input, psigs } = sign([5n, 7n, 11n], new Uint8Array(32).fill(3), 1);
+    const bad = psigs.map((p) => p.slice());
+    bad[1]![31]! ^= 1;
+    expect(partialVerify(input, 1, bad[1]!)).toBe(false);
+    const e = thrown(() => aggregate(input, bad));
+    expect({ code: e.code, detail: e.detail }).toEqual({ code: 'E_BAD_PARTIAL_SIG', detail: { participant: '1' } });
+  });
+
+  it('a transfer\'s rotation keeps P: the new owner and the rotated operator share sign for the same coin', () => {
+    fc.assert(
+      fc.property(scalar, scalar, scalar, scalar, (o1, s1, o2, x1) => {
+        fc.pre(mod(o1 + s1) !== 0n);
+        const t1 = mod(o1 + x1); // sender → receiver
+        const t2 = mod(t1 - o2); // receiver → operator
+        const s2 = mod(s1 + t2 - x1); // operator
+        expect(G.multiply(t1).equals(G.multiply(o1).add(G.multiply(x1)))).toBe(true); // the receiver's check t1·G = O1 + X1
+        const before = additiveKey([pub(o1), pub(s1)]);
+        const after = additiveKey([pub(o2), pub(s2)]);
+        expect(toHex(after.aggregate)).toBe(toHex(before.aggregate));
+        const msg = new Uint8Array(32).fill(9);
+        expect(VERIFIER.verify(sign([o2, s2], msg, 2).sig, msg, before.outputKey)).toBe(true);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('proofs of possession bind a share to a coin; a rogue key Y − X cannot be proven', () => {
+    const coin = new Uint8Array(32).fill(1);
+    const x = 1234567n;
+    const proof = provePossession(b32(x), coin, new Uint8Array(32));
+    expect(verifyPossession(pub(x), coin, proof)).toBe(true);
+    expect(verifyPossession(pub(x), new Uint8Array(32).fill(2), proof)).toBe(false);
+    // The attacker knows y, not the log of Y − X_victim: its best try (a proof with y) fails.
+    const y = 99n;
+    const rogue = G.multiply(y).add(G.multiply(x).negate()).toBytes(true);
+    expect(verifyPossession(rogue, coin, provePossession(b32(y), coin, new Uint8Array(32)))).toBe(false);
+  });
+});
