@@ -1,0 +1,69 @@
+/**
+ * `npm run bench`, BOLT 3: commitments built and signed per second with 20 HTLCs — the
+ * commitment, its 20 HTLC transactions and the 21 signatures a commitment_signed carries
+ * (src/lib/bolt3/sign.ts signCounterpartyCommitment) — per secp256k1 backend, per
+ * CPU-second (the machine may be shared). The issue's target: ≥ 500/s per core on the
+ * fastest backend. Run alone: `node --import tsx bench/bolt3.ts [seconds]`.
+ */
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import {
+  ANCHORS, LEGACY, NOBLE, bolt3Backend, buildCommitment, buildHtlcTransactions, generateFromSeed, nativeEcdsa, pointOf, signCounterpartyCommitment, tinySecp256k1Ecdsa,
+  type Bolt3Backend, type ChannelParameters, type CommitmentFormat, type Htlc,
+} from '../src/lib/bolt3/index.ts';
+import { tinySecp256k1Backend } from '../src/lib/musig/engine/backend-tiny-secp256k1.ts';
+import { nativeBackend } from '../src/lib/musig/engine/backend-native.ts';
+
+const req = createRequire(import.meta.url);
+const sec = (b: number) => new Uint8Array(32).fill(b);
+const keys = (o: number) => ({ fundingPubkey: pointOf(sec(o + 1)), revocationBasepoint: pointOf(sec(o + 2)), paymentBasepoint: pointOf(sec(o + 3)), delayedPaymentBasepoint: pointOf(sec(o + 4)), htlcBasepoint: pointOf(sec(o + 5)) });
+const params = (format: CommitmentFormat): ChannelParameters => ({
+  format, fundingOutpoint: { txid: '8984484a580b825b9972d7adb15050b3ab624ccd731946b3eeddb92f4e7ef6be', vout: 0 }, fundingSatoshis: 10_000_000n,
+  opener: 'remote', local: keys(10), remote: keys(20), toSelfDelay: 144, dustLimitSatoshis: 546n,
+});
+const htlcs: Htlc[] = Array.from({ length: 20 }, (_, i) => ({
+  direction: i % 2 ? 'offered' : 'received', amountMsat: BigInt(100_000_000 + i * 1000), paymentHash: createHash('sha256').update(String(i)).digest(), cltvExpiry: 800_000 + i,
+}));
+const htlcTotal = htlcs.reduce((a, h) => a + h.amountMsat, 0n);
+const points = Array.from({ length: 64 }, (_, i) => pointOf(generateFromSeed(sec(9), 2 ** 48 - 1 - i)));
+
+const backends: [string, Bolt3Backend | string][] = [['noble', NOBLE]];
+try {
+  const tiny = (await import(req.resolve('tiny-secp256k1'))) as Parameters<typeof tinySecp256k1Backend>[0] & Parameters<typeof tinySecp256k1Ecdsa>[0];
+  backends.push(['tiny-secp256k1', bolt3Backend(tinySecp256k1Backend(tiny), tinySecp256k1Ecdsa(tiny))]);
+} catch (e) {
+  backends.push(['tiny-secp256k1', `not installed: ${(e as Error).message}`]);
+}
+try {
+  const native = req('secp256k1/bindings.js') as Parameters<typeof nativeBackend>[0] & Parameters<typeof nativeEcdsa>[0];
+  backends.push(['native', bolt3Backend(nativeBackend(native), nativeEcdsa(native))]);
+} catch (e) {
+  backends.push(['native', `not installed: ${(e as Error).message}`]);
+}
+
+const seconds = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 3);
+console.log('\nBOLT 3: a commitment with 20 HTLCs, its 20 HTLC txs and 21 signatures, per CPU-second');
+for (const format of [LEGACY, ANCHORS]) {
+  for (const [name, backend] of backends) {
+    if (typeof backend === 'string') {
+      console.log(`  ${format.name.padEnd(8)} ${name.padEnd(15)} ${backend}`);
+      continue;
+    }
+    const p = params(format);
+    let n = 0;
+    const one = () => {
+      const c = buildCommitment(p, { commitmentNumber: n, perCommitmentPoint: points[n % 64]!, toLocalMsat: 6_000_000_000n - htlcTotal, toRemoteMsat: 4_000_000_000n, feeratePerKw: 253, htlcs }, backend);
+      const txs = buildHtlcTransactions(c);
+      const signed = signCounterpartyCommitment(c, txs, sec(21), sec(25), backend);
+      if (txs.length !== 20 || signed.htlcSignatures.length !== 20) throw new Error('an HTLC was trimmed or left unsigned');
+      n++;
+    };
+    for (let i = 0; i < 20; i++) one();
+    n = 0;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    while (performance.now() - t0 < seconds * 1000) one();
+    const used = process.cpuUsage(cpu0);
+    console.log(`  ${format.name.padEnd(8)} ${name.padEnd(15)} ${(n / ((used.user + used.system) / 1e6)).toFixed(0).padStart(6)}/s`);
+  }
+}
