@@ -106,3 +106,6 @@ await import('./fixtures-htlc.ts');
 
 // ——— PTLCs: one payment's every message. ———
 await import('./fixtures-ptlc.ts');
+
+// ——— BOLT 3: the Appendix C commitment, signed by both through the CLI. ———
+await import('./fixtures-bolt3.ts');

@@ -11,6 +11,8 @@ import { homedir } from 'node:os';
 import { applyConfigFile } from './lib/cli/config.ts';
 import { OffchainError } from './lib/errors.ts';
 import CloseCredit from './commands/close-credit.ts';
+import CommitmentFinalize from './commands/commitment/finalize.ts';
+import CommitmentSign from './commands/commitment/sign.ts';
 import CreditList from './commands/credit/list.ts';
 import DecodeOpenassets from './commands/decode-openassets.ts';
 import ExitCredit from './commands/exit-credit.ts';
@@ -52,6 +54,8 @@ import SignUpdate from './commands/sign-update.ts';
 
 export const COMMANDS = {
   'close-credit': CloseCredit,
+  'commitment:finalize': CommitmentFinalize,
+  'commitment:sign': CommitmentSign,
   'credit:list': CreditList,
   'decode-openassets': DecodeOpenassets,
   'exit-credit': ExitCredit,

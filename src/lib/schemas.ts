@@ -6,6 +6,7 @@
 import type { TObject } from '@sinclair/typebox';
 import { KeyPublicSchema } from './keys/schemas.ts';
 import { PsbtAnalysisSchema, PsbtDecodedSchema, PsbtExtractedSchema, PsbtUpdatedSchema } from './psbt/schemas.ts';
+import { BOLT3_SCHEMAS } from './bolt3/schemas.ts';
 import { CREDIT_SCHEMAS } from './credit/schemas.ts';
 import { HTLC_SCHEMAS } from './htlc/schemas.ts';
 import { PTLC_SCHEMAS } from './ptlc/schemas.ts';
@@ -14,7 +15,7 @@ import { OPENASSETS_SCHEMAS } from './openassets/schemas.ts';
 import { ONION_SCHEMAS } from './onion/schemas.ts';
 
 export const MESSAGE_SCHEMAS: readonly TObject[] = [
-  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...ROUTE_SCHEMAS, ...OPENASSETS_SCHEMAS, ...ONION_SCHEMAS,
+  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...ROUTE_SCHEMAS, ...BOLT3_SCHEMAS, ...OPENASSETS_SCHEMAS, ...ONION_SCHEMAS,
 ];
 
 /** schemas/credit.update.json for `credit/update`. */

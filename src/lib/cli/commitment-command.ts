@@ -1,0 +1,25 @@
+/**
+ * The base of the `commitment` commands: reads a `bolt3/commitment-request` or a
+ * `bolt3/commitment` (whose derived fields are ignored: everything is rebuilt from the
+ * channel and the state) and the signatures it carries so far.
+ */
+import type { Command } from '@oclif/core';
+import { MalformedInputError } from '../errors.ts';
+import { OffchainCommand } from './base-command.ts';
+
+export abstract class CommitmentCommand<T extends typeof Command> extends OffchainCommand<T> {
+  protected async readCommitment() {
+    const doc = await this.readDocument();
+    if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', 'expected a bolt3/commitment-request or bolt3/commitment message');
+    const { decodeMessage } = await import('../message.ts');
+    const { CommitmentRequestSchema, CommitmentSchema } = await import('../bolt3/schemas.ts');
+    const value = doc.value as { type?: string };
+    const m = value.type === 'bolt3/commitment' ? decodeMessage(CommitmentSchema, value) : decodeMessage(CommitmentRequestSchema, value);
+    const network = this.network(m.network);
+    const { buildFromJson } = await import('../bolt3/messages.ts');
+    const { c, htlcTxs } = buildFromJson(m.channel, m.state);
+    type Signatures = { local?: { commitment: string; htlcs: string[] }; remote?: { commitment: string; htlcs: string[] } };
+    const signatures: Signatures = 'signatures' in m ? { ...(m.signatures as Signatures) } : {};
+    return { m, network, c, htlcTxs, signatures };
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * `commitment sign` and `commitment finalize` through the built CLI on BOLT 3's Appendix C
+ * channel ("all five HTLCs untrimmed (minimum feerate)"): the holder signs, the remote
+ * signs, the commitment is finalized — and the result is the spec's commitment
+ * transaction byte for byte, with the spec's two funding signatures, and every HTLC
+ * transaction (the timeouts, and the successes given their preimages) the spec's. Then
+ * the refusals: a key that is not the party's, a forged signature (naming whose), a
+ * commitment finalized before both signed — each exit 4, nothing on stdout.
+ */
+import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, loadVector, tempDir } from '../helpers.ts';
+import { pipeline, run, type Run } from './cli.ts';
+
+const C = loadVector('bolts/bolt03/commitment-tx-test-vectors.json');
+const SPEC = C.test_vectors[1];
+const fixture = (name: string) => readFileSync(join(ROOT, 'fixtures/bolt3', name), 'utf8');
+const ENV = {
+  LOCAL_FUNDING: fixture('local-funding.key').trim(), LOCAL_HTLC: fixture('local-htlc.key').trim(),
+  REMOTE_FUNDING: fixture('remote-funding.key').trim(), REMOTE_HTLC: fixture('remote-htlc.key').trim(),
+};
+const sign = (as: 'local' | 'remote') => ['commitment', 'sign', '--as', as, '--key-env', `${as.toUpperCase()}_FUNDING`, '--htlc-key-env', `${as.toUpperCase()}_HTLC`];
+const refused = (r: Run, code: string) =>
+  expect({ status: r.status, stdout: r.stdout, code: /error (E_[A-Z0-9_]+):/.exec(r.stderr)?.[1] }, r.stderr).toEqual({ status: 4, stdout: '', code });
+
+describe('commitment sign | commitment sign | commitment finalize', () => {
+  it('reproduces the spec\'s commitment, signatures and HTLC transactions byte for byte', async () => {
+    const dir = tempDir('offchain-e2e-commitment-');
+    const preimages = (C.htlcs as { payment_preimage: string }[]).slice(0, 5).map((h, i) => {
+      const f = join(dir.path, `preimage-${i}.hex`);
+      writeFileSync(f, h.payment_preimage);
+      return ['--preimage-file', f];
+    });
+    const runs = await pipeline(
+      [{ args: sign('local'), env: ENV }, { args: sign('remote'), env: ENV }, { args: ['commitment', 'finalize', ...preimages.flat()] }],
+      fixture('appendix-c-request.json'),
+    );
+    const final = runs.at(-1)!;
+    expect(final.status, runs.map((r) => r.stderr).join('\n')).toBe(0);
+    const m = JSON.parse(final.stdout) as { hex: string; signatures: { local: { commitment: string }; remote: { commitment: string } }; signed_htlc_txs: { hex: string }[] };
+    expect(m.hex).toBe(SPEC.expected_commit_tx_hex);
+    expect(m.signatures.local.commitment).toBe(SPEC.local_signature);
+    expect(m.signatures.remote.commitment).toBe(SPEC.remote_signature);
+    expect(m.signed_htlc_txs.map((t) => t.hex).sort()).toEqual((SPEC.htlc_txs as { expected_tx_hex: string }[]).map((t) => t.expected_tx_hex).sort());
+    dir.cleanup();
+  });
+
+  it('refuses the wrong key, a forged signature (naming whose), and finalizing before both signed', () => {
+    const request = fixture('appendix-c-request.json');
+    refused(run(['commitment', 'sign', '--as', 'local', '--key-env', 'REMOTE_FUNDING', '--htlc-key-env', 'LOCAL_HTLC'], { input: request, env: ENV }), 'E_KEY_MISMATCH');
+    refused(run(['commitment', 'sign', '--as', 'remote', '--key-env', 'REMOTE_FUNDING', '--htlc-key-env', 'LOCAL_HTLC'], { input: request, env: ENV }), 'E_KEY_MISMATCH');
+    const local = run(sign('local'), { input: request, env: ENV }).stdout;
+    refused(run(['commitment', 'finalize'], { input: local }), 'E_NOT_SIGNED');
+    const forged = JSON.parse(local) as { signatures: { local: { commitment: string } } };
+    forged.signatures.local.commitment = SPEC.remote_signature; // a valid signature, of the other key
+    const r = run(sign('remote'), { input: JSON.stringify(forged), env: ENV });
+    refused(r, 'E_BAD_SIGNATURE');
+    expect(r.stderr).toContain('local');
+    const signed = JSON.parse(fixture('appendix-c-signed.json')) as { signatures: { remote: { htlcs: string[] } } };
+    signed.signatures.remote.htlcs[0] = SPEC.htlc_txs[1].remote_htlc_signature;
+    refused(run(['commitment', 'finalize'], { input: JSON.stringify(signed) }), 'E_BAD_HTLC_SIGNATURE');
+  });
+});
