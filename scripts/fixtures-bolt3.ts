@@ -24,6 +24,8 @@ for (const [name, hex] of [
   ['remote-funding.key', key(v.remote_funding_privkey)],
   ['local-htlc.key', key(v.local_payment_basepoint_secret)], // htlc basepoint = payment basepoint in Appendix C
   ['remote-htlc.key', key(v.remote_payment_basepoint_secret)],
+  ['remote-revocation.key', key(v.remote_revocation_basepoint_secret)],
+  ['per-commitment-secret.hex', key(v.x_local_per_commitment_secret)],
 ] as const) {
   rmSync(fx(name), { force: true });
   writeFileSync(fx(name), hex + '\n', { mode: 0o600 });
@@ -72,9 +74,10 @@ const request = {
   },
 };
 save('appendix-c-request.json', JSON.stringify(request, null, 2) + '\n');
-const env = { ...process.env, LOCAL_FUNDING: key(C.keys.local_funding_privkey), LOCAL_HTLC: key(v.local_payment_basepoint_secret), REMOTE_FUNDING: key(v.remote_funding_privkey), REMOTE_HTLC: key(v.remote_payment_basepoint_secret) };
+const env = { ...process.env, REVOCATION: key(v.remote_revocation_basepoint_secret), LOCAL_FUNDING: key(C.keys.local_funding_privkey), LOCAL_HTLC: key(v.local_payment_basepoint_secret), REMOTE_FUNDING: key(v.remote_funding_privkey), REMOTE_HTLC: key(v.remote_payment_basepoint_secret) };
 const cli = (args: string[], input: string) => execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args], { input, env, stdio: ['pipe', 'pipe', 'inherit'] }).toString();
 const local = cli(['commitment', 'sign', '--as', 'local', '--key-env', 'LOCAL_FUNDING', '--htlc-key-env', 'LOCAL_HTLC'], JSON.stringify(request));
 const signed = save('appendix-c-signed.json', cli(['commitment', 'sign', '--as', 'remote', '--key-env', 'REMOTE_FUNDING', '--htlc-key-env', 'REMOTE_HTLC'], local));
 save('appendix-c-final.json', cli(['commitment', 'finalize'], signed));
+save('appendix-c-penalty.json', cli(['commitment', 'penalty', '--key-env', 'REVOCATION', '--secret-file', fx('per-commitment-secret.hex'), '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500'], JSON.stringify(request)));
 console.error('bolt3 fixtures regenerated');

@@ -12,6 +12,7 @@ import { applyConfigFile } from './lib/cli/config.ts';
 import { OffchainError } from './lib/errors.ts';
 import CloseCredit from './commands/close-credit.ts';
 import CommitmentFinalize from './commands/commitment/finalize.ts';
+import CommitmentPenalty from './commands/commitment/penalty.ts';
 import CommitmentSign from './commands/commitment/sign.ts';
 import CreditList from './commands/credit/list.ts';
 import DecodeOpenassets from './commands/decode-openassets.ts';
@@ -55,6 +56,7 @@ import SignUpdate from './commands/sign-update.ts';
 export const COMMANDS = {
   'close-credit': CloseCredit,
   'commitment:finalize': CommitmentFinalize,
+  'commitment:penalty': CommitmentPenalty,
   'commitment:sign': CommitmentSign,
   'credit:list': CreditList,
   'decode-openassets': DecodeOpenassets,

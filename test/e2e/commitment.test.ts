@@ -12,6 +12,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, loadVector, tempDir } from '../helpers.ts';
 import { pipeline, run, type Run } from './cli.ts';
+import { bytesOf } from '../independent/tx.ts';
+import { bip143SingleHash, parseTx, verifyEcdsa } from '../lib/bolt3/independent-p2wsh.ts';
 
 const C = loadVector('bolts/bolt03/commitment-tx-test-vectors.json');
 const SPEC = C.test_vectors[1];
@@ -60,5 +62,33 @@ describe('commitment sign | commitment sign | commitment finalize', () => {
     const signed = JSON.parse(fixture('appendix-c-signed.json')) as { signatures: { remote: { htlcs: string[] } } };
     signed.signatures.remote.htlcs[0] = SPEC.htlc_txs[1].remote_htlc_signature;
     refused(run(['commitment', 'finalize'], { input: JSON.stringify(signed) }), 'E_BAD_HTLC_SIGNATURE');
+  });
+});
+
+describe('commitment penalty', () => {
+  it('takes every output of the revoked Appendix C commitment but to_remote; each signature verifies independently for the spec\'s revocationpubkey', () => {
+    const args = ['commitment', 'penalty', '--key-env', 'REVOCATION', '--in', join(ROOT, 'fixtures/bolt3/appendix-c-request.json'), '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500'];
+    const env = { REVOCATION: fixture('remote-revocation.key').trim(), WRONG: '11'.repeat(32) };
+    const r = run([...args, '--secret-file', join(ROOT, 'fixtures/bolt3/per-commitment-secret.hex')], { env });
+    expect(r.status, r.stderr).toBe(0);
+    const m = JSON.parse(r.stdout) as { hex: string; inputs: { kind: string }[] };
+    expect(m.inputs.map((i) => i.kind).sort()).toEqual(['offered_htlc', 'offered_htlc', 'received_htlc', 'received_htlc', 'received_htlc', 'to_local']);
+    const spent = parseTx(SPEC.expected_commit_tx_hex);
+    const penalty = parseTx(m.hex);
+    const revocationPubkey = bytesOf(C.keys.local_revocation_pubkey);
+    penalty.inputs.forEach((input, i) => {
+      expect(input.txid).toBe(spent.txid);
+      const [sig, , witnessScript] = input.witness;
+      const digest = bip143SingleHash(penalty, i, witnessScript!, spent.outputs[input.vout]!.amount, 0x01);
+      expect(verifyEcdsa(revocationPubkey, sig!.subarray(0, -1), digest), `input ${i}`).toBe(true);
+    });
+    // A secret that is not this commitment's, a key that is not the revocation basepoint's: refused, nothing printed.
+    const dir = tempDir('offchain-e2e-penalty-');
+    writeFileSync(join(dir.path, 'wrong.hex'), '22'.repeat(32));
+    const wrongSecret = run([...args, '--secret-file', join(dir.path, 'wrong.hex')], { env });
+    refused(wrongSecret, 'E_BAD_PER_COMMITMENT_SECRET');
+    const wrongKey = run([...args.map((a) => (a === 'REVOCATION' ? 'WRONG' : a)), '--secret-file', join(ROOT, 'fixtures/bolt3/per-commitment-secret.hex')], { env });
+    refused(wrongKey, 'E_WRONG_SIGNING_KEY');
+    dir.cleanup();
   });
 });

@@ -5,7 +5,7 @@
  * and HTLC-timeout (rejected non-final one block before its cltv_expiry) transactions of
  * its HTLC outputs, the to_local sweep (rejected non-BIP68-final one block before its
  * to_self_delay), on a second channel the penalty transaction taking a revoked
- * commitment's to_local and HTLC outputs, and on a third an anchors commitment bumped by
+ * commitment's to_local and HTLC outputs (through the CLI: `commitment penalty`), and on a third an anchors commitment bumped by
  * a CPFP child spending the holder's anchor, submitted as a package. Every one accepted and mined: Core's script
  * interpreter is the independent check of every witness. Library-level (the `commitment`
  * command is not built yet); skipped visibly without a bitcoind.
@@ -17,10 +17,14 @@ import { toHex } from '../../src/lib/bytes.ts';
 import {
   ANCHORS, ANCHOR_OUTPUT_SAT, LEGACY, SIGHASH_ALL, anchorScript, derFromCompact, nobleEcdsa, p2wpkh, segwitV0Sighash, serializeTx, txid, type Tx,
   buildCommitment, buildHtlcTransactions, channelFundingOutput, derivePrivkey, finalizeCommitment, finalizeHtlcTransaction,
-  generateFromSeed, penaltyTransaction, perCommitmentPoint, pointOf, signCommitment, signHtlcTransaction, sweepDelayedOutputs, toLocalOutput,
+  generateFromSeed, perCommitmentPoint, pointOf, signCommitment, signHtlcTransaction, sweepDelayedOutputs, toLocalOutput,
   type ChannelParameters, type ChannelPublicKeys, type CommitmentState,
 } from '../../src/lib/bolt3/index.ts';
 import { findBitcoind } from './bitcoind.ts';
+import { assertBuilt, messageOf, offchain } from './offchain-cli.ts';
+import { tempDir } from '../helpers.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startFundedNode, type FundedNode, type OutPoint } from './funded-node.ts';
 
 const secret = (b: number) => new Uint8Array(32).fill(b);
@@ -74,7 +78,28 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     return c;
   };
 
+  /** The channel and state as the `commitment` commands read them. */
+  const requestJson = (p: ChannelParameters, s: CommitmentState) => {
+    const keys = (k: ChannelPublicKeys) => ({
+      funding_pubkey: toHex(k.fundingPubkey), revocation_basepoint: toHex(k.revocationBasepoint), payment_basepoint: toHex(k.paymentBasepoint),
+      delayed_payment_basepoint: toHex(k.delayedPaymentBasepoint), htlc_basepoint: toHex(k.htlcBasepoint),
+    });
+    return {
+      type: 'bolt3/commitment-request', version: 1, network: 'regtest',
+      channel: {
+        format: p.format.name, funding_txid: p.fundingOutpoint.txid, funding_vout: p.fundingOutpoint.vout, funding_satoshis: Number(p.fundingSatoshis),
+        opener: p.opener, to_self_delay: p.toSelfDelay, dust_limit_satoshis: Number(p.dustLimitSatoshis), local: keys(p.local), remote: keys(p.remote),
+      },
+      state: {
+        commitment_number: s.commitmentNumber, per_commitment_point: toHex(s.perCommitmentPoint), to_local_msat: String(s.toLocalMsat),
+        to_remote_msat: String(s.toRemoteMsat), feerate_per_kw: s.feeratePerKw,
+        htlcs: s.htlcs.map((h) => ({ direction: h.direction, amount_msat: String(h.amountMsat), payment_hash: toHex(h.paymentHash), cltv_expiry: h.cltvExpiry })),
+      },
+    };
+  };
+
   beforeAll(async () => {
+    assertBuilt();
     n = await startFundedNode(BITCOIND!, 'bolt3-funder');
     sweepTo = decodeAddress(n.sweepTo, 'regtest');
   }, 180_000);
@@ -156,10 +181,18 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const p = await openChannel();
     const s = state(1, (await n.tip()) + 50);
     const revoked = await broadcastCommitment(p, s);
-    // A revoked commitment 1 when it moved on: B holds its per-commitment secret.
-    const penalty = penaltyTransaction({
-      revoked, perCommitmentSecret: generateFromSeed(SEED, 2 ** 48 - 1 - 1), revocationBasepointSecret: B.revocation, destinationScript: sweepTo, feeratePerKw: 2500,
-    });
+    // A revoked commitment 1 when it moved on: B holds its per-commitment secret, and
+    // punishes through the CLI (`commitment penalty`) with the commitment as JSON.
+    const dir = tempDir('offchain-regtest-bolt3-');
+    const secretFile = join(dir.path, 'secret.hex');
+    writeFileSync(secretFile, toHex(generateFromSeed(SEED, 2 ** 48 - 1 - 1)) + '\n', { mode: 0o600 });
+    const run = await offchain(
+      ['commitment', 'penalty', '--key-env', 'REVOCATION', '--secret-file', secretFile, '--to', n.sweepTo, '--feerate-per-kw', '2500'],
+      { input: JSON.stringify(requestJson(p, s)), env: { REVOCATION: toHex(B.revocation) } },
+    );
+    const penalty = messageOf<{ hex: string; revoked_txid: string; inputs: { kind: string }[] }>(run, 'bolt3/penalty');
+    expect(penalty.revoked_txid).toBe(revoked.txid);
+    dir.cleanup();
     expect(penalty.inputs.map((i) => i.kind).sort()).toEqual(['offered_htlc', 'received_htlc', 'to_local']);
     await n.acceptAndMine(penalty.hex);
   });

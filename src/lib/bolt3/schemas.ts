@@ -89,4 +89,17 @@ export const CommitmentSchema = messageSchema('bolt3/commitment', 'A BOLT 3 comm
   signed_htlc_txs: Type.Optional(Type.Array(Type.Object({ txid: Txid, hex: Hex('signed HTLC transaction') }, { additionalProperties: false }))),
 });
 
-export const BOLT3_SCHEMAS = [CommitmentRequestSchema, CommitmentSchema];
+export const PenaltySchema = messageSchema('bolt3/penalty', 'A signed justice transaction taking a revoked commitment\'s revocable outputs.', {
+  revoked_txid: Txid,
+  txid: Txid,
+  hex: Hex('the signed penalty transaction'),
+  fee_sat: Type.Integer({ minimum: 0 }),
+  inputs: Type.Array(
+    Type.Object(
+      { kind: Type.Union(['to_local', 'offered_htlc', 'received_htlc', 'second_stage'].map((k) => Type.Literal(k))), vout: Type.Integer({ minimum: 0 }), amount_sat: Type.Integer({ minimum: 0 }) },
+      { additionalProperties: false },
+    ),
+  ),
+});
+
+export const BOLT3_SCHEMAS = [CommitmentRequestSchema, CommitmentSchema, PenaltySchema];
