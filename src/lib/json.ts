@@ -91,3 +91,9 @@ export function stringifyMessage(value: unknown): string {
 export function stringifyLine(value: unknown): string {
   return write(canonical(value, '$'), '', 0) + '\n';
 }
+
+/** Equal as canonical JSON (key order, bigint and bytes as the writer puts them); undefined equals only undefined. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return stringifyLine(a) === stringifyLine(b);
+}

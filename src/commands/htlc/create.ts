@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { OffchainCommand } from '../../lib/cli/base-command.ts';
+import { HtlcCommand } from '../../lib/cli/htlc-command.ts';
 import { chainFlags } from '../../lib/cli/flags.ts';
 import { UsageError } from '../../lib/errors.ts';
 
-export default class HtlcCreate extends OffchainCommand<typeof HtlcCreate> {
+export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
   static override summary = 'Create an HTLC output: its address, script, and a description to claim or refund it later.';
   static override description =
     'Kinds: seed (the seed\'s P2WSH HASH160 script, with OP_SIZE 32 OP_EQUALVERIFY unless --bare), offered / received (BOLT 3 HTLC outputs, ' +
@@ -76,15 +76,5 @@ export default class HtlcCreate extends OffchainCommand<typeof HtlcCreate> {
       preimage.fill(0);
     }
     return { message };
-  }
-
-  private async absoluteLocktime(network: Parameters<OffchainCommand<typeof HtlcCreate>['chain']>[0], text: string | undefined): Promise<number> {
-    if (text === undefined) throw new UsageError('E_USAGE', 'give --locktime (an absolute height or time, or +N blocks after the tip)');
-    const m = /^(\+)?(\d{1,10})$/.exec(text);
-    if (!m) throw new UsageError('E_USAGE', `--locktime must be a number or +N, got ${text}`);
-    const n = Number(m[2]);
-    if (!m[1]) return n;
-    const tip = await (await this.chain(network)).tip();
-    return tip.height + n;
   }
 }

@@ -34,9 +34,7 @@ export default class PtlcCreate extends HtlcCommand<typeof PtlcCreate> {
     const { ptlcOutput } = await import('../../lib/ptlc/ptlc.ts');
     const { createdMessage } = await import('../../lib/ptlc/messages.ts');
     const { dustThreshold } = await import('../../lib/tx/policy.ts');
-    const m = /^(\+)?(\d{1,10})$/.exec(f.locktime);
-    if (!m) throw new UsageError('E_USAGE', `--locktime must be a number or +N, got ${f.locktime}`);
-    const locktime = m[1] ? (await (await this.chain(network)).tip()).height + Number(m[2]) : Number(m[2]);
+    const locktime = await this.absoluteLocktime(network, f.locktime);
     let secret: Uint8Array | undefined;
     let point: Uint8Array;
     if (f['secret-out'] !== undefined) {

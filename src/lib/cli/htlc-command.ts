@@ -14,6 +14,7 @@ import type { HtlcCreated } from '../htlc/messages.ts';
 import type { OutPoint, Spend } from '../htlc/spend.ts';
 import type { SecondStage } from '../htlc/second-stage.ts';
 import type { Transaction } from '@scure/btc-signer';
+import { sameJson } from '../json.ts';
 import { OffchainCommand, type CommandResult } from './base-command.ts';
 import { chainFlags, inputFlags, keyFlags } from './flags.ts';
 import { parseRate } from './credit-command.ts';
@@ -40,13 +41,6 @@ export const htlcSpendFlags = {
 };
 
 export type HtlcInput = { htlc: HtlcOutput; created: HtlcCreated; network: Network; amountSat?: bigint; psbt?: Transaction };
-
-/** JSON with sorted keys: two copies of a message compare equal whatever their key order. */
-function canonicalJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x,
-  );
-}
 
 export function parseOutpoint(text: string): OutPoint {
   const m = /^([0-9a-fA-F]{64}):(\d{1,10})$/.exec(text);
@@ -77,7 +71,7 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
       }
       const own = htlcFromMessage(await this.readFileDocument(ownFile));
       const inner = htlcFromMessage(spend.htlc);
-      if (canonicalJson(own.message) !== canonicalJson(inner.message)) {
+      if (!sameJson(own.message, inner.message)) {
         throw new RefusedError('E_HTLC_MISMATCH', `the HTLC carried by this htlc/spend differs from yours (${ownFile}); refusing to sign other terms`);
       }
       if (inner.network !== spend.network) throw new MalformedInputError('E_NETWORK_MISMATCH', 'the htlc/spend and the HTLC it carries name different networks');
@@ -171,6 +165,15 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
       sequence: s.tx.getInput(0).sequence!, psbt, ...(s.hex ? { hex: s.hex } : {}), missing: s.missing,
     });
     return { message, psbt };
+  }
+
+  /** A timeout given as an absolute height or time, or `+N` blocks after the chain tip. */
+  protected async absoluteLocktime(network: Network, text: string | undefined): Promise<number> {
+    if (text === undefined) throw new UsageError('E_USAGE', 'give --locktime (an absolute height or time, or +N blocks after the tip)');
+    const m = /^(\+)?(\d{1,10})$/.exec(text);
+    if (!m) throw new UsageError('E_USAGE', `--locktime must be a number or +N, got ${text}`);
+    const n = Number(m[2]);
+    return m[1] ? (await (await this.chain(network)).tip()).height + n : n;
   }
 
   /** --to as an output script of this network. */

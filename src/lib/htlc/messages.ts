@@ -12,6 +12,7 @@ import { fromHex, toHex } from '../bytes.ts';
 import { scriptAddress } from '../address.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { validatePublicKey } from '../keys/keys.ts';
+import { sameJson } from '../json.ts';
 import { decodeMessage } from '../message.ts';
 import type { Network } from '../network.ts';
 import { tapLeafHash } from '../taproot/tree.ts';
@@ -111,7 +112,7 @@ export function htlcFromMessage(value: unknown): { htlc: HtlcOutput; network: Ne
   const htlc = htlcOutput(spec);
   const rebuilt = createdMessage(htlc, m.network, m.amount_sat === undefined ? undefined : BigInt(m.amount_sat));
   for (const [field, v] of Object.entries(m)) {
-    if (canonical(rebuilt[field]) !== canonical(v)) {
+    if (!sameJson(rebuilt[field], v)) {
       throw new RefusedError('E_HTLC_MISMATCH', `htlc/created: ${field} is not what the HTLC's parameters give; refusing an edited description`);
     }
   }
@@ -120,14 +121,6 @@ export function htlcFromMessage(value: unknown): { htlc: HtlcOutput; network: Ne
   }
   return { htlc, network: m.network, ...(m.amount_sat === undefined ? {} : { amountSat: BigInt(m.amount_sat) }), message: m };
 }
-
-/** JSON with object keys sorted and bigints as numbers: equal values, equal strings. */
-const canonical = (v: unknown): string =>
-  JSON.stringify(v, (_k, x: unknown) => {
-    if (typeof x === 'bigint') return Number(x);
-    if (x && typeof x === 'object' && !Array.isArray(x)) return Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1)));
-    return x;
-  });
 
 export type SpendFields = {
   path: 'claim' | 'refund' | 'revoke' | 'htlc-timeout' | 'htlc-success' | 'cooperative';

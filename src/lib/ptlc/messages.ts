@@ -11,6 +11,7 @@ import { fromHex, toHex } from '../bytes.ts';
 import { scriptAddress } from '../address.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { validatePublicKey } from '../keys/keys.ts';
+import { sameJson } from '../json.ts';
 import { decodeMessage } from '../message.ts';
 import type { Network } from '../network.ts';
 import { ptlcOutput, type PtlcOutput } from './ptlc.ts';
@@ -41,14 +42,6 @@ export function createdMessage(p: PtlcOutput, network: Network, amountSat?: bigi
   };
 }
 
-/** JSON with sorted keys and bigints as numbers. */
-export const canonical = (v: unknown): string =>
-  JSON.stringify(v, (_k, x: unknown) => {
-    if (typeof x === 'bigint') return Number(x);
-    if (x && typeof x === 'object' && !Array.isArray(x)) return Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1)));
-    return x;
-  });
-
 export function ptlcFromMessage(value: unknown): { ptlc: PtlcOutput; network: Network; amountSat?: bigint; message: PtlcCreated } {
   const m = decodeMessage(PtlcCreatedSchema, value);
   const key = (v: string, field: string) => validatePublicKey(fromHex(v, field, 33), field);
@@ -56,7 +49,7 @@ export function ptlcFromMessage(value: unknown): { ptlc: PtlcOutput; network: Ne
   const amountSat = m.amount_sat === undefined ? undefined : BigInt(m.amount_sat);
   const rebuilt = createdMessage(ptlc, m.network, amountSat);
   for (const field of new Set([...Object.keys(rebuilt), ...Object.keys(m)])) {
-    if (canonical(rebuilt[field]) !== canonical((m as Record<string, unknown>)[field])) {
+    if (!sameJson(rebuilt[field], (m as Record<string, unknown>)[field])) {
       if (!(field in m)) throw new MalformedInputError('E_MALFORMED_MESSAGE', `ptlc/created: ${field} is missing`);
       throw new RefusedError('E_PTLC_MISMATCH', `ptlc/created: ${field} is not what the PTLC's parameters give; refusing an edited description`);
     }
@@ -67,7 +60,7 @@ export function ptlcFromMessage(value: unknown): { ptlc: PtlcOutput; network: Ne
 /** The PTLC another party's message carries must be ours, term for term (T above all). */
 export function sameTerms(own: PtlcCreated, carried: PtlcCreated, ownFile: string): void {
   const strip = ({ amount_sat: _a, ...rest }: PtlcCreated) => rest;
-  if (canonical(strip(own)) !== canonical(strip(carried))) {
+  if (!sameJson(strip(own), strip(carried))) {
     throw new RefusedError('E_PTLC_MISMATCH', `the PTLC this message carries differs from yours (${ownFile}): refusing to sign for other terms`);
   }
 }

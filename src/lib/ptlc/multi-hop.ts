@@ -19,15 +19,12 @@
  * z·G = Z. Only the sender learns z; each hop learns only its own y.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { equalBytes, toHex } from '../bytes.ts';
+import { equalBytes } from '../bytes.ts';
+import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
 import { RefusedError } from '../errors.ts';
 import type { RandomSource } from '../random.ts';
 
 const Point = secp256k1.Point;
-const N = Point.Fn.ORDER;
-const toScalar = (b: Uint8Array): bigint => BigInt('0x' + (toHex(b) || '0'));
-const fromScalar = (n: bigint): Uint8Array => Uint8Array.from(Buffer.from(n.toString(16).padStart(64, '0'), 'hex'));
-const mod = (a: bigint) => ((a % N) + N) % N;
 
 export type LockRecord = {
   role: 'sender' | 'hop' | 'payee';
@@ -48,21 +45,21 @@ export function planLocks(paymentPoint: Uint8Array, hops: number, random: Random
   const ys: bigint[] = [];
   for (let i = 0; i <= hops; i++) {
     let y = 0n;
-    while (y === 0n) y = mod(toScalar(random.bytes(48, `ptlc/lock/${i}`)));
+    while (y === 0n) y = mod(int(random.bytes(48, `ptlc/lock/${i}`)));
     ys.push(y);
   }
   const T: InstanceType<typeof Point>[] = [];
   let acc = Z;
   for (const y of ys) T.push((acc = acc.add(Point.BASE.multiply(y))));
-  const out: LockRecord[] = [{ role: 'sender', index: 0, L: paymentPoint, R: T[0]!.toBytes(true), y: fromScalar(ys[0]!) }];
-  for (let i = 1; i <= hops; i++) out.push({ role: 'hop', index: i, L: T[i - 1]!.toBytes(true), R: T[i]!.toBytes(true), y: fromScalar(ys[i]!) });
-  out.push({ role: 'payee', index: hops + 1, L: paymentPoint, R: T[hops]!.toBytes(true), y: fromScalar(mod(ys.reduce((a, b) => a + b, 0n))) });
+  const out: LockRecord[] = [{ role: 'sender', index: 0, L: paymentPoint, R: T[0]!.toBytes(true), y: bytes32(ys[0]!) }];
+  for (let i = 1; i <= hops; i++) out.push({ role: 'hop', index: i, L: T[i - 1]!.toBytes(true), R: T[i]!.toBytes(true), y: bytes32(ys[i]!) });
+  out.push({ role: 'payee', index: hops + 1, L: paymentPoint, R: T[hops]!.toBytes(true), y: bytes32(mod(ys.reduce((a, b) => a + b, 0n))) });
   return out;
 }
 
 /** R = L + y·G, checked before a hop locks anything to R. */
 export function checkLock(r: LockRecord): void {
-  const y = toScalar(r.y);
+  const y = int(r.y);
   if (y === 0n || y >= N) throw new RefusedError('E_BAD_HOP_LOCK', 'the lock tweak y is not a valid scalar');
   let ok = false;
   try {
@@ -79,11 +76,11 @@ export function checkLock(r: LockRecord): void {
  */
 export function lockSecret(r: LockRecord, from: 'l' | 'r', secret: Uint8Array): Uint8Array {
   checkLock(r);
-  const s = toScalar(secret);
+  const s = int(secret);
   const known = from === 'r' ? r.R : r.L;
   if (secret.length !== 32 || s === 0n || s >= N || !equalBytes(secp256k1.getPublicKey(secret, true), known)) {
     throw new RefusedError('E_WRONG_SECRET', `the secret given does not open ${from === 'r' ? 'R' : 'L'} of this lock record`);
   }
-  const other = from === 'r' ? mod(s - toScalar(r.y)) : mod(s + toScalar(r.y));
-  return fromScalar(other);
+  const other = from === 'r' ? mod(s - int(r.y)) : mod(s + int(r.y));
+  return bytes32(other);
 }

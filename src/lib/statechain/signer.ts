@@ -24,17 +24,13 @@
  * Deliberately absent: transport, the nonce store, and the share rotation itself.
  */
 import { secp256k1, schnorr } from '@noble/curves/secp256k1.js';
-import { concatBytes, equalBytes, toHex } from '../bytes.ts';
+import { concatBytes, equalBytes } from '../bytes.ts';
+import { N, bytes32, int, mod, taggedScalar } from '../musig/engine/scalar.ts';
 import { InvalidContributionError, MalformedInputError } from '../errors.ts';
 import { tapTweak } from '../taproot/taproot.ts';
 
 const Point = secp256k1.Point;
 type Pt = InstanceType<typeof Point>;
-const N = Point.Fn.ORDER;
-const mod = (a: bigint) => ((a % N) + N) % N;
-const int = (b: Uint8Array) => BigInt('0x' + (toHex(b) || '0'));
-const bytes32 = (n: bigint) => Uint8Array.from(Buffer.from(n.toString(16).padStart(64, '0'), 'hex'));
-const tagged = (tag: string, ...parts: Uint8Array[]) => mod(int(schnorr.utils.taggedHash(tag, concatBytes(...parts))));
 const hasEvenY = (p: Pt) => p.toAffine().y % 2n === 0n;
 const xbytes = (p: Pt) => p.toBytes(true).subarray(1);
 
@@ -68,8 +64,8 @@ export function additiveKey(shares: readonly Uint8Array[]): AdditiveKey {
 /** Two secret nonces (from 64 bytes of fresh randomness) and their public points. */
 export function nonceGen(rand: Uint8Array): { secnonce: Uint8Array; pubnonce: Uint8Array } {
   if (rand.length !== 64) throw new MalformedInputError('E_BAD_LENGTH', 'nonce randomness must be 64 bytes');
-  const k1 = tagged('offchain/statechain/nonce', rand, Uint8Array.of(1));
-  const k2 = tagged('offchain/statechain/nonce', rand, Uint8Array.of(2));
+  const k1 = taggedScalar('offchain/statechain/nonce', rand, Uint8Array.of(1));
+  const k2 = taggedScalar('offchain/statechain/nonce', rand, Uint8Array.of(2));
   if (k1 === 0n || k2 === 0n) throw new Error('internal: zero nonce');
   return {
     secnonce: concatBytes(bytes32(k1), bytes32(k2)),
@@ -93,10 +89,10 @@ function session({ shares, pubnonces, msg }: SessionInput): Session {
   const R2 = nonces.map((n) => n[1]).reduce((a, b) => a.add(b));
   const P = Point.fromBytes(key.aggregate);
   const fullQ = (hasEvenY(P) ? P : P.negate()).add(Point.BASE.multiply(int(key.tweak)));
-  const b = tagged('offchain/statechain/noncecoef', R1.toBytes(true), R2.toBytes(true), key.outputKey, msg);
+  const b = taggedScalar('offchain/statechain/noncecoef', R1.toBytes(true), R2.toBytes(true), key.outputKey, msg);
   let R = R1.add(R2.multiply(b));
   if (R.equals(Point.ZERO)) R = Point.BASE;
-  const e = tagged('BIP0340/challenge', xbytes(R), key.outputKey, msg);
+  const e = taggedScalar('BIP0340/challenge', xbytes(R), key.outputKey, msg);
   return { key, R, b, e, g: hasEvenY(fullQ) ? 1n : N - 1n, gp: hasEvenY(P) ? 1n : N - 1n, points, nonces };
 }
 
