@@ -24,19 +24,13 @@ export default class CommitmentFinalize extends CommitmentCommand<typeof Commitm
     const lib = await import('../../lib/bolt3/index.ts');
     const { fromHex } = await import('../../lib/bytes.ts');
     const { sha256 } = await import('@noble/hashes/sha2.js');
-    const { checkSignatureCount, commitmentMessage } = await import('../../lib/bolt3/messages.ts');
+    const { checkPartySignatures, commitmentMessage } = await import('../../lib/bolt3/messages.ts');
     const { local, remote } = signatures;
     if (!local || !remote) throw new RefusedError('E_NOT_SIGNED', `the ${local ? 'remote' : 'local'} party has not signed yet (commitment sign --as ${local ? 'remote' : 'local'})`);
-    checkSignatureCount(local, htlcTxs.length, 'local');
-    checkSignatureCount(remote, htlcTxs.length, 'remote');
-    // Every HTLC signature is checked, also those of HTLC-success transactions left unfinished here.
-    htlcTxs.forEach((h, i) => {
-      for (const [by, sigs] of [['local', local], ['remote', remote]] as const) {
-        if (!lib.verifyHtlcSignature(h, fromHex(sigs.htlcs[i]!, `${by} HTLC signature ${i}`), by)) {
-          throw new RefusedError('E_BAD_HTLC_SIGNATURE', `the ${by} signature on HTLC transaction ${i} (${h.kind}) does not verify`, { party: by });
-        }
-      }
-    });
+    // Every HTLC signature is checked, also those of HTLC-success transactions left unfinished
+    // here; the funding signatures are finalizeCommitment's to check.
+    checkPartySignatures(c, htlcTxs, local, 'local', { commitment: false });
+    checkPartySignatures(c, htlcTxs, remote, 'remote', { commitment: false });
     const signed = lib.finalizeCommitment(c, fromHex(local.commitment, 'local signature'), fromHex(remote.commitment, 'remote signature'));
     const preimages = (this.flags['preimage-file'] ?? []).map((f) => fromHex(readFileSync(f, 'utf8').trim(), `--preimage-file ${f}`, 32));
     const htlcs = htlcTxs.flatMap((h, i) => {

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { CommitmentCommand } from '../../lib/cli/commitment-command.ts';
 import { inputFlags, keyFlags } from '../../lib/cli/flags.ts';
-import { RefusedError, UsageError } from '../../lib/errors.ts';
+import { RefusedError } from '../../lib/errors.ts';
 
 export default class CommitmentSign extends CommitmentCommand<typeof CommitmentSign> {
   static override summary = 'Add one party\'s signatures to a BOLT 3 commitment: its funding signature and its HTLC-transaction signatures.';
@@ -32,38 +32,17 @@ export default class CommitmentSign extends CommitmentCommand<typeof CommitmentS
     const as = this.flags.as as 'local' | 'remote';
     const other = as === 'local' ? 'remote' : 'local';
     if (signatures[as]) throw new RefusedError('E_ALREADY_SIGNED', `the ${as} party has already signed this commitment`);
-    const lib = await import('../../lib/bolt3/index.ts');
-    const { fromHex, toHex, equalBytes } = await import('../../lib/bytes.ts');
-    const { checkSignatureCount, commitmentMessage } = await import('../../lib/bolt3/messages.ts');
+    const { checkPartySignatures, commitmentMessage, partySignatures } = await import('../../lib/bolt3/messages.ts');
     // The other party's signatures, if any, are checked before ours are made.
-    const theirs = signatures[other];
-    if (theirs) {
-      checkSignatureCount(theirs, htlcTxs.length, other);
-      if (!lib.verifyCommitmentSignature(c, fromHex(theirs.commitment, `${other} commitment signature`), other)) {
-        throw new RefusedError('E_BAD_SIGNATURE', `the ${other} funding signature does not verify for commitment ${c.txid}`, { party: other });
-      }
-      theirs.htlcs.forEach((sig, i) => {
-        if (!lib.verifyHtlcSignature(htlcTxs[i]!, fromHex(sig, `${other} HTLC signature ${i}`), other)) {
-          throw new RefusedError('E_BAD_SIGNATURE', `the ${other} signature on HTLC transaction ${i} does not verify`, { party: other });
-        }
-      });
-    }
+    if (signatures[other]) checkPartySignatures(c, htlcTxs, signatures[other], other);
     const funding = await this.keyPair(network);
-    const keys = as === 'local' ? c.params.local : c.params.remote;
-    if (!equalBytes(funding.publicKey, keys.fundingPubkey)) throw new RefusedError('E_KEY_MISMATCH', `this key is not the ${as} funding key of the channel`);
-    const { loadKeyPair } = await import('../../lib/cli/secrets.ts');
     const f = this.flags;
-    if (f['htlc-key-env'] === undefined && f['htlc-key-file'] === undefined && htlcTxs.length > 0) {
-      throw new UsageError('E_NO_KEY', 'this commitment has HTLC outputs: give the htlc_basepoint secret with --htlc-key-env or --htlc-key-file');
+    let htlcBasepoint: Uint8Array | undefined;
+    if (f['htlc-key-env'] !== undefined || f['htlc-key-file'] !== undefined) {
+      const { loadKeyPair } = await import('../../lib/cli/secrets.ts');
+      htlcBasepoint = (await loadKeyPair({ keyFile: f['htlc-key-file'], keyEnv: f['htlc-key-env'], env: process.env, network, interactive: false, prompt: async () => '' })).secretKey;
     }
-    const htlcSigs: string[] = [];
-    if (htlcTxs.length > 0) {
-      const basepoint = await loadKeyPair({ keyFile: f['htlc-key-file'], keyEnv: f['htlc-key-env'], env: process.env, network, interactive: false, prompt: async () => '' });
-      if (!equalBytes(basepoint.publicKey, keys.htlcBasepoint)) throw new RefusedError('E_KEY_MISMATCH', `this key is not the ${as} htlc_basepoint secret of the channel`);
-      const privkey = lib.derivePrivkey(basepoint.secretKey, c.keys.perCommitmentPoint, undefined, keys.htlcBasepoint);
-      for (const h of htlcTxs) htlcSigs.push(toHex(lib.signHtlcTransaction(h, privkey, as)));
-    }
-    const mine = { commitment: toHex(lib.signCommitment(c, funding.secretKey)), htlcs: htlcSigs };
+    const mine = partySignatures(c, htlcTxs, as, funding.secretKey, htlcBasepoint);
     return { message: commitmentMessage(network, m.channel, m.state, c, htlcTxs, { ...signatures, [as]: mine }) };
   }
 }

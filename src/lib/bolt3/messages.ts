@@ -5,8 +5,8 @@
  * a signature is only ever made or checked over what the parameters give.
  */
 import type { Static } from '@sinclair/typebox';
-import { fromHex, toHex } from '../bytes.ts';
-import { MalformedInputError } from '../errors.ts';
+import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
 import { validatePublicKey } from '../keys/keys.ts';
 import type { ChannelParameters, CommitmentState } from './channel.ts';
 import { buildCommitment, type CommitmentTransaction } from './commitment.ts';
@@ -14,6 +14,8 @@ import { commitmentFormat } from './formats.ts';
 import { buildHtlcTransactions, type HtlcTransaction } from './htlc-tx.ts';
 import { ChannelJson, StateJson } from './schemas.ts';
 import { serializeTx, txid } from './tx.ts';
+import { derivePrivkey, pointOf } from './keys.ts';
+import { signCommitment, signHtlcTransaction, verifyCommitmentSignature, verifyHtlcSignature, type Party } from './sign.ts';
 
 type ChannelJsonT = Static<typeof ChannelJson>;
 type StateJsonT = Static<typeof StateJson>;
@@ -89,4 +91,38 @@ export function checkSignatureCount(s: SignaturesJson, htlcCount: number, who: s
   if (s.htlcs.length !== htlcCount) {
     throw new MalformedInputError('E_MALFORMED_MESSAGE', `${who}: ${s.htlcs.length} HTLC signatures for ${htlcCount} HTLC transactions`);
   }
+}
+
+/**
+ * One party's HTLC signatures — and, unless the caller's next step checks it anyway
+ * (finalizeCommitment does), its funding signature — checked against the rebuilt
+ * transactions; a bad one names the party.
+ */
+export function checkPartySignatures(c: CommitmentTransaction, htlcTxs: readonly HtlcTransaction[], s: SignaturesJson, by: Party, opts = { commitment: true }): void {
+  checkSignatureCount(s, htlcTxs.length, by);
+  if (opts.commitment && !verifyCommitmentSignature(c, fromHex(s.commitment, `${by} commitment signature`), by)) {
+    throw new RefusedError('E_BAD_SIGNATURE', `the ${by} funding signature does not verify for commitment ${c.txid}`, { party: by });
+  }
+  htlcTxs.forEach((h, i) => {
+    if (!verifyHtlcSignature(h, fromHex(s.htlcs[i]!, `${by} HTLC signature ${i}`), by)) {
+      throw new RefusedError('E_BAD_HTLC_SIGNATURE', `the ${by} signature on HTLC transaction ${i} (${h.kind}) does not verify`, { party: by });
+    }
+  });
+}
+
+/**
+ * One party's signatures: its funding key on the commitment, and the HTLC key derived from
+ * its htlc_basepoint secret and the commitment's per-commitment point on each HTLC transaction.
+ */
+export function partySignatures(c: CommitmentTransaction, htlcTxs: readonly HtlcTransaction[], as: Party, fundingSecret: Uint8Array, htlcBasepointSecret?: Uint8Array): SignaturesJson {
+  const keys = as === 'local' ? c.params.local : c.params.remote;
+  if (!equalBytes(pointOf(fundingSecret), keys.fundingPubkey)) throw new RefusedError('E_KEY_MISMATCH', `this key is not the ${as} funding key of the channel`);
+  const htlcs: string[] = [];
+  if (htlcTxs.length > 0) {
+    if (!htlcBasepointSecret) throw new UsageError('E_NO_KEY', 'this commitment has HTLC outputs: give the htlc_basepoint secret');
+    if (!equalBytes(pointOf(htlcBasepointSecret), keys.htlcBasepoint)) throw new RefusedError('E_KEY_MISMATCH', `this key is not the ${as} htlc_basepoint secret of the channel`);
+    const privkey = derivePrivkey(htlcBasepointSecret, c.keys.perCommitmentPoint, undefined, keys.htlcBasepoint);
+    for (const h of htlcTxs) htlcs.push(toHex(signHtlcTransaction(h, privkey, as)));
+  }
+  return { commitment: toHex(signCommitment(c, fundingSecret)), htlcs };
 }
