@@ -1,0 +1,127 @@
+/**
+ * A statechain coin's fixed parts (BRIEF §3.2): its terms, its key-path-only P2TR output
+ * for P = O + S, and the backup template every owner's backup follows.
+ *
+ * Invariants this module carries:
+ * - backup n (1-based) has nLockTime hₙ = h₀ − (n−1)·interval, a block height, so each new
+ *   owner's backup becomes final `interval` blocks before the previous owner's;
+ * - a backup is fully determined by (outpoint, amount, locktime, owner share, fee): version
+ *   3 (TRUC: a low-fee backup can be bumped by a 1p1c CPFP package), one input — the deposit
+ *   outpoint — with nSequence 0xfffffffe (locktime enforced, no RBF signalling needed under
+ *   TRUC), one output paying amount − fee to the owner share's BIP-86 P2TR. The receiver
+ *   rebuilds each backup from these and compares bytes, so nothing else can hide in one;
+ * - a transfer is allowed only while the next locktime stays above tip + margin.
+ *
+ * Not here: signing (signer.ts), who may ask for what (operator.ts, owner.ts).
+ */
+import { Transaction } from '@scure/btc-signer';
+import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { MalformedInputError, RefusedError } from '../errors.ts';
+import { LOCKTIME_THRESHOLD } from '../chain/finality.ts';
+import { keyPathSighash, taprootOutput } from '../taproot/taproot.ts';
+import { additiveKey, type AdditiveKey } from './signer.ts';
+
+export const BACKUP_VERSION = 3;
+export const BACKUP_SEQUENCE = 0xffff_fffe;
+
+export type Terms = {
+  /** Blocks between two owners' backup locktimes. */
+  interval: number;
+  /** h₀ = tip + initialLock at deposit. */
+  initialLock: number;
+  /** Confirmations the deposit needs before the coin moves. */
+  confirmations: number;
+  /** Fee every backup pays (its one output is amount − fee). */
+  backupFeeSat: bigint;
+  /** No backup locktime may be within this many blocks of the tip. */
+  margin: number;
+};
+
+export type OutPoint = { txid: string; vout: number };
+
+export type BackupSpec = { outpoint: OutPoint; amountSat: bigint; locktime: number; ownerShare: Uint8Array; feeSat: bigint };
+
+/** The coin's key: P = O + S, owner first (the owner carries the taproot tweak). */
+export function coinKey(ownerShare: Uint8Array, operatorShare: Uint8Array): AdditiveKey {
+  return additiveKey([ownerShare, operatorShare]);
+}
+
+/** BIP-86 P2TR of a share's x-only key: where an owner's backup pays. */
+export function ownerScript(share: Uint8Array): Uint8Array {
+  if (share.length !== 33) throw new MalformedInputError('E_BAD_PUBKEY', 'an owner share must be a 33-byte compressed key');
+  return taprootOutput(share.subarray(1)).script;
+}
+
+export function checkTerms(t: Terms): void {
+  const whole = (v: number, min: number, what: string) => {
+    if (!Number.isInteger(v) || v < min || v > 100_000) throw new MalformedInputError('E_BAD_TERMS', `${what} must be a whole number of blocks from ${min} to 100000, got ${v}`);
+  };
+  whole(t.interval, 1, 'interval');
+  whole(t.initialLock, 1, 'initial lock');
+  whole(t.confirmations, 1, 'confirmations');
+  whole(t.margin, 0, 'margin');
+  if (t.interval <= 1) throw new RefusedError('E_BAD_TERMS', 'an interval of one block gives the newest backup no head start: use at least 2');
+  if (t.backupFeeSat < 0n) throw new MalformedInputError('E_BAD_TERMS', 'backup fee must not be negative');
+}
+
+/** hₙ for backup number n (1-based). */
+export function backupLocktime(h0: number, interval: number, n: number): number {
+  return h0 - (n - 1) * interval;
+}
+
+/** How many more transfers fit before the next locktime would fall inside the margin. */
+export function transfersRemaining(latestLocktime: number, terms: Pick<Terms, 'interval' | 'margin'>, tipHeight: number): number {
+  const room = latestLocktime - tipHeight - terms.margin - 1;
+  return room < terms.interval ? 0 : Math.floor(room / terms.interval);
+}
+
+/** The backup template, unsigned. */
+export function backupTransaction(key: AdditiveKey, spec: BackupSpec): Transaction {
+  if (!Number.isInteger(spec.locktime) || spec.locktime <= 0 || spec.locktime >= LOCKTIME_THRESHOLD) {
+    throw new RefusedError('E_BACKUP_LOCKTIME', `a backup locktime must be a block height, got ${spec.locktime}`);
+  }
+  const value = spec.amountSat - spec.feeSat;
+  if (value < 330n) throw new RefusedError('E_BACKUP_DUST', `the coin (${spec.amountSat} sat) cannot pay the backup fee (${spec.feeSat} sat) and a P2TR output above dust`);
+  const tx = new Transaction({ version: BACKUP_VERSION, lockTime: spec.locktime, allowUnknownOutputs: true });
+  tx.addInput({
+    txid: spec.outpoint.txid,
+    index: spec.outpoint.vout,
+    sequence: BACKUP_SEQUENCE,
+    witnessUtxo: { script: key.script, amount: spec.amountSat },
+  });
+  tx.addOutput({ script: ownerScript(spec.ownerShare), amount: value });
+  return tx;
+}
+
+/** The BIP-341 key-path message a backup (or any one-input coin spend) is signed over. */
+export function coinSighash(tx: Transaction): Uint8Array {
+  return keyPathSighash(tx, 0);
+}
+
+/** The spend of the coin with its aggregate signature in the witness, as broadcast bytes. */
+export function finishSpend(tx: Transaction, signature: Uint8Array): { tx: Transaction; hex: string; txid: string } {
+  const done = tx.clone();
+  done.updateInput(0, { finalScriptWitness: [signature] }, true);
+  return { tx: done, hex: toHex(done.extract()), txid: done.id };
+}
+
+/** Parse a signed (or unsigned) transaction from hex, refusing with a code instead of throwing. */
+export function parseTransaction(hex: string, what: string): Transaction {
+  try {
+    return Transaction.fromRaw(fromHex(hex, what), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+  } catch (e) {
+    throw new MalformedInputError('E_BAD_TRANSACTION', `${what} is not a transaction: ${(e as Error).message}`);
+  }
+}
+
+/** True when `tx` spends exactly the coin's outpoint as its only input. */
+export function spendsCoin(tx: Transaction, outpoint: OutPoint): boolean {
+  if (tx.inputsLength !== 1) return false;
+  const input = tx.getInput(0);
+  return input.txid !== undefined && toHex(input.txid) === outpoint.txid && input.index === outpoint.vout;
+}
+
+export function sameOutputScript(tx: Transaction, index: number, script: Uint8Array): boolean {
+  const out = tx.getOutput(index);
+  return out.script !== undefined && equalBytes(out.script, script);
+}

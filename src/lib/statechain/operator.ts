@@ -1,0 +1,302 @@
+/**
+ * The statechain operator's steps (BRIEF §3.2, issue 13 items 1, 3, 5): offer a coin,
+ * co-sign its first backup, co-sign each receiver's backup and rotate its share, co-sign a
+ * withdrawal. Each step takes the coin's record and a request, and returns the next record
+ * and the answer; the caller writes the record (atomically, under the coin's lock) before
+ * the answer leaves the process.
+ *
+ * Invariants:
+ * - the operator holds one share per coin: s is replaced by s₂ = s + t₂ − x₁ in the same
+ *   write that ends the transfer, after checking s₂·G + O₂ = P (the old s is gone);
+ * - it signs only backups it has rebuilt itself from the template (coin.ts), each with a
+ *   locktime exactly one interval below the last it signed and above tip + margin, and
+ *   counts every signature in its statement, so a receiver can see a backup it was not shown;
+ * - it signs nothing for a coin after its withdrawal;
+ * - its signing nonce is fresh for every signature and never stored: it answers last, after
+ *   the owner's nonce is fixed (BIP-327's stateless-signer position), so it has no open
+ *   nonce at all; an owner nonce it has signed against once is refused again (E_NONCE_REPLAY);
+ * - every request is signed by the coin's current owner (or, for the last transfer step,
+ *   by the receiver the pending transfer names) over the request itself.
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { Static } from '@sinclair/typebox';
+import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { scriptAddress } from '../address.ts';
+import type { ChainSource } from '../chain/types.ts';
+import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
+import type { KeyPair } from '../keys/keys.ts';
+import type { Network } from '../network.ts';
+import type { RandomSource } from '../random.ts';
+import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
+import {
+  backupTransaction, coinKey, coinSighash, parseTransaction, spendsCoin, type OutPoint, type Terms,
+} from './coin.ts';
+import type {
+  DepositBackupSchema, DepositRequestSchema, Statement, TransferAcceptSchema, TransferSignSchema, WithdrawRequestSchema,
+} from './schemas.ts';
+import { sealJson, unseal, verifyBody } from './seal.ts';
+import { nonceGen, partialSign, provePossession, verifyPossession } from './signer.ts';
+import { signStatement, type UnsignedStatement } from './statement.ts';
+
+export type OperatorRecord = {
+  coin_id: string;
+  network: Network;
+  /** s, the operator's current share: the only secret here. */
+  share_secret: string;
+  statement: UnsignedStatement;
+  funding_tx: string | null;
+  /** x₁ of the pending transfer, if any. */
+  x1: string | null;
+  /** sha256(owner pubnonce)[0..16] of every nonce this coin was signed against. */
+  seen_nonces: string[];
+  /** Finished transfers' statements, so a repeated last step answers the same. */
+  done: { transfer_id: string; statement: Statement }[];
+};
+
+export type OperatorContext = { operator: KeyPair; random: RandomSource; chain: ChainSource; network: Network };
+
+type Msg<S extends import('@sinclair/typebox').TObject> = Static<S>;
+const point = (hex: string) => secp256k1.Point.fromHex(hex);
+const withoutSig = <T extends Record<string, unknown>>(m: T, field: string) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== field));
+
+export function termsFromJson(t: UnsignedStatement['terms']): Terms {
+  return { interval: t.interval, initialLock: t.initial_lock, confirmations: t.confirmations, backupFeeSat: BigInt(t.backup_fee_sat), margin: t.margin };
+}
+
+export function parseOutpointText(text: string): OutPoint {
+  const [txid, vout] = text.split(':');
+  return { txid: txid!, vout: Number(vout) };
+}
+
+function requireSig(body: Record<string, unknown>, field: string, signer: string, what: string): void {
+  if (!verifyBody(String(body.type), withoutSig(body, field), String(body[field]), fromHex(signer, 'key', 33))) {
+    throw new RefusedError('E_BAD_REQUEST_SIG', `${what}'s signature on this ${String(body.type)} does not verify`);
+  }
+}
+
+function randomScalar(random: RandomSource, label: string): bigint {
+  for (;;) {
+    const k = int(random.bytes(32, label));
+    if (k > 0n && k < N) return k;
+  }
+}
+
+function nonceTag(pubnonce: string): string {
+  return toHex(sha256(fromHex(pubnonce, 'pubnonce', 66))).slice(0, 32);
+}
+
+function checkFreshNonce(record: OperatorRecord, pubnonce: string): string {
+  const tag = nonceTag(pubnonce);
+  if (record.seen_nonces.includes(tag)) throw new StateConflictError('E_NONCE_REPLAY', 'this owner nonce was already signed against for this coin: start the step again for a fresh one');
+  return tag;
+}
+
+function cosign(record: OperatorRecord, tx: ReturnType<typeof backupTransaction>, ownerPubnonce: string, ctx: OperatorContext) {
+  const st = record.statement;
+  const msg = coinSighash(tx);
+  const { secnonce, pubnonce } = nonceGen(ctx.random.bytes(64, 'statechain/operator-nonce'));
+  const share = fromHex(record.share_secret, 'share', 32);
+  const psig = partialSign(
+    { shares: [fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33)], pubnonces: [fromHex(ownerPubnonce, 'owner_pubnonce', 66), pubnonce], msg },
+    1, secnonce, share,
+  );
+  share.fill(0);
+  return { operator_pubnonce: toHex(pubnonce), operator_psig: toHex(psig) };
+}
+
+function sameUnsigned(built: ReturnType<typeof backupTransaction>, hex: string, what: string): void {
+  const given = parseTransaction(hex, what);
+  if (!equalBytes(given.unsignedTx, built.unsignedTx)) {
+    throw new RefusedError('E_BACKUP_TEMPLATE', `${what} is not the backup this coin's template gives (version, input, sequence, locktime or output differ)`);
+  }
+}
+
+function coinOf(record: OperatorRecord) {
+  const st = record.statement;
+  if (st.outpoint === null || st.amount_sat === null) throw new RefusedError('E_NOT_ACTIVE', 'this coin has no deposit yet');
+  return { outpoint: parseOutpointText(st.outpoint), amountSat: BigInt(st.amount_sat), key: coinKey(fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33)) };
+}
+
+/** A new coin: the operator's share, its proof of possession, the address and terms. */
+export function offerDeposit(req: Msg<typeof DepositRequestSchema>, terms: UnsignedStatement['terms'], ctx: OperatorContext) {
+  requireSig(req, 'owner_sig', req.owner_auth, 'the owner');
+  const coinId = ctx.random.bytes(16, 'statechain/coin-id');
+  const s = randomScalar(ctx.random, 'statechain/operator-share');
+  const sBytes = bytes32(s);
+  const S = secp256k1.getPublicKey(sBytes, true);
+  const key = coinKey(fromHex(req.owner_share, 'owner_share', 33), S);
+  const address = scriptAddress(key.script, ctx.network)!;
+  const statement: UnsignedStatement = {
+    coin_id: toHex(coinId), network: ctx.network, status: 'deposit', operator_auth: toHex(ctx.operator.publicKey), operator_share: toHex(S),
+    owner_auth: req.owner_auth, owner_share: req.owner_share, aggregate: toHex(key.aggregate), address, terms,
+    outpoint: null, amount_sat: null, count: 0, backups: [], transfer: null,
+  };
+  const record: OperatorRecord = { coin_id: toHex(coinId), network: ctx.network, share_secret: toHex(sBytes), statement, funding_tx: null, x1: null, seen_nonces: [], done: [] };
+  const pop = provePossession(sBytes, coinId, ctx.random.bytes(32, 'statechain/pop-aux'));
+  sBytes.fill(0);
+  return {
+    record,
+    message: { type: 'statechain/deposit-offer', version: 1, network: ctx.network, coin_id: toHex(coinId), operator_pop: toHex(pop), statement: signStatement(statement, ctx.operator, ctx.random) },
+  };
+}
+
+/** Backup 1, co-signed before the coin is funded (refund before funding). */
+export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeof DepositBackupSchema>, ctx: OperatorContext) {
+  const st = record.statement;
+  if (st.status !== 'deposit') throw new StateConflictError('E_ALREADY_SIGNED', 'this coin\'s first backup is already signed: a deposit has one first backup');
+  requireSig(req, 'owner_sig', st.owner_auth, 'the owner');
+  if (!verifyPossession(fromHex(st.owner_share, 'owner_share', 33), fromHex(record.coin_id, 'coin_id', 16), fromHex(req.owner_pop, 'owner_pop', 64))) {
+    throw new RefusedError('E_BAD_POSSESSION', 'the owner\'s proof of possession of its share does not verify for this coin');
+  }
+  const key = coinKey(fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33));
+  const outpoint = parseOutpointText(req.outpoint);
+  checkFunding(req.funding_tx, outpoint, key.script, BigInt(req.amount_sat));
+  const terms = termsFromJson(st.terms);
+  const tip = (await ctx.chain.tip()).height;
+  const given = parseTransaction(req.backup_tx, 'backup_tx');
+  const h0 = given.lockTime;
+  if (Math.abs(h0 - (tip + terms.initialLock)) > 6) {
+    throw new RefusedError('E_BACKUP_LOCKTIME', `backup 1's locktime ${h0} is not the tip (${tip}) plus the initial lock (${terms.initialLock}), within 6 blocks`);
+  }
+  const tx = backupTransaction(key, { outpoint, amountSat: BigInt(req.amount_sat), locktime: h0, ownerShare: fromHex(st.owner_share, 'owner_share', 33), feeSat: terms.backupFeeSat });
+  sameUnsigned(tx, req.backup_tx, 'backup_tx');
+  const tag = checkFreshNonce(record, req.owner_pubnonce);
+  const sig = cosign(record, tx, req.owner_pubnonce, ctx);
+  const statement: UnsignedStatement = {
+    ...st, status: 'active', outpoint: req.outpoint, amount_sat: req.amount_sat, count: 1,
+    backups: [{ n: 1, txid: tx.id, locktime: h0, owner_share: st.owner_share }],
+  };
+  const next: OperatorRecord = { ...record, statement, funding_tx: req.funding_tx, seen_nonces: [...record.seen_nonces, tag] };
+  return {
+    record: next,
+    message: {
+      type: 'statechain/deposit-cosigned', version: 1, network: ctx.network, coin_id: record.coin_id, backup_txid: tx.id,
+      owner_pubnonce: req.owner_pubnonce, ...sig, statement: signStatement(statement, ctx.operator, ctx.random),
+    },
+  };
+}
+
+/** The deposit's bytes hash to the outpoint's txid and its output is the coin. */
+export function checkFunding(fundingHex: string, outpoint: OutPoint, script: Uint8Array, amountSat: bigint): void {
+  const tx = parseTransaction(fundingHex, 'funding_tx');
+  if (tx.id !== outpoint.txid) throw new RefusedError('E_DEPOSIT_MISMATCH', `the funding transaction's txid is ${tx.id}, not the outpoint's ${outpoint.txid}`);
+  if (outpoint.vout >= tx.outputsLength) throw new RefusedError('E_DEPOSIT_MISMATCH', `the funding transaction has no output ${outpoint.vout}`);
+  const out = tx.getOutput(outpoint.vout);
+  if (!out.script || !equalBytes(out.script, script)) throw new RefusedError('E_DEPOSIT_NOT_P2TR', `output ${outpoint.vout} of the funding transaction does not pay the coin's P2TR key`);
+  if (out.amount !== amountSat) throw new RefusedError('E_DEPOSIT_MISMATCH', `output ${outpoint.vout} carries ${out.amount} sat, not ${amountSat}`);
+}
+
+async function checkConfirmed(record: OperatorRecord, chain: ChainSource): Promise<void> {
+  const { outpoint } = coinOf(record);
+  const utxo = await chain.utxo(outpoint.txid, outpoint.vout);
+  if (utxo === null) throw new RefusedError('E_DEPOSIT_SPENT', `the coin's output ${record.statement.outpoint} is spent or not on chain`);
+  const need = record.statement.terms.confirmations;
+  if (utxo.confirmations < need) {
+    throw new RefusedError('E_DEPOSIT_UNCONFIRMED', `the deposit has ${utxo.confirmations} confirmation(s) (a mempool-only deposit has 0); the coin moves after ${need}`);
+  }
+}
+
+function requireActive(record: OperatorRecord): void {
+  const status = record.statement.status;
+  if (status === 'withdrawn') throw new RefusedError('E_COIN_WITHDRAWN', 'this coin was withdrawn: the operator signs nothing more for it');
+  if (status === 'deposit') throw new RefusedError('E_NOT_ACTIVE', 'this coin\'s first backup is not signed yet: finish the deposit first');
+}
+
+/** The receiver's backup, co-signed before any key rotation; x₁ for the sender. */
+export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof TransferSignSchema>, ctx: OperatorContext) {
+  requireActive(record);
+  const st = record.statement;
+  requireSig(req, 'owner_sig', st.owner_auth, 'the current owner');
+  if (st.transfer?.transfer_id === req.transfer_id) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer already has its backup: one backup per transfer');
+  if (record.done.some((d) => d.transfer_id === req.transfer_id)) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer is finished');
+  if (!verifyPossession(fromHex(req.receiver_share, 'receiver_share', 33), fromHex(record.coin_id, 'coin_id', 16), fromHex(req.receiver_pop, 'receiver_pop', 64))) {
+    throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s proof of possession of its new share does not verify for this coin');
+  }
+  const terms = termsFromJson(st.terms);
+  const last = st.backups[st.backups.length - 1]!;
+  const locktime = last.locktime - terms.interval;
+  if (req.locktime !== locktime) throw new RefusedError('E_BACKUP_LOCKTIME', `the receiver's backup must have locktime ${locktime} (the last signed, ${last.locktime}, minus the interval ${terms.interval}), not ${req.locktime}`);
+  const tip = (await ctx.chain.tip()).height;
+  if (locktime <= tip + terms.margin) throw new RefusedError('E_TRANSFERS_EXHAUSTED', `the next backup's locktime ${locktime} would be within ${terms.margin} blocks of the tip ${tip}: this coin cannot move again; withdraw it`);
+  await checkConfirmed(record, ctx.chain);
+  const { outpoint, amountSat, key } = coinOf(record);
+  const tx = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: fromHex(req.receiver_share, 'receiver_share', 33), feeSat: terms.backupFeeSat });
+  sameUnsigned(tx, req.backup_tx, 'backup_tx');
+  const tag = checkFreshNonce(record, req.owner_pubnonce);
+  const sig = cosign(record, tx, req.owner_pubnonce, ctx);
+  const x1 = bytes32(randomScalar(ctx.random, 'statechain/x1'));
+  const statement: UnsignedStatement = {
+    ...st, status: 'transferring', count: st.count + 1,
+    backups: [...st.backups, { n: st.count + 1, txid: tx.id, locktime, owner_share: req.receiver_share }],
+    transfer: { transfer_id: req.transfer_id, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share, x1_point: toHex(secp256k1.getPublicKey(x1, true)) },
+  };
+  const x1Sealed = sealJson(fromHex(st.owner_auth, 'owner_auth', 33), { x1: toHex(x1) }, `${record.coin_id}/${req.transfer_id}/x1`, bytes32(randomScalar(ctx.random, 'statechain/seal')));
+  const next: OperatorRecord = { ...record, statement, x1: toHex(x1), seen_nonces: [...record.seen_nonces, tag] };
+  x1.fill(0);
+  return {
+    record: next,
+    message: {
+      type: 'statechain/transfer-cosigned', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: req.transfer_id, backup_txid: tx.id,
+      owner_pubnonce: req.owner_pubnonce, ...sig, x1_sealed: x1Sealed, statement: signStatement(statement, ctx.operator, ctx.random),
+    },
+  };
+}
+
+/** The last step: s₂ = s₁ + t₂ − x₁, checked against P, replaces s₁. Repeating it answers the same. */
+export function completeTransfer(record: OperatorRecord, req: Msg<typeof TransferAcceptSchema>, ctx: OperatorContext) {
+  const finished = record.done.find((d) => d.transfer_id === req.transfer_id);
+  const answer = (statement: Statement) => ({ type: 'statechain/transfer-done', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: req.transfer_id, statement });
+  if (finished) {
+    if (finished.statement.owner_auth !== req.receiver_auth) throw new RefusedError('E_WRONG_RECEIVER', 'this transfer was finished for another receiver');
+    requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
+    return { record, message: answer(finished.statement) };
+  }
+  requireActive(record);
+  const st = record.statement;
+  const pending = st.transfer;
+  if (pending === null || record.x1 === null) throw new StateConflictError('E_NO_TRANSFER', 'no transfer of this coin is pending at the operator');
+  if (pending.transfer_id !== req.transfer_id) throw new StateConflictError('E_STALE_TRANSFER', `transfer ${req.transfer_id} was replaced by ${pending.transfer_id}: its x₁ is gone`);
+  if (req.receiver_auth !== pending.receiver_auth || req.receiver_share !== pending.receiver_share) {
+    throw new RefusedError('E_WRONG_RECEIVER', 'this acceptance is not from the receiver the transfer names');
+  }
+  requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
+  const opened = unseal(ctx.operator.secretKey, req.t2_sealed, `${record.coin_id}/${req.transfer_id}/t2`, 't2_sealed');
+  if (opened.length !== 32) throw new MalformedInputError('E_BAD_T2', 't₂ must be a 32-byte scalar');
+  const t2 = int(opened);
+  opened.fill(0);
+  if (t2 >= N) throw new RefusedError('E_BAD_T2', 't₂ is not a scalar below the group order');
+  const s2 = mod(int(fromHex(record.share_secret, 'share', 32)) + t2 - int(fromHex(record.x1, 'x1', 32)));
+  if (s2 === 0n) throw new RefusedError('E_BAD_T2', 't₂ gives a zero share');
+  const S2 = secp256k1.Point.BASE.multiply(s2);
+  if (!S2.add(point(pending.receiver_share)).equals(point(st.aggregate))) {
+    throw new RefusedError('E_BAD_T2', 's₂·G + O₂ ≠ P: t₂ does not complete this transfer (wrong t₁ from the sender, or a wrong t₂); nothing changed');
+  }
+  const statement: UnsignedStatement = {
+    ...st, status: 'active', owner_auth: pending.receiver_auth, owner_share: pending.receiver_share, operator_share: toHex(S2.toBytes(true)), transfer: null,
+  };
+  const signed = signStatement(statement, ctx.operator, ctx.random);
+  const next: OperatorRecord = { ...record, share_secret: toHex(bytes32(s2)), statement, x1: null, done: [...record.done, { transfer_id: req.transfer_id, statement: signed }] };
+  return { record: next, message: answer(signed) };
+}
+
+/** A cooperative spend of the coin; afterwards the operator signs nothing more for it. */
+export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof WithdrawRequestSchema>, ctx: OperatorContext) {
+  requireActive(record);
+  const st = record.statement;
+  requireSig(req, 'owner_sig', st.owner_auth, 'the owner');
+  const { outpoint, amountSat, key } = coinOf(record);
+  const tx = parseTransaction(req.tx, 'tx');
+  if (!spendsCoin(tx, outpoint)) throw new RefusedError('E_NOT_THE_COIN', `a withdrawal spends exactly the coin (${st.outpoint}) as its only input`);
+  tx.updateInput(0, { witnessUtxo: { script: key.script, amount: amountSat } }, true);
+  const tag = checkFreshNonce(record, req.owner_pubnonce);
+  const sig = cosign(record, tx, req.owner_pubnonce, ctx);
+  const statement: UnsignedStatement = { ...st, status: 'withdrawn', transfer: null };
+  return {
+    record: { ...record, statement, x1: null, seen_nonces: [...record.seen_nonces, tag] } satisfies OperatorRecord,
+    message: {
+      type: 'statechain/withdraw-cosigned', version: 1, network: ctx.network, coin_id: record.coin_id, txid: tx.id,
+      owner_pubnonce: req.owner_pubnonce, ...sig, statement: signStatement(statement, ctx.operator, ctx.random),
+    },
+  };
+}

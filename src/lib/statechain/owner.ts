@@ -1,0 +1,236 @@
+/**
+ * The coin owner's side (issue 13 items 1 and 5): deposit — refund before funding, so the
+ * first backup is fully signed before the owner signs the deposit — cooperative withdrawal,
+ * and the newest backup once final, with a CPFP child for a package.
+ *
+ * Invariants:
+ * - the owner's secret nonce is issued into the single-use store bound to (coin, purpose,
+ *   txid) and consumed on disk before the owner's partial signature is computed; the
+ *   operator's partial signature is checked first, so a bad answer burns nothing;
+ * - the owner accepts only statements signed by the operator it deals with, naming its own
+ *   share and key, for the backup it asked for;
+ * - the owner's share o is kept in its state (0600) and appears in no message.
+ *
+ * Not here: the transfer (transfer.ts), persistence and locking (the command's store).
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { Transaction } from '@scure/btc-signer';
+import type { Static, TObject } from '@sinclair/typebox';
+import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { RefusedError, StateConflictError } from '../errors.ts';
+import type { NoncePort } from '../credit/ports.ts';
+import type { KeyPair } from '../keys/keys.ts';
+import type { Network } from '../network.ts';
+import type { RandomSource } from '../random.ts';
+import { N, int } from '../musig/engine/scalar.ts';
+import { keyPathSighash, tweakSecretKey } from '../taproot/taproot.ts';
+import { schnorrSign } from '../taproot/schnorr.ts';
+import { backupTransaction, coinKey, coinSighash, finishSpend, ownerScript, parseTransaction, type OutPoint } from './coin.ts';
+import { parseOutpointText, termsFromJson } from './operator.ts';
+import type { DepositCosignedSchema, DepositOfferSchema, Statement, WithdrawCosignedSchema } from './schemas.ts';
+import { signBody } from './seal.ts';
+import { aggregate, nonceGen, partialSign, partialVerify, provePossession, verifyPossession } from './signer.ts';
+import { checkStatement } from './statement.ts';
+
+type Msg<S extends TObject> = Static<S>;
+
+/** What an owner (or a receiver, once it has accepted) keeps for a coin. */
+export type OwnerRecord = {
+  coin_id: string;
+  network: Network;
+  status: 'depositing' | 'active' | 'sending' | 'sent' | 'receiving' | 'withdrawing' | 'withdrawn';
+  /** o, this owner's share: the only secret here. */
+  share_secret: string;
+  share: string;
+  auth: string;
+  operator_auth: string;
+  statement: Statement;
+  funding_tx: string;
+  /** Signed backups, backup 1 first (the last one is this owner's once it holds the coin). */
+  backups: string[];
+  /** The unsigned transaction whose signature is under way (a backup or a withdrawal), with its nonce. */
+  signing: { purpose: 'backup' | 'transfer' | 'withdraw'; tx: string; pubnonce: string } | null;
+  /** The transfer this owner is sending or receiving. */
+  transfer: { transfer_id: string; receiver_auth: string; receiver_share: string; package?: unknown } | null;
+};
+
+/** A deposit before the operator has named the coin. */
+export type PendingDeposit = { network: Network; share_secret: string; share: string; auth: string };
+
+export type OwnerContext = { auth: KeyPair; random: RandomSource; nonces: NoncePort; network: Network };
+
+export const nonceContext = (coinId: string, purpose: string, txid: string) => `statechain/${coinId}/${purpose}/${txid}`;
+
+export function newShare(random: RandomSource, label: string): { secret: Uint8Array; share: Uint8Array } {
+  for (;;) {
+    const secret = random.bytes(32, label);
+    const k = int(secret);
+    if (k > 0n && k < N) return { secret, share: secp256k1.getPublicKey(secret, true) };
+  }
+}
+
+export function sign(type: string, body: Record<string, unknown>, field: string, ctx: { auth: KeyPair; random: RandomSource }) {
+  return { ...body, [field]: signBody(type, body, ctx.auth.secretKey, ctx.random.bytes(32, 'statechain/request-aux')) };
+}
+
+export async function issueOwnerNonce(ctx: OwnerContext, context: string): Promise<string> {
+  const issued = await ctx.nonces.issue(context, (counter) => nonceGen(ctx.random.bytes(64, `statechain/owner-nonce/${counter}`)));
+  return toHex(issued.pubnonce);
+}
+
+/**
+ * The coin's signature on `tx`: the operator's partial signature checked, our nonce
+ * consumed on disk, our partial signature, the aggregate (a BIP-340 signature for Q).
+ */
+export async function finishSignature(
+  record: Pick<OwnerRecord, 'coin_id' | 'share_secret' | 'share'>, operatorShare: string, tx: Transaction, purpose: string,
+  nonces: { owner: string; operator: string; operatorPsig: string }, ctx: OwnerContext,
+): Promise<Uint8Array> {
+  const input = {
+    shares: [fromHex(record.share, 'share', 33), fromHex(operatorShare, 'operator_share', 33)],
+    pubnonces: [fromHex(nonces.owner, 'owner_pubnonce', 66), fromHex(nonces.operator, 'operator_pubnonce', 66)],
+    msg: coinSighash(tx),
+  };
+  const operatorPsig = fromHex(nonces.operatorPsig, 'operator_psig', 32);
+  if (!partialVerify(input, 1, operatorPsig)) throw new RefusedError('E_BAD_PARTIAL_SIG', 'the operator\'s partial signature does not verify for this transaction');
+  const secnonce = await ctx.nonces.take(input.pubnonces[0]!, nonceContext(record.coin_id, purpose, tx.id));
+  const share = fromHex(record.share_secret, 'share', 32);
+  const psig = partialSign(input, 0, secnonce, share);
+  share.fill(0);
+  return aggregate(input, [psig, operatorPsig]);
+}
+
+/** Step 1: a fresh share and the request the operator answers with a coin. */
+export function startDeposit(ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>) {
+  const { secret, share } = newShare(ctx.random, 'statechain/owner-share');
+  const pending: PendingDeposit = { network: ctx.network, share_secret: toHex(secret), share: toHex(share), auth: toHex(ctx.auth.publicKey) };
+  secret.fill(0);
+  const body = { type: 'statechain/deposit-request', version: 1, network: ctx.network, owner_auth: pending.auth, owner_share: pending.share };
+  return { pending, message: sign(body.type, body, 'owner_sig', ctx) };
+}
+
+/** The deposit output in an (unsigned) funding transaction: exactly one output paying the coin. */
+export function findDeposit(fundingHex: string, script: Uint8Array): { outpoint: OutPoint; amountSat: bigint; unsignedHex: string } {
+  const tx = parseTransaction(fundingHex, 'the funding transaction');
+  const hits: number[] = [];
+  for (let i = 0; i < tx.outputsLength; i++) if (equalBytes(tx.getOutput(i).script ?? new Uint8Array(), script)) hits.push(i);
+  if (hits.length === 0) throw new RefusedError('E_DEPOSIT_MISMATCH', 'the funding transaction pays nothing to the coin\'s address');
+  if (hits.length > 1) throw new RefusedError('E_SECOND_DEPOSIT', `the funding transaction pays the coin's address ${hits.length} times: one coin is one output`);
+  return { outpoint: { txid: tx.id, vout: hits[0]! }, amountSat: tx.getOutput(hits[0]!).amount!, unsignedHex: toHex(tx.unsignedTx) };
+}
+
+/** Step 3: check the operator's offer, build backup 1 on the (unsigned) funding, issue our nonce. */
+export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof DepositOfferSchema>, fundingHex: string, tipHeight: number, operatorPin: Uint8Array | undefined, ctx: OwnerContext) {
+  const operatorAuth = fromHex(offer.statement.operator_auth, 'operator_auth', 33);
+  if (operatorPin !== undefined && !equalBytes(operatorPin, operatorAuth)) throw new RefusedError('E_WRONG_OPERATOR', `this offer is from operator ${toHex(operatorAuth)}, not the one you named`);
+  const st = checkStatement(offer.statement, operatorAuth, offer.coin_id);
+  if (st.owner_share !== pending.share || st.owner_auth !== pending.auth) throw new RefusedError('E_WRONG_COIN', 'this offer is for another owner\'s request');
+  if (st.status !== 'deposit' || st.count !== 0) throw new RefusedError('E_BAD_STATEMENT', 'a deposit offer names a new coin with no backup yet');
+  const coinId = fromHex(offer.coin_id, 'coin_id', 16);
+  if (!verifyPossession(fromHex(st.operator_share, 'operator_share', 33), coinId, fromHex(offer.operator_pop, 'operator_pop', 64))) {
+    throw new RefusedError('E_BAD_POSSESSION', 'the operator\'s proof of possession of its share does not verify for this coin');
+  }
+  const key = coinKey(fromHex(pending.share, 'share', 33), fromHex(st.operator_share, 'operator_share', 33));
+  if (!equalBytes(key.aggregate, fromHex(st.aggregate, 'aggregate', 33))) throw new RefusedError('E_KEY_SUM', 'the offer\'s P is not O + S');
+  const { outpoint, amountSat, unsignedHex } = findDeposit(fundingHex, key.script);
+  const terms = termsFromJson(st.terms);
+  const locktime = tipHeight + terms.initialLock;
+  const backup = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: fromHex(pending.share, 'share', 33), feeSat: terms.backupFeeSat });
+  const secret = fromHex(pending.share_secret, 'share', 32);
+  const pop = provePossession(secret, coinId, ctx.random.bytes(32, 'statechain/pop-aux'));
+  secret.fill(0);
+  const pubnonce = await issueOwnerNonce(ctx, nonceContext(offer.coin_id, 'backup', backup.id));
+  const record: OwnerRecord = {
+    coin_id: offer.coin_id, network: ctx.network, status: 'depositing', share_secret: pending.share_secret, share: pending.share, auth: pending.auth,
+    operator_auth: st.operator_auth, statement: offer.statement, funding_tx: unsignedHex, backups: [],
+    signing: { purpose: 'backup', tx: toHex(backup.unsignedTx), pubnonce }, transfer: null,
+  };
+  const body = {
+    type: 'statechain/deposit-backup', version: 1, network: ctx.network, coin_id: offer.coin_id, owner_pop: toHex(pop), funding_tx: unsignedHex,
+    outpoint: `${outpoint.txid}:${outpoint.vout}`, amount_sat: Number(amountSat), backup_tx: toHex(backup.unsignedTx), owner_pubnonce: pubnonce,
+  };
+  return { record, message: sign(body.type, body, 'owner_sig', ctx) };
+}
+
+/** The transaction under signature, with the coin's output as its witness UTXO again. */
+export function signingTx(record: OwnerRecord, expected: NonNullable<OwnerRecord['signing']>['purpose']): Transaction {
+  if (record.signing === null || record.signing.purpose !== expected) throw new StateConflictError('E_NOT_SIGNING', `no ${expected} signature is under way for this coin`);
+  const st = record.statement;
+  const tx = parseTransaction(record.signing.tx, 'the stored transaction');
+  const key = coinKey(fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33));
+  if (st.amount_sat === null) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement names no deposit amount');
+  tx.updateInput(0, { witnessUtxo: { script: key.script, amount: BigInt(st.amount_sat) } }, true);
+  return tx;
+}
+
+/** Step 5: backup 1 finished; the coin can now be funded. */
+export async function depositFinish(record: OwnerRecord, cosigned: Msg<typeof DepositCosignedSchema>, ctx: OwnerContext): Promise<OwnerRecord> {
+  if (record.status !== 'depositing') throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}, not waiting for its first backup`);
+  const st = checkStatement(cosigned.statement, fromHex(record.operator_auth, 'operator_auth', 33), record.coin_id);
+  const tx = signingTx({ ...record, statement: cosigned.statement }, 'backup');
+  if (st.status !== 'active' || st.count !== 1 || st.backups[0]?.txid !== tx.id || cosigned.backup_txid !== tx.id) {
+    throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not list exactly our backup 1');
+  }
+  if (st.owner_share !== record.share || st.operator_share !== record.statement.operator_share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
+  if (cosigned.owner_pubnonce !== record.signing!.pubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
+  const sig = await finishSignature(record, st.operator_share, tx, 'backup', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
+  const signed = finishSpend(tx, sig);
+  return { ...record, status: 'active', statement: cosigned.statement, backups: [signed.hex], signing: null };
+}
+
+/** Withdrawal step 1: the whole coin, less the fee, to `destination`. */
+export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
+  if (record.status !== 'active' && record.status !== 'sending' && record.status !== 'withdrawing') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner withdraws it`);
+  const st = record.statement;
+  const outpoint = parseOutpointText(st.outpoint!);
+  const amount = BigInt(st.amount_sat!);
+  const vbytes = Math.ceil((4 * (60 + destination.length) + 68) / 4);
+  const fee = BigInt(Math.ceil(vbytes * feeRate));
+  if (amount - fee < 330n) throw new RefusedError('E_FEE_TOO_HIGH', `a fee of ${fee} sat leaves nothing of the ${amount} sat coin`);
+  const tx = new Transaction({ version: 2, allowUnknownOutputs: true });
+  const key = coinKey(fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33));
+  tx.addInput({ txid: outpoint.txid, index: outpoint.vout, sequence: 0xffff_fffd, witnessUtxo: { script: key.script, amount } });
+  tx.addOutput({ script: destination, amount: amount - fee });
+  const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw', tx.id));
+  const next: OwnerRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce } };
+  const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), owner_pubnonce: pubnonce };
+  return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
+}
+
+/** Withdrawal step 3: the signed withdrawal. */
+export async function withdrawFinish(record: OwnerRecord, cosigned: Msg<typeof WithdrawCosignedSchema>, ctx: OwnerContext) {
+  const st = checkStatement(cosigned.statement, fromHex(record.operator_auth, 'operator_auth', 33), record.coin_id);
+  const tx = signingTx(record, 'withdraw');
+  if (st.status !== 'withdrawn' || cosigned.txid !== tx.id) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s answer is not the withdrawal we asked for');
+  if (cosigned.owner_pubnonce !== record.signing!.pubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
+  const sig = await finishSignature(record, st.operator_share, tx, 'withdraw', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
+  const signed = finishSpend(tx, sig);
+  return { record: { ...record, status: 'withdrawn', statement: cosigned.statement, signing: null } satisfies OwnerRecord, signed };
+}
+
+/** This owner's backup (the newest in its chain, paying its share) and a CPFP child spending its output. */
+export function backupWithChild(record: OwnerRecord, child: { destination: Uint8Array; feeRate: number } | undefined, auxRand: Uint8Array) {
+  if (record.backups.length === 0) throw new StateConflictError('E_NO_BACKUP', 'this coin has no signed backup yet');
+  const hex = record.backups[record.backups.length - 1]!;
+  const backup = parseTransaction(hex, 'the stored backup');
+  const own = ownerScript(fromHex(record.share, 'share', 33));
+  if (!equalBytes(backup.getOutput(0).script!, own)) throw new RefusedError('E_NOT_OWNER', 'the newest backup of this coin pays another owner: the coin was transferred');
+  if (child === undefined) return { backup, hex };
+  const value = backup.getOutput(0).amount!;
+  const parentFee = BigInt(record.statement.terms.backup_fee_sat);
+  const parentVsize = Math.ceil(backup.weight / 4);
+  const childVsize = Math.ceil((4 * (60 + child.destination.length) + 68) / 4);
+  const fee = BigInt(Math.ceil((parentVsize + childVsize) * child.feeRate)) - parentFee;
+  const childFee = fee > BigInt(childVsize) ? fee : BigInt(childVsize);
+  if (value - childFee < 330n) throw new RefusedError('E_FEE_TOO_HIGH', `a child fee of ${childFee} sat leaves nothing of the ${value} sat backup output`);
+  const tx = new Transaction({ version: 3, allowUnknownOutputs: true });
+  tx.addInput({ txid: backup.id, index: 0, sequence: 0xffff_fffd, witnessUtxo: { script: own, amount: value } });
+  tx.addOutput({ script: child.destination, amount: value - childFee });
+  const secret = fromHex(record.share_secret, 'share', 32);
+  const tweaked = tweakSecretKey(secret);
+  secret.fill(0);
+  const sig = schnorrSign(keyPathSighash(tx, 0), tweaked, auxRand);
+  tweaked.fill(0);
+  tx.updateInput(0, { finalScriptWitness: [sig] }, true);
+  return { backup, hex, child: tx, childHex: toHex(tx.extract()), childFeeSat: childFee };
+}

@@ -1,0 +1,229 @@
+/**
+ * JSON Schemas of the statechain messages (docs/statechain.md shows each with a fixture).
+ * The additive signer's nonces and partial signatures travel in the JSON (this protocol's
+ * key is not a BIP-327 KeyAgg key, so BIP-373's PSBT fields do not apply):
+ * `owner_pubnonce` / `operator_pubnonce` are two compressed points (66 bytes), a partial
+ * signature is a 32-byte scalar. Every request to the operator carries the requester's
+ * BIP-340 signature over the request itself (`*_sig`, seal.ts `signBody`).
+ *
+ * The operator's `statement` is its signed view of the coin (shares, terms, backups it
+ * signed, pending transfer): the receiver checks the backup chain against it.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Hex, Sats, Txid, messageSchema } from '../message.ts';
+
+const Pubkey = (who: string) => Hex(`${who}: 33-byte compressed public key`, 33);
+const Sig = (who: string) => Hex(`${who}: BIP-340 signature over this message without the signature field`, 64);
+const CoinId = Hex('the coin\'s id, chosen by the operator at deposit', 16);
+const TransferId = Hex('the transfer\'s id, chosen by the sender', 16);
+const Height = (d: string) => Type.Integer({ minimum: 1, maximum: 499_999_999, description: d });
+const Pubnonce = (who: string) => Hex(`${who}'s public nonce: two compressed points`, 66);
+const Psig = (who: string) => Hex(`${who}'s partial signature`, 32);
+const TxHex = (d: string) => Hex(d);
+
+export const TermsSchema = Type.Object(
+  {
+    interval: Type.Integer({ minimum: 2, maximum: 100_000, description: 'blocks between consecutive owners\' backup locktimes' }),
+    initial_lock: Type.Integer({ minimum: 1, maximum: 100_000, description: 'the first backup\'s locktime is the tip at deposit plus this' }),
+    confirmations: Type.Integer({ minimum: 1, maximum: 100_000, description: 'confirmations the deposit needs before the coin moves' }),
+    backup_fee_sat: Sats('fee every backup pays'),
+    margin: Type.Integer({ minimum: 0, maximum: 100_000, description: 'no backup locktime may be within this many blocks of the tip' }),
+  },
+  { additionalProperties: false },
+);
+
+export const BackupRecordSchema = Type.Object(
+  {
+    n: Type.Integer({ minimum: 1, description: 'backup number, 1 = the depositor\'s' }),
+    txid: Txid,
+    locktime: Height('the backup\'s nLockTime'),
+    owner_share: Pubkey('the share whose BIP-86 P2TR the backup pays'),
+  },
+  { additionalProperties: false },
+);
+
+export const StatementSchema = Type.Object(
+  {
+    coin_id: CoinId,
+    network: Type.String(),
+    status: Type.Union([Type.Literal('deposit'), Type.Literal('active'), Type.Literal('transferring'), Type.Literal('withdrawn')]),
+    operator_auth: Pubkey('the operator\'s authentication key'),
+    operator_share: Pubkey('S, the operator\'s current share'),
+    owner_auth: Pubkey('the current owner\'s authentication key'),
+    owner_share: Pubkey('O, the current owner\'s share'),
+    aggregate: Pubkey('P = O + S (fixed for the coin\'s life)'),
+    address: Type.String({ description: 'the coin\'s key-path-only P2TR address' }),
+    terms: TermsSchema,
+    outpoint: Type.Union([Type.Null(), Type.String({ pattern: '^[0-9a-f]{64}:[0-9]{1,10}$' })]),
+    amount_sat: Type.Union([Type.Null(), Sats('the deposit output\'s amount')]),
+    count: Type.Integer({ minimum: 0, description: 'how many backups the operator has signed for this coin' }),
+    backups: Type.Array(BackupRecordSchema),
+    transfer: Type.Union([
+      Type.Null(),
+      Type.Object(
+        {
+          transfer_id: TransferId,
+          receiver_auth: Pubkey('the receiver\'s authentication key'),
+          receiver_share: Pubkey('O₂, the receiver\'s new share'),
+          x1_point: Pubkey('X₁ = x₁·G: t₁·G must equal O₁ + X₁'),
+        },
+        { additionalProperties: false },
+      ),
+    ]),
+    operator_sig: Sig('the operator'),
+  },
+  { additionalProperties: false },
+);
+export type Statement = Static<typeof StatementSchema>;
+
+export const DepositRequestSchema = messageSchema('statechain/deposit-request', 'Owner → operator: a new coin is wanted; the owner\'s share and authentication key.', {
+  owner_auth: Pubkey('the owner\'s authentication key'),
+  owner_share: Pubkey('O, the owner\'s share'),
+  owner_sig: Sig('the owner'),
+});
+
+export const DepositOfferSchema = messageSchema('statechain/deposit-offer', 'Operator → owner: the coin id, the operator\'s share with its proof of possession, the address and terms.', {
+  coin_id: CoinId,
+  operator_pop: Hex('the operator\'s proof of possession of S for this coin', 64),
+  statement: StatementSchema,
+});
+
+export const DepositBackupSchema = messageSchema('statechain/deposit-backup', 'Owner → operator: the owner\'s proof of possession, the (unsigned) funding and the first backup to co-sign, before any coin is sent.', {
+  coin_id: CoinId,
+  owner_pop: Hex('the owner\'s proof of possession of O for this coin', 64),
+  funding_tx: TxHex('the deposit transaction without witnesses (its txid is the outpoint\'s)'),
+  outpoint: Type.String({ pattern: '^[0-9a-f]{64}:[0-9]{1,10}$' }),
+  amount_sat: Sats('the deposit output\'s amount'),
+  backup_tx: TxHex('backup 1, unsigned'),
+  owner_pubnonce: Pubnonce('the owner'),
+  owner_sig: Sig('the owner'),
+});
+
+export const DepositCosignedSchema = messageSchema('statechain/deposit-cosigned', 'Operator → owner: its half of backup 1\'s signature and its statement; the owner finishes the backup, then funds the coin.', {
+  coin_id: CoinId,
+  backup_txid: Txid,
+  owner_pubnonce: Pubnonce('the owner'),
+  operator_pubnonce: Pubnonce('the operator'),
+  operator_psig: Psig('the operator'),
+  statement: StatementSchema,
+});
+
+export const CoinSchema = messageSchema('statechain/coin', 'An owner\'s public view of its coin: the operator\'s statement and the signed backup chain (no secret).', {
+  coin_id: CoinId,
+  address: Type.String(),
+  outpoint: Type.String({ pattern: '^[0-9a-f]{64}:[0-9]{1,10}$' }),
+  amount_sat: Sats('the deposit output\'s amount'),
+  owner_share: Pubkey('this owner\'s share'),
+  statement: StatementSchema,
+  backups: Type.Array(TxHex('a signed backup, in order (backup 1 first)')),
+  latest_locktime: Height('the newest backup\'s locktime: it can be broadcast once the tip reaches it'),
+  next: Type.String({ description: 'what to do next' }),
+});
+
+export const TransferRequestSchema = messageSchema('statechain/transfer-request', 'Receiver → sender: the receiver\'s new share with its proof of possession, and its authentication key.', {
+  coin_id: CoinId,
+  receiver_auth: Pubkey('the receiver\'s authentication key'),
+  receiver_share: Pubkey('O₂, the receiver\'s new share'),
+  receiver_pop: Hex('the receiver\'s proof of possession of O₂ for this coin', 64),
+  receiver_sig: Sig('the receiver'),
+});
+
+export const TransferSignSchema = messageSchema('statechain/transfer-sign', 'Sender → operator: co-sign the receiver\'s backup (before any key rotation) and start the transfer.', {
+  coin_id: CoinId,
+  transfer_id: TransferId,
+  receiver_auth: Pubkey('the receiver\'s authentication key'),
+  receiver_share: Pubkey('O₂'),
+  receiver_pop: Hex('the receiver\'s proof of possession of O₂', 64),
+  locktime: Height('the receiver\'s backup\'s locktime: the previous minus the interval'),
+  backup_tx: TxHex('the receiver\'s backup, unsigned'),
+  owner_pubnonce: Pubnonce('the sender'),
+  owner_sig: Sig('the sender (the current owner)'),
+});
+
+export const TransferCosignedSchema = messageSchema('statechain/transfer-cosigned', 'Operator → sender: its half of the receiver\'s backup signature, x₁ sealed to the sender, and its statement.', {
+  coin_id: CoinId,
+  transfer_id: TransferId,
+  backup_txid: Txid,
+  owner_pubnonce: Pubnonce('the sender'),
+  operator_pubnonce: Pubnonce('the operator'),
+  operator_psig: Psig('the operator'),
+  x1_sealed: Hex('x₁ sealed to the sender\'s authentication key'),
+  statement: StatementSchema,
+});
+
+export const TransferPackageSchema = messageSchema('statechain/transfer-package', 'Sender → receiver: t₁, the whole backup chain, the operator\'s statement and the sender\'s binding signature, sealed to the receiver.', {
+  coin_id: CoinId,
+  transfer_id: TransferId,
+  receiver_auth: Pubkey('whom it is sealed to'),
+  sealed: Hex('the sealed package (docs/statechain.md: its inner fields)'),
+});
+
+export const PackageInnerSchema = Type.Object(
+  {
+    statement: StatementSchema,
+    funding_tx: TxHex('the deposit transaction (without witnesses)'),
+    backups: Type.Array(TxHex('a signed backup, backup 1 first')),
+    t1: Hex('t₁ = o₁ + x₁', 32),
+    binding_sig: Sig('the sender, over {coin_id, outpoint, receiver_share, transfer_id}'),
+  },
+  { additionalProperties: false },
+);
+export type PackageInner = Static<typeof PackageInnerSchema>;
+
+export const TransferAcceptSchema = messageSchema('statechain/transfer-accept', 'Receiver → operator: t₂ = t₁ − o₂ sealed to the operator, signed by the receiver for this coin and transfer.', {
+  coin_id: CoinId,
+  transfer_id: TransferId,
+  receiver_auth: Pubkey('the receiver\'s authentication key'),
+  receiver_share: Pubkey('O₂'),
+  t2_sealed: Hex('t₂ sealed to the operator'),
+  receiver_sig: Sig('the receiver'),
+});
+
+export const TransferDoneSchema = messageSchema('statechain/transfer-done', 'Operator → receiver: the share is rotated; the statement names the receiver as owner.', {
+  coin_id: CoinId,
+  transfer_id: TransferId,
+  statement: StatementSchema,
+});
+
+export const WithdrawRequestSchema = messageSchema('statechain/withdraw-request', 'Owner → operator: co-sign this spend of the coin; the operator signs nothing more for it afterwards.', {
+  coin_id: CoinId,
+  tx: TxHex('the withdrawal, unsigned: one input, the coin'),
+  owner_pubnonce: Pubnonce('the owner'),
+  owner_sig: Sig('the owner'),
+});
+
+export const WithdrawCosignedSchema = messageSchema('statechain/withdraw-cosigned', 'Operator → owner: its half of the withdrawal\'s signature; the coin is closed at the operator.', {
+  coin_id: CoinId,
+  txid: Txid,
+  owner_pubnonce: Pubnonce('the owner'),
+  operator_pubnonce: Pubnonce('the operator'),
+  operator_psig: Psig('the operator'),
+  statement: StatementSchema,
+});
+
+export const SpendSchema = messageSchema('statechain/spend', 'A signed spend of (or from) the coin, ready to broadcast: a withdrawal or a backup (with its CPFP child).', {
+  coin_id: CoinId,
+  kind: Type.Union([Type.Literal('withdrawal'), Type.Literal('backup')]),
+  txid: Txid,
+  hex: TxHex('the signed transaction'),
+  child_hex: Type.Optional(TxHex('the CPFP child spending the backup\'s output (submit both as a package)')),
+  broadcast: Type.Optional(Type.Unknown({ description: 'what the node answered, with --broadcast' })),
+});
+
+export const VerifiedSchema = messageSchema('statechain/verified', 'The receiver\'s verification of a transfer package passed: what was checked and how many transfers remain.', {
+  coin_id: CoinId,
+  transfer_id: TransferId,
+  outpoint: Type.String(),
+  amount_sat: Sats('the coin'),
+  confirmations: Type.Integer({ minimum: 0 }),
+  backups: Type.Integer({ minimum: 1 }),
+  latest_locktime: Height('the receiver\'s backup\'s locktime'),
+  tip_height: Type.Integer({ minimum: 0 }),
+  transfers_remaining: Type.Integer({ minimum: 0 }),
+});
+
+export const STATECHAIN_SCHEMAS = [
+  DepositRequestSchema, DepositOfferSchema, DepositBackupSchema, DepositCosignedSchema, CoinSchema,
+  TransferRequestSchema, TransferSignSchema, TransferCosignedSchema, TransferPackageSchema, TransferAcceptSchema, TransferDoneSchema,
+  WithdrawRequestSchema, WithdrawCosignedSchema, SpendSchema, VerifiedSchema,
+];

@@ -1,0 +1,189 @@
+/**
+ * A statechain transfer, sender's and receiver's steps (BRIEF §3.2, issue 13 item 3):
+ *
+ *   receiver  startReceive    → transfer-request  (O₂ with its proof of possession, A₂)
+ *   sender    transferSign    → transfer-sign     (the receiver's backup, our nonce)
+ *   operator  cosignTransfer  → transfer-cosigned (its partial signature, x₁ sealed to us)
+ *   sender    transferPackage → transfer-package  (t₁ = o₁ + x₁, the chain, the binding; sealed to A₂)
+ *   receiver  acceptPackage   → transfer-accept   (verified; t₂ = t₁ − o₂ sealed to the operator)
+ *   operator  completeTransfer→ transfer-done     (s₂ = s₁ + t₂ − x₁)
+ *   receiver  finishReceive   → statechain/coin
+ *
+ * Invariants: the receiver's backup is fully signed before any share moves; the operator
+ * never sees t₁ (sealed to the receiver) and the sender never sees t₂ (sealed to the
+ * operator); t₁ = o₁ + x₁ with x₁ unknown to the receiver and t₂ = t₁ − o₂ with o₂
+ * unknown to the operator, so no message gives any party another's share; the receiver
+ * writes the coin (o₂ and the chain) before it sends t₂.
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { Static, TObject } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { fromHex, toHex } from '../bytes.ts';
+import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
+import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
+import { backupTransaction, coinKey, finishSpend, transfersRemaining } from './coin.ts';
+import { parseOutpointText, termsFromJson } from './operator.ts';
+import { finishSignature, issueOwnerNonce, newShare, nonceContext, sign, signingTx, type OwnerContext, type OwnerRecord } from './owner.ts';
+import { PackageInnerSchema, type TransferCosignedSchema, type TransferDoneSchema, type TransferPackageSchema, type TransferRequestSchema } from './schemas.ts';
+import { seal, sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
+import { provePossession, verifyPossession } from './signer.ts';
+import { checkStatement } from './statement.ts';
+import { bindingBody, verifyTransfer, type ChainFacts, type Verified } from './verify.ts';
+
+type Msg<S extends TObject> = Static<S>;
+
+/** What a receiver keeps between asking for a coin and being handed it. */
+export type PendingReceive = { coin_id: string; network: OwnerRecord['network']; share_secret: string; share: string; auth: string; operator_auth: string };
+
+const withoutField = (m: Record<string, unknown>, field: string) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== field));
+
+function requireSig(m: Record<string, unknown>, field: string, key: string, who: string): void {
+  if (!verifyBody(String(m.type), withoutField(m, field), String(m[field]), fromHex(key, 'key', 33))) {
+    throw new RefusedError('E_BAD_REQUEST_SIG', `${who}'s signature on this ${String(m.type)} does not verify`);
+  }
+}
+
+/** Receiver, step 1: a new share for this coin and the request the sender answers. */
+export function startReceive(coinId: string, operatorAuth: Uint8Array, ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>) {
+  const { secret, share } = newShare(ctx.random, 'statechain/receiver-share');
+  const pop = provePossession(secret, fromHex(coinId, 'coin id', 16), ctx.random.bytes(32, 'statechain/pop-aux'));
+  const pending: PendingReceive = { coin_id: coinId, network: ctx.network, share_secret: toHex(secret), share: toHex(share), auth: toHex(ctx.auth.publicKey), operator_auth: toHex(operatorAuth) };
+  secret.fill(0);
+  const body = { type: 'statechain/transfer-request', version: 1, network: ctx.network, coin_id: coinId, receiver_auth: pending.auth, receiver_share: pending.share, receiver_pop: toHex(pop) };
+  return { pending, message: sign(body.type, body, 'receiver_sig', ctx) };
+}
+
+/** Sender, step 2: the receiver's backup (one interval below ours) and our nonce for it. */
+export async function transferSign(record: OwnerRecord, req: Msg<typeof TransferRequestSchema>, tipHeight: number, ctx: OwnerContext) {
+  if (record.status !== 'active' && record.status !== 'sending') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner transfers it`);
+  if (req.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this request is for coin ${req.coin_id}`);
+  requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
+  if (!verifyPossession(fromHex(req.receiver_share, 'receiver_share', 33), fromHex(record.coin_id, 'coin_id', 16), fromHex(req.receiver_pop, 'receiver_pop', 64))) {
+    throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s proof of possession of its new share does not verify for this coin');
+  }
+  if (req.receiver_share === record.share) throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s share is ours');
+  const st = record.statement;
+  const terms = termsFromJson(st.terms);
+  const last = st.backups[st.backups.length - 1]!;
+  const locktime = last.locktime - terms.interval;
+  if (locktime <= tipHeight + terms.margin) throw new RefusedError('E_TRANSFERS_EXHAUSTED', `the next backup's locktime ${locktime} would be within ${terms.margin} blocks of the tip ${tipHeight}: withdraw the coin instead`);
+  const key = coinKey(fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33));
+  const backup = backupTransaction(key, {
+    outpoint: parseOutpointText(st.outpoint!), amountSat: BigInt(st.amount_sat!), locktime, ownerShare: fromHex(req.receiver_share, 'receiver_share', 33), feeSat: terms.backupFeeSat,
+  });
+  const transferId = toHex(ctx.random.bytes(16, 'statechain/transfer-id'));
+  const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'transfer', backup.id));
+  const next: OwnerRecord = {
+    ...record, status: 'sending',
+    signing: { purpose: 'transfer', tx: toHex(backup.unsignedTx), pubnonce },
+    transfer: { transfer_id: transferId, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share },
+  };
+  const body = {
+    type: 'statechain/transfer-sign', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: transferId,
+    receiver_auth: req.receiver_auth, receiver_share: req.receiver_share, receiver_pop: req.receiver_pop, locktime,
+    backup_tx: toHex(backup.unsignedTx), owner_pubnonce: pubnonce,
+  };
+  return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
+}
+
+/** Sender, step 4: finish the receiver's backup, compute t₁, and seal the package to the receiver. */
+export async function transferPackage(record: OwnerRecord, cosigned: Msg<typeof TransferCosignedSchema>, ctx: OwnerContext) {
+  const pending = record.transfer;
+  if (record.status === 'sent' && pending?.transfer_id === cosigned.transfer_id && pending.package !== undefined) return { record, message: pending.package };
+  if (record.status !== 'sending' || pending === null) throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}, not being sent`);
+  if (cosigned.transfer_id !== pending.transfer_id) throw new StateConflictError('E_STALE_TRANSFER', `this answer is for transfer ${cosigned.transfer_id}, ours is ${pending.transfer_id}`);
+  const st = checkStatement(cosigned.statement, fromHex(record.operator_auth, 'operator_auth', 33), record.coin_id);
+  const tx = signingTx(record, 'transfer');
+  const t = st.transfer;
+  if (st.status !== 'transferring' || t === null || t.transfer_id !== pending.transfer_id || t.receiver_share !== pending.receiver_share || t.receiver_auth !== pending.receiver_auth) {
+    throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not describe our transfer');
+  }
+  if (st.count !== record.backups.length + 1 || st.backups[st.count - 1]?.txid !== tx.id || cosigned.backup_txid !== tx.id) {
+    throw new RefusedError('E_BACKUP_COUNT', `the operator counts ${st.count} backups; we hold ${record.backups.length} and asked for one more`);
+  }
+  if (st.owner_share !== record.share || st.operator_share !== record.statement.operator_share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
+  if (cosigned.owner_pubnonce !== record.signing!.pubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
+  const x1Msg = unsealJson(ctx.auth.secretKey, cosigned.x1_sealed, `${record.coin_id}/${pending.transfer_id}/x1`, 'x1_sealed') as { x1?: unknown };
+  const x1 = typeof x1Msg.x1 === 'string' ? int(fromHex(x1Msg.x1, 'x1', 32)) : -1n;
+  if (x1 <= 0n || x1 >= N || toHex(secp256k1.getPublicKey(bytes32(x1), true)) !== t.x1_point) throw new RefusedError('E_BAD_X1', 'the sealed x₁ is not the X₁ in the operator\'s statement');
+  const sig = await finishSignature(record, st.operator_share, tx, 'transfer', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
+  const signed = finishSpend(tx, sig);
+  const t1 = mod(int(fromHex(record.share_secret, 'share', 32)) + x1);
+  const inner = {
+    statement: cosigned.statement, funding_tx: record.funding_tx, backups: [...record.backups, signed.hex], t1: toHex(bytes32(t1)),
+    binding_sig: signBody('binding', bindingBody(record.coin_id, st.outpoint!, pending.receiver_share, pending.transfer_id), ctx.auth.secretKey, ctx.random.bytes(32, 'statechain/binding-aux')),
+  };
+  const sealed = sealJson(fromHex(pending.receiver_auth, 'receiver_auth', 33), inner, `${record.coin_id}/${pending.transfer_id}/package`, newShare(ctx.random, 'statechain/seal').secret);
+  const message = { type: 'statechain/transfer-package', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: pending.transfer_id, receiver_auth: pending.receiver_auth, sealed };
+  // The package is kept so a lost output can be printed again (our nonce is spent).
+  const next: OwnerRecord = { ...record, status: 'sent', statement: cosigned.statement, backups: [...record.backups, signed.hex], signing: null, transfer: { ...pending, package: message } };
+  return { record: next, message };
+}
+
+/** Open and decode a transfer package sealed to `auth`. */
+export function openPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, authSecret: Uint8Array) {
+  if (pkg.coin_id !== pending.coin_id) throw new RefusedError('E_WRONG_COIN', `this package is for coin ${pkg.coin_id}, not ${pending.coin_id}`);
+  if (pkg.receiver_auth !== pending.auth) throw new RefusedError('E_WRONG_RECEIVER', 'this package is sealed to another receiver');
+  const inner = unsealJson(authSecret, pkg.sealed, `${pkg.coin_id}/${pkg.transfer_id}/package`, 'the package');
+  if (!Value.Check(PackageInnerSchema, inner)) {
+    const first = Value.Errors(PackageInnerSchema, inner).First();
+    throw new MalformedInputError('E_MALFORMED_MESSAGE', `the package's contents: ${first?.path || '(root)'}: ${first?.message ?? 'invalid'}`);
+  }
+  return inner;
+}
+
+export function verifyPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, authSecret: Uint8Array, chain: ChainFacts): Verified {
+  const inner = openPackage(pkg, pending, authSecret);
+  return verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: fromHex(pending.operator_auth, 'operator_auth', 33) }, chain);
+}
+
+/** Receiver, step 5: verify everything, keep the coin, then give the operator t₂ = t₁ − o₂. */
+export function acceptPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, chain: ChainFacts, ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>) {
+  const inner = openPackage(pkg, pending, ctx.auth.secretKey);
+  const verified = verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: fromHex(pending.operator_auth, 'operator_auth', 33) }, chain);
+  const t2 = mod(int(fromHex(inner.t1, 't1', 32)) - int(fromHex(pending.share_secret, 'share', 32)));
+  if (t2 === 0n) throw new RefusedError('E_BAD_T1', 't₁ equals our share: refusing a degenerate t₂');
+  const t2Sealed = sealT2(t2, pending, pkg.transfer_id, ctx);
+  const record: OwnerRecord = {
+    coin_id: pending.coin_id, network: pending.network, status: 'receiving', share_secret: pending.share_secret, share: pending.share, auth: pending.auth,
+    operator_auth: pending.operator_auth, statement: inner.statement, funding_tx: inner.funding_tx, backups: inner.backups, signing: null,
+    transfer: { transfer_id: pkg.transfer_id, receiver_auth: pending.auth, receiver_share: pending.share },
+  };
+  const body = {
+    type: 'statechain/transfer-accept', version: 1, network: ctx.network, coin_id: pending.coin_id, transfer_id: pkg.transfer_id,
+    receiver_auth: pending.auth, receiver_share: pending.share, t2_sealed: t2Sealed,
+  };
+  return { record, verified, message: sign(body.type, body, 'receiver_sig', ctx) };
+}
+
+function sealT2(t2: bigint, pending: PendingReceive, transferId: string, ctx: Pick<OwnerContext, 'random'>): string {
+  const raw = bytes32(t2);
+  const { secret } = newShare(ctx.random, 'statechain/seal');
+  const out = seal(fromHex(pending.operator_auth, 'operator_auth', 33), raw, `${pending.coin_id}/${transferId}/t2`, secret);
+  raw.fill(0);
+  return out;
+}
+
+/** Receiver, step 7: the operator rotated; the coin is ours. */
+export function finishReceive(record: OwnerRecord, done: Msg<typeof TransferDoneSchema>): OwnerRecord {
+  if (record.status === 'active' && record.statement.owner_share === record.share && done.statement.operator_sig === record.statement.operator_sig) return record;
+  if (record.status !== 'receiving' || record.transfer?.transfer_id !== done.transfer_id) throw new StateConflictError('E_NOT_RECEIVING', 'no acceptance of this transfer is waiting for the operator');
+  const st = checkStatement(done.statement, fromHex(record.operator_auth, 'operator_auth', 33), record.coin_id);
+  if (st.status !== 'active' || st.owner_share !== record.share || st.owner_auth !== record.auth || st.count !== record.backups.length) {
+    throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not make us the owner of the chain we hold');
+  }
+  return { ...record, status: 'active', statement: done.statement, transfer: null };
+}
+
+export function coinView(record: OwnerRecord, tipHeight?: number) {
+  const st = record.statement;
+  const latest = st.backups[st.backups.length - 1]!;
+  const remaining = tipHeight === undefined ? undefined : transfersRemaining(latest.locktime, termsFromJson(st.terms), tipHeight);
+  return {
+    type: 'statechain/coin', version: 1, network: record.network, coin_id: record.coin_id, address: st.address, outpoint: st.outpoint!, amount_sat: st.amount_sat!,
+    owner_share: record.share, statement: st, backups: record.backups, latest_locktime: latest.locktime,
+    next: record.status === 'active'
+      ? (remaining === undefined ? 'the coin is yours: transfer, withdraw, or broadcast the backup once final' : `the coin is yours; ${remaining} more transfer(s) fit before the margin`)
+      : `the coin is ${record.status}`,
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * The receiver's verification of a transfer (issue 13 item 4): everything a receiver must
+ * check before it gives t₂ (and before it pays anyone for the coin). Each failure is
+ * refused with its own code; nothing here trusts the sender.
+ *
+ * What the receiver trusts the operator for — and only through its signed statement —
+ * is the list of backups it signed (`count`), its share S₁ and X₁ = x₁·G. Everything else
+ * is checked: the deposit's bytes and its state on chain (a mempool-only deposit is
+ * unconfirmed), P = O₁ + S₁, t₁·G = O₁ + X₁, the sender's binding signature, and every
+ * backup rebuilt from the template and compared byte for byte, with its key-path
+ * signature, locktimes stepping down by exactly the interval, the newest one ours and
+ * above tip + margin. A backup signed for a past fee is not refused: the template's fee is
+ * fixed by the terms, and CPFP bumps it.
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { equalBytes, fromHex } from '../bytes.ts';
+import { N, int } from '../musig/engine/scalar.ts';
+import type { UtxoInfo } from '../chain/types.ts';
+import { RefusedError } from '../errors.ts';
+import { schnorrVerify } from '../taproot/schnorr.ts';
+import { backupTransaction, coinKey, coinSighash, parseTransaction, transfersRemaining } from './coin.ts';
+import { checkFunding, parseOutpointText, termsFromJson } from './operator.ts';
+import type { PackageInner } from './schemas.ts';
+import { verifyBody } from './seal.ts';
+import { checkStatement } from './statement.ts';
+
+export type Expected = { coinId: string; transferId: string; receiverShare: string; receiverAuth: string; operatorAuth: Uint8Array };
+
+export type ChainFacts = { tipHeight: number; deposit: UtxoInfo | null };
+
+export type Verified = {
+  outpoint: string;
+  amountSat: number;
+  confirmations: number;
+  backups: number;
+  latestLocktime: number;
+  transfersRemaining: number;
+};
+
+export function bindingBody(coinId: string, outpoint: string, receiverShare: string, transferId: string) {
+  return { coin_id: coinId, outpoint, receiver_share: receiverShare, transfer_id: transferId };
+}
+
+const refuse = (code: string, message: string): never => {
+  throw new RefusedError(code, message);
+};
+
+export function verifyTransfer(inner: PackageInner, expect: Expected, chain: ChainFacts): Verified {
+  const st = checkStatement(inner.statement, expect.operatorAuth, expect.coinId);
+  if (st.status !== 'transferring' || st.transfer === null) refuse('E_NOT_TRANSFERRING', `the operator's statement says the coin is ${st.status}, not being transferred`);
+  const t = st.transfer!;
+  if (t.transfer_id !== expect.transferId) refuse('E_WRONG_TRANSFER', `the statement is for transfer ${t.transfer_id}, not ${expect.transferId}`);
+  if (t.receiver_share !== expect.receiverShare || t.receiver_auth !== expect.receiverAuth) refuse('E_WRONG_RECEIVER', 'the operator\'s pending transfer names another receiver');
+  if (st.outpoint === null || st.amount_sat === null) return refuse('E_NOT_ACTIVE', 'the statement names no deposit');
+
+  // The key: P = O₁ + S₁, and t₁ opens O₁ + X₁.
+  const O1 = secp256k1.Point.fromHex(st.owner_share);
+  const S1 = secp256k1.Point.fromHex(st.operator_share);
+  if (!O1.add(S1).equals(secp256k1.Point.fromHex(st.aggregate))) refuse('E_KEY_SUM', 'O₁ + S₁ ≠ P in the operator\'s statement');
+  const key = coinKey(fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33));
+  const t1 = int(fromHex(inner.t1, 't1', 32));
+  if (t1 === 0n || t1 >= N) refuse('E_BAD_T1', 't₁ is not a valid scalar');
+  if (!secp256k1.Point.BASE.multiply(t1).equals(O1.add(secp256k1.Point.fromHex(t.x1_point)))) refuse('E_BAD_T1', 't₁·G ≠ O₁ + X₁: the sender sent a wrong t₁');
+
+  // The binding: the current owner hands this coin to O₂ in this transfer.
+  if (!verifyBody('binding', bindingBody(st.coin_id, st.outpoint, t.receiver_share, t.transfer_id), inner.binding_sig, fromHex(st.owner_auth, 'owner_auth', 33))) {
+    refuse('E_BAD_BINDING', 'the sender\'s binding signature does not verify for this coin, outpoint, receiver share and transfer');
+  }
+
+  // The deposit: its bytes, its output, and the chain.
+  const outpoint = parseOutpointText(st.outpoint);
+  checkFunding(inner.funding_tx, outpoint, key.script, BigInt(st.amount_sat));
+  if (chain.deposit === null) refuse('E_DEPOSIT_SPENT', `the deposit ${st.outpoint} is spent or not on chain`);
+  const deposit = chain.deposit!;
+  if (!equalBytes(deposit.scriptPubKey, key.script) || deposit.value !== BigInt(st.amount_sat)) refuse('E_DEPOSIT_MISMATCH', 'the chain\'s output at the outpoint is not the coin');
+  if (deposit.confirmations < st.terms.confirmations) {
+    refuse('E_DEPOSIT_UNCONFIRMED', `the deposit has ${deposit.confirmations} confirmation(s) (mempool-only counts as 0); the terms ask ${st.terms.confirmations}`);
+  }
+
+  // The chain of backups against the operator's count and records.
+  if (inner.backups.length !== st.count || st.backups.length !== st.count) {
+    refuse('E_BACKUP_COUNT', `${inner.backups.length} backup(s) were handed over but the operator has signed ${st.count}`);
+  }
+  const terms = termsFromJson(st.terms);
+  const h0 = st.backups[0]!.locktime;
+  const seen = new Set<string>();
+  inner.backups.forEach((hex, i) => {
+    const record = st.backups[i]!;
+    if (record.n !== i + 1) refuse('E_BACKUP_NUMBERS', `the operator's backup records are not numbered 1…${st.count} in order`);
+    const tx = parseTransaction(hex, `backup ${i + 1}`);
+    if (tx.id !== record.txid || seen.has(tx.id)) refuse('E_BACKUP_RECORD', `backup ${i + 1} (${tx.id}) is not the one the operator recorded as number ${record.n}`);
+    seen.add(tx.id);
+    if (record.locktime !== h0 - i * terms.interval) refuse('E_BACKUP_INTERVAL', `backup ${i + 1}'s locktime ${record.locktime} is not ${h0 - i * terms.interval} (one interval, ${terms.interval}, below the previous)`);
+    const rebuilt = backupTransaction(key, {
+      outpoint, amountSat: BigInt(st.amount_sat!), locktime: record.locktime, ownerShare: fromHex(record.owner_share, 'owner_share', 33), feeSat: terms.backupFeeSat,
+    });
+    if (!equalBytes(rebuilt.unsignedTx, tx.unsignedTx)) refuse('E_BACKUP_TEMPLATE', `backup ${i + 1} is not the template's transaction (version, input, sequence, locktime or output differ)`);
+    const witness = tx.getInput(0).finalScriptWitness;
+    const sig = witness?.length === 1 ? witness[0]! : undefined;
+    if (sig === undefined || sig.length !== 64 || !schnorrVerify(sig, coinSighash(rebuilt), key.outputKey)) {
+      refuse('E_BACKUP_SIGNATURE', `backup ${i + 1} has no valid BIP-341 key-path signature for the coin`);
+    }
+  });
+  const newest = st.backups[st.count - 1]!;
+  if (newest.owner_share !== expect.receiverShare) refuse('E_BACKUP_NOT_MINE', `the newest backup pays ${newest.owner_share}, not your new share`);
+  if (newest.locktime <= chain.tipHeight + terms.margin) {
+    refuse('E_LOCKTIME_MARGIN', `your backup's locktime ${newest.locktime} is within the margin (${terms.margin}) of the tip ${chain.tipHeight}: the coin is too close to expiry to take`);
+  }
+  return {
+    outpoint: st.outpoint, amountSat: st.amount_sat, confirmations: deposit.confirmations, backups: st.count,
+    latestLocktime: newest.locktime, transfersRemaining: transfersRemaining(newest.locktime, terms, chain.tipHeight),
+  };
+}

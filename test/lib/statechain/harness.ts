@@ -1,0 +1,101 @@
+/**
+ * An in-process statechain for library tests: an operator, owners with their own nonce
+ * stores (real NonceStore in temp dirs), a chain stub whose tip and deposit state the
+ * test sets, and a funding transaction built by test code (never signed: the coin's txid
+ * is fixed by its non-witness bytes).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Transaction } from '@scure/btc-signer';
+import type { ChainSource, UtxoInfo } from '../../../src/lib/chain/types.ts';
+import { keyPair, type KeyPair } from '../../../src/lib/keys/keys.ts';
+import { deterministicRandom, type RandomSource } from '../../../src/lib/random.ts';
+import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
+import { toHex } from '../../../src/lib/bytes.ts';
+import * as op from '../../../src/lib/statechain/operator.ts';
+import * as own from '../../../src/lib/statechain/owner.ts';
+import * as tr from '../../../src/lib/statechain/transfer.ts';
+
+export const TERMS = { interval: 10, initial_lock: 100, confirmations: 2, backup_fee_sat: 400, margin: 6 };
+
+export type ChainStub = ChainSource & { height: number; deposit: UtxoInfo | null | undefined };
+
+export function chainStub(height: number): ChainStub {
+  const stub = {
+    kind: 'offline' as const,
+    height,
+    deposit: undefined as UtxoInfo | null | undefined,
+    async tip() {
+      return { height: stub.height, medianTimePast: 0 };
+    },
+    async utxo() {
+      if (stub.deposit === undefined) throw new Error('test: deposit state not set');
+      return stub.deposit;
+    },
+    async rawTransaction(): Promise<Uint8Array> {
+      throw new Error('not in tests');
+    },
+    async testMempoolAccept(): Promise<never> {
+      throw new Error('not in tests');
+    },
+    async broadcast(): Promise<string> {
+      throw new Error('not in tests');
+    },
+  };
+  return stub;
+}
+
+export type Party = { auth: KeyPair; random: RandomSource; nonces: NonceStore; network: 'regtest' };
+
+const dirs: string[] = [];
+export function cleanup(): void {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+export function party(name: string): Party {
+  const dir = mkdtempSync(join(tmpdir(), `sc-${name}-`));
+  dirs.push(dir);
+  const random = deterministicRandom(`statechain-${name}-${dir}`);
+  return { auth: keyPair(random.bytes(32, 'auth')), random, nonces: new NonceStore(join(dir, 'nonces')), network: 'regtest' };
+}
+
+/** A funding transaction paying `amount` to the coin's script (output 1, after a change output). */
+export function fundingTx(script: Uint8Array, amount: bigint): string {
+  const tx = new Transaction({ version: 2, allowUnknownOutputs: true });
+  tx.addInput({ txid: new Uint8Array(32).fill(7), index: 0 });
+  tx.addOutput({ script: Uint8Array.from([0x00, 0x14, ...new Uint8Array(20).fill(1)]), amount: 12_345n });
+  tx.addOutput({ script, amount });
+  return toHex(tx.unsignedTx);
+}
+
+/** Operator + first owner through a whole deposit: returns the operator's record, the owner's, and the parties. */
+export async function deposit(chain: ChainStub, amount = 100_000n) {
+  const operator = party('operator');
+  const owner = party('owner');
+  const opCtx = { operator: operator.auth, random: operator.random, chain, network: 'regtest' as const };
+  const start = own.startDeposit(owner);
+  const offer = op.offerDeposit(start.message as never, TERMS, opCtx);
+  const { coinKey } = await import('../../../src/lib/statechain/coin.ts');
+  const { fromHex } = await import('../../../src/lib/bytes.ts');
+  const key = coinKey(fromHex(offer.record.statement.owner_share), fromHex(offer.record.statement.operator_share));
+  const funding = fundingTx(key.script, amount);
+  const backup = await own.depositBackup(start.pending, offer.message as never, funding, chain.height, undefined, owner);
+  const cosigned = await op.cosignDepositBackup(offer.record, backup.message as never, opCtx);
+  const ownerRecord = await own.depositFinish(backup.record, cosigned.message as never, owner);
+  return { operator, owner, opCtx, opRecord: cosigned.record, ownerRecord, key, funding, backupMessage: backup.message, offer };
+}
+
+/** One whole transfer from `senderRecord` to a new party. */
+export async function transfer(chain: ChainStub, s: { opRecord: op.OperatorRecord; opCtx: op.OperatorContext; sender: Party; senderRecord: own.OwnerRecord }, name: string) {
+  const receiver = party(name);
+  const req = tr.startReceive(s.senderRecord.coin_id, s.opCtx.operator.publicKey, receiver);
+  const signReq = await tr.transferSign(s.senderRecord, req.message as never, chain.height, s.sender);
+  const cosigned = await op.cosignTransfer(s.opRecord, signReq.message as never, s.opCtx);
+  const pkg = await tr.transferPackage(signReq.record, cosigned.message as never, s.sender);
+  const facts = { tipHeight: chain.height, deposit: chain.deposit ?? null };
+  const accepted = tr.acceptPackage(pkg.message as never, req.pending, facts, receiver);
+  const done = op.completeTransfer(cosigned.record, accepted.message as never, s.opCtx);
+  const receiverRecord = tr.finishReceive(accepted.record, done.message as never);
+  return { receiver, receiverRecord, opRecord: done.record, senderRecord: pkg.record, steps: { req, signReq, cosigned, pkg, accepted, done } };
+}
