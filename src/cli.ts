@@ -52,6 +52,11 @@ import RouteCheck from './commands/route/check.ts';
 import RoutePlan from './commands/route/plan.ts';
 import Rollover from './commands/rollover.ts';
 import SignUpdate from './commands/sign-update.ts';
+import StatechainBackup from './commands/statechain-backup.ts';
+import StatechainDeposit from './commands/statechain-deposit.ts';
+import StatechainTransfer from './commands/statechain-transfer.ts';
+import StatechainVerify from './commands/statechain-verify.ts';
+import StatechainWithdraw from './commands/statechain-withdraw.ts';
 
 export const COMMANDS = {
   'close-credit': CloseCredit,
@@ -96,6 +101,11 @@ export const COMMANDS = {
   'route:check': RouteCheck,
   'route:plan': RoutePlan,
   'sign-update': SignUpdate,
+  'statechain-backup': StatechainBackup,
+  'statechain-deposit': StatechainDeposit,
+  'statechain-transfer': StatechainTransfer,
+  'statechain-verify': StatechainVerify,
+  'statechain-withdraw': StatechainWithdraw,
 };
 
 /**

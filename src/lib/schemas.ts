@@ -13,9 +13,10 @@ import { PTLC_SCHEMAS } from './ptlc/schemas.ts';
 import { ROUTE_SCHEMAS } from './route/schemas.ts';
 import { OPENASSETS_SCHEMAS } from './openassets/schemas.ts';
 import { ONION_SCHEMAS } from './onion/schemas.ts';
+import { STATECHAIN_SCHEMAS } from './statechain/schemas.ts';
 
 export const MESSAGE_SCHEMAS: readonly TObject[] = [
-  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...ROUTE_SCHEMAS, ...BOLT3_SCHEMAS, ...OPENASSETS_SCHEMAS, ...ONION_SCHEMAS,
+  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...ROUTE_SCHEMAS, ...BOLT3_SCHEMAS, ...OPENASSETS_SCHEMAS, ...ONION_SCHEMAS, ...STATECHAIN_SCHEMAS,
 ];
 
 /** schemas/credit.update.json for `credit/update`. */

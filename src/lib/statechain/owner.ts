@@ -51,7 +51,7 @@ export type OwnerRecord = {
   /** The unsigned transaction whose signature is under way (a backup or a withdrawal), with its nonce. */
   signing: { purpose: 'backup' | 'transfer' | 'withdraw'; tx: string; pubnonce: string } | null;
   /** The transfer this owner is sending or receiving. */
-  transfer: { transfer_id: string; receiver_auth: string; receiver_share: string; package?: unknown } | null;
+  transfer: { transfer_id: string; receiver_auth: string; receiver_share: string; package?: Record<string, unknown> } | null;
 };
 
 /** A deposit before the operator has named the coin. */

@@ -9,7 +9,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { OffchainError } from '../errors.ts';
-import { ensureDir, readJsonFile, writeJsonAtomic } from './atomic.ts';
+import { ensureDir, readJsonFile, shredFile, writeJsonAtomic } from './atomic.ts';
 import { withLock } from './lock.ts';
 
 /** Lower-case names, no dots in front, no path separators: they become file names. */
@@ -53,6 +53,12 @@ export class StateStore {
       },
       { timeoutMs: this.lockTimeoutMs },
     );
+  }
+
+  /** Delete a document (its bytes overwritten first: documents may hold secrets). */
+  async remove(name: string): Promise<void> {
+    const path = this.path(name);
+    await withLock(this.dir, () => shredFile(path), { timeoutMs: this.lockTimeoutMs });
   }
 
   /** Names of the stored documents, sorted (runbooks list contracts with it). */

@@ -1,0 +1,61 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../lib/cli/base-command.ts';
+import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../lib/cli/statechain-command.ts';
+import { RefusedError, UsageError } from '../lib/errors.ts';
+
+export default class StatechainBackup extends StatechainCommand<typeof StatechainBackup> {
+  static override summary = 'The owner\'s unilateral exit: its backup once final, with a CPFP child to submit as a package.';
+  static override description =
+    'Prints the newest backup of --coin (yours: it pays your share) once it is final at the chain tip — refused with E_NOT_FINAL before, ' +
+    'saying how many blocks remain. With --to and --fee-rate also a TRUC child spending the backup\'s output (signed with your share\'s ' +
+    'BIP-86 key) that pays for both at that rate, so a low-fee backup still propagates; --broadcast submits the backup (and child, as a ' +
+    'package with submitpackage) and prints the node\'s answer.';
+  static override examples = [
+    {
+      description: 'Exit the coin once its backup is final, bumping it at 5 sat/vB',
+      command: 'ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> statechain-backup --coin 00112233445566778899aabbccddeeff --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 5 --key-env ALICE_KEY --state-dir /tmp/offchain-sc-alice --tip-height 400',
+    },
+  ];
+  static override flags = {
+    ...statechainFlags,
+    ...coinFlag,
+    to: Flags.string({ description: 'with --fee-rate: a CPFP child pays the backup\'s output here', helpValue: 'ADDRESS' }),
+    'fee-rate': Flags.string({ description: 'the package\'s fee rate, sat/vB', helpValue: 'RATE' }),
+    broadcast: Flags.boolean({ description: 'submit to the node and print its answer' }),
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const f = this.flags;
+    const network = this.network();
+    const coinId = checkCoinId(f.coin);
+    if ((f.to === undefined) !== (f['fee-rate'] === undefined)) throw new UsageError('E_USAGE', '--to and --fee-rate go together (the CPFP child)');
+    const own = await import('../lib/statechain/owner.ts');
+    const { isFinalAtTip, blocksUntilFinal } = await import('../lib/chain/finality.ts');
+    const { fromHex } = await import('../lib/bytes.ts');
+    const record = await this.ownerRecord(await this.store(network), coinId);
+    const chain = await this.coinChain(network, record.statement);
+    let child: { destination: Uint8Array; feeRate: number } | undefined;
+    if (f.to !== undefined) {
+      const { decodeAddress } = await import('../lib/address.ts');
+      const { parseRate } = await import('../lib/cli/credit-command.ts');
+      child = { destination: decodeAddress(f.to, network, '--to'), feeRate: parseRate(f['fee-rate']!) };
+    }
+    const out = own.backupWithChild(record, child, this.random.bytes(32, 'statechain/child-aux'));
+    const tip = await chain.tip();
+    const fields = { lockTime: out.backup.lockTime, inputs: [{ sequence: out.backup.getInput(0).sequence ?? 0xffff_fffe }], version: out.backup.version };
+    if (!isFinalAtTip(fields, tip)) {
+      throw new RefusedError('E_NOT_FINAL', `the backup's locktime ${out.backup.lockTime} is not final at tip ${tip.height}: ${blocksUntilFinal(fields, tip.height)} more block(s)`);
+    }
+    const message: Record<string, unknown> = { type: 'statechain/spend', version: 1, network, coin_id: coinId, kind: 'backup', txid: out.backup.id, hex: out.hex };
+    if (out.childHex !== undefined) message.child_hex = out.childHex;
+    if (f.broadcast) {
+      if (out.childHex !== undefined) {
+        if (chain.submitPackage === undefined) throw new UsageError('E_USAGE', 'a package needs a node (--rpc-url)');
+        message.broadcast = await chain.submitPackage([fromHex(out.hex), fromHex(out.childHex)]);
+      } else {
+        message.broadcast = { txid: await chain.broadcast(fromHex(out.hex)) };
+      }
+    }
+    return { message };
+  }
+}

@@ -1,0 +1,106 @@
+import { Flags } from '@oclif/core';
+import { readFileSync } from 'node:fs';
+import type { CommandResult } from '../lib/cli/base-command.ts';
+import { StatechainCommand, statechainFlags } from '../lib/cli/statechain-command.ts';
+import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
+
+export default class StatechainDeposit extends StatechainCommand<typeof StatechainDeposit> {
+  static override summary = 'Create a statechain coin: owner and operator shares, backup 1 signed before the coin is funded.';
+  static override description =
+    'Five steps, one per run, each reading the previous output: (1) the owner, with --start, makes its share; (2) the operator answers ' +
+    'with the coin id, its share, proof of possession, address and terms (--interval, --initial-lock, --confirmations, --backup-fee, --margin); ' +
+    '(3) the owner gives --funding FILE, the unsigned funding transaction paying the address (e.g. from walletcreatefundedpsbt + ' +
+    'decoded, or createrawtransaction; it must spend segwit outputs only, so its txid is final), and asks for backup 1 at tip + initial lock; ' +
+    '(4) the operator co-signs it; (5) the owner finishes backup 1 and prints statechain/coin. Only then sign and broadcast the funding. ' +
+    'Each party\'s --key-file is its authentication key; the shares are generated here and kept in --state-dir (0600).';
+  static override examples = [
+    {
+      description: 'Step 1, the owner asks an operator for a coin',
+      command: 'ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> statechain-deposit --start --key-env ALICE_KEY --state-dir /tmp/offchain-sc-alice',
+    },
+    {
+      description: 'Step 2, the operator answers the fixture request (offline: the tip height is given)',
+      command: 'MINT_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> statechain-deposit --key-env MINT_KEY --state-dir /tmp/offchain-sc-operator --in fixtures/statechain/deposit-request.json',
+    },
+  ];
+  static override flags = {
+    ...statechainFlags,
+    start: Flags.boolean({ description: 'step 1 (owner): make a share and ask for a coin; no input is read' }),
+    'operator-key': Flags.string({ description: 'step 3 (owner): refuse an offer not signed by this operator key (hex)', helpValue: 'PUBKEY' }),
+    funding: Flags.string({ description: 'step 3 (owner): the unsigned funding transaction, hex, paying the coin\'s address', helpValue: 'FILE' }),
+    interval: Flags.integer({ description: 'step 2 (operator): blocks between owners\' backup locktimes', default: 144, min: 2 }),
+    'initial-lock': Flags.integer({ description: 'step 2 (operator): backup 1\'s locktime is the tip plus this', default: 12_960, min: 1 }),
+    confirmations: Flags.integer({ description: 'step 2 (operator): confirmations the deposit needs before the coin moves', default: 3, min: 1 }),
+    'backup-fee': Flags.integer({ description: 'step 2 (operator): fee every backup pays, sat', default: 1000, min: 0 }),
+    margin: Flags.integer({ description: 'step 2 (operator): no backup locktime within this many blocks of the tip', default: 36, min: 0 }),
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const f = this.flags;
+    const own = await import('../lib/statechain/owner.ts');
+    if (f.start) {
+      const network = this.network();
+      const ctx = await this.ownerContext(network);
+      const { pending, message } = own.startDeposit(ctx);
+      await (await this.store(network)).write(`deposit-${pending.share}`, pending);
+      return { message };
+    }
+    const step = await this.readStep('a statechain/deposit-* message (or --start)');
+    const network = step.network;
+    const schemas = await import('../lib/statechain/schemas.ts');
+    const op = await import('../lib/statechain/operator.ts');
+    const store = await this.store(network);
+    switch (step.type) {
+      case 'statechain/deposit-request': {
+        const req = await this.decode(schemas.DepositRequestSchema, step.value);
+        const terms = { interval: f.interval, initial_lock: f['initial-lock'], confirmations: f.confirmations, backup_fee_sat: f['backup-fee'], margin: f.margin };
+        const { checkTerms } = await import('../lib/statechain/coin.ts');
+        checkTerms(op.termsFromJson(terms));
+        const out = op.offerDeposit(req, terms, await this.operatorContext(network));
+        await store.update(`op-${out.record.coin_id}`, (current) => {
+          if (current !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${out.record.coin_id} exists already`);
+          return out.record;
+        });
+        return { message: out.message };
+      }
+      case 'statechain/deposit-offer': {
+        const offer = await this.decode(schemas.DepositOfferSchema, step.value);
+        if (f.funding === undefined) throw new UsageError('E_USAGE', 'step 3 needs --funding FILE: the unsigned transaction that will pay the coin\'s address');
+        const pending = await store.read<import('../lib/statechain/owner.ts').PendingDeposit>(`deposit-${offer.statement.owner_share}`);
+        if (pending === undefined) throw new StateConflictError('E_UNKNOWN_COIN', 'no deposit request of ours matches this offer (wrong --state-dir?)');
+        let fundingHex: string;
+        try {
+          fundingHex = readFileSync(f.funding, 'utf8').trim().toLowerCase();
+        } catch (e) {
+          throw new UsageError('E_USAGE', `cannot read --funding ${f.funding}: ${(e as Error).message}`);
+        }
+        const pin = f['operator-key'] === undefined ? undefined : (await import('../lib/keys/keys.ts')).parsePublicKey(f['operator-key'], '--operator-key');
+        const ctx = await this.ownerContext(network);
+        const tip = await (await this.coinChain(network)).tip();
+        if ((await store.read(`coin-${offer.coin_id}`)) !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${offer.coin_id} is already in this state directory`);
+        const out = await own.depositBackup(pending, offer, fundingHex, tip.height, pin, ctx);
+        await store.write(`coin-${offer.coin_id}`, out.record);
+        await store.remove(`deposit-${pending.share}`);
+        return { message: out.message };
+      }
+      case 'statechain/deposit-backup': {
+        const req = await this.decode(schemas.DepositBackupSchema, step.value);
+        return {
+          message: await this.operatorStep(network, req.coin_id, async (r) => op.cosignDepositBackup(r, req, await this.operatorContext(network))),
+        };
+      }
+      case 'statechain/deposit-cosigned': {
+        const cos = await this.decode(schemas.DepositCosignedSchema, step.value);
+        const ctx = await this.ownerContext(network);
+        const { coinView } = await import('../lib/statechain/transfer.ts');
+        const record = await this.ownerStep(network, cos.coin_id, async (r) => {
+          const next = await own.depositFinish(r, cos, ctx);
+          return { record: next, message: next };
+        });
+        return { message: { ...coinView(record), next: `backup 1 is signed (locktime ${record.statement.backups[0]!.locktime}): now sign and broadcast the funding transaction ${record.statement.outpoint!.split(':')[0]}` } };
+      }
+      default:
+        throw new MalformedInputError('E_WRONG_MESSAGE', `statechain-deposit reads statechain/deposit-request, -offer, -backup or -cosigned, not ${step.type}`);
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import type { CommandResult } from '../lib/cli/base-command.ts';
+import { StatechainCommand, statechainFlags } from '../lib/cli/statechain-command.ts';
+import { StateConflictError } from '../lib/errors.ts';
+
+export default class StatechainVerify extends StatechainCommand<typeof StatechainVerify> {
+  static override summary = 'Check a transfer package as its receiver would, without accepting it or writing anything.';
+  static override description =
+    'Opens the statechain/transfer-package sealed to your key (the receiver\'s, from statechain-transfer --start) and checks: the operator\'s ' +
+    'signed statement; the deposit\'s bytes against its txid, its P2TR output and amount, unspent with the terms\' confirmations (mempool-only is ' +
+    'unconfirmed); P = O₁ + S₁ and t₁·G = O₁ + X₁; the sender\'s binding signature; as many backups as the operator signed, each matching one ' +
+    'record, numbered contiguously, byte-identical to the template with a valid key-path signature, locktimes one interval apart; the newest ' +
+    'pays your share and is above tip + margin. Prints how many transfers remain. Each failure has its own code (exit 4).';
+  static override examples = [
+    {
+      description: 'Verify a package against a node',
+      command: 'BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-verify --key-env BOB_KEY --state-dir /tmp/offchain-sc-bob --rpc-url http://127.0.0.1:18443 --in package.json',
+    },
+  ];
+  static override flags = { ...statechainFlags };
+
+  protected async execute(): Promise<CommandResult> {
+    const step = await this.readStep('a statechain/transfer-package');
+    const network = step.network;
+    const { TransferPackageSchema } = await import('../lib/statechain/schemas.ts');
+    const tr = await import('../lib/statechain/transfer.ts');
+    const pkg = await this.decode(TransferPackageSchema, step.value);
+    const pending = await (await this.store(network)).read<import('../lib/statechain/transfer.ts').PendingReceive>(`receive-${pkg.coin_id}`);
+    if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we asked for no coin ${pkg.coin_id} (statechain-transfer --start first, same --state-dir)`);
+    const auth = await this.keyPair(network);
+    const facts = await this.chainFacts(network, tr.openPackage(pkg, pending, auth.secretKey).statement);
+    const v = tr.verifyPackage(pkg, pending, auth.secretKey, facts);
+    return {
+      message: {
+        type: 'statechain/verified', version: 1, network, coin_id: pkg.coin_id, transfer_id: pkg.transfer_id, outpoint: v.outpoint, amount_sat: v.amountSat,
+        confirmations: v.confirmations, backups: v.backups, latest_locktime: v.latestLocktime, tip_height: facts.tipHeight, transfers_remaining: v.transfersRemaining,
+      },
+    };
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The base of the statechain commands: each party's state (one JSON document per coin
+ * under <state-dir>/<network>/statechain, read-modify-written under the directory lock,
+ * so a step's record is on disk before its answer is printed), its single-use nonce
+ * store, and the chain facts a step needs — from a node, or offline from --tip-height and
+ * --deposit-confirmations N (an explicit assertion that the coin's deposit has N).
+ *
+ * Documents: `op-<coin>` (operator: its share s, pending x₁, statement), `coin-<coin>`
+ * (owner or receiver: its share o, the backup chain), `deposit-<O>` (an owner's share
+ * before the operator names the coin), `receive-<coin>` (a receiver's share before it is
+ * handed the coin).
+ */
+import { Flags, type Command } from '@oclif/core';
+import { join } from 'node:path';
+import { MalformedInputError, StateConflictError, UsageError } from '../errors.ts';
+import type { Network } from '../network.ts';
+import type { ChainSource, UtxoInfo } from '../chain/types.ts';
+import type { StateStore } from '../store/state-store.ts';
+import type { OperatorContext, OperatorRecord } from '../statechain/operator.ts';
+import type { OwnerContext, OwnerRecord } from '../statechain/owner.ts';
+import type { Statement } from '../statechain/schemas.ts';
+import type { UnsignedStatement } from '../statechain/statement.ts';
+import type { ChainFacts } from '../statechain/verify.ts';
+import { OffchainCommand } from './base-command.ts';
+import { chainFlags, inputFlags, keyFlags, stateFlags } from './flags.ts';
+
+export const statechainFlags = {
+  ...inputFlags,
+  ...keyFlags,
+  ...stateFlags,
+  ...chainFlags,
+  'deposit-confirmations': Flags.integer({
+    description: 'offline: assert the coin\'s deposit output is unspent with N confirmations (with a node, it is asked instead)',
+    helpValue: 'N',
+    min: 0,
+    helpGroup: 'CHAIN',
+  }),
+};
+
+export const coinFlag = {
+  coin: Flags.string({ description: 'the coin id (32 hex digits)', helpValue: 'ID' }),
+};
+
+export function checkCoinId(id: string | undefined, flag = '--coin'): string {
+  if (id === undefined || !/^[0-9a-f]{32}$/.test(id)) throw new UsageError('E_USAGE', `${flag} must be a coin id (32 lower-case hex digits)`);
+  return id;
+}
+
+export abstract class StatechainCommand<T extends typeof Command> extends OffchainCommand<T> {
+  protected async store(network: Network): Promise<StateStore> {
+    const { StateStore } = await import('../store/state-store.ts');
+    return new StateStore(join(this.stateDir(network), 'statechain'));
+  }
+
+  /** The one JSON message a step reads, its envelope checked, the network resolved. */
+  protected async readStep(expected: string): Promise<{ type: string; network: Network; value: Record<string, unknown> }> {
+    const doc = await this.readDocument();
+    if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', `expected ${expected}`);
+    const { readEnvelope } = await import('../envelope.ts');
+    const env = readEnvelope(doc.value);
+    return { type: env.type, network: this.network(env.network), value: doc.value as Record<string, unknown> };
+  }
+
+  protected async decode<S extends import('@sinclair/typebox').TObject>(schema: S, value: unknown): Promise<import('@sinclair/typebox').Static<S>> {
+    const { decodeMessage } = await import('../message.ts');
+    return decodeMessage(schema, value);
+  }
+
+  protected async ownerContext(network: Network): Promise<OwnerContext> {
+    const { NonceStore } = await import('../store/nonce-store.ts');
+    return { auth: await this.keyPair(network), random: this.random, nonces: new NonceStore(join(this.stateDir(network), 'nonces')), network };
+  }
+
+  protected async operatorContext(network: Network, statement?: Statement | UnsignedStatement): Promise<OperatorContext> {
+    return { operator: await this.keyPair(network), random: this.random, chain: await this.coinChain(network, statement), network };
+  }
+
+  /** The tip and the deposit's state, as the receiver's verification takes them. */
+  protected async chainFacts(network: Network, statement: Statement): Promise<ChainFacts> {
+    const chain = await this.coinChain(network, statement);
+    const tip = await chain.tip();
+    if (statement.outpoint === null) return { tipHeight: tip.height, deposit: null };
+    const [txid, vout] = statement.outpoint.split(':');
+    return { tipHeight: tip.height, deposit: await chain.utxo(txid!, Number(vout)) };
+  }
+
+  /** With a node, the node; offline, --tip-height and the asserted deposit confirmations. */
+  protected async coinChain(network: Network, statement?: Statement | UnsignedStatement): Promise<ChainSource> {
+    const base = await this.chain(network);
+    const confirmations = (this.flags as { 'deposit-confirmations'?: number })['deposit-confirmations'];
+    if (base.kind === 'rpc') {
+      if (confirmations !== undefined) throw new UsageError('E_USAGE', '--deposit-confirmations is for offline use; the node is asked instead');
+      return base;
+    }
+    return {
+      ...base,
+      kind: 'offline',
+      tip: () => base.tip(),
+      async utxo(txid: string, vout: number): Promise<UtxoInfo | null> {
+        if (confirmations === undefined || statement === undefined || statement.outpoint !== `${txid}:${vout}` || statement.amount_sat === null) return base.utxo(txid, vout);
+        const { coinKey } = await import('../statechain/coin.ts');
+        const { fromHex } = await import('../bytes.ts');
+        const key = coinKey(fromHex(statement.owner_share, 'owner_share', 33), fromHex(statement.operator_share, 'operator_share', 33));
+        return { txid, vout, value: BigInt(statement.amount_sat), scriptPubKey: key.script, confirmations };
+      },
+    };
+  }
+
+  /** Operator: read-modify-write one coin's record; `step` returns the next record and the answer. */
+  protected async operatorStep<M>(network: Network, coinId: string, step: (r: OperatorRecord) => Promise<{ record: OperatorRecord; message: M }> | { record: OperatorRecord; message: M }): Promise<M> {
+    const store = await this.store(network);
+    let message: M | undefined;
+    await store.update<OperatorRecord>(`op-${coinId}`, async (current) => {
+      if (current === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `this operator has no coin ${coinId} (wrong --state-dir or network?)`);
+      const out = await step(current);
+      message = out.message;
+      return out.record;
+    });
+    return message!;
+  }
+
+  protected async ownerRecord(store: StateStore, coinId: string): Promise<OwnerRecord> {
+    const record = await store.read<OwnerRecord>(`coin-${coinId}`);
+    if (record === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `no coin ${coinId} in ${store.dir} (wrong --state-dir or network?)`);
+    return record;
+  }
+
+  /** Owner: read-modify-write its coin record under the lock. */
+  protected async ownerStep<M>(network: Network, coinId: string, step: (r: OwnerRecord) => Promise<{ record: OwnerRecord; message: M }>): Promise<M> {
+    const store = await this.store(network);
+    let message: M | undefined;
+    await store.update<OwnerRecord>(`coin-${coinId}`, async (current) => {
+      if (current === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `no coin ${coinId} in ${store.dir} (wrong --state-dir or network?)`);
+      const out = await step(current);
+      message = out.message;
+      return out.record;
+    });
+    return message!;
+  }
+}

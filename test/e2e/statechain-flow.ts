@@ -1,0 +1,75 @@
+/**
+ * A statechain coin driven through the built CLI, each party a child process with its
+ * own key and state directory, each step's stdout piped into the next party's stdin.
+ * Offline by default (--tip-height, --deposit-confirmations); the regtest suite passes a
+ * node's flags instead. Shared by the e2e and regtest tests.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { ROOT } from '../helpers.ts';
+import { run, type Run } from './cli.ts';
+
+const fixtureKey = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
+export const KEYS: Record<string, string> = {
+  OPERATOR_KEY: fixtureKey('mint'),
+  ALICE_KEY: fixtureKey('alice'),
+  BOB_KEY: fixtureKey('bob'),
+  CAROL_KEY: '55'.repeat(32),
+  DAVE_KEY: '66'.repeat(32),
+};
+
+export const ok = (r: Run): string => {
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout;
+};
+
+export const refused = (r: Run, code: string, status = 4) =>
+  expect({ status: r.status, stdout: r.stdout, code: /error (E_[A-Z0-9_]+):/.exec(r.stderr)?.[1] }, r.stderr).toEqual({ status, stdout: '', code });
+
+export type Flow = {
+  dir: string;
+  /** Run `args` as `who` (its key env name and state dir), feeding `input`. */
+  as(who: string, args: string[], input?: string): Run;
+  chain: () => string[];
+};
+
+export function flow(dir: string, chain: () => string[], env: Record<string, string> = {}): Flow {
+  return {
+    dir,
+    chain,
+    as: (who, args, input) =>
+      run([...args, '--key-env', who, '--state-dir', join(dir, who), ...chain()], { input, env: { ...KEYS, ...env } }),
+  };
+}
+
+/** The operator's terms used in tests: small numbers so regtest can mine past them. */
+export const TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--backup-fee', '400', '--margin', '6'];
+
+/** Deposit steps 1–5; `funding(address)` returns the unsigned funding tx hex. */
+export function depositThrough(f: Flow, owner: string, funding: (address: string) => string) {
+  const request = ok(f.as(owner, ['statechain-deposit', '--start']));
+  const offer = ok(f.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request));
+  const { coin_id: coinId, statement } = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
+  const fundingFile = join(f.dir, `${coinId}.funding.hex`);
+  writeFileSync(fundingFile, funding(statement.address));
+  const backupReq = ok(f.as(owner, ['statechain-deposit', '--funding', fundingFile], offer));
+  const cosigned = ok(f.as('OPERATOR_KEY', ['statechain-deposit'], backupReq));
+  const coin = JSON.parse(ok(f.as(owner, ['statechain-deposit'], cosigned))) as CoinView;
+  return { coinId, coin, request, offer, backupReq, cosigned, fundingFile };
+}
+
+export type CoinView = { coin_id: string; outpoint: string; amount_sat: number; backups: string[]; latest_locktime: number; statement: { aggregate: string; address: string } };
+
+/** Transfer steps 1–7 from `sender` to `receiver`. */
+export function transferThrough(f: Flow, coinId: string, operatorPub: string, sender: string, receiver: string) {
+  const request = ok(f.as(receiver, ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub]));
+  const sign = ok(f.as(sender, ['statechain-transfer'], request));
+  const cosigned = ok(f.as('OPERATOR_KEY', ['statechain-transfer'], sign));
+  const pkg = ok(f.as(sender, ['statechain-transfer'], cosigned));
+  const verified = JSON.parse(ok(f.as(receiver, ['statechain-verify'], pkg))) as { transfers_remaining: number; backups: number };
+  const accept = ok(f.as(receiver, ['statechain-transfer'], pkg));
+  const done = ok(f.as('OPERATOR_KEY', ['statechain-transfer'], accept));
+  const coin = JSON.parse(ok(f.as(receiver, ['statechain-transfer'], done))) as CoinView;
+  return { request, sign, cosigned, pkg, verified, accept, done, coin };
+}
