@@ -109,3 +109,6 @@ await import('./fixtures-ptlc.ts');
 
 // ——— BOLT 3: the Appendix C commitment, signed by both through the CLI. ———
 await import('./fixtures-bolt3.ts');
+
+// ——— Statechains: one coin's deposit, transfer and withdrawal. ———
+await import('./fixtures-statechain.ts');

@@ -12,8 +12,8 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
     'package with submitpackage) and prints the node\'s answer.';
   static override examples = [
     {
-      description: 'Exit the coin once its backup is final, bumping it at 5 sat/vB',
-      command: 'ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> statechain-backup --coin 00112233445566778899aabbccddeeff --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 5 --key-env ALICE_KEY --state-dir /tmp/offchain-sc-alice --tip-height 400',
+      description: 'Bob exits the fixture coin once his backup (locktime 290) is final, bumping it to 5 sat/vB with a CPFP child',
+      command: 'cp -r fixtures/statechain/state/bob /tmp/offchain-sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-backup --coin $(cat fixtures/statechain/coin-id) --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 5 --key-env BOB_KEY --state-dir /tmp/offchain-sc-bob --tip-height 290',
     },
   ];
   static override flags = {

@@ -20,7 +20,11 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     },
     {
       description: 'Step 2, the operator answers the fixture request (offline: the tip height is given)',
-      command: 'MINT_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> statechain-deposit --key-env MINT_KEY --state-dir /tmp/offchain-sc-operator --in fixtures/statechain/deposit-request.json',
+      command: 'OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> statechain-deposit --key-env OPERATOR_KEY --state-dir /tmp/offchain-sc-operator --tip-height 200 --in fixtures/statechain/deposit-request.json',
+    },
+    {
+      description: 'Step 5, the owner finishes backup 1 (from a copy of the fixture owner\'s state before it)',
+      command: 'cp -r fixtures/statechain/state/alice-depositing /tmp/offchain-sc-alice && ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> statechain-deposit --key-env ALICE_KEY --state-dir /tmp/offchain-sc-alice --in fixtures/statechain/deposit-cosigned.json',
     },
   ];
   static override flags = {

@@ -12,8 +12,8 @@ export default class StatechainVerify extends StatechainCommand<typeof Statechai
     'pays your share and is above tip + margin. Prints how many transfers remain. Each failure has its own code (exit 4).';
   static override examples = [
     {
-      description: 'Verify a package against a node',
-      command: 'BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-verify --key-env BOB_KEY --state-dir /tmp/offchain-sc-bob --rpc-url http://127.0.0.1:18443 --in package.json',
+      description: 'Bob checks the fixture package offline (tip 200, the deposit asserted 3 confirmations; with a node, pass --rpc-url instead)',
+      command: 'cp -r fixtures/statechain/state/bob-receiving /tmp/offchain-sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-verify --key-env BOB_KEY --state-dir /tmp/offchain-sc-bob --tip-height 200 --deposit-confirmations 3 --in fixtures/statechain/transfer-package.json',
     },
   ];
   static override flags = { ...statechainFlags };

@@ -11,8 +11,12 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
     'statechain/spend (with --broadcast, sent to the node and its answer printed).';
   static override examples = [
     {
-      description: 'Step 1, the owner withdraws its coin',
-      command: 'ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> statechain-withdraw --coin 00112233445566778899aabbccddeeff --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2 --key-env ALICE_KEY --state-dir /tmp/offchain-sc-alice',
+      description: 'Step 1, Bob (the fixture coin\'s owner) withdraws it',
+      command: 'cp -r fixtures/statechain/state/bob /tmp/offchain-sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-withdraw --coin $(cat fixtures/statechain/coin-id) --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2 --key-env BOB_KEY --state-dir /tmp/offchain-sc-bob',
+    },
+    {
+      description: 'Step 2, the operator co-signs the fixture request',
+      command: 'cp -r fixtures/statechain/state/operator /tmp/offchain-sc-operator && OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> statechain-withdraw --key-env OPERATOR_KEY --state-dir /tmp/offchain-sc-operator --in fixtures/statechain/withdraw-request.json',
     },
   ];
   static override flags = {

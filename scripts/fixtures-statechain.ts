@@ -1,0 +1,74 @@
+#!/usr/bin/env -S node --import tsx
+/**
+ * fixtures/statechain/: one coin's every message — Alice deposits with the operator (the
+ * test key fixtures/keys/mint.key), transfers to Bob, Bob withdraws — made by the built
+ * CLI under the deterministic test seed, offline at tip 200 (docs/statechain.md and the
+ * --help examples use them). Also copies of the parties' statechain documents at the
+ * points the examples start from (state/…): test keys and shares only, never fund them.
+ * Run by `npm run fixtures`, or alone: `npm run build && node --import tsx scripts/fixtures-statechain.ts`.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Address, NETWORK, OutScript, Transaction } from '@scure/btc-signer';
+import { fromHex, toHex } from '../src/lib/bytes.ts';
+import { keyPair } from '../src/lib/keys/keys.ts';
+
+const root = join(import.meta.dirname, '..');
+const dir = join(root, 'fixtures', 'statechain');
+const fx = (p: string) => join(dir, p);
+const key = (name: string) => readFileSync(join(root, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
+const env = { ...process.env, OFFCHAIN_TEST_SEED: 'fixtures', OPERATOR_KEY: key('mint'), ALICE_KEY: key('alice'), BOB_KEY: key('bob') };
+const state = mkdtempSync(join(tmpdir(), 'offchain-fixtures-sc-'));
+const CHAIN = ['--tip-height', '200', '--deposit-confirmations', '3'];
+const cli = (who: string, args: string[], input = '') =>
+  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args, '--key-env', who, '--state-dir', join(state, who), ...CHAIN], {
+    input, env, stdio: ['pipe', 'pipe', process.env.FIXTURES_DEBUG ? 'inherit' : 'ignore'],
+  }).toString();
+const save = (name: string, text: string) => (writeFileSync(fx(name), text), text);
+/** The party's statechain documents (not its nonces) as they are now, for an example to start from. */
+const snapshot = (who: string, name: string, withNonces = false) => {
+  const from = join(state, who, 'regtest', 'statechain');
+  const to = fx(`state/${name}/regtest/statechain`);
+  mkdirSync(to, { recursive: true });
+  for (const f of readdirSync(from).filter((f) => f.endsWith('.json'))) cpSync(join(from, f), join(to, f));
+  // A step that finishes a signature needs the party's unused secret nonce too.
+  if (withNonces) cpSync(join(state, who, 'regtest', 'nonces'), fx(`state/${name}/regtest/nonces`), { recursive: true, filter: (src) => !src.includes('.lock') });
+};
+
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(dir, { recursive: true });
+writeFileSync(fx('operator.pub'), toHex(keyPair(fromHex(key('mint'))).publicKey) + '\n');
+
+const TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--backup-fee', '400', '--margin', '6'];
+const request = save('deposit-request.json', cli('ALICE_KEY', ['statechain-deposit', '--start']));
+const offer = save('deposit-offer.json', cli('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request));
+const address = (JSON.parse(offer) as { statement: { address: string } }).statement.address;
+const funding = new Transaction({ version: 2, allowUnknownOutputs: true });
+funding.addInput({ txid: '5c'.repeat(32), index: 0 });
+funding.addOutput({ script: OutScript.encode(Address({ ...NETWORK, bech32: 'bcrt' }).decode(address)), amount: 100_000n });
+save('funding.hex', toHex(funding.unsignedTx) + '\n');
+const backupReq = save('deposit-backup.json', cli('ALICE_KEY', ['statechain-deposit', '--funding', fx('funding.hex')], offer));
+const cosigned = save('deposit-cosigned.json', cli('OPERATOR_KEY', ['statechain-deposit'], backupReq));
+snapshot('ALICE_KEY', 'alice-depositing', true);
+const coin = save('coin.json', cli('ALICE_KEY', ['statechain-deposit'], cosigned));
+const coinId = (JSON.parse(coin) as { coin_id: string }).coin_id;
+writeFileSync(fx('coin-id'), coinId + '\n');
+
+const transferReq = save('transfer-request.json', cli('BOB_KEY', ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', toHex(keyPair(fromHex(key('mint'))).publicKey)]));
+const sign = save('transfer-sign.json', cli('ALICE_KEY', ['statechain-transfer'], transferReq));
+const tcos = save('transfer-cosigned.json', cli('OPERATOR_KEY', ['statechain-transfer'], sign));
+const pkg = save('transfer-package.json', cli('ALICE_KEY', ['statechain-transfer'], tcos));
+snapshot('BOB_KEY', 'bob-receiving');
+save('verified.json', cli('BOB_KEY', ['statechain-verify'], pkg));
+const accept = save('transfer-accept.json', cli('BOB_KEY', ['statechain-transfer'], pkg));
+const done = save('transfer-done.json', cli('OPERATOR_KEY', ['statechain-transfer'], accept));
+save('coin-bob.json', cli('BOB_KEY', ['statechain-transfer'], done));
+snapshot('BOB_KEY', 'bob');
+snapshot('OPERATOR_KEY', 'operator');
+const wreq = save('withdraw-request.json', cli('BOB_KEY', ['statechain-withdraw', '--coin', coinId, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2']));
+const wcos = save('withdraw-cosigned.json', cli('OPERATOR_KEY', ['statechain-withdraw'], wreq));
+save('withdrawal.json', cli('BOB_KEY', ['statechain-withdraw'], wcos));
+rmSync(state, { recursive: true, force: true });
+console.error('statechain fixtures regenerated');
