@@ -1,0 +1,138 @@
+/**
+ * Statechain coins against a real `bitcoind -regtest` (issue 13), every step through the
+ * built CLI with the node as chain source:
+ * - a deposit funded from a Core wallet (fundrawtransaction → backup 1 co-signed →
+ *   signrawtransactionwithwallet: the txid backup 1 spends does not change), refused for
+ *   transfer while the deposit is only in the mempool, then withdrawn cooperatively:
+ *   accepted and mined;
+ * - a second coin moved Alice → Bob → Carol: at each owner's locktime minus one its
+ *   backup is rejected `non-final`; at Carol's locktime hers is accepted while Bob's and
+ *   Alice's are still `non-final` — the newest owner exits first — and Carol's backup,
+ *   bumped by a CPFP child, is submitted as a package with submitpackage and mined.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { satsToBtc } from '../../src/lib/chain/amount.ts';
+import { tempDir } from '../helpers.ts';
+import { bytesOf, hexOf, parseTx } from '../independent/tx.ts';
+import { publicKeyOf } from '../independent/secp256k1.ts';
+import { taprootOutput } from '../independent/keys.ts';
+import { verifyKeyPathSpend } from '../independent/verify.ts';
+import { KEYS } from '../e2e/statechain-flow.ts';
+import { findBitcoind } from './bitcoind.ts';
+import { startFundedNode, type FundedNode } from './funded-node.ts';
+import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
+
+const BITCOIND = findBitcoind();
+const TITLE = BITCOIND ? `statechains against bitcoind -regtest (${BITCOIND})` : 'statechains against bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
+if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
+
+const TERMS = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '400', '--margin', '2'];
+type Coin = { coin_id: string; outpoint: string; amount_sat: number; backups: string[]; latest_locktime: number; statement: { aggregate: string } };
+type Spend = { hex: string; txid: string; child_hex?: string; broadcast?: unknown };
+
+describe.skipIf(!BITCOIND)(TITLE, () => {
+  let n: FundedNode;
+  let work: { path: string; cleanup: () => void };
+  const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
+
+  const as = (who: string, args: string[], input = '') =>
+    offchain([...args, '--key-env', who, '--state-dir', join(work.path, who), ...n.chain()], { input, env: KEYS });
+  const step = async <T = Record<string, unknown>>(who: string, args: string[], input = '', type?: string) => {
+    const r = await as(who, args, input);
+    messageOf(r, type);
+    return { text: r.stdout, msg: JSON.parse(r.stdout) as T };
+  };
+  const expectRefused = (r: CliRun, code: string) =>
+    expect({ status: r.status, code: errorCode(r), stdout: r.stdout }, describeRun(r)).toEqual({ status: 4, code, stdout: '' });
+
+  /** Steps 1–5 of a deposit with an unsigned wallet funding; returns the signed funding's hex too. */
+  const deposit = async (owner: string, sat: bigint) => {
+    const req = await step(owner, ['statechain-deposit', '--start']);
+    const offer = await step<{ coin_id: string; statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...TERMS], req.text);
+    const raw = await n.wallet.call<string>('createrawtransaction', [[], [{ [offer.msg.statement.address]: satsToBtc(sat) }]]);
+    const funded = await n.wallet.call<{ hex: string }>('fundrawtransaction', [raw]);
+    const fundingFile = join(work.path, `${offer.msg.coin_id}.hex`);
+    writeFileSync(fundingFile, funded.hex);
+    const backup = await step(owner, ['statechain-deposit', '--funding', fundingFile, '--operator-key', operatorPub], offer.text);
+    const cosigned = await step('OPERATOR_KEY', ['statechain-deposit'], backup.text);
+    const coin = await step<Coin>(owner, ['statechain-deposit'], cosigned.text, 'statechain/coin');
+    const signed = await n.wallet.call<{ hex: string; complete: boolean }>('signrawtransactionwithwallet', [funded.hex]);
+    expect(signed.complete).toBe(true);
+    // Backup 1 was signed for the unsigned funding's txid: signing (segwit inputs) keeps it.
+    expect(parseTx(signed.hex).txid).toBe(coin.msg.outpoint.split(':')[0]);
+    return { coinId: offer.msg.coin_id, coin: coin.msg, fundingHex: signed.hex };
+  };
+
+  const transfer = async (coinId: string, sender: string, receiver: string) => {
+    const req = await step(receiver, ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub]);
+    const sign = await step(sender, ['statechain-transfer'], req.text);
+    const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text);
+    const pkg = await step(sender, ['statechain-transfer'], cos.text);
+    const verified = await step<{ confirmations: number; transfers_remaining: number }>(receiver, ['statechain-verify'], pkg.text, 'statechain/verified');
+    const acc = await step(receiver, ['statechain-transfer'], pkg.text);
+    const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text);
+    return { verified: verified.msg, coin: (await step<Coin>(receiver, ['statechain-transfer'], done.text, 'statechain/coin')).msg };
+  };
+
+  beforeAll(async () => {
+    assertBuilt();
+    work = tempDir('offchain-regtest-sc-');
+    n = await startFundedNode(BITCOIND!, 'statechain-funder');
+  }, 180_000);
+
+  afterAll(async () => {
+    await n?.stop();
+    work?.cleanup();
+  });
+
+  it('a deposit from a Core wallet: not transferable while in the mempool; withdrawn cooperatively, accepted and mined', async () => {
+    const d = await deposit('ALICE_KEY', 150_000n);
+    await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+    // Mempool only: the operator will not co-sign a transfer.
+    const req = await step('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub]);
+    const sign = await step('ALICE_KEY', ['statechain-transfer'], req.text);
+    expectRefused(await as('OPERATOR_KEY', ['statechain-transfer'], sign.text), 'E_DEPOSIT_UNCONFIRMED');
+    await n.mine(2);
+
+    const w1 = await step('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '3']);
+    const w2 = await step('OPERATOR_KEY', ['statechain-withdraw'], w1.text);
+    const spend = (await step<Spend>('ALICE_KEY', ['statechain-withdraw'], w2.text, 'statechain/spend')).msg;
+    const out = parseTx(d.fundingHex).outputs[Number(d.coin.outpoint.split(':')[1])]!;
+    verifyKeyPathSpend(spend.hex, [{ amount: out.amount, script: out.script }], taprootOutput(bytesOf(d.coin.statement.aggregate).subarray(1)).outputKey);
+    await n.acceptAndMine(spend.hex);
+    // The coin is closed at the operator: a second withdrawal is refused.
+    expectRefused(await as('OPERATOR_KEY', ['statechain-withdraw'], w1.text), 'E_COIN_WITHDRAWN');
+  });
+
+  it('Alice → Bob → Carol: the newest backup is final first; Carol exits by a CPFP package, mined', async () => {
+    const d = await deposit('ALICE_KEY', 120_000n);
+    await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+    await n.mine(2);
+    const toBob = await transfer(d.coinId, 'ALICE_KEY', 'BOB_KEY');
+    expect(toBob.verified.confirmations).toBe(2);
+    const toCarol = await transfer(d.coinId, 'BOB_KEY', 'CAROL_KEY');
+    const [alice, bob, carol] = toCarol.coin.backups.map((hex) => ({ hex, lockTime: parseTx(hex).lockTime }));
+    expect([alice!.lockTime - bob!.lockTime, bob!.lockTime - carol!.lockTime]).toEqual([5, 5]);
+
+    // One block before Carol's locktime: hers is non-final (as are the older ones).
+    await n.mine(carol!.lockTime - 1 - (await n.tip()));
+    for (const b of [carol!, bob!, alice!]) expect(await n.mempool(b.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    expectRefused(await as('CAROL_KEY', ['statechain-backup', '--coin', d.coinId]), 'E_NOT_FINAL');
+    await n.mine(1);
+    expect(await n.mempool(carol!.hex)).toMatchObject({ allowed: true });
+    for (const b of [bob!, alice!]) expect(await n.mempool(b.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+
+    const spend = (await step<Spend>('CAROL_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '20', '--broadcast'], '', 'statechain/spend')).msg;
+    expect(spend.txid).toBe(parseTx(carol!.hex).txid);
+    expect(spend.child_hex).toBeDefined();
+    expect(JSON.stringify(spend.broadcast)).toContain('"packageMsg":"success"');
+    await n.mine(1);
+    for (const txid of [spend.txid, parseTx(spend.child_hex!).txid]) {
+      expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations).toBe(1);
+    }
+    // The coin's output is gone: Bob's backup can never confirm now.
+    expect(await n.mempool(bob!.hex)).toMatchObject({ allowed: false });
+  });
+});
