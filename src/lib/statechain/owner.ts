@@ -180,7 +180,7 @@ export async function depositFinish(record: OwnerRecord, cosigned: Msg<typeof De
 
 /** Withdrawal step 1: the whole coin, less the fee, to `destination`. */
 export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
-  if (record.status !== 'active' && record.status !== 'sending' && record.status !== 'withdrawing') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner withdraws it`);
+  if (!['active', 'sending', 'sent', 'withdrawing'].includes(record.status)) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner withdraws it`);
   const st = record.statement;
   const outpoint = parseOutpointText(st.outpoint!);
   const amount = BigInt(st.amount_sat!);

@@ -55,7 +55,9 @@ export function startReceive(coinId: string, operatorAuth: Uint8Array, ctx: Pick
 
 /** Sender, step 2: the receiver's backup (one interval below ours) and our nonce for it. */
 export async function transferSign(record: OwnerRecord, req: Msg<typeof TransferRequestSchema>, tipHeight: number, ctx: OwnerContext) {
-  if (record.status !== 'active' && record.status !== 'sending') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner transfers it`);
+  // 'sending'/'sent': a restart — the earlier receiver never accepted (if it had, the
+  // operator's owner is now that receiver and refuses our signature).
+  if (record.status !== 'active' && record.status !== 'sending' && record.status !== 'sent') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner transfers it`);
   if (req.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this request is for coin ${req.coin_id}`);
   requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
   if (!verifyPossession(fromHex(req.receiver_share, 'receiver_share', 33), fromHex(record.coin_id, 'coin_id', 16), fromHex(req.receiver_pop, 'receiver_pop', 64))) {
