@@ -105,3 +105,48 @@ describe('decode-openassets --protocol colu (built CLI)', () => {
     expect(json(r.stdout).reason).toMatch(/no Colu/);
   });
 });
+
+describe('decode-counterparty (built CLI)', () => {
+  const X = 'fixtures/counterparty';
+  const unpack = json(readFileSync(join(ROOT, 'test/vectors/counterparty/unpack_vectors.json'), 'utf8')).vectors as any[];
+  it('the P2SH fixture (counterparty-core\'s test transaction) gives its broadcast', () => {
+    const r = run(['decode-counterparty', '--network', 'testnet', '--in', `${X}/p2sh-broadcast.hex`]);
+    expect(r.status, r.stderr).toBe(0);
+    const m = json(r.stdout);
+    const g = json(readFileSync(join(ROOT, 'test/vectors/counterparty/gettxinfo_vectors.json'), 'utf8')).transactions.find((t: any) => t.name.startsWith('P2SH'));
+    expect(m).toMatchObject({ type: 'counterparty/decoded', status: 'counterparty', encoding: ['p2sh'], data: g.expected.data });
+    expect(m.message.message_type).toBe('broadcast');
+  });
+  it('OP_RETURN and multisig fixtures give the unpack vectors\' fields', () => {
+    const es = unpack.find((v) => v.datahex.endsWith('fade0001'));
+    const m1 = json(run(['decode-counterparty', '--network', 'testnet', '--in', `${X}/opreturn-enhanced-send.hex`]).stdout);
+    expect(m1).toMatchObject({ encoding: ['opreturn'], data: es.datahex, message: { message_type: 'enhanced_send', message_data: { address: es.message_data.address, memo: es.message_data.memo, quantity: es.message_data.quantity } } });
+    const iss = unpack.find((v) => v.datahex.startsWith('14000000a25be34b66'));
+    const m2 = json(run(['decode-counterparty', '--network', 'testnet', '--in', `${X}/multisig-issuance.hex`]).stdout);
+    expect(m2).toMatchObject({ encoding: ['multisig'], data: iss.datahex, message: { message_type: 'issuance', message_data: { asset: iss.message_data.asset, quantity: iss.message_data.quantity, description: iss.message_data.description } } });
+  });
+  it('--data unpacks a bare message; a transaction without data is an exit-0 answer', () => {
+    const v = unpack.find((x) => x.datahex === '0000000000000000000000010000000005f5e100');
+    const r = run(['decode-counterparty', '--network', 'testnet', '--data', v.datahex]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(json(r.stdout)).toMatchObject({ type: 'counterparty/unpacked', message: { message_type: 'send', message_data: v.message_data } });
+    const n = run(['decode-counterparty', '--network', 'mainnet', '--in', `${F}/transfer.hex`]);
+    expect(n.status).toBe(0);
+    expect(json(n.stdout)).toMatchObject({ status: 'not-counterparty' });
+  });
+  it('refusals: bad transaction bytes and bad payloads exit 3, --data with --tx exit 2; stdout empty, one line', () => {
+    const cases: [string[], number, string][] = [
+      [['decode-counterparty', '--tx', '0200000001'], 3, 'E_OA_BAD_TX'],
+      [['decode-counterparty', '--data', '00000000000000'], 3, 'E_XCP_MALFORMED'],
+      [['decode-counterparty', '--data', 'zz'], 3, 'E_'],
+      [['decode-counterparty', '--data', '00', '--tx', '00'], 2, 'E_USAGE'],
+    ];
+    for (const [args, status, code] of cases) {
+      const r = run(args);
+      expect(r.status, args.join(' ')).toBe(status);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(code);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});

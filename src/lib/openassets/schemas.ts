@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { Hex, messageSchema, Sats, Txid } from '../message.ts';
 import { ColuDecodedSchema } from '../colu/message.ts';
+import { XcpDecodedSchema, XcpUnpackedSchema } from '../counterparty/message.ts';
 
 const Quantity = (description: string) => Type.String({ pattern: '^(0|[1-9][0-9]{0,18})$', description: `${description} (decimal string, at most 2^63-1)` });
 const AssetId = Type.String({ pattern: '^[1-9A-HJ-NP-Za-km-z]{30,40}$', description: 'asset ID, base58check (A… mainnet, o… test networks)' });
@@ -64,4 +65,4 @@ export const OaAddressSchema = messageSchema('openassets/address', 'A Bitcoin ad
   colored_address: Type.String(),
 });
 
-export const OPENASSETS_SCHEMAS = [OaDecodedSchema, OaErrorSchema, OaAssetIdSchema, OaAddressSchema, ColuDecodedSchema];
+export const OPENASSETS_SCHEMAS = [OaDecodedSchema, OaErrorSchema, OaAssetIdSchema, OaAddressSchema, ColuDecodedSchema, XcpDecodedSchema, XcpUnpackedSchema];

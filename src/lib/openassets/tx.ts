@@ -10,6 +10,8 @@ export interface TxIn {
   /** Previous txid, display (reversed) hex. */
   prevTxid: string;
   vout: number;
+  /** scriptSig (a view into the transaction bytes). */
+  script: Uint8Array;
 }
 export interface TxOut {
   value: bigint;
@@ -99,9 +101,9 @@ export function parseRawTx(bytes: Uint8Array): RawTx {
     const prev = r.bytes(32, `input ${i} outpoint`);
     const vout = r.u32(`input ${i} outpoint`);
     const sl = r.varint(`input ${i} script length`);
-    r.bytes(sl, `input ${i} script`);
+    const script = r.bytes(sl, `input ${i} script`);
     r.u32(`input ${i} sequence`);
-    inputs[i] = { prevTxid: reversedHex(prev), vout };
+    inputs[i] = { prevTxid: reversedHex(prev), vout, script };
   }
   const endIns = r.pos;
   const nOut = r.count('output count', 9);
