@@ -10,6 +10,14 @@ import { MalformedInputError, UsageError } from '../lib/errors.ts';
 import { MESSAGE_VERSION } from '../lib/envelope.ts';
 import type { Network } from '../lib/network.ts';
 
+function readPrev(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError('E_USAGE', `cannot read --prev ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 const TXINDEX_HINT = 'the node did not return these transactions; a confirmed transaction can only be looked up on a node started with -txindex';
 
 export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpenassets> {
@@ -22,7 +30,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     'An invalid marker or a failed coloring is an answer (status "uncolored" with the reason, exit 0); bytes that are not a transaction are exit 3. ' +
     'The marker rule: "spec" (default, 2015 text: the first parsable push after OP_RETURN, LEB128 at most 9 bytes) or "reference" (the original Python reference: exactly one push). ' +
     'With --stream: JSON Lines or hex lines in, one openassets/decoded (or openassets/error, with its line number) line out each; earlier lines serve as ancestors of later ones. ' +
-    'With --protocol colu: the Colu "CC" OP_RETURN payload (issuance / transfer / burn, SFFC amounts, payments) instead; no balances. ' +
+    'With --protocol colu: the Colu "CC" OP_RETURN payload (issuance / transfer / burn, SFFC amounts, payments) instead; with --prev or a node also the Colu assets on every output (cc-get-assets-outputs\' rules, recursively). ' +
     'Utilities: --asset-id-of SCRIPT, --colored-address ADDRESS, --bitcoin-address COLORED.';
   static override examples = [
     { description: 'Decode and color the fixture transfer with its ancestors', command: '<%= config.bin %> decode-openassets --network mainnet --in fixtures/openassets/transfer.hex --prev fixtures/openassets/ancestors.jsonl' },
@@ -36,7 +44,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     ...chainFlags,
     tx: Flags.string({ description: 'the transaction, hex (instead of --in / standard input)', helpValue: 'HEX' }),
     prev: Flags.string({ description: 'previous transactions: JSON Lines ({"tx": hex}) or one hex per line (repeatable)', helpValue: 'FILE', multiple: true }),
-    protocol: Flags.string({ description: 'openassets (default) or colu: decode the transaction\'s Colu "CC" OP_RETURN instead (no balances)', options: ['openassets', 'colu'], default: 'openassets' }),
+    protocol: Flags.string({ description: 'openassets (default) or colu: decode the transaction\'s Colu "CC" OP_RETURN instead (assets per output with --prev / a node)', options: ['openassets', 'colu'], default: 'openassets' }),
     rule: Flags.string({ description: 'marker rule: spec (2015 text, default) or reference (original Python: exactly one push)', options: ['spec', 'reference'], default: 'spec' }),
     stream: Flags.boolean({ description: 'read many transactions as lines, write one JSON line each' }),
     'cache-size': Flags.integer({ description: 'transactions and colorings kept in memory (bounds the stream\'s memory; older ancestors are fetched again)', min: 1, default: 10_000 }),
@@ -68,26 +76,26 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     if (f.stream && f.tx !== undefined) throw new UsageError('E_USAGE', '--stream reads --in or standard input, not --tx');
 
     if (f.protocol === 'colu') {
-      if (f.stream || f.prev !== undefined) throw new UsageError('E_USAGE', '--protocol colu decodes one transaction: no --stream or --prev');
-      const { txBytesFromText } = await import('../lib/openassets/decode.ts');
+      if (f.stream) throw new UsageError('E_USAGE', '--protocol colu decodes one transaction: no --stream');
+      const { txBytesFromText, parsePrevText } = await import('../lib/openassets/decode.ts');
       const { parseRawTx } = await import('../lib/openassets/tx.ts');
       const { coluMessage } = await import('../lib/colu/message.ts');
       const text = f.tx ?? new TextDecoder().decode(await readInputBytes({ path: f.in === '-' ? undefined : f.in, stdin: process.stdin }));
-      return { message: coluMessage(parseRawTx(txBytesFromText(text)), network) };
+      const tx = parseRawTx(txBytesFromText(text));
+      const prevs = new Map<string, Uint8Array>();
+      for (const path of f.prev ?? []) for (const [k, v] of parsePrevText(readPrev(path), path)) prevs.set(k, v);
+      const node = await this.nodeSource(network);
+      if (f.prev === undefined && !node) return { message: coluMessage(tx, network) };
+      const { ColuColorer } = await import('../lib/colu/coloring.ts');
+      const colorer = new ColuColorer({ source: async (txid) => prevs.get(txid) ?? (node ? node(txid) : undefined), parse: parseRawTx, network, cacheSize: f['cache-size'] });
+      const m = coluMessage(tx, network, await colorer.color(tx));
+      return { message: node && m.flow?.status === 'undecided' ? { ...m, hint_if_missing: TXINDEX_HINT } : m };
     }
     const { Colorer } = await import('../lib/openassets/coloring.ts');
     const { parseRawTx } = await import('../lib/openassets/tx.ts');
     const oa = await import('../lib/openassets/decode.ts');
     const prevs = new Map<string, Uint8Array>();
-    for (const path of f.prev ?? []) {
-      let text: string;
-      try {
-        text = readFileSync(path, 'utf8');
-      } catch (e) {
-        throw new UsageError('E_USAGE', `cannot read --prev ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-      for (const [k, v] of oa.parsePrevText(text, path)) prevs.set(k, v);
-    }
+    for (const path of f.prev ?? []) for (const [k, v] of oa.parsePrevText(readPrev(path), path)) prevs.set(k, v);
     const node = await this.nodeSource(network);
     const source = async (txid: string): Promise<Uint8Array | undefined> => {
       const hit = prevs.get(txid);

@@ -150,3 +150,26 @@ describe('decode-counterparty (built CLI)', () => {
     }
   });
 });
+
+describe('decode-openassets --protocol colu --prev (built CLI): the asset flow', () => {
+  it('colors a transfer from its ancestors; without them names the missing one', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { p2pkh, serializeTx } = await import('../lib/counterparty/encode.ts');
+    const { parseRawTx } = await import('../../src/lib/openassets/tx.ts');
+    const b = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
+    const F = serializeTx([{ txid: 'ab'.repeat(32), vout: 0 }], [{ value: 50_000, script: p2pkh('11'.repeat(20)) }]);
+    const I = serializeTx([{ txid: parseRawTx(b(F)).txid, vout: 0 }], [{ value: 0, script: b('6a06434302050a60') }, { value: 600, script: p2pkh('22'.repeat(20)) }]);
+    const T = serializeTx([{ txid: parseRawTx(b(I)).txid, vout: 1 }], [{ value: 600, script: p2pkh('33'.repeat(20)) }, { value: 600, script: p2pkh('44'.repeat(20)) }, { value: 0, script: b('6a084343021500030107') }]);
+    const dir = mkdtempSync(join(tmpdir(), 'colu-e2e-'));
+    writeFileSync(join(dir, 'prev.txt'), `${F}\n${I}\n`);
+    const r = run(['decode-openassets', '--network', 'mainnet', '--protocol', 'colu', '--tx', T, '--prev', join(dir, 'prev.txt')]);
+    expect(r.status, r.stderr).toBe(0);
+    const m = json(r.stdout);
+    expect(m.flow).toEqual({ status: 'colored', overflow: false });
+    expect(m.outputs.map((o: any) => o.assets.map((a: any) => a.amount))).toEqual([['3'], ['7'], []]);
+    writeFileSync(join(dir, 'only-funding.txt'), `${F}\n`);
+    const u = json(run(['decode-openassets', '--network', 'mainnet', '--protocol', 'colu', '--tx', T, '--prev', join(dir, 'only-funding.txt')]).stdout);
+    expect(u.flow).toEqual({ status: 'undecided', missing_ancestors: [parseRawTx(b(I)).txid] });
+  });
+});

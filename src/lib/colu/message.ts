@@ -12,6 +12,7 @@ import type { Network } from '../network.ts';
 import { scriptAddress } from '../address.ts';
 import type { RawTx } from '../openassets/tx.ts';
 import { decodeColuPayload } from './decode.ts';
+import type { ColuColoring } from './coloring.ts';
 
 /** The data of `OP_RETURN <one push>`, or undefined. */
 function opReturnData(s: Uint8Array): Uint8Array | undefined {
@@ -26,28 +27,50 @@ function opReturnData(s: Uint8Array): Uint8Array | undefined {
   return start + len === s.length ? s.subarray(start) : undefined;
 }
 
-export function coluMessage(tx: RawTx, network: Network) {
-  let colu: Record<string, unknown> | undefined;
+/** The first output whose OP_RETURN data is a decodable Colu payload (or why none is). */
+export function findColuOutput(tx: RawTx): { index?: number; data?: Uint8Array; reason?: string } {
   let reason: string | undefined;
-  let index: number | undefined;
-  for (let i = 0; i < tx.outputs.length && colu === undefined; i++) {
+  for (let i = 0; i < tx.outputs.length; i++) {
     const data = opReturnData(tx.outputs[i]!.script);
     if (!data || data.length < 4 || data[0] !== 0x43 || data[1] !== 0x43) continue;
     try {
-      const p = decodeColuPayload(data);
-      colu = JSON.parse(JSON.stringify(p, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
-      index = i;
+      decodeColuPayload(data);
+      return { index: i, data };
     } catch (e) {
       reason ??= `output ${i}: ${e instanceof OffchainError ? e.message : String(e)}`;
     }
   }
+  return { reason: reason ?? 'no Colu ("CC") OP_RETURN output' };
+}
+
+const plain = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x)));
+
+export function coluMessage(tx: RawTx, network: Network, coloring?: ColuColoring) {
+  const found = findColuOutput(tx);
+  const colu = found.data ? plain(decodeColuPayload(found.data)) : undefined;
   return {
     type: 'colu/decoded',
     version: MESSAGE_VERSION,
     network,
     txid: tx.txid,
-    ...(colu ? { op_return_output: index, payload: colu } : { reason: reason ?? 'no Colu ("CC") OP_RETURN output' }),
-    outputs: tx.outputs.map((o, i) => ({ index: i, value: Number(o.value), script: toHex(o.script), address: scriptAddress(o.script, network) ?? null })),
+    ...(colu ? { op_return_output: found.index, payload: colu } : { reason: found.reason }),
+    ...(coloring
+      ? {
+          flow: {
+            status: coloring.status,
+            ...(coloring.overflow !== undefined ? { overflow: coloring.overflow } : {}),
+            ...(coloring.missing ? { missing_ancestors: coloring.missing } : {}),
+            ...(coloring.reason && colu ? { reason: coloring.reason } : {}),
+          },
+        }
+      : {}),
+    outputs: tx.outputs.map((o, i) => ({
+      index: i,
+      value: Number(o.value),
+      script: toHex(o.script),
+      address: scriptAddress(o.script, network) ?? null,
+      ...(coloring && coloring.status === 'colored' ? { assets: coloring.outputs[i] === null ? [] : plain(coloring.outputs[i]) } : {}),
+    })),
   };
 }
 
@@ -84,5 +107,27 @@ export const ColuDecodedSchema = messageSchema('colu/decoded', 'A transaction\'s
       { additionalProperties: false },
     ),
   ),
-  outputs: Type.Array(Type.Object({ index: Type.Integer(), value: Sats('output value'), script: Hex('output script'), address: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false })),
+  hint_if_missing: Type.Optional(Type.String({ description: 'with a node: why ancestors may be missing (-txindex)' })),
+  flow: Type.Optional(
+    Type.Object(
+      {
+        status: Type.Union([Type.Literal('colored'), Type.Literal('undecided'), Type.Literal('no-payload'), Type.Literal('unsupported')], { description: 'colored: assets per output below; undecided: ancestors missing' }),
+        overflow: Type.Optional(Type.Boolean({ description: 'an invalid instruction sent every input asset to the last output' })),
+        missing_ancestors: Type.Optional(Type.Array(Txid)),
+        reason: Type.Optional(Type.String()),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+  outputs: Type.Array(
+    Type.Object(
+      {
+        index: Type.Integer(), value: Sats('output value'), script: Hex('output script'), address: Type.Union([Type.String(), Type.Null()]),
+        assets: Type.Optional(Type.Array(Type.Object({
+          assetId: Type.Union([Type.String(), Type.Null()]), amount: Amount, issueTxid: Type.String(), divisibility: Type.Integer(), lockStatus: Type.Boolean(), aggregationPolicy: Type.String(),
+        }, { additionalProperties: false }), { description: 'with ancestors: the Colu assets this output carries' })),
+      },
+      { additionalProperties: false },
+    ),
+  ),
 });
