@@ -25,7 +25,7 @@ import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { scriptAddress } from '../address.ts';
 import type { ChainSource } from '../chain/types.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
-import type { KeyPair } from '../keys/keys.ts';
+import { parsePublicKey, type KeyPair } from '../keys/keys.ts';
 import type { Network } from '../network.ts';
 import type { RandomSource } from '../random.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
@@ -57,7 +57,7 @@ export type OperatorRecord = {
 export type OperatorContext = { operator: KeyPair; random: RandomSource; chain: ChainSource; network: Network };
 
 type Msg<S extends import('@sinclair/typebox').TObject> = Static<S>;
-const point = (hex: string) => secp256k1.Point.fromHex(hex);
+const point = (hex: string, field: string) => secp256k1.Point.fromBytes(parsePublicKey(hex, field));
 const withoutSig = <T extends Record<string, unknown>>(m: T, field: string) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== field));
 
 export function termsFromJson(t: UnsignedStatement['terms']): Terms {
@@ -70,7 +70,7 @@ export function parseOutpointText(text: string): OutPoint {
 }
 
 function requireSig(body: Record<string, unknown>, field: string, signer: string, what: string): void {
-  if (!verifyBody(String(body.type), withoutSig(body, field), String(body[field]), fromHex(signer, 'key', 33))) {
+  if (!verifyBody(String(body.type), withoutSig(body, field), String(body[field]), parsePublicKey(signer, 'key'))) {
     throw new RefusedError('E_BAD_REQUEST_SIG', `${what}'s signature on this ${String(body.type)} does not verify`);
   }
 }
@@ -98,7 +98,7 @@ function cosign(record: OperatorRecord, tx: ReturnType<typeof backupTransaction>
   const { secnonce, pubnonce } = nonceGen(ctx.random.bytes(64, 'statechain/operator-nonce'));
   const share = fromHex(record.share_secret, 'share', 32);
   const psig = partialSign(
-    { shares: [fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33)], pubnonces: [fromHex(ownerPubnonce, 'owner_pubnonce', 66), pubnonce], msg },
+    { shares: [parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share')], pubnonces: [fromHex(ownerPubnonce, 'owner_pubnonce', 66), pubnonce], msg },
     1, secnonce, share,
   );
   share.fill(0);
@@ -115,7 +115,7 @@ function sameUnsigned(built: ReturnType<typeof backupTransaction>, hex: string, 
 function coinOf(record: OperatorRecord) {
   const st = record.statement;
   if (st.outpoint === null || st.amount_sat === null) throw new RefusedError('E_NOT_ACTIVE', 'this coin has no deposit yet');
-  return { outpoint: parseOutpointText(st.outpoint), amountSat: BigInt(st.amount_sat), key: coinKey(fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33)) };
+  return { outpoint: parseOutpointText(st.outpoint), amountSat: BigInt(st.amount_sat), key: coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share')) };
 }
 
 /** A new coin: the operator's share, its proof of possession, the address and terms. */
@@ -125,7 +125,7 @@ export function offerDeposit(req: Msg<typeof DepositRequestSchema>, terms: Unsig
   const s = randomScalar(ctx.random, 'statechain/operator-share');
   const sBytes = bytes32(s);
   const S = secp256k1.getPublicKey(sBytes, true);
-  const key = coinKey(fromHex(req.owner_share, 'owner_share', 33), S);
+  const key = coinKey(parsePublicKey(req.owner_share, 'owner_share'), S);
   const address = scriptAddress(key.script, ctx.network)!;
   const statement: UnsignedStatement = {
     coin_id: toHex(coinId), network: ctx.network, status: 'deposit', operator_auth: toHex(ctx.operator.publicKey), operator_share: toHex(S),
@@ -146,10 +146,10 @@ export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeo
   const st = record.statement;
   if (st.status !== 'deposit') throw new StateConflictError('E_ALREADY_SIGNED', 'this coin\'s first backup is already signed: a deposit has one first backup');
   requireSig(req, 'owner_sig', st.owner_auth, 'the owner');
-  if (!verifyPossession(fromHex(st.owner_share, 'owner_share', 33), fromHex(record.coin_id, 'coin_id', 16), fromHex(req.owner_pop, 'owner_pop', 64))) {
+  if (!verifyPossession(parsePublicKey(st.owner_share, 'owner_share'), fromHex(record.coin_id, 'coin_id', 16), fromHex(req.owner_pop, 'owner_pop', 64))) {
     throw new RefusedError('E_BAD_POSSESSION', 'the owner\'s proof of possession of its share does not verify for this coin');
   }
-  const key = coinKey(fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33));
+  const key = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share'));
   const outpoint = parseOutpointText(req.outpoint);
   checkFunding(req.funding_tx, outpoint, key.script, BigInt(req.amount_sat));
   const terms = termsFromJson(st.terms);
@@ -159,7 +159,7 @@ export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeo
   if (Math.abs(h0 - (tip + terms.initialLock)) > 6) {
     throw new RefusedError('E_BACKUP_LOCKTIME', `backup 1's locktime ${h0} is not the tip (${tip}) plus the initial lock (${terms.initialLock}), within 6 blocks`);
   }
-  const tx = backupTransaction(key, { outpoint, amountSat: BigInt(req.amount_sat), locktime: h0, ownerShare: fromHex(st.owner_share, 'owner_share', 33), feeSat: terms.backupFeeSat });
+  const tx = backupTransaction(key, { outpoint, amountSat: BigInt(req.amount_sat), locktime: h0, ownerShare: parsePublicKey(st.owner_share, 'owner_share'), feeSat: terms.backupFeeSat });
   sameUnsigned(tx, req.backup_tx, 'backup_tx');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
   const sig = cosign(record, tx, req.owner_pubnonce, ctx);
@@ -210,7 +210,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   requireSig(req, 'owner_sig', st.owner_auth, 'the current owner');
   if (st.transfer?.transfer_id === req.transfer_id) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer already has its backup: one backup per transfer');
   if (record.done.some((d) => d.transfer_id === req.transfer_id)) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer is finished');
-  if (!verifyPossession(fromHex(req.receiver_share, 'receiver_share', 33), fromHex(record.coin_id, 'coin_id', 16), fromHex(req.receiver_pop, 'receiver_pop', 64))) {
+  if (!verifyPossession(parsePublicKey(req.receiver_share, 'receiver_share'), fromHex(record.coin_id, 'coin_id', 16), fromHex(req.receiver_pop, 'receiver_pop', 64))) {
     throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s proof of possession of its new share does not verify for this coin');
   }
   const terms = termsFromJson(st.terms);
@@ -221,7 +221,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   if (locktime <= tip + terms.margin) throw new RefusedError('E_TRANSFERS_EXHAUSTED', `the next backup's locktime ${locktime} would be within ${terms.margin} blocks of the tip ${tip}: this coin cannot move again; withdraw it`);
   await checkConfirmed(record, ctx.chain);
   const { outpoint, amountSat, key } = coinOf(record);
-  const tx = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: fromHex(req.receiver_share, 'receiver_share', 33), feeSat: terms.backupFeeSat });
+  const tx = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(req.receiver_share, 'receiver_share'), feeSat: terms.backupFeeSat });
   sameUnsigned(tx, req.backup_tx, 'backup_tx');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
   const sig = cosign(record, tx, req.owner_pubnonce, ctx);
@@ -231,7 +231,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
     backups: [...st.backups, { n: st.count + 1, txid: tx.id, locktime, owner_share: req.receiver_share }],
     transfer: { transfer_id: req.transfer_id, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share, x1_point: toHex(secp256k1.getPublicKey(x1, true)) },
   };
-  const x1Sealed = sealJson(fromHex(st.owner_auth, 'owner_auth', 33), { x1: toHex(x1) }, `${record.coin_id}/${req.transfer_id}/x1`, bytes32(randomScalar(ctx.random, 'statechain/seal')));
+  const x1Sealed = sealJson(parsePublicKey(st.owner_auth, 'owner_auth'), { x1: toHex(x1) }, `${record.coin_id}/${req.transfer_id}/x1`, bytes32(randomScalar(ctx.random, 'statechain/seal')));
   const next: OperatorRecord = { ...record, statement, x1: toHex(x1), seen_nonces: [...record.seen_nonces, tag] };
   x1.fill(0);
   return {
@@ -269,7 +269,7 @@ export function completeTransfer(record: OperatorRecord, req: Msg<typeof Transfe
   const s2 = mod(int(fromHex(record.share_secret, 'share', 32)) + t2 - int(fromHex(record.x1, 'x1', 32)));
   if (s2 === 0n) throw new RefusedError('E_BAD_T2', 't₂ gives a zero share');
   const S2 = secp256k1.Point.BASE.multiply(s2);
-  if (!S2.add(point(pending.receiver_share)).equals(point(st.aggregate))) {
+  if (!S2.add(point(pending.receiver_share, 'receiver_share')).equals(point(st.aggregate, 'aggregate'))) {
     throw new RefusedError('E_BAD_T2', 's₂·G + O₂ ≠ P: t₂ does not complete this transfer (wrong t₁ from the sender, or a wrong t₂); nothing changed');
   }
   const statement: UnsignedStatement = {

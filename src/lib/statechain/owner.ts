@@ -19,7 +19,7 @@ import type { Static, TObject } from '@sinclair/typebox';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { RefusedError, StateConflictError } from '../errors.ts';
 import type { NoncePort } from '../credit/ports.ts';
-import type { KeyPair } from '../keys/keys.ts';
+import { parsePublicKey, type KeyPair } from '../keys/keys.ts';
 import type { Network } from '../network.ts';
 import type { RandomSource } from '../random.ts';
 import { N, int } from '../musig/engine/scalar.ts';
@@ -87,7 +87,7 @@ export async function finishSignature(
   nonces: { owner: string; operator: string; operatorPsig: string }, ctx: OwnerContext,
 ): Promise<Uint8Array> {
   const input = {
-    shares: [fromHex(record.share, 'share', 33), fromHex(operatorShare, 'operator_share', 33)],
+    shares: [parsePublicKey(record.share, 'share'), parsePublicKey(operatorShare, 'operator_share')],
     pubnonces: [fromHex(nonces.owner, 'owner_pubnonce', 66), fromHex(nonces.operator, 'operator_pubnonce', 66)],
     msg: coinSighash(tx),
   };
@@ -121,21 +121,21 @@ export function findDeposit(fundingHex: string, script: Uint8Array): { outpoint:
 
 /** Step 3: check the operator's offer, build backup 1 on the (unsigned) funding, issue our nonce. */
 export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof DepositOfferSchema>, fundingHex: string, tipHeight: number, operatorPin: Uint8Array | undefined, ctx: OwnerContext) {
-  const operatorAuth = fromHex(offer.statement.operator_auth, 'operator_auth', 33);
+  const operatorAuth = parsePublicKey(offer.statement.operator_auth, 'operator_auth');
   if (operatorPin !== undefined && !equalBytes(operatorPin, operatorAuth)) throw new RefusedError('E_WRONG_OPERATOR', `this offer is from operator ${toHex(operatorAuth)}, not the one you named`);
   const st = checkStatement(offer.statement, operatorAuth, offer.coin_id);
   if (st.owner_share !== pending.share || st.owner_auth !== pending.auth) throw new RefusedError('E_WRONG_COIN', 'this offer is for another owner\'s request');
   if (st.status !== 'deposit' || st.count !== 0) throw new RefusedError('E_BAD_STATEMENT', 'a deposit offer names a new coin with no backup yet');
   const coinId = fromHex(offer.coin_id, 'coin_id', 16);
-  if (!verifyPossession(fromHex(st.operator_share, 'operator_share', 33), coinId, fromHex(offer.operator_pop, 'operator_pop', 64))) {
+  if (!verifyPossession(parsePublicKey(st.operator_share, 'operator_share'), coinId, fromHex(offer.operator_pop, 'operator_pop', 64))) {
     throw new RefusedError('E_BAD_POSSESSION', 'the operator\'s proof of possession of its share does not verify for this coin');
   }
-  const key = coinKey(fromHex(pending.share, 'share', 33), fromHex(st.operator_share, 'operator_share', 33));
-  if (!equalBytes(key.aggregate, fromHex(st.aggregate, 'aggregate', 33))) throw new RefusedError('E_KEY_SUM', 'the offer\'s P is not O + S');
+  const key = coinKey(parsePublicKey(pending.share, 'share'), parsePublicKey(st.operator_share, 'operator_share'));
+  if (!equalBytes(key.aggregate, parsePublicKey(st.aggregate, 'aggregate'))) throw new RefusedError('E_KEY_SUM', 'the offer\'s P is not O + S');
   const { outpoint, amountSat, unsignedHex } = findDeposit(fundingHex, key.script);
   const terms = termsFromJson(st.terms);
   const locktime = tipHeight + terms.initialLock;
-  const backup = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: fromHex(pending.share, 'share', 33), feeSat: terms.backupFeeSat });
+  const backup = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(pending.share, 'share'), feeSat: terms.backupFeeSat });
   const secret = fromHex(pending.share_secret, 'share', 32);
   const pop = provePossession(secret, coinId, ctx.random.bytes(32, 'statechain/pop-aux'));
   secret.fill(0);
@@ -157,7 +157,7 @@ export function signingTx(record: OwnerRecord, expected: NonNullable<OwnerRecord
   if (record.signing === null || record.signing.purpose !== expected) throw new StateConflictError('E_NOT_SIGNING', `no ${expected} signature is under way for this coin`);
   const st = record.statement;
   const tx = parseTransaction(record.signing.tx, 'the stored transaction');
-  const key = coinKey(fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33));
+  const key = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share'));
   if (st.amount_sat === null) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement names no deposit amount');
   tx.updateInput(0, { witnessUtxo: { script: key.script, amount: BigInt(st.amount_sat) } }, true);
   return tx;
@@ -166,7 +166,7 @@ export function signingTx(record: OwnerRecord, expected: NonNullable<OwnerRecord
 /** Step 5: backup 1 finished; the coin can now be funded. */
 export async function depositFinish(record: OwnerRecord, cosigned: Msg<typeof DepositCosignedSchema>, ctx: OwnerContext): Promise<OwnerRecord> {
   if (record.status !== 'depositing') throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}, not waiting for its first backup`);
-  const st = checkStatement(cosigned.statement, fromHex(record.operator_auth, 'operator_auth', 33), record.coin_id);
+  const st = checkStatement(cosigned.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
   const tx = signingTx({ ...record, statement: cosigned.statement }, 'backup');
   if (st.status !== 'active' || st.count !== 1 || st.backups[0]?.txid !== tx.id || cosigned.backup_txid !== tx.id) {
     throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not list exactly our backup 1');
@@ -188,7 +188,7 @@ export async function withdrawRequest(record: OwnerRecord, destination: Uint8Arr
   const fee = BigInt(Math.ceil(vbytes * feeRate));
   if (amount - fee < 330n) throw new RefusedError('E_FEE_TOO_HIGH', `a fee of ${fee} sat leaves nothing of the ${amount} sat coin`);
   const tx = new Transaction({ version: 2, allowUnknownOutputs: true });
-  const key = coinKey(fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33));
+  const key = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share'));
   tx.addInput({ txid: outpoint.txid, index: outpoint.vout, sequence: 0xffff_fffd, witnessUtxo: { script: key.script, amount } });
   tx.addOutput({ script: destination, amount: amount - fee });
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw', tx.id));
@@ -199,7 +199,7 @@ export async function withdrawRequest(record: OwnerRecord, destination: Uint8Arr
 
 /** Withdrawal step 3: the signed withdrawal. */
 export async function withdrawFinish(record: OwnerRecord, cosigned: Msg<typeof WithdrawCosignedSchema>, ctx: OwnerContext) {
-  const st = checkStatement(cosigned.statement, fromHex(record.operator_auth, 'operator_auth', 33), record.coin_id);
+  const st = checkStatement(cosigned.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
   const tx = signingTx(record, 'withdraw');
   if (st.status !== 'withdrawn' || cosigned.txid !== tx.id) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s answer is not the withdrawal we asked for');
   if (cosigned.owner_pubnonce !== record.signing!.pubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
@@ -213,7 +213,7 @@ export function backupWithChild(record: OwnerRecord, child: { destination: Uint8
   if (record.backups.length === 0) throw new StateConflictError('E_NO_BACKUP', 'this coin has no signed backup yet');
   const hex = record.backups[record.backups.length - 1]!;
   const backup = parseTransaction(hex, 'the stored backup');
-  const own = ownerScript(fromHex(record.share, 'share', 33));
+  const own = ownerScript(parsePublicKey(record.share, 'share'));
   if (!equalBytes(backup.getOutput(0).script!, own)) throw new RefusedError('E_NOT_OWNER', 'the newest backup of this coin pays another owner: the coin was transferred');
   if (child === undefined) return { backup, hex };
   const value = backup.getOutput(0).amount!;

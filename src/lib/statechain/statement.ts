@@ -4,7 +4,7 @@
  * the listed backups are all it signed (`count`), that S is its share, that X₁ is the x₁
  * it holds — and checks everything else itself (verify.ts).
  */
-import type { KeyPair } from '../keys/keys.ts';
+import { parsePublicKey, type KeyPair } from '../keys/keys.ts';
 import type { RandomSource } from '../random.ts';
 import { RefusedError } from '../errors.ts';
 import { fromHex, toHex } from '../bytes.ts';
@@ -23,7 +23,7 @@ export function checkStatement(s: Statement, operatorAuth: Uint8Array, coinId: s
   if (s.operator_auth !== toHex(operatorAuth)) {
     throw new RefusedError('E_WRONG_OPERATOR', `this statement is signed for operator ${s.operator_auth}, not the operator you deal with`);
   }
-  if (!verifyBody('statement', body, operator_sig, fromHex(s.operator_auth, 'operator_auth', 33))) {
+  if (!verifyBody('statement', body, operator_sig, parsePublicKey(s.operator_auth, 'operator_auth'))) {
     throw new RefusedError('E_BAD_OPERATOR_SIG', 'the operator\'s signature on its statement does not verify');
   }
   if (s.coin_id !== coinId) throw new RefusedError('E_WRONG_COIN', `this statement is about coin ${s.coin_id}, not ${coinId}`);

@@ -18,6 +18,7 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Static, TObject } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { parsePublicKey } from '../keys/keys.ts';
 import { fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
@@ -38,7 +39,7 @@ export type PendingReceive = { coin_id: string; network: OwnerRecord['network'];
 const withoutField = (m: Record<string, unknown>, field: string) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== field));
 
 function requireSig(m: Record<string, unknown>, field: string, key: string, who: string): void {
-  if (!verifyBody(String(m.type), withoutField(m, field), String(m[field]), fromHex(key, 'key', 33))) {
+  if (!verifyBody(String(m.type), withoutField(m, field), String(m[field]), parsePublicKey(key, 'key'))) {
     throw new RefusedError('E_BAD_REQUEST_SIG', `${who}'s signature on this ${String(m.type)} does not verify`);
   }
 }
@@ -60,7 +61,7 @@ export async function transferSign(record: OwnerRecord, req: Msg<typeof Transfer
   if (record.status !== 'active' && record.status !== 'sending' && record.status !== 'sent') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner transfers it`);
   if (req.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this request is for coin ${req.coin_id}`);
   requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
-  if (!verifyPossession(fromHex(req.receiver_share, 'receiver_share', 33), fromHex(record.coin_id, 'coin_id', 16), fromHex(req.receiver_pop, 'receiver_pop', 64))) {
+  if (!verifyPossession(parsePublicKey(req.receiver_share, 'receiver_share'), fromHex(record.coin_id, 'coin_id', 16), fromHex(req.receiver_pop, 'receiver_pop', 64))) {
     throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s proof of possession of its new share does not verify for this coin');
   }
   if (req.receiver_share === record.share) throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s share is ours');
@@ -69,9 +70,9 @@ export async function transferSign(record: OwnerRecord, req: Msg<typeof Transfer
   const last = st.backups[st.backups.length - 1]!;
   const locktime = last.locktime - terms.interval;
   if (locktime <= tipHeight + terms.margin) throw new RefusedError('E_TRANSFERS_EXHAUSTED', `the next backup's locktime ${locktime} would be within ${terms.margin} blocks of the tip ${tipHeight}: withdraw the coin instead`);
-  const key = coinKey(fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33));
+  const key = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share'));
   const backup = backupTransaction(key, {
-    outpoint: parseOutpointText(st.outpoint!), amountSat: BigInt(st.amount_sat!), locktime, ownerShare: fromHex(req.receiver_share, 'receiver_share', 33), feeSat: terms.backupFeeSat,
+    outpoint: parseOutpointText(st.outpoint!), amountSat: BigInt(st.amount_sat!), locktime, ownerShare: parsePublicKey(req.receiver_share, 'receiver_share'), feeSat: terms.backupFeeSat,
   });
   const transferId = toHex(ctx.random.bytes(16, 'statechain/transfer-id'));
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'transfer', backup.id));
@@ -94,7 +95,7 @@ export async function transferPackage(record: OwnerRecord, cosigned: Msg<typeof 
   if (record.status === 'sent' && pending?.transfer_id === cosigned.transfer_id && pending.package !== undefined) return { record, message: pending.package };
   if (record.status !== 'sending' || pending === null) throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}, not being sent`);
   if (cosigned.transfer_id !== pending.transfer_id) throw new StateConflictError('E_STALE_TRANSFER', `this answer is for transfer ${cosigned.transfer_id}, ours is ${pending.transfer_id}`);
-  const st = checkStatement(cosigned.statement, fromHex(record.operator_auth, 'operator_auth', 33), record.coin_id);
+  const st = checkStatement(cosigned.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
   const tx = signingTx(record, 'transfer');
   const t = st.transfer;
   if (st.status !== 'transferring' || t === null || t.transfer_id !== pending.transfer_id || t.receiver_share !== pending.receiver_share || t.receiver_auth !== pending.receiver_auth) {
@@ -115,7 +116,7 @@ export async function transferPackage(record: OwnerRecord, cosigned: Msg<typeof 
     statement: cosigned.statement, funding_tx: record.funding_tx, backups: [...record.backups, signed.hex], t1: toHex(bytes32(t1)),
     binding_sig: signBody('binding', bindingBody(record.coin_id, st.outpoint!, pending.receiver_share, pending.transfer_id), ctx.auth.secretKey, ctx.random.bytes(32, 'statechain/binding-aux')),
   };
-  const sealed = sealJson(fromHex(pending.receiver_auth, 'receiver_auth', 33), inner, `${record.coin_id}/${pending.transfer_id}/package`, newShare(ctx.random, 'statechain/seal').secret);
+  const sealed = sealJson(parsePublicKey(pending.receiver_auth, 'receiver_auth'), inner, `${record.coin_id}/${pending.transfer_id}/package`, newShare(ctx.random, 'statechain/seal').secret);
   const message = { type: 'statechain/transfer-package', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: pending.transfer_id, receiver_auth: pending.receiver_auth, sealed };
   // The package is kept so a lost output can be printed again (our nonce is spent).
   const next: OwnerRecord = { ...record, status: 'sent', statement: cosigned.statement, backups: [...record.backups, signed.hex], signing: null, transfer: { ...pending, package: message } };
@@ -136,13 +137,13 @@ export function openPackage(pkg: Msg<typeof TransferPackageSchema>, pending: Pen
 
 export function verifyPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, authSecret: Uint8Array, chain: ChainFacts): Verified {
   const inner = openPackage(pkg, pending, authSecret);
-  return verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: fromHex(pending.operator_auth, 'operator_auth', 33) }, chain);
+  return verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: parsePublicKey(pending.operator_auth, 'operator_auth') }, chain);
 }
 
 /** Receiver, step 5: verify everything, keep the coin, then give the operator t₂ = t₁ − o₂. */
 export function acceptPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, chain: ChainFacts, ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>) {
   const inner = openPackage(pkg, pending, ctx.auth.secretKey);
-  const verified = verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: fromHex(pending.operator_auth, 'operator_auth', 33) }, chain);
+  const verified = verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: parsePublicKey(pending.operator_auth, 'operator_auth') }, chain);
   const t2 = mod(int(fromHex(inner.t1, 't1', 32)) - int(fromHex(pending.share_secret, 'share', 32)));
   if (t2 === 0n) throw new RefusedError('E_BAD_T1', 't₁ equals our share: refusing a degenerate t₂');
   const t2Sealed = sealT2(t2, pending, pkg.transfer_id, ctx);
@@ -161,7 +162,7 @@ export function acceptPackage(pkg: Msg<typeof TransferPackageSchema>, pending: P
 function sealT2(t2: bigint, pending: PendingReceive, transferId: string, ctx: Pick<OwnerContext, 'random'>): string {
   const raw = bytes32(t2);
   const { secret } = newShare(ctx.random, 'statechain/seal');
-  const out = seal(fromHex(pending.operator_auth, 'operator_auth', 33), raw, `${pending.coin_id}/${transferId}/t2`, secret);
+  const out = seal(parsePublicKey(pending.operator_auth, 'operator_auth'), raw, `${pending.coin_id}/${transferId}/t2`, secret);
   raw.fill(0);
   return out;
 }
@@ -170,7 +171,7 @@ function sealT2(t2: bigint, pending: PendingReceive, transferId: string, ctx: Pi
 export function finishReceive(record: OwnerRecord, done: Msg<typeof TransferDoneSchema>): OwnerRecord {
   if (record.status === 'active' && record.statement.owner_share === record.share && done.statement.operator_sig === record.statement.operator_sig) return record;
   if (record.status !== 'receiving' || record.transfer?.transfer_id !== done.transfer_id) throw new StateConflictError('E_NOT_RECEIVING', 'no acceptance of this transfer is waiting for the operator');
-  const st = checkStatement(done.statement, fromHex(record.operator_auth, 'operator_auth', 33), record.coin_id);
+  const st = checkStatement(done.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
   if (st.status !== 'active' || st.owner_share !== record.share || st.owner_auth !== record.auth || st.count !== record.backups.length) {
     throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not make us the owner of the chain we hold');
   }

@@ -13,6 +13,7 @@
  * fixed by the terms, and CPFP bumps it.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { parsePublicKey } from '../keys/keys.ts';
 import { equalBytes, fromHex } from '../bytes.ts';
 import { N, int } from '../musig/engine/scalar.ts';
 import type { UtxoInfo } from '../chain/types.ts';
@@ -54,16 +55,16 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
   if (st.outpoint === null || st.amount_sat === null) return refuse('E_NOT_ACTIVE', 'the statement names no deposit');
 
   // The key: P = O₁ + S₁, and t₁ opens O₁ + X₁.
-  const O1 = secp256k1.Point.fromHex(st.owner_share);
-  const S1 = secp256k1.Point.fromHex(st.operator_share);
-  if (!O1.add(S1).equals(secp256k1.Point.fromHex(st.aggregate))) refuse('E_KEY_SUM', 'O₁ + S₁ ≠ P in the operator\'s statement');
-  const key = coinKey(fromHex(st.owner_share, 'owner_share', 33), fromHex(st.operator_share, 'operator_share', 33));
+  const O1 = secp256k1.Point.fromBytes(parsePublicKey(st.owner_share, 'owner_share'));
+  const S1 = secp256k1.Point.fromBytes(parsePublicKey(st.operator_share, 'operator_share'));
+  if (!O1.add(S1).equals(secp256k1.Point.fromBytes(parsePublicKey(st.aggregate, 'aggregate')))) refuse('E_KEY_SUM', 'O₁ + S₁ ≠ P in the operator\'s statement');
+  const key = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share'));
   const t1 = int(fromHex(inner.t1, 't1', 32));
   if (t1 === 0n || t1 >= N) refuse('E_BAD_T1', 't₁ is not a valid scalar');
-  if (!secp256k1.Point.BASE.multiply(t1).equals(O1.add(secp256k1.Point.fromHex(t.x1_point)))) refuse('E_BAD_T1', 't₁·G ≠ O₁ + X₁: the sender sent a wrong t₁');
+  if (!secp256k1.Point.BASE.multiply(t1).equals(O1.add(secp256k1.Point.fromBytes(parsePublicKey(t.x1_point, 'x1_point'))))) refuse('E_BAD_T1', 't₁·G ≠ O₁ + X₁: the sender sent a wrong t₁');
 
   // The binding: the current owner hands this coin to O₂ in this transfer.
-  if (!verifyBody('binding', bindingBody(st.coin_id, st.outpoint, t.receiver_share, t.transfer_id), inner.binding_sig, fromHex(st.owner_auth, 'owner_auth', 33))) {
+  if (!verifyBody('binding', bindingBody(st.coin_id, st.outpoint, t.receiver_share, t.transfer_id), inner.binding_sig, parsePublicKey(st.owner_auth, 'owner_auth'))) {
     refuse('E_BAD_BINDING', 'the sender\'s binding signature does not verify for this coin, outpoint, receiver share and transfer');
   }
 
@@ -92,7 +93,7 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
     seen.add(tx.id);
     if (record.locktime !== h0 - i * terms.interval) refuse('E_BACKUP_INTERVAL', `backup ${i + 1}'s locktime ${record.locktime} is not ${h0 - i * terms.interval} (one interval, ${terms.interval}, below the previous)`);
     const rebuilt = backupTransaction(key, {
-      outpoint, amountSat: BigInt(st.amount_sat!), locktime: record.locktime, ownerShare: fromHex(record.owner_share, 'owner_share', 33), feeSat: terms.backupFeeSat,
+      outpoint, amountSat: BigInt(st.amount_sat!), locktime: record.locktime, ownerShare: parsePublicKey(record.owner_share, 'owner_share'), feeSat: terms.backupFeeSat,
     });
     if (!equalBytes(rebuilt.unsignedTx, tx.unsignedTx)) refuse('E_BACKUP_TEMPLATE', `backup ${i + 1} is not the template's transaction (version, input, sequence, locktime or output differ)`);
     const witness = tx.getInput(0).finalScriptWitness;

@@ -133,7 +133,7 @@ describe('the receiver refuses a bad transfer package', () => {
   it('a package for another coin, transfer or receiver', () => {
     refusal(() => verifyTransfer(s.inner, { ...s.expect, coinId: 'ff'.repeat(16) }, s.facts()), 'E_WRONG_COIN', 4);
     refusal(() => verifyTransfer(s.inner, { ...s.expect, transferId: 'ee'.repeat(16) }, s.facts()), 'E_WRONG_TRANSFER', 4);
-    refusal(() => verifyTransfer(s.inner, { ...s.expect, receiverShare: s.inner.statement.owner_share }), 'E_WRONG_RECEIVER', 4);
+    refusal(() => verifyTransfer(s.inner, { ...s.expect, receiverShare: s.inner.statement.owner_share }, s.facts()), 'E_WRONG_RECEIVER', 4);
     refusal(verify(s, { ...s.inner, statement: resign(s, { ...s.inner.statement, status: 'withdrawn' }) }), 'E_NOT_TRANSFERRING', 4);
   });
 
@@ -273,7 +273,7 @@ describe('the operator refuses', () => {
   it('a second backup for one transfer, or an owner nonce signed against before', async () => {
     await refusalAsync(op.cosignTransfer(s.cosigned.record, s.signReq.message as never, s.d.opCtx), 'E_TRANSFER_REPEATED', 5);
     const w = await own.withdrawRequest(s.d.ownerRecord, fromHex('0014' + '33'.repeat(20)), 2, s.d.owner);
-    const reused = { ...(w.message as Record<string, unknown>), owner_pubnonce: (s.signReq.message as { owner_pubnonce: string }).owner_pubnonce };
+    const reused: Record<string, unknown> = { ...(w.message as Record<string, unknown>), owner_pubnonce: (s.signReq.message as { owner_pubnonce: string }).owner_pubnonce };
     const { owner_sig: _, ...body } = reused;
     const signed = { ...body, owner_sig: signBody('statechain/withdraw-request', body, s.d.owner.auth.secretKey, new Uint8Array(32)) };
     refusal(() => op.cosignWithdrawal(s.cosigned.record, signed as never, s.d.opCtx), 'E_NONCE_REPLAY', 5);
@@ -291,7 +291,7 @@ describe('the operator refuses', () => {
   it('a receiver share without a proof of possession for this coin (E_BAD_POSSESSION)', async () => {
     const bob = party('bob2');
     const rogue = tr.startReceive('00'.repeat(16), s.d.operator.auth.publicKey, bob); // proof for another coin
-    const req = { ...(rogue.message as Record<string, unknown>), coin_id: s.expect.coinId };
+    const req: Record<string, unknown> = { ...(rogue.message as Record<string, unknown>), coin_id: s.expect.coinId };
     const { receiver_sig: _, ...body } = req;
     const signed = { ...body, receiver_sig: signBody('statechain/transfer-request', body, bob.auth.secretKey, new Uint8Array(32)) };
     await refusalAsync(tr.transferSign(s.d.ownerRecord, signed as never, s.chain.height, s.d.owner), 'E_BAD_POSSESSION', 4);
@@ -318,7 +318,7 @@ describe('the owner refuses a bad answer without spending its nonce', () => {
     const cosigned = await op.cosignTransfer(s.d.opRecord, sign.message as never, s.d.opCtx);
     const pubnonce = fromHex((sign.message as { owner_pubnonce: string }).owner_pubnonce);
     const transferId = (sign.message as { transfer_id: string }).transfer_id;
-    const cos = cosigned.message as Record<string, string>;
+    const cos = cosigned.message as unknown as Record<string, string>;
     const bad = { ...cos, operator_psig: hex32((BigInt('0x' + cos.operator_psig) + 1n) % N) };
     await refusalAsync(tr.transferPackage(sign.record, bad as never, s.d.owner), 'E_BAD_PARTIAL_SIG', 4);
     expect(await s.d.owner.nonces.status(pubnonce)).toBe('unused');
@@ -369,7 +369,7 @@ describe('after any sequence of transfers, restarts and refused steps, O + S = P
           const acc = tr.acceptPackage(pkg.message as never, req.pending, { tipHeight: chain.height, deposit: chain.deposit }, receiver);
           if (action === 'bad-t2') {
             const m = acc.message as Record<string, unknown>;
-            const bad = { ...m, t2_sealed: seal(d.operator.auth.publicKey, fromHex(hex32(99n)), `${owner.record.coin_id}/${String(m.transfer_id)}/t2`, new Uint8Array(32).fill(1)) };
+            const bad: Record<string, unknown> = { ...m, t2_sealed: seal(d.operator.auth.publicKey, fromHex(hex32(99n)), `${owner.record.coin_id}/${String(m.transfer_id)}/t2`, new Uint8Array(32).fill(1)) };
             const { receiver_sig: _, ...body } = bad;
             const signed = { ...body, receiver_sig: signBody(String(m.type), body, receiver.auth.secretKey, new Uint8Array(32)) };
             refusal(() => op.completeTransfer(opRecord, signed as never, d.opCtx), 'E_BAD_T2', 4);
