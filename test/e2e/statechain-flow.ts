@@ -4,11 +4,15 @@
  * Offline by default (--tip-height, --deposit-confirmations); the regtest suite passes a
  * node's flags instead. Shared by the e2e and regtest tests.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { Address, NETWORK, OutScript, Transaction } from '@scure/btc-signer';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { ROOT } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
+import { hexOf } from '../independent/tx.ts';
+
+const REGTEST = { ...NETWORK, bech32: 'bcrt' };
 
 const fixtureKey = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
 export const KEYS: Record<string, string> = {
@@ -73,3 +77,27 @@ export function transferThrough(f: Flow, coinId: string, operatorPub: string, se
   const coin = JSON.parse(ok(f.as(receiver, ['statechain-transfer'], done))) as CoinView;
   return { request, sign, cosigned, pkg, verified, accept, done, coin };
 }
+
+/** An unsigned funding transaction (test code, never broadcast) paying `amount` to `address` as output 1. */
+export function fundingTo(address: string, amount: bigint): string {
+  const tx = new Transaction({ version: 2, allowUnknownOutputs: true });
+  tx.addInput({ txid: new Uint8Array(32).fill(0xab), index: 1 });
+  tx.addOutput({ script: OutScript.encode(Address(REGTEST).decode('bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080')), amount: 50_000n });
+  tx.addOutput({ script: OutScript.encode(Address(REGTEST).decode(address)), amount });
+  return hexOf(tx.unsignedTx);
+}
+
+/** Every file's bytes under `dir` (for "no secret leaked" and "nothing written" checks). */
+export function files(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.set(p, readFileSync(p, 'utf8'));
+    }
+  };
+  walk(dir);
+  return out;
+}
+

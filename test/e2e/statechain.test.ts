@@ -8,41 +8,17 @@
  * test/regtest/statechain.test.ts.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Address, OutScript, Transaction, NETWORK } from '@scure/btc-signer';
 import { tempDir } from '../helpers.ts';
 import { bytesOf, hexOf, parseTx } from '../independent/tx.ts';
 import { decodeCompressed, encodeCompressed, pointAdd, publicKeyOf } from '../independent/secp256k1.ts';
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
-import { KEYS, depositThrough, flow, ok, transferThrough } from './statechain-flow.ts';
+import { KEYS, depositThrough, files, flow, fundingTo, ok, transferThrough } from './statechain-flow.ts';
 
-const REGTEST = { ...NETWORK, bech32: 'bcrt' };
 const dirs: { cleanup: () => void }[] = [];
 afterAll(() => dirs.forEach((d) => d.cleanup()));
-
-export function fundingTo(address: string, amount: bigint): string {
-  const tx = new Transaction({ version: 2, allowUnknownOutputs: true });
-  tx.addInput({ txid: new Uint8Array(32).fill(0xab), index: 1 });
-  tx.addOutput({ script: OutScript.encode(Address(REGTEST).decode('bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080')), amount: 50_000n });
-  tx.addOutput({ script: OutScript.encode(Address(REGTEST).decode(address)), amount });
-  return hexOf(tx.unsignedTx);
-}
-
-/** Every file's bytes under `dir` (for "no secret leaked" and "nothing written" checks). */
-export function files(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(p, readFileSync(p, 'utf8'));
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 describe('a statechain coin through pipes', () => {
   it('deposit, three transfers with verification, withdrawal; signatures checked independently', () => {

@@ -211,10 +211,11 @@ export async function withdrawFinish(record: OwnerRecord, cosigned: Msg<typeof W
 /** This owner's backup (the newest in its chain, paying its share) and a CPFP child spending its output. */
 export function backupWithChild(record: OwnerRecord, child: { destination: Uint8Array; feeRate: number } | undefined, auxRand: Uint8Array) {
   if (record.backups.length === 0) throw new StateConflictError('E_NO_BACKUP', 'this coin has no signed backup yet');
-  const hex = record.backups[record.backups.length - 1]!;
-  const backup = parseTransaction(hex, 'the stored backup');
+  // Ours is the newest backup paying our share (a transfer we sent may have added one after it).
   const own = ownerScript(parsePublicKey(record.share, 'share'));
-  if (!equalBytes(backup.getOutput(0).script!, own)) throw new RefusedError('E_NOT_OWNER', 'the newest backup of this coin pays another owner: the coin was transferred');
+  const hex = [...record.backups].reverse().find((h) => equalBytes(parseTransaction(h, 'the stored backup').getOutput(0).script!, own));
+  if (hex === undefined) throw new RefusedError('E_NOT_OWNER', 'no backup of this coin pays our share');
+  const backup = parseTransaction(hex, 'the stored backup');
   if (child === undefined) return { backup, hex };
   const value = backup.getOutput(0).amount!;
   const parentFee = BigInt(record.statement.terms.backup_fee_sat);
