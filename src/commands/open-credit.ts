@@ -77,7 +77,8 @@ transactions; the mint is always paid exactly its cumulative amount.`;
       const offer = decodeMessage(schemas.CreditOfferSchema, offerDoc);
       if (!f['refund-address']) throw new UsageError('E_USAGE', '--refund-address is required to open');
       const { ctx, book } = await this.userSession(network);
-      const expiryHeight = await this.expiryHeight(f.expiry ?? `+${offer.default_expiry_blocks}`, network);
+      const { offerWindow } = await import('../lib/credit/user.ts');
+      const expiryHeight = await this.expiryHeight(f.expiry ?? `+${offer.default_expiry_blocks}`, ctx.chain, offerWindow(offer));
       const feeRate = f['fee-rate'] !== undefined ? parseRate(f['fee-rate']) : offer.min_fee_rate;
       return {
         message: await book.exclusive(() =>

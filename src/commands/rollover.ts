@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, fundingConfirmationsFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import type { CreditTermsJson } from '../lib/credit/codec.ts';
 
 export default class Rollover extends CreditCommand<typeof Rollover> {
   static override summary = 'Roll a credit contract into the next period in one transaction: pay the mint, fund a new contract.';
@@ -13,8 +14,10 @@ export default class Rollover extends CreditCommand<typeof Rollover> {
   mint  < credit/rollover-sign       → credit/rollover-accept  (the approved rollover, completed; the old contract is frozen)
   user  < credit/rollover-accept     → credit/rolled-over      (the rollover to broadcast)
 
-Extra funds come from a wallet PSBT (--top-up) whose inputs, native segwit, join the rollover; the user's wallet signs
-them after this. Once the mint signs, the old contract is frozen; the mint keeps its latest state, and exits with it
+Extra funds come from a wallet's funded PSBT (--top-up), used as is: e.g. bitcoin-cli walletcreatefundedpsbt paying the
+contract address. Its inputs (P2WPKH, P2TR or P2SH-P2WPKH) join the rollover and its change outputs (marked as the
+wallet's by their BIP-32 derivation) are kept; what the change does not take back joins the next contract, and the
+rollover's fee comes out of the contract. The wallet signs its inputs after this (walletprocesspsbt). Once the mint signs, the old contract is frozen; the mint keeps its latest state, and exits with it
 before the old expiry, until the rollover confirms.`;
   static override examples = [
     {
@@ -51,9 +54,9 @@ before the old expiry, until the rollover confirms.`;
       const { ctx, book } = await this.userSession(network);
       const id = await this.pickContract(book, ['open']);
       const record = await book.get(id);
-      const expiryHeight = await this.expiryHeight(f.expiry, network);
+      const expiryHeight = await this.expiryHeight(f.expiry, ctx.chain, record?.expiry_window);
       const feeRate = f['fee-rate'] !== undefined ? parseRate(f['fee-rate']) : record!.contract.fee_rate;
-      const topUp = f['top-up'] ? await this.topUpInputs(f['top-up']) : [];
+      const topUp = f['top-up'] ? await this.topUp(f['top-up'], record!.contract) : undefined;
       return { message: await book.exclusive(() => user.rolloverRequest(ctx, id, { expiryHeight, feeRate, topUp })) };
     }
     const { type, network, value } = await this.readMessage('a credit/rollover-* message (or --expiry to start)');
@@ -75,12 +78,15 @@ before the old expiry, until the rollover confirms.`;
     return { message: await book.exclusive(() => user.applyRolloverAccept(ctx, accept)) };
   }
 
-  private async topUpInputs(path: string) {
+  /** The wallet's funded PSBT, used as is: its coins join, its change stays (see topUpFromPsbt). */
+  private async topUp(path: string, terms: CreditTermsJson) {
     const { readInputBytes, detectFormat } = await import('../lib/cli/input.ts');
     const { psbtBytesOf } = await import('../lib/cli/base-command.ts');
     const { parsePsbt } = await import('../lib/psbt/parse.ts');
-    const { topUpInputs } = await import('../lib/credit/transactions.ts');
-    return topUpInputs(parsePsbt(psbtBytesOf(detectFormat(await readInputBytes({ path, stdin: process.stdin }))).bytes));
+    const { topUpFromPsbt } = await import('../lib/credit/transactions.ts');
+    const { termsFromJson } = await import('../lib/credit/codec.ts');
+    const wallet = parsePsbt(psbtBytesOf(detectFormat(await readInputBytes({ path, stdin: process.stdin }))).bytes);
+    return topUpFromPsbt(wallet, termsFromJson(terms, this.network()).script);
   }
 
 }

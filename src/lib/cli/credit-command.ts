@@ -15,6 +15,7 @@ import { isMilliSatPrecise } from '../tx/policy.ts';
 import type { Network } from '../network.ts';
 import type { ChainSource, UtxoInfo } from '../chain/types.ts';
 import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../credit/ports.ts';
+import type { ExpiryWindow } from '../credit/user.ts';
 import type { RecordBook } from '../store/record-book.ts';
 import type { MintStore } from '../store/mint-store.ts';
 import { OffchainCommand } from './base-command.ts';
@@ -174,12 +175,13 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return { type: env.type, network: this.network(env.network), value: doc.value };
   }
 
-  /** Tip height from the chain source, for `+N` expiries. */
-  protected async expiryHeight(spec: string, network: Network): Promise<number> {
-    if (/^\d+$/.test(spec)) return Number(spec);
-    const m = /^\+(\d+)$/.exec(spec);
-    if (!m) throw new UsageError('E_USAGE', `--expiry must be a block height or +BLOCKS, got ${spec}`);
-    const tip = await (await this.chain(network)).tip();
-    return tip.height + Number(m[1]);
+  /**
+   * --expiry (a height or +BLOCKS) resolved against the chain's tip and checked against
+   * the mint's window before anything is written (coded errors, exit 2).
+   */
+  protected async expiryHeight(spec: string, chain: ChainSource, window?: ExpiryWindow): Promise<number> {
+    const { resolveExpiry } = await import('../credit/user.ts');
+    if (!/^\+?\d+$/.test(spec)) return resolveExpiry(spec, 0, window); // E_USAGE, before asking the chain
+    return resolveExpiry(spec, (await chain.tip()).height, window);
   }
 }

@@ -91,6 +91,8 @@ export type MintContractRecord = {
   exiting?: { state: number; txid: string };
   /** Set once the mint signs a close or rollover: the contract is frozen from then on. */
   settlement?: { kind: 'close' | 'rollover'; state: number; txid: string; response: Record<string, unknown>; new_contract_id?: string };
+  /** The last abandon the mint answered (its nonce burned, a fresh one issued): answered again if retried. */
+  abandoned?: { state: number; pubnonce: string; response: Record<string, unknown> };
 };
 
 export type MintContext = {
@@ -115,8 +117,23 @@ export type UserContractRecord = {
   mint_nonce?: NextNonceJson;
   /** The last state the mint acknowledged with a receipt. */
   confirmed: { state: number; cumulative_sat: number };
-  /** Signed and sent, not yet acknowledged: resent as is until a receipt arrives. */
-  pending?: { kind: 'update' | 'close' | 'rollover'; state: number; cumulative_sat: number; txid: string; request: Record<string, unknown>; new_contract_id?: string };
+  /**
+   * Signed and sent, not yet acknowledged: resent as is until a receipt arrives. Once the
+   * user abandons it, `abandon` holds the signed credit/abandon sent to the mint; the
+   * pending request is kept until the mint answers (it may have signed it).
+   */
+  pending?: {
+    kind: 'update' | 'close' | 'rollover'; state: number; cumulative_sat: number; txid: string; request: Record<string, unknown>; new_contract_id?: string;
+    abandon?: Record<string, unknown>;
+  };
+  /** The offer's expiry window, kept so a rollover's --expiry is checked before anything is written. */
+  expiry_window?: { min_blocks: number; max_blocks: number };
+  /**
+   * Rollover transactions of this contract abandoned after their round 1 was sent: the
+   * mint may have co-signed a refund spending their output, so a later rollover must
+   * have another txid (the mint binds an outpoint to one contract).
+   */
+  abandoned_rollovers?: string[];
   /** The cooperative close, once completed: what a repeated `credit/closed` must match. */
   closed?: { txid: string; hex: string };
   /** For rollover: the contract this one replaces. */
@@ -125,10 +142,15 @@ export type UserContractRecord = {
   open_request?: Record<string, unknown>;
 };
 
+/** The user's records: an abandoned open (never answered, never funded) is removed whole. */
+export interface UserRecordPort extends RecordPort<UserContractRecord> {
+  remove(id: string): Promise<void>;
+}
+
 export type UserContext = {
   network: Network;
   user: KeyPair;
-  records: RecordPort<UserContractRecord>;
+  records: UserRecordPort;
   nonces: NoncePort;
   chain: ChainSource;
   random: RandomSource;

@@ -11,7 +11,7 @@ import { equalBytes, toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import { dustThreshold, keyPathTxVsize, standardScriptType } from '../tx/policy.ts';
 import type { CreditContract } from './terms.ts';
-import { buildRefund, extraInputVbytes } from './transactions.ts';
+import { buildRefund, extraInputVbytes, isNestedP2wpkh } from './transactions.ts';
 
 const SEQUENCE_FINAL = 0xffffffff;
 const SEQUENCE_RBF_NO_LOCK = 0xfffffffd;
@@ -137,38 +137,52 @@ function checkPayoutAndChange(tx: Transaction, c: CreditContract, cumulative: bi
 }
 
 /**
- * Rollover: input 0 is the funding outpoint, further inputs are the user's (segwit,
- * with witness_utxo, so the txid is stable); outputs are exactly the mint's payout (at
- * least its cumulative amount) and the next contract's funding output.
+ * Rollover: input 0 is the funding outpoint, further inputs are the user's wallet's
+ * (P2TR, P2WPKH or P2SH-P2WPKH with its redeem script, each with its witness_utxo, so
+ * the txid is stable and the fee estimable); outputs are the mint's payout (at least its
+ * cumulative amount; absent when nothing is owed), then the next contract's funding
+ * output, then — only when the wallet added coins — its change, which may return no more
+ * than the wallet put in: every sat of the old contract goes to the mint, the next
+ * contract or the fee.
  */
 export function checkRollover(tx: Transaction, c: CreditContract, latestCumulative: bigint, next: CreditContract, feeFloor: number): void {
   const what = 'the rollover';
   checkNoTimelock(tx, what);
   checkFundingInput(tx, 0, c, what);
-  let spent = c.capacity;
+  let wallet = 0n;
   let extraVbytes = 0;
   for (let i = 1; i < tx.inputsLength; i++) {
-    const utxo = tx.getInput(i).witnessUtxo;
+    const input = tx.getInput(i);
+    const utxo = input.witnessUtxo;
     const type = utxo ? standardScriptType(utxo.script) : undefined;
-    if (!utxo || (type !== 'p2tr' && type !== 'p2wpkh')) {
-      refuse('E_NOT_SEGWIT', `${what} input ${i} is not a taproot or P2WPKH input with its witness_utxo (the txid must be stable, the fee estimable)`);
+    if (!utxo || !(type === 'p2tr' || type === 'p2wpkh' || isNestedP2wpkh(utxo.script, input.redeemScript))) {
+      refuse('E_NOT_SEGWIT', `${what} input ${i} is not a P2TR, P2WPKH or P2SH-P2WPKH input with its witness_utxo (and redeem script): the txid must be stable, the fee estimable`);
     }
-    spent += utxo.amount;
-    extraVbytes += extraInputVbytes(utxo.script);
+    wallet += utxo.amount;
+    extraVbytes += extraInputVbytes(utxo.script, input.redeemScript);
   }
   const payout = outputsTo(tx, c.payoutScript);
   const payoutOutputs = latestCumulative === 0n && payout.count === 0 ? 0 : 1;
-  if (tx.outputsLength !== payoutOutputs + 1) refuse('E_BAD_OUTPUTS', `${what} must have exactly the mint's payout (when it is owed anything) and the next contract as outputs`);
+  if (payout.count > 1) refuse('E_BAD_OUTPUTS', `${what} pays the mint's payout address in ${payout.count} outputs; it must be one`);
   if (payout.count !== payoutOutputs || payout.total < latestCumulative) {
     refuse('E_UNDERPAYS_MINT', `${what} pays the mint ${payout.total} sat, less than its latest cumulative amount ${latestCumulative} sat`);
   }
+  if (payoutOutputs === 1 && !equalBytes(tx.getOutput(0).script!, c.payoutScript)) refuse('E_BAD_OUTPUTS', `${what} must pay the mint in output 0`);
   const vout = next.funding.vout;
   const o = vout < tx.outputsLength ? tx.getOutput(vout) : undefined;
-  if (!o?.script || !equalBytes(o.script, next.script) || o.amount !== next.capacity || next.funding.txid !== tx.id) {
-    refuse('E_BAD_OUTPUTS', `${what} output ${vout} must fund the next contract with exactly ${next.capacity} sat`);
+  if (vout !== payoutOutputs || !o?.script || !equalBytes(o.script, next.script) || o.amount !== next.capacity || next.funding.txid !== tx.id) {
+    refuse('E_BAD_OUTPUTS', `${what} output ${payoutOutputs} must fund the next contract with exactly ${next.capacity} sat`);
   }
+  let change = 0n;
+  for (let i = vout + 1; i < tx.outputsLength; i++) {
+    const out = tx.getOutput(i);
+    if (equalBytes(out.script!, next.script)) refuse('E_BAD_OUTPUTS', `${what} output ${i} pays the contract key a second time`);
+    change += out.amount ?? 0n;
+  }
+  if (change > 0n && tx.inputsLength === 1) refuse('E_BAD_OUTPUTS', `${what} may only pay the mint and the next contract: change outputs come with the wallet's inputs`);
+  if (change > wallet) refuse('E_BAD_OUTPUTS', `${what}'s change outputs take ${change} sat, more than the ${wallet} sat the wallet's inputs bring: the old contract's funds go to the mint, the next contract and the fee only`);
   const out = checkStandardAndAboveDust(tx, what);
-  checkFeeRate(spent - out, keyPathTxVsize(tx.inputsLength, outputScripts(tx)) + Math.ceil(extraVbytes), feeFloor, what);
+  checkFeeRate(c.capacity + wallet - out, keyPathTxVsize(tx.inputsLength, outputScripts(tx)) + Math.ceil(extraVbytes), feeFloor, what);
 }
 
 /**

@@ -10,7 +10,9 @@
  * holds the new contract's verified refund before it signs anything that moves its
  * funds: `credit/rollover-request` → `credit/rollover-refund` → `credit/rollover-sign`
  * → `credit/rollover-accept` → `credit/rolled-over`. Unilateral: mint `credit/exit`,
- * user `credit/refund`. Operator view: `credit/contracts`.
+ * user `credit/refund`. Operator view: `credit/contracts`. Recovery from a refused or
+ * lost request: `credit/abandon` → `credit/abandoned` (or the mint's lost answer);
+ * a refused open: `credit/open-abandoned`.
  */
 import { Type } from '@sinclair/typebox';
 import { Base64Psbt, Hex, Sats, Txid, messageSchema } from '../message.ts';
@@ -200,6 +202,38 @@ export const ExitSchema = messageSchema('credit/exit', 'The mint\'s unilateral e
   ),
 });
 
+export const AbandonSchema = messageSchema(
+  'credit/abandon',
+  'User → mint: abandon the request for this state (refused, or its answer lost). Signed by the user\'s key; the mint answers with what it signed at that state, or a credit/abandoned.',
+  {
+    contract_id: ContractId,
+    state: StateNumber,
+    kind: Type.Union([Type.Literal('update'), Type.Literal('close'), Type.Literal('rollover')]),
+    txid: Txid,
+    mint_pubnonce: Hex('the mint nonce the abandoned request was signed against', 66),
+    user_signature: Hex('BIP-340 signature by the user\'s contract key over the tagged hash "offchain/credit/v1/abandon" of contract_id ‖ state (u32 BE) ‖ txid ‖ mint_pubnonce', 64),
+  },
+);
+
+export const AbandonedSchema = messageSchema(
+  'credit/abandoned',
+  'Mint → user: it never signed that state; the abandoned nonce is burned and a fresh nonce issued for the same state number. Signed by the mint\'s key.',
+  {
+    contract_id: ContractId,
+    state: StateNumber,
+    txid: Txid,
+    abandoned_pubnonce: Hex('the burned mint nonce', 66),
+    next_nonce: NextNonce,
+    mint_signature: Hex('BIP-340 signature by the mint\'s contract key over the tagged hash "offchain/credit/v1/abandoned" of contract_id ‖ state ‖ txid ‖ abandoned_pubnonce ‖ next state ‖ next pubnonce', 64),
+  },
+);
+
+export const OpenAbandonedSchema = messageSchema('credit/open-abandoned', 'User: an open the mint refused (or never answered) is forgotten and its refund nonce destroyed.', {
+  contract_id: ContractId,
+  funding: Type.Object({ txid: Txid, vout: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+  next: Type.String(),
+});
+
 export const RefundSchema = messageSchema('credit/refund', 'The user\'s unilateral exit after expiry.', {
   contract_id: ContractId,
   txid: Txid,
@@ -235,5 +269,5 @@ export const CREDIT_SCHEMAS = [
   CreditOfferSchema, CreditAddressSchema, OpenRequestSchema, OpenAcceptSchema, OpenedSchema, UpdateRequestSchema, ReceiptSchema,
   BalanceSchema, CloseRequestSchema, ClosedSchema, RolloverRequestSchema, RolloverRefundSchema, RolloverSignSchema, RolloverAcceptSchema,
   RolledOverSchema, ExitSchema,
-  RefundSchema, ContractsSchema,
+  RefundSchema, ContractsSchema, AbandonSchema, AbandonedSchema, OpenAbandonedSchema,
 ];

@@ -5,7 +5,7 @@
  *   refund   v2, nLockTime = expiry, funding → user's refund script (user pays the fee)
  *   state n  v3 (TRUC), nLockTime 0, funding → mint: cumulative, user: change − fee
  *   close    v2, funding → mint: cumulative, user: the rest − fee
- *   rollover v2, funding (+ user's extra segwit inputs) → mint: cumulative, new contract
+ *   rollover v2, funding (+ wallet's segwit inputs) → mint: cumulative, new contract (+ wallet change)
  *
  * Every spend of the funding output has the one input with nSequence 0xfffffffd: no
  * BIP-68 relative lock (the disable bit is set) so nothing can make the refund win a
@@ -17,10 +17,11 @@
  * user's by sibling replacement.
  */
 import { Transaction } from '@scure/btc-signer';
+import { hash160 } from '@scure/btc-signer/utils.js';
 import { RefusedError, UsageError } from '../errors.ts';
-import { toHex } from '../bytes.ts';
+import { equalBytes, toHex } from '../bytes.ts';
 import { setMusigParticipants } from '../musig/psbt-keypath.ts';
-import { TAPROOT_KEYPATH_INPUT_VBYTES, dustThreshold, feeFor, inputVsize, keyPathTxVsize } from '../tx/policy.ts';
+import { TAPROOT_KEYPATH_INPUT_VBYTES, dustThreshold, feeFor, inputVsize, keyPathTxVsize, standardScriptType } from '../tx/policy.ts';
 import type { CreditContract } from './terms.ts';
 
 export const CONTRACT_SEQUENCE = 0xfffffffd;
@@ -113,45 +114,120 @@ export function buildClose(c: CreditContract, cumulative: bigint, feeRate: numbe
   return tx;
 }
 
-export type TopUpInput = { txid: string; vout: number; amount: bigint; script: Uint8Array; sequence?: number };
+type PsbtInput = ReturnType<Transaction['getInput']>;
+type PsbtOutput = ReturnType<Transaction['getOutput']>;
 
-/** The inputs of a wallet's PSBT, as extra rollover inputs (each must carry its witness_utxo). */
-export function topUpInputs(wallet: Transaction): TopUpInput[] {
-  return Array.from({ length: wallet.inputsLength }, (_, i) => {
-    const input = wallet.getInput(i);
-    if (!input.witnessUtxo || !input.txid || input.index === undefined) throw new UsageError('E_TOPUP_INPUT', `--top-up input ${i} has no witness_utxo`);
-    return { txid: toHex(input.txid), vout: input.index, amount: input.witnessUtxo.amount, script: input.witnessUtxo.script, sequence: input.sequence };
-  });
-}
+/**
+ * A wallet's coin joining a rollover, with what its wallet needs to sign it later
+ * (copied from the wallet's PSBT: a nested P2WPKH's redeem script, BIP-32 paths).
+ */
+export type TopUpInput = {
+  txid: string; vout: number; amount: bigint; script: Uint8Array; sequence?: number;
+  redeemScript?: Uint8Array;
+  bip32Derivation?: PsbtInput['bip32Derivation'];
+  tapBip32Derivation?: PsbtInput['tapBip32Derivation'];
+  tapInternalKey?: Uint8Array;
+};
 
-/** vbytes an extra wallet input adds beyond a taproot key-path input. */
-export function extraInputVbytes(script: Uint8Array): number {
-  const v = inputVsize(script);
-  if (v === undefined) {
-    throw new RefusedError('E_TOPUP_INPUT', 'extra rollover inputs must be taproot or P2WPKH (segwit, so the txid is stable and the fee can be estimated)');
-  }
-  return v - TAPROOT_KEYPATH_INPUT_VBYTES;
+/** An output back to the wallet (its change), with its BIP-32 paths. */
+export type TopUpChange = { script: Uint8Array; amount: bigint; bip32Derivation?: PsbtOutput['bip32Derivation']; tapBip32Derivation?: PsbtOutput['tapBip32Derivation'] };
+
+/**
+ * What a wallet adds to a rollover: its coins, and its change. The top-up — what joins
+ * the next contract — is the coins less the change; the wallet's own fee is not spent
+ * as such (the rollover's fee, for its whole size, comes out of the contract).
+ */
+export type TopUp = { inputs: TopUpInput[]; change: TopUpChange[] };
+
+export const NO_TOP_UP: TopUp = { inputs: [], change: [] };
+
+export function topUpAmount(t: TopUp): bigint {
+  return t.inputs.reduce((a, i) => a + i.amount, 0n) - t.change.reduce((a, o) => a + o.amount, 0n);
 }
 
 /**
- * Rollover: pays the mint `cumulative` (output 0; no such output when nothing is owed)
- * and funds the next contract (the last output) with what remains plus the user's extra
- * inputs, less the fee. Extra inputs are signed by the user's wallet afterwards.
+ * A wallet's funded PSBT (e.g. `bitcoin-cli walletcreatefundedpsbt`) as a top-up, used
+ * as is: its inputs (P2WPKH, P2TR or P2SH-P2WPKH, each with its witness_utxo) join the
+ * rollover; outputs paying the contract address are the wallet's way of saying "this
+ * much to the contract" and are replaced by the next contract's output; every other
+ * output must be the wallet's change — marked as the wallet's own by its BIP-32
+ * derivation, as Core marks its change — and is kept as is. Anything else would pay
+ * someone else out of the rollover, and is refused.
  */
-export function buildRollover(c: CreditContract, cumulative: bigint, newContractScript: Uint8Array, feeRate: number, topUp: readonly TopUpInput[] = []): { tx: Transaction; newCapacity: bigint; vout: number } {
-  const extra = topUp.reduce((a, i) => a + i.amount, 0n);
-  const extraVbytes = topUp.reduce((a, i) => a + extraInputVbytes(i.script), 0);
-  const outputs = cumulative > 0n ? [c.payoutScript, newContractScript] : [newContractScript];
-  const fee = feeFor(keyPathTxVsize(1 + topUp.length, outputs) + Math.ceil(extraVbytes), feeRate);
-  const newCapacity = c.capacity + extra - cumulative - fee;
+export function topUpFromPsbt(wallet: Transaction, contractScript: Uint8Array): TopUp {
+  const inputs = Array.from({ length: wallet.inputsLength }, (_, i): TopUpInput => {
+    const input = wallet.getInput(i);
+    if (!input.witnessUtxo || !input.txid || input.index === undefined) throw new UsageError('E_TOPUP_INPUT', `--top-up input ${i} has no witness_utxo (make the PSBT with walletcreatefundedpsbt, or add it with utxoupdatepsbt)`);
+    const t: TopUpInput = { txid: toHex(input.txid), vout: input.index, amount: input.witnessUtxo.amount, script: input.witnessUtxo.script, sequence: input.sequence };
+    if (input.redeemScript) t.redeemScript = input.redeemScript;
+    if (input.bip32Derivation?.length) t.bip32Derivation = input.bip32Derivation;
+    if (input.tapBip32Derivation?.length) t.tapBip32Derivation = input.tapBip32Derivation;
+    if (input.tapInternalKey) t.tapInternalKey = input.tapInternalKey;
+    topUpInputVbytes(t.script, t.redeemScript); // refuses what the fee cannot be estimated for
+    return t;
+  });
+  const change: TopUpChange[] = [];
+  for (let i = 0; i < wallet.outputsLength; i++) {
+    const o = wallet.getOutput(i);
+    if (!o.script || o.amount === undefined) throw new UsageError('E_TOPUP_OUTPUT', `--top-up output ${i} has no script or amount`);
+    if (equalBytes(o.script, contractScript)) continue;
+    if (!o.bip32Derivation?.length && !o.tapBip32Derivation?.length) {
+      throw new RefusedError('E_TOPUP_OUTPUT', `--top-up output ${i} pays ${toHex(o.script)}, neither the contract nor the wallet's change (no BIP-32 derivation): a rollover pays only the mint, the next contract and the wallet's change`);
+    }
+    const c: TopUpChange = { script: o.script, amount: o.amount };
+    if (o.bip32Derivation?.length) c.bip32Derivation = o.bip32Derivation;
+    if (o.tapBip32Derivation?.length) c.tapBip32Derivation = o.tapBip32Derivation;
+    change.push(c);
+  }
+  const t = { inputs, change };
+  if (inputs.length > 0 && topUpAmount(t) <= 0n) throw new RefusedError('E_TOPUP_OUTPUT', '--top-up: the change takes back all the wallet\'s coins; nothing would join the contract');
+  return t;
+}
+
+/** A P2SH script whose redeem script is a P2WPKH program (what Core calls p2sh-segwit). */
+export function isNestedP2wpkh(script: Uint8Array, redeemScript: Uint8Array | undefined): boolean {
+  return !!redeemScript && standardScriptType(script) === 'p2sh' && standardScriptType(redeemScript) === 'p2wpkh'
+    && equalBytes(script.subarray(2, 22), hash160(redeemScript));
+}
+
+/** vbytes of a top-up input: P2TR key path 57.5, P2WPKH 68, P2SH-P2WPKH 91 (its 23-byte scriptSig). */
+export function topUpInputVbytes(script: Uint8Array, redeemScript?: Uint8Array): number {
+  if (isNestedP2wpkh(script, redeemScript)) return inputVsize(redeemScript!)! + 23;
+  const v = standardScriptType(script) === 'p2sh' ? undefined : inputVsize(script);
+  if (v === undefined) {
+    throw new RefusedError('E_TOPUP_INPUT', 'extra rollover inputs must be P2TR, P2WPKH or P2SH-P2WPKH with its redeem script (segwit, so the txid is stable and the fee can be estimated)');
+  }
+  return v;
+}
+
+/** vbytes an extra wallet input adds beyond a taproot key-path input. */
+export function extraInputVbytes(script: Uint8Array, redeemScript?: Uint8Array): number {
+  return topUpInputVbytes(script, redeemScript) - TAPROOT_KEYPATH_INPUT_VBYTES;
+}
+
+/**
+ * Rollover: pays the mint `cumulative` (output 0; no such output when nothing is owed),
+ * funds the next contract (the next output) with what remains plus the top-up, less the
+ * fee (and `extraFee`, a few sats a caller adds to get another txid), and returns the
+ * wallet's change after it, unchanged. The wallet signs its inputs afterwards.
+ */
+export function buildRollover(c: CreditContract, cumulative: bigint, newContractScript: Uint8Array, feeRate: number, topUp: TopUp = NO_TOP_UP, extraFee = 0n): { tx: Transaction; newCapacity: bigint; vout: number } {
+  const extraVbytes = topUp.inputs.reduce((a, i) => a + extraInputVbytes(i.script, i.redeemScript), 0);
+  const outputs = [...(cumulative > 0n ? [c.payoutScript] : []), newContractScript, ...topUp.change.map((o) => o.script)];
+  const fee = feeFor(keyPathTxVsize(1 + topUp.inputs.length, outputs) + Math.ceil(extraVbytes), feeRate) + extraFee;
+  const newCapacity = c.capacity + topUpAmount(topUp) - cumulative - fee;
   if (newCapacity < dustThreshold(newContractScript)) {
     throw new RefusedError('E_OVER_CAPACITY', `nothing would be left for the new contract (${newCapacity} sat)`);
   }
   const tx = newTx(SETTLEMENT_VERSION, 0);
   tx.addInput(fundingInput(c));
-  for (const i of topUp) tx.addInput({ txid: i.txid, index: i.vout, sequence: i.sequence ?? CONTRACT_SEQUENCE, witnessUtxo: { script: i.script, amount: i.amount } });
+  for (const i of topUp.inputs) {
+    const { txid, vout, amount, script, sequence, ...fields } = i;
+    tx.addInput({ txid, index: vout, sequence: sequence ?? CONTRACT_SEQUENCE, witnessUtxo: { script, amount }, ...fields });
+  }
   if (cumulative > 0n) tx.addOutput({ script: c.payoutScript, amount: cumulative });
   tx.addOutput({ script: newContractScript, amount: newCapacity });
+  for (const o of topUp.change) tx.addOutput({ ...o });
   setMusigParticipants(tx, 0, [c.userPubkey, c.mintPubkey]);
-  return { tx, newCapacity, vout: outputs.length - 1 };
+  return { tx, newCapacity, vout: cumulative > 0n ? 1 : 0 };
 }

@@ -10,7 +10,7 @@ import type { Static } from '@sinclair/typebox';
 import { Transaction } from '@scure/btc-signer';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
-import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
+import { MalformedInputError, RefusedError, StateConflictError, UsageError } from '../errors.ts';
 import { addPubNonce, finalSignature, partialSignature, readMusigInput, verifyPartialSigs } from '../musig/psbt-keypath.ts';
 import { parsePsbt, parsePsbtBase64, serializePsbt } from '../psbt/parse.ts';
 import { keyPathSighash } from '../taproot/taproot.ts';
@@ -21,7 +21,7 @@ import { checkFunding, checkRefund } from './rules.ts';
 import type { ClosedSchema, CreditOfferSchema, OpenAcceptSchema, ReceiptSchema, RolloverAcceptSchema, RolloverRefundSchema } from './schemas.ts';
 import { issueNonce, refundNonceContext, signedKeyPathTx, userSignAgainst } from './signing.ts';
 import { contractKey, makeContract, type CreditContract } from './terms.ts';
-import { buildClose, buildRefund, buildRollover, buildState, maxCumulative, type TopUpInput } from './transactions.ts';
+import { NO_TOP_UP, buildClose, buildRefund, buildRollover, buildState, maxCumulative, type TopUp } from './transactions.ts';
 
 type Offer = Static<typeof CreditOfferSchema>;
 
@@ -53,6 +53,39 @@ function makeDescriptor(user: Uint8Array, mint: Uint8Array): string {
     network: 'regtest', userPubkey: user, mintPubkey: mint, capacity: 1n, funding: { txid: '00'.repeat(32), vout: 0 }, expiryHeight: 1,
     refundScript: new Uint8Array(), changeScript: new Uint8Array(), payoutScript: new Uint8Array(), feeRate: 1,
   }).descriptor;
+}
+
+/** The mint's window for a contract's life, in blocks from the tip (from its offer). */
+export type ExpiryWindow = { min_blocks: number; max_blocks: number };
+
+export function offerWindow(offer: Offer): ExpiryWindow {
+  return { min_blocks: offer.min_expiry_blocks, max_blocks: offer.max_expiry_blocks };
+}
+
+/**
+ * --expiry, a block height or +BLOCKS from the tip, checked before anything is written:
+ * not at or below the tip, inside the mint's window. A bare number is a height; when it
+ * reads like a number of blocks (in the past, or outside the window while +N would fit)
+ * the error says which `+N` was probably meant.
+ */
+export function resolveExpiry(spec: string, tip: number, window?: ExpiryWindow): number {
+  const relative = /^\+(\d+)$/.exec(spec);
+  if (!relative && !/^\d+$/.test(spec)) throw new UsageError('E_USAGE', `--expiry must be a block height or +BLOCKS, got ${spec}`);
+  const height = relative ? tip + Number(relative[1]) : Number(spec);
+  const meant = !relative && (!window || (height >= window.min_blocks && height <= window.max_blocks)) ? ` (did you mean +${spec}, ${spec} blocks from now?)` : '';
+  checkExpiryHeight(height, tip, window, meant);
+  return height;
+}
+
+/** An expiry height against the tip and the mint's window (coded, exit 2). */
+export function checkExpiryHeight(height: number, tip: number, window?: ExpiryWindow, hint = ''): void {
+  if (!Number.isSafeInteger(height) || height >= 500_000_000) throw new UsageError('E_USAGE', `expiry ${height} is not a block height`);
+  const blocks = height - tip;
+  if (blocks <= 0) throw new UsageError('E_EXPIRY_IN_PAST', `expiry height ${height} is not after the tip ${tip}${hint}`);
+  if (!window) return;
+  const range = `this mint takes contracts of ${window.min_blocks}–${window.max_blocks} blocks, i.e. --expiry +${window.min_blocks} … +${window.max_blocks}`;
+  if (blocks < window.min_blocks) throw new UsageError('E_EXPIRY_TOO_SOON', `expiry height ${height} is ${blocks} blocks from the tip ${tip}; ${range}${hint}`);
+  if (blocks > window.max_blocks) throw new UsageError('E_EXPIRY_TOO_FAR', `expiry height ${height} is ${blocks} blocks from the tip ${tip}; ${range}${hint}`);
 }
 
 export type OpenParams = {
@@ -91,6 +124,8 @@ export async function openRequest(ctx: UserContext, p: OpenParams): Promise<Reco
   // A retried open gets the same request (and the same refund nonce) back.
   if (existing?.status === 'opening' && existing.open_request) return existing.open_request;
   if (existing) throw new StateConflictError('E_CONTRACT_EXISTS', `contract ${c.id} already exists in this state directory (${existing.status})`);
+  const window = offerWindow(p.offer);
+  checkExpiryHeight(c.expiryHeight, (await ctx.chain.tip()).height, window);
   const request = await refundRequest(ctx, c);
   const message = {
     type: 'credit/open-request',
@@ -101,11 +136,23 @@ export async function openRequest(ctx: UserContext, p: OpenParams): Promise<Reco
     funding_psbt: base64.encode(p.fundingPsbt),
     refund_psbt: request,
   };
-  await ctx.records.put({
+  await putOrBurn(ctx, c, request, {
     contract_id: c.id, network: ctx.network, contract: termsToJson(c), status: 'opening', funding_psbt: base64.encode(p.fundingPsbt),
-    confirmed: { state: 0, cumulative_sat: 0 }, open_request: message,
+    confirmed: { state: 0, cumulative_sat: 0 }, open_request: message, expiry_window: window,
   });
   return message;
+}
+
+/** Store a new contract's record; if that fails, the refund nonce just issued for it is destroyed (no unused nonce left behind). */
+async function putOrBurn(ctx: UserContext, c: CreditContract, refundPsbt: string, record: UserContractRecord): Promise<void> {
+  try {
+    await ctx.records.put(record);
+  } catch (e) {
+    const input = readMusigInput(parsePsbtBase64(refundPsbt, 'refund_psbt'), 0);
+    const pubnonce = input.pubnonces[input.key.participants.findIndex((k) => equalBytes(k, ctx.user.publicKey))];
+    if (pubnonce) await ctx.nonces.take(pubnonce, refundNonceContext(c.id)).then((s) => s.fill(0), () => undefined);
+    throw e;
+  }
 }
 
 /** The refund PSBT with the user's (stored, single-use) nonce on it. */
@@ -137,7 +184,7 @@ function checkFirstNonce(n: NextNonceJson): void {
   if (n.state !== 1) refuse('E_RECEIPT_MISMATCH', `the mint's first nonce must be for state 1, not ${n.state}`);
 }
 
-async function load(ctx: Pick<UserContext, 'network' | 'records'>, id: string): Promise<{ record: UserContractRecord; c: CreditContract }> {
+export async function load(ctx: Pick<UserContext, 'network' | 'records'>, id: string): Promise<{ record: UserContractRecord; c: CreditContract }> {
   const record = await ctx.records.get(id);
   if (!record) refuse('E_UNKNOWN_CONTRACT', `no contract ${id} in this state directory: the message is for another contract`);
   if (record.network !== ctx.network) refuse('E_NETWORK_MISMATCH', `contract ${id} is on ${record.network}`);
@@ -172,13 +219,29 @@ export async function openFinish(ctx: UserContext, accept: Static<typeof OpenAcc
   return openedMessage(ctx, c, opened);
 }
 
-function checkCanSign(record: UserContractRecord, kind: 'update' | 'close' | 'rollover', again: (p: NonNullable<UserContractRecord['pending']>) => boolean): Record<string, unknown> | undefined {
+type Pending = NonNullable<UserContractRecord['pending']>;
+
+/** How to get a contract out of E_PENDING, for the error line. */
+export function abandonHint(id: string): string {
+  return `if the mint refused it or its answer is lost, abandon it: offchain credit abandon --role user --start --contract ${id} | (mint) offchain credit abandon --role mint | offchain credit abandon --role user`;
+}
+
+/**
+ * Whether a new request may be signed now. A pending request of the same kind and the
+ * same parameters (`again`) is returned to be resent unchanged; anything else is refused
+ * (E_PENDING) naming the way out, so a corrected request never silently resends the old.
+ */
+function checkCanSign(record: UserContractRecord, kind: 'update' | 'close' | 'rollover', again: (p: Pending) => boolean, what: (p: Pending) => string = () => ''): Record<string, unknown> | undefined {
   if (record.status !== 'open') refuse('E_CONTRACT_FROZEN', `contract ${record.contract_id} is ${record.status}`);
-  if (record.pending) {
-    if (record.pending.kind === kind && again(record.pending)) return record.pending.request;
+  const p = record.pending;
+  if (p) {
+    if (p.abandon) {
+      throw new StateConflictError('E_PENDING', `state ${p.state} (${p.kind}) is being abandoned: feed the mint's answer to the credit/abandon to "offchain credit abandon --role user" first`);
+    }
+    if (p.kind === kind && again(p)) return p.request;
     throw new StateConflictError(
       'E_PENDING',
-      `state ${record.pending.state} (${record.pending.kind}) is still waiting for the mint's answer: send the same request again, or feed its answer first`,
+      `state ${p.state} (${p.kind}) is still waiting for the mint's answer${what(p)}: run the same request again to resend it, or feed its answer; ${abandonHint(record.contract_id)}`,
     );
   }
   if (!record.mint_nonce || record.mint_nonce.state !== record.confirmed.state + 1) {
@@ -192,7 +255,7 @@ export async function updateRequest(ctx: UserContext, id: string, amount: bigint
   if (amount <= 0n) throw new MalformedInputError('E_BAD_AMOUNT', 'the amount must be a positive number of satoshis');
   const { record, c } = await load(ctx, id);
   const cumulative = BigInt(record.confirmed.cumulative_sat) + amount;
-  const resend = checkCanSign(record, 'update', (p) => BigInt(p.cumulative_sat) === cumulative);
+  const resend = checkCanSign(record, 'update', (p) => BigInt(p.cumulative_sat) === cumulative, (p) => ` (cumulative ${p.cumulative_sat} sat)`);
   if (resend) return resend;
   const state = record.confirmed.state + 1;
   const tx = buildState(c, cumulative);
@@ -225,7 +288,7 @@ export async function applyReceipt(ctx: UserContext, receipt: Static<typeof Rece
   return balanceMessage(ctx, c, record);
 }
 
-function balanceMessage(ctx: UserContext, c: CreditContract, record: UserContractRecord): Record<string, unknown> {
+export function balanceMessage(ctx: UserContext, c: CreditContract, record: UserContractRecord): Record<string, unknown> {
   const left = maxCumulative(c) - BigInt(record.confirmed.cumulative_sat);
   return {
     type: 'credit/balance', version: 1, network: ctx.network, contract_id: c.id, state: record.confirmed.state,
@@ -236,7 +299,7 @@ function balanceMessage(ctx: UserContext, c: CreditContract, record: UserContrac
 /** Cooperative close at `feeRate`, paying the mint its acknowledged cumulative amount. */
 export async function closeRequest(ctx: UserContext, id: string, feeRate: number): Promise<Record<string, unknown>> {
   const { record, c } = await load(ctx, id);
-  const resend = checkCanSign(record, 'close', () => true);
+  const resend = checkCanSign(record, 'close', (p) => (p.request as { fee_rate?: number }).fee_rate === feeRate, (p) => ` (at ${(p.request as { fee_rate?: number }).fee_rate} sat/vB)`);
   if (resend) return resend;
   const state = record.confirmed.state + 1;
   const cumulative = BigInt(record.confirmed.cumulative_sat);
@@ -283,7 +346,7 @@ export async function applyClosed(ctx: UserContext, closed: Static<typeof Closed
   return { ...closed };
 }
 
-export type RolloverParams = { expiryHeight: number; feeRate: number; topUp: TopUpInput[] };
+export type RolloverParams = { expiryHeight: number; feeRate: number; topUp?: TopUp };
 
 /**
  * Rollover, round 1: propose the rollover (unsigned) and the next contract's refund with
@@ -292,21 +355,42 @@ export type RolloverParams = { expiryHeight: number; feeRate: number; topUp: Top
  */
 export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverParams): Promise<Record<string, unknown>> {
   const { record, c } = await load(ctx, id);
-  const resend = checkCanSign(record, 'rollover', () => true);
-  if (resend) return resend;
   const state = record.confirmed.state + 1;
   const cumulative = BigInt(record.confirmed.cumulative_sat);
-  const { tx, newCapacity, vout } = buildRollover(c, cumulative, c.script, p.feeRate, p.topUp);
+  // Built first, to tell a resend (the same rollover) from a different one.
+  let built = buildRollover(c, cumulative, c.script, p.feeRate, p.topUp ?? NO_TOP_UP);
+  // A rollover abandoned after its round 1 may have had its next refund co-signed on its
+  // output: one more sat of fee gives this one another txid, so another outpoint.
+  for (let extra = 1n; record.abandoned_rollovers?.includes(built.tx.id); extra++) built = buildRollover(c, cumulative, c.script, p.feeRate, p.topUp ?? NO_TOP_UP, extra);
+  const { tx, newCapacity, vout } = built;
+  const sameRollover = (q: Pending) => {
+    const r = q.request as { new_contract?: { expiry_height: number } };
+    // Round 2 sent: the proposal is fixed; its expiry is in the next contract's record.
+    return q.txid === tx.id && (r.new_contract === undefined || r.new_contract.expiry_height === p.expiryHeight);
+  };
+  const resend = checkCanSign(record, 'rollover', sameRollover, (q) => ` (rollover ${q.txid})`);
+  if (resend) {
+    if (resend.type === 'credit/rollover-sign') {
+      const next = await ctx.records.get(record.pending!.new_contract_id!);
+      if (next && next.contract.expiry_height !== p.expiryHeight) {
+        throw new StateConflictError('E_PENDING', `state ${state} (rollover) is still waiting for the mint's answer (signed, expiry ${next.contract.expiry_height}): run it again with --expiry ${next.contract.expiry_height} to resend it; ${abandonHint(c.id)}`);
+      }
+    }
+    return resend;
+  }
+  checkExpiryHeight(p.expiryHeight, (await ctx.chain.tip()).height, record.expiry_window);
   const next = makeContract({ ...c, capacity: newCapacity, funding: { txid: tx.id, vout }, expiryHeight: p.expiryHeight, feeRate: c.feeRate });
   const request = {
     type: 'credit/rollover-request', version: 1, network: ctx.network, contract_id: c.id, state, cumulative_sat: Number(cumulative),
     fee_rate: p.feeRate, new_contract_id: next.id, new_contract: termsToJson(next), rollover_psbt: base64.encode(serializePsbt(tx)),
     refund_psbt: await refundRequest(ctx, next),
   };
-  await ctx.records.put({
+  const nextRecord: UserContractRecord = {
     contract_id: next.id, network: ctx.network, contract: termsToJson(next), status: 'opening', funding_psbt: request.rollover_psbt,
     confirmed: { state: 0, cumulative_sat: 0 }, previous_contract_id: c.id,
-  });
+  };
+  if (record.expiry_window) nextRecord.expiry_window = record.expiry_window;
+  await putOrBurn(ctx, next, request.refund_psbt, nextRecord);
   await ctx.records.put({ ...record, pending: { kind: 'rollover', state, cumulative_sat: Number(cumulative), txid: tx.id, request, new_contract_id: next.id } });
   return request;
 }
@@ -324,6 +408,7 @@ function pendingRollover(record: UserContractRecord, newId: string): NonNullable
 export async function rolloverSign(ctx: UserContext, msg: Static<typeof RolloverRefundSchema>): Promise<Record<string, unknown>> {
   const { record, c } = await load(ctx, msg.contract_id);
   const p = pendingRollover(record, msg.new_contract_id);
+  if (p.abandon) throw new StateConflictError('E_PENDING', `the rollover of state ${p.state} is being abandoned: feed the mint's answer to the credit/abandon to "offchain credit abandon --role user"; it is not signed now`);
   const { record: nextRecord, c: next } = await load(ctx, msg.new_contract_id);
   if (!nextRecord.refund) {
     const refund = await completeRefund(ctx, next, msg.refund_psbt);

@@ -5,10 +5,10 @@
  * `book.exclusive(step)`, which holds the directory lock for the step's duration and
  * serialises concurrent invocations (a second one waits, or fails with E_LOCK_HELD).
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { OffchainError } from '../errors.ts';
-import { ensureDir, readJsonFile, writeJsonAtomic } from './atomic.ts';
+import { ensureDir, readJsonFile, syncDir, writeJsonAtomic } from './atomic.ts';
 import { withLock } from './lock.ts';
 
 const ID_RE = /^[0-9a-f]{64}$/;
@@ -34,6 +34,12 @@ export class RecordBook<R extends { contract_id: string }> {
   async put(record: R): Promise<void> {
     await ensureDir(this.recordsDir);
     await writeJsonAtomic(this.path(record.contract_id), record);
+  }
+
+  /** Remove a record (durably: the directory is synced). Missing is not an error. */
+  async remove(id: string): Promise<void> {
+    await rm(this.path(id), { force: true });
+    await syncDir(this.recordsDir);
   }
 
   async list(): Promise<R[]> {

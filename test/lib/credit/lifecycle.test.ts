@@ -81,7 +81,7 @@ describe('credit contract lifecycle (library)', () => {
   });
 
   it('rolls over into a new contract, refund first, then pays and closes it', async () => {
-    const req = await user.rolloverRequest(w.user, id, { expiryHeight: 1100 + 4320, feeRate: 2, topUp: [] });
+    const req = await user.rolloverRequest(w.user, id, { expiryHeight: 1100 + 4320, feeRate: 2 });
     w.chain.height = 1100;
     const refundRound = await mint.proposeRollover(w.mint, req as any);
     // The user has signed nothing that moves its funds until its new refund verifies.

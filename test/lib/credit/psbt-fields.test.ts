@@ -23,7 +23,7 @@ describe('PSBT fields with bad base64', () => {
       const update = await user.updateRequest(w.user, A.id, 500n);
       const B = await openContract(w, { input: 'f1' });
       await pay(w, B.id, 1000n);
-      const rollover = await user.rolloverRequest(w.user, B.id, { expiryHeight: w.chain.height + 4320, feeRate: 2, topUp: [] });
+      const rollover = await user.rolloverRequest(w.user, B.id, { expiryHeight: w.chain.height + 4320, feeRate: 2 });
       const cases: [string, () => Promise<unknown>][] = [
         ['open refund_psbt', () => mint.acceptOpen(w.mint, { ...open, refund_psbt: BAD_LENGTH } as never)],
         ['funding_psbt', () => mint.acceptOpen(w.mint, { ...open, funding_psbt: BAD_LENGTH } as never)],

@@ -631,7 +631,7 @@ describe('close and rollover: the mint is paid at least its latest amount; then 
     const spec = specOf(tx, PARTICIPANTS);
     spec.inputs.push({ txid: 'ee'.repeat(32), vout: 0, sequence: 0xfffffffd, script, amount: 50_000n });
     spec.outputs[1]!.amount += 50_000n - 300n;
-    await rolloverRefused(rollover(spec, 5000n), { code: 'E_NOT_SEGWIT', exitCode: 4, message: /the rollover input 1 is not a taproot or P2WPKH input/ });
+    await rolloverRefused(rollover(spec, 5000n), { code: 'E_NOT_SEGWIT', exitCode: 4, message: /the rollover input 1 is not a P2TR, P2WPKH or P2SH-P2WPKH input/ });
   });
 
   it('rollover signed with SIGHASH_ALL: E_SIGHASH_NOT_ALLOWED', async () => {
@@ -664,7 +664,7 @@ describe('close and rollover: the mint is paid at least its latest amount; then 
       if (kind === 'close') {
         await user.applyClosed(v.user, (await mint.acceptClose(v.mint, (await user.closeRequest(v.user, P.id, 2)) as never)) as never);
       } else {
-        const req = await user.rolloverRequest(v.user, P.id, { expiryHeight: v.chain.height + 4320, feeRate: 2, topUp: [] });
+        const req = await user.rolloverRequest(v.user, P.id, { expiryHeight: v.chain.height + 4320, feeRate: 2 });
         const sign = await user.rolloverSign(v.user, (await mint.proposeRollover(v.mint, req as never)) as never);
         await user.applyRolloverAccept(v.user, (await mint.acceptRollover(v.mint, sign as never)) as never);
       }
@@ -779,7 +779,7 @@ describe('user side: the user signs only what it asked for and checks every answ
       const e: Expected = { code: 'E_PENDING', exitCode: 5, message: /state 2 \(update\) is still waiting for the mint's answer/ };
       await refused(w, () => user.updateRequest(w.user, A.id, 2000n), e);
       await refused(w, () => user.closeRequest(w.user, A.id, 2), e);
-      await refused(w, () => user.rolloverRequest(w.user, A.id, { expiryHeight: 6000, feeRate: 2, topUp: [] }), e);
+      await refused(w, () => user.rolloverRequest(w.user, A.id, { expiryHeight: 6000, feeRate: 2 }), e);
     });
 
     const receiptCases: [string, () => unknown, Expected][] = [
@@ -813,7 +813,7 @@ describe('user side: the user signs only what it asked for and checks every answ
     });
 
     it('a rollover-accept naming another new contract: E_RECEIPT_MISMATCH', async () => {
-      const roll = await user.rolloverRequest(w.user, B.id, { expiryHeight: w.chain.height + 4320, feeRate: 2, topUp: [] });
+      const roll = await user.rolloverRequest(w.user, B.id, { expiryHeight: w.chain.height + 4320, feeRate: 2 });
       const sign = await user.rolloverSign(w.user, (await mint.proposeRollover(w.mint, roll as never)) as never);
       const accepted = await mint.acceptRollover(w.mint, sign as never);
       await refused(w, () => user.applyRolloverAccept(w.user, { ...accepted, new_contract_id: UNKNOWN_ID } as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: new RegExp(`no rollover of contract ${B.id} to ${UNKNOWN_ID} is waiting`) });

@@ -1,0 +1,75 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { CreditCommand, contractFlag, roleFlag } from '../../lib/cli/credit-command.ts';
+import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { UsageError } from '../../lib/errors.ts';
+
+export default class CreditAbandon extends CreditCommand<typeof CreditAbandon> {
+  static override summary = 'Abandon a request the mint refused or never answered, safely: the mint says what it signed, or burns that nonce and gives a fresh one.';
+  static override description = `  user  --start [--contract ID]        → credit/abandon   (signed by the user; the pending request is never resent)
+  mint  < credit/abandon                → credit/abandoned (nothing was signed at that state: the old nonce is burned, a fresh one issued)
+                                          or the answer it gave then (credit/receipt, credit/closed, credit/rollover-accept)
+  user  < the mint's answer             → credit/balance   (the contract can sign again: pay, close or roll over)
+
+For a contract stuck in E_PENDING after a refusal (E_TOO_CLOSE_TO_EXPIRY, E_BAD_EXPIRY, …) or a lost answer. Until the
+mint answers, the user signs nothing for the contract, so no two states are ever signed against one mint nonce (see
+docs/credit.md, "Recovering from a refusal"). An open the mint refused is abandoned by the user alone (credit/open-abandoned):
+its record and refund nonce go; it is refused if the funding is already on chain.`;
+  static override examples = [
+    {
+      description: 'A payment the mint refuses (too close to expiry at tip 5200), abandoned; then the contract closes cooperatively',
+      command:
+        'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
+        '| { <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint --tip-height 5200 --funding-confirmations 1 || true; } && ' +
+        '<%= config.bin %> credit abandon --role user --start --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
+        '| <%= config.bin %> credit abandon --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint ' +
+        '| <%= config.bin %> credit abandon --role user --key-env USER_KEY --state-dir /tmp/offchain-demo/user',
+    },
+  ];
+  static override flags = {
+    ...roleFlag,
+    ...inputFlags,
+    ...keyFlags,
+    ...stateFlags,
+    ...contractFlag,
+    start: Flags.boolean({ description: 'user: abandon the contract\'s pending request (or its unanswered open) and print the credit/abandon for the mint' }),
+    ...chainFlags,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const f = this.flags;
+    const abandon = await import('../../lib/credit/abandon.ts');
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const schemas = await import('../../lib/credit/schemas.ts');
+    if (f.role === 'user' && f.start) {
+      const { ctx, book } = await this.userSession(this.network());
+      const id = f.contract ?? (await this.onlyStuck(book));
+      if (!/^[0-9a-f]{64}$/.test(id)) throw new UsageError('E_USAGE', `--contract must be a contract id (64 hex digits), got ${JSON.stringify(id)}`);
+      return { message: await book.exclusive(() => abandon.abandonRequest(ctx, id)) };
+    }
+    const { type, network, value } = await this.readMessage(f.role === 'mint' ? 'a credit/abandon' : 'the mint\'s answer to a credit/abandon (or --start)');
+    if (f.role === 'mint') {
+      const req = decodeMessage(schemas.AbandonSchema, value);
+      return { message: await this.withMint(network, (ctx) => abandon.acceptAbandon(ctx, req)) };
+    }
+    const { ctx, book } = await this.userSession(network);
+    const user = await import('../../lib/credit/user.ts');
+    const apply: Record<string, () => Promise<Record<string, unknown>>> = {
+      'credit/abandoned': () => abandon.applyAbandoned(ctx, decodeMessage(schemas.AbandonedSchema, value)),
+      'credit/receipt': () => user.applyReceipt(ctx, decodeMessage(schemas.ReceiptSchema, value)),
+      'credit/closed': () => user.applyClosed(ctx, decodeMessage(schemas.ClosedSchema, value)),
+      'credit/rollover-accept': () => user.applyRolloverAccept(ctx, decodeMessage(schemas.RolloverAcceptSchema, value)),
+    };
+    const step = apply[type];
+    if (!step) throw new UsageError('E_USAGE', `expected the mint's answer to a credit/abandon (${Object.keys(apply).join(', ')}), got ${type}`);
+    return { message: await book.exclusive(step) };
+  }
+
+  /** The one contract with something to abandon: a pending request, or an open never answered. */
+  private async onlyStuck(book: { list(): Promise<import('../../lib/credit/ports.ts').UserContractRecord[]>; dir: string }): Promise<string> {
+    const stuck = (await book.list()).filter((r) => r.pending || (r.status === 'opening' && !r.previous_contract_id));
+    if (stuck.length === 1) return stuck[0]!.contract_id;
+    throw new UsageError('E_USAGE', stuck.length === 0 ? `no contract in ${book.dir} has a request to abandon` : `${stuck.length} contracts have a request to abandon: pass --contract ID`);
+  }
+}
