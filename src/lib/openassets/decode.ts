@@ -26,6 +26,12 @@ const HEX_RE = /^[0-9a-fA-F]*$/;
 export function txBytesFromText(text: string, where = 'the input'): Uint8Array {
   const t = text.trim();
   if (t.length === 0) throw new MalformedInputError('E_OA_EMPTY', `${where} is empty: expected a raw transaction in hex`);
+  // The stream's usual line, {"tx":"<hex>"}, without JSON.parse: between the quotes there
+  // is no quote or backslash, so the JSON string is exactly those characters.
+  if (t.startsWith('{"tx":"') && t.endsWith('"}')) {
+    const inner = t.slice(7, -2);
+    if (HEX_RE.test(inner)) return txBytesFromText(inner, where);
+  }
   if (t.startsWith('{')) {
     let v: unknown;
     try {
@@ -49,7 +55,7 @@ export function txBytesFromText(text: string, where = 'the input'): Uint8Array {
   }
   if (!HEX_RE.test(t)) throw new MalformedInputError('E_OA_BAD_TX', `${where} is not a raw transaction in hex, a PSBT or a {"tx": hex} object`);
   if (t.length % 2 !== 0) throw new MalformedInputError('E_OA_BAD_TX', `${where} has an odd number of hex digits`);
-  const bytes = new Uint8Array(Buffer.from(t, 'hex'));
+  const bytes = Buffer.from(t, 'hex');
   if (t.toLowerCase().startsWith(PSBT_MAGIC_HEX)) return psbtUnsignedTx(bytes, where);
   return bytes;
 }
@@ -93,10 +99,32 @@ function markerJson(m: MarkerInfo) {
   };
 }
 
+/** Only a witness program (OP_0..OP_16, one 2..40-byte push) can have an address besides the base58 ones. */
+function isWitnessProgram(s: Uint8Array): boolean {
+  return s.length >= 4 && s.length <= 42 && (s[0] === 0 || (s[0]! >= 0x51 && s[0]! <= 0x60)) && s[1] === s.length - 2;
+}
+
+/**
+ * Addresses by script hex: a bounded cache (scripts recur — change addresses, exchanges —
+ * and each base58 pair costs two double SHA-256s and two base conversions).
+ */
+const addressCache = new Map<string, { address: string | null; colored: string | null }>();
+function cachedAddressesOf(scriptHex: string, script: Uint8Array, network: Network) {
+  const key = network + scriptHex;
+  let hit = addressCache.get(key);
+  if (hit === undefined) {
+    if (addressCache.size >= 4096) addressCache.clear();
+    hit = addressesOf(script, network);
+    addressCache.set(key, hit);
+  }
+  return hit;
+}
+
 function addressesOf(script: Uint8Array, network: Network) {
   const b58 = base58AddressesOfScript(script, network);
   if (b58) return b58;
-  return { address: scriptAddress(script, network) ?? null, colored: null };
+  // btc-signer only for witness programs: for anything else it throws, which cost ~30 µs a marker output.
+  return { address: isWitnessProgram(script) ? (scriptAddress(script, network) ?? null) : null, colored: null };
 }
 
 /** Asset IDs repeat along a chain: a bounded cache of their base58 form. */
@@ -117,7 +145,7 @@ export function decodedMessage(tx: RawTx, coloring: TxColoring, network: Network
   const markerIndex = coloring.marker?.index;
   const outputs = tx.outputs.map((o, index) => {
     const script = Buffer.from(o.script.buffer, o.script.byteOffset, o.script.length).toString('hex');
-    const { address, colored } = addressesOf(o.script, network);
+    const { address, colored } = cachedAddressesOf(script, o.script, network);
     const c = coloring.outputs[index]!;
     const type =
       coloring.status === 'undecided' ? (index < markerIndex! ? 'issuance' : index === markerIndex ? 'marker' : 'transfer') : c.type;

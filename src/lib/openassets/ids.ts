@@ -8,6 +8,7 @@ import { ripemd160 } from '@noble/hashes/legacy.js';
 import { hash as nodeHash } from 'node:crypto';
 import { createBase58check } from '@scure/base';
 import { MalformedInputError, RefusedError } from '../errors.ts';
+import { sha256Small } from './sha256-small.ts';
 import type { Network } from '../network.ts';
 
 const sha256 = (b: Uint8Array): Uint8Array => nodeHash('sha256', b, 'buffer');
@@ -19,32 +20,54 @@ const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
  * two or three per output); @scure/base decodes, and the vectors check both agree.
  */
 export function base58checkEncode(payload: Uint8Array): string {
-  const sum = sha256(sha256(payload));
+  const sum = payload.length <= 55 ? sha256Small(sha256Small(payload)) : sha256(sha256(payload));
   const n = payload.length + 4;
   const data = new Uint8Array(n);
   data.set(payload, 0);
   data.set(sum.subarray(0, 4), payload.length);
   let zeros = 0;
   while (zeros < n && data[zeros] === 0) zeros++;
-  const size = Math.ceil((n - zeros) * 1.38) + 1;
-  const digits = new Uint8Array(size);
-  let length = 0;
+  // Base 58^5 limbs (little-endian): five base58 digits per step of the inner loop.
+  // limb * 256 + carry < 58^5 * 257 < 2^38, exact in a double. Scratch arrays are reused.
+  const limbs = LIMBS.length >= n ? LIMBS : new Float64Array(n);
+  let used = 0;
   for (let i = zeros; i < n; i++) {
     let carry = data[i]!;
-    let j = 0;
-    for (let k = size - 1; (carry !== 0 || j < length) && k >= 0; k--, j++) {
-      carry += 256 * digits[k]!;
-      digits[k] = carry % 58;
-      carry = (carry / 58) | 0;
+    for (let k = 0; k < used; k++) {
+      const x = limbs[k]! * 256 + carry;
+      carry = Math.floor(x / B58_5);
+      limbs[k] = x - carry * B58_5;
     }
-    length = j;
+    while (carry > 0) {
+      const q = Math.floor(carry / B58_5);
+      limbs[used++] = carry - q * B58_5;
+      carry = q;
+    }
   }
-  let start = size - length;
-  while (start < size && digits[start] === 0) start++;
-  let out = '1'.repeat(zeros);
-  for (; start < size; start++) out += ALPHABET[digits[start]!];
-  return out;
+  // digits, most significant first, into a char-code buffer
+  const total = zeros + used * 5;
+  const codes = CODES.length >= total ? CODES : new Uint8Array(total);
+  let pos = total;
+  for (let k = 0; k < used; k++) {
+    let v = limbs[k]!;
+    for (let d = 0; d < 5; d++) {
+      const q = Math.floor(v / 58);
+      codes[--pos] = ALPHABET_CODES[v - q * 58]!;
+      v = q;
+    }
+  }
+  // drop the top limb's leading zero digits ('1'), then put back one '1' per leading zero byte
+  let start = zeros;
+  while (start < total && codes[start] === 0x31) start++;
+  for (let z = 0; z < zeros; z++) codes[--start] = 0x31;
+  return LATIN1.decode(codes.subarray(start, total));
 }
+
+const LIMBS = new Float64Array(64);
+const CODES = new Uint8Array(128);
+const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+const LATIN1 = new TextDecoder('latin1');
+const B58_5 = 58 ** 5;
 
 /** The base58 address and colored address of a P2PKH / P2SH script, else undefined. */
 export function base58AddressesOfScript(script: Uint8Array, network: Network): { address: string; colored: string } | undefined {
@@ -72,8 +95,18 @@ function isMainnet(network: Network): boolean {
   return network === 'mainnet';
 }
 
+/** node:crypto's RIPEMD-160 when this OpenSSL has it (checked once against the known digest of "abc"), else noble's. */
+const NODE_RIPEMD = (() => {
+  try {
+    return nodeHash('ripemd160', 'abc', 'hex') === '8eb208f7e05d987a9b044a8e98c6b087f15a0bfc';
+  } catch {
+    return false;
+  }
+})();
+
 export function hash160(script: Uint8Array): Uint8Array {
-  return ripemd160(sha256(script));
+  const s = sha256(script);
+  return NODE_RIPEMD ? nodeHash('ripemd160', s, 'buffer') : ripemd160(s);
 }
 
 /** The asset ID's 20 bytes for an issuing script. */
