@@ -17,11 +17,10 @@ docs/credit.md, "Recovering from a refusal"). An open the mint refused is abando
 its record and refund nonce go; it is refused if the funding is already on chain.`;
   static override examples = [
     {
-      description: 'A payment the mint refuses (too close to expiry at tip 5200), abandoned; then the contract closes cooperatively',
+      description: 'A payment whose request never reached the mint (or was refused), abandoned: the mint burns that nonce and gives a fresh one',
       command:
         'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
-        '| { <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint --tip-height 5200 --funding-confirmations 1 || true; } && ' +
+        '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir /tmp/offchain-demo/user > /dev/null && ' +
         '<%= config.bin %> credit abandon --role user --start --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
         '| <%= config.bin %> credit abandon --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint ' +
         '| <%= config.bin %> credit abandon --role user --key-env USER_KEY --state-dir /tmp/offchain-demo/user',
