@@ -21,7 +21,8 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Static } from '@sinclair/typebox';
-import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { equalBytes, fromHex, toHex, utf8 } from '../bytes.ts';
+import { stringifyLine } from '../json.ts';
 import { scriptAddress } from '../address.ts';
 import type { ChainSource } from '../chain/types.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
@@ -52,7 +53,27 @@ export type OperatorRecord = {
   seen_nonces: string[];
   /** Finished transfers' statements, so a repeated last step answers the same. */
   done: { transfer_id: string; statement: Statement }[];
+  /**
+   * The last co-signing answer and a digest of its request: the same request again (the
+   * answer was lost, or the operator crashed after writing but before printing) gets the
+   * same answer — the same partial signature, no new one.
+   */
+  last_answer?: { request: string; message: Record<string, unknown> } | null;
 };
+
+function requestDigest(req: unknown): string {
+  return toHex(sha256(utf8(stringifyLine(req))));
+}
+
+/** The stored answer when `req` is exactly the request last answered. */
+function replayed(record: OperatorRecord, req: unknown) {
+  const last = record.last_answer;
+  return last && last.request === requestDigest(req) ? { record, message: last.message } : undefined;
+}
+
+function remember<R extends { record: OperatorRecord; message: Record<string, unknown> }>(req: unknown, out: R): R {
+  return { ...out, record: { ...out.record, last_answer: { request: requestDigest(req), message: out.message } } };
+}
 
 export type OperatorContext = { operator: KeyPair; random: RandomSource; chain: ChainSource; network: Network };
 
@@ -143,6 +164,8 @@ export function offerDeposit(req: Msg<typeof DepositRequestSchema>, terms: Unsig
 
 /** Backup 1, co-signed before the coin is funded (refund before funding). */
 export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeof DepositBackupSchema>, ctx: OperatorContext) {
+  const again = replayed(record, req);
+  if (again) return again;
   const st = record.statement;
   if (st.status !== 'deposit') throw new StateConflictError('E_ALREADY_SIGNED', 'this coin\'s first backup is already signed: a deposit has one first backup');
   requireSig(req, 'owner_sig', st.owner_auth, 'the owner');
@@ -168,13 +191,13 @@ export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeo
     backups: [{ n: 1, txid: tx.id, locktime: h0, owner_share: st.owner_share }],
   };
   const next: OperatorRecord = { ...record, statement, funding_tx: req.funding_tx, seen_nonces: [...record.seen_nonces, tag] };
-  return {
+  return remember(req, {
     record: next,
     message: {
       type: 'statechain/deposit-cosigned', version: 1, network: ctx.network, coin_id: record.coin_id, backup_txid: tx.id,
       owner_pubnonce: req.owner_pubnonce, ...sig, statement: signStatement(statement, ctx.operator, ctx.random),
     },
-  };
+  });
 }
 
 /** The deposit's bytes hash to the outpoint's txid and its output is the coin. */
@@ -205,6 +228,8 @@ function requireActive(record: OperatorRecord): void {
 
 /** The receiver's backup, co-signed before any key rotation; x₁ for the sender. */
 export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof TransferSignSchema>, ctx: OperatorContext) {
+  const again = replayed(record, req);
+  if (again) return again;
   requireActive(record);
   const st = record.statement;
   requireSig(req, 'owner_sig', st.owner_auth, 'the current owner');
@@ -234,13 +259,13 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   const x1Sealed = sealJson(parsePublicKey(st.owner_auth, 'owner_auth'), { x1: toHex(x1) }, `${record.coin_id}/${req.transfer_id}/x1`, bytes32(randomScalar(ctx.random, 'statechain/seal')));
   const next: OperatorRecord = { ...record, statement, x1: toHex(x1), seen_nonces: [...record.seen_nonces, tag] };
   x1.fill(0);
-  return {
+  return remember(req, {
     record: next,
     message: {
       type: 'statechain/transfer-cosigned', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: req.transfer_id, backup_txid: tx.id,
       owner_pubnonce: req.owner_pubnonce, ...sig, x1_sealed: x1Sealed, statement: signStatement(statement, ctx.operator, ctx.random),
     },
-  };
+  });
 }
 
 /** The last step: s₂ = s₁ + t₂ − x₁, checked against P, replaces s₁. Repeating it answers the same. */
@@ -282,6 +307,8 @@ export function completeTransfer(record: OperatorRecord, req: Msg<typeof Transfe
 
 /** A cooperative spend of the coin; afterwards the operator signs nothing more for it. */
 export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof WithdrawRequestSchema>, ctx: OperatorContext) {
+  const again = replayed(record, req);
+  if (again) return again;
   requireActive(record);
   const st = record.statement;
   requireSig(req, 'owner_sig', st.owner_auth, 'the owner');
@@ -292,11 +319,11 @@ export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof Withdra
   const tag = checkFreshNonce(record, req.owner_pubnonce);
   const sig = cosign(record, tx, req.owner_pubnonce, ctx);
   const statement: UnsignedStatement = { ...st, status: 'withdrawn', transfer: null };
-  return {
+  return remember(req, {
     record: { ...record, statement, x1: null, seen_nonces: [...record.seen_nonces, tag] } satisfies OperatorRecord,
     message: {
       type: 'statechain/withdraw-cosigned', version: 1, network: ctx.network, coin_id: record.coin_id, txid: tx.id,
       owner_pubnonce: req.owner_pubnonce, ...sig, statement: signStatement(statement, ctx.operator, ctx.random),
     },
-  };
+  });
 }

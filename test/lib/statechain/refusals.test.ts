@@ -270,14 +270,31 @@ describe('the operator refuses', () => {
     expect(again.record).toBe(done.record);
   });
 
+  const resignedAs = (m: Record<string, unknown>, field: string, secret: Uint8Array) => {
+    const { [field]: _, ...body } = m;
+    return { ...body, [field]: signBody(String(m.type), body, secret, new Uint8Array(32)) };
+  };
+
+  it('the same request again gets the same answer: no second signature, no state change', async () => {
+    const again = await op.cosignTransfer(s.cosigned.record, s.signReq.message as never, s.d.opCtx);
+    expect(again.message).toEqual(s.cosigned.message);
+    expect(again.record).toBe(s.cosigned.record);
+    const dep = await op.cosignDepositBackup(s.d.opRecord, s.d.backupMessage as never, s.d.opCtx);
+    expect(dep.record).toBe(s.d.opRecord);
+  });
+
   it('a second backup for one transfer, or an owner nonce signed against before', async () => {
-    await refusalAsync(op.cosignTransfer(s.cosigned.record, s.signReq.message as never, s.d.opCtx), 'E_TRANSFER_REPEATED', 5);
+    // Another request (a fresh nonce) for the transfer that already has its backup.
+    const fresh = nonceGen(new Uint8Array(64).fill(9)).pubnonce;
+    const second = resignedAs({ ...(s.signReq.message as Record<string, unknown>), owner_pubnonce: toHex(fresh) }, 'owner_sig', s.d.owner.auth.secretKey);
+    await refusalAsync(op.cosignTransfer(s.cosigned.record, second as never, s.d.opCtx), 'E_TRANSFER_REPEATED', 5);
     const w = await own.withdrawRequest(s.d.ownerRecord, fromHex('0014' + '33'.repeat(20)), 2, s.d.owner);
     const reused: Record<string, unknown> = { ...(w.message as Record<string, unknown>), owner_pubnonce: (s.signReq.message as { owner_pubnonce: string }).owner_pubnonce };
     const { owner_sig: _, ...body } = reused;
     const signed = { ...body, owner_sig: signBody('statechain/withdraw-request', body, s.d.owner.auth.secretKey, new Uint8Array(32)) };
     refusal(() => op.cosignWithdrawal(s.cosigned.record, signed as never, s.d.opCtx), 'E_NONCE_REPLAY', 5);
-    await refusalAsync(op.cosignDepositBackup(s.d.opRecord, s.d.backupMessage as never, s.d.opCtx), 'E_ALREADY_SIGNED', 5);
+    const otherBackup = resignedAs({ ...(s.d.backupMessage as Record<string, unknown>), owner_pubnonce: toHex(fresh) }, 'owner_sig', s.d.owner.auth.secretKey);
+    await refusalAsync(op.cosignDepositBackup(s.d.opRecord, otherBackup as never, s.d.opCtx), 'E_ALREADY_SIGNED', 5);
   });
 
   it('a request not signed by the current owner, or changed after signing (E_BAD_REQUEST_SIG)', async () => {
