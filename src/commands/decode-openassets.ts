@@ -158,15 +158,14 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
         const tx = parseRawTx(bytes);
         colorer.remember(tx);
         const coloring = await colorer.color(tx);
-        const message = oa.decodedMessage(tx, coloring, network, rule, { line: lineNo });
-        out = message.status === 'undecided' && fromNode ? { ...message, hint_if_missing: TXINDEX_HINT } : message;
+        out = oa.decodedLine(tx, coloring, network, rule, lineNo, coloring.status === 'undecided' && fromNode ? TXINDEX_HINT : undefined);
       } catch (e) {
         const { code, message, exitCode } = describeError(e);
         if (e instanceof MalformedInputError || code.startsWith('E_OA_') || code === 'E_MALFORMED_JSON' || code === 'E_MALFORMED_PSBT') {
           out = { type: oa.ERROR_TYPE, version: MESSAGE_VERSION, network, line: lineNo, code, exit_code: exitCode, message };
         } else throw e;
       }
-      buffer += JSON.stringify(out) + '\n';
+      buffer += (typeof out === 'string' ? out : JSON.stringify(out)) + '\n';
       if (buffer.length > 1 << 16) await flushOut();
       if (++done % 10_000 === 0) this.term.progress(`${done} transactions`);
     };

@@ -32,3 +32,33 @@ describe('stream fast paths', () => {
     expect(() => txBytesFromText('{"tx":"ab\\u0030"}')).toThrow(expect.objectContaining({ code: 'E_OA_BAD_TX' }));
   });
 });
+
+describe('decodedLine = JSON.stringify(decodedMessage)', () => {
+  it('over random chains of issuances and transfers, with missing ancestors and bad markers, on both rules', async () => {
+    const { buildTx, p2pkh, opReturn, SEED_MARKER } = await import('./build.ts');
+    const { Colorer } = await import('../../../src/lib/openassets/coloring.ts');
+    const { parseRawTx } = await import('../../../src/lib/openassets/tx.ts');
+    const { decodedLine, decodedMessage } = await import('../../../src/lib/openassets/decode.ts');
+    const markers = [SEED_MARKER, '4f410100023c2800', '4f41010001ff', '4f4101000300000000', '4f410100010a0d22225c757b226121227d'];
+    fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.nat(4), fc.nat(3), fc.boolean(), fc.boolean()), { minLength: 1, maxLength: 12 }), fc.constantFrom('spec', 'reference'), fc.constantFrom('mainnet', 'testnet'), async (steps, rule, network) => {
+      const txs: { hex: string; txid: string }[] = [];
+      const known = new Map<string, Uint8Array>();
+      let prev = { txid: 'ab'.repeat(32), vout: 0 };
+      for (const [m, n, hide, witness] of steps) {
+        const outs = [{ value: 600, script: p2pkh('11'.repeat(20)) }, { value: 0, script: opReturn(markers[m]!) }];
+        for (let k = 0; k < n; k++) outs.push({ value: 1000 + k, script: witness ? '0014' + '22'.repeat(20) : p2pkh(String(k).padStart(2, '0').repeat(20)) });
+        const t = buildTx([prev], outs);
+        txs.push(t);
+        if (!hide) known.set(t.txid, Buffer.from(t.hex, 'hex'));
+        prev = { txid: t.txid, vout: 0 };
+      }
+      const colorer = new Colorer({ rule, source: (id) => known.get(id), parse: parseRawTx });
+      for (const [i, t] of txs.entries()) {
+        const tx = parseRawTx(Buffer.from(t.hex, 'hex'));
+        const c = await colorer.color(tx);
+        expect(decodedLine(tx, c, network, rule, i + 1)).toBe(JSON.stringify(decodedMessage(tx, c, network, rule, { line: i + 1 })));
+        expect(decodedLine(tx, c, network, rule, i + 1, 'hint "x"')).toBe(JSON.stringify({ ...decodedMessage(tx, c, network, rule, { line: i + 1 }), hint_if_missing: 'hint "x"' }));
+      }
+    }), { numRuns: 200 });
+  });
+});
