@@ -9,8 +9,8 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
   static override description =
     'Five steps, one per run, each reading the previous output: (1) the owner, with --start, makes its share; (2) the operator answers ' +
     'with the coin id, its share, proof of possession, address and terms (--interval, --initial-lock, --confirmations, --backup-fee, --margin); ' +
-    '(3) the owner gives --funding FILE, the unsigned funding transaction paying the address (e.g. from walletcreatefundedpsbt + ' +
-    'decoded, or createrawtransaction; it must spend segwit outputs only, so its txid is final), and asks for backup 1 at tip + initial lock; ' +
+    '(3) the owner gives --funding FILE, the unsigned funding transaction paying the address (a walletcreatefundedpsbt PSBT as is, or a raw ' +
+    'unsigned transaction in hex; its inputs must be native segwit so signing cannot change its txid), and asks for backup 1 at tip + initial lock; ' +
     '(4) the operator co-signs it; (5) the owner finishes backup 1 and prints statechain/coin. Only then sign and broadcast the funding. ' +
     'Each party\'s --key-file is its authentication key; the shares are generated here and kept in --state-dir (0600).';
   static override examples = [
@@ -31,7 +31,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     ...statechainFlags,
     start: Flags.boolean({ description: 'step 1 (owner): make a share and ask for a coin; no input is read' }),
     'operator-key': Flags.string({ description: 'step 3 (owner): refuse an offer not signed by this operator key (hex)', helpValue: 'PUBKEY' }),
-    funding: Flags.string({ description: 'step 3 (owner): the unsigned funding transaction, hex, paying the coin\'s address', helpValue: 'FILE' }),
+    funding: Flags.string({ description: 'step 3 (owner): the funding paying the coin\'s address, unsigned: a wallet PSBT, or a raw transaction in hex', helpValue: 'FILE' }),
     interval: Flags.integer({ description: 'step 2 (operator): blocks between owners\' backup locktimes', default: 144, min: 2 }),
     'initial-lock': Flags.integer({ description: 'step 2 (operator): backup 1\'s locktime is the tip plus this', default: 12_960, min: 1 }),
     confirmations: Flags.integer({ description: 'step 2 (operator): confirmations the deposit needs before the coin moves', default: 3, min: 1 }),
@@ -72,12 +72,13 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
         if (f.funding === undefined) throw new UsageError('E_USAGE', 'step 3 needs --funding FILE: the unsigned transaction that will pay the coin\'s address');
         const pending = await store.read<import('../lib/statechain/owner.ts').PendingDeposit>(`deposit-${offer.statement.owner_share}`);
         if (pending === undefined) throw new StateConflictError('E_UNKNOWN_COIN', 'no deposit request of ours matches this offer (wrong --state-dir?)');
-        let fundingHex: string;
+        let fundingBytes: Uint8Array;
         try {
-          fundingHex = readFileSync(f.funding, 'utf8').trim().toLowerCase();
+          fundingBytes = new Uint8Array(readFileSync(f.funding));
         } catch (e) {
           throw new UsageError('E_USAGE', `cannot read --funding ${f.funding}: ${(e as Error).message}`);
         }
+        const fundingHex = await this.fundingHex(fundingBytes);
         const pin = f['operator-key'] === undefined ? undefined : (await import('../lib/keys/keys.ts')).parsePublicKey(f['operator-key'], '--operator-key');
         const ctx = await this.ownerContext(network);
         const tip = await (await this.coinChain(network)).tip();
@@ -106,5 +107,17 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
       default:
         throw new MalformedInputError('E_WRONG_MESSAGE', `statechain-deposit reads statechain/deposit-request, -offer, -backup or -cosigned, not ${step.type}`);
     }
+  }
+
+  /** --funding: a wallet PSBT (base64, hex or binary; inputs checked native segwit) or a raw unsigned transaction in hex. */
+  private async fundingHex(bytes: Uint8Array): Promise<string> {
+    const { detectFormat } = await import('../lib/cli/input.ts');
+    const text = new TextDecoder().decode(bytes).trim();
+    if (/^([0-9a-fA-F]{2})+$/.test(text) && !text.toLowerCase().startsWith('70736274ff')) return text.toLowerCase();
+    const doc = detectFormat(bytes);
+    if (doc.format !== 'psbt') throw new UsageError('E_USAGE', '--funding must hold an unsigned transaction in hex or a PSBT');
+    const { parsePsbt } = await import('../lib/psbt/parse.ts');
+    const { fundingFromPsbt } = await import('../lib/statechain/owner.ts');
+    return fundingFromPsbt(parsePsbt(doc.psbt));
   }
 }

@@ -47,18 +47,30 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   const expectRefused = (r: CliRun, code: string) =>
     expect({ status: r.status, code: errorCode(r), stdout: r.stdout }, describeRun(r)).toEqual({ status: 4, code, stdout: '' });
 
-  /** Steps 1–5 of a deposit with an unsigned wallet funding; returns the signed funding's hex too. */
-  const deposit = async (owner: string, sat: bigint) => {
+  /**
+   * Steps 1–5 of a deposit funded by the wallet — a raw transaction from
+   * fundrawtransaction, or walletcreatefundedpsbt's PSBT as is — signed by the wallet only
+   * after backup 1; returns the signed funding's hex too.
+   */
+  const deposit = async (owner: string, sat: bigint, form: 'raw' | 'psbt' = 'raw') => {
     const req = await step(owner, ['statechain-deposit', '--start']);
     const offer = await step<{ coin_id: string; statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...TERMS], req.text);
-    const raw = await n.wallet.call<string>('createrawtransaction', [[], [{ [offer.msg.statement.address]: satsToBtc(sat) }]]);
-    const funded = await n.wallet.call<{ hex: string }>('fundrawtransaction', [raw]);
-    const fundingFile = join(work.path, `${offer.msg.coin_id}.hex`);
-    writeFileSync(fundingFile, funded.hex);
+    const outputs = [{ [offer.msg.statement.address]: satsToBtc(sat) }];
+    const fundingFile = join(work.path, `${offer.msg.coin_id}.funding`);
+    let sign: () => Promise<{ hex: string; complete: boolean }>;
+    if (form === 'raw') {
+      const funded = await n.wallet.call<{ hex: string }>('fundrawtransaction', [await n.wallet.call<string>('createrawtransaction', [[], outputs])]);
+      writeFileSync(fundingFile, funded.hex);
+      sign = () => n.wallet.call('signrawtransactionwithwallet', [funded.hex]);
+    } else {
+      const { psbt } = await n.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[], outputs]);
+      writeFileSync(fundingFile, psbt);
+      sign = async () => n.wallet.call('finalizepsbt', [(await n.wallet.call<{ psbt: string }>('walletprocesspsbt', [psbt])).psbt]);
+    }
     const backup = await step(owner, ['statechain-deposit', '--funding', fundingFile, '--operator-key', operatorPub], offer.text);
     const cosigned = await step('OPERATOR_KEY', ['statechain-deposit'], backup.text);
     const coin = await step<Coin>(owner, ['statechain-deposit'], cosigned.text, 'statechain/coin');
-    const signed = await n.wallet.call<{ hex: string; complete: boolean }>('signrawtransactionwithwallet', [funded.hex]);
+    const signed = await sign();
     expect(signed.complete).toBe(true);
     // Backup 1 was signed for the unsigned funding's txid: signing (segwit inputs) keeps it.
     expect(parseTx(signed.hex).txid).toBe(coin.msg.outpoint.split(':')[0]);
@@ -108,8 +120,19 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expectRefused(await as('OPERATOR_KEY', ['statechain-transfer'], sign.text), 'E_COIN_WITHDRAWN');
   });
 
+  it('a funding PSBT with a P2SH-wrapped input is refused: signing it would change the txid backup 1 spends', async () => {
+    const wrapped = await n.wallet.call<string>('getnewaddress', ['', 'p2sh-segwit']);
+    const coin = await n.fund(wrapped, 200_000n);
+    const req = await step('DAVE_KEY', ['statechain-deposit', '--start']);
+    const offer = await step<{ statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...TERMS], req.text);
+    const { psbt } = await n.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[coin], [{ [offer.msg.statement.address]: satsToBtc(100_000n) }], 0, { add_inputs: false }]);
+    const file = join(work.path, 'wrapped.psbt');
+    writeFileSync(file, psbt);
+    expectRefused(await as('DAVE_KEY', ['statechain-deposit', '--funding', file], offer.text), 'E_FUNDING_MALLEABLE');
+  });
+
   it('Alice → Bob → Carol: the newest backup is final first; Carol exits by a CPFP package, mined', async () => {
-    const d = await deposit('ALICE_KEY', 120_000n);
+    const d = await deposit('ALICE_KEY', 120_000n, 'psbt');
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
     await n.mine(2);
     const toBob = await transfer(d.coinId, 'ALICE_KEY', 'BOB_KEY');

@@ -119,6 +119,27 @@ export function findDeposit(fundingHex: string, script: Uint8Array): { outpoint:
   return { outpoint: { txid: tx.id, vout: hits[0]! }, amountSat: tx.getOutput(hits[0]!).amount!, unsignedHex: toHex(tx.unsignedTx) };
 }
 
+/** A witness program (native segwit, any version): its spend's signature is in the witness only. */
+function isWitnessProgram(script: Uint8Array): boolean {
+  const version = script[0];
+  return script.length >= 4 && script.length <= 42 && (version === 0x00 || (version! >= 0x51 && version! <= 0x60)) && script[1] === script.length - 2;
+}
+
+/**
+ * The funding from a wallet's PSBT (walletcreatefundedpsbt): every input must spend a
+ * native segwit output, or signing it would change the txid backup 1 spends
+ * (E_FUNDING_MALLEABLE) — a P2SH-wrapped or legacy input's scriptSig is in the txid.
+ */
+export function fundingFromPsbt(tx: Transaction): string {
+  for (let i = 0; i < tx.inputsLength; i++) {
+    const utxo = tx.getInput(i).witnessUtxo;
+    if (utxo === undefined || !isWitnessProgram(utxo.script)) {
+      throw new RefusedError('E_FUNDING_MALLEABLE', `funding input ${i} does not spend a native segwit output (or its witness_utxo is missing): signing it would change the txid backup 1 is signed for`);
+    }
+  }
+  return toHex(tx.unsignedTx);
+}
+
 /** Step 3: check the operator's offer, build backup 1 on the (unsigned) funding, issue our nonce. */
 export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof DepositOfferSchema>, fundingHex: string, tipHeight: number, operatorPin: Uint8Array | undefined, ctx: OwnerContext) {
   const operatorAuth = parsePublicKey(offer.statement.operator_auth, 'operator_auth');
