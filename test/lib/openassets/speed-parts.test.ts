@@ -62,3 +62,26 @@ describe('decodedLine = JSON.stringify(decodedMessage)', () => {
     }), { numRuns: 200 });
   });
 });
+
+describe('the own parser agrees with @scure/btc-signer', () => {
+  it('txids, outpoints, values and scripts of legacy and segwit transactions', async () => {
+    const { Transaction } = await import('@scure/btc-signer');
+    const { parseRawTx } = await import('../../../src/lib/openassets/tx.ts');
+    const { readFileSync } = await import('node:fs');
+    const g = JSON.parse(readFileSync(new URL('../../vectors/counterparty/gettxinfo_vectors.json', import.meta.url), 'utf8'));
+    // a segwit transaction written out here: version 2, marker/flag, one input, two outputs, a two-item witness
+    const segwit = '02000000' + '0001' + '01' + '11'.repeat(32) + '03000000' + '00' + 'fdffffff' + '02'
+      + 'e803000000000000' + '16' + '0014' + '22'.repeat(20) + '0000000000000000' + '08' + '6a064f4101000100'
+      + '02' + '47' + '30'.repeat(71) + '21' + '02' + '33'.repeat(32) + '00000000';
+    for (const hex of [segwit, ...g.transactions.map((t: any) => t.tx)]) {
+      const bytes = Buffer.from(hex, 'hex');
+      const ours = parseRawTx(bytes);
+      const theirs = Transaction.fromRaw(bytes, { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+      expect(ours.txid).toBe(theirs.id);
+      expect(ours.outputs.map((o) => [o.value, Buffer.from(o.script).toString('hex')])).toEqual(
+        Array.from({ length: theirs.outputsLength }, (_, i) => [theirs.getOutput(i).amount, Buffer.from(theirs.getOutput(i).script!).toString('hex')]));
+      expect(ours.inputs.map((i) => `${i.prevTxid}:${i.vout}`)).toEqual(
+        Array.from({ length: theirs.inputsLength }, (_, i) => `${Buffer.from(theirs.getInput(i).txid!).toString('hex')}:${theirs.getInput(i).index}`));
+    }
+  });
+});
