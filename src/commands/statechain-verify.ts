@@ -29,11 +29,20 @@ export default class StatechainVerify extends StatechainCommand<typeof Statechai
     const auth = await this.keyPair(network);
     const facts = await this.chainFacts(network, tr.openPackage(pkg, pending, auth.secretKey).statement);
     const v = tr.verifyPackage(pkg, pending, auth.secretKey, facts);
-    return {
-      message: {
-        type: 'statechain/verified', version: 1, network, coin_id: pkg.coin_id, transfer_id: pkg.transfer_id, outpoint: v.outpoint, amount_sat: v.amountSat,
-        confirmations: v.confirmations, backups: v.backups, latest_locktime: v.latestLocktime, tip_height: facts.tipHeight, transfers_remaining: v.transfersRemaining,
-      },
+    const message: Record<string, unknown> = {
+      type: 'statechain/verified', version: 1, network, coin_id: pkg.coin_id, transfer_id: pkg.transfer_id, outpoint: v.outpoint, amount_sat: v.amountSat,
+      confirmations: v.confirmations, backups: v.backups, latest_locktime: v.latestLocktime, tip_height: facts.tipHeight, transfers_remaining: v.transfersRemaining,
     };
+    // A second deposit to the coin's address is covered by no backup: report it.
+    const chain = await this.coinChain(network);
+    if (chain.outputsPaying !== undefined) {
+      const { coinKey } = await import('../lib/statechain/coin.ts');
+      const { parsePublicKey } = await import('../lib/keys/keys.ts');
+      const st = tr.openPackage(pkg, pending, auth.secretKey).statement;
+      const others = (await chain.outputsPaying(coinKey(parsePublicKey(st.owner_share), parsePublicKey(st.operator_share)).script)).filter((u) => `${u.txid}:${u.vout}` !== v.outpoint);
+      message.other_deposits = others.map((u) => ({ outpoint: `${u.txid}:${u.vout}`, amount_sat: Number(u.value), confirmations: u.confirmations }));
+      if (others.length > 0) this.term.warn(`${others.length} other output(s) pay this coin's address: no backup covers them (see other_deposits)`);
+    }
+    return { message };
   }
 }

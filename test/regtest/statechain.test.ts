@@ -5,7 +5,8 @@
  *   signrawtransactionwithwallet: the txid backup 1 spends does not change), refused for
  *   transfer while the deposit is only in the mempool, then withdrawn cooperatively:
  *   accepted and mined;
- * - a second coin moved Alice → Bob → Carol: at each owner's locktime minus one its
+ * - a second coin (funded from a walletcreatefundedpsbt PSBT; a second payment to its
+ *   address is reported to the receiver) moved Alice → Bob → Carol: at each owner's locktime minus one its
  *   backup is rejected `non-final`; at Carol's locktime hers is accepted while Bob's and
  *   Alice's are still `non-final` — the newest owner exits first — and Carol's backup,
  *   bumped by a CPFP child, is submitted as a package with submitpackage and mined.
@@ -29,7 +30,7 @@ const TITLE = BITCOIND ? `statechains against bitcoind -regtest (${BITCOIND})` :
 if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
 
 const TERMS = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '400', '--margin', '2'];
-type Coin = { coin_id: string; outpoint: string; amount_sat: number; backups: string[]; latest_locktime: number; statement: { aggregate: string } };
+type Coin = { coin_id: string; outpoint: string; amount_sat: number; backups: string[]; latest_locktime: number; statement: { aggregate: string; address: string } };
 type Spend = { hex: string; txid: string; child_hex?: string; broadcast?: unknown };
 
 describe.skipIf(!BITCOIND)(TITLE, () => {
@@ -82,7 +83,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const sign = await step(sender, ['statechain-transfer'], req.text);
     const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text);
     const pkg = await step(sender, ['statechain-transfer'], cos.text);
-    const verified = await step<{ confirmations: number; transfers_remaining: number }>(receiver, ['statechain-verify'], pkg.text, 'statechain/verified');
+    const verified = await step<{ confirmations: number; transfers_remaining: number; other_deposits?: { outpoint: string; amount_sat: number }[] }>(receiver, ['statechain-verify'], pkg.text, 'statechain/verified');
     const acc = await step(receiver, ['statechain-transfer'], pkg.text);
     const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text);
     return { verified: verified.msg, coin: (await step<Coin>(receiver, ['statechain-transfer'], done.text, 'statechain/coin')).msg };
@@ -134,9 +135,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   it('Alice → Bob → Carol: the newest backup is final first; Carol exits by a CPFP package, mined', async () => {
     const d = await deposit('ALICE_KEY', 120_000n, 'psbt');
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
-    await n.mine(2);
+    // Someone pays the coin's address a second time: no backup covers it, and the receiver is told.
+    const second = await n.fund(d.coin.statement.address, 7_000n);
+    await n.mine(1);
     const toBob = await transfer(d.coinId, 'ALICE_KEY', 'BOB_KEY');
     expect(toBob.verified.confirmations).toBe(2);
+    expect(toBob.verified.other_deposits).toEqual([{ outpoint: `${second.txid}:${second.vout}`, amount_sat: 7_000, confirmations: 2 }]);
     const toCarol = await transfer(d.coinId, 'BOB_KEY', 'CAROL_KEY');
     const [alice, bob, carol] = toCarol.coin.backups.map((hex) => ({ hex, lockTime: parseTx(hex).lockTime }));
     expect([alice!.lockTime - bob!.lockTime, bob!.lockTime - carol!.lockTime]).toEqual([5, 5]);

@@ -112,6 +112,26 @@ export class RpcChainSource implements ChainSource {
     return raw;
   }
 
+  async outputsPaying(script: Uint8Array): Promise<UtxoInfo[]> {
+    await this.ensureChain();
+    const tip = await this.tip();
+    const reply = obj(await this.client.call('scantxoutset', ['start', [`raw(${toHex(script)})`]]), 'scantxoutset', this.url);
+    if (reply['success'] !== true) throw protocolError('scantxoutset', this.url, 'an unsuccessful scan');
+    const unspents = reply['unspents'];
+    if (!Array.isArray(unspents)) throw protocolError('scantxoutset', this.url, 'no "unspents" list');
+    return unspents.map((u) => {
+      const o = obj(u, 'scantxoutset', this.url);
+      const height = int(o, 'height', 'scantxoutset', this.url);
+      return {
+        txid: txidField(o, 'txid', 'scantxoutset', this.url),
+        vout: int(o, 'vout', 'scantxoutset', this.url),
+        value: amount(o, 'amount', 'scantxoutset', this.url),
+        scriptPubKey: hexOrProtocol(String(o['scriptPubKey']), 'scantxoutset', this.url),
+        confirmations: tip.height - height + 1,
+      };
+    });
+  }
+
   async txConfirmations(txid: string): Promise<number | null> {
     assertTxid(txid);
     await this.ensureChain();

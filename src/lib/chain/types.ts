@@ -54,6 +54,11 @@ export interface ChainSource {
   testMempoolAccept(rawTxs: Uint8Array[]): Promise<MempoolAcceptResult[]>;
   /** Returns the txid. */
   broadcast(rawTx: Uint8Array): Promise<string>;
+  /**
+   * Every unspent output in the confirmed UTXO set paying exactly `script` (Core's
+   * `scantxoutset`, which reads the whole set: slow on mainnet, mempool not included).
+   */
+  outputsPaying?(script: Uint8Array): Promise<UtxoInfo[]>;
   /** Core v28+ `submitpackage` (child with its unconfirmed parents), for CPFP packages. */
   submitPackage?(rawTxs: Uint8Array[]): Promise<unknown>;
 }

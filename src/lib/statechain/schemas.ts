@@ -220,6 +220,10 @@ export const VerifiedSchema = messageSchema('statechain/verified', 'The receiver
   latest_locktime: Height('the receiver\'s backup\'s locktime'),
   tip_height: Type.Integer({ minimum: 0 }),
   transfers_remaining: Type.Integer({ minimum: 0 }),
+  other_deposits: Type.Optional(Type.Array(
+    Type.Object({ outpoint: Type.String(), amount_sat: Sats('its amount'), confirmations: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+    { description: 'with a node: other confirmed outputs paying the coin\'s address — no backup covers them; withdraw them cooperatively' },
+  )),
 });
 
 export const STATECHAIN_SCHEMAS = [
