@@ -15,8 +15,8 @@ export default class DecodeCounterparty extends OffchainCommand<typeof DecodeCou
     'A transaction without Counterparty data is an answer (status "not-counterparty", the reason, exit 0); bytes that are not a transaction are exit 3. ' +
     '--data HEX unpacks a bare message (type id + payload). Balances and validity need Counterparty\'s own ledger and are not computed.';
   static override examples = [
-    { description: 'A P2SH-encoded broadcast (counterparty-core\'s test transaction)', command: '<%= config.bin %> decode-counterparty --network testnet --in fixtures/counterparty/p2sh-broadcast.hex' },
-    { description: 'An OP_RETURN enhanced send', command: '<%= config.bin %> decode-counterparty --network testnet --in fixtures/counterparty/opreturn-enhanced-send.hex' },
+    { description: 'A P2SH-encoded broadcast (counterparty-core\'s test transaction)', command: '<%= config.bin %> decode-counterparty --network testnet --in fixtures/openassets/counterparty-p2sh-broadcast.hex' },
+    { description: 'An OP_RETURN enhanced send', command: '<%= config.bin %> decode-counterparty --network testnet --in fixtures/openassets/counterparty-opreturn-enhanced-send.hex' },
     { description: 'Unpack a bare message (an XCP send)', command: '<%= config.bin %> decode-counterparty --network testnet --data 0000000000000000000000010000000005f5e100' },
   ];
   static override flags = {

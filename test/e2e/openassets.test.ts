@@ -107,10 +107,10 @@ describe('decode-openassets --protocol colu (built CLI)', () => {
 });
 
 describe('decode-counterparty (built CLI)', () => {
-  const X = 'fixtures/counterparty';
+  const X = 'fixtures/openassets';
   const unpack = json(readFileSync(join(ROOT, 'test/vectors/counterparty/unpack_vectors.json'), 'utf8')).vectors as any[];
   it('the P2SH fixture (counterparty-core\'s test transaction) gives its broadcast', () => {
-    const r = run(['decode-counterparty', '--network', 'testnet', '--in', `${X}/p2sh-broadcast.hex`]);
+    const r = run(['decode-counterparty', '--network', 'testnet', '--in', `${X}/counterparty-p2sh-broadcast.hex`]);
     expect(r.status, r.stderr).toBe(0);
     const m = json(r.stdout);
     const g = json(readFileSync(join(ROOT, 'test/vectors/counterparty/gettxinfo_vectors.json'), 'utf8')).transactions.find((t: any) => t.name.startsWith('P2SH'));
@@ -119,10 +119,10 @@ describe('decode-counterparty (built CLI)', () => {
   });
   it('OP_RETURN and multisig fixtures give the unpack vectors\' fields', () => {
     const es = unpack.find((v) => v.datahex.endsWith('fade0001'));
-    const m1 = json(run(['decode-counterparty', '--network', 'testnet', '--in', `${X}/opreturn-enhanced-send.hex`]).stdout);
+    const m1 = json(run(['decode-counterparty', '--network', 'testnet', '--in', `${X}/counterparty-opreturn-enhanced-send.hex`]).stdout);
     expect(m1).toMatchObject({ encoding: ['opreturn'], data: es.datahex, message: { message_type: 'enhanced_send', message_data: { address: es.message_data.address, memo: es.message_data.memo, quantity: es.message_data.quantity } } });
     const iss = unpack.find((v) => v.datahex.startsWith('14000000a25be34b66'));
-    const m2 = json(run(['decode-counterparty', '--network', 'testnet', '--in', `${X}/multisig-issuance.hex`]).stdout);
+    const m2 = json(run(['decode-counterparty', '--network', 'testnet', '--in', `${X}/counterparty-multisig-issuance.hex`]).stdout);
     expect(m2).toMatchObject({ encoding: ['multisig'], data: iss.datahex, message: { message_type: 'issuance', message_data: { asset: iss.message_data.asset, quantity: iss.message_data.quantity, description: iss.message_data.description } } });
   });
   it('--data unpacks a bare message; a transaction without data is an exit-0 answer', () => {
