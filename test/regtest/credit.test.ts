@@ -686,4 +686,87 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await confirmedAt(sent.state_tx.txid)).confirmations).toBe(1);
     expect((await confirmedAt(sent.child.txid)).confirmations).toBe(1);
   }, 180_000);
+
+  // After the one above: it uses that offer's short windows (5–100 blocks).
+  it('a rollover topped up from Core wallet coins of every segwit type (P2WPKH, P2SH-P2WPKH, P2TR) with change, as walletcreatefundedpsbt made it: accepted and mined, the accounting exact', async () => {
+    const D = await openContract(30, 200_000n);
+    await fund(D);
+    await mine(1);
+    await pay(D, 20_000);
+    // One coin of each type the wallet makes (getnewaddress label address_type).
+    const coins: { txid: string; vout: number; type: string }[] = [];
+    for (const [type, want] of [['bech32', 'witness_v0_keyhash'], ['p2sh-segwit', 'scripthash'], ['bech32m', 'witness_v1_taproot']] as const) {
+      const address = await wallet.call<string>('getnewaddress', ['', type]);
+      const txid = await wallet.call<string>('sendtoaddress', [address, satsToBtc(300_000n)]);
+      const tx = await wallet.call<{ details: { address: string; vout: number }[] }>('gettransaction', [txid]);
+      coins.push({ txid, vout: tx.details.find((d) => d.address === address)!.vout, type: want });
+    }
+    await mine(1);
+    // walletcreatefundedpsbt inputs outputs locktime options: those three coins only, 500 000 sat
+    // "to the contract", the rest back as P2WPKH change.
+    const created = await wallet.call<{ psbt: string; fee: number; changepos: number }>('walletcreatefundedpsbt', [
+      coins.map(({ txid, vout }) => ({ txid, vout })), [{ [addressMsg.address]: satsToBtc(500_000n) }], 0, { add_inputs: false, change_type: 'bech32' },
+    ]);
+    expect(created.changepos).toBeGreaterThanOrEqual(0);
+    const walletPsbt = await decodePsbt(created.psbt);
+    expect(walletPsbt.inputs.map((i) => i.witness_utxo?.scriptPubKey.type).sort()).toEqual(coins.map((c) => c.type).sort());
+    const walletTx = Transaction.fromPSBT(base64.decode(created.psbt));
+    const change = walletTx.getOutput(created.changepos);
+    const walletIn = coins.length * 300_000;
+    const topUpFile = join(work!.path, 'top-up.psbt');
+    writeFileSync(topUpFile, created.psbt);
+
+    // A top-up PSBT paying a stranger is refused before anything is written.
+    const stranger = await wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [
+      [coins[0]!], [{ [addressMsg.address]: satsToBtc(100_000n) }, { bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080: satsToBtc(50_000n) }], 0, { add_inputs: false, change_type: 'bech32' },
+    ]);
+    const strangerFile = join(work!.path, 'stranger.psbt');
+    writeFileSync(strangerFile, stranger.psbt);
+    const refusedTopUp = await run(asUser('rollover', '--role', 'user', '--contract', D.id, '--expiry', '+30', '--top-up', strangerFile));
+    expectRefused(refusedTopUp, 'E_TOPUP_OUTPUT');
+
+    type RolloverRequest = { new_contract_id: string; new_contract: Terms; rollover_psbt: string };
+    type RolledOver = { new_contract_id: string; rollover: { txid: string; complete: boolean; psbt: string } };
+    const r1 = await step<RolloverRequest>(asUser('rollover', '--role', 'user', '--contract', D.id, '--expiry', '+30', '--top-up', topUpFile), '', 'credit/rollover-request');
+    const refundRound = await run(asMint('rollover', '--role', 'mint'), JSON.stringify(r1));
+    const sign = await run(asUser('rollover', '--role', 'user'), refundRound.stdout);
+    const accept = await run(asMint('rollover', '--role', 'mint'), sign.stdout);
+    const rolled = await step<RolledOver>(asUser('rollover', '--role', 'user'), accept.stdout, 'credit/rolled-over');
+    expect(rolled.rollover.complete).toBe(false); // the wallet's inputs are the wallet's to sign
+
+    // The wallet signs its inputs in the PSBT as we hand it out; Core finalizes it.
+    const processed = await wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [rolled.rollover.psbt]);
+    expect(processed.complete).toBe(true);
+    const finalized = await node.rpc.call<{ hex?: string; complete: boolean }>('finalizepsbt', [processed.psbt]);
+    expect(finalized.complete).toBe(true);
+    const raw = fromHex(finalized.hex!);
+    expect(await computeTxid(raw)).toBe(rolled.rollover.txid); // segwit only: signing kept the txid the new refund spends
+    const [verdict] = await source.testMempoolAccept([raw]);
+    expect(verdict, verdict?.rejectReason).toMatchObject({ txid: rolled.rollover.txid, allowed: true });
+
+    // Exact accounting, from the transaction Core accepted: the mint is paid its cumulative amount,
+    // the change is the wallet's change untouched, the rest (less Core's counted fee) funds the next contract.
+    const tx = Transaction.fromRaw(raw, { allowUnknownOutputs: true });
+    expect(tx.inputsLength).toBe(1 + coins.length);
+    expect(tx.outputsLength).toBe(3);
+    expect(tx.getOutput(0)).toMatchObject({ script: decodeAddress(offer.payout_address, 'regtest'), amount: 20_000n });
+    expect(toHex(tx.getOutput(1).script!)).toBe(toHex(D.script));
+    expect(tx.getOutput(1).amount).toBe(BigInt(r1.new_contract.capacity_sat));
+    expect(toHex(tx.getOutput(2).script!)).toBe(toHex(change.script!));
+    expect(tx.getOutput(2).amount).toBe(change.amount);
+    const fee = BigInt(verdict!.fees!);
+    expect(fee).toBe(D.capacity + BigInt(walletIn) - 20_000n - tx.getOutput(1).amount! - change.amount!);
+    // The top-up is what the change does not take back; the fee our estimate set is at least the contract's rate on Core's vsize.
+    expect(tx.getOutput(1).amount).toBe(D.capacity - 20_000n + (BigInt(walletIn) - change.amount!) - fee);
+    expect(Number(fee) / verdict!.vsize!).toBeGreaterThanOrEqual(D.terms.fee_rate);
+    expect(Number(fee) / verdict!.vsize!).toBeLessThan(D.terms.fee_rate * 1.05);
+
+    expect(await source.broadcast(raw)).toBe(rolled.rollover.txid);
+    await mine(1);
+    expect((await confirmedAt(rolled.rollover.txid)).confirmations).toBe(1);
+    // The next contract is funded by the mined rollover and takes payments.
+    const next = { ...D, id: rolled.new_contract_id, terms: r1.new_contract };
+    const p = await pay(next, 7_000);
+    expect(p.receipt).toMatchObject({ state: 1, cumulative_sat: 7_000 });
+  }, 240_000);
 });

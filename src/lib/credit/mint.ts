@@ -21,6 +21,7 @@ import type { Transaction } from '@scure/btc-signer';
 import { termsFromJson } from './codec.ts';
 import type { MintContext, MintContractRecord, MintPolicy, ReceiptJson } from './ports.ts';
 import { checkClose, checkFunding, checkRefund, checkRollover, checkState } from './rules.ts';
+import { rolloverTxid } from './transactions.ts';
 import type {
   CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema,
 } from './schemas.ts';
@@ -336,7 +337,7 @@ export async function acceptRollover(ctx: MintContext, req: RolloverSign): Promi
   const openAccept = { type: 'credit/open-accept', version: 1, network: ctx.network, contract_id: next.id, refund_psbt: refundPsbt, next_nonce: nextNonce };
   await ctx.funding.bindFunding(outpointOf(next.funding), { contract_id: next.id, kind: 'open' });
   await ctx.records.put({ contract_id: next.id, network: ctx.network, contract: proposed.new_contract, status: 'open', next_state: 1, open_accept: openAccept });
-  const frozen = { ...record, status: 'rolling-over' as const, next_state: req.state + 1, settlement: { kind: 'rollover' as const, state: req.state, txid: tx.id, response, new_contract_id: next.id } };
+  const frozen = { ...record, status: 'rolling-over' as const, next_state: req.state + 1, settlement: { kind: 'rollover' as const, state: req.state, txid: rolloverTxid(tx), response, new_contract_id: next.id } };
   delete frozen.proposed_rollover;
   await ctx.records.put(frozen);
   return response;

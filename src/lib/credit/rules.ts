@@ -11,7 +11,7 @@ import { equalBytes, toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import { dustThreshold, keyPathTxVsize, standardScriptType } from '../tx/policy.ts';
 import type { CreditContract } from './terms.ts';
-import { buildRefund, extraInputVbytes, isNestedP2wpkh } from './transactions.ts';
+import { buildRefund, extraInputVbytes, isNestedP2wpkh, rolloverTxid } from './transactions.ts';
 
 const SEQUENCE_FINAL = 0xffffffff;
 const SEQUENCE_RBF_NO_LOCK = 0xfffffffd;
@@ -170,7 +170,7 @@ export function checkRollover(tx: Transaction, c: CreditContract, latestCumulati
   if (payoutOutputs === 1 && !equalBytes(tx.getOutput(0).script!, c.payoutScript)) refuse('E_BAD_OUTPUTS', `${what} must pay the mint in output 0`);
   const vout = next.funding.vout;
   const o = vout < tx.outputsLength ? tx.getOutput(vout) : undefined;
-  if (vout !== payoutOutputs || !o?.script || !equalBytes(o.script, next.script) || o.amount !== next.capacity || next.funding.txid !== tx.id) {
+  if (vout !== payoutOutputs || !o?.script || !equalBytes(o.script, next.script) || o.amount !== next.capacity || next.funding.txid !== rolloverTxid(tx)) {
     refuse('E_BAD_OUTPUTS', `${what} output ${payoutOutputs} must fund the next contract with exactly ${next.capacity} sat`);
   }
   let change = 0n;

@@ -16,10 +16,11 @@
  * child of at most 1000 vB, and the mint's CPFP child from its payout can evict the
  * user's by sibling replacement.
  */
-import { Transaction } from '@scure/btc-signer';
+import { RawTx, Transaction } from '@scure/btc-signer';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { hash160 } from '@scure/btc-signer/utils.js';
 import { RefusedError, UsageError } from '../errors.ts';
-import { equalBytes, toHex } from '../bytes.ts';
+import { concatBytes, equalBytes, toHex } from '../bytes.ts';
 import { setMusigParticipants } from '../musig/psbt-keypath.ts';
 import { TAPROOT_KEYPATH_INPUT_VBYTES, dustThreshold, feeFor, inputVsize, keyPathTxVsize, standardScriptType } from '../tx/policy.ts';
 import type { CreditContract } from './terms.ts';
@@ -188,6 +189,24 @@ export function topUpFromPsbt(wallet: Transaction, contractScript: Uint8Array): 
 export function isNestedP2wpkh(script: Uint8Array, redeemScript: Uint8Array | undefined): boolean {
   return !!redeemScript && standardScriptType(script) === 'p2sh' && standardScriptType(redeemScript) === 'p2wpkh'
     && equalBytes(script.subarray(2, 22), hash160(redeemScript));
+}
+
+/**
+ * The txid a rollover will have once signed. A P2SH-P2WPKH input's scriptSig (the push
+ * of its redeem script) is part of the txid, and the unsigned PSBT has none yet; every
+ * other input is native segwit (empty scriptSig). Known in advance, so the next
+ * contract's funding outpoint — which its refund spends — is known before anything is
+ * signed.
+ */
+export function rolloverTxid(tx: Transaction): string {
+  const inputs = Array.from({ length: tx.inputsLength }, (_, i) => {
+    const input = tx.getInput(i);
+    const nested = input.witnessUtxo && isNestedP2wpkh(input.witnessUtxo.script, input.redeemScript);
+    return { txid: input.txid!, index: input.index!, finalScriptSig: nested ? concatBytes(Uint8Array.of(input.redeemScript!.length), input.redeemScript!) : new Uint8Array(), sequence: input.sequence ?? 0xffffffff };
+  });
+  if (inputs.every((i) => i.finalScriptSig.length === 0)) return tx.id;
+  const outputs = Array.from({ length: tx.outputsLength }, (_, i) => ({ amount: tx.getOutput(i).amount!, script: tx.getOutput(i).script! }));
+  return toHex(sha256(sha256(RawTx.encode({ version: tx.version, segwitFlag: false, inputs, outputs, witnesses: [], lockTime: tx.lockTime }))).reverse());
 }
 
 /** vbytes of a top-up input: P2TR key path 57.5, P2WPKH 68, P2SH-P2WPKH 91 (its 23-byte scriptSig). */

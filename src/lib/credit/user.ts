@@ -21,7 +21,7 @@ import { checkFunding, checkRefund } from './rules.ts';
 import type { ClosedSchema, CreditOfferSchema, OpenAcceptSchema, ReceiptSchema, RolloverAcceptSchema, RolloverRefundSchema } from './schemas.ts';
 import { issueNonce, refundNonceContext, signedKeyPathTx, userSignAgainst } from './signing.ts';
 import { contractKey, makeContract, type CreditContract } from './terms.ts';
-import { NO_TOP_UP, buildClose, buildRefund, buildRollover, buildState, maxCumulative, type TopUp } from './transactions.ts';
+import { NO_TOP_UP, buildClose, buildRefund, buildRollover, buildState, maxCumulative, rolloverTxid, type TopUp } from './transactions.ts';
 
 type Offer = Static<typeof CreditOfferSchema>;
 
@@ -361,12 +361,13 @@ export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverP
   let built = buildRollover(c, cumulative, c.script, p.feeRate, p.topUp ?? NO_TOP_UP);
   // A rollover abandoned after its round 1 may have had its next refund co-signed on its
   // output: one more sat of fee gives this one another txid, so another outpoint.
-  for (let extra = 1n; record.abandoned_rollovers?.includes(built.tx.id); extra++) built = buildRollover(c, cumulative, c.script, p.feeRate, p.topUp ?? NO_TOP_UP, extra);
+  for (let extra = 1n; record.abandoned_rollovers?.includes(rolloverTxid(built.tx)); extra++) built = buildRollover(c, cumulative, c.script, p.feeRate, p.topUp ?? NO_TOP_UP, extra);
   const { tx, newCapacity, vout } = built;
+  const txid = rolloverTxid(tx);
   const sameRollover = (q: Pending) => {
     const r = q.request as { new_contract?: { expiry_height: number } };
     // Round 2 sent: the proposal is fixed; its expiry is in the next contract's record.
-    return q.txid === tx.id && (r.new_contract === undefined || r.new_contract.expiry_height === p.expiryHeight);
+    return q.txid === txid && (r.new_contract === undefined || r.new_contract.expiry_height === p.expiryHeight);
   };
   const resend = checkCanSign(record, 'rollover', sameRollover, (q) => ` (rollover ${q.txid})`);
   if (resend) {
@@ -379,7 +380,7 @@ export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverP
     return resend;
   }
   checkExpiryHeight(p.expiryHeight, (await ctx.chain.tip()).height, record.expiry_window);
-  const next = makeContract({ ...c, capacity: newCapacity, funding: { txid: tx.id, vout }, expiryHeight: p.expiryHeight, feeRate: c.feeRate });
+  const next = makeContract({ ...c, capacity: newCapacity, funding: { txid, vout }, expiryHeight: p.expiryHeight, feeRate: c.feeRate });
   const request = {
     type: 'credit/rollover-request', version: 1, network: ctx.network, contract_id: c.id, state, cumulative_sat: Number(cumulative),
     fee_rate: p.feeRate, new_contract_id: next.id, new_contract: termsToJson(next), rollover_psbt: base64.encode(serializePsbt(tx)),
@@ -391,7 +392,7 @@ export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverP
   };
   if (record.expiry_window) nextRecord.expiry_window = record.expiry_window;
   await putOrBurn(ctx, next, request.refund_psbt, nextRecord);
-  await ctx.records.put({ ...record, pending: { kind: 'rollover', state, cumulative_sat: Number(cumulative), txid: tx.id, request, new_contract_id: next.id } });
+  await ctx.records.put({ ...record, pending: { kind: 'rollover', state, cumulative_sat: Number(cumulative), txid, request, new_contract_id: next.id } });
   return request;
 }
 
@@ -415,7 +416,7 @@ export async function rolloverSign(ctx: UserContext, msg: Static<typeof Rollover
     await ctx.records.put({ ...nextRecord, refund });
   }
   const tx = parsePsbtBase64((p.request as { rollover_psbt: string }).rollover_psbt, 'rollover_psbt');
-  if (tx.id !== p.txid) throw new Error('stored rollover does not match its txid');
+  if (rolloverTxid(tx) !== p.txid) throw new Error('stored rollover does not match its txid');
   userSignAgainst(tx, 0, ctx.user, c.mintPubkey, record.mint_nonce!);
   const sign = {
     type: 'credit/rollover-sign', version: 1, network: ctx.network, contract_id: c.id, state: p.state, new_contract_id: next.id,
@@ -434,7 +435,7 @@ export async function applyRolloverAccept(ctx: UserContext, accept: Static<typeo
   checkFirstNonce(accept.next_nonce);
   if (!nextRecord.refund) refuse('E_RECEIPT_MISMATCH', 'the next contract\'s refund is not complete: feed the credit/rollover-refund first');
   const rollover = parsePsbtBase64(accept.rollover_psbt, 'rollover_psbt');
-  if (rollover.id !== p.txid) refuse('E_RECEIPT_MISMATCH', `the returned rollover ${rollover.id} is not the one this user signed (${p.txid})`);
+  if (rolloverTxid(rollover) !== p.txid) refuse('E_RECEIPT_MISMATCH', `the returned rollover ${rolloverTxid(rollover)} is not the one this user signed (${p.txid})`);
   const sig = rollover.getInput(0).tapKeySig;
   if (!sig || !schnorr.verify(sig, keyPathSighash(rollover, 0), c.key.output.outputKey)) refuse('E_BAD_SIGNATURE', 'the rollover\'s contract input is not validly signed');
   rollover.finalizeIdx(0);
@@ -446,7 +447,7 @@ export async function applyRolloverAccept(ctx: UserContext, accept: Static<typeo
   return {
     type: 'credit/rolled-over', version: 1, network: ctx.network, contract_id: c.id, new_contract_id: next.id,
     refund: { ...nextRecord.refund, final_from_height: next.expiryHeight + 1 },
-    rollover: { txid: rollover.id, complete, psbt: base64.encode(serializePsbt(rollover)), hex: complete ? toHex(rollover.extract()) : undefined },
+    rollover: { txid: p.txid, complete, psbt: base64.encode(serializePsbt(rollover)), hex: complete ? toHex(rollover.extract()) : undefined },
   };
 }
 
