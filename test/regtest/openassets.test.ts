@@ -4,7 +4,8 @@
  * Core accepts and mines both, and `decode-openassets --rpc-url` colors the transfer
  * back to its issuance through the node (getrawtransaction; the harness runs -txindex).
  * Expected asset IDs are computed independently (@scure/base + noble), not by the code
- * under test. Skips visibly without a bitcoind.
+ * under test. Also Colu: an issuance and a transfer built here, mined, and colored by
+ * `--protocol colu` through the node. Skips visibly without a bitcoind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Transaction, TEST_NETWORK, p2pkh } from '@scure/btc-signer';
@@ -123,5 +124,41 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const m = JSON.parse(r.stdout);
     expect(m).toMatchObject({ status: 'undecided', missing_ancestors: [ghost] });
     expect(m.hint_if_missing).toMatch(/-txindex/);
+  }, 60_000);
+
+  it('Colu: an issuance of 10 units and a transfer of 3 + 7 built here are mined; --protocol colu colors them through the node', async () => {
+    const fundTxid = await wallet.call<string>('sendtoaddress', [issuerOut.address!, 0.01]);
+    await node.rpc.call('generatetoaddress', [1, miner]);
+    const fundHex = await node.rpc.call<string>('getrawtransaction', [fundTxid, false]);
+    const fund = Transaction.fromRaw(fromHex(fundHex), { allowUnknownOutputs: true });
+    let vout = -1;
+    for (let i = 0; i < fund.outputsLength; i++) if (toHex(fund.getOutput(i).script!) === toHex(issuerOut.script)) vout = i;
+    const funded = fund.getOutput(vout).amount!;
+    // cc-transaction's vector payload 434302050a60: issue 10, divisibility 3, unlocked, aggregatable, no payments → all to the last output
+    const iss = new Transaction({ allowUnknownOutputs: true });
+    spendable(iss, fundHex, vout);
+    iss.addOutput({ script: opReturn('434302050a60'), amount: 0n });
+    iss.addOutput({ script: issuerOut.script, amount: funded - 2000n });
+    iss.sign(ISSUER.secretKey);
+    iss.finalize();
+    expect(await node.rpc.call<string>('sendrawtransaction', [iss.hex])).toBe(iss.id);
+    // transfer: payments 3 → output 0 and 7 → output 1 (0x00 0x03, 0x01 0x07)
+    const xfer = new Transaction({ allowUnknownOutputs: true });
+    spendable(xfer, iss.hex, 1);
+    xfer.addOutput({ script: holderOut.script, amount: 1000n });
+    xfer.addOutput({ script: issuerOut.script, amount: funded - 2000n - 1000n - 2000n });
+    xfer.addOutput({ script: opReturn('4343021500030107'), amount: 0n });
+    xfer.sign(ISSUER.secretKey);
+    xfer.finalize();
+    expect(await node.rpc.call<string>('sendrawtransaction', [xfer.hex])).toBe(xfer.id);
+    await node.rpc.call('generatetoaddress', [1, miner]);
+
+    const r = await offchain(['decode-openassets', '--network', 'regtest', '--protocol', 'colu', '--tx', xfer.hex, '--rpc-url', node.config.url, '--rpc-cookie', node.cookieFile]);
+    expect(r.status, describeRun(r)).toBe(0);
+    const m = JSON.parse(r.stdout);
+    // independent Colu unlocked ID: base58check(0x2e37 || hash160(issuing script) || divisibility 0x0003)
+    const asset = b58c.encode(Uint8Array.from([0x2e, 0x37, ...ripemd160(sha256(issuerOut.script)), 0x00, 0x03]));
+    expect(m.flow).toEqual({ status: 'colored', overflow: false });
+    expect(m.outputs.map((o: any) => o.assets.map((a: any) => [a.assetId, a.amount, a.issueTxid]))).toEqual([[[asset, '3', iss.id]], [[asset, '7', iss.id]], []]);
   }, 60_000);
 });
