@@ -98,6 +98,19 @@ save('refund', ccli(['refund-credit', '--any-time', '--tip-height', '1003', ...u
 save('contracts', ccli(['credit', 'list', ...mintArgs, '--tip-height', '1003']));
 const closeReq = save('close-request', ccli(['close-credit', '--role', 'user', '--start', ...userArgs]));
 save('closed', ccli(['close-credit', '--role', 'mint', ...mintArgs], closeReq));
+// Recovery (docs/credit.md "Recovering from a refusal"), in state directories of their own so
+// the lifecycle above is unchanged: a payment that never reached the mint, abandoned; an
+// open the mint never answered, abandoned by the user alone.
+const recovery = (name: string, who: 'MINT_KEY' | 'USER_KEY') => ['--key-env', who, '--state-dir', join(credit, 'recovery', name)];
+const [mintR, userR, userO] = [recovery('mint', 'MINT_KEY'), recovery('user', 'USER_KEY'), recovery('user-open', 'USER_KEY')];
+ccli(['open-credit', '--role', 'mint', '--publish', ...mintR, '--payout-address', PAYOUT]);
+const openR = ['--offer', fx('credit/offer.json'), '--tip-height', '1000', '--expiry', '+4320', '--refund-address', REFUND];
+ccli(['open-credit', '--role', 'user', ...userR], ccli(['open-credit', '--role', 'mint', ...mintR, '--tip-height', '1000'], ccli(['open-credit', '--role', 'user', ...userR, ...openR], funding)));
+ccli(['sign-update', '--role', 'user', '--amount', '1000', ...userR]); // never reaches the mint
+const abandonMsg = save('abandon', ccli(['credit', 'abandon', '--role', 'user', '--start', ...userR]));
+save('abandoned', ccli(['credit', 'abandon', '--role', 'mint', ...mintR], abandonMsg));
+ccli(['open-credit', '--role', 'user', ...userO, ...openR], funding);
+save('open-abandoned', ccli(['credit', 'abandon', '--role', 'user', '--start', ...userO]));
 rmSync(credit, { recursive: true, force: true });
 console.error('credit fixtures regenerated');
 
