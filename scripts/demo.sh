@@ -4,7 +4,7 @@
 # its own state directory (temporary, removed at the end):
 #
 #   offer → address → open (refund first) → 3 payments → credit list → rollover (two rounds)
-#   → 2 payments on the new contract → cooperative close → credit list
+#   → 2 payments on the new contract → a lost payment abandoned → cooperative close → credit list
 #   → the mint's exit-credit and the user's refund-credit (the unilateral ways out)
 #
 # Each message is printed (pretty JSON) on stdout, under a one-line header on stderr.
@@ -139,6 +139,17 @@ for amount in 20000 30000; do
     | show 'user: credit/balance' >/dev/null
   check
 done
+
+step '6b. A payment that never reaches the mint (a lost message, or a refusal): the user abandons it through the mint, which burns that nonce and issues a fresh one'
+user sign-update --role user --amount 5000 | show 'user → (lost): credit/update-request (+5000 sat)' >/dev/null
+check
+user credit abandon --role user --start \
+  | show 'user → mint: credit/abandon (signed by the user; the request is never resent)' \
+  | mint credit abandon --role mint \
+  | show 'mint → user: credit/abandoned (nothing was signed at that state; a fresh nonce)' \
+  | user credit abandon --role user \
+  | show 'user: credit/balance (back at its last confirmed state)' >/dev/null
+check
 
 step '7. Cooperative close of the new contract'
 user close-credit --role user --start \
