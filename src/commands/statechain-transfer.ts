@@ -25,6 +25,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
     ...coinFlag,
     start: Flags.boolean({ description: 'step 1 (receiver): ask for the coin given by --coin; no input is read' }),
     'operator-key': Flags.string({ description: 'step 1 (receiver): the operator\'s authentication key, hex: only its statements are trusted', helpValue: 'PUBKEY' }),
+    'backup-address': Flags.string({ description: 'step 1 (receiver): your backup pays this address instead of your share\'s P2TR (e.g. a Lightning channel\'s funding output)', helpValue: 'ADDRESS' }),
   };
 
   protected async execute(): Promise<CommandResult> {
@@ -38,7 +39,9 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
       const store = await this.store(network);
       if ((await store.read(`coin-${coinId}`)) !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${coinId} is already in this state directory`);
       const ctx = await this.ownerContext(network);
-      const { pending, message } = tr.startReceive(coinId, operatorKey, ctx);
+      let backupScript: Uint8Array | undefined;
+      if (f['backup-address'] !== undefined) backupScript = (await import('../lib/address.ts')).decodeAddress(f['backup-address'], network, '--backup-address');
+      const { pending, message } = tr.startReceive(coinId, operatorKey, ctx, backupScript);
       await store.write(`receive-${coinId}`, pending);
       return { message };
     }

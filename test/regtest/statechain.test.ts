@@ -24,6 +24,9 @@ import { KEYS } from '../e2e/statechain-flow.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
+import { LEGACY, buildCommitment, finalizeCommitment, fundingOutput, perCommitmentPoint, pointOf, signCommitment, generateFromSeed } from '../../src/lib/bolt3/index.ts';
+import { scriptAddress } from '../../src/lib/address.ts';
+import { checkChannelOnCoin } from '../../src/lib/statechain/channel.ts';
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND ? `statechains against bitcoind -regtest (${BITCOIND})` : 'statechains against bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
@@ -163,5 +166,45 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     }
     // The coin's output is gone: Bob's backup can never confirm now.
     expect(await n.mempool(bob!.hex)).toMatchObject({ allowed: false });
+  });
+
+  it('a channel on the coin: Bob\'s backup pays the channel\'s funding output; it and the first BOLT 3 commitment are mined', async () => {
+    // Alice's and Bob's channel keys (test keys), and the channel's BOLT 3 funding output.
+    const sec = (b: number) => new Uint8Array(32).fill(b);
+    const keys = (o: number) => ({ fundingPubkey: pointOf(sec(o + 1)), revocationBasepoint: pointOf(sec(o + 2)), paymentBasepoint: pointOf(sec(o + 3)), delayedPaymentBasepoint: pointOf(sec(o + 4)), htlcBasepoint: pointOf(sec(o + 5)) });
+    const alice = keys(0x10);
+    const bob = keys(0x20);
+    const funding = fundingOutput(alice.fundingPubkey, bob.fundingPubkey, 0n);
+    const d = await deposit('ALICE_KEY', 90_000n);
+    await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+    await n.mine(2);
+    const req = await step('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub, '--backup-address', scriptAddress(funding.script, 'regtest')!]);
+    const sign = await step('ALICE_KEY', ['statechain-transfer'], req.text);
+    const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text);
+    const pkg = await step('ALICE_KEY', ['statechain-transfer'], cos.text);
+    const acc = await step('BOB_KEY', ['statechain-transfer'], pkg.text);
+    const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text);
+    const coin = (await step<Coin>('BOB_KEY', ['statechain-transfer'], done.text, 'statechain/coin')).msg;
+    const [aliceBackup, channelFunding] = coin.backups.map((hex) => parseTx(hex));
+    expect(hexOf(channelFunding!.outputs[0]!.script)).toBe(hexOf(funding.script));
+    checkChannelOnCoin({ fundingLocktime: channelFunding!.lockTime, previousLocktime: aliceBackup!.lockTime, toSelfDelay: 6, htlcExpiries: [] });
+
+    // The first commitment (Alice's, legacy format) spends the funding backup's output.
+    const params = {
+      format: LEGACY, fundingOutpoint: { txid: channelFunding!.txid, vout: 0 }, fundingSatoshis: channelFunding!.outputs[0]!.amount,
+      opener: 'local' as const, local: alice, remote: bob, toSelfDelay: 6, dustLimitSatoshis: 546n,
+    };
+    const perCommitment = perCommitmentPoint(generateFromSeed(sec(0x33), 2 ** 48 - 1));
+    const total = channelFunding!.outputs[0]!.amount * 1000n;
+    const commitment = buildCommitment(params, { commitmentNumber: 0, perCommitmentPoint: perCommitment, toLocalMsat: total - 20_000_000n, toRemoteMsat: 20_000_000n, feeratePerKw: 253, htlcs: [] });
+    const first = finalizeCommitment(commitment, signCommitment(commitment, sec(0x11)), signCommitment(commitment, sec(0x21)));
+
+    await n.mine(channelFunding!.lockTime - 1 - (await n.tip()));
+    expect(await n.mempool(coin.backups[1]!)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    await n.mine(1);
+    await n.acceptAndMine(coin.backups[1]!);
+    await n.acceptAndMine(first.hex);
+    // Alice's own backup can never confirm now: the coin is in the channel.
+    expect(await n.mempool(coin.backups[0]!)).toMatchObject({ allowed: false });
   });
 });

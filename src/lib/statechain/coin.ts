@@ -8,7 +8,8 @@
  * - a backup is fully determined by (outpoint, amount, locktime, owner share, fee): version
  *   3 (TRUC: a low-fee backup can be bumped by a 1p1c CPFP package), one input — the deposit
  *   outpoint — with nSequence 0xfffffffe (locktime enforced, no RBF signalling needed under
- *   TRUC), one output paying amount − fee to the owner share's BIP-86 P2TR. The receiver
+ *   TRUC), one output paying amount − fee to the owner share's BIP-86 P2TR (or to a script
+ *   that owner chose, e.g. a Lightning channel's funding output). The receiver
  *   rebuilds each backup from these and compares bytes, so nothing else can hide in one;
  * - a transfer is allowed only while the next locktime stays above tip + margin.
  *
@@ -39,7 +40,15 @@ export type Terms = {
 
 export type OutPoint = { txid: string; vout: number };
 
-export type BackupSpec = { outpoint: OutPoint; amountSat: bigint; locktime: number; ownerShare: Uint8Array; feeSat: bigint };
+export type BackupSpec = {
+  outpoint: OutPoint;
+  amountSat: bigint;
+  locktime: number;
+  ownerShare: Uint8Array;
+  feeSat: bigint;
+  /** Where the backup pays, when its owner chose something other than its share's P2TR (a channel's funding output). */
+  payTo?: Uint8Array | undefined;
+};
 
 /** The coin's key: P = O + S, owner first (the owner carries the taproot tweak). */
 export function coinKey(ownerShare: Uint8Array, operatorShare: Uint8Array): AdditiveKey {
@@ -89,7 +98,7 @@ export function backupTransaction(key: AdditiveKey, spec: BackupSpec): Transacti
     sequence: BACKUP_SEQUENCE,
     witnessUtxo: { script: key.script, amount: spec.amountSat },
   });
-  tx.addOutput({ script: ownerScript(spec.ownerShare), amount: value });
+  tx.addOutput({ script: spec.payTo ?? ownerScript(spec.ownerShare), amount: value });
   return tx;
 }
 

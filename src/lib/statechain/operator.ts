@@ -246,14 +246,15 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   if (locktime <= tip + terms.margin) throw new RefusedError('E_TRANSFERS_EXHAUSTED', `the next backup's locktime ${locktime} would be within ${terms.margin} blocks of the tip ${tip}: this coin cannot move again; withdraw it`);
   await checkConfirmed(record, ctx.chain);
   const { outpoint, amountSat, key } = coinOf(record);
-  const tx = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(req.receiver_share, 'receiver_share'), feeSat: terms.backupFeeSat });
+  const payTo = req.backup_script === undefined ? undefined : fromHex(req.backup_script, 'backup_script');
+  const tx = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(req.receiver_share, 'receiver_share'), feeSat: terms.backupFeeSat, payTo });
   sameUnsigned(tx, req.backup_tx, 'backup_tx');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
   const sig = cosign(record, tx, req.owner_pubnonce, ctx);
   const x1 = bytes32(randomScalar(ctx.random, 'statechain/x1'));
   const statement: UnsignedStatement = {
     ...st, status: 'transferring', count: st.count + 1,
-    backups: [...st.backups, { n: st.count + 1, txid: tx.id, locktime, owner_share: req.receiver_share }],
+    backups: [...st.backups, { n: st.count + 1, txid: tx.id, locktime, owner_share: req.receiver_share, ...(req.backup_script === undefined ? {} : { script: req.backup_script }) }],
     transfer: { transfer_id: req.transfer_id, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share, x1_point: toHex(secp256k1.getPublicKey(x1, true)) },
   };
   const x1Sealed = sealJson(parsePublicKey(st.owner_auth, 'owner_auth'), { x1: toHex(x1) }, `${record.coin_id}/${req.transfer_id}/x1`, bytes32(randomScalar(ctx.random, 'statechain/seal')));

@@ -232,12 +232,15 @@ export async function withdrawFinish(record: OwnerRecord, cosigned: Msg<typeof W
 /** This owner's backup (the newest in its chain, paying its share) and a CPFP child spending its output. */
 export function backupWithChild(record: OwnerRecord, child: { destination: Uint8Array; feeRate: number } | undefined, auxRand: Uint8Array) {
   if (record.backups.length === 0) throw new StateConflictError('E_NO_BACKUP', 'this coin has no signed backup yet');
-  // Ours is the newest backup paying our share (a transfer we sent may have added one after it).
+  // Ours is the newest backup recorded for our share (a transfer we sent may have added one after it).
   const own = ownerScript(parsePublicKey(record.share, 'share'));
-  const hex = [...record.backups].reverse().find((h) => equalBytes(parseTransaction(h, 'the stored backup').getOutput(0).script!, own));
-  if (hex === undefined) throw new RefusedError('E_NOT_OWNER', 'no backup of this coin pays our share');
+  const records = record.statement.backups;
+  const index = records.map((r) => r.owner_share).lastIndexOf(record.share);
+  if (index < 0 || record.backups[index] === undefined) throw new RefusedError('E_NOT_OWNER', 'no backup of this coin is ours');
+  const hex = record.backups[index]!;
   const backup = parseTransaction(hex, 'the stored backup');
   if (child === undefined) return { backup, hex };
+  if (!equalBytes(backup.getOutput(0).script!, own)) throw new RefusedError('E_NO_CHILD', 'this backup pays the script you chose (e.g. a channel\'s funding output), not your share: bump it from there');
   const value = backup.getOutput(0).amount!;
   const parentFee = BigInt(record.statement.terms.backup_fee_sat);
   const parentVsize = Math.ceil(backup.weight / 4);

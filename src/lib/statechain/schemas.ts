@@ -38,6 +38,7 @@ export const BackupRecordSchema = Type.Object(
     txid: Txid,
     locktime: Height('the backup\'s nLockTime'),
     owner_share: Pubkey('the share whose BIP-86 P2TR the backup pays'),
+    script: Type.Optional(Hex('where the backup pays instead, chosen by that owner (e.g. a channel\'s funding output)')),
   },
   { additionalProperties: false },
 );
@@ -125,6 +126,7 @@ export const TransferRequestSchema = messageSchema('statechain/transfer-request'
   receiver_auth: Pubkey('the receiver\'s authentication key'),
   receiver_share: Pubkey('O₂, the receiver\'s new share'),
   receiver_pop: Hex('the receiver\'s proof of possession of O₂ for this coin', 64),
+  backup_script: Type.Optional(Hex('where the receiver\'s backup pays instead of O₂\'s P2TR (e.g. a channel\'s funding output)')),
   receiver_sig: Sig('the receiver'),
 });
 
@@ -136,6 +138,7 @@ export const TransferSignSchema = messageSchema('statechain/transfer-sign', 'Sen
   receiver_pop: Hex('the receiver\'s proof of possession of O₂', 64),
   locktime: Height('the receiver\'s backup\'s locktime: the previous minus the interval'),
   backup_tx: TxHex('the receiver\'s backup, unsigned'),
+  backup_script: Type.Optional(Hex('where the receiver asked its backup to pay')),
   owner_pubnonce: Pubnonce('the sender'),
   owner_sig: Sig('the sender (the current owner)'),
 });

@@ -34,7 +34,7 @@ import { bindingBody, verifyTransfer, type ChainFacts, type Verified } from './v
 type Msg<S extends TObject> = Static<S>;
 
 /** What a receiver keeps between asking for a coin and being handed it. */
-export type PendingReceive = { coin_id: string; network: OwnerRecord['network']; share_secret: string; share: string; auth: string; operator_auth: string };
+export type PendingReceive = { coin_id: string; network: OwnerRecord['network']; share_secret: string; share: string; auth: string; operator_auth: string; backup_script?: string };
 
 const withoutField = (m: Record<string, unknown>, field: string) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== field));
 
@@ -45,12 +45,18 @@ function requireSig(m: Record<string, unknown>, field: string, key: string, who:
 }
 
 /** Receiver, step 1: a new share for this coin and the request the sender answers. */
-export function startReceive(coinId: string, operatorAuth: Uint8Array, ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>) {
+export function startReceive(coinId: string, operatorAuth: Uint8Array, ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>, backupScript?: Uint8Array) {
   const { secret, share } = newShare(ctx.random, 'statechain/receiver-share');
   const pop = provePossession(secret, fromHex(coinId, 'coin id', 16), ctx.random.bytes(32, 'statechain/pop-aux'));
-  const pending: PendingReceive = { coin_id: coinId, network: ctx.network, share_secret: toHex(secret), share: toHex(share), auth: toHex(ctx.auth.publicKey), operator_auth: toHex(operatorAuth) };
+  const pending: PendingReceive = {
+    coin_id: coinId, network: ctx.network, share_secret: toHex(secret), share: toHex(share), auth: toHex(ctx.auth.publicKey), operator_auth: toHex(operatorAuth),
+    ...(backupScript === undefined ? {} : { backup_script: toHex(backupScript) }),
+  };
   secret.fill(0);
-  const body = { type: 'statechain/transfer-request', version: 1, network: ctx.network, coin_id: coinId, receiver_auth: pending.auth, receiver_share: pending.share, receiver_pop: toHex(pop) };
+  const body = {
+    type: 'statechain/transfer-request', version: 1, network: ctx.network, coin_id: coinId, receiver_auth: pending.auth, receiver_share: pending.share, receiver_pop: toHex(pop),
+    ...(pending.backup_script === undefined ? {} : { backup_script: pending.backup_script }),
+  };
   return { pending, message: sign(body.type, body, 'receiver_sig', ctx) };
 }
 
@@ -73,6 +79,7 @@ export async function transferSign(record: OwnerRecord, req: Msg<typeof Transfer
   const key = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share'));
   const backup = backupTransaction(key, {
     outpoint: parseOutpointText(st.outpoint!), amountSat: BigInt(st.amount_sat!), locktime, ownerShare: parsePublicKey(req.receiver_share, 'receiver_share'), feeSat: terms.backupFeeSat,
+    payTo: req.backup_script === undefined ? undefined : fromHex(req.backup_script, 'backup_script'),
   });
   const transferId = toHex(ctx.random.bytes(16, 'statechain/transfer-id'));
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'transfer', backup.id));
@@ -84,7 +91,7 @@ export async function transferSign(record: OwnerRecord, req: Msg<typeof Transfer
   const body = {
     type: 'statechain/transfer-sign', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: transferId,
     receiver_auth: req.receiver_auth, receiver_share: req.receiver_share, receiver_pop: req.receiver_pop, locktime,
-    backup_tx: toHex(backup.unsignedTx), owner_pubnonce: pubnonce,
+    backup_tx: toHex(backup.unsignedTx), ...(req.backup_script === undefined ? {} : { backup_script: req.backup_script }), owner_pubnonce: pubnonce,
   };
   return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
 }
@@ -137,13 +144,13 @@ export function openPackage(pkg: Msg<typeof TransferPackageSchema>, pending: Pen
 
 export function verifyPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, authSecret: Uint8Array, chain: ChainFacts): Verified {
   const inner = openPackage(pkg, pending, authSecret);
-  return verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: parsePublicKey(pending.operator_auth, 'operator_auth') }, chain);
+  return verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: parsePublicKey(pending.operator_auth, 'operator_auth'), backupScript: pending.backup_script }, chain);
 }
 
 /** Receiver, step 5: verify everything, keep the coin, then give the operator t₂ = t₁ − o₂. */
 export function acceptPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, chain: ChainFacts, ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>) {
   const inner = openPackage(pkg, pending, ctx.auth.secretKey);
-  const verified = verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: parsePublicKey(pending.operator_auth, 'operator_auth') }, chain);
+  const verified = verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: parsePublicKey(pending.operator_auth, 'operator_auth'), backupScript: pending.backup_script }, chain);
   const t2 = mod(int(fromHex(inner.t1, 't1', 32)) - int(fromHex(pending.share_secret, 'share', 32)));
   if (t2 === 0n) throw new RefusedError('E_BAD_T1', 't₁ equals our share: refusing a degenerate t₂');
   const t2Sealed = sealT2(t2, pending, pkg.transfer_id, ctx);

@@ -25,7 +25,7 @@ import type { PackageInner } from './schemas.ts';
 import { verifyBody } from './seal.ts';
 import { checkStatement } from './statement.ts';
 
-export type Expected = { coinId: string; transferId: string; receiverShare: string; receiverAuth: string; operatorAuth: Uint8Array };
+export type Expected = { coinId: string; transferId: string; receiverShare: string; receiverAuth: string; operatorAuth: Uint8Array; backupScript?: string | undefined };
 
 export type ChainFacts = { tipHeight: number; deposit: UtxoInfo | null };
 
@@ -94,6 +94,7 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
     if (record.locktime !== h0 - i * terms.interval) refuse('E_BACKUP_INTERVAL', `backup ${i + 1}'s locktime ${record.locktime} is not ${h0 - i * terms.interval} (one interval, ${terms.interval}, below the previous)`);
     const rebuilt = backupTransaction(key, {
       outpoint, amountSat: BigInt(st.amount_sat!), locktime: record.locktime, ownerShare: parsePublicKey(record.owner_share, 'owner_share'), feeSat: terms.backupFeeSat,
+      payTo: record.script === undefined ? undefined : fromHex(record.script, 'script'),
     });
     if (!equalBytes(rebuilt.unsignedTx, tx.unsignedTx)) refuse('E_BACKUP_TEMPLATE', `backup ${i + 1} is not the template's transaction (version, input, sequence, locktime or output differ)`);
     const witness = tx.getInput(0).finalScriptWitness;
@@ -103,7 +104,9 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
     }
   });
   const newest = st.backups[st.count - 1]!;
-  if (newest.owner_share !== expect.receiverShare) refuse('E_BACKUP_NOT_MINE', `the newest backup pays ${newest.owner_share}, not your new share`);
+  if (newest.owner_share !== expect.receiverShare || newest.script !== expect.backupScript) {
+    refuse('E_BACKUP_NOT_MINE', expect.backupScript === undefined ? `the newest backup pays ${newest.script ?? newest.owner_share}, not your new share` : 'the newest backup does not pay the script you asked for');
+  }
   if (newest.locktime <= chain.tipHeight + terms.margin) {
     refuse('E_LOCKTIME_MARGIN', `your backup's locktime ${newest.locktime} is within the margin (${terms.margin}) of the tip ${chain.tipHeight}: the coin is too close to expiry to take`);
   }

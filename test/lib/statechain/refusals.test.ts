@@ -184,6 +184,10 @@ describe('the receiver refuses a bad transfer package', () => {
     refusal(verify(s, { ...patched, statement: resign(s, patched.statement) }), 'E_BACKUP_NOT_MINE', 4);
   });
 
+  it('a backup that does not pay the script the receiver asked for (E_BACKUP_NOT_MINE)', () => {
+    refusal(() => verifyTransfer(s.inner, { ...s.expect, backupScript: '0020' + '44'.repeat(32) }, s.facts()), 'E_BACKUP_NOT_MINE', 4);
+  });
+
   it('a latest locktime inside the margin (E_LOCKTIME_MARGIN)', () => {
     s.chain.height = s.inner.statement.backups[1]!.locktime - 6;
     refusal(verify(s, s.inner), 'E_LOCKTIME_MARGIN', 4);

@@ -1,0 +1,40 @@
+/**
+ * A Lightning channel on a statechain coin (BRIEF §3.2, issue 13 item 6; the commerceblock
+ * "StateChannels" draft): the coin moves into the channel's funding output by a backup
+ * — the next one in the chain, so its locktime is one interval below every earlier backup
+ * — and the channel's commitments spend that output.
+ *
+ * The orderings the channel relies on, checked here:
+ * - the funding backup can confirm before the previous owner's backup is final: its
+ *   locktime is strictly below the previous one (E_CHANNEL_ORDER);
+ * - no channel timelock is relied on before the funding's own locktime: a commitment can
+ *   confirm only after the funding does (at its locktime at the earliest), and its outputs
+ *   wait `to_self_delay` more, so every HTLC expiry must lie beyond funding locktime +
+ *   to_self_delay, or the HTLC could time out before its claim can confirm (E_CHANNEL_TIMELOCK).
+ *
+ * Not here yet: the coin owned jointly by the two channel parties (O = A + B, three-party
+ * signing with the operator) — see docs/statechain.md "Not built yet".
+ */
+import { RefusedError } from '../errors.ts';
+
+export type ChannelOnCoin = {
+  /** nLockTime of the backup paying the channel's funding output. */
+  fundingLocktime: number;
+  /** nLockTime of the previous owner's backup. */
+  previousLocktime: number;
+  /** The larger of the two parties' to_self_delay. */
+  toSelfDelay: number;
+  /** Every HTLC's cltv_expiry on the channel's commitments. */
+  htlcExpiries: readonly number[];
+};
+
+export function checkChannelOnCoin(c: ChannelOnCoin): void {
+  if (!(c.fundingLocktime < c.previousLocktime)) {
+    throw new RefusedError('E_CHANNEL_ORDER', `the channel funding's locktime ${c.fundingLocktime} is not below the previous owner's backup (${c.previousLocktime}): that backup could confirm first`);
+  }
+  const earliest = c.fundingLocktime + c.toSelfDelay;
+  const early = c.htlcExpiries.filter((e) => e <= earliest);
+  if (early.length > 0) {
+    throw new RefusedError('E_CHANNEL_TIMELOCK', `HTLC expiry ${Math.min(...early)} is not beyond the funding's locktime plus to_self_delay (${earliest}): it could time out before the channel can be on chain`);
+  }
+}
