@@ -35,11 +35,20 @@ export function reversedHex(b: Uint8Array): string {
   return Buffer.from(b).reverse().toString('hex');
 }
 
+/**
+ * Field names are static strings with `#` for the current input/output index (`at`):
+ * the message is built only when the transaction is malformed — building a template
+ * string for every field of every transaction showed in the stream's profile.
+ */
 class Reader {
   pos = 0;
+  at = 0;
   constructor(readonly b: Uint8Array) {}
+  name(what: string): string {
+    return what.replace('#', String(this.at));
+  }
   need(n: number, what: string): void {
-    if (this.pos + n > this.b.length) throw new MalformedInputError('E_OA_BAD_TX', `transaction truncated in ${what} at byte ${this.pos}`);
+    if (this.pos + n > this.b.length) throw new MalformedInputError('E_OA_BAD_TX', `transaction truncated in ${this.name(what)} at byte ${this.pos}`);
   }
   u8(what: string): number {
     this.need(1, what);
@@ -68,7 +77,7 @@ class Reader {
     }
     if (first === 0xfe) return this.u32(what);
     const v = this.u64(what);
-    if (v > BigInt(this.b.length)) throw new MalformedInputError('E_OA_BAD_TX', `${what} ${v} exceeds the transaction's size`);
+    if (v > BigInt(this.b.length)) throw new MalformedInputError('E_OA_BAD_TX', `${this.name(what)} ${v} exceeds the transaction's size`);
     return Number(v);
   }
   bytes(n: number, what: string): Uint8Array {
@@ -79,7 +88,7 @@ class Reader {
   }
   count(what: string, minItemBytes: number): number {
     const n = this.varint(what);
-    if (n * minItemBytes > this.b.length - this.pos) throw new MalformedInputError('E_OA_BAD_TX', `${what} ${n} exceeds the transaction's size`);
+    if (n * minItemBytes > this.b.length - this.pos) throw new MalformedInputError('E_OA_BAD_TX', `${this.name(what)} ${n} exceeds the transaction's size`);
     return n;
   }
 }
@@ -98,26 +107,29 @@ export function parseRawTx(bytes: Uint8Array): RawTx {
   if (nIn === 0) throw new MalformedInputError('E_OA_BAD_TX', 'a transaction without inputs');
   const inputs: TxIn[] = new Array(nIn);
   for (let i = 0; i < nIn; i++) {
-    const prev = r.bytes(32, `input ${i} outpoint`);
-    const vout = r.u32(`input ${i} outpoint`);
-    const sl = r.varint(`input ${i} script length`);
-    const script = r.bytes(sl, `input ${i} script`);
-    r.u32(`input ${i} sequence`);
+    r.at = i;
+    const prev = r.bytes(32, 'input # outpoint');
+    const vout = r.u32('input # outpoint');
+    const sl = r.varint('input # script length');
+    const script = r.bytes(sl, 'input # script');
+    r.u32('input # sequence');
     inputs[i] = { prevTxid: reversedHex(prev), vout, script };
   }
   const endIns = r.pos;
   const nOut = r.count('output count', 9);
   const outputs: TxOut[] = new Array(nOut);
   for (let i = 0; i < nOut; i++) {
-    const value = r.u64(`output ${i} value`);
-    const sl = r.varint(`output ${i} script length`);
-    outputs[i] = { value, script: r.bytes(sl, `output ${i} script`) };
+    r.at = i;
+    const value = r.u64('output # value');
+    const sl = r.varint('output # script length');
+    outputs[i] = { value, script: r.bytes(sl, 'output # script') };
   }
   const endOuts = r.pos;
   if (segwit) {
     for (let i = 0; i < nIn; i++) {
-      const items = r.count(`input ${i} witness count`, 1);
-      for (let k = 0; k < items; k++) r.bytes(r.varint(`input ${i} witness item`), `input ${i} witness item`);
+      r.at = i;
+      const items = r.count('input # witness count', 1);
+      for (let k = 0; k < items; k++) r.bytes(r.varint('input # witness item'), 'input # witness item');
     }
   }
   const lockStart = r.pos;
