@@ -36,6 +36,7 @@ import {
 import type {
   DepositBackupSchema, DepositRequestSchema, Statement, TransferAcceptSchema, TransferSignSchema, WithdrawRequestSchema,
 } from './schemas.ts';
+import { checkReceiverPossession } from './joint.ts';
 import { sealJson, unseal, verifyBody } from './seal.ts';
 import { nonceGen, partialSign, provePossession, verifyPossession } from './signer.ts';
 import { signStatement, type UnsignedStatement } from './statement.ts';
@@ -235,9 +236,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   requireSig(req, 'owner_sig', st.owner_auth, 'the current owner');
   if (st.transfer?.transfer_id === req.transfer_id) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer already has its backup: one backup per transfer');
   if (record.done.some((d) => d.transfer_id === req.transfer_id)) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer is finished');
-  if (!verifyPossession(parsePublicKey(req.receiver_share, 'receiver_share'), fromHex(record.coin_id, 'coin_id', 16), fromHex(req.receiver_pop, 'receiver_pop', 64))) {
-    throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s proof of possession of its new share does not verify for this coin');
-  }
+  checkReceiverPossession(record.coin_id, req);
   const terms = termsFromJson(st.terms);
   const last = st.backups[st.backups.length - 1]!;
   const locktime = last.locktime - terms.interval;

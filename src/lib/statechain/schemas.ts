@@ -121,11 +121,17 @@ export const CoinSchema = messageSchema('statechain/coin', 'An owner\'s public v
   next: Type.String({ description: 'what to do next' }),
 });
 
+const JointParts = Type.Array(
+  Type.Object({ share: Pubkey('a part of the joint share'), pop: Hex('that part\'s proof of possession for this coin', 64), auth: Pubkey('that part\'s authentication key') }, { additionalProperties: false }),
+  { minItems: 2, maxItems: 2, description: 'a joint receiver (the two parties of a channel): receiver_share is the sum of the parts, each proven' },
+);
+
 export const TransferRequestSchema = messageSchema('statechain/transfer-request', 'Receiver → sender: the receiver\'s new share with its proof of possession, and its authentication key.', {
   coin_id: CoinId,
   receiver_auth: Pubkey('the receiver\'s authentication key'),
   receiver_share: Pubkey('O₂, the receiver\'s new share'),
-  receiver_pop: Hex('the receiver\'s proof of possession of O₂ for this coin', 64),
+  receiver_pop: Type.Optional(Hex('the receiver\'s proof of possession of O₂ for this coin (absent for a joint receiver)', 64)),
+  receiver_parts: Type.Optional(JointParts),
   backup_script: Type.Optional(Hex('where the receiver\'s backup pays instead of O₂\'s P2TR (e.g. a channel\'s funding output)')),
   receiver_sig: Sig('the receiver'),
 });
@@ -135,7 +141,8 @@ export const TransferSignSchema = messageSchema('statechain/transfer-sign', 'Sen
   transfer_id: TransferId,
   receiver_auth: Pubkey('the receiver\'s authentication key'),
   receiver_share: Pubkey('O₂'),
-  receiver_pop: Hex('the receiver\'s proof of possession of O₂', 64),
+  receiver_pop: Type.Optional(Hex('the receiver\'s proof of possession of O₂ (absent for a joint receiver)', 64)),
+  receiver_parts: Type.Optional(JointParts),
   locktime: Height('the receiver\'s backup\'s locktime: the previous minus the interval'),
   backup_tx: TxHex('the receiver\'s backup, unsigned'),
   backup_script: Type.Optional(Hex('where the receiver asked its backup to pay')),

@@ -29,6 +29,7 @@ import { PackageInnerSchema, type TransferCosignedSchema, type TransferDoneSchem
 import { seal, sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
 import { provePossession, verifyPossession } from './signer.ts';
 import { checkStatement } from './statement.ts';
+import { checkReceiverPossession } from './joint.ts';
 import { bindingBody, verifyTransfer, type ChainFacts, type Verified } from './verify.ts';
 
 type Msg<S extends TObject> = Static<S>;
@@ -67,9 +68,7 @@ export async function transferSign(record: OwnerRecord, req: Msg<typeof Transfer
   if (record.status !== 'active' && record.status !== 'sending' && record.status !== 'sent') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner transfers it`);
   if (req.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this request is for coin ${req.coin_id}`);
   requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
-  if (!verifyPossession(parsePublicKey(req.receiver_share, 'receiver_share'), fromHex(record.coin_id, 'coin_id', 16), fromHex(req.receiver_pop, 'receiver_pop', 64))) {
-    throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s proof of possession of its new share does not verify for this coin');
-  }
+  checkReceiverPossession(record.coin_id, req);
   if (req.receiver_share === record.share) throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s share is ours');
   const st = record.statement;
   const terms = termsFromJson(st.terms);
@@ -90,7 +89,8 @@ export async function transferSign(record: OwnerRecord, req: Msg<typeof Transfer
   };
   const body = {
     type: 'statechain/transfer-sign', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: transferId,
-    receiver_auth: req.receiver_auth, receiver_share: req.receiver_share, receiver_pop: req.receiver_pop, locktime,
+    receiver_auth: req.receiver_auth, receiver_share: req.receiver_share,
+    ...(req.receiver_pop === undefined ? {} : { receiver_pop: req.receiver_pop }), ...(req.receiver_parts === undefined ? {} : { receiver_parts: req.receiver_parts }), locktime,
     backup_tx: toHex(backup.unsignedTx), ...(req.backup_script === undefined ? {} : { backup_script: req.backup_script }), owner_pubnonce: pubnonce,
   };
   return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };

@@ -25,7 +25,16 @@ import type { PackageInner } from './schemas.ts';
 import { verifyBody } from './seal.ts';
 import { checkStatement } from './statement.ts';
 
-export type Expected = { coinId: string; transferId: string; receiverShare: string; receiverAuth: string; operatorAuth: Uint8Array; backupScript?: string | undefined };
+export type Expected = {
+  coinId: string;
+  transferId: string;
+  receiverShare: string;
+  receiverAuth: string;
+  operatorAuth: Uint8Array;
+  backupScript?: string | undefined;
+  /** A joint receiver's second part checks u = t₁ − a instead of t₁: u·G + A = O₁ + X₁ (A's share here). */
+  t1Minus?: string | undefined;
+};
 
 export type ChainFacts = { tipHeight: number; deposit: UtxoInfo | null };
 
@@ -61,7 +70,9 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
   const key = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share'));
   const t1 = int(fromHex(inner.t1, 't1', 32));
   if (t1 === 0n || t1 >= N) refuse('E_BAD_T1', 't₁ is not a valid scalar');
-  if (!secp256k1.Point.BASE.multiply(t1).equals(O1.add(secp256k1.Point.fromBytes(parsePublicKey(t.x1_point, 'x1_point'))))) refuse('E_BAD_T1', 't₁·G ≠ O₁ + X₁: the sender sent a wrong t₁');
+  let T1 = secp256k1.Point.BASE.multiply(t1);
+  if (expect.t1Minus !== undefined) T1 = T1.add(secp256k1.Point.fromBytes(parsePublicKey(expect.t1Minus, 't1Minus')));
+  if (!T1.equals(O1.add(secp256k1.Point.fromBytes(parsePublicKey(t.x1_point, 'x1_point'))))) refuse('E_BAD_T1', 't₁·G ≠ O₁ + X₁: the sender sent a wrong t₁');
 
   // The binding: the current owner hands this coin to O₂ in this transfer.
   if (!verifyBody('binding', bindingBody(st.coin_id, st.outpoint, t.receiver_share, t.transfer_id), inner.binding_sig, parsePublicKey(st.owner_auth, 'owner_auth'))) {

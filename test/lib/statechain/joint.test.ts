@@ -1,0 +1,122 @@
+/**
+ * A coin owned by two parties (the channel of issue 13 item 6), in the library: Alice
+ * hands her coin to the pair Alice+Bob (O₂ = A + B, a proof per part; the package sealed
+ * to Alice, u = t₁ − a handed to Bob, t₂ = u − b to the operator), then the pair signs
+ * with the operator in the three-party session [A, B, S] — the operator's code unchanged,
+ * its partial signature made in its own two-party session — for a "virtual close" that
+ * hands the coin to Bob alone. Checked by test code: s·G + O = P after each rotation
+ * (point sums), and every signature by the independent key-path verifier.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { fromHex, toHex } from '../../../src/lib/bytes.ts';
+import * as coin from '../../../src/lib/statechain/coin.ts';
+import * as joint from '../../../src/lib/statechain/joint.ts';
+import * as op from '../../../src/lib/statechain/operator.ts';
+import * as tr from '../../../src/lib/statechain/transfer.ts';
+import { sealJson, signBody, unsealJson } from '../../../src/lib/statechain/seal.ts';
+import { nonceGen } from '../../../src/lib/statechain/signer.ts';
+import { bindingBody, verifyTransfer } from '../../../src/lib/statechain/verify.ts';
+import type { PackageInner } from '../../../src/lib/statechain/schemas.ts';
+import { verifyKeyPathSpend } from '../../independent/verify.ts';
+import { taprootOutput } from '../../independent/keys.ts';
+import { refusal } from '../../setup/refusal.ts';
+import { chainStub, cleanup, deposit, party } from './harness.ts';
+
+afterAll(cleanup);
+
+const G = secp256k1.Point.BASE;
+const N = secp256k1.Point.Fn.ORDER;
+const pt = (hex: string) => secp256k1.Point.fromHex(hex);
+const scalar = (hex: string) => BigInt('0x' + hex);
+const hex32 = (n: bigint) => n.toString(16).padStart(64, '0');
+
+describe('a coin owned by two parties', () => {
+  it('Alice → Alice+Bob (two-step t₂), then a three-party signature hands it to Bob alone; P constant', async () => {
+    const chain = chainStub(200);
+    const d = await deposit(chain);
+    const out = coin.parseTransaction(d.funding, 'funding').getOutput(1);
+    chain.deposit = { txid: '', vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
+    const facts = { tipHeight: 200, deposit: chain.deposit };
+    const P = d.opRecord.statement.aggregate;
+    const outputKey = taprootOutput(fromHex(P).subarray(1)).outputKey;
+    const prevout = [{ amount: out.amount!, script: out.script! }];
+    const coinId = d.ownerRecord.coin_id;
+    const alice = d.owner;
+    const bob = party('joint-bob');
+
+    // The pair asks for the coin: a part each, both proven; Alice signs the request.
+    const a = joint.jointPart(coinId, alice.auth.publicKey, alice.random);
+    const b = joint.jointPart(coinId, bob.auth.publicKey, bob.random);
+    const channelFunding = fromHex('0020' + 'cd'.repeat(32));
+    const req = joint.jointRequest(coinId, d.operator.auth.publicKey, a, b.part, alice, channelFunding);
+    expect(req.pending.share).toBe(pt(a.part.share).add(pt(b.part.share)).toHex(true));
+
+    // A part whose proof is for another coin is refused by the sender and the operator.
+    const rogue = joint.jointPart('00'.repeat(16), bob.auth.publicKey, bob.random);
+    refusal(() => joint.jointRequest(coinId, d.operator.auth.publicKey, a, rogue.part, alice), 'E_BAD_POSSESSION', 4);
+
+    const sign = await tr.transferSign(d.ownerRecord, req.message as never, 200, alice);
+    const cos = await op.cosignTransfer(d.opRecord, sign.message as never, d.opCtx);
+    const pkg = await tr.transferPackage(sign.record, cos.message as never, alice);
+    const transferId = (pkg.message as { transfer_id: string }).transfer_id;
+    const inner = tr.openPackage(pkg.message as never, { coin_id: coinId, auth: a.part.auth } as never, alice.auth.secretKey);
+    const opened = joint.jointOpen(inner, transferId, req.pending, facts, alice.random);
+    expect(opened.verified.backups).toBe(2);
+    const finished = joint.jointFinish(opened.handoff, transferId, req.pending, b.secret, bob.auth.secretKey, facts, bob.random);
+    // Bob's view of t₁ is u = t₁ − a: he checks it against O₁ + X₁ − A, never learning t₁ or a.
+    const handed = unsealJson(bob.auth.secretKey, opened.handoff, `${coinId}/${transferId}/joint`, 'h') as PackageInner;
+    expect(handed.t1).not.toBe(inner.t1);
+    const accept = joint.jointAccept(req.pending, transferId, finished.t2Sealed, alice);
+    const done = op.completeTransfer(cos.record, accept as never, d.opCtx);
+    const s2 = scalar(done.record.share_secret);
+    expect(G.multiply(s2).add(pt(a.part.share)).add(pt(b.part.share)).toHex(true)).toBe(P);
+    expect(done.record.statement.backups.at(-1)!.script).toBe(toHex(channelFunding));
+
+    // Virtual close: the pair hands the whole coin to Bob (a new share b′), signing three-party.
+    const bobAgain = tr.startReceive(coinId, d.operator.auth.publicKey, bob);
+    const st = done.record.statement;
+    const key = coin.coinKey(fromHex(st.owner_share), fromHex(st.operator_share));
+    const locktime = st.backups.at(-1)!.locktime - st.terms.interval;
+    const backup = coin.backupTransaction(key, {
+      outpoint: op.parseOutpointText(st.outpoint!), amountSat: BigInt(st.amount_sat!), locktime, ownerShare: fromHex(bobAgain.pending.share), feeSat: BigInt(st.terms.backup_fee_sat),
+    });
+    const nA = nonceGen(alice.random.bytes(64, 'test-nonce-a'));
+    const nB = nonceGen(bob.random.bytes(64, 'test-nonce-b'));
+    const body = {
+      type: 'statechain/transfer-sign', version: 1, network: 'regtest', coin_id: coinId, transfer_id: 'ab'.repeat(16),
+      receiver_auth: bobAgain.pending.auth, receiver_share: bobAgain.pending.share, receiver_pop: (bobAgain.message as { receiver_pop: string }).receiver_pop,
+      locktime, backup_tx: toHex(backup.unsignedTx), owner_pubnonce: toHex(joint.jointPubnonce([nA.pubnonce, nB.pubnonce])),
+    };
+    const request = { ...body, owner_sig: signBody(body.type, body, alice.auth.secretKey, new Uint8Array(32)) };
+    const cos2 = await op.cosignTransfer(done.record, request as never, d.opCtx);
+    const m = cos2.message as { operator_pubnonce: string; operator_psig: string; x1_sealed: string; statement: PackageInner['statement'] };
+    const session = { shares: [fromHex(a.part.share), fromHex(b.part.share), fromHex(st.operator_share)], pubnonces: [nA.pubnonce, nB.pubnonce, fromHex(m.operator_pubnonce)], msg: coin.coinSighash(backup) };
+    const sig = joint.jointAggregate(session, [
+      joint.jointPartialSign(session, 0, nA.secnonce, a.secret),
+      joint.jointPartialSign(session, 1, nB.secnonce, b.secret),
+      fromHex(m.operator_psig),
+    ]);
+    const signedBackup = coin.finishSpend(backup, sig).hex;
+    verifyKeyPathSpend(signedBackup, prevout, outputKey);
+
+    // t₁ = a + b + x₁ without anyone learning another's part: x₁ is sealed to Alice (the
+    // owner's key), Alice gives Bob a + x₁, Bob adds b.
+    const x1 = scalar((unsealJson(alice.auth.secretKey, m.x1_sealed, `${coinId}/${'ab'.repeat(16)}/x1`, 'x1') as { x1: string }).x1);
+    const aPlusX1 = sealJson(bob.auth.publicKey, { v: hex32((scalar(toHex(a.secret)) + x1) % N) }, 'test', new Uint8Array(32).fill(5));
+    const t1 = (scalar((unsealJson(bob.auth.secretKey, aPlusX1, 'test', 'v') as { v: string }).v) + scalar(toHex(b.secret))) % N;
+    const inner2: PackageInner = {
+      statement: m.statement, funding_tx: inner.funding_tx, backups: [...inner.backups, signedBackup], t1: hex32(t1),
+      binding_sig: signBody('binding', bindingBody(coinId, st.outpoint!, bobAgain.pending.share, 'ab'.repeat(16)), alice.auth.secretKey, new Uint8Array(32)),
+    };
+    // Bob verifies the chain like any receiver (the channel's funding backup is in it, paying its script).
+    expect(verifyTransfer(inner2, { coinId, transferId: 'ab'.repeat(16), receiverShare: bobAgain.pending.share, receiverAuth: bobAgain.pending.auth, operatorAuth: d.operator.auth.publicKey }, facts).backups).toBe(3);
+    const acc2 = tr.acceptPackage(
+      { type: 'statechain/transfer-package', version: 1, network: 'regtest', coin_id: coinId, transfer_id: 'ab'.repeat(16), receiver_auth: bobAgain.pending.auth, sealed: sealJson(bob.auth.publicKey, inner2, `${coinId}/${'ab'.repeat(16)}/package`, new Uint8Array(32).fill(6)) } as never,
+      bobAgain.pending, facts, bob,
+    );
+    const done2 = op.completeTransfer(cos2.record, acc2.message as never, d.opCtx);
+    expect(G.multiply(scalar(done2.record.share_secret)).add(pt(bobAgain.pending.share)).toHex(true)).toBe(P);
+    expect(done2.record.statement.owner_share).toBe(bobAgain.pending.share);
+  });
+});
