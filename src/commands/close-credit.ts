@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { RefusedError } from '../lib/errors.ts';
 
 export default class CloseCredit extends CreditCommand<typeof CloseCredit> {
   static override summary = 'Close a credit contract cooperatively: the mint gets its cumulative amount, the user the rest.';
@@ -54,7 +55,8 @@ The mint keeps its latest state and still exits with it if the close does not co
     const { closeRequest } = await import('../lib/credit/user.ts');
     const id = await this.pickContract(book, ['open']);
     const record = await book.get(id);
-    const feeRate = this.flags['fee-rate'] !== undefined ? parseRate(this.flags['fee-rate']) : record!.contract.fee_rate;
+    if (!record) throw new RefusedError('E_UNKNOWN_CONTRACT', `no contract ${id} in ${book.dir}`);
+    const feeRate = this.flags['fee-rate'] !== undefined ? parseRate(this.flags['fee-rate']) : record.contract.fee_rate;
     return { message: await book.exclusive(() => closeRequest(ctx, id, feeRate)) };
   }
 }

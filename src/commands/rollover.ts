@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, fundingConfirmationsFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { RefusedError } from '../lib/errors.ts';
 import type { CreditTermsJson } from '../lib/credit/codec.ts';
 
 export default class Rollover extends CreditCommand<typeof Rollover> {
@@ -54,9 +55,10 @@ before the old expiry, until the rollover confirms.`;
       const { ctx, book } = await this.userSession(network);
       const id = await this.pickContract(book, ['open']);
       const record = await book.get(id);
+      if (!record) throw new RefusedError('E_UNKNOWN_CONTRACT', `no contract ${id} in ${book.dir}`);
       const expiryHeight = await this.expiryHeight(f.expiry, ctx.chain, record?.expiry_window);
-      const feeRate = f['fee-rate'] !== undefined ? parseRate(f['fee-rate']) : record!.contract.fee_rate;
-      const topUp = f['top-up'] ? await this.topUp(f['top-up'], record!.contract) : undefined;
+      const feeRate = f['fee-rate'] !== undefined ? parseRate(f['fee-rate']) : record.contract.fee_rate;
+      const topUp = f['top-up'] ? await this.topUp(f['top-up'], record.contract) : undefined;
       return { message: await book.exclusive(() => user.rolloverRequest(ctx, id, { expiryHeight, feeRate, topUp })) };
     }
     const { type, network, value } = await this.readMessage('a credit/rollover-* message (or --expiry to start)');

@@ -131,4 +131,11 @@ describe('a payment refused near expiry, abandoned through the mint, then a coop
   it('nothing left to abandon: E_USAGE (exit 2) from --start, nothing written', () => {
     refused(['credit', 'abandon', '--role', 'user', '--start', ...usr], undefined, 'E_USAGE', 2, /no contract .* has a request to abandon/);
   });
+
+  it('a contract this user does not have: E_UNKNOWN_CONTRACT (exit 4), nothing written, for close, rollover and abandon', () => {
+    const other = ['--contract', 'ab'.repeat(32)];
+    refused(['close-credit', '--role', 'user', '--start', ...usr, ...other], undefined, 'E_UNKNOWN_CONTRACT', 4, /no contract abab/);
+    refused(['rollover', '--role', 'user', '--expiry', '+4320', '--tip-height', String(TIP + 2), ...usr, ...other], undefined, 'E_UNKNOWN_CONTRACT', 4, /no contract abab/);
+    refused(['credit', 'abandon', '--role', 'user', '--start', ...usr, ...other], undefined, 'E_UNKNOWN_CONTRACT', 4, /no contract abab/);
+  });
 });

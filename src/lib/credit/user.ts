@@ -369,7 +369,7 @@ export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverP
     // Round 2 sent: the proposal is fixed; its expiry is in the next contract's record.
     return q.txid === txid && (r.new_contract === undefined || r.new_contract.expiry_height === p.expiryHeight);
   };
-  const resend = checkCanSign(record, 'rollover', sameRollover, (q) => ` (rollover ${q.txid})`);
+  const resend = checkCanSign(record, 'rollover', sameRollover, (q) => ` (rollover ${q.txid}${(q.request as { new_contract?: { expiry_height: number } }).new_contract ? `, expiry ${(q.request as { new_contract: { expiry_height: number } }).new_contract.expiry_height}: --expiry with that height resends it` : ''})`);
   if (resend) {
     if (resend.type === 'credit/rollover-sign') {
       const next = await ctx.records.get(record.pending!.new_contract_id!);
