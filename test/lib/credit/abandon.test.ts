@@ -346,3 +346,47 @@ describe('--expiry is checked on the user side before anything is written', () =
     }
   });
 });
+
+describe('more refusals around abandoning (code, exit code, nothing written)', () => {
+  it('the mint: a nonce issued for another contract (E_NONCE_MISBOUND, not burned), a frozen contract (E_CONTRACT_FROZEN)', async () => {
+    const w = world();
+    try {
+      const A = await openContract(w);
+      const B = await openContract(w, { input: '51' });
+      await user.updateRequest(w.user, A.id, 1000n);
+      const sent = (await abandon.abandonRequest(w.user, A.id)) as Msg;
+      const bNonce = (await userRecord(w, B.id)).mint_nonce!.pubnonce;
+      await expectRefused(w.dir.path, () => abandon.acceptAbandon(w.mint, signedAbandon({ ...pick(sent), mint_pubnonce: bNonce }) as never), { code: 'E_NONCE_MISBOUND', exitCode: 4, message: /issued for .*state\/1, not/ });
+      expect(await nonceStatus(w, bNonce)).toBe('unused');
+      const record = (await w.mintBook.get(A.id))!;
+      await w.mintBook.put({ ...record, exiting: { state: 0, txid: '00'.repeat(32) } });
+      await expectRefused(w.dir.path, () => abandon.acceptAbandon(w.mint, sent as never), { code: 'E_CONTRACT_FROZEN', exitCode: 4, message: /the mint is exiting it/ });
+      expect(await nonceStatus(w, sent.mint_pubnonce)).toBe('unused');
+    } finally {
+      w.dir.cleanup();
+    }
+  });
+
+  it('the user: no round 2 of a rollover being abandoned, and no abandoning a rollover\'s next contract on its own (E_PENDING, exit 5)', async () => {
+    const w = world();
+    try {
+      const { id } = await openContract(w);
+      await pay(w, id, 3000n);
+      const r1 = (await user.rolloverRequest(w.user, id, { expiryHeight: w.chain.height + 4320, feeRate: 2 })) as Msg;
+      const refund = await mint.proposeRollover(w.mint, r1 as never);
+      await expectRefused(w.dir.path, () => abandon.abandonRequest(w.user, r1.new_contract_id), { code: 'E_PENDING', exitCode: 5, message: /next contract of a rollover.*abandon that rollover/ });
+      const sent = (await abandon.abandonRequest(w.user, id)) as Msg;
+      await expectRefused(w.dir.path, () => user.rolloverSign(w.user, refund as never), { code: 'E_PENDING', exitCode: 5, message: /being abandoned/ });
+      // The mint's answer: it never signed; the proposal is forgotten, the user's half-made next contract removed with its unused refund nonce.
+      const answer = (await abandon.acceptAbandon(w.mint, sent as never)) as Msg;
+      const input = readMusigInput(psbtOf(r1.refund_psbt), 0);
+      const refundNonce = input.pubnonces[input.key.participants.findIndex((k) => toHex(k) === toHex(USER.publicKey))]!;
+      expect(await w.user.nonces.status(refundNonce)).toBe('unused');
+      await abandon.applyAbandoned(w.user, answer as never);
+      expect(await w.user.nonces.status(refundNonce)).toBe('consumed');
+      expect(await w.userBook.get(r1.new_contract_id)).toBeUndefined();
+    } finally {
+      w.dir.cleanup();
+    }
+  });
+});
