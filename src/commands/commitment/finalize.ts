@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import { readFileSync } from 'node:fs';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { CommitmentCommand } from '../../lib/cli/commitment-command.ts';
 import { inputFlags } from '../../lib/cli/flags.ts';
 import { RefusedError } from '../../lib/errors.ts';
+import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
 
 export default class CommitmentFinalize extends CommitmentCommand<typeof CommitmentFinalize> {
   static override summary = 'Finish a BOLT 3 commitment both parties signed: the broadcastable commitment and its HTLC transactions.';
@@ -32,7 +32,7 @@ export default class CommitmentFinalize extends CommitmentCommand<typeof Commitm
     checkPartySignatures(c, htlcTxs, local, 'local', { commitment: false });
     checkPartySignatures(c, htlcTxs, remote, 'remote', { commitment: false });
     const signed = lib.finalizeCommitment(c, fromHex(local.commitment, 'local signature'), fromHex(remote.commitment, 'remote signature'));
-    const preimages = (this.flags['preimage-file'] ?? []).map((f) => fromHex(readFileSync(f, 'utf8').trim(), `--preimage-file ${f}`, 32));
+    const preimages = (this.flags['preimage-file'] ?? []).map((f) => readHexSecretFile(f, '--preimage-file', { length: 32 }));
     const htlcs = htlcTxs.flatMap((h, i) => {
       const preimage = h.kind === 'htlc-success' ? preimages.find((p) => sha256(p).every((b, j) => b === h.htlc.paymentHash[j])) : undefined;
       if (h.kind === 'htlc-success' && !preimage) return [];

@@ -1,9 +1,8 @@
 import { Flags } from '@oclif/core';
-import { readFileSync } from 'node:fs';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { CommitmentCommand } from '../../lib/cli/commitment-command.ts';
 import { inputFlags, keyFlags } from '../../lib/cli/flags.ts';
-import { UsageError } from '../../lib/errors.ts';
+import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
 
 export default class CommitmentPenalty extends CommitmentCommand<typeof CommitmentPenalty> {
   static override summary = 'Punish a revoked BOLT 3 commitment: one justice transaction taking its to_local and every HTLC output.';
@@ -27,16 +26,9 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
 
   protected async execute(): Promise<CommandResult> {
     const { network, c } = await this.readCommitment();
-    const { fromHex } = await import('../../lib/bytes.ts');
     const { decodeAddress } = await import('../../lib/address.ts');
     const { penaltyTransaction } = await import('../../lib/bolt3/index.ts');
-    let text: string;
-    try {
-      text = readFileSync(this.flags['secret-file'], 'utf8');
-    } catch (e) {
-      throw new UsageError('E_USAGE', `cannot read --secret-file ${this.flags['secret-file']}: ${(e as NodeJS.ErrnoException).code}`);
-    }
-    const secret = fromHex(text.trim(), '--secret-file', 32);
+    const secret = readHexSecretFile(this.flags['secret-file'], '--secret-file', { length: 32 });
     const revocation = await this.keyPair(network);
     const p = penaltyTransaction({
       revoked: c, perCommitmentSecret: secret, revocationBasepointSecret: revocation.secretKey,

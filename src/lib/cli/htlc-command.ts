@@ -5,9 +5,8 @@
  * preimage file, and the chain tip for the one finality rule.
  */
 import { Flags, type Command } from '@oclif/core';
-import { readFileSync, statSync } from 'node:fs';
 import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
-import { fromHex, toHex, equalBytes } from '../bytes.ts';
+import { toHex, equalBytes } from '../bytes.ts';
 import type { Network } from '../network.ts';
 import type { HtlcOutput } from '../htlc/htlc.ts';
 import type { HtlcCreated } from '../htlc/messages.ts';
@@ -15,6 +14,7 @@ import type { OutPoint, Spend } from '../htlc/spend.ts';
 import type { SecondStage } from '../htlc/second-stage.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { sameJson } from '../json.ts';
+import { readHexSecretFile } from './secret-file.ts';
 import { OffchainCommand, type CommandResult } from './base-command.ts';
 import { chainFlags, inputFlags, keyFlags } from './flags.ts';
 import { parseRate } from './credit-command.ts';
@@ -114,15 +114,7 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
 
   /** A 32-byte secret (hex) from a file: a preimage, an adaptor secret. */
   protected readSecretFile(path: string, flag: string): Uint8Array {
-    let text: string;
-    try {
-      if (!statSync(path).isFile()) throw new UsageError('E_USAGE', `${flag} ${path} is not a file`);
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      if (e instanceof UsageError) throw e;
-      throw new UsageError('E_USAGE', `cannot read ${flag} ${path}: ${(e as NodeJS.ErrnoException).code}`);
-    }
-    return fromHex(text.trim(), `${flag} ${path}`, 32);
+    return readHexSecretFile(path, flag, { length: 32 });
   }
 
   protected feeRate(): number {
@@ -131,19 +123,7 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
 
   /** The payment preimage from a file: hex (64 digits for 32 bytes), whitespace ignored. */
   protected readPreimage(path: string | undefined): Uint8Array | undefined {
-    if (path === undefined) return undefined;
-    let text: string;
-    try {
-      const st = statSync(path);
-      if (!st.isFile()) throw new UsageError('E_USAGE', `--preimage-file ${path} is not a file`);
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      if (e instanceof UsageError) throw e;
-      throw new UsageError('E_USAGE', `cannot read --preimage-file ${path}: ${(e as NodeJS.ErrnoException).code}`);
-    }
-    const hex = text.trim();
-    if (hex.length === 0 || hex.length > 1040) throw new MalformedInputError('E_BAD_PREIMAGE', `${path} must hold the preimage as hex`);
-    return fromHex(hex, 'the preimage');
+    return path === undefined ? undefined : readHexSecretFile(path, '--preimage-file', { what: 'the preimage' });
   }
 
   /** A one-signer spend as the command's result: the htlc/spend message and its PSBT. */
