@@ -58,8 +58,8 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
       case 'statechain/deposit-request': {
         const req = await this.decode(schemas.DepositRequestSchema, step.value);
         const terms = { interval: f.interval, initial_lock: f['initial-lock'], confirmations: f.confirmations, backup_fee_sat: f['backup-fee'], margin: f.margin };
-        const { checkTerms } = await import('../lib/statechain/coin.ts');
-        checkTerms(op.termsFromJson(terms));
+        const { checkTerms, termsFromJson } = await import('../lib/statechain/coin.ts');
+        checkTerms(termsFromJson(terms));
         const out = op.offerDeposit(req, terms, await this.operatorContext(network));
         await store.update(`op-${out.record.coin_id}`, (current) => {
           if (current !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${out.record.coin_id} exists already`);

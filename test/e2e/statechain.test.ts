@@ -62,5 +62,5 @@ describe('a statechain coin through pipes', () => {
       .flatMap(([, text]) => [...text.matchAll(/"(share_secret|x1)": ?"([0-9a-f]{64})"/g)].map((m) => m[2]!));
     expect(secrets.length).toBeGreaterThan(4);
     for (const s of secrets) for (const m of transcript) expect(m).not.toContain(s);
-  });
+  }, 240_000);
 });

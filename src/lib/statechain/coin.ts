@@ -134,3 +134,23 @@ export function sameOutputScript(tx: Transaction, index: number, script: Uint8Ar
   const out = tx.getOutput(index);
   return out.script !== undefined && equalBytes(out.script, script);
 }
+
+/** The terms as the statement's JSON carries them. */
+export function termsFromJson(t: { interval: number; initial_lock: number; confirmations: number; backup_fee_sat: number; margin: number }): Terms {
+  return { interval: t.interval, initialLock: t.initial_lock, confirmations: t.confirmations, backupFeeSat: BigInt(t.backup_fee_sat), margin: t.margin };
+}
+
+export function parseOutpointText(text: string): OutPoint {
+  const [txid, vout] = text.split(':');
+  return { txid: txid!, vout: Number(vout) };
+}
+
+/** The deposit's bytes hash to the outpoint's txid and its output is the coin. */
+export function checkFunding(fundingHex: string, outpoint: OutPoint, script: Uint8Array, amountSat: bigint): void {
+  const tx = parseTransaction(fundingHex, 'funding_tx');
+  if (tx.id !== outpoint.txid) throw new RefusedError('E_DEPOSIT_MISMATCH', `the funding transaction's txid is ${tx.id}, not the outpoint's ${outpoint.txid}`);
+  if (outpoint.vout >= tx.outputsLength) throw new RefusedError('E_DEPOSIT_MISMATCH', `the funding transaction has no output ${outpoint.vout}`);
+  const out = tx.getOutput(outpoint.vout);
+  if (!out.script || !equalBytes(out.script, script)) throw new RefusedError('E_DEPOSIT_NOT_P2TR', `output ${outpoint.vout} of the funding transaction does not pay the coin's P2TR key`);
+  if (out.amount !== amountSat) throw new RefusedError('E_DEPOSIT_MISMATCH', `output ${outpoint.vout} carries ${out.amount} sat, not ${amountSat}`);
+}

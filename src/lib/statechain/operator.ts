@@ -31,7 +31,7 @@ import type { Network } from '../network.ts';
 import type { RandomSource } from '../random.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
 import {
-  backupTransaction, coinKey, coinSighash, parseTransaction, spendsCoin, type OutPoint, type Terms,
+  backupTransaction, checkFunding, coinKey, coinSighash, parseOutpointText, parseTransaction, spendsCoin, termsFromJson,
 } from './coin.ts';
 import type {
   DepositBackupSchema, DepositRequestSchema, Statement, TransferAcceptSchema, TransferSignSchema, WithdrawRequestSchema,
@@ -81,15 +81,6 @@ export type OperatorContext = { operator: KeyPair; random: RandomSource; chain: 
 type Msg<S extends import('@sinclair/typebox').TObject> = Static<S>;
 const point = (hex: string, field: string) => secp256k1.Point.fromBytes(parsePublicKey(hex, field));
 const withoutSig = <T extends Record<string, unknown>>(m: T, field: string) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== field));
-
-export function termsFromJson(t: UnsignedStatement['terms']): Terms {
-  return { interval: t.interval, initialLock: t.initial_lock, confirmations: t.confirmations, backupFeeSat: BigInt(t.backup_fee_sat), margin: t.margin };
-}
-
-export function parseOutpointText(text: string): OutPoint {
-  const [txid, vout] = text.split(':');
-  return { txid: txid!, vout: Number(vout) };
-}
 
 function requireSig(body: Record<string, unknown>, field: string, signer: string, what: string): void {
   if (!verifyBody(String(body.type), withoutSig(body, field), String(body[field]), parsePublicKey(signer, 'key'))) {
@@ -199,16 +190,6 @@ export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeo
       owner_pubnonce: req.owner_pubnonce, ...sig, statement: signStatement(statement, ctx.operator, ctx.random),
     },
   });
-}
-
-/** The deposit's bytes hash to the outpoint's txid and its output is the coin. */
-export function checkFunding(fundingHex: string, outpoint: OutPoint, script: Uint8Array, amountSat: bigint): void {
-  const tx = parseTransaction(fundingHex, 'funding_tx');
-  if (tx.id !== outpoint.txid) throw new RefusedError('E_DEPOSIT_MISMATCH', `the funding transaction's txid is ${tx.id}, not the outpoint's ${outpoint.txid}`);
-  if (outpoint.vout >= tx.outputsLength) throw new RefusedError('E_DEPOSIT_MISMATCH', `the funding transaction has no output ${outpoint.vout}`);
-  const out = tx.getOutput(outpoint.vout);
-  if (!out.script || !equalBytes(out.script, script)) throw new RefusedError('E_DEPOSIT_NOT_P2TR', `output ${outpoint.vout} of the funding transaction does not pay the coin's P2TR key`);
-  if (out.amount !== amountSat) throw new RefusedError('E_DEPOSIT_MISMATCH', `output ${outpoint.vout} carries ${out.amount} sat, not ${amountSat}`);
 }
 
 async function checkConfirmed(record: OperatorRecord, chain: ChainSource): Promise<void> {

@@ -7,7 +7,7 @@
 import { parsePublicKey, type KeyPair } from '../keys/keys.ts';
 import type { RandomSource } from '../random.ts';
 import { RefusedError } from '../errors.ts';
-import { fromHex, toHex } from '../bytes.ts';
+import { toHex } from '../bytes.ts';
 import type { Statement } from './schemas.ts';
 import { signBody, verifyBody } from './seal.ts';
 

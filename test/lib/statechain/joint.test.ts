@@ -79,7 +79,7 @@ describe('a coin owned by two parties', () => {
     const key = coin.coinKey(fromHex(st.owner_share), fromHex(st.operator_share));
     const locktime = st.backups.at(-1)!.locktime - st.terms.interval;
     const backup = coin.backupTransaction(key, {
-      outpoint: op.parseOutpointText(st.outpoint!), amountSat: BigInt(st.amount_sat!), locktime, ownerShare: fromHex(bobAgain.pending.share), feeSat: BigInt(st.terms.backup_fee_sat),
+      outpoint: coin.parseOutpointText(st.outpoint!), amountSat: BigInt(st.amount_sat!), locktime, ownerShare: fromHex(bobAgain.pending.share), feeSat: BigInt(st.terms.backup_fee_sat),
     });
     const nA = nonceGen(alice.random.bytes(64, 'test-nonce-a'));
     const nB = nonceGen(bob.random.bytes(64, 'test-nonce-b'));

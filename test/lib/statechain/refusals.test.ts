@@ -89,7 +89,7 @@ function templateOf(s: Scenario, n: number, patch: { version?: number; sequence?
   const st = s.inner.statement;
   const key = coin.coinKey(fromHex(st.owner_share), fromHex(st.operator_share));
   const rec = st.backups[n]!;
-  const outpoint = patch.outpoint ?? op.parseOutpointText(st.outpoint!);
+  const outpoint = patch.outpoint ?? coin.parseOutpointText(st.outpoint!);
   const tx = new Transaction({ version: patch.version ?? 3, lockTime: patch.lockTime ?? rec.locktime, allowUnknownOutputs: true });
   tx.addInput({ txid: outpoint.txid, index: outpoint.vout, sequence: patch.sequence ?? 0xfffffffe, witnessUtxo: { script: key.script, amount: BigInt(st.amount_sat!) } });
   tx.addOutput({ script: patch.script ?? coin.ownerScript(fromHex(rec.owner_share)), amount: patch.amount ?? BigInt(st.amount_sat!) - 400n });
