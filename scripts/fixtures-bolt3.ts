@@ -25,6 +25,7 @@ for (const [name, hex] of [
   ['local-htlc.key', key(v.local_payment_basepoint_secret)], // htlc basepoint = payment basepoint in Appendix C
   ['remote-htlc.key', key(v.remote_payment_basepoint_secret)],
   ['remote-revocation.key', key(v.remote_revocation_basepoint_secret)],
+  ['local-delayed.key', key(v.local_delayed_payment_basepoint_secret)],
   ['per-commitment-secret.hex', key(v.x_local_per_commitment_secret)],
 ] as const) {
   rmSync(fx(name), { force: true });
@@ -80,4 +81,7 @@ const local = cli(['commitment', 'sign', '--as', 'local', '--key-env', 'LOCAL_FU
 const signed = save('appendix-c-signed.json', cli(['commitment', 'sign', '--as', 'remote', '--key-env', 'REMOTE_FUNDING', '--htlc-key-env', 'REMOTE_HTLC'], local));
 save('appendix-c-final.json', cli(['commitment', 'finalize'], signed));
 save('appendix-c-penalty.json', cli(['commitment', 'penalty', '--key-env', 'REVOCATION', '--secret-file', fx('per-commitment-secret.hex'), '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500'], JSON.stringify(request)));
+const specTimeout = C.test_vectors[1].htlc_txs.find((h: { htlc_index: number }) => h.htlc_index === 2).expected_tx_hex as string;
+const specTimeoutTxid = (JSON.parse(readFileSync(fx('appendix-c-final.json'), 'utf8')) as { signed_htlc_txs: { txid: string; hex: string }[] }).signed_htlc_txs.find((t) => t.hex === specTimeout)!.txid; // the spec's HTLC #2 timeout
+save('appendix-c-sweep.json', execFileSync(process.execPath, [join(root, 'bin/run.js'), 'commitment', 'sweep', '--key-env', 'DELAYED', '--in', fx('appendix-c-request.json'), '--htlc-txid', specTimeoutTxid, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500'], { env: { ...env, DELAYED: key(v.local_delayed_payment_basepoint_secret) }, stdio: ['ignore', 'pipe', 'inherit'] }).toString());
 console.error('bolt3 fixtures regenerated');

@@ -14,6 +14,7 @@ import CloseCredit from './commands/close-credit.ts';
 import CommitmentFinalize from './commands/commitment/finalize.ts';
 import CommitmentPenalty from './commands/commitment/penalty.ts';
 import CommitmentSign from './commands/commitment/sign.ts';
+import CommitmentSweep from './commands/commitment/sweep.ts';
 import CreditAbandon from './commands/credit/abandon.ts';
 import CreditList from './commands/credit/list.ts';
 import DecodeOpenassets from './commands/decode-openassets.ts';
@@ -65,6 +66,7 @@ export const COMMANDS = {
   'commitment:finalize': CommitmentFinalize,
   'commitment:penalty': CommitmentPenalty,
   'commitment:sign': CommitmentSign,
+  'commitment:sweep': CommitmentSweep,
   'credit:abandon': CreditAbandon,
   'credit:list': CreditList,
   'decode-openassets': DecodeOpenassets,

@@ -92,3 +92,37 @@ describe('commitment penalty', () => {
     dir.cleanup();
   });
 });
+
+describe('commitment sweep', () => {
+  const args = ['commitment', 'sweep', '--in', join(ROOT, 'fixtures/bolt3/appendix-c-request.json'), '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500'];
+  const env = { DELAYED: fixture('local-delayed.key').trim(), WRONG: '11'.repeat(32) };
+  // The spec's HTLC-timeout transaction of HTLC #2 (output 0 pays the to_local script of this commitment).
+  const specTimeout = parseTx(SPEC.htlc_txs.find((h: { tx_type?: string; htlc_index: number }) => h.htlc_index === 2).expected_tx_hex);
+
+  it('spends the spec commitment\'s to_local and the spec HTLC-timeout\'s output, CSV to_self_delay; each signature verifies independently for the spec\'s local_delayedpubkey', () => {
+    const r = run([...args, '--key-env', 'DELAYED', '--htlc-txid', specTimeout.txid], { env });
+    expect(r.status, r.stderr).toBe(0);
+    const m = JSON.parse(r.stdout) as { type: string; hex: string; inputs: { kind: string; txid: string; vout: number }[] };
+    expect(m.type).toBe('bolt3/sweep');
+    const spec = parseTx(SPEC.expected_commit_tx_hex);
+    expect(m.inputs.map((i) => [i.kind, i.txid, i.vout])).toEqual([['to_local', spec.txid, 6], ['htlc-timeout', specTimeout.txid, 0]]);
+    const sweep = parseTx(m.hex);
+    const spent = [spec.outputs[6]!, specTimeout.outputs[0]!];
+    const delayed = bytesOf(C.keys.local_delayedpubkey);
+    sweep.inputs.forEach((input, i) => {
+      expect(input.sequence, 'nSequence = to_self_delay').toBe(C.parameters.local_delay);
+      const [sig, branch, witnessScript] = input.witness;
+      expect(branch!.length, 'the delayed (OP_ELSE) branch').toBe(0);
+      const digest = bip143SingleHash(sweep, i, witnessScript!, spent[i]!.amount, 0x01);
+      expect(verifyEcdsa(delayed, sig!.subarray(0, -1), digest), `input ${i}`).toBe(true);
+    });
+    expect(r.stdout).toBe(fixture('appendix-c-sweep.json'));
+  });
+
+  it('refuses a key that is not the delayed_payment_basepoint\'s, an HTLC tx not of this commitment, nothing to sweep: exit 4, nothing printed', () => {
+    refused(run([...args, '--key-env', 'WRONG'], { env }), 'E_WRONG_SIGNING_KEY');
+    refused(run([...args, '--key-env', 'DELAYED', '--htlc-txid', '00'.repeat(32)], { env }), 'E_UNKNOWN_HTLC_TX');
+    refused(run([...args, '--key-env', 'DELAYED', '--no-to-local'], { env }), 'E_SWEEP_NOTHING_TO_TAKE');
+    refused(run([...args.map((a) => (a === '2500' ? '2000000' : a)), '--key-env', 'DELAYED', '--no-to-local', '--htlc-txid', specTimeout.txid], { env }), 'E_SWEEP_BELOW_DUST');
+  });
+});

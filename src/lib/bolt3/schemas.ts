@@ -102,4 +102,18 @@ export const PenaltySchema = messageSchema('bolt3/penalty', 'A signed justice tr
   ),
 });
 
-export const BOLT3_SCHEMAS = [CommitmentRequestSchema, CommitmentSchema, PenaltySchema];
+export const SweepSchema = messageSchema('bolt3/sweep', 'A signed spend of the holder\'s delayed outputs (to_local, HTLC-timeout/-success outputs) after to_self_delay.', {
+  commitment_txid: Txid,
+  txid: Txid,
+  hex: Hex('the signed sweep transaction (valid to_self_delay blocks after each spent output confirmed)'),
+  fee_sat: Type.Integer({ minimum: 0 }),
+  to_self_delay: Type.Integer({ minimum: 1, maximum: 65535 }),
+  inputs: Type.Array(
+    Type.Object(
+      { kind: Type.Union(['to_local', 'htlc-timeout', 'htlc-success'].map((k) => Type.Literal(k))), txid: Txid, vout: Type.Integer({ minimum: 0 }), amount_sat: Type.Integer({ minimum: 0 }) },
+      { additionalProperties: false },
+    ),
+  ),
+});
+
+export const BOLT3_SCHEMAS = [CommitmentRequestSchema, CommitmentSchema, PenaltySchema, SweepSchema];

@@ -1,0 +1,61 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { CommitmentCommand } from '../../lib/cli/commitment-command.ts';
+import { inputFlags, keyFlags } from '../../lib/cli/flags.ts';
+import { RefusedError } from '../../lib/errors.ts';
+
+export default class CommitmentSweep extends CommitmentCommand<typeof CommitmentSweep> {
+  static override summary = 'Sweep your own delayed outputs of a BOLT 3 commitment you broadcast: to_local and your HTLC transactions\' outputs.';
+  static override description =
+    'Reads your commitment (you are its holder, "local") as a bolt3/commitment-request or bolt3/commitment and your delayed_payment_basepoint ' +
+    'secret (--key-env/--key-file, checked against the channel\'s delayed_payment_basepoint; the delayed key is derived with the commitment\'s ' +
+    'per-commitment point). Spends its to_local output (unless --no-to-local) and the output of each HTLC-timeout/-success transaction named ' +
+    'by --htlc-txid, all through the to_local script\'s delayed branch with nSequence = to_self_delay: the node accepts it only to_self_delay ' +
+    'blocks after each spent output confirmed (rejected non-BIP68-final before). Prints bolt3/sweep with the signed hex, paying --to.';
+  static override examples = [
+    {
+      description: 'Sweep BOLT 3 Appendix C\'s to_local and the output of one of its HTLC-timeout transactions',
+      command:
+        'DELAYED=$(cat fixtures/bolt3/local-delayed.key) <%= config.bin %> commitment sweep --key-env DELAYED --in fixtures/bolt3/appendix-c-request.json ' +
+        '--htlc-txid 54f2a8cbb8c3cd8a5f19d79d8fe9021b5d29db12be4e1538b1b4d6cb9d205d7c --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --feerate-per-kw 2500',
+    },
+  ];
+  static override flags = {
+    ...inputFlags,
+    ...keyFlags,
+    'to-local': Flags.boolean({ description: 'spend the commitment\'s to_local output', default: true, allowNo: true }),
+    'htlc-txid': Flags.string({ description: 'an HTLC-timeout/-success transaction of this commitment whose output to spend; repeat for several', helpValue: 'TXID', multiple: true }),
+    to: Flags.string({ description: 'where the sweep pays', helpValue: 'ADDRESS', required: true }),
+    'feerate-per-kw': Flags.integer({ description: 'fee rate, sat per 1000 weight units', helpValue: 'N', min: 253, required: true }),
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const { network, c, htlcTxs } = await this.readCommitment();
+    const { decodeAddress } = await import('../../lib/address.ts');
+    const { sweepDelayedOutputs, toLocalOutput, txid } = await import('../../lib/bolt3/index.ts');
+    type Input = { kind: 'to_local' | 'htlc-timeout' | 'htlc-success'; txid: string; vout: number; amountSat: bigint };
+    const inputs: Input[] = [];
+    if (this.flags['to-local']) {
+      const o = toLocalOutput(c);
+      if (!o) throw new RefusedError('E_SWEEP_NOTHING_TO_TAKE', `commitment ${c.txid} has no to_local output (trimmed): pass --no-to-local`);
+      inputs.push({ kind: 'to_local', ...o });
+    }
+    const byTxid = new Map(htlcTxs.map((h) => [txid(h.tx), h]));
+    for (const id of new Set((this.flags['htlc-txid'] ?? []).map((t) => t.toLowerCase()))) {
+      const h = byTxid.get(id);
+      if (!h) throw new RefusedError('E_UNKNOWN_HTLC_TX', `${id} is not an HTLC transaction of commitment ${c.txid}`);
+      inputs.push({ kind: h.kind, txid: id, vout: 0, amountSat: h.tx.outputs[0]!.amount });
+    }
+    const key = await this.keyPair(network);
+    const s = sweepDelayedOutputs({
+      commitment: c, outputs: inputs, delayedPaymentBasepointSecret: key.secretKey,
+      destinationScript: decodeAddress(this.flags.to, network, '--to'), feeratePerKw: this.flags['feerate-per-kw'],
+    });
+    return {
+      message: {
+        type: 'bolt3/sweep', version: 1, network, commitment_txid: c.txid, txid: s.txid, hex: s.hex, fee_sat: Number(s.feeSat),
+        to_self_delay: c.params.toSelfDelay, inputs: inputs.map((i) => ({ kind: i.kind, txid: i.txid, vout: i.vout, amount_sat: Number(i.amountSat) })),
+      },
+    };
+  }
+}
