@@ -36,9 +36,7 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
     const chain = await this.coinChain(network, record.statement);
     let child: { destination: Uint8Array; feeRate: number } | undefined;
     if (f.to !== undefined) {
-      const { decodeAddress } = await import('../lib/address.ts');
-      const { parseRate } = await import('../lib/cli/credit-command.ts');
-      child = { destination: decodeAddress(f.to, network, '--to'), feeRate: parseRate(f['fee-rate']!) };
+      child = await this.payTo(network, f.to, f['fee-rate']!);
     }
     const out = own.backupWithChild(record, child, this.random.bytes(32, 'statechain/child-aux'));
     const tip = await chain.tip();

@@ -34,10 +34,7 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
       const network = this.network();
       const coinId = checkCoinId(f.coin);
       if (f.to === undefined || f['fee-rate'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --to ADDRESS and --fee-rate RATE');
-      const { decodeAddress } = await import('../lib/address.ts');
-      const { parseRate } = await import('../lib/cli/credit-command.ts');
-      const destination = decodeAddress(f.to, network, '--to');
-      const rate = parseRate(f['fee-rate']);
+      const { destination, feeRate: rate } = await this.payTo(network, f.to, f['fee-rate']);
       const ctx = await this.ownerContext(network);
       return { message: await this.ownerStep(network, coinId, (r) => own.withdrawRequest(r, destination, rate, ctx)) };
     }

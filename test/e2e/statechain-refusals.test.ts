@@ -5,27 +5,12 @@
  * cover every rule; these show the commands keep the "nothing written" promise.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { tempDir } from '../helpers.ts';
+import { snapshot } from '../lib/credit/tamper.ts';
 import { bytesOf, hexOf } from '../independent/tx.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
 import { seal, signBody } from '../../src/lib/statechain/seal.ts';
 import { KEYS, depositThrough, flow, fundingTo, ok, refused, type Flow } from './statechain-flow.ts';
-
-const snapshot = (dir: string): Record<string, string> => {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    if (!existsSync(d)) return;
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (!e.name.endsWith('.lock')) out[p] = readFileSync(p, 'hex');
-    }
-  };
-  walk(dir);
-  return out;
-};
 
 describe('statechain refusals leave every party\'s state as it was', () => {
   let dir: { path: string; cleanup: () => void };

@@ -119,6 +119,13 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
     return message!;
   }
 
+  /** --to and --fee-rate: the script a spend pays and its rate. */
+  protected async payTo(network: Network, to: string, rate: string): Promise<{ destination: Uint8Array; feeRate: number }> {
+    const { decodeAddress } = await import('../address.ts');
+    const { parseRate } = await import('./credit-command.ts');
+    return { destination: decodeAddress(to, network, '--to'), feeRate: parseRate(rate) };
+  }
+
   protected async ownerRecord(store: StateStore, coinId: string): Promise<OwnerRecord> {
     const record = await store.read<OwnerRecord>(`coin-${coinId}`);
     if (record === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `no coin ${coinId} in ${store.dir} (wrong --state-dir or network?)`);

@@ -10,14 +10,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { decodeMessage } from '../../../src/lib/message.ts';
-import * as coin from '../../../src/lib/statechain/coin.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
 import * as schemas from '../../../src/lib/statechain/schemas.ts';
 import { sealJson, signBody } from '../../../src/lib/statechain/seal.ts';
 import { applyMutations, byteMutation } from '../../fuzz.ts';
-import { chainStub, cleanup, deposit, party } from './harness.ts';
+import { cleanup, towards } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -70,18 +69,9 @@ async function noCrash(fn: () => unknown): Promise<void> {
 }
 
 async function scenario() {
-  const chain = chainStub(200);
-  const d = await deposit(chain);
-  const out = coin.parseTransaction(d.funding, 'funding').getOutput(1);
-  chain.deposit = { txid: '', vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
-  const bob = party('fuzz-bob');
-  const req = tr.startReceive(d.ownerRecord.coin_id, d.operator.auth.publicKey, bob);
-  const sign = await tr.transferSign(d.ownerRecord, req.message as never, 200, d.owner);
-  const cos = await op.cosignTransfer(d.opRecord, sign.message as never, d.opCtx);
-  const pkg = await tr.transferPackage(sign.record, cos.message as never, d.owner);
-  const inner = tr.openPackage(pkg.message as never, req.pending, bob.auth.secretKey);
-  const acc = tr.acceptPackage(pkg.message as never, req.pending, { tipHeight: 200, deposit: chain.deposit }, bob);
-  return { chain, d, bob, req, sign, cos, pkg, inner, acc };
+  const t = await towards('fuzz-bob');
+  const acc = tr.acceptPackage(t.pkg.message as never, t.req.pending, { tipHeight: 200, deposit: t.chain.deposit! }, t.receiver);
+  return { chain: t.chain, d: t.d, bob: t.receiver, req: t.req, sign: t.signReq, cos: t.cosigned, pkg: t.pkg, inner: t.inner, acc };
 }
 
 /** Re-sign what a mutated message carries, as its honest senders would: requests and the operator's statement. */

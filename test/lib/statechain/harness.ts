@@ -99,3 +99,18 @@ export async function transfer(chain: ChainStub, s: { opRecord: op.OperatorRecor
   const receiverRecord = tr.finishReceive(accepted.record, done.message as never);
   return { receiver, receiverRecord, opRecord: done.record, senderRecord: pkg.record, steps: { req, signReq, cosigned, pkg, accepted, done } };
 }
+
+/** A coin deposited by Alice (confirmed 3 times at tip 200), handed by Alice towards `name` up to the sealed package. */
+export async function towards(name: string) {
+  const chain = chainStub(200);
+  const d = await deposit(chain);
+  const out = (await import('../../../src/lib/statechain/coin.ts')).parseTransaction(d.funding, 'funding').getOutput(1);
+  chain.deposit = { txid: '', vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
+  const receiver = party(name);
+  const req = tr.startReceive(d.ownerRecord.coin_id, d.operator.auth.publicKey, receiver);
+  const signReq = await tr.transferSign(d.ownerRecord, req.message as never, chain.height, d.owner);
+  const cosigned = await op.cosignTransfer(d.opRecord, signReq.message as never, d.opCtx);
+  const pkg = await tr.transferPackage(signReq.record, cosigned.message as never, d.owner);
+  const inner = tr.openPackage(pkg.message as never, req.pending, receiver.auth.secretKey);
+  return { chain, d, receiver, req, signReq, cosigned, pkg, inner };
+}

@@ -26,7 +26,7 @@ import type { PackageInner, Statement } from '../../../src/lib/statechain/schema
 import { verifyTransfer, type Expected } from '../../../src/lib/statechain/verify.ts';
 import { keyPair } from '../../../src/lib/keys/keys.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
-import { chainStub, cleanup, deposit, party } from './harness.ts';
+import { chainStub, cleanup, deposit, party, towards } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -36,16 +36,7 @@ const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
 /** A coin deposited by Alice, handed by Alice towards Bob up to the sealed package. */
 async function scenario() {
-  const chain = chainStub(200);
-  const d = await deposit(chain);
-  const out = coin.parseTransaction(d.funding, 'funding').getOutput(1);
-  chain.deposit = { txid: '', vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
-  const bob = party('bob');
-  const req = tr.startReceive(d.ownerRecord.coin_id, d.operator.auth.publicKey, bob);
-  const signReq = await tr.transferSign(d.ownerRecord, req.message as never, chain.height, d.owner);
-  const cosigned = await op.cosignTransfer(d.opRecord, signReq.message as never, d.opCtx);
-  const pkg = await tr.transferPackage(signReq.record, cosigned.message as never, d.owner);
-  const inner = tr.openPackage(pkg.message as never, req.pending, bob.auth.secretKey);
+  const { chain, d, receiver: bob, req, signReq, cosigned, pkg, inner } = await towards('bob');
   const expect_: Expected = {
     coinId: d.ownerRecord.coin_id, transferId: (pkg.message as { transfer_id: string }).transfer_id, receiverShare: req.pending.share, receiverAuth: req.pending.auth, operatorAuth: d.operator.auth.publicKey,
   };
