@@ -26,6 +26,7 @@ for (const [name, hex] of [
   ['remote-htlc.key', key(v.remote_payment_basepoint_secret)],
   ['remote-revocation.key', key(v.remote_revocation_basepoint_secret)],
   ['local-delayed.key', key(v.local_delayed_payment_basepoint_secret)],
+  ['per-commitment-seed.hex', 'ff'.repeat(32)], // BOLT 3 Appendix D's "generate_from_seed FF final node" seed
   ['per-commitment-secret.hex', key(v.x_local_per_commitment_secret)],
 ] as const) {
   rmSync(fx(name), { force: true });
@@ -84,4 +85,14 @@ save('appendix-c-penalty.json', cli(['commitment', 'penalty', '--key-env', 'REVO
 const specTimeout = C.test_vectors[1].htlc_txs.find((h: { htlc_index: number }) => h.htlc_index === 2).expected_tx_hex as string;
 const specTimeoutTxid = (JSON.parse(readFileSync(fx('appendix-c-final.json'), 'utf8')) as { signed_htlc_txs: { txid: string; hex: string }[] }).signed_htlc_txs.find((t) => t.hex === specTimeout)!.txid; // the spec's HTLC #2 timeout
 save('appendix-c-sweep.json', execFileSync(process.execPath, [join(root, 'bin/run.js'), 'commitment', 'sweep', '--key-env', 'DELAYED', '--in', fx('appendix-c-request.json'), '--htlc-txid', specTimeoutTxid, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500'], { env: { ...env, DELAYED: key(v.local_delayed_payment_basepoint_secret) }, stdio: ['ignore', 'pipe', 'inherit'] }).toString());
+// Per-commitment secrets: the Appendix D seed's commitment 0 and 1; a store receiving them (paths relative to the root, as in the examples).
+const rel = (args: string[], input = '') => execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args], { input, cwd: root, stdio: ['pipe', 'pipe', 'inherit'] }).toString();
+const seedFile = 'fixtures/bolt3/per-commitment-seed.hex';
+save('per-commitment-point.json', rel(['commitment', 'point', '--seed-file', seedFile, '--commitment-number', '0']));
+const secret0 = save('per-commitment-secret.json', rel(['commitment', 'reveal', '--seed-file', seedFile, '--commitment-number', '0']));
+const secret1 = rel(['commitment', 'reveal', '--seed-file', seedFile, '--commitment-number', '1']);
+for (const f of ['secret-store-0.json', 'secret-store.json']) rmSync(fx(f), { force: true });
+rel(['commitment', 'receive', '--store', 'fixtures/bolt3/secret-store-0.json'], secret0);
+rel(['commitment', 'receive', '--store', 'fixtures/bolt3/secret-store.json'], secret0);
+save('secret-received.json', rel(['commitment', 'receive', '--store', 'fixtures/bolt3/secret-store.json'], secret1));
 console.error('bolt3 fixtures regenerated');

@@ -13,6 +13,9 @@ import { OffchainError } from './lib/errors.ts';
 import CloseCredit from './commands/close-credit.ts';
 import CommitmentFinalize from './commands/commitment/finalize.ts';
 import CommitmentPenalty from './commands/commitment/penalty.ts';
+import CommitmentPoint from './commands/commitment/point.ts';
+import CommitmentReceive from './commands/commitment/receive.ts';
+import CommitmentReveal from './commands/commitment/reveal.ts';
 import CommitmentSign from './commands/commitment/sign.ts';
 import CommitmentSweep from './commands/commitment/sweep.ts';
 import CreditAbandon from './commands/credit/abandon.ts';
@@ -65,6 +68,9 @@ export const COMMANDS = {
   'close-credit': CloseCredit,
   'commitment:finalize': CommitmentFinalize,
   'commitment:penalty': CommitmentPenalty,
+  'commitment:point': CommitmentPoint,
+  'commitment:receive': CommitmentReceive,
+  'commitment:reveal': CommitmentReveal,
   'commitment:sign': CommitmentSign,
   'commitment:sweep': CommitmentSweep,
   'credit:abandon': CreditAbandon,

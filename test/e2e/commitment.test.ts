@@ -8,7 +8,8 @@
  * commitment finalized before both signed — each exit 4, nothing on stdout.
  */
 import { describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createECDH } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, loadVector, tempDir } from '../helpers.ts';
 import { pipeline, run, type Run } from './cli.ts';
@@ -124,5 +125,59 @@ describe('commitment sweep', () => {
     refused(run([...args, '--key-env', 'DELAYED', '--htlc-txid', '00'.repeat(32)], { env }), 'E_UNKNOWN_HTLC_TX');
     refused(run([...args, '--key-env', 'DELAYED', '--no-to-local'], { env }), 'E_SWEEP_NOTHING_TO_TAKE');
     refused(run([...args.map((a) => (a === '2500' ? '2000000' : a)), '--key-env', 'DELAYED', '--no-to-local', '--htlc-txid', specTimeout.txid], { env }), 'E_SWEEP_BELOW_DUST');
+  });
+});
+
+describe('commitment point / reveal / receive', () => {
+  const D = loadVector('bolts/bolt03/per-commitment-secret-test-vectors.json');
+  const seed = join(ROOT, 'fixtures/bolt3/per-commitment-seed.hex');
+  const MAX = 2 ** 48 - 1;
+  const secretMessage = (index: number, secret: string) =>
+    JSON.stringify({ type: 'bolt3/per-commitment-secret', version: 1, network: 'regtest', commitment_number: MAX - index, index, per_commitment_secret: secret });
+
+  it('reveals Appendix D\'s "generate_from_seed FF final node" secret for commitment 0; point is that secret times G (node:crypto)', () => {
+    const v = D.generation_tests.vectors.find((x: { name: string }) => x.name === 'generate_from_seed FF final node');
+    expect(readFileSync(seed, 'utf8').trim()).toBe(v.seed);
+    const reveal = run(['commitment', 'reveal', '--seed-file', seed, '--commitment-number', '0']);
+    expect(reveal.status, reveal.stderr).toBe(0);
+    expect(JSON.parse(reveal.stdout)).toMatchObject({ type: 'bolt3/per-commitment-secret', index: v.index, per_commitment_secret: v.output });
+    const point = run(['commitment', 'point', '--seed-file', seed, '--commitment-number', '0']);
+    expect(point.status, point.stderr).toBe(0);
+    const ecdh = createECDH('secp256k1');
+    ecdh.setPrivateKey(Buffer.from(v.output, 'hex'));
+    expect(JSON.parse(point.stdout).per_commitment_point).toBe(ecdh.getPublicKey('hex', 'compressed'));
+    expect(point.stdout).not.toContain(v.output);
+  });
+
+  it('stores Appendix D\'s correct sequence; each incorrect sequence is refused at its bad secret with the store unchanged', () => {
+    const dir = tempDir('offchain-e2e-secrets-');
+    for (const [n, t] of (D.storage_tests.tests as { name: string; steps: { index: number; secret: string; expected: string }[] }[]).entries()) {
+      const store = join(dir.path, `store-${n}.json`);
+      for (const step of t.steps) {
+        const before = existsSync(store) ? readFileSync(store, 'utf8') : undefined;
+        const r = run(['commitment', 'receive', '--store', store], { input: secretMessage(step.index, step.secret) });
+        if (step.expected === 'OK') {
+          expect(r.status, `${t.name} ${step.index}: ${r.stderr}`).toBe(0);
+          expect(r.stdout).not.toContain(step.secret);
+        } else {
+          refused(r, 'E_BAD_PER_COMMITMENT_SECRET');
+          expect(existsSync(store) ? readFileSync(store, 'utf8') : undefined, `${t.name}: store unchanged`).toBe(before);
+        }
+      }
+      expect(statSync(store).mode & 0o777).toBe(0o600);
+    }
+    // Out of order (the same secret again): refused, store unchanged.
+    const store = join(dir.path, 'store-0.json');
+    const before = readFileSync(store, 'utf8');
+    const first = D.storage_tests.tests[0].steps[0];
+    refused(run(['commitment', 'receive', '--store', store], { input: secretMessage(first.index, first.secret) }), 'E_PER_COMMITMENT_SECRET_ORDER');
+    expect(readFileSync(store, 'utf8')).toBe(before);
+    dir.cleanup();
+  });
+
+  it('a seed file that cannot be read: usage error (exit 2), nothing printed', () => {
+    const r = run(['commitment', 'reveal', '--seed-file', join(ROOT, 'fixtures/bolt3/no-such-seed.hex'), '--commitment-number', '1']);
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
+    expect(r.stderr).toContain('E_USAGE');
   });
 });

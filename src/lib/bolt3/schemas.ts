@@ -116,4 +116,33 @@ export const SweepSchema = messageSchema('bolt3/sweep', 'A signed spend of the h
   ),
 });
 
-export const BOLT3_SCHEMAS = [CommitmentRequestSchema, CommitmentSchema, PenaltySchema, SweepSchema];
+const CommitmentNumber = Type.Integer({ minimum: 0, maximum: 2 ** 48 - 1, description: 'commitment number, counted from 0' });
+const SecretIndex = Type.Integer({ minimum: 0, maximum: 2 ** 48 - 1, description: 'the 48-bit index: 2^48 - 1 - commitment number' });
+
+export const PerCommitmentPointSchema = messageSchema('bolt3/per-commitment-point', 'The per_commitment_point of one commitment, derived from the holder\'s seed.', {
+  commitment_number: CommitmentNumber,
+  index: SecretIndex,
+  per_commitment_point: Point('per_commitment_point'),
+});
+
+export const PerCommitmentSecretSchema = messageSchema(
+  'bolt3/per-commitment-secret',
+  'The per-commitment secret of a commitment being revoked: revealed to the counterparty on purpose (BOLT 2 revoke_and_ack).',
+  { commitment_number: CommitmentNumber, index: SecretIndex, per_commitment_secret: Hex('per_commitment_secret', 32) },
+);
+
+export const SecretStoreSchema = messageSchema('bolt3/secret-store', 'The counterparty\'s revealed per-commitment secrets in BOLT 3\'s compact storage (at most 49, one per bucket).', {
+  last_index: Type.Optional(SecretIndex),
+  entries: Type.Array(Type.Object({ index: SecretIndex, secret: Hex('per_commitment_secret', 32) }, { additionalProperties: false }), { maxItems: 49 }),
+});
+
+export const SecretReceivedSchema = messageSchema('bolt3/secret-received', 'A per-commitment secret checked and stored by commitment receive (the secret itself is not repeated).', {
+  store: Type.String({ description: 'the store file written' }),
+  commitment_number: CommitmentNumber,
+  index: SecretIndex,
+  stored: Type.Integer({ minimum: 1, maximum: 49, description: 'secrets the compact store keeps' }),
+});
+
+export const BOLT3_SCHEMAS = [
+  CommitmentRequestSchema, CommitmentSchema, PenaltySchema, SweepSchema, PerCommitmentPointSchema, PerCommitmentSecretSchema, SecretStoreSchema, SecretReceivedSchema,
+];

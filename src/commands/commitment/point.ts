@@ -1,0 +1,32 @@
+import { Flags } from '@oclif/core';
+import { OffchainCommand, type CommandResult } from '../../lib/cli/base-command.ts';
+import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
+
+export const seedFlags = {
+  'seed-file': Flags.string({ description: 'your per-commitment seed: 32 bytes hex (0600 file)', helpValue: 'FILE', required: true }),
+  'commitment-number': Flags.integer({ description: 'the commitment number, counted from 0 (index 2^48 - 1 - N)', helpValue: 'N', min: 0, required: true }),
+};
+
+export default class CommitmentPoint extends OffchainCommand<typeof CommitmentPoint> {
+  static override summary = 'The per_commitment_point of a commitment number, derived from your per-commitment seed (BOLT 3).';
+  static override description =
+    'Reads the 32-byte seed from --seed-file (never argv), derives the commitment\'s per-commitment secret (generate_from_seed with index ' +
+    '2^48 - 1 - N) and prints only its point, bolt3/per-commitment-point: what the counterparty needs to build your next commitment.';
+  static override examples = [
+    { description: 'The point of commitment 42 from the fixture seed', command: '<%= config.bin %> commitment point --seed-file fixtures/bolt3/per-commitment-seed.hex --commitment-number 42' },
+  ];
+  static override flags = { ...seedFlags };
+
+  protected async execute(): Promise<CommandResult> {
+    const { generateFromSeed, indexOfCommitment, perCommitmentPoint } = await import('../../lib/bolt3/per-commitment.ts');
+    const { toHex } = await import('../../lib/bytes.ts');
+    const n = this.flags['commitment-number'];
+    const index = indexOfCommitment(n);
+    const seed = readHexSecretFile(this.flags['seed-file'], '--seed-file', { length: 32 });
+    const secret = generateFromSeed(seed, index);
+    const point = perCommitmentPoint(secret);
+    seed.fill(0);
+    secret.fill(0);
+    return { message: { type: 'bolt3/per-commitment-point', version: 1, network: this.network(), commitment_number: n, index, per_commitment_point: toHex(point) } };
+  }
+}
