@@ -1,14 +1,14 @@
 /**
  * A BOLT 3 channel on a real `bitcoind -regtest` (issue 6): the 2-of-2 funding output is
- * paid by a Core wallet, and the library's transactions spend it as BOLT 3 defines —
- * the holder's commitment (both funding signatures), the HTLC-success (with the preimage)
- * and HTLC-timeout (rejected non-final one block before its cltv_expiry) transactions of
- * its HTLC outputs, the to_local sweep (rejected non-BIP68-final one block before its
- * to_self_delay), on a second channel the penalty transaction taking a revoked
- * commitment's to_local and HTLC outputs (through the CLI: `commitment penalty`), and on a third an anchors commitment bumped by
- * a CPFP child spending the holder's anchor, submitted as a package. Every one accepted and mined: Core's script
- * interpreter is the independent check of every witness. Library-level (the `commitment`
- * command is not built yet); skipped visibly without a bitcoind.
+ * paid by a Core wallet. Made by the built CLI: the holder's commitment (`commitment sign`
+ * by both, `commitment finalize` with the preimage), its HTLC-success and HTLC-timeout
+ * transactions (the timeout rejected non-final one block before its cltv_expiry), the
+ * to_local sweep (`commitment sweep`, rejected non-BIP68-final one block before its
+ * to_self_delay) and the sweep of the HTLC-success output; on a second channel the
+ * penalty (`commitment penalty`) taking a revoked commitment's to_local and HTLC outputs.
+ * Library-made: on a third channel an anchors commitment bumped by a CPFP child spending
+ * the holder's anchor, submitted as a package. Every one accepted and mined: Core's script
+ * interpreter is the independent check of every witness. Skipped visibly without a bitcoind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -16,8 +16,7 @@ import { decodeAddress, scriptAddress } from '../../src/lib/address.ts';
 import { toHex } from '../../src/lib/bytes.ts';
 import {
   ANCHORS, ANCHOR_OUTPUT_SAT, LEGACY, SIGHASH_ALL, anchorScript, derFromCompact, nobleEcdsa, p2wpkh, segwitV0Sighash, serializeTx, txid, type Tx,
-  buildCommitment, buildHtlcTransactions, channelFundingOutput, derivePrivkey, finalizeCommitment, finalizeHtlcTransaction,
-  generateFromSeed, perCommitmentPoint, pointOf, signCommitment, signHtlcTransaction, sweepDelayedOutputs, toLocalOutput,
+  buildCommitment, channelFundingOutput, finalizeCommitment, generateFromSeed, perCommitmentPoint, pointOf, signCommitment,
   type ChannelParameters, type ChannelPublicKeys, type CommitmentState,
 } from '../../src/lib/bolt3/index.ts';
 import { findBitcoind } from './bitcoind.ts';
@@ -105,35 +104,59 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   }, 180_000);
   afterAll(async () => n?.stop());
 
-  it('the commitment, its HTLC-success and HTLC-timeout (non-final one block early) and the to_local sweep (non-BIP68-final one block early) are mined', async () => {
+  it('made by the CLI: the commitment, its HTLC-success and HTLC-timeout (non-final one block early), the to_local sweep (non-BIP68-final one block early) and the HTLC-success output\'s sweep are mined', async () => {
     const p = await openChannel();
     const t0 = await n.tip();
     const cltv = t0 + 12; // after the sweep below: the timeout's own early check comes last
     const s = state(0, cltv);
-    const c = await broadcastCommitment(p, s);
+    const dir = tempDir('offchain-regtest-bolt3-cli-');
+    const seedFile = join(dir.path, 'seed.hex');
+    const preimageFile = join(dir.path, 'preimage.hex');
+    writeFileSync(seedFile, toHex(SEED) + '\n', { mode: 0o600 });
+    writeFileSync(preimageFile, toHex(PREIMAGE) + '\n', { mode: 0o600 });
+    // A's per-commitment point for commitment 0 comes from `commitment point` too.
+    const point = messageOf<{ per_commitment_point: string }>(await offchain(['commitment', 'point', '--seed-file', seedFile, '--commitment-number', '0']), 'bolt3/per-commitment-point');
+    expect(point.per_commitment_point).toBe(toHex(s.perCommitmentPoint));
+    const env = { LF: toHex(A.funding), LH: toHex(A.htlc), RF: toHex(B.funding), RH: toHex(B.htlc), DELAYED: toHex(A.delayed) };
+    const request = JSON.stringify(requestJson(p, s));
+    const local = await offchain(['commitment', 'sign', '--as', 'local', '--key-env', 'LF', '--htlc-key-env', 'LH'], { input: request, env });
+    messageOf(local, 'bolt3/commitment');
+    const both = await offchain(['commitment', 'sign', '--as', 'remote', '--key-env', 'RF', '--htlc-key-env', 'RH'], { input: local.stdout, env });
+    messageOf(both, 'bolt3/commitment');
+    const final = messageOf<{ txid: string; hex: string; htlc_txs: { kind: string; txid: string }[]; signed_htlc_txs: { txid: string; hex: string }[] }>(
+      await offchain(['commitment', 'finalize', '--preimage-file', preimageFile], { input: both.stdout }),
+      'bolt3/commitment',
+    );
+    const signedOf = (kind: string) => {
+      const id = final.htlc_txs.find((h) => h.kind === kind)!.txid;
+      return final.signed_htlc_txs.find((t) => t.txid === id)!;
+    };
+    const [timeoutTx, successTx] = [signedOf('htlc-timeout'), signedOf('htlc-success')];
+    await n.acceptAndMine(final.hex);
     const confirmedAt = await n.tip();
     expect(confirmedAt).toBe(t0 + 1);
-    const htlcPriv = (who: Party) => derivePrivkey(who.htlc, s.perCommitmentPoint);
-    const [timeout, success] = ['htlc-timeout', 'htlc-success'].map((kind) => buildHtlcTransactions(c).find((h) => h.kind === kind)!);
-    const finish = (h: typeof timeout, preimage?: Uint8Array) =>
-      finalizeHtlcTransaction(h!, signHtlcTransaction(h!, htlcPriv(A), 'local'), signHtlcTransaction(h!, htlcPriv(B), 'remote'), preimage);
 
-    await n.acceptAndMine(finish(success, PREIMAGE).hex);
+    await n.acceptAndMine(successTx.hex);
 
     // to_local: CSV to_self_delay counted from the commitment's block, so the sweep enters
     // the mempool once the tip is that block + delay − 1, and not one block before.
-    const sweep = sweepDelayedOutputs({ commitment: c, outputs: [toLocalOutput(c)!], delayedPaymentBasepointSecret: A.delayed, destinationScript: sweepTo, feeratePerKw: 2500 });
+    const sweepArgs = ['commitment', 'sweep', '--key-env', 'DELAYED', '--to', n.sweepTo, '--feerate-per-kw', '2500'];
+    const sweep = messageOf<{ hex: string; commitment_txid: string }>(await offchain(sweepArgs, { input: request, env }), 'bolt3/sweep');
+    expect(sweep.commitment_txid).toBe(final.txid);
     const ready = confirmedAt + TO_SELF_DELAY - 1;
     await n.mine(ready - 1 - (await n.tip()));
     expect(await n.mempool(sweep.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-BIP68-final' });
     await n.mine(1);
     await n.acceptAndMine(sweep.hex);
+    // The HTLC-success transaction's output (the same delayed script), once its own delay passed.
+    const second = messageOf<{ hex: string }>(await offchain([...sweepArgs, '--no-to-local', '--htlc-txid', successTx.txid], { input: request, env }), 'bolt3/sweep');
+    await n.acceptAndMine(second.hex);
 
-    const timeoutTx = finish(timeout);
     await n.mine(cltv - 1 - (await n.tip()));
     expect(await n.mempool(timeoutTx.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
     await n.mine(1);
     await n.acceptAndMine(timeoutTx.hex);
+    dir.cleanup();
   });
 
   it('anchors: a commitment at the 253 sat/kw floor is bumped by a CPFP child spending the holder\'s anchor, submitted and mined as a package', async () => {
