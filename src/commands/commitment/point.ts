@@ -1,11 +1,6 @@
-import { Flags } from '@oclif/core';
 import { OffchainCommand, type CommandResult } from '../../lib/cli/base-command.ts';
+import { seedFlags } from '../../lib/cli/commitment-command.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
-
-export const seedFlags = {
-  'seed-file': Flags.string({ description: 'your per-commitment seed: 32 bytes hex (0600 file)', helpValue: 'FILE', required: true }),
-  'commitment-number': Flags.integer({ description: 'the commitment number, counted from 0 (index 2^48 - 1 - N)', helpValue: 'N', min: 0, required: true }),
-};
 
 export default class CommitmentPoint extends OffchainCommand<typeof CommitmentPoint> {
   static override summary = 'The per_commitment_point of a commitment number, derived from your per-commitment seed (BOLT 3).';

@@ -1,6 +1,6 @@
 import { OffchainCommand, type CommandResult } from '../../lib/cli/base-command.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
-import { seedFlags } from './point.ts';
+import { seedFlags } from '../../lib/cli/commitment-command.ts';
 
 export default class CommitmentReveal extends OffchainCommand<typeof CommitmentReveal> {
   static override summary = 'Reveal the per-commitment secret of a commitment you are revoking, for the counterparty (BOLT 2 revoke_and_ack).';

@@ -3,9 +3,15 @@
  * `bolt3/commitment` (whose derived fields are ignored: everything is rebuilt from the
  * channel and the state) and the signatures it carries so far.
  */
-import type { Command } from '@oclif/core';
+import { Flags, type Command } from '@oclif/core';
 import { MalformedInputError } from '../errors.ts';
 import { OffchainCommand } from './base-command.ts';
+
+/** The per-commitment seed and commitment number (`commitment point` / `reveal`). */
+export const seedFlags = {
+  'seed-file': Flags.string({ description: 'your per-commitment seed: 32 bytes hex (0600 file)', helpValue: 'FILE', required: true }),
+  'commitment-number': Flags.integer({ description: 'the commitment number, counted from 0 (index 2^48 - 1 - N)', helpValue: 'N', min: 0, required: true }),
+};
 
 export abstract class CommitmentCommand<T extends typeof Command> extends OffchainCommand<T> {
   protected async readCommitment() {
