@@ -21,8 +21,9 @@ export default defineConfig({
   plugins: [snapshotsNeverWriteThemselves],
   test: {
     include: ['test/**/*.test.ts'],
-    // Every fast-check property runs from one seed (FC_SEED overrides it; printed on failure).
-    setupFiles: ['test/setup/fast-check.ts'],
+    // Every fast-check property runs from one seed (FC_SEED overrides it; printed on failure);
+    // between tests each worker lets its event loop turn (breathe.ts says why).
+    setupFiles: ['test/setup/fast-check.ts', 'test/setup/breathe.ts'],
     // End-to-end tests spawn the built CLI; give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 120_000,
