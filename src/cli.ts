@@ -3,12 +3,13 @@
  * oclif.commands, strategy "explicit") and `main`, which bin/run.js calls. Bundled into
  * dist/offchain.js by scripts/build.mjs.
  */
-import { execute, flush, handle, run, type Interfaces } from '@oclif/core';
-import { readFileSync } from 'node:fs';
+import { Config, execute, flush, handle, run, type Interfaces } from '@oclif/core';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { homedir } from 'node:os';
 import { applyConfigFile } from './lib/cli/config.ts';
+import { BASH_VALUES_MARKER, bashValueCompletion } from './lib/cli/completion.ts';
 import { OffchainError } from './lib/errors.ts';
 import CloseCredit from './commands/close-credit.ts';
 import CommitmentFinalize from './commands/commitment/finalize.ts';
@@ -173,8 +174,15 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
     return;
   }
   try {
-    await run(argv, await loadOptions(argv));
-    await flush();
+    if (argv[0]?.startsWith('autocomplete')) {
+      const config = await Config.load(await loadOptions(argv));
+      await run(argv, config);
+      await flush();
+      completeBashValues(config);
+    } else {
+      await run(argv, await loadOptions(argv));
+      await flush();
+    }
   } catch (e) {
     // An unknown command (or a stray word after one) gets our one-line error format.
     const unknown = e instanceof Error ? /^command (.+) not found$/.exec(e.message) : null;
@@ -199,6 +207,17 @@ function unknownCommand(id: string): string {
     }
   }
   return `E_UNKNOWN_COMMAND: "${id.replace(/:/g, ' ')}" is not an offchain command; see offchain --help`;
+}
+
+/**
+ * After `offchain autocomplete …` built the completion cache, give its bash function the
+ * completion of flag values that the plugin writes only for zsh (lib/cli/completion.ts).
+ */
+function completeBashValues(config: Config): void {
+  const file = join(config.cacheDir, 'autocomplete', 'functions', 'bash', `${config.bin}.bash`);
+  if (!existsSync(file) || readFileSync(file, 'utf8').includes(BASH_VALUES_MARKER)) return;
+  const commands = Object.entries(COMMANDS).map(([id, command]) => ({ id, flags: { ...command.baseFlags, ...command.flags } }));
+  appendFileSync(file, `\n${bashValueCompletion(commands)}`);
 }
 
 /**
