@@ -13,6 +13,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, loadVector, tempDir } from '../helpers.ts';
 import { pipeline, run, type Run } from './cli.ts';
+import { runAsync } from './process.ts';
 import { bytesOf } from '../independent/tx.ts';
 import { bip143SingleHash, parseTx, verifyEcdsa } from '../lib/bolt3/independent-p2wsh.ts';
 
@@ -149,13 +150,14 @@ describe('commitment point / reveal / receive', () => {
     expect(point.stdout).not.toContain(v.output);
   });
 
-  it('stores Appendix D\'s correct sequence; each incorrect sequence is refused at its bad secret with the store unchanged', () => {
+  it('stores Appendix D\'s correct sequence; each incorrect sequence is refused at its bad secret with the store unchanged', async () => {
     const dir = tempDir('offchain-e2e-secrets-');
     for (const [n, t] of (D.storage_tests.tests as { name: string; steps: { index: number; secret: string; expected: string }[] }[]).entries()) {
       const store = join(dir.path, `store-${n}.json`);
       for (const step of t.steps) {
         const before = existsSync(store) ? readFileSync(store, 'utf8') : undefined;
-        const r = run(['commitment', 'receive', '--store', store], { input: secretMessage(step.index, step.secret) });
+        // Asynchronously: 40-odd processes in one test must not block the test worker (test/setup/breathe.ts).
+        const r = await runAsync(['commitment', 'receive', '--store', store], { input: secretMessage(step.index, step.secret) });
         if (step.expected === 'OK') {
           expect(r.status, `${t.name} ${step.index}: ${r.stderr}`).toBe(0);
           expect(r.stdout).not.toContain(step.secret);
@@ -170,7 +172,7 @@ describe('commitment point / reveal / receive', () => {
     const store = join(dir.path, 'store-0.json');
     const before = readFileSync(store, 'utf8');
     const first = D.storage_tests.tests[0].steps[0];
-    refused(run(['commitment', 'receive', '--store', store], { input: secretMessage(first.index, first.secret) }), 'E_PER_COMMITMENT_SECRET_ORDER');
+    refused(await runAsync(['commitment', 'receive', '--store', store], { input: secretMessage(first.index, first.secret) }), 'E_PER_COMMITMENT_SECRET_ORDER');
     expect(readFileSync(store, 'utf8')).toBe(before);
     dir.cleanup();
   });

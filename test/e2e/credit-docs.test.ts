@@ -7,11 +7,11 @@
  * Requires `npm run build` (the demo runs bin/run.js → dist/).
  */
 import { describe, it, expect } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.ts';
 import { assertFreshBuild } from './cli.ts';
+import { runShellAsync, shellQuote } from './process.ts';
 
 /** The pretty-printed JSON messages in `text`, one after another, as printed. */
 function messages(text: string): { type: string; text: string }[] {
@@ -29,10 +29,11 @@ function messages(text: string): { type: string; text: string }[] {
 }
 
 describe('docs/credit.md examples', () => {
-  it('every credit message example is the demo\'s output', () => {
+  it('every credit message example is the demo\'s output', async () => {
     assertFreshBuild();
     const env = { ...process.env, NO_COLOR: '1', OFFCHAIN_TEST_SEED: 'demo' };
-    const r = spawnSync('sh', [join(ROOT, 'scripts/demo.sh')], { cwd: ROOT, env, encoding: 'utf8', timeout: 180_000 });
+    // Asynchronously, so the demo's ~20 s do not block the test worker (test/setup/breathe.ts).
+    const r = await runShellAsync(`sh ${shellQuote(join(ROOT, 'scripts/demo.sh'))}`, { cwd: ROOT, env, timeoutMs: 180_000, shell: 'sh' });
     expect(r.status, r.stderr).toBe(0);
     const printed = messages(r.stdout);
     const doc = readFileSync(join(ROOT, 'docs/credit.md'), 'utf8');

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { run } from './cli.ts';
+import { runAsync } from './process.ts';
 import { toHex } from '../../src/lib/bytes.ts';
 import { buildOnion } from '../../src/lib/onion/sphinx.ts';
 import { nobleBackend } from '../../src/lib/musig/engine/backend-noble.ts';
@@ -46,7 +47,7 @@ const routeFile = join(dir, 'route.json');
 writeFileSync(routeFile, JSON.stringify(route));
 
 describe('onion-build / onion-peel', () => {
-  it('a 20-hop route round-trips: each hop peels its own payload, only the last is final', () => {
+  it('a 20-hop route round-trips: each hop peels its own payload, only the last is final', async () => {
     const secrets = join(dir, 'secrets.json');
     const built = run(['onion-build', '--in', routeFile, '--secrets-out', secrets], { env: { OFFCHAIN_TEST_SEED: 'onion-e2e' } });
     expect(built.status, built.stderr).toBe(0);
@@ -59,7 +60,8 @@ describe('onion-build / onion-peel', () => {
     for (const s of stored.shared_secrets) expect(built.stdout).not.toContain(s);
     let input = built.stdout;
     for (let i = 0; i < 20; i++) {
-      const r = run(['onion-peel', '--key-file', keyFiles[i]!], { input });
+      // Asynchronously: 20 processes in one test must not block the test worker (test/setup/breathe.ts).
+      const r = await runAsync(['onion-peel', '--key-file', keyFiles[i]!], { input });
       expect(r.status, r.stderr).toBe(0);
       const peeled = JSON.parse(r.stdout);
       expect(peeled.payload).toEqual(payloads[i]);
