@@ -484,11 +484,43 @@ describe('secrets', () => {
     expect(files).toEqual([]);
   });
 
-  it(`stdin a terminal but stdout redirected: still no prompt, exit 2 E_NO_KEY${NEEDS_PTY}`, async (ctx) => {
+  it(`at a terminal with stdout redirected to a file, the key is asked; the file gets only the result${NEEDS_PTY}`, async (ctx) => {
     if (!PTY) return ctx.skip();
     const out = fresh('stdout');
-    const r = await runInPty(`${CLI} key show > ${shellQuote(out)}`, { timeoutMs: 20_000 });
+    const r = await runInPty(`${CLI} key show > ${shellQuote(out)}`, { timeoutMs: 30_000, answer: { prompt: /Secret key/, text: `${ALICE_KEY}\r` } });
+    expect(r.status, r.output).toBe(0);
+    expect(plainText(r.output)).toMatch(/Secret key/);
+    expect(JSON.parse(readFileSync(out, 'utf8')).public_key).toBe(ALICE);
+    expect(readFileSync(out, 'utf8')).not.toMatch(/Secret key/);
+    expect(r.output.toLowerCase() + readFileSync(out, 'utf8').toLowerCase()).not.toContain(ALICE_KEY);
+  });
+
+  it(`stdout and stderr both redirected to files: the key is asked on the controlling terminal (/dev/tty), as ssh does${NEEDS_PTY}`, async (ctx) => {
+    if (!PTY) return ctx.skip();
+    const out = fresh('stdout');
+    const err = fresh('stderr');
+    const r = await runInPty(`${CLI} key show > ${shellQuote(out)} 2> ${shellQuote(err)}`, { timeoutMs: 30_000, answer: { prompt: /Secret key/, text: `${ALICE_KEY}\r` } });
+    expect(r.status, r.output).toBe(0);
+    expect(plainText(r.output)).toMatch(/Secret key/);
+    expect(JSON.parse(readFileSync(out, 'utf8')).public_key).toBe(ALICE);
+    expect(readFileSync(err, 'utf8')).toBe('');
+  });
+
+  it(`at a terminal, stdout a pipe: never a prompt, exit 2 E_NO_KEY at once (a pipeline step never waits for a person)${NEEDS_PTY}`, async (ctx) => {
+    if (!PTY) return ctx.skip();
+    const out = fresh('stdout');
     // Had it prompted, it would have waited for the answer and hit the 20 s limit (KilledError).
+    const r = await runInPty(`${CLI} key show | cat > ${shellQuote(out)}; exit \${PIPESTATUS[0]}`, { timeoutMs: 20_000 });
+    expect(r.status, r.output).toBe(2);
+    expect(plainText(r.output)).toMatch(/E_NO_KEY/);
+    expect(plainText(r.output)).not.toMatch(/Secret key/);
+    expect(readFileSync(out, 'utf8')).toBe('');
+  });
+
+  it(`at a terminal, stdin a pipe: never a prompt, exit 2 E_NO_KEY at once${NEEDS_PTY}`, async (ctx) => {
+    if (!PTY) return ctx.skip();
+    const out = fresh('stdout');
+    const r = await runInPty(`true | ${CLI} key show > ${shellQuote(out)}`, { timeoutMs: 20_000 });
     expect(r.status, r.output).toBe(2);
     expect(plainText(r.output)).toMatch(/E_NO_KEY/);
     expect(plainText(r.output)).not.toMatch(/Secret key/);

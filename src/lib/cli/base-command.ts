@@ -175,14 +175,21 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   protected async keyPair(network: Network): Promise<KeyPair> {
     const f = this.flags as { 'key-file'?: string; 'key-env'?: string };
     const { hiddenPrompt, loadKeyPair } = await import('./secrets.ts');
-    return loadKeyPair({
-      keyFile: f['key-file'],
-      keyEnv: f['key-env'],
-      env: process.env,
-      network,
-      interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY && process.stderr.isTTY),
-      prompt: hiddenPrompt,
-    });
+    const { openPromptTerminal } = await import('./prompt-terminal.ts');
+    // Looked for only when neither --key-file nor the environment gave the key.
+    let terminal: ReturnType<typeof openPromptTerminal>;
+    try {
+      return await loadKeyPair({
+        keyFile: f['key-file'],
+        keyEnv: f['key-env'],
+        env: process.env,
+        network,
+        interactive: () => (terminal = openPromptTerminal()) !== undefined,
+        prompt: (question) => hiddenPrompt(question, terminal!),
+      });
+    } finally {
+      terminal?.close();
+    }
   }
 
   /**

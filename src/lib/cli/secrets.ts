@@ -1,7 +1,7 @@
 /**
  * Where a secret key may come from, in order: `--key-file FILE`, the environment
  * variable named by `--key-env` (default OFFCHAIN_KEY), or a hidden interactive prompt
- * when stdin and stdout are both terminals. Never argv (visible in `ps`), never echoed,
+ * on a terminal (./prompt-terminal.ts says which, and never in a pipe). Never argv (visible in `ps`), never echoed,
  * never written into an output. A key file readable by group or others is refused,
  * as ssh refuses such identity files.
  */
@@ -9,6 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { InterruptedError, UsageError, RefusedError } from '../errors.ts';
 import { parseSecretKey, keyPair, type KeyPair } from '../keys/keys.ts';
 import type { Network } from '../network.ts';
+import type { PromptTerminal } from './prompt-terminal.ts';
 
 export const DEFAULT_KEY_ENV = 'OFFCHAIN_KEY';
 
@@ -16,7 +17,8 @@ export type SecretSource = {
   keyFile: string | undefined;
   keyEnv: string | undefined;
   env: NodeJS.ProcessEnv;
-  interactive: boolean;
+  /** Whether a person can be asked; a function is asked only when no file or variable gave the key. */
+  interactive: boolean | (() => boolean);
   network: Network;
   /** Used only when interactive; returns what the user typed. */
   prompt: (question: string) => Promise<string>;
@@ -47,7 +49,7 @@ export async function loadKeyPair(src: SecretSource): Promise<KeyPair> {
   if (src.keyEnv !== undefined) {
     throw new UsageError('E_NO_KEY', `the environment variable ${src.keyEnv} named by --key-env is not set`);
   }
-  if (src.interactive) {
+  if (typeof src.interactive === 'function' ? src.interactive() : src.interactive) {
     // An empty entry (Enter pressed too soon) asks again; Ctrl-C ends it (exit 130).
     for (let question = 'Secret key (hex or WIF, hidden):'; ; question = 'Nothing was entered. Secret key (hex or WIF, hidden):') {
       const typed = (await src.prompt(question)).trim();
@@ -57,14 +59,17 @@ export async function loadKeyPair(src: SecretSource): Promise<KeyPair> {
   throw new UsageError('E_NO_KEY', `this command needs a secret key: pass --key-file FILE or set ${DEFAULT_KEY_ENV} (never on the command line)`);
 }
 
-/** A hidden prompt on stderr (stdout stays clean for the result). Loaded lazily: inquirer is heavy. */
-export async function hiddenPrompt(question: string): Promise<string> {
+/**
+ * A hidden prompt on `terminal` (never on stdout, which stays clean for the result).
+ * Loaded lazily: inquirer is heavy.
+ */
+export async function hiddenPrompt(question: string, terminal: PromptTerminal): Promise<string> {
   const { default: inquirer } = await import('inquirer');
+  // The streams go to createPromptModule: prompt()'s second argument is initial answers, and
+  // a prompt given { output } there was drawn on stdout.
+  const prompt = inquirer.createPromptModule({ input: terminal.input, output: terminal.output });
   try {
-    const answers = await inquirer.prompt<{ secret: string }>(
-      [{ type: 'password', name: 'secret', message: question, mask: undefined }],
-      { output: process.stderr },
-    );
+    const answers = await prompt<{ secret: string }>([{ type: 'password', name: 'secret', message: question, mask: undefined }]);
     return answers.secret;
   } catch (e) {
     // inquirer rejects with ExitPromptError when the user presses Ctrl-C.
