@@ -3,7 +3,10 @@
  * onion-test.json (the whole 1366-byte packet, then each hop's peel giving back its
  * payload, the next packet and finality only at the last hop) and onion-error-test.json
  * (the error packet the final hop creates and the intermediate hops wrap, and the
- * sender's attribution of it to hop 4). Expected values come only from the vector files.
+ * sender's attribution of it to hop 4), and onion-error-attribution-test.json (each hop's
+ * attribution data for an error and for a fulfilled HTLC; the hold times the sender reads;
+ * symmetric crypto from the given shared secrets, so no backend is involved). Expected
+ * values come only from the vector files.
  */
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -14,6 +17,7 @@ import { buildOnion, peelOnion } from '../../src/lib/onion/sphinx.ts';
 import { decodeBigSize } from '../../src/lib/onion/bigsize.ts';
 import { createErrorPacket, wrapError, unwrapError } from '../../src/lib/onion/error.ts';
 import { generateKey } from '../../src/lib/onion/crypto.ts';
+import { addAttribution, readAttribution } from '../../src/lib/onion/attribution.ts';
 
 const dir = new URL('./bolts/bolt04/', import.meta.url);
 const onionVec = JSON.parse(readFileSync(new URL('onion-test.json', dir), 'utf8'));
@@ -82,7 +86,7 @@ describe('BOLT 4 failure messages', () => {
   });
 });
 
-describe('onion-error-attribution-test.json: the error packet part (attribution data not implemented)', () => {
+describe('onion-error-attribution-test.json: the error packet and its attribution data', () => {
   const av = JSON.parse(readFileSync(new URL('onion-error-attribution-test.json', dir), 'utf8')).returning_errors;
   it('encodes the failure, pads failuremsg to 1024, and every hop\'s obfuscated error packet byte for byte; the sender attributes it to node 4', async () => {
     const { encodeFailure, decodeFailure } = await import('../../src/lib/onion/failure.ts');
@@ -108,5 +112,41 @@ describe('onion-error-attribution-test.json: the error packet part (attribution 
     const r = unwrapError(secrets, packet);
     expect(r.hop).toBe(av.failure.failure_source_node);
     expect(toHex(r.failureMessage)).toBe(failuremsg);
+  });
+
+  // The spec's trace lists the hold times 1..5 in the order the hops add them on the way back:
+  // node 4 (the failing node) adds the first, node 0 the last, as the decrypted data shows.
+  const holdTimeAdded = (step: number) => av.hops[step].htlc_hold_time as number;
+  type Step = { node: number; shared_secret: string; error_packet: string; attribution_data: string };
+  const steps: Step[] = av.forwarding_error_packet;
+
+  it('every hop\'s attribution data byte for byte, each over the error packet it passes to its ammag layer', () => {
+    let attribution: Uint8Array | undefined;
+    steps.forEach((h, step) => {
+      const message = step === 0 ? fromHex(av.creating_error_message.raw_error_packet) : fromHex(steps[step - 1]!.error_packet);
+      attribution = addAttribution(fromHex(h.shared_secret), message, holdTimeAdded(step), attribution);
+      expect(toHex(attribution), `node ${h.node}`).toBe(h.attribution_data);
+    });
+  });
+
+  it('the sender verifies every hop\'s HMACs and reads the hold times in route order', () => {
+    const last = steps.at(-1)!;
+    const secrets = [...steps].reverse().map((h) => fromHex(h.shared_secret));
+    const r = readAttribution(secrets, fromHex(last.attribution_data), fromHex(last.error_packet));
+    expect(r.failedAt).toBeUndefined();
+    expect(r.holdTimes).toEqual(steps.map((_, step) => ({ hop: steps.length - 1 - step, holdTime: holdTimeAdded(step) })).reverse());
+  });
+
+  it('returning_success: each hop\'s attribution data for a fulfilled HTLC (empty message) byte for byte, and the sender reads it', () => {
+    const success: { node: number; attribution_data: string }[] = JSON.parse(readFileSync(new URL('onion-error-attribution-test.json', dir), 'utf8')).returning_success.attribution_data;
+    let attribution: Uint8Array | undefined;
+    success.forEach((h, step) => {
+      const secret = steps.find((s) => s.node === h.node)!.shared_secret;
+      attribution = addAttribution(fromHex(secret), new Uint8Array(0), holdTimeAdded(step), attribution);
+      expect(toHex(attribution), `node ${h.node}`).toBe(h.attribution_data);
+    });
+    const secrets = [...steps].reverse().map((h) => fromHex(h.shared_secret));
+    const r = readAttribution(secrets, fromHex(success.at(-1)!.attribution_data));
+    expect(r).toEqual({ holdTimes: [5, 4, 3, 2, 1].map((holdTime, hop) => ({ hop, holdTime })), failedAt: undefined });
   });
 });

@@ -4,14 +4,14 @@
  * faster than pure JS there). Pure functions: no I/O.
  *
  * - generate_key(key_type, secret) = HMAC-SHA256(key = ASCII key_type, msg = secret)
- *   for key_type in rho, mu, um, ammag, pad.
+ *   for key_type in rho, mu, um, ammag, ammagext (attribution data), pad.
  * - the pseudo-random byte stream: ChaCha20 with the key, a 96-bit zero nonce and
  *   counter 0, encrypting zeros. Node's 'chacha20' takes a 16-byte IV:
  *   4-byte little-endian counter || 12-byte nonce; all zero here.
  */
 import { createCipheriv, createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
-export type KeyType = 'rho' | 'mu' | 'um' | 'ammag' | 'pad';
+export type KeyType = 'rho' | 'mu' | 'um' | 'ammag' | 'ammagext' | 'pad';
 
 const ZERO_IV = new Uint8Array(16);
 
