@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { run } from './cli.ts';
+import { pipeline, run } from './cli.ts';
 import { runAsync } from './process.ts';
 import { toHex } from '../../src/lib/bytes.ts';
 import { buildOnion } from '../../src/lib/onion/sphinx.ts';
@@ -162,6 +162,45 @@ describe('onion-error create / wrap / unwrap', () => {
     // without the wrapping layers of hops 2..0 no hop's HMAC verifies: refused, not misattributed
     const short = run(['onion-error', 'unwrap', '--secrets', secrets], { input: created.stdout });
     expectRefused(short, 'E_ONION_ERROR_UNATTRIBUTED', 4);
+  });
+
+  it('attribution data through pipes: hop 3 creates with its hold time, hops 2..0 add theirs, the sender reads each; a hop that alters the error is located', async () => {
+    const four = { ...route, hops: route.hops.slice(0, 4) };
+    const f = join(dir, 'four.json');
+    writeFileSync(f, JSON.stringify(four));
+    const secrets = join(dir, 'four-secrets.json');
+    const built = run(['onion-build', '--in', f, '--secrets-out', secrets]);
+    expect(built.status, built.stderr).toBe(0);
+    const received: string[] = [];
+    let input = built.stdout;
+    for (let i = 0; i < 4; i++) {
+      const p = join(dir, `four-at-${i}.json`);
+      writeFileSync(p, input);
+      received.push(p);
+      input = run(['onion-peel', '--key-file', keyFiles[i]!], { input }).stdout;
+    }
+    const create = ['onion-error', 'create', '--onion', received[3]!, '--key-file', keyFiles[3]!, '--failure', 'temporary_node_failure', '--hold-time', '7'];
+    const wrap = (i: number, hold: string) => ({ args: ['onion-error', 'wrap', '--onion', received[i]!, '--key-file', keyFiles[i]!, '--hold-time', hold] });
+    const unwrap = { args: ['onion-error', 'unwrap', '--secrets', secrets] };
+    const fromHop2 = await pipeline([{ args: create }, wrap(2, '5')], '');
+    for (const r of fromHop2) expect(r.status, r.stderr).toBe(0);
+    const runs = await pipeline([wrap(1, '0'), wrap(0, '12'), unwrap], fromHop2.at(-1)!.stdout);
+    for (const r of runs) expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(runs.at(-1)!.stdout);
+    expect(out.hop).toBe(3);
+    expect(out.attribution).toEqual({
+      hold_times: [12, 0, 5, 7].map((hold_time, hop) => ({ hop, node_id: four.hops[hop]!.node_id, hold_time, hold_time_ms: hold_time * 100 })),
+    });
+    // Hop 1 flips a byte of the error hop 2 returned before wrapping it: no hop's error HMAC
+    // verifies, and the attribution data says it broke between hop 2 and hop 1.
+    const atHop1 = JSON.parse(fromHop2.at(-1)!.stdout);
+    atHop1.error_packet = (atHop1.error_packet[0] === 'f' ? '0' : 'f') + atHop1.error_packet.slice(1);
+    const altered = await pipeline([wrap(1, '0'), wrap(0, '12'), unwrap], JSON.stringify(atHop1));
+    expectRefused(altered.at(-1)!, 'E_ONION_ERROR_UNATTRIBUTED', 4);
+    expect(altered.at(-1)!.stderr).toContain(`breaks at hop 2 (${four.hops[2]!.node_id}): the error was altered between that hop and hop 1`);
+    // --hold-time out of range is a usage error, nothing printed.
+    const bad = run([...create.slice(0, -1), '-1']);
+    expect({ status: bad.status, stdout: bad.stdout }).toEqual({ status: 2, stdout: '' });
   });
 
   it('refuses a secrets file readable by others and an unknown failure name', () => {

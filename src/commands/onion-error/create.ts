@@ -9,14 +9,17 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
   static override summary = 'As the failing hop: create the error onion returned for a packet this node received.';
   static override description =
     'Peels the onion given with --onion (an onion/packet or onion/peeled) with this node\'s key to get its shared secret, ' +
-    'encodes the failure by its BOLT 4 name with its data fields (--field NAME=VALUE), pads failuremsg to 256 bytes, adds the um HMAC and the ammag layer, and prints onion/error.';
+    'encodes the failure by its BOLT 4 name with its data fields (--field NAME=VALUE), pads failuremsg to 256 bytes, adds the um HMAC and the ammag layer, and prints onion/error. ' +
+    'With --hold-time it also starts the attribution data (BOLT 4 attributable failures): this node\'s hold time and HMACs, so the sender can tell which hop garbled the error and how long each held the HTLC.';
   static override examples = [
     { description: 'The fixture route\'s last hop says the payment details are wrong', command: 'chmod 600 fixtures/onion/hop3.key; <%= config.bin %> onion-error create --onion fixtures/onion/at-hop3.json --key-file fixtures/onion/hop3.key --failure incorrect_or_unknown_payment_details --field htlc_msat=14000 --field height=800000' },
+    { description: 'The same, with attribution data: it held the HTLC 0.3 s', command: 'chmod 600 fixtures/onion/hop3.key; <%= config.bin %> onion-error create --onion fixtures/onion/at-hop3.json --key-file fixtures/onion/hop3.key --failure incorrect_or_unknown_payment_details --field htlc_msat=14000 --field height=800000 --hold-time 3' },
   ];
   static override flags = {
     onion: Flags.string({ description: 'the onion/packet (or onion/peeled) this node received', helpValue: 'FILE', required: true }),
     failure: Flags.string({ description: 'BOLT 4 failure name, e.g. temporary_channel_failure, unknown_next_peer, fee_insufficient', helpValue: 'NAME', required: true }),
     field: Flags.string({ description: 'a data field of the failure, NAME=VALUE (msat as decimal, bytes as hex)', helpValue: 'NAME=VALUE', multiple: true }),
+    'hold-time': Flags.integer({ description: 'add attribution data: how long this node held the HTLC, in units of 100 ms (0 = not measured)', helpValue: 'N', min: 0, max: 0xffffffff }),
     ...keyFlags,
   };
 
@@ -39,8 +42,15 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
     const key = await this.keyPair(network);
     const { peelOnion } = await import('../../lib/onion/sphinx.ts');
     const { onionBackend } = await import('../../lib/onion/backend.ts');
-    const { createErrorPacket } = await import('../../lib/onion/error.ts');
+    const { createErrorPacket, wrapError } = await import('../../lib/onion/error.ts');
     const { sharedSecret } = peelOnion(await onionBackend(), key.secretKey, fromHex(m.packet, 'packet'), fromHex(m.associated_data, 'associated_data', 32));
-    return { message: { type: 'onion/error', version: 1, network, error_packet: toHex(createErrorPacket(sharedSecret, failure)) } };
+    const packet = createErrorPacket(sharedSecret, failure);
+    const message: Record<string, unknown> = { type: 'onion/error', version: 1, network, error_packet: toHex(packet) };
+    if (this.flags['hold-time'] !== undefined) {
+      const { addAttribution } = await import('../../lib/onion/attribution.ts');
+      // The HMACs cover the packet as this node passes it to its ammag layer: the raw packet.
+      message.attribution_data = toHex(addAttribution(sharedSecret, wrapError(sharedSecret, packet), this.flags['hold-time']));
+    }
+    return { message };
   }
 }

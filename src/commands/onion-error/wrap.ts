@@ -8,13 +8,15 @@ import { UsageError } from '../../lib/errors.ts';
 export default class OnionErrorWrap extends OffchainCommand<typeof OnionErrorWrap> {
   static override summary = 'As a hop on the way back: add this node\'s ammag layer to a returned error onion.';
   static override description =
-    'Reads onion/error and prints it XORed with this node\'s ammag stream; the shared secret comes from peeling, with this node\'s key, the onion it had received (--onion).';
+    'Reads onion/error and prints it XORed with this node\'s ammag stream; the shared secret comes from peeling, with this node\'s key, the onion it had received (--onion). ' +
+    'When the error carries attribution data, this node adds its layer (its hold time, --hold-time, default 0, and its HMACs); --hold-time on an error without it starts the attribution data here.';
   static override examples = [
     { description: 'Hop 2 of the fixture route wraps the error hop 3 returned', command: 'chmod 600 fixtures/onion/hop2.key; <%= config.bin %> onion-error wrap --in fixtures/onion/error-hop3.json --onion fixtures/onion/peeled.json --key-file fixtures/onion/hop2.key' },
   ];
   static override flags = {
     ...inputFlags,
     onion: Flags.string({ description: 'the onion/packet (or onion/peeled) this node received', helpValue: 'FILE', required: true }),
+    'hold-time': Flags.integer({ description: 'attribution data: how long this node held the HTLC, in units of 100 ms (default 0 = not measured)', helpValue: 'N', min: 0, max: 0xffffffff }),
     ...keyFlags,
   };
 
@@ -35,6 +37,13 @@ export default class OnionErrorWrap extends OffchainCommand<typeof OnionErrorWra
     const { onionBackend } = await import('../../lib/onion/backend.ts');
     const { wrapError } = await import('../../lib/onion/error.ts');
     const { sharedSecret } = peelOnion(await onionBackend(), key.secretKey, fromHex(m.packet, 'packet'), fromHex(m.associated_data, 'associated_data', 32));
-    return { message: { type: 'onion/error', version: 1, network, error_packet: toHex(wrapError(sharedSecret, fromHex(err.error_packet, 'error_packet'))) } };
+    const received = fromHex(err.error_packet, 'error_packet');
+    const message: Record<string, unknown> = { type: 'onion/error', version: 1, network, error_packet: toHex(wrapError(sharedSecret, received)) };
+    if (err.attribution_data !== undefined || this.flags['hold-time'] !== undefined) {
+      const { addAttribution } = await import('../../lib/onion/attribution.ts');
+      const downstream = err.attribution_data === undefined ? undefined : fromHex(err.attribution_data, 'attribution_data', 920);
+      message.attribution_data = toHex(addAttribution(sharedSecret, received, this.flags['hold-time'] ?? 0, downstream));
+    }
+    return { message };
   }
 }

@@ -54,6 +54,7 @@ export const OnionSecretsSchema = messageSchema('onion/secrets', 'The sender\'s 
 
 export const OnionErrorSchema = messageSchema('onion/error', 'A returned error packet (BOLT 4 "Returning Errors"), as the failing hop created it or a hop on the way back wrapped it.', {
   error_packet: Hex('the obfuscated error packet: HMAC || failure_len || failuremsg || pad_len || pad, XOR each hop\'s ammag stream'),
+  attribution_data: Type.Optional(Hex('BOLT 4 attribution data: 20 hold times (u32, units of 100 ms) and 210 truncated HMACs, XOR each hop\'s ammagext stream', 920)),
 });
 
 export const OnionFailureSchema = messageSchema('onion/failure', 'A returned error unwrapped by the sender: which hop failed and why.', {
@@ -69,5 +70,25 @@ export const OnionFailureSchema = messageSchema('onion/failure', 'A returned err
     { additionalProperties: false },
   ),
   failure_message: Hex('the raw failuremsg'),
+  attribution: Type.Optional(
+    Type.Object(
+      {
+        hold_times: Type.Array(
+          Type.Object(
+            {
+              hop: Type.Integer({ minimum: 0, description: 'index in the route' }),
+              node_id: Hex('the hop\'s node id', 33),
+              hold_time: Type.Integer({ minimum: 0, maximum: 0xffffffff, description: 'how long the hop held the HTLC, in units of 100 ms, as it reported' }),
+              hold_time_ms: Type.Integer({ minimum: 0, description: 'hold_time × 100' }),
+            },
+            { additionalProperties: false },
+          ),
+          { description: 'the hops whose attribution HMACs verified, in route order' },
+        ),
+        failed_at_hop: Type.Optional(Type.Integer({ minimum: 0, description: 'the first hop whose HMACs do not verify: the error was altered between it and the hop before it (this node, for hop 0)' })),
+      },
+      { additionalProperties: false, description: 'what the attribution data says, when the error carried it' },
+    ),
+  ),
 });
 export const ONION_SCHEMAS = [OnionRouteSchema, OnionPacketSchema, OnionPeeledSchema, OnionSecretsSchema, OnionErrorSchema, OnionFailureSchema] as const;
