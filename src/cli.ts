@@ -35,6 +35,7 @@ import KeyShow from './commands/key/show.ts';
 import MusigInit from './commands/musig/init.ts';
 import MusigNonce from './commands/musig/nonce.ts';
 import MusigSign from './commands/musig/sign.ts';
+import OnionBlind from './commands/onion-blind.ts';
 import OnionBuild from './commands/onion-build.ts';
 import OnionPeel from './commands/onion-peel.ts';
 import OnionErrorCreate from './commands/onion-error/create.ts';
@@ -88,6 +89,7 @@ export const COMMANDS = {
   'key:new': KeyNew,
   'key:show': KeyShow,
   'musig:init': MusigInit,
+  'onion-blind': OnionBlind,
   'onion-build': OnionBuild,
   'onion-peel': OnionPeel,
   'onion-error:create': OnionErrorCreate,

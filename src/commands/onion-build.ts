@@ -4,6 +4,37 @@ import { OffchainCommand } from '../lib/cli/base-command.ts';
 import { fromHex, toHex } from '../lib/bytes.ts';
 import { UsageError } from '../lib/errors.ts';
 import { inputFlags } from '../lib/cli/flags.ts';
+import type { Static } from '@sinclair/typebox';
+import type { HopPayloadJson, OnionRouteSchema } from '../lib/onion/schemas.ts';
+import type { HopPayload } from '../lib/onion/payload.ts';
+
+type OnionRoute = Static<typeof OnionRouteSchema>;
+
+/**
+ * A recipient's blinded path as hops after the clear ones (BOLT 4 route blinding): the
+ * introduction node under its real id with current_path_key, the others under their blinded
+ * ids, each with its encrypted_recipient_data; the last also carries blinded_payload.
+ */
+function blindedHops(
+  route: OnionRoute,
+  encode: (p: HopPayload) => Uint8Array,
+  fromJson: (j: HopPayloadJson, where: string) => HopPayload,
+): { pubkey: Uint8Array; payload: Uint8Array }[] {
+  const path = route.blinded_path;
+  if (!path) {
+    if (route.blinded_payload) throw new UsageError('E_USAGE', 'blinded_payload without blinded_path');
+    return [];
+  }
+  if (!route.blinded_payload) throw new UsageError('E_USAGE', 'a blinded_path needs blinded_payload (amt_to_forward, outgoing_cltv_value, total_amount_msat for the recipient)');
+  const last = path.hops.length - 1;
+  return path.hops.map((h, i) => {
+    const payload: HopPayloadJson = { encrypted_recipient_data: h.encrypted_recipient_data };
+    if (i === 0) payload.current_path_key = path.path_key;
+    if (i === last) Object.assign(payload, route.blinded_payload);
+    const nodeId = i === 0 ? path.introduction_node_id : h.blinded_node_id;
+    return { pubkey: fromHex(nodeId, `blinded_path.hops[${i}]`, 33), payload: encode(fromJson(payload, `blinded_path.hops[${i}]`)) };
+  });
+}
 
 export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
   static override summary = 'Wrap a route in a BOLT 4 onion packet (1366 bytes, TLV hop payloads).';
@@ -11,9 +42,11 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     'Reads an onion/route message (hop node ids with their payloads, and the associated data = payment hash), or route plan\'s route/plan with --payment-hash (and --payment-secret for the final payment_data), and prints an onion/packet. ' +
     'The session key comes from --session-key-file (0600) or is fresh random (deterministic under OFFCHAIN_TEST_SEED). ' +
     'The per-hop shared secrets, needed later to read a returned error, are written only to the NEW 0600 file named by --secrets-out, never to stdout. ' +
-    'A route whose payloads do not fit in 1300 bytes is refused (E_ONION_ROUTE_TOO_LARGE, exit 4).';
+    'A route whose payloads do not fit in 1300 bytes is refused (E_ONION_ROUTE_TOO_LARGE, exit 4). ' +
+    'A recipient\'s blinded path (onion-blind\'s output) goes under blinded_path, after the clear hops, with blinded_payload (amount, CLTV and total for the recipient).';
   static override examples = [
     { description: 'The 3-hop fixture route', command: 'chmod 600 fixtures/onion/session.key; <%= config.bin %> onion-build --in fixtures/onion/route.json --session-key-file fixtures/onion/session.key' },
+    { description: 'A payer\'s route ending in a recipient\'s blinded path (blinded_path + blinded_payload)', command: 'chmod 600 fixtures/onion/session.key; <%= config.bin %> onion-build --in fixtures/onion/blinded-route.json --session-key-file fixtures/onion/session.key' },
     { description: 'Straight from route plan\'s output', command: '<%= config.bin %> onion-build --in fixtures/route/seed-plan.json --payment-hash 4242424242424242424242424242424242424242424242424242424242424242 --payment-secret 2424242424242424242424242424242424242424242424242424242424242424' },
   ];
   static override flags = {
@@ -55,7 +88,9 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     const { encodeHopPayload } = await import('../lib/onion/payload.ts');
     const { buildOnion } = await import('../lib/onion/sphinx.ts');
     const { onionBackend } = await import('../lib/onion/backend.ts');
-    const hops = route.hops.map((h, i) => ({ pubkey: fromHex(h.node_id, `hops[${i}].node_id`, 33), payload: encodeHopPayload(payloadFromJson(h.payload, `hops[${i}].payload`)) }));
+    const clear = route.hops.map((h, i) => ({ pubkey: fromHex(h.node_id, `hops[${i}].node_id`, 33), payload: encodeHopPayload(payloadFromJson(h.payload, `hops[${i}].payload`)) }));
+    const hops = [...clear, ...blindedHops(route as OnionRoute, encodeHopPayload, payloadFromJson)];
+    if (hops.length === 0) throw new UsageError('E_USAGE', 'the route has no hops: give hops, or a blinded_path');
     let sessionKey: Uint8Array;
     if (this.flags['session-key-file'] !== undefined) {
       const { loadKeyPair } = await import('../lib/cli/secrets.ts');
@@ -65,7 +100,8 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     const built = buildOnion(await onionBackend(), sessionKey, hops, ad);
     if (this.flags['secrets-out'] !== undefined) {
       const { writeNewFile } = await import('../lib/store/exclusive.ts');
-      const secrets = { type: 'onion/secrets', version: 1, network, associated_data: route.associated_data, node_ids: route.hops.map((h) => h.node_id), shared_secrets: built.sharedSecrets.map(toHex) };
+      const nodeIds = hops.map((h) => toHex(h.pubkey));
+      const secrets = { type: 'onion/secrets', version: 1, network, associated_data: route.associated_data, node_ids: nodeIds, shared_secrets: built.sharedSecrets.map(toHex) };
       writeNewFile(this.flags['secrets-out'], JSON.stringify(secrets, null, 2) + '\n', 0o600);
     }
     return { message: { type: 'onion/packet', version: 1, network, packet: toHex(built.packet), associated_data: route.associated_data } };

@@ -1,3 +1,4 @@
+import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { OffchainCommand } from '../lib/cli/base-command.ts';
 import { inputFlags, keyFlags } from '../lib/cli/flags.ts';
@@ -10,11 +11,18 @@ export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
     'Reads an onion/packet (or the onion/peeled a previous hop printed, whose packet is the one to forward) and prints onion/peeled. ' +
     'Checked in order: version 0 (E_ONION_VERSION, exit 3), the ephemeral key is a valid point (E_ONION_EPHEMERAL_KEY, exit 3), ' +
     'the HMAC in constant time (E_ONION_HMAC, exit 4: wrong key, wrong associated data or corrupted), the payload length (E_ONION_PAYLOAD_LENGTH, exit 3) ' +
-    'and the TLV payload (E_ONION_TLV, exit 3). Final when the next HMAC is all zero.';
+    'and the TLV payload (E_ONION_TLV, exit 3). Final when the next HMAC is all zero. ' +
+    'In a blinded path (BOLT 4 route blinding) the hop also decrypts its encrypted_recipient_data and prints it with the next_path_key to send on: ' +
+    'the introduction node finds its path_key in the payload (current_path_key), every later blinded hop is given the path_key that came with the HTLC (--path-key) and peels with its blinded key.';
   static override examples = [
     { description: 'Peel the fixture packet at its first hop', command: 'chmod 600 fixtures/onion/hop1.key; <%= config.bin %> onion-peel --in fixtures/onion/packet.json --key-file fixtures/onion/hop1.key' },
+    { description: 'The introduction node of the fixture\'s blinded path reads its recipient data', command: 'chmod 600 fixtures/onion/hop2.key; <%= config.bin %> onion-peel --in fixtures/onion/blinded-packet.json --key-file fixtures/onion/hop2.key' },
   ];
-  static override flags = { ...inputFlags, ...keyFlags };
+  static override flags = {
+    ...inputFlags,
+    'path-key': Flags.string({ description: 'in a blinded path after the introduction node: the path_key that came with the HTLC (update_add_htlc)', helpValue: 'PUBKEY' }),
+    ...keyFlags,
+  };
 
   protected async execute(): Promise<CommandResult> {
     const doc = await this.readDocument();
@@ -37,13 +45,38 @@ export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
     const { decodeHopPayload } = await import('../lib/onion/payload.ts');
     const { payloadToJson } = await import('../lib/onion/json.ts');
     const { onionBackend } = await import('../lib/onion/backend.ts');
-    const peeled = peelOnion(await onionBackend(), key.secretKey, fromHex(packetHex, 'packet'), fromHex(adHex, 'associated_data', 32));
+    const ec = await onionBackend();
+    const given = this.flags['path-key'] === undefined ? undefined : fromHex(this.flags['path-key'], '--path-key', 33);
+    // A blinded hop after the introduction node peels with its blinded key.
+    let peelKey = key.secretKey;
+    if (given) {
+      const { blindedNodePrivkey } = await import('../lib/onion/blinding.ts');
+      peelKey = blindedNodePrivkey(ec, key.secretKey, given);
+    }
+    const peeled = peelOnion(ec, peelKey, fromHex(packetHex, 'packet'), fromHex(adHex, 'associated_data', 32));
     const payload = decodeHopPayload(peeled.payload);
+    const blinded: Record<string, unknown> = {};
+    if (given && payload.current_path_key) {
+      throw new RefusedError('E_ONION_PATH_KEY', 'the payload carries current_path_key and --path-key was given too: BOLT 4 fails such an HTLC');
+    }
+    if (payload.encrypted_recipient_data) {
+      const pathKey = payload.current_path_key ?? given;
+      if (!pathKey) throw new UsageError('E_ONION_PATH_KEY', 'this hop is in a blinded path: give --path-key, the path_key that came with the HTLC');
+      const { unblindHop } = await import('../lib/onion/blinding.ts');
+      const { decodeRecipientData } = await import('../lib/onion/recipient-data.ts');
+      const u = unblindHop(ec, key.secretKey, pathKey, payload.encrypted_recipient_data);
+      const data = decodeRecipientData(u.decryptedData);
+      blinded.recipient_data = data;
+      if (!peeled.final) blinded.next_path_key = data.next_path_key_override ?? toHex(u.nextPathKey);
+    } else if (given) {
+      throw new RefusedError('E_ONION_PATH_KEY', '--path-key was given but the payload has no encrypted_recipient_data: this hop is not in a blinded path');
+    }
     return {
       message: {
         type: 'onion/peeled', version: 1, network, final: peeled.final, payload: payloadToJson(payload), payload_hex: toHex(peeled.payload),
         unknown_even_types: payload.unknownEvenTypes.map(String), associated_data: adHex,
         ...(peeled.nextPacket ? { packet: toHex(peeled.nextPacket) } : {}),
+        ...blinded,
       },
     };
   }

@@ -7,13 +7,13 @@
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { pipeline, run } from './cli.ts';
 import { runAsync } from './process.ts';
-import { toHex } from '../../src/lib/bytes.ts';
+import { fromHex, toHex } from '../../src/lib/bytes.ts';
 import { buildOnion } from '../../src/lib/onion/sphinx.ts';
 import { nobleBackend } from '../../src/lib/musig/engine/backend-noble.ts';
 
@@ -234,5 +234,85 @@ describe('onion-build from route plan', () => {
 
   it('refuses a route/plan without --payment-hash (E_USAGE, exit 2)', () => {
     expectRefused(run(['onion-build', '--in', 'fixtures/route/seed-plan.json']), 'E_USAGE', 2);
+  });
+});
+
+describe('route blinding through the CLI', () => {
+  const rb = JSON.parse(readFileSync('test/vectors/bolts/bolt04/route-blinding-test.json', 'utf8'));
+
+  it('onion-blind reproduces route-blinding-test.json: each part of the concatenated route from its session key, byte for byte', async () => {
+    const { decodeRecipientData } = await import('../../src/lib/onion/recipient-data.ts');
+    const g = rb.generate.hops as { session_key?: string; node_id: string; encoded_tlvs: string; path_key: string; blinded_node_id: string; encrypted_data: string }[];
+    for (const [from, to] of [[0, 2], [2, 4]] as const) {
+      const part = g.slice(from, to);
+      const keyPath = keyFile(`rb-${from}.key`, fromHex(part[0]!.session_key!));
+      // Each hop's recipient data as JSON, decoded from the vector's encoded bytes (re-encoding is checked in recipient-data.test.ts).
+      const blind = { type: 'onion/blind', version: 1, network: 'regtest', hops: part.map((h) => ({ node_id: h.node_id, recipient_data: decodeRecipientData(fromHex(h.encoded_tlvs)) })) };
+      const r = run(['onion-blind', '--session-key-file', keyPath], { input: JSON.stringify(blind) });
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out).toMatchObject({ type: 'onion/blinded-path', introduction_node_id: part[0]!.node_id, path_key: part[0]!.path_key });
+      expect(out.hops).toEqual(part.map((h) => ({ blinded_node_id: h.blinded_node_id, encrypted_recipient_data: h.encrypted_data })));
+      expect(r.stdout).not.toContain(part[0]!.session_key!);
+    }
+  });
+
+  it('recipient blinds, payer builds, every hop peels through pipes: the introduction node from its payload, the next with --path-key; the recipient reads its path_id', async () => {
+    const blindedPath = await pipeline([{ args: ['onion-blind', '--in', 'fixtures/onion/blind.json'], env: { OFFCHAIN_TEST_SEED: 'blind-e2e' } }], '');
+    expect(blindedPath[0]!.status, blindedPath[0]!.stderr).toBe(0);
+    const path = JSON.parse(blindedPath[0]!.stdout);
+    const route = { ...JSON.parse(readFileSync('fixtures/onion/blinded-route.json', 'utf8')), blinded_path: path };
+    // A clean checkout does not keep file modes; key files must be 0600.
+    for (const k of ['hop1', 'hop2', 'hop3']) chmodSync(`fixtures/onion/${k}.key`, 0o600);
+    const toHop1 = await pipeline([{ args: ['onion-build'] }, { args: ['onion-peel', '--key-file', 'fixtures/onion/hop1.key'] }], JSON.stringify(route));
+    for (const r of toHop1) expect(r.status, r.stderr).toBe(0);
+    const hop1 = toHop1.at(-1)!;
+    const [intro] = await pipeline([{ args: ['onion-peel', '--key-file', 'fixtures/onion/hop2.key'] }], hop1.stdout);
+    expect(intro!.status, intro!.stderr).toBe(0);
+    const atIntro = JSON.parse(intro!.stdout);
+    expect(atIntro.final).toBe(false);
+    expect(atIntro.payload.current_path_key).toBe(path.path_key);
+    expect(atIntro.recipient_data).toEqual(JSON.parse(readFileSync('fixtures/onion/blind.json', 'utf8')).hops[0].recipient_data);
+    // The recipient: blinded, so it needs the path_key the introduction node sends along.
+    const last = run(['onion-peel', '--key-file', 'fixtures/onion/hop3.key', '--path-key', atIntro.next_path_key], { input: intro!.stdout });
+    expect(last.status, last.stderr).toBe(0);
+    const atRecipient = JSON.parse(last.stdout);
+    expect(atRecipient).toMatchObject({ final: true, recipient_data: { path_id: 'deadbeef' }, payload: { amt_to_forward: '14000', total_amount_msat: '14000', outgoing_cltv_value: 1400 } });
+    expect('next_path_key' in atRecipient).toBe(false);
+    // Refusals, nothing printed: a blinded hop peeling without --path-key, or with the wrong one,
+    // and a hop in the clear given a --path-key, all fail the HMAC (the key is not the packet's).
+    expectRefused(run(['onion-peel', '--key-file', 'fixtures/onion/hop3.key'], { input: intro!.stdout }), 'E_ONION_HMAC', 4);
+    expectRefused(run(['onion-peel', '--key-file', 'fixtures/onion/hop3.key', '--path-key', path.path_key], { input: intro!.stdout }), 'E_ONION_HMAC', 4);
+    expectRefused(run(['onion-peel', '--key-file', 'fixtures/onion/hop2.key', '--path-key', path.path_key], { input: hop1.stdout }), 'E_ONION_HMAC', 4);
+    expectRefused(run(['onion-peel', '--key-file', keyFiles[0]!, '--path-key', path.path_key], { input: readFileSync('fixtures/onion/packet.json', 'utf8') }), 'E_ONION_HMAC', 4);
+  });
+
+  it('packets a sender crafted wrongly: blinded data but no path_key anywhere (exit 2), and a path_key both in the payload and given (BOLT 4: fail, exit 4)', () => {
+    for (const k of ['hop2', 'hop3']) chmodSync(`fixtures/onion/${k}.key`, 0o600);
+    const path = JSON.parse(readFileSync('fixtures/onion/blinded-path.json', 'utf8'));
+    const hop3 = JSON.parse(readFileSync('fixtures/onion/blind.json', 'utf8')).hops[1].node_id as string;
+    const build = (hops: unknown[]) => run(['onion-build'], { input: JSON.stringify({ type: 'onion/route', version: 1, network: 'regtest', associated_data: AD, hops }), env: { OFFCHAIN_TEST_SEED: 'crafted' } });
+    // Addressed to the recipient's real id, with its encrypted data but no current_path_key.
+    const noKey = build([{ node_id: hop3, payload: { encrypted_recipient_data: path.hops[1].encrypted_recipient_data } }]);
+    expect(noKey.status, noKey.stderr).toBe(0);
+    const r1 = run(['onion-peel', '--key-file', 'fixtures/onion/hop3.key'], { input: noKey.stdout });
+    expect({ status: r1.status, stdout: r1.stdout }).toEqual({ status: 2, stdout: '' });
+    expect(r1.stderr).toContain('E_ONION_PATH_KEY');
+    // Addressed to the blinded id the intro's next_path_key unlocks, and also carrying current_path_key.
+    const intro = run(['onion-peel', '--key-file', 'fixtures/onion/hop2.key'], { input: readFileSync('fixtures/onion/blinded-packet.json', 'utf8') });
+    const next = JSON.parse(intro.stdout).next_path_key as string;
+    const both = build([{ node_id: path.hops[1].blinded_node_id, payload: { encrypted_recipient_data: path.hops[1].encrypted_recipient_data, current_path_key: next } }]);
+    expect(both.status, both.stderr).toBe(0);
+    expectRefused(run(['onion-peel', '--key-file', 'fixtures/onion/hop3.key', '--path-key', next], { input: both.stdout }), 'E_ONION_PATH_KEY', 4);
+  });
+
+  it('a blinded_path without blinded_payload, or the other way round, is a usage error', () => {
+    const route = JSON.parse(readFileSync('fixtures/onion/blinded-route.json', 'utf8'));
+    const { blinded_payload: _, ...noPayload } = route;
+    const r1 = run(['onion-build'], { input: JSON.stringify(noPayload) });
+    expect({ status: r1.status, stdout: r1.stdout }).toEqual({ status: 2, stdout: '' });
+    const { blinded_path: __, ...noPath } = route;
+    const r2 = run(['onion-build'], { input: JSON.stringify(noPath) });
+    expect({ status: r2.status, stdout: r2.stdout }).toEqual({ status: 2, stdout: '' });
   });
 });
