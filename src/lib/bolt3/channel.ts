@@ -11,7 +11,7 @@
  * swap local and remote, flip `opener` and every HTLC's direction (`counterpartyView`).
  * Amounts are bigint: satoshis, or millisatoshis where the name says msat.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../hash.ts';
 import { concatBytes } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import type { CommitmentFormat } from './formats.ts';

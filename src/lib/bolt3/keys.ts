@@ -22,7 +22,7 @@
  * valid scalar, or a sum at infinity, is refused as libsecp256k1's tweak functions
  * refuse it (never seen: probability ~2^-128).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../hash.ts';
 import { concatBytes } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { Lru, keyOf } from '../lru.ts';

@@ -16,7 +16,7 @@
  * the sense that matters: once revealed (to revoke its commitment), anyone holding it
  * and the revocation basepoint secret can take every output of that commitment.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../hash.ts';
 import { MalformedInputError } from '../errors.ts';
 import { pointOf } from './keys.ts';
 

@@ -7,7 +7,7 @@
  * Deliberately tiny: no parsing of arbitrary scripts (./script-decode.ts matches the
  * BOLT 3 templates only) and no interpreter.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../hash.ts';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 
 /** The opcodes BOLT 3 scripts are made of, by their Bitcoin Core names. */

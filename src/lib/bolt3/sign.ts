@@ -13,7 +13,7 @@
  * is; a preimage that does not hash to the payment hash is refused before any witness
  * is built. Signatures are DER without the sighash byte, as BOLT 3's vectors print them.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../hash.ts';
 import { concatBytes, equalBytes, toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import { channelFundingOutput } from './channel.ts';

@@ -5,7 +5,7 @@
  * second, so no PSBT or script-interpreting object is created on this path. PSBT
  * output for the CLI is made from these values at the edge.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { hash256 } from '../hash.ts';
 import { fromHex, toHex } from '../bytes.ts';
 
 export type OutPoint = { txid: string; vout: number };
@@ -130,10 +130,7 @@ export function serializeTx(tx: Tx, withWitness = true): Uint8Array {
   return w.done();
 }
 
-/** SHA256(SHA256(x)). */
-export function hash256(data: Uint8Array): Uint8Array {
-  return sha256(sha256(data));
-}
+export { hash256 };
 
 /** The txid as displayed (big-endian hex). */
 export function txid(tx: Tx): string {
