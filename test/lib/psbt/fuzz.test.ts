@@ -27,8 +27,6 @@ const seeds: Uint8Array[] = [
   ...bip174.role_workflow.steps.filter((s: { expected_psbt?: unknown }) => s.expected_psbt).map((s: { expected_psbt: unknown }) => s.expected_psbt),
 ].map((c: { hex: string }) => hex.decode(c.hex));
 
-const SLOW_MS = 1000;
-let slowest = 0;
 
 let accepted = 0;
 
@@ -53,7 +51,6 @@ function expectSameRecords(input: Uint8Array, output: Uint8Array, inputs: number
 
 /** Parse; on success exercise every reader and check the round trip. Any throw other than MalformedInputError fails. */
 function exercise(bytes: Uint8Array, scriptChecks: boolean): void {
-  const started = performance.now();
   let tx: ReturnType<typeof parsePsbt> | undefined;
   try {
     tx = parsePsbt(bytes, { scriptChecks });
@@ -70,9 +67,6 @@ function exercise(bytes: Uint8Array, scriptChecks: boolean): void {
     stringifyLine(analyzePsbt(tx));
     expectSameRecords(bytes, serializePsbt(tx), tx.inputsLength, tx.outputsLength);
   }
-  const elapsed = performance.now() - started;
-  slowest = Math.max(slowest, elapsed);
-  if (elapsed > SLOW_MS) throw new Error(`took ${elapsed.toFixed(0)} ms for ${bytes.length} bytes`);
 }
 
 // Length prefixes and compact sizes are the interesting bytes: 0xfd..0xff, 0x00, 0xfc.
@@ -111,6 +105,5 @@ describe('fuzz: parsePsbt never throws anything but MalformedInputError', () => 
       const tx = parsePsbt(seed, { scriptChecks: false });
       expectSameRecords(seed, serializePsbt(tx), tx.inputsLength, tx.outputsLength);
     }
-    expect(slowest).toBeLessThan(SLOW_MS);
   });
 });

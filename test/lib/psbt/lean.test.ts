@@ -174,7 +174,6 @@ let read = 0;
  * other spelling: minimal sizes, nothing after the last map).
  */
 function exercise(bytes: Uint8Array): void {
-  const started = performance.now();
   let psbt: LeanPsbt | undefined;
   try {
     psbt = readLeanPsbt(bytes);
@@ -188,7 +187,6 @@ function exercise(bytes: Uint8Array): void {
     expect(asScanned(psbt)).toEqual(scanned(bytes));
     expect(reencoded(psbt)).toBe(hex.encode(bytes));
   }
-  expect(performance.now() - started).toBeLessThan(1000);
 }
 
 describe('readLeanPsbt: robustness', () => {
