@@ -53,7 +53,14 @@ export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
       const { blindedNodePrivkey } = await import('../lib/onion/blinding.ts');
       peelKey = blindedNodePrivkey(ec, key.secretKey, given);
     }
-    const peeled = peelOnion(ec, peelKey, fromHex(packetHex, 'packet'), fromHex(adHex, 'associated_data', 32));
+    let peeled;
+    try {
+      peeled = peelOnion(ec, peelKey, fromHex(packetHex, 'packet'), fromHex(adHex, 'associated_data', 32));
+    } catch (e) {
+      // A hop inside a blinded path cannot tell from the packet that it is blinded: say how it would peel.
+      if (given || !(e instanceof RefusedError) || e.code !== 'E_ONION_HMAC') throw e;
+      throw new RefusedError(e.code, `${e.message}; a hop inside a blinded path peels with --path-key`);
+    }
     const payload = decodeHopPayload(peeled.payload);
     const blinded: Record<string, unknown> = {};
     if (given && payload.current_path_key) {

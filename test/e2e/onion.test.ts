@@ -281,7 +281,9 @@ describe('route blinding through the CLI', () => {
     expect('next_path_key' in atRecipient).toBe(false);
     // Refusals, nothing printed: a blinded hop peeling without --path-key, or with the wrong one,
     // and a hop in the clear given a --path-key, all fail the HMAC (the key is not the packet's).
-    expectRefused(run(['onion-peel', '--key-file', 'fixtures/onion/hop3.key'], { input: intro!.stdout }), 'E_ONION_HMAC', 4);
+    const withoutKey = run(['onion-peel', '--key-file', 'fixtures/onion/hop3.key'], { input: intro!.stdout });
+    expectRefused(withoutKey, 'E_ONION_HMAC', 4);
+    expect(withoutKey.stderr).toContain('a hop inside a blinded path peels with --path-key');
     expectRefused(run(['onion-peel', '--key-file', 'fixtures/onion/hop3.key', '--path-key', path.path_key], { input: intro!.stdout }), 'E_ONION_HMAC', 4);
     expectRefused(run(['onion-peel', '--key-file', 'fixtures/onion/hop2.key', '--path-key', path.path_key], { input: hop1.stdout }), 'E_ONION_HMAC', 4);
     expectRefused(run(['onion-peel', '--key-file', keyFiles[0]!, '--path-key', path.path_key], { input: readFileSync('fixtures/onion/packet.json', 'utf8') }), 'E_ONION_HMAC', 4);
