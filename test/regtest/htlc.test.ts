@@ -176,6 +176,55 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await acceptAndMine(refund.hex!);
   });
 
+  /** What a Core wallet gives the holder for an anchors HTLC transaction's fee: its coins, 20,000 sat to its own address, and change. */
+  const feePsbt = async (name: string) => {
+    const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
+    const { psbt } = await n.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [own]: 0.0002 }]]);
+    const path = join(work.path, name);
+    writeFileSync(path, psbt);
+    return path;
+  };
+  /** The wallet's last step: it signs its inputs (input 0 is already final) and Core finalizes. */
+  const walletFinishes = async (psbt: string) => {
+    const processed = await n.wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [psbt]);
+    expect(processed.complete).toBe(true);
+    return (await n.wallet.call<{ hex: string; complete: boolean }>('finalizepsbt', [processed.psbt])).hex;
+  };
+
+  it('BOLT 3 anchors second stage: the remote signs SINGLE|ANYONECANPAY, the holder adds a Core wallet\'s coins and signs, the wallet signs last; HTLC-success mined, HTLC-timeout non-final one block early, then mined', async () => {
+    const cltv = (await tip()) + 6;
+    const received = await bolt3('received', cltv, true);
+    const offered = await bolt3('offered', cltv, true);
+    const own = { received: join(work.path, 'anchors-received.json'), offered: join(work.path, 'anchors-offered.json') };
+    writeFileSync(own.received, JSON.stringify(received));
+    writeFileSync(own.offered, JSON.stringify(offered));
+    const [a, b] = [await fund(received.address), await fund(offered.address)];
+
+    // The holder alone cannot sign a zero-fee HTLC transaction.
+    expectRefused(await spend('claim', 'ALICE_KEY', JSON.stringify(received), a), 'E_ANCHORS_FEE_INPUT');
+
+    // The remote's signature comes first (in BOLT 2 with commitment_signed); the holder has the preimage.
+    const half = messageOf<Spend>(await spend('claim', 'BOB_KEY', JSON.stringify(received), a), 'htlc/spend');
+    expect(half).toMatchObject({ complete: false, path: 'htlc-success', missing: ['local_htlc', 'preimage', 'fee_input'] });
+    const funded = messageOf<Spend & { fee_sat: string }>(
+      await spend('claim', 'ALICE_KEY', JSON.stringify(half), a, '--preimage-file', preimageFile, '--fee-psbt', await feePsbt('fee-success.psbt'), '--htlc', own.received), 'htlc/spend');
+    expect(funded).toMatchObject({ complete: false, missing: ['wallet_signatures'] });
+    const success = await walletFinishes(funded.psbt);
+    const decoded = await n.node.rpc.call<{ txid: string; vsize: number }>('decoderawtransaction', [success]);
+    expect(decoded.txid).toBe(funded.txid);
+    expect(Number(funded.fee_sat)).toBeGreaterThanOrEqual(2 * decoded.vsize); // --fee-rate 2 for the size Core counts
+    await acceptAndMine(success);
+
+    await mine(cltv - 1 - (await tip()));
+    const halfT = messageOf<Spend>(await spend('refund', 'BOB_KEY', JSON.stringify(offered), b), 'htlc/spend');
+    expectRefused(await spend('refund', 'ALICE_KEY', JSON.stringify(halfT), b, '--fee-psbt', await feePsbt('fee-early.psbt'), '--htlc', own.offered), 'E_NOT_FINAL');
+    const early = messageOf<Spend>(await spend('refund', 'ALICE_KEY', JSON.stringify(halfT), b, '--fee-psbt', await feePsbt('fee-timeout.psbt'), '--htlc', own.offered, '--any-time'), 'htlc/spend');
+    const timeout = await walletFinishes(early.psbt);
+    expect(await mempool(timeout)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    await mine(1);
+    await acceptAndMine(timeout);
+  });
+
   it('BOLT 3 anchors: the remote\'s claim of an offered HTLC and its timeout of a received one carry 1 OP_CSV and are mined', async () => {
     const cltv = (await tip()) + 3;
     const offered = await bolt3('offered', cltv, true);

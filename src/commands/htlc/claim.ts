@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, destinationFlags, htlcSpendFlags, parseOutpoint } from '../../lib/cli/htlc-command.ts';
+import { HtlcCommand, destinationFlags, feePsbtFlags, htlcSpendFlags, parseOutpoint } from '../../lib/cli/htlc-command.ts';
 import { psbtOutputFlags } from '../../lib/cli/flags.ts';
 
 export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
@@ -10,6 +10,8 @@ export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
     'or is not 32 bytes where the script demands it, and a key that is not the recipient\'s. Prints htlc/spend with the signed transaction (hex). ' +
     'BOLT 3 received HTLC: the claim is the HTLC-success transaction that both HTLC keys sign — run it once with each key (either order), ' +
     'piping the first output into the second; the preimage is needed by whoever completes it. ' +
+    'With --anchors the HTLC-success transaction\'s fee comes from a wallet: the remote signs first, the holder adds --fee-psbt (see htlc refund) and signs, ' +
+    'the wallet signs its inputs last (walletprocesspsbt). ' +
     '--locktime sets an anti-fee-sniping nLockTime (refused if not final at the tip).';
   static override examples = [
     {
@@ -20,6 +22,7 @@ export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
   static override flags = {
     ...htlcSpendFlags,
     ...destinationFlags,
+    ...feePsbtFlags,
     'preimage-file': Flags.string({ description: 'file holding the payment preimage (hex)', helpValue: 'FILE' }),
     locktime: Flags.integer({ description: 'anti-fee-sniping nLockTime (a height at or below the tip)', helpValue: 'N', min: 0 }),
     ...psbtOutputFlags,
@@ -33,7 +36,11 @@ export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
     const amountSat = await this.htlcAmount(input, outpoint);
     if (input.htlc.spec.kind === 'received') {
       const { signSecondStage } = await import('../../lib/htlc/second-stage.ts');
-      const s = signSecondStage({ htlc: input.htlc, outpoint, amountSat, signer, ...(preimage ? { preimage } : {}), ...(input.psbt ? { psbt: input.psbt } : {}) });
+      const feeWallet = await this.feeWallet();
+      const s = signSecondStage({
+        htlc: input.htlc, outpoint, amountSat, signer, feeRate: this.feeRate(),
+        ...(preimage ? { preimage } : {}), ...(input.psbt ? { psbt: input.psbt } : {}), ...(feeWallet ? { feeWallet } : {}),
+      });
       return this.secondStageResult(input, s, outpoint, amountSat);
     }
     const lockTime = this.flags.locktime ?? 0;

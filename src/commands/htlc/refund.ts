@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, destinationFlags, htlcSpendFlags, parseOutpoint } from '../../lib/cli/htlc-command.ts';
+import { HtlcCommand, destinationFlags, feePsbtFlags, htlcSpendFlags, parseOutpoint } from '../../lib/cli/htlc-command.ts';
 import { psbtOutputFlags } from '../../lib/cli/flags.ts';
 
 export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
@@ -9,7 +9,9 @@ export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
     'Sets nLockTime to the HTLC\'s timeout with a non-final sequence, and refuses (exit 4, E_NOT_FINAL) while that is not final at the chain tip ' +
     '(a node, or --tip-height): Bitcoin Core accepts it once the tip reaches the locktime. --any-time prints it anyway. ' +
     'BOLT 3 offered HTLC: the refund is the HTLC-timeout transaction that both HTLC keys sign — run it once with each key, ' +
-    'piping the first output into the second.';
+    'piping the first output into the second. With --anchors its fee comes from a wallet: the remote signs first (SIGHASH_SINGLE|ANYONECANPAY), ' +
+    'the holder adds --fee-psbt (walletcreatefundedpsbt paying one of the wallet\'s own addresses; the fee at --fee-rate is taken from its change) and signs, ' +
+    'then `bitcoin-cli walletprocesspsbt` signs the wallet\'s inputs and finalizes.';
   static override examples = [
     {
       description: 'Alice takes the fixture HTLC back at height 1100',
@@ -19,6 +21,7 @@ export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
   static override flags = {
     ...htlcSpendFlags,
     ...destinationFlags,
+    ...feePsbtFlags,
     'any-time': Flags.boolean({ description: 'print the refund even before it is final (Core rejects it as non-final until then)' }),
     ...psbtOutputFlags,
   };
@@ -31,8 +34,9 @@ export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
     const { timeoutOf } = await import('../../lib/htlc/htlc.ts');
     if (input.htlc.spec.kind === 'offered') {
       const { signSecondStage } = await import('../../lib/htlc/second-stage.ts');
-      const s = signSecondStage({ htlc: input.htlc, outpoint, amountSat, signer, ...(input.psbt ? { psbt: input.psbt } : {}) });
-      if (s.complete && !this.flags['any-time']) await this.requireFinal(input.network, s.lockTime);
+      const feeWallet = await this.feeWallet();
+      const s = signSecondStage({ htlc: input.htlc, outpoint, amountSat, signer, feeRate: this.feeRate(), ...(input.psbt ? { psbt: input.psbt } : {}), ...(feeWallet ? { feeWallet } : {}) });
+      if ((s.complete || s.missing.every((m) => m === 'wallet_signatures')) && !this.flags['any-time']) await this.requireFinal(input.network, s.lockTime);
       return this.secondStageResult(input, s, outpoint, amountSat);
     }
     if (!this.flags['any-time']) await this.requireFinal(input.network, timeoutOf(input.htlc.spec));

@@ -40,6 +40,13 @@ export const htlcSpendFlags = {
   ...chainFlags,
 };
 
+export const feePsbtFlags = {
+  'fee-psbt': Flags.string({
+    description: 'anchors second stage, the holder: a wallet PSBT (walletcreatefundedpsbt paying one of its own addresses) whose coins pay the fee at --fee-rate, taken from its change',
+    helpValue: 'FILE',
+  }),
+};
+
 export type HtlcInput = { htlc: HtlcOutput; created: HtlcCreated; network: Network; amountSat?: bigint; psbt?: Transaction };
 
 export function parseOutpoint(text: string): OutPoint {
@@ -124,6 +131,16 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
   /** The payment preimage from a file: hex (64 digits for 32 bytes), whitespace ignored. */
   protected readPreimage(path: string | undefined): Uint8Array | undefined {
     return path === undefined ? undefined : readHexSecretFile(path, '--preimage-file', { what: 'the preimage' });
+  }
+
+  /** --fee-psbt's wallet PSBT (base64, hex or binary), if given. */
+  protected async feeWallet(): Promise<Transaction | undefined> {
+    const path = (this.flags as { 'fee-psbt'?: string })['fee-psbt'];
+    if (path === undefined) return undefined;
+    const { readInputBytes, detectFormat } = await import('./input.ts');
+    const { psbtBytesOf } = await import('./base-command.ts');
+    const { parsePsbt } = await import('../psbt/parse.ts');
+    return parsePsbt(psbtBytesOf(detectFormat(await readInputBytes({ path, stdin: process.stdin }))).bytes);
   }
 
   /** A one-signer spend as the command's result: the htlc/spend message and its PSBT. */

@@ -16,13 +16,15 @@
  * child of at most 1000 vB, and the mint's CPFP child from its payout can evict the
  * user's by sibling replacement.
  */
-import { RawTx, Transaction } from '@scure/btc-signer';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { hash160 } from '@scure/btc-signer/utils.js';
+import { Transaction } from '@scure/btc-signer';
 import { RefusedError, UsageError } from '../errors.ts';
 import { concatBytes, equalBytes, toHex } from '../bytes.ts';
 import { setMusigParticipants } from '../musig/psbt-keypath.ts';
-import { TAPROOT_KEYPATH_INPUT_VBYTES, dustThreshold, feeFor, inputVsize, keyPathTxVsize, standardScriptType } from '../tx/policy.ts';
+import { TAPROOT_KEYPATH_INPUT_VBYTES, dustThreshold, feeFor, keyPathTxVsize } from '../tx/policy.ts';
+import {
+  isNestedP2wpkh, txidOnceSigned, walletChangeAmount, walletCoins, walletInputVbytes, walletInputsAmount,
+  type WalletCoins, type WalletInput, type WalletOutput, type WalletPsbtRole,
+} from '../tx/wallet-psbt.ts';
 import type { CreditContract } from './terms.ts';
 
 export const CONTRACT_SEQUENCE = 0xfffffffd;
@@ -115,108 +117,45 @@ export function buildClose(c: CreditContract, cumulative: bigint, feeRate: numbe
   return tx;
 }
 
-type PsbtInput = ReturnType<Transaction['getInput']>;
-type PsbtOutput = ReturnType<Transaction['getOutput']>;
-
-/**
- * A wallet's coin joining a rollover, with what its wallet needs to sign it later
- * (copied from the wallet's PSBT: a nested P2WPKH's redeem script, BIP-32 paths).
- */
-export type TopUpInput = {
-  txid: string; vout: number; amount: bigint; script: Uint8Array; sequence?: number;
-  redeemScript?: Uint8Array;
-  bip32Derivation?: PsbtInput['bip32Derivation'];
-  tapBip32Derivation?: PsbtInput['tapBip32Derivation'];
-  tapInternalKey?: Uint8Array;
-};
-
-/** An output back to the wallet (its change), with its BIP-32 paths. */
-export type TopUpChange = { script: Uint8Array; amount: bigint; bip32Derivation?: PsbtOutput['bip32Derivation']; tapBip32Derivation?: PsbtOutput['tapBip32Derivation'] };
+/** What a wallet adds to a rollover: its coins and its change (../tx/wallet-psbt.ts). */
+export type TopUpInput = WalletInput;
+export type TopUpChange = WalletOutput;
 
 /**
  * What a wallet adds to a rollover: its coins, and its change. The top-up — what joins
  * the next contract — is the coins less the change; the wallet's own fee is not spent
  * as such (the rollover's fee, for its whole size, comes out of the contract).
  */
-export type TopUp = { inputs: TopUpInput[]; change: TopUpChange[] };
+export type TopUp = WalletCoins;
 
 export const NO_TOP_UP: TopUp = { inputs: [], change: [] };
 
 export function topUpAmount(t: TopUp): bigint {
-  return t.inputs.reduce((a, i) => a + i.amount, 0n) - t.change.reduce((a, o) => a + o.amount, 0n);
+  return walletInputsAmount(t) - walletChangeAmount(t);
 }
+
+const TOP_UP: WalletPsbtRole = { flag: '--top-up', code: 'E_TOPUP', purpose: 'a rollover pays only the mint, the next contract and the wallet\'s change', replacedName: 'the contract' };
 
 /**
  * A wallet's funded PSBT (e.g. `bitcoin-cli walletcreatefundedpsbt`) as a top-up, used
- * as is: its inputs (P2WPKH, P2TR or P2SH-P2WPKH, each with its witness_utxo) join the
- * rollover; outputs paying the contract address are the wallet's way of saying "this
- * much to the contract" and are replaced by the next contract's output; every other
- * output must be the wallet's change — marked as the wallet's own by its BIP-32
- * derivation, as Core marks its change — and is kept as is. Anything else would pay
- * someone else out of the rollover, and is refused.
+ * as is: its inputs join the rollover; outputs paying the contract address are the
+ * wallet's way of saying "this much to the contract" and are replaced by the next
+ * contract's output; every other output must be the wallet's change, kept as is.
  */
 export function topUpFromPsbt(wallet: Transaction, contractScript: Uint8Array): TopUp {
-  const inputs = Array.from({ length: wallet.inputsLength }, (_, i): TopUpInput => {
-    const input = wallet.getInput(i);
-    if (!input.witnessUtxo || !input.txid || input.index === undefined) throw new UsageError('E_TOPUP_INPUT', `--top-up input ${i} has no witness_utxo (make the PSBT with walletcreatefundedpsbt, or add it with utxoupdatepsbt)`);
-    const t: TopUpInput = { txid: toHex(input.txid), vout: input.index, amount: input.witnessUtxo.amount, script: input.witnessUtxo.script, sequence: input.sequence };
-    if (input.redeemScript) t.redeemScript = input.redeemScript;
-    if (input.bip32Derivation?.length) t.bip32Derivation = input.bip32Derivation;
-    if (input.tapBip32Derivation?.length) t.tapBip32Derivation = input.tapBip32Derivation;
-    if (input.tapInternalKey) t.tapInternalKey = input.tapInternalKey;
-    topUpInputVbytes(t.script, t.redeemScript); // refuses what the fee cannot be estimated for
-    return t;
-  });
-  const change: TopUpChange[] = [];
-  for (let i = 0; i < wallet.outputsLength; i++) {
-    const o = wallet.getOutput(i);
-    if (!o.script || o.amount === undefined) throw new UsageError('E_TOPUP_OUTPUT', `--top-up output ${i} has no script or amount`);
-    if (equalBytes(o.script, contractScript)) continue;
-    if (!o.bip32Derivation?.length && !o.tapBip32Derivation?.length) {
-      throw new RefusedError('E_TOPUP_OUTPUT', `--top-up output ${i} pays ${toHex(o.script)}, neither the contract nor the wallet's change (no BIP-32 derivation): a rollover pays only the mint, the next contract and the wallet's change`);
-    }
-    const c: TopUpChange = { script: o.script, amount: o.amount };
-    if (o.bip32Derivation?.length) c.bip32Derivation = o.bip32Derivation;
-    if (o.tapBip32Derivation?.length) c.tapBip32Derivation = o.tapBip32Derivation;
-    change.push(c);
-  }
-  const t = { inputs, change };
-  if (inputs.length > 0 && topUpAmount(t) <= 0n) throw new RefusedError('E_TOPUP_OUTPUT', '--top-up: the change takes back all the wallet\'s coins; nothing would join the contract');
+  const t = walletCoins(wallet, TOP_UP, contractScript);
+  if (t.inputs.length > 0 && topUpAmount(t) <= 0n) throw new RefusedError('E_TOPUP_OUTPUT', '--top-up: the change takes back all the wallet\'s coins; nothing would join the contract');
   return t;
 }
 
-/** A P2SH script whose redeem script is a P2WPKH program (what Core calls p2sh-segwit). */
-export function isNestedP2wpkh(script: Uint8Array, redeemScript: Uint8Array | undefined): boolean {
-  return !!redeemScript && standardScriptType(script) === 'p2sh' && standardScriptType(redeemScript) === 'p2wpkh'
-    && equalBytes(script.subarray(2, 22), hash160(redeemScript));
-}
+export { isNestedP2wpkh };
 
-/**
- * The txid a rollover will have once signed. A P2SH-P2WPKH input's scriptSig (the push
- * of its redeem script) is part of the txid, and the unsigned PSBT has none yet; every
- * other input is native segwit (empty scriptSig). Known in advance, so the next
- * contract's funding outpoint — which its refund spends — is known before anything is
- * signed.
- */
-export function rolloverTxid(tx: Transaction): string {
-  const inputs = Array.from({ length: tx.inputsLength }, (_, i) => {
-    const input = tx.getInput(i);
-    const nested = input.witnessUtxo && isNestedP2wpkh(input.witnessUtxo.script, input.redeemScript);
-    return { txid: input.txid!, index: input.index!, finalScriptSig: nested ? concatBytes(Uint8Array.of(input.redeemScript!.length), input.redeemScript!) : new Uint8Array(), sequence: input.sequence ?? 0xffffffff };
-  });
-  if (inputs.every((i) => i.finalScriptSig.length === 0)) return tx.id;
-  const outputs = Array.from({ length: tx.outputsLength }, (_, i) => ({ amount: tx.getOutput(i).amount!, script: tx.getOutput(i).script! }));
-  return toHex(sha256(sha256(RawTx.encode({ version: tx.version, segwitFlag: false, inputs, outputs, witnesses: [], lockTime: tx.lockTime }))).reverse());
-}
+/** The txid a rollover will have once signed (a P2SH-P2WPKH top-up input changes it). */
+export const rolloverTxid = txidOnceSigned;
 
-/** vbytes of a top-up input: P2TR key path 57.5, P2WPKH 68, P2SH-P2WPKH 91 (its 23-byte scriptSig). */
+/** vbytes of a top-up input: P2TR key path 57.5, P2WPKH 68, P2SH-P2WPKH 91. */
 export function topUpInputVbytes(script: Uint8Array, redeemScript?: Uint8Array): number {
-  if (isNestedP2wpkh(script, redeemScript)) return inputVsize(redeemScript!)! + 23;
-  const v = standardScriptType(script) === 'p2sh' ? undefined : inputVsize(script);
-  if (v === undefined) {
-    throw new RefusedError('E_TOPUP_INPUT', 'extra rollover inputs must be P2TR, P2WPKH or P2SH-P2WPKH with its redeem script (segwit, so the txid is stable and the fee can be estimated)');
-  }
-  return v;
+  return walletInputVbytes(script, redeemScript, TOP_UP);
 }
 
 /** vbytes an extra wallet input adds beyond a taproot key-path input. */

@@ -11,18 +11,24 @@
  * HTLC-success the preimage) are there, finalizes the witness
  * `0 <remotehtlcsig> <localhtlcsig> <preimage or empty>`.
  *
- * Deliberately absent: the anchors format. Its HTLC transactions carry no fee (the
- * remote signs SIGHASH_SINGLE|ANYONECANPAY so the holder adds a fee input), and adding
- * that input is a wallet step not built here yet: refused with E_ANCHORS_FEE_INPUT.
+ * The anchors format's HTLC transactions carry no fee of their own: the remote signs
+ * SIGHASH_SINGLE|ANYONECANPAY (its signature covers only input 0 and output 0), and the
+ * holder — who signs SIGHASH_ALL — first adds a wallet's coins and change from a funded
+ * PSBT (`walletcreatefundedpsbt`, ../tx/wallet-psbt.ts) so the whole transaction pays
+ * `feeRate`: the fee is taken from the wallet's largest change output. The holder never
+ * signs a zero-fee anchors HTLC transaction (E_ANCHORS_FEE_INPUT); the wallet signs its
+ * own inputs last (`walletprocesspsbt`).
  */
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes, toHex } from '../bytes.ts';
-import { RefusedError } from '../errors.ts';
+import { RefusedError, UsageError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import { compactFromDer, derFromCompact, nobleEcdsa } from '../bolt3/ecdsa.ts';
-import { LEGACY } from '../bolt3/formats.ts';
+import { ANCHORS, LEGACY, type CommitmentFormat } from '../bolt3/formats.ts';
 import { p2wsh } from '../bolt3/script.ts';
 import { SIGHASH_ALL } from '../bolt3/sighash.ts';
+import { compactSizeLength, dustThreshold, feeFor, outputVsize, txOverheadVsize } from '../tx/policy.ts';
+import { txidOnceSigned, walletCoins, walletInputVbytes, walletInputsAmount, type WalletCoins, type WalletPsbtRole } from '../tx/wallet-psbt.ts';
 import { secondStageScript, type HtlcOutput, type HtlcSpec } from './htlc.ts';
 import { checkPreimage, type OutPoint } from './spend.ts';
 
@@ -37,14 +43,18 @@ export type SecondStageRequest = {
   preimage?: Uint8Array;
   /** The PSBT the other signer produced, if it went first. */
   psbt?: Transaction;
+  /** Anchors, the holder: a wallet's funded PSBT whose coins pay the fee. */
+  feeWallet?: Transaction;
+  /** Anchors: the fee rate (sat/vB) the whole transaction pays once the wallet's coins are in. */
+  feeRate?: number;
 };
 
 export type SecondStage = {
   kind: 'htlc-timeout' | 'htlc-success';
   tx: Transaction;
   complete: boolean;
-  /** Whose signatures are still missing. */
-  missing: ('local_htlc' | 'remote_htlc' | 'preimage')[];
+  /** What is still missing: HTLC signatures, the preimage, (anchors) the fee input or the wallet's signatures on it. */
+  missing: ('local_htlc' | 'remote_htlc' | 'preimage' | 'fee_input' | 'wallet_signatures')[];
   txid: string;
   /** Set once complete. */
   hex?: string;
@@ -52,31 +62,30 @@ export type SecondStage = {
   lockTime: number;
 };
 
+const FEE_PSBT: WalletPsbtRole = { flag: '--fee-psbt', code: 'E_FEE_PSBT', purpose: 'an anchors HTLC transaction pays only its second-stage output and the wallet\'s change' };
+
 function bolt3Spec(htlc: HtlcOutput): Bolt3Spec {
   const { spec } = htlc;
   if (spec.kind !== 'offered' && spec.kind !== 'received') {
     throw new RefusedError('E_NO_SECOND_STAGE', `a ${spec.kind} HTLC has no second-stage transaction`);
   }
-  if (spec.anchors) {
-    throw new RefusedError(
-      'E_ANCHORS_FEE_INPUT',
-      'an anchors HTLC transaction carries no fee and needs a fee input added before the holder signs; not supported by htlc yet',
-    );
-  }
   return spec;
 }
 
-/** The unsigned second-stage transaction, as BOLT 3 fixes it (legacy format). */
+const formatOf = (spec: Bolt3Spec): CommitmentFormat => (spec.anchors ? ANCHORS : LEGACY);
+
+/** The second-stage transaction as BOLT 3 fixes it: one input (the HTLC), one output (the revocable delayed script). */
 export function secondStageTransaction(htlc: HtlcOutput, outpoint: OutPoint, amountSat: bigint): { tx: Transaction; kind: SecondStage['kind']; feeSat: bigint } {
   const spec = bolt3Spec(htlc);
+  const format = formatOf(spec);
   const kind = spec.kind === 'offered' ? 'htlc-timeout' : 'htlc-success';
-  const feeSat = LEGACY.htlcTxFee(kind, spec.secondStage.feeratePerKw);
+  const feeSat = format.htlcTxFee(kind, spec.secondStage.feeratePerKw);
   if (amountSat - feeSat <= 0n) throw new RefusedError('E_DUST_OUTPUT', `the ${amountSat} sat HTLC does not cover its ${kind} fee of ${feeSat} sat`);
-  const tx = new Transaction({ version: LEGACY.htlcTxVersion, lockTime: kind === 'htlc-timeout' ? spec.cltvExpiry : 0, allowUnknownOutputs: true });
+  const tx = new Transaction({ version: format.htlcTxVersion, lockTime: kind === 'htlc-timeout' ? spec.cltvExpiry : 0, allowUnknownOutputs: true });
   tx.addInput({
     txid: outpoint.txid,
     index: outpoint.vout,
-    sequence: LEGACY.htlcCsv,
+    sequence: format.htlcCsv,
     witnessUtxo: { script: htlc.scriptPubKey, amount: amountSat },
     witnessScript: htlc.witnessScript!,
   });
@@ -84,11 +93,65 @@ export function secondStageTransaction(htlc: HtlcOutput, outpoint: OutPoint, amo
   return { tx, kind, feeSat };
 }
 
+/** The PSBT is this HTLC's second stage: the same version, locktime, input 0 and output 0 (anchors: other inputs and outputs are the fee's). */
+function sameSecondStage(psbt: Transaction, built: Transaction, anchors: boolean): boolean {
+  if (!anchors) return equalBytes(psbt.unsignedTx, built.unsignedTx);
+  if (psbt.version !== built.version || psbt.lockTime !== built.lockTime || psbt.inputsLength < 1 || psbt.outputsLength < 1) return false;
+  const [a, b] = [psbt.getInput(0), built.getInput(0)];
+  const [x, y] = [psbt.getOutput(0), built.getOutput(0)];
+  return equalBytes(a.txid!, b.txid!) && a.index === b.index && a.sequence === b.sequence
+    && equalBytes(x.script!, y.script!) && x.amount === y.amount;
+}
+
+/** vsize of input 0 spending the HTLC script with two signatures (≤ 73 bytes each) and the preimage or an empty push. */
+function htlcInputVsize(witnessScript: Uint8Array, kind: SecondStage['kind']): number {
+  const witness = 1 + 1 + 2 * (1 + 73) + (kind === 'htlc-success' ? 1 + 32 : 1) + compactSizeLength(witnessScript.length) + witnessScript.length;
+  return 41 + witness / 4;
+}
+
+/**
+ * The wallet's coins and change joined after input 0 / output 0, the fee exactly
+ * `feeRate` × vsize taken from the largest change output.
+ */
+function addFeeInput(tx: Transaction, wallet: WalletCoins, witnessScript: Uint8Array, kind: SecondStage['kind'], feeRate: number): bigint {
+  if (wallet.inputs.length === 0) throw new RefusedError('E_FEE_PSBT_INPUT', '--fee-psbt has no inputs: the wallet\'s coins pay the fee');
+  if (wallet.change.length === 0) throw new RefusedError('E_FEE_PSBT_OUTPUT', '--fee-psbt has no output back to the wallet to take the fee from (make it with walletcreatefundedpsbt paying one of the wallet\'s own addresses)');
+  const vsize = Math.ceil(
+    txOverheadVsize(1 + wallet.inputs.length, 1 + wallet.change.length)
+    + htlcInputVsize(witnessScript, kind) + outputVsize(tx.getOutput(0).script!)
+    + wallet.inputs.reduce((a, i) => a + walletInputVbytes(i.script, i.redeemScript, FEE_PSBT), 0)
+    + wallet.change.reduce((a, o) => a + outputVsize(o.script), 0),
+  );
+  const fee = feeFor(vsize, feeRate);
+  const largest = wallet.change.reduce((best, o, i) => (o.amount > wallet.change[best]!.amount ? i : best), 0);
+  const others = wallet.change.reduce((a, o, i) => (i === largest ? a : a + o.amount), 0n);
+  const rest = walletInputsAmount(wallet) - others - fee;
+  const change = wallet.change[largest]!;
+  if (rest < dustThreshold(change.script)) {
+    throw new RefusedError('E_FEE_PSBT_SHORT', `the wallet's coins in --fee-psbt leave ${rest} sat of change after the ${fee} sat fee (${vsize} vB at ${feeRate} sat/vB): fund it with at least ${dustThreshold(change.script) - rest} sat more`);
+  }
+  for (const i of wallet.inputs) {
+    tx.addInput({
+      txid: i.txid, index: i.vout, ...(i.sequence === undefined ? {} : { sequence: i.sequence }), witnessUtxo: { script: i.script, amount: i.amount },
+      ...(i.redeemScript ? { redeemScript: i.redeemScript } : {}), ...(i.bip32Derivation ? { bip32Derivation: i.bip32Derivation } : {}),
+      ...(i.tapBip32Derivation ? { tapBip32Derivation: i.tapBip32Derivation } : {}), ...(i.tapInternalKey ? { tapInternalKey: i.tapInternalKey } : {}),
+    });
+  }
+  wallet.change.forEach((o, i) => {
+    tx.addOutput({
+      script: o.script, amount: i === largest ? rest : o.amount,
+      ...(o.bip32Derivation ? { bip32Derivation: o.bip32Derivation } : {}), ...(o.tapBip32Derivation ? { tapBip32Derivation: o.tapBip32Derivation } : {}),
+    });
+  });
+  return fee;
+}
+
 export function signSecondStage(req: SecondStageRequest): SecondStage {
   const spec = bolt3Spec(req.htlc);
+  const format = formatOf(spec);
   const built = secondStageTransaction(req.htlc, req.outpoint, req.amountSat);
   const tx = req.psbt ?? built.tx;
-  if (req.psbt && !equalBytes(req.psbt.unsignedTx, built.tx.unsignedTx)) {
+  if (req.psbt && !sameSecondStage(req.psbt, built.tx, spec.anchors)) {
     throw new RefusedError('E_PSBT_MISMATCH', `the PSBT is not this HTLC's ${built.kind} transaction (${built.tx.id})`);
   }
   const role = equalBytes(req.signer.publicKey, spec.localHtlcPubkey)
@@ -97,18 +160,36 @@ export function signSecondStage(req: SecondStageRequest): SecondStage {
       ? 'remote_htlc'
       : undefined;
   if (!role) throw new RefusedError('E_KEY_MISMATCH', `this key (${toHex(req.signer.publicKey)}) is neither HTLC key of the channel`);
-  const digest = tx.preimageWitnessV0(0, req.htlc.witnessScript!, SIGHASH_ALL, req.amountSat);
+  const hashTypeOf = (who: 'local_htlc' | 'remote_htlc') => (who === 'local_htlc' ? SIGHASH_ALL : format.remoteHtlcSighash);
+
+  // Anchors: the holder adds the wallet's coins before signing SIGHASH_ALL over them.
+  let feeSat = built.feeSat;
+  if (req.feeWallet) {
+    if (!spec.anchors) throw new UsageError('E_USAGE', '--fee-psbt is for anchors HTLC transactions only: a legacy one pays its fee out of the HTLC');
+    if (role !== 'local_htlc') throw new UsageError('E_USAGE', '--fee-psbt is the holder\'s (local HTLC key): the remote signs SIGHASH_SINGLE|ANYONECANPAY and adds nothing');
+    if (tx.inputsLength > 1) throw new UsageError('E_USAGE', 'this PSBT already has its fee input');
+    if (req.feeRate === undefined) throw new UsageError('E_USAGE', 'adding a fee input needs --fee-rate');
+    feeSat = addFeeInput(tx, walletCoins(req.feeWallet, FEE_PSBT), req.htlc.witnessScript!, built.kind, req.feeRate);
+  } else if (tx.inputsLength > 1) {
+    feeSat = walletFee(tx);
+  }
+  const funded = tx.inputsLength > 1;
+  if (spec.anchors && role === 'local_htlc' && !funded) {
+    throw new RefusedError('E_ANCHORS_FEE_INPUT', 'an anchors HTLC transaction carries no fee: the holder signs it only with a wallet\'s coins added (--fee-psbt, a PSBT from walletcreatefundedpsbt, with --fee-rate)');
+  }
+  const digest = (hashType: number) => tx.preimageWitnessV0(0, req.htlc.witnessScript!, hashType, req.amountSat);
 
   const sigs = new Map<string, Uint8Array>();
   for (const [pubkey, sig] of tx.getInput(0).partialSig ?? []) {
     const who = equalBytes(pubkey, spec.localHtlcPubkey) ? 'local_htlc' : equalBytes(pubkey, spec.remoteHtlcPubkey) ? 'remote_htlc' : undefined;
     if (!who) throw new RefusedError('E_BAD_SIGNATURE', `the PSBT carries a signature by ${toHex(pubkey)}, not an HTLC key of the channel`);
-    if (sig[sig.length - 1] !== SIGHASH_ALL || !nobleEcdsa.verifyCompact(compactFromDer(sig.subarray(0, -1)), digest, pubkey)) {
+    const hashType = hashTypeOf(who);
+    if (sig[sig.length - 1] !== hashType || !nobleEcdsa.verifyCompact(compactFromDer(sig.subarray(0, -1)), digest(hashType), pubkey)) {
       throw new RefusedError('E_BAD_SIGNATURE', `the ${who} signature in the PSBT does not verify for this ${built.kind} transaction`);
     }
     sigs.set(who, sig);
   }
-  const mine = Uint8Array.from([...derFromCompact(nobleEcdsa.signCompact(digest, req.signer.secretKey)), SIGHASH_ALL]);
+  const mine = Uint8Array.from([...derFromCompact(nobleEcdsa.signCompact(digest(hashTypeOf(role)), req.signer.secretKey)), hashTypeOf(role)]);
   sigs.set(role, mine);
   tx.updateInput(0, { partialSig: [[req.signer.publicKey, mine]] }, true);
 
@@ -120,13 +201,28 @@ export function signSecondStage(req: SecondStageRequest): SecondStage {
     if (req.preimage) preimage = checkPreimage(req.htlc, req.preimage);
     else missing.push('preimage');
   }
-  const out: SecondStage = { kind: built.kind, tx, complete: missing.length === 0, missing, txid: tx.id, feeSat: built.feeSat, lockTime: tx.lockTime };
-  if (out.complete) {
+  if (spec.anchors && !funded) missing.push('fee_input');
+  const htlcDone = missing.length === 0;
+  if (funded) missing.push('wallet_signatures');
+  const out: SecondStage = { kind: built.kind, tx, complete: missing.length === 0, missing, txid: txidOnceSigned(tx), feeSat, lockTime: tx.lockTime };
+  if (htlcDone) {
     const EMPTY = new Uint8Array(0);
     const final = Transaction.fromPSBT(tx.toPSBT(), { allowUnknownOutputs: true });
     final.updateInput(0, { finalScriptWitness: [EMPTY, sigs.get('remote_htlc')!, sigs.get('local_htlc')!, preimage ?? EMPTY, req.htlc.witnessScript!] }, true);
     out.tx = final;
-    out.hex = toHex(final.extract());
+    if (out.complete) out.hex = toHex(final.extract());
   }
   return out;
+}
+
+/** The fee of a funded anchors HTLC transaction: the HTLC's amount passes to output 0 whole, so it is the wallet's inputs less every other output. */
+function walletFee(tx: Transaction): bigint {
+  let fee = 0n;
+  for (let i = 1; i < tx.inputsLength; i++) {
+    const utxo = tx.getInput(i).witnessUtxo;
+    if (!utxo) throw new RefusedError('E_FEE_PSBT_INPUT', `input ${i} (a fee input) has no witness_utxo: its amount, hence the fee, is unknown`);
+    fee += utxo.amount;
+  }
+  for (let i = 1; i < tx.outputsLength; i++) fee -= tx.getOutput(i).amount!;
+  return fee;
 }
