@@ -61,7 +61,7 @@ export const HtlcSpendSchema = messageSchema('htlc/spend', 'A spend of an HTLC: 
   sequence: Type.Integer({ minimum: 0, maximum: 0xffff_ffff }),
   hex: Type.Optional(Hex('the signed transaction (complete only)')),
   psbt: Type.Optional(Base64Psbt),
-  missing: Type.Optional(Type.Array(Type.String(), { description: 'what the PSBT still needs: local_htlc / remote_htlc signatures, the preimage, MuSig2 rounds' })),
+  missing: Type.Optional(Type.Array(Type.String(), { description: 'what the PSBT still needs: local_htlc / remote_htlc signatures, the preimage, MuSig2 rounds; anchors second stage: fee_input (the holder adds a wallet\'s coins), wallet_signatures (walletprocesspsbt)' })),
   htlc: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'the htlc/created message, carried along while signatures are missing' })),
 });
 
