@@ -74,7 +74,8 @@ function pointBytes(ec: Ec, p: unknown): Uint8Array {
 export function derivePubkey(basepoint: Uint8Array, perCommitmentPoint: Uint8Array, ec: Ec = nobleBackend): Uint8Array {
   const base = decodePoint(ec, basepoint, 'basepoint');
   decodePoint(ec, perCommitmentPoint, 'per_commitment_point');
-  return pointBytes(ec, ec.add(base, ec.mulBase(tweak(perCommitmentPoint, basepoint))));
+  const t = tweak(perCommitmentPoint, basepoint); // a public hash: one variable-time call where the backend has it
+  return pointBytes(ec, ec.addMulBase ? ec.addMulBase(base, t) : ec.add(base, ec.mulBase(t)));
 }
 
 /**

@@ -15,6 +15,7 @@ export type NativeSecp256k1 = {
   publicKeyCombine(pubkeys: Uint8Array[], compressed?: boolean): Uint8Array;
   publicKeyTweakMul(pubkey: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array;
   publicKeyCreate(seckey: Uint8Array, compressed?: boolean): Uint8Array;
+  publicKeyTweakAdd?(pubkey: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array;
 };
 
 export function nativeBackend(lib: NativeSecp256k1): Secp256k1Backend<Uncompressed> {
@@ -23,5 +24,6 @@ export function nativeBackend(lib: NativeSecp256k1): Secp256k1Backend<Uncompress
     add: (a, b) => lib.publicKeyCombine([a, b], false),
     mul: (p, k) => lib.publicKeyTweakMul(p, k, false),
     mulBase: (k) => lib.publicKeyCreate(k, false),
+    ...(lib.publicKeyTweakAdd ? { addMulBase: (p: Uint8Array, k: Uint8Array) => lib.publicKeyTweakAdd!(p, k, false) } : {}),
   });
 }

@@ -19,6 +19,7 @@ export type TinySecp256k1 = {
   pointAdd(a: Uint8Array, b: Uint8Array, compressed?: boolean): Uint8Array | null;
   pointMultiply(p: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array | null;
   pointFromScalar(d: Uint8Array, compressed?: boolean): Uint8Array | null;
+  pointAddScalar?(p: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array | null;
   verifySchnorr(h: Uint8Array, Q: Uint8Array, signature: Uint8Array): boolean;
 };
 
@@ -30,6 +31,15 @@ export function tinySecp256k1Backend(lib: TinySecp256k1): Secp256k1Backend<Uncom
       add: (a, b) => lib.pointAdd(a, b, false),
       mul: (p, k) => lib.pointMultiply(p, k, false),
       mulBase: (k) => lib.pointFromScalar(k, false)!,
+      ...(lib.pointAddScalar
+        ? {
+            addMulBase: (p: Uint8Array, k: Uint8Array) => {
+              const sum = lib.pointAddScalar!(p, k, false);
+              if (sum === null) throw new RangeError('infinity');
+              return sum;
+            },
+          }
+        : {}),
     },
     (ec, sig, msg, pk) => {
       if (sig.length !== 64 || pk.length !== 32) return false;

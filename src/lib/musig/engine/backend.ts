@@ -29,6 +29,8 @@ export interface Secp256k1Backend<P = unknown> {
   mul(p: P, k: bigint): P | null;
   /** k·G for any scalar, secret ones included (constant time in every backend). */
   mulBase(k: bigint): P | null;
+  /** P + k·G for a PUBLIC scalar, in one library call where the library has one (a BOLT 3 key derivation); else add(P, mulBase(k)). */
+  addMulBase?(p: P, k: bigint): P | null;
   /** BIP-340 Verify(pk, m, sig): false, never a throw, for any invalid key or signature. */
   verifySchnorr(sig: Uint8Array, msg: Uint8Array, xOnlyPubkey: Uint8Array): boolean;
 }

@@ -48,6 +48,8 @@ export type UncompressedOps = {
   mul(p: Uncompressed, k: Uint8Array): Uncompressed | null;
   /** k·G for a 32-byte scalar k in [1, n). */
   mulBase(k: Uint8Array): Uncompressed;
+  /** p + k·G for a 32-byte public scalar k in [1, n) whose sum is not infinity (throws if it is). */
+  addMulBase?(p: Uncompressed, k: Uint8Array): Uncompressed;
 };
 
 /**
@@ -98,6 +100,18 @@ export function uncompressedBackend(
         d.fill(0);
       }
     },
+    ...(ops.addMulBase
+      ? {
+          addMulBase(p: Uncompressed, k: bigint): Uncompressed | null {
+            if (k === 0n) return p;
+            try {
+              return ops.addMulBase!(p, bytes32(k));
+            } catch {
+              return ec.add(p, ec.mulBase(k)); // infinity (or a refusal): decided by the general path
+            }
+          },
+        }
+      : {}),
     verifySchnorr: (sig, msg, pk) => (verifySchnorr ? verifySchnorr(ec, sig, msg, pk) : verifySchnorrWith(ec, sig, msg, pk)),
   };
   return ec;
