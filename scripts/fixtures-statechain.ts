@@ -71,4 +71,25 @@ const wreq = save('withdraw-request.json', cli('BOB_KEY', ['statechain-withdraw'
 const wcos = save('withdraw-cosigned.json', cli('OPERATOR_KEY', ['statechain-withdraw'], wreq));
 save('withdrawal.json', cli('BOB_KEY', ['statechain-withdraw'], wcos));
 rmSync(state, { recursive: true, force: true });
+
+// A second coin, received by a pair (Alice+Bob, the two parties of a channel on it), in a
+// state directory of its own so the fixtures above stay as they are.
+const joint = mkdtempSync(join(tmpdir(), 'offchain-fixtures-sc-joint-'));
+const jcli = (who: string, args: string[], input = '') =>
+  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args, '--key-env', who, '--state-dir', join(joint, who), ...CHAIN], {
+    input, env, stdio: ['pipe', 'pipe', process.env.FIXTURES_DEBUG ? 'inherit' : 'ignore'],
+  }).toString();
+const jOffer = jcli('OPERATOR_KEY', ['statechain-deposit', ...TERMS], jcli('ALICE_KEY', ['statechain-deposit', '--start']));
+const jCoinId = (JSON.parse(jOffer) as { coin_id: string }).coin_id;
+jcli('ALICE_KEY', ['statechain-deposit'], jcli('OPERATOR_KEY', ['statechain-deposit'], jcli('ALICE_KEY', ['statechain-deposit', '--funding', fx('funding.hex')], jOffer)));
+const jStart = ['statechain-transfer', '--start', '--coin', jCoinId, '--operator-key', toHex(keyPair(fromHex(key('mint'))).publicKey)];
+const part = save('joint-part.json', jcli('BOB_KEY', [...jStart, '--joint-part']));
+writeFileSync(join(joint, 'part.json'), part);
+const jReq = save('joint-transfer-request.json', jcli('ALICE_KEY', [...jStart, '--joint-with', join(joint, 'part.json')]));
+const jPkg = jcli('ALICE_KEY', ['statechain-transfer'], jcli('OPERATOR_KEY', ['statechain-transfer'], jcli('ALICE_KEY', ['statechain-transfer'], jReq)));
+const handoff = save('joint-handoff.json', jcli('ALICE_KEY', ['statechain-transfer'], jPkg));
+const t2 = save('joint-t2.json', jcli('BOB_KEY', ['statechain-transfer'], handoff));
+const jDone = jcli('OPERATOR_KEY', ['statechain-transfer'], jcli('ALICE_KEY', ['statechain-transfer'], t2));
+save('coin-joint-bob.json', jcli('BOB_KEY', ['statechain-transfer'], jDone));
+rmSync(joint, { recursive: true, force: true });
 console.error('statechain fixtures regenerated');

@@ -1,7 +1,11 @@
 import { Flags } from '@oclif/core';
+import { readFileSync } from 'node:fs';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
+import type { JointPending, JointRecord } from '../lib/statechain/joint.ts';
+import type { OwnerContext } from '../lib/statechain/owner.ts';
+import type { StateStore } from '../lib/store/state-store.ts';
 
 export default class StatechainTransfer extends StatechainCommand<typeof StatechainTransfer> {
   static override summary = 'Move a statechain coin to a new owner off chain: backup first, then the share rotation.';
@@ -13,7 +17,10 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
     '(4) the sender finishes the backup and seals t₁ = o₁ + x₁ with the whole chain to the receiver; ' +
     '(5) the receiver verifies everything (as statechain-verify), keeps the coin, and seals t₂ = t₁ − o₂ to the operator; ' +
     '(6) the operator rotates its share (s₂ = s₁ + t₂ − x₁, checked against P); ' +
-    '(7) the receiver records the operator\'s answer and prints statechain/coin. Repeating step 6 answers the same.';
+    '(7) the receiver records the operator\'s answer and prints statechain/coin. Repeating step 6 answers the same. ' +
+    'A joint receiver (the two parties of a channel on the coin, O₂ = A + B): B first runs --start --joint-part (statechain/joint-part), ' +
+    'A runs --start --joint-with B\'s part file; at step 5 A prints statechain/joint-handoff for B, B answers statechain/joint-t2, ' +
+    'A turns it into the acceptance; both read the operator\'s transfer-done. Each part keeps only its own secret.';
   static override examples = [
     {
       description: 'Step 1, the receiver (Bob) asks for the fixture coin',
@@ -25,6 +32,8 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
     ...coinFlag,
     start: Flags.boolean({ description: 'step 1 (receiver): ask for the coin given by --coin; no input is read' }),
     'operator-key': Flags.string({ description: 'step 1 (receiver): the operator\'s authentication key, hex: only its statements are trusted', helpValue: 'PUBKEY' }),
+    'joint-part': Flags.boolean({ description: 'step 1 (second part B of a joint receiver): make B\'s part for A instead of a request' }),
+    'joint-with': Flags.string({ description: 'step 1 (first part A of a joint receiver): B\'s statechain/joint-part message', helpValue: 'FILE' }),
     'backup-address': Flags.string({ description: 'step 1 (receiver): your backup pays this address instead of your share\'s P2TR (e.g. a Lightning channel\'s funding output)', helpValue: 'ADDRESS' }),
   };
 
@@ -37,10 +46,11 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
       if (f['operator-key'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --operator-key: the operator whose statements you will trust for this coin');
       const operatorKey = (await import('../lib/keys/keys.ts')).parsePublicKey(f['operator-key'], '--operator-key');
       const store = await this.store(network);
-      if ((await store.read(`coin-${coinId}`)) !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${coinId} is already in this state directory`);
       const ctx = await this.ownerContext(network);
       let backupScript: Uint8Array | undefined;
       if (f['backup-address'] !== undefined) backupScript = (await import('../lib/address.ts')).decodeAddress(f['backup-address'], network, '--backup-address');
+      if (f['joint-part'] || f['joint-with'] !== undefined) return { message: await this.startJoint(store, coinId, operatorKey, ctx, backupScript) };
+      if ((await store.read(`coin-${coinId}`)) !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${coinId} is already in this state directory`);
       const { pending, message } = tr.startReceive(coinId, operatorKey, ctx, backupScript);
       await store.write(`receive-${coinId}`, pending);
       return { message };
@@ -68,9 +78,17 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
       }
       case 'statechain/transfer-package': {
         const pkg = await this.decode(schemas.TransferPackageSchema, step.value);
-        const pending = await store.read<import('../lib/statechain/transfer.ts').PendingReceive>(`receive-${pkg.coin_id}`);
+        const pending = await store.read<import('../lib/statechain/transfer.ts').PendingReceive | JointPending>(`receive-${pkg.coin_id}`);
         if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we asked for no coin ${pkg.coin_id} (run step 1 with --start first, same --state-dir)`);
         const ctx = await this.ownerContext(network);
+        if ('parts' in pending) {
+          const joint = await import('../lib/statechain/joint.ts');
+          const facts = await this.chainFacts(network, tr.openPackage(pkg, { coin_id: pending.coin_id, auth: pending.parts[0]!.auth } as never, ctx.auth.secretKey).statement);
+          const out = joint.jointTakePackage(pkg, pending, facts, ctx);
+          await this.keepJoint(store, out.record); // a and the chain on disk before u leaves
+          await store.remove(`receive-${pkg.coin_id}`);
+          return { message: out.message };
+        }
         const facts = await this.chainFacts(network, tr.openPackage(pkg, pending, ctx.auth.secretKey).statement);
         const out = tr.acceptPackage(pkg, pending, facts, ctx);
         // The coin (o₂ and the chain) is on disk before t₂ leaves.
@@ -85,8 +103,31 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         const acc = await this.decode(schemas.TransferAcceptSchema, step.value);
         return { message: await this.operatorStep(network, acc.coin_id, async (r) => op.completeTransfer(r, acc, await this.operatorContext(network))) };
       }
+      case 'statechain/joint-handoff': {
+        const msg = await this.decode(schemas.JointHandoffSchema, step.value);
+        const joint = await import('../lib/statechain/joint.ts');
+        const pending = await store.read<import('../lib/statechain/joint.ts').PendingPart>(`part-${msg.coin_id}`);
+        if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we made no part for coin ${msg.coin_id} (run step 1 with --start --joint-part first, same --state-dir)`);
+        const ctx = await this.ownerContext(network);
+        const facts = await this.chainFacts(network, joint.handoffStatement(msg, pending, ctx.auth.secretKey));
+        const out = joint.jointTakeHandoff(msg, pending, facts, ctx);
+        await this.keepJoint(store, out.record); // b and the chain on disk before t₂ leaves
+        await store.remove(`part-${msg.coin_id}`);
+        return { message: out.message };
+      }
+      case 'statechain/joint-t2': {
+        const msg = await this.decode(schemas.JointT2Schema, step.value);
+        const record = await store.read<JointRecord>(`joint-${msg.coin_id}`);
+        if (record === undefined) throw new StateConflictError('E_NOT_RECEIVING', `no joint receipt of coin ${msg.coin_id} here`);
+        return { message: (await import('../lib/statechain/joint.ts')).jointAcceptFrom(msg, record, await this.ownerContext(network)) };
+      }
       case 'statechain/transfer-done': {
         const done = await this.decode(schemas.TransferDoneSchema, step.value);
+        if ((await store.read(`joint-${done.coin_id}`)) !== undefined) {
+          let kept: JointRecord | undefined;
+          await store.update<JointRecord>(`joint-${done.coin_id}`, (r) => (kept = { ...r!, ...tr.finishReceive(r!, done) } as JointRecord));
+          return { message: tr.coinView(kept!, (await (await this.coinChain(network)).tip().catch(() => undefined))?.height) };
+        }
         const record = await this.ownerStep(network, done.coin_id, async (r) => {
           const next = tr.finishReceive(r, done);
           return { record: next, message: next };
@@ -94,7 +135,39 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         return { message: tr.coinView(record, (await (await this.coinChain(network)).tip().catch(() => undefined))?.height) };
       }
       default:
-        throw new MalformedInputError('E_WRONG_MESSAGE', `statechain-transfer reads statechain/transfer-request, -sign, -cosigned, -package, -accept or -done, not ${step.type}`);
+        throw new MalformedInputError('E_WRONG_MESSAGE', `statechain-transfer reads statechain/transfer-request, -sign, -cosigned, -package, -accept, -done, joint-handoff or joint-t2, not ${step.type}`);
     }
+  }
+
+  /** Step 1 of a joint receiver: B's part (--joint-part), or A's request with B's part (--joint-with). */
+  private async startJoint(store: StateStore, coinId: string, operatorKey: Uint8Array, ctx: OwnerContext, backupScript: Uint8Array | undefined) {
+    const f = this.flags;
+    if (f['joint-part'] && f['joint-with'] !== undefined) throw new UsageError('E_USAGE', '--joint-part (B) and --joint-with (A) are the two parts\' step 1: give one');
+    if ((await store.read(`joint-${coinId}`)) !== undefined) throw new StateConflictError('E_COIN_EXISTS', `a joint share of coin ${coinId} is already in this state directory`);
+    const joint = await import('../lib/statechain/joint.ts');
+    if (f['joint-part']) {
+      const { pending, message } = joint.startPart(coinId, operatorKey, ctx, backupScript);
+      await store.write(`part-${coinId}`, pending);
+      return message;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(readFileSync(f['joint-with']!, 'utf8'));
+    } catch (e) {
+      throw new MalformedInputError('E_MALFORMED_MESSAGE', `--joint-with: not a JSON statechain/joint-part message (${(e as Error).message.split('\n')[0]})`);
+    }
+    const schemas = await import('../lib/statechain/schemas.ts');
+    const b = await this.decode(schemas.JointPartSchema, value);
+    const { pending, message } = joint.startJointReceive(coinId, operatorKey, b, ctx, backupScript);
+    await store.write(`receive-${coinId}`, pending);
+    return message;
+  }
+
+  /** A part's record of the coin, written once: a second receipt of the same coin is refused. */
+  private async keepJoint(store: StateStore, record: JointRecord): Promise<void> {
+    await store.update<JointRecord>(`joint-${record.coin_id}`, (current) => {
+      if (current !== undefined) throw new StateConflictError('E_COIN_EXISTS', `a joint share of coin ${record.coin_id} is already in this state directory`);
+      return record;
+    });
   }
 }

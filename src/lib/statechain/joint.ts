@@ -13,17 +13,27 @@
  *   with u·G = O₁ + X₁ − A, and gives t₂ = u − b sealed to the operator; A signs the
  *   acceptance. Then s₂·G + A + B = P. A learns nothing of b, B nothing of a or x₁.
  *
- * Not here: the commands (a joint owner's steps through pipes) — docs/statechain.md.
+ * Through pipes (statechain-transfer): B `--joint-part` → statechain/joint-part; A `--start
+ * --joint-with` → transfer-request; sender and operator as for any receiver; A reads the
+ * package → statechain/joint-handoff; B → statechain/joint-t2; A → transfer-accept; both
+ * read transfer-done. Each keeps `joint-<coin>` (its part secret and the chain) before its
+ * step's answer leaves — A before the handoff, B before t₂.
+ *
+ * Not here: a joint owner's signing rounds through commands (the next transfer, a
+ * withdrawal, the virtual close) — docs/statechain.md.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { concatBytes, fromHex, toHex } from '../bytes.ts';
-import { MalformedInputError, RefusedError } from '../errors.ts';
+import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
 import { parsePublicKey } from '../keys/keys.ts';
 import type { RandomSource } from '../random.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
-import type { OwnerContext } from './owner.ts';
+import type { Static } from '@sinclair/typebox';
+import type { OwnerContext, OwnerRecord } from './owner.ts';
 import { newShare, sign } from './owner.ts';
-import type { PackageInner } from './schemas.ts';
+import type { JointHandoffSchema, JointPartSchema, JointT2Schema, PackageInner, TransferPackageSchema } from './schemas.ts';
+import { openPackage } from './transfer.ts';
+import { verifyBody } from './seal.ts';
 import { seal, sealJson, unsealJson } from './seal.ts';
 import { provePossession, verifyPossession } from './signer.ts';
 import { verifyTransfer, type ChainFacts, type Expected, type Verified } from './verify.ts';
@@ -92,7 +102,7 @@ export function jointRequest(coinId: string, operatorAuth: Uint8Array, a: { secr
   return { pending, message: sign(body.type, body, 'receiver_sig', ctx) };
 }
 
-export type JointPending = ReturnType<typeof jointRequest>['pending'];
+export type JointPending = ReturnType<typeof jointRequest>['pending'] & { network?: OwnerRecord['network'] };
 
 function expectOf(p: JointPending, transferId: string, t1Minus?: string): Expected {
   return {
@@ -116,7 +126,7 @@ export function jointFinish(handoff: string, transferId: string, pending: JointP
   const t2 = mod(int(fromHex(inner.t1, 'u', 32)) - int(bSecret));
   if (t2 === 0n || t2 >= N) throw new RefusedError('E_BAD_T1', 'a degenerate t₂');
   const t2Sealed = seal(parsePublicKey(pending.operator_auth, 'operator_auth'), bytes32(t2), `${pending.coin_id}/${transferId}/t2`, newShare(random, 'statechain/seal').secret);
-  return { verified, t2Sealed };
+  return { verified, t2Sealed, inner };
 }
 
 /** A, step 4: the acceptance the operator completes the transfer with. */
@@ -126,4 +136,109 @@ export function jointAccept(pending: JointPending, transferId: string, t2Sealed:
     receiver_auth: pending.parts[0]!.auth, receiver_share: pending.share, t2_sealed: t2Sealed,
   };
   return sign(body.type, body, 'receiver_sig', ctx);
+}
+
+// ---- the steps as the commands run them ---------------------------------------------
+
+type Ctx = Pick<OwnerContext, 'auth' | 'random' | 'network'>;
+
+/** B before the transfer: its part, kept until A's handoff (B trusts its own operator key and backup script, never A's word for them). */
+export type PendingPart = { coin_id: string; network: OwnerRecord['network']; part_secret: string; part: JointPart; operator_auth: string; backup_script?: string };
+
+/** A jointly owned coin as one part keeps it: `share_secret` is this part's secret only, `share` the pair's O = A + B. */
+export type JointRecord = OwnerRecord & { joint: { index: 0 | 1; parts: JointPart[] } };
+
+function requirePartSig(m: Record<string, unknown>, auth: string, who: string): void {
+  const body = Object.fromEntries(Object.entries(m).filter(([k]) => k !== 'part_sig'));
+  if (!verifyBody(String(m.type), body, String(m.part_sig), parsePublicKey(auth, `${who}'s auth`))) {
+    throw new RefusedError('E_BAD_REQUEST_SIG', `${who}'s signature on this ${String(m.type)} does not verify`);
+  }
+}
+
+const samePart = (a: JointPart, b: JointPart) => a.share === b.share && a.pop === b.pop && a.auth === b.auth;
+
+/** B, step 0: a part for the coin the pair will receive. */
+export function startPart(coinId: string, operatorAuth: Uint8Array, ctx: Ctx, backupScript?: Uint8Array) {
+  const { secret, part } = jointPart(coinId, ctx.auth.publicKey, ctx.random);
+  const pending: PendingPart = {
+    coin_id: coinId, network: ctx.network, part_secret: toHex(secret), part, operator_auth: toHex(operatorAuth),
+    ...(backupScript === undefined ? {} : { backup_script: toHex(backupScript) }),
+  };
+  secret.fill(0);
+  const body = { type: 'statechain/joint-part', version: 1, network: ctx.network, coin_id: coinId, ...part };
+  return { pending, message: sign(body.type, body, 'part_sig', ctx) };
+}
+
+/** A, step 1: its own part, B's (signed by B, proven for this coin), and the request for the sender. */
+export function startJointReceive(coinId: string, operatorAuth: Uint8Array, b: Static<typeof JointPartSchema>, ctx: Ctx, backupScript?: Uint8Array) {
+  if (b.coin_id !== coinId) throw new RefusedError('E_WRONG_COIN', `B's part is for coin ${b.coin_id}, not ${coinId}`);
+  requirePartSig(b, b.auth, 'B');
+  if (b.auth === toHex(ctx.auth.publicKey)) throw new RefusedError('E_BAD_POSSESSION', 'B\'s part carries our own authentication key: a pair is two parties');
+  const a = jointPart(coinId, ctx.auth.publicKey, ctx.random);
+  const { pending, message } = jointRequest(coinId, operatorAuth, a, { share: b.share, pop: b.pop, auth: b.auth }, ctx, backupScript);
+  a.secret.fill(0);
+  return { pending: { ...pending, network: ctx.network } as JointPending, message };
+}
+
+function jointRecord(p: { coin_id: string; network: OwnerRecord['network']; share: string; part_secret: string; operator_auth: string; parts: JointPart[] }, inner: PackageInner, transferId: string, index: 0 | 1): JointRecord {
+  return {
+    coin_id: p.coin_id, network: p.network, status: 'receiving', share_secret: p.part_secret, share: p.share, auth: p.parts[0]!.auth, operator_auth: p.operator_auth,
+    statement: inner.statement, funding_tx: inner.funding_tx, backups: inner.backups, signing: null,
+    transfer: { transfer_id: transferId, receiver_auth: p.parts[0]!.auth, receiver_share: p.share }, joint: { index, parts: p.parts },
+  };
+}
+
+/** A, step 5: the package verified as any receiver's; B gets u = t₁ − a with the chain. */
+export function jointTakePackage(pkg: Static<typeof TransferPackageSchema>, pending: JointPending, chain: ChainFacts, ctx: Ctx) {
+  const inner = openPackage(pkg, { coin_id: pending.coin_id, auth: pending.parts[0]!.auth } as never, ctx.auth.secretKey);
+  const { verified, handoff } = jointOpen(inner, pkg.transfer_id, pending, chain, ctx.random);
+  const record = jointRecord({ ...pending, network: pending.network ?? ctx.network }, inner, pkg.transfer_id, 0);
+  const body = {
+    type: 'statechain/joint-handoff', version: 1, network: ctx.network, coin_id: pending.coin_id, transfer_id: pkg.transfer_id, receiver_share: pending.share,
+    parts: pending.parts, ...(pending.backup_script === undefined ? {} : { backup_script: pending.backup_script }), handoff,
+  };
+  return { verified, record, message: sign(body.type, body, 'part_sig', ctx) };
+}
+
+/** Whose handoff this is, before anything is unsealed: our coin, our part, A's signature, the backup script we asked for, the parts' sum. */
+function checkHandoff(msg: Static<typeof JointHandoffSchema>, pending: PendingPart): void {
+  if (msg.coin_id !== pending.coin_id) throw new RefusedError('E_WRONG_COIN', `this handoff is for coin ${msg.coin_id}, not ${pending.coin_id}`);
+  if (!samePart(msg.parts[1]!, pending.part)) throw new RefusedError('E_WRONG_RECEIVER', 'this handoff\'s second part is not ours');
+  requirePartSig(msg, msg.parts[0]!.auth, 'A');
+  if ((msg.backup_script ?? null) !== (pending.backup_script ?? null)) {
+    throw new RefusedError('E_WRONG_BACKUP', `the pair's backup would pay ${msg.backup_script ?? 'the joint share\'s P2TR'}, not ${pending.backup_script ?? 'the joint share\'s P2TR'} as we asked`);
+  }
+  if (jointShare(pending.coin_id, msg.parts) !== msg.receiver_share) throw new RefusedError('E_BAD_POSSESSION', 'the parts do not sum to the pair\'s share');
+}
+
+/** B, step 5′: the chain verified with u·G = O₁ + X₁ − A; t₂ = u − b sealed to the operator. */
+export function jointTakeHandoff(msg: Static<typeof JointHandoffSchema>, pending: PendingPart, chain: ChainFacts, ctx: Ctx) {
+  checkHandoff(msg, pending);
+  const jp: JointPending = {
+    coin_id: pending.coin_id, share: msg.receiver_share, part_secret: pending.part_secret, parts: msg.parts, operator_auth: pending.operator_auth, backup_script: pending.backup_script, network: pending.network,
+  };
+  const bSecret = fromHex(pending.part_secret, 'part', 32);
+  const { verified, t2Sealed, inner } = jointFinish(msg.handoff, msg.transfer_id, jp, bSecret, ctx.auth.secretKey, chain, ctx.random);
+  bSecret.fill(0);
+  const record = jointRecord({ ...jp, network: pending.network }, inner, msg.transfer_id, 1);
+  const body = { type: 'statechain/joint-t2', version: 1, network: ctx.network, coin_id: pending.coin_id, transfer_id: msg.transfer_id, t2_sealed: t2Sealed };
+  return { verified, record, message: sign(body.type, body, 'part_sig', ctx) };
+}
+
+/** A, step 5″: B's t₂ into the pair's acceptance, signed by A for the operator. */
+export function jointAcceptFrom(msg: Static<typeof JointT2Schema>, record: JointRecord, ctx: Ctx) {
+  if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this t₂ is for coin ${msg.coin_id}`);
+  if (record.joint.index !== 0) throw new StateConflictError('E_NOT_RECEIVING', 'only the pair\'s first part (A) sends the acceptance');
+  if (record.status !== 'receiving' || record.transfer?.transfer_id !== msg.transfer_id) throw new StateConflictError('E_NOT_RECEIVING', `no joint receipt of transfer ${msg.transfer_id} is waiting for B`);
+  requirePartSig(msg, record.joint.parts[1]!.auth, 'B');
+  const pending = { coin_id: record.coin_id, share: record.share, part_secret: '', parts: record.joint.parts, operator_auth: record.operator_auth, backup_script: undefined };
+  return jointAccept(pending, msg.transfer_id, msg.t2_sealed, ctx);
+}
+
+/** The operator's statement inside a handoff sealed to B (to ask the chain about the coin before verifying it). */
+export function handoffStatement(msg: Static<typeof JointHandoffSchema>, pending: PendingPart, authSecret: Uint8Array): PackageInner['statement'] {
+  checkHandoff(msg, pending);
+  const inner = unsealJson(authSecret, msg.handoff, `${msg.coin_id}/${msg.transfer_id}/joint`, 'the handoff') as Partial<PackageInner>;
+  if (typeof inner.statement !== 'object' || inner.statement === null) throw new MalformedInputError('E_MALFORMED_MESSAGE', 'the handoff carries no statement');
+  return inner.statement;
 }

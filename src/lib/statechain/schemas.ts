@@ -195,6 +195,31 @@ export const TransferDoneSchema = messageSchema('statechain/transfer-done', 'Ope
   statement: StatementSchema,
 });
 
+export const JointPartSchema = messageSchema('statechain/joint-part', 'Second part of a joint receiver (B) → first part (A): B\'s part of the pair\'s new share, its proof of possession for this coin, and B\'s authentication key.', {
+  coin_id: CoinId,
+  share: Pubkey('B, B\'s part of the joint share O₂ = A + B'),
+  pop: Hex('B\'s proof of possession of its part for this coin', 64),
+  auth: Pubkey('B\'s authentication key: the handoff is sealed to it'),
+  part_sig: Sig('B (its authentication key)'),
+});
+
+export const JointHandoffSchema = messageSchema('statechain/joint-handoff', 'A → B: the verified package with t₁ replaced by u = t₁ − a, sealed to B, and the pair\'s parts; signed by A.', {
+  coin_id: CoinId,
+  transfer_id: TransferId,
+  receiver_share: Pubkey('O₂ = A + B'),
+  parts: JointParts,
+  backup_script: Type.Optional(Hex('where the pair\'s backup pays (e.g. their channel\'s funding output)')),
+  handoff: Hex('the package, t₁ replaced by u = t₁ − a, sealed to B'),
+  part_sig: Sig('A (its authentication key)'),
+});
+
+export const JointT2Schema = messageSchema('statechain/joint-t2', 'B → A: t₂ = u − b sealed to the operator, for A to send with the pair\'s acceptance; signed by B.', {
+  coin_id: CoinId,
+  transfer_id: TransferId,
+  t2_sealed: Hex('t₂ sealed to the operator'),
+  part_sig: Sig('B (its authentication key)'),
+});
+
 export const WithdrawRequestSchema = messageSchema('statechain/withdraw-request', 'Owner → operator: co-sign this spend of the coin; the operator signs nothing more for it afterwards.', {
   coin_id: CoinId,
   tx: TxHex('the withdrawal, unsigned: one input, the coin'),
@@ -239,5 +264,6 @@ export const VerifiedSchema = messageSchema('statechain/verified', 'The receiver
 export const STATECHAIN_SCHEMAS = [
   DepositRequestSchema, DepositOfferSchema, DepositBackupSchema, DepositCosignedSchema, CoinSchema,
   TransferRequestSchema, TransferSignSchema, TransferCosignedSchema, TransferPackageSchema, TransferAcceptSchema, TransferDoneSchema,
+  JointPartSchema, JointHandoffSchema, JointT2Schema,
   WithdrawRequestSchema, WithdrawCosignedSchema, SpendSchema, VerifiedSchema,
 ];

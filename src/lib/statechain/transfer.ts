@@ -191,7 +191,9 @@ export function coinView(record: OwnerRecord, tipHeight?: number) {
   return {
     type: 'statechain/coin', version: 1, network: record.network, coin_id: record.coin_id, address: st.address, outpoint: st.outpoint!, amount_sat: st.amount_sat!,
     owner_share: record.share, statement: st, backups: record.backups, latest_locktime: latest.locktime,
-    next: record.status === 'active'
+    next: 'joint' in record && record.status === 'active'
+      ? `the coin is owned jointly (we are part ${(record as { joint: { index: number } }).joint.index + 1} of 2): our part alone signs nothing; the pair's signing rounds are not commands yet`
+      : record.status === 'active'
       ? (remaining === undefined ? 'the coin is yours: transfer, withdraw, or broadcast the backup once final' : `the coin is yours; ${remaining} more transfer(s) fit before the margin`)
       : `the coin is ${record.status}`,
   };

@@ -16,7 +16,9 @@ import * as tr from '../../../src/lib/statechain/transfer.ts';
 import * as schemas from '../../../src/lib/statechain/schemas.ts';
 import { sealJson, signBody } from '../../../src/lib/statechain/seal.ts';
 import { applyMutations, byteMutation } from '../../fuzz.ts';
-import { cleanup, towards } from './harness.ts';
+import * as joint from '../../../src/lib/statechain/joint.ts';
+import * as coin from '../../../src/lib/statechain/coin.ts';
+import { chainStub, cleanup, deposit, party, towards } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -130,6 +132,49 @@ describe('statechain decoders and steps never crash on a mutated message', () =>
       }),
       { numRuns: 150 },
     );
+  }, 300_000);
+
+  it('a joint receiver\'s messages (part, handoff, t₂), one leaf mutated, as sent and re-signed by their senders', async () => {
+    const chain = chainStub(200);
+    const d = await deposit(chain);
+    const out = coin.parseTransaction(d.funding, 'funding').getOutput(1);
+    chain.deposit = { txid: '', vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
+    const facts = { tipHeight: 200, deposit: chain.deposit };
+    const coinId = d.ownerRecord.coin_id;
+    const bob = party('fuzz-joint-bob');
+    const b = joint.startPart(coinId, d.operator.auth.publicKey, bob);
+    const a = joint.startJointReceive(coinId, d.operator.auth.publicKey, b.message as never, d.owner);
+    const sign = await tr.transferSign(d.ownerRecord, a.message as never, 200, d.owner);
+    const cos = await op.cosignTransfer(d.opRecord, sign.message as never, d.opCtx);
+    const pkg = await tr.transferPackage(sign.record, cos.message as never, d.owner);
+    const taken = joint.jointTakePackage(pkg.message as never, a.pending, facts, d.owner);
+    const t2 = joint.jointTakeHandoff(taken.message as never, b.pending, facts, bob);
+    const resignBy = (key: Uint8Array) => (v: Json): Json => {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+      const { part_sig: _, ...body } = v;
+      return { ...body, part_sig: signBody(String(v.type), body, key, new Uint8Array(32)) };
+    };
+    const cases: [string, Json, (v: unknown) => unknown, (v: Json) => Json][] = [
+      ['joint-part → A', b.message as Json, (v) => joint.startJointReceive(coinId, d.operator.auth.publicKey, decodeMessage(schemas.JointPartSchema, v), d.owner), resignBy(bob.auth.secretKey)],
+      ['joint-handoff → B', taken.message as Json, (v) => {
+        const m = decodeMessage(schemas.JointHandoffSchema, v);
+        joint.handoffStatement(m, b.pending, bob.auth.secretKey);
+        return joint.jointTakeHandoff(m, b.pending, facts, bob);
+      }, resignBy(d.owner.auth.secretKey)],
+      ['joint-t2 → A', t2.message as Json, (v) => joint.jointAcceptFrom(decodeMessage(schemas.JointT2Schema, v), taken.record, d.owner), resignBy(bob.auth.secretKey)],
+    ];
+    for (const [name, message, step, resignIt] of cases) {
+      await fc.assert(
+        fc.asyncProperty(leafMutation, async (m) => {
+          const mutated = mutate(message, m);
+          await noCrash(() => step(mutated));
+          await noCrash(() => step(resignIt(mutated)));
+        }),
+        { numRuns: 40, endOnFailure: true },
+      ).catch((e: Error) => {
+        throw new Error(`${name}: ${e.message}`);
+      });
+    }
   }, 300_000);
 
   it('the JSON text of a message, bytes mutated', async () => {

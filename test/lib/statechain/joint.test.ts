@@ -120,3 +120,45 @@ describe('a coin owned by two parties', () => {
     expect(done2.record.statement.owner_share).toBe(bobAgain.pending.share);
   });
 });
+
+describe('a pair receiving through the steps the commands run', () => {
+  it('B refuses a handoff for another coin, another part, a forged signature or another backup script than it asked for; then takes the right one', async () => {
+    const chain = chainStub(200);
+    const d = await deposit(chain);
+    const out = coin.parseTransaction(d.funding, 'funding').getOutput(1);
+    chain.deposit = { txid: '', vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
+    const facts = { tipHeight: 200, deposit: chain.deposit };
+    const coinId = d.ownerRecord.coin_id;
+    const alice = d.owner;
+    const bob = party('pair-bob');
+    const channel = fromHex('0020' + 'cd'.repeat(32));
+    const b = joint.startPart(coinId, d.operator.auth.publicKey, bob, channel);
+    // B's part message must be B's: a forged part_sig is refused by A.
+    refusal(() => joint.startJointReceive(coinId, d.operator.auth.publicKey, { ...b.message, part_sig: '00'.repeat(64) } as never, alice, channel), 'E_BAD_REQUEST_SIG', 4);
+    const a = joint.startJointReceive(coinId, d.operator.auth.publicKey, b.message as never, alice); // A forgets the channel's script
+    const sign = await tr.transferSign(d.ownerRecord, a.message as never, 200, alice);
+    const cos = await op.cosignTransfer(d.opRecord, sign.message as never, d.opCtx);
+    const pkg = await tr.transferPackage(sign.record, cos.message as never, alice);
+    const taken = joint.jointTakePackage(pkg.message as never, a.pending, facts, alice);
+    expect(taken.record.joint.index).toBe(0);
+    const handoff = taken.message as never as Parameters<typeof joint.jointTakeHandoff>[0];
+
+    refusal(() => joint.jointTakeHandoff(handoff, b.pending, facts, bob), 'E_WRONG_BACKUP', 4);
+    refusal(() => joint.jointTakeHandoff({ ...handoff, coin_id: '00'.repeat(16) }, b.pending, facts, bob), 'E_WRONG_COIN', 4);
+    refusal(() => joint.jointTakeHandoff({ ...handoff, part_sig: '00'.repeat(64) }, { ...b.pending, backup_script: undefined }, facts, bob), 'E_BAD_REQUEST_SIG', 4);
+    const other = joint.startPart(coinId, d.operator.auth.publicKey, party('pair-other'));
+    refusal(() => joint.jointTakeHandoff(handoff, other.pending, facts, bob), 'E_WRONG_RECEIVER', 4);
+
+    const { backup_script: _, ...asked } = b.pending;
+    const t2 = joint.jointTakeHandoff(handoff, asked, facts, bob);
+    expect(t2.record.joint.index).toBe(1);
+    // A refuses a t₂ not signed by B, then sends the pair's acceptance; the operator rotates to A + B.
+    refusal(() => joint.jointAcceptFrom({ ...(t2.message as never as Parameters<typeof joint.jointAcceptFrom>[0]), part_sig: '00'.repeat(64) }, taken.record, alice), 'E_BAD_REQUEST_SIG', 4);
+    const accept = joint.jointAcceptFrom(t2.message as never, taken.record, alice);
+    const done = op.completeTransfer(cos.record, accept as never, d.opCtx);
+    expect(G.multiply(scalar(done.record.share_secret)).add(pt(a.pending.parts[0]!.share)).add(pt(a.pending.parts[1]!.share)).toHex(true)).toBe(d.opRecord.statement.aggregate);
+    // Each part holds only its own secret: a·G = A, b·G = B.
+    expect(G.multiply(scalar(taken.record.share_secret)).toHex(true)).toBe(a.pending.parts[0]!.share);
+    expect(G.multiply(scalar(t2.record.share_secret)).toHex(true)).toBe(a.pending.parts[1]!.share);
+  });
+});
