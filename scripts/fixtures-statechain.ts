@@ -91,5 +91,12 @@ const handoff = save('joint-handoff.json', jcli('ALICE_KEY', ['statechain-transf
 const t2 = save('joint-t2.json', jcli('BOB_KEY', ['statechain-transfer'], handoff));
 const jDone = jcli('OPERATOR_KEY', ['statechain-transfer'], jcli('ALICE_KEY', ['statechain-transfer'], t2));
 save('coin-joint-bob.json', jcli('BOB_KEY', ['statechain-transfer'], jDone));
+jcli('ALICE_KEY', ['statechain-transfer'], jDone);
+// The virtual close: the pair hands the coin to Bob alone, signing three-party.
+const closeReq = jcli('BOB_KEY', jStart);
+const jNonce = save('joint-nonce.json', jcli('BOB_KEY', ['statechain-transfer'], closeReq));
+const jSign = save('joint-sign.json', jcli('ALICE_KEY', ['statechain-transfer'], jcli('OPERATOR_KEY', ['statechain-transfer'], jcli('ALICE_KEY', ['statechain-transfer'], jNonce))));
+const closeDone = jcli('OPERATOR_KEY', ['statechain-transfer'], jcli('BOB_KEY', ['statechain-transfer'], jcli('BOB_KEY', ['statechain-transfer'], jSign)));
+save('coin-bob-closed.json', jcli('BOB_KEY', ['statechain-transfer'], closeDone));
 rmSync(joint, { recursive: true, force: true });
 console.error('statechain fixtures regenerated');

@@ -4,6 +4,7 @@ import type { CommandResult } from '../lib/cli/base-command.ts';
 import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 import type { JointPending, JointRecord } from '../lib/statechain/joint.ts';
+import type { SendingRecord } from '../lib/statechain/joint-send.ts';
 import type { OwnerContext } from '../lib/statechain/owner.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
 
@@ -20,7 +21,9 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
     '(7) the receiver records the operator\'s answer and prints statechain/coin. Repeating step 6 answers the same. ' +
     'A joint receiver (the two parties of a channel on the coin, O₂ = A + B): B first runs --start --joint-part (statechain/joint-part), ' +
     'A runs --start --joint-with B\'s part file; at step 5 A prints statechain/joint-handoff for B, B answers statechain/joint-t2, ' +
-    'A turns it into the acceptance; both read the operator\'s transfer-done. Each part keeps only its own secret.';
+    'A turns it into the acceptance; both read the operator\'s transfer-done. Each part keeps only its own secret. ' +
+    'A pair sending its coin (the virtual close): the receiver\'s request goes to B (statechain/joint-nonce), then A (transfer-sign), ' +
+    'the operator, A again (statechain/joint-sign), and B, who prints the transfer-package.';
   static override examples = [
     {
       description: 'Step 1, the receiver (Bob) asks for the fixture coin',
@@ -65,15 +68,36 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         const req = await this.decode(schemas.TransferRequestSchema, step.value);
         const ctx = await this.ownerContext(network);
         const tip = await (await this.coinChain(network)).tip();
+        if (await this.jointOwner(store, req.coin_id)) {
+          const send = await import('../lib/statechain/joint-send.ts');
+          return { message: await this.jointStep(store, req.coin_id, (r) => send.jointNonce(r, req, tip.height, ctx)) };
+        }
         return { message: await this.ownerStep(network, req.coin_id, (r) => tr.transferSign(r, req, tip.height, ctx)) };
       }
       case 'statechain/transfer-sign': {
         const req = await this.decode(schemas.TransferSignSchema, step.value);
         return { message: await this.operatorStep(network, req.coin_id, async (r) => op.cosignTransfer(r, req, await this.operatorContext(network, r.statement))) };
       }
+      case 'statechain/joint-nonce': {
+        const msg = await this.decode(schemas.JointNonceSchema, step.value);
+        const ctx = await this.ownerContext(network);
+        const tip = await (await this.coinChain(network)).tip();
+        const send = await import('../lib/statechain/joint-send.ts');
+        return { message: await this.jointStep(store, msg.coin_id, (r) => send.jointTransferSign(r, msg, tip.height, ctx)) };
+      }
+      case 'statechain/joint-sign': {
+        const msg = await this.decode(schemas.JointSignSchema, step.value);
+        const ctx = await this.ownerContext(network);
+        const send = await import('../lib/statechain/joint-send.ts');
+        return { message: await this.jointStep(store, msg.coin_id, (r) => send.jointPackage(r, msg, ctx)) };
+      }
       case 'statechain/transfer-cosigned': {
         const cos = await this.decode(schemas.TransferCosignedSchema, step.value);
         const ctx = await this.ownerContext(network);
+        if (await this.jointOwner(store, cos.coin_id, true)) {
+          const send = await import('../lib/statechain/joint-send.ts');
+          return { message: await this.jointStep(store, cos.coin_id, (r) => send.jointSignA(r, cos, ctx)) };
+        }
         return { message: await this.ownerStep(network, cos.coin_id, (r) => tr.transferPackage(r, cos, ctx)) };
       }
       case 'statechain/transfer-package': {
@@ -123,7 +147,8 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
       }
       case 'statechain/transfer-done': {
         const done = await this.decode(schemas.TransferDoneSchema, step.value);
-        if ((await store.read(`joint-${done.coin_id}`)) !== undefined) {
+        const held = await store.read<JointRecord>(`joint-${done.coin_id}`);
+        if (held !== undefined && (held.status === 'receiving' || held.status === 'active')) {
           let kept: JointRecord | undefined;
           await store.update<JointRecord>(`joint-${done.coin_id}`, (r) => (kept = { ...r!, ...tr.finishReceive(r!, done) } as JointRecord));
           return { message: tr.coinView(kept!, (await (await this.coinChain(network)).tip().catch(() => undefined))?.height) };
@@ -135,7 +160,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         return { message: tr.coinView(record, (await (await this.coinChain(network)).tip().catch(() => undefined))?.height) };
       }
       default:
-        throw new MalformedInputError('E_WRONG_MESSAGE', `statechain-transfer reads statechain/transfer-request, -sign, -cosigned, -package, -accept, -done, joint-handoff or joint-t2, not ${step.type}`);
+        throw new MalformedInputError('E_WRONG_MESSAGE', `statechain-transfer reads statechain/transfer-request, -sign, -cosigned, -package, -accept, -done, or joint-handoff, -t2, -nonce, -sign, not ${step.type}`);
     }
   }
 
@@ -161,6 +186,24 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
     const { pending, message } = joint.startJointReceive(coinId, operatorKey, b, ctx, backupScript);
     await store.write(`receive-${coinId}`, pending);
     return message;
+  }
+
+  /** We hold the coin as a part of a pair (so a transfer of it is the pair's); `sending` counts too for the operator's answer. */
+  private async jointOwner(store: StateStore, coinId: string, sending = false): Promise<boolean> {
+    const r = await store.read<JointRecord>(`joint-${coinId}`);
+    return r !== undefined && (r.status === 'active' || (sending && (r.status === 'sending' || r.status === 'sent')) || (!sending && r.status === 'sending'));
+  }
+
+  /** One step of a pair's send on this part's record, written before the answer is printed. */
+  private async jointStep<M>(store: StateStore, coinId: string, step: (r: SendingRecord) => Promise<{ record: SendingRecord; message: M }>): Promise<M> {
+    let message: M | undefined;
+    await store.update<SendingRecord>(`joint-${coinId}`, async (current) => {
+      if (current === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `no joint share of coin ${coinId} in ${store.dir}`);
+      const out = await step(current);
+      message = out.message;
+      return out.record;
+    });
+    return message!;
   }
 
   /** A part's record of the coin, written once: a second receipt of the same coin is refused. */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { ROOT } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
+import { runAsync } from './process.ts';
 import { hexOf } from '../independent/tx.ts';
 
 const REGTEST = { ...NETWORK, bech32: 'bcrt' };
@@ -35,6 +36,8 @@ export type Flow = {
   dir: string;
   /** Run `args` as `who` (its key env name and state dir), feeding `input`. */
   as(who: string, args: string[], input?: string): Run;
+  /** The same, without blocking this worker's event loop (for long flows: vitest's IPC waits at most 60 s). */
+  asAsync(who: string, args: string[], input?: string): Promise<Run>;
   chain: () => string[];
 };
 
@@ -44,6 +47,8 @@ export function flow(dir: string, chain: () => string[], env: Record<string, str
     chain,
     as: (who, args, input) =>
       run([...args, '--key-env', who, '--state-dir', join(dir, who), ...chain()], { input, env: { ...KEYS, ...env } }),
+    asAsync: (who, args, input) =>
+      runAsync([...args, '--key-env', who, '--state-dir', join(dir, who), ...chain()], { input, env: { ...KEYS, ...env } }),
   };
 }
 

@@ -4,6 +4,9 @@
  * Alice (sender) and the operator run the usual steps, Alice (the pair's first part)
  * verifies the package and hands Bob u = t₁ − a, Bob verifies and answers t₂ = u − b
  * sealed to the operator, Alice sends the acceptance, both record the operator's answer.
+ * Then the "virtual close": the pair sends the coin to Bob alone — B's nonce, A's request
+ * with the summed nonce, the operator's answer, A's partial signature and a + x₁ sealed to
+ * B, B's partial signature and the package with t₁ = a + x₁ + b.
  * Checked by test code: s·G + A + B = P, each part's secret is its own part's key, every
  * backup verifies for the coin's output key, no message carries a part's secret, and the
  * pair's refusals leave nothing written.
@@ -25,7 +28,7 @@ const sum = (...hex: string[]) => hexOf(encodeCompressed(hex.map((h) => decodeCo
 const pointOfSecret = (hex: string) => hexOf(publicKeyOf(bytesOf(hex)));
 
 describe('a statechain coin received by a pair (Alice+Bob) through pipes', () => {
-  it('Alice → Alice+Bob: each part verifies the chain, keeps only its own secret; P = S + A + B', () => {
+  it('Alice → Alice+Bob (each part keeps only its own secret; P = S + A + B), then the virtual close to Bob alone, signed three-party', async () => {
     const dir = tempDir('offchain-e2e-sc-joint-');
     dirs.push(dir);
     const f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
@@ -38,40 +41,40 @@ describe('a statechain coin received by a pair (Alice+Bob) through pipes', () =>
     const start = ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub];
 
     // Bob's part, then Alice's request with it (Alice's own state directory: she is also the sender).
-    const part = ok(f.as('BOB_KEY', [...start, '--joint-part']));
+    const part = ok(await f.asAsync('BOB_KEY', [...start, '--joint-part']));
     const partFile = join(dir.path, 'bob-part.json');
     writeFileSync(partFile, part);
     // A part whose signature is not Bob's is refused, nothing written.
     const forgedFile = join(dir.path, 'forged-part.json');
     writeFileSync(forgedFile, JSON.stringify({ ...JSON.parse(part), part_sig: '00'.repeat(64) }));
     const before = files(dir.path);
-    refused(f.as('ALICE_KEY', [...start, '--joint-with', forgedFile]), 'E_BAD_REQUEST_SIG');
+    refused(await f.asAsync('ALICE_KEY', [...start, '--joint-with', forgedFile]), 'E_BAD_REQUEST_SIG');
     expect(files(dir.path)).toEqual(before);
 
-    const request = ok(f.as('ALICE_KEY', [...start, '--joint-with', partFile]));
+    const request = ok(await f.asAsync('ALICE_KEY', [...start, '--joint-with', partFile]));
     expect(JSON.parse(request)).toMatchObject({ type: 'statechain/transfer-request', receiver_parts: [{}, { share: JSON.parse(part).share }] });
-    const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
-    const cosigned = ok(f.as('OPERATOR_KEY', ['statechain-transfer'], sign));
-    const pkg = ok(f.as('ALICE_KEY', ['statechain-transfer'], cosigned));
-    const handoff = ok(f.as('ALICE_KEY', ['statechain-transfer'], pkg));
+    const sign = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], request));
+    const cosigned = ok(await f.asAsync('OPERATOR_KEY', ['statechain-transfer'], sign));
+    const pkg = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], cosigned));
+    const handoff = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], pkg));
     expect(JSON.parse(handoff).type).toBe('statechain/joint-handoff');
 
     // Bob refuses a handoff whose pair backup pays another script than he expects (a second Bob state dir asked for one).
     const strict = flow(dir.path, f.chain);
-    ok(strict.as('DAVE_KEY', [...start, '--joint-part', '--backup-address', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080']));
-    refused(strict.as('DAVE_KEY', ['statechain-transfer'], handoff), 'E_WRONG_RECEIVER'); // not Dave's part at all
+    ok(await strict.asAsync('DAVE_KEY', [...start, '--joint-part', '--backup-address', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080']));
+    refused(await strict.asAsync('DAVE_KEY', ['statechain-transfer'], handoff), 'E_WRONG_RECEIVER'); // not Dave's part at all
 
-    const t2 = ok(f.as('BOB_KEY', ['statechain-transfer'], handoff));
+    const t2 = ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], handoff));
     expect(JSON.parse(t2).type).toBe('statechain/joint-t2');
     // The handoff once taken cannot be taken again (Bob's part document is gone).
-    refused(f.as('BOB_KEY', ['statechain-transfer'], handoff), 'E_NOT_RECEIVING', 5);
+    refused(await f.asAsync('BOB_KEY', ['statechain-transfer'], handoff), 'E_NOT_RECEIVING', 5);
     const beforeT2 = files(dir.path);
-    refused(f.as('ALICE_KEY', ['statechain-transfer'], JSON.stringify({ ...JSON.parse(t2), part_sig: '11'.repeat(64) })), 'E_BAD_REQUEST_SIG');
+    refused(await f.asAsync('ALICE_KEY', ['statechain-transfer'], JSON.stringify({ ...JSON.parse(t2), part_sig: '11'.repeat(64) })), 'E_BAD_REQUEST_SIG');
     expect(files(dir.path)).toEqual(beforeT2);
-    const accept = ok(f.as('ALICE_KEY', ['statechain-transfer'], t2));
-    const done = ok(f.as('OPERATOR_KEY', ['statechain-transfer'], accept));
-    const aliceView = JSON.parse(ok(f.as('ALICE_KEY', ['statechain-transfer'], done))) as CoinView & { owner_share: string; next: string };
-    const bobView = JSON.parse(ok(f.as('BOB_KEY', ['statechain-transfer'], done))) as CoinView & { owner_share: string; next: string };
+    const accept = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], t2));
+    const done = ok(await f.asAsync('OPERATOR_KEY', ['statechain-transfer'], accept));
+    const aliceView = JSON.parse(ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], done))) as CoinView & { owner_share: string; next: string };
+    const bobView = JSON.parse(ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], done))) as CoinView & { owner_share: string; next: string };
     expect(aliceView.next).toContain('part 1 of 2');
     expect(bobView.next).toContain('part 2 of 2');
 
@@ -91,9 +94,36 @@ describe('a statechain coin received by a pair (Alice+Bob) through pipes', () =>
     expect(aliceView.backups).toHaveLength(2);
     for (const tx of aliceView.backups) verifyKeyPathSpend(tx, prevout, outputKey);
 
-    // No message carries either part's secret (or the operator's share).
-    for (const m of [part, request, sign, cosigned, pkg, handoff, t2, accept, done]) {
-      for (const s of [a.share_secret, b.share_secret, op.share_secret]) expect(m).not.toContain(s);
+    // The virtual close: the pair hands the whole coin to Bob alone (a fresh share of his),
+    // signing three-party [A, B, S]; the operator answers as for any sender.
+    const closeReq = ok(await f.asAsync('BOB_KEY', start));
+    refused(await f.asAsync('ALICE_KEY', ['statechain-transfer'], closeReq), 'E_WRONG_PART', 5); // B gives its nonce first
+    const nonce = ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], closeReq));
+    expect(JSON.parse(nonce).type).toBe('statechain/joint-nonce');
+    const sign2 = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], nonce));
+    const cosigned2 = ok(await f.asAsync('OPERATOR_KEY', ['statechain-transfer'], sign2));
+    const jointSign = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], cosigned2));
+    expect(JSON.parse(jointSign).type).toBe('statechain/joint-sign');
+    const beforeSign = files(dir.path);
+    refused(await f.asAsync('BOB_KEY', ['statechain-transfer'], JSON.stringify({ ...JSON.parse(jointSign), a_psig: '01'.repeat(32) })), 'E_BAD_REQUEST_SIG');
+    expect(files(dir.path)).toEqual(beforeSign);
+    const pkg2 = ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], jointSign));
+    expect(ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], jointSign))).toBe(pkg2); // B's step repeated answers the same
+    const accept2 = ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], pkg2));
+    const done2 = ok(await f.asAsync('OPERATOR_KEY', ['statechain-transfer'], accept2));
+    const bobAlone = JSON.parse(ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], done2))) as CoinView & { owner_share: string; next: string };
+    expect(bobAlone.next).toContain('the coin is yours');
+    expect(bobAlone.backups).toHaveLength(3);
+    expect(parseTx(bobAlone.backups[2]!).lockTime).toBe(280);
+    for (const tx of bobAlone.backups) verifyKeyPathSpend(tx, prevout, outputKey);
+    const bobCoin = JSON.parse(readFileSync(join(dir.path, 'BOB_KEY', 'regtest', 'statechain', `coin-${d.coinId}.json`), 'utf8')) as { share_secret: string; share: string };
+    const op2 = JSON.parse(readFileSync(join(dir.path, 'OPERATOR_KEY', 'regtest', 'statechain', `op-${d.coinId}.json`), 'utf8')) as { share_secret: string };
+    expect(pointOfSecret(bobCoin.share_secret)).toBe(bobAlone.owner_share);
+    expect(sum(pointOfSecret(op2.share_secret), bobAlone.owner_share)).toBe(P);
+
+    // No message carries either part's secret (or the operator's shares).
+    for (const m of [part, request, sign, cosigned, pkg, handoff, t2, accept, done, closeReq, nonce, sign2, cosigned2, jointSign, pkg2, accept2, done2]) {
+      for (const s of [a.share_secret, b.share_secret, op.share_secret, op2.share_secret, bobCoin.share_secret]) expect(m).not.toContain(s);
     }
   }, 240_000);
 });

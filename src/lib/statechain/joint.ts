@@ -19,8 +19,8 @@
  * read transfer-done. Each keeps `joint-<coin>` (its part secret and the chain) before its
  * step's answer leaves — A before the handoff, B before t₂.
  *
- * Not here: a joint owner's signing rounds through commands (the next transfer, a
- * withdrawal, the virtual close) — docs/statechain.md.
+ * A pair sending its coin (the next transfer, the virtual close): ./joint-send.ts. Not
+ * here: a pair's cooperative withdrawal.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { concatBytes, fromHex, toHex } from '../bytes.ts';

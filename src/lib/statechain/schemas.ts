@@ -220,6 +220,25 @@ export const JointT2Schema = messageSchema('statechain/joint-t2', 'B → A: t₂
   part_sig: Sig('B (its authentication key)'),
 });
 
+export const JointNonceSchema = messageSchema('statechain/joint-nonce', 'B → A, a pair sending its coin: the receiver\'s request, the backup B built from it, and B\'s nonce for it; signed by B.', {
+  coin_id: CoinId,
+  request: TransferRequestSchema,
+  backup_txid: Txid,
+  pubnonce: Pubnonce('B'),
+  part_sig: Sig('B (its authentication key)'),
+});
+
+export const JointSignSchema = messageSchema('statechain/joint-sign', 'A → B, a pair sending its coin: the operator\'s answer, A\'s partial signature, a + x₁ sealed to B and A\'s binding signature for the receiver; signed by A.', {
+  coin_id: CoinId,
+  transfer_id: TransferId,
+  cosigned: TransferCosignedSchema,
+  a_pubnonce: Pubnonce('A'),
+  a_psig: Psig('A'),
+  ax1_sealed: Hex('a + x₁ sealed to B: B adds b to make t₁'),
+  binding_sig: Sig('A (the pair\'s authentication key), over {coin_id, outpoint, receiver_share, transfer_id}'),
+  part_sig: Sig('A (its authentication key)'),
+});
+
 export const WithdrawRequestSchema = messageSchema('statechain/withdraw-request', 'Owner → operator: co-sign this spend of the coin; the operator signs nothing more for it afterwards.', {
   coin_id: CoinId,
   tx: TxHex('the withdrawal, unsigned: one input, the coin'),
@@ -264,6 +283,6 @@ export const VerifiedSchema = messageSchema('statechain/verified', 'The receiver
 export const STATECHAIN_SCHEMAS = [
   DepositRequestSchema, DepositOfferSchema, DepositBackupSchema, DepositCosignedSchema, CoinSchema,
   TransferRequestSchema, TransferSignSchema, TransferCosignedSchema, TransferPackageSchema, TransferAcceptSchema, TransferDoneSchema,
-  JointPartSchema, JointHandoffSchema, JointT2Schema,
+  JointPartSchema, JointHandoffSchema, JointT2Schema, JointNonceSchema, JointSignSchema,
   WithdrawRequestSchema, WithdrawCosignedSchema, SpendSchema, VerifiedSchema,
 ];

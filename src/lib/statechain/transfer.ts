@@ -60,15 +60,8 @@ export function startReceive(coinId: string, operatorAuth: Uint8Array, ctx: Pick
   return { pending, message: sign(body.type, body, 'receiver_sig', ctx) };
 }
 
-/** Sender, step 2: the receiver's backup (one interval below ours) and our nonce for it. */
-export async function transferSign(record: OwnerRecord, req: Msg<typeof TransferRequestSchema>, tipHeight: number, ctx: OwnerContext) {
-  // 'sending'/'sent': a restart — the earlier receiver never accepted (if it had, the
-  // operator's owner is now that receiver and refuses our signature).
-  if (record.status !== 'active' && record.status !== 'sending' && record.status !== 'sent') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner transfers it`);
-  if (req.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this request is for coin ${req.coin_id}`);
-  requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
-  checkReceiverPossession(record.coin_id, req);
-  if (req.receiver_share === record.share) throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s share is ours');
+/** The receiver's backup: one interval below the newest, paying its share's P2TR (or the script it asked for); refused within the margin of the tip. */
+export function nextBackup(record: Pick<OwnerRecord, 'statement'>, req: Pick<Msg<typeof TransferRequestSchema>, 'receiver_share' | 'backup_script'>, tipHeight: number) {
   const st = record.statement;
   const terms = termsFromJson(st.terms);
   const last = st.backups[st.backups.length - 1]!;
@@ -79,6 +72,19 @@ export async function transferSign(record: OwnerRecord, req: Msg<typeof Transfer
     outpoint: parseOutpointText(st.outpoint!), amountSat: BigInt(st.amount_sat!), locktime, ownerShare: parsePublicKey(req.receiver_share, 'receiver_share'), feeSat: terms.backupFeeSat,
     payTo: req.backup_script === undefined ? undefined : fromHex(req.backup_script, 'backup_script'),
   });
+  return { locktime, backup };
+}
+
+/** Sender, step 2: the receiver's backup (one interval below ours) and our nonce for it. */
+export async function transferSign(record: OwnerRecord, req: Msg<typeof TransferRequestSchema>, tipHeight: number, ctx: OwnerContext) {
+  // 'sending'/'sent': a restart — the earlier receiver never accepted (if it had, the
+  // operator's owner is now that receiver and refuses our signature).
+  if (record.status !== 'active' && record.status !== 'sending' && record.status !== 'sent') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner transfers it`);
+  if (req.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this request is for coin ${req.coin_id}`);
+  requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
+  checkReceiverPossession(record.coin_id, req);
+  if (req.receiver_share === record.share) throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s share is ours');
+  const { locktime, backup } = nextBackup(record, req, tipHeight);
   const transferId = toHex(ctx.random.bytes(16, 'statechain/transfer-id'));
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'transfer', backup.id));
   const next: OwnerRecord = {
@@ -192,7 +198,7 @@ export function coinView(record: OwnerRecord, tipHeight?: number) {
     type: 'statechain/coin', version: 1, network: record.network, coin_id: record.coin_id, address: st.address, outpoint: st.outpoint!, amount_sat: st.amount_sat!,
     owner_share: record.share, statement: st, backups: record.backups, latest_locktime: latest.locktime,
     next: 'joint' in record && record.status === 'active'
-      ? `the coin is owned jointly (we are part ${(record as { joint: { index: number } }).joint.index + 1} of 2): our part alone signs nothing; the pair's signing rounds are not commands yet`
+      ? `the coin is owned jointly (we are part ${(record as { joint: { index: number } }).joint.index + 1} of 2): our part alone signs nothing; the pair transfers it together (the request goes to B first)`
       : record.status === 'active'
       ? (remaining === undefined ? 'the coin is yours: transfer, withdraw, or broadcast the backup once final' : `the coin is yours; ${remaining} more transfer(s) fit before the margin`)
       : `the coin is ${record.status}`,

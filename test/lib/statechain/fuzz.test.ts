@@ -18,7 +18,8 @@ import { sealJson, signBody } from '../../../src/lib/statechain/seal.ts';
 import { applyMutations, byteMutation } from '../../fuzz.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
 import * as coin from '../../../src/lib/statechain/coin.ts';
-import { chainStub, cleanup, deposit, party, towards } from './harness.ts';
+import * as send from '../../../src/lib/statechain/joint-send.ts';
+import { chainStub, cleanup, deposit, pairOwned, party, towards } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -162,6 +163,39 @@ describe('statechain decoders and steps never crash on a mutated message', () =>
         return joint.jointTakeHandoff(m, b.pending, facts, bob);
       }, resignBy(d.owner.auth.secretKey)],
       ['joint-t2 → A', t2.message as Json, (v) => joint.jointAcceptFrom(decodeMessage(schemas.JointT2Schema, v), taken.record, d.owner), resignBy(bob.auth.secretKey)],
+    ];
+    for (const [name, message, step, resignIt] of cases) {
+      await fc.assert(
+        fc.asyncProperty(leafMutation, async (m) => {
+          const mutated = mutate(message, m);
+          await noCrash(() => step(mutated));
+          await noCrash(() => step(resignIt(mutated)));
+        }),
+        { numRuns: 40, endOnFailure: true },
+      ).catch((e: Error) => {
+        throw new Error(`${name}: ${e.message}`);
+      });
+    }
+  }, 300_000);
+
+  it('a pair sending its coin: joint-nonce (to A) and joint-sign (to B), one leaf mutated, as sent and re-signed', async () => {
+    const p = await pairOwned();
+    const carol = party('fuzz-send-carol');
+    const req = tr.startReceive(p.coinId, p.d.operator.auth.publicKey, carol);
+    const nonce = await send.jointNonce(p.recB, req.message as never, 200, p.bob);
+    const signReq = await send.jointTransferSign(p.recA, nonce.message as never, 200, p.alice);
+    const cos = await op.cosignTransfer(p.opRecord, signReq.message as never, p.d.opCtx);
+    const signA = await send.jointSignA(signReq.record, cos.message as never, p.alice);
+    const resignBy = (key: Uint8Array) => (v: Json): Json => {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+      const { part_sig: _, ...body } = v;
+      return { ...body, part_sig: signBody(String(v.type), body, key, new Uint8Array(32)) };
+    };
+    // A mutation that passes every check up to the nonce consumes it; later cases then meet
+    // E_NONCE_USED — a coded refusal too. What matters here: never a raw exception.
+    const cases: [string, Json, (v: unknown) => unknown, (v: Json) => Json][] = [
+      ['joint-nonce → A', nonce.message as Json, (v) => send.jointTransferSign(p.recA, decodeMessage(schemas.JointNonceSchema, v), 200, p.alice), resignBy(p.bob.auth.secretKey)],
+      ['joint-sign → B', signA.message as Json, (v) => send.jointPackage(nonce.record, decodeMessage(schemas.JointSignSchema, v), p.bob), resignBy(p.alice.auth.secretKey)],
     ];
     for (const [name, message, step, resignIt] of cases) {
       await fc.assert(

@@ -16,6 +16,8 @@ import { toHex } from '../../../src/lib/bytes.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
+import * as joint from '../../../src/lib/statechain/joint.ts';
+import type { SendingRecord } from '../../../src/lib/statechain/joint-send.ts';
 
 export const TERMS = { interval: 10, initial_lock: 100, confirmations: 2, backup_fee_sat: 400, margin: 6 };
 
@@ -114,3 +116,27 @@ export async function towards(name: string) {
   const inner = tr.openPackage(pkg.message as never, req.pending, receiver.auth.secretKey);
   return { chain, d, receiver, req, signReq, cosigned, pkg, inner };
 }
+
+/** A coin owned by the pair Alice+Bob (both parts' records), through the commands' steps. */
+export async function pairOwned() {
+  const chain = chainStub(200);
+  const d = await deposit(chain);
+  const out = (await import('../../../src/lib/statechain/coin.ts')).parseTransaction(d.funding, 'funding').getOutput(1);
+  chain.deposit = { txid: '', vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
+  const facts = { tipHeight: 200, deposit: chain.deposit };
+  const coinId = d.ownerRecord.coin_id;
+  const alice = d.owner;
+  const bob = party('send-bob');
+  const b = joint.startPart(coinId, d.operator.auth.publicKey, bob);
+  const a = joint.startJointReceive(coinId, d.operator.auth.publicKey, b.message as never, alice);
+  const sign = await tr.transferSign(d.ownerRecord, a.message as never, 200, alice);
+  const cos = await op.cosignTransfer(d.opRecord, sign.message as never, d.opCtx);
+  const pkg = await tr.transferPackage(sign.record, cos.message as never, alice);
+  const taken = joint.jointTakePackage(pkg.message as never, a.pending, facts, alice);
+  const t2 = joint.jointTakeHandoff(taken.message as never, b.pending, facts, bob);
+  const done = op.completeTransfer(cos.record, joint.jointAcceptFrom(t2.message as never, taken.record, alice) as never, d.opCtx);
+  const recA = { ...taken.record, ...tr.finishReceive(taken.record, done.message as never) } as SendingRecord;
+  const recB = { ...t2.record, ...tr.finishReceive(t2.record, done.message as never) } as SendingRecord;
+  return { d, facts, coinId, alice, bob, recA, recB, opRecord: done.record };
+}
+

@@ -12,6 +12,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as coin from '../../../src/lib/statechain/coin.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
+import * as send from '../../../src/lib/statechain/joint-send.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
 import { sealJson, signBody, unsealJson } from '../../../src/lib/statechain/seal.ts';
@@ -20,8 +21,8 @@ import { bindingBody, verifyTransfer } from '../../../src/lib/statechain/verify.
 import type { PackageInner } from '../../../src/lib/statechain/schemas.ts';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import { taprootOutput } from '../../independent/keys.ts';
-import { refusal } from '../../setup/refusal.ts';
-import { chainStub, cleanup, deposit, party } from './harness.ts';
+import { refusal, refusalAsync } from '../../setup/refusal.ts';
+import { chainStub, cleanup, deposit, pairOwned, party } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -160,5 +161,42 @@ describe('a pair receiving through the steps the commands run', () => {
     // Each part holds only its own secret: a·G = A, b·G = B.
     expect(G.multiply(scalar(taken.record.share_secret)).toHex(true)).toBe(a.pending.parts[0]!.share);
     expect(G.multiply(scalar(t2.record.share_secret)).toHex(true)).toBe(a.pending.parts[1]!.share);
+  });
+});
+
+describe('a pair sends its coin: three-party signing [A, B, S] through the commands\' steps', () => {
+  it('a bad partial signature, a wrong a + x₁, a backup B did not build are refused; the nonce is taken once; the backup verifies', async () => {
+    const p = await pairOwned();
+    const carol = party('send-carol');
+    const req = tr.startReceive(p.coinId, p.d.operator.auth.publicKey, carol);
+    await refusalAsync(send.jointNonce(p.recA, req.message as never, 200, p.alice), 'E_WRONG_PART', 5);
+    const nonce = await send.jointNonce(p.recB, req.message as never, 200, p.bob);
+    // A builds the backup itself: a nonce message naming another backup is refused.
+    const other: Record<string, unknown> = { ...(nonce.message as Record<string, unknown>), backup_txid: '00'.repeat(32) };
+    const { part_sig: _, ...otherBody } = other;
+    await refusalAsync(send.jointTransferSign(p.recA, { ...otherBody, part_sig: signBody('statechain/joint-nonce', otherBody, p.bob.auth.secretKey, new Uint8Array(32)) } as never, 200, p.alice), 'E_BACKUP_MISMATCH', 4);
+    const signReq = await send.jointTransferSign(p.recA, nonce.message as never, 200, p.alice);
+    const cos = await op.cosignTransfer(p.opRecord, signReq.message as never, p.d.opCtx);
+    const signA = await send.jointSignA(signReq.record, cos.message as never, p.alice);
+    const resignedByA = (m: Record<string, unknown>) => {
+      const { part_sig: __, ...body } = m;
+      return { ...body, part_sig: signBody(String(m.type), body, p.alice.auth.secretKey, new Uint8Array(32)) };
+    };
+    const m = signA.message as Record<string, unknown>;
+    await refusalAsync(send.jointPackage(nonce.record, resignedByA({ ...m, a_psig: '01'.repeat(32) }) as never, p.bob), 'E_BAD_PARTIAL_SIG', 4);
+    const wrongX1 = sealJson(p.bob.auth.publicKey, { ax1: '02'.repeat(32) }, `${p.coinId}/${String(m.transfer_id)}/joint-x1`, new Uint8Array(32).fill(9));
+    await refusalAsync(send.jointPackage(nonce.record, resignedByA({ ...m, ax1_sealed: wrongX1 }) as never, p.bob), 'E_BAD_X1', 4);
+    // Refusals burned nothing: B's nonce is still there, and taken by the real step, once (a replay
+    // against the record as it was before is refused by the nonce store).
+    const pkg = await send.jointPackage(nonce.record, m as never, p.bob);
+    await refusalAsync(send.jointPackage(nonce.record, m as never, p.bob), 'E_NONCE_USED', 5);
+    // The receiver accepts as from any sender; the new backup verifies for the coin's key.
+    const acc = tr.acceptPackage(pkg.message as never, req.pending, p.facts, carol);
+    const backup = acc.record.backups.at(-1)!;
+    const key = coin.coinKey(fromHex(p.d.opRecord.statement.owner_share), fromHex(p.d.opRecord.statement.operator_share));
+    const fundingOut = coin.parseTransaction(p.d.funding, 'funding').getOutput(1);
+    verifyKeyPathSpend(backup, [{ amount: fundingOut.amount!, script: fundingOut.script! }], key.outputKey);
+    const done = op.completeTransfer(cos.record, acc.message as never, p.d.opCtx);
+    expect(G.multiply(scalar(done.record.share_secret)).add(pt(req.pending.share)).toHex(true)).toBe(p.d.opRecord.statement.aggregate);
   });
 });

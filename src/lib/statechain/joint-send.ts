@@ -1,0 +1,196 @@
+/**
+ * A pair (O = A + B, joint.ts) sends its coin — to a new owner, or to one of its own
+ * parts (the channel's "virtual close": the coin goes to whoever holds the whole
+ * balance). Signing is three-party, [A, B, S], through the additive signer; the
+ * operator's code is unchanged: it sees one owner share A + B, one owner nonce
+ * RA + RB, and answers as it answers any sender.
+ *
+ *   receiver  startReceive       → transfer-request
+ *   B         jointNonce         → joint-nonce       (B's nonce for the receiver's backup)
+ *   A         jointTransferSign  → transfer-sign     (owner nonce = A's + B's)
+ *   operator  cosignTransfer     → transfer-cosigned (x₁ sealed to A, the pair's auth key)
+ *   A         jointSignA         → joint-sign        (A's partial signature, a + x₁ sealed to B, the binding)
+ *   B         jointPackage       → transfer-package  (B's partial signature, t₁ = a + x₁ + b sealed to the receiver)
+ *
+ * Invariants: each part builds the backup itself and signs only that; each part's secret
+ * nonce is consumed on disk before its partial signature leaves; every partial signature
+ * is checked before aggregation; B checks (a + x₁)·G = A + X₁ before it uses it, so t₁ is
+ * right before the receiver sees it; A never learns b, B never learns a or x₁ alone.
+ */
+import type { Static } from '@sinclair/typebox';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { fromHex, toHex } from '../bytes.ts';
+import { RefusedError, StateConflictError } from '../errors.ts';
+import { parsePublicKey } from '../keys/keys.ts';
+import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
+import { coinSighash, finishSpend } from './coin.ts';
+import type { JointPart, JointRecord } from './joint.ts';
+import { issueOwnerNonce, newShare, nonceContext, sign, signingTx, type OwnerContext } from './owner.ts';
+import type { JointNonceSchema, JointSignSchema, TransferCosignedSchema, TransferRequestSchema } from './schemas.ts';
+import { sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
+import { aggregate, partialSign, partialVerify, type SessionInput } from './signer.ts';
+import { checkStatement } from './statement.ts';
+import { checkReceiverPossession, jointPubnonce } from './joint.ts';
+import { nextBackup } from './transfer.ts';
+import { bindingBody } from './verify.ts';
+
+type Msg<S extends import('@sinclair/typebox').TObject> = Static<S>;
+
+/** A part's send under way, kept in its joint record. */
+export type JointSend = { request: Msg<typeof TransferRequestSchema>; backup_tx: string; pubnonce: string; b_pubnonce?: string; transfer_id?: string; package?: Record<string, unknown> };
+
+export type SendingRecord = JointRecord & { joint_send?: JointSend | null };
+
+const purposeOf = (index: number) => `transfer/part${index}`;
+
+function requirePartSig(m: Record<string, unknown>, auth: string, who: string): void {
+  const body = Object.fromEntries(Object.entries(m).filter(([k]) => k !== 'part_sig'));
+  if (!verifyBody(String(m.type), body, String(m.part_sig), parsePublicKey(auth, `${who}'s auth`))) {
+    throw new RefusedError('E_BAD_REQUEST_SIG', `${who}'s signature on this ${String(m.type)} does not verify`);
+  }
+}
+
+function requireActive(record: SendingRecord, index: 0 | 1): void {
+  if (record.joint.index !== index) throw new StateConflictError('E_WRONG_PART', `this step is part ${index === 0 ? 'A' : 'B'}'s; we are part ${record.joint.index === 0 ? 'A' : 'B'} of the pair`);
+  if (record.status !== 'active' && record.status !== 'sending') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owners transfer it`);
+}
+
+/** The receiver's request, as a sender checks it: signed by the receiver, its share proven, not ours. */
+function checkRequest(record: SendingRecord, req: Msg<typeof TransferRequestSchema>): void {
+  if (req.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this request is for coin ${req.coin_id}`);
+  const { receiver_sig: sig, ...body } = req;
+  if (!verifyBody(req.type, body, sig, parsePublicKey(req.receiver_auth, 'receiver_auth'))) throw new RefusedError('E_BAD_REQUEST_SIG', 'the receiver\'s signature on this statechain/transfer-request does not verify');
+  checkReceiverPossession(record.coin_id, req);
+  if (req.receiver_share === record.share) throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s share is the pair\'s');
+}
+
+function session(record: SendingRecord, operatorShare: string, pubnonces: Uint8Array[], msg: Uint8Array): SessionInput {
+  const parts: JointPart[] = record.joint.parts;
+  return { shares: [...parts.map((p, i) => parsePublicKey(p.share, `part ${i}`)), parsePublicKey(operatorShare, 'operator_share')], pubnonces, msg };
+}
+
+/** B, step 2: our nonce for the receiver's backup, which we build ourselves. */
+export async function jointNonce(record: SendingRecord, req: Msg<typeof TransferRequestSchema>, tipHeight: number, ctx: OwnerContext) {
+  requireActive(record, 1);
+  checkRequest(record, req);
+  const { backup } = nextBackup(record, req, tipHeight);
+  const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, purposeOf(1), backup.id));
+  const next: SendingRecord = { ...record, status: 'sending', signing: { purpose: 'transfer', tx: toHex(backup.unsignedTx), pubnonce }, joint_send: { request: req, backup_tx: toHex(backup.unsignedTx), pubnonce } };
+  const body = { type: 'statechain/joint-nonce', version: 1, network: ctx.network, coin_id: record.coin_id, request: req, backup_txid: backup.id, pubnonce };
+  return { record: next, message: sign(body.type, body, 'part_sig', ctx) };
+}
+
+/** A, step 2′: the same backup, our nonce, and the pair's request to the operator (its owner nonce the sum of ours and B's). */
+export async function jointTransferSign(record: SendingRecord, msg: Msg<typeof JointNonceSchema>, tipHeight: number, ctx: OwnerContext) {
+  requireActive(record, 0);
+  if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this nonce is for coin ${msg.coin_id}`);
+  requirePartSig(msg, record.joint.parts[1]!.auth, 'B');
+  const req = msg.request as Msg<typeof TransferRequestSchema>;
+  checkRequest(record, req);
+  const { locktime, backup } = nextBackup(record, req, tipHeight);
+  if (backup.id !== msg.backup_txid) throw new RefusedError('E_BACKUP_MISMATCH', `B signs backup ${msg.backup_txid}; ours is ${backup.id}`);
+  const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, purposeOf(0), backup.id));
+  const ownerPubnonce = toHex(jointPubnonce([fromHex(pubnonce, 'pubnonce', 66), fromHex(msg.pubnonce, 'B\'s pubnonce', 66)]));
+  const transferId = toHex(ctx.random.bytes(16, 'statechain/transfer-id'));
+  const next: SendingRecord = {
+    ...record, status: 'sending',
+    signing: { purpose: 'transfer', tx: toHex(backup.unsignedTx), pubnonce: ownerPubnonce },
+    transfer: { transfer_id: transferId, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share },
+    joint_send: { request: req, backup_tx: toHex(backup.unsignedTx), pubnonce, b_pubnonce: msg.pubnonce, transfer_id: transferId },
+  };
+  const body = {
+    type: 'statechain/transfer-sign', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: transferId,
+    receiver_auth: req.receiver_auth, receiver_share: req.receiver_share,
+    ...(req.receiver_pop === undefined ? {} : { receiver_pop: req.receiver_pop }), ...(req.receiver_parts === undefined ? {} : { receiver_parts: req.receiver_parts }), locktime,
+    backup_tx: toHex(backup.unsignedTx), ...(req.backup_script === undefined ? {} : { backup_script: req.backup_script }), owner_pubnonce: ownerPubnonce,
+  };
+  return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
+}
+
+/** The operator's answer, as each part checks it: our transfer, our backup, counted once more, the pair's nonce. */
+function checkCosigned(record: SendingRecord, cos: Msg<typeof TransferCosignedSchema>, send: JointSend, transferId: string, ownerPubnonce: string) {
+  const st = checkStatement(cos.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
+  const tx = signingTx(record, 'transfer');
+  const t = st.transfer;
+  if (cos.transfer_id !== transferId || st.status !== 'transferring' || t === null || t.transfer_id !== transferId || t.receiver_share !== send.request.receiver_share || t.receiver_auth !== send.request.receiver_auth) {
+    throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not describe our transfer');
+  }
+  if (st.count !== record.backups.length + 1 || st.backups[st.count - 1]?.txid !== tx.id || cos.backup_txid !== tx.id) {
+    throw new RefusedError('E_BACKUP_COUNT', `the operator counts ${st.count} backups; we hold ${record.backups.length} and asked for one more`);
+  }
+  if (st.owner_share !== record.share || st.operator_share !== record.statement.operator_share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
+  if (cos.owner_pubnonce !== ownerPubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
+  return { st, tx, x1Point: t.x1_point };
+}
+
+/** A, step 4: our partial signature (nonce consumed first), a + x₁ sealed to B, and the binding for the receiver. */
+export async function jointSignA(record: SendingRecord, cos: Msg<typeof TransferCosignedSchema>, ctx: OwnerContext) {
+  if (record.status === 'sent' && record.joint_send?.transfer_id === cos.transfer_id && record.joint_send.package) return { record, message: record.joint_send.package };
+  requireActive(record, 0);
+  const send = record.joint_send;
+  if (record.status !== 'sending' || !send?.transfer_id || !send.b_pubnonce) throw new StateConflictError('E_NOT_SIGNING', 'no transfer of this pair is waiting for the operator');
+  const { st, tx, x1Point } = checkCosigned(record, cos, send, send.transfer_id, record.signing!.pubnonce);
+  const x1Msg = unsealJson(ctx.auth.secretKey, cos.x1_sealed, `${record.coin_id}/${send.transfer_id}/x1`, 'x1_sealed') as { x1?: unknown };
+  const x1 = typeof x1Msg.x1 === 'string' ? int(fromHex(x1Msg.x1, 'x1', 32)) : -1n;
+  if (x1 <= 0n || x1 >= N || toHex(secp256k1.getPublicKey(bytes32(x1), true)) !== x1Point) throw new RefusedError('E_BAD_X1', 'the sealed x₁ is not the X₁ in the operator\'s statement');
+  const input = session(record, st.operator_share, [fromHex(send.pubnonce, 'pubnonce', 66), fromHex(send.b_pubnonce, 'B\'s pubnonce', 66), fromHex(cos.operator_pubnonce, 'operator_pubnonce', 66)], coinSighash(tx));
+  const operatorPsig = fromHex(cos.operator_psig, 'operator_psig', 32);
+  if (!partialVerify(input, 2, operatorPsig)) throw new RefusedError('E_BAD_PARTIAL_SIG', 'the operator\'s partial signature does not verify for this backup');
+  const secnonce = await ctx.nonces.take(input.pubnonces[0]!, nonceContext(record.coin_id, purposeOf(0), tx.id));
+  const a = fromHex(record.share_secret, 'part', 32);
+  const psig = partialSign(input, 0, secnonce, a);
+  const aPlusX1 = toHex(bytes32(mod(int(a) + x1)));
+  a.fill(0);
+  const body = {
+    type: 'statechain/joint-sign', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: send.transfer_id, cosigned: cos,
+    a_pubnonce: send.pubnonce, a_psig: toHex(psig),
+    ax1_sealed: sealJson(parsePublicKey(record.joint.parts[1]!.auth, 'B\'s auth'), { ax1: aPlusX1 }, `${record.coin_id}/${send.transfer_id}/joint-x1`, newShare(ctx.random, 'statechain/seal').secret),
+    binding_sig: signBody('binding', bindingBody(record.coin_id, st.outpoint!, send.request.receiver_share, send.transfer_id), ctx.auth.secretKey, ctx.random.bytes(32, 'statechain/binding-aux')),
+  };
+  const message = sign(body.type, body, 'part_sig', ctx);
+  return { record: { ...record, status: 'sent' as const, signing: null, statement: cos.statement, joint_send: { ...send, package: message } }, message };
+}
+
+/** B, step 4′: the backup finished (every partial signature checked), t₁ = a + x₁ + b checked and sealed to the receiver. */
+export async function jointPackage(record: SendingRecord, msg: Msg<typeof JointSignSchema>, ctx: OwnerContext) {
+  if (record.status === 'sent' && record.joint_send?.transfer_id === msg.transfer_id && record.joint_send.package) return { record, message: record.joint_send.package };
+  requireActive(record, 1);
+  const send = record.joint_send;
+  if (record.status !== 'sending' || !send) throw new StateConflictError('E_NOT_SIGNING', 'we gave no nonce for a transfer of this coin');
+  if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this is for coin ${msg.coin_id}`);
+  requirePartSig(msg, record.joint.parts[0]!.auth, 'A');
+  const cos = msg.cosigned as Msg<typeof TransferCosignedSchema>;
+  const ownerPubnonce = toHex(jointPubnonce([fromHex(msg.a_pubnonce, 'A\'s pubnonce', 66), fromHex(send.pubnonce, 'pubnonce', 66)]));
+  const { st, tx, x1Point } = checkCosigned(record, cos, send, msg.transfer_id, ownerPubnonce);
+  const input = session(record, st.operator_share, [fromHex(msg.a_pubnonce, 'A\'s pubnonce', 66), fromHex(send.pubnonce, 'pubnonce', 66), fromHex(cos.operator_pubnonce, 'operator_pubnonce', 66)], coinSighash(tx));
+  const aPsig = fromHex(msg.a_psig, 'a_psig', 32);
+  const operatorPsig = fromHex(cos.operator_psig, 'operator_psig', 32);
+  if (!partialVerify(input, 0, aPsig)) throw new RefusedError('E_BAD_PARTIAL_SIG', 'A\'s partial signature does not verify for this backup');
+  if (!partialVerify(input, 2, operatorPsig)) throw new RefusedError('E_BAD_PARTIAL_SIG', 'the operator\'s partial signature does not verify for this backup');
+  const sealed = unsealJson(ctx.auth.secretKey, msg.ax1_sealed, `${record.coin_id}/${msg.transfer_id}/joint-x1`, 'ax1_sealed') as { ax1?: unknown };
+  const ax1 = typeof sealed.ax1 === 'string' && /^[0-9a-f]{64}$/.test(sealed.ax1) ? int(fromHex(sealed.ax1, 'ax1', 32)) : 0n;
+  const A = secp256k1.Point.fromHex(record.joint.parts[0]!.share);
+  if (ax1 === 0n || ax1 >= N || !secp256k1.Point.BASE.multiply(ax1).equals(A.add(secp256k1.Point.fromHex(x1Point)))) {
+    throw new RefusedError('E_BAD_X1', 'A\'s a + x₁ does not match A + X₁ from the operator\'s statement');
+  }
+  if (!verifyBody('binding', bindingBody(record.coin_id, st.outpoint!, send.request.receiver_share, msg.transfer_id), msg.binding_sig, parsePublicKey(record.auth, 'A\'s auth'))) {
+    throw new RefusedError('E_BAD_BINDING', 'A\'s binding signature does not verify for this transfer');
+  }
+  const secnonce = await ctx.nonces.take(input.pubnonces[1]!, nonceContext(record.coin_id, purposeOf(1), tx.id));
+  const b = fromHex(record.share_secret, 'part', 32);
+  const bPsig = partialSign(input, 1, secnonce, b);
+  const signed = finishSpend(tx, aggregate(input, [aPsig, bPsig, operatorPsig]));
+  const t1 = mod(ax1 + int(b));
+  b.fill(0);
+  const inner = { statement: cos.statement, funding_tx: record.funding_tx, backups: [...record.backups, signed.hex], t1: toHex(bytes32(t1)), binding_sig: msg.binding_sig };
+  const req = send.request;
+  const message = {
+    type: 'statechain/transfer-package', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: msg.transfer_id, receiver_auth: req.receiver_auth,
+    sealed: sealJson(parsePublicKey(req.receiver_auth, 'receiver_auth'), inner, `${record.coin_id}/${msg.transfer_id}/package`, newShare(ctx.random, 'statechain/seal').secret),
+  };
+  const next: SendingRecord = {
+    ...record, status: 'sent', signing: null, statement: cos.statement, backups: [...record.backups, signed.hex],
+    transfer: { transfer_id: msg.transfer_id, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share }, joint_send: { ...send, transfer_id: msg.transfer_id, package: message },
+  };
+  return { record: next, message };
+}
