@@ -50,6 +50,19 @@ describe('commitment sign | commitment sign | commitment finalize', () => {
     dir.cleanup();
   });
 
+  it('a channel funded by a statechain backup: --funding-locktime refuses HTLCs that could expire before the channel is on chain', () => {
+    // Appendix C: HTLC expiries 500–504, to_self_delay 144. A funding final at 357 leaves the
+    // commitment's outputs spendable from 501 on: the HTLC expiring at 500 (and 501) could
+    // time out first. At 355 the earliest is 499, below every expiry.
+    const request = fixture('appendix-c-request.json');
+    const early = run([...sign('local'), '--funding-locktime', '357'], { input: request, env: ENV });
+    refused(early, 'E_CHANNEL_TIMELOCK');
+    expect(early.stderr).toContain('HTLC expiry 500');
+    const ok = run([...sign('local'), '--funding-locktime', '355'], { input: request, env: ENV });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe(run(sign('local'), { input: request, env: ENV }).stdout);
+  });
+
   it('refuses the wrong key, a forged signature (naming whose), and finalizing before both signed', () => {
     const request = fixture('appendix-c-request.json');
     refused(run(['commitment', 'sign', '--as', 'local', '--key-env', 'REMOTE_FUNDING', '--htlc-key-env', 'LOCAL_HTLC'], { input: request, env: ENV }), 'E_KEY_MISMATCH');

@@ -9,7 +9,8 @@ export default class CommitmentSign extends CommitmentCommand<typeof CommitmentS
   static override description =
     'Reads bolt3/commitment-request (or a bolt3/commitment the other party already signed), rebuilds the commitment and its HTLC transactions ' +
     'from the channel and the state, checks any signature already there, and adds this party\'s: the funding key from --key-file/--key-env, ' +
-    'the htlc_basepoint secret from --htlc-key-env/--htlc-key-file (the HTLC key is derived with the per-commitment point). "local" is the holder.';
+    'the htlc_basepoint secret from --htlc-key-env/--htlc-key-file (the HTLC key is derived with the per-commitment point). "local" is the holder. ' +
+    'For a channel funded by a statechain backup, --funding-locktime makes it refuse HTLCs that could expire before the channel can be on chain.';
   static override examples = [
     {
       description: 'The holder (local) of the BOLT 3 Appendix C commitment signs, then the remote signs, then it is finalized',
@@ -25,6 +26,11 @@ export default class CommitmentSign extends CommitmentCommand<typeof CommitmentS
     as: Flags.string({ description: 'which party signs: local (the holder) or remote', options: ['local', 'remote'], required: true }),
     'htlc-key-env': Flags.string({ description: 'environment variable holding this party\'s htlc_basepoint secret', helpValue: 'NAME' }),
     'htlc-key-file': Flags.string({ description: 'file holding this party\'s htlc_basepoint secret (0600)', helpValue: 'FILE' }),
+    'funding-locktime': Flags.integer({
+      description: 'a channel on a statechain coin: the nLockTime of the backup that funds it. Refuses (E_CHANNEL_TIMELOCK) an HTLC whose cltv_expiry is not beyond it plus to_self_delay',
+      helpValue: 'HEIGHT',
+      min: 1,
+    }),
   };
 
   protected async execute(): Promise<CommandResult> {
@@ -32,6 +38,10 @@ export default class CommitmentSign extends CommitmentCommand<typeof CommitmentS
     const as = this.flags.as as 'local' | 'remote';
     const other = as === 'local' ? 'remote' : 'local';
     if (signatures[as]) throw new RefusedError('E_ALREADY_SIGNED', `the ${as} party has already signed this commitment`);
+    if (this.flags['funding-locktime'] !== undefined) {
+      const { checkChannelTimelocks } = await import('../../lib/statechain/channel.ts');
+      checkChannelTimelocks({ fundingLocktime: this.flags['funding-locktime'], toSelfDelay: c.params.toSelfDelay, htlcExpiries: c.state.htlcs.map((h) => h.cltvExpiry) });
+    }
     const { checkPartySignatures, commitmentMessage, partySignatures } = await import('../../lib/bolt3/messages.ts');
     // The other party's signatures, if any, are checked before ours are made.
     if (signatures[other]) checkPartySignatures(c, htlcTxs, signatures[other], other);

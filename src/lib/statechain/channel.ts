@@ -12,8 +12,9 @@
  *   wait `to_self_delay` more, so every HTLC expiry must lie beyond funding locktime +
  *   to_self_delay, or the HTLC could time out before its claim can confirm (E_CHANNEL_TIMELOCK).
  *
- * Not here yet: the coin owned jointly by the two channel parties (O = A + B, three-party
- * signing with the operator) — see docs/statechain.md "Not built yet".
+ * Run by `commitment sign --funding-locktime` (the timelocks); the order holds by the
+ * receiver's verification (every backup exactly one interval below the previous one). The
+ * coin owned jointly by the two channel parties is ./joint.ts and ./joint-send.ts.
  */
 import { RefusedError } from '../errors.ts';
 
@@ -32,6 +33,15 @@ export function checkChannelOnCoin(c: ChannelOnCoin): void {
   if (!(c.fundingLocktime < c.previousLocktime)) {
     throw new RefusedError('E_CHANNEL_ORDER', `the channel funding's locktime ${c.fundingLocktime} is not below the previous owner's backup (${c.previousLocktime}): that backup could confirm first`);
   }
+  checkChannelTimelocks(c);
+}
+
+/**
+ * The second ordering alone, for a commitment of a channel whose funding is a statechain
+ * backup (`commitment sign --funding-locktime`): no HTLC may expire before the funding's
+ * locktime plus `to_self_delay`.
+ */
+export function checkChannelTimelocks(c: Pick<ChannelOnCoin, 'fundingLocktime' | 'toSelfDelay' | 'htlcExpiries'>): void {
   const earliest = c.fundingLocktime + c.toSelfDelay;
   const early = c.htlcExpiries.filter((e) => e <= earliest);
   if (early.length > 0) {
