@@ -19,8 +19,8 @@ import { Transaction } from '@scure/btc-signer';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { LOCKTIME_THRESHOLD } from '../chain/finality.ts';
-import { keyPathSighash, taprootOutput } from '../taproot/taproot.ts';
-import { additiveKey, type AdditiveKey } from './signer.ts';
+import { keyPathSighash } from '../taproot/taproot.ts';
+import { additiveKey, keyPathOnlyScript, type AdditiveKey } from './signer.ts';
 
 export const BACKUP_VERSION = 3;
 export const BACKUP_SEQUENCE = 0xffff_fffe;
@@ -58,7 +58,7 @@ export function coinKey(ownerShare: Uint8Array, operatorShare: Uint8Array): Addi
 /** BIP-86 P2TR of a share's x-only key: where an owner's backup pays. */
 export function ownerScript(share: Uint8Array): Uint8Array {
   if (share.length !== 33) throw new MalformedInputError('E_BAD_PUBKEY', 'an owner share must be a 33-byte compressed key');
-  return taprootOutput(share.subarray(1)).script;
+  return keyPathOnlyScript(share.subarray(1));
 }
 
 export function checkTerms(t: Terms): void {

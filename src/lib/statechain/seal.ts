@@ -15,6 +15,7 @@
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { secp256k1, schnorr } from '@noble/curves/secp256k1.js';
+import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { stringifyLine } from '../json.ts';
@@ -34,9 +35,9 @@ export function signBody(purpose: string, body: unknown, secretKey: Uint8Array, 
 /** True when `sigHex` is `pubkey`'s signature over `body` for `purpose`; false for anything malformed. */
 export function verifyBody(purpose: string, body: unknown, sigHex: string, pubkey: Uint8Array): boolean {
   try {
-    return schnorr.verify(fromHex(sigHex, 'signature', 64), bodyDigest(purpose, body), pubkey.length === 33 ? pubkey.subarray(1) : pubkey);
+    return activeSecp256k1().verifySchnorr(fromHex(sigHex, 'signature', 64), bodyDigest(purpose, body), pubkey.length === 33 ? pubkey.subarray(1) : pubkey);
   } catch {
-    return false;
+    return false; // a malformed hex signature
   }
 }
 

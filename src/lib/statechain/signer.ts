@@ -23,16 +23,22 @@
  *
  * Deliberately absent: transport, the nonce store, and the share rotation itself.
  */
-import { secp256k1, schnorr } from '@noble/curves/secp256k1.js';
+import { schnorr } from '@noble/curves/secp256k1.js';
 import { concatBytes, equalBytes } from '../bytes.ts';
 import { N, bytes32, int, mod, taggedScalar } from '../musig/engine/scalar.ts';
+import type { Secp256k1Backend } from '../musig/engine/backend.ts';
+import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { InvalidContributionError, MalformedInputError } from '../errors.ts';
 import { tapTweak } from '../taproot/taproot.ts';
 
-const Point = secp256k1.Point;
-type Pt = InstanceType<typeof Point>;
-const hasEvenY = (p: Pt) => p.toAffine().y % 2n === 0n;
-const xbytes = (p: Pt) => p.toBytes(true).subarray(1);
+/**
+ * Point arithmetic runs on the selected secp256k1 backend (../musig/engine/select.ts:
+ * noble by default, libsecp256k1 in WASM or native when chosen), the one MuSig2 uses;
+ * every backend gives the same bytes (test/lib/statechain/signer.test.ts runs on each).
+ */
+type Ec = Secp256k1Backend<unknown>;
+type Pt = unknown;
+const xOf = (ec: Ec, p: Pt) => ec.pointToBytes(p).subarray(1);
 
 export type AdditiveKey = {
   /** P = ΣXᵢ, 33 bytes. */
@@ -44,21 +50,47 @@ export type AdditiveKey = {
   script: Uint8Array;
 };
 
-function point(bytes: Uint8Array, who: number, what: string): Pt {
-  try {
-    return Point.fromBytes(bytes);
-  } catch {
-    throw new InvalidContributionError('E_BAD_PUBKEY', String(who), `party ${who}'s ${what} is not a valid point`);
-  }
+function point(ec: Ec, bytes: Uint8Array, who: number, what: string): Pt {
+  const p = bytes.length === 33 ? ec.pointFromBytes(bytes) : undefined;
+  if (p === undefined) throw new InvalidContributionError('E_BAD_PUBKEY', String(who), `party ${who}'s ${what} is not a valid point`);
+  return p;
+}
+
+function sum(ec: Ec, points: Pt[], what: string, code = 'E_BAD_PUBKEY'): Pt {
+  const total = points.reduce<Pt | null>((a, b) => ec.add(a, b), null);
+  if (total === null) throw new InvalidContributionError(code, String(points.length - 1), `the ${what} sum to infinity`);
+  return total;
+}
+
+/** t·G added to P (one call where the backend has it). */
+const plusMulBase = (ec: Ec, p: Pt, t: bigint): Pt | null => (ec.addMulBase ? ec.addMulBase(p, t) : ec.add(p, ec.mulBase(t)));
+
+type Key = AdditiveKey & { P: Pt; Q: Pt };
+
+function keyOf(ec: Ec, shares: readonly Uint8Array[]): Key {
+  if (shares.length < 2) throw new MalformedInputError('E_STATECHAIN_PARTIES', 'an additive key needs at least two shares');
+  const P = sum(ec, shares.map((s, i) => point(ec, s, i, 'public share')), 'public shares');
+  const tweak = tapTweak(xOf(ec, P));
+  const Q = plusMulBase(ec, ec.hasEvenY(P) ? P : ec.negate(P), int(tweak));
+  if (Q === null) throw new InvalidContributionError('E_BAD_PUBKEY', '0', 'the tweaked key is infinity');
+  const outputKey = xOf(ec, Q);
+  return { P, Q, aggregate: ec.pointToBytes(P), tweak, outputKey, script: Uint8Array.from([0x51, 0x20, ...outputKey]) };
+}
+
+/** BIP-86 P2TR of an x-only key (its key-path-only output), on the selected backend. */
+export function keyPathOnlyScript(xOnly: Uint8Array): Uint8Array {
+  const ec = activeSecp256k1();
+  const P = xOnly.length === 32 ? ec.liftX(xOnly) : undefined;
+  if (P === undefined) throw new MalformedInputError('E_BAD_PUBKEY', 'not the x coordinate of a point on the curve');
+  const Q = plusMulBase(ec, P, int(tapTweak(xOnly)));
+  if (Q === null) throw new MalformedInputError('E_BAD_PUBKEY', 'the tweaked key is infinity');
+  return Uint8Array.from([0x51, 0x20, ...xOf(ec, Q)]);
 }
 
 /** P = ΣXᵢ tweaked to its key-path-only taproot output. */
 export function additiveKey(shares: readonly Uint8Array[]): AdditiveKey {
-  if (shares.length < 2) throw new MalformedInputError('E_STATECHAIN_PARTIES', 'an additive key needs at least two shares');
-  const P = shares.map((s, i) => point(s, i, 'public share')).reduce((a, b) => a.add(b));
-  const tweak = tapTweak(xbytes(P));
-  const Q = (hasEvenY(P) ? P : P.negate()).add(Point.BASE.multiply(int(tweak)));
-  return { aggregate: P.toBytes(true), tweak, outputKey: xbytes(Q), script: Uint8Array.from([0x51, 0x20, ...xbytes(Q)]) };
+  const { aggregate, tweak, outputKey, script } = keyOf(activeSecp256k1(), shares);
+  return { aggregate, tweak, outputKey, script };
 }
 
 /** Two secret nonces (from 64 bytes of fresh randomness) and their public points. */
@@ -67,33 +99,30 @@ export function nonceGen(rand: Uint8Array): { secnonce: Uint8Array; pubnonce: Ui
   const k1 = taggedScalar('offchain/statechain/nonce', rand, Uint8Array.of(1));
   const k2 = taggedScalar('offchain/statechain/nonce', rand, Uint8Array.of(2));
   if (k1 === 0n || k2 === 0n) throw new Error('internal: zero nonce');
-  return {
-    secnonce: concatBytes(bytes32(k1), bytes32(k2)),
-    pubnonce: concatBytes(Point.BASE.multiply(k1).toBytes(true), Point.BASE.multiply(k2).toBytes(true)),
-  };
+  const ec = activeSecp256k1();
+  return { secnonce: concatBytes(bytes32(k1), bytes32(k2)), pubnonce: concatBytes(ec.pointToBytes(ec.mulBase(k1)!), ec.pointToBytes(ec.mulBase(k2)!)) };
 }
 
 export type SessionInput = { shares: readonly Uint8Array[]; pubnonces: readonly Uint8Array[]; msg: Uint8Array };
 
-type Session = { key: AdditiveKey; R: Pt; b: bigint; e: bigint; g: bigint; gp: bigint; points: Pt[]; nonces: [Pt, Pt][] };
+type Session = { ec: Ec; key: Key; R: Pt; b: bigint; e: bigint; g: bigint; gp: bigint; points: Pt[]; nonces: [Pt, Pt][] };
 
 function session({ shares, pubnonces, msg }: SessionInput): Session {
+  const ec = activeSecp256k1();
   if (pubnonces.length !== shares.length) throw new MalformedInputError('E_STATECHAIN_PARTIES', 'one public nonce per share');
-  const key = additiveKey(shares);
-  const points = shares.map((s, i) => point(s, i, 'public share'));
+  const key = keyOf(ec, shares);
+  const points = shares.map((s, i) => point(ec, s, i, 'public share'));
   const nonces = pubnonces.map((n, i): [Pt, Pt] => {
     if (n.length !== 66) throw new InvalidContributionError('E_BAD_PUBNONCE', String(i), `party ${i}'s public nonce must be 66 bytes`);
-    return [point(n.subarray(0, 33), i, 'nonce'), point(n.subarray(33), i, 'nonce')];
+    return [point(ec, n.subarray(0, 33), i, 'nonce'), point(ec, n.subarray(33), i, 'nonce')];
   });
-  const R1 = nonces.map((n) => n[0]).reduce((a, b) => a.add(b));
-  const R2 = nonces.map((n) => n[1]).reduce((a, b) => a.add(b));
-  const P = Point.fromBytes(key.aggregate);
-  const fullQ = (hasEvenY(P) ? P : P.negate()).add(Point.BASE.multiply(int(key.tweak)));
-  const b = taggedScalar('offchain/statechain/noncecoef', R1.toBytes(true), R2.toBytes(true), key.outputKey, msg);
-  let R = R1.add(R2.multiply(b));
-  if (R.equals(Point.ZERO)) R = Point.BASE;
-  const e = taggedScalar('BIP0340/challenge', xbytes(R), key.outputKey, msg);
-  return { key, R, b, e, g: hasEvenY(fullQ) ? 1n : N - 1n, gp: hasEvenY(P) ? 1n : N - 1n, points, nonces };
+  // A party that chose its nonce after seeing the others' could make a sum infinity: refused, never a crash.
+  const R1 = sum(ec, nonces.map((n) => n[0]), 'first nonces', 'E_BAD_PUBNONCE');
+  const R2 = sum(ec, nonces.map((n) => n[1]), 'second nonces', 'E_BAD_PUBNONCE');
+  const b = taggedScalar('offchain/statechain/noncecoef', ec.pointToBytes(R1), ec.pointToBytes(R2), key.outputKey, msg);
+  const R = ec.add(R1, ec.mul(R2, b)) ?? ec.mulBase(1n)!;
+  const e = taggedScalar('BIP0340/challenge', xOf(ec, R), key.outputKey, msg);
+  return { ec, key, R, b, e, g: ec.hasEvenY(key.Q) ? 1n : N - 1n, gp: ec.hasEvenY(key.P) ? 1n : N - 1n, points, nonces };
 }
 
 /** Party `index`'s partial signature; the designated party (index 0) carries the tweak. */
@@ -105,14 +134,14 @@ export function partialSign(input: SessionInput, index: number, secnonce: Uint8A
   secnonce.fill(0); // single use, from memory too
   const x = int(secretShare);
   if (x === 0n || x >= N) throw new MalformedInputError('E_BAD_KEY', 'secret share out of range');
-  if (!equalBytes(Point.BASE.multiply(x).toBytes(true), input.shares[index]!)) {
+  if (!equalBytes(s.ec.pointToBytes(s.ec.mulBase(x)!), input.shares[index]!)) {
     throw new InvalidContributionError('E_KEY_MISMATCH', String(index), `this secret share is not party ${index}'s public share`);
   }
-  if (!equalBytes(Point.BASE.multiply(k1).toBytes(true), input.pubnonces[index]!.subarray(0, 33))) {
+  if (k1 === 0n || k1 >= N || !equalBytes(s.ec.pointToBytes(s.ec.mulBase(k1)!), input.pubnonces[index]!.subarray(0, 33))) {
     throw new InvalidContributionError('E_NONCE_MISMATCH', String(index), `this secret nonce is not party ${index}'s public nonce`);
   }
   let k = mod(k1 + s.b * k2);
-  if (!hasEvenY(s.R)) k = mod(-k);
+  if (!s.ec.hasEvenY(s.R)) k = mod(-k);
   const tweakPart = index === 0 ? int(s.key.tweak) : 0n;
   return bytes32(mod(k + s.e * s.g * mod(s.gp * x + tweakPart)));
 }
@@ -120,16 +149,17 @@ export function partialSign(input: SessionInput, index: number, secnonce: Uint8A
 /** sᵢ·G = Rᵢ' + e·g·(Xᵢ [+ t·G for party 0]). */
 export function partialVerify(input: SessionInput, index: number, psig: Uint8Array): boolean {
   const s = session(input);
+  const { ec } = s;
   if (psig.length !== 32) return false;
   const si = int(psig);
   if (si >= N) return false;
   const [R1, R2] = s.nonces[index]!;
-  let Ri = R1.add(R2.multiply(s.b));
-  if (!hasEvenY(s.R)) Ri = Ri.negate();
-  let X = s.gp === 1n ? s.points[index]! : s.points[index]!.negate();
-  if (index === 0) X = X.add(Point.BASE.multiply(int(s.key.tweak)));
-  const right = Ri.add(X.multiply(mod(s.e * s.g)));
-  return si === 0n ? right.equals(Point.ZERO) : Point.BASE.multiply(si).equals(right);
+  let Ri = ec.add(R1, ec.mul(R2, s.b));
+  if (Ri !== null && !ec.hasEvenY(s.R)) Ri = ec.negate(Ri);
+  let X: Pt | null = s.gp === 1n ? s.points[index]! : ec.negate(s.points[index]!);
+  if (index === 0) X = plusMulBase(ec, X, int(s.key.tweak));
+  const right = ec.add(Ri, X === null ? null : ec.mul(X, mod(s.e * s.g)));
+  return ec.equals(si === 0n ? null : ec.mulBase(si), right);
 }
 
 /** Every partial signature checked (a bad one names its party), then summed to the BIP-340 signature. */
@@ -138,9 +168,9 @@ export function aggregate(input: SessionInput, psigs: readonly Uint8Array[]): Ui
   psigs.forEach((p, i) => {
     if (!partialVerify(input, i, p)) throw new InvalidContributionError('E_BAD_PARTIAL_SIG', String(i), `party ${i}'s partial signature does not verify`);
   });
-  const sum = psigs.reduce((acc, p) => mod(acc + int(p)), 0n);
-  const sig = concatBytes(xbytes(s.R), bytes32(sum));
-  if (!schnorr.verify(sig, input.msg, s.key.outputKey)) throw new Error('internal: the aggregate signature does not verify');
+  const total = psigs.reduce((acc, p) => mod(acc + int(p)), 0n);
+  const sig = concatBytes(xOf(s.ec, s.R), bytes32(total));
+  if (!s.ec.verifySchnorr(sig, input.msg, s.key.outputKey)) throw new Error('internal: the aggregate signature does not verify');
   return sig;
 }
 
@@ -148,15 +178,12 @@ const popMessage = (coinId: Uint8Array, share: Uint8Array) => schnorr.utils.tagg
 
 /** A proof that the holder of `secretShare` controls its public share, for one coin. */
 export function provePossession(secretShare: Uint8Array, coinId: Uint8Array, auxRand: Uint8Array): Uint8Array {
-  const share = Point.BASE.multiply(int(secretShare)).toBytes(true);
+  const ec = activeSecp256k1();
+  const share = ec.pointToBytes(ec.mulBase(int(secretShare))!);
   return schnorr.sign(popMessage(coinId, share), secretShare, auxRand);
 }
 
 export function verifyPossession(share: Uint8Array, coinId: Uint8Array, proof: Uint8Array): boolean {
-  try {
-    return schnorr.verify(proof, popMessage(coinId, share), share.subarray(1));
-  } catch {
-    return false;
-  }
+  if (share.length !== 33 || proof.length !== 64) return false;
+  return activeSecp256k1().verifySchnorr(proof, popMessage(coinId, share), share.subarray(1));
 }
-

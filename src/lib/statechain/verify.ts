@@ -12,13 +12,12 @@
  * above tip + margin. A backup signed for a past fee is not refused: the template's fee is
  * fixed by the terms, and CPFP bumps it.
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { parsePublicKey } from '../keys/keys.ts';
 import { equalBytes, fromHex } from '../bytes.ts';
 import { N, int } from '../musig/engine/scalar.ts';
 import type { UtxoInfo } from '../chain/types.ts';
 import { RefusedError } from '../errors.ts';
-import { schnorrVerify } from '../taproot/schnorr.ts';
 import { backupTransaction, checkFunding, coinKey, coinSighash, parseOutpointText, parseTransaction, termsFromJson, transfersRemaining } from './coin.ts';
 import type { PackageInner } from './schemas.ts';
 import { verifyBody } from './seal.ts';
@@ -63,15 +62,21 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
   if (st.outpoint === null || st.amount_sat === null) return refuse('E_NOT_ACTIVE', 'the statement names no deposit');
 
   // The key: P = O₁ + S₁, and t₁ opens O₁ + X₁.
-  const O1 = secp256k1.Point.fromBytes(parsePublicKey(st.owner_share, 'owner_share'));
-  const S1 = secp256k1.Point.fromBytes(parsePublicKey(st.operator_share, 'operator_share'));
-  if (!O1.add(S1).equals(secp256k1.Point.fromBytes(parsePublicKey(st.aggregate, 'aggregate')))) refuse('E_KEY_SUM', 'O₁ + S₁ ≠ P in the operator\'s statement');
+  const ec = activeSecp256k1();
+  const pt = (hex: string, field: string) => {
+    const p = ec.pointFromBytes(parsePublicKey(hex, field));
+    if (p === undefined) return refuse('E_BAD_PUBKEY', `${field} is not a point on the curve`);
+    return p;
+  };
+  const O1 = pt(st.owner_share, 'owner_share');
+  const S1 = pt(st.operator_share, 'operator_share');
+  if (!ec.equals(ec.add(O1, S1), pt(st.aggregate, 'aggregate'))) refuse('E_KEY_SUM', 'O₁ + S₁ ≠ P in the operator\'s statement');
   const key = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share'));
   const t1 = int(fromHex(inner.t1, 't1', 32));
   if (t1 === 0n || t1 >= N) refuse('E_BAD_T1', 't₁ is not a valid scalar');
-  let T1 = secp256k1.Point.BASE.multiply(t1);
-  if (expect.t1Minus !== undefined) T1 = T1.add(secp256k1.Point.fromBytes(parsePublicKey(expect.t1Minus, 't1Minus')));
-  if (!T1.equals(O1.add(secp256k1.Point.fromBytes(parsePublicKey(t.x1_point, 'x1_point'))))) refuse('E_BAD_T1', 't₁·G ≠ O₁ + X₁: the sender sent a wrong t₁');
+  let T1 = ec.mulBase(t1);
+  if (expect.t1Minus !== undefined) T1 = ec.add(T1, pt(expect.t1Minus, 't1Minus'));
+  if (!ec.equals(T1, ec.add(O1, pt(t.x1_point, 'x1_point')))) refuse('E_BAD_T1', 't₁·G ≠ O₁ + X₁: the sender sent a wrong t₁');
 
   // The binding: the current owner hands this coin to O₂ in this transfer.
   if (!verifyBody('binding', bindingBody(st.coin_id, st.outpoint, t.receiver_share, t.transfer_id), inner.binding_sig, parsePublicKey(st.owner_auth, 'owner_auth'))) {
@@ -109,7 +114,7 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
     if (!equalBytes(rebuilt.unsignedTx, tx.unsignedTx)) refuse('E_BACKUP_TEMPLATE', `backup ${i + 1} is not the template's transaction (version, input, sequence, locktime or output differ)`);
     const witness = tx.getInput(0).finalScriptWitness;
     const sig = witness?.length === 1 ? witness[0]! : undefined;
-    if (sig === undefined || sig.length !== 64 || !schnorrVerify(sig, coinSighash(rebuilt), key.outputKey)) {
+    if (sig === undefined || sig.length !== 64 || !ec.verifySchnorr(sig, coinSighash(rebuilt), key.outputKey)) {
       refuse('E_BACKUP_SIGNATURE', `backup ${i + 1} has no valid BIP-341 key-path signature for the coin`);
     }
   });

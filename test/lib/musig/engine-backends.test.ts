@@ -54,19 +54,15 @@ for (const name of ['noble', 'tiny-secp256k1', 'native'] as BackendName[]) {
       );
     });
 
-    it('P + k·G in one call (where the library has one) agrees with noble, infinity included', () => {
-      if (!ec.addMulBase) {
-        expect(name).toBe('noble'); // the libsecp256k1 backends have it: BOLT 3's key derivation uses it
-        return;
-      }
+    it('P + k·G for a public k agrees with noble, infinity included', () => {
       fc.assert(
         fc.property(scalar, scalar, (a, b) => {
           expect(enc(ec, ec.addMulBase!(point(a), b))).toBe(nobleEnc(a + b));
         }),
         { numRuns: 100 },
       );
-      expect(ec.addMulBase(point(7n), N - 7n)).toBeNull();
-      expect(enc(ec, ec.addMulBase(point(7n), 0n))).toBe(nobleEnc(7n));
+      expect(ec.addMulBase!(point(7n), N - 7n)).toBeNull();
+      expect(enc(ec, ec.addMulBase!(point(7n), 0n))).toBe(nobleEnc(7n));
     });
 
     it('infinity: 0·G, 0·P, P + (−P); doubling; (n − 1)·P', () => {

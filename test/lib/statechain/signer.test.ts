@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { toHex } from '../../../src/lib/bytes.ts';
-import { additiveKey, aggregate, nonceGen, partialSign, partialVerify, provePossession, verifyPossession } from '../../../src/lib/statechain/signer.ts';
+import { additiveKey, aggregate, keyPathOnlyScript, nonceGen, partialSign, partialVerify, provePossession, verifyPossession } from '../../../src/lib/statechain/signer.ts';
 import { VERIFIER } from '../../independent/verify.ts';
 import { taprootOutput } from '../../independent/keys.ts';
 import { thrown } from '../../setup/refusal.ts';
@@ -85,4 +85,46 @@ describe('additive Schnorr signing for P = ΣXᵢ', () => {
     const rogue = G.multiply(y).add(G.multiply(x).negate()).toBytes(true);
     expect(verifyPossession(rogue, coin, provePossession(b32(y), coin, new Uint8Array(32)))).toBe(false);
   });
+});
+
+describe('the additive signer on every secp256k1 backend gives the same bytes', () => {
+  const engines = ['tiny-secp256k1', 'native'] as const;
+  for (const name of engines) {
+    it(`${name}: key, nonces, partial signatures and aggregate equal noble's; the aggregate verifies independently; infinity is refused`, async () => {
+      const select = await import('../../../src/lib/musig/engine/select.ts');
+      const engine = await select.loadEngine(name).catch((e: Error) => e);
+      if (engine instanceof Error) {
+        console.warn(`[statechain signer] ${name} SKIPPED: ${engine.message}`);
+        return;
+      }
+      const noble = await select.loadEngine('noble');
+      const cases = fc.sample(fc.tuple(fc.array(scalar, { minLength: 2, maxLength: 3 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.nat(1000)), { numRuns: 25, seed: 7 });
+      try {
+        for (const [secrets, msg, seed] of cases) {
+          if (mod(secrets.reduce((a, b) => a + b, 0n)) === 0n) continue;
+          select.useEngine(noble);
+          const expected = sign(secrets, msg, seed);
+          const key = additiveKey(expected.input.shares);
+          select.useEngine(engine);
+          expect(select.activeSecp256k1().name).toBe(name);
+          const got = sign(secrets, msg, seed);
+          expect(got.input.pubnonces.map(toHex)).toEqual(expected.input.pubnonces.map(toHex));
+          expect(got.psigs.map(toHex)).toEqual(expected.psigs.map(toHex));
+          expect(toHex(got.sig)).toBe(toHex(expected.sig));
+          expect(additiveKey(got.input.shares)).toEqual(key);
+          expect(toHex(keyPathOnlyScript(got.input.shares[0]!.subarray(1)))).toBe(toHex(taprootOutput(got.input.shares[0]!.subarray(1)).script));
+          expect(VERIFIER.verify(got.sig, msg, key.outputKey)).toBe(true);
+        }
+        // A party whose first nonce cancels the others' (chosen after seeing them) is refused, not a crash.
+        const nonces = [1n, 2n].map((i) => nonceGen(new Uint8Array(64).fill(Number(i))));
+        const cancel = Uint8Array.from([...G.multiply(N - 5n).toBytes(true), ...G.multiply(3n).toBytes(true)]);
+        const first = secp256k1.Point.fromBytes(nonces[0]!.pubnonce.subarray(0, 33));
+        const cancelling = Uint8Array.from([...first.negate().toBytes(true), ...cancel.subarray(33)]);
+        const input = { shares: [pub(11n), pub(13n)], pubnonces: [nonces[0]!.pubnonce, cancelling], msg: new Uint8Array(32) };
+        expect(thrown(() => partialVerify(input, 0, new Uint8Array(32))).code).toBe('E_BAD_PUBNONCE');
+      } finally {
+        select.useEngine(noble);
+      }
+    });
+  }
 });

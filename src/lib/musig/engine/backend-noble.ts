@@ -39,6 +39,12 @@ export const nobleBackend: Secp256k1Backend<Point> = {
   },
   mul: (p, k) => (k === 0n ? null : p.multiplyUnsafe(k)),
   mulBase: (k) => (k === 0n ? null : Point.BASE.multiply(k)),
+  // The scalar is public (a tweak): variable time, as taproot tweaks are computed.
+  addMulBase(p, k) {
+    if (k === 0n) return p;
+    const sum = p.add(Point.BASE.multiplyUnsafe(k));
+    return sum.is0() ? null : sum;
+  },
   verifySchnorr(sig, msg, pk) {
     try {
       return schnorr.verify(sig, msg, pk);

@@ -34,6 +34,8 @@ export interface EngineSession {
 
 export interface Bip327Engine {
   readonly name: EngineName;
+  /** The secp256k1 backend under it (absent for the reference engine, which has its own). */
+  readonly ec?: Secp256k1Backend<unknown>;
   keySort(pubkeys: readonly Uint8Array[]): Uint8Array[];
   keyAgg(pubkeys: readonly Uint8Array[], tweaks: readonly Uint8Array[], isXonly: readonly boolean[]): KeyAggContext;
   nonceGen(
@@ -57,6 +59,7 @@ export function createEngine<P>(ec: Secp256k1Backend<P>): Bip327Engine {
   const ctx: EngineContext<P> = { ec, keys: new KeyAggCache(ec), nonces: new NonceAggCache(ec), G: ec.mulBase(1n)! };
   return {
     name: ec.name,
+    ec: ec as Secp256k1Backend<unknown>,
     keySort,
     keyAgg(pubkeys, tweaks, isXonly) {
       const set = ctx.keys.keySet(pubkeys);

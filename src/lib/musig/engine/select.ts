@@ -75,6 +75,15 @@ export function activeEngine(): Bip327Engine {
   return (active ??= nobleEngine());
 }
 
+/**
+ * The secp256k1 backend the selected engine runs on — what other protocols' point
+ * arithmetic (the statechain's additive signer) uses too, so one selection
+ * ($OFFCHAIN_SECP256K1, or a long-running mode's `auto`) speeds up both.
+ */
+export function activeSecp256k1(): Secp256k1Backend<unknown> {
+  return activeEngine().ec ?? nobleBackend;
+}
+
 /** What was asked for, what is in use and, if they differ, why. */
 export function backendSelection(): BackendSelection {
   return { ...selection };
