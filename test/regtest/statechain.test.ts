@@ -9,7 +9,12 @@
  *   address is reported to the receiver) moved Alice → Bob → Carol: at each owner's locktime minus one its
  *   backup is rejected `non-final`; at Carol's locktime hers is accepted while Bob's and
  *   Alice's are still `non-final` — the newest owner exits first — and Carol's backup,
- *   bumped by a CPFP child, is submitted as a package with submitpackage and mined.
+ *   bumped by a CPFP child, is submitted as a package with submitpackage and mined;
+ * - the channel (seed 001): Alice hands a coin to the pair Alice+Bob, its backup paying a
+ *   BOLT 3 funding output: that backup is non-final one block early, then mined, and the
+ *   channel's first commitment spending it is mined;
+ * - the pair's virtual close: Alice+Bob sign three-party to hand a coin to Bob alone; his
+ *   backup is final while the pair's is not, and is mined.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
@@ -79,6 +84,24 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     // Backup 1 was signed for the unsigned funding's txid: signing (segwit inputs) keeps it.
     expect(parseTx(signed.hex).txid).toBe(coin.msg.outpoint.split(':')[0]);
     return { coinId: offer.msg.coin_id, coin: coin.msg, fundingHex: signed.hex };
+  };
+
+  /** Alice (sender) hands the coin to the pair Alice+Bob through the joint steps; both parts record it. */
+  const pairReceives = async (coinId: string, extra: string[] = []) => {
+    const start = ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub, ...extra];
+    const part = await step('BOB_KEY', [...start, '--joint-part']);
+    const partFile = join(work.path, `${coinId}.part.json`);
+    writeFileSync(partFile, part.text);
+    const req = await step('ALICE_KEY', [...start, '--joint-with', partFile]);
+    const sign = await step('ALICE_KEY', ['statechain-transfer'], req.text);
+    const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text);
+    const pkg = await step('ALICE_KEY', ['statechain-transfer'], cos.text);
+    const handoff = await step('ALICE_KEY', ['statechain-transfer'], pkg.text, 'statechain/joint-handoff');
+    const t2 = await step('BOB_KEY', ['statechain-transfer'], handoff.text, 'statechain/joint-t2');
+    const acc = await step('ALICE_KEY', ['statechain-transfer'], t2.text);
+    const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text);
+    await step('ALICE_KEY', ['statechain-transfer'], done.text, 'statechain/coin');
+    return { coin: (await step<Coin>('BOB_KEY', ['statechain-transfer'], done.text, 'statechain/coin')).msg };
   };
 
   const transfer = async (coinId: string, sender: string, receiver: string) => {
@@ -168,7 +191,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await n.mempool(bob!.hex)).toMatchObject({ allowed: false });
   });
 
-  it('a channel on the coin: Bob\'s backup pays the channel\'s funding output; it and the first BOLT 3 commitment are mined', async () => {
+  it('a channel on the coin: the pair Alice+Bob receives it, its backup paying the channel\'s funding output; it and the first BOLT 3 commitment are mined', async () => {
     // Alice's and Bob's channel keys (test keys), and the channel's BOLT 3 funding output.
     const sec = (b: number) => new Uint8Array(32).fill(b);
     const keys = (o: number) => ({ fundingPubkey: pointOf(sec(o + 1)), revocationBasepoint: pointOf(sec(o + 2)), paymentBasepoint: pointOf(sec(o + 3)), delayedPaymentBasepoint: pointOf(sec(o + 4)), htlcBasepoint: pointOf(sec(o + 5)) });
@@ -178,13 +201,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const d = await deposit('ALICE_KEY', 90_000n);
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
     await n.mine(2);
-    const req = await step('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub, '--backup-address', scriptAddress(funding.script, 'regtest')!]);
-    const sign = await step('ALICE_KEY', ['statechain-transfer'], req.text);
-    const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text);
-    const pkg = await step('ALICE_KEY', ['statechain-transfer'], cos.text);
-    const acc = await step('BOB_KEY', ['statechain-transfer'], pkg.text);
-    const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text);
-    const coin = (await step<Coin>('BOB_KEY', ['statechain-transfer'], done.text, 'statechain/coin')).msg;
+    // The coin goes to the pair Alice+Bob (O = A + B), its backup paying the channel's funding.
+    const coin = (await pairReceives(d.coinId, ['--backup-address', scriptAddress(funding.script, 'regtest')!])).coin;
     const [aliceBackup, channelFunding] = coin.backups.map((hex) => parseTx(hex));
     expect(hexOf(channelFunding!.outputs[0]!.script)).toBe(hexOf(funding.script));
     checkChannelOnCoin({ fundingLocktime: channelFunding!.lockTime, previousLocktime: aliceBackup!.lockTime, toSelfDelay: 6, htlcExpiries: [] });
@@ -206,5 +224,31 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await n.acceptAndMine(first.hex);
     // Alice's own backup can never confirm now: the coin is in the channel.
     expect(await n.mempool(coin.backups[0]!)).toMatchObject({ allowed: false });
+  });
+  it('the pair\'s virtual close: Alice+Bob sign three-party to hand the coin to Bob alone; his backup is final first and mined', async () => {
+    const d = await deposit('ALICE_KEY', 80_000n);
+    await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+    await n.mine(2);
+    await pairReceives(d.coinId);
+    const req = await step('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub]);
+    const nonce = await step('BOB_KEY', ['statechain-transfer'], req.text, 'statechain/joint-nonce');
+    const sign = await step('ALICE_KEY', ['statechain-transfer'], nonce.text);
+    const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text);
+    const jointSign = await step('ALICE_KEY', ['statechain-transfer'], cos.text, 'statechain/joint-sign');
+    const pkg = await step('BOB_KEY', ['statechain-transfer'], jointSign.text, 'statechain/transfer-package');
+    const acc = await step('BOB_KEY', ['statechain-transfer'], pkg.text);
+    const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text);
+    const coin = (await step<Coin>('BOB_KEY', ['statechain-transfer'], done.text, 'statechain/coin')).msg;
+    expect(coin.backups).toHaveLength(3);
+    const [first, pair, bob] = coin.backups.map((hex) => parseTx(hex));
+    expect(first!.lockTime - pair!.lockTime).toBe(5);
+    expect(pair!.lockTime - bob!.lockTime).toBe(5);
+    // Bob's backup (made by the three-party signature) is the first that can confirm.
+    await n.mine(bob!.lockTime - 1 - (await n.tip()));
+    expect(await n.mempool(coin.backups[2]!)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    expect(await n.mempool(coin.backups[1]!)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    await n.mine(1);
+    await n.acceptAndMine(coin.backups[2]!);
+    expect(await n.mempool(coin.backups[1]!)).toMatchObject({ allowed: false });
   });
 });
