@@ -103,6 +103,12 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
       case 'statechain/transfer-package': {
         const pkg = await this.decode(schemas.TransferPackageSchema, step.value);
         const pending = await store.read<import('../lib/statechain/transfer.ts').PendingReceive | JointPending>(`receive-${pkg.coin_id}`);
+        // A repeated step (its answer lost, even mid-write) prints the same answer: the same u, never a second one.
+        const again = (await import('../lib/statechain/joint.ts')).answeredBefore(await store.read<JointRecord>(`joint-${pkg.coin_id}`), pkg.transfer_id, 0);
+        if (again !== undefined) {
+          await store.remove(`receive-${pkg.coin_id}`);
+          return { message: again };
+        }
         if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we asked for no coin ${pkg.coin_id} (run step 1 with --start first, same --state-dir)`);
         const ctx = await this.ownerContext(network);
         if ('parts' in pending) {
@@ -131,6 +137,11 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         const msg = await this.decode(schemas.JointHandoffSchema, step.value);
         const joint = await import('../lib/statechain/joint.ts');
         const pending = await store.read<import('../lib/statechain/joint.ts').PendingPart>(`part-${msg.coin_id}`);
+        const again = joint.answeredBefore(await store.read<JointRecord>(`joint-${msg.coin_id}`), msg.transfer_id, 1);
+        if (again !== undefined) {
+          await store.remove(`part-${msg.coin_id}`);
+          return { message: again };
+        }
         if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we made no part for coin ${msg.coin_id} (run step 1 with --start --joint-part first, same --state-dir)`);
         const ctx = await this.ownerContext(network);
         const facts = await this.chainFacts(network, joint.handoffStatement(msg, pending, ctx.auth.secretKey));

@@ -197,7 +197,9 @@ export function jointTakePackage(pkg: Static<typeof TransferPackageSchema>, pend
     type: 'statechain/joint-handoff', version: 1, network: ctx.network, coin_id: pending.coin_id, transfer_id: pkg.transfer_id, receiver_share: pending.share,
     parts: pending.parts, ...(pending.backup_script === undefined ? {} : { backup_script: pending.backup_script }), handoff,
   };
-  return { verified, record, message: sign(body.type, body, 'part_sig', ctx) };
+  const message = sign(body.type, body, 'part_sig', ctx);
+  // Kept, so a handoff lost after the pending request is gone can be printed again (the same u).
+  return { verified, record: { ...record, transfer: { ...record.transfer!, package: message } }, message };
 }
 
 /** Whose handoff this is, before anything is unsealed: our coin, our part, A's signature, the backup script we asked for, the parts' sum. */
@@ -222,7 +224,8 @@ export function jointTakeHandoff(msg: Static<typeof JointHandoffSchema>, pending
   bSecret.fill(0);
   const record = jointRecord({ ...jp, network: pending.network }, inner, msg.transfer_id, 1);
   const body = { type: 'statechain/joint-t2', version: 1, network: ctx.network, coin_id: pending.coin_id, transfer_id: msg.transfer_id, t2_sealed: t2Sealed };
-  return { verified, record, message: sign(body.type, body, 'part_sig', ctx) };
+  const message = sign(body.type, body, 'part_sig', ctx);
+  return { verified, record: { ...record, transfer: { ...record.transfer!, package: message } }, message };
 }
 
 /** A, step 5″: B's t₂ into the pair's acceptance, signed by A for the operator. */
@@ -241,4 +244,10 @@ export function handoffStatement(msg: Static<typeof JointHandoffSchema>, pending
   const inner = unsealJson(authSecret, msg.handoff, `${msg.coin_id}/${msg.transfer_id}/joint`, 'the handoff') as Partial<PackageInner>;
   if (typeof inner.statement !== 'object' || inner.statement === null) throw new MalformedInputError('E_MALFORMED_MESSAGE', 'the handoff carries no statement');
   return inner.statement;
+}
+
+/** A step this part already answered (its record written, its pending document gone): the same answer again. */
+export function answeredBefore(record: JointRecord | undefined, transferId: string, index: 0 | 1): Record<string, unknown> | undefined {
+  if (record === undefined || record.joint.index !== index || record.status !== 'receiving' || record.transfer?.transfer_id !== transferId) return undefined;
+  return record.transfer.package;
 }
