@@ -30,8 +30,8 @@ import type { JointNonceSchema, JointSignSchema, TransferCosignedSchema, Transfe
 import { sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
 import { aggregate, partialSign, partialVerify, type SessionInput } from './signer.ts';
 import { checkStatement } from './statement.ts';
-import { checkReceiverPossession, jointPubnonce } from './joint.ts';
-import { nextBackup } from './transfer.ts';
+import { jointPubnonce, requirePartSig } from './joint.ts';
+import { checkTransferRequest, nextBackup } from './transfer.ts';
 import { bindingBody } from './verify.ts';
 
 type Msg<S extends import('@sinclair/typebox').TObject> = Static<S>;
@@ -43,25 +43,9 @@ export type SendingRecord = JointRecord & { joint_send?: JointSend | null };
 
 const purposeOf = (index: number) => `transfer/part${index}`;
 
-function requirePartSig(m: Record<string, unknown>, auth: string, who: string): void {
-  const body = Object.fromEntries(Object.entries(m).filter(([k]) => k !== 'part_sig'));
-  if (!verifyBody(String(m.type), body, String(m.part_sig), parsePublicKey(auth, `${who}'s auth`))) {
-    throw new RefusedError('E_BAD_REQUEST_SIG', `${who}'s signature on this ${String(m.type)} does not verify`);
-  }
-}
-
 function requireActive(record: SendingRecord, index: 0 | 1): void {
   if (record.joint.index !== index) throw new StateConflictError('E_WRONG_PART', `this step is part ${index === 0 ? 'A' : 'B'}'s; we are part ${record.joint.index === 0 ? 'A' : 'B'} of the pair`);
   if (record.status !== 'active' && record.status !== 'sending') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owners transfer it`);
-}
-
-/** The receiver's request, as a sender checks it: signed by the receiver, its share proven, not ours. */
-function checkRequest(record: SendingRecord, req: Msg<typeof TransferRequestSchema>): void {
-  if (req.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this request is for coin ${req.coin_id}`);
-  const { receiver_sig: sig, ...body } = req;
-  if (!verifyBody(req.type, body, sig, parsePublicKey(req.receiver_auth, 'receiver_auth'))) throw new RefusedError('E_BAD_REQUEST_SIG', 'the receiver\'s signature on this statechain/transfer-request does not verify');
-  checkReceiverPossession(record.coin_id, req);
-  if (req.receiver_share === record.share) throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s share is the pair\'s');
 }
 
 function session(record: SendingRecord, operatorShare: string, pubnonces: Uint8Array[], msg: Uint8Array): SessionInput {
@@ -72,7 +56,7 @@ function session(record: SendingRecord, operatorShare: string, pubnonces: Uint8A
 /** B, step 2: our nonce for the receiver's backup, which we build ourselves. */
 export async function jointNonce(record: SendingRecord, req: Msg<typeof TransferRequestSchema>, tipHeight: number, ctx: OwnerContext) {
   requireActive(record, 1);
-  checkRequest(record, req);
+  checkTransferRequest(record, req);
   const { backup } = nextBackup(record, req, tipHeight);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, purposeOf(1), backup.id));
   const next: SendingRecord = { ...record, status: 'sending', signing: { purpose: 'transfer', tx: toHex(backup.unsignedTx), pubnonce }, joint_send: { request: req, backup_tx: toHex(backup.unsignedTx), pubnonce } };
@@ -86,7 +70,7 @@ export async function jointTransferSign(record: SendingRecord, msg: Msg<typeof J
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this nonce is for coin ${msg.coin_id}`);
   requirePartSig(msg, record.joint.parts[1]!.auth, 'B');
   const req = msg.request as Msg<typeof TransferRequestSchema>;
-  checkRequest(record, req);
+  checkTransferRequest(record, req);
   const { locktime, backup } = nextBackup(record, req, tipHeight);
   if (backup.id !== msg.backup_txid) throw new RefusedError('E_BACKUP_MISMATCH', `B signs backup ${msg.backup_txid}; ours is ${backup.id}`);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, purposeOf(0), backup.id));

@@ -148,7 +148,8 @@ export type PendingPart = { coin_id: string; network: OwnerRecord['network']; pa
 /** A jointly owned coin as one part keeps it: `share_secret` is this part's secret only, `share` the pair's O = A + B. */
 export type JointRecord = OwnerRecord & { joint: { index: 0 | 1; parts: JointPart[] } };
 
-function requirePartSig(m: Record<string, unknown>, auth: string, who: string): void {
+/** A message between the pair's parts carries its sender part's signature (`part_sig`) by its authentication key. */
+export function requirePartSig(m: Record<string, unknown>, auth: string, who: string): void {
   const body = Object.fromEntries(Object.entries(m).filter(([k]) => k !== 'part_sig'));
   if (!verifyBody(String(m.type), body, String(m.part_sig), parsePublicKey(auth, `${who}'s auth`))) {
     throw new RefusedError('E_BAD_REQUEST_SIG', `${who}'s signature on this ${String(m.type)} does not verify`);

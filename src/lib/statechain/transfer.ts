@@ -60,6 +60,14 @@ export function startReceive(coinId: string, operatorAuth: Uint8Array, ctx: Pick
   return { pending, message: sign(body.type, body, 'receiver_sig', ctx) };
 }
 
+/** A receiver's request as its sender checks it: this coin, signed by the receiver, its new share proven (per part for a pair), not the sender's own. */
+export function checkTransferRequest(record: Pick<OwnerRecord, 'coin_id' | 'share'>, req: Msg<typeof TransferRequestSchema>): void {
+  if (req.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this request is for coin ${req.coin_id}`);
+  requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
+  checkReceiverPossession(record.coin_id, req);
+  if (req.receiver_share === record.share) throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s share is ours');
+}
+
 /** The receiver's backup: one interval below the newest, paying its share's P2TR (or the script it asked for); refused within the margin of the tip. */
 export function nextBackup(record: Pick<OwnerRecord, 'statement'>, req: Pick<Msg<typeof TransferRequestSchema>, 'receiver_share' | 'backup_script'>, tipHeight: number) {
   const st = record.statement;
@@ -80,10 +88,7 @@ export async function transferSign(record: OwnerRecord, req: Msg<typeof Transfer
   // 'sending'/'sent': a restart — the earlier receiver never accepted (if it had, the
   // operator's owner is now that receiver and refuses our signature).
   if (record.status !== 'active' && record.status !== 'sending' && record.status !== 'sent') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner transfers it`);
-  if (req.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this request is for coin ${req.coin_id}`);
-  requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
-  checkReceiverPossession(record.coin_id, req);
-  if (req.receiver_share === record.share) throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s share is ours');
+  checkTransferRequest(record, req);
   const { locktime, backup } = nextBackup(record, req, tipHeight);
   const transferId = toHex(ctx.random.bytes(16, 'statechain/transfer-id'));
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'transfer', backup.id));
