@@ -98,5 +98,25 @@ const jNonce = save('joint-nonce.json', jcli('BOB_KEY', ['statechain-transfer'],
 const jSign = save('joint-sign.json', jcli('ALICE_KEY', ['statechain-transfer'], jcli('OPERATOR_KEY', ['statechain-transfer'], jcli('ALICE_KEY', ['statechain-transfer'], jNonce))));
 const closeDone = jcli('OPERATOR_KEY', ['statechain-transfer'], jcli('BOB_KEY', ['statechain-transfer'], jcli('BOB_KEY', ['statechain-transfer'], jSign)));
 save('coin-bob-closed.json', jcli('BOB_KEY', ['statechain-transfer'], closeDone));
+// The same pair withdrawing a third coin cooperatively (a fresh state directory again).
+const pairW = mkdtempSync(join(tmpdir(), 'offchain-fixtures-sc-pair-w-'));
+const wcli = (who: string, args: string[], input = '') =>
+  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args, '--key-env', who, '--state-dir', join(pairW, who), ...CHAIN], {
+    input, env, stdio: ['pipe', 'pipe', process.env.FIXTURES_DEBUG ? 'inherit' : 'ignore'],
+  }).toString();
+const wOffer = wcli('OPERATOR_KEY', ['statechain-deposit', ...TERMS], wcli('ALICE_KEY', ['statechain-deposit', '--start']));
+const wCoinId = (JSON.parse(wOffer) as { coin_id: string }).coin_id;
+wcli('ALICE_KEY', ['statechain-deposit'], wcli('OPERATOR_KEY', ['statechain-deposit'], wcli('ALICE_KEY', ['statechain-deposit', '--funding', fx('funding.hex')], wOffer)));
+const wStart = ['statechain-transfer', '--start', '--coin', wCoinId, '--operator-key', toHex(keyPair(fromHex(key('mint'))).publicKey)];
+writeFileSync(join(pairW, 'part.json'), wcli('BOB_KEY', [...wStart, '--joint-part']));
+let wm = wcli('ALICE_KEY', [...wStart, '--joint-with', join(pairW, 'part.json')]);
+for (const who of ['ALICE_KEY', 'OPERATOR_KEY', 'ALICE_KEY', 'ALICE_KEY', 'BOB_KEY', 'ALICE_KEY', 'OPERATOR_KEY']) wm = wcli(who, ['statechain-transfer'], wm);
+wcli('ALICE_KEY', ['statechain-transfer'], wm);
+wcli('BOB_KEY', ['statechain-transfer'], wm);
+const wTo = ['--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2'];
+const wNonce = save('joint-withdraw-nonce.json', wcli('BOB_KEY', ['statechain-withdraw', '--coin', wCoinId, ...wTo]));
+const wSign = save('joint-withdraw-sign.json', wcli('ALICE_KEY', ['statechain-withdraw'], wcli('OPERATOR_KEY', ['statechain-withdraw'], wcli('ALICE_KEY', ['statechain-withdraw', ...wTo], wNonce))));
+save('joint-withdrawal.json', wcli('BOB_KEY', ['statechain-withdraw'], wSign));
+rmSync(pairW, { recursive: true, force: true });
 rmSync(joint, { recursive: true, force: true });
 console.error('statechain fixtures regenerated');

@@ -4,7 +4,6 @@ import type { CommandResult } from '../lib/cli/base-command.ts';
 import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 import type { JointPending, JointRecord } from '../lib/statechain/joint.ts';
-import type { SendingRecord } from '../lib/statechain/joint-send.ts';
 import type { OwnerContext } from '../lib/statechain/owner.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
 
@@ -68,7 +67,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         const req = await this.decode(schemas.TransferRequestSchema, step.value);
         const ctx = await this.ownerContext(network);
         const tip = await (await this.coinChain(network)).tip();
-        if (await this.jointOwner(store, req.coin_id)) {
+        if (await this.heldJointly(store, req.coin_id)) {
           const send = await import('../lib/statechain/joint-send.ts');
           return { message: await this.jointStep(store, req.coin_id, (r) => send.jointNonce(r, req, tip.height, ctx)) };
         }
@@ -94,7 +93,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
       case 'statechain/transfer-cosigned': {
         const cos = await this.decode(schemas.TransferCosignedSchema, step.value);
         const ctx = await this.ownerContext(network);
-        if (await this.jointOwner(store, cos.coin_id, true)) {
+        if (await this.heldJointly(store, cos.coin_id, true)) {
           const send = await import('../lib/statechain/joint-send.ts');
           return { message: await this.jointStep(store, cos.coin_id, (r) => send.jointSignA(r, cos, ctx)) };
         }
@@ -197,24 +196,6 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
     const { pending, message } = joint.startJointReceive(coinId, operatorKey, b, ctx, backupScript);
     await store.write(`receive-${coinId}`, pending);
     return message;
-  }
-
-  /** We hold the coin as a part of a pair (so a transfer of it is the pair's); `sending` counts too for the operator's answer. */
-  private async jointOwner(store: StateStore, coinId: string, sending = false): Promise<boolean> {
-    const r = await store.read<JointRecord>(`joint-${coinId}`);
-    return r !== undefined && (r.status === 'active' || (sending && (r.status === 'sending' || r.status === 'sent')) || (!sending && r.status === 'sending'));
-  }
-
-  /** One step of a pair's send on this part's record, written before the answer is printed. */
-  private async jointStep<M>(store: StateStore, coinId: string, step: (r: SendingRecord) => Promise<{ record: SendingRecord; message: M }>): Promise<M> {
-    let message: M | undefined;
-    await store.update<SendingRecord>(`joint-${coinId}`, async (current) => {
-      if (current === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `no joint share of coin ${coinId} in ${store.dir}`);
-      const out = await step(current);
-      message = out.message;
-      return out.record;
-    });
-    return message!;
   }
 
   /** A part's record of the coin, written once: a second receipt of the same coin is refused. */

@@ -8,7 +8,9 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
   static override description =
     'Three steps: (1) the owner, with --coin ID --to ADDRESS --fee-rate R, asks the operator to co-sign the spend; (2) the operator checks the ' +
     'request is the current owner\'s and spends exactly the coin, co-signs, and closes the coin; (3) the owner finishes the signature and prints ' +
-    'statechain/spend (with --broadcast, sent to the node and its answer printed).';
+    'statechain/spend (with --broadcast, sent to the node and its answer printed). A coin held by a pair (O = A + B): B starts with --coin, ' +
+    'A answers B\'s statechain/joint-withdraw-nonce with the same --to and --fee-rate, the operator co-signs, A adds its partial signature ' +
+    '(statechain/joint-withdraw-sign), and B prints the signed withdrawal.';
   static override examples = [
     {
       description: 'Step 1, Bob (the fixture coin\'s owner) withdraws it',
@@ -36,6 +38,12 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
       if (f.to === undefined || f['fee-rate'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --to ADDRESS and --fee-rate RATE');
       const { destination, feeRate: rate } = await this.payTo(network, f.to, f['fee-rate']);
       const ctx = await this.ownerContext(network);
+      const store = await this.store(network);
+      if (await this.heldJointly(store, coinId)) {
+        // A pair's withdrawal starts with B's nonce; A answers it with the same --to and --fee-rate.
+        const send = await import('../lib/statechain/joint-send.ts');
+        return { message: await this.jointStep(store, coinId, (r) => send.jointWithdrawNonce(r, destination, rate, ctx)) };
+      }
       return { message: await this.ownerStep(network, coinId, (r) => own.withdrawRequest(r, destination, rate, ctx)) };
     }
     const step = await this.readStep('a statechain/withdraw-request or -cosigned (or --coin to start)');
@@ -47,22 +55,50 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
         const op = await import('../lib/statechain/operator.ts');
         return { message: await this.operatorStep(network, req.coin_id, async (r) => op.cosignWithdrawal(r, req, await this.operatorContext(network))) };
       }
+      case 'statechain/joint-withdraw-nonce': {
+        const msg = await this.decode(schemas.JointWithdrawNonceSchema, step.value);
+        if (f.to === undefined || f['fee-rate'] === undefined) throw new UsageError('E_USAGE', 'the pair\'s withdrawal: A gives the same --to ADDRESS and --fee-rate RATE as B, and gets the same transaction or a refusal');
+        const { destination, feeRate: rate } = await this.payTo(network, f.to, f['fee-rate']);
+        const ctx = await this.ownerContext(network);
+        const send = await import('../lib/statechain/joint-send.ts');
+        return { message: await this.jointStep(await this.store(network), msg.coin_id, (r) => send.jointWithdrawRequest(r, msg, destination, rate, ctx)) };
+      }
+      case 'statechain/joint-withdraw-sign': {
+        const msg = await this.decode(schemas.JointWithdrawSignSchema, step.value);
+        const ctx = await this.ownerContext(network);
+        const send = await import('../lib/statechain/joint-send.ts');
+        const signed = await this.jointStep(await this.store(network), msg.coin_id, async (r) => {
+          const out = await send.jointWithdrawFinish(r, msg, ctx);
+          return { record: out.record, message: out.signed };
+        });
+        return { message: await this.spendMessage(network, msg.coin_id, signed) };
+      }
       case 'statechain/withdraw-cosigned': {
         const cos = await this.decode(schemas.WithdrawCosignedSchema, step.value);
         const ctx = await this.ownerContext(network);
+        const store = await this.store(network);
+        if (await this.heldJointly(store, cos.coin_id, true)) {
+          const send = await import('../lib/statechain/joint-send.ts');
+          return { message: await this.jointStep(store, cos.coin_id, (r) => send.jointWithdrawSignA(r, cos, ctx)) };
+        }
         const signed = await this.ownerStep(network, cos.coin_id, async (r) => {
           const out = await own.withdrawFinish(r, cos, ctx);
           return { record: out.record, message: out.signed };
         });
-        const message: Record<string, unknown> = { type: 'statechain/spend', version: 1, network, coin_id: cos.coin_id, kind: 'withdrawal', txid: signed.txid, hex: signed.hex };
-        if (f.broadcast) {
-          const { fromHex } = await import('../lib/bytes.ts');
-          message.broadcast = { txid: await (await this.chain(network)).broadcast(fromHex(signed.hex)) };
-        }
-        return { message };
+        return { message: await this.spendMessage(network, cos.coin_id, signed) };
       }
       default:
-        throw new MalformedInputError('E_WRONG_MESSAGE', `statechain-withdraw reads statechain/withdraw-request or -cosigned, not ${step.type}`);
+        throw new MalformedInputError('E_WRONG_MESSAGE', `statechain-withdraw reads statechain/withdraw-request, -cosigned, joint-withdraw-nonce or joint-withdraw-sign, not ${step.type}`);
     }
+  }
+
+  /** statechain/spend for a signed withdrawal; with --broadcast, the node's answer too. */
+  private async spendMessage(network: import('../lib/network.ts').Network, coinId: string, signed: { txid: string; hex: string }) {
+    const message: Record<string, unknown> = { type: 'statechain/spend', version: 1, network, coin_id: coinId, kind: 'withdrawal', txid: signed.txid, hex: signed.hex };
+    if (this.flags.broadcast) {
+      const { fromHex } = await import('../lib/bytes.ts');
+      message.broadcast = { txid: await (await this.chain(network)).broadcast(fromHex(signed.hex)) };
+    }
+    return message;
   }
 }

@@ -130,3 +130,40 @@ describe('a statechain coin received by a pair (Alice+Bob) through pipes', () =>
     }
   }, 240_000);
 });
+
+describe('a pair withdraws its coin cooperatively through pipes', () => {
+  it('B builds the withdrawal and gives its nonce, A must name the same one, the operator co-signs, A then B sign; the spend verifies', async () => {
+    const dir = tempDir('offchain-e2e-sc-joint-w-');
+    dirs.push(dir);
+    const f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
+    const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
+    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const P = d.coin.statement.aggregate;
+    const fundingOut = parseTx(readFileSync(d.fundingFile, 'utf8')).outputs[1]!;
+    const start = ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub];
+    const partFile = join(dir.path, 'bob-part.json');
+    writeFileSync(partFile, ok(await f.asAsync('BOB_KEY', [...start, '--joint-part'])));
+    let m = ok(await f.asAsync('ALICE_KEY', [...start, '--joint-with', partFile]));
+    for (const who of ['ALICE_KEY', 'OPERATOR_KEY', 'ALICE_KEY', 'ALICE_KEY', 'BOB_KEY', 'ALICE_KEY', 'OPERATOR_KEY']) m = ok(await f.asAsync(who, ['statechain-transfer'], m));
+    ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], m));
+    ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], m));
+
+    const to = ['--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2'];
+    refused(await f.asAsync('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, ...to]), 'E_WRONG_PART', 5); // B starts
+    const nonce = ok(await f.asAsync('BOB_KEY', ['statechain-withdraw', '--coin', d.coinId, ...to]));
+    expect(JSON.parse(nonce).type).toBe('statechain/joint-withdraw-nonce');
+    const before = files(dir.path);
+    refused(await f.asAsync('ALICE_KEY', ['statechain-withdraw', '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '3'], nonce), 'E_WITHDRAWAL_MISMATCH');
+    expect(files(dir.path)).toEqual(before);
+    const request = ok(await f.asAsync('ALICE_KEY', ['statechain-withdraw', ...to], nonce));
+    const cosigned = ok(await f.asAsync('OPERATOR_KEY', ['statechain-withdraw'], request));
+    const sign = ok(await f.asAsync('ALICE_KEY', ['statechain-withdraw'], cosigned));
+    expect(JSON.parse(sign).type).toBe('statechain/joint-withdraw-sign');
+    const spend = JSON.parse(ok(await f.asAsync('BOB_KEY', ['statechain-withdraw'], sign))) as { kind: string; hex: string };
+    expect(spend.kind).toBe('withdrawal');
+    verifyKeyPathSpend(spend.hex, [{ amount: fundingOut.amount, script: fundingOut.script }], taprootOutput(bytesOf(P).subarray(1)).outputKey);
+    // Repeated, each part's step answers the same; the operator signs nothing more for the coin.
+    expect(ok(await f.asAsync('ALICE_KEY', ['statechain-withdraw'], cosigned))).toBe(sign);
+    expect(JSON.parse(ok(await f.asAsync('BOB_KEY', ['statechain-withdraw'], sign))).hex).toBe(spend.hex);
+  }, 240_000);
+});

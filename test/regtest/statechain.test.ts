@@ -14,7 +14,8 @@
  *   BOLT 3 funding output: that backup is non-final one block early, then mined, and the
  *   channel's first commitment spending it is mined;
  * - the pair's virtual close: Alice+Bob sign three-party to hand a coin to Bob alone; his
- *   backup is final while the pair's is not, and is mined.
+ *   backup is final while the pair's is not, and is mined;
+ * - the pair's cooperative withdrawal, signed three-party: accepted and mined.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
@@ -250,5 +251,18 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await n.mine(1);
     await n.acceptAndMine(coin.backups[2]!);
     expect(await n.mempool(coin.backups[1]!)).toMatchObject({ allowed: false });
+  });
+  it('the pair withdraws cooperatively: B\'s nonce, A\'s request with the same destination, the three-party signature; accepted and mined', async () => {
+    const d = await deposit('ALICE_KEY', 70_000n);
+    await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+    await n.mine(2);
+    await pairReceives(d.coinId);
+    const to = ['--to', n.sweepTo, '--fee-rate', '2'];
+    const nonce = await step('BOB_KEY', ['statechain-withdraw', '--coin', d.coinId, ...to], '', 'statechain/joint-withdraw-nonce');
+    const req = await step('ALICE_KEY', ['statechain-withdraw', ...to], nonce.text, 'statechain/withdraw-request');
+    const cos = await step('OPERATOR_KEY', ['statechain-withdraw'], req.text);
+    const sign = await step('ALICE_KEY', ['statechain-withdraw'], cos.text, 'statechain/joint-withdraw-sign');
+    const spend = (await step<Spend>('BOB_KEY', ['statechain-withdraw'], sign.text, 'statechain/spend')).msg;
+    await n.acceptAndMine(spend.hex);
   });
 });

@@ -21,6 +21,7 @@ import type { OwnerContext, OwnerRecord } from '../statechain/owner.ts';
 import type { Statement } from '../statechain/schemas.ts';
 import type { UnsignedStatement } from '../statechain/statement.ts';
 import type { ChainFacts } from '../statechain/verify.ts';
+import type { SendingRecord } from '../statechain/joint-send.ts';
 import { OffchainCommand } from './base-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from './flags.ts';
 
@@ -143,5 +144,27 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
       return out.record;
     });
     return message!;
+  }
+
+  /** One step of a pair's send or withdrawal on this part's record, written before the answer is printed. */
+  protected async jointStep<M>(store: StateStore, coinId: string, step: (r: SendingRecord) => Promise<{ record: SendingRecord; message: M }>): Promise<M> {
+    let message: M | undefined;
+    await store.update<SendingRecord>(`joint-${coinId}`, async (current) => {
+      if (current === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `no joint share of coin ${coinId} in ${store.dir}`);
+      const out = await step(current);
+      message = out.message;
+      return out.record;
+    });
+    return message!;
+  }
+
+  /**
+   * We hold the coin as a part of a pair, so a step on it is the pair's: an active (or
+   * sending) joint record; with `answering`, also one waiting for (or past) the operator's answer.
+   */
+  protected async heldJointly(store: StateStore, coinId: string, answering = false): Promise<boolean> {
+    const r = await store.read<SendingRecord>(`joint-${coinId}`);
+    if (r === undefined) return false;
+    return r.status === 'active' || r.status === 'sending' || (answering && (r.status === 'sent' || r.status === 'withdrawing' || r.status === 'withdrawn'));
   }
 }

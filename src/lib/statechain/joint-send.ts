@@ -12,6 +12,14 @@
  *   A         jointSignA         → joint-sign        (A's partial signature, a + x₁ sealed to B, the binding)
  *   B         jointPackage       → transfer-package  (B's partial signature, t₁ = a + x₁ + b sealed to the receiver)
  *
+ * and withdraws it cooperatively (both parts name the same destination and fee rate):
+ *
+ *   B         jointWithdrawNonce   → joint-withdraw-nonce (the withdrawal B built, B's nonce)
+ *   A         jointWithdrawRequest → withdraw-request     (the same withdrawal; owner nonce = A's + B's)
+ *   operator  cosignWithdrawal     → withdraw-cosigned
+ *   A         jointWithdrawSignA   → joint-withdraw-sign  (A's partial signature)
+ *   B         jointWithdrawFinish  → the signed withdrawal
+ *
  * Invariants: each part builds the backup itself and signs only that; each part's secret
  * nonce is consumed on disk before its partial signature leaves; every partial signature
  * is checked before aggregation; B checks (a + x₁)·G = A + X₁ before it uses it, so t₁ is
@@ -25,8 +33,8 @@ import { parsePublicKey } from '../keys/keys.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
 import { coinSighash, finishSpend } from './coin.ts';
 import type { JointPart, JointRecord } from './joint.ts';
-import { issueOwnerNonce, newShare, nonceContext, sign, signingTx, type OwnerContext } from './owner.ts';
-import type { JointNonceSchema, JointSignSchema, TransferCosignedSchema, TransferRequestSchema } from './schemas.ts';
+import { issueOwnerNonce, newShare, nonceContext, sign, signingTx, withdrawalTransaction, type OwnerContext } from './owner.ts';
+import type { JointNonceSchema, JointSignSchema, JointWithdrawNonceSchema, JointWithdrawSignSchema, TransferCosignedSchema, TransferRequestSchema, WithdrawCosignedSchema } from './schemas.ts';
 import { sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
 import { aggregate, partialSign, partialVerify, type SessionInput } from './signer.ts';
 import { checkStatement } from './statement.ts';
@@ -39,7 +47,10 @@ type Msg<S extends import('@sinclair/typebox').TObject> = Static<S>;
 /** A part's send under way, kept in its joint record. */
 export type JointSend = { request: Msg<typeof TransferRequestSchema>; backup_tx: string; pubnonce: string; b_pubnonce?: string; transfer_id?: string; package?: Record<string, unknown> };
 
-export type SendingRecord = JointRecord & { joint_send?: JointSend | null };
+/** A part's withdrawal under way: its own nonce, B's (at A), and the answer to print again. */
+export type JointWithdraw = { pubnonce: string; b_pubnonce?: string; answer?: Record<string, unknown> };
+
+export type SendingRecord = JointRecord & { joint_send?: JointSend | null; joint_withdraw?: JointWithdraw | null };
 
 const purposeOf = (index: number) => `transfer/part${index}`;
 
@@ -177,4 +188,83 @@ export async function jointPackage(record: SendingRecord, msg: Msg<typeof JointS
     transfer: { transfer_id: msg.transfer_id, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share }, joint_send: { ...send, transfer_id: msg.transfer_id, package: message },
   };
   return { record: next, message };
+}
+
+// ---- the pair's cooperative withdrawal ------------------------------------------------
+
+/** B, withdrawal step 1: the withdrawal built from our record, and our nonce for it. */
+export async function jointWithdrawNonce(record: SendingRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
+  requireActive(record, 1);
+  const tx = withdrawalTransaction(record, destination, feeRate);
+  const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part1', tx.id));
+  const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce }, joint_withdraw: { pubnonce } };
+  const body = { type: 'statechain/joint-withdraw-nonce', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), pubnonce };
+  return { record: next, message: sign(body.type, body, 'part_sig', ctx) };
+}
+
+/** A, withdrawal step 2: the same withdrawal from our own --to and --fee-rate, our nonce; the pair's request to the operator. */
+export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeof JointWithdrawNonceSchema>, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
+  requireActive(record, 0);
+  if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this nonce is for coin ${msg.coin_id}`);
+  requirePartSig(msg, record.joint.parts[1]!.auth, 'B');
+  const tx = withdrawalTransaction(record, destination, feeRate);
+  if (toHex(tx.unsignedTx) !== msg.tx) throw new RefusedError('E_WITHDRAWAL_MISMATCH', 'B\'s withdrawal is not the one our --to and --fee-rate make: agree on both first');
+  const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
+  const ownerPubnonce = toHex(jointPubnonce([fromHex(pubnonce, 'pubnonce', 66), fromHex(msg.pubnonce, 'B\'s pubnonce', 66)]));
+  const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: msg.tx, pubnonce: ownerPubnonce }, joint_withdraw: { pubnonce, b_pubnonce: msg.pubnonce } };
+  const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: msg.tx, owner_pubnonce: ownerPubnonce };
+  return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
+}
+
+/** The operator's answer to the pair's withdrawal, as each part checks it. */
+function checkWithdrawCosigned(record: SendingRecord, cos: Msg<typeof WithdrawCosignedSchema>, ownerPubnonce: string) {
+  const st = checkStatement(cos.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
+  const tx = signingTx(record, 'withdraw');
+  if (st.status !== 'withdrawn' || cos.txid !== tx.id) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s answer is not the withdrawal we asked for');
+  if (st.owner_share !== record.share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
+  if (cos.owner_pubnonce !== ownerPubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
+  return { st, tx };
+}
+
+/** A, withdrawal step 4: the operator's partial signature checked, our nonce consumed, our partial signature for B. */
+export async function jointWithdrawSignA(record: SendingRecord, cos: Msg<typeof WithdrawCosignedSchema>, ctx: OwnerContext) {
+  const w = record.joint_withdraw;
+  if (record.status === 'withdrawn' && w?.answer) return { record, message: w.answer };
+  if (record.joint.index !== 0) throw new StateConflictError('E_WRONG_PART', 'this step is part A\'s; we are part B of the pair');
+  if (record.status !== 'withdrawing' || !w?.b_pubnonce) throw new StateConflictError('E_NOT_SIGNING', 'no withdrawal of this pair is waiting for the operator');
+  const { st, tx } = checkWithdrawCosigned(record, cos, record.signing!.pubnonce);
+  const input = session(record, st.operator_share, [fromHex(w.pubnonce, 'pubnonce', 66), fromHex(w.b_pubnonce, 'B\'s pubnonce', 66), fromHex(cos.operator_pubnonce, 'operator_pubnonce', 66)], coinSighash(tx));
+  if (!partialVerify(input, 2, fromHex(cos.operator_psig, 'operator_psig', 32))) throw new RefusedError('E_BAD_PARTIAL_SIG', 'the operator\'s partial signature does not verify for this withdrawal');
+  const secnonce = await ctx.nonces.take(input.pubnonces[0]!, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
+  const a = fromHex(record.share_secret, 'part', 32);
+  const psig = partialSign(input, 0, secnonce, a);
+  a.fill(0);
+  const body = { type: 'statechain/joint-withdraw-sign', version: 1, network: ctx.network, coin_id: record.coin_id, cosigned: cos, a_pubnonce: w.pubnonce, a_psig: toHex(psig) };
+  const message = sign(body.type, body, 'part_sig', ctx);
+  return { record: { ...record, status: 'withdrawn' as const, statement: cos.statement, signing: null, joint_withdraw: { ...w, answer: message } }, message };
+}
+
+/** B, withdrawal step 5: every partial signature checked, our nonce consumed, the signed withdrawal. */
+export async function jointWithdrawFinish(record: SendingRecord, msg: Msg<typeof JointWithdrawSignSchema>, ctx: OwnerContext) {
+  const w = record.joint_withdraw;
+  if (record.status === 'withdrawn' && w?.answer) return { record, signed: w.answer as { txid: string; hex: string } };
+  if (record.joint.index !== 1) throw new StateConflictError('E_WRONG_PART', 'this step is part B\'s; we are part A of the pair');
+  if (record.status !== 'withdrawing' || !w) throw new StateConflictError('E_NOT_SIGNING', 'we gave no nonce for a withdrawal of this coin');
+  if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this is for coin ${msg.coin_id}`);
+  requirePartSig(msg, record.joint.parts[0]!.auth, 'A');
+  const cos = msg.cosigned as Msg<typeof WithdrawCosignedSchema>;
+  const ownerPubnonce = toHex(jointPubnonce([fromHex(msg.a_pubnonce, 'A\'s pubnonce', 66), fromHex(w.pubnonce, 'pubnonce', 66)]));
+  const { st, tx } = checkWithdrawCosigned(record, cos, ownerPubnonce);
+  const input = session(record, st.operator_share, [fromHex(msg.a_pubnonce, 'A\'s pubnonce', 66), fromHex(w.pubnonce, 'pubnonce', 66), fromHex(cos.operator_pubnonce, 'operator_pubnonce', 66)], coinSighash(tx));
+  const aPsig = fromHex(msg.a_psig, 'a_psig', 32);
+  const operatorPsig = fromHex(cos.operator_psig, 'operator_psig', 32);
+  if (!partialVerify(input, 0, aPsig)) throw new RefusedError('E_BAD_PARTIAL_SIG', 'A\'s partial signature does not verify for this withdrawal');
+  if (!partialVerify(input, 2, operatorPsig)) throw new RefusedError('E_BAD_PARTIAL_SIG', 'the operator\'s partial signature does not verify for this withdrawal');
+  const secnonce = await ctx.nonces.take(input.pubnonces[1]!, nonceContext(record.coin_id, 'withdraw/part1', tx.id));
+  const b = fromHex(record.share_secret, 'part', 32);
+  const bPsig = partialSign(input, 1, secnonce, b);
+  b.fill(0);
+  const done = finishSpend(tx, aggregate(input, [aPsig, bPsig, operatorPsig]));
+  const signed = { txid: done.txid, hex: done.hex };
+  return { record: { ...record, status: 'withdrawn' as const, statement: cos.statement, signing: null, joint_withdraw: { ...w, answer: signed } }, signed };
 }

@@ -79,7 +79,20 @@ export function checkReceiverPossession(coinId: string, req: { receiver_share: s
 
 /** The joint owner's public nonce: each of the two points summed over the parts. */
 export function jointPubnonce(pubnonces: readonly Uint8Array[]): Uint8Array {
-  const sum = (at: number) => pubnonces.map((n) => secp256k1.Point.fromBytes(n.subarray(at, at + 33))).reduce((a, b) => a.add(b)).toBytes(true);
+  const sum = (at: number) => {
+    const total = pubnonces
+      .map((n, i) => {
+        try {
+          if (n.length !== 66) throw new Error('length');
+          return secp256k1.Point.fromBytes(n.subarray(at, at + 33));
+        } catch {
+          throw new RefusedError('E_BAD_PUBNONCE', `part ${i}'s public nonce is not two points on the curve`);
+        }
+      })
+      .reduce((a, b) => a.add(b));
+    if (total.is0()) throw new RefusedError('E_BAD_PUBNONCE', 'the parts\' nonces sum to infinity');
+    return total.toBytes(true);
+  };
   return concatBytes(sum(0), sum(33));
 }
 

@@ -198,9 +198,8 @@ export async function depositFinish(record: OwnerRecord, cosigned: Msg<typeof De
   return { ...record, status: 'active', statement: cosigned.statement, backups: [signed.hex], signing: null };
 }
 
-/** Withdrawal step 1: the whole coin, less the fee, to `destination`. */
-export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
-  if (!['active', 'sending', 'sent', 'withdrawing'].includes(record.status)) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner withdraws it`);
+/** The withdrawal: the whole coin, less the fee at `feeRate`, to `destination` (one input, one output). */
+export function withdrawalTransaction(record: Pick<OwnerRecord, 'statement'>, destination: Uint8Array, feeRate: number): Transaction {
   const st = record.statement;
   const outpoint = parseOutpointText(st.outpoint!);
   const amount = BigInt(st.amount_sat!);
@@ -211,6 +210,13 @@ export async function withdrawRequest(record: OwnerRecord, destination: Uint8Arr
   const key = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share'));
   tx.addInput({ txid: outpoint.txid, index: outpoint.vout, sequence: 0xffff_fffd, witnessUtxo: { script: key.script, amount } });
   tx.addOutput({ script: destination, amount: amount - fee });
+  return tx;
+}
+
+/** Withdrawal step 1: the whole coin, less the fee, to `destination`. */
+export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
+  if (!['active', 'sending', 'sent', 'withdrawing'].includes(record.status)) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner withdraws it`);
+  const tx = withdrawalTransaction(record, destination, feeRate);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw', tx.id));
   const next: OwnerRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce } };
   const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), owner_pubnonce: pubnonce };

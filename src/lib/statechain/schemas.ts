@@ -255,6 +255,21 @@ export const WithdrawCosignedSchema = messageSchema('statechain/withdraw-cosigne
   statement: StatementSchema,
 });
 
+export const JointWithdrawNonceSchema = messageSchema('statechain/joint-withdraw-nonce', 'B → A, a pair withdrawing its coin: the withdrawal B built and B\'s nonce for it; signed by B.', {
+  coin_id: CoinId,
+  tx: TxHex('the withdrawal, unsigned: A rebuilds it from its own --to and --fee-rate and must get these bytes'),
+  pubnonce: Pubnonce('B'),
+  part_sig: Sig('B (its authentication key)'),
+});
+
+export const JointWithdrawSignSchema = messageSchema('statechain/joint-withdraw-sign', 'A → B, a pair withdrawing its coin: the operator\'s answer and A\'s partial signature; signed by A.', {
+  coin_id: CoinId,
+  cosigned: WithdrawCosignedSchema,
+  a_pubnonce: Pubnonce('A'),
+  a_psig: Psig('A'),
+  part_sig: Sig('A (its authentication key)'),
+});
+
 export const SpendSchema = messageSchema('statechain/spend', 'A signed spend of (or from) the coin, ready to broadcast: a withdrawal or a backup (with its CPFP child).', {
   coin_id: CoinId,
   kind: Type.Union([Type.Literal('withdrawal'), Type.Literal('backup')]),
@@ -283,6 +298,6 @@ export const VerifiedSchema = messageSchema('statechain/verified', 'The receiver
 export const STATECHAIN_SCHEMAS = [
   DepositRequestSchema, DepositOfferSchema, DepositBackupSchema, DepositCosignedSchema, CoinSchema,
   TransferRequestSchema, TransferSignSchema, TransferCosignedSchema, TransferPackageSchema, TransferAcceptSchema, TransferDoneSchema,
-  JointPartSchema, JointHandoffSchema, JointT2Schema, JointNonceSchema, JointSignSchema,
+  JointPartSchema, JointHandoffSchema, JointT2Schema, JointNonceSchema, JointSignSchema, JointWithdrawNonceSchema, JointWithdrawSignSchema,
   WithdrawRequestSchema, WithdrawCosignedSchema, SpendSchema, VerifiedSchema,
 ];

@@ -178,7 +178,7 @@ describe('statechain decoders and steps never crash on a mutated message', () =>
     }
   }, 300_000);
 
-  it('a pair sending its coin: joint-nonce (to A) and joint-sign (to B), one leaf mutated, as sent and re-signed', async () => {
+  it('a pair sending or withdrawing its coin: joint-nonce, joint-sign, joint-withdraw-nonce, joint-withdraw-sign, one leaf mutated, as sent and re-signed', async () => {
     const p = await pairOwned();
     const carol = party('fuzz-send-carol');
     const req = tr.startReceive(p.coinId, p.d.operator.auth.publicKey, carol);
@@ -193,7 +193,16 @@ describe('statechain decoders and steps never crash on a mutated message', () =>
     };
     // A mutation that passes every check up to the nonce consumes it; later cases then meet
     // E_NONCE_USED — a coded refusal too. What matters here: never a raw exception.
+    // The same pair withdrawing a second coin.
+    const w = await pairOwned();
+    const dest = Uint8Array.from([0x00, 0x14, ...new Uint8Array(20).fill(4)]);
+    const wNonce = await send.jointWithdrawNonce(w.recB, dest, 2, w.bob);
+    const wReq = await send.jointWithdrawRequest(w.recA, wNonce.message as never, dest, 2, w.alice);
+    const wCos = op.cosignWithdrawal(w.opRecord, wReq.message as never, w.d.opCtx);
+    const wSign = await send.jointWithdrawSignA(wReq.record, wCos.message as never, w.alice);
     const cases: [string, Json, (v: unknown) => unknown, (v: Json) => Json][] = [
+      ['joint-withdraw-nonce → A', wNonce.message as Json, (v) => send.jointWithdrawRequest(w.recA, decodeMessage(schemas.JointWithdrawNonceSchema, v), dest, 2, w.alice), resignBy(w.bob.auth.secretKey)],
+      ['joint-withdraw-sign → B', wSign.message as Json, (v) => send.jointWithdrawFinish(wNonce.record, decodeMessage(schemas.JointWithdrawSignSchema, v), w.bob), resignBy(w.alice.auth.secretKey)],
       ['joint-nonce → A', nonce.message as Json, (v) => send.jointTransferSign(p.recA, decodeMessage(schemas.JointNonceSchema, v), 200, p.alice), resignBy(p.bob.auth.secretKey)],
       ['joint-sign → B', signA.message as Json, (v) => send.jointPackage(nonce.record, decodeMessage(schemas.JointSignSchema, v), p.bob), resignBy(p.alice.auth.secretKey)],
     ];
