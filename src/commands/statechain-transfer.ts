@@ -1,10 +1,9 @@
 import { Flags } from '@oclif/core';
-import { readFileSync } from 'node:fs';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 import type { JointPending, JointRecord } from '../lib/statechain/joint.ts';
-import type { OwnerContext } from '../lib/statechain/owner.ts';
+import type { OwnerContext, OwnerRecord } from '../lib/statechain/owner.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
 
 export default class StatechainTransfer extends StatechainCommand<typeof StatechainTransfer> {
@@ -112,8 +111,8 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         const ctx = await this.ownerContext(network);
         if ('parts' in pending) {
           const joint = await import('../lib/statechain/joint.ts');
-          const facts = await this.chainFacts(network, tr.openPackage(pkg, { coin_id: pending.coin_id, auth: pending.parts[0]!.auth } as never, ctx.auth.secretKey).statement);
-          const out = joint.jointTakePackage(pkg, pending, facts, ctx);
+          const inner = joint.openJointPackage(pkg, pending, ctx.auth.secretKey);
+          const out = joint.jointTakePackage(pkg, pending, await this.chainFacts(network, inner.statement), ctx, inner);
           await this.keepJoint(store, out.record); // a and the chain on disk before u leaves
           await store.remove(`receive-${pkg.coin_id}`);
           return { message: out.message };
@@ -143,8 +142,8 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         }
         if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we made no part for coin ${msg.coin_id} (run step 1 with --start --joint-part first, same --state-dir)`);
         const ctx = await this.ownerContext(network);
-        const facts = await this.chainFacts(network, joint.handoffStatement(msg, pending, ctx.auth.secretKey));
-        const out = joint.jointTakeHandoff(msg, pending, facts, ctx);
+        const inner = joint.openHandoffFor(msg, pending, ctx.auth.secretKey);
+        const out = joint.jointTakeHandoff(msg, pending, await this.chainFacts(network, inner.statement), ctx, inner);
         await this.keepJoint(store, out.record); // b and the chain on disk before t₂ leaves
         await store.remove(`part-${msg.coin_id}`);
         return { message: out.message };
@@ -158,15 +157,13 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
       case 'statechain/transfer-done': {
         const done = await this.decode(schemas.TransferDoneSchema, step.value);
         const held = await store.read<JointRecord>(`joint-${done.coin_id}`);
-        if (held !== undefined && (held.status === 'receiving' || held.status === 'active')) {
-          let kept: JointRecord | undefined;
-          await store.update<JointRecord>(`joint-${done.coin_id}`, (r) => (kept = { ...r!, ...tr.finishReceive(r!, done) } as JointRecord));
-          return { message: tr.coinView(kept!, (await (await this.coinChain(network)).tip().catch(() => undefined))?.height) };
-        }
-        const record = await this.ownerStep(network, done.coin_id, async (r) => {
-          const next = tr.finishReceive(r, done);
+        const finish = async <R extends OwnerRecord>(r: R) => {
+          const next = tr.finishReceive(r, done) as R;
           return { record: next, message: next };
-        });
+        };
+        const record = held !== undefined && (held.status === 'receiving' || held.status === 'active')
+          ? await this.jointStep(store, done.coin_id, finish)
+          : await this.ownerStep(network, done.coin_id, finish);
         return { message: tr.coinView(record, (await (await this.coinChain(network)).tip().catch(() => undefined))?.height) };
       }
       default:
@@ -185,14 +182,11 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
       await store.write(`part-${coinId}`, pending);
       return message;
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(readFileSync(f['joint-with']!, 'utf8'));
-    } catch (e) {
-      throw new MalformedInputError('E_MALFORMED_MESSAGE', `--joint-with: not a JSON statechain/joint-part message (${(e as Error).message.split('\n')[0]})`);
-    }
+    const { readInputBytes, detectFormat } = await import('../lib/cli/input.ts');
+    const doc = detectFormat(await readInputBytes({ path: f['joint-with'], stdin: process.stdin }));
+    if (doc.format !== 'json') throw new MalformedInputError('E_MALFORMED_MESSAGE', '--joint-with: not a JSON statechain/joint-part message');
     const schemas = await import('../lib/statechain/schemas.ts');
-    const b = await this.decode(schemas.JointPartSchema, value);
+    const b = await this.decode(schemas.JointPartSchema, doc.value);
     const { pending, message } = joint.startJointReceive(coinId, operatorKey, b, ctx, backupScript);
     await store.write(`receive-${coinId}`, pending);
     return message;

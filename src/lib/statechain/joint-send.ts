@@ -32,20 +32,18 @@ import { RefusedError, StateConflictError } from '../errors.ts';
 import { parsePublicKey } from '../keys/keys.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
 import { coinSighash, finishSpend } from './coin.ts';
-import type { JointPart, JointRecord } from './joint.ts';
-import { issueOwnerNonce, newShare, nonceContext, sign, signingTx, withdrawalTransaction, type OwnerContext } from './owner.ts';
+import { checkWithdrawCosigned, issueOwnerNonce, newShare, nonceContext, sign, withdrawalTransaction, type OwnerContext } from './owner.ts';
 import type { JointNonceSchema, JointSignSchema, JointWithdrawNonceSchema, JointWithdrawSignSchema, TransferCosignedSchema, TransferRequestSchema, WithdrawCosignedSchema } from './schemas.ts';
 import { sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
 import { aggregate, partialSign, partialVerify, type SessionInput } from './signer.ts';
-import { checkStatement } from './statement.ts';
-import { jointPubnonce, requirePartSig } from './joint.ts';
-import { checkTransferRequest, nextBackup } from './transfer.ts';
+import { jointPubnonce, type JointPart, type JointRecord } from './joint.ts';
+import { checkTransferCosigned, checkTransferRequest, nextBackup, openX1, requireSig, transferSignMessage } from './transfer.ts';
 import { bindingBody } from './verify.ts';
 
 type Msg<S extends import('@sinclair/typebox').TObject> = Static<S>;
 
 /** A part's send under way, kept in its joint record. */
-export type JointSend = { request: Msg<typeof TransferRequestSchema>; backup_tx: string; pubnonce: string; b_pubnonce?: string; transfer_id?: string; package?: Record<string, unknown> };
+export type JointSend = { request: Msg<typeof TransferRequestSchema>; pubnonce: string; b_pubnonce?: string; transfer_id?: string; package?: Record<string, unknown> };
 
 /** A part's withdrawal under way: its own nonce, B's (at A), and the answer to print again. */
 export type JointWithdraw = { pubnonce: string; b_pubnonce?: string; answer?: Record<string, unknown> };
@@ -70,7 +68,7 @@ export async function jointNonce(record: SendingRecord, req: Msg<typeof Transfer
   checkTransferRequest(record, req);
   const { backup } = nextBackup(record, req, tipHeight);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, purposeOf(1), backup.id));
-  const next: SendingRecord = { ...record, status: 'sending', signing: { purpose: 'transfer', tx: toHex(backup.unsignedTx), pubnonce }, joint_send: { request: req, backup_tx: toHex(backup.unsignedTx), pubnonce } };
+  const next: SendingRecord = { ...record, status: 'sending', signing: { purpose: 'transfer', tx: toHex(backup.unsignedTx), pubnonce }, joint_send: { request: req, pubnonce } };
   const body = { type: 'statechain/joint-nonce', version: 1, network: ctx.network, coin_id: record.coin_id, request: req, backup_txid: backup.id, pubnonce };
   return { record: next, message: sign(body.type, body, 'part_sig', ctx) };
 }
@@ -79,7 +77,7 @@ export async function jointNonce(record: SendingRecord, req: Msg<typeof Transfer
 export async function jointTransferSign(record: SendingRecord, msg: Msg<typeof JointNonceSchema>, tipHeight: number, ctx: OwnerContext) {
   requireActive(record, 0);
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this nonce is for coin ${msg.coin_id}`);
-  requirePartSig(msg, record.joint.parts[1]!.auth, 'B');
+  requireSig(msg, 'part_sig', record.joint.parts[1]!.auth, 'B');
   const req = msg.request as Msg<typeof TransferRequestSchema>;
   checkTransferRequest(record, req);
   const { locktime, backup } = nextBackup(record, req, tipHeight);
@@ -91,31 +89,15 @@ export async function jointTransferSign(record: SendingRecord, msg: Msg<typeof J
     ...record, status: 'sending',
     signing: { purpose: 'transfer', tx: toHex(backup.unsignedTx), pubnonce: ownerPubnonce },
     transfer: { transfer_id: transferId, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share },
-    joint_send: { request: req, backup_tx: toHex(backup.unsignedTx), pubnonce, b_pubnonce: msg.pubnonce, transfer_id: transferId },
+    joint_send: { request: req, pubnonce, b_pubnonce: msg.pubnonce, transfer_id: transferId },
   };
-  const body = {
-    type: 'statechain/transfer-sign', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: transferId,
-    receiver_auth: req.receiver_auth, receiver_share: req.receiver_share,
-    ...(req.receiver_pop === undefined ? {} : { receiver_pop: req.receiver_pop }), ...(req.receiver_parts === undefined ? {} : { receiver_parts: req.receiver_parts }), locktime,
-    backup_tx: toHex(backup.unsignedTx), ...(req.backup_script === undefined ? {} : { backup_script: req.backup_script }), owner_pubnonce: ownerPubnonce,
-  };
-  return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
+  return { record: next, message: transferSignMessage(record.coin_id, req, { transferId, locktime, backup, ownerPubnonce }, ctx) };
 }
 
-/** The operator's answer, as each part checks it: our transfer, our backup, counted once more, the pair's nonce. */
+/** The operator's answer as each part checks it (./transfer.ts), for this pair's transfer to the receiver it asked for. */
 function checkCosigned(record: SendingRecord, cos: Msg<typeof TransferCosignedSchema>, send: JointSend, transferId: string, ownerPubnonce: string) {
-  const st = checkStatement(cos.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
-  const tx = signingTx(record, 'transfer');
-  const t = st.transfer;
-  if (cos.transfer_id !== transferId || st.status !== 'transferring' || t === null || t.transfer_id !== transferId || t.receiver_share !== send.request.receiver_share || t.receiver_auth !== send.request.receiver_auth) {
-    throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not describe our transfer');
-  }
-  if (st.count !== record.backups.length + 1 || st.backups[st.count - 1]?.txid !== tx.id || cos.backup_txid !== tx.id) {
-    throw new RefusedError('E_BACKUP_COUNT', `the operator counts ${st.count} backups; we hold ${record.backups.length} and asked for one more`);
-  }
-  if (st.owner_share !== record.share || st.operator_share !== record.statement.operator_share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
-  if (cos.owner_pubnonce !== ownerPubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
-  return { st, tx, x1Point: t.x1_point };
+  if (cos.transfer_id !== transferId) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not describe our transfer');
+  return checkTransferCosigned(record, cos, { transfer_id: transferId, receiver_share: send.request.receiver_share, receiver_auth: send.request.receiver_auth }, ownerPubnonce);
 }
 
 /** A, step 4: our partial signature (nonce consumed first), a + x₁ sealed to B, and the binding for the receiver. */
@@ -124,10 +106,8 @@ export async function jointSignA(record: SendingRecord, cos: Msg<typeof Transfer
   requireActive(record, 0);
   const send = record.joint_send;
   if (record.status !== 'sending' || !send?.transfer_id || !send.b_pubnonce) throw new StateConflictError('E_NOT_SIGNING', 'no transfer of this pair is waiting for the operator');
-  const { st, tx, x1Point } = checkCosigned(record, cos, send, send.transfer_id, record.signing!.pubnonce);
-  const x1Msg = unsealJson(ctx.auth.secretKey, cos.x1_sealed, `${record.coin_id}/${send.transfer_id}/x1`, 'x1_sealed') as { x1?: unknown };
-  const x1 = typeof x1Msg.x1 === 'string' ? int(fromHex(x1Msg.x1, 'x1', 32)) : -1n;
-  if (x1 <= 0n || x1 >= N || toHex(secp256k1.getPublicKey(bytes32(x1), true)) !== x1Point) throw new RefusedError('E_BAD_X1', 'the sealed x₁ is not the X₁ in the operator\'s statement');
+  const { st, tx } = checkCosigned(record, cos, send, send.transfer_id, record.signing!.pubnonce);
+  const x1 = openX1(record.coin_id, cos, st, ctx.auth.secretKey);
   const input = session(record, st.operator_share, [fromHex(send.pubnonce, 'pubnonce', 66), fromHex(send.b_pubnonce, 'B\'s pubnonce', 66), fromHex(cos.operator_pubnonce, 'operator_pubnonce', 66)], coinSighash(tx));
   const operatorPsig = fromHex(cos.operator_psig, 'operator_psig', 32);
   if (!partialVerify(input, 2, operatorPsig)) throw new RefusedError('E_BAD_PARTIAL_SIG', 'the operator\'s partial signature does not verify for this backup');
@@ -153,10 +133,11 @@ export async function jointPackage(record: SendingRecord, msg: Msg<typeof JointS
   const send = record.joint_send;
   if (record.status !== 'sending' || !send) throw new StateConflictError('E_NOT_SIGNING', 'we gave no nonce for a transfer of this coin');
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this is for coin ${msg.coin_id}`);
-  requirePartSig(msg, record.joint.parts[0]!.auth, 'A');
+  requireSig(msg, 'part_sig', record.joint.parts[0]!.auth, 'A');
   const cos = msg.cosigned as Msg<typeof TransferCosignedSchema>;
   const ownerPubnonce = toHex(jointPubnonce([fromHex(msg.a_pubnonce, 'A\'s pubnonce', 66), fromHex(send.pubnonce, 'pubnonce', 66)]));
-  const { st, tx, x1Point } = checkCosigned(record, cos, send, msg.transfer_id, ownerPubnonce);
+  const { st, tx } = checkCosigned(record, cos, send, msg.transfer_id, ownerPubnonce);
+  const x1Point = st.transfer!.x1_point;
   const input = session(record, st.operator_share, [fromHex(msg.a_pubnonce, 'A\'s pubnonce', 66), fromHex(send.pubnonce, 'pubnonce', 66), fromHex(cos.operator_pubnonce, 'operator_pubnonce', 66)], coinSighash(tx));
   const aPsig = fromHex(msg.a_psig, 'a_psig', 32);
   const operatorPsig = fromHex(cos.operator_psig, 'operator_psig', 32);
@@ -206,7 +187,7 @@ export async function jointWithdrawNonce(record: SendingRecord, destination: Uin
 export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeof JointWithdrawNonceSchema>, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
   requireActive(record, 0);
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this nonce is for coin ${msg.coin_id}`);
-  requirePartSig(msg, record.joint.parts[1]!.auth, 'B');
+  requireSig(msg, 'part_sig', record.joint.parts[1]!.auth, 'B');
   const tx = withdrawalTransaction(record, destination, feeRate);
   if (toHex(tx.unsignedTx) !== msg.tx) throw new RefusedError('E_WITHDRAWAL_MISMATCH', 'B\'s withdrawal is not the one our --to and --fee-rate make: agree on both first');
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
@@ -216,14 +197,11 @@ export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeo
   return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
 }
 
-/** The operator's answer to the pair's withdrawal, as each part checks it. */
-function checkWithdrawCosigned(record: SendingRecord, cos: Msg<typeof WithdrawCosignedSchema>, ownerPubnonce: string) {
-  const st = checkStatement(cos.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
-  const tx = signingTx(record, 'withdraw');
-  if (st.status !== 'withdrawn' || cos.txid !== tx.id) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s answer is not the withdrawal we asked for');
-  if (st.owner_share !== record.share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
-  if (cos.owner_pubnonce !== ownerPubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
-  return { st, tx };
+/** The operator's answer to the pair's withdrawal as each part checks it (./owner.ts), the pair's share unchanged. */
+function checkPairWithdrawal(record: SendingRecord, cos: Msg<typeof WithdrawCosignedSchema>, ownerPubnonce: string) {
+  const out = checkWithdrawCosigned(record, cos, ownerPubnonce);
+  if (out.st.owner_share !== record.share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
+  return out;
 }
 
 /** A, withdrawal step 4: the operator's partial signature checked, our nonce consumed, our partial signature for B. */
@@ -232,7 +210,7 @@ export async function jointWithdrawSignA(record: SendingRecord, cos: Msg<typeof 
   if (record.status === 'withdrawn' && w?.answer) return { record, message: w.answer };
   if (record.joint.index !== 0) throw new StateConflictError('E_WRONG_PART', 'this step is part A\'s; we are part B of the pair');
   if (record.status !== 'withdrawing' || !w?.b_pubnonce) throw new StateConflictError('E_NOT_SIGNING', 'no withdrawal of this pair is waiting for the operator');
-  const { st, tx } = checkWithdrawCosigned(record, cos, record.signing!.pubnonce);
+  const { st, tx } = checkPairWithdrawal(record, cos, record.signing!.pubnonce);
   const input = session(record, st.operator_share, [fromHex(w.pubnonce, 'pubnonce', 66), fromHex(w.b_pubnonce, 'B\'s pubnonce', 66), fromHex(cos.operator_pubnonce, 'operator_pubnonce', 66)], coinSighash(tx));
   if (!partialVerify(input, 2, fromHex(cos.operator_psig, 'operator_psig', 32))) throw new RefusedError('E_BAD_PARTIAL_SIG', 'the operator\'s partial signature does not verify for this withdrawal');
   const secnonce = await ctx.nonces.take(input.pubnonces[0]!, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
@@ -251,10 +229,10 @@ export async function jointWithdrawFinish(record: SendingRecord, msg: Msg<typeof
   if (record.joint.index !== 1) throw new StateConflictError('E_WRONG_PART', 'this step is part B\'s; we are part A of the pair');
   if (record.status !== 'withdrawing' || !w) throw new StateConflictError('E_NOT_SIGNING', 'we gave no nonce for a withdrawal of this coin');
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this is for coin ${msg.coin_id}`);
-  requirePartSig(msg, record.joint.parts[0]!.auth, 'A');
+  requireSig(msg, 'part_sig', record.joint.parts[0]!.auth, 'A');
   const cos = msg.cosigned as Msg<typeof WithdrawCosignedSchema>;
   const ownerPubnonce = toHex(jointPubnonce([fromHex(msg.a_pubnonce, 'A\'s pubnonce', 66), fromHex(w.pubnonce, 'pubnonce', 66)]));
-  const { st, tx } = checkWithdrawCosigned(record, cos, ownerPubnonce);
+  const { st, tx } = checkPairWithdrawal(record, cos, ownerPubnonce);
   const input = session(record, st.operator_share, [fromHex(msg.a_pubnonce, 'A\'s pubnonce', 66), fromHex(w.pubnonce, 'pubnonce', 66), fromHex(cos.operator_pubnonce, 'operator_pubnonce', 66)], coinSighash(tx));
   const aPsig = fromHex(msg.a_psig, 'a_psig', 32);
   const operatorPsig = fromHex(cos.operator_psig, 'operator_psig', 32);

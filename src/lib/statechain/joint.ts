@@ -19,8 +19,8 @@
  * read transfer-done. Each keeps `joint-<coin>` (its part secret and the chain) before its
  * step's answer leaves — A before the handoff, B before t₂.
  *
- * A pair sending its coin (the next transfer, the virtual close): ./joint-send.ts. Not
- * here: a pair's cooperative withdrawal.
+ * A pair sending its coin (the next transfer, the virtual close) or withdrawing it:
+ * ./joint-send.ts.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { concatBytes, fromHex, toHex } from '../bytes.ts';
@@ -32,8 +32,7 @@ import type { Static } from '@sinclair/typebox';
 import type { OwnerContext, OwnerRecord } from './owner.ts';
 import { newShare, sign } from './owner.ts';
 import type { JointHandoffSchema, JointPartSchema, JointT2Schema, PackageInner, TransferPackageSchema } from './schemas.ts';
-import { openPackage } from './transfer.ts';
-import { verifyBody } from './seal.ts';
+import { openPackage, packageInner, requireSig } from './transfer.ts';
 import { seal, sealJson, unsealJson } from './seal.ts';
 import { provePossession, verifyPossession } from './signer.ts';
 import { verifyTransfer, type ChainFacts, type Expected, type Verified } from './verify.ts';
@@ -111,11 +110,11 @@ export function jointRequest(coinId: string, operatorAuth: Uint8Array, a: { secr
     type: 'statechain/transfer-request', version: 1, network: ctx.network, coin_id: coinId, receiver_auth: a.part.auth, receiver_share: share,
     receiver_parts: [a.part, b], ...(backupScript === undefined ? {} : { backup_script: toHex(backupScript) }),
   };
-  const pending = { coin_id: coinId, share, part_secret: toHex(a.secret), parts: [a.part, b], operator_auth: toHex(operatorAuth), backup_script: body.backup_script };
+  const pending = { coin_id: coinId, network: ctx.network, share, part_secret: toHex(a.secret), parts: [a.part, b], operator_auth: toHex(operatorAuth), backup_script: body.backup_script };
   return { pending, message: sign(body.type, body, 'receiver_sig', ctx) };
 }
 
-export type JointPending = ReturnType<typeof jointRequest>['pending'] & { network?: OwnerRecord['network'] };
+export type JointPending = ReturnType<typeof jointRequest>['pending'];
 
 function expectOf(p: JointPending, transferId: string, t1Minus?: string): Expected {
   return {
@@ -132,18 +131,22 @@ export function jointOpen(inner: PackageInner, transferId: string, pending: Join
   return { verified, handoff };
 }
 
+/** The package A handed B (t₁ replaced by u), unsealed and checked against its schema. */
+export function openHandoff(handoff: string, coinId: string, transferId: string, authSecret: Uint8Array): PackageInner {
+  return packageInner(unsealJson(authSecret, handoff, `${coinId}/${transferId}/joint`, 'the handoff'), 'the handoff');
+}
+
 /** B, step 3: verify the chain (u·G = O₁ + X₁ − A), and seal t₂ = u − b to the operator. */
-export function jointFinish(handoff: string, transferId: string, pending: JointPending, bSecret: Uint8Array, bAuthSecret: Uint8Array, chain: ChainFacts, random: RandomSource) {
-  const inner = unsealJson(bAuthSecret, handoff, `${pending.coin_id}/${transferId}/joint`, 'the handoff') as PackageInner;
+export function jointFinish(inner: PackageInner, transferId: string, pending: JointPending, bSecret: Uint8Array, chain: ChainFacts, random: RandomSource) {
   const verified = verifyTransfer(inner, expectOf(pending, transferId, pending.parts[0]!.share), chain);
   const t2 = mod(int(fromHex(inner.t1, 'u', 32)) - int(bSecret));
   if (t2 === 0n || t2 >= N) throw new RefusedError('E_BAD_T1', 'a degenerate t₂');
   const t2Sealed = seal(parsePublicKey(pending.operator_auth, 'operator_auth'), bytes32(t2), `${pending.coin_id}/${transferId}/t2`, newShare(random, 'statechain/seal').secret);
-  return { verified, t2Sealed, inner };
+  return { verified, t2Sealed };
 }
 
 /** A, step 4: the acceptance the operator completes the transfer with. */
-export function jointAccept(pending: JointPending, transferId: string, t2Sealed: string, ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>) {
+export function jointAccept(pending: Pick<JointPending, 'coin_id' | 'share' | 'parts'>, transferId: string, t2Sealed: string, ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>) {
   const body = {
     type: 'statechain/transfer-accept', version: 1, network: ctx.network, coin_id: pending.coin_id, transfer_id: transferId,
     receiver_auth: pending.parts[0]!.auth, receiver_share: pending.share, t2_sealed: t2Sealed,
@@ -160,14 +163,6 @@ export type PendingPart = { coin_id: string; network: OwnerRecord['network']; pa
 
 /** A jointly owned coin as one part keeps it: `share_secret` is this part's secret only, `share` the pair's O = A + B. */
 export type JointRecord = OwnerRecord & { joint: { index: 0 | 1; parts: JointPart[] } };
-
-/** A message between the pair's parts carries its sender part's signature (`part_sig`) by its authentication key. */
-export function requirePartSig(m: Record<string, unknown>, auth: string, who: string): void {
-  const body = Object.fromEntries(Object.entries(m).filter(([k]) => k !== 'part_sig'));
-  if (!verifyBody(String(m.type), body, String(m.part_sig), parsePublicKey(auth, `${who}'s auth`))) {
-    throw new RefusedError('E_BAD_REQUEST_SIG', `${who}'s signature on this ${String(m.type)} does not verify`);
-  }
-}
 
 const samePart = (a: JointPart, b: JointPart) => a.share === b.share && a.pop === b.pop && a.auth === b.auth;
 
@@ -186,12 +181,12 @@ export function startPart(coinId: string, operatorAuth: Uint8Array, ctx: Ctx, ba
 /** A, step 1: its own part, B's (signed by B, proven for this coin), and the request for the sender. */
 export function startJointReceive(coinId: string, operatorAuth: Uint8Array, b: Static<typeof JointPartSchema>, ctx: Ctx, backupScript?: Uint8Array) {
   if (b.coin_id !== coinId) throw new RefusedError('E_WRONG_COIN', `B's part is for coin ${b.coin_id}, not ${coinId}`);
-  requirePartSig(b, b.auth, 'B');
+  requireSig(b, 'part_sig', b.auth, 'B');
   if (b.auth === toHex(ctx.auth.publicKey)) throw new RefusedError('E_BAD_POSSESSION', 'B\'s part carries our own authentication key: a pair is two parties');
   const a = jointPart(coinId, ctx.auth.publicKey, ctx.random);
   const { pending, message } = jointRequest(coinId, operatorAuth, a, { share: b.share, pop: b.pop, auth: b.auth }, ctx, backupScript);
   a.secret.fill(0);
-  return { pending: { ...pending, network: ctx.network } as JointPending, message };
+  return { pending, message };
 }
 
 function jointRecord(p: { coin_id: string; network: OwnerRecord['network']; share: string; part_secret: string; operator_auth: string; parts: JointPart[] }, inner: PackageInner, transferId: string, index: 0 | 1): JointRecord {
@@ -202,11 +197,18 @@ function jointRecord(p: { coin_id: string; network: OwnerRecord['network']; shar
   };
 }
 
+/** The package sealed to A, the pair's representative (its caller reads the chain facts for its statement first). */
+export function openJointPackage(pkg: Static<typeof TransferPackageSchema>, pending: JointPending, authSecret: Uint8Array): PackageInner {
+  return openPackage(pkg, { coin_id: pending.coin_id, auth: pending.parts[0]!.auth }, authSecret);
+}
+
 /** A, step 5: the package verified as any receiver's; B gets u = t₁ − a with the chain. */
-export function jointTakePackage(pkg: Static<typeof TransferPackageSchema>, pending: JointPending, chain: ChainFacts, ctx: Ctx) {
-  const inner = openPackage(pkg, { coin_id: pending.coin_id, auth: pending.parts[0]!.auth } as never, ctx.auth.secretKey);
+export function jointTakePackage(
+  pkg: Static<typeof TransferPackageSchema>, pending: JointPending, chain: ChainFacts, ctx: Ctx,
+  inner: PackageInner = openJointPackage(pkg, pending, ctx.auth.secretKey),
+) {
   const { verified, handoff } = jointOpen(inner, pkg.transfer_id, pending, chain, ctx.random);
-  const record = jointRecord({ ...pending, network: pending.network ?? ctx.network }, inner, pkg.transfer_id, 0);
+  const record = jointRecord(pending, inner, pkg.transfer_id, 0);
   const body = {
     type: 'statechain/joint-handoff', version: 1, network: ctx.network, coin_id: pending.coin_id, transfer_id: pkg.transfer_id, receiver_share: pending.share,
     parts: pending.parts, ...(pending.backup_script === undefined ? {} : { backup_script: pending.backup_script }), handoff,
@@ -220,7 +222,7 @@ export function jointTakePackage(pkg: Static<typeof TransferPackageSchema>, pend
 function checkHandoff(msg: Static<typeof JointHandoffSchema>, pending: PendingPart): void {
   if (msg.coin_id !== pending.coin_id) throw new RefusedError('E_WRONG_COIN', `this handoff is for coin ${msg.coin_id}, not ${pending.coin_id}`);
   if (!samePart(msg.parts[1]!, pending.part)) throw new RefusedError('E_WRONG_RECEIVER', 'this handoff\'s second part is not ours');
-  requirePartSig(msg, msg.parts[0]!.auth, 'A');
+  requireSig(msg, 'part_sig', msg.parts[0]!.auth, 'A');
   if ((msg.backup_script ?? null) !== (pending.backup_script ?? null)) {
     throw new RefusedError('E_WRONG_BACKUP', `the pair's backup would pay ${msg.backup_script ?? 'the joint share\'s P2TR'}, not ${pending.backup_script ?? 'the joint share\'s P2TR'} as we asked`);
   }
@@ -228,15 +230,17 @@ function checkHandoff(msg: Static<typeof JointHandoffSchema>, pending: PendingPa
 }
 
 /** B, step 5′: the chain verified with u·G = O₁ + X₁ − A; t₂ = u − b sealed to the operator. */
-export function jointTakeHandoff(msg: Static<typeof JointHandoffSchema>, pending: PendingPart, chain: ChainFacts, ctx: Ctx) {
-  checkHandoff(msg, pending);
+export function jointTakeHandoff(
+  msg: Static<typeof JointHandoffSchema>, pending: PendingPart, chain: ChainFacts, ctx: Ctx,
+  inner: PackageInner = openHandoffFor(msg, pending, ctx.auth.secretKey),
+) {
   const jp: JointPending = {
-    coin_id: pending.coin_id, share: msg.receiver_share, part_secret: pending.part_secret, parts: msg.parts, operator_auth: pending.operator_auth, backup_script: pending.backup_script, network: pending.network,
+    coin_id: pending.coin_id, network: pending.network, share: msg.receiver_share, part_secret: pending.part_secret, parts: msg.parts, operator_auth: pending.operator_auth, backup_script: pending.backup_script,
   };
   const bSecret = fromHex(pending.part_secret, 'part', 32);
-  const { verified, t2Sealed, inner } = jointFinish(msg.handoff, msg.transfer_id, jp, bSecret, ctx.auth.secretKey, chain, ctx.random);
+  const { verified, t2Sealed } = jointFinish(inner, msg.transfer_id, jp, bSecret, chain, ctx.random);
   bSecret.fill(0);
-  const record = jointRecord({ ...jp, network: pending.network }, inner, msg.transfer_id, 1);
+  const record = jointRecord(jp, inner, msg.transfer_id, 1);
   const body = { type: 'statechain/joint-t2', version: 1, network: ctx.network, coin_id: pending.coin_id, transfer_id: msg.transfer_id, t2_sealed: t2Sealed };
   const message = sign(body.type, body, 'part_sig', ctx);
   return { verified, record: { ...record, transfer: { ...record.transfer!, package: message } }, message };
@@ -247,17 +251,14 @@ export function jointAcceptFrom(msg: Static<typeof JointT2Schema>, record: Joint
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this t₂ is for coin ${msg.coin_id}`);
   if (record.joint.index !== 0) throw new StateConflictError('E_NOT_RECEIVING', 'only the pair\'s first part (A) sends the acceptance');
   if (record.status !== 'receiving' || record.transfer?.transfer_id !== msg.transfer_id) throw new StateConflictError('E_NOT_RECEIVING', `no joint receipt of transfer ${msg.transfer_id} is waiting for B`);
-  requirePartSig(msg, record.joint.parts[1]!.auth, 'B');
-  const pending = { coin_id: record.coin_id, share: record.share, part_secret: '', parts: record.joint.parts, operator_auth: record.operator_auth, backup_script: undefined };
-  return jointAccept(pending, msg.transfer_id, msg.t2_sealed, ctx);
+  requireSig(msg, 'part_sig', record.joint.parts[1]!.auth, 'B');
+  return jointAccept({ coin_id: record.coin_id, share: record.share, parts: record.joint.parts }, msg.transfer_id, msg.t2_sealed, ctx);
 }
 
-/** The operator's statement inside a handoff sealed to B (to ask the chain about the coin before verifying it). */
-export function handoffStatement(msg: Static<typeof JointHandoffSchema>, pending: PendingPart, authSecret: Uint8Array): PackageInner['statement'] {
+/** B: a handoff checked as ours (before anything is unsealed), then opened — its statement tells the caller which chain facts to read. */
+export function openHandoffFor(msg: Static<typeof JointHandoffSchema>, pending: PendingPart, authSecret: Uint8Array): PackageInner {
   checkHandoff(msg, pending);
-  const inner = unsealJson(authSecret, msg.handoff, `${msg.coin_id}/${msg.transfer_id}/joint`, 'the handoff') as Partial<PackageInner>;
-  if (typeof inner.statement !== 'object' || inner.statement === null) throw new MalformedInputError('E_MALFORMED_MESSAGE', 'the handoff carries no statement');
-  return inner.statement;
+  return openHandoff(msg.handoff, msg.coin_id, msg.transfer_id, authSecret);
 }
 
 /** A step this part already answered (its record written, its pending document gone): the same answer again. */

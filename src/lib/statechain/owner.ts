@@ -223,12 +223,18 @@ export async function withdrawRequest(record: OwnerRecord, destination: Uint8Arr
   return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
 }
 
-/** Withdrawal step 3: the signed withdrawal. */
-export async function withdrawFinish(record: OwnerRecord, cosigned: Msg<typeof WithdrawCosignedSchema>, ctx: OwnerContext) {
+/** The operator's answer to a withdrawal as its owner checks it: signed by the operator, the coin closed, our withdrawal, our nonce. */
+export function checkWithdrawCosigned(record: OwnerRecord, cosigned: Msg<typeof WithdrawCosignedSchema>, ownerPubnonce: string) {
   const st = checkStatement(cosigned.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
   const tx = signingTx(record, 'withdraw');
   if (st.status !== 'withdrawn' || cosigned.txid !== tx.id) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s answer is not the withdrawal we asked for');
-  if (cosigned.owner_pubnonce !== record.signing!.pubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
+  if (cosigned.owner_pubnonce !== ownerPubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
+  return { st, tx };
+}
+
+/** Withdrawal step 3: the signed withdrawal. */
+export async function withdrawFinish(record: OwnerRecord, cosigned: Msg<typeof WithdrawCosignedSchema>, ctx: OwnerContext) {
+  const { st, tx } = checkWithdrawCosigned(record, cosigned, record.signing!.pubnonce);
   const sig = await finishSignature(record, st.operator_share, tx, 'withdraw', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
   const signed = finishSpend(tx, sig);
   return { record: { ...record, status: 'withdrawn', statement: cosigned.statement, signing: null } satisfies OwnerRecord, signed };

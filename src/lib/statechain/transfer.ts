@@ -16,6 +16,7 @@
  * writes the coin (o₂ and the chain) before it sends t₂.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { Transaction } from '@scure/btc-signer';
 import type { Static, TObject } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parsePublicKey } from '../keys/keys.ts';
@@ -24,7 +25,7 @@ import { MalformedInputError, RefusedError, StateConflictError } from '../errors
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
 import { backupTransaction, coinKey, finishSpend, parseOutpointText, termsFromJson, transfersRemaining } from './coin.ts';
 import { finishSignature, issueOwnerNonce, newShare, nonceContext, sign, signingTx, type OwnerContext, type OwnerRecord } from './owner.ts';
-import { PackageInnerSchema, type TransferCosignedSchema, type TransferDoneSchema, type TransferPackageSchema, type TransferRequestSchema } from './schemas.ts';
+import { PackageInnerSchema, type PackageInner, type Statement, type TransferCosignedSchema, type TransferDoneSchema, type TransferPackageSchema, type TransferRequestSchema } from './schemas.ts';
 import { seal, sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
 import { provePossession } from './signer.ts';
 import { checkStatement } from './statement.ts';
@@ -38,7 +39,8 @@ export type PendingReceive = { coin_id: string; network: OwnerRecord['network'];
 
 const withoutField = (m: Record<string, unknown>, field: string) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== field));
 
-function requireSig(m: Record<string, unknown>, field: string, key: string, who: string): void {
+/** `m` carries `who`'s signature under `field` by `key`, over the message without that field. */
+export function requireSig(m: Record<string, unknown>, field: string, key: string, who: string): void {
   if (!verifyBody(String(m.type), withoutField(m, field), String(m[field]), parsePublicKey(key, 'key'))) {
     throw new RefusedError('E_BAD_REQUEST_SIG', `${who}'s signature on this ${String(m.type)} does not verify`);
   }
@@ -97,13 +99,21 @@ export async function transferSign(record: OwnerRecord, req: Msg<typeof Transfer
     signing: { purpose: 'transfer', tx: toHex(backup.unsignedTx), pubnonce },
     transfer: { transfer_id: transferId, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share },
   };
+  return { record: next, message: transferSignMessage(record.coin_id, req, { transferId, locktime, backup, ownerPubnonce: pubnonce }, ctx) };
+}
+
+/** The sender's request to the operator: co-sign the receiver's backup with the owner's nonce; signed by the owner's auth key. */
+export function transferSignMessage(
+  coinId: string, req: Msg<typeof TransferRequestSchema>, s: { transferId: string; locktime: number; backup: Transaction; ownerPubnonce: string },
+  ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>,
+) {
   const body = {
-    type: 'statechain/transfer-sign', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: transferId,
+    type: 'statechain/transfer-sign', version: 1, network: ctx.network, coin_id: coinId, transfer_id: s.transferId,
     receiver_auth: req.receiver_auth, receiver_share: req.receiver_share,
-    ...(req.receiver_pop === undefined ? {} : { receiver_pop: req.receiver_pop }), ...(req.receiver_parts === undefined ? {} : { receiver_parts: req.receiver_parts }), locktime,
-    backup_tx: toHex(backup.unsignedTx), ...(req.backup_script === undefined ? {} : { backup_script: req.backup_script }), owner_pubnonce: pubnonce,
+    ...(req.receiver_pop === undefined ? {} : { receiver_pop: req.receiver_pop }), ...(req.receiver_parts === undefined ? {} : { receiver_parts: req.receiver_parts }), locktime: s.locktime,
+    backup_tx: toHex(s.backup.unsignedTx), ...(req.backup_script === undefined ? {} : { backup_script: req.backup_script }), owner_pubnonce: s.ownerPubnonce,
   };
-  return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
+  return sign(body.type, body, 'owner_sig', ctx);
 }
 
 /** Sender, step 4: finish the receiver's backup, compute t₁, and seal the package to the receiver. */
@@ -112,20 +122,8 @@ export async function transferPackage(record: OwnerRecord, cosigned: Msg<typeof 
   if (record.status === 'sent' && pending?.transfer_id === cosigned.transfer_id && pending.package !== undefined) return { record, message: pending.package };
   if (record.status !== 'sending' || pending === null) throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}, not being sent`);
   if (cosigned.transfer_id !== pending.transfer_id) throw new StateConflictError('E_STALE_TRANSFER', `this answer is for transfer ${cosigned.transfer_id}, ours is ${pending.transfer_id}`);
-  const st = checkStatement(cosigned.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
-  const tx = signingTx(record, 'transfer');
-  const t = st.transfer;
-  if (st.status !== 'transferring' || t === null || t.transfer_id !== pending.transfer_id || t.receiver_share !== pending.receiver_share || t.receiver_auth !== pending.receiver_auth) {
-    throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not describe our transfer');
-  }
-  if (st.count !== record.backups.length + 1 || st.backups[st.count - 1]?.txid !== tx.id || cosigned.backup_txid !== tx.id) {
-    throw new RefusedError('E_BACKUP_COUNT', `the operator counts ${st.count} backups; we hold ${record.backups.length} and asked for one more`);
-  }
-  if (st.owner_share !== record.share || st.operator_share !== record.statement.operator_share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
-  if (cosigned.owner_pubnonce !== record.signing!.pubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
-  const x1Msg = unsealJson(ctx.auth.secretKey, cosigned.x1_sealed, `${record.coin_id}/${pending.transfer_id}/x1`, 'x1_sealed') as { x1?: unknown };
-  const x1 = typeof x1Msg.x1 === 'string' ? int(fromHex(x1Msg.x1, 'x1', 32)) : -1n;
-  if (x1 <= 0n || x1 >= N || toHex(secp256k1.getPublicKey(bytes32(x1), true)) !== t.x1_point) throw new RefusedError('E_BAD_X1', 'the sealed x₁ is not the X₁ in the operator\'s statement');
+  const { st, tx } = checkTransferCosigned(record, cosigned, pending, record.signing!.pubnonce);
+  const x1 = openX1(record.coin_id, cosigned, st, ctx.auth.secretKey);
   const sig = await finishSignature(record, st.operator_share, tx, 'transfer', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
   const signed = finishSpend(tx, sig);
   const t1 = mod(int(fromHex(record.share_secret, 'share', 32)) + x1);
@@ -140,14 +138,49 @@ export async function transferPackage(record: OwnerRecord, cosigned: Msg<typeof 
   return { record: next, message };
 }
 
+/**
+ * The operator's answer to a transfer as its sender checks it: signed by the operator,
+ * describing this transfer to this receiver, counting our chain plus the backup we asked
+ * for, the coin's shares unchanged, for our (owner) nonce.
+ */
+export function checkTransferCosigned(
+  record: Pick<OwnerRecord, 'coin_id' | 'operator_auth' | 'backups' | 'share' | 'statement' | 'signing'>, cosigned: Msg<typeof TransferCosignedSchema>,
+  expected: { transfer_id: string; receiver_share: string; receiver_auth: string }, ownerPubnonce: string,
+) {
+  const st = checkStatement(cosigned.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
+  const tx = signingTx(record as OwnerRecord, 'transfer');
+  const t = st.transfer;
+  if (st.status !== 'transferring' || t === null || t.transfer_id !== expected.transfer_id || t.receiver_share !== expected.receiver_share || t.receiver_auth !== expected.receiver_auth) {
+    throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not describe our transfer');
+  }
+  if (st.count !== record.backups.length + 1 || st.backups[st.count - 1]?.txid !== tx.id || cosigned.backup_txid !== tx.id) {
+    throw new RefusedError('E_BACKUP_COUNT', `the operator counts ${st.count} backups; we hold ${record.backups.length} and asked for one more`);
+  }
+  if (st.owner_share !== record.share || st.operator_share !== record.statement.operator_share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
+  if (cosigned.owner_pubnonce !== ownerPubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
+  return { st, tx };
+}
+
+/** x₁ as the operator sealed it to the sender, checked against X₁ in its statement. */
+export function openX1(coinId: string, cosigned: Msg<typeof TransferCosignedSchema>, st: Pick<Statement, 'transfer'>, authSecret: Uint8Array): bigint {
+  const x1Msg = unsealJson(authSecret, cosigned.x1_sealed, `${coinId}/${cosigned.transfer_id}/x1`, 'x1_sealed') as { x1?: unknown };
+  const x1 = typeof x1Msg.x1 === 'string' ? int(fromHex(x1Msg.x1, 'x1', 32)) : -1n;
+  if (x1 <= 0n || x1 >= N || toHex(secp256k1.getPublicKey(bytes32(x1), true)) !== st.transfer?.x1_point) throw new RefusedError('E_BAD_X1', 'the sealed x₁ is not the X₁ in the operator\'s statement');
+  return x1;
+}
+
 /** Open and decode a transfer package sealed to `auth`. */
-export function openPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, authSecret: Uint8Array) {
+export function openPackage(pkg: Msg<typeof TransferPackageSchema>, pending: Pick<PendingReceive, 'coin_id' | 'auth'>, authSecret: Uint8Array) {
   if (pkg.coin_id !== pending.coin_id) throw new RefusedError('E_WRONG_COIN', `this package is for coin ${pkg.coin_id}, not ${pending.coin_id}`);
   if (pkg.receiver_auth !== pending.auth) throw new RefusedError('E_WRONG_RECEIVER', 'this package is sealed to another receiver');
-  const inner = unsealJson(authSecret, pkg.sealed, `${pkg.coin_id}/${pkg.transfer_id}/package`, 'the package');
+  return packageInner(unsealJson(authSecret, pkg.sealed, `${pkg.coin_id}/${pkg.transfer_id}/package`, 'the package'), 'the package');
+}
+
+/** Unsealed package contents (a package, or a pair's handoff of one), checked against their schema. */
+export function packageInner(inner: unknown, what: string): PackageInner {
   if (!Value.Check(PackageInnerSchema, inner)) {
     const first = Value.Errors(PackageInnerSchema, inner).First();
-    throw new MalformedInputError('E_MALFORMED_MESSAGE', `the package's contents: ${first?.path || '(root)'}: ${first?.message ?? 'invalid'}`);
+    throw new MalformedInputError('E_MALFORMED_MESSAGE', `${what}'s contents: ${first?.path || '(root)'}: ${first?.message ?? 'invalid'}`);
   }
   return inner;
 }

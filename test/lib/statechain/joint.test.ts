@@ -61,10 +61,10 @@ describe('a coin owned by two parties', () => {
     const cos = await op.cosignTransfer(d.opRecord, sign.message as never, d.opCtx);
     const pkg = await tr.transferPackage(sign.record, cos.message as never, alice);
     const transferId = (pkg.message as { transfer_id: string }).transfer_id;
-    const inner = tr.openPackage(pkg.message as never, { coin_id: coinId, auth: a.part.auth } as never, alice.auth.secretKey);
+    const inner = tr.openPackage(pkg.message as never, { coin_id: coinId, auth: a.part.auth }, alice.auth.secretKey);
     const opened = joint.jointOpen(inner, transferId, req.pending, facts, alice.random);
     expect(opened.verified.backups).toBe(2);
-    const finished = joint.jointFinish(opened.handoff, transferId, req.pending, b.secret, bob.auth.secretKey, facts, bob.random);
+    const finished = joint.jointFinish(joint.openHandoff(opened.handoff, coinId, transferId, bob.auth.secretKey), transferId, req.pending, b.secret, facts, bob.random);
     // Bob's view of t₁ is u = t₁ − a: he checks it against O₁ + X₁ − A, never learning t₁ or a.
     const handed = unsealJson(bob.auth.secretKey, opened.handoff, `${coinId}/${transferId}/joint`, 'h') as PackageInner;
     expect(handed.t1).not.toBe(inner.t1);
