@@ -82,13 +82,9 @@ before the old expiry, until the rollover confirms.`;
 
   /** The wallet's funded PSBT, used as is: its coins join, its change stays (see topUpFromPsbt). */
   private async topUp(path: string, terms: CreditTermsJson) {
-    const { readInputBytes, detectFormat } = await import('../lib/cli/input.ts');
-    const { psbtBytesOf } = await import('../lib/cli/base-command.ts');
-    const { parsePsbt } = await import('../lib/psbt/parse.ts');
     const { topUpFromPsbt } = await import('../lib/credit/transactions.ts');
     const { termsFromJson } = await import('../lib/credit/codec.ts');
-    const wallet = parsePsbt(psbtBytesOf(detectFormat(await readInputBytes({ path, stdin: process.stdin }))).bytes);
-    return topUpFromPsbt(wallet, termsFromJson(terms, this.network()).script);
+    return topUpFromPsbt(await this.readPsbtAt(path), termsFromJson(terms, this.network()).script);
   }
 
 }

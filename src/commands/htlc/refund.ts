@@ -36,7 +36,8 @@ export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
       const { signSecondStage } = await import('../../lib/htlc/second-stage.ts');
       const feeWallet = await this.feeWallet();
       const s = signSecondStage({ htlc: input.htlc, outpoint, amountSat, signer, feeRate: this.feeRate(), ...(input.psbt ? { psbt: input.psbt } : {}), ...(feeWallet ? { feeWallet } : {}) });
-      if ((s.complete || s.missing.every((m) => m === 'wallet_signatures')) && !this.flags['any-time']) await this.requireFinal(input.network, s.lockTime);
+      // Final once the HTLC's own part is complete (a wallet may still have its fee inputs to sign).
+      if (s.missing.every((m) => m === 'wallet_signatures') && !this.flags['any-time']) await this.requireFinal(input.network, s.lockTime);
       return this.secondStageResult(input, s, outpoint, amountSat);
     }
     if (!this.flags['any-time']) await this.requireFinal(input.network, timeoutOf(input.htlc.spec));

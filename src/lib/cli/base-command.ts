@@ -128,6 +128,12 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   }
 
   /** The whole input (stdin to EOF or --in FILE), with its format detected. */
+  /** A PSBT a flag other than --in names (a wallet's funded PSBT): binary, base64 or hex, or a message carrying one. */
+  protected async readPsbtAt(path: string): Promise<Transaction> {
+    const { parsePsbt } = await import('../psbt/parse.ts');
+    return parsePsbt(psbtBytesOf(detectFormat(await readInputBytes({ path, stdin: process.stdin }))).bytes);
+  }
+
   protected async readDocument(): Promise<InputDocument> {
     const path = (this.flags as { in?: string }).in;
     const bytes = await readInputBytes({ path, stdin: process.stdin });

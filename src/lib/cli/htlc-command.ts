@@ -136,11 +136,7 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
   /** --fee-psbt's wallet PSBT (base64, hex or binary), if given. */
   protected async feeWallet(): Promise<Transaction | undefined> {
     const path = (this.flags as { 'fee-psbt'?: string })['fee-psbt'];
-    if (path === undefined) return undefined;
-    const { readInputBytes, detectFormat } = await import('./input.ts');
-    const { psbtBytesOf } = await import('./base-command.ts');
-    const { parsePsbt } = await import('../psbt/parse.ts');
-    return parsePsbt(psbtBytesOf(detectFormat(await readInputBytes({ path, stdin: process.stdin }))).bytes);
+    return path === undefined ? undefined : this.readPsbtAt(path);
   }
 
   /** A one-signer spend as the command's result: the htlc/spend message and its PSBT. */

@@ -22,7 +22,7 @@ import { concatBytes, equalBytes, toHex } from '../bytes.ts';
 import { setMusigParticipants } from '../musig/psbt-keypath.ts';
 import { TAPROOT_KEYPATH_INPUT_VBYTES, dustThreshold, feeFor, keyPathTxVsize } from '../tx/policy.ts';
 import {
-  isNestedP2wpkh, txidOnceSigned, walletChangeAmount, walletCoins, walletInputVbytes, walletInputsAmount,
+  isNestedP2wpkh, psbtInputOf, txidOnceSigned, walletChangeAmount, walletCoins, walletInputVbytes, walletInputsAmount,
   type WalletCoins, type WalletInput, type WalletOutput, type WalletPsbtRole,
 } from '../tx/wallet-psbt.ts';
 import type { CreditContract } from './terms.ts';
@@ -179,10 +179,7 @@ export function buildRollover(c: CreditContract, cumulative: bigint, newContract
   }
   const tx = newTx(SETTLEMENT_VERSION, 0);
   tx.addInput(fundingInput(c));
-  for (const i of topUp.inputs) {
-    const { txid, vout, amount, script, sequence, ...fields } = i;
-    tx.addInput({ txid, index: vout, sequence: sequence ?? CONTRACT_SEQUENCE, witnessUtxo: { script, amount }, ...fields });
-  }
+  for (const i of topUp.inputs) tx.addInput(psbtInputOf(i, CONTRACT_SEQUENCE));
   if (cumulative > 0n) tx.addOutput({ script: c.payoutScript, amount: cumulative });
   tx.addOutput({ script: newContractScript, amount: newCapacity });
   for (const o of topUp.change) tx.addOutput({ ...o });

@@ -28,7 +28,7 @@ import { ANCHORS, LEGACY, type CommitmentFormat } from '../bolt3/formats.ts';
 import { p2wsh } from '../bolt3/script.ts';
 import { SIGHASH_ALL } from '../bolt3/sighash.ts';
 import { compactSizeLength, dustThreshold, feeFor, outputVsize, txOverheadVsize } from '../tx/policy.ts';
-import { txidOnceSigned, walletCoins, walletInputVbytes, walletInputsAmount, type WalletCoins, type WalletPsbtRole } from '../tx/wallet-psbt.ts';
+import { psbtInputOf, txidOnceSigned, walletCoins, walletInputVbytes, walletInputsAmount, type WalletCoins, type WalletPsbtRole } from '../tx/wallet-psbt.ts';
 import { secondStageScript, type HtlcOutput, type HtlcSpec } from './htlc.ts';
 import { checkPreimage, type OutPoint } from './spend.ts';
 
@@ -113,7 +113,7 @@ function htlcInputVsize(witnessScript: Uint8Array, kind: SecondStage['kind']): n
  * The wallet's coins and change joined after input 0 / output 0, the fee exactly
  * `feeRate` × vsize taken from the largest change output.
  */
-function addFeeInput(tx: Transaction, wallet: WalletCoins, witnessScript: Uint8Array, kind: SecondStage['kind'], feeRate: number): bigint {
+function addFeeInput(tx: Transaction, wallet: WalletCoins, witnessScript: Uint8Array, kind: SecondStage['kind'], feeRate: number): void {
   if (wallet.inputs.length === 0) throw new RefusedError('E_FEE_PSBT_INPUT', '--fee-psbt has no inputs: the wallet\'s coins pay the fee');
   if (wallet.change.length === 0) throw new RefusedError('E_FEE_PSBT_OUTPUT', '--fee-psbt has no output back to the wallet to take the fee from (make it with walletcreatefundedpsbt paying one of the wallet\'s own addresses)');
   const vsize = Math.ceil(
@@ -130,20 +130,8 @@ function addFeeInput(tx: Transaction, wallet: WalletCoins, witnessScript: Uint8A
   if (rest < dustThreshold(change.script)) {
     throw new RefusedError('E_FEE_PSBT_SHORT', `the wallet's coins in --fee-psbt leave ${rest} sat of change after the ${fee} sat fee (${vsize} vB at ${feeRate} sat/vB): fund it with at least ${dustThreshold(change.script) - rest} sat more`);
   }
-  for (const i of wallet.inputs) {
-    tx.addInput({
-      txid: i.txid, index: i.vout, ...(i.sequence === undefined ? {} : { sequence: i.sequence }), witnessUtxo: { script: i.script, amount: i.amount },
-      ...(i.redeemScript ? { redeemScript: i.redeemScript } : {}), ...(i.bip32Derivation ? { bip32Derivation: i.bip32Derivation } : {}),
-      ...(i.tapBip32Derivation ? { tapBip32Derivation: i.tapBip32Derivation } : {}), ...(i.tapInternalKey ? { tapInternalKey: i.tapInternalKey } : {}),
-    });
-  }
-  wallet.change.forEach((o, i) => {
-    tx.addOutput({
-      script: o.script, amount: i === largest ? rest : o.amount,
-      ...(o.bip32Derivation ? { bip32Derivation: o.bip32Derivation } : {}), ...(o.tapBip32Derivation ? { tapBip32Derivation: o.tapBip32Derivation } : {}),
-    });
-  });
-  return fee;
+  for (const i of wallet.inputs) tx.addInput(psbtInputOf(i));
+  wallet.change.forEach((o, i) => tx.addOutput({ ...o, amount: i === largest ? rest : o.amount }));
 }
 
 export function signSecondStage(req: SecondStageRequest): SecondStage {
@@ -163,17 +151,15 @@ export function signSecondStage(req: SecondStageRequest): SecondStage {
   const hashTypeOf = (who: 'local_htlc' | 'remote_htlc') => (who === 'local_htlc' ? SIGHASH_ALL : format.remoteHtlcSighash);
 
   // Anchors: the holder adds the wallet's coins before signing SIGHASH_ALL over them.
-  let feeSat = built.feeSat;
   if (req.feeWallet) {
     if (!spec.anchors) throw new UsageError('E_USAGE', '--fee-psbt is for anchors HTLC transactions only: a legacy one pays its fee out of the HTLC');
     if (role !== 'local_htlc') throw new UsageError('E_USAGE', '--fee-psbt is the holder\'s (local HTLC key): the remote signs SIGHASH_SINGLE|ANYONECANPAY and adds nothing');
     if (tx.inputsLength > 1) throw new UsageError('E_USAGE', 'this PSBT already has its fee input');
     if (req.feeRate === undefined) throw new UsageError('E_USAGE', 'adding a fee input needs --fee-rate');
-    feeSat = addFeeInput(tx, walletCoins(req.feeWallet, FEE_PSBT), req.htlc.witnessScript!, built.kind, req.feeRate);
-  } else if (tx.inputsLength > 1) {
-    feeSat = walletFee(tx);
+    addFeeInput(tx, walletCoins(req.feeWallet, FEE_PSBT), req.htlc.witnessScript!, built.kind, req.feeRate);
   }
   const funded = tx.inputsLength > 1;
+  const feeSat = funded ? walletFee(tx) : built.feeSat;
   if (spec.anchors && role === 'local_htlc' && !funded) {
     throw new RefusedError('E_ANCHORS_FEE_INPUT', 'an anchors HTLC transaction carries no fee: the holder signs it only with a wallet\'s coins added (--fee-psbt, a PSBT from walletcreatefundedpsbt, with --fee-rate)');
   }

@@ -80,6 +80,13 @@ export function walletCoins(wallet: Transaction, role: WalletPsbtRole, replaced?
   return { inputs, change };
 }
 
+/** A wallet input as a PSBT input again (witness_utxo, redeem script, BIP-32 paths), for `Transaction.addInput`. */
+export function psbtInputOf(i: WalletInput, defaultSequence?: number) {
+  const { txid, vout, amount, script, sequence, ...fields } = i;
+  const seq = sequence ?? defaultSequence;
+  return { txid, index: vout, ...(seq === undefined ? {} : { sequence: seq }), witnessUtxo: { script, amount }, ...fields };
+}
+
 /** A P2SH script whose redeem script is a P2WPKH program (what Core calls p2sh-segwit). */
 export function isNestedP2wpkh(script: Uint8Array, redeemScript: Uint8Array | undefined): boolean {
   return !!redeemScript && standardScriptType(script) === 'p2sh' && standardScriptType(redeemScript) === 'p2wpkh'
