@@ -22,10 +22,20 @@ const key = (name: string) => readFileSync(join(root, 'fixtures', 'keys', `${nam
 const env = { ...process.env, OFFCHAIN_TEST_SEED: 'fixtures', OPERATOR_KEY: key('mint'), ALICE_KEY: key('alice'), BOB_KEY: key('bob') };
 const state = mkdtempSync(join(tmpdir(), 'offchain-fixtures-sc-'));
 const CHAIN = ['--tip-height', '200', '--deposit-confirmations', '3'];
-const cli = (who: string, args: string[], input = '') =>
-  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args, '--key-env', who, '--state-dir', join(state, who), ...CHAIN], {
+/** The built CLI run as `who` (its key env name, and its state directory under `root`). */
+const cliIn = (stateRoot: string) => (who: string, args: string[], input = '') =>
+  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args, '--key-env', who, '--state-dir', join(stateRoot, who), ...CHAIN], {
     input, env, stdio: ['pipe', 'pipe', process.env.FIXTURES_DEBUG ? 'inherit' : 'ignore'],
   }).toString();
+const cli = cliIn(state);
+type Cli = typeof cli;
+const operatorPub = () => toHex(keyPair(fromHex(key('mint'))).publicKey);
+/** Alice deposits a coin (backup 1 before the fixture funding): its id. */
+const aliceDeposits = (run: Cli) => {
+  const offer = run('OPERATOR_KEY', ['statechain-deposit', ...TERMS], run('ALICE_KEY', ['statechain-deposit', '--start']));
+  run('ALICE_KEY', ['statechain-deposit'], run('OPERATOR_KEY', ['statechain-deposit'], run('ALICE_KEY', ['statechain-deposit', '--funding', fx('funding.hex')], offer)));
+  return (JSON.parse(offer) as { coin_id: string }).coin_id;
+};
 const save = (name: string, text: string) => (writeFileSync(fx(name), text), text);
 /** The party's statechain documents (not its nonces) as they are now, for an example to start from. */
 const snapshot = (who: string, name: string, withNonces = false) => {
@@ -75,14 +85,8 @@ rmSync(state, { recursive: true, force: true });
 // A second coin, received by a pair (Alice+Bob, the two parties of a channel on it), in a
 // state directory of its own so the fixtures above stay as they are.
 const joint = mkdtempSync(join(tmpdir(), 'offchain-fixtures-sc-joint-'));
-const jcli = (who: string, args: string[], input = '') =>
-  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args, '--key-env', who, '--state-dir', join(joint, who), ...CHAIN], {
-    input, env, stdio: ['pipe', 'pipe', process.env.FIXTURES_DEBUG ? 'inherit' : 'ignore'],
-  }).toString();
-const jOffer = jcli('OPERATOR_KEY', ['statechain-deposit', ...TERMS], jcli('ALICE_KEY', ['statechain-deposit', '--start']));
-const jCoinId = (JSON.parse(jOffer) as { coin_id: string }).coin_id;
-jcli('ALICE_KEY', ['statechain-deposit'], jcli('OPERATOR_KEY', ['statechain-deposit'], jcli('ALICE_KEY', ['statechain-deposit', '--funding', fx('funding.hex')], jOffer)));
-const jStart = ['statechain-transfer', '--start', '--coin', jCoinId, '--operator-key', toHex(keyPair(fromHex(key('mint'))).publicKey)];
+const jcli = cliIn(joint);
+const jStart = ['statechain-transfer', '--start', '--coin', aliceDeposits(jcli), '--operator-key', operatorPub()];
 const part = save('joint-part.json', jcli('BOB_KEY', [...jStart, '--joint-part']));
 writeFileSync(join(joint, 'part.json'), part);
 const jReq = save('joint-transfer-request.json', jcli('ALICE_KEY', [...jStart, '--joint-with', join(joint, 'part.json')]));
@@ -100,14 +104,9 @@ const closeDone = jcli('OPERATOR_KEY', ['statechain-transfer'], jcli('BOB_KEY', 
 save('coin-bob-closed.json', jcli('BOB_KEY', ['statechain-transfer'], closeDone));
 // The same pair withdrawing a third coin cooperatively (a fresh state directory again).
 const pairW = mkdtempSync(join(tmpdir(), 'offchain-fixtures-sc-pair-w-'));
-const wcli = (who: string, args: string[], input = '') =>
-  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args, '--key-env', who, '--state-dir', join(pairW, who), ...CHAIN], {
-    input, env, stdio: ['pipe', 'pipe', process.env.FIXTURES_DEBUG ? 'inherit' : 'ignore'],
-  }).toString();
-const wOffer = wcli('OPERATOR_KEY', ['statechain-deposit', ...TERMS], wcli('ALICE_KEY', ['statechain-deposit', '--start']));
-const wCoinId = (JSON.parse(wOffer) as { coin_id: string }).coin_id;
-wcli('ALICE_KEY', ['statechain-deposit'], wcli('OPERATOR_KEY', ['statechain-deposit'], wcli('ALICE_KEY', ['statechain-deposit', '--funding', fx('funding.hex')], wOffer)));
-const wStart = ['statechain-transfer', '--start', '--coin', wCoinId, '--operator-key', toHex(keyPair(fromHex(key('mint'))).publicKey)];
+const wcli = cliIn(pairW);
+const wCoinId = aliceDeposits(wcli);
+const wStart = ['statechain-transfer', '--start', '--coin', wCoinId, '--operator-key', operatorPub()];
 writeFileSync(join(pairW, 'part.json'), wcli('BOB_KEY', [...wStart, '--joint-part']));
 let wm = wcli('ALICE_KEY', [...wStart, '--joint-with', join(pairW, 'part.json')]);
 for (const who of ['ALICE_KEY', 'OPERATOR_KEY', 'ALICE_KEY', 'ALICE_KEY', 'BOB_KEY', 'ALICE_KEY', 'OPERATOR_KEY']) wm = wcli(who, ['statechain-transfer'], wm);

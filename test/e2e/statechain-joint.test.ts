@@ -27,17 +27,21 @@ afterAll(() => dirs.forEach((d) => d.cleanup()));
 const sum = (...hex: string[]) => hexOf(encodeCompressed(hex.map((h) => decodeCompressed(bytesOf(h))).reduce((a, b) => pointAdd(a, b))));
 const pointOfSecret = (hex: string) => hexOf(publicKeyOf(bytesOf(hex)));
 
+/** Alice's coin deposited offline at tip 200, in a temp state root; its key P and its output as the verifier needs them. */
+function depositedCoin(prefix: string) {
+  const dir = tempDir(prefix);
+  dirs.push(dir);
+  const f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
+  const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
+  const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+  const P = d.coin.statement.aggregate;
+  const fundingOut = parseTx(readFileSync(d.fundingFile, 'utf8')).outputs[1]!;
+  return { dir, f, operatorPub, d, P, prevout: [{ amount: fundingOut.amount, script: fundingOut.script }], outputKey: taprootOutput(bytesOf(P).subarray(1)).outputKey };
+}
+
 describe('a statechain coin received by a pair (Alice+Bob) through pipes', () => {
   it('Alice → Alice+Bob (each part keeps only its own secret; P = S + A + B), then the virtual close to Bob alone, signed three-party', async () => {
-    const dir = tempDir('offchain-e2e-sc-joint-');
-    dirs.push(dir);
-    const f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
-    const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
-    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
-    const P = d.coin.statement.aggregate;
-    const fundingOut = parseTx(readFileSync(d.fundingFile, 'utf8')).outputs[1]!;
-    const prevout = [{ amount: fundingOut.amount, script: fundingOut.script }];
-    const outputKey = taprootOutput(bytesOf(P).subarray(1)).outputKey;
+    const { dir, f, operatorPub, d, P, prevout, outputKey } = depositedCoin('offchain-e2e-sc-joint-');
     const start = ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub];
 
     // Bob's part, then Alice's request with it (Alice's own state directory: she is also the sender).
@@ -133,13 +137,7 @@ describe('a statechain coin received by a pair (Alice+Bob) through pipes', () =>
 
 describe('a pair withdraws its coin cooperatively through pipes', () => {
   it('B builds the withdrawal and gives its nonce, A must name the same one, the operator co-signs, A then B sign; the spend verifies', async () => {
-    const dir = tempDir('offchain-e2e-sc-joint-w-');
-    dirs.push(dir);
-    const f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
-    const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
-    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
-    const P = d.coin.statement.aggregate;
-    const fundingOut = parseTx(readFileSync(d.fundingFile, 'utf8')).outputs[1]!;
+    const { dir, f, operatorPub, d, prevout, outputKey } = depositedCoin('offchain-e2e-sc-joint-w-');
     const start = ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub];
     const partFile = join(dir.path, 'bob-part.json');
     writeFileSync(partFile, ok(await f.asAsync('BOB_KEY', [...start, '--joint-part'])));
@@ -161,7 +159,7 @@ describe('a pair withdraws its coin cooperatively through pipes', () => {
     expect(JSON.parse(sign).type).toBe('statechain/joint-withdraw-sign');
     const spend = JSON.parse(ok(await f.asAsync('BOB_KEY', ['statechain-withdraw'], sign))) as { kind: string; hex: string };
     expect(spend.kind).toBe('withdrawal');
-    verifyKeyPathSpend(spend.hex, [{ amount: fundingOut.amount, script: fundingOut.script }], taprootOutput(bytesOf(P).subarray(1)).outputKey);
+    verifyKeyPathSpend(spend.hex, prevout, outputKey);
     // Repeated, each part's step answers the same; the operator signs nothing more for the coin.
     expect(ok(await f.asAsync('ALICE_KEY', ['statechain-withdraw'], cosigned))).toBe(sign);
     expect(JSON.parse(ok(await f.asAsync('BOB_KEY', ['statechain-withdraw'], sign))).hex).toBe(spend.hex);

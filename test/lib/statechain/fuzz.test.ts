@@ -94,6 +94,29 @@ function resign(s: Awaited<ReturnType<typeof scenario>>, v: Json): Json {
   return out;
 }
 
+/** A message between a pair's parts, re-signed by its sender part's key (`part_sig`) after a mutation. */
+const resignBy = (key: Uint8Array) => (v: Json): Json => {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+  const { part_sig: _, ...body } = v;
+  return { ...body, part_sig: signBody(String(v.type), body, key, new Uint8Array(32)) };
+};
+
+/** Each case's message, one leaf mutated, fed to its reader as sent and re-signed by its sender: never a raw exception. */
+async function fuzzPartMessages(cases: [string, Json, (v: unknown) => unknown, (v: Json) => Json][]): Promise<void> {
+  for (const [name, message, step, resignIt] of cases) {
+    await fc.assert(
+      fc.asyncProperty(leafMutation, async (m) => {
+        const mutated = mutate(message, m);
+        await noCrash(() => step(mutated));
+        await noCrash(() => step(resignIt(mutated)));
+      }),
+      { numRuns: 40, endOnFailure: true },
+    ).catch((e: Error) => {
+      throw new Error(`${name}: ${e.message}`);
+    });
+  }
+}
+
 describe('statechain decoders and steps never crash on a mutated message', () => {
   it('every message a party reads, one leaf mutated', async () => {
     const s = await scenario();
@@ -150,32 +173,15 @@ describe('statechain decoders and steps never crash on a mutated message', () =>
     const pkg = await tr.transferPackage(sign.record, cos.message as never, d.owner);
     const taken = joint.jointTakePackage(pkg.message as never, a.pending, facts, d.owner);
     const t2 = joint.jointTakeHandoff(taken.message as never, b.pending, facts, bob);
-    const resignBy = (key: Uint8Array) => (v: Json): Json => {
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-      const { part_sig: _, ...body } = v;
-      return { ...body, part_sig: signBody(String(v.type), body, key, new Uint8Array(32)) };
-    };
     const cases: [string, Json, (v: unknown) => unknown, (v: Json) => Json][] = [
       ['joint-part → A', b.message as Json, (v) => joint.startJointReceive(coinId, d.operator.auth.publicKey, decodeMessage(schemas.JointPartSchema, v), d.owner), resignBy(bob.auth.secretKey)],
       ['joint-handoff → B', taken.message as Json, (v) => {
         const m = decodeMessage(schemas.JointHandoffSchema, v);
-        joint.handoffStatement(m, b.pending, bob.auth.secretKey);
-        return joint.jointTakeHandoff(m, b.pending, facts, bob);
+        return joint.jointTakeHandoff(m, b.pending, facts, bob, joint.openHandoffFor(m, b.pending, bob.auth.secretKey));
       }, resignBy(d.owner.auth.secretKey)],
       ['joint-t2 → A', t2.message as Json, (v) => joint.jointAcceptFrom(decodeMessage(schemas.JointT2Schema, v), taken.record, d.owner), resignBy(bob.auth.secretKey)],
     ];
-    for (const [name, message, step, resignIt] of cases) {
-      await fc.assert(
-        fc.asyncProperty(leafMutation, async (m) => {
-          const mutated = mutate(message, m);
-          await noCrash(() => step(mutated));
-          await noCrash(() => step(resignIt(mutated)));
-        }),
-        { numRuns: 40, endOnFailure: true },
-      ).catch((e: Error) => {
-        throw new Error(`${name}: ${e.message}`);
-      });
-    }
+    await fuzzPartMessages(cases);
   }, 300_000);
 
   it('a pair sending or withdrawing its coin: joint-nonce, joint-sign, joint-withdraw-nonce, joint-withdraw-sign, one leaf mutated, as sent and re-signed', async () => {
@@ -186,11 +192,6 @@ describe('statechain decoders and steps never crash on a mutated message', () =>
     const signReq = await send.jointTransferSign(p.recA, nonce.message as never, 200, p.alice);
     const cos = await op.cosignTransfer(p.opRecord, signReq.message as never, p.d.opCtx);
     const signA = await send.jointSignA(signReq.record, cos.message as never, p.alice);
-    const resignBy = (key: Uint8Array) => (v: Json): Json => {
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-      const { part_sig: _, ...body } = v;
-      return { ...body, part_sig: signBody(String(v.type), body, key, new Uint8Array(32)) };
-    };
     // A mutation that passes every check up to the nonce consumes it; later cases then meet
     // E_NONCE_USED — a coded refusal too. What matters here: never a raw exception.
     // The same pair withdrawing a second coin.
@@ -206,18 +207,7 @@ describe('statechain decoders and steps never crash on a mutated message', () =>
       ['joint-nonce → A', nonce.message as Json, (v) => send.jointTransferSign(p.recA, decodeMessage(schemas.JointNonceSchema, v), 200, p.alice), resignBy(p.bob.auth.secretKey)],
       ['joint-sign → B', signA.message as Json, (v) => send.jointPackage(nonce.record, decodeMessage(schemas.JointSignSchema, v), p.bob), resignBy(p.alice.auth.secretKey)],
     ];
-    for (const [name, message, step, resignIt] of cases) {
-      await fc.assert(
-        fc.asyncProperty(leafMutation, async (m) => {
-          const mutated = mutate(message, m);
-          await noCrash(() => step(mutated));
-          await noCrash(() => step(resignIt(mutated)));
-        }),
-        { numRuns: 40, endOnFailure: true },
-      ).catch((e: Error) => {
-        throw new Error(`${name}: ${e.message}`);
-      });
-    }
+    await fuzzPartMessages(cases);
   }, 300_000);
 
   it('the JSON text of a message, bytes mutated', async () => {
