@@ -13,10 +13,8 @@ import { equalBytes, toHex } from '../bytes.ts';
 import { RefusedError, StateConflictError, UsageError, isOffchainError } from '../errors.ts';
 import type { Network } from '../network.ts';
 import { readMusigInput } from '../musig/psbt-keypath.ts';
-import { parseMusigPsbt, type MusigPsbt } from '../musig/psbt-keypath-lean.ts';
 import { decodeAddress } from '../address.ts';
 import { parsePsbtBase64, serializePsbt } from '../psbt/parse.ts';
-import { psbtBytesFromBase64 } from '../psbt/base64-field.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { termsFromJson } from './codec.ts';
 import type { MintContext, MintContractRecord, MintPolicy, ReceiptJson } from './ports.ts';
@@ -180,20 +178,10 @@ async function checkChain(ctx: MintContext, c: CreditContract): Promise<void> {
   }
 }
 
-/**
- * An update or close request's PSBT: `parsePsbt` now, `readMusigInput(tx, 0)` when the
- * step gets to it — the same checks and errors at the same points — read without
- * btc-signer's repeated key validation when it has an honest request's shape.
- */
-function readRequestPsbt(psbt: string): MusigPsbt {
-  return parseMusigPsbt(psbtBytesFromBase64(psbt, 'psbt'));
-}
-
 /** A payment: check the next state, co-sign it, store it fully signed, answer with a receipt. */
 export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promise<ReceiptJson> {
   const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
-  const request = readRequestPsbt(req.psbt);
-  const { tx } = request;
+  const tx = parsePsbtBase64(req.psbt, 'psbt');
   if (record.latest && req.state <= record.latest.state) {
     // Idempotent retry: the same state again gets the stored receipt, never an error.
     if (req.state === record.latest.state && tx.id === record.latest.txid && req.cumulative_sat === record.latest.cumulative_sat) return record.latest.receipt;
@@ -206,7 +194,7 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   if (cumulative <= previous) refuse('E_AMOUNT_NOT_INCREASING', `cumulative ${cumulative} sat does not exceed the previous ${previous} sat`);
   if (cumulative - previous !== BigInt(req.amount_sat)) refuse('E_AMOUNT_MISMATCH', `amount_sat ${req.amount_sat} is not cumulative minus previous (${cumulative - previous})`);
   checkState(tx, c, cumulative, ctx.policy.min_fee_rate);
-  const input = request.readInput(); // contract key, sighash type
+  const input = readMusigInput(tx, 0); // contract key, sighash type
   await checkChain(ctx, c);
   const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
   const receipt: ReceiptJson = {
@@ -237,11 +225,10 @@ export async function acceptClose(ctx: MintContext, req: CloseRequest): Promise<
   if (retried) return retried;
   checkNotFrozen(record);
   checkStateNumber(record, req.state);
-  const request = readRequestPsbt(req.psbt);
-  const { tx } = request;
+  const tx = parsePsbtBase64(req.psbt, 'psbt');
   const paid = checkClose(tx, c, BigInt(record.latest?.cumulative_sat ?? 0), ctx.policy.min_fee_rate);
   if (paid !== BigInt(req.cumulative_sat)) refuse('E_AMOUNT_MISMATCH', `cumulative_sat ${req.cumulative_sat} is not what the close pays the mint (${paid})`);
-  const input = request.readInput();
+  const input = readMusigInput(tx, 0);
   const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
   const response = { type: 'credit/closed', version: 1, network: ctx.network, contract_id: c.id, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex };
   // The latest state stays: the mint still exits with it if the close never confirms.

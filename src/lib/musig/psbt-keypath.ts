@@ -10,24 +10,18 @@
  * (`InvalidContributionError` names the participant's public key). Only
  * SIGHASH_DEFAULT is signed unless the caller explicitly allows another type.
  *
- * `readMusigInput` reads the fields from btc-signer's decoded input; `parseMusigPsbt`
- * (the mint's requests) reads a one-input PSBT of the usual shape with ../psbt/lean.ts
- * instead, skipping btc-signer's repeated pure-JS key validation, and feeds the same
- * checks (`musigInputFromFields`).
+ * `readMusigInput` reads the fields from the input `parsePsbt` decoded (../psbt/read.ts has
+ * checked every key in them to be a point, once).
  *
  * Deliberately absent: script-path MuSig2 (leaf_hash-keyed fields) and BIP-32-derived
  * aggregate keys; nonce *storage* lives in src/lib/store (this module never keeps a
  * secret nonce beyond the call that uses it).
  */
 import { Transaction } from '@scure/btc-signer';
-import { RawOutput } from '@scure/btc-signer/script.js';
-import { concatBytes, equalBytes, toHex } from '../bytes.ts';
+import { equalBytes, toHex } from '../bytes.ts';
 import { InvalidContributionError, RefusedError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
-import { Lru, keyOf } from '../lru.ts';
-import { readLeanPsbt, type LeanPsbt, type LeanRecord } from '../psbt/lean.ts';
-import { MAX_MONEY, PSBT_TX_OPTS, parsePsbt } from '../psbt/parse.ts';
-import { keyPathSighash, SIGHASH_DEFAULT, taprootOutput } from '../taproot/taproot.ts';
+import { keyPathSighash, SIGHASH_DEFAULT } from '../taproot/taproot.ts';
 import { musigKey, type MusigKey } from './keyagg.ts';
 import { Bip327Error, Session, bip340Verify, deterministicSign, nonceAgg, nonceGen } from './bip327.ts';
 
@@ -77,42 +71,10 @@ export function isMusigInput(tx: Transaction, index: number): boolean {
 /** A BIP-373 field key: the participant, the key signed for, and a leaf hash (script path only). */
 export type MusigFieldKey = { participantPubkey: Uint8Array; aggregatePubkey: Uint8Array; leafHash?: Uint8Array };
 
-/**
- * The fields of one PSBT input that the MuSig2 key-path checks read (BIP-371, BIP-373),
- * whoever decoded them: btc-signer (`readMusigInput`) or the lean reader (`parseMusigPsbt`).
- * Keys in them are already known to be valid points; nonces and partial signatures are not
- * checked yet (NonceAgg and PartialSigVerify do that, blaming the sender).
- */
-export type MusigInputFields = {
-  /** PSBT_IN_MUSIG2_PARTICIPANT_PUBKEYS: [aggregate key, participant keys], in wire order. */
-  participantPubkeys: readonly (readonly [Uint8Array, readonly Uint8Array[]])[];
-  pubNonces: readonly (readonly [MusigFieldKey, Uint8Array])[];
-  partialSigs: readonly (readonly [MusigFieldKey, Uint8Array])[];
-  tapInternalKey: Uint8Array | undefined;
-  tapMerkleRoot: Uint8Array | undefined;
-  sighashType: number | undefined;
-};
-
 /** Read and check everything a signer or aggregator needs from the PSBT input. */
 export function readMusigInput(tx: Transaction, index: number, opts: ReadOptions = {}): MusigInput {
-  const input = tx.getInput(index);
-  const fields: MusigInputFields = {
-    participantPubkeys: input.musig2ParticipantPubkeys ?? [],
-    pubNonces: input.musig2PubNonce ?? [],
-    partialSigs: input.musig2PartialSig ?? [],
-    tapInternalKey: input.tapInternalKey,
-    tapMerkleRoot: input.tapMerkleRoot,
-    sighashType: input.sighashType,
-  };
-  return musigInputFromFields(tx, index, fields, opts);
-}
-
-/**
- * The checks of `readMusigInput` on the fields however they were read: one set of rules
- * (and errors) for both readers. `tx` supplies the spent outputs and the signature message.
- */
-export function musigInputFromFields(tx: Transaction, index: number, fields: MusigInputFields, opts: ReadOptions): MusigInput {
-  const entries = fields.participantPubkeys;
+  const fields = tx.getInput(index);
+  const entries = fields.musig2ParticipantPubkeys ?? [];
   if (entries.length !== 1) {
     throw new RefusedError('E_MUSIG_FIELDS', `input ${index} must carry exactly one MuSig2 participant list, found ${entries.length}`);
   }
@@ -131,12 +93,14 @@ export function musigInputFromFields(tx: Transaction, index: number, fields: Mus
     throw new RefusedError('E_SIGHASH_NOT_ALLOWED', `input ${index} asks for sighash type 0x${hashType.toString(16)}; only SIGHASH_DEFAULT is signed`);
   }
   const signingKey = outputKeyCompressed(key);
-  const pick = (list: MusigInputFields['pubNonces']) =>
+  const pubNonces = fields.musig2PubNonce ?? [];
+  const partialSigs = fields.musig2PartialSig ?? [];
+  const pick = (list: typeof pubNonces) =>
     key.participants.map((p) => {
       const hit = list.find(([k]) => !k.leafHash && equalBytes(k.participantPubkey, p) && equalBytes(k.aggregatePubkey, signingKey));
       return hit?.[1];
     });
-  for (const [k] of [...fields.pubNonces, ...fields.partialSigs]) {
+  for (const [k] of [...pubNonces, ...partialSigs]) {
     if (equalBytes(k.aggregatePubkey, signingKey) && !key.participants.some((p) => equalBytes(p, k.participantPubkey))) {
       throw new InvalidContributionError('E_MUSIG_NOT_PARTICIPANT', toHex(k.participantPubkey), `input ${index}: a contribution from a key that is not a participant`);
     }
@@ -147,8 +111,8 @@ export function musigInputFromFields(tx: Transaction, index: number, fields: Mus
     signingKey,
     msg: keyPathSighash(tx, index, hashType),
     hashType,
-    pubnonces: pick(fields.pubNonces),
-    partialSigs: pick(fields.partialSigs),
+    pubnonces: pick(pubNonces),
+    partialSigs: pick(partialSigs),
   };
 }
 

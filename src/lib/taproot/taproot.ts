@@ -12,6 +12,8 @@ import { taprootTweakPrivKey } from '@scure/btc-signer/utils.js';
 import { concatBytes } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { bytesToBigInt } from '../keys/keys.ts';
+import { activeSecp256k1 } from '../musig/engine/select.ts';
+import { N } from '../musig/engine/scalar.ts';
 
 export const SIGHASH_DEFAULT = 0x00;
 
@@ -37,18 +39,24 @@ export type TaprootOutput = {
 
 export function taprootOutput(internalKey: Uint8Array, merkleRoot?: Uint8Array): TaprootOutput {
   const tweak = tapTweak(internalKey, merkleRoot ?? EMPTY);
-  const P = schnorr.utils.lift_x(bytesToBigInt(internalKey));
-  // The tweak is public (a hash of public data): variable-time multiplication is safe here.
-  const Q = P.add(schnorr.Point.BASE.multiplyUnsafe(bytesToBigInt(tweak)));
-  const outputKey = Q.toBytes(true).slice(1);
-  return {
-    internalKey,
-    merkleRoot,
-    tweak,
-    outputKey,
-    parity: Q.y % 2n === 0n ? 0 : 1,
-    script: p2trScript(outputKey),
-  };
+  const Q = tweakedKey(internalKey, tweak);
+  const outputKey = Q.slice(1);
+  return { internalKey, merkleRoot, tweak, outputKey, parity: Q[0] === 0x03 ? 1 : 0, script: p2trScript(outputKey) };
+}
+
+/**
+ * Q = lift_x(P) + t·G, compressed, on the selected secp256k1 backend (a mint derives one per
+ * contract; the tweak is public, so variable-time arithmetic is safe). Anything the backend
+ * cannot do — an x that is no point, t ≥ n, Q at infinity — goes to noble, which refuses
+ * it the way it always has.
+ */
+function tweakedKey(internalKey: Uint8Array, tweak: Uint8Array): Uint8Array {
+  const t = bytesToBigInt(tweak);
+  const ec = activeSecp256k1();
+  const P = t < N ? ec.liftX(internalKey) : undefined;
+  const Q = P === undefined ? null : ec.addMulBase ? ec.addMulBase(P, t) : ec.add(P, ec.mulBase(t));
+  if (Q !== null) return ec.pointToBytes(Q);
+  return schnorr.utils.lift_x(bytesToBigInt(internalKey)).add(schnorr.Point.BASE.multiplyUnsafe(t)).toBytes(true);
 }
 
 export function p2trScript(outputKey: Uint8Array): Uint8Array {
