@@ -4,12 +4,12 @@
  * signatures, and finishing a single-input spend into a signed transaction.
  */
 import type { Transaction } from '@scure/btc-signer';
-import { equalBytes, fromHex, toHex, utf8 } from '../bytes.ts';
+import { concatBytes, equalBytes, fromHex, toHex, utf8 } from '../bytes.ts';
+import { hash256 } from '../hash.ts';
 import { InvalidContributionError, RefusedError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
-import { RawTx } from '@scure/btc-signer';
 import {
-  addPubNonce, finalSignature, musigDeterministicSign, partialSignature, readMusigInput, verifyPartialSigs, type MusigInput,
+  addPubNonce, lastSignature, musigDeterministicSign, readMusigInput, verifyPartialSigs, type MusigInput,
 } from '../musig/psbt-keypath.ts';
 import { nonceGen } from '../musig/bip327.ts';
 import type { RandomSource } from '../random.ts';
@@ -70,8 +70,7 @@ export async function mintComplete(tx: Transaction, input: MusigInput, mint: Key
   if (input.partialSigs[me]) throw new RefusedError('E_MUSIG_FIELDS', 'the PSBT already carries a partial signature in the mint\'s name');
   verifyPartialSigs(input);
   const secnonce = await nonces.take(pubnonce, context);
-  partialSignature(input, mint, secnonce);
-  return finalSignature(input);
+  return lastSignature(input, mint, secnonce);
 }
 
 /**
@@ -89,17 +88,14 @@ export function mintCosignRefund(tx: Transaction, mint: KeyPair, userPubkey: Uin
 
 /**
  * The network transaction of a single-input key-path spend with `tapKeySig` as its
- * witness, serialized directly (the PSBT is not re-encoded: the mint needs only this).
+ * witness, spliced into the unsigned transaction's bytes (BIP-144: marker and flag after
+ * the version, the witness before the locktime) — the PSBT is not re-encoded and the
+ * inputs and outputs are not copied out of it: the mint needs only this.
  */
 export function signedKeyPathTx(tx: Transaction, tapKeySig: Uint8Array): { txid: string; hex: string } {
-  const inputs = Array.from({ length: tx.inputsLength }, (_, i) => {
-    const input = tx.getInput(i);
-    return { txid: input.txid!, index: input.index!, finalScriptSig: new Uint8Array(), sequence: input.sequence ?? 0xffffffff };
-  });
-  const outputs = Array.from({ length: tx.outputsLength }, (_, i) => {
-    const o = tx.getOutput(i);
-    return { amount: o.amount!, script: o.script! };
-  });
-  const raw = RawTx.encode({ version: tx.version, segwitFlag: true, inputs, outputs, witnesses: [[tapKeySig]], lockTime: tx.lockTime });
-  return { txid: tx.id, hex: toHex(raw) };
+  if (tx.inputsLength !== 1) throw new Error('signedKeyPathTx: a single-input spend only');
+  const unsigned = tx.unsignedTx;
+  const witness = concatBytes(Uint8Array.of(1, tapKeySig.length), tapKeySig); // one stack item, 64 or 65 bytes
+  const raw = concatBytes(unsigned.subarray(0, 4), Uint8Array.of(0, 1), unsigned.subarray(4, -4), witness, unsigned.subarray(-4));
+  return { txid: toHex(hash256(unsigned).reverse()), hex: toHex(raw) };
 }

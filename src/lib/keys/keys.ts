@@ -13,6 +13,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { fromHex, isHex, toHex } from '../bytes.ts';
 import type { Network } from '../network.ts';
+import { activeSecp256k1 } from '../musig/engine/select.ts';
 
 const base58check = createBase58check(sha256);
 const Point = secp256k1.Point;
@@ -74,7 +75,9 @@ export function parseSecretKey(text: string, network?: Network, source = 'the ke
 
 export function keyPair(secretKey: Uint8Array): KeyPair {
   if (!scalarOk(secretKey)) throw new MalformedInputError('E_BAD_SECRET_KEY', 'secret key out of range');
-  const publicKey = secp256k1.getPublicKey(secretKey, true);
+  // d·G on the selected backend (constant time on each; noble unless a backend was selected).
+  const ec = activeSecp256k1();
+  const publicKey = ec.pointToBytes(ec.mulBase(bytesToBigInt(secretKey))!);
   return { secretKey, publicKey, xOnly: publicKey.slice(1) };
 }
 
@@ -97,11 +100,7 @@ export function validatePublicKey(bytes: Uint8Array, field = 'public key'): Uint
   if (bytes.length !== 33 || (bytes[0] !== 0x02 && bytes[0] !== 0x03)) {
     throw new MalformedInputError('E_BAD_PUBKEY', `${field} must be a 33-byte compressed public key (02/03 prefix)`);
   }
-  try {
-    Point.fromBytes(bytes);
-  } catch {
-    throw new MalformedInputError('E_BAD_PUBKEY', `${field} is not a point on secp256k1`);
-  }
+  if (activeSecp256k1().pointFromBytes(bytes) === undefined) throw new MalformedInputError('E_BAD_PUBKEY', `${field} is not a point on secp256k1`);
   return bytes;
 }
 

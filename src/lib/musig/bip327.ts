@@ -13,7 +13,7 @@
  * KeyAgg work is cached per participant set (./engine/key-aggregation.ts).
  */
 import { activeEngine } from './engine/select.ts';
-import type { EngineSession, KeyAggContext, SessionContext } from './engine/engine.ts';
+import type { EngineSession, KeyAggContext, SessionContext, SignOptions } from './engine/engine.ts';
 
 export { Bip327Error, type ContributionKind } from './engine/errors.ts';
 export type { KeyAggContext, SessionContext } from './engine/engine.ts';
@@ -53,9 +53,9 @@ export class Session {
   }
 
   /** Sign; zeroes `secnonce` whatever happens, so it cannot be used twice from memory. */
-  sign(secnonce: Uint8Array, sk: Uint8Array): Uint8Array {
+  sign(secnonce: Uint8Array, sk: Uint8Array, opts?: SignOptions): Uint8Array {
     try {
-      return this.inner.sign(secnonce, sk);
+      return this.inner.sign(secnonce, sk, opts);
     } finally {
       secnonce.fill(0);
     }

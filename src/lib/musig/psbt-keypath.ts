@@ -302,6 +302,40 @@ export function aggregateMusigInput(tx: Transaction, input: MusigInput): Uint8Ar
 }
 
 /**
+ * The last signer's move, as a value: BIP-327 Sign with `secnonce` (which the caller has
+ * already consumed from durable storage; zeroed here), PartialSigAgg, and BIP-340 Verify of
+ * the result against the output key — which a faulty partial signature of ours would fail,
+ * so Sign's own self-check and its d·G (the key pair's public key is known) are spared.
+ * Every other participant's partial signature must be present and is verified first.
+ * Only the final signature leaves; our partial signature is recorded in `input` only.
+ */
+export function lastSignature(input: MusigInput, signer: KeyPair, secnonce: Uint8Array): Uint8Array {
+  try {
+    const i = participantIndex(input, signer.publicKey);
+    const missing = input.key.participants.filter((_, j) => j !== i && !input.partialSigs[j]).map(toHex);
+    if (missing.length) {
+      throw new RefusedError('E_MISSING_PARTIAL_SIGS', `input ${input.index} still lacks partial signatures from ${missing.join(', ')}`, { missing });
+    }
+    verifyPartialSigs(input);
+    const s = session(input, aggregateNonces(input, allNonces(input), input.key.participants));
+    try {
+      input.partialSigs[i] = s.sign(secnonce, signer.secretKey, { publicKey: signer.publicKey, selfCheck: false });
+    } catch (e) {
+      throw new RefusedError('E_MUSIG_SIGN', `input ${input.index}: cannot sign as participant ${i}: ${(e as Error).message}`);
+    }
+    const sig = s.partialSigAgg(input.partialSigs as Uint8Array[]);
+    if (!bip340Verify(sig, input.msg, input.key.output.outputKey)) {
+      input.partialSigs[i] = undefined;
+      throw new RefusedError('E_BAD_SIGNATURE', `input ${input.index}: aggregated signature does not verify against the output key`);
+    }
+    markVerified(input, i);
+    return input.hashType === SIGHASH_DEFAULT ? sig : new Uint8Array([...sig, input.hashType]);
+  } finally {
+    secnonce.fill(0);
+  }
+}
+
+/**
  * The aggregated BIP-340 signature (with the sighash byte unless SIGHASH_DEFAULT),
  * verified against the output key on the selected secp256k1 backend.
  */

@@ -105,8 +105,14 @@ function run(E: Bip327Engine, s: Signing): Record<string, string | string[] | bo
   const all = pubnonces as Uint8Array[];
   const aggnonce = E.nonceAgg(all);
   const session = E.session({ aggnonce, pubkeys, tweaks, isXonly, msg: s.msg });
+  // Sign again as a last signer that verifies the aggregate itself would: the known public
+  // key instead of d·G, no self-check. The partial signature must be the same bytes.
+  const sameWithKnownKey: boolean[] = [];
   parties.forEach((p, i) => {
-    if (nonces[i]) psigs[i] = session.sign(Uint8Array.from(nonces[i]!.secnonce), p.secretKey);
+    if (!nonces[i]) return;
+    psigs[i] = session.sign(Uint8Array.from(nonces[i]!.secnonce), p.secretKey);
+    const spared = session.sign(Uint8Array.from(nonces[i]!.secnonce), p.secretKey, { publicKey: p.publicKey, selfCheck: false });
+    sameWithKnownKey.push(toHex(spared) === toHex(psigs[i]!));
   });
   const verified = psigs.every((psig, i) => session.partialSigVerify(psig, all, i));
   const wrongSigner = psigs.some((psig, i) => session.partialSigVerify(psig, all, (i + 1) % psigs.length));
@@ -124,6 +130,7 @@ function run(E: Bip327Engine, s: Signing): Record<string, string | string[] | bo
     sig: toHex(sig),
     verified,
     wrongSigner,
+    sameWithKnownKey,
     ownVerify: E.verifySchnorr(sig, s.msg, xOnly),
   };
 }
@@ -142,6 +149,7 @@ describe('every BIP-327 engine gives the same bytes', () => {
           const [first, ...rest] = available.map((E) => run(E, s));
           expect(first!.verified).toBe(true);
           expect(first!.wrongSigner).toBe(false);
+          expect((first!.sameWithKnownKey as boolean[]).every(Boolean)).toBe(true);
           expect(first!.ownVerify).toBe(true);
           for (const [i, other] of rest.entries()) expect(other, available[i + 1]!.name).toEqual(first);
           // The key from KeyAgg of the keys in signing order and the same tweaks, in test code.

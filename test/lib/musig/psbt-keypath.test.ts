@@ -12,7 +12,7 @@ import { Transaction } from '@scure/btc-signer';
 import { keyPair } from '../../../src/lib/keys/keys.ts';
 import {
   setMusigParticipants, readMusigInput, musigNonceGen, addPubNonce, musigPartialSign,
-  musigDeterministicSign, aggregateMusigInput, verifyPartialSigs,
+  musigDeterministicSign, aggregateMusigInput, verifyPartialSigs, lastSignature,
 } from '../../../src/lib/musig/psbt-keypath.ts';
 import { finalizeAll } from '../../../src/lib/musig/finalize.ts';
 import { extractTransaction } from '../../../src/lib/psbt/roles.ts';
@@ -108,6 +108,62 @@ describe('two-party MuSig2 key-path spend in a PSBT', () => {
     setMusigParticipants(tx, 0, [alice.publicKey, bob.publicKey]);
     tx.updateInput(0, { sighashType: 0x01 });
     expect((catchErr(() => readMusigInput(tx, 0)) as RefusedError).code).toBe('E_SIGHASH_NOT_ALLOWED');
+  });
+});
+
+describe('the last signer (lastSignature): Sign without its self-check, then the aggregate verified', () => {
+  /** Both nonces in, Alice's partial signature in: Bob's turn. */
+  function bobsTurn(seed: number) {
+    const tx = fundedPsbt();
+    setMusigParticipants(tx, 0, [alice.publicKey, bob.publicKey]);
+    let input = readMusigInput(tx, 0);
+    const na = musigNonceGen(input, alice, new Uint8Array(32).fill(seed), new Uint8Array());
+    const nb = musigNonceGen(input, bob, new Uint8Array(32).fill(seed + 1), new Uint8Array());
+    addPubNonce(tx, input, alice.publicKey, na.pubnonce);
+    addPubNonce(tx, input, bob.publicKey, nb.pubnonce);
+    input = readMusigInput(tx, 0);
+    return { tx, input, na, nb };
+  }
+
+  it('gives the signature the full path gives, and it verifies independently', () => {
+    const { tx, input, na, nb } = bobsTurn(8);
+    musigPartialSign(tx, input, alice, na.secnonce);
+    const reference = bobsTurn(8);
+    musigPartialSign(reference.tx, reference.input, alice, reference.na.secnonce);
+    musigPartialSign(reference.tx, reference.input, bob, reference.nb.secnonce);
+    const sig = lastSignature(input, bob, nb.secnonce);
+    expect(secretZeroed(nb.secnonce)).toBe(true);
+    expect(toHex(sig)).toBe(toHex(aggregateMusigInput(reference.tx, readMusigInput(reference.tx, 0))));
+    tx.updateInput(0, { tapKeySig: sig }, true);
+    finalizeAndVerify(tx);
+  });
+
+  it('a faulty partial signature of its own never leaves: the aggregate fails verification (E_BAD_SIGNATURE)', () => {
+    const { tx, input, na, nb } = bobsTurn(10);
+    musigPartialSign(tx, input, alice, na.secnonce);
+    // A fault: Bob's key pair with a secret that is not his public key's. Sign skips d·G and
+    // its self-check here, so only the final verification can catch it.
+    const faulty = { ...bob, secretKey: fromHex('23'.repeat(32)) };
+    const err = catchErr(() => lastSignature(input, faulty, nb.secnonce));
+    expect((err as RefusedError).code).toBe('E_BAD_SIGNATURE');
+    expect(input.partialSigs[input.key.participants.findIndex((p) => toHex(p) === toHex(bob.publicKey))]).toBeUndefined();
+    expect(secretZeroed(nb.secnonce)).toBe(true);
+  });
+
+  it('refuses before signing when another participant has not signed, and zeroes the nonce anyway', () => {
+    const { input, nb } = bobsTurn(12);
+    const err = catchErr(() => lastSignature(input, bob, nb.secnonce));
+    expect((err as RefusedError).code).toBe('E_MISSING_PARTIAL_SIGS');
+    expect(secretZeroed(nb.secnonce)).toBe(true);
+  });
+
+  it('blames another participant whose partial signature is bad, before signing', () => {
+    const { tx, input, nb } = bobsTurn(14);
+    tx.updateInput(0, { musig2PartialSig: [[{ participantPubkey: alice.publicKey, aggregatePubkey: input.signingKey }, new Uint8Array(32).fill(7)]] });
+    const err = catchErr(() => lastSignature(readMusigInput(tx, 0), bob, nb.secnonce));
+    expect((err as InvalidContributionError).code).toBe('E_BAD_PARTIAL_SIG');
+    expect((err as InvalidContributionError).participant).toBe(toHex(alice.publicKey));
+    expect(secretZeroed(nb.secnonce)).toBe(true);
   });
 });
 

@@ -11,7 +11,9 @@
 import type { BackendName, Secp256k1Backend } from './backend.ts';
 import { KeyAggCache, keySort } from './key-aggregation.ts';
 import { NonceAggCache, nonceGen } from './nonces.ts';
-import { SigningSession, deterministicSign, type EngineContext, type SessionContext } from './signing.ts';
+import { SigningSession, deterministicSign, type EngineContext, type SessionContext, type SignOptions } from './signing.ts';
+
+export type { SignOptions };
 import { verifyPreSignature } from './adaptor.ts';
 
 export type { SessionContext } from './signing.ts';
@@ -25,7 +27,7 @@ export type KeyAggContext = {
 };
 
 export interface EngineSession {
-  sign(secnonce: Uint8Array, sk: Uint8Array): Uint8Array;
+  sign(secnonce: Uint8Array, sk: Uint8Array, opts?: SignOptions): Uint8Array;
   partialSigVerify(psig: Uint8Array, pubnonces: readonly Uint8Array[], signerIndex: number): boolean;
   partialSigAgg(psigs: readonly Uint8Array[]): Uint8Array;
   /** The final nonce's parity, which adapt / extract need (./adaptor.ts). */

@@ -49,6 +49,7 @@ class ReferenceSession implements EngineSession {
     checkAggregateNonce(ctx.aggnonce, 'aggnonce');
     this.inner = translate(() => new scure.Session(ctx.aggnonce, [...ctx.pubkeys], ctx.msg, [...ctx.tweaks], [...ctx.isXonly]), 'pubkey');
   }
+  /** SignOptions are hints: btc-signer's Sign always derives d·G and checks its own output. */
   sign(secnonce: Uint8Array, sk: Uint8Array): Uint8Array {
     return translate(() => this.inner.sign(secnonce, sk));
   }

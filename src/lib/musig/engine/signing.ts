@@ -6,8 +6,9 @@
  *
  * A `SigningSession` computes the session values (Q, gacc, tacc, b, R, e) once; the
  * key-set work under them comes from the KeyAggCache. Sign runs the spec's optional
- * self-check (PartialSigVerifyInternal on its own output) always, as the reference
- * backend did, so a faulty computation never leaves as a partial signature.
+ * self-check (PartialSigVerifyInternal on its own output), as the reference backend did,
+ * so a faulty computation never leaves as a partial signature — unless its caller aggregates
+ * and verifies the final signature before anything leaves (`SignOptions`).
  */
 import { concatBytes, equalBytes } from '../../bytes.ts';
 import { xBytes, type Secp256k1Backend } from './backend.ts';
@@ -29,6 +30,16 @@ export type SessionContext = {
    */
   adaptor?: Uint8Array;
 };
+
+/**
+ * How Sign may be spared work by a caller that already holds the answers:
+ * - `publicKey`: the signer's cbytes(d·G), computed when its key was loaded — Sign compares
+ *   the secret nonce's key with it instead of computing d·G again;
+ * - `selfCheck: false`: skip the optional PartialSigVerifyInternal of Sign's own output. Only
+ *   for a caller that aggregates at once and verifies the BIP-340 signature before anything
+ *   leaves (a faulty partial signature then fails that verification); engines may ignore it.
+ */
+export type SignOptions = { publicKey?: Uint8Array; selfCheck?: boolean };
 
 /** What a signing session needs besides its inputs: the backend, its caches and G. */
 export type EngineContext<P> = { ec: Secp256k1Backend<P>; keys: KeyAggCache<P>; nonces: NonceAggCache<P>; G: P };
@@ -87,7 +98,7 @@ export class SigningSession<P> {
    * so a second call with the same array fails. k1 / k2 out of range are worded as the
    * reference backend (@scure/btc-signer) worded them.
    */
-  sign(secnonce: Uint8Array, sk: Uint8Array): Uint8Array {
+  sign(secnonce: Uint8Array, sk: Uint8Array, opts: SignOptions = {}): Uint8Array {
     const { ec } = this.ctx;
     if (sk.length !== 32) throw badArgument('secret key must be 32 bytes');
     if (secnonce.length !== 97) throw badArgument(`secnonce must be 97 bytes, got ${secnonce.length}`);
@@ -102,15 +113,16 @@ export class SigningSession<P> {
     const k2 = evenR ? k2p : N - k2p;
     const dp = int(sk);
     if (dp === 0n || dp >= N) throw new Bip327Error('secret key value is out of range');
-    const P = ec.mulBase(dp)!;
-    const pk = ec.pointToBytes(P);
+    const P = opts.publicKey === undefined ? ec.mulBase(dp)! : undefined;
+    const pk = P === undefined ? opts.publicKey! : ec.pointToBytes(P);
     if (!equalBytes(pk, pkOfNonce)) throw new Bip327Error('Public key does not match nonceGen argument');
     const a = this.keyAggCoeff(pk);
     const d = mod(this.gTimesGacc() * dp);
     const s = mod(k1 + this.b * k2 + this.e * a * d);
     const psig = bytes32(s);
+    if (opts.selfCheck === false) return psig;
     // The optional self-check: PartialSigVerifyInternal(psig, cbytes(k1'·G) || cbytes(k2'·G), pk).
-    if (!this.verifyInternal(s, ec.mulBase(k1p)!, ec.mulBase(k2p)!, P, a)) {
+    if (!this.verifyInternal(s, ec.mulBase(k1p)!, ec.mulBase(k2p)!, P ?? ec.pointFromBytes(pk)!, a)) {
       throw new Bip327Error('Partial signature verification failed');
     }
     return psig;
