@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Production entry. `--version` is answered before anything is loaded (runbooks and
-// monitoring call it often). Everything else runs the bundle dist/offchain.cjs, compiled
-// through a V8 code cache when one made by this V8 exists (see scripts/build.mjs).
+// monitoring call it often); `psbt decode`, which scripts call most, by a small bundle
+// without oclif (dist/psbt-decode.cjs, src/fast-decode.ts), which hands anything it does not
+// answer exactly as the full CLI would back to it. Everything else runs the bundle
+// dist/offchain.cjs. Each bundle is compiled through a V8 code cache when one made by this
+// V8 exists (see scripts/build.mjs). OFFCHAIN_FAST_PATHS=0 turns the decode shortcut off.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -12,15 +15,20 @@ if (argv.length === 1 && ['--version', '-v', '-V', 'version'].includes(argv[0]))
   const { version } = require('../package.json');
   process.stdout.write(`offchain/${version} ${process.platform}-${process.arch} node-${process.version}\n`);
 } else {
-  await loadBundle().main(argv);
+  const fast = argv[0] === 'psbt' && argv[1] === 'decode' && process.env.OFFCHAIN_FAST_PATHS !== '0';
+  const answered = fast ? await loadBundle('psbt-decode.cjs').main(argv) : { done: false };
+  if (!answered.done) {
+    if (answered.stdin !== undefined) globalThis[Symbol.for('offchain.stdin')] = answered.stdin;
+    await loadBundle('offchain.cjs', true).main(argv);
+  }
 }
 
-function loadBundle() {
+function loadBundle(name, cli = false) {
   const fs = require('node:fs');
   const vm = require('node:vm');
   const path = require('node:path');
   const Module = require('node:module');
-  const file = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'offchain.cjs');
+  const file = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', name);
   const cacheFile = `${file}.cache`;
   let cachedData;
   try {
@@ -39,7 +47,7 @@ function loadBundle() {
   script.runInThisContext().call(mod.exports, mod.exports, req, mod, file, path.dirname(file));
   mod.loaded = true;
   Module._cache[file] = mod;
-  globalThis[Symbol.for('offchain.bundle')] = mod.exports;
+  if (cli) globalThis[Symbol.for('offchain.bundle')] = mod.exports;
   if (process.env.OFFCHAIN_WRITE_CODE_CACHE === '1') {
     process.once('beforeExit', () => fs.writeFileSync(cacheFile, script.createCachedData()));
   }

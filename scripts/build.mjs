@@ -7,6 +7,8 @@
  * 1. esbuild bundles src/cli.ts (oclif, every command, src/lib) into ONE CommonJS file,
  *    dist/offchain.cjs. Commands' lazy `import()`s become lazy module initialisers inside
  *    it: code that a command does not use is parsed but never run.
+ *    `psbt decode`, which scripts call most, also gets a bundle of its own without oclif,
+ *    dist/psbt-decode.cjs (src/fast-decode.ts), which bin/run.js tries first.
  * 2. bin/run.js compiles that file through vm.Script with a V8 code cache
  *    (dist/offchain.cjs.cache, made here by a training run), skipping compilation. A cache
  *    made by another V8 is rejected by V8 itself and the file is compiled normally.
@@ -84,12 +86,21 @@ const cli = await build({
       `const __offchainImport = (s) => (${IMPORTER} ?? ((x) => import(x)))(s);`,
   },
 });
+// `psbt decode`'s shortcut (src/fast-decode.ts): the same library code, without oclif.
+const fastDecode = await build({
+  ...common,
+  entryPoints: { 'psbt-decode': 'src/fast-decode.ts' },
+  metafile: true,
+  outdir: out,
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+});
 // What the bundle is made of, by content: a test run compares it with the files on disk.
 // A file edited while esbuild ran may differ from what it read: record it as unknown
 // (so the build counts as stale) rather than hash content the bundle may not hold.
 const sha256 = (path) =>
   statSync(join(root, path)).mtimeMs >= started ? 'modified during the build' : createHash('sha256').update(readFileSync(join(root, path))).digest('hex');
-const inputs = [...Object.keys(cli.metafile.inputs), 'scripts/build.mjs'].sort();
+const inputs = [...new Set([...Object.keys(cli.metafile.inputs), ...Object.keys(fastDecode.metafile.inputs), 'scripts/build.mjs'])].sort();
 writeFileSync(join(out, 'build-inputs.json'), JSON.stringify({ sha256: Object.fromEntries(inputs.map((p) => [p, sha256(p)])) }, null, 1) + '\n');
 writeFileSync(
   join(out, 'commands.cjs'),
@@ -113,9 +124,12 @@ const plugin = new Plugin({ root, type: 'core', isRoot: true, ignoreManifest: tr
 await plugin.load();
 writeFileSync(join(root, 'oclif.manifest.json'), JSON.stringify(plugin.manifest, null, 2) + '\n');
 
-// Training run: decode a fixture so the cache also holds the functions that path compiles.
-execFileSync(process.execPath, [join(root, 'bin', 'run.js'), 'psbt', 'decode', '--in', join(root, 'fixtures/psbt/musig-keypath-signed.psbt')], {
-  env: { ...process.env, OFFCHAIN_WRITE_CODE_CACHE: '1' },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
-console.error(`built dist/offchain.cjs (+ V8 code cache) and oclif.manifest.json (${Object.keys(plugin.manifest.commands).length} commands)`);
+// Training runs: decode a fixture so each cache also holds the functions that path compiles —
+// first through the full CLI (--debug is not the shortcut's), then through the shortcut.
+for (const extra of [['--debug'], []]) {
+  execFileSync(process.execPath, [join(root, 'bin', 'run.js'), 'psbt', 'decode', ...extra, '--in', join(root, 'fixtures/psbt/musig-keypath-signed.psbt')], {
+    env: { ...process.env, OFFCHAIN_WRITE_CODE_CACHE: '1' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+console.error(`built dist/offchain.cjs, dist/psbt-decode.cjs (+ V8 code caches) and oclif.manifest.json (${Object.keys(plugin.manifest.commands).length} commands)`);

@@ -13,7 +13,7 @@ export default class PsbtDecode extends OffchainCommand<typeof PsbtDecode> {
 
   protected async execute(): Promise<CommandResult> {
     const { tx, network } = await this.readPsbt();
-    const { decodePsbt } = await import('../../lib/psbt/decode.ts');
-    return { message: { type: 'psbt/decoded', version: 1, network, txid: tx.id, ...decodePsbt(tx, network) } };
+    const { decodedMessage } = await import('../../lib/psbt/decode.ts');
+    return { message: decodedMessage(tx, network) };
   }
 }

@@ -14,7 +14,6 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { base64 } from '@scure/base';
 import { ExitCode, MalformedInputError, OffchainError, RefusedError, UsageError } from '../errors.ts';
-import { readEnvelope } from '../envelope.ts';
 import { stringifyMessage, stringifyLine } from '../json.ts';
 import { resolveNetwork, type Network } from '../network.ts';
 import { deterministicRandom, systemRandom, type RandomSource } from '../random.ts';
@@ -23,8 +22,10 @@ import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
 import { detectFormat, jsonLines, readInputBytes, type InputDocument } from './input.ts';
+import { inputDocument, psbtBytesOf } from './psbt-input.ts';
+
+export { psbtBytesOf };
 import { createTerminal, type Terminal } from './terminal.ts';
-import { psbtBytesFromBase64 } from '../psbt/base64-field.ts';
 
 export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
 
@@ -136,17 +137,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
 
   protected async readDocument(): Promise<InputDocument> {
     const path = (this.flags as { in?: string }).in;
-    const bytes = await readInputBytes({ path, stdin: process.stdin });
-    if (bytes.every((b) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09)) {
-      // In a pipeline, an empty input almost always means the step before failed.
-      throw new MalformedInputError(
-        'E_EMPTY_INPUT',
-        path !== undefined && path !== '-'
-          ? `--in ${path} is empty: expected a JSON message or a PSBT`
-          : 'no input: the previous step printed nothing (did it fail?); expected a JSON message or a PSBT on standard input',
-      );
-    }
-    return detectFormat(bytes);
+    return inputDocument(await readInputBytes({ path, stdin: process.stdin }), path);
   }
 
   /**
@@ -245,19 +236,6 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     process.exitCode = exitCode;
   }
-}
-
-/** The PSBT bytes of an input document, and the network its message names, if any. */
-export function psbtBytesOf(doc: InputDocument): { bytes: Uint8Array; network?: Network; messageType?: string } {
-  if (doc.format === 'psbt') return { bytes: doc.psbt };
-  if (doc.format === 'jsonl') {
-    throw new MalformedInputError('E_EXPECTED_PSBT', 'expected one PSBT or one message carrying a PSBT, got several JSON lines');
-  }
-  const env = readEnvelope(doc.value);
-  const psbt = (doc.value as { psbt?: unknown }).psbt;
-  if (typeof psbt !== 'string') throw new MalformedInputError('E_EXPECTED_PSBT', `a ${env.type} message carries no "psbt" field`);
-  const bytes = psbtBytesFromBase64(psbt, `the "psbt" field of the ${env.type} message`);
-  return { bytes, network: env.network, messageType: env.type };
 }
 
 export function describeError(e: unknown): { code: string; message: string; exitCode: number } {

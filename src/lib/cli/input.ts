@@ -58,6 +58,21 @@ export async function readToEnd(stream: Readable, max = MAX_INPUT_BYTES): Promis
   return new Uint8Array(Buffer.concat(chunks));
 }
 
+/**
+ * Standard input that bin/run.js's `psbt decode` fast path (src/fast-decode.ts) read before
+ * handing the invocation to the full CLI: taken from here, once, instead of the drained stream
+ * (or the error reading it met, thrown again).
+ */
+export const STDIN_HANDOFF = Symbol.for('offchain.stdin');
+
+function handedOverStdin(): Uint8Array | undefined {
+  const store = globalThis as unknown as Record<symbol, Uint8Array | Error | undefined>;
+  const handed = store[STDIN_HANDOFF];
+  delete store[STDIN_HANDOFF];
+  if (handed instanceof Error) throw handed; // reading it failed there: the same failure here
+  return handed;
+}
+
 /** The raw bytes of the input, from `--in FILE` or stdin (`-` or nothing), at most `max` bytes. */
 export async function readInputBytes(src: InputSource, max = MAX_INPUT_BYTES): Promise<Uint8Array> {
   if (src.path !== undefined && src.path !== '-') {
@@ -74,6 +89,8 @@ export async function readInputBytes(src: InputSource, max = MAX_INPUT_BYTES): P
       throw new UsageError('E_INPUT_FILE', `cannot read --in ${src.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
+  const handed = src.stdin === process.stdin ? handedOverStdin() : undefined;
+  if (handed) return handed;
   if (src.stdin.isTTY) {
     throw new UsageError('E_NO_INPUT', 'this command reads a message or PSBT: pipe it on standard input or pass --in FILE');
   }

@@ -123,6 +123,11 @@ export function sighashName(value: number): string {
   return SIGHASH_NAMES[value] ?? `0x${value.toString(16).padStart(8, '0')}`;
 }
 
+/** The `psbt/decoded` message `psbt decode` prints. */
+export function decodedMessage(tx: Transaction, network: Network): Record<string, unknown> {
+  return { type: 'psbt/decoded', version: 1, network, txid: tx.id, ...decodePsbt(tx, network) };
+}
+
 /** Decode a parsed PSBT into the view above. The same PSBT always gives the same object. */
 export function decodePsbt(tx: Transaction, network: Network): DecodedPsbt {
   const maps = splitPsbtMaps(serializePsbt(tx));

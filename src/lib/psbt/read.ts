@@ -29,12 +29,12 @@
  * either into one explained `E_MALFORMED_PSBT`.
  */
 import { Transaction, type TxOpts } from '@scure/btc-signer';
-import { RawOutput, RawTx } from '@scure/btc-signer/script.js';
+import { RawOutput } from '@scure/btc-signer/script.js';
 import { concatBytes, equalBytes } from '../bytes.ts';
 import { Lru, keyOf } from '../lru.ts';
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { taprootOutput } from '../taproot/taproot.ts';
-import { splitPsbtMaps, type PsbtRecord } from './maps.ts';
+import { readCompactSize, splitPsbtMaps, type PsbtRecord } from './maps.ts';
 
 const IN_NON_WITNESS_UTXO = 0x00;
 const IN_WITNESS_UTXO = 0x01;
@@ -83,13 +83,12 @@ export function readPsbt(bytes: Uint8Array, opts: Readonly<TxOpts>): Transaction
 function countInputs(global: readonly PsbtRecord[]): number | undefined {
   const version = global.find((r) => r.keyType === GLOBAL_VERSION);
   const v2 = version !== undefined && version.value.length === 4 && version.value[0] === 2 && !version.value[1] && !version.value[2] && !version.value[3];
+  // v0: the unsigned transaction's input count, the CompactSize after its 4-byte version (0 is
+  // the witness marker, which BIP-174 forbids there); v2: PSBT_GLOBAL_INPUT_COUNT.
+  const at = v2 ? global.find((r) => r.keyType === GLOBAL_INPUT_COUNT)?.value : global.find((r) => r.keyType === GLOBAL_UNSIGNED_TX)?.value.subarray(4);
   try {
-    if (!v2) {
-      const unsigned = global.find((r) => r.keyType === GLOBAL_UNSIGNED_TX);
-      return unsigned ? RawTx.decode(unsigned.value).inputs.length : undefined;
-    }
-    const count = global.find((r) => r.keyType === GLOBAL_INPUT_COUNT);
-    return count && count.value.length === 1 && count.value[0]! < 0xfd ? count.value[0] : undefined;
+    const count = at && at.length ? readCompactSize(at, 0, 'input count')[0] : 0;
+    return count > 0 ? count : undefined;
   } catch {
     return undefined; // btc-signer refuses it, with its reason
   }

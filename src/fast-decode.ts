@@ -1,0 +1,81 @@
+/**
+ * `offchain psbt decode` without oclif: the command scripts call most, answered from a small
+ * bundle (dist/psbt-decode.cjs, its own V8 code cache) that bin/run.js loads instead of the
+ * whole CLI. It runs the same library code as src/commands/psbt/decode.ts — the same input
+ * reading, format detection, network rule, parsePsbt, decodePsbt and canonical JSON — and
+ * takes only the invocations it can answer exactly as the full CLI would:
+ *
+ *   psbt decode [--in FILE | --in=FILE] [--network NET | --network=NET]
+ *
+ * with stdout not a terminal and none of OFFCHAIN_TEST_SEED / OFFCHAIN_SECP256K1 set (their
+ * warnings belong to the full CLI). Anything else — another flag, --help, --debug, and every
+ * error — goes back to the full CLI (`{ done: false }`), which then answers or explains the
+ * error in its own words; standard input already read is handed back with it, so nothing is
+ * lost. test/e2e/fast-decode.test.ts holds the two paths to the same bytes and exit codes.
+ */
+import { homedir } from 'node:os';
+import { applyConfigFile } from './lib/cli/config.ts';
+import { readInputBytes } from './lib/cli/input.ts';
+import { inputDocument, psbtBytesOf } from './lib/cli/psbt-input.ts';
+import { setBasePointWindow } from './lib/curve.ts';
+import { stringifyMessage } from './lib/json.ts';
+import { NETWORKS, resolveNetwork, type Network } from './lib/network.ts';
+import { decodedMessage } from './lib/psbt/decode.ts';
+import { parsePsbt } from './lib/psbt/parse.ts';
+
+/** Done, or not: then the full CLI runs, given standard input as read here (or the error reading it met). */
+export type FastResult = { done: true } | { done: false; stdin?: Uint8Array | Error };
+
+type Options = { in?: string; network?: string };
+
+/** The flags of the one form handled here, or undefined for anything else. */
+function parseArgs(args: readonly string[]): Options | undefined {
+  const opts: Options = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const m = /^--(in|network)(?:=(.*))?$/.exec(arg);
+    if (!m) return undefined;
+    const name = m[1] as keyof Options;
+    const value = m[2] ?? args[++i];
+    if (value === undefined || value === '' || opts[name] !== undefined || (m[2] === undefined && value.startsWith('-') && value !== '-')) return undefined;
+    opts[name] = value;
+  }
+  return opts;
+}
+
+export async function main(argv: readonly string[]): Promise<FastResult> {
+  if (argv[0] !== 'psbt' || argv[1] !== 'decode' || process.stdout.isTTY) return { done: false };
+  if (process.env.OFFCHAIN_TEST_SEED || process.env.OFFCHAIN_SECP256K1) return { done: false };
+  const opts = parseArgs(argv.slice(2));
+  if (!opts) return { done: false };
+  let stdin: Uint8Array | Error | undefined;
+  try {
+    applyConfigFile(process.env, homedir());
+    // oclif's flag: --network, else $OFFCHAIN_NETWORK; a value outside the list is its error to word.
+    const flagNetwork = opts.network ?? (process.env.OFFCHAIN_NETWORK || undefined);
+    if (flagNetwork !== undefined && !(NETWORKS as readonly string[]).includes(flagNetwork)) return { done: false };
+    setBasePointWindow(4);
+    const fromStdin = opts.in === undefined || opts.in === '-';
+    let bytes: Uint8Array;
+    try {
+      bytes = await readInputBytes({ path: opts.in, stdin: process.stdin });
+    } catch (e) {
+      if (fromStdin) stdin = e as Error;
+      throw e;
+    }
+    if (fromStdin) stdin = bytes;
+    const { bytes: psbt, network: messageNetwork } = psbtBytesOf(inputDocument(bytes, opts.in));
+    const tx = parsePsbt(psbt);
+    const network = resolveNetwork(flagNetwork as Network | undefined, messageNetwork);
+    // Serialised whole before writing, as the base command does: a failure leaves stdout empty.
+    const text = stringifyMessage(decodedMessage(tx, network));
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); // `| head`: the reader's choice
+    });
+    process.stdout.write(text);
+    return { done: true };
+  } catch {
+    return { done: false, stdin };
+  }
+}
+

@@ -1,0 +1,97 @@
+/**
+ * `psbt decode`'s shortcut (src/fast-decode.ts, dist/psbt-decode.cjs) answers exactly as the
+ * full CLI: for every invocation below — the forms it takes and the ones it hands back, inputs
+ * good and bad, from a file and from standard input — the built CLI with the shortcut and with
+ * OFFCHAIN_FAST_PATHS=0 print the same stdout and stderr and exit the same way. In process,
+ * the shortcut is shown to answer the common forms itself and to hand back everything else.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ROOT } from '../helpers.ts';
+import { run } from './cli.ts';
+import { main } from '../../src/fast-decode.ts';
+
+const PSBT = 'fixtures/psbt/musig-keypath-unsigned.psbt';
+const SIGNED = 'fixtures/psbt/musig-keypath-signed.psbt';
+const REQUEST = 'fixtures/credit/update-request.json';
+const text = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+const binary = (path: string) => Buffer.from(text(path).trim(), 'base64');
+
+const cases: [string, string[], (string | Uint8Array)?, Record<string, string>?][] = [
+  ['--in FILE', ['psbt', 'decode', '--in', PSBT]],
+  ['--in=FILE', ['psbt', 'decode', `--in=${SIGNED}`]],
+  ['standard input, base64', ['psbt', 'decode'], text(PSBT)],
+  ['standard input, binary', ['psbt', 'decode'], binary(SIGNED)],
+  ['standard input, hex', ['psbt', 'decode'], binary(PSBT).toString('hex')],
+  ['--in -', ['psbt', 'decode', '--in', '-'], text(PSBT)],
+  ['--network regtest', ['psbt', 'decode', '--network', 'regtest', '--in', PSBT]],
+  ['--network=mainnet', ['psbt', 'decode', '--network=mainnet', '--in', PSBT]],
+  ['$OFFCHAIN_NETWORK', ['psbt', 'decode', '--in', PSBT], undefined, { OFFCHAIN_NETWORK: 'signet' }],
+  ['a message carrying a PSBT, on standard input', ['psbt', 'decode'], text(REQUEST)],
+  ['a message whose network is not --network (refused)', ['psbt', 'decode', '--network', 'mainnet'], text(REQUEST)],
+  ['a PSBT that does not parse, on standard input', ['psbt', 'decode'], 'cHNidP8BAAoCAAAAAAAAAAAAAA=='],
+  ['bytes that are no PSBT', ['psbt', 'decode'], 'hello'],
+  ['empty standard input', ['psbt', 'decode'], ''],
+  ['a file that does not exist', ['psbt', 'decode', '--in', 'no/such/file.psbt']],
+  ['an empty --in value', ['psbt', 'decode', '--in=']],
+  ['an unknown flag', ['psbt', 'decode', '--frobnicate', '--in', PSBT]],
+  ['--network of no network', ['psbt', 'decode', '--network', 'moon', '--in', PSBT]],
+  ['$OFFCHAIN_NETWORK of no network', ['psbt', 'decode', '--in', PSBT], undefined, { OFFCHAIN_NETWORK: 'moon' }],
+  ['--debug', ['psbt', 'decode', '--debug', '--in', PSBT]],
+  ['--help', ['psbt', 'decode', '--help']],
+  ['a flag given twice', ['psbt', 'decode', '--in', PSBT, '--in', SIGNED]],
+  ['an argument', ['psbt', 'decode', PSBT]],
+];
+
+describe('the shortcut and the full CLI give the same answer', () => {
+  it.each(cases)('%s', (_name, args, input, env) => {
+    const fast = run(args, { input, env });
+    const full = run(args, { input, env: { ...env, OFFCHAIN_FAST_PATHS: '0' } });
+    expect(fast).toEqual(full);
+  });
+
+  it('and the cases cover answers and refusals alike', () => {
+    const statuses = cases.map(([, args, input, env]) => run(args, { input, env }).status);
+    expect(statuses.filter((s) => s === 0).length).toBeGreaterThanOrEqual(9);
+    expect(statuses.filter((s) => s !== 0).length).toBeGreaterThanOrEqual(9);
+  });
+});
+
+describe('in process: what the shortcut answers itself', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    delete process.env.OFFCHAIN_NETWORK;
+  });
+
+  async function attempt(argv: string[]) {
+    const written: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const result = await main(argv);
+    vi.restoreAllMocks();
+    return { result, written: written.join('') };
+  }
+
+  it.each([
+    ['--in FILE', ['psbt', 'decode', '--in', join(ROOT, PSBT)]],
+    ['--in=FILE --network=regtest', ['psbt', 'decode', `--in=${join(ROOT, PSBT)}`, '--network=regtest']],
+  ])('answers %s', async (_name, argv) => {
+    const { result, written } = await attempt(argv);
+    expect(result).toEqual({ done: true });
+    expect(JSON.parse(written).type).toBe('psbt/decoded');
+  });
+
+  it.each([
+    ['--help', ['psbt', 'decode', '--help']],
+    ['--debug', ['psbt', 'decode', '--debug', '--in', join(ROOT, PSBT)]],
+    ['another command', ['psbt', 'analyze', '--in', join(ROOT, PSBT)]],
+    ['a missing file', ['psbt', 'decode', '--in', join(ROOT, 'no/such/file')]],
+  ])('hands back %s, writing nothing', async (_name, argv) => {
+    const { result, written } = await attempt(argv);
+    expect(result.done).toBe(false);
+    expect(written).toBe('');
+  });
+});
