@@ -15,7 +15,7 @@
  */
 import { homedir } from 'node:os';
 import { applyConfigFile } from './lib/cli/config.ts';
-import { readInputBytes } from './lib/cli/input.ts';
+import { readInputBytes, stdinFailure, type StdinHandoff } from './lib/cli/input.ts';
 import { inputDocument, psbtBytesOf } from './lib/cli/psbt-input.ts';
 import { setBasePointWindow } from './lib/curve.ts';
 import { stringifyMessage } from './lib/json.ts';
@@ -24,7 +24,7 @@ import { decodedMessage } from './lib/psbt/decode.ts';
 import { parsePsbt } from './lib/psbt/parse.ts';
 
 /** Done, or not: then the full CLI runs, given standard input as read here (or the error reading it met). */
-export type FastResult = { done: true } | { done: false; stdin?: Uint8Array | Error };
+export type FastResult = { done: true } | { done: false; stdin?: StdinHandoff };
 
 type Options = { in?: string; network?: string };
 
@@ -48,7 +48,7 @@ export async function main(argv: readonly string[]): Promise<FastResult> {
   if (process.env.OFFCHAIN_TEST_SEED || process.env.OFFCHAIN_SECP256K1) return { done: false };
   const opts = parseArgs(argv.slice(2));
   if (!opts) return { done: false };
-  let stdin: Uint8Array | Error | undefined;
+  let stdin: StdinHandoff | undefined;
   try {
     applyConfigFile(process.env, homedir());
     // oclif's flag: --network, else $OFFCHAIN_NETWORK; a value outside the list is its error to word.
@@ -60,7 +60,7 @@ export async function main(argv: readonly string[]): Promise<FastResult> {
     try {
       bytes = await readInputBytes({ path: opts.in, stdin: process.stdin });
     } catch (e) {
-      if (fromStdin) stdin = e as Error;
+      if (fromStdin) stdin = stdinFailure(e);
       throw e;
     }
     if (fromStdin) stdin = bytes;

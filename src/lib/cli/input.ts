@@ -15,7 +15,7 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Transform, type Readable } from 'node:stream';
 import { base64, hex } from '@scure/base';
-import { MalformedInputError, UsageError } from '../errors.ts';
+import { MalformedInputError, OffchainError, UsageError, type ExitCode } from '../errors.ts';
 import { PSBT_MAGIC } from '../constants.ts';
 
 export { PSBT_MAGIC };
@@ -60,17 +60,28 @@ export async function readToEnd(stream: Readable, max = MAX_INPUT_BYTES): Promis
 
 /**
  * Standard input that bin/run.js's `psbt decode` fast path (src/fast-decode.ts) read before
- * handing the invocation to the full CLI: taken from here, once, instead of the drained stream
- * (or the error reading it met, thrown again).
+ * handing the invocation to the full CLI: taken from here, once, instead of the drained stream.
+ * Or the failure reading it met, thrown again — described as { code, message, exitCode }, since
+ * that bundle's error classes are not this one's.
  */
 export const STDIN_HANDOFF = Symbol.for('offchain.stdin');
 
+export type StdinHandoff = Uint8Array | { code: string; message: string; exitCode: number } | Error;
+
 function handedOverStdin(): Uint8Array | undefined {
-  const store = globalThis as unknown as Record<symbol, Uint8Array | Error | undefined>;
+  const store = globalThis as unknown as Record<symbol, StdinHandoff | undefined>;
   const handed = store[STDIN_HANDOFF];
   delete store[STDIN_HANDOFF];
-  if (handed instanceof Error) throw handed; // reading it failed there: the same failure here
-  return handed;
+  if (handed === undefined || handed instanceof Uint8Array) return handed;
+  if (handed instanceof Error) throw handed;
+  throw new OffchainError(handed.code, handed.message, handed.exitCode as ExitCode);
+}
+
+/** How the fast path describes a failure to read standard input, for `handedOverStdin`. */
+export function stdinFailure(e: unknown): StdinHandoff {
+  const { code, message, exitCode } = (e ?? {}) as { code?: unknown; message?: unknown; exitCode?: unknown };
+  if (typeof code === 'string' && typeof message === 'string' && typeof exitCode === 'number') return { code, message, exitCode };
+  return e instanceof Error ? e : new Error(String(e));
 }
 
 /** The raw bytes of the input, from `--in FILE` or stdin (`-` or nothing), at most `max` bytes. */
