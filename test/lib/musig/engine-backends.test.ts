@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { readVectorText } from '../../helpers.ts';
 import { loadBackend, type BackendUnavailableError } from '../../../src/lib/musig/engine/select.ts';
-import { verifySchnorrWith, type BackendName, type Secp256k1Backend } from '../../../src/lib/musig/engine/backend.ts';
+import { baseMinusMul, verifySchnorrWith, type BackendName, type Secp256k1Backend } from '../../../src/lib/musig/engine/backend.ts';
 import { N, P as FIELD_P, bytes32, int } from '../../../src/lib/musig/engine/scalar.ts';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 
@@ -63,6 +63,19 @@ for (const name of ['noble', 'tiny-secp256k1', 'native'] as BackendName[]) {
       );
       expect(ec.addMulBase!(point(7n), N - 7n)).toBeNull();
       expect(enc(ec, ec.addMulBase!(point(7n), 0n))).toBe(nobleEnc(7n));
+    });
+
+    it('s·G − c·P (the verifiers\' one-call form) agrees with noble, zeros and infinity included', () => {
+      const zeroOr = fc.oneof(fc.constant(0n), scalar);
+      fc.assert(
+        fc.property(zeroOr, zeroOr, scalar, (s, c, p) => {
+          expect(enc(ec, baseMinusMul(ec, s, c, point(p)))).toBe(nobleEnc(s + (N - c) * p));
+        }),
+        { numRuns: 100 },
+      );
+      expect(baseMinusMul(ec, 21n, 3n, point(7n))).toBeNull(); // 21·G − 3·(7·G)
+      expect(baseMinusMul(ec, 0n, 0n, point(7n))).toBeNull();
+      expect(enc(ec, baseMinusMul(ec, 0n, 1n, point(7n)))).toBe(nobleEnc(N - 7n));
     });
 
     it('infinity: 0·G, 0·P, P + (−P); doubling; (n − 1)·P', () => {

@@ -15,7 +15,7 @@
  * and the pre-signature anyone learns t — that is how a PTLC hands the secret back.
  */
 import { concatBytes, equalBytes } from '../../bytes.ts';
-import type { Secp256k1Backend } from './backend.ts';
+import { baseMinusMul, type Secp256k1Backend } from './backend.ts';
 import { Bip327Error } from './errors.ts';
 import { N, P as FIELD_P, bytes32, int, mod, taggedScalar } from './scalar.ts';
 
@@ -48,7 +48,7 @@ export function extractAdaptor(signature: Uint8Array, preSignature: Uint8Array, 
   return bytes32(checkParity(parity) === 0 ? mod(sig.s - pre.s) : mod(pre.s - sig.s));
 }
 
-/** s'·G = lift_x(R'x) − (−1)^p·T + e·lift_x(Q) for the session's message and output key. */
+/** s′·G = lift_x(R′x) − (−1)^p·T + e·lift_x(Q) for the session's message and output key (checked as s′·G − e·Q = …). */
 export function verifyPreSignature<P>(ec: Secp256k1Backend<P>, preSignature: Uint8Array, parity: number, adaptor: Uint8Array, outputKey: Uint8Array, msg: Uint8Array): boolean {
   if (preSignature.length !== 64 || outputKey.length !== 32 || adaptor.length !== 33) return false;
   if (parity !== 0 && parity !== 1) return false;
@@ -60,7 +60,5 @@ export function verifyPreSignature<P>(ec: Secp256k1Backend<P>, preSignature: Uin
   const T = ec.pointFromBytes(adaptor);
   if (R === undefined || Q === undefined || T === undefined) return false;
   const e = taggedScalar('BIP0340/challenge', rx, outputKey, msg);
-  const eQ = e === 0n ? null : ec.mul(Q, e);
-  const right = ec.add(ec.add(R, parity === 0 ? ec.negate(T) : T), eQ);
-  return ec.equals(ec.mulBase(s), right);
+  return ec.equals(baseMinusMul(ec, s, e, Q), ec.add(R, parity === 0 ? ec.negate(T) : T));
 }

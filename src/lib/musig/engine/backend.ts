@@ -52,10 +52,21 @@ export function verifySchnorrWith<P>(ec: Secp256k1Backend<P>, sig: Uint8Array, m
   const s = int(sig.subarray(32, 64));
   if (r >= FIELD_P || s >= N) return false;
   const e = taggedScalar('BIP0340/challenge', sig.subarray(0, 32), pk, msg);
-  const eP = ec.mul(P, e);
-  const R = ec.add(ec.mulBase(s), eP === null ? null : ec.negate(eP));
+  const R = baseMinusMul(ec, s, e, P);
   if (R === null || !ec.hasEvenY(R)) return false;
   const x = xBytes(ec, R);
   for (let i = 0; i < 32; i++) if (x[i] !== sig[i]) return false;
   return true;
+}
+
+/**
+ * s·G − c·P for public scalars s, c in [0, n): (n − c)·P, then s·G added in the same
+ * library call where the backend has one (libsecp256k1's tweak-add runs both in one
+ * multi-multiplication) — two calls where s·G, c·P and their sum were three.
+ */
+export function baseMinusMul<P>(ec: Secp256k1Backend<P>, s: bigint, c: bigint, P: P): P | null {
+  const minusCP = c === 0n ? null : ec.mul(P, N - c);
+  if (minusCP === null) return ec.mulBase(s);
+  if (s === 0n) return minusCP;
+  return ec.addMulBase ? ec.addMulBase(minusCP, s) : ec.add(ec.mulBase(s), minusCP);
 }

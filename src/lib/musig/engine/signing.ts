@@ -11,7 +11,7 @@
  * and verifies the final signature before anything leaves (`SignOptions`).
  */
 import { concatBytes, equalBytes } from '../../bytes.ts';
-import { xBytes, type Secp256k1Backend } from './backend.ts';
+import { baseMinusMul, xBytes, type Secp256k1Backend } from './backend.ts';
 import { Bip327Error, badArgument, invalidContribution } from './errors.ts';
 import type { KeyAggCache, KeyGenContext, KeySet } from './key-aggregation.ts';
 import { auxBlind, cbytesExt, decodeAggregateNonce, nonceAgg, type NonceAggCache } from './nonces.ts';
@@ -146,14 +146,12 @@ export class SigningSession<P> {
     return this.verifyInternal(s, R1, R2, this.keySet.points[i]!, this.keySet.coefficients[i]!);
   }
 
-  /** PartialSigVerifyInternal's equation: s·G = Re + e·a·g·gacc·P. */
+  /** PartialSigVerifyInternal's equation s·G = Re + e·a·g·gacc·P, checked as s·G − e·a·g·gacc·P = Re. */
   private verifyInternal(s: bigint, R1: P, R2: P, P: P, a: bigint): boolean {
     const { ec } = this.ctx;
     const ReP = ec.add(R1, ec.mul(R2, this.b));
     const Re = ReP === null || ec.hasEvenY(this.R) ? ReP : ec.negate(ReP);
-    const scalar = mod(this.e * a * this.gTimesGacc());
-    const right = ec.add(Re, scalar === 0n ? null : ec.mul(P, scalar));
-    return ec.equals(ec.mulBase(s), right);
+    return ec.equals(baseMinusMul(ec, s, mod(this.e * a * this.gTimesGacc()), P), Re);
   }
 
   /** PartialSigAgg(psig_1..u, session_ctx): the final BIP-340 signature. */
