@@ -94,8 +94,11 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
       const idle = Symbol('idle');
       let next = lines.next();
       for (;;) {
-        // Commit as soon as the input has nothing more for us right now.
-        let r = await Promise.race([next, new Promise<typeof idle>((res) => setImmediate(() => res(idle)))]);
+        // Commit as soon as the input has nothing more for us right now: nothing came in a
+        // whole turn of the event loop, I/O polled once. (One setImmediate is not enough:
+        // a file read that completed while the batch was served is only seen in the next
+        // poll phase, and committing there put an fsync at every 64 KiB of a file.)
+        let r = await Promise.race([next, new Promise<typeof idle>((res) => setImmediate(() => setImmediate(() => res(idle))))]);
         if (r === idle) {
           await flush();
           r = await next;
