@@ -6,18 +6,22 @@
  * 1. N update requests (C contracts × M payments each), fed as JSON Lines to ONE real
  *    `offchain sign-update --role mint --stream` process pinned to one core (taskset,
  *    when available); updates/s = N / wall time, with the process start-up shown apart.
- * 2. One payment through three real processes and OS pipes:
+ *    Median of three runs per backend, from one prepared state copied for each run.
+ * 2. What one update costs, part by part, per backend: acceptUpdate's steps timed one by
+ *    one in a fresh process per backend (bench/credit-breakdown.mjs), beside the
+ *    stream's own time per update after start-up.
+ * 3. One payment through three real processes and OS pipes:
  *    `sign-update --role user | sign-update --role mint | sign-update --role user`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin', 'run.js');
-const CONTRACTS = Number(process.env.BENCH_CONTRACTS ?? 50);
+const CONTRACTS = Number(process.env.BENCH_CONTRACTS ?? 250);
 const PAYMENTS = Number(process.env.BENCH_PAYMENTS ?? 8);
 const N = CONTRACTS * PAYMENTS;
 const mintKey = readFileSync(join(root, 'fixtures/keys/mint.key'), 'utf8').trim();
@@ -26,12 +30,18 @@ const pin = (args) => (hasTaskset ? ['taskset', ['-c', '0', process.execPath, ..
 
 const { setupMintStream } = await import(join(root, 'dist', 'bench-credit.js'));
 
+// The mint and its requests are prepared once (users' signing is slow on pure JS) and
+// copied for every run: each run starts from the same state.
+const setup = mkdtempSync(join(tmpdir(), 'offchain-bench-setup-'));
+process.on('exit', () => rmSync(setup, { recursive: true, force: true }));
+await setupMintStream({ dir: setup, contracts: CONTRACTS, payments: PAYMENTS, mintKeyHex: mintKey });
+
 async function streamRun(backend) {
   const dir = mkdtempSync(join(tmpdir(), 'offchain-bench-'));
   try {
-    const { requests } = await setupMintStream({ dir, contracts: CONTRACTS, payments: PAYMENTS, mintKeyHex: mintKey });
+    cpSync(join(setup, 'regtest'), join(dir, 'regtest'), { recursive: true });
     const env = { ...process.env, MINT_KEY: mintKey, OFFCHAIN_SECP256K1: backend };
-    const [cmd, args] = pin([bin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--funding-confirmations', '1', '--in', requests]);
+    const [cmd, args] = pin([bin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--funding-confirmations', '1', '--in', join(setup, 'requests.jsonl')]);
     const t0 = process.hrtime.bigint();
     const out = execFileSync(cmd, args, { env, maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -50,11 +60,41 @@ function startup() {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-console.log(`\nmint streaming mode: ${N} update requests (${CONTRACTS} contracts × ${PAYMENTS} payments), one process${hasTaskset ? ' pinned to one core' : ''}, group commit`);
+console.log(`\nmint streaming mode: ${N} update requests (${CONTRACTS} contracts × ${PAYMENTS} payments), one process${hasTaskset ? ' pinned to one core' : ''}, group commit; median of 3 runs`);
 const start = startup();
-for (const backend of (process.env.BENCH_BACKENDS ?? 'noble,tiny-secp256k1,native').split(',')) {
-  const s = await streamRun(backend);
-  console.log(`  ${backend.padEnd(16)} ${(N / s).toFixed(0).padStart(6)} updates/s   (${s.toFixed(2)} s wall, ~${start.toFixed(2)} s of it start-up)`);
+const backends = (process.env.BENCH_BACKENDS ?? 'noble,tiny-secp256k1,native').split(',');
+const streamed = {};
+for (const backend of backends) {
+  const runs = [await streamRun(backend), await streamRun(backend), await streamRun(backend)].sort((a, b) => a - b);
+  const s = runs[1];
+  streamed[backend] = s;
+  console.log(
+    `  ${backend.padEnd(16)} ${(N / s).toFixed(0).padStart(6)} updates/s   (${s.toFixed(2)} s wall, ~${start.toFixed(2)} s of it start-up;` +
+      ` ${(N / (s - start)).toFixed(0)} updates/s after start-up)`,
+  );
+}
+
+// What one update costs, part by part (a fresh process per backend; see bench/credit-breakdown.mjs).
+const breakdowns = [];
+for (const backend of backends) {
+  const dir = mkdtempSync(join(tmpdir(), 'offchain-bench-'));
+  try {
+    const [cmd, args] = pin([join(root, 'bench', 'credit-breakdown.mjs'), setup, dir, backend]);
+    const b = JSON.parse(execFileSync(cmd, args, { env: { ...process.env, MINT_KEY: mintKey }, stdio: ['ignore', 'pipe', 'inherit'] }).toString());
+    if (b) breakdowns.push([backend, b]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+if (breakdowns.length) {
+  console.log(`\none update, part by part: µs per update, in a fresh process per backend, the same ${N} requests (acceptUpdate's steps timed one by one)`);
+  console.log('  ' + 'part'.padEnd(40) + breakdowns.map(([name]) => name.padStart(16)).join(''));
+  for (const [i, [part]] of breakdowns[0][1].parts.entries()) {
+    console.log('  ' + part.padEnd(40) + breakdowns.map(([, b]) => b.parts[i][1].toFixed(0).padStart(16)).join(''));
+  }
+  const sum = (b) => b.parts.reduce((t, [, us]) => t + us, 0);
+  console.log('  ' + 'sum of the parts'.padEnd(40) + breakdowns.map(([, b]) => sum(b).toFixed(0).padStart(16)).join(''));
+  console.log('  ' + 'the stream, after start-up'.padEnd(40) + breakdowns.map(([name]) => (((streamed[name] - start) * 1e6) / N).toFixed(0).padStart(16)).join(''));
 }
 
 // One piped payment end to end.

@@ -60,3 +60,112 @@ export async function setupMintStream(opts: { dir: string; contracts: number; pa
   writeFileSync(join(opts.dir, 'requests.jsonl'), lines.join('\n') + '\n');
   return { requests: join(opts.dir, 'requests.jsonl') };
 }
+
+/**
+ * What one update costs, part by part: the steps of `acceptUpdate` (src/lib/credit/mint.ts),
+ * in its order, each timed, over the requests the stream serves (prepared once by
+ * setupMintStream in `setup`, copied here) — plus the stream's own parts (JSON in, receipt
+ * out, the group commit). In process, on one backend, every cache as cold as the stream's.
+ * A bench, not a second mint: it calls the library's exported steps, then runs the same
+ * requests through `acceptUpdate` itself on a fresh copy and checks that both produced the
+ * same receipts.
+ */
+export async function mintBreakdown(opts: { setup: string; dir: string; mintKeyHex: string; backend: string }) {
+  const { selectBackend } = await import('../src/lib/musig/bip327.ts');
+  const selection = await selectBackend(opts.backend as never);
+  if (selection.engine !== opts.backend) return undefined;
+  const { readFileSync, cpSync } = await import('node:fs');
+  const { decodeMessage } = await import('../src/lib/message.ts');
+  const { UpdateRequestSchema } = await import('../src/lib/credit/schemas.ts');
+  const { termsFromJson } = await import('../src/lib/credit/codec.ts');
+  const { parsePsbtBase64 } = await import('../src/lib/psbt/parse.ts');
+  const { checkState } = await import('../src/lib/credit/rules.ts');
+  const { readMusigInput, verifyPartialSigs, lastSignature } = await import('../src/lib/musig/psbt-keypath.ts');
+  const { signedKeyPathTx, stateNonceContext } = await import('../src/lib/credit/signing.ts');
+  const { acceptUpdate } = await import('../src/lib/credit/mint.ts');
+  const { stringifyLine } = await import('../src/lib/json.ts');
+  const { setBasePointWindow } = await import('../src/lib/curve.ts');
+  setBasePointWindow(8); // as the stream does
+  // Two copies of the prepared mint (setupMintStream): one for the parts, one for the whole.
+  cpSync(join(opts.setup, 'regtest'), join(opts.dir, 'regtest'), { recursive: true });
+  cpSync(join(opts.setup, 'regtest'), join(opts.dir, 'whole'), { recursive: true });
+  const lines = readFileSync(join(opts.setup, 'requests.jsonl'), 'utf8').trim().split('\n');
+  const mint = keyPair(fromHex(opts.mintKeyHex));
+  const random = deterministicRandom('bench-breakdown');
+
+  const parts = new Map<string, number>();
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    parts.set(name, (parts.get(name) ?? 0) + now - t);
+    t = now;
+  };
+  const store = await MintStore.open<MintContractRecord>(join(opts.dir, 'regtest', 'credit-mint'));
+  // The chain as the CLI's offline mint sees it (--tip-height 1000 --funding-confirmations 1).
+  const byOutpoint = new Map((await store.list()).map((r) => [`${r.contract.funding.txid}:${r.contract.funding.vout}`, r]));
+  const chain = {
+    kind: 'offline' as const,
+    tip: async () => ({ height: 1000, medianTimePast: 0 }),
+    utxo: async (txid: string, vout: number) => {
+      const r = byOutpoint.get(`${txid}:${vout}`);
+      if (!r) return null;
+      const c = termsFromJson(r.contract, 'regtest');
+      return { txid, vout, value: c.capacity, scriptPubKey: c.script, confirmations: 1 };
+    },
+  };
+  const receipts: string[] = [];
+  t = performance.now();
+  for (const [n, line] of lines.entries()) {
+    const req = decodeMessage(UpdateRequestSchema, JSON.parse(line));
+    lap('request JSON and schema');
+    const record = (await store.get(req.contract_id))!;
+    const c = termsFromJson(record.contract, 'regtest');
+    lap('contract (record, terms)');
+    const tx = parsePsbtBase64(req.psbt, 'psbt');
+    lap('PSBT (parsePsbt)');
+    checkState(tx, c, BigInt(req.cumulative_sat), 1);
+    lap('rules (checkState)');
+    const input = readMusigInput(tx, 0);
+    lap('MuSig2 input: key, sighash');
+    await chain.tip();
+    await chain.utxo(c.funding.txid, c.funding.vout);
+    lap('chain facts');
+    verifyPartialSigs(input);
+    lap("user's partial signature verified");
+    const me = input.key.participants.findIndex((p) => p.every((b, i) => b === mint.publicKey[i]));
+    const secnonce = await store.take(input.pubnonces[me]!, stateNonceContext(c.id, req.state));
+    lap('nonce taken (store)');
+    const sig = lastSignature(input, mint, secnonce);
+    lap('sign, aggregate, verify');
+    const signed = signedKeyPathTx(tx, sig);
+    lap('signed transaction');
+    const next = await issueStateNonce(store, random, mint, c, req.state + 1);
+    lap('next nonce (NonceGen, store)');
+    const receipt = { type: 'credit/receipt', version: 1, network: 'regtest', contract_id: c.id, state: req.state, amount_sat: req.amount_sat, cumulative_sat: req.cumulative_sat, txid: signed.txid, next_nonce: next };
+    await store.put({ ...record, next_state: req.state + 1, latest: { state: req.state, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex, receipt } } as MintContractRecord);
+    lap('state stored');
+    receipts.push(stringifyLine(receipt));
+    lap('receipt JSON');
+    if ((n + 1) % 256 === 0 || n === lines.length - 1) {
+      await store.commit();
+      lap('group commit (per update)');
+    }
+  }
+  await store.close();
+
+  // The whole: acceptUpdate on a fresh copy of the same store, the same requests — a check
+  // that the parts are acceptUpdate's work, not a timing (its caches are warm by now).
+  const whole = await MintStore.open<MintContractRecord>(join(opts.dir, 'whole', 'credit-mint'));
+  const policy = { ...whole.readDoc<Record<string, unknown>>('offer'), min_fee_rate: 1 } as never;
+  const ctx = { network: 'regtest' as const, mint, policy, records: whole, funding: whole, nonces: whole, random: deterministicRandom('bench-breakdown'), chain };
+  const wholeReceipts: string[] = [];
+  for (const [n, line] of lines.entries()) {
+    wholeReceipts.push(stringifyLine(await acceptUpdate(ctx as never, decodeMessage(UpdateRequestSchema, JSON.parse(line)))));
+    if ((n + 1) % 256 === 0 || n === lines.length - 1) await whole.commit();
+  }
+  await whole.close();
+  if (wholeReceipts.join('') !== receipts.join('')) throw new Error('the breakdown did not produce the receipts acceptUpdate produces');
+  await selectBackend('noble');
+  const perUpdate = (ms: number) => (ms * 1000) / lines.length;
+  return { updates: lines.length, parts: [...parts].map(([name, ms]) => [name, perUpdate(ms)] as [string, number]) };
+}

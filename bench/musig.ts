@@ -157,7 +157,8 @@ function mintUpdateRate(seconds: number, pool: UserUpdate[], user: KeyPair, mint
     const u = pool[i % POOL]!;
     const session = new Session({ aggnonce: nonceAgg(u.pubnonces), pubkeys: ch.pubkeys, tweaks: ch.tweaks, isXonly: ch.isXonly, msg: u.msg });
     if (!session.partialSigVerify(u.userPsig, u.pubnonces, ch.userIndex)) throw new Error("the user's partial signature does not verify");
-    const mintPsig = session.sign(secnonce, mint.secretKey);
+    // As the mint signs (lastSignature): its public key known, no self-check — the BIP-340 Verify below decides.
+    const mintPsig = session.sign(secnonce, mint.secretKey, { publicKey: mint.publicKey, selfCheck: false });
     const sig = session.partialSigAgg(ch.userIndex === 0 ? [u.userPsig, mintPsig] : [mintPsig, u.userPsig]);
     if (!bip340Verify(sig, u.msg, ch.outputKey)) throw new Error('the channel signature does not verify');
     secnonce = nonceGen(mint.publicKey, mint.secretKey, ch.outputKey, undefined, mintExtraIn(i + 1), counter((i + 1) % POOL)).secnonce;
