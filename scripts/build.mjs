@@ -15,7 +15,7 @@
  *    A script run that way cannot use `import()` on Node 20 once a code cache is
  *    involved, so the few `import()` calls the bundle keeps (oclif loading ES-module
  *    plugins such as autocomplete; the lazy inquirer prompt) are rewritten to call an
- *    importer that bin/run.js, a real ES module, provides.
+ *    importer that bin/run.js provides (its own import(), which a CommonJS file has too).
  * 3. oclif finds the commands through dist/commands.cjs (package.json oclif.commands,
  *    strategy "explicit"), which hands back the bundle bin/run.js already loaded.
  * 4. oclif.manifest.json is regenerated from the fresh bundle (a stale one hides commands).
