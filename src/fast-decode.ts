@@ -15,7 +15,7 @@
  */
 import { homedir } from 'node:os';
 import { applyConfigFile } from './lib/cli/config.ts';
-import { readInputBytes, stdinFailure, type StdinHandoff } from './lib/cli/input.ts';
+import { inputFrom, readInputBytes, stdinFailure, type StdinHandoff } from './lib/cli/input.ts';
 import { inputDocument, psbtBytesOf } from './lib/cli/psbt-input.ts';
 import { setBasePointWindow } from './lib/curve.ts';
 import { stringifyMessage } from './lib/json.ts';
@@ -58,7 +58,7 @@ export async function main(argv: readonly string[]): Promise<FastResult> {
     const fromStdin = opts.in === undefined || opts.in === '-';
     let bytes: Uint8Array;
     try {
-      bytes = await readInputBytes({ path: opts.in, stdin: process.stdin });
+      bytes = await readInputBytes(inputFrom(opts.in));
     } catch (e) {
       if (fromStdin) stdin = stdinFailure(e);
       throw e;

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { OffchainCommand } from '../lib/cli/base-command.ts';
 import { inputFlags } from '../lib/cli/flags.ts';
-import { readInputBytes } from '../lib/cli/input.ts';
+import { inputFrom, readInputBytes } from '../lib/cli/input.ts';
 import { fromHex } from '../lib/bytes.ts';
 import { UsageError } from '../lib/errors.ts';
 
@@ -35,7 +35,7 @@ export default class DecodeCounterparty extends OffchainCommand<typeof DecodeCou
     }
     const { txBytesFromText } = await import('../lib/openassets/decode.ts');
     const { parseRawTx } = await import('../lib/openassets/tx.ts');
-    const text = f.tx ?? new TextDecoder().decode(await readInputBytes({ path: f.in === '-' ? undefined : f.in, stdin: process.stdin }));
+    const text = f.tx ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in === '-' ? undefined : f.in)));
     return { message: msg.counterpartyMessage(parseRawTx(txBytesFromText(text)), network) };
   }
 }

@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { OffchainCommand, describeError } from '../lib/cli/base-command.ts';
 import { chainFlags, inputFlags } from '../lib/cli/flags.ts';
-import { readInputBytes } from '../lib/cli/input.ts';
+import { inputFrom, readInputBytes } from '../lib/cli/input.ts';
 import { fromHex } from '../lib/bytes.ts';
 import { MalformedInputError, UsageError } from '../lib/errors.ts';
 import { MESSAGE_VERSION } from '../lib/envelope.ts';
@@ -80,7 +80,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
       const { txBytesFromText, parsePrevText } = await import('../lib/openassets/decode.ts');
       const { parseRawTx } = await import('../lib/openassets/tx.ts');
       const { coluMessage } = await import('../lib/colu/message.ts');
-      const text = f.tx ?? new TextDecoder().decode(await readInputBytes({ path: f.in === '-' ? undefined : f.in, stdin: process.stdin }));
+      const text = f.tx ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in === '-' ? undefined : f.in)));
       const tx = parseRawTx(txBytesFromText(text));
       const prevs = new Map<string, Uint8Array>();
       for (const path of f.prev ?? []) for (const [k, v] of parsePrevText(readPrev(path), path)) prevs.set(k, v);
@@ -108,7 +108,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
 
     if (f.stream) return this.stream(colorer, network, rule, oa, parseRawTx, node !== undefined);
 
-    const text = f.tx ?? new TextDecoder().decode(await readInputBytes({ path: f.in === '-' ? undefined : f.in, stdin: process.stdin }));
+    const text = f.tx ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in === '-' ? undefined : f.in)));
     const bytes = oa.txBytesFromText(text);
     const { message } = await oa.decodeTransaction(bytes, colorer, network, rule);
     return { message: message.status === 'undecided' ? { ...message, ...hint } : message };

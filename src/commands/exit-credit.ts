@@ -91,8 +91,8 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
 
   /** --child: a finalized PSBT as bitcoin-cli walletprocesspsbt prints it (JSON with "psbt"), or the PSBT itself. */
   private async walletChild(path: string): Promise<Uint8Array> {
-    const { readInputBytes, detectFormat } = await import('../lib/cli/input.ts');
-    const doc = detectFormat(await readInputBytes({ path, stdin: process.stdin }));
+    const { inputFrom, readInputBytes, detectFormat } = await import('../lib/cli/input.ts');
+    const doc = detectFormat(await readInputBytes(inputFrom(path)));
     if (doc.format === 'psbt') return doc.psbt;
     const psbt = doc.format === 'json' ? (doc.value as { psbt?: unknown }).psbt : undefined;
     if (typeof psbt !== 'string') throw new MalformedInputError('E_MALFORMED_PSBT', `--child ${path} holds neither a PSBT nor a JSON object with a "psbt" field`);

@@ -182,8 +182,8 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
       await store.write(`part-${coinId}`, pending);
       return message;
     }
-    const { readInputBytes, detectFormat } = await import('../lib/cli/input.ts');
-    const doc = detectFormat(await readInputBytes({ path: f['joint-with'], stdin: process.stdin }));
+    const { inputFrom, readInputBytes, detectFormat } = await import('../lib/cli/input.ts');
+    const doc = detectFormat(await readInputBytes(inputFrom(f['joint-with'])));
     if (doc.format !== 'json') throw new MalformedInputError('E_MALFORMED_MESSAGE', '--joint-with: not a JSON statechain/joint-part message');
     const schemas = await import('../lib/statechain/schemas.ts');
     const b = await this.decode(schemas.JointPartSchema, doc.value);

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { OffchainCommand, psbtBytesOf, type CommandResult } from '../../lib/cli/base-command.ts';
 import { psbtOutputFlags } from '../../lib/cli/flags.ts';
-import { detectFormat, readInputBytes } from '../../lib/cli/input.ts';
+import { detectFormat, inputFrom, readInputBytes } from '../../lib/cli/input.ts';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 
@@ -20,9 +20,9 @@ export default class PsbtCombine extends OffchainCommand<typeof PsbtCombine> {
   protected async execute(): Promise<CommandResult> {
     const documents = [];
     if (this.flags.in?.length) {
-      for (const path of this.flags.in) documents.push(detectFormat(await readInputBytes({ path, stdin: process.stdin })));
+      for (const path of this.flags.in) documents.push(detectFormat(await readInputBytes(inputFrom(path))));
     } else {
-      const text = new TextDecoder().decode(await readInputBytes({ path: undefined, stdin: process.stdin }));
+      const text = new TextDecoder().decode(await readInputBytes(inputFrom(undefined)));
       for (const line of text.split(/\r?\n/).filter((l) => l.trim())) documents.push(detectFormat(new TextEncoder().encode(line)));
     }
     if (documents.length < 2) throw new UsageError('E_USAGE', `combine needs at least two PSBTs, got ${documents.length}`);

@@ -21,7 +21,7 @@ import type { KeyPair } from '../keys/keys.ts';
 import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
-import { detectFormat, jsonLines, readInputBytes, type InputDocument } from './input.ts';
+import { detectFormat, inputFrom, jsonLines, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
 
 export { psbtBytesOf };
@@ -132,12 +132,12 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   /** A PSBT a flag other than --in names (a wallet's funded PSBT): binary, base64 or hex, or a message carrying one. */
   protected async readPsbtAt(path: string): Promise<Transaction> {
     const { parsePsbt } = await import('../psbt/parse.ts');
-    return parsePsbt(psbtBytesOf(detectFormat(await readInputBytes({ path, stdin: process.stdin }))).bytes);
+    return parsePsbt(psbtBytesOf(detectFormat(await readInputBytes(inputFrom(path)))).bytes);
   }
 
   protected async readDocument(): Promise<InputDocument> {
     const path = (this.flags as { in?: string }).in;
-    return inputDocument(await readInputBytes({ path, stdin: process.stdin }), path);
+    return inputDocument(await readInputBytes(inputFrom(path)), path);
   }
 
   /**
@@ -153,7 +153,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
 
   /** A JSON message from a file named by a flag (e.g. --offer FILE). */
   protected async readFileDocument(path: string): Promise<unknown> {
-    const doc = detectFormat(await readInputBytes({ path, stdin: process.stdin }));
+    const doc = detectFormat(await readInputBytes(inputFrom(path)));
     if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', `${path} does not hold one JSON message`);
     return doc.value;
   }
@@ -161,7 +161,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   /** The input as a stream of JSON Lines (bulk commands). */
   protected inputLines() {
     const path = (this.flags as { in?: string }).in;
-    return jsonLines({ path, stdin: process.stdin });
+    return jsonLines(inputFrom(path));
   }
 
   /** Write one item of a streamed JSON Lines output. */

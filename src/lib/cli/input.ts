@@ -27,6 +27,19 @@ export type InputDocument =
 
 export type InputSource = { path: string | undefined; stdin: Readable & { isTTY?: boolean } };
 
+/**
+ * The process's input: `--in PATH`, else standard input — opened only if it is read
+ * (touching process.stdin creates its stream, ~2 ms of a cold start that reads a file).
+ */
+export function inputFrom(path: string | undefined): InputSource {
+  return {
+    path,
+    get stdin() {
+      return process.stdin;
+    },
+  };
+}
+
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   if (bytes.length < prefix.length) return false;
   return prefix.every((b, i) => bytes[i] === b);

@@ -125,7 +125,8 @@ export function sighashName(value: number): string {
 
 /** The `psbt/decoded` message `psbt decode` prints. */
 export function decodedMessage(tx: Transaction, network: Network): Record<string, unknown> {
-  return { type: 'psbt/decoded', version: 1, network, txid: tx.id, ...decodePsbt(tx, network) };
+  const decoded = decodePsbt(tx, network);
+  return { type: 'psbt/decoded', version: 1, network, txid: decoded.tx.txid, ...decoded }; // tx.id would hash it again
 }
 
 /** Decode a parsed PSBT into the view above. The same PSBT always gives the same object. */
