@@ -5,7 +5,8 @@
  * OFFCHAIN_FAST_PATHS=0 print the same stdout and stderr and exit the same way. In process,
  * the shortcut is shown to answer the common forms itself and to hand back everything else.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ROOT } from '../helpers.ts';
@@ -55,6 +56,31 @@ describe('the shortcut and the full CLI give the same answer', () => {
     const statuses = cases.map(([, args, input, env]) => run(args, { input, env }).status);
     expect(statuses.filter((s) => s === 0).length).toBeGreaterThanOrEqual(9);
     expect(statuses.filter((s) => s !== 0).length).toBeGreaterThanOrEqual(9);
+  });
+});
+
+describe('the shortcut carries no randomness (scripts/build.mjs defines globalThis.crypto away)', () => {
+  // A preload that reports any read of globalThis.crypto — noble's start-up probe reads it in
+  // every bundle that has it — on stderr, then serves the real one.
+  const preload = join(mkdtempSync(join(tmpdir(), 'offchain-crypto-probe-')), 'probe.cjs');
+  writeFileSync(
+    preload,
+    "const real = globalThis.crypto;\n" +
+      "Object.defineProperty(globalThis, 'crypto', { configurable: true, get() { process.stderr.write('crypto was read\\n'); return real; } });\n",
+  );
+  const env = { NODE_OPTIONS: `--require ${preload}` };
+
+  it('a decode it answers never reads globalThis.crypto, and answers as the full CLI does', () => {
+    const fast = run(['psbt', 'decode', '--in', PSBT], { env });
+    expect(fast.stderr).toBe('');
+    expect(fast.status).toBe(0);
+    expect(fast.stdout).toBe(run(['psbt', 'decode', '--in', PSBT]).stdout);
+  });
+
+  it('an invocation handed to the full CLI does read it (the probe sees reads)', () => {
+    const handed = run(['psbt', 'decode', '--debug', '--in', PSBT], { env });
+    expect(handed.status).toBe(0);
+    expect(handed.stderr).toContain('crypto was read');
   });
 });
 
