@@ -26,7 +26,7 @@ import { sha256 } from '../hash.ts';
 import { concatBytes } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { Lru, keyOf } from '../lru.ts';
-import type { Secp256k1Backend } from '../musig/engine/backend.ts';
+import { plusMulBase, type Secp256k1Backend } from '../musig/engine/backend.ts';
 import { nobleBackend } from '../musig/engine/backend-noble.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
 
@@ -75,7 +75,7 @@ export function derivePubkey(basepoint: Uint8Array, perCommitmentPoint: Uint8Arr
   const base = decodePoint(ec, basepoint, 'basepoint');
   decodePoint(ec, perCommitmentPoint, 'per_commitment_point');
   const t = tweak(perCommitmentPoint, basepoint); // a public hash: one variable-time call where the backend has it
-  return pointBytes(ec, ec.addMulBase ? ec.addMulBase(base, t) : ec.add(base, ec.mulBase(t)));
+  return pointBytes(ec, plusMulBase(ec, base, t));
 }
 
 /**

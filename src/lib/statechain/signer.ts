@@ -26,7 +26,7 @@
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { concatBytes, equalBytes } from '../bytes.ts';
 import { N, bytes32, int, mod, taggedScalar } from '../musig/engine/scalar.ts';
-import type { Secp256k1Backend } from '../musig/engine/backend.ts';
+import { plusMulBase, type Secp256k1Backend } from '../musig/engine/backend.ts';
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { InvalidContributionError, MalformedInputError } from '../errors.ts';
 import { tapTweak } from '../taproot/taproot.ts';
@@ -61,9 +61,6 @@ function sum(ec: Ec, points: Pt[], what: string, code = 'E_BAD_PUBKEY'): Pt {
   if (total === null) throw new InvalidContributionError(code, String(points.length - 1), `the ${what} sum to infinity`);
   return total;
 }
-
-/** t·G added to P (one call where the backend has it). */
-const plusMulBase = (ec: Ec, p: Pt, t: bigint): Pt | null => (ec.addMulBase ? ec.addMulBase(p, t) : ec.add(p, ec.mulBase(t)));
 
 type Key = AdditiveKey & { P: Pt; Q: Pt };
 

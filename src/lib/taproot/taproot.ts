@@ -12,6 +12,7 @@ import { taprootTweakPrivKey } from '@scure/btc-signer/utils.js';
 import { concatBytes } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { bytesToBigInt } from '../keys/keys.ts';
+import { plusMulBase } from '../musig/engine/backend.ts';
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { N } from '../musig/engine/scalar.ts';
 
@@ -54,7 +55,7 @@ function tweakedKey(internalKey: Uint8Array, tweak: Uint8Array): Uint8Array {
   const t = bytesToBigInt(tweak);
   const ec = activeSecp256k1();
   const P = t < N ? ec.liftX(internalKey) : undefined;
-  const Q = P === undefined ? null : ec.addMulBase ? ec.addMulBase(P, t) : ec.add(P, ec.mulBase(t));
+  const Q = P === undefined ? null : plusMulBase(ec, P, t);
   if (Q !== null) return ec.pointToBytes(Q);
   return schnorr.utils.lift_x(bytesToBigInt(internalKey)).add(schnorr.Point.BASE.multiplyUnsafe(t)).toBytes(true);
 }

@@ -59,6 +59,11 @@ export function verifySchnorrWith<P>(ec: Secp256k1Backend<P>, sig: Uint8Array, m
   return true;
 }
 
+/** P + t·G for a public t: one library call where the backend has one, else k·G then the sum. */
+export function plusMulBase<P>(ec: Secp256k1Backend<P>, p: P, t: bigint): P | null {
+  return ec.addMulBase ? ec.addMulBase(p, t) : ec.add(p, ec.mulBase(t));
+}
+
 /**
  * s·G − c·P for public scalars s, c in [0, n): (n − c)·P, then s·G added in the same
  * library call where the backend has one (libsecp256k1's tweak-add runs both in one
@@ -67,6 +72,5 @@ export function verifySchnorrWith<P>(ec: Secp256k1Backend<P>, sig: Uint8Array, m
 export function baseMinusMul<P>(ec: Secp256k1Backend<P>, s: bigint, c: bigint, P: P): P | null {
   const minusCP = c === 0n ? null : ec.mul(P, N - c);
   if (minusCP === null) return ec.mulBase(s);
-  if (s === 0n) return minusCP;
-  return ec.addMulBase ? ec.addMulBase(minusCP, s) : ec.add(ec.mulBase(s), minusCP);
+  return plusMulBase(ec, minusCP, s);
 }
