@@ -12,7 +12,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { base64 } from '@scure/base';
 import { keyPair } from '../src/lib/keys/keys.ts';
-import { fromHex, toHex } from '../src/lib/bytes.ts';
+import { equalBytes, fromHex, toHex } from '../src/lib/bytes.ts';
+import { OfflineChainSource } from '../src/lib/chain/offline.ts';
 import { scriptAddress } from '../src/lib/address.ts';
 import { taprootOutput } from '../src/lib/taproot/taproot.ts';
 import { deterministicRandom } from '../src/lib/random.ts';
@@ -102,17 +103,11 @@ export async function mintBreakdown(opts: { setup: string; dir: string; mintKeyH
   };
   const store = await MintStore.open<MintContractRecord>(join(opts.dir, 'regtest', 'credit-mint'));
   // The chain as the CLI's offline mint sees it (--tip-height 1000 --funding-confirmations 1).
-  const byOutpoint = new Map((await store.list()).map((r) => [`${r.contract.funding.txid}:${r.contract.funding.vout}`, r]));
-  const chain = {
-    kind: 'offline' as const,
-    tip: async () => ({ height: 1000, medianTimePast: 0 }),
-    utxo: async (txid: string, vout: number) => {
-      const r = byOutpoint.get(`${txid}:${vout}`);
-      if (!r) return null;
-      const c = termsFromJson(r.contract, 'regtest');
-      return { txid, vout, value: c.capacity, scriptPubKey: c.script, confirmations: 1 };
-    },
-  };
+  const fundings = (await store.list()).map((r) => termsFromJson(r.contract, 'regtest'));
+  const chain = new OfflineChainSource({
+    tipHeight: 1000,
+    utxos: fundings.map((c) => ({ txid: c.funding.txid, vout: c.funding.vout, value: c.capacity, scriptPubKey: c.script, confirmations: 1 })),
+  });
   const receipts: string[] = [];
   t = performance.now();
   for (const [n, line] of lines.entries()) {
@@ -132,7 +127,7 @@ export async function mintBreakdown(opts: { setup: string; dir: string; mintKeyH
     lap('chain facts');
     verifyPartialSigs(input);
     lap("user's partial signature verified");
-    const me = input.key.participants.findIndex((p) => p.every((b, i) => b === mint.publicKey[i]));
+    const me = input.key.participants.findIndex((p) => equalBytes(p, mint.publicKey));
     const secnonce = await store.take(input.pubnonces[me]!, stateNonceContext(c.id, req.state));
     lap('nonce taken (store)');
     const sig = lastSignature(input, mint, secnonce);
