@@ -5,10 +5,10 @@
  * OFFCHAIN_FAST_PATHS=0 print the same stdout and stderr and exit the same way. In process,
  * the shortcut is shown to answer the common forms itself and to hand back everything else.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { ROOT } from '../helpers.ts';
 import { run } from './cli.ts';
 import { main } from '../../src/fast-decode.ts';
@@ -62,7 +62,9 @@ describe('the shortcut and the full CLI give the same answer', () => {
 describe('the shortcut carries no randomness (scripts/build.mjs defines globalThis.crypto away)', () => {
   // A preload that reports any read of globalThis.crypto — noble's start-up probe reads it in
   // every bundle that has it — on stderr, then serves the real one.
-  const preload = join(mkdtempSync(join(tmpdir(), 'offchain-crypto-probe-')), 'probe.cjs');
+  const probeDir = mkdtempSync(join(tmpdir(), 'offchain-crypto-probe-'));
+  afterAll(() => rmSync(probeDir, { recursive: true, force: true }));
+  const preload = join(probeDir, 'probe.cjs');
   writeFileSync(
     preload,
     "const real = globalThis.crypto;\n" +
