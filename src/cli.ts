@@ -15,8 +15,11 @@ import CloseCredit from './commands/close-credit.ts';
 import CommitmentFinalize from './commands/commitment/finalize.ts';
 import CommitmentPenalty from './commands/commitment/penalty.ts';
 import CommitmentPoint from './commands/commitment/point.ts';
-import CommitmentReceive from './commands/commitment/receive.ts';
-import CommitmentReveal from './commands/commitment/reveal.ts';
+import CommitmentInit from './commands/commitment/init.ts';
+import CommitmentPoints from './commands/commitment/points.ts';
+import CommitmentReceiveRevocation from './commands/commitment/receive-revocation.ts';
+import CommitmentReceiveSigs from './commands/commitment/receive-sigs.ts';
+import CommitmentRevoke from './commands/commitment/revoke.ts';
 import CommitmentSign from './commands/commitment/sign.ts';
 import CommitmentSweep from './commands/commitment/sweep.ts';
 import CreditAbandon from './commands/credit/abandon.ts';
@@ -71,8 +74,11 @@ export const COMMANDS = {
   'commitment:finalize': CommitmentFinalize,
   'commitment:penalty': CommitmentPenalty,
   'commitment:point': CommitmentPoint,
-  'commitment:receive': CommitmentReceive,
-  'commitment:reveal': CommitmentReveal,
+  'commitment:init': CommitmentInit,
+  'commitment:points': CommitmentPoints,
+  'commitment:receive-revocation': CommitmentReceiveRevocation,
+  'commitment:receive-sigs': CommitmentReceiveSigs,
+  'commitment:revoke': CommitmentRevoke,
   'commitment:sign': CommitmentSign,
   'commitment:sweep': CommitmentSweep,
   'credit:abandon': CreditAbandon,

@@ -1,44 +1,44 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand } from '../../lib/cli/commitment-command.ts';
-import { inputFlags } from '../../lib/cli/flags.ts';
-import { RefusedError } from '../../lib/errors.ts';
+import { CommitmentCommand, channelIdFlag, htlcKeyFlags, seedFileFlag } from '../../lib/cli/commitment-command.ts';
+import { keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
 
 export default class CommitmentFinalize extends CommitmentCommand<typeof CommitmentFinalize> {
-  static override summary = 'Finish a BOLT 3 commitment both parties signed: the broadcastable commitment and its HTLC transactions.';
+  static override summary = 'Your latest commitment, ready to broadcast: the peer\'s stored signatures plus yours, and its HTLC transactions.';
   static override description =
-    'Checks both funding signatures and every HTLC signature against the rebuilt transactions (a bad one is refused naming whose, exit 4), then ' +
-    'prints the signed commitment (hex) and the HTLC-timeout transactions; HTLC-success transactions too for each --preimage-file whose SHA256 ' +
-    'is their payment hash.';
+    'Completes the commitment you hold (the latest one the peer signed, never a revoked one) with your funding signature, checks the peer\'s ' +
+    'stored signatures again, and prints bolt3/holder-commitment: the signed commitment (hex) for `bitcoin-cli sendrawtransaction`, and its ' +
+    'HTLC transactions — HTLC-timeouts signed, HTLC-successes signed for each --preimage-file (0600) whose SHA256 is their payment hash. ' +
+    'This is a unilateral close: keep the output to yourself (a commitment you later revoke would be the peer\'s to take).';
   static override examples = [
-    { description: 'Finish the fixture commitment both parties signed', command: '<%= config.bin %> commitment finalize --in fixtures/bolt3/appendix-c-signed.json' },
+    {
+      description: 'On a channel where the peer never signed a commitment of yours: refused (exit 4)',
+      command:
+        'ALICE_FUNDING=$(cat fixtures/bolt3/local-funding.key) sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/alice.seed "$D/seed" && chmod 600 "$D/seed" && ' +
+        '<%= config.bin %> commitment init --channel fixtures/bolt3/alice-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/bob-points.json >/dev/null && ' +
+        '<%= config.bin %> commitment finalize --channel-id 8984484a580b825b9972d7adb15050b3ab624ccd731946b3eeddb92f4e7ef6be:0 --seed-file "$D/seed" --key-env ALICE_FUNDING --state-dir "$D"; rm -rf "$D"\'',
+    },
   ];
   static override flags = {
-    ...inputFlags,
-    'preimage-file': Flags.string({ description: 'a payment preimage (hex) for an HTLC-success transaction; repeat for several', helpValue: 'FILE', multiple: true }),
+    ...stateFlags,
+    ...channelIdFlag,
+    ...seedFileFlag,
+    ...keyFlags,
+    ...htlcKeyFlags,
+    'preimage-file': Flags.string({ description: 'a payment preimage (hex, 0600 file) for an HTLC-success transaction; repeat for several', helpValue: 'FILE', multiple: true }),
   };
 
   protected async execute(): Promise<CommandResult> {
-    const { m, network, c, htlcTxs, signatures } = await this.readCommitment();
-    const lib = await import('../../lib/bolt3/index.ts');
-    const { fromHex } = await import('../../lib/bytes.ts');
-    const { sha256 } = await import('@noble/hashes/sha2.js');
-    const { checkPartySignatures, commitmentMessage } = await import('../../lib/bolt3/messages.ts');
-    const { local, remote } = signatures;
-    if (!local || !remote) throw new RefusedError('E_NOT_SIGNED', `the ${local ? 'remote' : 'local'} party has not signed yet (commitment sign --as ${local ? 'remote' : 'local'})`);
-    // Every HTLC signature is checked, also those of HTLC-success transactions left unfinished
-    // here; the funding signatures are finalizeCommitment's to check.
-    checkPartySignatures(c, htlcTxs, local, 'local', { commitment: false });
-    checkPartySignatures(c, htlcTxs, remote, 'remote', { commitment: false });
-    const signed = lib.finalizeCommitment(c, fromHex(local.commitment, 'local signature'), fromHex(remote.commitment, 'remote signature'));
+    const { holderCommitment } = await import('../../lib/bolt3/party.ts');
+    const record = await this.channelRecord(this.channelId());
+    const keys = await this.signingKeys();
+    const seed = this.seed();
     const preimages = (this.flags['preimage-file'] ?? []).map((f) => readHexSecretFile(f, '--preimage-file', { length: 32 }));
-    const htlcs = htlcTxs.flatMap((h, i) => {
-      const preimage = h.kind === 'htlc-success' ? preimages.find((p) => sha256(p).every((b, j) => b === h.htlc.paymentHash[j])) : undefined;
-      if (h.kind === 'htlc-success' && !preimage) return [];
-      const tx = lib.finalizeHtlcTransaction(h, fromHex(local.htlcs[i]!, `local HTLC signature ${i}`), fromHex(remote.htlcs[i]!, `remote HTLC signature ${i}`), preimage);
-      return [{ txid: tx.txid, hex: tx.hex }];
-    });
-    return { message: { ...commitmentMessage(network, m.channel, m.state, c, htlcTxs, signatures), hex: signed.hex, signed_htlc_txs: htlcs } };
+    try {
+      return { message: holderCommitment(record, seed, keys, preimages) };
+    } finally {
+      for (const s of [seed, keys.fundingSecret, keys.htlcBasepointSecret, ...preimages]) s?.fill(0);
+    }
   }
 }

@@ -1,45 +1,82 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand } from '../../lib/cli/commitment-command.ts';
-import { inputFlags, keyFlags } from '../../lib/cli/flags.ts';
-import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
+import { CommitmentCommand, channelIdFlag } from '../../lib/cli/commitment-command.ts';
+import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class CommitmentPenalty extends CommitmentCommand<typeof CommitmentPenalty> {
-  static override summary = 'Punish a revoked BOLT 3 commitment: one justice transaction taking its to_local and every HTLC output.';
+  static override summary = 'Punish a revoked commitment the peer broadcast: a justice transaction per output, second-stage outputs included.';
   static override description =
-    'Reads the revoked commitment as a bolt3/commitment-request (its holder — "local" — is the cheater), the per-commitment secret the cheater ' +
-    'revealed when it revoked it (--secret-file, checked against the commitment\'s per-commitment point) and your revocation_basepoint secret ' +
-    '(--key-env/--key-file, checked against the commitment\'s revocationpubkey); prints the signed penalty (hex), paying --to at --feerate-per-kw.';
+    'Rebuilds the peer\'s revoked commitment --txid from your channel record (the state you signed for it) and derives its per-commitment ' +
+    'secret from the secrets the peer revealed (the compact store: any revoked commitment, however old). With your revocation_basepoint ' +
+    'secret (--key-env/--key-file) it prints bolt3/penalties: one signed justice transaction per revocable output (to_local, each HTLC) and ' +
+    'per --htlc-tx (an HTLC-timeout/-success the cheater broadcast: its output is revocable too), so one output already spent cannot ' +
+    'invalidate the rest; --outputs takes a subset, --combine one transaction for all. With a node (--rpc-url) outputs already spent are ' +
+    'left out and listed under "skipped" (give the transaction that spent an HTLC output with --htlc-tx). Refused: a commitment not revoked ' +
+    '(E_NOT_REVOKED), a key that is not your revocation basepoint\'s (E_WRONG_SIGNING_KEY).';
   static override examples = [
     {
-      description: 'Take BOLT 3 Appendix C\'s commitment, were it revoked, with its per-commitment secret',
-      command: 'REVOCATION=$(cat fixtures/bolt3/remote-revocation.key) <%= config.bin %> commitment penalty --key-env REVOCATION --in fixtures/bolt3/appendix-c-request.json --secret-file fixtures/bolt3/per-commitment-secret.hex --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --feerate-per-kw 2500',
+      description: 'A txid that is no commitment of the peer: refused (exit 4)',
+      command:
+        'REVOCATION=$(cat fixtures/bolt3/remote-revocation.key) sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/bob.seed "$D/seed" && chmod 600 "$D/seed" && ' +
+        '<%= config.bin %> commitment init --channel fixtures/bolt3/bob-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-points.json >/dev/null && ' +
+        '<%= config.bin %> commitment penalty --channel-id 8984484a580b825b9972d7adb15050b3ab624ccd731946b3eeddb92f4e7ef6be:0 --txid ' + '00'.repeat(32) +
+        ' --key-env REVOCATION --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --feerate-per-kw 2500 --state-dir "$D"; rm -rf "$D"\'',
     },
   ];
   static override flags = {
-    ...inputFlags,
+    ...stateFlags,
+    ...channelIdFlag,
     ...keyFlags,
-    'secret-file': Flags.string({ description: 'the revoked commitment\'s per-commitment secret (hex)', helpValue: 'FILE', required: true }),
-    to: Flags.string({ description: 'where the penalty pays', helpValue: 'ADDRESS', required: true }),
-    'feerate-per-kw': Flags.integer({ description: 'fee rate, sat per 1000 weight units', helpValue: 'N', min: 253, required: true }),
+    'rpc-url': chainFlags['rpc-url'],
+    'rpc-cookie': chainFlags['rpc-cookie'],
+    txid: Flags.string({ description: 'the revoked commitment the peer broadcast', helpValue: 'TXID', required: true }),
+    outputs: Flags.string({ description: 'the commitment outputs to take, comma-separated vouts (default: every revocable one)', helpValue: 'VOUT,…' }),
+    'htlc-tx': Flags.string({ description: 'a file holding (hex) an HTLC-timeout/-success transaction the cheater broadcast from it; repeat for several', helpValue: 'FILE', multiple: true }),
+    combine: Flags.boolean({ description: 'one justice transaction for everything taken, instead of one per output' }),
+    to: Flags.string({ description: 'where the penalties pay', helpValue: 'ADDRESS', required: true }),
+    'feerate-per-kw': Flags.integer({ description: 'fee rate, sat per 1000 weight units (BOLT 3\'s unit)', helpValue: 'N', min: 253, max: 100_000_000, required: true }),
   };
 
   protected async execute(): Promise<CommandResult> {
-    const { network, c } = await this.readCommitment();
+    const { MalformedInputError } = await import('../../lib/errors.ts');
     const { decodeAddress } = await import('../../lib/address.ts');
-    const { penaltyTransaction } = await import('../../lib/bolt3/index.ts');
-    const secret = readHexSecretFile(this.flags['secret-file'], '--secret-file', { length: 32 });
-    const revocation = await this.keyPair(network);
-    const p = penaltyTransaction({
-      revoked: c, perCommitmentSecret: secret, revocationBasepointSecret: revocation.secretKey,
-      destinationScript: decodeAddress(this.flags.to, network, '--to'), feeratePerKw: this.flags['feerate-per-kw'],
+    const { parseSecondStage, penalties, revokedPeerCommitment } = await import('../../lib/bolt3/party.ts');
+    const { revocableOutputs } = await import('../../lib/bolt3/penalty.ts');
+    const network = this.network();
+    const txid = this.flags.txid.toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(txid)) throw new MalformedInputError('E_BAD_TXID', `--txid ${this.flags.txid} is not a transaction id`);
+    const outputs = this.flags.outputs?.split(',').map((v) => {
+      if (!/^(0|[1-9][0-9]{0,5})$/.test(v.trim())) throw new MalformedInputError('E_BAD_OUTPUTS', `--outputs: ${v} is not an output index`);
+      return Number(v.trim());
     });
-    secret.fill(0);
-    return {
-      message: {
-        type: 'bolt3/penalty', version: 1, network, revoked_txid: c.txid, txid: p.txid, hex: p.hex, fee_sat: Number(p.feeSat),
-        inputs: p.inputs.map((i) => ({ kind: i.kind, vout: i.vout, amount_sat: Number(i.amountSat) })),
-      },
-    };
+    const { readFileSync } = await import('node:fs');
+    const { UsageError } = await import('../../lib/errors.ts');
+    const secondStage = (this.flags['htlc-tx'] ?? []).map((f) => {
+      let text: string;
+      try {
+        text = readFileSync(f, 'utf8');
+      } catch (e) {
+        throw new UsageError('E_USAGE', `cannot read --htlc-tx ${f}: ${(e as NodeJS.ErrnoException).code}`);
+      }
+      return parseSecondStage(text.trim(), `--htlc-tx ${f}`);
+    });
+    const record = await this.channelRecord(this.channelId());
+    const spent = new Set<number>();
+    if (this.flags['rpc-url'] !== undefined || process.env.OFFCHAIN_RPC_URL) {
+      const chain = await this.chain(network);
+      const { c } = revokedPeerCommitment(record, txid);
+      for (const o of revocableOutputs(c)) if ((await chain.utxo(txid, o.vout)) === null) spent.add(o.vout);
+    }
+    const key = await this.keyPair(network);
+    try {
+      return {
+        message: penalties(record, txid, {
+          revocationBasepointSecret: key.secretKey, destinationScript: decodeAddress(this.flags.to, network, '--to'), feeratePerKw: this.flags['feerate-per-kw'],
+          outputs, spent, secondStage, combine: this.flags.combine,
+        }),
+      };
+    } finally {
+      key.secretKey.fill(0);
+    }
   }
 }

@@ -1,58 +1,56 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand } from '../../lib/cli/commitment-command.ts';
-import { inputFlags, keyFlags } from '../../lib/cli/flags.ts';
-import { RefusedError } from '../../lib/errors.ts';
+import { CommitmentCommand, agreedStateFlag, htlcKeyFlags } from '../../lib/cli/commitment-command.ts';
+import { keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class CommitmentSign extends CommitmentCommand<typeof CommitmentSign> {
-  static override summary = 'Add one party\'s signatures to a BOLT 3 commitment: its funding signature and its HTLC-transaction signatures.';
+  static override summary = 'Sign your PEER\'s next commitment and its HTLC transactions (BOLT 2 commitment_signed) — never your own.';
   static override description =
-    'Reads bolt3/commitment-request (or a bolt3/commitment the other party already signed), rebuilds the commitment and its HTLC transactions ' +
-    'from the channel and the state, checks any signature already there, and adds this party\'s: the funding key from --key-file/--key-env, ' +
-    'the htlc_basepoint secret from --htlc-key-env/--htlc-key-file (the HTLC key is derived with the per-commitment point). "local" is the holder. ' +
-    'For a channel funded by a statechain backup, --funding-locktime makes it refuse HTLCs that could expire before the channel can be on chain.';
+    'Builds the peer\'s commitment for the state you agreed to (--state, from your side) from your own channel record and the peer\'s ' +
+    'per-commitment point you hold, and prints bolt3/commitment-signed: your funding signature on it and one signature per HTLC transaction ' +
+    '(BOLT 3 output order). Nothing in it lets the peer broadcast a commitment of yours. Refused: a commitment number that is not the ' +
+    'peer\'s next (E_COMMITMENT_NUMBER, exit 5), a peer that has not revoked commitment n−2 (E_PEER_NOT_REVOKED), another state under a ' +
+    'number already agreed (E_STATE_CONFLICT, exit 5). A rerun prints the same signatures. For a channel funded by a statechain backup, ' +
+    '--funding-locktime refuses HTLCs that could expire before the channel can be on chain (E_CHANNEL_TIMELOCK).';
   static override examples = [
     {
-      description: 'The holder (local) of the BOLT 3 Appendix C commitment signs, then the remote signs, then it is finalized',
+      description: 'Alice signs Bob\'s commitment 0 of the fixture channel (after both ran commitment init)',
       command:
-        'LOCAL_FUNDING=$(cat fixtures/bolt3/local-funding.key) LOCAL_HTLC=$(cat fixtures/bolt3/local-htlc.key) REMOTE_FUNDING=$(cat fixtures/bolt3/remote-funding.key) REMOTE_HTLC=$(cat fixtures/bolt3/remote-htlc.key) sh -c \'' +
-        '<%= config.bin %> commitment sign --as local --key-env LOCAL_FUNDING --htlc-key-env LOCAL_HTLC --in fixtures/bolt3/appendix-c-request.json ' +
-        '| <%= config.bin %> commitment sign --as remote --key-env REMOTE_FUNDING --htlc-key-env REMOTE_HTLC | <%= config.bin %> commitment finalize\'',
+        'ALICE_FUNDING=$(cat fixtures/bolt3/local-funding.key) sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/alice.seed "$D/seed" && chmod 600 "$D/seed" && ' +
+        '<%= config.bin %> commitment init --channel fixtures/bolt3/alice-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/bob-points.json >/dev/null && ' +
+        '<%= config.bin %> commitment sign --state fixtures/bolt3/alice-state-0.json --key-env ALICE_FUNDING --state-dir "$D"; rm -rf "$D"\'',
     },
   ];
   static override flags = {
-    ...inputFlags,
+    ...stateFlags,
+    ...agreedStateFlag,
     ...keyFlags,
-    as: Flags.string({ description: 'which party signs: local (the holder) or remote', options: ['local', 'remote'], required: true }),
-    'htlc-key-env': Flags.string({ description: 'environment variable holding this party\'s htlc_basepoint secret', helpValue: 'NAME' }),
-    'htlc-key-file': Flags.string({ description: 'file holding this party\'s htlc_basepoint secret (0600)', helpValue: 'FILE' }),
+    ...htlcKeyFlags,
     'funding-locktime': Flags.integer({
       description: 'a channel on a statechain coin: the nLockTime of the backup that funds it. Refuses (E_CHANNEL_TIMELOCK) an HTLC whose cltv_expiry is not beyond it plus to_self_delay',
       helpValue: 'HEIGHT',
       min: 1,
+      max: 499_999_999,
     }),
   };
 
   protected async execute(): Promise<CommandResult> {
-    const { m, network, c, htlcTxs, signatures } = await this.readCommitment();
-    const as = this.flags.as as 'local' | 'remote';
-    const other = as === 'local' ? 'remote' : 'local';
-    if (signatures[as]) throw new RefusedError('E_ALREADY_SIGNED', `the ${as} party has already signed this commitment`);
-    if (this.flags['funding-locktime'] !== undefined) {
-      const { checkChannelTimelocks } = await import('../../lib/statechain/channel.ts');
-      checkChannelTimelocks({ fundingLocktime: this.flags['funding-locktime'], toSelfDelay: c.params.toSelfDelay, htlcExpiries: c.state.htlcs.map((h) => h.cltvExpiry) });
+    const state = await this.agreedState();
+    const keys = await this.signingKeys();
+    const { signPeer } = await import('../../lib/bolt3/party.ts');
+    const locktime = this.flags['funding-locktime'];
+    const { checkChannelTimelocks } = await import('../../lib/statechain/channel.ts');
+    try {
+      const message = await this.channelStep(state.channel_id, (record) =>
+        signPeer(record, state, keys, {
+          checkTimelocks: locktime === undefined ? undefined : (c) =>
+            checkChannelTimelocks({ fundingLocktime: locktime, toSelfDelay: Math.max(c.params.toSelfDelay, record.channel.to_self_delay), htlcExpiries: c.state.htlcs.map((h) => h.cltvExpiry) }),
+        }),
+      );
+      return { message };
+    } finally {
+      keys.fundingSecret.fill(0);
+      keys.htlcBasepointSecret?.fill(0);
     }
-    const { checkPartySignatures, commitmentMessage, partySignatures } = await import('../../lib/bolt3/messages.ts');
-    // The other party's signatures, if any, are checked before ours are made.
-    if (signatures[other]) checkPartySignatures(c, htlcTxs, signatures[other], other);
-    const funding = await this.keyPair(network);
-    const f = this.flags;
-    let htlcBasepoint: Uint8Array | undefined;
-    if (f['htlc-key-env'] !== undefined || f['htlc-key-file'] !== undefined) {
-      const { loadKeyPair } = await import('../../lib/cli/secrets.ts');
-      htlcBasepoint = (await loadKeyPair({ keyFile: f['htlc-key-file'], keyEnv: f['htlc-key-env'], env: process.env, network, interactive: false, prompt: async () => '' })).secretKey;
-    }
-    const mine = partySignatures(c, htlcTxs, as, funding.secretKey, htlcBasepoint);
-    return { message: commitmentMessage(network, m.channel, m.state, c, htlcTxs, { ...signatures, [as]: mine }) };
   }
 }

@@ -24,7 +24,7 @@ export {
 export { type HtlcTransaction, type HtlcTransactionKind, buildHtlcTransaction, buildHtlcTransactions } from './htlc-tx.ts';
 export { derivePrivkey, derivePubkey, deriveRevocationPrivkey, deriveRevocationPubkey, pointOf } from './keys.ts';
 export { MAX_INDEX, commitmentOfIndex, generateFromSeed, indexOfCommitment, perCommitmentPoint } from './per-commitment.ts';
-export { type PenaltyInput, type PenaltyRequest, type PenaltyTransaction, type SecondStageOutput, penaltyTransaction } from './penalty.ts';
+export { type PenaltyInput, type PenaltyRequest, type PenaltyTransaction, type SecondStageOutput, penaltyTransaction, revocableOutputs } from './penalty.ts';
 export { type Bolt3Script, decodeBolt3Script } from './script-decode.ts';
 export { P2A_SCRIPT, hash160, p2wpkh, p2wsh } from './script.ts';
 export {

@@ -35,6 +35,11 @@ export type SecondStageOutput = { txid: string; vout: number; amountSat: bigint 
 export type PenaltyRequest = {
   /** The revoked commitment, built from the cheater's side (local = the cheater). */
   revoked: CommitmentTransaction;
+  /**
+   * Which of the revoked commitment's outputs to take (their vouts); all revocable
+   * ones when absent, none when empty (a second-stage-only penalty).
+   */
+  outputs?: readonly number[];
   /** Second-stage outputs the cheater already confirmed, if any. */
   secondStage?: readonly SecondStageOutput[];
   /** The per-commitment secret the cheater revealed for this commitment. */
@@ -74,7 +79,16 @@ function witnessFor(input: PenaltyInput, signature: Uint8Array, revocationPubkey
   return [signature, selector, input.witnessScript];
 }
 
-/** The signed penalty transaction taking every revocable output of `request.revoked`. */
+/** The outputs of a commitment the revocation key can take: to_local and every HTLC output. */
+export function revocableOutputs(revoked: CommitmentTransaction): PenaltyInput[] {
+  return revoked.outputs.flatMap((o) =>
+    (o.kind === 'to_local' || o.kind === 'offered_htlc' || o.kind === 'received_htlc') && o.witnessScript
+      ? [{ txid: revoked.txid, vout: o.index, amountSat: o.amountSat, kind: o.kind, witnessScript: o.witnessScript }]
+      : [],
+  );
+}
+
+/** The signed penalty transaction taking the chosen (default: every) revocable output of `request.revoked`. */
 export function penaltyTransaction(request: PenaltyRequest, backend: Bolt3Backend = NOBLE): PenaltyTransaction {
   const { revoked } = request;
   const keys = revoked.keys;
@@ -89,12 +103,13 @@ export function penaltyTransaction(request: PenaltyRequest, backend: Bolt3Backen
     throw new RefusedError('E_WRONG_SIGNING_KEY', 'the revocation basepoint secret is not the one this commitment\'s revocationpubkey was derived from');
   }
 
-  const inputs: PenaltyInput[] = [];
-  for (const o of revoked.outputs) {
-    if ((o.kind === 'to_local' || o.kind === 'offered_htlc' || o.kind === 'received_htlc') && o.witnessScript) {
-      inputs.push({ txid: revoked.txid, vout: o.index, amountSat: o.amountSat, kind: o.kind, witnessScript: o.witnessScript });
-    }
-  }
+  const revocable = revocableOutputs(revoked);
+  const chosen = request.outputs === undefined ? revocable : request.outputs.map((vout) => {
+    const input = revocable.find((i) => i.vout === vout);
+    if (!input) throw new RefusedError('E_NOT_REVOCABLE', `output ${vout} of commitment ${revoked.txid} is not one the revocation key can take`, { vout });
+    return input;
+  });
+  const inputs: PenaltyInput[] = [...chosen];
   if (request.secondStage?.length) {
     const second = revoked.params.format.secondStage(keys, revoked.params.toSelfDelay).witnessScript!;
     for (const s of request.secondStage) inputs.push({ ...s, kind: 'second_stage', witnessScript: second });

@@ -62,45 +62,7 @@ export const CommitmentRequestSchema = messageSchema('bolt3/commitment-request',
   state: StateJson,
 });
 
-const Signatures = Type.Object(
-  { commitment: Hex('funding signature on the commitment (DER)'), htlcs: Type.Array(Hex('HTLC-transaction signature (DER)'), { description: 'in commitment output order' }) },
-  { additionalProperties: false },
-);
-
-export const CommitmentSchema = messageSchema('bolt3/commitment', 'A BOLT 3 commitment and its HTLC transactions, with the signatures added so far.', {
-  channel: ChannelJson,
-  state: StateJson,
-  txid: Txid,
-  unsigned_hex: Hex('the commitment without witness'),
-  outputs: Type.Array(
-    Type.Object(
-      { index: Type.Integer({ minimum: 0 }), kind: Type.String(), amount_sat: Type.Integer({ minimum: 0 }), script_pubkey: Hex('output script'), witness_script: Type.Optional(Hex('P2WSH witness script')) },
-      { additionalProperties: false },
-    ),
-  ),
-  htlc_txs: Type.Array(
-    Type.Object(
-      { kind: Type.Union([Type.Literal('htlc-timeout'), Type.Literal('htlc-success')]), commitment_output_index: Type.Integer({ minimum: 0 }), txid: Txid, payment_hash: Hex('', 32), locktime: Type.Integer({ minimum: 0 }) },
-      { additionalProperties: false },
-    ),
-  ),
-  signatures: Type.Object({ local: Type.Optional(Signatures), remote: Type.Optional(Signatures) }, { additionalProperties: false }),
-  hex: Type.Optional(Hex('the signed commitment, once both signatures are in (commitment finalize)')),
-  signed_htlc_txs: Type.Optional(Type.Array(Type.Object({ txid: Txid, hex: Hex('signed HTLC transaction') }, { additionalProperties: false }))),
-});
-
-export const PenaltySchema = messageSchema('bolt3/penalty', 'A signed justice transaction taking a revoked commitment\'s revocable outputs.', {
-  revoked_txid: Txid,
-  txid: Txid,
-  hex: Hex('the signed penalty transaction'),
-  fee_sat: Type.Integer({ minimum: 0 }),
-  inputs: Type.Array(
-    Type.Object(
-      { kind: Type.Union(['to_local', 'offered_htlc', 'received_htlc', 'second_stage'].map((k) => Type.Literal(k))), vout: Type.Integer({ minimum: 0 }), amount_sat: Type.Integer({ minimum: 0 }) },
-      { additionalProperties: false },
-    ),
-  ),
-});
+const PenaltyInputKind = Type.Union(['to_local', 'offered_htlc', 'received_htlc', 'second_stage'].map((k) => Type.Literal(k)));
 
 export const SweepSchema = messageSchema('bolt3/sweep', 'A signed spend of the holder\'s delayed outputs (to_local, HTLC-timeout/-success outputs) after to_self_delay.', {
   commitment_txid: Txid,
@@ -125,24 +87,114 @@ export const PerCommitmentPointSchema = messageSchema('bolt3/per-commitment-poin
   per_commitment_point: Point('per_commitment_point'),
 });
 
-export const PerCommitmentSecretSchema = messageSchema(
-  'bolt3/per-commitment-secret',
-  'The per-commitment secret of a commitment being revoked: revealed to the counterparty on purpose (BOLT 2 revoke_and_ack).',
-  { commitment_number: CommitmentNumber, index: SecretIndex, per_commitment_secret: Hex('per_commitment_secret', 32) },
+// ---- the per-party channel (BOLT 2's commitment_signed / revoke_and_ack) ----------
+
+const ChannelId = Type.String({ pattern: '^[0-9a-f]{64}:(0|[1-9][0-9]{0,9})$', description: 'the funding outpoint, txid:vout' });
+
+/** A party's own channel: ChannelJson from its side (local = itself) plus what it imposes on the peer. */
+export const OwnChannelJson = Type.Object(
+  {
+    ...ChannelJson.properties,
+    remote_to_self_delay: Type.Integer({ minimum: 1, maximum: 65535, description: 'the CSV on the peer\'s own outputs (the to_self_delay this party asked for)' }),
+    remote_dust_limit_satoshis: Type.Integer({ minimum: 0, description: 'the peer\'s dust_limit_satoshis (trims its commitment)' }),
+  },
+  { additionalProperties: false, description: 'this party\'s channel: "local" is this party' },
 );
 
-export const SecretStoreSchema = messageSchema('bolt3/secret-store', 'The counterparty\'s revealed per-commitment secrets in BOLT 3\'s compact storage (at most 49, one per bucket).', {
-  last_index: Type.Optional(SecretIndex),
-  entries: Type.Array(Type.Object({ index: SecretIndex, secret: Hex('per_commitment_secret', 32) }, { additionalProperties: false }), { maxItems: 49 }),
+export const OwnChannelSchema = messageSchema('bolt3/channel', 'A party\'s channel, from its own side ("local" is this party): what every one of its commitment steps builds from.', {
+  ...OwnChannelJson.properties,
 });
 
-export const SecretReceivedSchema = messageSchema('bolt3/secret-received', 'A per-commitment secret checked and stored by commitment receive (the secret itself is not repeated).', {
-  store: Type.String({ description: 'the store file written' }),
+const AgreedHtlc = StateJson.properties.htlcs.items;
+
+/** The state a party agreed to, from its own side: what its own commitment and its peer's are both built from. */
+export const ChannelStateSchema = messageSchema('bolt3/channel-state', 'A channel state this party agreed to, from its own side (to_local = its own balance; offered = it pays).', {
+  channel_id: ChannelId,
   commitment_number: CommitmentNumber,
-  index: SecretIndex,
+  to_local_msat: Msat('this party\'s balance before the fee'),
+  to_remote_msat: Msat('the peer\'s balance'),
+  feerate_per_kw: StateJson.properties.feerate_per_kw,
+  htlcs: Type.Array(AgreedHtlc, { maxItems: 966 }),
+});
+
+export const ChannelPointsSchema = messageSchema('bolt3/channel-points', 'A party\'s per-commitment points for commitments 0 and 1 (BOLT 2 open_channel / channel_ready), for its peer\'s commitment init.', {
+  channel_id: ChannelId,
+  funding_pubkey: Point('the sender\'s funding_pubkey'),
+  first_per_commitment_point: Point('per_commitment_point of commitment 0'),
+  second_per_commitment_point: Point('per_commitment_point of commitment 1'),
+});
+
+export const ChannelOpenedSchema = messageSchema('bolt3/channel-opened', 'A channel recorded under --state-dir by commitment init (nothing secret).', {
+  channel_id: ChannelId,
+  format: ChannelJson.properties.format,
+  funding_satoshis: ChannelJson.properties.funding_satoshis,
+  state_dir: Type.String({ description: 'where the channel is kept' }),
+});
+
+export const CommitmentSignedSchema = messageSchema('bolt3/commitment-signed', 'BOLT 2 commitment_signed: the sender\'s signatures on the RECEIVER\'s commitment and its HTLC transactions, never on its own.', {
+  channel_id: ChannelId,
+  commitment_number: CommitmentNumber,
+  per_commitment_point: Point('the receiver\'s per-commitment point the commitment was built with'),
+  state: Type.Omit(ChannelStateSchema, ['type', 'version', 'network', 'channel_id'], { description: 'the state, from the sender\'s side (the receiver compares it with its own)' }),
+  commitment_txid: Txid,
+  signature: Hex('the sender\'s funding signature on the receiver\'s commitment (DER)'),
+  htlc_signatures: Type.Array(Hex('the sender\'s signature on an HTLC transaction of the receiver\'s commitment (DER)'), { description: 'in BOLT 3 output order' }),
+});
+
+export const RevokeAndAckSchema = messageSchema('bolt3/revoke-and-ack', 'BOLT 2 revoke_and_ack: the secret of the sender\'s previous commitment (revealed ON PURPOSE) and its next per-commitment point.', {
+  channel_id: ChannelId,
+  commitment_number: CommitmentNumber,
+  per_commitment_secret: Hex('the revoked commitment\'s per_commitment_secret', 32),
+  next_per_commitment_point: Point('per_commitment_point of the commitment after the one the sender now holds'),
+});
+
+export const CommitmentHeldSchema = messageSchema('bolt3/commitment-held', 'The peer\'s signatures on this party\'s first commitment checked and stored (nothing to revoke yet).', {
+  channel_id: ChannelId,
+  commitment_number: CommitmentNumber,
+  commitment_txid: Txid,
+});
+
+export const RevocationReceivedSchema = messageSchema('bolt3/revocation-received', 'A peer\'s revocation checked against the point it gave for that commitment and stored (the secret is not repeated).', {
+  channel_id: ChannelId,
+  commitment_number: CommitmentNumber,
+  revoked_txid: Txid,
   stored: Type.Integer({ minimum: 1, maximum: 49, description: 'secrets the compact store keeps' }),
 });
 
+export const HolderCommitmentSchema = messageSchema('bolt3/holder-commitment', 'This party\'s latest commitment, completed with its own signature at broadcast time, and its HTLC transactions.', {
+  channel_id: ChannelId,
+  commitment_number: CommitmentNumber,
+  txid: Txid,
+  hex: Hex('the signed commitment'),
+  htlc_txs: Type.Array(
+    Type.Object(
+      {
+        kind: Type.Union([Type.Literal('htlc-timeout'), Type.Literal('htlc-success')]), commitment_output_index: Type.Integer({ minimum: 0 }), txid: Txid,
+        payment_hash: Hex('', 32), locktime: Type.Integer({ minimum: 0 }), hex: Type.Optional(Hex('the signed HTLC transaction (HTLC-success: only with its preimage)')),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+});
+
+export const PenaltiesSchema = messageSchema('bolt3/penalties', 'Signed justice transactions for a revoked commitment: one per output (or one for the chosen set), second-stage outputs included.', {
+  channel_id: ChannelId,
+  commitment_number: CommitmentNumber,
+  revoked_txid: Txid,
+  skipped: Type.Array(Type.Object({ vout: Type.Integer({ minimum: 0 }), reason: Type.String() }, { additionalProperties: false }), { description: 'revocable outputs left out (already spent)' }),
+  transactions: Type.Array(
+    Type.Object(
+      {
+        txid: Txid, hex: Hex('the signed justice transaction'), fee_sat: Type.Integer({ minimum: 0 }),
+        inputs: Type.Array(Type.Object({ kind: PenaltyInputKind, txid: Txid, vout: Type.Integer({ minimum: 0 }), amount_sat: Type.Integer({ minimum: 0 }) }, { additionalProperties: false })),
+      },
+      { additionalProperties: false },
+    ),
+    { minItems: 1 },
+  ),
+});
+
 export const BOLT3_SCHEMAS = [
-  CommitmentRequestSchema, CommitmentSchema, PenaltySchema, SweepSchema, PerCommitmentPointSchema, PerCommitmentSecretSchema, SecretStoreSchema, SecretReceivedSchema,
+  CommitmentRequestSchema, SweepSchema, PerCommitmentPointSchema,
+  OwnChannelSchema, ChannelStateSchema, ChannelPointsSchema, ChannelOpenedSchema, CommitmentSignedSchema, RevokeAndAckSchema, CommitmentHeldSchema, RevocationReceivedSchema, HolderCommitmentSchema, PenaltiesSchema,
 ];

@@ -1,0 +1,50 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { CommitmentCommand, seedFileFlag } from '../../lib/cli/commitment-command.ts';
+import { inputFlags, stateFlags } from '../../lib/cli/flags.ts';
+
+export default class CommitmentInit extends CommitmentCommand<typeof CommitmentInit> {
+  static override summary = 'Start keeping a channel: your channel, your seed and the peer\'s points, recorded under --state-dir.';
+  static override description =
+    'Reads the peer\'s bolt3/channel-points (its `commitment points`) and records the channel from --channel (your side: "local" is you; ' +
+    'it also names the to_self_delay and dust limit you impose on the peer) under --state-dir. Refused (exit 4, nothing written): points for ' +
+    'another channel or from another funding key. Every later step — sign, receive-sigs, receive-revocation, finalize, penalty — builds ' +
+    'from this record and never from the peer\'s messages. Rerun with the same inputs: the same answer; with others: E_CHANNEL_EXISTS.';
+  static override examples = [
+    {
+      description: 'Bob records the fixture channel with Alice\'s points',
+      command:
+        'sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/bob.seed "$D/seed" && chmod 600 "$D/seed" && <%= config.bin %> commitment init --channel fixtures/bolt3/bob-channel.json ' +
+        '--seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-points.json; rm -rf "$D"\'',
+    },
+  ];
+  static override flags = {
+    ...inputFlags,
+    ...stateFlags,
+    ...seedFileFlag,
+    channel: Flags.string({ description: 'your channel, from your side (local = you)', helpValue: 'FILE', required: true }),
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const { ChannelPointsSchema } = await import('../../lib/bolt3/schemas.ts');
+    const { channelIdOf, initChannel } = await import('../../lib/bolt3/party.ts');
+    const { StateConflictError } = await import('../../lib/errors.ts');
+    const peer = await this.readMessage(ChannelPointsSchema);
+    const channel = await this.ownChannel(this.flags.channel);
+    const network = this.network(peer.network);
+    const seed = this.seed();
+    const fresh = initChannel(network, channel, seed, peer);
+    seed.fill(0);
+    const id = channelIdOf(channel);
+    const book = await this.channelBook();
+    await book.step(id, (current) => {
+      if (current === undefined) return { record: fresh, message: undefined };
+      const kept = current as { channel: unknown; local_first_point: string };
+      if (JSON.stringify(kept.channel) !== JSON.stringify(fresh.channel) || kept.local_first_point !== fresh.local_first_point) {
+        throw new StateConflictError('E_CHANNEL_EXISTS', `channel ${id} is already recorded in ${book.dir} with another channel or seed`);
+      }
+      return { message: undefined };
+    }, { create: true });
+    return { message: { type: 'bolt3/channel-opened', version: 1, network, channel_id: id, format: channel.format, funding_satoshis: channel.funding_satoshis, state_dir: book.channelDir(id) } };
+  }
+}

@@ -1,0 +1,558 @@
+/**
+ * One party's side of BOLT 2's commitment exchange (commitment_signed / revoke_and_ack),
+ * on BOLT 3's transactions. Pure: a step takes the party's record, its own inputs and
+ * the peer's message, and returns the record to write (or none) and the message to
+ * send; the `commitment` commands keep the record under --state-dir and write it before
+ * printing.
+ *
+ * Invariants (each has a test in test/lib/bolt3/party.test.ts):
+ *  1. A party never signs its OWN commitment for anyone: `signPeer` signs only the peer's
+ *     commitment and its HTLC transactions; its own commitment is completed only by
+ *     `holderCommitment`, which prints the whole transaction for broadcast.
+ *  2. Own terms: what is signed is built from the party's own channel record and the
+ *     state it agreed to (`--state`), never from the peer's message; a message whose
+ *     channel, commitment number, balances, feerate, HTLC set (direction, amount, hash,
+ *     cltv_expiry) or per-commitment point differs is refused naming the field. One
+ *     commitment number is one state, for both commitments.
+ *  3. Revoke only what is replaced: the secret of own commitment n−1 leaves only after the
+ *     peer's signatures on own commitment n are verified and stored. The latest held
+ *     commitment is never revoked.
+ *  4. Checked revocations: a peer's secret for commitment n must be the secret of the point
+ *     the peer gave for n (BOLT 2) and derive every stored secret (BOLT 3 compact store);
+ *     a refused one changes nothing, so the honest one is still accepted after it.
+ *  5. At most two unrevoked peer commitments: the peer's commitment n is signed only once
+ *     it revoked n−2, so the only commitments it can broadcast without losing everything
+ *     are its two latest, both agreed.
+ *  6. Every revoked peer commitment stays punishable: its state is kept and its secret
+ *     derivable from the compact store (`revokedPeerCommitment`).
+ *  7. Replays print what the first run printed and write nothing.
+ *
+ * The state machine (`rec` is the ChannelRecord; n the message's commitment number):
+ *
+ *   step               | in                 | checks                                   | writes                      | out
+ *   -------------------|--------------------|------------------------------------------|-----------------------------|----------------------
+ *   channelPoints      | —                  | —                                        | —                           | bolt3/channel-points
+ *   initChannel        | peer's points      | channel id, peer funding key, points     | new record                  | bolt3/channel-opened
+ *   signPeer           | own state n        | n = last signed + 1, peer revoked n−2,   | remote_signed += n          | bolt3/commitment-signed
+ *                      |                    | agreed n unchanged, peer point n known   |                             |
+ *   receiveSigs        | commitment-signed  | own terms (2), n = held + 1, signatures  | local = n, revoked = n−1    | bolt3/revoke-and-ack (n−1)
+ *                      |                    |                                          |                             | or bolt3/commitment-held (n=0)
+ *   revokeMessage      | —                  | a held commitment after n−1              | —                           | bolt3/revoke-and-ack (again)
+ *   receiveRevocation  | revoke-and-ack     | n = revoked + 1, peer n+1 signed,        | secret stored, point n+2    | bolt3/revocation-received
+ *                      |                    | secret·G = point n, compact store        |                             |
+ *   holderCommitment   | —                  | stored peer signatures verify            | —                           | bolt3/holder-commitment
+ *   penalties          | revoked txid       | revoked, secret derivable, not spent     | —                           | bolt3/penalties
+ *
+ * Not here: HTLC add/settle negotiation (the parties agree each state out of band and
+ * each gives its own copy), fee updates as separate messages, closing_signed.
+ */
+import type { Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { MalformedInputError, OffchainError, RefusedError, StateConflictError, UsageError } from '../errors.ts';
+import type { Network } from '../network.ts';
+import { counterpartyView, type ChannelParameters, type CommitmentState } from './channel.ts';
+import { buildCommitment, type CommitmentTransaction } from './commitment.ts';
+import { buildHtlcTransactions, type HtlcTransaction } from './htlc-tx.ts';
+import { decodePoint, derivePrivkey, pointOf } from './keys.ts';
+import { channelFromJson } from './messages.ts';
+import { penaltyTransaction, revocableOutputs, type SecondStageOutput } from './penalty.ts';
+import { generateFromSeed, indexOfCommitment, perCommitmentPoint } from './per-commitment.ts';
+import { PerCommitmentSecretStore } from './secret-store.ts';
+import { finalizeCommitment, finalizeHtlcTransaction, htlcSighash, signCommitment, verifyCommitmentSignature, verifyHtlcSignature } from './sign.ts';
+import { txid } from './tx.ts';
+import { derFromCompact } from './ecdsa.ts';
+import { NOBLE } from './backend.ts';
+import { sha256 } from '../hash.ts';
+import {
+  ChannelPointsSchema, ChannelStateSchema, CommitmentSignedSchema, OwnChannelJson, RevokeAndAckSchema,
+} from './schemas.ts';
+import { nobleBackend } from '../musig/engine/backend-noble.ts';
+import { Transaction } from '@scure/btc-signer';
+
+export type OwnChannel = Static<typeof OwnChannelJson>;
+export type ChannelState = Static<typeof ChannelStateSchema>;
+/** A state without its envelope: what a record keeps and a commitment_signed carries. */
+export type StateTerms = Static<typeof CommitmentSignedSchema>['state'];
+export type CommitmentSigned = Static<typeof CommitmentSignedSchema>;
+export type RevokeAndAck = Static<typeof RevokeAndAckSchema>;
+export type ChannelPoints = Static<typeof ChannelPointsSchema>;
+
+const Terms = CommitmentSignedSchema.properties.state;
+const Hex = (n?: number) => Type.String({ pattern: n === undefined ? '^([0-9a-f]{2})*$' : `^[0-9a-f]{${n * 2}}$` });
+
+/** What a party keeps of one channel (`<state-dir>/<network>/bolt3/<txid>-<vout>/channel.json`). */
+export const ChannelRecordSchema = Type.Object(
+  {
+    type: Type.Literal('bolt3/channel-record'),
+    version: Type.Literal(1),
+    network: Type.String(),
+    channel: OwnChannelJson,
+    /** Our per-commitment point of commitment 0: which seed file is this channel's. */
+    local_first_point: Hex(33),
+    /** The peer's per-commitment points we hold, by commitment number (the current and the next). */
+    remote_points: Type.Record(Type.String({ pattern: '^[0-9]+$' }), Hex(33)),
+    /** Our latest commitment, with the peer's verified signatures: the one we can broadcast. */
+    local: Type.Union([
+      Type.Null(),
+      Type.Object({ state: Terms, txid: Hex(32), signature: Hex(), htlc_signatures: Type.Array(Hex()) }, { additionalProperties: false }),
+    ]),
+    /** The highest own commitment number whose secret we revealed (−1: none). */
+    local_revoked_through: Type.Integer({ minimum: -1 }),
+    /** Every peer commitment we signed, in order: what a penalty rebuilds. */
+    remote_signed: Type.Array(Type.Object({ state: Terms, txid: Hex(32) }, { additionalProperties: false })),
+    /** The highest peer commitment number the peer revoked (−1: none). */
+    remote_revoked_through: Type.Integer({ minimum: -1 }),
+    /** The peer's revealed secrets, BOLT 3's compact store (at most 49). */
+    secrets: Type.Array(Type.Object({ index: Type.Integer({ minimum: 0 }), secret: Hex(32) }, { additionalProperties: false }), { maxItems: 49 }),
+  },
+  { additionalProperties: false },
+);
+export type ChannelRecord = Static<typeof ChannelRecordSchema>;
+
+export function channelIdOf(channel: { funding_txid: string; funding_vout: number }): string {
+  return `${channel.funding_txid}:${channel.funding_vout}`;
+}
+
+/** A stored record, checked: a hand-edited or truncated file is refused, not trusted. */
+export function decodeChannelRecord(value: unknown, where: string): ChannelRecord {
+  if (!Value.Check(ChannelRecordSchema, value)) {
+    const first = Value.Errors(ChannelRecordSchema, value).First();
+    throw new OffchainError('E_BAD_CHANNEL_RECORD', `${where} is not a channel record (${first?.path || '/'}: ${first?.message ?? 'invalid'})`);
+  }
+  return value;
+}
+
+// ---- building both commitments from the party's own copy ----------------------------
+
+function ownParameters(channel: OwnChannel): ChannelParameters {
+  return channelFromJson(channel);
+}
+
+function stateAt(terms: StateTerms, point: Uint8Array): CommitmentState {
+  return {
+    commitmentNumber: terms.commitment_number,
+    perCommitmentPoint: point,
+    toLocalMsat: BigInt(terms.to_local_msat),
+    toRemoteMsat: BigInt(terms.to_remote_msat),
+    feeratePerKw: terms.feerate_per_kw,
+    htlcs: terms.htlcs.map((h, i) => ({
+      direction: h.direction,
+      amountMsat: BigInt(h.amount_msat),
+      paymentHash: fromHex(h.payment_hash, `htlcs[${i}].payment_hash`, 32),
+      cltvExpiry: h.cltv_expiry,
+    })),
+  };
+}
+
+/** Our commitment number n: local = us, at our own point n. */
+export function ownCommitment(channel: OwnChannel, terms: StateTerms, ownPoint: Uint8Array): { c: CommitmentTransaction; htlcTxs: HtlcTransaction[] } {
+  const c = buildCommitment(ownParameters(channel), stateAt(terms, ownPoint));
+  return { c, htlcTxs: buildHtlcTransactions(c) };
+}
+
+/** The peer's commitment number n: the same state seen from its side, at its point n, its delay and dust limit. */
+export function peerCommitment(channel: OwnChannel, terms: StateTerms, peerPoint: Uint8Array): { c: CommitmentTransaction; htlcTxs: HtlcTransaction[] } {
+  const view = counterpartyView(ownParameters(channel), stateAt(terms, peerPoint), {
+    perCommitmentPoint: peerPoint,
+    toSelfDelay: channel.remote_to_self_delay,
+    dustLimitSatoshis: BigInt(channel.remote_dust_limit_satoshis),
+  });
+  const c = buildCommitment(view.params, view.state);
+  return { c, htlcTxs: buildHtlcTransactions(c) };
+}
+
+// ---- terms -----------------------------------------------------------------------
+
+const termsOf = (s: ChannelState | StateTerms): StateTerms => ({
+  commitment_number: s.commitment_number, to_local_msat: s.to_local_msat, to_remote_msat: s.to_remote_msat, feerate_per_kw: s.feerate_per_kw,
+  htlcs: s.htlcs.map((h) => ({ direction: h.direction, amount_msat: h.amount_msat, payment_hash: h.payment_hash, cltv_expiry: h.cltv_expiry, ...(h.id === undefined ? {} : { id: h.id }) })),
+});
+
+/** The same state from the other side: balances swapped, every HTLC's direction flipped. */
+export function flipTerms(t: StateTerms): StateTerms {
+  return {
+    ...termsOf(t),
+    to_local_msat: t.to_remote_msat,
+    to_remote_msat: t.to_local_msat,
+    htlcs: t.htlcs.map((h) => ({ ...h, direction: h.direction === 'offered' ? 'received' : 'offered' })),
+  };
+}
+
+type HtlcTerms = StateTerms['htlcs'][number];
+const htlcKey = (h: HtlcTerms) => `${h.direction}:${h.payment_hash}:${h.amount_msat.padStart(22, '0')}:${String(h.cltv_expiry).padStart(9, '0')}`;
+
+/** The first field in which two states differ (HTLCs compared as a set; `id` is bookkeeping), or undefined. */
+export function differingField(mine: StateTerms, theirs: StateTerms): string | undefined {
+  for (const f of ['commitment_number', 'to_local_msat', 'to_remote_msat', 'feerate_per_kw'] as const) {
+    if (mine[f] !== theirs[f]) return f;
+  }
+  if (mine.htlcs.length !== theirs.htlcs.length) return 'htlcs (count)';
+  const a = [...mine.htlcs].sort((x, y) => htlcKey(x).localeCompare(htlcKey(y)));
+  const b = [...theirs.htlcs].sort((x, y) => htlcKey(x).localeCompare(htlcKey(y)));
+  for (let i = 0; i < a.length; i++) {
+    for (const f of ['direction', 'payment_hash', 'amount_msat', 'cltv_expiry'] as const) {
+      if (a[i]![f] !== b[i]![f]) return `htlcs[${i}].${f}`;
+    }
+  }
+  return undefined;
+}
+
+function mismatch(field: string, what: string): never {
+  throw new RefusedError('E_TERMS_MISMATCH', `${what}: ${field} differs from the state you agreed to`, { field });
+}
+
+/** The state agreed for commitment number n so far (by either commitment), if any. */
+function agreedAt(rec: ChannelRecord, n: number): StateTerms | undefined {
+  if (rec.local?.state.commitment_number === n) return rec.local.state;
+  return rec.remote_signed.find((s) => s.state.commitment_number === n)?.state;
+}
+
+function checkAgreed(rec: ChannelRecord, terms: StateTerms): void {
+  const before = agreedAt(rec, terms.commitment_number);
+  if (!before) return;
+  const field = differingField(before, terms);
+  if (field) {
+    throw new StateConflictError('E_STATE_CONFLICT', `commitment ${terms.commitment_number} was already agreed with another ${field}: one number, one state`, { field });
+  }
+}
+
+function checkChannelId(rec: ChannelRecord, id: string): void {
+  const mine = channelIdOf(rec.channel);
+  if (id !== mine) throw new RefusedError('E_WRONG_CHANNEL', `this message is for channel ${id}, not ${mine}`, { channel: id });
+}
+
+function ownPoint(seed: Uint8Array, n: number): Uint8Array {
+  return perCommitmentPoint(generateFromSeed(seed, indexOfCommitment(n)));
+}
+
+function checkSeed(rec: ChannelRecord, seed: Uint8Array): void {
+  if (toHex(ownPoint(seed, 0)) !== rec.local_first_point) {
+    throw new RefusedError('E_KEY_MISMATCH', 'the --seed-file is not this channel\'s per-commitment seed');
+  }
+}
+
+function checkPoint(hex: string, field: string): Uint8Array {
+  const bytes = fromHex(hex, field, 33);
+  decodePoint(nobleBackend, bytes, field);
+  return bytes;
+}
+
+// ---- steps -------------------------------------------------------------------------
+
+/** Our points for commitments 0 and 1 (BOLT 2 open_channel's first_per_commitment_point, channel_ready's next). */
+export function channelPoints(network: Network, channel: OwnChannel, seed: Uint8Array): ChannelPoints {
+  return {
+    type: 'bolt3/channel-points', version: 1, network, channel_id: channelIdOf(channel), funding_pubkey: channel.local.funding_pubkey,
+    first_per_commitment_point: toHex(ownPoint(seed, 0)), second_per_commitment_point: toHex(ownPoint(seed, 1)),
+  };
+}
+
+/** A new record from our own channel, our seed, and the peer's points. */
+export function initChannel(network: Network, channel: OwnChannel, seed: Uint8Array, peer: ChannelPoints): ChannelRecord {
+  if (peer.channel_id !== channelIdOf(channel)) {
+    throw new RefusedError('E_WRONG_CHANNEL', `these points are for channel ${peer.channel_id}, not ${channelIdOf(channel)}`);
+  }
+  if (peer.funding_pubkey !== channel.remote.funding_pubkey) mismatch('remote.funding_pubkey', 'the peer\'s points');
+  if (channel.local.funding_pubkey === channel.remote.funding_pubkey) {
+    throw new MalformedInputError('E_BAD_CHANNEL', 'local and remote funding_pubkey are the same key');
+  }
+  ownParameters(channel); // every key a point, before anything is kept
+  return {
+    type: 'bolt3/channel-record', version: 1, network, channel,
+    local_first_point: toHex(ownPoint(seed, 0)),
+    remote_points: {
+      0: toHex(checkPoint(peer.first_per_commitment_point, 'first_per_commitment_point')),
+      1: toHex(checkPoint(peer.second_per_commitment_point, 'second_per_commitment_point')),
+    },
+    local: null, local_revoked_through: -1, remote_signed: [], remote_revoked_through: -1, secrets: [],
+  };
+}
+
+export type SigningKeys = { fundingSecret: Uint8Array; htlcBasepointSecret?: Uint8Array };
+
+/**
+ * commitment_signed: our signatures on the PEER's commitment n, built from our record and
+ * the state we agreed to. The only signatures that ever leave a party.
+ */
+export function signPeer(
+  rec: ChannelRecord, state: ChannelState, keys: SigningKeys, opts: { checkTimelocks?: (c: CommitmentTransaction) => void } = {},
+): { record?: ChannelRecord; message: CommitmentSigned } {
+  checkChannelId(rec, state.channel_id);
+  const terms = termsOf(state);
+  const n = terms.commitment_number;
+  const ch = rec.channel;
+  if (!equalBytes(pointOf(keys.fundingSecret), fromHex(ch.local.funding_pubkey, 'funding_pubkey'))) {
+    throw new RefusedError('E_KEY_MISMATCH', 'this key is not your funding key of the channel');
+  }
+  const last = rec.remote_signed.at(-1);
+  const rerun = last !== undefined && last.state.commitment_number === n;
+  if (!rerun) {
+    const expected = last === undefined ? 0 : last.state.commitment_number + 1;
+    if (n !== expected) {
+      throw new StateConflictError('E_COMMITMENT_NUMBER', `the peer's next commitment is number ${expected}, not ${n}`, { expected });
+    }
+    if (n - 2 > rec.remote_revoked_through) {
+      throw new RefusedError('E_PEER_NOT_REVOKED', `the peer has not revoked commitment ${n - 2}: receive its revoke_and_ack before signing commitment ${n}`);
+    }
+  }
+  checkAgreed(rec, terms);
+  const pointHex = rerun ? undefined : rec.remote_points[String(n)];
+  const point = rerun ? peerPointOfSigned(rec, n) : pointHex ? fromHex(pointHex, 'peer point', 33) : undefined;
+  if (!point) throw new RefusedError('E_NO_PER_COMMITMENT_POINT', `the peer's per-commitment point for commitment ${n} is not known yet`);
+  const { c, htlcTxs } = peerCommitment(ch, terms, point);
+  opts.checkTimelocks?.(c);
+  if (rerun && c.txid !== last.txid) throw new StateConflictError('E_STATE_CONFLICT', `commitment ${n} of the peer was signed as ${last.txid}`);
+  const signature = toHex(signCommitment(c, keys.fundingSecret));
+  const htlcSignatures: string[] = [];
+  if (htlcTxs.length > 0) {
+    const basepoint = fromHex(ch.local.htlc_basepoint, 'htlc_basepoint', 33);
+    if (!keys.htlcBasepointSecret) throw new UsageError('E_NO_KEY', 'this commitment has HTLC outputs: give your htlc_basepoint secret (--htlc-key-env/--htlc-key-file)');
+    if (!equalBytes(pointOf(keys.htlcBasepointSecret), basepoint)) throw new RefusedError('E_KEY_MISMATCH', 'this key is not your htlc_basepoint secret of the channel');
+    // We are the remote party of the peer's commitment: our HTLC key is its remote_htlcpubkey.
+    const privkey = derivePrivkey(keys.htlcBasepointSecret, c.keys.perCommitmentPoint, undefined, basepoint);
+    for (const h of htlcTxs) htlcSignatures.push(toHex(derFromCompact(NOBLE.ecdsa.signCompact(htlcSighash(h, 'remote'), privkey))));
+    privkey.fill(0);
+  }
+  const message: CommitmentSigned = {
+    type: 'bolt3/commitment-signed', version: 1, network: rec.network as Network, channel_id: channelIdOf(ch), commitment_number: n,
+    per_commitment_point: toHex(point), state: terms, commitment_txid: c.txid, signature, htlc_signatures: htlcSignatures,
+  };
+  if (rerun) return { message };
+  return { record: { ...rec, remote_signed: [...rec.remote_signed, { state: terms, txid: c.txid }] }, message };
+}
+
+/** The point a signed peer commitment was built with: from the points held, or from its revealed secret. */
+function peerPointOfSigned(rec: ChannelRecord, n: number): Uint8Array | undefined {
+  const held = rec.remote_points[String(n)];
+  if (held) return fromHex(held, 'peer point', 33);
+  if (n <= rec.remote_revoked_through) return perCommitmentPoint(secretStore(rec).deriveSecret(indexOfCommitment(n)));
+  return undefined;
+}
+
+function secretStore(rec: ChannelRecord): PerCommitmentSecretStore {
+  return PerCommitmentSecretStore.fromEntries(rec.secrets.map((e) => ({ index: e.index, secret: fromHex(e.secret, 'stored secret', 32) })));
+}
+
+/**
+ * commitment_signed received: the peer's signatures on OUR commitment n, checked against
+ * our own copy of channel and state; stored; then (and only then) our commitment n−1 is
+ * revoked in the answer.
+ */
+export function receiveSigs(rec: ChannelRecord, m: CommitmentSigned, state: ChannelState, seed: Uint8Array): { record?: ChannelRecord; message: Record<string, unknown> } {
+  checkChannelId(rec, m.channel_id);
+  checkChannelId(rec, state.channel_id);
+  checkSeed(rec, seed);
+  const terms = termsOf(state);
+  const n = m.commitment_number;
+  if (terms.commitment_number !== n) mismatch('commitment_number', `the peer signed commitment ${n}`);
+  const field = differingField(terms, flipTerms(m.state));
+  if (field) mismatch(field, `the peer's commitment_signed for commitment ${n}`);
+  checkAgreed(rec, terms);
+  const point = ownPoint(seed, n);
+  if (m.per_commitment_point !== toHex(point)) mismatch('per_commitment_point', `the peer's commitment_signed for commitment ${n}`);
+  if (rec.local && rec.local.state.commitment_number === n) {
+    // A replay of what we hold: the same answer as the first time, nothing written.
+    return { message: answerFor(rec, seed) };
+  }
+  const expected = rec.local ? rec.local.state.commitment_number + 1 : 0;
+  if (n !== expected) throw new StateConflictError('E_COMMITMENT_NUMBER', `your next commitment is number ${expected}, not ${n}`, { expected });
+  const { c, htlcTxs } = ownCommitment(rec.channel, terms, point);
+  if (m.commitment_txid !== c.txid) mismatch('commitment_txid', `the peer's commitment_signed for commitment ${n}`);
+  if (!verifyCommitmentSignature(c, fromHex(m.signature, 'signature'), 'remote')) {
+    throw new RefusedError('E_BAD_SIGNATURE', `the peer's funding signature does not verify for your commitment ${c.txid}`);
+  }
+  if (m.htlc_signatures.length !== htlcTxs.length) {
+    throw new MalformedInputError('E_MALFORMED_MESSAGE', `${m.htlc_signatures.length} HTLC signatures for ${htlcTxs.length} HTLC transactions`);
+  }
+  htlcTxs.forEach((h, i) => {
+    if (!verifyHtlcSignature(h, fromHex(m.htlc_signatures[i]!, `htlc_signatures[${i}]`), 'remote')) {
+      throw new RefusedError('E_BAD_HTLC_SIGNATURE', `the peer's signature on HTLC transaction ${i} (${h.kind}) does not verify`);
+    }
+  });
+  const record: ChannelRecord = {
+    ...rec,
+    local: { state: terms, txid: c.txid, signature: m.signature, htlc_signatures: m.htlc_signatures },
+    local_revoked_through: n - 1,
+  };
+  return { record, message: answerFor(record, seed) };
+}
+
+/** What receiveSigs answers for the commitment now held: the revocation of the one before, or (first commitment) an acknowledgement. */
+function answerFor(rec: ChannelRecord, seed: Uint8Array): Record<string, unknown> {
+  const held = rec.local!;
+  if (held.state.commitment_number === 0) {
+    return { type: 'bolt3/commitment-held', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), commitment_number: 0, commitment_txid: held.txid };
+  }
+  return revokeMessage(rec, seed);
+}
+
+/** revoke_and_ack for the commitment before the one we hold (a rerun of what receiveSigs printed). */
+export function revokeMessage(rec: ChannelRecord, seed: Uint8Array): RevokeAndAck {
+  checkSeed(rec, seed);
+  const held = rec.local?.state.commitment_number;
+  if (held === undefined || held === 0) {
+    throw new RefusedError('E_NOTHING_TO_REVOKE', 'you hold no commitment that replaces an earlier one: nothing may be revoked yet');
+  }
+  const n = held - 1;
+  return {
+    type: 'bolt3/revoke-and-ack', version: 1, network: rec.network as Network, channel_id: channelIdOf(rec.channel), commitment_number: n,
+    per_commitment_secret: toHex(generateFromSeed(seed, indexOfCommitment(n))),
+    next_per_commitment_point: toHex(ownPoint(seed, held + 1)),
+  };
+}
+
+/** revoke_and_ack received: the peer's secret for its commitment n, checked against the point it gave for n. */
+export function receiveRevocation(rec: ChannelRecord, m: RevokeAndAck): { record?: ChannelRecord; message: Record<string, unknown> } {
+  checkChannelId(rec, m.channel_id);
+  const n = m.commitment_number;
+  const secret = fromHex(m.per_commitment_secret, 'per_commitment_secret', 32);
+  const signed = rec.remote_signed.find((s) => s.state.commitment_number === n);
+  const answer = (r: ChannelRecord) => ({
+    type: 'bolt3/revocation-received', version: 1, network: r.network, channel_id: channelIdOf(r.channel), commitment_number: n,
+    revoked_txid: signed!.txid, stored: r.secrets.length,
+  });
+  if (n <= rec.remote_revoked_through) {
+    const known = secretStore(rec).deriveSecret(indexOfCommitment(n));
+    if (!equalBytes(known, secret)) {
+      throw new RefusedError('E_BAD_PER_COMMITMENT_SECRET', `commitment ${n} was revoked with another secret`);
+    }
+    const next = rec.remote_points[String(n + 2)];
+    if (next !== undefined && next !== m.next_per_commitment_point) mismatch('next_per_commitment_point', `the replayed revoke_and_ack for commitment ${n}`);
+    return { message: answer(rec) };
+  }
+  if (n !== rec.remote_revoked_through + 1) {
+    throw new StateConflictError('E_COMMITMENT_NUMBER', `the peer's next revocation is of commitment ${rec.remote_revoked_through + 1}, not ${n}`);
+  }
+  if (!signed || !rec.remote_signed.some((s) => s.state.commitment_number === n + 1)) {
+    throw new RefusedError('E_PREMATURE_REVOCATION', `a revocation of commitment ${n} before you signed the peer's commitment ${n + 1}`);
+  }
+  const pointHex = rec.remote_points[String(n)];
+  if (!pointHex || toHex(perCommitmentPoint(secret)) !== pointHex) {
+    throw new RefusedError('E_BAD_PER_COMMITMENT_SECRET', `the secret is not that of the point the peer gave for commitment ${n}: the commitment is not revoked`);
+  }
+  const next = checkPoint(m.next_per_commitment_point, 'next_per_commitment_point');
+  const store = secretStore(rec);
+  store.insertSecret(indexOfCommitment(n), secret); // throws, leaving rec as it was
+  const points = Object.fromEntries(Object.entries(rec.remote_points).filter(([k]) => Number(k) > n));
+  points[String(n + 2)] = toHex(next);
+  const record: ChannelRecord = {
+    ...rec, remote_points: points, remote_revoked_through: n,
+    secrets: store.entries().map((e) => ({ index: e.index, secret: toHex(e.secret) })),
+  };
+  return { record, message: answer(record) };
+}
+
+/**
+ * Our latest commitment completed for broadcast: the peer's stored signatures checked
+ * again, ours added here. HTLC-timeout transactions signed; HTLC-success ones for each
+ * preimage given.
+ */
+export function holderCommitment(rec: ChannelRecord, seed: Uint8Array, keys: SigningKeys, preimages: readonly Uint8Array[]): Record<string, unknown> {
+  checkSeed(rec, seed);
+  const held = rec.local;
+  if (!held) throw new RefusedError('E_NOT_SIGNED', 'the peer has not signed any commitment of yours yet (commitment receive-sigs)');
+  const n = held.state.commitment_number;
+  const { c, htlcTxs } = ownCommitment(rec.channel, held.state, ownPoint(seed, n));
+  if (c.txid !== held.txid) throw new OffchainError('E_BAD_CHANNEL_RECORD', `the record's commitment ${n} does not rebuild to ${held.txid}`);
+  if (!equalBytes(pointOf(keys.fundingSecret), c.params.local.fundingPubkey)) throw new RefusedError('E_KEY_MISMATCH', 'this key is not your funding key of the channel');
+  const signed = finalizeCommitment(c, signCommitment(c, keys.fundingSecret), fromHex(held.signature, 'signature'));
+  let privkey: Uint8Array | undefined;
+  if (htlcTxs.length > 0) {
+    if (!keys.htlcBasepointSecret) throw new UsageError('E_NO_KEY', 'this commitment has HTLC outputs: give your htlc_basepoint secret (--htlc-key-env/--htlc-key-file)');
+    if (!equalBytes(pointOf(keys.htlcBasepointSecret), c.params.local.htlcBasepoint)) throw new RefusedError('E_KEY_MISMATCH', 'this key is not your htlc_basepoint secret of the channel');
+    privkey = derivePrivkey(keys.htlcBasepointSecret, c.keys.perCommitmentPoint, undefined, c.params.local.htlcBasepoint);
+  }
+  const htlcs = htlcTxs.map((h, i) => {
+    const base = { kind: h.kind, commitment_output_index: h.commitmentOutputIndex, txid: txid(h.tx), payment_hash: toHex(h.htlc.paymentHash), locktime: h.tx.lockTime };
+    const preimage = h.kind === 'htlc-success' ? preimages.find((p) => equalBytes(sha256(p), h.htlc.paymentHash)) : undefined;
+    if (h.kind === 'htlc-success' && !preimage) return base; // signed once its preimage is known
+    const local = derFromCompact(NOBLE.ecdsa.signCompact(htlcSighash(h, 'local'), privkey!));
+    const tx = finalizeHtlcTransaction(h, local, fromHex(held.htlc_signatures[i]!, 'htlc signature'), preimage);
+    return { ...base, hex: tx.hex };
+  });
+  privkey?.fill(0);
+  return {
+    type: 'bolt3/holder-commitment', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), commitment_number: n,
+    txid: signed.txid, hex: signed.hex, htlc_txs: htlcs,
+  };
+}
+
+/** A revoked commitment of the peer, rebuilt from what we signed, with its secret out of the compact store. */
+export function revokedPeerCommitment(rec: ChannelRecord, revokedTxid: string): { n: number; c: CommitmentTransaction; htlcTxs: HtlcTransaction[]; secret: Uint8Array } {
+  const signed = rec.remote_signed.find((s) => s.txid === revokedTxid);
+  if (!signed) throw new RefusedError('E_UNKNOWN_COMMITMENT', `${revokedTxid} is not a commitment of the peer you signed`);
+  const n = signed.state.commitment_number;
+  if (n > rec.remote_revoked_through) {
+    throw new RefusedError('E_NOT_REVOKED', `the peer's commitment ${n} is not revoked (it revoked through ${rec.remote_revoked_through}): it may broadcast it`);
+  }
+  const secret = secretStore(rec).deriveSecret(indexOfCommitment(n));
+  const { c, htlcTxs } = peerCommitment(rec.channel, signed.state, perCommitmentPoint(secret));
+  if (c.txid !== revokedTxid) throw new OffchainError('E_BAD_CHANNEL_RECORD', `the record's commitment ${n} rebuilds to ${c.txid}, not ${revokedTxid}`);
+  return { n, c, htlcTxs, secret };
+}
+
+/** A second-stage transaction the cheater broadcast: which HTLC output it spends, and its output 0. */
+export type BroadcastSecondStage = { txid: string; spends: { txid: string; vout: number }; amountSat: bigint };
+
+export type PenaltyPlan = {
+  revocationBasepointSecret: Uint8Array;
+  destinationScript: Uint8Array;
+  feeratePerKw: number;
+  /** Commitment outputs to take (vouts); every revocable one when absent. */
+  outputs?: readonly number[];
+  /** Outputs found spent on chain: left out, and reported. */
+  spent?: ReadonlySet<number>;
+  secondStage?: readonly BroadcastSecondStage[];
+  /** One transaction for everything instead of one per output. */
+  combine?: boolean;
+};
+
+/** Justice transactions for a revoked peer commitment: per output by default, second-stage outputs included. */
+export function penalties(rec: ChannelRecord, revokedTxid: string, plan: PenaltyPlan): Record<string, unknown> {
+  const { n, c, htlcTxs, secret } = revokedPeerCommitment(rec, revokedTxid);
+  const revocable = revocableOutputs(c).map((i) => i.vout);
+  const wanted = plan.outputs ?? revocable;
+  for (const v of wanted) {
+    if (!revocable.includes(v)) throw new RefusedError('E_NOT_REVOCABLE', `output ${v} of ${revokedTxid} is not one the revocation key can take`, { vout: v });
+  }
+  const skipped = wanted.filter((v) => plan.spent?.has(v)).map((vout) => ({ vout, reason: 'spent' }));
+  const outputs = wanted.filter((v) => !plan.spent?.has(v));
+  const second: SecondStageOutput[] = (plan.secondStage ?? []).map((s) => {
+    const h = htlcTxs.find((t) => t.commitmentOutputIndex === s.spends.vout);
+    if (s.spends.txid !== c.txid || !h) {
+      throw new RefusedError('E_NOT_SECOND_STAGE', `${s.txid} does not spend an HTLC output of the revoked commitment ${c.txid}`);
+    }
+    return { txid: s.txid, vout: 0, amountSat: s.amountSat };
+  });
+  const base = { revoked: c, perCommitmentSecret: secret, revocationBasepointSecret: plan.revocationBasepointSecret, destinationScript: plan.destinationScript, feeratePerKw: plan.feeratePerKw };
+  const groups: { outputs: number[]; secondStage: SecondStageOutput[] }[] = plan.combine
+    ? [{ outputs, secondStage: second }]
+    : [...outputs.map((v) => ({ outputs: [v], secondStage: [] })), ...second.map((s) => ({ outputs: [], secondStage: [s] }))];
+  if (groups.length === 0 || (groups.length === 1 && groups[0]!.outputs.length === 0 && groups[0]!.secondStage.length === 0)) {
+    throw new RefusedError('E_PENALTY_NOTHING_TO_TAKE', `nothing left to take from ${revokedTxid}: every chosen output is spent (give the second-stage transactions that spent them)`);
+  }
+  const transactions = groups.map((g) => {
+    const p = penaltyTransaction({ ...base, outputs: g.outputs, secondStage: g.secondStage });
+    return {
+      txid: p.txid, hex: p.hex, fee_sat: Number(p.feeSat),
+      inputs: p.inputs.map((i) => ({ kind: i.kind, txid: i.txid, vout: i.vout, amount_sat: Number(i.amountSat) })),
+    };
+  });
+  secret.fill(0);
+  return { type: 'bolt3/penalties', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), commitment_number: n, revoked_txid: revokedTxid, skipped, transactions };
+}
+
+/** A broadcast second-stage transaction (raw hex): the outpoint its input 0 spends, its txid and output 0's amount. */
+export function parseSecondStage(hex: string, what: string): BroadcastSecondStage {
+  let tx: Transaction;
+  try {
+    tx = Transaction.fromRaw(fromHex(hex, what), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+  } catch (e) {
+    throw new MalformedInputError('E_BAD_TRANSACTION', `${what} is not a transaction: ${(e as Error).message}`);
+  }
+  if (tx.inputsLength !== 1 || tx.outputsLength < 1) throw new RefusedError('E_NOT_SECOND_STAGE', `${what} has ${tx.inputsLength} inputs: an HTLC-timeout/-success transaction has one`);
+  const input = tx.getInput(0);
+  return { txid: tx.id, spends: { txid: toHex(input.txid!), vout: input.index! }, amountSat: tx.getOutput(0).amount! };
+}
