@@ -10,10 +10,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Transaction } from '@scure/btc-signer';
 
 const root = join(import.meta.dirname, '..');
+const txidOfHex = (hex: string) => Transaction.fromRaw(Buffer.from(hex, 'hex'), { allowUnknownOutputs: true }).id;
 const fx = (p: string) => join(root, 'fixtures', 'bolt3', p);
 const C = JSON.parse(readFileSync(join(root, 'test/vectors/bolts/bolt03/commitment-tx-test-vectors.json'), 'utf8'));
 const v = C.derivation_internals.values;
@@ -76,23 +79,74 @@ const request = {
   },
 };
 save('appendix-c-request.json', JSON.stringify(request, null, 2) + '\n');
-const env = { ...process.env, REVOCATION: key(v.remote_revocation_basepoint_secret), LOCAL_FUNDING: key(C.keys.local_funding_privkey), LOCAL_HTLC: key(v.local_payment_basepoint_secret), REMOTE_FUNDING: key(v.remote_funding_privkey), REMOTE_HTLC: key(v.remote_payment_basepoint_secret) };
+const env: Record<string, string | undefined> = { ...process.env, REVOCATION_A: key(v.local_payment_basepoint_secret), REVOCATION: key(v.remote_revocation_basepoint_secret), LOCAL_FUNDING: key(C.keys.local_funding_privkey), LOCAL_HTLC: key(v.local_payment_basepoint_secret), REMOTE_FUNDING: key(v.remote_funding_privkey), REMOTE_HTLC: key(v.remote_payment_basepoint_secret) };
 const cli = (args: string[], input: string) => execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args], { input, env, stdio: ['pipe', 'pipe', 'inherit'] }).toString();
-const local = cli(['commitment', 'sign', '--as', 'local', '--key-env', 'LOCAL_FUNDING', '--htlc-key-env', 'LOCAL_HTLC'], JSON.stringify(request));
-const signed = save('appendix-c-signed.json', cli(['commitment', 'sign', '--as', 'remote', '--key-env', 'REMOTE_FUNDING', '--htlc-key-env', 'REMOTE_HTLC'], local));
-save('appendix-c-final.json', cli(['commitment', 'finalize'], signed));
-save('appendix-c-penalty.json', cli(['commitment', 'penalty', '--key-env', 'REVOCATION', '--secret-file', fx('per-commitment-secret.hex'), '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500'], JSON.stringify(request)));
 const specTimeout = C.test_vectors[1].htlc_txs.find((h: { htlc_index: number }) => h.htlc_index === 2).expected_tx_hex as string;
-const specTimeoutTxid = (JSON.parse(readFileSync(fx('appendix-c-final.json'), 'utf8')) as { signed_htlc_txs: { txid: string; hex: string }[] }).signed_htlc_txs.find((t) => t.hex === specTimeout)!.txid; // the spec's HTLC #2 timeout
+const specTimeoutTxid = txidOfHex(specTimeout); // the spec's HTLC #2 timeout
 save('appendix-c-sweep.json', execFileSync(process.execPath, [join(root, 'bin/run.js'), 'commitment', 'sweep', '--key-env', 'DELAYED', '--in', fx('appendix-c-request.json'), '--htlc-txid', specTimeoutTxid, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500'], { env: { ...env, DELAYED: key(v.local_delayed_payment_basepoint_secret) }, stdio: ['ignore', 'pipe', 'inherit'] }).toString());
-// Per-commitment secrets: the Appendix D seed's commitment 0 and 1; a store receiving them (paths relative to the root, as in the examples).
-const rel = (args: string[], input = '') => execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args], { input, cwd: root, stdio: ['pipe', 'pipe', 'inherit'] }).toString();
-const seedFile = 'fixtures/bolt3/per-commitment-seed.hex';
-save('per-commitment-point.json', rel(['commitment', 'point', '--seed-file', seedFile, '--commitment-number', '0']));
-const secret0 = save('per-commitment-secret.json', rel(['commitment', 'reveal', '--seed-file', seedFile, '--commitment-number', '0']));
-const secret1 = rel(['commitment', 'reveal', '--seed-file', seedFile, '--commitment-number', '1']);
-for (const f of ['secret-store-0.json', 'secret-store.json']) rmSync(fx(f), { force: true });
-rel(['commitment', 'receive', '--store', 'fixtures/bolt3/secret-store-0.json'], secret0);
-rel(['commitment', 'receive', '--store', 'fixtures/bolt3/secret-store.json'], secret0);
-save('secret-received.json', rel(['commitment', 'receive', '--store', 'fixtures/bolt3/secret-store.json'], secret1));
+const rel = (args: string[], input = '', extraEnv: Record<string, string> = {}) =>
+  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args], { input, cwd: root, env: { ...env, ...extraEnv }, stdio: ['pipe', 'pipe', 'inherit'] }).toString();
+save('per-commitment-point.json', rel(['commitment', 'point', '--seed-file', 'fixtures/bolt3/per-commitment-seed.hex', '--commitment-number', '0']));
+for (const f of ['appendix-c-signed.json', 'appendix-c-final.json', 'appendix-c-penalty.json', 'per-commitment-secret.json', 'secret-store-0.json', 'secret-store.json', 'secret-received.json']) rmSync(fx(f), { force: true });
+
+// A channel between Alice (Appendix C's "local", the opener) and Bob ("remote"), through its
+// whole BOLT 2 life by the built CLI: points, init, commitment 0, commitment 1 (Appendix C's
+// received HTLC #0 settled), revocations, Alice's broadcastable commitment, and Alice's
+// penalties on Bob's revoked commitment 0. Each party has its own temporary state directory.
+const { channel: alice } = request;
+const aliceChannel = { type: 'bolt3/channel', version: 1, network: 'regtest', ...alice, remote_to_self_delay: 144, remote_dust_limit_satoshis: 546 };
+const bobChannel = { ...aliceChannel, opener: 'remote', local: alice.remote, remote: alice.local };
+save('alice-channel.json', JSON.stringify(aliceChannel, null, 2) + '\n');
+save('bob-channel.json', JSON.stringify(bobChannel, null, 2) + '\n');
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+for (const [name, hex] of [['alice.seed', sha('offchain fixture: alice per-commitment seed')], ['bob.seed', sha('offchain fixture: bob per-commitment seed')]] as const) {
+  rmSync(fx(name), { force: true });
+  writeFileSync(fx(name), hex + '\n', { mode: 0o600 });
+}
+const channelId = `${alice.funding_txid}:${alice.funding_vout}`;
+type AgreedHtlc = { direction: string; amount_msat: string; payment_hash: string; cltv_expiry: number; id?: number };
+const aliceState = (n: number, htlcs: AgreedHtlc[], toLocal: bigint, toRemote: bigint) => ({
+  type: 'bolt3/channel-state', version: 1, network: 'regtest', channel_id: channelId, commitment_number: n,
+  to_local_msat: String(toLocal), to_remote_msat: String(toRemote), feerate_per_kw: request.state.feerate_per_kw, htlcs,
+});
+const flip = (s: ReturnType<typeof aliceState>) => ({
+  ...s, to_local_msat: s.to_remote_msat, to_remote_msat: s.to_local_msat,
+  htlcs: s.htlcs.map((h) => ({ ...h, direction: h.direction === 'offered' ? 'received' : 'offered' })),
+});
+const h0 = request.state.htlcs as AgreedHtlc[];
+const s0 = aliceState(0, h0, BigInt(request.state.to_local_msat), BigInt(request.state.to_remote_msat));
+const settled = h0[0]!; // received by Alice: settled, its amount is hers
+const s1 = aliceState(1, h0.slice(1), BigInt(request.state.to_local_msat) + BigInt(settled.amount_msat), BigInt(request.state.to_remote_msat));
+for (const [name, s] of [['alice-state-0.json', s0], ['bob-state-0.json', flip(s0)], ['alice-state-1.json', s1], ['bob-state-1.json', flip(s1)]] as const) {
+  save(name, JSON.stringify(s, null, 2) + '\n');
+}
+const dirs = { alice: mkdtempSync(join(tmpdir(), 'offchain-fixture-alice-')), bob: mkdtempSync(join(tmpdir(), 'offchain-fixture-bob-')) };
+const seedCopy = (who: 'alice' | 'bob') => {
+  const f = join(dirs[who], 'seed');
+  writeFileSync(f, readFileSync(fx(`${who}.seed`)), { mode: 0o600 });
+  return f;
+};
+const seeds = { alice: seedCopy('alice'), bob: seedCopy('bob') };
+const party = (who: 'alice' | 'bob', args: string[], input = '') =>
+  rel(['commitment', ...args, '--state-dir', dirs[who]], input, { FUNDING: who === 'alice' ? env.LOCAL_FUNDING! : env.REMOTE_FUNDING!, HTLC: who === 'alice' ? env.LOCAL_HTLC! : env.REMOTE_HTLC! });
+const keyArgs = ['--key-env', 'FUNDING', '--htlc-key-env', 'HTLC'];
+save('alice-points.json', rel(['commitment', 'points', '--channel', 'fixtures/bolt3/alice-channel.json', '--seed-file', seeds.alice]));
+save('bob-points.json', rel(['commitment', 'points', '--channel', 'fixtures/bolt3/bob-channel.json', '--seed-file', seeds.bob]));
+const opened = party('alice', ['init', '--channel', 'fixtures/bolt3/alice-channel.json', '--seed-file', seeds.alice, '--in', 'fixtures/bolt3/bob-points.json']);
+save('alice-opened.json', opened.replace(JSON.stringify(dirs.alice).slice(1, -1), 'alice-state'));
+party('bob', ['init', '--channel', 'fixtures/bolt3/bob-channel.json', '--seed-file', seeds.bob, '--in', 'fixtures/bolt3/alice-points.json']);
+const a0 = save('alice-signed-0.json', party('alice', ['sign', '--state', 'fixtures/bolt3/alice-state-0.json', ...keyArgs]));
+save('bob-held-0.json', party('bob', ['receive-sigs', '--state', 'fixtures/bolt3/bob-state-0.json', '--seed-file', seeds.bob], a0));
+const b0 = party('bob', ['sign', '--state', 'fixtures/bolt3/bob-state-0.json', ...keyArgs]);
+party('alice', ['receive-sigs', '--state', 'fixtures/bolt3/alice-state-0.json', '--seed-file', seeds.alice], b0);
+const a1 = party('alice', ['sign', '--state', 'fixtures/bolt3/alice-state-1.json', ...keyArgs]);
+const bobRevokes0 = save('bob-revocation-0.json', party('bob', ['receive-sigs', '--state', 'fixtures/bolt3/bob-state-1.json', '--seed-file', seeds.bob], a1));
+save('alice-revocation-received.json', party('alice', ['receive-revocation'], bobRevokes0));
+const b1 = party('bob', ['sign', '--state', 'fixtures/bolt3/bob-state-1.json', ...keyArgs]);
+const aliceRevokes0 = party('alice', ['receive-sigs', '--state', 'fixtures/bolt3/alice-state-1.json', '--seed-file', seeds.alice], b1);
+party('bob', ['receive-revocation'], aliceRevokes0);
+save('alice-holder-1.json', party('alice', ['finalize', '--channel-id', channelId, '--seed-file', seeds.alice, ...keyArgs]));
+const bobsRevoked = (JSON.parse(a0) as { commitment_txid: string }).commitment_txid;
+save('alice-penalties.json', party('alice', ['penalty', '--channel-id', channelId, '--txid', bobsRevoked, '--key-env', 'REVOCATION_A', '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500'], '', ));
+for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true });
 console.error('bolt3 fixtures regenerated');

@@ -1,198 +1,120 @@
 /**
- * `commitment sign` and `commitment finalize` through the built CLI on BOLT 3's Appendix C
- * channel ("all five HTLCs untrimmed (minimum feerate)"): the holder signs, the remote
- * signs, the commitment is finalized — and the result is the spec's commitment
- * transaction byte for byte, with the spec's two funding signatures, and every HTLC
- * transaction (the timeouts, and the successes given their preimages) the spec's. Then
- * the refusals: a key that is not the party's, a forged signature (naming whose), a
- * commitment finalized before both signed — each exit 4, nothing on stdout.
+ * The `commitment` commands as two parties run them, each with its own state directory,
+ * messages piped from one to the other in BOLT 2's order: points, init, commitment 0,
+ * commitment 1 (Appendix C's received HTLC #0 settled), the revocations, and Alice's
+ * broadcastable commitment — whose two funding signatures test code verifies (BIP-143,
+ * OpenSSL's ECDSA). Then the peer as an attacker: changed terms, a fake revocation, a
+ * revocation asked for too early — each refused with its code and exit 4, nothing on
+ * stdout, not a byte of either state directory changed. Protocol cases live in
+ * test/lib/bolt3/party.test.ts; this file runs the CLI once per step kind.
  */
-import { describe, expect, it } from 'vitest';
-import { createECDH } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { copyFileSync, chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, loadVector, tempDir } from '../helpers.ts';
+import { ROOT, tempDir } from '../helpers.ts';
 import { pipeline, run, type Run } from './cli.ts';
-import { runAsync } from './process.ts';
-import { bytesOf } from '../independent/tx.ts';
 import { bip143SingleHash, parseTx, verifyEcdsa } from '../lib/bolt3/independent-p2wsh.ts';
+import { publicKeyOf } from '../independent/secp256k1.ts';
 
-const C = loadVector('bolts/bolt03/commitment-tx-test-vectors.json');
-const SPEC = C.test_vectors[1];
-const fixture = (name: string) => readFileSync(join(ROOT, 'fixtures/bolt3', name), 'utf8');
-const ENV = {
-  LOCAL_FUNDING: fixture('local-funding.key').trim(), LOCAL_HTLC: fixture('local-htlc.key').trim(),
-  REMOTE_FUNDING: fixture('remote-funding.key').trim(), REMOTE_HTLC: fixture('remote-htlc.key').trim(),
+const fx = (name: string) => join(ROOT, 'fixtures/bolt3', name);
+const key = (name: string) => readFileSync(fx(name), 'utf8').trim();
+const ENV = { A_FUNDING: key('local-funding.key'), A_HTLC: key('local-htlc.key'), B_FUNDING: key('remote-funding.key'), B_HTLC: key('remote-htlc.key') };
+const CHANNEL_ID = '8984484a580b825b9972d7adb15050b3ab624ccd731946b3eeddb92f4e7ef6be:0';
+
+const dirs = { alice: tempDir('offchain-e2e-alice-'), bob: tempDir('offchain-e2e-bob-') };
+afterAll(() => Object.values(dirs).forEach((d) => d.cleanup()));
+const seed = (who: 'alice' | 'bob') => {
+  const f = join(dirs[who].path, 'seed.hex');
+  copyFileSync(fx(`${who}.seed`), f);
+  chmodSync(f, 0o600); // git checks fixtures out 0644
+  return f;
 };
-const sign = (as: 'local' | 'remote') => ['commitment', 'sign', '--as', as, '--key-env', `${as.toUpperCase()}_FUNDING`, '--htlc-key-env', `${as.toUpperCase()}_HTLC`];
+const seeds = { alice: seed('alice'), bob: seed('bob') };
+/** One party's step: its own state directory, and its keys for the steps that sign. */
+const as = (who: 'alice' | 'bob', verb: string, ...args: string[]) => {
+  const k = who === 'alice' ? 'A' : 'B';
+  const keys = verb === 'sign' || verb === 'finalize' ? ['--key-env', `${k}_FUNDING`, '--htlc-key-env', `${k}_HTLC`] : [];
+  return { args: ['commitment', verb, ...args, '--state-dir', join(dirs[who].path, 'state'), ...keys], env: ENV };
+};
+const state = (who: 'alice' | 'bob', n: number) => ['--state', fx(`${who}-state-${n}.json`)];
+const ok = (r: Run) => {
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+};
 const refused = (r: Run, code: string) =>
   expect({ status: r.status, stdout: r.stdout, code: /error (E_[A-Z0-9_]+):/.exec(r.stderr)?.[1] }, r.stderr).toEqual({ status: 4, stdout: '', code });
 
-describe('commitment sign | commitment sign | commitment finalize', () => {
-  it('reproduces the spec\'s commitment, signatures and HTLC transactions byte for byte', async () => {
-    const dir = tempDir('offchain-e2e-commitment-');
-    const preimages = (C.htlcs as { payment_preimage: string }[]).slice(0, 5).map((h, i) => {
-      const f = join(dir.path, `preimage-${i}.hex`);
-      writeFileSync(f, h.payment_preimage);
-      return ['--preimage-file', f];
-    });
-    const runs = await pipeline(
-      [{ args: sign('local'), env: ENV }, { args: sign('remote'), env: ENV }, { args: ['commitment', 'finalize', ...preimages.flat()] }],
-      fixture('appendix-c-request.json'),
-    );
-    const final = runs.at(-1)!;
-    expect(final.status, runs.map((r) => r.stderr).join('\n')).toBe(0);
-    const m = JSON.parse(final.stdout) as { hex: string; signatures: { local: { commitment: string }; remote: { commitment: string } }; signed_htlc_txs: { hex: string }[] };
-    expect(m.hex).toBe(SPEC.expected_commit_tx_hex);
-    expect(m.signatures.local.commitment).toBe(SPEC.local_signature);
-    expect(m.signatures.remote.commitment).toBe(SPEC.remote_signature);
-    expect(m.signed_htlc_txs.map((t) => t.hex).sort()).toEqual((SPEC.htlc_txs as { expected_tx_hex: string }[]).map((t) => t.expected_tx_hex).sort());
-    dir.cleanup();
-  });
-
-  it('a channel funded by a statechain backup: --funding-locktime refuses HTLCs that could expire before the channel is on chain', () => {
-    // Appendix C: HTLC expiries 500–504, to_self_delay 144. A funding final at 357 leaves the
-    // commitment's outputs spendable from 501 on: the HTLC expiring at 500 (and 501) could
-    // time out first. At 355 the earliest is 499, below every expiry.
-    const request = fixture('appendix-c-request.json');
-    const early = run([...sign('local'), '--funding-locktime', '357'], { input: request, env: ENV });
-    refused(early, 'E_CHANNEL_TIMELOCK');
-    expect(early.stderr).toContain('HTLC expiry 500');
-    const ok = run([...sign('local'), '--funding-locktime', '355'], { input: request, env: ENV });
-    expect(ok.status, ok.stderr).toBe(0);
-    expect(ok.stdout).toBe(run(sign('local'), { input: request, env: ENV }).stdout);
-  });
-
-  it('refuses the wrong key, a forged signature (naming whose), and finalizing before both signed', () => {
-    const request = fixture('appendix-c-request.json');
-    refused(run(['commitment', 'sign', '--as', 'local', '--key-env', 'REMOTE_FUNDING', '--htlc-key-env', 'LOCAL_HTLC'], { input: request, env: ENV }), 'E_KEY_MISMATCH');
-    refused(run(['commitment', 'sign', '--as', 'remote', '--key-env', 'REMOTE_FUNDING', '--htlc-key-env', 'LOCAL_HTLC'], { input: request, env: ENV }), 'E_KEY_MISMATCH');
-    const local = run(sign('local'), { input: request, env: ENV }).stdout;
-    refused(run(['commitment', 'finalize'], { input: local }), 'E_NOT_SIGNED');
-    const forged = JSON.parse(local) as { signatures: { local: { commitment: string } } };
-    forged.signatures.local.commitment = SPEC.remote_signature; // a valid signature, of the other key
-    const r = run(sign('remote'), { input: JSON.stringify(forged), env: ENV });
-    refused(r, 'E_BAD_SIGNATURE');
-    expect(r.stderr).toContain('local');
-    const signed = JSON.parse(fixture('appendix-c-signed.json')) as { signatures: { remote: { htlcs: string[] } } };
-    signed.signatures.remote.htlcs[0] = SPEC.htlc_txs[1].remote_htlc_signature;
-    refused(run(['commitment', 'finalize'], { input: JSON.stringify(signed) }), 'E_BAD_HTLC_SIGNATURE');
-  });
-});
-
-describe('commitment penalty', () => {
-  it('takes every output of the revoked Appendix C commitment but to_remote; each signature verifies independently for the spec\'s revocationpubkey', () => {
-    const args = ['commitment', 'penalty', '--key-env', 'REVOCATION', '--in', join(ROOT, 'fixtures/bolt3/appendix-c-request.json'), '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500'];
-    const env = { REVOCATION: fixture('remote-revocation.key').trim(), WRONG: '11'.repeat(32) };
-    const r = run([...args, '--secret-file', join(ROOT, 'fixtures/bolt3/per-commitment-secret.hex')], { env });
-    expect(r.status, r.stderr).toBe(0);
-    const m = JSON.parse(r.stdout) as { hex: string; inputs: { kind: string }[] };
-    expect(m.inputs.map((i) => i.kind).sort()).toEqual(['offered_htlc', 'offered_htlc', 'received_htlc', 'received_htlc', 'received_htlc', 'to_local']);
-    const spent = parseTx(SPEC.expected_commit_tx_hex);
-    const penalty = parseTx(m.hex);
-    const revocationPubkey = bytesOf(C.keys.local_revocation_pubkey);
-    penalty.inputs.forEach((input, i) => {
-      expect(input.txid).toBe(spent.txid);
-      const [sig, , witnessScript] = input.witness;
-      const digest = bip143SingleHash(penalty, i, witnessScript!, spent.outputs[input.vout]!.amount, 0x01);
-      expect(verifyEcdsa(revocationPubkey, sig!.subarray(0, -1), digest), `input ${i}`).toBe(true);
-    });
-    // A secret that is not this commitment's, a key that is not the revocation basepoint's: refused, nothing printed.
-    const dir = tempDir('offchain-e2e-penalty-');
-    writeFileSync(join(dir.path, 'wrong.hex'), '22'.repeat(32));
-    const wrongSecret = run([...args, '--secret-file', join(dir.path, 'wrong.hex')], { env });
-    refused(wrongSecret, 'E_BAD_PER_COMMITMENT_SECRET');
-    const wrongKey = run([...args.map((a) => (a === 'REVOCATION' ? 'WRONG' : a)), '--secret-file', join(ROOT, 'fixtures/bolt3/per-commitment-secret.hex')], { env });
-    refused(wrongKey, 'E_WRONG_SIGNING_KEY');
-    dir.cleanup();
-  });
-});
-
-describe('commitment sweep', () => {
-  const args = ['commitment', 'sweep', '--in', join(ROOT, 'fixtures/bolt3/appendix-c-request.json'), '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500'];
-  const env = { DELAYED: fixture('local-delayed.key').trim(), WRONG: '11'.repeat(32) };
-  // The spec's HTLC-timeout transaction of HTLC #2 (output 0 pays the to_local script of this commitment).
-  const specTimeout = parseTx(SPEC.htlc_txs.find((h: { tx_type?: string; htlc_index: number }) => h.htlc_index === 2).expected_tx_hex);
-
-  it('spends the spec commitment\'s to_local and the spec HTLC-timeout\'s output, CSV to_self_delay; each signature verifies independently for the spec\'s local_delayedpubkey', () => {
-    const r = run([...args, '--key-env', 'DELAYED', '--htlc-txid', specTimeout.txid], { env });
-    expect(r.status, r.stderr).toBe(0);
-    const m = JSON.parse(r.stdout) as { type: string; hex: string; inputs: { kind: string; txid: string; vout: number }[] };
-    expect(m.type).toBe('bolt3/sweep');
-    const spec = parseTx(SPEC.expected_commit_tx_hex);
-    expect(m.inputs.map((i) => [i.kind, i.txid, i.vout])).toEqual([['to_local', spec.txid, 6], ['htlc-timeout', specTimeout.txid, 0]]);
-    const sweep = parseTx(m.hex);
-    const spent = [spec.outputs[6]!, specTimeout.outputs[0]!];
-    const delayed = bytesOf(C.keys.local_delayedpubkey);
-    sweep.inputs.forEach((input, i) => {
-      expect(input.sequence, 'nSequence = to_self_delay').toBe(C.parameters.local_delay);
-      const [sig, branch, witnessScript] = input.witness;
-      expect(branch!.length, 'the delayed (OP_ELSE) branch').toBe(0);
-      const digest = bip143SingleHash(sweep, i, witnessScript!, spent[i]!.amount, 0x01);
-      expect(verifyEcdsa(delayed, sig!.subarray(0, -1), digest), `input ${i}`).toBe(true);
-    });
-    expect(r.stdout).toBe(fixture('appendix-c-sweep.json'));
-  });
-
-  it('refuses a key that is not the delayed_payment_basepoint\'s, an HTLC tx not of this commitment, nothing to sweep: exit 4, nothing printed', () => {
-    refused(run([...args, '--key-env', 'WRONG'], { env }), 'E_WRONG_SIGNING_KEY');
-    refused(run([...args, '--key-env', 'DELAYED', '--htlc-txid', '00'.repeat(32)], { env }), 'E_UNKNOWN_HTLC_TX');
-    refused(run([...args, '--key-env', 'DELAYED', '--no-to-local'], { env }), 'E_SWEEP_NOTHING_TO_TAKE');
-    refused(run([...args.map((a) => (a === '2500' ? '2000000' : a)), '--key-env', 'DELAYED', '--no-to-local', '--htlc-txid', specTimeout.txid], { env }), 'E_SWEEP_BELOW_DUST');
-  });
-});
-
-describe('commitment point / reveal / receive', () => {
-  const D = loadVector('bolts/bolt03/per-commitment-secret-test-vectors.json');
-  const seed = join(ROOT, 'fixtures/bolt3/per-commitment-seed.hex');
-  const MAX = 2 ** 48 - 1;
-  const secretMessage = (index: number, secret: string) =>
-    JSON.stringify({ type: 'bolt3/per-commitment-secret', version: 1, network: 'regtest', commitment_number: MAX - index, index, per_commitment_secret: secret });
-
-  it('reveals Appendix D\'s "generate_from_seed FF final node" secret for commitment 0; point is that secret times G (node:crypto)', () => {
-    const v = D.generation_tests.vectors.find((x: { name: string }) => x.name === 'generate_from_seed FF final node');
-    expect(readFileSync(seed, 'utf8').trim()).toBe(v.seed);
-    const reveal = run(['commitment', 'reveal', '--seed-file', seed, '--commitment-number', '0']);
-    expect(reveal.status, reveal.stderr).toBe(0);
-    expect(JSON.parse(reveal.stdout)).toMatchObject({ type: 'bolt3/per-commitment-secret', index: v.index, per_commitment_secret: v.output });
-    const point = run(['commitment', 'point', '--seed-file', seed, '--commitment-number', '0']);
-    expect(point.status, point.stderr).toBe(0);
-    const ecdh = createECDH('secp256k1');
-    ecdh.setPrivateKey(Buffer.from(v.output, 'hex'));
-    expect(JSON.parse(point.stdout).per_commitment_point).toBe(ecdh.getPublicKey('hex', 'compressed'));
-    expect(point.stdout).not.toContain(v.output);
-  });
-
-  it('stores Appendix D\'s correct sequence; each incorrect sequence is refused at its bad secret with the store unchanged', async () => {
-    const dir = tempDir('offchain-e2e-secrets-');
-    for (const [n, t] of (D.storage_tests.tests as { name: string; steps: { index: number; secret: string; expected: string }[] }[]).entries()) {
-      const store = join(dir.path, `store-${n}.json`);
-      for (const step of t.steps) {
-        const before = existsSync(store) ? readFileSync(store, 'utf8') : undefined;
-        // Asynchronously: 40-odd processes in one test must not block the test worker (test/setup/breathe.ts).
-        const r = await runAsync(['commitment', 'receive', '--store', store], { input: secretMessage(step.index, step.secret) });
-        if (step.expected === 'OK') {
-          expect(r.status, `${t.name} ${step.index}: ${r.stderr}`).toBe(0);
-          expect(r.stdout).not.toContain(step.secret);
-        } else {
-          refused(r, 'E_BAD_PER_COMMITMENT_SECRET');
-          expect(existsSync(store) ? readFileSync(store, 'utf8') : undefined, `${t.name}: store unchanged`).toBe(before);
-        }
-      }
-      expect(statSync(store).mode & 0o777).toBe(0o600);
+/** Every file under a directory with its bytes: what "nothing written" is checked against. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (!f.startsWith('.lock')) out[p] = readFileSync(p, 'hex');
     }
-    // Out of order (the same secret again): refused, store unchanged.
-    const store = join(dir.path, 'store-0.json');
-    const before = readFileSync(store, 'utf8');
-    const first = D.storage_tests.tests[0].steps[0];
-    refused(await runAsync(['commitment', 'receive', '--store', store], { input: secretMessage(first.index, first.secret) }), 'E_PER_COMMITMENT_SECRET_ORDER');
-    expect(readFileSync(store, 'utf8')).toBe(before);
-    dir.cleanup();
+  };
+  walk(dir);
+  return out;
+}
+
+describe('two parties through BOLT 2\'s commitment exchange, by pipes', () => {
+  it('open, commitment 0 and 1 with revocations: each holds a broadcastable commitment signed by the other, and nothing of its own went out', async () => {
+    const points = {
+      alice: ok(run(['commitment', 'points', '--channel', fx('alice-channel.json'), '--seed-file', seeds.alice])),
+      bob: ok(run(['commitment', 'points', '--channel', fx('bob-channel.json'), '--seed-file', seeds.bob])),
+    };
+    expect(points.alice).toEqual(JSON.parse(readFileSync(fx('alice-points.json'), 'utf8')));
+    ok(run(as('alice', 'init', '--channel', fx('alice-channel.json'), '--seed-file', seeds.alice).args, { input: JSON.stringify(points.bob), env: ENV }));
+    ok(run(as('bob', 'init', '--channel', fx('bob-channel.json'), '--seed-file', seeds.bob).args, { input: JSON.stringify(points.alice), env: ENV }));
+
+    for (const n of [0, 1]) {
+      // Alice signs Bob's commitment n; Bob keeps it and revokes n−1; Alice keeps the revocation.
+      const [aliceSigns, bobReceives, aliceRevocation] = await pipeline(
+        [as('alice', 'sign', ...state('alice', n)), as('bob', 'receive-sigs', ...state('bob', n), '--seed-file', seeds.bob), ...(n > 0 ? [as('alice', 'receive-revocation')] : [])],
+        '',
+      );
+      expect([aliceSigns!.status, bobReceives!.status], bobReceives!.stderr + aliceSigns!.stderr).toEqual([0, 0]);
+      const last = ok(n > 0 ? aliceRevocation! : bobReceives!);
+      expect(last).toMatchObject(n === 0 ? { type: 'bolt3/commitment-held', commitment_number: 0 } : { type: 'bolt3/revocation-received', commitment_number: n - 1 });
+      // Then the other way.
+      const back = await pipeline(
+        [as('bob', 'sign', ...state('bob', n)), as('alice', 'receive-sigs', ...state('alice', n), '--seed-file', seeds.alice), ...(n > 0 ? [as('bob', 'receive-revocation')] : [])],
+        '',
+      );
+      expect(back.map((r) => r.status), back.map((r) => r.stderr).join('')).toEqual(back.map(() => 0));
+    }
+
+    const holder = ok(run(as('alice', 'finalize', '--channel-id', CHANNEL_ID, '--seed-file', seeds.alice).args, { env: ENV })) as { hex: string; txid: string; commitment_number: number };
+    expect(holder.commitment_number).toBe(1);
+    const tx = parseTx(holder.hex);
+    const [, s1, s2, script] = tx.inputs[0]!.witness;
+    const digest = bip143SingleHash(tx, 0, script!, 10_000_000n, 0x01);
+    const signs = (k: string) => [s1, s2].some((s) => verifyEcdsa(publicKeyOf(Buffer.from(k, 'hex')), s!.subarray(0, -1), digest));
+    expect([signs(ENV.A_FUNDING), signs(ENV.B_FUNDING)]).toEqual([true, true]);
+    // What Alice ever sent Bob: her signatures on Bob's commitments only. Rerunning her
+    // sign step prints them again, for Bob's commitment 1, never for her own.
+    const again = ok(run(as('alice', 'sign', ...state('alice', 1)).args, { env: ENV })) as { commitment_txid: string };
+    expect(again.commitment_txid).not.toBe(holder.txid);
   });
 
-  it('a seed file that cannot be read: usage error (exit 2), nothing printed', () => {
-    const r = run(['commitment', 'reveal', '--seed-file', join(ROOT, 'fixtures/bolt3/no-such-seed.hex'), '--commitment-number', '1']);
-    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
-    expect(r.stderr).toContain('E_USAGE');
+  it('the peer as an attacker: changed terms, a fake revocation, an early revocation — refused, exit 4, nothing written', async () => {
+    const before = { alice: snapshot(join(dirs.alice.path, 'state')), bob: snapshot(join(dirs.bob.path, 'state')) };
+    expect(Object.keys(before.alice).length).toBeGreaterThan(0);
+    // Alice's commitment_signed for Bob's commitment 0 — with an offered HTLC's cltv_expiry lowered to 1 (the txid does not change).
+    const signed = JSON.parse(readFileSync(fx('alice-signed-0.json'), 'utf8'));
+    signed.state.htlcs.find((h: { direction: string }) => h.direction === 'offered').cltv_expiry = 1;
+    refused(run(as('bob', 'receive-sigs', ...state('bob', 0), '--seed-file', seeds.bob).args, { input: JSON.stringify(signed), env: ENV }), 'E_TERMS_MISMATCH');
+    // Random bytes as the revocation of Bob's commitment 0 (already revoked: another secret) and of his latest, 1.
+    const revocation = (n: number) => ({
+      type: 'bolt3/revoke-and-ack', version: 1, network: 'regtest', channel_id: CHANNEL_ID, commitment_number: n, per_commitment_secret: '42'.repeat(32),
+      next_per_commitment_point: JSON.parse(readFileSync(fx('bob-points.json'), 'utf8')).first_per_commitment_point,
+    });
+    refused(run(as('alice', 'receive-revocation').args, { input: JSON.stringify(revocation(0)), env: ENV }), 'E_BAD_PER_COMMITMENT_SECRET');
+    refused(run(as('alice', 'receive-revocation').args, { input: JSON.stringify(revocation(1)), env: ENV }), 'E_PREMATURE_REVOCATION');
+    // Bob's revocation reprinted is accepted again (a replay): same answer, nothing written.
+    const bobRevoke = ok(run(as('bob', 'revoke', '--channel-id', CHANNEL_ID, '--seed-file', seeds.bob).args, { env: ENV }));
+    expect(ok(run(as('alice', 'receive-revocation').args, { input: JSON.stringify(bobRevoke), env: ENV }))).toMatchObject({ commitment_number: 0 });
+    expect({ alice: snapshot(join(dirs.alice.path, 'state')), bob: snapshot(join(dirs.bob.path, 'state')) }).toEqual(before);
   });
 });

@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core';
+import { readFileSync } from 'node:fs';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { CommitmentCommand, channelIdFlag } from '../../lib/cli/commitment-command.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
@@ -49,7 +50,6 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
       if (!/^(0|[1-9][0-9]{0,5})$/.test(v.trim())) throw new MalformedInputError('E_BAD_OUTPUTS', `--outputs: ${v} is not an output index`);
       return Number(v.trim());
     });
-    const { readFileSync } = await import('node:fs');
     const { UsageError } = await import('../../lib/errors.ts');
     const secondStage = (this.flags['htlc-tx'] ?? []).map((f) => {
       let text: string;

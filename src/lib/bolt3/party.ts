@@ -533,13 +533,26 @@ export function penalties(rec: ChannelRecord, revokedTxid: string, plan: Penalty
   if (groups.length === 0 || (groups.length === 1 && groups[0]!.outputs.length === 0 && groups[0]!.secondStage.length === 0)) {
     throw new RefusedError('E_PENALTY_NOTHING_TO_TAKE', `nothing left to take from ${revokedTxid}: every chosen output is spent (give the second-stage transactions that spent them)`);
   }
-  const transactions = groups.map((g) => {
-    const p = penaltyTransaction({ ...base, outputs: g.outputs, secondStage: g.secondStage });
-    return {
+  const transactions = groups.flatMap((g) => {
+    let p: ReturnType<typeof penaltyTransaction>;
+    try {
+      p = penaltyTransaction({ ...base, outputs: g.outputs, secondStage: g.secondStage });
+    } catch (e) {
+      // One output worth less than its own justice transaction's fee: reported, the others go on.
+      if (!plan.combine && e instanceof OffchainError && e.code === 'E_PENALTY_BELOW_DUST') {
+        skipped.push(...(g.outputs.length ? g.outputs.map((vout) => ({ vout, reason: 'worth less than its fee at this feerate' })) : []));
+        return [];
+      }
+      throw e;
+    }
+    return [{
       txid: p.txid, hex: p.hex, fee_sat: Number(p.feeSat),
       inputs: p.inputs.map((i) => ({ kind: i.kind, txid: i.txid, vout: i.vout, amount_sat: Number(i.amountSat) })),
-    };
+    }];
   });
+  if (transactions.length === 0) {
+    throw new RefusedError('E_PENALTY_BELOW_DUST', `every output of ${revokedTxid} is worth less than its justice transaction's fee at ${plan.feeratePerKw} sat/kw: lower the feerate or --combine`);
+  }
   secret.fill(0);
   return { type: 'bolt3/penalties', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), commitment_number: n, revoked_txid: revokedTxid, skipped, transactions };
 }
