@@ -16,7 +16,7 @@ import { decodeAddress, scriptAddress } from '../../src/lib/address.ts';
 import { toHex } from '../../src/lib/bytes.ts';
 import {
   ANCHORS, ANCHOR_OUTPUT_SAT, LEGACY, SIGHASH_ALL, anchorScript, derFromCompact, nobleEcdsa, p2wpkh, segwitV0Sighash, serializeTx, txid, type Tx,
-  buildCommitment, channelFundingOutput, finalizeCommitment, generateFromSeed, perCommitmentPoint, pointOf, signCommitment,
+  buildCommitment, channelFundingOutput, counterpartyView, finalizeCommitment, generateFromSeed, perCommitmentPoint, pointOf, signCommitment,
   type ChannelParameters, type ChannelPublicKeys, type CommitmentState,
 } from '../../src/lib/bolt3/index.ts';
 import { findBitcoind } from './bitcoind.ts';
@@ -69,14 +69,6 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       { direction: 'received', amountMsat: 40_000_000n, paymentHash: sha256(PREIMAGE), cltvExpiry: cltv + 20 },
     ],
   });
-  const broadcastCommitment = async (p: ChannelParameters, s: CommitmentState) => {
-    const c = buildCommitment(p, s);
-    const signed = finalizeCommitment(c, signCommitment(c, A.funding), signCommitment(c, B.funding));
-    expect(signed.txid).toBe(c.txid);
-    await n.acceptAndMine(signed.hex);
-    return c;
-  };
-
   /** The channel and state as the `commitment` commands read them. */
   const requestJson = (p: ChannelParameters, s: CommitmentState) => {
     const keys = (k: ChannelPublicKeys) => ({
@@ -104,59 +96,148 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   }, 180_000);
   afterAll(async () => n?.stop());
 
-  it('made by the CLI: the commitment, its HTLC-success and HTLC-timeout (non-final one block early), the to_local sweep (non-BIP68-final one block early) and the HTLC-success output\'s sweep are mined', async () => {
+  // ---- a channel kept by the CLI: Alice (A, the opener) and Bob (B), one state directory each ----
+
+  const BOB_SEED = sha256(Uint8Array.of(4, 5, 6));
+  const keysJson = (k: ChannelPublicKeys) => ({
+    funding_pubkey: toHex(k.fundingPubkey), revocation_basepoint: toHex(k.revocationBasepoint), payment_basepoint: toHex(k.paymentBasepoint),
+    delayed_payment_basepoint: toHex(k.delayedPaymentBasepoint), htlc_basepoint: toHex(k.htlcBasepoint),
+  });
+  type Who = 'alice' | 'bob';
+  type AgreedHtlc = { direction: 'offered' | 'received'; amount_msat: string; payment_hash: string; cltv_expiry: number };
+  const ENV = {
+    A_FUNDING: toHex(A.funding), A_HTLC: toHex(A.htlc), A_REVOCATION: toHex(A.revocation), A_DELAYED: toHex(A.delayed),
+    B_FUNDING: toHex(B.funding), B_HTLC: toHex(B.htlc), B_REVOCATION: toHex(B.revocation), B_DELAYED: toHex(B.delayed),
+  };
+
+  /** Fund a channel and have both parties record it through `commitment points` / `commitment init`. */
+  async function cliChannel() {
     const p = await openChannel();
+    const dir = tempDir('offchain-regtest-channel-');
+    const id = `${p.fundingOutpoint.txid}:${p.fundingOutpoint.vout}`;
+    const base = { type: 'bolt3/channel', version: 1, network: 'regtest', format: 'legacy', funding_txid: p.fundingOutpoint.txid, funding_vout: p.fundingOutpoint.vout, funding_satoshis: Number(FUNDING_SAT), to_self_delay: TO_SELF_DELAY, dust_limit_satoshis: 546, remote_to_self_delay: TO_SELF_DELAY, remote_dust_limit_satoshis: 546 };
+    const file = (name: string, text: string, mode = 0o644) => (writeFileSync(join(dir.path, name), text, { mode }), join(dir.path, name));
+    const files = {
+      alice: { channel: file('alice-channel.json', JSON.stringify({ ...base, opener: 'local', local: keysJson(publicKeys(A)), remote: keysJson(publicKeys(B)) })), seed: file('alice.seed', toHex(SEED), 0o600) },
+      bob: { channel: file('bob-channel.json', JSON.stringify({ ...base, opener: 'remote', local: keysJson(publicKeys(B)), remote: keysJson(publicKeys(A)) })), seed: file('bob.seed', toHex(BOB_SEED), 0o600) },
+    };
+    const k = (who: Who) => (who === 'alice' ? 'A' : 'B');
+    /** One step of one party: its state directory, its keys where the step signs. */
+    const step = async <T = Record<string, unknown>>(who: Who, args: string[], input = ''): Promise<T> => {
+      const signs = ['sign', 'finalize'].includes(args[0]!) ? ['--key-env', `${k(who)}_FUNDING`, '--htlc-key-env', `${k(who)}_HTLC`] : [];
+      const stateDir = args[0] === 'points' ? [] : ['--state-dir', join(dir.path, who)];
+      return messageOf<T>(await offchain(['commitment', ...args, ...stateDir, ...signs], { input, env: ENV }));
+    };
+    const points = { alice: await step('alice', ['points', '--channel', files.alice.channel, '--seed-file', files.alice.seed]), bob: await step('bob', ['points', '--channel', files.bob.channel, '--seed-file', files.bob.seed]) };
+    await step('alice', ['init', '--channel', files.alice.channel, '--seed-file', files.alice.seed], JSON.stringify(points.bob));
+    await step('bob', ['init', '--channel', files.bob.channel, '--seed-file', files.bob.seed], JSON.stringify(points.alice));
+    /** State n as Alice sees it (sat); Bob's copy is the same state from his side. */
+    const agree = (n: number, aliceSat: number, bobSat: number, htlcs: AgreedHtlc[]) => {
+      const alice = { type: 'bolt3/channel-state', version: 1, network: 'regtest', channel_id: id, commitment_number: n, to_local_msat: `${aliceSat}000`, to_remote_msat: `${bobSat}000`, feerate_per_kw: 2500, htlcs };
+      const bob = { ...alice, to_local_msat: alice.to_remote_msat, to_remote_msat: alice.to_local_msat, htlcs: htlcs.map((h) => ({ ...h, direction: h.direction === 'offered' ? 'received' : 'offered' })) };
+      return { alice: file(`alice-state-${n}.json`, JSON.stringify(alice)), bob: file(`bob-state-${n}.json`, JSON.stringify(bob)) };
+    };
+    /** One update in BOLT 2's order: Alice signs Bob's, Bob revokes his previous; Bob signs Alice's, Alice revokes hers. */
+    const update = async (n: number, states: { alice: string; bob: string }) => {
+      const bobAnswer = await step('bob', ['receive-sigs', '--state', states.bob, '--seed-file', files.bob.seed], JSON.stringify(await step('alice', ['sign', '--state', states.alice])));
+      if (n > 0) expect(await step('alice', ['receive-revocation'], JSON.stringify(bobAnswer))).toMatchObject({ commitment_number: n - 1 });
+      const aliceAnswer = await step('alice', ['receive-sigs', '--state', states.alice, '--seed-file', files.alice.seed], JSON.stringify(await step('bob', ['sign', '--state', states.bob])));
+      if (n > 0) expect(await step('bob', ['receive-revocation'], JSON.stringify(aliceAnswer))).toMatchObject({ commitment_number: n - 1 });
+    };
+    return { p, id, dir, files, step, agree, update };
+  }
+  type HolderCommitment = { txid: string; hex: string; commitment_number: number; htlc_txs: { kind: string; txid: string; hex?: string; locktime: number }[] };
+  const htlcOf = (direction: 'offered' | 'received', sat: number, hash: Uint8Array, cltv: number): AgreedHtlc => ({ direction, amount_msat: `${sat}000`, payment_hash: toHex(hash), cltv_expiry: cltv });
+
+  it('a channel\'s life by the CLI: updates with HTLCs added and settled, revocations; the cheater\'s revoked commitment and its HTLC-timeout punished output by output', async () => {
+    const c = await cliChannel();
+    const t0 = await n.tip();
+    const bobsCltv = t0 + 4; // Bob's offered HTLC, timed out by the cheater
+    const alicesCltv = t0 + 60;
+    const toAlice = sha256(PREIMAGE);
+    const toBob = sha256(Uint8Array.of(9));
+    await c.update(0, c.agree(0, 700_000, 300_000, []));
+    await c.update(1, c.agree(1, 650_000, 260_000, [htlcOf('offered', 50_000, toBob, alicesCltv), htlcOf('received', 40_000, toAlice, bobsCltv)]));
+    // Bob keeps his commitment 1, signed, before revoking it: the cheat.
+    const kept = await c.step<HolderCommitment>('bob', ['finalize', '--channel-id', c.id, '--seed-file', c.files.bob.seed]);
+    expect(kept.commitment_number).toBe(1);
+    await c.update(2, c.agree(2, 690_000, 260_000, [htlcOf('offered', 50_000, toBob, alicesCltv)])); // Bob's HTLC settled to Alice
+    await c.update(3, c.agree(3, 690_000, 310_000, [])); // Alice's settled to Bob
+    // Revoked, Bob's commitment 1 can no longer be finalized by the CLI: only the one he holds.
+    expect((await c.step<HolderCommitment>('bob', ['finalize', '--channel-id', c.id, '--seed-file', c.files.bob.seed])).commitment_number).toBe(3);
+
+    // The cheater broadcasts revoked commitment 1, then times out his HTLC (non-final one block before).
+    await n.acceptAndMine(kept.hex);
+    const timeout = kept.htlc_txs.find((h) => h.kind === 'htlc-timeout')!;
+    expect(timeout.locktime).toBe(bobsCltv);
+    await n.mine(bobsCltv - 1 - (await n.tip()));
+    expect(await n.mempool(timeout.hex!)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    await n.mine(1);
+    await n.acceptAndMine(timeout.hex!);
+
+    // Alice punishes: the node says which outputs are spent; the HTLC-timeout's output is taken through its revocation path.
+    const timeoutFile = join(c.dir.path, 'timeout.hex');
+    writeFileSync(timeoutFile, timeout.hex!);
+    const out = await c.step<{ skipped: { vout: number }[]; transactions: { hex: string; inputs: { kind: string; amount_sat: number }[] }[] }>('alice', [
+      'penalty', '--channel-id', c.id, '--txid', kept.txid, '--key-env', 'A_REVOCATION', '--htlc-tx', timeoutFile, '--to', n.sweepTo, '--feerate-per-kw', '2500', ...n.chain(),
+    ]);
+    expect(out.skipped).toHaveLength(1);
+    expect(out.transactions.map((t) => t.inputs.map((i) => `${i.kind}:${i.amount_sat}`))).toEqual(
+      expect.arrayContaining([['to_local:260000'], ['received_htlc:50000'], [expect.stringMatching(/^second_stage:/)]]),
+    );
+    expect(out.transactions).toHaveLength(3);
+    for (const t of out.transactions) await n.acceptAndMine(t.hex);
+
+    // The cheater's own sweep of to_local and of the HTLC-timeout's output, once to_self_delay passed: nothing left to take.
+    const bobs = counterpartyView(c.p, { commitmentNumber: 1, perCommitmentPoint: perCommitmentPoint(generateFromSeed(BOB_SEED, 2 ** 48 - 2)), toLocalMsat: 650_000_000n, toRemoteMsat: 260_000_000n, feeratePerKw: 2500, htlcs: [] }, {
+      perCommitmentPoint: perCommitmentPoint(generateFromSeed(BOB_SEED, 2 ** 48 - 2)), toSelfDelay: TO_SELF_DELAY, dustLimitSatoshis: 546n,
+    });
+    const bobRequest = requestJson(bobs.params, { ...bobs.state, htlcs: [
+      { direction: 'offered', amountMsat: 40_000_000n, paymentHash: toAlice, cltvExpiry: bobsCltv }, { direction: 'received', amountMsat: 50_000_000n, paymentHash: toBob, cltvExpiry: alicesCltv },
+    ] });
+    await n.mine(TO_SELF_DELAY);
+    const sweep = messageOf<{ hex: string; commitment_txid: string }>(
+      await offchain(['commitment', 'sweep', '--key-env', 'B_DELAYED', '--htlc-txid', timeout.txid, '--to', n.sweepTo, '--feerate-per-kw', '2500'], { input: JSON.stringify(bobRequest), env: ENV }),
+      'bolt3/sweep',
+    );
+    expect(sweep.commitment_txid).toBe(kept.txid);
+    expect((await n.mempool(sweep.hex))['reject-reason']).toMatch(/missing|spent/);
+    c.dir.cleanup();
+  });
+
+  it('an honest unilateral close by the CLI: the held commitment, its HTLC-success and HTLC-timeout (non-final one block early), the delayed sweeps (non-BIP68-final one block early)', async () => {
+    const c = await cliChannel();
     const t0 = await n.tip();
     const cltv = t0 + 12; // after the sweep below: the timeout's own early check comes last
-    const s = state(0, cltv);
-    const dir = tempDir('offchain-regtest-bolt3-cli-');
-    const seedFile = join(dir.path, 'seed.hex');
-    const preimageFile = join(dir.path, 'preimage.hex');
-    writeFileSync(seedFile, toHex(SEED) + '\n', { mode: 0o600 });
+    await c.update(0, c.agree(0, 600_000, 310_000, [htlcOf('offered', 50_000, sha256(Uint8Array.of(9)), cltv), htlcOf('received', 40_000, sha256(PREIMAGE), cltv + 20)]));
+    const preimageFile = join(c.dir.path, 'preimage.hex');
     writeFileSync(preimageFile, toHex(PREIMAGE) + '\n', { mode: 0o600 });
-    // A's per-commitment point for commitment 0 comes from `commitment point` too.
-    const point = messageOf<{ per_commitment_point: string }>(await offchain(['commitment', 'point', '--seed-file', seedFile, '--commitment-number', '0']), 'bolt3/per-commitment-point');
-    expect(point.per_commitment_point).toBe(toHex(s.perCommitmentPoint));
-    const env = { LF: toHex(A.funding), LH: toHex(A.htlc), RF: toHex(B.funding), RH: toHex(B.htlc), DELAYED: toHex(A.delayed) };
-    const request = JSON.stringify(requestJson(p, s));
-    const local = await offchain(['commitment', 'sign', '--as', 'local', '--key-env', 'LF', '--htlc-key-env', 'LH'], { input: request, env });
-    messageOf(local, 'bolt3/commitment');
-    const both = await offchain(['commitment', 'sign', '--as', 'remote', '--key-env', 'RF', '--htlc-key-env', 'RH'], { input: local.stdout, env });
-    messageOf(both, 'bolt3/commitment');
-    const final = messageOf<{ txid: string; hex: string; htlc_txs: { kind: string; txid: string }[]; signed_htlc_txs: { txid: string; hex: string }[] }>(
-      await offchain(['commitment', 'finalize', '--preimage-file', preimageFile], { input: both.stdout }),
-      'bolt3/commitment',
-    );
-    const signedOf = (kind: string) => {
-      const id = final.htlc_txs.find((h) => h.kind === kind)!.txid;
-      return final.signed_htlc_txs.find((t) => t.txid === id)!;
-    };
-    const [timeoutTx, successTx] = [signedOf('htlc-timeout'), signedOf('htlc-success')];
+    const final = await c.step<HolderCommitment>('alice', ['finalize', '--channel-id', c.id, '--seed-file', c.files.alice.seed, '--preimage-file', preimageFile]);
+    const [timeoutTx, successTx] = ['htlc-timeout', 'htlc-success'].map((kind) => final.htlc_txs.find((h) => h.kind === kind)!);
     await n.acceptAndMine(final.hex);
     const confirmedAt = await n.tip();
-    expect(confirmedAt).toBe(t0 + 1);
+    await n.acceptAndMine(successTx!.hex!);
 
-    await n.acceptAndMine(successTx.hex);
-
-    // to_local: CSV to_self_delay counted from the commitment's block, so the sweep enters
-    // the mempool once the tip is that block + delay − 1, and not one block before.
-    const sweepArgs = ['commitment', 'sweep', '--key-env', 'DELAYED', '--to', n.sweepTo, '--feerate-per-kw', '2500'];
-    const sweep = messageOf<{ hex: string; commitment_txid: string }>(await offchain(sweepArgs, { input: request, env }), 'bolt3/sweep');
+    // to_local: CSV to_self_delay counted from the commitment's block.
+    const s = { commitmentNumber: 0, perCommitmentPoint: perCommitmentPoint(generateFromSeed(SEED, 2 ** 48 - 1)), toLocalMsat: 600_000_000n, toRemoteMsat: 310_000_000n, feeratePerKw: 2500, htlcs: [
+      { direction: 'offered' as const, amountMsat: 50_000_000n, paymentHash: sha256(Uint8Array.of(9)), cltvExpiry: cltv }, { direction: 'received' as const, amountMsat: 40_000_000n, paymentHash: sha256(PREIMAGE), cltvExpiry: cltv + 20 },
+    ] };
+    const request = JSON.stringify(requestJson(c.p, s));
+    const sweepArgs = ['commitment', 'sweep', '--key-env', 'A_DELAYED', '--to', n.sweepTo, '--feerate-per-kw', '2500'];
+    const sweep = messageOf<{ hex: string; commitment_txid: string }>(await offchain(sweepArgs, { input: request, env: ENV }), 'bolt3/sweep');
     expect(sweep.commitment_txid).toBe(final.txid);
-    const ready = confirmedAt + TO_SELF_DELAY - 1;
-    await n.mine(ready - 1 - (await n.tip()));
+    await n.mine(confirmedAt + TO_SELF_DELAY - 2 - (await n.tip()));
     expect(await n.mempool(sweep.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-BIP68-final' });
     await n.mine(1);
     await n.acceptAndMine(sweep.hex);
-    // The HTLC-success transaction's output (the same delayed script), once its own delay passed.
-    const second = messageOf<{ hex: string }>(await offchain([...sweepArgs, '--no-to-local', '--htlc-txid', successTx.txid], { input: request, env }), 'bolt3/sweep');
+    const second = messageOf<{ hex: string }>(await offchain([...sweepArgs, '--no-to-local', '--htlc-txid', successTx!.txid], { input: request, env: ENV }), 'bolt3/sweep');
     await n.acceptAndMine(second.hex);
 
     await n.mine(cltv - 1 - (await n.tip()));
-    expect(await n.mempool(timeoutTx.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    expect(await n.mempool(timeoutTx!.hex!)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
     await n.mine(1);
-    await n.acceptAndMine(timeoutTx.hex);
-    dir.cleanup();
+    await n.acceptAndMine(timeoutTx!.hex!);
+    c.dir.cleanup();
   });
 
   it('anchors: a commitment at the 253 sat/kw floor is bumped by a CPFP child spending the holder\'s anchor, submitted and mined as a package', async () => {
@@ -200,23 +281,4 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     }
   });
 
-  it('a revoked commitment broadcast by its holder is taken whole by the penalty transaction', async () => {
-    const p = await openChannel();
-    const s = state(1, (await n.tip()) + 50);
-    const revoked = await broadcastCommitment(p, s);
-    // A revoked commitment 1 when it moved on: B holds its per-commitment secret, and
-    // punishes through the CLI (`commitment penalty`) with the commitment as JSON.
-    const dir = tempDir('offchain-regtest-bolt3-');
-    const secretFile = join(dir.path, 'secret.hex');
-    writeFileSync(secretFile, toHex(generateFromSeed(SEED, 2 ** 48 - 1 - 1)) + '\n', { mode: 0o600 });
-    const run = await offchain(
-      ['commitment', 'penalty', '--key-env', 'REVOCATION', '--secret-file', secretFile, '--to', n.sweepTo, '--feerate-per-kw', '2500'],
-      { input: JSON.stringify(requestJson(p, s)), env: { REVOCATION: toHex(B.revocation) } },
-    );
-    const penalty = messageOf<{ hex: string; revoked_txid: string; inputs: { kind: string }[] }>(run, 'bolt3/penalty');
-    expect(penalty.revoked_txid).toBe(revoked.txid);
-    dir.cleanup();
-    expect(penalty.inputs.map((i) => i.kind).sort()).toEqual(['offered_htlc', 'received_htlc', 'to_local']);
-    await n.acceptAndMine(penalty.hex);
-  });
 });
