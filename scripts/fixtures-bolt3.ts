@@ -137,9 +137,9 @@ save('alice-opened.json', opened.replace(JSON.stringify(dirs.alice).slice(1, -1)
 party('bob', ['init', '--channel', 'fixtures/bolt3/bob-channel.json', '--seed-file', seeds.bob, '--in', 'fixtures/bolt3/alice-points.json']);
 const a0 = save('alice-signed-0.json', party('alice', ['sign', '--state', 'fixtures/bolt3/alice-state-0.json', ...keyArgs]));
 save('bob-held-0.json', party('bob', ['receive-sigs', '--state', 'fixtures/bolt3/bob-state-0.json', '--seed-file', seeds.bob], a0));
-const b0 = party('bob', ['sign', '--state', 'fixtures/bolt3/bob-state-0.json', ...keyArgs]);
+const b0 = save('bob-signed-0.json', party('bob', ['sign', '--state', 'fixtures/bolt3/bob-state-0.json', ...keyArgs]));
 party('alice', ['receive-sigs', '--state', 'fixtures/bolt3/alice-state-0.json', '--seed-file', seeds.alice], b0);
-const a1 = party('alice', ['sign', '--state', 'fixtures/bolt3/alice-state-1.json', ...keyArgs]);
+const a1 = save('alice-signed-1.json', party('alice', ['sign', '--state', 'fixtures/bolt3/alice-state-1.json', ...keyArgs]));
 const bobRevokes0 = save('bob-revocation-0.json', party('bob', ['receive-sigs', '--state', 'fixtures/bolt3/bob-state-1.json', '--seed-file', seeds.bob], a1));
 save('alice-revocation-received.json', party('alice', ['receive-revocation'], bobRevokes0));
 const b1 = party('bob', ['sign', '--state', 'fixtures/bolt3/bob-state-1.json', ...keyArgs]);

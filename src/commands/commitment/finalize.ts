@@ -13,11 +13,9 @@ export default class CommitmentFinalize extends CommitmentCommand<typeof Commitm
     'This is a unilateral close: keep the output to yourself (a commitment you later revoke would be the peer\'s to take).';
   static override examples = [
     {
-      description: 'On a channel where the peer never signed a commitment of yours: refused (exit 4)',
+      description: 'Alice keeps Bob\'s signatures on her commitment 0, then completes it for broadcast',
       command:
-        'ALICE_FUNDING=$(cat fixtures/bolt3/local-funding.key) sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/alice.seed "$D/seed" && chmod 600 "$D/seed" && ' +
-        '<%= config.bin %> commitment init --channel fixtures/bolt3/alice-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/bob-points.json >/dev/null && ' +
-        '<%= config.bin %> commitment finalize --channel-id 8984484a580b825b9972d7adb15050b3ab624ccd731946b3eeddb92f4e7ef6be:0 --seed-file "$D/seed" --key-env ALICE_FUNDING --state-dir "$D"; rm -rf "$D"\'',
+        'ALICE_FUNDING=$(cat fixtures/bolt3/local-funding.key) ALICE_HTLC=$(cat fixtures/bolt3/local-htlc.key) sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/alice.seed "$D/seed" && chmod 600 "$D/seed" && <%= config.bin %> commitment init --channel fixtures/bolt3/alice-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/bob-points.json >/dev/null && <%= config.bin %> commitment receive-sigs --state fixtures/bolt3/alice-state-0.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/bob-signed-0.json >/dev/null && <%= config.bin %> commitment finalize --channel-id 8984484a580b825b9972d7adb15050b3ab624ccd731946b3eeddb92f4e7ef6be:0 --seed-file "$D/seed" --key-env ALICE_FUNDING --htlc-key-env ALICE_HTLC --state-dir "$D"; rm -rf "$D"\'',
     },
   ];
   static override flags = {

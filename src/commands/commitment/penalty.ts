@@ -16,12 +16,9 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
     '(E_NOT_REVOKED), a key that is not your revocation basepoint\'s (E_WRONG_SIGNING_KEY).';
   static override examples = [
     {
-      description: 'A txid that is no commitment of the peer: refused (exit 4)',
+      description: 'Bob revoked his commitment 0: Alice\'s justice transactions for it, were he to broadcast it',
       command:
-        'REVOCATION=$(cat fixtures/bolt3/remote-revocation.key) sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/bob.seed "$D/seed" && chmod 600 "$D/seed" && ' +
-        '<%= config.bin %> commitment init --channel fixtures/bolt3/bob-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-points.json >/dev/null && ' +
-        '<%= config.bin %> commitment penalty --channel-id 8984484a580b825b9972d7adb15050b3ab624ccd731946b3eeddb92f4e7ef6be:0 --txid ' + '00'.repeat(32) +
-        ' --key-env REVOCATION --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --feerate-per-kw 2500 --state-dir "$D"; rm -rf "$D"\'',
+        'ALICE_FUNDING=$(cat fixtures/bolt3/local-funding.key) ALICE_HTLC=$(cat fixtures/bolt3/local-htlc.key) sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/alice.seed "$D/seed" && chmod 600 "$D/seed" && <%= config.bin %> commitment init --channel fixtures/bolt3/alice-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/bob-points.json >/dev/null && <%= config.bin %> commitment sign --state fixtures/bolt3/alice-state-0.json --key-env ALICE_FUNDING --htlc-key-env ALICE_HTLC --state-dir "$D" >/dev/null && <%= config.bin %> commitment sign --state fixtures/bolt3/alice-state-1.json --key-env ALICE_FUNDING --htlc-key-env ALICE_HTLC --state-dir "$D" >/dev/null && <%= config.bin %> commitment receive-revocation --state-dir "$D" --in fixtures/bolt3/bob-revocation-0.json >/dev/null && <%= config.bin %> commitment penalty --channel-id 8984484a580b825b9972d7adb15050b3ab624ccd731946b3eeddb92f4e7ef6be:0 --txid c4cbc3a0601397c5951fc449ab61a3fa5c3ae1d11380c582f8024c7ae8a09a93 --key-env ALICE_HTLC --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --feerate-per-kw 2500 --state-dir "$D"; rm -rf "$D"\'',
     },
   ];
   static override flags = {

@@ -11,8 +11,9 @@ export default class CommitmentReceiveRevocation extends CommitmentCommand<typeo
     'secret for `commitment penalty` and the peer\'s next point for `commitment sign`. A replay prints the same answer.';
   static override examples = [
     {
-      description: 'A revocation for a channel this state directory does not hold: refused (exit 5)',
-      command: 'sh -c \'D=$(mktemp -d) && <%= config.bin %> commitment receive-revocation --state-dir "$D" --in fixtures/bolt3/bob-revocation-0.json; rm -rf "$D"\'',
+      description: 'Alice signs Bob\'s commitments 0 and 1, then keeps Bob\'s revocation of his 0',
+      command:
+        'ALICE_FUNDING=$(cat fixtures/bolt3/local-funding.key) ALICE_HTLC=$(cat fixtures/bolt3/local-htlc.key) sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/alice.seed "$D/seed" && chmod 600 "$D/seed" && <%= config.bin %> commitment init --channel fixtures/bolt3/alice-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/bob-points.json >/dev/null && <%= config.bin %> commitment sign --state fixtures/bolt3/alice-state-0.json --key-env ALICE_FUNDING --htlc-key-env ALICE_HTLC --state-dir "$D" >/dev/null && <%= config.bin %> commitment sign --state fixtures/bolt3/alice-state-1.json --key-env ALICE_FUNDING --htlc-key-env ALICE_HTLC --state-dir "$D" >/dev/null && <%= config.bin %> commitment receive-revocation --state-dir "$D" --in fixtures/bolt3/bob-revocation-0.json; rm -rf "$D"\'',
     },
   ];
   static override flags = { ...inputFlags, ...stateFlags };

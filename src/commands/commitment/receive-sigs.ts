@@ -12,11 +12,9 @@ export default class CommitmentReceiveSigs extends CommitmentCommand<typeof Comm
     'PURPOSE: that is the revocation) and your next point; for commitment 0, bolt3/commitment-held. A replay prints the same answer.';
   static override examples = [
     {
-      description: 'Bob keeps Alice\'s signatures on his commitment 0 of the fixture channel',
+      description: 'Bob keeps Alice\'s signatures on his commitment 0, then on his commitment 1 — which revokes his 0',
       command:
-        'sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/bob.seed "$D/seed" && chmod 600 "$D/seed" && ' +
-        '<%= config.bin %> commitment init --channel fixtures/bolt3/bob-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-points.json >/dev/null && ' +
-        '<%= config.bin %> commitment receive-sigs --state fixtures/bolt3/bob-state-0.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-signed-0.json; rm -rf "$D"\'',
+        'sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/bob.seed "$D/seed" && chmod 600 "$D/seed" && <%= config.bin %> commitment init --channel fixtures/bolt3/bob-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-points.json >/dev/null && <%= config.bin %> commitment receive-sigs --state fixtures/bolt3/bob-state-0.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-signed-0.json >/dev/null && <%= config.bin %> commitment receive-sigs --state fixtures/bolt3/bob-state-1.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-signed-1.json; rm -rf "$D"\'',
     },
   ];
   static override flags = { ...inputFlags, ...stateFlags, ...agreedStateFlag, ...seedFileFlag };

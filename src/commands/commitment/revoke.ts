@@ -10,11 +10,9 @@ export default class CommitmentRevoke extends CommitmentCommand<typeof Commitmen
     'or none). The secret in it is printed ON PURPOSE: it goes to the peer. Writes nothing.';
   static override examples = [
     {
-      description: 'Reprint the revocation of a channel (none yet on a fresh one: refused)',
+      description: 'Bob\'s revocation of his commitment 0, printed again after he received Alice\'s signatures on 0 and 1',
       command:
-        'sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/bob.seed "$D/seed" && chmod 600 "$D/seed" && ' +
-        '<%= config.bin %> commitment init --channel fixtures/bolt3/bob-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-points.json >/dev/null && ' +
-        '<%= config.bin %> commitment revoke --channel-id 8984484a580b825b9972d7adb15050b3ab624ccd731946b3eeddb92f4e7ef6be:0 --seed-file "$D/seed" --state-dir "$D"; rm -rf "$D"\'',
+        'sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/bob.seed "$D/seed" && chmod 600 "$D/seed" && <%= config.bin %> commitment init --channel fixtures/bolt3/bob-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-points.json >/dev/null && <%= config.bin %> commitment receive-sigs --state fixtures/bolt3/bob-state-0.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-signed-0.json >/dev/null && <%= config.bin %> commitment receive-sigs --state fixtures/bolt3/bob-state-1.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-signed-1.json >/dev/null && <%= config.bin %> commitment revoke --channel-id 8984484a580b825b9972d7adb15050b3ab624ccd731946b3eeddb92f4e7ef6be:0 --seed-file "$D/seed" --state-dir "$D"; rm -rf "$D"\'',
     },
   ];
   static override flags = { ...stateFlags, ...channelIdFlag, ...seedFileFlag };

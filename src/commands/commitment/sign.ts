@@ -14,11 +14,9 @@ export default class CommitmentSign extends CommitmentCommand<typeof CommitmentS
     '--funding-locktime refuses HTLCs that could expire before the channel can be on chain (E_CHANNEL_TIMELOCK).';
   static override examples = [
     {
-      description: 'Alice signs Bob\'s commitment 0 of the fixture channel (after both ran commitment init)',
+      description: 'Alice signs Bob\'s commitment 0 of the fixture channel (after commitment init)',
       command:
-        'ALICE_FUNDING=$(cat fixtures/bolt3/local-funding.key) sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/alice.seed "$D/seed" && chmod 600 "$D/seed" && ' +
-        '<%= config.bin %> commitment init --channel fixtures/bolt3/alice-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/bob-points.json >/dev/null && ' +
-        '<%= config.bin %> commitment sign --state fixtures/bolt3/alice-state-0.json --key-env ALICE_FUNDING --state-dir "$D"; rm -rf "$D"\'',
+        'ALICE_FUNDING=$(cat fixtures/bolt3/local-funding.key) ALICE_HTLC=$(cat fixtures/bolt3/local-htlc.key) sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/alice.seed "$D/seed" && chmod 600 "$D/seed" && <%= config.bin %> commitment init --channel fixtures/bolt3/alice-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/bob-points.json >/dev/null && <%= config.bin %> commitment sign --state fixtures/bolt3/alice-state-0.json --key-env ALICE_FUNDING --htlc-key-env ALICE_HTLC --state-dir "$D"; rm -rf "$D"\'',
     },
   ];
   static override flags = {
