@@ -10,7 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transaction } from '@scure/btc-signer';
@@ -146,6 +146,23 @@ const b1 = party('bob', ['sign', '--state', 'fixtures/bolt3/bob-state-1.json', .
 const aliceRevokes0 = party('alice', ['receive-sigs', '--state', 'fixtures/bolt3/alice-state-1.json', '--seed-file', seeds.alice], b1);
 party('bob', ['receive-revocation'], aliceRevokes0);
 save('alice-holder-1.json', party('alice', ['finalize', '--channel-id', channelId, '--seed-file', seeds.alice, ...keyArgs]));
+// Commitment 2, at 2500 sat/kw: every HTLC left resolved (Alice's offered ones failed back to her, Bob's settled to her): nothing in flight.
+const s2 = { ...aliceState(2, [], BigInt(request.state.to_local_msat) + h0.reduce((a, h) => a + BigInt(h.amount_msat), 0n), BigInt(request.state.to_remote_msat)), feerate_per_kw: 2500 };
+save('alice-state-2.json', JSON.stringify(s2, null, 2) + '\n');
+save('bob-state-2.json', JSON.stringify(flip(s2), null, 2) + '\n');
+const a2 = party('alice', ['sign', '--state', 'fixtures/bolt3/alice-state-2.json', ...keyArgs]);
+party('alice', ['receive-revocation'], party('bob', ['receive-sigs', '--state', 'fixtures/bolt3/bob-state-2.json', '--seed-file', seeds.bob], a2));
+const b2 = party('bob', ['sign', '--state', 'fixtures/bolt3/bob-state-2.json', ...keyArgs]);
+party('bob', ['receive-revocation'], party('alice', ['receive-sigs', '--state', 'fixtures/bolt3/alice-state-2.json', '--seed-file', seeds.alice], b2));
+// Both parties' state directories at commitment 2, for the close examples (copied into a mktemp directory there).
+for (const who of ['alice', 'bob'] as const) {
+  const target = fx(`${who}-state-dir`);
+  rmSync(target, { recursive: true, force: true });
+  cpSync(join(dirs[who], 'regtest'), join(target, 'regtest'), { recursive: true, filter: (src) => !src.includes('.lock') });
+}
+const shutdown = save('alice-shutdown.json', party('alice', ['close', '--start', '--channel-id', channelId, '--seed-file', seeds.alice, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-sat', '1500', ...keyArgs.slice(0, 2)]));
+const closingSigned = save('bob-closing-signed.json', party('bob', ['close', '--seed-file', seeds.bob, '--to', 'bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j', ...keyArgs.slice(0, 2)], shutdown));
+save('alice-closing-tx.json', party('alice', ['close', '--seed-file', seeds.alice, ...keyArgs.slice(0, 2)], closingSigned));
 const bobsRevoked = (JSON.parse(a0) as { commitment_txid: string }).commitment_txid;
 save('alice-penalties.json', party('alice', ['penalty', '--channel-id', channelId, '--txid', bobsRevoked, '--key-env', 'REVOCATION_A', '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500'], '', ));
 for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true });

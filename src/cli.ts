@@ -12,6 +12,7 @@ import { applyConfigFile } from './lib/cli/config.ts';
 import { BASH_VALUES_MARKER, bashValueCompletion } from './lib/cli/completion.ts';
 import { OffchainError } from './lib/errors.ts';
 import CloseCredit from './commands/close-credit.ts';
+import CommitmentClose from './commands/commitment/close.ts';
 import CommitmentFinalize from './commands/commitment/finalize.ts';
 import CommitmentPenalty from './commands/commitment/penalty.ts';
 import CommitmentPoint from './commands/commitment/point.ts';
@@ -71,6 +72,7 @@ import StatechainWithdraw from './commands/statechain-withdraw.ts';
 
 export const COMMANDS = {
   'close-credit': CloseCredit,
+  'commitment:close': CommitmentClose,
   'commitment:finalize': CommitmentFinalize,
   'commitment:penalty': CommitmentPenalty,
   'commitment:point': CommitmentPoint,

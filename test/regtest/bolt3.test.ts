@@ -20,7 +20,7 @@ import {
   type ChannelParameters, type ChannelPublicKeys, type CommitmentState,
 } from '../../src/lib/bolt3/index.ts';
 import { findBitcoind } from './bitcoind.ts';
-import { assertBuilt, messageOf, offchain } from './offchain-cli.ts';
+import { assertBuilt, errorCode, messageOf, offchain } from './offchain-cli.ts';
 import { tempDir } from '../helpers.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -237,6 +237,25 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await n.mempool(timeoutTx!.hex!)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
     await n.mine(1);
     await n.acceptAndMine(timeoutTx!.hex!);
+    c.dir.cleanup();
+  });
+
+  it('a cooperative close by the CLI (shutdown → closing_signed → closing transaction) after an HTLC was added and settled: mined, each party paid its balance', async () => {
+    const c = await cliChannel();
+    const t0 = await n.tip();
+    await c.update(0, c.agree(0, 700_000, 300_000, []));
+    await c.update(1, c.agree(1, 650_000, 300_000, [htlcOf('offered', 50_000, sha256(Uint8Array.of(9)), t0 + 40)]));
+    await c.update(2, c.agree(2, 650_000, 350_000, [])); // settled to Bob
+    const bobTo = n.miner;
+    const shutdown = await c.step('alice', ['close', '--start', '--channel-id', c.id, '--seed-file', c.files.alice.seed, '--to', n.sweepTo, '--fee-sat', '1000']);
+    const signed = await c.step('bob', ['close', '--seed-file', c.files.bob.seed, '--to', bobTo, '--key-env', 'B_FUNDING'], JSON.stringify(shutdown));
+    const close = await c.step<{ hex: string; txid: string }>('alice', ['close', '--seed-file', c.files.alice.seed, '--key-env', 'A_FUNDING'], JSON.stringify(signed));
+    await n.acceptAndMine(close.hex);
+    const tx = await n.node.rpc.call<{ vout: { value: number; scriptPubKey: { address: string } }[] }>('getrawtransaction', [close.txid, true]);
+    expect(tx.vout.map((o) => [o.scriptPubKey.address, Math.round(o.value * 1e8)]).sort()).toEqual([[n.sweepTo, 649_000], [bobTo, 350_000]].sort());
+    // Closing, neither party signs another commitment.
+    const refusedSign = await offchain(['commitment', 'sign', '--state', c.agree(3, 650_000, 350_000, []).alice, '--state-dir', join(c.dir.path, 'alice'), '--key-env', 'A_FUNDING'], { env: ENV });
+    expect([refusedSign.status, errorCode(refusedSign)]).toEqual([4, 'E_CHANNEL_CLOSING']);
     c.dir.cleanup();
   });
 

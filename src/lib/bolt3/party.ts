@@ -44,7 +44,8 @@
  *   penalties          | revoked txid       | revoked, secret derivable, not spent     | —                           | bolt3/penalties
  *
  * Not here: HTLC add/settle negotiation (the parties agree each state out of band and
- * each gives its own copy), fee updates as separate messages, closing_signed.
+ * each gives its own copy), fee updates as separate messages. The mutual close (proposeClose / replyClose /
+ * finishClose) is at the end; ./close.ts builds its transaction.
  */
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
@@ -62,11 +63,13 @@ import { generateFromSeed, indexOfCommitment, perCommitmentPoint } from './per-c
 import { PerCommitmentSecretStore } from './secret-store.ts';
 import { finalizeCommitment, finalizeHtlcTransaction, htlcSighash, signCommitment, verifyCommitmentSignature, verifyHtlcSignature } from './sign.ts';
 import { txid } from './tx.ts';
+import { closingFor, completeClosing, maxClosingFee, signClosing, verifyPeerClosing } from './close.ts';
+import { standardScriptType } from '../tx/policy.ts';
 import { derFromCompact } from './ecdsa.ts';
 import { NOBLE } from './backend.ts';
 import { sha256 } from '../hash.ts';
 import {
-  ChannelPointsSchema, ChannelStateSchema, CommitmentSignedSchema, OwnChannelJson, RevokeAndAckSchema,
+  ChannelPointsSchema, ChannelStateSchema, ClosingSignedSchema, CommitmentSignedSchema, OwnChannelJson, RevokeAndAckSchema, ShutdownSchema,
 } from './schemas.ts';
 import { nobleBackend } from '../musig/engine/backend-noble.ts';
 import { Transaction } from '@scure/btc-signer';
@@ -78,6 +81,8 @@ export type StateTerms = Static<typeof CommitmentSignedSchema>['state'];
 export type CommitmentSigned = Static<typeof CommitmentSignedSchema>;
 export type RevokeAndAck = Static<typeof RevokeAndAckSchema>;
 export type ChannelPoints = Static<typeof ChannelPointsSchema>;
+export type Shutdown = Static<typeof ShutdownSchema>;
+export type ClosingSigned = Static<typeof ClosingSignedSchema>;
 
 const Terms = CommitmentSignedSchema.properties.state;
 const Hex = (n?: number) => Type.String({ pattern: n === undefined ? '^([0-9a-f]{2})*$' : `^[0-9a-f]{${n * 2}}$` });
@@ -106,6 +111,8 @@ export const ChannelRecordSchema = Type.Object(
     remote_revoked_through: Type.Integer({ minimum: -1 }),
     /** The peer's revealed secrets, BOLT 3's compact store (at most 49). */
     secrets: Type.Array(Type.Object({ index: Type.Integer({ minimum: 0 }), secret: Hex(32) }, { additionalProperties: false }), { maxItems: 49 }),
+    /** A mutual close proposed or signed: no further commitment is signed. */
+    closing: Type.Optional(Type.Object({ proposed: Type.Boolean(), own_script: Hex(), fee_sat: Type.Integer({ minimum: 0 }), peer_script: Type.Optional(Hex()), txid: Type.Optional(Hex(32)) }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );
@@ -280,6 +287,7 @@ export function signPeer(
   rec: ChannelRecord, state: ChannelState, keys: SigningKeys, opts: { checkTimelocks?: (c: CommitmentTransaction) => void } = {},
 ): { record?: ChannelRecord; message: CommitmentSigned } {
   checkChannelId(rec, state.channel_id);
+  checkNotClosing(rec);
   const terms = termsOf(state);
   const n = terms.commitment_number;
   const ch = rec.channel;
@@ -344,6 +352,7 @@ export function receiveSigs(rec: ChannelRecord, m: CommitmentSigned, state: Chan
   checkChannelId(rec, m.channel_id);
   checkChannelId(rec, state.channel_id);
   checkSeed(rec, seed);
+  checkNotClosing(rec);
   const terms = termsOf(state);
   const n = m.commitment_number;
   if (terms.commitment_number !== n) mismatch('commitment_number', `the peer signed commitment ${n}`);
@@ -568,4 +577,100 @@ export function parseSecondStage(hex: string, what: string): BroadcastSecondStag
   if (tx.inputsLength !== 1 || tx.outputsLength < 1) throw new RefusedError('E_NOT_SECOND_STAGE', `${what} has ${tx.inputsLength} inputs: an HTLC-timeout/-success transaction has one`);
   const input = tx.getInput(0);
   return { txid: tx.id, spends: { txid: toHex(input.txid!), vout: input.index! }, amountSat: tx.getOutput(0).amount! };
+}
+
+// ---- mutual close (./close.ts builds and signs the transaction) ----------------------
+
+function checkNotClosing(rec: ChannelRecord): void {
+  if (rec.closing) throw new RefusedError('E_CHANNEL_CLOSING', 'a mutual close of this channel was proposed or signed: no further commitment is signed');
+}
+
+/** The final state, when nothing is in flight: both hold the same commitment n, n−1 revoked both ways, no HTLC. */
+function quietState(rec: ChannelRecord): StateTerms {
+  const held = rec.local;
+  const last = rec.remote_signed.at(-1);
+  const n = held?.state.commitment_number;
+  if (!held || !last || last.state.commitment_number !== n) {
+    throw new RefusedError('E_CLOSE_PENDING', 'an update is in flight: both parties must hold the same latest commitment before a close');
+  }
+  if (rec.local_revoked_through !== n! - 1 || rec.remote_revoked_through !== n! - 1) {
+    throw new RefusedError('E_CLOSE_PENDING', `commitment ${n! - 1} is not revoked by both parties yet: finish the update first`);
+  }
+  if (held.state.htlcs.length > 0) throw new RefusedError('E_CLOSE_PENDING', `${held.state.htlcs.length} HTLCs are in flight: settle or fail them first`);
+  return held.state;
+}
+
+function checkStandard(script: Uint8Array, field: string): void {
+  if (standardScriptType(script) === undefined || standardScriptType(script) === 'op_return') {
+    throw new RefusedError('E_NONSTANDARD_SCRIPT', `${field} is not a standard output script: the closing transaction would not relay`);
+  }
+}
+
+/** shutdown: propose closing the final state, paying our output to `ownScript`, with `feeSat` from the opener. */
+export function proposeClose(rec: ChannelRecord, ownScript: Uint8Array, feeSat: bigint, seed: Uint8Array): { record?: ChannelRecord; message: Record<string, unknown> } {
+  checkSeed(rec, seed);
+  const state = quietState(rec);
+  checkStandard(ownScript, 'your --to');
+  const own = toHex(ownScript);
+  const message = { type: 'bolt3/shutdown', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), commitment_number: state.commitment_number, script_pubkey: own, fee_sat: Number(feeSat) };
+  if (rec.closing) {
+    if (rec.closing.proposed && rec.closing.own_script === own && rec.closing.fee_sat === Number(feeSat) && !rec.closing.txid) return { message };
+    throw new StateConflictError('E_CHANNEL_CLOSING', 'a close with another script or fee was already proposed or signed');
+  }
+  checkClosingFee(rec, state, seed, feeSat);
+  return { record: { ...rec, closing: { proposed: true, own_script: own, fee_sat: Number(feeSat) } }, message };
+}
+
+function checkClosingFee(rec: ChannelRecord, state: StateTerms, seed: Uint8Array, feeSat: bigint): void {
+  const max = maxClosingFee(rec.channel, state, ownPoint(seed, state.commitment_number));
+  if (feeSat > max) throw new RefusedError('E_CLOSING_FEE', `a closing fee of ${feeSat} sat is more than the final commitment's ${max} sat (BOLT 2)`);
+}
+
+/** closing_signed, from the party that received the shutdown: our output to `ownScript`, our signature. */
+export function replyClose(rec: ChannelRecord, m: Shutdown, ownScript: Uint8Array, seed: Uint8Array, fundingSecret: Uint8Array): { record?: ChannelRecord; message: Record<string, unknown> } {
+  checkChannelId(rec, m.channel_id);
+  checkSeed(rec, seed);
+  const state = quietState(rec);
+  if (m.commitment_number !== state.commitment_number) mismatch('commitment_number', 'the peer\'s shutdown');
+  const peer = fromHex(m.script_pubkey, 'script_pubkey');
+  checkStandard(peer, 'the peer\'s script_pubkey');
+  checkStandard(ownScript, 'your --to');
+  const fee = BigInt(m.fee_sat);
+  checkClosingFee(rec, state, seed, fee);
+  const own = toHex(ownScript);
+  if (rec.closing && (rec.closing.proposed || rec.closing.own_script !== own || rec.closing.peer_script !== m.script_pubkey || rec.closing.fee_sat !== m.fee_sat)) {
+    throw new StateConflictError('E_CHANNEL_CLOSING', 'a close with another script or fee was already proposed or signed');
+  }
+  const tx = closingFor(rec.channel, state, ownScript, peer, fee);
+  const message = {
+    type: 'bolt3/closing-signed', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), commitment_number: state.commitment_number, fee_sat: m.fee_sat,
+    sender_script_pubkey: own, receiver_script_pubkey: m.script_pubkey, txid: txid(tx), signature: toHex(signClosing(rec.channel, tx, fundingSecret)),
+  };
+  if (rec.closing) return { message };
+  return { record: { ...rec, closing: { proposed: false, own_script: own, fee_sat: m.fee_sat, peer_script: m.script_pubkey, txid: txid(tx) } }, message };
+}
+
+/** The proposer completes the close: the transaction it would build itself, the peer's signature checked, ours added. */
+export function finishClose(rec: ChannelRecord, m: ClosingSigned, seed: Uint8Array, fundingSecret: Uint8Array): { record?: ChannelRecord; message: Record<string, unknown> } {
+  checkChannelId(rec, m.channel_id);
+  checkSeed(rec, seed);
+  const proposed = rec.closing;
+  if (!proposed?.proposed) {
+    throw new RefusedError('E_NO_SHUTDOWN', 'you proposed no close of this channel (commitment close --start)');
+  }
+  const state = quietState(rec);
+  if (m.commitment_number !== state.commitment_number) mismatch('commitment_number', 'the peer\'s closing_signed');
+  if (m.receiver_script_pubkey !== proposed.own_script) mismatch('receiver_script_pubkey', 'the peer\'s closing_signed');
+  if (m.fee_sat !== proposed.fee_sat) mismatch('fee_sat', 'the peer\'s closing_signed');
+  if (proposed.peer_script !== undefined && proposed.peer_script !== m.sender_script_pubkey) mismatch('sender_script_pubkey', 'the peer\'s closing_signed');
+  const peer = fromHex(m.sender_script_pubkey, 'sender_script_pubkey');
+  checkStandard(peer, 'the peer\'s sender_script_pubkey');
+  const tx = closingFor(rec.channel, state, fromHex(proposed.own_script, 'own script'), peer, BigInt(proposed.fee_sat));
+  if (txid(tx) !== m.txid) mismatch('txid', 'the peer\'s closing_signed');
+  const peerSignature = fromHex(m.signature, 'signature');
+  if (!verifyPeerClosing(rec.channel, tx, peerSignature)) throw new RefusedError('E_BAD_SIGNATURE', `the peer's signature does not verify for the closing transaction ${txid(tx)}`);
+  const done = completeClosing(rec.channel, tx, signClosing(rec.channel, tx, fundingSecret), peerSignature);
+  const message = { type: 'bolt3/closing-tx', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), txid: done.txid, hex: done.hex, fee_sat: proposed.fee_sat };
+  if (proposed.txid === done.txid) return { message };
+  return { record: { ...rec, closing: { ...proposed, peer_script: m.sender_script_pubkey, txid: done.txid } }, message };
 }

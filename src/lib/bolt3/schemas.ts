@@ -194,7 +194,32 @@ export const PenaltiesSchema = messageSchema('bolt3/penalties', 'Signed justice 
   ),
 });
 
+export const ShutdownSchema = messageSchema('bolt3/shutdown', 'BOLT 2 shutdown: a party proposes a mutual close of the final state, naming its own output script and the fee.', {
+  channel_id: ChannelId,
+  commitment_number: CommitmentNumber,
+  script_pubkey: Hex('the proposer\'s output script'),
+  fee_sat: Type.Integer({ minimum: 0, maximum: 2_100_000_000_000_000, description: 'the closing fee, paid by the opener' }),
+});
+
+export const ClosingSignedSchema = messageSchema('bolt3/closing-signed', 'BOLT 2 closing_signed: the sender\'s signature on the mutual close both build the same way.', {
+  channel_id: ChannelId,
+  commitment_number: CommitmentNumber,
+  fee_sat: Type.Integer({ minimum: 0, maximum: 2_100_000_000_000_000 }),
+  sender_script_pubkey: Hex('the sender\'s output script'),
+  receiver_script_pubkey: Hex('the receiver\'s output script, from its shutdown'),
+  txid: Txid,
+  signature: Hex('the sender\'s funding signature on the closing transaction (DER)'),
+});
+
+export const ClosingTxSchema = messageSchema('bolt3/closing-tx', 'The mutual close, signed by both parties: broadcast it.', {
+  channel_id: ChannelId,
+  txid: Txid,
+  hex: Hex('the signed closing transaction'),
+  fee_sat: Type.Integer({ minimum: 0, maximum: 2_100_000_000_000_000 }),
+});
+
 export const BOLT3_SCHEMAS = [
   CommitmentRequestSchema, SweepSchema, PerCommitmentPointSchema,
   OwnChannelSchema, ChannelStateSchema, ChannelPointsSchema, ChannelOpenedSchema, CommitmentSignedSchema, RevokeAndAckSchema, CommitmentHeldSchema, RevocationReceivedSchema, HolderCommitmentSchema, PenaltiesSchema,
+  ShutdownSchema, ClosingSignedSchema, ClosingTxSchema,
 ];

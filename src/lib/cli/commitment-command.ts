@@ -71,7 +71,7 @@ export abstract class CommitmentCommand<T extends typeof Command> extends Offcha
   }
 
   protected channelId(): string {
-    const id = (this.flags as { 'channel-id'?: string })['channel-id']!.toLowerCase();
+    const id = ((this.flags as { 'channel-id'?: string })['channel-id'] ?? '').toLowerCase();
     if (!CHANNEL_ID.test(id)) throw new MalformedInputError('E_BAD_CHANNEL_ID', `--channel-id ${id} is not TXID:VOUT`);
     return id;
   }

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { toHex } from '../../../src/lib/bytes.ts';
 import {
-  channelPoints, flipTerms, holderCommitment, initChannel, ownCommitment, peerCommitment, penalties, receiveRevocation, receiveSigs, revokeMessage, signPeer,
+  channelPoints, finishClose, flipTerms, holderCommitment, proposeClose, replyClose, initChannel, ownCommitment, peerCommitment, penalties, receiveRevocation, receiveSigs, revokeMessage, signPeer,
   type ChannelRecord, type ChannelState, type CommitmentSigned, type OwnChannel, type RevokeAndAck,
 } from '../../../src/lib/bolt3/party.ts';
 import { generateFromSeed } from '../../../src/lib/bolt3/per-commitment.ts';
@@ -271,6 +271,53 @@ describe('a channel party (BOLT 2 commitment_signed / revoke_and_ack)', () => {
   });
 });
 
+
+describe('mutual close (BOLT 2 shutdown / closing_signed)', () => {
+  const P2WPKH = (b: number) => Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(b));
+  /** Both at commitment 1, nothing in flight. */
+  const quiet = () => {
+    let p = update(open(), 0, 0);
+    p = update(p, 1, 0);
+    return p;
+  };
+
+  it('pays each party its final balance to its own script, the opener paying the fee; both signatures verify independently', () => {
+    const p = quiet();
+    const shutdown = proposeClose(p.a, P2WPKH(1), 1000n, A.seed);
+    const signed = replyClose(p.b, shutdown.message as never, P2WPKH(2), B.seed, B.funding);
+    const done = finishClose(shutdown.record!, signed.message as never, A.seed, A.funding).message as { hex: string };
+    const tx = parseTx(done.hex);
+    const s = aliceState(1, 0);
+    expect(tx.outputs.map((o) => [toHex(o.script), o.amount]).sort()).toEqual(
+      [[toHex(P2WPKH(1)), BigInt(s.to_local_msat) / 1000n - 1000n], [toHex(P2WPKH(2)), BigInt(s.to_remote_msat) / 1000n]].sort(),
+    );
+    const [, s1, s2, script] = tx.inputs[0]!.witness;
+    const digest = bip143SingleHash(tx, 0, script!, 1_000_000n, 0x01);
+    const signs = (k: Uint8Array) => [s1, s2].some((x) => verifyEcdsa(publicKeyOf(k), x!.subarray(0, -1), digest));
+    expect([signs(A.funding), signs(B.funding)]).toEqual([true, true]);
+  });
+
+  it('refuses a close with anything in flight, a fee above the final commitment\'s, a script or fee the proposer did not ask for; no commitment is signed after it', () => {
+    refusal(() => proposeClose(upTo(1).a, P2WPKH(1), 1000n, A.seed), 'E_CLOSE_PENDING', 4); // HTLCs in flight
+    const half = signPeer(update(open(), 0, 0).a, aliceState(1, 0), sk(A)).record!;
+    refusal(() => proposeClose(half, P2WPKH(1), 1000n, A.seed), 'E_CLOSE_PENDING', 4); // an update in flight
+    const p = quiet();
+    refusal(() => proposeClose(p.a, P2WPKH(1), 10_000_000n, A.seed), 'E_CLOSING_FEE', 4);
+    const shutdown = proposeClose(p.a, P2WPKH(1), 1000n, A.seed);
+    refusal(() => signPeer(shutdown.record!, aliceState(2, 0), sk(A)), 'E_CHANNEL_CLOSING', 4);
+    const signed = replyClose(p.b, shutdown.message as never, P2WPKH(2), B.seed, B.funding).message as Record<string, unknown>;
+    for (const [field, value] of [['receiver_script_pubkey', toHex(P2WPKH(3))], ['fee_sat', 999]] as const) {
+      const e = refusal(() => finishClose(shutdown.record!, { ...signed, [field]: value } as never, A.seed, A.funding), 'E_TERMS_MISMATCH', 4);
+      expect(e.detail?.field).toBe(field);
+    }
+    // Bob's output moved to another script: not the transaction Alice builds.
+    refusal(() => finishClose(shutdown.record!, { ...signed, sender_script_pubkey: toHex(P2WPKH(4)) } as never, A.seed, A.funding), 'E_TERMS_MISMATCH', 4);
+    // Bob's signature on another closing transaction (another fee).
+    const other = replyClose(p.b, { ...(shutdown.message as object), fee_sat: 999 } as never, P2WPKH(2), B.seed, B.funding).message as { signature: string };
+    refusal(() => finishClose(shutdown.record!, { ...signed, signature: other.signature } as never, A.seed, A.funding), 'E_BAD_SIGNATURE', 4);
+    refusal(() => finishClose(p.a, signed as never, A.seed, A.funding), 'E_NO_SHUTDOWN', 4);
+  });
+});
 
 describe('property: two parties, any interleaving of sign / receive / revoke / replay / loss', () => {
   it('neither holds a broadcastable commitment of the other\'s; every revoked one is punishable; each holds its latest', () => {
