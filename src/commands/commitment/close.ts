@@ -38,7 +38,7 @@ export default class CommitmentClose extends CommitmentCommand<typeof Commitment
   protected async execute(): Promise<CommandResult> {
     const { UsageError } = await import('../../lib/errors.ts');
     const { decodeAddress } = await import('../../lib/address.ts');
-    const party = await import('../../lib/bolt3/party.ts');
+    const party = await import('../../lib/bolt3/party-close.ts');
     const network = this.network();
     const seed = this.seed();
     const ownScript = () => {

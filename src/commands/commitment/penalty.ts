@@ -38,7 +38,7 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
   protected async execute(): Promise<CommandResult> {
     const { MalformedInputError } = await import('../../lib/errors.ts');
     const { decodeAddress } = await import('../../lib/address.ts');
-    const { parseSecondStage, penalties, revokedPeerCommitment } = await import('../../lib/bolt3/party.ts');
+    const { parseSecondStage, penalties, revokedPeerCommitment } = await import('../../lib/bolt3/party-penalty.ts');
     const { revocableOutputs } = await import('../../lib/bolt3/penalty.ts');
     const network = this.network();
     const txid = this.flags.txid.toLowerCase();

@@ -42,10 +42,11 @@
  *                      |                    | secret·G = point n, compact store        |                             |
  *   holderCommitment   | —                  | stored peer signatures verify            | —                           | bolt3/holder-commitment
  *   penalties          | revoked txid       | revoked, secret derivable, not spent     | —                           | bolt3/penalties
+ *   (penalties: ./party-penalty.ts)
  *
  * Not here: HTLC add/settle negotiation (the parties agree each state out of band and
- * each gives its own copy), fee updates as separate messages. The mutual close (proposeClose / replyClose /
- * finishClose) is at the end; ./close.ts builds its transaction.
+ * each gives its own copy), fee updates as separate messages. The mutual close is
+ * ./party-close.ts (its steps) and ./close.ts (its transaction).
  */
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
@@ -57,22 +58,18 @@ import { counterpartyView, type ChannelParameters, type CommitmentState } from '
 import { buildCommitment, type CommitmentTransaction } from './commitment.ts';
 import { buildHtlcTransactions, type HtlcTransaction } from './htlc-tx.ts';
 import { decodePoint, derivePrivkey, pointOf } from './keys.ts';
-import { channelFromJson } from './messages.ts';
-import { penaltyTransaction, revocableOutputs, type SecondStageOutput } from './penalty.ts';
+import { channelFromJson, stateFromJson } from './messages.ts';
 import { generateFromSeed, indexOfCommitment, perCommitmentPoint } from './per-commitment.ts';
 import { PerCommitmentSecretStore } from './secret-store.ts';
 import { finalizeCommitment, finalizeHtlcTransaction, htlcSighash, signCommitment, verifyCommitmentSignature, verifyHtlcSignature } from './sign.ts';
 import { txid } from './tx.ts';
-import { closingFor, completeClosing, maxClosingFee, signClosing, verifyPeerClosing } from './close.ts';
-import { standardScriptType } from '../tx/policy.ts';
 import { derFromCompact } from './ecdsa.ts';
 import { NOBLE } from './backend.ts';
 import { sha256 } from '../hash.ts';
 import {
-  ChannelPointsSchema, ChannelStateSchema, ClosingSignedSchema, CommitmentSignedSchema, OwnChannelJson, RevokeAndAckSchema, ShutdownSchema,
+  ChannelPointsSchema, ChannelStateSchema, CommitmentSignedSchema, OwnChannelJson, RevokeAndAckSchema,
 } from './schemas.ts';
 import { nobleBackend } from '../musig/engine/backend-noble.ts';
-import { Transaction } from '@scure/btc-signer';
 
 export type OwnChannel = Static<typeof OwnChannelJson>;
 export type ChannelState = Static<typeof ChannelStateSchema>;
@@ -81,8 +78,6 @@ export type StateTerms = Static<typeof CommitmentSignedSchema>['state'];
 export type CommitmentSigned = Static<typeof CommitmentSignedSchema>;
 export type RevokeAndAck = Static<typeof RevokeAndAckSchema>;
 export type ChannelPoints = Static<typeof ChannelPointsSchema>;
-export type Shutdown = Static<typeof ShutdownSchema>;
-export type ClosingSigned = Static<typeof ClosingSignedSchema>;
 
 const Terms = CommitmentSignedSchema.properties.state;
 const Hex = (n?: number) => Type.String({ pattern: n === undefined ? '^([0-9a-f]{2})*$' : `^[0-9a-f]{${n * 2}}$` });
@@ -138,19 +133,7 @@ function ownParameters(channel: OwnChannel): ChannelParameters {
 }
 
 function stateAt(terms: StateTerms, point: Uint8Array): CommitmentState {
-  return {
-    commitmentNumber: terms.commitment_number,
-    perCommitmentPoint: point,
-    toLocalMsat: BigInt(terms.to_local_msat),
-    toRemoteMsat: BigInt(terms.to_remote_msat),
-    feeratePerKw: terms.feerate_per_kw,
-    htlcs: terms.htlcs.map((h, i) => ({
-      direction: h.direction,
-      amountMsat: BigInt(h.amount_msat),
-      paymentHash: fromHex(h.payment_hash, `htlcs[${i}].payment_hash`, 32),
-      cltvExpiry: h.cltv_expiry,
-    })),
-  };
+  return stateFromJson({ ...terms, per_commitment_point: toHex(point) });
 }
 
 /** Our commitment number n: local = us, at our own point n. */
@@ -206,7 +189,7 @@ export function differingField(mine: StateTerms, theirs: StateTerms): string | u
   return undefined;
 }
 
-function mismatch(field: string, what: string): never {
+export function mismatch(field: string, what: string): never {
   throw new RefusedError('E_TERMS_MISMATCH', `${what}: ${field} differs from the state you agreed to`, { field });
 }
 
@@ -225,16 +208,16 @@ function checkAgreed(rec: ChannelRecord, terms: StateTerms): void {
   }
 }
 
-function checkChannelId(rec: ChannelRecord, id: string): void {
+export function checkChannelId(rec: ChannelRecord, id: string): void {
   const mine = channelIdOf(rec.channel);
   if (id !== mine) throw new RefusedError('E_WRONG_CHANNEL', `this message is for channel ${id}, not ${mine}`, { channel: id });
 }
 
-function ownPoint(seed: Uint8Array, n: number): Uint8Array {
+export function ownPoint(seed: Uint8Array, n: number): Uint8Array {
   return perCommitmentPoint(generateFromSeed(seed, indexOfCommitment(n)));
 }
 
-function checkSeed(rec: ChannelRecord, seed: Uint8Array): void {
+export function checkSeed(rec: ChannelRecord, seed: Uint8Array): void {
   if (toHex(ownPoint(seed, 0)) !== rec.local_first_point) {
     throw new RefusedError('E_KEY_MISMATCH', 'the --seed-file is not this channel\'s per-commitment seed');
   }
@@ -339,7 +322,7 @@ function peerPointOfSigned(rec: ChannelRecord, n: number): Uint8Array | undefine
   return undefined;
 }
 
-function secretStore(rec: ChannelRecord): PerCommitmentSecretStore {
+export function secretStore(rec: ChannelRecord): PerCommitmentSecretStore {
   return PerCommitmentSecretStore.fromEntries(rec.secrets.map((e) => ({ index: e.index, secret: fromHex(e.secret, 'stored secret', 32) })));
 }
 
@@ -488,189 +471,7 @@ export function holderCommitment(rec: ChannelRecord, seed: Uint8Array, keys: Sig
   };
 }
 
-/** A revoked commitment of the peer, rebuilt from what we signed, with its secret out of the compact store. */
-export function revokedPeerCommitment(rec: ChannelRecord, revokedTxid: string): { n: number; c: CommitmentTransaction; htlcTxs: HtlcTransaction[]; secret: Uint8Array } {
-  const signed = rec.remote_signed.find((s) => s.txid === revokedTxid);
-  if (!signed) throw new RefusedError('E_UNKNOWN_COMMITMENT', `${revokedTxid} is not a commitment of the peer you signed`);
-  const n = signed.state.commitment_number;
-  if (n > rec.remote_revoked_through) {
-    throw new RefusedError('E_NOT_REVOKED', `the peer's commitment ${n} is not revoked (it revoked through ${rec.remote_revoked_through}): it may broadcast it`);
-  }
-  const secret = secretStore(rec).deriveSecret(indexOfCommitment(n));
-  const { c, htlcTxs } = peerCommitment(rec.channel, signed.state, perCommitmentPoint(secret));
-  if (c.txid !== revokedTxid) throw new OffchainError('E_BAD_CHANNEL_RECORD', `the record's commitment ${n} rebuilds to ${c.txid}, not ${revokedTxid}`);
-  return { n, c, htlcTxs, secret };
-}
 
-/** A second-stage transaction the cheater broadcast: which HTLC output it spends, and its output 0. */
-export type BroadcastSecondStage = { txid: string; spends: { txid: string; vout: number }; amountSat: bigint };
-
-export type PenaltyPlan = {
-  revocationBasepointSecret: Uint8Array;
-  destinationScript: Uint8Array;
-  feeratePerKw: number;
-  /** Commitment outputs to take (vouts); every revocable one when absent. */
-  outputs?: readonly number[];
-  /** Outputs found spent on chain: left out, and reported. */
-  spent?: ReadonlySet<number>;
-  secondStage?: readonly BroadcastSecondStage[];
-  /** One transaction for everything instead of one per output. */
-  combine?: boolean;
-};
-
-/** Justice transactions for a revoked peer commitment: per output by default, second-stage outputs included. */
-export function penalties(rec: ChannelRecord, revokedTxid: string, plan: PenaltyPlan): Record<string, unknown> {
-  const { n, c, htlcTxs, secret } = revokedPeerCommitment(rec, revokedTxid);
-  const revocable = revocableOutputs(c).map((i) => i.vout);
-  const wanted = plan.outputs ?? revocable;
-  for (const v of wanted) {
-    if (!revocable.includes(v)) throw new RefusedError('E_NOT_REVOCABLE', `output ${v} of ${revokedTxid} is not one the revocation key can take`, { vout: v });
-  }
-  const skipped = wanted.filter((v) => plan.spent?.has(v)).map((vout) => ({ vout, reason: 'spent' }));
-  const outputs = wanted.filter((v) => !plan.spent?.has(v));
-  const second: SecondStageOutput[] = (plan.secondStage ?? []).map((s) => {
-    const h = htlcTxs.find((t) => t.commitmentOutputIndex === s.spends.vout);
-    if (s.spends.txid !== c.txid || !h) {
-      throw new RefusedError('E_NOT_SECOND_STAGE', `${s.txid} does not spend an HTLC output of the revoked commitment ${c.txid}`);
-    }
-    return { txid: s.txid, vout: 0, amountSat: s.amountSat };
-  });
-  const base = { revoked: c, perCommitmentSecret: secret, revocationBasepointSecret: plan.revocationBasepointSecret, destinationScript: plan.destinationScript, feeratePerKw: plan.feeratePerKw };
-  const groups: { outputs: number[]; secondStage: SecondStageOutput[] }[] = plan.combine
-    ? [{ outputs, secondStage: second }]
-    : [...outputs.map((v) => ({ outputs: [v], secondStage: [] })), ...second.map((s) => ({ outputs: [], secondStage: [s] }))];
-  if (groups.length === 0 || (groups.length === 1 && groups[0]!.outputs.length === 0 && groups[0]!.secondStage.length === 0)) {
-    throw new RefusedError('E_PENALTY_NOTHING_TO_TAKE', `nothing left to take from ${revokedTxid}: every chosen output is spent (give the second-stage transactions that spent them)`);
-  }
-  const transactions = groups.flatMap((g) => {
-    let p: ReturnType<typeof penaltyTransaction>;
-    try {
-      p = penaltyTransaction({ ...base, outputs: g.outputs, secondStage: g.secondStage });
-    } catch (e) {
-      // One output worth less than its own justice transaction's fee: reported, the others go on.
-      if (!plan.combine && e instanceof OffchainError && e.code === 'E_PENALTY_BELOW_DUST') {
-        skipped.push(...(g.outputs.length ? g.outputs.map((vout) => ({ vout, reason: 'worth less than its fee at this feerate' })) : []));
-        return [];
-      }
-      throw e;
-    }
-    return [{
-      txid: p.txid, hex: p.hex, fee_sat: Number(p.feeSat),
-      inputs: p.inputs.map((i) => ({ kind: i.kind, txid: i.txid, vout: i.vout, amount_sat: Number(i.amountSat) })),
-    }];
-  });
-  if (transactions.length === 0) {
-    throw new RefusedError('E_PENALTY_BELOW_DUST', `every output of ${revokedTxid} is worth less than its justice transaction's fee at ${plan.feeratePerKw} sat/kw: lower the feerate or --combine`);
-  }
-  secret.fill(0);
-  return { type: 'bolt3/penalties', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), commitment_number: n, revoked_txid: revokedTxid, skipped, transactions };
-}
-
-/** A broadcast second-stage transaction (raw hex): the outpoint its input 0 spends, its txid and output 0's amount. */
-export function parseSecondStage(hex: string, what: string): BroadcastSecondStage {
-  let tx: Transaction;
-  try {
-    tx = Transaction.fromRaw(fromHex(hex, what), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
-  } catch (e) {
-    throw new MalformedInputError('E_BAD_TRANSACTION', `${what} is not a transaction: ${(e as Error).message}`);
-  }
-  if (tx.inputsLength !== 1 || tx.outputsLength < 1) throw new RefusedError('E_NOT_SECOND_STAGE', `${what} has ${tx.inputsLength} inputs: an HTLC-timeout/-success transaction has one`);
-  const input = tx.getInput(0);
-  return { txid: tx.id, spends: { txid: toHex(input.txid!), vout: input.index! }, amountSat: tx.getOutput(0).amount! };
-}
-
-// ---- mutual close (./close.ts builds and signs the transaction) ----------------------
-
-function checkNotClosing(rec: ChannelRecord): void {
+export function checkNotClosing(rec: ChannelRecord): void {
   if (rec.closing) throw new RefusedError('E_CHANNEL_CLOSING', 'a mutual close of this channel was proposed or signed: no further commitment is signed');
-}
-
-/** The final state, when nothing is in flight: both hold the same commitment n, n−1 revoked both ways, no HTLC. */
-function quietState(rec: ChannelRecord): StateTerms {
-  const held = rec.local;
-  const last = rec.remote_signed.at(-1);
-  const n = held?.state.commitment_number;
-  if (!held || !last || last.state.commitment_number !== n) {
-    throw new RefusedError('E_CLOSE_PENDING', 'an update is in flight: both parties must hold the same latest commitment before a close');
-  }
-  if (rec.local_revoked_through !== n! - 1 || rec.remote_revoked_through !== n! - 1) {
-    throw new RefusedError('E_CLOSE_PENDING', `commitment ${n! - 1} is not revoked by both parties yet: finish the update first`);
-  }
-  if (held.state.htlcs.length > 0) throw new RefusedError('E_CLOSE_PENDING', `${held.state.htlcs.length} HTLCs are in flight: settle or fail them first`);
-  return held.state;
-}
-
-function checkStandard(script: Uint8Array, field: string): void {
-  if (standardScriptType(script) === undefined || standardScriptType(script) === 'op_return') {
-    throw new RefusedError('E_NONSTANDARD_SCRIPT', `${field} is not a standard output script: the closing transaction would not relay`);
-  }
-}
-
-/** shutdown: propose closing the final state, paying our output to `ownScript`, with `feeSat` from the opener. */
-export function proposeClose(rec: ChannelRecord, ownScript: Uint8Array, feeSat: bigint, seed: Uint8Array): { record?: ChannelRecord; message: Record<string, unknown> } {
-  checkSeed(rec, seed);
-  const state = quietState(rec);
-  checkStandard(ownScript, 'your --to');
-  const own = toHex(ownScript);
-  const message = { type: 'bolt3/shutdown', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), commitment_number: state.commitment_number, script_pubkey: own, fee_sat: Number(feeSat) };
-  if (rec.closing) {
-    if (rec.closing.proposed && rec.closing.own_script === own && rec.closing.fee_sat === Number(feeSat) && !rec.closing.txid) return { message };
-    throw new StateConflictError('E_CHANNEL_CLOSING', 'a close with another script or fee was already proposed or signed');
-  }
-  checkClosingFee(rec, state, seed, feeSat);
-  return { record: { ...rec, closing: { proposed: true, own_script: own, fee_sat: Number(feeSat) } }, message };
-}
-
-function checkClosingFee(rec: ChannelRecord, state: StateTerms, seed: Uint8Array, feeSat: bigint): void {
-  const max = maxClosingFee(rec.channel, state, ownPoint(seed, state.commitment_number));
-  if (feeSat > max) throw new RefusedError('E_CLOSING_FEE', `a closing fee of ${feeSat} sat is more than the final commitment's ${max} sat (BOLT 2)`);
-}
-
-/** closing_signed, from the party that received the shutdown: our output to `ownScript`, our signature. */
-export function replyClose(rec: ChannelRecord, m: Shutdown, ownScript: Uint8Array, seed: Uint8Array, fundingSecret: Uint8Array): { record?: ChannelRecord; message: Record<string, unknown> } {
-  checkChannelId(rec, m.channel_id);
-  checkSeed(rec, seed);
-  const state = quietState(rec);
-  if (m.commitment_number !== state.commitment_number) mismatch('commitment_number', 'the peer\'s shutdown');
-  const peer = fromHex(m.script_pubkey, 'script_pubkey');
-  checkStandard(peer, 'the peer\'s script_pubkey');
-  checkStandard(ownScript, 'your --to');
-  const fee = BigInt(m.fee_sat);
-  checkClosingFee(rec, state, seed, fee);
-  const own = toHex(ownScript);
-  if (rec.closing && (rec.closing.proposed || rec.closing.own_script !== own || rec.closing.peer_script !== m.script_pubkey || rec.closing.fee_sat !== m.fee_sat)) {
-    throw new StateConflictError('E_CHANNEL_CLOSING', 'a close with another script or fee was already proposed or signed');
-  }
-  const tx = closingFor(rec.channel, state, ownScript, peer, fee);
-  const message = {
-    type: 'bolt3/closing-signed', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), commitment_number: state.commitment_number, fee_sat: m.fee_sat,
-    sender_script_pubkey: own, receiver_script_pubkey: m.script_pubkey, txid: txid(tx), signature: toHex(signClosing(rec.channel, tx, fundingSecret)),
-  };
-  if (rec.closing) return { message };
-  return { record: { ...rec, closing: { proposed: false, own_script: own, fee_sat: m.fee_sat, peer_script: m.script_pubkey, txid: txid(tx) } }, message };
-}
-
-/** The proposer completes the close: the transaction it would build itself, the peer's signature checked, ours added. */
-export function finishClose(rec: ChannelRecord, m: ClosingSigned, seed: Uint8Array, fundingSecret: Uint8Array): { record?: ChannelRecord; message: Record<string, unknown> } {
-  checkChannelId(rec, m.channel_id);
-  checkSeed(rec, seed);
-  const proposed = rec.closing;
-  if (!proposed?.proposed) {
-    throw new RefusedError('E_NO_SHUTDOWN', 'you proposed no close of this channel (commitment close --start)');
-  }
-  const state = quietState(rec);
-  if (m.commitment_number !== state.commitment_number) mismatch('commitment_number', 'the peer\'s closing_signed');
-  if (m.receiver_script_pubkey !== proposed.own_script) mismatch('receiver_script_pubkey', 'the peer\'s closing_signed');
-  if (m.fee_sat !== proposed.fee_sat) mismatch('fee_sat', 'the peer\'s closing_signed');
-  if (proposed.peer_script !== undefined && proposed.peer_script !== m.sender_script_pubkey) mismatch('sender_script_pubkey', 'the peer\'s closing_signed');
-  const peer = fromHex(m.sender_script_pubkey, 'sender_script_pubkey');
-  checkStandard(peer, 'the peer\'s sender_script_pubkey');
-  const tx = closingFor(rec.channel, state, fromHex(proposed.own_script, 'own script'), peer, BigInt(proposed.fee_sat));
-  if (txid(tx) !== m.txid) mismatch('txid', 'the peer\'s closing_signed');
-  const peerSignature = fromHex(m.signature, 'signature');
-  if (!verifyPeerClosing(rec.channel, tx, peerSignature)) throw new RefusedError('E_BAD_SIGNATURE', `the peer's signature does not verify for the closing transaction ${txid(tx)}`);
-  const done = completeClosing(rec.channel, tx, signClosing(rec.channel, tx, fundingSecret), peerSignature);
-  const message = { type: 'bolt3/closing-tx', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), txid: done.txid, hex: done.hex, fee_sat: proposed.fee_sat };
-  if (proposed.txid === done.txid) return { message };
-  return { record: { ...rec, closing: { ...proposed, peer_script: m.sender_script_pubkey, txid: done.txid } }, message };
 }

@@ -11,9 +11,11 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { toHex } from '../../../src/lib/bytes.ts';
 import {
-  channelPoints, finishClose, flipTerms, holderCommitment, proposeClose, replyClose, initChannel, ownCommitment, peerCommitment, penalties, receiveRevocation, receiveSigs, revokeMessage, signPeer,
+  channelPoints, flipTerms, holderCommitment, initChannel, ownCommitment, peerCommitment, receiveRevocation, receiveSigs, revokeMessage, signPeer,
   type ChannelRecord, type ChannelState, type CommitmentSigned, type OwnChannel, type RevokeAndAck,
 } from '../../../src/lib/bolt3/party.ts';
+import { finishClose, proposeClose, replyClose } from '../../../src/lib/bolt3/party-close.ts';
+import { penalties } from '../../../src/lib/bolt3/party-penalty.ts';
 import { generateFromSeed } from '../../../src/lib/bolt3/per-commitment.ts';
 import { serializeTx } from '../../../src/lib/bolt3/tx.ts';
 import { refusal } from '../../setup/refusal.ts';
