@@ -107,7 +107,7 @@ const channelId = `${alice.funding_txid}:${alice.funding_vout}`;
 type AgreedHtlc = { direction: string; amount_msat: string; payment_hash: string; cltv_expiry: number; id?: number };
 const aliceState = (n: number, htlcs: AgreedHtlc[], toLocal: bigint, toRemote: bigint) => ({
   type: 'bolt3/channel-state', version: 1, network: 'regtest', channel_id: channelId, commitment_number: n,
-  to_local_msat: String(toLocal), to_remote_msat: String(toRemote), feerate_per_kw: request.state.feerate_per_kw, htlcs,
+  to_local_msat: String(toLocal), to_remote_msat: String(toRemote), feerate_per_kw: 253, htlcs, // BOLT 2's floor (Appendix C's 0 is never relayed)
 });
 const flip = (s: ReturnType<typeof aliceState>) => ({
   ...s, to_local_msat: s.to_remote_msat, to_remote_msat: s.to_local_msat,
@@ -145,7 +145,11 @@ save('alice-revocation-received.json', party('alice', ['receive-revocation'], bo
 const b1 = party('bob', ['sign', '--state', 'fixtures/bolt3/bob-state-1.json', ...keyArgs]);
 const aliceRevokes0 = party('alice', ['receive-sigs', '--state', 'fixtures/bolt3/alice-state-1.json', '--seed-file', seeds.alice], b1);
 party('bob', ['receive-revocation'], aliceRevokes0);
-save('alice-holder-1.json', party('alice', ['finalize', '--channel-id', channelId, '--seed-file', seeds.alice, ...keyArgs]));
+// finalize is a unilateral close (the record then refuses further updates): run on a copy of Alice's directory.
+const aliceCopy = mkdtempSync(join(tmpdir(), 'offchain-fixture-alice-copy-'));
+cpSync(dirs.alice, aliceCopy, { recursive: true });
+save('alice-holder-1.json', rel(['commitment', 'finalize', '--channel-id', channelId, '--seed-file', seeds.alice, '--state-dir', aliceCopy, ...keyArgs], '', { FUNDING: env.LOCAL_FUNDING!, HTLC: env.LOCAL_HTLC! }));
+rmSync(aliceCopy, { recursive: true, force: true });
 // Commitment 2, at 2500 sat/kw: every HTLC left resolved (Alice's offered ones failed back to her, Bob's settled to her): nothing in flight.
 const s2 = { ...aliceState(2, [], BigInt(request.state.to_local_msat) + h0.reduce((a, h) => a + BigInt(h.amount_msat), 0n), BigInt(request.state.to_remote_msat)), feerate_per_kw: 2500 };
 save('alice-state-2.json', JSON.stringify(s2, null, 2) + '\n');

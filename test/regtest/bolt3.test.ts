@@ -22,7 +22,7 @@ import {
 import { findBitcoind } from './bitcoind.ts';
 import { assertBuilt, errorCode, messageOf, offchain } from './offchain-cli.ts';
 import { tempDir } from '../helpers.ts';
-import { writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFundedNode, type FundedNode, type OutPoint } from './funded-node.ts';
 
@@ -158,8 +158,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const toBob = sha256(Uint8Array.of(9));
     await c.update(0, c.agree(0, 700_000, 300_000, []));
     await c.update(1, c.agree(1, 650_000, 260_000, [htlcOf('offered', 50_000, toBob, alicesCltv), htlcOf('received', 40_000, toAlice, bobsCltv)]));
-    // Bob keeps his commitment 1, signed, before revoking it: the cheat.
-    const kept = await c.step<HolderCommitment>('bob', ['finalize', '--channel-id', c.id, '--seed-file', c.files.bob.seed]);
+    // Bob keeps his commitment 1, signed, before revoking it: the cheat. (finalize marks the
+    // channel closing, so he runs it on a copy of his state directory.)
+    cpSync(join(c.dir.path, 'bob'), join(c.dir.path, 'bob-copy'), { recursive: true });
+    const kept = messageOf<HolderCommitment>(await offchain(
+      ['commitment', 'finalize', '--channel-id', c.id, '--seed-file', c.files.bob.seed, '--state-dir', join(c.dir.path, 'bob-copy'), '--key-env', 'B_FUNDING', '--htlc-key-env', 'B_HTLC'],
+      { env: ENV },
+    ));
     expect(kept.commitment_number).toBe(1);
     await c.update(2, c.agree(2, 690_000, 260_000, [htlcOf('offered', 50_000, toBob, alicesCltv)])); // Bob's HTLC settled to Alice
     await c.update(3, c.agree(3, 690_000, 310_000, [])); // Alice's settled to Bob

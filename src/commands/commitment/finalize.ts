@@ -10,7 +10,8 @@ export default class CommitmentFinalize extends CommitmentCommand<typeof Commitm
     'Completes the commitment you hold (the latest one the peer signed, never a revoked one) with your funding signature, checks the peer\'s ' +
     'stored signatures again, and prints bolt3/holder-commitment: the signed commitment (hex) for `bitcoin-cli sendrawtransaction`, and its ' +
     'HTLC transactions — HTLC-timeouts signed, HTLC-successes signed for each --preimage-file (0600) whose SHA256 is their payment hash. ' +
-    'This is a unilateral close: keep the output to yourself (a commitment you later revoke would be the peer\'s to take).';
+    'This is a unilateral close: the channel records it, and from then on signs no further commitment and never revokes this one (E_CHANNEL_CLOSING). ' +
+    'Anchors / zero-fee HTLC transactions pay no fee of their own: they come as PSBTs with the peer\'s signature (needs_fee_input) for htlc claim/refund --fee-psbt.';
   static override examples = [
     {
       description: 'Alice keeps Bob\'s signatures on her commitment 0, then completes it for broadcast',
@@ -28,13 +29,12 @@ export default class CommitmentFinalize extends CommitmentCommand<typeof Commitm
   };
 
   protected async execute(): Promise<CommandResult> {
-    const { holderCommitment } = await import('../../lib/bolt3/party.ts');
-    const record = await this.channelRecord(this.channelId());
+    const { closeUnilaterally } = await import('../../lib/bolt3/party.ts');
     const keys = await this.signingKeys();
     const seed = this.seed();
     const preimages = (this.flags['preimage-file'] ?? []).map((f) => readHexSecretFile(f, '--preimage-file', { length: 32 }));
     try {
-      return { message: holderCommitment(record, seed, keys, preimages) };
+      return { message: await this.channelStep(this.channelId(), (record) => closeUnilaterally(record, seed, keys, preimages)) };
     } finally {
       for (const s of [seed, keys.fundingSecret, keys.htlcBasepointSecret, ...preimages]) s?.fill(0);
     }

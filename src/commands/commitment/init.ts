@@ -23,6 +23,10 @@ export default class CommitmentInit extends CommitmentCommand<typeof CommitmentI
     ...stateFlags,
     ...seedFileFlag,
     channel: Flags.string({ description: 'your channel, from your side (local = you)', helpValue: 'FILE', required: true }),
+    'funding-locktime': Flags.integer({
+      description: 'a channel on a statechain coin: the nLockTime of the backup that funds it. Every commitment signed or kept must have its HTLCs expire beyond it plus to_self_delay (E_CHANNEL_TIMELOCK)',
+      helpValue: 'HEIGHT', min: 1, max: 499_999_999,
+    }),
   };
 
   protected async execute(): Promise<CommandResult> {
@@ -33,10 +37,16 @@ export default class CommitmentInit extends CommitmentCommand<typeof CommitmentI
     const channel = await this.ownChannel(this.flags.channel);
     const network = this.network(peer.network);
     const seed = this.seed();
-    const fresh = initChannel(network, channel, seed, peer);
+    const fresh = initChannel(network, channel, seed, peer, { fundingLocktime: this.flags['funding-locktime'] });
     seed.fill(0);
     const id = channelIdOf(channel);
     const book = await this.channelBook();
+    // One seed, one channel: a secret revealed on one channel would revoke the same-numbered commitment of another.
+    for (const [other, record] of await book.all()) {
+      if (other !== id && (record as { local_first_point?: string }).local_first_point === fresh.local_first_point) {
+        throw new StateConflictError('E_SEED_REUSED', `this per-commitment seed is already channel ${other}'s: give each channel a seed of its own`);
+      }
+    }
     await book.step(id, (current) => {
       if (current === undefined) return { record: fresh, message: undefined };
       const kept = current as { channel: unknown; local_first_point: string };

@@ -8,7 +8,7 @@ export default class CommitmentPoint extends OffchainCommand<typeof CommitmentPo
     'Reads the 32-byte seed from --seed-file (never argv), derives the commitment\'s per-commitment secret (generate_from_seed with index ' +
     '2^48 - 1 - N) and prints only its point, bolt3/per-commitment-point: what the counterparty needs to build your next commitment.';
   static override examples = [
-    { description: 'The point of commitment 42 from the fixture seed', command: '<%= config.bin %> commitment point --seed-file fixtures/bolt3/per-commitment-seed.hex --commitment-number 42' },
+    { description: 'The point of commitment 42 from the fixture seed', command: 'sh -c \'S=$(mktemp) && cp fixtures/bolt3/per-commitment-seed.hex "$S" && chmod 600 "$S" && <%= config.bin %> commitment point --seed-file "$S" --commitment-number 42; rm -f "$S"\'' },
   ];
   static override flags = { ...seedFlags };
 

@@ -10,7 +10,8 @@
  * to_self_delay runs out.
  */
 import { Transaction } from '@scure/btc-signer';
-import { fromHex, toHex } from '../bytes.ts';
+import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { p2wsh } from './script.ts';
 import { MalformedInputError, OffchainError, RefusedError } from '../errors.ts';
 import type { CommitmentTransaction } from './commitment.ts';
 import type { HtlcTransaction } from './htlc-tx.ts';
@@ -32,8 +33,12 @@ export function revokedPeerCommitment(rec: ChannelRecord, revokedTxid: string): 
   return { n, c, htlcTxs, secret };
 }
 
-/** A second-stage transaction the cheater broadcast: which HTLC output it spends, and its output 0. */
-export type BroadcastSecondStage = { txid: string; spends: { txid: string; vout: number }; amountSat: bigint };
+/**
+ * A transaction the cheater broadcast from the revoked commitment: what each input spends
+ * and each output pays. Under SIGHASH_SINGLE (anchors) input i pairs with output i, so a
+ * second stage batched with fee inputs keeps its HTLC at any index.
+ */
+export type BroadcastSecondStage = { txid: string; inputs: { txid: string; vout: number }[]; outputs: { amountSat: bigint; script: Uint8Array }[] };
 
 export type PenaltyPlan = {
   revocationBasepointSecret: Uint8Array;
@@ -53,17 +58,22 @@ export function penalties(rec: ChannelRecord, revokedTxid: string, plan: Penalty
   const { n, c, htlcTxs, secret } = revokedPeerCommitment(rec, revokedTxid);
   const revocable = revocableOutputs(c).map((i) => i.vout);
   const wanted = plan.outputs ?? revocable;
+  if (new Set(wanted).size !== wanted.length) throw new MalformedInputError('E_BAD_OUTPUTS', `--outputs names an output twice: ${wanted.join(',')}`);
   for (const v of wanted) {
     if (!revocable.includes(v)) throw new RefusedError('E_NOT_REVOCABLE', `output ${v} of ${revokedTxid} is not one the revocation key can take`, { vout: v });
   }
-  const skipped = wanted.filter((v) => plan.spent?.has(v)).map((vout) => ({ vout, reason: 'spent' }));
+  const skipped: { txid?: string; vout: number; reason: string }[] = wanted.filter((v) => plan.spent?.has(v)).map((vout) => ({ vout, reason: 'spent' }));
   const outputs = wanted.filter((v) => !plan.spent?.has(v));
+  const secondScript = p2wsh(c.params.format.secondStage(c.keys, c.params.toSelfDelay).witnessScript!);
   const second: SecondStageOutput[] = (plan.secondStage ?? []).map((s) => {
-    const h = htlcTxs.find((t) => t.commitmentOutputIndex === s.spends.vout);
-    if (s.spends.txid !== c.txid || !h) {
-      throw new RefusedError('E_NOT_SECOND_STAGE', `${s.txid} does not spend an HTLC output of the revoked commitment ${c.txid}`);
+    // The input spending an HTLC output of the revoked commitment, and the output paired with it.
+    const k = s.inputs.findIndex((i) => i.txid === c.txid && htlcTxs.some((t) => t.commitmentOutputIndex === i.vout));
+    const paired = k >= 0 ? s.outputs[k] : undefined;
+    if (!paired) throw new RefusedError('E_NOT_SECOND_STAGE', `${s.txid} does not spend an HTLC output of the revoked commitment ${c.txid}`);
+    if (!equalBytes(paired.script, secondScript)) {
+      throw new RefusedError('E_NOT_SECOND_STAGE', `${s.txid} output ${k} is not the revoked commitment's second-stage script: nothing there for the revocation key`);
     }
-    return { txid: s.txid, vout: 0, amountSat: s.amountSat };
+    return { txid: s.txid, vout: k, amountSat: paired.amountSat };
   });
   const base = { revoked: c, perCommitmentSecret: secret, revocationBasepointSecret: plan.revocationBasepointSecret, destinationScript: plan.destinationScript, feeratePerKw: plan.feeratePerKw };
   const groups: { outputs: number[]; secondStage: SecondStageOutput[] }[] = plan.combine
@@ -79,7 +89,8 @@ export function penalties(rec: ChannelRecord, revokedTxid: string, plan: Penalty
     } catch (e) {
       // One output worth less than its own justice transaction's fee: reported, the others go on.
       if (!plan.combine && e instanceof OffchainError && e.code === 'E_PENALTY_BELOW_DUST') {
-        skipped.push(...(g.outputs.length ? g.outputs.map((vout) => ({ vout, reason: 'worth less than its fee at this feerate' })) : []));
+        const reason = 'worth less than its fee at this feerate';
+        skipped.push(...g.outputs.map((vout) => ({ vout, reason })), ...g.secondStage.map((o) => ({ txid: o.txid, vout: o.vout, reason })));
         return [];
       }
       throw e;
@@ -96,7 +107,7 @@ export function penalties(rec: ChannelRecord, revokedTxid: string, plan: Penalty
   return { type: 'bolt3/penalties', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), commitment_number: n, revoked_txid: revokedTxid, skipped, transactions };
 }
 
-/** A broadcast second-stage transaction (raw hex): the outpoint its input 0 spends, its txid and output 0's amount. */
+/** A transaction the cheater broadcast (raw hex): its txid, the outpoints its inputs spend, its outputs. */
 export function parseSecondStage(hex: string, what: string): BroadcastSecondStage {
   let tx: Transaction;
   try {
@@ -104,7 +115,7 @@ export function parseSecondStage(hex: string, what: string): BroadcastSecondStag
   } catch (e) {
     throw new MalformedInputError('E_BAD_TRANSACTION', `${what} is not a transaction: ${(e as Error).message}`);
   }
-  if (tx.inputsLength !== 1 || tx.outputsLength < 1) throw new RefusedError('E_NOT_SECOND_STAGE', `${what} has ${tx.inputsLength} inputs: an HTLC-timeout/-success transaction has one`);
-  const input = tx.getInput(0);
-  return { txid: tx.id, spends: { txid: toHex(input.txid!), vout: input.index! }, amountSat: tx.getOutput(0).amount! };
+  const inputs = Array.from({ length: tx.inputsLength }, (_, i) => tx.getInput(i)).map((x) => ({ txid: toHex(x.txid!), vout: x.index! }));
+  const outputs = Array.from({ length: tx.outputsLength }, (_, i) => tx.getOutput(i)).map((o) => ({ amountSat: o.amount!, script: o.script! }));
+  return { txid: tx.id, inputs, outputs };
 }

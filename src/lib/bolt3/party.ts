@@ -63,6 +63,8 @@ import { generateFromSeed, indexOfCommitment, perCommitmentPoint } from './per-c
 import { PerCommitmentSecretStore } from './secret-store.ts';
 import { finalizeCommitment, finalizeHtlcTransaction, htlcSighash, signCommitment, verifyCommitmentSignature, verifyHtlcSignature } from './sign.ts';
 import { txid } from './tx.ts';
+import { htlcPsbt } from './psbt.ts';
+import { base64 } from '@scure/base';
 import { derFromCompact } from './ecdsa.ts';
 import { NOBLE } from './backend.ts';
 import { sha256 } from '../hash.ts';
@@ -106,6 +108,12 @@ export const ChannelRecordSchema = Type.Object(
     remote_revoked_through: Type.Integer({ minimum: -1 }),
     /** The peer's revealed secrets, BOLT 3's compact store (at most 49). */
     secrets: Type.Array(Type.Object({ index: Type.Integer({ minimum: 0 }), secret: Hex(32) }, { additionalProperties: false }), { maxItems: 49 }),
+    /** A hash of every state this party agreed to for its own commitments, by number: one number, one state. */
+    agreed: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9]+$' }), Hex(32))),
+    /** The own commitment completed for broadcast (finalize): never revoked after that. */
+    broadcast: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** A channel funded by a statechain backup: that backup's nLockTime (init --funding-locktime). */
+    funding_locktime: Type.Optional(Type.Integer({ minimum: 1, maximum: 499_999_999 })),
     /** A mutual close proposed or signed: no further commitment is signed. */
     closing: Type.Optional(Type.Object({ proposed: Type.Boolean(), own_script: Hex(), fee_sat: Type.Integer({ minimum: 0 }), peer_script: Type.Optional(Hex()), txid: Type.Optional(Hex(32)) }, { additionalProperties: false })),
   },
@@ -199,7 +207,17 @@ function agreedAt(rec: ChannelRecord, n: number): StateTerms | undefined {
   return rec.remote_signed.find((s) => s.state.commitment_number === n)?.state;
 }
 
+/** A state's fingerprint: its terms in a canonical order (HTLCs sorted, `id` left out). */
+export function termsHash(t: StateTerms): string {
+  const htlcs = t.htlcs.map((h) => htlcKey(h)).sort();
+  return toHex(sha256(new TextEncoder().encode(JSON.stringify([t.commitment_number, t.to_local_msat, t.to_remote_msat, t.feerate_per_kw, htlcs]))));
+}
+
 function checkAgreed(rec: ChannelRecord, terms: StateTerms): void {
+  const hash = rec.agreed?.[String(terms.commitment_number)];
+  if (hash !== undefined && hash !== termsHash(terms)) {
+    throw new StateConflictError('E_STATE_CONFLICT', `commitment ${terms.commitment_number} was already agreed with other terms: one number, one state`);
+  }
   const before = agreedAt(rec, terms.commitment_number);
   if (!before) return;
   const field = differingField(before, terms);
@@ -240,7 +258,12 @@ export function channelPoints(network: Network, channel: OwnChannel, seed: Uint8
 }
 
 /** A new record from our own channel, our seed, and the peer's points. */
-export function initChannel(network: Network, channel: OwnChannel, seed: Uint8Array, peer: ChannelPoints): ChannelRecord {
+export function initChannel(network: Network, channel: OwnChannel, seed: Uint8Array, peer: ChannelPoints, opts: { fundingLocktime?: number } = {}): ChannelRecord {
+  for (const [field, value] of [['dust_limit_satoshis', channel.dust_limit_satoshis], ['remote_dust_limit_satoshis', channel.remote_dust_limit_satoshis]] as const) {
+    if (value < MIN_DUST_LIMIT_SATOSHIS) {
+      throw new RefusedError('E_DUST_LIMIT', `${field} ${value} is below BOLT 2's ${MIN_DUST_LIMIT_SATOSHIS}: a commitment could carry outputs Core will not relay`);
+    }
+  }
   if (peer.channel_id !== channelIdOf(channel)) {
     throw new RefusedError('E_WRONG_CHANNEL', `these points are for channel ${peer.channel_id}, not ${channelIdOf(channel)}`);
   }
@@ -257,6 +280,7 @@ export function initChannel(network: Network, channel: OwnChannel, seed: Uint8Ar
       1: toHex(checkPoint(peer.second_per_commitment_point, 'second_per_commitment_point')),
     },
     local: null, local_revoked_through: -1, remote_signed: [], remote_revoked_through: -1, secrets: [],
+    ...(opts.fundingLocktime === undefined ? {} : { funding_locktime: opts.fundingLocktime }),
   };
 }
 
@@ -289,11 +313,13 @@ export function signPeer(
     }
   }
   checkAgreed(rec, terms);
+  checkTermsFloor(rec, terms);
   const pointHex = rerun ? undefined : rec.remote_points[String(n)];
   const point = rerun ? peerPointOfSigned(rec, n) : pointHex ? fromHex(pointHex, 'peer point', 33) : undefined;
   if (!point) throw new RefusedError('E_NO_PER_COMMITMENT_POINT', `the peer's per-commitment point for commitment ${n} is not known yet`);
   const { c, htlcTxs } = peerCommitment(ch, terms, point);
   opts.checkTimelocks?.(c);
+  checkFundingLocktime(rec, c);
   if (rerun && c.txid !== last.txid) throw new StateConflictError('E_STATE_CONFLICT', `commitment ${n} of the peer was signed as ${last.txid}`);
   const signature = toHex(signCommitment(c, keys.fundingSecret));
   const htlcSignatures: string[] = [];
@@ -350,7 +376,9 @@ export function receiveSigs(rec: ChannelRecord, m: CommitmentSigned, state: Chan
   }
   const expected = rec.local ? rec.local.state.commitment_number + 1 : 0;
   if (n !== expected) throw new StateConflictError('E_COMMITMENT_NUMBER', `your next commitment is number ${expected}, not ${n}`, { expected });
+  checkTermsFloor(rec, terms);
   const { c, htlcTxs } = ownCommitment(rec.channel, terms, point);
+  checkFundingLocktime(rec, c);
   if (m.commitment_txid !== c.txid) mismatch('commitment_txid', `the peer's commitment_signed for commitment ${n}`);
   if (!verifyCommitmentSignature(c, fromHex(m.signature, 'signature'), 'remote')) {
     throw new RefusedError('E_BAD_SIGNATURE', `the peer's funding signature does not verify for your commitment ${c.txid}`);
@@ -367,6 +395,7 @@ export function receiveSigs(rec: ChannelRecord, m: CommitmentSigned, state: Chan
     ...rec,
     local: { state: terms, txid: c.txid, signature: m.signature, htlc_signatures: m.htlc_signatures },
     local_revoked_through: n - 1,
+    agreed: { ...rec.agreed, [String(n)]: termsHash(terms) },
   };
   return { record, message: answerFor(record, seed) };
 }
@@ -442,6 +471,11 @@ export function receiveRevocation(rec: ChannelRecord, m: RevokeAndAck): { record
  * preimage given.
  */
 export function holderCommitment(rec: ChannelRecord, seed: Uint8Array, keys: SigningKeys, preimages: readonly Uint8Array[]): Record<string, unknown> {
+  return closeUnilaterally(rec, seed, keys, preimages).message;
+}
+
+/** holderCommitment as a step: the record then says commitment n went out for broadcast, so it is never revoked. */
+export function closeUnilaterally(rec: ChannelRecord, seed: Uint8Array, keys: SigningKeys, preimages: readonly Uint8Array[]): { record?: ChannelRecord; message: Record<string, unknown> } {
   checkSeed(rec, seed);
   const held = rec.local;
   if (!held) throw new RefusedError('E_NOT_SIGNED', 'the peer has not signed any commitment of yours yet (commitment receive-sigs)');
@@ -460,18 +494,48 @@ export function holderCommitment(rec: ChannelRecord, seed: Uint8Array, keys: Sig
     const base = { kind: h.kind, commitment_output_index: h.commitmentOutputIndex, txid: txid(h.tx), payment_hash: toHex(h.htlc.paymentHash), locktime: h.tx.lockTime };
     const preimage = h.kind === 'htlc-success' ? preimages.find((p) => equalBytes(sha256(p), h.htlc.paymentHash)) : undefined;
     if (h.kind === 'htlc-success' && !preimage) return base; // signed once its preimage is known
+    if (h.feeSat === 0n) {
+      // Anchors / zero-fee: the transaction pays no fee of its own and our SIGHASH_ALL would
+      // seal it so. Hand it over with the peer's SINGLE|ANYONECANPAY signature, for a wallet's
+      // fee input to be added before we sign (htlc claim/refund --fee-psbt).
+      return { ...base, psbt: base64.encode(htlcPsbt(h, { remote: fromHex(held.htlc_signatures[i]!, 'htlc signature') })), needs_fee_input: true };
+    }
     const local = derFromCompact(NOBLE.ecdsa.signCompact(htlcSighash(h, 'local'), privkey!));
     const tx = finalizeHtlcTransaction(h, local, fromHex(held.htlc_signatures[i]!, 'htlc signature'), preimage);
     return { ...base, hex: tx.hex };
   });
   privkey?.fill(0);
-  return {
+  const message = {
     type: 'bolt3/holder-commitment', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), commitment_number: n,
     txid: signed.txid, hex: signed.hex, htlc_txs: htlcs,
   };
+  return rec.broadcast === n ? { message } : { record: { ...rec, broadcast: n }, message };
 }
 
 
 export function checkNotClosing(rec: ChannelRecord): void {
   if (rec.closing) throw new RefusedError('E_CHANNEL_CLOSING', 'a mutual close of this channel was proposed or signed: no further commitment is signed');
+  if (rec.broadcast !== undefined) {
+    throw new RefusedError('E_CHANNEL_CLOSING', `you completed your commitment ${rec.broadcast} for broadcast (finalize): it is never revoked, and no further commitment is signed`);
+  }
+}
+
+/** BOLT 2's floors on what a commitment may carry, so that it can be relayed. */
+const MIN_FEERATE_PER_KW = 253;
+export const MIN_DUST_LIMIT_SATOSHIS = 354;
+
+function checkTermsFloor(rec: ChannelRecord, terms: StateTerms): void {
+  if (rec.channel.format !== 'zero-fee' && terms.feerate_per_kw < MIN_FEERATE_PER_KW) {
+    throw new RefusedError('E_FEERATE_TOO_LOW', `feerate_per_kw ${terms.feerate_per_kw} is below BOLT 2's ${MIN_FEERATE_PER_KW}: such a commitment is never relayed`);
+  }
+}
+
+/** A channel on a statechain coin: no HTLC may expire before the channel can be on chain. */
+function checkFundingLocktime(rec: ChannelRecord, c: CommitmentTransaction): void {
+  if (rec.funding_locktime === undefined) return;
+  const earliest = rec.funding_locktime + Math.max(rec.channel.to_self_delay, rec.channel.remote_to_self_delay);
+  const early = c.state.htlcs.map((h) => h.cltvExpiry).filter((e) => e <= earliest);
+  if (early.length > 0) {
+    throw new RefusedError('E_CHANNEL_TIMELOCK', `HTLC expiry ${Math.min(...early)} is not beyond the funding's locktime plus to_self_delay (${earliest}): it could time out before the channel can be on chain`);
+  }
 }

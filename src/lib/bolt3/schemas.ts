@@ -171,6 +171,8 @@ export const HolderCommitmentSchema = messageSchema('bolt3/holder-commitment', '
       {
         kind: Type.Union([Type.Literal('htlc-timeout'), Type.Literal('htlc-success')]), commitment_output_index: Type.Integer({ minimum: 0 }), txid: Txid,
         payment_hash: Hex('', 32), locktime: Type.Integer({ minimum: 0 }), hex: Type.Optional(Hex('the signed HTLC transaction (HTLC-success: only with its preimage)')),
+        psbt: Type.Optional(Type.String({ description: 'anchors / zero-fee: the HTLC transaction as a PSBT carrying the peer\'s SINGLE|ANYONECANPAY signature, to be given a fee input before you sign it' })),
+        needs_fee_input: Type.Optional(Type.Literal(true)),
       },
       { additionalProperties: false },
     ),
@@ -181,7 +183,7 @@ export const PenaltiesSchema = messageSchema('bolt3/penalties', 'Signed justice 
   channel_id: ChannelId,
   commitment_number: CommitmentNumber,
   revoked_txid: Txid,
-  skipped: Type.Array(Type.Object({ vout: Type.Integer({ minimum: 0 }), reason: Type.String() }, { additionalProperties: false }), { description: 'revocable outputs left out (already spent)' }),
+  skipped: Type.Array(Type.Object({ txid: Type.Optional(Txid), vout: Type.Integer({ minimum: 0 }), reason: Type.String() }, { additionalProperties: false }), { description: 'revocable outputs left out (spent, or worth less than their fee); txid when not the commitment\'s' }),
   transactions: Type.Array(
     Type.Object(
       {

@@ -9,6 +9,7 @@
  * (E_UNKNOWN_CHANNEL) without touching the directory.
  */
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { StateConflictError } from '../errors.ts';
 import { readJsonFile, writeJsonAtomic } from './atomic.ts';
@@ -32,6 +33,19 @@ export class ChannelBook {
   /** The stored record of a channel, or undefined (nothing is created). */
   async read(channelId: string): Promise<unknown> {
     return readJsonFile(join(this.channelDir(channelId), RECORD));
+  }
+
+  /** Every channel record in this book (channel id → record); nothing is created. */
+  async all(): Promise<Map<string, unknown>> {
+    const out = new Map<string, unknown>();
+    if (!existsSync(this.dir)) return out;
+    for (const name of (await readdir(this.dir)).sort()) {
+      const m = /^([0-9a-f]{64})-(\d+)$/.exec(name);
+      if (!m) continue;
+      const record = await readJsonFile(join(this.dir, name, RECORD));
+      if (record !== undefined) out.set(`${m[1]}:${m[2]}`, record);
+    }
+    return out;
   }
 
   /** `read`, refusing a channel this state directory does not hold. */

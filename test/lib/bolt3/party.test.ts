@@ -15,7 +15,7 @@ import {
   type ChannelRecord, type ChannelState, type CommitmentSigned, type OwnChannel, type RevokeAndAck,
 } from '../../../src/lib/bolt3/party.ts';
 import { finishClose, proposeClose, replyClose } from '../../../src/lib/bolt3/party-close.ts';
-import { penalties } from '../../../src/lib/bolt3/party-penalty.ts';
+import { parseSecondStage, penalties } from '../../../src/lib/bolt3/party-penalty.ts';
 import { generateFromSeed } from '../../../src/lib/bolt3/per-commitment.ts';
 import { serializeTx } from '../../../src/lib/bolt3/tx.ts';
 import { refusal } from '../../setup/refusal.ts';
@@ -233,18 +233,20 @@ describe('a channel party (BOLT 2 commitment_signed / revoke_and_ack)', () => {
   });
 
   it('6. a spent output is left out and the second stage is taken instead', () => {
-    const p = upTo(2);
-    const revoked = p.a.remote_signed[0]!;
+    let p = update(open(), 0);
+    // Bob keeps his commitment 0 completed (and its HTLC-timeout) before revoking it.
+    const bobHolds = holderCommitment(p.b, B.seed, sk(B), []) as { txid: string; htlc_txs: { kind: string; commitment_output_index: number; hex?: string }[] };
+    p = update(update(p, 1), 2);
+    const timeout = bobHolds.htlc_txs.find((t) => t.kind === 'htlc-timeout' && t.hex)!;
     const plan = { revocationBasepointSecret: A.revocation, destinationScript: Uint8Array.of(0x00, 0x14, ...new Uint8Array(20)), feeratePerKw: 2500 };
-    const all = penalties(p.a, revoked.txid, plan) as { transactions: { inputs: { kind: string; vout: number }[] }[] };
-    const htlcVout = all.transactions.find((t) => t.inputs[0]!.kind === 'received_htlc')!.inputs[0]!.vout; // Bob's offered = his HTLC-timeout
-    const out = penalties(p.a, revoked.txid, { ...plan, spent: new Set([htlcVout]), secondStage: [{ txid: 'ee'.repeat(32), spends: { txid: revoked.txid, vout: htlcVout }, amountSat: 4_000n }] }) as {
+    const out = penalties(p.a, bobHolds.txid, { ...plan, spent: new Set([timeout.commitment_output_index]), secondStage: [parseSecondStage(timeout.hex!, 'timeout')] }) as {
       skipped: { vout: number }[]; transactions: { inputs: { kind: string; vout: number; txid: string }[] }[];
     };
-    expect(out.skipped).toEqual([{ vout: htlcVout, reason: 'spent' }]);
-    expect(out.transactions.flatMap((t) => t.inputs.map((i) => i.kind)).sort()).toEqual(['offered_htlc', 'second_stage', 'to_local']);
-    refusal(() => penalties(p.a, revoked.txid, { ...plan, secondStage: [{ txid: 'ee'.repeat(32), spends: { txid: revoked.txid, vout: 99 }, amountSat: 1n }] }), 'E_NOT_SECOND_STAGE', 4);
-    const combined = penalties(p.a, revoked.txid, { ...plan, combine: true }) as { transactions: unknown[] };
+    expect(out.skipped).toEqual([{ vout: timeout.commitment_output_index, reason: 'spent' }]);
+    expect(out.transactions.flatMap((t) => t.inputs.map((i) => i.kind)).sort()).toEqual(['received_htlc', 'second_stage', 'to_local']);
+    const bogus = { txid: 'ee'.repeat(32), inputs: [{ txid: bobHolds.txid, vout: 99 }], outputs: [{ amountSat: 1n, script: plan.destinationScript }] };
+    refusal(() => penalties(p.a, bobHolds.txid, { ...plan, secondStage: [bogus] }), 'E_NOT_SECOND_STAGE', 4);
+    const combined = penalties(p.a, bobHolds.txid, { ...plan, combine: true }) as { transactions: unknown[] };
     expect(combined.transactions).toHaveLength(1);
   });
 
