@@ -194,6 +194,42 @@ describe('review of the channel party: the counterparty\'s attacks that get thro
     }
   });
 
+  it('F4 a "second-stage" transaction whose output is not the revoked commitment\'s second-stage script is refused, not signed into a penalty that cannot be valid', () => {
+    let p = open('legacy');
+    for (let n = 0; n <= 2; n++) p = update(p, n, 'legacy');
+    const revoked = p.a.remote_signed[0]!;
+    const plan = { revocationBasepointSecret: A.revocation, destinationScript: DEST, feeratePerKw: 2500 };
+    const all = penalties(p.a, revoked.txid, plan) as { transactions: { inputs: { kind: string; vout: number; amount_sat: number }[] }[] };
+    const htlc = all.transactions.find((t) => t.inputs[0]!.kind !== 'to_local')!.inputs[0]!;
+    // One input spending the HTLC output (say, Alice's own preimage claim, or anything), paying a P2WPKH.
+    const outpoint = Uint8Array.from([...Buffer.from(revoked.txid, 'hex').reverse(), htlc.vout, 0, 0, 0]);
+    const hex = serializeSegwit({
+      version: 2, lockTime: 0, inputs: [{ ...FEE_INPUT, outpoint, txid: revoked.txid, vout: htlc.vout }],
+      outputs: [{ amount: BigInt(htlc.amount_sat) - 1_000n, script: CHANGE.script }],
+    });
+    refusal(() => penalties(p.a, revoked.txid, { ...plan, secondStage: [parseSecondStage(hex, '--htlc-tx')] }), 'E_NOT_SECOND_STAGE', 4);
+  });
+
+  it('F5 --outputs naming one output twice never yields a justice transaction spending it twice (consensus-invalid, claiming double)', () => {
+    let p = open('legacy');
+    for (let n = 0; n <= 2; n++) p = update(p, n, 'legacy');
+    const revoked = p.a.remote_signed[0]!;
+    const plan = { revocationBasepointSecret: A.revocation, destinationScript: DEST, feeratePerKw: 2500 };
+    const all = penalties(p.a, revoked.txid, plan) as { transactions: { inputs: { kind: string; vout: number }[] }[] };
+    const v = all.transactions.find((t) => t.inputs[0]!.kind === 'to_local')!.inputs[0]!.vout;
+    let out: { transactions: { hex: string }[] } | undefined;
+    try {
+      out = penalties(p.a, revoked.txid, { ...plan, outputs: [v, v], combine: true }) as typeof out;
+    } catch (e) {
+      expect([3, 4], String(e)).toContain((e as { exitCode?: number }).exitCode); // refusing is a fix too
+      return;
+    }
+    for (const t of out!.transactions) {
+      const spent = parseTx(t.hex).inputs.map((i) => `${i.txid}:${i.vout}`);
+      expect(new Set(spent).size, 'duplicate inputs (bad-txns-inputs-duplicate)').toBe(spent.length);
+    }
+  });
+
   it('F3 one number, one state: once its own commitment n is replaced, a party still refuses to sign the peer\'s n under other terms', () => {
     let p = open('legacy');
     p = update(p, 0, 'legacy');
