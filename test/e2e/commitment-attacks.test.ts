@@ -56,7 +56,7 @@ function parties() {
   };
   ok(step('alice', 'init', points.bob, '--channel', fx('alice-channel.json')));
   ok(step('bob', 'init', points.alice, '--channel', fx('bob-channel.json')));
-  return { step, stateFile, stateDir };
+  return { step, stateFile, stateDir, root: root.path };
 }
 
 const ok = (r: Run) => {
@@ -117,6 +117,24 @@ describe('the commitment commands attacked through the CLI', () => {
     const toAlice = ok(step('bob', 'sign', undefined, '--state', stateFile('bob', 0)));
     const before = snapshot(stateDir('alice'));
     refused(step('alice', 'receive-sigs', toAlice, '--state', stateFile('alice', 0), '--funding-locktime', '400'), 'E_CHANNEL_TIMELOCK');
+    expect(snapshot(stateDir('alice'))).toEqual(before);
+  });
+
+  it('E3 one per-commitment seed for two channels is refused at init: a secret revealed on one would revoke the same-numbered commitment of the other', () => {
+    const { step, stateDir, root } = parties();
+    // A second channel (another funding outpoint) with the same peer keys — or a sybil of Bob's.
+    const other = (who: Who) => {
+      const ch = JSON.parse(readFileSync(fx(`${who}-channel.json`), 'utf8'));
+      const f = join(root, `${who}-channel-2.json`);
+      writeFileSync(f, JSON.stringify({ ...ch, funding_txid: '11'.repeat(32), funding_vout: 1 }));
+      return f;
+    };
+    const bobSeed2 = join(root, 'bob-2.seed');
+    writeFileSync(bobSeed2, `${'22'.repeat(32)}\n`, { mode: 0o600 });
+    const bobPoints2 = ok(run(['commitment', 'points', '--channel', other('bob'), '--seed-file', bobSeed2]));
+    const before = snapshot(stateDir('alice'));
+    // Alice's seed file is the one she already uses for the first channel.
+    refused(step('alice', 'init', bobPoints2, '--channel', other('alice')), /^E_/);
     expect(snapshot(stateDir('alice'))).toEqual(before);
   });
 });
