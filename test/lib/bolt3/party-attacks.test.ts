@@ -230,6 +230,27 @@ describe('review of the channel party: the counterparty\'s attacks that get thro
     }
   });
 
+  it('F6 BOLT 2\'s dust_limit_satoshis floor (354): a channel whose dust limit lets a commitment carry non-standard dust outputs is refused at init', () => {
+    // With a 100-sat dust limit, a 200-sat HTLC on an anchors commitment is a 200-sat P2WSH
+    // output: below Core's 330-sat dust threshold, so the holder's commitment is not
+    // relayed while that HTLC is in it — the holder has no broadcastable commitment.
+    const ch = channels('anchors');
+    const lowered = [
+      { ...ch.a, dust_limit_satoshis: 100 },
+      { ...ch.a, remote_dust_limit_satoshis: 100 },
+    ];
+    for (const channel of lowered) {
+      let error: unknown;
+      try {
+        initChannel('regtest', channel, A.seed, channelPoints('regtest', ch.b, B.seed));
+      } catch (e) {
+        error = e;
+      }
+      expect(error, JSON.stringify({ dust: channel.dust_limit_satoshis, remote: channel.remote_dust_limit_satoshis })).toBeDefined();
+      expect([3, 4], String(error)).toContain((error as { exitCode?: number }).exitCode);
+    }
+  });
+
   it('F3 one number, one state: once its own commitment n is replaced, a party still refuses to sign the peer\'s n under other terms', () => {
     let p = open('legacy');
     p = update(p, 0, 'legacy');
