@@ -13,10 +13,11 @@ import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { toHex } from '../../../src/lib/bytes.ts';
 import {
-  channelPoints, flipTerms, holderCommitment, initChannel, parseSecondStage, penalties, receiveRevocation, receiveSigs, signPeer,
-  type ChannelRecord, type ChannelState, type OwnChannel, type RevokeAndAck,
+  channelPoints, flipTerms, holderCommitment, initChannel, parseSecondStage, peerCommitment, penalties, receiveRevocation, receiveSigs, signPeer,
+  type ChannelRecord, type ChannelState, type CommitmentSigned, type OwnChannel, type RevokeAndAck,
 } from '../../../src/lib/bolt3/party.ts';
 import { generateFromSeed } from '../../../src/lib/bolt3/per-commitment.ts';
+import { signCounterpartyCommitment } from '../../../src/lib/bolt3/sign.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { bip143SingleHash, parseTx, verifyEcdsa } from './independent-p2wsh.ts';
 import { compactSize, concat, u32le, u64le, type ParsedTx } from '../../independent/tx.ts';
@@ -250,6 +251,37 @@ describe('review of the channel party: the counterparty\'s attacks that get thro
       expect([3, 4], String(error)).toContain((error as { exitCode?: number }).exitCode);
     }
   });
+
+  for (const format of ['legacy', 'anchors'] as const) {
+    it(`F7 ${format}: a state below BOLT 2's 253 sat/kw floor is neither signed nor accepted (a commitment below min relay fee is never broadcast; receive-sigs would revoke the one before for it)`, () => {
+      let p = open(format);
+      p = update(p, 0, format);
+      for (const feerate of [0, 252]) {
+        const alice: ChannelState = { ...aliceState(1, format), feerate_per_kw: feerate };
+        const bob: ChannelState = { ...bobState(1, format), feerate_per_kw: feerate };
+        const outcome = (f: () => unknown) => {
+          try {
+            f();
+            return 'accepted';
+          } catch (e) {
+            return [3, 4].includes((e as { exitCode?: number }).exitCode ?? 0) ? 'refused' : String(e);
+          }
+        };
+        // Bob proposes it and signs Alice's commitment 1 with it — made here from the library's
+        // builders (which take any feerate, as BOLT 3's vectors need), whatever his party step says.
+        const alicePoint1 = Uint8Array.from(Buffer.from(channelPoints('regtest', channels(format).a, A.seed).second_per_commitment_point, 'hex'));
+        const terms = { commitment_number: 1, to_local_msat: bob.to_local_msat, to_remote_msat: bob.to_remote_msat, feerate_per_kw: feerate, htlcs: bob.htlcs };
+        const { c, htlcTxs } = peerCommitment(p.b.channel, terms, alicePoint1);
+        const signed = signCounterpartyCommitment(c, htlcTxs, B.funding, B.htlc);
+        const sigB = {
+          type: 'bolt3/commitment-signed', version: 1, network: 'regtest', channel_id: CHANNEL_ID, commitment_number: 1, per_commitment_point: toHex(alicePoint1),
+          state: terms, commitment_txid: c.txid, signature: toHex(signed.signature), htlc_signatures: signed.htlcSignatures.map(toHex),
+        } as CommitmentSigned;
+        expect({ feerate, sign: outcome(() => signPeer(p.a, alice, sk(A))), receive: outcome(() => receiveSigs(p.a, sigB, alice, A.seed)) })
+          .toEqual({ feerate, sign: 'refused', receive: 'refused' });
+      }
+    });
+  }
 
   it('F3 one number, one state: once its own commitment n is replaced, a party still refuses to sign the peer\'s n under other terms', () => {
     let p = open('legacy');
