@@ -283,6 +283,22 @@ describe('review of the channel party: the counterparty\'s attacks that get thro
     });
   }
 
+  it('F8 a second-stage output worth less than its justice fee is reported under "skipped", not dropped silently', () => {
+    let p = open('legacy');
+    for (let n = 0; n <= 2; n++) p = update(p, n, 'legacy');
+    const revoked = p.a.remote_signed[0]!;
+    const plan = { revocationBasepointSecret: A.revocation, destinationScript: DEST, feeratePerKw: 2500 };
+    const all = penalties(p.a, revoked.txid, plan) as { transactions: { inputs: { kind: string; vout: number }[] }[] };
+    const htlcVout = all.transactions.find((t) => t.inputs[0]!.kind !== 'to_local')!.inputs[0]!.vout;
+    const small = { txid: 'ee'.repeat(32), spends: { txid: revoked.txid, vout: htlcVout }, amountSat: 400n };
+    const out = penalties(p.a, revoked.txid, { ...plan, spent: new Set([htlcVout]), secondStage: [small] }) as {
+      skipped: Record<string, unknown>[]; transactions: { inputs: { kind: string }[] }[];
+    };
+    expect(out.transactions.flatMap((t) => t.inputs.map((i) => i.kind))).not.toContain('second_stage');
+    // What the caller is told about the cheater's second-stage output: it must be there.
+    expect(JSON.stringify(out.skipped)).toContain('ee'.repeat(32));
+  });
+
   it('F3 one number, one state: once its own commitment n is replaced, a party still refuses to sign the peer\'s n under other terms', () => {
     let p = open('legacy');
     p = update(p, 0, 'legacy');
