@@ -1,0 +1,140 @@
+/**
+ * The `commitment` commands attacked through the CLI as documented (review of issue 21's
+ * rewrite): findings where the command line itself matters — what a step remembers
+ * between runs, which flags a step takes. Each test FAILS on the code as reviewed; the
+ * library-level findings are in test/lib/bolt3/party-attacks.test.ts.
+ *
+ * Two parties, each its own state directory, the fixture channel (fixtures/bolt3/alice-*,
+ * bob-*); a refusal must exit 4 with nothing on stdout and not a byte of either state
+ * directory changed.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { chmodSync, copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, tempDir } from '../helpers.ts';
+import { run, type Run } from './cli.ts';
+
+const fx = (name: string) => join(ROOT, 'fixtures/bolt3', name);
+const key = (name: string) => readFileSync(fx(name), 'utf8').trim();
+const ENV = { A_FUNDING: key('local-funding.key'), A_HTLC: key('local-htlc.key'), B_FUNDING: key('remote-funding.key'), B_HTLC: key('remote-htlc.key') };
+const CHANNEL_ID = '8984484a580b825b9972d7adb15050b3ab624ccd731946b3eeddb92f4e7ef6be:0';
+type Who = 'alice' | 'bob';
+
+const roots: { cleanup: () => void }[] = [];
+afterAll(() => roots.forEach((d) => d.cleanup()));
+
+/** Two fresh parties with their channel recorded (`commitment points` + `commitment init`). */
+function parties() {
+  const root = tempDir('offchain-e2e-attacks-');
+  roots.push(root);
+  const seed = (who: Who) => {
+    const f = join(root.path, `${who}.seed`);
+    copyFileSync(fx(`${who}.seed`), f);
+    chmodSync(f, 0o600);
+    return f;
+  };
+  const seeds = { alice: seed('alice'), bob: seed('bob') };
+  const stateDir = (who: Who) => join(root.path, `${who}-state`);
+  const as = (who: Who, verb: string, ...args: string[]) => {
+    const k = who === 'alice' ? 'A' : 'B';
+    const keys = verb === 'sign' || verb === 'finalize' ? ['--key-env', `${k}_FUNDING`, '--htlc-key-env', `${k}_HTLC`] : [];
+    const seedFlag = ['receive-sigs', 'finalize', 'revoke', 'init'].includes(verb) ? ['--seed-file', seeds[who]] : [];
+    return ['commitment', verb, ...args, ...seedFlag, '--state-dir', stateDir(who), ...keys];
+  };
+  const step = (who: Who, verb: string, input: unknown, ...args: string[]) =>
+    run(as(who, verb, ...args), { input: input === undefined ? '' : JSON.stringify(input), env: ENV });
+  /** A state file of commitment n: the fixture's state 1 under another number (no change of balances). */
+  const stateFile = (who: Who, n: number) => {
+    if (n <= 1) return fx(`${who}-state-${n}.json`);
+    const f = join(root.path, `${who}-state-${n}.json`);
+    writeFileSync(f, JSON.stringify({ ...JSON.parse(readFileSync(fx(`${who}-state-1.json`), 'utf8')), commitment_number: n }));
+    return f;
+  };
+  const points = {
+    alice: ok(run(['commitment', 'points', '--channel', fx('alice-channel.json'), '--seed-file', seeds.alice])),
+    bob: ok(run(['commitment', 'points', '--channel', fx('bob-channel.json'), '--seed-file', seeds.bob])),
+  };
+  ok(step('alice', 'init', points.bob, '--channel', fx('alice-channel.json')));
+  ok(step('bob', 'init', points.alice, '--channel', fx('bob-channel.json')));
+  return { step, stateFile, stateDir, root: root.path };
+}
+
+const ok = (r: Run) => {
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+};
+const refused = (r: Run, code: string | RegExp) =>
+  expect({ status: r.status, stdout: r.stdout, code: /error (E_[A-Z0-9_]+):/.exec(r.stderr)?.[1] }, r.stderr).toEqual({
+    status: 4, stdout: '', code: typeof code === 'string' ? code : expect.stringMatching(code),
+  });
+
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (!f.startsWith('.lock')) out[p] = readFileSync(p, 'hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe('the commitment commands attacked through the CLI', () => {
+  it('E1 a commitment completed for broadcast (finalize) is never revoked afterwards: receive-sigs for the next one is refused, nothing written', () => {
+    const { step, stateFile, stateDir } = parties();
+    // Commitments 0 and 1, both ways, in BOLT 2's order.
+    for (const n of [0, 1]) {
+      const toBob = ok(step('alice', 'sign', undefined, '--state', stateFile('alice', n)));
+      const bobAnswer = ok(step('bob', 'receive-sigs', toBob, '--state', stateFile('bob', n)));
+      if (n > 0) ok(step('alice', 'receive-revocation', bobAnswer));
+      const toAlice = ok(step('bob', 'sign', undefined, '--state', stateFile('bob', n)));
+      const aliceAnswer = ok(step('alice', 'receive-sigs', toAlice, '--state', stateFile('alice', n)));
+      if (n > 0) ok(step('bob', 'receive-revocation', aliceAnswer));
+    }
+    // Alice closes: she completes her commitment 1 and hands it to her node.
+    const closing = ok(step('alice', 'finalize', undefined, '--channel-id', CHANNEL_ID));
+    expect(closing).toMatchObject({ type: 'bolt3/holder-commitment', commitment_number: 1 });
+    // Before it confirms, Bob sends his signatures on her commitment 2. Were she to answer,
+    // the answer is the secret of the commitment she broadcast: Bob takes all of it with
+    // `commitment penalty` once it confirms (BOLT 2: no revoke_and_ack after broadcasting).
+    const before = snapshot(stateDir('alice'));
+    const toAlice2 = ok(step('bob', 'sign', undefined, '--state', stateFile('bob', 2)));
+    const answer = step('alice', 'receive-sigs', toAlice2, '--state', stateFile('alice', 2));
+    refused(answer, /^E_/);
+    expect(answer.stdout).not.toContain('per_commitment_secret');
+    expect(snapshot(stateDir('alice'))).toEqual(before);
+  });
+
+  it('E2 a statechain-funded channel: the HTLC timelock check applies to the commitment a party accepts and keeps, not only to the one it signs', () => {
+    const { step, stateFile, stateDir } = parties();
+    // Fixture HTLCs expire at 500–504; a funding backup locked to 400 with to_self_delay 144
+    // cannot be on chain before 544. Alice refuses to SIGN such a commitment for Bob …
+    refused(step('alice', 'sign', undefined, '--state', stateFile('alice', 0), '--funding-locktime', '400'), 'E_CHANNEL_TIMELOCK');
+    // … but when Bob signs first, she accepts the same state for her own commitment (and,
+    // at n > 0, revokes the one before it): the check must be on receive-sigs too.
+    const toAlice = ok(step('bob', 'sign', undefined, '--state', stateFile('bob', 0)));
+    const before = snapshot(stateDir('alice'));
+    refused(step('alice', 'receive-sigs', toAlice, '--state', stateFile('alice', 0), '--funding-locktime', '400'), 'E_CHANNEL_TIMELOCK');
+    expect(snapshot(stateDir('alice'))).toEqual(before);
+  });
+
+  it('E3 one per-commitment seed for two channels is refused at init: a secret revealed on one would revoke the same-numbered commitment of the other', () => {
+    const { step, stateDir, root } = parties();
+    // A second channel (another funding outpoint) with the same peer keys — or a sybil of Bob's.
+    const other = (who: Who) => {
+      const ch = JSON.parse(readFileSync(fx(`${who}-channel.json`), 'utf8'));
+      const f = join(root, `${who}-channel-2.json`);
+      writeFileSync(f, JSON.stringify({ ...ch, funding_txid: '11'.repeat(32), funding_vout: 1 }));
+      return f;
+    };
+    const bobSeed2 = join(root, 'bob-2.seed');
+    writeFileSync(bobSeed2, `${'22'.repeat(32)}\n`, { mode: 0o600 });
+    const bobPoints2 = ok(run(['commitment', 'points', '--channel', other('bob'), '--seed-file', bobSeed2]));
+    const before = snapshot(stateDir('alice'));
+    // Alice's seed file is the one she already uses for the first channel.
+    refused(step('alice', 'init', bobPoints2, '--channel', other('alice')), /^E_/);
+    expect(snapshot(stateDir('alice'))).toEqual(before);
+  });
+});
