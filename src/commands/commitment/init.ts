@@ -32,7 +32,7 @@ export default class CommitmentInit extends CommitmentCommand<typeof CommitmentI
   protected async execute(): Promise<CommandResult> {
     const { ChannelPointsSchema } = await import('../../lib/bolt3/schemas.ts');
     const { channelIdOf, initChannel } = await import('../../lib/bolt3/party.ts');
-    const { StateConflictError } = await import('../../lib/errors.ts');
+    const { RefusedError, StateConflictError } = await import('../../lib/errors.ts');
     const peer = await this.readMessage(ChannelPointsSchema);
     const channel = await this.ownChannel(this.flags.channel);
     const network = this.network(peer.network);
@@ -44,7 +44,7 @@ export default class CommitmentInit extends CommitmentCommand<typeof CommitmentI
     // One seed, one channel: a secret revealed on one channel would revoke the same-numbered commitment of another.
     for (const [other, record] of await book.all()) {
       if (other !== id && (record as { local_first_point?: string }).local_first_point === fresh.local_first_point) {
-        throw new StateConflictError('E_SEED_REUSED', `this per-commitment seed is already channel ${other}'s: give each channel a seed of its own`);
+        throw new RefusedError('E_SEED_REUSED', `this per-commitment seed is already channel ${other}'s: give each channel a seed of its own`);
       }
     }
     await book.step(id, (current) => {

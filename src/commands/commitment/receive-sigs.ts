@@ -1,3 +1,4 @@
+import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { CommitmentCommand, agreedStateFlag, seedFileFlag } from '../../lib/cli/commitment-command.ts';
 import { inputFlags, stateFlags } from '../../lib/cli/flags.ts';
@@ -17,7 +18,13 @@ export default class CommitmentReceiveSigs extends CommitmentCommand<typeof Comm
         'sh -c \'D=$(mktemp -d) && cp fixtures/bolt3/bob.seed "$D/seed" && chmod 600 "$D/seed" && <%= config.bin %> commitment init --channel fixtures/bolt3/bob-channel.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-points.json >/dev/null && <%= config.bin %> commitment receive-sigs --state fixtures/bolt3/bob-state-0.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-signed-0.json >/dev/null && <%= config.bin %> commitment receive-sigs --state fixtures/bolt3/bob-state-1.json --seed-file "$D/seed" --state-dir "$D" --in fixtures/bolt3/alice-signed-1.json; rm -rf "$D"\'',
     },
   ];
-  static override flags = { ...inputFlags, ...stateFlags, ...agreedStateFlag, ...seedFileFlag };
+  static override flags = {
+    ...inputFlags, ...stateFlags, ...agreedStateFlag, ...seedFileFlag,
+    'funding-locktime': Flags.integer({
+      description: 'a channel on a statechain coin: the nLockTime of the backup that funds it (also kept by init). Refuses (E_CHANNEL_TIMELOCK) an HTLC whose cltv_expiry is not beyond it plus to_self_delay',
+      helpValue: 'HEIGHT', min: 1, max: 499_999_999,
+    }),
+  };
 
   protected async execute(): Promise<CommandResult> {
     const { CommitmentSignedSchema } = await import('../../lib/bolt3/schemas.ts');
@@ -26,7 +33,7 @@ export default class CommitmentReceiveSigs extends CommitmentCommand<typeof Comm
     const state = await this.agreedState();
     const seed = this.seed();
     try {
-      return { message: await this.channelStep(m.channel_id, (record) => receiveSigs(record, m, state, seed)) };
+      return { message: await this.channelStep(m.channel_id, (record) => receiveSigs(record, m, state, seed, { fundingLocktime: this.flags['funding-locktime'] })) };
     } finally {
       seed.fill(0);
     }

@@ -37,14 +37,8 @@ export default class CommitmentSign extends CommitmentCommand<typeof CommitmentS
     const keys = await this.signingKeys();
     const { signPeer } = await import('../../lib/bolt3/party.ts');
     const locktime = this.flags['funding-locktime'];
-    const { checkChannelTimelocks } = await import('../../lib/statechain/channel.ts');
     try {
-      const message = await this.channelStep(state.channel_id, (record) =>
-        signPeer(record, state, keys, {
-          checkTimelocks: locktime === undefined ? undefined : (c) =>
-            checkChannelTimelocks({ fundingLocktime: locktime, toSelfDelay: Math.max(c.params.toSelfDelay, record.channel.to_self_delay), htlcExpiries: c.state.htlcs.map((h) => h.cltvExpiry) }),
-        }),
-      );
+      const message = await this.channelStep(state.channel_id, (record) => signPeer(record, state, keys, { fundingLocktime: locktime }));
       return { message };
     } finally {
       keys.fundingSecret.fill(0);

@@ -291,7 +291,7 @@ export type SigningKeys = { fundingSecret: Uint8Array; htlcBasepointSecret?: Uin
  * the state we agreed to. The only signatures that ever leave a party.
  */
 export function signPeer(
-  rec: ChannelRecord, state: ChannelState, keys: SigningKeys, opts: { checkTimelocks?: (c: CommitmentTransaction) => void } = {},
+  rec: ChannelRecord, state: ChannelState, keys: SigningKeys, opts: { fundingLocktime?: number } = {},
 ): { record?: ChannelRecord; message: CommitmentSigned } {
   checkChannelId(rec, state.channel_id);
   checkNotClosing(rec);
@@ -318,8 +318,7 @@ export function signPeer(
   const point = rerun ? peerPointOfSigned(rec, n) : pointHex ? fromHex(pointHex, 'peer point', 33) : undefined;
   if (!point) throw new RefusedError('E_NO_PER_COMMITMENT_POINT', `the peer's per-commitment point for commitment ${n} is not known yet`);
   const { c, htlcTxs } = peerCommitment(ch, terms, point);
-  opts.checkTimelocks?.(c);
-  checkFundingLocktime(rec, c);
+  checkFundingLocktime(rec, c, opts.fundingLocktime);
   if (rerun && c.txid !== last.txid) throw new StateConflictError('E_STATE_CONFLICT', `commitment ${n} of the peer was signed as ${last.txid}`);
   const signature = toHex(signCommitment(c, keys.fundingSecret));
   const htlcSignatures: string[] = [];
@@ -357,7 +356,9 @@ export function secretStore(rec: ChannelRecord): PerCommitmentSecretStore {
  * our own copy of channel and state; stored; then (and only then) our commitment n−1 is
  * revoked in the answer.
  */
-export function receiveSigs(rec: ChannelRecord, m: CommitmentSigned, state: ChannelState, seed: Uint8Array): { record?: ChannelRecord; message: Record<string, unknown> } {
+export function receiveSigs(
+  rec: ChannelRecord, m: CommitmentSigned, state: ChannelState, seed: Uint8Array, opts: { fundingLocktime?: number } = {},
+): { record?: ChannelRecord; message: Record<string, unknown> } {
   checkChannelId(rec, m.channel_id);
   checkChannelId(rec, state.channel_id);
   checkSeed(rec, seed);
@@ -378,7 +379,7 @@ export function receiveSigs(rec: ChannelRecord, m: CommitmentSigned, state: Chan
   if (n !== expected) throw new StateConflictError('E_COMMITMENT_NUMBER', `your next commitment is number ${expected}, not ${n}`, { expected });
   checkTermsFloor(rec, terms);
   const { c, htlcTxs } = ownCommitment(rec.channel, terms, point);
-  checkFundingLocktime(rec, c);
+  checkFundingLocktime(rec, c, opts.fundingLocktime);
   if (m.commitment_txid !== c.txid) mismatch('commitment_txid', `the peer's commitment_signed for commitment ${n}`);
   if (!verifyCommitmentSignature(c, fromHex(m.signature, 'signature'), 'remote')) {
     throw new RefusedError('E_BAD_SIGNATURE', `the peer's funding signature does not verify for your commitment ${c.txid}`);
@@ -531,9 +532,10 @@ function checkTermsFloor(rec: ChannelRecord, terms: StateTerms): void {
 }
 
 /** A channel on a statechain coin: no HTLC may expire before the channel can be on chain. */
-function checkFundingLocktime(rec: ChannelRecord, c: CommitmentTransaction): void {
-  if (rec.funding_locktime === undefined) return;
-  const earliest = rec.funding_locktime + Math.max(rec.channel.to_self_delay, rec.channel.remote_to_self_delay);
+function checkFundingLocktime(rec: ChannelRecord, c: CommitmentTransaction, given?: number): void {
+  const locktime = Math.max(rec.funding_locktime ?? 0, given ?? 0);
+  if (locktime === 0) return;
+  const earliest = locktime + Math.max(rec.channel.to_self_delay, rec.channel.remote_to_self_delay);
   const early = c.state.htlcs.map((h) => h.cltvExpiry).filter((e) => e <= earliest);
   if (early.length > 0) {
     throw new RefusedError('E_CHANNEL_TIMELOCK', `HTLC expiry ${Math.min(...early)} is not beyond the funding's locktime plus to_self_delay (${earliest}): it could time out before the channel can be on chain`);

@@ -10,12 +10,15 @@
  * matters to the step under test.
  */
 import { describe, expect, it } from 'vitest';
+import { Transaction } from '@scure/btc-signer';
+import { base64 } from '@scure/base';
 import { createHash } from 'node:crypto';
 import { toHex } from '../../../src/lib/bytes.ts';
 import {
-  channelPoints, flipTerms, holderCommitment, initChannel, parseSecondStage, peerCommitment, penalties, receiveRevocation, receiveSigs, signPeer,
+  channelPoints, flipTerms, holderCommitment, initChannel, peerCommitment, receiveRevocation, receiveSigs, signPeer,
   type ChannelRecord, type ChannelState, type CommitmentSigned, type OwnChannel, type RevokeAndAck,
 } from '../../../src/lib/bolt3/party.ts';
+import { parseSecondStage, penalties } from '../../../src/lib/bolt3/party-penalty.ts';
 import { generateFromSeed } from '../../../src/lib/bolt3/per-commitment.ts';
 import { signCounterpartyCommitment } from '../../../src/lib/bolt3/sign.ts';
 import { refusal } from '../../setup/refusal.ts';
@@ -126,9 +129,11 @@ describe('review of the channel party: the counterparty\'s attacks that get thro
       p = update(p, 0, format);
       const h = holderCommitment(p.a, A.seed, sk(A), [new Uint8Array(32)]) as { hex: string; htlc_txs: { kind: string; commitment_output_index: number; hex?: string }[] };
       const commitment = parseTx(h.hex);
-      const printed = h.htlc_txs.filter((t) => t.hex !== undefined);
-      expect(printed.length).toBeGreaterThan(0); // Alice's offered HTLC: its HTLC-timeout is signed at once
-      for (const t of printed) {
+      // Fixed: no HTLC transaction is printed signed at zero fee; each comes as a PSBT with the
+      // peer's SINGLE|ANYONECANPAY signature, for a wallet's fee input before the holder signs.
+      const all = h.htlc_txs as { kind: string; commitment_output_index: number; hex?: string; psbt?: string; needs_fee_input?: boolean }[];
+      expect(all.some((t) => t.kind === 'htlc-timeout' && t.psbt !== undefined && t.needs_fee_input === true)).toBe(true);
+      for (const t of all.filter((x) => x.hex !== undefined)) {
         const tx = parseTx(t.hex!);
         expect(tx.inputs[0]!.txid).toBe(commitment.txid);
         const spent = commitment.outputs[tx.inputs[0]!.vout]!.amount;
@@ -136,6 +141,11 @@ describe('review of the channel party: the counterparty\'s attacks that get thro
         // Bitcoin Core refuses a transaction below its min relay fee ("min relay fee not met"),
         // and its child cannot carry it in a package: the child would spend a to_self_delay output.
         expect(spent - paid, `${t.kind} of output ${t.commitment_output_index}: fee in sat`).toBeGreaterThan(0n);
+      }
+      for (const t of all.filter((x) => x.psbt !== undefined)) {
+        const psbt = Transaction.fromPSBT(base64.decode(t.psbt!));
+        expect(psbt.getInput(0).partialSig?.length, 'the peer\'s signature only').toBe(1);
+        expect(psbt.getInput(0).partialSig![0]![1].at(-1)).toBe(0x83); // SIGHASH_SINGLE|ANYONECANPAY
       }
     });
   }
@@ -145,7 +155,10 @@ describe('review of the channel party: the counterparty\'s attacks that get thro
     let p = open('anchors');
     p = update(p, 0, 'anchors');
     const bobHolds = holderCommitment(p.b, B.seed, sk(B), []) as { txid: string; htlc_txs: { kind: string; commitment_output_index: number; hex?: string }[] };
-    const timeout = bobHolds.htlc_txs.find((t) => t.kind === 'htlc-timeout' && t.hex)!;
+    const timeout = bobHolds.htlc_txs.find((t) => t.kind === 'htlc-timeout') as { psbt?: string };
+    // Anchors: Bob's HTLC-timeout comes as a PSBT (Alice's SINGLE|ANYONECANPAY signature); the
+    // cheater adds his fee input and signs. Its unsigned transaction is what he starts from.
+    const unsigned = toHex(Transaction.fromPSBT(base64.decode(timeout.psbt!)).unsignedTx);
     p = update(p, 1, 'anchors');
     p = update(p, 2, 'anchors');
     expect(p.a.remote_revoked_through).toBeGreaterThanOrEqual(0);
@@ -154,7 +167,7 @@ describe('review of the channel party: the counterparty\'s attacks that get thro
     // signature is SIGHASH_SINGLE|ANYONECANPAY, his own SIGHASH_ALL over the whole). Two
     // shapes LN implementations produce: the HTLC first, and the fee input first (input i
     // pairs with output i under SIGHASH_SINGLE).
-    const single = parseTx(timeout.hex!);
+    const single = parseTx(unsigned);
     const htlcIn = single.inputs[0]!;
     const htlcOut = single.outputs[0]!;
     const shapes = [
@@ -285,13 +298,15 @@ describe('review of the channel party: the counterparty\'s attacks that get thro
 
   it('F8 a second-stage output worth less than its justice fee is reported under "skipped", not dropped silently', () => {
     let p = open('legacy');
-    for (let n = 0; n <= 2; n++) p = update(p, n, 'legacy');
-    const revoked = p.a.remote_signed[0]!;
+    p = update(p, 0, 'legacy');
+    // Bob's HTLC-timeout of his commitment 0 (legacy: signed), its output made small.
+    const bobHolds = holderCommitment(p.b, B.seed, sk(B), []) as { txid: string; htlc_txs: { kind: string; commitment_output_index: number; hex?: string }[] };
+    const timeout = bobHolds.htlc_txs.find((t) => t.kind === 'htlc-timeout' && t.hex)!;
+    for (let n = 1; n <= 2; n++) p = update(p, n, 'legacy');
     const plan = { revocationBasepointSecret: A.revocation, destinationScript: DEST, feeratePerKw: 2500 };
-    const all = penalties(p.a, revoked.txid, plan) as { transactions: { inputs: { kind: string; vout: number }[] }[] };
-    const htlcVout = all.transactions.find((t) => t.inputs[0]!.kind !== 'to_local')!.inputs[0]!.vout;
-    const small = { txid: 'ee'.repeat(32), spends: { txid: revoked.txid, vout: htlcVout }, amountSat: 400n };
-    const out = penalties(p.a, revoked.txid, { ...plan, spent: new Set([htlcVout]), secondStage: [small] }) as {
+    const second = parseSecondStage(timeout.hex!, 'timeout');
+    const small = { ...second, txid: 'ee'.repeat(32), outputs: [{ ...second.outputs[0]!, amountSat: 400n }] };
+    const out = penalties(p.a, bobHolds.txid, { ...plan, spent: new Set([timeout.commitment_output_index]), secondStage: [small] }) as {
       skipped: Record<string, unknown>[]; transactions: { inputs: { kind: string }[] }[];
     };
     expect(out.transactions.flatMap((t) => t.inputs.map((i) => i.kind))).not.toContain('second_stage');
