@@ -26,6 +26,7 @@ import { inputDocument, psbtBytesOf } from './psbt-input.ts';
 
 export { psbtBytesOf };
 import { createTerminal, type Terminal } from './terminal.ts';
+import { BrokenPipe, onLateOutputError, writeOutput, writeOutputLine } from './output.ts';
 
 export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
 
@@ -53,10 +54,13 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
 
   override async run(): Promise<void> {
     this.term = createTerminal(process.stderr, process.env);
-    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-      // A closed pipe (`| head`) is the reader's choice, not our failure.
-      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    });
+    // A write error that arrives after the command moved on (a stream's pipe): one coded
+    // line and exit 1, or — a closed pipe (`| head`), the reader's choice — a quiet exit.
+    onLateOutputError((e) => {
+      const failedAlready = process.exitCode !== undefined && process.exitCode !== 0;
+      if (!(e instanceof BrokenPipe) && !failedAlready) this.fail(e);
+      process.exit(process.exitCode ?? 0);
+    }, { replace: true });
     try {
       const ctor = this.constructor as unknown as T & typeof OffchainCommand;
       const { flags, args } = await this.parse({
@@ -72,7 +76,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       if (!this.longRunning) (await import('../curve.ts')).setBasePointWindow(4);
       await this.selectSecp256k1();
       const result = await this.execute();
-      if (result) this.emit(result);
+      if (result) await this.emit(result);
     } catch (e) {
       // We own the error path, including parse errors: tell oclif parsing was handled so
       // it does not add its "did not parse its arguments" warning (development/test only).
@@ -166,7 +170,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
 
   /** Write one item of a streamed JSON Lines output. */
   protected emitLine(value: unknown): void {
-    process.stdout.write(stringifyLine(value));
+    writeOutputLine(stringifyLine(value));
   }
 
   protected async keyPair(network: Network): Promise<KeyPair> {
@@ -212,22 +216,24 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     return join(resolve(base), network);
   }
 
-  private emit(result: CommandResult): void {
-    if ('text' in result) {
-      process.stdout.write(result.text.endsWith('\n') ? result.text : result.text + '\n');
-      return;
-    }
+  private async emit(result: CommandResult): Promise<void> {
+    // Serialise fully before writing: an error here must leave stdout empty. The write
+    // itself is awaited: a result that could not be written is an error (E_OUTPUT_WRITE).
+    await writeOutput(this.render(result));
+  }
+
+  private render(result: CommandResult): string {
+    if ('text' in result) return result.text.endsWith('\n') ? result.text : result.text + '\n';
     if ((this.flags as { psbt?: boolean }).psbt) {
       if (!result.psbt) throw new UsageError('E_NO_PSBT', 'this result carries no PSBT; drop --psbt');
-      process.stdout.write(base64.encode(result.psbt) + '\n');
-      return;
+      return base64.encode(result.psbt) + '\n';
     }
-    // Serialise fully before writing: an error here must leave stdout empty.
-    process.stdout.write(stringifyMessage(result.message));
+    return stringifyMessage(result.message);
   }
 
   /** Map any failure to one line on stderr and the brief's exit code. */
   protected fail(e: unknown): void {
+    if (e instanceof BrokenPipe) return; // the reader left: quiet, as Unix tools are
     const debug = process.argv.includes('--debug');
     const { code, message, exitCode } = describeError(e);
     this.term ??= createTerminal(process.stderr, process.env);
