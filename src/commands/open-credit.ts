@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { join } from 'node:path';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { CreditCommand, fundingConfirmationsFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
+import { CreditCommand, fundingConfirmationsFlag, noMint, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
 import { UsageError } from '../lib/errors.ts';
 
@@ -76,7 +76,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
       const network = this.network(readEnvelope(offerDoc).network);
       const offer = decodeMessage(schemas.CreditOfferSchema, offerDoc);
       if (!f['refund-address']) throw new UsageError('E_USAGE', '--refund-address is required to open');
-      const { ctx, book } = await this.userSession(network);
+      const { ctx, book } = await this.userSession(network, { create: true });
       const { offerWindow } = await import('../lib/credit/user.ts');
       const expiryHeight = await this.expiryHeight(f.expiry ?? `+${offer.default_expiry_blocks}`, ctx.chain, offerWindow(offer));
       const feeRate = f['fee-rate'] !== undefined ? parseRate(f['fee-rate']) : offer.min_fee_rate;
@@ -107,6 +107,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     const { makeOffer } = await import('../lib/credit/mint.ts');
     const dir = join(this.stateDir(network), 'credit-mint');
     if (!f['payout-address']) {
+      this.existingState(network, 'credit-mint', noMint); // reading the offer creates nothing
       const stored = await withLock(dir, async () => (await MintStore.open(dir)).readDoc<Record<string, unknown>>('offer'));
       if (stored) return { message: stored };
       throw new UsageError('E_USAGE', 'the first --publish needs --payout-address');

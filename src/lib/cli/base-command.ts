@@ -10,8 +10,9 @@
  * or calls process.exit itself.
  */
 import { Command, type Interfaces } from '@oclif/core';
+import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { base64 } from '@scure/base';
 import { ExitCode, MalformedInputError, OffchainError, RefusedError, UsageError } from '../errors.ts';
 import { stringifyMessage, stringifyLine } from '../json.ts';
@@ -21,6 +22,7 @@ import type { KeyPair } from '../keys/keys.ts';
 import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
+import { expandTilde } from './config.ts';
 import { detectFormat, inputFrom, jsonLines, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
 
@@ -210,10 +212,31 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     return new chain.OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'], flags: { confirmations: '--funding-confirmations N' } });
   }
 
-  /** `--state-dir` (or $OFFCHAIN_STATE_DIR, or ~/.offchain), one subfolder per network. */
+  /**
+   * `--state-dir` (or $OFFCHAIN_STATE_DIR, which the configuration file's state_dir fills,
+   * or ~/.offchain), one subfolder per network. A leading `~` is the home directory (a
+   * shell does not expand it in `--state-dir=~/x` or in the configuration file). Nothing
+   * is created here: a path that is, or lies under, a file is E_STATE_NOT_DIR naming the
+   * path as given (exit 2).
+   */
   protected stateDir(network: Network): string {
-    const base = (this.flags as { 'state-dir'?: string })['state-dir'] ?? process.env.OFFCHAIN_STATE_DIR ?? join(homedir(), '.offchain');
-    return join(resolve(base), network);
+    const flag = (this.flags as { 'state-dir'?: string })['state-dir'];
+    const env = process.env.OFFCHAIN_STATE_DIR || undefined;
+    const [given, source] = flag !== undefined ? [flag, '--state-dir'] : env !== undefined ? [env, '$OFFCHAIN_STATE_DIR'] : [join(homedir(), '.offchain'), 'the default state directory'];
+    const base = resolve(expandTilde(given, homedir()));
+    checkNotUnderFile(base, `${source} ${given}`);
+    return join(base, network);
+  }
+
+  /**
+   * The state a read-only step (or a step on an existing contract) needs: `sub` under the
+   * state directory must exist, else `missing()` is thrown — and nothing is created, so a
+   * mistyped --state-dir leaves no trace.
+   */
+  protected existingState(network: Network, sub: string, missing: (dir: string) => Error): string {
+    const dir = join(this.stateDir(network), sub);
+    if (!existsSync(dir)) throw missing(dir);
+    return dir;
   }
 
   private async emit(result: CommandResult): Promise<void> {
@@ -241,6 +264,21 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     process.stderr.write(`${this.term.color.red('offchain: error')} ${code}: ${message}\n`);
     if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     process.exitCode = exitCode;
+  }
+}
+
+/** E_STATE_NOT_DIR when `path`, or the nearest of its ancestors that exists, is not a directory. */
+export function checkNotUnderFile(path: string, given: string): void {
+  for (let p = path; ; p = dirname(p)) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      if (dirname(p) === p) return;
+      continue;
+    }
+    if (st.isDirectory()) return;
+    throw new UsageError('E_STATE_NOT_DIR', p === path ? `${given} is a file, not a directory` : `${given} lies under ${p}, which is a file, not a directory`);
   }
 }
 

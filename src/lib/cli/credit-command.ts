@@ -37,6 +37,16 @@ export const fundingConfirmationsFlag = {
   }),
 };
 
+/** No mint under this state directory (and none was created). Exit 2. */
+export function noMint(dir: string): UsageError {
+  return new UsageError('E_NO_MINT_POLICY', `no mint policy in ${dir} (nothing was created there): check --state-dir and --network, or run "open-credit --role mint --publish --payout-address ADDR" first`);
+}
+
+/** No credit user state under this state directory (and none was created). Exit 2. */
+export function noUserState(dir: string): UsageError {
+  return new UsageError('E_NO_STATE', `no credit contract in ${dir} (nothing was created there): check --state-dir and --network, or open one with open-credit --role user`);
+}
+
 export function parseRate(text: string): number {
   const n = Number(text);
   if (!Number.isFinite(n) || n < 0.1 || n > 100_000) throw new UsageError('E_USAGE', `fee rate must be a number of sat/vB between 0.1 and 100000, got ${text}`);
@@ -82,7 +92,9 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
 
   private async onMintStore<T>(network: Network, use: (store: MintStore<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>): Promise<T> {
     const { MintStore } = await import('../store/mint-store.ts');
-    const dir = join(this.stateDir(network), 'credit-mint');
+    // Every step but publishing an offer needs a mint that exists: a mistyped --state-dir
+    // is refused before anything is created under it.
+    const dir = this.existingState(network, 'credit-mint', noMint);
     const store = await MintStore.open<MintContractRecord>(dir);
     try {
       return await use(store, dir, await this.mintPolicy(store, dir));
@@ -100,11 +112,15 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return policy;
   }
 
-  /** The user's context; run its steps in `book.exclusive(…)`. */
-  protected async userSession(network: Network): Promise<{ ctx: UserContext; book: RecordBook<UserContractRecord> }> {
+  /**
+   * The user's context; run its steps in `book.exclusive(…)`. Only the step that opens a
+   * contract (`create`) may start a new user state directory; every other step needs one.
+   */
+  protected async userSession(network: Network, opts: { create?: boolean } = {}): Promise<{ ctx: UserContext; book: RecordBook<UserContractRecord> }> {
     const { RecordBook } = await import('../store/record-book.ts');
     const { NonceStore } = await import('../store/nonce-store.ts');
     const dir = this.stateDir(network);
+    if (!opts.create) this.existingState(network, 'credit-user', noUserState);
     const book = new RecordBook<UserContractRecord>(join(dir, 'credit-user'));
     const user = await this.keyPair(network);
     return { book, ctx: { network, user, records: book, nonces: new NonceStore(join(dir, 'nonces')), chain: await this.chain(network), random: this.random } };
@@ -113,7 +129,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   /** The user's records and chain, without its key: for read-only views (the refund). */
   protected async userView(network: Network): Promise<{ ctx: Pick<UserContext, 'network' | 'records' | 'chain'>; book: RecordBook<UserContractRecord> }> {
     const { RecordBook } = await import('../store/record-book.ts');
-    const book = new RecordBook<UserContractRecord>(join(this.stateDir(network), 'credit-user'));
+    const book = new RecordBook<UserContractRecord>(this.existingState(network, 'credit-user', noUserState));
     return { book, ctx: { network, records: book, chain: await this.chain(network) } };
   }
 
