@@ -12,6 +12,7 @@ import { applyConfigFile } from './lib/cli/config.ts';
 import { BASH_VALUES_MARKER, bashValueCompletion } from './lib/cli/completion.ts';
 import { BrokenPipe, onLateOutputError, outputFailure } from './lib/cli/output.ts';
 import { OffchainError } from './lib/errors.ts';
+import { describeError } from './lib/cli/base-command.ts';
 import CloseCredit from './commands/close-credit.ts';
 import CommitmentFinalize from './commands/commitment/finalize.ts';
 import CommitmentPenalty from './commands/commitment/penalty.ts';
@@ -195,11 +196,23 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
   } catch (e) {
     // Help and listings are written by oclif itself: a write error there is coded as ours are.
     if ((e as NodeJS.ErrnoException | undefined)?.syscall === 'write') return reportOutputFailure(e);
-    // An unknown command (or a stray word after one) gets our one-line error format.
-    const unknown = e instanceof Error ? /^command (.+) not found$/.exec(e.message) : null;
-    if (!unknown) return handle(e as Error);
-    process.stderr.write(`offchain: error ${unknownCommand(unknown[1]!)}\n`);
-    process.exitCode = 2;
+    // An unknown command (or a stray word after one; `help nope` words it "Command nope
+    // not found.") gets our one-line error format.
+    const unknown = e instanceof Error ? /^command (.+) not found\.?$/i.exec(e.message) : null;
+    if (unknown) {
+      process.stderr.write(`offchain: error ${unknownCommand(unknown[1]!)}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    // A parse error of a command that is not ours (`autocomplete fish`): one coded line too.
+    const oclifExit = (e as { oclif?: { exit?: number } } | undefined)?.oclif?.exit;
+    if (e instanceof Error && oclifExit !== undefined && oclifExit !== 0 && e.name !== 'ExitError') {
+      const d = describeError(e);
+      process.stderr.write(`offchain: error ${d.code}: ${d.message}\n`);
+      process.exitCode = d.exitCode;
+      return;
+    }
+    return handle(e as Error);
   }
 }
 

@@ -72,7 +72,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     const user = await import('../lib/credit/user.ts');
     if (doc.format === 'psbt') {
       if (!f.offer) throw new UsageError('E_USAGE', 'with a funding PSBT on input, pass the mint\'s offer with --offer FILE');
-      const offerDoc = await this.readFileDocument(f.offer);
+      const offerDoc = await this.readFileDocument(f.offer, '--offer');
       const network = this.network(readEnvelope(offerDoc).network);
       const offer = decodeMessage(schemas.CreditOfferSchema, offerDoc);
       if (!f['refund-address']) throw new UsageError('E_USAGE', '--refund-address is required to open');

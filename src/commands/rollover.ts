@@ -84,7 +84,7 @@ before the old expiry, until the rollover confirms.`;
   private async topUp(path: string, terms: CreditTermsJson) {
     const { topUpFromPsbt } = await import('../lib/credit/transactions.ts');
     const { termsFromJson } = await import('../lib/credit/codec.ts');
-    return topUpFromPsbt(await this.readPsbtAt(path), termsFromJson(terms, this.network()).script);
+    return topUpFromPsbt(await this.readPsbtAt(path, '--top-up'), termsFromJson(terms, this.network()).script);
   }
 
 }

@@ -23,7 +23,7 @@ import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
 import { expandTilde } from './config.ts';
-import { detectFormat, inputFrom, jsonLines, readInputBytes, type InputDocument } from './input.ts';
+import { detectFormat, inputFrom, jsonLines, readFlagFile, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
 
 export { psbtBytesOf };
@@ -134,11 +134,27 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     return network;
   }
 
-  /** The whole input (stdin to EOF or --in FILE), with its format detected. */
+  /**
+   * The bytes of a file named by a flag (`--offer FILE`, `--child FILE`, …): a missing or
+   * unreadable file, or a directory, is E_INPUT_FILE (exit 2) naming that flag — one code
+   * for every flag (src/lib/cli/input.ts `readFlagFile`).
+   */
+  protected readFlagFile(flag: string, path: string): Uint8Array {
+    return readFlagFile(flag, path);
+  }
+
+  /** The flag (`--name`) whose value is `path`, for messages about a file a caller did not name the flag of. */
+  protected flagFor(path: string): string {
+    const names = Object.entries(this.flags as Record<string, unknown>)
+      .filter(([, v]) => v === path || (Array.isArray(v) && v.includes(path)))
+      .map(([k]) => `--${k}`);
+    return names.length > 0 ? names.join('/') : 'the file';
+  }
+
   /** A PSBT a flag other than --in names (a wallet's funded PSBT): binary, base64 or hex, or a message carrying one. */
-  protected async readPsbtAt(path: string): Promise<Transaction> {
+  protected async readPsbtAt(path: string, flag = this.flagFor(path)): Promise<Transaction> {
     const { parsePsbt } = await import('../psbt/parse.ts');
-    return parsePsbt(psbtBytesOf(detectFormat(await readInputBytes(inputFrom(path)))).bytes);
+    return parsePsbt(psbtBytesOf(detectFormat(readFlagFile(flag, path), `${flag} ${path}`)).bytes);
   }
 
   protected async readDocument(): Promise<InputDocument> {
@@ -157,10 +173,10 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     return { tx: parsePsbt(bytes), network: this.network(network), messageType };
   }
 
-  /** A JSON message from a file named by a flag (e.g. --offer FILE). */
-  protected async readFileDocument(path: string): Promise<unknown> {
-    const doc = detectFormat(await readInputBytes(inputFrom(path)));
-    if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', `${path} does not hold one JSON message`);
+  /** A JSON message from a file named by a flag (e.g. --offer FILE); `flag` defaults to the flag whose value `path` is. */
+  protected async readFileDocument(path: string, flag = this.flagFor(path)): Promise<unknown> {
+    const doc = detectFormat(readFlagFile(flag, path), `${flag} ${path}`);
+    if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', `${flag} ${path} does not hold one JSON message`);
     return doc.value;
   }
 
