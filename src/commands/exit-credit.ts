@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag, parseRate } from '../lib/cli/credit-command.ts';
-import { chainFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { CreditCommand, contractFlag } from '../lib/cli/credit-command.ts';
+import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
 import { MalformedInputError, RefusedError, UsageError } from '../lib/errors.ts';
 import type { ChainSource, SubmitPackageResult } from '../lib/chain/index.ts';
 
@@ -35,6 +35,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
     }),
     broadcast: Flags.boolean({ description: 'submit state and child as a package to the node (needs --rpc-url) and print its answer under "broadcast"' }),
     'dry-run': Flags.boolean({ description: 'print the exit package without freezing the contract (to check it, e.g. with testmempoolaccept)', exclusive: ['broadcast'] }),
+    ...feeGuardFlags,
     ...chainFlags,
   };
 
@@ -43,7 +44,8 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
     const { buildExit } = await import('../lib/credit/exit.ts');
     const { decodeAddress } = await import('../lib/address.ts');
     const to = this.flags.to ? decodeAddress(this.flags.to, network, '--to') : undefined;
-    const feeRate = parseRate(this.flags['fee-rate']);
+    const feeRate = await this.guardedRate(this.flags['fee-rate']);
+    const feeLimits = await this.feeLimits();
     // One transaction with the mint's other writers (a streaming mint included): the exit
     // takes the latest committed state and freezes the contract, so no later state of it
     // is signed that this exit would leave unpaid. With --broadcast the freeze is written
@@ -55,7 +57,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
       const id = await this.pickContract(store, ['open', 'closing', 'rolling-over']);
       const record = await store.get(id);
       if (!record) throw new UsageError('E_USAGE', `the mint has no contract ${id}`);
-      let message: Record<string, unknown> = buildExit(record, ctx.mint, { feeRate, to, auxRand: this.random.bytes(32, 'credit/exit/aux') });
+      let message: Record<string, unknown> = buildExit(record, ctx.mint, { feeRate, feeLimits, to, auxRand: this.random.bytes(32, 'credit/exit/aux') });
       if (childPsbt) {
         const { withWalletChild } = await import('../lib/credit/exit-child.ts');
         message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt);

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { join } from 'node:path';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, fundingConfirmationsFlag, noMint, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
-import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
 import { UsageError } from '../lib/errors.ts';
 
 export default class OpenCredit extends CreditCommand<typeof OpenCredit> {
@@ -51,6 +51,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     'refund-address': Flags.string({ description: 'user: where the refund pays', helpValue: 'ADDRESS' }),
     'change-address': Flags.string({ description: 'user: change in updates and close (default: the refund address)', helpValue: 'ADDRESS' }),
     'fee-rate': Flags.string({ description: 'user: fee rate of the refund and update states, sat/vB (default: the mint\'s floor)', helpValue: 'SAT/VB' }),
+    ...feeGuardFlags,
     ...chainFlags,
     ...fundingConfirmationsFlag,
   };
@@ -79,7 +80,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
       const { ctx, book } = await this.userSession(network, { create: true });
       const { offerWindow } = await import('../lib/credit/user.ts');
       const expiryHeight = await this.expiryHeight(f.expiry ?? `+${offer.default_expiry_blocks}`, ctx.chain, offerWindow(offer));
-      const feeRate = f['fee-rate'] !== undefined ? parseRate(f['fee-rate']) : offer.min_fee_rate;
+      const feeRate = f['fee-rate'] !== undefined ? await this.guardedRate(f['fee-rate']) : offer.min_fee_rate;
       return {
         message: await book.exclusive(() =>
           user.openRequest(ctx, { offer, fundingPsbt: doc.psbt, expiryHeight, refundAddress: f['refund-address']!, changeAddress: f['change-address'] ?? f['refund-address']!, feeRate }),

@@ -184,6 +184,26 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
     await unchanged();
   });
 
+  it('the fee guard: --fee-rate above --max-fee-rate (default 10,000 sat/vB, Core\'s maxfeerate) is refused before anything is built', async () => {
+    const [r] = await pipeline([mintStage(p.mintDir, {}, 'exit-credit', '--fee-rate', '10001', '--dry-run')], '');
+    const line = refused(r!, 4, 'E_FEE_TOO_HIGH');
+    expect(line).toContain('--max-fee-rate 10000 sat/vB, --max-fee-share 0.5');
+    await unchanged();
+  });
+
+  it('the fee guard: a child costing over half the mint\'s payout is refused (exit 4), also with --broadcast (nothing sent); --max-fee-share lets it through', async () => {
+    // At 120 sat/vB the ~265 vB package costs ~31,800 sat, ~76% of the 42,000 sat payout it comes out of: refused.
+    await node({ submitpackage: (params) => submitPackageReply((params[0] as string[]).map((t) => parseTx(t))) });
+    const stage = mintStage(p.mintDir, { OFFCHAIN_RPC_USER: RPC_USER, OFFCHAIN_RPC_PASSWORD: RPC_PASSWORD }, 'exit-credit', '--fee-rate', '120', '--broadcast', '--rpc-url', core!.url);
+    const line = refused((await pipeline([stage], ''))[0]!, 4, 'E_FEE_TOO_HIGH');
+    expect(line).toMatch(/of the 42000 sat it moves\), above the limit \(--max-fee-rate 10000 sat\/vB, --max-fee-share 0\.5\); raise --max-fee-share/);
+    expect(core!.requests.filter((q) => q.body.method === 'submitpackage')).toHaveLength(0);
+    await unchanged();
+    const [dry] = await pipeline([mintStage(p.mintDir, {}, 'exit-credit', '--fee-rate', '120', '--max-fee-share', '0.9', '--dry-run')], '');
+    expect(dry!.status, dry!.stderr).toBe(0);
+    await unchanged(); // --dry-run freezes nothing
+  });
+
   it('after every failed broadcast the mint still serves the contract: the next payment gets a receipt', async () => {
     const request = await payRequest(p.users[0]!, PAYMENT + 1000, {});
     receipt = message(await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], request.line), 'credit/receipt', 'second payment').msg;

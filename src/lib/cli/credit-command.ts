@@ -17,6 +17,7 @@ import type { ChainSource, UtxoInfo } from '../chain/types.ts';
 import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../credit/ports.ts';
 import type { ExpiryWindow } from '../credit/user.ts';
 import type { RecordBook } from '../store/record-book.ts';
+import type { FeeLimits } from '../tx/fee-guard.ts';
 import type { MintStore } from '../store/mint-store.ts';
 import { OffchainCommand } from './base-command.ts';
 
@@ -177,6 +178,21 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       'E_USAGE',
       candidates.length === 0 ? `no ${statuses.join('/')} contract in ${book.dir}` : `${candidates.length} contracts are ${statuses.join('/')}: pass --contract ID`,
     );
+  }
+
+  /** --max-fee-rate / --max-fee-share (the fee guard), for commands that spread feeGuardFlags. */
+  protected async feeLimits(): Promise<FeeLimits> {
+    const f = this.flags as { 'max-fee-rate'?: string; 'max-fee-share'?: string };
+    const { parseFeeLimits } = await import('../tx/fee-guard.ts');
+    return parseFeeLimits({ maxFeeRate: f['max-fee-rate'], maxFeeShare: f['max-fee-share'] });
+  }
+
+  /** A --fee-rate the user gave (sat/vB), parsed and held to --max-fee-rate before anything is built. */
+  protected async guardedRate(text: string): Promise<number> {
+    const rate = parseRate(text);
+    const { checkFeeRate } = await import('../tx/fee-guard.ts');
+    checkFeeRate(rate, await this.feeLimits());
+    return rate;
   }
 
   /**
