@@ -11,6 +11,24 @@
 'use strict';
 const argv = process.argv.slice(2);
 
+// The last line of defence of the error contract: anything no command caught is one coded
+// line on stderr (its stack only with --debug), exit 1 — never Node's default report, which
+// prints the minified bundle's source line (~22 KB) and a stack. A reader that closed the
+// pipe (EPIPE) is the one quiet case.
+function lastResort(e) {
+  if (e && e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  const message = String((e && e.message) || e).split('\n')[0].trim();
+  try {
+    process.stderr.write(`offchain: error E_INTERNAL: ${message} (rerun with --debug for details)\n`);
+    if (argv.includes('--debug') && e && e.stack) process.stderr.write(e.stack + '\n');
+  } catch {
+    // stderr itself is gone: the exit code is all that is left.
+  }
+  process.exit(process.exitCode && process.exitCode !== 0 ? process.exitCode : 1);
+}
+process.on('uncaughtException', lastResort);
+process.on('unhandledRejection', lastResort);
+
 // The spellings bitcoin-cli / hal users type: --version, -v, -V, version.
 if (argv.length === 1 && ['--version', '-v', '-V', 'version'].includes(argv[0])) {
   const { version } = require('../package.json');

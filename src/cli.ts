@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { homedir } from 'node:os';
 import { applyConfigFile } from './lib/cli/config.ts';
 import { BASH_VALUES_MARKER, bashValueCompletion } from './lib/cli/completion.ts';
+import { BrokenPipe, onLateOutputError, outputFailure } from './lib/cli/output.ts';
 import { OffchainError } from './lib/errors.ts';
+import { describeError } from './lib/cli/base-command.ts';
 import CloseCredit from './commands/close-credit.ts';
 import CommitmentClose from './commands/commitment/close.ts';
 import CommitmentFinalize from './commands/commitment/finalize.ts';
@@ -179,6 +181,12 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
     process.exitCode = e.exitCode;
     return;
   }
+  // A write error on standard output that arrives as an event (help text, a stream's
+  // pipe) is coded too; without this oclif's own listener would rethrow it, uncaught.
+  onLateOutputError((e) => {
+    reportOutputFailure(e);
+    process.exit(process.exitCode ?? 0);
+  }, { replace: true });
   if (opts.development) {
     await execute({ args: argv, dir: import.meta.url, development: true });
     return;
@@ -187,19 +195,54 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
     if (argv[0]?.startsWith('autocomplete')) {
       const config = await Config.load(await loadOptions(argv));
       await run(argv, config);
-      await flush();
+      await flushOutput();
       completeBashValues(config);
     } else {
       await run(argv, await loadOptions(argv));
-      await flush();
+      await flushOutput();
     }
   } catch (e) {
-    // An unknown command (or a stray word after one) gets our one-line error format.
-    const unknown = e instanceof Error ? /^command (.+) not found$/.exec(e.message) : null;
-    if (!unknown) return handle(e as Error);
-    process.stderr.write(`offchain: error ${unknownCommand(unknown[1]!)}\n`);
-    process.exitCode = 2;
+    // Help and listings are written by oclif itself: a write error there is coded as ours are.
+    if ((e as NodeJS.ErrnoException | undefined)?.syscall === 'write') return reportOutputFailure(e);
+    // An unknown command (or a stray word after one; `help nope` words it "Command nope
+    // not found.") gets our one-line error format.
+    const unknown = e instanceof Error ? /^command (.+) not found\.?$/i.exec(e.message) : null;
+    if (unknown) {
+      process.stderr.write(`offchain: error ${unknownCommand(unknown[1]!)}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    // A parse error of a command that is not ours (`autocomplete fish`): one coded line too.
+    const oclifExit = (e as { oclif?: { exit?: number } } | undefined)?.oclif?.exit;
+    if (e instanceof Error && oclifExit !== undefined && oclifExit !== 0 && e.name !== 'ExitError') {
+      const d = describeError(e);
+      process.stderr.write(`offchain: error ${d.code}: ${d.message}\n`);
+      process.exitCode = d.exitCode;
+      return;
+    }
+    return handle(e as Error);
   }
+}
+
+/**
+ * oclif's flush (it waits for standard output to drain) meets a stdout that cannot be
+ * written with the write's own error: one coded line (E_OUTPUT_WRITE, exit 1) unless the
+ * command already reported its failure or the reader left (EPIPE, quiet).
+ */
+async function flushOutput(): Promise<void> {
+  try {
+    await flush();
+  } catch (e) {
+    reportOutputFailure(e);
+  }
+}
+
+function reportOutputFailure(e: unknown): void {
+  const failure = outputFailure(e);
+  if (failure instanceof BrokenPipe || (process.exitCode !== undefined && process.exitCode !== 0)) return;
+  const coded = failure as OffchainError;
+  process.stderr.write(`offchain: error ${coded.code}: ${coded.message}\n`);
+  process.exitCode = coded.exitCode;
 }
 
 /**

@@ -19,6 +19,8 @@ import { inputFrom, readInputBytes, stdinFailure, type StdinHandoff } from './li
 import { inputDocument, psbtBytesOf } from './lib/cli/psbt-input.ts';
 import { setBasePointWindow } from './lib/curve.ts';
 import { stringifyMessage } from './lib/json.ts';
+import { OffchainError } from './lib/errors.ts';
+import { BrokenPipe, OutputWriteError, onLateOutputError, writeOutput } from './lib/cli/output.ts';
 import { NETWORKS, resolveNetwork, type Network } from './lib/network.ts';
 import { decodedMessage } from './lib/psbt/decode.ts';
 import { parsePsbt } from './lib/psbt/parse.ts';
@@ -49,6 +51,7 @@ export async function main(argv: readonly string[]): Promise<FastResult> {
   const opts = parseArgs(argv.slice(2));
   if (!opts) return { done: false };
   let stdin: StdinHandoff | undefined;
+  let text: string;
   try {
     applyConfigFile(process.env, homedir());
     // oclif's flag: --network, else $OFFCHAIN_NETWORK; a value outside the list is its error to word.
@@ -68,14 +71,27 @@ export async function main(argv: readonly string[]): Promise<FastResult> {
     const tx = parsePsbt(psbt);
     const network = resolveNetwork(flagNetwork as Network | undefined, messageNetwork);
     // Serialised whole before writing, as the base command does: a failure leaves stdout empty.
-    const text = stringifyMessage(decodedMessage(tx, network));
-    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); // `| head`: the reader's choice
-    });
-    process.stdout.write(text);
-    return { done: true };
+    text = stringifyMessage(decodedMessage(tx, network));
   } catch {
     return { done: false, stdin };
   }
+  // The answer is ours from here: a write that fails is reported as the full CLI reports
+  // it (one coded line, exit 1; a reader that left, EPIPE, quietly), not handed back.
+  onLateOutputError((e) => quit(e));
+  try {
+    await writeOutput(text);
+  } catch (e) {
+    quit(e);
+  }
+  return { done: true };
+}
+
+function quit(e: unknown): never {
+  if (!(e instanceof BrokenPipe)) {
+    const coded = e instanceof OffchainError ? e : new OutputWriteError(e as NodeJS.ErrnoException);
+    process.stderr.write(`offchain: error ${coded.code}: ${coded.message}\n`);
+    process.exitCode = coded.exitCode;
+  }
+  process.exit(process.exitCode ?? 0);
 }
 

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
-import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
 import { RefusedError } from '../lib/errors.ts';
 
 export default class CloseCredit extends CreditCommand<typeof CloseCredit> {
@@ -29,6 +29,7 @@ The mint keeps its latest state and still exits with it if the close does not co
     ...contractFlag,
     start: Flags.boolean({ description: 'user: begin the close (sign and print the request)' }),
     'fee-rate': Flags.string({ description: 'user: fee rate of the close, sat/vB (default: the contract\'s)', helpValue: 'SAT/VB' }),
+    ...feeGuardFlags,
     ...chainFlags,
   };
 
@@ -56,7 +57,7 @@ The mint keeps its latest state and still exits with it if the close does not co
     const id = await this.pickContract(book, ['open']);
     const record = await book.get(id);
     if (!record) throw new RefusedError('E_UNKNOWN_CONTRACT', `no contract ${id} in ${book.dir}`);
-    const feeRate = this.flags['fee-rate'] !== undefined ? parseRate(this.flags['fee-rate']) : record.contract.fee_rate;
+    const feeRate = this.flags['fee-rate'] !== undefined ? await this.guardedRate(this.flags['fee-rate']) : record.contract.fee_rate;
     return { message: await book.exclusive(() => closeRequest(ctx, id, feeRate)) };
   }
 }

@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag, parseRate } from '../lib/cli/credit-command.ts';
-import { chainFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { CreditCommand, contractFlag } from '../lib/cli/credit-command.ts';
+import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
 import { MalformedInputError, RefusedError, UsageError } from '../lib/errors.ts';
-import type { SubmitPackageResult } from '../lib/chain/index.ts';
+import type { ChainSource, SubmitPackageResult } from '../lib/chain/index.ts';
 
 export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
   static override summary = 'The mint\'s unilateral exit: its latest signed state plus a CPFP child, to mine before expiry.';
@@ -35,6 +35,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
     }),
     broadcast: Flags.boolean({ description: 'submit state and child as a package to the node (needs --rpc-url) and print its answer under "broadcast"' }),
     'dry-run': Flags.boolean({ description: 'print the exit package without freezing the contract (to check it, e.g. with testmempoolaccept)', exclusive: ['broadcast'] }),
+    ...feeGuardFlags,
     ...chainFlags,
   };
 
@@ -43,56 +44,64 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
     const { buildExit } = await import('../lib/credit/exit.ts');
     const { decodeAddress } = await import('../lib/address.ts');
     const to = this.flags.to ? decodeAddress(this.flags.to, network, '--to') : undefined;
-    const feeRate = parseRate(this.flags['fee-rate']);
+    const feeRate = await this.guardedRate(this.flags['fee-rate']);
+    const feeLimits = await this.feeLimits();
     // One transaction with the mint's other writers (a streaming mint included): the exit
     // takes the latest committed state and freezes the contract, so no later state of it
-    // is signed that this exit would leave unpaid.
+    // is signed that this exit would leave unpaid. With --broadcast the freeze is written
+    // only once the node has accepted the package, in the same transaction: a failed
+    // broadcast (no node, a refusal, an unreachable node) changes nothing on disk.
     const childPsbt = this.flags.child === undefined ? undefined : await this.walletChild(this.flags.child);
-    const { message, ctx } = await this.withMint(network, async (ctx, store) => {
+    const message = await this.withMint(network, async (ctx, store) => {
+      if (this.flags.broadcast && !ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url (or drop --broadcast and submit the printed package with bitcoin-cli submitpackage)');
       const id = await this.pickContract(store, ['open', 'closing', 'rolling-over']);
       const record = await store.get(id);
       if (!record) throw new UsageError('E_USAGE', `the mint has no contract ${id}`);
-      let message = buildExit(record, ctx.mint, { feeRate, to, auxRand: this.random.bytes(32, 'credit/exit/aux') });
+      let message: Record<string, unknown> = buildExit(record, ctx.mint, { feeRate, feeLimits, to, auxRand: this.random.bytes(32, 'credit/exit/aux') });
       if (childPsbt) {
         const { withWalletChild } = await import('../lib/credit/exit-child.ts');
         message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt);
       }
+      if (this.flags.broadcast) message = { ...message, broadcast: await this.submit(ctx.chain, message) };
       if (!record.exiting && !this.flags['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
-      return { message, ctx };
+      return message;
     });
-    if (this.flags.broadcast) {
-      if (!ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url');
-      const child = message.child as { hex?: string };
-      if (!child.hex) {
-        throw new UsageError('E_USAGE', 'the child is not signed (the payout address is not the mint key\'s): sign child.psbt with bitcoin-cli walletprocesspsbt and pass it back with --child');
-      }
-      const { fromHex } = await import('../lib/bytes.ts');
-      const state = message.state_tx as { hex: string };
-      const result = (await ctx.chain.submitPackage([fromHex(state.hex), fromHex(child.hex)])) as SubmitPackageResult;
-      // Since Core 28, a rejected package is reported in the result, not as an RPC error.
-      if (result.packageMsg !== 'success') {
-        const why = result.txResults.filter((t) => t.error).map((t) => `${t.txid}: ${t.error}`).join('; ');
-        throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept the exit package: ${result.packageMsg}${why ? ` (${why})` : ''}`);
-      }
-      // What the node answered, in the message (Core's names, fees in sat).
-      (message as Record<string, unknown>).broadcast = {
-        package_msg: result.packageMsg,
-        tx_results: result.txResults.map((t) => ({
-          txid: t.txid,
-          wtxid: t.wtxid,
-          ...(t.vsize === undefined ? {} : { vsize: t.vsize }),
-          ...(t.fees === undefined ? {} : { fees_sat: Number(t.fees) }),
-          ...(t.error === undefined ? {} : { error: t.error }),
-        })),
-      };
-    }
     return { message };
+  }
+
+  /**
+   * Submit state + child as one package; throws (nothing is marked) unless the node
+   * accepted it. Returns what the node answered (Core's names, fees in sat).
+   */
+  private async submit(chain: ChainSource, message: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const child = message.child as { hex?: string };
+    if (!child.hex) {
+      throw new UsageError('E_USAGE', 'the child is not signed (the payout address is not the mint key\'s): sign child.psbt with bitcoin-cli walletprocesspsbt and pass it back with --child');
+    }
+    const { fromHex } = await import('../lib/bytes.ts');
+    const state = message.state_tx as { hex: string };
+    const result = (await chain.submitPackage!([fromHex(state.hex), fromHex(child.hex)])) as SubmitPackageResult;
+    // Since Core 28, a rejected package is reported in the result, not as an RPC error.
+    if (result.packageMsg !== 'success') {
+      const why = result.txResults.filter((t) => t.error).map((t) => `${t.txid}: ${t.error}`).join('; ');
+      throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept the exit package: ${result.packageMsg}${why ? ` (${why})` : ''}; the contract is unchanged`);
+    }
+    return {
+      package_msg: result.packageMsg,
+      tx_results: result.txResults.map((t) => ({
+        txid: t.txid,
+        wtxid: t.wtxid,
+        ...(t.vsize === undefined ? {} : { vsize: t.vsize }),
+        ...(t.fees === undefined ? {} : { fees_sat: Number(t.fees) }),
+        ...(t.error === undefined ? {} : { error: t.error }),
+      })),
+    };
   }
 
   /** --child: a finalized PSBT as bitcoin-cli walletprocesspsbt prints it (JSON with "psbt"), or the PSBT itself. */
   private async walletChild(path: string): Promise<Uint8Array> {
-    const { inputFrom, readInputBytes, detectFormat } = await import('../lib/cli/input.ts');
-    const doc = detectFormat(await readInputBytes(inputFrom(path)));
+    const { detectFormat } = await import('../lib/cli/input.ts');
+    const doc = detectFormat(this.readFlagFile('--child', path), `--child ${path}`);
     if (doc.format === 'psbt') return doc.psbt;
     const psbt = doc.format === 'json' ? (doc.value as { psbt?: unknown }).psbt : undefined;
     if (typeof psbt !== 'string') throw new MalformedInputError('E_MALFORMED_PSBT', `--child ${path} holds neither a PSBT nor a JSON object with a "psbt" field`);

@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import { join } from 'node:path';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { CreditCommand, fundingConfirmationsFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
-import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { CreditCommand, fundingConfirmationsFlag, noMint, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
 import { UsageError } from '../lib/errors.ts';
 
 export default class OpenCredit extends CreditCommand<typeof OpenCredit> {
@@ -51,6 +51,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     'refund-address': Flags.string({ description: 'user: where the refund pays', helpValue: 'ADDRESS' }),
     'change-address': Flags.string({ description: 'user: change in updates and close (default: the refund address)', helpValue: 'ADDRESS' }),
     'fee-rate': Flags.string({ description: 'user: fee rate of the refund and update states, sat/vB (default: the mint\'s floor)', helpValue: 'SAT/VB' }),
+    ...feeGuardFlags,
     ...chainFlags,
     ...fundingConfirmationsFlag,
   };
@@ -72,14 +73,14 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     const user = await import('../lib/credit/user.ts');
     if (doc.format === 'psbt') {
       if (!f.offer) throw new UsageError('E_USAGE', 'with a funding PSBT on input, pass the mint\'s offer with --offer FILE');
-      const offerDoc = await this.readFileDocument(f.offer);
+      const offerDoc = await this.readFileDocument(f.offer, '--offer');
       const network = this.network(readEnvelope(offerDoc).network);
       const offer = decodeMessage(schemas.CreditOfferSchema, offerDoc);
       if (!f['refund-address']) throw new UsageError('E_USAGE', '--refund-address is required to open');
-      const { ctx, book } = await this.userSession(network);
+      const { ctx, book } = await this.userSession(network, { create: true });
       const { offerWindow } = await import('../lib/credit/user.ts');
       const expiryHeight = await this.expiryHeight(f.expiry ?? `+${offer.default_expiry_blocks}`, ctx.chain, offerWindow(offer));
-      const feeRate = f['fee-rate'] !== undefined ? parseRate(f['fee-rate']) : offer.min_fee_rate;
+      const feeRate = f['fee-rate'] !== undefined ? await this.guardedRate(f['fee-rate']) : offer.min_fee_rate;
       return {
         message: await book.exclusive(() =>
           user.openRequest(ctx, { offer, fundingPsbt: doc.psbt, expiryHeight, refundAddress: f['refund-address']!, changeAddress: f['change-address'] ?? f['refund-address']!, feeRate }),
@@ -107,6 +108,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     const { makeOffer } = await import('../lib/credit/mint.ts');
     const dir = join(this.stateDir(network), 'credit-mint');
     if (!f['payout-address']) {
+      this.existingState(network, 'credit-mint', noMint); // reading the offer creates nothing
       const stored = await withLock(dir, async () => (await MintStore.open(dir)).readDoc<Record<string, unknown>>('offer'));
       if (stored) return { message: stored };
       throw new UsageError('E_USAGE', 'the first --publish needs --payout-address');

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, fundingConfirmationsFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
-import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
 import { RefusedError } from '../lib/errors.ts';
 import type { CreditTermsJson } from '../lib/credit/codec.ts';
 
@@ -41,6 +41,7 @@ before the old expiry, until the rollover confirms.`;
     expiry: Flags.string({ description: 'user: the new contract\'s expiry, a height or +BLOCKS from the tip (starts the rollover)', helpValue: 'HEIGHT|+N' }),
     'fee-rate': Flags.string({ description: 'user: fee rate of the rollover, sat/vB (default: the contract\'s)', helpValue: 'SAT/VB' }),
     'top-up': Flags.string({ description: 'user: a wallet PSBT whose (segwit) inputs add funds to the new contract', helpValue: 'FILE' }),
+    ...feeGuardFlags,
     ...chainFlags,
     ...fundingConfirmationsFlag,
   };
@@ -57,7 +58,7 @@ before the old expiry, until the rollover confirms.`;
       const record = await book.get(id);
       if (!record) throw new RefusedError('E_UNKNOWN_CONTRACT', `no contract ${id} in ${book.dir}`);
       const expiryHeight = await this.expiryHeight(f.expiry, ctx.chain, record?.expiry_window);
-      const feeRate = f['fee-rate'] !== undefined ? parseRate(f['fee-rate']) : record.contract.fee_rate;
+      const feeRate = f['fee-rate'] !== undefined ? await this.guardedRate(f['fee-rate']) : record.contract.fee_rate;
       const topUp = f['top-up'] ? await this.topUp(f['top-up'], record.contract) : undefined;
       return { message: await book.exclusive(() => user.rolloverRequest(ctx, id, { expiryHeight, feeRate, topUp })) };
     }
@@ -84,7 +85,7 @@ before the old expiry, until the rollover confirms.`;
   private async topUp(path: string, terms: CreditTermsJson) {
     const { topUpFromPsbt } = await import('../lib/credit/transactions.ts');
     const { termsFromJson } = await import('../lib/credit/codec.ts');
-    return topUpFromPsbt(await this.readPsbtAt(path), termsFromJson(terms, this.network()).script);
+    return topUpFromPsbt(await this.readPsbtAt(path, '--top-up'), termsFromJson(terms, this.network()).script);
   }
 
 }

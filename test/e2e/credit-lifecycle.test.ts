@@ -458,10 +458,12 @@ describe('a credit contract from offer to close, through pipes between the two p
       {
         contract_id: firstId, status: 'rolling-over', capacity_sat: first.capacity_sat, cumulative_sat: 80_000, state: 4, expiry_height: 5320,
         blocks_to_expiry: 143, settlement: { kind: 'rollover', txid: rolloverTxid }, must_exit: true,
+        next: `exit now: exit-credit --contract ${firstId} --fee-rate R --broadcast (with a node), before block 5320`,
       },
       {
         contract_id: nextId, status: 'closing', capacity_sat: next.capacity_sat, cumulative_sat: 50_000, state: 2, expiry_height: 5322,
         blocks_to_expiry: 145, settlement: { kind: 'close', txid: closeTxid }, must_exit: false,
+        next: `wait for the close ${closeTxid} to get 1 confirmation; if it is not mined 144 blocks before expiry, exit-credit --contract ${nextId}`,
       },
     ]);
     for (const [id, rate] of [[firstId, 5], [nextId, 20]] as const) {

@@ -10,17 +10,39 @@
  *     is exactly the state and child printed;
  *   - the node refuses the call itself (no such RPC, wrong credentials, nothing
  *     listening, another chain) → that chain error's code and exit code, nothing on
- *     stdout.
+ *     stdout;
+ *   - no node at all (offline) → exit 2, E_CHAIN_OFFLINE.
+ *
+ * A failed broadcast changes no state: after each failure the mint's state directory is
+ * byte-identical to before and `credit list` shows the contract open, not exiting; a
+ * payment is still served. Only the accepted package freezes the contract (`credit
+ * list`: exiting, a later payment E_CONTRACT_FROZEN).
  *
  * The contract: one user, opened offline, one payment of 42,000 sat; the payout is the
  * mint key's own P2TR address, so exit-credit signs the child.
  */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { tempDir } from '../helpers.ts';
 import { parseTx } from '../independent/tx.ts';
 import { blockchainInfo, closedPort, startFakeCore, submitPackageReply, type FakeCore, type Handler } from '../lib/chain/fake-core.ts';
 import { pipeline, type Run } from './cli.ts';
-import { PAY_FLAGS, message, mintStage, openContracts, payRequest, type Parties } from './stream-credit.ts';
+import { PAY_FLAGS, applyReceipt, message, mintStage, openContracts, payRequest, type Parties } from './stream-credit.ts';
+
+/** All files under a directory with their bytes: to show a step wrote nothing. */
+function treeOf(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[relative(dir, p)] = readFileSync(p, 'latin1');
+    }
+  };
+  walk(dir);
+  return out;
+}
 
 const RPC_USER = 'offchain-test';
 const RPC_PASSWORD = 'fake-core-password-0123456789';
@@ -31,12 +53,15 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
   let p: Parties;
   let receipt: Record<string, any>;
   let core: FakeCore | undefined;
+  let before: Record<string, string>;
 
   beforeAll(async () => {
     dir = tempDir('offchain-exit-broadcast-');
     p = await openContracts(dir.path, 1, {}, 'exit-broadcast');
     const request = await payRequest(p.users[0]!, PAYMENT, {});
     receipt = message(await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], request.line), 'credit/receipt', 'payment').msg;
+    await applyReceipt(p.users[0]!, JSON.stringify(receipt), {});
+    before = treeOf(p.mintDir);
   });
   afterAll(() => dir?.cleanup());
   afterEach(async () => {
@@ -67,6 +92,21 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
     return lines[0]!;
   }
 
+  /** The contract's row in `credit list` (offline, tip 1001). */
+  async function listed(): Promise<Record<string, any>> {
+    const list = message(await pipeline([mintStage(p.mintDir, {}, 'credit', 'list', '--tip-height', '1001')], ''), 'credit/contracts', 'credit list').msg;
+    expect(list.contracts).toHaveLength(1);
+    return list.contracts[0];
+  }
+
+  /** Nothing changed: the mint's files byte for byte, and the contract still open, not exiting. */
+  async function unchanged(): Promise<void> {
+    expect(treeOf(p.mintDir)).toEqual(before);
+    const row = await listed();
+    expect(row.status).toBe('open');
+    expect(row.exit).toBeUndefined();
+  }
+
   /** The package the node was sent: one submitpackage call with [state hex, child hex]. */
   function submitted(): string[] {
     const calls = core!.requests.filter((r) => r.body.method === 'submitpackage');
@@ -83,7 +123,7 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
     const u = p.users[0]!;
     expect(state!.txid).toBe(receipt.txid);
     expect(state!.inputs.map((i) => [i.txid, i.vout])).toEqual([[u.funding.txid, u.funding.vout]]);
-    expect(state!.outputs[0]!.amount).toBe(BigInt(PAYMENT));
+    expect(state!.outputs[0]!.amount).toBe(BigInt(receipt.cumulative_sat));
     expect(child!.inputs.map((i) => [i.txid, i.vout])).toEqual([[receipt.txid, 0]]);
     expect([state!.version, child!.version]).toEqual([3, 3]);
   }
@@ -105,6 +145,70 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
     expect(line).toContain(`${state!.txid}: ${STATE_ERROR}`);
     expect(line).toContain(`${child!.txid}: ${CHILD_ERROR}`);
     expect(line).not.toContain(RPC_PASSWORD);
+    await unchanged();
+  });
+
+  it('a node without submitpackage (RPC error -32601): exit 1, E_RPC_ERROR naming the method, nothing on stdout', async () => {
+    await node({}); // the fake answers any method it has no handler for with -32601 "Method not found"
+    const line = refused(await broadcast(core!.url), 1, 'E_RPC_ERROR');
+    expect(line).toMatch(/submitpackage.*Method not found.*-32601/);
+    expect(core!.requests.map((r) => r.body.method)).toEqual(['getblockchaininfo', 'submitpackage']);
+    await unchanged();
+  });
+
+  it('wrong credentials (HTTP 401): exit 2, E_RPC_AUTH, nothing sent past the refusal and nothing on stdout', async () => {
+    await node({ submitpackage: () => submitPackageReply([]) });
+    const line = refused(await broadcast(core!.url, 'not-the-password'), 2, 'E_RPC_AUTH');
+    expect(line).not.toContain('not-the-password');
+    expect(core!.requests).toHaveLength(0); // the fake records only authenticated calls
+    await unchanged();
+  });
+
+  it('nothing listening at --rpc-url: exit 1, E_RPC_UNREACHABLE, nothing on stdout', async () => {
+    const port = await closedPort();
+    const line = refused(await broadcast(`http://127.0.0.1:${port}/`), 1, 'E_RPC_UNREACHABLE');
+    expect(line).toContain(`127.0.0.1:${port}`);
+    await unchanged();
+  });
+
+  it('a node on another chain (main): exit 4, E_NETWORK_MISMATCH, and no package is sent', async () => {
+    await node({ getblockchaininfo: () => blockchainInfo('main'), submitpackage: () => submitPackageReply([]) });
+    refused(await broadcast(core!.url), 4, 'E_NETWORK_MISMATCH');
+    expect(core!.requests.map((r) => r.body.method)).toEqual(['getblockchaininfo']);
+    await unchanged();
+  });
+
+  it('no node at all (offline): exit 2, E_CHAIN_OFFLINE, and the contract is not frozen', async () => {
+    const [r] = await pipeline([mintStage(p.mintDir, {}, 'exit-credit', '--fee-rate', '3', '--broadcast')], '');
+    refused(r!, 2, 'E_CHAIN_OFFLINE');
+    await unchanged();
+  });
+
+  it('the fee guard: --fee-rate above --max-fee-rate (default 10,000 sat/vB, Core\'s maxfeerate) is refused before anything is built', async () => {
+    const [r] = await pipeline([mintStage(p.mintDir, {}, 'exit-credit', '--fee-rate', '10001', '--dry-run')], '');
+    const line = refused(r!, 4, 'E_FEE_TOO_HIGH');
+    expect(line).toContain('--max-fee-rate 10000 sat/vB, --max-fee-share 0.5');
+    await unchanged();
+  });
+
+  it('the fee guard: a child costing over half the mint\'s payout is refused (exit 4), also with --broadcast (nothing sent); --max-fee-share lets it through', async () => {
+    // At 120 sat/vB the ~265 vB package costs ~31,800 sat, ~76% of the 42,000 sat payout it comes out of: refused.
+    await node({ submitpackage: (params) => submitPackageReply((params[0] as string[]).map((t) => parseTx(t))) });
+    const stage = mintStage(p.mintDir, { OFFCHAIN_RPC_USER: RPC_USER, OFFCHAIN_RPC_PASSWORD: RPC_PASSWORD }, 'exit-credit', '--fee-rate', '120', '--broadcast', '--rpc-url', core!.url);
+    const line = refused((await pipeline([stage], ''))[0]!, 4, 'E_FEE_TOO_HIGH');
+    expect(line).toMatch(/of the 42000 sat it moves\), above the limit \(--max-fee-rate 10000 sat\/vB, --max-fee-share 0\.5\); raise --max-fee-share/);
+    expect(core!.requests.filter((q) => q.body.method === 'submitpackage')).toHaveLength(0);
+    await unchanged();
+    const [dry] = await pipeline([mintStage(p.mintDir, {}, 'exit-credit', '--fee-rate', '120', '--max-fee-share', '0.9', '--dry-run')], '');
+    expect(dry!.status, dry!.stderr).toBe(0);
+    await unchanged(); // --dry-run freezes nothing
+  });
+
+  it('after every failed broadcast the mint still serves the contract: the next payment gets a receipt', async () => {
+    const request = await payRequest(p.users[0]!, PAYMENT + 1000, {});
+    receipt = message(await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], request.line), 'credit/receipt', 'second payment').msg;
+    expect(receipt).toMatchObject({ state: 2, cumulative_sat: 2 * PAYMENT + 1000 });
+    await applyReceipt(p.users[0]!, JSON.stringify(receipt), {});
   });
 
   it('a package the node accepts: exit 0, and stdout is the exit whose state and child are exactly what was submitted', async () => {
@@ -115,37 +219,13 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
     const txs = submitted();
     expectExitPackage(txs);
     expect(txs).toEqual([exit.state_tx.hex, exit.child.hex]);
-    expect(exit).toMatchObject({ contract_id: p.users[0]!.contractId, state: 1, cumulative_sat: PAYMENT });
-  });
-
-  it('a node without submitpackage (RPC error -32601): exit 1, E_RPC_ERROR naming the method, nothing on stdout', async () => {
-    await node({}); // the fake answers any method it has no handler for with -32601 "Method not found"
-    const line = refused(await broadcast(core!.url), 1, 'E_RPC_ERROR');
-    expect(line).toMatch(/submitpackage.*Method not found.*-32601/);
-    expect(core!.requests.map((r) => r.body.method)).toEqual(['getblockchaininfo', 'submitpackage']);
-  });
-
-  it('wrong credentials (HTTP 401): exit 2, E_RPC_AUTH, nothing sent past the refusal and nothing on stdout', async () => {
-    await node({ submitpackage: () => submitPackageReply([]) });
-    const line = refused(await broadcast(core!.url, 'not-the-password'), 2, 'E_RPC_AUTH');
-    expect(line).not.toContain('not-the-password');
-    expect(core!.requests).toHaveLength(0); // the fake records only authenticated calls
-  });
-
-  it('nothing listening at --rpc-url: exit 1, E_RPC_UNREACHABLE, nothing on stdout', async () => {
-    const port = await closedPort();
-    const line = refused(await broadcast(`http://127.0.0.1:${port}/`), 1, 'E_RPC_UNREACHABLE');
-    expect(line).toContain(`127.0.0.1:${port}`);
-  });
-
-  it('a node on another chain (main): exit 4, E_NETWORK_MISMATCH, and no package is sent', async () => {
-    await node({ getblockchaininfo: () => blockchainInfo('main'), submitpackage: () => submitPackageReply([]) });
-    refused(await broadcast(core!.url), 4, 'E_NETWORK_MISMATCH');
-    expect(core!.requests.map((r) => r.body.method)).toEqual(['getblockchaininfo']);
-  });
-
-  it('the mint\'s state is unchanged by the broadcasts: an offline exit still carries the same state', async () => {
-    const exit = message(await pipeline([mintStage(p.mintDir, {}, 'exit-credit', '--fee-rate', '3')], ''), 'credit/exit', 'offline exit').msg;
-    expect(exit.state_tx.txid).toBe(receipt.txid);
+    expect(exit).toMatchObject({ contract_id: p.users[0]!.contractId, state: 2, cumulative_sat: 2 * PAYMENT + 1000 });
+    // Accepted: now, and only now, the contract is frozen and shown exiting with that state.
+    const row = await listed();
+    expect(row).toMatchObject({ status: 'exiting', exit: { state: 2, txid: receipt.txid } });
+    expect(row.next).toContain('wait for the exit');
+    const request = await payRequest(p.users[0]!, 1000, {});
+    const [refusedPay] = await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], request.line);
+    refused(refusedPay!, 4, 'E_CONTRACT_FROZEN');
   });
 });

@@ -94,10 +94,11 @@ describe('in process: what the shortcut answers itself', () => {
 
   async function attempt(argv: string[]) {
     const written: string[] = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array, done?: (e?: Error | null) => void) => {
       written.push(String(chunk));
+      done?.(); // the shortcut waits for the write to complete (a failed write is its error to report)
       return true;
-    });
+    }) as typeof process.stdout.write);
     const result = await main(argv);
     vi.restoreAllMocks();
     return { result, written: written.join('') };

@@ -10,8 +10,9 @@
  * or calls process.exit itself.
  */
 import { Command, type Interfaces } from '@oclif/core';
+import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { base64 } from '@scure/base';
 import { ExitCode, MalformedInputError, OffchainError, RefusedError, UsageError } from '../errors.ts';
 import { stringifyMessage, stringifyLine } from '../json.ts';
@@ -21,11 +22,13 @@ import type { KeyPair } from '../keys/keys.ts';
 import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
-import { detectFormat, inputFrom, jsonLines, readInputBytes, type InputDocument } from './input.ts';
+import { expandTilde } from './config.ts';
+import { detectFormat, inputFrom, jsonLines, readFlagFile, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
 
 export { psbtBytesOf };
 import { createTerminal, type Terminal } from './terminal.ts';
+import { BrokenPipe, onLateOutputError, writeOutput, writeOutputLine } from './output.ts';
 
 export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
 
@@ -53,10 +56,13 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
 
   override async run(): Promise<void> {
     this.term = createTerminal(process.stderr, process.env);
-    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-      // A closed pipe (`| head`) is the reader's choice, not our failure.
-      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    });
+    // A write error that arrives after the command moved on (a stream's pipe): one coded
+    // line and exit 1, or — a closed pipe (`| head`), the reader's choice — a quiet exit.
+    onLateOutputError((e) => {
+      const failedAlready = process.exitCode !== undefined && process.exitCode !== 0;
+      if (!(e instanceof BrokenPipe) && !failedAlready) this.fail(e);
+      process.exit(process.exitCode ?? 0);
+    }, { replace: true });
     try {
       const ctor = this.constructor as unknown as T & typeof OffchainCommand;
       const { flags, args } = await this.parse({
@@ -72,7 +78,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       if (!this.longRunning) (await import('../curve.ts')).setBasePointWindow(4);
       await this.selectSecp256k1();
       const result = await this.execute();
-      if (result) this.emit(result);
+      if (result) await this.emit(result);
     } catch (e) {
       // We own the error path, including parse errors: tell oclif parsing was handled so
       // it does not add its "did not parse its arguments" warning (development/test only).
@@ -128,11 +134,27 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     return network;
   }
 
-  /** The whole input (stdin to EOF or --in FILE), with its format detected. */
+  /**
+   * The bytes of a file named by a flag (`--offer FILE`, `--child FILE`, …): a missing or
+   * unreadable file, or a directory, is E_INPUT_FILE (exit 2) naming that flag — one code
+   * for every flag (src/lib/cli/input.ts `readFlagFile`).
+   */
+  protected readFlagFile(flag: string, path: string): Uint8Array {
+    return readFlagFile(flag, path);
+  }
+
+  /** The flag (`--name`) whose value is `path`, for messages about a file a caller did not name the flag of. */
+  protected flagFor(path: string): string {
+    const names = Object.entries(this.flags as Record<string, unknown>)
+      .filter(([, v]) => v === path || (Array.isArray(v) && v.includes(path)))
+      .map(([k]) => `--${k}`);
+    return names.length > 0 ? names.join('/') : 'the file';
+  }
+
   /** A PSBT a flag other than --in names (a wallet's funded PSBT): binary, base64 or hex, or a message carrying one. */
-  protected async readPsbtAt(path: string): Promise<Transaction> {
+  protected async readPsbtAt(path: string, flag = this.flagFor(path)): Promise<Transaction> {
     const { parsePsbt } = await import('../psbt/parse.ts');
-    return parsePsbt(psbtBytesOf(detectFormat(await readInputBytes(inputFrom(path)))).bytes);
+    return parsePsbt(psbtBytesOf(detectFormat(readFlagFile(flag, path), `${flag} ${path}`)).bytes);
   }
 
   protected async readDocument(): Promise<InputDocument> {
@@ -151,10 +173,10 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     return { tx: parsePsbt(bytes), network: this.network(network), messageType };
   }
 
-  /** A JSON message from a file named by a flag (e.g. --offer FILE). */
-  protected async readFileDocument(path: string): Promise<unknown> {
-    const doc = detectFormat(await readInputBytes(inputFrom(path)));
-    if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', `${path} does not hold one JSON message`);
+  /** A JSON message from a file named by a flag (e.g. --offer FILE); `flag` defaults to the flag whose value `path` is. */
+  protected async readFileDocument(path: string, flag = this.flagFor(path)): Promise<unknown> {
+    const doc = detectFormat(readFlagFile(flag, path), `${flag} ${path}`);
+    if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', `${flag} ${path} does not hold one JSON message`);
     return doc.value;
   }
 
@@ -166,7 +188,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
 
   /** Write one item of a streamed JSON Lines output. */
   protected emitLine(value: unknown): void {
-    process.stdout.write(stringifyLine(value));
+    writeOutputLine(stringifyLine(value));
   }
 
   protected async keyPair(network: Network): Promise<KeyPair> {
@@ -206,28 +228,51 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     return new chain.OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'], flags: { confirmations: '--funding-confirmations N' } });
   }
 
-  /** `--state-dir` (or $OFFCHAIN_STATE_DIR, or ~/.offchain), one subfolder per network. */
+  /**
+   * `--state-dir` (or $OFFCHAIN_STATE_DIR, which the configuration file's state_dir fills,
+   * or ~/.offchain), one subfolder per network. A leading `~` is the home directory (a
+   * shell does not expand it in `--state-dir=~/x` or in the configuration file). Nothing
+   * is created here: a path that is, or lies under, a file is E_STATE_NOT_DIR naming the
+   * path as given (exit 2).
+   */
   protected stateDir(network: Network): string {
-    const base = (this.flags as { 'state-dir'?: string })['state-dir'] ?? process.env.OFFCHAIN_STATE_DIR ?? join(homedir(), '.offchain');
-    return join(resolve(base), network);
+    const flag = (this.flags as { 'state-dir'?: string })['state-dir'];
+    const env = process.env.OFFCHAIN_STATE_DIR || undefined;
+    const [given, source] = flag !== undefined ? [flag, '--state-dir'] : env !== undefined ? [env, '$OFFCHAIN_STATE_DIR'] : [join(homedir(), '.offchain'), 'the default state directory'];
+    const base = resolve(expandTilde(given, homedir()));
+    checkNotUnderFile(base, `${source} ${given}`);
+    return join(base, network);
   }
 
-  private emit(result: CommandResult): void {
-    if ('text' in result) {
-      process.stdout.write(result.text.endsWith('\n') ? result.text : result.text + '\n');
-      return;
-    }
+  /**
+   * The state a read-only step (or a step on an existing contract) needs: `sub` under the
+   * state directory must exist, else `missing()` is thrown — and nothing is created, so a
+   * mistyped --state-dir leaves no trace.
+   */
+  protected existingState(network: Network, sub: string, missing: (dir: string) => Error): string {
+    const dir = join(this.stateDir(network), sub);
+    if (!existsSync(dir)) throw missing(dir);
+    return dir;
+  }
+
+  private async emit(result: CommandResult): Promise<void> {
+    // Serialise fully before writing: an error here must leave stdout empty. The write
+    // itself is awaited: a result that could not be written is an error (E_OUTPUT_WRITE).
+    await writeOutput(this.render(result));
+  }
+
+  private render(result: CommandResult): string {
+    if ('text' in result) return result.text.endsWith('\n') ? result.text : result.text + '\n';
     if ((this.flags as { psbt?: boolean }).psbt) {
       if (!result.psbt) throw new UsageError('E_NO_PSBT', 'this result carries no PSBT; drop --psbt');
-      process.stdout.write(base64.encode(result.psbt) + '\n');
-      return;
+      return base64.encode(result.psbt) + '\n';
     }
-    // Serialise fully before writing: an error here must leave stdout empty.
-    process.stdout.write(stringifyMessage(result.message));
+    return stringifyMessage(result.message);
   }
 
   /** Map any failure to one line on stderr and the brief's exit code. */
   protected fail(e: unknown): void {
+    if (e instanceof BrokenPipe) return; // the reader left: quiet, as Unix tools are
     const debug = process.argv.includes('--debug');
     const { code, message, exitCode } = describeError(e);
     this.term ??= createTerminal(process.stderr, process.env);
@@ -235,6 +280,21 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     process.stderr.write(`${this.term.color.red('offchain: error')} ${code}: ${message}\n`);
     if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     process.exitCode = exitCode;
+  }
+}
+
+/** E_STATE_NOT_DIR when `path`, or the nearest of its ancestors that exists, is not a directory. */
+export function checkNotUnderFile(path: string, given: string): void {
+  for (let p = path; ; p = dirname(p)) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      if (dirname(p) === p) return;
+      continue;
+    }
+    if (st.isDirectory()) return;
+    throw new UsageError('E_STATE_NOT_DIR', p === path ? `${given} is a file, not a directory` : `${given} lies under ${p}, which is a file, not a directory`);
   }
 }
 

@@ -8,6 +8,8 @@
  *     rpc_url=http://127.0.0.1:8332/
  *     state_dir=/var/lib/offchain
  *
+ * A state_dir starting with `~/` is under the home directory (as a shell would read it).
+ *
  * Precedence: a flag, then the environment (OFFCHAIN_NETWORK, OFFCHAIN_RPC_URL,
  * OFFCHAIN_STATE_DIR), then this file — it only fills in environment variables that are
  * unset, which the commands already read. Credentials never go here: the node's cookie
@@ -37,8 +39,17 @@ export function applyConfigFile(env: NodeJS.ProcessEnv, home: string): void {
   }
   for (const [key, value] of Object.entries(parseConfig(text, path))) {
     const name = KEYS[key]!;
-    if (env[name] === undefined || env[name] === '') env[name] = value;
+    // `state_dir=~/x`: the home directory, as a shell would expand it (no shell reads this file).
+    const expanded = key === 'state_dir' ? expandTilde(value, home) : value;
+    if (env[name] === undefined || env[name] === '') env[name] = expanded;
   }
+}
+
+/** `~` or `~/…` → the home directory (what a shell would have done). */
+export function expandTilde(path: string, home: string): string {
+  if (path === '~') return home;
+  if (path.startsWith('~/')) return join(home, path.slice(2));
+  return path;
 }
 
 export function parseConfig(text: string, path: string): Record<string, string> {

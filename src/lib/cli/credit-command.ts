@@ -17,6 +17,7 @@ import type { ChainSource, UtxoInfo } from '../chain/types.ts';
 import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../credit/ports.ts';
 import type { ExpiryWindow } from '../credit/user.ts';
 import type { RecordBook } from '../store/record-book.ts';
+import type { FeeLimits } from '../tx/fee-guard.ts';
 import type { MintStore } from '../store/mint-store.ts';
 import { OffchainCommand } from './base-command.ts';
 
@@ -36,6 +37,16 @@ export const fundingConfirmationsFlag = {
     helpGroup: 'CHAIN',
   }),
 };
+
+/** No mint under this state directory (and none was created). Exit 2. */
+export function noMint(dir: string): UsageError {
+  return new UsageError('E_NO_MINT_POLICY', `no mint policy in ${dir} (nothing was created there): check --state-dir and --network, or run "open-credit --role mint --publish --payout-address ADDR" first`);
+}
+
+/** No credit user state under this state directory (and none was created). Exit 2. */
+export function noUserState(dir: string): UsageError {
+  return new UsageError('E_NO_STATE', `no credit contract in ${dir} (nothing was created there): check --state-dir and --network, or open one with open-credit --role user`);
+}
 
 export function parseRate(text: string): number {
   const n = Number(text);
@@ -82,7 +93,9 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
 
   private async onMintStore<T>(network: Network, use: (store: MintStore<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>): Promise<T> {
     const { MintStore } = await import('../store/mint-store.ts');
-    const dir = join(this.stateDir(network), 'credit-mint');
+    // Every step but publishing an offer needs a mint that exists: a mistyped --state-dir
+    // is refused before anything is created under it.
+    const dir = this.existingState(network, 'credit-mint', noMint);
     const store = await MintStore.open<MintContractRecord>(dir);
     try {
       return await use(store, dir, await this.mintPolicy(store, dir));
@@ -100,11 +113,15 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return policy;
   }
 
-  /** The user's context; run its steps in `book.exclusive(…)`. */
-  protected async userSession(network: Network): Promise<{ ctx: UserContext; book: RecordBook<UserContractRecord> }> {
+  /**
+   * The user's context; run its steps in `book.exclusive(…)`. Only the step that opens a
+   * contract (`create`) may start a new user state directory; every other step needs one.
+   */
+  protected async userSession(network: Network, opts: { create?: boolean } = {}): Promise<{ ctx: UserContext; book: RecordBook<UserContractRecord> }> {
     const { RecordBook } = await import('../store/record-book.ts');
     const { NonceStore } = await import('../store/nonce-store.ts');
     const dir = this.stateDir(network);
+    if (!opts.create) this.existingState(network, 'credit-user', noUserState);
     const book = new RecordBook<UserContractRecord>(join(dir, 'credit-user'));
     const user = await this.keyPair(network);
     return { book, ctx: { network, user, records: book, nonces: new NonceStore(join(dir, 'nonces')), chain: await this.chain(network), random: this.random } };
@@ -113,7 +130,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   /** The user's records and chain, without its key: for read-only views (the refund). */
   protected async userView(network: Network): Promise<{ ctx: Pick<UserContext, 'network' | 'records' | 'chain'>; book: RecordBook<UserContractRecord> }> {
     const { RecordBook } = await import('../store/record-book.ts');
-    const book = new RecordBook<UserContractRecord>(join(this.stateDir(network), 'credit-user'));
+    const book = new RecordBook<UserContractRecord>(this.existingState(network, 'credit-user', noUserState));
     return { book, ctx: { network, records: book, chain: await this.chain(network) } };
   }
 
@@ -161,6 +178,21 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       'E_USAGE',
       candidates.length === 0 ? `no ${statuses.join('/')} contract in ${book.dir}` : `${candidates.length} contracts are ${statuses.join('/')}: pass --contract ID`,
     );
+  }
+
+  /** --max-fee-rate / --max-fee-share (the fee guard), for commands that spread feeGuardFlags. */
+  protected async feeLimits(): Promise<FeeLimits> {
+    const f = this.flags as { 'max-fee-rate'?: string; 'max-fee-share'?: string };
+    const { parseFeeLimits } = await import('../tx/fee-guard.ts');
+    return parseFeeLimits({ maxFeeRate: f['max-fee-rate'], maxFeeShare: f['max-fee-share'] });
+  }
+
+  /** A --fee-rate the user gave (sat/vB), parsed and held to --max-fee-rate before anything is built. */
+  protected async guardedRate(text: string): Promise<number> {
+    const rate = parseRate(text);
+    const { checkFeeRate } = await import('../tx/fee-guard.ts');
+    checkFeeRate(rate, await this.feeLimits());
+    return rate;
   }
 
   /**

@@ -61,3 +61,17 @@ export const chainFlags = {
   'tip-height': Flags.integer({ description: 'offline: the current tip height (instead of asking a node)', helpValue: 'N', min: 0, helpGroup: 'CHAIN' }),
   'tip-mtp': Flags.integer({ description: 'offline: the tip\'s median-time-past, unix seconds (for time locks)', helpValue: 'T', min: 0, helpGroup: 'CHAIN' }),
 };
+
+/** The fee guard (src/lib/tx/fee-guard.ts) of a command that builds a transaction. */
+export const feeGuardFlags = {
+  'max-fee-rate': Flags.string({
+    description: 'refuse a fee rate above this, sat/vB (default 10000: Bitcoin Core\'s maxfeerate, 0.10 BTC/kvB)',
+    helpValue: 'SAT/VB',
+    helpGroup: 'FEE',
+  }),
+  'max-fee-share': Flags.string({
+    description: 'refuse a fee above this share of the amount its payer moves, 0 < S <= 1 (default 0.5)',
+    helpValue: 'S',
+    helpGroup: 'FEE',
+  }),
+};

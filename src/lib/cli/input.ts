@@ -25,15 +25,17 @@ export type InputDocument =
   | { format: 'json'; value: unknown }
   | { format: 'jsonl'; values: unknown[] };
 
-export type InputSource = { path: string | undefined; stdin: Readable & { isTTY?: boolean } };
+/** Where input comes from: a file named by `flag` (default --in), else standard input. */
+export type InputSource = { path: string | undefined; flag?: string; stdin: Readable & { isTTY?: boolean } };
 
 /**
  * The process's input: `--in PATH`, else standard input — opened only if it is read
  * (touching process.stdin creates its stream, ~2 ms of a cold start that reads a file).
  */
-export function inputFrom(path: string | undefined): InputSource {
+export function inputFrom(path: string | undefined, flag = '--in'): InputSource {
   return {
     path,
+    flag,
     get stdin() {
       return process.stdin;
     },
@@ -99,20 +101,7 @@ export function stdinFailure(e: unknown): StdinHandoff {
 
 /** The raw bytes of the input, from `--in FILE` or stdin (`-` or nothing), at most `max` bytes. */
 export async function readInputBytes(src: InputSource, max = MAX_INPUT_BYTES): Promise<Uint8Array> {
-  if (src.path !== undefined && src.path !== '-') {
-    let size: number;
-    try {
-      size = statSync(src.path).size;
-    } catch (e) {
-      throw new UsageError('E_INPUT_FILE', `cannot read --in ${src.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    if (size > max) throw tooLarge(`--in ${src.path}`, max);
-    try {
-      return new Uint8Array(readFileSync(src.path));
-    } catch (e) {
-      throw new UsageError('E_INPUT_FILE', `cannot read --in ${src.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  }
+  if (src.path !== undefined && src.path !== '-') return readFlagFile(src.flag ?? '--in', src.path, max);
   const handed = src.stdin === process.stdin ? handedOverStdin() : undefined;
   if (handed) return handed;
   if (src.stdin.isTTY) {
@@ -121,11 +110,50 @@ export async function readInputBytes(src: InputSource, max = MAX_INPUT_BYTES): P
   return readToEnd(src.stdin, max);
 }
 
-export function detectFormat(bytes: Uint8Array): InputDocument {
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file (ENOENT)',
+  EACCES: 'permission denied (EACCES)',
+  EPERM: 'operation not permitted (EPERM)',
+  ELOOP: 'too many symbolic links (ELOOP)',
+  ENOTDIR: 'a part of the path is not a directory (ENOTDIR)',
+  EIO: 'input/output error (EIO)',
+};
+
+function fileError(flag: string, path: string, e: unknown): UsageError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why = (code && FILE_ERRORS[code]) ?? code ?? (e as Error).message;
+  return new UsageError('E_INPUT_FILE', `cannot read ${flag} ${path}: ${why}`, { flag, path, errno: code });
+}
+
+/**
+ * The bytes of a file a flag names (`--in`, `--offer`, `--child`, …), at most `max`: one
+ * error for every flag — E_INPUT_FILE, exit 2, naming the flag and the path and saying why
+ * (missing, a directory, no permission) — and E_INPUT_TOO_LARGE (exit 3) past `max`.
+ */
+export function readFlagFile(flag: string, path: string, max = MAX_INPUT_BYTES): Uint8Array {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw fileError(flag, path, e);
+  }
+  if (st.isDirectory()) throw new UsageError('E_INPUT_FILE', `cannot read ${flag} ${path}: it is a directory, not a file`, { flag, path, errno: 'EISDIR' });
+  if (st.size > max) throw tooLarge(`${flag} ${path}`, max);
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw fileError(flag, path, e);
+  }
+}
+
+/** Detect the format of `bytes`; `what` names them in a JSON error ("the input", "--offer FILE"). */
+export function detectFormat(bytes: Uint8Array, what = 'the input'): InputDocument {
   if (startsWith(bytes, PSBT_MAGIC)) return { format: 'psbt', encoding: 'binary', psbt: bytes };
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes).trim();
+  const raw = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  const text = raw.trim();
   if (text.length === 0) throw new MalformedInputError('E_EMPTY_INPUT', 'the input is empty: expected a JSON message or a PSBT');
-  if (text.startsWith('{') || text.startsWith('[')) return parseJsonText(text);
+  // Parsed untrimmed, so an error's line and column are those of the input as given.
+  if (text.startsWith('{') || text.startsWith('[')) return parseJsonText(raw, what);
   if (/^cHNidP8[A-Za-z0-9+/=\s]*$/.test(text)) {
     try {
       return { format: 'psbt', encoding: 'base64', psbt: base64.decode(text.replace(/\s+/g, '')) };
@@ -144,24 +172,160 @@ export function detectFormat(bytes: Uint8Array): InputDocument {
   );
 }
 
-function parseJsonText(text: string): InputDocument {
+function parseJsonText(text: string, what: string): InputDocument {
   try {
     return { format: 'json', value: JSON.parse(text) };
   } catch (whole) {
-    // Not one document: maybe JSON Lines (one object per line).
-    const lines = text.split(/\r?\n/).filter((l) => l.trim().length > 0);
-    if (lines.length > 1) {
-      return { format: 'jsonl', values: lines.map((line, i) => parseJsonLine(line, i + 1)) };
+    // Not one document. JSON Lines (one object per line) only if the first line is a whole
+    // JSON value by itself; otherwise it is one (pretty-printed) document with an error in
+    // it, reported at its line and column in the whole text.
+    const lines = text.replace(/\s+$/, '').split(/\r?\n/);
+    const nonEmpty = lines.filter((l) => l.trim().length > 0);
+    if (nonEmpty.length > 1 && parsesAlone(nonEmpty[0]!)) {
+      let n = 0;
+      const values: unknown[] = [];
+      for (const line of lines) {
+        n++;
+        if (line.trim().length > 0) values.push(parseJsonLine(line, n));
+      }
+      return { format: 'jsonl', values };
     }
-    throw new MalformedInputError('E_MALFORMED_JSON', `the input is not valid JSON: ${(whole as Error).message}`);
+    throw malformedJson(what, text, whole as Error);
   }
+}
+
+function parsesAlone(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The offset of the first syntax error in `text` (RFC 8259's grammar), found by a small
+ * scanner of our own: V8's messages give a position for some errors ("at position N") and
+ * none for others ("Unexpected token 'o', …"). Undefined when the scanner finds none (or
+ * the nesting is too deep for it): then V8's own position, if it gave one, is used.
+ */
+export function jsonErrorOffset(text: string): number | undefined {
+  let i = 0;
+  const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+  const fail = (): never => {
+    throw new JsonSyntaxAt(i);
+  };
+  const ws = () => {
+    for (let c = text.charCodeAt(i); c === 32 || c === 9 || c === 10 || c === 13; c = text.charCodeAt(++i));
+  };
+  const string = () => {
+    i++; // the opening quote
+    for (;;) {
+      const c = text[i];
+      if (c === undefined) fail();
+      if (c === '"') return void i++;
+      if (c === '\\') {
+        const e = text[++i];
+        if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
+        else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) i += 5;
+        else fail();
+        continue;
+      }
+      if (c! < ' ') fail();
+      i++;
+    }
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') return void i++;
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail();
+        string();
+        ws();
+        if (text[i] !== ':') fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') return void i++;
+        else fail();
+      }
+    }
+    if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') return void i++;
+        else fail();
+      }
+    }
+    if (c === '"') return string();
+    for (const literal of ['true', 'false', 'null']) if (text.startsWith(literal, i)) return void (i += literal.length);
+    NUMBER.lastIndex = i;
+    if (NUMBER.test(text)) return void (i = NUMBER.lastIndex);
+    fail();
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) fail();
+    return undefined;
+  } catch (e) {
+    if (e instanceof JsonSyntaxAt) return e.offset;
+    return undefined; // RangeError: nested deeper than the stack
+  }
+}
+
+class JsonSyntaxAt {
+  constructor(readonly offset: number) {}
+}
+
+/** Where a JSON.parse error is, as line and column (1-based) of `text`. */
+export function jsonErrorPosition(text: string, error: Error): { line: number; column: number } {
+  let offset = jsonErrorOffset(text);
+  if (offset === undefined) {
+    const lc = /\(line (\d+) column (\d+)\)/.exec(error.message);
+    if (lc) return { line: Number(lc[1]), column: Number(lc[2]) };
+    const pos = /at position (\d+)/.exec(error.message);
+    offset = pos ? Math.min(Number(pos[1]), text.length) : text.length;
+  }
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+/** V8's reason without its own offsets (we give line and column instead). */
+function jsonReason(error: Error): string {
+  return error.message.replace(/\s*\(line \d+ column \d+\)/, '').replace(/\s*in JSON at position \d+.*$/, '').replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '').replace(/^JSON\.parse: /, '');
+}
+
+/** E_MALFORMED_JSON saying where, in line and column of the whole text (`what` names the text). */
+export function malformedJson(what: string, text: string, error: Error): MalformedInputError {
+  const { line, column } = jsonErrorPosition(text, error);
+  return new MalformedInputError('E_MALFORMED_JSON', `${what} is not valid JSON at line ${line}, column ${column}: ${jsonReason(error)}`, { line, column });
 }
 
 export function parseJsonLine(line: string, lineNumber: number): unknown {
   try {
     return JSON.parse(line);
   } catch (e) {
-    throw new MalformedInputError('E_MALFORMED_JSON', `line ${lineNumber} is not valid JSON: ${(e as Error).message}`, { line: lineNumber });
+    const { column } = jsonErrorPosition(line, e as Error);
+    throw new MalformedInputError('E_MALFORMED_JSON', `line ${lineNumber} is not valid JSON at column ${column}: ${jsonReason(e as Error)}`, { line: lineNumber, column });
   }
 }
 
@@ -199,7 +363,7 @@ export async function* jsonLines(src: InputSource, max = MAX_INPUT_BYTES): Async
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve());
       stream.once('error', (e: NodeJS.ErrnoException) =>
-        reject(new UsageError('E_INPUT_FILE', `cannot read --in ${src.path}: ${e.code ?? e.message}`)),
+        reject(fileError(src.flag ?? '--in', src.path!, e)),
       );
     });
   } else {

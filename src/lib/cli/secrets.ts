@@ -32,6 +32,9 @@ export async function loadKeyPair(src: SecretSource): Promise<KeyPair> {
     } catch (e) {
       throw new UsageError('E_KEY_FILE', `cannot read --key-file ${src.keyFile}: ${(e as NodeJS.ErrnoException).code}`);
     }
+    // Before the mode check: "chmod 600" is no advice for a directory.
+    // (A pipe is fine: `--key-file <(pass show mint)`.)
+    if (st.isDirectory()) throw new UsageError('E_KEY_FILE', `cannot read --key-file ${src.keyFile}: it is a directory; give the file holding the key`);
     if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
       throw new RefusedError(
         'E_KEY_FILE_PERMISSIONS',

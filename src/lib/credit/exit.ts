@@ -12,12 +12,13 @@ import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import { taprootOutput } from '../taproot/taproot.ts';
+import { checkFee, type FeeLimits } from '../tx/fee-guard.ts';
 import { dustThreshold, feeFor, inputVsize, outputVsize, txOverheadVsize } from '../tx/policy.ts';
 import { termsFromJson } from './codec.ts';
 import type { MintContractRecord } from './ports.ts';
 import { CONTRACT_SEQUENCE } from './transactions.ts';
 
-export type ExitOptions = { feeRate: number; to?: Uint8Array; /** BIP-340 aux_rand for the child's signature (from the random source, so the test seed makes it reproducible). */ auxRand: Uint8Array };
+export type ExitOptions = { feeRate: number; /** The fee guard (default: Core's maxfeerate, half the payout). */ feeLimits?: FeeLimits; to?: Uint8Array; /** BIP-340 aux_rand for the child's signature (from the random source, so the test seed makes it reproducible). */ auxRand: Uint8Array };
 
 export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitOptions): Record<string, unknown> {
   if (!record.latest) {
@@ -42,6 +43,8 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
   const childVsize = Math.ceil(txOverheadVsize(1, 1) + spendVbytes + outputVsize(to));
   const packageFee = feeFor(parent.vsize + childVsize, opts.feeRate);
   const childFee = packageFee > parentFee ? packageFee - parentFee : feeFor(childVsize, opts.feeRate);
+  // The fee guard on the package as a whole: the mint pays the child's fee out of its payout.
+  checkFee({ what: 'the exit package (state + CPFP child)', feeSat: parentFee + childFee, vsize: parent.vsize + childVsize, amountSat: payout, payerFeeSat: childFee }, opts.feeLimits);
   const amount = payout - childFee;
   if (amount < dustThreshold(to)) {
     throw new RefusedError('E_EXIT_UNECONOMICAL', `at ${opts.feeRate} sat/vB the CPFP child would cost ${childFee} sat of the mint's ${payout} sat payout`);

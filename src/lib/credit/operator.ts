@@ -11,6 +11,10 @@
  * shown as `closed` / `rolled-over`. When the chain cannot say (offline, or a node
  * without -txindex once the settlement is mined) `settlement.confirmations` is absent
  * and the contract is treated as unsettled.
+ *
+ * A contract the mint is exiting (exit-credit marked it: frozen, its latest state
+ * submitted or printed to submit) is `exiting` until that state has the required
+ * confirmations, then `exited`. Every row says in `next` what the operator does now.
  */
 import type { ChainSource } from '../chain/types.ts';
 import type { MintContractRecord, MintPolicy } from './ports.ts';
@@ -36,20 +40,49 @@ export async function contractsMessage(
     const s = r.settlement;
     const confirmations = s ? await settlementConfirmations(chain, s.txid) : undefined;
     const settled = confirmations !== undefined && confirmations >= policy.min_confirmations;
+    const exitConfirmations = r.exiting ? await settlementConfirmations(chain, r.exiting.txid) : undefined;
+    const exited = exitConfirmations !== undefined && exitConfirmations >= policy.min_confirmations;
+    const mustExit = r.latest !== undefined && !settled && !exited && blocks <= policy.safety_margin_blocks;
+    const status = settled ? SETTLED_STATUS[s!.kind] : exited ? 'exited' : r.exiting ? 'exiting' : r.status;
     rows.push({
       contract_id: r.contract_id,
-      status: settled ? SETTLED_STATUS[s!.kind] : r.status,
+      status,
       capacity_sat: r.contract.capacity_sat,
       cumulative_sat: r.latest?.cumulative_sat ?? 0,
       state: r.latest?.state ?? 0,
       expiry_height: r.contract.expiry_height,
       blocks_to_expiry: blocks,
       settlement: s ? { kind: s.kind, txid: s.txid, confirmations } : undefined,
-      must_exit: r.latest !== undefined && !settled && blocks <= policy.safety_margin_blocks,
+      exit: r.exiting ? { state: r.exiting.state, txid: r.exiting.txid, confirmations: exitConfirmations } : undefined,
+      must_exit: mustExit,
+      next: nextStep(r, { settled, exited, mustExit, blocks, margin: policy.safety_margin_blocks, minConfirmations: policy.min_confirmations }),
     });
   }
   const contracts = rows
     .filter((c) => within === undefined || c.blocks_to_expiry <= within)
     .sort((a, b) => a.blocks_to_expiry - b.blocks_to_expiry || a.contract_id.localeCompare(b.contract_id));
   return { type: 'credit/contracts', version: 1, network, tip_height: tipHeight, contracts };
+}
+
+const confirmationsText = (n: number) => `${n} confirmation${n === 1 ? '' : 's'}`;
+
+/** What the operator does now for one contract, in one line (the runbook's "next"). */
+function nextStep(
+  r: MintContractRecord,
+  f: { settled: boolean; exited: boolean; mustExit: boolean; blocks: number; margin: number; minConfirmations: number },
+): string {
+  const id = r.contract_id;
+  if (f.settled) return 'nothing: the ' + r.settlement!.kind + ' is confirmed';
+  if (f.exited) return 'nothing: the exit is confirmed';
+  if (r.exiting) {
+    return `wait for the exit (state ${r.exiting.state}, ${r.exiting.txid}) to get ${confirmationsText(f.minConfirmations)}; ` +
+      `if it is not mined, rerun exit-credit --contract ${id} with a higher --fee-rate (add --broadcast with a node)`;
+  }
+  if (f.mustExit) return `exit now: exit-credit --contract ${id} --fee-rate R --broadcast (with a node), before block ${r.contract.expiry_height}`;
+  if (r.settlement) {
+    return `wait for the ${r.settlement.kind} ${r.settlement.txid} to get ${confirmationsText(f.minConfirmations)}; ` +
+      (r.latest ? `if it is not mined ${f.margin} blocks before expiry, exit-credit --contract ${id}` : 'nothing else to do');
+  }
+  if (!r.latest) return 'nothing: no payment yet (the user\'s refund covers the contract)';
+  return `nothing yet: exit-credit --contract ${id} once within ${f.margin} blocks of expiry (in ${f.blocks - f.margin} blocks), unless it is closed or rolled over first`;
 }

@@ -247,7 +247,7 @@ export const ContractsSchema = messageSchema('credit/contracts', 'The mint\'s co
   contracts: Type.Array(
     Type.Object({
       contract_id: ContractId,
-      status: Type.String(),
+      status: Type.String({ description: 'open, closing, rolling-over, exiting (exit-credit marked it), or once confirmed closed, rolled-over, exited' }),
       capacity_sat: Sats('locked'),
       cumulative_sat: Sats('paid to the mint in its latest state'),
       state: Type.Integer({ minimum: 0 }),
@@ -260,7 +260,15 @@ export const ContractsSchema = messageSchema('credit/contracts', 'The mint\'s co
           confirmations: Type.Optional(Type.Integer({ minimum: 0, description: 'asked of the node; absent offline or when unknown' })),
         }),
       ),
-      must_exit: Type.Boolean({ description: 'a signed state, no confirmed settlement, within the safety margin: broadcast the latest state now (exit-credit)' }),
+      exit: Type.Optional(
+        Type.Object({
+          state: Type.Integer({ minimum: 1, description: 'the state the mint exits with (exit-credit marked the contract: it signs nothing more of it)' }),
+          txid: Txid,
+          confirmations: Type.Optional(Type.Integer({ minimum: 0, description: 'asked of the node; absent offline or when unknown' })),
+        }),
+      ),
+      must_exit: Type.Boolean({ description: 'a signed state, no confirmed settlement or exit, within the safety margin: broadcast the latest state now (exit-credit)' }),
+      next: Type.String({ description: 'what the operator does now for this contract, in words' }),
     }),
   ),
 });

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { MalformedInputError, OffchainError } from '../errors.ts';
+import { MalformedInputError, OffchainError, UsageError } from '../errors.ts';
 
 /** Points inside writeFileAtomic where a test can inject a failure (a simulated crash). */
 export type AtomicWriteStep = 'opened' | 'written' | 'synced' | 'renamed';
@@ -30,7 +30,9 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
   // directory listings of documents can skip it.
   const temp = join(dir, `.${basename(target)}.${randomBytes(8).toString('hex')}.tmp`);
   let renamed = false;
-  const fh = await open(temp, 'wx', mode);
+  const fh = await open(temp, 'wx', mode).catch((e) => {
+    throw stateAccessError(e, dir);
+  });
   try {
     // The umask may have stripped bits from `mode`; set exactly what was asked for.
     await fh.chmod(mode);
@@ -104,13 +106,13 @@ function rejectUnencoded(key: string, v: unknown): unknown {
  */
 export async function ensureDir(path: string, mode = 0o700): Promise<void> {
   const target = resolve(path);
-  const notDir = () => new OffchainError('E_STATE_NOT_DIR', `state path ${target} exists and is not a directory`);
+  const notDir = () => new UsageError('E_STATE_NOT_DIR', `state path ${target} exists and is not a directory`);
   let first: string | undefined;
   try {
     first = await mkdir(target, { recursive: true, mode });
   } catch (e) {
     if (errnoCode(e) === 'EEXIST' || errnoCode(e) === 'ENOTDIR') throw notDir();
-    throw e;
+    throw stateAccessError(e, target);
   }
   if (first !== undefined) {
     // New entries exist in their parents only once the parents are synced.
@@ -121,7 +123,28 @@ export async function ensureDir(path: string, mode = 0o700): Promise<void> {
   }
   const st = await stat(target);
   if (!st.isDirectory()) throw notDir();
-  if ((st.mode & 0o777 & ~mode) !== 0) await chmod(target, st.mode & 0o777 & mode);
+  if ((st.mode & 0o777 & ~mode) !== 0) {
+    await chmod(target, st.mode & 0o777 & mode).catch((e) => {
+      throw stateAccessError(e, target);
+    });
+  }
+}
+
+const ACCESS_WORDS: Record<string, string> = {
+  EACCES: 'permission denied (EACCES)',
+  EPERM: 'operation not permitted (EPERM)',
+  EROFS: 'read-only file system (EROFS)',
+};
+
+/**
+ * A state directory this process may not write (its permissions, a read-only mount):
+ * E_STATE_ACCESS, exit 2 — the directory given is the wrong one for this user, not an
+ * internal error. Any other error is returned as it is.
+ */
+export function stateAccessError(e: unknown, path: string): unknown {
+  const code = errnoCode(e);
+  if (code === undefined || !(code in ACCESS_WORDS)) return e;
+  return new UsageError('E_STATE_ACCESS', `cannot write the state directory ${path}: ${ACCESS_WORDS[code]}; check its owner and mode, or pass another --state-dir`, { path, errno: code });
 }
 
 /**

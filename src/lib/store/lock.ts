@@ -42,7 +42,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OffchainError, StateConflictError } from '../errors.ts';
-import { ensureDir, errnoCode } from './atomic.ts';
+import { ensureDir, errnoCode, stateAccessError } from './atomic.ts';
 
 /** Enough to tell, on this host, whether a process is still the one that wrote a file. */
 export interface ProcessIdentity {
@@ -152,7 +152,9 @@ async function tryCreate(dir: string, path: string): Promise<string | null> {
   const token = randomBytes(16).toString('hex');
   const record: LockRecord = { ...currentProcess(), since: new Date().toISOString(), token };
   const temp = join(dir, `${LOCK_NAME}.${token}.tmp`);
-  const fh = await open(temp, 'wx', 0o600);
+  const fh = await open(temp, 'wx', 0o600).catch((e) => {
+    throw stateAccessError(e, dir);
+  });
   try {
     await fh.writeFile(`${JSON.stringify(record)}\n`);
     // Synced so that a lock file surviving a power cut is readable (and then stale by boot id).

@@ -33,7 +33,7 @@
  * once, in one transaction, and its files shredded.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdirSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -41,7 +41,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { toHex } from '../bytes.ts';
 import type { FundingBinding } from '../credit/ports.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../errors.ts';
-import { ensureDir, shredFile } from './atomic.ts';
+import { ensureDir, shredFile, stateAccessError } from './atomic.ts';
 
 
 const SCHEMA = `
@@ -109,6 +109,12 @@ export class MintStore<R extends { contract_id: string }> {
   static async open<R extends { contract_id: string }>(dir: string): Promise<MintStore<R>> {
     const abs = resolve(dir);
     await ensureDir(abs);
+    // SQLite words an unwritable directory as "unable to open database file": say what it is.
+    try {
+      accessSync(abs, constants.W_OK);
+    } catch (e) {
+      throw stateAccessError(e, abs);
+    }
     const store = MintStore.openDatabase<R>(abs);
     await store.importLegacy();
     return store;

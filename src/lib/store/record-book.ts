@@ -8,7 +8,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { OffchainError } from '../errors.ts';
-import { ensureDir, readJsonFile, syncDir, writeJsonAtomic } from './atomic.ts';
+import { ensureDir, errnoCode, readJsonFile, syncDir, writeJsonAtomic } from './atomic.ts';
 import { withLock } from './lock.ts';
 
 const ID_RE = /^[0-9a-f]{64}$/;
@@ -42,9 +42,16 @@ export class RecordBook<R extends { contract_id: string }> {
     await syncDir(this.recordsDir);
   }
 
+  /** The records; none when the book's directory does not exist (reading creates nothing). */
   async list(): Promise<R[]> {
-    await ensureDir(this.recordsDir);
-    const names = (await readdir(this.recordsDir)).filter((f) => ID_RE.test(f.slice(0, -5)) && f.endsWith('.json')).sort();
+    let entries: string[];
+    try {
+      entries = await readdir(this.recordsDir);
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return [];
+      throw e;
+    }
+    const names = entries.filter((f) => ID_RE.test(f.slice(0, -5)) && f.endsWith('.json')).sort();
     const out: R[] = [];
     for (const f of names) {
       const r = await readJsonFile<R>(join(this.recordsDir, f));

@@ -2,7 +2,10 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { base64, hex } from '@scure/base';
-import { detectFormat, readToEnd, PSBT_MAGIC, jsonLines } from '../../../src/lib/cli/input.ts';
+import { detectFormat, jsonErrorOffset, readFlagFile, readToEnd, PSBT_MAGIC, jsonLines } from '../../../src/lib/cli/input.ts';
+import { tempDir } from '../../helpers.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { refusal } from '../../setup/refusal.ts';
 
 const psbt = new Uint8Array([...PSBT_MAGIC, 1, 0, 0xff]);
@@ -21,7 +24,25 @@ describe('input format detection', () => {
   });
 
   it('names the bad line of JSON Lines', () => {
-    expect(refusal(() => detectFormat(enc('{"a":1}\n{"a":\n')), 'E_MALFORMED_JSON', 3).message).toMatch(/^line 2 is not valid JSON: /);
+    expect(refusal(() => detectFormat(enc('{"a":1}\n{"a":\n')), 'E_MALFORMED_JSON', 3).message).toMatch(/^line 2 is not valid JSON at column 6: /);
+  });
+
+  it('an error in a pretty-printed message is reported at its line and column of the whole document, not as JSON Lines', () => {
+    // The missing comma is before "x", which starts at line 4, column 3 (counted by hand).
+    const doc = '{\n  "type": "credit/offer",\n  "version": 1\n  "x": 2\n}\n';
+    const e = refusal(() => detectFormat(enc(doc)), 'E_MALFORMED_JSON', 3);
+    expect(e.message).toBe("the input is not valid JSON at line 4, column 3: Expected ',' or '}' after property value");
+    expect(e.detail).toEqual({ line: 4, column: 3 });
+  });
+
+  it('lines before the document count (the position is in the input as given), and the caller names the input', () => {
+    const e = refusal(() => detectFormat(enc('\n\n{\n  "a": 1,\n  "b": nope\n}\n'), '--offer offer.json'), 'E_MALFORMED_JSON', 3);
+    expect(e.message).toMatch(/^--offer offer\.json is not valid JSON at line 5, column 8: /);
+  });
+
+  it('a document cut short is reported at its end', () => {
+    const e = refusal(() => detectFormat(enc('{\n  "a": [1, 2,')), 'E_MALFORMED_JSON', 3);
+    expect(e.detail).toEqual({ line: 2, column: 14 }); // one past the 13 characters of line 2
   });
 
   it('refuses empty and unknown input with exit-3 errors', () => {
@@ -108,5 +129,54 @@ describe('reading input', () => {
     const seen: unknown[] = [];
     for await (const item of jsonLines({ path: undefined, stdin })) seen.push(item);
     expect(seen).toEqual([{ value: { i: 1 }, line: 1 }, { value: { i: 2 }, line: 2 }, { value: { i: 3 }, line: 4 }]);
+  });
+});
+
+describe('a file named by a flag: one error, E_INPUT_FILE (exit 2), naming the flag', () => {
+  const dir = tempDir('offchain-flag-file-');
+
+  it('a missing file names the flag and says it does not exist', () => {
+    const e = refusal(() => readFlagFile('--offer', join(dir.path, 'nope.json')), 'E_INPUT_FILE', 2);
+    expect(e.message).toBe(`cannot read --offer ${join(dir.path, 'nope.json')}: no such file (ENOENT)`);
+  });
+
+  it('a directory says so', () => {
+    const e = refusal(() => readFlagFile('--child', dir.path), 'E_INPUT_FILE', 2);
+    expect(e.message).toBe(`cannot read --child ${dir.path}: it is a directory, not a file`);
+  });
+
+  it('a readable file gives its bytes', () => {
+    writeFileSync(join(dir.path, 'f'), 'abc');
+    expect(readFlagFile('--lock', join(dir.path, 'f'))).toEqual(enc('abc'));
+    dir.cleanup();
+  });
+});
+
+describe('jsonErrorOffset agrees with JSON.parse on what is JSON', () => {
+  const parses = (t: string) => {
+    try {
+      JSON.parse(t);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('valid documents (fast-check JSON, pretty-printed) have no error offset', () => {
+    fc.assert(fc.property(fc.json(), fc.boolean(), (text, pretty) => {
+      const doc = pretty ? JSON.stringify(JSON.parse(text), null, 2) : text;
+      expect(jsonErrorOffset(doc)).toBeUndefined();
+    }), { numRuns: 300 });
+  });
+
+  it('a document with one character deleted, replaced or inserted: an offset exactly when JSON.parse refuses it, within the text', () => {
+    fc.assert(fc.property(fc.json(), fc.nat(), fc.constantFrom('', ',', '}', ']', '"', ':', 'x', '1', ' ', '\\'), (text, at, ch) => {
+      const i = at % (text.length + 1);
+      for (const mutated of [text.slice(0, i) + ch + text.slice(i + 1), text.slice(0, i) + ch + text.slice(i)]) {
+        const offset = jsonErrorOffset(mutated);
+        expect(offset === undefined, mutated).toBe(parses(mutated));
+        if (offset !== undefined) expect(offset).toBeLessThanOrEqual(mutated.length);
+      }
+    }), { numRuns: 500 });
   });
 });

@@ -69,3 +69,42 @@ describe('credit list: must_exit', () => {
     expect(m.contracts[0]).toMatchObject({ must_exit: true, settlement: { confirmations: undefined } });
   });
 });
+
+describe('credit list: frozen, exiting and exited contracts, and what to do next', () => {
+  const tip = 1000;
+  const near = 1000 + POLICY.safety_margin_blocks;
+  const far = near + 500;
+  const EXIT_TXID = 'ef'.repeat(32); // the latest state's txid: what exit-credit marks
+  const exiting = (expiry: number): MintContractRecord => ({ ...record('e', expiry, false), exiting: { state: 1, txid: EXIT_TXID } });
+  /** A node that knows the confirmations of exactly these transactions. */
+  const node = (known: Record<string, number>): ChainSource => ({ ...chain('rpc', null), txConfirmations: async (txid) => known[txid] ?? null });
+
+  it('a contract exit-credit marked is "exiting", with the state and txid it exits with, and next says to wait or bump', async () => {
+    const m = await contractsMessage([exiting(far)], tip, POLICY, 'regtest', chain('offline', null));
+    expect(m.contracts[0]).toMatchObject({ status: 'exiting', exit: { state: 1, txid: EXIT_TXID, confirmations: undefined }, must_exit: false });
+    expect(m.contracts[0]!.next).toContain(`wait for the exit (state 1, ${EXIT_TXID})`);
+    expect(m.contracts[0]!.next).toContain('higher --fee-rate');
+  });
+
+  it('an exiting contract inside the margin whose exit is unconfirmed still must exit (bump it); confirmed enough times it is "exited" and needs nothing', async () => {
+    const pending = await contractsMessage([exiting(near)], tip, POLICY, 'regtest', node({ [EXIT_TXID]: 0 }));
+    expect(pending.contracts[0]).toMatchObject({ status: 'exiting', must_exit: true, exit: { confirmations: 0 } });
+    const done = await contractsMessage([exiting(near)], tip, POLICY, 'regtest', node({ [EXIT_TXID]: POLICY.min_confirmations }));
+    expect(done.contracts[0]).toMatchObject({ status: 'exited', must_exit: false, exit: { confirmations: POLICY.min_confirmations } });
+    expect(done.contracts[0]!.next).toBe('nothing: the exit is confirmed');
+    const short = await contractsMessage([exiting(near)], tip, POLICY, 'regtest', node({ [EXIT_TXID]: POLICY.min_confirmations - 1 }));
+    expect(short.contracts[0]!.status).toBe('exiting');
+  });
+
+  it('next names the command for a contract that must exit, and says when for one that need not yet', async () => {
+    const m = await contractsMessage([record('a', near, false), record('b', far, false)], tip, POLICY, 'regtest', chain('offline', null));
+    expect(m.contracts[0]!.next).toBe(`exit now: exit-credit --contract ${'a'.repeat(64)} --fee-rate R --broadcast (with a node), before block ${near}`);
+    expect(m.contracts[1]!.next).toContain(`in ${far - 1000 - POLICY.safety_margin_blocks} blocks`);
+  });
+
+  it('a frozen (closing) contract says which settlement to wait for', async () => {
+    const m = await contractsMessage([record('a', far, true)], tip, POLICY, 'regtest', chain('offline', null));
+    expect(m.contracts[0]).toMatchObject({ status: 'closing', must_exit: false });
+    expect(m.contracts[0]!.next).toContain(`wait for the close ${TXID}`);
+  });
+});
