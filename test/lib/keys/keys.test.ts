@@ -7,8 +7,6 @@
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { createBase58check } from '@scure/base';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { loadVector } from '../../helpers.ts';
 import {
@@ -18,8 +16,8 @@ import { MalformedInputError, OffchainError, RefusedError } from '../../../src/l
 import { NETWORKS, type Network } from '../../../src/lib/network.ts';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { refusal } from '../../setup/refusal.ts';
+import { base58checkEncode } from '../../independent/base58check.ts';
 
-const base58check = createBase58check(sha256);
 const N = secp256k1.Point.Fn.ORDER;
 const hex32 = (n: bigint) => n.toString(16).padStart(64, '0');
 const ONE = hex32(1n);
@@ -27,7 +25,7 @@ const TEST_NETWORKS = NETWORKS.filter((n) => n !== 'mainnet');
 
 /** A WIF payload built by hand, so tests can make the malformed ones encodeWif will not. */
 function rawWif(version: number, secret: Uint8Array, suffix: number[] = [0x01]): string {
-  return base58check.encode(Uint8Array.from([version, ...secret, ...suffix]));
+  return base58checkEncode(Uint8Array.from([version, ...secret, ...suffix]));
 }
 
 function thrown(fn: () => unknown): unknown {
