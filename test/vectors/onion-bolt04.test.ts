@@ -107,7 +107,11 @@ describe('onion-error-attribution-test.json: the error packet and its attributio
     const failuremsg = c.encoded_failure_message.slice(0, 2 * failLen);
     expect(c.payload).toBe(c.payload.slice(0, 4) + c.encoded_failure_message);
     expect(toHex(encodeFailure(av.failure.failure_message, { htlc_msat: String(av.failure.htlc_msat), height: av.failure.height }, tlv))).toBe(failuremsg);
-    expect(decodeFailure(fromHex(failuremsg))).toMatchObject({ name: 'incorrect_or_unknown_payment_details', fields: { htlc_msat: '100', height: 800000 } });
+    // The whole decoded failure: the vector's name, fields and its TLV (type 34001 = fd84d1, length 300 = fd012c); PERM|15.
+    expect(decodeFailure(fromHex(failuremsg))).toEqual({
+      name: av.failure.failure_message, code: 0x4000 | 15, fields: { htlc_msat: String(av.failure.htlc_msat), height: av.failure.height }, tlv,
+    });
+    expect(av.failure.tlv.type).toBe(0x84d1);
     expect(toHex(generateKey('um', fromHex(c.shared_secret)))).toBe(c.um_key);
     // raw packet = the packet before the ammag layer: undo our layer to compare
     const created = createErrorPacket(fromHex(c.shared_secret), fromHex(failuremsg), 1024);
