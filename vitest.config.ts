@@ -1,4 +1,5 @@
 import { defineConfig, type Plugin } from 'vitest/config';
+import SlowestFiles from './test/setup/slowest-files.ts';
 
 /**
  * A snapshot file that does not exist fails the test, on every machine. Left alone,
@@ -21,6 +22,8 @@ export default defineConfig({
   plugins: [snapshotsNeverWriteThemselves],
   test: {
     include: ['test/**/*.test.ts'],
+    // vitest's own report, then the 15 slowest files (test/setup/slowest-files.ts says why).
+    reporters: ['default', new SlowestFiles()],
     // Every fast-check property runs from one seed (FC_SEED overrides it; printed on failure);
     // between tests each worker lets its event loop turn (breathe.ts says why).
     setupFiles: ['test/setup/fast-check.ts', 'test/setup/breathe.ts'],

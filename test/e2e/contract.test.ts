@@ -188,16 +188,22 @@ describe('malformed input: exit 3, one coded line on stderr, nothing on stdout',
     ['musig sign', (state) => ({ args: ['musig', 'sign', '--key-env', 'ALICE_KEY', '--state-dir', state], env: { ALICE_KEY } })],
   ];
 
-  describe.concurrent.each(consumers)('%s', (_name, invocation) => {
-    it.each(inputs)('%s', async (_what, input) => {
-      const state = fresh('state');
-      const { args, env } = invocation(state);
-      const line = expectOneErrorLine(await run(args, { input, env }), 3);
-      expect(line).not.toMatch(/E_INTERNAL/);
-      // Refused before any state was touched: no nonce was issued or consumed.
-      const nonceFiles = existsSync(state) ? readdirSync(state, { recursive: true }).filter((f) => String(f).endsWith('.json')) : [];
-      expect(nonceFiles).toEqual([]);
-    });
+  // Every input once, the consumers in turn (each gets 3 or 4): the CLI's refusal path for each kind of
+  // input and for each command. The whole matrix is library-level: detectFormat on any bytes
+  // (test/lib/cli/input.test.ts), message decoding (test/lib/message.test.ts), PSBT parsing (test/lib/psbt/).
+  const sample = inputs.map(([what, input], k) => [consumers[k % consumers.length]![0], what, input, consumers[k % consumers.length]![1]] as const);
+  it('the sample covers every input and every consumer', () => {
+    expect(new Set(sample.map((s) => s[0])).size).toBe(consumers.length);
+    expect(sample).toHaveLength(inputs.length);
+  });
+  it.concurrent.each(sample)('%s: %s', async (_name, _what, input, invocation) => {
+    const state = fresh('state');
+    const { args, env } = invocation(state);
+    const line = expectOneErrorLine(await run(args, { input, env }), 3);
+    expect(line).not.toMatch(/E_INTERNAL/);
+    // Refused before any state was touched: no nonce was issued or consumed.
+    const nonceFiles = existsSync(state) ? readdirSync(state, { recursive: true }).filter((f) => String(f).endsWith('.json')) : [];
+    expect(nonceFiles).toEqual([]);
   });
 
   it('prints the stack trace after the coded line only with --debug', async () => {

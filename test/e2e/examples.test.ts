@@ -36,25 +36,27 @@ const runnable: [string, string, string][] = commands.flatMap(([id, c]) =>
 /** Absolute /tmp paths an example writes (e.g. /tmp/alice-state): removed before and after it runs. */
 const tmpPathsOf = (command: string) => [...command.matchAll(/\/tmp\/[A-Za-z0-9._-]+/g)].map((m) => m[0]);
 
+/**
+ * The example as run here: its /tmp paths moved into a directory of its own in this run's
+ * sandbox, so examples run at once, and two runs of the suite at once (CI under load, two
+ * worktrees), never share /tmp/offchain-demo or /tmp/alice-state. The text checked
+ * against --help stays the documented one.
+ */
+const sandboxed = (command: string, dir: string) => command.replace(/\/tmp\/(?=[A-Za-z0-9._-])/g, `${dir}/tmp/`);
+
 let sandbox: { path: string; cleanup: () => void };
 let env: NodeJS.ProcessEnv;
 
 beforeAll(() => {
   sandbox = tempDir('offchain-examples-');
   const bin = join(sandbox.path, 'bin');
-  const home = join(sandbox.path, 'home');
   mkdirSync(bin);
-  mkdirSync(home);
   const wrapper = join(bin, BIN_NAME);
   writeFileSync(wrapper, `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(BIN)} "$@"\n`);
   chmodSync(wrapper, 0o755);
-  // HOME in the sandbox: an example without --state-dir keeps its state under ~/.offchain.
-  env = { ...cleanEnv({ HOME: home, NODE_ENV: '' }), PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+  env = { ...cleanEnv(), PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
 });
-afterAll(() => {
-  for (const [, , command] of runnable) for (const p of tmpPathsOf(command)) rmSync(p, { recursive: true, force: true });
-  sandbox.cleanup();
-});
+afterAll(() => sandbox.cleanup());
 
 describe('the oclif manifest', () => {
   it('lists exactly the commands of src/cli.ts (a stale manifest hides commands)', () => {
@@ -80,9 +82,12 @@ describe.each(commands)('%s', (id, command) => {
   it('has at least one runnable example drawn from fixtures/', () => {
     expect((command.examples ?? []).some(usesFixtures), `${id} has no example using fixtures/`).toBe(true);
   });
+});
 
-  it('shows every example, rendered, in --help', async () => {
-    const r = await runAsync([...id.split(':'), '--help'], { env: { NODE_ENV: '' } });
+describe('every command shows every example, rendered, in --help', () => {
+  // At once (vitest runs up to 5 concurrent tests): 54 independent processes.
+  it.concurrent.each(commands)('%s', async (id, command) => {
+    const r = await runAsync([...id.split(':'), '--help']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('EXAMPLES');
     expect(r.stdout).not.toContain('<%');
@@ -94,11 +99,15 @@ describe.each(commands)('%s', (id, command) => {
 });
 
 describe('running every fixtures example', () => {
-  it.each(runnable)('%s', async (_label, _id, command) => {
-    const clean = () => tmpPathsOf(command).forEach((p) => rmSync(p, { recursive: true, force: true }));
-    clean();
+  // At once, each in a directory of its own (its /tmp, and HOME: an example without --state-dir keeps its state under ~/.offchain).
+  it.concurrent.each(runnable.map(([label, id, command], k) => [label, id, command, k] as const))('%s', async (_label, _id, documented, k) => {
+    const dir = join(sandbox.path, `example-${k}`);
+    mkdirSync(join(dir, 'tmp'), { recursive: true });
+    mkdirSync(join(dir, 'home'));
+    const command = sandboxed(documented, dir);
+    const clean = () => tmpPathsOf(documented).map((p) => sandboxed(p, dir)).forEach((p) => rmSync(p, { recursive: true, force: true }));
     try {
-      const r = await runShellAsync(command, { env, cwd: ROOT, timeoutMs: 60_000 });
+      const r = await runShellAsync(command, { env: { ...env, HOME: join(dir, 'home'), OFFCHAIN_DEMO_DIR: join(dir, 'tmp', 'offchain-demo') }, cwd: ROOT, timeoutMs: 60_000 });
       expect(r.status, `${command}\n${r.stderr}`).toBe(0);
       expect(r.stderr).not.toMatch(/offchain: error/);
       const out = r.stdout.trim();
@@ -112,7 +121,7 @@ describe('running every fixtures example', () => {
       }
     } finally {
       clean();
-      expect(tmpPathsOf(command).filter((p) => existsSync(p))).toEqual([]);
+      expect(tmpPathsOf(documented).map((p) => sandboxed(p, dir)).filter((p) => existsSync(p))).toEqual([]);
     }
   });
 });

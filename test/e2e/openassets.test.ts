@@ -84,8 +84,8 @@ describe('decode-openassets (built CLI)', () => {
       const r = run(args);
       expect(r.status, args.join(' ')).toBe(status);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toContain(code);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      // Exactly this code, on the one stderr line (a prefix such as 'E_' would match any code).
+      expect(/^offchain: error (E_[A-Z0-9_]+): \S[^\n]*\n?$/.exec(r.stderr)?.[1], r.stderr).toBe(code);
     }
   });
 });
@@ -138,15 +138,15 @@ describe('decode-counterparty (built CLI)', () => {
     const cases: [string[], number, string][] = [
       [['decode-counterparty', '--tx', '0200000001'], 3, 'E_OA_BAD_TX'],
       [['decode-counterparty', '--data', '00000000000000'], 3, 'E_XCP_MALFORMED'],
-      [['decode-counterparty', '--data', 'zz'], 3, 'E_'],
+      [['decode-counterparty', '--data', 'zz'], 3, 'E_BAD_HEX'],
       [['decode-counterparty', '--data', '00', '--tx', '00'], 2, 'E_USAGE'],
     ];
     for (const [args, status, code] of cases) {
       const r = run(args);
       expect(r.status, args.join(' ')).toBe(status);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toContain(code);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      // Exactly this code, on the one stderr line (a prefix such as 'E_' would match any code).
+      expect(/^offchain: error (E_[A-Z0-9_]+): \S[^\n]*\n?$/.exec(r.stderr)?.[1], r.stderr).toBe(code);
     }
   });
 });

@@ -8,13 +8,14 @@
  */
 import { describe, it, expect } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { loadVector, readVectorText, TEST_DIR } from '../helpers.ts';
 import { bip340Verify, publicKeyOf, xOnly, decodeCompressed } from './secp256k1.ts';
 import { aggregatePlain, aggregateXOnly, keySort, taprootOutput } from './keys.ts';
 import { keyPathSigHash, keyPathSigMsg, txHashes, VALID_HASH_TYPES } from './sighash.ts';
 import { independentSchnorr, productBackends, TEST_CODE_VERIFIER } from './schnorr.ts';
 import { bytesOf, hexOf, parseTx } from './tx.ts';
+import { base58checkDecode, base58checkEncode, hash160 } from './base58check.ts';
 import { IndependentCheckError, VERIFIER, verifyKeyPathSpend, type Prevout } from './verify.ts';
 
 type WalletVectors = {
@@ -184,6 +185,19 @@ describe('keys derived in test code: BIP-327 KeySort and KeyAgg, BIP-341 TapTwea
   });
 });
 
+describe('Base58Check and HASH160 in test code (base58check.ts)', () => {
+  it('known addresses: base58check(0x00 || HASH160) of a P2PKH key hash, and the leading-zero rule', () => {
+    // 1HpyyiGaXLq7ZCHk3s9EkVEFoG15oLn2Us (test/vectors/openassets/seed_example.json); HASH160("") from the RIPEMD-160 paper's chain.
+    expect(base58checkEncode(bytesOf('00b895201a7cfdd91a9bff3b42cd114d42e3a634d2'))).toBe('1HpyyiGaXLq7ZCHk3s9EkVEFoG15oLn2Us');
+    expect(hexOf(base58checkDecode('16UwLL9Risc3QfPqBUvKofHmBQ7wMtjvM'))).toBe('00010966776006953d5567439e5e39f86a0d273bee');
+    expect(hexOf(hash160(new Uint8Array(0)))).toBe('b472a266d0bd89c13706a4132ccfb16f7c3b9fcb');
+    expect(base58checkEncode(new Uint8Array(21))).toBe('1111111111111111111114oLvT2');
+  });
+  it('a one-character change fails the checksum', () => {
+    expect(() => base58checkDecode('16UwLL9Risc3QfPqBUvKofHmBQ7wMtjvN')).toThrow(/checksum/);
+  });
+});
+
 describe('the verifier is never the product\'s own', () => {
   it(`this run uses ${VERIFIER.name}; the product may use ${productBackends().join(', ')}`, async () => {
     expect(productBackends()).not.toContain(VERIFIER.name);
@@ -208,16 +222,39 @@ describe('the verifier is never the product\'s own', () => {
     }
   });
 
-  it('imports nothing from src/, @noble/* or @scure/* (read from its source)', () => {
-    const dir = join(TEST_DIR, 'independent');
-    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
-    expect(files).toEqual(expect.arrayContaining(['secp256k1.ts', 'keys.ts', 'tx.ts', 'sighash.ts', 'schnorr.ts', 'verify.ts']));
+  it('imports nothing from src/, @noble/* or @scure/*: every file under test/**/independent* (read from its source)', () => {
+    const files = independentFiles();
+    // The glob finds what it must (a glob finding nothing would pass vacuously), the BOLT 3 checker included.
+    expect(files).toEqual(expect.arrayContaining([
+      ...['secp256k1.ts', 'keys.ts', 'tx.ts', 'sighash.ts', 'schnorr.ts', 'verify.ts', 'base58check.ts'].map((f) => `independent/${f}`),
+      'lib/bolt3/independent-p2wsh.ts',
+    ]));
     for (const f of files) {
-      const specifiers = [...readFileSync(join(dir, f), 'utf8').matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map((m) => m[1]!);
+      // Static imports and re-exports (`import … from '…'`, `import '…'`, `export … from '…'`) and dynamic import('…').
+      // Comments are left out first (they quote imports: this file's do).
+      const source = readFileSync(join(TEST_DIR, f), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:])\/\/.*$/gm, '$1');
+      const specifiers = [...source.matchAll(/^\s*(?:import|export)\b[^;'"]*\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]/gm)]
+        .map((m) => (m[1] ?? m[2] ?? m[3])!);
+      // Any other reach for a module (require, a template-string import) is refused outright.
+      expect(source, f).not.toMatch(/\brequire\s*\(|\bimport\s*\(\s*`/);
       expect(specifiers.length, f).toBeGreaterThan(0);
       for (const s of specifiers) {
-        expect(s, `${f} imports ${s}`).toMatch(/^(\.\/[\w-]+\.ts|node:[\w/]+|tiny-secp256k1|vitest|\.\.\/helpers\.ts)$/);
+        if (s.startsWith('.')) {
+          // A relative import must land on another independent file (or the vector loader test/helpers.ts).
+          const target = relative(TEST_DIR, resolve(dirname(join(TEST_DIR, f)), s));
+          expect(files.includes(target) || target === 'helpers.ts', `${f} imports ${s} (${target}), which is not under test/**/independent*`).toBe(true);
+        } else expect(s, `${f} imports ${s}`).toMatch(/^(node:[\w/]+|tiny-secp256k1|vitest)$/);
       }
     }
   });
 });
+
+/** Every .ts file under test/ whose name, or a folder on whose path, starts with `independent` (relative to test/). */
+function independentFiles(dir = TEST_DIR, inside = false): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    const named = inside || e.name.startsWith('independent');
+    if (e.isDirectory()) return e.name === 'vectors' || e.name === 'node_modules' ? [] : independentFiles(path, named);
+    return named && e.name.endsWith('.ts') ? [relative(TEST_DIR, path)] : [];
+  }).sort();
+}

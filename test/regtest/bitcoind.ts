@@ -65,10 +65,32 @@ export interface Bitcoind {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** bitcoind's words when a port it was given is taken (by another run's node, between freePort and its bind). */
+export const PORT_TAKEN = /unable to bind|address already in use|bind.*failed|failed to listen/i;
+
+/**
+ * Start a node on free ports. A port can be taken between `freePort` closing it and
+ * bitcoind binding it — by the node of another run on the same machine (two suites at
+ * once, CI under load) — and bitcoind then exits at start saying so: that start is
+ * retried on new ports, up to three times; any other failure is thrown at once.
+ */
 export async function startBitcoind(binary: string, extraArgs: string[] = [], startTimeoutMs = 60_000): Promise<Bitcoind> {
+  for (let attempt = 1; ; attempt++) {
+    const rpcPort = await freePort();
+    let p2pPort = await freePort();
+    while (p2pPort === rpcPort) p2pPort = await freePort();
+    try {
+      return await startOnce(binary, extraArgs, startTimeoutMs, rpcPort, p2pPort);
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof PortTakenError)) throw e;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startOnce(binary: string, extraArgs: string[], startTimeoutMs: number, rpcPort: number, p2pPort: number): Promise<Bitcoind> {
   const dir = tempDir('offchain-regtest-');
-  const rpcPort = await freePort();
-  const p2pPort = await freePort();
   const args = [
     '-regtest',
     `-datadir=${dir.path}`,
@@ -131,7 +153,8 @@ export async function startBitcoind(binary: string, extraArgs: string[] = [], st
       const why = spawnError ? spawnError.message : `exit code ${exited.code} signal ${exited.signal}`;
       const text = log();
       dir.cleanup();
-      throw new Error(`bitcoind (${binary}) did not start: ${why}\n${text}`);
+      const ErrorClass = PORT_TAKEN.test(text) ? PortTakenError : Error;
+      throw new ErrorClass(`bitcoind (${binary}) did not start: ${why}\n${text}`);
     }
     if (existsSync(cookieFile)) {
       try {

@@ -4,7 +4,7 @@
  * tested on machines without Bitcoin Core.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RpcChainSource } from '../../src/lib/chain/rpc.ts';
 import { TEST_DIR, tempDir } from '../helpers.ts';
@@ -55,6 +55,24 @@ describe('regtest harness', () => {
       await expect(startBitcoind(binary, [], 20_000)).rejects.toThrow(/did not start: exit code 1[\s\S]*Invalid combination/);
     } finally {
       delete process.env['FAKE_BITCOIND_FAIL'];
+    }
+  });
+
+  it('a port taken between choosing it and binding it (another run\'s node) is retried on new ports, up to three starts', async () => {
+    const { binary, dir } = fakeBitcoindOnPath();
+    const count = join(dir, 'starts');
+    process.env['FAKE_BITCOIND_PORT_TAKEN'] = `${count} 2`;
+    try {
+      const node = await startBitcoind(binary, [], 20_000);
+      await node.stop();
+      expect(readFileSync(count, 'utf8')).toBe('3');
+      // Taken three times: the third failure is the error, with bitcoind's words.
+      writeFileSync(count, '0');
+      process.env['FAKE_BITCOIND_PORT_TAKEN'] = `${count} 3`;
+      await expect(startBitcoind(binary, [], 20_000)).rejects.toThrow(/did not start: exit code 1[\s\S]*Unable to bind/);
+      expect(readFileSync(count, 'utf8')).toBe('3');
+    } finally {
+      delete process.env['FAKE_BITCOIND_PORT_TAKEN'];
     }
   });
 });

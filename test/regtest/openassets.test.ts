@@ -3,20 +3,18 @@
  * sign an issuance (100 units, marker with a u= pointer) and a transfer (60 + 40) here,
  * Core accepts and mines both, and `decode-openassets --rpc-url` colors the transfer
  * back to its issuance through the node (getrawtransaction; the harness runs -txindex).
- * Expected asset IDs are computed independently (@scure/base + noble), not by the code
- * under test. Also Colu: an issuance and a transfer built here, mined, and colored by
- * `--protocol colu` through the node. Skips visibly without a bitcoind.
+ * Expected asset IDs are computed independently (test/independent/base58check.ts: test-code
+ * base58, node:crypto hashes), not by the code under test nor its @scure/base base58check.
+ * Also Colu: an issuance and a transfer built here, mined, and colored by `--protocol colu` through the node. Skips visibly without a bitcoind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Transaction, TEST_NETWORK, p2pkh } from '@scure/btc-signer';
-import { createBase58check } from '@scure/base';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { ripemd160 } from '@noble/hashes/legacy.js';
 import { fromHex, toHex } from '../../src/lib/bytes.ts';
 import { btcToSats } from '../../src/lib/chain/amount.ts';
 import { keyPair } from '../../src/lib/keys/keys.ts';
 import type { RpcClient } from '../../src/lib/chain/rpc-client.ts';
 import { tempDir } from '../helpers.ts';
+import { base58checkEncode, hash160 } from '../independent/base58check.ts';
 import { findBitcoind, startBitcoind, type Bitcoind } from './bitcoind.ts';
 import { assertBuilt, describeRun, offchain } from './offchain-cli.ts';
 
@@ -29,9 +27,8 @@ if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
 const ISSUER = keyPair(new Uint8Array(32).fill(0x61));
 const HOLDER = keyPair(new Uint8Array(32).fill(0x62));
 const REGTEST = { ...TEST_NETWORK, bech32: 'bcrt' };
-const b58c = createBase58check(sha256);
 /** Independent asset ID: base58check(115 || RIPEMD160(SHA256(script))). */
-const assetIdOf = (script: Uint8Array) => b58c.encode(Uint8Array.from([115, ...ripemd160(sha256(script))]));
+const assetIdOf = (script: Uint8Array) => base58checkEncode(Uint8Array.from([115, ...hash160(script)]));
 const opReturn = (payloadHex: string) => fromHex(`6a${(payloadHex.length / 2).toString(16).padStart(2, '0')}${payloadHex}`);
 
 describe.skipIf(!BITCOIND)(TITLE, () => {
@@ -157,7 +154,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(r.status, describeRun(r)).toBe(0);
     const m = JSON.parse(r.stdout);
     // independent Colu unlocked ID: base58check(0x2e37 || hash160(issuing script) || divisibility 0x0003)
-    const asset = b58c.encode(Uint8Array.from([0x2e, 0x37, ...ripemd160(sha256(issuerOut.script)), 0x00, 0x03]));
+    const asset = base58checkEncode(Uint8Array.from([0x2e, 0x37, ...hash160(issuerOut.script), 0x00, 0x03]));
     expect(m.flow).toEqual({ status: 'colored', overflow: false });
     expect(m.outputs.map((o: any) => o.assets.map((a: any) => [a.assetId, a.amount, a.issueTxid]))).toEqual([[[asset, '3', iss.id]], [[asset, '7', iss.id]], []]);
   }, 60_000);

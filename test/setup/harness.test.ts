@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers.ts';
 import { staleInputs } from './dist.ts';
-import { KilledError, finished } from '../e2e/cli.ts';
+import { KilledError, cleanEnv, finished } from '../e2e/cli.ts';
 
 describe('staleInputs: what dist/ was built from, against the files now', () => {
   const root = tempDir('offchain-harness-');
@@ -91,5 +91,23 @@ describe('a child that does not exit by itself fails the test', () => {
 
   it('an exit code, even a failing one, is a result', async () => {
     expect(await finished(sh('echo out; echo err >&2; exit 3'), 'exit 3', 30_000)).toEqual({ status: 3, stdout: 'out\n', stderr: 'err\n' });
+  });
+});
+
+describe('children get an operator\'s environment (../e2e/cli.ts cleanEnv)', () => {
+  it('no NODE_ENV (vitest sets "test", which sends oclif looking for TypeScript sources), no OFFCHAIN_* of the developer', () => {
+    const saved = { NODE_ENV: process.env.NODE_ENV, OFFCHAIN_STATE_DIR: process.env.OFFCHAIN_STATE_DIR };
+    process.env.NODE_ENV = 'test';
+    process.env.OFFCHAIN_STATE_DIR = '/somewhere';
+    try {
+      const env = cleanEnv({ OFFCHAIN_TEST_SEED: 'x' });
+      expect('NODE_ENV' in env).toBe(false);
+      expect(Object.keys(env).filter((k) => k.startsWith('OFFCHAIN_')).sort()).toEqual(['OFFCHAIN_CONFIG', 'OFFCHAIN_TEST_SEED']);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });

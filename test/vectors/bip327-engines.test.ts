@@ -4,24 +4,28 @@
  * and the reference engine (@scure/btc-signer). Same suites and assertions as
  * ./bip327.test.ts (./bip327-cases.ts), through the same public API, with the engine
  * switched for each block. An optional backend that is not installed shows up as a
- * skipped block naming the reason, never as a pass.
+ * skipped block naming the reason, never as a pass; an installed one the product cannot
+ * load fails the file.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { backendSelection } from '../../src/lib/musig/bip327.ts';
-import { activeEngine, loadEngine, useEngine, type BackendUnavailableError } from '../../src/lib/musig/engine/select.ts';
+import { activeEngine, loadEngine, useEngine } from '../../src/lib/musig/engine/select.ts';
+import { backendUnderTest } from '../setup/backends.ts';
 import type { Bip327Engine, EngineName } from '../../src/lib/musig/engine/engine.ts';
 import { bip327VectorSuites } from './bip327-cases.ts';
 
 const ENGINES: readonly EngineName[] = ['noble', 'tiny-secp256k1', 'native', 'reference'];
 
 for (const name of ENGINES) {
-  const engine = await loadEngine(name).catch((e: BackendUnavailableError) => e.reason);
-  if (typeof engine === 'string') {
-    describe.skip(`BIP-327 vectors on ${name}: SKIPPED, not installed (${engine})`, () => {
+  // Installed or not is decided by test code (../setup/backends.ts); an installed backend the product cannot load fails the file.
+  const under = name === 'reference' ? { loaded: await loadEngine(name), skipped: undefined } : await backendUnderTest(name, () => loadEngine(name));
+  if (under.skipped !== undefined) {
+    describe.skip(`BIP-327 vectors on ${name}: SKIPPED, ${under.skipped}`, () => {
       it('all eight vector files', () => {});
     });
     continue;
   }
+  const engine = under.loaded;
   describe(`BIP-327 vectors on ${name}`, () => {
     let before: Bip327Engine;
     beforeAll(() => {

@@ -4,7 +4,8 @@
  * reference engine has none and says so). Each case: NonceGen, NonceAgg, the partial
  * signatures of the adaptor session and their verification, the pre-signature and its
  * parity, its verification against T (and not against another point), adapt to the
- * vector's BIP-340 signature (checked by the independent verifier), extract t. Without
+ * vector's BIP-340 signature (checked by the test-code BIP-340 verifier, since the product
+ * runs on tiny-secp256k1 here too), extract t. Without
  * T the same nonces give a different, plain BIP-327 session that rejects these partial
  * signatures.
  */
@@ -13,9 +14,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHex, toHex } from '../../src/lib/bytes.ts';
 import { Session, adapt, extractAdaptor, keyAgg, nonceAgg, nonceGen, verifyPreSignature } from '../../src/lib/musig/bip327.ts';
-import { activeEngine, loadEngine, useEngine, type BackendUnavailableError } from '../../src/lib/musig/engine/select.ts';
+import { activeEngine, loadEngine, useEngine } from '../../src/lib/musig/engine/select.ts';
+import { backendUnderTest } from '../setup/backends.ts';
 import type { Bip327Engine, EngineName } from '../../src/lib/musig/engine/engine.ts';
-import { VERIFIER } from '../independent/verify.ts';
+// The product runs on tiny-secp256k1 in one of the blocks below, so tiny-secp256k1 cannot
+// be the independent verifier here: BIP-340 written in test code (docs/testing.md).
+import { TEST_CODE_VERIFIER as VERIFIER } from '../independent/schnorr.ts';
 import { Bip327Error } from '../../src/lib/musig/engine/errors.ts';
 
 type Case = {
@@ -74,13 +78,15 @@ function runCases() {
 }
 
 for (const name of ['noble', 'tiny-secp256k1', 'native'] as const satisfies readonly EngineName[]) {
-  const engine = await loadEngine(name).catch((e: BackendUnavailableError) => e.reason);
-  if (typeof engine === 'string') {
-    describe.skip(`MuSig2 adaptor vectors on ${name}: SKIPPED, not installed (${engine})`, () => {
+  // Installed or not is decided by test code (../setup/backends.ts); an installed backend the product cannot load fails the file.
+  const under = await backendUnderTest(name, () => loadEngine(name));
+  if (under.skipped !== undefined) {
+    describe.skip(`MuSig2 adaptor vectors on ${name}: SKIPPED, ${under.skipped}`, () => {
       it('all cases', () => {});
     });
     continue;
   }
+  const engine = under.loaded;
   describe(`MuSig2 adaptor vectors on ${name}`, () => {
     let before: Bip327Engine;
     beforeAll(() => {

@@ -7,16 +7,19 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { loadBackend } from '../../src/lib/musig/engine/select.ts';
+import { ALL_BACKENDS, backendUnderTest } from '../setup/backends.ts';
 import type { BackendName } from '../../src/lib/musig/engine/backend.ts';
 import { fromHex, toHex } from '../../src/lib/bytes.ts';
 import { blindHop, unblindHop } from '../../src/lib/onion/blinding.ts';
 
 const v = JSON.parse(readFileSync(new URL('./bolts/bolt04/route-blinding-test.json', import.meta.url), 'utf8'));
 
-for (const name of ['noble', 'tiny-secp256k1', 'native'] as BackendName[]) {
-  const ec = await loadBackend(name).catch((e: { reason?: string; message: string }) => e.reason ?? e.message);
-  if (typeof ec === 'string') {
-    describe.skip(`route blinding on ${name}: SKIPPED, not installed (${ec})`, () => it('route-blinding-test.json', () => {}));
+// Installed or not is decided by test code (../setup/backends.ts); an installed backend the product cannot load fails the file.
+const BACKENDS = await Promise.all(ALL_BACKENDS.map((name) => backendUnderTest(name, () => loadBackend(name as BackendName))));
+
+for (const { name, loaded: ec, skipped } of BACKENDS) {
+  if (skipped !== undefined) {
+    describe.skip(`route blinding on ${name}: SKIPPED, ${skipped}`, () => it('route-blinding-test.json', () => {}));
     continue;
   }
   describe(`route-blinding-test.json on ${name}`, () => {
@@ -66,9 +69,11 @@ function tlvRecords(b: Uint8Array): Array<[number, Uint8Array]> {
   return out;
 }
 
-for (const name of ['noble', 'tiny-secp256k1', 'native'] as BackendName[]) {
-const ec = await loadBackend(name).catch(() => undefined);
-if (ec === undefined) continue; // the route-blinding block above shows the skip
+for (const { name, loaded: ec, skipped } of BACKENDS) {
+if (skipped !== undefined) {
+  describe.skip(`blinded payment onion on ${name}: SKIPPED, ${skipped}`, () => it('blinded-payment-onion-test.json', () => {}));
+  continue;
+}
 describe(`blinded-payment-onion-test.json on ${name}`, async () => {
   const { buildOnion, peelOnion } = await import('../../src/lib/onion/sphinx.ts');
   const { decodeBigSize } = await import('../../src/lib/onion/bigsize.ts');

@@ -11,6 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { loadBackend } from '../../src/lib/musig/engine/select.ts';
+import { backendUnderTest } from '../setup/backends.ts';
 import type { BackendName } from '../../src/lib/musig/engine/backend.ts';
 import { fromHex, toHex } from '../../src/lib/bytes.ts';
 import { blindHop, blindedNodePrivkey, unblindHop } from '../../src/lib/onion/blinding.ts';
@@ -57,11 +58,13 @@ function readRecords(b: Uint8Array): Map<number, Uint8Array> {
 }
 
 for (const name of ['noble', 'tiny-secp256k1', 'native'] as BackendName[]) {
-  const ec = await loadBackend(name).catch((e: { reason?: string; message: string }) => e.reason ?? e.message);
-  if (typeof ec === 'string') {
-    describe.skip(`onion messages on ${name}: SKIPPED, not installed (${ec})`, () => it('blinded-onion-message-onion-test.json', () => {}));
+  // Installed or not is decided by test code (../setup/backends.ts); an installed backend the product cannot load fails the file.
+  const under = await backendUnderTest(name, () => loadBackend(name));
+  if (under.skipped !== undefined) {
+    describe.skip(`onion messages on ${name}: SKIPPED, ${under.skipped}`, () => it('blinded-onion-message-onion-test.json', () => {}));
     continue;
   }
+  const ec = under.loaded;
   describe(`blinded-onion-message-onion-test.json on ${name}`, () => {
     it('generate: each hop\'s encrypted_data_tlv, path_key, blinded node id and encrypted_recipient_data; the route', () => {
       gen.forEach((h, i) => {

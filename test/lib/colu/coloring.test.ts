@@ -3,12 +3,11 @@
  * 10 units (cc-transaction's vector payload 434302050a60: divisibility 3, unlocked,
  * aggregatable, no payments → all to the last output), a transfer paying 3 and 7, and an
  * overflowing transfer. Expected values are written out by hand; the asset ID is
- * computed here with @scure/base and node:crypto, not with src/.
+ * computed by test/independent/base58check.ts (test-code base58, node:crypto hashes), not
+ * with src/ nor with the @scure/base base58check src/lib/colu/asset-id.ts encodes with.
  */
 import { describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
-import { createBase58check } from '@scure/base';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { base58checkEncode, hash160 } from '../../independent/base58check.ts';
 import { ColuColorer } from '../../../src/lib/colu/coloring.ts';
 import { coluMessage } from '../../../src/lib/colu/message.ts';
 import { parseRawTx } from '../../../src/lib/openassets/tx.ts';
@@ -27,8 +26,7 @@ const iTx = parseRawTx(bytes(I));
 const T = serializeTx([{ txid: iTx.txid, vout: 1 }], [{ value: 600, script: S_B }, { value: 600, script: S_C }, { value: 0, script: opret('4343021500030107') }]);
 const OVER = serializeTx([{ txid: iTx.txid, vout: 1 }], [{ value: 600, script: S_B }, { value: 0, script: opret('4343021500140107') }, { value: 600, script: S_C }]);
 
-const hash160 = (b: Uint8Array) => createHash('ripemd160').update(createHash('sha256').update(b).digest()).digest();
-const ASSET = createBase58check(sha256).encode(new Uint8Array([0x2e, 0x37, ...hash160(S_F), 0x00, 0x03]));
+const ASSET = base58checkEncode(new Uint8Array([0x2e, 0x37, ...hash160(S_F), 0x00, 0x03]));
 
 const colorer = (txs: string[]) => {
   const m = new Map(txs.map((h) => [parseRawTx(bytes(h)).txid, bytes(h)]));

@@ -3,13 +3,16 @@
  * leans on: invalid encodings, infinity (P + (−P), 0·P, 0·G), doubling, n − 1, parity;
  * then BIP-340 Verify on every row of the official test-vectors.csv, both through the
  * backend's own verifier and through the generic one built from its point operations.
- * A backend that is not installed is a visibly skipped block.
+ * Which backends run is decided by test code (../../setup/backends.ts): an installed
+ * backend the product fails to load fails this file; one not installed is a visibly
+ * skipped block, and test/setup/backends.test.ts fails if the lockfile installs it.
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { readVectorText } from '../../helpers.ts';
-import { loadBackend, type BackendUnavailableError } from '../../../src/lib/musig/engine/select.ts';
+import { loadBackend } from '../../../src/lib/musig/engine/select.ts';
+import { ALL_BACKENDS, backendUnderTest } from '../../setup/backends.ts';
 import { baseMinusMul, verifySchnorrWith, type BackendName, type Secp256k1Backend } from '../../../src/lib/musig/engine/backend.ts';
 import { N, P as FIELD_P, bytes32, int } from '../../../src/lib/musig/engine/scalar.ts';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
@@ -26,15 +29,15 @@ const scalar = fc.bigInt({ min: 1n, max: N - 1n });
 const enc = <P>(ec: Secp256k1Backend<P>, p: P | null) => (p === null ? 'infinity' : toHex(ec.pointToBytes(p)));
 const nobleEnc = (k: bigint) => (k % N === 0n ? 'infinity' : toHex(G.multiply(k % N).toBytes(true)));
 
-for (const name of ['noble', 'tiny-secp256k1', 'native'] as BackendName[]) {
-  const loaded = await loadBackend(name).catch((e: BackendUnavailableError) => e.reason);
-  if (typeof loaded === 'string') {
-    describe.skip(`secp256k1 backend ${name}: SKIPPED, not installed (${loaded})`, () => {
+for (const name of ALL_BACKENDS) {
+  const backend = await backendUnderTest(name, () => loadBackend(name as BackendName));
+  if (backend.skipped !== undefined) {
+    describe.skip(`secp256k1 backend ${name}: SKIPPED, ${backend.skipped}`, () => {
       it('point operations and BIP-340 Verify', () => {});
     });
     continue;
   }
-  const ec = loaded;
+  const ec = backend.loaded;
   const point = (k: bigint) => ec.mulBase(k)!;
 
   describe(`secp256k1 backend ${name}`, () => {

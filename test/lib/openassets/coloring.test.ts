@@ -6,7 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { RawTx } from '@scure/btc-signer';
 import { fromHex } from '../../../src/lib/bytes.ts';
+import { refusal, thrown } from '../../setup/refusal.ts';
 import { MalformedInputError } from '../../../src/lib/errors.ts';
 import { Colorer, type TxColoring } from '../../../src/lib/openassets/coloring.ts';
 import { parseMarkerScript, parsePayload } from '../../../src/lib/openassets/marker.ts';
@@ -89,33 +91,158 @@ describe('coloring through ancestors', () => {
   });
 });
 
-describe('decoders never crash or hang (fuzz)', () => {
-  const onlyMalformed = (fn: () => unknown) => {
+/**
+ * The Open Assets marker payload, read by TEST code from the specification (no product
+ * code): tag, version, var-int count, LEB128 quantities (at most 9 bytes each under the
+ * spec rule; any length under the reference rule; ≤ 2^63-1), var-int metadata length,
+ * metadata, nothing after. `undefined` where the payload is not a marker.
+ */
+function specPayload(p: Uint8Array, rule: 'spec' | 'reference'): { quantities: bigint[]; metadata: string } | undefined {
+  if (p.length < 4 || p[0] !== 0x4f || p[1] !== 0x41 || p[2] !== 0x01 || p[3] !== 0x00) return undefined;
+  let pos = 4;
+  const varint = (): number | undefined => {
+    if (pos >= p.length) return undefined;
+    const size = p[pos] === 0xfd ? 2 : p[pos] === 0xfe ? 4 : p[pos] === 0xff ? 8 : 0;
+    if (size === 0) return p[pos++];
+    if (pos + 1 + size > p.length) return undefined;
+    let v = 0;
+    for (let k = size; k >= 1; k--) v = v * 256 + p[pos + k]!;
+    pos += 1 + size;
+    return v;
+  };
+  const count = varint();
+  if (count === undefined || count > p.length - pos) return undefined;
+  const quantities: bigint[] = [];
+  for (let k = 0; k < count; k++) {
+    let v = 0n;
+    let n = 0;
+    for (;;) {
+      if (pos >= p.length) return undefined;
+      const b = p[pos++]!;
+      v |= BigInt(b & 0x7f) << BigInt(7 * n++);
+      if ((b & 0x80) === 0) break;
+    }
+    if ((rule === 'spec' && n > 9) || v > (1n << 63n) - 1n) return undefined;
+    quantities.push(v);
+  }
+  const len = varint();
+  if (len === undefined || pos + len !== p.length) return undefined;
+  return { quantities, metadata: Buffer.from(p.subarray(pos)).toString('hex') };
+}
+
+/** The canonical encoding of a marker payload, in test code (minimal var-ints and LEB128). */
+function encodePayload(quantities: bigint[], metadata: Uint8Array): Uint8Array {
+  const varint = (n: number) => (n < 0xfd ? [n] : n <= 0xffff ? [0xfd, n & 0xff, n >> 8] : [0xfe, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24]);
+  const leb = (v: bigint) => {
+    const out: number[] = [];
+    do {
+      const b = Number(v & 0x7fn);
+      v >>= 7n;
+      out.push(v === 0n ? b : b | 0x80);
+    } while (v !== 0n);
+    return out;
+  };
+  return Uint8Array.from([0x4f, 0x41, 0x01, 0x00, ...varint(quantities.length), ...quantities.flatMap(leb), ...varint(metadata.length), ...metadata]);
+}
+
+/** A push of `data` in test code (the shortest opcode). */
+const push = (d: Uint8Array) => Uint8Array.from([...(d.length < 0x4c ? [d.length] : d.length <= 0xff ? [0x4c, d.length] : [0x4d, d.length & 0xff, d.length >> 8]), ...d]);
+
+describe('decoders: fuzzed input is refused with its reason or decoded to what test code reads (fuzz)', () => {
+  /** A MalformedInputError with the one code and exit 3 (refusal() checks class, code, exit and one line). */
+  const parsedOrRefused = <T>(fn: () => T, code: string): T | undefined => {
     try {
-      fn();
+      return fn();
     } catch (e) {
-      expect(e).toBeInstanceOf(MalformedInputError);
+      refusal(() => {
+        throw e;
+      }, code, 3);
+      return undefined;
     }
   };
-  it('marker payloads and scripts: always an answer', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
-      const p = Uint8Array.of(0x4f, 0x41, 0x01, 0x00, ...b);
+  const seen = { ok: 0, refused: 0 };
+  const quantity = fc.bigInt({ min: 0n, max: (1n << 63n) - 1n });
+  const validPayload = fc.tuple(fc.array(quantity, { maxLength: 20 }), fc.uint8Array({ maxLength: 300 }));
+
+  it('valid payloads (random quantities and metadata): decoded to those values, and their canonical re-encoding is the input byte for byte', () => {
+    fc.assert(fc.property(validPayload, ([quantities, metadata]) => {
+      const p = encodePayload(quantities, metadata);
       for (const rule of ['spec', 'reference'] as const) {
-        expect(typeof parsePayload(p, rule).ok).toBe('boolean');
-        expect(typeof parseMarkerScript(Uint8Array.of(0x6a, ...b), rule).ok).toBe('boolean');
-        expect(typeof parseMarkerScript(b, rule).ok).toBe('boolean');
+        const r = parsePayload(p, rule);
+        expect(r.ok).toBe(true);
+        if (!r.ok) return;
+        expect(r.quantities).toEqual(quantities);
+        expect(encodePayload(r.quantities, r.metadata)).toEqual(p);
+        const script = Uint8Array.of(0x6a, ...push(p));
+        const m = parseMarkerScript(script, rule);
+        expect(m.ok).toBe(true);
+        if (m.ok) expect(Uint8Array.of(0x6a, ...push(encodePayload(m.quantities, m.metadata)))).toEqual(script);
+      }
+    }), { numRuns: 500 });
+  });
+
+  it('random and edited payloads: the product accepts exactly what test code reads as a marker, with the same values; a refusal has a one-line reason', () => {
+    const edited = fc.tuple(validPayload, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.nat()).map(([[q, m], at, v, cut]) => {
+      const p = encodePayload(q, m);
+      p[at % p.length] = v;
+      return p.subarray(0, p.length - (cut % 3 === 0 ? cut % p.length : 0));
+    });
+    const random = fc.uint8Array({ maxLength: 300 }).map((b) => Uint8Array.of(0x4f, 0x41, 0x01, 0x00, ...b));
+    fc.assert(fc.property(fc.oneof(random, edited, fc.uint8Array({ maxLength: 40 })), (p) => {
+      for (const rule of ['spec', 'reference'] as const) {
+        const r = parsePayload(p, rule);
+        const expected = specPayload(p, rule);
+        if (r.ok) {
+          seen.ok++;
+          expect({ quantities: r.quantities, metadata: Buffer.from(r.metadata).toString('hex') }).toEqual(expected);
+        } else {
+          seen.refused++;
+          expect(expected).toBeUndefined();
+          expect(r.reason).toMatch(/^[^\n]+$/);
+        }
+        // A marker script: under the reference rule exactly one push of a payload; under the spec rule the first push that is one.
+        const script = Uint8Array.of(0x6a, ...push(p));
+        const m = parseMarkerScript(script, rule);
+        expect(m.ok).toBe(expected !== undefined);
+        if (m.ok) expect({ payload: m.payload, quantities: m.quantities }).toEqual({ payload: p, quantities: expected!.quantities });
+        const two = Uint8Array.of(...script, ...push(p));
+        expect(parseMarkerScript(two, rule).ok).toBe(rule === 'spec' && expected !== undefined);
       }
     }), { numRuns: 2000 });
+    // Both outcomes happened, so neither branch above passed by never running.
+    expect(seen.ok).toBeGreaterThan(100);
+    expect(seen.refused).toBeGreaterThan(100);
   });
-  it('transactions: random bytes, truncations and one-byte edits of real ones are parsed or refused as malformed', () => {
+
+  it('transactions: random bytes, truncations and one-byte edits of real ones are refused E_OA_BAD_TX or parsed to what @scure/btc-signer reads, re-encoding to the input', () => {
     const real = fromHex(scenario().transfer.hex);
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (b) => onlyMalformed(() => parseRawTx(b))), { numRuns: 2000 });
+    const outcome = { parsed: 0, refused: 0 };
+    const check = (b: Uint8Array) => {
+      const tx = parsedOrRefused(() => parseRawTx(b), 'E_OA_BAD_TX');
+      if (tx === undefined) return void outcome.refused++;
+      outcome.parsed++;
+      // Another parser reads the same transaction (btc-signer's txid is in display order), and its encoding of it is the input byte for byte.
+      const theirs = RawTx.decode(b);
+      expect(RawTx.encode(theirs)).toEqual(b);
+      expect({
+        version: tx.version, locktime: tx.locktime,
+        inputs: tx.inputs.map((i) => [i.prevTxid, i.vout, Buffer.from(i.script).toString('hex')]),
+        outputs: tx.outputs.map((o) => [o.value, Buffer.from(o.script).toString('hex')]),
+      }).toEqual({
+        version: theirs.version >>> 0, locktime: theirs.lockTime, // btc-signer reads the version as a signed int32
+        inputs: theirs.inputs.map((i) => [Buffer.from(i.txid).toString('hex'), i.index, Buffer.from(i.finalScriptSig).toString('hex')]),
+        outputs: theirs.outputs.map((o) => [o.amount, Buffer.from(o.script).toString('hex')]),
+      });
+    };
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), check), { numRuns: 2000 });
     fc.assert(fc.property(fc.nat(real.length), fc.nat(real.length - 1), fc.integer({ min: 0, max: 255 }), (cut, at, v) => {
-      onlyMalformed(() => parseRawTx(real.subarray(0, cut)));
+      check(real.subarray(0, cut));
       const edited = Uint8Array.from(real);
       edited[at] = v;
-      onlyMalformed(() => parseRawTx(edited));
+      check(edited);
     }), { numRuns: 2000 });
+    expect(outcome.parsed).toBeGreaterThan(100);
+    expect(outcome.refused).toBeGreaterThan(100);
   });
   it('a huge declared count is refused at once, not allocated', () => {
     const t0 = Date.now();
@@ -123,8 +250,16 @@ describe('decoders never crash or hang (fuzz)', () => {
     expect(parsePayload(fromHex('4f410100ffffffffffffffff7f00')).ok).toBe(false);
     expect(Date.now() - t0).toBeLessThan(100);
   });
-  it('text input: anything that is not a transaction is a coded malformed error', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 200 }), (t) => onlyMalformed(() => parseRawTx(txBytesFromText(t)))), { numRuns: 1000 });
+  it('text input: anything that is not a transaction is refused with one of the input codes', () => {
+    const codes = new Set<string>();
+    fc.assert(fc.property(fc.string({ maxLength: 200 }), (t) => {
+      const e = thrown(() => parseRawTx(txBytesFromText(t)));
+      expect(e).toBeInstanceOf(MalformedInputError);
+      expect(['E_OA_EMPTY', 'E_MALFORMED_JSON', 'E_OA_NO_TX', 'E_MALFORMED_PSBT', 'E_OA_BAD_TX']).toContain(e.code);
+      expect(e.message).not.toContain('\n');
+      codes.add(e.code);
+    }), { numRuns: 1000 });
+    expect(codes.size).toBeGreaterThanOrEqual(2);
   });
 });
 

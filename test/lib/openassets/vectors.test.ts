@@ -41,19 +41,38 @@ describe('marker payloads (marker_payload_vectors.json)', () => {
 describe('marker scripts (marker_script_vectors.json)', () => {
   const file = load('marker_script_vectors.json');
   it('holds the count it says', () => expect(file.vectors.length).toBe(file.count));
+  it('carries the reference\'s push in 36 rows (20 valid, with quantities and metadata) and the spec\'s payload in 24: each is checked below', () => {
+    const r14 = (file.vectors as any[]).map((v) => v.python_reference_2014);
+    expect([r14.filter((r) => r.payload !== undefined).length, r14.filter((r) => r.valid).length, r14.filter((r) => r.metadata_hex !== undefined).length]).toEqual([36, 20, 20]);
+    expect(r14.filter((r) => r.valid).every((r) => r.payload !== undefined && r.metadata_hex !== undefined && r.asset_quantities !== undefined)).toBe(true);
+    expect((file.vectors as any[]).filter((v) => v.spec_2015_first_parsable_push.payload !== undefined).length).toBe(24);
+  });
   for (const [i, v] of (file.vectors as any[]).entries()) {
     it(`#${i} ${v.source_claim.slice(0, 70)}`, () => {
       const script = fromHex(v.script);
       const ref = parseMarkerScript(script, 'reference');
-      expect(ref.ok).toBe(v.python_reference_2014.valid);
-      if (ref.ok) sameQuantities(ref.quantities, v.python_reference_2014.asset_quantities);
+      const r14 = v.python_reference_2014;
+      expect(ref.ok).toBe(r14.valid);
+      if (ref.ok) {
+        // The push the reference took, its quantities and its metadata: every value the row carries.
+        expect(toHex(ref.payload)).toBe(r14.payload);
+        sameQuantities(ref.quantities, r14.asset_quantities);
+        expect(toHex(ref.metadata)).toBe(r14.metadata_hex);
+      } else if (r14.payload !== undefined) {
+        // The reference took this push and found no marker in it: our reading of that push refuses it with the
+        // very reason the script was refused for (so it is the push our code took too).
+        const pushed = parsePayload(fromHex(r14.payload), 'reference');
+        expect(pushed.ok).toBe(false);
+        if (!pushed.ok) expect(ref.reason).toBe(pushed.reason);
+      }
       const spec = parseMarkerScript(script, 'spec');
       const want = v.spec_2015_first_parsable_push;
       expect(spec.ok).toBe(want.valid);
       if (spec.ok) {
-        if (want.payload !== undefined) expect(toHex(spec.payload)).toBe(want.payload);
-        if (want.asset_quantities !== undefined) sameQuantities(spec.quantities, want.asset_quantities);
-        if (want.metadata_hex !== undefined) expect(toHex(spec.metadata)).toBe(want.metadata_hex);
+        // A valid row carries all three (the count test above): none is skipped by an `if`.
+        expect(toHex(spec.payload)).toBe(want.payload);
+        sameQuantities(spec.quantities, want.asset_quantities);
+        expect(toHex(spec.metadata)).toBe(want.metadata_hex);
       }
     });
   }

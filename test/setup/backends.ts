@@ -1,0 +1,83 @@
+/**
+ * Which optional secp256k1 backends a test must run, decided by TEST code, never by the
+ * product's loader (src/lib/musig/engine/select.ts). If the product's loader decided,
+ * a loader bug ("tiny-secp256k1's constructor throws") would turn every multi-backend
+ * test into "skipped: not installed" — green — while users asking for the backend
+ * silently got noble.
+ *
+ * - A backend is **installed** when this file can import its package itself
+ *   (`tiny-secp256k1`; the `secp256k1` package's N-API binding `secp256k1/bindings.js`).
+ * - An installed backend the product fails to load **fails** the test file
+ *   (`backendUnderTest` throws, naming both facts).
+ * - A backend that is not installed is a visible skip naming the import error; and
+ *   `test/setup/backends.test.ts` fails whenever a backend package-lock.json installs
+ *   is not importable here, unless `OFFCHAIN_TEST_WITHOUT` names it on purpose
+ *   (e.g. `OFFCHAIN_TEST_WITHOUT=native` on a machine that cannot build the binding).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../helpers.ts';
+
+export type BackendId = 'noble' | 'tiny-secp256k1' | 'native';
+export type OptionalBackend = Exclude<BackendId, 'noble'>;
+export const OPTIONAL_BACKENDS: readonly OptionalBackend[] = ['tiny-secp256k1', 'native'];
+export const ALL_BACKENDS: readonly BackendId[] = ['noble', ...OPTIONAL_BACKENDS];
+
+/** The npm package each optional backend comes from, and what test code imports of it. */
+export const BACKEND_PACKAGE: Record<OptionalBackend, { pkg: string; specifier: string }> = {
+  'tiny-secp256k1': { pkg: 'tiny-secp256k1', specifier: 'tiny-secp256k1' },
+  // The binding itself: the package's index falls back to pure-JS elliptic unseen.
+  native: { pkg: 'secp256k1', specifier: 'secp256k1/bindings.js' },
+};
+
+/** The optional backends package-lock.json installs (a `node_modules/<pkg>` entry). */
+export function lockfileBackends(): OptionalBackend[] {
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
+  return OPTIONAL_BACKENDS.filter((b) => `node_modules/${BACKEND_PACKAGE[b].pkg}` in lock.packages);
+}
+
+/** Backends a run may be without, named on purpose in OFFCHAIN_TEST_WITHOUT (comma-separated). */
+export function allowedMissing(): string[] {
+  return (process.env.OFFCHAIN_TEST_WITHOUT ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+const imported = new Map<OptionalBackend, Promise<{ module: unknown } | { error: string }>>();
+
+/** The package imported by test code: its module, or the first line of the import error. */
+export function importByTest(name: OptionalBackend): Promise<{ module: unknown } | { error: string }> {
+  let hit = imported.get(name);
+  if (!hit) {
+    hit = import(BACKEND_PACKAGE[name].specifier).then(
+      (module: unknown) => ({ module }),
+      (e: unknown) => ({ error: (e instanceof Error ? e.message : String(e)).split('\n')[0]! }),
+    );
+    imported.set(name, hit);
+  }
+  return hit;
+}
+
+/** Whether test code can import the backend's package (noble always). */
+export async function installed(name: BackendId): Promise<boolean> {
+  return name === 'noble' || 'module' in (await importByTest(name));
+}
+
+export type UnderTest<T> = { name: BackendId; loaded: T; skipped?: undefined } | { name: BackendId; loaded?: undefined; skipped: string };
+
+/**
+ * The backend a multi-backend test runs on: `load` is the product's loader. Installed
+ * (test code imports the package) → the product must load it, or this throws and the
+ * file fails. Not installed → `skipped` holds the reason for a visible `describe.skip`
+ * (and the guard test fails unless that is allowed).
+ */
+export async function backendUnderTest<T>(name: BackendId, load: () => Promise<T>): Promise<UnderTest<T>> {
+  if (name !== 'noble') {
+    const got = await importByTest(name);
+    if ('error' in got) return { name, skipped: `not installed: test code cannot import ${BACKEND_PACKAGE[name].specifier} (${got.error})` };
+  }
+  try {
+    return { name, loaded: await load() };
+  } catch (e) {
+    const why = e instanceof Error ? ((e as { reason?: string }).reason ?? e.message) : String(e);
+    throw new Error(`${name} is installed (test code imports ${name === 'noble' ? '@noble/curves' : BACKEND_PACKAGE[name].specifier}) but the product failed to load it: ${why}`);
+  }
+}
