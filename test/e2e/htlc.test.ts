@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir } from '../helpers.ts';
 import { pipeline, run, type Run } from './cli.ts';
@@ -205,11 +205,11 @@ describe('htlc refusals: a coded line, nothing on stdout', () => {
   it('a preimage that does not hash to the payment hash, or of the wrong length where the script demands 32 bytes', () => {
     const { dir } = files();
     const wrong = join(dir.path, 'wrong.hex');
-    writeFileSync(wrong, '00'.repeat(32));
+    writeFileSync(wrong, '00'.repeat(32), { mode: 0o600 });
     refused(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', wrong), { input: seed(), env: ENV }), 'E_PREIMAGE_MISMATCH');
     // A 31-byte preimage of a sized script: its hash matches, the length does not.
     const short = new Uint8Array(31).fill(7);
-    writeFileSync(wrong, hexOf(short));
+    writeFileSync(wrong, hexOf(short), { mode: 0o600 });
     const sized = create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', hexOf(sha256(short))).stdout;
     refused(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', wrong), { input: sized, env: ENV }), 'E_PREIMAGE_LENGTH');
     // The bare seed form takes it: that is the difference the size check makes.
@@ -241,6 +241,49 @@ describe('htlc refusals: a coded line, nothing on stdout', () => {
     const ws = (JSON.parse(seed()) as Created).witness_script!;
     refused(run(['htlc', 'decode', '--script', ws.replace(/ac$/, 'ad')]), 'E_NOT_HTLC', 3);
     refused(run(spendArgs('punish', 'BOB_KEY'), { input: seed(), env: ENV }), 'E_NO_REVOCATION_PATH');
+    dir.cleanup();
+  });
+});
+
+describe('numbers and secret files are checked before anything is built (issue 21)', () => {
+  const seed = () => create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH).stdout;
+  const bolt3 = ['--revocation-pubkey', pub(ENV.REVOCATION_KEY), '--local-htlc-pubkey', ALICE, '--remote-htlc-pubkey', BOB, '--to-self-delay', '6', '--local-delayed-pubkey', pub('44'.repeat(32)), '--feerate-per-kw', '253'];
+
+  it('a BOLT 3 HTLC with a cltv_expiry that is a time (≥ 500,000,000) is refused, writing no preimage file; 499,999,999 is made', () => {
+    const { dir } = files();
+    const file = join(dir.path, 'unused.preimage');
+    for (const kind of ['offered', 'received']) {
+      refused(create('--kind', kind, '--locktime', '500000000', '--preimage-out', file, ...bolt3), 'E_CLTV_NOT_HEIGHT');
+      refused(create('--kind', kind, '--locktime', '+499999000', '--tip-height', '1000', '--preimage-out', file, ...bolt3), 'E_CLTV_NOT_HEIGHT');
+      ok(create('--kind', kind, '--locktime', '499999999', '--payment-hash', HASH, ...bolt3));
+    }
+    expect(existsSync(file)).toBe(false);
+    dir.cleanup();
+  });
+
+  it('--amount ≥ 2^53 and past 21 million BTC, --locktime ≥ 2^32, --feerate-per-kw past u32: exit 2 (E_USAGE), never E_INTERNAL, nothing printed', () => {
+    const { dir, preimageFile } = files();
+    const huge = '9007199254740993'; // 2^53 + 1
+    const claim = (...extra: string[]) => run(['htlc', 'claim', '--key-env', 'BOB_KEY', '--outpoint', OUTPOINT, '--to', TO, '--fee-rate', '2', '--preimage-file', preimageFile, ...extra], { input: seed(), env: ENV });
+    refused(claim('--amount', huge), 'E_USAGE', 2);
+    refused(claim('--amount', '2100000000000001'), 'E_USAGE', 2);
+    refused(claim('--amount', '50000', '--locktime', '4294967296', '--tip-height', '1000'), 'E_USAGE', 2);
+    refused(create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH, '--amount', huge), 'E_USAGE', 2);
+    refused(create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '+4294967295', '--tip-height', '1000', '--payment-hash', HASH), 'E_USAGE', 2);
+    refused(create('--kind', 'offered', '--locktime', '1100', '--payment-hash', HASH, ...bolt3.slice(0, -1), '4294967296'), 'E_USAGE', 2);
+    const taproot = create('--kind', 'taproot', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH).stdout;
+    refused(run(['htlc', 'cooperate', '--outpoint', OUTPOINT, '--amount', huge, '--to', TO, '--fee-rate', '2'], { input: taproot }), 'E_USAGE', 2);
+    // The largest amount there is still goes through to the protocol's own checks.
+    ok(claim('--amount', '2100000000000000'));
+    dir.cleanup();
+  });
+
+  it('a preimage file others can read is refused (E_SECRET_FILE_PERMISSIONS, exit 4) before anything is signed, as a 0644 key file is', () => {
+    const { dir, preimageFile } = files();
+    chmodSync(preimageFile, 0o644);
+    refused(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile), { input: seed(), env: ENV }), 'E_SECRET_FILE_PERMISSIONS');
+    chmodSync(preimageFile, 0o600);
+    ok(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile), { input: seed(), env: ENV }));
     dir.cleanup();
   });
 });

@@ -112,7 +112,7 @@ describe('what a PTLC party refuses', () => {
     refused(run(as('BOB_KEY'), { input: s1, env: ENV }), 'E_KEY_MISMATCH'); // step 2 is the payer's
     const s3 = ok(run(as('BOB_KEY'), { input: ok(run(as('ALICE_KEY'), { input: s1, env: ENV })), env: ENV }));
     writeFileSync(f('presigned.json'), s3);
-    writeFileSync(f('wrong.hex'), '11'.repeat(32));
+    writeFileSync(f('wrong.hex'), '11'.repeat(32), { mode: 0o600 });
     refused(run(['ptlc', 'claim', '--in', f('presigned.json'), '--secret-file', f('wrong.hex')]), 'E_WRONG_SECRET');
     // The refund is a valid transaction of this PTLC, but not the claim: no t in it.
     const refund = JSON.parse(ok(run(['ptlc', 'refund', '--key-env', 'ALICE_KEY', '--in', f('created.json'), '--outpoint', OUTPOINT, '--amount', '50000', '--to', TO, '--fee-rate', '2', '--tip-height', '1100'], { env: ENV }))) as { hex: string };
@@ -173,7 +173,7 @@ describe('a 3-hop PTLC payment with decorrelated locks', () => {
     // A hop given a lock record that does not add up locks nothing.
     const bad = JSON.parse(readFileSync(lock(1), 'utf8')) as Record<string, string>;
     bad.R = plan.locks[2]!.R;
-    writeFileSync(f('bad-lock.json'), JSON.stringify(bad));
+    writeFileSync(f('bad-lock.json'), JSON.stringify(bad), { mode: 0o600 });
     refused(run(['ptlc', 'lock-check', '--lock', f('bad-lock.json')]), 'E_BAD_HOP_LOCK');
     dir.cleanup();
   });
