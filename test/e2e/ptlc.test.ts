@@ -125,6 +125,25 @@ describe('what a PTLC party refuses', () => {
   });
 });
 
+describe('numbers and secret files are checked before anything is built or consumed (issue 21)', () => {
+  it('--amount ≥ 2^53 on presign (no nonce drawn or stored) and create: exit 2; a secret or lock file others can read: E_SECRET_FILE_PERMISSIONS', () => {
+    const { dir, f, s1 } = setup();
+    const huge = '9007199254740993'; // 2^53 + 1
+    const before = snapshot(dir.path);
+    refused(run(['ptlc', 'presign', '--key-env', 'BOB_KEY', '--state-dir', f('BOB_KEY'), '--in', f('created.json'), '--outpoint', OUTPOINT, '--to', TO, '--fee-rate', '2', '--amount', huge], { env: ENV }), 'E_USAGE', 2);
+    refused(run(['ptlc', 'create', '--payer', pub(ENV.ALICE_KEY), '--payee', pub(ENV.BOB_KEY), '--locktime', '1100', '--secret-out', f('t9.hex'), '--amount', huge]), 'E_USAGE', 2);
+    expect(snapshot(dir.path)).toEqual(before);
+    // The claim's secret, readable by others: refused before it is used.
+    const s3 = ok(run(['ptlc', 'presign', '--key-env', 'BOB_KEY', '--state-dir', f('BOB_KEY'), '--ptlc', f('created.json')], { input: ok(run(['ptlc', 'presign', '--key-env', 'ALICE_KEY', '--state-dir', f('ALICE_KEY'), '--ptlc', f('created.json')], { input: s1, env: ENV })), env: ENV }));
+    writeFileSync(f('presigned.json'), s3);
+    writeFileSync(f('loose.hex'), readFileSync(f('t.hex')), { mode: 0o644 });
+    refused(run(['ptlc', 'claim', '--in', f('presigned.json'), '--secret-file', f('loose.hex')]), 'E_SECRET_FILE_PERMISSIONS');
+    writeFileSync(f('loose-lock.json'), readFileSync(join(ROOT, 'fixtures/ptlc/lock-1.json')), { mode: 0o644 });
+    refused(run(['ptlc', 'lock-check', '--lock', f('loose-lock.json')]), 'E_SECRET_FILE_PERMISSIONS');
+    dir.cleanup();
+  });
+});
+
 describe('a 3-hop PTLC payment with decorrelated locks', () => {
   it('sender → hop 1 → hop 2 → payee: every PTLC has its own point, each claim hands the previous hop its secret, only the sender learns z', () => {
     const dir = tempDir('offchain-e2e-ptlc-route-');
