@@ -14,7 +14,8 @@ import { ROOT, tempDir } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
 import { bytesOf, hexOf } from '../independent/tx.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
-import { verifyKeyPathSpend } from '../independent/verify.ts';
+import { verifyKeyPathSpend, verifyScriptPathSpend } from '../independent/verify.ts';
+import { ptlcContract } from '../independent/descriptor.ts';
 
 const key = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
 const ENV = { ALICE_KEY: key('alice'), BOB_KEY: key('bob'), CAROL_KEY: '55'.repeat(32) };
@@ -116,6 +117,12 @@ describe('what a PTLC party refuses', () => {
     refused(run(['ptlc', 'claim', '--in', f('presigned.json'), '--secret-file', f('wrong.hex')]), 'E_WRONG_SECRET');
     // The refund is a valid transaction of this PTLC, but not the claim: no t in it.
     const refund = JSON.parse(ok(run(['ptlc', 'refund', '--key-env', 'ALICE_KEY', '--in', f('created.json'), '--outpoint', OUTPOINT, '--amount', '50000', '--to', TO, '--fee-rate', '2', '--tip-height', '1100'], { env: ENV }))) as { hex: string };
+    // The refund verified offline: the refund leaf of the contract test code derives from the terms, signed by the payer at L.
+    const d = ptlcContract({ payer: bytesOf(pub(ENV.ALICE_KEY)), payee: bytesOf(pub(ENV.BOB_KEY)), locktime: 1100 });
+    expect((JSON.parse(readFileSync(f('created.json'), 'utf8')) as { descriptor: string }).descriptor).toBe(d.descriptor);
+    verifyScriptPathSpend(refund.hex, [{ amount: 50_000n, script: d.output.script }], 0, {
+      outputKey: d.output.outputKey, internalKey: d.internalKey, leafScript: d.leaves.refund!.script, signingKey: bytesOf(pub(ENV.ALICE_KEY)).subarray(1), after: 1100,
+    });
     writeFileSync(f('refund.hex'), refund.hex);
     refused(run(['ptlc', 'extract', '--in', f('presigned.json'), '--ptlc', f('created.json'), '--claim-tx', f('refund.hex'), '--secret-out', f('t3.hex')]), 'E_NOT_THE_CLAIM');
     expect(existsSync(f('t3.hex'))).toBe(false);

@@ -19,6 +19,8 @@ import { decodeHtlcScripts } from '../../../src/lib/htlc/decode.ts';
 import { buildSpend } from '../../../src/lib/htlc/spend.ts';
 import { secondStageTransaction, signSecondStage } from '../../../src/lib/htlc/second-stage.ts';
 import { refusal } from '../../setup/refusal.ts';
+import { descsumCheck, taprootHtlcContract } from '../../independent/descriptor.ts';
+import { hexOf } from '../../independent/tx.ts';
 
 const secret = (b: number) => new Uint8Array(32).fill(b);
 const ALICE = keyPair(secret(0x11));
@@ -127,6 +129,29 @@ describe('a created message is trusted for nothing', () => {
         expect(e?.code, `${field} edited`).toMatch(/^E_(HTLC_MISMATCH|MALFORMED_MESSAGE|BAD_PUBKEY|BAD_HEX|BAD_LENGTH|BAD_LOCKTIME|WRONG_MESSAGE|BAD_NETWORK|NETWORK)/);
       }),
       { numRuns: 1500 },
+    );
+  });
+});
+
+describe('the taproot HTLC as test code derives it (test/independent/descriptor.ts)', () => {
+  const scalar = fc.bigInt({ min: 1n, max: 2n ** 255n }).map((n) => Uint8Array.from(Buffer.from(n.toString(16).padStart(64, '0'), 'hex')));
+  it('descriptor (BIP-380 checksum, musig() of the sorted keys, both miniscript leaves), output script and control blocks equal the independent derivation', () => {
+    fc.assert(
+      fc.property(scalar, scalar, fc.uint8Array({ minLength: 32, maxLength: 32 }), locktimes, (a, b, hash, locktime) => {
+        fc.pre(hexOf(a) !== hexOf(b));
+        const [payer, recipient] = [keyPair(a).publicKey, keyPair(b).publicKey];
+        const out = htlcOutput({ kind: 'taproot', paymentHash: hash, payer, recipient, locktime });
+        const d = taprootHtlcContract({ payer, recipient, paymentHash: hash, locktime });
+        expect(descsumCheck(out.descriptor!)).toBe(true);
+        expect(out.descriptor).toBe(d.descriptor);
+        expect(hexOf(out.scriptPubKey)).toBe(hexOf(d.output.script));
+        expect(hexOf(out.taproot!.internalKey)).toBe(hexOf(d.internalKey));
+        expect([hexOf(out.taproot!.claimLeaf), hexOf(out.taproot!.refundLeaf)]).toEqual([hexOf(d.leaves.claim!.script), hexOf(d.leaves.refund!.script)]);
+        expect([hexOf(out.taproot!.claimControlBlock), hexOf(out.taproot!.refundControlBlock)]).toEqual([hexOf(d.leaves.claim!.controlBlock), hexOf(d.leaves.refund!.controlBlock)]);
+        // Payer and recipient swapped is another contract, and another descriptor.
+        expect(taprootHtlcContract({ payer: recipient, recipient: payer, paymentHash: hash, locktime }).descriptor).not.toBe(out.descriptor);
+      }),
+      { numRuns: 20 },
     );
   });
 });
