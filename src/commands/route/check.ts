@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
@@ -15,16 +16,16 @@ export default class RouteCheck extends OffchainCommand<typeof RouteCheck> {
   static override examples = [
     { description: 'Check the seed route\'s plan', command: '<%= config.bin %> route check --in fixtures/route/seed-plan.json' },
     {
-      description: 'Bob, the first forwarding node, checks his hop against his own channel_update (0.001 BTC flat, a 1-block delta)',
-      command: '<%= config.bin %> route check --in fixtures/route/seed-plan.json --node-id 02466d7fcae563e5cb09a0d1870bb580344804617879a14949cf22285f1bae3f27 --policy fee_base_msat=100000000,fee_proportional_millionths=0,cltv_expiry_delta=1',
+      description: 'Bob, the first forwarding node, checks his hop against his own channel_update (0.001 BTC flat, a 1-block delta; inline: --policy fee_base_msat=N,fee_proportional_millionths=N,cltv_expiry_delta=N)',
+      command: '<%= config.bin %> route check --in fixtures/route/seed-plan.json --node-id $(cat fixtures/keys/bob.pub) --policy fixtures/route/bob-policy.json',
     },
   ];
   static override flags = {
     ...inputFlags,
     'node-id': Flags.string({ description: 'the forwarding node checking its own hop: its node id (33-byte hex)', helpValue: 'PUBKEY', dependsOn: ['policy'] }),
     policy: Flags.string({
-      description: 'that node\'s own channel_update for the outgoing channel: fee_base_msat=N,fee_proportional_millionths=N,cltv_expiry_delta=N',
-      helpValue: 'TERMS', dependsOn: ['node-id'],
+      description: 'that node\'s own channel_update for the outgoing channel: fee_base_msat=N,fee_proportional_millionths=N,cltv_expiry_delta=N, or a JSON file with those three fields',
+      helpValue: 'TERMS|FILE', dependsOn: ['node-id'],
     }),
   };
 
@@ -38,12 +39,25 @@ export default class RouteCheck extends OffchainCommand<typeof RouteCheck> {
   }
 }
 
+/** A JSON file holding a channel_update's three terms, as `name=value` parts for the one parser below. */
+function policyFile(path: string): string[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError('E_USAGE', `--policy ${path}: not name=value terms, nor a readable JSON file (${(e as NodeJS.ErrnoException).code ?? 'bad JSON'})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError('E_USAGE', `--policy ${path} must hold one JSON object`);
+  return Object.entries(value).map(([k, v]) => `${k}=${typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : JSON.stringify(v)}`);
+}
+
 async function ownPolicy(nodeIdHex: string, text: string) {
   const { parsePublicKey } = await import('../../lib/keys/keys.ts');
   const nodeId = parsePublicKey(nodeIdHex, '--node-id');
   const limits = { fee_base_msat: 0xffff_ffff, fee_proportional_millionths: 0xffff_ffff, cltv_expiry_delta: 0xffff } as const;
   const values: Partial<Record<keyof typeof limits, number>> = {};
-  for (const part of text.split(',')) {
+  const parts = text.includes('=') ? text.split(',') : policyFile(text);
+  for (const part of parts) {
     const m = /^\s*([a-z_]+)=(\d{1,10})\s*$/.exec(part);
     const name = m?.[1] as keyof typeof limits | undefined;
     if (!m || !name || !(name in limits) || values[name] !== undefined) {
