@@ -78,9 +78,9 @@ describe('route plan | route check', () => {
     refused(run(own(100_000_000, 2), { input }), 'E_ROUTE_CLTV_SHORT', 4);
     refused(run(['route', 'check', '--node-id', carol, '--policy', 'fee_base_msat=-1,fee_proportional_millionths=0,cltv_expiry_delta=1'], { input }), 'E_USAGE', 2);
     refused(run(['route', 'check', '--node-id', carol, '--policy', 'fee_base_msat=1,fee_proportional_millionths=0,cltv_expiry_delta=65536'], { input }), 'E_USAGE', 2);
-    // The same terms from a JSON file (a channel_update's three fields): Bob's fixture, then a copy charging one msat more.
+    // The same terms from a file: Bob's fixture (name=value text), then a JSON channel_update charging one msat more.
     const bob = p.hops[0].node_id as string;
-    expect(run(['route', 'check', '--node-id', bob, '--policy', 'fixtures/route/bob-policy.json'], { input }).status).toBe(0);
+    expect(run(['route', 'check', '--node-id', bob, '--policy', 'fixtures/route/bob.policy'], { input }).status).toBe(0);
     const dir = tempDir('offchain-e2e-route-');
     const dearer = join(dir.path, 'policy.json');
     writeFileSync(dearer, JSON.stringify({ fee_base_msat: 100_000_001, fee_proportional_millionths: 0, cltv_expiry_delta: 1 }));

@@ -17,14 +17,14 @@ export default class RouteCheck extends OffchainCommand<typeof RouteCheck> {
     { description: 'Check the seed route\'s plan', command: '<%= config.bin %> route check --in fixtures/route/seed-plan.json' },
     {
       description: 'Bob, the first forwarding node, checks his hop against his own channel_update (0.001 BTC flat, a 1-block delta; inline: --policy fee_base_msat=N,fee_proportional_millionths=N,cltv_expiry_delta=N)',
-      command: '<%= config.bin %> route check --in fixtures/route/seed-plan.json --node-id $(cat fixtures/keys/bob.pub) --policy fixtures/route/bob-policy.json',
+      command: '<%= config.bin %> route check --in fixtures/route/seed-plan.json --node-id $(cat fixtures/keys/bob.pub) --policy fixtures/route/bob.policy',
     },
   ];
   static override flags = {
     ...inputFlags,
     'node-id': Flags.string({ description: 'the forwarding node checking its own hop: its node id (33-byte hex)', helpValue: 'PUBKEY', dependsOn: ['policy'] }),
     policy: Flags.string({
-      description: 'that node\'s own channel_update for the outgoing channel: fee_base_msat=N,fee_proportional_millionths=N,cltv_expiry_delta=N, or a JSON file with those three fields',
+      description: 'that node\'s own channel_update for the outgoing channel: fee_base_msat=N,fee_proportional_millionths=N,cltv_expiry_delta=N, or a file holding the same (or a JSON object with those three fields)',
       helpValue: 'TERMS|FILE', dependsOn: ['node-id'],
     }),
   };
@@ -39,13 +39,20 @@ export default class RouteCheck extends OffchainCommand<typeof RouteCheck> {
   }
 }
 
-/** A JSON file holding a channel_update's three terms, as `name=value` parts for the one parser below. */
+/** A file holding a channel_update's three terms: the same `name=value,…` text, or a JSON object with those fields. */
 function policyFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    throw new UsageError('E_USAGE', `--policy ${path}: not name=value terms, nor a readable file (${(e as NodeJS.ErrnoException).code})`);
+  }
+  if (!text.startsWith('{')) return text.split(',');
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new UsageError('E_USAGE', `--policy ${path}: not name=value terms, nor a readable JSON file (${(e as NodeJS.ErrnoException).code ?? 'bad JSON'})`);
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError('E_USAGE', `--policy ${path} is not valid JSON`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError('E_USAGE', `--policy ${path} must hold one JSON object`);
   return Object.entries(value).map(([k, v]) => `${k}=${typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : JSON.stringify(v)}`);
