@@ -40,6 +40,7 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
   static override summary = 'Wrap a route in a BOLT 4 onion packet (1366 bytes, TLV hop payloads).';
   static override description =
     'Reads an onion/route message (hop node ids with their payloads, and the associated data = payment hash), or route plan\'s route/plan with --payment-hash (and --payment-secret for the final payment_data), and prints an onion/packet. ' +
+    'A route/plan is first checked as route check checks it (E_ROUTE_*, exit 4). ' +
     'The session key comes from --session-key-file (0600) or is fresh random (deterministic under OFFCHAIN_TEST_SEED). ' +
     'The per-hop shared secrets, needed later to read a returned error, are written only to the NEW 0600 file named by --secrets-out, never to stdout. ' +
     'A route whose payloads do not fit in 1300 bytes is refused (E_ONION_ROUTE_TOO_LARGE, exit 4). ' +
@@ -62,6 +63,10 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     const { decodeMessage } = await import('../lib/message.ts');
     const { RoutePlanSchema } = await import('../lib/route/schemas.ts');
     const plan = decodeMessage(RoutePlanSchema, value);
+    // The same checks as `route check`: no onion for a plan whose hops break a forwarding rule
+    // or whose summary and payloads contradict its hops.
+    const { checkPlan } = await import('../lib/route/messages.ts');
+    checkPlan(value);
     const hash = this.flags['payment-hash'];
     if (hash === undefined) throw new UsageError('E_USAGE', 'a route/plan input needs --payment-hash (the associated data)');
     fromHex(hash, '--payment-hash', 32);

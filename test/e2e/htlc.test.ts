@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir } from '../helpers.ts';
 import { pipeline, run, type Run } from './cli.ts';
@@ -16,7 +16,8 @@ import { bytesOf, concat, compactSize, hexOf, parseTx } from '../independent/tx.
 import { publicKeyOf, taggedHash } from '../independent/secp256k1.ts';
 import { aggregateXOnly, keySort, taprootOutput } from '../independent/keys.ts';
 import { scriptPathSigHash } from '../independent/sighash.ts';
-import { VERIFIER } from '../independent/verify.ts';
+import { VERIFIER, verifyScriptPathSpend } from '../independent/verify.ts';
+import { descsumCheck, taprootHtlcContract } from '../independent/descriptor.ts';
 import { bip143SingleHash, verifyEcdsa } from '../lib/bolt3/independent-p2wsh.ts';
 
 const key = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
@@ -97,7 +98,11 @@ describe('htlc create: scripts and addresses as the seed, BOLT 3 and BIP-341 say
     expect(c.internal_key).toBe(hexOf(internal));
     expect(c.script_pubkey).toBe(hexOf(out.script));
     expect(c.leaves!.claim.control_block).toBe(hexOf(Uint8Array.of(0xc0 | out.parity)) + hexOf(internal) + hexOf(l2));
-    expect(c.descriptor).toMatch(/^tr\(musig\([0-9a-f]{66},[0-9a-f]{66}\),\{and_v\(v:pk\([0-9a-f]{64}\),sha256\([0-9a-f]{64}\)\),and_v\(v:pk\([0-9a-f]{64}\),after\(1100\)\)\}\)#[a-z0-9]{8}$/);
+    // The whole descriptor, derived from the terms in test code (BIP-380 checksum, musig() of the sorted keys, miniscript leaves).
+    const derived = taprootHtlcContract({ payer: bytesOf(ALICE), recipient: bytesOf(BOB), paymentHash: bytesOf(HASH), locktime: 1100 });
+    expect(c.descriptor).toBe(derived.descriptor);
+    expect(descsumCheck(c.descriptor!)).toBe(true);
+    expect(c.script_pubkey).toBe(hexOf(derived.output.script));
   });
 
   it('--preimage-out writes a fresh 32-byte preimage to a new 0600 file and never to stdout', () => {
@@ -161,6 +166,11 @@ describe('htlc spends: one party\'s output piped into the other\'s input', () =>
     expect(tx.lockTime).toBe(1100);
     expect(tx.inputs[0]!.sequence).toBe(0xfffffffd);
     expect(VERIFIER.verify(w[0]!, scriptPathSigHash(tx, spent, 0, 0x00, w[1]!), bytesOf(ALICE.slice(2)))).toBe(true);
+    // Both spends against the contract derived in test code: leaf, control block, CLTV, BIP-342 sighash.
+    const d = taprootHtlcContract({ payer: bytesOf(ALICE), recipient: bytesOf(BOB), paymentHash: bytesOf(HASH), locktime: 1100 });
+    const expect0 = { outputKey: d.output.outputKey, internalKey: d.internalKey };
+    verifyScriptPathSpend(claim.hex!, spent, 0, { ...expect0, leafScript: d.leaves.claim!.script, signingKey: bytesOf(BOB.slice(2)), before: [PREIMAGE] });
+    verifyScriptPathSpend(refund.hex!, spent, 0, { ...expect0, leafScript: d.leaves.refund!.script, signingKey: bytesOf(ALICE.slice(2)), after: 1100 });
     dir.cleanup();
   });
 
@@ -205,11 +215,11 @@ describe('htlc refusals: a coded line, nothing on stdout', () => {
   it('a preimage that does not hash to the payment hash, or of the wrong length where the script demands 32 bytes', () => {
     const { dir } = files();
     const wrong = join(dir.path, 'wrong.hex');
-    writeFileSync(wrong, '00'.repeat(32));
+    writeFileSync(wrong, '00'.repeat(32), { mode: 0o600 });
     refused(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', wrong), { input: seed(), env: ENV }), 'E_PREIMAGE_MISMATCH');
     // A 31-byte preimage of a sized script: its hash matches, the length does not.
     const short = new Uint8Array(31).fill(7);
-    writeFileSync(wrong, hexOf(short));
+    writeFileSync(wrong, hexOf(short), { mode: 0o600 });
     const sized = create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', hexOf(sha256(short))).stdout;
     refused(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', wrong), { input: sized, env: ENV }), 'E_PREIMAGE_LENGTH');
     // The bare seed form takes it: that is the difference the size check makes.
@@ -241,6 +251,49 @@ describe('htlc refusals: a coded line, nothing on stdout', () => {
     const ws = (JSON.parse(seed()) as Created).witness_script!;
     refused(run(['htlc', 'decode', '--script', ws.replace(/ac$/, 'ad')]), 'E_NOT_HTLC', 3);
     refused(run(spendArgs('punish', 'BOB_KEY'), { input: seed(), env: ENV }), 'E_NO_REVOCATION_PATH');
+    dir.cleanup();
+  });
+});
+
+describe('numbers and secret files are checked before anything is built (issue 21)', () => {
+  const seed = () => create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH).stdout;
+  const bolt3 = ['--revocation-pubkey', pub(ENV.REVOCATION_KEY), '--local-htlc-pubkey', ALICE, '--remote-htlc-pubkey', BOB, '--to-self-delay', '6', '--local-delayed-pubkey', pub('44'.repeat(32)), '--feerate-per-kw', '253'];
+
+  it('a BOLT 3 HTLC with a cltv_expiry that is a time (≥ 500,000,000) is refused, writing no preimage file; 499,999,999 is made', () => {
+    const { dir } = files();
+    const file = join(dir.path, 'unused.preimage');
+    for (const kind of ['offered', 'received']) {
+      refused(create('--kind', kind, '--locktime', '500000000', '--preimage-out', file, ...bolt3), 'E_CLTV_NOT_HEIGHT');
+      refused(create('--kind', kind, '--locktime', '+499999000', '--tip-height', '1000', '--preimage-out', file, ...bolt3), 'E_CLTV_NOT_HEIGHT');
+      ok(create('--kind', kind, '--locktime', '499999999', '--payment-hash', HASH, ...bolt3));
+    }
+    expect(existsSync(file)).toBe(false);
+    dir.cleanup();
+  });
+
+  it('--amount ≥ 2^53 and past 21 million BTC, --locktime ≥ 2^32, --feerate-per-kw past u32: exit 2 (E_USAGE), never E_INTERNAL, nothing printed', () => {
+    const { dir, preimageFile } = files();
+    const huge = '9007199254740993'; // 2^53 + 1
+    const claim = (...extra: string[]) => run(['htlc', 'claim', '--key-env', 'BOB_KEY', '--outpoint', OUTPOINT, '--to', TO, '--fee-rate', '2', '--preimage-file', preimageFile, ...extra], { input: seed(), env: ENV });
+    refused(claim('--amount', huge), 'E_USAGE', 2);
+    refused(claim('--amount', '2100000000000001'), 'E_USAGE', 2);
+    refused(claim('--amount', '50000', '--locktime', '4294967296', '--tip-height', '1000'), 'E_USAGE', 2);
+    refused(create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH, '--amount', huge), 'E_USAGE', 2);
+    refused(create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '+4294967295', '--tip-height', '1000', '--payment-hash', HASH), 'E_USAGE', 2);
+    refused(create('--kind', 'offered', '--locktime', '1100', '--payment-hash', HASH, ...bolt3.slice(0, -1), '4294967296'), 'E_USAGE', 2);
+    const taproot = create('--kind', 'taproot', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH).stdout;
+    refused(run(['htlc', 'cooperate', '--outpoint', OUTPOINT, '--amount', huge, '--to', TO, '--fee-rate', '2'], { input: taproot }), 'E_USAGE', 2);
+    // The largest amount there is still goes through to the protocol's own checks.
+    ok(claim('--amount', '2100000000000000'));
+    dir.cleanup();
+  });
+
+  it('a preimage file others can read is refused (E_SECRET_FILE_PERMISSIONS, exit 4) before anything is signed, as a 0644 key file is', () => {
+    const { dir, preimageFile } = files();
+    chmodSync(preimageFile, 0o644);
+    refused(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile), { input: seed(), env: ENV }), 'E_SECRET_FILE_PERMISSIONS');
+    chmodSync(preimageFile, 0o600);
+    ok(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile), { input: seed(), env: ENV }));
     dir.cleanup();
   });
 });

@@ -14,7 +14,8 @@ import { ROOT, tempDir } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
 import { bytesOf, hexOf } from '../independent/tx.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
-import { verifyKeyPathSpend } from '../independent/verify.ts';
+import { verifyKeyPathSpend, verifyScriptPathSpend } from '../independent/verify.ts';
+import { ptlcContract } from '../independent/descriptor.ts';
 
 const key = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
 const ENV = { ALICE_KEY: key('alice'), BOB_KEY: key('bob'), CAROL_KEY: '55'.repeat(32) };
@@ -112,15 +113,40 @@ describe('what a PTLC party refuses', () => {
     refused(run(as('BOB_KEY'), { input: s1, env: ENV }), 'E_KEY_MISMATCH'); // step 2 is the payer's
     const s3 = ok(run(as('BOB_KEY'), { input: ok(run(as('ALICE_KEY'), { input: s1, env: ENV })), env: ENV }));
     writeFileSync(f('presigned.json'), s3);
-    writeFileSync(f('wrong.hex'), '11'.repeat(32));
+    writeFileSync(f('wrong.hex'), '11'.repeat(32), { mode: 0o600 });
     refused(run(['ptlc', 'claim', '--in', f('presigned.json'), '--secret-file', f('wrong.hex')]), 'E_WRONG_SECRET');
     // The refund is a valid transaction of this PTLC, but not the claim: no t in it.
     const refund = JSON.parse(ok(run(['ptlc', 'refund', '--key-env', 'ALICE_KEY', '--in', f('created.json'), '--outpoint', OUTPOINT, '--amount', '50000', '--to', TO, '--fee-rate', '2', '--tip-height', '1100'], { env: ENV }))) as { hex: string };
+    // The refund verified offline: the refund leaf of the contract test code derives from the terms, signed by the payer at L.
+    const d = ptlcContract({ payer: bytesOf(pub(ENV.ALICE_KEY)), payee: bytesOf(pub(ENV.BOB_KEY)), locktime: 1100 });
+    expect((JSON.parse(readFileSync(f('created.json'), 'utf8')) as { descriptor: string }).descriptor).toBe(d.descriptor);
+    verifyScriptPathSpend(refund.hex, [{ amount: 50_000n, script: d.output.script }], 0, {
+      outputKey: d.output.outputKey, internalKey: d.internalKey, leafScript: d.leaves.refund!.script, signingKey: bytesOf(pub(ENV.ALICE_KEY)).subarray(1), after: 1100,
+    });
     writeFileSync(f('refund.hex'), refund.hex);
     refused(run(['ptlc', 'extract', '--in', f('presigned.json'), '--ptlc', f('created.json'), '--claim-tx', f('refund.hex'), '--secret-out', f('t3.hex')]), 'E_NOT_THE_CLAIM');
     expect(existsSync(f('t3.hex'))).toBe(false);
     refused(run(['ptlc', 'refund', '--key-env', 'ALICE_KEY', '--in', f('created.json'), '--outpoint', OUTPOINT, '--amount', '50000', '--to', TO, '--fee-rate', '2', '--tip-height', '1099'], { env: ENV }), 'E_NOT_FINAL');
     refused(run(['ptlc', 'refund', '--key-env', 'BOB_KEY', '--in', f('created.json'), '--outpoint', OUTPOINT, '--amount', '50000', '--to', TO, '--fee-rate', '2', '--tip-height', '1100'], { env: ENV }), 'E_KEY_MISMATCH');
+    dir.cleanup();
+  });
+});
+
+describe('numbers and secret files are checked before anything is built or consumed (issue 21)', () => {
+  it('--amount ≥ 2^53 on presign (no nonce drawn or stored) and create: exit 2; a secret or lock file others can read: E_SECRET_FILE_PERMISSIONS', () => {
+    const { dir, f, s1 } = setup();
+    const huge = '9007199254740993'; // 2^53 + 1
+    const before = snapshot(dir.path);
+    refused(run(['ptlc', 'presign', '--key-env', 'BOB_KEY', '--state-dir', f('BOB_KEY'), '--in', f('created.json'), '--outpoint', OUTPOINT, '--to', TO, '--fee-rate', '2', '--amount', huge], { env: ENV }), 'E_USAGE', 2);
+    refused(run(['ptlc', 'create', '--payer', pub(ENV.ALICE_KEY), '--payee', pub(ENV.BOB_KEY), '--locktime', '1100', '--secret-out', f('t9.hex'), '--amount', huge]), 'E_USAGE', 2);
+    expect(snapshot(dir.path)).toEqual(before);
+    // The claim's secret, readable by others: refused before it is used.
+    const s3 = ok(run(['ptlc', 'presign', '--key-env', 'BOB_KEY', '--state-dir', f('BOB_KEY'), '--ptlc', f('created.json')], { input: ok(run(['ptlc', 'presign', '--key-env', 'ALICE_KEY', '--state-dir', f('ALICE_KEY'), '--ptlc', f('created.json')], { input: s1, env: ENV })), env: ENV }));
+    writeFileSync(f('presigned.json'), s3);
+    writeFileSync(f('loose.hex'), readFileSync(f('t.hex')), { mode: 0o644 });
+    refused(run(['ptlc', 'claim', '--in', f('presigned.json'), '--secret-file', f('loose.hex')]), 'E_SECRET_FILE_PERMISSIONS');
+    writeFileSync(f('loose-lock.json'), readFileSync(join(ROOT, 'fixtures/ptlc/lock-1.json')), { mode: 0o644 });
+    refused(run(['ptlc', 'lock-check', '--lock', f('loose-lock.json')]), 'E_SECRET_FILE_PERMISSIONS');
     dir.cleanup();
   });
 });
@@ -173,7 +199,7 @@ describe('a 3-hop PTLC payment with decorrelated locks', () => {
     // A hop given a lock record that does not add up locks nothing.
     const bad = JSON.parse(readFileSync(lock(1), 'utf8')) as Record<string, string>;
     bad.R = plan.locks[2]!.R;
-    writeFileSync(f('bad-lock.json'), JSON.stringify(bad));
+    writeFileSync(f('bad-lock.json'), JSON.stringify(bad), { mode: 0o600 });
     refused(run(['ptlc', 'lock-check', '--lock', f('bad-lock.json')]), 'E_BAD_HOP_LOCK');
     dir.cleanup();
   });

@@ -2,12 +2,14 @@
  * `route plan` and `route check` through the built CLI: the seed's route planned and
  * checked through a pipe (figures written out from the seed: 1.003 / 1.002 / 1.001 / 1
  * BTC at tip + 10 … tip + 7), and the refusals — a hop short of its fee or its expiry
- * margin (exit 4), malformed requests (exit 3) — each with nothing on stdout.
+ * margin (exit 4) at every hop, a plan whose summary contradicts its hops (route check and
+ * onion-build), a forwarding node's own --policy, malformed requests (exit 3) — each with
+ * nothing on stdout.
  */
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../helpers.ts';
+import { ROOT, tempDir } from '../helpers.ts';
 import { pipeline, run, type Run } from './cli.ts';
 
 const request = readFileSync(join(ROOT, 'fixtures/route/seed-request.json'), 'utf8');
@@ -37,5 +39,52 @@ describe('route plan | route check', () => {
     refused(run(['route', 'plan'], { input: JSON.stringify({ ...r, final_amount_msat: 1000 }) }), 'E_MALFORMED_MESSAGE', 3);
     refused(run(['route', 'plan'], { input: JSON.stringify({ ...r, hops: [{ ...r.hops[0], short_channel_id: '1000:1:0' }] }) }), 'E_MALFORMED_MESSAGE', 3);
     refused(run(['route', 'plan'], { input: JSON.stringify({ ...r, final_amount_msat: '2100000000000000001' }) }), 'E_BAD_AMOUNT', 3);
+  });
+
+  const seedPlan = () => JSON.parse(readFileSync(join(ROOT, 'fixtures/route/seed-plan.json'), 'utf8')) as Record<string, any>;
+  const ONION = ['onion-build', '--payment-hash', '42'.repeat(32)];
+
+  it('every forwarding hop, not only the first: a consistent one-msat cut at hop i is refused by hop i\'s rule, in route check and onion-build', () => {
+    for (let i = 0; i < 3; i++) {
+      const p = seedPlan();
+      p.hops[i].amount_msat = String(BigInt(p.hops[i].amount_msat) - 1n);
+      if (i > 0) p.hops[i - 1].payload.amt_to_forward = p.hops[i].amount_msat;
+      for (const args of [['route', 'check'], ONION]) refused(run(args, { input: JSON.stringify(p) }), 'E_ROUTE_FEE_SHORT', 4);
+    }
+  });
+
+  it('a plan whose summary or payload short_channel_ids contradict its hops is refused by route check and onion-build (E_ROUTE_MISMATCH)', () => {
+    const edits: ((p: Record<string, any>) => void)[] = [
+      (p) => (p.first_htlc.amount_msat = '100000000000'),
+      (p) => (p.total_fee_msat = '0'),
+      (p) => (p.final_amount_msat = '100300000000'),
+      (p) => (p.final_cltv_expiry = 1010),
+      (p) => (p.hops[1].payload.short_channel_id = '999x9x9'),
+    ];
+    for (const edit of edits) {
+      const p = seedPlan();
+      edit(p);
+      for (const args of [['route', 'check'], ONION]) refused(run(args, { input: JSON.stringify(p) }), 'E_ROUTE_MISMATCH', 4);
+    }
+  });
+
+  it('--policy: Carol checks her hop against her own channel_update, not the sender\'s copy', () => {
+    const p = seedPlan();
+    const carol = p.hops[1].node_id as string;
+    const own = (fee: number, delta: number) => ['route', 'check', '--node-id', carol, '--policy', `fee_base_msat=${fee},fee_proportional_millionths=0,cltv_expiry_delta=${delta}`];
+    const input = JSON.stringify(p);
+    expect(run(own(100_000_000, 1), { input }).status).toBe(0);
+    refused(run(own(100_000_001, 1), { input }), 'E_ROUTE_FEE_SHORT', 4);
+    refused(run(own(100_000_000, 2), { input }), 'E_ROUTE_CLTV_SHORT', 4);
+    refused(run(['route', 'check', '--node-id', carol, '--policy', 'fee_base_msat=-1,fee_proportional_millionths=0,cltv_expiry_delta=1'], { input }), 'E_USAGE', 2);
+    refused(run(['route', 'check', '--node-id', carol, '--policy', 'fee_base_msat=1,fee_proportional_millionths=0,cltv_expiry_delta=65536'], { input }), 'E_USAGE', 2);
+    // The same terms from a file: Bob's fixture (name=value text), then a JSON channel_update charging one msat more.
+    const bob = p.hops[0].node_id as string;
+    expect(run(['route', 'check', '--node-id', bob, '--policy', 'fixtures/route/bob.policy'], { input }).status).toBe(0);
+    const dir = tempDir('offchain-e2e-route-');
+    const dearer = join(dir.path, 'policy.json');
+    writeFileSync(dearer, JSON.stringify({ fee_base_msat: 100_000_001, fee_proportional_millionths: 0, cltv_expiry_delta: 1 }));
+    refused(run(['route', 'check', '--node-id', bob, '--policy', dearer], { input }), 'E_ROUTE_FEE_SHORT', 4);
+    dir.cleanup();
   });
 });

@@ -17,6 +17,7 @@ import { independentSchnorr, productBackends, TEST_CODE_VERIFIER } from './schno
 import { bytesOf, hexOf, parseTx } from './tx.ts';
 import { base58checkDecode, base58checkEncode, hash160 } from './base58check.ts';
 import { IndependentCheckError, VERIFIER, verifyKeyPathSpend, type Prevout } from './verify.ts';
+import { descsumCheck, descsumCreate, pkAfterLeaf, pkSha256Leaf, ptlcContract, taprootHtlcContract } from './descriptor.ts';
 
 type WalletVectors = {
   scriptPubKey: {
@@ -226,7 +227,7 @@ describe('the verifier is never the product\'s own', () => {
     const files = independentFiles();
     // The glob finds what it must (a glob finding nothing would pass vacuously), the BOLT 3 checker included.
     expect(files).toEqual(expect.arrayContaining([
-      ...['secp256k1.ts', 'keys.ts', 'tx.ts', 'sighash.ts', 'schnorr.ts', 'verify.ts', 'base58check.ts'].map((f) => `independent/${f}`),
+      ...['secp256k1.ts', 'keys.ts', 'tx.ts', 'sighash.ts', 'schnorr.ts', 'verify.ts', 'base58check.ts', 'descriptor.ts'].map((f) => `independent/${f}`),
       'lib/bolt3/independent-p2wsh.ts',
     ]));
     for (const f of files) {
@@ -258,3 +259,35 @@ function independentFiles(dir = TEST_DIR, inside = false): string[] {
     return named && e.name.endsWith('.ts') ? [relative(TEST_DIR, path)] : [];
   }).sort();
 }
+
+describe('descriptors derived in test code (./descriptor.ts)', () => {
+  it('BIP-380 checksum on BIP-380\'s own examples: raw(deadbeef)#89f8spxm valid, each listed corruption invalid', () => {
+    expect(descsumCreate('raw(deadbeef)')).toBe('raw(deadbeef)#89f8spxm');
+    expect(descsumCheck('raw(deadbeef)#89f8spxm')).toBe(true);
+    for (const bad of ['raw(deadbeef)#', 'raw(deadbeef)#89f8spxmx', 'raw(deadbeef)#89f8spx', 'raw(deedbeef)#89f8spxm', 'raw(deedbeef)##9f8spxm', 'raw(Ü)#00000000']) {
+      expect(descsumCheck(bad), bad).toBe(false);
+    }
+  });
+
+  it('miniscript fragments compiled as the miniscript table says, byte for byte', () => {
+    const k = new Uint8Array(32).fill(0xaa);
+    const h = new Uint8Array(32).fill(0xbb);
+    expect(hexOf(pkSha256Leaf(k, h))).toBe('20' + 'aa'.repeat(32) + 'ad' + '82' + '0120' + '88' + 'a8' + '20' + 'bb'.repeat(32) + '87');
+    expect(hexOf(pkAfterLeaf(k, 1100))).toBe('20' + 'aa'.repeat(32) + 'ad' + '024c04' + 'b1'); // 1100 = 0x044c
+    expect(hexOf(pkAfterLeaf(k, 16))).toBe('20' + 'aa'.repeat(32) + 'ad' + '60' + 'b1'); // OP_16
+    expect(hexOf(pkAfterLeaf(k, 128))).toBe('20' + 'aa'.repeat(32) + 'ad' + '028000' + 'b1'); // sign byte
+    expect(hexOf(pkAfterLeaf(k, 500_000_000))).toBe('20' + 'aa'.repeat(32) + 'ad' + '040065cd1d' + 'b1');
+  });
+
+  it('swapping payer and recipient (or payee) changes the derived descriptor and output', () => {
+    const a = publicKeyOf(new Uint8Array(32).fill(1));
+    const b = publicKeyOf(new Uint8Array(32).fill(2));
+    const h = new Uint8Array(32).fill(3);
+    const x = taprootHtlcContract({ payer: a, recipient: b, paymentHash: h, locktime: 1100 });
+    const y = taprootHtlcContract({ payer: b, recipient: a, paymentHash: h, locktime: 1100 });
+    expect(x.descriptor).not.toBe(y.descriptor);
+    expect(hexOf(x.output.outputKey)).not.toBe(hexOf(y.output.outputKey));
+    expect(descsumCheck(x.descriptor) && descsumCheck(y.descriptor)).toBe(true);
+    expect(ptlcContract({ payer: a, payee: b, locktime: 1100 }).descriptor).not.toBe(ptlcContract({ payer: b, payee: a, locktime: 1100 }).descriptor);
+  });
+});

@@ -13,13 +13,21 @@
  *   verifier checks that the same implementation rejects the signature with one bit
  *   flipped, so a verifier that accepts everything cannot pass a test.
  *
+ * `verifyScriptPathSpend` does the same for one tapscript leaf spend (a refund leaf
+ * `and_v(v:pk(K),after(n))`, a claim leaf): the leaf is the one the test expects, the
+ * control block proves it against the internal key and output key the test derived
+ * (BIP-341 Merkle path, parity), and the signature verifies over the *script-path*
+ * sighash (BIP-342: ext_flag 1, the leaf hash) by the leaf's key — a signature over the
+ * key-path sighash fails.
+ *
  * It throws `IndependentCheckError` naming the input and what failed; it returns the
  * parsed transaction (txid, vsize, outputs…) so a test can check the rest from it.
  */
 import { independentSchnorr, type SchnorrVerifier } from './schnorr.ts';
-import { keyPathSigHash, SIGHASH_DEFAULT, VALID_HASH_TYPES } from './sighash.ts';
-import { p2trScript } from './keys.ts';
-import { hexOf, parseTx, type ParsedTx } from './tx.ts';
+import { keyPathSigHash, scriptPathSigHash, SIGHASH_DEFAULT, VALID_HASH_TYPES } from './sighash.ts';
+import { p2trScript, taprootOutput } from './keys.ts';
+import { taggedHash } from './secp256k1.ts';
+import { compactSize, hexOf, parseTx, type ParsedTx } from './tx.ts';
 
 /** The verifier of this run (tiny-secp256k1 unless the product may be on it). */
 export const VERIFIER: SchnorrVerifier = await independentSchnorr();
@@ -98,5 +106,74 @@ export function verifyKeyPathSpend(
     sighashes[i] = msg;
     hashTypes[i] = hashType;
   });
+  return { ...parsed, hashTypes, sighashes, verifier: verifier.name };
+}
+
+export type ScriptPathExpectation = {
+  /** x-only output key and internal key the test derived for the spent output. */
+  outputKey: Uint8Array;
+  internalKey: Uint8Array;
+  /** The leaf that must be executed, and the x-only key its `pk()` names. */
+  leafScript: Uint8Array;
+  signingKey: Uint8Array;
+  /** Witness items below the signature the leaf consumes (e.g. a preimage), exactly. */
+  before?: readonly Uint8Array[];
+  /** The leaf's `after(n)`: OP_CHECKLOCKTIMEVERIFY passes only if nLockTime ≥ n of the same kind and the input's sequence is not final (BIP-65). */
+  after?: number;
+};
+
+/** Verify input `index` of `tx` as a BIP-341 script-path spend of one leaf with one BIP-340 signature. */
+export function verifyScriptPathSpend(tx: string | Uint8Array, prevouts: readonly Prevout[], index: number, e: ScriptPathExpectation, opts: VerifyOptions = {}): VerifiedSpend {
+  const verifier = opts.verifier ?? VERIFIER;
+  const allowed = opts.hashTypes ?? [SIGHASH_DEFAULT];
+  const fail = (message: string): never => {
+    throw new IndependentCheckError(`input ${index}: ${message}`, verifier.name);
+  };
+  const parsed = parseTx(tx);
+  if (prevouts.length !== parsed.inputs.length) fail(`${prevouts.length} prevouts given for ${parsed.inputs.length} inputs`);
+  const input = parsed.inputs[index] ?? fail('no such input');
+  const p = prevouts[index]!;
+  if (p.txid !== undefined && p.txid !== input.txid) fail(`spends ${input.txid}:${input.vout}, not ${p.txid}:${p.vout}`);
+  if (p.vout !== undefined && p.vout !== input.vout) fail(`spends output ${input.vout}, not ${p.vout}`);
+  if (hexOf(p.script) !== hexOf(p2trScript(e.outputKey))) fail(`the prevout's scriptPubKey ${hexOf(p.script)} is not OP_1 <${hexOf(e.outputKey)}>`);
+  if (input.scriptSig.length !== 0) fail('a taproot spend has an empty scriptSig');
+  const before = e.before ?? [];
+  const w = input.witness;
+  if (w.length !== before.length + 3) fail(`expected ${before.length + 3} witness items (${before.length} + signature, leaf, control block), found ${w.length}`);
+  before.forEach((item, k) => {
+    if (hexOf(w[k]!) !== hexOf(item)) fail(`witness item ${k} is ${hexOf(w[k]!)}, not ${hexOf(item)}`);
+  });
+  const [sig, leaf, cb] = [w[before.length]!, w[before.length + 1]!, w[before.length + 2]!];
+  if (hexOf(leaf) !== hexOf(e.leafScript)) fail(`the executed leaf ${hexOf(leaf)} is not the expected ${hexOf(e.leafScript)}`);
+  if (cb.length < 33 || (cb.length - 33) % 32 !== 0 || cb.length > 33 + 128 * 32) fail(`a ${cb.length}-byte control block`);
+  if ((cb[0]! & 0xfe) !== 0xc0) fail(`leaf version 0x${(cb[0]! & 0xfe).toString(16)}, not tapscript 0xc0`);
+  if (hexOf(cb.subarray(1, 33)) !== hexOf(e.internalKey)) fail(`the control block's internal key ${hexOf(cb.subarray(1, 33))} is not ${hexOf(e.internalKey)}`);
+  let node = taggedHash('TapLeaf', Uint8Array.of(cb[0]! & 0xfe), compactSize(leaf.length), leaf);
+  for (let off = 33; off < cb.length; off += 32) {
+    const sibling = cb.subarray(off, off + 32);
+    node = taggedHash('TapBranch', ...(Buffer.compare(Buffer.from(node), Buffer.from(sibling)) < 0 ? [node, sibling] : [sibling, node]));
+  }
+  const out = taprootOutput(e.internalKey, node);
+  if (hexOf(out.outputKey) !== hexOf(e.outputKey)) fail(`the control block's Merkle path gives output key ${hexOf(out.outputKey)}, not ${hexOf(e.outputKey)}`);
+  if ((cb[0]! & 1) !== out.parity) fail(`the control block's parity bit is ${cb[0]! & 1}, the output key's is ${out.parity}`);
+  if (e.after !== undefined) {
+    const THRESHOLD = 500_000_000;
+    if ((parsed.lockTime < THRESHOLD) !== (e.after < THRESHOLD)) fail(`nLockTime ${parsed.lockTime} and after(${e.after}) are not the same kind (height / time)`);
+    if (parsed.lockTime < e.after) fail(`nLockTime ${parsed.lockTime} is below after(${e.after}): CHECKLOCKTIMEVERIFY fails`);
+    if (input.sequence === 0xffff_ffff) fail('a final sequence (0xffffffff) disables CHECKLOCKTIMEVERIFY');
+  }
+  let hashType: number;
+  if (sig.length === 64) hashType = SIGHASH_DEFAULT;
+  else if (sig.length === 65 && sig[64] !== SIGHASH_DEFAULT) hashType = sig[64]!;
+  else hashType = fail(`a ${sig.length}-byte signature is not a BIP-342 signature`);
+  if (!VALID_HASH_TYPES.includes(hashType) || !allowed.includes(hashType)) fail(`hash type 0x${hashType.toString(16)} where only ${allowed.map((t) => '0x' + t.toString(16)).join(', ')} is expected`);
+  const msg = scriptPathSigHash(parsed, prevouts, index, hashType, leaf);
+  const sig64 = sig.subarray(0, 64);
+  if (!verifier.verify(sig64, msg, e.signingKey)) fail(`BIP-340 signature does not verify for ${hexOf(e.signingKey)} over the script-path sighash ${hexOf(msg)}`);
+  const flipped = Uint8Array.from(sig64);
+  flipped[63] = flipped[63]! ^ 1;
+  if (verifier.verify(flipped, msg, e.signingKey)) fail('the verifier also accepts a corrupted signature, so its "valid" means nothing');
+  const hashTypes: (number | undefined)[] = parsed.inputs.map((_, i) => (i === index ? hashType : undefined));
+  const sighashes: (Uint8Array | undefined)[] = parsed.inputs.map((_, i) => (i === index ? msg : undefined));
   return { ...parsed, hashTypes, sighashes, verifier: verifier.name };
 }

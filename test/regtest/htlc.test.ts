@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { Transaction, p2wpkh } from '@scure/btc-signer';
 import { fromHex, toHex } from '../../src/lib/bytes.ts';
 import { ROOT, tempDir } from '../helpers.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
@@ -223,6 +224,31 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await mempool(timeout)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
     await mine(1);
     await acceptAndMine(timeout);
+  });
+
+  it('BOLT 3 anchors: a remote PSBT that slips in one of the holder\'s own wallet coins and pays the remote is refused (E_FOREIGN_INPUT), with or without --fee-psbt; nothing is printed', async () => {
+    const cltv = (await tip()) + 20;
+    const received = await bolt3('received', cltv, true);
+    const own = join(work.path, 'anchors-slipped.json');
+    writeFileSync(own, JSON.stringify(received));
+    const a = await fund(received.address);
+    const half = messageOf<Spend>(await spend('claim', 'BOB_KEY', JSON.stringify(received), a), 'htlc/spend');
+    // The remote adds one of the holder's wallet's coins (it sees them on chain) and an output to itself.
+    const [coin] = await n.wallet.call<{ txid: string; vout: number; amount: number; scriptPubKey: string }[]>('listunspent', [1]);
+    const t = Transaction.fromPSBT(Buffer.from(half.psbt, 'base64'), { allowUnknownOutputs: true });
+    const coinSat = BigInt(Math.round(coin!.amount * 1e8));
+    t.addInput({ txid: coin!.txid, index: coin!.vout, sequence: 0xfffffffd, witnessUtxo: { script: fromHex(coin!.scriptPubKey), amount: coinSat } });
+    t.addOutput({ script: p2wpkh(fromHex(BOB)).script, amount: coinSat - 1_000n });
+    const attack = JSON.stringify({ ...half, psbt: Buffer.from(t.toPSBT()).toString('base64') });
+    // The holder's wallet would sign that coin in the runbook's next step (walletprocesspsbt): the holder's signature is what must not happen.
+    for (const withFee of [true, false]) {
+      const r = await spend('claim', 'ALICE_KEY', attack, a, '--preimage-file', preimageFile, '--htlc', own, ...(withFee ? ['--fee-psbt', await feePsbt('fee-slipped.psbt')] : []));
+      expectRefused(r, 'E_FOREIGN_INPUT');
+      expect(r.stderr).not.toMatch(/fee-psbt.*(drop|without)|already has its fee/);
+    }
+    // The honest PSBT still goes through and is mined.
+    const funded = messageOf<Spend>(await spend('claim', 'ALICE_KEY', JSON.stringify(half), a, '--preimage-file', preimageFile, '--fee-psbt', await feePsbt('fee-honest.psbt'), '--htlc', own), 'htlc/spend');
+    await acceptAndMine(await walletFinishes(funded.psbt));
   });
 
   it('BOLT 3 anchors: the remote\'s claim of an offered HTLC and its timeout of a received one carry 1 OP_CSV and are mined', async () => {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, destinationFlags, feePsbtFlags, htlcSpendFlags, parseOutpoint } from '../../lib/cli/htlc-command.ts';
+import { HtlcCommand, MAX_LOCKTIME, destinationFlags, feePsbtFlags, htlcSpendFlags, parseOutpoint } from '../../lib/cli/htlc-command.ts';
 import { psbtOutputFlags } from '../../lib/cli/flags.ts';
 
 export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
@@ -16,7 +16,7 @@ export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
   static override examples = [
     {
       description: 'Bob claims the fixture HTLC with the preimage',
-      command: 'BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> htlc claim --key-env BOB_KEY --in fixtures/htlc/seed.json --outpoint 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:0 --preimage-file fixtures/htlc/preimage.hex --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2',
+      command: 'chmod 600 fixtures/htlc/preimage.hex; BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> htlc claim --key-env BOB_KEY --in fixtures/htlc/seed.json --outpoint 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:0 --preimage-file fixtures/htlc/preimage.hex --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2',
     },
   ];
   static override flags = {
@@ -24,7 +24,7 @@ export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
     ...destinationFlags,
     ...feePsbtFlags,
     'preimage-file': Flags.string({ description: 'file holding the payment preimage (hex)', helpValue: 'FILE' }),
-    locktime: Flags.integer({ description: 'anti-fee-sniping nLockTime (a height at or below the tip)', helpValue: 'N', min: 0 }),
+    locktime: Flags.integer({ description: 'anti-fee-sniping nLockTime (a height at or below the tip)', helpValue: 'N', min: 0, max: MAX_LOCKTIME }),
     ...psbtOutputFlags,
   };
 

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand } from '../../lib/cli/htlc-command.ts';
+import { HtlcCommand, MAX_SAT } from '../../lib/cli/htlc-command.ts';
 import { chainFlags } from '../../lib/cli/flags.ts';
 import { UsageError } from '../../lib/errors.ts';
 
@@ -29,14 +29,14 @@ export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
     recipient: Flags.string({ description: 'seed/taproot: recipient\'s public key (claim path)', helpValue: 'PUBKEY' }),
     locktime: Flags.string({ description: 'timeout of the payer\'s path: an absolute height or time, or +N blocks after the tip (BOLT 3: cltv_expiry)', helpValue: 'N|+N' }),
     bare: Flags.boolean({ description: 'seed: the bare seed script, without OP_SIZE 32 OP_EQUALVERIFY (any preimage length; see docs/htlc.md)' }),
-    amount: Flags.integer({ description: 'the amount to fund, in sat: refused below the output\'s dust limit', helpValue: 'SAT', min: 0 }),
+    amount: Flags.integer({ description: 'the amount to fund, in sat: refused below the output\'s dust limit', helpValue: 'SAT', min: 0, max: MAX_SAT }),
     'revocation-pubkey': Flags.string({ description: 'BOLT 3: revocationpubkey', helpValue: 'PUBKEY' }),
     'local-htlc-pubkey': Flags.string({ description: 'BOLT 3: local_htlcpubkey (the commitment holder)', helpValue: 'PUBKEY' }),
     'remote-htlc-pubkey': Flags.string({ description: 'BOLT 3: remote_htlcpubkey', helpValue: 'PUBKEY' }),
     anchors: Flags.boolean({ description: 'BOLT 3: option_anchors (1 OP_CHECKSEQUENCEVERIFY on the non-revocation paths)' }),
     'to-self-delay': Flags.integer({ description: 'BOLT 3: CSV delay of the second-stage output', helpValue: 'BLOCKS', min: 1, max: 65535 }),
     'local-delayed-pubkey': Flags.string({ description: 'BOLT 3: local_delayedpubkey (second-stage output)', helpValue: 'PUBKEY' }),
-    'feerate-per-kw': Flags.integer({ description: 'BOLT 3: the commitment\'s feerate, which fixes the HTLC transactions\' fee', helpValue: 'N', min: 0 }),
+    'feerate-per-kw': Flags.integer({ description: 'BOLT 3: the commitment\'s feerate, which fixes the HTLC transactions\' fee', helpValue: 'N', min: 0, max: 0xffff_ffff }),
     ...chainFlags,
   };
 

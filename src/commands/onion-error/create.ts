@@ -38,7 +38,15 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
       fields[f.slice(0, i)] = f.slice(i + 1);
     }
     const { encodeFailure } = await import('../../lib/onion/failure.ts');
-    const failure = encodeFailure(this.flags.failure, fields);
+    const { MalformedInputError } = await import('../../lib/errors.ts');
+    let failure: Uint8Array;
+    try {
+      failure = encodeFailure(this.flags.failure, fields);
+    } catch (e) {
+      // A value out of its field's range came from --field: a usage error (exit 2).
+      if (e instanceof MalformedInputError && e.code === 'E_ONION_FAILURE_VALUE') throw new UsageError(e.code, `--field ${e.message}`);
+      throw e;
+    }
     const key = await this.keyPair(network);
     const { peelOnion } = await import('../../lib/onion/sphinx.ts');
     const { onionBackend } = await import('../../lib/onion/backend.ts');

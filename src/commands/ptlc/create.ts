@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand } from '../../lib/cli/htlc-command.ts';
+import { HtlcCommand, MAX_SAT } from '../../lib/cli/htlc-command.ts';
 import { chainFlags } from '../../lib/cli/flags.ts';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
 
@@ -22,7 +22,7 @@ export default class PtlcCreate extends HtlcCommand<typeof PtlcCreate> {
     point: Flags.string({ description: 'the lock point T (33-byte compressed)', helpValue: 'HEX', exclusive: ['secret-out'] }),
     'secret-out': Flags.string({ description: 'draw a fresh secret t and write it (hex) to this new 0600 file; T = t·G', helpValue: 'FILE' }),
     locktime: Flags.string({ description: 'the refund\'s timeout: an absolute height or time, or +N blocks after the tip', helpValue: 'N|+N', required: true }),
-    amount: Flags.integer({ description: 'the amount to fund, in sat (refused below dust)', helpValue: 'SAT', min: 0 }),
+    amount: Flags.integer({ description: 'the amount to fund, in sat (refused below dust)', helpValue: 'SAT', min: 0, max: MAX_SAT }),
     ...chainFlags,
   };
 

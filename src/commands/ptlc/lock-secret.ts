@@ -11,7 +11,7 @@ export default class PtlcLockSecret extends HtlcCommand<typeof PtlcLockSecret> {
   static override examples = [
     {
       description: 'The payee turns z into the secret of the lock it claims',
-      command: 'rm -f /tmp/offchain-lock-r; <%= config.bin %> ptlc lock-secret --lock fixtures/ptlc/lock-2.json --from l --secret-file fixtures/ptlc/payment-secret.hex --secret-out /tmp/offchain-lock-r',
+      command: 'rm -f /tmp/offchain-lock-r; chmod 600 fixtures/ptlc/lock-2.json fixtures/ptlc/payment-secret.hex; <%= config.bin %> ptlc lock-secret --lock fixtures/ptlc/lock-2.json --from l --secret-file fixtures/ptlc/payment-secret.hex --secret-out /tmp/offchain-lock-r',
     },
   ];
   static override flags = {
@@ -26,6 +26,9 @@ export default class PtlcLockSecret extends HtlcCommand<typeof PtlcLockSecret> {
     const { lockSecret } = await import('../../lib/ptlc/multi-hop.ts');
     const { toHex } = await import('../../lib/bytes.ts');
     const { writeNewFile } = await import('../../lib/store/exclusive.ts');
+    // A lock record holds this party's y: a secret file, 0600 like every other.
+    const { requirePrivateFile } = await import('../../lib/cli/secret-file.ts');
+    requirePrivateFile(this.flags.lock, '--lock');
     const { record, network } = readLock(await this.readFileDocument(this.flags.lock));
     this.network(network);
     const from = this.flags.from as 'l' | 'r';

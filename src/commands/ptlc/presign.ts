@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, parseOutpoint } from '../../lib/cli/htlc-command.ts';
+import { HtlcCommand, MAX_SAT, parseOutpoint } from '../../lib/cli/htlc-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { MalformedInputError, RefusedError, UsageError } from '../../lib/errors.ts';
 
@@ -23,7 +23,7 @@ export default class PtlcPresign extends HtlcCommand<typeof PtlcPresign> {
     ...stateFlags,
     ptlc: Flags.string({ description: 'your own copy of ptlc/created (steps 2–4)', helpValue: 'FILE' }),
     outpoint: Flags.string({ description: 'step 1: the funded PTLC output', helpValue: 'TXID:VOUT' }),
-    amount: Flags.integer({ description: 'step 1: its amount (default: amount_sat, else the node\'s)', helpValue: 'SAT', min: 1 }),
+    amount: Flags.integer({ description: 'step 1: its amount (default: amount_sat, else the node\'s)', helpValue: 'SAT', min: 1, max: MAX_SAT }),
     to: Flags.string({ description: 'step 1: where the claim pays the payee', helpValue: 'ADDRESS' }),
     'fee-rate': Flags.string({ description: 'step 1: the claim\'s fee rate, sat/vB', helpValue: 'RATE' }),
     ...chainFlags,

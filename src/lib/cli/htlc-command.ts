@@ -19,9 +19,14 @@ import { OffchainCommand, type CommandResult } from './base-command.ts';
 import { chainFlags, inputFlags, keyFlags } from './flags.ts';
 import { parseRate } from './credit-command.ts';
 
+/** The most satoshis there are (21 million BTC): an --amount flag's upper bound, far below 2^53. */
+export const MAX_SAT = 2_100_000_000_000_000;
+/** The largest nLockTime (u32). */
+export const MAX_LOCKTIME = 0xffff_ffff;
+
 export const outpointFlags = {
   outpoint: Flags.string({ description: 'the funded HTLC output, TXID:VOUT', helpValue: 'TXID:VOUT', required: true }),
-  amount: Flags.integer({ description: 'its amount in sat (default: the message\'s amount_sat, else asked of the node)', helpValue: 'SAT', min: 1 }),
+  amount: Flags.integer({ description: 'its amount in sat (default: the message\'s amount_sat, else asked of the node)', helpValue: 'SAT', min: 1, max: MAX_SAT }),
 };
 
 export const destinationFlags = {
@@ -166,7 +171,9 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
     const m = /^(\+)?(\d{1,10})$/.exec(text);
     if (!m) throw new UsageError('E_USAGE', `--locktime must be a number or +N, got ${text}`);
     const n = Number(m[2]);
-    return m[1] ? (await (await this.chain(network)).tip()).height + n : n;
+    const locktime = m[1] ? (await (await this.chain(network)).tip()).height + n : n;
+    if (locktime < 1 || locktime > MAX_LOCKTIME) throw new UsageError('E_USAGE', `--locktime ${text} gives ${locktime}: an nLockTime is 1 to ${MAX_LOCKTIME}`);
+    return locktime;
   }
 
   /** --to as an output script of this network. */

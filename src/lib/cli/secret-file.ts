@@ -1,20 +1,40 @@
 /**
  * One reader for secrets kept in files as hex (a payment preimage, a per-commitment
- * secret or seed, an adaptor secret): the path must be a readable regular file; its
- * text, whitespace trimmed, is decoded as hex of `length` bytes when given. An
- * unreadable path is a usage error (exit 2) naming the flag; bad hex is malformed (exit 3).
+ * secret or seed, an adaptor secret), and the one permission rule for every file that
+ * holds a secret: the path must be a readable regular file that only its owner can read
+ * (mode 0600 or stricter — as ssh refuses identity files and `--key-file` refuses keys),
+ * else E_SECRET_FILE_PERMISSIONS (exit 4) before a byte is read. Its text, whitespace
+ * trimmed, is decoded as hex of `length` bytes when given. An unreadable path is a usage
+ * error (exit 2) naming the flag; bad hex is malformed (exit 3).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { fromHex } from '../bytes.ts';
-import { MalformedInputError, UsageError } from '../errors.ts';
+import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
 
-/** The file's text, or E_USAGE naming `flag` when it is not a readable regular file. */
-export function readSecretText(path: string, flag: string): string {
+/**
+ * A file holding a secret: a regular file readable by its owner alone. E_USAGE naming
+ * `flag` when it is not a readable regular file, E_SECRET_FILE_PERMISSIONS when group or
+ * others may read it.
+ */
+export function requirePrivateFile(path: string, flag: string): void {
+  let st;
   try {
-    if (!statSync(path).isFile()) throw new UsageError('E_USAGE', `${flag} ${path} is not a file`);
+    st = statSync(path);
+  } catch (e) {
+    throw new UsageError('E_USAGE', `cannot read ${flag} ${path}: ${(e as NodeJS.ErrnoException).code}`);
+  }
+  if (!st.isFile()) throw new UsageError('E_USAGE', `${flag} ${path} is not a file`);
+  if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+    throw new RefusedError('E_SECRET_FILE_PERMISSIONS', `${flag} ${path} holds a secret but is readable by others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 ${path}`);
+  }
+}
+
+/** The file's text, once `requirePrivateFile` holds. */
+export function readSecretText(path: string, flag: string): string {
+  requirePrivateFile(path, flag);
+  try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    if (e instanceof UsageError) throw e;
     throw new UsageError('E_USAGE', `cannot read ${flag} ${path}: ${(e as NodeJS.ErrnoException).code}`);
   }
 }

@@ -9,7 +9,8 @@
  *   32 bytes long (except the seed's bare form, which takes any length);
  * - the payer can take them only once `locktime` (BOLT 3: cltv_expiry) is final, an
  *   absolute lock checked by CHECKLOCKTIMEVERIFY against nLockTime;
- * - BOLT 3 kinds: whoever holds the revocation key can take them at any time (the
+ * - BOLT 3 kinds: cltv_expiry is a block height (< 500,000,000, BOLT 2), never a time;
+ *   whoever holds the revocation key can take them at any time (the
  *   penalty), and the commitment holder's own path (offered timeout, received success)
  *   goes through a second-stage transaction that both HTLC keys sign, paying into a
  *   delayed, revocable output;
@@ -21,12 +22,13 @@
  */
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { toHex } from '../bytes.ts';
+import { RefusedError } from '../errors.ts';
 import { withChecksum } from '../descriptor.ts';
 import { p2wsh } from '../bolt3/script.ts';
 import { offeredHtlcScript, receivedHtlcScript, toLocalScript } from '../bolt3/scripts.ts';
 import { musigKey } from '../musig/keyagg.ts';
 import { controlBlock, merkleRoot, type TapTree } from '../taproot/tree.ts';
-import { checkLocktime, seedHtlcScript, taprootClaimLeaf, taprootRefundLeaf } from './scripts.ts';
+import { LOCKTIME_THRESHOLD, checkLocktime, seedHtlcScript, taprootClaimLeaf, taprootRefundLeaf } from './scripts.ts';
 
 export const HTLC_KINDS = ['seed', 'offered', 'received', 'taproot'] as const;
 export type HtlcKind = (typeof HTLC_KINDS)[number];
@@ -103,6 +105,11 @@ export function htlcOutput(spec: HtlcSpec): HtlcOutput {
     case 'offered':
     case 'received': {
       checkLocktime(spec.cltvExpiry, 'cltv_expiry');
+      // BOLT 2: cltv_expiry is a block height. A timestamp (≥ 500,000,000) would make the
+      // HTLC-timeout final at once (median-time-past is far past any such value).
+      if (spec.cltvExpiry >= LOCKTIME_THRESHOLD) {
+        throw new RefusedError('E_CLTV_NOT_HEIGHT', `a BOLT 3 HTLC's cltv_expiry must be a block height below ${LOCKTIME_THRESHOLD}, got ${spec.cltvExpiry} (a time: its timeout would be final at once)`);
+      }
       const keys = { revocationPubkey: spec.revocationPubkey, localHtlcPubkey: spec.localHtlcPubkey, remoteHtlcPubkey: spec.remoteHtlcPubkey };
       const csv = spec.anchors ? 1 : 0;
       const witnessScript =

@@ -54,7 +54,7 @@ export const HtlcSpendSchema = messageSchema('htlc/spend', 'A spend of an HTLC: 
   path: Path,
   complete: Type.Boolean({ description: 'true: `hex` is a fully signed transaction' }),
   txid: Txid,
-  outpoint: Type.Object({ txid: Txid, vout: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+  outpoint: Type.Object({ txid: Txid, vout: Type.Integer({ minimum: 0, maximum: 0xffff_ffff }) }, { additionalProperties: false }),
   amount_sat: Sats('the HTLC output\'s amount'),
   fee_sat: Sats('fee paid'),
   locktime: Type.Integer({ minimum: 0, maximum: 0xffff_ffff }),

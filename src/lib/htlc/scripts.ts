@@ -43,6 +43,8 @@ const OP_SHA256 = 0xa8;
 
 /** Largest nLockTime; CLTV compares the script number against the transaction's. */
 export const MAX_LOCKTIME = 0xffff_ffff;
+/** nLockTime at or above this is a unix time, below it a block height (BIP-65, Core's LOCKTIME_THRESHOLD). */
+export const LOCKTIME_THRESHOLD = 500_000_000;
 
 export type SeedHtlcParams = {
   /** SHA256 of the preimage (the payment hash); the script carries its RIPEMD160. */

@@ -15,9 +15,21 @@
  * SIGHASH_SINGLE|ANYONECANPAY (its signature covers only input 0 and output 0), and the
  * holder — who signs SIGHASH_ALL — first adds a wallet's coins and change from a funded
  * PSBT (`walletcreatefundedpsbt`, ../tx/wallet-psbt.ts) so the whole transaction pays
- * `feeRate`: the fee is taken from the wallet's largest change output. The holder never
- * signs a zero-fee anchors HTLC transaction (E_ANCHORS_FEE_INPUT); the wallet signs its
- * own inputs last (`walletprocesspsbt`).
+ * `feeRate`: the fee is taken from the wallet's largest change output. The wallet signs
+ * its own inputs last (`walletprocesspsbt`).
+ *
+ * Invariants (the holder's SIGHASH_ALL signature commits to the whole transaction, and
+ * the runbook's next step has the holder's wallet sign every input it recognises):
+ * - the holder never signs a zero-fee anchors HTLC transaction (E_ANCHORS_FEE_INPUT);
+ * - every input and output beyond input 0 / output 0 comes from the holder's own
+ *   --fee-psbt, and every such output is that wallet's change (BIP-32-marked,
+ *   E_FEE_PSBT_OUTPUT); a PSBT received from the other party that already carries more
+ *   than the HTLC's input and output is refused (E_FOREIGN_INPUT / E_FEE_PSBT_OUTPUT),
+ *   with or without --fee-psbt — the remote could have slipped in one of the holder's
+ *   own coins and an output paying itself;
+ * - the remote's SIGHASH_SINGLE|ANYONECANPAY signature covers input 0 and output 0 only,
+ *   so whatever the holder adds leaves it valid;
+ * - input 0 / output 0 are exactly this HTLC's second stage (E_PSBT_MISMATCH).
  */
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes, toHex } from '../bytes.ts';
@@ -115,6 +127,10 @@ function htlcInputVsize(witnessScript: Uint8Array, kind: SecondStage['kind']): n
  */
 function addFeeInput(tx: Transaction, wallet: WalletCoins, witnessScript: Uint8Array, kind: SecondStage['kind'], feeRate: number): void {
   if (wallet.inputs.length === 0) throw new RefusedError('E_FEE_PSBT_INPUT', '--fee-psbt has no inputs: the wallet\'s coins pay the fee');
+  const htlcInput = tx.getInput(0);
+  for (const i of wallet.inputs) {
+    if (i.txid === toHex(htlcInput.txid!) && i.vout === htlcInput.index) throw new RefusedError('E_FEE_PSBT_INPUT', `--fee-psbt spends ${i.txid}:${i.vout}, the HTLC output itself`);
+  }
   if (wallet.change.length === 0) throw new RefusedError('E_FEE_PSBT_OUTPUT', '--fee-psbt has no output back to the wallet to take the fee from (make it with walletcreatefundedpsbt paying one of the wallet\'s own addresses)');
   const vsize = Math.ceil(
     txOverheadVsize(1 + wallet.inputs.length, 1 + wallet.change.length)
@@ -150,11 +166,15 @@ export function signSecondStage(req: SecondStageRequest): SecondStage {
   if (!role) throw new RefusedError('E_KEY_MISMATCH', `this key (${toHex(req.signer.publicKey)}) is neither HTLC key of the channel`);
   const hashTypeOf = (who: 'local_htlc' | 'remote_htlc') => (who === 'local_htlc' ? SIGHASH_ALL : format.remoteHtlcSighash);
 
+  // Anchors, the holder: SIGHASH_ALL commits to every input and output, so whatever the
+  // other party's PSBT carries beyond input 0 / output 0 would be signed for too (a coin of
+  // the holder's own wallet slipped in, an output paying the remote). Only the holder's own
+  // --fee-psbt may add inputs and outputs.
+  if (spec.anchors && role === 'local_htlc' && req.psbt) foreignParts(req.psbt);
   // Anchors: the holder adds the wallet's coins before signing SIGHASH_ALL over them.
   if (req.feeWallet) {
     if (!spec.anchors) throw new UsageError('E_USAGE', '--fee-psbt is for anchors HTLC transactions only: a legacy one pays its fee out of the HTLC');
     if (role !== 'local_htlc') throw new UsageError('E_USAGE', '--fee-psbt is the holder\'s (local HTLC key): the remote signs SIGHASH_SINGLE|ANYONECANPAY and adds nothing');
-    if (tx.inputsLength > 1) throw new UsageError('E_USAGE', 'this PSBT already has its fee input');
     if (req.feeRate === undefined) throw new UsageError('E_USAGE', 'adding a fee input needs --fee-rate');
     addFeeInput(tx, walletCoins(req.feeWallet, FEE_PSBT), req.htlc.witnessScript!, built.kind, req.feeRate);
   }
@@ -199,6 +219,26 @@ export function signSecondStage(req: SecondStageRequest): SecondStage {
     if (out.complete) out.hex = toHex(final.extract());
   }
   return out;
+}
+
+/**
+ * The other party's PSBT for an anchors HTLC transaction the holder is to sign: input 0 and
+ * output 0 only (the remote signs SIGHASH_SINGLE|ANYONECANPAY and adds nothing). Anything
+ * more is refused whatever flags are given: the holder's fee coins come from its own
+ * --fee-psbt, never from the PSBT it receives.
+ */
+function foreignParts(psbt: Transaction): void {
+  if (psbt.inputsLength > 1) {
+    const extra = Array.from({ length: psbt.inputsLength - 1 }, (_, i) => {
+      const input = psbt.getInput(i + 1);
+      return `${input.txid ? toHex(input.txid) : '?'}:${input.index ?? '?'}`;
+    });
+    throw new RefusedError('E_FOREIGN_INPUT', `the PSBT received for this anchors HTLC transaction already spends ${extra.join(', ')} beside the HTLC; the holder signs SIGHASH_ALL only over fee coins from its own --fee-psbt: refusing`);
+  }
+  if (psbt.outputsLength > 1) {
+    const extra = Array.from({ length: psbt.outputsLength - 1 }, (_, i) => toHex(psbt.getOutput(i + 1).script ?? new Uint8Array()));
+    throw new RefusedError('E_FEE_PSBT_OUTPUT', `the PSBT received for this anchors HTLC transaction already pays ${extra.join(', ')} beside the second-stage output; only the change of the holder's own --fee-psbt may be added: refusing`);
+  }
 }
 
 /** The fee of a funded anchors HTLC transaction: the HTLC's amount passes to output 0 whole, so it is the wallet's inputs less every other output. */

@@ -2,6 +2,10 @@
  * BOLT 4 failure messages (`failuremsg`): a u16 failure_code, the code's data fields,
  * then an optional TLV stream (kept raw). Codes by name with the BADONION / PERM /
  * NODE / UPDATE flag bits as BOLT 4 defines them.
+ *
+ * Invariant: what is encoded is what was asked — every integer field is a non-negative
+ * decimal integer within its width (u16/u32/u64/bigsize), refused otherwise, never wrapped
+ * or rounded; a field the failure does not have is refused, not dropped.
  */
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { fromHex, toHex } from '../bytes.ts';
@@ -50,20 +54,37 @@ export type Failure = { name: string; code: number; fields: Record<string, strin
 export function encodeFailure(name: string, fields: Record<string, string | number> = {}, tlvHex = ''): Uint8Array {
   const def = FAILURES[name];
   if (!def) throw new RefusedError('E_ONION_FAILURE_NAME', `unknown failure "${name}" (known: ${Object.keys(FAILURES).join(', ')})`);
+  for (const given of Object.keys(fields)) {
+    if (!def.fields.some((fl) => fl.name === given)) {
+      throw new RefusedError('E_ONION_FAILURE_FIELD', `${name} has no field ${given} (its fields: ${def.fields.map((fl) => fl.name).join(', ') || 'none'})`);
+    }
+  }
   const out: number[] = [def.code >> 8, def.code & 0xff];
   const be = (v: bigint, n: number) => { for (let i = n - 1; i >= 0; i--) out.push(Number((v >> BigInt(8 * i)) & 0xffn)); };
   for (const fl of def.fields) {
     const v = fields[fl.name];
     if (v === undefined) throw new RefusedError('E_ONION_FAILURE_FIELD', `${name} needs ${fl.name}`);
-    if (fl.kind === 'u16') be(BigInt(v), 2);
-    else if (fl.kind === 'u32') be(BigInt(v), 4);
-    else if (fl.kind === 'u64') be(BigInt(v), 8);
-    else if (fl.kind === 'bigsize') out.push(...encodeBigSize(BigInt(v)));
+    if (fl.kind === 'u16') be(unsigned(v, 16, `${name}.${fl.name}`), 2);
+    else if (fl.kind === 'u32') be(unsigned(v, 32, `${name}.${fl.name}`), 4);
+    else if (fl.kind === 'u64') be(unsigned(v, 64, `${name}.${fl.name}`), 8);
+    else if (fl.kind === 'bigsize') out.push(...encodeBigSize(unsigned(v, 64, `${name}.${fl.name}`)));
     else if (fl.kind === 'sha256') out.push(...fromHex(String(v), fl.name, 32));
     else { const u = fromHex(String(v), fl.name); be(BigInt(u.length), 2); out.push(...u); }
   }
   out.push(...fromHex(tlvHex, 'tlv'));
   return Uint8Array.from(out);
+}
+
+/**
+ * An unsigned integer field of `bits` bits, from a decimal string (or a safe integer):
+ * never wrapped, never rounded — `htlc_msat=-1` must not become 2^64 − 1, nor 1.5 become 1.
+ */
+function unsigned(v: string | number, bits: number, what: string): bigint {
+  const text = typeof v === 'number' ? (Number.isSafeInteger(v) ? String(v) : '') : v.trim();
+  if (!/^(0|[1-9][0-9]*)$/.test(text)) throw new MalformedInputError('E_ONION_FAILURE_VALUE', `${what} must be a non-negative decimal integer, got ${JSON.stringify(v)}`);
+  const n = BigInt(text);
+  if (n >> BigInt(bits) !== 0n) throw new MalformedInputError('E_ONION_FAILURE_VALUE', `${what} must be below 2^${bits}, got ${text}`);
+  return n;
 }
 
 export function decodeFailure(msg: Uint8Array): Failure {

@@ -30,7 +30,7 @@ export const PtlcPresignSchema = messageSchema('ptlc/presign', 'The claim\'s MuS
   ptlc: Type.Object({}, { additionalProperties: true, description: 'the ptlc/created message' }),
   psbt: Base64Psbt,
   claim_txid: Txid,
-  outpoint: Type.Object({ txid: Txid, vout: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+  outpoint: Type.Object({ txid: Txid, vout: Type.Integer({ minimum: 0, maximum: 0xffff_ffff }) }, { additionalProperties: false }),
   amount_sat: Sats('the PTLC output\'s amount'),
   payee_pubnonce: Hex('payee\'s BIP-327 public nonce', 66),
   payer_pubnonce: Type.Optional(Hex('payer\'s BIP-327 public nonce', 66)),

@@ -1,6 +1,7 @@
 /** The JSON edge of ./plan.ts: `route/request` in, `route/plan` out and back in for `route check`. */
 import type { Static } from '@sinclair/typebox';
-import { fromHex, toHex } from '../bytes.ts';
+import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { RefusedError, UsageError } from '../errors.ts';
 import { validatePublicKey } from '../keys/keys.ts';
 import { decodeMessage } from '../message.ts';
 import type { Network } from '../network.ts';
@@ -39,8 +40,19 @@ export function planFromRequest(value: unknown): { network: Network; message: Re
   };
 }
 
-/** `route check`: every hop's rules on a plan as given (someone else's, or edited). */
-export function checkPlan(value: unknown): { network: Network; hops: number; totalFeeMsat: string } {
+/** A forwarding node's own view for `route check --node-id --policy`: its id and its channel_update's terms for the outgoing channel. */
+export type OwnPolicy = { nodeId: Uint8Array; policy: ChannelPolicy };
+
+/**
+ * `route check`: every hop's rules on a plan as given (someone else's, or edited), and
+ * every field that is a function of the hops recomputed from them — the summary
+ * (`first_htlc`, `total_fee_msat`, `final_amount_msat`, `final_cltv_expiry`), each hop's
+ * `fee_msat` and each payload's `short_channel_id` (the next hop's channel) — so a plan
+ * whose summary or payloads contradict its hops is refused (E_ROUTE_MISMATCH, naming the
+ * field), not passed on to an onion builder. With `own`, the hop of that node is checked
+ * against its own policy (its channel_update), not the plan's copy of it.
+ */
+export function checkPlan(value: unknown, own?: OwnPolicy): { network: Network; hops: number; totalFeeMsat: string } {
   const m = decodeMessage(RoutePlanSchema, value);
   const hops: PlannedHop[] = m.hops.map((h, i) => ({
     nodeId: nodeId(h.node_id, i),
@@ -50,6 +62,39 @@ export function checkPlan(value: unknown): { network: Network; hops: number; tot
     outgoingCltvValue: h.payload.outgoing_cltv_value,
     feeMsat: BigInt(h.fee_msat),
   }));
-  checkRoute(hops, m.hops.map((h) => policyOf(h.policy)));
+  const policies = m.hops.map((h) => policyOf(h.policy));
+  if (own) {
+    const at = hops.flatMap((h, i) => (equalBytes(h.nodeId, own.nodeId) ? [i] : []));
+    if (at.length !== 1) throw new RefusedError('E_ROUTE_NODE', `node ${toHex(own.nodeId)} appears ${at.length} times in this plan; a forwarding node checks its own hop, exactly once`);
+    const i = at[0]!;
+    if (i === hops.length - 1) throw new UsageError('E_USAGE', '--policy is a forwarding node\'s: this node is the payee, which forwards nothing');
+    // The plan's policies[i + 1] is the sender's copy of this node's outgoing channel_update.
+    policies[i + 1] = own.policy;
+  }
+  checkRoute(hops, policies);
+  checkDerivedFields(m, hops);
   return { network: m.network, hops: hops.length, totalFeeMsat: (hops[0]!.amountMsat - hops.at(-1)!.amtToForward).toString() };
+}
+
+/** Every field of a plan that the hops determine, recomputed from them. */
+function checkDerivedFields(m: Static<typeof RoutePlanSchema>, hops: readonly PlannedHop[]): void {
+  const mismatch = (field: string, given: unknown, fromHops: unknown): never => {
+    throw new RefusedError('E_ROUTE_MISMATCH', `${field} is ${String(given)}, but the hops give ${String(fromHops)}: refusing a plan whose fields contradict its hops`);
+  };
+  const first = hops[0]!;
+  const last = hops.at(-1)!;
+  if (BigInt(m.final_amount_msat) !== last.amtToForward) mismatch('final_amount_msat', m.final_amount_msat, last.amtToForward);
+  if (m.final_cltv_expiry !== last.outgoingCltvValue) mismatch('final_cltv_expiry', m.final_cltv_expiry, last.outgoingCltvValue);
+  if (BigInt(m.first_htlc.amount_msat) !== first.amountMsat) mismatch('first_htlc.amount_msat', m.first_htlc.amount_msat, first.amountMsat);
+  if (m.first_htlc.cltv_expiry !== first.cltvExpiry) mismatch('first_htlc.cltv_expiry', m.first_htlc.cltv_expiry, first.cltvExpiry);
+  if (m.first_htlc.short_channel_id !== m.hops[0]!.short_channel_id) mismatch('first_htlc.short_channel_id', m.first_htlc.short_channel_id, m.hops[0]!.short_channel_id);
+  const totalFee = first.amountMsat - last.amtToForward;
+  if (BigInt(m.total_fee_msat) !== totalFee) mismatch('total_fee_msat', m.total_fee_msat, totalFee);
+  m.hops.forEach((h, i) => {
+    const fee = hops[i]!.amountMsat - hops[i]!.amtToForward;
+    if (BigInt(h.fee_msat) !== fee) mismatch(`hops[${i}].fee_msat`, h.fee_msat, fee);
+    // The channel a hop forwards on is the one that reaches the next hop; the payee forwards on none.
+    const next = m.hops[i + 1]?.short_channel_id;
+    if (h.payload.short_channel_id !== next) mismatch(`hops[${i}].payload.short_channel_id`, h.payload.short_channel_id ?? 'absent', next ?? 'absent');
+  });
 }

@@ -14,7 +14,10 @@
  *
  * Invariants: along the route amounts never increase and expiries strictly decrease by
  * at least each hop's delta; every intermediate node is paid at least its fee; the payee
- * receives exactly the final amount at exactly the final expiry. Amounts are msat
+ * receives exactly the final amount at exactly the final expiry; each hop is checked by
+ * its own rule (not only the first), and a forwarding node checks with its own policy,
+ * never the sender's copy; every summary field of a plan is a function of its hops and
+ * is recomputed, never trusted (./messages.ts `checkPlan`). Amounts are msat
  * bigints (they exceed 2^53 msat above ~90 BTC).
  */
 import { MalformedInputError, RefusedError } from '../errors.ts';

@@ -7,7 +7,10 @@
  *   (measured here by signing as the wallet with test code), taken from the wallet's change;
  * - the remote's signature stays valid whatever fee inputs are added, and either party
  *   may go first; a PSBT whose HTLC part (input 0 / output 0) differs is refused;
- * - the fee PSBT pays nobody else, and a fee it cannot cover is refused with the shortfall.
+ * - the fee PSBT pays nobody else, and a fee it cannot cover is refused with the shortfall;
+ * - the holder signs nothing beyond input 0 / output 0 that its own --fee-psbt did not add:
+ *   a PSBT from the remote carrying the holder's coin and an output to the remote is refused
+ *   with or without --fee-psbt, and no refusal suggests dropping --fee-psbt.
  * Core accepts and mines the results in test/regtest/htlc.test.ts.
  */
 import { describe, expect, it } from 'vitest';
@@ -103,8 +106,45 @@ describe('anchors second stage: the holder pays the fee from a wallet', () => {
     refusal(() => signSecondStage({ ...base, signer: ALICE, feeWallet: walletPsbt(20_000n, [{ script: strangerScript, amount: 19_000n, mine: false }]), feeRate: 2 }), 'E_FEE_PSBT_OUTPUT', 4);
     refusal(() => signSecondStage({ ...base, signer: ALICE, feeWallet: walletPsbt(700n, [{ script: walletScript, amount: 600n }]), feeRate: 2 }), 'E_FEE_PSBT_SHORT', 4);
     const funded = signSecondStage({ ...base, signer: ALICE, feeWallet: walletPsbt(), feeRate: 2 });
-    refusal(() => signSecondStage({ ...base, signer: ALICE, psbt: funded.tx, feeWallet: walletPsbt(), feeRate: 2 }), 'E_USAGE', 2);
+    refusal(() => signSecondStage({ ...base, signer: ALICE, psbt: funded.tx, feeWallet: walletPsbt(), feeRate: 2 }), 'E_FOREIGN_INPUT', 4);
+    const selfSpend = walletPsbt();
+    selfSpend.updateInput(0, { txid: OUTPOINT.txid, index: OUTPOINT.vout }, true);
+    refusal(() => signSecondStage({ ...base, signer: ALICE, feeWallet: selfSpend, feeRate: 2 }), 'E_FEE_PSBT_INPUT', 4);
     const other = signSecondStage({ ...base, outpoint: { ...OUTPOINT, vout: 1 }, signer: BOB });
     refusal(() => signSecondStage({ ...base, signer: ALICE, psbt: other.tx, feeWallet: walletPsbt(), feeRate: 2 }), 'E_PSBT_MISMATCH', 4);
   });
+
+  /** The remote's PSBT with extras: one of the holder's wallet coins (input) and/or an output paying the remote. */
+  function slipped(remotePsbt: Transaction, parts: { input?: boolean; output?: boolean }): Transaction {
+    const t = Transaction.fromPSBT(remotePsbt.toPSBT(), { allowUnknownOutputs: true });
+    if (parts.input) t.addInput({ txid: 'ab'.repeat(32), index: 1, sequence: 0xfffffffd, witnessUtxo: { script: walletScript, amount: 20_000n }, bip32Derivation: DERIVATION });
+    if (parts.output) t.addOutput({ script: strangerScript, amount: 19_000n });
+    return t;
+  }
+
+  for (const kind of ['received', 'offered'] as const) {
+    it(`${kind}: the holder never signs a remote PSBT that slips in inputs or outputs (E_FOREIGN_INPUT / E_FEE_PSBT_OUTPUT), with or without --fee-psbt`, () => {
+      const htlc = htlcOutput(spec(kind));
+      const preimage = kind === 'received' ? { preimage: PREIMAGE } : {};
+      const base = { htlc, outpoint: OUTPOINT, amountSat: AMOUNT };
+      const remote = signSecondStage({ ...base, signer: BOB });
+      const attacks = [
+        [{ input: true, output: true }, 'E_FOREIGN_INPUT'],
+        [{ input: true }, 'E_FOREIGN_INPUT'],
+        [{ output: true }, 'E_FEE_PSBT_OUTPUT'],
+      ] as const;
+      for (const [parts, code] of attacks) {
+        for (const withFee of [true, false]) {
+          const psbt = slipped(remote.tx, parts);
+          const e = refusal(() => signSecondStage({ ...base, signer: ALICE, ...preimage, psbt, ...(withFee ? { feeWallet: walletPsbt(), feeRate: 2 } : {}) }), code, 4);
+          expect(e.message).not.toMatch(/without --fee-psbt|drop --fee-psbt|already has its fee/);
+          // Nothing was signed into the PSBT the attacker handed over.
+          expect(psbt.getInput(0).partialSig?.length).toBe(1);
+        }
+      }
+      // The honest remote PSBT is still signed with the holder's own coins.
+      const ok = signSecondStage({ ...base, signer: ALICE, ...preimage, psbt: remote.tx, feeWallet: walletPsbt(), feeRate: 2 });
+      expect(ok.missing).toEqual(['wallet_signatures']);
+    });
+  }
 });

@@ -11,13 +11,16 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { keyPair } from '../../../src/lib/keys/keys.ts';
-import { htlcOutput, type HtlcSpec } from '../../../src/lib/htlc/htlc.ts';
+import { htlcOutput, timeoutOf, type HtlcSpec } from '../../../src/lib/htlc/htlc.ts';
+import { createHtlc } from '../../../src/lib/htlc/create.ts';
 import { createdMessage, htlcFromMessage } from '../../../src/lib/htlc/messages.ts';
 import { decodeSeedHtlcScript, decodeTaprootHtlcLeaf } from '../../../src/lib/htlc/scripts.ts';
 import { decodeHtlcScripts } from '../../../src/lib/htlc/decode.ts';
 import { buildSpend } from '../../../src/lib/htlc/spend.ts';
 import { secondStageTransaction, signSecondStage } from '../../../src/lib/htlc/second-stage.ts';
 import { refusal } from '../../setup/refusal.ts';
+import { descsumCheck, taprootHtlcContract } from '../../independent/descriptor.ts';
+import { hexOf } from '../../independent/tx.ts';
 
 const secret = (b: number) => new Uint8Array(32).fill(b);
 const ALICE = keyPair(secret(0x11));
@@ -44,7 +47,7 @@ describe('decoders read back exactly what was built, and nothing else', () => {
   it('seed scripts and taproot leaves round-trip their parameters for any locktime and hash', () => {
     fc.assert(
       fc.property(locktimes, fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.boolean(), (locktime, hash, sizeCheck) => {
-        const [seed, taproot] = kinds(locktime, hash, sizeCheck, false).map(htlcOutput);
+        const [seed, taproot] = kinds(locktime, hash, sizeCheck, false).slice(0, 2).map(htlcOutput);
         expect(decodeSeedHtlcScript(seed!.witnessScript!)).toEqual({
           paymentHashRipemd160: ripemd160(hash), recipient: BOB.publicKey, payer: ALICE.publicKey, locktime, sizeCheck,
         });
@@ -127,6 +130,52 @@ describe('a created message is trusted for nothing', () => {
       }),
       { numRuns: 1500 },
     );
+  });
+});
+
+describe('the taproot HTLC as test code derives it (test/independent/descriptor.ts)', () => {
+  const scalar = fc.bigInt({ min: 1n, max: 2n ** 255n }).map((n) => Uint8Array.from(Buffer.from(n.toString(16).padStart(64, '0'), 'hex')));
+  it('descriptor (BIP-380 checksum, musig() of the sorted keys, both miniscript leaves), output script and control blocks equal the independent derivation', () => {
+    fc.assert(
+      fc.property(scalar, scalar, fc.uint8Array({ minLength: 32, maxLength: 32 }), locktimes, (a, b, hash, locktime) => {
+        fc.pre(hexOf(a) !== hexOf(b));
+        const [payer, recipient] = [keyPair(a).publicKey, keyPair(b).publicKey];
+        const out = htlcOutput({ kind: 'taproot', paymentHash: hash, payer, recipient, locktime });
+        const d = taprootHtlcContract({ payer, recipient, paymentHash: hash, locktime });
+        expect(descsumCheck(out.descriptor!)).toBe(true);
+        expect(out.descriptor).toBe(d.descriptor);
+        expect(hexOf(out.scriptPubKey)).toBe(hexOf(d.output.script));
+        expect(hexOf(out.taproot!.internalKey)).toBe(hexOf(d.internalKey));
+        expect([hexOf(out.taproot!.claimLeaf), hexOf(out.taproot!.refundLeaf)]).toEqual([hexOf(d.leaves.claim!.script), hexOf(d.leaves.refund!.script)]);
+        expect([hexOf(out.taproot!.claimControlBlock), hexOf(out.taproot!.refundControlBlock)]).toEqual([hexOf(d.leaves.claim!.controlBlock), hexOf(d.leaves.refund!.controlBlock)]);
+        // Payer and recipient swapped is another contract, and another descriptor.
+        expect(taprootHtlcContract({ payer: recipient, recipient: payer, paymentHash: hash, locktime }).descriptor).not.toBe(out.descriptor);
+      }),
+      { numRuns: 20 },
+    );
+  });
+});
+
+describe('BOLT 3: cltv_expiry is a block height', () => {
+  it('an offered or received HTLC refuses cltv_expiry ≥ 500,000,000 (a time) wherever it is made: built, created, or read from htlc/created', () => {
+    for (const anchors of [false, true]) {
+      for (const spec of kinds(499_999_999, HASH, true, anchors).slice(2)) {
+        const ok = htlcOutput(spec);
+        for (const cltv of [500_000_000, 1_700_000_000, 0xffff_ffff]) {
+          refusal(() => htlcOutput({ ...spec, cltvExpiry: cltv } as HtlcSpec), 'E_CLTV_NOT_HEIGHT', 4);
+          const options = {
+            kind: spec.kind, paymentHash: toHex(HASH), locktime: cltv, revocationPubkey: toHex(REVOCATION.publicKey), localHtlcPubkey: toHex(ALICE.publicKey),
+            remoteHtlcPubkey: toHex(BOB.publicKey), anchors, toSelfDelay: 144, localDelayedPubkey: toHex(DELAYED.publicKey), feeratePerKw: 253,
+          };
+          refusal(() => createHtlc(options, 'regtest'), 'E_CLTV_NOT_HEIGHT', 4);
+          // A message whose locktime was changed to a time (an offered HTLC's script does not commit to it).
+          const m = JSON.parse(JSON.stringify(createdMessage(ok, 'regtest'))) as Record<string, unknown>;
+          refusal(() => htlcFromMessage({ ...m, locktime: cltv }), 'E_CLTV_NOT_HEIGHT', 4);
+        }
+      }
+    }
+    // The seed and taproot kinds take either (their payer's path is any absolute lock).
+    for (const spec of kinds(1_700_000_000, HASH, true, false).slice(0, 2)) expect(timeoutOf(htlcOutput(spec).spec)).toBe(1_700_000_000);
   });
 });
 

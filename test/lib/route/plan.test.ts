@@ -4,12 +4,17 @@
  * tip + 9, Carol's 1.001 at tip + 8, Diana's 1 BTC to Eric at tip + 7), and a
  * proportional fee computed here; then properties over random routes: amounts never
  * increase, expiries fall by each delta, every node is paid its fee, a plan passes every
- * hop's check, and one msat or one block taken from any hop is refused.
+ * hop's check, and one msat or one block taken from any hop is refused by that hop's own
+ * rule (every hop, not only the first); a forwarding node's own policy is what its hop is
+ * checked against; every field of a plan the hops determine is recomputed by route check.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { type ChannelPolicy, type RouteHop, MAX_HOPS, channelFee, checkRoute, planRoute } from '../../../src/lib/route/plan.ts';
-import { refusal, thrown } from '../../setup/refusal.ts';
+import { checkPlan, planFromRequest } from '../../../src/lib/route/messages.ts';
+import { fromHex, toHex } from '../../../src/lib/bytes.ts';
+import { keyPair } from '../../../src/lib/keys/keys.ts';
+import { refusal } from '../../setup/refusal.ts';
 
 const node = (b: number) => Uint8Array.of(2, ...new Uint8Array(32).fill(b));
 const BTC = 100_000_000_000n; // msat
@@ -70,21 +75,98 @@ describe('route plan', () => {
     );
   });
 
-  it('one msat or one block taken from any intermediate hop is refused by the hop that checks', () => {
+  it('one msat or one block taken from any forwarding hop is refused by that hop\'s own rule — every hop, not only the first', () => {
+    // The edit is made consistent with the hop before (its payload forwards exactly what hop i
+    // now receives), so no earlier check can catch it: only hop i's own rule refuses it. A
+    // check that skipped hops > 0 would let it pass.
+    const seen = new Set<number>();
     fc.assert(
       fc.property(routeArb.filter((r) => r.policies.length >= 2), fc.nat(), fc.boolean(), ({ policies, amount, cltv }, pick, money) => {
         const plan = planRoute(policies.map((policy, i) => ({ nodeId: node(i), policy })), amount, cltv);
         const i = pick % (plan.hops.length - 1);
+        seen.add(i);
         const hops = plan.hops.map((h) => ({ ...h }));
-        if (money) hops[i]!.amountMsat -= 1n;
-        else hops[i]!.cltvExpiry -= 1;
-        // Hop i's own rule refuses it — unless hop i − 1 already sees its payload broken.
-        const own = money ? 'E_ROUTE_FEE_SHORT' : 'E_ROUTE_CLTV_SHORT';
-        const e = thrown(() => checkRoute(hops, policies));
-        expect(e.exitCode).toBe(4);
-        expect(i === 0 ? [own] : [own, 'E_ROUTE_MISMATCH']).toContain(e.code);
+        if (money) {
+          hops[i]!.amountMsat -= 1n;
+          if (i > 0) hops[i - 1]!.amtToForward -= 1n;
+        } else {
+          hops[i]!.cltvExpiry -= 1;
+          if (i > 0) hops[i - 1]!.outgoingCltvValue -= 1;
+        }
+        // The hop before still holds: its fee on one msat less is no larger, its margin one block wider.
+        refusal(() => checkRoute(hops, policies), money ? 'E_ROUTE_FEE_SHORT' : 'E_ROUTE_CLTV_SHORT', 4);
       }),
       { numRuns: 300 },
     );
+    // Hops deep in the route were exercised, not only hop 0.
+    expect(Math.max(...seen)).toBeGreaterThanOrEqual(5);
+  });
+
+  it('a forwarding node checks against its own policy, not the plan\'s copy: any hop whose real fee or delta is above the copy refuses', () => {
+    fc.assert(
+      fc.property(routeArb.filter((r) => r.policies.length >= 2), fc.nat(), fc.boolean(), ({ policies, amount, cltv }, pick, money) => {
+        const plan = planRoute(policies.map((policy, i) => ({ nodeId: node(i), policy })), amount, cltv);
+        const i = pick % (plan.hops.length - 1);
+        const copy = policies[i + 1]!;
+        const real = money ? { ...copy, feeBaseMsat: copy.feeBaseMsat + 1n } : { ...copy, cltvExpiryDelta: copy.cltvExpiryDelta + 1 };
+        const own = policies.map((p, k) => (k === i + 1 ? real : p));
+        checkRoute(plan.hops, policies); // the sender's copy passes
+        refusal(() => checkRoute(plan.hops, own), money ? 'E_ROUTE_FEE_SHORT' : 'E_ROUTE_CLTV_SHORT', 4);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('route check: every field the hops determine is recomputed from them', () => {
+  const pub = (b: number) => toHex(keyPair(new Uint8Array(32).fill(b)).publicKey);
+  const request = (n: number) => ({
+    type: 'route/request', version: 1, network: 'regtest', final_amount_msat: '1234567890', final_cltv_expiry: 800_000,
+    hops: Array.from({ length: n }, (_, i) => ({
+      node_id: pub(i + 1), short_channel_id: `800000x${i + 1}x0`,
+      policy: { fee_base_msat: 1000 + i, fee_proportional_millionths: 100 * i, cltv_expiry_delta: 40 + i },
+    })),
+  });
+  const planOf = (n: number) => JSON.parse(JSON.stringify(planFromRequest(request(n)).message)) as Record<string, any>;
+
+  it('a plan as planned passes; any summary field, fee_msat or payload short_channel_id changed is refused, naming the field', () => {
+    for (const n of [1, 2, 5]) {
+      const plan = planOf(n);
+      expect(checkPlan(plan).totalFeeMsat).toBe(plan.total_fee_msat);
+      const edits: [string, (p: Record<string, any>) => void][] = [
+        ['first_htlc.amount_msat', (p) => (p.first_htlc.amount_msat = String(BigInt(p.first_htlc.amount_msat) + 1n))],
+        ['first_htlc.cltv_expiry', (p) => (p.first_htlc.cltv_expiry += 1)],
+        ['first_htlc.short_channel_id', (p) => (p.first_htlc.short_channel_id = '1x1x1')],
+        ['first_htlc.short_channel_id', (p) => delete p.first_htlc.short_channel_id],
+        ['total_fee_msat', (p) => (p.total_fee_msat = String(BigInt(p.total_fee_msat) + 1n))],
+        ['final_amount_msat', (p) => (p.final_amount_msat = String(BigInt(p.final_amount_msat) - 1n))],
+        ['final_cltv_expiry', (p) => (p.final_cltv_expiry -= 1)],
+        ...Array.from({ length: n }, (_, i): [string, (p: Record<string, any>) => void][] => [
+          [`hops[${i}].fee_msat`, (p) => (p.hops[i].fee_msat = String(BigInt(p.hops[i].fee_msat) + 1n))],
+          [`hops[${i}].payload.short_channel_id`, (p) => (p.hops[i].payload.short_channel_id = '9x9x9')],
+        ]).flat(),
+      ];
+      for (const [field, edit] of edits) {
+        const p = structuredClone(plan);
+        edit(p);
+        const e = refusal(() => checkPlan(p), 'E_ROUTE_MISMATCH', 4);
+        expect(e.message, field).toContain(`${field} is`);
+      }
+    }
+  });
+
+  it('--policy: the named forwarding node\'s hop is checked against its own channel_update; the payee and an absent node are refused', () => {
+    const plan = planOf(4);
+    for (let i = 0; i < 3; i++) {
+      const copy = plan.hops[i + 1].policy;
+      const mine = { feeBaseMsat: BigInt(copy.fee_base_msat), feeProportionalMillionths: BigInt(copy.fee_proportional_millionths), cltvExpiryDelta: copy.cltv_expiry_delta };
+      const nodeId = fromHex(plan.hops[i].node_id);
+      checkPlan(plan, { nodeId, policy: mine });
+      refusal(() => checkPlan(plan, { nodeId, policy: { ...mine, feeProportionalMillionths: mine.feeProportionalMillionths + 1n } }), 'E_ROUTE_FEE_SHORT', 4);
+      refusal(() => checkPlan(plan, { nodeId, policy: { ...mine, cltvExpiryDelta: mine.cltvExpiryDelta + 1 } }), 'E_ROUTE_CLTV_SHORT', 4);
+    }
+    const policy = { feeBaseMsat: 0n, feeProportionalMillionths: 0n, cltvExpiryDelta: 0 };
+    refusal(() => checkPlan(plan, { nodeId: fromHex(plan.hops[3].node_id), policy }), 'E_USAGE', 2);
+    refusal(() => checkPlan(plan, { nodeId: fromHex(pub(99)), policy }), 'E_ROUTE_NODE', 4);
   });
 });
