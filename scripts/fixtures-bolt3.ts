@@ -145,6 +145,8 @@ save('alice-revocation-received.json', party('alice', ['receive-revocation'], bo
 const b1 = party('bob', ['sign', '--state', 'fixtures/bolt3/bob-state-1.json', ...keyArgs]);
 const aliceRevokes0 = party('alice', ['receive-sigs', '--state', 'fixtures/bolt3/alice-state-1.json', '--seed-file', seeds.alice], b1);
 party('bob', ['receive-revocation'], aliceRevokes0);
+// Were Bob to broadcast his commitment 1 now, Alice takes back the HTLCs she offered him once they expire.
+save('alice-claims.json', party('alice', ['claim', '--channel-id', channelId, '--txid', (JSON.parse(a1) as { commitment_txid: string }).commitment_txid, '--htlc-key-env', 'HTLC', '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500']));
 // finalize is a unilateral close (the record then refuses further updates): run on a copy of Alice's directory.
 const aliceCopy = mkdtempSync(join(tmpdir(), 'offchain-fixture-alice-copy-'));
 cpSync(dirs.alice, aliceCopy, { recursive: true });

@@ -14,6 +14,7 @@ import { BrokenPipe, onLateOutputError, outputFailure } from './lib/cli/output.t
 import { OffchainError } from './lib/errors.ts';
 import { describeError } from './lib/cli/base-command.ts';
 import CloseCredit from './commands/close-credit.ts';
+import CommitmentClaim from './commands/commitment/claim.ts';
 import CommitmentClose from './commands/commitment/close.ts';
 import CommitmentFinalize from './commands/commitment/finalize.ts';
 import CommitmentPenalty from './commands/commitment/penalty.ts';
@@ -74,6 +75,7 @@ import StatechainWithdraw from './commands/statechain-withdraw.ts';
 
 export const COMMANDS = {
   'close-credit': CloseCredit,
+  'commitment:claim': CommitmentClaim,
   'commitment:close': CommitmentClose,
   'commitment:finalize': CommitmentFinalize,
   'commitment:penalty': CommitmentPenalty,

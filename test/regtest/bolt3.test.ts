@@ -266,6 +266,31 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     c.dir.cleanup();
   });
 
+  it('the peer force-closes: Alice claims the HTLC it offered her with the preimage and takes hers back at cltv_expiry (non-final one block early), straight from its commitment', async () => {
+    const c = await cliChannel();
+    const t0 = await n.tip();
+    const cltv = t0 + 8;
+    await c.update(0, c.agree(0, 700_000, 300_000, []));
+    await c.update(1, c.agree(1, 650_000, 260_000, [htlcOf('offered', 50_000, sha256(Uint8Array.of(9)), cltv), htlcOf('received', 40_000, sha256(PREIMAGE), t0 + 30)]));
+    const bobs = await c.step<HolderCommitment>('bob', ['finalize', '--channel-id', c.id, '--seed-file', c.files.bob.seed]);
+    await n.acceptAndMine(bobs.hex);
+    const preimageFile = join(c.dir.path, 'preimage.hex');
+    writeFileSync(preimageFile, toHex(PREIMAGE) + '\n', { mode: 0o600 });
+    const claims = await c.step<{ transactions: { kind: string; hex: string; locktime: number; amount_sat: number }[] }>('alice', [
+      'claim', '--channel-id', c.id, '--txid', bobs.txid, '--htlc-key-env', 'A_HTLC', '--preimage-file', preimageFile, '--to', n.sweepTo, '--feerate-per-kw', '2500',
+    ]);
+    expect(claims.transactions.map((t) => `${t.kind}:${t.amount_sat}`).sort()).toEqual(['htlc-claim:40000', 'htlc-timeout:50000']);
+    const claim = claims.transactions.find((t) => t.kind === 'htlc-claim')!;
+    const timeout = claims.transactions.find((t) => t.kind === 'htlc-timeout')!;
+    expect(timeout.locktime).toBe(cltv);
+    await n.acceptAndMine(claim.hex);
+    await n.mine(cltv - 1 - (await n.tip()));
+    expect(await n.mempool(timeout.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    await n.mine(1);
+    await n.acceptAndMine(timeout.hex);
+    c.dir.cleanup();
+  });
+
   it('anchors: a commitment at the 253 sat/kw floor is bumped by a CPFP child spending the holder\'s anchor, submitted and mined as a package', async () => {
     const p = { ...(await openChannel()), format: ANCHORS };
     // The anchors commitment differs from the legacy one only in format: fund a channel for it.

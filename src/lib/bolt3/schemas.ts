@@ -196,6 +196,24 @@ export const PenaltiesSchema = messageSchema('bolt3/penalties', 'Signed justice 
   ),
 });
 
+export const ClaimsSchema = messageSchema('bolt3/claims', 'What a party takes from its peer\'s (unrevoked) commitment the peer broadcast: its HTLCs with their preimages, ours back at cltv_expiry (BOLT 5).', {
+  channel_id: ChannelId,
+  commitment_number: CommitmentNumber,
+  commitment_txid: Txid,
+  skipped: Type.Array(Type.Object({ vout: Type.Integer({ minimum: 0 }), reason: Type.String() }, { additionalProperties: false })),
+  transactions: Type.Array(
+    Type.Object(
+      {
+        kind: Type.Union([Type.Literal('htlc-claim'), Type.Literal('htlc-timeout')]), vout: Type.Integer({ minimum: 0 }), payment_hash: Hex('', 32),
+        locktime: Type.Integer({ minimum: 0 }), txid: Txid, hex: Hex('the signed spend (an htlc-timeout is valid from its locktime on)'),
+        fee_sat: Type.Integer({ minimum: 0 }), amount_sat: Type.Integer({ minimum: 0 }),
+      },
+      { additionalProperties: false },
+    ),
+    { minItems: 1 },
+  ),
+});
+
 export const ShutdownSchema = messageSchema('bolt3/shutdown', 'BOLT 2 shutdown: a party proposes a mutual close of the final state, naming its own output script and the fee.', {
   channel_id: ChannelId,
   commitment_number: CommitmentNumber,
@@ -223,5 +241,5 @@ export const ClosingTxSchema = messageSchema('bolt3/closing-tx', 'The mutual clo
 export const BOLT3_SCHEMAS = [
   CommitmentRequestSchema, SweepSchema, PerCommitmentPointSchema,
   OwnChannelSchema, ChannelStateSchema, ChannelPointsSchema, ChannelOpenedSchema, CommitmentSignedSchema, RevokeAndAckSchema, CommitmentHeldSchema, RevocationReceivedSchema, HolderCommitmentSchema, PenaltiesSchema,
-  ShutdownSchema, ClosingSignedSchema, ClosingTxSchema,
+  ShutdownSchema, ClosingSignedSchema, ClosingTxSchema, ClaimsSchema,
 ];

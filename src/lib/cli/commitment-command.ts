@@ -121,14 +121,16 @@ export abstract class CommitmentCommand<T extends typeof Command> extends Offcha
 
   /** Funding key (--key-env/--key-file) and, when given, the htlc_basepoint secret. */
   protected async signingKeys() {
-    const network = this.network();
-    const funding = await this.keyPair(network);
+    const funding = await this.keyPair(this.network());
+    return { fundingSecret: funding.secretKey, ...(await this.htlcKey()) };
+  }
+
+  /** The htlc_basepoint secret, when --htlc-key-env/--htlc-key-file is given. */
+  protected async htlcKey(): Promise<{ htlcBasepointSecret?: Uint8Array }> {
     const f = this.flags as { 'htlc-key-env'?: string; 'htlc-key-file'?: string };
-    let htlcBasepointSecret: Uint8Array | undefined;
-    if (f['htlc-key-env'] !== undefined || f['htlc-key-file'] !== undefined) {
-      const { loadKeyPair } = await import('./secrets.ts');
-      htlcBasepointSecret = (await loadKeyPair({ keyFile: f['htlc-key-file'], keyEnv: f['htlc-key-env'], env: process.env, network, interactive: false, prompt: async () => '' })).secretKey;
-    }
-    return { fundingSecret: funding.secretKey, htlcBasepointSecret };
+    if (f['htlc-key-env'] === undefined && f['htlc-key-file'] === undefined) return {};
+    const { loadKeyPair } = await import('./secrets.ts');
+    const key = await loadKeyPair({ keyFile: f['htlc-key-file'], keyEnv: f['htlc-key-env'], env: process.env, network: this.network(), interactive: false, prompt: async () => '' });
+    return { htlcBasepointSecret: key.secretKey };
   }
 }

@@ -16,6 +16,7 @@ import {
 } from '../../../src/lib/bolt3/party.ts';
 import { finishClose, proposeClose, replyClose } from '../../../src/lib/bolt3/party-close.ts';
 import { parseSecondStage, penalties } from '../../../src/lib/bolt3/party-penalty.ts';
+import { claimFromPeerCommitment } from '../../../src/lib/bolt3/party-claim.ts';
 import { generateFromSeed } from '../../../src/lib/bolt3/per-commitment.ts';
 import { serializeTx } from '../../../src/lib/bolt3/tx.ts';
 import { refusal } from '../../setup/refusal.ts';
@@ -275,6 +276,34 @@ describe('a channel party (BOLT 2 commitment_signed / revoke_and_ack)', () => {
   });
 });
 
+
+describe('the peer force-closes (BOLT 5 remote commitment)', () => {
+  it('takes our HTLCs straight from its commitment with our per-commitment HTLC key: its offered one with the preimage, ours back at cltv_expiry', () => {
+    const p = upTo(2);
+    const latest = p.a.remote_signed.at(-1)!; // Bob's commitment 2, not revoked
+    const preimage = new Uint8Array(32).fill(7);
+    const dest = Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(9));
+    // Alice's state 2 offers hash(20) and receives hash(21); the preimage given is neither's: only the timeout comes out.
+    const out = claimFromPeerCommitment(p.a, latest.txid, { htlcBasepointSecret: A.htlc, preimages: [preimage], destinationScript: dest, feeratePerKw: 2500 }) as {
+      skipped: { vout: number }[]; transactions: { kind: string; hex: string; locktime: number; amount_sat: number }[];
+    };
+    expect(out.transactions.map((t) => t.kind)).toEqual(['htlc-timeout']);
+    expect(out.skipped).toHaveLength(1);
+    const t = out.transactions[0]!;
+    expect(t.locktime).toBe(aliceState(2).htlcs.find((h) => h.direction === 'offered')!.cltv_expiry);
+    // Our HTLC key on Bob's commitment 2, derived here: htlc_basepoint + SHA256(per_commitment_point ‖ htlc_basepoint)·G.
+    const bobPoint = publicKeyOf(generateFromSeed(B.seed, 2 ** 48 - 1 - 2));
+    const base = publicKeyOf(A.htlc);
+    const key = encodeCompressed(pointAdd(decodeCompressed(base), pointMul(G, int(sha(bobPoint, base)) % N)));
+    const tx = parseTx(t.hex);
+    const [sig, empty, script] = tx.inputs[0]!.witness;
+    expect(empty!.length).toBe(0);
+    expect(toHex(script!)).toContain(toHex(key));
+    expect(verifyEcdsa(key, sig!.subarray(0, -1), bip143SingleHash(tx, 0, script!, BigInt(t.amount_sat), 0x01))).toBe(true);
+    refusal(() => claimFromPeerCommitment(p.a, p.a.remote_signed[0]!.txid, { htlcBasepointSecret: A.htlc, preimages: [], destinationScript: dest, feeratePerKw: 2500 }), 'E_REVOKED_COMMITMENT', 4);
+    refusal(() => claimFromPeerCommitment(p.a, latest.txid, { htlcBasepointSecret: B.htlc, preimages: [], destinationScript: dest, feeratePerKw: 2500 }), 'E_KEY_MISMATCH', 4);
+  });
+});
 
 describe('mutual close (BOLT 2 shutdown / closing_signed)', () => {
   const P2WPKH = (b: number) => Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(b));
