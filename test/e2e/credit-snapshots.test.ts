@@ -25,6 +25,7 @@ import { Transaction, p2tr } from '@scure/btc-signer';
 import { keyAggExport, keyAggregate, sortKeys } from '@scure/btc-signer/musig2.js';
 import { ROOT, tempDir } from '../helpers.ts';
 import { pipeline, type Stage } from './cli.ts';
+import { descsumCheck, descsumCreate } from '../independent/descriptor.ts';
 
 const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
 const MINT_KEY = fixture('keys/mint.key');
@@ -52,55 +53,7 @@ const MESSAGES = [
 
 type Transcript = Map<string, string>;
 
-// ---------------------------------------------------------------------------------
-// BIP-380 descriptor checksum, transcribed from the Python in bitcoin/bips
-// bip-0380.mediawiki, section "Checksum" (read at commit 0297db50eff50b6e582f0060a6a96c06e80c12f1).
-// ---------------------------------------------------------------------------------
 
-const INPUT_CHARSET = "0123456789()[],'/*abcdefgh@:$%{}IJKLMNOPQRSTUVWXYZ&+-.;<=>?!^_|~ijklmnopqrstuvwxyzABCDEFGH`#\"\\ ";
-const CHECKSUM_CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
-const GENERATOR = [0xf5dee51989n, 0xa9fdca3312n, 0x1bab10e32dn, 0x3706b1677an, 0x644d626ffdn];
-
-function descsumPolymod(symbols: number[]): bigint {
-  let chk = 1n;
-  for (const value of symbols) {
-    const top = chk >> 35n;
-    chk = ((chk & 0x7ffffffffn) << 5n) ^ BigInt(value);
-    for (let i = 0; i < 5; i++) if ((top >> BigInt(i)) & 1n) chk ^= GENERATOR[i]!;
-  }
-  return chk;
-}
-
-function descsumExpand(s: string): number[] | undefined {
-  const groups: number[] = [];
-  const symbols: number[] = [];
-  for (const c of s) {
-    const v = INPUT_CHARSET.indexOf(c);
-    if (v < 0) return undefined;
-    symbols.push(v & 31);
-    groups.push(v >> 5);
-    if (groups.length === 3) {
-      symbols.push(groups[0]! * 9 + groups[1]! * 3 + groups[2]!);
-      groups.length = 0;
-    }
-  }
-  if (groups.length === 1) symbols.push(groups[0]!);
-  else if (groups.length === 2) symbols.push(groups[0]! * 3 + groups[1]!);
-  return symbols;
-}
-
-function descsumCheck(s: string): boolean {
-  if (s.length < 9 || s.at(-9) !== '#') return false;
-  if (![...s.slice(-8)].every((x) => CHECKSUM_CHARSET.includes(x))) return false;
-  const payload = descsumExpand(s.slice(0, -9));
-  if (payload === undefined) return false;
-  return descsumPolymod([...payload, ...[...s.slice(-8)].map((x) => CHECKSUM_CHARSET.indexOf(x))]) === 1n;
-}
-
-function descsumCreate(s: string): string {
-  const checksum = descsumPolymod([...descsumExpand(s)!, 0, 0, 0, 0, 0, 0, 0, 0]) ^ 1n;
-  return s + '#' + Array.from({ length: 8 }, (_, i) => CHECKSUM_CHARSET[Number((checksum >> BigInt(5 * (7 - i))) & 31n)]).join('');
-}
 
 /** BIP-390 `tr(musig(KEY,…))` with plain hex keys → its scriptPubKey: KeySort, KeyAgg, BIP-341 TapTweak (btc-signer). */
 function musigTrScript(descriptor: string): { keys: string[]; script: string } {

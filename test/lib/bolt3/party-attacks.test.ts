@@ -12,11 +12,10 @@
 import { describe, expect, it } from 'vitest';
 import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
-import { createHash } from 'node:crypto';
 import { toHex } from '../../../src/lib/bytes.ts';
 import {
-  channelPoints, flipTerms, holderCommitment, initChannel, peerCommitment, receiveRevocation, receiveSigs, signPeer,
-  type ChannelRecord, type ChannelState, type CommitmentSigned, type OwnChannel, type RevokeAndAck,
+  channelPoints, holderCommitment, initChannel, peerCommitment, receiveRevocation, receiveSigs, signPeer,
+  type ChannelState, type CommitmentSigned, type RevokeAndAck,
 } from '../../../src/lib/bolt3/party.ts';
 import { parseSecondStage, penalties } from '../../../src/lib/bolt3/party-penalty.ts';
 import { generateFromSeed } from '../../../src/lib/bolt3/per-commitment.ts';
@@ -24,82 +23,14 @@ import { signCounterpartyCommitment } from '../../../src/lib/bolt3/sign.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { bip143SingleHash, parseTx, verifyEcdsa } from './independent-p2wsh.ts';
 import { compactSize, concat, u32le, u64le, type ParsedTx } from '../../independent/tx.ts';
-import { N, decodeCompressed, encodeCompressed, int, pointAdd, pointMul, publicKeyOf } from '../../independent/secp256k1.ts';
+import { publicKeyOf } from '../../independent/secp256k1.ts';
 
-// ---- two parties (the same construction as party.test.ts) ---------------------------
+import { A, B, CHANNEL_ID, aliceState as alice2, bobState as bob2, channels, open, revocationPubkey, sha, sk, update as update2, type Format } from './two-parties.ts';
 
-const sha = (...parts: Uint8Array[]) => new Uint8Array(createHash('sha256').update(Buffer.concat(parts)).digest());
-const secret = (tag: string) => sha(new TextEncoder().encode(tag));
-type Secrets = { funding: Uint8Array; revocation: Uint8Array; payment: Uint8Array; delayed: Uint8Array; htlc: Uint8Array; seed: Uint8Array };
-const secretsOf = (who: string): Secrets => ({
-  funding: secret(`${who} funding`), revocation: secret(`${who} revocation`), payment: secret(`${who} payment`),
-  delayed: secret(`${who} delayed`), htlc: secret(`${who} htlc`), seed: secret(`${who} seed`),
-});
-const A = secretsOf('alice');
-const B = secretsOf('bob');
-const pub = (s: Uint8Array) => toHex(publicKeyOf(s));
-const keys = (s: Secrets) => ({
-  funding_pubkey: pub(s.funding), revocation_basepoint: pub(s.revocation), payment_basepoint: pub(s.payment),
-  delayed_payment_basepoint: pub(s.delayed), htlc_basepoint: pub(s.htlc),
-});
-const FUNDING = { funding_txid: 'ab'.repeat(32), funding_vout: 1, funding_satoshis: 1_000_000 };
-const CHANNEL_ID = `${'ab'.repeat(32)}:1`;
-type Format = 'legacy' | 'anchors' | 'zero-fee';
+const aliceState = (n: number, format: Format = 'legacy') => alice2(n, 2, format);
+const bobState = (n: number, format: Format = 'legacy') => bob2(n, 2, format);
+const update = (p: Parameters<typeof update2>[0], n: number, format: Format) => update2(p, n, 2, format);
 
-function channels(format: Format): { a: OwnChannel; b: OwnChannel } {
-  return {
-    a: { format, ...FUNDING, opener: 'local', to_self_delay: 144, dust_limit_satoshis: 546, remote_to_self_delay: 30, remote_dust_limit_satoshis: 354, local: keys(A), remote: keys(B) },
-    b: { format, ...FUNDING, opener: 'remote', to_self_delay: 30, dust_limit_satoshis: 354, remote_to_self_delay: 144, remote_dust_limit_satoshis: 546, local: keys(B), remote: keys(A) },
-  };
-}
-
-const hash = (i: number) => toHex(sha(Uint8Array.of(i)));
-/** Alice's side of state n: one HTLC she offers, one she receives. */
-function aliceState(n: number, format: Format = 'legacy'): ChannelState {
-  const list = [0, 1].map((i) => ({
-    direction: (i === 0 ? 'offered' : 'received') as 'offered' | 'received', amount_msat: String(5_000_000 + i * 1000), payment_hash: hash(n * 10 + i), cltv_expiry: 500 + n + i,
-  }));
-  const inFlight = list.reduce((a, h) => a + BigInt(h.amount_msat), 0n);
-  const toRemote = BigInt(n + 1) * 10_000_000n;
-  return {
-    type: 'bolt3/channel-state', version: 1, network: 'regtest', channel_id: CHANNEL_ID, commitment_number: n,
-    to_local_msat: String(1_000_000_000n - toRemote - inFlight), to_remote_msat: String(toRemote), feerate_per_kw: format === 'zero-fee' ? 0 : 2500, htlcs: list,
-  };
-}
-const bobState = (n: number, format: Format = 'legacy'): ChannelState => ({ ...aliceState(n, format), ...flipTerms(aliceState(n, format)) });
-const sk = (s: Secrets) => ({ fundingSecret: s.funding, htlcBasepointSecret: s.htlc });
-
-function open(format: Format): { a: ChannelRecord; b: ChannelRecord } {
-  const ch = channels(format);
-  return {
-    a: initChannel('regtest', ch.a, A.seed, channelPoints('regtest', ch.b, B.seed)),
-    b: initChannel('regtest', ch.b, B.seed, channelPoints('regtest', ch.a, A.seed)),
-  };
-}
-
-/** One whole update to state n in BOLT 2's order (Alice signs first). */
-function update(p: { a: ChannelRecord; b: ChannelRecord }, n: number, format: Format) {
-  const sigA = signPeer(p.a, aliceState(n, format), sk(A));
-  const recvB = receiveSigs(p.b, sigA.message, bobState(n, format), B.seed);
-  let a = sigA.record!;
-  let b = recvB.record!;
-  if (n > 0) a = receiveRevocation(a, recvB.message as RevokeAndAck).record!;
-  const sigB = signPeer(b, bobState(n, format), sk(B));
-  b = sigB.record!;
-  const recvA = receiveSigs(a, sigB.message, aliceState(n, format), A.seed);
-  a = recvA.record!;
-  if (n > 0) b = receiveRevocation(b, recvA.message as RevokeAndAck).record!;
-  return { a, b };
-}
-
-/** BOLT 3's revocationpubkey, derived here: R·SHA256(R‖P) + P·SHA256(P‖R). */
-function revocationPubkey(revocationBasepoint: Uint8Array, perCommitmentPoint: Uint8Array): Uint8Array {
-  const R = decodeCompressed(revocationBasepoint);
-  const P = decodeCompressed(perCommitmentPoint);
-  const k1 = int(sha(revocationBasepoint, perCommitmentPoint)) % N;
-  const k2 = int(sha(perCommitmentPoint, revocationBasepoint)) % N;
-  return encodeCompressed(pointAdd(pointMul(R, k1), pointMul(P, k2)));
-}
 
 /** A segwit transaction serialized by test code (BIP-144), for shapes the cheater chooses. */
 function serializeSegwit(tx: Pick<ParsedTx, 'version' | 'lockTime' | 'inputs' | 'outputs'>): string {
