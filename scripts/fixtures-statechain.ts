@@ -32,7 +32,7 @@ type Cli = typeof cli;
 const operatorPub = () => toHex(keyPair(fromHex(key('mint'))).publicKey);
 /** Alice deposits a coin (backup 1 before the fixture funding): its id. */
 const aliceDeposits = (run: Cli) => {
-  const offer = run('OPERATOR_KEY', ['statechain-deposit', ...TERMS], run('ALICE_KEY', ['statechain-deposit', '--start']));
+  const offer = run('OPERATOR_KEY', ['statechain-deposit', ...TERMS], run('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub()]));
   run('ALICE_KEY', ['statechain-deposit'], run('OPERATOR_KEY', ['statechain-deposit'], run('ALICE_KEY', ['statechain-deposit', '--funding', fx('funding.hex')], offer)));
   return (JSON.parse(offer) as { coin_id: string }).coin_id;
 };
@@ -52,7 +52,7 @@ mkdirSync(dir, { recursive: true });
 writeFileSync(fx('operator.pub'), toHex(keyPair(fromHex(key('mint'))).publicKey) + '\n');
 
 const TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--backup-fee', '400', '--margin', '6'];
-const request = save('deposit-request.json', cli('ALICE_KEY', ['statechain-deposit', '--start']));
+const request = save('deposit-request.json', cli('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub()]));
 const offer = save('deposit-offer.json', cli('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request));
 const address = (JSON.parse(offer) as { statement: { address: string } }).statement.address;
 const funding = new Transaction({ version: 2, allowUnknownOutputs: true });

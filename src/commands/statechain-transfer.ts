@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../lib/cli/statechain-command.ts';
+import { StatechainCommand, checkCoinId, coinFlag, floorFlags, statechainFlags } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 import type { JointPending, JointRecord } from '../lib/statechain/joint.ts';
 import type { OwnerContext, OwnerRecord } from '../lib/statechain/owner.ts';
@@ -30,6 +30,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
   ];
   static override flags = {
     ...statechainFlags,
+    ...floorFlags,
     ...coinFlag,
     start: Flags.boolean({ description: 'step 1 (receiver): ask for the coin given by --coin; no input is read' }),
     'operator-key': Flags.string({ description: 'step 1 (receiver): the operator\'s authentication key, hex: only its statements are trusted', helpValue: 'PUBKEY' }),
@@ -118,7 +119,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
           return { message: out.message };
         }
         const facts = await this.chainFacts(network, tr.openPackage(pkg, pending, ctx.auth.secretKey).statement);
-        const out = tr.acceptPackage(pkg, pending, facts, ctx);
+        const out = tr.acceptPackage(pkg, pending, facts, ctx, this.floor());
         // The coin (o₂ and the chain) is on disk before t₂ leaves.
         await store.update(`coin-${pkg.coin_id}`, (current) => {
           if (current !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${pkg.coin_id} is already in this state directory`);

@@ -24,6 +24,9 @@ export const KEYS: Record<string, string> = {
   DAVE_KEY: '66'.repeat(32),
 };
 
+/** The fixture operator's authentication key (fixtures/statechain/operator.pub): every role pins it at its first step. */
+export const OPERATOR_PUB = readFileSync(join(ROOT, 'fixtures', 'statechain', 'operator.pub'), 'utf8').trim();
+
 export const ok = (r: Run): string => {
   expect(r.status, r.stderr).toBe(0);
   return r.stdout;
@@ -57,7 +60,7 @@ export const TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmati
 
 /** Deposit steps 1–5; `funding(address)` returns the unsigned funding tx hex. */
 export function depositThrough(f: Flow, owner: string, funding: (address: string) => string) {
-  const request = ok(f.as(owner, ['statechain-deposit', '--start']));
+  const request = ok(f.as(owner, ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
   const offer = ok(f.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request));
   const { coin_id: coinId, statement } = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
   const fundingFile = join(f.dir, `${coinId}.funding.hex`);

@@ -39,6 +39,9 @@ const TITLE = BITCOIND ? `statechains against bitcoind -regtest (${BITCOIND})` :
 if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
 
 const TERMS = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '400', '--margin', '2'];
+/** Regtest's terms are below an owner's default floor (interval 6, margin 6): its owners lower their floor to match, explicitly. */
+const FLOOR = ['--min-interval', '5', '--min-margin', '2'];
+const withFloor = (args: string[]) => (['statechain-deposit', 'statechain-transfer', 'statechain-verify'].includes(args[0]!) ? [...args, ...FLOOR] : args);
 type Coin = { coin_id: string; outpoint: string; amount_sat: number; backups: string[]; latest_locktime: number; statement: { aggregate: string; address: string } };
 type Spend = { hex: string; txid: string; child_hex?: string; broadcast?: unknown };
 
@@ -48,7 +51,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
 
   const as = (who: string, args: string[], input = '') =>
-    offchain([...args, '--key-env', who, '--state-dir', join(work.path, who), ...n.chain()], { input, env: KEYS });
+    offchain([...withFloor(args), '--key-env', who, '--state-dir', join(work.path, who), ...n.chain()], { input, env: KEYS });
   const step = async <T = Record<string, unknown>>(who: string, args: string[], input = '', type?: string) => {
     const r = await as(who, args, input);
     messageOf(r, type);
@@ -63,7 +66,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
    * after backup 1; returns the signed funding's hex too.
    */
   const deposit = async (owner: string, sat: bigint, form: 'raw' | 'psbt' = 'raw') => {
-    const req = await step(owner, ['statechain-deposit', '--start']);
+    const req = await step(owner, ['statechain-deposit', '--start', '--operator-key', operatorPub]);
     const offer = await step<{ coin_id: string; statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...TERMS], req.text);
     const outputs = [{ [offer.msg.statement.address]: satsToBtc(sat) }];
     const fundingFile = join(work.path, `${offer.msg.coin_id}.funding`);
@@ -151,7 +154,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   it('a funding PSBT with a P2SH-wrapped input is refused: signing it would change the txid backup 1 spends', async () => {
     const wrapped = await n.wallet.call<string>('getnewaddress', ['', 'p2sh-segwit']);
     const coin = await n.fund(wrapped, 200_000n);
-    const req = await step('DAVE_KEY', ['statechain-deposit', '--start']);
+    const req = await step('DAVE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub]);
     const offer = await step<{ statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...TERMS], req.text);
     const { psbt } = await n.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[coin], [{ [offer.msg.statement.address]: satsToBtc(100_000n) }], 0, { add_inputs: false }]);
     const file = join(work.path, 'wrapped.psbt');

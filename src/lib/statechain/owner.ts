@@ -17,15 +17,18 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { Transaction } from '@scure/btc-signer';
 import type { Static, TObject } from '@sinclair/typebox';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
-import { RefusedError, StateConflictError } from '../errors.ts';
+import { RefusedError, StateConflictError, UsageError } from '../errors.ts';
+import { scriptAddress } from '../address.ts';
+import { stringifyLine } from '../json.ts';
 import type { NoncePort } from '../credit/ports.ts';
-import { parsePublicKey, type KeyPair } from '../keys/keys.ts';
+import { parsePublicKey, validatePublicKey, type KeyPair } from '../keys/keys.ts';
 import type { Network } from '../network.ts';
 import type { RandomSource } from '../random.ts';
 import { N, int } from '../musig/engine/scalar.ts';
 import { keyPathSighash, tweakSecretKey } from '../taproot/taproot.ts';
 import { schnorrSign } from '../taproot/schnorr.ts';
-import { backupTransaction, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction, termsFromJson, type OutPoint } from './coin.ts';
+import { checkFloor, type Floor } from './floor.ts';
+import { backupTransaction, checkTerms, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction, termsFromJson, type OutPoint } from './coin.ts';
 import type { DepositCosignedSchema, DepositOfferSchema, Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
 import { aggregate, nonceGen, partialSign, partialVerify, provePossession, verifyPossession } from './signer.ts';
@@ -54,7 +57,7 @@ export type OwnerRecord = {
 };
 
 /** A deposit before the operator has named the coin. */
-export type PendingDeposit = { network: Network; share_secret: string; share: string; auth: string };
+export type PendingDeposit = { network: Network; share_secret: string; share: string; auth: string; /** The operator named at --start: only its offer is taken. */ operator_auth?: string };
 
 export type OwnerContext = { auth: KeyPair; random: RandomSource; nonces: NoncePort; network: Network };
 
@@ -99,10 +102,10 @@ export async function finishSignature(
   return aggregate(input, [psig, operatorPsig]);
 }
 
-/** Step 1: a fresh share and the request the operator answers with a coin. */
-export function startDeposit(ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>) {
+/** Step 1: a fresh share and the request the operator answers with a coin; the operator's key is pinned here. */
+export function startDeposit(ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>, operatorAuth: Uint8Array) {
   const { secret, share } = newShare(ctx.random, 'statechain/owner-share');
-  const pending: PendingDeposit = { network: ctx.network, share_secret: toHex(secret), share: toHex(share), auth: toHex(ctx.auth.publicKey) };
+  const pending: PendingDeposit = { network: ctx.network, share_secret: toHex(secret), share: toHex(share), auth: toHex(ctx.auth.publicKey), operator_auth: toHex(validatePublicKey(operatorAuth, 'operator key')) };
   secret.fill(0);
   const body = { type: 'statechain/deposit-request', version: 1, network: ctx.network, owner_auth: pending.auth, owner_share: pending.share };
   return { pending, message: sign(body.type, body, 'owner_sig', ctx) };
@@ -139,21 +142,30 @@ export function fundingFromPsbt(tx: Transaction): string {
   return toHex(tx.unsignedTx);
 }
 
-/** Step 3: check the operator's offer, build backup 1 on the (unsigned) funding, issue our nonce. */
-export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof DepositOfferSchema>, fundingHex: string, tipHeight: number, operatorPin: Uint8Array | undefined, ctx: OwnerContext) {
+/**
+ * Step 3: check the operator's offer — from the operator pinned at step 1, for our share,
+ * with terms above our own floor — build backup 1 on the (unsigned) funding, issue our nonce.
+ */
+export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof DepositOfferSchema>, fundingHex: string, tipHeight: number, floor: Floor, ctx: OwnerContext) {
+  if (pending.operator_auth === undefined) throw new UsageError('E_USAGE', 'this deposit names no operator: give --operator-key KEY (the operator whose offer you take)');
   const operatorAuth = parsePublicKey(offer.statement.operator_auth, 'operator_auth');
-  if (operatorPin !== undefined && !equalBytes(operatorPin, operatorAuth)) throw new RefusedError('E_WRONG_OPERATOR', `this offer is from operator ${toHex(operatorAuth)}, not the one you named`);
+  if (!equalBytes(parsePublicKey(pending.operator_auth, 'operator_auth'), operatorAuth)) throw new RefusedError('E_WRONG_OPERATOR', `this offer is from operator ${toHex(operatorAuth)}, not the one you named`);
   const st = checkStatement(offer.statement, operatorAuth, offer.coin_id);
   if (st.owner_share !== pending.share || st.owner_auth !== pending.auth) throw new RefusedError('E_WRONG_COIN', 'this offer is for another owner\'s request');
-  if (st.status !== 'deposit' || st.count !== 0) throw new RefusedError('E_BAD_STATEMENT', 'a deposit offer names a new coin with no backup yet');
+  if (st.status !== 'deposit' || st.count !== 0 || st.backups.length !== 0 || st.outpoint !== null || st.amount_sat !== null || st.transfer !== null || st.network !== ctx.network) {
+    throw new RefusedError('E_BAD_STATEMENT', 'a deposit offer names a new coin on this network with no deposit and no backup yet');
+  }
   const coinId = fromHex(offer.coin_id, 'coin_id', 16);
   if (!verifyPossession(parsePublicKey(st.operator_share, 'operator_share'), coinId, fromHex(offer.operator_pop, 'operator_pop', 64))) {
     throw new RefusedError('E_BAD_POSSESSION', 'the operator\'s proof of possession of its share does not verify for this coin');
   }
   const key = coinKey(parsePublicKey(pending.share, 'share'), parsePublicKey(st.operator_share, 'operator_share'));
   if (!equalBytes(key.aggregate, parsePublicKey(st.aggregate, 'aggregate'))) throw new RefusedError('E_KEY_SUM', 'the offer\'s P is not O + S');
+  if (scriptAddress(key.script, ctx.network) !== st.address) throw new RefusedError('E_BAD_STATEMENT', 'the offer\'s address is not the P2TR of P = O + S');
   const { outpoint, amountSat, unsignedHex } = findDeposit(fundingHex, key.script);
   const terms = termsFromJson(st.terms);
+  checkTerms(terms);
+  checkFloor(terms, amountSat, floor);
   const locktime = tipHeight + terms.initialLock;
   const backup = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(pending.share, 'share'), feeSat: terms.backupFeeSat });
   const secret = fromHex(pending.share_secret, 'share', 32);
@@ -183,16 +195,45 @@ export function signingTx(record: OwnerRecord, expected: NonNullable<OwnerRecord
   return tx;
 }
 
-/** Step 5: backup 1 finished; the coin can now be funded. */
+/**
+ * What the depositor asked for, from its own bytes (never from the operator's statement):
+ * the funding's outpoint and amount, backup 1's txid and locktime.
+ */
+function ownDeposit(record: OwnerRecord) {
+  const backup = parseTransaction(record.signing!.tx, 'the stored backup 1');
+  const input = backup.getInput(0);
+  const outpoint = `${toHex(input.txid!)}:${input.index!}`;
+  const funding = parseTransaction(record.funding_tx, 'the stored funding');
+  const amount = funding.getOutput(input.index!).amount!;
+  return { outpoint, amount, backup };
+}
+
+/**
+ * Step 5: backup 1 finished; the coin can now be funded. The operator's signed statement
+ * must say exactly what we asked for — the amount, outpoint, backup 1 (txid, locktime, our
+ * share), the offer's terms, shares, keys and address — or backup 1 could be signed for
+ * another amount (its signature would not verify on chain: the coin hostage) or the coin
+ * recorded as another; nothing is signed, no nonce is spent, until it does.
+ */
 export async function depositFinish(record: OwnerRecord, cosigned: Msg<typeof DepositCosignedSchema>, ctx: OwnerContext): Promise<OwnerRecord> {
-  if (record.status !== 'depositing') throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}, not waiting for its first backup`);
+  if (record.status !== 'depositing' || record.signing === null) throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}, not waiting for its first backup`);
   const st = checkStatement(cosigned.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
+  const own = ownDeposit(record);
+  const offered = record.statement;
+  const differs = (what: string, mine: unknown, theirs: unknown) => {
+    const [a, b] = [stringifyLine(mine).trim(), stringifyLine(theirs).trim()];
+    if (a !== b) throw new RefusedError('E_BAD_STATEMENT', `the operator's statement does not say what we asked for: ${what} is ${b}, not ${a}; do not fund this coin`);
+  };
+  differs('the amount', Number(own.amount), st.amount_sat);
+  differs('the outpoint', own.outpoint, st.outpoint);
+  differs('the status', 'active', st.status);
+  differs('the count', 1, st.count);
+  differs('backup 1', [{ n: 1, txid: own.backup.id, locktime: own.backup.lockTime, owner_share: record.share }], st.backups);
+  differs('the backup txid', own.backup.id, cosigned.backup_txid);
+  differs('the terms', offered.terms, st.terms);
+  for (const field of ['network', 'operator_auth', 'operator_share', 'owner_auth', 'owner_share', 'aggregate', 'address', 'transfer'] as const) differs(field, offered[field], st[field]);
+  if (cosigned.owner_pubnonce !== record.signing.pubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
   const tx = signingTx({ ...record, statement: cosigned.statement }, 'backup');
-  if (st.status !== 'active' || st.count !== 1 || st.backups[0]?.txid !== tx.id || cosigned.backup_txid !== tx.id) {
-    throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not list exactly our backup 1');
-  }
-  if (st.owner_share !== record.share || st.operator_share !== record.statement.operator_share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
-  if (cosigned.owner_pubnonce !== record.signing!.pubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
   const sig = await finishSignature(record, st.operator_share, tx, 'backup', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
   const signed = finishSpend(tx, sig);
   return { ...record, status: 'active', statement: cosigned.statement, backups: [signed.hex], signing: null };

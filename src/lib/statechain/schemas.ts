@@ -289,6 +289,8 @@ export const VerifiedSchema = messageSchema('statechain/verified', 'The receiver
   latest_locktime: Height('the receiver\'s backup\'s locktime'),
   tip_height: Type.Integer({ minimum: 0 }),
   transfers_remaining: Type.Integer({ minimum: 0 }),
+  backup_fee_sat: Sats('the fee every backup pays (the terms\'): a backup\'s output is the coin less this'),
+  backup_value_sat: Sats('your backup\'s one output: what you get back unilaterally, before a CPFP child\'s own fee'),
   other_deposits: Type.Optional(Type.Array(
     Type.Object({ outpoint: Type.String(), amount_sat: Sats('its amount'), confirmations: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
     { description: 'with a node: other confirmed outputs paying the coin\'s address — no backup covers them; withdraw them cooperatively' },

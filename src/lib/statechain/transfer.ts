@@ -30,7 +30,8 @@ import { seal, sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
 import { provePossession } from './signer.ts';
 import { checkStatement } from './statement.ts';
 import { checkReceiverPossession } from './joint.ts';
-import { bindingBody, verifyTransfer, type ChainFacts, type Verified } from './verify.ts';
+import { bindingBody, verifyTransfer, type ChainFacts, type Expected, type Verified } from './verify.ts';
+import type { Floor } from './floor.ts';
 
 type Msg<S extends TObject> = Static<S>;
 
@@ -185,15 +186,18 @@ export function packageInner(inner: unknown, what: string): PackageInner {
   return inner;
 }
 
-export function verifyPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, authSecret: Uint8Array, chain: ChainFacts): Verified {
-  const inner = openPackage(pkg, pending, authSecret);
-  return verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: parsePublicKey(pending.operator_auth, 'operator_auth'), backupScript: pending.backup_script }, chain);
+function receiverExpects(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, floor: Floor | undefined): Expected {
+  return { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: parsePublicKey(pending.operator_auth, 'operator_auth'), backupScript: pending.backup_script, floor };
+}
+
+export function verifyPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, authSecret: Uint8Array, chain: ChainFacts, floor?: Floor): Verified {
+  return verifyTransfer(openPackage(pkg, pending, authSecret), receiverExpects(pkg, pending, floor), chain);
 }
 
 /** Receiver, step 5: verify everything, keep the coin, then give the operator t₂ = t₁ − o₂. */
-export function acceptPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, chain: ChainFacts, ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>) {
+export function acceptPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, chain: ChainFacts, ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>, floor?: Floor) {
   const inner = openPackage(pkg, pending, ctx.auth.secretKey);
-  const verified = verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: parsePublicKey(pending.operator_auth, 'operator_auth'), backupScript: pending.backup_script }, chain);
+  const verified = verifyTransfer(inner, receiverExpects(pkg, pending, floor), chain);
   const t2 = mod(int(fromHex(inner.t1, 't1', 32)) - int(fromHex(pending.share_secret, 'share', 32)));
   if (t2 === 0n) throw new RefusedError('E_BAD_T1', 't₁ equals our share: refusing a degenerate t₂');
   const t2Sealed = sealT2(t2, pending, pkg.transfer_id, ctx);

@@ -121,7 +121,7 @@ describe('statechain decoders and steps never crash on a mutated message', () =>
   it('every message a party reads, one leaf mutated', async () => {
     const s = await scenario();
     const cases: [string, Json, (v: unknown) => unknown][] = [
-      ['deposit-request → operator', own.startDeposit(s.d.owner).message as Json, (v) => op.offerDeposit(decodeMessage(schemas.DepositRequestSchema, v), s.d.opRecord.statement.terms, s.d.opCtx)],
+      ['deposit-request → operator', own.startDeposit(s.d.owner, s.d.operator.auth.publicKey).message as Json, (v) => op.offerDeposit(decodeMessage(schemas.DepositRequestSchema, v), s.d.opRecord.statement.terms, s.d.opCtx)],
       ['deposit-backup → operator', s.d.backupMessage as Json, (v) => op.cosignDepositBackup(s.d.offer.record, decodeMessage(schemas.DepositBackupSchema, v), s.d.opCtx)],
       ['transfer-request → sender', s.req.message as Json, (v) => tr.transferSign(s.d.ownerRecord, decodeMessage(schemas.TransferRequestSchema, v), 200, s.d.owner)],
       ['transfer-sign → operator', s.sign.message as Json, (v) => op.cosignTransfer(s.d.opRecord, decodeMessage(schemas.TransferSignSchema, v), s.d.opCtx)],
