@@ -108,6 +108,12 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
           await store.remove(`receive-${pkg.coin_id}`);
           return { message: again };
         }
+        // A single receiver's acceptance given before (its answer lost, or a crash before receive- was removed): the same bytes.
+        const accepted = tr.acceptedBefore(await store.read<OwnerRecord>(`coin-${pkg.coin_id}`), pkg);
+        if (accepted !== undefined) {
+          await store.remove(`receive-${pkg.coin_id}`);
+          return { message: accepted };
+        }
         if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we asked for no coin ${pkg.coin_id} (run step 1 with --start first, same --state-dir)`);
         const ctx = await this.ownerContext(network);
         if ('parts' in pending) {

@@ -116,10 +116,10 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
       if (confirmations !== undefined) throw new UsageError('E_USAGE', '--deposit-confirmations is for offline use; the node is asked instead');
       return base;
     }
-    return {
-      ...base,
-      kind: 'offline',
-      tip: () => base.tip(),
+    // The offline source with its utxo() answering for the coin's deposit; every other
+    // method (broadcast: E_CHAIN_OFFLINE) is the source's own — a spread would drop them.
+    const source = Object.create(base) as ChainSource;
+    return Object.assign(source, {
       async utxo(txid: string, vout: number): Promise<UtxoInfo | null> {
         if (confirmations === undefined || statement === undefined || statement.outpoint !== `${txid}:${vout}` || statement.amount_sat === null) return base.utxo(txid, vout);
         const { coinKey } = await import('../statechain/coin.ts');
@@ -127,7 +127,7 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
         const key = coinKey(fromHex(statement.owner_share, 'owner_share', 33), fromHex(statement.operator_share, 'operator_share', 33));
         return { txid, vout, value: BigInt(statement.amount_sat), scriptPubKey: key.script, confirmations };
       },
-    };
+    });
   }
 
   /** Operator: read-modify-write one coin's record; `step` returns the next record and the answer. */

@@ -246,3 +246,10 @@ export async function jointWithdrawFinish(record: SendingRecord, msg: Msg<typeof
   const signed = { txid: done.txid, hex: done.hex };
   return { record: { ...record, status: 'withdrawn' as const, statement: cos.statement, signing: null, joint_withdraw: { ...w, answer: signed } }, signed };
 }
+
+/** The pair's signed withdrawal as part B keeps it (E_NOT_SIGNED before B has signed). */
+export function storedJointWithdrawal(record: SendingRecord): { txid: string; hex: string } {
+  const answer = record.status === 'withdrawn' ? (record.joint_withdraw?.answer as { txid: string; hex: string } | undefined) : undefined;
+  if (answer === undefined) throw new StateConflictError('E_NOT_SIGNED', `coin ${record.coin_id} has no signed withdrawal here (it is ${record.status}; part B prints it)`);
+  return { txid: answer.txid, hex: answer.hex };
+}

@@ -52,8 +52,21 @@ export type OwnerRecord = {
   backups: string[];
   /** The unsigned transaction whose signature is under way (a backup or a withdrawal), with its nonce. */
   signing: { purpose: 'backup' | 'transfer' | 'withdraw'; tx: string; pubnonce: string } | null;
+  /**
+   * The signed withdrawal, kept once signed (never dropped): a rerun of the last step
+   * prints these bytes again; `broadcast` is set only once a node accepted them.
+   */
+  withdrawal?: { txid: string; hex: string; broadcast?: boolean } | null;
+  /** The request of the step under way (withdraw-request), so a rerun prints the same bytes. */
+  request?: Record<string, unknown> | null;
   /** The transfer this owner is sending or receiving. */
-  transfer: { transfer_id: string; receiver_auth: string; receiver_share: string; package?: Record<string, unknown> } | null;
+  transfer: {
+    transfer_id: string; receiver_auth: string; receiver_share: string;
+    /** Sender: the package it sealed; receiver: the transfer-accept it signed — printed again on a rerun, until the next step is confirmed. */
+    package?: Record<string, unknown>; accept?: Record<string, unknown>;
+    /** Sender: the transfer-sign it sent (a rerun for the same receiver prints it again). */
+    request?: Record<string, unknown>; receiver_request?: string;
+  } | null;
 };
 
 /** A deposit before the operator has named the coin. */
@@ -254,14 +267,21 @@ export function withdrawalTransaction(record: Pick<OwnerRecord, 'statement'>, de
   return tx;
 }
 
-/** Withdrawal step 1: the whole coin, less the fee, to `destination`. */
+/**
+ * Withdrawal step 1: the whole coin, less the fee, to `destination`. Asked again for the
+ * same transaction (its answer lost), it prints the same request — the operator answers a
+ * repeated request with its stored answer; once signed, it is the stored withdrawal's turn.
+ */
 export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
+  if (record.withdrawal) throw new StateConflictError('E_ALREADY_WITHDRAWN', `this coin's withdrawal ${record.withdrawal.txid} is signed: run statechain-withdraw --coin ${record.coin_id} (no --to) to print it again, with --broadcast to send it`);
   if (!['active', 'sending', 'sent', 'withdrawing'].includes(record.status)) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner withdraws it`);
   const tx = withdrawalTransaction(record, destination, feeRate);
+  if (record.status === 'withdrawing' && record.signing?.purpose === 'withdraw' && record.signing.tx === toHex(tx.unsignedTx) && record.request) return { record, message: record.request };
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw', tx.id));
-  const next: OwnerRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce } };
   const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), owner_pubnonce: pubnonce };
-  return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
+  const message = sign(body.type, body, 'owner_sig', ctx);
+  const next: OwnerRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce }, request: message };
+  return { record: next, message };
 }
 
 /** The operator's answer to a withdrawal as its owner checks it: signed by the operator, the coin closed, our withdrawal, our nonce. */
@@ -273,12 +293,28 @@ export function checkWithdrawCosigned(record: OwnerRecord, cosigned: Msg<typeof 
   return { st, tx };
 }
 
-/** Withdrawal step 3: the signed withdrawal. */
+/**
+ * Withdrawal step 3: the signed withdrawal, kept in the record (status `withdrawn`: the
+ * operator has closed the coin) before it is printed or broadcast. The same answer again
+ * prints the same bytes and changes nothing.
+ */
 export async function withdrawFinish(record: OwnerRecord, cosigned: Msg<typeof WithdrawCosignedSchema>, ctx: OwnerContext) {
-  const { st, tx } = checkWithdrawCosigned(record, cosigned, record.signing!.pubnonce);
+  if (record.withdrawal) {
+    if (cosigned.coin_id !== record.coin_id || cosigned.txid !== record.withdrawal.txid) throw new StateConflictError('E_ALREADY_WITHDRAWN', `this coin's withdrawal ${record.withdrawal.txid} is signed already`);
+    return { record, signed: { txid: record.withdrawal.txid, hex: record.withdrawal.hex } };
+  }
+  if (record.status !== 'withdrawing' || record.signing === null) throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}: no withdrawal of ours is waiting for the operator`);
+  const { st, tx } = checkWithdrawCosigned(record, cosigned, record.signing.pubnonce);
   const sig = await finishSignature(record, st.operator_share, tx, 'withdraw', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
   const signed = finishSpend(tx, sig);
-  return { record: { ...record, status: 'withdrawn', statement: cosigned.statement, signing: null } satisfies OwnerRecord, signed };
+  const withdrawal = { txid: signed.txid, hex: signed.hex, broadcast: false };
+  return { record: { ...record, status: 'withdrawn', statement: cosigned.statement, signing: null, request: null, withdrawal } satisfies OwnerRecord, signed };
+}
+
+/** The stored signed withdrawal (E_NOT_SIGNED if there is none yet). */
+export function storedWithdrawal(record: OwnerRecord): { txid: string; hex: string } {
+  if (!record.withdrawal) throw new StateConflictError('E_NOT_SIGNED', `coin ${record.coin_id} has no signed withdrawal here (it is ${record.status}): start one with --to and --fee-rate`);
+  return { txid: record.withdrawal.txid, hex: record.withdrawal.hex };
 }
 
 /** This owner's backup (the newest in its chain, paying its share) and a CPFP child spending its output. */

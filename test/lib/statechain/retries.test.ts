@@ -1,0 +1,98 @@
+/**
+ * Issue 22, findings 3, 5 and 7 (lost answers): retries never lose a signed step.
+ *
+ * Every party keeps each answer it produced until the next step is confirmed; a rerun
+ * prints the same bytes and writes nothing:
+ * - the owner's signed withdrawal is in its record before it is printed or broadcast; the
+ *   same operator answer again prints the same transaction (and a new withdrawal is told
+ *   the old one is signed), and the step-1 request repeated is the same request;
+ * - a single receiver keeps its transfer-accept; its answer lost, the same package again
+ *   prints the same acceptance, which the operator completes;
+ * - a sender whose transfer-cosigned answer was lost reruns step 2 with the same receiver
+ *   request and gets the same transfer-sign; the operator answers it again with its stored
+ *   answer, and the transfer completes (before: a new transfer id, E_BACKUP_LOCKTIME forever).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { verifyKeyPathSpend } from '../../independent/verify.ts';
+import { taprootOutput } from '../../independent/keys.ts';
+import { parseTx } from '../../independent/tx.ts';
+import * as op from '../../../src/lib/statechain/operator.ts';
+import * as own from '../../../src/lib/statechain/owner.ts';
+import * as tr from '../../../src/lib/statechain/transfer.ts';
+import { refusal, refusalAsync } from '../../setup/refusal.ts';
+import { chainStub, cleanup, deposit, party, towards } from './harness.ts';
+
+afterAll(cleanup);
+
+const TO = Uint8Array.from([0x00, 0x14, ...new Uint8Array(20).fill(9)]);
+
+async function confirmedCoin() {
+  const chain = chainStub(200);
+  const d = await deposit(chain);
+  const out = parseTx(d.funding).outputs[1]!;
+  chain.deposit = { txid: '', vout: 1, value: out.amount, scriptPubKey: out.script, confirmations: 3 };
+  const coinOutputKey = taprootOutput(secp256k1.Point.fromHex(d.opRecord.statement.aggregate).toBytes(true).subarray(1)).outputKey;
+  return { chain, d, prevout: { amount: out.amount, script: out.script }, coinOutputKey };
+}
+
+describe('the owner\'s withdrawal is never lost', () => {
+  it('the signed withdrawal is kept before it leaves; the same answer again prints the same bytes; a new withdrawal is refused, the stored one printed', async () => {
+    const { d, prevout, coinOutputKey } = await confirmedCoin();
+    const w = await own.withdrawRequest(d.ownerRecord, TO, 2, d.owner);
+    // Step 1 repeated (its answer lost before it reached the operator): the same request, no second nonce.
+    const again = await own.withdrawRequest(w.record, TO, 2, d.owner);
+    expect(again.message).toEqual(w.message);
+    expect(again.record).toBe(w.record);
+    const cos = op.cosignWithdrawal(d.opRecord, w.message as never, d.opCtx);
+    const fin = await own.withdrawFinish(w.record, cos.message as never, d.owner);
+    verifyKeyPathSpend(fin.signed.hex, [prevout], coinOutputKey);
+    // What the command writes before printing or broadcasting holds the signed bytes.
+    expect(fin.record.withdrawal).toEqual({ txid: fin.signed.txid, hex: fin.signed.hex, broadcast: false });
+    // The broadcast failed (no node, or the node refused): the step again prints the same bytes, changing nothing.
+    const rerun = await own.withdrawFinish(fin.record, cos.message as never, d.owner);
+    const bytes = { txid: fin.signed.txid, hex: fin.signed.hex };
+    expect(rerun.signed).toEqual(bytes);
+    expect(rerun.record).toBe(fin.record);
+    expect(own.storedWithdrawal(fin.record)).toEqual(bytes);
+    await refusalAsync(own.withdrawRequest(fin.record, TO, 3, d.owner), 'E_ALREADY_WITHDRAWN', 5);
+    refusal(() => own.storedWithdrawal(d.ownerRecord), 'E_NOT_SIGNED', 5);
+  });
+});
+
+describe('a single receiver can repeat its acceptance', () => {
+  it('its transfer-accept is kept with the coin: the package again prints the same bytes, and the operator completes them', async () => {
+    const s = await towards('retry-bob');
+    const facts = { tipHeight: 200, deposit: s.chain.deposit! };
+    const accepted = tr.acceptPackage(s.pkg.message as never, s.req.pending, facts, s.receiver);
+    // The acceptance is lost: the receiver's state (the coin, receiving) answers the same package with the same bytes.
+    expect(tr.acceptedBefore(accepted.record, s.pkg.message as never)).toEqual(accepted.message);
+    expect(tr.acceptedBefore(accepted.record, { ...(s.pkg.message as { coin_id: string }), transfer_id: 'ee'.repeat(16) })).toBeUndefined();
+    const done = op.completeTransfer(s.cosigned.record, tr.acceptedBefore(accepted.record, s.pkg.message as never) as never, s.d.opCtx);
+    const mine = tr.finishReceive(accepted.record, done.message as never);
+    expect({ status: mine.status, owner: done.record.statement.owner_share }).toEqual({ status: 'active', owner: s.req.pending.share });
+    // Once the coin is ours, the package is history: nothing is printed again.
+    expect(tr.acceptedBefore(mine, s.pkg.message as never)).toBeUndefined();
+  });
+});
+
+describe('a sender whose transfer-cosigned answer was lost', () => {
+  it('reruns step 2 with the same request and gets the same transfer-sign; the operator answers it again; the transfer completes', async () => {
+    const { chain, d } = await confirmedCoin();
+    const bob = party('lost-cosigned-bob');
+    const req = tr.startReceive(d.ownerRecord.coin_id, d.operator.auth.publicKey, bob);
+    const sign = await tr.transferSign(d.ownerRecord, req.message as never, 200, d.owner);
+    const cos = await op.cosignTransfer(d.opRecord, sign.message as never, d.opCtx); // its answer is lost
+    const sign2 = await tr.transferSign(sign.record, req.message as never, 200, d.owner);
+    expect(sign2.message).toEqual(sign.message);
+    const cos2 = await op.cosignTransfer(cos.record, sign2.message as never, d.opCtx);
+    expect(cos2.message).toEqual(cos.message);
+    // Another receiver while the answer is outstanding is refused (the operator may have counted the first backup).
+    const carol = party('lost-cosigned-carol');
+    await refusalAsync(tr.transferSign(sign.record, tr.startReceive(d.ownerRecord.coin_id, d.operator.auth.publicKey, carol).message as never, 200, d.owner), 'E_TRANSFER_PENDING', 5);
+    const pkg = await tr.transferPackage(sign2.record, cos2.message as never, d.owner);
+    const accepted = tr.acceptPackage(pkg.message as never, req.pending, { tipHeight: 200, deposit: chain.deposit! }, bob);
+    const done = op.completeTransfer(cos2.record, accepted.message as never, d.opCtx);
+    expect(tr.finishReceive(accepted.record, done.message as never).status).toBe('active');
+  });
+});
