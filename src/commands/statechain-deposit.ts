@@ -10,7 +10,8 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     'Five steps, one per run, each reading the previous output: (1) the owner, with --start --operator-key KEY, makes its share and pins the operator; (2) the operator answers ' +
     'with the coin id, its share, proof of possession, address and terms (--interval, --initial-lock, --confirmations, --backup-fee, --margin); ' +
     '(3) the owner gives --funding FILE, the unsigned funding transaction paying the address (a walletcreatefundedpsbt PSBT as is, or a raw ' +
-    'unsigned transaction in hex; its inputs must be native segwit so signing cannot change its txid), checks the terms against its own floor ' +
+    'unsigned transaction in hex, its inputs looked up on the node (--rpc-url; offline a raw transaction is refused); its inputs must be native ' +
+    'segwit so signing cannot change its txid), checks the terms against its own floor ' +
     '(--min-interval, --max-backup-fee, --max-backup-fee-percent) and asks for backup 1 at tip + initial lock; (4) the operator co-signs it; ' +
     '(5) the owner checks the operator\'s signed statement says exactly what it asked for (amount, outpoint, backup 1, terms), finishes backup 1 ' +
     'and prints statechain/coin. Only then sign and broadcast the funding. ' +
@@ -83,7 +84,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
         } catch (e) {
           throw new UsageError('E_USAGE', `cannot read --funding ${f.funding}: ${(e as Error).message}`);
         }
-        const fundingHex = await this.fundingHex(fundingBytes);
+        const fundingHex = await this.fundingHex(fundingBytes, network);
         if (f['operator-key'] !== undefined) {
           // The operator was pinned at step 1; a key given again must be the same one (a deposit begun before the pin takes it here).
           const { toHex } = await import('../lib/bytes.ts');
@@ -120,15 +121,24 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     }
   }
 
-  /** --funding: a wallet PSBT (base64, hex or binary; inputs checked native segwit) or a raw unsigned transaction in hex. */
-  private async fundingHex(bytes: Uint8Array): Promise<string> {
+  /**
+   * --funding: a wallet PSBT (base64, hex or binary; inputs checked native segwit from their
+   * witness_utxo) or a raw unsigned transaction in hex (inputs looked up on the node; offline,
+   * refused with how to give it).
+   */
+  private async fundingHex(bytes: Uint8Array, network: import('../lib/network.ts').Network): Promise<string> {
     const { detectFormat } = await import('../lib/cli/input.ts');
+    const own = await import('../lib/statechain/owner.ts');
     const text = new TextDecoder().decode(bytes).trim();
-    if (/^([0-9a-fA-F]{2})+$/.test(text) && !text.toLowerCase().startsWith('70736274ff')) return text.toLowerCase();
+    if (/^([0-9a-fA-F]{2})+$/.test(text) && !text.toLowerCase().startsWith('70736274ff')) {
+      const hex = text.toLowerCase();
+      const chain = await this.chain(network);
+      if (chain.kind !== 'rpc') return own.fundingFromRaw(hex, undefined);
+      return own.fundingFromRaw(hex, await Promise.all(own.fundingInputs(hex).map((i) => chain.utxo(i.txid, i.vout))));
+    }
     const doc = detectFormat(bytes);
     if (doc.format !== 'psbt') throw new UsageError('E_USAGE', '--funding must hold an unsigned transaction in hex or a PSBT');
     const { parsePsbt } = await import('../lib/psbt/parse.ts');
-    const { fundingFromPsbt } = await import('../lib/statechain/owner.ts');
-    return fundingFromPsbt(parsePsbt(doc.psbt));
+    return own.fundingFromPsbt(parsePsbt(doc.psbt));
   }
 }

@@ -140,19 +140,43 @@ function isWitnessProgram(script: Uint8Array): boolean {
   return script.length >= 4 && script.length <= 42 && (version === 0x00 || (version! >= 0x51 && version! <= 0x60)) && script[1] === script.length - 2;
 }
 
+/** Refuse a funding input whose spent output is not native segwit (or unknown): signing it would change the txid. */
+function requireWitnessInput(i: number, script: Uint8Array | undefined, how: string): void {
+  if (script === undefined || !isWitnessProgram(script)) {
+    throw new RefusedError('E_FUNDING_MALLEABLE', `funding input ${i} does not spend a native segwit output (${how}): signing it would change the txid backup 1 is signed for`);
+  }
+}
+
 /**
  * The funding from a wallet's PSBT (walletcreatefundedpsbt): every input must spend a
  * native segwit output, or signing it would change the txid backup 1 spends
  * (E_FUNDING_MALLEABLE) — a P2SH-wrapped or legacy input's scriptSig is in the txid.
  */
 export function fundingFromPsbt(tx: Transaction): string {
-  for (let i = 0; i < tx.inputsLength; i++) {
-    const utxo = tx.getInput(i).witnessUtxo;
-    if (utxo === undefined || !isWitnessProgram(utxo.script)) {
-      throw new RefusedError('E_FUNDING_MALLEABLE', `funding input ${i} does not spend a native segwit output (or its witness_utxo is missing): signing it would change the txid backup 1 is signed for`);
-    }
-  }
+  for (let i = 0; i < tx.inputsLength; i++) requireWitnessInput(i, tx.getInput(i).witnessUtxo?.script, 'or its witness_utxo is missing');
   return toHex(tx.unsignedTx);
+}
+
+/**
+ * The funding as a raw unsigned transaction, checked like a PSBT: `spent` is each input's
+ * output as the node knows it (gettxout), in input order. Offline there is nothing to
+ * check a raw transaction's inputs against, so it is refused (E_FUNDING_UNCHECKED) with
+ * the two ways to give it.
+ */
+export function fundingFromRaw(hex: string, spent: ({ scriptPubKey: Uint8Array } | null)[] | undefined): string {
+  const tx = parseTransaction(hex, 'the funding transaction');
+  if (spent === undefined) {
+    throw new RefusedError('E_FUNDING_UNCHECKED', 'a raw funding transaction cannot be checked offline (are its inputs segwit? signing a non-segwit one changes its txid): give the wallet\'s PSBT (walletcreatefundedpsbt) as --funding, or pass --rpc-url so each input is looked up');
+  }
+  if (spent.length !== tx.inputsLength) throw new RefusedError('E_FUNDING_UNCHECKED', `${spent.length} of the funding's ${tx.inputsLength} inputs were looked up`);
+  for (let i = 0; i < tx.inputsLength; i++) requireWitnessInput(i, spent[i]?.scriptPubKey, spent[i] === null ? 'the node knows no unspent output there' : 'looked up on the node');
+  return toHex(tx.unsignedTx);
+}
+
+/** The funding's inputs as (txid, vout), in order: what to look up for fundingFromRaw. */
+export function fundingInputs(hex: string): { txid: string; vout: number }[] {
+  const tx = parseTransaction(hex, 'the funding transaction');
+  return Array.from({ length: tx.inputsLength }, (_, i) => ({ txid: toHex(tx.getInput(i).txid!), vout: tx.getInput(i).index! }));
 }
 
 /**

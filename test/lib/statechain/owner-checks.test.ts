@@ -13,6 +13,7 @@
  * nonce is still unused — the honest answer still finishes backup 1 after the refusal.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { Transaction } from '@scure/btc-signer';
 import { toHex, fromHex } from '../../../src/lib/bytes.ts';
 import * as coin from '../../../src/lib/statechain/coin.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
@@ -155,5 +156,35 @@ describe('the owner\'s own safety floor, whatever the operator\'s terms say', ()
       coinId: s.d.ownerRecord.coin_id, transferId: (s.pkg.message as { transfer_id: string }).transfer_id, receiverShare: s.req.pending.share,
       receiverAuth: s.req.pending.auth, operatorAuth: s.d.operator.auth.publicKey,
     }, { tipHeight: 200, deposit: s.chain.deposit! }), 'E_BACKUP_COUNT', 4);
+  });
+});
+
+describe('funding that cannot be malleated (finding 6): raw hex is checked like a PSBT, or refused saying how to give it', () => {
+  const P2WPKH = Uint8Array.from([0x00, 0x14, ...new Uint8Array(20).fill(1)]);
+  const P2TR = Uint8Array.from([0x51, 0x20, ...new Uint8Array(32).fill(2)]);
+  const P2SH = Uint8Array.from([0xa9, 0x14, ...new Uint8Array(20).fill(3), 0x87]);
+  const P2PKH = Uint8Array.from([0x76, 0xa9, 0x14, ...new Uint8Array(20).fill(4), 0x88, 0xac]);
+  const twoInputs = () => {
+    const tx = new Transaction({ version: 2, allowUnknownOutputs: true });
+    tx.addInput({ txid: new Uint8Array(32).fill(7), index: 0 });
+    tx.addInput({ txid: new Uint8Array(32).fill(8), index: 3 });
+    tx.addOutput({ script: P2TR, amount: 100_000n });
+    return toHex(tx.unsignedTx);
+  };
+
+  it('offline (no inputs looked up): refused, naming the PSBT and --rpc-url (E_FUNDING_UNCHECKED)', () => {
+    const e = refusal(() => own.fundingFromRaw(twoInputs(), undefined), 'E_FUNDING_UNCHECKED', 4);
+    expect(e.message).toContain('walletcreatefundedpsbt');
+    expect(e.message).toContain('--rpc-url');
+  });
+
+  it('with a node: every input must spend a native segwit output; P2SH-wrapped, legacy or unknown inputs are refused (E_FUNDING_MALLEABLE)', () => {
+    const hex = twoInputs();
+    expect(own.fundingInputs(hex)).toEqual([{ txid: '07'.repeat(32), vout: 0 }, { txid: '08'.repeat(32), vout: 3 }]);
+    expect(own.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }, { scriptPubKey: P2TR }])).toBe(hex);
+    refusal(() => own.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }, { scriptPubKey: P2SH }]), 'E_FUNDING_MALLEABLE', 4);
+    refusal(() => own.fundingFromRaw(hex, [{ scriptPubKey: P2PKH }, { scriptPubKey: P2TR }]), 'E_FUNDING_MALLEABLE', 4);
+    refusal(() => own.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }, null]), 'E_FUNDING_MALLEABLE', 4);
+    refusal(() => own.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }]), 'E_FUNDING_UNCHECKED', 4);
   });
 });
