@@ -145,8 +145,8 @@ export async function jointPackage(record: SendingRecord, msg: Msg<typeof JointS
   if (!partialVerify(input, 2, operatorPsig)) throw new RefusedError('E_BAD_PARTIAL_SIG', 'the operator\'s partial signature does not verify for this backup');
   const sealed = unsealJson(ctx.auth.secretKey, msg.ax1_sealed, `${record.coin_id}/${msg.transfer_id}/joint-x1`, 'ax1_sealed') as { ax1?: unknown };
   const ax1 = typeof sealed.ax1 === 'string' && /^[0-9a-f]{64}$/.test(sealed.ax1) ? int(fromHex(sealed.ax1, 'ax1', 32)) : 0n;
-  const A = secp256k1.Point.fromHex(record.joint.parts[0]!.share);
-  if (ax1 === 0n || ax1 >= N || !secp256k1.Point.BASE.multiply(ax1).equals(A.add(secp256k1.Point.fromHex(x1Point)))) {
+  const A = secp256k1.Point.fromBytes(parsePublicKey(record.joint.parts[0]!.share, 'part A'));
+  if (ax1 === 0n || ax1 >= N || !secp256k1.Point.BASE.multiply(ax1).equals(A.add(secp256k1.Point.fromBytes(parsePublicKey(x1Point, 'x1_point'))))) {
     throw new RefusedError('E_BAD_X1', 'A\'s a + x₁ does not match A + X₁ from the operator\'s statement');
   }
   if (!verifyBody('binding', bindingBody(record.coin_id, st.outpoint!, send.request.receiver_share, msg.transfer_id), msg.binding_sig, parsePublicKey(record.auth, 'A\'s auth'))) {

@@ -27,5 +27,28 @@ export function checkStatement(s: Statement, operatorAuth: Uint8Array, coinId: s
     throw new RefusedError('E_BAD_OPERATOR_SIG', 'the operator\'s signature on its statement does not verify');
   }
   if (s.coin_id !== coinId) throw new RefusedError('E_WRONG_COIN', `this statement is about coin ${s.coin_id}, not ${coinId}`);
+  checkFields(body);
   return body;
+}
+
+/**
+ * Every field a party computes with, checked before it does (an operator can sign
+ * anything; issue 22 finding 7): each key a point on the curve, the count equal to the
+ * records, numbered 1…n, at least one once the coin is funded, and a funded coin names
+ * its outpoint and a positive amount. A failure is coded, never a crash further on.
+ */
+function checkFields(s: UnsignedStatement): void {
+  for (const field of ['operator_auth', 'operator_share', 'owner_auth', 'owner_share', 'aggregate'] as const) parsePublicKey(s[field], field);
+  if (s.transfer !== null) for (const field of ['receiver_auth', 'receiver_share', 'x1_point'] as const) parsePublicKey(s.transfer[field], `transfer.${field}`);
+  s.backups.forEach((b, i) => {
+    parsePublicKey(b.owner_share, `backups[${i}].owner_share`);
+    if (b.n !== i + 1) throw new RefusedError('E_BACKUP_NUMBERS', `the operator's backup records are not numbered 1…${s.backups.length} in order`);
+  });
+  if (s.count !== s.backups.length) throw new RefusedError('E_BACKUP_COUNT', `the operator's statement counts ${s.count} backup(s) but lists ${s.backups.length}`);
+  if (s.status === 'deposit') {
+    if (s.count !== 0 || s.outpoint !== null || s.amount_sat !== null) throw new RefusedError('E_BAD_STATEMENT', 'a coin not yet funded has no outpoint, amount or backup');
+    return;
+  }
+  if (s.count < 1) throw new RefusedError('E_BACKUP_COUNT', `a funded coin has at least one backup; the operator's statement counts ${s.count}`);
+  if (s.outpoint === null || s.amount_sat === null || s.amount_sat < 1) throw new RefusedError('E_BAD_STATEMENT', 'a funded coin\'s statement names its outpoint and a positive amount');
 }

@@ -20,7 +20,7 @@ import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
 import { DEFAULT_FLOOR, type Floor } from '../../../src/lib/statechain/floor.ts';
 import { nonceGen, partialSign } from '../../../src/lib/statechain/signer.ts';
-import { signStatement } from '../../../src/lib/statechain/statement.ts';
+import { checkStatement, signStatement } from '../../../src/lib/statechain/statement.ts';
 import type { Statement } from '../../../src/lib/statechain/schemas.ts';
 import { verifyTransfer } from '../../../src/lib/statechain/verify.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
@@ -186,5 +186,27 @@ describe('funding that cannot be malleated (finding 6): raw hex is checked like 
     refusal(() => own.fundingFromRaw(hex, [{ scriptPubKey: P2PKH }, { scriptPubKey: P2TR }]), 'E_FUNDING_MALLEABLE', 4);
     refusal(() => own.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }, null]), 'E_FUNDING_MALLEABLE', 4);
     refusal(() => own.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }]), 'E_FUNDING_UNCHECKED', 4);
+  });
+});
+
+describe('no crash on anything the operator can sign (finding 7): every statement field is checked where it is read', () => {
+  it('an operator-signed statement with an x1_point, share or key off the curve, or a count that disagrees with its records, is a coded refusal', async () => {
+    const s = await towards('fields-bob');
+    const st = s.inner.statement;
+    const resigned = (patch: (b: Statement) => void) => {
+      const { operator_sig: _sig, ...body } = structuredClone(st);
+      patch(body as Statement);
+      return signStatement(body, s.d.operator.auth, s.d.operator.random);
+    };
+    const check = (x: Statement) => () => checkStatement(x, s.d.operator.auth.publicKey, st.coin_id);
+    const offCurve = '02' + 'ff'.repeat(32);
+    refusal(check(resigned((b) => void (b.transfer!.x1_point = offCurve))), 'E_BAD_PUBKEY', 3);
+    refusal(check(resigned((b) => void (b.operator_share = offCurve))), 'E_BAD_PUBKEY', 3);
+    refusal(check(resigned((b) => void (b.backups[0]!.owner_share = offCurve))), 'E_BAD_PUBKEY', 3);
+    refusal(check(resigned((b) => void (b.count = 7))), 'E_BACKUP_COUNT', 4);
+    refusal(check(resigned((b) => void ((b.count = 0), (b.backups = [])))), 'E_BACKUP_COUNT', 4);
+    refusal(check(resigned((b) => void (b.backups[1]!.n = 5))), 'E_BACKUP_NUMBERS', 4);
+    refusal(check(resigned((b) => void (b.amount_sat = 0))), 'E_BAD_STATEMENT', 4);
+    expect(check(st)().count).toBe(2);
   });
 });
