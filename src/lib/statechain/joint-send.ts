@@ -91,7 +91,8 @@ export async function jointTransferSign(record: SendingRecord, msg: Msg<typeof J
     transfer: { transfer_id: transferId, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share },
     joint_send: { request: req, pubnonce, b_pubnonce: msg.pubnonce, transfer_id: transferId },
   };
-  return { record: next, message: transferSignMessage(record.coin_id, req, { transferId, locktime, backup, ownerPubnonce }, ctx) };
+  // B's signed joint-nonce goes to the operator with the request: the pair's coin moves only with both parts' consent.
+  return { record: next, message: transferSignMessage(record.coin_id, req, { transferId, locktime, backup, ownerPubnonce, partB: msg }, ctx) };
 }
 
 /** The operator's answer as each part checks it (./transfer.ts), for this pair's transfer to the receiver it asked for. */
@@ -193,7 +194,7 @@ export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeo
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
   const ownerPubnonce = toHex(jointPubnonce([fromHex(pubnonce, 'pubnonce', 66), fromHex(msg.pubnonce, 'B\'s pubnonce', 66)]));
   const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: msg.tx, pubnonce: ownerPubnonce }, joint_withdraw: { pubnonce, b_pubnonce: msg.pubnonce } };
-  const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: msg.tx, owner_pubnonce: ownerPubnonce };
+  const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: msg.tx, owner_pubnonce: ownerPubnonce, part_b: msg };
   return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
 }
 

@@ -118,7 +118,7 @@ export type JointPending = ReturnType<typeof jointRequest>['pending'];
 
 function expectOf(p: JointPending, transferId: string, t1Minus?: string): Expected {
   return {
-    coinId: p.coin_id, transferId, receiverShare: p.share, receiverAuth: p.parts[0]!.auth, operatorAuth: parsePublicKey(p.operator_auth, 'operator_auth'),
+    coinId: p.coin_id, transferId, receiverShare: p.share, receiverAuth: p.parts[0]!.auth, receiverAuthB: p.parts[1]!.auth, operatorAuth: parsePublicKey(p.operator_auth, 'operator_auth'),
     backupScript: p.backup_script, t1Minus,
   };
 }

@@ -29,6 +29,8 @@ export type Expected = {
   transferId: string;
   receiverShare: string;
   receiverAuth: string;
+  /** A pair receiving: its second part's authentication key, which the operator must bind the coin to as well. */
+  receiverAuthB?: string | undefined;
   operatorAuth: Uint8Array;
   backupScript?: string | undefined;
   /** A joint receiver's second part checks u = t₁ − a instead of t₁: u·G + A = O₁ + X₁ (A's share here). */
@@ -66,6 +68,9 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
   const t = st.transfer!;
   if (t.transfer_id !== expect.transferId) refuse('E_WRONG_TRANSFER', `the statement is for transfer ${t.transfer_id}, not ${expect.transferId}`);
   if (t.receiver_share !== expect.receiverShare || t.receiver_auth !== expect.receiverAuth) refuse('E_WRONG_RECEIVER', 'the operator\'s pending transfer names another receiver');
+  if (t.receiver_auth_b !== expect.receiverAuthB) {
+    refuse('E_WRONG_RECEIVER', expect.receiverAuthB === undefined ? 'the operator\'s pending transfer names a second part we are not' : 'the operator does not bind the coin to both parts of the pair (receiver_auth_b): one part alone could have it co-sign');
+  }
   if (st.outpoint === null || st.amount_sat === null) return refuse('E_NOT_ACTIVE', 'the statement names no deposit');
 
   // The key: P = O₁ + S₁, and t₁ opens O₁ + X₁.
