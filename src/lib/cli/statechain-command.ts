@@ -130,15 +130,20 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
     });
   }
 
-  /** Operator: read-modify-write one coin's record; `step` returns the next record and the answer. */
+  /**
+   * Operator: read-modify-write one coin's record; `step` returns the next record and the
+   * answer. A step that replaces the operator's share (a transfer's rotation) erases the
+   * replaced record's bytes — the old share — after the new one is written.
+   */
   protected async operatorStep<M>(network: Network, coinId: string, step: (r: OperatorRecord) => Promise<{ record: OperatorRecord; message: M }> | { record: OperatorRecord; message: M }): Promise<M> {
     const store = await this.store(network);
+    const { updateErasingReplaced } = await import('../store/erase-on-replace.ts');
     let message: M | undefined;
-    await store.update<OperatorRecord>(`op-${coinId}`, async (current) => {
+    await updateErasingReplaced<OperatorRecord>(store.dir, `op-${coinId}`, async (current) => {
       if (current === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `this operator has no coin ${coinId} (wrong --state-dir or network?)`);
       const out = await step(current);
       message = out.message;
-      return out.record;
+      return { next: out.record, erase: out.record.share_secret !== current.share_secret };
     });
     return message!;
   }
