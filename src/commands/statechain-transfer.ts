@@ -119,7 +119,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         if ('parts' in pending) {
           const joint = await import('../lib/statechain/joint.ts');
           const inner = joint.openJointPackage(pkg, pending, ctx.auth.secretKey);
-          const out = joint.jointTakePackage(pkg, pending, await this.chainFacts(network, inner.statement), ctx, inner);
+          const out = joint.jointTakePackage(pkg, pending, await this.chainFacts(network, inner.statement), { ...ctx, floor: this.floor() }, inner);
           await this.keepJoint(store, out.record); // a and the chain on disk before u leaves
           await store.remove(`receive-${pkg.coin_id}`);
           return { message: out.message };
@@ -150,7 +150,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we made no part for coin ${msg.coin_id} (run step 1 with --start --joint-part first, same --state-dir)`);
         const ctx = await this.ownerContext(network);
         const inner = joint.openHandoffFor(msg, pending, ctx.auth.secretKey);
-        const out = joint.jointTakeHandoff(msg, pending, await this.chainFacts(network, inner.statement), ctx, inner);
+        const out = joint.jointTakeHandoff(msg, pending, await this.chainFacts(network, inner.statement), { ...ctx, floor: this.floor() }, inner);
         await this.keepJoint(store, out.record); // b and the chain on disk before t₂ leaves
         await store.remove(`part-${msg.coin_id}`);
         return { message: out.message };
