@@ -103,6 +103,11 @@ function requirePartB(st: UnsignedStatement, partB: Record<string, unknown> | un
   if (!matches(partB)) throw new RefusedError('E_PAIR_CONSENT', `part B consented to another ${what}`);
 }
 
+/** A request names the coin whose record answers it (the CLI picks the record by that name; a library caller may not). */
+function requireCoin(record: OperatorRecord, req: { coin_id: string }): void {
+  if (req.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this request is for coin ${req.coin_id}, not ${record.coin_id}`);
+}
+
 function randomScalar(random: RandomSource, label: string): bigint {
   for (;;) {
     const k = int(random.bytes(32, label));
@@ -171,6 +176,7 @@ export function offerDeposit(req: Msg<typeof DepositRequestSchema>, terms: Unsig
 
 /** Backup 1, co-signed before the coin is funded (refund before funding). */
 export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeof DepositBackupSchema>, ctx: OperatorContext) {
+  requireCoin(record, req);
   const again = replayed(record, req);
   if (again) return again;
   const st = record.statement;
@@ -225,6 +231,7 @@ function requireActive(record: OperatorRecord): void {
 
 /** The receiver's backup, co-signed before any key rotation; x₁ for the sender. */
 export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof TransferSignSchema>, ctx: OperatorContext) {
+  requireCoin(record, req);
   const again = replayed(record, req);
   if (again) return again;
   requireActive(record);
@@ -233,6 +240,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   if (st.transfer?.transfer_id === req.transfer_id) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer already has its backup: one backup per transfer');
   if (record.done.some((d) => d.transfer_id === req.transfer_id)) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer is finished');
   checkReceiverPossession(record.coin_id, req);
+  parsePublicKey(req.receiver_auth, 'receiver_auth'); // it goes into our signed statement: a key, or nothing is signed
   const terms = termsFromJson(st.terms);
   const last = st.backups[st.backups.length - 1]!;
   const locktime = last.locktime - terms.interval;
@@ -273,6 +281,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
 
 /** The last step: s₂ = s₁ + t₂ − x₁, checked against P, replaces s₁. Repeating it answers the same. */
 export function completeTransfer(record: OperatorRecord, req: Msg<typeof TransferAcceptSchema>, ctx: OperatorContext) {
+  requireCoin(record, req);
   const finished = record.done.find((d) => d.transfer_id === req.transfer_id);
   const answer = (statement: Statement) => ({ type: 'statechain/transfer-done', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: req.transfer_id, statement });
   if (finished) {
@@ -312,6 +321,7 @@ export function completeTransfer(record: OperatorRecord, req: Msg<typeof Transfe
 
 /** A cooperative spend of the coin; afterwards the operator signs nothing more for it. */
 export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof WithdrawRequestSchema>, ctx: OperatorContext) {
+  requireCoin(record, req);
   const again = replayed(record, req);
   if (again) return again;
   requireActive(record);

@@ -32,7 +32,7 @@ import { backupTransaction, checkTerms, coinKey, coinSighash, finishSpend, owner
 import type { DepositCosignedSchema, DepositOfferSchema, Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
 import { aggregate, nonceGen, partialSign, partialVerify, provePossession, verifyPossession } from './signer.ts';
-import { checkStatement } from './statement.ts';
+import { FIXED_FIELDS, checkStatement, requireUnchanged } from './statement.ts';
 
 type Msg<S extends TObject> = Static<S>;
 
@@ -313,6 +313,7 @@ export function checkWithdrawCosigned(record: OwnerRecord, cosigned: Msg<typeof 
   const st = checkStatement(cosigned.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
   const tx = signingTx(record, 'withdraw');
   if (st.status !== 'withdrawn' || cosigned.txid !== tx.id) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s answer is not the withdrawal we asked for');
+  requireUnchanged(record.statement, st, [...FIXED_FIELDS, 'owner_auth', 'owner_share', 'operator_share', 'owner_auth_b']);
   if (cosigned.owner_pubnonce !== ownerPubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
   return { st, tx };
 }

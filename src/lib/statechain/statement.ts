@@ -8,6 +8,7 @@ import { parsePublicKey, type KeyPair } from '../keys/keys.ts';
 import type { RandomSource } from '../random.ts';
 import { RefusedError } from '../errors.ts';
 import { toHex } from '../bytes.ts';
+import { stringifyLine } from '../json.ts';
 import type { Statement } from './schemas.ts';
 import { signBody, verifyBody } from './seal.ts';
 
@@ -51,4 +52,19 @@ function checkFields(s: UnsignedStatement): void {
   }
   if (s.count < 1) throw new RefusedError('E_BACKUP_COUNT', `a funded coin has at least one backup; the operator's statement counts ${s.count}`);
   if (s.outpoint === null || s.amount_sat === null || s.amount_sat < 1) throw new RefusedError('E_BAD_STATEMENT', 'a funded coin\'s statement names its outpoint and a positive amount');
+}
+
+/** The fields of a coin that no step but its deposit and a transfer's completion may change. */
+export const FIXED_FIELDS = ['coin_id', 'network', 'operator_auth', 'aggregate', 'address', 'terms', 'outpoint', 'amount_sat'] as const;
+
+/**
+ * The operator's new statement keeps `fields` as they were in `before` (our own copy):
+ * an operator that signs another amount, outpoint, terms or key for the coin in an answer
+ * is refused (E_BAD_STATEMENT) before anything is signed on its word.
+ */
+export function requireUnchanged(before: UnsignedStatement, after: UnsignedStatement, fields: readonly (keyof UnsignedStatement)[]): void {
+  for (const field of fields) {
+    const [a, b] = [stringifyLine(before[field] ?? null).trim(), stringifyLine(after[field] ?? null).trim()];
+    if (a !== b) throw new RefusedError('E_BAD_STATEMENT', `the operator's statement changed the coin's ${field} (${b}, was ${a})`);
+  }
 }

@@ -30,7 +30,7 @@ import { finishSignature, issueOwnerNonce, newShare, nonceContext, sign, signing
 import { PackageInnerSchema, type PackageInner, type Statement, type TransferCosignedSchema, type TransferDoneSchema, type TransferPackageSchema, type TransferRequestSchema } from './schemas.ts';
 import { seal, sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
 import { provePossession } from './signer.ts';
-import { checkStatement } from './statement.ts';
+import { FIXED_FIELDS, checkStatement, requireUnchanged } from './statement.ts';
 import { checkReceiverPossession } from './joint.ts';
 import { bindingBody, verifyTransfer, type ChainFacts, type Expected, type Verified } from './verify.ts';
 import type { Floor } from './floor.ts';
@@ -180,6 +180,9 @@ export function checkTransferCosigned(
     throw new RefusedError('E_BACKUP_COUNT', `the operator counts ${st.count} backups; we hold ${record.backups.length} and asked for one more`);
   }
   if (st.owner_share !== record.share || st.operator_share !== record.statement.operator_share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
+  // Everything else as we hold it: the amount, outpoint, terms, keys, and every earlier backup record.
+  requireUnchanged(record.statement, st, [...FIXED_FIELDS, 'owner_auth', 'owner_auth_b']);
+  if (stringifyLine(st.backups.slice(0, -1)) !== stringifyLine(record.statement.backups)) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed an earlier backup\'s record');
   if (cosigned.owner_pubnonce !== ownerPubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
   return { st, tx };
 }

@@ -2,12 +2,26 @@
  * Fuzzing the statechain's message decoders and the steps behind them: every message a
  * party reads (and the sealed package's contents) is mutated — a leaf replaced by random
  * hex of the same length (an off-curve point, an out-of-range scalar), another type, a
- * dropped field, or the JSON text's bytes flipped — and the reading party's step must
- * either succeed or refuse with a coded OffchainError. A raw exception (a crash, exit 1
- * with E_INTERNAL at the CLI) fails the test.
+ * dropped field, or the JSON text's bytes flipped.
+ *
+ * The oracle (issue 22, finding 8) is not "no crash". Each step runs from a fresh copy of
+ * its party's state (nonce store copied, randomness re-seeded), so it is a function of its
+ * input; the mutated message must then be refused with a coded OffchainError, or give
+ * exactly the answer the unmutated message gives (a mutation of a field the step rightly
+ * ignores). That holds both as sent — a step that skipped a signature check fails it —
+ * and re-signed by the message's sender, so the mutation reaches every check behind the
+ * signatures; there, a field that is the sender's own free choice (a transfer id, the
+ * operator's margin) may also change the answer, and is listed per message. A raw
+ * exception (a crash, exit 1 with E_INTERNAL at the CLI) fails the test.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deterministicRandom } from '../../../src/lib/random.ts';
+import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
+import { stringifyLine } from '../../../src/lib/json.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { decodeMessage } from '../../../src/lib/message.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
@@ -21,7 +35,55 @@ import * as coin from '../../../src/lib/statechain/coin.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
 import { chainStub, cleanup, deposit, pairOwned, party, towards } from './harness.ts';
 
-afterAll(cleanup);
+const copies: string[] = [];
+afterAll(() => {
+  cleanup();
+  for (const d of copies.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A party as it is now, on a copy of its nonce store, its randomness re-seeded: a step run on it is a function of its input. */
+function fresh<P extends { nonces: NonceStore; random: unknown }>(p: P): P {
+  const dir = mkdtempSync(join(tmpdir(), 'sc-fuzz-copy-'));
+  copies.push(dir);
+  if (existsSync(p.nonces.dir)) cpSync(p.nonces.dir, dir, { recursive: true, filter: (src) => !src.endsWith('.lock') });
+  return { ...p, nonces: new NonceStore(dir), random: deterministicRandom('fuzz-fixed') };
+}
+const freshOp = <C extends { random: unknown }>(c: C): C => ({ ...c, random: deterministicRandom('fuzz-fixed-operator') });
+
+/**
+ * The answer as bytes (records and messages; bigint and bytes made text). The operator's
+ * record keeps a digest of the request it answered (`last_answer.request`, for replays):
+ * that digest, and only it, is left out — it differs for any other request bytes by design.
+ */
+const scrub = (v: unknown): unknown => {
+  if (Array.isArray(v)) return v.map(scrub);
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'last_answer' && x !== null && typeof x === 'object' ? { ...scrub(x) as object, request: '<request digest>' } : scrub(x)]));
+};
+const canon = (v: unknown) => stringifyLine(scrub(v));
+
+type Outcome = { refused: string } | { answer: string };
+async function outcome(fn: () => unknown): Promise<Outcome> {
+  try {
+    return { answer: canon(await fn()) };
+  } catch (e) {
+    if (!(e instanceof OffchainError)) throw new Error(`raw exception: ${(e as Error)?.stack ?? String(e)}`);
+    expect(e.message).not.toContain('\n');
+    return { refused: e.code };
+  }
+}
+
+/** A coded refusal, or exactly the unmutated message's answer — unless `free` allows another answer. */
+function refusedOrSame(got: Outcome, valid: string, what: string, free = false): void {
+  if ('refused' in got || free) return;
+  expect(got.answer, `${what}: a mutated message was accepted with another answer than the original's`).toBe(valid);
+}
+
+/** The mutated leaf's path, as `a.b.0.c` (for the per-message list of the sender's free fields). */
+function mutatedPath(value: Json, m: LeafMutation): string {
+  const paths = leaves(value);
+  return paths[m.pick % paths.length]!.join('.');
+}
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -118,31 +180,51 @@ async function fuzzPartMessages(cases: [string, Json, (v: unknown) => unknown, (
 }
 
 describe('statechain decoders and steps never crash on a mutated message', () => {
-  it('every message a party reads, one leaf mutated', async () => {
+  it('every message a party reads, one leaf mutated: a coded refusal or the original\'s exact answer, as sent and re-signed', async () => {
     const s = await scenario();
-    const cases: [string, Json, (v: unknown) => unknown][] = [
-      ['deposit-request → operator', own.startDeposit(s.d.owner, s.d.operator.auth.publicKey).message as Json, (v) => op.offerDeposit(decodeMessage(schemas.DepositRequestSchema, v), s.d.opRecord.statement.terms, s.d.opCtx)],
-      ['deposit-backup → operator', s.d.backupMessage as Json, (v) => op.cosignDepositBackup(s.d.offer.record, decodeMessage(schemas.DepositBackupSchema, v), s.d.opCtx)],
-      ['transfer-request → sender', s.req.message as Json, (v) => tr.transferSign(s.d.ownerRecord, decodeMessage(schemas.TransferRequestSchema, v), 200, s.d.owner)],
-      ['transfer-sign → operator', s.sign.message as Json, (v) => op.cosignTransfer(s.d.opRecord, decodeMessage(schemas.TransferSignSchema, v), s.d.opCtx)],
-      ['transfer-cosigned → sender', s.cos.message as Json, (v) => tr.transferPackage(s.sign.record, decodeMessage(schemas.TransferCosignedSchema, v), s.d.owner)],
-      ['transfer-package → receiver', s.pkg.message as Json, (v) => tr.verifyPackage(decodeMessage(schemas.TransferPackageSchema, v), s.req.pending, s.bob.auth.secretKey, { tipHeight: 200, deposit: s.chain.deposit! })],
-      ['transfer-accept → operator', s.acc.message as Json, (v) => op.completeTransfer(s.cos.record, decodeMessage(schemas.TransferAcceptSchema, v), s.d.opCtx)],
+    const chain = { tipHeight: 200, deposit: s.chain.deposit! };
+    // A second transfer request from the same coin's owner whose nonce is still unused (the scenario's was spent by its package).
+    const carolReq = tr.startReceive(s.d.ownerRecord.coin_id, s.d.operator.auth.publicKey, party('fuzz-carol'));
+    const sign2 = await tr.transferSign(s.d.ownerRecord, carolReq.message as never, 200, s.d.owner);
+    const cos2 = await op.cosignTransfer(s.d.opRecord, sign2.message as never, s.d.opCtx);
+    // [name, message, step (on fresh state), the sender's free fields (re-signed: may change the answer)]
+    const cases: [string, Json, (v: unknown) => unknown, RegExp | null][] = [
+      ['deposit-request → operator', own.startDeposit(s.d.owner, s.d.operator.auth.publicKey).message as Json, (v) => op.offerDeposit(decodeMessage(schemas.DepositRequestSchema, v), s.d.opRecord.statement.terms, freshOp(s.d.opCtx)), /^(owner_auth|owner_share)$/],
+      ['deposit-backup → operator', s.d.backupMessage as Json, (v) => op.cosignDepositBackup(s.d.offer.record, decodeMessage(schemas.DepositBackupSchema, v), freshOp(s.d.opCtx)), /^owner_pubnonce$/],
+      ['transfer-request → sender', s.req.message as Json, (v) => tr.transferSign(s.d.ownerRecord, decodeMessage(schemas.TransferRequestSchema, v), 200, fresh(s.d.owner)), /^(receiver_auth|backup_script)$/],
+      ['transfer-sign → operator', s.sign.message as Json, (v) => op.cosignTransfer(s.d.opRecord, decodeMessage(schemas.TransferSignSchema, v), freshOp(s.d.opCtx)), /^(transfer_id|receiver_auth|owner_pubnonce)$/],
+      ['transfer-cosigned → sender', cos2.message as Json, (v) => tr.transferPackage(sign2.record, decodeMessage(schemas.TransferCosignedSchema, v), fresh(s.d.owner)), /^statement\.(address|terms\.(margin|confirmations|initial_lock))$/],
+      ['transfer-package → receiver', s.pkg.message as Json, (v) => tr.verifyPackage(decodeMessage(schemas.TransferPackageSchema, v), s.req.pending, s.bob.auth.secretKey, chain), null],
+      ['transfer-accept → operator', s.acc.message as Json, (v) => op.completeTransfer(s.cos.record, decodeMessage(schemas.TransferAcceptSchema, v), freshOp(s.d.opCtx)), null],
     ];
-    for (const [name, message, step] of cases) {
+    let accepted = 0;
+    let refused = 0;
+    for (const [name, message, step, free] of cases) {
+      const valid = await outcome(() => step(message));
+      expect('answer' in valid, `${name}: the unmutated message must be accepted`).toBe(true);
+      const answer = (valid as { answer: string }).answer;
+      // Run twice on fresh state: the same answer (else the oracle would compare noise).
+      expect(await outcome(() => step(message))).toEqual(valid);
+      // Re-signed mutations are compared with the unmutated message re-signed the same way (its signature bytes differ).
+      const validResigned = await outcome(() => step(resign(s, message)));
+      expect('answer' in validResigned, `${name}: the unmutated message, re-signed, must be accepted`).toBe(true);
       await fc.assert(
         fc.asyncProperty(leafMutation, async (m) => {
-          // Mutated as sent (the signature check refuses it), and mutated then re-signed by the
-          // sender's own keys, so the mutation reaches everything behind the signature checks.
           const mutated = mutate(message, m);
-          await noCrash(() => step(mutated));
-          await noCrash(() => step(resign(s, mutated)));
+          const asSent = await outcome(() => step(mutated));
+          refusedOrSame(asSent, answer, `${name} (as sent, ${mutatedPath(message, m)} ${m.how})`);
+          const resigned = await outcome(() => step(resign(s, mutated)));
+          refusedOrSame(resigned, (validResigned as { answer: string }).answer, `${name} (re-signed, ${mutatedPath(message, m)} ${m.how})`, free?.test(mutatedPath(message, m)) ?? false);
+          if ('refused' in asSent) refused++;
+          else accepted++;
         }),
         { numRuns: 40, examples: [], endOnFailure: true },
       ).catch((e: Error) => {
-        throw new Error(`${name}: ${e.message}`);
+        throw new Error(`${name}: ${e.message} ${String((e as { cause?: unknown }).cause ?? '')}`);
       });
     }
+    // The oracle was exercised both ways: most mutations refused, a few (ignored fields, no-op mutations) answered the same.
+    expect(refused).toBeGreaterThan(200);
   }, 300_000);
 
   it('the sealed package\'s contents, one leaf mutated and sealed again to the receiver', async () => {
