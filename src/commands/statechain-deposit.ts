@@ -36,11 +36,11 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     start: Flags.boolean({ description: 'step 1 (owner): make a share and ask for a coin; no input is read' }),
     'operator-key': Flags.string({ description: 'step 1 (owner, required): the operator whose offer you will take, hex; its statements alone are trusted', helpValue: 'PUBKEY' }),
     funding: Flags.string({ description: 'step 3 (owner): the funding paying the coin\'s address, unsigned: a wallet PSBT, or a raw transaction in hex', helpValue: 'FILE' }),
-    interval: Flags.integer({ description: 'step 2 (operator): blocks between owners\' backup locktimes', default: 144, min: 2 }),
-    'initial-lock': Flags.integer({ description: 'step 2 (operator): backup 1\'s locktime is the tip plus this', default: 12_960, min: 1 }),
-    confirmations: Flags.integer({ description: 'step 2 (operator): confirmations the deposit needs before the coin moves', default: 3, min: 1 }),
+    interval: Flags.integer({ description: 'step 2 (operator): blocks between owners\' backup locktimes', default: 144, min: 2, max: 100_000 }),
+    'initial-lock': Flags.integer({ description: 'step 2 (operator): backup 1\'s locktime is the tip plus this', default: 12_960, min: 1, max: 100_000 }),
+    confirmations: Flags.integer({ description: 'step 2 (operator): confirmations the deposit needs before the coin moves', default: 3, min: 1, max: 100_000 }),
     'backup-fee': Flags.integer({ description: 'step 2 (operator): fee every backup pays, sat', default: 1000, min: 0, max: 2_100_000_000_000_000 }),
-    margin: Flags.integer({ description: 'step 2 (operator): no backup locktime within this many blocks of the tip', default: 36, min: 0 }),
+    margin: Flags.integer({ description: 'step 2 (operator): no backup locktime within this many blocks of the tip', default: 36, min: 0, max: 100_000 }),
   };
 
   protected async execute(): Promise<CommandResult> {
