@@ -16,7 +16,11 @@
  *   the owner's nonce is fixed (BIP-327's stateless-signer position), so it has no open
  *   nonce at all; an owner nonce it has signed against once is refused again (E_NONCE_REPLAY);
  * - every request is signed by the coin's current owner (or, for the last transfer step,
- *   by the receiver the pending transfer names) over the request itself.
+ *   by the receiver the pending transfer names) over the request itself; a coin held by a
+ *   pair is bound to both parts (owner_auth_b), and a transfer or withdrawal of it also needs
+ *   part B's signed consent to exactly that request (E_PAIR_CONSENT);
+ * - the share it replaces at a rotation is erased with the record that held it (the
+ *   command's store step overwrites the old record's bytes, then removes it).
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';

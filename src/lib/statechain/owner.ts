@@ -7,8 +7,15 @@
  * - the owner's secret nonce is issued into the single-use store bound to (coin, purpose,
  *   txid) and consumed on disk before the owner's partial signature is computed; the
  *   operator's partial signature is checked first, so a bad answer burns nothing;
- * - the owner accepts only statements signed by the operator it deals with, naming its own
- *   share and key, for the backup it asked for;
+ * - the owner accepts only statements signed by the operator it pinned at its first step,
+ *   naming its own share and key, for the backup it asked for; before it says "fund", the
+ *   operator's statement must say exactly its own amount, outpoint, backup 1 (txid,
+ *   locktime, share), the offer's terms and keys (E_BAD_STATEMENT), and the terms must be
+ *   above its own floor (floor.ts);
+ * - the funding cannot be malleated: every input native segwit (a PSBT's witness_utxo, or
+ *   a raw transaction's inputs looked up on a node; unchecked raw hex is refused);
+ * - a signed withdrawal is kept in the record before it is printed or broadcast; the same
+ *   answer again prints the same bytes (retries never lose a signed step);
  * - the owner's share o is kept in its state (0600) and appears in no message.
  *
  * Not here: the transfer (transfer.ts), persistence and locking (the command's store).

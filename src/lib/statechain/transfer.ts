@@ -14,6 +14,13 @@
  * operator); t₁ = o₁ + x₁ with x₁ unknown to the receiver and t₂ = t₁ − o₂ with o₂
  * unknown to the operator, so no message gives any party another's share; the receiver
  * writes the coin (o₂ and the chain) before it sends t₂.
+ *
+ * Retries (issue 22): each party keeps the answer it produced until the next step is
+ * confirmed — the sender its transfer-sign (the same receiver's request prints it again;
+ * another receiver's waits, E_TRANSFER_PENDING, since the operator may have counted the
+ * first backup) and its package; the receiver its transfer-accept (the same package prints
+ * it again). The sender takes the operator's answer only if its statement keeps the coin's
+ * amount, outpoint, terms, keys and earlier records as the sender holds them.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Transaction } from '@scure/btc-signer';
