@@ -10,13 +10,17 @@ import { snapshot } from '../lib/credit/tamper.ts';
 import { bytesOf, hexOf } from '../independent/tx.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
 import { seal, signBody } from '../../src/lib/statechain/seal.ts';
-import { KEYS, depositThrough, flow, fundingTo, ok, refused, type Flow } from './statechain-flow.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KEYS, depositThrough, flow, fundingPsbt, fundingTo, ok, refused, type Flow } from './statechain-flow.ts';
 
 describe('statechain refusals leave every party\'s state as it was', () => {
   let dir: { path: string; cleanup: () => void };
   let f: Flow;
   let coinId: string;
   let msgs: Record<string, string>;
+  let offer2: string;
+  let fundingFile2: string;
   const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
 
   beforeAll(() => {
@@ -24,6 +28,11 @@ describe('statechain refusals leave every party\'s state as it was', () => {
     f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     coinId = d.coinId;
+    // A second deposit, stopped at the offer: for the funding refusals.
+    const req2 = ok(f.as('DAVE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub]));
+    offer2 = ok(f.as('OPERATOR_KEY', ['statechain-deposit', '--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--backup-fee', '400', '--margin', '6'], req2));
+    fundingFile2 = join(dir.path, 'dave.funding.hex');
+    writeFileSync(fundingFile2, fundingTo((JSON.parse(offer2) as { statement: { address: string } }).statement.address, 100_000n));
     const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub]));
     const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
     const cosigned = ok(f.as('OPERATOR_KEY', ['statechain-transfer'], sign));
@@ -61,6 +70,14 @@ describe('statechain refusals leave every party\'s state as it was', () => {
   it('the receiver: a deposit short of its confirmations (E_DEPOSIT_UNCONFIRMED, 4), before accepting anything', () => {
     expectNothingWritten('BOB_KEY', ['statechain-transfer'], msgs.pkg!, 'E_DEPOSIT_UNCONFIRMED', 4, ['--tip-height', '200', '--deposit-confirmations', '1']);
     expectNothingWritten('BOB_KEY', ['statechain-verify'], msgs.pkg!, 'E_DEPOSIT_UNCONFIRMED', 4, ['--tip-height', '200', '--deposit-confirmations', '0']);
+  });
+
+  it('the receiver: its own floor over the operator\'s terms (E_DEPOSIT_UNCONFIRMED, E_LOCKTIME_MARGIN, 4), before accepting anything', () => {
+    // The terms ask 2 confirmations (the deposit has 3) and a margin of 6 (Bob's backup is at 290, the tip 200).
+    expectNothingWritten('BOB_KEY', ['statechain-verify', '--min-confirmations', '4'], msgs.pkg!, 'E_DEPOSIT_UNCONFIRMED', 4);
+    expectNothingWritten('BOB_KEY', ['statechain-transfer', '--min-margin', '90'], msgs.pkg!, 'E_LOCKTIME_MARGIN', 4);
+    const verified = JSON.parse(ok(f.as('BOB_KEY', ['statechain-verify'], msgs.pkg!))) as { amount_sat: number; backup_fee_sat: number; backup_value_sat: number };
+    expect(verified).toMatchObject({ amount_sat: 100_000, backup_fee_sat: 400, backup_value_sat: 100_000 - 400 });
   });
 
   it('the operator: a wrong t₂ signed by the receiver (E_BAD_T2), another receiver, a cut ciphertext — its share unchanged', () => {
@@ -117,6 +134,16 @@ describe('statechain refusals leave every party\'s state as it was', () => {
     }
     expectNothingWritten('OPERATOR_KEY', ['statechain-deposit', '--backup-fee', '99999999999999999'], msgs.request!, 'E_USAGE', 2);
     expectNothingWritten('OPERATOR_KEY', ['statechain-deposit', '--interval', '1e3'], msgs.request!, 'E_USAGE', 2);
+  });
+
+  it('the depositor: a raw funding transaction offline cannot be checked (E_FUNDING_UNCHECKED, 4); terms above its floor (E_BACKUP_FEE_TOO_HIGH, E_BELOW_FLOOR, 4)', () => {
+    expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', fundingFile2], offer2, 'E_FUNDING_UNCHECKED', 4);
+    const psbt = join(dir.path, 'dave.funding.psbt');
+    writeFileSync(psbt, fundingPsbt(readFileSync(fundingFile2, 'utf8')));
+    expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', psbt, '--max-backup-fee', '399'], offer2, 'E_BACKUP_FEE_TOO_HIGH', 4);
+    expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', psbt, '--max-backup-fee-percent', '0.39'], offer2, 'E_BACKUP_FEE_TOO_HIGH', 4);
+    expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', psbt, '--min-interval', '11'], offer2, 'E_BELOW_FLOOR', 4);
+    expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', psbt, '--max-backup-fee-percent', '1e1'], offer2, 'E_USAGE', 2);
   });
 
   it('malformed input: not JSON (3), a message of another command (3)', () => {

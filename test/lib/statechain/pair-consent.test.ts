@@ -41,7 +41,14 @@ describe('a pair is a pair at the operator', () => {
     refusal(() => op.cosignWithdrawal(p.opRecord, own.sign(forged.type, forged, 'owner_sig', p.alice) as never, p.d.opCtx), 'E_BAD_REQUEST_SIG', 4);
     // The pair together: B's nonce, A's request carrying it; the operator co-signs.
     const req = await send.jointWithdrawRequest(p.recA, bNonce.message as never, DEST, 2, p.alice);
-    expect(op.cosignWithdrawal(p.opRecord, req.message as never, p.d.opCtx).record.statement.status).toBe('withdrawn');
+    const cos = op.cosignWithdrawal(p.opRecord, req.message as never, p.d.opCtx);
+    expect(cos.record.statement.status).toBe('withdrawn');
+    // B prints the pair's signed withdrawal; kept, it is printed again the same (statechain-withdraw --coin ID alone).
+    refusal(() => send.storedJointWithdrawal(bNonce.record), 'E_NOT_SIGNED', 5);
+    const signA = await send.jointWithdrawSignA(req.record, cos.message as never, p.alice);
+    const fin = await send.jointWithdrawFinish(bNonce.record, signA.message as never, p.bob);
+    expect(send.storedJointWithdrawal(fin.record)).toEqual(fin.signed);
+    expect((await send.jointWithdrawFinish(fin.record, signA.message as never, p.bob)).signed).toEqual(fin.signed);
   });
 
   it('A alone cannot have the operator co-sign a transfer of the pair\'s coin (E_PAIR_CONSENT); with B\'s consent it can', async () => {
