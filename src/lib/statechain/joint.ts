@@ -23,7 +23,7 @@
  * ./joint-send.ts.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { concatBytes, fromHex, toHex } from '../bytes.ts';
+import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
 import { parsePublicKey } from '../keys/keys.ts';
 import type { RandomSource } from '../random.ts';
@@ -33,7 +33,9 @@ import type { OwnerContext, OwnerRecord } from './owner.ts';
 import { newShare, sign } from './owner.ts';
 import type { JointHandoffSchema, JointPartSchema, JointT2Schema, PackageInner, TransferPackageSchema } from './schemas.ts';
 import { openPackage, packageInner, requireSig } from './transfer.ts';
-import { seal, sealJson, unsealJson } from './seal.ts';
+import { seal, sealJson, signBody, unsealJson } from './seal.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { stringifyLine } from '../json.ts';
 import { provePossession, verifyPossession } from './signer.ts';
 import { verifyTransfer, type ChainFacts, type Expected, type Verified } from './verify.ts';
 import type { Floor } from './floor.ts';
@@ -152,7 +154,10 @@ export function jointAccept(pending: Pick<JointPending, 'coin_id' | 'share' | 'p
     type: 'statechain/transfer-accept', version: 1, network: ctx.network, coin_id: pending.coin_id, transfer_id: transferId,
     receiver_auth: pending.parts[0]!.auth, receiver_share: pending.share, t2_sealed: t2Sealed,
   };
-  return sign(body.type, body, 'receiver_sig', ctx);
+  // A keeps nothing at this step, so its answer must come out the same when B's t₂ is read
+  // again (its acceptance lost): the signature's auxiliary bytes are derived from the body
+  // (BIP-340 allows it; the nonce still depends on A's secret key), not drawn afresh.
+  return { ...body, receiver_sig: signBody(body.type, body, ctx.auth.secretKey, sha256(utf8(stringifyLine(body)))) };
 }
 
 // ---- the steps as the commands run them ---------------------------------------------

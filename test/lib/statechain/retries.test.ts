@@ -20,6 +20,8 @@ import { parseTx } from '../../independent/tx.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
+import * as joint from '../../../src/lib/statechain/joint.ts';
+import { toHex } from '../../../src/lib/bytes.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
 import { chainStub, cleanup, deposit, party, towards } from './harness.ts';
 
@@ -94,5 +96,24 @@ describe('a sender whose transfer-cosigned answer was lost', () => {
     const accepted = tr.acceptPackage(pkg.message as never, req.pending, { tipHeight: 200, deposit: chain.deposit! }, bob);
     const done = op.completeTransfer(cos2.record, accepted.message as never, d.opCtx);
     expect(tr.finishReceive(accepted.record, done.message as never).status).toBe('active');
+  });
+});
+
+describe('a pair\'s first part repeats its acceptance', () => {
+  it('A reading B\'s joint-t2 again (its acceptance lost) prints the same transfer-accept bytes', async () => {
+    const { chain, d } = await confirmedCoin();
+    const facts = { tipHeight: 200, deposit: chain.deposit! };
+    const bob = party('retry-pair-bob');
+    const alice = party('retry-pair-alice');
+    const b = joint.startPart(d.ownerRecord.coin_id, d.operator.auth.publicKey, bob);
+    const a = joint.startJointReceive(d.ownerRecord.coin_id, d.operator.auth.publicKey, b.message as never, alice);
+    const sign = await tr.transferSign(d.ownerRecord, a.message as never, 200, d.owner);
+    const cos = await op.cosignTransfer(d.opRecord, sign.message as never, d.opCtx);
+    const pkg = await tr.transferPackage(sign.record, cos.message as never, d.owner);
+    const taken = joint.jointTakePackage(pkg.message as never, a.pending, facts, alice);
+    const t2 = joint.jointTakeHandoff(taken.message as never, b.pending, facts, bob);
+    const first = joint.jointAcceptFrom(t2.message as never, taken.record, alice);
+    expect(joint.jointAcceptFrom(t2.message as never, taken.record, alice)).toEqual(first);
+    expect(op.completeTransfer(cos.record, first as never, d.opCtx).record.statement.owner_auth_b).toBe(toHex(bob.auth.publicKey));
   });
 });
