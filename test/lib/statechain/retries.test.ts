@@ -23,7 +23,8 @@ import * as tr from '../../../src/lib/statechain/transfer.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
-import { chainStub, cleanup, deposit, party, towards } from './harness.ts';
+import { chainStub, cleanup, deposit, pairOwned, party, towards } from './harness.ts';
+import * as send from '../../../src/lib/statechain/joint-send.ts';
 
 afterAll(cleanup);
 
@@ -115,5 +116,27 @@ describe('a pair\'s first part repeats its acceptance', () => {
     const first = joint.jointAcceptFrom(t2.message as never, taken.record, alice);
     expect(joint.jointAcceptFrom(t2.message as never, taken.record, alice)).toEqual(first);
     expect(op.completeTransfer(cos.record, first as never, d.opCtx).record.statement.owner_auth_b).toBe(toHex(bob.auth.publicKey));
+  });
+});
+
+describe('a pair sending its coin repeats its steps', () => {
+  it('B\'s joint-nonce and A\'s transfer-sign, lost and asked again, print the same bytes; another receiver waits (E_TRANSFER_PENDING); the transfer completes', async () => {
+    const p = await pairOwned();
+    const carol = party('retry-pair-carol');
+    const req = tr.startReceive(p.coinId, p.d.operator.auth.publicKey, carol);
+    const nonce = await send.jointNonce(p.recB, req.message as never, 200, p.bob);
+    const nonce2 = await send.jointNonce(nonce.record, req.message as never, 200, p.bob);
+    expect(nonce2.message).toEqual(nonce.message);
+    const dave = tr.startReceive(p.coinId, p.d.operator.auth.publicKey, party('retry-pair-dave'));
+    await refusalAsync(send.jointNonce(nonce.record, dave.message as never, 200, p.bob), 'E_TRANSFER_PENDING', 5);
+    const sign = await send.jointTransferSign(p.recA, nonce.message as never, 200, p.alice);
+    const sign2 = await send.jointTransferSign(sign.record, nonce.message as never, 200, p.alice);
+    expect(sign2.message).toEqual(sign.message);
+    const cos = await op.cosignTransfer(p.opRecord, sign2.message as never, p.d.opCtx);
+    const signA = await send.jointSignA(sign.record, cos.message as never, p.alice);
+    const pkg = await send.jointPackage(nonce.record, signA.message as never, p.bob);
+    const accepted = tr.acceptPackage(pkg.message as never, req.pending, p.facts, carol);
+    const done = op.completeTransfer(cos.record, accepted.message as never, p.d.opCtx);
+    expect({ owner: done.record.statement.owner_share, b: done.record.statement.owner_auth_b }).toEqual({ owner: req.pending.share, b: undefined });
   });
 });
