@@ -1,6 +1,7 @@
 /**
  * Issue 22, deliver 3: a seeded property over random losses, replays, crashes and
- * abandoned transfers across sender, receiver and operator.
+ * abandoned transfers across sender, receiver, operator and a pair (the coin handed to a
+ * channel's two parties and out again, every step's answer possibly lost).
  *
  * Each party's state is what it persisted (a map standing for its state directory); a step
  * reads it, runs the library step, persists the record, and only then "prints" its answer
@@ -37,6 +38,8 @@ import * as tr from '../../../src/lib/statechain/transfer.ts';
 import { hexOf, parseTx } from '../../independent/tx.ts';
 import { taprootOutput } from '../../independent/keys.ts';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
+import * as joint from '../../../src/lib/statechain/joint.ts';
+import * as send from '../../../src/lib/statechain/joint-send.ts';
 import { chainStub, cleanup, deposit, party, type Party } from './harness.ts';
 
 afterAll(cleanup);
@@ -169,14 +172,25 @@ async function transfer(w: World, name: string, a: Attempt): Promise<boolean> {
   return true;
 }
 
-/** Exactly one party can spend: cooperatively (o + s = P, the statement's owner) and by the backup final first. */
+/**
+ * Exactly one owner can spend: cooperatively (its share with the operator's gives P; for a
+ * pair, a + b + s = P and neither part alone with s) — the owner the statement names — and
+ * by the backup final first, which pays that owner's share.
+ */
 function oneOwner(w: World): void {
   const st = w.opRecord.statement;
   const aggregate = secp256k1.Point.fromHex(st.aggregate);
   const s = int(w.opRecord.share_secret);
   const spenders = [...w.parties.entries()].filter(([, v]) => v.coin !== undefined && G.multiply((int(v.coin.share_secret) + s) % N).equals(aggregate)).map(([k]) => k);
-  expect(spenders).toEqual([w.owner]);
-  expect(w.parties.get(w.owner)!.coin!.share).toBe(st.owner_share);
+  const pair = w.owner === 'pair';
+  expect(spenders).toEqual(pair ? [] : [w.owner]);
+  const ownerShare = pair ? w.parties.get('pair-a')!.coin!.share : w.parties.get(w.owner)!.coin!.share;
+  if (pair) {
+    const [a, b] = [int(w.parties.get('pair-a')!.coin!.share_secret), int(w.parties.get('pair-b')!.coin!.share_secret)];
+    expect(G.multiply((a + b + s) % N).equals(aggregate)).toBe(true);
+    expect(w.parties.get('pair-b')!.coin!.share).toBe(ownerShare);
+  }
+  expect(ownerShare).toBe(st.owner_share);
   // Every fully signed backup anyone holds; the one final first pays the owner's share.
   const all = new Map<string, { lockTime: number; script: string }>();
   for (const v of w.parties.values()) {
@@ -186,9 +200,99 @@ function oneOwner(w: World): void {
     }
   }
   const first = [...all.values()].sort((x, y) => x.lockTime - y.lockTime)[0]!;
-  const ownerX = secp256k1.Point.fromHex(w.parties.get(w.owner)!.coin!.share).toBytes(true).subarray(1);
+  const ownerX = secp256k1.Point.fromHex(ownerShare).toBytes(true).subarray(1);
   expect(first.script).toBe(hexOf(taprootOutput(ownerX).script));
   expect([...all.values()].filter((b) => b.lockTime === first.lockTime)).toHaveLength(1);
+}
+
+/** The coin to a pair (A, B) from the current single owner, each step's answer possibly lost (the command's rerun semantics). */
+async function toPair(w: World, lost: boolean[]): Promise<void> {
+  const sender = w.parties.get(w.owner)!;
+  const A = w.watch('pair-a', party(`prop-pair-a-${w.n++}`));
+  const B = w.watch('pair-b', party(`prop-pair-b-${w.n++}`));
+  const a = { p: A } as { p: Party; coin?: own.OwnerRecord };
+  const b = { p: B } as { p: Party; coin?: own.OwnerRecord };
+  w.parties.set('pair-a', a);
+  w.parties.set('pair-b', b);
+  const facts = { tipHeight: w.chain.height, deposit: w.chain.deposit! };
+  const coinId = sender.coin!.coin_id;
+  const partB = joint.startPart(coinId, w.d.operator.auth.publicKey, B);
+  const reqA = joint.startJointReceive(coinId, w.d.operator.auth.publicKey, partB.message as never, A);
+  const sign = await step(lost[0]!, async () => {
+    const out = await tr.transferSign(sender.coin!, reqA.message as never, w.chain.height, sender.p);
+    return { persist: () => void (sender.coin = out.record), message: out.message };
+  });
+  const cos = await step(lost[1]!, async () => {
+    const out = await op.cosignTransfer(w.opRecord, sign as never, w.d.opCtx);
+    noteOperatorNonce(w, out.message);
+    return { persist: () => void (w.opRecord = out.record), message: out.message };
+  });
+  const pkg = await step(lost[2]!, async () => {
+    const out = await tr.transferPackage(sender.coin!, cos as never, sender.p);
+    return { persist: () => void (sender.coin = out.record), message: out.message };
+  });
+  const transferId = (pkg as { transfer_id: string }).transfer_id;
+  const handoff = await step(lost[3]!, async () => {
+    const again = joint.answeredBefore(a.coin as joint.JointRecord | undefined, transferId, 0);
+    if (again) return { persist: () => undefined, message: again };
+    const out = joint.jointTakePackage(pkg as never, reqA.pending, facts, A);
+    return { persist: () => void (a.coin = out.record), message: out.message };
+  });
+  const t2 = await step(lost[4]!, async () => {
+    const again = joint.answeredBefore(b.coin as joint.JointRecord | undefined, transferId, 1);
+    if (again) return { persist: () => undefined, message: again };
+    const out = joint.jointTakeHandoff(handoff as never, partB.pending, facts, B);
+    return { persist: () => void (b.coin = out.record), message: out.message };
+  });
+  const acc = await step(lost[5]!, async () => ({ persist: () => undefined, message: joint.jointAcceptFrom(t2 as never, a.coin as joint.JointRecord, A) }));
+  const done = await step(lost[6]!, async () => {
+    const out = op.completeTransfer(w.opRecord, acc as never, w.d.opCtx);
+    return { persist: () => void (w.opRecord = out.record), message: out.message };
+  });
+  for (const part of [a, b]) part.coin = { ...part.coin!, ...tr.finishReceive(part.coin!, done as never) };
+  w.owner = 'pair';
+}
+
+/** The pair sends the coin to `name`, each step's answer possibly lost. */
+async function fromPair(w: World, name: string, lost: boolean[]): Promise<void> {
+  const a = w.parties.get('pair-a')!;
+  const b = w.parties.get('pair-b')!;
+  const r = { p: w.watch(name, party(`prop-${name}-${w.n++}`)) } as { p: Party; coin?: own.OwnerRecord };
+  w.parties.set(name, r);
+  const req = tr.startReceive(a.coin!.coin_id, w.d.operator.auth.publicKey, r.p);
+  const nonce = await step(lost[0]!, async () => {
+    const out = await send.jointNonce(b.coin as send.SendingRecord, req.message as never, w.chain.height, b.p);
+    return { persist: () => void (b.coin = out.record), message: out.message };
+  });
+  const sign = await step(lost[1]!, async () => {
+    const out = await send.jointTransferSign(a.coin as send.SendingRecord, nonce as never, w.chain.height, a.p);
+    return { persist: () => void (a.coin = out.record), message: out.message };
+  });
+  const cos = await step(lost[2]!, async () => {
+    const out = await op.cosignTransfer(w.opRecord, sign as never, w.d.opCtx);
+    noteOperatorNonce(w, out.message);
+    return { persist: () => void (w.opRecord = out.record), message: out.message };
+  });
+  const signA = await step(lost[3]!, async () => {
+    const out = await send.jointSignA(a.coin as send.SendingRecord, cos as never, a.p);
+    return { persist: () => void (a.coin = out.record), message: out.message };
+  });
+  const pkg = await step(lost[4]!, async () => {
+    const out = await send.jointPackage(b.coin as send.SendingRecord, signA as never, b.p);
+    return { persist: () => void (b.coin = out.record), message: out.message };
+  });
+  const acc = await step(lost[5]!, async () => {
+    const before = tr.acceptedBefore(r.coin, pkg as never);
+    if (before !== undefined) return { persist: () => undefined, message: before };
+    const out = tr.acceptPackage(pkg as never, req.pending, { tipHeight: w.chain.height, deposit: w.chain.deposit! }, r.p);
+    return { persist: () => void (r.coin = out.record), message: out.message };
+  });
+  const done = await step(lost[6]!, async () => {
+    const out = op.completeTransfer(w.opRecord, acc as never, w.d.opCtx);
+    return { persist: () => void (w.opRecord = out.record), message: out.message };
+  });
+  r.coin = tr.finishReceive(r.coin!, done as never);
+  w.owner = name;
 }
 
 /** Nobody signed two different things under one nonce. */
@@ -201,8 +305,9 @@ function oneThingPerNonce(w: World): void {
 
 describe('random losses, replays, crashes and vanished receivers', () => {
   it('the coin always has exactly one owner who can spend it, cooperatively and by backup; no nonce signs two things', async () => {
+    let pairRuns = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(attempt, { minLength: 1, maxLength: 4 }), fc.boolean(), async (attempts, lostWithdrawal) => {
+      fc.asyncProperty(fc.array(attempt, { minLength: 1, maxLength: 3 }), fc.boolean(), fc.option(fc.tuple(fc.array(fc.boolean(), { minLength: 7, maxLength: 7 }), fc.array(fc.boolean(), { minLength: 7, maxLength: 7 }))), async (attempts, lostWithdrawal, viaPair) => {
         const w = await world();
         oneOwner(w);
         for (const [i, a] of attempts.entries()) {
@@ -216,6 +321,14 @@ describe('random losses, replays, crashes and vanished receivers', () => {
             expect(stringifyLine(w.opRecord)).toBe(before);
             (w as { lateAccept?: unknown }).lateAccept = undefined;
           }
+        }
+        // Through a pair (a channel's two parties) and out again, answers lost at random.
+        if (viaPair !== null) {
+          pairRuns++;
+          await toPair(w, viaPair[0]);
+          oneOwner(w);
+          await fromPair(w, 'from-pair', viaPair[1]);
+          oneOwner(w);
         }
         // A last transfer without faults, so the run ends with a completed transfer.
         const none = { lost: Array(7).fill(false), replay: Array(7).fill(false), vanish: null };
@@ -238,5 +351,6 @@ describe('random losses, replays, crashes and vanished receivers', () => {
       }),
       { numRuns: RUNS },
     );
+    expect(pairRuns, 'some runs went through a pair').toBeGreaterThan(0);
   }, 120_000);
 });
