@@ -76,8 +76,6 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
       case 'statechain/deposit-offer': {
         const offer = await this.decode(schemas.DepositOfferSchema, step.value);
         if (f.funding === undefined) throw new UsageError('E_USAGE', 'step 3 needs --funding FILE: the unsigned transaction that will pay the coin\'s address');
-        const pending = await store.read<import('../lib/statechain/owner.ts').PendingDeposit>(`deposit-${offer.statement.owner_share}`);
-        if (pending === undefined) throw new StateConflictError('E_UNKNOWN_COIN', 'no deposit request of ours matches this offer (wrong --state-dir?)');
         let fundingBytes: Uint8Array;
         try {
           fundingBytes = new Uint8Array(readFileSync(f.funding));
@@ -85,6 +83,15 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
           throw new UsageError('E_USAGE', `cannot read --funding ${f.funding}: ${(e as Error).message}`);
         }
         const fundingHex = await this.fundingHex(fundingBytes, network);
+        // This step answered before (its answer lost, or a crash before deposit- was removed): the same request.
+        const existing = await store.read<import('../lib/statechain/owner.ts').OwnerRecord>(`coin-${offer.coin_id}`);
+        const again = own.depositRequestedBefore(existing, offer, fundingHex);
+        if (again !== undefined) {
+          await store.remove(`deposit-${offer.statement.owner_share}`);
+          return { message: again };
+        }
+        const pending = await store.read<import('../lib/statechain/owner.ts').PendingDeposit>(`deposit-${offer.statement.owner_share}`);
+        if (pending === undefined) throw new StateConflictError('E_UNKNOWN_COIN', 'no deposit request of ours matches this offer (wrong --state-dir?)');
         if (f['operator-key'] !== undefined) {
           // The operator was pinned at step 1; a key given again must be the same one (a deposit begun before the pin takes it here).
           const { toHex } = await import('../lib/bytes.ts');
@@ -94,7 +101,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
         }
         const ctx = await this.ownerContext(network);
         const tip = await (await this.coinChain(network)).tip();
-        if ((await store.read(`coin-${offer.coin_id}`)) !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${offer.coin_id} is already in this state directory`);
+        if (existing !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${offer.coin_id} is already in this state directory`);
         const out = await own.depositBackup(pending, offer, fundingHex, tip.height, this.floor(), ctx);
         await store.write(`coin-${offer.coin_id}`, out.record);
         await store.remove(`deposit-${pending.share}`);

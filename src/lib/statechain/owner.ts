@@ -225,7 +225,15 @@ export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof D
     type: 'statechain/deposit-backup', version: 1, network: ctx.network, coin_id: offer.coin_id, owner_pop: toHex(pop), funding_tx: unsignedHex,
     outpoint: `${outpoint.txid}:${outpoint.vout}`, amount_sat: Number(amountSat), backup_tx: toHex(backup.unsignedTx), owner_pubnonce: pubnonce,
   };
-  return { record, message: sign(body.type, body, 'owner_sig', ctx) };
+  const message = sign(body.type, body, 'owner_sig', ctx);
+  // Kept: the same offer and funding again (this answer lost) print the same request.
+  return { record: { ...record, request: message }, message };
+}
+
+/** The request this depositor already sent for `offer` with this funding (its answer lost), or undefined. */
+export function depositRequestedBefore(record: OwnerRecord | undefined, offer: Msg<typeof DepositOfferSchema>, fundingHex: string): Record<string, unknown> | undefined {
+  if (record === undefined || record.status !== 'depositing' || !record.request || record.statement.operator_sig !== offer.statement.operator_sig) return undefined;
+  return (record.request as { funding_tx?: unknown }).funding_tx === toHex(parseTransaction(fundingHex, 'the funding transaction').unsignedTx) ? record.request : undefined;
 }
 
 /** The transaction under signature, with the coin's output as its witness UTXO again. */
@@ -260,6 +268,8 @@ function ownDeposit(record: OwnerRecord) {
  * recorded as another; nothing is signed, no nonce is spent, until it does.
  */
 export async function depositFinish(record: OwnerRecord, cosigned: Msg<typeof DepositCosignedSchema>, ctx: OwnerContext): Promise<OwnerRecord> {
+  // The same answer again (our coin view lost): the coin as it is, nothing signed or written.
+  if (record.backups.length > 0 && record.statement.count === 1 && cosigned.statement.operator_sig === record.statement.operator_sig) return record;
   if (record.status !== 'depositing' || record.signing === null) throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}, not waiting for its first backup`);
   const st = checkStatement(cosigned.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
   const own = ownDeposit(record);

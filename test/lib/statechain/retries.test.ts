@@ -23,7 +23,8 @@ import * as tr from '../../../src/lib/statechain/transfer.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
-import { chainStub, cleanup, deposit, pairOwned, party, towards } from './harness.ts';
+import { chainStub, cleanup, deposit, depositRequested, fundingTx, pairOwned, party, towards } from './harness.ts';
+import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
 
 afterAll(cleanup);
@@ -138,5 +139,20 @@ describe('a pair sending its coin repeats its steps', () => {
     const accepted = tr.acceptPackage(pkg.message as never, req.pending, p.facts, carol);
     const done = op.completeTransfer(cos.record, accepted.message as never, p.d.opCtx);
     expect({ owner: done.record.statement.owner_share, b: done.record.statement.owner_auth_b }).toEqual({ owner: req.pending.share, b: undefined });
+  });
+});
+
+describe('a depositor repeats its steps', () => {
+  it('step 3 again (its deposit-backup lost) prints the same request; step 5 again prints the same coin, nothing signed twice', async () => {
+    const chain = chainStub(200);
+    const r = await depositRequested(chain);
+    const backup = await own.depositBackup(r.start.pending, r.offer.message as never, r.funding, 200, DEFAULT_FLOOR, r.owner);
+    expect(own.depositRequestedBefore(backup.record, r.offer.message as never, r.funding)).toEqual(backup.message);
+    // Another funding for the same offer is not this request.
+    expect(own.depositRequestedBefore(backup.record, r.offer.message as never, fundingTx(r.key.script, 90_000n))).toBeUndefined();
+    const cos = await op.cosignDepositBackup(r.offer.record, backup.message as never, r.opCtx);
+    const coin = await own.depositFinish(backup.record, cos.message as never, r.owner);
+    expect(await own.depositFinish(coin, cos.message as never, r.owner)).toBe(coin);
+    expect(own.depositRequestedBefore(coin, r.offer.message as never, r.funding)).toBeUndefined();
   });
 });
