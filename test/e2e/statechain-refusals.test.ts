@@ -144,6 +144,11 @@ describe('statechain refusals leave every party\'s state as it was', () => {
     expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', psbt, '--max-backup-fee-percent', '0.39'], offer2, 'E_BACKUP_FEE_TOO_HIGH', 4);
     expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', psbt, '--min-interval', '11'], offer2, 'E_BELOW_FLOOR', 4);
     expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', psbt, '--max-backup-fee-percent', '1e1'], offer2, 'E_USAGE', 2);
+    // Accepted, then asked again (its answer lost): the same request, nothing written.
+    const first = ok(f.as('DAVE_KEY', ['statechain-deposit', '--funding', psbt], offer2));
+    const before = snapshot(dir.path);
+    expect(ok(f.as('DAVE_KEY', ['statechain-deposit', '--funding', psbt], offer2))).toBe(first);
+    expect(snapshot(dir.path)).toEqual(before);
   });
 
   it('malformed input: not JSON (3), a message of another command (3)', () => {
