@@ -58,6 +58,8 @@ for (const name of ['noble', 'tiny-secp256k1', 'native'] as const) {
 
 async function benchOn(name: string) {
   const party = (i: number) => ({ auth: keyPair(random.bytes(32, `auth${i}`)), random, nonces: memoryNonces(), network: 'regtest' as const });
+  // A 100-backup chain needs tiny terms: this bench's owners take them (their own floor lowered to match).
+  const FLOOR = { minConfirmations: 1, minMargin: 1, minInterval: 2, maxBackupFeeSat: 400n, maxBackupFeePercent: 1 };
   const TERMS = { interval: 2, initial_lock: 400, confirmations: 1, backup_fee_sat: 400, margin: 1 };
   const chain = { kind: 'offline', height: 100, tip: async () => ({ height: 100, medianTimePast: 0 }), utxo: async () => deposit } as unknown as ChainSource;
   let deposit: { txid: string; vout: number; value: bigint; scriptPubKey: Uint8Array; confirmations: number } | null = null;
@@ -65,14 +67,14 @@ async function benchOn(name: string) {
   const operator = party(0);
   const opCtx = { operator: operator.auth, random, chain, network: 'regtest' as const };
   const alice = party(1);
-  const start = own.startDeposit(alice);
+  const start = own.startDeposit(alice, operator.auth.publicKey);
   const offer = op.offerDeposit(start.message as never, TERMS, opCtx);
   const key = coinKey(Buffer.from(offer.record.statement.owner_share, 'hex'), Buffer.from(offer.record.statement.operator_share, 'hex'));
   const funding = new Transaction({ version: 2, allowUnknownOutputs: true });
   funding.addInput({ txid: new Uint8Array(32).fill(1), index: 0 });
   funding.addOutput({ script: key.script, amount: 1_000_000n });
   deposit = { txid: funding.id, vout: 0, value: 1_000_000n, scriptPubKey: key.script, confirmations: 6 };
-  const backupReq = await own.depositBackup(start.pending, offer.message as never, toHex(funding.unsignedTx), 100, undefined, alice);
+  const backupReq = await own.depositBackup(start.pending, offer.message as never, toHex(funding.unsignedTx), 100, FLOOR, alice);
   const cos = await op.cosignDepositBackup(offer.record, backupReq.message as never, opCtx);
   let opRecord = cos.record;
   let owner = { party: alice, record: await own.depositFinish(backupReq.record, cos.message as never, alice) };
@@ -86,7 +88,7 @@ async function benchOn(name: string) {
     const c = await op.cosignTransfer(opRecord, sign.message as never, opCtx);
     const t1 = process.cpuUsage(t0);
     const pkg = await tr.transferPackage(sign.record, c.message as never, owner.party);
-    const acc = tr.acceptPackage(pkg.message as never, req.pending, { tipHeight: 100, deposit }, receiver);
+    const acc = tr.acceptPackage(pkg.message as never, req.pending, { tipHeight: 100, deposit }, receiver, FLOOR);
     const t2 = process.cpuUsage();
     const done = op.completeTransfer(c.record, acc.message as never, opCtx);
     const t3 = process.cpuUsage(t2);
@@ -113,7 +115,7 @@ async function benchOn(name: string) {
   }
   const inner = tr.openPackage(last!.pkg as never, last!.pending, last!.receiver.auth.secretKey);
   if (inner.backups.length !== 100) throw new Error(`bench: expected 100 backups, have ${inner.backups.length}`);
-  const expectation = { coinId: last!.pending.coin_id, transferId: (last!.pkg as { transfer_id: string }).transfer_id, receiverShare: last!.pending.share, receiverAuth: last!.pending.auth, operatorAuth: operator.auth.publicKey };
+  const expectation = { coinId: last!.pending.coin_id, transferId: (last!.pkg as { transfer_id: string }).transfer_id, receiverShare: last!.pending.share, receiverAuth: last!.pending.auth, operatorAuth: operator.auth.publicKey, floor: FLOOR };
   let runs = 0;
   const v0 = process.cpuUsage();
   let spent = 0;

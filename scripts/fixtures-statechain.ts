@@ -32,8 +32,8 @@ type Cli = typeof cli;
 const operatorPub = () => toHex(keyPair(fromHex(key('mint'))).publicKey);
 /** Alice deposits a coin (backup 1 before the fixture funding): its id. */
 const aliceDeposits = (run: Cli) => {
-  const offer = run('OPERATOR_KEY', ['statechain-deposit', ...TERMS], run('ALICE_KEY', ['statechain-deposit', '--start']));
-  run('ALICE_KEY', ['statechain-deposit'], run('OPERATOR_KEY', ['statechain-deposit'], run('ALICE_KEY', ['statechain-deposit', '--funding', fx('funding.hex')], offer)));
+  const offer = run('OPERATOR_KEY', ['statechain-deposit', ...TERMS], run('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub()]));
+  run('ALICE_KEY', ['statechain-deposit'], run('OPERATOR_KEY', ['statechain-deposit'], run('ALICE_KEY', ['statechain-deposit', '--funding', fx('funding.psbt')], offer)));
   return (JSON.parse(offer) as { coin_id: string }).coin_id;
 };
 const save = (name: string, text: string) => (writeFileSync(fx(name), text), text);
@@ -52,14 +52,17 @@ mkdirSync(dir, { recursive: true });
 writeFileSync(fx('operator.pub'), toHex(keyPair(fromHex(key('mint'))).publicKey) + '\n');
 
 const TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--backup-fee', '400', '--margin', '6'];
-const request = save('deposit-request.json', cli('ALICE_KEY', ['statechain-deposit', '--start']));
+const request = save('deposit-request.json', cli('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub()]));
 const offer = save('deposit-offer.json', cli('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request));
 const address = (JSON.parse(offer) as { statement: { address: string } }).statement.address;
 const funding = new Transaction({ version: 2, allowUnknownOutputs: true });
 funding.addInput({ txid: '5c'.repeat(32), index: 0 });
 funding.addOutput({ script: OutScript.encode(Address({ ...NETWORK, bech32: 'bcrt' }).decode(address)), amount: 100_000n });
 save('funding.hex', toHex(funding.unsignedTx) + '\n');
-const backupReq = save('deposit-backup.json', cli('ALICE_KEY', ['statechain-deposit', '--funding', fx('funding.hex')], offer));
+// What the owner gives --funding offline: the wallet's PSBT, each input with its witness_utxo (a P2WPKH output), so it can be checked.
+funding.updateInput(0, { witnessUtxo: { script: Uint8Array.from([0x00, 0x14, ...new Uint8Array(20).fill(0x5c)]), amount: 150_000n } }, true);
+save('funding.psbt', Buffer.from(funding.toPSBT()).toString('base64') + '\n');
+const backupReq = save('deposit-backup.json', cli('ALICE_KEY', ['statechain-deposit', '--funding', fx('funding.psbt')], offer));
 const cosigned = save('deposit-cosigned.json', cli('OPERATOR_KEY', ['statechain-deposit'], backupReq));
 snapshot('ALICE_KEY', 'alice-depositing', true);
 const coin = save('coin.json', cli('ALICE_KEY', ['statechain-deposit'], cosigned));

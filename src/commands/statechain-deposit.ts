@@ -1,22 +1,25 @@
 import { Flags } from '@oclif/core';
 import { readFileSync } from 'node:fs';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, statechainFlags } from '../lib/cli/statechain-command.ts';
+import { StatechainCommand, floorFlags, statechainFlags } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 
 export default class StatechainDeposit extends StatechainCommand<typeof StatechainDeposit> {
   static override summary = 'Create a statechain coin: owner and operator shares, backup 1 signed before the coin is funded.';
   static override description =
-    'Five steps, one per run, each reading the previous output: (1) the owner, with --start, makes its share; (2) the operator answers ' +
+    'Five steps, one per run, each reading the previous output: (1) the owner, with --start --operator-key KEY, makes its share and pins the operator; (2) the operator answers ' +
     'with the coin id, its share, proof of possession, address and terms (--interval, --initial-lock, --confirmations, --backup-fee, --margin); ' +
     '(3) the owner gives --funding FILE, the unsigned funding transaction paying the address (a walletcreatefundedpsbt PSBT as is, or a raw ' +
-    'unsigned transaction in hex; its inputs must be native segwit so signing cannot change its txid), and asks for backup 1 at tip + initial lock; ' +
-    '(4) the operator co-signs it; (5) the owner finishes backup 1 and prints statechain/coin. Only then sign and broadcast the funding. ' +
+    'unsigned transaction in hex, its inputs looked up on the node (--rpc-url; offline a raw transaction is refused); its inputs must be native ' +
+    'segwit so signing cannot change its txid), checks the terms against its own floor ' +
+    '(--min-interval, --max-backup-fee, --max-backup-fee-percent) and asks for backup 1 at tip + initial lock; (4) the operator co-signs it; ' +
+    '(5) the owner checks the operator\'s signed statement says exactly what it asked for (amount, outpoint, backup 1, terms), finishes backup 1 ' +
+    'and prints statechain/coin. Only then sign and broadcast the funding. ' +
     'Each party\'s --key-file is its authentication key; the shares are generated here and kept in --state-dir (0600).';
   static override examples = [
     {
       description: 'Step 1, the owner asks an operator for a coin',
-      command: 'ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> statechain-deposit --start --key-env ALICE_KEY --state-dir /tmp/offchain-sc-alice',
+      command: 'ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> statechain-deposit --start --operator-key $(cat fixtures/statechain/operator.pub) --key-env ALICE_KEY --state-dir /tmp/offchain-sc-alice',
     },
     {
       description: 'Step 2, the operator answers the fixture request (offline: the tip height is given)',
@@ -29,14 +32,15 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
   ];
   static override flags = {
     ...statechainFlags,
+    ...floorFlags,
     start: Flags.boolean({ description: 'step 1 (owner): make a share and ask for a coin; no input is read' }),
-    'operator-key': Flags.string({ description: 'step 3 (owner): refuse an offer not signed by this operator key (hex)', helpValue: 'PUBKEY' }),
+    'operator-key': Flags.string({ description: 'step 1 (owner, required): the operator whose offer you will take, hex; its statements alone are trusted', helpValue: 'PUBKEY' }),
     funding: Flags.string({ description: 'step 3 (owner): the funding paying the coin\'s address, unsigned: a wallet PSBT, or a raw transaction in hex', helpValue: 'FILE' }),
-    interval: Flags.integer({ description: 'step 2 (operator): blocks between owners\' backup locktimes', default: 144, min: 2 }),
-    'initial-lock': Flags.integer({ description: 'step 2 (operator): backup 1\'s locktime is the tip plus this', default: 12_960, min: 1 }),
-    confirmations: Flags.integer({ description: 'step 2 (operator): confirmations the deposit needs before the coin moves', default: 3, min: 1 }),
-    'backup-fee': Flags.integer({ description: 'step 2 (operator): fee every backup pays, sat', default: 1000, min: 0 }),
-    margin: Flags.integer({ description: 'step 2 (operator): no backup locktime within this many blocks of the tip', default: 36, min: 0 }),
+    interval: Flags.integer({ description: 'step 2 (operator): blocks between owners\' backup locktimes', default: 144, min: 2, max: 100_000 }),
+    'initial-lock': Flags.integer({ description: 'step 2 (operator): backup 1\'s locktime is the tip plus this', default: 12_960, min: 1, max: 100_000 }),
+    confirmations: Flags.integer({ description: 'step 2 (operator): confirmations the deposit needs before the coin moves', default: 3, min: 1, max: 100_000 }),
+    'backup-fee': Flags.integer({ description: 'step 2 (operator): fee every backup pays, sat', default: 1000, min: 0, max: 2_100_000_000_000_000 }),
+    margin: Flags.integer({ description: 'step 2 (operator): no backup locktime within this many blocks of the tip', default: 36, min: 0, max: 100_000 }),
   };
 
   protected async execute(): Promise<CommandResult> {
@@ -44,8 +48,10 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     const own = await import('../lib/statechain/owner.ts');
     if (f.start) {
       const network = this.network();
+      if (f['operator-key'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --operator-key: the operator whose signed statements you will trust for this coin');
+      const operatorKey = (await import('../lib/keys/keys.ts')).parsePublicKey(f['operator-key'], '--operator-key');
       const ctx = await this.ownerContext(network);
-      const { pending, message } = own.startDeposit(ctx);
+      const { pending, message } = own.startDeposit(ctx, operatorKey);
       await (await this.store(network)).write(`deposit-${pending.share}`, pending);
       return { message };
     }
@@ -70,20 +76,33 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
       case 'statechain/deposit-offer': {
         const offer = await this.decode(schemas.DepositOfferSchema, step.value);
         if (f.funding === undefined) throw new UsageError('E_USAGE', 'step 3 needs --funding FILE: the unsigned transaction that will pay the coin\'s address');
-        const pending = await store.read<import('../lib/statechain/owner.ts').PendingDeposit>(`deposit-${offer.statement.owner_share}`);
-        if (pending === undefined) throw new StateConflictError('E_UNKNOWN_COIN', 'no deposit request of ours matches this offer (wrong --state-dir?)');
         let fundingBytes: Uint8Array;
         try {
           fundingBytes = new Uint8Array(readFileSync(f.funding));
         } catch (e) {
           throw new UsageError('E_USAGE', `cannot read --funding ${f.funding}: ${(e as Error).message}`);
         }
-        const fundingHex = await this.fundingHex(fundingBytes);
-        const pin = f['operator-key'] === undefined ? undefined : (await import('../lib/keys/keys.ts')).parsePublicKey(f['operator-key'], '--operator-key');
+        const fundingHex = await this.fundingHex(fundingBytes, network);
+        // This step answered before (its answer lost, or a crash before deposit- was removed): the same request.
+        const existing = await store.read<import('../lib/statechain/owner.ts').OwnerRecord>(`coin-${offer.coin_id}`);
+        const again = own.depositRequestedBefore(existing, offer, fundingHex);
+        if (again !== undefined) {
+          await store.remove(`deposit-${offer.statement.owner_share}`);
+          return { message: again };
+        }
+        const pending = await store.read<import('../lib/statechain/owner.ts').PendingDeposit>(`deposit-${offer.statement.owner_share}`);
+        if (pending === undefined) throw new StateConflictError('E_UNKNOWN_COIN', 'no deposit request of ours matches this offer (wrong --state-dir?)');
+        if (f['operator-key'] !== undefined) {
+          // The operator was pinned at step 1; a key given again must be the same one (a deposit begun before the pin takes it here).
+          const { toHex } = await import('../lib/bytes.ts');
+          const given = toHex((await import('../lib/keys/keys.ts')).parsePublicKey(f['operator-key'], '--operator-key'));
+          if (pending.operator_auth !== undefined && pending.operator_auth !== given) throw new UsageError('E_USAGE', `--operator-key differs from the operator named at step 1 (${pending.operator_auth})`);
+          pending.operator_auth = given;
+        }
         const ctx = await this.ownerContext(network);
         const tip = await (await this.coinChain(network)).tip();
-        if ((await store.read(`coin-${offer.coin_id}`)) !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${offer.coin_id} is already in this state directory`);
-        const out = await own.depositBackup(pending, offer, fundingHex, tip.height, pin, ctx);
+        if (existing !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${offer.coin_id} is already in this state directory`);
+        const out = await own.depositBackup(pending, offer, fundingHex, tip.height, this.floor(), ctx);
         await store.write(`coin-${offer.coin_id}`, out.record);
         await store.remove(`deposit-${pending.share}`);
         return { message: out.message };
@@ -109,15 +128,24 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     }
   }
 
-  /** --funding: a wallet PSBT (base64, hex or binary; inputs checked native segwit) or a raw unsigned transaction in hex. */
-  private async fundingHex(bytes: Uint8Array): Promise<string> {
+  /**
+   * --funding: a wallet PSBT (base64, hex or binary; inputs checked native segwit from their
+   * witness_utxo) or a raw unsigned transaction in hex (inputs looked up on the node; offline,
+   * refused with how to give it).
+   */
+  private async fundingHex(bytes: Uint8Array, network: import('../lib/network.ts').Network): Promise<string> {
     const { detectFormat } = await import('../lib/cli/input.ts');
+    const own = await import('../lib/statechain/owner.ts');
     const text = new TextDecoder().decode(bytes).trim();
-    if (/^([0-9a-fA-F]{2})+$/.test(text) && !text.toLowerCase().startsWith('70736274ff')) return text.toLowerCase();
+    if (/^([0-9a-fA-F]{2})+$/.test(text) && !text.toLowerCase().startsWith('70736274ff')) {
+      const hex = text.toLowerCase();
+      const chain = await this.chain(network);
+      if (chain.kind !== 'rpc') return own.fundingFromRaw(hex, undefined);
+      return own.fundingFromRaw(hex, await Promise.all(own.fundingInputs(hex).map((i) => chain.utxo(i.txid, i.vout))));
+    }
     const doc = detectFormat(bytes);
     if (doc.format !== 'psbt') throw new UsageError('E_USAGE', '--funding must hold an unsigned transaction in hex or a PSBT');
     const { parsePsbt } = await import('../lib/psbt/parse.ts');
-    const { fundingFromPsbt } = await import('../lib/statechain/owner.ts');
-    return fundingFromPsbt(parsePsbt(doc.psbt));
+    return own.fundingFromPsbt(parsePsbt(doc.psbt));
   }
 }

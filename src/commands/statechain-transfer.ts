@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../lib/cli/statechain-command.ts';
+import { StatechainCommand, checkCoinId, coinFlag, floorFlags, statechainFlags } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 import type { JointPending, JointRecord } from '../lib/statechain/joint.ts';
 import type { OwnerContext, OwnerRecord } from '../lib/statechain/owner.ts';
@@ -30,6 +30,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
   ];
   static override flags = {
     ...statechainFlags,
+    ...floorFlags,
     ...coinFlag,
     start: Flags.boolean({ description: 'step 1 (receiver): ask for the coin given by --coin; no input is read' }),
     'operator-key': Flags.string({ description: 'step 1 (receiver): the operator\'s authentication key, hex: only its statements are trusted', helpValue: 'PUBKEY' }),
@@ -107,18 +108,24 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
           await store.remove(`receive-${pkg.coin_id}`);
           return { message: again };
         }
+        // A single receiver's acceptance given before (its answer lost, or a crash before receive- was removed): the same bytes.
+        const accepted = tr.acceptedBefore(await store.read<OwnerRecord>(`coin-${pkg.coin_id}`), pkg);
+        if (accepted !== undefined) {
+          await store.remove(`receive-${pkg.coin_id}`);
+          return { message: accepted };
+        }
         if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we asked for no coin ${pkg.coin_id} (run step 1 with --start first, same --state-dir)`);
         const ctx = await this.ownerContext(network);
         if ('parts' in pending) {
           const joint = await import('../lib/statechain/joint.ts');
           const inner = joint.openJointPackage(pkg, pending, ctx.auth.secretKey);
-          const out = joint.jointTakePackage(pkg, pending, await this.chainFacts(network, inner.statement), ctx, inner);
+          const out = joint.jointTakePackage(pkg, pending, await this.chainFacts(network, inner.statement), { ...ctx, floor: this.floor() }, inner);
           await this.keepJoint(store, out.record); // a and the chain on disk before u leaves
           await store.remove(`receive-${pkg.coin_id}`);
           return { message: out.message };
         }
         const facts = await this.chainFacts(network, tr.openPackage(pkg, pending, ctx.auth.secretKey).statement);
-        const out = tr.acceptPackage(pkg, pending, facts, ctx);
+        const out = tr.acceptPackage(pkg, pending, facts, ctx, this.floor());
         // The coin (o₂ and the chain) is on disk before t₂ leaves.
         await store.update(`coin-${pkg.coin_id}`, (current) => {
           if (current !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${pkg.coin_id} is already in this state directory`);
@@ -143,7 +150,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we made no part for coin ${msg.coin_id} (run step 1 with --start --joint-part first, same --state-dir)`);
         const ctx = await this.ownerContext(network);
         const inner = joint.openHandoffFor(msg, pending, ctx.auth.secretKey);
-        const out = joint.jointTakeHandoff(msg, pending, await this.chainFacts(network, inner.statement), ctx, inner);
+        const out = joint.jointTakeHandoff(msg, pending, await this.chainFacts(network, inner.statement), { ...ctx, floor: this.floor() }, inner);
         await this.keepJoint(store, out.record); // b and the chain on disk before t₂ leaves
         await store.remove(`part-${msg.coin_id}`);
         return { message: out.message };

@@ -1,5 +1,5 @@
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, statechainFlags } from '../lib/cli/statechain-command.ts';
+import { StatechainCommand, floorFlags, statechainFlags } from '../lib/cli/statechain-command.ts';
 import { StateConflictError } from '../lib/errors.ts';
 
 export default class StatechainVerify extends StatechainCommand<typeof StatechainVerify> {
@@ -9,14 +9,15 @@ export default class StatechainVerify extends StatechainCommand<typeof Statechai
     'signed statement; the deposit\'s bytes against its txid, its P2TR output and amount, unspent with the terms\' confirmations (mempool-only is ' +
     'unconfirmed); P = O₁ + S₁ and t₁·G = O₁ + X₁; the sender\'s binding signature; as many backups as the operator signed, each matching one ' +
     'record, numbered contiguously, byte-identical to the template with a valid key-path signature, locktimes one interval apart; the newest ' +
-    'pays your share and is above tip + margin. Prints how many transfers remain. Each failure has its own code (exit 4).';
+    'pays your share and is above tip + margin; the terms are above your own floor (--min-confirmations, --min-margin, --min-interval, ' +
+    '--max-backup-fee, --max-backup-fee-percent). Prints how many transfers remain, the backup fee and what your backup pays you back. Each failure has its own code (exit 4).';
   static override examples = [
     {
       description: 'Bob checks the fixture package offline (tip 200, the deposit asserted 3 confirmations; with a node, pass --rpc-url instead)',
       command: 'cp -r fixtures/statechain/state/bob-receiving /tmp/offchain-sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-verify --key-env BOB_KEY --state-dir /tmp/offchain-sc-bob --tip-height 200 --deposit-confirmations 3 --in fixtures/statechain/transfer-package.json',
     },
   ];
-  static override flags = { ...statechainFlags };
+  static override flags = { ...statechainFlags, ...floorFlags };
 
   protected async execute(): Promise<CommandResult> {
     const step = await this.readStep('a statechain/transfer-package');
@@ -28,10 +29,11 @@ export default class StatechainVerify extends StatechainCommand<typeof Statechai
     if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we asked for no coin ${pkg.coin_id} (statechain-transfer --start first, same --state-dir)`);
     const auth = await this.keyPair(network);
     const facts = await this.chainFacts(network, tr.openPackage(pkg, pending, auth.secretKey).statement);
-    const v = tr.verifyPackage(pkg, pending, auth.secretKey, facts);
+    const v = tr.verifyPackage(pkg, pending, auth.secretKey, facts, this.floor());
     const message: Record<string, unknown> = {
       type: 'statechain/verified', version: 1, network, coin_id: pkg.coin_id, transfer_id: pkg.transfer_id, outpoint: v.outpoint, amount_sat: v.amountSat,
       confirmations: v.confirmations, backups: v.backups, latest_locktime: v.latestLocktime, tip_height: facts.tipHeight, transfers_remaining: v.transfersRemaining,
+      backup_fee_sat: v.backupFeeSat, backup_value_sat: v.backupValueSat,
     };
     // A second deposit to the coin's address is covered by no backup: report it.
     const chain = await this.coinChain(network);

@@ -1,14 +1,15 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../lib/cli/statechain-command.ts';
-import { MalformedInputError, UsageError } from '../lib/errors.ts';
+import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 
 export default class StatechainWithdraw extends StatechainCommand<typeof StatechainWithdraw> {
   static override summary = 'Spend a statechain coin cooperatively to any address; the operator signs nothing more for it.';
   static override description =
     'Three steps: (1) the owner, with --coin ID --to ADDRESS --fee-rate R, asks the operator to co-sign the spend; (2) the operator checks the ' +
     'request is the current owner\'s and spends exactly the coin, co-signs, and closes the coin; (3) the owner finishes the signature and prints ' +
-    'statechain/spend (with --broadcast, sent to the node and its answer printed). A coin held by a pair (O = A + B): B starts with --coin, ' +
+    'statechain/spend (with --broadcast, sent to the node and its answer printed). The signed withdrawal is kept before it is printed or sent: ' +
+    '--coin ID alone (no --to) prints it again, with --broadcast sends it again; a refused broadcast changes nothing. A coin held by a pair (O = A + B): B starts with --coin, ' +
     'A answers B\'s statechain/joint-withdraw-nonce with the same --to and --fee-rate, the operator co-signs, A adds its partial signature ' +
     '(statechain/joint-withdraw-sign), and B prints the signed withdrawal.';
   static override examples = [
@@ -26,7 +27,7 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
     ...coinFlag,
     to: Flags.string({ description: 'step 1: where the coin goes', helpValue: 'ADDRESS' }),
     'fee-rate': Flags.string({ description: 'step 1: fee rate, sat/vB', helpValue: 'RATE' }),
-    broadcast: Flags.boolean({ description: 'step 3: send the withdrawal to the node and print its answer' }),
+    broadcast: Flags.boolean({ description: 'step 3 (or --coin ID alone): send the signed withdrawal to the node and print its answer' }),
   };
 
   protected async execute(): Promise<CommandResult> {
@@ -35,7 +36,16 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
     if (f.coin !== undefined) {
       const network = this.network();
       const coinId = checkCoinId(f.coin);
-      if (f.to === undefined || f['fee-rate'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --to ADDRESS and --fee-rate RATE');
+      if (f.to === undefined && f['fee-rate'] === undefined) {
+        // No new withdrawal: the one already signed, printed again (and with --broadcast, sent again).
+        const store = await this.store(network);
+        const held = await this.heldJointly(store, coinId, true);
+        const signed = held
+          ? (await import('../lib/statechain/joint-send.ts')).storedJointWithdrawal(await this.jointRecord(store, coinId))
+          : own.storedWithdrawal(await this.ownerRecord(store, coinId));
+        return { message: await this.spendMessage(network, coinId, signed, held) };
+      }
+      if (f.to === undefined || f['fee-rate'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --to ADDRESS and --fee-rate RATE (or neither, to print the signed withdrawal again)');
       const { destination, feeRate: rate } = await this.payTo(network, f.to, f['fee-rate']);
       const ctx = await this.ownerContext(network);
       const store = await this.store(network);
@@ -71,7 +81,7 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
           const out = await send.jointWithdrawFinish(r, msg, ctx);
           return { record: out.record, message: out.signed };
         });
-        return { message: await this.spendMessage(network, msg.coin_id, signed) };
+        return { message: await this.spendMessage(network, msg.coin_id, signed, true) };
       }
       case 'statechain/withdraw-cosigned': {
         const cos = await this.decode(schemas.WithdrawCosignedSchema, step.value);
@@ -85,20 +95,39 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
           const out = await own.withdrawFinish(r, cos, ctx);
           return { record: out.record, message: out.signed };
         });
-        return { message: await this.spendMessage(network, cos.coin_id, signed) };
+        return { message: await this.spendMessage(network, cos.coin_id, signed, false) };
       }
       default:
         throw new MalformedInputError('E_WRONG_MESSAGE', `statechain-withdraw reads statechain/withdraw-request, -cosigned, joint-withdraw-nonce or joint-withdraw-sign, not ${step.type}`);
     }
   }
 
-  /** statechain/spend for a signed withdrawal; with --broadcast, the node's answer too. */
-  private async spendMessage(network: import('../lib/network.ts').Network, coinId: string, signed: { txid: string; hex: string }) {
+  /**
+   * statechain/spend for a signed withdrawal, already kept in our record; with --broadcast,
+   * the node's answer too. A refused or impossible broadcast changes nothing (the withdrawal
+   * stays kept, its error says how to print it again); an accepted one is marked.
+   */
+  private async spendMessage(network: import('../lib/network.ts').Network, coinId: string, signed: { txid: string; hex: string }, joint: boolean) {
     const message: Record<string, unknown> = { type: 'statechain/spend', version: 1, network, coin_id: coinId, kind: 'withdrawal', txid: signed.txid, hex: signed.hex };
     if (this.flags.broadcast) {
       const { fromHex } = await import('../lib/bytes.ts');
-      message.broadcast = { txid: await (await this.chain(network)).broadcast(fromHex(signed.hex)) };
+      const { OffchainError } = await import('../lib/errors.ts');
+      try {
+        message.broadcast = { txid: await (await this.chain(network)).broadcast(fromHex(signed.hex)) };
+      } catch (e) {
+        if (!(e instanceof OffchainError)) throw e;
+        throw new OffchainError(e.code, `${e.message} — the signed withdrawal ${signed.txid} is kept: statechain-withdraw --coin ${coinId} prints it again (add --broadcast to send it)`, e.exitCode, e.detail);
+      }
+      if (!joint) {
+        await (await this.store(network)).update<import('../lib/statechain/owner.ts').OwnerRecord>(`coin-${coinId}`, (r) => (r?.withdrawal ? { ...r, withdrawal: { ...r.withdrawal, broadcast: true } } : r!));
+      }
     }
     return message;
+  }
+
+  private async jointRecord(store: import('../lib/store/state-store.ts').StateStore, coinId: string) {
+    const r = await store.read<import('../lib/statechain/joint-send.ts').SendingRecord>(`joint-${coinId}`);
+    if (r === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `no joint share of coin ${coinId} in ${store.dir}`);
+    return r;
   }
 }

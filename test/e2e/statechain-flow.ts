@@ -11,7 +11,7 @@ import { expect } from 'vitest';
 import { ROOT } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
 import { runAsync } from './process.ts';
-import { hexOf } from '../independent/tx.ts';
+import { bytesOf, hexOf } from '../independent/tx.ts';
 
 const REGTEST = { ...NETWORK, bech32: 'bcrt' };
 
@@ -23,6 +23,9 @@ export const KEYS: Record<string, string> = {
   CAROL_KEY: '55'.repeat(32),
   DAVE_KEY: '66'.repeat(32),
 };
+
+/** The fixture operator's authentication key (fixtures/statechain/operator.pub): every role pins it at its first step. */
+export const OPERATOR_PUB = readFileSync(join(ROOT, 'fixtures', 'statechain', 'operator.pub'), 'utf8').trim();
 
 export const ok = (r: Run): string => {
   expect(r.status, r.stderr).toBe(0);
@@ -57,12 +60,15 @@ export const TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmati
 
 /** Deposit steps 1–5; `funding(address)` returns the unsigned funding tx hex. */
 export function depositThrough(f: Flow, owner: string, funding: (address: string) => string) {
-  const request = ok(f.as(owner, ['statechain-deposit', '--start']));
+  const request = ok(f.as(owner, ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
   const offer = ok(f.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request));
   const { coin_id: coinId, statement } = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
   const fundingFile = join(f.dir, `${coinId}.funding.hex`);
   writeFileSync(fundingFile, funding(statement.address));
-  const backupReq = ok(f.as(owner, ['statechain-deposit', '--funding', fundingFile], offer));
+  // Offline, the funding is given as the wallet's PSBT would be: each input with its witness_utxo (a raw transaction is refused).
+  const psbtFile = join(f.dir, `${coinId}.funding.psbt`);
+  writeFileSync(psbtFile, fundingPsbt(readFileSync(fundingFile, 'utf8')));
+  const backupReq = ok(f.as(owner, ['statechain-deposit', '--funding', psbtFile], offer));
   const cosigned = ok(f.as('OPERATOR_KEY', ['statechain-deposit'], backupReq));
   const coin = JSON.parse(ok(f.as(owner, ['statechain-deposit'], cosigned))) as CoinView;
   return { coinId, coin, request, offer, backupReq, cosigned, fundingFile };
@@ -90,6 +96,19 @@ export function fundingTo(address: string, amount: bigint): string {
   tx.addOutput({ script: OutScript.encode(Address(REGTEST).decode('bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080')), amount: 50_000n });
   tx.addOutput({ script: OutScript.encode(Address(REGTEST).decode(address)), amount });
   return hexOf(tx.unsignedTx);
+}
+
+/** `hex` (unsigned) as a base64 PSBT whose inputs each spend a P2WPKH output of 60,000 sat (test values, never on chain). */
+export function fundingPsbt(hex: string): string {
+  const tx = Transaction.fromRaw(bytesOf(hex.trim()), { allowUnknownOutputs: true });
+  const psbt = new Transaction({ version: tx.version, lockTime: tx.lockTime, allowUnknownOutputs: true });
+  for (let i = 0; i < tx.inputsLength; i++) {
+    const input = tx.getInput(i);
+    psbt.addInput({ txid: input.txid!, index: input.index!, sequence: input.sequence, witnessUtxo: { script: Uint8Array.from([0x00, 0x14, ...new Uint8Array(20).fill(0x5c)]), amount: 60_000n + 100_000n } });
+  }
+  for (let i = 0; i < tx.outputsLength; i++) psbt.addOutput(tx.getOutput(i) as { script: Uint8Array; amount: bigint });
+  expect(hexOf(psbt.unsignedTx)).toBe(hex.trim());
+  return Buffer.from(psbt.toPSBT()).toString('base64');
 }
 
 /** Every file's bytes under `dir` (for "no secret leaked" and "nothing written" checks). */

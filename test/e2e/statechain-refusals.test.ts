@@ -10,13 +10,17 @@ import { snapshot } from '../lib/credit/tamper.ts';
 import { bytesOf, hexOf } from '../independent/tx.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
 import { seal, signBody } from '../../src/lib/statechain/seal.ts';
-import { KEYS, depositThrough, flow, fundingTo, ok, refused, type Flow } from './statechain-flow.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KEYS, depositThrough, flow, fundingPsbt, fundingTo, ok, refused, type Flow } from './statechain-flow.ts';
 
 describe('statechain refusals leave every party\'s state as it was', () => {
   let dir: { path: string; cleanup: () => void };
   let f: Flow;
   let coinId: string;
   let msgs: Record<string, string>;
+  let offer2: string;
+  let fundingFile2: string;
   const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
 
   beforeAll(() => {
@@ -24,6 +28,11 @@ describe('statechain refusals leave every party\'s state as it was', () => {
     f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     coinId = d.coinId;
+    // A second deposit, stopped at the offer: for the funding refusals.
+    const req2 = ok(f.as('DAVE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub]));
+    offer2 = ok(f.as('OPERATOR_KEY', ['statechain-deposit', '--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--backup-fee', '400', '--margin', '6'], req2));
+    fundingFile2 = join(dir.path, 'dave.funding.hex');
+    writeFileSync(fundingFile2, fundingTo((JSON.parse(offer2) as { statement: { address: string } }).statement.address, 100_000n));
     const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub]));
     const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
     const cosigned = ok(f.as('OPERATOR_KEY', ['statechain-transfer'], sign));
@@ -63,8 +72,17 @@ describe('statechain refusals leave every party\'s state as it was', () => {
     expectNothingWritten('BOB_KEY', ['statechain-verify'], msgs.pkg!, 'E_DEPOSIT_UNCONFIRMED', 4, ['--tip-height', '200', '--deposit-confirmations', '0']);
   });
 
+  it('the receiver: its own floor over the operator\'s terms (E_DEPOSIT_UNCONFIRMED, E_LOCKTIME_MARGIN, 4), before accepting anything', () => {
+    // The terms ask 2 confirmations (the deposit has 3) and a margin of 6 (Bob's backup is at 290, the tip 200).
+    expectNothingWritten('BOB_KEY', ['statechain-verify', '--min-confirmations', '4'], msgs.pkg!, 'E_DEPOSIT_UNCONFIRMED', 4);
+    expectNothingWritten('BOB_KEY', ['statechain-transfer', '--min-margin', '90'], msgs.pkg!, 'E_LOCKTIME_MARGIN', 4);
+    const verified = JSON.parse(ok(f.as('BOB_KEY', ['statechain-verify'], msgs.pkg!))) as { amount_sat: number; backup_fee_sat: number; backup_value_sat: number };
+    expect(verified).toMatchObject({ amount_sat: 100_000, backup_fee_sat: 400, backup_value_sat: 100_000 - 400 });
+  });
+
   it('the operator: a wrong t₂ signed by the receiver (E_BAD_T2), another receiver, a cut ciphertext — its share unchanged', () => {
-    const bobAccept = JSON.parse(ok(f.as('BOB_KEY', ['statechain-transfer'], msgs.pkg!))) as Record<string, string>;
+    msgs.accept = ok(f.as('BOB_KEY', ['statechain-transfer'], msgs.pkg!));
+    const bobAccept = JSON.parse(msgs.accept) as Record<string, string>;
     const carolReq = JSON.parse(ok(f.as('CAROL_KEY', ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub]))) as { receiver_auth: string };
     // Bob (whose key the test holds) sends a t₂ that is not t₁ − o₂, sealed and signed properly.
     const { receiver_sig: _, ...body }: Record<string, string> = { ...bobAccept, t2_sealed: seal(bytesOf(operatorPub), bytesOf('00'.repeat(31) + '2a'), `${coinId}/${bobAccept.transfer_id}/t2`, bytesOf('77'.repeat(32))) };
@@ -73,14 +91,64 @@ describe('statechain refusals leave every party\'s state as it was', () => {
     expectNothingWritten('OPERATOR_KEY', ['statechain-transfer'], JSON.stringify({ ...bobAccept, receiver_auth: carolReq.receiver_auth }), 'E_WRONG_RECEIVER', 4);
     expectNothingWritten('OPERATOR_KEY', ['statechain-transfer'], JSON.stringify({ ...bobAccept, t2_sealed: bobAccept.t2_sealed!.slice(0, 100) }), 'E_BAD_REQUEST_SIG', 4);
     // The honest acceptance still completes afterwards.
-    expect(JSON.parse(ok(f.as('OPERATOR_KEY', ['statechain-transfer'], JSON.stringify(bobAccept)))).type).toBe('statechain/transfer-done');
+    msgs.done = ok(f.as('OPERATOR_KEY', ['statechain-transfer'], JSON.stringify(bobAccept)));
+    expect(JSON.parse(msgs.done).type).toBe('statechain/transfer-done');
   });
 
-  it('the receiver: a package not sealed for it, or one it has already accepted', () => {
+  it('the receiver: a package not sealed for it; one it has accepted (its answer lost) prints the same acceptance, writing nothing', () => {
     expectNothingWritten('DAVE_KEY', ['statechain-transfer'], msgs.pkg!, 'E_NOT_RECEIVING', 5);
     // Carol asked for the coin (previous test) but the package is Bob's.
     expectNothingWritten('CAROL_KEY', ['statechain-transfer'], msgs.pkg!, 'E_WRONG_RECEIVER', 4);
+    const before = snapshot(dir.path);
+    expect(ok(f.as('BOB_KEY', ['statechain-transfer'], msgs.pkg!))).toBe(msgs.accept);
+    expect(snapshot(dir.path)).toEqual(before);
+    // Once Bob has read transfer-done, the package is history.
+    ok(f.as('BOB_KEY', ['statechain-transfer'], msgs.done!));
     expectNothingWritten('BOB_KEY', ['statechain-transfer'], msgs.pkg!, 'E_NOT_RECEIVING', 5);
+  });
+
+  it('the owner: a withdrawal whose broadcast fails (no node: E_CHAIN_OFFLINE, 2) is kept; the step again, or --coin alone, prints the same bytes', () => {
+    const to = ['--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2'];
+    const req = ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]));
+    expect(ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]))).toBe(req);
+    const cos = ok(f.as('OPERATOR_KEY', ['statechain-withdraw'], req));
+    const r = f.as('BOB_KEY', ['statechain-withdraw', '--broadcast'], cos);
+    refused(r, 'E_CHAIN_OFFLINE', 2);
+    expect(r.stderr).toContain(`statechain-withdraw --coin ${coinId} prints it again`);
+    const before = snapshot(dir.path);
+    const spend = JSON.parse(ok(f.as('BOB_KEY', ['statechain-withdraw'], cos))) as { kind: string; hex: string; txid: string };
+    expect(spend.kind).toBe('withdrawal');
+    expect(ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId]))).toBe(ok(f.as('BOB_KEY', ['statechain-withdraw'], cos)));
+    expect(snapshot(dir.path)).toEqual(before);
+    // A second withdrawal is told the first is signed.
+    expectNothingWritten('BOB_KEY', ['statechain-withdraw', '--coin', coinId, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '3'], '', 'E_ALREADY_WITHDRAWN', 5);
+  });
+
+  it('the owner: its backup with --broadcast and no node is E_CHAIN_OFFLINE (2), not E_INTERNAL', () => {
+    expectNothingWritten('BOB_KEY', ['statechain-backup', '--coin', coinId, '--broadcast'], '', 'E_CHAIN_OFFLINE', 2, ['--tip-height', '400', '--deposit-confirmations', '3']);
+  });
+
+  it('numeric flags are parsed strictly: 0x10, 1e3 and over-range are usage errors (2)', () => {
+    for (const rate of ['0x10', '1e3', '100001', ' 2', '2.0001']) {
+      expectNothingWritten('BOB_KEY', ['statechain-withdraw', '--coin', coinId, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', rate], '', 'E_USAGE', 2);
+    }
+    expectNothingWritten('OPERATOR_KEY', ['statechain-deposit', '--backup-fee', '99999999999999999'], msgs.request!, 'E_USAGE', 2);
+    expectNothingWritten('OPERATOR_KEY', ['statechain-deposit', '--interval', '1e3'], msgs.request!, 'E_USAGE', 2);
+  });
+
+  it('the depositor: a raw funding transaction offline cannot be checked (E_FUNDING_UNCHECKED, 4); terms above its floor (E_BACKUP_FEE_TOO_HIGH, E_BELOW_FLOOR, 4)', () => {
+    expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', fundingFile2], offer2, 'E_FUNDING_UNCHECKED', 4);
+    const psbt = join(dir.path, 'dave.funding.psbt');
+    writeFileSync(psbt, fundingPsbt(readFileSync(fundingFile2, 'utf8')));
+    expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', psbt, '--max-backup-fee', '399'], offer2, 'E_BACKUP_FEE_TOO_HIGH', 4);
+    expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', psbt, '--max-backup-fee-percent', '0.39'], offer2, 'E_BACKUP_FEE_TOO_HIGH', 4);
+    expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', psbt, '--min-interval', '11'], offer2, 'E_BELOW_FLOOR', 4);
+    expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', psbt, '--max-backup-fee-percent', '1e1'], offer2, 'E_USAGE', 2);
+    // Accepted, then asked again (its answer lost): the same request, nothing written.
+    const first = ok(f.as('DAVE_KEY', ['statechain-deposit', '--funding', psbt], offer2));
+    const before = snapshot(dir.path);
+    expect(ok(f.as('DAVE_KEY', ['statechain-deposit', '--funding', psbt], offer2))).toBe(first);
+    expect(snapshot(dir.path)).toEqual(before);
   });
 
   it('malformed input: not JSON (3), a message of another command (3)', () => {

@@ -15,10 +15,18 @@
  *   channel's first commitment spending it is mined;
  * - the pair's virtual close: Alice+Bob sign three-party to hand a coin to Bob alone; his
  *   backup is final while the pair's is not, and is mined;
- * - the pair's cooperative withdrawal, signed three-party: accepted and mined.
+ * - the pair's cooperative withdrawal, signed three-party: accepted and mined;
+ * - (issue 22) an operator's amount lie refused before funding, nothing written; a
+ *   withdrawal whose broadcast the node refused, kept, re-broadcast and mined.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { snapshot } from '../lib/credit/tamper.ts';
+import { keyPair } from '../../src/lib/keys/keys.ts';
+import { coinKey, coinSighash, parseTransaction } from '../../src/lib/statechain/coin.ts';
+import { nonceGen, partialSign } from '../../src/lib/statechain/signer.ts';
+import { signStatement } from '../../src/lib/statechain/statement.ts';
+import type { Statement } from '../../src/lib/statechain/schemas.ts';
 import { join } from 'node:path';
 import { satsToBtc } from '../../src/lib/chain/amount.ts';
 import { tempDir } from '../helpers.ts';
@@ -39,6 +47,9 @@ const TITLE = BITCOIND ? `statechains against bitcoind -regtest (${BITCOIND})` :
 if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
 
 const TERMS = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '400', '--margin', '2'];
+/** Regtest's terms are below an owner's default floor (interval 6, margin 6): its owners lower their floor to match, explicitly. */
+const FLOOR = ['--min-interval', '5', '--min-margin', '2'];
+const withFloor = (args: string[]) => (['statechain-deposit', 'statechain-transfer', 'statechain-verify'].includes(args[0]!) ? [...args, ...FLOOR] : args);
 type Coin = { coin_id: string; outpoint: string; amount_sat: number; backups: string[]; latest_locktime: number; statement: { aggregate: string; address: string } };
 type Spend = { hex: string; txid: string; child_hex?: string; broadcast?: unknown };
 
@@ -48,7 +59,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
 
   const as = (who: string, args: string[], input = '') =>
-    offchain([...args, '--key-env', who, '--state-dir', join(work.path, who), ...n.chain()], { input, env: KEYS });
+    offchain([...withFloor(args), '--key-env', who, '--state-dir', join(work.path, who), ...n.chain()], { input, env: KEYS });
   const step = async <T = Record<string, unknown>>(who: string, args: string[], input = '', type?: string) => {
     const r = await as(who, args, input);
     messageOf(r, type);
@@ -63,7 +74,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
    * after backup 1; returns the signed funding's hex too.
    */
   const deposit = async (owner: string, sat: bigint, form: 'raw' | 'psbt' = 'raw') => {
-    const req = await step(owner, ['statechain-deposit', '--start']);
+    const req = await step(owner, ['statechain-deposit', '--start', '--operator-key', operatorPub]);
     const offer = await step<{ coin_id: string; statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...TERMS], req.text);
     const outputs = [{ [offer.msg.statement.address]: satsToBtc(sat) }];
     const fundingFile = join(work.path, `${offer.msg.coin_id}.funding`);
@@ -148,10 +159,56 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expectRefused(await as('OPERATOR_KEY', ['statechain-transfer'], sign.text), 'E_COIN_WITHDRAWN');
   });
 
+  it('the amount lie: an operator that signs backup 1 for 1 sat less than the funding is refused before funding, nothing written; the honest answer is mined-valid', async () => {
+    const req = await step('DAVE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub]);
+    const offer = await step<{ coin_id: string; statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...TERMS], req.text);
+    const funded = await n.wallet.call<{ hex: string }>('fundrawtransaction', [await n.wallet.call<string>('createrawtransaction', [[], [{ [offer.msg.statement.address]: satsToBtc(100_000n) }]])]);
+    const file = join(work.path, 'lie.funding');
+    writeFileSync(file, funded.hex);
+    const backup = await step<{ backup_tx: string }>('DAVE_KEY', ['statechain-deposit', '--funding', file], offer.text);
+    const honest = await step<Record<string, unknown> & { statement: Statement; owner_pubnonce: string }>('OPERATOR_KEY', ['statechain-deposit'], backup.text);
+    // The operator's lie, made as a dishonest operator would: its statement says 99,999 sat and is
+    // re-signed with its key; its partial signature is over backup 1 spending 99,999 sat.
+    const op = JSON.parse(readFileSync(join(work.path, 'OPERATOR_KEY', 'regtest', 'statechain', `op-${offer.msg.coin_id}.json`), 'utf8')) as { share_secret: string };
+    const { operator_sig: _sig, ...body } = { ...honest.msg.statement, amount_sat: 99_999 };
+    const statement = signStatement(body, keyPair(bytesOf(KEYS.OPERATOR_KEY!)), { deterministic: true, bytes: (len: number) => new Uint8Array(len) });
+    const tx = parseTransaction(backup.msg.backup_tx, 'backup 1');
+    tx.updateInput(0, { witnessUtxo: { script: coinKey(bytesOf(body.owner_share), bytesOf(body.operator_share)).script, amount: 99_999n } }, true);
+    const n1 = nonceGen(new Uint8Array(64).fill(3));
+    const psig = partialSign({ shares: [bytesOf(body.owner_share), bytesOf(body.operator_share)], pubnonces: [bytesOf(honest.msg.owner_pubnonce), n1.pubnonce], msg: coinSighash(tx) }, 1, n1.secnonce, bytesOf(op.share_secret));
+    const lie = { ...honest.msg, statement, operator_pubnonce: hexOf(n1.pubnonce), operator_psig: hexOf(psig) };
+    const before = snapshot(join(work.path, 'DAVE_KEY'));
+    expectRefused(await as('DAVE_KEY', ['statechain-deposit'], JSON.stringify(lie)), 'E_BAD_STATEMENT');
+    expect(snapshot(join(work.path, 'DAVE_KEY'))).toEqual(before);
+    // The honest answer still finishes backup 1 (the nonce was not spent by the refusal).
+    const coin = await step<Coin>('DAVE_KEY', ['statechain-deposit'], honest.text, 'statechain/coin');
+    expect(coin.msg.amount_sat).toBe(100_000);
+  });
+
+  it('a withdrawal whose broadcast the node refused is kept: printed again, re-broadcast once its deposit is on chain, accepted and mined', async () => {
+    const d = await deposit('ALICE_KEY', 110_000n); // the funding is signed but not yet broadcast
+    const to = ['--to', n.sweepTo, '--fee-rate', '3'];
+    const w1 = await step('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, ...to]);
+    const w2 = await step('OPERATOR_KEY', ['statechain-withdraw'], w1.text);
+    // The node refuses it: its input (the deposit) is not on chain yet.
+    const refusedRun = await as('ALICE_KEY', ['statechain-withdraw', '--broadcast'], w2.text);
+    expect({ status: refusedRun.status === 0, stdout: refusedRun.stdout }, describeRun(refusedRun)).toEqual({ status: false, stdout: '' });
+    expect(refusedRun.stderr).toContain('is kept');
+    const spend = (await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId], '', 'statechain/spend')).msg;
+    expect((await step<Spend>('ALICE_KEY', ['statechain-withdraw'], w2.text, 'statechain/spend')).msg.hex).toBe(spend.hex);
+    await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+    await n.mine(1);
+    const sent = (await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--broadcast'], '', 'statechain/spend')).msg;
+    expect(sent.broadcast).toEqual({ txid: spend.txid });
+    await n.mine(1);
+    const mined = await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [spend.txid, true]);
+    expect(mined.confirmations).toBe(1);
+  });
+
   it('a funding PSBT with a P2SH-wrapped input is refused: signing it would change the txid backup 1 spends', async () => {
     const wrapped = await n.wallet.call<string>('getnewaddress', ['', 'p2sh-segwit']);
     const coin = await n.fund(wrapped, 200_000n);
-    const req = await step('DAVE_KEY', ['statechain-deposit', '--start']);
+    const req = await step('DAVE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub]);
     const offer = await step<{ statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...TERMS], req.text);
     const { psbt } = await n.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[coin], [{ [offer.msg.statement.address]: satsToBtc(100_000n) }], 0, { add_inputs: false }]);
     const file = join(work.path, 'wrapped.psbt');

@@ -22,6 +22,7 @@ import type { Statement } from '../statechain/schemas.ts';
 import type { UnsignedStatement } from '../statechain/statement.ts';
 import type { ChainFacts } from '../statechain/verify.ts';
 import type { SendingRecord } from '../statechain/joint-send.ts';
+import { DEFAULT_FLOOR, type Floor } from '../statechain/floor.ts';
 import { OffchainCommand } from './base-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from './flags.ts';
 
@@ -37,6 +38,28 @@ export const statechainFlags = {
     helpGroup: 'CHAIN',
   }),
 };
+
+/**
+ * An owner's own safety floor (src/lib/statechain/floor.ts): checked by a depositor (step 3)
+ * and a receiver (statechain-verify and its accepting step), whatever the operator's terms say.
+ */
+export const floorFlags = {
+  'min-confirmations': Flags.integer({ description: 'owner: refuse a coin whose deposit has fewer confirmations, whatever the terms ask', default: 2, min: 1, max: 100_000, helpGroup: 'SAFETY FLOOR' }),
+  'min-margin': Flags.integer({ description: 'owner: refuse a coin whose newest backup\'s locktime is within this many blocks of the tip', default: 6, min: 0, max: 100_000, helpGroup: 'SAFETY FLOOR' }),
+  'min-interval': Flags.integer({ description: 'owner: refuse terms whose interval (your backup\'s head start) is shorter', default: 6, min: 2, max: 100_000, helpGroup: 'SAFETY FLOOR' }),
+  'max-backup-fee': Flags.integer({ description: 'owner: refuse terms whose backup fee is above this, sat', default: 25_000, min: 0, max: 2_100_000_000_000_000, helpGroup: 'SAFETY FLOOR' }),
+  'max-backup-fee-percent': Flags.string({ description: 'owner: refuse terms whose backup fee is above this share of the coin, percent (default 5)', helpValue: 'PCT', helpGroup: 'SAFETY FLOOR' }),
+};
+
+/** A decimal number written plainly (no 0x, exponent, sign or spaces), within [min, max], with at most `decimals` decimals. */
+export function strictDecimal(text: string, flag: string, min: number, max: number, decimals: number): number {
+  const re = new RegExp(`^(0|[1-9][0-9]{0,14})(\\.[0-9]{1,${decimals}})?$`);
+  const n = Number(text);
+  if (!re.test(text) || !Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError('E_USAGE', `${flag} must be a plain decimal number from ${min} to ${max} with at most ${decimals} decimal(s), got ${JSON.stringify(text)}`);
+  }
+  return n;
+}
 
 export const coinFlag = {
   coin: Flags.string({ description: 'the coin id (32 hex digits)', helpValue: 'ID' }),
@@ -93,10 +116,10 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
       if (confirmations !== undefined) throw new UsageError('E_USAGE', '--deposit-confirmations is for offline use; the node is asked instead');
       return base;
     }
-    return {
-      ...base,
-      kind: 'offline',
-      tip: () => base.tip(),
+    // The offline source with its utxo() answering for the coin's deposit; every other
+    // method (broadcast: E_CHAIN_OFFLINE) is the source's own — a spread would drop them.
+    const source = Object.create(base) as ChainSource;
+    return Object.assign(source, {
       async utxo(txid: string, vout: number): Promise<UtxoInfo | null> {
         if (confirmations === undefined || statement === undefined || statement.outpoint !== `${txid}:${vout}` || statement.amount_sat === null) return base.utxo(txid, vout);
         const { coinKey } = await import('../statechain/coin.ts');
@@ -104,27 +127,44 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
         const key = coinKey(fromHex(statement.owner_share, 'owner_share', 33), fromHex(statement.operator_share, 'operator_share', 33));
         return { txid, vout, value: BigInt(statement.amount_sat), scriptPubKey: key.script, confirmations };
       },
-    };
+    });
   }
 
-  /** Operator: read-modify-write one coin's record; `step` returns the next record and the answer. */
+  /**
+   * Operator: read-modify-write one coin's record; `step` returns the next record and the
+   * answer. A step that replaces the operator's share (a transfer's rotation) erases the
+   * replaced record's bytes — the old share — after the new one is written.
+   */
   protected async operatorStep<M>(network: Network, coinId: string, step: (r: OperatorRecord) => Promise<{ record: OperatorRecord; message: M }> | { record: OperatorRecord; message: M }): Promise<M> {
     const store = await this.store(network);
+    const { updateErasingReplaced } = await import('../store/erase-on-replace.ts');
     let message: M | undefined;
-    await store.update<OperatorRecord>(`op-${coinId}`, async (current) => {
+    await updateErasingReplaced<OperatorRecord>(store.dir, `op-${coinId}`, async (current) => {
       if (current === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `this operator has no coin ${coinId} (wrong --state-dir or network?)`);
       const out = await step(current);
       message = out.message;
-      return out.record;
+      return { next: out.record, erase: out.record.share_secret !== current.share_secret };
     });
     return message!;
   }
 
-  /** --to and --fee-rate: the script a spend pays and its rate. */
+  /** --to and --fee-rate: the script a spend pays and its rate (a plain decimal: `0x10` and `1e3` are refused, exit 2). */
   protected async payTo(network: Network, to: string, rate: string): Promise<{ destination: Uint8Array; feeRate: number }> {
     const { decodeAddress } = await import('../address.ts');
-    const { parseRate } = await import('./credit-command.ts');
-    return { destination: decodeAddress(to, network, '--to'), feeRate: parseRate(rate) };
+    return { destination: decodeAddress(to, network, '--to'), feeRate: strictDecimal(rate, '--fee-rate', 0.1, 100_000, 3) };
+  }
+
+  /** The owner's safety floor from its flags (floorFlags), defaults where not given. */
+  protected floor(): Floor {
+    const f = this.flags as { 'min-confirmations'?: number; 'min-margin'?: number; 'min-interval'?: number; 'max-backup-fee'?: number; 'max-backup-fee-percent'?: string };
+    const percent = f['max-backup-fee-percent'] === undefined ? DEFAULT_FLOOR.maxBackupFeePercent : strictDecimal(f['max-backup-fee-percent'], '--max-backup-fee-percent', 0, 100, 2);
+    return {
+      minConfirmations: f['min-confirmations'] ?? DEFAULT_FLOOR.minConfirmations,
+      minMargin: f['min-margin'] ?? DEFAULT_FLOOR.minMargin,
+      minInterval: f['min-interval'] ?? DEFAULT_FLOOR.minInterval,
+      maxBackupFeeSat: f['max-backup-fee'] === undefined ? DEFAULT_FLOOR.maxBackupFeeSat : BigInt(f['max-backup-fee']),
+      maxBackupFeePercent: percent,
+    };
   }
 
   protected async ownerRecord(store: StateStore, coinId: string): Promise<OwnerRecord> {

@@ -28,6 +28,7 @@
 import type { Static } from '@sinclair/typebox';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { fromHex, toHex } from '../bytes.ts';
+import { sameJson } from '../json.ts';
 import { RefusedError, StateConflictError } from '../errors.ts';
 import { parsePublicKey } from '../keys/keys.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
@@ -43,7 +44,24 @@ import { bindingBody } from './verify.ts';
 type Msg<S extends import('@sinclair/typebox').TObject> = Static<S>;
 
 /** A part's send under way, kept in its joint record. */
-export type JointSend = { request: Msg<typeof TransferRequestSchema>; pubnonce: string; b_pubnonce?: string; transfer_id?: string; package?: Record<string, unknown> };
+export type JointSend = {
+  request: Msg<typeof TransferRequestSchema>; pubnonce: string; b_pubnonce?: string; transfer_id?: string; package?: Record<string, unknown>;
+  /** The step's answer (B: its joint-nonce; A: its transfer-sign) and, at A, B's joint-nonce it answered: printed again for the same input. */
+  message?: Record<string, unknown>; answered?: Record<string, unknown>;
+};
+
+/**
+ * While a part's first send step waits for the next ('sending'), the same input prints the
+ * same answer; another receiver's request (or B's nonce for it) is refused until this
+ * transfer is finished: the operator may have counted its backup, and B's nonce for it is
+ * the one the pair signs with (E_TRANSFER_PENDING).
+ */
+function pendingAnswer(record: SendingRecord, input: unknown, stored: unknown): Record<string, unknown> | undefined {
+  const send = record.joint_send;
+  if (record.status !== 'sending' || !send?.message) return undefined;
+  if (sameJson(stored, input)) return send.message;
+  throw new StateConflictError('E_TRANSFER_PENDING', 'the pair\'s transfer to another receiver is under way: give the same input again to print its answer, and finish it before starting another');
+}
 
 /** A part's withdrawal under way: its own nonce, B's (at A), and the answer to print again. */
 export type JointWithdraw = { pubnonce: string; b_pubnonce?: string; answer?: Record<string, unknown> };
@@ -66,11 +84,14 @@ function session(record: SendingRecord, operatorShare: string, pubnonces: Uint8A
 export async function jointNonce(record: SendingRecord, req: Msg<typeof TransferRequestSchema>, tipHeight: number, ctx: OwnerContext) {
   requireActive(record, 1);
   checkTransferRequest(record, req);
+  const again = pendingAnswer(record, req, record.joint_send?.request);
+  if (again) return { record, message: again };
   const { backup } = nextBackup(record, req, tipHeight);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, purposeOf(1), backup.id));
-  const next: SendingRecord = { ...record, status: 'sending', signing: { purpose: 'transfer', tx: toHex(backup.unsignedTx), pubnonce }, joint_send: { request: req, pubnonce } };
   const body = { type: 'statechain/joint-nonce', version: 1, network: ctx.network, coin_id: record.coin_id, request: req, backup_txid: backup.id, pubnonce };
-  return { record: next, message: sign(body.type, body, 'part_sig', ctx) };
+  const message = sign(body.type, body, 'part_sig', ctx);
+  const next: SendingRecord = { ...record, status: 'sending', signing: { purpose: 'transfer', tx: toHex(backup.unsignedTx), pubnonce }, joint_send: { request: req, pubnonce, message } };
+  return { record: next, message };
 }
 
 /** A, step 2′: the same backup, our nonce, and the pair's request to the operator (its owner nonce the sum of ours and B's). */
@@ -78,6 +99,8 @@ export async function jointTransferSign(record: SendingRecord, msg: Msg<typeof J
   requireActive(record, 0);
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this nonce is for coin ${msg.coin_id}`);
   requireSig(msg, 'part_sig', record.joint.parts[1]!.auth, 'B');
+  const again = pendingAnswer(record, msg, record.joint_send?.answered);
+  if (again) return { record, message: again };
   const req = msg.request as Msg<typeof TransferRequestSchema>;
   checkTransferRequest(record, req);
   const { locktime, backup } = nextBackup(record, req, tipHeight);
@@ -91,7 +114,9 @@ export async function jointTransferSign(record: SendingRecord, msg: Msg<typeof J
     transfer: { transfer_id: transferId, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share },
     joint_send: { request: req, pubnonce, b_pubnonce: msg.pubnonce, transfer_id: transferId },
   };
-  return { record: next, message: transferSignMessage(record.coin_id, req, { transferId, locktime, backup, ownerPubnonce }, ctx) };
+  // B's signed joint-nonce goes to the operator with the request: the pair's coin moves only with both parts' consent.
+  const message = transferSignMessage(record.coin_id, req, { transferId, locktime, backup, ownerPubnonce, partB: msg }, ctx);
+  return { record: { ...next, joint_send: { ...next.joint_send!, message, answered: msg } }, message };
 }
 
 /** The operator's answer as each part checks it (./transfer.ts), for this pair's transfer to the receiver it asked for. */
@@ -145,8 +170,8 @@ export async function jointPackage(record: SendingRecord, msg: Msg<typeof JointS
   if (!partialVerify(input, 2, operatorPsig)) throw new RefusedError('E_BAD_PARTIAL_SIG', 'the operator\'s partial signature does not verify for this backup');
   const sealed = unsealJson(ctx.auth.secretKey, msg.ax1_sealed, `${record.coin_id}/${msg.transfer_id}/joint-x1`, 'ax1_sealed') as { ax1?: unknown };
   const ax1 = typeof sealed.ax1 === 'string' && /^[0-9a-f]{64}$/.test(sealed.ax1) ? int(fromHex(sealed.ax1, 'ax1', 32)) : 0n;
-  const A = secp256k1.Point.fromHex(record.joint.parts[0]!.share);
-  if (ax1 === 0n || ax1 >= N || !secp256k1.Point.BASE.multiply(ax1).equals(A.add(secp256k1.Point.fromHex(x1Point)))) {
+  const A = secp256k1.Point.fromBytes(parsePublicKey(record.joint.parts[0]!.share, 'part A'));
+  if (ax1 === 0n || ax1 >= N || !secp256k1.Point.BASE.multiply(ax1).equals(A.add(secp256k1.Point.fromBytes(parsePublicKey(x1Point, 'x1_point'))))) {
     throw new RefusedError('E_BAD_X1', 'A\'s a + x₁ does not match A + X₁ from the operator\'s statement');
   }
   if (!verifyBody('binding', bindingBody(record.coin_id, st.outpoint!, send.request.receiver_share, msg.transfer_id), msg.binding_sig, parsePublicKey(record.auth, 'A\'s auth'))) {
@@ -193,7 +218,7 @@ export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeo
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
   const ownerPubnonce = toHex(jointPubnonce([fromHex(pubnonce, 'pubnonce', 66), fromHex(msg.pubnonce, 'B\'s pubnonce', 66)]));
   const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: msg.tx, pubnonce: ownerPubnonce }, joint_withdraw: { pubnonce, b_pubnonce: msg.pubnonce } };
-  const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: msg.tx, owner_pubnonce: ownerPubnonce };
+  const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: msg.tx, owner_pubnonce: ownerPubnonce, part_b: msg };
   return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
 }
 
@@ -245,4 +270,11 @@ export async function jointWithdrawFinish(record: SendingRecord, msg: Msg<typeof
   const done = finishSpend(tx, aggregate(input, [aPsig, bPsig, operatorPsig]));
   const signed = { txid: done.txid, hex: done.hex };
   return { record: { ...record, status: 'withdrawn' as const, statement: cos.statement, signing: null, joint_withdraw: { ...w, answer: signed } }, signed };
+}
+
+/** The pair's signed withdrawal as part B keeps it (E_NOT_SIGNED before B has signed). */
+export function storedJointWithdrawal(record: SendingRecord): { txid: string; hex: string } {
+  const answer = record.status === 'withdrawn' ? (record.joint_withdraw?.answer as { txid: string; hex: string } | undefined) : undefined;
+  if (answer === undefined) throw new StateConflictError('E_NOT_SIGNED', `coin ${record.coin_id} has no signed withdrawal here (it is ${record.status}; part B prints it)`);
+  return { txid: answer.txid, hex: answer.hex };
 }

@@ -23,7 +23,7 @@
  * ./joint-send.ts.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { concatBytes, fromHex, toHex } from '../bytes.ts';
+import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
 import { parsePublicKey } from '../keys/keys.ts';
 import type { RandomSource } from '../random.ts';
@@ -33,9 +33,12 @@ import type { OwnerContext, OwnerRecord } from './owner.ts';
 import { newShare, sign } from './owner.ts';
 import type { JointHandoffSchema, JointPartSchema, JointT2Schema, PackageInner, TransferPackageSchema } from './schemas.ts';
 import { openPackage, packageInner, requireSig } from './transfer.ts';
-import { seal, sealJson, unsealJson } from './seal.ts';
+import { seal, sealJson, signBody, unsealJson } from './seal.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { stringifyLine } from '../json.ts';
 import { provePossession, verifyPossession } from './signer.ts';
 import { verifyTransfer, type ChainFacts, type Expected, type Verified } from './verify.ts';
+import type { Floor } from './floor.ts';
 
 /** One part of a joint share, public: its key, its proof of possession for the coin, and its party's authentication key. */
 export type JointPart = { share: string; pop: string; auth: string };
@@ -116,16 +119,16 @@ export function jointRequest(coinId: string, operatorAuth: Uint8Array, a: { secr
 
 export type JointPending = ReturnType<typeof jointRequest>['pending'];
 
-function expectOf(p: JointPending, transferId: string, t1Minus?: string): Expected {
+function expectOf(p: JointPending, transferId: string, t1Minus?: string, floor?: Floor): Expected {
   return {
-    coinId: p.coin_id, transferId, receiverShare: p.share, receiverAuth: p.parts[0]!.auth, operatorAuth: parsePublicKey(p.operator_auth, 'operator_auth'),
-    backupScript: p.backup_script, t1Minus,
+    coinId: p.coin_id, transferId, receiverShare: p.share, receiverAuth: p.parts[0]!.auth, receiverAuthB: p.parts[1]!.auth, operatorAuth: parsePublicKey(p.operator_auth, 'operator_auth'),
+    backupScript: p.backup_script, t1Minus, floor,
   };
 }
 
 /** A, step 2: verify the package as any receiver, then hand B u = t₁ − a with the chain. */
-export function jointOpen(inner: PackageInner, transferId: string, pending: JointPending, chain: ChainFacts, random: RandomSource): { verified: Verified; handoff: string } {
-  const verified = verifyTransfer(inner, expectOf(pending, transferId), chain);
+export function jointOpen(inner: PackageInner, transferId: string, pending: JointPending, chain: ChainFacts, random: RandomSource, floor?: Floor): { verified: Verified; handoff: string } {
+  const verified = verifyTransfer(inner, expectOf(pending, transferId, undefined, floor), chain);
   const u = mod(int(fromHex(inner.t1, 't1', 32)) - int(fromHex(pending.part_secret, 'part', 32)));
   const handoff = sealJson(parsePublicKey(pending.parts[1]!.auth, 'part 1 auth'), { ...inner, t1: toHex(bytes32(u)) }, `${pending.coin_id}/${transferId}/joint`, newShare(random, 'statechain/seal').secret);
   return { verified, handoff };
@@ -137,8 +140,8 @@ export function openHandoff(handoff: string, coinId: string, transferId: string,
 }
 
 /** B, step 3: verify the chain (u·G = O₁ + X₁ − A), and seal t₂ = u − b to the operator. */
-export function jointFinish(inner: PackageInner, transferId: string, pending: JointPending, bSecret: Uint8Array, chain: ChainFacts, random: RandomSource) {
-  const verified = verifyTransfer(inner, expectOf(pending, transferId, pending.parts[0]!.share), chain);
+export function jointFinish(inner: PackageInner, transferId: string, pending: JointPending, bSecret: Uint8Array, chain: ChainFacts, random: RandomSource, floor?: Floor) {
+  const verified = verifyTransfer(inner, expectOf(pending, transferId, pending.parts[0]!.share, floor), chain);
   const t2 = mod(int(fromHex(inner.t1, 'u', 32)) - int(bSecret));
   if (t2 === 0n || t2 >= N) throw new RefusedError('E_BAD_T1', 'a degenerate t₂');
   const t2Sealed = seal(parsePublicKey(pending.operator_auth, 'operator_auth'), bytes32(t2), `${pending.coin_id}/${transferId}/t2`, newShare(random, 'statechain/seal').secret);
@@ -151,12 +154,16 @@ export function jointAccept(pending: Pick<JointPending, 'coin_id' | 'share' | 'p
     type: 'statechain/transfer-accept', version: 1, network: ctx.network, coin_id: pending.coin_id, transfer_id: transferId,
     receiver_auth: pending.parts[0]!.auth, receiver_share: pending.share, t2_sealed: t2Sealed,
   };
-  return sign(body.type, body, 'receiver_sig', ctx);
+  // A keeps nothing at this step, so its answer must come out the same when B's t₂ is read
+  // again (its acceptance lost): the signature's auxiliary bytes are derived from the body
+  // (BIP-340 allows it; the nonce still depends on A's secret key), not drawn afresh.
+  return { ...body, receiver_sig: signBody(body.type, body, ctx.auth.secretKey, sha256(utf8(stringifyLine(body)))) };
 }
 
 // ---- the steps as the commands run them ---------------------------------------------
 
-type Ctx = Pick<OwnerContext, 'auth' | 'random' | 'network'>;
+/** A part's context; `floor`: its own safety floor for the chain it verifies (DEFAULT_FLOOR when absent). */
+type Ctx = Pick<OwnerContext, 'auth' | 'random' | 'network'> & { floor?: Floor };
 
 /** B before the transfer: its part, kept until A's handoff (B trusts its own operator key and backup script, never A's word for them). */
 export type PendingPart = { coin_id: string; network: OwnerRecord['network']; part_secret: string; part: JointPart; operator_auth: string; backup_script?: string };
@@ -207,7 +214,7 @@ export function jointTakePackage(
   pkg: Static<typeof TransferPackageSchema>, pending: JointPending, chain: ChainFacts, ctx: Ctx,
   inner: PackageInner = openJointPackage(pkg, pending, ctx.auth.secretKey),
 ) {
-  const { verified, handoff } = jointOpen(inner, pkg.transfer_id, pending, chain, ctx.random);
+  const { verified, handoff } = jointOpen(inner, pkg.transfer_id, pending, chain, ctx.random, ctx.floor);
   const record = jointRecord(pending, inner, pkg.transfer_id, 0);
   const body = {
     type: 'statechain/joint-handoff', version: 1, network: ctx.network, coin_id: pending.coin_id, transfer_id: pkg.transfer_id, receiver_share: pending.share,
@@ -238,7 +245,7 @@ export function jointTakeHandoff(
     coin_id: pending.coin_id, network: pending.network, share: msg.receiver_share, part_secret: pending.part_secret, parts: msg.parts, operator_auth: pending.operator_auth, backup_script: pending.backup_script,
   };
   const bSecret = fromHex(pending.part_secret, 'part', 32);
-  const { verified, t2Sealed } = jointFinish(inner, msg.transfer_id, jp, bSecret, chain, ctx.random);
+  const { verified, t2Sealed } = jointFinish(inner, msg.transfer_id, jp, bSecret, chain, ctx.random, ctx.floor);
   bSecret.fill(0);
   const record = jointRecord(jp, inner, msg.transfer_id, 1);
   const body = { type: 'statechain/joint-t2', version: 1, network: ctx.network, coin_id: pending.coin_id, transfer_id: msg.transfer_id, t2_sealed: t2Sealed };

@@ -16,7 +16,11 @@
  *   the owner's nonce is fixed (BIP-327's stateless-signer position), so it has no open
  *   nonce at all; an owner nonce it has signed against once is refused again (E_NONCE_REPLAY);
  * - every request is signed by the coin's current owner (or, for the last transfer step,
- *   by the receiver the pending transfer names) over the request itself.
+ *   by the receiver the pending transfer names) over the request itself; a coin held by a
+ *   pair is bound to both parts (owner_auth_b), and a transfer or withdrawal of it also needs
+ *   part B's signed consent to exactly that request (E_PAIR_CONSENT);
+ * - the share it replaces at a rotation is erased with the record that held it (the
+ *   command's store step overwrites the old record's bytes, then removes it).
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -88,6 +92,26 @@ function requireSig(body: Record<string, unknown>, field: string, signer: string
   }
 }
 
+/**
+ * A pair is a pair at the operator: a coin whose statement names `owner_auth_b` (the pair's
+ * second part) is moved only with that part's own signed consent to exactly this request —
+ * its joint-nonce for this receiver and backup, or its joint-withdraw-nonce for this
+ * withdrawal — besides the first part's request signature. Neither part alone can have the
+ * operator co-sign a transfer or withdrawal (E_PAIR_CONSENT).
+ */
+function requirePartB(st: UnsignedStatement, partB: Record<string, unknown> | undefined, matches: (b: Record<string, unknown>) => boolean, what: string): void {
+  if (st.owner_auth_b === undefined) return;
+  if (partB === undefined) throw new RefusedError('E_PAIR_CONSENT', `this coin is held by a pair: its ${what} needs part B's signed consent (part_b) too`);
+  if (partB.coin_id !== st.coin_id) throw new RefusedError('E_PAIR_CONSENT', `part B's consent is for coin ${String(partB.coin_id)}`);
+  requireSig(partB, 'part_sig', st.owner_auth_b, 'part B');
+  if (!matches(partB)) throw new RefusedError('E_PAIR_CONSENT', `part B consented to another ${what}`);
+}
+
+/** A request names the coin whose record answers it (the CLI picks the record by that name; a library caller may not). */
+function requireCoin(record: OperatorRecord, req: { coin_id: string }): void {
+  if (req.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this request is for coin ${req.coin_id}, not ${record.coin_id}`);
+}
+
 function randomScalar(random: RandomSource, label: string): bigint {
   for (;;) {
     const k = int(random.bytes(32, label));
@@ -156,6 +180,7 @@ export function offerDeposit(req: Msg<typeof DepositRequestSchema>, terms: Unsig
 
 /** Backup 1, co-signed before the coin is funded (refund before funding). */
 export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeof DepositBackupSchema>, ctx: OperatorContext) {
+  requireCoin(record, req);
   const again = replayed(record, req);
   if (again) return again;
   const st = record.statement;
@@ -210,6 +235,7 @@ function requireActive(record: OperatorRecord): void {
 
 /** The receiver's backup, co-signed before any key rotation; x₁ for the sender. */
 export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof TransferSignSchema>, ctx: OperatorContext) {
+  requireCoin(record, req);
   const again = replayed(record, req);
   if (again) return again;
   requireActive(record);
@@ -218,6 +244,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   if (st.transfer?.transfer_id === req.transfer_id) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer already has its backup: one backup per transfer');
   if (record.done.some((d) => d.transfer_id === req.transfer_id)) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer is finished');
   checkReceiverPossession(record.coin_id, req);
+  parsePublicKey(req.receiver_auth, 'receiver_auth'); // it goes into our signed statement: a key, or nothing is signed
   const terms = termsFromJson(st.terms);
   const last = st.backups[st.backups.length - 1]!;
   const locktime = last.locktime - terms.interval;
@@ -230,12 +257,19 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   const tx = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(req.receiver_share, 'receiver_share'), feeSat: terms.backupFeeSat, payTo });
   sameUnsigned(tx, req.backup_tx, 'backup_tx');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
+  requirePartB(st, req.part_b, (b) => {
+    const r = b.request as { receiver_share?: unknown; receiver_auth?: unknown; backup_script?: unknown } | undefined;
+    return b.backup_txid === tx.id && r?.receiver_share === req.receiver_share && r?.receiver_auth === req.receiver_auth && r?.backup_script === req.backup_script;
+  }, 'transfer');
   const sig = cosign(record, tx, req.owner_pubnonce, ctx);
   const x1 = bytes32(randomScalar(ctx.random, 'statechain/x1'));
   const statement: UnsignedStatement = {
     ...st, status: 'transferring', count: st.count + 1,
     backups: [...st.backups, { n: st.count + 1, txid: tx.id, locktime, owner_share: req.receiver_share, ...(req.backup_script === undefined ? {} : { script: req.backup_script }) }],
-    transfer: { transfer_id: req.transfer_id, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share, x1_point: toHex(secp256k1.getPublicKey(x1, true)) },
+    transfer: {
+      transfer_id: req.transfer_id, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share,
+      ...(req.receiver_parts === undefined ? {} : { receiver_auth_b: req.receiver_parts[1]!.auth }), x1_point: toHex(secp256k1.getPublicKey(x1, true)),
+    },
   };
   const x1Sealed = sealJson(parsePublicKey(st.owner_auth, 'owner_auth'), { x1: toHex(x1) }, `${record.coin_id}/${req.transfer_id}/x1`, bytes32(randomScalar(ctx.random, 'statechain/seal')));
   const next: OperatorRecord = { ...record, statement, x1: toHex(x1), seen_nonces: [...record.seen_nonces, tag] };
@@ -251,6 +285,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
 
 /** The last step: s₂ = s₁ + t₂ − x₁, checked against P, replaces s₁. Repeating it answers the same. */
 export function completeTransfer(record: OperatorRecord, req: Msg<typeof TransferAcceptSchema>, ctx: OperatorContext) {
+  requireCoin(record, req);
   const finished = record.done.find((d) => d.transfer_id === req.transfer_id);
   const answer = (statement: Statement) => ({ type: 'statechain/transfer-done', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: req.transfer_id, statement });
   if (finished) {
@@ -278,8 +313,10 @@ export function completeTransfer(record: OperatorRecord, req: Msg<typeof Transfe
   if (!S2.add(point(pending.receiver_share, 'receiver_share')).equals(point(st.aggregate, 'aggregate'))) {
     throw new RefusedError('E_BAD_T2', 's₂·G + O₂ ≠ P: t₂ does not complete this transfer (wrong t₁ from the sender, or a wrong t₂); nothing changed');
   }
+  const { owner_auth_b: _previousB, ...rest } = st;
   const statement: UnsignedStatement = {
-    ...st, status: 'active', owner_auth: pending.receiver_auth, owner_share: pending.receiver_share, operator_share: toHex(S2.toBytes(true)), transfer: null,
+    ...rest, status: 'active', owner_auth: pending.receiver_auth, owner_share: pending.receiver_share, operator_share: toHex(S2.toBytes(true)), transfer: null,
+    ...(pending.receiver_auth_b === undefined ? {} : { owner_auth_b: pending.receiver_auth_b }),
   };
   const signed = signStatement(statement, ctx.operator, ctx.random);
   const next: OperatorRecord = { ...record, share_secret: toHex(bytes32(s2)), statement, x1: null, done: [...record.done, { transfer_id: req.transfer_id, statement: signed }] };
@@ -288,6 +325,7 @@ export function completeTransfer(record: OperatorRecord, req: Msg<typeof Transfe
 
 /** A cooperative spend of the coin; afterwards the operator signs nothing more for it. */
 export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof WithdrawRequestSchema>, ctx: OperatorContext) {
+  requireCoin(record, req);
   const again = replayed(record, req);
   if (again) return again;
   requireActive(record);
@@ -297,6 +335,7 @@ export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof Withdra
   const tx = parseTransaction(req.tx, 'tx');
   if (!spendsCoin(tx, outpoint)) throw new RefusedError('E_NOT_THE_COIN', `a withdrawal spends exactly the coin (${st.outpoint}) as its only input`);
   tx.updateInput(0, { witnessUtxo: { script: key.script, amount: amountSat } }, true);
+  requirePartB(st, req.part_b, (b) => b.tx === req.tx, 'withdrawal');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
   const sig = cosign(record, tx, req.owner_pubnonce, ctx);
   const statement: UnsignedStatement = { ...st, status: 'withdrawn', transfer: null };

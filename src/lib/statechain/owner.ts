@@ -7,8 +7,15 @@
  * - the owner's secret nonce is issued into the single-use store bound to (coin, purpose,
  *   txid) and consumed on disk before the owner's partial signature is computed; the
  *   operator's partial signature is checked first, so a bad answer burns nothing;
- * - the owner accepts only statements signed by the operator it deals with, naming its own
- *   share and key, for the backup it asked for;
+ * - the owner accepts only statements signed by the operator it pinned at its first step,
+ *   naming its own share and key, for the backup it asked for; before it says "fund", the
+ *   operator's statement must say exactly its own amount, outpoint, backup 1 (txid,
+ *   locktime, share), the offer's terms and keys (E_BAD_STATEMENT), and the terms must be
+ *   above its own floor (floor.ts);
+ * - the funding cannot be malleated: every input native segwit (a PSBT's witness_utxo, or
+ *   a raw transaction's inputs looked up on a node; unchecked raw hex is refused);
+ * - a signed withdrawal is kept in the record before it is printed or broadcast; the same
+ *   answer again prints the same bytes (retries never lose a signed step);
  * - the owner's share o is kept in its state (0600) and appears in no message.
  *
  * Not here: the transfer (transfer.ts), persistence and locking (the command's store).
@@ -17,19 +24,22 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { Transaction } from '@scure/btc-signer';
 import type { Static, TObject } from '@sinclair/typebox';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
-import { RefusedError, StateConflictError } from '../errors.ts';
+import { RefusedError, StateConflictError, UsageError } from '../errors.ts';
+import { scriptAddress } from '../address.ts';
+import { stringifyLine } from '../json.ts';
 import type { NoncePort } from '../credit/ports.ts';
-import { parsePublicKey, type KeyPair } from '../keys/keys.ts';
+import { parsePublicKey, validatePublicKey, type KeyPair } from '../keys/keys.ts';
 import type { Network } from '../network.ts';
 import type { RandomSource } from '../random.ts';
 import { N, int } from '../musig/engine/scalar.ts';
 import { keyPathSighash, tweakSecretKey } from '../taproot/taproot.ts';
 import { schnorrSign } from '../taproot/schnorr.ts';
-import { backupTransaction, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction, termsFromJson, type OutPoint } from './coin.ts';
+import { checkFloor, type Floor } from './floor.ts';
+import { backupTransaction, checkTerms, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction, termsFromJson, type OutPoint } from './coin.ts';
 import type { DepositCosignedSchema, DepositOfferSchema, Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
 import { aggregate, nonceGen, partialSign, partialVerify, provePossession, verifyPossession } from './signer.ts';
-import { checkStatement } from './statement.ts';
+import { FIXED_FIELDS, checkStatement, requireUnchanged } from './statement.ts';
 
 type Msg<S extends TObject> = Static<S>;
 
@@ -49,12 +59,25 @@ export type OwnerRecord = {
   backups: string[];
   /** The unsigned transaction whose signature is under way (a backup or a withdrawal), with its nonce. */
   signing: { purpose: 'backup' | 'transfer' | 'withdraw'; tx: string; pubnonce: string } | null;
+  /**
+   * The signed withdrawal, kept once signed (never dropped): a rerun of the last step
+   * prints these bytes again; `broadcast` is set only once a node accepted them.
+   */
+  withdrawal?: { txid: string; hex: string; broadcast?: boolean } | null;
+  /** The request of the step under way (withdraw-request), so a rerun prints the same bytes. */
+  request?: Record<string, unknown> | null;
   /** The transfer this owner is sending or receiving. */
-  transfer: { transfer_id: string; receiver_auth: string; receiver_share: string; package?: Record<string, unknown> } | null;
+  transfer: {
+    transfer_id: string; receiver_auth: string; receiver_share: string;
+    /** Sender: the package it sealed; receiver: the transfer-accept it signed — printed again on a rerun, until the next step is confirmed. */
+    package?: Record<string, unknown>; accept?: Record<string, unknown>;
+    /** Sender: the transfer-sign it sent (a rerun for the same receiver prints it again). */
+    request?: Record<string, unknown>; receiver_request?: string;
+  } | null;
 };
 
 /** A deposit before the operator has named the coin. */
-export type PendingDeposit = { network: Network; share_secret: string; share: string; auth: string };
+export type PendingDeposit = { network: Network; share_secret: string; share: string; auth: string; /** The operator named at --start: only its offer is taken. */ operator_auth?: string };
 
 export type OwnerContext = { auth: KeyPair; random: RandomSource; nonces: NoncePort; network: Network };
 
@@ -99,10 +122,10 @@ export async function finishSignature(
   return aggregate(input, [psig, operatorPsig]);
 }
 
-/** Step 1: a fresh share and the request the operator answers with a coin. */
-export function startDeposit(ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>) {
+/** Step 1: a fresh share and the request the operator answers with a coin; the operator's key is pinned here. */
+export function startDeposit(ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>, operatorAuth: Uint8Array) {
   const { secret, share } = newShare(ctx.random, 'statechain/owner-share');
-  const pending: PendingDeposit = { network: ctx.network, share_secret: toHex(secret), share: toHex(share), auth: toHex(ctx.auth.publicKey) };
+  const pending: PendingDeposit = { network: ctx.network, share_secret: toHex(secret), share: toHex(share), auth: toHex(ctx.auth.publicKey), operator_auth: toHex(validatePublicKey(operatorAuth, 'operator key')) };
   secret.fill(0);
   const body = { type: 'statechain/deposit-request', version: 1, network: ctx.network, owner_auth: pending.auth, owner_share: pending.share };
   return { pending, message: sign(body.type, body, 'owner_sig', ctx) };
@@ -124,36 +147,69 @@ function isWitnessProgram(script: Uint8Array): boolean {
   return script.length >= 4 && script.length <= 42 && (version === 0x00 || (version! >= 0x51 && version! <= 0x60)) && script[1] === script.length - 2;
 }
 
+/** Refuse a funding input whose spent output is not native segwit (or unknown): signing it would change the txid. */
+function requireWitnessInput(i: number, script: Uint8Array | undefined, how: string): void {
+  if (script === undefined || !isWitnessProgram(script)) {
+    throw new RefusedError('E_FUNDING_MALLEABLE', `funding input ${i} does not spend a native segwit output (${how}): signing it would change the txid backup 1 is signed for`);
+  }
+}
+
 /**
  * The funding from a wallet's PSBT (walletcreatefundedpsbt): every input must spend a
  * native segwit output, or signing it would change the txid backup 1 spends
  * (E_FUNDING_MALLEABLE) — a P2SH-wrapped or legacy input's scriptSig is in the txid.
  */
 export function fundingFromPsbt(tx: Transaction): string {
-  for (let i = 0; i < tx.inputsLength; i++) {
-    const utxo = tx.getInput(i).witnessUtxo;
-    if (utxo === undefined || !isWitnessProgram(utxo.script)) {
-      throw new RefusedError('E_FUNDING_MALLEABLE', `funding input ${i} does not spend a native segwit output (or its witness_utxo is missing): signing it would change the txid backup 1 is signed for`);
-    }
-  }
+  for (let i = 0; i < tx.inputsLength; i++) requireWitnessInput(i, tx.getInput(i).witnessUtxo?.script, 'or its witness_utxo is missing');
   return toHex(tx.unsignedTx);
 }
 
-/** Step 3: check the operator's offer, build backup 1 on the (unsigned) funding, issue our nonce. */
-export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof DepositOfferSchema>, fundingHex: string, tipHeight: number, operatorPin: Uint8Array | undefined, ctx: OwnerContext) {
+/**
+ * The funding as a raw unsigned transaction, checked like a PSBT: `spent` is each input's
+ * output as the node knows it (gettxout), in input order. Offline there is nothing to
+ * check a raw transaction's inputs against, so it is refused (E_FUNDING_UNCHECKED) with
+ * the two ways to give it.
+ */
+export function fundingFromRaw(hex: string, spent: ({ scriptPubKey: Uint8Array } | null)[] | undefined): string {
+  const tx = parseTransaction(hex, 'the funding transaction');
+  if (spent === undefined) {
+    throw new RefusedError('E_FUNDING_UNCHECKED', 'a raw funding transaction cannot be checked offline (are its inputs segwit? signing a non-segwit one changes its txid): give the wallet\'s PSBT (walletcreatefundedpsbt) as --funding, or pass --rpc-url so each input is looked up');
+  }
+  if (spent.length !== tx.inputsLength) throw new RefusedError('E_FUNDING_UNCHECKED', `${spent.length} of the funding's ${tx.inputsLength} inputs were looked up`);
+  for (let i = 0; i < tx.inputsLength; i++) requireWitnessInput(i, spent[i]?.scriptPubKey, spent[i] === null ? 'the node knows no unspent output there' : 'looked up on the node');
+  return toHex(tx.unsignedTx);
+}
+
+/** The funding's inputs as (txid, vout), in order: what to look up for fundingFromRaw. */
+export function fundingInputs(hex: string): { txid: string; vout: number }[] {
+  const tx = parseTransaction(hex, 'the funding transaction');
+  return Array.from({ length: tx.inputsLength }, (_, i) => ({ txid: toHex(tx.getInput(i).txid!), vout: tx.getInput(i).index! }));
+}
+
+/**
+ * Step 3: check the operator's offer — from the operator pinned at step 1, for our share,
+ * with terms above our own floor — build backup 1 on the (unsigned) funding, issue our nonce.
+ */
+export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof DepositOfferSchema>, fundingHex: string, tipHeight: number, floor: Floor, ctx: OwnerContext) {
+  if (pending.operator_auth === undefined) throw new UsageError('E_USAGE', 'this deposit names no operator: give --operator-key KEY (the operator whose offer you take)');
   const operatorAuth = parsePublicKey(offer.statement.operator_auth, 'operator_auth');
-  if (operatorPin !== undefined && !equalBytes(operatorPin, operatorAuth)) throw new RefusedError('E_WRONG_OPERATOR', `this offer is from operator ${toHex(operatorAuth)}, not the one you named`);
+  if (!equalBytes(parsePublicKey(pending.operator_auth, 'operator_auth'), operatorAuth)) throw new RefusedError('E_WRONG_OPERATOR', `this offer is from operator ${toHex(operatorAuth)}, not the one you named`);
   const st = checkStatement(offer.statement, operatorAuth, offer.coin_id);
   if (st.owner_share !== pending.share || st.owner_auth !== pending.auth) throw new RefusedError('E_WRONG_COIN', 'this offer is for another owner\'s request');
-  if (st.status !== 'deposit' || st.count !== 0) throw new RefusedError('E_BAD_STATEMENT', 'a deposit offer names a new coin with no backup yet');
+  if (st.status !== 'deposit' || st.count !== 0 || st.backups.length !== 0 || st.outpoint !== null || st.amount_sat !== null || st.transfer !== null || st.network !== ctx.network) {
+    throw new RefusedError('E_BAD_STATEMENT', 'a deposit offer names a new coin on this network with no deposit and no backup yet');
+  }
   const coinId = fromHex(offer.coin_id, 'coin_id', 16);
   if (!verifyPossession(parsePublicKey(st.operator_share, 'operator_share'), coinId, fromHex(offer.operator_pop, 'operator_pop', 64))) {
     throw new RefusedError('E_BAD_POSSESSION', 'the operator\'s proof of possession of its share does not verify for this coin');
   }
   const key = coinKey(parsePublicKey(pending.share, 'share'), parsePublicKey(st.operator_share, 'operator_share'));
   if (!equalBytes(key.aggregate, parsePublicKey(st.aggregate, 'aggregate'))) throw new RefusedError('E_KEY_SUM', 'the offer\'s P is not O + S');
+  if (scriptAddress(key.script, ctx.network) !== st.address) throw new RefusedError('E_BAD_STATEMENT', 'the offer\'s address is not the P2TR of P = O + S');
   const { outpoint, amountSat, unsignedHex } = findDeposit(fundingHex, key.script);
   const terms = termsFromJson(st.terms);
+  checkTerms(terms);
+  checkFloor(terms, amountSat, floor);
   const locktime = tipHeight + terms.initialLock;
   const backup = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(pending.share, 'share'), feeSat: terms.backupFeeSat });
   const secret = fromHex(pending.share_secret, 'share', 32);
@@ -169,7 +225,15 @@ export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof D
     type: 'statechain/deposit-backup', version: 1, network: ctx.network, coin_id: offer.coin_id, owner_pop: toHex(pop), funding_tx: unsignedHex,
     outpoint: `${outpoint.txid}:${outpoint.vout}`, amount_sat: Number(amountSat), backup_tx: toHex(backup.unsignedTx), owner_pubnonce: pubnonce,
   };
-  return { record, message: sign(body.type, body, 'owner_sig', ctx) };
+  const message = sign(body.type, body, 'owner_sig', ctx);
+  // Kept: the same offer and funding again (this answer lost) print the same request.
+  return { record: { ...record, request: message }, message };
+}
+
+/** The request this depositor already sent for `offer` with this funding (its answer lost), or undefined. */
+export function depositRequestedBefore(record: OwnerRecord | undefined, offer: Msg<typeof DepositOfferSchema>, fundingHex: string): Record<string, unknown> | undefined {
+  if (record === undefined || record.status !== 'depositing' || !record.request || record.statement.operator_sig !== offer.statement.operator_sig) return undefined;
+  return (record.request as { funding_tx?: unknown }).funding_tx === toHex(parseTransaction(fundingHex, 'the funding transaction').unsignedTx) ? record.request : undefined;
 }
 
 /** The transaction under signature, with the coin's output as its witness UTXO again. */
@@ -183,16 +247,47 @@ export function signingTx(record: OwnerRecord, expected: NonNullable<OwnerRecord
   return tx;
 }
 
-/** Step 5: backup 1 finished; the coin can now be funded. */
+/**
+ * What the depositor asked for, from its own bytes (never from the operator's statement):
+ * the funding's outpoint and amount, backup 1's txid and locktime.
+ */
+function ownDeposit(record: OwnerRecord) {
+  const backup = parseTransaction(record.signing!.tx, 'the stored backup 1');
+  const input = backup.getInput(0);
+  const outpoint = `${toHex(input.txid!)}:${input.index!}`;
+  const funding = parseTransaction(record.funding_tx, 'the stored funding');
+  const amount = funding.getOutput(input.index!).amount!;
+  return { outpoint, amount, backup };
+}
+
+/**
+ * Step 5: backup 1 finished; the coin can now be funded. The operator's signed statement
+ * must say exactly what we asked for — the amount, outpoint, backup 1 (txid, locktime, our
+ * share), the offer's terms, shares, keys and address — or backup 1 could be signed for
+ * another amount (its signature would not verify on chain: the coin hostage) or the coin
+ * recorded as another; nothing is signed, no nonce is spent, until it does.
+ */
 export async function depositFinish(record: OwnerRecord, cosigned: Msg<typeof DepositCosignedSchema>, ctx: OwnerContext): Promise<OwnerRecord> {
-  if (record.status !== 'depositing') throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}, not waiting for its first backup`);
+  // The same answer again (our coin view lost): the coin as it is, nothing signed or written.
+  if (record.backups.length > 0 && record.statement.count === 1 && cosigned.statement.operator_sig === record.statement.operator_sig) return record;
+  if (record.status !== 'depositing' || record.signing === null) throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}, not waiting for its first backup`);
   const st = checkStatement(cosigned.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
+  const own = ownDeposit(record);
+  const offered = record.statement;
+  const differs = (what: string, mine: unknown, theirs: unknown) => {
+    const [a, b] = [stringifyLine(mine).trim(), stringifyLine(theirs).trim()];
+    if (a !== b) throw new RefusedError('E_BAD_STATEMENT', `the operator's statement does not say what we asked for: ${what} is ${b}, not ${a}; do not fund this coin`);
+  };
+  differs('the amount', Number(own.amount), st.amount_sat);
+  differs('the outpoint', own.outpoint, st.outpoint);
+  differs('the status', 'active', st.status);
+  differs('the count', 1, st.count);
+  differs('backup 1', [{ n: 1, txid: own.backup.id, locktime: own.backup.lockTime, owner_share: record.share }], st.backups);
+  differs('the backup txid', own.backup.id, cosigned.backup_txid);
+  differs('the terms', offered.terms, st.terms);
+  for (const field of ['network', 'operator_auth', 'operator_share', 'owner_auth', 'owner_share', 'aggregate', 'address', 'transfer'] as const) differs(field, offered[field], st[field]);
+  if (cosigned.owner_pubnonce !== record.signing.pubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
   const tx = signingTx({ ...record, statement: cosigned.statement }, 'backup');
-  if (st.status !== 'active' || st.count !== 1 || st.backups[0]?.txid !== tx.id || cosigned.backup_txid !== tx.id) {
-    throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not list exactly our backup 1');
-  }
-  if (st.owner_share !== record.share || st.operator_share !== record.statement.operator_share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
-  if (cosigned.owner_pubnonce !== record.signing!.pubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
   const sig = await finishSignature(record, st.operator_share, tx, 'backup', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
   const signed = finishSpend(tx, sig);
   return { ...record, status: 'active', statement: cosigned.statement, backups: [signed.hex], signing: null };
@@ -213,14 +308,21 @@ export function withdrawalTransaction(record: Pick<OwnerRecord, 'statement'>, de
   return tx;
 }
 
-/** Withdrawal step 1: the whole coin, less the fee, to `destination`. */
+/**
+ * Withdrawal step 1: the whole coin, less the fee, to `destination`. Asked again for the
+ * same transaction (its answer lost), it prints the same request — the operator answers a
+ * repeated request with its stored answer; once signed, it is the stored withdrawal's turn.
+ */
 export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
+  if (record.withdrawal) throw new StateConflictError('E_ALREADY_WITHDRAWN', `this coin's withdrawal ${record.withdrawal.txid} is signed: run statechain-withdraw --coin ${record.coin_id} (no --to) to print it again, with --broadcast to send it`);
   if (!['active', 'sending', 'sent', 'withdrawing'].includes(record.status)) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner withdraws it`);
   const tx = withdrawalTransaction(record, destination, feeRate);
+  if (record.status === 'withdrawing' && record.signing?.purpose === 'withdraw' && record.signing.tx === toHex(tx.unsignedTx) && record.request) return { record, message: record.request };
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw', tx.id));
-  const next: OwnerRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce } };
   const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), owner_pubnonce: pubnonce };
-  return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
+  const message = sign(body.type, body, 'owner_sig', ctx);
+  const next: OwnerRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce }, request: message };
+  return { record: next, message };
 }
 
 /** The operator's answer to a withdrawal as its owner checks it: signed by the operator, the coin closed, our withdrawal, our nonce. */
@@ -228,16 +330,33 @@ export function checkWithdrawCosigned(record: OwnerRecord, cosigned: Msg<typeof 
   const st = checkStatement(cosigned.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
   const tx = signingTx(record, 'withdraw');
   if (st.status !== 'withdrawn' || cosigned.txid !== tx.id) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s answer is not the withdrawal we asked for');
+  requireUnchanged(record.statement, st, [...FIXED_FIELDS, 'owner_auth', 'owner_share', 'operator_share', 'owner_auth_b']);
   if (cosigned.owner_pubnonce !== ownerPubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
   return { st, tx };
 }
 
-/** Withdrawal step 3: the signed withdrawal. */
+/**
+ * Withdrawal step 3: the signed withdrawal, kept in the record (status `withdrawn`: the
+ * operator has closed the coin) before it is printed or broadcast. The same answer again
+ * prints the same bytes and changes nothing.
+ */
 export async function withdrawFinish(record: OwnerRecord, cosigned: Msg<typeof WithdrawCosignedSchema>, ctx: OwnerContext) {
-  const { st, tx } = checkWithdrawCosigned(record, cosigned, record.signing!.pubnonce);
+  if (record.withdrawal) {
+    if (cosigned.coin_id !== record.coin_id || cosigned.txid !== record.withdrawal.txid) throw new StateConflictError('E_ALREADY_WITHDRAWN', `this coin's withdrawal ${record.withdrawal.txid} is signed already`);
+    return { record, signed: { txid: record.withdrawal.txid, hex: record.withdrawal.hex } };
+  }
+  if (record.status !== 'withdrawing' || record.signing === null) throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}: no withdrawal of ours is waiting for the operator`);
+  const { st, tx } = checkWithdrawCosigned(record, cosigned, record.signing.pubnonce);
   const sig = await finishSignature(record, st.operator_share, tx, 'withdraw', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
   const signed = finishSpend(tx, sig);
-  return { record: { ...record, status: 'withdrawn', statement: cosigned.statement, signing: null } satisfies OwnerRecord, signed };
+  const withdrawal = { txid: signed.txid, hex: signed.hex, broadcast: false };
+  return { record: { ...record, status: 'withdrawn', statement: cosigned.statement, signing: null, request: null, withdrawal } satisfies OwnerRecord, signed };
+}
+
+/** The stored signed withdrawal (E_NOT_SIGNED if there is none yet). */
+export function storedWithdrawal(record: OwnerRecord): { txid: string; hex: string } {
+  if (!record.withdrawal) throw new StateConflictError('E_NOT_SIGNED', `coin ${record.coin_id} has no signed withdrawal here (it is ${record.status}): start one with --to and --fee-rate`);
+  return { txid: record.withdrawal.txid, hex: record.withdrawal.hex };
 }
 
 /** This owner's backup (the newest in its chain, paying its share) and a CPFP child spending its output. */

@@ -52,6 +52,7 @@ export const StatementSchema = Type.Object(
     operator_share: Pubkey('S, the operator\'s current share'),
     owner_auth: Pubkey('the current owner\'s authentication key'),
     owner_share: Pubkey('O, the current owner\'s share'),
+    owner_auth_b: Type.Optional(Pubkey('a pair\'s second part (B): its authentication key, whose signature the operator requires too for what only the pair may ask (a transfer, a withdrawal)')),
     aggregate: Pubkey('P = O + S (fixed for the coin\'s life)'),
     address: Type.String({ description: 'the coin\'s key-path-only P2TR address' }),
     terms: TermsSchema,
@@ -66,6 +67,7 @@ export const StatementSchema = Type.Object(
           transfer_id: TransferId,
           receiver_auth: Pubkey('the receiver\'s authentication key'),
           receiver_share: Pubkey('O₂, the receiver\'s new share'),
+          receiver_auth_b: Type.Optional(Pubkey('a pair receiving: its second part\'s authentication key (becomes owner_auth_b)')),
           x1_point: Pubkey('X₁ = x₁·G: t₁·G must equal O₁ + X₁'),
         },
         { additionalProperties: false },
@@ -136,6 +138,21 @@ export const TransferRequestSchema = messageSchema('statechain/transfer-request'
   receiver_sig: Sig('the receiver'),
 });
 
+export const JointNonceSchema = messageSchema('statechain/joint-nonce', 'B → A, a pair sending its coin: the receiver\'s request, the backup B built from it, and B\'s nonce for it; signed by B.', {
+  coin_id: CoinId,
+  request: TransferRequestSchema,
+  backup_txid: Txid,
+  pubnonce: Pubnonce('B'),
+  part_sig: Sig('B (its authentication key)'),
+});
+
+export const JointWithdrawNonceSchema = messageSchema('statechain/joint-withdraw-nonce', 'B → A, a pair withdrawing its coin: the withdrawal B built and B\'s nonce for it; signed by B.', {
+  coin_id: CoinId,
+  tx: TxHex('the withdrawal, unsigned: A rebuilds it from its own --to and --fee-rate and must get these bytes'),
+  pubnonce: Pubnonce('B'),
+  part_sig: Sig('B (its authentication key)'),
+});
+
 export const TransferSignSchema = messageSchema('statechain/transfer-sign', 'Sender → operator: co-sign the receiver\'s backup (before any key rotation) and start the transfer.', {
   coin_id: CoinId,
   transfer_id: TransferId,
@@ -147,6 +164,7 @@ export const TransferSignSchema = messageSchema('statechain/transfer-sign', 'Sen
   backup_tx: TxHex('the receiver\'s backup, unsigned'),
   backup_script: Type.Optional(Hex('where the receiver asked its backup to pay')),
   owner_pubnonce: Pubnonce('the sender'),
+  part_b: Type.Optional(JointNonceSchema),
   owner_sig: Sig('the sender (the current owner)'),
 });
 
@@ -220,13 +238,6 @@ export const JointT2Schema = messageSchema('statechain/joint-t2', 'B → A: t₂
   part_sig: Sig('B (its authentication key)'),
 });
 
-export const JointNonceSchema = messageSchema('statechain/joint-nonce', 'B → A, a pair sending its coin: the receiver\'s request, the backup B built from it, and B\'s nonce for it; signed by B.', {
-  coin_id: CoinId,
-  request: TransferRequestSchema,
-  backup_txid: Txid,
-  pubnonce: Pubnonce('B'),
-  part_sig: Sig('B (its authentication key)'),
-});
 
 export const JointSignSchema = messageSchema('statechain/joint-sign', 'A → B, a pair sending its coin: the operator\'s answer, A\'s partial signature, a + x₁ sealed to B and A\'s binding signature for the receiver; signed by A.', {
   coin_id: CoinId,
@@ -243,6 +254,7 @@ export const WithdrawRequestSchema = messageSchema('statechain/withdraw-request'
   coin_id: CoinId,
   tx: TxHex('the withdrawal, unsigned: one input, the coin'),
   owner_pubnonce: Pubnonce('the owner'),
+  part_b: Type.Optional(JointWithdrawNonceSchema),
   owner_sig: Sig('the owner'),
 });
 
@@ -255,12 +267,6 @@ export const WithdrawCosignedSchema = messageSchema('statechain/withdraw-cosigne
   statement: StatementSchema,
 });
 
-export const JointWithdrawNonceSchema = messageSchema('statechain/joint-withdraw-nonce', 'B → A, a pair withdrawing its coin: the withdrawal B built and B\'s nonce for it; signed by B.', {
-  coin_id: CoinId,
-  tx: TxHex('the withdrawal, unsigned: A rebuilds it from its own --to and --fee-rate and must get these bytes'),
-  pubnonce: Pubnonce('B'),
-  part_sig: Sig('B (its authentication key)'),
-});
 
 export const JointWithdrawSignSchema = messageSchema('statechain/joint-withdraw-sign', 'A → B, a pair withdrawing its coin: the operator\'s answer and A\'s partial signature; signed by A.', {
   coin_id: CoinId,
@@ -289,6 +295,8 @@ export const VerifiedSchema = messageSchema('statechain/verified', 'The receiver
   latest_locktime: Height('the receiver\'s backup\'s locktime'),
   tip_height: Type.Integer({ minimum: 0 }),
   transfers_remaining: Type.Integer({ minimum: 0 }),
+  backup_fee_sat: Sats('the fee every backup pays (the terms\'): a backup\'s output is the coin less this'),
+  backup_value_sat: Sats('your backup\'s one output: what you get back unilaterally, before a CPFP child\'s own fee'),
   other_deposits: Type.Optional(Type.Array(
     Type.Object({ outpoint: Type.String(), amount_sat: Sats('its amount'), confirmations: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
     { description: 'with a node: other confirmed outputs paying the coin\'s address — no backup covers them; withdraw them cooperatively' },

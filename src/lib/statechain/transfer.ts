@@ -14,13 +14,22 @@
  * operator); t₁ = o₁ + x₁ with x₁ unknown to the receiver and t₂ = t₁ − o₂ with o₂
  * unknown to the operator, so no message gives any party another's share; the receiver
  * writes the coin (o₂ and the chain) before it sends t₂.
+ *
+ * Retries (issue 22): each party keeps the answer it produced until the next step is
+ * confirmed — the sender its transfer-sign (the same receiver's request prints it again;
+ * another receiver's waits, E_TRANSFER_PENDING, since the operator may have counted the
+ * first backup) and its package; the receiver its transfer-accept (the same package prints
+ * it again). The sender takes the operator's answer only if its statement keeps the coin's
+ * amount, outpoint, terms, keys and earlier records as the sender holds them.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Transaction } from '@scure/btc-signer';
 import type { Static, TObject } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parsePublicKey } from '../keys/keys.ts';
-import { fromHex, toHex } from '../bytes.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { fromHex, toHex, utf8 } from '../bytes.ts';
+import { stringifyLine } from '../json.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
 import { backupTransaction, coinKey, finishSpend, parseOutpointText, termsFromJson, transfersRemaining } from './coin.ts';
@@ -28,9 +37,10 @@ import { finishSignature, issueOwnerNonce, newShare, nonceContext, sign, signing
 import { PackageInnerSchema, type PackageInner, type Statement, type TransferCosignedSchema, type TransferDoneSchema, type TransferPackageSchema, type TransferRequestSchema } from './schemas.ts';
 import { seal, sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
 import { provePossession } from './signer.ts';
-import { checkStatement } from './statement.ts';
+import { FIXED_FIELDS, checkStatement, requireUnchanged } from './statement.ts';
 import { checkReceiverPossession } from './joint.ts';
-import { bindingBody, verifyTransfer, type ChainFacts, type Verified } from './verify.ts';
+import { bindingBody, verifyTransfer, type ChainFacts, type Expected, type Verified } from './verify.ts';
+import type { Floor } from './floor.ts';
 
 type Msg<S extends TObject> = Static<S>;
 
@@ -85,26 +95,45 @@ export function nextBackup(record: Pick<OwnerRecord, 'statement'>, req: Pick<Msg
   return { locktime, backup };
 }
 
-/** Sender, step 2: the receiver's backup (one interval below ours) and our nonce for it. */
+/**
+ * Sender, step 2: the receiver's backup (one interval below ours) and our nonce for it.
+ * While our request waits for the operator's answer ('sending'), the same receiver's
+ * request prints the same transfer-sign again (the operator answers a repeated request
+ * with its stored answer), and another receiver's is refused: the operator may have signed
+ * and counted the first backup, so a second would be one interval too low for it
+ * (E_BACKUP_LOCKTIME forever). Once the answer is in ('sent'), a restart is open.
+ */
 export async function transferSign(record: OwnerRecord, req: Msg<typeof TransferRequestSchema>, tipHeight: number, ctx: OwnerContext) {
-  // 'sending'/'sent': a restart — the earlier receiver never accepted (if it had, the
-  // operator's owner is now that receiver and refuses our signature).
   if (record.status !== 'active' && record.status !== 'sending' && record.status !== 'sent') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner transfers it`);
   checkTransferRequest(record, req);
+  const digest = requestDigest(req);
+  if (record.status === 'sending' && record.transfer?.request !== undefined) {
+    if (record.transfer.receiver_request === digest) return { record, message: record.transfer.request };
+    throw new StateConflictError(
+      'E_TRANSFER_PENDING',
+      `transfer ${record.transfer.transfer_id} waits for the operator's answer: give the operator that transfer-sign again (rerun this step with the same receiver's request to print it) and finish it before starting another`,
+    );
+  }
   const { locktime, backup } = nextBackup(record, req, tipHeight);
   const transferId = toHex(ctx.random.bytes(16, 'statechain/transfer-id'));
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'transfer', backup.id));
+  const message = transferSignMessage(record.coin_id, req, { transferId, locktime, backup, ownerPubnonce: pubnonce }, ctx);
   const next: OwnerRecord = {
     ...record, status: 'sending',
     signing: { purpose: 'transfer', tx: toHex(backup.unsignedTx), pubnonce },
-    transfer: { transfer_id: transferId, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share },
+    transfer: { transfer_id: transferId, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share, request: message, receiver_request: digest },
   };
-  return { record: next, message: transferSignMessage(record.coin_id, req, { transferId, locktime, backup, ownerPubnonce: pubnonce }, ctx) };
+  return { record: next, message };
+}
+
+/** A digest of a receiver's request as received (its JSON, canonical). */
+function requestDigest(req: unknown): string {
+  return toHex(sha256(utf8(stringifyLine(req))));
 }
 
 /** The sender's request to the operator: co-sign the receiver's backup with the owner's nonce; signed by the owner's auth key. */
 export function transferSignMessage(
-  coinId: string, req: Msg<typeof TransferRequestSchema>, s: { transferId: string; locktime: number; backup: Transaction; ownerPubnonce: string },
+  coinId: string, req: Msg<typeof TransferRequestSchema>, s: { transferId: string; locktime: number; backup: Transaction; ownerPubnonce: string; partB?: Record<string, unknown> },
   ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>,
 ) {
   const body = {
@@ -112,6 +141,7 @@ export function transferSignMessage(
     receiver_auth: req.receiver_auth, receiver_share: req.receiver_share,
     ...(req.receiver_pop === undefined ? {} : { receiver_pop: req.receiver_pop }), ...(req.receiver_parts === undefined ? {} : { receiver_parts: req.receiver_parts }), locktime: s.locktime,
     backup_tx: toHex(s.backup.unsignedTx), ...(req.backup_script === undefined ? {} : { backup_script: req.backup_script }), owner_pubnonce: s.ownerPubnonce,
+    ...(s.partB === undefined ? {} : { part_b: s.partB }),
   };
   return sign(body.type, body, 'owner_sig', ctx);
 }
@@ -157,6 +187,9 @@ export function checkTransferCosigned(
     throw new RefusedError('E_BACKUP_COUNT', `the operator counts ${st.count} backups; we hold ${record.backups.length} and asked for one more`);
   }
   if (st.owner_share !== record.share || st.operator_share !== record.statement.operator_share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
+  // Everything else as we hold it: the amount, outpoint, terms, keys, and every earlier backup record.
+  requireUnchanged(record.statement, st, [...FIXED_FIELDS, 'owner_auth', 'owner_auth_b']);
+  if (stringifyLine(st.backups.slice(0, -1)) !== stringifyLine(record.statement.backups)) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed an earlier backup\'s record');
   if (cosigned.owner_pubnonce !== ownerPubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
   return { st, tx };
 }
@@ -185,28 +218,39 @@ export function packageInner(inner: unknown, what: string): PackageInner {
   return inner;
 }
 
-export function verifyPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, authSecret: Uint8Array, chain: ChainFacts): Verified {
-  const inner = openPackage(pkg, pending, authSecret);
-  return verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: parsePublicKey(pending.operator_auth, 'operator_auth'), backupScript: pending.backup_script }, chain);
+function receiverExpects(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, floor: Floor | undefined): Expected {
+  return { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: parsePublicKey(pending.operator_auth, 'operator_auth'), backupScript: pending.backup_script, floor };
+}
+
+export function verifyPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, authSecret: Uint8Array, chain: ChainFacts, floor?: Floor): Verified {
+  return verifyTransfer(openPackage(pkg, pending, authSecret), receiverExpects(pkg, pending, floor), chain);
 }
 
 /** Receiver, step 5: verify everything, keep the coin, then give the operator t₂ = t₁ − o₂. */
-export function acceptPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, chain: ChainFacts, ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>) {
+export function acceptPackage(pkg: Msg<typeof TransferPackageSchema>, pending: PendingReceive, chain: ChainFacts, ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>, floor?: Floor) {
   const inner = openPackage(pkg, pending, ctx.auth.secretKey);
-  const verified = verifyTransfer(inner, { coinId: pending.coin_id, transferId: pkg.transfer_id, receiverShare: pending.share, receiverAuth: pending.auth, operatorAuth: parsePublicKey(pending.operator_auth, 'operator_auth'), backupScript: pending.backup_script }, chain);
+  const verified = verifyTransfer(inner, receiverExpects(pkg, pending, floor), chain);
   const t2 = mod(int(fromHex(inner.t1, 't1', 32)) - int(fromHex(pending.share_secret, 'share', 32)));
   if (t2 === 0n) throw new RefusedError('E_BAD_T1', 't₁ equals our share: refusing a degenerate t₂');
   const t2Sealed = sealT2(t2, pending, pkg.transfer_id, ctx);
-  const record: OwnerRecord = {
-    coin_id: pending.coin_id, network: pending.network, status: 'receiving', share_secret: pending.share_secret, share: pending.share, auth: pending.auth,
-    operator_auth: pending.operator_auth, statement: inner.statement, funding_tx: inner.funding_tx, backups: inner.backups, signing: null,
-    transfer: { transfer_id: pkg.transfer_id, receiver_auth: pending.auth, receiver_share: pending.share },
-  };
   const body = {
     type: 'statechain/transfer-accept', version: 1, network: ctx.network, coin_id: pending.coin_id, transfer_id: pkg.transfer_id,
     receiver_auth: pending.auth, receiver_share: pending.share, t2_sealed: t2Sealed,
   };
-  return { record, verified, message: sign(body.type, body, 'receiver_sig', ctx) };
+  const message = sign(body.type, body, 'receiver_sig', ctx);
+  // The acceptance is kept with the coin: if it is lost, a rerun prints these bytes again (one t₂, one seal).
+  const record: OwnerRecord = {
+    coin_id: pending.coin_id, network: pending.network, status: 'receiving', share_secret: pending.share_secret, share: pending.share, auth: pending.auth,
+    operator_auth: pending.operator_auth, statement: inner.statement, funding_tx: inner.funding_tx, backups: inner.backups, signing: null,
+    transfer: { transfer_id: pkg.transfer_id, receiver_auth: pending.auth, receiver_share: pending.share, accept: message },
+  };
+  return { record, verified, message };
+}
+
+/** The acceptance this receiver already gave for `pkg`'s transfer (its answer lost): the same bytes, or undefined. */
+export function acceptedBefore(record: OwnerRecord | undefined, pkg: Pick<Msg<typeof TransferPackageSchema>, 'coin_id' | 'transfer_id'>): Record<string, unknown> | undefined {
+  if (record === undefined || record.coin_id !== pkg.coin_id || record.status !== 'receiving') return undefined;
+  return record.transfer?.transfer_id === pkg.transfer_id ? record.transfer.accept : undefined;
 }
 
 function sealT2(t2: bigint, pending: PendingReceive, transferId: string, ctx: Pick<OwnerContext, 'random'>): string {

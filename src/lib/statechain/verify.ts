@@ -22,16 +22,21 @@ import { backupTransaction, checkFunding, coinKey, coinSighash, parseOutpointTex
 import type { PackageInner } from './schemas.ts';
 import { verifyBody } from './seal.ts';
 import { checkStatement } from './statement.ts';
+import { DEFAULT_FLOOR, checkFloor, confirmationsNeeded, marginNeeded, type Floor } from './floor.ts';
 
 export type Expected = {
   coinId: string;
   transferId: string;
   receiverShare: string;
   receiverAuth: string;
+  /** A pair receiving: its second part's authentication key, which the operator must bind the coin to as well. */
+  receiverAuthB?: string | undefined;
   operatorAuth: Uint8Array;
   backupScript?: string | undefined;
   /** A joint receiver's second part checks u = t₁ − a instead of t₁: u·G + A = O₁ + X₁ (A's share here). */
   t1Minus?: string | undefined;
+  /** The receiver's own safety floor (floor.ts); DEFAULT_FLOOR when not given. */
+  floor?: Floor | undefined;
 };
 
 export type ChainFacts = { tipHeight: number; deposit: UtxoInfo | null };
@@ -43,6 +48,10 @@ export type Verified = {
   backups: number;
   latestLocktime: number;
   transfersRemaining: number;
+  /** The terms' fee every backup pays. */
+  backupFeeSat: number;
+  /** The newest backup's one output: what this receiver gets back unilaterally (before a CPFP child's own fee). */
+  backupValueSat: number;
 };
 
 export function bindingBody(coinId: string, outpoint: string, receiverShare: string, transferId: string) {
@@ -59,6 +68,9 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
   const t = st.transfer!;
   if (t.transfer_id !== expect.transferId) refuse('E_WRONG_TRANSFER', `the statement is for transfer ${t.transfer_id}, not ${expect.transferId}`);
   if (t.receiver_share !== expect.receiverShare || t.receiver_auth !== expect.receiverAuth) refuse('E_WRONG_RECEIVER', 'the operator\'s pending transfer names another receiver');
+  if (t.receiver_auth_b !== expect.receiverAuthB) {
+    refuse('E_WRONG_RECEIVER', expect.receiverAuthB === undefined ? 'the operator\'s pending transfer names a second part we are not' : 'the operator does not bind the coin to both parts of the pair (receiver_auth_b): one part alone could have it co-sign');
+  }
   if (st.outpoint === null || st.amount_sat === null) return refuse('E_NOT_ACTIVE', 'the statement names no deposit');
 
   // The key: P = O₁ + S₁, and t₁ opens O₁ + X₁.
@@ -89,15 +101,18 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
   if (chain.deposit === null) refuse('E_DEPOSIT_SPENT', `the deposit ${st.outpoint} is spent or not on chain`);
   const deposit = chain.deposit!;
   if (!equalBytes(deposit.scriptPubKey, key.script) || deposit.value !== BigInt(st.amount_sat)) refuse('E_DEPOSIT_MISMATCH', 'the chain\'s output at the outpoint is not the coin');
-  if (deposit.confirmations < st.terms.confirmations) {
-    refuse('E_DEPOSIT_UNCONFIRMED', `the deposit has ${deposit.confirmations} confirmation(s) (mempool-only counts as 0); the terms ask ${st.terms.confirmations}`);
+  const terms = termsFromJson(st.terms);
+  const floor = expect.floor ?? DEFAULT_FLOOR;
+  checkFloor(terms, BigInt(st.amount_sat), floor);
+  const needed = confirmationsNeeded(terms, floor);
+  if (deposit.confirmations < needed) {
+    refuse('E_DEPOSIT_UNCONFIRMED', `the deposit has ${deposit.confirmations} confirmation(s) (mempool-only counts as 0); the terms ask ${st.terms.confirmations}, your --min-confirmations ${floor.minConfirmations}`);
   }
 
   // The chain of backups against the operator's count and records.
-  if (inner.backups.length !== st.count || st.backups.length !== st.count) {
-    refuse('E_BACKUP_COUNT', `${inner.backups.length} backup(s) were handed over but the operator has signed ${st.count}`);
+  if (st.count < 1 || inner.backups.length !== st.count || st.backups.length !== st.count) {
+    refuse('E_BACKUP_COUNT', `${inner.backups.length} backup(s) were handed over but the operator has signed ${st.count} (a coin being transferred has at least one)`);
   }
-  const terms = termsFromJson(st.terms);
   const h0 = st.backups[0]!.locktime;
   const seen = new Set<string>();
   inner.backups.forEach((hex, i) => {
@@ -122,11 +137,13 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
   if (newest.owner_share !== expect.receiverShare || newest.script !== expect.backupScript) {
     refuse('E_BACKUP_NOT_MINE', expect.backupScript === undefined ? `the newest backup pays ${newest.script ?? newest.owner_share}, not your new share` : 'the newest backup does not pay the script you asked for');
   }
-  if (newest.locktime <= chain.tipHeight + terms.margin) {
-    refuse('E_LOCKTIME_MARGIN', `your backup's locktime ${newest.locktime} is within the margin (${terms.margin}) of the tip ${chain.tipHeight}: the coin is too close to expiry to take`);
+  const margin = marginNeeded(terms, floor);
+  if (newest.locktime <= chain.tipHeight + margin) {
+    refuse('E_LOCKTIME_MARGIN', `your backup's locktime ${newest.locktime} is within the margin (${margin}: the terms' ${terms.margin}, your --min-margin ${floor.minMargin}) of the tip ${chain.tipHeight}: the coin is too close to expiry to take`);
   }
   return {
     outpoint: st.outpoint, amountSat: st.amount_sat, confirmations: deposit.confirmations, backups: st.count,
-    latestLocktime: newest.locktime, transfersRemaining: transfersRemaining(newest.locktime, terms, chain.tipHeight),
+    latestLocktime: newest.locktime, transfersRemaining: transfersRemaining(newest.locktime, { interval: terms.interval, margin }, chain.tipHeight),
+    backupFeeSat: Number(terms.backupFeeSat), backupValueSat: st.amount_sat - Number(terms.backupFeeSat),
   };
 }

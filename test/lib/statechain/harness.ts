@@ -17,6 +17,7 @@ import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
+import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
 import type { SendingRecord } from '../../../src/lib/statechain/joint-send.ts';
 
 export const TERMS = { interval: 10, initial_lock: 100, confirmations: 2, backup_fee_sat: 400, margin: 6 };
@@ -71,18 +72,24 @@ export function fundingTx(script: Uint8Array, amount: bigint): string {
   return toHex(tx.unsignedTx);
 }
 
-/** Operator + first owner through a whole deposit: returns the operator's record, the owner's, and the parties. */
-export async function deposit(chain: ChainStub, amount = 100_000n) {
+/** Operator + first owner up to the owner's request for backup 1 (deposit steps 1–3). */
+export async function depositRequested(chain: ChainStub, amount = 100_000n, terms = TERMS) {
   const operator = party('operator');
   const owner = party('owner');
   const opCtx = { operator: operator.auth, random: operator.random, chain, network: 'regtest' as const };
-  const start = own.startDeposit(owner);
-  const offer = op.offerDeposit(start.message as never, TERMS, opCtx);
+  const start = own.startDeposit(owner, operator.auth.publicKey);
+  const offer = op.offerDeposit(start.message as never, terms, opCtx);
   const { coinKey } = await import('../../../src/lib/statechain/coin.ts');
   const { fromHex } = await import('../../../src/lib/bytes.ts');
   const key = coinKey(fromHex(offer.record.statement.owner_share), fromHex(offer.record.statement.operator_share));
   const funding = fundingTx(key.script, amount);
-  const backup = await own.depositBackup(start.pending, offer.message as never, funding, chain.height, undefined, owner);
+  return { operator, owner, opCtx, start, offer, key, funding };
+}
+
+/** Operator + first owner through a whole deposit: returns the operator's record, the owner's, and the parties. */
+export async function deposit(chain: ChainStub, amount = 100_000n) {
+  const { operator, owner, opCtx, start, offer, key, funding } = await depositRequested(chain, amount);
+  const backup = await own.depositBackup(start.pending, offer.message as never, funding, chain.height, DEFAULT_FLOOR, owner);
   const cosigned = await op.cosignDepositBackup(offer.record, backup.message as never, opCtx);
   const ownerRecord = await own.depositFinish(backup.record, cosigned.message as never, owner);
   return { operator, owner, opCtx, opRecord: cosigned.record, ownerRecord, key, funding, backupMessage: backup.message, offer };

@@ -84,10 +84,13 @@ describe('a coin owned by two parties', () => {
     });
     const nA = nonceGen(alice.random.bytes(64, 'test-nonce-a'));
     const nB = nonceGen(bob.random.bytes(64, 'test-nonce-b'));
+    // B's consent to exactly this transfer (its joint-nonce, signed by B): the operator binds the pair's coin to both parts.
+    const consent = { type: 'statechain/joint-nonce', version: 1, network: 'regtest', coin_id: coinId, request: bobAgain.message, backup_txid: backup.id, pubnonce: toHex(nB.pubnonce) };
     const body = {
       type: 'statechain/transfer-sign', version: 1, network: 'regtest', coin_id: coinId, transfer_id: 'ab'.repeat(16),
       receiver_auth: bobAgain.pending.auth, receiver_share: bobAgain.pending.share, receiver_pop: (bobAgain.message as { receiver_pop: string }).receiver_pop,
       locktime, backup_tx: toHex(backup.unsignedTx), owner_pubnonce: toHex(joint.jointPubnonce([nA.pubnonce, nB.pubnonce])),
+      part_b: { ...consent, part_sig: signBody(consent.type, consent, bob.auth.secretKey, new Uint8Array(32)) },
     };
     const request = { ...body, owner_sig: signBody(body.type, body, alice.auth.secretKey, new Uint8Array(32)) };
     const cos2 = await op.cosignTransfer(done.record, request as never, d.opCtx);

@@ -1,0 +1,57 @@
+/**
+ * An owner's own safety floor (issue 22, finding 4): the minimum terms a depositor or a
+ * receiver accepts, whatever the operator's terms say. The operator's terms are its
+ * offer; they are not a reason to take a coin whose backup is worth little, whose deposit
+ * is one reorg away, or whose newest backup has no head start.
+ *
+ * Invariants:
+ * - a coin is taken only if its deposit has at least `minConfirmations` confirmations,
+ *   its newest backup's locktime is more than `minMargin` blocks above the tip, two
+ *   owners' backups are at least `minInterval` blocks apart, and the backup fee is at most
+ *   `maxBackupFeeSat` and at most `maxBackupFeePercent` % of the coin;
+ * - the defaults below are what an owner gets without any flag; each is documented in
+ *   docs/statechain.md with the reason for its value.
+ *
+ * Not here: the operator's own checks of its terms (coin.ts `checkTerms`).
+ */
+import { RefusedError } from '../errors.ts';
+import type { Terms } from './coin.ts';
+
+export type Floor = {
+  minConfirmations: number;
+  minMargin: number;
+  minInterval: number;
+  maxBackupFeeSat: bigint;
+  /** Percent of the coin, 0–100 (may have decimals). */
+  maxBackupFeePercent: number;
+};
+
+/** The floor an owner gets by default (docs/statechain.md, "The owner's safety floor"). */
+export const DEFAULT_FLOOR: Floor = { minConfirmations: 2, minMargin: 6, minInterval: 6, maxBackupFeeSat: 25_000n, maxBackupFeePercent: 5 };
+
+/** Refuse terms (and a coin of `amountSat`) below the owner's floor. */
+export function checkFloor(terms: Pick<Terms, 'interval' | 'confirmations' | 'margin' | 'backupFeeSat'>, amountSat: bigint, floor: Floor): void {
+  if (terms.interval < floor.minInterval) {
+    throw new RefusedError('E_BELOW_FLOOR', `the terms' interval (${terms.interval} blocks) is below your --min-interval ${floor.minInterval}: your backup's head start over the previous owner's would be too short`);
+  }
+  if (terms.backupFeeSat > floor.maxBackupFeeSat) {
+    throw new RefusedError('E_BACKUP_FEE_TOO_HIGH', `the terms' backup fee (${terms.backupFeeSat} sat) is above your --max-backup-fee ${floor.maxBackupFeeSat} sat: your unilateral exit would pay it`);
+  }
+  // fee / amount > percent / 100, in integers: fee·10000 > amount·round(percent·100).
+  if (terms.backupFeeSat * 10_000n > amountSat * BigInt(Math.round(floor.maxBackupFeePercent * 100))) {
+    throw new RefusedError(
+      'E_BACKUP_FEE_TOO_HIGH',
+      `the terms' backup fee (${terms.backupFeeSat} sat) is more than your --max-backup-fee-percent ${floor.maxBackupFeePercent}% of the ${amountSat} sat coin: your unilateral exit would get back only ${amountSat - terms.backupFeeSat} sat`,
+    );
+  }
+}
+
+/** The confirmations a coin's deposit needs: the terms' or the owner's floor, whichever is more. */
+export function confirmationsNeeded(terms: Pick<Terms, 'confirmations'>, floor: Floor): number {
+  return Math.max(terms.confirmations, floor.minConfirmations);
+}
+
+/** The margin a newest backup must keep above the tip: the terms' or the owner's floor, whichever is more. */
+export function marginNeeded(terms: Pick<Terms, 'margin'>, floor: Floor): number {
+  return Math.max(terms.margin, floor.minMargin);
+}
