@@ -19,6 +19,7 @@ import { VERIFIER } from '../../independent/verify.ts';
 import { TEST_CODE_VERIFIER } from '../../independent/schnorr.ts';
 import { taprootOutput } from '../../independent/keys.ts';
 import { thrown } from '../../setup/refusal.ts';
+import { OPTIONAL_BACKENDS, backendUnderTest } from '../../setup/backends.ts';
 
 const N = secp256k1.Point.Fn.ORDER;
 const G = secp256k1.Point.BASE;
@@ -90,31 +91,22 @@ describe('additive Schnorr signing for P = ΣXᵢ', () => {
   });
 });
 
-/**
- * Whether an optional backend is installed is decided here, by importing its package in
- * test code — not by whether the product's loader succeeds. Not installed: a visible
- * skip naming the reason. Installed but the product cannot load it: a failure.
- */
-const PACKAGES = { 'tiny-secp256k1': 'tiny-secp256k1', native: 'secp256k1/bindings.js' } as const;
-const installed = async (specifier: string): Promise<string | undefined> =>
-  import(specifier).then(() => undefined, (e: Error) => e.message.split('\n')[0]);
-
 describe('the additive signer on every secp256k1 backend gives the same bytes', async () => {
   // Every engine runs in this one process, so the product may be on tiny-secp256k1 here:
   // each aggregate is checked with BIP-340 written in test code (docs/testing.md).
   const verifier = TEST_CODE_VERIFIER;
-  for (const name of ['tiny-secp256k1', 'native'] as const) {
-    const missing = await installed(PACKAGES[name]);
-    if (missing !== undefined) {
-      describe.skip(`${name}: SKIPPED, not installed (${missing})`, () => {
+  const select = await import('../../../src/lib/musig/engine/select.ts');
+  for (const name of OPTIONAL_BACKENDS) {
+    // Installed is decided by test code importing the package; installed but not loading fails here.
+    const under = await backendUnderTest(name, () => select.loadEngine(name));
+    if (under.skipped !== undefined) {
+      describe.skip(`${name}: SKIPPED, ${under.skipped}`, () => {
         it('the additive signer on this backend', () => {});
       });
       continue;
     }
     it(`${name}: key, nonces, partial signatures and aggregate equal noble's; the aggregate verifies independently; infinity is refused`, async () => {
-      const select = await import('../../../src/lib/musig/engine/select.ts');
-      // Installed: the product must load it.
-      const engine = await select.loadEngine(name);
+      const engine = under.loaded;
       const noble = await select.loadEngine('noble');
       const cases = fc.sample(fc.tuple(fc.array(scalar, { minLength: 2, maxLength: 3 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.nat(1000)), { numRuns: 25, seed: 7 });
       let checked = 0;
