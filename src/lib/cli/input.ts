@@ -119,10 +119,16 @@ const FILE_ERRORS: Record<string, string> = {
   EIO: 'input/output error (EIO)',
 };
 
-function fileError(flag: string, path: string, e: unknown): UsageError {
+/** E_INPUT_FILE for a file a flag names that cannot be read, saying why. */
+export function fileError(flag: string, path: string, e: unknown): UsageError {
   const code = (e as NodeJS.ErrnoException).code;
   const why = (code && FILE_ERRORS[code]) ?? code ?? (e as Error).message;
   return new UsageError('E_INPUT_FILE', `cannot read ${flag} ${path}: ${why}`, { flag, path, errno: code });
+}
+
+/** E_INPUT_FILE for a path that is a directory, not a file. */
+export function notAFile(flag: string, path: string): UsageError {
+  return new UsageError('E_INPUT_FILE', `cannot read ${flag} ${path}: it is a directory, not a file`, { flag, path, errno: 'EISDIR' });
 }
 
 /**
@@ -137,7 +143,7 @@ export function readFlagFile(flag: string, path: string, max = MAX_INPUT_BYTES):
   } catch (e) {
     throw fileError(flag, path, e);
   }
-  if (st.isDirectory()) throw new UsageError('E_INPUT_FILE', `cannot read ${flag} ${path}: it is a directory, not a file`, { flag, path, errno: 'EISDIR' });
+  if (st.isDirectory()) throw notAFile(flag, path);
   if (st.size > max) throw tooLarge(`${flag} ${path}`, max);
   try {
     return new Uint8Array(readFileSync(path));

@@ -4,15 +4,16 @@
  * holds a secret: the path must be a readable regular file that only its owner can read
  * (mode 0600 or stricter — as ssh refuses identity files and `--key-file` refuses keys),
  * else E_SECRET_FILE_PERMISSIONS (exit 4) before a byte is read. Its text, whitespace
- * trimmed, is decoded as hex of `length` bytes when given. An unreadable path is a usage
- * error (exit 2) naming the flag; bad hex is malformed (exit 3).
+ * trimmed, is decoded as hex of `length` bytes when given. An unreadable path is
+ * E_INPUT_FILE (exit 2) naming the flag, as for every file flag; bad hex is malformed (exit 3).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { fromHex } from '../bytes.ts';
-import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
+import { MalformedInputError, RefusedError } from '../errors.ts';
+import { fileError, notAFile } from './input.ts';
 
 /**
- * A file holding a secret: a regular file readable by its owner alone. E_USAGE naming
+ * A file holding a secret: a regular file readable by its owner alone. E_INPUT_FILE naming
  * `flag` when it is not a readable regular file, E_SECRET_FILE_PERMISSIONS when group or
  * others may read it.
  */
@@ -21,9 +22,9 @@ export function requirePrivateFile(path: string, flag: string): void {
   try {
     st = statSync(path);
   } catch (e) {
-    throw new UsageError('E_USAGE', `cannot read ${flag} ${path}: ${(e as NodeJS.ErrnoException).code}`);
+    throw fileError(flag, path, e);
   }
-  if (!st.isFile()) throw new UsageError('E_USAGE', `${flag} ${path} is not a file`);
+  if (!st.isFile()) throw notAFile(flag, path);
   if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
     throw new RefusedError('E_SECRET_FILE_PERMISSIONS', `${flag} ${path} holds a secret but is readable by others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 ${path}`);
   }
@@ -35,7 +36,7 @@ export function readSecretText(path: string, flag: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UsageError('E_USAGE', `cannot read ${flag} ${path}: ${(e as NodeJS.ErrnoException).code}`);
+    throw fileError(flag, path, e);
   }
 }
 

@@ -18,7 +18,7 @@
  * old bytes; snapshots and backups keep their copies. It narrows the window; only storage
  * you can destroy (or encrypt with a key you can destroy) ends it.
  */
-import { link, lstat, stat } from 'node:fs/promises';
+import { link, lstat, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode, readJsonFile, shredFile, writeJsonAtomic } from './atomic.ts';
 import { withLock } from './lock.ts';
@@ -44,7 +44,6 @@ async function clearLeftover(path: string, old: string): Promise<void> {
   }
   const [live, left] = [await inode(path), await inode(old)];
   if (live !== undefined && live === left) {
-    const { unlink } = await import('node:fs/promises');
     await unlink(old);
   } else {
     await shredFile(old);

@@ -28,8 +28,8 @@ describe.skipIf(process.platform === 'win32')('secret files are 0600', () => {
         expect(readHexSecretFile(file, '--seed-file', { length: 32 })).toEqual(new Uint8Array(32).fill(0x11));
       }
       mkdirSync(join(dir.path, 'd'), { mode: 0o700 });
-      refusal(() => readHexSecretFile(join(dir.path, 'd'), '--secret-file'), 'E_USAGE', 2);
-      refusal(() => readHexSecretFile(join(dir.path, 'missing'), '--secret-file'), 'E_USAGE', 2);
+      refusal(() => readHexSecretFile(join(dir.path, 'd'), '--secret-file'), 'E_INPUT_FILE', 2);
+      refusal(() => readHexSecretFile(join(dir.path, 'missing'), '--secret-file'), 'E_INPUT_FILE', 2);
     } finally {
       dir.cleanup();
     }
