@@ -34,6 +34,7 @@
  */
 import { RefusedError, UsageError } from '../errors.ts';
 import { toHex } from '../bytes.ts';
+import { MESSAGE_VERSION } from '../envelope.ts';
 import { dustThreshold, isP2a, measureTx, sigOpCost, sigopAdjustedVsize, type MeasuredTx } from './transaction.ts';
 
 /** Core's TRUC_MAX_VSIZE and TRUC_CHILD_MAX_VSIZE. */
@@ -227,4 +228,18 @@ export function formatMoney(sat: bigint): string {
 
 function ceilDiv(a: bigint, b: bigint): bigint {
   return (a + b - 1n) / b;
+}
+
+/** The `package/checked` message of a verdict (amounts as JSON integers). */
+export function checkedMessage(v: PackageVerdict, policy: TrucPolicy, network: string): Record<string, unknown> {
+  const tx = (t: TxVerdict) => ({
+    txid: t.txid, wtxid: t.wtxid, version: t.version, vsize: t.vsize, sigop_cost: t.sigop_cost, fee_sat: Number(t.fee), dust_outputs: t.dust_outputs, p2a_outputs: t.p2a_outputs,
+  });
+  return {
+    type: 'package/checked', version: MESSAGE_VERSION, network,
+    parent: tx(v.parent), child: tx(v.child),
+    package: { fee_sat: Number(v.package.fee), vsize: v.package.vsize, feerate_sat_per_kvb: Number(v.package.feerate_sat_per_kvb) },
+    spent_parent_outputs: v.spent_parent_outputs,
+    policy: { min_relay_fee_rate: policy.minRelayFeeRate, mempool_min_fee_rate: policy.mempoolMinFeeRate, max_fee_rate: policy.maxFeeRate, dust_relay_fee_rate: policy.dustRelayFeeRate },
+  };
 }
