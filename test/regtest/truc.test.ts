@@ -12,7 +12,7 @@ import { checkTrucPackage, CORE_POLICY, TrucRefusal, type Prevout, type TrucPoli
 import { RpcError } from '../../src/lib/chain/rpc-client.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
-import { ANYONE, P2A, buildTx, p2wshOf, sigopHeavyScript, spendAnchor, spendAnyone, type Built } from '../lib/truc/build.ts';
+import { ANYONE, P2A, buildTx, opReturn, p2wshOf, padTo, sigopScript, spendAnchor, spendAnyone, type Built } from '../lib/truc/build.ts';
 
 const BITCOIND = findBitcoind();
 const COIN = 200_000n; // each case's coin
@@ -75,7 +75,7 @@ const CASES: { name: string; big?: boolean; expected: string; build: (coin: Coin
     name: 'child under 1,000 vB by weight but over it sigop-adjusted (208 sigops)',
     expected: 'E_TRUC_CHILD_TOO_BIG',
     build: (coin) => {
-      const heavy = sigopHeavyScript(13);
+      const heavy = sigopScript(208);
       const parent = zeroFeeParent(coin, 3, [out(10_000n, p2wshOf(heavy))]);
       const child = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0), spendAnyone(parent.parsed.txid, 2, heavy)], [out(coin.amount - 5_000n)]);
       return { parent, child, prevouts: [prevoutOf(coin)] };
@@ -189,6 +189,54 @@ const CASES: { name: string; big?: boolean; expected: string; build: (coin: Coin
     build: (coin) => {
       const parent = zeroFeeParent(coin);
       const child = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 24n)]);
+      return { parent, child, prevouts: [prevoutOf(coin)] };
+    },
+  },
+  {
+    name: 'child at exactly 1,000 vB (OP_RETURN padding)',
+    expected: 'accepted',
+    build: (coin) => {
+      const parent = zeroFeeParent(coin);
+      const child = padTo(1_000, (pad) => buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 2_000n), opReturn(700 + pad)]));
+      return { parent, child, prevouts: [prevoutOf(coin)] };
+    },
+  },
+  {
+    name: 'child at 1,001 vB (OP_RETURN padding)',
+    expected: 'E_TRUC_CHILD_TOO_BIG',
+    build: (coin) => {
+      const parent = zeroFeeParent(coin);
+      const child = padTo(1_001, (pad) => buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 2_000n), opReturn(700 + pad)]));
+      return { parent, child, prevouts: [prevoutOf(coin)] };
+    },
+  },
+  {
+    name: 'child with 200 witness sigops: 1,000 vB sigop-adjusted',
+    expected: 'accepted',
+    build: (coin) => {
+      const heavy = sigopScript(200);
+      const parent = zeroFeeParent(coin, 3, [out(10_000n, p2wshOf(heavy))]);
+      const child = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0), spendAnyone(parent.parsed.txid, 2, heavy)], [out(coin.amount - 5_000n)]);
+      return { parent, child, prevouts: [prevoutOf(coin)] };
+    },
+  },
+  {
+    name: 'child with 201 witness sigops: 1,005 vB sigop-adjusted',
+    expected: 'E_TRUC_CHILD_TOO_BIG',
+    build: (coin) => {
+      const heavy = sigopScript(201);
+      const parent = zeroFeeParent(coin, 3, [out(10_000n, p2wshOf(heavy))]);
+      const child = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0), spendAnyone(parent.parsed.txid, 2, heavy)], [out(coin.amount - 5_000n)]);
+      return { parent, child, prevouts: [prevoutOf(coin)] };
+    },
+  },
+  {
+    name: 'parent at exactly 10,000 vB',
+    big: true,
+    expected: 'accepted',
+    build: (coin) => {
+      const parent = padTo(10_000, (pad) => zeroFeeParent(coin, 3, [opReturn(9_000 + pad)]));
+      const child = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 3_000n)]);
       return { parent, child, prevouts: [prevoutOf(coin)] };
     },
   },

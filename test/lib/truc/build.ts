@@ -43,12 +43,23 @@ export const spendAnyone = (txid: string, vout: number, witnessScript: Uint8Arra
 /** Spend a P2A output with an empty witness (or `witness`, to break the rule). */
 export const spendAnchor = (txid: string, vout: number, witness: Uint8Array[] = []): BuildInput => ({ txid, vout, witness });
 
-/**
- * A witness script that succeeds and carries `n × 16` sigops for Core's accurate count
- * (`OP_16 OP_CHECKMULTISIG`, never executed): `OP_0 OP_IF (OP_16 OP_CHECKMULTISIG)×n OP_ENDIF OP_1`.
- */
-export function sigopHeavyScript(n: number): Uint8Array {
-  const body: number[] = [];
-  for (let i = 0; i < n; i++) body.push(0x60, 0xae);
-  return Uint8Array.from([0x00, 0x63, ...body, 0x68, 0x51]);
+/** An OP_RETURN of `n` data bytes (never dust): the padding that sets a transaction's size byte by byte. */
+export const opReturn = (n: number) => ({ amount: 0n, script: concat(n < 0x4c ? Uint8Array.of(0x6a, n) : n <= 0xff ? Uint8Array.of(0x6a, 0x4c, n) : Uint8Array.of(0x6a, 0x4d, n & 0xff, n >> 8), new Uint8Array(n)) });
+
+/** The smallest OP_RETURN padding that brings `build(pad)` to exactly `vsize` (independent reader), or throws. */
+export function padTo(vsize: number, build: (pad: number) => Built): Built {
+  for (let pad = 0; pad < 20_000; pad++) {
+    const b = build(pad);
+    if (b.parsed.vsize === vsize) return b;
+    if (b.parsed.vsize > vsize) break;
+  }
+  throw new Error(`no padding reaches ${vsize} vB`);
 }
+
+/** A witness script holding `n` sigops for Core's accurate count, never executed: OP_0 OP_IF … OP_ENDIF OP_1. */
+export const sigopScript = (n: number): Uint8Array => {
+  const body: number[] = [];
+  for (let i = 0; i < Math.floor(n / 16); i++) body.push(0x60, 0xae); // OP_16 OP_CHECKMULTISIG: 16
+  for (let i = 0; i < n % 16; i++) body.push(0xac); // OP_CHECKSIG: 1
+  return Uint8Array.from([0x00, 0x63, ...body, 0x68, 0x51]);
+};

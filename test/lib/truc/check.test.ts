@@ -11,14 +11,11 @@ import fc from 'fast-check';
 import { checkTrucPackage, CORE_POLICY, formatMoney, TrucRefusal, type Prevout, type TrucPolicy } from '../../../src/lib/truc/check.ts';
 import { dustThreshold } from '../../../src/lib/truc/transaction.ts';
 import { refusal } from '../../setup/refusal.ts';
-import { ANYONE, P2A, buildTx, p2wshOf, spendAnchor, spendAnyone, type Built } from './build.ts';
-import { concat } from '../../independent/tx.ts';
+import { ANYONE, P2A, buildTx, opReturn, p2wshOf, padTo, sigopScript, spendAnchor, spendAnyone, type Built } from './build.ts';
 
 const COIN = { txid: 'aa'.repeat(32), vout: 0, amount: 1_000_000n };
 const PREVOUTS: Prevout[] = [{ ...COIN, script: ANYONE }];
 const out = (amount: bigint, script: Uint8Array = ANYONE) => ({ amount, script });
-/** An OP_RETURN of `n` data bytes (never dust): the padding that sets a transaction's size byte by byte. */
-const opReturn = (n: number) => out(0n, concat(n < 0x4c ? Uint8Array.of(0x6a, n) : n <= 0xff ? Uint8Array.of(0x6a, 0x4c, n) : Uint8Array.of(0x6a, 0x4d, n & 0xff, n >> 8), new Uint8Array(n)));
 
 function zeroFeeParent(extra: { amount: bigint; script: Uint8Array }[] = [], version = 3): Built {
   const sum = extra.reduce((a, o) => a + o.amount, 0n);
@@ -28,16 +25,6 @@ const child = (parent: Built, fee: bigint, extra: { amount: bigint; script: Uint
   buildTx(version, inputs, [out(parent.parsed.outputs[0]!.amount - fee - extra.reduce((a, o) => a + o.amount, 0n)), ...extra]);
 const check = (parent: Built, c: Built, policy: Partial<TrucPolicy> = {}, prevouts = PREVOUTS) => checkTrucPackage(parent.raw, c.raw, prevouts, { ...CORE_POLICY, ...policy });
 const rule = (fn: () => unknown, code: string) => refusal(fn, code, 4) as TrucRefusal;
-
-/** The smallest OP_RETURN padding that brings `build(pad)` to exactly `vsize` (independent reader), or throws. */
-function padTo(vsize: number, build: (pad: number) => Built): Built {
-  for (let pad = 0; pad < 20_000; pad++) {
-    const b = build(pad);
-    if (b.parsed.vsize === vsize) return b;
-    if (b.parsed.vsize > vsize) break;
-  }
-  throw new Error(`no padding reaches ${vsize} vB`);
-}
 
 describe('a valid package: zero-fee v3 parent with a P2A, child spending it', () => {
   it('is accepted, with sizes and fees as test code measures them', () => {
@@ -108,13 +95,6 @@ describe('sizes: parent ≤ 10,000 vB, child ≤ 1,000 vB', () => {
       .toBe(`TRUC-violation, version=3 child tx ${over.parsed.txid} (wtxid=${over.parsed.wtxid}) is too big: 1001 > 1000 virtual bytes`);
   });
 
-  /** A witness script holding `n` sigops for Core's accurate count, never executed: OP_0 OP_IF … OP_ENDIF OP_1. */
-  const sigopScript = (n: number) => {
-    const body: number[] = [];
-    for (let i = 0; i < Math.floor(n / 16); i++) body.push(0x60, 0xae); // OP_16 OP_CHECKMULTISIG: 16
-    for (let i = 0; i < n % 16; i++) body.push(0xac); // OP_CHECKSIG: 1
-    return Uint8Array.from([0x00, 0x63, ...body, 0x68, 0x51]);
-  };
   it.each([
     [200, 1_000, undefined],
     [201, 1_005, 'E_TRUC_CHILD_TOO_BIG'],
