@@ -140,10 +140,29 @@ const CASES: { name: string; big?: boolean; expected: string; build: (coin: Coin
   },
   {
     name: 'child feerate above maxfeerate (100 sat/vB)',
-    expected: 'E_TRUC_MAX_FEE_RATE',
+    expected: 'E_FEE_TOO_HIGH',
     build: (coin) => {
       const parent = zeroFeeParent(coin);
       const child = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 50_000n)]);
+      return { parent, child, prevouts: [prevoutOf(coin)], policy: { maxFeeRate: 100_000 } };
+    },
+  },
+  {
+    name: 'child 41/1000 sat over maxfeerate × vsize (13,701 sat for 137 vB at 100,007 sat/kvB: 100,007.3 sat/kvB)',
+    expected: 'E_FEE_TOO_HIGH',
+    build: (coin) => {
+      const parent = zeroFeeParent(coin);
+      const child = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 13_701n)]);
+      expect(child.parsed.vsize).toBe(137);
+      return { parent, child, prevouts: [prevoutOf(coin)], policy: { maxFeeRate: 100_007 } };
+    },
+  },
+  {
+    name: 'child exactly at maxfeerate (13,700 sat for 137 vB at 100,000 sat/kvB)',
+    expected: 'accepted',
+    build: (coin) => {
+      const parent = zeroFeeParent(coin);
+      const child = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 13_700n)]);
       return { parent, child, prevouts: [prevoutOf(coin)], policy: { maxFeeRate: 100_000 } };
     },
   },

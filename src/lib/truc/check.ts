@@ -21,7 +21,7 @@
  *   E_TRUC_ANCHOR_WITNESS               a P2A (OP_1 <4e73>) is spent with empty witness    bad-witness-nonstandard
  *   E_TRUC_FEE_TOO_LOW                  package fee ≥ mempoolminfee × package vsize       mempool min fee not met
  *                                       package fee ≥ minrelaytxfee × package vsize       min relay fee not met
- *   E_TRUC_MAX_FEE_RATE                 each transaction's own feerate ≤ maxfeerate        max feerate exceeded
+ *   E_FEE_TOO_HIGH (the fee guard's)    each transaction's own feerate ≤ maxfeerate        max feerate exceeded
  *
  * Sizes are Core's sigop-adjusted virtual sizes (transaction.ts), exact for standard
  * scripts. Feerates are compared as Core does, in integers: fee × 1000 against
@@ -62,7 +62,7 @@ export type Prevout = { txid: string; vout: number; amount: bigint; script: Uint
 export type TrucRule =
   | 'E_TRUC_NOT_CHILD' | 'E_TRUC_VERSION' | 'E_TRUC_INHERITANCE' | 'E_TRUC_PARENT_TOO_BIG' | 'E_TRUC_CHILD_TOO_BIG'
   | 'E_TRUC_INPUTS_BELOW_OUTPUTS' | 'E_TRUC_DUST' | 'E_TRUC_DUST_FEE' | 'E_TRUC_EPHEMERAL_UNSPENT' | 'E_TRUC_ANCHOR_WITNESS'
-  | 'E_TRUC_FEE_TOO_LOW' | 'E_TRUC_MAX_FEE_RATE';
+  | 'E_TRUC_FEE_TOO_LOW' | 'E_FEE_TOO_HIGH';
 
 /** Core's reject reason for each rule (undefined: a rule of ours that Core does not have). */
 export const CORE_REJECT_REASON: Readonly<Record<TrucRule, string | undefined>> = {
@@ -77,7 +77,7 @@ export const CORE_REJECT_REASON: Readonly<Record<TrucRule, string | undefined>> 
   E_TRUC_EPHEMERAL_UNSPENT: 'missing-ephemeral-spends',
   E_TRUC_ANCHOR_WITNESS: 'bad-witness-nonstandard',
   E_TRUC_FEE_TOO_LOW: 'min relay fee not met',
-  E_TRUC_MAX_FEE_RATE: 'max feerate exceeded',
+  E_FEE_TOO_HIGH: 'max feerate exceeded',
 };
 
 /**
@@ -201,7 +201,7 @@ export function checkTrucPackage(parentRaw: Uint8Array, childRaw: Uint8Array, pr
   // maxfeerate: each transaction's own (modified) feerate.
   for (const [name, v] of [['parent', p], ['child', c]] as const) {
     if (policy.maxFeeRate > 0 && v.fee * 1000n > BigInt(policy.maxFeeRate) * BigInt(v.vsize)) {
-      throw new TrucRefusal('E_TRUC_MAX_FEE_RATE', name, `pays ${v.fee} sat for ${v.vsize} vB, above maxfeerate ${policy.maxFeeRate} sat/kvB`, undefined, ids(v));
+      throw new TrucRefusal('E_FEE_TOO_HIGH', name, `pays ${v.fee} sat for ${v.vsize} vB, above maxfeerate ${policy.maxFeeRate} sat/kvB`, undefined, ids(v));
     }
   }
 

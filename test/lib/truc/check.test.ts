@@ -183,7 +183,7 @@ describe('fees: package feerate ≥ the node\'s floor, each feerate ≤ maxfeera
     const parent = zeroFeeParent();
     fc.assert(fc.property(fc.integer({ min: 100, max: 200_000 }), fc.integer({ min: 1_000, max: 2_000_000 }), (fee, max) => {
       const c = child(parent, BigInt(fee));
-      if (fee * 1000 > max * c.parsed.vsize) expect(rule(() => check(parent, c, { maxFeeRate: max }), 'E_TRUC_MAX_FEE_RATE').coreError).toBe('max feerate exceeded');
+      if (fee * 1000 > max * c.parsed.vsize) expect(rule(() => check(parent, c, { maxFeeRate: max }), 'E_FEE_TOO_HIGH').coreError).toBe('max feerate exceeded');
       else expect(check(parent, c, { maxFeeRate: max }).child.fee).toBe(BigInt(fee));
     }), { numRuns: 300 });
   });
