@@ -167,6 +167,24 @@ const CASES: { name: string; big?: boolean; expected: string; build: (coin: Coin
     },
   },
   {
+    name: 'child spending the parent\'s coin twice (a fee counted twice would pass the floor)',
+    expected: 'E_TRUC_DUPLICATE_INPUT',
+    build: (coin) => {
+      const parent = zeroFeeParent(coin);
+      const child = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0), spendAnyone(parent.parsed.txid, 0)], [out(coin.amount + 50_000n)]);
+      return { parent, child, prevouts: [prevoutOf(coin)] };
+    },
+  },
+  {
+    name: 'child also spending the coin the parent spends',
+    expected: 'E_TRUC_CONFLICT',
+    build: (coin) => {
+      const parent = zeroFeeParent(coin);
+      const child = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(coin.txid, coin.vout)], [out(coin.amount - 1_000n)]);
+      return { parent, child, prevouts: [prevoutOf(coin)] };
+    },
+  },
+  {
     name: 'child spending no output of the parent',
     expected: 'E_TRUC_NOT_CHILD',
     build: (coin) => {

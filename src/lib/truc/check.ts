@@ -10,6 +10,8 @@
  *
  *   rule (code)                         what must hold                                    Core's reject reason
  *   E_TRUC_NOT_CHILD                    the child spends an output of the parent          package topology disallowed… (RPC error -25)
+ *   E_TRUC_DUPLICATE_INPUT              no transaction spends one outpoint twice           bad-txns-inputs-duplicate
+ *   E_TRUC_CONFLICT                     the child spends nothing the parent spends        conflict-in-package (package_msg)
  *   E_TRUC_VERSION                      parent and child are both version 3               (ours: Core accepts a v2 1p1c package)
  *   E_TRUC_INHERITANCE                  no v3 child of a non-v3 parent, nor the reverse   TRUC-violation
  *   E_TRUC_PARENT_TOO_BIG               parent ≤ 10,000 vB (sigop-adjusted)                TRUC-violation
@@ -33,7 +35,7 @@
  * Core's rules (sibling eviction), which this module does not predict.
  */
 import { RefusedError, UsageError } from '../errors.ts';
-import { toHex } from '../bytes.ts';
+import { equalBytes, toHex } from '../bytes.ts';
 import { MESSAGE_VERSION } from '../envelope.ts';
 import { dustThreshold, isP2a, measureTx, sigOpCost, sigopAdjustedVsize, type MeasuredTx } from './transaction.ts';
 
@@ -62,7 +64,7 @@ export type Prevout = { txid: string; vout: number; amount: bigint; script: Uint
 export type TrucRule =
   | 'E_TRUC_NOT_CHILD' | 'E_TRUC_VERSION' | 'E_TRUC_INHERITANCE' | 'E_TRUC_PARENT_TOO_BIG' | 'E_TRUC_CHILD_TOO_BIG'
   | 'E_TRUC_INPUTS_BELOW_OUTPUTS' | 'E_TRUC_DUST' | 'E_TRUC_DUST_FEE' | 'E_TRUC_EPHEMERAL_UNSPENT' | 'E_TRUC_ANCHOR_WITNESS'
-  | 'E_TRUC_FEE_TOO_LOW' | 'E_FEE_TOO_HIGH';
+  | 'E_TRUC_FEE_TOO_LOW' | 'E_FEE_TOO_HIGH' | 'E_TRUC_DUPLICATE_INPUT' | 'E_TRUC_CONFLICT';
 
 /** Core's reject reason for each rule (undefined: a rule of ours that Core does not have). */
 export const CORE_REJECT_REASON: Readonly<Record<TrucRule, string | undefined>> = {
@@ -78,6 +80,8 @@ export const CORE_REJECT_REASON: Readonly<Record<TrucRule, string | undefined>> 
   E_TRUC_ANCHOR_WITNESS: 'bad-witness-nonstandard',
   E_TRUC_FEE_TOO_LOW: 'min relay fee not met',
   E_FEE_TOO_HIGH: 'max feerate exceeded',
+  E_TRUC_DUPLICATE_INPUT: 'bad-txns-inputs-duplicate',
+  E_TRUC_CONFLICT: 'conflict-in-package',
 };
 
 /**
@@ -121,7 +125,17 @@ const key = (txid: string, vout: number) => `${txid}:${vout}`;
 export function checkTrucPackage(parentRaw: Uint8Array, childRaw: Uint8Array, prevouts: readonly Prevout[], policy: TrucPolicy = CORE_POLICY): PackageVerdict {
   const parent = measureTx(parentRaw, 'the parent');
   const child = measureTx(childRaw, 'the child');
-  const given = new Map(prevouts.map((p) => [key(p.txid, p.vout), p]));
+  // Each outpoint described once, and the parent's outputs by the parent itself: a second,
+  // different description would let the caller's word change a fee the bytes fix.
+  const given = new Map<string, Prevout>();
+  for (const p of prevouts) {
+    const k = key(p.txid, p.vout);
+    const actual = p.txid === parent.txid ? parent.tx.outputs[p.vout] : given.get(k);
+    if (actual && (actual.amount !== p.amount || !equalBytes(actual.script, p.script))) {
+      throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `${k} is described twice, differently (${actual.amount} sat, ${p.amount} sat): check --prevout and the PSBTs' witness_utxo`);
+    }
+    given.set(k, p);
+  }
   const prevoutOf = (m: MeasuredTx, name: 'parent' | 'child', i: number) => {
     const input = m.tx.inputs[i]!;
     const txid = toHex(input.txid);
@@ -135,9 +149,25 @@ export function checkTrucPackage(parentRaw: Uint8Array, childRaw: Uint8Array, pr
     return p;
   };
 
-  // Topology: the child must spend the parent (Core's IsChildWithParents).
+  // Topology: the child must spend the parent (Core's IsChildWithParents; the RPC checks it first).
   const spent = child.tx.inputs.flatMap((input) => (toHex(input.txid) === parent.txid ? [input.index] : []));
   if (spent.length === 0) throw new TrucRefusal('E_TRUC_NOT_CHILD', 'package', `the child ${child.txid} spends no output of the parent ${parent.txid}`);
+
+  // CheckTransaction: no outpoint twice in one transaction (its value would be counted twice).
+  for (const [name, m] of [['parent', parent], ['child', child]] as const) {
+    const seen = new Set<string>();
+    m.tx.inputs.forEach((input, i) => {
+      const k = key(toHex(input.txid), input.index);
+      if (seen.has(k)) throw new TrucRefusal('E_TRUC_DUPLICATE_INPUT', name, `input ${i} spends ${k} a second time`, undefined, { txid: m.txid, wtxid: m.wtxid });
+      seen.add(k);
+    });
+  }
+  // IsConsistentPackage: the child does not spend what the parent spends.
+  const parentSpends = new Set(parent.tx.inputs.map((input) => key(toHex(input.txid), input.index)));
+  child.tx.inputs.forEach((input, i) => {
+    const k = key(toHex(input.txid), input.index);
+    if (parentSpends.has(k)) throw new TrucRefusal('E_TRUC_CONFLICT', 'package', `child input ${i} spends ${k}, which the parent spends too`);
+  });
 
   const parentPrev = parent.tx.inputs.map((_, i) => prevoutOf(parent, 'parent', i));
   const childPrev = child.tx.inputs.map((_, i) => prevoutOf(child, 'child', i));

@@ -208,3 +208,23 @@ describe('property: the size limits hold on both sides for any padding', () => {
     }), { numRuns: 100 });
   });
 });
+
+describe('found in review: what the caller says cannot change what the bytes fix', () => {
+  it('a child spending the parent\'s coin twice is refused (bad-txns-inputs-duplicate), not credited twice', () => {
+    const parent = zeroFeeParent();
+    const twice = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0), spendAnyone(parent.parsed.txid, 0)], [out(COIN.amount + 50_000n)]);
+    expect(rule(() => check(parent, twice), 'E_TRUC_DUPLICATE_INPUT').coreError).toBe('bad-txns-inputs-duplicate');
+  });
+  it('a child spending the coin the parent spends is refused (conflict-in-package)', () => {
+    const parent = zeroFeeParent();
+    const c = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(COIN.txid, COIN.vout)], [out(COIN.amount - 1_000n)]);
+    expect(rule(() => check(parent, c), 'E_TRUC_CONFLICT').coreError).toBe('conflict-in-package');
+  });
+  it('one outpoint described twice, differently — or a parent output described otherwise than the parent says — is a usage error', () => {
+    const parent = zeroFeeParent();
+    const c = child(parent, 1_000n);
+    refusal(() => check(parent, c, {}, [...PREVOUTS, { ...PREVOUTS[0]!, amount: COIN.amount + 1n }]), 'E_TRUC_PREVOUT_CONFLICT', 2);
+    refusal(() => check(parent, c, {}, [...PREVOUTS, { txid: parent.parsed.txid, vout: 0, amount: COIN.amount + 10_000n, script: ANYONE }]), 'E_TRUC_PREVOUT_CONFLICT', 2);
+    expect(check(parent, c, {}, [...PREVOUTS, { ...PREVOUTS[0]! }, { txid: parent.parsed.txid, vout: 1, amount: 0n, script: P2A }]).child.fee).toBe(1_000n);
+  });
+});
