@@ -27,12 +27,14 @@ const refused = (r: Run, code: string, status: number) => {
 
 describe('package check', () => {
   it('accepts the fixture package, from a PSBT or from hex + --prevout, with the ids and sizes test code reads', async () => {
-    const [fromPsbt, fromHex] = await Promise.all([
+    const [fromPsbt, fromHex, inlinePsbt] = await Promise.all([
       runAsync([...BASE, '--parent', 'fixtures/truc/parent.psbt']),
       runAsync([...BASE, '--parent', fixture('parent.hex'), '--prevout', fixture('parent.prevout')]),
+      runAsync([...BASE, '--parent', fixture('parent.psbt')]),
     ]);
     expect(fromPsbt.status, fromPsbt.stderr).toBe(0);
     expect(fromHex.stdout).toBe(fromPsbt.stdout);
+    expect(inlinePsbt.stdout).toBe(fromPsbt.stdout);
     const m = JSON.parse(fromPsbt.stdout) as Record<string, any>;
     expect(m.parent).toEqual({ txid: PARENT.txid, wtxid: PARENT.wtxid, version: 3, vsize: PARENT.vsize, sigop_cost: 0, fee_sat: 0, dust_outputs: [1], p2a_outputs: [1] });
     const childFee = 100_000 - Number(CHILD.outputs[0]!.amount); // the fixture coin is 100,000 sat, all of it kept by the parent

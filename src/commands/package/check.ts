@@ -37,8 +37,8 @@ export default class PackageCheck extends OffchainCommand<typeof PackageCheck> {
     },
   ];
   static override flags = {
-    parent: Flags.string({ description: 'the parent: raw transaction hex, or a file holding it or a finalized PSBT', helpValue: 'HEX|FILE', required: true }),
-    child: Flags.string({ description: 'the child: raw transaction hex, or a file holding it or a finalized PSBT (e.g. walletprocesspsbt\'s)', helpValue: 'HEX|FILE|PSBT', required: true }),
+    parent: Flags.string({ description: 'the parent: raw transaction hex or a finalized PSBT in base64, or a file holding either (or a binary PSBT)', helpValue: 'HEX|PSBT|FILE', required: true }),
+    child: Flags.string({ description: 'the child: raw transaction hex or a finalized PSBT in base64 (e.g. walletprocesspsbt\'s), or a file holding either', helpValue: 'HEX|PSBT|FILE', required: true }),
     prevout: Flags.string({ description: 'an input of a raw transaction that is not the parent\'s output: its outpoint, value in sat and output script in hex (repeat)', helpValue: 'TXID:VOUT:AMOUNT:SCRIPT', multiple: true }),
     'min-relay-fee': Flags.string({ description: 'the node\'s minrelaytxfee, sat/vB (default 0.1: Bitcoin Core 30\'s)', helpValue: 'SAT/VB', helpGroup: 'POLICY' }),
     'mempool-min-fee': Flags.string({ description: 'the node\'s mempoolminfee when its mempool is full (getmempoolinfo), sat/vB (default: none)', helpValue: 'SAT/VB', helpGroup: 'POLICY' }),
@@ -57,7 +57,8 @@ export default class PackageCheck extends OffchainCommand<typeof PackageCheck> {
       dustRelayFeeRate: satPerKvb('dust-relay-fee', f['dust-relay-fee'], CORE_POLICY.dustRelayFeeRate),
     };
     const given = (f.prevout ?? []).map(parsePrevout);
-    const read = (flag: string, value: string) => packageTxFrom(HEX_TX.test(value) ? new TextEncoder().encode(value) : this.readFlagFile(`--${flag}`, value), `--${flag}`);
+    const inline = (value: string) => HEX_TX.test(value) || value.startsWith('cHNidP8');
+    const read = (flag: string, value: string) => packageTxFrom(inline(value) ? new TextEncoder().encode(value) : this.readFlagFile(`--${flag}`, value), `--${flag}`);
     const parent = await read('parent', f.parent);
     const child = await read('child', f.child);
     const network = this.network();
