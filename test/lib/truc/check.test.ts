@@ -12,6 +12,7 @@ import { checkTrucPackage, CORE_POLICY, formatMoney, TrucRefusal, type Prevout, 
 import { dustThreshold } from '../../../src/lib/truc/transaction.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { ANYONE, P2A, buildTx, opReturn, p2wshOf, padTo, sigopScript, spendAnchor, spendAnyone, type Built } from './build.ts';
+import { concat } from '../../independent/tx.ts';
 
 const COIN = { txid: 'aa'.repeat(32), vout: 0, amount: 1_000_000n };
 const PREVOUTS: Prevout[] = [{ ...COIN, script: ANYONE }];
@@ -226,5 +227,72 @@ describe('found in review: what the caller says cannot change what the bytes fix
     refusal(() => check(parent, c, {}, [...PREVOUTS, { ...PREVOUTS[0]!, amount: COIN.amount + 1n }]), 'E_TRUC_PREVOUT_CONFLICT', 2);
     refusal(() => check(parent, c, {}, [...PREVOUTS, { txid: parent.parsed.txid, vout: 0, amount: COIN.amount + 10_000n, script: ANYONE }]), 'E_TRUC_PREVOUT_CONFLICT', 2);
     expect(check(parent, c, {}, [...PREVOUTS, { ...PREVOUTS[0]! }, { txid: parent.parsed.txid, vout: 1, amount: 0n, script: P2A }]).child.fee).toBe(1_000n);
+  });
+});
+
+describe('sigop cost of the other standard input types (Core\'s GetTransactionSigOpCost)', () => {
+  const key = (b: number) => new Uint8Array(33).fill(b);
+  const push = (b: Uint8Array) => Uint8Array.from([b.length, ...b]);
+  const hash160Script = (h: number) => Uint8Array.of(0xa9, 0x14, ...new Uint8Array(20).fill(h), 0x87);
+  /** The child spends the anchor, the parent's coin and one input of `script` with `scriptSig` and `witness`. */
+  const childCost = (script: Uint8Array, scriptSig: Uint8Array, witness: Uint8Array[]) => {
+    const parent = zeroFeeParent();
+    const c = child(parent, 1_000n, [], 3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0), { txid: 'ee'.repeat(32), vout: 0, scriptSig, witness }]);
+    return check(parent, c, {}, [...PREVOUTS, { txid: 'ee'.repeat(32), vout: 0, amount: 10_000n, script }]).child.sigop_cost;
+  };
+  it('P2SH 2-of-3 multisig: its redeem script counted accurately (3) × 4 = 12', () => {
+    const redeem = Uint8Array.of(0x52, ...push(key(2)), ...push(key(3)), ...push(key(4)), 0x53, 0xae);
+    expect(childCost(hash160Script(1), Uint8Array.of(0x00, ...push(new Uint8Array(72)), ...push(new Uint8Array(72)), 0x4c, redeem.length, ...redeem), [])).toBe(12);
+  });
+  it('P2SH-P2WPKH: 1 (the witness program, not × 4)', () => {
+    const redeem = Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(5));
+    expect(childCost(hash160Script(2), push(redeem), [new Uint8Array(72), key(2)])).toBe(1);
+  });
+  it('P2SH-P2WSH: the witness script counted accurately (OP_2 … OP_3 CHECKMULTISIG: 3)', () => {
+    const ws = Uint8Array.of(0x52, ...push(key(2)), ...push(key(3)), ...push(key(4)), 0x53, 0xae);
+    const redeem = concat(Uint8Array.of(0x00, 0x20), new Uint8Array(32).fill(6));
+    expect(childCost(hash160Script(3), push(redeem), [new Uint8Array(0), new Uint8Array(72), new Uint8Array(72), ws])).toBe(3);
+  });
+  it('P2PKH: 0 — a scriptSig of pushes carries none, and the spent output script is not counted', () => {
+    const p2pkh = Uint8Array.of(0x76, 0xa9, 0x14, ...new Uint8Array(20), 0x88, 0xac);
+    expect(childCost(p2pkh, concat(push(new Uint8Array(72)), push(key(2))), [])).toBe(0);
+  });
+  it('P2TR key path: 0', () => {
+    expect(childCost(Uint8Array.of(0x51, 0x20, ...new Uint8Array(32).fill(7)), new Uint8Array(), [new Uint8Array(64)])).toBe(0);
+  });
+});
+
+describe('malformed transactions', () => {
+  it('trailing bytes after a transaction are refused (E_TRUC_BAD_TX, exit 3)', () => {
+    const parent = zeroFeeParent();
+    refusal(() => checkTrucPackage(concat(parent.raw, Uint8Array.of(0)), child(parent, 1_000n).raw, PREVOUTS), 'E_TRUC_BAD_TX', 3);
+  });
+});
+
+describe('property: dust is exactly "below Core\'s threshold" for each standard output type', () => {
+  const TYPES: [string, Uint8Array, bigint][] = [
+    ['p2pkh', Uint8Array.of(0x76, 0xa9, 0x14, ...new Uint8Array(20), 0x88, 0xac), 546n],
+    ['p2sh', Uint8Array.of(0xa9, 0x14, ...new Uint8Array(20), 0x87), 540n],
+    ['p2wpkh', Uint8Array.of(0x00, 0x14, ...new Uint8Array(20)), 294n],
+    ['p2wsh', ANYONE, 330n],
+    ['p2tr', Uint8Array.of(0x51, 0x20, ...new Uint8Array(32)), 330n],
+    ['p2a', P2A, 240n],
+  ];
+  it('one output of each type at threshold − 1 … threshold + 1 in a fee-paying parent: refused (dust) exactly below', () => {
+    let refusedCount = 0, acceptedCount = 0;
+    fc.assert(fc.property(fc.constantFrom(...TYPES), fc.integer({ min: -1, max: 1 }), ([, script, threshold], delta) => {
+      const amount = threshold + BigInt(delta);
+      const parent = buildTx(3, [spendAnyone(COIN.txid, 0)], [out(COIN.amount - amount - 500n), out(amount, script)]);
+      const c = buildTx(3, [spendAnyone(parent.parsed.txid, 0)], [out(parent.parsed.outputs[0]!.amount - 1_000n)]);
+      if (amount < threshold) {
+        rule(() => check(parent, c), 'E_TRUC_DUST_FEE');
+        refusedCount++;
+      } else {
+        expect(check(parent, c).parent.dust_outputs).toEqual([]);
+        acceptedCount++;
+      }
+    }), { numRuns: 60 });
+    expect(refusedCount).toBeGreaterThan(0);
+    expect(acceptedCount).toBeGreaterThan(0);
   });
 });
