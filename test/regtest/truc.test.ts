@@ -4,8 +4,11 @@
  * in test code (test/lib/truc/build.ts: anyone-can-spend P2WSH(OP_TRUE) coins and P2A
  * anchors, no signatures), go to the checker and to the node, and both must give the
  * same verdict — accepted, or refused with the same reject reason (and, where the
- * checker predicts it, Core's whole error string). Accepted packages are mined.
- * Skipped visibly without a bitcoind.
+ * checker predicts it, Core's whole error string). Accepted packages are mined. Every
+ * limit is tried on both sides (1,000 / 1,001 vB; 200 / 201 sigops; 10,000 / 10,001 vB;
+ * the fee floor and maxfeerate to the satoshi), and a second node with other policy
+ * numbers (-minrelaytxfee, -dustrelayfee) checks that the checker's parameters mean
+ * what Core's do. Skipped visibly without a bitcoind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkTrucPackage, CORE_POLICY, TrucRefusal, type Prevout, type TrucPolicy } from '../../src/lib/truc/check.ts';
@@ -290,9 +293,9 @@ const CASES: { name: string; big?: boolean; expected: string; build: (coin: Coin
 ];
 
 /** The checker's verdict: 'accepted', or the rule, the tx it blames and Core's error string it predicts. */
-function checkerVerdict(c: Case): { verdict: string; coreError?: string; blame?: string } {
+function checkerVerdict(c: Case, policy: TrucPolicy): { verdict: string; coreError?: string; blame?: string } {
   try {
-    checkTrucPackage(c.parent.raw, c.child.raw, c.prevouts, { ...CORE_POLICY, ...c.policy });
+    checkTrucPackage(c.parent.raw, c.child.raw, c.prevouts, policy);
     return { verdict: 'accepted' };
   } catch (e) {
     if (!(e instanceof TrucRefusal)) throw e;
@@ -301,8 +304,8 @@ function checkerVerdict(c: Case): { verdict: string; coreError?: string; blame?:
 }
 
 /** submitpackage's answer, or the RPC error it refused the whole package with. */
-async function submitPackage(n: FundedNode, c: Case): Promise<SubmitResult | { rpcError: string }> {
-  const maxfeerate = (c.policy?.maxFeeRate ?? CORE_POLICY.maxFeeRate) / 1e8; // sat/kvB → BTC/kvB
+async function submitPackage(n: FundedNode, c: Case, policy: TrucPolicy): Promise<SubmitResult | { rpcError: string }> {
+  const maxfeerate = policy.maxFeeRate / 1e8; // sat/kvB → BTC/kvB
   try {
     return await n.node.rpc.call<SubmitResult>('submitpackage', [[c.parent.hex, c.child.hex], maxfeerate]);
   } catch (e) {
@@ -319,50 +322,92 @@ function coreErrorsFor(core: SubmitResult | { rpcError: string }, c: Case, blame
   return [core.package_msg, ...own].filter((x): x is string => x !== undefined);
 }
 
-describe.skipIf(!BITCOIND)(`TRUC checker vs Core's submitpackage on regtest${BITCOIND ? '' : ' (SKIPPED: no bitcoind; set BITCOIND)'}`, () => {
-  let n: FundedNode;
-  const coins: Coin[] = [];
-  const bigCoins: Coin[] = [];
+type DifferentialCase = (typeof CASES)[number];
 
-  beforeAll(async () => {
-    n = await startFundedNode(BITCOIND!, 'truc');
-    const address = (await n.node.rpc.call<{ segwit: { address: string } }>('decodescript', ['51'])).segwit.address;
-    const funding = await n.fund(address, 50_000_000n);
-    const fanOut = buildTx(2, [spendAnyone(funding.txid, funding.vout)], [
-      ...CASES.map((k) => out(k.big ? BIG_COIN : COIN)),
-      out(50_000_000n - BigInt(CASES.filter((k) => !k.big).length) * COIN - BigInt(CASES.filter((k) => k.big).length) * BIG_COIN - 10_000n),
-    ]);
-    const txid = await n.acceptAndMine(fanOut.hex);
-    CASES.forEach((k, i) => (k.big ? bigCoins : coins).push({ txid, vout: i, amount: k.big ? BIG_COIN : COIN }));
-  }, 120_000);
-  afterAll(async () => n?.stop());
+/** One node started with `nodeArgs`, the checker given the same numbers (`policy`), every case through both. */
+function differential(title: string, nodeArgs: string[], policy: TrucPolicy, cases: DifferentialCase[]) {
+  describe.skipIf(!BITCOIND)(`${title}${BITCOIND ? '' : ' (SKIPPED: no bitcoind; set BITCOIND)'}`, () => {
+    let n: FundedNode;
+    let fanOutTxid = '';
 
-  let small = 0, big = 0;
-  const coinFor = (k: (typeof CASES)[number]) => (k.big ? bigCoins[big++]! : coins[small++]!);
+    beforeAll(async () => {
+      n = await startFundedNode(BITCOIND!, 'truc', nodeArgs);
+      const address = (await n.node.rpc.call<{ segwit: { address: string } }>('decodescript', ['51'])).segwit.address;
+      const funding = await n.fund(address, 50_000_000n);
+      const amounts = cases.map((k) => (k.big ? BIG_COIN : COIN));
+      const fanOut = buildTx(2, [spendAnyone(funding.txid, funding.vout)], [...amounts.map((a) => out(a)), out(50_000_000n - amounts.reduce((a, b) => a + b, 0n) - 10_000n)]);
+      fanOutTxid = await n.acceptAndMine(fanOut.hex);
+    }, 120_000);
+    afterAll(async () => n?.stop());
 
-  for (const k of CASES) {
-    it(`${k.name}: checker and Core both say ${k.expected}`, async () => {
-      const c = k.build(coinFor(k));
-      const ours = checkerVerdict(c);
-      const core = await submitPackage(n, c);
-      expect(ours.verdict).toBe(k.expected);
-      if (k.expected === 'accepted') {
-        expect(core).toMatchObject({ package_msg: 'success' });
-        await n.mine(1);
-        for (const t of [c.parent, c.child]) expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [t.parsed.txid, 1])).confirmations).toBe(1);
-        return;
-      }
-      expect('rpcError' in core ? 'refused' : core.package_msg).not.toBe('success');
-      if (k.coreInstead) {
-        // The same verdict, but Core reports other reasons (said in the case): pinned exactly.
-        if ('rpcError' in core) throw new Error(`expected a submitpackage result, got RPC error ${core.rpcError}`);
-        const want = k.coreInstead(c);
-        expect({ package_msg: core.package_msg, parent: core['tx-results'][c.parent.parsed.wtxid]?.error, child: core['tx-results'][c.child.parsed.wtxid]?.error }).toEqual(want);
-        return;
-      }
-      // Core's very string (reason and debug message), where Core reports that transaction's failure.
-      expect(ours.coreError).toBeDefined();
-      expect(coreErrorsFor(core, c, ours.blame!)).toContain(ours.coreError);
+    cases.forEach((k, vout) => {
+      it(`${k.name}: checker and Core both say ${k.expected}`, async () => {
+        const c = k.build({ txid: fanOutTxid, vout, amount: k.big ? BIG_COIN : COIN });
+        const casePolicy = { ...policy, ...c.policy };
+        const ours = checkerVerdict(c, casePolicy);
+        const core = await submitPackage(n, c, casePolicy);
+        expect(ours.verdict).toBe(k.expected);
+        if (k.expected === 'accepted') {
+          expect(core).toMatchObject({ package_msg: 'success' });
+          await n.mine(1);
+          for (const t of [c.parent, c.child]) expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [t.parsed.txid, 1])).confirmations).toBe(1);
+          return;
+        }
+        expect('rpcError' in core ? 'refused' : core.package_msg).not.toBe('success');
+        if (k.coreInstead) {
+          // The same verdict, but Core reports other reasons (said in the case): pinned exactly.
+          if ('rpcError' in core) throw new Error(`expected a submitpackage result, got RPC error ${core.rpcError}`);
+          expect({ package_msg: core.package_msg, parent: core['tx-results'][c.parent.parsed.wtxid]?.error, child: core['tx-results'][c.child.parsed.wtxid]?.error }).toEqual(k.coreInstead(c));
+          return;
+        }
+        // Core's very string (reason and debug message), where Core reports that transaction's failure.
+        expect(ours.coreError).toBeDefined();
+        expect(coreErrorsFor(core, c, ours.blame!)).toContain(ours.coreError);
+      });
     });
-  }
-});
+  });
+}
+
+differential('TRUC checker vs Core\'s submitpackage on regtest (Core\'s default policy)', [], CORE_POLICY, CASES);
+
+/** A node with other numbers: 1 sat/vB to relay, dust at 1 sat/vB (a P2A is dust below 80 sat, a P2WSH below 110). */
+const OTHER_POLICY: TrucPolicy = { ...CORE_POLICY, minRelayFeeRate: 1_000, dustRelayFeeRate: 1_000 };
+const OTHER_CASES: DifferentialCase[] = [
+  {
+    name: 'an 80-sat P2A is not dust at 1 sat/vB: the child need not spend it',
+    expected: 'accepted',
+    build: (coin) => {
+      const parent = buildTx(3, [spendAnyone(coin.txid, coin.vout)], [out(coin.amount - 80n), out(80n, P2A)]);
+      const child = buildTx(3, [spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 80n - 1_000n)]);
+      return { parent, child, prevouts: [prevoutOf(coin)] };
+    },
+  },
+  {
+    name: 'a 79-sat P2A is dust at 1 sat/vB: a child not spending it is refused',
+    expected: 'E_TRUC_EPHEMERAL_UNSPENT',
+    build: (coin) => {
+      const parent = buildTx(3, [spendAnyone(coin.txid, coin.vout)], [out(coin.amount - 79n), out(79n, P2A)]);
+      const child = buildTx(3, [spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 79n - 1_000n)]);
+      return { parent, child, prevouts: [prevoutOf(coin)] };
+    },
+  },
+  {
+    name: '246 sat for a 246 vB package at 1 sat/vB',
+    expected: 'accepted',
+    build: (coin) => {
+      const parent = zeroFeeParent(coin);
+      const child = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 246n)]);
+      return { parent, child, prevouts: [prevoutOf(coin)] };
+    },
+  },
+  {
+    name: '245 sat for a 246 vB package at 1 sat/vB',
+    expected: 'E_TRUC_FEE_TOO_LOW',
+    build: (coin) => {
+      const parent = zeroFeeParent(coin);
+      const child = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 245n)]);
+      return { parent, child, prevouts: [prevoutOf(coin)] };
+    },
+  },
+];
+differential('TRUC checker vs Core with -minrelaytxfee=0.00001 -dustrelayfee=0.00001', ['-minrelaytxfee=0.00001', '-dustrelayfee=0.00001'], OTHER_POLICY, OTHER_CASES);
