@@ -93,8 +93,7 @@ export class TrucRefusal extends RefusedError {
   readonly rule: TrucRule;
   readonly coreReason: string | undefined;
   readonly coreError: string | undefined;
-  constructor(rule: TrucRule, tx: 'parent' | 'child' | 'package', message: string, coreDebug?: string, extra: Record<string, unknown> = {}, coreReason = CORE_REJECT_REASON[rule]) {
-    const reason = coreReason;
+  constructor(rule: TrucRule, tx: 'parent' | 'child' | 'package', message: string, coreDebug?: string, extra: Record<string, unknown> = {}, reason = CORE_REJECT_REASON[rule]) {
     const coreError = reason === undefined ? undefined : coreDebug === undefined ? reason : `${reason}, ${coreDebug}`;
     super(rule, `${tx}: ${message} (${coreError === undefined ? 'a rule of ours, not Core\'s' : `Bitcoin Core: "${coreError}"`})`, { rule, tx, core_reject_reason: reason ?? null, core_error: coreError ?? null, ...extra });
     this.rule = rule;
@@ -123,6 +122,9 @@ const key = (txid: string, vout: number) => `${txid}:${vout}`;
  * cannot be known without it.
  */
 export function checkTrucPackage(parentRaw: Uint8Array, childRaw: Uint8Array, prevouts: readonly Prevout[], policy: TrucPolicy = CORE_POLICY): PackageVerdict {
+  for (const [name, value] of Object.entries(policy)) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new UsageError('E_USAGE', `policy ${name} must be a whole number of sat/kvB, at least 0; got ${value}`);
+  }
   const parent = measureTx(parentRaw, 'the parent');
   const child = measureTx(childRaw, 'the child');
   // Each outpoint described once, and the parent's outputs by the parent itself: a second,

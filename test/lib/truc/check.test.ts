@@ -296,3 +296,10 @@ describe('property: dust is exactly "below Core\'s threshold" for each standard 
     expect(acceptedCount).toBeGreaterThan(0);
   });
 });
+
+describe('policy numbers', () => {
+  it.each([[{ minRelayFeeRate: 0.5 }], [{ maxFeeRate: -1 }], [{ dustRelayFeeRate: Number.NaN }]])('%o is a usage error, not a crash', (policy) => {
+    const parent = zeroFeeParent();
+    refusal(() => check(parent, child(parent, 1_000n), policy), 'E_USAGE', 2);
+  });
+});
