@@ -49,6 +49,7 @@ import OnionErrorCreate from './commands/onion-error/create.ts';
 import OnionErrorUnwrap from './commands/onion-error/unwrap.ts';
 import OnionErrorWrap from './commands/onion-error/wrap.ts';
 import OpenCredit from './commands/open-credit.ts';
+import PackageCheck from './commands/package/check.ts';
 import PsbtAnalyze from './commands/psbt/analyze.ts';
 import PtlcClaim from './commands/ptlc/claim.ts';
 import PtlcCreate from './commands/ptlc/create.ts';
@@ -108,6 +109,7 @@ export const COMMANDS = {
   'onion-error:unwrap': OnionErrorUnwrap,
   'onion-error:wrap': OnionErrorWrap,
   'open-credit': OpenCredit,
+  'package:check': PackageCheck,
   'musig:nonce': MusigNonce,
   'musig:sign': MusigSign,
   'psbt:analyze': PsbtAnalyze,

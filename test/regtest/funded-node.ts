@@ -31,8 +31,8 @@ export type FundedNode = {
   stop(): Promise<void>;
 };
 
-export async function startFundedNode(binary: string, walletName: string): Promise<FundedNode> {
-  const node = await startBitcoind(binary);
+export async function startFundedNode(binary: string, walletName: string, nodeArgs: string[] = []): Promise<FundedNode> {
+  const node = await startBitcoind(binary, nodeArgs);
   await node.rpc.call('createwallet', [walletName]);
   const wallet = node.rpc.forWallet(walletName);
   const miner = await wallet.call<string>('getnewaddress', ['', 'bech32m']);

@@ -1,0 +1,60 @@
+/**
+ * `package check` through the built CLI: the fixture package (a zero-fee v3 parent with a
+ * P2A, a child spending it) checked from a finalized PSBT and from raw hex + --prevout,
+ * its ids and sizes compared with test code's reading of the same bytes
+ * (test/independent/tx.ts); and the refusal table once per exit class — a rule (exit 4,
+ * naming Core's reject string), a missing prevout (2), bytes that are no transaction (3) —
+ * each with one stderr line and nothing on stdout. The rules themselves are tested at
+ * library level (test/lib/truc/check.test.ts) and against Core (test/regtest/truc.test.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../helpers.ts';
+import { parseTx } from '../independent/tx.ts';
+import { runAsync } from './process.ts';
+
+const fixture = (name: string) => readFileSync(join(ROOT, 'fixtures/truc', name), 'utf8').trim();
+const PARENT = parseTx(fixture('parent.hex'));
+const CHILD = parseTx(fixture('child.hex'));
+const BASE = ['package', 'check', '--child', 'fixtures/truc/child.hex'];
+
+type Run = { status: number; stdout: string; stderr: string };
+const refused = (r: Run, code: string, status: number) => {
+  expect({ status: r.status, stdout: r.stdout, lines: r.stderr.trimEnd().split('\n').length, code: /^offchain: error (E_[A-Z0-9_]+): /.exec(r.stderr)?.[1] }, r.stderr).toEqual({ status, stdout: '', lines: 1, code });
+  return r.stderr;
+};
+
+describe('package check', () => {
+  it('accepts the fixture package, from a PSBT or from hex + --prevout, with the ids and sizes test code reads', async () => {
+    const [fromPsbt, fromHex, inlinePsbt] = await Promise.all([
+      runAsync([...BASE, '--parent', 'fixtures/truc/parent.psbt']),
+      runAsync([...BASE, '--parent', fixture('parent.hex'), '--prevout', fixture('parent.prevout')]),
+      runAsync([...BASE, '--parent', fixture('parent.psbt')]),
+    ]);
+    expect(fromPsbt.status, fromPsbt.stderr).toBe(0);
+    expect(fromHex.stdout).toBe(fromPsbt.stdout);
+    expect(inlinePsbt.stdout).toBe(fromPsbt.stdout);
+    const m = JSON.parse(fromPsbt.stdout) as Record<string, any>;
+    expect(m.parent).toEqual({ txid: PARENT.txid, wtxid: PARENT.wtxid, version: 3, vsize: PARENT.vsize, sigop_cost: 0, fee_sat: 0, dust_outputs: [1], p2a_outputs: [1] });
+    const childFee = 100_000 - Number(CHILD.outputs[0]!.amount); // the fixture coin is 100,000 sat, all of it kept by the parent
+    expect(m.child).toEqual({ txid: CHILD.txid, wtxid: CHILD.wtxid, version: 3, vsize: CHILD.vsize, sigop_cost: 0, fee_sat: childFee, dust_outputs: [], p2a_outputs: [] });
+    expect(m.package).toEqual({ fee_sat: childFee, vsize: PARENT.vsize + CHILD.vsize, feerate_sat_per_kvb: Math.floor((childFee * 1000) / (PARENT.vsize + CHILD.vsize)) });
+    expect(m.spent_parent_outputs).toEqual([1, 0]);
+    expect(fromPsbt.stdout).toBe(readFileSync(join(ROOT, 'fixtures/truc/checked.json'), 'utf8'));
+  });
+
+  it('refuses: a rule (exit 4, with Core\'s string), a missing prevout (2), no transaction (3)', async () => {
+    const [low, noPrevout, garbage, badRate] = await Promise.all([
+      runAsync([...BASE, '--parent', 'fixtures/truc/parent.psbt', '--mempool-min-fee', '3']),
+      runAsync([...BASE, '--parent', 'fixtures/truc/parent.hex']),
+      runAsync([...BASE, '--parent', '0300000001']),
+      runAsync([...BASE, '--parent', 'fixtures/truc/parent.psbt', '--min-relay-fee', '0.0001']),
+    ]);
+    const needed = Math.ceil((3000 * (PARENT.vsize + CHILD.vsize)) / 1000);
+    expect(refused(low, 'E_TRUC_FEE_TOO_LOW', 4)).toContain(`(Bitcoin Core: "mempool min fee not met, 500 < ${needed}")`);
+    refused(noPrevout, 'E_TRUC_PREVOUT', 2);
+    refused(garbage, 'E_TRUC_BAD_TX', 3);
+    refused(badRate, 'E_USAGE', 2);
+  });
+});
