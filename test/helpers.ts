@@ -1,5 +1,5 @@
 /** Helpers shared by tests: vector loading relative to this folder, temp dirs. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,3 +19,18 @@ export function tempDir(prefix = 'offchain-test-'): { path: string; cleanup: () 
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
+
+/** Every file under `dir` (recursively, lock files aside) with its bytes as hex: what "nothing was written" is checked against. */
+export function fileSnapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const f of readdirSync(d).sort()) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (!f.startsWith('.lock')) out[p] = readFileSync(p, 'hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
+

@@ -9,9 +9,9 @@
  * directory changed.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { chmodSync, copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, tempDir } from '../helpers.ts';
+import { ROOT, tempDir, fileSnapshot } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
 
 const fx = (name: string) => join(ROOT, 'fixtures/bolt3', name);
@@ -68,18 +68,7 @@ const refused = (r: Run, code: string | RegExp) =>
     status: 4, stdout: '', code: typeof code === 'string' ? code : expect.stringMatching(code),
   });
 
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const f of readdirSync(d)) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (!f.startsWith('.lock')) out[p] = readFileSync(p, 'hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
+const snapshot = fileSnapshot;
 
 describe('the commitment commands attacked through the CLI', () => {
   it('E1 a commitment completed for broadcast (finalize) is never revoked afterwards: receive-sigs for the next one is refused, nothing written', () => {

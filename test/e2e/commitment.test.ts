@@ -9,9 +9,9 @@
  * test/lib/bolt3/party.test.ts; this file runs the CLI once per step kind.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { copyFileSync, chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, tempDir } from '../helpers.ts';
+import { ROOT, tempDir, fileSnapshot } from '../helpers.ts';
 import { pipeline, run, type Run } from './cli.ts';
 import { bip143SingleHash, parseTx, verifyEcdsa } from '../lib/bolt3/independent-p2wsh.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
@@ -44,19 +44,7 @@ const ok = (r: Run) => {
 const refused = (r: Run, code: string) =>
   expect({ status: r.status, stdout: r.stdout, code: /error (E_[A-Z0-9_]+):/.exec(r.stderr)?.[1] }, r.stderr).toEqual({ status: 4, stdout: '', code });
 
-/** Every file under a directory with its bytes: what "nothing written" is checked against. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const f of readdirSync(d)) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (!f.startsWith('.lock')) out[p] = readFileSync(p, 'hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
+const snapshot = fileSnapshot;
 
 describe('two parties through BOLT 2\'s commitment exchange, by pipes', () => {
   it('open, commitment 0 and 1 with revocations: each holds a broadcastable commitment signed by the other, and nothing of its own went out', async () => {
