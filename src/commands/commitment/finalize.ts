@@ -11,7 +11,8 @@ export default class CommitmentFinalize extends CommitmentCommand<typeof Commitm
     'stored signatures again, and prints bolt3/holder-commitment: the signed commitment (hex) for `bitcoin-cli sendrawtransaction`, and its ' +
     'HTLC transactions — HTLC-timeouts signed, HTLC-successes signed for each --preimage-file (0600) whose SHA256 is their payment hash. ' +
     'This is a unilateral close: the channel records it, and from then on signs no further commitment and never revokes this one (E_CHANNEL_CLOSING). ' +
-    'Anchors / zero-fee HTLC transactions pay no fee of their own: they come as PSBTs with the peer\'s signature (needs_fee_input) for htlc claim/refund --fee-psbt.';
+    'Anchors / zero-fee HTLC transactions pay no fee of their own: they come unsigned by you, as PSBTs carrying the peer\'s SINGLE|ANYONECANPAY ' +
+    'signature (needs_fee_input), so a wallet\'s fee input can be added before you sign — never signed by this command at zero fee.';
   static override examples = [
     {
       description: 'Alice keeps Bob\'s signatures on her commitment 0, then completes it for broadcast',

@@ -498,7 +498,8 @@ export function closeUnilaterally(rec: ChannelRecord, seed: Uint8Array, keys: Si
     if (h.feeSat === 0n) {
       // Anchors / zero-fee: the transaction pays no fee of its own and our SIGHASH_ALL would
       // seal it so. Hand it over with the peer's SINGLE|ANYONECANPAY signature, for a wallet's
-      // fee input to be added before we sign (htlc claim/refund --fee-psbt).
+      // fee input to be added before we sign. (The command that adds it and signs is the TRUC
+      // package work's; until then the PSBT is what a wallet-aware signer needs.)
       return { ...base, psbt: base64.encode(htlcPsbt(h, { remote: fromHex(held.htlc_signatures[i]!, 'htlc signature') })), needs_fee_input: true };
     }
     const local = derFromCompact(NOBLE.ecdsa.signCompact(htlcSighash(h, 'local'), privkey!));
