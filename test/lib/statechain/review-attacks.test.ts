@@ -11,6 +11,7 @@ import { parseTx } from '../../independent/tx.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
+import { ownerScript } from '../../../src/lib/statechain/coin.ts';
 import { signStatement } from '../../../src/lib/statechain/statement.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { refusal } from '../../setup/refusal.ts';
@@ -90,6 +91,24 @@ describe('finding B: the receiver takes the operator\'s transfer-done statement 
     })();
     expect(e, 'a statement with S₂ + O₂ ≠ P was taken as the coin').toBeInstanceOf(OffchainError);
     expect((e as OffchainError).exitCode).toBe(4);
+  });
+
+  it('a transfer-done whose backup records swap owners never makes the receiver\'s backup step pick the previous owner\'s backup', async () => {
+    const { accepted, body, lie } = await receivedCoin();
+    const records = body.backups as { owner_share: string }[];
+    const swapped = records.map((r, i) => ({ ...r, owner_share: records[records.length - 1 - i]!.owner_share }));
+    let record: own.OwnerRecord;
+    try {
+      record = tr.finishReceive(accepted, lie({ backups: swapped }) as never);
+    } catch (e) {
+      if (!(e instanceof OffchainError)) throw e;
+      return; // refused: what the fix does
+    }
+    // Taken: `statechain-backup --coin ID` (no --to) prints, and with --broadcast sends, this backup as ours.
+    const ours = own.backupWithChild(record, undefined, new Uint8Array(32));
+    const pays = toHexKey(parseTx(ours.hex).outputs[0]!.script);
+    const mine = toHexKey(ownerScript(Buffer.from(accepted.share, 'hex')));
+    expect(pays, 'the backup the receiver would broadcast pays the previous owner').toBe(mine);
   });
 });
 
