@@ -15,7 +15,8 @@ import { ownerScript } from '../../../src/lib/statechain/coin.ts';
 import { signStatement } from '../../../src/lib/statechain/statement.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { refusal } from '../../setup/refusal.ts';
-import { chainStub, cleanup, deposit, pairOwned, transfer } from './harness.ts';
+import { TERMS, chainStub, cleanup, deposit, depositRequested, pairOwned, transfer } from './harness.ts';
+import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
 
 afterAll(cleanup);
@@ -141,5 +142,22 @@ describe('finding C: a pair\'s withdrawal step whose answer was lost cannot be a
     const sa = await send.jointWithdrawSignA(a2.record, cos.message as never, p.alice);
     const fin = await send.jointWithdrawFinish(b.record, sa.message as never, p.bob);
     expect(fin.signed.hex).toMatch(/^[0-9a-f]+$/);
+  });
+});
+
+describe('finding D: the depositor\'s floor does not bound how long its refund is locked', () => {
+  it('with no flag, a depositor refuses an offer whose backup 1 is final only 100,000 blocks (~1.9 years) after funding', async () => {
+    const chain = chainStub(200);
+    // The operator's own default is 12,960 blocks (90 days); this one offers the schema's maximum.
+    const r = await depositRequested(chain, 100_000n, { ...TERMS, initial_lock: 100_000 });
+    let backupLocktime: number | undefined;
+    try {
+      const backup = await own.depositBackup(r.start.pending, r.offer.message as never, r.funding, chain.height, DEFAULT_FLOOR, r.owner);
+      backupLocktime = parseTx(backup.message.backup_tx as string).lockTime;
+    } catch (e) {
+      if (!(e instanceof OffchainError) || e.exitCode !== 4) throw e;
+      return; // refused below the owner's floor: what the fix does
+    }
+    expect(backupLocktime, 'the depositor asks for backup 1 locked 100,000 blocks past the tip, under the default floor').toBeUndefined();
   });
 });
