@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers.ts';
-import { OPERATOR_PUB, TERMS, flow, fundingPsbt, fundingTo, ok, transferThrough } from './statechain-flow.ts';
+import { OPERATOR_PUB, TERMS, depositThrough, flow, fundingPsbt, fundingTo, ok, transferThrough } from './statechain-flow.ts';
 import { writeFileSync } from 'node:fs';
 
 const dirs: { cleanup: () => void }[] = [];
@@ -49,5 +49,18 @@ describe('finding E: every stored copy of the operator\'s old share is erased at
     } finally {
       closeSync(fd);
     }
+  }, 60_000);
+});
+
+describe('finding F: a coin cannot come back to a state directory that held it', () => {
+  it('Alice → Bob → Alice: Alice (same --state-dir, as the docs\' pair example keeps the sender\'s) can ask for the coin back and take it', () => {
+    const dir = tempDir('offchain-e2e-sc-back-');
+    dirs.push(dir);
+    const f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
+    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    transferThrough(f, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
+    // Before: E_COIN_EXISTS at Alice's --start (her record of the coin she sent is still there).
+    const back = transferThrough(f, d.coinId, OPERATOR_PUB, 'BOB_KEY', 'ALICE_KEY');
+    expect(back.coin.backups).toHaveLength(3);
   }, 60_000);
 });
