@@ -64,3 +64,16 @@ describe('finding F: a coin cannot come back to a state directory that held it',
     expect(back.coin.backups).toHaveLength(3);
   }, 60_000);
 });
+
+describe('finding G: in test-seed mode the operator\'s stateless nonce repeats across invocations', () => {
+  it('two co-signing steps of one coin never use the same operator nonce (src/lib/random.ts: secret nonces mix a persistent counter)', () => {
+    const dir = tempDir('offchain-e2e-sc-seed-');
+    dirs.push(dir);
+    const f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3'], { OFFCHAIN_TEST_SEED: 'review' });
+    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const t = transferThrough(f, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
+    const depositNonce = (JSON.parse(d.cosigned) as { operator_pubnonce: string }).operator_pubnonce;
+    const transferNonce = (JSON.parse(t.cosigned) as { operator_pubnonce: string }).operator_pubnonce;
+    expect(transferNonce, 'the operator signed backup 1 and backup 2 under one nonce: three such signatures give its share').not.toBe(depositNonce);
+  }, 60_000);
+});
