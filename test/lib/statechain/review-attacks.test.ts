@@ -161,3 +161,24 @@ describe('finding D: the depositor\'s floor does not bound how long its refund i
     expect(backupLocktime, 'the depositor asks for backup 1 locked 100,000 blocks past the tip, under the default floor').toBeUndefined();
   });
 });
+
+describe('finding H: the depositor does not check the statement\'s owner_auth_b', () => {
+  it('refuses an offer (and a deposit-cosigned) whose statement binds the new coin to a second part the depositor never named', async () => {
+    const chain = chainStub(200);
+    const r = await depositRequested(chain);
+    const offer = r.offer.message as { statement: Record<string, unknown> };
+    const { operator_sig: _sig, ...body } = offer.statement;
+    const stranger = toHexKey(secp256k1.getPublicKey(Uint8Array.from({ length: 32 }, (_, i) => 200 - i), true));
+    const lied = { ...offer, statement: signStatement({ ...body, owner_auth_b: stranger } as never, r.opCtx.operator, r.operator.random) };
+    let requested = false;
+    try {
+      await own.depositBackup(r.start.pending, lied as never, r.funding, chain.height, DEFAULT_FLOOR, r.owner);
+      requested = true;
+    } catch (e) {
+      if (!(e instanceof OffchainError) || e.exitCode !== 4) throw e;
+    }
+    // Taken, an operator that records it refuses every transfer and withdrawal without that stranger's consent (E_PAIR_CONSENT),
+    // and depositFinish does not compare owner_auth_b either.
+    expect(requested, 'the depositor asked for backup 1 of a coin the operator binds to a stranger').toBe(false);
+  });
+});
