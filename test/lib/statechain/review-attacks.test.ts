@@ -15,7 +15,7 @@ import { ownerScript } from '../../../src/lib/statechain/coin.ts';
 import { signStatement } from '../../../src/lib/statechain/statement.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { refusal } from '../../setup/refusal.ts';
-import { TERMS, chainStub, cleanup, deposit, depositRequested, pairOwned, transfer } from './harness.ts';
+import { TERMS, chainStub, cleanup, deposit, depositRequested, pairOwned, party, transfer } from './harness.ts';
 import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
 
@@ -180,5 +180,29 @@ describe('finding H: the depositor does not check the statement\'s owner_auth_b'
     // Taken, an operator that records it refuses every transfer and withdrawal without that stranger's consent (E_PAIR_CONSENT),
     // and depositFinish does not compare owner_auth_b either.
     expect(requested, 'the depositor asked for backup 1 of a coin the operator binds to a stranger').toBe(false);
+  });
+});
+
+describe('finding I: the sender\'s step 2 rerun after its package left starts a second transfer to the same receiver', () => {
+  it('the same receiver\'s request again, once the package is out (\'sent\'), prints the stored answer or is refused — never a new backup and transfer', async () => {
+    const { chain, d } = await confirmedCoin();
+    const receiver = party('rerun-bob');
+    const req = tr.startReceive(d.ownerRecord.coin_id, d.operator.auth.publicKey, receiver);
+    const sign = await tr.transferSign(d.ownerRecord, req.message as never, chain.height, d.owner);
+    const cos = await op.cosignTransfer(d.opRecord, sign.message as never, d.opCtx);
+    const pkg = await tr.transferPackage(sign.record, cos.message as never, d.owner);
+    // The receiver accepts package 1 (and may pay on it); then the sender's pipeline is rerun from step 2 with the same request.
+    const accepted = tr.acceptPackage(pkg.message as never, req.pending, { tipHeight: chain.height, deposit: chain.deposit ?? null }, receiver);
+    let again: { message: Record<string, unknown> } | undefined;
+    try {
+      again = await tr.transferSign(pkg.record, req.message as never, chain.height, d.owner);
+    } catch (e) {
+      if (!(e instanceof OffchainError) || e.exitCode !== 5) throw e;
+    }
+    let opRecord = cos.record;
+    if (again !== undefined) opRecord = (await op.cosignTransfer(opRecord, again.message as never, d.opCtx)).record; // the pipeline goes on to the operator
+    // The receiver's acceptance of package 1 must still complete (before: E_STALE_TRANSFER — its transfer replaced by a second
+    // one to the same share, whose package it cannot take: its receive- record is gone, E_NOT_RECEIVING).
+    expect(op.completeTransfer(opRecord, accepted.message as never, d.opCtx).record.statement.owner_share).toBe(req.pending.share);
   });
 });
