@@ -206,3 +206,26 @@ describe('finding I: the sender\'s step 2 rerun after its package left starts a 
     expect(op.completeTransfer(opRecord, accepted.message as never, d.opCtx).record.statement.owner_share).toBe(req.pending.share);
   });
 });
+
+describe('finding J: a pair whose receiver takes the package and vanishes cannot pre-empt the receiver\'s backup', () => {
+  it('after the pair\'s package left (\'sent\'), the pair can still withdraw cooperatively — as a single sender can from \'sent\'', async () => {
+    const p = await pairOwned();
+    const mallory = party('vanishing-mallory');
+    const req = tr.startReceive(p.coinId, p.d.operator.auth.publicKey, mallory);
+    const nonce = await send.jointNonce(p.recB, req.message as never, 200, p.bob);
+    const sign = await send.jointTransferSign(p.recA, nonce.message as never, 200, p.alice);
+    const cos = await op.cosignTransfer(p.opRecord, sign.message as never, p.d.opCtx);
+    const signA = await send.jointSignA(sign.record, cos.message as never, p.alice);
+    const pkg = await send.jointPackage(nonce.record, signA.message as never, p.bob);
+    // Mallory now holds a fully signed backup one interval below the pair's, and never accepts (never pays).
+    const inner = tr.openPackage(pkg.message as never, req.pending, mallory.auth.secretKey);
+    expect(inner.backups).toHaveLength(3);
+    // The pair withdraws before Mallory's backup is final (the operator, still 'transferring', co-signs its owner's withdrawal).
+    const b = await send.jointWithdrawNonce(pkg.record, TO, 2, p.bob);
+    const a = await send.jointWithdrawRequest(signA.record, b.message as never, TO, 2, p.alice);
+    const wcos = op.cosignWithdrawal(cos.record, a.message as never, p.d.opCtx);
+    const sa = await send.jointWithdrawSignA(a.record, wcos.message as never, p.alice);
+    const fin = await send.jointWithdrawFinish(b.record, sa.message as never, p.bob);
+    expect(fin.signed.hex).toMatch(/^[0-9a-f]+$/);
+  });
+});
