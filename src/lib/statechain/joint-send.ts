@@ -64,7 +64,31 @@ function pendingAnswer(record: SendingRecord, input: unknown, stored: unknown): 
 }
 
 /** A part's withdrawal under way: its own nonce, B's (at A), and the answer to print again. */
-export type JointWithdraw = { pubnonce: string; b_pubnonce?: string; answer?: Record<string, unknown> };
+export type JointWithdraw = {
+  pubnonce: string; b_pubnonce?: string; answer?: Record<string, unknown>;
+  /** The step's message (B: its joint-withdraw-nonce; A: its withdraw-request) and, at A, B's nonce it answered: printed again for the same input. */
+  message?: Record<string, unknown>; tx?: string; answered?: Record<string, unknown>;
+};
+
+/**
+ * A withdrawal step may start while the pair owns the coin ('active', 'sending') and also
+ * once its package has left ('sent': the receiver has not completed, the operator still
+ * co-signs its owner's withdrawal, so a receiver that vanishes cannot win by its backup).
+ * From 'withdrawing', the same input prints the stored message (its answer was lost); a
+ * different withdrawal is refused while this one waits: the operator may have co-signed it
+ * already (E_WITHDRAWAL_PENDING).
+ */
+function requireWithdrawable(record: SendingRecord, index: 0 | 1): void {
+  if (record.joint.index !== index) throw new StateConflictError('E_WRONG_PART', `this step is part ${index === 0 ? 'A' : 'B'}'s; we are part ${record.joint.index === 0 ? 'A' : 'B'} of the pair`);
+  if (!['active', 'sending', 'sent', 'withdrawing'].includes(record.status)) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owners withdraw it`);
+}
+
+function pendingWithdrawal(record: SendingRecord, same: (w: JointWithdraw) => boolean): Record<string, unknown> | undefined {
+  const w = record.joint_withdraw;
+  if (record.status !== 'withdrawing') return undefined;
+  if (w?.message && same(w)) return w.message;
+  throw new StateConflictError('E_WITHDRAWAL_PENDING', 'the pair\'s withdrawal is under way: give the same input again to print its message, and finish it before asking for another');
+}
 
 export type SendingRecord = JointRecord & { joint_send?: JointSend | null; joint_withdraw?: JointWithdraw | null };
 
@@ -200,26 +224,32 @@ export async function jointPackage(record: SendingRecord, msg: Msg<typeof JointS
 
 /** B, withdrawal step 1: the withdrawal built from our record, and our nonce for it. */
 export async function jointWithdrawNonce(record: SendingRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
-  requireActive(record, 1);
+  requireWithdrawable(record, 1);
   const tx = withdrawalTransaction(record, destination, feeRate);
+  const again = pendingWithdrawal(record, (w) => w.tx === toHex(tx.unsignedTx));
+  if (again) return { record, message: again };
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part1', tx.id));
-  const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce }, joint_withdraw: { pubnonce } };
   const body = { type: 'statechain/joint-withdraw-nonce', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), pubnonce };
-  return { record: next, message: sign(body.type, body, 'part_sig', ctx) };
+  const message = sign(body.type, body, 'part_sig', ctx);
+  const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce }, joint_withdraw: { pubnonce, message, tx: toHex(tx.unsignedTx) } };
+  return { record: next, message };
 }
 
 /** A, withdrawal step 2: the same withdrawal from our own --to and --fee-rate, our nonce; the pair's request to the operator. */
 export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeof JointWithdrawNonceSchema>, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
-  requireActive(record, 0);
+  requireWithdrawable(record, 0);
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this nonce is for coin ${msg.coin_id}`);
   requireSig(msg, 'part_sig', record.joint.parts[1]!.auth, 'B');
   const tx = withdrawalTransaction(record, destination, feeRate);
+  const again = pendingWithdrawal(record, (w) => w.tx === toHex(tx.unsignedTx) && sameJson(w.answered, msg));
+  if (again) return { record, message: again };
   if (toHex(tx.unsignedTx) !== msg.tx) throw new RefusedError('E_WITHDRAWAL_MISMATCH', 'B\'s withdrawal is not the one our --to and --fee-rate make: agree on both first');
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
   const ownerPubnonce = toHex(jointPubnonce([fromHex(pubnonce, 'pubnonce', 66), fromHex(msg.pubnonce, 'B\'s pubnonce', 66)]));
-  const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: msg.tx, pubnonce: ownerPubnonce }, joint_withdraw: { pubnonce, b_pubnonce: msg.pubnonce } };
   const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: msg.tx, owner_pubnonce: ownerPubnonce, part_b: msg };
-  return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
+  const message = sign(body.type, body, 'owner_sig', ctx);
+  const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: msg.tx, pubnonce: ownerPubnonce }, joint_withdraw: { pubnonce, b_pubnonce: msg.pubnonce, message, tx: msg.tx, answered: msg } };
+  return { record: next, message };
 }
 
 /** The operator's answer to the pair's withdrawal as each part checks it (./owner.ts), the pair's share unchanged. */
