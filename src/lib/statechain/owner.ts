@@ -312,12 +312,17 @@ export function withdrawalTransaction(record: Pick<OwnerRecord, 'statement'>, de
  * Withdrawal step 1: the whole coin, less the fee, to `destination`. Asked again for the
  * same transaction (its answer lost), it prints the same request — the operator answers a
  * repeated request with its stored answer; once signed, it is the stored withdrawal's turn.
+ * A different withdrawal while one waits is refused (E_WITHDRAWAL_PENDING, exit 5): the
+ * operator may have co-signed the first, and only its answer then finishes the coin.
  */
 export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
   if (record.withdrawal) throw new StateConflictError('E_ALREADY_WITHDRAWN', `this coin's withdrawal ${record.withdrawal.txid} is signed: run statechain-withdraw --coin ${record.coin_id} (no --to) to print it again, with --broadcast to send it`);
   if (!['active', 'sending', 'sent', 'withdrawing'].includes(record.status)) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner withdraws it`);
   const tx = withdrawalTransaction(record, destination, feeRate);
   if (record.status === 'withdrawing' && record.signing?.purpose === 'withdraw' && record.signing.tx === toHex(tx.unsignedTx) && record.request) return { record, message: record.request };
+  // Another withdrawal while this one waits: the operator may have co-signed it (and closed the coin) already; its answer
+  // must still be taken, so the waiting one is kept and this is refused.
+  if (record.status === 'withdrawing') throw new StateConflictError('E_WITHDRAWAL_PENDING', `a withdrawal of this coin is waiting for the operator: give the same --to and --fee-rate to print its request again, and finish it with the operator's answer`);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw', tx.id));
   const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), owner_pubnonce: pubnonce };
   const message = sign(body.type, body, 'owner_sig', ctx);
