@@ -269,6 +269,18 @@ export function finishReceive(record: OwnerRecord, done: Msg<typeof TransferDone
   if (st.status !== 'active' || st.owner_share !== record.share || st.owner_auth !== record.auth || st.count !== record.backups.length) {
     throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not make us the owner of the chain we hold');
   }
+  // The completion changes only the owner and the operator's share: the coin, its terms and the backup records
+  // (ours last) are the ones we verified in the package; a pair keeps both parts bound (owner_auth_b as the transfer named).
+  const before = record.statement;
+  requireUnchanged(before, st, [...FIXED_FIELDS, 'backups', 'count']);
+  if ((st.owner_auth_b ?? null) !== (before.transfer?.receiver_auth_b ?? null)) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement binds the coin to another second part than the transfer named');
+  const ours = st.backups[st.backups.length - 1];
+  if (ours === undefined || ours.owner_share !== record.share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not list our backup last');
+  // S₂ + O₂ = P: with our share, the operator's new share spends the coin we verified.
+  const S2 = secp256k1.Point.fromBytes(parsePublicKey(st.operator_share, 'operator_share'));
+  if (!S2.add(secp256k1.Point.fromBytes(parsePublicKey(record.share, 'share'))).equals(secp256k1.Point.fromBytes(parsePublicKey(before.aggregate, 'aggregate')))) {
+    throw new RefusedError('E_KEY_SUM', 'S₂ + O₂ ≠ P: the operator\'s new share and ours do not make the coin\'s key');
+  }
   return { ...record, status: 'active', statement: done.statement, transfer: null };
 }
 
