@@ -107,6 +107,11 @@ export async function transferSign(record: OwnerRecord, req: Msg<typeof Transfer
   if (record.status !== 'active' && record.status !== 'sending' && record.status !== 'sent') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner transfers it`);
   checkTransferRequest(record, req);
   const digest = requestDigest(req);
+  // Once the package left ('sent'), the same receiver's request again (the pipeline rerun from step 2) prints the
+  // transfer-sign already answered — the operator replays its answer — never a second transfer that would strand
+  // the receiver's acceptance of the first. Another receiver's request starts a new transfer (the first receiver
+  // never completed; the sender may still re-send or withdraw).
+  if (record.status === 'sent' && record.transfer?.request !== undefined && record.transfer.receiver_request === digest) return { record, message: record.transfer.request };
   if (record.status === 'sending' && record.transfer?.request !== undefined) {
     if (record.transfer.receiver_request === digest) return { record, message: record.transfer.request };
     throw new StateConflictError(
