@@ -158,7 +158,7 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
 
   /** The owner's safety floor from its flags (floorFlags), defaults where not given. */
   protected floor(): Floor {
-    const f = this.flags as { 'min-confirmations'?: number; 'min-margin'?: number; 'min-interval'?: number; 'max-backup-fee'?: number; 'max-backup-fee-percent'?: string };
+    const f = this.flags as { 'min-confirmations'?: number; 'min-margin'?: number; 'min-interval'?: number; 'max-backup-fee'?: number; 'max-backup-fee-percent'?: string; 'max-initial-lock'?: number };
     const percent = f['max-backup-fee-percent'] === undefined ? DEFAULT_FLOOR.maxBackupFeePercent : strictDecimal(f['max-backup-fee-percent'], '--max-backup-fee-percent', 0, 100, 2);
     return {
       minConfirmations: f['min-confirmations'] ?? DEFAULT_FLOOR.minConfirmations,
@@ -166,6 +166,7 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
       minInterval: f['min-interval'] ?? DEFAULT_FLOOR.minInterval,
       maxBackupFeeSat: f['max-backup-fee'] === undefined ? DEFAULT_FLOOR.maxBackupFeeSat : BigInt(f['max-backup-fee']),
       maxBackupFeePercent: percent,
+      maxInitialLock: f['max-initial-lock'] ?? DEFAULT_FLOOR.maxInitialLock,
     };
   }
 

@@ -34,7 +34,7 @@ import type { RandomSource } from '../random.ts';
 import { N, int } from '../musig/engine/scalar.ts';
 import { keyPathSighash, tweakSecretKey } from '../taproot/taproot.ts';
 import { schnorrSign } from '../taproot/schnorr.ts';
-import { checkFloor, type Floor } from './floor.ts';
+import { checkFloor, checkInitialLock, type Floor } from './floor.ts';
 import { backupTransaction, checkTerms, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction, termsFromJson, type OutPoint } from './coin.ts';
 import type { DepositCosignedSchema, DepositOfferSchema, Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
@@ -199,6 +199,8 @@ export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof D
   if (st.status !== 'deposit' || st.count !== 0 || st.backups.length !== 0 || st.outpoint !== null || st.amount_sat !== null || st.transfer !== null || st.network !== ctx.network) {
     throw new RefusedError('E_BAD_STATEMENT', 'a deposit offer names a new coin on this network with no deposit and no backup yet');
   }
+  // A deposit is one owner's: a second part the depositor never named would have to consent to every transfer and withdrawal.
+  if (st.owner_auth_b !== undefined) throw new RefusedError('E_BAD_STATEMENT', 'the offer binds the coin to a second part (owner_auth_b) you never named; do not fund this coin');
   const coinId = fromHex(offer.coin_id, 'coin_id', 16);
   if (!verifyPossession(parsePublicKey(st.operator_share, 'operator_share'), coinId, fromHex(offer.operator_pop, 'operator_pop', 64))) {
     throw new RefusedError('E_BAD_POSSESSION', 'the operator\'s proof of possession of its share does not verify for this coin');
@@ -210,6 +212,7 @@ export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof D
   const terms = termsFromJson(st.terms);
   checkTerms(terms);
   checkFloor(terms, amountSat, floor);
+  checkInitialLock(terms, floor);
   const locktime = tipHeight + terms.initialLock;
   const backup = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(pending.share, 'share'), feeSat: terms.backupFeeSat });
   const secret = fromHex(pending.share_secret, 'share', 32);
@@ -286,6 +289,7 @@ export async function depositFinish(record: OwnerRecord, cosigned: Msg<typeof De
   differs('the backup txid', own.backup.id, cosigned.backup_txid);
   differs('the terms', offered.terms, st.terms);
   for (const field of ['network', 'operator_auth', 'operator_share', 'owner_auth', 'owner_share', 'aggregate', 'address', 'transfer'] as const) differs(field, offered[field], st[field]);
+  if (st.owner_auth_b !== undefined) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement binds the coin to a second part (owner_auth_b) you never named; do not fund this coin');
   if (cosigned.owner_pubnonce !== record.signing.pubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
   const tx = signingTx({ ...record, statement: cosigned.statement }, 'backup');
   const sig = await finishSignature(record, st.operator_share, tx, 'backup', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
