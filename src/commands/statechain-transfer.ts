@@ -69,7 +69,8 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         const req = await this.decode(schemas.TransferRequestSchema, step.value);
         const ctx = await this.ownerContext(network);
         const tip = await (await this.coinChain(network)).tip();
-        if (await this.heldJointly(store, req.coin_id)) {
+        // The pair's (also once its package left, 'sent', unless the coin came back to this directory as a single owner's).
+        if (await this.heldJointly(store, req.coin_id) || ((await store.read<{ status?: string }>(`joint-${req.coin_id}`))?.status === 'sent' && (await store.read(`coin-${req.coin_id}`)) === undefined)) {
           const send = await import('../lib/statechain/joint-send.ts');
           return { message: await this.jointStep(store, req.coin_id, (r) => send.jointNonce(r, req, tip.height, ctx)) };
         }

@@ -58,6 +58,9 @@ export type JointSend = {
  */
 function pendingAnswer(record: SendingRecord, input: unknown, stored: unknown): Record<string, unknown> | undefined {
   const send = record.joint_send;
+  // Once the package left ('sent'), the same input prints the step's stored answer (never a second transfer to the
+  // same receiver); another receiver's request starts a new send, as a single sender's does from 'sent'.
+  if (record.status === 'sent' && send?.message && sameJson(stored, input)) return send.message;
   if (record.status !== 'sending' || !send?.message) return undefined;
   if (sameJson(stored, input)) return send.message;
   throw new StateConflictError('E_TRANSFER_PENDING', 'the pair\'s transfer to another receiver is under way: give the same input again to print its answer, and finish it before starting another');
@@ -94,9 +97,9 @@ export type SendingRecord = JointRecord & { joint_send?: JointSend | null; joint
 
 const purposeOf = (index: number) => `transfer/part${index}`;
 
-function requireActive(record: SendingRecord, index: 0 | 1): void {
+function requireActive(record: SendingRecord, index: 0 | 1, fromSent = false): void {
   if (record.joint.index !== index) throw new StateConflictError('E_WRONG_PART', `this step is part ${index === 0 ? 'A' : 'B'}'s; we are part ${record.joint.index === 0 ? 'A' : 'B'} of the pair`);
-  if (record.status !== 'active' && record.status !== 'sending') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owners transfer it`);
+  if (record.status !== 'active' && record.status !== 'sending' && !(fromSent && record.status === 'sent')) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owners transfer it`);
 }
 
 function session(record: SendingRecord, operatorShare: string, pubnonces: Uint8Array[], msg: Uint8Array): SessionInput {
@@ -106,7 +109,7 @@ function session(record: SendingRecord, operatorShare: string, pubnonces: Uint8A
 
 /** B, step 2: our nonce for the receiver's backup, which we build ourselves. */
 export async function jointNonce(record: SendingRecord, req: Msg<typeof TransferRequestSchema>, tipHeight: number, ctx: OwnerContext) {
-  requireActive(record, 1);
+  requireActive(record, 1, true);
   checkTransferRequest(record, req);
   const again = pendingAnswer(record, req, record.joint_send?.request);
   if (again) return { record, message: again };
@@ -120,7 +123,7 @@ export async function jointNonce(record: SendingRecord, req: Msg<typeof Transfer
 
 /** A, step 2′: the same backup, our nonce, and the pair's request to the operator (its owner nonce the sum of ours and B's). */
 export async function jointTransferSign(record: SendingRecord, msg: Msg<typeof JointNonceSchema>, tipHeight: number, ctx: OwnerContext) {
-  requireActive(record, 0);
+  requireActive(record, 0, true);
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this nonce is for coin ${msg.coin_id}`);
   requireSig(msg, 'part_sig', record.joint.parts[1]!.auth, 'B');
   const again = pendingAnswer(record, msg, record.joint_send?.answered);

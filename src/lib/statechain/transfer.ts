@@ -188,8 +188,10 @@ export function checkTransferCosigned(
   if (st.status !== 'transferring' || t === null || t.transfer_id !== expected.transfer_id || t.receiver_share !== expected.receiver_share || t.receiver_auth !== expected.receiver_auth) {
     throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not describe our transfer');
   }
-  if (st.count !== record.backups.length + 1 || st.backups[st.count - 1]?.txid !== tx.id || cosigned.backup_txid !== tx.id) {
-    throw new RefusedError('E_BACKUP_COUNT', `the operator counts ${st.count} backups; we hold ${record.backups.length} and asked for one more`);
+  // One more than the chain as we hold it in our checked statement (equal to our signed backups for a single owner;
+  // a pair's A, re-sending from 'sent', never held the abandoned backup signed, but its statement counts it).
+  if (st.count !== record.statement.count + 1 || st.backups[st.count - 1]?.txid !== tx.id || cosigned.backup_txid !== tx.id) {
+    throw new RefusedError('E_BACKUP_COUNT', `the operator counts ${st.count} backups; we hold ${record.statement.count} and asked for one more`);
   }
   if (st.owner_share !== record.share || st.operator_share !== record.statement.operator_share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
   // Everything else as we hold it: the amount, outpoint, terms, keys, and every earlier backup record.
