@@ -24,6 +24,10 @@
  * nonce is consumed on disk before its partial signature leaves; every partial signature
  * is checked before aggregation; B checks (a + x₁)·G = A + X₁ before it uses it, so t₁ is
  * right before the receiver sees it; A never learns b, B never learns a or x₁ alone.
+ * Retries (issue 22 review): a step given the same input again prints its stored message
+ * (also from 'sent' and 'withdrawing'); a different withdrawal while one waits is refused
+ * (E_WITHDRAWAL_PENDING); from 'sent' (the receiver never completed) the pair may send
+ * again or withdraw, so a receiver that takes the package and vanishes cannot win by its backup.
  */
 import type { Static } from '@sinclair/typebox';
 import { secp256k1 } from '@noble/curves/secp256k1.js';

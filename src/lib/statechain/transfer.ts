@@ -20,7 +20,10 @@
  * another receiver's waits, E_TRANSFER_PENDING, since the operator may have counted the
  * first backup) and its package; the receiver its transfer-accept (the same package prints
  * it again). The sender takes the operator's answer only if its statement keeps the coin's
- * amount, outpoint, terms, keys and earlier records as the sender holds them.
+ * amount, outpoint, terms, keys and earlier records as the sender holds them; the receiver
+ * takes transfer-done only if it keeps the coin, terms and backup records it verified, binds
+ * a pair as the transfer named, and S₂ + O₂ = P. The sender's step 2 again from 'sent' with
+ * the same receiver's request prints the stored transfer-sign (never a second transfer).
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Transaction } from '@scure/btc-signer';
