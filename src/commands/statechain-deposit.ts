@@ -41,6 +41,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     confirmations: Flags.integer({ description: 'step 2 (operator): confirmations the deposit needs before the coin moves', default: 3, min: 1, max: 100_000 }),
     'backup-fee': Flags.integer({ description: 'step 2 (operator): fee every backup pays, sat', default: 1000, min: 0, max: 2_100_000_000_000_000 }),
     margin: Flags.integer({ description: 'step 2 (operator): no backup locktime within this many blocks of the tip', default: 36, min: 0, max: 100_000 }),
+    'max-initial-lock': Flags.integer({ description: 'step 3 (owner): refuse terms whose backup 1 (your refund) is final more than this many blocks after the tip', default: 25_920, min: 1, max: 100_000, helpGroup: 'SAFETY FLOOR' }),
   };
 
   protected async execute(): Promise<CommandResult> {

@@ -52,7 +52,9 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
       let backupScript: Uint8Array | undefined;
       if (f['backup-address'] !== undefined) backupScript = (await import('../lib/address.ts')).decodeAddress(f['backup-address'], network, '--backup-address');
       if (f['joint-part'] || f['joint-with'] !== undefined) return { message: await this.startJoint(store, coinId, operatorKey, ctx, backupScript) };
-      if ((await store.read(`coin-${coinId}`)) !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${coinId} is already in this state directory`);
+      // A coin this directory sent away ('sent') may come back: its old record is set aside when the new one is taken.
+      const held = await store.read<OwnerRecord>(`coin-${coinId}`);
+      if (held !== undefined && held.status !== 'sent') throw new StateConflictError('E_COIN_EXISTS', `coin ${coinId} is already in this state directory (${held.status})`);
       const { pending, message } = tr.startReceive(coinId, operatorKey, ctx, backupScript);
       await store.write(`receive-${coinId}`, pending);
       return { message };
@@ -67,7 +69,8 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         const req = await this.decode(schemas.TransferRequestSchema, step.value);
         const ctx = await this.ownerContext(network);
         const tip = await (await this.coinChain(network)).tip();
-        if (await this.heldJointly(store, req.coin_id)) {
+        // The pair's (also once its package left, 'sent', unless the coin came back to this directory as a single owner's).
+        if (await this.heldJointly(store, req.coin_id) || ((await store.read<{ status?: string }>(`joint-${req.coin_id}`))?.status === 'sent' && (await store.read(`coin-${req.coin_id}`)) === undefined)) {
           const send = await import('../lib/statechain/joint-send.ts');
           return { message: await this.jointStep(store, req.coin_id, (r) => send.jointNonce(r, req, tip.height, ctx)) };
         }
@@ -126,9 +129,12 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         }
         const facts = await this.chainFacts(network, tr.openPackage(pkg, pending, ctx.auth.secretKey).statement);
         const out = tr.acceptPackage(pkg, pending, facts, ctx, this.floor());
+        // The coin coming back to a directory that sent it: the old record ('sent') is kept aside as coin-<id>.sent-<transfer>.
+        const before = await store.read<OwnerRecord>(`coin-${pkg.coin_id}`);
+        if (before !== undefined && before.status === 'sent') await store.write(`coin-${pkg.coin_id}.sent-${before.transfer?.transfer_id ?? 'unknown'}`, before);
         // The coin (o₂ and the chain) is on disk before t₂ leaves.
-        await store.update(`coin-${pkg.coin_id}`, (current) => {
-          if (current !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${pkg.coin_id} is already in this state directory`);
+        await store.update<OwnerRecord>(`coin-${pkg.coin_id}`, (current) => {
+          if (current !== undefined && current.status !== 'sent') throw new StateConflictError('E_COIN_EXISTS', `coin ${pkg.coin_id} is already in this state directory (${current.status})`);
           return out.record;
         });
         await store.remove(`receive-${pkg.coin_id}`);

@@ -49,8 +49,8 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
       const { destination, feeRate: rate } = await this.payTo(network, f.to, f['fee-rate']);
       const ctx = await this.ownerContext(network);
       const store = await this.store(network);
-      if (await this.heldJointly(store, coinId)) {
-        // A pair's withdrawal starts with B's nonce; A answers it with the same --to and --fee-rate.
+      if (await this.heldJointly(store, coinId) || (await this.heldJointly(store, coinId, true) && (await store.read(`coin-${coinId}`)) === undefined)) {
+        // A pair's withdrawal (also once its package left, or again after a lost message) starts with B's nonce; A answers it with the same --to and --fee-rate.
         const send = await import('../lib/statechain/joint-send.ts');
         return { message: await this.jointStep(store, coinId, (r) => send.jointWithdrawNonce(r, destination, rate, ctx)) };
       }

@@ -132,8 +132,8 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
 
   /**
    * Operator: read-modify-write one coin's record; `step` returns the next record and the
-   * answer. A step that replaces the operator's share (a transfer's rotation) erases the
-   * replaced record's bytes — the old share — after the new one is written.
+   * answer. Every replaced version's bytes are erased after the new one is written: each
+   * holds the share, so a version left behind would keep s₁ after the rotation.
    */
   protected async operatorStep<M>(network: Network, coinId: string, step: (r: OperatorRecord) => Promise<{ record: OperatorRecord; message: M }> | { record: OperatorRecord; message: M }): Promise<M> {
     const store = await this.store(network);
@@ -143,7 +143,9 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
       if (current === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `this operator has no coin ${coinId} (wrong --state-dir or network?)`);
       const out = await step(current);
       message = out.message;
-      return { next: out.record, erase: out.record.share_secret !== current.share_secret };
+      // Every version of op-<coin> holds the share (and x₁ while a transfer waits): each one replaced is erased,
+      // not only the one replaced at the rotation, or an earlier version's inode keeps s₁ after it (finding E).
+      return { next: out.record, erase: true };
     });
     return message!;
   }
@@ -156,7 +158,7 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
 
   /** The owner's safety floor from its flags (floorFlags), defaults where not given. */
   protected floor(): Floor {
-    const f = this.flags as { 'min-confirmations'?: number; 'min-margin'?: number; 'min-interval'?: number; 'max-backup-fee'?: number; 'max-backup-fee-percent'?: string };
+    const f = this.flags as { 'min-confirmations'?: number; 'min-margin'?: number; 'min-interval'?: number; 'max-backup-fee'?: number; 'max-backup-fee-percent'?: string; 'max-initial-lock'?: number };
     const percent = f['max-backup-fee-percent'] === undefined ? DEFAULT_FLOOR.maxBackupFeePercent : strictDecimal(f['max-backup-fee-percent'], '--max-backup-fee-percent', 0, 100, 2);
     return {
       minConfirmations: f['min-confirmations'] ?? DEFAULT_FLOOR.minConfirmations,
@@ -164,6 +166,7 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
       minInterval: f['min-interval'] ?? DEFAULT_FLOOR.minInterval,
       maxBackupFeeSat: f['max-backup-fee'] === undefined ? DEFAULT_FLOOR.maxBackupFeeSat : BigInt(f['max-backup-fee']),
       maxBackupFeePercent: percent,
+      maxInitialLock: f['max-initial-lock'] ?? DEFAULT_FLOOR.maxInitialLock,
     };
   }
 

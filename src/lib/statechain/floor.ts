@@ -24,10 +24,12 @@ export type Floor = {
   maxBackupFeeSat: bigint;
   /** Percent of the coin, 0–100 (may have decimals). */
   maxBackupFeePercent: number;
+  /** A depositor's: the most blocks past the tip its backup 1 (its refund) may be final (default 2 × the operator's 12,960). */
+  maxInitialLock?: number;
 };
 
 /** The floor an owner gets by default (docs/statechain.md, "The owner's safety floor"). */
-export const DEFAULT_FLOOR: Floor = { minConfirmations: 2, minMargin: 6, minInterval: 6, maxBackupFeeSat: 25_000n, maxBackupFeePercent: 5 };
+export const DEFAULT_FLOOR: Floor = { minConfirmations: 2, minMargin: 6, minInterval: 6, maxBackupFeeSat: 25_000n, maxBackupFeePercent: 5, maxInitialLock: 25_920 };
 
 /** Refuse terms (and a coin of `amountSat`) below the owner's floor. */
 export function checkFloor(terms: Pick<Terms, 'interval' | 'confirmations' | 'margin' | 'backupFeeSat'>, amountSat: bigint, floor: Floor): void {
@@ -43,6 +45,14 @@ export function checkFloor(terms: Pick<Terms, 'interval' | 'confirmations' | 'ma
       'E_BACKUP_FEE_TOO_HIGH',
       `the terms' backup fee (${terms.backupFeeSat} sat) is more than your --max-backup-fee-percent ${floor.maxBackupFeePercent}% of the ${amountSat} sat coin: your unilateral exit would get back only ${amountSat - terms.backupFeeSat} sat`,
     );
+  }
+}
+
+/** A depositor's: refuse an initial lock beyond its floor (its refund, backup 1, would wait longer than it accepts). */
+export function checkInitialLock(terms: Pick<Terms, 'initialLock'>, floor: Floor): void {
+  const max = floor.maxInitialLock ?? DEFAULT_FLOOR.maxInitialLock!;
+  if (terms.initialLock > max) {
+    throw new RefusedError('E_BELOW_FLOOR', `the terms' initial lock (${terms.initialLock} blocks) is above your --max-initial-lock ${max}: your refund, backup 1, would be locked that long`);
   }
 }
 

@@ -24,6 +24,10 @@
  * nonce is consumed on disk before its partial signature leaves; every partial signature
  * is checked before aggregation; B checks (a + x₁)·G = A + X₁ before it uses it, so t₁ is
  * right before the receiver sees it; A never learns b, B never learns a or x₁ alone.
+ * Retries (issue 22 review): a step given the same input again prints its stored message
+ * (also from 'sent' and 'withdrawing'); a different withdrawal while one waits is refused
+ * (E_WITHDRAWAL_PENDING); from 'sent' (the receiver never completed) the pair may send
+ * again or withdraw, so a receiver that takes the package and vanishes cannot win by its backup.
  */
 import type { Static } from '@sinclair/typebox';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -58,21 +62,48 @@ export type JointSend = {
  */
 function pendingAnswer(record: SendingRecord, input: unknown, stored: unknown): Record<string, unknown> | undefined {
   const send = record.joint_send;
+  // Once the package left ('sent'), the same input prints the step's stored answer (never a second transfer to the
+  // same receiver); another receiver's request starts a new send, as a single sender's does from 'sent'.
+  if (record.status === 'sent' && send?.message && sameJson(stored, input)) return send.message;
   if (record.status !== 'sending' || !send?.message) return undefined;
   if (sameJson(stored, input)) return send.message;
   throw new StateConflictError('E_TRANSFER_PENDING', 'the pair\'s transfer to another receiver is under way: give the same input again to print its answer, and finish it before starting another');
 }
 
 /** A part's withdrawal under way: its own nonce, B's (at A), and the answer to print again. */
-export type JointWithdraw = { pubnonce: string; b_pubnonce?: string; answer?: Record<string, unknown> };
+export type JointWithdraw = {
+  pubnonce: string; b_pubnonce?: string; answer?: Record<string, unknown>;
+  /** The step's message (B: its joint-withdraw-nonce; A: its withdraw-request) and, at A, B's nonce it answered: printed again for the same input. */
+  message?: Record<string, unknown>; tx?: string; answered?: Record<string, unknown>;
+};
+
+/**
+ * A withdrawal step may start while the pair owns the coin ('active', 'sending') and also
+ * once its package has left ('sent': the receiver has not completed, the operator still
+ * co-signs its owner's withdrawal, so a receiver that vanishes cannot win by its backup).
+ * From 'withdrawing', the same input prints the stored message (its answer was lost); a
+ * different withdrawal is refused while this one waits: the operator may have co-signed it
+ * already (E_WITHDRAWAL_PENDING).
+ */
+function requireWithdrawable(record: SendingRecord, index: 0 | 1): void {
+  if (record.joint.index !== index) throw new StateConflictError('E_WRONG_PART', `this step is part ${index === 0 ? 'A' : 'B'}'s; we are part ${record.joint.index === 0 ? 'A' : 'B'} of the pair`);
+  if (!['active', 'sending', 'sent', 'withdrawing'].includes(record.status)) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owners withdraw it`);
+}
+
+function pendingWithdrawal(record: SendingRecord, same: (w: JointWithdraw) => boolean): Record<string, unknown> | undefined {
+  const w = record.joint_withdraw;
+  if (record.status !== 'withdrawing') return undefined;
+  if (w?.message && same(w)) return w.message;
+  throw new StateConflictError('E_WITHDRAWAL_PENDING', 'the pair\'s withdrawal is under way: give the same input again to print its message, and finish it before asking for another');
+}
 
 export type SendingRecord = JointRecord & { joint_send?: JointSend | null; joint_withdraw?: JointWithdraw | null };
 
 const purposeOf = (index: number) => `transfer/part${index}`;
 
-function requireActive(record: SendingRecord, index: 0 | 1): void {
+function requireActive(record: SendingRecord, index: 0 | 1, fromSent = false): void {
   if (record.joint.index !== index) throw new StateConflictError('E_WRONG_PART', `this step is part ${index === 0 ? 'A' : 'B'}'s; we are part ${record.joint.index === 0 ? 'A' : 'B'} of the pair`);
-  if (record.status !== 'active' && record.status !== 'sending') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owners transfer it`);
+  if (record.status !== 'active' && record.status !== 'sending' && !(fromSent && record.status === 'sent')) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owners transfer it`);
 }
 
 function session(record: SendingRecord, operatorShare: string, pubnonces: Uint8Array[], msg: Uint8Array): SessionInput {
@@ -82,7 +113,7 @@ function session(record: SendingRecord, operatorShare: string, pubnonces: Uint8A
 
 /** B, step 2: our nonce for the receiver's backup, which we build ourselves. */
 export async function jointNonce(record: SendingRecord, req: Msg<typeof TransferRequestSchema>, tipHeight: number, ctx: OwnerContext) {
-  requireActive(record, 1);
+  requireActive(record, 1, true);
   checkTransferRequest(record, req);
   const again = pendingAnswer(record, req, record.joint_send?.request);
   if (again) return { record, message: again };
@@ -96,7 +127,7 @@ export async function jointNonce(record: SendingRecord, req: Msg<typeof Transfer
 
 /** A, step 2′: the same backup, our nonce, and the pair's request to the operator (its owner nonce the sum of ours and B's). */
 export async function jointTransferSign(record: SendingRecord, msg: Msg<typeof JointNonceSchema>, tipHeight: number, ctx: OwnerContext) {
-  requireActive(record, 0);
+  requireActive(record, 0, true);
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this nonce is for coin ${msg.coin_id}`);
   requireSig(msg, 'part_sig', record.joint.parts[1]!.auth, 'B');
   const again = pendingAnswer(record, msg, record.joint_send?.answered);
@@ -200,26 +231,32 @@ export async function jointPackage(record: SendingRecord, msg: Msg<typeof JointS
 
 /** B, withdrawal step 1: the withdrawal built from our record, and our nonce for it. */
 export async function jointWithdrawNonce(record: SendingRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
-  requireActive(record, 1);
+  requireWithdrawable(record, 1);
   const tx = withdrawalTransaction(record, destination, feeRate);
+  const again = pendingWithdrawal(record, (w) => w.tx === toHex(tx.unsignedTx));
+  if (again) return { record, message: again };
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part1', tx.id));
-  const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce }, joint_withdraw: { pubnonce } };
   const body = { type: 'statechain/joint-withdraw-nonce', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), pubnonce };
-  return { record: next, message: sign(body.type, body, 'part_sig', ctx) };
+  const message = sign(body.type, body, 'part_sig', ctx);
+  const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce }, joint_withdraw: { pubnonce, message, tx: toHex(tx.unsignedTx) } };
+  return { record: next, message };
 }
 
 /** A, withdrawal step 2: the same withdrawal from our own --to and --fee-rate, our nonce; the pair's request to the operator. */
 export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeof JointWithdrawNonceSchema>, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
-  requireActive(record, 0);
+  requireWithdrawable(record, 0);
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this nonce is for coin ${msg.coin_id}`);
   requireSig(msg, 'part_sig', record.joint.parts[1]!.auth, 'B');
   const tx = withdrawalTransaction(record, destination, feeRate);
+  const again = pendingWithdrawal(record, (w) => w.tx === toHex(tx.unsignedTx) && sameJson(w.answered, msg));
+  if (again) return { record, message: again };
   if (toHex(tx.unsignedTx) !== msg.tx) throw new RefusedError('E_WITHDRAWAL_MISMATCH', 'B\'s withdrawal is not the one our --to and --fee-rate make: agree on both first');
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
   const ownerPubnonce = toHex(jointPubnonce([fromHex(pubnonce, 'pubnonce', 66), fromHex(msg.pubnonce, 'B\'s pubnonce', 66)]));
-  const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: msg.tx, pubnonce: ownerPubnonce }, joint_withdraw: { pubnonce, b_pubnonce: msg.pubnonce } };
   const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: msg.tx, owner_pubnonce: ownerPubnonce, part_b: msg };
-  return { record: next, message: sign(body.type, body, 'owner_sig', ctx) };
+  const message = sign(body.type, body, 'owner_sig', ctx);
+  const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: msg.tx, pubnonce: ownerPubnonce }, joint_withdraw: { pubnonce, b_pubnonce: msg.pubnonce, message, tx: msg.tx, answered: msg } };
+  return { record: next, message };
 }
 
 /** The operator's answer to the pair's withdrawal as each part checks it (./owner.ts), the pair's share unchanged. */

@@ -132,7 +132,11 @@ function checkFreshNonce(record: OperatorRecord, pubnonce: string): string {
 function cosign(record: OperatorRecord, tx: ReturnType<typeof backupTransaction>, ownerPubnonce: string, ctx: OperatorContext) {
   const st = record.statement;
   const msg = coinSighash(tx);
-  const { secnonce, pubnonce } = nonceGen(ctx.random.bytes(64, 'statechain/operator-nonce'));
+  // The label (mixed in only under OFFCHAIN_TEST_SEED, where each invocation restarts the stream) carries a persistent
+  // per-coin counter (the nonces this coin was signed against), the owner's nonce and the message: no two co-signings
+  // of a coin draw the same operator nonce across invocations (finding G).
+  const label = `statechain/operator-nonce/${record.coin_id}/${record.seen_nonces.length}/${ownerPubnonce}/${toHex(msg)}`;
+  const { secnonce, pubnonce } = nonceGen(ctx.random.bytes(64, label));
   const share = fromHex(record.share_secret, 'share', 32);
   const psig = partialSign(
     { shares: [parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share')], pubnonces: [fromHex(ownerPubnonce, 'owner_pubnonce', 66), pubnonce], msg },

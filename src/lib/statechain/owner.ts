@@ -34,7 +34,7 @@ import type { RandomSource } from '../random.ts';
 import { N, int } from '../musig/engine/scalar.ts';
 import { keyPathSighash, tweakSecretKey } from '../taproot/taproot.ts';
 import { schnorrSign } from '../taproot/schnorr.ts';
-import { checkFloor, type Floor } from './floor.ts';
+import { checkFloor, checkInitialLock, type Floor } from './floor.ts';
 import { backupTransaction, checkTerms, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction, termsFromJson, type OutPoint } from './coin.ts';
 import type { DepositCosignedSchema, DepositOfferSchema, Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
@@ -199,6 +199,8 @@ export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof D
   if (st.status !== 'deposit' || st.count !== 0 || st.backups.length !== 0 || st.outpoint !== null || st.amount_sat !== null || st.transfer !== null || st.network !== ctx.network) {
     throw new RefusedError('E_BAD_STATEMENT', 'a deposit offer names a new coin on this network with no deposit and no backup yet');
   }
+  // A deposit is one owner's: a second part the depositor never named would have to consent to every transfer and withdrawal.
+  if (st.owner_auth_b !== undefined) throw new RefusedError('E_BAD_STATEMENT', 'the offer binds the coin to a second part (owner_auth_b) you never named; do not fund this coin');
   const coinId = fromHex(offer.coin_id, 'coin_id', 16);
   if (!verifyPossession(parsePublicKey(st.operator_share, 'operator_share'), coinId, fromHex(offer.operator_pop, 'operator_pop', 64))) {
     throw new RefusedError('E_BAD_POSSESSION', 'the operator\'s proof of possession of its share does not verify for this coin');
@@ -210,6 +212,7 @@ export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof D
   const terms = termsFromJson(st.terms);
   checkTerms(terms);
   checkFloor(terms, amountSat, floor);
+  checkInitialLock(terms, floor);
   const locktime = tipHeight + terms.initialLock;
   const backup = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(pending.share, 'share'), feeSat: terms.backupFeeSat });
   const secret = fromHex(pending.share_secret, 'share', 32);
@@ -286,6 +289,7 @@ export async function depositFinish(record: OwnerRecord, cosigned: Msg<typeof De
   differs('the backup txid', own.backup.id, cosigned.backup_txid);
   differs('the terms', offered.terms, st.terms);
   for (const field of ['network', 'operator_auth', 'operator_share', 'owner_auth', 'owner_share', 'aggregate', 'address', 'transfer'] as const) differs(field, offered[field], st[field]);
+  if (st.owner_auth_b !== undefined) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement binds the coin to a second part (owner_auth_b) you never named; do not fund this coin');
   if (cosigned.owner_pubnonce !== record.signing.pubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
   const tx = signingTx({ ...record, statement: cosigned.statement }, 'backup');
   const sig = await finishSignature(record, st.operator_share, tx, 'backup', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
@@ -312,12 +316,17 @@ export function withdrawalTransaction(record: Pick<OwnerRecord, 'statement'>, de
  * Withdrawal step 1: the whole coin, less the fee, to `destination`. Asked again for the
  * same transaction (its answer lost), it prints the same request — the operator answers a
  * repeated request with its stored answer; once signed, it is the stored withdrawal's turn.
+ * A different withdrawal while one waits is refused (E_WITHDRAWAL_PENDING, exit 5): the
+ * operator may have co-signed the first, and only its answer then finishes the coin.
  */
 export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
   if (record.withdrawal) throw new StateConflictError('E_ALREADY_WITHDRAWN', `this coin's withdrawal ${record.withdrawal.txid} is signed: run statechain-withdraw --coin ${record.coin_id} (no --to) to print it again, with --broadcast to send it`);
   if (!['active', 'sending', 'sent', 'withdrawing'].includes(record.status)) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner withdraws it`);
   const tx = withdrawalTransaction(record, destination, feeRate);
   if (record.status === 'withdrawing' && record.signing?.purpose === 'withdraw' && record.signing.tx === toHex(tx.unsignedTx) && record.request) return { record, message: record.request };
+  // Another withdrawal while this one waits: the operator may have co-signed it (and closed the coin) already; its answer
+  // must still be taken, so the waiting one is kept and this is refused.
+  if (record.status === 'withdrawing') throw new StateConflictError('E_WITHDRAWAL_PENDING', `a withdrawal of this coin is waiting for the operator: give the same --to and --fee-rate to print its request again, and finish it with the operator's answer`);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw', tx.id));
   const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), owner_pubnonce: pubnonce };
   const message = sign(body.type, body, 'owner_sig', ctx);

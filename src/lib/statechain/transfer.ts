@@ -20,7 +20,10 @@
  * another receiver's waits, E_TRANSFER_PENDING, since the operator may have counted the
  * first backup) and its package; the receiver its transfer-accept (the same package prints
  * it again). The sender takes the operator's answer only if its statement keeps the coin's
- * amount, outpoint, terms, keys and earlier records as the sender holds them.
+ * amount, outpoint, terms, keys and earlier records as the sender holds them; the receiver
+ * takes transfer-done only if it keeps the coin, terms and backup records it verified, binds
+ * a pair as the transfer named, and S₂ + O₂ = P. The sender's step 2 again from 'sent' with
+ * the same receiver's request prints the stored transfer-sign (never a second transfer).
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Transaction } from '@scure/btc-signer';
@@ -107,6 +110,11 @@ export async function transferSign(record: OwnerRecord, req: Msg<typeof Transfer
   if (record.status !== 'active' && record.status !== 'sending' && record.status !== 'sent') throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner transfers it`);
   checkTransferRequest(record, req);
   const digest = requestDigest(req);
+  // Once the package left ('sent'), the same receiver's request again (the pipeline rerun from step 2) prints the
+  // transfer-sign already answered — the operator replays its answer — never a second transfer that would strand
+  // the receiver's acceptance of the first. Another receiver's request starts a new transfer (the first receiver
+  // never completed; the sender may still re-send or withdraw).
+  if (record.status === 'sent' && record.transfer?.request !== undefined && record.transfer.receiver_request === digest) return { record, message: record.transfer.request };
   if (record.status === 'sending' && record.transfer?.request !== undefined) {
     if (record.transfer.receiver_request === digest) return { record, message: record.transfer.request };
     throw new StateConflictError(
@@ -183,8 +191,10 @@ export function checkTransferCosigned(
   if (st.status !== 'transferring' || t === null || t.transfer_id !== expected.transfer_id || t.receiver_share !== expected.receiver_share || t.receiver_auth !== expected.receiver_auth) {
     throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not describe our transfer');
   }
-  if (st.count !== record.backups.length + 1 || st.backups[st.count - 1]?.txid !== tx.id || cosigned.backup_txid !== tx.id) {
-    throw new RefusedError('E_BACKUP_COUNT', `the operator counts ${st.count} backups; we hold ${record.backups.length} and asked for one more`);
+  // One more than the chain as we hold it in our checked statement (equal to our signed backups for a single owner;
+  // a pair's A, re-sending from 'sent', never held the abandoned backup signed, but its statement counts it).
+  if (st.count !== record.statement.count + 1 || st.backups[st.count - 1]?.txid !== tx.id || cosigned.backup_txid !== tx.id) {
+    throw new RefusedError('E_BACKUP_COUNT', `the operator counts ${st.count} backups; we hold ${record.statement.count} and asked for one more`);
   }
   if (st.owner_share !== record.share || st.operator_share !== record.statement.operator_share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement changed the coin\'s shares');
   // Everything else as we hold it: the amount, outpoint, terms, keys, and every earlier backup record.
@@ -268,6 +278,18 @@ export function finishReceive(record: OwnerRecord, done: Msg<typeof TransferDone
   const st = checkStatement(done.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
   if (st.status !== 'active' || st.owner_share !== record.share || st.owner_auth !== record.auth || st.count !== record.backups.length) {
     throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not make us the owner of the chain we hold');
+  }
+  // The completion changes only the owner and the operator's share: the coin, its terms and the backup records
+  // (ours last) are the ones we verified in the package; a pair keeps both parts bound (owner_auth_b as the transfer named).
+  const before = record.statement;
+  requireUnchanged(before, st, [...FIXED_FIELDS, 'backups', 'count']);
+  if ((st.owner_auth_b ?? null) !== (before.transfer?.receiver_auth_b ?? null)) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement binds the coin to another second part than the transfer named');
+  const ours = st.backups[st.backups.length - 1];
+  if (ours === undefined || ours.owner_share !== record.share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not list our backup last');
+  // S₂ + O₂ = P: with our share, the operator's new share spends the coin we verified.
+  const S2 = secp256k1.Point.fromBytes(parsePublicKey(st.operator_share, 'operator_share'));
+  if (!S2.add(secp256k1.Point.fromBytes(parsePublicKey(record.share, 'share'))).equals(secp256k1.Point.fromBytes(parsePublicKey(before.aggregate, 'aggregate')))) {
+    throw new RefusedError('E_KEY_SUM', 'S₂ + O₂ ≠ P: the operator\'s new share and ours do not make the coin\'s key');
   }
   return { ...record, status: 'active', statement: done.statement, transfer: null };
 }

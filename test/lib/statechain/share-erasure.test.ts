@@ -49,7 +49,7 @@ describe('the operator\'s replaced share is erased, not only renamed over', () =
     expect(existsSync(join(dir, `op-c.json${REPLACED_SUFFIX}`))).toBe(false);
   });
 
-  it('a step that keeps the share does not zero the old inode (nothing secret was replaced)', async () => {
+  it('a replace asked not to erase (a document holding no secret; the operator erases every op- version) does not zero the old inode', async () => {
     const dir = fresh();
     writeFileSync(join(dir, 'op-c.json'), JSON.stringify(OLD));
     const fd = openSync(join(dir, 'op-c.json'), 'r');
