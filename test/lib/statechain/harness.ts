@@ -12,7 +12,7 @@ import type { ChainSource, UtxoInfo } from '../../../src/lib/chain/types.ts';
 import { keyPair, type KeyPair } from '../../../src/lib/keys/keys.ts';
 import { deterministicRandom, type RandomSource } from '../../../src/lib/random.ts';
 import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
-import { toHex } from '../../../src/lib/bytes.ts';
+import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
@@ -24,6 +24,11 @@ export const TERMS = { interval: 10, initial_lock: 100, confirmations: 2, backup
 
 export type ChainStub = ChainSource & { height: number; deposit: UtxoInfo | null | undefined };
 
+/** The funding transaction's id (the deposit's outpoint is `<it>:1`), for the chain stub. */
+export function fundingTxid(fundingHex: string): string {
+  return Transaction.fromRaw(fromHex(fundingHex), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true }).id;
+}
+
 export function chainStub(height: number): ChainStub {
   const stub = {
     kind: 'offline' as const,
@@ -32,9 +37,11 @@ export function chainStub(height: number): ChainStub {
     async tip() {
       return { height: stub.height, medianTimePast: 0 };
     },
-    async utxo() {
+    /** The deposit's state for its own outpoint only; any other outpoint never existed. */
+    async utxo(txid: string, vout: number) {
       if (stub.deposit === undefined) throw new Error('test: deposit state not set');
-      return stub.deposit;
+      if (stub.deposit === null) return null;
+      return txid === stub.deposit.txid && vout === stub.deposit.vout ? stub.deposit : null;
     },
     async rawTransaction(): Promise<Uint8Array> {
       throw new Error('not in tests');
@@ -114,7 +121,7 @@ export async function towards(name: string) {
   const chain = chainStub(200);
   const d = await deposit(chain);
   const out = (await import('../../../src/lib/statechain/coin.ts')).parseTransaction(d.funding, 'funding').getOutput(1);
-  chain.deposit = { txid: '', vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
+  chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
   const receiver = party(name);
   const req = tr.startReceive(d.ownerRecord.coin_id, d.operator.auth.publicKey, receiver);
   const signReq = await tr.transferSign(d.ownerRecord, req.message as never, chain.height, d.owner);
@@ -129,7 +136,7 @@ export async function pairOwned() {
   const chain = chainStub(200);
   const d = await deposit(chain);
   const out = (await import('../../../src/lib/statechain/coin.ts')).parseTransaction(d.funding, 'funding').getOutput(1);
-  chain.deposit = { txid: '', vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
+  chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
   const facts = { tipHeight: 200, deposit: chain.deposit };
   const coinId = d.ownerRecord.coin_id;
   const alice = d.owner;

@@ -21,8 +21,9 @@ import { bindingBody, verifyTransfer } from '../../../src/lib/statechain/verify.
 import type { PackageInner } from '../../../src/lib/statechain/schemas.ts';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import { taprootOutput } from '../../independent/keys.ts';
+import { decodeCompressed, encodeCompressed, pointAdd } from '../../independent/secp256k1.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
-import { chainStub, cleanup, deposit, pairOwned, party } from './harness.ts';
+import { chainStub, cleanup, deposit, pairOwned, party, fundingTxid } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -37,7 +38,7 @@ describe('a coin owned by two parties', () => {
     const chain = chainStub(200);
     const d = await deposit(chain);
     const out = coin.parseTransaction(d.funding, 'funding').getOutput(1);
-    chain.deposit = { txid: '', vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
+    chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
     const facts = { tipHeight: 200, deposit: chain.deposit };
     const P = d.opRecord.statement.aggregate;
     const outputKey = taprootOutput(fromHex(P).subarray(1)).outputKey;
@@ -130,7 +131,7 @@ describe('a pair receiving through the steps the commands run', () => {
     const chain = chainStub(200);
     const d = await deposit(chain);
     const out = coin.parseTransaction(d.funding, 'funding').getOutput(1);
-    chain.deposit = { txid: '', vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
+    chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
     const facts = { tipHeight: 200, deposit: chain.deposit };
     const coinId = d.ownerRecord.coin_id;
     const alice = d.owner;
@@ -196,9 +197,12 @@ describe('a pair sends its coin: three-party signing [A, B, S] through the comma
     // The receiver accepts as from any sender; the new backup verifies for the coin's key.
     const acc = tr.acceptPackage(pkg.message as never, req.pending, p.facts, carol);
     const backup = acc.record.backups.at(-1)!;
-    const key = coin.coinKey(fromHex(p.d.opRecord.statement.owner_share), fromHex(p.d.opRecord.statement.operator_share));
+    // The coin's output key derived in test code: P = O + S (a plain point sum), then BIP-341's tweak — not the product's coinKey.
+    const P = encodeCompressed(pointAdd(decodeCompressed(fromHex(p.d.opRecord.statement.owner_share)), decodeCompressed(fromHex(p.d.opRecord.statement.operator_share))));
+    const expected = taprootOutput(P.subarray(1));
     const fundingOut = coin.parseTransaction(p.d.funding, 'funding').getOutput(1);
-    verifyKeyPathSpend(backup, [{ amount: fundingOut.amount!, script: fundingOut.script! }], key.outputKey);
+    expect(toHex(fundingOut.script!)).toBe(toHex(expected.script));
+    verifyKeyPathSpend(backup, [{ amount: fundingOut.amount!, script: fundingOut.script! }], expected.outputKey);
     const done = op.completeTransfer(cos.record, acc.message as never, p.d.opCtx);
     expect(G.multiply(scalar(done.record.share_secret)).add(pt(req.pending.share)).toHex(true)).toBe(p.d.opRecord.statement.aggregate);
   });

@@ -12,7 +12,7 @@ import { taprootOutput } from '../../independent/keys.ts';
 import { parseTx } from '../../independent/tx.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
-import { chainStub, cleanup, deposit, transfer } from './harness.ts';
+import { chainStub, cleanup, deposit, transfer, fundingTxid } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -31,7 +31,7 @@ describe('a statechain coin from deposit to withdrawal', () => {
     expect(parseTx(d.ownerRecord.backups[0]!).lockTime).toBe(300);
 
     // Not transferable before the deposit has its confirmations (a mempool deposit is 0).
-    chain.deposit = { txid: '', vout: 1, value: fundingOut.amount, scriptPubKey: fundingOut.script, confirmations: 2 };
+    chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: fundingOut.amount, scriptPubKey: fundingOut.script, confirmations: 2 };
     let state = { opRecord: d.opRecord, opCtx: d.opCtx, sender: d.owner, senderRecord: d.ownerRecord };
     const oldShares = [d.opRecord.share_secret];
     for (const [i, name] of ['bob', 'carol', 'dave'].entries()) {

@@ -26,7 +26,7 @@ import type { PackageInner, Statement } from '../../../src/lib/statechain/schema
 import { verifyTransfer, type Expected } from '../../../src/lib/statechain/verify.ts';
 import { keyPair } from '../../../src/lib/keys/keys.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
-import { chainStub, cleanup, deposit, party, towards } from './harness.ts';
+import { chainStub, cleanup, deposit, party, towards, fundingTxid } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -357,7 +357,7 @@ describe('after any sequence of transfers, restarts and refused steps, O + S = P
         const chain = chainStub(200);
         const d = await deposit(chain);
         const out = coin.parseTransaction(d.funding, 'funding').getOutput(1);
-        chain.deposit = { txid: '', vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
+        chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
         let opRecord = d.opRecord;
         let owner = { party: d.owner, record: d.ownerRecord };
         const P = d.opRecord.statement.aggregate;
@@ -392,7 +392,7 @@ describe('after any sequence of transfers, restarts and refused steps, O + S = P
           owner = { party: receiver, record: tr.finishReceive(acc.record, done.message as never) };
         }
       }),
-      { numRuns: 4 },
+      { numRuns: 12 },
     );
   }, 120_000);
 });

@@ -40,7 +40,7 @@ import { taprootOutput } from '../../independent/keys.ts';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
-import { chainStub, cleanup, deposit, party, type Party } from './harness.ts';
+import { chainStub, cleanup, deposit, party, type Party, fundingTxid } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -64,7 +64,7 @@ async function world() {
   const chain = chainStub(200);
   const d = await deposit(chain);
   const out = parseTx(d.funding).outputs[1]!;
-  chain.deposit = { txid: '', vout: 1, value: out.amount, scriptPubKey: out.script, confirmations: 3 };
+  chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount, scriptPubKey: out.script, confirmations: 3 };
   const nonceLog: { who: string; pubnonce: string; context: string }[] = [];
   const operatorNonces = new Map<string, Set<string>>();
   const watch = (who: string, p: Party) => {

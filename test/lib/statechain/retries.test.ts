@@ -23,7 +23,7 @@ import * as tr from '../../../src/lib/statechain/transfer.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
-import { chainStub, cleanup, deposit, depositRequested, fundingTx, pairOwned, party, towards } from './harness.ts';
+import { chainStub, cleanup, deposit, depositRequested, fundingTx, pairOwned, party, towards, fundingTxid } from './harness.ts';
 import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
 
@@ -35,7 +35,7 @@ async function confirmedCoin() {
   const chain = chainStub(200);
   const d = await deposit(chain);
   const out = parseTx(d.funding).outputs[1]!;
-  chain.deposit = { txid: '', vout: 1, value: out.amount, scriptPubKey: out.script, confirmations: 3 };
+  chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount, scriptPubKey: out.script, confirmations: 3 };
   const coinOutputKey = taprootOutput(secp256k1.Point.fromHex(d.opRecord.statement.aggregate).toBytes(true).subarray(1)).outputKey;
   return { chain, d, prevout: { amount: out.amount, script: out.script }, coinOutputKey };
 }

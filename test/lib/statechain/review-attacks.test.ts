@@ -15,7 +15,7 @@ import { ownerScript } from '../../../src/lib/statechain/coin.ts';
 import { signStatement } from '../../../src/lib/statechain/statement.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { refusal } from '../../setup/refusal.ts';
-import { TERMS, chainStub, cleanup, deposit, depositRequested, pairOwned, party, transfer } from './harness.ts';
+import { TERMS, chainStub, cleanup, deposit, depositRequested, pairOwned, party, transfer, fundingTxid } from './harness.ts';
 import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
 
@@ -27,7 +27,7 @@ async function confirmedCoin() {
   const chain = chainStub(200);
   const d = await deposit(chain);
   const out = parseTx(d.funding).outputs[1]!;
-  chain.deposit = { txid: '', vout: 1, value: out.amount, scriptPubKey: out.script, confirmations: 3 };
+  chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount, scriptPubKey: out.script, confirmations: 3 };
   const coinOutputKey = taprootOutput(secp256k1.Point.fromHex(d.opRecord.statement.aggregate).toBytes(true).subarray(1)).outputKey;
   return { chain, d, prevout: { amount: out.amount, script: out.script }, coinOutputKey };
 }
