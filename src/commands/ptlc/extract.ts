@@ -1,5 +1,4 @@
 import { Flags } from '@oclif/core';
-import { readFileSync } from 'node:fs';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { PtlcCommand } from '../../lib/cli/ptlc-command.ts';
 import { chainFlags, inputFlags } from '../../lib/cli/flags.ts';
@@ -38,7 +37,7 @@ export default class PtlcExtract extends PtlcCommand<typeof PtlcExtract> {
     );
     let raw: Uint8Array;
     if (this.flags['claim-tx'] !== undefined) {
-      raw = fromHex(readFileSync(this.flags['claim-tx'], 'utf8').trim(), `--claim-tx ${this.flags['claim-tx']}`);
+      raw = fromHex(new TextDecoder().decode(this.readFlagFile('--claim-tx', this.flags['claim-tx'])).trim(), `--claim-tx ${this.flags['claim-tx']}`);
     } else if (this.flags['claim-txid'] !== undefined) {
       raw = await (await this.chain(network)).rawTransaction(this.flags['claim-txid']);
     } else {
