@@ -1,5 +1,4 @@
 import { Flags } from '@oclif/core';
-import { readFileSync } from 'node:fs';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { StatechainCommand, floorFlags, statechainFlags } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
@@ -77,12 +76,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
       case 'statechain/deposit-offer': {
         const offer = await this.decode(schemas.DepositOfferSchema, step.value);
         if (f.funding === undefined) throw new UsageError('E_USAGE', 'step 3 needs --funding FILE: the unsigned transaction that will pay the coin\'s address');
-        let fundingBytes: Uint8Array;
-        try {
-          fundingBytes = new Uint8Array(readFileSync(f.funding));
-        } catch (e) {
-          throw new UsageError('E_USAGE', `cannot read --funding ${f.funding}: ${(e as Error).message}`);
-        }
+        const fundingBytes = this.readFlagFile('--funding', f.funding);
         const fundingHex = await this.fundingHex(fundingBytes, network);
         // This step answered before (its answer lost, or a crash before deposit- was removed): the same request.
         const existing = await store.read<import('../lib/statechain/owner.ts').OwnerRecord>(`coin-${offer.coin_id}`);

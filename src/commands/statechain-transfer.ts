@@ -196,7 +196,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
       return message;
     }
     const { inputFrom, readInputBytes, detectFormat } = await import('../lib/cli/input.ts');
-    const doc = detectFormat(await readInputBytes(inputFrom(f['joint-with'])));
+    const doc = detectFormat(await readInputBytes(inputFrom(f['joint-with'], '--joint-with')), '--joint-with');
     if (doc.format !== 'json') throw new MalformedInputError('E_MALFORMED_MESSAGE', '--joint-with: not a JSON statechain/joint-part message');
     const schemas = await import('../lib/statechain/schemas.ts');
     const b = await this.decode(schemas.JointPartSchema, doc.value);

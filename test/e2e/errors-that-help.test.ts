@@ -53,6 +53,8 @@ describe('a file flag that names no readable file: E_INPUT_FILE, exit 2, naming 
   it.each([
     ['--offer', ['open-credit', '--role', 'user', '--refund-address', 'x', '--in', PSBT]],
     ['--lock', ['ptlc', 'lock-check']],
+    // Was E_USAGE with another wording (issue 28).
+    ['--funding', ['statechain-deposit', '--in', 'fixtures/statechain/deposit-offer.json']],
     // Was E_INTERNAL (issue 28): read with readFileSync, its ENOENT unmapped.
     ['--claim-tx', ['ptlc', 'extract', '--in', 'fixtures/ptlc/presigned.json', '--ptlc', 'fixtures/ptlc/created.json', '--secret-out', join(dir.path, 't.hex')]],
   ])('%s: missing, then a directory', (flag, args) => {
