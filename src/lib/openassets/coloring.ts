@@ -148,6 +148,13 @@ export interface ColorerOptions {
   maxDepth?: number;
 }
 
+const NULL_TXID = '00'.repeat(32);
+
+/** BIP-34's coinbase: one input, spending the null outpoint (txid zero, index 0xffffffff). */
+export function isCoinbase(tx: RawTx): boolean {
+  return tx.inputs.length === 1 && tx.inputs[0]!.prevTxid === NULL_TXID && tx.inputs[0]!.vout === 0xffffffff;
+}
+
 /** Colors transactions, fetching and coloring their ancestors recursively, with caches. */
 export class Colorer {
   private readonly txs: BoundedMap<RawTx>;
@@ -189,6 +196,9 @@ export class Colorer {
     const markers = findMarkers(tx, this.opts.rule);
     const n = tx.outputs.length;
     if (markers.length === 0) return { status: 'uncolored', reason: 'no valid marker output', outputs: uncoloredOutputs(n) };
+    // A coinbase spends no output (its one input is the null outpoint): nothing to fetch, no asset
+    // to carry or issue from — uncolored, as the Open Assets reference implementation answers.
+    if (isCoinbase(tx)) return { status: 'uncolored', reason: 'a coinbase transaction: it has no input to color from', marker: markers[0]!, outputs: uncoloredOutputs(n) };
     if (depth > this.maxDepth) {
       const reason = `more than ${this.maxDepth} Open Assets ancestors in a row: color the older transactions first (a stream in chain order caches them)`;
       return { status: 'undecided', missing: [], reason, marker: markers[0]!, outputs: uncoloredOutputs(n) };

@@ -14,7 +14,7 @@ import { Colorer, type TxColoring } from '../../../src/lib/openassets/coloring.t
 import { parseMarkerScript, parsePayload } from '../../../src/lib/openassets/marker.ts';
 import { parseRawTx } from '../../../src/lib/openassets/tx.ts';
 import { txBytesFromText } from '../../../src/lib/openassets/decode.ts';
-import { buildTx, opReturn, OTHER_H160, p2pkh, scenario, SEED_H160 } from './build.ts';
+import { buildTx, opReturn, OTHER_H160, p2pkh, scenario, SEED_H160, SEED_MARKER } from './build.ts';
 
 /** hash160 of the seed's P2PKH script: the asset ID AcuRVsoa81hoLHmVTNXrRD8KpTqUXeqwgH (seed_example.json). */
 const SEED_ASSET = 'e7c8243041a0c869d4bdf49e91d9a981029202d8';
@@ -24,6 +24,17 @@ function colorerOf(txs: { hex: string }[], rule: 'spec' | 'reference' = 'spec') 
   return new Colorer({ rule, source: (id) => map.get(id), parse: parseRawTx });
 }
 const summary = (c: TxColoring) => c.outputs.map((o) => [o.type, o.assetId, Number(o.quantity)]);
+
+describe('a coinbase (the null outpoint) is uncolored without fetching anything (the reference implementation\'s answer)', () => {
+  it('a coinbase carrying the seed\'s valid marker: uncolored, no ancestor asked for', async () => {
+    const coinbase = buildTx([{ txid: '00'.repeat(32), vout: 0xffffffff }], [{ value: 600, script: p2pkh(SEED_H160) }, { value: 0, script: opReturn(SEED_MARKER) }]);
+    const asked: string[] = [];
+    const colorer = new Colorer({ rule: 'spec', source: (id) => (asked.push(id), undefined), parse: parseRawTx });
+    const c = await colorer.color(parseRawTx(fromHex(coinbase.hex)));
+    expect({ status: c.status, asked }).toEqual({ status: 'uncolored', asked: [] });
+    expect(summary(c)).toEqual([['uncolored', null, 0], ['uncolored', null, 0]]);
+  });
+});
 
 describe('coloring through ancestors', () => {
   const s = scenario();
