@@ -1,5 +1,4 @@
 import { Flags } from '@oclif/core';
-import { readFileSync } from 'node:fs';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { CommitmentCommand, channelIdFlag } from '../../lib/cli/commitment-command.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
@@ -47,22 +46,15 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
       if (!/^(0|[1-9][0-9]{0,5})$/.test(v.trim())) throw new MalformedInputError('E_BAD_OUTPUTS', `--outputs: ${v} is not an output index`);
       return Number(v.trim());
     });
-    const { UsageError } = await import('../../lib/errors.ts');
-    const secondStage = (this.flags['htlc-tx'] ?? []).map((f) => {
-      let text: string;
-      try {
-        text = readFileSync(f, 'utf8');
-      } catch (e) {
-        throw new UsageError('E_USAGE', `cannot read --htlc-tx ${f}: ${(e as NodeJS.ErrnoException).code}`);
-      }
-      return parseSecondStage(text.trim(), `--htlc-tx ${f}`);
-    });
+    const decoder = new TextDecoder();
+    const secondStage = (this.flags['htlc-tx'] ?? []).map((f) => parseSecondStage(decoder.decode(this.readFlagFile('--htlc-tx', f)).trim(), `--htlc-tx ${f}`));
     const record = await this.channelRecord(this.channelId());
+    // Rebuilt once (the commitment, its secret out of the store): for the node's answers and for the penalties.
+    const revoked = revokedPeerCommitment(record, txid);
     const spent = new Set<number>();
     if (this.flags['rpc-url'] !== undefined || process.env.OFFCHAIN_RPC_URL) {
       const chain = await this.chain(network);
-      const { c } = revokedPeerCommitment(record, txid);
-      for (const o of revocableOutputs(c)) if ((await chain.utxo(txid, o.vout)) === null) spent.add(o.vout);
+      for (const o of revocableOutputs(revoked.c)) if ((await chain.utxo(txid, o.vout)) === null) spent.add(o.vout);
     }
     const key = await this.keyPair(network);
     try {
@@ -70,7 +62,7 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
         message: penalties(record, txid, {
           revocationBasepointSecret: key.secretKey, destinationScript: decodeAddress(this.flags.to, network, '--to'), feeratePerKw: this.flags['feerate-per-kw'],
           outputs, spent, secondStage, combine: this.flags.combine,
-        }),
+        }, revoked),
       };
     } finally {
       key.secretKey.fill(0);

@@ -54,8 +54,10 @@ export type PenaltyPlan = {
 };
 
 /** Justice transactions for a revoked peer commitment: per output by default, second-stage outputs included. */
-export function penalties(rec: ChannelRecord, revokedTxid: string, plan: PenaltyPlan): Record<string, unknown> {
-  const { n, c, htlcTxs, secret } = revokedPeerCommitment(rec, revokedTxid);
+export function penalties(
+  rec: ChannelRecord, revokedTxid: string, plan: PenaltyPlan, revoked: ReturnType<typeof revokedPeerCommitment> = revokedPeerCommitment(rec, revokedTxid),
+): Record<string, unknown> {
+  const { n, c, htlcTxs, secret } = revoked;
   const revocable = revocableOutputs(c).map((i) => i.vout);
   const wanted = plan.outputs ?? revocable;
   if (new Set(wanted).size !== wanted.length) throw new MalformedInputError('E_BAD_OUTPUTS', `--outputs names an output twice: ${wanted.join(',')}`);

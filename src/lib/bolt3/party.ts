@@ -54,24 +54,26 @@ import { Value } from '@sinclair/typebox/value';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError, UsageError } from '../errors.ts';
 import type { Network } from '../network.ts';
-import { counterpartyView, type ChannelParameters, type CommitmentState } from './channel.ts';
+import { Hex as MessageHex } from '../message.ts';
+import { counterpartyView, type CommitmentState } from './channel.ts';
 import { buildCommitment, type CommitmentTransaction } from './commitment.ts';
 import { buildHtlcTransactions, type HtlcTransaction } from './htlc-tx.ts';
 import { decodePoint, derivePrivkey, pointOf } from './keys.ts';
 import { channelFromJson, stateFromJson } from './messages.ts';
 import { generateFromSeed, indexOfCommitment, perCommitmentPoint } from './per-commitment.ts';
 import { PerCommitmentSecretStore } from './secret-store.ts';
-import { finalizeCommitment, finalizeHtlcTransaction, htlcSighash, signCommitment, verifyCommitmentSignature, verifyHtlcSignature } from './sign.ts';
+import {
+  finalizeCommitment, finalizeHtlcTransaction, signCommitment, signCounterpartyCommitment, signHtlcTransaction, verifyCommitmentSignature, verifyHtlcSignature,
+} from './sign.ts';
 import { txid } from './tx.ts';
 import { htlcPsbt } from './psbt.ts';
 import { base64 } from '@scure/base';
-import { derFromCompact } from './ecdsa.ts';
-import { NOBLE } from './backend.ts';
 import { sha256 } from '../hash.ts';
 import {
   ChannelPointsSchema, ChannelStateSchema, CommitmentSignedSchema, OwnChannelJson, RevokeAndAckSchema,
 } from './schemas.ts';
 import { nobleBackend } from '../musig/engine/backend-noble.ts';
+import { checkChannelTimelocks } from '../statechain/channel.ts';
 
 export type OwnChannel = Static<typeof OwnChannelJson>;
 export type ChannelState = Static<typeof ChannelStateSchema>;
@@ -82,7 +84,7 @@ export type RevokeAndAck = Static<typeof RevokeAndAckSchema>;
 export type ChannelPoints = Static<typeof ChannelPointsSchema>;
 
 const Terms = CommitmentSignedSchema.properties.state;
-const Hex = (n?: number) => Type.String({ pattern: n === undefined ? '^([0-9a-f]{2})*$' : `^[0-9a-f]{${n * 2}}$` });
+const Hex = (bytes?: number) => MessageHex('', bytes);
 
 /** What a party keeps of one channel (`<state-dir>/<network>/bolt3/<txid>-<vout>/channel.json`). */
 export const ChannelRecordSchema = Type.Object(
@@ -136,23 +138,19 @@ export function decodeChannelRecord(value: unknown, where: string): ChannelRecor
 
 // ---- building both commitments from the party's own copy ----------------------------
 
-function ownParameters(channel: OwnChannel): ChannelParameters {
-  return channelFromJson(channel);
-}
-
 function stateAt(terms: StateTerms, point: Uint8Array): CommitmentState {
   return stateFromJson({ ...terms, per_commitment_point: toHex(point) });
 }
 
 /** Our commitment number n: local = us, at our own point n. */
 export function ownCommitment(channel: OwnChannel, terms: StateTerms, ownPoint: Uint8Array): { c: CommitmentTransaction; htlcTxs: HtlcTransaction[] } {
-  const c = buildCommitment(ownParameters(channel), stateAt(terms, ownPoint));
+  const c = buildCommitment(channelFromJson(channel), stateAt(terms, ownPoint));
   return { c, htlcTxs: buildHtlcTransactions(c) };
 }
 
 /** The peer's commitment number n: the same state seen from its side, at its point n, its delay and dust limit. */
 export function peerCommitment(channel: OwnChannel, terms: StateTerms, peerPoint: Uint8Array): { c: CommitmentTransaction; htlcTxs: HtlcTransaction[] } {
-  const view = counterpartyView(ownParameters(channel), stateAt(terms, peerPoint), {
+  const view = counterpartyView(channelFromJson(channel), stateAt(terms, peerPoint), {
     perCommitmentPoint: peerPoint,
     toSelfDelay: channel.remote_to_self_delay,
     dustLimitSatoshis: BigInt(channel.remote_dust_limit_satoshis),
@@ -271,7 +269,7 @@ export function initChannel(network: Network, channel: OwnChannel, seed: Uint8Ar
   if (channel.local.funding_pubkey === channel.remote.funding_pubkey) {
     throw new MalformedInputError('E_BAD_CHANNEL', 'local and remote funding_pubkey are the same key');
   }
-  ownParameters(channel); // every key a point, before anything is kept
+  channelFromJson(channel); // every key a point, before anything is kept
   return {
     type: 'bolt3/channel-record', version: 1, network, channel,
     local_first_point: toHex(ownPoint(seed, 0)),
@@ -320,16 +318,19 @@ export function signPeer(
   const { c, htlcTxs } = peerCommitment(ch, terms, point);
   checkFundingLocktime(rec, c, opts.fundingLocktime);
   if (rerun && c.txid !== last.txid) throw new StateConflictError('E_STATE_CONFLICT', `commitment ${n} of the peer was signed as ${last.txid}`);
-  const signature = toHex(signCommitment(c, keys.fundingSecret));
-  const htlcSignatures: string[] = [];
-  if (htlcTxs.length > 0) {
-    const basepoint = fromHex(ch.local.htlc_basepoint, 'htlc_basepoint', 33);
+  let signature: string;
+  let htlcSignatures: string[] = [];
+  if (htlcTxs.length === 0) {
+    signature = toHex(signCommitment(c, keys.fundingSecret));
+  } else {
     if (!keys.htlcBasepointSecret) throw new UsageError('E_NO_KEY', 'this commitment has HTLC outputs: give your htlc_basepoint secret (--htlc-key-env/--htlc-key-file)');
-    if (!equalBytes(pointOf(keys.htlcBasepointSecret), basepoint)) throw new RefusedError('E_KEY_MISMATCH', 'this key is not your htlc_basepoint secret of the channel');
-    // We are the remote party of the peer's commitment: our HTLC key is its remote_htlcpubkey.
-    const privkey = derivePrivkey(keys.htlcBasepointSecret, c.keys.perCommitmentPoint, undefined, basepoint);
-    for (const h of htlcTxs) htlcSignatures.push(toHex(derFromCompact(NOBLE.ecdsa.signCompact(htlcSighash(h, 'remote'), privkey))));
-    privkey.fill(0);
+    if (!equalBytes(pointOf(keys.htlcBasepointSecret), fromHex(ch.local.htlc_basepoint, 'htlc_basepoint', 33))) {
+      throw new RefusedError('E_KEY_MISMATCH', 'this key is not your htlc_basepoint secret of the channel');
+    }
+    // sign.ts's commitment_signed: the funding signature and one per HTLC transaction, as the peer's remote.
+    const signed = signCounterpartyCommitment(c, htlcTxs, keys.fundingSecret, keys.htlcBasepointSecret);
+    signature = toHex(signed.signature);
+    htlcSignatures = signed.htlcSignatures.map(toHex);
   }
   const message: CommitmentSigned = {
     type: 'bolt3/commitment-signed', version: 1, network: rec.network as Network, channel_id: channelIdOf(ch), commitment_number: n,
@@ -502,7 +503,7 @@ export function closeUnilaterally(rec: ChannelRecord, seed: Uint8Array, keys: Si
       // package work's; until then the PSBT is what a wallet-aware signer needs.)
       return { ...base, psbt: base64.encode(htlcPsbt(h, { remote: fromHex(held.htlc_signatures[i]!, 'htlc signature') })), needs_fee_input: true };
     }
-    const local = derFromCompact(NOBLE.ecdsa.signCompact(htlcSighash(h, 'local'), privkey!));
+    const local = signHtlcTransaction(h, privkey!, 'local');
     const tx = finalizeHtlcTransaction(h, local, fromHex(held.htlc_signatures[i]!, 'htlc signature'), preimage);
     return { ...base, hex: tx.hex };
   });
@@ -534,11 +535,9 @@ function checkTermsFloor(rec: ChannelRecord, terms: StateTerms): void {
 
 /** A channel on a statechain coin: no HTLC may expire before the channel can be on chain. */
 function checkFundingLocktime(rec: ChannelRecord, c: CommitmentTransaction, given?: number): void {
-  const locktime = Math.max(rec.funding_locktime ?? 0, given ?? 0);
-  if (locktime === 0) return;
-  const earliest = locktime + Math.max(rec.channel.to_self_delay, rec.channel.remote_to_self_delay);
-  const early = c.state.htlcs.map((h) => h.cltvExpiry).filter((e) => e <= earliest);
-  if (early.length > 0) {
-    throw new RefusedError('E_CHANNEL_TIMELOCK', `HTLC expiry ${Math.min(...early)} is not beyond the funding's locktime plus to_self_delay (${earliest}): it could time out before the channel can be on chain`);
-  }
+  const fundingLocktime = Math.max(rec.funding_locktime ?? 0, given ?? 0);
+  if (fundingLocktime === 0) return;
+  checkChannelTimelocks({
+    fundingLocktime, toSelfDelay: Math.max(rec.channel.to_self_delay, rec.channel.remote_to_self_delay), htlcExpiries: c.state.htlcs.map((h) => h.cltvExpiry),
+  });
 }

@@ -91,7 +91,7 @@ export abstract class CommitmentCommand<T extends typeof Command> extends Offcha
     });
   }
 
-  /** A stored channel's record, read without the lock (for steps that write nothing). */
+  /** A stored channel's record, read under its lock (for steps that write nothing). */
   protected async channelRecord(channelId: string): Promise<ChannelRecord> {
     return this.channelStep(channelId, (record) => ({ message: record }));
   }
