@@ -8,6 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transaction } from '@scure/btc-signer';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { taprootOutput } from '../../independent/keys.ts';
+import { parseTx } from '../../independent/tx.ts';
 import type { ChainSource, UtxoInfo } from '../../../src/lib/chain/types.ts';
 import { keyPair, type KeyPair } from '../../../src/lib/keys/keys.ts';
 import { deterministicRandom, type RandomSource } from '../../../src/lib/random.ts';
@@ -154,3 +157,12 @@ export async function pairOwned() {
   return { d, facts, coinId, alice, bob, recA, recB, opRecord: done.record };
 }
 
+/** A coin deposited by Alice and confirmed 3 times at tip 200: its prevout and its output key (derived in test code). */
+export async function confirmedCoin() {
+  const chain = chainStub(200);
+  const d = await deposit(chain);
+  const out = parseTx(d.funding).outputs[1]!;
+  chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount, scriptPubKey: out.script, confirmations: 3 };
+  const coinOutputKey = taprootOutput(secp256k1.Point.fromHex(d.opRecord.statement.aggregate).toBytes(true).subarray(1)).outputKey;
+  return { chain, d, prevout: { amount: out.amount, script: out.script }, coinOutputKey };
+}

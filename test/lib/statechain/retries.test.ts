@@ -13,17 +13,14 @@
  *   answer, and the transfer completes (before: a new transfer id, E_BACKUP_LOCKTIME forever).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
-import { taprootOutput } from '../../independent/keys.ts';
-import { parseTx } from '../../independent/tx.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
-import { chainStub, cleanup, deposit, depositRequested, fundingTx, pairOwned, party, towards, fundingTxid } from './harness.ts';
+import { chainStub, cleanup, depositRequested, fundingTx, pairOwned, party, towards, confirmedCoin } from './harness.ts';
 import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
 
@@ -31,14 +28,6 @@ afterAll(cleanup);
 
 const TO = Uint8Array.from([0x00, 0x14, ...new Uint8Array(20).fill(9)]);
 
-async function confirmedCoin() {
-  const chain = chainStub(200);
-  const d = await deposit(chain);
-  const out = parseTx(d.funding).outputs[1]!;
-  chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount, scriptPubKey: out.script, confirmations: 3 };
-  const coinOutputKey = taprootOutput(secp256k1.Point.fromHex(d.opRecord.statement.aggregate).toBytes(true).subarray(1)).outputKey;
-  return { chain, d, prevout: { amount: out.amount, script: out.script }, coinOutputKey };
-}
 
 describe('the owner\'s withdrawal is never lost', () => {
   it('the signed withdrawal is kept before it leaves; the same answer again prints the same bytes; a new withdrawal is refused, the stored one printed', async () => {

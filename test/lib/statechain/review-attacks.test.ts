@@ -6,7 +6,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
-import { taprootOutput } from '../../independent/keys.ts';
 import { parseTx } from '../../independent/tx.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
@@ -15,7 +14,7 @@ import { ownerScript } from '../../../src/lib/statechain/coin.ts';
 import { signStatement } from '../../../src/lib/statechain/statement.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { refusal } from '../../setup/refusal.ts';
-import { TERMS, chainStub, cleanup, deposit, depositRequested, pairOwned, party, transfer, fundingTxid } from './harness.ts';
+import { TERMS, chainStub, cleanup, depositRequested, pairOwned, party, transfer, confirmedCoin } from './harness.ts';
 import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
 
@@ -23,14 +22,6 @@ afterAll(cleanup);
 
 const TO = Uint8Array.from([0x00, 0x14, ...new Uint8Array(20).fill(9)]);
 
-async function confirmedCoin() {
-  const chain = chainStub(200);
-  const d = await deposit(chain);
-  const out = parseTx(d.funding).outputs[1]!;
-  chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount, scriptPubKey: out.script, confirmations: 3 };
-  const coinOutputKey = taprootOutput(secp256k1.Point.fromHex(d.opRecord.statement.aggregate).toBytes(true).subarray(1)).outputKey;
-  return { chain, d, prevout: { amount: out.amount, script: out.script }, coinOutputKey };
-}
 
 describe('finding A: a withdrawal asked again with another --fee-rate after its answer was lost', () => {
   it('never loses the withdrawal the operator already co-signed (the owner ends with a valid signed withdrawal)', async () => {
