@@ -17,9 +17,8 @@ import { base64 } from '@scure/base';
 import { fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { parsePsbt } from '../psbt/parse.ts';
+import { TRUC_CHILD_MAX_VSIZE } from '../truc/check.ts';
 
-/** BIP-431: a TRUC child of an unconfirmed TRUC parent is at most 1000 vB. */
-export const TRUC_CHILD_MAX_VSIZE = 1000;
 
 type ExitMessage = {
   state_tx: { txid: string; hex: string; vsize: number; fee_sat: number };

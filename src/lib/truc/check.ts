@@ -37,6 +37,7 @@
 import { RefusedError, UsageError } from '../errors.ts';
 import { equalBytes, toHex } from '../bytes.ts';
 import { MESSAGE_VERSION } from '../envelope.ts';
+import { CORE_MAX_FEE_RATE } from '../tx/fee-guard.ts';
 import { dustThreshold, isP2a, measureTx, sigOpCost, sigopAdjustedVsize, type MeasuredTx } from './transaction.ts';
 
 /** Core's TRUC_MAX_VSIZE and TRUC_CHILD_MAX_VSIZE. */
@@ -56,7 +57,7 @@ export type TrucPolicy = {
   dustRelayFeeRate: number;
 };
 
-export const CORE_POLICY: TrucPolicy = { minRelayFeeRate: 100, mempoolMinFeeRate: 0, maxFeeRate: 10_000_000, dustRelayFeeRate: 3_000 };
+export const CORE_POLICY: TrucPolicy = { minRelayFeeRate: 100, mempoolMinFeeRate: 0, maxFeeRate: CORE_MAX_FEE_RATE * 1000, dustRelayFeeRate: 3_000 };
 
 /** A previous output the caller vouches for: an input of the parent, or a child's input that is not the parent's. */
 export type Prevout = { txid: string; vout: number; amount: bigint; script: Uint8Array };

@@ -16,7 +16,8 @@
  * chain must tell (whether an input is confirmed).
  */
 import { RawTx } from '@scure/btc-signer';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { hash256 } from '../hash.ts';
+import { dustThreshold, standardScriptType, witnessProgram } from '../tx/policy.ts';
 import { MalformedInputError } from '../errors.ts';
 import { toHex } from '../bytes.ts';
 
@@ -38,7 +39,7 @@ export const BYTES_PER_SIGOP = 20;
 const WITNESS_SCALE = 4;
 
 function hash256Display(bytes: Uint8Array): string {
-  return toHex(sha256(sha256(bytes)).reverse());
+  return toHex(hash256(bytes).reverse());
 }
 
 /** Parse raw transaction bytes (with or without witnesses); refuses trailing bytes. */
@@ -99,16 +100,8 @@ export function scriptSigOps(script: Uint8Array, accurate: boolean): number {
   return n;
 }
 
-const isP2sh = (s: Uint8Array) => s.length === 23 && s[0] === 0xa9 && s[1] === 0x14 && s[22] === 0x87;
+const isP2sh = (s: Uint8Array) => standardScriptType(s) === 'p2sh';
 
-/** A witness program (version, program) as Core's IsWitnessProgram reads one. */
-export function witnessProgram(script: Uint8Array): { version: number; program: Uint8Array } | undefined {
-  if (script.length < 4 || script.length > 42) return undefined;
-  const v = script[0]!;
-  if (v !== 0 && (v < OP_1 || v > OP_16)) return undefined;
-  if (script[1]! + 2 !== script.length) return undefined;
-  return { version: v === 0 ? 0 : v - OP_1 + 1, program: script.subarray(2) };
-}
 
 /** The last push of a push-only scriptSig (a P2SH redeem script), or undefined. */
 function lastPush(scriptSig: Uint8Array): Uint8Array | undefined {
@@ -151,22 +144,11 @@ export function sigOpCost(tx: RawTransaction, prevoutScript: (i: number) => Uint
   return cost;
 }
 
-/**
- * GetDustThreshold at `dustRelayFeeRate` sat/kvB (Core's -dustrelayfee, default 3,000):
- * the output's serialized size plus what spending it costs (67 vB for a witness program,
- * 148 otherwise), at that rate, rounded down. Provably unspendable outputs (OP_RETURN,
- * or longer than 10,000 bytes) are never dust.
- */
-export function dustThreshold(script: Uint8Array, dustRelayFeeRate: number): bigint {
-  if ((script.length > 0 && script[0] === 0x6a) || script.length > 10_000) return 0n;
-  const compact = script.length < 0xfd ? 1 : script.length <= 0xffff ? 3 : 5;
-  const size = 8 + compact + script.length + (witnessProgram(script) ? 32 + 4 + 1 + Math.floor(107 / 4) + 4 : 32 + 4 + 1 + 107 + 4);
-  return BigInt(Math.floor((size * dustRelayFeeRate) / 1000));
-}
 
-/** The pay-to-anchor script, `OP_1 <0x4e73>` (BIP-433). */
-export const P2A_SCRIPT = Uint8Array.of(0x51, 0x02, 0x4e, 0x73);
-
+/** The pay-to-anchor output, `OP_1 <0x4e73>` (BIP-433). */
 export function isP2a(script: Uint8Array): boolean {
-  return script.length === 4 && script[0] === 0x51 && script[1] === 0x02 && script[2] === 0x4e && script[3] === 0x73;
+  return standardScriptType(script) === 'p2a';
 }
+
+// The one dust rule and witness-program reading are src/lib/tx/policy.ts's.
+export { dustThreshold, witnessProgram };

@@ -20,17 +20,27 @@ export function standardScriptType(script: Uint8Array): StandardScriptType | und
   return undefined;
 }
 
+/** A witness program (version, program) as Core's IsWitnessProgram reads one. */
+export function witnessProgram(script: Uint8Array): { version: number; program: Uint8Array } | undefined {
+  if (script.length < 4 || script.length > 42) return undefined;
+  const v = script[0]!;
+  if (v !== 0 && (v < 0x51 || v > 0x60)) return undefined; // OP_0, or OP_1 … OP_16
+  if (script[1]! + 2 !== script.length) return undefined;
+  return { version: v === 0 ? 0 : v - 0x50, program: script.subarray(2) };
+}
+
 /**
- * GetDustThreshold at 3 sat/vB: (output size + spending input size) × 3. Witness
- * programs get the segwit discount on the spending input (67 vB vs 148).
+ * Core's GetDustThreshold at `dustRelayFeeRate` sat/kvB (-dustrelayfee, default 3,000): the
+ * output's serialized size plus what spending it costs (67 vB for a witness program, 148
+ * otherwise), at that rate, rounded down. Provably unspendable outputs (OP_RETURN, or longer
+ * than 10,000 bytes) are never dust. At the default: P2PKH 546, P2WPKH 294, P2WSH/P2TR 330,
+ * P2A 240 sat.
  */
-export function dustThreshold(script: Uint8Array): bigint {
-  const type = standardScriptType(script);
-  if (type === 'op_return') return 0n;
-  if (type === 'p2a') return 240n; // pay-to-anchor: 13 + 67 vB × 3 (ephemeral dust rules aside)
-  const outputSize = 8 + compactSizeLength(script.length) + script.length;
-  const witness = type === 'p2wpkh' || type === 'p2wsh' || type === 'p2tr';
-  return BigInt((outputSize + (witness ? 67 : 148)) * 3);
+export function dustThreshold(script: Uint8Array, dustRelayFeeRate = 3000): bigint {
+  if ((script.length > 0 && script[0] === 0x6a) || script.length > 10_000) return 0n;
+  const spend = witnessProgram(script) ? 32 + 4 + 1 + Math.floor(107 / 4) + 4 : 32 + 4 + 1 + 107 + 4;
+  const size = 8 + compactSizeLength(script.length) + script.length + spend;
+  return BigInt(Math.floor((size * dustRelayFeeRate) / 1000));
 }
 
 export function compactSizeLength(n: number): number {
