@@ -14,15 +14,18 @@ import type { OutPoint, Spend } from '../htlc/spend.ts';
 import type { SecondStage } from '../htlc/second-stage.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { sameJson } from '../json.ts';
+import { MAX_LOCKTIME, MAX_MONEY } from '../constants.ts';
 import { readHexSecretFile } from './secret-file.ts';
 import { OffchainCommand, type CommandResult } from './base-command.ts';
 import { chainFlags, inputFlags, keyFlags } from './flags.ts';
 import { parseRate } from './credit-command.ts';
 
+export { MAX_LOCKTIME };
+
 /** The most satoshis there are (21 million BTC): an --amount flag's upper bound, far below 2^53. */
-export const MAX_SAT = 2_100_000_000_000_000;
+/** 21 million BTC in sat (constants.ts's MAX_MONEY), for integer flags. */
+export const MAX_SAT = Number(MAX_MONEY);
 /** The largest nLockTime (u32). */
-export const MAX_LOCKTIME = 0xffff_ffff;
 
 export const outpointFlags = {
   outpoint: Flags.string({ description: 'the funded HTLC output, TXID:VOUT', helpValue: 'TXID:VOUT', required: true }),

@@ -38,11 +38,11 @@ import { ripemd160 } from '@noble/hashes/legacy.js';
 import { equalBytes } from '../bytes.ts';
 import { MalformedInputError } from '../errors.ts';
 import { OP, script } from '../bolt3/script.ts';
+import { MAX_LOCKTIME } from '../constants.ts';
 
 const OP_SHA256 = 0xa8;
 
-/** Largest nLockTime; CLTV compares the script number against the transaction's. */
-export const MAX_LOCKTIME = 0xffff_ffff;
+export { MAX_LOCKTIME };
 /** nLockTime at or above this is a unix time, below it a block height (BIP-65, Core's LOCKTIME_THRESHOLD). */
 export const LOCKTIME_THRESHOLD = 500_000_000;
 

@@ -196,7 +196,8 @@ export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof D
   if (!equalBytes(parsePublicKey(pending.operator_auth, 'operator_auth'), operatorAuth)) throw new RefusedError('E_WRONG_OPERATOR', `this offer is from operator ${toHex(operatorAuth)}, not the one you named`);
   const st = checkStatement(offer.statement, operatorAuth, offer.coin_id);
   if (st.owner_share !== pending.share || st.owner_auth !== pending.auth) throw new RefusedError('E_WRONG_COIN', 'this offer is for another owner\'s request');
-  if (st.status !== 'deposit' || st.count !== 0 || st.backups.length !== 0 || st.outpoint !== null || st.amount_sat !== null || st.transfer !== null || st.network !== ctx.network) {
+  // checkStatement already holds a 'deposit' statement to no count, backup, outpoint or amount.
+  if (st.status !== 'deposit' || st.transfer !== null || st.network !== ctx.network) {
     throw new RefusedError('E_BAD_STATEMENT', 'a deposit offer names a new coin on this network with no deposit and no backup yet');
   }
   // A deposit is one owner's: a second part the depositor never named would have to consent to every transfer and withdrawal.
