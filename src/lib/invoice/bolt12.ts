@@ -1,0 +1,413 @@
+/**
+ * BOLT 12 offers (`lno`), invoice requests (`lnr`) and invoices (`lni`): the string
+ * encoding (bech32 characters without a checksum, `+` continuations), the TLV fields
+ * under the spec's names, and each reader's requirements.
+ *
+ * Invariants (what a payer may rely on after `decodeBolt12` returned):
+ * - every field is one the spec names for this kind, or an unknown odd one inside the
+ *   kind's ranges (offers: 1–79 and 1000000000–1999999999; invoice requests: 0–159,
+ *   1000000000–2999999999 and the signature range 240–1000); no unknown even field or
+ *   feature bit; every point is on the curve; every text is UTF-8.
+ * - an invoice request is signed by `invreq_payer_id`, an invoice by `invoice_node_id`
+ *   (BIP-340 over the Merkle root of its non-signature fields, merkle.ts); an invoice
+ *   for an offer with `offer_issuer_id` is signed by that issuer.
+ * - the amount rules hold: an offer's amount is non-zero and comes with a description;
+ *   an invoice request states an amount when its offer does not, at least the offer's
+ *   (times the quantity) when both are in msat; an invoice's amount equals the
+ *   request's when the request gave one.
+ * Not done here: the clock (expiry is the message layer's), whether a request came
+ * through the offer's paths, and currency conversion (an amount in `offer_currency` is
+ * reported, never compared with msat).
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { toHex } from '../bytes.ts';
+import { MalformedInputError, RefusedError } from '../errors.ts';
+import { BOLT12_INVOICE_FEATURES, NO_FEATURES, checkFeatures, featureBits } from './features.ts';
+import { verifyBolt12Signature } from './merkle.ts';
+import { type TlvRecord, encodeTlvStream, parseTlvStream } from './tlv.ts';
+import { bytesToWords, charsToWords, wordsToBytes, wordsToChars } from './words.ts';
+
+export type Bolt12Kind = 'offer' | 'invoice_request' | 'invoice';
+export const BOLT12_PREFIX: Record<string, Bolt12Kind> = { lno: 'offer', lnr: 'invoice_request', lni: 'invoice' };
+
+export type BlindedPath = {
+  /** 33-byte node id, or the sciddir form (direction byte 0/1 + 8-byte short_channel_id). */
+  firstNodeId: { nodeId: Uint8Array } | { direction: number; shortChannelId: string };
+  pathKey: Uint8Array;
+  hops: { blindedNodeId: Uint8Array; encryptedRecipientData: Uint8Array }[];
+};
+export type BlindedPayinfo = {
+  feeBaseMsat: number;
+  feeProportionalMillionths: number;
+  cltvExpiryDelta: number;
+  htlcMinimumMsat: bigint;
+  htlcMaximumMsat: bigint;
+  features: Uint8Array;
+};
+export type Bolt12Fallback = { version: number; address: Uint8Array };
+
+type Kind = 'chains' | 'bytes' | 'utf8' | 'tu64' | 'tu32' | 'point' | 'paths' | 'sha256' | 'bip353' | 'payinfo' | 'fallbacks' | 'sig' | 'features';
+/** The spec's TLV tables (offer, invoice_request, invoice), by type. */
+export const BOLT12_FIELDS: ReadonlyMap<number, { name: string; kind: Kind }> = new Map([
+  [0, { name: 'invreq_metadata', kind: 'bytes' }],
+  [2, { name: 'offer_chains', kind: 'chains' }],
+  [4, { name: 'offer_metadata', kind: 'bytes' }],
+  [6, { name: 'offer_currency', kind: 'utf8' }],
+  [8, { name: 'offer_amount', kind: 'tu64' }],
+  [10, { name: 'offer_description', kind: 'utf8' }],
+  [12, { name: 'offer_features', kind: 'features' }],
+  [14, { name: 'offer_absolute_expiry', kind: 'tu64' }],
+  [16, { name: 'offer_paths', kind: 'paths' }],
+  [18, { name: 'offer_issuer', kind: 'utf8' }],
+  [20, { name: 'offer_quantity_max', kind: 'tu64' }],
+  [22, { name: 'offer_issuer_id', kind: 'point' }],
+  [80, { name: 'invreq_chain', kind: 'sha256' }],
+  [82, { name: 'invreq_amount', kind: 'tu64' }],
+  [84, { name: 'invreq_features', kind: 'features' }],
+  [86, { name: 'invreq_quantity', kind: 'tu64' }],
+  [88, { name: 'invreq_payer_id', kind: 'point' }],
+  [89, { name: 'invreq_payer_note', kind: 'utf8' }],
+  [90, { name: 'invreq_paths', kind: 'paths' }],
+  [91, { name: 'invreq_bip_353_name', kind: 'bip353' }],
+  [160, { name: 'invoice_paths', kind: 'paths' }],
+  [162, { name: 'invoice_blindedpay', kind: 'payinfo' }],
+  [164, { name: 'invoice_created_at', kind: 'tu64' }],
+  [166, { name: 'invoice_relative_expiry', kind: 'tu32' }],
+  [168, { name: 'invoice_payment_hash', kind: 'sha256' }],
+  [170, { name: 'invoice_amount', kind: 'tu64' }],
+  [172, { name: 'invoice_fallbacks', kind: 'fallbacks' }],
+  [174, { name: 'invoice_features', kind: 'features' }],
+  [176, { name: 'invoice_node_id', kind: 'point' }],
+  [240, { name: 'signature', kind: 'sig' }],
+]);
+
+/** Which of those types each kind carries, and the ranges outside which a reader refuses a type. */
+const KNOWN: Record<Bolt12Kind, (t: number) => boolean> = {
+  offer: (t) => t >= 2 && t <= 22,
+  invoice_request: (t) => t <= 22 || (t >= 80 && t <= 91) || t === 240,
+  invoice: () => true,
+};
+const E9 = 1_000_000_000n;
+const IN_RANGE: Record<Bolt12Kind, (t: bigint) => boolean> = {
+  offer: (t) => (t >= 1n && t <= 79n) || (t >= E9 && t <= 2n * E9 - 1n),
+  invoice_request: (t) => t <= 159n || (t >= 240n && t <= 1000n) || (t >= E9 && t <= 3n * E9 - 1n),
+  // BOLT 12 sets no range rule for invoices: the odd rule alone applies.
+  invoice: () => true,
+};
+
+export type Bolt12Fields = {
+  invreq_metadata?: Uint8Array;
+  offer_chains?: Uint8Array[];
+  offer_metadata?: Uint8Array;
+  offer_currency?: string;
+  offer_amount?: bigint;
+  offer_description?: string;
+  offer_features?: Uint8Array;
+  offer_absolute_expiry?: bigint;
+  offer_paths?: BlindedPath[];
+  offer_issuer?: string;
+  offer_quantity_max?: bigint;
+  offer_issuer_id?: Uint8Array;
+  invreq_chain?: Uint8Array;
+  invreq_amount?: bigint;
+  invreq_features?: Uint8Array;
+  invreq_quantity?: bigint;
+  invreq_payer_id?: Uint8Array;
+  invreq_payer_note?: string;
+  invreq_paths?: BlindedPath[];
+  invreq_bip_353_name?: { name: string; domain: string };
+  invoice_paths?: BlindedPath[];
+  invoice_blindedpay?: BlindedPayinfo[];
+  invoice_created_at?: bigint;
+  invoice_relative_expiry?: bigint;
+  invoice_payment_hash?: Uint8Array;
+  invoice_amount?: bigint;
+  invoice_fallbacks?: Bolt12Fallback[];
+  invoice_features?: Uint8Array;
+  invoice_node_id?: Uint8Array;
+  signature?: Uint8Array;
+};
+
+export type Bolt12 = {
+  kind: Bolt12Kind;
+  hrp: string;
+  /** The TLV stream, as carried. */
+  bytes: Uint8Array;
+  records: TlvRecord[];
+  fields: Bolt12Fields;
+  /** Unknown odd records (a reader ignores them; an invoice request copies them). */
+  unknown: TlvRecord[];
+};
+
+const malformed = (code: string, message: string) => new MalformedInputError(code, message);
+const refused = (code: string, message: string) => new RefusedError(code, message);
+
+/**
+ * The string encoding: one case throughout; `+` (then optional whitespace) only between
+ * two bech32 characters, removed; no checksum. Returns the prefix and the TLV bytes.
+ */
+export function decodeBolt12String(text: string): { hrp: string; bytes: Uint8Array } {
+  const s = text.trim();
+  if (!/^[^\s+]+(\+\s*[^\s+]+)*$/.test(s)) {
+    throw malformed('E_BOLT12_STRING', 'a "+" must join two bech32 characters (optionally followed by whitespace), and nothing else may break the string');
+  }
+  const joined = s.replace(/\+\s*/g, '');
+  const lower = joined.toLowerCase();
+  if (joined !== lower && joined !== joined.toUpperCase()) throw malformed('E_BOLT12_STRING', 'mixed upper and lower case (all one or the other)');
+  const sep = lower.lastIndexOf('1');
+  if (sep < 1) throw malformed('E_BOLT12_STRING', 'no "1" separator after the prefix');
+  const hrp = lower.slice(0, sep);
+  if (!(hrp in BOLT12_PREFIX)) throw malformed('E_BOLT12_STRING', `unknown prefix "${hrp}" (lno, lnr, lni)`);
+  const words = charsToWords(lower.slice(sep + 1), 'E_BOLT12_STRING', 'data');
+  return { hrp, bytes: wordsToBytes(words, 'E_BOLT12_STRING', 'bech32 data') };
+}
+
+/** The canonical string of a TLV stream: lower case, no `+`. */
+export function encodeBolt12String(hrp: string, bytes: Uint8Array): string {
+  return `${hrp}1${wordsToChars(bytesToWords(bytes))}`;
+}
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+class Reader {
+  at = 0;
+  constructor(
+    readonly b: Uint8Array,
+    readonly what: string,
+  ) {}
+  take(n: number): Uint8Array {
+    if (this.at + n > this.b.length) throw malformed('E_BOLT12_FIELD', `${this.what} is truncated`);
+    const out = this.b.subarray(this.at, this.at + n);
+    this.at += n;
+    return out;
+  }
+  u8(): number {
+    return this.take(1)[0]!;
+  }
+  u16(): number {
+    const b = this.take(2);
+    return (b[0]! << 8) | b[1]!;
+  }
+  u32(): number {
+    const b = this.take(4);
+    return ((b[0]! << 24) >>> 0) + (b[1]! << 16) + (b[2]! << 8) + b[3]!;
+  }
+  u64(): bigint {
+    const b = this.take(8);
+    return b.reduce((v, x) => (v << 8n) | BigInt(x), 0n);
+  }
+  point(name: string): Uint8Array {
+    return validPoint(this.take(33), `${this.what}: ${name}`);
+  }
+  done(): boolean {
+    return this.at === this.b.length;
+  }
+}
+
+function validPoint(bytes: Uint8Array, what: string): Uint8Array {
+  try {
+    secp256k1.Point.fromBytes(bytes);
+  } catch {
+    throw malformed('E_BOLT12_FIELD', `${what} is not a point on secp256k1`);
+  }
+  return bytes;
+}
+
+function scidText(b: Uint8Array): string {
+  return `${(b[0]! << 16) | (b[1]! << 8) | b[2]!}x${(b[3]! << 16) | (b[4]! << 8) | b[5]!}x${(b[6]! << 8) | b[7]!}`;
+}
+
+function blindedPaths(value: Uint8Array, name: string): BlindedPath[] {
+  const r = new Reader(value, name);
+  const paths: BlindedPath[] = [];
+  while (!r.done()) {
+    const first = r.u8();
+    let firstNodeId: BlindedPath['firstNodeId'];
+    if (first === 0 || first === 1) firstNodeId = { direction: first, shortChannelId: scidText(r.take(8)) };
+    else if (first === 2 || first === 3) {
+      r.at -= 1;
+      firstNodeId = { nodeId: r.point('first_node_id') };
+    } else throw malformed('E_BOLT12_FIELD', `${name}: first_node_id begins with 0x${first.toString(16).padStart(2, '0')}, neither a direction (0/1) nor a point (02/03)`);
+    const pathKey = r.point('path_key');
+    const numHops = r.u8();
+    const hops: BlindedPath['hops'] = [];
+    for (let i = 0; i < numHops; i++) {
+      const blindedNodeId = r.point(`blinded_node_id ${i}`);
+      hops.push({ blindedNodeId, encryptedRecipientData: r.take(r.u16()) });
+    }
+    paths.push({ firstNodeId, pathKey, hops });
+  }
+  return paths;
+}
+
+function tu(value: Uint8Array, name: string, maxBytes: number): bigint {
+  if (value.length > maxBytes) throw malformed('E_BOLT12_FIELD', `${name} is ${value.length} bytes (a tu${maxBytes * 8} has at most ${maxBytes})`);
+  if (value.length > 0 && value[0] === 0) throw malformed('E_BOLT12_FIELD', `${name} is not minimally encoded (a leading 0 byte)`);
+  return value.reduce((v, x) => (v << 8n) | BigInt(x), 0n);
+}
+
+function decodeValue(kind: Kind, value: Uint8Array, name: string): unknown {
+  switch (kind) {
+    case 'bytes':
+    case 'features':
+      return value;
+    case 'chains':
+      if (value.length % 32 !== 0) throw malformed('E_BOLT12_FIELD', `${name} is ${value.length} bytes, not a whole number of 32-byte chain hashes`);
+      return Array.from({ length: value.length / 32 }, (_, i) => value.subarray(32 * i, 32 * i + 32));
+    case 'utf8':
+      try {
+        return utf8Decoder.decode(value);
+      } catch {
+        throw malformed('E_BOLT12_FIELD', `${name} is not valid UTF-8`);
+      }
+    case 'tu64':
+      return tu(value, name, 8);
+    case 'tu32':
+      return tu(value, name, 4);
+    case 'point':
+      if (value.length !== 33) throw malformed('E_BOLT12_FIELD', `${name} is ${value.length} bytes, not a 33-byte point`);
+      return validPoint(value, name);
+    case 'sha256':
+      if (value.length !== 32) throw malformed('E_BOLT12_FIELD', `${name} is ${value.length} bytes, not 32`);
+      return value;
+    case 'sig':
+      if (value.length !== 64) throw malformed('E_BOLT12_FIELD', `${name} is ${value.length} bytes, not a 64-byte BIP-340 signature`);
+      return value;
+    case 'paths':
+      return blindedPaths(value, name);
+    case 'bip353': {
+      const r = new Reader(value, name);
+      const text = (b: Uint8Array, part: string) => {
+        if (!/^[0-9A-Za-z._-]*$/.test(String.fromCharCode(...b))) throw refused('E_BOLT12_FIELD_VALUE', `${name}: ${part} has a byte outside 0-9 a-z A-Z - _ .`);
+        return String.fromCharCode(...b);
+      };
+      const n = text(r.take(r.u8()), 'name');
+      const d = text(r.take(r.u8()), 'domain');
+      if (!r.done()) throw malformed('E_BOLT12_FIELD', `${name} has bytes after the domain`);
+      return { name: n, domain: d };
+    }
+    case 'payinfo': {
+      const r = new Reader(value, name);
+      const out: BlindedPayinfo[] = [];
+      while (!r.done()) {
+        out.push({ feeBaseMsat: r.u32(), feeProportionalMillionths: r.u32(), cltvExpiryDelta: r.u16(), htlcMinimumMsat: r.u64(), htlcMaximumMsat: r.u64(), features: r.take(r.u16()) });
+      }
+      return out;
+    }
+    case 'fallbacks': {
+      const r = new Reader(value, name);
+      const out: Bolt12Fallback[] = [];
+      while (!r.done()) out.push({ version: r.u8(), address: r.take(r.u16()) });
+      return out;
+    }
+  }
+}
+
+/** Decode a BOLT 12 string and apply its kind's reader requirements. */
+export function decodeBolt12(text: string): Bolt12 {
+  const { hrp, bytes } = decodeBolt12String(text);
+  const kind = BOLT12_PREFIX[hrp]!;
+  if (bytes.length === 0) throw malformed('E_BOLT12_TLV', `an empty ${kind}`);
+  const records = parseTlvStream(bytes);
+  const fields: Record<string, unknown> = {};
+  const unknown: TlvRecord[] = [];
+  for (const r of records) {
+    if (!IN_RANGE[kind](r.type)) throw refused('E_BOLT12_FORBIDDEN_FIELD', `TLV type ${r.type} is outside the ranges a${kind === 'offer' ? 'n' : 'n'} ${kind.replace('_', ' ')} may carry`);
+    const spec = r.type < 1000n ? BOLT12_FIELDS.get(Number(r.type)) : undefined;
+    if (spec && KNOWN[kind](Number(r.type))) fields[spec.name] = decodeValue(spec.kind, r.value, spec.name);
+    else if (r.type % 2n === 0n) throw refused('E_BOLT12_UNKNOWN_FIELD', `unknown even TLV type ${r.type} in an ${kind.replace('_', ' ')}: a reader must not use what it does not understand`);
+    else unknown.push(r);
+  }
+  const decoded: Bolt12 = { kind, hrp, bytes, records, fields: fields as Bolt12Fields, unknown };
+  checkOfferFields(decoded.fields, kind);
+  if (kind === 'invoice_request') checkInvoiceRequest(decoded);
+  if (kind === 'invoice') checkInvoice(decoded);
+  return decoded;
+}
+
+/** The lowercase string with no `+`: what `decodeBolt12` accepted, re-encoded from its TLV records. */
+export function encodeBolt12(b: Pick<Bolt12, 'hrp' | 'records'>): string {
+  return encodeBolt12String(b.hrp, encodeTlvStream(b.records));
+}
+
+function checkPaths(paths: BlindedPath[] | undefined, name: string): void {
+  paths?.forEach((p, i) => {
+    if (p.hops.length === 0) throw refused('E_BOLT12_EMPTY_PATH', `${name}[${i}] has no hops (num_hops 0)`);
+  });
+}
+
+/** The offer's rules, which also bind the offer fields an invoice request or invoice copies. */
+function checkOfferFields(f: Bolt12Fields, kind: Bolt12Kind): void {
+  if (f.offer_chains && f.offer_chains.length === 0) throw refused('E_BOLT12_CHAIN', 'offer_chains is present but names no chain');
+  if (f.offer_features) checkFeatures(featureBits(f.offer_features, 8), NO_FEATURES, 'E_BOLT12_UNKNOWN_FEATURE', 'offer_features');
+  checkPaths(f.offer_paths, 'offer_paths');
+  const fromOffer = f.offer_issuer_id !== undefined || f.offer_paths !== undefined;
+  if (kind === 'offer' || fromOffer) {
+    if (f.offer_amount !== undefined && f.offer_description === undefined) throw refused('E_BOLT12_AMOUNT', 'offer_amount without offer_description: a payer must know what it pays for');
+    if (f.offer_amount === 0n) throw refused('E_BOLT12_AMOUNT', 'offer_amount is zero');
+    if (f.offer_currency !== undefined && f.offer_amount === undefined) throw refused('E_BOLT12_AMOUNT', 'offer_currency without offer_amount');
+  }
+  if (kind === 'offer' && !fromOffer) throw refused('E_BOLT12_NO_ROUTE', 'neither offer_issuer_id nor offer_paths: there is nowhere to send an invoice request');
+}
+
+function checkInvoiceRequest(b: Bolt12): void {
+  const f = b.fields;
+  if (!f.invreq_metadata) throw refused('E_BOLT12_MISSING_FIELD', 'an invoice request without invreq_metadata');
+  if (!f.invreq_payer_id) throw refused('E_BOLT12_MISSING_FIELD', 'an invoice request without invreq_payer_id');
+  if (!f.signature) throw refused('E_BOLT12_MISSING_FIELD', 'an invoice request without a signature');
+  if (f.invreq_features) checkFeatures(featureBits(f.invreq_features, 8), NO_FEATURES, 'E_BOLT12_UNKNOWN_FEATURE', 'invreq_features');
+  checkPaths(f.invreq_paths, 'invreq_paths');
+  checkRequestTerms(f);
+  if (!verifyBolt12Signature(b.records, 'invoice_request', f.signature, f.invreq_payer_id)) {
+    throw refused('E_BOLT12_SIGNATURE', 'the signature is not invreq_payer_id\'s BIP-340 signature of this invoice request');
+  }
+}
+
+/** The quantity and amount rules between the offer fields and the request fields. */
+function checkRequestTerms(f: Bolt12Fields): void {
+  const fromOffer = f.offer_issuer_id !== undefined || f.offer_paths !== undefined;
+  if (fromOffer) {
+    if (f.offer_quantity_max !== undefined) {
+      if (f.invreq_quantity === undefined) throw refused('E_BOLT12_QUANTITY', 'the offer has offer_quantity_max but the request states no invreq_quantity');
+      if (f.offer_quantity_max !== 0n && (f.invreq_quantity === 0n || f.invreq_quantity > f.offer_quantity_max)) {
+        throw refused('E_BOLT12_QUANTITY', `invreq_quantity ${f.invreq_quantity} is not within 1..${f.offer_quantity_max}`);
+      }
+    } else if (f.invreq_quantity !== undefined) throw refused('E_BOLT12_QUANTITY', 'invreq_quantity for an offer without offer_quantity_max');
+    if (f.offer_amount === undefined) {
+      if (f.invreq_amount === undefined) throw refused('E_BOLT12_AMOUNT', 'the offer has no amount and the request states no invreq_amount');
+    } else if (f.invreq_amount !== undefined && f.offer_currency === undefined) {
+      const expected = f.offer_amount * (f.invreq_quantity ?? 1n);
+      if (f.invreq_amount < expected) throw refused('E_BOLT12_AMOUNT', `invreq_amount ${f.invreq_amount} msat is below the offer's ${expected} msat`);
+    }
+  } else {
+    for (const name of ['offer_chains', 'offer_features', 'offer_quantity_max'] as const) {
+      if (f[name] !== undefined) throw refused('E_BOLT12_FORBIDDEN_FIELD', `${name} in a request that answers no offer (no offer_issuer_id or offer_paths)`);
+    }
+    if (f.invreq_amount === undefined) throw refused('E_BOLT12_AMOUNT', 'a request that answers no offer must state invreq_amount');
+  }
+}
+
+function checkInvoice(b: Bolt12): void {
+  const f = b.fields;
+  for (const name of ['invoice_amount', 'invoice_created_at', 'invoice_payment_hash', 'invoice_node_id', 'signature'] as const) {
+    if (f[name] === undefined) throw refused('E_BOLT12_MISSING_FIELD', `an invoice without ${name}`);
+  }
+  if (f.invoice_features) checkFeatures(featureBits(f.invoice_features, 8), BOLT12_INVOICE_FEATURES, 'E_BOLT12_UNKNOWN_FEATURE', 'invoice_features');
+  if (!f.invoice_paths || f.invoice_paths.length === 0) throw refused('E_BOLT12_NO_ROUTE', 'an invoice without invoice_paths');
+  checkPaths(f.invoice_paths, 'invoice_paths');
+  checkPaths(f.invreq_paths, 'invreq_paths');
+  if (!f.invoice_blindedpay || f.invoice_blindedpay.length !== f.invoice_paths.length) {
+    throw refused('E_BOLT12_NO_ROUTE', `invoice_blindedpay has ${f.invoice_blindedpay?.length ?? 0} entries for ${f.invoice_paths.length} invoice_paths (one each)`);
+  }
+  const usable = f.invoice_blindedpay.filter((p) => featureBits(p.features, 8).every((bit) => bit % 2 === 1));
+  if (usable.length === 0) throw refused('E_BOLT12_NO_ROUTE', 'every invoice path requires an unknown feature: none is usable');
+  if (f.invreq_amount !== undefined && f.invoice_amount !== f.invreq_amount) {
+    throw refused('E_BOLT12_AMOUNT', `invoice_amount ${f.invoice_amount} msat is not the request's invreq_amount ${f.invreq_amount} msat`);
+  }
+  if (f.offer_issuer_id !== undefined && toHex(f.offer_issuer_id) !== toHex(f.invoice_node_id!)) {
+    throw refused('E_BOLT12_NODE_ID', 'invoice_node_id is not the offer\'s offer_issuer_id: someone else signed this invoice');
+  }
+  if (!verifyBolt12Signature(b.records, 'invoice', f.signature!, f.invoice_node_id!)) {
+    throw refused('E_BOLT12_SIGNATURE', 'the signature is not invoice_node_id\'s BIP-340 signature of this invoice');
+  }
+}
