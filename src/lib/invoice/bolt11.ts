@@ -61,6 +61,9 @@ export type Bolt11Field =
   | { tag: 5; name: 'features'; words: number[] }
   | { tag: number; name: 'unknown' | 'ignored'; words: number[] };
 
+/** The field variant that carries `name` (distributes over the union). */
+type FieldNamed<N> = Bolt11Field extends infer F ? (F extends { name: infer M } ? (N extends M ? F : never) : never) : never;
+
 export type Bolt11Invoice = {
   /** The human-readable part, lower case: `ln` + currency + amount. */
   hrp: string;
@@ -275,7 +278,7 @@ export function decodeBolt11(text: string): Bolt11Invoice {
     at += 3 + length;
   }
 
-  const first = <N extends Bolt11Field['name']>(name: N) => fields.find((f) => f.name === name) as Extract<Bolt11Field, { name: N }> | undefined;
+  const first = <N extends Bolt11Field['name']>(name: N) => fields.find((f) => f.name === name) as FieldNamed<N> | undefined;
   const paymentHash = first('payment_hash');
   if (!paymentHash) throw new RefusedError('E_INVOICE_MISSING_FIELD', 'no payment hash (p): there is nothing to pay for');
   const paymentSecret = first('payment_secret');
