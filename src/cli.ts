@@ -37,6 +37,7 @@ import HtlcCreate from './commands/htlc/create.ts';
 import HtlcDecode from './commands/htlc/decode.ts';
 import HtlcPunish from './commands/htlc/punish.ts';
 import HtlcRefund from './commands/htlc/refund.ts';
+import InvoiceDecode from './commands/invoice/decode.ts';
 import KeyNew from './commands/key/new.ts';
 import KeyShow from './commands/key/show.ts';
 import MusigInit from './commands/musig/init.ts';
@@ -99,6 +100,7 @@ export const COMMANDS = {
   'htlc:decode': HtlcDecode,
   'htlc:punish': HtlcPunish,
   'htlc:refund': HtlcRefund,
+  'invoice:decode': InvoiceDecode,
   'key:new': KeyNew,
   'key:show': KeyShow,
   'musig:init': MusigInit,

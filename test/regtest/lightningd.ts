@@ -1,0 +1,102 @@
+/**
+ * Test harness for throw-away Core Lightning nodes on a harness bitcoind: find
+ * `lightningd` ($LIGHTNINGD, a path; `lightning-cli` beside it), start a node on a temp
+ * lightning-dir bound to 127.0.0.1 with fast chain polling, call its RPC through
+ * `lightning-cli`, stop it by its own PID. The suite that uses it skips visibly without one.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { tempDir } from '../helpers.ts';
+import { freePort, type Bitcoind } from './bitcoind.ts';
+
+export function findLightningd(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const wanted = env['LIGHTNINGD']?.trim();
+  return wanted || undefined;
+}
+
+export interface Lightningd {
+  dir: string;
+  port: number;
+  id: string;
+  call<T = any>(method: string, params?: Record<string, unknown>): Promise<T>;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startLightningd(binary: string, btc: Bitcoind, name: string, timeoutMs = 30_000): Promise<Lightningd> {
+  const dir = tempDir(`offchain-cln-${name}-`);
+  const port = await freePort();
+  const cli = join(dirname(binary), 'lightning-cli');
+  const bitcoinCli = process.env['BITCOIN_CLI'] ?? join(dirname(process.env['BITCOIND'] ?? ''), 'bitcoin-cli');
+  const args = [
+    '--network=regtest',
+    `--lightning-dir=${dir.path}`,
+    `--bind-addr=127.0.0.1:${port}`,
+    `--log-file=${join(dir.path, 'log')}`,
+    `--bitcoin-cli=${bitcoinCli}`,
+    `--bitcoin-datadir=${btc.datadir}`,
+    '--bitcoin-rpcconnect=127.0.0.1',
+    `--bitcoin-rpcport=${btc.rpcPort}`,
+    '--developer',
+    '--dev-bitcoind-poll=1',
+    `--alias=offchain-${name}`,
+  ];
+  const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  const log = () => {
+    const path = join(dir.path, 'log');
+    return `${stderr}\n--- log (tail) ---\n${existsSync(path) ? readFileSync(path, 'utf8').split('\n').slice(-30).join('\n') : ''}`;
+  };
+  const call = <T>(method: string, params: Record<string, unknown> = {}): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const kv = Object.entries(params).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+      execFile(cli, ['--network=regtest', `--lightning-dir=${dir.path}`, '-k', method, ...kv], { timeout: 30_000 }, (err, stdout, errOut) => {
+        if (err) reject(new Error(`lightning-cli ${method} ${kv.join(' ')}: ${errOut || stdout || err.message}`));
+        else resolve(JSON.parse(stdout) as T);
+      });
+    });
+  const stop = async () => {
+    if (!exited) {
+      await call('stop').catch(() => undefined);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exit;
+      clearTimeout(timer);
+    }
+    dir.cleanup();
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited) {
+      const text = log();
+      dir.cleanup();
+      throw new Error(`lightningd (${binary}) exited at start\n${text}`);
+    }
+    try {
+      const info = await call<{ id: string }>('getinfo');
+      return { dir: dir.path, port, id: info.id, call, log, stop };
+    } catch {
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`lightningd did not answer within ${timeoutMs} ms\n${log()}`);
+      }
+      await sleep(200);
+    }
+  }
+}
+
+/** Poll `check` every 250 ms until it returns a value, at most `ms`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(250);
+  }
+}
