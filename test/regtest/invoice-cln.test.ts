@@ -280,7 +280,7 @@ function flipSignatureBit(text: string): string {
   if (text.startsWith('lnbc')) {
     const { prefix, words } = bech32.decode(text as `${string}1${string}`, false);
     const w = [...words];
-    w[w.length - 20] ^= 1; // inside s
+    w[w.length - 20]! ^= 1; // inside s
     return bech32.encode(prefix, w, false);
   }
   const { hrp, bytes } = decodeBolt12String(text);
