@@ -189,6 +189,8 @@ function decodeField(tag: number, data: number[]): Bolt11Field {
     }
     case 9: {
       if (data.length === 0) throw malformed('E_INVOICE_FIELD', 'fallback (f) has no version');
+      // BOLT 11: a reader skips a fallback of an unknown version (19-31).
+      if (data[0]! > 18) return { tag, name: 'ignored', words: data };
       return { tag, name: 'fallback', version: data[0]!, program: wordsToBytes(data.slice(1), 'E_INVOICE_FIELD', 'fallback (f)') };
     }
     case 3: {
