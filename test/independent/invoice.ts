@@ -142,7 +142,7 @@ export function bolt12MerkleRoot(tlv: Uint8Array): Uint8Array {
   }
   const signed = records.filter((r) => r.type < 240n || r.type > 1000n);
   const branch = (a: Uint8Array, b: Uint8Array) => tagged(enc('LnBranch'), less(a, b) ? Buffer.concat([a, b]) : Buffer.concat([b, a]));
-  let level = signed.map((r) => branch(tagged(enc('LnLeaf'), r.raw), tagged(Buffer.concat([enc('LnNonce'), signed[0]!.raw]), r.typeBytes)));
+  let level: Uint8Array[] = signed.map((r) => branch(tagged(enc('LnLeaf'), r.raw), tagged(Buffer.concat([enc('LnNonce'), signed[0]!.raw]), r.typeBytes)));
   while (level.length > 1) {
     const next: Uint8Array[] = [];
     for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? branch(level[i]!, level[i + 1]!) : level[i]!);
