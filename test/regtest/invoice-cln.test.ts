@@ -100,6 +100,7 @@ type Made = { what: string; text: string; cln: Record<string, any> };
   }, 60_000);
 
   it('makes every variant, and CLN decodes each as valid', () => {
+    if (process.env['INVOICE_FIXTURES_DUMP']) for (const m of made) console.log(`FIXTURE ${m.what}\t${m.text}\t${JSON.stringify(m.cln)}`);
     expect(made.map((m) => m.what)).toEqual(VARIANTS);
     for (const m of made) expect(m.cln.valid, m.what).toBe(true);
   });

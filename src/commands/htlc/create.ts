@@ -2,7 +2,9 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { HtlcCommand, MAX_SAT } from '../../lib/cli/htlc-command.ts';
 import { chainFlags } from '../../lib/cli/flags.ts';
-import { UsageError } from '../../lib/errors.ts';
+import { RefusedError, UsageError } from '../../lib/errors.ts';
+import { invoiceFlags, readInvoiceTerms } from '../invoice/invoice-flag.ts';
+import type { Network } from '../../lib/network.ts';
 
 export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
   static override summary = 'Create an HTLC output: its address, script, and a description to claim or refund it later.';
@@ -20,11 +22,16 @@ export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
       description: 'A taproot HTLC (from fixtures/keys/alice.key to bob.key) with a fresh preimage (written to a new 0600 file) and a timeout 144 blocks after the tip',
       command: 'rm -f /tmp/offchain-htlc.preimage; <%= config.bin %> htlc create --kind taproot --payer $(cat fixtures/keys/alice.pub) --recipient $(cat fixtures/keys/bob.pub) --locktime +144 --tip-height 1000 --preimage-out /tmp/offchain-htlc.preimage --amount 50000',
     },
+    {
+      description: 'Lock an HTLC to a BOLT 11 invoice\'s payment hash (piped from invoice decode)',
+      command: '<%= config.bin %> invoice decode --in fixtures/invoice/regtest.bolt11 --now 1795488100 | <%= config.bin %> htlc create --kind seed --invoice - --now 1795488100 --payer $(cat fixtures/keys/alice.pub) --recipient $(cat fixtures/keys/bob.pub) --locktime 1100 --amount 50000',
+    },
   ];
   static override flags = {
     kind: Flags.string({ description: 'which script', options: ['seed', 'offered', 'received', 'taproot'], default: 'seed' }),
-    'payment-hash': Flags.string({ description: 'SHA-256 of the preimage, hex', helpValue: 'HEX', exclusive: ['preimage-out'] }),
-    'preimage-out': Flags.string({ description: 'draw a fresh 32-byte preimage and write it (hex) to this new file, mode 0600', helpValue: 'FILE' }),
+    'payment-hash': Flags.string({ description: 'SHA-256 of the preimage, hex', helpValue: 'HEX', exclusive: ['preimage-out', 'invoice'] }),
+    ...invoiceFlags,
+    'preimage-out': Flags.string({ description: 'draw a fresh 32-byte preimage and write it (hex) to this new file, mode 0600', helpValue: 'FILE', exclusive: ['invoice'] }),
     payer: Flags.string({ description: 'seed/taproot: payer\'s public key (refund path)', helpValue: 'PUBKEY' }),
     recipient: Flags.string({ description: 'seed/taproot: recipient\'s public key (claim path)', helpValue: 'PUBKEY' }),
     locktime: Flags.string({ description: 'timeout of the payer\'s path: an absolute height or time, or +N blocks after the tip (BOLT 3: cltv_expiry)', helpValue: 'N|+N' }),
@@ -41,18 +48,29 @@ export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
   };
 
   protected async execute(): Promise<CommandResult> {
-    const network = this.network();
     const f = this.flags;
     const { createHtlc } = await import('../../lib/htlc/create.ts');
-    if (f['payment-hash'] === undefined && f['preimage-out'] === undefined) {
-      throw new UsageError('E_USAGE', 'give --payment-hash HEX, or --preimage-out FILE to draw a fresh preimage');
+    let paymentHash = f['payment-hash'];
+    let invoiceNetwork: Network | undefined;
+    if (f.invoice !== undefined) {
+      // The invoice's payment hash (verified, unexpired); an --amount must cover what it asks.
+      const terms = await readInvoiceTerms(f.invoice, f.network as never, f.now, false);
+      invoiceNetwork = terms.network;
+      paymentHash = Buffer.from(terms.paymentHash).toString('hex');
+      if (terms.amountMsat !== undefined && f.amount !== undefined && BigInt(f.amount) * 1000n < terms.amountMsat) {
+        throw new RefusedError('E_INVOICE_MISMATCH', `--amount ${f.amount} sat is below the invoice's ${terms.amountMsat} msat`);
+      }
+    }
+    const network = this.network(invoiceNetwork);
+    if (paymentHash === undefined && f['preimage-out'] === undefined) {
+      throw new UsageError('E_USAGE', 'give --payment-hash HEX, --invoice FILE, or --preimage-out FILE to draw a fresh preimage');
     }
     const locktime = await this.absoluteLocktime(network, f.locktime);
     const preimage = f['preimage-out'] !== undefined ? this.random.bytes(32, 'htlc/preimage') : undefined;
     const { message, preimageFile } = createHtlc(
       {
         kind: f.kind as 'seed' | 'offered' | 'received' | 'taproot',
-        paymentHash: f['payment-hash'],
+        paymentHash,
         preimage,
         payer: f.payer,
         recipient: f.recipient,

@@ -1,6 +1,7 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
-import { inputFlags } from '../../lib/cli/flags.ts';
+import { chainFlags, inputFlags } from '../../lib/cli/flags.ts';
+import { invoiceFlags, readInvoiceTerms } from '../invoice/invoice-flag.ts';
 import { MalformedInputError } from '../../lib/errors.ts';
 
 export default class RoutePlan extends OffchainCommand<typeof RoutePlan> {
@@ -8,17 +9,28 @@ export default class RoutePlan extends OffchainCommand<typeof RoutePlan> {
   static override description =
     'Reads route/request: the nodes after the sender (payee last), each with the channel reaching it and that channel\'s policy ' +
     '(fee_base_msat, fee_proportional_millionths, cltv_expiry_delta), and the payee\'s amount and expiry. BOLT 7\'s fee formula (floor ' +
-    'division); each node\'s incoming expiry is its outgoing one plus the outgoing channel\'s delta. Prints route/plan, ready for an onion builder.';
+    'division); each node\'s incoming expiry is its outgoing one plus the outgoing channel\'s delta. Prints route/plan, ready for an onion builder. ' +
+    'With --invoice (a BOLT 11 invoice or its invoice decode message, verified again), the invoice gives the amount, the payee (the route must ' +
+    'end there, or where one of its route hints starts: the hint\'s hops are appended) and the final expiry (--tip-height + min_final_cltv_expiry_delta).';
   static override examples = [
     { description: 'The seed\'s Alice → Bob → Carol → Diana → Eric payment (1.003 → 1.002 → 1.001 → 1 BTC)', command: '<%= config.bin %> route plan --in fixtures/route/seed-request.json' },
+    {
+      description: 'Pay a decoded BOLT 11 invoice: its amount, payee, final CLTV and route hint complete the request (pipe from invoice decode)',
+      command: '<%= config.bin %> invoice decode --in fixtures/invoice/regtest.bolt11 --now 1795488100 | <%= config.bin %> route plan --invoice - --in fixtures/invoice/route-request.json --tip-height 1000 --now 1795488100',
+    },
   ];
-  static override flags = { ...inputFlags };
+  static override flags = { ...inputFlags, ...invoiceFlags, 'tip-height': chainFlags['tip-height'] };
 
   protected async execute(): Promise<CommandResult> {
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', 'expected a route/request message');
     const { planFromRequest } = await import('../../lib/route/messages.ts');
-    const { network, message } = planFromRequest(doc.value);
+    let request = doc.value;
+    if (this.flags.invoice !== undefined) {
+      const terms = await readInvoiceTerms(this.flags.invoice, this.flags.network as never, this.flags.now, this.flags.in === undefined || this.flags.in === '-');
+      request = (await import('../../lib/invoice/payment.ts')).requestWithInvoice(request, terms, this.flags['tip-height']);
+    }
+    const { network, message } = planFromRequest(request);
     this.network(network);
     return { message };
   }
