@@ -1,0 +1,93 @@
+/**
+ * What an invoice hands to a payment (src/lib/invoice/payment.ts), on Core Lightning's
+ * regtest invoice with a route hint (fixtures/invoice/regtest.bolt11; CLN's own decode of
+ * it in regtest.bolt11.cln.json gives the expected values): the route ends at the payee
+ * or at a hint's start, the amount and final expiry come from the invoice, and every
+ * contradiction is refused. Also: every message invoice decode prints validates against
+ * its schema.
+ */
+import { Value } from '@sinclair/typebox/value';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeInvoiceText, invoiceTerms, invoiceText } from '../../../src/lib/invoice/messages.ts';
+import { requestWithInvoice } from '../../../src/lib/invoice/payment.ts';
+import { INVOICE_SCHEMAS } from '../../../src/lib/invoice/schemas.ts';
+import { planFromRequest } from '../../../src/lib/route/messages.ts';
+import { ROOT, loadVector } from '../../helpers.ts';
+import { refusal } from '../../setup/refusal.ts';
+
+const fixture = (f: string) => readFileSync(join(ROOT, 'fixtures/invoice', f), 'utf8').trim();
+const INVOICE = fixture('regtest.bolt11');
+const CLN = JSON.parse(fixture('regtest.bolt11.cln.json'));
+const NOW = CLN.created_at + 60;
+const HINT = CLN.routes[0][0];
+const terms = () => invoiceTerms(INVOICE, { now: NOW });
+const toHint = { node_id: HINT.pubkey, short_channel_id: '101x1x0', policy: { fee_base_msat: 1000, fee_proportional_millionths: 100, cltv_expiry_delta: 40 } };
+const request = (extra: Record<string, unknown> = {}) => ({ type: 'route/request', version: 1, network: 'regtest', hops: [toHint], ...extra });
+
+describe('route plan from an invoice', () => {
+  it('the route to the hint\'s first node gets the hint\'s channel to the payee appended; amount and final expiry from the invoice', () => {
+    const req = requestWithInvoice(request(), terms(), 1000);
+    expect(req).toEqual({
+      ...request(),
+      final_amount_msat: String(CLN.amount_msat),
+      final_cltv_expiry: 1000 + CLN.min_final_cltv_expiry,
+      hops: [
+        toHint,
+        { node_id: CLN.payee, short_channel_id: HINT.short_channel_id, policy: { fee_base_msat: HINT.fee_base_msat, fee_proportional_millionths: HINT.fee_proportional_millionths, cltv_expiry_delta: HINT.cltv_expiry_delta } },
+      ],
+    });
+    const plan = planFromRequest(req).message as { total_fee_msat: string; first_htlc: { amount_msat: string; cltv_expiry: number } };
+    // BOLT 7's fee of the hint's channel: base + amount * proportional / 1e6 (floor), the hint's delta on top of the payee's expiry.
+    const fee = BigInt(HINT.fee_base_msat) + (BigInt(CLN.amount_msat) * BigInt(HINT.fee_proportional_millionths)) / 1_000_000n;
+    expect(plan.total_fee_msat).toBe(fee.toString());
+    expect(plan.first_htlc).toMatchObject({ amount_msat: (BigInt(CLN.amount_msat) + fee).toString(), cltv_expiry: 1000 + CLN.min_final_cltv_expiry + HINT.cltv_expiry_delta });
+  });
+
+  it('a route that already ends at the payee is kept as it is', () => {
+    const direct = request({ hops: [{ ...toHint, node_id: CLN.payee }] });
+    expect(requestWithInvoice(direct, terms(), 1000).hops).toEqual(direct.hops);
+  });
+
+  it('refuses a route that ends elsewhere (E_INVOICE_PAYEE), an amount under the invoice\'s or over twice it, an expiry under tip + delta (E_INVOICE_MISMATCH)', () => {
+    refusal(() => requestWithInvoice(request({ hops: [{ ...toHint, node_id: '02' + '11'.repeat(32) }] }), terms(), 1000), 'E_INVOICE_PAYEE', 4);
+    refusal(() => requestWithInvoice(request({ final_amount_msat: String(CLN.amount_msat - 1) }), terms(), 1000), 'E_INVOICE_MISMATCH', 4);
+    refusal(() => requestWithInvoice(request({ final_amount_msat: String(2 * CLN.amount_msat + 1) }), terms(), 1000), 'E_INVOICE_MISMATCH', 4);
+    expect(requestWithInvoice(request({ final_amount_msat: String(2 * CLN.amount_msat) }), terms(), 1000).final_amount_msat).toBe(String(2 * CLN.amount_msat));
+    refusal(() => requestWithInvoice(request({ final_cltv_expiry: 1000 + CLN.min_final_cltv_expiry - 1 }), terms(), 1000), 'E_INVOICE_MISMATCH', 4);
+    refusal(() => requestWithInvoice(request({ network: 'testnet' }), terms(), 1000), 'E_NETWORK_MISMATCH', 4);
+    refusal(() => requestWithInvoice(request(), terms(), undefined), 'E_USAGE', 2);
+  });
+
+  it('a BOLT 12 invoice or an offer is not a route plan\'s: E_INVOICE_KIND; an expired invoice E_INVOICE_EXPIRED', () => {
+    const lni = fixture('regtest.bolt12');
+    const created = JSON.parse(fixture('regtest.bolt12.cln.json')).invoice_created_at;
+    refusal(() => requestWithInvoice(request(), invoiceTerms(lni, { now: created }), 1000), 'E_INVOICE_KIND', 4);
+    refusal(() => invoiceTerms(fixture('regtest.offer'), { now: created }), 'E_INVOICE_KIND', 4);
+    refusal(() => invoiceTerms(lni, { now: created + 7201 }), 'E_INVOICE_EXPIRED', 4);
+    refusal(() => invoiceTerms(INVOICE, { now: CLN.created_at + CLN.expiry + 1 }), 'E_INVOICE_EXPIRED', 4);
+  });
+
+  it('an invoice decode message is read by its invoice string, which is verified again (an edited field changes nothing)', () => {
+    const { message } = decodeInvoiceText(INVOICE, { now: NOW });
+    const edited = { ...message, amount_msat: '1', payee: '02' + '11'.repeat(32) };
+    expect(invoiceText(edited, '--invoice')).toBe(INVOICE);
+    refusal(() => invoiceText({ type: 'route/plan' }, '--invoice'), 'E_WRONG_MESSAGE', 3);
+  });
+});
+
+describe('invoice decode messages validate against their schemas', () => {
+  it('Core Lightning\'s BOLT 11 invoice, offer, request and BOLT 12 invoice, and the 19 valid mainnet offers of offers-test.json', () => {
+    const texts = ['regtest.bolt11', 'regtest.offer', 'regtest.invreq', 'regtest.bolt12'].map(fixture);
+    const offers = loadVector<{ valid: boolean; bolt12: string; description: string }[]>('bolts/bolt12/offers-test.json').filter((c) => c.valid && !c.description.includes('testnet'));
+    let checked = 0;
+    for (const t of [...texts, ...offers.map((o) => o.bolt12)]) {
+      const { message } = decodeInvoiceText(t, { now: NOW });
+      const schema = INVOICE_SCHEMAS.find((s) => s.properties.type.const === message.type)!;
+      expect(Value.Check(schema, message), `${t}: ${[...Value.Errors(schema, message)].map((e) => e.path + ' ' + e.message).join('; ')}`).toBe(true);
+      checked++;
+    }
+    expect(checked).toBe(4 + 19);
+  });
+});
