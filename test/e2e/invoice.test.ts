@@ -1,0 +1,118 @@
+/**
+ * `invoice decode` through the built CLI: each of its four messages once (Core
+ * Lightning's regtest invoice, offer, request and BOLT 12 invoice, expected values from
+ * CLN's own decode where it printed them), the string from an argument, --in and stdin,
+ * a decoded invoice piped into `route plan --invoice -` and `htlc create --invoice -`,
+ * and the refusal table — each code once: its exit code, one stderr line, nothing on
+ * stdout.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, loadVector } from '../helpers.ts';
+import { pipeline, type Run } from './cli.ts';
+import { runAsync } from './process.ts';
+
+const fixture = (f: string) => readFileSync(join(ROOT, 'fixtures/invoice', f), 'utf8').trim();
+const CLN11 = JSON.parse(fixture('regtest.bolt11.cln.json'));
+const CLN12 = JSON.parse(fixture('regtest.bolt12.cln.json'));
+const NOW = String(CLN11.created_at + 60);
+const refused = (r: Run, code: string, status: number) =>
+  expect({ status: r.status, stdout: r.stdout, lines: r.stderr.trimEnd().split('\n').length, code: /^offchain: error (E_[A-Z0-9_]+): /.exec(r.stderr)?.[1] }, r.stderr).toEqual({ status, stdout: '', lines: 1, code });
+const OFFERS = loadVector<{ description: string; bolt12: string }[]>('bolts/bolt12/offers-test.json');
+const ALICE = readFileSync(join(ROOT, 'fixtures/keys/alice.pub'), 'utf8').trim();
+const BOB = readFileSync(join(ROOT, 'fixtures/keys/bob.pub'), 'utf8').trim();
+
+describe('invoice decode (built CLI)', () => {
+  it('each message kind once; the string from an argument, --in or standard input gives the same message', async () => {
+    const [arg, file, stdin, offer, request, bolt12] = await Promise.all([
+      runAsync(['invoice', 'decode', '--now', NOW, fixture('regtest.bolt11')]),
+      runAsync(['invoice', 'decode', '--now', NOW, '--in', 'fixtures/invoice/regtest.bolt11']),
+      runAsync(['invoice', 'decode', '--now', NOW], { input: fixture('regtest.bolt11') + '\n' }),
+      runAsync(['invoice', 'decode', '--now', NOW, '--in', 'fixtures/invoice/regtest.offer']),
+      runAsync(['invoice', 'decode', '--now', NOW, '--in', 'fixtures/invoice/regtest.invreq']),
+      runAsync(['invoice', 'decode', '--now', String(CLN12.invoice_created_at), '--in', 'fixtures/invoice/regtest.bolt12']),
+    ]);
+    for (const r of [arg, file, stdin, offer, request, bolt12]) expect(r!.status, r!.stderr).toBe(0);
+    expect(file!.stdout).toBe(arg!.stdout);
+    expect(stdin!.stdout).toBe(arg!.stdout);
+    const m = JSON.parse(arg!.stdout);
+    expect(m).toMatchObject({
+      type: 'invoice/bolt11',
+      network: 'regtest',
+      payee: CLN11.payee,
+      amount_msat: String(CLN11.amount_msat),
+      payment_hash: CLN11.payment_hash,
+      payment_secret: CLN11.payment_secret,
+      min_final_cltv_expiry_delta: CLN11.min_final_cltv_expiry,
+      route_hints: CLN11.routes,
+      valid: true,
+      expired: false,
+    });
+    expect(JSON.parse(offer!.stdout)).toMatchObject({ type: 'invoice/offer', network: 'regtest', offer_description: 'regtest offer', offer_amount: '20000000' });
+    expect(JSON.parse(request!.stdout)).toMatchObject({ type: 'invoice/request', network: 'regtest', offer_description: 'withdraw', invreq_amount: '5000' });
+    expect(JSON.parse(bolt12!.stdout)).toMatchObject({
+      type: 'invoice/bolt12',
+      invoice_payment_hash: CLN12.invoice_payment_hash,
+      invoice_node_id: CLN12.invoice_node_id,
+      invoice_amount: String(CLN12.invoice_amount_msat),
+      signature: CLN12.signature,
+      valid: true,
+    });
+  });
+
+  it('a decoded invoice drives route plan and htlc create through pipes', async () => {
+    const [, plan] = await pipeline(
+      [
+        { args: ['invoice', 'decode', '--now', NOW] },
+        { args: ['route', 'plan', '--invoice', '-', '--in', 'fixtures/invoice/route-request.json', '--tip-height', '1000', '--now', NOW] },
+      ],
+      fixture('regtest.bolt11'),
+    );
+    expect(plan!.status, plan!.stderr).toBe(0);
+    const p = JSON.parse(plan!.stdout);
+    const hint = CLN11.routes[0][0];
+    expect(p.final_amount_msat).toBe(String(CLN11.amount_msat));
+    expect(p.final_cltv_expiry).toBe(1000 + CLN11.min_final_cltv_expiry);
+    expect(p.hops.map((h: { node_id: string; short_channel_id: string }) => [h.node_id, h.short_channel_id])).toEqual([[hint.pubkey, '101x1x0'], [CLN11.payee, hint.short_channel_id]]);
+    const [, htlc] = await pipeline(
+      [
+        { args: ['invoice', 'decode', '--now', NOW] },
+        { args: ['htlc', 'create', '--kind', 'seed', '--invoice', '-', '--now', NOW, '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--amount', '50000'] },
+      ],
+      fixture('regtest.bolt11'),
+    );
+    expect(htlc!.status, htlc!.stderr).toBe(0);
+    expect(JSON.parse(htlc!.stdout).payment_hash).toBe(CLN11.payment_hash);
+  });
+
+  it('refusals: each code once, with its exit code, one stderr line and nothing on stdout', async () => {
+    const inv = fixture('regtest.bolt11');
+    const badChecksum = inv.slice(0, -1) + (inv.endsWith('q') ? 'p' : 'q');
+    const runs = await Promise.all([
+      runAsync(['invoice', 'decode', badChecksum]),
+      runAsync(['invoice', 'decode', '--network', 'mainnet', inv]),
+      runAsync(['invoice', 'decode', 'lnbc1qqqq']),
+      runAsync(['invoice', 'decode', 'lnbc25m1pvjluezpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqdq5vdhkven9v5sxyetpdeessp5zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zygs9q4psqqqqqqqqqqqqqqqqsgqtqyx5vggfcsll4wu246hz02kp85x4katwsk9639we5n5yngc3yhqkm35jnjw4len8vrnqnf5ejh0mzj9n3vz2px97evektfm2l6wqccp3y7372']),
+      runAsync(['invoice', 'decode', OFFERS.find((c) => c.description === 'Contains type >= 80')!.bolt12]),
+      runAsync(['invoice', 'decode', 'LnO1PqPs7sJqPgTyZm3qV4UxZmTsD3JjQeR9Wd3h']),
+      runAsync(['htlc', 'create', '--kind', 'seed', '--invoice', 'fixtures/invoice/regtest.bolt11', '--now', String(CLN11.created_at + CLN11.expiry + 1), '--payer', ALICE, '--recipient', BOB, '--locktime', '1100']),
+      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.offer', '--in', 'fixtures/invoice/route-request.json', '--tip-height', '1000', '--now', NOW]),
+      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--in', 'fixtures/route/seed-request.json', '--tip-height', '1000', '--now', NOW]),
+      runAsync(['invoice', 'decode', 'x', '--in', 'fixtures/invoice/regtest.bolt11']),
+    ]);
+    const expected: [string, number][] = [
+      ['E_INVOICE_CHECKSUM', 3],
+      ['E_NETWORK_MISMATCH', 4],
+      ['E_INVOICE_BECH32', 3],
+      ['E_INVOICE_UNKNOWN_FEATURE', 4],
+      ['E_BOLT12_FORBIDDEN_FIELD', 4],
+      ['E_BOLT12_STRING', 3],
+      ['E_INVOICE_EXPIRED', 4],
+      ['E_INVOICE_KIND', 4],
+      ['E_INVOICE_PAYEE', 4],
+      ['E_USAGE', 2],
+    ];
+    runs.forEach((r, i) => refused(r!, ...expected[i]!));
+  });
+});
