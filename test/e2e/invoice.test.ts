@@ -20,6 +20,7 @@ const NOW = String(CLN11.created_at + 60);
 const refused = (r: Run, code: string, status: number) =>
   expect({ status: r.status, stdout: r.stdout, lines: r.stderr.trimEnd().split('\n').length, code: /^offchain: error (E_[A-Z0-9_]+): /.exec(r.stderr)?.[1] }, r.stderr).toEqual({ status, stdout: '', lines: 1, code });
 const OFFERS = loadVector<{ description: string; bolt12: string }[]>('bolts/bolt12/offers-test.json');
+const SEED_REQUEST = JSON.parse(readFileSync(join(ROOT, 'fixtures/route/seed-request.json'), 'utf8'));
 const ALICE = readFileSync(join(ROOT, 'fixtures/keys/alice.pub'), 'utf8').trim();
 const BOB = readFileSync(join(ROOT, 'fixtures/keys/bob.pub'), 'utf8').trim();
 
@@ -99,6 +100,7 @@ describe('invoice decode (built CLI)', () => {
       runAsync(['htlc', 'create', '--kind', 'seed', '--invoice', 'fixtures/invoice/regtest.bolt11', '--now', String(CLN11.created_at + CLN11.expiry + 1), '--payer', ALICE, '--recipient', BOB, '--locktime', '1100']),
       runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.offer', '--in', 'fixtures/invoice/route-request.json', '--tip-height', '1000', '--now', NOW]),
       runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--in', 'fixtures/route/seed-request.json', '--tip-height', '1000', '--now', NOW]),
+      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--tip-height', '1000', '--now', NOW], { input: JSON.stringify({ ...SEED_REQUEST, final_amount_msat: undefined, final_cltv_expiry: undefined }) }),
       runAsync(['invoice', 'decode', 'x', '--in', 'fixtures/invoice/regtest.bolt11']),
     ]);
     const expected: [string, number][] = [
@@ -110,6 +112,7 @@ describe('invoice decode (built CLI)', () => {
       ['E_BOLT12_STRING', 3],
       ['E_INVOICE_EXPIRED', 4],
       ['E_INVOICE_KIND', 4],
+      ['E_INVOICE_MISMATCH', 4],
       ['E_INVOICE_PAYEE', 4],
       ['E_USAGE', 2],
     ];
