@@ -14,8 +14,8 @@ import { pipeline, type Run } from './cli.ts';
 import { runAsync } from './process.ts';
 
 const fixture = (f: string) => readFileSync(join(ROOT, 'fixtures/invoice', f), 'utf8').trim();
-const CLN11 = JSON.parse(fixture('regtest.bolt11.cln.json'));
-const CLN12 = JSON.parse(fixture('regtest.bolt12.cln.json'));
+const CLN11 = JSON.parse(fixture('cln/regtest.bolt11.json'));
+const CLN12 = JSON.parse(fixture('cln/regtest.bolt12.json'));
 const NOW = String(CLN11.created_at + 60);
 const refused = (r: Run, code: string, status: number) =>
   expect({ status: r.status, stdout: r.stdout, lines: r.stderr.trimEnd().split('\n').length, code: /^offchain: error (E_[A-Z0-9_]+): /.exec(r.stderr)?.[1] }, r.stderr).toEqual({ status, stdout: '', lines: 1, code });
@@ -66,7 +66,7 @@ describe('invoice decode (built CLI)', () => {
     const [, plan] = await pipeline(
       [
         { args: ['invoice', 'decode', '--now', NOW] },
-        { args: ['route', 'plan', '--invoice', '-', '--in', 'fixtures/invoice/route-request.json', '--tip-height', '1000', '--now', NOW] },
+        { args: ['route', 'plan', '--invoice', '-', '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW] },
       ],
       fixture('regtest.bolt11'),
     );
@@ -98,7 +98,7 @@ describe('invoice decode (built CLI)', () => {
       runAsync(['invoice', 'decode', OFFERS.find((c) => c.description === 'Contains type >= 80')!.bolt12]),
       runAsync(['invoice', 'decode', 'LnO1PqPs7sJqPgTyZm3qV4UxZmTsD3JjQeR9Wd3h']),
       runAsync(['htlc', 'create', '--kind', 'seed', '--invoice', 'fixtures/invoice/regtest.bolt11', '--now', String(CLN11.created_at + CLN11.expiry + 1), '--payer', ALICE, '--recipient', BOB, '--locktime', '1100']),
-      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.offer', '--in', 'fixtures/invoice/route-request.json', '--tip-height', '1000', '--now', NOW]),
+      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.offer', '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW]),
       runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--in', 'fixtures/route/seed-request.json', '--tip-height', '1000', '--now', NOW]),
       runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--tip-height', '1000', '--now', NOW], { input: JSON.stringify({ ...SEED_REQUEST, final_amount_msat: undefined, final_cltv_expiry: undefined }) }),
       runAsync(['invoice', 'decode', 'x', '--in', 'fixtures/invoice/regtest.bolt11']),

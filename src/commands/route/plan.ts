@@ -16,7 +16,7 @@ export default class RoutePlan extends OffchainCommand<typeof RoutePlan> {
     { description: 'The seed\'s Alice → Bob → Carol → Diana → Eric payment (1.003 → 1.002 → 1.001 → 1 BTC)', command: '<%= config.bin %> route plan --in fixtures/route/seed-request.json' },
     {
       description: 'Pay a decoded BOLT 11 invoice: its amount, payee, final CLTV and route hint complete the request (pipe from invoice decode)',
-      command: '<%= config.bin %> invoice decode --in fixtures/invoice/regtest.bolt11 --now 1795488100 | <%= config.bin %> route plan --invoice - --in fixtures/invoice/route-request.json --tip-height 1000 --now 1795488100',
+      command: '<%= config.bin %> invoice decode --in fixtures/invoice/regtest.bolt11 --now 1795488100 | <%= config.bin %> route plan --invoice - --in fixtures/invoice/route/partial-request.json --tip-height 1000 --now 1795488100',
     },
   ];
   static override flags = { ...inputFlags, ...invoiceFlags, 'tip-height': chainFlags['tip-height'] };

@@ -1,7 +1,7 @@
 /**
  * What an invoice hands to a payment (src/lib/invoice/payment.ts), on Core Lightning's
  * regtest invoice with a route hint (fixtures/invoice/regtest.bolt11; CLN's own decode of
- * it in regtest.bolt11.cln.json gives the expected values): the route ends at the payee
+ * it in cln/regtest.bolt11.json gives the expected values): the route ends at the payee
  * or at a hint's start, the amount and final expiry come from the invoice, and every
  * contradiction is refused. Also: every message invoice decode prints validates against
  * its schema.
@@ -19,7 +19,7 @@ import { refusal } from '../../setup/refusal.ts';
 
 const fixture = (f: string) => readFileSync(join(ROOT, 'fixtures/invoice', f), 'utf8').trim();
 const INVOICE = fixture('regtest.bolt11');
-const CLN = JSON.parse(fixture('regtest.bolt11.cln.json'));
+const CLN = JSON.parse(fixture('cln/regtest.bolt11.json'));
 const NOW = CLN.created_at + 60;
 const HINT = CLN.routes[0][0];
 const terms = () => invoiceTerms(INVOICE, { now: NOW });
@@ -62,7 +62,7 @@ describe('route plan from an invoice', () => {
 
   it('a BOLT 12 invoice or an offer is not a route plan\'s: E_INVOICE_KIND; an expired invoice E_INVOICE_EXPIRED', () => {
     const lni = fixture('regtest.bolt12');
-    const created = JSON.parse(fixture('regtest.bolt12.cln.json')).invoice_created_at;
+    const created = JSON.parse(fixture('cln/regtest.bolt12.json')).invoice_created_at;
     refusal(() => requestWithInvoice(request(), invoiceTerms(lni, { now: created }), 1000), 'E_INVOICE_KIND', 4);
     refusal(() => invoiceTerms(fixture('regtest.offer'), { now: created }), 'E_INVOICE_KIND', 4);
     refusal(() => invoiceTerms(lni, { now: created + 7201 }), 'E_INVOICE_EXPIRED', 4);
