@@ -5,14 +5,16 @@
  * and cltv, fallback addresses, route hints over the private channel), BOLT 12 offers,
  * A fetches BOLT 12 invoices from them (invoice requests and invoices over onion
  * messages), and B writes a bare invoice request. Every one goes through our decoder
- * (library, and a sample through the built CLI), which must verify its signature and
- * agree field for field with CLN's own `decode`. CLN is the independent reader here.
+ * (library, and all of them through the built CLI), which must verify its signature and
+ * agree field for field with CLN's own `decode`; every signature is also checked by
+ * the independent reader (test/independent/invoice.ts).
  * Skipped visibly without $LIGHTNINGD (or without bitcoind).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bech32 } from '@scure/base';
 import { decodeBolt12String, encodeBolt12String } from '../../src/lib/invoice/bolt12.ts';
 import { decodeInvoiceText } from '../../src/lib/invoice/messages.ts';
+import { bolt11Payee, bolt12SignatureValid } from '../independent/invoice.ts';
 import { findBitcoind, startBitcoind, type Bitcoind } from './bitcoind.ts';
 import { findLightningd, startLightningd, waitFor, type Lightningd } from './lightningd.ts';
 import { assertBuilt, messageOf, offchain } from './offchain-cli.ts';
@@ -112,6 +114,7 @@ type Made = { what: string; text: string; cln: Record<string, any> };
       const ours = decodeInvoiceText(m.text, { network: 'regtest', now: m.cln.created_at }).message;
       expect(ours.type).toBe('invoice/bolt11');
       expect(comparableBolt11(ours), m.what).toEqual(clnBolt11(m.cln));
+      expect(bolt11Payee(m.text), `${m.what} (independent recovery)`).toBe(m.cln.payee);
     }
     // The variants exercise what they are named after (CLN's own reading).
     const by = (what: string) => bolt11.find((m) => m.what === what)!.cln;
@@ -129,6 +132,7 @@ type Made = { what: string; text: string; cln: Record<string, any> };
       const ours = decodeInvoiceText(m.text, { network: 'regtest', now: Math.floor(Date.now() / 1000) }).message;
       expect(ours.type, m.what).toBe({ 'bolt12 offer': 'invoice/offer', 'bolt12 invoice': 'invoice/bolt12', 'bolt12 invoice_request': 'invoice/request' }[m.cln.type as string]);
       expect(comparableBolt12(ours), m.what).toEqual(clnBolt12(m.cln));
+      if (m.cln.type !== 'bolt12 offer') expect(bolt12SignatureValid(m.text), `${m.what} (independent BIP-340)`).toBe(true);
     }
   });
 
@@ -148,9 +152,19 @@ type Made = { what: string; text: string; cln: Record<string, any> };
         code = (e as { code: string }).code;
       }
       if (m.cln.type === 'bolt11 invoice') {
+        let independent: string | undefined;
+        try {
+          independent = bolt11Payee(flipped);
+        } catch {
+          independent = undefined;
+        }
+        expect(independent, m.what).not.toBe(m.cln.payee);
         // Without an n field any signature recovers some key: the flipped one must not recover the payee's.
         expect(code === 'E_INVOICE_SIGNATURE' || (code === '' && payee !== m.cln.payee), `${m.what}: ${code || String(payee)}`).toBe(true);
-      } else expect(code, m.what).toBe('E_BOLT12_SIGNATURE');
+      } else {
+        expect(code, m.what).toBe('E_BOLT12_SIGNATURE');
+        expect(bolt12SignatureValid(flipped), m.what).toBe(false);
+      }
     }
   });
 });
