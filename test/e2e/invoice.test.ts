@@ -2,7 +2,8 @@
  * `invoice decode` through the built CLI: each of its four messages once (Core
  * Lightning's regtest invoice, offer, request and BOLT 12 invoice, expected values from
  * CLN's own decode where it printed them), the string from an argument, --in and stdin,
- * a decoded invoice piped into `route plan --invoice -` and `htlc create --invoice -`,
+ * an invoice decode message read back (decoded afresh from its string), a decoded
+ * invoice piped into `route plan --invoice -` and `htlc create --invoice -`,
  * and the refusal table — each code once: its exit code, one stderr line, nothing on
  * stdout.
  */
@@ -26,14 +27,17 @@ const BOB = readFileSync(join(ROOT, 'fixtures/keys/bob.pub'), 'utf8').trim();
 
 describe('invoice decode (built CLI)', () => {
   it('each message kind once; the string from an argument, --in or standard input gives the same message', async () => {
-    const [arg, file, stdin, offer, request, bolt12] = await Promise.all([
+    const [arg, file, stdin, offer, request, bolt12, again] = await Promise.all([
       runAsync(['invoice', 'decode', '--now', NOW, fixture('regtest.bolt11')]),
       runAsync(['invoice', 'decode', '--now', NOW, '--in', 'fixtures/invoice/regtest.bolt11']),
       runAsync(['invoice', 'decode', '--now', NOW], { input: fixture('regtest.bolt11') + '\n' }),
       runAsync(['invoice', 'decode', '--now', NOW, '--in', 'fixtures/invoice/regtest.offer']),
       runAsync(['invoice', 'decode', '--now', NOW, '--in', 'fixtures/invoice/regtest.invreq']),
       runAsync(['invoice', 'decode', '--now', String(CLN12.invoice_created_at), '--in', 'fixtures/invoice/regtest.bolt12']),
+      runAsync(['invoice', 'decode', '--now', NOW, '--in', 'fixtures/invoice/offer.json']),
     ]);
+    // A message given back is decoded afresh from its string: the same message (the fixture was made at 1795488100).
+    expect(again!.stdout).toBe(readFileSync(join(ROOT, 'fixtures/invoice/offer.json'), 'utf8').replace('"now": 1795488100', `"now": ${NOW}`));
     for (const r of [arg, file, stdin, offer, request, bolt12]) expect(r!.status, r!.stderr).toBe(0);
     expect(file!.stdout).toBe(arg!.stdout);
     expect(stdin!.stdout).toBe(arg!.stdout);

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { inputFlags } from '../../lib/cli/flags.ts';
-import { inputFrom, readInputBytes } from '../../lib/cli/input.ts';
+import { detectFormat, inputFrom, readInputBytes } from '../../lib/cli/input.ts';
 import { UsageError } from '../../lib/errors.ts';
 
 export default class InvoiceDecode extends OffchainCommand<typeof InvoiceDecode> {
@@ -31,8 +31,13 @@ export default class InvoiceDecode extends OffchainCommand<typeof InvoiceDecode>
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
     if (this.args.invoice !== undefined && f.in !== undefined) throw new UsageError('E_USAGE', 'give the invoice as the argument or with --in, not both');
-    const text = this.args.invoice ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in)));
-    const { decodeInvoiceText } = await import('../../lib/invoice/messages.ts');
+    let text = this.args.invoice ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in)));
+    const { decodeInvoiceText, invoiceText } = await import('../../lib/invoice/messages.ts');
+    if (text.trimStart().startsWith('{')) {
+      // An invoice decode message again (e.g. from a file a payer kept): its string, decoded afresh.
+      const doc = detectFormat(new TextEncoder().encode(text), f.in ?? 'the input');
+      if (doc.format === 'json') text = invoiceText(doc.value, f.in ?? 'the input');
+    }
     const { network, message } = decodeInvoiceText(text, { network: f.network as never, now: f.now ?? Math.floor(Date.now() / 1000) });
     this.network(network);
     return { message };

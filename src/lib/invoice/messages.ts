@@ -228,11 +228,12 @@ export function invoiceText(value: unknown, what: string): string {
   if (typeof value === 'string') return value.trim();
   if (value && typeof value === 'object') {
     const m = value as Record<string, unknown>;
-    if (m.type === 'invoice/bolt11' || m.type === 'invoice/bolt12') {
-      if (typeof m.invoice !== 'string') throw new MalformedInputError('E_MALFORMED_MESSAGE', `${what}: ${m.type} without its invoice string`);
-      return m.invoice;
+    const field = ({ 'invoice/bolt11': 'invoice', 'invoice/bolt12': 'invoice', 'invoice/offer': 'offer', 'invoice/request': 'invoice_request' } as Record<string, string>)[String(m.type)];
+    if (field !== undefined) {
+      if (typeof m[field] !== 'string') throw new MalformedInputError('E_MALFORMED_MESSAGE', `${what}: ${String(m.type)} without its ${field} string`);
+      return m[field];
     }
-    throw new MalformedInputError('E_WRONG_MESSAGE', `${what}: expected an invoice/bolt11 or invoice/bolt12 message (or the invoice text), got ${String(m.type)}`);
+    throw new MalformedInputError('E_WRONG_MESSAGE', `${what}: expected an invoice/* message from invoice decode (or the invoice text), got ${String(m.type)}`);
   }
   throw new MalformedInputError('E_WRONG_MESSAGE', `${what}: expected an invoice`);
 }
