@@ -8,7 +8,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tempDir } from '../helpers.ts';
-import { freePort, type Bitcoind } from './bitcoind.ts';
+import { findBitcoind, freePort, type Bitcoind } from './bitcoind.ts';
 
 export function findLightningd(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const wanted = env['LIGHTNINGD']?.trim();
@@ -30,7 +30,8 @@ export async function startLightningd(binary: string, btc: Bitcoind, name: strin
   const dir = tempDir(`offchain-cln-${name}-`);
   const port = await freePort();
   const cli = join(dirname(binary), 'lightning-cli');
-  const bitcoinCli = process.env['BITCOIN_CLI'] ?? join(dirname(process.env['BITCOIND'] ?? ''), 'bitcoin-cli');
+  // bitcoin-cli beside the bitcoind the suite runs ($BITCOIND or PATH), or $BITCOIN_CLI.
+  const bitcoinCli = process.env['BITCOIN_CLI'] ?? join(dirname(findBitcoind() ?? 'bitcoind'), 'bitcoin-cli');
   const args = [
     '--network=regtest',
     `--lightning-dir=${dir.path}`,
