@@ -156,7 +156,7 @@ export function normalizeArgv(argv: readonly string[]): string[] {
 /** First words of every command, and the words normalizeArgv itself understands. */
 const COMMAND_STARTS = new Set([...Object.keys(COMMANDS).map((id) => id.split(':')[0]!), 'help', 'version', 'autocomplete']);
 /** Flags that take no value; any other flag before the command is followed by its value. */
-const VALUELESS = new Set(['--debug', '--psbt', '--dry-run', '--broadcast', '--any-time', '--anchors', '--bare']);
+const VALUELESS = new Set(['--debug', '--quiet', '-q', '--psbt', '--dry-run', '--broadcast', '--any-time', '--anchors', '--bare']);
 
 function hoistLeadingFlags(head: string[]): string[] {
   const flags: string[] = [];

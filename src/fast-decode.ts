@@ -71,7 +71,7 @@ export async function main(argv: readonly string[]): Promise<FastResult> {
     const tx = parsePsbt(psbt);
     const network = resolveNetwork(flagNetwork as Network | undefined, messageNetwork);
     // Serialised whole before writing, as the base command does: a failure leaves stdout empty.
-    text = stringifyMessage(decodedMessage(tx, network));
+    text = stringifyMessage(decodedMessage(tx, network, psbt));
   } catch {
     return { done: false, stdin };
   }

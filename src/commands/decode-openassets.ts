@@ -167,8 +167,9 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
       }
       buffer += (typeof out === 'string' ? out : JSON.stringify(out)) + '\n';
       if (buffer.length > 1 << 16) await flushOut();
-      if (++done % 10_000 === 0) this.term.progress(`${done} transactions`);
+      meter.tick();
     };
+    const meter = this.term.meter('transactions');
     // Lines split by hand from the read chunks (faster than readline); a line longer than
     // MAX_LINE is reported as malformed, so memory stays bounded.
     const MAX_LINE = 8 * 1024 * 1024;
@@ -185,6 +186,10 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
           if (skipping) { skipping = false; continue; }
           await one(line.endsWith('\r') ? line.slice(0, -1) : line);
         }
+        // Every line decoded from what has arrived is written before waiting for more:
+        // a slow producer (a node's ZMQ feed, a pipe from another tool) sees each answer
+        // as soon as its line is complete; a fast one still gets one write per read chunk.
+        await flushOut();
         pending = text.slice(from);
         if (pending.length > MAX_LINE) {
           pending = '';
@@ -199,6 +204,6 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
       throw e;
     }
     await flushOut();
-    this.term.clearProgress();
+    meter.done();
   }
 }

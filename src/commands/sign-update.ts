@@ -84,7 +84,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
       // A configuration error (no chain source) stops the stream at its start, not per line.
       await ctx.chain.tip();
       let out: unknown[] = [];
-      let served = 0;
+      const meter = this.term.meter('requests');
       const flush = async () => {
         await store.commit();
         for (const line of out) this.emitLine(line);
@@ -117,11 +117,11 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
           out.push({ type: 'credit/error', version: 1, network, line, code, exit_code: exitCode, message });
         }
         if (out.length >= BATCH) await flush();
-        if (++served % 1000 === 0) this.term.progress(`${served} requests`);
+        meter.tick();
         next = lines.next();
       }
       await flush();
-      this.term.clearProgress();
+      meter.done();
     });
   }
 }

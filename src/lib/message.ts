@@ -41,6 +41,26 @@ export function messageSchema<T extends TProperties>(type: string, description: 
   );
 }
 
+/**
+ * An array longer than its schema's maxItems, found before anything else is checked: a
+ * 30 MB message of 150,000 route hops is refused at once for its length, not after
+ * validating every element. Follows object properties only (not array elements).
+ */
+export function tooLongArray(schema: unknown, value: unknown, path: string): { path: string; max: number; length: number } | undefined {
+  const s = schema as { type?: string; maxItems?: number; properties?: Record<string, unknown> };
+  if (s.type === 'array' && Array.isArray(value) && s.maxItems !== undefined && value.length > s.maxItems) {
+    return { path: path || '(message)', max: s.maxItems, length: value.length };
+  }
+  if (s.type === 'object' && s.properties && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [key, sub] of Object.entries(s.properties)) {
+      if (!Object.hasOwn(value, key)) continue;
+      const found = tooLongArray(sub, (value as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 /** Decode `value` as a message of `schema`, or throw one clear MalformedInputError. */
 export function decodeMessage<S extends TObject>(schema: S, value: unknown): Static<S> {
   const env = readEnvelope(value);
@@ -48,6 +68,8 @@ export function decodeMessage<S extends TObject>(schema: S, value: unknown): Sta
   if (env.type !== expected) {
     throw new MalformedInputError('E_WRONG_MESSAGE', `expected a ${expected} message, got ${env.type}`);
   }
+  const long = tooLongArray(schema, value, '');
+  if (long) throw new MalformedInputError('E_MALFORMED_MESSAGE', `${expected}: ${long.path}: at most ${long.max} items, got ${long.length}`);
   if (!Value.Check(schema, value)) {
     const first = Value.Errors(schema, value).First();
     const where = first?.path ? first.path.slice(1).replace(/\//g, '.') : '(message)';

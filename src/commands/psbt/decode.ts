@@ -12,8 +12,8 @@ export default class PsbtDecode extends OffchainCommand<typeof PsbtDecode> {
   static override flags = { ...inputFlags };
 
   protected async execute(): Promise<CommandResult> {
-    const { tx, network } = await this.readPsbt();
+    const { tx, network, bytes } = await this.readPsbt();
     const { decodedMessage } = await import('../../lib/psbt/decode.ts');
-    return { message: decodedMessage(tx, network) };
+    return { message: decodedMessage(tx, network, bytes) };
   }
 }

@@ -74,6 +74,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       });
       this.flags = flags as InferredFlags<T>;
       this.args = args as InferredArgs<T>;
+      this.term.quiet = (flags as { quiet?: boolean }).quiet === true;
       this.random = this.randomSource();
       if (!this.longRunning) (await import('../curve.ts')).setBasePointWindow(4);
       await this.selectSecp256k1();
@@ -166,11 +167,11 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
    * A PSBT given directly (base64, hex or binary) or inside a JSON message's "psbt"
    * field; a message's network must agree with --network.
    */
-  protected async readPsbt(doc?: InputDocument): Promise<{ tx: Transaction; network: Network; messageType?: string }> {
+  protected async readPsbt(doc?: InputDocument): Promise<{ tx: Transaction; network: Network; messageType?: string; bytes: Uint8Array }> {
     const input = doc ?? (await this.readDocument());
     const { bytes, network, messageType } = psbtBytesOf(input);
     const { parsePsbt } = await import('../psbt/parse.ts');
-    return { tx: parsePsbt(bytes), network: this.network(network), messageType };
+    return { tx: parsePsbt(bytes), network: this.network(network), messageType, bytes };
   }
 
   /** A JSON message from a file named by a flag (e.g. --offer FILE); `flag` defaults to the flag whose value `path` is. */

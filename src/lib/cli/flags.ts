@@ -13,6 +13,7 @@ export const globalFlags = {
     helpGroup: 'GLOBAL',
   }),
   debug: Flags.boolean({ description: 'print stack traces with errors', helpGroup: 'GLOBAL' }),
+  quiet: Flags.boolean({ char: 'q', description: 'no progress line on standard error (it is shown on a terminal only, for work over ~2 s)', helpGroup: 'GLOBAL' }),
 };
 
 export const inputFlags = {
