@@ -13,6 +13,7 @@ import { BASH_VALUES_MARKER, bashValueCompletion } from './lib/cli/completion.ts
 import { BrokenPipe, onLateOutputError, outputFailure } from './lib/cli/output.ts';
 import { OffchainError } from './lib/errors.ts';
 import { describeError } from './lib/cli/base-command.ts';
+import { suggestCommand } from './lib/cli/suggest.ts';
 import CloseCredit from './commands/close-credit.ts';
 import CommitmentClaim from './commands/commitment/claim.ts';
 import CommitmentClose from './commands/commitment/close.ts';
@@ -263,7 +264,9 @@ function unknownCommand(id: string): string {
       return `E_USAGE: ${command.replace(/:/g, ' ')} takes no argument "${extra}": pass a file with --in ${extra}, or pipe it on standard input`;
     }
   }
-  return `E_UNKNOWN_COMMAND: "${id.replace(/:/g, ' ')}" is not an offchain command; see offchain --help`;
+  const meant = suggestCommand(words, [...Object.keys(COMMANDS), 'help', 'autocomplete']);
+  const hint = meant ? `did you mean "${meant}"? ` : '';
+  return `E_UNKNOWN_COMMAND: "${id.replace(/:/g, ' ')}" is not an offchain command; ${hint}see offchain --help`;
 }
 
 /**

@@ -28,6 +28,7 @@ import { inputDocument, psbtBytesOf } from './psbt-input.ts';
 
 export { psbtBytesOf };
 import { createTerminal, type Terminal } from './terminal.ts';
+import { nearest } from './suggest.ts';
 import { BrokenPipe, onLateOutputError, writeOutput, writeOutputLine } from './output.ts';
 
 export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
@@ -275,7 +276,16 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   protected fail(e: unknown): void {
     if (e instanceof BrokenPipe) return; // the reader left: quiet, as Unix tools are
     const debug = process.argv.includes('--debug');
-    const { code, message, exitCode } = describeError(e);
+    const { code, exitCode } = describeError(e);
+    let { message } = describeError(e);
+    // A mistyped flag: name the flag of this command it was probably meant to be.
+    const typo = /^Nonexistent flags?: (--?[\w-]+)/.exec(message);
+    if (typo) {
+      const ctor = this.constructor as typeof OffchainCommand;
+      const names = Object.keys({ ...ctor.baseFlags, ...ctor.flags }).map((f) => `--${f}`);
+      const meant = nearest(typo[1]!.split('=')[0]!, names);
+      if (meant) message = message.replace(/ \(see --help\)$/, `; did you mean ${meant}? (see --help)`);
+    }
     this.term ??= createTerminal(process.stderr, process.env);
     this.term.clearProgress();
     process.stderr.write(`${this.term.color.red('offchain: error')} ${code}: ${message}\n`);
