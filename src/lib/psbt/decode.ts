@@ -162,6 +162,19 @@ export function decodePsbt(tx: Transaction, network: Network, bytes?: Uint8Array
   return decoded;
 }
 
+/**
+ * The network a PSBT's own bytes name, where they can: its global extended public keys
+ * (BIP-32 version bytes: xpub is mainnet, tpub every test network). Output scripts cannot
+ * tell (an address is only their rendering), so a PSBT without xpubs names none.
+ */
+export function psbtNetworkHint(bytes: Uint8Array): 'mainnet' | 'test' | undefined {
+  const global = splitPsbtMaps(bytes)[0] ?? [];
+  const versions = new Set(global.filter((r) => r.keyType === 0x01 && r.keyData.length >= 4).map((r) => toHex(r.keyData.subarray(0, 4))));
+  if (versions.size !== 1) return undefined;
+  const [v] = versions;
+  return v === '0488b21e' ? 'mainnet' : v === '043587cf' ? 'test' : undefined;
+}
+
 /** Input values minus output values, or undefined when some input's value is unknown. */
 export function knownFee(tx: Transaction): bigint | undefined {
   let total = 0n;
