@@ -26,7 +26,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -123,6 +123,16 @@ try {
 }
 renameSync(out, join(root, 'dist'));
 rmSync(old, { recursive: true, force: true });
+
+// Secret fixtures (keys, seeds, preimages, lock records) are refused by the CLI unless mode
+// 0600, which git cannot record (a checkout makes them 0644): made so here, so that the
+// --help examples and docs use them as written, with no chmod of repository files.
+const SECRET_FIXTURE = /(\.key|\.seed|secret[\w.-]*|preimage[\w.-]*|^lock-\d+\.json)$/;
+const secretFixtures = (dir) =>
+  readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? secretFixtures(join(dir, e.name)) : SECRET_FIXTURE.test(e.name) ? [join(dir, e.name)] : [],
+  );
+for (const file of secretFixtures('fixtures')) chmodSync(join(root, file), 0o600);
 
 const { Plugin } = await import('@oclif/core');
 const plugin = new Plugin({ root, type: 'core', isRoot: true, ignoreManifest: true, errorOnManifestCreate: true, respectNoCacheDefault: true });

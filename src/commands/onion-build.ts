@@ -46,8 +46,8 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     'A route whose payloads do not fit in 1300 bytes is refused (E_ONION_ROUTE_TOO_LARGE, exit 4). ' +
     'A recipient\'s blinded path (onion-blind\'s output) goes under blinded_path, after the clear hops, with blinded_payload (amount, CLTV and total for the recipient).';
   static override examples = [
-    { description: 'The 3-hop fixture route', command: 'chmod 600 fixtures/onion/session.key; <%= config.bin %> onion-build --in fixtures/onion/route.json --session-key-file fixtures/onion/session.key' },
-    { description: 'A payer\'s route ending in a recipient\'s blinded path (blinded_path + blinded_payload)', command: 'chmod 600 fixtures/onion/session.key; <%= config.bin %> onion-build --in fixtures/onion/blinded-route.json --session-key-file fixtures/onion/session.key' },
+    { description: 'The 3-hop fixture route', command: '<%= config.bin %> onion-build --in fixtures/onion/route.json --session-key-file fixtures/onion/session.key' },
+    { description: 'A payer\'s route ending in a recipient\'s blinded path (blinded_path + blinded_payload)', command: '<%= config.bin %> onion-build --in fixtures/onion/blinded-route.json --session-key-file fixtures/onion/session.key' },
     { description: 'Straight from route plan\'s output', command: '<%= config.bin %> onion-build --in fixtures/route/seed-plan.json --payment-hash 4242424242424242424242424242424242424242424242424242424242424242 --payment-secret 2424242424242424242424242424242424242424242424242424242424242424' },
   ];
   static override flags = {

@@ -12,8 +12,8 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
     'encodes the failure by its BOLT 4 name with its data fields (--field NAME=VALUE), pads failuremsg to 256 bytes, adds the um HMAC and the ammag layer, and prints onion/error. ' +
     'With --hold-time it also starts the attribution data (BOLT 4 attributable failures): this node\'s hold time and HMACs, so the sender can tell which hop garbled the error and how long each held the HTLC.';
   static override examples = [
-    { description: 'The fixture route\'s last hop says the payment details are wrong', command: 'chmod 600 fixtures/onion/hop3.key; <%= config.bin %> onion-error create --onion fixtures/onion/at-hop3.json --key-file fixtures/onion/hop3.key --failure incorrect_or_unknown_payment_details --field htlc_msat=14000 --field height=800000' },
-    { description: 'The same, with attribution data: it held the HTLC 0.3 s', command: 'chmod 600 fixtures/onion/hop3.key; <%= config.bin %> onion-error create --onion fixtures/onion/at-hop3.json --key-file fixtures/onion/hop3.key --failure incorrect_or_unknown_payment_details --field htlc_msat=14000 --field height=800000 --hold-time 3' },
+    { description: 'The fixture route\'s last hop says the payment details are wrong', command: '<%= config.bin %> onion-error create --onion fixtures/onion/at-hop3.json --key-file fixtures/onion/hop3.key --failure incorrect_or_unknown_payment_details --field htlc_msat=14000 --field height=800000' },
+    { description: 'The same, with attribution data: it held the HTLC 0.3 s', command: '<%= config.bin %> onion-error create --onion fixtures/onion/at-hop3.json --key-file fixtures/onion/hop3.key --failure incorrect_or_unknown_payment_details --field htlc_msat=14000 --field height=800000 --hold-time 3' },
   ];
   static override flags = {
     onion: Flags.string({ description: 'the onion/packet (or onion/peeled) this node received', helpValue: 'FILE', required: true }),

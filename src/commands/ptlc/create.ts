@@ -13,7 +13,7 @@ export default class PtlcCreate extends HtlcCommand<typeof PtlcCreate> {
   static override examples = [
     {
       description: 'Bob (payee) draws t and creates a PTLC from Alice, refundable at height 1100',
-      command: 'rm -f /tmp/offchain-ptlc.secret; <%= config.bin %> ptlc create --payer $(cat fixtures/keys/alice.pub) --payee $(cat fixtures/keys/bob.pub) --locktime 1100 --secret-out /tmp/offchain-ptlc.secret --amount 50000',
+      command: 'D=$(mktemp -d); <%= config.bin %> ptlc create --payer $(cat fixtures/keys/alice.pub) --payee $(cat fixtures/keys/bob.pub) --locktime 1100 --secret-out $D/ptlc.secret --amount 50000',
     },
   ];
   static override flags = {

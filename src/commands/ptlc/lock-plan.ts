@@ -12,11 +12,11 @@ export default class PtlcLockPlan extends OffchainCommand<typeof PtlcLockPlan> {
   static override examples = [
     {
       description: 'Locks for the seed\'s route (Bob, Carol, Diana forwarding to Eric)',
-      command: 'rm -rf /tmp/offchain-route-locks; mkdir -m 700 /tmp/offchain-route-locks && <%= config.bin %> ptlc lock-plan --payment-point $(cat fixtures/ptlc/payment-point.hex) --route fixtures/route/seed-plan.json --out-dir /tmp/offchain-route-locks',
+      command: 'D=$(mktemp -d); mkdir -m 700 $D/route-locks && <%= config.bin %> ptlc lock-plan --payment-point $(cat fixtures/ptlc/payment-point.hex) --route fixtures/route/seed-plan.json --out-dir $D/route-locks',
     },
     {
       description: 'Locks for a payment through two hops to the payee of the fixture PTLC',
-      command: 'rm -rf /tmp/offchain-locks; mkdir -m 700 /tmp/offchain-locks && <%= config.bin %> ptlc lock-plan --payment-point $(cat fixtures/ptlc/payment-point.hex) --hops 2 --out-dir /tmp/offchain-locks',
+      command: 'D=$(mktemp -d); mkdir -m 700 $D/locks && <%= config.bin %> ptlc lock-plan --payment-point $(cat fixtures/ptlc/payment-point.hex) --hops 2 --out-dir $D/locks',
     },
   ];
   static override flags = {
