@@ -43,6 +43,18 @@ describe('README and docs shell blocks', () => {
     for (const b of blocks) if (b.illustrative !== undefined) expect(b.illustrative.trim().length, `${b.file}:${b.line}`).toBeGreaterThan(10);
   });
 
+  it('names no internal document (the brief, its sections, its seeds), and --help neither', () => {
+    const internal = /\bBRIEF\b|§\s?\d|\bseed 00\d\b/;
+    for (const file of DOCS) expect(readFileSync(join(ROOT, file), 'utf8'), file).not.toMatch(internal);
+    expect(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')).not.toMatch(internal);
+  });
+
+  it('the README says what is built, not "planned"', () => {
+    const intro = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n## ')[0]!;
+    expect(intro).not.toMatch(/\bplanned\b/);
+    for (const word of ['statechain', 'HTLC', 'commitment', 'onion', 'Open Assets', 'PTLC', 'TRUC']) expect(intro.toLowerCase()).toContain(word.toLowerCase());
+  });
+
   it('no block writes to a fixed /tmp path or changes modes of repository files', () => {
     for (const b of runnable) {
       expect(b.code, `${b.file}:${b.line}`).not.toMatch(/(^|[\s=])\/tmp\//);
