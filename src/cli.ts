@@ -199,7 +199,12 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
   try {
     if (argv[0]?.startsWith('autocomplete')) {
       const config = await Config.load(await loadOptions(argv));
-      await run(argv, config);
+      const restore = argv[1] === 'bash' ? rewriteStdout(accurateBashSetup) : () => {};
+      try {
+        await run(argv, config);
+      } finally {
+        restore();
+      }
       await flushOutput();
       completeBashValues(config);
     } else {
@@ -267,6 +272,26 @@ function unknownCommand(id: string): string {
   const meant = suggestCommand(words, [...Object.keys(COMMANDS), 'help', 'autocomplete']);
   const hint = meant ? `did you mean "${meant}"? ` : '';
   return `E_UNKNOWN_COMMAND: "${id.replace(/:/g, ' ')}" is not an offchain command; ${hint}see offchain --help`;
+}
+
+/**
+ * The plugin's setup text is shared by bash and zsh; in bash the completion lists names
+ * only (no summaries), and offchain's addition completes flag values and file names.
+ */
+export function accurateBashSetup(text: string): string {
+  return text.replace(
+    'displays a list of commands (or flags if you type --), along with their summaries.',
+    'lists the commands (or the flags if you type --; the values of flags such as --network and --role; file names after a FILE flag such as --in).',
+  );
+}
+
+function rewriteStdout(rewrite: (text: string) => string): () => void {
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
+    write(typeof chunk === 'string' ? rewrite(chunk) : chunk, ...(rest as []))) as typeof process.stdout.write;
+  return () => {
+    process.stdout.write = write;
+  };
 }
 
 /**
