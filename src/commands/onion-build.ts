@@ -3,7 +3,7 @@ import type { CommandResult } from '../lib/cli/base-command.ts';
 import { OffchainCommand } from '../lib/cli/base-command.ts';
 import { fromHex, toHex } from '../lib/bytes.ts';
 import { UsageError } from '../lib/errors.ts';
-import { inputFlags } from '../lib/cli/flags.ts';
+import { flagValue, inputFlags } from '../lib/cli/flags.ts';
 import type { Static } from '@sinclair/typebox';
 import type { HopPayloadJson, OnionRouteSchema } from '../lib/onion/schemas.ts';
 import type { HopPayload } from '../lib/onion/payload.ts';
@@ -69,9 +69,9 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     checkPlan(value);
     const hash = this.flags['payment-hash'];
     if (hash === undefined) throw new UsageError('E_USAGE', 'a route/plan input needs --payment-hash (the associated data)');
-    fromHex(hash, '--payment-hash', 32);
+    flagValue(() => fromHex(hash, '--payment-hash', 32));
     const secret = this.flags['payment-secret'];
-    if (secret !== undefined) fromHex(secret, '--payment-secret', 32);
+    if (secret !== undefined) flagValue(() => fromHex(secret, '--payment-secret', 32));
     const last = plan.hops.length - 1;
     return {
       type: 'onion/route' as const, version: 1 as const, network: plan.network, associated_data: hash.toLowerCase(),
@@ -87,7 +87,11 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     if (doc.format !== 'json') throw new UsageError('E_EXPECTED_MESSAGE', 'expected an onion/route JSON message');
     const { decodeMessage } = await import('../lib/message.ts');
     const { OnionRouteSchema } = await import('../lib/onion/schemas.ts');
-    const route = (doc.value as { type?: unknown })?.type === 'route/plan' ? await this.fromPlan(doc.value) : decodeMessage(OnionRouteSchema, doc.value);
+    const fromPlan = (doc.value as { type?: unknown })?.type === 'route/plan';
+    if (!fromPlan && (this.flags['payment-hash'] !== undefined || this.flags['payment-secret'] !== undefined)) {
+      throw new UsageError('E_USAGE', '--payment-hash and --payment-secret go with a route/plan input; an onion/route carries its associated_data and payloads itself');
+    }
+    const route = fromPlan ? await this.fromPlan(doc.value) : decodeMessage(OnionRouteSchema, doc.value);
     const network = this.network(route.network);
     const { payloadFromJson } = await import('../lib/onion/json.ts');
     const { encodeHopPayload } = await import('../lib/onion/payload.ts');

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { OffchainCommand } from '../lib/cli/base-command.ts';
-import { inputFlags, keyFlags } from '../lib/cli/flags.ts';
+import { flagValue, inputFlags, keyFlags } from '../lib/cli/flags.ts';
 import { fromHex, toHex } from '../lib/bytes.ts';
 import { RefusedError, UsageError } from '../lib/errors.ts';
 
@@ -46,7 +46,7 @@ export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
     const { payloadToJson } = await import('../lib/onion/json.ts');
     const { onionBackend } = await import('../lib/onion/backend.ts');
     const ec = await onionBackend();
-    const given = this.flags['path-key'] === undefined ? undefined : fromHex(this.flags['path-key'], '--path-key', 33);
+    const given = this.flags['path-key'] === undefined ? undefined : flagValue(() => fromHex(this.flags['path-key']!, '--path-key', 33));
     // A blinded hop after the introduction node peels with its blinded key.
     let peelKey = key.secretKey;
     if (given) {

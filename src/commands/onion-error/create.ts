@@ -3,7 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { keyFlags } from '../../lib/cli/flags.ts';
 import { fromHex, toHex } from '../../lib/bytes.ts';
-import { UsageError } from '../../lib/errors.ts';
+import { OffchainError, UsageError } from '../../lib/errors.ts';
 
 export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorCreate> {
   static override summary = 'As the failing hop: create the error onion returned for a packet this node received.';
@@ -43,6 +43,8 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
     try {
       failure = encodeFailure(this.flags.failure, fields);
     } catch (e) {
+      // An unknown --failure name is the flag's value: a usage error (exit 2), not a refusal.
+      if (e instanceof OffchainError && e.code === 'E_ONION_FAILURE_NAME') throw new UsageError(e.code, `--failure: ${e.message}`);
       // A value out of its field's range came from --field: a usage error (exit 2).
       if (e instanceof MalformedInputError && e.code === 'E_ONION_FAILURE_VALUE') throw new UsageError(e.code, `--field ${e.message}`);
       throw e;

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { join } from 'node:path';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
+import { flagValue } from '../../lib/cli/flags.ts';
 
 export default class PtlcLockPlan extends OffchainCommand<typeof PtlcLockPlan> {
   static override summary = 'The sender\'s decorrelated locks for a multi-hop PTLC payment: a different lock point on every hop.';
@@ -33,7 +34,7 @@ export default class PtlcLockPlan extends OffchainCommand<typeof PtlcLockPlan> {
     const { writeNewFile } = await import('../../lib/store/exclusive.ts');
     const { stringifyMessage } = await import('../../lib/json.ts');
     const { toHex } = await import('../../lib/bytes.ts');
-    const Z = parsePublicKey(this.flags['payment-point'], '--payment-point');
+    const Z = flagValue(() => parsePublicKey(this.flags['payment-point'], '--payment-point'));
     let nodeIds: (string | undefined)[] = [];
     if (this.flags.route !== undefined) {
       const { decodeMessage } = await import('../../lib/message.ts');
