@@ -106,6 +106,13 @@ describe('the command table follows docs/cli.md', () => {
     expect(bad).toEqual([]);
   });
 
+  it('every topic (a command group) has its own description in package.json, not a command\'s summary', () => {
+    const topics = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { oclif: { topics: Record<string, { description: string }> } }).oclif.topics;
+    const groups = [...new Set(Object.keys(COMMANDS).filter((id) => id.includes(':')).map((id) => id.split(':')[0]!))].sort();
+    expect(groups.filter((g) => !topics[g]?.description)).toEqual([]);
+    for (const g of groups) expect(topics[g]!.description.length, g).toBeGreaterThan(20);
+  });
+
   it('every exception listed still exists (a fixed one must leave the list)', () => {
     const present = new Set(all.map(([id, f]) => `${id} --${f}`));
     const stale = Object.values(EXCEPTIONS).flatMap((m) => Object.keys(m)).filter((k) => !present.has(k));
