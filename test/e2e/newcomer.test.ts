@@ -81,3 +81,19 @@ describe('htlc decode', () => {
     expect(bad.status).toBe(4);
   });
 });
+
+describe('onion-error create reads the onion it received on standard input', () => {
+  const args = ['onion-error', 'create', '--key-file', 'fixtures/onion/hop3.key', '--failure', 'incorrect_or_unknown_payment_details', '--field', 'htlc_msat=14000', '--field', 'height=800000'];
+  it('the same answer as --onion FILE', () => {
+    const a = run([...args, '--onion', 'fixtures/onion/at-hop3.json']);
+    const b = run(args, { input: readFileSync(fixturePath('onion/at-hop3.json')) });
+    expect(b.status, b.stderr).toBe(0);
+    expect(JSON.parse(b.stdout).type).toBe('onion/error');
+    expect(b.stdout).toBe(a.stdout);
+  });
+  it('nothing on standard input: E_EMPTY_INPUT, exit 3', () => {
+    const r = run(args, { input: '' });
+    expect(r.stderr).toMatch(/^offchain: error E_EMPTY_INPUT: /);
+    expect(r.status).toBe(3);
+  });
+});

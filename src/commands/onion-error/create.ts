@@ -3,7 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { keyFlags } from '../../lib/cli/flags.ts';
 import { fromHex, toHex } from '../../lib/bytes.ts';
-import { OffchainError, UsageError } from '../../lib/errors.ts';
+import { MalformedInputError, OffchainError, UsageError } from '../../lib/errors.ts';
 
 export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorCreate> {
   static override summary = 'As the failing hop: create the error onion returned for a packet this node received.';
@@ -16,7 +16,7 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
     { description: 'The same, with attribution data: it held the HTLC 0.3 s', command: '<%= config.bin %> onion-error create --onion fixtures/onion/at-hop3.json --key-file fixtures/onion/hop3.key --failure incorrect_or_unknown_payment_details --field htlc_msat=14000 --field height=800000 --hold-time 3' },
   ];
   static override flags = {
-    onion: Flags.string({ description: 'the onion/packet (or onion/peeled) this node received', helpValue: 'FILE', required: true }),
+    onion: Flags.string({ description: 'the onion/packet (or onion/peeled) this node received (default: standard input)', helpValue: 'FILE' }),
     failure: Flags.string({ description: 'BOLT 4 failure name, e.g. temporary_channel_failure, unknown_next_peer, fee_insufficient', helpValue: 'NAME', required: true }),
     field: Flags.string({ description: 'a data field of the failure, NAME=VALUE (msat as decimal, bytes as hex)', helpValue: 'NAME=VALUE', multiple: true }),
     'hold-time': Flags.integer({ description: 'add attribution data: how long this node held the HTLC, in units of 100 ms (0 = not measured)', helpValue: 'N', min: 0, max: 0xffffffff }),
@@ -27,7 +27,13 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
     const { readJsonFile } = await import('../../lib/onion/cli-support.ts');
     const { decodeMessage } = await import('../../lib/message.ts');
     const { OnionPacketSchema, OnionPeeledSchema } = await import('../../lib/onion/schemas.ts');
-    const raw = readJsonFile(this.flags.onion, '--onion') as { type?: string };
+    // --onion FILE, or the message on standard input (the hop's onion-peel piped in).
+    let raw: { type?: string };
+    if (this.flags.onion === undefined) {
+      const doc = await this.readDocument();
+      if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', 'expected the onion/packet or onion/peeled this node received');
+      raw = doc.value as { type?: string };
+    } else raw = readJsonFile(this.flags.onion, '--onion') as { type?: string };
     const m = raw?.type === 'onion/peeled' ? decodeMessage(OnionPeeledSchema, raw) : decodeMessage(OnionPacketSchema, raw);
     if (m.packet === undefined) throw new UsageError('E_ONION_FINAL', '--onion is a final onion/peeled: give the packet this node received');
     const network = this.network(m.network);
@@ -38,7 +44,6 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
       fields[f.slice(0, i)] = f.slice(i + 1);
     }
     const { encodeFailure } = await import('../../lib/onion/failure.ts');
-    const { MalformedInputError } = await import('../../lib/errors.ts');
     let failure: Uint8Array;
     try {
       failure = encodeFailure(this.flags.failure, fields);
