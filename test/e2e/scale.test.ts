@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers.ts';
 import { BIN, assertFreshBuild, cleanEnv, run } from './cli.ts';
 import { fixturePath } from './fixtures.ts';
+import { CLI, hasPtyScript, runInPty, shellQuote } from './process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'offchain-scale-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -151,4 +152,20 @@ describe('streams answer each line as it is decoded', () => {
       child.kill();
     }
   }, 30_000);
+});
+
+describe('the progress line: on a terminal, for work over ~2 s; -q silences it', () => {
+  const chain = join(ROOT, 'fixtures/openassets/chain.jsonl');
+  // Lines arrive, then more after 2.5 s: the stream has run over 2 s when those are decoded.
+  const line = (flags: string) => `(cat ${shellQuote(chain)}; sleep 2.5; cat ${shellQuote(chain)}) | ${CLI} decode-openassets --network mainnet --stream ${flags} > /dev/null`;
+  it.skipIf(!hasPtyScript())('shows "N transactions, R/s" on the terminal\'s stderr', async () => {
+    const r = await runInPty(line(''), { timeoutMs: 30_000 });
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toMatch(/\d+ transactions, [\d,]+\/s/);
+  }, 40_000);
+  it.skipIf(!hasPtyScript())('-q: nothing', async () => {
+    const r = await runInPty(line('-q'), { timeoutMs: 30_000 });
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).not.toMatch(/transactions/);
+  }, 40_000);
 });
