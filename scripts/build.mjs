@@ -53,6 +53,34 @@ const routeDynamicImports = {
   },
 };
 
+/**
+ * micro-packed 0.11.1 (under @scure/btc-signer) encodes an array with a terminator — every
+ * PSBT map is one — by calling `finish(false)` on its Writer after each element, to check
+ * that the element does not begin with the terminator. `finish(false)` copies everything
+ * written so far: serialising a PSBT is quadratic in its key-value pairs (psbt combine of
+ * 8,000 inputs took 16 s). Here that one call reads only the element's own bytes, from
+ * the end of the Writer's buffers: the same bytes, the same check, linear. A build of
+ * another micro-packed whose text differs fails here, so the patch is never silently lost.
+ */
+const MICRO_PACKED_QUADRATIC = 'const data = _w.finish(false).subarray(startPos, _w.pos);';
+const linearTerminatorCheck = {
+  name: 'linear-terminator-check',
+  setup(b) {
+    b.onLoad({ filter: /node_modules[\\/]micro-packed[\\/]index\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes(MICRO_PACKED_QUADRATIC)) throw new Error(`${args.path}: the terminated-array check changed; review scripts/build.mjs linearTerminatorCheck`);
+      const helper =
+        '\nfunction __writtenSince(w, start) {' +
+        ' const out = new Uint8Array(w.pos - start); let left = out.length;' +
+        ' for (let i = w.buffers.length - 1; left > 0 && i >= 0; i--) {' +
+        '  const b = w.buffers[i]; const part = b instanceof Uint8Array ? b : b.chunk.subarray(b.start, b.end);' +
+        '  const take = Math.min(part.length, left); out.set(part.subarray(part.length - take), left - take); left -= take; }' +
+        ' return out; }\n';
+      return { contents: text.replace(MICRO_PACKED_QUADRATIC, 'const data = __writtenSince(_w, startPos);') + helper, loader: 'js' };
+    });
+  },
+};
+
 const common = {
   absWorkingDir: root,
   bundle: true,
@@ -78,7 +106,7 @@ const cli = await build({
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
   sourcemap: 'linked',
-  plugins: [routeDynamicImports],
+  plugins: [routeDynamicImports, linearTerminatorCheck],
   define: { 'import.meta.url': '__offchainModuleUrl' },
   banner: {
     js:
@@ -99,6 +127,7 @@ const fastDecode = await build({
   // turns its scalar blinding off, and anything that did ask for random bytes would throw —
   // which the shortcut answers by handing the invocation to the full CLI.
   define: { 'globalThis.crypto': 'undefined' },
+  plugins: [linearTerminatorCheck],
 });
 // What the bundle is made of, by content: a test run compares it with the files on disk.
 // A file edited while esbuild ran may differ from what it read: record it as unknown
