@@ -3,6 +3,8 @@
  * input names one, and say so when --network disagrees; `htlc decode` reads standard input.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers.ts';
 import { describe, expect, it } from 'vitest';
 import { base58check } from '@scure/base';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -95,5 +97,24 @@ describe('onion-error create reads the onion it received on standard input', () 
     const r = run(args, { input: '' });
     expect(r.stderr).toMatch(/^offchain: error E_EMPTY_INPUT: /);
     expect(r.status).toBe(3);
+  });
+});
+
+describe('key show: a WIF names its network', () => {
+  it('a mainnet WIF without --network is shown as mainnet; with --network regtest it is refused (exit 4)', () => {
+    const dir = tempDir('offchain-wif-');
+    try {
+      const file = join(dir.path, 'k.wif');
+      const made = run(['key', 'new', '--format', 'wif', '--network', 'mainnet', '--out', file]);
+      expect(made.status, made.stderr).toBe(0);
+      const r = run(['key', 'show', '--key-file', file]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ type: 'key/public', network: 'mainnet', public_key: JSON.parse(made.stdout).public_key });
+      const bad = run(['key', 'show', '--key-file', file, '--network', 'regtest']);
+      expect(bad.stderr).toMatch(/^offchain: error E_NETWORK_MISMATCH: .* is a mainnet WIF key but the network is regtest\n$/);
+      expect(bad.status).toBe(4);
+    } finally {
+      dir.cleanup();
+    }
   });
 });
