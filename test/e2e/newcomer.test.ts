@@ -118,3 +118,17 @@ describe('key show: a WIF names its network', () => {
     }
   });
 });
+
+describe('decode-openassets address utilities: the address names its network', () => {
+  it('a mainnet address without --network: mainnet; with --network testnet: refused (exit 4)', () => {
+    const a = run(['decode-openassets', '--colored-address', '1HpyyiGaXLq7ZCHk3s9EkVEFoG15oLn2Us']);
+    expect(a.status, a.stderr).toBe(0);
+    expect(JSON.parse(a.stdout)).toMatchObject({ network: 'mainnet', colored_address: 'akTnsDt5uzpioRST76VFRQM8q8sBFnQiwcx' });
+    const b = run(['decode-openassets', '--bitcoin-address', 'akTnsDt5uzpioRST76VFRQM8q8sBFnQiwcx']);
+    expect(b.status, b.stderr).toBe(0);
+    expect(JSON.parse(b.stdout)).toMatchObject({ network: 'mainnet', address: '1HpyyiGaXLq7ZCHk3s9EkVEFoG15oLn2Us' });
+    const c = run(['decode-openassets', '--bitcoin-address', 'akTnsDt5uzpioRST76VFRQM8q8sBFnQiwcx', '--network', 'testnet']);
+    expect(c.stderr).toMatch(/^offchain: error E_NETWORK_MISMATCH: /);
+    expect(c.status).toBe(4);
+  });
+});
