@@ -26,7 +26,7 @@ export const Hex = (description: string, bytes?: number) =>
       ? { pattern: '^([0-9a-f]{2})*$', description }
       : { pattern: `^[0-9a-f]{${bytes * 2}}$`, description },
   );
-export const Base64Psbt = Type.String({ pattern: '^cHNidP8[A-Za-z0-9+/]*={0,2}$', description: 'PSBT (BIP-174), base64' });
+export const Base64Psbt = Type.String({ pattern: '^cHNidP[89+/][A-Za-z0-9+/]*={0,2}$', description: 'PSBT (BIP-174), base64' });
 export const Txid = Hex('transaction id (display byte order)', 32);
 
 /** Define a message schema: the envelope plus the message's own fields. */

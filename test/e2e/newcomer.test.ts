@@ -60,6 +60,20 @@ describe('psbt decode: the network its xpubs name', () => {
   });
 });
 
+describe('a PSBT whose first global record is not the unsigned transaction', () => {
+  it('is still recognised as base64 (cHNidP9…: the xpub record, 79 bytes, comes first) and decodes the same', () => {
+    const raw = Buffer.from(readFileSync(fixturePath('psbt/musig-keypath-unsigned.psbt'), 'utf8').trim(), 'base64');
+    const key = Buffer.from(b58.decode(XPUB));
+    const record = Buffer.concat([Buffer.from([1 + 78, 0x01]), key, Buffer.from([4]), Buffer.from('3442193e', 'hex')]);
+    const first = Buffer.concat([raw.subarray(0, 5), record, raw.subarray(5)]).toString('base64');
+    expect(first.slice(0, 7)).toBe('cHNidP9');
+    const a = run(['psbt', 'decode'], { input: first });
+    const b = run(['psbt', 'decode'], { input: MAINNET });
+    expect(a.status, a.stderr).toBe(0);
+    expect(JSON.parse(a.stdout)).toEqual(JSON.parse(b.stdout));
+  });
+});
+
 describe('htlc decode', () => {
   const script = readFileSync(fixturePath('htlc/seed.script'), 'utf8').trim();
   it('reads the script on standard input, the same answer as --script', () => {

@@ -45,7 +45,7 @@ export function txBytesFromText(text: string, where = 'the input'): Uint8Array {
     if (field === undefined) throw new MalformedInputError('E_OA_NO_TX', `${where} is a JSON object without a "tx" (raw hex), "hex" or "psbt" field`);
     return txBytesFromText(field, where);
   }
-  if (t.startsWith('cHNidP8')) {
+  if (/^cHNidP[89+/]/.test(t)) {
     let bytes: Uint8Array;
     try {
       bytes = base64.decode(t.replace(/\s+/g, ''));
