@@ -63,8 +63,11 @@ export const NEXT_STEP: Readonly<Record<string, string>> = {
   'package/checked': RESULT,
 };
 
-/** " (a X is for: …)", or "" for a type without an entry. */
+/** "a" or "an" before a message type, as it is read aloud (an onion/packet, a psbt/updated). */
+export const article = (type: string) => (/^[aeio]/.test(type) ? 'an' : 'a');
+
+/** " — a X is for …", or "" for a type without an entry. */
 export function nextStepHint(type: string): string {
   const step = NEXT_STEP[type];
-  return step ? ` — a ${type} is for ${step}` : '';
+  return step ? ` — ${article(type)} ${type} is for ${step}` : '';
 }

@@ -10,7 +10,7 @@ import { Value } from '@sinclair/typebox/value';
 import { MalformedInputError } from './errors.ts';
 import { MESSAGE_VERSION, readEnvelope } from './envelope.ts';
 import { NETWORKS } from './network.ts';
-import { nextStepHint } from './message-steps.ts';
+import { article, nextStepHint } from './message-steps.ts';
 
 
 export const NetworkSchema = Type.Union(
@@ -67,7 +67,7 @@ export function decodeMessage<S extends TObject>(schema: S, value: unknown): Sta
   const env = readEnvelope(value);
   const expected = schema.properties.type?.const as string;
   if (env.type !== expected) {
-    throw new MalformedInputError('E_WRONG_MESSAGE', `expected a ${expected} message, got ${env.type}${nextStepHint(env.type)}`);
+    throw new MalformedInputError('E_WRONG_MESSAGE', `expected ${article(expected)} ${expected} message, got ${env.type}${nextStepHint(env.type)}`);
   }
   const long = tooLongArray(schema, value, '');
   if (long) throw new MalformedInputError('E_MALFORMED_MESSAGE', `${expected}: ${long.path}: at most ${long.max} items, got ${long.length}`);

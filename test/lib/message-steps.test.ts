@@ -23,7 +23,7 @@ describe('NEXT_STEP', () => {
   });
   it('a wrong message is refused naming where it belongs', () => {
     expect(() => decodeMessage(RouteRequestSchema, { type: 'onion/packet', version: 1, network: 'regtest' })).toThrow(
-      'expected a route/request message, got onion/packet — a onion/packet is for the first hop: offchain onion-peel',
+      'expected a route/request message, got onion/packet — an onion/packet is for the first hop: offchain onion-peel',
     );
   });
 });
