@@ -185,6 +185,18 @@ describe('a bad flag value exits 2, whatever parser refused it', () => {
     ['--format not an option', ['key', 'new', '--format', 'nope'], 'E_USAGE'],
     ['--locktime not a height', ['ptlc', 'create', '--payer', ALICE, '--payee', BOB, '--point', POINT, '--locktime', 'soon', '--amount', '50000'], 'E_USAGE'],
   ];
+  // Remaining exceptions, in the groups being changed by others now: a bad value of these
+  // flags is still exit 3. When one is fixed this test fails: move it to the cases above.
+  const REMAINING: [string, string[]][] = [
+    ['htlc create --payer', ['htlc', 'create', '--kind', 'seed', '--payer', 'zz', '--recipient', BOB, '--locktime', '1100', '--amount', '50000', '--payment-hash', '00'.repeat(32)]],
+    ['statechain-deposit --operator-key', ['statechain-deposit', '--start', '--operator-key', 'zz', '--key-env', 'NO_SUCH_KEY_ENV']],
+  ];
+  it.each(REMAINING)('remaining exception: %s is still exit 3', (_label, args) => {
+    const r = run(args, { input: '' });
+    expect(r.stderr).toMatch(/^offchain: error E_BAD_HEX: /);
+    expect(r.status).toBe(3);
+  });
+
   it.each(cases)('%s', (_label, args, code) => {
     const r = run(args, { input: '' });
     expect(r.stdout).toBe('');
