@@ -10,6 +10,7 @@
 // ES entry, ~15 ms here — more than everything `--version` does.
 'use strict';
 const argv = process.argv.slice(2);
+const debug = argv.includes('--debug');
 
 // The last line of defence of the error contract: anything no command caught is one coded
 // line on stderr (its stack only with --debug), exit 1 — never Node's default report, which
@@ -38,6 +39,8 @@ if (argv.length === 1 && ['--version', '-v', '-V', 'version'].includes(argv[0]))
 }
 
 async function run() {
+  // --debug: stacks point into src/ (dist/offchain.cjs.map, which the build writes).
+  if (debug) process.setSourceMapsEnabled(true);
   const fast = argv[0] === 'psbt' && argv[1] === 'decode' && process.env.OFFCHAIN_FAST_PATHS !== '0';
   const answered = fast ? await loadBundle('psbt-decode.cjs').main(argv) : { done: false };
   if (!answered.done) {
@@ -52,6 +55,14 @@ function loadBundle(name, cli = false) {
   const path = require('node:path');
   const Module = require('node:module');
   const file = path.join(__dirname, '..', 'dist', name);
+  globalThis[Symbol.for('offchain.import')] = (specifier) => import(specifier);
+  if (debug) {
+    // --debug: Node's own loader, which reads the bundle's source map (a script compiled
+    // through vm is not mapped), so a stack names src/…ts lines. Slower to start; debug only.
+    const exports = require(file);
+    if (cli) globalThis[Symbol.for('offchain.bundle')] = exports;
+    return exports;
+  }
   const cacheFile = `${file}.cache`;
   let cachedData;
   try {
@@ -60,8 +71,7 @@ function loadBundle(name, cli = false) {
     cachedData = undefined;
   }
   // The bundle's import() calls (oclif loading ES-module plugins, the lazy prompt) come
-  // here: a script compiled by vm cannot import() by itself (scripts/build.mjs).
-  globalThis[Symbol.for('offchain.import')] = (specifier) => import(specifier);
+  // to the importer set above: a script compiled by vm cannot import() by itself (scripts/build.mjs).
   const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
   const mod = new Module(file, undefined);
   mod.filename = file;

@@ -13,6 +13,7 @@ import { BASH_VALUES_MARKER, bashValueCompletion } from './lib/cli/completion.ts
 import { BrokenPipe, onLateOutputError, outputFailure } from './lib/cli/output.ts';
 import { OffchainError } from './lib/errors.ts';
 import { describeError } from './lib/cli/base-command.ts';
+import { suggestCommand } from './lib/cli/suggest.ts';
 import CloseCredit from './commands/close-credit.ts';
 import CommitmentClaim from './commands/commitment/claim.ts';
 import CommitmentClose from './commands/commitment/close.ts';
@@ -158,7 +159,7 @@ export function normalizeArgv(argv: readonly string[]): string[] {
 /** First words of every command, and the words normalizeArgv itself understands. */
 const COMMAND_STARTS = new Set([...Object.keys(COMMANDS).map((id) => id.split(':')[0]!), 'help', 'version', 'autocomplete']);
 /** Flags that take no value; any other flag before the command is followed by its value. */
-const VALUELESS = new Set(['--debug', '--psbt', '--dry-run', '--broadcast', '--any-time', '--anchors', '--bare']);
+const VALUELESS = new Set(['--debug', '--quiet', '-q', '--psbt', '--dry-run', '--broadcast', '--any-time', '--anchors', '--bare']);
 
 function hoistLeadingFlags(head: string[]): string[] {
   const flags: string[] = [];
@@ -200,7 +201,12 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
   try {
     if (argv[0]?.startsWith('autocomplete')) {
       const config = await Config.load(await loadOptions(argv));
-      await run(argv, config);
+      const restore = argv[1] === 'bash' ? rewriteStdout(accurateBashSetup) : () => {};
+      try {
+        await run(argv, config);
+      } finally {
+        restore();
+      }
       await flushOutput();
       completeBashValues(config);
     } else {
@@ -265,7 +271,29 @@ function unknownCommand(id: string): string {
       return `E_USAGE: ${command.replace(/:/g, ' ')} takes no argument "${extra}": pass a file with --in ${extra}, or pipe it on standard input`;
     }
   }
-  return `E_UNKNOWN_COMMAND: "${id.replace(/:/g, ' ')}" is not an offchain command; see offchain --help`;
+  const meant = suggestCommand(words, [...Object.keys(COMMANDS), 'help', 'autocomplete']);
+  const hint = meant ? `did you mean "${meant}"? ` : '';
+  return `E_UNKNOWN_COMMAND: "${id.replace(/:/g, ' ')}" is not an offchain command; ${hint}see offchain --help`;
+}
+
+/**
+ * The plugin's setup text is shared by bash and zsh; in bash the completion lists names
+ * only (no summaries), and offchain's addition completes flag values and file names.
+ */
+export function accurateBashSetup(text: string): string {
+  return text.replace(
+    'displays a list of commands (or flags if you type --), along with their summaries.',
+    'lists the commands (or the flags if you type --; the values of flags such as --network and --role; file names after a FILE flag such as --in).',
+  );
+}
+
+function rewriteStdout(rewrite: (text: string) => string): () => void {
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
+    write(typeof chunk === 'string' ? rewrite(chunk) : chunk, ...(rest as []))) as typeof process.stdout.write;
+  return () => {
+    process.stdout.write = write;
+  };
 }
 
 /**

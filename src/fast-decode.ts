@@ -22,7 +22,7 @@ import { stringifyMessage } from './lib/json.ts';
 import { OffchainError } from './lib/errors.ts';
 import { BrokenPipe, OutputWriteError, onLateOutputError, writeOutput } from './lib/cli/output.ts';
 import { NETWORKS, resolveNetwork, type Network } from './lib/network.ts';
-import { decodedMessage } from './lib/psbt/decode.ts';
+import { decodedMessage, psbtNetworkHint } from './lib/psbt/decode.ts';
 import { parsePsbt } from './lib/psbt/parse.ts';
 
 /** Done, or not: then the full CLI runs, given standard input as read here (or the error reading it met). */
@@ -69,9 +69,11 @@ export async function main(argv: readonly string[]): Promise<FastResult> {
     if (fromStdin) stdin = bytes;
     const { bytes: psbt, network: messageNetwork } = psbtBytesOf(inputDocument(bytes, opts.in));
     const tx = parsePsbt(psbt);
+    // A PSBT whose xpubs name a network: the full CLI infers it or warns (psbt decode).
+    if (psbtNetworkHint(psbt) !== undefined) return { done: false, stdin };
     const network = resolveNetwork(flagNetwork as Network | undefined, messageNetwork);
     // Serialised whole before writing, as the base command does: a failure leaves stdout empty.
-    text = stringifyMessage(decodedMessage(tx, network));
+    text = stringifyMessage(decodedMessage(tx, network, psbt));
   } catch {
     return { done: false, stdin };
   }

@@ -15,10 +15,10 @@ The mint keeps its latest state and still exits with it if the close does not co
     {
       description: 'Close a freshly opened demo contract',
       command:
-        'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> close-credit --role user --start --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
-        '| <%= config.bin %> close-credit --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint ' +
-        '| <%= config.bin %> close-credit --role user --key-env USER_KEY --state-dir /tmp/offchain-demo/user',
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> close-credit --role user --start --key-env USER_KEY --state-dir $D/user ' +
+        '| <%= config.bin %> close-credit --role mint --key-env MINT_KEY --state-dir $D/mint ' +
+        '| <%= config.bin %> close-credit --role user --key-env USER_KEY --state-dir $D/user',
     },
   ];
   static override flags = {

@@ -55,12 +55,24 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
 
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;
-    const network = this.network();
+    let network = this.network();
     const utilities = [f['asset-id-of'], f['colored-address'], f['bitcoin-address']].filter((x) => x !== undefined).length;
     if (utilities > 1 || (utilities === 1 && (f.tx !== undefined || f.stream || f.prev !== undefined))) {
       throw new UsageError('E_USAGE', '--asset-id-of, --colored-address and --bitcoin-address stand alone: give one, without a transaction');
     }
     const ids = await import('../lib/openassets/ids.ts');
+    // An address names its network: without --network (or $OFFCHAIN_NETWORK), a mainnet
+    // address is read as mainnet instead of refused against the regtest default.
+    const address = f['colored-address'] ?? f['bitcoin-address'];
+    if (address !== undefined && f.network === undefined) {
+      try {
+        if (f['colored-address'] !== undefined) ids.toColoredAddress(address, 'mainnet');
+        else ids.fromColoredAddress(address, 'mainnet');
+        network = 'mainnet';
+      } catch {
+        // not a mainnet address: the default stands, and the call below words any refusal
+      }
+    }
     if (f['asset-id-of'] !== undefined) {
       const script = fromHex(f['asset-id-of'], '--asset-id-of');
       return { message: { type: 'openassets/asset-id', version: MESSAGE_VERSION, network, script: f['asset-id-of'].toLowerCase(), asset_id: ids.assetIdOfScript(script, network) } };
@@ -167,8 +179,9 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
       }
       buffer += (typeof out === 'string' ? out : JSON.stringify(out)) + '\n';
       if (buffer.length > 1 << 16) await flushOut();
-      if (++done % 10_000 === 0) this.term.progress(`${done} transactions`);
+      meter.tick();
     };
+    const meter = this.term.meter('transactions');
     // Lines split by hand from the read chunks (faster than readline); a line longer than
     // MAX_LINE is reported as malformed, so memory stays bounded.
     const MAX_LINE = 8 * 1024 * 1024;
@@ -185,6 +198,10 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
           if (skipping) { skipping = false; continue; }
           await one(line.endsWith('\r') ? line.slice(0, -1) : line);
         }
+        // Every line decoded from what has arrived is written before waiting for more:
+        // a slow producer (a node's ZMQ feed, a pipe from another tool) sees each answer
+        // as soon as its line is complete; a fast one still gets one write per read chunk.
+        await flushOut();
         pending = text.slice(from);
         if (pending.length > MAX_LINE) {
           pending = '';
@@ -199,6 +216,6 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
       throw e;
     }
     await flushOut();
-    this.term.clearProgress();
+    meter.done();
   }
 }

@@ -14,7 +14,7 @@ export default class OnionBlind extends OffchainCommand<typeof OnionBlind> {
     'A payer puts the hops into its onion/route (the introduction node under its real id with current_path_key = path_key); each blinded hop peels with onion-peel --path-key.';
   static override examples = [
     { description: 'Blind the fixture\'s two-hop path (the introduction node, then the recipient) with a fresh path key', command: '<%= config.bin %> onion-blind --in fixtures/onion/blind.json' },
-    { description: 'The same from a fixed path key: fixtures/onion/blinded-path.json', command: 'chmod 600 fixtures/onion/path.key; <%= config.bin %> onion-blind --in fixtures/onion/blind.json --session-key-file fixtures/onion/path.key' },
+    { description: 'The same from a fixed path key: fixtures/onion/blinded-path.json', command: '<%= config.bin %> onion-blind --in fixtures/onion/blind.json --session-key-file fixtures/onion/path.key' },
   ];
   static override flags = {
     ...inputFlags,

@@ -3,7 +3,7 @@ import type { CommandResult } from '../lib/cli/base-command.ts';
 import { OffchainCommand } from '../lib/cli/base-command.ts';
 import { fromHex, toHex } from '../lib/bytes.ts';
 import { UsageError } from '../lib/errors.ts';
-import { inputFlags } from '../lib/cli/flags.ts';
+import { flagValue, inputFlags } from '../lib/cli/flags.ts';
 import type { Static } from '@sinclair/typebox';
 import type { HopPayloadJson, OnionRouteSchema } from '../lib/onion/schemas.ts';
 import type { HopPayload } from '../lib/onion/payload.ts';
@@ -46,8 +46,8 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     'A route whose payloads do not fit in 1300 bytes is refused (E_ONION_ROUTE_TOO_LARGE, exit 4). ' +
     'A recipient\'s blinded path (onion-blind\'s output) goes under blinded_path, after the clear hops, with blinded_payload (amount, CLTV and total for the recipient).';
   static override examples = [
-    { description: 'The 3-hop fixture route', command: 'chmod 600 fixtures/onion/session.key; <%= config.bin %> onion-build --in fixtures/onion/route.json --session-key-file fixtures/onion/session.key' },
-    { description: 'A payer\'s route ending in a recipient\'s blinded path (blinded_path + blinded_payload)', command: 'chmod 600 fixtures/onion/session.key; <%= config.bin %> onion-build --in fixtures/onion/blinded-route.json --session-key-file fixtures/onion/session.key' },
+    { description: 'The 3-hop fixture route', command: '<%= config.bin %> onion-build --in fixtures/onion/route.json --session-key-file fixtures/onion/session.key' },
+    { description: 'A payer\'s route ending in a recipient\'s blinded path (blinded_path + blinded_payload)', command: '<%= config.bin %> onion-build --in fixtures/onion/blinded-route.json --session-key-file fixtures/onion/session.key' },
     { description: 'Straight from route plan\'s output', command: '<%= config.bin %> onion-build --in fixtures/route/seed-plan.json --payment-hash 4242424242424242424242424242424242424242424242424242424242424242 --payment-secret 2424242424242424242424242424242424242424242424242424242424242424' },
   ];
   static override flags = {
@@ -69,9 +69,9 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     checkPlan(value);
     const hash = this.flags['payment-hash'];
     if (hash === undefined) throw new UsageError('E_USAGE', 'a route/plan input needs --payment-hash (the associated data)');
-    fromHex(hash, '--payment-hash', 32);
+    flagValue(() => fromHex(hash, '--payment-hash', 32));
     const secret = this.flags['payment-secret'];
-    if (secret !== undefined) fromHex(secret, '--payment-secret', 32);
+    if (secret !== undefined) flagValue(() => fromHex(secret, '--payment-secret', 32));
     const last = plan.hops.length - 1;
     return {
       type: 'onion/route' as const, version: 1 as const, network: plan.network, associated_data: hash.toLowerCase(),
@@ -87,7 +87,11 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     if (doc.format !== 'json') throw new UsageError('E_EXPECTED_MESSAGE', 'expected an onion/route JSON message');
     const { decodeMessage } = await import('../lib/message.ts');
     const { OnionRouteSchema } = await import('../lib/onion/schemas.ts');
-    const route = (doc.value as { type?: unknown })?.type === 'route/plan' ? await this.fromPlan(doc.value) : decodeMessage(OnionRouteSchema, doc.value);
+    const fromPlan = (doc.value as { type?: unknown })?.type === 'route/plan';
+    if (!fromPlan && (this.flags['payment-hash'] !== undefined || this.flags['payment-secret'] !== undefined)) {
+      throw new UsageError('E_USAGE', '--payment-hash and --payment-secret go with a route/plan input; an onion/route carries its associated_data and payloads itself');
+    }
+    const route = fromPlan ? await this.fromPlan(doc.value) : decodeMessage(OnionRouteSchema, doc.value);
     const network = this.network(route.network);
     const { payloadFromJson } = await import('../lib/onion/json.ts');
     const { encodeHopPayload } = await import('../lib/onion/payload.ts');

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { OffchainCommand } from '../lib/cli/base-command.ts';
-import { inputFlags, keyFlags } from '../lib/cli/flags.ts';
+import { flagValue, inputFlags, keyFlags } from '../lib/cli/flags.ts';
 import { fromHex, toHex } from '../lib/bytes.ts';
 import { RefusedError, UsageError } from '../lib/errors.ts';
 
@@ -15,8 +15,8 @@ export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
     'In a blinded path (BOLT 4 route blinding) the hop also decrypts its encrypted_recipient_data and prints it with the next_path_key to send on: ' +
     'the introduction node finds its path_key in the payload (current_path_key), every later blinded hop is given the path_key that came with the HTLC (--path-key) and peels with its blinded key.';
   static override examples = [
-    { description: 'Peel the fixture packet at its first hop', command: 'chmod 600 fixtures/onion/hop1.key; <%= config.bin %> onion-peel --in fixtures/onion/packet.json --key-file fixtures/onion/hop1.key' },
-    { description: 'The introduction node of the fixture\'s blinded path reads its recipient data', command: 'chmod 600 fixtures/onion/hop2.key; <%= config.bin %> onion-peel --in fixtures/onion/blinded-packet.json --key-file fixtures/onion/hop2.key' },
+    { description: 'Peel the fixture packet at its first hop', command: '<%= config.bin %> onion-peel --in fixtures/onion/packet.json --key-file fixtures/onion/hop1.key' },
+    { description: 'The introduction node of the fixture\'s blinded path reads its recipient data', command: '<%= config.bin %> onion-peel --in fixtures/onion/blinded-packet.json --key-file fixtures/onion/hop2.key' },
   ];
   static override flags = {
     ...inputFlags,
@@ -46,7 +46,7 @@ export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
     const { payloadToJson } = await import('../lib/onion/json.ts');
     const { onionBackend } = await import('../lib/onion/backend.ts');
     const ec = await onionBackend();
-    const given = this.flags['path-key'] === undefined ? undefined : fromHex(this.flags['path-key'], '--path-key', 33);
+    const given = this.flags['path-key'] === undefined ? undefined : flagValue(() => fromHex(this.flags['path-key']!, '--path-key', 33));
     // A blinded hop after the introduction node peels with its blinded key.
     let peelKey = key.secretKey;
     if (given) {

@@ -22,12 +22,12 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     {
       description: 'The whole opening, offline on regtest (see the README runbook)',
       command:
-        'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); rm -rf /tmp/offchain-demo-open; mkdir -p /tmp/offchain-demo-open; ' +
-        '<%= config.bin %> open-credit --role mint --publish --key-env MINT_KEY --state-dir /tmp/offchain-demo-open/mint --payout-address bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte > /tmp/offchain-demo-open/offer.json; ' +
-        '<%= config.bin %> open-credit --role user --offer /tmp/offchain-demo-open/offer.json --key-env USER_KEY --state-dir /tmp/offchain-demo-open/user --tip-height 1000 --expiry +4320 ' +
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); ' +
+        '<%= config.bin %> open-credit --role mint --publish --key-env MINT_KEY --state-dir $D/mint --payout-address bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte > $D/offer.json; ' +
+        '<%= config.bin %> open-credit --role user --offer $D/offer.json --key-env USER_KEY --state-dir $D/user --tip-height 1000 --expiry +4320 ' +
         '--refund-address bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j --in fixtures/credit/funding.psbt ' +
-        '| <%= config.bin %> open-credit --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo-open/mint --tip-height 1000 ' +
-        '| <%= config.bin %> open-credit --role user --key-env USER_KEY --state-dir /tmp/offchain-demo-open/user',
+        '| <%= config.bin %> open-credit --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1000 ' +
+        '| <%= config.bin %> open-credit --role user --key-env USER_KEY --state-dir $D/user',
     },
   ];
   static override flags = {

@@ -13,7 +13,7 @@ export default class RefundCredit extends CreditCommand<typeof RefundCredit> {
   static override examples = [
     {
       description: 'The demo contract\'s refund, once the tip reaches its expiry (5320)',
-      command: 'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && <%= config.bin %> refund-credit --key-env USER_KEY --state-dir /tmp/offchain-demo/user --tip-height 5320',
+      command: 'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && <%= config.bin %> refund-credit --key-env USER_KEY --state-dir $D/user --tip-height 5320',
     },
   ];
   static override flags = {

@@ -24,12 +24,12 @@ before the old expiry, until the rollover confirms.`;
     {
       description: 'Roll a freshly opened demo contract over for another ~month',
       command:
-        'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> rollover --role user --expiry +4320 --tip-height 1002 --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
-        '| <%= config.bin %> rollover --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint --tip-height 1002 ' +
-        '| <%= config.bin %> rollover --role user --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
-        '| <%= config.bin %> rollover --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint --tip-height 1002 ' +
-        '| <%= config.bin %> rollover --role user --key-env USER_KEY --state-dir /tmp/offchain-demo/user',
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> rollover --role user --expiry +4320 --tip-height 1002 --key-env USER_KEY --state-dir $D/user ' +
+        '| <%= config.bin %> rollover --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1002 ' +
+        '| <%= config.bin %> rollover --role user --key-env USER_KEY --state-dir $D/user ' +
+        '| <%= config.bin %> rollover --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1002 ' +
+        '| <%= config.bin %> rollover --role user --key-env USER_KEY --state-dir $D/user',
     },
   ];
   static override flags = {

@@ -18,10 +18,10 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     {
       description: 'A 1000-sat payment through a freshly opened demo contract',
       command:
-        'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
-        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint --tip-height 1001 --funding-confirmations 1 ' +
-        '| <%= config.bin %> sign-update --role user --key-env USER_KEY --state-dir /tmp/offchain-demo/user',
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir $D/user ' +
+        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --funding-confirmations 1 ' +
+        '| <%= config.bin %> sign-update --role user --key-env USER_KEY --state-dir $D/user',
     },
   ];
   static override flags = {
@@ -84,7 +84,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
       // A configuration error (no chain source) stops the stream at its start, not per line.
       await ctx.chain.tip();
       let out: unknown[] = [];
-      let served = 0;
+      const meter = this.term.meter('requests');
       const flush = async () => {
         await store.commit();
         for (const line of out) this.emitLine(line);
@@ -117,11 +117,11 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
           out.push({ type: 'credit/error', version: 1, network, line, code, exit_code: exitCode, message });
         }
         if (out.length >= BATCH) await flush();
-        if (++served % 1000 === 0) this.term.progress(`${served} requests`);
+        meter.tick();
         next = lines.next();
       }
       await flush();
-      this.term.clearProgress();
+      meter.done();
     });
   }
 }

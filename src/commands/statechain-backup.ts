@@ -13,7 +13,7 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
   static override examples = [
     {
       description: 'Bob exits the fixture coin once his backup (locktime 290) is final, bumping it to 5 sat/vB with a CPFP child',
-      command: 'cp -r fixtures/statechain/state/bob /tmp/offchain-sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-backup --coin $(cat fixtures/statechain/coin-id) --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 5 --key-env BOB_KEY --state-dir /tmp/offchain-sc-bob --tip-height 290',
+      command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/bob $D/sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-backup --coin $(cat fixtures/statechain/coin-id) --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 5 --key-env BOB_KEY --state-dir $D/sc-bob --tip-height 290',
     },
   ];
   static override flags = {

@@ -18,15 +18,15 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
   static override examples = [
     {
       description: 'Step 1, the owner asks an operator for a coin',
-      command: 'ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> statechain-deposit --start --operator-key $(cat fixtures/statechain/operator.pub) --key-env ALICE_KEY --state-dir /tmp/offchain-sc-alice',
+      command: 'D=$(mktemp -d); ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> statechain-deposit --start --operator-key $(cat fixtures/statechain/operator.pub) --key-env ALICE_KEY --state-dir $D/sc-alice',
     },
     {
       description: 'Step 2, the operator answers the fixture request (offline: the tip height is given)',
-      command: 'OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> statechain-deposit --key-env OPERATOR_KEY --state-dir /tmp/offchain-sc-operator --tip-height 200 --in fixtures/statechain/deposit-request.json',
+      command: 'D=$(mktemp -d); OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> statechain-deposit --key-env OPERATOR_KEY --state-dir $D/sc-operator --tip-height 200 --in fixtures/statechain/deposit-request.json',
     },
     {
       description: 'Step 5, the owner finishes backup 1 (from a copy of the fixture owner\'s state before it)',
-      command: 'cp -r fixtures/statechain/state/alice-depositing /tmp/offchain-sc-alice && ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> statechain-deposit --key-env ALICE_KEY --state-dir /tmp/offchain-sc-alice --in fixtures/statechain/deposit-cosigned.json',
+      command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/alice-depositing $D/sc-alice && ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> statechain-deposit --key-env ALICE_KEY --state-dir $D/sc-alice --in fixtures/statechain/deposit-cosigned.json',
     },
   ];
   static override flags = {

@@ -25,7 +25,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
   static override examples = [
     {
       description: 'Step 1, the receiver (Bob) asks for the fixture coin',
-      command: 'BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-transfer --start --coin 3a95fbf6f491e385593b652bb35c5934 --operator-key $(cat fixtures/statechain/operator.pub) --key-env BOB_KEY --state-dir /tmp/offchain-sc-bob',
+      command: 'D=$(mktemp -d); BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-transfer --start --coin 3a95fbf6f491e385593b652bb35c5934 --operator-key $(cat fixtures/statechain/operator.pub) --key-env BOB_KEY --state-dir $D/sc-bob',
     },
   ];
   static override flags = {

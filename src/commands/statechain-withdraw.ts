@@ -15,11 +15,11 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
   static override examples = [
     {
       description: 'Step 1, Bob (the fixture coin\'s owner) withdraws it',
-      command: 'cp -r fixtures/statechain/state/bob /tmp/offchain-sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-withdraw --coin $(cat fixtures/statechain/coin-id) --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2 --key-env BOB_KEY --state-dir /tmp/offchain-sc-bob',
+      command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/bob $D/sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-withdraw --coin $(cat fixtures/statechain/coin-id) --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2 --key-env BOB_KEY --state-dir $D/sc-bob',
     },
     {
       description: 'Step 2, the operator co-signs the fixture request',
-      command: 'cp -r fixtures/statechain/state/operator /tmp/offchain-sc-operator && OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> statechain-withdraw --key-env OPERATOR_KEY --state-dir /tmp/offchain-sc-operator --in fixtures/statechain/withdraw-request.json',
+      command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/operator $D/sc-operator && OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> statechain-withdraw --key-env OPERATOR_KEY --state-dir $D/sc-operator --in fixtures/statechain/withdraw-request.json',
     },
   ];
   static override flags = {

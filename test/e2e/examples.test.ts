@@ -6,7 +6,7 @@
  * with an `offchain` on PATH that runs this checkout's bin/run.js.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir } from '../helpers.ts';
 import { BIN, cleanEnv } from './cli.ts';
@@ -33,16 +33,17 @@ const runnable: [string, string, string][] = commands.flatMap(([id, c]) =>
   (c.examples ?? []).filter(usesFixtures).map((e, i): [string, string, string] => [`${id.replaceAll(':', ' ')} #${i + 1}`, id, render(commandText(e), id)]),
 );
 
-/** Absolute /tmp paths an example writes (e.g. /tmp/alice-state): removed before and after it runs. */
-const tmpPathsOf = (command: string) => [...command.matchAll(/\/tmp\/[A-Za-z0-9._-]+/g)].map((m) => m[0]);
-
 /**
- * The example as run here: its /tmp paths moved into a directory of its own in this run's
- * sandbox, so examples run at once, and two runs of the suite at once (CI under load, two
- * worktrees), never share /tmp/offchain-demo or /tmp/alice-state. The text checked
- * against --help stays the documented one.
+ * Examples write only where they make room for themselves (`D=$(mktemp -d)`): never a
+ * fixed /tmp path (two runs at once, or a second run, would meet the first's files), never
+ * `rm -rf` of one, never `chmod` of a repository file (secret fixtures are made 0600 by
+ * the build: scripts/build.mjs).
  */
-const sandboxed = (command: string, dir: string) => command.replace(/\/tmp\/(?=[A-Za-z0-9._-])/g, `${dir}/tmp/`);
+const FORBIDDEN: [RegExp, string][] = [
+  [/\/tmp\//, 'a fixed /tmp path'],
+  [/\brm\s+-r?f\s+\/(?!\$)/, 'rm of a fixed path'],
+  [/\bchmod\b[^;&|]*\bfixtures\//, 'chmod of a repository file'],
+];
 
 let sandbox: { path: string; cleanup: () => void };
 let env: NodeJS.ProcessEnv;
@@ -82,6 +83,12 @@ describe.each(commands)('%s', (id, command) => {
   it('has at least one runnable example drawn from fixtures/', () => {
     expect((command.examples ?? []).some(usesFixtures), `${id} has no example using fixtures/`).toBe(true);
   });
+
+  it('writes only into a directory of its own (no fixed /tmp path, no rm of one, no chmod of fixtures)', () => {
+    for (const e of command.examples ?? []) {
+      for (const [re, what] of FORBIDDEN) expect(re.test(commandText(e)), `${id}: ${what} in ${commandText(e)}`).toBe(false);
+    }
+  });
 });
 
 describe('every command shows every example, rendered, in --help', () => {
@@ -98,17 +105,28 @@ describe('every command shows every example, rendered, in --help', () => {
   });
 });
 
-describe('running every fixtures example', () => {
-  // At once, each in a directory of its own (its /tmp, and HOME: an example without --state-dir keeps its state under ~/.offchain).
+describe('secret fixtures', () => {
+  it('are mode 0600 after the build (a checkout makes them 0644; the CLI refuses that)', () => {
+    for (const f of ['onion/session.key', 'onion/hop1.key', 'onion/secrets.json', 'htlc/preimage.hex', 'ptlc/secret.hex', 'ptlc/lock-1.json', 'keys/alice.key']) {
+      expect((statSync(join(ROOT, 'fixtures', f)).mode & 0o777).toString(8), f).toBe('600');
+    }
+  });
+});
+
+describe('running every fixtures example, twice in a row', () => {
+  // At once, each in a mktemp -d of its own holding only a `fixtures` link (so a relative
+  // write lands there, never in the checkout), with TMPDIR and HOME inside it (an example's
+  // own mktemp -d, and state kept under ~/.offchain, are removed with it). The second run
+  // meets whatever the first left: an example must not depend on a clean slate.
   it.concurrent.each(runnable.map(([label, id, command], k) => [label, id, command, k] as const))('%s', async (_label, _id, documented, k) => {
     const dir = join(sandbox.path, `example-${k}`);
     mkdirSync(join(dir, 'tmp'), { recursive: true });
     mkdirSync(join(dir, 'home'));
-    const command = sandboxed(documented, dir);
-    const clean = () => tmpPathsOf(documented).map((p) => sandboxed(p, dir)).forEach((p) => rmSync(p, { recursive: true, force: true }));
-    try {
-      const r = await runShellAsync(command, { env: { ...env, HOME: join(dir, 'home'), OFFCHAIN_DEMO_DIR: join(dir, 'tmp', 'offchain-demo') }, cwd: ROOT, timeoutMs: 60_000 });
-      expect(r.status, `${command}\n${r.stderr}`).toBe(0);
+    mkdirSync(join(dir, 'work'));
+    symlinkSync(join(ROOT, 'fixtures'), join(dir, 'work', 'fixtures'));
+    for (const round of [1, 2]) {
+      const r = await runShellAsync(documented, { env: { ...env, HOME: join(dir, 'home'), TMPDIR: join(dir, 'tmp') }, cwd: join(dir, 'work'), timeoutMs: 60_000 });
+      expect(r.status, `run ${round}: ${documented}\n${r.stderr}`).toBe(0);
       expect(r.stderr).not.toMatch(/offchain: error/);
       const out = r.stdout.trim();
       expect(out).not.toBe('');
@@ -119,9 +137,7 @@ describe('running every fixtures example', () => {
         // --psbt prints base64, --hex prints a raw transaction: one line either way.
         expect(out).toMatch(/^(cHNidP8[A-Za-z0-9+/]*={0,2}|[0-9a-f]+)$/);
       }
-    } finally {
-      clean();
-      expect(tmpPathsOf(documented).map((p) => sandboxed(p, dir)).filter((p) => existsSync(p))).toEqual([]);
     }
+    expect(readdirSync(join(dir, 'work'))).toEqual(['fixtures']);
   });
 });

@@ -1,51 +1,91 @@
 /**
- * The README's shell blocks run as written (issue 7 item 6): the first pipeline and the
- * credit contract's blocks, each as `bash -euo pipefail`, with an `offchain` on PATH
- * that runs this checkout. A block that calls ./bin/run.js runs from the repository
- * root; one that calls `offchain` runs in an empty directory holding only a `fixtures`
- * link, as its text says, so it writes nothing into the checkout.
+ * The README's and docs/*.md's shell blocks run as written (issue 7 item 6, issue 28
+ * item 6): every ```sh block, each as `bash -euo pipefail`, with an `offchain` on PATH that
+ * runs this checkout, TWICE in a row, each time in a new mktemp -d holding only `fixtures`
+ * and `bin` links (as a fresh clone would have them), with HOME and TMPDIR shared by the
+ * two runs — so a block that leaves something behind for its second run fails here.
+ *
+ * A block that cannot run on its own (it needs a node, a wallet, the other party, or is a
+ * fragment with your values in it) is marked on the line before it with
+ * `<!-- illustrative: why -->`; the reason is required, and the count of blocks run is
+ * asserted so marking cannot quietly empty this test.
  */
 import { describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ROOT, tempDir } from '../helpers.ts';
 import { BIN, cleanEnv } from './cli.ts';
 import { shellQuote } from './process.ts';
 
-const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-const section = (title: string) => {
-  const start = readme.indexOf(`## ${title}`);
-  expect(start, `README section "${title}"`).toBeGreaterThanOrEqual(0);
-  const end = readme.indexOf('\n## ', start + 3);
-  return readme.slice(start, end === -1 ? undefined : end);
-};
-const shBlocks = (text: string) => [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+type Block = { file: string; n: number; line: number; code: string; illustrative?: string };
 
-describe('README shell blocks run as written', () => {
-  const blocks = [
-    ...shBlocks(section('A first pipeline: two parties sign a taproot spend')).map((b, i) => [`first pipeline #${i + 1}`, b] as const),
-    ...shBlocks(section('The credit contract, in one page')).map((b, i) => [`credit contract #${i + 1}`, b] as const),
-  ];
-  it('finds the blocks it runs', () => expect(blocks.length).toBeGreaterThanOrEqual(3));
+function blocksOf(file: string): Block[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  return [...text.matchAll(/^([ \t]*)```sh\n([\s\S]*?)^[ \t]*```/gm)].map((m, i) => {
+    const before = text.slice(0, m.index).split('\n');
+    const previous = before[before.length - 2]?.trim() ?? '';
+    const mark = /^<!-- illustrative: (.*) -->$/.exec(previous);
+    const indent = m[1]!;
+    const code = m[2]!.split('\n').map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l)).join('\n');
+    return { file, n: i + 1, line: before.length, code, ...(mark ? { illustrative: mark[1]! } : {}) };
+  });
+}
 
-  for (const [name, block] of blocks) {
-    it(name, () => {
-      const sandbox = tempDir('offchain-readme-');
-      const bin = join(sandbox.path, 'bin');
-      mkdirSync(bin);
-      writeFileSync(join(bin, 'offchain'), `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(BIN)} "$@"\n`);
-      chmodSync(join(bin, 'offchain'), 0o755);
-      const work = join(sandbox.path, 'work');
-      mkdirSync(work);
-      symlinkSync(join(ROOT, 'fixtures'), join(work, 'fixtures'));
-      const cwd = block.includes('./bin/run.js') ? ROOT : work;
-      const env = { ...cleanEnv({ NODE_ENV: '' }), PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
-      const r = spawnSync('bash', ['-euo', 'pipefail', '-c', block], { cwd, env, encoding: 'utf8', timeout: 120_000 });
-      expect(r.status, `${name} exited ${r.status}\n${r.stderr}`).toBe(0);
-      expect(r.stdout.trim().length).toBeGreaterThan(0);
-      expect(r.stderr).not.toMatch(/offchain: error/);
-      sandbox.cleanup();
-    });
+const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const blocks = DOCS.flatMap(blocksOf);
+const runnable = blocks.filter((b) => b.illustrative === undefined);
+
+describe('README and docs shell blocks', () => {
+  it('finds the blocks it runs; every block not run says why', () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(20);
+    expect(runnable.length).toBeGreaterThanOrEqual(6);
+    for (const b of blocks) if (b.illustrative !== undefined) expect(b.illustrative.trim().length, `${b.file}:${b.line}`).toBeGreaterThan(10);
+  });
+
+  it('names no internal document (the brief, its sections, its seeds), and --help neither', () => {
+    const internal = /\bBRIEF\b|§\s?\d|\bseed 00\d\b/;
+    for (const file of DOCS) expect(readFileSync(join(ROOT, file), 'utf8'), file).not.toMatch(internal);
+    expect(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')).not.toMatch(internal);
+  });
+
+  it('the README says what is built, not "planned"', () => {
+    const intro = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n## ')[0]!;
+    expect(intro).not.toMatch(/\bplanned\b/);
+    for (const word of ['statechain', 'HTLC', 'commitment', 'onion', 'Open Assets', 'PTLC', 'TRUC']) expect(intro.toLowerCase()).toContain(word.toLowerCase());
+  });
+
+  it('no block writes to a fixed /tmp path or changes modes of repository files', () => {
+    for (const b of runnable) {
+      expect(b.code, `${b.file}:${b.line}`).not.toMatch(/(^|[\s=])\/tmp\//);
+      expect(b.code, `${b.file}:${b.line}`).not.toMatch(/\bchmod\b[^;&|\n]*\bfixtures\//);
+    }
+  });
+
+  for (const b of runnable) {
+    it(`${b.file} block ${b.n} (line ${b.line}) runs twice`, () => {
+      const sandbox = tempDir('offchain-docs-');
+      try {
+        const bin = join(sandbox.path, 'path');
+        mkdirSync(bin);
+        writeFileSync(join(bin, 'offchain'), `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(BIN)} "$@"\n`);
+        chmodSync(join(bin, 'offchain'), 0o755);
+        mkdirSync(join(sandbox.path, 'home'));
+        mkdirSync(join(sandbox.path, 'tmp'));
+        const env = { ...cleanEnv({ NODE_ENV: '' }), PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: join(sandbox.path, 'home'), TMPDIR: join(sandbox.path, 'tmp') };
+        for (const round of [1, 2]) {
+          const work = join(sandbox.path, `work-${round}`);
+          mkdirSync(work);
+          symlinkSync(join(ROOT, 'fixtures'), join(work, 'fixtures'));
+          symlinkSync(join(ROOT, 'bin'), join(work, 'bin'));
+          const r = spawnSync('bash', ['-euo', 'pipefail', '-c', b.code], { cwd: work, env, encoding: 'utf8', timeout: 120_000 });
+          expect(r.status, `run ${round} exited ${r.status}\n${r.stderr}`).toBe(0);
+          expect(r.stdout.trim().length).toBeGreaterThan(0);
+          expect(r.stderr).not.toMatch(/offchain: error/);
+        }
+      } finally {
+        sandbox.cleanup();
+      }
+    }, 240_000);
   }
 });

@@ -19,11 +19,11 @@ its record and refund nonce go; it is refused if the funding is already on chain
     {
       description: 'A payment whose request never reached the mint (or was refused), abandoned: the mint burns that nonce and gives a fresh one',
       command:
-        'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir /tmp/offchain-demo/user > /dev/null && ' +
-        '<%= config.bin %> credit abandon --role user --start --key-env USER_KEY --state-dir /tmp/offchain-demo/user ' +
-        '| <%= config.bin %> credit abandon --role mint --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint ' +
-        '| <%= config.bin %> credit abandon --role user --key-env USER_KEY --state-dir /tmp/offchain-demo/user',
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir $D/user > /dev/null && ' +
+        '<%= config.bin %> credit abandon --role user --start --key-env USER_KEY --state-dir $D/user ' +
+        '| <%= config.bin %> credit abandon --role mint --key-env MINT_KEY --state-dir $D/mint ' +
+        '| <%= config.bin %> credit abandon --role user --key-env USER_KEY --state-dir $D/user',
     },
   ];
   static override flags = {

@@ -11,7 +11,7 @@ export default class CreditList extends CreditCommand<typeof CreditList> {
     'its close or rollover the required number of times. Read-only: it needs no key (a key given is not used) and takes no lock, so it ' +
     'runs while the mint serves (sign-update --stream) and shows the last committed state.';
   static override examples = [
-    { description: 'The demo mint\'s contracts at tip 5200 (inside the 144-block margin: must_exit)', command: 'export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); sh fixtures/credit/open-demo.sh && <%= config.bin %> credit list --key-env MINT_KEY --state-dir /tmp/offchain-demo/mint --tip-height 5200' },
+    { description: 'The demo mint\'s contracts at tip 5200 (inside the 144-block margin: must_exit)', command: 'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && <%= config.bin %> credit list --key-env MINT_KEY --state-dir $D/mint --tip-height 5200' },
   ];
   static override flags = {
     ...keyFlags,

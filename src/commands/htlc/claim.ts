@@ -16,7 +16,7 @@ export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
   static override examples = [
     {
       description: 'Bob claims the fixture HTLC with the preimage',
-      command: 'chmod 600 fixtures/htlc/preimage.hex; BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> htlc claim --key-env BOB_KEY --in fixtures/htlc/seed.json --outpoint 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:0 --preimage-file fixtures/htlc/preimage.hex --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2',
+      command: 'BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> htlc claim --key-env BOB_KEY --in fixtures/htlc/seed.json --outpoint 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:0 --preimage-file fixtures/htlc/preimage.hex --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2',
     },
   ];
   static override flags = {

@@ -20,7 +20,7 @@ export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
     },
     {
       description: 'A taproot HTLC (from fixtures/keys/alice.key to bob.key) with a fresh preimage (written to a new 0600 file) and a timeout 144 blocks after the tip',
-      command: 'rm -f /tmp/offchain-htlc.preimage; <%= config.bin %> htlc create --kind taproot --payer $(cat fixtures/keys/alice.pub) --recipient $(cat fixtures/keys/bob.pub) --locktime +144 --tip-height 1000 --preimage-out /tmp/offchain-htlc.preimage --amount 50000',
+      command: 'D=$(mktemp -d); <%= config.bin %> htlc create --kind taproot --payer $(cat fixtures/keys/alice.pub) --recipient $(cat fixtures/keys/bob.pub) --locktime +144 --tip-height 1000 --preimage-out $D/htlc.preimage --amount 50000',
     },
     {
       description: 'Lock an HTLC to a BOLT 11 invoice\'s payment hash (piped from invoice decode)',

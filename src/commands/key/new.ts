@@ -11,10 +11,10 @@ export default class KeyNew extends OffchainCommand<typeof KeyNew> {
     {
       description: 'A new user key, and the credit-contract address it would have with the demo mint\'s published offer',
       command:
-        'rm -f /tmp/offchain-user.key; <%= config.bin %> key new --out /tmp/offchain-user.key > /dev/null ' +
-        '&& <%= config.bin %> open-credit --role user --key-file /tmp/offchain-user.key --state-dir /tmp/offchain-user-state --in fixtures/credit/offer.json',
+        'D=$(mktemp -d); <%= config.bin %> key new --out $D/user.key > /dev/null ' +
+        '&& <%= config.bin %> open-credit --role user --key-file $D/user.key --state-dir $D/user-state --in fixtures/credit/offer.json',
     },
-    { description: 'Deterministic key for CI snapshots (refused on mainnet)', command: 'OFFCHAIN_TEST_SEED=demo <%= config.bin %> key new --out /tmp/offchain-demo-$$.key' },
+    { description: 'Deterministic key for CI snapshots (refused on mainnet)', command: 'D=$(mktemp -d); OFFCHAIN_TEST_SEED=demo <%= config.bin %> key new --out $D/demo.key' },
   ];
   static override flags = {
     out: Flags.string({ description: 'where to write the secret key (must not exist)', helpValue: 'FILE', required: true }),

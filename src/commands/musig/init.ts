@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { OffchainCommand, type CommandResult } from '../../lib/cli/base-command.ts';
-import { inputFlags, psbtOutputFlags } from '../../lib/cli/flags.ts';
+import { flagValue, inputFlags, psbtOutputFlags } from '../../lib/cli/flags.ts';
 
 export default class MusigInit extends OffchainCommand<typeof MusigInit> {
   static override summary = 'Record the MuSig2 participants of taproot key-path inputs (BIP-373 updater step).';
@@ -21,6 +21,8 @@ export default class MusigInit extends OffchainCommand<typeof MusigInit> {
   };
 
   protected async execute(): Promise<CommandResult> {
+    const { parsePublicKey } = await import('../../lib/keys/keys.ts');
+    this.flags.participant.forEach((p, i) => flagValue(() => parsePublicKey(p, `--participant ${i + 1}`)));
     const { tx, network } = await this.readPsbt();
     const { setParticipantsWhereMatching } = await import('../../lib/musig/init.ts');
     const { psbtUpdated } = await import('../../lib/psbt/messages.ts');

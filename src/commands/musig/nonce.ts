@@ -7,7 +7,7 @@ export default class MusigNonce extends OffchainCommand<typeof MusigNonce> {
     'For every MuSig2 key-path input this key takes part in, runs BIP-327 NonceGen bound to the transaction, input and aggregate key, ' +
     'stores the secret nonce under --state-dir (mode 0600, consumed by the next "musig sign"), and writes the public nonce into the PSBT.';
   static override examples = [
-    { description: 'Alice contributes her nonce to the fixture and passes the PSBT on', command: 'ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> musig nonce --key-env ALICE_KEY --state-dir /tmp/alice-state --in fixtures/psbt/musig-keypath-init.json' },
+    { description: 'Alice contributes her nonce to the fixture and passes the PSBT on', command: 'D=$(mktemp -d); ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> musig nonce --key-env ALICE_KEY --state-dir $D/alice-state --in fixtures/psbt/musig-keypath-init.json' },
   ];
   static override flags = { ...inputFlags, ...keyFlags, ...stateFlags, ...psbtOutputFlags };
 

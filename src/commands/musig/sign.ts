@@ -12,9 +12,9 @@ export default class MusigSign extends OffchainCommand<typeof MusigSign> {
     {
       description: 'Alice adds her nonce, Bob signs last with no nonce round (DeterministicSign), then Alice signs',
       command:
-        'export ALICE_KEY=$(cat fixtures/keys/alice.key) BOB_KEY=$(cat fixtures/keys/bob.key); ' +
-        '<%= config.bin %> musig nonce --key-env ALICE_KEY --state-dir /tmp/alice-state --in fixtures/psbt/musig-keypath-init.json ' +
-        '| <%= config.bin %> musig sign --deterministic --key-env BOB_KEY | <%= config.bin %> musig sign --key-env ALICE_KEY --state-dir /tmp/alice-state',
+        'D=$(mktemp -d); export ALICE_KEY=$(cat fixtures/keys/alice.key) BOB_KEY=$(cat fixtures/keys/bob.key); ' +
+        '<%= config.bin %> musig nonce --key-env ALICE_KEY --state-dir $D/alice-state --in fixtures/psbt/musig-keypath-init.json ' +
+        '| <%= config.bin %> musig sign --deterministic --key-env BOB_KEY | <%= config.bin %> musig sign --key-env ALICE_KEY --state-dir $D/alice-state',
     },
   ];
   static override flags = {

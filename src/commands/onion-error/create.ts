@@ -3,7 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { keyFlags } from '../../lib/cli/flags.ts';
 import { fromHex, toHex } from '../../lib/bytes.ts';
-import { UsageError } from '../../lib/errors.ts';
+import { MalformedInputError, OffchainError, UsageError } from '../../lib/errors.ts';
 
 export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorCreate> {
   static override summary = 'As the failing hop: create the error onion returned for a packet this node received.';
@@ -12,11 +12,11 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
     'encodes the failure by its BOLT 4 name with its data fields (--field NAME=VALUE), pads failuremsg to 256 bytes, adds the um HMAC and the ammag layer, and prints onion/error. ' +
     'With --hold-time it also starts the attribution data (BOLT 4 attributable failures): this node\'s hold time and HMACs, so the sender can tell which hop garbled the error and how long each held the HTLC.';
   static override examples = [
-    { description: 'The fixture route\'s last hop says the payment details are wrong', command: 'chmod 600 fixtures/onion/hop3.key; <%= config.bin %> onion-error create --onion fixtures/onion/at-hop3.json --key-file fixtures/onion/hop3.key --failure incorrect_or_unknown_payment_details --field htlc_msat=14000 --field height=800000' },
-    { description: 'The same, with attribution data: it held the HTLC 0.3 s', command: 'chmod 600 fixtures/onion/hop3.key; <%= config.bin %> onion-error create --onion fixtures/onion/at-hop3.json --key-file fixtures/onion/hop3.key --failure incorrect_or_unknown_payment_details --field htlc_msat=14000 --field height=800000 --hold-time 3' },
+    { description: 'The fixture route\'s last hop says the payment details are wrong', command: '<%= config.bin %> onion-error create --onion fixtures/onion/at-hop3.json --key-file fixtures/onion/hop3.key --failure incorrect_or_unknown_payment_details --field htlc_msat=14000 --field height=800000' },
+    { description: 'The same, with attribution data: it held the HTLC 0.3 s', command: '<%= config.bin %> onion-error create --onion fixtures/onion/at-hop3.json --key-file fixtures/onion/hop3.key --failure incorrect_or_unknown_payment_details --field htlc_msat=14000 --field height=800000 --hold-time 3' },
   ];
   static override flags = {
-    onion: Flags.string({ description: 'the onion/packet (or onion/peeled) this node received', helpValue: 'FILE', required: true }),
+    onion: Flags.string({ description: 'the onion/packet (or onion/peeled) this node received (default: standard input)', helpValue: 'FILE' }),
     failure: Flags.string({ description: 'BOLT 4 failure name, e.g. temporary_channel_failure, unknown_next_peer, fee_insufficient', helpValue: 'NAME', required: true }),
     field: Flags.string({ description: 'a data field of the failure, NAME=VALUE (msat as decimal, bytes as hex)', helpValue: 'NAME=VALUE', multiple: true }),
     'hold-time': Flags.integer({ description: 'add attribution data: how long this node held the HTLC, in units of 100 ms (0 = not measured)', helpValue: 'N', min: 0, max: 0xffffffff }),
@@ -27,7 +27,13 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
     const { readJsonFile } = await import('../../lib/onion/cli-support.ts');
     const { decodeMessage } = await import('../../lib/message.ts');
     const { OnionPacketSchema, OnionPeeledSchema } = await import('../../lib/onion/schemas.ts');
-    const raw = readJsonFile(this.flags.onion, '--onion') as { type?: string };
+    // --onion FILE, or the message on standard input (the hop's onion-peel piped in).
+    let raw: { type?: string };
+    if (this.flags.onion === undefined) {
+      const doc = await this.readDocument();
+      if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', 'expected the onion/packet or onion/peeled this node received');
+      raw = doc.value as { type?: string };
+    } else raw = readJsonFile(this.flags.onion, '--onion') as { type?: string };
     const m = raw?.type === 'onion/peeled' ? decodeMessage(OnionPeeledSchema, raw) : decodeMessage(OnionPacketSchema, raw);
     if (m.packet === undefined) throw new UsageError('E_ONION_FINAL', '--onion is a final onion/peeled: give the packet this node received');
     const network = this.network(m.network);
@@ -38,11 +44,12 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
       fields[f.slice(0, i)] = f.slice(i + 1);
     }
     const { encodeFailure } = await import('../../lib/onion/failure.ts');
-    const { MalformedInputError } = await import('../../lib/errors.ts');
     let failure: Uint8Array;
     try {
       failure = encodeFailure(this.flags.failure, fields);
     } catch (e) {
+      // An unknown --failure name is the flag's value: a usage error (exit 2), not a refusal.
+      if (e instanceof OffchainError && e.code === 'E_ONION_FAILURE_NAME') throw new UsageError(e.code, `--failure: ${e.message}`);
       // A value out of its field's range came from --field: a usage error (exit 2).
       if (e instanceof MalformedInputError && e.code === 'E_ONION_FAILURE_VALUE') throw new UsageError(e.code, `--field ${e.message}`);
       throw e;

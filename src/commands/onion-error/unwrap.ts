@@ -12,8 +12,8 @@ export default class OnionErrorUnwrap extends OffchainCommand<typeof OnionErrorU
     'and prints onion/failure: the hop index, its node id and the decoded failure. No HMAC verifying is refused: E_ONION_ERROR_UNATTRIBUTED (exit 4). ' +
     'Attribution data, when the error carries it, is checked hop by hop: the hold time each hop reported, and the first hop whose HMACs fail (the error was altered between it and the hop before it) — also named in the refusal when the error itself cannot be attributed.';
   static override examples = [
-    { description: 'The fixture error, as the sender sees it', command: 'chmod 600 fixtures/onion/secrets.json; <%= config.bin %> onion-error unwrap --in fixtures/onion/error.json --secrets fixtures/onion/secrets.json' },
-    { description: 'An error with attribution data: each hop\'s hold time, checked', command: 'chmod 600 fixtures/onion/secrets.json; <%= config.bin %> onion-error unwrap --in fixtures/onion/error-attributed.json --secrets fixtures/onion/secrets.json' },
+    { description: 'The fixture error, as the sender sees it', command: '<%= config.bin %> onion-error unwrap --in fixtures/onion/error.json --secrets fixtures/onion/secrets.json' },
+    { description: 'An error with attribution data: each hop\'s hold time, checked', command: '<%= config.bin %> onion-error unwrap --in fixtures/onion/error-attributed.json --secrets fixtures/onion/secrets.json' },
   ];
   static override flags = {
     ...inputFlags,

@@ -11,7 +11,7 @@ export default class OnionErrorWrap extends OffchainCommand<typeof OnionErrorWra
     'Reads onion/error and prints it XORed with this node\'s ammag stream; the shared secret comes from peeling, with this node\'s key, the onion it had received (--onion). ' +
     'When the error carries attribution data, this node adds its layer (its hold time, --hold-time, default 0, and its HMACs); --hold-time on an error without it starts the attribution data here.';
   static override examples = [
-    { description: 'Hop 2 of the fixture route wraps the error hop 3 returned', command: 'chmod 600 fixtures/onion/hop2.key; <%= config.bin %> onion-error wrap --in fixtures/onion/error-hop3.json --onion fixtures/onion/peeled.json --key-file fixtures/onion/hop2.key' },
+    { description: 'Hop 2 of the fixture route wraps the error hop 3 returned', command: '<%= config.bin %> onion-error wrap --in fixtures/onion/error-hop3.json --onion fixtures/onion/peeled.json --key-file fixtures/onion/hop2.key' },
   ];
   static override flags = {
     ...inputFlags,

@@ -12,8 +12,19 @@ export default class PsbtDecode extends OffchainCommand<typeof PsbtDecode> {
   static override flags = { ...inputFlags };
 
   protected async execute(): Promise<CommandResult> {
-    const { tx, network } = await this.readPsbt();
-    const { decodedMessage } = await import('../../lib/psbt/decode.ts');
-    return { message: decodedMessage(tx, network) };
+    const doc = await this.readDocument();
+    const { decodedMessage, psbtNetworkHint } = await import('../../lib/psbt/decode.ts');
+    const { psbtBytesOf } = await import('../../lib/cli/psbt-input.ts');
+    const { network: messageNetwork } = psbtBytesOf(doc);
+    let { tx, network, bytes } = await this.readPsbt(doc);
+    // Its extended keys name the network (xpub / tpub): used when nothing else names one,
+    // a warning when --network says otherwise (the addresses shown follow --network).
+    const hint = psbtNetworkHint(bytes);
+    const flag = this.flags.network;
+    if (hint === 'mainnet' && flag === undefined && messageNetwork === undefined) network = 'mainnet';
+    else if (flag !== undefined && hint !== undefined && (hint === 'mainnet') !== (flag === 'mainnet')) {
+      this.term.warn(`the PSBT's extended public keys are ${hint === 'mainnet' ? 'mainnet (xpub)' : 'test-network (tpub)'} keys, but --network is ${flag}: addresses are shown for ${flag}`);
+    }
+    return { message: decodedMessage(tx, network, bytes) };
   }
 }

@@ -9,7 +9,7 @@ export default class PtlcClaim extends PtlcCommand<typeof PtlcClaim> {
     'Reads the finished ptlc/presign and t from --secret-file; refuses (exit 4, E_WRONG_SECRET) a t whose point is not the lock point or whose ' +
     'adapted signature does not verify. Broadcasting the claim reveals t to the payer (ptlc extract).';
   static override examples = [
-    { description: 'Bob claims the fixture PTLC', command: 'chmod 600 fixtures/ptlc/secret.hex; <%= config.bin %> ptlc claim --in fixtures/ptlc/presigned.json --secret-file fixtures/ptlc/secret.hex' },
+    { description: 'Bob claims the fixture PTLC', command: '<%= config.bin %> ptlc claim --in fixtures/ptlc/presigned.json --secret-file fixtures/ptlc/secret.hex' },
   ];
   static override flags = {
     ...inputFlags,

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { HtlcCommand, MAX_SAT } from '../../lib/cli/htlc-command.ts';
-import { chainFlags } from '../../lib/cli/flags.ts';
+import { chainFlags, flagValue } from '../../lib/cli/flags.ts';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
 
 export default class PtlcCreate extends HtlcCommand<typeof PtlcCreate> {
@@ -13,7 +13,7 @@ export default class PtlcCreate extends HtlcCommand<typeof PtlcCreate> {
   static override examples = [
     {
       description: 'Bob (payee) draws t and creates a PTLC from Alice, refundable at height 1100',
-      command: 'rm -f /tmp/offchain-ptlc.secret; <%= config.bin %> ptlc create --payer $(cat fixtures/keys/alice.pub) --payee $(cat fixtures/keys/bob.pub) --locktime 1100 --secret-out /tmp/offchain-ptlc.secret --amount 50000',
+      command: 'D=$(mktemp -d); <%= config.bin %> ptlc create --payer $(cat fixtures/keys/alice.pub) --payee $(cat fixtures/keys/bob.pub) --locktime 1100 --secret-out $D/ptlc.secret --amount 50000',
     },
   ];
   static override flags = {
@@ -42,10 +42,10 @@ export default class PtlcCreate extends HtlcCommand<typeof PtlcCreate> {
       secret = secp256k1.utils.randomSecretKey(this.random.bytes(48, 'ptlc/secret'));
       point = secp256k1.getPublicKey(secret, true);
     } else {
-      point = parsePublicKey(f.point!, '--point');
+      point = flagValue(() => parsePublicKey(f.point!, '--point'));
     }
-    const payer = parsePublicKey(f.payer, '--payer');
-    const payee = parsePublicKey(f.payee, '--payee');
+    const payer = flagValue(() => parsePublicKey(f.payer, '--payer'));
+    const payee = flagValue(() => parsePublicKey(f.payee, '--payee'));
     if (payer.subarray(1).every((b, i) => b === payee[i + 1])) throw new UsageError('E_USAGE', 'payer and payee are the same key');
     const ptlc = ptlcOutput({ payer, payee, point, locktime });
     const amount = f.amount === undefined ? undefined : BigInt(f.amount);

@@ -13,7 +13,7 @@ export default class PtlcExtract extends PtlcCommand<typeof PtlcExtract> {
   static override examples = [
     {
       description: 'Alice reads t from the fixture claim',
-      command: 'rm -f /tmp/offchain-ptlc-t; <%= config.bin %> ptlc extract --in fixtures/ptlc/presigned.json --ptlc fixtures/ptlc/created.json --claim-tx fixtures/ptlc/claim.hex --secret-out /tmp/offchain-ptlc-t',
+      command: 'D=$(mktemp -d); <%= config.bin %> ptlc extract --in fixtures/ptlc/presigned.json --ptlc fixtures/ptlc/created.json --claim-tx fixtures/ptlc/claim.hex --secret-out $D/ptlc-t',
     },
   ];
   static override flags = {

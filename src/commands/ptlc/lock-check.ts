@@ -5,7 +5,7 @@ import { OffchainCommand } from '../../lib/cli/base-command.ts';
 export default class PtlcLockCheck extends OffchainCommand<typeof PtlcLockCheck> {
   static override summary = 'A hop checks its lock record (R = L + y·G) before locking anything to R.';
   static override description = 'Refuses (exit 4, E_BAD_HOP_LOCK) a record whose points do not match its tweak; prints the public points it may lock to.';
-  static override examples = [{ description: 'Check the fixture hop\'s lock record', command: 'chmod 600 fixtures/ptlc/lock-1.json; <%= config.bin %> ptlc lock-check --lock fixtures/ptlc/lock-1.json' }];
+  static override examples = [{ description: 'Check the fixture hop\'s lock record', command: '<%= config.bin %> ptlc lock-check --lock fixtures/ptlc/lock-1.json' }];
   static override flags = { lock: Flags.string({ description: 'this party\'s ptlc/lock record', helpValue: 'FILE', required: true }) };
 
   protected async execute(): Promise<CommandResult> {

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { join } from 'node:path';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
+import { flagValue } from '../../lib/cli/flags.ts';
 
 export default class PtlcLockPlan extends OffchainCommand<typeof PtlcLockPlan> {
   static override summary = 'The sender\'s decorrelated locks for a multi-hop PTLC payment: a different lock point on every hop.';
@@ -12,11 +13,11 @@ export default class PtlcLockPlan extends OffchainCommand<typeof PtlcLockPlan> {
   static override examples = [
     {
       description: 'Locks for the seed\'s route (Bob, Carol, Diana forwarding to Eric)',
-      command: 'rm -rf /tmp/offchain-route-locks; mkdir -m 700 /tmp/offchain-route-locks && <%= config.bin %> ptlc lock-plan --payment-point $(cat fixtures/ptlc/payment-point.hex) --route fixtures/route/seed-plan.json --out-dir /tmp/offchain-route-locks',
+      command: 'D=$(mktemp -d); mkdir -m 700 $D/route-locks && <%= config.bin %> ptlc lock-plan --payment-point $(cat fixtures/ptlc/payment-point.hex) --route fixtures/route/seed-plan.json --out-dir $D/route-locks',
     },
     {
       description: 'Locks for a payment through two hops to the payee of the fixture PTLC',
-      command: 'rm -rf /tmp/offchain-locks; mkdir -m 700 /tmp/offchain-locks && <%= config.bin %> ptlc lock-plan --payment-point $(cat fixtures/ptlc/payment-point.hex) --hops 2 --out-dir /tmp/offchain-locks',
+      command: 'D=$(mktemp -d); mkdir -m 700 $D/locks && <%= config.bin %> ptlc lock-plan --payment-point $(cat fixtures/ptlc/payment-point.hex) --hops 2 --out-dir $D/locks',
     },
   ];
   static override flags = {
@@ -33,7 +34,7 @@ export default class PtlcLockPlan extends OffchainCommand<typeof PtlcLockPlan> {
     const { writeNewFile } = await import('../../lib/store/exclusive.ts');
     const { stringifyMessage } = await import('../../lib/json.ts');
     const { toHex } = await import('../../lib/bytes.ts');
-    const Z = parsePublicKey(this.flags['payment-point'], '--payment-point');
+    const Z = flagValue(() => parsePublicKey(this.flags['payment-point'], '--payment-point'));
     let nodeIds: (string | undefined)[] = [];
     if (this.flags.route !== undefined) {
       const { decodeMessage } = await import('../../lib/message.ts');

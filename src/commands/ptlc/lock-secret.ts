@@ -11,7 +11,7 @@ export default class PtlcLockSecret extends HtlcCommand<typeof PtlcLockSecret> {
   static override examples = [
     {
       description: 'The payee turns z into the secret of the lock it claims',
-      command: 'rm -f /tmp/offchain-lock-r; chmod 600 fixtures/ptlc/lock-2.json fixtures/ptlc/payment-secret.hex; <%= config.bin %> ptlc lock-secret --lock fixtures/ptlc/lock-2.json --from l --secret-file fixtures/ptlc/payment-secret.hex --secret-out /tmp/offchain-lock-r',
+      command: 'D=$(mktemp -d); <%= config.bin %> ptlc lock-secret --lock fixtures/ptlc/lock-2.json --from l --secret-file fixtures/ptlc/payment-secret.hex --secret-out $D/lock-r',
     },
   ];
   static override flags = {

@@ -14,7 +14,7 @@ export default class PtlcPresign extends HtlcCommand<typeof PtlcPresign> {
   static override examples = [
     {
       description: 'Step 1, the payee (Bob) starts the claim of the fixture PTLC',
-      command: 'BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> ptlc presign --key-env BOB_KEY --state-dir /tmp/offchain-ptlc-bob --in fixtures/ptlc/created.json --outpoint ' + '5f'.repeat(32) + ':0 --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2',
+      command: 'D=$(mktemp -d); BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> ptlc presign --key-env BOB_KEY --state-dir $D/ptlc-bob --in fixtures/ptlc/created.json --outpoint ' + '5f'.repeat(32) + ':0 --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2',
     },
   ];
   static override flags = {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
-import { inputFlags } from '../../lib/cli/flags.ts';
+import { flagValue, inputFlags } from '../../lib/cli/flags.ts';
 import { MalformedInputError, UsageError } from '../../lib/errors.ts';
 
 export default class RouteCheck extends OffchainCommand<typeof RouteCheck> {
@@ -60,7 +60,7 @@ function policyFile(path: string): string[] {
 
 async function ownPolicy(nodeIdHex: string, text: string) {
   const { parsePublicKey } = await import('../../lib/keys/keys.ts');
-  const nodeId = parsePublicKey(nodeIdHex, '--node-id');
+  const nodeId = flagValue(() => parsePublicKey(nodeIdHex, '--node-id'));
   const limits = { fee_base_msat: 0xffff_ffff, fee_proportional_millionths: 0xffff_ffff, cltv_expiry_delta: 0xffff } as const;
   const values: Partial<Record<keyof typeof limits, number>> = {};
   const parts = text.includes('=') ? text.split(',') : policyFile(text);

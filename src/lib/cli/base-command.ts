@@ -28,6 +28,7 @@ import { inputDocument, psbtBytesOf } from './psbt-input.ts';
 
 export { psbtBytesOf };
 import { createTerminal, type Terminal } from './terminal.ts';
+import { nearest } from './suggest.ts';
 import { BrokenPipe, onLateOutputError, writeOutput, writeOutputLine } from './output.ts';
 
 export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
@@ -74,6 +75,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       });
       this.flags = flags as InferredFlags<T>;
       this.args = args as InferredArgs<T>;
+      this.term.quiet = (flags as { quiet?: boolean }).quiet === true;
       this.random = this.randomSource();
       if (!this.longRunning) (await import('../curve.ts')).setBasePointWindow(4);
       await this.selectSecp256k1();
@@ -166,11 +168,11 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
    * A PSBT given directly (base64, hex or binary) or inside a JSON message's "psbt"
    * field; a message's network must agree with --network.
    */
-  protected async readPsbt(doc?: InputDocument): Promise<{ tx: Transaction; network: Network; messageType?: string }> {
+  protected async readPsbt(doc?: InputDocument): Promise<{ tx: Transaction; network: Network; messageType?: string; bytes: Uint8Array }> {
     const input = doc ?? (await this.readDocument());
     const { bytes, network, messageType } = psbtBytesOf(input);
     const { parsePsbt } = await import('../psbt/parse.ts');
-    return { tx: parsePsbt(bytes), network: this.network(network), messageType };
+    return { tx: parsePsbt(bytes), network: this.network(network), messageType, bytes };
   }
 
   /** A JSON message from a file named by a flag (e.g. --offer FILE); `flag` defaults to the flag whose value `path` is. */
@@ -274,7 +276,16 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   protected fail(e: unknown): void {
     if (e instanceof BrokenPipe) return; // the reader left: quiet, as Unix tools are
     const debug = process.argv.includes('--debug');
-    const { code, message, exitCode } = describeError(e);
+    const { code, exitCode } = describeError(e);
+    let { message } = describeError(e);
+    // A mistyped flag: name the flag of this command it was probably meant to be.
+    const typo = /^Nonexistent flags?: (--?[\w-]+)/.exec(message);
+    if (typo) {
+      const ctor = this.constructor as typeof OffchainCommand;
+      const names = Object.keys({ ...ctor.baseFlags, ...ctor.flags }).map((f) => `--${f}`);
+      const meant = nearest(typo[1]!.split('=')[0]!, names);
+      if (meant) message = message.replace(/ \(see --help\)$/, `; did you mean ${meant}? (see --help)`);
+    }
     this.term ??= createTerminal(process.stderr, process.env);
     this.term.clearProgress();
     process.stderr.write(`${this.term.color.red('offchain: error')} ${code}: ${message}\n`);

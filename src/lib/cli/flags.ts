@@ -4,6 +4,21 @@
  */
 import { Flags } from '@oclif/core';
 import { NETWORKS } from '../network.ts';
+import { OffchainError, UsageError } from '../errors.ts';
+
+/**
+ * Parse a flag's value: whatever the parser refuses (bad hex, not a public key, an
+ * unknown name) is a usage error — exit 2, the parser's own code and words — because the
+ * value was typed on the command line, not read from an input (docs/cli.md).
+ */
+export function flagValue<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof OffchainError && e.exitCode !== 2) throw new UsageError(e.code, e.message, e.detail);
+    throw e;
+  }
+}
 
 export const globalFlags = {
   network: Flags.string({
@@ -13,6 +28,7 @@ export const globalFlags = {
     helpGroup: 'GLOBAL',
   }),
   debug: Flags.boolean({ description: 'print stack traces with errors', helpGroup: 'GLOBAL' }),
+  quiet: Flags.boolean({ char: 'q', description: 'no progress line on standard error (it is shown on a terminal only, for work over ~2 s)', helpGroup: 'GLOBAL' }),
 };
 
 export const inputFlags = {

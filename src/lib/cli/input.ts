@@ -6,7 +6,7 @@
  *   binary PSBT      starts with the magic `psbt\xff`
  *   JSON             one JSON value (an object: a message)
  *   JSON Lines       several JSON objects, one per line (bulk decoders)
- *   PSBT as base64   `cHNidP8…`
+ *   PSBT as base64   `cHNidP8…` (or cHNidP9…, cHNidP+…, cHNidP/… when the first key is 64 bytes or longer)
  *   PSBT as hex      `70736274ff…`
  *
  * Anything else is malformed input (exit 3) with a message saying what was expected.
@@ -160,7 +160,9 @@ export function detectFormat(bytes: Uint8Array, what = 'the input'): InputDocume
   if (text.length === 0) throw new MalformedInputError('E_EMPTY_INPUT', 'the input is empty: expected a JSON message or a PSBT');
   // Parsed untrimmed, so an error's line and column are those of the input as given.
   if (text.startsWith('{') || text.startsWith('[')) return parseJsonText(raw, what);
-  if (/^cHNidP8[A-Za-z0-9+/=\s]*$/.test(text)) {
+  // "psbt\xff" is cHNidP, then 8, 9, + or / by the top bits of the first key's length
+  // (8 only while it is below 0x40: a global xpub record first, 79 bytes, gives 9).
+  if (/^cHNidP[89+/][A-Za-z0-9+/=\s]*$/.test(text)) {
     try {
       return { format: 'psbt', encoding: 'base64', psbt: base64.decode(text.replace(/\s+/g, '')) };
     } catch {

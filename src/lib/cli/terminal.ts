@@ -10,10 +10,23 @@ export type Terminal = {
   readonly stderrIsTTY: boolean;
   info(line: string): void;
   warn(line: string): void;
-  /** Progress for long work: shown on a TTY only, overwritten in place. */
+  /** Progress for long work: shown on a TTY only (never with -q), overwritten in place. */
   progress(line: string): void;
   clearProgress(): void;
+  /** -q/--quiet: no progress line. */
+  quiet: boolean;
+  /**
+   * A count of work done, shown as `N <noun>, R/s` once the work has run ~2 s, updated
+   * at most 4 times a second — on a TTY only, never with -q. `done()` clears it.
+   */
+  meter(noun: string, now?: () => number): ProgressMeter;
 };
+
+export type ProgressMeter = { tick(count?: number): void; done(): void };
+
+/** Work shorter than this shows no progress line at all. */
+export const PROGRESS_AFTER_MS = 2000;
+const PROGRESS_EVERY_MS = 250;
 
 export function colorLevel(env: NodeJS.ProcessEnv, isTTY: boolean): 0 | 1 | 2 | 3 {
   if (!isTTY) return 0;
@@ -35,13 +48,14 @@ export function createTerminal(stderr: NodeJS.WriteStream, env: NodeJS.ProcessEn
     }
     stderr.write(s);
   };
-  return {
+  const term: Terminal = {
+    quiet: false,
     color,
     stderrIsTTY: isTTY,
     info: (line) => write(line + '\n'),
     warn: (line) => write(color.yellow(`offchain: warning: ${line}`) + '\n'),
     progress(line) {
-      if (!isTTY) return;
+      if (!isTTY || term.quiet) return;
       stderr.write('\r\x1b[K' + color.dim(line));
       progressShown = true;
     },
@@ -49,5 +63,23 @@ export function createTerminal(stderr: NodeJS.WriteStream, env: NodeJS.ProcessEn
       if (progressShown) stderr.write('\r\x1b[K');
       progressShown = false;
     },
+    meter(noun, now = () => performance.now()) {
+      const started = now();
+      let count = 0;
+      let shownAt = -Infinity;
+      return {
+        tick(n = 1) {
+          count += n;
+          if (!isTTY || term.quiet) return;
+          const t = now();
+          if (t - started < PROGRESS_AFTER_MS || t - shownAt < PROGRESS_EVERY_MS) return;
+          shownAt = t;
+          const rate = Math.round((count * 1000) / (t - started));
+          term.progress(`${count.toLocaleString('en-US')} ${noun}, ${rate.toLocaleString('en-US')}/s`);
+        },
+        done: () => term.clearProgress(),
+      };
+    },
   };
+  return term;
 }

@@ -127,7 +127,8 @@ export function outputKeyCompressed(key: MusigKey): Uint8Array {
 function participantIndex(input: MusigInput, publicKey: Uint8Array): number {
   const i = input.key.participants.findIndex((p) => equalBytes(p, publicKey));
   if (i < 0) {
-    throw new RefusedError('E_MUSIG_NOT_PARTICIPANT', `key ${toHex(publicKey)} is not a participant of input ${input.index}`);
+    // "This key is not a party": E_KEY_MISMATCH everywhere (was E_MUSIG_NOT_PARTICIPANT here).
+    throw new RefusedError('E_KEY_MISMATCH', `this key (${toHex(publicKey)}) is not a participant of input ${input.index}`);
   }
   return i;
 }

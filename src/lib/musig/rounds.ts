@@ -34,7 +34,8 @@ export function inputsFor(tx: Transaction, signer: KeyPair): { input: MusigInput
     if (me >= 0) out.push({ input, me });
   }
   if (out.length === 0) {
-    throw new RefusedError('E_NOT_A_PARTICIPANT', `no MuSig2 input of this PSBT has ${toHex(signer.publicKey)} as a participant`);
+    // One code for "this key is not a party" across the toolkit (docs/cli.md; was E_NOT_A_PARTICIPANT).
+    throw new RefusedError('E_KEY_MISMATCH', `this key (${toHex(signer.publicKey)}) is not a participant of any MuSig2 input of this PSBT`);
   }
   return out;
 }

@@ -25,7 +25,8 @@ const HEX_RE = /^[0-9a-fA-F]*$/;
 /** Transaction bytes from text: raw hex, a PSBT (base64 / hex; its unsigned tx) or `{"tx": hex}`. */
 export function txBytesFromText(text: string, where = 'the input'): Uint8Array {
   const t = text.trim();
-  if (t.length === 0) throw new MalformedInputError('E_OA_EMPTY', `${where} is empty: expected a raw transaction in hex`);
+  // One code for an empty input across the toolkit (docs/cli.md; was E_OA_EMPTY).
+  if (t.length === 0) throw new MalformedInputError('E_EMPTY_INPUT', `${where} is empty: expected a raw transaction in hex`);
   // The stream's usual line, {"tx":"<hex>"}, without JSON.parse: between the quotes there
   // is no quote or backslash, so the JSON string is exactly those characters.
   if (t.startsWith('{"tx":"') && t.endsWith('"}')) {
@@ -44,7 +45,7 @@ export function txBytesFromText(text: string, where = 'the input'): Uint8Array {
     if (field === undefined) throw new MalformedInputError('E_OA_NO_TX', `${where} is a JSON object without a "tx" (raw hex), "hex" or "psbt" field`);
     return txBytesFromText(field, where);
   }
-  if (t.startsWith('cHNidP8')) {
+  if (/^cHNidP[89+/]/.test(t)) {
     let bytes: Uint8Array;
     try {
       bytes = base64.decode(t.replace(/\s+/g, ''));

@@ -203,7 +203,7 @@ function malformed(message: string, detail?: Record<string, unknown>): Malformed
 function notPsbtReason(bytes: Uint8Array): string {
   const start = toHex(bytes.subarray(0, 8));
   const text = new TextDecoder('latin1').decode(bytes.subarray(0, 8));
-  if (text.startsWith('cHNidP8')) return 'not a binary PSBT: this is base64 text; decode it first';
+  if (/^cHNidP[89+/]/.test(text)) return 'not a binary PSBT: this is base64 text; decode it first';
   if (text.toLowerCase().startsWith('70736274')) return 'not a binary PSBT: this is hex text; decode it first';
   // A raw transaction starts with a small little-endian version (1, 2 or 3).
   const looksLikeTx = bytes.length > 9 && bytes[0]! >= 1 && bytes[0]! <= 3 && bytes[1] === 0 && bytes[2] === 0 && bytes[3] === 0;

@@ -53,15 +53,16 @@ describe('input format detection', () => {
   /**
    * What the input contract says arbitrary bytes are, written from its rules (README:
    * input formats) rather than read from detectFormat: binary PSBT by its magic; else the
-   * trimmed UTF-8 text is JSON if it opens with { or [, base64 PSBT if it is "cHNidP8…"
-   * in the base64 alphabet, hex PSBT if it is "70736274ff…" in hex digits; else unknown.
+   * trimmed UTF-8 text is JSON if it opens with { or [, base64 PSBT if it opens with the
+   * base64 of the magic — "cHNidP" and one of 8, 9, +, / (the top bits of the next byte:
+   * a first key of 64 bytes or more, such as a global xpub, gives 9) — in the base64 alphabet, hex PSBT if it is "70736274ff…" in hex digits; else unknown.
    */
   function classify(bytes: Uint8Array): 'binary' | 'empty' | 'json' | 'base64' | 'hex' | 'unknown' {
     if (bytes.length >= 5 && hex.encode(bytes.subarray(0, 5)) === '70736274ff') return 'binary';
     const text = new TextDecoder().decode(bytes).trim();
     if (text === '') return 'empty';
     if (text[0] === '{' || text[0] === '[') return 'json';
-    if (text.startsWith('cHNidP8') && /^[A-Za-z0-9+/=\s]*$/.test(text)) return 'base64';
+    if (/^cHNidP[89+/]/.test(text) && /^[A-Za-z0-9+/=\s]*$/.test(text)) return 'base64';
     if (text.toLowerCase().startsWith('70736274ff') && /^[0-9a-fA-F\s]*$/.test(text)) return 'hex';
     return 'unknown';
   }

@@ -266,7 +266,7 @@ describe('decoders: fuzzed input is refused with its reason or decoded to what t
     fc.assert(fc.property(fc.string({ maxLength: 200 }), (t) => {
       const e = thrown(() => parseRawTx(txBytesFromText(t)));
       expect(e).toBeInstanceOf(MalformedInputError);
-      expect(['E_OA_EMPTY', 'E_MALFORMED_JSON', 'E_OA_NO_TX', 'E_MALFORMED_PSBT', 'E_OA_BAD_TX']).toContain(e.code);
+      expect(['E_EMPTY_INPUT', 'E_MALFORMED_JSON', 'E_OA_NO_TX', 'E_MALFORMED_PSBT', 'E_OA_BAD_TX']).toContain(e.code);
       expect(e.message).not.toContain('\n');
       codes.add(e.code);
     }), { numRuns: 1000 });
