@@ -61,6 +61,10 @@ export const NEXT_STEP: Readonly<Record<string, string>> = {
   'counterparty/decoded': RESULT,
   'counterparty/unpacked': RESULT,
   'package/checked': RESULT,
+  'invoice/bolt11': 'the payer: offchain route plan --invoice, htlc create --invoice (the string is verified again there)',
+  'invoice/offer': 'the payer, who asks the issuer for an invoice (lightning-cli fetchinvoice)',
+  'invoice/request': 'the offer\'s issuer, who answers with an invoice',
+  'invoice/bolt12': 'the payer, who pays it through the offer\'s blinded paths (lightning-cli pay)',
 };
 
 /** "a" or "an" before a message type, as it is read aloud (an onion/packet, a psbt/updated). */
