@@ -25,7 +25,7 @@
  *   user  pending n+1             receipt+signatures       k sigs, ids, amounts, every DLEQ         token file (0600), then record    credit/balance (+ token)
  */
 import { fromHex, toHex } from '../bytes.ts';
-import { MalformedInputError, RefusedError } from '../errors.ts';
+import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
 import { G, compressed, pointFromBytes, scalarToBytes, type Point } from '../ecash/curve.ts';
 import { blindMessage, secretPoint, signBlindedMessage, splitAmount, unblindSignature } from '../ecash/nut00.ts';
 import { UNIT, parseKeys, type MintKeyset } from '../ecash/nut01.ts';
@@ -152,7 +152,7 @@ export function receiveSignatures(
     if (s.id !== o.id || s.amount !== o.amount) refuse('E_BAD_SIGNATURES', `signature ${i} is for ${s.amount} under ${s.id}, the output for ${o.amount} under ${o.id}`);
     const { secret, r } = deriveSecret(seed, o.id, pending.counter + i);
     const B_ = blindMessage(secretPoint(secret), r);
-    if (toHex(compressed(B_)) !== o.B_) throw new Error(`output ${i} does not derive from this wallet seed at counter ${pending.counter + i}: is it the seed the request was made with?`);
+    if (toHex(compressed(B_)) !== o.B_) throw new UsageError('E_WRONG_WALLET_SEED', `output ${i} does not derive from this wallet seed at counter ${pending.counter + i}: give the seed the request was made with`);
     const A = points.get(BigInt(o.amount))!;
     let C_: Point;
     try {
