@@ -9,7 +9,7 @@ export default class CreditKeyset extends CreditCommand<typeof CreditKeyset> {
     '(amount → compressed public key) is what a Cashu wallet verifies DLEQ proofs against; keysets[0].id is the NUT-02 v00 id. ' +
     'The seed comes from the environment or a 0600 file, never from the command line.';
   static override examples = [
-    { description: 'The keyset of Nutshell\'s test seed (id 009a1f293253e41e)', command: 'export ECASH_SEED=TEST_PRIVATE_KEY; <%= config.bin %> credit keyset --ecash-seed-env ECASH_SEED' },
+    { description: 'The keyset of Nutshell\'s test seed TEST_PRIVATE_KEY (id 009a1f293253e41e)', command: 'export ECASH_SEED=$(cat fixtures/credit/ecash-seed.txt); <%= config.bin %> credit keyset --ecash-seed-env ECASH_SEED' },
   ];
   static override flags = { ...ecashSeedFlags };
 

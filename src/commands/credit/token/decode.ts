@@ -13,7 +13,7 @@ export default class CreditTokenDecode extends CreditCommand<typeof CreditTokenD
   static override examples = [
     {
       description: 'Check a token against the keyset of Nutshell\'s test seed',
-      command: 'export ECASH_SEED=TEST_PRIVATE_KEY; <%= config.bin %> credit keyset --ecash-seed-env ECASH_SEED > /tmp/offchain-keyset.json; <%= config.bin %> credit token decode --keyset /tmp/offchain-keyset.json --in fixtures/credit/token.txt',
+      command: '<%= config.bin %> credit token decode --keyset fixtures/credit/keyset.json --in fixtures/credit/token.txt',
     },
   ];
   static override flags = {
