@@ -116,7 +116,7 @@ export function signOutputs(ks: MintKeyset, outputs: BlindedMessageJson[], point
   return outputs.map((o, i) => {
     const k = ks.privateKeys.get(BigInt(o.amount))!;
     const C_ = signBlindedMessage(k, points[i]!);
-    const d = createDleq(k, points[i]!, C_);
+    const d = createDleq(k, points[i]!, C_, ks.points.get(BigInt(o.amount))!);
     return { amount: o.amount, id: ks.id, C_: toHex(compressed(C_)), dleq: { e: toHex(d.e), s: toHex(d.s) } };
   });
 }

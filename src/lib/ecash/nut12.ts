@@ -33,9 +33,8 @@ export function dleqNonce(a: bigint, A: Point, B_: Point, C_: Point): bigint {
 
 export type Dleq = { e: Uint8Array; s: Uint8Array };
 
-/** Bob: (e, s) for C_ = a·B_, with the deterministic nonce. */
-export function createDleq(a: bigint, B_: Point, C_: Point): Dleq {
-  const A = G.multiply(a);
+/** Bob: (e, s) for C_ = a·B_, with the deterministic nonce (A = a·G, given when the caller has it). */
+export function createDleq(a: bigint, B_: Point, C_: Point, A: Point = G.multiply(a)): Dleq {
   const r = dleqNonce(a, A, B_, C_);
   const e = hashE(G.multiply(r), B_.multiply(r), A, C_);
   const s = (r + bytesToScalar(e) * a) % N;
@@ -49,8 +48,9 @@ export function verifyDleq(dleq: Dleq, A: Point, B_: Point, C_: Point): boolean 
   const s = bytesToScalar(dleq.s);
   if (e === 0n || e >= N || s === 0n || s >= N) return false;
   try {
-    const R1 = G.multiply(s).subtract(A.multiply(e));
-    const R2 = B_.multiply(s).subtract(C_.multiply(e));
+    // Every input is public: variable-time multiplication is safe here.
+    const R1 = G.multiply(s).subtract(A.multiplyUnsafe(e));
+    const R2 = B_.multiplyUnsafe(s).subtract(C_.multiplyUnsafe(e));
     if (R1.is0() || R2.is0()) return false;
     const h = hashE(R1, R2, A, C_);
     return toHex(h) === toHex(dleq.e);
