@@ -154,6 +154,42 @@ describe('credit paid in ecash, through the CLI', () => {
     expect(balance.ecash.issued_sat).toBe(JSON.parse(repeat.stdout).ecash.issued_sat);
   }, 60_000);
 
+  it('--token-out: an existing file with other content is refused (exit 4, nothing written); "-" prints the token alone; the seed file must be 0600', async () => {
+    const req = await userRequest(alice, 777);
+    const receipt = run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: req, env: { ...ENV, MINT_KEY } });
+    expect(receipt.status, receipt.stderr).toBe(0);
+    const taken = join(root, 'taken.txt');
+    writeFileSync(taken, 'cashuBanother token\n', { mode: 0o600 });
+    const before = snapshot(root);
+    const user = (out: string) => run(['sign-update', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', alice.dir, ...WALLET, '--token-out', out], { input: receipt.stdout, env: { ...alice.env, USER_KEY: alice.key } });
+    const refused = user(taken);
+    expect(refused.status).toBe(4);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/E_TOKEN_OUT_EXISTS/);
+    expect(snapshot(root)).toEqual(before);
+    const printed = user('-');
+    expect(printed.status, printed.stderr).toBe(0);
+    expect(printed.stdout).toMatch(/^cashuB[A-Za-z0-9_-]+\n$/);
+    expect(checkToken(printed.stdout.trim(), keyset)).toBe(777);
+    // a token tampered with (one proof's C moved) fails credit token decode with E_BAD_DLEQ, exit 4
+    const t = getDecodedToken(printed.stdout.trim(), [keyset.id]);
+    const C = secp256k1.Point.fromHex(t.proofs[0]!.C).add(secp256k1.Point.BASE).toHex(true);
+    const { getEncodedToken } = await import('@cashu/cashu-ts');
+    writeFileSync(join(root, 'tampered.txt'), getEncodedToken({ ...t, proofs: [{ ...t.proofs[0]!, C }, ...t.proofs.slice(1)] }));
+    const decoded = run(['credit', 'token', 'decode', '--keyset', join(root, 'keyset.json'), '--in', join(root, 'tampered.txt')], { env: ENV });
+    expect(decoded.status).toBe(4);
+    expect(decoded.stderr).toMatch(/E_BAD_DLEQ: proof 0 /);
+    // the mint's seed in a file others can read: refused before anything
+    const seedFile = join(root, 'ecash.seed');
+    writeFileSync(seedFile, SEED + '\n', { mode: 0o644 });
+    const open = run(['credit', 'keyset', '--ecash-seed-file', seedFile], { env: ENV });
+    expect(open.status).toBe(4);
+    expect(open.stderr).toMatch(/E_SECRET_FILE_PERMISSIONS/);
+    const { chmodSync } = await import('node:fs');
+    chmodSync(seedFile, 0o600);
+    expect(JSON.parse(run(['credit', 'keyset', '--ecash-seed-file', seedFile], { env: ENV }).stdout).keysets[0].id).toBe(keyset.id);
+  }, 60_000);
+
   it("cashu-ts's own blinded outputs: the mint signs them with the right keys (DLEQ verified and unblinded by cashu-ts, accepted by the Nutshell-derived keyset)", async () => {
     const bob = await openEcashContract(root, mintDir, offerPath, 'bob');
     const req = JSON.parse(await userRequest(bob, 1000));

@@ -240,3 +240,60 @@ describe('the user refuses a mint that signs with another key: E_BAD_DLEQ, nothi
     }
   });
 });
+
+describe('the user side: offers, seeds', () => {
+  it('an offer whose keys do not hash to its keyset id is refused at open; nothing written', async () => {
+    const w = ecashWorld();
+    try {
+      const bad = ecashOffer(KS, URL);
+      const keys = { ...bad.keys, '1': bad.keys['2']! };
+      const offer = { type: 'credit/offer' as const, version: 1 as const, network: 'regtest' as const, ...POLICY, ecash: { ...bad, keys } };
+      await expectRefused(w.dir.path, () => user.openRequest(w.user, {
+        offer: offer as never, fundingPsbt: fundingPsbt(1_000_000n, 'c7'), expiryHeight: w.chain.height + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2,
+      }), { code: 'E_BAD_KEYSET', exitCode: 4, message: /hash to keyset 00/ });
+    } finally {
+      w.dir.cleanup();
+    }
+  });
+
+  it('no wallet seed: the request is refused before anything is written; the wrong seed at the receipt: refused, nothing kept', async () => {
+    const w = ecashWorld();
+    try {
+      const id = await open(w);
+      const seed = w.user.walletSeed;
+      delete w.user.walletSeed;
+      await expect(user.updateRequest(w.user, id, 1000n)).rejects.toMatchObject({ code: 'E_NO_WALLET_SEED', exitCode: 2 });
+      expect((await w.userBook.get(id))!.pending).toBeUndefined();
+      w.user.walletSeed = seed;
+      const req = await user.updateRequest(w.user, id, 1000n);
+      const receipt = await mint.acceptUpdate(w.mint, req as never);
+      w.user.walletSeed = fromHex('99'.repeat(64));
+      const before = JSON.stringify(await w.userBook.get(id));
+      let written = false;
+      await expect(user.applyReceipt(w.user, receipt as never, { path: 'm', write: async () => void (written = true) })).rejects.toMatchObject({ code: 'E_WRONG_WALLET_SEED', exitCode: 2 });
+      expect(written).toBe(false);
+      expect(JSON.stringify(await w.userBook.get(id))).toBe(before);
+    } finally {
+      w.dir.cleanup();
+    }
+  });
+
+  it('a mint without ecash refuses outputs (E_NO_ECASH); its payments without outputs work as before', async () => {
+    const w = world();
+    try {
+      w.user.walletSeed = WALLET;
+      const id = await open(w); // POLICY has no ecash: the contract has no keyset
+      const req = await user.updateRequest(w.user, id, 1000n) as Record<string, unknown>;
+      expect(req.outputs).toBeUndefined();
+      const withOutputs = { ...req, outputs: [{ amount: 512, id: KS.id, B_: '0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798' }, { amount: 488, id: KS.id, B_: '02' + '11'.repeat(32) }] };
+      await expectRefused(w.dir.path, () => mint.acceptUpdate(w.mint, withOutputs as never), { code: 'E_NO_ECASH', exitCode: 4, message: /issues no ecash/ });
+      const receipt = await mint.acceptUpdate(w.mint, req as never);
+      expect(receipt.signatures).toBeUndefined();
+      const balance = await user.applyReceipt(w.user, receipt as never);
+      expect(balance.ecash).toBeUndefined();
+      expect(balance.cumulative_sat).toBe(1000);
+    } finally {
+      w.dir.cleanup();
+    }
+  });
+});
