@@ -17,6 +17,7 @@ import { createDleq, verifyDleq } from '../../../src/lib/ecash/nut12.ts';
 import { decodeToken, encodeTokenV4, type Token } from '../../../src/lib/ecash/token.ts';
 import { hashToCurve as indepH2C, nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
 import { encodeCompressed } from '../../independent/secp256k1.ts';
+import { readVectorText } from '../../helpers.ts';
 
 const ks = deriveMintKeyset('TEST_PRIVATE_KEY');
 const nutshell = nutshellKeyset('TEST_PRIVATE_KEY');
@@ -37,6 +38,18 @@ describe("the keyset: ours, the test-code Nutshell's, and cashu-ts's id", () => 
     const nut = nutshellKeyset('another seed with more than sixty-four bytes of text in it, as mnemonics are', "m/0'/0'/1'");
     expect(mine.id).toBe(nut.id);
     expect(mine.id).not.toBe(ks.id);
+  });
+});
+
+describe('the test-code Nutshell mint itself, against the official vectors', () => {
+  it('its hash_to_curve gives the three NUT-00 points, and it accepts (x, k·Y) only for the right k', () => {
+    const v = JSON.parse(readVectorText('cashu/nut00.json'));
+    let n = 0;
+    for (const c of v.hash_to_curve) {
+      expect(toHex(encodeCompressed(indepH2C(fromHex(c.message))))).toBe(c.point);
+      n++;
+    }
+    expect(n).toBe(3);
   });
 });
 
