@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
-import { existsSync, readFileSync } from 'node:fs';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag, ecashSeedFlags, fundingConfirmationsFlag, roleFlag, walletSeedFlags } from '../lib/cli/credit-command.ts';
+import { CreditCommand, contractFlag, ecashSeedFlags, fundingConfirmationsFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
 import { RefusedError, UsageError } from '../lib/errors.ts';
 
@@ -33,7 +32,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     ...contractFlag,
     amount: Flags.integer({ description: 'user: satoshis this payment adds to the mint\'s cumulative amount', min: 1 }),
     stream: Flags.boolean({ description: 'mint: read update requests as JSON Lines, write one receipt line each' }),
-    'token-out': Flags.string({ description: 'user, with ecash: write the payment\'s cashuB token to this new file (mode 0600); "-" prints the token alone on standard output (it is bearer money)', helpValue: 'FILE', helpGroup: 'ECASH' }),
+    ...tokenOutFlag,
     ...ecashSeedFlags,
     ...walletSeedFlags,
     ...chainFlags,
@@ -61,33 +60,8 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     const receipt = decodeMessage(schemas.ReceiptSchema, value);
     const { ctx, book } = await this.userSession(network);
     const { applyReceipt } = await import('../lib/credit/user.ts');
-    const out = f['token-out'];
-    let printed: string | undefined;
-    const sink = out === undefined ? undefined : out === '-'
-      ? { path: '-', write: async (token: string) => void (printed = token) }
-      : { path: out, write: (token: string) => this.writeToken(out, token) };
-    const balance = await book.exclusive(() => applyReceipt(ctx, receipt, sink));
-    if (printed !== undefined) {
-      this.term.info(JSON.stringify(balance));
-      return { text: printed };
-    }
-    return { message: balance };
-  }
-
-  /** A token is bearer money: a new 0600 file, never overwriting another token (the same token again is fine: a rerun). */
-  private async writeToken(path: string, token: string): Promise<void> {
-    const { writeFileAtomic } = await import('../lib/store/atomic.ts');
-    if (existsSync(path)) {
-      let old = '';
-      try {
-        old = readFileSync(path, 'utf8');
-      } catch {
-        // unreadable: refused below
-      }
-      if (old.trim() === token) return;
-      throw new RefusedError('E_TOKEN_OUT_EXISTS', `--token-out ${path} already exists and holds something else (another token?): name a new file`);
-    }
-    await writeFileAtomic(path, token + '\n', { mode: 0o600 });
+    const sink = this.tokenSink();
+    return sink.result(await book.exclusive(() => applyReceipt(ctx, receipt, sink.sink)));
   }
 
   /**

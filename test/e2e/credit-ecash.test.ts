@@ -190,6 +190,24 @@ describe('credit paid in ecash, through the CLI', () => {
     expect(JSON.parse(run(['credit', 'keyset', '--ecash-seed-file', seedFile], { env: ENV }).stdout).keysets[0].id).toBe(keyset.id);
   }, 60_000);
 
+  it('an ecash payment whose receipt was lost is recovered by credit abandon: the mint answers with the receipt, the user keeps the same token', async () => {
+    const frank = await openEcashContract(root, mintDir, offerPath, 'frank');
+    const req = await userRequest(frank, 2048);
+    const lost = run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: req, env: { ...ENV, MINT_KEY } });
+    expect(lost.status, lost.stderr).toBe(0); // …and the answer never reaches the user
+    const tokenPath = join(root, 'frank.txt');
+    const balance = message(await pipeline([
+      userStage(frank, frank.env, 'credit', 'abandon', '--role', 'user', '--start'),
+      mintStage(mintDir, ENV, 'credit', 'abandon', '--role', 'mint'), // no ecash seed needed: it signs no ecash
+      userStage(frank, frank.env, 'credit', 'abandon', '--role', 'user', ...WALLET, '--token-out', tokenPath),
+    ], ''), 'credit/balance', 'abandon').msg;
+    expect(balance.ecash).toMatchObject({ issued_sat: 2048, this_payment_sat: 2048 });
+    expect(checkToken(readFileSync(tokenPath, 'utf8').trim(), keyset)).toBe(2048);
+    // the receipt the mint gave in the abandon is the one it gave first
+    const receipt = JSON.parse(lost.stdout);
+    expect(receipt.signatures.map((x: Msg) => x.amount)).toEqual([2048]);
+  }, 60_000);
+
   it("cashu-ts's own blinded outputs: the mint signs them with the right keys (DLEQ verified and unblinded by cashu-ts, accepted by the Nutshell-derived keyset)", async () => {
     const bob = await openEcashContract(root, mintDir, offerPath, 'bob');
     const req = JSON.parse(await userRequest(bob, 1000));

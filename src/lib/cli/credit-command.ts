@@ -9,8 +9,9 @@
  * contract being served has N confirmations (its amount and script are the contract's).
  */
 import { Flags, type Command } from '@oclif/core';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../errors.ts';
+import { RefusedError, UsageError } from '../errors.ts';
 import { isMilliSatPrecise } from '../tx/policy.ts';
 import type { Network } from '../network.ts';
 import type { ChainSource, UtxoInfo } from '../chain/types.ts';
@@ -19,7 +20,7 @@ import type { ExpiryWindow } from '../credit/user.ts';
 import type { RecordBook } from '../store/record-book.ts';
 import type { FeeLimits } from '../tx/fee-guard.ts';
 import type { MintStore } from '../store/mint-store.ts';
-import { OffchainCommand } from './base-command.ts';
+import { OffchainCommand, type CommandResult } from './base-command.ts';
 
 export const roleFlag = {
   role: Flags.string({ description: 'which party runs this step', options: ['user', 'mint'], required: true }),
@@ -53,6 +54,10 @@ export const ecashSeedFlags = {
 export const walletSeedFlags = {
   'wallet-seed-env': Flags.string({ description: 'user: name of the environment variable holding the wallet seed (hex, 16–64 bytes; NUT-13)', helpValue: 'NAME', helpGroup: 'ECASH' }),
   'wallet-seed-file': Flags.string({ description: 'user: file (mode 0600) holding the wallet seed as hex', helpValue: 'FILE', helpGroup: 'ECASH' }),
+};
+
+export const tokenOutFlag = {
+  'token-out': Flags.string({ description: 'user, with ecash: write the payment\'s cashuB token to this new file (mode 0600); "-" prints the token alone on standard output (it is bearer money)', helpValue: 'FILE', helpGroup: 'ECASH' }),
 };
 
 /** No mint under this state directory (and none was created). Exit 2. */
@@ -156,6 +161,27 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     }
     const { deriveMintKeyset } = await import('../ecash/nut01.ts');
     return deriveMintKeyset(seed, f['ecash-path'] ?? "m/0'/0'/0'");
+  }
+
+  /**
+   * Where a receipt's token goes (--token-out): a new 0600 file, never overwriting another
+   * token (the same token again is fine: a rerun), or with "-" standard output alone, the
+   * balance then on standard error. `result` turns the step's balance into the output.
+   */
+  protected tokenSink() {
+    const out = (this.flags as { 'token-out'?: string })['token-out'];
+    let printed: string | undefined;
+    const sink = out === undefined ? undefined : out === '-'
+      ? { path: '-', write: async (token: string) => void (printed = token) }
+      : { path: out, write: (token: string) => writeTokenFile(out, token) };
+    return {
+      sink,
+      result: (message: Record<string, unknown>): CommandResult => {
+        if (printed === undefined) return { message };
+        this.term.info(JSON.stringify(message));
+        return { text: printed };
+      },
+    };
   }
 
   /** The user's wallet seed (hex, 16–64 bytes) from --wallet-seed-env/--wallet-seed-file, if given. */
@@ -281,4 +307,19 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     if (!/^\+?\d+$/.test(spec)) return resolveExpiry(spec, 0, window); // E_USAGE, before asking the chain
     return resolveExpiry(spec, (await chain.tip()).height, window);
   }
+}
+
+async function writeTokenFile(path: string, token: string): Promise<void> {
+  if (existsSync(path)) {
+    let old = '';
+    try {
+      old = readFileSync(path, 'utf8');
+    } catch {
+      // unreadable: refused below
+    }
+    if (old.trim() === token) return;
+    throw new RefusedError('E_TOKEN_OUT_EXISTS', `--token-out ${path} already exists and holds something else (another token?): name a new file`);
+  }
+  const { writeFileAtomic } = await import('../store/atomic.ts');
+  await writeFileAtomic(path, token + '\n', { mode: 0o600 });
 }

@@ -17,7 +17,9 @@ import { createDleq, verifyDleq } from '../../../src/lib/ecash/nut12.ts';
 import { decodeToken, encodeTokenV4, type Token } from '../../../src/lib/ecash/token.ts';
 import { hashToCurve as indepH2C, nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
 import { encodeCompressed } from '../../independent/secp256k1.ts';
-import { readVectorText } from '../../helpers.ts';
+import { ROOT, readVectorText } from '../../helpers.ts';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 const ks = deriveMintKeyset('TEST_PRIVATE_KEY');
 const nutshell = nutshellKeyset('TEST_PRIVATE_KEY');
@@ -38,6 +40,21 @@ describe("the keyset: ours, the test-code Nutshell's, and cashu-ts's id", () => 
     const nut = nutshellKeyset('another seed with more than sixty-four bytes of text in it, as mnemonics are', "m/0'/0'/1'");
     expect(mine.id).toBe(nut.id);
     expect(mine.id).not.toBe(ks.id);
+  });
+});
+
+describe('independence', () => {
+  it('src/ never imports cashu-ts (a devDependency, the independent wallet of these tests)', () => {
+    const files: string[] = [];
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(d, e.name));
+        else if (e.name.endsWith('.ts')) files.push(join(d, e.name));
+      }
+    };
+    walk(join(ROOT, 'src'));
+    expect(files.length).toBeGreaterThan(100);
+    for (const f of files) expect(readFileSync(f, 'utf8'), f).not.toMatch(/@cashu\/cashu-ts/);
   });
 });
 
