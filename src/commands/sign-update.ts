@@ -82,6 +82,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     setBasePointWindow(8);
     const backend = await this.useFastestBackend();
     this.term.info(`offchain: mint streaming on the ${backend} secp256k1 backend`);
+    await this.ecashOnBackend();
     const network = this.network();
     const BATCH = 256;
     await this.withMintStore(network, async (ctx, store) => {

@@ -184,6 +184,15 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     };
   }
 
+  /** A long-running mint's blind signatures on the selected libsecp256k1 backend's constant-time multiply, when it has one. */
+  protected async ecashOnBackend(): Promise<void> {
+    const { activeSecp256k1 } = await import('../musig/engine/select.ts');
+    const ec = activeSecp256k1();
+    if (ec.name === 'noble' || !ec.mulSecret) return;
+    const { useSecretMultiplier } = await import('../ecash/curve.ts');
+    useSecretMultiplier((p, k) => ec.mulSecret!(p, k) as Uint8Array | null);
+  }
+
   /** The user's wallet seed (hex, 16–64 bytes) from --wallet-seed-env/--wallet-seed-file, if given. */
   protected async walletSeed(): Promise<Uint8Array | undefined> {
     const f = this.flags as { 'wallet-seed-env'?: string; 'wallet-seed-file'?: string };

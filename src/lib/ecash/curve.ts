@@ -39,3 +39,23 @@ export function scalarFromBytes(bytes: Uint8Array, field: string): bigint {
 
 export const compressed = (p: Point): Uint8Array => p.toBytes(true);
 export const uncompressed = (p: Point): Uint8Array => p.toBytes(false);
+
+/**
+ * k·P for a secret k (the mint's C_ = k·B_, the DLEQ's r·B_): noble's constant-time
+ * multiply, or — once a long-running mint chose a libsecp256k1 backend — that library's
+ * constant-time tweak_mul, through 65-byte uncompressed points (no square root either
+ * way). Results are identical; only speed changes.
+ */
+export type SecretMultiplier = (uncompressedP: Uint8Array, k: bigint) => Uint8Array | null;
+let secretMultiplier: SecretMultiplier | undefined;
+
+export function useSecretMultiplier(m: SecretMultiplier | undefined): void {
+  secretMultiplier = m;
+}
+
+export function mulSecret(P: Point, k: bigint): Point {
+  if (!secretMultiplier) return P.multiply(k);
+  const out = secretMultiplier(P.toBytes(false), k);
+  if (!out) throw new Error('k·P is the point at infinity');
+  return Point.fromBytes(out);
+}

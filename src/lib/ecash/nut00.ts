@@ -15,7 +15,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, utf8 } from '../bytes.ts';
 import { MalformedInputError } from '../errors.ts';
-import { G, N, Point, type Point as PointT } from './curve.ts';
+import { G, N, Point, mulSecret, type Point as PointT } from './curve.ts';
 
 const DOMAIN_SEPARATOR = utf8('Secp256k1_HashToCurve_Cashu_');
 
@@ -49,7 +49,7 @@ export function blindMessage(Y: PointT, r: bigint): PointT {
 
 /** Bob: C_ = k·B_. B_ must be a point (not the identity: pointFromBytes refuses it). */
 export function signBlindedMessage(k: bigint, B_: PointT): PointT {
-  return B_.multiply(k);
+  return mulSecret(B_, k);
 }
 
 /** Alice: C = C_ − r·K. */

@@ -11,7 +11,7 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, toHex, utf8 } from '../bytes.ts';
-import { G, N, bytesToScalar, scalarToBytes, uncompressed, type Point } from './curve.ts';
+import { G, N, bytesToScalar, mulSecret, scalarToBytes, uncompressed, type Point } from './curve.ts';
 import { blindMessage, secretPoint } from './nut00.ts';
 
 /** hash_e: SHA-256 over the concatenated lowercase hex of the uncompressed points. */
@@ -36,7 +36,7 @@ export type Dleq = { e: Uint8Array; s: Uint8Array };
 /** Bob: (e, s) for C_ = a·B_, with the deterministic nonce (A = a·G, given when the caller has it). */
 export function createDleq(a: bigint, B_: Point, C_: Point, A: Point = G.multiply(a)): Dleq {
   const r = dleqNonce(a, A, B_, C_);
-  const e = hashE(G.multiply(r), B_.multiply(r), A, C_);
+  const e = hashE(G.multiply(r), mulSecret(B_, r), A, C_);
   const s = (r + bytesToScalar(e) * a) % N;
   return { e, s: scalarToBytes(s) };
 }
