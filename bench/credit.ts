@@ -25,8 +25,17 @@ import { issueStateNonce, userSignAgainst } from '../src/lib/credit/signing.ts';
 import { serializePsbt } from '../src/lib/psbt/parse.ts';
 import type { MintContractRecord } from '../src/lib/credit/ports.ts';
 
-export async function setupMintStream(opts: { dir: string; contracts: number; payments?: number; mintKeyHex: string }) {
+/**
+ * With `ecash`, the offer names a keyset (Nutshell's derivation of the seed `ecash`) and
+ * every request carries 5 NUT-13 blinded messages (992 sat = 512+256+128+64+32), so
+ * the mint also makes 5 blind signatures with DLEQ proofs per update.
+ */
+export async function setupMintStream(opts: { dir: string; contracts: number; payments?: number; mintKeyHex: string; ecash?: string }) {
   const payments = opts.payments ?? 1;
+  const { deriveMintKeyset } = await import('../src/lib/ecash/nut01.ts');
+  const { ecashOffer, makeOutputs } = await import('../src/lib/credit/ecash.ts');
+  const keyset = opts.ecash ? deriveMintKeyset(opts.ecash) : undefined;
+  const amount = keyset ? 992 : 1000;
   const mint = keyPair(fromHex(opts.mintKeyHex));
   const payout = scriptAddress(taprootOutput(mint.xOnly).script, 'regtest')!;
   const mintDir = join(opts.dir, 'regtest', 'credit-mint');
@@ -34,6 +43,7 @@ export async function setupMintStream(opts: { dir: string; contracts: number; pa
   const offer = {
     type: 'credit/offer', version: 1, network: 'regtest', mint_pubkey: toHex(mint.publicKey), payout_address: payout, min_fee_rate: 1,
     safety_margin_blocks: 144, min_confirmations: 1, min_expiry_blocks: 100, max_expiry_blocks: 100_000, default_expiry_blocks: 4320,
+    ...(keyset ? { ecash: ecashOffer(keyset, 'http://localhost:3338') } : {}),
   };
   await store.writeDoc('offer', offer);
   const random = deterministicRandom('bench');
@@ -48,11 +58,12 @@ export async function setupMintStream(opts: { dir: string; contracts: number; pa
     await store.put({ contract_id: c.id, network: 'regtest', contract: termsToJson(c), status: 'open', next_state: 1, open_accept: {} });
     for (let state = 1; state <= payments; state++) {
       const nonce = await issueStateNonce(store, random, mint, c, state);
-      const tx = buildState(c, BigInt(state * 1000));
+      const tx = buildState(c, BigInt(state * amount));
       userSignAgainst(tx, 0, user, mint.publicKey, nonce);
+      const outputs = keyset ? makeOutputs(fromHex((i + 1).toString(16).padStart(64, '5')), keyset.id, (state - 1) * 5, BigInt(amount)) : undefined;
       rounds[state - 1]!.push(JSON.stringify({
-        type: 'credit/update-request', version: 1, network: 'regtest', contract_id: c.id, state, amount_sat: 1000, cumulative_sat: state * 1000,
-        psbt: base64.encode(serializePsbt(tx)),
+        type: 'credit/update-request', version: 1, network: 'regtest', contract_id: c.id, state, amount_sat: amount, cumulative_sat: state * amount,
+        psbt: base64.encode(serializePsbt(tx)), ...(outputs ? { outputs } : {}),
       }));
     }
   }
@@ -163,4 +174,35 @@ export async function mintBreakdown(opts: { setup: string; dir: string; mintKeyH
   await selectBackend('noble');
   const perUpdate = (ms: number) => (ms * 1000) / lines.length;
   return { updates: lines.length, parts: [...parts].map(([name, ms]) => [name, perUpdate(ms)] as [string, number]) };
+}
+
+/**
+ * One blind signature with its DLEQ proof (NUT-00 C_ = k·B_, NUT-12 deterministic nonce),
+ * in µs, over `n` random blinded messages; and the user's side (verify DLEQ + unblind).
+ */
+export async function blindSignatureCost(n = 500): Promise<{ sign_us: number; sign_dleq_us: number; verify_unblind_us: number }> {
+  const { deriveMintKeyset } = await import('../src/lib/ecash/nut01.ts');
+  const { G } = await import('../src/lib/ecash/curve.ts');
+  const { signBlindedMessage, unblindSignature } = await import('../src/lib/ecash/nut00.ts');
+  const { createDleq, verifyDleq } = await import('../src/lib/ecash/nut12.ts');
+  const { setBasePointWindow } = await import('../src/lib/curve.ts');
+  setBasePointWindow(8);
+  const ks = deriveMintKeyset('TEST_PRIVATE_KEY');
+  const k = ks.privateKeys.get(8n)!;
+  const A = ks.points.get(8n)!;
+  const rs = Array.from({ length: n }, (_, i) => BigInt(i + 1) * 0x9e3779b97f4a7c15n + 12345n);
+  const Bs = rs.map((r) => G.multiply(r));
+  let t0 = performance.now();
+  const Cs = Bs.map((B) => signBlindedMessage(k, B));
+  const sign = (performance.now() - t0) / n;
+  t0 = performance.now();
+  const proofs = Bs.map((B, i) => createDleq(k, B, Cs[i]!));
+  const dleq = (performance.now() - t0) / n;
+  t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    if (!verifyDleq(proofs[i]!, A, Bs[i]!, Cs[i]!)) throw new Error('DLEQ does not verify');
+    unblindSignature(Cs[i]!, rs[i]!, A);
+  }
+  const verify = (performance.now() - t0) / n;
+  return { sign_us: sign * 1000, sign_dleq_us: (sign + dleq) * 1000, verify_unblind_us: verify * 1000 };
 }

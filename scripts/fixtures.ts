@@ -114,6 +114,9 @@ save('open-abandoned', ccli(['credit', 'abandon', '--role', 'user', '--start', .
 rmSync(credit, { recursive: true, force: true });
 console.error('credit fixtures regenerated');
 
+// ——— Ecash for credit: keyset, a payment with blind signatures, its token. ———
+await import('./fixtures-ecash.ts');
+
 // ——— HTLCs: one of each kind and their spends. ———
 await import('./fixtures-htlc.ts');
 

@@ -28,7 +28,9 @@ import CommitmentRevoke from './commands/commitment/revoke.ts';
 import CommitmentSign from './commands/commitment/sign.ts';
 import CommitmentSweep from './commands/commitment/sweep.ts';
 import CreditAbandon from './commands/credit/abandon.ts';
+import CreditKeyset from './commands/credit/keyset.ts';
 import CreditList from './commands/credit/list.ts';
+import CreditTokenDecode from './commands/credit/token/decode.ts';
 import DecodeOpenassets from './commands/decode-openassets.ts';
 import DecodeCounterparty from './commands/decode-counterparty.ts';
 import ExitCredit from './commands/exit-credit.ts';
@@ -91,7 +93,9 @@ export const COMMANDS = {
   'commitment:sign': CommitmentSign,
   'commitment:sweep': CommitmentSweep,
   'credit:abandon': CreditAbandon,
+  'credit:keyset': CreditKeyset,
   'credit:list': CreditList,
+  'credit:token:decode': CreditTokenDecode,
   'decode-openassets': DecodeOpenassets,
   'decode-counterparty': DecodeCounterparty,
   'exit-credit': ExitCredit,

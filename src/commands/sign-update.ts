@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag, fundingConfirmationsFlag, roleFlag } from '../lib/cli/credit-command.ts';
+import { CreditCommand, contractFlag, ecashSeedFlags, fundingConfirmationsFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
 import { RefusedError, UsageError } from '../lib/errors.ts';
 
@@ -32,6 +32,9 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     ...contractFlag,
     amount: Flags.integer({ description: 'user: satoshis this payment adds to the mint\'s cumulative amount', min: 1 }),
     stream: Flags.boolean({ description: 'mint: read update requests as JSON Lines, write one receipt line each' }),
+    ...tokenOutFlag,
+    ...ecashSeedFlags,
+    ...walletSeedFlags,
     ...chainFlags,
     ...fundingConfirmationsFlag,
   };
@@ -52,12 +55,14 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     if (f.role === 'mint') {
       const req = decodeMessage(schemas.UpdateRequestSchema, value);
       const { acceptUpdate } = await import('../lib/credit/mint.ts');
+      await this.ecashOnBackend(); // libsecp256k1 when $OFFCHAIN_SECP256K1 chose it; else noble
       return { message: await this.withMint(network, (ctx) => acceptUpdate(ctx, req)) };
     }
     const receipt = decodeMessage(schemas.ReceiptSchema, value);
     const { ctx, book } = await this.userSession(network);
     const { applyReceipt } = await import('../lib/credit/user.ts');
-    return { message: await book.exclusive(() => applyReceipt(ctx, receipt)) };
+    const sink = this.tokenSink();
+    return sink.result(await book.exclusive(() => applyReceipt(ctx, receipt, sink.sink)));
   }
 
   /**
@@ -78,11 +83,13 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     setBasePointWindow(8);
     const backend = await this.useFastestBackend();
     this.term.info(`offchain: mint streaming on the ${backend} secp256k1 backend`);
+    await this.ecashOnBackend();
     const network = this.network();
     const BATCH = 256;
     await this.withMintStore(network, async (ctx, store) => {
-      // A configuration error (no chain source) stops the stream at its start, not per line.
+      // A configuration error (no chain source, no ecash seed) stops the stream at its start, not per line.
       await ctx.chain.tip();
+      if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
       let out: unknown[] = [];
       const meter = this.term.meter('requests');
       const flush = async () => {

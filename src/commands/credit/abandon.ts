@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag, roleFlag } from '../../lib/cli/credit-command.ts';
+import { CreditCommand, contractFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { UsageError } from '../../lib/errors.ts';
 
@@ -33,6 +33,8 @@ its record and refund nonce go; it is refused if the funding is already on chain
     ...stateFlags,
     ...contractFlag,
     start: Flags.boolean({ description: 'user: abandon the contract\'s pending request (or its unanswered open) and print the credit/abandon for the mint' }),
+    ...walletSeedFlags,
+    ...tokenOutFlag,
     ...chainFlags,
   };
 
@@ -54,15 +56,16 @@ its record and refund nonce go; it is refused if the funding is already on chain
     }
     const { ctx, book } = await this.userSession(network);
     const user = await import('../../lib/credit/user.ts');
+    const sink = this.tokenSink(); // an ecash payment's receipt carries its token
     const apply: Record<string, () => Promise<Record<string, unknown>>> = {
       'credit/abandoned': () => abandon.applyAbandoned(ctx, decodeMessage(schemas.AbandonedSchema, value)),
-      'credit/receipt': () => user.applyReceipt(ctx, decodeMessage(schemas.ReceiptSchema, value)),
+      'credit/receipt': () => user.applyReceipt(ctx, decodeMessage(schemas.ReceiptSchema, value), sink.sink),
       'credit/closed': () => user.applyClosed(ctx, decodeMessage(schemas.ClosedSchema, value)),
       'credit/rollover-accept': () => user.applyRolloverAccept(ctx, decodeMessage(schemas.RolloverAcceptSchema, value)),
     };
     const step = apply[type];
     if (!step) throw new UsageError('E_USAGE', `expected the mint's answer to a credit/abandon (${Object.keys(apply).join(', ')}), got ${type}`);
-    return { message: await book.exclusive(step) };
+    return sink.result(await book.exclusive(step));
   }
 
   /** The one contract with something to abandon: a pending request, or an open never answered. */

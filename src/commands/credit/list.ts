@@ -8,7 +8,8 @@ export default class CreditList extends CreditCommand<typeof CreditList> {
   static override description =
     'For runbooks: capacity, cumulative amount, state number, expiry and blocks to expiry at the current tip; must_exit is true for a ' +
     'contract with a signed state within the safety margin of expiry (run exit-credit for it now), unless a node (--rpc-url) confirms ' +
-    'its close or rollover the required number of times. Read-only: it needs no key (a key given is not used) and takes no lock, so it ' +
+    'its close or rollover the required number of times. A mint that issues ecash also shows, per contract, the ecash signed under it ' +
+    '(ecash_issued_sat, equal to cumulative_sat when every payment carried outputs) and, per keyset, all ecash it ever signed (ecash_outstanding). Read-only: it needs no key (a key given is not used) and takes no lock, so it ' +
     'runs while the mint serves (sign-update --stream) and shows the last committed state.';
   static override examples = [
     { description: 'The demo mint\'s contracts at tip 5200 (inside the 144-block margin: must_exit)', command: 'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && <%= config.bin %> credit list --key-env MINT_KEY --state-dir $D/mint --tip-height 5200' },
@@ -25,7 +26,8 @@ export default class CreditList extends CreditCommand<typeof CreditList> {
     const { contractsMessage } = await import('../../lib/credit/operator.ts');
     const within = this.flags['expiring-within'];
     return {
-      message: await this.withMintView(network, async (store, policy, chain) => contractsMessage(await store.list(), (await chain.tip()).height, policy, network, chain, within)),
+      message: await this.withMintView(network, async (store, policy, chain) =>
+        contractsMessage(await store.list(), (await chain.tip()).height, policy, network, chain, within, policy.ecash ? await store.ecashIssuance() : undefined)),
     };
   }
 }

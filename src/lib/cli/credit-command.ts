@@ -9,8 +9,9 @@
  * contract being served has N confirmations (its amount and script are the contract's).
  */
 import { Flags, type Command } from '@oclif/core';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../errors.ts';
+import { RefusedError, UsageError } from '../errors.ts';
 import { isMilliSatPrecise } from '../tx/policy.ts';
 import type { Network } from '../network.ts';
 import type { ChainSource, UtxoInfo } from '../chain/types.ts';
@@ -19,7 +20,7 @@ import type { ExpiryWindow } from '../credit/user.ts';
 import type { RecordBook } from '../store/record-book.ts';
 import type { FeeLimits } from '../tx/fee-guard.ts';
 import type { MintStore } from '../store/mint-store.ts';
-import { OffchainCommand } from './base-command.ts';
+import { OffchainCommand, type CommandResult } from './base-command.ts';
 
 export const roleFlag = {
   role: Flags.string({ description: 'which party runs this step', options: ['user', 'mint'], required: true }),
@@ -36,6 +37,27 @@ export const fundingConfirmationsFlag = {
     min: 0,
     helpGroup: 'CHAIN',
   }),
+};
+
+/**
+ * The mint's ecash seed — the secret its keyset derives from, as the Cashu mint it fronts
+ * derives its own (Nutshell: MINT_PRIVATE_KEY) — from the environment or a 0600 file,
+ * never argv; and the keyset's derivation path.
+ */
+export const ecashSeedFlags = {
+  'ecash-seed-env': Flags.string({ description: 'mint: name of the environment variable holding the ecash seed (the Cashu mint\'s private key string)', helpValue: 'NAME', helpGroup: 'ECASH' }),
+  'ecash-seed-file': Flags.string({ description: 'mint: file (mode 0600) holding the ecash seed', helpValue: 'FILE', helpGroup: 'ECASH' }),
+  'ecash-path': Flags.string({ description: 'mint: BIP-32 path of the keyset (Nutshell\'s derivation path)', default: "m/0'/0'/0'", helpValue: 'PATH', helpGroup: 'ECASH' }),
+};
+
+/** The user's NUT-13 wallet seed (BIP-39 seed bytes, hex) from the environment or a 0600 file. */
+export const walletSeedFlags = {
+  'wallet-seed-env': Flags.string({ description: 'user: name of the environment variable holding the wallet seed (hex, 16–64 bytes; NUT-13)', helpValue: 'NAME', helpGroup: 'ECASH' }),
+  'wallet-seed-file': Flags.string({ description: 'user: file (mode 0600) holding the wallet seed as hex', helpValue: 'FILE', helpGroup: 'ECASH' }),
+};
+
+export const tokenOutFlag = {
+  'token-out': Flags.string({ description: 'user, with ecash: write the payment\'s cashuB token to this new file (mode 0600); "-" prints the token alone on standard output (it is bearer money)', helpValue: 'FILE', helpGroup: 'ECASH' }),
 };
 
 /** No mint under this state directory (and none was created). Exit 2. */
@@ -76,6 +98,13 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       const { toHex } = await import('../bytes.ts');
       if (toHex(mint.publicKey) !== policy.mint_pubkey) throw new UsageError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${policy.mint_pubkey})`);
       const ctx: MintContext = { network, mint, policy, records: store, funding: store, nonces: store, chain: await this.mintChain(network, store), random: this.random };
+      if (policy.ecash) {
+        const keyset = await this.ecashKeyset(false);
+        if (keyset) {
+          if (keyset.id !== policy.ecash.keyset_id) throw new UsageError('E_WRONG_KEY', `this ecash seed and path give keyset ${keyset.id}, not the offer's ${policy.ecash.keyset_id}`);
+          ctx.ecash = { keyset, signatures: store };
+        }
+      }
       const result = await use(ctx, store);
       await store.close();
       return result;
@@ -113,6 +142,76 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return policy;
   }
 
+  /** The mint's keyset from --ecash-seed-env/--ecash-seed-file and --ecash-path; undefined when no seed is given and it is not `required`. */
+  protected async ecashKeyset(required: boolean) {
+    const f = this.flags as { 'ecash-seed-env'?: string; 'ecash-seed-file'?: string; 'ecash-path'?: string };
+    let seed: string | undefined;
+    if (f['ecash-seed-env'] !== undefined && f['ecash-seed-file'] !== undefined) throw new UsageError('E_USAGE', 'give the ecash seed once: --ecash-seed-env or --ecash-seed-file');
+    if (f['ecash-seed-env'] !== undefined) {
+      seed = process.env[f['ecash-seed-env']];
+      if (!seed) throw new UsageError('E_NO_ECASH_SEED', `the environment variable ${f['ecash-seed-env']} (--ecash-seed-env) is not set`);
+    } else if (f['ecash-seed-file'] !== undefined) {
+      const { readSecretText } = await import('./secret-file.ts');
+      seed = readSecretText(f['ecash-seed-file'], '--ecash-seed-file').replace(/\r?\n$/, '');
+      if (!seed) throw new UsageError('E_NO_ECASH_SEED', `--ecash-seed-file ${f['ecash-seed-file']} is empty`);
+    }
+    if (seed === undefined) {
+      if (required) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
+      return undefined;
+    }
+    const { deriveMintKeyset } = await import('../ecash/nut01.ts');
+    return deriveMintKeyset(seed, f['ecash-path'] ?? "m/0'/0'/0'");
+  }
+
+  /**
+   * Where a receipt's token goes (--token-out): a new 0600 file, never overwriting another
+   * token (the same token again is fine: a rerun), or with "-" standard output alone, the
+   * balance then on standard error. `result` turns the step's balance into the output.
+   */
+  protected tokenSink() {
+    const out = (this.flags as { 'token-out'?: string })['token-out'];
+    let printed: string | undefined;
+    const sink = out === undefined ? undefined : out === '-'
+      ? { path: '-', write: async (token: string) => void (printed = token) }
+      : { path: out, write: (token: string) => writeTokenFile(out, token) };
+    return {
+      sink,
+      result: (message: Record<string, unknown>): CommandResult => {
+        if (printed === undefined) return { message };
+        this.term.info(JSON.stringify(message));
+        return { text: printed };
+      },
+    };
+  }
+
+  /** A long-running mint's blind signatures on the selected libsecp256k1 backend's constant-time multiply, when it has one. */
+  protected async ecashOnBackend(): Promise<void> {
+    const { activeSecp256k1 } = await import('../musig/engine/select.ts');
+    const ec = activeSecp256k1();
+    if (ec.name === 'noble' || !ec.mulSecret) return;
+    const { useSecretMultiplier } = await import('../ecash/curve.ts');
+    useSecretMultiplier((p, k) => ec.mulSecret!(p, k) as Uint8Array | null);
+  }
+
+  /** The user's wallet seed (hex, 16–64 bytes) from --wallet-seed-env/--wallet-seed-file, if given. */
+  protected async walletSeed(): Promise<Uint8Array | undefined> {
+    const f = this.flags as { 'wallet-seed-env'?: string; 'wallet-seed-file'?: string };
+    if (f['wallet-seed-env'] !== undefined && f['wallet-seed-file'] !== undefined) throw new UsageError('E_USAGE', 'give the wallet seed once: --wallet-seed-env or --wallet-seed-file');
+    let hex: string | undefined;
+    if (f['wallet-seed-env'] !== undefined) {
+      hex = process.env[f['wallet-seed-env']];
+      if (!hex) throw new UsageError('E_NO_WALLET_SEED', `the environment variable ${f['wallet-seed-env']} (--wallet-seed-env) is not set`);
+    } else if (f['wallet-seed-file'] !== undefined) {
+      const { readSecretText } = await import('./secret-file.ts');
+      hex = readSecretText(f['wallet-seed-file'], '--wallet-seed-file');
+    }
+    if (hex === undefined) return undefined;
+    const { fromHex } = await import('../bytes.ts');
+    const t = hex.trim();
+    if (!/^([0-9a-fA-F]{2}){16,64}$/.test(t)) throw new UsageError('E_BAD_WALLET_SEED', 'the wallet seed must be 16–64 bytes as hex (e.g. a BIP-39 seed)');
+    return fromHex(t.toLowerCase(), 'wallet seed');
+  }
+
   /**
    * The user's context; run its steps in `book.exclusive(…)`. Only the step that opens a
    * contract (`create`) may start a new user state directory; every other step needs one.
@@ -124,7 +223,8 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     if (!opts.create) this.existingState(network, 'credit-user', noUserState);
     const book = new RecordBook<UserContractRecord>(join(dir, 'credit-user'));
     const user = await this.keyPair(network);
-    return { book, ctx: { network, user, records: book, nonces: new NonceStore(join(dir, 'nonces')), chain: await this.chain(network), random: this.random } };
+    const walletSeed = await this.walletSeed();
+    return { book, ctx: { network, user, records: book, nonces: new NonceStore(join(dir, 'nonces')), chain: await this.chain(network), random: this.random, ...(walletSeed ? { walletSeed } : {}) } };
   }
 
   /** The user's records and chain, without its key: for read-only views (the refund). */
@@ -216,4 +316,19 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     if (!/^\+?\d+$/.test(spec)) return resolveExpiry(spec, 0, window); // E_USAGE, before asking the chain
     return resolveExpiry(spec, (await chain.tip()).height, window);
   }
+}
+
+async function writeTokenFile(path: string, token: string): Promise<void> {
+  if (existsSync(path)) {
+    let old = '';
+    try {
+      old = readFileSync(path, 'utf8');
+    } catch {
+      // unreadable: refused below
+    }
+    if (old.trim() === token) return;
+    throw new RefusedError('E_TOKEN_OUT_EXISTS', `--token-out ${path} already exists and holds something else (another token?): name a new file`);
+  }
+  const { writeFileAtomic } = await import('../store/atomic.ts');
+  await writeFileAtomic(path, token + '\n', { mode: 0o600 });
 }

@@ -19,6 +19,8 @@ import type { Transaction } from '@scure/btc-signer';
 import { termsFromJson } from './codec.ts';
 import type { MintContext, MintContractRecord, MintPolicy, ReceiptJson } from './ports.ts';
 import { checkClose, checkFunding, checkRefund, checkRollover, checkState } from './rules.ts';
+import { checkOutputs, ecashOffer, signOutputs } from './ecash.ts';
+import type { MintKeyset } from '../ecash/nut01.ts';
 import { rolloverTxid } from './transactions.ts';
 import type {
   CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema,
@@ -196,7 +198,11 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   checkState(tx, c, cumulative, ctx.policy.min_fee_rate);
   const input = readMusigInput(tx, 0); // contract key, sighash type
   await checkChain(ctx, c);
+  // Ecash outputs are checked before the nonce is taken: a refusal leaves it unused.
+  if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
+  const points = await checkOutputs(ctx, c.id, req.state, req.amount_sat, req.outputs);
   const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
+  const signatures = points ? signOutputs(ctx.ecash!.keyset, req.outputs!, points) : undefined;
   const receipt: ReceiptJson = {
     type: 'credit/receipt',
     version: 1,
@@ -207,8 +213,15 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
     cumulative_sat: req.cumulative_sat,
     txid: signed.txid,
     next_nonce: await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, c, req.state + 1),
+    ...(signatures ? { signatures } : {}),
   };
-  await ctx.records.put({ ...record, next_state: req.state + 1, latest: { state: req.state, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex, receipt } });
+  // Same transaction as the state: signatures exist only for stored states (B_ unique in the table).
+  if (signatures) await ctx.ecash!.signatures.recordBlindSignatures(c.id, req.state, req.outputs!.map((o) => ({ B_: o.B_, keyset_id: o.id, amount: o.amount })));
+  const issued = signatures ? (record.ecash_issued_sat ?? 0) + req.amount_sat : record.ecash_issued_sat;
+  await ctx.records.put({
+    ...record, next_state: req.state + 1, latest: { state: req.state, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex, receipt },
+    ...(issued !== undefined ? { ecash_issued_sat: issued } : {}),
+  });
   return receipt;
 }
 
@@ -337,6 +350,8 @@ export type OfferParams = {
   minConfirmations: number;
   minExpiry: number;
   maxExpiry: number;
+  /** The keyset the mint signs ecash with, and the URL of the Cashu mint that redeems it. */
+  ecash?: { keyset: MintKeyset; mintUrl: string };
 };
 
 /**
@@ -352,5 +367,6 @@ export function makeOffer(network: Network, mintPubkey: Uint8Array, p: OfferPara
     type: 'credit/offer', version: 1, network, mint_pubkey: toHex(mintPubkey), payout_address: p.payoutAddress,
     min_fee_rate: p.minFeeRate, safety_margin_blocks: p.safetyMargin, min_confirmations: p.minConfirmations,
     min_expiry_blocks: p.minExpiry, max_expiry_blocks: p.maxExpiry, default_expiry_blocks: Math.min(Math.max(4320, p.minExpiry), p.maxExpiry),
+    ...(p.ecash ? { ecash: ecashOffer(p.ecash.keyset, p.ecash.mintUrl) } : {}),
   };
 }

@@ -33,6 +33,7 @@ export async function contractsMessage(
   network: string,
   chain: ChainSource,
   within?: number,
+  ecashOutstanding?: { keyset_id: string; issued_sat: number; signatures: number }[],
 ) {
   const rows = [];
   for (const r of records) {
@@ -56,12 +57,13 @@ export async function contractsMessage(
       exit: r.exiting ? { state: r.exiting.state, txid: r.exiting.txid, confirmations: exitConfirmations } : undefined,
       must_exit: mustExit,
       next: nextStep(r, { settled, exited, mustExit, blocks, margin: policy.safety_margin_blocks, minConfirmations: policy.min_confirmations }),
+      ecash_issued_sat: r.ecash_issued_sat,
     });
   }
   const contracts = rows
     .filter((c) => within === undefined || c.blocks_to_expiry <= within)
     .sort((a, b) => a.blocks_to_expiry - b.blocks_to_expiry || a.contract_id.localeCompare(b.contract_id));
-  return { type: 'credit/contracts', version: 1, network, tip_height: tipHeight, contracts };
+  return { type: 'credit/contracts', version: 1, network, tip_height: tipHeight, ...(ecashOutstanding ? { ecash_outstanding: ecashOutstanding } : {}), contracts };
 }
 
 const confirmationsText = (n: number) => `${n} confirmation${n === 1 ? '' : 's'}`;

@@ -9,6 +9,8 @@ import type { KeyPair } from '../keys/keys.ts';
 import type { Network } from '../network.ts';
 import type { RandomSource } from '../random.ts';
 import type { CreditTermsJson } from './codec.ts';
+import type { MintKeyset } from '../ecash/nut01.ts';
+import type { BlindSignatureJson, BlindedMessageJson, EcashOfferJson } from './ecash.ts';
 
 export interface NoncePort {
   issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }>;
@@ -53,7 +55,21 @@ export type MintPolicy = {
   min_expiry_blocks: number;
   max_expiry_blocks: number;
   default_expiry_blocks: number;
+  ecash?: EcashOfferJson;
 };
+
+/**
+ * The mint's record of every blinded message it signed: B_ (hex) is the primary key, so
+ * a B_ is signed for one (contract, state) only — a database constraint, not just a check.
+ */
+export interface BlindSignaturePort {
+  /** Who B_ was signed for, if anyone. */
+  blindSignatureOwner(B_: string): Promise<{ contract_id: string; state: number } | undefined>;
+  /** Inside the open step; refuses (E_BLINDED_MESSAGE_REUSED) a B_ already recorded. */
+  recordBlindSignatures(contractId: string, state: number, rows: { B_: string; keyset_id: string; amount: number }[]): Promise<void>;
+  /** Per keyset: all ecash ever signed. */
+  ecashIssuance(): Promise<{ keyset_id: string; issued_sat: number; signatures: number }[]>;
+}
 
 export type NextNonceJson = { state: number; pubnonce: string };
 
@@ -67,6 +83,7 @@ export type ReceiptJson = {
   cumulative_sat: number;
   txid: string;
   next_nonce: NextNonceJson;
+  signatures?: BlindSignatureJson[];
 };
 
 /** The mint's record of one contract: only JSON-native values (it is stored as JSON). */
@@ -91,6 +108,8 @@ export type MintContractRecord = {
   exiting?: { state: number; txid: string };
   /** Set once the mint signs a close or rollover: the contract is frozen from then on. */
   settlement?: { kind: 'close' | 'rollover'; state: number; txid: string; response: Record<string, unknown>; new_contract_id?: string };
+  /** Ecash signed under this contract (sum of the amounts of its blind signatures). */
+  ecash_issued_sat?: number;
   /** The last abandon the mint answered (its nonce burned, a fresh one issued): answered again if retried. */
   abandoned?: { state: number; pubnonce: string; response: Record<string, unknown> };
 };
@@ -104,6 +123,8 @@ export type MintContext = {
   nonces: NoncePort;
   chain: ChainSource;
   random: RandomSource;
+  /** When the mint issues ecash (its offer names a keyset): the keyset's private keys and where signatures are recorded. */
+  ecash?: { keyset: MintKeyset; signatures: BlindSignaturePort };
 };
 
 export type UserContractRecord = {
@@ -140,6 +161,12 @@ export type UserContractRecord = {
   previous_contract_id?: string;
   /** While opening: the open-request, sent again unchanged if the open is retried. */
   open_request?: Record<string, unknown>;
+  /**
+   * From an ecash offer: the keyset to verify the mint's signatures against, the NUT-13
+   * counter (next index; advanced before a request leaves, never reused), the ecash
+   * received so far, and the pending request's outputs (their counters).
+   */
+  ecash?: EcashOfferJson & { counter: number; issued_sat: number; pending_outputs?: { counter: number; outputs: BlindedMessageJson[] } };
 };
 
 /** The user's records: an abandoned open (never answered, never funded) is removed whole. */
@@ -154,4 +181,6 @@ export type UserContext = {
   nonces: NoncePort;
   chain: ChainSource;
   random: RandomSource;
+  /** The wallet seed (NUT-13) for contracts that take ecash; never stored. */
+  walletSeed?: Uint8Array;
 };

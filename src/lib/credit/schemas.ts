@@ -28,6 +28,39 @@ const NextNonce = Type.Object(
   { additionalProperties: false, description: 'the mint nonce the user signs the next state against (BIP-327 DeterministicSign)' },
 );
 
+const KeysetId = Type.String({ pattern: '^00[0-9a-f]{14}$', description: 'NUT-02 keyset id (version 00: what the mint we front derives)' });
+const EcashAmount = Type.Integer({ minimum: 1, maximum: 2 ** 52, description: 'a power of two, in the keyset\'s unit (sat)' });
+const PointHex = (what: string) => Hex(`${what}: a compressed secp256k1 point`, 33);
+const KeysByAmount = Type.Record(Type.String({ pattern: '^[1-9][0-9]{0,19}$' }), PointHex('the key for this amount'), { description: 'NUT-01 keys: amount (decimal string) → public key' });
+
+/** Where a contract's credit becomes ecash: the mint it fronts and the keyset it signs with. */
+export const EcashOfferSchema = Type.Object(
+  {
+    mint_url: Type.String({ minLength: 1, maxLength: 512, description: 'the Cashu mint that redeems the tokens' }),
+    unit: Type.Literal('sat'),
+    keyset_id: KeysetId,
+    keys: KeysByAmount,
+  },
+  { additionalProperties: false, description: 'ecash for credit: every payment returns Cashu blind signatures under this keyset (docs/ecash.md)' },
+);
+
+/** NUT-00 BlindedMessage: B_ = hash_to_curve(secret) + r·G, for one power-of-two amount. */
+export const BlindedMessageSchema = Type.Object(
+  { amount: EcashAmount, id: KeysetId, B_: PointHex('the blinded secret') },
+  { additionalProperties: false },
+);
+
+/** NUT-00 BlindSignature with its NUT-12 DLEQ proof. */
+export const BlindSignatureSchema = Type.Object(
+  {
+    amount: EcashAmount,
+    id: KeysetId,
+    C_: PointHex('the blind signature k·B_'),
+    dleq: Type.Object({ e: Hex('DLEQ challenge', 32), s: Hex('DLEQ response', 32) }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
+
 export const CreditTermsSchema = Type.Object(
   {
     user_pubkey: Pubkey('the user'),
@@ -52,6 +85,7 @@ export const CreditOfferSchema = messageSchema('credit/offer', 'A mint\'s standi
   min_expiry_blocks: Type.Integer({ minimum: 1, description: 'shortest contract the mint opens, in blocks from the tip' }),
   max_expiry_blocks: Type.Integer({ minimum: 1, description: 'longest contract the mint opens, in blocks from the tip' }),
   default_expiry_blocks: Type.Integer({ minimum: 1, description: 'suggested contract length (about a month: 4320)' }),
+  ecash: Type.Optional(EcashOfferSchema),
 });
 
 export const CreditAddressSchema = messageSchema('credit/address', 'Where the user\'s wallet sends the funding (do not broadcast it yet).', {
@@ -90,6 +124,7 @@ export const UpdateRequestSchema = messageSchema('credit/update-request', 'User 
   amount_sat: Sats('what this payment adds'),
   cumulative_sat: Sats('the mint\'s total under this state'),
   psbt: Base64Psbt,
+  outputs: Type.Optional(Type.Array(BlindedMessageSchema, { minItems: 1, maxItems: 64, description: 'NUT-00 blinded messages summing to amount_sat (with an ecash offer)' })),
 });
 
 export const ReceiptSchema = messageSchema('credit/receipt', 'Mint → user: the state is stored fully signed; credit the amount. Carries no mint signature.', {
@@ -99,6 +134,7 @@ export const ReceiptSchema = messageSchema('credit/receipt', 'Mint → user: the
   cumulative_sat: Sats('the mint\'s total'),
   txid: Txid,
   next_nonce: NextNonce,
+  signatures: Type.Optional(Type.Array(BlindSignatureSchema, { minItems: 1, maxItems: 64, description: 'one NUT-00 blind signature with NUT-12 DLEQ per output, in order' })),
 });
 
 export const BalanceSchema = messageSchema('credit/balance', 'The user\'s own record after a receipt.', {
@@ -107,6 +143,34 @@ export const BalanceSchema = messageSchema('credit/balance', 'The user\'s own re
   cumulative_sat: Sats('paid to the mint so far'),
   spendable_sat: Sats('what the user can still pay'),
   expiry_height: Height('the contract\'s expiry'),
+  ecash: Type.Optional(Type.Object({
+    issued_sat: Sats('ecash received under this contract so far (equals cumulative_sat when every payment carried outputs)'),
+    this_payment_sat: Type.Optional(Sats('ecash in the token just written')),
+    proofs: Type.Optional(Type.Integer({ minimum: 0, description: 'proofs in that token' })),
+    token_out: Type.Optional(Type.String({ description: 'where the cashuB token was written (a 0600 file), or "-" for standard output' })),
+    counter: Type.Integer({ minimum: 0, description: 'the NUT-13 counter: next derivation index for this keyset' }),
+  }, { additionalProperties: false })),
+});
+
+export const KeysetSchema = messageSchema('credit/keyset', 'The mint\'s active ecash keyset: a NUT-01 GET /v1/keys answer (keysets[]) with our envelope.', {
+  keysets: Type.Array(Type.Object({ id: KeysetId, unit: Type.Literal('sat'), keys: KeysByAmount }, { additionalProperties: false }), { minItems: 1, maxItems: 1 }),
+});
+
+export const TokenSchema = messageSchema('credit/token', 'A decoded Cashu token, each proof checked (NUT-12 DLEQ) against a keyset. No secret is shown: Y = hash_to_curve(secret) identifies a proof (NUT-07).', {
+  version_prefix: Type.Union([Type.Literal('cashuA'), Type.Literal('cashuB')]),
+  mint: Type.String(),
+  unit: Type.String(),
+  memo: Type.Optional(Type.String()),
+  amount_sat: Sats('the sum of the proofs'),
+  keyset_id: Type.Optional(KeysetId),
+  proofs: Type.Array(Type.Object({
+    id: Type.String(),
+    amount: Type.Integer({ minimum: 1 }),
+    Y: PointHex('hash_to_curve(secret)'),
+    C: PointHex('the unblinded signature'),
+    dleq: Type.Union([Type.Literal('valid'), Type.Literal('invalid'), Type.Literal('absent'), Type.Literal('other keyset')]),
+  }, { additionalProperties: false })),
+  all_valid: Type.Boolean({ description: 'every proof carries a DLEQ that verifies against the keyset' }),
 });
 
 export const CloseRequestSchema = messageSchema('credit/close-request', 'User → mint: a cooperative close, signed by the user.', {
@@ -244,6 +308,7 @@ export const RefundSchema = messageSchema('credit/refund', 'The user\'s unilater
 
 export const ContractsSchema = messageSchema('credit/contracts', 'The mint\'s contracts, with what must be exited now.', {
   tip_height: Type.Integer({ minimum: 0 }),
+  ecash_outstanding: Type.Optional(Type.Array(Type.Object({ keyset_id: KeysetId, issued_sat: Sats('all ecash the credit mint ever signed under this keyset, over every contract'), signatures: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }))),
   contracts: Type.Array(
     Type.Object({
       contract_id: ContractId,
@@ -269,6 +334,7 @@ export const ContractsSchema = messageSchema('credit/contracts', 'The mint\'s co
       ),
       must_exit: Type.Boolean({ description: 'a signed state, no confirmed settlement or exit, within the safety margin: broadcast the latest state now (exit-credit)' }),
       next: Type.String({ description: 'what the operator does now for this contract, in words' }),
+      ecash_issued_sat: Type.Optional(Sats('ecash the mint signed under this contract (equals cumulative_sat when every payment carried outputs)')),
     }),
   ),
 });
@@ -277,5 +343,5 @@ export const CREDIT_SCHEMAS = [
   CreditOfferSchema, CreditAddressSchema, OpenRequestSchema, OpenAcceptSchema, OpenedSchema, UpdateRequestSchema, ReceiptSchema,
   BalanceSchema, CloseRequestSchema, ClosedSchema, RolloverRequestSchema, RolloverRefundSchema, RolloverSignSchema, RolloverAcceptSchema,
   RolledOverSchema, ExitSchema,
-  RefundSchema, ContractsSchema, AbandonSchema, AbandonedSchema, OpenAbandonedSchema,
+  RefundSchema, ContractsSchema, AbandonSchema, AbandonedSchema, OpenAbandonedSchema, KeysetSchema, TokenSchema,
 ];

@@ -21,6 +21,8 @@ import { checkFunding, checkRefund } from './rules.ts';
 import type { ClosedSchema, CreditOfferSchema, OpenAcceptSchema, ReceiptSchema, RolloverAcceptSchema, RolloverRefundSchema } from './schemas.ts';
 import { issueNonce, refundNonceContext, signedKeyPathTx, userSignAgainst } from './signing.ts';
 import { contractKey, makeContract, type CreditContract } from './terms.ts';
+import { checkEcashOffer, makeOutputs, receiveSignatures } from './ecash.ts';
+import { encodeTokenV4 } from '../ecash/token.ts';
 import { NO_TOP_UP, buildClose, buildRefund, buildRollover, buildState, maxCumulative, rolloverTxid, type TopUp } from './transactions.ts';
 
 type Offer = Static<typeof CreditOfferSchema>;
@@ -126,6 +128,7 @@ export async function openRequest(ctx: UserContext, p: OpenParams): Promise<Reco
   if (existing) throw new StateConflictError('E_CONTRACT_EXISTS', `contract ${c.id} already exists in this state directory (${existing.status})`);
   const window = offerWindow(p.offer);
   checkExpiryHeight(c.expiryHeight, (await ctx.chain.tip()).height, window);
+  if (p.offer.ecash) checkEcashOffer(p.offer.ecash);
   const request = await refundRequest(ctx, c);
   const message = {
     type: 'credit/open-request',
@@ -139,6 +142,7 @@ export async function openRequest(ctx: UserContext, p: OpenParams): Promise<Reco
   await putOrBurn(ctx, c, request, {
     contract_id: c.id, network: ctx.network, contract: termsToJson(c), status: 'opening', funding_psbt: base64.encode(p.fundingPsbt),
     confirmed: { state: 0, cumulative_sat: 0 }, open_request: message, expiry_window: window,
+    ...(p.offer.ecash ? { ecash: { ...p.offer.ecash, counter: await nextCounter(ctx, p.offer.ecash.keyset_id), issued_sat: 0 } } : {}),
   });
   return message;
 }
@@ -258,19 +262,48 @@ export async function updateRequest(ctx: UserContext, id: string, amount: bigint
   const resend = checkCanSign(record, 'update', (p) => BigInt(p.cumulative_sat) === cumulative, (p) => ` (cumulative ${p.cumulative_sat} sat)`);
   if (resend) return resend;
   const state = record.confirmed.state + 1;
+  let ecash = record.ecash;
+  let outputs;
+  if (ecash) {
+    // NUT-13: secrets and blinding factors at counter, counter+1, …; the counter moves on
+    // with the request (never reused, even if this payment is abandoned).
+    outputs = makeOutputs(walletSeed(ctx), ecash.keyset_id, ecash.counter, amount);
+    ecash = { ...ecash, counter: ecash.counter + outputs.length, pending_outputs: { counter: ecash.counter, outputs } };
+  }
   const tx = buildState(c, cumulative);
   userSignAgainst(tx, 0, ctx.user, c.mintPubkey, record.mint_nonce!);
   const request = {
     type: 'credit/update-request', version: 1, network: ctx.network, contract_id: c.id, state,
     amount_sat: Number(amount), cumulative_sat: Number(cumulative), psbt: base64.encode(serializePsbt(tx)),
+    ...(outputs ? { outputs } : {}),
   };
   // Recorded before it leaves: from now on the mint may hold this state.
-  await ctx.records.put({ ...record, pending: { kind: 'update', state, cumulative_sat: Number(cumulative), txid: tx.id, request } });
+  await ctx.records.put({ ...record, pending: { kind: 'update', state, cumulative_sat: Number(cumulative), txid: tx.id, request }, ...(ecash ? { ecash } : {}) });
   return request;
 }
 
-/** The mint's receipt: check it is for the state we signed, take its next nonce. */
-export async function applyReceipt(ctx: UserContext, receipt: Static<typeof ReceiptSchema>): Promise<Record<string, unknown>> {
+function walletSeed(ctx: UserContext): Uint8Array {
+  if (!ctx.walletSeed) throw new UsageError('E_NO_WALLET_SEED', 'this contract takes its credit as ecash: pass the wallet seed (NUT-13) with --wallet-seed-env NAME or --wallet-seed-file FILE');
+  return ctx.walletSeed;
+}
+
+/** A new contract's NUT-13 counter for a keyset: past every counter this state directory used for it. */
+async function nextCounter(ctx: Pick<UserContext, 'records'>, keysetId: string): Promise<number> {
+  let next = 0;
+  for (const r of await ctx.records.list()) if (r.ecash?.keyset_id === keysetId && r.ecash.counter > next) next = r.ecash.counter;
+  return next;
+}
+
+/** Where the user keeps a payment's token: written (0600) before the record moves on. */
+export type TokenSink = { path: string; write(token: string): Promise<void> };
+
+/**
+ * The mint's receipt: check it is for the state we signed, take its next nonce. With
+ * ecash, every signature is verified (DLEQ) before anything is written; then the token
+ * goes to `sink`, and only then the record moves on (a crash between the two leaves the
+ * receipt pending: fed again, it writes the same token again).
+ */
+export async function applyReceipt(ctx: UserContext, receipt: Static<typeof ReceiptSchema>, sink?: TokenSink): Promise<Record<string, unknown>> {
   const { record, c } = await load(ctx, receipt.contract_id);
   const p = record.pending;
   const repeat = !p && record.confirmed.state === receipt.state && record.confirmed.cumulative_sat === receipt.cumulative_sat;
@@ -280,19 +313,36 @@ export async function applyReceipt(ctx: UserContext, receipt: Static<typeof Rece
       refuse('E_RECEIPT_MISMATCH', `the receipt (cumulative ${receipt.cumulative_sat}, txid ${receipt.txid}) is not for the state this user signed`);
     }
     if (receipt.next_nonce.state !== receipt.state + 1) refuse('E_RECEIPT_MISMATCH', `the receipt's next nonce is for state ${receipt.next_nonce.state}, not ${receipt.state + 1}`);
-    const updated = { ...record, confirmed: { state: receipt.state, cumulative_sat: receipt.cumulative_sat }, mint_nonce: receipt.next_nonce };
+    const updated: UserContractRecord = { ...record, confirmed: { state: receipt.state, cumulative_sat: receipt.cumulative_sat }, mint_nonce: receipt.next_nonce };
     delete updated.pending;
+    let payment: { amount: number; proofs: number; token_out: string } | undefined;
+    const e = record.ecash;
+    if (e?.pending_outputs) {
+      if (!sink) throw new UsageError('E_USAGE', 'this receipt carries ecash: pass --token-out FILE (a new 0600 file; "-" for standard output) to keep the token');
+      const proofs = receiveSignatures(walletSeed(ctx), e, e.pending_outputs, receipt.signatures);
+      await sink.write(encodeTokenV4({ mint: e.mint_url, unit: e.unit, proofs }));
+      const { pending_outputs: _done, ...rest } = e;
+      updated.ecash = { ...rest, issued_sat: e.issued_sat + p!.cumulative_sat - record.confirmed.cumulative_sat };
+      payment = { amount: p!.cumulative_sat - record.confirmed.cumulative_sat, proofs: proofs.length, token_out: sink.path };
+    } else if (receipt.signatures) refuse('E_RECEIPT_MISMATCH', 'the receipt carries blind signatures for a request that had no outputs');
     await ctx.records.put(updated);
-    return balanceMessage(ctx, c, updated);
+    return balanceMessage(ctx, c, updated, payment);
   }
   return balanceMessage(ctx, c, record);
 }
 
-export function balanceMessage(ctx: UserContext, c: CreditContract, record: UserContractRecord): Record<string, unknown> {
+export function balanceMessage(ctx: UserContext, c: CreditContract, record: UserContractRecord, payment?: { amount: number; proofs: number; token_out: string }): Record<string, unknown> {
   const left = maxCumulative(c) - BigInt(record.confirmed.cumulative_sat);
   return {
     type: 'credit/balance', version: 1, network: ctx.network, contract_id: c.id, state: record.confirmed.state,
     cumulative_sat: record.confirmed.cumulative_sat, spendable_sat: Number(left > 0n ? left : 0n), expiry_height: c.expiryHeight,
+    ...(record.ecash ? {
+      ecash: {
+        issued_sat: record.ecash.issued_sat,
+        ...(payment ? { this_payment_sat: payment.amount, proofs: payment.proofs, token_out: payment.token_out } : {}),
+        counter: record.ecash.counter,
+      },
+    } : {}),
   };
 }
 
@@ -391,6 +441,10 @@ export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverP
     confirmed: { state: 0, cumulative_sat: 0 }, previous_contract_id: c.id,
   };
   if (record.expiry_window) nextRecord.expiry_window = record.expiry_window;
+  if (record.ecash) {
+    const { pending_outputs: _p, ...e } = record.ecash;
+    nextRecord.ecash = { ...e, counter: await nextCounter(ctx, e.keyset_id), issued_sat: 0 };
+  }
   await putOrBurn(ctx, next, request.refund_psbt, nextRecord);
   await ctx.records.put({ ...record, pending: { kind: 'rollover', state, cumulative_sat: Number(cumulative), txid, request, new_contract_id: next.id } });
   return request;

@@ -51,6 +51,7 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS unfunded_opens ON contracts (json_extract(record, '$.opened_at_height'))
     WHERE json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL AND json_extract(record, '$.funding_seen') IS NULL;
   CREATE TABLE IF NOT EXISTS nonces (id TEXT PRIMARY KEY, context TEXT, pubnonce TEXT, secnonce TEXT, consumed INTEGER NOT NULL DEFAULT 0);
+  CREATE TABLE IF NOT EXISTS blind_signatures (B_ TEXT PRIMARY KEY, contract_id TEXT NOT NULL, state INTEGER NOT NULL, keyset_id TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0));
 `;
 
 export const MINT_DB_FILE = 'mint.sqlite';
@@ -102,6 +103,10 @@ export class MintStore<R extends { contract_id: string }> {
       getNonce: db.prepare<[string], { context: string | null; secnonce: string | null; consumed: number }>('SELECT context, secnonce, consumed FROM nonces WHERE id = ?'),
       issueNonce: db.prepare<[string, string, string, string]>('INSERT INTO nonces (id, context, pubnonce, secnonce) VALUES (?, ?, ?, ?)'),
       takeNonce: db.prepare<[string]>('UPDATE nonces SET consumed = 1, secnonce = NULL, context = NULL, pubnonce = NULL WHERE id = ?'),
+      getBlindSig: db.prepare<[string], { contract_id: string; state: number }>('SELECT contract_id, state FROM blind_signatures WHERE B_ = ?'),
+      // No OR REPLACE / OR IGNORE: a second row for a B_ is a constraint violation.
+      putBlindSig: db.prepare<[string, string, number, string, number]>('INSERT INTO blind_signatures (B_, contract_id, state, keyset_id, amount) VALUES (?, ?, ?, ?, ?)'),
+      issuance: db.prepare<[], { keyset_id: string; issued_sat: number; signatures: number }>('SELECT keyset_id, SUM(amount) AS issued_sat, COUNT(*) AS signatures FROM blind_signatures GROUP BY keyset_id ORDER BY keyset_id'),
     };
   }
 
@@ -299,6 +304,30 @@ export class MintStore<R extends { contract_id: string }> {
     return Uint8Array.from(Buffer.from(n.secnonce, 'hex'));
   }
 
+  // ——— blind signatures (BlindSignaturePort): a B_ is signed once ———
+
+  async blindSignatureOwner(B_: string): Promise<{ contract_id: string; state: number } | undefined> {
+    return this.q.getBlindSig.get(B_);
+  }
+
+  async recordBlindSignatures(contractId: string, state: number, rows: { B_: string; keyset_id: string; amount: number }[]): Promise<void> {
+    this.begin();
+    for (const r of rows) {
+      try {
+        this.q.putBlindSig.run(r.B_, contractId, state, r.keyset_id, r.amount);
+      } catch (e) {
+        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+          throw new RefusedError('E_BLINDED_MESSAGE_REUSED', `the blinded message ${r.B_.slice(0, 16)}… was already signed: a blinded message is signed once`);
+        }
+        throw e;
+      }
+    }
+  }
+
+  async ecashIssuance(): Promise<{ keyset_id: string; issued_sat: number; signatures: number }[]> {
+    return this.q.issuance.all();
+  }
+
   async status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'> {
     const n = this.q.getNonce.get(nonceKey(pubnonce));
     return !n ? 'unknown' : n.consumed ? 'consumed' : 'unused';
@@ -310,7 +339,7 @@ export class MintStore<R extends { contract_id: string }> {
    */
   contentDigest(): string {
     const h = createHash('sha256');
-    for (const table of ['meta', 'contracts', 'funding', 'nonces']) {
+    for (const table of ['meta', 'contracts', 'funding', 'nonces', 'blind_signatures']) {
       for (const row of this.db.prepare(`SELECT * FROM ${table} ORDER BY 1`).all()) h.update(`${table}:${JSON.stringify(row)}\n`);
     }
     return h.digest('hex');

@@ -27,6 +27,11 @@ export interface Secp256k1Backend<P = unknown> {
   add(a: P | null, b: P | null): P | null;
   /** k·P for a PUBLIC scalar (variable time is allowed). */
   mul(p: P, k: bigint): P | null;
+  /**
+   * k·P for a SECRET scalar, constant time: libsecp256k1's tweak_mul (ecmult_const), in the
+   * backends that have it (the ecash mint's C_ = k·B_ uses it when the stream selected one).
+   */
+  mulSecret?(p: P, k: bigint): P | null;
   /** k·G for any scalar, secret ones included (constant time in every backend). */
   mulBase(k: bigint): P | null;
   /** P + k·G for a PUBLIC scalar, in one library call where the library has one (a BOLT 3 key derivation); else add(P, mulBase(k)). */

@@ -91,6 +91,16 @@ export function uncompressedBackend(
       return ops.add(a, b);
     },
     mul: (p, k) => (k === 0n ? null : ops.mul(p, bytes32(k))),
+    // The same library call: libsecp256k1's pubkey tweak_mul is constant time (secp256k1_ecmult_const).
+    mulSecret(p, k) {
+      if (k === 0n) return null;
+      const d = bytes32(k);
+      try {
+        return ops.mul(p, d);
+      } finally {
+        d.fill(0);
+      }
+    },
     mulBase(k) {
       if (k === 0n) return null;
       const d = bytes32(k);

@@ -1,0 +1,40 @@
+/**
+ * Ecash for credit (docs/ecash.md): the keyset, one payment whose receipt carries blind
+ * signatures, the token the user keeps, and that token decoded. Nutshell's test seed
+ * (TEST_PRIVATE_KEY: keyset 009a1f293253e41e) and a public test wallet seed: never use
+ * either for real money. Run by scripts/fixtures.ts, or alone after `npm run build`.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const fx = (p: string) => join(root, 'fixtures', p);
+const dir = mkdtempSync(join(tmpdir(), 'offchain-fixtures-ecash-'));
+const key = (name: string) => readFileSync(fx(`keys/${name}.key`), 'utf8').trim();
+const env = {
+  ...process.env, OFFCHAIN_TEST_SEED: 'fixtures', MINT_KEY: key('mint'), USER_KEY: key('user'),
+  ECASH_SEED: 'TEST_PRIVATE_KEY', WALLET_SEED: '5e'.repeat(64),
+};
+const cli = (args: string[], input = '') =>
+  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args], { input, env, cwd: root, stdio: ['pipe', 'pipe', process.env.FIXTURES_DEBUG ? 'inherit' : 'ignore'] }).toString();
+const save = (name: string, text: string) => (writeFileSync(fx(`credit/${name}`), text), text);
+const mint = ['--key-env', 'MINT_KEY', '--state-dir', join(dir, 'mint'), '--ecash-seed-env', 'ECASH_SEED'];
+const userBase = ['--key-env', 'USER_KEY', '--state-dir', join(dir, 'user')];
+const user = [...userBase, '--wallet-seed-env', 'WALLET_SEED'];
+const PAYOUT = 'bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte';
+const REFUND = 'bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j';
+
+save('keyset.json', cli(['credit', 'keyset', '--ecash-seed-env', 'ECASH_SEED']));
+save('ecash-offer.json', cli(['open-credit', '--role', 'mint', '--publish', ...mint, '--payout-address', PAYOUT, '--mint-url', 'http://localhost:3338']));
+const funding = readFileSync(fx('credit/funding.psbt'), 'utf8');
+const openReq = cli(['open-credit', '--role', 'user', ...userBase, '--offer', fx('credit/ecash-offer.json'), '--tip-height', '1000', '--expiry', '+4320', '--refund-address', REFUND], funding);
+cli(['open-credit', '--role', 'user', ...userBase], cli(['open-credit', '--role', 'mint', ...mint, '--tip-height', '1000'], openReq));
+const upd = save('ecash-update-request.json', cli(['sign-update', '--role', 'user', '--amount', '1000', ...user]));
+const rec = save('ecash-receipt.json', cli(['sign-update', '--role', 'mint', ...mint, '--tip-height', '1001', '--funding-confirmations', '1'], upd));
+rmSync(fx('credit/token.txt'), { force: true });
+save('ecash-balance.json', cli(['sign-update', '--role', 'user', ...user, '--token-out', 'fixtures/credit/token.txt'], rec));
+save('token.json', cli(['credit', 'token', 'decode', '--keyset', fx('credit/keyset.json'), '--in', fx('credit/token.txt')]));
+rmSync(dir, { recursive: true, force: true });
+console.error('ecash fixtures regenerated');

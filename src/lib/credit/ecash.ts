@@ -1,0 +1,169 @@
+/**
+ * Credit becomes ecash (BRIEF §3.1, "Ecash for credit"): each payment's update request
+ * carries NUT-00 blinded messages for exactly the amount paid; the mint signs them, with
+ * NUT-12 DLEQ proofs, in the same store transaction that stores the co-signed state; the
+ * user verifies every proof, unblinds, and holds a cashuB token the mint we front redeems
+ * (its keyset is derived as that mint derives its own: src/lib/ecash/nut01.ts).
+ *
+ * Invariants (tested in test/lib/credit/ecash.test.ts and test/e2e/credit-ecash.test.ts):
+ * - Ecash issued under a contract = its cumulative amount credited: a state's outputs sum
+ *   to exactly its amount_sat, and signatures exist only for stored states (they are
+ *   written in the same transaction; a refused or failed step writes neither).
+ * - A B_ is signed once: the mint's `blind_signatures` table has B_ as its primary key;
+ *   a B_ seen for another (contract, state) is refused before the state's nonce is
+ *   taken. A replayed request gets the stored receipt — byte-identical signatures
+ *   (the DLEQ nonce is deterministic, NUT-12), so NUT-09 restore semantics hold.
+ * - A nonce signs once: the state's MuSig2 nonce rules are unchanged (mint.ts); the
+ *   DLEQ nonce is derived from (a, A, B_, C_), so it never meets a second challenge.
+ * - The user writes nothing — no token, no record — unless every DLEQ verifies against
+ *   the keyset its offer named (a mint signing with another key is refused: E_BAD_DLEQ).
+ *   Its NUT-13 counter is advanced before a request leaves and never reused.
+ *
+ *   role  state                   message in               checks                                   written                           out
+ *   user  open, confirmed n       --amount A               offer had ecash → wallet seed            pending + counter += k            request with k outputs (Σ = A)
+ *   mint  next_state n+1          update-request+outputs   Σ = A, keyset, points, ≤64, B_ unused    state, receipt, blind_signatures  receipt with k signatures+DLEQ
+ *   user  pending n+1             receipt+signatures       k sigs, ids, amounts, every DLEQ         token file (0600), then record    credit/balance (+ token)
+ */
+import { fromHex, toHex } from '../bytes.ts';
+import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
+import { G, compressed, pointFromBytes, scalarToBytes, type Point } from '../ecash/curve.ts';
+import { blindMessage, secretPoint, signBlindedMessage, splitAmount, unblindSignature } from '../ecash/nut00.ts';
+import { UNIT, parseKeys, type MintKeyset } from '../ecash/nut01.ts';
+import { keysetIdV00 } from '../ecash/nut02.ts';
+import { createDleq, verifyDleq } from '../ecash/nut12.ts';
+import { deriveSecret } from '../ecash/nut13.ts';
+import type { Proof } from '../ecash/token.ts';
+
+export type EcashOfferJson = { mint_url: string; unit: 'sat'; keyset_id: string; keys: Record<string, string> };
+export type BlindedMessageJson = { amount: number; id: string; B_: string };
+export type BlindSignatureJson = { amount: number; id: string; C_: string; dleq: { e: string; s: string } };
+
+/** NUT-00 allows any number of outputs; one payment's amount needs at most 64 powers of two. */
+export const MAX_OUTPUTS = 64;
+
+function refuse(code: string, message: string): never {
+  throw new RefusedError(code, message);
+}
+
+/** The offer's ecash part, as the mint publishes it: the public side of its keyset. */
+export function ecashOffer(keyset: MintKeyset, mintUrl: string): EcashOfferJson {
+  let url: URL;
+  try {
+    url = new URL(mintUrl);
+  } catch {
+    throw new MalformedInputError('E_BAD_MINT_URL', `--mint-url ${mintUrl} is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new MalformedInputError('E_BAD_MINT_URL', `--mint-url ${mintUrl} is not an http(s) URL`);
+  const keys: Record<string, string> = {};
+  for (const [a, k] of keyset.keys) keys[a.toString()] = toHex(k);
+  return { mint_url: mintUrl, unit: UNIT, keyset_id: keyset.id, keys };
+}
+
+/** The user's check of an offer's keyset: its keys hash to its id (NUT-02), each a point. */
+export function checkEcashOffer(e: EcashOfferJson): { id: string; points: Map<bigint, Point> } {
+  const { keys, points } = parseKeys(e.keys);
+  const id = keysetIdV00(keys);
+  if (id !== e.keyset_id) refuse('E_BAD_KEYSET', `the offer's keys hash to keyset ${id}, not the ${e.keyset_id} it names`);
+  return { id, points };
+}
+
+// ——— the mint ———
+
+/**
+ * Every check on a request's outputs, before anything is signed or any nonce taken:
+ * E_ECASH_OUTPUTS (count, sum, duplicate), E_UNKNOWN_KEYSET, E_BAD_BLINDED_MESSAGE,
+ * E_BLINDED_MESSAGE_REUSED (signed before for another request). All exit 4.
+ */
+export async function checkOutputs(
+  ctx: { ecash?: { keyset: MintKeyset; signatures: { blindSignatureOwner(B_: string): Promise<{ contract_id: string; state: number } | undefined> } } },
+  contractId: string,
+  state: number,
+  amountSat: number,
+  outputs: BlindedMessageJson[] | undefined,
+): Promise<Point[] | undefined> {
+  if (!ctx.ecash) {
+    if (outputs) refuse('E_NO_ECASH', 'this mint issues no ecash (its offer names no keyset): send the request without outputs');
+    return undefined;
+  }
+  if (!outputs) refuse('E_ECASH_OUTPUTS', `this mint pays every credit in ecash: the request must carry blinded messages (outputs) for its ${amountSat} sat`);
+  const ks = ctx.ecash.keyset;
+  if (outputs.length === 0 || outputs.length > MAX_OUTPUTS) refuse('E_ECASH_OUTPUTS', `a payment carries 1–${MAX_OUTPUTS} outputs, not ${outputs.length}`);
+  let sum = 0n;
+  const seen = new Set<string>();
+  const points: Point[] = [];
+  for (const [i, o] of outputs.entries()) {
+    if (o.id !== ks.id) refuse('E_UNKNOWN_KEYSET', `output ${i} names keyset ${o.id}; this mint signs with ${ks.id}`);
+    if (!ks.privateKeys.has(BigInt(o.amount))) refuse('E_ECASH_OUTPUTS', `output ${i}: amount ${o.amount} is not a power of two of the keyset`);
+    sum += BigInt(o.amount);
+    if (seen.has(o.B_)) refuse('E_BLINDED_MESSAGE_REUSED', `output ${i}: the same B_ appears twice in this request`);
+    seen.add(o.B_);
+    try {
+      points.push(pointFromBytes(fromHex(o.B_, `outputs[${i}].B_`), `outputs[${i}].B_`));
+    } catch {
+      refuse('E_BAD_BLINDED_MESSAGE', `output ${i}: B_ is not a point on secp256k1`);
+    }
+    const owner = await ctx.ecash.signatures.blindSignatureOwner(o.B_);
+    if (owner && !(owner.contract_id === contractId && owner.state === state)) {
+      refuse('E_BLINDED_MESSAGE_REUSED', `output ${i}: this B_ was already signed (contract ${owner.contract_id}, state ${owner.state}); a blinded message is signed once`);
+    }
+  }
+  if (sum !== BigInt(amountSat)) refuse('E_ECASH_OUTPUTS', `the outputs sum to ${sum} sat, not the payment's ${amountSat} sat`);
+  return points;
+}
+
+/** C_ = k·B_ with the amount's key, and its deterministic DLEQ proof. */
+export function signOutputs(ks: MintKeyset, outputs: BlindedMessageJson[], points: Point[]): BlindSignatureJson[] {
+  return outputs.map((o, i) => {
+    const k = ks.privateKeys.get(BigInt(o.amount))!;
+    const C_ = signBlindedMessage(k, points[i]!);
+    const d = createDleq(k, points[i]!, C_, ks.points.get(BigInt(o.amount))!);
+    return { amount: o.amount, id: ks.id, C_: toHex(compressed(C_)), dleq: { e: toHex(d.e), s: toHex(d.s) } };
+  });
+}
+
+// ——— the user ———
+
+/** The outputs of a payment: its amount split into powers of two, secrets from NUT-13 at counter, counter+1, … */
+export function makeOutputs(seed: Uint8Array, keysetId: string, counter: number, amount: bigint): BlindedMessageJson[] {
+  return splitAmount(amount).map((a, i) => {
+    const { secret, r } = deriveSecret(seed, keysetId, counter + i);
+    return { amount: Number(a), id: keysetId, B_: toHex(compressed(blindMessage(secretPoint(secret), r))) };
+  });
+}
+
+/**
+ * The mint's answer, checked whole before anything is kept: one signature per output,
+ * same keyset and amount, every DLEQ valid against the offer's key for that amount;
+ * then unblinded (C = C_ − r·A) into proofs carrying their DLEQ with r (NUT-12), so
+ * whoever receives the token can check it offline too.
+ */
+export function receiveSignatures(
+  seed: Uint8Array,
+  offer: EcashOfferJson,
+  pending: { counter: number; outputs: BlindedMessageJson[] },
+  signatures: BlindSignatureJson[] | undefined,
+): Proof[] {
+  const { points } = checkEcashOffer(offer);
+  if (!signatures || signatures.length !== pending.outputs.length) {
+    refuse('E_BAD_SIGNATURES', `the receipt carries ${signatures?.length ?? 0} blind signatures for ${pending.outputs.length} outputs`);
+  }
+  return pending.outputs.map((o, i) => {
+    const s = signatures[i]!;
+    if (s.id !== o.id || s.amount !== o.amount) refuse('E_BAD_SIGNATURES', `signature ${i} is for ${s.amount} under ${s.id}, the output for ${o.amount} under ${o.id}`);
+    const { secret, r } = deriveSecret(seed, o.id, pending.counter + i);
+    const B_ = blindMessage(secretPoint(secret), r);
+    if (toHex(compressed(B_)) !== o.B_) throw new UsageError('E_WRONG_WALLET_SEED', `output ${i} does not derive from this wallet seed at counter ${pending.counter + i}: give the seed the request was made with`);
+    const A = points.get(BigInt(o.amount))!;
+    let C_: Point;
+    try {
+      C_ = pointFromBytes(fromHex(s.C_, 'C_'), `signatures[${i}].C_`);
+    } catch {
+      return refuse('E_BAD_DLEQ', `signature ${i}: C_ is not a point`);
+    }
+    const dleq = { e: fromHex(s.dleq.e, 'dleq.e', 32), s: fromHex(s.dleq.s, 'dleq.s', 32) };
+    if (!verifyDleq(dleq, A, B_, C_)) refuse('E_BAD_DLEQ', `signature ${i} (${o.amount} sat): its DLEQ proof does not show it was made with the keyset's key for that amount; nothing was kept`);
+    const C = unblindSignature(C_, r, A);
+    return { id: o.id, amount: BigInt(o.amount), secret, C: compressed(C), dleq: { ...dleq, r: scalarToBytes(r) } };
+  });
+}
+

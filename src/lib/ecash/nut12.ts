@@ -1,0 +1,73 @@
+/**
+ * NUT-12 DLEQ proofs: the mint shows that the key a in A = a·G is the key in C_ = a·B_,
+ * so a user can tell, offline, that its ecash was signed with the advertised key for its
+ * amount (a mint signing with another key could later refuse, or tag, those tokens).
+ *
+ * The nonce is NUT-12's deterministic one: r = HMAC-SHA256(key = a, "Cashu_DLEQ_R_v1" ‖
+ * A ‖ B_ ‖ C_ ‖ ctr) over uncompressed points, ctr from 0 until 0 < r < n. So the same
+ * B_ always gets the same (e, s), and a nonce never meets two challenges: two different
+ * challenges under one r would reveal a.
+ */
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes, toHex, utf8 } from '../bytes.ts';
+import { G, N, bytesToScalar, mulSecret, scalarToBytes, uncompressed, type Point } from './curve.ts';
+import { blindMessage, secretPoint } from './nut00.ts';
+
+/** hash_e: SHA-256 over the concatenated lowercase hex of the uncompressed points. */
+export function hashE(...points: Point[]): Uint8Array {
+  return sha256(utf8(points.map((p) => toHex(uncompressed(p))).join('')));
+}
+
+const DLEQ_R_TAG = utf8('Cashu_DLEQ_R_v1');
+
+export function dleqNonce(a: bigint, A: Point, B_: Point, C_: Point): bigint {
+  const key = scalarToBytes(a);
+  const data = concatBytes(DLEQ_R_TAG, uncompressed(A), uncompressed(B_), uncompressed(C_));
+  for (let ctr = 0; ctr < 256; ctr++) {
+    const r = bytesToScalar(hmac(sha256, key, concatBytes(data, new Uint8Array([ctr]))));
+    if (r !== 0n && r < N) return r;
+  }
+  throw new Error('no DLEQ nonce in 256 tries');
+}
+
+export type Dleq = { e: Uint8Array; s: Uint8Array };
+
+/** Bob: (e, s) for C_ = a·B_, with the deterministic nonce (A = a·G, given when the caller has it). */
+export function createDleq(a: bigint, B_: Point, C_: Point, A: Point = G.multiply(a)): Dleq {
+  const r = dleqNonce(a, A, B_, C_);
+  const e = hashE(G.multiply(r), mulSecret(B_, r), A, C_);
+  const s = (r + bytesToScalar(e) * a) % N;
+  return { e, s: scalarToBytes(s) };
+}
+
+/** Alice: R1 = s·G − e·A, R2 = s·B_ − e·C_, e == hash_e(R1, R2, A, C_). */
+export function verifyDleq(dleq: Dleq, A: Point, B_: Point, C_: Point): boolean {
+  if (dleq.e.length !== 32 || dleq.s.length !== 32) return false;
+  const e = bytesToScalar(dleq.e);
+  const s = bytesToScalar(dleq.s);
+  if (e === 0n || e >= N || s === 0n || s >= N) return false;
+  try {
+    // Every input is public: variable-time multiplication is safe here.
+    const R1 = G.multiply(s).subtract(A.multiplyUnsafe(e));
+    const R2 = B_.multiplyUnsafe(s).subtract(C_.multiplyUnsafe(e));
+    if (R1.is0() || R2.is0()) return false;
+    const h = hashE(R1, R2, A, C_);
+    return toHex(h) === toHex(dleq.e);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Carol: a proof (x, C) with its DLEQ and Alice's blinding factor r: rebuild
+ * B_ = Y + r·G and C_ = C + r·A, then verify as Alice.
+ */
+export function verifyProofDleq(dleq: Dleq & { r: Uint8Array }, A: Point, secret: string, C: Point): boolean {
+  if (dleq.r.length !== 32) return false;
+  const r = bytesToScalar(dleq.r);
+  if (r === 0n || r >= N) return false;
+  const B_ = blindMessage(secretPoint(secret), r);
+  const C_ = C.add(A.multiply(r));
+  return verifyDleq(dleq, A, B_, C_);
+}

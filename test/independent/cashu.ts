@@ -1,0 +1,78 @@
+/**
+ * The mint we front, as test code: Nutshell's key derivation (cashu/core/crypto/keys.py
+ * `derive_keys`: BIP-32 master from the seed string's UTF-8 bytes, PATH/i' for amount 2^i)
+ * and keyset id (`derive_keyset_id`, NUT-02 v00), and its redemption check
+ * C == k·hash_to_curve(secret) (NUT-00). Written from Nutshell's text with node:crypto
+ * and ./secp256k1.ts; shares nothing with src/ (not its curve, BIP-32 or hashing).
+ * A proof this accepts is one Nutshell with the same seed would accept.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { G, N, decodeCompressed, encodeCompressed, int, bytes32, liftX, pointMul, type Point } from './secp256k1.ts';
+
+const hmac512 = (key: Uint8Array, data: Uint8Array) => new Uint8Array(createHmac('sha512', key).update(data).digest());
+const sha = (...parts: Uint8Array[]) => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+};
+
+/** BIP-32: master, then hardened children only (all Nutshell's path uses). */
+function derivePrivate(seed: Uint8Array, hardenedPath: number[]): bigint {
+  let I = hmac512(Buffer.from('Bitcoin seed'), seed);
+  let k = int(I.subarray(0, 32));
+  let c = I.subarray(32);
+  for (const i of hardenedPath) {
+    const data = new Uint8Array(37);
+    data.set(bytes32(k), 1);
+    new DataView(data.buffer).setUint32(33, (i + 0x8000_0000) >>> 0);
+    I = hmac512(c, data);
+    k = (int(I.subarray(0, 32)) + k) % N;
+    c = I.subarray(32);
+  }
+  return k;
+}
+
+export type NutshellKeyset = { id: string; privateKeys: Map<bigint, bigint>; publicKeys: Map<bigint, string> };
+
+/** derive_keys(seed, "m/0'/0'/0'") for amounts 2^0 … 2^63, and derive_keyset_id. */
+export function nutshellKeyset(seed: string, path = "m/0'/0'/0'"): NutshellKeyset {
+  const steps = path.split('/').slice(1).map((s) => {
+    if (!s.endsWith("'")) throw new Error('Nutshell paths are hardened');
+    return Number(s.slice(0, -1));
+  });
+  const privateKeys = new Map<bigint, bigint>();
+  const publicKeys = new Map<bigint, string>();
+  const concat: Uint8Array[] = [];
+  for (let i = 0; i < 64; i++) {
+    const k = derivePrivate(Buffer.from(seed, 'utf8'), [...steps, i]);
+    const K = encodeCompressed(pointMul(G, k));
+    privateKeys.set(1n << BigInt(i), k);
+    publicKeys.set(1n << BigInt(i), Buffer.from(K).toString('hex'));
+    concat.push(K);
+  }
+  const id = '00' + Buffer.from(sha(...concat)).toString('hex').slice(0, 14);
+  return { id, privateKeys, publicKeys };
+}
+
+/** NUT-00 hash_to_curve, from the spec's text. */
+export function hashToCurve(message: Uint8Array): Point {
+  const msgHash = sha(Buffer.from('Secp256k1_HashToCurve_Cashu_'), message);
+  for (let counter = 0; counter < 2 ** 16; counter++) {
+    const ctr = Buffer.alloc(4);
+    ctr.writeUInt32LE(counter);
+    const p = liftX(int(sha(msgHash, ctr))); // the 02 prefix: even y
+    if (p) return p;
+  }
+  throw new Error('no point');
+}
+
+/** Nutshell's mint check of a proof: its keyset, its amount's key, C == k·hash_to_curve(secret). */
+export function nutshellAccepts(ks: NutshellKeyset, proof: { id: string; amount: bigint; secret: string; C: string }): boolean {
+  if (proof.id !== ks.id) return false;
+  const k = ks.privateKeys.get(proof.amount);
+  if (k === undefined) return false;
+  const C = decodeCompressed(Buffer.from(proof.C, 'hex'));
+  if (!C) return false;
+  const expected = pointMul(hashToCurve(Buffer.from(proof.secret, 'utf8')), k);
+  return expected !== null && expected.x === C.x && expected.y === C.y;
+}
