@@ -28,6 +28,7 @@ export const TermsSchema = Type.Object(
     confirmations: Type.Integer({ minimum: 1, maximum: 100_000, description: 'confirmations the deposit needs before the coin moves' }),
     backup_fee_sat: Sats('fee every backup pays'),
     margin: Type.Integer({ minimum: 0, maximum: 100_000, description: 'no backup locktime may be within this many blocks of the tip' }),
+    anchor: Type.Optional(Type.Literal(true, { description: 'backups pay zero fee and carry a 0-sat keyless pay-to-anchor output (OP_1 <4e73>): whoever holds one bumps it with a TRUC child (package child). Absent: one output, the fixed backup_fee_sat (coins made before issue 24)' })),
   },
   { additionalProperties: false },
 );

@@ -123,7 +123,7 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
     seen.add(tx.id);
     if (record.locktime !== h0 - i * terms.interval) refuse('E_BACKUP_INTERVAL', `backup ${i + 1}'s locktime ${record.locktime} is not ${h0 - i * terms.interval} (one interval, ${terms.interval}, below the previous)`);
     const rebuilt = backupTransaction(key, {
-      outpoint, amountSat: BigInt(st.amount_sat!), locktime: record.locktime, ownerShare: parsePublicKey(record.owner_share, 'owner_share'), feeSat: terms.backupFeeSat,
+      outpoint, amountSat: BigInt(st.amount_sat!), locktime: record.locktime, ownerShare: parsePublicKey(record.owner_share, 'owner_share'), feeSat: terms.backupFeeSat, anchor: terms.anchor,
       payTo: record.script === undefined ? undefined : fromHex(record.script, 'script'),
     });
     if (!equalBytes(rebuilt.unsignedTx, tx.unsignedTx)) refuse('E_BACKUP_TEMPLATE', `backup ${i + 1} is not the template's transaction (version, input, sequence, locktime or output differ)`);
