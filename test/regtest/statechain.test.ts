@@ -121,7 +121,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const sign = await step(sender, ['statechain-transfer'], req.text);
     const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text);
     const pkg = await step(sender, ['statechain-transfer'], cos.text);
-    const verified = await step<{ confirmations: number; transfers_remaining: number; other_deposits?: { outpoint: string; amount_sat: number }[] }>(receiver, ['statechain-verify'], pkg.text, 'statechain/verified');
+    const verified = await step<{ confirmations: number; transfers_remaining: number; anchor?: boolean; backup_fee_sat?: number; backup_value_sat?: number; other_deposits?: { outpoint: string; amount_sat: number }[] }>(receiver, ['statechain-verify'], pkg.text, 'statechain/verified');
     const acc = await step(receiver, ['statechain-transfer'], pkg.text);
     const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text);
     return { verified: verified.msg, coin: (await step<Coin>(receiver, ['statechain-transfer'], done.text, 'statechain/coin')).msg };
@@ -329,9 +329,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const ANCHORED = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
     const d = await deposit('ALICE_KEY', 50_000n, 'raw', ANCHORED);
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
-    const backup = parseTx(d.coin.backups[0]!);
+    await n.mine(2);
+    // Bob verifies the anchored chain (statechain-verify says so) and takes the coin.
+    const toBob = await transfer(d.coinId, 'ALICE_KEY', 'BOB_KEY');
+    expect(toBob.verified).toMatchObject({ anchor: true, backup_fee_sat: 0, backup_value_sat: 50_000 });
+    const backup = parseTx(toBob.coin.backups[1]!);
     await n.mine(backup.lockTime - (await n.tip()));
-    const spend = (await step<Spend>('ALICE_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '3', '--broadcast'], '', 'statechain/spend')).msg;
+    const spend = (await step<Spend>('BOB_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '3', '--broadcast'], '', 'statechain/spend')).msg;
     const child = parseTx(spend.child_hex!);
     expect(child.inputs.map((i) => [i.txid, i.vout])).toEqual([[backup.txid, 0], [backup.txid, 1]]);
     expect(JSON.stringify(spend.broadcast)).toContain('"packageMsg":"success"');

@@ -298,6 +298,7 @@ export const VerifiedSchema = messageSchema('statechain/verified', 'The receiver
   transfers_remaining: Type.Integer({ minimum: 0 }),
   backup_fee_sat: Sats('the fee every backup pays (the terms\'): a backup\'s output is the coin less this'),
   backup_value_sat: Sats('your backup\'s one output: what you get back unilaterally, before a CPFP child\'s own fee'),
+  anchor: Type.Optional(Type.Literal(true, { description: 'the terms say anchor: every backup pays zero fee and carries a keyless pay-to-anchor, bumped at broadcast with package child (absent: an old-terms coin, whose pair backup cannot be bumped)' })),
   other_deposits: Type.Optional(Type.Array(
     Type.Object({ outpoint: Type.String(), amount_sat: Sats('its amount'), confirmations: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
     { description: 'with a node: other confirmed outputs paying the coin\'s address — no backup covers them; withdraw them cooperatively' },

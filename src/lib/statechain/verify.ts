@@ -52,6 +52,8 @@ export type Verified = {
   backupFeeSat: number;
   /** The newest backup's one output: what this receiver gets back unilaterally (before a CPFP child's own fee). */
   backupValueSat: number;
+  /** The terms' anchor (issue 24). */
+  anchor: boolean;
 };
 
 export function bindingBody(coinId: string, outpoint: string, receiverShare: string, transferId: string) {
@@ -144,6 +146,6 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
   return {
     outpoint: st.outpoint, amountSat: st.amount_sat, confirmations: deposit.confirmations, backups: st.count,
     latestLocktime: newest.locktime, transfersRemaining: transfersRemaining(newest.locktime, { interval: terms.interval, margin }, chain.tipHeight),
-    backupFeeSat: Number(terms.backupFeeSat), backupValueSat: st.amount_sat - Number(terms.backupFeeSat),
+    backupFeeSat: Number(terms.backupFeeSat), backupValueSat: st.amount_sat - Number(terms.backupFeeSat), anchor: terms.anchor === true,
   };
 }
