@@ -54,6 +54,8 @@ import OnionErrorUnwrap from './commands/onion-error/unwrap.ts';
 import OnionErrorWrap from './commands/onion-error/wrap.ts';
 import OpenCredit from './commands/open-credit.ts';
 import PackageCheck from './commands/package/check.ts';
+import PackageChild from './commands/package/child.ts';
+import PackageSubmit from './commands/package/submit.ts';
 import PsbtAnalyze from './commands/psbt/analyze.ts';
 import PtlcClaim from './commands/ptlc/claim.ts';
 import PtlcCreate from './commands/ptlc/create.ts';
@@ -117,6 +119,8 @@ export const COMMANDS = {
   'onion-error:wrap': OnionErrorWrap,
   'open-credit': OpenCredit,
   'package:check': PackageCheck,
+  'package:child': PackageChild,
+  'package:submit': PackageSubmit,
   'musig:nonce': MusigNonce,
   'musig:sign': MusigSign,
   'psbt:analyze': PsbtAnalyze,

@@ -60,7 +60,9 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
       let message: Record<string, unknown> = buildExit(record, ctx.mint, { feeRate, feeLimits, to, auxRand: this.random.bytes(32, 'credit/exit/aux') });
       if (childPsbt) {
         const { withWalletChild } = await import('../lib/credit/exit-child.ts');
-        message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt);
+        const { exitPrevouts } = await import('../lib/credit/exit.ts');
+        const { CORE_POLICY } = await import('../lib/truc/check.ts');
+        message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt, exitPrevouts(record), { ...CORE_POLICY, maxFeeRate: Math.round(feeLimits.maxFeeRate * 1000) });
       }
       if (this.flags.broadcast) message = { ...message, broadcast: await this.submit(ctx.chain, message) };
       if (!record.exiting && !this.flags['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });

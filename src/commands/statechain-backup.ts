@@ -9,7 +9,8 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
     'Prints the newest backup of --coin (yours: it pays your share) once it is final at the chain tip — refused with E_NOT_FINAL before, ' +
     'saying how many blocks remain. With --to and --fee-rate also a TRUC child spending the backup\'s output (signed with your share\'s ' +
     'BIP-86 key) that pays for both at that rate, so a low-fee backup still propagates; --broadcast submits the backup (and child, as a ' +
-    'package with submitpackage) and prints the node\'s answer.';
+    'package with submitpackage) and prints the node\'s answer. An anchored backup (terms with anchor: zero fee, a keyless P2A output) is ' +
+    'bumped by anyone holding it: a part of a pair prints the pair\'s backup here and bumps it with package child from its own wallet.';
   static override examples = [
     {
       description: 'Bob exits the fixture coin once his backup (locktime 290) is final, bumping it to 5 sat/vB with a CPFP child',
@@ -32,7 +33,14 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
     const own = await import('../lib/statechain/owner.ts');
     const { isFinalAtTip, blocksUntilFinal } = await import('../lib/chain/finality.ts');
     const { fromHex } = await import('../lib/bytes.ts');
-    const record = await this.ownerRecord(await this.store(network), coinId);
+    const store = await this.store(network);
+    // A part of a pair (O = A + B) holds the pair's backup in its joint record; it pays O (or the
+    // channel's funding output), which no part signs alone: it is bumped from its anchor.
+    const joint = await this.heldJointly(store, coinId);
+    const record = joint ? (await store.read<import('../lib/statechain/owner.ts').OwnerRecord>(`joint-${coinId}`))! : await this.ownerRecord(store, coinId);
+    if (joint && f.to !== undefined) {
+      throw new RefusedError('E_NO_CHILD', 'a pair\'s backup pays the pair (or its channel), which no part signs alone: print it without --to/--fee-rate and bump it from its anchor with package child --parent <this message> --wallet-psbt <your wallet\'s coins> (an anchored coin; an older coin\'s pair backup cannot be bumped)');
+    }
     const chain = await this.coinChain(network, record.statement);
     let child: { destination: Uint8Array; feeRate: number } | undefined;
     if (f.to !== undefined) {

@@ -40,6 +40,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     confirmations: Flags.integer({ description: 'step 2 (operator): confirmations the deposit needs before the coin moves', default: 3, min: 1, max: 100_000 }),
     'backup-fee': Flags.integer({ description: 'step 2 (operator): fee every backup pays, sat', default: 1000, min: 0, max: 2_100_000_000_000_000 }),
     margin: Flags.integer({ description: 'step 2 (operator): no backup locktime within this many blocks of the tip', default: 36, min: 0, max: 100_000 }),
+    anchor: Flags.boolean({ description: 'step 2 (operator): backups pay zero fee (give --backup-fee 0) and carry a keyless pay-to-anchor output, so whoever holds one bumps it at broadcast with package child (a pair\'s parts, a watchtower)' }),
     'max-initial-lock': Flags.integer({ description: 'step 3 (owner): refuse terms whose backup 1 (your refund) is final more than this many blocks after the tip', default: 25_920, min: 1, max: 100_000, helpGroup: 'SAFETY FLOOR' }),
   };
 
@@ -63,7 +64,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     switch (step.type) {
       case 'statechain/deposit-request': {
         const req = await this.decode(schemas.DepositRequestSchema, step.value);
-        const terms = { interval: f.interval, initial_lock: f['initial-lock'], confirmations: f.confirmations, backup_fee_sat: f['backup-fee'], margin: f.margin };
+        const terms = { interval: f.interval, initial_lock: f['initial-lock'], confirmations: f.confirmations, backup_fee_sat: f['backup-fee'], margin: f.margin, ...(f.anchor ? { anchor: true as const } : {}) };
         const { checkTerms, termsFromJson } = await import('../lib/statechain/coin.ts');
         checkTerms(termsFromJson(terms));
         const out = op.offerDeposit(req, terms, await this.operatorContext(network));

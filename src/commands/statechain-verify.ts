@@ -33,7 +33,7 @@ export default class StatechainVerify extends StatechainCommand<typeof Statechai
     const message: Record<string, unknown> = {
       type: 'statechain/verified', version: 1, network, coin_id: pkg.coin_id, transfer_id: pkg.transfer_id, outpoint: v.outpoint, amount_sat: v.amountSat,
       confirmations: v.confirmations, backups: v.backups, latest_locktime: v.latestLocktime, tip_height: facts.tipHeight, transfers_remaining: v.transfersRemaining,
-      backup_fee_sat: v.backupFeeSat, backup_value_sat: v.backupValueSat,
+      backup_fee_sat: v.backupFeeSat, backup_value_sat: v.backupValueSat, ...(v.anchor ? { anchor: true } : {}),
     };
     // A second deposit to the coin's address is covered by no backup: report it.
     const chain = await this.coinChain(network);

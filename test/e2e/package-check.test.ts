@@ -58,3 +58,33 @@ describe('package check', () => {
     refused(badRate, 'E_USAGE', 2);
   });
 });
+
+describe('package child / package submit, offline, through the built CLI', () => {
+  it('package child on the fixture: a package/child whose PSBT spends the anchor and the wallet coin, pays only the wallet, at 5 sat/vB on the largest size', async () => {
+    const r = await runAsync(['package', 'child', '--parent', 'fixtures/truc/parent.psbt', '--wallet-psbt', 'fixtures/truc/walletcreatefundedpsbt.answer', '--fee-rate', '5']);
+    expect(r.status, r.stderr).toBe(0);
+    const m = JSON.parse(r.stdout) as Record<string, any>;
+    expect(m.parent).toMatchObject({ txid: PARENT.txid, fee_sat: 0, vsize: PARENT.vsize });
+    expect(m.child.spends_parent_outputs).toEqual([1]);
+    // fee ≥ 5 × package vsize, and no more than the rounding.
+    expect(m.package.fee_sat).toBe(Math.ceil(5 * m.package.vsize_max));
+    expect(m.child.fee_sat).toBe(m.package.fee_sat);
+    expect(r.stdout).toBe(readFileSync(join(ROOT, 'fixtures/truc/child-message.json'), 'utf8'));
+  });
+
+  it('refusals, one stderr line, nothing on stdout: a v2 parent is not TRUC (4); no --prevout for a raw parent offline (2); --fee-rate above --max-fee-rate (4); a submit without a node (2); a dry-run of a package whose child leaves the anchor (4)', async () => {
+    const [v2, noPrevout, guard, offline, dust] = await Promise.all([
+      runAsync(['package', 'child', '--parent', `02${fixture('parent.hex').slice(2)}`, '--prevout', fixture('parent.prevout'), '--wallet-psbt', 'fixtures/truc/walletcreatefundedpsbt.answer', '--fee-rate', '5']),
+      runAsync(['package', 'child', '--parent', 'fixtures/truc/parent.hex', '--wallet-psbt', 'fixtures/truc/walletcreatefundedpsbt.answer', '--fee-rate', '5']),
+      runAsync(['package', 'child', '--parent', 'fixtures/truc/parent.psbt', '--wallet-psbt', 'fixtures/truc/walletcreatefundedpsbt.answer', '--fee-rate', '50', '--max-fee-rate', '20']),
+      runAsync(['package', 'submit', '--parent', 'fixtures/truc/parent.psbt', '--child', 'fixtures/truc/child.hex']),
+      // The parent's own output 0 spent alone: the 0-sat anchor (output 1) left unspent.
+      runAsync(['package', 'submit', '--dry-run', '--parent', 'fixtures/truc/parent.psbt', '--child', `03000000000101${Buffer.from(PARENT.txid, 'hex').reverse().toString('hex')}0000000000fdffffff01${(99_000).toString(16).padStart(16, '0').match(/../g)!.reverse().join('')}22${fixture('parent.prevout').split(':')[3]}01015100000000`]),
+    ]);
+    refused(v2, 'E_TRUC_VERSION', 4);
+    refused(noPrevout, 'E_TRUC_PREVOUT', 2);
+    refused(guard, 'E_FEE_TOO_HIGH', 4);
+    refused(offline, 'E_CHAIN_OFFLINE', 2);
+    expect(refused(dust, 'E_TRUC_EPHEMERAL_UNSPENT', 4)).toContain('missing-ephemeral-spends');
+  });
+});

@@ -15,7 +15,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { decodeAddress, scriptAddress } from '../../src/lib/address.ts';
 import { toHex } from '../../src/lib/bytes.ts';
 import {
-  ANCHORS, ANCHOR_OUTPUT_SAT, LEGACY, SIGHASH_ALL, anchorScript, derFromCompact, nobleEcdsa, p2wpkh, segwitV0Sighash, serializeTx, txid, type Tx,
+  ANCHORS, ANCHOR_OUTPUT_SAT, LEGACY, SIGHASH_ALL, ZERO_FEE, anchorScript, derFromCompact, nobleEcdsa, p2wpkh, segwitV0Sighash, serializeTx, txid, type Tx,
   buildCommitment, channelFundingOutput, counterpartyView, finalizeCommitment, generateFromSeed, perCommitmentPoint, pointOf, signCommitment,
   type ChannelParameters, type ChannelPublicKeys, type CommitmentState,
 } from '../../src/lib/bolt3/index.ts';
@@ -111,11 +111,11 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   };
 
   /** Fund a channel and have both parties record it through `commitment points` / `commitment init`. */
-  async function cliChannel() {
+  async function cliChannel(format: 'legacy' | 'zero-fee' = 'legacy') {
     const p = await openChannel();
     const dir = tempDir('offchain-regtest-channel-');
     const id = `${p.fundingOutpoint.txid}:${p.fundingOutpoint.vout}`;
-    const base = { type: 'bolt3/channel', version: 1, network: 'regtest', format: 'legacy', funding_txid: p.fundingOutpoint.txid, funding_vout: p.fundingOutpoint.vout, funding_satoshis: Number(FUNDING_SAT), to_self_delay: TO_SELF_DELAY, dust_limit_satoshis: 546, remote_to_self_delay: TO_SELF_DELAY, remote_dust_limit_satoshis: 546 };
+    const base = { type: 'bolt3/channel', version: 1, network: 'regtest', format, funding_txid: p.fundingOutpoint.txid, funding_vout: p.fundingOutpoint.vout, funding_satoshis: Number(FUNDING_SAT), to_self_delay: TO_SELF_DELAY, dust_limit_satoshis: 546, remote_to_self_delay: TO_SELF_DELAY, remote_dust_limit_satoshis: 546 };
     const file = (name: string, text: string, mode = 0o644) => (writeFileSync(join(dir.path, name), text, { mode }), join(dir.path, name));
     const files = {
       alice: { channel: file('alice-channel.json', JSON.stringify({ ...base, opener: 'local', local: keysJson(publicKeys(A)), remote: keysJson(publicKeys(B)) })), seed: file('alice.seed', toHex(SEED), 0o600) },
@@ -133,7 +133,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await step('bob', ['init', '--channel', files.bob.channel, '--seed-file', files.bob.seed], JSON.stringify(points.alice));
     /** State n as Alice sees it (sat); Bob's copy is the same state from his side. */
     const agree = (n: number, aliceSat: number, bobSat: number, htlcs: AgreedHtlc[]) => {
-      const alice = { type: 'bolt3/channel-state', version: 1, network: 'regtest', channel_id: id, commitment_number: n, to_local_msat: `${aliceSat}000`, to_remote_msat: `${bobSat}000`, feerate_per_kw: 2500, htlcs };
+      const alice = { type: 'bolt3/channel-state', version: 1, network: 'regtest', channel_id: id, commitment_number: n, to_local_msat: `${aliceSat}000`, to_remote_msat: `${bobSat}000`, feerate_per_kw: format === 'zero-fee' ? 0 : 2500, htlcs };
       const bob = { ...alice, to_local_msat: alice.to_remote_msat, to_remote_msat: alice.to_local_msat, htlcs: htlcs.map((h) => ({ ...h, direction: h.direction === 'offered' ? 'received' : 'offered' })) };
       return { alice: file(`alice-state-${n}.json`, JSON.stringify(alice)), bob: file(`bob-state-${n}.json`, JSON.stringify(bob)) };
     };
@@ -244,6 +244,59 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await n.mempool(timeoutTx!.hex!)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
     await n.mine(1);
     await n.acceptAndMine(timeoutTx!.hex!);
+    c.dir.cleanup();
+  });
+
+  it('a zero-fee channel by the CLI (issue 24): finalize funds its HTLC transactions from the wallet (--fee-psbt); the zero-fee commitment goes on chain by package child; the funded HTLC-success confirms and its output is swept with --htlc-tx', async () => {
+    const c = await cliChannel('zero-fee');
+    const t0 = await n.tip();
+    const cltv = t0 + 40;
+    await c.update(0, c.agree(0, 600_000, 310_000, [htlcOf('offered', 50_000, sha256(Uint8Array.of(9)), cltv), htlcOf('received', 40_000, sha256(PREIMAGE), cltv + 20)]));
+    const preimageFile = join(c.dir.path, 'preimage.hex');
+    writeFileSync(preimageFile, toHex(PREIMAGE) + '\n', { mode: 0o600 });
+    const walletPsbt = async (name: string) => {
+      const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
+      const file = join(c.dir.path, name);
+      writeFileSync(file, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: 0.0003 }], 0, { fee_rate: 1, lockUnspents: true }])));
+      return file;
+    };
+    // One wallet PSBT per HTLC transaction, in the commitment's output order (offered → timeout, received → success).
+    const final = await c.step<Omit<HolderCommitment, 'htlc_txs'> & { htlc_txs: { kind: string; txid: string; psbt?: string; fee_sat?: number; needs_wallet_signatures?: boolean }[] }>('alice', [
+      'finalize', '--channel-id', c.id, '--seed-file', c.files.alice.seed, '--preimage-file', preimageFile, '--fee-psbt', await walletPsbt('w1.json'), '--fee-psbt', await walletPsbt('w2.json'), '--fee-rate', '3',
+    ]);
+    expect(final.htlc_txs.map((h) => h.needs_wallet_signatures)).toEqual([true, true]);
+    // The zero-fee commitment: refused alone, on chain through package child / submit.
+    expect(await n.mempool(final.hex)).toMatchObject({ allowed: false, 'reject-reason': 'min relay fee not met' });
+    const holderFile = join(c.dir.path, 'holder.json');
+    writeFileSync(holderFile, JSON.stringify(final));
+    const child = await offchain(['package', 'child', '--parent', holderFile, '--wallet-psbt', await walletPsbt('w3.json'), '--fee-rate', '5', '--network', 'regtest', ...n.chain()]);
+    const childMsg = messageOf<{ psbt: string }>(child, 'package/child');
+    const childFile = join(c.dir.path, 'child.json');
+    writeFileSync(childFile, child.stdout);
+    const signedChild = join(c.dir.path, 'child-signed.json');
+    writeFileSync(signedChild, JSON.stringify(await n.wallet.call('walletprocesspsbt', [childMsg.psbt])));
+    messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedChild, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+    await n.mine(1);
+    // The HTLC-success, funded and signed by us (input 0), completed by the wallet: the txid finalize announced; accepted and mined.
+    const success = final.htlc_txs.find((h) => h.kind === 'htlc-success')!;
+    const signed = await n.wallet.call<{ complete: boolean; hex: string; psbt: string }>('walletprocesspsbt', [success.psbt]);
+    expect(signed.complete).toBe(true);
+    const successTxid = await n.acceptAndMine(signed.hex);
+    expect(successTxid).toBe(success.txid);
+    const confirmedAt = await n.tip();
+    // Its output swept with --htlc-tx (another txid than BOLT 3's unfunded one): one block early refused, then mined.
+    const signedFile = join(c.dir.path, 'success-signed.json');
+    writeFileSync(signedFile, JSON.stringify(signed));
+    const s = { commitmentNumber: 0, perCommitmentPoint: perCommitmentPoint(generateFromSeed(SEED, 2 ** 48 - 1)), toLocalMsat: 600_000_000n, toRemoteMsat: 310_000_000n, feeratePerKw: 0, htlcs: [
+      { direction: 'offered' as const, amountMsat: 50_000_000n, paymentHash: sha256(Uint8Array.of(9)), cltvExpiry: cltv }, { direction: 'received' as const, amountMsat: 40_000_000n, paymentHash: sha256(PREIMAGE), cltvExpiry: cltv + 20 },
+    ] };
+    const request = JSON.stringify(requestJson({ ...c.p, format: ZERO_FEE }, s));
+    const sweep = messageOf<{ hex: string; inputs: { txid: string }[] }>(await offchain(['commitment', 'sweep', '--key-env', 'A_DELAYED', '--to', n.sweepTo, '--feerate-per-kw', '2500', '--no-to-local', '--htlc-tx', signedFile], { input: request, env: ENV }), 'bolt3/sweep');
+    expect(sweep.inputs.map((i) => i.txid)).toEqual([success.txid]);
+    await n.mine(confirmedAt + TO_SELF_DELAY - 2 - (await n.tip()));
+    expect(await n.mempool(sweep.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-BIP68-final' });
+    await n.mine(1);
+    await n.acceptAndMine(sweep.hex);
     c.dir.cleanup();
   });
 

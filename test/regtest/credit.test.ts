@@ -37,6 +37,7 @@ import { readMusigInput } from '../../src/lib/musig/psbt-keypath.ts';
 import { parsePsbt, serializePsbt } from '../../src/lib/psbt/parse.ts';
 import { p2trScript, taprootOutput } from '../../src/lib/taproot/taproot.ts';
 import { ROOT, loadVector, tempDir } from '../helpers.ts';
+import { parseTx } from '../independent/tx.ts';
 import { findBitcoind, startBitcoind } from './bitcoind.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { musigTaprootOutput, p2trScript as independentP2tr, publicKeyOf } from '../independent/keys.ts';
@@ -685,6 +686,36 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await mine(1);
     expect((await confirmedAt(sent.state_tx.txid)).confirmations).toBe(1);
     expect((await confirmedAt(sent.child.txid)).confirmations).toBe(1);
+  }, 180_000);
+
+  // After the one above: the same offer (payout to the mint's Core wallet).
+  it('the same exit through the one package code (issue 24): package child spends the state\'s payout (--spend) and a wallet coin, walletprocesspsbt signs both, package submit; mined', async () => {
+    const payoutAddress = offer.payout_address as string;
+    const E = await openContract(30, 250_000n);
+    await fund(E);
+    await mine(1);
+    await pay(E, 30_000);
+    // exit-credit freezes the contract (no later state is signed) and prints the state; package child bumps it.
+    const exit = await step<ExitMsg>(asMint('exit-credit', '--fee-rate', '1', '--contract', E.id), '', 'credit/exit');
+    const exitFile = join(work!.path, 'exit-E.json');
+    writeFileSync(exitFile, JSON.stringify(exit));
+    const payoutScript = (await wallet.call<{ scriptPubKey: string }>('getaddressinfo', [payoutAddress])).scriptPubKey;
+    const payoutVout = parseTx(Buffer.from(exit.state_tx.hex, 'hex')).outputs.findIndex((o) => Buffer.from(o.script).toString('hex') === payoutScript);
+    expect(payoutVout).toBeGreaterThanOrEqual(0);
+    const own = await wallet.call<string>('getnewaddress', ['', 'bech32']);
+    const walletFile = join(work!.path, 'wallet-E.json');
+    writeFileSync(walletFile, JSON.stringify(await wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 1 }])));
+    const child = await run(['package', 'child', '--parent', exitFile, '--spend', String(payoutVout), '--wallet-psbt', walletFile, '--fee-rate', '8', '--network', 'regtest', ...chain()]);
+    const childMsg = messageOf<{ psbt: string; child: { txid: string }; parent: { txid: string } }>(child, 'package/child');
+    expect(childMsg.parent.txid).toBe(exit.state_tx.txid);
+    const childFile = join(work!.path, 'child-E.json');
+    writeFileSync(childFile, child.stdout);
+    const signedFile = join(work!.path, 'child-E-signed.json');
+    writeFileSync(signedFile, JSON.stringify(await wallet.call('walletprocesspsbt', [childMsg.psbt])));
+    messageOf(await run(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...chain()]), 'package/submitted');
+    await mine(1);
+    expect((await confirmedAt(exit.state_tx.txid)).confirmations).toBe(1);
+    expect((await confirmedAt(childMsg.child.txid)).confirmations).toBe(1);
   }, 180_000);
 
   // After the one above: it uses that offer's short windows (5–100 blocks).

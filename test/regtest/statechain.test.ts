@@ -73,9 +73,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
    * fundrawtransaction, or walletcreatefundedpsbt's PSBT as is — signed by the wallet only
    * after backup 1; returns the signed funding's hex too.
    */
-  const deposit = async (owner: string, sat: bigint, form: 'raw' | 'psbt' = 'raw') => {
+  const deposit = async (owner: string, sat: bigint, form: 'raw' | 'psbt' = 'raw', terms = TERMS) => {
     const req = await step(owner, ['statechain-deposit', '--start', '--operator-key', operatorPub]);
-    const offer = await step<{ coin_id: string; statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...TERMS], req.text);
+    const offer = await step<{ coin_id: string; statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...terms], req.text);
     const outputs = [{ [offer.msg.statement.address]: satsToBtc(sat) }];
     const fundingFile = join(work.path, `${offer.msg.coin_id}.funding`);
     let sign: () => Promise<{ hex: string; complete: boolean }>;
@@ -121,7 +121,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const sign = await step(sender, ['statechain-transfer'], req.text);
     const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text);
     const pkg = await step(sender, ['statechain-transfer'], cos.text);
-    const verified = await step<{ confirmations: number; transfers_remaining: number; other_deposits?: { outpoint: string; amount_sat: number }[] }>(receiver, ['statechain-verify'], pkg.text, 'statechain/verified');
+    const verified = await step<{ confirmations: number; transfers_remaining: number; anchor?: boolean; backup_fee_sat?: number; backup_value_sat?: number; other_deposits?: { outpoint: string; amount_sat: number }[] }>(receiver, ['statechain-verify'], pkg.text, 'statechain/verified');
     const acc = await step(receiver, ['statechain-transfer'], pkg.text);
     const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text);
     return { verified: verified.msg, coin: (await step<Coin>(receiver, ['statechain-transfer'], done.text, 'statechain/coin')).msg };
@@ -283,6 +283,66 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     // Alice's own backup can never confirm now: the coin is in the channel.
     expect(await n.mempool(coin.backups[0]!)).toMatchObject({ allowed: false });
   });
+  it('anchored backups (issue 24): the pair\'s zero-fee backup, refused alone, is bumped by either part from its own wallet with package child, and mined before the previous owner\'s backup is final', async () => {
+    const ANCHORED = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
+    for (const bumper of ['ALICE_KEY', 'BOB_KEY']) {
+      const d = await deposit('ALICE_KEY', 60_000n, 'raw', ANCHORED);
+      await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+      await n.mine(2);
+      const coin = (await pairReceives(d.coinId)).coin;
+      const [alice, pair] = coin.backups.map((hex) => ({ hex, tx: parseTx(hex) }));
+      // Both backups: the coin less nothing, and a 0-sat pay-to-anchor (OP_1 <4e73>).
+      for (const b of [alice!, pair!]) expect(b.tx.outputs.map((o) => [o.amount, hexOf(o.script).length])).toEqual([[60_000n, 68], [0n, 8]]);
+      expect(hexOf(pair!.tx.outputs[1]!.script)).toBe('51024e73');
+      expect(alice!.tx.lockTime - pair!.tx.lockTime).toBe(5);
+
+      await n.mine(pair!.tx.lockTime - (await n.tip()));
+      // Final, but zero fee: the node will not take the pair's backup alone — nor, yet, Alice's older one.
+      expect(await n.mempool(pair!.hex)).toMatchObject({ allowed: false, 'reject-reason': 'min relay fee not met' });
+      expect(await n.mempool(alice!.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+
+      // Either part prints the pair's backup from its own state and bumps it from a wallet.
+      const spend = await step<Spend>(bumper, ['statechain-backup', '--coin', d.coinId], '', 'statechain/spend');
+      expect(spend.msg.txid).toBe(pair!.tx.txid);
+      const spendFile = join(work.path, `${d.coinId}.${bumper}.spend.json`);
+      writeFileSync(spendFile, spend.text);
+      const walletFile = join(work.path, `${d.coinId}.${bumper}.wallet.json`);
+      const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
+      writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 1 }])));
+      const child = await offchain(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '10', '--network', 'regtest', ...n.chain()]);
+      const childMsg = messageOf<{ psbt: string; child: { txid: string } }>(child, 'package/child');
+      const childFile = join(work.path, `${d.coinId}.${bumper}.child.json`);
+      writeFileSync(childFile, child.stdout);
+      const signedFile = join(work.path, `${d.coinId}.${bumper}.signed.json`);
+      writeFileSync(signedFile, JSON.stringify(await n.wallet.call('walletprocesspsbt', [childMsg.psbt])));
+      messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+      await n.mine(1);
+      for (const txid of [pair!.tx.txid, childMsg.child.txid]) {
+        expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations).toBe(1);
+      }
+      // Alice's backup, final only now, can never confirm: the coin went to the pair's.
+      await n.mine(alice!.tx.lockTime - (await n.tip()));
+      expect(await n.mempool(alice!.hex)).toMatchObject({ allowed: false });
+    }
+  });
+  it('an anchored backup of a single owner: statechain-backup --to --fee-rate spends its output and its anchor (ephemeral dust) in one child; the package is checked, submitted and mined', async () => {
+    const ANCHORED = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
+    const d = await deposit('ALICE_KEY', 50_000n, 'raw', ANCHORED);
+    await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+    await n.mine(2);
+    // Bob verifies the anchored chain (statechain-verify says so) and takes the coin.
+    const toBob = await transfer(d.coinId, 'ALICE_KEY', 'BOB_KEY');
+    expect(toBob.verified).toMatchObject({ anchor: true, backup_fee_sat: 0, backup_value_sat: 50_000 });
+    const backup = parseTx(toBob.coin.backups[1]!);
+    await n.mine(backup.lockTime - (await n.tip()));
+    const spend = (await step<Spend>('BOB_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '3', '--broadcast'], '', 'statechain/spend')).msg;
+    const child = parseTx(spend.child_hex!);
+    expect(child.inputs.map((i) => [i.txid, i.vout])).toEqual([[backup.txid, 0], [backup.txid, 1]]);
+    expect(JSON.stringify(spend.broadcast)).toContain('"packageMsg":"success"');
+    await n.mine(1);
+    expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [child.txid, 1])).confirmations).toBe(1);
+  });
+
   it('the pair\'s virtual close: Alice+Bob sign three-party to hand the coin to Bob alone; his backup is final first and mined', async () => {
     const d = await deposit('ALICE_KEY', 80_000n);
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);

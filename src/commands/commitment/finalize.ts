@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { CommitmentCommand, channelIdFlag, htlcKeyFlags, seedFileFlag } from '../../lib/cli/commitment-command.ts';
-import { keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { MalformedInputError, UsageError } from '../../lib/errors.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
 
 export default class CommitmentFinalize extends CommitmentCommand<typeof CommitmentFinalize> {
@@ -12,7 +13,9 @@ export default class CommitmentFinalize extends CommitmentCommand<typeof Commitm
     'HTLC transactions — HTLC-timeouts signed, HTLC-successes signed for each --preimage-file (0600) whose SHA256 is their payment hash. ' +
     'This is a unilateral close: the channel records it, and from then on signs no further commitment and never revokes this one (E_CHANNEL_CLOSING). ' +
     'Anchors / zero-fee HTLC transactions pay no fee of their own: they come unsigned by you, as PSBTs carrying the peer\'s SINGLE|ANYONECANPAY ' +
-    'signature (needs_fee_input), so a wallet\'s fee input can be added before you sign — never signed by this command at zero fee.';
+    'signature (needs_fee_input), so a wallet\'s fee input can be added before you sign — never signed by this command at zero fee. With --fee-psbt ' +
+    '(a wallet\'s walletcreatefundedpsbt answer per such transaction, in output order) and --fee-rate, the wallet\'s coins and change are added, ' +
+    'the fee guard applies, and you sign: the PSBT then needs only the wallet\'s signatures (walletprocesspsbt); sweep its output with commitment sweep --htlc-tx.';
   static override examples = [
     {
       description: 'Alice keeps Bob\'s signatures on her commitment 0, then completes it for broadcast',
@@ -27,6 +30,9 @@ export default class CommitmentFinalize extends CommitmentCommand<typeof Commitm
     ...keyFlags,
     ...htlcKeyFlags,
     'preimage-file': Flags.string({ description: 'a payment preimage (hex, 0600 file) for an HTLC-success transaction; repeat for several', helpValue: 'FILE', multiple: true }),
+    'fee-psbt': Flags.string({ description: 'anchors / zero-fee: a wallet\'s walletcreatefundedpsbt answer funding the next unfunded HTLC transaction, in output order (repeat); its coins and change are added before you sign', helpValue: 'FILE', multiple: true, dependsOn: ['fee-rate'] }),
+    'fee-rate': Flags.string({ description: 'with --fee-psbt: what each funded HTLC transaction pays, sat/vB', helpValue: 'SAT/VB' }),
+    ...feeGuardFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
@@ -35,7 +41,24 @@ export default class CommitmentFinalize extends CommitmentCommand<typeof Commitm
     const seed = this.seed();
     const preimages = (this.flags['preimage-file'] ?? []).map((f) => readHexSecretFile(f, '--preimage-file', { length: 32 }));
     try {
-      return { message: await this.channelStep(this.channelId(), (record) => closeUnilaterally(record, seed, keys, preimages)) };
+      let funding: import('../../lib/bolt3/party.ts').HtlcFunding | undefined;
+      if (this.flags['fee-psbt']?.length) {
+        const { parseFeeLimits } = await import('../../lib/tx/fee-guard.ts');
+        const feeRate = Number(this.flags['fee-rate']);
+        if (!(feeRate > 0)) throw new UsageError('E_USAGE', `--fee-rate takes a positive number of sat/vB, got ${this.flags['fee-rate']}`);
+        const { detectFormat } = await import('../../lib/cli/input.ts');
+        const { parsePsbt } = await import('../../lib/psbt/parse.ts');
+        const { psbtBytesFromBase64 } = await import('../../lib/psbt/base64-field.ts');
+        const wallets = this.flags['fee-psbt'].map((path) => {
+          const doc = detectFormat(this.readFlagFile('--fee-psbt', path), `--fee-psbt ${path}`);
+          if (doc.format === 'psbt') return parsePsbt(doc.psbt);
+          const psbt = doc.format === 'json' ? (doc.value as { psbt?: unknown }).psbt : undefined;
+          if (typeof psbt !== 'string') throw new MalformedInputError('E_MALFORMED_PSBT', `--fee-psbt ${path} holds neither a PSBT nor a JSON object with a "psbt" field`);
+          return parsePsbt(psbtBytesFromBase64(psbt, `--fee-psbt ${path}: psbt`));
+        });
+        funding = { wallets, feeRate, limits: parseFeeLimits({ maxFeeRate: this.flags['max-fee-rate'], maxFeeShare: this.flags['max-fee-share'] }) };
+      }
+      return { message: await this.channelStep(this.channelId(), (record) => closeUnilaterally(record, seed, keys, preimages, funding)) };
     } finally {
       for (const s of [seed, keys.fundingSecret, keys.htlcBasepointSecret, ...preimages]) s?.fill(0);
     }

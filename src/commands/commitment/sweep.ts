@@ -24,6 +24,11 @@ export default class CommitmentSweep extends CommitmentCommand<typeof Commitment
     ...inputFlags,
     ...keyFlags,
     'to-local': Flags.boolean({ description: 'spend the commitment\'s to_local output', default: true, allowNo: true }),
+    'htlc-tx': Flags.string({
+      description: 'an anchors / zero-fee HTLC transaction of this commitment as it was funded by a wallet and mined (hex, a finalized PSBT or walletprocesspsbt\'s answer): its own txid; repeat for several',
+      helpValue: 'FILE',
+      multiple: true,
+    }),
     'htlc-txid': Flags.string({ description: 'an HTLC-timeout/-success transaction of this commitment whose output to spend; repeat for several', helpValue: 'TXID', multiple: true }),
     to: Flags.string({ description: 'where the sweep pays', helpValue: 'ADDRESS', required: true }),
     'feerate-per-kw': Flags.integer({ description: 'fee rate, sat per 1000 weight units', helpValue: 'N', min: 253, required: true }),
@@ -45,6 +50,14 @@ export default class CommitmentSweep extends CommitmentCommand<typeof Commitment
       const h = byTxid.get(id);
       if (!h) throw new RefusedError('E_UNKNOWN_HTLC_TX', `${id} is not an HTLC transaction of commitment ${c.txid}`);
       inputs.push({ kind: h.kind, txid: id, vout: 0, amountSat: h.tx.outputs[0]!.amount });
+    }
+    // A funded anchors / zero-fee HTLC transaction: another txid, the same output 0 (src/lib/bolt3/funded-htlc.ts).
+    for (const path of this.flags['htlc-tx'] ?? []) {
+      const { packageTxFromDocument } = await import('../../lib/truc/input.ts');
+      const { matchFundedHtlcTx } = await import('../../lib/bolt3/funded-htlc.ts');
+      const given = await packageTxFromDocument(this.readFlagFile('--htlc-tx', path), `--htlc-tx ${path}`, 'child');
+      const { htlc, txid: id } = matchFundedHtlcTx(htlcTxs, given.raw, c.txid);
+      if (!inputs.some((i) => i.txid === id)) inputs.push({ kind: htlc.kind, txid: id, vout: 0, amountSat: htlc.tx.outputs[0]!.amount });
     }
     const key = await this.keyPair(network);
     const s = sweepDelayedOutputs({

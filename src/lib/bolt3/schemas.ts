@@ -173,6 +173,8 @@ export const HolderCommitmentSchema = messageSchema('bolt3/holder-commitment', '
         payment_hash: Hex('', 32), locktime: Type.Integer({ minimum: 0 }), hex: Type.Optional(Hex('the signed HTLC transaction (HTLC-success: only with its preimage)')),
         psbt: Type.Optional(Type.String({ description: 'anchors / zero-fee: the HTLC transaction as a PSBT carrying the peer\'s SINGLE|ANYONECANPAY signature, to be given a fee input before you sign it' })),
         needs_fee_input: Type.Optional(Type.Literal(true)),
+        fee_sat: Type.Optional(Type.Integer({ minimum: 0, description: 'funded with --fee-psbt: the fee the wallet\'s coins pay' })),
+        needs_wallet_signatures: Type.Optional(Type.Literal(true, { description: 'funded with --fee-psbt and signed by you (input 0): sign the wallet\'s inputs with bitcoin-cli walletprocesspsbt, broadcast once the commitment is confirmed, sweep its output with commitment sweep --htlc-tx' })),
       },
       { additionalProperties: false },
     ),

@@ -179,10 +179,13 @@ export class RpcChainSource implements ChainSource {
     return reply;
   }
 
-  async submitPackage(rawTxs: Uint8Array[]): Promise<SubmitPackageResult> {
+  /** `maxFeeRateSatPerKvb` is passed as submitpackage's maxfeerate (BTC/kvB), when given; 0 disables it, as in Core. */
+  async submitPackage(rawTxs: Uint8Array[], maxFeeRateSatPerKvb?: number): Promise<SubmitPackageResult> {
     await this.ensureChain();
     const m = 'submitpackage';
-    const r = obj(await this.client.call(m, [rawTxs.map(toHex)]), m, this.url);
+    const params: unknown[] = [rawTxs.map(toHex)];
+    if (maxFeeRateSatPerKvb !== undefined) params.push(maxFeeRateSatPerKvb / 1e8);
+    const r = obj(await this.client.call(m, params), m, this.url);
     const results = obj(r['tx-results'], m, this.url);
     const txResults = Object.entries(results).map(([wtxid, entry]): SubmitPackageTxResult => {
       const e = obj(entry, m, this.url);
@@ -204,6 +207,14 @@ export class RpcChainSource implements ChainSource {
       txResults,
       replacedTransactions: Array.isArray(replaced) ? replaced.filter((t): t is string => typeof t === 'string') : [],
     };
+  }
+
+  /** getmempoolinfo's minrelaytxfee and mempoolminfee, in sat/kvB (Core's unit; the same 8-decimal encoding). */
+  async mempoolPolicy(): Promise<{ minRelayFeeRate: number; mempoolMinFeeRate: number }> {
+    await this.ensureChain();
+    const m = 'getmempoolinfo';
+    const r = obj(await this.client.call(m), m, this.url);
+    return { minRelayFeeRate: Number(amount(r, 'minrelaytxfee', m, this.url)), mempoolMinFeeRate: Number(amount(r, 'mempoolminfee', m, this.url)) };
   }
 
   private get url(): string {

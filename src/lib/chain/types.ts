@@ -60,5 +60,7 @@ export interface ChainSource {
    */
   outputsPaying?(script: Uint8Array): Promise<UtxoInfo[]>;
   /** Core v28+ `submitpackage` (child with its unconfirmed parents), for CPFP packages. */
-  submitPackage?(rawTxs: Uint8Array[]): Promise<unknown>;
+  /** getmempoolinfo's minrelaytxfee and mempoolminfee, sat/kvB. */
+  mempoolPolicy?(): Promise<{ minRelayFeeRate: number; mempoolMinFeeRate: number }>;
+  submitPackage?(rawTxs: Uint8Array[], maxFeeRateSatPerKvb?: number): Promise<unknown>;
 }

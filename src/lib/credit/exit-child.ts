@@ -8,16 +8,20 @@
  * - it spends the exit state's payout output (else it bumps nothing: E_EXIT_CHILD_MISMATCH);
  * - it is finalized (E_EXIT_CHILD_UNSIGNED) and every input's spent output is in the PSBT,
  *   so the package fee rate can be told;
- * - TRUC (BIP-431): a v3 state's child is v3 and at most 1000 vB (E_EXIT_CHILD_TRUC).
+ * - the package (state + child) passes every rule of the one TRUC checker
+ *   (src/lib/truc/check.ts, issue 24): a v3 state's child is v3 (E_TRUC_INHERITANCE), at
+ *   most 1,000 vB sigop-adjusted (E_TRUC_CHILD_TOO_BIG), the package at least the relay
+ *   floor, no transaction above maxfeerate, … — each refusal exit 4 naming Core's string.
+ *   (Until issue 24 this was its own version-and-size check, E_EXIT_CHILD_TRUC.)
  *
- * The node judges the rest (signatures, fee rate) when the package is submitted.
+ * The node judges the rest (signatures) when the package is submitted.
  */
 import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
 import { fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { parsePsbt } from '../psbt/parse.ts';
-import { TRUC_CHILD_MAX_VSIZE } from '../truc/check.ts';
+import { checkTrucPackage, CORE_POLICY, type Prevout, type TrucPolicy } from '../truc/check.ts';
 
 
 type ExitMessage = {
@@ -25,7 +29,7 @@ type ExitMessage = {
   child: { txid: string; complete: boolean; psbt: string; hex?: string; package_fee_rate: number };
 };
 
-export function withWalletChild<M extends ExitMessage>(exit: M, childPsbt: Uint8Array): M {
+export function withWalletChild<M extends ExitMessage>(exit: M, childPsbt: Uint8Array, statePrevouts: Prevout[], policy: TrucPolicy = CORE_POLICY): M {
   let tx: Transaction;
   try {
     tx = parsePsbt(childPsbt);
@@ -56,12 +60,12 @@ export function withWalletChild<M extends ExitMessage>(exit: M, childPsbt: Uint8
     throw new RefusedError('E_EXIT_CHILD_UNSIGNED', `--child cannot be extracted: ${(e as Error).message}`);
   }
   const signed = Transaction.fromRaw(hex, { allowUnknownOutputs: true });
-  if (state.version === 3 && (signed.version !== 3 || signed.vsize > TRUC_CHILD_MAX_VSIZE)) {
-    throw new RefusedError(
-      'E_EXIT_CHILD_TRUC',
-      `the state is a TRUC (v3) transaction: its child must be v3 and at most ${TRUC_CHILD_MAX_VSIZE} vB (this one: v${signed.version}, ${signed.vsize} vB)`,
-    );
-  }
+  const childPrevouts: Prevout[] = Array.from({ length: tx.inputsLength }, (_, i) => {
+    const input = tx.getInput(i);
+    return { txid: toHex(input.txid!), vout: input.index!, amount: input.witnessUtxo!.amount, script: input.witnessUtxo!.script };
+  }).filter((p) => p.txid !== state.id);
+  // A v3 state: the whole package by the TRUC rules. A v2 state of an older record: its v2 child as before (Core's own rules).
+  if (state.version === 3) checkTrucPackage(fromHex(exit.state_tx.hex), hex, [...statePrevouts, ...childPrevouts], policy);
   let outputsSat = 0n;
   for (let i = 0; i < signed.outputsLength; i++) outputsSat += signed.getOutput(i).amount!;
   const childFee = inputsSat - outputsSat;

@@ -12,11 +12,21 @@ import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import { taprootOutput } from '../taproot/taproot.ts';
-import { checkFee, type FeeLimits } from '../tx/fee-guard.ts';
+import { checkFee, DEFAULT_FEE_LIMITS, type FeeLimits } from '../tx/fee-guard.ts';
+import { checkTrucPackage, CORE_POLICY, type Prevout } from '../truc/check.ts';
 import { dustThreshold, feeFor, inputVsize, outputVsize, txOverheadVsize } from '../tx/policy.ts';
 import { termsFromJson } from './codec.ts';
 import type { MintContractRecord } from './ports.ts';
 import { CONTRACT_SEQUENCE } from './transactions.ts';
+
+/** The state's one input, the contract's funding output: what the package checker needs to know the state's fee. */
+export function exitPrevouts(record: MintContractRecord): Prevout[] {
+  if (!record.latest) return [];
+  const c = termsFromJson(record.contract, record.network);
+  const state = Transaction.fromRaw(fromHex(record.latest.hex, 'state'), { allowUnknownOutputs: true });
+  const input = state.getInput(0);
+  return [{ txid: toHex(input.txid!), vout: input.index!, amount: c.capacity, script: c.script }];
+}
 
 export type ExitOptions = { feeRate: number; /** The fee guard (default: Core's maxfeerate, half the payout). */ feeLimits?: FeeLimits; to?: Uint8Array; /** BIP-340 aux_rand for the child's signature (from the random source, so the test seed makes it reproducible). */ auxRand: Uint8Array };
 
@@ -63,6 +73,9 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
     child.signIdx(mint.secretKey, 0, undefined, opts.auxRand);
     child.finalizeIdx(0);
     hex = toHex(child.extract());
+    // The package through the one TRUC checker (src/lib/truc/check.ts) before it is printed
+    // (a v2 state of an older record makes a v2 package, which the checker does not judge).
+    if (parent.version === 3) checkTrucPackage(fromHex(record.latest.hex, 'state'), fromHex(hex, 'child'), exitPrevouts(record), { ...CORE_POLICY, maxFeeRate: Math.round((opts.feeLimits ?? DEFAULT_FEE_LIMITS).maxFeeRate * 1000) });
   }
   return {
     type: 'credit/exit',

@@ -11,6 +11,11 @@
  *   TRUC), one output paying amount − fee to the owner share's BIP-86 P2TR (or to a script
  *   that owner chose, e.g. a Lightning channel's funding output). The receiver
  *   rebuilds each backup from these and compares bytes, so nothing else can hide in one;
+ * - under terms with `anchor` (issue 24), a backup pays zero fee and carries a second
+ *   output, a 0-sat keyless pay-to-anchor (`OP_1 <0x4e73>`): nothing else changes, and
+ *   whoever holds the backup — its owner, either part of a pair, a watchtower — bumps it at
+ *   broadcast with a TRUC child spending the anchor from its own wallet (`package child`).
+ *   Terms without `anchor` (every coin made before) build exactly the one-output backup;
  * - a transfer is allowed only while the next locktime stays above tip + margin.
  *
  * Not here: signing (signer.ts), who may ask for what (operator.ts, owner.ts).
@@ -36,7 +41,12 @@ export type Terms = {
   backupFeeSat: bigint;
   /** No backup locktime may be within this many blocks of the tip. */
   margin: number;
+  /** Backups carry a 0-sat P2A anchor and pay zero fee (a term since issue 24; absent = false). */
+  anchor?: boolean;
 };
+
+/** BIP-433 pay-to-anchor, `OP_1 <0x4e73>`: spendable by anyone with an empty witness. */
+export const P2A_SCRIPT = Uint8Array.of(0x51, 0x02, 0x4e, 0x73);
 
 export type OutPoint = { txid: string; vout: number };
 
@@ -48,6 +58,8 @@ export type BackupSpec = {
   feeSat: bigint;
   /** Where the backup pays, when its owner chose something other than its share's P2TR (a channel's funding output). */
   payTo?: Uint8Array | undefined;
+  /** The terms' anchor: a second output, 0 sat to P2A (the fee must then be 0). */
+  anchor?: boolean | undefined;
 };
 
 /** The coin's key: P = O + S, owner first (the owner carries the taproot tweak). */
@@ -71,6 +83,9 @@ export function checkTerms(t: Terms): void {
   whole(t.margin, 0, 'margin');
   if (t.interval <= 1) throw new RefusedError('E_BAD_TERMS', 'an interval of one block gives the newest backup no head start: use at least 2');
   if (t.backupFeeSat < 0n) throw new MalformedInputError('E_BAD_TERMS', 'backup fee must not be negative');
+  if (t.anchor && t.backupFeeSat !== 0n) {
+    throw new RefusedError('E_BAD_TERMS', `an anchored backup pays zero fee (its 0-sat anchor is dust, allowed only in a zero-fee transaction: Bitcoin Core "dust, tx with dust output must be 0-fee"), not ${t.backupFeeSat} sat`);
+  }
 }
 
 /** hₙ for backup number n (1-based). */
@@ -99,6 +114,10 @@ export function backupTransaction(key: AdditiveKey, spec: BackupSpec): Transacti
     witnessUtxo: { script: key.script, amount: spec.amountSat },
   });
   tx.addOutput({ script: spec.payTo ?? ownerScript(spec.ownerShare), amount: value });
+  if (spec.anchor) {
+    if (spec.feeSat !== 0n) throw new RefusedError('E_BAD_TERMS', 'an anchored backup pays zero fee');
+    tx.addOutput({ script: P2A_SCRIPT, amount: 0n });
+  }
   return tx;
 }
 
@@ -136,8 +155,8 @@ export function sameOutputScript(tx: Transaction, index: number, script: Uint8Ar
 }
 
 /** The terms as the statement's JSON carries them. */
-export function termsFromJson(t: { interval: number; initial_lock: number; confirmations: number; backup_fee_sat: number; margin: number }): Terms {
-  return { interval: t.interval, initialLock: t.initial_lock, confirmations: t.confirmations, backupFeeSat: BigInt(t.backup_fee_sat), margin: t.margin };
+export function termsFromJson(t: { interval: number; initial_lock: number; confirmations: number; backup_fee_sat: number; margin: number; anchor?: boolean }): Terms {
+  return { interval: t.interval, initialLock: t.initial_lock, confirmations: t.confirmations, backupFeeSat: BigInt(t.backup_fee_sat), margin: t.margin, ...(t.anchor === true ? { anchor: true } : {}) };
 }
 
 export function parseOutpointText(text: string): OutPoint {

@@ -203,7 +203,7 @@ export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeo
   if (Math.abs(h0 - (tip + terms.initialLock)) > 6) {
     throw new RefusedError('E_BACKUP_LOCKTIME', `backup 1's locktime ${h0} is not the tip (${tip}) plus the initial lock (${terms.initialLock}), within 6 blocks`);
   }
-  const tx = backupTransaction(key, { outpoint, amountSat: BigInt(req.amount_sat), locktime: h0, ownerShare: parsePublicKey(st.owner_share, 'owner_share'), feeSat: terms.backupFeeSat });
+  const tx = backupTransaction(key, { outpoint, amountSat: BigInt(req.amount_sat), locktime: h0, ownerShare: parsePublicKey(st.owner_share, 'owner_share'), feeSat: terms.backupFeeSat, anchor: terms.anchor });
   sameUnsigned(tx, req.backup_tx, 'backup_tx');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
   const sig = cosign(record, tx, req.owner_pubnonce, ctx);
@@ -258,7 +258,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   await checkConfirmed(record, ctx.chain);
   const { outpoint, amountSat, key } = coinOf(record);
   const payTo = req.backup_script === undefined ? undefined : fromHex(req.backup_script, 'backup_script');
-  const tx = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(req.receiver_share, 'receiver_share'), feeSat: terms.backupFeeSat, payTo });
+  const tx = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(req.receiver_share, 'receiver_share'), feeSat: terms.backupFeeSat, payTo, anchor: terms.anchor });
   sameUnsigned(tx, req.backup_tx, 'backup_tx');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
   requirePartB(st, req.part_b, (b) => {

@@ -35,7 +35,9 @@ import { N, int } from '../musig/engine/scalar.ts';
 import { keyPathSighash, tweakSecretKey } from '../taproot/taproot.ts';
 import { schnorrSign } from '../taproot/schnorr.ts';
 import { checkFloor, checkInitialLock, type Floor } from './floor.ts';
-import { backupTransaction, checkTerms, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction, termsFromJson, type OutPoint } from './coin.ts';
+import { P2A_SCRIPT, backupTransaction, checkTerms, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction, termsFromJson, type OutPoint } from './coin.ts';
+import { checkTrucPackage } from '../truc/check.ts';
+import { finalizedRaw } from '../truc/input.ts';
 import type { DepositCosignedSchema, DepositOfferSchema, Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
 import { aggregate, nonceGen, partialSign, partialVerify, provePossession, verifyPossession } from './signer.ts';
@@ -215,7 +217,7 @@ export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof D
   checkFloor(terms, amountSat, floor);
   checkInitialLock(terms, floor);
   const locktime = tipHeight + terms.initialLock;
-  const backup = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(pending.share, 'share'), feeSat: terms.backupFeeSat });
+  const backup = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(pending.share, 'share'), feeSat: terms.backupFeeSat, anchor: terms.anchor });
   const secret = fromHex(pending.share_secret, 'share', 32);
   const pop = provePossession(secret, coinId, ctx.random.bytes(32, 'statechain/pop-aux'));
   secret.fill(0);
@@ -369,7 +371,12 @@ export function storedWithdrawal(record: OwnerRecord): { txid: string; hex: stri
   return { txid: record.withdrawal.txid, hex: record.withdrawal.hex };
 }
 
-/** This owner's backup (the newest in its chain, paying its share) and a CPFP child spending its output. */
+/**
+ * This owner's backup (the newest in its chain, paying its share) and a CPFP child spending
+ * its output — and, for an anchored backup (terms with `anchor`), its 0-sat anchor too, as
+ * Core's ephemeral-dust rule demands. The package (backup + child) passes every rule of
+ * ../truc/check.ts before it is returned (a refusal: exit 4 with Core's string).
+ */
 export function backupWithChild(record: OwnerRecord, child: { destination: Uint8Array; feeRate: number } | undefined, auxRand: Uint8Array) {
   if (record.backups.length === 0) throw new StateConflictError('E_NO_BACKUP', 'this coin has no signed backup yet');
   // Ours is the newest backup recorded for our share (a transfer we sent may have added one after it).
@@ -380,16 +387,19 @@ export function backupWithChild(record: OwnerRecord, child: { destination: Uint8
   const hex = record.backups[index]!;
   const backup = parseTransaction(hex, 'the stored backup');
   if (child === undefined) return { backup, hex };
-  if (!equalBytes(backup.getOutput(0).script!, own)) throw new RefusedError('E_NO_CHILD', 'this backup pays the script you chose (e.g. a channel\'s funding output), not your share: bump it from there');
+  if (!equalBytes(backup.getOutput(0).script!, own)) throw new RefusedError('E_NO_CHILD', 'this backup pays the script you chose (e.g. a channel\'s funding output), not your share: bump it from there, or (an anchored backup) with package child from your wallet');
+  const anchored = backup.outputsLength === 2 && equalBytes(backup.getOutput(1).script!, P2A_SCRIPT);
   const value = backup.getOutput(0).amount!;
   const parentFee = BigInt(record.statement.terms.backup_fee_sat);
   const parentVsize = Math.ceil(backup.weight / 4);
-  const childVsize = Math.ceil((4 * (60 + child.destination.length) + 68) / 4);
+  // One P2TR key-path input (57.5 vB) and, anchored, one P2A input (41 vB, empty witness).
+  const childVsize = Math.ceil((4 * (60 + child.destination.length) + 68) / 4) + (anchored ? 41 : 0);
   const fee = BigInt(Math.ceil((parentVsize + childVsize) * child.feeRate)) - parentFee;
   const childFee = fee > BigInt(childVsize) ? fee : BigInt(childVsize);
   if (value - childFee < 330n) throw new RefusedError('E_FEE_TOO_HIGH', `a child fee of ${childFee} sat leaves nothing of the ${value} sat backup output`);
-  const tx = new Transaction({ version: 3, allowUnknownOutputs: true });
+  const tx = new Transaction({ version: 3, allowUnknownOutputs: true, allowUnknownInputs: true });
   tx.addInput({ txid: backup.id, index: 0, sequence: 0xffff_fffd, witnessUtxo: { script: own, amount: value } });
+  if (anchored) tx.addInput({ txid: backup.id, index: 1, sequence: 0xffff_fffd, witnessUtxo: { script: P2A_SCRIPT, amount: 0n } });
   tx.addOutput({ script: child.destination, amount: value - childFee });
   const secret = fromHex(record.share_secret, 'share', 32);
   const tweaked = tweakSecretKey(secret);
@@ -397,5 +407,11 @@ export function backupWithChild(record: OwnerRecord, child: { destination: Uint8
   const sig = schnorrSign(keyPathSighash(tx, 0), tweaked, auxRand);
   tweaked.fill(0);
   tx.updateInput(0, { finalScriptWitness: [sig] }, true);
-  return { backup, hex, child: tx, childHex: toHex(tx.extract()), childFeeSat: childFee };
+  const childRaw = finalizedRaw(tx, 'the child');
+  const coin = backup.getInput(0);
+  // P = O + S is the same for every owner: the statement's current shares give the coin's script.
+  const st = record.statement;
+  const coinScript = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share')).script;
+  checkTrucPackage(fromHex(hex, 'backup'), childRaw, [{ txid: toHex(coin.txid!), vout: coin.index!, amount: BigInt(st.amount_sat!), script: coinScript }]);
+  return { backup, hex, child: tx, childHex: toHex(childRaw), childFeeSat: childFee };
 }

@@ -28,6 +28,7 @@ export const TermsSchema = Type.Object(
     confirmations: Type.Integer({ minimum: 1, maximum: 100_000, description: 'confirmations the deposit needs before the coin moves' }),
     backup_fee_sat: Sats('fee every backup pays'),
     margin: Type.Integer({ minimum: 0, maximum: 100_000, description: 'no backup locktime may be within this many blocks of the tip' }),
+    anchor: Type.Optional(Type.Literal(true, { description: 'backups pay zero fee and carry a 0-sat keyless pay-to-anchor output (OP_1 <4e73>): whoever holds one bumps it with a TRUC child (package child). Absent: one output, the fixed backup_fee_sat (coins made before issue 24)' })),
   },
   { additionalProperties: false },
 );
@@ -297,6 +298,7 @@ export const VerifiedSchema = messageSchema('statechain/verified', 'The receiver
   transfers_remaining: Type.Integer({ minimum: 0 }),
   backup_fee_sat: Sats('the fee every backup pays (the terms\'): a backup\'s output is the coin less this'),
   backup_value_sat: Sats('your backup\'s one output: what you get back unilaterally, before a CPFP child\'s own fee'),
+  anchor: Type.Optional(Type.Literal(true, { description: 'the terms say anchor: every backup pays zero fee and carries a keyless pay-to-anchor, bumped at broadcast with package child (absent: an old-terms coin, whose pair backup cannot be bumped)' })),
   other_deposits: Type.Optional(Type.Array(
     Type.Object({ outpoint: Type.String(), amount_sat: Sats('its amount'), confirmations: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
     { description: 'with a node: other confirmed outputs paying the coin\'s address — no backup covers them; withdraw them cooperatively' },

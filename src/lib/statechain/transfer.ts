@@ -92,7 +92,7 @@ export function nextBackup(record: Pick<OwnerRecord, 'statement'>, req: Pick<Msg
   if (locktime <= tipHeight + terms.margin) throw new RefusedError('E_TRANSFERS_EXHAUSTED', `the next backup's locktime ${locktime} would be within ${terms.margin} blocks of the tip ${tipHeight}: withdraw the coin instead`);
   const key = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share'));
   const backup = backupTransaction(key, {
-    outpoint: parseOutpointText(st.outpoint!), amountSat: BigInt(st.amount_sat!), locktime, ownerShare: parsePublicKey(req.receiver_share, 'receiver_share'), feeSat: terms.backupFeeSat,
+    outpoint: parseOutpointText(st.outpoint!), amountSat: BigInt(st.amount_sat!), locktime, ownerShare: parsePublicKey(req.receiver_share, 'receiver_share'), feeSat: terms.backupFeeSat, anchor: terms.anchor,
     payTo: req.backup_script === undefined ? undefined : fromHex(req.backup_script, 'backup_script'),
   });
   return { locktime, backup };

@@ -52,6 +52,8 @@ export type Verified = {
   backupFeeSat: number;
   /** The newest backup's one output: what this receiver gets back unilaterally (before a CPFP child's own fee). */
   backupValueSat: number;
+  /** The terms' anchor (issue 24). */
+  anchor: boolean;
 };
 
 export function bindingBody(coinId: string, outpoint: string, receiverShare: string, transferId: string) {
@@ -123,7 +125,7 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
     seen.add(tx.id);
     if (record.locktime !== h0 - i * terms.interval) refuse('E_BACKUP_INTERVAL', `backup ${i + 1}'s locktime ${record.locktime} is not ${h0 - i * terms.interval} (one interval, ${terms.interval}, below the previous)`);
     const rebuilt = backupTransaction(key, {
-      outpoint, amountSat: BigInt(st.amount_sat!), locktime: record.locktime, ownerShare: parsePublicKey(record.owner_share, 'owner_share'), feeSat: terms.backupFeeSat,
+      outpoint, amountSat: BigInt(st.amount_sat!), locktime: record.locktime, ownerShare: parsePublicKey(record.owner_share, 'owner_share'), feeSat: terms.backupFeeSat, anchor: terms.anchor,
       payTo: record.script === undefined ? undefined : fromHex(record.script, 'script'),
     });
     if (!equalBytes(rebuilt.unsignedTx, tx.unsignedTx)) refuse('E_BACKUP_TEMPLATE', `backup ${i + 1} is not the template's transaction (version, input, sequence, locktime or output differ)`);
@@ -144,6 +146,6 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
   return {
     outpoint: st.outpoint, amountSat: st.amount_sat, confirmations: deposit.confirmations, backups: st.count,
     latestLocktime: newest.locktime, transfersRemaining: transfersRemaining(newest.locktime, { interval: terms.interval, margin }, chain.tipHeight),
-    backupFeeSat: Number(terms.backupFeeSat), backupValueSat: st.amount_sat - Number(terms.backupFeeSat),
+    backupFeeSat: Number(terms.backupFeeSat), backupValueSat: st.amount_sat - Number(terms.backupFeeSat), anchor: terms.anchor === true,
   };
 }

@@ -5,7 +5,7 @@
  * numbers it was checked against. A refusal prints no message (exit 4, one coded line).
  */
 import { Type } from '@sinclair/typebox';
-import { Hex, Sats, Txid, messageSchema } from '../message.ts';
+import { Base64Psbt, Hex, Sats, Txid, messageSchema } from '../message.ts';
 
 const Vout = Type.Integer({ minimum: 0, maximum: 0xffff_ffff });
 const SatPerKvb = (what: string) => Type.Integer({ minimum: 0, description: `${what}, sat per 1,000 vB (Core's unit)` });
@@ -47,4 +47,60 @@ export const PackageCheckedSchema = messageSchema('package/checked', 'A 1-parent
   ),
 });
 
-export const TRUC_SCHEMAS = [PackageCheckedSchema];
+const Wtxid = Hex('witness transaction id (display byte order)', 32);
+
+export const PackageChildSchema = messageSchema('package/child', 'An unsigned TRUC child that bumps its parent from the caller\'s wallet, the package (parent + child at its largest signed size) checked by every rule of package check (docs/truc.md). Sign "psbt" with bitcoin-cli walletprocesspsbt, then package submit.', {
+  parent: Type.Object(
+    {
+      txid: Txid,
+      wtxid: Wtxid,
+      hex: Hex('the parent, signed, as given'),
+      vsize: Type.Integer({ minimum: 1, description: 'sigop-adjusted virtual size' }),
+      fee_sat: Sats('what the parent pays by itself (0 for a zero-fee parent)'),
+    },
+    { additionalProperties: false },
+  ),
+  child: Type.Object(
+    {
+      txid: Txid,
+      vsize_max: Type.Integer({ minimum: 1, maximum: 1000, description: 'the child\'s virtual size with the largest signatures its inputs can carry (it is this or less once signed)' }),
+      fee_sat: Sats('what the child pays'),
+      spends_parent_outputs: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1, description: 'the parent outputs it spends (anchors, or the caller\'s own)' }),
+    },
+    { additionalProperties: false },
+  ),
+  package: Type.Object(
+    {
+      fee_sat: Sats('parent fee + child fee'),
+      vsize_max: Type.Integer({ minimum: 1, description: 'parent vsize + child vsize_max' }),
+      fee_rate: Type.Number({ exclusiveMinimum: 0, description: 'the --fee-rate asked for, sat/vB: fee_sat ≥ fee_rate × vsize_max' }),
+    },
+    { additionalProperties: false },
+  ),
+  replaces: Type.Optional(Type.Object(
+    { txid: Txid, fee_sat: Sats('the earlier child\'s fee, which this one exceeds by at least the incremental relay fee on its own size') },
+    { additionalProperties: false, description: 'the earlier child of the same parent this one is to replace (TRUC sibling eviction)' },
+  )),
+  psbt: Base64Psbt,
+  next: Type.String({ description: 'what to run next' }),
+});
+
+const SubmittedTx = Type.Object(
+  {
+    txid: Txid,
+    wtxid: Wtxid,
+    vsize: Type.Optional(Type.Integer({ minimum: 1, description: 'as the node measured it' })),
+    fees_sat: Type.Optional(Sats('the transaction\'s own fee, as the node reports it')),
+    other_wtxid: Type.Optional(Hex('the wtxid of the transaction with the same txid the node already held', 32)),
+  },
+  { additionalProperties: false },
+);
+
+export const PackageSubmittedSchema = messageSchema('package/submitted', 'A TRUC package the node accepted (submitpackage: package_msg "success"), each transaction\'s answer read by its wtxid.', {
+  package_msg: Type.Literal('success'),
+  parent: SubmittedTx,
+  child: SubmittedTx,
+  replaced_transactions: Type.Array(Txid, { description: 'what the node evicted for it: an earlier child of the parent (sibling eviction) or a conflicting spend' }),
+});
+
+export const TRUC_SCHEMAS = [PackageCheckedSchema, PackageChildSchema, PackageSubmittedSchema];

@@ -9,10 +9,13 @@ import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { withWalletChild } from '../../../src/lib/credit/exit-child.ts';
+import { CORE_POLICY } from '../../../src/lib/truc/check.ts';
 import { refusal } from '../../setup/refusal.ts';
 
 const P2TR = (b: number) => Uint8Array.from([0x51, 0x20, ...new Uint8Array(32).fill(b)]);
 const PAYOUT = P2TR(1);
+/** The state's input: what the package checker needs for the state's fee (150 sat). */
+const FUNDING = [{ txid: toHex(new Uint8Array(32).fill(7).reverse()), vout: 0, amount: 100_150n, script: P2TR(8) }];
 
 function exitMessage() {
   const state = new Transaction({ version: 3, allowUnknownOutputs: true });
@@ -33,9 +36,9 @@ function exitMessage() {
 }
 
 /** A child as a wallet would return it: finalized (a 64-byte key-path signature), maybe with a fee input. */
-function walletChild(state: Transaction, opts: { version?: number; index?: number; sign?: boolean; utxo?: boolean; outputs?: number; feeInput?: boolean } = {}) {
+function walletChild(state: Transaction, opts: { version?: number; index?: number; sign?: boolean; utxo?: boolean; outputs?: number; feeInput?: boolean; amount?: bigint } = {}) {
   const tx = new Transaction({ version: opts.version ?? 3, allowUnknownOutputs: true });
-  for (let i = 0; i < (opts.outputs ?? 1); i++) tx.addOutput({ script: P2TR(5), amount: 1_000n });
+  for (let i = 0; i < (opts.outputs ?? 1); i++) tx.addOutput({ script: P2TR(5), amount: opts.amount ?? 1_000n });
   tx.addInput({ txid: state.id, index: opts.index ?? 1, ...(opts.utxo === false ? {} : { witnessUtxo: { script: PAYOUT, amount: 40_000n } }) });
   if (opts.feeInput) tx.addInput({ txid: new Uint8Array(32).fill(3), index: 2, witnessUtxo: { script: P2TR(4), amount: 10_000n } });
   if (opts.sign !== false) for (let i = 0; i < tx.inputsLength; i++) tx.updateInput(i, { finalScriptWitness: [new Uint8Array(64).fill(9)] }, true);
@@ -46,7 +49,7 @@ describe('a wallet-signed exit child', () => {
   it('is taken when it spends the payout, finalized, with a fee input: the package fee rate counts both transactions', () => {
     const { state, message } = exitMessage();
     const child = walletChild(state, { feeInput: true });
-    const out = withWalletChild(message, child.toPSBT());
+    const out = withWalletChild(message, child.toPSBT(), FUNDING);
     const raw = Transaction.fromRaw(Buffer.from((out.child as { hex?: string }).hex!, 'hex'), { allowUnknownOutputs: true });
     expect(out.child).toMatchObject({ complete: true, txid: raw.id });
     // Child fee: 40 000 + 10 000 in, 1 000 out = 49 000 sat; with the state's 150, over both vsizes.
@@ -56,12 +59,16 @@ describe('a wallet-signed exit child', () => {
 
   it('is refused when it spends another output, is not finalized, lacks a spent output, or breaks TRUC', () => {
     const { state, message } = exitMessage();
-    refusal(() => withWalletChild(message, walletChild(state, { index: 0 }).toPSBT()), 'E_EXIT_CHILD_MISMATCH', 4);
-    refusal(() => withWalletChild(message, walletChild(state, { sign: false }).toPSBT()), 'E_EXIT_CHILD_UNSIGNED', 4);
-    refusal(() => withWalletChild(message, walletChild(state, { utxo: false }).toPSBT()), 'E_EXIT_CHILD_UTXO', 4);
-    refusal(() => withWalletChild(message, walletChild(state, { version: 2 }).toPSBT()), 'E_EXIT_CHILD_TRUC', 4);
+    refusal(() => withWalletChild(message, walletChild(state, { index: 0 }).toPSBT(), FUNDING), 'E_EXIT_CHILD_MISMATCH', 4);
+    refusal(() => withWalletChild(message, walletChild(state, { sign: false }).toPSBT(), FUNDING), 'E_EXIT_CHILD_UNSIGNED', 4);
+    refusal(() => withWalletChild(message, walletChild(state, { utxo: false }).toPSBT(), FUNDING), 'E_EXIT_CHILD_UTXO', 4);
+    // TRUC through the one package checker (issue 24): its codes and Core's strings.
+    expect(refusal(() => withWalletChild(message, walletChild(state, { version: 2 }).toPSBT(), FUNDING), 'E_TRUC_INHERITANCE', 4).message).toContain('TRUC-violation, non-version=3 tx');
     // 25 more P2TR outputs of 43 vB each: well over 1000 vB.
-    refusal(() => withWalletChild(message, walletChild(state, { outputs: 25 }).toPSBT()), 'E_EXIT_CHILD_TRUC', 4);
-    refusal(() => withWalletChild(message, Uint8Array.of(1, 2, 3)), 'E_MALFORMED_PSBT', 3);
+    expect(refusal(() => withWalletChild(message, walletChild(state, { outputs: 25 }).toPSBT(), FUNDING), 'E_TRUC_CHILD_TOO_BIG', 4).message).toContain('is too big');
+    // A child paying nothing: the package (the state's 150 sat) below a node's 1 sat/vB floor, as Core would say.
+    const free = walletChild(state, { amount: 40_000n });
+    expect(refusal(() => withWalletChild(message, free.toPSBT(), FUNDING, { ...CORE_POLICY, minRelayFeeRate: 1_000 }), 'E_TRUC_FEE_TOO_LOW', 4).message).toContain('min relay fee not met');
+    refusal(() => withWalletChild(message, Uint8Array.of(1, 2, 3), FUNDING), 'E_MALFORMED_PSBT', 3);
   });
 });

@@ -76,7 +76,7 @@ function swapBackup(s: Scenario, inner: PackageInner, i: number, tx: Transaction
 
 const verify = (s: Scenario, inner: PackageInner) => () => verifyTransfer(inner, s.expect, s.facts());
 
-function templateOf(s: Scenario, n: number, patch: { version?: number; sequence?: number; lockTime?: number; amount?: bigint; outpoint?: { txid: string; vout: number }; script?: Uint8Array }) {
+function templateOf(s: Scenario, n: number, patch: { version?: number; sequence?: number; lockTime?: number; amount?: bigint; outpoint?: { txid: string; vout: number }; script?: Uint8Array; anchor?: boolean }) {
   const st = s.inner.statement;
   const key = coin.coinKey(fromHex(st.owner_share), fromHex(st.operator_share));
   const rec = st.backups[n]!;
@@ -84,6 +84,7 @@ function templateOf(s: Scenario, n: number, patch: { version?: number; sequence?
   const tx = new Transaction({ version: patch.version ?? 3, lockTime: patch.lockTime ?? rec.locktime, allowUnknownOutputs: true });
   tx.addInput({ txid: outpoint.txid, index: outpoint.vout, sequence: patch.sequence ?? 0xfffffffe, witnessUtxo: { script: key.script, amount: BigInt(st.amount_sat!) } });
   tx.addOutput({ script: patch.script ?? coin.ownerScript(fromHex(rec.owner_share)), amount: patch.amount ?? BigInt(st.amount_sat!) - 400n });
+  if (patch.anchor) tx.addOutput({ script: coin.P2A_SCRIPT, amount: 0n });
   return tx;
 }
 
@@ -149,6 +150,17 @@ describe('the receiver refuses a bad transfer package', () => {
     for (const patch of [{ version: 2 }, { sequence: 0xffffffff }, { amount: 90_000n }, { outpoint: other }, { script: coin.ownerScript(fromHex(s.inner.statement.owner_share)) }]) {
       refusal(verify(s, swapBackup(s, s.inner, 1, templateOf(s, 1, patch))), 'E_BACKUP_TEMPLATE', 4);
     }
+  });
+
+  it('anchors (issue 24): a P2A added to a backup under terms without anchor, terms flipped to anchor over old backups (E_BACKUP_TEMPLATE), anchor with a fee (E_BAD_TERMS)', () => {
+    refusal(verify(s, swapBackup(s, s.inner, 1, templateOf(s, 1, { anchor: true }))), 'E_BACKUP_TEMPLATE', 4);
+    refusal(verify(s, swapBackup(s, s.inner, 1, templateOf(s, 1, { anchor: true, amount: BigInt(s.inner.statement.amount_sat!) }))), 'E_BACKUP_TEMPLATE', 4);
+    const flipped = clone(s.inner.statement);
+    flipped.terms = { ...flipped.terms, backup_fee_sat: 0, anchor: true };
+    refusal(verify(s, { ...s.inner, statement: resign(s, flipped) }), 'E_BACKUP_TEMPLATE', 4);
+    const feeAndAnchor = clone(s.inner.statement);
+    feeAndAnchor.terms = { ...feeAndAnchor.terms, anchor: true };
+    refusal(verify(s, { ...s.inner, statement: resign(s, feeAndAnchor) }), 'E_BAD_TERMS', 4);
   });
 
   it('a locktime of the wrong kind or off the interval (E_BACKUP_INTERVAL, E_BACKUP_TEMPLATE)', () => {

@@ -208,6 +208,15 @@ describe('property: the size limits hold on both sides for any padding', () => {
       else expect(check(parent, c).child.vsize).toBe(c.parsed.vsize);
     }), { numRuns: 100 });
   });
+
+  it('a parent is refused exactly when its independently measured vsize is over 10,000 (padding around the limit)', () => {
+    fc.assert(fc.property(fc.integer({ min: 9_850, max: 10_100 }), (pad) => {
+      const parent = zeroFeeParent([opReturn(pad)]);
+      const c = child(parent, 2_000n);
+      if (parent.parsed.vsize > 10_000) expect(rule(() => check(parent, c), 'E_TRUC_PARENT_TOO_BIG').detail).toMatchObject({ tx: 'parent' });
+      else expect(check(parent, c).parent.vsize).toBe(parent.parsed.vsize);
+    }), { numRuns: 60 });
+  });
 });
 
 describe('found in review: what the caller says cannot change what the bytes fix', () => {

@@ -52,3 +52,45 @@ describe('parsePrevout', () => {
     refusal(() => parsePrevout(s), 'E_USAGE', 2);
   });
 });
+
+describe('a PSBT whose P2A input Core left without final fields (walletprocesspsbt answers complete: true so)', () => {
+  const child = (otherFinal: boolean) => {
+    const t = new Transaction({ version: 3, allowUnknownOutputs: true, allowUnknownInputs: true });
+    t.addOutput({ script: ANYONE, amount: 4_000n });
+    t.addInput({ txid: 'ab'.repeat(32), index: 1, sequence: 0xfffffffd, witnessUtxo: { script: P2A, amount: 0n } });
+    t.addInput({ txid: 'cd'.repeat(32), index: 0, sequence: 0xfffffffd, witnessUtxo: { script: ANYONE, amount: 5_000n }, ...(otherFinal ? { finalScriptWitness: [Uint8Array.of(0x51)] } : {}) });
+    return enc(base64.encode(t.toPSBT()));
+  };
+  it('is final: the anchor input with an empty witness, the other with its own; prevouts from witness_utxo', async () => {
+    const t = await packageTxFrom(child(true), '--child');
+    // Independent reading of the bytes: version 3, segwit marker, anchor input's witness is 0 items, the other's one item (51).
+    const hex = Buffer.from(t.raw).toString('hex');
+    expect(hex.startsWith('03000000' + '0001' + '02')).toBe(true);
+    expect(hex.endsWith('00' + '0101' + '51' + '00000000')).toBe(true);
+    expect(t.prevouts.map((p) => p.amount)).toEqual([0n, 5_000n]);
+  });
+  it('any other input without final fields is E_TRUC_NOT_FINAL (exit 2)', async () => {
+    await refusalAsync(packageTxFrom(child(false), '--child'), 'E_TRUC_NOT_FINAL', 2);
+  });
+});
+
+describe('packageTxFromDocument: our messages and bitcoin-cli\'s answers', async () => {
+  const { packageTxFromDocument } = await import('../../../src/lib/truc/input.ts');
+  const doc = (v: unknown) => enc(JSON.stringify(v));
+  const hexOf = async (v: unknown, role: 'parent' | 'child') => Buffer.from((await packageTxFromDocument(doc(v), 'x', role)).raw).toString('hex');
+  it('reads the parent of exit-credit\'s exit, a statechain/spend, a package/child, and any {"hex"}', async () => {
+    expect(await hexOf({ state_tx: { hex: PARENT_HEX }, child: { psbt: 'x' } }, 'parent')).toBe(PARENT_HEX);
+    expect(await hexOf({ type: 'statechain/spend', hex: PARENT_HEX }, 'parent')).toBe(PARENT_HEX);
+    expect(await hexOf({ type: 'package/child', parent: { hex: PARENT_HEX }, psbt: PSBT_B64 }, 'parent')).toBe(PARENT_HEX);
+    expect(await hexOf({ hex: PARENT_HEX }, 'parent')).toBe(PARENT_HEX);
+  });
+  it('reads walletprocesspsbt\'s answer by its "psbt" (which carries the prevouts)', async () => {
+    const t = await packageTxFromDocument(doc({ psbt: PSBT_B64, complete: true, hex: '00' }), 'x', 'child');
+    expect(Buffer.from(t.raw).toString('hex')).toBe(PARENT_HEX);
+    expect(t.prevouts).toHaveLength(1);
+  });
+  it('refuses JSON carrying no transaction, and bad JSON (E_TRUC_BAD_TX, exit 3)', async () => {
+    await refusalAsync(packageTxFromDocument(doc({ type: 'statechain/spend' }), 'x', 'parent'), 'E_TRUC_BAD_TX', 3);
+    await refusalAsync(packageTxFromDocument(enc('{ nope'), 'x', 'parent'), 'E_TRUC_BAD_TX', 3);
+  });
+});

@@ -16,3 +16,12 @@ writeFileSync('fixtures/truc/child.hex', child.hex + '\n');
 writeFileSync('fixtures/truc/parent.psbt', base64.encode(psbt.toPSBT()) + '\n');
 writeFileSync('fixtures/truc/parent.prevout', `${coin.txid}:0:${coin.amount}:${Buffer.from(ANYONE).toString('hex')}\n`);
 console.log(parent.parsed.txid, parent.parsed.vsize, child.parsed.vsize);
+
+// A wallet's walletcreatefundedpsbt answer as `package child --wallet-psbt` reads it: one made-up P2WPKH coin of
+// 50,000 sat and one output of 40,000 sat back to the wallet (a P2WPKH with its BIP-32 derivation, as Core marks its own).
+const walletKey = Uint8Array.from(Buffer.from('02' + '79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798', 'hex'));
+const walletScript = Uint8Array.from(Buffer.from('0014' + '751e76e8199196d454941c45d1b3a323f1433bd6', 'hex'));
+const wallet = new Transaction({ version: 2 });
+wallet.addInput({ txid: '6a'.repeat(32), index: 1, sequence: 0xfffffffd, witnessUtxo: { script: walletScript, amount: 50_000n }, bip32Derivation: [[walletKey, { fingerprint: 0x1c4aec8a, path: [0x80000054, 0x80000001, 0x80000000, 0, 0] }]] });
+wallet.addOutput({ script: walletScript, amount: 40_000n, bip32Derivation: [[walletKey, { fingerprint: 0x1c4aec8a, path: [0x80000054, 0x80000001, 0x80000000, 1, 0] }]] });
+writeFileSync('fixtures/truc/walletcreatefundedpsbt.answer', JSON.stringify({ psbt: base64.encode(wallet.toPSBT()), fee: 0.0001, changepos: -1 }, null, 2) + '\n');

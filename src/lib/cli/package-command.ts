@@ -1,0 +1,105 @@
+/**
+ * What `package child` and `package submit` share: reading a transaction from a flag
+ * (raw hex or a PSBT inline, or a file holding either or one of our messages), the
+ * inputs' descriptions (--prevout, the PSBTs' witness_utxo, else the node's UTXO set),
+ * and the node's policy numbers (getmempoolinfo when a node is given, else the flags).
+ */
+import { Flags, type Command } from '@oclif/core';
+import { OffchainCommand } from './base-command.ts';
+import { UsageError } from '../errors.ts';
+import type { ChainSource } from '../chain/index.ts';
+import type { Prevout, TrucPolicy } from '../truc/check.ts';
+import type { PackageTx } from '../truc/input.ts';
+
+const INLINE = /^(([0-9a-fA-F]{2})+|cHNidP8[A-Za-z0-9+/=]*)$/;
+
+/** A sat/vB flag as Core's sat/kvB integer (at most three decimals, so exact). */
+export function satPerKvb(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const rate = Number(value);
+  const kvb = Math.round(rate * 1000);
+  if (!/^\d+(\.\d{1,3})?$/.test(value.trim()) || !Number.isFinite(rate) || kvb / 1000 !== rate) {
+    throw new UsageError('E_USAGE', `--${flag} takes sat/vB with at most three decimals, got ${value}`);
+  }
+  return kvb;
+}
+
+export const policyFlags = {
+  'min-relay-fee': Flags.string({ description: 'offline: the node\'s minrelaytxfee, sat/vB (default 0.1: Bitcoin Core 30\'s; with a node, its getmempoolinfo)', helpValue: 'SAT/VB', helpGroup: 'POLICY' }),
+  'mempool-min-fee': Flags.string({ description: 'offline: the node\'s mempoolminfee when its mempool is full, sat/vB (default: none; with a node, its getmempoolinfo)', helpValue: 'SAT/VB', helpGroup: 'POLICY' }),
+  'dust-relay-fee': Flags.string({ description: 'the node\'s dustrelayfee, sat/vB (default 3)', helpValue: 'SAT/VB', helpGroup: 'POLICY' }),
+};
+
+export abstract class PackageCommand<T extends typeof Command> extends OffchainCommand<T> {
+  /** A transaction from a flag: inline raw hex / base64 PSBT, or a file (hex, PSBT, walletprocesspsbt's JSON, one of our messages). */
+  protected async packageTx(flag: string, value: string, role: 'parent' | 'child'): Promise<PackageTx> {
+    const { packageTxFrom, packageTxFromDocument } = await import('../truc/input.ts');
+    if (INLINE.test(value.trim())) return packageTxFrom(new TextEncoder().encode(value), `--${flag}`);
+    return packageTxFromDocument(this.readFlagFile(`--${flag}`, value), `--${flag} ${value}`, role);
+  }
+
+  /** A wallet's PSBT from a file: bitcoin-cli's JSON answer (walletcreatefundedpsbt, walletprocesspsbt: its "psbt"), or the PSBT itself. */
+  protected async walletPsbtAt(flag: string, path: string) {
+    const { detectFormat } = await import('./input.ts');
+    const { parsePsbt } = await import('../psbt/parse.ts');
+    const { psbtBytesFromBase64 } = await import('../psbt/base64-field.ts');
+    const { MalformedInputError } = await import('../errors.ts');
+    const doc = detectFormat(this.readFlagFile(flag, path), `${flag} ${path}`);
+    if (doc.format === 'psbt') return parsePsbt(doc.psbt);
+    const psbt = doc.format === 'json' ? (doc.value as { psbt?: unknown }).psbt : undefined;
+    if (typeof psbt !== 'string') throw new MalformedInputError('E_MALFORMED_PSBT', `${flag} ${path} holds neither a PSBT nor a JSON object with a "psbt" field`);
+    return parsePsbt(psbtBytesFromBase64(psbt, `${flag} ${path}: psbt`));
+  }
+
+  /** The node's numbers: getmempoolinfo with a node, else the flags (Core 30's defaults). `maxFeeRate` in sat/vB (the fee guard's). */
+  protected async policy(chain: ChainSource, maxFeeRate: number): Promise<TrucPolicy> {
+    const { CORE_POLICY } = await import('../truc/check.ts');
+    const f = this.flags as { 'min-relay-fee'?: string; 'mempool-min-fee'?: string; 'dust-relay-fee'?: string };
+    const policy: TrucPolicy = {
+      minRelayFeeRate: satPerKvb('min-relay-fee', f['min-relay-fee'], CORE_POLICY.minRelayFeeRate),
+      mempoolMinFeeRate: satPerKvb('mempool-min-fee', f['mempool-min-fee'], CORE_POLICY.mempoolMinFeeRate),
+      dustRelayFeeRate: satPerKvb('dust-relay-fee', f['dust-relay-fee'], CORE_POLICY.dustRelayFeeRate),
+      maxFeeRate: Math.round(maxFeeRate * 1000),
+    };
+    if (chain.kind === 'rpc' && chain.mempoolPolicy) {
+      if (f['min-relay-fee'] !== undefined || f['mempool-min-fee'] !== undefined) throw new UsageError('E_USAGE', '--min-relay-fee/--mempool-min-fee are for offline use: with a node, its getmempoolinfo is used');
+      const node = await chain.mempoolPolicy();
+      policy.minRelayFeeRate = node.minRelayFeeRate;
+      policy.mempoolMinFeeRate = node.mempoolMinFeeRate > node.minRelayFeeRate ? node.mempoolMinFeeRate : 0;
+    }
+    return policy;
+  }
+
+  /**
+   * The description of every input of `raws` that is neither given nor an output of one of
+   * them: asked of the node's UTXO set (gettxout) when a node is given, else E_TRUC_PREVOUT.
+   */
+  protected async completePrevouts(chain: ChainSource, raws: Uint8Array[], given: Prevout[]): Promise<Prevout[]> {
+    const { measureTx } = await import('../truc/transaction.ts');
+    const { toHex } = await import('../bytes.ts');
+    const txs = raws.map((r) => measureTx(r, 'a package transaction'));
+    const inside = new Set(txs.map((t) => t.txid));
+    const known = new Set(given.map((p) => `${p.txid}:${p.vout}`));
+    const out = [...given];
+    for (const t of txs) {
+      for (const input of t.tx.inputs) {
+        const txid = toHex(input.txid);
+        const k = `${txid}:${input.index}`;
+        if (inside.has(txid) || known.has(k)) continue;
+        if (chain.kind !== 'rpc') throw new UsageError('E_TRUC_PREVOUT', `${t.txid} spends ${k}: give its amount and script with --prevout TXID:VOUT:AMOUNT:SCRIPT, or a node (--rpc-url) to ask`);
+        const u = await chain.utxo(txid, input.index);
+        let found = u ? { amount: u.value, script: u.scriptPubKey } : undefined;
+        if (!found) {
+          // Spent already — by this very parent, in the mempool (a child replacing an earlier one): the transaction that made it says.
+          const raw = await chain.rawTransaction(txid).catch(() => undefined);
+          const o = raw ? measureTx(raw, 'a prevout transaction').tx.outputs[input.index] : undefined;
+          if (o) found = { amount: o.amount, script: o.script };
+        }
+        if (!found) throw new UsageError('E_TRUC_PREVOUT', `${t.txid} spends ${k}, which the node neither holds unspent nor can show: give it with --prevout TXID:VOUT:AMOUNT:SCRIPT`);
+        out.push({ txid, vout: input.index, ...found });
+        known.add(k);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The one way we bump a transaction: a TRUC (v3) child, paid for by the caller's own
+ * wallet, that brings the 1-parent-1-child PACKAGE to a fee rate. The parent is any
+ * signed v3 transaction — ours (a credit exit's state, a statechain backup, a zero-fee
+ * commitment or HTLC transaction) or anyone's — with a keyless pay-to-anchor output
+ * (`OP_1 <0x4e73>`, spent with an empty witness) or an output the caller's wallet can
+ * sign. The wallet's coins come as a `walletcreatefundedpsbt` answer used as is
+ * (../tx/wallet-psbt.ts): its inputs, and its outputs, every one of which must be the
+ * wallet's own (BIP-32-marked). The child is returned unsigned, as a PSBT for
+ * `bitcoin-cli walletprocesspsbt`; nothing here signs.
+ *
+ * Invariants (who can take what):
+ * - the child pays nobody but the caller's wallet: every output comes from the wallet's
+ *   PSBT and carries that wallet's BIP-32 derivation (E_WALLET_PSBT_OUTPUT); a child
+ *   paying a stranger is refused;
+ * - the child spends only the parent's outputs named (default: its P2A anchors) and the
+ *   wallet's inputs, never an outpoint the parent spends (E_TRUC_CONFLICT) or one twice;
+ * - its whole value, less the fee, goes back to the wallet's largest change output; the
+ *   package fee reaches --fee-rate on the child's largest possible size (72-byte ECDSA
+ *   signatures), so the signed child never pays less;
+ * - before the PSBT is printed, the package (parent + a stand-in child of that largest
+ *   size) passes every rule of check.ts (each refusal exit 4 with its code and Core's
+ *   string), and the fee guard: the package's rate ≤ --max-fee-rate (also each
+ *   transaction's own, as submitpackage's maxfeerate), the child's fee ≤ --max-fee-share
+ *   of what the wallet moves;
+ * - replacing an earlier child (TRUC sibling eviction, or an RBF of the same coins): the
+ *   new child pays at least the earlier child's fee plus Core's incremental relay fee
+ *   (0.1 sat/vB) on its own size, so the node takes it (BIP-125 rules 3 and 4).
+ *
+ * A keyless anchor can be spent by anyone: whoever needs the parent mined can bump it.
+ * The parent's value is not at stake (the anchor carries 0 sat), only who pays the fee.
+ */
+import { RawTx, Transaction } from '@scure/btc-signer';
+import { base64 } from '@scure/base';
+import { RefusedError, UsageError } from '../errors.ts';
+import { toHex } from '../bytes.ts';
+import { checkFee, checkFeeRate, type FeeLimits } from '../tx/fee-guard.ts';
+import { dustThreshold, feeFor, standardScriptType } from '../tx/policy.ts';
+import { isNestedP2wpkh, psbtInputOf, txidOnceSigned, walletCoins, walletInputVbytes, walletInputsAmount, type WalletPsbtRole } from '../tx/wallet-psbt.ts';
+import { checkTrucPackage, TRUC_VERSION, type PackageVerdict, type Prevout, type TrucPolicy } from './check.ts';
+import { measureTx, sigOpCost, sigopAdjustedVsize } from './transaction.ts';
+
+export const WALLET_PSBT: WalletPsbtRole = { flag: '--wallet-psbt', code: 'E_WALLET_PSBT', purpose: 'a child pays only back to the wallet that funds it' };
+
+/** Core's default -incrementalrelayfee, sat/kvB: what a replacement pays on top, per vB of its own. */
+export const INCREMENTAL_RELAY_FEE_RATE = 100;
+const SEQUENCE = 0xffff_fffd;
+
+export type ChildRequest = {
+  /** The parent, signed (network serialization). */
+  parent: Uint8Array;
+  /** Every input of the parent, described (amount, script). */
+  parentPrevouts: Prevout[];
+  /** The wallet's walletcreatefundedpsbt answer. */
+  wallet: Transaction;
+  /** Parent outputs the child spends (default: every P2A output of the parent). */
+  spend?: number[];
+  /** Target package fee rate, sat/vB. */
+  feeRate: number;
+  feeLimits: FeeLimits;
+  /** The node's numbers; maxFeeRate is set from feeLimits. */
+  policy: TrucPolicy;
+  /** An earlier child of this parent (signed) that this one must replace. */
+  replaces?: { raw: Uint8Array; prevouts: Prevout[] };
+};
+
+export type BuiltChild = {
+  psbt: Transaction;
+  /** The child's txid once the wallet has signed (known now: every input is segwit). */
+  txid: string;
+  /** The package as checked, with the child at its largest signed size. */
+  verdict: PackageVerdict;
+  childFee: bigint;
+  /** Fee floor set by the replaced child, when one is given. */
+  replaces?: { txid: string; fee: bigint };
+};
+
+/** Bytes of an input's witness at its largest (ECDSA: 72-byte signature), for the stand-in. */
+function standInWitness(script: Uint8Array, redeemScript: Uint8Array | undefined): { witness: Uint8Array[]; scriptSig: Uint8Array } {
+  const type = standardScriptType(script);
+  if (type === 'p2a') return { witness: [], scriptSig: new Uint8Array() };
+  if (type === 'p2tr') return { witness: [new Uint8Array(64)], scriptSig: new Uint8Array() };
+  if (type === 'p2wpkh') return { witness: [new Uint8Array(72), new Uint8Array(33)], scriptSig: new Uint8Array() };
+  if (isNestedP2wpkh(script, redeemScript)) return { witness: [new Uint8Array(72), new Uint8Array(33)], scriptSig: Uint8Array.of(redeemScript!.length, ...redeemScript!) };
+  throw new RefusedError('E_TRUC_CHILD_INPUT', `a child input paying ${toHex(script)} cannot be sized before it is signed: the child spends P2A anchors and P2TR, P2WPKH or P2SH-P2WPKH outputs`);
+}
+
+/** The child unsigned, and the same child with witnesses of the largest size it will have once signed. */
+function assemble(tx: Transaction, redeem: (Uint8Array | undefined)[]): Uint8Array {
+  const inputs: { txid: Uint8Array; index: number; finalScriptSig: Uint8Array; sequence: number }[] = [];
+  const witnesses: Uint8Array[][] = [];
+  for (let i = 0; i < tx.inputsLength; i++) {
+    const input = tx.getInput(i);
+    const w = standInWitness(input.witnessUtxo!.script, redeem[i]);
+    inputs.push({ txid: input.txid!, index: input.index!, finalScriptSig: w.scriptSig, sequence: input.sequence! });
+    witnesses.push(w.witness);
+  }
+  const outputs = Array.from({ length: tx.outputsLength }, (_, i) => ({ amount: tx.getOutput(i).amount!, script: tx.getOutput(i).script! }));
+  return RawTx.encode({ version: tx.version, segwitFlag: true, inputs, outputs, witnesses, lockTime: tx.lockTime });
+}
+
+export function buildChild(req: ChildRequest): BuiltChild {
+  checkFeeRate(req.feeRate, req.feeLimits);
+  const parent = measureTx(req.parent, 'the parent');
+  if (parent.tx.version !== TRUC_VERSION) {
+    throw new RefusedError('E_TRUC_VERSION', `the parent ${parent.txid} is version ${parent.tx.version}, not 3 (TRUC): a package of it can be pinned, and a v3 child cannot spend it (Bitcoin Core: TRUC-violation)`);
+  }
+  const outs = parent.tx.outputs;
+  const spend = req.spend ?? outs.flatMap((o, i) => (standardScriptType(o.script) === 'p2a' ? [i] : []));
+  if (spend.length === 0) throw new UsageError('E_TRUC_NO_ANCHOR', `the parent ${parent.txid} has no pay-to-anchor output: name the output of yours the child spends with --spend VOUT`);
+  for (const v of spend) {
+    if (!Number.isSafeInteger(v) || v < 0 || v >= outs.length) throw new UsageError('E_TRUC_NO_SUCH_OUTPUT', `--spend ${v}: the parent ${parent.txid} has ${outs.length} outputs`);
+  }
+  if (new Set(spend).size !== spend.length) throw new UsageError('E_USAGE', '--spend names one output twice');
+
+  const wallet = walletCoins(req.wallet, WALLET_PSBT);
+  if (wallet.inputs.length === 0) throw new RefusedError('E_WALLET_PSBT_INPUT', '--wallet-psbt has no inputs: the wallet\'s coins pay the fee');
+  if (wallet.change.length === 0) throw new RefusedError('E_WALLET_PSBT_OUTPUT', '--wallet-psbt has no output back to the wallet to take the fee from (make it with walletcreatefundedpsbt paying one of the wallet\'s own addresses)');
+
+  // Inputs: the parent's outputs (anchors with an empty witness, the caller's own signed by its wallet), then the wallet's.
+  const tx = new Transaction({ version: TRUC_VERSION, lockTime: 0, allowUnknownOutputs: true, allowUnknownInputs: true });
+  const redeem: (Uint8Array | undefined)[] = [];
+  let parentValue = 0n;
+  for (const v of spend) {
+    const o = outs[v]!;
+    const type = standardScriptType(o.script);
+    if (type !== 'p2a' && type !== 'p2tr' && type !== 'p2wpkh') throw new RefusedError('E_TRUC_CHILD_INPUT', `the parent's output ${v} pays ${toHex(o.script)}: a child spends P2A anchors, or a P2TR or P2WPKH output of the caller's wallet`);
+    tx.addInput({ txid: parent.txid, index: v, sequence: SEQUENCE, witnessUtxo: { script: o.script, amount: o.amount } });
+    redeem.push(undefined);
+    parentValue += o.amount;
+  }
+  for (const i of wallet.inputs) {
+    walletInputVbytes(i.script, i.redeemScript, WALLET_PSBT); // refuses an input that cannot be sized
+    tx.addInput(psbtInputOf(i, SEQUENCE));
+    redeem.push(i.redeemScript);
+  }
+  for (const o of wallet.change) tx.addOutput(o);
+  // The child's size once signed, at its largest: amounts do not change it, so it is measured now.
+  const scriptOf = (i: number) => tx.getInput(i).witnessUtxo!.script;
+  const measured = measureTx(assemble(tx, redeem), 'the child');
+  const childVsize = sigopAdjustedVsize(measured.weight, sigOpCost(measured.tx, scriptOf));
+
+  // The parent's own fee, from its prevouts (the checker refuses a missing one as E_TRUC_PREVOUT).
+  const parentIn = parent.tx.inputs.map((input, i) => {
+    const txid = toHex(input.txid);
+    const p = req.parentPrevouts.find((x) => x.txid === txid && x.vout === input.index);
+    if (!p) throw new UsageError('E_TRUC_PREVOUT', `parent input ${i} spends ${txid}:${input.index}: give its amount and script (--prevout, a PSBT with witness_utxo, or --rpc-url to ask the node)`);
+    return p;
+  });
+  const parentFee = parentIn.reduce((a, p) => a + p.amount, 0n) - outs.reduce((a, o) => a + o.amount, 0n);
+
+  // The replaced child's fee sets a floor (Core's replacement rules 3 and 4).
+  let replaces: BuiltChild['replaces'];
+  if (req.replaces) {
+    const old = checkTrucPackage(req.parent, req.replaces.raw, [...req.parentPrevouts, ...req.replaces.prevouts], { ...req.policy, maxFeeRate: 0, mempoolMinFeeRate: 0, minRelayFeeRate: 0 });
+    replaces = { txid: old.child.txid, fee: old.child.fee };
+  }
+  const parentVsize = sigopAdjustedVsize(parent.weight, sigOpCost(parent.tx, (i) => parentIn[i]!.script));
+  const packageVsize = parentVsize + childVsize; // sigop-adjusted, as the checker and Core measure
+  const target = feeFor(packageVsize, req.feeRate) - parentFee;
+  const floor = replaces ? replaces.fee + BigInt(Math.ceil((INCREMENTAL_RELAY_FEE_RATE * childVsize) / 1000)) : 0n;
+  const childFee = target > floor ? target : floor;
+
+  const largest = wallet.change.reduce((best, o, i) => (o.amount > wallet.change[best]!.amount ? i : best), 0);
+  const others = wallet.change.reduce((a, o, i) => (i === largest ? a : a + o.amount), 0n);
+  const moved = walletInputsAmount(wallet) + parentValue;
+  const rest = moved - others - childFee;
+  const change = wallet.change[largest]!;
+  if (rest < dustThreshold(change.script)) {
+    throw new RefusedError('E_WALLET_PSBT_SHORT', `the wallet's coins in --wallet-psbt leave ${rest} sat of change after the child's ${childFee} sat fee (package ${packageVsize} vB at ${req.feeRate} sat/vB): fund it with at least ${dustThreshold(change.script) - rest} sat more`);
+  }
+  checkFee({ what: 'the package (parent + child)', feeSat: parentFee + childFee, vsize: packageVsize, amountSat: moved, payerFeeSat: childFee }, req.feeLimits);
+  tx.updateOutput(largest, { amount: rest });
+
+  // The whole package through the checker, the child at its largest signed size.
+  const standIn = assemble(tx, redeem);
+  const childPrevouts: Prevout[] = wallet.inputs.map((i) => ({ txid: i.txid, vout: i.vout, amount: i.amount, script: i.script }));
+  const policy = { ...req.policy, maxFeeRate: Math.round(req.feeLimits.maxFeeRate * 1000) };
+  const verdict = checkTrucPackage(req.parent, standIn, [...req.parentPrevouts, ...childPrevouts], policy);
+  return { psbt: tx, txid: txidOnceSigned(tx), verdict, childFee, ...(replaces ? { replaces } : {}) };
+}
+
+/** The `package/child` message. */
+export function childMessage(built: BuiltChild, parentRaw: Uint8Array, feeRate: number, network: string): Record<string, unknown> {
+  const v = built.verdict;
+  return {
+    type: 'package/child', version: 1, network,
+    parent: { txid: v.parent.txid, wtxid: v.parent.wtxid, hex: toHex(parentRaw), vsize: v.parent.vsize, fee_sat: Number(v.parent.fee) },
+    child: { txid: built.txid, vsize_max: v.child.vsize, fee_sat: Number(built.childFee), spends_parent_outputs: v.spent_parent_outputs },
+    package: { fee_sat: Number(v.package.fee), vsize_max: v.package.vsize, fee_rate: feeRate },
+    ...(built.replaces ? { replaces: { txid: built.replaces.txid, fee_sat: Number(built.replaces.fee) } } : {}),
+    psbt: base64.encode(built.psbt.toPSBT()),
+    next: 'bitcoin-cli walletprocesspsbt <psbt>, then offchain package submit --parent <this message> --child <its answer>',
+  };
+}
