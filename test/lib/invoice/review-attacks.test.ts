@@ -1,0 +1,142 @@
+/**
+ * Adversarial review of the invoice decoders (branch wip-invreview): each test here is
+ * an attack a malicious payee or a man in the middle can mount on a payer, written so
+ * that it FAILS on the code as reviewed and passes once the weakness is fixed. The
+ * attack inputs are built by test code (fields chosen here, signed with a test key by
+ * noble as a writer would); the decoder under test is only ever the reader.
+ */
+import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
+import { describe, expect, it } from 'vitest';
+import { toHex } from '../../../src/lib/bytes.ts';
+import { OffchainError } from '../../../src/lib/errors.ts';
+import { type Bolt11Field, bolt11SigningHash, decodeBolt11, encodeBolt11 } from '../../../src/lib/invoice/bolt11.ts';
+import { decodeBolt12, encodeBolt12String } from '../../../src/lib/invoice/bolt12.ts';
+import { merkleTree, signatureMessage } from '../../../src/lib/invoice/merkle.ts';
+import { decodeInvoiceText, invoiceTerms } from '../../../src/lib/invoice/messages.ts';
+import { requestWithInvoice } from '../../../src/lib/invoice/payment.ts';
+import { parseTlvStream } from '../../../src/lib/invoice/tlv.ts';
+import { encodeBigSize } from '../../../src/lib/onion/bigsize.ts';
+import { refusal } from '../../setup/refusal.ts';
+
+const KEY = Uint8Array.from(Buffer.alloc(32, 9));
+const PUB = secp256k1.getPublicKey(KEY, true);
+const P: Bolt11Field = { tag: 1, name: 'payment_hash', bytes: Uint8Array.from(Buffer.alloc(32, 1)) };
+const S: Bolt11Field = { tag: 16, name: 'payment_secret', bytes: Uint8Array.from(Buffer.alloc(32, 0x11)) };
+const D: Bolt11Field = { tag: 13, name: 'description', text: 'test' };
+const T0 = 1_700_000_000;
+
+/** A BOLT 11 invoice of these fields signed by KEY (low-S, its recovery id). */
+function bolt11(hrp: string, fields: Bolt11Field[], timestamp = T0): string {
+  const hash = bolt11SigningHash(hrp, timestamp, fields);
+  const sig = secp256k1.Signature.fromBytes(secp256k1.sign(hash, KEY, { prehash: false, format: 'recovered' }), 'recovered');
+  const rs = Uint8Array.from(Buffer.from(sig.r.toString(16).padStart(64, '0') + sig.s.toString(16).padStart(64, '0'), 'hex'));
+  return encodeBolt11({ hrp, timestamp, fields, signature: rs, recoveryId: sig.recovery! });
+}
+
+const rec = (type: number, value: Uint8Array | number[]): number[] => [...encodeBigSize(BigInt(type)), ...encodeBigSize(BigInt(value.length)), ...value];
+const u = (n: bigint | number, bytes: number) => Array.from({ length: bytes }, (_, i) => Number((BigInt(n) >> BigInt(8 * (bytes - 1 - i))) & 0xffn));
+const tu64 = (n: bigint) => {
+  const b = u(n, 8);
+  while (b.length > 0 && b[0] === 0) b.shift();
+  return b;
+};
+/** A BOLT 12 string of `hrp` whose TLV stream `body` (no signature) is signed by KEY as `messageName`. */
+function signed12(hrp: string, messageName: string, body: number[]): string {
+  const bytes = Uint8Array.from(body);
+  const root = merkleTree(parseTlvStream(bytes)).root;
+  const sig = schnorr.sign(signatureMessage(messageName, 'signature', root), KEY);
+  return encodeBolt12String(hrp, Uint8Array.from([...bytes, ...rec(240, sig)]));
+}
+/** One blinded path to PUB with one hop, and its payinfo (no features). */
+const PATH = [...PUB, ...PUB, 1, ...PUB, 0, 0];
+const PAYINFO = [...u(0, 4), ...u(0, 4), ...u(40, 2), ...u(1, 8), ...u(1_000_000_000n, 8), 0, 0];
+
+const rethrown = (f: () => unknown): unknown => {
+  try {
+    return f();
+  } catch (e) {
+    return e;
+  }
+};
+
+describe('review attacks: BOLT 11', () => {
+  it('a signed invoice with a long (valid) expiry x decodes instead of crashing with a RangeError (no E_ code)', () => {
+    // x = 2^45 s: minimally encoded, within the 10-word field; timestamp + x is beyond
+    // what Date can print, and bolt11Message formats it with toISOString.
+    const text = bolt11('lnbcrt10u', [P, S, D, { tag: 6, name: 'expiry', value: 2 ** 45 }]);
+    const got = rethrown(() => decodeInvoiceText(text, { now: T0 + 1 }).message);
+    expect(got, String(got)).not.toBeInstanceOf(RangeError);
+    // The right answer: a payable invoice that has not expired.
+    expect(got).toMatchObject({ expires_at: T0 + 2 ** 45, expired: false, valid: true });
+  });
+
+  it('a non-ASCII homoglyph (KELVIN SIGN U+212A for K) is not bech32: the string is refused, not read as another one', () => {
+    // BOLT 11: "MUST parse the address as Bech32, as specified in BIP-0173"; BIP-173
+    // strings are ASCII. toLowerCase() maps U+212A to "k", so the upper-case form with a
+    // Kelvin sign decodes as the genuine invoice.
+    const upper = bolt11('lnbcrt10u', [P, S, D]).toUpperCase();
+    expect(upper).toContain('K');
+    refusal(() => decodeBolt11(upper.replaceAll('K', '\u212A')), 'E_INVOICE_BECH32', 3);
+  });
+
+  it('route plan --invoice refuses a payee-chosen min_final_cltv_expiry_delta of 1,000,000 blocks (19 years of locked funds)', () => {
+    // A malicious payee sets c = 1e6: the plan locks the payer's first HTLC (and every
+    // hop's) until tip + 1e6 + deltas, and the payee can hold it that long. Nodes cap the
+    // total at 2016 blocks (BOLT 2 expiry_too_far; CLN/LND max-cltv); the plan does not.
+    const text = bolt11('lnbcrt10u', [P, S, D, { tag: 24, name: 'min_final_cltv_expiry_delta', value: 1_000_000 }]);
+    const terms = invoiceTerms(text, { now: T0 + 1 });
+    const request = { type: 'route/request', version: 1, network: 'regtest', hops: [{ node_id: toHex(PUB), short_channel_id: '1x1x0', policy: { fee_base_msat: 0, fee_proportional_millionths: 0, cltv_expiry_delta: 40 } }] };
+    const got = rethrown(() => requestWithInvoice(request, terms, 1000));
+    expect(got, `accepted final_cltv_expiry ${JSON.stringify((got as { final_cltv_expiry?: number }).final_cltv_expiry)}`).toBeInstanceOf(OffchainError);
+    expect((got as OffchainError).exitCode).toBe(4);
+  });
+});
+
+describe('review attacks: BOLT 12', () => {
+  it('an invoice request whose first TLV (invreq_metadata) is 300 kB decodes instead of a stack overflow (RangeError)', () => {
+    // merkle.ts keys its tag cache with String.fromCharCode(...tag), and the LnNonce tag
+    // holds the whole first TLV: a large first record overflows the call stack.
+    const body = (metadata: number) => [...rec(0, new Uint8Array(metadata)), ...rec(10, [...Buffer.from('x')]), ...rec(22, [...PUB]), ...rec(82, [1]), ...rec(88, [...PUB])];
+    expect(decodeBolt12(signed12('lnr', 'invoice_request', body(1000))).kind).toBe('invoice_request'); // control: 1 kB is fine
+    const got = rethrown(() => decodeBolt12(signed12('lnr', 'invoice_request', body(300_000))).kind);
+    expect(got, String(got)).toBe('invoice_request');
+  });
+
+  it('the KELVIN SIGN homoglyph in an upper-case BOLT 12 string is refused (E_BOLT12_STRING)', () => {
+    const body = [...rec(10, [...Buffer.from('x')]), ...rec(22, [...PUB])];
+    const upper = encodeBolt12String('lno', Uint8Array.from(body)).toUpperCase();
+    expect(upper).toContain('K');
+    expect(decodeBolt12(upper).kind).toBe('offer');
+    refusal(() => decodeBolt12(upper.replaceAll('K', '\u212A')), 'E_BOLT12_STRING', 3);
+  });
+
+  it('an invoice asking 1,000,000 times its offer_amount (no invreq_amount) is not shown as plainly valid', () => {
+    // BOLT 12 writer: without invreq_amount, "MUST set invoice_amount to the *expected
+    // amount*" (offer_amount x quantity); offer reader: "MUST warn the user if the received
+    // invoice_amount differs significantly from that estimate". The invoice carries both,
+    // signed; the decoder says valid: true and only a generic payer check.
+    const body = [
+      ...rec(0, [1, 2, 3, 4]),
+      ...rec(8, tu64(1000n)), // offer_amount: 1000 msat
+      ...rec(10, [...Buffer.from('coffee')]),
+      ...rec(22, [...PUB]), // offer_issuer_id
+      ...rec(88, [...PUB]), // invreq_payer_id
+      ...rec(160, PATH),
+      ...rec(162, PAYINFO),
+      ...rec(164, tu64(BigInt(T0))),
+      ...rec(168, new Array(32).fill(7)),
+      ...rec(170, tu64(1_000_000_000n)), // invoice_amount: 1,000,000 x the offer's
+      ...rec(176, [...PUB]),
+    ];
+    const text = signed12('lni', 'invoice', body);
+    const got = rethrown(() => decodeInvoiceText(text, { now: T0 + 1 }).message);
+    if (got instanceof OffchainError) {
+      expect(got.code).toBe('E_BOLT12_AMOUNT');
+      return;
+    }
+    const m = got as { valid: boolean; invoice_amount: string; payer_checks: string[] };
+    expect(m.invoice_amount).toBe('1000000000');
+    // Either refused above, or the message names the discrepancy with both amounts.
+    expect(m.payer_checks.some((c) => c.includes('1000000000') && c.includes('1000') && /offer_amount/.test(c)), JSON.stringify(m.payer_checks)).toBe(true);
+  });
+});
