@@ -140,3 +140,31 @@ describe('review attacks: BOLT 12', () => {
     expect(m.payer_checks.some((c) => c.includes('1000000000') && c.includes('1000') && /offer_amount/.test(c)), JSON.stringify(m.payer_checks)).toBe(true);
   });
 });
+
+describe('review attacks: size before parsing', () => {
+  // Measured on this machine (built CLI): a signed 30 MB BOLT 11 invoice (unknown fields)
+  // decodes in 31.6 s with 2.7 GB resident; an unsigned 4.8 MB invoice request of 500,000
+  // empty odd TLVs costs 19.5 s of Merkle hashing before its signature is refused. The only
+  // bound is the CLI's 32 MiB input cap. Real invoices are a few kB (QR codes stop at 7089
+  // characters; rust-lightning's reader caps BOLT 11 there).
+  const tooLong = (f: () => unknown) => {
+    const got = rethrown(f);
+    expect(got, String(got)).toBeInstanceOf(OffchainError);
+    expect((got as OffchainError).exitCode, (got as OffchainError).code).toBe(3);
+  };
+
+  it('a 1 MB (signed, otherwise valid) BOLT 11 invoice is refused as too long (exit 3) before its fields are parsed', () => {
+    const unknown: Bolt11Field[] = Array.from({ length: 1000 }, () => ({ tag: 2, name: 'unknown', words: new Array(1000).fill(3) }));
+    const text = bolt11('lnbcrt10u', [P, S, D, ...unknown]);
+    expect(text.length).toBeGreaterThan(1_000_000);
+    tooLong(() => decodeBolt11(text));
+  });
+
+  it('a 0.96 MB BOLT 12 invoice request of 100,000 empty odd TLVs is refused as too long (exit 3), not hashed for seconds', () => {
+    const body = [...rec(0, [1]), ...rec(10, [120]), ...rec(22, [...PUB]), ...rec(82, [1]), ...rec(88, [...PUB]), ...rec(240, new Array(64).fill(1))];
+    for (let i = 0; i < 100_000; i++) body.push(...encodeBigSize(1_000_000_001n + 2n * BigInt(i)), 0);
+    const text = encodeBolt12String('lnr', Uint8Array.from(body));
+    expect(text.length).toBeGreaterThan(950_000);
+    tooLong(() => decodeBolt12(text));
+  });
+});
