@@ -141,6 +141,34 @@ describe('review attacks: BOLT 12', () => {
   });
 });
 
+describe('review attacks: BOLT 12 invoice signer', () => {
+  it('an invoice for an offer with offer_paths (no offer_issuer_id) signed by a key that ends none of those paths is refused', () => {
+    // BOLT 12 writer: "otherwise, if offer_paths is present: MUST set invoice_node_id to
+    // the final blinded_node_id on the path it received the invoice request"; reader:
+    // "MUST reject the invoice if invoice_node_id is not equal to the final blinded_node_id
+    // it sent the invoice request to" — which is always one of offer_paths. The decoder
+    // has offer_paths (signed) and could refuse a node id that ends none of them; it
+    // checks only offer_issuer_id, so anyone's key makes a "valid" invoice for the offer.
+    const issuerBlinded = secp256k1.getPublicKey(Uint8Array.from(Buffer.alloc(32, 0x42)), true);
+    const offerPath = [...issuerBlinded, ...issuerBlinded, 1, ...issuerBlinded, 0, 0]; // final blinded_node_id: the issuer's
+    const body = [
+      ...rec(0, [1, 2, 3, 4]),
+      ...rec(10, [...Buffer.from('coffee')]),
+      ...rec(16, offerPath), // offer_paths, no offer_issuer_id
+      ...rec(82, tu64(5000n)), // invreq_amount
+      ...rec(88, [...issuerBlinded]), // invreq_payer_id (any point)
+      ...rec(160, PATH),
+      ...rec(162, PAYINFO),
+      ...rec(164, tu64(BigInt(T0))),
+      ...rec(168, new Array(32).fill(7)),
+      ...rec(170, tu64(5000n)),
+      ...rec(176, [...PUB]), // invoice_node_id: Mallory (KEY), not the path's end
+    ];
+    expect(toHex(PUB)).not.toBe(toHex(issuerBlinded));
+    refusal(() => decodeBolt12(signed12('lni', 'invoice', body)), 'E_BOLT12_NODE_ID', 4);
+  });
+});
+
 describe('review attacks: size before parsing', () => {
   // Measured on this machine (built CLI): a signed 30 MB BOLT 11 invoice (unknown fields)
   // decodes in 31.6 s with 2.7 GB resident; an unsigned 4.8 MB invoice request of 500,000
