@@ -137,6 +137,16 @@ export type Bolt12 = {
   unknown: TlvRecord[];
 };
 
+/**
+ * The longest BOLT 12 string read (characters, after trimming, `+` and whitespace
+ * included), checked before anything is parsed or hashed. Offers, requests and invoices
+ * travel in onion messages, whose `onion_message_packet` length is a u16: at most 65535
+ * bytes, so no TLV stream that fits one is longer than 65535 bytes = 104856 bech32
+ * characters (8/5 per byte) plus its prefix. 110000 leaves room for `+` continuations;
+ * a request of 100,000 empty TLVs (0.96 MB) took seconds of Merkle hashing before.
+ */
+export const BOLT12_MAX_LENGTH = 110_000;
+
 const malformed = (code: string, message: string) => new MalformedInputError(code, message);
 const refused = (code: string, message: string) => new RefusedError(code, message);
 
@@ -146,6 +156,14 @@ const refused = (code: string, message: string) => new RefusedError(code, messag
  */
 export function decodeBolt12String(text: string): { hrp: string; bytes: Uint8Array } {
   const s = text.trim();
+  if (s.length > BOLT12_MAX_LENGTH) throw malformed('E_BOLT12_TOO_LONG', `${s.length} characters: a BOLT 12 string is at most ${BOLT12_MAX_LENGTH} (what fits an onion message)`);
+  // Only ASCII 33-126 and ASCII whitespace (after a "+"), before any case folding: toUpperCase/toLowerCase map homoglyphs such as KELVIN SIGN to ASCII.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 33 || c > 126) && c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {
+      throw malformed('E_BOLT12_STRING', `character ${i} (U+${c.toString(16).toUpperCase().padStart(4, '0')}) is outside ASCII: not bech32`);
+    }
+  }
   if (!/^[^\s+]+(\+\s*[^\s+]+)*$/.test(s)) {
     throw malformed('E_BOLT12_STRING', 'a "+" must join two bech32 characters (optionally followed by whitespace), and nothing else may break the string');
   }
