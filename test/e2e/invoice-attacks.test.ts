@@ -84,3 +84,49 @@ describe('review attacks: paying the wrong payee', () => {
     expect({ status: htlc!.status === 0 ? 0 : 'refused', stdout: htlc!.stdout.slice(0, 300) }).toEqual({ status: 'refused', stdout: '' });
   });
 });
+
+describe('review attacks, fixed (wip-invfix): the payer names the payee', () => {
+  // The two attacks above are now stopped before any payment-specific check: --invoice
+  // without --payee is a usage error. Here the payer names the payee it means to pay
+  // (CLN's node), as the docs tell it to: the substituted and the tampered invoice are
+  // each refused E_INVOICE_PAYEE (exit 4), nothing on stdout; the genuine one is paid.
+  const mallory = () =>
+    mallorys([
+      { tag: 1, name: 'payment_hash', bytes: Uint8Array.from(Buffer.alloc(32, 0xaa)) },
+      { tag: 16, name: 'payment_secret', bytes: Uint8Array.from(Buffer.alloc(32, 0xbb)) },
+      { tag: 13, name: 'description', text: CLN11.description ?? 'test' },
+      { tag: 3, name: 'route_hint', hops: [{ pubkey: Uint8Array.from(Buffer.from(LSP, 'hex')), shortChannelId: '101x2x0', feeBaseMsat: 0, feeProportionalMillionths: 0, cltvExpiryDelta: 40 }] },
+    ]);
+  const tampered = () => {
+    const genuine = decodeBolt11(fixture('regtest.bolt11'));
+    return encodeBolt11({ ...genuine, fields: genuine.fields.map((f) => (f.name === 'payment_hash' ? { ...f, bytes: Uint8Array.from(Buffer.alloc(32, 0xee)) } : f)) });
+  };
+  const plan = (text: string) =>
+    pipeline(
+      [
+        { args: ['invoice', 'decode', '--now', NOW] },
+        { args: ['route', 'plan', '--invoice', '-', '--payee', CLN11.payee, '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW] },
+      ],
+      text,
+    );
+  const htlc = (text: string) =>
+    pipeline(
+      [
+        { args: ['invoice', 'decode', '--now', NOW] },
+        { args: ['htlc', 'create', '--kind', 'seed', '--invoice', '-', '--payee', CLN11.payee, '--now', NOW, '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--amount', '50000'] },
+      ],
+      text,
+    );
+  const refusedPayee = (r: { status: number | null; stdout: string; stderr: string }) =>
+    expect({ status: r.status, stdout: r.stdout, code: /^offchain: error (E_[A-Z_]+):/.exec(r.stderr)?.[1] }, r.stderr).toEqual({ status: 4, stdout: '', code: 'E_INVOICE_PAYEE' });
+
+  it('route plan --payee refuses Mallory\'s invoice; htlc create --payee refuses the tampered one; the genuine invoice passes both', async () => {
+    const [[, p1], [, h1], [, p2], [, h2]] = await Promise.all([plan(mallory()), htlc(tampered()), plan(fixture('regtest.bolt11')), htlc(fixture('regtest.bolt11'))]);
+    refusedPayee(p1!);
+    refusedPayee(h1!);
+    expect(p2!.status, p2!.stderr).toBe(0);
+    expect(JSON.parse(p2!.stdout).hops.at(-1).node_id).toBe(CLN11.payee);
+    expect(h2!.status, h2!.stderr).toBe(0);
+    expect(JSON.parse(h2!.stdout).payment_hash).toBe(CLN11.payment_hash);
+  });
+});
