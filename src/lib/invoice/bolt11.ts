@@ -6,10 +6,13 @@
  * - the signature is valid for the payee: with an `n` field it verifies against `n` and
  *   is low-S; without one the payee is the key recovered from it (high-S accepted, as
  *   BOLT 11 requires). A flipped bit anywhere in the signed data changes the payee or
- *   fails — so a caller that knows its payee must compare `payee` (route plan does).
+ *   fails, and anyone can sign an invoice of their own — so a caller must compare
+ *   `payee` with the node it means to pay (`--invoice` commands do, with `--payee`).
  * - exactly one payment hash, one payment secret, and exactly one of description /
- *   description hash are present; no unknown even feature bit; dependencies of the
+ *   description hash are present (a repeat of a single-valued field is listed as
+ *   ignored, the first is used); no unknown even feature bit; dependencies of the
  *   known features are set; `x`, `c` and `9` are minimally encoded.
+ * - the text was at most BOLT11_MAX_LENGTH characters, all ASCII 33-126.
  * - the amount, when present, is a whole number of millisatoshis within 21 million BTC.
  * Deliberately not done here: the clock (`expired` is the message layer's, at a given
  * time) and the network choice between testnet and testnet4 (both are `lntb`).

@@ -10,11 +10,14 @@
  *   feature bit; every point is on the curve; every text is UTF-8.
  * - an invoice request is signed by `invreq_payer_id`, an invoice by `invoice_node_id`
  *   (BIP-340 over the Merkle root of its non-signature fields, merkle.ts); an invoice
- *   for an offer with `offer_issuer_id` is signed by that issuer.
+ *   for an offer with `offer_issuer_id` is signed by that issuer, for an offer with
+ *   only `offer_paths` by the final blinded_node_id of one of them.
  * - the amount rules hold: an offer's amount is non-zero and comes with a description;
- *   an invoice request states an amount when its offer does not, at least the offer's
- *   (times the quantity) when both are in msat; an invoice's amount equals the
- *   request's when the request gave one.
+ *   an invoice request (and the request fields an invoice copies) states an amount when
+ *   its offer does not, at least the offer's (times the quantity) when both are in
+ *   msat; an invoice's amount equals the request's when the request gave one, else
+ *   offer_amount x quantity when the offer is in msat.
+ * - the string was at most BOLT12_MAX_LENGTH characters, ASCII only.
  * Not done here: the clock (expiry is the message layer's), whether a request came
  * through the offer's paths, and currency conversion (an amount in `offer_currency` is
  * reported, never compared with msat).
