@@ -5,6 +5,7 @@
  * signed with a test key by noble as a writer would); the decoder is only the reader.
  */
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { BOLT11_MAX_LENGTH, type Bolt11Field, bolt11SigningHash, decodeBolt11, encodeBolt11 } from '../../../src/lib/invoice/bolt11.ts';
@@ -162,5 +163,24 @@ describe('BOLT 12: caps, signer, amount', () => {
     refusal(() => decodeBolt12(invoice(offer, [...rec(86, tu64(3n)), ...rec(88, [...PUB])], 3000n)), 'E_BOLT12_QUANTITY', 4);
     refusal(() => decodeBolt12(invoice(offer, [...rec(82, tu64(1999n)), ...rec(86, tu64(2n)), ...rec(88, [...PUB])], 1999n)), 'E_BOLT12_AMOUNT', 4);
     expect(decodeBolt12(invoice(offer, [...rec(82, tu64(2000n)), ...rec(86, tu64(2n)), ...rec(88, [...PUB])], 2000n)).kind).toBe('invoice');
+  });
+});
+
+describe('property: a character outside ASCII is refused with the string\'s code, wherever it stands', () => {
+  const nonAscii = fc.oneof(fc.constantFrom('\u212A', '\u017F', '\u0131', '\u0130'), fc.integer({ min: 0x80, max: 0xffff }).filter((c) => c < 0xd800 || c > 0xdfff).map((c) => String.fromCharCode(c))); // first: letters that case-fold into ASCII
+  const inv11 = bolt11('lnbcrt10u', [P, S, D]);
+  const offer = encodeBolt12String('lno', Uint8Array.from([...rec(10, [...Buffer.from('coffee')]), ...rec(22, [...PUB])]));
+  it('BOLT 11 (either case): E_INVOICE_BECH32; BOLT 12: E_BOLT12_STRING — replacing or inserting', () => {
+    fc.assert(
+      fc.property(nonAscii, fc.nat(), fc.boolean(), fc.boolean(), (ch, at, upper, insert) => {
+        for (const [text, code] of [[inv11, 'E_INVOICE_BECH32'], [offer, 'E_BOLT12_STRING']] as const) {
+          const t = upper ? text.toUpperCase() : text;
+          const i = 1 + (at % (t.length - 2)); // not at either end (trimmed whitespace would be another case)
+          const bad = t.slice(0, i) + ch + t.slice(insert ? i : i + 1);
+          refusal(() => (code === 'E_INVOICE_BECH32' ? decodeBolt11(bad) : decodeBolt12(bad)), code, 3);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
