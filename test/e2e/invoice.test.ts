@@ -114,6 +114,8 @@ describe('invoice decode (built CLI)', () => {
       runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', CLN11.payee, '--max-cltv', '15', '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW]),
       runAsync(['invoice', 'decode', `lnbcrt1${'q'.repeat(7100)}`]),
       runAsync(['invoice', 'decode', `lno1${'q'.repeat(110_000)}`]),
+      // --payee means nothing without --invoice: refused rather than silently ignored.
+      runAsync(['route', 'plan', '--in', 'fixtures/route/seed-request.json', '--payee', CLN11.payee]),
     ]);
     const expected: [string, number][] = [
       ['E_INVOICE_CHECKSUM', 3],
@@ -133,6 +135,7 @@ describe('invoice decode (built CLI)', () => {
       ['E_INVOICE_CLTV', 4],
       ['E_INVOICE_TOO_LONG', 3],
       ['E_BOLT12_TOO_LONG', 3],
+      ['E_USAGE', 2],
     ];
     runs.forEach((r, i) => refused(r!, ...expected[i]!));
   });

@@ -13,7 +13,7 @@ import type { Network } from '../../lib/network.ts';
 
 export const invoiceFlags = {
   invoice: Flags.string({ description: 'the invoice to pay: a file (or - for standard input) holding the invoice text or an invoice decode message', helpValue: 'FILE|-', helpGroup: 'INVOICE' }),
-  payee: Flags.string({ description: 'with --invoice (required): the node you mean to pay, a 33-byte public key (hex); the invoice must be signed by it (BOLT 11 payee, BOLT 12 invoice_node_id)', helpValue: 'PUBKEY', helpGroup: 'INVOICE' }),
+  payee: Flags.string({ dependsOn: ['invoice'], description: 'with --invoice (required): the node you mean to pay, a 33-byte public key (hex); the invoice must be signed by it (BOLT 11 payee, BOLT 12 invoice_node_id)', helpValue: 'PUBKEY', helpGroup: 'INVOICE' }),
   now: Flags.integer({ description: 'judge the invoice\'s expiry at this time, unix seconds (default: the clock)', helpValue: 'T', min: 0, helpGroup: 'INVOICE' }),
 };
 

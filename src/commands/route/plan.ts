@@ -25,7 +25,7 @@ export default class RoutePlan extends OffchainCommand<typeof RoutePlan> {
   static override flags = {
     ...inputFlags,
     ...invoiceFlags,
-    'max-cltv': Flags.integer({ description: 'with --invoice: the most blocks the payment may lock the first HTLC (final delta + forwarding deltas)', helpValue: 'BLOCKS', min: 1, default: 2016, helpGroup: 'INVOICE' }),
+    'max-cltv': Flags.integer({ dependsOn: ['invoice'], description: 'with --invoice: the most blocks the payment may lock the first HTLC (final delta + forwarding deltas; default 2016)', helpValue: 'BLOCKS', min: 1, helpGroup: 'INVOICE' }),
     'tip-height': chainFlags['tip-height'],
   };
 
