@@ -48,8 +48,7 @@ export default class PackageChild extends PackageCommand<typeof PackageChild> {
     const chain = await this.chain(network);
     const policy = await this.policy(chain, feeLimits.maxFeeRate);
     const parentPrevouts = await this.completePrevouts(chain, [parent.raw], [...(f.prevout ?? []).map(parsePrevout), ...parent.prevouts]);
-    const { measureTx } = await import('../../lib/truc/transaction.ts');
-    const replacedPrevouts = replaces ? await this.replacedPrevouts(chain, replaces.raw, measureTx(parent.raw, 'the parent').txid, replaces.prevouts) : [];
+    const replacedPrevouts = replaces ? await this.replacedPrevouts(chain, replaces.raw, parent.raw, replaces.prevouts) : [];
     const built = buildChild({
       parent: parent.raw, parentPrevouts, wallet, feeRate, feeLimits, policy,
       ...(f.spend === undefined ? {} : { spend: f.spend }),

@@ -96,42 +96,29 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
 
   /** One output as the node knows it: unspent (gettxout), else from the transaction that made it (spent in the mempool, or -txindex). */
   private async prevoutFromNode(chain: ChainSource, spender: string, txid: string, vout: number): Promise<Prevout> {
-    const { measureTx } = await import('../truc/transaction.ts');
-    const u = chain.kind === 'rpc' ? await chain.utxo(txid, vout) : null;
-    let found = u ? { amount: u.value, script: u.scriptPubKey } : undefined;
-    if (!found && chain.kind === 'rpc') {
-      // Spent already — by this very parent, in the mempool (a child replacing an earlier one): the transaction that made it says.
-      const raw = await chain.rawTransaction(txid).catch(() => undefined);
-      const o = raw ? measureTx(raw, 'a prevout transaction').tx.outputs[vout] : undefined;
-      if (o) found = { amount: o.amount, script: o.script };
-    }
-    if (!found) throw new UsageError('E_TRUC_PREVOUT', `${spender} spends ${txid}:${vout}, which the node neither holds unspent nor can show: give it with --prevout TXID:VOUT:AMOUNT:SCRIPT`);
-    return { txid, vout, ...found };
+    const p = await this.prevoutIfNodeKnows(chain, txid, vout);
+    if (!p) throw new UsageError('E_TRUC_PREVOUT', `${spender} spends ${txid}:${vout}, which the node neither holds unspent nor can show: give it with --prevout TXID:VOUT:AMOUNT:SCRIPT`);
+    return p;
   }
 
-  /**
-   * The inputs of an earlier child (`--replaces`) that are not the parent's, from the node
-   * only. Their amounts make the fee the new child must beat, so a file's witness_utxo is
-   * not taken on its word — whoever hands over the earlier child could inflate one and have
-   * our wallet pay the difference: a claim the node contradicts is E_TRUC_PREVOUT_CONFLICT.
-   * Without a node there is nothing to believe: E_CHAIN_OFFLINE.
-   */
-  protected async replacedPrevouts(chain: ChainSource, raw: Uint8Array, parentTxid: string, claims: Prevout[]): Promise<Prevout[]> {
+  private async prevoutIfNodeKnows(chain: ChainSource, txid: string, vout: number): Promise<Prevout | undefined> {
     const { measureTx } = await import('../truc/transaction.ts');
-    const { toHex, equalBytes } = await import('../bytes.ts');
+    if (chain.kind !== 'rpc') return undefined;
+    const u = await chain.utxo(txid, vout);
+    if (u) return { txid, vout, amount: u.value, script: u.scriptPubKey };
+    // Spent already — by this very parent, in the mempool (a child replacing an earlier one): the transaction that made it says.
+    const raw = await chain.rawTransaction(txid).catch(() => undefined);
+    const o = raw ? measureTx(raw, 'a prevout transaction').tx.outputs[vout] : undefined;
+    return o ? { txid, vout, amount: o.amount, script: o.script } : undefined;
+  }
+
+  /** The inputs of an earlier child (`--replaces`) as the node vouches for them (../truc/replaced.ts); offline: E_CHAIN_OFFLINE. */
+  protected async replacedPrevouts(chain: ChainSource, raw: Uint8Array, parent: Uint8Array, claims: Prevout[]): Promise<Prevout[]> {
     if (chain.kind !== 'rpc') throw new UsageError('E_CHAIN_OFFLINE', '--replaces needs a node (--rpc-url): the fee the earlier child pays is the node\'s to say, not its file\'s');
-    const t = measureTx(raw, 'the replaced child');
-    const out: Prevout[] = [];
-    for (const input of t.tx.inputs) {
-      const txid = toHex(input.txid);
-      if (txid === parentTxid) continue;
-      const p = await this.prevoutFromNode(chain, t.txid, txid, input.index);
-      const claim = claims.find((c) => c.txid === txid && c.vout === input.index);
-      if (claim && (claim.amount !== p.amount || !equalBytes(claim.script, p.script))) {
-        throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `--replaces says ${txid}:${input.index} holds ${claim.amount} sat, the node ${p.amount} sat: the earlier child's file overstates (or misstates) its fee — refused rather than paid`);
-      }
-      out.push(p);
-    }
-    return out;
+    const { vouchedReplacedPrevouts } = await import('../truc/replaced.ts');
+    return vouchedReplacedPrevouts({
+      prevout: (txid, vout) => this.prevoutIfNodeKnows(chain, txid, vout),
+      mempoolFee: async (txid) => (chain.mempoolFee ? chain.mempoolFee(txid) : null),
+    }, raw, parent, claims);
   }
 }
