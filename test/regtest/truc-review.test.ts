@@ -103,5 +103,9 @@ describe.skipIf(!BITCOIND)(`package child --replaces review attacks on regtest${
     expect(r.status, describeRun(r)).toBe(0);
     const second = messageOf<ChildMessage>(r, 'package/child');
     expect(second.replaces).toEqual({ txid: first.child.txid, fee_sat: first.child.fee_sat });
+    // And the node takes it in the first's place (what a pair's other part, or an owner outbidding a stranger's child, needs).
+    const s = await signed(second.psbt);
+    const sub = await offchain(['package', 'submit', '--parent', file('child.json', JSON.stringify(second)), '--child', file('signed.json', JSON.stringify(s)), ...net()]);
+    expect(messageOf<{ replaced_transactions: string[] }>(sub, 'package/submitted').replaced_transactions).toEqual([first.child.txid]);
   });
 });
