@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { base64 } from '@scure/base';
 import { Transaction } from '@scure/btc-signer';
 import { satsToBtc } from '../../src/lib/chain/amount.ts';
+import { RpcChainSource } from '../../src/lib/chain/rpc.ts';
 import { tempDir } from '../helpers.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode, type OutPoint } from './funded-node.ts';
@@ -98,6 +99,9 @@ describe.skipIf(!BITCOIND)(`package child --replaces review attacks on regtest${
 
   it('an earlier child given as the mempool\'s raw hex (how a stranger\'s child is found): its fee is the node\'s, and the replacement is built', async () => {
     const { parentFile, first } = await firstInMempool();
+    // The node's word on the earlier child's fee (the path a node without -txindex takes): getmempoolentry, in sat; null once it is gone.
+    expect(await new RpcChainSource(n.node.config).mempoolFee(first.child.txid)).toBe(BigInt(first.child.fee_sat));
+    expect(await new RpcChainSource(n.node.config).mempoolFee('00'.repeat(32))).toBeNull();
     const hex = await n.node.rpc.call<string>('getrawtransaction', [first.child.txid]);
     const r = await child(parentFile, await walletPsbt(), '2', ['--replaces', file('stranger.hex', hex)]);
     expect(r.status, describeRun(r)).toBe(0);
