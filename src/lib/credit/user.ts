@@ -266,9 +266,12 @@ export async function updateRequest(ctx: UserContext, id: string, amount: bigint
   let outputs;
   if (ecash) {
     // NUT-13: secrets and blinding factors at counter, counter+1, …; the counter moves on
-    // with the request (never reused, even if this payment is abandoned).
-    outputs = makeOutputs(walletSeed(ctx), ecash.keyset_id, ecash.counter, amount);
-    ecash = { ...ecash, counter: ecash.counter + outputs.length, pending_outputs: { counter: ecash.counter, outputs } };
+    // with the request (never reused, even if this payment is abandoned). It is the
+    // wallet's, not the contract's: past every counter any contract of this directory
+    // used for the keyset (two contracts opened before either paid start equal).
+    const counter = await nextCounter(ctx, ecash.keyset_id);
+    outputs = makeOutputs(walletSeed(ctx), ecash.keyset_id, counter, amount);
+    ecash = { ...ecash, counter: counter + outputs.length, pending_outputs: { counter, outputs } };
   }
   const tx = buildState(c, cumulative);
   userSignAgainst(tx, 0, ctx.user, c.mintPubkey, record.mint_nonce!);
