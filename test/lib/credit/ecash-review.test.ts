@@ -3,6 +3,7 @@
  * party gains (or an honest party loses) when the rule it checks is broken; every token
  * is checked by the test-code Nutshell mint (test/independent/cashu.ts), not by src/.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
@@ -10,7 +11,8 @@ import * as user from '../../../src/lib/credit/user.ts';
 import { ecashOffer } from '../../../src/lib/credit/ecash.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
-import { decodeToken } from '../../../src/lib/ecash/token.ts';
+import { decodeToken, encodeTokenV4 } from '../../../src/lib/ecash/token.ts';
+import { keysetFromDocument, tokenMessage } from '../../../src/lib/credit/ecash-view.ts';
 import { nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
 import { CHANGE, POLICY, REFUND, fundingPsbt, world } from './world.ts';
 
@@ -106,5 +108,36 @@ describe('review: a token whose output was lost after the record moved on can be
     let none: string | undefined;
     await expect(user.applyReceipt(w.user, reordered as never, { path: '-', write: async (t) => void (none = t) })).rejects.toMatchObject({ code: 'E_BAD_SIGNATURES' });
     expect(none).toBeUndefined();
+  });
+});
+
+describe('review: credit token decode vouches only for a token of the keyset\'s mint and unit', () => {
+  // Gain if broken: a payer hands over real proofs in a token naming its own server as
+  // the mint (or another unit). "credit token decode --keyset offer.json" says all_valid,
+  // the receiver's wallet swaps at the payer's URL, and the payer's server keeps the
+  // proofs (redeeming them at the real mint) while answering the swap with nothing.
+  const text = readFileSync('fixtures/credit/token.txt', 'utf8').trim();
+  const offer = JSON.parse(readFileSync('fixtures/credit/ecash-offer.json', 'utf8'));
+  const keyset = JSON.parse(readFileSync('fixtures/credit/keyset.json', 'utf8'));
+  const t = decodeToken(text);
+
+  it('the honest token verifies against the offer and the keyset (so the refusals below are for the one field changed)', () => {
+    expect(tokenMessage('regtest', text, t, keysetFromDocument(offer))).toMatchObject({ all_valid: true, mint: offer.ecash.mint_url });
+    expect(tokenMessage('regtest', text, t, keysetFromDocument(keyset))).toMatchObject({ all_valid: true });
+  });
+
+  it('a token naming another mint than the offer\'s is refused (E_TOKEN_MISMATCH, exit 4)', () => {
+    const evil = encodeTokenV4({ ...t, mint: 'https://evil.example' });
+    expect(() => tokenMessage('regtest', evil, decodeToken(evil), keysetFromDocument(offer))).toThrow(expect.objectContaining({ code: 'E_TOKEN_MISMATCH', exitCode: 4 }));
+  });
+
+  it('a token in another unit than the keyset\'s is refused (E_TOKEN_MISMATCH, exit 4), whichever document gave the keyset', () => {
+    const usd = encodeTokenV4({ ...t, unit: 'usd' });
+    for (const doc of [offer, keyset]) {
+      expect(() => tokenMessage('regtest', usd, decodeToken(usd), keysetFromDocument(doc))).toThrow(expect.objectContaining({ code: 'E_TOKEN_MISMATCH', exitCode: 4 }));
+    }
+    // a /v1/keys answer says its unit: a usd keyset does not vouch for a sat token
+    const usdKeys = { keysets: [{ ...keyset.keysets[0], unit: 'usd' }] };
+    expect(() => tokenMessage('regtest', text, t, keysetFromDocument(usdKeys))).toThrow(expect.objectContaining({ code: 'E_TOKEN_MISMATCH', exitCode: 4 }));
   });
 });
