@@ -8,7 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
 import * as user from '../../../src/lib/credit/user.ts';
-import { ecashOffer } from '../../../src/lib/credit/ecash.ts';
+import { ecashOffer, makeOutputs } from '../../../src/lib/credit/ecash.ts';
+import { abandonRequest, acceptAbandon, applyAbandoned } from '../../../src/lib/credit/abandon.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
 import { decodeToken, encodeTokenV4 } from '../../../src/lib/ecash/token.ts';
@@ -139,5 +140,59 @@ describe('review: credit token decode vouches only for a token of the keyset\'s 
     // a /v1/keys answer says its unit: a usd keyset does not vouch for a sat token
     const usdKeys = { keysets: [{ ...keyset.keysets[0], unit: 'usd' }] };
     expect(() => tokenMessage('regtest', text, t, keysetFromDocument(usdKeys))).toThrow(expect.objectContaining({ code: 'E_TOKEN_MISMATCH', exitCode: 4 }));
+  });
+});
+
+describe('review: what held up (each would have been a finding)', () => {
+  const w = ecashWorld();
+  afterAll(() => w.dir.cleanup());
+
+  it('a fork of a state (same state, other outputs) gets the stored receipt: no second issuance, no new rows', async () => {
+    const id = await open(w);
+    const request = await user.updateRequest(w.user, id, 1024n) as { outputs: { amount: number; id: string; B_: string }[] };
+    const first = await mint.acceptUpdate(w.mint, request as never);
+    const issued = await w.mintBook.ecashIssuance();
+    const digest = w.mintBook.contentDigest();
+    const fork = { ...request, outputs: makeOutputs(fromHex('99'.repeat(32)), KS.id, 0, 1024n) };
+    expect(fork.outputs[0]!.B_).not.toBe(request.outputs[0]!.B_);
+    expect(JSON.stringify(await mint.acceptUpdate(w.mint, fork as never))).toBe(JSON.stringify(first));
+    expect(await w.mintBook.ecashIssuance()).toEqual(issued);
+    expect(w.mintBook.contentDigest()).toBe(digest);
+    expect(await w.mintBook.blindSignatureOwner(fork.outputs[0]!.B_)).toBeUndefined();
+    await user.applyReceipt(w.user, first as never, { path: 'm', write: async () => undefined });
+  });
+
+  it('a receipt whose signature is valid (DLEQ and all) for another B_ of the same amount: E_BAD_DLEQ, nothing kept; the honest one then applies', async () => {
+    const id = await open(w);
+    const r1 = await mint.acceptUpdate(w.mint, await user.updateRequest(w.user, id, 512n) as never);
+    await user.applyReceipt(w.user, r1 as never, { path: 'm', write: async () => undefined });
+    const r2 = await mint.acceptUpdate(w.mint, await user.updateRequest(w.user, id, 512n) as never);
+    const before = JSON.stringify(await w.userBook.get(id));
+    let written: string | undefined;
+    const swapped = { ...r2, signatures: r1.signatures };
+    await expect(user.applyReceipt(w.user, swapped as never, { path: 'm', write: async (t) => void (written = t) })).rejects.toMatchObject({ code: 'E_BAD_DLEQ', exitCode: 4 });
+    expect(written).toBeUndefined();
+    expect(JSON.stringify(await w.userBook.get(id))).toBe(before);
+    await user.applyReceipt(w.user, r2 as never, { path: 'm', write: async (t) => void (written = t) });
+    expect(redeemable(written!).sum).toBe(512n);
+  });
+
+  it('a request replayed after its nonce was burned by an abandon: refused (E_NONCE_USED), nothing written, no signature row', async () => {
+    const id = await open(w);
+    w.chain.utxos.clear(); // the funding vanishes: the mint refuses the payment
+    const request = await user.updateRequest(w.user, id, 600n) as { outputs: { B_: string }[] };
+    await expect(mint.acceptUpdate(w.mint, request as never)).rejects.toMatchObject({ code: 'E_FUNDING_MISSING' });
+    const answer = await acceptAbandon(w.mint, await abandonRequest(w.user, id) as never);
+    await applyAbandoned(w.user, answer as never);
+    const c = termsFromJson((await w.userBook.get(id))!.contract, 'regtest');
+    w.chain.confirm(c.funding.txid, c.funding.vout, c.capacity, c.script, 3);
+    const digest = w.mintBook.contentDigest();
+    await expect(w.mintBook.step(() => mint.acceptUpdate(w.mint, request as never))).rejects.toMatchObject({ code: 'E_NONCE_USED' });
+    expect(w.mintBook.contentDigest()).toBe(digest);
+    expect(await w.mintBook.blindSignatureOwner(request.outputs[0]!.B_)).toBeUndefined();
+    // the next payment uses fresh counters and is signed
+    const next = await user.updateRequest(w.user, id, 600n) as { outputs: { B_: string }[] };
+    expect(next.outputs.some((o) => request.outputs.some((x) => x.B_ === o.B_))).toBe(false);
+    expect((await mint.acceptUpdate(w.mint, next as never)).signatures!.length).toBe(next.outputs.length);
   });
 });
