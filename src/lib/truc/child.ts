@@ -13,6 +13,8 @@
  * - the child pays nobody but the caller's wallet: every output comes from the wallet's
  *   PSBT and carries that wallet's BIP-32 derivation (E_WALLET_PSBT_OUTPUT); a child
  *   paying a stranger is refused;
+ *   with `own` (no wallet: the credit exit's mint key, a statechain owner's share signs),
+ *   its one output is the caller's `to` and its inputs only the parent's outputs named;
  * - the child spends only the parent's outputs named (default: its P2A anchors) and the
  *   wallet's inputs, never an outpoint the parent spends (E_TRUC_CONFLICT) or one twice;
  * - its whole value, less the fee, goes back to the wallet's largest change output; the
