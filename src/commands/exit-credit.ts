@@ -62,7 +62,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
         const { withWalletChild } = await import('../lib/credit/exit-child.ts');
         const { exitPrevouts } = await import('../lib/credit/exit.ts');
         const { CORE_POLICY } = await import('../lib/truc/check.ts');
-        message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt, exitPrevouts(record), { ...CORE_POLICY, maxFeeRate: Math.round(feeLimits.maxFeeRate * 1000) });
+        message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt, exitPrevouts(record), { ...CORE_POLICY, maxFeeRate: Math.round(feeLimits.maxFeeRate * 1000) }, feeLimits);
       }
       if (this.flags.broadcast) message = { ...message, broadcast: await this.submit(ctx.chain, message, Math.round(feeLimits.maxFeeRate * 1000)) };
       if (!record.exiting && !this.flags['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
