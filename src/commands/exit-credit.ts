@@ -62,9 +62,9 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
         const { withWalletChild } = await import('../lib/credit/exit-child.ts');
         const { exitPrevouts } = await import('../lib/credit/exit.ts');
         const { CORE_POLICY } = await import('../lib/truc/check.ts');
-        message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt, exitPrevouts(record), { ...CORE_POLICY, maxFeeRate: Math.round(feeLimits.maxFeeRate * 1000) });
+        message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt, exitPrevouts(record), { ...CORE_POLICY, maxFeeRate: Math.round(feeLimits.maxFeeRate * 1000) }, feeLimits);
       }
-      if (this.flags.broadcast) message = { ...message, broadcast: await this.submit(ctx.chain, message) };
+      if (this.flags.broadcast) message = { ...message, broadcast: await this.submit(ctx.chain, message, Math.round(feeLimits.maxFeeRate * 1000)) };
       if (!record.exiting && !this.flags['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
       return message;
     });
@@ -75,14 +75,14 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
    * Submit state + child as one package; throws (nothing is marked) unless the node
    * accepted it. Returns what the node answered (Core's names, fees in sat).
    */
-  private async submit(chain: ChainSource, message: Record<string, unknown>): Promise<Record<string, unknown>> {
+  private async submit(chain: ChainSource, message: Record<string, unknown>, maxFeeRateSatPerKvb: number): Promise<Record<string, unknown>> {
     const child = message.child as { hex?: string };
     if (!child.hex) {
       throw new UsageError('E_USAGE', 'the child is not signed (the payout address is not the mint key\'s): sign child.psbt with bitcoin-cli walletprocesspsbt and pass it back with --child');
     }
     const { fromHex } = await import('../lib/bytes.ts');
     const state = message.state_tx as { hex: string };
-    const result = (await chain.submitPackage!([fromHex(state.hex), fromHex(child.hex)])) as SubmitPackageResult;
+    const result = await chain.submitPackage!([fromHex(state.hex), fromHex(child.hex)], maxFeeRateSatPerKvb);
     // Since Core 28, a rejected package is reported in the result, not as an RPC error.
     if (result.packageMsg !== 'success') {
       const why = result.txResults.filter((t) => t.error).map((t) => `${t.txid}: ${t.error}`).join('; ');

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../lib/cli/statechain-command.ts';
 import { RefusedError, UsageError } from '../lib/errors.ts';
-import type { SubmitPackageResult } from '../lib/chain/rpc.ts';
+import { feeGuardFlags } from '../lib/cli/flags.ts';
 
 export default class StatechainBackup extends StatechainCommand<typeof StatechainBackup> {
   static override summary = 'The owner\'s unilateral exit: its backup once final, with a CPFP child to submit as a package.';
@@ -24,6 +24,7 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
     to: Flags.string({ description: 'with --fee-rate: a CPFP child pays the backup\'s output here', helpValue: 'ADDRESS' }),
     'fee-rate': Flags.string({ description: 'the package\'s fee rate, sat/vB', helpValue: 'RATE' }),
     broadcast: Flags.boolean({ description: 'submit to the node and print its answer' }),
+    ...feeGuardFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
@@ -43,9 +44,11 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
       throw new RefusedError('E_NO_CHILD', 'a pair\'s backup pays the pair (or its channel), which no part signs alone: print it without --to/--fee-rate and bump it from its anchor with package child --parent <this message> --wallet-psbt <your wallet\'s coins> (an anchored coin; an older coin\'s pair backup cannot be bumped)');
     }
     const chain = await this.coinChain(network, record.statement);
-    let child: { destination: Uint8Array; feeRate: number } | undefined;
+    const { parseFeeLimits } = await import('../lib/tx/fee-guard.ts');
+    const feeLimits = parseFeeLimits({ maxFeeRate: f['max-fee-rate'], maxFeeShare: f['max-fee-share'] });
+    let child: { destination: Uint8Array; feeRate: number; feeLimits: typeof feeLimits } | undefined;
     if (f.to !== undefined) {
-      child = await this.payTo(network, f.to, f['fee-rate']!);
+      child = { ...(await this.payTo(network, f.to, f['fee-rate']!)), feeLimits };
     }
     const out = own.backupWithChild(record, child, this.random.bytes(32, 'statechain/child-aux'));
     const tip = await chain.tip();
@@ -56,21 +59,14 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
     const message: Record<string, unknown> = { type: 'statechain/spend', version: 1, network, coin_id: coinId, kind: 'backup', txid: out.backup.id, hex: out.hex };
     if (out.childHex !== undefined) message.child_hex = out.childHex;
     if (f.broadcast) {
-      if (out.childHex !== undefined) {
-        if (chain.submitPackage === undefined) throw new UsageError('E_USAGE', 'a package needs a node (--rpc-url)');
-        const result = (await chain.submitPackage([fromHex(out.hex), fromHex(out.childHex)])) as SubmitPackageResult;
-        // Since Core 28 a rejected package is reported in the answer, not as an RPC error: only
-        // "success" with both transactions answered and neither in error is sent (e.g. the
-        // previous owner's older backup mined first: the coin is gone, and the owner must know).
-        const { toHex } = await import('../lib/bytes.ts');
-        const { measureTx } = await import('../lib/truc/transaction.ts');
-        const childTxid = measureTx(fromHex(out.childHex), 'the child').txid;
-        const entries = [out.backup.id, childTxid].map((txid) => result.txResults.find((t) => t.txid === txid));
-        if (result.packageMsg !== 'success' || entries.some((e) => e === undefined || e.error !== undefined)) {
-          const why = result.txResults.filter((t) => t.error).map((t) => `${t.txid}: ${t.error}`).join('; ');
-          throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept the backup package: ${result.packageMsg || 'no package_msg'}${why ? ` (${why})` : ''}; the coin may already be spent (an older backup mined first) — check the deposit ${toHex(out.backup.getInput(0).txid!)}:${out.backup.getInput(0).index}`);
-        }
-        message.broadcast = result;
+      if (out.childHex !== undefined && out.verdict !== undefined) {
+        if (chain.submitPackage === undefined) throw new UsageError('E_CHAIN_OFFLINE', 'a package needs a node (--rpc-url)');
+        // As package submit: maxfeerate from the fee guard, each transaction's answer read by its wtxid
+        // (anything but success is E_PACKAGE_REJECTED, exit 4), the node's answer in snake_case.
+        const { submittedMessage } = await import('../lib/truc/submit.ts');
+        const result = await chain.submitPackage([fromHex(out.hex), fromHex(out.childHex)], Math.round(feeLimits.maxFeeRate * 1000));
+        const { type: _t, version: _v, network: _n, ...answer } = submittedMessage(result, out.verdict, network);
+        message.broadcast = answer;
       } else {
         message.broadcast = { txid: await chain.broadcast(fromHex(out.hex)) };
       }

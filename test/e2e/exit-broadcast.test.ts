@@ -112,7 +112,8 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
     const calls = core!.requests.filter((r) => r.body.method === 'submitpackage');
     expect(calls).toHaveLength(1);
     const [txs, ...rest] = calls[0]!.body.params as [string[]];
-    expect(rest).toEqual([]);
+    expect(rest).toEqual([0.1]); // maxfeerate: the fee guard's --max-fee-rate (default 10,000 sat/vB = 0.1 BTC/kvB), as package submit
+
     expect(txs).toHaveLength(2);
     return txs;
   }

@@ -245,6 +245,14 @@ describe('htlc refusals: a coded line, nothing on stdout', () => {
     // 500 sat less a 274 sat fee (137 vB at 2 sat/vB) leaves 226 sat, under the P2WPKH dust limit of 294.
     const small = ['htlc', 'claim', '--key-env', 'BOB_KEY', '--outpoint', OUTPOINT, '--amount', '500', '--to', TO, '--fee-rate', '2', '--preimage-file', preimageFile];
     refused(run(small, { input: seed(), env: ENV }), 'E_DUST_OUTPUT');
+    // Issue 28's finding, the fee guard (issue 24): --fee-rate 300 on the 137 vB claim is 41,100 sat of the 50,000 sat HTLC —
+    // above half of it (--max-fee-share 0.5): refused, nothing printed; raised on purpose, it is paid.
+    const greedy = ['htlc', 'claim', '--key-env', 'BOB_KEY', '--outpoint', OUTPOINT, '--amount', '50000', '--to', TO, '--fee-rate', '300', '--preimage-file', preimageFile];
+    const tooHigh = run(greedy, { input: seed(), env: ENV });
+    refused(tooHigh, 'E_FEE_TOO_HIGH');
+    expect(tooHigh.stderr).toContain('41100 sat');
+    expect(ok<Spend>(run([...greedy, '--max-fee-share', '0.9'], { input: seed(), env: ENV })).fee_sat).toBe(41_100);
+    refused(run([...greedy.slice(0, -4), '--fee-rate', '300', '--max-fee-rate', '250', '--preimage-file', preimageFile], { input: seed(), env: ENV }), 'E_FEE_TOO_HIGH');
     const edited = JSON.parse(seed()) as Record<string, unknown>;
     edited.address = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     refused(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile), { input: JSON.stringify(edited), env: ENV }), 'E_HTLC_MISMATCH');

@@ -240,7 +240,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const spend = (await step<Spend>('CAROL_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '20', '--broadcast'], '', 'statechain/spend')).msg;
     expect(spend.txid).toBe(parseTx(carol!.hex).txid);
     expect(spend.child_hex).toBeDefined();
-    expect(JSON.stringify(spend.broadcast)).toContain('"packageMsg":"success"');
+    // The node's answer read as package submit reads it (snake_case, each transaction by its wtxid; statechain.spend.json).
+    expect(spend.broadcast).toMatchObject({ package_msg: 'success', parent: { txid: spend.txid }, child: { txid: parseTx(spend.child_hex!).txid }, replaced_transactions: [] });
     await n.mine(1);
     for (const txid of [spend.txid, parseTx(spend.child_hex!).txid]) {
       expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations).toBe(1);
@@ -325,6 +326,77 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect(await n.mempool(alice!.hex)).toMatchObject({ allowed: false });
     }
   });
+  it('old terms, the documented limitation (issue 24): fees above the terms\' backup fee, the pair\'s backup cannot be bumped by anyone — the previous owner\'s older backup, bumped from its share\'s output, confirms and takes the coin; under anchored terms the pair wins the same race', async () => {
+    // "Fees have risen": a node whose relay floor (20 sat/vB) is above what the terms' 400 sat backup fee pays (~3.6 sat/vB).
+    const normal = n;
+    n = await startFundedNode(BITCOIND!, 'statechain-highfee', ['-minrelaytxfee=0.0002']);
+    try {
+      const { readdirSync } = await import('node:fs');
+      const { backupWithChild } = await import('../../src/lib/statechain/owner.ts');
+      const findRecord = (dir: string, name: string): string => {
+        for (const e of readdirSync(dir, { withFileTypes: true })) {
+          const p = join(dir, e.name);
+          if (e.isDirectory()) { try { return findRecord(p, name); } catch { /* not here */ } } else if (e.name === name) return p;
+        }
+        throw new Error(`${name} not under ${dir}`);
+      };
+      const ANCHORED = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
+      for (const terms of [TERMS, ANCHORED]) {
+        const anchored = terms === ANCHORED;
+        const d = await deposit('ALICE_KEY', 60_000n, 'raw', terms);
+        await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+        await n.mine(2);
+        const coin = (await pairReceives(d.coinId)).coin;
+        const [alice, pair] = coin.backups.map((hex) => ({ hex, tx: parseTx(hex) }));
+        // The previous owner (Alice, who sent the coin to the pair) still holds her own older backup and its key.
+        const aliceRecord = JSON.parse(readFileSync(findRecord(join(work.path, 'ALICE_KEY'), `coin-${d.coinId}.json`), 'utf8'));
+        await n.mine(alice!.tx.lockTime - (await n.tip()));
+        // Both backups are final now. The pair's alone: below the floor (old terms) or zero fee (anchored).
+        expect(await n.mempool(pair!.hex)).toMatchObject({ allowed: false, 'reject-reason': 'min relay fee not met' });
+        if (!anchored) {
+          // Nobody can bump the pair's backup: it pays the pair's key O = A + B (no part signs alone) and has no anchor.
+          expect(pair!.tx.outputs).toHaveLength(1);
+          const r = await as('BOB_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '30']);
+          expectRefused(r, 'E_NO_CHILD');
+        } else {
+          // Either part bumps the pair's anchored backup from its own wallet (package child, then package submit).
+          const spend = await step('BOB_KEY', ['statechain-backup', '--coin', d.coinId], '', 'statechain/spend');
+          const spendFile = join(work.path, `${d.coinId}.race.spend.json`);
+          writeFileSync(spendFile, spend.text);
+          const walletFile = join(work.path, `${d.coinId}.race.wallet.json`);
+          const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
+          writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 25 }])));
+          const child = await offchain(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '30', '--network', 'regtest', ...n.chain()]);
+          const childMsg = messageOf<{ psbt: string; child: { txid: string } }>(child, 'package/child');
+          const childFile = join(work.path, `${d.coinId}.race.child.json`);
+          writeFileSync(childFile, child.stdout);
+          const signedFile = join(work.path, `${d.coinId}.race.signed.json`);
+          writeFileSync(signedFile, JSON.stringify(await n.wallet.call('walletprocesspsbt', [childMsg.psbt])));
+          messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+        }
+        // The previous owner races with her older backup, bumped from her share's output at 30 sat/vB (the one child builder).
+        const cheat = backupWithChild(aliceRecord, { destination: bytesOf(hexOf(parseTx(coin.backups[0]!).outputs[0]!.script)), feeRate: 30, feeLimits: { maxFeeRate: 10_000, maxFeeShare: 0.5 } }, new Uint8Array(32));
+        expect(cheat.backup.id).toBe(alice!.tx.txid);
+        const answer = await n.node.rpc.call<{ package_msg: string }>('submitpackage', [[cheat.hex, cheat.childHex!]]);
+        await n.mine(1);
+        const confirmed = async (txid: string) => ((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1]).catch(() => ({ confirmations: 0 }))).confirmations ?? 0);
+        if (!anchored) {
+          // Old terms: the previous owner's backup is mined and the coin is hers; the pair's backup can never confirm.
+          expect(answer.package_msg).toBe('success');
+          expect(await confirmed(alice!.tx.txid)).toBe(1);
+          expect(await n.mempool(pair!.hex)).toMatchObject({ allowed: false });
+        } else {
+          // Anchored: the pair's package was in first; the previous owner's conflicting backup is refused, the pair's is mined.
+          expect(answer.package_msg).not.toBe('success');
+          expect(await confirmed(pair!.tx.txid)).toBe(1);
+          expect(await confirmed(alice!.tx.txid)).toBe(0);
+        }
+      }
+    } finally {
+      await n.stop();
+      n = normal;
+    }
+  });
   it('an anchored backup of a single owner: statechain-backup --to --fee-rate spends its output and its anchor (ephemeral dust) in one child; the package is checked, submitted and mined', async () => {
     const ANCHORED = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
     const d = await deposit('ALICE_KEY', 50_000n, 'raw', ANCHORED);
@@ -338,12 +410,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const spend = (await step<Spend>('BOB_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '3', '--broadcast'], '', 'statechain/spend')).msg;
     const child = parseTx(spend.child_hex!);
     expect(child.inputs.map((i) => [i.txid, i.vout])).toEqual([[backup.txid, 0], [backup.txid, 1]]);
-    expect(JSON.stringify(spend.broadcast)).toContain('"packageMsg":"success"');
+    expect(spend.broadcast).toMatchObject({ package_msg: 'success', parent: { txid: backup.txid }, child: { txid: child.txid, wtxid: child.wtxid } });
     await n.mine(1);
     expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [child.txid, 1])).confirmations).toBe(1);
   });
 
-  it('review: the previous owner\'s older anchored backup, bumped from its own wallet and mined, wins the race; the current owner\'s statechain-backup --broadcast is refused (exit 4, E_BROADCAST_REJECTED), not printed as sent', async () => {
+  it('review: the previous owner\'s older anchored backup, bumped from its own wallet and mined, wins the race; the current owner\'s statechain-backup --broadcast is refused (exit 4, E_PACKAGE_REJECTED), not printed as sent', async () => {
     const ANCHORED = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
     const d = await deposit('ALICE_KEY', 50_000n, 'raw', ANCHORED);
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
@@ -367,7 +439,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [alice!.tx.txid, 1])).confirmations).toBe(1);
     // Bob wakes up: his package cannot go in (the coin is spent); he must be told, not shown a "broadcast".
     const r = await as('BOB_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '3', '--broadcast']);
-    expectRefused(r, 'E_BROADCAST_REJECTED');
+    expectRefused(r, 'E_PACKAGE_REJECTED');
     expect((await n.mempool(bob!.hex))['allowed']).toBe(false);
   });
 

@@ -22,7 +22,7 @@ export default class HtlcCooperate extends HtlcCommand<typeof HtlcCooperate> {
     const { cooperativePsbt } = await import('../../lib/htlc/cooperative.ts');
     const { spendMessage } = await import('../../lib/htlc/messages.ts');
     const { serializePsbt } = await import('../../lib/psbt/parse.ts');
-    const s = cooperativePsbt({ htlc: input.htlc, outpoint, amountSat, destination: await this.destination(input.network), feeRate: this.feeRate() });
+    const s = cooperativePsbt({ htlc: input.htlc, outpoint, amountSat, destination: await this.destination(input.network), feeRate: this.feeRate(), feeLimits: this.feeLimits() });
     const psbt = serializePsbt(s.tx);
     return {
       message: spendMessage(input.created, {

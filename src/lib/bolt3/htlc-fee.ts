@@ -15,10 +15,9 @@
  */
 import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
-import { RefusedError } from '../errors.ts';
-import { checkFee, checkFeeRate, type FeeLimits } from '../tx/fee-guard.ts';
-import { dustThreshold, feeFor } from '../tx/policy.ts';
-import { isNestedP2wpkh, psbtInputOf, txidOnceSigned, walletCoins, walletInputsAmount, type WalletPsbtRole } from '../tx/wallet-psbt.ts';
+import type { FeeLimits } from '../tx/fee-guard.ts';
+import { planFeeInput } from '../truc/fee-input.ts';
+import { isNestedP2wpkh, psbtInputOf, txidOnceSigned, walletCoins, type WalletPsbtRole } from '../tx/wallet-psbt.ts';
 import { finalizeHtlcTransaction, signHtlcTransaction } from './sign.ts';
 import { p2wsh } from './script.ts';
 import { weight, type Tx } from './tx.ts';
@@ -39,14 +38,8 @@ export function fundHtlcTransaction(
   h: HtlcTransaction, wallet: Transaction, feeRate: number, limits: FeeLimits,
   localPrivkey: Uint8Array, remoteSignature: Uint8Array, preimage?: Uint8Array,
 ): FundedHtlc {
-  checkFeeRate(feeRate, limits);
   const coins = walletCoins(wallet, FEE_PSBT);
-  if (coins.inputs.length === 0) throw new RefusedError('E_FEE_PSBT_INPUT', '--fee-psbt has no inputs: the wallet\'s coins pay the fee');
-  if (coins.change.length === 0) throw new RefusedError('E_FEE_PSBT_OUTPUT', '--fee-psbt has no output back to the wallet to take the fee from');
   const [htlcIn, htlcOut] = [h.tx.inputs[0]!, h.tx.outputs[0]!];
-  for (const i of coins.inputs) {
-    if (i.txid === htlcIn.txid && i.vout === htlcIn.vout) throw new RefusedError('E_FEE_PSBT_INPUT', `--fee-psbt spends ${i.txid}:${i.vout}, the HTLC output itself`);
-  }
   // The funded transaction at its largest signed size (amounts do not change the size).
   const htlcWitness = [new Uint8Array(0), new Uint8Array(73), new Uint8Array(73), h.kind === 'htlc-success' ? new Uint8Array(32) : new Uint8Array(0), h.spentWitnessScript];
   const build = (change: bigint[]): Tx => ({
@@ -57,16 +50,11 @@ export function fundHtlcTransaction(
     })],
     outputs: [htlcOut, ...coins.change.map((o, k) => ({ amount: change[k]!, script: o.script }))],
   });
-  const vsize = Math.ceil(weight(build(coins.change.map((o) => o.amount))) / 4);
-  const fee = feeFor(vsize, feeRate);
-  const largest = coins.change.reduce((best, o, i) => (o.amount > coins.change[best]!.amount ? i : best), 0);
-  const others = coins.change.reduce((a, o, i) => (i === largest ? a : a + o.amount), 0n);
-  const rest = walletInputsAmount(coins) - others - fee;
-  if (rest < dustThreshold(coins.change[largest]!.script)) {
-    throw new RefusedError('E_FEE_PSBT_SHORT', `the wallet's coins in --fee-psbt leave ${rest} sat of change after the ${fee} sat fee (${vsize} vB at ${feeRate} sat/vB)`);
-  }
-  checkFee({ what: `the ${h.kind} transaction`, feeSat: fee, vsize, amountSat: walletInputsAmount(coins) }, limits);
-  const amounts = coins.change.map((o, i) => (i === largest ? rest : o.amount));
+  // The fee, change, and the fee guard: the one fee-input rule (../truc/fee-input.ts).
+  const { fee, vsize, amounts } = planFeeInput({
+    role: FEE_PSBT, coins, spent: { txid: htlcIn.txid, vout: htlcIn.vout }, feeRate, limits, what: `the ${h.kind} transaction`,
+    vsize: () => Math.ceil(weight(build(coins.change.map((o) => o.amount))) / 4),
+  });
   const unsigned = build(amounts);
   const tx: Tx = { ...unsigned, inputs: unsigned.inputs.map(({ witness: _w, scriptSig: _s, ...i }) => i) };
   // SIGHASH_ALL over everything; the peer's SINGLE|ANYONECANPAY signature still covers input 0 / output 0.

@@ -13,6 +13,7 @@
  */
 import { UsageError } from '../errors.ts';
 import { LOCKTIME_THRESHOLD } from './finality.ts';
+import type { SubmitPackageResult } from './rpc.ts';
 import type { ChainSource, ChainTip, MempoolAcceptResult, UtxoInfo } from './types.ts';
 
 export interface OfflineFlagNames {
@@ -115,7 +116,8 @@ export class OfflineChainSource implements ChainSource {
     throw this.offline('cannot broadcast without a node', 'or broadcast the printed transaction with bitcoin-cli sendrawtransaction');
   }
 
-  async submitPackage(_rawTxs: Uint8Array[]): Promise<unknown> {
+  /** Refused, whatever the maxfeerate: no package leaves without a node to apply it. */
+  async submitPackage(_rawTxs: Uint8Array[], _maxFeeRateSatPerKvb?: number): Promise<SubmitPackageResult> {
     throw this.offline('cannot submit a package without a node', 'or submit the printed transactions with bitcoin-cli submitpackage');
   }
 

@@ -7,6 +7,7 @@
  * `OfflineChainSource` (explicit values from flags; refuses what it was not told).
  * Amounts are bigint satoshis; hashes are the usual big-endian display hex.
  */
+import type { SubmitPackageResult } from './rpc.ts';
 
 export interface ChainTip {
   /** Height of the best validated block (Core's `blocks`, not `headers`). */
@@ -59,10 +60,14 @@ export interface ChainSource {
    * `scantxoutset`, which reads the whole set: slow on mainnet, mempool not included).
    */
   outputsPaying?(script: Uint8Array): Promise<UtxoInfo[]>;
-  /** Core v28+ `submitpackage` (child with its unconfirmed parents), for CPFP packages. */
   /** getmempoolinfo's minrelaytxfee and mempoolminfee, sat/kvB. */
   mempoolPolicy?(): Promise<{ minRelayFeeRate: number; mempoolMinFeeRate: number }>;
-  submitPackage?(rawTxs: Uint8Array[], maxFeeRateSatPerKvb?: number): Promise<unknown>;
+  /**
+   * Core v28+ `submitpackage` (child with its unconfirmed parents), for CPFP packages, with
+   * `maxfeerate` (sat/kvB; Core's default when omitted). A source without a node refuses
+   * every call (E_CHAIN_OFFLINE) before anything is sent, whatever the maxfeerate.
+   */
+  submitPackage?(rawTxs: Uint8Array[], maxFeeRateSatPerKvb?: number): Promise<SubmitPackageResult>;
   /** getmempoolentry's fees.base of a transaction in the mempool, in sat (null: not in the mempool). */
   mempoolFee?(txid: string): Promise<bigint | null>;
 }

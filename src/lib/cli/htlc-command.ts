@@ -17,7 +17,8 @@ import { sameJson } from '../json.ts';
 import { MAX_LOCKTIME, MAX_MONEY } from '../constants.ts';
 import { readHexSecretFile } from './secret-file.ts';
 import { OffchainCommand, type CommandResult } from './base-command.ts';
-import { chainFlags, inputFlags, keyFlags } from './flags.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags } from './flags.ts';
+import { parseFeeLimits, type FeeLimits } from '../tx/fee-guard.ts';
 import { parseRate } from './credit-command.ts';
 
 export { MAX_LOCKTIME };
@@ -35,6 +36,7 @@ export const outpointFlags = {
 export const destinationFlags = {
   to: Flags.string({ description: 'address the coins go to', helpValue: 'ADDRESS', required: true }),
   'fee-rate': Flags.string({ description: 'fee rate in sat/vB', helpValue: 'RATE', required: true }),
+  ...feeGuardFlags,
 };
 
 export const htlcSpendFlags = {
@@ -130,6 +132,12 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
   /** A 32-byte secret (hex) from a file: a preimage, an adaptor secret. */
   protected readSecretFile(path: string, flag: string): Uint8Array {
     return readHexSecretFile(path, flag, { length: 32 });
+  }
+
+  /** The fee guard's limits (--max-fee-rate, --max-fee-share). */
+  protected feeLimits(): FeeLimits {
+    const f = this.flags as { 'max-fee-rate'?: string; 'max-fee-share'?: string };
+    return parseFeeLimits({ maxFeeRate: f['max-fee-rate'], maxFeeShare: f['max-fee-share'] });
   }
 
   protected feeRate(): number {

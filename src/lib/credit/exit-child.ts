@@ -14,6 +14,9 @@
  *   floor, no transaction above maxfeerate, … — each refusal exit 4 naming Core's string.
  *   (Until issue 24 this was its own version-and-size check, E_EXIT_CHILD_TRUC.)
  *
+ * - the fee guard (--max-fee-rate on the package, --max-fee-share of what the child spends),
+ *   as on the child exit-credit builds itself (../truc/child.ts): E_FEE_TOO_HIGH, exit 4.
+ *
  * The node judges the rest (signatures) when the package is submitted.
  */
 import { Transaction } from '@scure/btc-signer';
@@ -22,6 +25,7 @@ import { fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { parsePsbt } from '../psbt/parse.ts';
 import { checkTrucPackage, CORE_POLICY, type Prevout, type TrucPolicy } from '../truc/check.ts';
+import { checkFee, DEFAULT_FEE_LIMITS, type FeeLimits } from '../tx/fee-guard.ts';
 
 
 type ExitMessage = {
@@ -29,7 +33,7 @@ type ExitMessage = {
   child: { txid: string; complete: boolean; psbt: string; hex?: string; package_fee_rate: number };
 };
 
-export function withWalletChild<M extends ExitMessage>(exit: M, childPsbt: Uint8Array, statePrevouts: Prevout[], policy: TrucPolicy = CORE_POLICY): M {
+export function withWalletChild<M extends ExitMessage>(exit: M, childPsbt: Uint8Array, statePrevouts: Prevout[], policy: TrucPolicy = CORE_POLICY, limits: FeeLimits = DEFAULT_FEE_LIMITS): M {
   let tx: Transaction;
   try {
     tx = parsePsbt(childPsbt);
@@ -69,6 +73,8 @@ export function withWalletChild<M extends ExitMessage>(exit: M, childPsbt: Uint8
   let outputsSat = 0n;
   for (let i = 0; i < signed.outputsLength; i++) outputsSat += signed.getOutput(i).amount!;
   const childFee = inputsSat - outputsSat;
+  // The fee guard, as on the child exit-credit builds: the wallet (walletprocesspsbt may add coins) pays the child's fee out of what it spends.
+  checkFee({ what: 'the exit package (state + the wallet\'s child)', feeSat: BigInt(exit.state_tx.fee_sat) + childFee, vsize: exit.state_tx.vsize + signed.vsize, amountSat: inputsSat, payerFeeSat: childFee }, limits);
   const packageFeeRate = Number(((exit.state_tx.fee_sat + Number(childFee)) / (exit.state_tx.vsize + signed.vsize)).toFixed(2));
   return { ...exit, child: { txid: signed.id, complete: true, psbt: base64.encode(childPsbt), hex: toHex(hex), package_fee_rate: packageFeeRate } };
 }

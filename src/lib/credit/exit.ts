@@ -4,7 +4,9 @@
  * spends the mint's payout to pay for both. States are TRUC (v3), so the child is v3
  * too and at most 1000 vB (a v2 state of an older record gets a v2 child); the pair
  * goes to Core's `submitpackage`. The mint pays this
- * child's fee out of its own payout.
+ * child's fee out of its own payout. The child is built, sized and checked by the one
+ * CPFP builder, ../truc/child.ts (`own`: no wallet, the mint's key signs); a payout to the
+ * mint's wallet leaves it unsigned for `walletprocesspsbt` (then --child, ./exit-child.ts).
  */
 import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
@@ -12,12 +14,11 @@ import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import { taprootOutput } from '../taproot/taproot.ts';
-import { checkFee, DEFAULT_FEE_LIMITS, type FeeLimits } from '../tx/fee-guard.ts';
+import { DEFAULT_FEE_LIMITS, type FeeLimits } from '../tx/fee-guard.ts';
 import { checkTrucPackage, CORE_POLICY, type Prevout } from '../truc/check.ts';
-import { dustThreshold, feeFor, inputVsize, outputVsize, txOverheadVsize } from '../tx/policy.ts';
+import { buildChild } from '../truc/child.ts';
 import { termsFromJson } from './codec.ts';
 import type { MintContractRecord } from './ports.ts';
-import { CONTRACT_SEQUENCE } from './transactions.ts';
 
 /** The state's one input, the contract's funding output: what the package checker needs to know the state's fee. */
 export function exitPrevouts(record: MintContractRecord): Prevout[] {
@@ -35,48 +36,40 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
     throw new RefusedError('E_NO_STATE', `contract ${record.contract_id} has no signed state yet: there is nothing for the mint to claim`);
   }
   const c = termsFromJson(record.contract, record.network);
-  const parent = Transaction.fromRaw(fromHex(record.latest.hex, 'state'), { allowUnknownOutputs: true });
+  const stateRaw = fromHex(record.latest.hex, 'state');
+  const parent = Transaction.fromRaw(stateRaw, { allowUnknownOutputs: true });
   let vout = -1;
-  let spent = 0n;
-  for (let i = 0; i < parent.outputsLength; i++) {
-    const o = parent.getOutput(i);
-    spent += o.amount!;
-    if (equalBytes(o.script!, c.payoutScript)) vout = i;
-  }
-  const payout = parent.getOutput(vout).amount!;
-  const parentFee = c.capacity - spent;
+  for (let i = 0; i < parent.outputsLength; i++) if (equalBytes(parent.getOutput(i).script!, c.payoutScript)) vout = i;
   const to = opts.to ?? c.payoutScript;
   const ownKey = taprootOutput(mint.xOnly);
   const mintSigns = equalBytes(c.payoutScript, ownKey.script);
-  const spendVbytes = inputVsize(c.payoutScript);
-  if (spendVbytes === undefined) throw new RefusedError('E_EXIT_PAYOUT', 'the payout script type cannot be fee-estimated for a CPFP child');
-  const childVsize = Math.ceil(txOverheadVsize(1, 1) + spendVbytes + outputVsize(to));
-  const packageFee = feeFor(parent.vsize + childVsize, opts.feeRate);
-  const childFee = packageFee > parentFee ? packageFee - parentFee : feeFor(childVsize, opts.feeRate);
-  // The fee guard on the package as a whole: the mint pays the child's fee out of its payout.
-  checkFee({ what: 'the exit package (state + CPFP child)', feeSat: parentFee + childFee, vsize: parent.vsize + childVsize, amountSat: payout, payerFeeSat: childFee }, opts.feeLimits);
-  const amount = payout - childFee;
-  if (amount < dustThreshold(to)) {
-    throw new RefusedError('E_EXIT_UNECONOMICAL', `at ${opts.feeRate} sat/vB the CPFP child would cost ${childFee} sat of the mint's ${payout} sat payout`);
+  // The one child builder (src/lib/truc/child.ts): sized, fee, the fee guard (the mint pays the
+  // child's fee out of its payout) and the package through check.ts, the child at its largest.
+  // A state stored before states were TRUC may be v2: then only a v2 child can bump it.
+  const feeLimits = opts.feeLimits ?? DEFAULT_FEE_LIMITS;
+  const policy = { ...CORE_POLICY, maxFeeRate: Math.round(feeLimits.maxFeeRate * 1000) };
+  const prevouts = exitPrevouts(record);
+  let built;
+  try {
+    built = buildChild({ parent: stateRaw, parentPrevouts: prevouts, own: { to, shortCode: 'E_EXIT_UNECONOMICAL' }, spend: [vout], feeRate: opts.feeRate, feeLimits, policy, allowV2: true });
+  } catch (e) {
+    if (e instanceof RefusedError && e.code === 'E_TRUC_CHILD_INPUT') throw new RefusedError('E_EXIT_PAYOUT', `the payout script type cannot be fee-estimated for a CPFP child: ${e.message}`);
+    throw e;
   }
-  // A TRUC (v3) child may only spend a v3 parent, and a v3 parent's child must be v3
-  // (BIP-431). States are v3 (the mint refuses any other); a state stored before that
-  // rule may be v2, and then only a v2 child can bump it.
-  const child = new Transaction({ version: parent.version === 3 ? 3 : 2 });
-  child.addInput({
-    txid: parent.id, index: vout, sequence: CONTRACT_SEQUENCE, witnessUtxo: { script: c.payoutScript, amount: payout },
-    ...(mintSigns ? { tapInternalKey: mint.xOnly } : {}),
-  });
-  child.addOutput({ script: to, amount });
+  const child = built.psbt;
+  let parentFee = c.capacity;
+  for (let i = 0; i < parent.outputsLength; i++) parentFee -= parent.getOutput(i).amount!;
+  if (mintSigns) child.updateInput(0, { tapInternalKey: mint.xOnly });
   let hex: string | undefined;
   if (mintSigns) {
     child.signIdx(mint.secretKey, 0, undefined, opts.auxRand);
     child.finalizeIdx(0);
     hex = toHex(child.extract());
-    // The package through the one TRUC checker (src/lib/truc/check.ts) before it is printed
-    // (a v2 state of an older record makes a v2 package, which the checker does not judge).
-    if (parent.version === 3) checkTrucPackage(fromHex(record.latest.hex, 'state'), fromHex(hex, 'child'), exitPrevouts(record), { ...CORE_POLICY, maxFeeRate: Math.round((opts.feeLimits ?? DEFAULT_FEE_LIMITS).maxFeeRate * 1000) });
+    // The signed package through the checker once more, on its real bytes.
+    if (parent.version === 3) checkTrucPackage(stateRaw, fromHex(hex, 'child'), prevouts, policy);
   }
+  const childVsize = built.vsize;
+  const childFee = built.childFee;
   return {
     type: 'credit/exit',
     version: 1,

@@ -10,6 +10,7 @@
  */
 import { Transaction } from '@scure/btc-signer';
 import { RefusedError } from '../errors.ts';
+import type { FeeLimits } from '../tx/fee-guard.ts';
 import { setMusigParticipants } from '../musig/psbt-keypath.ts';
 import type { HtlcOutput } from './htlc.ts';
 import { SEQUENCE_RBF, payOut, type OutPoint } from './spend.ts';
@@ -20,6 +21,8 @@ export type CooperativeRequest = {
   amountSat: bigint;
   destination: Uint8Array;
   feeRate: number;
+  /** The fee guard (--max-fee-rate / --max-fee-share). */
+  feeLimits?: FeeLimits;
   lockTime?: number;
 };
 

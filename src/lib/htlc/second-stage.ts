@@ -39,8 +39,10 @@ import { compactFromDer, derFromCompact, nobleEcdsa } from '../bolt3/ecdsa.ts';
 import { ANCHORS, LEGACY, type CommitmentFormat } from '../bolt3/formats.ts';
 import { p2wsh } from '../bolt3/script.ts';
 import { SIGHASH_ALL } from '../bolt3/sighash.ts';
-import { compactSizeLength, dustThreshold, feeFor, outputVsize, txOverheadVsize } from '../tx/policy.ts';
-import { psbtInputOf, txidOnceSigned, walletCoins, walletInputVbytes, walletInputsAmount, type WalletCoins, type WalletPsbtRole } from '../tx/wallet-psbt.ts';
+import { compactSizeLength, outputVsize, txOverheadVsize } from '../tx/policy.ts';
+import { DEFAULT_FEE_LIMITS, type FeeLimits } from '../tx/fee-guard.ts';
+import { planFeeInput } from '../truc/fee-input.ts';
+import { psbtInputOf, txidOnceSigned, walletCoins, walletInputVbytes, type WalletCoins, type WalletPsbtRole } from '../tx/wallet-psbt.ts';
 import { secondStageScript, type HtlcOutput, type HtlcSpec } from './htlc.ts';
 import { checkPreimage, type OutPoint } from './spend.ts';
 
@@ -59,6 +61,8 @@ export type SecondStageRequest = {
   feeWallet?: Transaction;
   /** Anchors: the fee rate (sat/vB) the whole transaction pays once the wallet's coins are in. */
   feeRate?: number;
+  /** The fee guard on the wallet's fee input (default: Core's maxfeerate, half what the wallet moves). */
+  feeLimits?: FeeLimits;
 };
 
 export type SecondStage = {
@@ -125,29 +129,20 @@ function htlcInputVsize(witnessScript: Uint8Array, kind: SecondStage['kind']): n
  * The wallet's coins and change joined after input 0 / output 0, the fee exactly
  * `feeRate` × vsize taken from the largest change output.
  */
-function addFeeInput(tx: Transaction, wallet: WalletCoins, witnessScript: Uint8Array, kind: SecondStage['kind'], feeRate: number): void {
-  if (wallet.inputs.length === 0) throw new RefusedError('E_FEE_PSBT_INPUT', '--fee-psbt has no inputs: the wallet\'s coins pay the fee');
+function addFeeInput(tx: Transaction, wallet: WalletCoins, witnessScript: Uint8Array, kind: SecondStage['kind'], feeRate: number, limits: FeeLimits): void {
   const htlcInput = tx.getInput(0);
-  for (const i of wallet.inputs) {
-    if (i.txid === toHex(htlcInput.txid!) && i.vout === htlcInput.index) throw new RefusedError('E_FEE_PSBT_INPUT', `--fee-psbt spends ${i.txid}:${i.vout}, the HTLC output itself`);
-  }
-  if (wallet.change.length === 0) throw new RefusedError('E_FEE_PSBT_OUTPUT', '--fee-psbt has no output back to the wallet to take the fee from (make it with walletcreatefundedpsbt paying one of the wallet\'s own addresses)');
-  const vsize = Math.ceil(
-    txOverheadVsize(1 + wallet.inputs.length, 1 + wallet.change.length)
-    + htlcInputVsize(witnessScript, kind) + outputVsize(tx.getOutput(0).script!)
-    + wallet.inputs.reduce((a, i) => a + walletInputVbytes(i.script, i.redeemScript, FEE_PSBT), 0)
-    + wallet.change.reduce((a, o) => a + outputVsize(o.script), 0),
-  );
-  const fee = feeFor(vsize, feeRate);
-  const largest = wallet.change.reduce((best, o, i) => (o.amount > wallet.change[best]!.amount ? i : best), 0);
-  const others = wallet.change.reduce((a, o, i) => (i === largest ? a : a + o.amount), 0n);
-  const rest = walletInputsAmount(wallet) - others - fee;
-  const change = wallet.change[largest]!;
-  if (rest < dustThreshold(change.script)) {
-    throw new RefusedError('E_FEE_PSBT_SHORT', `the wallet's coins in --fee-psbt leave ${rest} sat of change after the ${fee} sat fee (${vsize} vB at ${feeRate} sat/vB): fund it with at least ${dustThreshold(change.script) - rest} sat more`);
-  }
+  // The fee, change, and the fee guard: the one fee-input rule (../truc/fee-input.ts), as commitment finalize --fee-psbt.
+  const { amounts } = planFeeInput({
+    role: FEE_PSBT, coins: wallet, spent: { txid: toHex(htlcInput.txid!), vout: htlcInput.index! }, feeRate, limits, what: `the ${kind} transaction`,
+    vsize: () => Math.ceil(
+      txOverheadVsize(1 + wallet.inputs.length, 1 + wallet.change.length)
+      + htlcInputVsize(witnessScript, kind) + outputVsize(tx.getOutput(0).script!)
+      + wallet.inputs.reduce((a, i) => a + walletInputVbytes(i.script, i.redeemScript, FEE_PSBT), 0)
+      + wallet.change.reduce((a, o) => a + outputVsize(o.script), 0),
+    ),
+  });
   for (const i of wallet.inputs) tx.addInput(psbtInputOf(i));
-  wallet.change.forEach((o, i) => tx.addOutput({ ...o, amount: i === largest ? rest : o.amount }));
+  wallet.change.forEach((o, i) => tx.addOutput({ ...o, amount: amounts[i]! }));
 }
 
 export function signSecondStage(req: SecondStageRequest): SecondStage {
@@ -176,7 +171,7 @@ export function signSecondStage(req: SecondStageRequest): SecondStage {
     if (!spec.anchors) throw new UsageError('E_USAGE', '--fee-psbt is for anchors HTLC transactions only: a legacy one pays its fee out of the HTLC');
     if (role !== 'local_htlc') throw new UsageError('E_USAGE', '--fee-psbt is the holder\'s (local HTLC key): the remote signs SIGHASH_SINGLE|ANYONECANPAY and adds nothing');
     if (req.feeRate === undefined) throw new UsageError('E_USAGE', 'adding a fee input needs --fee-rate');
-    addFeeInput(tx, walletCoins(req.feeWallet, FEE_PSBT), req.htlc.witnessScript!, built.kind, req.feeRate);
+    addFeeInput(tx, walletCoins(req.feeWallet, FEE_PSBT), req.htlc.witnessScript!, built.kind, req.feeRate, req.feeLimits ?? DEFAULT_FEE_LIMITS);
   }
   const funded = tx.inputsLength > 1;
   const feeSat = funded ? walletFee(tx) : built.feeSat;

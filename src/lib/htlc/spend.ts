@@ -25,6 +25,7 @@ import { schnorrSign, schnorrVerify } from '../taproot/schnorr.ts';
 import { derFromCompact, nobleEcdsa } from '../bolt3/ecdsa.ts';
 import { SIGHASH_ALL } from '../bolt3/sighash.ts';
 import { compactSizeLength, dustThreshold, feeFor } from '../tx/policy.ts';
+import { checkFee, checkFeeRate, type FeeLimits } from '../tx/fee-guard.ts';
 import { payerKey, recipientKey, timeoutOf, type HtlcOutput } from './htlc.ts';
 
 export type SpendPath = 'claim' | 'refund' | 'revoke';
@@ -40,6 +41,8 @@ export type SpendRequest = {
   destination: Uint8Array;
   /** sat/vB. */
   feeRate: number;
+  /** The fee guard (a command's --max-fee-rate / --max-fee-share); none when absent. */
+  feeLimits?: FeeLimits;
   signer: KeyPair;
   /** Claim: the payment preimage. */
   preimage?: Uint8Array;
@@ -147,9 +150,10 @@ function plannedWitness(htlc: HtlcOutput, path: SpendPath, preimage: Uint8Array 
  */
 export function payOut(
   tx: Transaction,
-  req: { amountSat: bigint; destination: Uint8Array; feeRate: number },
+  req: { amountSat: bigint; destination: Uint8Array; feeRate: number; feeLimits?: FeeLimits },
   witnessItemLengths: readonly number[],
 ): { feeSat: bigint; vsize: number } {
+  if (req.feeLimits) checkFeeRate(req.feeRate, req.feeLimits);
   const vsize = estimateVsize(req.destination, witnessItemLengths);
   const feeSat = feeFor(vsize, req.feeRate);
   const value = req.amountSat - feeSat;
@@ -157,6 +161,8 @@ export function payOut(
   if (value < dust) {
     throw new RefusedError('E_DUST_OUTPUT', `${req.amountSat} sat less a ${feeSat} sat fee leaves ${value} sat, below the ${dust} sat dust limit of the destination`);
   }
+  // The fee guard (the command's --max-fee-rate / --max-fee-share): the fee comes out of the HTLC's amount.
+  if (req.feeLimits) checkFee({ what: 'the spend', feeSat, vsize, amountSat: req.amountSat }, req.feeLimits);
   tx.addOutput({ script: req.destination, amount: value });
   return { feeSat, vsize };
 }

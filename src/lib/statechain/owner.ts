@@ -36,7 +36,9 @@ import { keyPathSighash, tweakSecretKey } from '../taproot/taproot.ts';
 import { schnorrSign } from '../taproot/schnorr.ts';
 import { checkFloor, checkInitialLock, type Floor } from './floor.ts';
 import { P2A_SCRIPT, backupTransaction, checkTerms, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction, termsFromJson, type OutPoint } from './coin.ts';
-import { checkTrucPackage } from '../truc/check.ts';
+import { checkTrucPackage, CORE_POLICY } from '../truc/check.ts';
+import { buildChild } from '../truc/child.ts';
+import type { FeeLimits } from '../tx/fee-guard.ts';
 import { finalizedRaw } from '../truc/input.ts';
 import type { DepositCosignedSchema, DepositOfferSchema, Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
@@ -374,10 +376,12 @@ export function storedWithdrawal(record: OwnerRecord): { txid: string; hex: stri
 /**
  * This owner's backup (the newest in its chain, paying its share) and a CPFP child spending
  * its output — and, for an anchored backup (terms with `anchor`), its 0-sat anchor too, as
- * Core's ephemeral-dust rule demands. The package (backup + child) passes every rule of
- * ../truc/check.ts before it is returned (a refusal: exit 4 with Core's string).
+ * Core's ephemeral-dust rule demands. Built by the one CPFP builder (../truc/child.ts, as
+ * the credit exit's): the child at its largest signed size, the fee guard, and the package
+ * (backup + child) through every rule of ../truc/check.ts, again once signed (a refusal:
+ * exit 4 with Core's string).
  */
-export function backupWithChild(record: OwnerRecord, child: { destination: Uint8Array; feeRate: number } | undefined, auxRand: Uint8Array) {
+export function backupWithChild(record: OwnerRecord, child: { destination: Uint8Array; feeRate: number; feeLimits: FeeLimits } | undefined, auxRand: Uint8Array) {
   if (record.backups.length === 0) throw new StateConflictError('E_NO_BACKUP', 'this coin has no signed backup yet');
   // Ours is the newest backup recorded for our share (a transfer we sent may have added one after it).
   const own = ownerScript(parsePublicKey(record.share, 'share'));
@@ -389,18 +393,20 @@ export function backupWithChild(record: OwnerRecord, child: { destination: Uint8
   if (child === undefined) return { backup, hex };
   if (!equalBytes(backup.getOutput(0).script!, own)) throw new RefusedError('E_NO_CHILD', 'this backup pays the script you chose (e.g. a channel\'s funding output), not your share: bump it from there, or (an anchored backup) with package child from your wallet');
   const anchored = backup.outputsLength === 2 && equalBytes(backup.getOutput(1).script!, P2A_SCRIPT);
-  const value = backup.getOutput(0).amount!;
-  const parentFee = BigInt(record.statement.terms.backup_fee_sat);
-  const parentVsize = Math.ceil(backup.weight / 4);
-  // One P2TR key-path input (57.5 vB) and, anchored, one P2A input (41 vB, empty witness).
-  const childVsize = Math.ceil((4 * (60 + child.destination.length) + 68) / 4) + (anchored ? 41 : 0);
-  const fee = BigInt(Math.ceil((parentVsize + childVsize) * child.feeRate)) - parentFee;
-  const childFee = fee > BigInt(childVsize) ? fee : BigInt(childVsize);
-  if (value - childFee < 330n) throw new RefusedError('E_FEE_TOO_HIGH', `a child fee of ${childFee} sat leaves nothing of the ${value} sat backup output`);
-  const tx = new Transaction({ version: 3, allowUnknownOutputs: true, allowUnknownInputs: true });
-  tx.addInput({ txid: backup.id, index: 0, sequence: 0xffff_fffd, witnessUtxo: { script: own, amount: value } });
-  if (anchored) tx.addInput({ txid: backup.id, index: 1, sequence: 0xffff_fffd, witnessUtxo: { script: P2A_SCRIPT, amount: 0n } });
-  tx.addOutput({ script: child.destination, amount: value - childFee });
+  const coin = backup.getInput(0);
+  // P = O + S is the same for every owner: the statement's current shares give the coin's script.
+  const st = record.statement;
+  const coinScript = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share')).script;
+  const prevouts = [{ txid: toHex(coin.txid!), vout: coin.index!, amount: BigInt(st.amount_sat!), script: coinScript }];
+  // The one child builder (../truc/child.ts): our share's output (and the anchor), sized at its
+  // largest, the fee, the fee guard and the package through check.ts; our share's key signs.
+  const policy = { ...CORE_POLICY, maxFeeRate: Math.round(child.feeLimits.maxFeeRate * 1000) };
+  const built = buildChild({
+    parent: fromHex(hex, 'backup'), parentPrevouts: prevouts, own: { to: child.destination, shortCode: 'E_FEE_TOO_HIGH' },
+    spend: anchored ? [0, 1] : [0], feeRate: child.feeRate, feeLimits: child.feeLimits, policy,
+  });
+  const tx = built.psbt;
+  const childFee = built.childFee;
   const secret = fromHex(record.share_secret, 'share', 32);
   const tweaked = tweakSecretKey(secret);
   secret.fill(0);
@@ -408,10 +414,6 @@ export function backupWithChild(record: OwnerRecord, child: { destination: Uint8
   tweaked.fill(0);
   tx.updateInput(0, { finalScriptWitness: [sig] }, true);
   const childRaw = finalizedRaw(tx, 'the child');
-  const coin = backup.getInput(0);
-  // P = O + S is the same for every owner: the statement's current shares give the coin's script.
-  const st = record.statement;
-  const coinScript = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share')).script;
-  checkTrucPackage(fromHex(hex, 'backup'), childRaw, [{ txid: toHex(coin.txid!), vout: coin.index!, amount: BigInt(st.amount_sat!), script: coinScript }]);
-  return { backup, hex, child: tx, childHex: toHex(childRaw), childFeeSat: childFee };
+  const verdict = checkTrucPackage(fromHex(hex, 'backup'), childRaw, prevouts, policy);
+  return { backup, hex, child: tx, childHex: toHex(childRaw), childFeeSat: childFee, verdict };
 }

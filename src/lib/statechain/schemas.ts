@@ -11,6 +11,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Hex, Sats, Txid, messageSchema } from '../message.ts';
+import { SubmittedTx } from '../truc/schemas.ts';
 
 const Pubkey = (who: string) => Hex(`${who}: 33-byte compressed public key`, 33);
 const Sig = (who: string) => Hex(`${who}: BIP-340 signature over this message without the signature field`, 64);
@@ -283,7 +284,15 @@ export const SpendSchema = messageSchema('statechain/spend', 'A signed spend of 
   txid: Txid,
   hex: TxHex('the signed transaction'),
   child_hex: Type.Optional(TxHex('the CPFP child spending the backup\'s output (submit both as a package)')),
-  broadcast: Type.Optional(Type.Unknown({ description: 'what the node answered, with --broadcast' })),
+  broadcast: Type.Optional(Type.Union([
+    Type.Object({ txid: Txid }, { additionalProperties: false, description: 'a lone transaction: the txid sendrawtransaction answered' }),
+    Type.Object({
+      package_msg: Type.Literal('success'),
+      parent: SubmittedTx,
+      child: SubmittedTx,
+      replaced_transactions: Type.Array(Txid),
+    }, { additionalProperties: false, description: 'backup + child: submitpackage\'s answer read as package submit reads it (each transaction by its wtxid), as in package/submitted' }),
+  ], { description: 'what the node answered, with --broadcast' })),
 });
 
 export const VerifiedSchema = messageSchema('statechain/verified', 'The receiver\'s verification of a transfer package passed: what was checked and how many transfers remain.', {

@@ -13,6 +13,8 @@
  * - the child pays nobody but the caller's wallet: every output comes from the wallet's
  *   PSBT and carries that wallet's BIP-32 derivation (E_WALLET_PSBT_OUTPUT); a child
  *   paying a stranger is refused;
+ *   with `own` (no wallet: the credit exit's mint key, a statechain owner's share signs),
+ *   its one output is the caller's `to` and its inputs only the parent's outputs named;
  * - the child spends only the parent's outputs named (default: its P2A anchors) and the
  *   wallet's inputs, never an outpoint the parent spends (E_TRUC_CONFLICT) or one twice;
  * - its whole value, less the fee, goes back to the wallet's largest change output; the
@@ -51,8 +53,14 @@ export type ChildRequest = {
   parent: Uint8Array;
   /** Every input of the parent, described (amount, script). */
   parentPrevouts: Prevout[];
-  /** The wallet's walletcreatefundedpsbt answer. */
-  wallet: Transaction;
+  /** The wallet's walletcreatefundedpsbt answer (or `own`). */
+  wallet?: Transaction;
+  /**
+   * No wallet: a child the caller signs with its own key (a credit exit's payout, a
+   * statechain owner's share), spending only the parent's outputs named and paying what
+   * is left after the fee to `to`; `shortCode` names the refusal when that is dust.
+   */
+  own?: { to: Uint8Array; shortCode: string };
   /** Parent outputs the child spends (default: every P2A output of the parent). */
   spend?: number[];
   /** Target package fee rate, sat/vB. */
@@ -68,8 +76,10 @@ export type BuiltChild = {
   psbt: Transaction;
   /** The child's txid once the wallet has signed (known now: every input is segwit). */
   txid: string;
-  /** The package as checked, with the child at its largest signed size. */
+  /** The package as checked, with the child at its largest signed size (none for a v2 parent, `allowV2`). */
   verdict: PackageVerdict;
+  /** The child's vsize at its largest signed size. */
+  vsize: number;
   childFee: bigint;
   /** Fee floor set by the replaced child, when one is given. */
   replaces?: { txid: string; fee: bigint };
@@ -99,10 +109,14 @@ function assemble(tx: Transaction, redeem: (Uint8Array | undefined)[]): Uint8Arr
   return RawTx.encode({ version: tx.version, segwitFlag: true, inputs, outputs, witnesses, lockTime: tx.lockTime });
 }
 
-export function buildChild(req: ChildRequest): BuiltChild {
+export function buildChild(req: ChildRequest): BuiltChild;
+/** `allowV2`: a v2 parent (a credit state stored before states were TRUC) gets a v2 child, which check.ts does not judge (no verdict). */
+export function buildChild(req: ChildRequest & { allowV2: true }): Omit<BuiltChild, 'verdict'> & { verdict: PackageVerdict | undefined };
+export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<BuiltChild, 'verdict'> & { verdict: PackageVerdict | undefined } {
   checkFeeRate(req.feeRate, req.feeLimits);
   const parent = measureTx(req.parent, 'the parent');
-  if (parent.tx.version !== TRUC_VERSION) {
+  const v2 = req.allowV2 === true && parent.tx.version === 2;
+  if (parent.tx.version !== TRUC_VERSION && !v2) {
     throw new RefusedError('E_TRUC_VERSION', `the parent ${parent.txid} is version ${parent.tx.version}, not 3 (TRUC): a package of it can be pinned, and a v3 child cannot spend it (Bitcoin Core: TRUC-violation)`);
   }
   const outs = parent.tx.outputs;
@@ -113,12 +127,12 @@ export function buildChild(req: ChildRequest): BuiltChild {
   }
   if (new Set(spend).size !== spend.length) throw new UsageError('E_USAGE', '--spend names one output twice');
 
-  const wallet = walletCoins(req.wallet, WALLET_PSBT);
-  if (wallet.inputs.length === 0) throw new RefusedError('E_WALLET_PSBT_INPUT', '--wallet-psbt has no inputs: the wallet\'s coins pay the fee');
-  if (wallet.change.length === 0) throw new RefusedError('E_WALLET_PSBT_OUTPUT', '--wallet-psbt has no output back to the wallet to take the fee from (make it with walletcreatefundedpsbt paying one of the wallet\'s own addresses)');
+  const wallet = req.own ? { inputs: [], change: [{ script: req.own.to, amount: 0n }] } : walletCoins(req.wallet!, WALLET_PSBT);
+  if (!req.own && wallet.inputs.length === 0) throw new RefusedError('E_WALLET_PSBT_INPUT', '--wallet-psbt has no inputs: the wallet\'s coins pay the fee');
+  if (!req.own && wallet.change.length === 0) throw new RefusedError('E_WALLET_PSBT_OUTPUT', '--wallet-psbt has no output back to the wallet to take the fee from (make it with walletcreatefundedpsbt paying one of the wallet\'s own addresses)');
 
   // Inputs: the parent's outputs (anchors with an empty witness, the caller's own signed by its wallet), then the wallet's.
-  const tx = new Transaction({ version: TRUC_VERSION, lockTime: 0, allowUnknownOutputs: true, allowUnknownInputs: true });
+  const tx = new Transaction({ version: v2 ? 2 : TRUC_VERSION, lockTime: 0, allowUnknownOutputs: true, allowUnknownInputs: true });
   const redeem: (Uint8Array | undefined)[] = [];
   let parentValue = 0n;
   for (const v of spend) {
@@ -158,7 +172,10 @@ export function buildChild(req: ChildRequest): BuiltChild {
   const parentVsize = sigopAdjustedVsize(parent.weight, sigOpCost(parent.tx, (i) => parentIn[i]!.script));
   const packageVsize = parentVsize + childVsize; // sigop-adjusted, as the checker and Core measure
   const target = feeFor(packageVsize, req.feeRate) - parentFee;
-  const floor = replaces ? replaces.fee + BigInt(Math.ceil((INCREMENTAL_RELAY_FEE_RATE * childVsize) / 1000)) : 0n;
+  // The child pays at least the relay floor on its own size: a parent that pays enough alone is taken
+  // alone, and then the child is judged alone (the credit exit paid its own rate here, the statechain child 1 sat/vB).
+  const relay = BigInt(Math.ceil((Math.max(req.policy.minRelayFeeRate, req.policy.mempoolMinFeeRate) * childVsize) / 1000));
+  const floor = replaces ? replaces.fee + BigInt(Math.ceil((INCREMENTAL_RELAY_FEE_RATE * childVsize) / 1000)) : relay;
   const childFee = target > floor ? target : floor;
 
   const largest = wallet.change.reduce((best, o, i) => (o.amount > wallet.change[best]!.amount ? i : best), 0);
@@ -166,6 +183,9 @@ export function buildChild(req: ChildRequest): BuiltChild {
   const moved = walletInputsAmount(wallet) + parentValue;
   const rest = moved - others - childFee;
   const change = wallet.change[largest]!;
+  if (rest < dustThreshold(change.script) && req.own) {
+    throw new RefusedError(req.own.shortCode, `at ${req.feeRate} sat/vB the child's ${childFee} sat fee leaves ${rest} sat of the ${moved} sat it spends (package ${packageVsize} vB)`);
+  }
   if (rest < dustThreshold(change.script)) {
     throw new RefusedError('E_WALLET_PSBT_SHORT', `the wallet's coins in --wallet-psbt leave ${rest} sat of change after the child's ${childFee} sat fee (package ${packageVsize} vB at ${req.feeRate} sat/vB): fund it with at least ${dustThreshold(change.script) - rest} sat more`);
   }
@@ -176,8 +196,8 @@ export function buildChild(req: ChildRequest): BuiltChild {
   const standIn = assemble(tx, redeem);
   const childPrevouts: Prevout[] = wallet.inputs.map((i) => ({ txid: i.txid, vout: i.vout, amount: i.amount, script: i.script }));
   const policy = { ...req.policy, maxFeeRate: Math.round(req.feeLimits.maxFeeRate * 1000) };
-  const verdict = checkTrucPackage(req.parent, standIn, [...req.parentPrevouts, ...childPrevouts], policy);
-  return { psbt: tx, txid: txidOnceSigned(tx), verdict, childFee, ...(replaces ? { replaces } : {}) };
+  const verdict = v2 ? undefined : checkTrucPackage(req.parent, standIn, [...req.parentPrevouts, ...childPrevouts], policy);
+  return { psbt: tx, txid: txidOnceSigned(tx), verdict, vsize: childVsize, childFee, ...(replaces ? { replaces } : {}) };
 }
 
 /** The `package/child` message. */

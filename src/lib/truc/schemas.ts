@@ -85,7 +85,7 @@ export const PackageChildSchema = messageSchema('package/child', 'An unsigned TR
   next: Type.String({ description: 'what to run next' }),
 });
 
-const SubmittedTx = Type.Object(
+export const SubmittedTx = Type.Object(
   {
     txid: Txid,
     wtxid: Wtxid,

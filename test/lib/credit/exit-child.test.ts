@@ -48,13 +48,20 @@ function walletChild(state: Transaction, opts: { version?: number; index?: numbe
 describe('a wallet-signed exit child', () => {
   it('is taken when it spends the payout, finalized, with a fee input: the package fee rate counts both transactions', () => {
     const { state, message } = exitMessage();
-    const child = walletChild(state, { feeInput: true });
+    const child = walletChild(state, { feeInput: true, amount: 45_000n });
     const out = withWalletChild(message, child.toPSBT(), FUNDING);
     const raw = Transaction.fromRaw(Buffer.from((out.child as { hex?: string }).hex!, 'hex'), { allowUnknownOutputs: true });
     expect(out.child).toMatchObject({ complete: true, txid: raw.id });
-    // Child fee: 40 000 + 10 000 in, 1 000 out = 49 000 sat; with the state's 150, over both vsizes.
-    expect(out.child.package_fee_rate).toBe(Number(((150 + 49_000) / (state.vsize + raw.vsize)).toFixed(2)));
+    // Child fee: 40 000 + 10 000 in, 45 000 out = 5 000 sat; with the state's 150, over both vsizes.
+    expect(out.child.package_fee_rate).toBe(Number(((150 + 5_000) / (state.vsize + raw.vsize)).toFixed(2)));
     expect(out.state_tx).toEqual(message.state_tx);
+  });
+
+  it('the fee guard (issue 24, as on the child exit-credit builds): a wallet child paying 49,000 of the 50,000 sat it spends is E_FEE_TOO_HIGH unless --max-fee-share allows it', () => {
+    const { state, message } = exitMessage();
+    const greedy = walletChild(state, { feeInput: true }).toPSBT(); // 1,000 sat out of 50,000 in
+    refusal(() => withWalletChild(message, greedy, FUNDING), 'E_FEE_TOO_HIGH', 4);
+    expect(withWalletChild(message, greedy, FUNDING, CORE_POLICY, { maxFeeRate: 10_000, maxFeeShare: 1 }).child.complete).toBe(true);
   });
 
   it('is refused when it spends another output, is not finalized, lacks a spent output, or breaks TRUC', () => {

@@ -114,6 +114,20 @@ describe('anchors second stage: the holder pays the fee from a wallet', () => {
     refusal(() => signSecondStage({ ...base, signer: ALICE, psbt: other.tx, feeWallet: walletPsbt(), feeRate: 2 }), 'E_PSBT_MISMATCH', 4);
   });
 
+  it('the fee guard on the wallet\'s fee input (issue 24, as commitment finalize --fee-psbt): a fee above --max-fee-share of the wallet\'s coin, or a rate above --max-fee-rate, is refused E_FEE_TOO_HIGH before anything is signed', () => {
+    const htlc = htlcOutput(spec('received'));
+    const base = { htlc, outpoint: OUTPOINT, amountSat: AMOUNT, signer: ALICE, preimage: PREIMAGE };
+    // 40 sat/vB on a ~300 vB transaction: over 12,000 sat of the wallet's 20,000 sat coin, above half of it (change still above dust).
+    const e = refusal(() => signSecondStage({ ...base, feeWallet: walletPsbt(), feeRate: 40 }), 'E_FEE_TOO_HIGH', 4);
+    expect(e.message).toContain('--max-fee-share 0.5');
+    refusal(() => signSecondStage({ ...base, feeWallet: walletPsbt(), feeRate: 11, feeLimits: { maxFeeRate: 10, maxFeeShare: 0.5 } }), 'E_FEE_TOO_HIGH', 4);
+    // Raised on purpose, the same fee goes through: the fee (wallet coin less every change output) is over half the coin.
+    const paid = signSecondStage({ ...base, feeWallet: walletPsbt(), feeRate: 40, feeLimits: { maxFeeRate: 10_000, maxFeeShare: 0.9 } });
+    let change = 0n;
+    for (let i = 1; i < paid.tx.outputsLength; i++) change += paid.tx.getOutput(i).amount!;
+    expect(20_000n - change).toBeGreaterThan(10_000n);
+  });
+
   /** The remote's PSBT with extras: one of the holder's wallet coins (input) and/or an output paying the remote. */
   function slipped(remotePsbt: Transaction, parts: { input?: boolean; output?: boolean }): Transaction {
     const t = Transaction.fromPSBT(remotePsbt.toPSBT(), { allowUnknownOutputs: true });
