@@ -63,6 +63,20 @@ describe('gateway refusals (nothing written, no nonce burnt)', () => {
     await gw(ch, 'E_BAD_PAYOUT', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { settledInTx: 1000n }) as never, ch.tip, NOW), /not its settled 0 sat/);
   });
 
+  it('E_BAD_PAYOUT: after a settled payment, a state paying the gateway settled + 500 while saying settled', async () => {
+    const ch = await channel();
+    const { d, g } = await inFlight(ch);
+    const notice = await gateway.settle(ch.gctx, g, preimage(0));
+    const s = device.settle(d, ch.deviceKey, notice.message as never);
+    const done = await gateway.completeStep(ch.gctx, notice.record, s.message as never);
+    const d2 = device.receipt(s.record, done.message as never);
+    expect(d2.settled_sat).toBeGreaterThan(0);
+    const forged = craftPay(ch, d2, { n: 1, settledInTx: BigInt(d2.settled_sat) + 500n });
+    await gw(ch, 'E_BAD_PAYOUT', 4, () => gateway.pay(ch.gctx, done.record, forged as never, ch.tip, NOW), /not its settled/);
+    const honest = await gateway.pay(ch.gctx, done.record, craftPay(ch, d2, { n: 1 }) as never, ch.tip, NOW);
+    expect(honest.record.in_flight?.state).toBe(3);
+  });
+
   it('E_HASH_MISMATCH: an HTLC whose hash is not the invoice\'s', async () => {
     const ch = await channel();
     const other = toHex(sha256(preimage(9)));
