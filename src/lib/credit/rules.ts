@@ -149,8 +149,10 @@ function outputScripts(tx: Transaction): Uint8Array[] {
 function checkPayoutAndChange(tx: Transaction, c: CreditContract, cumulative: bigint, what: string, rule: 'exact' | 'at-least'): bigint {
   const payout = outputsTo(tx, c.payoutScript);
   const change = outputsTo(tx, c.changeScript);
-  // A close owing nothing may leave the mint out; a state always pays it.
-  const payoutOutputs = rule === 'at-least' && cumulative === 0n && payout.count === 0 ? 0 : 1;
+  // A close owing nothing may leave the mint out. So may a state of cumulative 0: the
+  // credit mint never sees one (each update pays more than the last), but the device's
+  // fail state before any settled payment is one (src/lib/device/).
+  const payoutOutputs = cumulative === 0n && payout.count === 0 ? 0 : 1;
   if (payout.count !== payoutOutputs) refuse('E_BAD_PAYOUT', `${what} must have exactly one output to the mint's payout address, it has ${payout.count}`);
   if (rule === 'exact' && payout.total !== cumulative) {
     refuse('E_BAD_PAYOUT', `${what} pays the mint ${payout.total} sat, not the cumulative ${cumulative} sat`);

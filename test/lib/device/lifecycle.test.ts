@@ -84,4 +84,20 @@ describe('device ↔ gateway: the toll scenario in process', () => {
     expect(d.paid.map((p) => p.preimage)).toEqual([0, 1, 3].map((n) => hexOf(preimage(n))));
     expect(d.state).toBe(8);
   });
+
+  it('a first payment that fails (nothing settled yet): the fail state pays the gateway nothing, and the channel goes on', async () => {
+    // Found by the property test: the credit rule "a state always pays the mint" refused this state.
+    const { gctx, deviceKey, tip, ...ch } = await channel();
+    const p = device.pay(ch.device, deviceKey, { invoice: invoice(0, 2_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip });
+    const job = await gateway.pay(gctx, ch.gateway, p.message as never, tip, NOW);
+    const notice = await gateway.fail(gctx, job.record, hexOf(sha256(preimage(0))));
+    const f = device.fail(p.record, deviceKey, notice.message as never);
+    const done = await gateway.completeStep(gctx, notice.record, f.message as never);
+    const outs = verifiedOutputs(done.record);
+    expect(outs.map((o) => o.script)).toEqual([hexOf(ch.c.changeScript)]);
+    const d = device.receipt(f.record, done.message as never);
+    expect(d).toMatchObject({ state: 2, settled_sat: 0 });
+    expect(d.day.spent_msat).toBe('0');
+  });
 });
+
