@@ -10,8 +10,8 @@
  *   E_OVER_PAYMENT_LIMIT     amount over max_payment_msat
  *   E_OVER_DAILY_LIMIT       today's spending + this amount over max_daily_msat
  *   E_GATEWAY_FEE_TOO_HIGH   the gateway's fee base or ppm over the policy's maximum
- *   E_CLTV_DOES_NOT_FIT      min_final_cltv_expiry_delta + the gateway's Lightning budget
- *                            does not fit in the HTLC's expiry (htlc_expiry_blocks)
+ *   E_CLTV_DOES_NOT_FIT      min_final_cltv_expiry_delta + the gateway's Lightning budget +
+ *                            the claim margin does not fit in the HTLC's expiry (htlc_expiry_blocks)
  *   E_CHANNEL_EXPIRES_FIRST  the HTLC's expiry plus the claim margin passes the channel's expiry
  *   E_HTLC_IN_FLIGHT         a payment is already in flight (one at a time)
  */
@@ -83,9 +83,11 @@ export function checkPayment(p: PaymentCheck): { amountMsat: bigint; feeMsat: bi
   if (p.gateway.fee_base_msat > p.policy.max_fee_base_msat || p.gateway.fee_ppm > p.policy.max_fee_ppm) {
     refuse('E_GATEWAY_FEE_TOO_HIGH', `the gateway charges ${p.gateway.fee_base_msat} msat + ${p.gateway.fee_ppm} ppm, over the policy's ${p.policy.max_fee_base_msat} msat + ${p.policy.max_fee_ppm} ppm`);
   }
-  const needed = inv.minFinalCltvExpiryDelta + p.gateway.cltv_budget_blocks;
-  if (needed >= p.policy.htlc_expiry_blocks) {
-    refuse('E_CLTV_DOES_NOT_FIT', `the invoice's min_final_cltv_expiry_delta ${inv.minFinalCltvExpiryDelta} plus the gateway's ${p.gateway.cltv_budget_blocks}-block budget does not fit in the HTLC's ${p.policy.htlc_expiry_blocks} blocks`);
+  // The gateway's rule (gateway.ts): the HTLC must leave it the invoice's final delta, its
+  // Lightning budget and the claim margin to get the state and its claim mined.
+  const needed = inv.minFinalCltvExpiryDelta + p.gateway.cltv_budget_blocks + p.policy.claim_margin_blocks;
+  if (needed > p.policy.htlc_expiry_blocks) {
+    refuse('E_CLTV_DOES_NOT_FIT', `the invoice's min_final_cltv_expiry_delta ${inv.minFinalCltvExpiryDelta} plus the gateway's ${p.gateway.cltv_budget_blocks}-block budget plus the ${p.policy.claim_margin_blocks}-block claim margin does not fit in the HTLC's ${p.policy.htlc_expiry_blocks} blocks`);
   }
   const expiryHeight = p.tip + p.policy.htlc_expiry_blocks;
   if (expiryHeight + p.policy.claim_margin_blocks > p.channelExpiry) {
