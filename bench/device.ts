@@ -62,7 +62,7 @@ function invoice(k: number, msat: bigint, now: number): string {
   return encodeBolt11({ hrp, timestamp: now - 10, fields, signature: rs, recoveryId: sig.recovery! });
 }
 
-const cpuMs = (f: () => unknown) => {
+const cpuMs = <T>(f: () => T) => {
   const t = process.cpuUsage();
   const r = f();
   const d = process.cpuUsage(t);

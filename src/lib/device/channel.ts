@@ -110,7 +110,7 @@ export type GatewayChannel = {
   settled_sat: number;
   /** The latest fully signed state: what the gateway exits with. */
   latest?: { state: number; settled_sat: number; txid: string; hex: string; htlc?: { payment_hash: string; amount_sat: number; expiry_height: number } };
-  in_flight?: InFlightJson & { preimage?: string; failed?: true };
+  in_flight?: InFlightJson & { preimage?: string; failed?: true; job?: Record<string, unknown> };
   /** The last receipt, answered again if the same request is retried. */
   receipt?: Record<string, unknown>;
 };

@@ -63,6 +63,10 @@ async function complete(ctx: GatewayContext, r: GatewayChannel, psbt: string, st
 /** device/pay: check, co-sign and store the state carrying the HTLC; emit the Lightning job. */
 export async function pay(ctx: GatewayContext, r: GatewayChannel, m: PayMessage, tip: number, now: number): Promise<GatewayStep> {
   checkContract(r, m.contract_id);
+  // A retried device/pay (its gateway/job was lost) gets the same job again, nothing new signed.
+  if (r.in_flight?.job && r.in_flight.state === m.state && r.latest?.state === m.state && parsePsbtBase64(m.psbt, 'psbt').id === r.latest.txid) {
+    return { record: r, message: r.in_flight.job };
+  }
   if (r.in_flight) refuse('E_HTLC_IN_FLIGHT', `payment ${r.in_flight.payment_hash} is still in flight on this channel`);
   checkStateNumber(r, m.state);
   if (BigInt(m.settled_sat) !== BigInt(r.settled_sat)) refuse('E_BAD_PAYOUT', `the state pays the gateway ${m.settled_sat} sat settled, the gateway's record is ${r.settled_sat} sat`);
@@ -85,15 +89,15 @@ export async function pay(ctx: GatewayContext, r: GatewayChannel, m: PayMessage,
     invoice_amount_msat: invoice.amountMsat.toString(), expiry_height: m.htlc.expiry_height, invoice: m.invoice,
   };
   const signed = await complete(ctx, r, m.psbt, m.state, BigInt(r.settled_sat), htlc);
-  const record: GatewayChannel = {
-    ...r, next_state: m.state + 1, in_flight: htlc,
-    latest: { state: m.state, settled_sat: r.settled_sat, txid: signed.txid, hex: signed.hex, htlc: { payment_hash: hash, amount_sat: htlc.amount_sat, expiry_height: htlc.expiry_height } },
-  };
   const message = {
     type: 'gateway/job', version: 1, network: r.network, contract_id: r.contract_id, state: m.state,
     invoice: m.invoice, payment_hash: hash, amount_msat: htlc.invoice_amount_msat,
     max_fee_msat: (BigInt(htlc.amount_sat) * 1000n - invoice.amountMsat).toString(),
     htlc_expiry_height: htlc.expiry_height, state_txid: signed.txid,
+  };
+  const record: GatewayChannel = {
+    ...r, next_state: m.state + 1, in_flight: { ...htlc, job: message },
+    latest: { state: m.state, settled_sat: r.settled_sat, txid: signed.txid, hex: signed.hex, htlc: { payment_hash: hash, amount_sat: htlc.amount_sat, expiry_height: htlc.expiry_height } },
   };
   return { record, message };
 }

@@ -114,6 +114,18 @@ describe('gateway refusals (nothing written, no nonce burnt)', () => {
     await gw(ch, 'E_HTLC_IN_FLIGHT', 4, () => gateway.pay(ch.gctx, g, second as never, ch.tip, NOW), /still in flight/);
   });
 
+  it('a retried device/pay gets the same gateway/job, and nothing is written (no nonce taken)', async () => {
+    const ch = await channel();
+    const p = device.pay(ch.device, ch.deviceKey, { invoice: invoice(0, 2_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
+    const first = await gateway.pay(ch.gctx, ch.gateway, p.message as never, ch.tip, NOW);
+    const { snapshot } = await import('../credit/tamper.ts');
+    const before = snapshot(ch.w.dir.path);
+    const again = await gateway.pay(ch.gctx, first.record, p.message as never, ch.tip, NOW);
+    expect(again.message).toEqual(first.message);
+    expect(again.record).toBe(first.record);
+    expect(snapshot(ch.w.dir.path)).toEqual(before);
+  });
+
   it('E_WRONG_PREIMAGE: the gateway presents a preimage that does not hash to the payment', async () => {
     const ch = await channel();
     const { g } = await inFlight(ch);
