@@ -17,6 +17,8 @@ import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import { taprootHtlcContract } from '../../independent/descriptor.ts';
 import { fundingPsbt } from '../credit/world.ts';
 import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, preimage } from './world.ts';
+import { decodeMessage } from '../../../src/lib/message.ts';
+import * as S from '../../../src/lib/device/schemas.ts';
 
 const MINT_PUB = publicKeyOf(bytesOf('a1'.repeat(32)));
 const USER_PUB = publicKeyOf(bytesOf('b2'.repeat(32)));
@@ -50,7 +52,10 @@ describe('device ↔ gateway: the toll scenario in process', () => {
       const inv = invoice(t.n, t.msat);
       const p = device.pay(d, deviceKey, { invoice: inv, policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip });
       d = p.record;
+      // Every message the steps produce is valid against its published schema (schemas/device.*, gateway.*).
+      expect(decodeMessage(S.DevicePaySchema, p.message)).toBeTruthy();
       const job = await gateway.pay(gctx, g, p.message as never, tip, NOW);
+      expect(decodeMessage(S.GatewayJobSchema, job.message)).toBeTruthy();
       g = job.record;
       expect(job.message).toMatchObject({ type: 'gateway/job', invoice: inv, amount_msat: t.msat.toString() });
       // The stored state: gateway exactly settled, the HTLC exactly invoice + fee (rounded up to the sat) to the independently derived script.
@@ -63,9 +68,12 @@ describe('device ↔ gateway: the toll scenario in process', () => {
       checkedHtlcStates++;
       const notice = t.ok ? await gateway.settle(gctx, g, preimage(t.n)) : await gateway.fail(gctx, g, hexOf(sha256(preimage(t.n))));
       g = notice.record;
+      expect(decodeMessage(t.ok ? S.GatewaySettleSchema : S.GatewayFailSchema, notice.message)).toBeTruthy();
       const signed = t.ok ? device.settle(d, deviceKey, notice.message as never) : device.fail(d, deviceKey, notice.message as never);
       d = signed.record;
+      expect(decodeMessage(t.ok ? S.DeviceSettleSchema : S.DeviceFailSchema, signed.message)).toBeTruthy();
       const done = await gateway.completeStep(gctx, g, signed.message as never);
+      expect(decodeMessage(S.GatewayReceiptSchema, done.message)).toBeTruthy();
       g = done.record;
       d = device.receipt(d, done.message as never);
       if (t.ok) settled += htlcSat;

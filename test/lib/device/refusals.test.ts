@@ -231,3 +231,16 @@ describe('device refusals (the step throws: no record, no message)', () => {
 });
 
 void ({} as GatewayChannel);
+
+describe('the policy file', () => {
+  it('fixtures/policies/device.json is valid against DevicePolicySchema, and a policy with an unknown field or a bad payee is not', async () => {
+    const { Value } = await import('@sinclair/typebox/value');
+    const { readFileSync } = await import('node:fs');
+    const { DevicePolicySchema } = await import('../../../src/lib/device/policy.ts');
+    const policy = JSON.parse(readFileSync(new URL('../../../fixtures/policies/device.json', import.meta.url), 'utf8'));
+    expect(Value.Check(DevicePolicySchema, policy)).toBe(true);
+    expect(Value.Check(DevicePolicySchema, { ...policy, max_fee: 1 })).toBe(false);
+    expect(Value.Check(DevicePolicySchema, { ...policy, allowed_payees: ['04' + '11'.repeat(32)] })).toBe(false);
+    expect(Value.Check(DevicePolicySchema, { ...policy, allowed_payees: 'any' })).toBe(true);
+  });
+});
