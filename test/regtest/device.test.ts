@@ -21,6 +21,7 @@ import * as gateway from '../../src/lib/device/gateway.ts';
 import { paymentHtlc, type DeviceChannel, type GatewayChannel } from '../../src/lib/device/channel.ts';
 import type { DevicePolicy } from '../../src/lib/device/policy.ts';
 import { buildSpend } from '../../src/lib/htlc/spend.ts';
+import { deviceRefund, gatewayClaim } from '../../src/lib/device/onchain.ts';
 import { deterministicRandom } from '../../src/lib/random.ts';
 import { NonceStore } from '../../src/lib/store/nonce-store.ts';
 import { tempDir } from '../helpers.ts';
@@ -77,7 +78,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const parsed = parseTx(latest.hex);
     const vout = parsed.outputs.findIndex((o) => toHex(o.script) === toHex(htlc.scriptPubKey));
     expect(vout).toBeGreaterThanOrEqual(0);
-    return { c, latest, htlc, vout, amount: parsed.outputs[vout]!.amount, expiry: job.record.in_flight!.expiry_height, parsed };
+    return { c, latest, htlc, vout, amount: parsed.outputs[vout]!.amount, expiry: job.record.in_flight!.expiry_height, parsed, d: p.record, g: job.record, hash: toHex(sha256(preimage(k))), gctx, tip, now };
   }
 
   it('the gateway exits with the state holding the HTLC and claims it with the preimage (both mined)', async () => {
@@ -85,10 +86,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(s.parsed.version).toBe(3);
     const stateTxid = await n.acceptAndMine(s.latest.hex);
     expect(stateTxid).toBe(s.latest.txid);
-    const claim = buildSpend({
-      htlc: s.htlc, path: 'claim', outpoint: { txid: stateTxid, vout: s.vout }, amountSat: s.amount, destination: decodeAddress(n.sweepTo, 'regtest'),
-      feeRate: 2, signer: MINT, preimage: preimage(0),
-    });
+    // From the gateway's own record: its latest state, the HTLC found in it, the preimage.
+    const claim = gatewayClaim(s.g, MINT, preimage(0), decodeAddress(n.sweepTo, 'regtest'), 2);
+    expect(claim.tx.getInput(0)).toMatchObject({ index: s.vout });
     // Without the preimage there is no claim: the same spend with a wrong preimage is refused before signing.
     expect(() => buildSpend({ htlc: s.htlc, path: 'claim', outpoint: { txid: stateTxid, vout: s.vout }, amountSat: s.amount, destination: decodeAddress(n.sweepTo, 'regtest'), feeRate: 2, signer: MINT, preimage: preimage(1) })).toThrow();
     await n.acceptAndMine(claim.hex);
@@ -97,10 +97,10 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   it('the device refunds the HTLC after its CLTV: non-final one block before, then mined', async () => {
     const s = await inFlight('refund', 1);
     const stateTxid = await n.acceptAndMine(s.latest.hex);
-    const refund = buildSpend({
-      htlc: s.htlc, path: 'refund', outpoint: { txid: stateTxid, vout: s.vout }, amountSat: s.amount, destination: decodeAddress(n.sweepTo, 'regtest'),
-      feeRate: 2, signer: USER,
-    });
+    // From the device's own record (it never held the signed state: it knows the txid and the HTLC's place).
+    const refund = deviceRefund(s.d, USER, s.hash, decodeAddress(n.sweepTo, 'regtest'), 2);
+    expect(refund.tx.getInput(0)).toMatchObject({ index: s.vout });
+    expect(toHex(refund.tx.getInput(0).txid!)).toBe(stateTxid);
     expect(refund.lockTime).toBe(s.expiry);
     await n.mine(s.expiry - 1 - (await n.tip()));
     expect(await n.tip()).toBe(s.expiry - 1);
@@ -108,4 +108,34 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await n.mine(1);
     await n.acceptAndMine(refund.hex);
   }, 120_000);
+
+  it('a failed payment\'s old HTLC state, broadcast by the gateway after later payments: the device refunds that HTLC from its record (mined), its change is its own', async () => {
+    const s = await inFlight('stale', 2);
+    const oldState = s.latest; // the gateway kept it once; it may broadcast it at any time
+    const failed = await gateway.fail(s.gctx, s.g, s.hash);
+    const df = device.fail(s.d, USER, failed.message as never);
+    const done = await gateway.completeStep(s.gctx, failed.record, df.message as never);
+    let d = device.receipt(df.record, done.message as never);
+    expect(d.failed?.map((f) => f.payment_hash)).toEqual([s.hash]);
+    // A later payment, settled.
+    const inv = invoice(3, 10_000_000n, { timestamp: s.now - 10 });
+    const p = device.pay(d, USER, { invoice: inv, policy: POLICY, gateway: TERMS, now: s.now, tip: s.tip });
+    const job = await gateway.pay(s.gctx, done.record, p.message as never, s.tip, s.now);
+    const st = await gateway.settle(s.gctx, job.record, preimage(3));
+    const ds = device.settle(p.record, USER, st.message as never);
+    const done2 = await gateway.completeStep(s.gctx, st.record, ds.message as never);
+    d = device.receipt(ds.record, done2.message as never);
+    expect(d.settled_sat).toBeGreaterThan(0);
+    // The gateway broadcasts the OLD state instead (it pays it nothing; the HTLC needs a preimage it never had).
+    const stateTxid = await n.acceptAndMine(oldState.hex);
+    const payouts = parseTx(oldState.hex).outputs.filter((o) => toHex(o.script) === toHex(s.c.payoutScript));
+    expect(payouts).toEqual([]);
+    const refund = deviceRefund(d, USER, s.hash, decodeAddress(n.sweepTo, 'regtest'), 2);
+    expect(toHex(refund.tx.getInput(0).txid!)).toBe(stateTxid);
+    await n.mine(s.expiry - 1 - (await n.tip()));
+    expect(await n.mempool(refund.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    await n.mine(1);
+    await n.acceptAndMine(refund.hex);
+  }, 120_000);
 });
+

@@ -94,6 +94,11 @@ export type DeviceChannel = {
   in_flight?: InFlightJson & { request: Record<string, unknown> };
   /** Signed and sent (settle or fail), not yet acknowledged by a receipt: resent as is. */
   pending?: { kind: 'settle' | 'fail'; state: number; settled_sat: number; payment_hash: string; request: Record<string, unknown> };
+  /**
+   * Failed payments, kept: the gateway may still broadcast the state that held one, and
+   * the device then takes its HTLC back after the expiry (onchain.ts deviceRefund).
+   */
+  failed?: (InFlightJson & { txid: string; settled_sat: number })[];
   /** Proofs of payment: every preimage the device paid for. */
   paid: { payment_hash: string; preimage: string; amount_sat: number; state: number }[];
   /** Spending so far today (UTC day), for the policy's daily limit. */

@@ -128,6 +128,13 @@ export function receipt(r: DeviceChannel, m: { contract_id: string; state: numbe
   if (!p || m.state !== p.state) refuse('E_STATE_NUMBER', `the receipt is for state ${m.state}, the pending state is ${p?.state ?? 'none'}`);
   if (m.settled_sat !== p.settled_sat) refuse('E_RECEIPT_MISMATCH', `the receipt says settled ${m.settled_sat} sat, the device signed ${p.settled_sat} sat`);
   if (m.next_nonce.state !== p.state + 1) refuse('E_STATE_NUMBER', `the receipt's nonce is for state ${m.next_nonce.state}, expected ${p.state + 1}`);
-  const { in_flight: _f, pending: _p, ...rest } = r;
-  return { ...rest, state: p.state, settled_sat: p.settled_sat, gateway_nonce: m.next_nonce };
+  const { in_flight: f, pending: _p, ...rest } = r;
+  // A failed payment's HTLC state stays claimable by nobody but the device (after its expiry): remember it.
+  const failed = p.kind === 'fail' && f ? [...(r.failed ?? []), { ...stripRequest(f), txid: String(f.request.txid), settled_sat: r.settled_sat }] : r.failed;
+  return { ...rest, state: p.state, settled_sat: p.settled_sat, gateway_nonce: m.next_nonce, ...(failed ? { failed } : {}) };
+}
+
+function stripRequest(f: NonNullable<DeviceChannel['in_flight']>): InFlightJson {
+  const { request: _r, ...rest } = f;
+  return rest;
 }
