@@ -13,6 +13,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../src/lib/bytes.ts';
 import { termsToJson } from '../src/lib/credit/codec.ts';
 import type { NoncePort } from '../src/lib/credit/ports.ts';
+import type { ChainSource } from '../src/lib/chain/types.ts';
 import { issueStateNonce } from '../src/lib/credit/signing.ts';
 import { makeContract } from '../src/lib/credit/terms.ts';
 import * as device from '../src/lib/device/device.ts';
@@ -84,7 +85,12 @@ async function main() {
   });
   const nonces = memoryNonces();
   const random = deterministicRandom('bench-device');
-  const gctx = { gateway: GATEWAY, nonces, random, terms: { fee_base_msat: 1000, fee_ppm: 2000, cltv_budget_blocks: 72, min_fee_rate: 1, claim_margin_blocks: 36 } };
+  const chain = {
+    kind: 'offline' as const,
+    tip: async () => ({ height: 1000, medianTimePast: 0 }),
+    utxo: async () => ({ txid: c.funding.txid, vout: 0, value: c.capacity, scriptPubKey: c.script, confirmations: 6 }),
+  } as unknown as ChainSource;
+  const gctx = { gateway: GATEWAY, nonces, random, chain, policy: { safety_margin_blocks: 144, min_confirmations: 1 }, terms: { fee_base_msat: 1000, fee_ppm: 2000, cltv_budget_blocks: 72, min_fee_rate: 1, claim_margin_blocks: 36 } };
   const policy = { max_payment_msat: 50_000_000, max_daily_msat: 1e12, max_fee_base_msat: 1000, max_fee_ppm: 5000, allowed_payees: 'any' as const, htlc_expiry_blocks: 144, claim_margin_blocks: 36 };
   let d: DeviceChannel = { network: 'regtest', contract_id: c.id, contract: termsToJson(c), state: 0, settled_sat: 0, gateway_nonce: await issueStateNonce(nonces, random, GATEWAY, c, 1), paid: [], day: { date: '', spent_msat: '0' } };
   let g: GatewayChannel = { network: 'regtest', contract_id: c.id, contract: termsToJson(c), next_state: 1, settled_sat: 0 };
@@ -97,7 +103,7 @@ async function main() {
     if (k === 0) cold = p.ms;
     else times['device pay']!.push(p.ms);
     d = p.r.record;
-    const gp = await cpuMsAsync(() => gateway.pay(gctx, g, p.r.message as never, 1000, now));
+    const gp = await cpuMsAsync(() => gateway.pay(gctx, g, p.r.message as never, now));
     g = gp.r.record;
     const notice = await cpuMsAsync(() => (ok ? gateway.settle(gctx, g, preimage(k)) : gateway.fail(gctx, g, toHex(sha256(preimage(k))))));
     g = notice.r.record;

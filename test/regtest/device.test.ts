@@ -29,6 +29,7 @@ import { parseTx } from '../independent/tx.ts';
 import { MINT, USER, PAYOUT, REFUND, CHANGE } from '../lib/credit/world.ts';
 import { invoice, preimage } from '../lib/device/world.ts';
 import { findBitcoind } from './bitcoind.ts';
+import { RpcChainSource } from '../../src/lib/chain/rpc.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 
 const BITCOIND = findBitcoind();
@@ -65,14 +66,17 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     });
     const nonces = new NonceStore(`${work.path}/${tag}-nonces`);
     const random = deterministicRandom(`gateway-${tag}`);
-    const gctx = { gateway: MINT, nonces, random, terms: { ...TERMS, min_fee_rate: 1, claim_margin_blocks: POLICY.claim_margin_blocks } };
+    const gctx = {
+      gateway: MINT, nonces, random, chain: new RpcChainSource(n.node.config), policy: { safety_margin_blocks: 36, min_confirmations: 1 },
+      terms: { ...TERMS, min_fee_rate: 1, claim_margin_blocks: POLICY.claim_margin_blocks },
+    };
     const first = await issueStateNonce(nonces, random, MINT, c, 1);
     const d0: DeviceChannel = { network: 'regtest', contract_id: c.id, contract: termsToJson(c), state: 0, settled_sat: 0, gateway_nonce: first, paid: [], day: { date: '', spent_msat: '0' } };
     const g0: GatewayChannel = { network: 'regtest', contract_id: c.id, contract: termsToJson(c), next_state: 1, settled_sat: 0 };
     const now = Math.floor(Date.now() / 1000);
     const inv = invoice(k, 30_000_000n, { timestamp: now - 10 });
     const p = device.pay(d0, USER, { invoice: inv, policy: POLICY, gateway: TERMS, now, tip });
-    const job = await gateway.pay(gctx, g0, p.message as never, tip, now);
+    const job = await gateway.pay(gctx, g0, p.message as never, now);
     const latest = job.record.latest!;
     const htlc = paymentHtlc(c, sha256(preimage(k)), job.record.in_flight!.expiry_height);
     const parsed = parseTx(latest.hex);
@@ -120,7 +124,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     // A later payment, settled.
     const inv = invoice(3, 10_000_000n, { timestamp: s.now - 10 });
     const p = device.pay(d, USER, { invoice: inv, policy: POLICY, gateway: TERMS, now: s.now, tip: s.tip });
-    const job = await gateway.pay(s.gctx, done.record, p.message as never, s.tip, s.now);
+    const job = await gateway.pay(s.gctx, done.record, p.message as never, s.now);
     const st = await gateway.settle(s.gctx, job.record, preimage(3));
     const ds = device.settle(p.record, USER, st.message as never);
     const done2 = await gateway.completeStep(s.gctx, st.record, ds.message as never);

@@ -4,7 +4,7 @@
  * runs before the gateway's secret nonce is taken, so a refusal burns no nonce and
  * writes nothing (the caller writes the returned record only on success).
  *
- *   pay       device/pay: everything the mint checks (credit checkState) plus the HTLC
+ *   pay       device/pay: everything the mint checks (credit checkState, checkChain) plus the HTLC
  *             output rebuilt from the invoice's hash, the two keys and the expiry; the
  *             HTLC amount covers the invoice plus the gateway's fee; the expiry leaves
  *             time to pay on Lightning and claim on chain. Stores the state; emits a job
@@ -23,6 +23,8 @@ import { termsFromJson } from '../credit/codec.ts';
 import { checkState } from '../credit/rules.ts';
 import { issueStateNonce, mintComplete, signedKeyPathTx, stateNonceContext } from '../credit/signing.ts';
 import type { NoncePort } from '../credit/ports.ts';
+import { checkChain } from '../credit/mint.ts';
+import type { ChainSource } from '../chain/types.ts';
 import { hexBytes, preimageMatches, stateHtlc, toHex, type GatewayChannel, type InFlightJson } from './channel.ts';
 import { gatewayFeeMsat, msatToSatCeil, type GatewayTerms } from './policy.ts';
 
@@ -34,6 +36,9 @@ export type GatewayContext = {
   gateway: KeyPair;
   nonces: NoncePort;
   random: RandomSource;
+  /** The tip and the funding output, checked as the credit mint checks them (credit/mint.ts checkChain). */
+  chain: ChainSource;
+  policy: { safety_margin_blocks: number; min_confirmations: number };
   terms: GatewayTerms & { min_fee_rate: number; claim_margin_blocks: number };
 };
 
@@ -61,7 +66,7 @@ async function complete(ctx: GatewayContext, r: GatewayChannel, psbt: string, st
 }
 
 /** device/pay: check, co-sign and store the state carrying the HTLC; emit the Lightning job. */
-export async function pay(ctx: GatewayContext, r: GatewayChannel, m: PayMessage, tip: number, now: number): Promise<GatewayStep> {
+export async function pay(ctx: GatewayContext, r: GatewayChannel, m: PayMessage, now: number): Promise<GatewayStep> {
   checkContract(r, m.contract_id);
   // A retried device/pay (its gateway/job was lost) gets the same job again, nothing new signed.
   if (r.in_flight?.job && r.in_flight.state === m.state && r.latest?.state === m.state && parsePsbtBase64(m.psbt, 'psbt').id === r.latest.txid) {
@@ -77,6 +82,7 @@ export async function pay(ctx: GatewayContext, r: GatewayChannel, m: PayMessage,
   if (invoice.timestamp + invoice.expiry <= now) refuse('E_INVOICE_EXPIRED', `the invoice expired at ${invoice.timestamp + invoice.expiry}`);
   const owed = msatToSatCeil(invoice.amountMsat + gatewayFeeMsat(ctx.terms, invoice.amountMsat));
   if (BigInt(m.htlc.amount_sat) < owed) refuse('E_HTLC_UNDERPAYS', `the HTLC carries ${m.htlc.amount_sat} sat, less than the invoice plus the gateway's fee (${owed} sat)`);
+  const tip = (await ctx.chain.tip()).height;
   const soonest = tip + invoice.minFinalCltvExpiryDelta + ctx.terms.cltv_budget_blocks + ctx.terms.claim_margin_blocks;
   if (m.htlc.expiry_height < soonest) {
     refuse('E_HTLC_EXPIRY_TOO_SOON', `the HTLC expires at ${m.htlc.expiry_height}; paying on Lightning and claiming on chain needs it at ${soonest} or later`);
@@ -88,6 +94,8 @@ export async function pay(ctx: GatewayContext, r: GatewayChannel, m: PayMessage,
     state: m.state, payment_hash: hash, amount_sat: m.htlc.amount_sat, fee_sat: m.htlc.amount_sat - Number(msatToSatCeil(invoice.amountMsat)),
     invoice_amount_msat: invoice.amountMsat.toString(), expiry_height: m.htlc.expiry_height, invoice: m.invoice,
   };
+  // Chain facts last before the nonce: funding confirmed, the contract not within the safety margin.
+  await checkChain(ctx, termsFromJson(r.contract, r.network));
   const signed = await complete(ctx, r, m.psbt, m.state, BigInt(r.settled_sat), htlc);
   const message = {
     type: 'gateway/job', version: 1, network: r.network, contract_id: r.contract_id, state: m.state,

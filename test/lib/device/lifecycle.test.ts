@@ -54,7 +54,7 @@ describe('device ↔ gateway: the toll scenario in process', () => {
       d = p.record;
       // Every message the steps produce is valid against its published schema (schemas/device.*, gateway.*).
       expect(decodeMessage(S.DevicePaySchema, p.message)).toBeTruthy();
-      const job = await gateway.pay(gctx, g, p.message as never, tip, NOW);
+      const job = await gateway.pay(gctx, g, p.message as never, NOW);
       expect(decodeMessage(S.GatewayJobSchema, job.message)).toBeTruthy();
       g = job.record;
       expect(job.message).toMatchObject({ type: 'gateway/job', invoice: inv, amount_msat: t.msat.toString() });
@@ -97,7 +97,7 @@ describe('device ↔ gateway: the toll scenario in process', () => {
     // Found by the property test: the credit rule "a state always pays the mint" refused this state.
     const { gctx, deviceKey, tip, ...ch } = await channel();
     const p = device.pay(ch.device, deviceKey, { invoice: invoice(0, 2_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip });
-    const job = await gateway.pay(gctx, ch.gateway, p.message as never, tip, NOW);
+    const job = await gateway.pay(gctx, ch.gateway, p.message as never, NOW);
     const notice = await gateway.fail(gctx, job.record, hexOf(sha256(preimage(0))));
     const f = device.fail(p.record, deviceKey, notice.message as never);
     const done = await gateway.completeStep(gctx, notice.record, f.message as never);

@@ -120,7 +120,7 @@ async function run(actions: Action[]): Promise<{ states: number; settled: number
       case 'toGateway': {
         // Everything queued for the gateway, in order (each twice when dup).
         for (const m of toGateway.splice(0)) for (let i = 0; i < (a.dup ? 2 : 1); i++) {
-          const out = await coded(() => (m.type === 'device/pay' ? gateway.pay(ch.gctx, g, m as never, ch.tip, NOW) : gateway.completeStep(ch.gctx, g, m as never)));
+          const out = await coded(() => (m.type === 'device/pay' ? gateway.pay(ch.gctx, g, m as never, NOW) : gateway.completeStep(ch.gctx, g, m as never)));
           if (out) {
             g = out.record;
             if (out.message.type === 'gateway/receipt') toDevice.push(out.message);

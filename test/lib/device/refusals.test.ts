@@ -40,7 +40,7 @@ function craftPay(ch: Ch, d: DeviceChannel, o: { n?: number; msat?: bigint; sett
 
 async function inFlight(ch: Ch) {
   const p = device.pay(ch.device, ch.deviceKey, { invoice: invoice(0, 2_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
-  const g = await gateway.pay(ch.gctx, ch.gateway, p.message as never, ch.tip, NOW);
+  const g = await gateway.pay(ch.gctx, ch.gateway, p.message as never, NOW);
   return { d: p.record, g: g.record };
 }
 
@@ -49,18 +49,18 @@ const gw = (ch: Ch, code: string, exitCode: 4 | 5, step: () => Promise<unknown>,
 describe('gateway refusals (nothing written, no nonce burnt)', () => {
   it('control: the honest crafted pay is accepted', async () => {
     const ch = await channel();
-    const out = await gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device) as never, ch.tip, NOW);
+    const out = await gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device) as never, NOW);
     expect(out.record.in_flight?.amount_sat).toBeGreaterThan(0);
   });
 
   it('E_BAD_PAYOUT: a state paying the gateway more than settled (message says so)', async () => {
     const ch = await channel();
-    await gw(ch, 'E_BAD_PAYOUT', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { settledInTx: 1000n, settledSaid: 1000 }) as never, ch.tip, NOW), /settled/);
+    await gw(ch, 'E_BAD_PAYOUT', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { settledInTx: 1000n, settledSaid: 1000 }) as never, NOW), /settled/);
   });
 
   it('E_BAD_PAYOUT: a state paying the gateway more than settled (message hides it)', async () => {
     const ch = await channel();
-    await gw(ch, 'E_BAD_PAYOUT', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { settledInTx: 1000n }) as never, ch.tip, NOW), /not its settled 0 sat/);
+    await gw(ch, 'E_BAD_PAYOUT', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { settledInTx: 1000n }) as never, NOW), /not its settled 0 sat/);
   });
 
   it('E_BAD_PAYOUT: after a settled payment, a state paying the gateway settled + 500 while saying settled', async () => {
@@ -72,55 +72,70 @@ describe('gateway refusals (nothing written, no nonce burnt)', () => {
     const d2 = device.receipt(s.record, done.message as never);
     expect(d2.settled_sat).toBeGreaterThan(0);
     const forged = craftPay(ch, d2, { n: 1, settledInTx: BigInt(d2.settled_sat) + 500n });
-    await gw(ch, 'E_BAD_PAYOUT', 4, () => gateway.pay(ch.gctx, done.record, forged as never, ch.tip, NOW), /not its settled/);
-    const honest = await gateway.pay(ch.gctx, done.record, craftPay(ch, d2, { n: 1 }) as never, ch.tip, NOW);
+    await gw(ch, 'E_BAD_PAYOUT', 4, () => gateway.pay(ch.gctx, done.record, forged as never, NOW), /not its settled/);
+    const honest = await gateway.pay(ch.gctx, done.record, craftPay(ch, d2, { n: 1 }) as never, NOW);
     expect(honest.record.in_flight?.state).toBe(3);
   });
 
   it('E_HASH_MISMATCH: an HTLC whose hash is not the invoice\'s', async () => {
     const ch = await channel();
     const other = toHex(sha256(preimage(9)));
-    await gw(ch, 'E_HASH_MISMATCH', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { hashInTx: sha256(preimage(9)), hashSaid: other }) as never, ch.tip, NOW), /not the invoice's/);
+    await gw(ch, 'E_HASH_MISMATCH', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { hashInTx: sha256(preimage(9)), hashSaid: other }) as never, NOW), /not the invoice's/);
   });
 
   it('E_BAD_HTLC_OUTPUT: the message names the invoice\'s hash, the state\'s HTLC another', async () => {
     const ch = await channel();
-    await gw(ch, 'E_BAD_HTLC_OUTPUT', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { hashInTx: sha256(preimage(9)) }) as never, ch.tip, NOW), /exactly one output to the HTLC/);
+    await gw(ch, 'E_BAD_HTLC_OUTPUT', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { hashInTx: sha256(preimage(9)) }) as never, NOW), /exactly one output to the HTLC/);
   });
 
   it('E_HTLC_UNDERPAYS: the HTLC does not cover the invoice plus the gateway fee', async () => {
     const ch = await channel();
-    await gw(ch, 'E_HTLC_UNDERPAYS', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { amount: 2001 }) as never, ch.tip, NOW), /invoice plus the gateway's fee/);
+    await gw(ch, 'E_HTLC_UNDERPAYS', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { amount: 2001 }) as never, NOW), /invoice plus the gateway's fee/);
   });
 
   it('E_HTLC_EXPIRY_TOO_SOON: an HTLC expiry that leaves no time to pay and claim', async () => {
     const ch = await channel();
     // min_final 18 + budget 72 + margin 36 = 126 blocks needed; 125 is one short.
-    await gw(ch, 'E_HTLC_EXPIRY_TOO_SOON', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { expiry: ch.tip + 125 }) as never, ch.tip, NOW), /claiming on chain/);
-    const ok = await gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { expiry: ch.tip + 126 }) as never, ch.tip, NOW);
+    await gw(ch, 'E_HTLC_EXPIRY_TOO_SOON', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { expiry: ch.tip + 125 }) as never, NOW), /claiming on chain/);
+    const ok = await gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { expiry: ch.tip + 126 }) as never, NOW);
     expect(ok.record.in_flight?.expiry_height).toBe(ch.tip + 126);
   });
 
   it('E_HTLC_EXPIRY_TOO_LATE: an HTLC expiring within the claim margin of the channel expiry', async () => {
     const ch = await channel();
     const late = ch.device.contract.expiry_height - 35;
-    await gw(ch, 'E_HTLC_EXPIRY_TOO_LATE', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { expiry: late }) as never, ch.tip, NOW), /channel's expiry/);
+    await gw(ch, 'E_HTLC_EXPIRY_TOO_LATE', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { expiry: late }) as never, NOW), /channel's expiry/);
+  });
+
+  it('E_FUNDING_UNCONFIRMED, E_FUNDING_MISSING, E_TOO_CLOSE_TO_EXPIRY: the credit mint\'s chain checks, on the gateway too', async () => {
+    const ch = await channel();
+    const c = termsFromJson(ch.device.contract, 'regtest');
+    const msg = craftPay(ch, ch.device);
+    ch.w.chain.confirm(c.funding.txid, c.funding.vout, c.capacity, c.script, 0);
+    await gw(ch, 'E_FUNDING_UNCONFIRMED', 4, () => gateway.pay(ch.gctx, ch.gateway, msg as never, NOW), /confirmations/);
+    ch.w.chain.utxos.clear();
+    await gw(ch, 'E_FUNDING_MISSING', 4, () => gateway.pay(ch.gctx, ch.gateway, msg as never, NOW), /not an unspent output/);
+    ch.w.chain.confirm(c.funding.txid, c.funding.vout, c.capacity, c.script, 1);
+    const narrow = { ...ch.gctx, policy: { ...ch.gctx.policy, safety_margin_blocks: c.expiryHeight - ch.tip } };
+    await gw(ch, 'E_TOO_CLOSE_TO_EXPIRY', 4, () => gateway.pay(narrow, ch.gateway, msg as never, NOW), /safety margin/);
+    const ok = await gateway.pay(ch.gctx, ch.gateway, msg as never, NOW);
+    expect(ok.record.latest?.htlc).toBeDefined();
   });
 
   it('E_HTLC_IN_FLIGHT: a second HTLC while one is in flight', async () => {
     const ch = await channel();
     const { d, g } = await inFlight(ch);
     const second = craftPay(ch, { ...d, state: 1, in_flight: undefined, gateway_nonce: { state: 2, pubnonce: d.gateway_nonce!.pubnonce } }, { n: 1 });
-    await gw(ch, 'E_HTLC_IN_FLIGHT', 4, () => gateway.pay(ch.gctx, g, second as never, ch.tip, NOW), /still in flight/);
+    await gw(ch, 'E_HTLC_IN_FLIGHT', 4, () => gateway.pay(ch.gctx, g, second as never, NOW), /still in flight/);
   });
 
   it('a retried device/pay gets the same gateway/job, and nothing is written (no nonce taken)', async () => {
     const ch = await channel();
     const p = device.pay(ch.device, ch.deviceKey, { invoice: invoice(0, 2_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
-    const first = await gateway.pay(ch.gctx, ch.gateway, p.message as never, ch.tip, NOW);
+    const first = await gateway.pay(ch.gctx, ch.gateway, p.message as never, NOW);
     const { snapshot } = await import('../credit/tamper.ts');
     const before = snapshot(ch.w.dir.path);
-    const again = await gateway.pay(ch.gctx, first.record, p.message as never, ch.tip, NOW);
+    const again = await gateway.pay(ch.gctx, first.record, p.message as never, NOW);
     expect(again.message).toEqual(first.message);
     expect(again.record).toBe(first.record);
     expect(snapshot(ch.w.dir.path)).toEqual(before);

@@ -60,6 +60,9 @@ export async function channel(o: { capacity?: bigint } = {}) {
   };
   const m = (await w.mintBook.get(opened.id))!;
   const gateway: GatewayChannel = { network: 'regtest', contract_id: opened.id, contract: m.contract, next_state: m.next_state, settled_sat: 0 };
-  const gctx: GatewayContext = { gateway: MINT, nonces: w.mintBook, random: deterministicRandom('gateway'), terms: { ...GATEWAY_TERMS, min_fee_rate: 1, claim_margin_blocks: 36 } };
+  const gctx: GatewayContext = {
+    gateway: MINT, nonces: w.mintBook, random: deterministicRandom('gateway'), chain: w.chain, policy: { safety_margin_blocks: 144, min_confirmations: 1 },
+    terms: { ...GATEWAY_TERMS, min_fee_rate: 1, claim_margin_blocks: 36 },
+  };
   return { w, c: opened.c, device, gateway, gctx, deviceKey: USER, tip: w.chain.height };
 }
