@@ -16,9 +16,10 @@ import { ONION_SCHEMAS } from './onion/schemas.ts';
 import { STATECHAIN_SCHEMAS } from './statechain/schemas.ts';
 import { TRUC_SCHEMAS } from './truc/schemas.ts';
 import { INVOICE_SCHEMAS } from './invoice/schemas.ts';
+import { DEVICE_SCHEMAS } from './device/schemas.ts';
 
 export const MESSAGE_SCHEMAS: readonly TObject[] = [
-  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...ROUTE_SCHEMAS, ...BOLT3_SCHEMAS, ...OPENASSETS_SCHEMAS, ...ONION_SCHEMAS, ...STATECHAIN_SCHEMAS, ...TRUC_SCHEMAS, ...INVOICE_SCHEMAS,
+  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...ROUTE_SCHEMAS, ...BOLT3_SCHEMAS, ...OPENASSETS_SCHEMAS, ...ONION_SCHEMAS, ...STATECHAIN_SCHEMAS, ...TRUC_SCHEMAS, ...INVOICE_SCHEMAS, ...DEVICE_SCHEMAS,
 ];
 
 /** schemas/credit.update.json for `credit/update`. */

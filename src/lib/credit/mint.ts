@@ -166,7 +166,8 @@ function checkStateNumber(record: MintContractRecord, state: number): void {
 }
 
 /** Chain facts every payment depends on: the funding is there, confirmed, and expiry is not near. */
-async function checkChain(ctx: MintContext, c: CreditContract): Promise<void> {
+/** Chain facts before co-signing a state: not within the safety margin of expiry, funding confirmed (also the IoT gateway's, src/lib/device/). */
+export async function checkChain(ctx: Pick<MintContext, 'chain'> & { policy: Pick<MintPolicy, 'safety_margin_blocks' | 'min_confirmations'> }, c: CreditContract): Promise<void> {
   const tip = (await ctx.chain.tip()).height;
   const margin = ctx.policy.safety_margin_blocks;
   if (c.expiryHeight - tip <= margin) {

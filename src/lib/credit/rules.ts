@@ -11,7 +11,7 @@ import { equalBytes, toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import { dustThreshold, keyPathTxVsize, standardScriptType } from '../tx/policy.ts';
 import type { CreditContract } from './terms.ts';
-import { buildRefund, extraInputVbytes, isNestedP2wpkh, rolloverTxid } from './transactions.ts';
+import { buildRefund, extraInputVbytes, isNestedP2wpkh, rolloverTxid, type StateHtlc } from './transactions.ts';
 
 const SEQUENCE_FINAL = 0xffffffff;
 const SEQUENCE_RBF_NO_LOCK = 0xfffffffd;
@@ -91,14 +91,42 @@ function checkMinableNow(tx: Transaction, what: string): void {
  * change), nothing under dust, minable now (version 3 — TRUC —, nLockTime 0, no
  * relative lock), fee rate above the floor.
  */
-export function checkState(tx: Transaction, c: CreditContract, cumulative: bigint, feeFloor: number): void {
+export function checkState(tx: Transaction, c: CreditContract, cumulative: bigint, feeFloor: number, htlc?: StateHtlc): void {
   const what = 'the update state';
+  if (htlc) return checkHtlcState(tx, c, cumulative, feeFloor, htlc);
   // TRUC (BIP-431) only: a v2 state could be pinned by the user, and the mint's v3 CPFP
   // child cannot spend a v2 parent, so the mint could not bump its exit before expiry.
   if (tx.version !== 3) refuse('E_BAD_VERSION', `${what} has version ${tx.version}; states must be TRUC (version 3) so the mint can bump its exit by CPFP`);
   checkMinableNow(tx, what);
   checkSpendsFundingOnly(tx, c, what);
   checkPayoutAndChange(tx, c, cumulative, what, 'exact');
+  const out = checkStandardAndAboveDust(tx, what);
+  checkFeeRate(c.capacity - out, keyPathTxVsize(1, outputScripts(tx)), feeFloor, what);
+}
+
+/**
+ * A state carrying one HTLC (src/lib/device/): like a state, but its outputs are exactly
+ * the mint's payout of `cumulative` (none when 0), ONE output to the HTLC's script of
+ * exactly its amount, and at most the user's change — nothing else can take a sat.
+ */
+function checkHtlcState(tx: Transaction, c: CreditContract, cumulative: bigint, feeFloor: number, htlc: StateHtlc): void {
+  const what = 'the update state';
+  if (tx.version !== 3) refuse('E_BAD_VERSION', `${what} has version ${tx.version}; states must be TRUC (version 3) so the mint can bump its exit by CPFP`);
+  checkMinableNow(tx, what);
+  checkSpendsFundingOnly(tx, c, what);
+  const payout = outputsTo(tx, c.payoutScript);
+  const wantPayout = cumulative > 0n ? 1 : 0;
+  if (payout.count !== wantPayout || payout.total !== cumulative) {
+    refuse('E_BAD_PAYOUT', `${what} pays the mint ${payout.total} sat in ${payout.count} outputs, not its settled ${cumulative} sat in ${wantPayout}`);
+  }
+  const h = outputsTo(tx, htlc.script);
+  if (h.count !== 1 || h.total !== htlc.amount) {
+    refuse('E_BAD_HTLC_OUTPUT', `${what} must have exactly one output to the HTLC's script of ${htlc.amount} sat, it has ${h.count} paying ${h.total} sat`);
+  }
+  const change = outputsTo(tx, c.changeScript);
+  if (change.count > 1 || tx.outputsLength !== wantPayout + 1 + change.count) {
+    refuse('E_BAD_OUTPUTS', `${what} may only pay the mint, the HTLC and the user's change address`);
+  }
   const out = checkStandardAndAboveDust(tx, what);
   checkFeeRate(c.capacity - out, keyPathTxVsize(1, outputScripts(tx)), feeFloor, what);
 }
@@ -121,8 +149,10 @@ function outputScripts(tx: Transaction): Uint8Array[] {
 function checkPayoutAndChange(tx: Transaction, c: CreditContract, cumulative: bigint, what: string, rule: 'exact' | 'at-least'): bigint {
   const payout = outputsTo(tx, c.payoutScript);
   const change = outputsTo(tx, c.changeScript);
-  // A close owing nothing may leave the mint out; a state always pays it.
-  const payoutOutputs = rule === 'at-least' && cumulative === 0n && payout.count === 0 ? 0 : 1;
+  // A close owing nothing may leave the mint out. So may a state of cumulative 0: the
+  // credit mint never sees one (each update pays more than the last), but the device's
+  // fail state before any settled payment is one (src/lib/device/).
+  const payoutOutputs = cumulative === 0n && payout.count === 0 ? 0 : 1;
   if (payout.count !== payoutOutputs) refuse('E_BAD_PAYOUT', `${what} must have exactly one output to the mint's payout address, it has ${payout.count}`);
   if (rule === 'exact' && payout.total !== cumulative) {
     refuse('E_BAD_PAYOUT', `${what} pays the mint ${payout.total} sat, not the cumulative ${cumulative} sat`);

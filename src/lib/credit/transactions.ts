@@ -99,11 +99,56 @@ function addSplitOutputs(tx: Transaction, c: CreditContract, s: SplitAmounts): v
   if (s.change > 0n) tx.addOutput({ script: c.changeScript, amount: s.change });
 }
 
-/** Update state: what the mint can broadcast to collect `cumulative`. */
-export function buildState(c: CreditContract, cumulative: bigint): Transaction {
+/**
+ * One HTLC output a state may carry (the IoT device's payment in flight, src/lib/device/):
+ * its script and amount. The credit contract's own states carry none.
+ */
+export type StateHtlc = { script: Uint8Array; amount: bigint };
+
+export type HtlcSplitAmounts = SplitAmounts & { htlc: bigint };
+
+/**
+ * How `capacity` splits in a state carrying one HTLC: the mint exactly `cumulative`
+ * (no output when 0), the HTLC exactly its amount, the fee on the real size, the user
+ * the rest as change (dropped into the fee when under dust).
+ */
+export function splitWithHtlc(c: CreditContract, cumulative: bigint, htlc: StateHtlc, feeRate: number): HtlcSplitAmounts {
+  if (cumulative > 0n && cumulative < dustThreshold(c.payoutScript)) {
+    throw new RefusedError('E_DUST', `the mint's cumulative amount ${cumulative} sat is under the dust threshold of its payout script (${dustThreshold(c.payoutScript)} sat)`);
+  }
+  if (htlc.amount < dustThreshold(htlc.script)) {
+    throw new RefusedError('E_DUST', `the HTLC's ${htlc.amount} sat is under the dust threshold of its script (${dustThreshold(htlc.script)} sat)`);
+  }
+  const base = [...(cumulative > 0n ? [c.payoutScript] : []), htlc.script];
+  const withChange = feeFor(keyPathTxVsize(1, [...base, c.changeScript]), feeRate);
+  const withoutChange = feeFor(keyPathTxVsize(1, base), feeRate);
+  if (cumulative + htlc.amount + withoutChange > c.capacity) {
+    throw new RefusedError(
+      'E_OVER_CAPACITY',
+      `paying the mint ${cumulative} sat, an HTLC of ${htlc.amount} sat and a ${withoutChange} sat fee exceeds the ${c.capacity} sat capacity`,
+    );
+  }
+  const change = c.capacity - cumulative - htlc.amount - withChange;
+  if (change >= dustThreshold(c.changeScript)) return { mint: cumulative, htlc: htlc.amount, change, fee: withChange };
+  return { mint: cumulative, htlc: htlc.amount, change: 0n, fee: c.capacity - cumulative - htlc.amount };
+}
+
+/**
+ * Update state: what the mint can broadcast to collect `cumulative` — and, when the
+ * state carries an HTLC, the HTLC output after the mint's (the mint's payout first when
+ * there is one, then the HTLC, then the user's change).
+ */
+export function buildState(c: CreditContract, cumulative: bigint, htlc?: StateHtlc): Transaction {
   const tx = newTx(STATE_VERSION, 0);
   tx.addInput(fundingInput(c));
-  addSplitOutputs(tx, c, split(c, cumulative, c.feeRate));
+  if (htlc) {
+    const s = splitWithHtlc(c, cumulative, htlc, c.feeRate);
+    if (s.mint > 0n) tx.addOutput({ script: c.payoutScript, amount: s.mint });
+    tx.addOutput({ script: htlc.script, amount: s.htlc });
+    if (s.change > 0n) tx.addOutput({ script: c.changeScript, amount: s.change });
+  } else {
+    addSplitOutputs(tx, c, split(c, cumulative, c.feeRate));
+  }
   setMusigParticipants(tx, 0, [c.userPubkey, c.mintPubkey]);
   return tx;
 }

@@ -1,0 +1,140 @@
+/**
+ * The device's steps (see channel.ts for the invariants and the state table). Each is
+ * pure: it takes the device's record and a message, and returns the next record and the
+ * message to send — the caller writes the record (durably) before the message leaves.
+ * A refusal throws (coded) and returns nothing, so nothing is written.
+ *
+ *   pay      invoice (verified) → policy → sign state n+1: settled S, HTLC(A, hash), change
+ *   settle   gateway/settle: sha256(preimage) = hash → sign state n+2: settled S + A; keep the preimage
+ *   fail     gateway/fail: → sign state n+2: settled S, A back to the change
+ *   receipt  gateway/receipt for the pending state → idle, next nonce
+ */
+import { base64 } from '@scure/base';
+import { StateConflictError, RefusedError } from '../errors.ts';
+import type { KeyPair } from '../keys/keys.ts';
+import { decodeBolt11 } from '../invoice/bolt11.ts';
+import { serializePsbt } from '../psbt/parse.ts';
+import { termsFromJson } from '../credit/codec.ts';
+import { userSignAgainst } from '../credit/signing.ts';
+import { buildState } from '../credit/transactions.ts';
+import type { NextNonceJson } from '../credit/ports.ts';
+import { hexBytes, preimageMatches, stateHtlc, type DeviceChannel, type InFlightJson } from './channel.ts';
+import { checkPayment, msatToSatCeil, type DevicePolicy, type GatewayTerms } from './policy.ts';
+
+function refuse(code: string, message: string): never {
+  throw new RefusedError(code, message);
+}
+
+export type Step = { record: DeviceChannel; message: Record<string, unknown> };
+
+function utcDay(now: number): string {
+  return new Date(now * 1000).toISOString().slice(0, 10);
+}
+
+function needNonce(r: DeviceChannel, state: number): NextNonceJson {
+  const n = r.gateway_nonce;
+  if (!n || n.state !== state) throw new StateConflictError('E_NO_GATEWAY_NONCE', `no gateway nonce for state ${state}: apply the gateway's last receipt first`);
+  return n;
+}
+
+function signState(r: DeviceChannel, device: KeyPair, settled: bigint, htlc: InFlightJson | undefined, nonce: NextNonceJson) {
+  const c = termsFromJson(r.contract, r.network);
+  const tx = buildState(c, settled, htlc ? stateHtlc(c, htlc) : undefined);
+  userSignAgainst(tx, 0, device, c.mintPubkey, nonce);
+  return { txid: tx.id, psbt: base64.encode(serializePsbt(tx)) };
+}
+
+export type PayParams = { invoice: string; policy: DevicePolicy; gateway: GatewayTerms; now: number; tip: number };
+
+/** Step 1: verify the invoice, apply the policy, sign state n+1 with the HTLC. */
+export function pay(r: DeviceChannel, device: KeyPair, p: PayParams): Step {
+  if (r.pending) refuse('E_HTLC_IN_FLIGHT', `state ${r.pending.state} (${r.pending.kind}) awaits the gateway's receipt`);
+  const invoice = decodeBolt11(p.invoice); // signature, fields: coded refusals
+  const day = utcDay(p.now);
+  const spent = r.day.date === day ? BigInt(r.day.spent_msat) : 0n;
+  const ok = checkPayment({
+    invoice, network: r.network, policy: p.policy, gateway: p.gateway, now: p.now, tip: p.tip,
+    channelExpiry: r.contract.expiry_height, spentTodayMsat: spent, inFlight: r.in_flight !== undefined,
+  });
+  const state = r.state + 1;
+  const htlc: InFlightJson = {
+    state, payment_hash: Buffer.from(invoice.paymentHash).toString('hex'), amount_sat: Number(ok.htlcSat), fee_sat: Number(ok.htlcSat - msatToSatCeil(ok.amountMsat)),
+    invoice_amount_msat: ok.amountMsat.toString(), expiry_height: ok.expiryHeight, invoice: p.invoice.trim(),
+  };
+  const signed = signState(r, device, BigInt(r.settled_sat), htlc, needNonce(r, state));
+  const message = {
+    type: 'device/pay', version: 1, network: r.network, contract_id: r.contract_id, state, settled_sat: r.settled_sat,
+    htlc: { payment_hash: htlc.payment_hash, amount_sat: htlc.amount_sat, expiry_height: htlc.expiry_height },
+    invoice: htlc.invoice, txid: signed.txid, psbt: signed.psbt,
+  };
+  return { record: { ...r, in_flight: { ...htlc, request: message }, day: { date: day, spent_msat: (spent + ok.amountMsat).toString() } }, message };
+}
+
+type GatewayNotice = { type: string; contract_id: string; payment_hash: string; next_nonce: NextNonceJson; preimage?: string };
+
+function checkNotice(r: DeviceChannel, n: GatewayNotice): InFlightJson {
+  if (n.contract_id !== r.contract_id) refuse('E_WRONG_CONTRACT', `the message is for contract ${n.contract_id}, not ${r.contract_id}`);
+  const f = r.in_flight;
+  if (!f) refuse('E_NO_PAYMENT_IN_FLIGHT', 'no payment is in flight on this channel');
+  if (n.payment_hash !== f.payment_hash) refuse('E_WRONG_PAYMENT', `the message is for payment ${n.payment_hash}, the one in flight is ${f.payment_hash}`);
+  if (n.next_nonce.state !== f.state + 1) refuse('E_STATE_NUMBER', `the gateway's nonce is for state ${n.next_nonce.state}, expected ${f.state + 1}`);
+  return f;
+}
+
+/** gateway/settle: the preimage must hash to the payment hash; sign the state paying the HTLC amount into settled. */
+export function settle(r: DeviceChannel, device: KeyPair, n: GatewayNotice): Step {
+  if (r.pending?.kind === 'settle' && r.pending.payment_hash === n.payment_hash) return { record: r, message: r.pending.request };
+  const f = checkNotice(r, n);
+  if (r.pending) refuse('E_HTLC_IN_FLIGHT', `a ${r.pending.kind} of this payment is already signed`);
+  const preimage = hexBytes(n.preimage ?? '');
+  if (!preimageMatches(preimage, hexBytes(f.payment_hash))) refuse('E_WRONG_PREIMAGE', `the preimage does not hash to the payment hash ${f.payment_hash}`);
+  const settled = BigInt(r.settled_sat) + BigInt(f.amount_sat);
+  const state = f.state + 1;
+  const signed = signState(r, device, settled, undefined, n.next_nonce);
+  const message = { type: 'device/settle', version: 1, network: r.network, contract_id: r.contract_id, state, payment_hash: f.payment_hash, settled_sat: Number(settled), txid: signed.txid, psbt: signed.psbt };
+  return {
+    record: {
+      ...r, gateway_nonce: n.next_nonce,
+      pending: { kind: 'settle', state, settled_sat: Number(settled), payment_hash: f.payment_hash, request: message },
+      paid: [...r.paid, { payment_hash: f.payment_hash, preimage: n.preimage!, amount_sat: f.amount_sat, state }],
+    },
+    message,
+  };
+}
+
+/** gateway/fail: sign the state without the HTLC, its amount back in the change. */
+export function fail(r: DeviceChannel, device: KeyPair, n: GatewayNotice): Step {
+  if (r.pending?.kind === 'fail' && r.pending.payment_hash === n.payment_hash) return { record: r, message: r.pending.request };
+  const f = checkNotice(r, n);
+  if (r.pending) refuse('E_HTLC_IN_FLIGHT', `a ${r.pending.kind} of this payment is already signed`);
+  const state = f.state + 1;
+  const signed = signState(r, device, BigInt(r.settled_sat), undefined, n.next_nonce);
+  const message = { type: 'device/fail', version: 1, network: r.network, contract_id: r.contract_id, state, payment_hash: f.payment_hash, settled_sat: r.settled_sat, txid: signed.txid, psbt: signed.psbt };
+  // The failed amount no longer counts against today's limit.
+  const spent = BigInt(r.day.spent_msat) - BigInt(f.invoice_amount_msat);
+  return {
+    record: {
+      ...r, gateway_nonce: n.next_nonce, day: { ...r.day, spent_msat: (spent < 0n ? 0n : spent).toString() },
+      pending: { kind: 'fail', state, settled_sat: r.settled_sat, payment_hash: f.payment_hash, request: message },
+    },
+    message,
+  };
+}
+
+/** gateway/receipt for the pending settle or fail: the channel is idle again at that state. */
+export function receipt(r: DeviceChannel, m: { contract_id: string; state: number; settled_sat: number; next_nonce: NextNonceJson }): DeviceChannel {
+  if (m.contract_id !== r.contract_id) refuse('E_WRONG_CONTRACT', `the receipt is for contract ${m.contract_id}, not ${r.contract_id}`);
+  const p = r.pending;
+  if (!p || m.state !== p.state) refuse('E_STATE_NUMBER', `the receipt is for state ${m.state}, the pending state is ${p?.state ?? 'none'}`);
+  if (m.settled_sat !== p.settled_sat) refuse('E_RECEIPT_MISMATCH', `the receipt says settled ${m.settled_sat} sat, the device signed ${p.settled_sat} sat`);
+  if (m.next_nonce.state !== p.state + 1) refuse('E_STATE_NUMBER', `the receipt's nonce is for state ${m.next_nonce.state}, expected ${p.state + 1}`);
+  const { in_flight: f, pending: _p, ...rest } = r;
+  // A failed payment's HTLC state stays claimable by nobody but the device (after its expiry): remember it.
+  const failed = p.kind === 'fail' && f ? [...(r.failed ?? []), { ...stripRequest(f), txid: String(f.request.txid), settled_sat: r.settled_sat }] : r.failed;
+  return { ...rest, state: p.state, settled_sat: p.settled_sat, gateway_nonce: m.next_nonce, ...(failed ? { failed } : {}) };
+}
+
+function stripRequest(f: NonNullable<DeviceChannel['in_flight']>): InFlightJson {
+  const { request: _r, ...rest } = f;
+  return rest;
+}

@@ -1,0 +1,68 @@
+/**
+ * A device and its gateway over a credit contract opened in the credit test world
+ * (test/lib/credit/world.ts: device = user USER b2…, gateway = mint MINT a1…), plus
+ * BOLT 11 invoices written by test code (signed with a test payee key, as a Lightning
+ * node would) and their preimages.
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { toHex } from '../../../src/lib/bytes.ts';
+import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../../../src/lib/invoice/bolt11.ts';
+import { deterministicRandom } from '../../../src/lib/random.ts';
+import type { DeviceChannel, GatewayChannel } from '../../../src/lib/device/channel.ts';
+import type { GatewayContext } from '../../../src/lib/device/gateway.ts';
+import type { DevicePolicy } from '../../../src/lib/device/policy.ts';
+import { MINT, USER, world } from '../credit/world.ts';
+import { openContract, userRecord } from '../credit/tamper.ts';
+
+export const PAYEE_KEY = Uint8Array.from(Buffer.alloc(32, 0x42));
+export const PAYEE = toHex(secp256k1.getPublicKey(PAYEE_KEY, true));
+export const NOW = 1_800_000_000;
+
+export const POLICY: DevicePolicy = {
+  max_payment_msat: 20_000_000, max_daily_msat: 100_000_000, max_fee_base_msat: 1000, max_fee_ppm: 5000,
+  allowed_payees: [PAYEE], htlc_expiry_blocks: 144, claim_margin_blocks: 36,
+};
+export const GATEWAY_TERMS = { fee_base_msat: 1000, fee_ppm: 2000, cltv_budget_blocks: 72 };
+
+/** The preimage of payment `n` (test data) and its hash. */
+export function preimage(n: number): Uint8Array {
+  return Uint8Array.from(Buffer.alloc(32, n + 1));
+}
+export function paymentHash(n: number): Uint8Array {
+  return sha256(preimage(n));
+}
+
+/** A regtest BOLT 11 invoice for `msat`, payment hash of payment `n`, signed by the payee key. */
+export function invoice(n: number, msat: bigint, o: { timestamp?: number; expiry?: number; cltv?: number; key?: Uint8Array; hrp?: string; hash?: Uint8Array } = {}): string {
+  const amount = o.hrp ?? `lnbcrt${msat * 10n}p`;
+  const fields: Bolt11Field[] = [
+    { tag: 1, name: 'payment_hash', bytes: o.hash ?? paymentHash(n) },
+    { tag: 16, name: 'payment_secret', bytes: Uint8Array.from(Buffer.alloc(32, 0x11)) },
+    { tag: 13, name: 'description', text: `toll ${n}` },
+    ...(o.expiry !== undefined ? [{ tag: 6, name: 'expiry', value: o.expiry } as Bolt11Field] : []),
+    ...(o.cltv !== undefined ? [{ tag: 24, name: 'min_final_cltv_expiry_delta', value: o.cltv } as Bolt11Field] : []),
+  ];
+  const timestamp = o.timestamp ?? NOW - 10;
+  const hash = bolt11SigningHash(amount, timestamp, fields);
+  const sig = secp256k1.Signature.fromBytes(secp256k1.sign(hash, o.key ?? PAYEE_KEY, { prehash: false, format: 'recovered' }), 'recovered');
+  const rs = Uint8Array.from(Buffer.from(sig.r.toString(16).padStart(64, '0') + sig.s.toString(16).padStart(64, '0'), 'hex'));
+  return encodeBolt11({ hrp: amount, timestamp, fields, signature: rs, recoveryId: sig.recovery! });
+}
+
+/** An open channel: the credit contract opened and funded, each side's device record. */
+export async function channel(o: { capacity?: bigint } = {}) {
+  const w = world();
+  const opened = await openContract(w, { capacity: o.capacity ?? 100_000n });
+  const u = await userRecord(w, opened.id);
+  const device: DeviceChannel = {
+    network: 'regtest', contract_id: opened.id, contract: u.contract, state: 0, settled_sat: 0, gateway_nonce: u.mint_nonce, paid: [], day: { date: '', spent_msat: '0' },
+  };
+  const m = (await w.mintBook.get(opened.id))!;
+  const gateway: GatewayChannel = { network: 'regtest', contract_id: opened.id, contract: m.contract, next_state: m.next_state, settled_sat: 0 };
+  const gctx: GatewayContext = {
+    gateway: MINT, nonces: w.mintBook, random: deterministicRandom('gateway'), chain: w.chain, policy: { safety_margin_blocks: 144, min_confirmations: 1 },
+    terms: { ...GATEWAY_TERMS, min_fee_rate: 1, claim_margin_blocks: 36 },
+  };
+  return { w, c: opened.c, device, gateway, gctx, deviceKey: USER, tip: w.chain.height };
+}
