@@ -22,7 +22,7 @@ import { backupTransaction, checkFunding, coinKey, coinSighash, parseOutpointTex
 import type { PackageInner } from './schemas.ts';
 import { verifyBody } from './seal.ts';
 import { checkStatement } from './statement.ts';
-import { DEFAULT_FLOOR, checkFloor, confirmationsNeeded, marginNeeded, type Floor } from './floor.ts';
+import { DEFAULT_FLOOR, checkFloor, checkPairBumpable, confirmationsNeeded, marginNeeded, type Floor } from './floor.ts';
 
 export type Expected = {
   coinId: string;
@@ -106,6 +106,8 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
   const terms = termsFromJson(st.terms);
   const floor = expect.floor ?? DEFAULT_FLOOR;
   checkFloor(terms, BigInt(st.amount_sat), floor);
+  // A pair (two parts bound): its backup must be bumpable by either part (floor.ts).
+  if (expect.receiverAuthB !== undefined) checkPairBumpable(terms, floor);
   const needed = confirmationsNeeded(terms, floor);
   if (deposit.confirmations < needed) {
     refuse('E_DEPOSIT_UNCONFIRMED', `the deposit has ${deposit.confirmations} confirmation(s) (mempool-only counts as 0); the terms ask ${st.terms.confirmations}, your --min-confirmations ${floor.minConfirmations}`);
