@@ -10,7 +10,7 @@ export default class StatechainVerify extends StatechainCommand<typeof Statechai
     'unconfirmed); P = O₁ + S₁ and t₁·G = O₁ + X₁; the sender\'s binding signature; as many backups as the operator signed, each matching one ' +
     'record, numbered contiguously, byte-identical to the template with a valid key-path signature, locktimes one interval apart; the newest ' +
     'pays your share and is above tip + margin; the terms are above your own floor (--min-confirmations, --min-margin, --min-interval, ' +
-    '--max-backup-fee, --max-backup-fee-percent). Prints how many transfers remain, the backup fee and what your backup pays you back. Each failure has its own code (exit 4).';
+    '--max-backup-fee, --max-backup-fee-percent; a pair\'s first part also refuses terms without an anchor, E_BACKUP_UNBUMPABLE, unless --allow-unanchored). Prints how many transfers remain, the backup fee and what your backup pays you back. Each failure has its own code (exit 4).';
   static override examples = [
     {
       description: 'Bob checks the fixture package offline (tip 200, the deposit asserted 3 confirmations; with a node, pass --rpc-url instead)',

@@ -10,7 +10,8 @@
  * backup rebuilt from the template and compared byte for byte, with its key-path
  * signature, locktimes stepping down by exactly the interval, the newest one ours and
  * above tip + margin. A backup signed for a past fee is not refused: the template's fee is
- * fixed by the terms, and CPFP bumps it.
+ * fixed by the terms, and CPFP bumps it — a pair, which cannot sign a child from its own
+ * backup output, only from an anchor: a pair refuses terms without one (floor.ts).
  */
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { parsePublicKey } from '../keys/keys.ts';
