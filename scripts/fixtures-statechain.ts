@@ -31,8 +31,8 @@ const cli = cliIn(state);
 type Cli = typeof cli;
 const operatorPub = () => toHex(keyPair(fromHex(key('mint'))).publicKey);
 /** Alice deposits a coin (backup 1 before the fixture funding): its id. */
-const aliceDeposits = (run: Cli) => {
-  const offer = run('OPERATOR_KEY', ['statechain-deposit', ...TERMS], run('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub()]));
+const aliceDeposits = (run: Cli, terms: string[]) => {
+  const offer = run('OPERATOR_KEY', ['statechain-deposit', ...terms], run('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub()]));
   run('ALICE_KEY', ['statechain-deposit'], run('OPERATOR_KEY', ['statechain-deposit'], run('ALICE_KEY', ['statechain-deposit', '--funding', fx('funding.psbt')], offer)));
   return (JSON.parse(offer) as { coin_id: string }).coin_id;
 };
@@ -52,6 +52,8 @@ mkdirSync(dir, { recursive: true });
 writeFileSync(fx('operator.pub'), toHex(keyPair(fromHex(key('mint'))).publicKey) + '\n');
 
 const TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--backup-fee', '400', '--margin', '6'];
+/** A pair takes only anchored coins by default (no --allow-unanchored): the pair's coins below are anchored. */
+const ANCHORED_TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--anchor', '--backup-fee', '0', '--margin', '6'];
 const request = save('deposit-request.json', cli('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub()]));
 const offer = save('deposit-offer.json', cli('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request));
 const address = (JSON.parse(offer) as { statement: { address: string } }).statement.address;
@@ -89,7 +91,7 @@ rmSync(state, { recursive: true, force: true });
 // state directory of its own so the fixtures above stay as they are.
 const joint = mkdtempSync(join(tmpdir(), 'offchain-fixtures-sc-joint-'));
 const jcli = cliIn(joint);
-const jStart = ['statechain-transfer', '--start', '--coin', aliceDeposits(jcli), '--operator-key', operatorPub()];
+const jStart = ['statechain-transfer', '--start', '--coin', aliceDeposits(jcli, ANCHORED_TERMS), '--operator-key', operatorPub()];
 const part = save('joint-part.json', jcli('BOB_KEY', [...jStart, '--joint-part']));
 writeFileSync(join(joint, 'part.json'), part);
 const jReq = save('joint-transfer-request.json', jcli('ALICE_KEY', [...jStart, '--joint-with', join(joint, 'part.json')]));
@@ -108,7 +110,7 @@ save('coin-bob-closed.json', jcli('BOB_KEY', ['statechain-transfer'], closeDone)
 // The same pair withdrawing a third coin cooperatively (a fresh state directory again).
 const pairW = mkdtempSync(join(tmpdir(), 'offchain-fixtures-sc-pair-w-'));
 const wcli = cliIn(pairW);
-const wCoinId = aliceDeposits(wcli);
+const wCoinId = aliceDeposits(wcli, ANCHORED_TERMS);
 const wStart = ['statechain-transfer', '--start', '--coin', wCoinId, '--operator-key', operatorPub()];
 writeFileSync(join(pairW, 'part.json'), wcli('BOB_KEY', [...wStart, '--joint-part']));
 let wm = wcli('ALICE_KEY', [...wStart, '--joint-with', join(pairW, 'part.json')]);

@@ -19,7 +19,8 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
     '(7) the receiver records the operator\'s answer and prints statechain/coin. Repeating step 6 answers the same. ' +
     'A joint receiver (the two parties of a channel on the coin, O₂ = A + B): B first runs --start --joint-part (statechain/joint-part), ' +
     'A runs --start --joint-with B\'s part file; at step 5 A prints statechain/joint-handoff for B, B answers statechain/joint-t2, ' +
-    'A turns it into the acceptance; both read the operator\'s transfer-done. Each part keeps only its own secret. ' +
+    'A turns it into the acceptance; both read the operator\'s transfer-done. Each part keeps only its own secret, and each refuses a coin whose terms ' +
+    'have no anchor (E_BACKUP_UNBUMPABLE: neither part could bump the pair\'s backup) unless it passes --allow-unanchored, accepting that fee risk. ' +
     'A pair sending its coin (the virtual close): the receiver\'s request goes to B (statechain/joint-nonce), then A (transfer-sign), ' +
     'the operator, A again (statechain/joint-sign), and B, who prints the transfer-package.';
   static override examples = [

@@ -57,11 +57,13 @@ export function flow(dir: string, chain: () => string[], env: Record<string, str
 
 /** The operator's terms used in tests: small numbers so regtest can mine past them. */
 export const TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--backup-fee', '400', '--margin', '6'];
+/** The same with an anchor (zero-fee v3 backups with a P2A): the only terms a pair takes without --allow-unanchored. */
+export const ANCHORED_TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--anchor', '--backup-fee', '0', '--margin', '6'];
 
 /** Deposit steps 1–5; `funding(address)` returns the unsigned funding tx hex. */
-export function depositThrough(f: Flow, owner: string, funding: (address: string) => string) {
+export function depositThrough(f: Flow, owner: string, funding: (address: string) => string, terms: string[] = TERMS) {
   const request = ok(f.as(owner, ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
-  const offer = ok(f.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request));
+  const offer = ok(f.as('OPERATOR_KEY', ['statechain-deposit', ...terms], request));
   const { coin_id: coinId, statement } = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
   const fundingFile = join(f.dir, `${coinId}.funding.hex`);
   writeFileSync(fundingFile, funding(statement.address));

@@ -19,7 +19,7 @@ import { bytesOf, hexOf, parseTx } from '../independent/tx.ts';
 import { decodeCompressed, encodeCompressed, pointAdd, publicKeyOf } from '../independent/secp256k1.ts';
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
-import { KEYS, depositThrough, files, flow, fundingTo, ok, refused, type CoinView } from './statechain-flow.ts';
+import { ANCHORED_TERMS, KEYS, TERMS, depositThrough, files, flow, fundingTo, ok, refused, type CoinView } from './statechain-flow.ts';
 
 const dirs: { cleanup: () => void }[] = [];
 afterAll(() => dirs.forEach((d) => d.cleanup()));
@@ -27,13 +27,13 @@ afterAll(() => dirs.forEach((d) => d.cleanup()));
 const sum = (...hex: string[]) => hexOf(encodeCompressed(hex.map((h) => decodeCompressed(bytesOf(h))).reduce((a, b) => pointAdd(a, b))));
 const pointOfSecret = (hex: string) => hexOf(publicKeyOf(bytesOf(hex)));
 
-/** Alice's coin deposited offline at tip 200, in a temp state root; its key P and its output as the verifier needs them. */
-function depositedCoin(prefix: string) {
+/** Alice's coin deposited offline at tip 200 (anchored terms unless told: a pair takes only those by default), in a temp state root; its key P and its output as the verifier needs them. */
+function depositedCoin(prefix: string, terms: string[] = ANCHORED_TERMS) {
   const dir = tempDir(prefix);
   dirs.push(dir);
   const f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
   const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
-  const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+  const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n), terms);
   const P = d.coin.statement.aggregate;
   const fundingOut = parseTx(readFileSync(d.fundingFile, 'utf8')).outputs[1]!;
   return { dir, f, operatorPub, d, P, prevout: [{ amount: fundingOut.amount, script: fundingOut.script }], outputKey: taprootOutput(bytesOf(P).subarray(1)).outputKey };
@@ -60,6 +60,8 @@ describe('a statechain coin received by a pair (Alice+Bob) through pipes', () =>
     const sign = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], request));
     const cosigned = ok(await f.asAsync('OPERATOR_KEY', ['statechain-transfer'], sign));
     const pkg = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], cosigned));
+    // Anchored terms: the pair's first part verifies the package (as its accepting step will) with the default floor.
+    expect(JSON.parse(ok(await f.asAsync('ALICE_KEY', ['statechain-verify'], pkg)))).toMatchObject({ type: 'statechain/verified', anchor: true, backup_fee_sat: 0, backup_value_sat: 100_000 });
     const handoff = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], pkg));
     expect(JSON.parse(handoff).type).toBe('statechain/joint-handoff');
 
@@ -163,5 +165,42 @@ describe('a pair withdraws its coin cooperatively through pipes', () => {
     // Repeated, each part's step answers the same; the operator signs nothing more for the coin.
     expect(ok(await f.asAsync('ALICE_KEY', ['statechain-withdraw'], cosigned))).toBe(sign);
     expect(JSON.parse(ok(await f.asAsync('BOB_KEY', ['statechain-withdraw'], sign))).hex).toBe(spend.hex);
+  }, 240_000);
+});
+
+describe('a pair receiving an old-terms coin (no anchor) through pipes', () => {
+  it('each part refuses it by default (E_BACKUP_UNBUMPABLE, 4: A at statechain-verify and accepting, B at accepting), nothing written; with --allow-unanchored both take it', async () => {
+    const { dir, f, operatorPub, d } = depositedCoin('offchain-e2e-sc-joint-old-', TERMS);
+    const start = ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub];
+    const partFile = join(dir.path, 'bob-part.json');
+    writeFileSync(partFile, ok(await f.asAsync('BOB_KEY', [...start, '--joint-part'])));
+    let pkg = ok(await f.asAsync('ALICE_KEY', [...start, '--joint-with', partFile]));
+    for (const who of ['ALICE_KEY', 'OPERATOR_KEY', 'ALICE_KEY']) pkg = ok(await f.asAsync(who, ['statechain-transfer'], pkg));
+    expect(JSON.parse(pkg).type).toBe('statechain/transfer-package');
+
+    // A: refused at verifying and at accepting; the state root byte-identical after each.
+    const before = files(dir.path);
+    const r1 = await f.asAsync('ALICE_KEY', ['statechain-verify'], pkg);
+    refused(r1, 'E_BACKUP_UNBUMPABLE');
+    expect(r1.stderr).toContain('--allow-unanchored');
+    expect(files(dir.path)).toEqual(before);
+    refused(await f.asAsync('ALICE_KEY', ['statechain-transfer'], pkg), 'E_BACKUP_UNBUMPABLE');
+    expect(files(dir.path)).toEqual(before);
+
+    // The opt-in: A verifies and hands over; B, without it, refuses for itself, nothing written; with it, answers t₂.
+    expect(JSON.parse(ok(await f.asAsync('ALICE_KEY', ['statechain-verify', '--allow-unanchored'], pkg)))).toMatchObject({ backup_fee_sat: 400, backup_value_sat: 99_600 });
+    expect(JSON.parse(ok(await f.asAsync('ALICE_KEY', ['statechain-verify', '--allow-unanchored'], pkg))).anchor).toBeUndefined();
+    const handoff = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer', '--allow-unanchored'], pkg));
+    expect(JSON.parse(handoff).type).toBe('statechain/joint-handoff');
+    const beforeB = files(dir.path);
+    refused(await f.asAsync('BOB_KEY', ['statechain-transfer'], handoff), 'E_BACKUP_UNBUMPABLE');
+    expect(files(dir.path)).toEqual(beforeB);
+    const t2 = ok(await f.asAsync('BOB_KEY', ['statechain-transfer', '--allow-unanchored'], handoff));
+    const accept = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], t2));
+    const done = ok(await f.asAsync('OPERATOR_KEY', ['statechain-transfer'], accept));
+    const aliceView = JSON.parse(ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], done))) as CoinView & { next: string };
+    const bobView = JSON.parse(ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], done))) as CoinView & { next: string };
+    expect(aliceView.next).toContain('part 1 of 2');
+    expect(bobView.next).toContain('part 2 of 2');
   }, 240_000);
 });

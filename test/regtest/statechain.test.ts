@@ -98,8 +98,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     return { coinId: offer.msg.coin_id, coin: coin.msg, fundingHex: signed.hex };
   };
 
-  /** Alice (sender) hands the coin to the pair Alice+Bob through the joint steps; both parts record it. */
-  const pairReceives = async (coinId: string, extra: string[] = []) => {
+  /** Alice (sender) hands the coin to the pair Alice+Bob through the joint steps; both parts record it. `accept`: flags for each part's accepting step (e.g. --allow-unanchored). */
+  const pairReceives = async (coinId: string, extra: string[] = [], accept: string[] = []) => {
     const start = ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub, ...extra];
     const part = await step('BOB_KEY', [...start, '--joint-part']);
     const partFile = join(work.path, `${coinId}.part.json`);
@@ -108,8 +108,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const sign = await step('ALICE_KEY', ['statechain-transfer'], req.text);
     const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text);
     const pkg = await step('ALICE_KEY', ['statechain-transfer'], cos.text);
-    const handoff = await step('ALICE_KEY', ['statechain-transfer'], pkg.text, 'statechain/joint-handoff');
-    const t2 = await step('BOB_KEY', ['statechain-transfer'], handoff.text, 'statechain/joint-t2');
+    const handoff = await step('ALICE_KEY', ['statechain-transfer', ...accept], pkg.text, 'statechain/joint-handoff');
+    const t2 = await step('BOB_KEY', ['statechain-transfer', ...accept], handoff.text, 'statechain/joint-t2');
     const acc = await step('ALICE_KEY', ['statechain-transfer'], t2.text);
     const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text);
     await step('ALICE_KEY', ['statechain-transfer'], done.text, 'statechain/coin');
@@ -260,8 +260,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const d = await deposit('ALICE_KEY', 90_000n);
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
     await n.mine(2);
-    // The coin goes to the pair Alice+Bob (O = A + B), its backup paying the channel's funding.
-    const coin = (await pairReceives(d.coinId, ['--backup-address', scriptAddress(funding.script, 'regtest')!])).coin;
+    // The coin goes to the pair Alice+Bob (O = A + B), its backup paying the channel's funding. Old terms (a one-output
+    // backup with its fixed fee, mined alone here): each part takes them only with --allow-unanchored, accepting the fee risk.
+    const coin = (await pairReceives(d.coinId, ['--backup-address', scriptAddress(funding.script, 'regtest')!], ['--allow-unanchored'])).coin;
     const [aliceBackup, channelFunding] = coin.backups.map((hex) => parseTx(hex));
     expect(hexOf(channelFunding!.outputs[0]!.script)).toBe(hexOf(funding.script));
     checkChannelOnCoin({ fundingLocktime: channelFunding!.lockTime, previousLocktime: aliceBackup!.lockTime, toSelfDelay: 6, htlcExpiries: [] });
@@ -447,7 +448,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const d = await deposit('ALICE_KEY', 80_000n);
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
     await n.mine(2);
-    await pairReceives(d.coinId);
+    // Old terms (Bob's one-output backup, mined alone below): the pair takes them with --allow-unanchored.
+    await pairReceives(d.coinId, [], ['--allow-unanchored']);
     const req = await step('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub]);
     const nonce = await step('BOB_KEY', ['statechain-transfer'], req.text, 'statechain/joint-nonce');
     const sign = await step('ALICE_KEY', ['statechain-transfer'], nonce.text);
@@ -470,7 +472,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await n.mempool(coin.backups[1]!)).toMatchObject({ allowed: false });
   });
   it('the pair withdraws cooperatively: B\'s nonce, A\'s request with the same destination, the three-party signature; accepted and mined', async () => {
-    const d = await deposit('ALICE_KEY', 70_000n);
+    // Anchored terms: the pair takes them by default (only the cooperative spend is mined here).
+    const d = await deposit('ALICE_KEY', 70_000n, 'raw', ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2']);
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
     await n.mine(2);
     await pairReceives(d.coinId);

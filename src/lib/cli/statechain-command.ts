@@ -49,6 +49,10 @@ export const floorFlags = {
   'min-interval': Flags.integer({ description: 'owner: refuse terms whose interval (your backup\'s head start) is shorter', default: 6, min: 2, max: 100_000, helpGroup: 'SAFETY FLOOR' }),
   'max-backup-fee': Flags.integer({ description: 'owner: refuse terms whose backup fee is above this, sat', default: 25_000, min: 0, max: 2_100_000_000_000_000, helpGroup: 'SAFETY FLOOR' }),
   'max-backup-fee-percent': Flags.string({ description: 'owner: refuse terms whose backup fee is above this share of the coin, percent (default 5)', helpValue: 'PCT', helpGroup: 'SAFETY FLOOR' }),
+  'allow-unanchored': Flags.boolean({
+    description: 'a pair receiving: take a coin whose terms have no anchor, accepting the fee risk: neither part can bump its backup, so if fees rise the previous owner\'s backup may confirm first (refused by default, E_BACKUP_UNBUMPABLE)',
+    helpGroup: 'SAFETY FLOOR',
+  }),
 };
 
 /** A decimal number written plainly (no 0x, exponent, sign or spaces), within [min, max], with at most `decimals` decimals. */
@@ -158,7 +162,7 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
 
   /** The owner's safety floor from its flags (floorFlags), defaults where not given. */
   protected floor(): Floor {
-    const f = this.flags as { 'min-confirmations'?: number; 'min-margin'?: number; 'min-interval'?: number; 'max-backup-fee'?: number; 'max-backup-fee-percent'?: string; 'max-initial-lock'?: number };
+    const f = this.flags as { 'min-confirmations'?: number; 'min-margin'?: number; 'min-interval'?: number; 'max-backup-fee'?: number; 'max-backup-fee-percent'?: string; 'max-initial-lock'?: number; 'allow-unanchored'?: boolean };
     const percent = f['max-backup-fee-percent'] === undefined ? DEFAULT_FLOOR.maxBackupFeePercent : strictDecimal(f['max-backup-fee-percent'], '--max-backup-fee-percent', 0, 100, 2);
     return {
       minConfirmations: f['min-confirmations'] ?? DEFAULT_FLOOR.minConfirmations,
@@ -167,6 +171,7 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
       maxBackupFeeSat: f['max-backup-fee'] === undefined ? DEFAULT_FLOOR.maxBackupFeeSat : BigInt(f['max-backup-fee']),
       maxBackupFeePercent: percent,
       maxInitialLock: f['max-initial-lock'] ?? DEFAULT_FLOOR.maxInitialLock,
+      ...(f['allow-unanchored'] === true ? { allowUnanchored: true } : {}),
     };
   }
 

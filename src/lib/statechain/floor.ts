@@ -9,6 +9,13 @@
  *   its newest backup's locktime is more than `minMargin` blocks above the tip, two
  *   owners' backups are at least `minInterval` blocks apart, and the backup fee is at most
  *   `maxBackupFeeSat` and at most `maxBackupFeePercent` % of the coin;
+ * - a pair (O = A + B) takes only a coin whose terms have an anchor, unless it opts in
+ *   (`allowUnanchored`, --allow-unanchored): an old-terms backup pays the pair's key (or its
+ *   channel), which neither part signs alone, so no CPFP child can bump it; if fees rise
+ *   above its fixed fee while the previous owner's older backup is also final, that one
+ *   can confirm first and take the coin. An anchored backup is bumped by either part
+ *   (`package child`). A single owner bumps its own backup output, so this is a pair's rule;
+ *   it is checked at `statechain-verify` (A) and at accepting (A and B), as every floor check;
  * - the defaults below are what an owner gets without any flag; each is documented in
  *   docs/statechain.md with the reason for its value.
  *
@@ -26,6 +33,8 @@ export type Floor = {
   maxBackupFeePercent: number;
   /** A depositor's: the most blocks past the tip its backup 1 (its refund) may be final (default 2 × the operator's 12,960). */
   maxInitialLock?: number;
+  /** A pair's opt-in: take a coin whose terms have no anchor, accepting that its backup cannot be bumped (--allow-unanchored). */
+  allowUnanchored?: boolean;
 };
 
 /** The floor an owner gets by default (docs/statechain.md, "The owner's safety floor"). */
@@ -46,6 +55,19 @@ export function checkFloor(terms: Pick<Terms, 'interval' | 'confirmations' | 'ma
       `the terms' backup fee (${terms.backupFeeSat} sat) is more than your --max-backup-fee-percent ${floor.maxBackupFeePercent}% of the ${amountSat} sat coin: your unilateral exit would get back only ${amountSat - terms.backupFeeSat} sat`,
     );
   }
+}
+
+/**
+ * A pair receiving (both parts, at verify and at accepting): refuse terms without an anchor,
+ * unless the floor opts in. Neither part alone can sign a child from the pair's backup
+ * output, so an unanchored backup keeps the terms' fixed fee whatever the mempool asks.
+ */
+export function checkPairBumpable(terms: Pick<Terms, 'anchor' | 'backupFeeSat'>, floor: Floor): void {
+  if (terms.anchor === true || floor.allowUnanchored === true) return;
+  throw new RefusedError(
+    'E_BACKUP_UNBUMPABLE',
+    `the terms have no anchor: the pair's backup (its fixed ${terms.backupFeeSat} sat fee) pays the pair, which neither part signs alone, so no child can bump it if fees rise, and the previous owner's older backup could confirm first; take an anchored coin (the operator's statechain-deposit --anchor --backup-fee 0), or pass --allow-unanchored to accept that fee risk`,
+  );
 }
 
 /** A depositor's: refuse an initial lock beyond its floor (its refund, backup 1, would wait longer than it accepts). */

@@ -209,6 +209,11 @@ export function openJointPackage(pkg: Static<typeof TransferPackageSchema>, pend
   return openPackage(pkg, { coin_id: pending.coin_id, auth: pending.parts[0]!.auth }, authSecret);
 }
 
+/** A, before accepting (statechain-verify): the package checked exactly as step 5 checks it, the pair's floor included; nothing kept. */
+export function jointVerify(pkg: Static<typeof TransferPackageSchema>, pending: JointPending, inner: PackageInner, chain: ChainFacts, floor?: Floor): Verified {
+  return verifyTransfer(inner, expectOf(pending, pkg.transfer_id, undefined, floor), chain);
+}
+
 /** A, step 5: the package verified as any receiver's; B gets u = t₁ − a with the chain. */
 export function jointTakePackage(
   pkg: Static<typeof TransferPackageSchema>, pending: JointPending, chain: ChainFacts, ctx: Ctx,

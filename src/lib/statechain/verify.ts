@@ -10,7 +10,8 @@
  * backup rebuilt from the template and compared byte for byte, with its key-path
  * signature, locktimes stepping down by exactly the interval, the newest one ours and
  * above tip + margin. A backup signed for a past fee is not refused: the template's fee is
- * fixed by the terms, and CPFP bumps it.
+ * fixed by the terms, and CPFP bumps it — a pair, which cannot sign a child from its own
+ * backup output, only from an anchor: a pair refuses terms without one (floor.ts).
  */
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { parsePublicKey } from '../keys/keys.ts';
@@ -22,7 +23,7 @@ import { backupTransaction, checkFunding, coinKey, coinSighash, parseOutpointTex
 import type { PackageInner } from './schemas.ts';
 import { verifyBody } from './seal.ts';
 import { checkStatement } from './statement.ts';
-import { DEFAULT_FLOOR, checkFloor, confirmationsNeeded, marginNeeded, type Floor } from './floor.ts';
+import { DEFAULT_FLOOR, checkFloor, checkPairBumpable, confirmationsNeeded, marginNeeded, type Floor } from './floor.ts';
 
 export type Expected = {
   coinId: string;
@@ -106,6 +107,8 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
   const terms = termsFromJson(st.terms);
   const floor = expect.floor ?? DEFAULT_FLOOR;
   checkFloor(terms, BigInt(st.amount_sat), floor);
+  // A pair (two parts bound): its backup must be bumpable by either part (floor.ts).
+  if (expect.receiverAuthB !== undefined) checkPairBumpable(terms, floor);
   const needed = confirmationsNeeded(terms, floor);
   if (deposit.confirmations < needed) {
     refuse('E_DEPOSIT_UNCONFIRMED', `the deposit has ${deposit.confirmations} confirmation(s) (mempool-only counts as 0); the terms ask ${st.terms.confirmations}, your --min-confirmations ${floor.minConfirmations}`);

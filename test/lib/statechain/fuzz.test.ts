@@ -33,7 +33,7 @@ import { applyMutations, byteMutation } from '../../fuzz.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
 import * as coin from '../../../src/lib/statechain/coin.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
-import { chainStub, cleanup, deposit, pairOwned, party, towards, fundingTxid } from './harness.ts';
+import { ANCHORED_TERMS, chainStub, cleanup, deposit, pairOwned, party, towards, fundingTxid } from './harness.ts';
 
 const copies: string[] = [];
 afterAll(() => {
@@ -249,7 +249,7 @@ describe('statechain steps on a mutated message: a coded refusal or the original
 
   it('a joint receiver\'s messages (part, handoff, t₂), one leaf mutated, as sent and re-signed by their senders', async () => {
     const chain = chainStub(200);
-    const d = await deposit(chain);
+    const d = await deposit(chain, 100_000n, ANCHORED_TERMS);
     const out = coin.parseTransaction(d.funding, 'funding').getOutput(1);
     chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
     const facts = { tipHeight: 200, deposit: chain.deposit };

@@ -24,6 +24,8 @@ import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
 import type { SendingRecord } from '../../../src/lib/statechain/joint-send.ts';
 
 export const TERMS = { interval: 10, initial_lock: 100, confirmations: 2, backup_fee_sat: 400, margin: 6 };
+/** Anchored terms (zero-fee v3 backups with a P2A anchor): the only terms a pair takes without --allow-unanchored. */
+export const ANCHORED_TERMS = { ...TERMS, backup_fee_sat: 0, anchor: true as const };
 
 export type ChainStub = ChainSource & { height: number; deposit: UtxoInfo | null | undefined };
 
@@ -97,8 +99,8 @@ export async function depositRequested(chain: ChainStub, amount = 100_000n, term
 }
 
 /** Operator + first owner through a whole deposit: returns the operator's record, the owner's, and the parties. */
-export async function deposit(chain: ChainStub, amount = 100_000n) {
-  const { operator, owner, opCtx, start, offer, key, funding } = await depositRequested(chain, amount);
+export async function deposit(chain: ChainStub, amount = 100_000n, terms: typeof TERMS = TERMS) {
+  const { operator, owner, opCtx, start, offer, key, funding } = await depositRequested(chain, amount, terms);
   const backup = await own.depositBackup(start.pending, offer.message as never, funding, chain.height, DEFAULT_FLOOR, owner);
   const cosigned = await op.cosignDepositBackup(offer.record, backup.message as never, opCtx);
   const ownerRecord = await own.depositFinish(backup.record, cosigned.message as never, owner);
@@ -134,10 +136,10 @@ export async function towards(name: string) {
   return { chain, d, receiver, req, signReq, cosigned, pkg, inner };
 }
 
-/** A coin owned by the pair Alice+Bob (both parts' records), through the commands' steps. */
+/** A coin owned by the pair Alice+Bob (both parts' records), through the commands' steps; anchored terms, as a pair takes by default. */
 export async function pairOwned() {
   const chain = chainStub(200);
-  const d = await deposit(chain);
+  const d = await deposit(chain, 100_000n, ANCHORED_TERMS);
   const out = (await import('../../../src/lib/statechain/coin.ts')).parseTransaction(d.funding, 'funding').getOutput(1);
   chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
   const facts = { tipHeight: 200, deposit: chain.deposit };
@@ -158,9 +160,9 @@ export async function pairOwned() {
 }
 
 /** A coin deposited by Alice and confirmed 3 times at tip 200: its prevout and its output key (derived in test code). */
-export async function confirmedCoin() {
+export async function confirmedCoin(terms: typeof TERMS = TERMS) {
   const chain = chainStub(200);
-  const d = await deposit(chain);
+  const d = await deposit(chain, 100_000n, terms);
   const out = parseTx(d.funding).outputs[1]!;
   chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount, scriptPubKey: out.script, confirmations: 3 };
   const coinOutputKey = taprootOutput(secp256k1.Point.fromHex(d.opRecord.statement.aggregate).toBytes(true).subarray(1)).outputKey;

@@ -23,7 +23,8 @@ import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import { taprootOutput } from '../../independent/keys.ts';
 import { decodeCompressed, encodeCompressed, pointAdd } from '../../independent/secp256k1.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
-import { chainStub, cleanup, deposit, pairOwned, party, fundingTxid } from './harness.ts';
+import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
+import { ANCHORED_TERMS, chainStub, cleanup, deposit, pairOwned, party, fundingTxid } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -36,7 +37,9 @@ const hex32 = (n: bigint) => n.toString(16).padStart(64, '0');
 describe('a coin owned by two parties', () => {
   it('Alice → Alice+Bob (two-step t₂), then a three-party signature hands it to Bob alone; P constant', async () => {
     const chain = chainStub(200);
+    // Old (unanchored) terms, taken by the pair only with its opt-in (--allow-unanchored): the opt-in path end to end in the library.
     const d = await deposit(chain);
+    const optIn = { ...DEFAULT_FLOOR, allowUnanchored: true };
     const out = coin.parseTransaction(d.funding, 'funding').getOutput(1);
     chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
     const facts = { tipHeight: 200, deposit: chain.deposit };
@@ -63,9 +66,11 @@ describe('a coin owned by two parties', () => {
     const pkg = await tr.transferPackage(sign.record, cos.message as never, alice);
     const transferId = (pkg.message as { transfer_id: string }).transfer_id;
     const inner = tr.openPackage(pkg.message as never, { coin_id: coinId, auth: a.part.auth }, alice.auth.secretKey);
-    const opened = joint.jointOpen(inner, transferId, req.pending, facts, alice.random);
+    refusal(() => joint.jointOpen(inner, transferId, req.pending, facts, alice.random), 'E_BACKUP_UNBUMPABLE', 4);
+    const opened = joint.jointOpen(inner, transferId, req.pending, facts, alice.random, optIn);
     expect(opened.verified.backups).toBe(2);
-    const finished = joint.jointFinish(joint.openHandoff(opened.handoff, coinId, transferId, bob.auth.secretKey), transferId, req.pending, b.secret, facts, bob.random);
+    refusal(() => joint.jointFinish(joint.openHandoff(opened.handoff, coinId, transferId, bob.auth.secretKey), transferId, req.pending, b.secret, facts, bob.random), 'E_BACKUP_UNBUMPABLE', 4);
+    const finished = joint.jointFinish(joint.openHandoff(opened.handoff, coinId, transferId, bob.auth.secretKey), transferId, req.pending, b.secret, facts, bob.random, optIn);
     // Bob's view of t₁ is u = t₁ − a: he checks it against O₁ + X₁ − A, never learning t₁ or a.
     const handed = unsealJson(bob.auth.secretKey, opened.handoff, `${coinId}/${transferId}/joint`, 'h') as PackageInner;
     expect(handed.t1).not.toBe(inner.t1);
@@ -129,7 +134,7 @@ describe('a coin owned by two parties', () => {
 describe('a pair receiving through the steps the commands run', () => {
   it('B refuses a handoff for another coin, another part, a forged signature or another backup script than it asked for; then takes the right one', async () => {
     const chain = chainStub(200);
-    const d = await deposit(chain);
+    const d = await deposit(chain, 100_000n, ANCHORED_TERMS);
     const out = coin.parseTransaction(d.funding, 'funding').getOutput(1);
     chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
     const facts = { tipHeight: 200, deposit: chain.deposit };

@@ -40,7 +40,7 @@ import { taprootOutput } from '../../independent/keys.ts';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
-import { chainStub, cleanup, deposit, party, type Party, fundingTxid } from './harness.ts';
+import { ANCHORED_TERMS, chainStub, cleanup, deposit, party, type Party, fundingTxid } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -62,7 +62,8 @@ type World = Awaited<ReturnType<typeof world>>;
 
 async function world() {
   const chain = chainStub(200);
-  const d = await deposit(chain);
+  // Anchored terms: a pair receives here, and a pair takes only anchored coins (floor.ts).
+  const d = await deposit(chain, 100_000n, ANCHORED_TERMS);
   const out = parseTx(d.funding).outputs[1]!;
   chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount, scriptPubKey: out.script, confirmations: 3 };
   const nonceLog: { who: string; pubnonce: string; context: string }[] = [];

@@ -20,7 +20,7 @@ import * as tr from '../../../src/lib/statechain/transfer.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
-import { chainStub, cleanup, depositRequested, fundingTx, pairOwned, party, towards, confirmedCoin } from './harness.ts';
+import { ANCHORED_TERMS, chainStub, cleanup, depositRequested, fundingTx, pairOwned, party, towards, confirmedCoin } from './harness.ts';
 import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
 
@@ -92,7 +92,7 @@ describe('a sender whose transfer-cosigned answer was lost', () => {
 
 describe('a pair\'s first part repeats its acceptance', () => {
   it('A reading B\'s joint-t2 again (its acceptance lost) prints the same transfer-accept bytes', async () => {
-    const { chain, d } = await confirmedCoin();
+    const { chain, d } = await confirmedCoin(ANCHORED_TERMS);
     const facts = { tipHeight: 200, deposit: chain.deposit! };
     const bob = party('retry-pair-bob');
     const alice = party('retry-pair-alice');
