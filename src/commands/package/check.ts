@@ -1,20 +1,10 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
-import { UsageError } from '../../lib/errors.ts';
+import { satPerKvb } from '../../lib/cli/package-command.ts';
 
 const HEX_TX = /^([0-9a-fA-F]{2})+$/;
 
-/** A sat/vB flag as Core's sat/kvB integer (at most three decimals, so exact). */
-function satPerKvb(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const rate = Number(value);
-  const kvb = Math.round(rate * 1000);
-  if (!/^\d+(\.\d{1,3})?$/.test(value.trim()) || !Number.isFinite(rate) || kvb / 1000 !== rate) {
-    throw new UsageError('E_USAGE', `--${flag} takes sat/vB with at most three decimals, got ${value}`);
-  }
-  return kvb;
-}
 
 export default class PackageCheck extends OffchainCommand<typeof PackageCheck> {
   static override summary = 'Check a 1-parent-1-child TRUC package as Bitcoin Core\'s submitpackage would, before anything is broadcast.';
