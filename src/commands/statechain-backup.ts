@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../lib/cli/statechain-command.ts';
 import { RefusedError, UsageError } from '../lib/errors.ts';
+import type { SubmitPackageResult } from '../lib/chain/rpc.ts';
 
 export default class StatechainBackup extends StatechainCommand<typeof StatechainBackup> {
   static override summary = 'The owner\'s unilateral exit: its backup once final, with a CPFP child to submit as a package.';
@@ -57,7 +58,19 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
     if (f.broadcast) {
       if (out.childHex !== undefined) {
         if (chain.submitPackage === undefined) throw new UsageError('E_USAGE', 'a package needs a node (--rpc-url)');
-        message.broadcast = await chain.submitPackage([fromHex(out.hex), fromHex(out.childHex)]);
+        const result = (await chain.submitPackage([fromHex(out.hex), fromHex(out.childHex)])) as SubmitPackageResult;
+        // Since Core 28 a rejected package is reported in the answer, not as an RPC error: only
+        // "success" with both transactions answered and neither in error is sent (e.g. the
+        // previous owner's older backup mined first: the coin is gone, and the owner must know).
+        const { toHex } = await import('../lib/bytes.ts');
+        const { measureTx } = await import('../lib/truc/transaction.ts');
+        const childTxid = measureTx(fromHex(out.childHex), 'the child').txid;
+        const entries = [out.backup.id, childTxid].map((txid) => result.txResults.find((t) => t.txid === txid));
+        if (result.packageMsg !== 'success' || entries.some((e) => e === undefined || e.error !== undefined)) {
+          const why = result.txResults.filter((t) => t.error).map((t) => `${t.txid}: ${t.error}`).join('; ');
+          throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept the backup package: ${result.packageMsg || 'no package_msg'}${why ? ` (${why})` : ''}; the coin may already be spent (an older backup mined first) — check the deposit ${toHex(out.backup.getInput(0).txid!)}:${out.backup.getInput(0).index}`);
+        }
+        message.broadcast = result;
       } else {
         message.broadcast = { txid: await chain.broadcast(fromHex(out.hex)) };
       }

@@ -70,7 +70,7 @@ describe('invoice decode (built CLI)', () => {
     const [, plan] = await pipeline(
       [
         { args: ['invoice', 'decode', '--now', NOW] },
-        { args: ['route', 'plan', '--invoice', '-', '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW] },
+        { args: ['route', 'plan', '--invoice', '-', '--payee', CLN11.payee, '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW] },
       ],
       fixture('regtest.bolt11'),
     );
@@ -83,7 +83,7 @@ describe('invoice decode (built CLI)', () => {
     const [, htlc] = await pipeline(
       [
         { args: ['invoice', 'decode', '--now', NOW] },
-        { args: ['htlc', 'create', '--kind', 'seed', '--invoice', '-', '--now', NOW, '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--amount', '50000'] },
+        { args: ['htlc', 'create', '--kind', 'seed', '--invoice', '-', '--payee', CLN11.payee, '--now', NOW, '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--amount', '50000'] },
       ],
       fixture('regtest.bolt11'),
     );
@@ -101,11 +101,21 @@ describe('invoice decode (built CLI)', () => {
       runAsync(['invoice', 'decode', 'lnbc25m1pvjluezpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqdq5vdhkven9v5sxyetpdeessp5zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zygs9q4psqqqqqqqqqqqqqqqqsgqtqyx5vggfcsll4wu246hz02kp85x4katwsk9639we5n5yngc3yhqkm35jnjw4len8vrnqnf5ejh0mzj9n3vz2px97evektfm2l6wqccp3y7372']),
       runAsync(['invoice', 'decode', OFFERS.find((c) => c.description === 'Contains type >= 80')!.bolt12]),
       runAsync(['invoice', 'decode', 'LnO1PqPs7sJqPgTyZm3qV4UxZmTsD3JjQeR9Wd3h']),
-      runAsync(['htlc', 'create', '--kind', 'seed', '--invoice', 'fixtures/invoice/regtest.bolt11', '--now', String(CLN11.created_at + CLN11.expiry + 1), '--payer', ALICE, '--recipient', BOB, '--locktime', '1100']),
-      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.offer', '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW]),
-      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--in', 'fixtures/route/seed-request.json', '--tip-height', '1000', '--now', NOW]),
-      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--tip-height', '1000', '--now', NOW], { input: JSON.stringify({ ...SEED_REQUEST, final_amount_msat: undefined, final_cltv_expiry: undefined }) }),
+      runAsync(['htlc', 'create', '--kind', 'seed', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', CLN11.payee, '--now', String(CLN11.created_at + CLN11.expiry + 1), '--payer', ALICE, '--recipient', BOB, '--locktime', '1100']),
+      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.offer', '--payee', CLN11.payee, '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW]),
+      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', CLN11.payee, '--in', 'fixtures/route/seed-request.json', '--tip-height', '1000', '--now', NOW]),
+      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', CLN11.payee, '--tip-height', '1000', '--now', NOW], { input: JSON.stringify({ ...SEED_REQUEST, final_amount_msat: undefined, final_cltv_expiry: undefined }) }),
       runAsync(['invoice', 'decode', 'x', '--in', 'fixtures/invoice/regtest.bolt11']),
+      // The payer names the payee: another node's key (here Bob's) refuses CLN's invoice, and --invoice without --payee is a usage error.
+      runAsync(['htlc', 'create', '--kind', 'seed', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', BOB, '--now', NOW, '--payer', ALICE, '--recipient', BOB, '--locktime', '1100']),
+      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', BOB, '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW]),
+      runAsync(['htlc', 'create', '--kind', 'seed', '--invoice', 'fixtures/invoice/regtest.bolt11', '--now', NOW, '--payer', ALICE, '--recipient', BOB, '--locktime', '1100']),
+      // The plan locks CLN's c (10) + the hint's delta (6) = 16 blocks (the sender's own channel adds none): --max-cltv 15 refuses it.
+      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', CLN11.payee, '--max-cltv', '15', '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW]),
+      runAsync(['invoice', 'decode', `lnbcrt1${'q'.repeat(7100)}`]),
+      runAsync(['invoice', 'decode', `lno1${'q'.repeat(110_000)}`]),
+      // --payee means nothing without --invoice: refused rather than silently ignored.
+      runAsync(['route', 'plan', '--in', 'fixtures/route/seed-request.json', '--payee', CLN11.payee]),
     ]);
     const expected: [string, number][] = [
       ['E_INVOICE_CHECKSUM', 3],
@@ -118,6 +128,13 @@ describe('invoice decode (built CLI)', () => {
       ['E_INVOICE_KIND', 4],
       ['E_INVOICE_MISMATCH', 4],
       ['E_INVOICE_PAYEE', 4],
+      ['E_USAGE', 2],
+      ['E_INVOICE_PAYEE', 4],
+      ['E_INVOICE_PAYEE', 4],
+      ['E_USAGE', 2],
+      ['E_INVOICE_CLTV', 4],
+      ['E_INVOICE_TOO_LONG', 3],
+      ['E_BOLT12_TOO_LONG', 3],
       ['E_USAGE', 2],
     ];
     runs.forEach((r, i) => refused(r!, ...expected[i]!));

@@ -87,4 +87,9 @@ describe('package child / package submit, offline, through the built CLI', () =>
     refused(offline, 'E_CHAIN_OFFLINE', 2);
     expect(refused(dust, 'E_TRUC_EPHEMERAL_UNSPENT', 4)).toContain('missing-ephemeral-spends');
   });
+
+  it('--replaces offline is refused (2): the earlier child\'s fee sets what the wallet pays, and only a node can vouch for its inputs (regtest: a forged witness_utxo is E_TRUC_PREVOUT_CONFLICT)', async () => {
+    const r = await runAsync(['package', 'child', '--parent', 'fixtures/truc/parent.psbt', '--wallet-psbt', 'fixtures/truc/walletcreatefundedpsbt.answer', '--fee-rate', '5', '--replaces', 'fixtures/truc/child.hex']);
+    expect(refused(r, 'E_CHAIN_OFFLINE', 2)).toContain('--replaces needs a node');
+  });
 });

@@ -343,6 +343,34 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [child.txid, 1])).confirmations).toBe(1);
   });
 
+  it('review: the previous owner\'s older anchored backup, bumped from its own wallet and mined, wins the race; the current owner\'s statechain-backup --broadcast is refused (exit 4, E_BROADCAST_REJECTED), not printed as sent', async () => {
+    const ANCHORED = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
+    const d = await deposit('ALICE_KEY', 50_000n, 'raw', ANCHORED);
+    await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+    await n.mine(2);
+    const toBob = await transfer(d.coinId, 'ALICE_KEY', 'BOB_KEY');
+    const [alice, bob] = toBob.coin.backups.map((hex) => ({ hex, tx: parseTx(hex) }));
+    // Bob sleeps past his head start: Alice's older backup is final too, and she bumps it with package child.
+    await n.mine(alice!.tx.lockTime - (await n.tip()));
+    const parentFile = join(work.path, `${d.coinId}.alice-backup.hex`);
+    writeFileSync(parentFile, alice!.hex);
+    const walletFile = join(work.path, `${d.coinId}.alice-wallet.json`);
+    const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
+    writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 1 }])));
+    const child = messageOf<{ psbt: string }>(await offchain(['package', 'child', '--parent', parentFile, '--wallet-psbt', walletFile, '--fee-rate', '10', '--network', 'regtest', ...n.chain()]), 'package/child');
+    const childFile = join(work.path, `${d.coinId}.alice-child.json`);
+    writeFileSync(childFile, JSON.stringify(child));
+    const signedFile = join(work.path, `${d.coinId}.alice-signed.json`);
+    writeFileSync(signedFile, JSON.stringify(await n.wallet.call('walletprocesspsbt', [child.psbt])));
+    messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+    await n.mine(1);
+    expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [alice!.tx.txid, 1])).confirmations).toBe(1);
+    // Bob wakes up: his package cannot go in (the coin is spent); he must be told, not shown a "broadcast".
+    const r = await as('BOB_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '3', '--broadcast']);
+    expectRefused(r, 'E_BROADCAST_REJECTED');
+    expect((await n.mempool(bob!.hex))['allowed']).toBe(false);
+  });
+
   it('the pair\'s virtual close: Alice+Bob sign three-party to hand the coin to Bob alone; his backup is final first and mined', async () => {
     const d = await deposit('ALICE_KEY', 80_000n);
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);

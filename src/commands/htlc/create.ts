@@ -12,7 +12,7 @@ export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
     'Kinds: seed (the seed\'s P2WSH HASH160 script, with OP_SIZE 32 OP_EQUALVERIFY unless --bare), offered / received (BOLT 3 HTLC outputs, ' +
     'with --anchors for option_anchors), taproot (claim leaf: SHA256 + recipient; refund leaf: CLTV + payer; MuSig2 key path of both). ' +
     'The payment hash is SHA-256; give it with --payment-hash, or --preimage-out FILE draws a fresh 32-byte preimage and writes it only to ' +
-    'that new file (mode 0600), never to stdout. Prints htlc/created: fund its address, keep the message. Refuses an --amount below dust (exit 4).';
+    'that new file (mode 0600), never to stdout. With --invoice, the payment hash of an invoice signed by --payee (required). Prints htlc/created: fund its address, keep the message. Refuses an --amount below dust (exit 4).';
   static override examples = [
     {
       description: 'A seed HTLC from Alice (payer) to Bob (recipient), refundable at height 1100',
@@ -23,8 +23,8 @@ export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
       command: 'D=$(mktemp -d); <%= config.bin %> htlc create --kind taproot --payer $(cat fixtures/keys/alice.pub) --recipient $(cat fixtures/keys/bob.pub) --locktime +144 --tip-height 1000 --preimage-out $D/htlc.preimage --amount 50000',
     },
     {
-      description: 'Lock an HTLC to a BOLT 11 invoice\'s payment hash (piped from invoice decode)',
-      command: '<%= config.bin %> invoice decode --in fixtures/invoice/regtest.bolt11 --now 1795488100 | <%= config.bin %> htlc create --kind seed --invoice - --now 1795488100 --payer $(cat fixtures/keys/alice.pub) --recipient $(cat fixtures/keys/bob.pub) --locktime 1100 --amount 50000',
+      description: 'Lock an HTLC to a BOLT 11 invoice\'s payment hash (piped from invoice decode), once it is signed by the payee you mean to pay',
+      command: '<%= config.bin %> invoice decode --in fixtures/invoice/regtest.bolt11 --now 1795488100 | <%= config.bin %> htlc create --kind seed --invoice - --payee $(cat fixtures/invoice/regtest.payee) --now 1795488100 --payer $(cat fixtures/keys/alice.pub) --recipient $(cat fixtures/keys/bob.pub) --locktime 1100 --amount 50000',
     },
   ];
   static override flags = {
@@ -54,7 +54,7 @@ export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
     let invoiceNetwork: Network | undefined;
     if (f.invoice !== undefined) {
       // The invoice's payment hash (verified, unexpired); an --amount must cover what it asks.
-      const terms = await readInvoiceTerms(f.invoice, f.network as never, f.now, false);
+      const terms = await readInvoiceTerms(f.invoice, f.payee, f.network as never, f.now, false);
       invoiceNetwork = terms.network;
       paymentHash = Buffer.from(terms.paymentHash).toString('hex');
       if (terms.amountMsat !== undefined && f.amount !== undefined && BigInt(f.amount) * 1000n < terms.amountMsat) {

@@ -18,7 +18,7 @@ export default class InvoiceDecode extends OffchainCommand<typeof InvoiceDecode>
     { description: 'A regtest invoice from Core Lightning, judged at a fixed time', command: '<%= config.bin %> invoice decode --in fixtures/invoice/regtest.bolt11 --now 1795488100' },
     { description: 'BOLT 11\'s first example (mainnet), as an argument', command: '<%= config.bin %> invoice decode --network mainnet --now 1496314658 $(cat fixtures/invoice/spec-donation.bolt11)' },
     { description: 'A BOLT 12 offer from the spec\'s vectors', command: '<%= config.bin %> invoice decode --network mainnet --now 1795488100 --in fixtures/invoice/spec.offer' },
-    { description: 'Feed the payment to route plan (see route plan --help)', command: '<%= config.bin %> invoice decode --in fixtures/invoice/regtest.bolt11 --now 1795488100 | <%= config.bin %> route plan --invoice - --in fixtures/invoice/route/partial-request.json --tip-height 1000 --now 1795488100' },
+    { description: 'Feed the payment to route plan (see route plan --help)', command: '<%= config.bin %> invoice decode --in fixtures/invoice/regtest.bolt11 --now 1795488100 | <%= config.bin %> route plan --invoice - --payee $(cat fixtures/invoice/regtest.payee) --in fixtures/invoice/route/partial-request.json --tip-height 1000 --now 1795488100' },
   ];
   static override args = {
     invoice: Args.string({ description: 'the invoice or offer (default: --in or standard input)', required: false, ignoreStdin: true }),

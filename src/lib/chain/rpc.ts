@@ -149,6 +149,21 @@ export class RpcChainSource implements ChainSource {
     return r['confirmations'] === undefined ? 0 : int(r, 'confirmations', 'getrawtransaction', this.url);
   }
 
+  async mempoolFee(txid: string): Promise<bigint | null> {
+    assertTxid(txid);
+    await this.ensureChain();
+    let reply: unknown;
+    try {
+      reply = await this.client.call('getmempoolentry', [txid]);
+    } catch (e) {
+      // RPC_INVALID_ADDRESS_OR_KEY: not in the mempool.
+      if (e instanceof RpcError && e.rpcCode === -5) return null;
+      throw e;
+    }
+    const r = obj(reply, 'getmempoolentry', this.url);
+    return amount(obj(r['fees'], 'getmempoolentry', this.url), 'base', 'getmempoolentry', this.url);
+  }
+
   async testMempoolAccept(rawTxs: Uint8Array[]): Promise<MempoolAcceptResult[]> {
     await this.ensureChain();
     const reply = await this.client.call('testmempoolaccept', [rawTxs.map(toHex)]);

@@ -63,4 +63,6 @@ export interface ChainSource {
   /** getmempoolinfo's minrelaytxfee and mempoolminfee, sat/kvB. */
   mempoolPolicy?(): Promise<{ minRelayFeeRate: number; mempoolMinFeeRate: number }>;
   submitPackage?(rawTxs: Uint8Array[], maxFeeRateSatPerKvb?: number): Promise<unknown>;
+  /** getmempoolentry's fees.base of a transaction in the mempool, in sat (null: not in the mempool). */
+  mempoolFee?(txid: string): Promise<bigint | null>;
 }

@@ -87,19 +87,38 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
         const k = `${txid}:${input.index}`;
         if (inside.has(txid) || known.has(k)) continue;
         if (chain.kind !== 'rpc') throw new UsageError('E_TRUC_PREVOUT', `${t.txid} spends ${k}: give its amount and script with --prevout TXID:VOUT:AMOUNT:SCRIPT, or a node (--rpc-url) to ask`);
-        const u = await chain.utxo(txid, input.index);
-        let found = u ? { amount: u.value, script: u.scriptPubKey } : undefined;
-        if (!found) {
-          // Spent already — by this very parent, in the mempool (a child replacing an earlier one): the transaction that made it says.
-          const raw = await chain.rawTransaction(txid).catch(() => undefined);
-          const o = raw ? measureTx(raw, 'a prevout transaction').tx.outputs[input.index] : undefined;
-          if (o) found = { amount: o.amount, script: o.script };
-        }
-        if (!found) throw new UsageError('E_TRUC_PREVOUT', `${t.txid} spends ${k}, which the node neither holds unspent nor can show: give it with --prevout TXID:VOUT:AMOUNT:SCRIPT`);
-        out.push({ txid, vout: input.index, ...found });
+        out.push(await this.prevoutFromNode(chain, t.txid, txid, input.index));
         known.add(k);
       }
     }
     return out;
+  }
+
+  /** One output as the node knows it: unspent (gettxout), else from the transaction that made it (spent in the mempool, or -txindex). */
+  private async prevoutFromNode(chain: ChainSource, spender: string, txid: string, vout: number): Promise<Prevout> {
+    const p = await this.prevoutIfNodeKnows(chain, txid, vout);
+    if (!p) throw new UsageError('E_TRUC_PREVOUT', `${spender} spends ${txid}:${vout}, which the node neither holds unspent nor can show: give it with --prevout TXID:VOUT:AMOUNT:SCRIPT`);
+    return p;
+  }
+
+  private async prevoutIfNodeKnows(chain: ChainSource, txid: string, vout: number): Promise<Prevout | undefined> {
+    const { measureTx } = await import('../truc/transaction.ts');
+    if (chain.kind !== 'rpc') return undefined;
+    const u = await chain.utxo(txid, vout);
+    if (u) return { txid, vout, amount: u.value, script: u.scriptPubKey };
+    // Spent already — by this very parent, in the mempool (a child replacing an earlier one): the transaction that made it says.
+    const raw = await chain.rawTransaction(txid).catch(() => undefined);
+    const o = raw ? measureTx(raw, 'a prevout transaction').tx.outputs[vout] : undefined;
+    return o ? { txid, vout, amount: o.amount, script: o.script } : undefined;
+  }
+
+  /** The inputs of an earlier child (`--replaces`) as the node vouches for them (../truc/replaced.ts); offline: E_CHAIN_OFFLINE. */
+  protected async replacedPrevouts(chain: ChainSource, raw: Uint8Array, parent: Uint8Array, claims: Prevout[]): Promise<Prevout[]> {
+    if (chain.kind !== 'rpc') throw new UsageError('E_CHAIN_OFFLINE', '--replaces needs a node (--rpc-url): the fee the earlier child pays is the node\'s to say, not its file\'s');
+    const { vouchedReplacedPrevouts } = await import('../truc/replaced.ts');
+    return vouchedReplacedPrevouts({
+      prevout: (txid, vout) => this.prevoutIfNodeKnows(chain, txid, vout),
+      mempoolFee: async (txid) => (chain.mempoolFee ? chain.mempoolFee(txid) : null),
+    }, raw, parent, claims);
   }
 }

@@ -11,21 +11,36 @@ import { keysetIdV00 } from '../ecash/nut02.ts';
 import { verifyProofDleq } from '../ecash/nut12.ts';
 import type { Token } from '../ecash/token.ts';
 
-export type KeysetView = { id: string; points: Map<bigint, Point> };
+/** A keyset's id and keys, its unit, and — from a credit/offer — the mint URL its tokens must name. */
+export type KeysetView = { id: string; unit: string; mintUrl?: string; points: Map<bigint, Point> };
 
 /** credit/keyset or a /v1/keys answer ({keysets: [{id, keys}]}), or a credit/offer's ecash ({keyset_id, keys}); the id is recomputed. */
 export function keysetFromDocument(doc: unknown): KeysetView {
-  const d = doc as { keysets?: { id?: unknown; keys?: unknown }[]; ecash?: { keyset_id?: unknown; keys?: unknown } };
+  const d = doc as { keysets?: { id?: unknown; unit?: unknown; keys?: unknown }[]; ecash?: { keyset_id?: unknown; unit?: unknown; mint_url?: unknown; keys?: unknown } };
   const claimed = d?.keysets?.[0]?.id ?? d?.ecash?.keyset_id;
   const keys = d?.keysets?.[0]?.keys ?? d?.ecash?.keys;
+  // NUT-01 names each keyset's unit; a credit/keyset and an offer's keyset are sat.
+  const unit = d?.keysets?.[0] ? d.keysets[0].unit ?? 'sat' : d?.ecash?.unit ?? 'sat';
+  const mintUrl = d?.keysets?.[0] ? undefined : d?.ecash?.mint_url;
+  if (typeof unit !== 'string') throw new MalformedInputError('E_BAD_KEYSET', 'the keyset\'s unit is not a string');
+  if (mintUrl !== undefined && typeof mintUrl !== 'string') throw new MalformedInputError('E_BAD_KEYSET', 'the offer\'s mint_url is not a string');
   if (typeof claimed !== 'string' || keys === undefined) throw new MalformedInputError('E_BAD_KEYSET', '--keyset holds no keyset (credit/keyset, a /v1/keys answer, or a credit/offer with ecash)');
   const parsed = parseKeys(keys);
   const id = keysetIdV00(parsed.keys);
   if (id !== claimed) throw new RefusedError('E_BAD_KEYSET', `the keyset's keys hash to ${id}, not the ${claimed} it names`);
-  return { id, points: parsed.points };
+  return { id, unit, ...(mintUrl !== undefined ? { mintUrl } : {}), points: parsed.points };
 }
 
+/**
+ * A token checked against a keyset: every proof's DLEQ, and the token's unit (and, with
+ * an offer, its mint URL) the keyset's — valid proofs in a token naming another mint
+ * would be handed to that mint by the receiver's wallet (E_TOKEN_MISMATCH, exit 4).
+ */
 export function tokenMessage(network: string, text: string, t: Token, ks: KeysetView): Record<string, unknown> {
+  if (t.unit !== ks.unit) throw new RefusedError('E_TOKEN_MISMATCH', `the token is in ${JSON.stringify(t.unit)}; keyset ${ks.id} signs ${JSON.stringify(ks.unit)}`);
+  if (ks.mintUrl !== undefined && t.mint !== ks.mintUrl) {
+    throw new RefusedError('E_TOKEN_MISMATCH', `the token names the mint ${t.mint}, not the offer's ${ks.mintUrl}: a wallet would hand its proofs to that server`);
+  }
   let amount = 0n;
   const proofs = t.proofs.map((p, i) => {
     amount += p.amount;

@@ -164,9 +164,10 @@ export type UserContractRecord = {
   /**
    * From an ecash offer: the keyset to verify the mint's signatures against, the NUT-13
    * counter (next index; advanced before a request leaves, never reused), the ecash
-   * received so far, and the pending request's outputs (their counters).
+   * received so far, the pending request's outputs (their counters), and the last paid
+   * request's (so its receipt fed again writes its token again).
    */
-  ecash?: EcashOfferJson & { counter: number; issued_sat: number; pending_outputs?: { counter: number; outputs: BlindedMessageJson[] } };
+  ecash?: EcashOfferJson & { counter: number; issued_sat: number; pending_outputs?: { counter: number; outputs: BlindedMessageJson[] }; last_outputs?: { state: number; counter: number; outputs: BlindedMessageJson[] } };
 };
 
 /** The user's records: an abandoned open (never answered, never funded) is removed whole. */

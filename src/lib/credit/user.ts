@@ -266,9 +266,12 @@ export async function updateRequest(ctx: UserContext, id: string, amount: bigint
   let outputs;
   if (ecash) {
     // NUT-13: secrets and blinding factors at counter, counter+1, …; the counter moves on
-    // with the request (never reused, even if this payment is abandoned).
-    outputs = makeOutputs(walletSeed(ctx), ecash.keyset_id, ecash.counter, amount);
-    ecash = { ...ecash, counter: ecash.counter + outputs.length, pending_outputs: { counter: ecash.counter, outputs } };
+    // with the request (never reused, even if this payment is abandoned). It is the
+    // wallet's, not the contract's: past every counter any contract of this directory
+    // used for the keyset (two contracts opened before either paid start equal).
+    const counter = await nextCounter(ctx, ecash.keyset_id);
+    outputs = makeOutputs(walletSeed(ctx), ecash.keyset_id, counter, amount);
+    ecash = { ...ecash, counter: counter + outputs.length, pending_outputs: { counter, outputs } };
   }
   const tx = buildState(c, cumulative);
   userSignAgainst(tx, 0, ctx.user, c.mintPubkey, record.mint_nonce!);
@@ -301,7 +304,9 @@ export type TokenSink = { path: string; write(token: string): Promise<void> };
  * The mint's receipt: check it is for the state we signed, take its next nonce. With
  * ecash, every signature is verified (DLEQ) before anything is written; then the token
  * goes to `sink`, and only then the record moves on (a crash between the two leaves the
- * receipt pending: fed again, it writes the same token again).
+ * receipt pending: fed again, it writes the same token again). The last payment's
+ * outputs are kept, so its receipt fed again after the record moved on (a token sent to
+ * standard output and lost) is verified and written again too.
  */
 export async function applyReceipt(ctx: UserContext, receipt: Static<typeof ReceiptSchema>, sink?: TokenSink): Promise<Record<string, unknown>> {
   const { record, c } = await load(ctx, receipt.contract_id);
@@ -322,11 +327,23 @@ export async function applyReceipt(ctx: UserContext, receipt: Static<typeof Rece
       const proofs = receiveSignatures(walletSeed(ctx), e, e.pending_outputs, receipt.signatures);
       await sink.write(encodeTokenV4({ mint: e.mint_url, unit: e.unit, proofs }));
       const { pending_outputs: _done, ...rest } = e;
-      updated.ecash = { ...rest, issued_sat: e.issued_sat + p!.cumulative_sat - record.confirmed.cumulative_sat };
+      // The paid outputs stay until the next payment: the same receipt fed again writes the same token again.
+      updated.ecash = { ...rest, issued_sat: e.issued_sat + p!.cumulative_sat - record.confirmed.cumulative_sat, last_outputs: { state: receipt.state, ...e.pending_outputs } };
       payment = { amount: p!.cumulative_sat - record.confirmed.cumulative_sat, proofs: proofs.length, token_out: sink.path };
     } else if (receipt.signatures) refuse('E_RECEIPT_MISMATCH', 'the receipt carries blind signatures for a request that had no outputs');
     await ctx.records.put(updated);
     return balanceMessage(ctx, c, updated, payment);
+  }
+  // A receipt applied before, fed again with somewhere to put its token: the token may
+  // never have reached it (standard output lost, a crash after the record moved on).
+  // Verified again as the first time, then written again; the record does not change.
+  const last = record.ecash?.last_outputs;
+  if (sink && last && last.state === receipt.state && receipt.signatures) {
+    const e = record.ecash!;
+    const proofs = receiveSignatures(walletSeed(ctx), e, last, receipt.signatures);
+    await sink.write(encodeTokenV4({ mint: e.mint_url, unit: e.unit, proofs }));
+    const amount = proofs.reduce((s, p) => s + Number(p.amount), 0);
+    return balanceMessage(ctx, c, record, { amount, proofs: proofs.length, token_out: sink.path });
   }
   return balanceMessage(ctx, c, record);
 }
@@ -442,7 +459,7 @@ export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverP
   };
   if (record.expiry_window) nextRecord.expiry_window = record.expiry_window;
   if (record.ecash) {
-    const { pending_outputs: _p, ...e } = record.ecash;
+    const { pending_outputs: _p, last_outputs: _l, ...e } = record.ecash;
     nextRecord.ecash = { ...e, counter: await nextCounter(ctx, e.keyset_id), issued_sat: 0 };
   }
   await putOrBurn(ctx, next, request.refund_psbt, nextRecord);

@@ -6,10 +6,13 @@
  * - the signature is valid for the payee: with an `n` field it verifies against `n` and
  *   is low-S; without one the payee is the key recovered from it (high-S accepted, as
  *   BOLT 11 requires). A flipped bit anywhere in the signed data changes the payee or
- *   fails — so a caller that knows its payee must compare `payee` (route plan does).
+ *   fails, and anyone can sign an invoice of their own — so a caller must compare
+ *   `payee` with the node it means to pay (`--invoice` commands do, with `--payee`).
  * - exactly one payment hash, one payment secret, and exactly one of description /
- *   description hash are present; no unknown even feature bit; dependencies of the
+ *   description hash are present (a repeat of a single-valued field is listed as
+ *   ignored, the first is used); no unknown even feature bit; dependencies of the
  *   known features are set; `x`, `c` and `9` are minimally encoded.
+ * - the text was at most BOLT11_MAX_LENGTH characters, all ASCII 33-126.
  * - the amount, when present, is a whole number of millisatoshis within 21 million BTC.
  * Deliberately not done here: the clock (`expired` is the message layer's, at a given
  * time) and the network choice between testnet and testnet4 (both are `lntb`).
@@ -100,19 +103,32 @@ const MULTIPLIER_MSAT: Record<string, bigint> = { '': MSAT_PER_BTC, m: 100_000_0
 const SIGNATURE_WORDS = 104;
 const TIMESTAMP_WORDS = 7;
 
+/**
+ * The longest invoice text read (characters, after trimming): 7089 is the most a QR code
+ * holds (version 40, alphanumeric mode), the medium invoices travel in, and the cap
+ * rust-lightning's reader applies. Checked before anything is parsed: a 30 MB signed
+ * invoice otherwise costs ~30 s and gigabytes to decode.
+ */
+export const BOLT11_MAX_LENGTH = 7089;
+
 const malformed = (code: string, message: string) => new MalformedInputError(code, message);
+
+/** Refuse any character outside ASCII 33-126 before case folding: toLowerCase maps KELVIN SIGN (U+212A) to "k". */
+export function checkPrintableAscii(text: string, code: string): void {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 33 || c > 126) throw malformed(code, `character ${i} (U+${c.toString(16).toUpperCase().padStart(4, '0')}) is outside ASCII 33-126: not bech32`);
+  }
+}
 
 /** Split and checksum-check a bech32 string without BIP-173's 90-character limit. */
 function bech32Decode(text: string): { prefix: string; words: number[] } {
+  checkPrintableAscii(text, 'E_INVOICE_BECH32');
   const lower = text.toLowerCase();
   if (text !== lower && text !== text.toUpperCase()) throw malformed('E_INVOICE_BECH32', 'mixed upper and lower case (bech32 allows one or the other)');
   const sep = lower.lastIndexOf('1');
   if (sep < 1) throw malformed('E_INVOICE_BECH32', 'no "1" separator between the human-readable part and the data');
   const prefix = lower.slice(0, sep);
-  for (let i = 0; i < prefix.length; i++) {
-    const c = prefix.charCodeAt(i);
-    if (c < 33 || c > 126) throw malformed('E_INVOICE_BECH32', 'the human-readable part has a character outside ASCII 33-126');
-  }
   const data = charsToWords(lower.slice(sep + 1), 'E_INVOICE_BECH32', 'data part');
   if (data.length < 6) throw malformed('E_INVOICE_BECH32', 'the data part is shorter than a checksum');
   if (!bech32ChecksumValid(prefix, data)) throw malformed('E_INVOICE_CHECKSUM', 'bech32 checksum does not match: the invoice was mistyped or altered');
@@ -162,6 +178,9 @@ const FIXED: Record<number, { name: 'payment_hash' | 'payment_secret' | 'payee' 
   19: { name: 'payee', words: 53 },
   23: { name: 'description_hash', words: 52 },
 };
+
+/** Fields of which BOLT 11 uses one: the first. (`f` and `r` may repeat: every one counts.) */
+const SINGLE: ReadonlySet<Bolt11Field['name']> = new Set(['payment_hash', 'payment_secret', 'payee', 'description_hash', 'description', 'payment_metadata', 'expiry', 'min_final_cltv_expiry_delta', 'features']);
 
 function decodeField(tag: number, data: number[]): Bolt11Field {
   const fixed = FIXED[tag];
@@ -264,7 +283,9 @@ function dataWords(timestamp: number, fields: readonly Bolt11Field[]): number[] 
  * out of range) is E_INVOICE_* exit 4.
  */
 export function decodeBolt11(text: string): Bolt11Invoice {
-  const { prefix: hrp, words } = bech32Decode(text.trim());
+  const trimmed = text.trim();
+  if (trimmed.length > BOLT11_MAX_LENGTH) throw malformed('E_INVOICE_TOO_LONG', `${trimmed.length} characters: an invoice is at most ${BOLT11_MAX_LENGTH} (what a QR code holds)`);
+  const { prefix: hrp, words } = bech32Decode(trimmed);
   const { currency, amountMsat } = parseHrp(hrp);
   if (words.length < TIMESTAMP_WORDS + SIGNATURE_WORDS) throw malformed('E_INVOICE_TRUNCATED', 'too short to hold a timestamp and a signature');
   const sigWords = words.slice(-SIGNATURE_WORDS);
@@ -276,7 +297,11 @@ export function decodeBolt11(text: string): Bolt11Invoice {
     const tag = body[at]!;
     const length = body[at + 1]! * 32 + body[at + 2]!;
     if (at + 3 + length > body.length) throw malformed('E_INVOICE_TRUNCATED', `tagged field ${tag} says ${length} words but the data part ends first`);
-    fields.push(decodeField(tag, body.slice(at + 3, at + 3 + length)));
+    const data = body.slice(at + 3, at + 3 + length);
+    const field = decodeField(tag, data);
+    // A reader uses the first of each single-valued field; a later one is listed as ignored (unknown_fields), never used.
+    const repeated = SINGLE.has(field.name) && fields.some((f) => f.name === field.name);
+    fields.push(repeated ? { tag, name: 'ignored', words: data } : field);
     at += 3 + length;
   }
 

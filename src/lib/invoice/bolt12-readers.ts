@@ -82,11 +82,24 @@ export function checkInvoice(b: Bolt12): void {
   }
   const usable = f.invoice_blindedpay.filter((p) => featureBits(p.features, 8).every((bit) => bit % 2 === 1));
   if (usable.length === 0) throw refused('E_BOLT12_NO_ROUTE', 'every invoice path requires an unknown feature: none is usable');
+  // The request fields an invoice copies obey the request's rules (quantity, amounts) too.
+  checkRequestTerms(f);
   if (f.invreq_amount !== undefined && f.invoice_amount !== f.invreq_amount) {
     throw refused('E_BOLT12_AMOUNT', `invoice_amount ${f.invoice_amount} msat is not the request's invreq_amount ${f.invreq_amount} msat`);
   }
-  if (f.offer_issuer_id !== undefined && toHex(f.offer_issuer_id) !== toHex(f.invoice_node_id!)) {
-    throw refused('E_BOLT12_NODE_ID', 'invoice_node_id is not the offer\'s offer_issuer_id: someone else signed this invoice');
+  if (f.invreq_amount === undefined && f.offer_amount !== undefined && f.offer_currency === undefined) {
+    // BOLT 12 writer: without invreq_amount, invoice_amount is the expected amount, offer_amount x quantity (both msat here).
+    const expected = f.offer_amount * (f.invreq_quantity ?? 1n);
+    if (f.invoice_amount !== expected) {
+      throw refused('E_BOLT12_AMOUNT', `invoice_amount ${f.invoice_amount} msat is not offer_amount ${f.offer_amount} msat x quantity ${f.invreq_quantity ?? 1n} = ${expected} msat`);
+    }
+  }
+  if (f.offer_issuer_id !== undefined) {
+    if (toHex(f.offer_issuer_id) !== toHex(f.invoice_node_id!)) throw refused('E_BOLT12_NODE_ID', 'invoice_node_id is not the offer\'s offer_issuer_id: someone else signed this invoice');
+  } else if (f.offer_paths !== undefined) {
+    // BOLT 12: the writer signs with the final blinded_node_id of the path the request came through, which is one of offer_paths.
+    const ends = new Set(f.offer_paths.map((p) => toHex(p.hops.at(-1)!.blindedNodeId)));
+    if (!ends.has(toHex(f.invoice_node_id!))) throw refused('E_BOLT12_NODE_ID', 'invoice_node_id is not the final blinded_node_id of any of offer_paths: someone else signed this invoice');
   }
   if (!verifyBolt12Signature(b.records, 'invoice', f.signature!, f.invoice_node_id!)) {
     throw refused('E_BOLT12_SIGNATURE', 'the signature is not invoice_node_id\'s BIP-340 signature of this invoice');

@@ -10,11 +10,14 @@
  *   feature bit; every point is on the curve; every text is UTF-8.
  * - an invoice request is signed by `invreq_payer_id`, an invoice by `invoice_node_id`
  *   (BIP-340 over the Merkle root of its non-signature fields, merkle.ts); an invoice
- *   for an offer with `offer_issuer_id` is signed by that issuer.
+ *   for an offer with `offer_issuer_id` is signed by that issuer, for an offer with
+ *   only `offer_paths` by the final blinded_node_id of one of them.
  * - the amount rules hold: an offer's amount is non-zero and comes with a description;
- *   an invoice request states an amount when its offer does not, at least the offer's
- *   (times the quantity) when both are in msat; an invoice's amount equals the
- *   request's when the request gave one.
+ *   an invoice request (and the request fields an invoice copies) states an amount when
+ *   its offer does not, at least the offer's (times the quantity) when both are in
+ *   msat; an invoice's amount equals the request's when the request gave one, else
+ *   offer_amount x quantity when the offer is in msat.
+ * - the string was at most BOLT12_MAX_LENGTH characters, ASCII only.
  * Not done here: the clock (expiry is the message layer's), whether a request came
  * through the offer's paths, and currency conversion (an amount in `offer_currency` is
  * reported, never compared with msat).
@@ -137,6 +140,16 @@ export type Bolt12 = {
   unknown: TlvRecord[];
 };
 
+/**
+ * The longest BOLT 12 string read (characters, after trimming, `+` and whitespace
+ * included), checked before anything is parsed or hashed. Offers, requests and invoices
+ * travel in onion messages, whose `onion_message_packet` length is a u16: at most 65535
+ * bytes, so no TLV stream that fits one is longer than 65535 bytes = 104856 bech32
+ * characters (8/5 per byte) plus its prefix. 110000 leaves room for `+` continuations;
+ * a request of 100,000 empty TLVs (0.96 MB) took seconds of Merkle hashing before.
+ */
+export const BOLT12_MAX_LENGTH = 110_000;
+
 const malformed = (code: string, message: string) => new MalformedInputError(code, message);
 const refused = (code: string, message: string) => new RefusedError(code, message);
 
@@ -146,6 +159,14 @@ const refused = (code: string, message: string) => new RefusedError(code, messag
  */
 export function decodeBolt12String(text: string): { hrp: string; bytes: Uint8Array } {
   const s = text.trim();
+  if (s.length > BOLT12_MAX_LENGTH) throw malformed('E_BOLT12_TOO_LONG', `${s.length} characters: a BOLT 12 string is at most ${BOLT12_MAX_LENGTH} (what fits an onion message)`);
+  // Only ASCII 33-126 and ASCII whitespace (after a "+"), before any case folding: toUpperCase/toLowerCase map homoglyphs such as KELVIN SIGN to ASCII.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 33 || c > 126) && c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {
+      throw malformed('E_BOLT12_STRING', `character ${i} (U+${c.toString(16).toUpperCase().padStart(4, '0')}) is outside ASCII: not bech32`);
+    }
+  }
   if (!/^[^\s+]+(\+\s*[^\s+]+)*$/.test(s)) {
     throw malformed('E_BOLT12_STRING', 'a "+" must join two bech32 characters (optionally followed by whitespace), and nothing else may break the string');
   }

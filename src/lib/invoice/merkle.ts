@@ -11,20 +11,26 @@ import { compareBytes, concatBytes } from '../bytes.ts';
 import type { TlvRecord } from './tlv.ts';
 
 const enc = new TextEncoder();
+/** SHA256(tag) of the fixed tags ("LnLeaf", "LnBranch", "lightning…"), keyed by their text; never of the LnNonce tag, which holds a whole TLV record. */
 const tagHashes = new Map<string, Uint8Array>();
-/** BIP-340's H(tag, msg) = SHA256(SHA256(tag) || SHA256(tag) || msg); `tag` as bytes. */
-export function taggedHash(tag: Uint8Array, msg: Uint8Array): Uint8Array {
-  const key = String.fromCharCode(...tag);
-  let th = tagHashes.get(key);
+const tagHash = (tag: string): Uint8Array => {
+  let th = tagHashes.get(tag);
   if (!th) {
-    th = sha256(tag);
-    if (tagHashes.size < 64) tagHashes.set(key, th);
+    th = sha256(enc.encode(tag));
+    if (tagHashes.size < 64) tagHashes.set(tag, th);
   }
-  return sha256(concatBytes(th, th, msg));
+  return th;
+};
+/** H(tag, msg) given SHA256(tag). */
+const hashWith = (th: Uint8Array, msg: Uint8Array): Uint8Array => sha256(concatBytes(th, th, msg));
+
+/** BIP-340's H(tag, msg) = SHA256(SHA256(tag) || SHA256(tag) || msg); `tag` as bytes (any length: nothing is spread onto the stack). */
+export function taggedHash(tag: Uint8Array, msg: Uint8Array): Uint8Array {
+  return hashWith(sha256(tag), msg);
 }
 
 export function branch(a: Uint8Array, b: Uint8Array): Uint8Array {
-  return compareBytes(a, b) <= 0 ? taggedHash(enc.encode('LnBranch'), concatBytes(a, b)) : taggedHash(enc.encode('LnBranch'), concatBytes(b, a));
+  return hashWith(tagHash('LnBranch'), compareBytes(a, b) <= 0 ? concatBytes(a, b) : concatBytes(b, a));
 }
 
 /** Signature TLV elements are types 240 through 1000 inclusive. */
@@ -36,10 +42,12 @@ export type MerkleLeaf = { leaf: Uint8Array; nonce: Uint8Array; node: Uint8Array
 export function merkleTree(records: readonly TlvRecord[]): { leaves: MerkleLeaf[]; root: Uint8Array } {
   const signed = records.filter((r) => !isSignatureType(r.type));
   if (signed.length === 0) throw new RangeError('no TLV records to sign');
-  const nonceTag = concatBytes(enc.encode('LnNonce'), signed[0]!.raw);
+  // SHA256("LnNonce" || first TLV) once: the first record may be as long as the stream.
+  const nonceTag = sha256(concatBytes(enc.encode('LnNonce'), signed[0]!.raw));
+  const leafTag = tagHash('LnLeaf');
   const leaves = signed.map((r) => {
-    const leaf = taggedHash(enc.encode('LnLeaf'), r.raw);
-    const nonce = taggedHash(nonceTag, r.typeBytes);
+    const leaf = hashWith(leafTag, r.raw);
+    const nonce = hashWith(nonceTag, r.typeBytes);
     return { leaf, nonce, node: branch(leaf, nonce) };
   });
   // Pair neighbours at distance 1, 2, 4, …: the lowest-order leaves end up deepest.
@@ -54,7 +62,7 @@ export function merkleTree(records: readonly TlvRecord[]): { leaves: MerkleLeaf[
 
 /** The message BIP-340 signs: H("lightning" || messagename || fieldname, root). */
 export function signatureMessage(messageName: string, fieldName: string, root: Uint8Array): Uint8Array {
-  return taggedHash(enc.encode(`lightning${messageName}${fieldName}`), root);
+  return hashWith(tagHash(`lightning${messageName}${fieldName}`), root);
 }
 
 /** Whether `sig` is `key`'s BIP-340 signature of the stream (`key` compressed; its x coordinate is used). */

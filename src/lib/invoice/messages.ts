@@ -51,6 +51,10 @@ const features = (bits: readonly number[]): string | undefined => {
   return toHex(bytes);
 };
 
+/** Unix seconds as an ISO date when a Date can hold it (±8.64e12 s), else as seconds: a payee's long expiry `x` must not crash the message. */
+const MAX_DATE_SECONDS = 8_640_000_000_000;
+const when = (t: number): string => (Math.abs(t) <= MAX_DATE_SECONDS ? new Date(t * 1000).toISOString() : `unix time ${t}, beyond any calendar date`);
+
 function status(now: number, expiresAt: number | undefined, checks: string[]) {
   const expired = expiresAt !== undefined && now > expiresAt;
   return { now, ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}), expired, valid: !expired, payer_checks: checks };
@@ -61,7 +65,7 @@ export function bolt11Message(inv: Bolt11Invoice, opts: DecodeOptions): { networ
   const expiresAt = inv.timestamp + inv.expiry;
   const checks = [
     inv.amountMsat === undefined ? 'no amount: the payer chooses what to pay' : 'pay at least amount_msat (at most twice it)',
-    `pay only before expires_at (${new Date(expiresAt * 1000).toISOString()})`,
+    `pay only before expires_at (${when(expiresAt)})`,
     inv.description !== undefined ? 'the description says what you are paying for' : 'description_hash: check it is the SHA-256 of the description you were given',
     `the final HTLC's expiry must be at least the tip height + ${inv.minFinalCltvExpiryDelta} (min_final_cltv_expiry_delta)`,
     'the payee is the node you mean to pay',

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeInvoiceText, invoiceTerms, invoiceText } from '../../../src/lib/invoice/messages.ts';
-import { requestWithInvoice } from '../../../src/lib/invoice/payment.ts';
+import { checkPayee, DEFAULT_MAX_CLTV, requestWithInvoice } from '../../../src/lib/invoice/payment.ts';
 import { INVOICE_SCHEMAS } from '../../../src/lib/invoice/schemas.ts';
 import { planFromRequest } from '../../../src/lib/route/messages.ts';
 import { ROOT, loadVector } from '../../helpers.ts';
@@ -28,7 +28,7 @@ const request = (extra: Record<string, unknown> = {}) => ({ type: 'route/request
 
 describe('route plan from an invoice', () => {
   it('the route to the hint\'s first node gets the hint\'s channel to the payee appended; amount and final expiry from the invoice', () => {
-    const req = requestWithInvoice(request(), terms(), 1000);
+    const req = requestWithInvoice(request(), terms(), 1000, { payee: CLN.payee });
     expect(req).toEqual({
       ...request(),
       final_amount_msat: String(CLN.amount_msat),
@@ -51,13 +51,39 @@ describe('route plan from an invoice', () => {
   });
 
   it('refuses a route that ends elsewhere (E_INVOICE_PAYEE), an amount under the invoice\'s or over twice it, an expiry under tip + delta (E_INVOICE_MISMATCH)', () => {
-    refusal(() => requestWithInvoice(request({ hops: [{ ...toHint, node_id: '02' + '11'.repeat(32) }] }), terms(), 1000), 'E_INVOICE_PAYEE', 4);
-    refusal(() => requestWithInvoice(request({ final_amount_msat: String(CLN.amount_msat - 1) }), terms(), 1000), 'E_INVOICE_MISMATCH', 4);
-    refusal(() => requestWithInvoice(request({ final_amount_msat: String(2 * CLN.amount_msat + 1) }), terms(), 1000), 'E_INVOICE_MISMATCH', 4);
-    expect(requestWithInvoice(request({ final_amount_msat: String(2 * CLN.amount_msat) }), terms(), 1000).final_amount_msat).toBe(String(2 * CLN.amount_msat));
-    refusal(() => requestWithInvoice(request({ final_cltv_expiry: 1000 + CLN.min_final_cltv_expiry - 1 }), terms(), 1000), 'E_INVOICE_MISMATCH', 4);
-    refusal(() => requestWithInvoice(request({ network: 'testnet' }), terms(), 1000), 'E_NETWORK_MISMATCH', 4);
-    refusal(() => requestWithInvoice(request(), terms(), undefined), 'E_USAGE', 2);
+    refusal(() => requestWithInvoice(request({ hops: [{ ...toHint, node_id: '02' + '11'.repeat(32) }] }), terms(), 1000, { payee: CLN.payee }), 'E_INVOICE_PAYEE', 4);
+    refusal(() => requestWithInvoice(request({ final_amount_msat: String(CLN.amount_msat - 1) }), terms(), 1000, { payee: CLN.payee }), 'E_INVOICE_MISMATCH', 4);
+    refusal(() => requestWithInvoice(request({ final_amount_msat: String(2 * CLN.amount_msat + 1) }), terms(), 1000, { payee: CLN.payee }), 'E_INVOICE_MISMATCH', 4);
+    expect(requestWithInvoice(request({ final_amount_msat: String(2 * CLN.amount_msat) }), terms(), 1000, { payee: CLN.payee }).final_amount_msat).toBe(String(2 * CLN.amount_msat));
+    refusal(() => requestWithInvoice(request({ final_cltv_expiry: 1000 + CLN.min_final_cltv_expiry - 1 }), terms(), 1000, { payee: CLN.payee }), 'E_INVOICE_MISMATCH', 4);
+    refusal(() => requestWithInvoice(request({ network: 'testnet' }), terms(), 1000, { payee: CLN.payee }), 'E_NETWORK_MISMATCH', 4);
+    refusal(() => requestWithInvoice(request(), terms(), undefined, { payee: CLN.payee }), 'E_USAGE', 2);
+  });
+
+  it('the payer names the payee: another node\'s invoice is refused (E_INVOICE_PAYEE); without a payee no route hint is ever appended', () => {
+    const OTHER = '02' + '11'.repeat(32);
+    // Named payee not the invoice's signer: refused even when the route ends at the invoice's payee (whoever signed it).
+    refusal(() => requestWithInvoice(request({ hops: [{ ...toHint, node_id: CLN.payee }] }), terms(), 1000, { payee: OTHER }), 'E_INVOICE_PAYEE', 4);
+    refusal(() => requestWithInvoice(request(), terms(), 1000, { payee: OTHER }), 'E_INVOICE_PAYEE', 4);
+    // No payee named: the request ending where the hint starts is not enough (anyone behind that LSP can sign such an invoice).
+    refusal(() => requestWithInvoice(request(), terms(), 1000), 'E_INVOICE_PAYEE', 4);
+    // BOLT 12: the payee is invoice_node_id.
+    const lni = fixture('regtest.bolt12');
+    const b12 = JSON.parse(fixture('cln/regtest.bolt12.json'));
+    const t12 = invoiceTerms(lni, { now: b12.invoice_created_at });
+    expect(() => checkPayee(t12, b12.invoice_node_id)).not.toThrow();
+    refusal(() => checkPayee(t12, OTHER), 'E_INVOICE_PAYEE', 4);
+  });
+
+  it('the first HTLC is locked at most max-cltv blocks: final delta + forwarding deltas, the hint\'s included (E_INVOICE_CLTV)', () => {
+    expect(DEFAULT_MAX_CLTV).toBe(2016);
+    const total = CLN.min_final_cltv_expiry + HINT.cltv_expiry_delta; // the sender's own channel (toHint, delta 40) adds nothing
+    expect(requestWithInvoice(request(), terms(), 1000, { payee: CLN.payee, maxCltv: total }).final_cltv_expiry).toBe(1000 + CLN.min_final_cltv_expiry);
+    refusal(() => requestWithInvoice(request(), terms(), 1000, { payee: CLN.payee, maxCltv: total - 1 }), 'E_INVOICE_CLTV', 4);
+    // The payer's own final_cltv_expiry counts from the tip: 2016 blocks out is the cap, 2017 is over it.
+    const direct = (final: number) => request({ hops: [{ ...toHint, node_id: CLN.payee }], final_cltv_expiry: final });
+    expect(requestWithInvoice(direct(1000 + 2016), terms(), 1000, { payee: CLN.payee }).final_cltv_expiry).toBe(3016);
+    refusal(() => requestWithInvoice(direct(1000 + 2017), terms(), 1000, { payee: CLN.payee }), 'E_INVOICE_CLTV', 4);
   });
 
   it('a BOLT 12 invoice or an offer is not a route plan\'s: E_INVOICE_KIND; an expired invoice E_INVOICE_EXPIRED', () => {

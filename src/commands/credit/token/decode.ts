@@ -8,7 +8,7 @@ export default class CreditTokenDecode extends CreditCommand<typeof CreditTokenD
   static override description =
     'Reads the token from standard input or --in. Each proof is checked offline (NUT-12, with the blinding factor the token carries): ' +
     'it was signed with the keyset\'s key for its amount. Prints credit/token (no secrets: each proof is shown by Y = hash_to_curve(secret)) ' +
-    'when every proof verifies; else E_BAD_DLEQ (exit 4) naming the first that does not. --keyset takes the output of "credit keyset", ' +
+    'when every proof verifies; else E_BAD_DLEQ (exit 4) naming the first that does not. A token in another unit than the keyset\'s, or naming another mint than the offer\'s, is E_TOKEN_MISMATCH (exit 4). --keyset takes the output of "credit keyset", ' +
     'a credit/offer with ecash, or a mint\'s /v1/keys answer.';
   static override examples = [
     {

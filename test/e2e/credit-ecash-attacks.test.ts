@@ -1,0 +1,102 @@
+/**
+ * Review of credit-for-ecash through the built CLI (the in-process attacks are in
+ * test/lib/credit/ecash-review.test.ts): a token printed on standard output and lost
+ * after the user's record moved on is written again by feeding the same receipt, and
+ * `credit token decode` refuses a token naming another mint than the offer's. Tokens
+ * are checked by cashu-ts (DLEQ) and the test-code Nutshell mint, not by src/.
+ */
+import { getDecodedToken, getEncodedToken, hasValidDleq } from '@cashu/cashu-ts';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hex } from '@scure/base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, tempDir } from '../helpers.ts';
+import { nutshellAccepts, nutshellKeyset } from '../independent/cashu.ts';
+import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
+import { snapshot } from '../lib/credit/tamper.ts';
+import { pipeline, run } from './cli.ts';
+import { MINT_KEY, PAYOUT, PAY_FLAGS, REFUND, fundingPsbt, message, mintStage, userStage } from './stream-credit.ts';
+
+const SEED = 'TEST_PRIVATE_KEY';
+const ENV = { ECASH_SEED: SEED, WALLET_SEED: 'c4'.repeat(64), OFFCHAIN_TEST_SEED: 'credit-ecash-attacks' };
+const NUTSHELL = nutshellKeyset(SEED);
+const MINT_URL = 'http://127.0.0.1:3338';
+const ECASH = ['--ecash-seed-env', 'ECASH_SEED'];
+const WALLET = ['--wallet-seed-env', 'WALLET_SEED'];
+
+function checkToken(token: string, keyset: { id: string; keys: Record<string, string> }): number {
+  const t = getDecodedToken(token, [keyset.id]);
+  expect(t.mint).toBe(MINT_URL);
+  let sum = 0;
+  for (const p of t.proofs) {
+    expect(hasValidDleq(p, keyset as never)).toBe(true);
+    expect(nutshellAccepts(NUTSHELL, { id: p.id, amount: BigInt(p.amount.toString()), secret: p.secret, C: p.C })).toBe(true);
+    sum += Number(p.amount.toString());
+  }
+  return sum;
+}
+
+describe('review: ecash through the CLI, attacked', () => {
+  const tmp = tempDir('offchain-ecash-attacks-');
+  const root = tmp.path;
+  const mintDir = join(root, 'mint');
+  const offerPath = join(root, 'offer.json');
+  const key = hex.encode(Uint8Array.from(Buffer.from('review-user'.padEnd(32, '.'))));
+  const user = { key, dir: join(root, 'user') };
+  const USER_KEY = key;
+  let keyset: { id: string; keys: Record<string, string> };
+  afterAll(() => tmp.cleanup());
+
+  beforeAll(async () => {
+    const offer = message(await pipeline([mintStage(mintDir, ENV, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, '--mint-url', MINT_URL, ...ECASH)], ''), 'credit/offer', 'offer');
+    writeFileSync(offerPath, offer.text);
+    keyset = JSON.parse(run(['credit', 'keyset', ...ECASH], { env: ENV }).stdout).keysets[0];
+    const output = musigTaprootOutput([publicKeyOf(hex.decode(key)), publicKeyOf(hex.decode(MINT_KEY))]);
+    message(await pipeline([
+      userStage(user, ENV, 'open-credit', '--role', 'user', '--offer', offerPath, '--tip-height', '1000', '--refund-address', REFUND),
+      mintStage(mintDir, ENV, 'open-credit', '--role', 'mint', '--tip-height', '1000'),
+      userStage(user, ENV, 'open-credit', '--role', 'user'),
+    ], fundingPsbt(output.script, 'ecash review')), 'credit/opened', 'open');
+  }, 60_000);
+
+  // Gain if broken (the honest user's loss): "--token-out -" prints the token only after
+  // the record is stored; if that output is lost (closed pipe, crash, full disk), the
+  // bearer token was gone for good — feeding the receipt again printed only the balance.
+  it('a token printed on standard output and lost: the same receipt fed again prints it again, and can write it to a new 0600 file; nothing changes', async () => {
+    const req = message(await pipeline([userStage(user, ENV, 'sign-update', '--role', 'user', '--amount', '2500', ...WALLET)], ''), 'credit/update-request', 'request').text;
+    const receipt = run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: req, env: { ...ENV, MINT_KEY } });
+    expect(receipt.status, receipt.stderr).toBe(0);
+    const apply = (out: string) => run(['sign-update', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', user.dir, ...WALLET, '--token-out', out], { input: receipt.stdout, env: { ...ENV, USER_KEY } });
+    const lost = apply('-');
+    expect(lost.status, lost.stderr).toBe(0);
+    const userAfter = snapshot(user.dir);
+    const again = apply('-');
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toBe(lost.stdout);
+    expect(checkToken(again.stdout.trim(), keyset)).toBe(2500);
+    const file = join(root, 'recovered.txt');
+    const toFile = apply(file);
+    expect(toFile.status, toFile.stderr).toBe(0);
+    expect(JSON.parse(toFile.stdout).ecash).toMatchObject({ issued_sat: 2500, this_payment_sat: 2500, token_out: file });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8').trim()).toBe(lost.stdout.trim());
+    expect(snapshot(user.dir)).toEqual(userAfter);
+  }, 60_000);
+
+  // Gain if broken: real proofs in a token naming the payer's own server; decode said
+  // all_valid, the receiver's wallet hands the proofs to that server.
+  it('credit token decode --keyset OFFER refuses a token naming another mint (E_TOKEN_MISMATCH, exit 4, nothing on stdout)', () => {
+    // the fixtures: a token of Nutshell's test keyset and an offer naming its mint (http://localhost:3338)
+    const offer = 'fixtures/credit/ecash-offer.json';
+    const good = readFileSync(join(ROOT, 'fixtures/credit/token.txt'), 'utf8').trim();
+    const t = getDecodedToken(good, [keyset.id]);
+    writeFileSync(join(root, 'evil.txt'), getEncodedToken({ ...t, mint: 'https://evil.example' }));
+    const ok = run(['credit', 'token', 'decode', '--keyset', offer, '--in', 'fixtures/credit/token.txt'], { env: ENV });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).all_valid).toBe(true);
+    const evil = run(['credit', 'token', 'decode', '--keyset', offer, '--in', join(root, 'evil.txt')], { env: ENV });
+    expect(evil.status).toBe(4);
+    expect(evil.stdout).toBe('');
+    expect(evil.stderr).toMatch(/E_TOKEN_MISMATCH/);
+  });
+});
