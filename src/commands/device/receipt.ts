@@ -4,7 +4,7 @@ import { inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class DeviceReceipt extends DeviceCommand<typeof DeviceReceipt> {
   static override summary = 'The gateway stored the settle or fail state: the channel is idle again, with the gateway\'s nonce for the next payment.';
-  static override description = `  device  < gateway/receipt  → one line: the state, the settled amount, the device's balance
+  static override description = `  device  < gateway/receipt  → credit/balance (the channel's state, cumulative_sat = settled to the gateway, spendable_sat)
 
 Refuses (exit 4, nothing written) a receipt for another state or contract, or one whose settled amount is not the one
 the device signed (E_RECEIPT_MISMATCH).`;
@@ -30,10 +30,7 @@ the device signed (E_RECEIPT_MISMATCH).`;
     const { network, value } = await this.readMessage('the gateway\'s gateway/receipt');
     const m = decodeMessage(GatewayReceiptSchema, value);
     const { receipt } = await import('../../lib/device/device.ts');
-    const d = await this.deviceStep(network, m.contract_id, (d) => {
-      const record = receipt(d, m);
-      return { record, out: record };
-    });
-    return { text: `contract ${d.contract_id}: idle at state ${d.state}, ${d.settled_sat} sat settled to the gateway, ${d.paid.length} payment(s) made` };
+    await this.deviceStep(network, m.contract_id, (d) => ({ record: receipt(d, m), out: undefined }));
+    return { message: await this.deviceBalance(network, m.contract_id) };
   }
 }

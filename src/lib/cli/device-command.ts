@@ -94,6 +94,16 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     });
   }
 
+  /** The device's channel as the credit contract's balance (credit/balance: state, settled = cumulative, spendable). */
+  protected async deviceBalance(network: Network, id: string): Promise<Record<string, unknown>> {
+    const { ctx, book } = await this.userView(network);
+    const rec = await book.get(id);
+    if (!rec) refuse('E_UNKNOWN_CONTRACT', `no contract ${id} in this state directory`);
+    const { balanceMessage } = await import('../credit/user.ts');
+    const { termsFromJson } = await import('../credit/codec.ts');
+    return balanceMessage(ctx as Parameters<typeof balanceMessage>[0], termsFromJson(rec.contract, network), rec);
+  }
+
   /**
    * One gateway step as one transaction of the mint's store: the gateway's record (made
    * from the mint's credit record on first use) and every nonce the step took or issued
