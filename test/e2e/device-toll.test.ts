@@ -13,7 +13,7 @@
  * close are checked by the independent verifier (test/independent/: its own parser,
  * BIP-341 sighash and a BIP-340 implementation the CLI does not use) against the
  * contract's output key derived in test code from the fixture keys; the amounts are the
- * test's own arithmetic of the terms (fixtures/device/terms.json). Refusals run through
+ * test's own arithmetic of the terms (fixtures/policies/gateway-terms.json). Refusals run through
  * the CLI with both state directories byte-identical before and after. The pay → settle
  * exchange's wall time through the CLI's processes is measured and printed.
  */
@@ -107,7 +107,7 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
   const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
   const gateway = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', mintDir], env: { MINT_KEY } });
   const chain = ['--tip-height', TIP, '--funding-confirmations', '1'];
-  const terms = ['--terms', join(ROOT, 'fixtures/device/terms.json')];
+  const terms = ['--terms', join(ROOT, 'fixtures/policies/gateway-terms.json')];
   const policy = ['--policy', join(ROOT, 'fixtures/policies/device.json')];
   const invoiceFile = (name: string, text: string) => {
     const p = join(root.path, name);

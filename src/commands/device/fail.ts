@@ -14,8 +14,8 @@ device/fail.`;
       description: 'Pay a toll, the gateway fails it, the device signs the state that gives the amount back',
       command:
         'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/device/terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user ' +
-        '| <%= config.bin %> gateway pay --terms fixtures/device/terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint > $D/job.json && ' +
+        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user ' +
+        '| <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint > $D/job.json && ' +
         '<%= config.bin %> gateway fail --payment-hash 72cd6e8422c407fb6d098690f1130b7ded7ec2f7f5e1d30bd9d521f015363793 --key-env MINT_KEY --state-dir $D/mint ' +
         '| <%= config.bin %> device fail --key-env USER_KEY --state-dir $D/user',
     },

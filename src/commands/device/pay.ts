@@ -19,7 +19,7 @@ sign-update is refused on it from then).`;
       description: 'A toll of 2500 sat through a freshly opened demo channel (fixed clock and tip)',
       command:
         'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/device/terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user',
+        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user',
     },
   ];
   static override flags = {

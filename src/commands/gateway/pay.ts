@@ -21,8 +21,8 @@ and feed the result to "gateway settle --preimage-file" or "gateway fail". A rep
       description: 'The demo device pays a toll; the gateway co-signs the state and prints its Lightning job',
       command:
         'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/device/terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user ' +
-        '| <%= config.bin %> gateway pay --terms fixtures/device/terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
+        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user ' +
+        '| <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
     },
   ];
   static override flags = {

@@ -14,7 +14,7 @@
  */
 import { Flags, type Command } from '@oclif/core';
 import { readFileSync } from 'node:fs';
-import { RefusedError, UsageError } from '../errors.ts';
+import { RefusedError, StateConflictError, UsageError } from '../errors.ts';
 import type { Network } from '../network.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import type { MintContractRecord, ReceiptJson, UserContractRecord } from '../credit/ports.ts';
@@ -25,7 +25,7 @@ import { CreditCommand } from './credit-command.ts';
 
 export const termsFlag = {
   terms: Flags.string({
-    description: 'the gateway\'s terms (JSON: fee_base_msat, fee_ppm, cltv_budget_blocks, claim_margin_blocks), e.g. fixtures/device/terms.json',
+    description: 'the gateway\'s terms (JSON: fee_base_msat, fee_ppm, cltv_budget_blocks, claim_margin_blocks), e.g. fixtures/policies/gateway-terms.json',
     helpValue: 'FILE',
     required: true,
   }),
@@ -139,7 +139,7 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
 
 function deviceChannelOf(r: UserContractRecord): DeviceChannel {
   if (r.status !== 'open') refuse('E_CONTRACT_FROZEN', `contract ${r.contract_id} is ${r.status}`);
-  if (r.pending) refuse('E_PENDING', `state ${r.pending.state} (${r.pending.kind}) of contract ${r.contract_id} awaits the mint's answer: finish it with the credit commands first`);
+  if (r.pending) throw new StateConflictError('E_PENDING', `state ${r.pending.state} (${r.pending.kind}) of contract ${r.contract_id} awaits the mint's answer: finish it with the credit commands first`);
   return {
     network: r.network, contract_id: r.contract_id, contract: r.contract, state: r.confirmed.state, settled_sat: r.confirmed.cumulative_sat,
     ...(r.mint_nonce ? { gateway_nonce: r.mint_nonce } : {}), paid: [], day: { date: '', spent_msat: '0' },
