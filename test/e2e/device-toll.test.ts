@@ -225,6 +225,16 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
       { name: 'over the payment limit', stages: () => pipeline(payStages(invoiceFile('big.bolt11', invoice(10, 20_000_001n))).slice(0, 1), ''), exit: 4, code: 'E_OVER_PAYMENT_LIMIT' },
       { name: 'payee not allowed', stages: () => pipeline(payStages(invoiceFile('other.bolt11', invoice(11, 1_000_000n, OTHER_KEY))).slice(0, 1), ''), exit: 4, code: 'E_PAYEE_NOT_ALLOWED' },
       { name: 'credit sign-update on a device channel', stages: () => pipeline([device('sign-update', '--role', 'user', '--amount', '1000')], ''), exit: 4, code: 'E_DEVICE_CHANNEL' },
+      {
+        name: 'a terms file with a negative fee',
+        stages: () => pipeline([device('device', 'pay', '--invoice', invoiceFile('t.bolt11', invoice(12, 1_000_000n)), ...policy, '--terms', invoiceFile('bad-terms.json', '{"fee_base_msat":-1,"fee_ppm":0,"cltv_budget_blocks":72,"claim_margin_blocks":36}'), '--now', String(NOW), '--tip-height', TIP)], ''),
+        exit: 2, code: 'E_USAGE',
+      },
+      {
+        name: 'a policy with an unknown field',
+        stages: () => pipeline([device('device', 'pay', '--invoice', invoiceFile('t.bolt11', invoice(12, 1_000_000n)), '--policy', invoiceFile('bad-policy.json', JSON.stringify({ ...JSON.parse(fixture('policies/device.json')), max_fee: 1 })), ...terms, '--now', String(NOW), '--tip-height', TIP)], ''),
+        exit: 2, code: 'E_USAGE',
+      },
       { name: 'gateway settle with no payment in flight', stages: () => pipeline([gateway('gateway', 'settle', '--preimage-file', preimageFile(0))], ''), exit: 4, code: 'E_NO_PAYMENT_IN_FLIGHT' },
     ];
     for (const c of cases) {
