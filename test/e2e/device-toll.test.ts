@@ -259,6 +259,17 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
     const inflight: { name: string; stages: () => Promise<Run[]>; exit: number; code: string }[] = [
       { name: 'a second payment while one is in flight', stages: () => pipeline(payStages(invoiceFile('toll-5.bolt11', invoice(5, 1_000_000n))).slice(0, 1), ''), exit: 4, code: 'E_HTLC_IN_FLIGHT' },
       { name: 'the gateway given a wrong preimage', stages: () => pipeline([gateway('gateway', 'settle', '--preimage-file', preimageFile(4, preimage(8)))], ''), exit: 4, code: 'E_WRONG_PREIMAGE' },
+      {
+        name: 'a preimage file others may read',
+        stages: () => {
+          const p = preimageFile(4);
+          const open = `${p}-open`;
+          writeFileSync(open, readFileSync(p), { mode: 0o644 });
+          chmodSync(open, 0o644);
+          return pipeline([gateway('gateway', 'settle', '--preimage-file', open)], '');
+        },
+        exit: 4, code: 'E_SECRET_FILE_PERMISSIONS',
+      },
       { name: 'the device given a forged preimage', stages: () => pipeline([device('device', 'settle')], forged), exit: 4, code: 'E_WRONG_PREIMAGE' },
       { name: 'a close while an HTLC is in flight', stages: () => pipeline([device('close-credit', '--role', 'user', '--start')], ''), exit: 4, code: 'E_HTLC_IN_FLIGHT' },
     ];
