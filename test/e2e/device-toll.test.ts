@@ -297,4 +297,23 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
     const payout = tx.outputs.find((o) => hex.encode(o.script) === scriptOf(PAYOUT));
     expect(Number(payout!.amount)).toBe(settled);
   }, 60_000);
+
+  it('exit-credit on a fresh channel whose only state holds the HTLC (nothing settled) is refused E_NO_PAYOUT, nothing written', async () => {
+    const other = tempDir('offchain-device-exit-');
+    try {
+      const r = spawnSync('sh', [join(ROOT, 'fixtures/credit/open-demo.sh')], { env: { ...process.env, OFFCHAIN_DEMO_DIR: other.path }, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const dev = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', join(other.path, 'user')], env: { USER_KEY } });
+      const gw = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', join(other.path, 'mint')], env: { MINT_KEY } });
+      ok(await pipeline([
+        dev('device', 'pay', '--invoice', join(ROOT, 'fixtures/device/toll.bolt11'), ...policy, ...terms, '--now', String(NOW), '--tip-height', TIP),
+        gw('gateway', 'pay', ...terms, '--now', String(NOW), ...chain),
+      ], ''), 'gateway/job');
+      const before = treeOf(other.path);
+      refused(await pipeline([gw('exit-credit', '--fee-rate', '10', '--dry-run')], ''), 4, 'E_NO_PAYOUT');
+      expect(treeOf(other.path)).toEqual(before);
+    } finally {
+      other.cleanup();
+    }
+  }, 60_000);
 });

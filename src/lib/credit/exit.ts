@@ -43,6 +43,10 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
     spent += o.amount!;
     if (equalBytes(o.script!, c.payoutScript)) vout = i;
   }
+  if (vout < 0) {
+    // A device channel's state holding an HTLC while nothing is settled (docs/device-gateway.md): no payout output to bump.
+    throw new RefusedError('E_NO_PAYOUT', `the latest state of contract ${record.contract_id} pays the mint nothing yet (state ${record.latest.state}): there is no payout for a CPFP child to spend`);
+  }
   const payout = parent.getOutput(vout).amount!;
   const parentFee = c.capacity - spent;
   const to = opts.to ?? c.payoutScript;
