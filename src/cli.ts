@@ -3,6 +3,14 @@
  * oclif.commands, strategy "explicit") and `main`, which bin/run.js calls. Bundled into
  * dist/offchain.js by scripts/build.mjs.
  */
+import DeviceFail from './commands/device/fail.ts';
+import DevicePay from './commands/device/pay.ts';
+import DeviceReceipt from './commands/device/receipt.ts';
+import DeviceSettle from './commands/device/settle.ts';
+import GatewayComplete from './commands/gateway/complete.ts';
+import GatewayFail from './commands/gateway/fail.ts';
+import GatewayPay from './commands/gateway/pay.ts';
+import GatewaySettle from './commands/gateway/settle.ts';
 import { Config, execute, flush, handle, run, type Interfaces } from '@oclif/core';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -95,6 +103,14 @@ export const COMMANDS = {
   'commitment:sign': CommitmentSign,
   'commitment:sweep': CommitmentSweep,
   'credit:abandon': CreditAbandon,
+  'device:fail': DeviceFail,
+  'device:pay': DevicePay,
+  'device:receipt': DeviceReceipt,
+  'device:settle': DeviceSettle,
+  'gateway:complete': GatewayComplete,
+  'gateway:fail': GatewayFail,
+  'gateway:pay': GatewayPay,
+  'gateway:settle': GatewaySettle,
   'credit:keyset': CreditKeyset,
   'credit:list': CreditList,
   'credit:token:decode': CreditTokenDecode,

@@ -40,6 +40,8 @@ const EXCEPTIONS: Record<string, Record<string, string>> = {
   },
   confirmations: {
     // Offline assertions of a coin's confirmations: should be one --confirmations (credit/statechain, being changed now).
+    'gateway:complete --funding-confirmations': '--confirmations',
+    'gateway:pay --funding-confirmations': '--confirmations',
     'open-credit --funding-confirmations': '--confirmations',
     'rollover --funding-confirmations': '--confirmations',
     'sign-update --funding-confirmations': '--confirmations',

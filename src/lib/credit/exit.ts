@@ -40,6 +40,10 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
   const parent = Transaction.fromRaw(stateRaw, { allowUnknownOutputs: true });
   let vout = -1;
   for (let i = 0; i < parent.outputsLength; i++) if (equalBytes(parent.getOutput(i).script!, c.payoutScript)) vout = i;
+  if (vout < 0) {
+    // A device channel's state holding an HTLC while nothing is settled (docs/device-gateway.md): no payout output to bump.
+    throw new RefusedError('E_NO_PAYOUT', `the latest state of contract ${record.contract_id} pays the mint nothing yet (state ${record.latest.state}): there is no payout for a CPFP child to spend`);
+  }
   const to = opts.to ?? c.payoutScript;
   const ownKey = taprootOutput(mint.xOnly);
   const mintSigns = equalBytes(c.payoutScript, ownKey.script);

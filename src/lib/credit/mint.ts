@@ -184,6 +184,7 @@ export async function checkChain(ctx: Pick<MintContext, 'chain'> & { policy: Pic
 /** A payment: check the next state, co-sign it, store it fully signed, answer with a receipt. */
 export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promise<ReceiptJson> {
   const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
+  if (record.gateway) refuse('E_DEVICE_CHANNEL', `contract ${record.contract_id} is a device channel: its payments go through "gateway pay" (the states would diverge)`);
   const tx = parsePsbtBase64(req.psbt, 'psbt');
   if (record.latest && req.state <= record.latest.state) {
     // Idempotent retry: the same state again gets the stored receipt, never an error.
@@ -238,6 +239,7 @@ export async function acceptClose(ctx: MintContext, req: CloseRequest): Promise<
   const retried = retriedSettlement(record, 'close', req.state);
   if (retried) return retried;
   checkNotFrozen(record);
+  if (record.gateway?.in_flight) refuse('E_HTLC_IN_FLIGHT', `payment ${record.gateway.in_flight.payment_hash} is in flight on this device channel: settle or fail it first`);
   checkStateNumber(record, req.state);
   const tx = parsePsbtBase64(req.psbt, 'psbt');
   const paid = checkClose(tx, c, BigInt(record.latest?.cumulative_sat ?? 0), ctx.policy.min_fee_rate);
@@ -253,6 +255,7 @@ export async function acceptClose(ctx: MintContext, req: CloseRequest): Promise<
 /** Everything a rollover must satisfy, checked in both rounds (nothing may have changed between). */
 async function checkRolloverProposal(ctx: MintContext, record: MintContractRecord, c: CreditContract, state: number, rolloverPsbt: string, newTerms: RolloverRequest['new_contract'], newId: string, cumulativeClaim?: number) {
   checkNotFrozen(record);
+  if (record.gateway?.in_flight) refuse('E_HTLC_IN_FLIGHT', `payment ${record.gateway.in_flight.payment_hash} is in flight on this device channel: settle or fail it first`);
   checkStateNumber(record, state);
   const next = termsFromJson(newTerms, ctx.network);
   checkTermsAgainstPolicy(next, newId, ctx);

@@ -4,6 +4,7 @@
  * the storage ones on disk; tests can pass in-memory ones. Keeping these out of the
  * protocol modules keeps those pure and the disk rules in one place.
  */
+import type { DeviceChannel, GatewayChannel } from '../device/channel.ts';
 import type { ChainSource } from '../chain/types.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import type { Network } from '../network.ts';
@@ -112,6 +113,8 @@ export type MintContractRecord = {
   ecash_issued_sat?: number;
   /** The last abandon the mint answered (its nonce burned, a fresh one issued): answered again if retried. */
   abandoned?: { state: number; pubnonce: string; response: Record<string, unknown> };
+  /** Set once the contract serves as an IoT device's channel (docs/device-gateway.md): the gateway's record of it. */
+  gateway?: GatewayChannel;
 };
 
 export type MintContext = {
@@ -168,6 +171,8 @@ export type UserContractRecord = {
    * request's (so its receipt fed again writes its token again).
    */
   ecash?: EcashOfferJson & { counter: number; issued_sat: number; pending_outputs?: { counter: number; outputs: BlindedMessageJson[] }; last_outputs?: { state: number; counter: number; outputs: BlindedMessageJson[] } };
+  /** Set once the contract serves as this device's Lightning-gateway channel (docs/device-gateway.md). */
+  device?: DeviceChannel;
 };
 
 /** The user's records: an abandoned open (never answered, never funded) is removed whole. */

@@ -237,6 +237,9 @@ export function abandonHint(id: string): string {
  */
 function checkCanSign(record: UserContractRecord, kind: 'update' | 'close' | 'rollover', again: (p: Pending) => boolean, what: (p: Pending) => string = () => ''): Record<string, unknown> | undefined {
   if (record.status !== 'open') refuse('E_CONTRACT_FROZEN', `contract ${record.contract_id} is ${record.status}`);
+  const d = record.device;
+  if (d && kind === 'update') refuse('E_DEVICE_CHANNEL', `contract ${record.contract_id} is a device channel: pay with "device pay" (the states would diverge)`);
+  if (d && (d.in_flight || d.pending)) refuse('E_HTLC_IN_FLIGHT', `payment ${(d.in_flight ?? d.pending)!.payment_hash} is in flight on this device channel: settle or fail it first`);
   const p = record.pending;
   if (p) {
     if (p.abandon) {

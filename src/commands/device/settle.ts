@@ -1,0 +1,38 @@
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { DeviceCommand } from '../../lib/cli/device-command.ts';
+import { inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+
+export default class DeviceSettle extends DeviceCommand<typeof DeviceSettle> {
+  static override summary = 'The gateway paid: check its preimage, keep it, sign the state that pays the gateway the HTLC amount.';
+  static override description = `  device  < gateway/settle  → device/settle (state n+2 without the HTLC, settled + the HTLC amount)
+
+Refuses (exit 4, nothing written) a preimage whose SHA-256 is not the payment hash (E_WRONG_PREIMAGE), a message for
+another payment or contract; the preimage is kept as the proof of payment. A repeated gateway/settle gets the same
+device/settle.`;
+  static override examples = [
+    {
+      description: 'Pay a toll, the gateway settles it with the preimage its Lightning node returned, the device signs the settled state',
+      command:
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user ' +
+        '| <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint > $D/job.json && ' +
+        '(umask 077; echo 0101010101010101010101010101010101010101010101010101010101010101 > $D/preimage) && ' +
+        '<%= config.bin %> gateway settle --preimage-file $D/preimage --key-env MINT_KEY --state-dir $D/mint ' +
+        '| <%= config.bin %> device settle --key-env USER_KEY --state-dir $D/user',
+    },
+  ];
+  static override flags = { ...inputFlags, ...keyFlags, ...stateFlags };
+
+  protected async execute(): Promise<CommandResult> {
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { GatewaySettleSchema } = await import('../../lib/device/schemas.ts');
+    const { network, value } = await this.readMessage('the gateway\'s gateway/settle');
+    const m = decodeMessage(GatewaySettleSchema, value);
+    const { settle } = await import('../../lib/device/device.ts');
+    const message = await this.deviceStep(network, m.contract_id, (d, key) => {
+      const s = settle(d, key, m);
+      return { record: s.record, out: s.message };
+    });
+    return { message };
+  }
+}

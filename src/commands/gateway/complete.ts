@@ -1,0 +1,36 @@
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { DeviceCommand } from '../../lib/cli/device-command.ts';
+import { fundingConfirmationsFlag } from '../../lib/cli/credit-command.ts';
+import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+
+export default class GatewayComplete extends DeviceCommand<typeof GatewayComplete> {
+  static override summary = 'The gateway co-signs and stores the device\'s settle or fail state and answers with a receipt.';
+  static override description = `  gateway  < device/settle | device/fail  → gateway/receipt (the state stored, the nonce for the next payment)
+
+A settle only if the gateway holds the preimage (E_NO_PREIMAGE), a fail only after its own "gateway fail"
+(E_PAYMENT_NOT_FAILED); the settled amount exact (E_BAD_PAYOUT) and every credit state rule. Refusals exit 4 and
+write nothing. A repeated message gets the stored receipt.`;
+  static override examples = [
+    {
+      description: 'A toll paid and settled: the gateway stores the settled state',
+      command:
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user ' +
+        '| <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint > $D/job.json && ' +
+        '(umask 077; echo 0101010101010101010101010101010101010101010101010101010101010101 > $D/preimage) && ' +
+        '<%= config.bin %> gateway settle --preimage-file $D/preimage --key-env MINT_KEY --state-dir $D/mint ' +
+        '| <%= config.bin %> device settle --key-env USER_KEY --state-dir $D/user ' +
+        '| <%= config.bin %> gateway complete --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
+    },
+  ];
+  static override flags = { ...inputFlags, ...keyFlags, ...stateFlags, ...chainFlags, ...fundingConfirmationsFlag };
+
+  protected async execute(): Promise<CommandResult> {
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { DeviceSettleSchema, DeviceFailSchema } = await import('../../lib/device/schemas.ts');
+    const { type, network, value } = await this.readMessage('the device\'s device/settle or device/fail');
+    const m = decodeMessage(type === 'device/settle' ? DeviceSettleSchema : DeviceFailSchema, value);
+    const { completeStep } = await import('../../lib/device/gateway.ts');
+    return { message: await this.gatewayStep(network, m.contract_id, undefined, (ctx, g) => completeStep(ctx, g, m)) };
+  }
+}

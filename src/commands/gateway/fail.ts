@@ -1,0 +1,38 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { DeviceCommand } from '../../lib/cli/device-command.ts';
+import { contractFlag } from '../../lib/cli/credit-command.ts';
+import { keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { UsageError } from '../../lib/errors.ts';
+
+export default class GatewayFail extends DeviceCommand<typeof GatewayFail> {
+  static override summary = 'The gateway\'s Lightning payment failed (or it gives up): the nonce for the state that gives the device its amount back.';
+  static override description = `  gateway  --payment-hash HEX  → gateway/fail (the gateway's nonce for state n+2)
+
+Refuses (exit 4, nothing written) another payment than the one in flight (E_WRONG_PAYMENT), or one it holds the
+preimage of (E_PAYMENT_SETTLED: settle it instead).`;
+  static override examples = [
+    {
+      description: 'A toll the Lightning node could not pay: the gateway fails it',
+      command:
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user ' +
+        '| <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint > $D/job.json && ' +
+        '<%= config.bin %> gateway fail --payment-hash 72cd6e8422c407fb6d098690f1130b7ded7ec2f7f5e1d30bd9d521f015363793 --key-env MINT_KEY --state-dir $D/mint',
+    },
+  ];
+  static override flags = {
+    'payment-hash': Flags.string({ description: 'the payment in flight to fail (the job\'s payment_hash)', helpValue: 'HEX', required: true }),
+    ...keyFlags,
+    ...stateFlags,
+    ...contractFlag,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const f = this.flags;
+    const hash = f['payment-hash'].toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(hash)) throw new UsageError('E_USAGE', '--payment-hash must be 64 hex digits');
+    const { fail } = await import('../../lib/device/gateway.ts');
+    return { message: await this.gatewayStep(this.network(), f.contract, undefined, (ctx, g) => fail(ctx, g, hash)) };
+  }
+}

@@ -1,0 +1,39 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { DeviceCommand } from '../../lib/cli/device-command.ts';
+import { contractFlag } from '../../lib/cli/credit-command.ts';
+import { keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
+
+export default class GatewaySettle extends DeviceCommand<typeof GatewaySettle> {
+  static override summary = 'The gateway\'s Lightning node paid: hand the device the preimage and the nonce for the state that settles the payment.';
+  static override description = `  gateway  --preimage-file FILE  → gateway/settle (the preimage, the gateway's nonce for state n+2)
+
+The preimage comes from the Lightning node's payment (lightning-cli pay: payment_preimage) in a file of mode 0600.
+Refuses (exit 4, nothing written) a preimage that does not hash to the payment in flight (E_WRONG_PREIMAGE), a
+failed payment, or no payment in flight.`;
+  static override examples = [
+    {
+      description: 'A toll paid on Lightning: the gateway settles it with the preimage',
+      command:
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user ' +
+        '| <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint > $D/job.json && ' +
+        '(umask 077; echo 0101010101010101010101010101010101010101010101010101010101010101 > $D/preimage) && ' +
+        '<%= config.bin %> gateway settle --preimage-file $D/preimage --key-env MINT_KEY --state-dir $D/mint',
+    },
+  ];
+  static override flags = {
+    'preimage-file': Flags.string({ description: 'file (mode 0600) holding the payment preimage (hex), from the Lightning node', helpValue: 'FILE', required: true }),
+    ...keyFlags,
+    ...stateFlags,
+    ...contractFlag,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const f = this.flags;
+    const preimage = readHexSecretFile(f['preimage-file'], '--preimage-file', { length: 32 });
+    const { settle } = await import('../../lib/device/gateway.ts');
+    return { message: await this.gatewayStep(this.network(), f.contract, undefined, (ctx, g) => settle(ctx, g, preimage)) };
+  }
+}

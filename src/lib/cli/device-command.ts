@@ -1,0 +1,152 @@
+/**
+ * The base of the `device …` and `gateway …` commands (docs/device-gateway.md): thin
+ * shells over src/lib/device/. The channel is a credit contract, so its state lives in
+ * the credit stores: the device's record is a field (`device`) of the user's contract
+ * record, written under the user's state lock; the gateway's record is a field
+ * (`gateway`) of the mint's contract record, written in the same `withMint` SQLite
+ * transaction that consumes the gateway's secret nonce, committed before the message is
+ * printed. A step that refuses throws before anything is written.
+ *
+ * The credit fields stay in step with the channel, so the credit commands that still
+ * apply (close-credit, exit-credit, refund-credit) see the channel's state: the mint's
+ * `next_state` and `latest` (settled = cumulative); the device's `confirmed` and
+ * `mint_nonce` once it is idle again.
+ */
+import { Flags, type Command } from '@oclif/core';
+import { readFileSync } from 'node:fs';
+import { RefusedError, StateConflictError, UsageError } from '../errors.ts';
+import type { Network } from '../network.ts';
+import type { KeyPair } from '../keys/keys.ts';
+import type { MintContractRecord, ReceiptJson, UserContractRecord } from '../credit/ports.ts';
+import type { DeviceChannel, GatewayChannel } from '../device/channel.ts';
+import type { GatewayContext } from '../device/gateway.ts';
+import type { DevicePolicy, GatewayTerms } from '../device/policy.ts';
+import { CreditCommand } from './credit-command.ts';
+
+export const termsFlag = {
+  terms: Flags.string({
+    description: 'the gateway\'s terms (JSON: fee_base_msat, fee_ppm, cltv_budget_blocks, claim_margin_blocks), e.g. fixtures/policies/gateway-terms.json',
+    helpValue: 'FILE',
+    required: true,
+  }),
+};
+
+export type GatewayTermsFile = GatewayTerms & { claim_margin_blocks: number };
+
+function refuse(code: string, message: string): never {
+  throw new RefusedError(code, message);
+}
+
+export abstract class DeviceCommand<T extends typeof Command> extends CreditCommand<T> {
+  /** --terms FILE, checked field by field (exit 2 on a bad file). */
+  protected async gatewayTerms(): Promise<GatewayTermsFile> {
+    const path = (this.flags as { terms?: string }).terms;
+    if (!path) throw new UsageError('E_USAGE', 'pass the gateway\'s terms with --terms FILE');
+    let t: Record<string, unknown>;
+    try {
+      t = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new UsageError('E_USAGE', `--terms ${path}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    const keys = ['fee_base_msat', 'fee_ppm', 'cltv_budget_blocks', 'claim_margin_blocks'] as const;
+    for (const k of keys) {
+      const v = t[k];
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || (k === 'fee_ppm' && v > 1_000_000)) throw new UsageError('E_USAGE', `--terms ${path}: ${k} must be a non-negative integer`);
+    }
+    const extra = Object.keys(t).filter((k) => !(keys as readonly string[]).includes(k));
+    if (extra.length) throw new UsageError('E_USAGE', `--terms ${path}: unknown field ${extra[0]}`);
+    return t as unknown as GatewayTermsFile;
+  }
+
+  /** --policy FILE: the device's spending policy (fixtures/policies/device.json), checked against its schema (exit 2). */
+  protected async devicePolicy(): Promise<DevicePolicy> {
+    const path = (this.flags as { policy?: string }).policy;
+    if (!path) throw new UsageError('E_USAGE', 'pass the device\'s spending policy with --policy FILE');
+    const { Value } = await import('@sinclair/typebox/value');
+    const { DevicePolicySchema } = await import('../device/policy.ts');
+    let p: unknown;
+    try {
+      p = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (e) {
+      throw new UsageError('E_USAGE', `--policy ${path}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    const bad = [...Value.Errors(DevicePolicySchema, p)][0];
+    if (bad) throw new UsageError('E_USAGE', `--policy ${path}: ${bad.path || '/'} ${bad.message}`);
+    return p as DevicePolicy;
+  }
+
+  /**
+   * One device step on contract `id` (or the only open one), under the user's state lock:
+   * the device's record (made from the credit record on first use), the step, then the
+   * record written (durably) before the step's message is returned for printing.
+   */
+  protected async deviceStep<R>(network: Network, id: string | undefined, step: (d: DeviceChannel, key: KeyPair) => { record: DeviceChannel; out: R }): Promise<R> {
+    const { ctx, book } = await this.userSession(network);
+    const contractId = id ?? (await this.pickContract(book, ['open']));
+    return book.exclusive(async () => {
+      const rec = await book.get(contractId);
+      if (!rec) refuse('E_UNKNOWN_CONTRACT', `no contract ${contractId} in this state directory: the message is for another contract`);
+      const { record: d, out } = step(rec.device ?? deviceChannelOf(rec), ctx.user);
+      const idle = !d.in_flight && !d.pending;
+      const next: UserContractRecord = { ...rec, device: d, ...(idle ? { confirmed: { state: d.state, cumulative_sat: d.settled_sat }, mint_nonce: d.gateway_nonce } : {}) };
+      await book.put(next);
+      return out;
+    });
+  }
+
+  /** The device's channel as the credit contract's balance (credit/balance: state, settled = cumulative, spendable). */
+  protected async deviceBalance(network: Network, id: string): Promise<Record<string, unknown>> {
+    const { ctx, book } = await this.userView(network);
+    const rec = await book.get(id);
+    if (!rec) refuse('E_UNKNOWN_CONTRACT', `no contract ${id} in this state directory`);
+    const { balanceMessage } = await import('../credit/user.ts');
+    const { termsFromJson } = await import('../credit/codec.ts');
+    return balanceMessage(ctx as Parameters<typeof balanceMessage>[0], termsFromJson(rec.contract, network), rec);
+  }
+
+  /**
+   * One gateway step as one transaction of the mint's store: the gateway's record (made
+   * from the mint's credit record on first use) and every nonce the step took or issued
+   * are committed together before the message is returned for printing.
+   */
+  protected async gatewayStep(
+    network: Network,
+    id: string | undefined,
+    terms: GatewayTermsFile | undefined,
+    step: (ctx: GatewayContext, g: GatewayChannel) => Promise<{ record: GatewayChannel; message: Record<string, unknown> }>,
+  ): Promise<Record<string, unknown>> {
+    return this.withMint(network, async (mctx, store) => {
+      const contractId = id ?? (await this.pickContract({ list: () => store.list(), dir: 'the mint\'s state directory' }, ['open']));
+      const rec = await store.get(contractId);
+      if (!rec) refuse('E_UNKNOWN_CONTRACT', `this gateway has no contract ${contractId}`);
+      const g = rec.gateway ?? gatewayChannelOf(rec);
+      const ctx: GatewayContext = {
+        gateway: mctx.mint, nonces: mctx.nonces, random: mctx.random, chain: mctx.chain,
+        policy: { safety_margin_blocks: mctx.policy.safety_margin_blocks, min_confirmations: mctx.policy.min_confirmations },
+        terms: { fee_base_msat: 0, fee_ppm: 0, cltv_budget_blocks: 0, claim_margin_blocks: 0, ...terms, min_fee_rate: mctx.policy.min_fee_rate },
+      };
+      const { record, message } = await step(ctx, g);
+      const next: MintContractRecord = { ...rec, gateway: record, next_state: record.next_state };
+      if (record.latest) {
+        // What the mint exits with (exit-credit) and closes against (close-credit): the gateway's latest state.
+        next.latest = { state: record.latest.state, cumulative_sat: record.latest.settled_sat, txid: record.latest.txid, hex: record.latest.hex, receipt: rec.latest?.receipt as ReceiptJson };
+      }
+      await store.put(next);
+      return message;
+    });
+  }
+}
+
+function deviceChannelOf(r: UserContractRecord): DeviceChannel {
+  if (r.status !== 'open') refuse('E_CONTRACT_FROZEN', `contract ${r.contract_id} is ${r.status}`);
+  if (r.pending) throw new StateConflictError('E_PENDING', `state ${r.pending.state} (${r.pending.kind}) of contract ${r.contract_id} awaits the mint's answer: finish it with the credit commands first`);
+  return {
+    network: r.network, contract_id: r.contract_id, contract: r.contract, state: r.confirmed.state, settled_sat: r.confirmed.cumulative_sat,
+    ...(r.mint_nonce ? { gateway_nonce: r.mint_nonce } : {}), paid: [], day: { date: '', spent_msat: '0' },
+  };
+}
+
+function gatewayChannelOf(r: MintContractRecord): GatewayChannel {
+  if (r.status !== 'open' || r.exiting || r.settlement) refuse('E_CONTRACT_FROZEN', `contract ${r.contract_id} is not open for payments`);
+  return { network: r.network, contract_id: r.contract_id, contract: r.contract, next_state: r.next_state, settled_sat: r.latest?.cumulative_sat ?? 0 };
+}
