@@ -3,7 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { HtlcCommand, MAX_SAT } from '../../lib/cli/htlc-command.ts';
 import { chainFlags } from '../../lib/cli/flags.ts';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
-import { invoiceFlags, readInvoiceTerms } from '../invoice/invoice-flag.ts';
+import { invoiceFlags, readInvoiceTerms } from '../../lib/cli/invoice-flag.ts';
 import type { Network } from '../../lib/network.ts';
 
 export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
