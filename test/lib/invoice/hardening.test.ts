@@ -4,46 +4,17 @@
  * (duplicate BOLT 11 fields). Invoices are written by test code (fields chosen here,
  * signed with a test key by noble as a writer would); the decoder is only the reader.
  */
-import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../../src/lib/bytes.ts';
-import { BOLT11_MAX_LENGTH, type Bolt11Field, bolt11SigningHash, decodeBolt11, encodeBolt11 } from '../../../src/lib/invoice/bolt11.ts';
+import { BOLT11_MAX_LENGTH, type Bolt11Field, decodeBolt11 } from '../../../src/lib/invoice/bolt11.ts';
 import { BOLT12_MAX_LENGTH, decodeBolt12, encodeBolt12String } from '../../../src/lib/invoice/bolt12.ts';
-import { merkleTree, signatureMessage } from '../../../src/lib/invoice/merkle.ts';
 import { decodeInvoiceText } from '../../../src/lib/invoice/messages.ts';
-import { parseTlvStream } from '../../../src/lib/invoice/tlv.ts';
-import { encodeBigSize } from '../../../src/lib/onion/bigsize.ts';
 import { bolt11Payee } from '../../independent/invoice.ts';
 import { refusal } from '../../setup/refusal.ts';
+import { D, KEY, P, PATH, PAYINFO, PUB, S, T0, bolt11, rec, signed12, tu64 } from './writer.ts';
 
-const KEY = Uint8Array.from(Buffer.alloc(32, 9));
-const PUB = secp256k1.getPublicKey(KEY, true);
-const P: Bolt11Field = { tag: 1, name: 'payment_hash', bytes: Uint8Array.from(Buffer.alloc(32, 1)) };
-const S: Bolt11Field = { tag: 16, name: 'payment_secret', bytes: Uint8Array.from(Buffer.alloc(32, 0x11)) };
-const D: Bolt11Field = { tag: 13, name: 'description', text: 'test' };
-const T0 = 1_700_000_000;
-
-function bolt11(hrp: string, fields: Bolt11Field[], timestamp = T0): string {
-  const hash = bolt11SigningHash(hrp, timestamp, fields);
-  const sig = secp256k1.Signature.fromBytes(secp256k1.sign(hash, KEY, { prehash: false, format: 'recovered' }), 'recovered');
-  const rs = Uint8Array.from(Buffer.from(sig.r.toString(16).padStart(64, '0') + sig.s.toString(16).padStart(64, '0'), 'hex'));
-  return encodeBolt11({ hrp, timestamp, fields, signature: rs, recoveryId: sig.recovery! });
-}
-const rec = (type: number, value: Uint8Array | number[]): number[] => [...encodeBigSize(BigInt(type)), ...encodeBigSize(BigInt(value.length)), ...value];
-const u = (n: bigint | number, bytes: number) => Array.from({ length: bytes }, (_, i) => Number((BigInt(n) >> BigInt(8 * (bytes - 1 - i))) & 0xffn));
-const tu64 = (n: bigint) => {
-  const b = u(n, 8);
-  while (b.length > 0 && b[0] === 0) b.shift();
-  return b;
-};
-function signed12(hrp: string, messageName: string, body: number[], key = KEY): string {
-  const bytes = Uint8Array.from(body);
-  const sig = schnorr.sign(signatureMessage(messageName, 'signature', merkleTree(parseTlvStream(bytes)).root), key);
-  return encodeBolt12String(hrp, Uint8Array.from([...bytes, ...rec(240, sig)]));
-}
-const PATH = [...PUB, ...PUB, 1, ...PUB, 0, 0];
-const PAYINFO = [...u(0, 4), ...u(0, 4), ...u(40, 2), ...u(1, 8), ...u(1_000_000_000n, 8), 0, 0];
 /** An invoice of `offer` + `request` fields (no signature) with the invoice fields, amount `amount`, signed by `key` as invoice_node_id. */
 const invoice = (offer: number[], request: number[], amount: bigint, key = KEY) =>
   signed12('lni', 'invoice', [
