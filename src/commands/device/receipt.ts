@@ -1,5 +1,5 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { DeviceCommand } from '../../lib/cli/device-command.ts';
+import { DeviceCommand, tollExample } from '../../lib/cli/device-command.ts';
 import { inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class DeviceReceipt extends DeviceCommand<typeof DeviceReceipt> {
@@ -11,15 +11,7 @@ the device signed (E_RECEIPT_MISMATCH).`;
   static override examples = [
     {
       description: 'A toll paid and settled end to end, the device idle again',
-      command:
-        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user ' +
-        '| <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint > $D/job.json && ' +
-        '(umask 077; echo 0101010101010101010101010101010101010101010101010101010101010101 > $D/preimage) && ' +
-        '<%= config.bin %> gateway settle --preimage-file $D/preimage --key-env MINT_KEY --state-dir $D/mint ' +
-        '| <%= config.bin %> device settle --key-env USER_KEY --state-dir $D/user ' +
-        '| <%= config.bin %> gateway complete --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint ' +
-        '| <%= config.bin %> device receipt --key-env USER_KEY --state-dir $D/user',
+      command: tollExample(6),
     },
   ];
   static override flags = { ...inputFlags, ...keyFlags, ...stateFlags };

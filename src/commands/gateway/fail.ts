@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { DeviceCommand } from '../../lib/cli/device-command.ts';
+import { DeviceCommand, tollExample } from '../../lib/cli/device-command.ts';
 import { contractFlag } from '../../lib/cli/credit-command.ts';
 import { keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { UsageError } from '../../lib/errors.ts';
@@ -14,11 +14,7 @@ preimage of (E_PAYMENT_SETTLED: settle it instead).`;
   static override examples = [
     {
       description: 'A toll the Lightning node could not pay: the gateway fails it',
-      command:
-        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user ' +
-        '| <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint > $D/job.json && ' +
-        '<%= config.bin %> gateway fail --payment-hash 72cd6e8422c407fb6d098690f1130b7ded7ec2f7f5e1d30bd9d521f015363793 --key-env MINT_KEY --state-dir $D/mint',
+      command: tollExample(3, 'failed'),
     },
   ];
   static override flags = {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { DeviceCommand, termsFlag } from '../../lib/cli/device-command.ts';
+import { DeviceCommand, termsFlag, tollExample } from '../../lib/cli/device-command.ts';
 import { fundingConfirmationsFlag } from '../../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 
@@ -19,10 +19,7 @@ and feed the result to "gateway settle --preimage-file" or "gateway fail". A rep
   static override examples = [
     {
       description: 'The demo device pays a toll; the gateway co-signs the state and prints its Lightning job',
-      command:
-        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user ' +
-        '| <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
+      command: tollExample(2),
     },
   ];
   static override flags = {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { DeviceCommand } from '../../lib/cli/device-command.ts';
+import { DeviceCommand, tollExample } from '../../lib/cli/device-command.ts';
 import { contractFlag } from '../../lib/cli/credit-command.ts';
 import { keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
@@ -15,12 +15,7 @@ failed payment, or no payment in flight.`;
   static override examples = [
     {
       description: 'A toll paid on Lightning: the gateway settles it with the preimage',
-      command:
-        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user ' +
-        '| <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint > $D/job.json && ' +
-        '(umask 077; echo 0101010101010101010101010101010101010101010101010101010101010101 > $D/preimage) && ' +
-        '<%= config.bin %> gateway settle --preimage-file $D/preimage --key-env MINT_KEY --state-dir $D/mint',
+      command: tollExample(3),
     },
   ];
   static override flags = {

@@ -150,3 +150,29 @@ function gatewayChannelOf(r: MintContractRecord): GatewayChannel {
   if (r.status !== 'open' || r.exiting || r.settlement) refuse('E_CONTRACT_FROZEN', `contract ${r.contract_id} is not open for payments`);
   return { network: r.network, contract_id: r.contract_id, contract: r.contract, next_state: r.next_state, settled_sat: r.latest?.cumulative_sat ?? 0 };
 }
+
+/**
+ * The toll scenario of the device and gateway --help examples, step by step from a fresh demo
+ * channel (fixed clock and tip): each command's example runs the steps up to its own.
+ */
+const TOLL_START = [
+  'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+    '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user',
+  ' | <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
+];
+const TOLL_SETTLED = [
+  ' > $D/job.json && (umask 077; echo 0101010101010101010101010101010101010101010101010101010101010101 > $D/preimage) && ' +
+    '<%= config.bin %> gateway settle --preimage-file $D/preimage --key-env MINT_KEY --state-dir $D/mint',
+  ' | <%= config.bin %> device settle --key-env USER_KEY --state-dir $D/user',
+  ' | <%= config.bin %> gateway complete --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
+  ' | <%= config.bin %> device receipt --key-env USER_KEY --state-dir $D/user',
+];
+const TOLL_FAILED = [
+  ' > $D/job.json && <%= config.bin %> gateway fail --payment-hash 72cd6e8422c407fb6d098690f1130b7ded7ec2f7f5e1d30bd9d521f015363793 --key-env MINT_KEY --state-dir $D/mint',
+  ' | <%= config.bin %> device fail --key-env USER_KEY --state-dir $D/user',
+];
+
+/** The toll example's first `steps` steps (1: device pay, 2: gateway pay, then settle … receipt, or fail). */
+export function tollExample(steps: number, path: 'settled' | 'failed' = 'settled'): string {
+  return [...TOLL_START, ...(path === 'settled' ? TOLL_SETTLED : TOLL_FAILED)].slice(0, steps).join('');
+}
