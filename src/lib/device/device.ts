@@ -8,6 +8,16 @@
  *   settle   gateway/settle: sha256(preimage) = hash → sign state n+2: settled S + A; keep the preimage
  *   fail     gateway/fail: → sign state n+2: settled S, A back to the change
  *   receipt  gateway/receipt for the pending state → idle, next nonce
+ *
+ * What pay adds to the channel invariants (channel.ts):
+ * - A payment hash is paid at most once: an invoice whose hash the device already
+ *   settled is refused (E_ALREADY_PAID) — the gateway holds that preimage and could
+ *   settle it again without paying anyone. A failed payment's hash may be paid again.
+ * - The daily limit's UTC day never goes back: a clock set back counts against the
+ *   latest day on record (only a later day opens a fresh budget).
+ * - The same invoice again while it is in flight resends the stored device/pay
+ *   unchanged (nothing newly signed, nothing counted twice): a lost message never
+ *   leaves a payment in flight that the gateway never saw.
  */
 import { base64 } from '@scure/base';
 import { StateConflictError, RefusedError } from '../errors.ts';
@@ -49,16 +59,26 @@ export type PayParams = { invoice: string; policy: DevicePolicy; gateway: Gatewa
 /** Step 1: verify the invoice, apply the policy, sign state n+1 with the HTLC. */
 export function pay(r: DeviceChannel, device: KeyPair, p: PayParams): Step {
   if (r.pending) refuse('E_HTLC_IN_FLIGHT', `state ${r.pending.state} (${r.pending.kind}) awaits the gateway's receipt`);
+  // The same invoice again while it is in flight: its device/pay was lost (the process
+  // killed after the record was written, a broken pipe), so resend it unchanged —
+  // refusing would leave a payment in flight the gateway never saw, and nothing to end it.
+  if (r.in_flight && r.in_flight.invoice === p.invoice.trim()) return { record: r, message: r.in_flight.request };
   const invoice = decodeBolt11(p.invoice); // signature, fields: coded refusals
-  const day = utcDay(p.now);
+  // The UTC day never goes back: a clock set back (a reset RTC, a spoofed time source)
+  // counts against the latest day on record instead of opening a fresh budget.
+  const day = utcDay(p.now) < r.day.date ? r.day.date : utcDay(p.now);
   const spent = r.day.date === day ? BigInt(r.day.spent_msat) : 0n;
   const ok = checkPayment({
     invoice, network: r.network, policy: p.policy, gateway: p.gateway, now: p.now, tip: p.tip,
     channelExpiry: r.contract.expiry_height, spentTodayMsat: spent, inFlight: r.in_flight !== undefined,
   });
+  // A payment hash already paid: the gateway holds its preimage and could settle it again
+  // without paying anyone (a Lightning node never pays one payment hash twice either).
+  const hash = Buffer.from(invoice.paymentHash).toString('hex');
+  if (r.paid.some((x) => x.payment_hash === hash)) refuse('E_ALREADY_PAID', `payment ${hash} was paid and settled before (its preimage is this device's proof of payment): the gateway could settle it again without paying`);
   const state = r.state + 1;
   const htlc: InFlightJson = {
-    state, payment_hash: Buffer.from(invoice.paymentHash).toString('hex'), amount_sat: Number(ok.htlcSat), fee_sat: Number(ok.htlcSat - msatToSatCeil(ok.amountMsat)),
+    state, payment_hash: hash, amount_sat: Number(ok.htlcSat), fee_sat: Number(ok.htlcSat - msatToSatCeil(ok.amountMsat)),
     invoice_amount_msat: ok.amountMsat.toString(), expiry_height: ok.expiryHeight, invoice: p.invoice.trim(),
   };
   const signed = signState(r, device, BigInt(r.settled_sat), htlc, needNonce(r, state));
