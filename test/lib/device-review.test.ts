@@ -10,6 +10,7 @@ import * as device from '../../src/lib/device/device.ts';
 import * as gateway from '../../src/lib/device/gateway.ts';
 import type { DeviceChannel } from '../../src/lib/device/channel.ts';
 import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, paymentHash, preimage } from './device/world.ts';
+import { expectRefused } from './credit/tamper.ts';
 
 type Ch = Awaited<ReturnType<typeof channel>>;
 const DAY = 86_400;
@@ -91,5 +92,21 @@ describe('review: crashes and replays on the device', () => {
     expect(job.message).toMatchObject({ type: 'gateway/job', payment_hash: Buffer.from(paymentHash(0)).toString('hex') });
     // Another invoice while that one is in flight is still refused.
     refusedWith(() => device.pay(first.record, ch.deviceKey, { ...params, invoice: invoice(1, 2_000_000n) }), 'E_HTLC_IN_FLIGHT');
+  });
+});
+
+describe('review: a malicious device against the gateway', () => {
+  it('a device/pay resent after the gateway failed that payment gets no job again (a gateway paying every job it prints would pay an invoice it can no longer settle)', async () => {
+    const ch = await channel();
+    const p = device.pay(ch.device, ch.deviceKey, { invoice: invoice(0, 2_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
+    const job = await gateway.pay(ch.gctx, ch.gateway, p.message as never, NOW);
+    // Control: while the payment is in flight, the same device/pay gets the same job (its answer was lost).
+    expect((await gateway.pay(ch.gctx, job.record, p.message as never, NOW)).message).toEqual(job.message);
+    const failed = await gateway.fail(ch.gctx, job.record, (job.message as { payment_hash: string }).payment_hash);
+    // The device holds gateway/fail, and replays its device/pay instead of signing the fail
+    // state. A second job would have the gateway's node pay the invoice again: the preimage
+    // it gets can no longer settle (E_PAYMENT_FAILED), and the device's device/fail then
+    // replaces the only state that held the HTLC — the gateway pays the invoice for nothing.
+    await expectRefused(ch.w.dir.path, () => gateway.pay(ch.gctx, failed.record, p.message as never, NOW), { code: 'E_PAYMENT_FAILED', exitCode: 4, message: /failed/ });
   });
 });
