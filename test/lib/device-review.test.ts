@@ -93,6 +93,19 @@ describe('review: crashes and replays on the device', () => {
     // Another invoice while that one is in flight is still refused.
     refusedWith(() => device.pay(first.record, ch.deviceKey, { ...params, invoice: invoice(1, 2_000_000n) }), 'E_HTLC_IN_FLIGHT');
   });
+
+  it('device receipt run again with the same gateway/receipt (its output lost) is applied once, not refused', async () => {
+    const ch = await channel();
+    const p = device.pay(ch.device, ch.deviceKey, { invoice: invoice(0, 2_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
+    const job = await gateway.pay(ch.gctx, ch.gateway, p.message as never, NOW);
+    const notice = await gateway.settle(ch.gctx, job.record, preimage(0));
+    const signed = device.settle(p.record, ch.deviceKey, notice.message as never);
+    const done = await gateway.completeStep(ch.gctx, notice.record, signed.message as never);
+    const idle = device.receipt(signed.record, done.message as never);
+    expect(device.receipt(idle, done.message as never)).toEqual(idle);
+    // Another receipt (a forged settled amount, an old state) is still refused.
+    refusedWith(() => device.receipt(idle, { ...(done.message as never), settled_sat: 999_999 }), 'E_STATE_NUMBER');
+  });
 });
 
 describe('review: a malicious device against the gateway', () => {
