@@ -145,6 +145,8 @@ export function fail(r: DeviceChannel, device: KeyPair, n: GatewayNotice): Step 
 export function receipt(r: DeviceChannel, m: { contract_id: string; state: number; settled_sat: number; next_nonce: NextNonceJson }): DeviceChannel {
   if (m.contract_id !== r.contract_id) refuse('E_WRONG_CONTRACT', `the receipt is for contract ${m.contract_id}, not ${r.contract_id}`);
   const p = r.pending;
+  // The same receipt again (applied, its output lost): the record is already idle at it.
+  if (!p && m.state === r.state && m.settled_sat === r.settled_sat && r.gateway_nonce?.state === m.next_nonce.state && r.gateway_nonce.pubnonce === m.next_nonce.pubnonce) return r;
   if (!p || m.state !== p.state) refuse('E_STATE_NUMBER', `the receipt is for state ${m.state}, the pending state is ${p?.state ?? 'none'}`);
   if (m.settled_sat !== p.settled_sat) refuse('E_RECEIPT_MISMATCH', `the receipt says settled ${m.settled_sat} sat, the device signed ${p.settled_sat} sat`);
   if (m.next_nonce.state !== p.state + 1) refuse('E_STATE_NUMBER', `the receipt's nonce is for state ${m.next_nonce.state}, expected ${p.state + 1}`);
