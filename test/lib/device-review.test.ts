@@ -104,7 +104,7 @@ describe('review: crashes and replays on the device', () => {
     const idle = device.receipt(signed.record, done.message as never);
     expect(device.receipt(idle, done.message as never)).toEqual(idle);
     // Another receipt (a forged settled amount, an old state) is still refused.
-    refusedWith(() => device.receipt(idle, { ...(done.message as never), settled_sat: 999_999 }), 'E_STATE_NUMBER');
+    refusedWith(() => device.receipt(idle, { ...(done.message as Record<string, unknown>), settled_sat: 999_999 } as never), 'E_STATE_NUMBER');
   });
 });
 
