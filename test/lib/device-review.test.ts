@@ -11,6 +11,7 @@ import * as gateway from '../../src/lib/device/gateway.ts';
 import type { DeviceChannel } from '../../src/lib/device/channel.ts';
 import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, paymentHash, preimage } from './device/world.ts';
 import { expectRefused } from './credit/tamper.ts';
+import * as abandon from '../../src/lib/credit/abandon.ts';
 
 type Ch = Awaited<ReturnType<typeof channel>>;
 const DAY = 86_400;
@@ -121,5 +122,52 @@ describe('review: a malicious device against the gateway', () => {
     // it gets can no longer settle (E_PAYMENT_FAILED), and the device's device/fail then
     // replaces the only state that held the HTLC — the gateway pays the invoice for nothing.
     await expectRefused(ch.w.dir.path, () => gateway.pay(ch.gctx, failed.record, p.message as never, NOW), { code: 'E_PAYMENT_FAILED', exitCode: 4, message: /failed/ });
+  });
+});
+
+describe('review: a device/pay the gateway refused', () => {
+  /** The channel's records as the commands keep them: the device's in the user's credit record, the gateway's in the mint's. */
+  async function stored(ch: Ch, d: DeviceChannel, g: Ch['gateway']) {
+    const u = (await ch.w.userBook.get(d.contract_id))!;
+    await ch.w.userBook.put({ ...u, device: d });
+    const m = (await ch.w.mintBook.get(g.contract_id))!;
+    await ch.w.mintBook.put({ ...m, gateway: g, next_state: g.next_state });
+  }
+
+  it('is abandoned through credit abandon, answered by the gateway (it never signed it), and the channel pays again; not while the gateway holds it', async () => {
+    const ch = await channel();
+    // The device pays an invoice that expires before the gateway sees it: refused, for good
+    // (resending the same device/pay gets the same refusal). Before the fix nothing could
+    // end this payment: the device refused every other payment (E_HTLC_IN_FLIGHT) and
+    // close-credit (E_HTLC_IN_FLIGHT) until the channel's expiry.
+    const late = invoice(0, 2_000_000n, { expiry: 60 });
+    const p = device.pay(ch.device, ch.deviceKey, { invoice: late, policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
+    await expect(gateway.pay(ch.gctx, ch.gateway, p.message as never, NOW + 3600)).rejects.toMatchObject({ code: 'E_INVOICE_EXPIRED' });
+    await stored(ch, p.record, ch.gateway);
+    const request = await abandon.abandonRequest(ch.w.user, p.record.contract_id);
+    expect(request).toMatchObject({ type: 'credit/abandon', state: 1, txid: (p.message as { txid: string }).txid });
+    const answer = await abandon.acceptAbandon(ch.w.mint, request as never);
+    expect(answer).toMatchObject({ type: 'credit/abandoned', state: 1 });
+    await abandon.applyAbandoned(ch.w.user, answer as never);
+    const u = (await ch.w.userBook.get(p.record.contract_id))!;
+    const d = u.device!;
+    expect(d.in_flight).toBeUndefined();
+    expect(d.gateway_nonce).toEqual((answer as { next_nonce: unknown }).next_nonce);
+    expect(u.mint_nonce).toEqual(d.gateway_nonce);
+    expect(d.day.spent_msat).toBe('0'); // the abandoned payment no longer counts
+    // The next payment goes through, against the gateway's fresh nonce for state 1.
+    const m = (await ch.w.mintBook.get(p.record.contract_id))!;
+    const next = device.pay(d, ch.deviceKey, { invoice: invoice(1, 2_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
+    const job = await gateway.pay(ch.gctx, m.gateway!, next.message as never, NOW);
+    expect(job.message).toMatchObject({ type: 'gateway/job', state: 1 });
+  });
+
+  it('a device/pay the gateway co-signed cannot be abandoned: the gateway says so and the payment stays in flight', async () => {
+    const ch = await channel();
+    const p = device.pay(ch.device, ch.deviceKey, { invoice: invoice(0, 2_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
+    const job = await gateway.pay(ch.gctx, ch.gateway, p.message as never, NOW);
+    await stored(ch, p.record, job.record);
+    const request = await abandon.abandonRequest(ch.w.user, p.record.contract_id);
+    await expectRefused(ch.w.dir.path, () => abandon.acceptAbandon(ch.w.mint, request as never), { code: 'E_HTLC_IN_FLIGHT', exitCode: 4, message: /signed/ });
   });
 });
