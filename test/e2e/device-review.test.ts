@@ -109,4 +109,31 @@ describe('review: the gateway after its own exit, the device after the close', (
       d.root.cleanup();
     }
   }, 120_000);
+
+  it('a device/pay the gateway refused for good (its invoice expired by the gateway\'s clock) is abandoned through credit abandon, and the channel pays again', async () => {
+    const d = demo();
+    try {
+      const file = join(d.root.path, 'late.bolt11');
+      writeFileSync(file, invoice(0, 2_000_000n, { expiry: 60 }) + '\n');
+      const pay = { ...d.devicePay(0, 2_000_000n) };
+      pay.args = pay.args.map((a) => (a.endsWith('toll-0.bolt11') ? file : a));
+      const paid = (await pipeline([pay], ''))[0]!;
+      expect(paid.status, paid.stderr).toBe(0);
+      const later = d.gateway('gateway', 'pay', '--terms', join(ROOT, 'fixtures/policies/gateway-terms.json'), '--now', String(NOW + 3600), ...d.chain);
+      refused((await pipeline([later], paid.stdout))[0]!, 4, 'E_INVOICE_EXPIRED');
+      // Stuck until the fix: every other payment and the close refused E_HTLC_IN_FLIGHT.
+      refused((await pipeline([d.devicePay(1, 2_000_000n)], ''))[0]!, 4, 'E_HTLC_IN_FLIGHT');
+      const balance = ok(await pipeline([d.device('credit', 'abandon', '--role', 'user', '--start'), d.gateway('credit', 'abandon', '--role', 'mint'), d.device('credit', 'abandon', '--role', 'user')], ''), 'credit/balance');
+      expect([balance.state, balance.cumulative_sat]).toEqual([0, 0]);
+      // The channel pays again, and a payment the gateway co-signed cannot be abandoned.
+      ok(await pipeline([d.devicePay(1, 2_000_000n), d.gatewayPay], ''), 'gateway/job');
+      const start = (await pipeline([d.device('credit', 'abandon', '--role', 'user', '--start')], ''))[0]!;
+      expect(start.status, start.stderr).toBe(0);
+      const before = d.both();
+      refused((await pipeline([d.gateway('credit', 'abandon', '--role', 'mint')], start.stdout))[0]!, 4, 'E_HTLC_IN_FLIGHT');
+      expect(d.both()).toEqual(before);
+    } finally {
+      d.root.cleanup();
+    }
+  }, 120_000);
 });

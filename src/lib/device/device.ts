@@ -15,6 +15,9 @@
  *   settle it again without paying anyone. A failed payment's hash may be paid again.
  * - The daily limit's UTC day never goes back: a clock set back counts against the
  *   latest day on record (only a later day opens a fresh budget).
+ * - A device/pay the gateway refused is ended only by the gateway's signed word that it
+ *   never co-signed it (credit abandon: the nonce burned, a fresh one for the same
+ *   state): the device never signs a second HTLC state on its own guess.
  * - The same invoice again while it is in flight resends the stored device/pay
  *   unchanged (nothing newly signed, nothing counted twice): a lost message never
  *   leaves a payment in flight that the gateway never saw.
@@ -62,6 +65,7 @@ export function pay(r: DeviceChannel, device: KeyPair, p: PayParams): Step {
   // The same invoice again while it is in flight: its device/pay was lost (the process
   // killed after the record was written, a broken pipe), so resend it unchanged —
   // refusing would leave a payment in flight the gateway never saw, and nothing to end it.
+  if (r.in_flight?.abandon) throw new StateConflictError('E_PENDING', `payment ${r.in_flight.payment_hash} is being abandoned: feed the gateway's answer to "offchain credit abandon --role user" first`);
   if (r.in_flight && r.in_flight.invoice === p.invoice.trim()) return { record: r, message: r.in_flight.request };
   const invoice = decodeBolt11(p.invoice); // signature, fields: coded refusals
   // The UTC day never goes back: a clock set back (a reset RTC, a spoofed time source)
@@ -141,6 +145,22 @@ export function fail(r: DeviceChannel, device: KeyPair, n: GatewayNotice): Step 
   };
 }
 
+/**
+ * The gateway's signed credit/abandoned for the payment in flight (a device/pay it refused):
+ * it never signed that state and burned the nonce; the channel is idle again at the same
+ * state with its fresh nonce. The HTLC is kept with the failed ones all the same (its
+ * refund needs only the device's record), and no longer counts against the day.
+ */
+export function abandoned(r: DeviceChannel, nextNonce: NextNonceJson): DeviceChannel {
+  const { in_flight: f, ...rest } = r;
+  if (!f) return r;
+  const spent = BigInt(r.day.spent_msat) - BigInt(f.invoice_amount_msat);
+  return {
+    ...rest, gateway_nonce: nextNonce, day: { ...r.day, spent_msat: (spent < 0n ? 0n : spent).toString() },
+    failed: [...(r.failed ?? []), { ...stripRequest(f), txid: String(f.request.txid), settled_sat: r.settled_sat }],
+  };
+}
+
 /** gateway/receipt for the pending settle or fail: the channel is idle again at that state. */
 export function receipt(r: DeviceChannel, m: { contract_id: string; state: number; settled_sat: number; next_nonce: NextNonceJson }): DeviceChannel {
   if (m.contract_id !== r.contract_id) refuse('E_WRONG_CONTRACT', `the receipt is for contract ${m.contract_id}, not ${r.contract_id}`);
@@ -156,7 +176,7 @@ export function receipt(r: DeviceChannel, m: { contract_id: string; state: numbe
   return { ...rest, state: p.state, settled_sat: p.settled_sat, gateway_nonce: m.next_nonce, ...(failed ? { failed } : {}) };
 }
 
-function stripRequest(f: NonNullable<DeviceChannel['in_flight']>): InFlightJson {
-  const { request: _r, ...rest } = f;
+export function stripRequest(f: NonNullable<DeviceChannel['in_flight']>): InFlightJson {
+  const { request: _r, abandon: _a, ...rest } = f;
   return rest;
 }
