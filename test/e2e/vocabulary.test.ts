@@ -8,7 +8,8 @@
  *   - one role flag, `--role`;
  *   - every height flag that takes a relative value spells it `+N`;
  *   - a bad flag value exits 2 (usage), whatever parser refused it;
- *   - one code per situation: "this key is not a party" is E_KEY_MISMATCH.
+ *   - one code per situation: "this key is not a party" is E_KEY_MISMATCH, "the node refused
+ *     what we submitted" is E_BROADCAST_REJECTED.
  *
  * The groups other engineers are changing now (credit, statechain, commitment, htlc,
  * package) keep their spellings for the moment: each remaining exception is listed below,
@@ -134,6 +135,13 @@ describe('one code per situation', () => {
     // is not a participant (a bad input, not our key): one InvalidContributionError.
     expect(text.match(/'E_MUSIG_NOT_PARTICIPANT'/g)?.length ?? 0).toBe(1);
     expect(text).toMatch(/InvalidContributionError\('E_MUSIG_NOT_PARTICIPANT'/);
+  });
+
+  it('a node refusing what we submitted is E_BROADCAST_REJECTED (exit 4), package or not: package submit and statechain-backup said E_PACKAGE_REJECTED', () => {
+    expect(text).not.toContain("'E_PACKAGE_REJECTED'");
+    // Both places that submit to a node and read its verdict: exit-credit's own and the TRUC package reader (package submit, statechain-backup).
+    expect(readFileSync(join(src, 'commands/exit-credit.ts'), 'utf8')).toMatch(/RefusedError\('E_BROADCAST_REJECTED'/);
+    expect(readFileSync(join(src, 'lib/truc/submit.ts'), 'utf8')).toMatch(/RefusedError\('E_BROADCAST_REJECTED'/);
   });
 
   it('an empty input is E_EMPTY_INPUT everywhere (Open Assets said E_OA_EMPTY)', () => {

@@ -417,7 +417,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [child.txid, 1])).confirmations).toBe(1);
   });
 
-  it('review: the previous owner\'s older anchored backup, bumped from its own wallet and mined, wins the race; the current owner\'s statechain-backup --broadcast is refused (exit 4, E_PACKAGE_REJECTED), not printed as sent', async () => {
+  it('review: the previous owner\'s older anchored backup, bumped from its own wallet and mined, wins the race; the current owner\'s statechain-backup --broadcast is refused (exit 4, E_BROADCAST_REJECTED), not printed as sent', async () => {
     const ANCHORED = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
     const d = await deposit('ALICE_KEY', 50_000n, 'raw', ANCHORED);
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
@@ -441,7 +441,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [alice!.tx.txid, 1])).confirmations).toBe(1);
     // Bob wakes up: his package cannot go in (the coin is spent); he must be told, not shown a "broadcast".
     const r = await as('BOB_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '3', '--broadcast']);
-    expectRefused(r, 'E_PACKAGE_REJECTED');
+    expectRefused(r, 'E_BROADCAST_REJECTED');
     expect((await n.mempool(bob!.hex))['allowed']).toBe(false);
   });
 
