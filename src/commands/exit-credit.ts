@@ -19,7 +19,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
       command:
         'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
         '<%= config.bin %> sign-update --role user --amount 5000 --key-env USER_KEY --state-dir $D/user ' +
-        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --funding-confirmations 1 > /dev/null && ' +
+        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --confirmations 1 > /dev/null && ' +
         '<%= config.bin %> exit-credit --fee-rate 10 --key-env MINT_KEY --state-dir $D/mint',
     },
   ];

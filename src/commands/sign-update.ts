@@ -20,7 +20,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
       command:
         'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
         '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir $D/user ' +
-        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --funding-confirmations 1 ' +
+        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --confirmations 1 ' +
         '| <%= config.bin %> sign-update --role user --key-env USER_KEY --state-dir $D/user',
     },
   ];

@@ -14,7 +14,7 @@ export default class StatechainVerify extends StatechainCommand<typeof Statechai
   static override examples = [
     {
       description: 'Bob checks the fixture package offline (tip 200, the deposit asserted 3 confirmations; with a node, pass --rpc-url instead)',
-      command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/bob-receiving $D/sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-verify --key-env BOB_KEY --state-dir $D/sc-bob --tip-height 200 --deposit-confirmations 3 --in fixtures/statechain/transfer-package.json',
+      command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/bob-receiving $D/sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-verify --key-env BOB_KEY --state-dir $D/sc-bob --tip-height 200 --confirmations 3 --in fixtures/statechain/transfer-package.json',
     },
   ];
   static override flags = { ...statechainFlags, ...floorFlags };

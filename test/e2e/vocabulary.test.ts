@@ -11,9 +11,9 @@
  *   - one code per situation: "this key is not a party" is E_KEY_MISMATCH, "the node refused
  *     what we submitted" is E_BROADCAST_REJECTED.
  *
- * The groups other engineers are changing now (credit, statechain, commitment, htlc,
- * package) keep their spellings for the moment: each remaining exception is listed below,
- * with what it should become, so that the list only shrinks.
+ * Each remaining exception is listed below, with what it should become, so that the list
+ * only shrinks: today only BOLT 3's --feerate-per-kw, the documented exception. Renamed
+ * flags keep their old spellings as deprecated aliases (test/e2e/renamed-flags.test.ts).
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,12 +23,13 @@ import { ROOT, tempDir } from '../helpers.ts';
 import { run } from './cli.ts';
 import { fixture } from './fixtures.ts';
 
-type FlagDef = { description?: string; options?: readonly string[]; type?: string };
+type FlagDef = { description?: string; options?: readonly string[]; type?: string; hidden?: boolean; aliases?: string[]; deprecateAliases?: boolean };
 const flagsOf = (id: string): Record<string, FlagDef> => {
   const c = COMMANDS[id as keyof typeof COMMANDS] as unknown as { flags?: Record<string, FlagDef>; baseFlags?: Record<string, FlagDef> };
   return { ...c.baseFlags, ...c.flags };
 };
-const all: [string, string, FlagDef][] = Object.keys(COMMANDS).flatMap((id) => Object.entries(flagsOf(id)).map(([f, d]) => [id, f, d] as [string, string, FlagDef]));
+const every: [string, string, FlagDef][] = Object.keys(COMMANDS).flatMap((id) => Object.entries(flagsOf(id)).map(([f, d]) => [id, f, d] as [string, string, FlagDef]));
+const all = every.filter(([, , d]) => !retired(d));
 
 /** `command --flag` pairs that break a rule today, each with what it should become. Only shrinks. */
 const EXCEPTIONS: Record<string, Record<string, string>> = {
@@ -39,29 +40,21 @@ const EXCEPTIONS: Record<string, Record<string, string>> = {
     'commitment:sweep --feerate-per-kw': 'BOLT 3 unit (documented exception)',
     'htlc:create --feerate-per-kw': 'BOLT 3 unit (documented exception)',
   },
-  confirmations: {
-    // Offline assertions of a coin's confirmations: should be one --confirmations (credit/statechain, being changed now).
-    'gateway:complete --funding-confirmations': '--confirmations',
-    'gateway:pay --funding-confirmations': '--confirmations',
-    'open-credit --funding-confirmations': '--confirmations',
-    'rollover --funding-confirmations': '--confirmations',
-    'sign-update --funding-confirmations': '--confirmations',
-    'statechain-backup --deposit-confirmations': '--confirmations',
-    'statechain-deposit --deposit-confirmations': '--confirmations',
-    'statechain-transfer --deposit-confirmations': '--confirmations',
-    'statechain-verify --deposit-confirmations': '--confirmations',
-    'statechain-withdraw --deposit-confirmations': '--confirmations',
-    // The operator's requirement, a policy floor: should be --min-confirmations.
-    'statechain-deposit --confirmations': '--min-confirmations',
-  },
-  'relative +N': {
-    // Relative without "+": should take a height or +N like --expiry.
-    'statechain-deposit --initial-lock': 'a height or +N',
-    // Fees in sat, not rates (not rules of this table, listed so a new one is a decision).
-    'commitment:close --fee-sat': 'an absolute fee, sat',
-    'statechain-deposit --backup-fee': 'an absolute fee, sat',
-  },
 };
+/**
+ * Absolute fees, in sat: not rates, and not exceptions — the protocol fixes an amount (BOLT 2's
+ * closing fee_satoshis; the statechain terms' backup_fee_sat, which every backup pays whatever
+ * its size). A flag here says "sat"; a new absolute fee must be added here, as a decision.
+ */
+const ABSOLUTE_FEES = ['fee-sat', 'backup-fee', 'max-backup-fee'];
+/**
+ * A flag spelling retired on one command for a deprecation period because its meaning moved
+ * (statechain-deposit --confirmations was the terms' floor): hidden, refused or ignored, its
+ * description starting "retired here:" and naming the flag to use. Not a rule's subject.
+ */
+function retired(d: FlagDef): boolean {
+  return d.hidden === true && /^retired here: /.test(d.description ?? '');
+}
 const excepted = (rule: string, id: string, flag: string) => `${id} --${flag}` in (EXCEPTIONS[rule] ?? {});
 
 describe('the command table follows docs/cli.md', () => {
@@ -74,12 +67,18 @@ describe('the command table follows docs/cli.md', () => {
     const POLICY = new Set(['min-relay-fee', 'mempool-min-fee', 'dust-relay-fee']);
     const bad: string[] = [];
     for (const [id, f, d] of all) {
-      if (!/fee.?rate|feerate|fee$|fee-sat/.test(f) || /backup-fee/.test(f) && f !== 'backup-fee') continue;
-      if (excepted('fee rate', id, f) || excepted('relative +N', id, f)) continue;
+      if (!/fee.?rate|feerate|fee$|fee-sat/.test(f) || ABSOLUTE_FEES.includes(f)) continue;
+      if (excepted('fee rate', id, f)) continue;
       const ok = (['fee-rate', 'max-fee-rate', 'min-fee-rate'].includes(f) || POLICY.has(f)) && /sat\/vB/.test(d.description ?? '');
       if (!ok) bad.push(`${id} --${f}: ${d.description}`);
     }
     expect(bad).toEqual([]);
+  });
+
+  it('absolute fees are in sat and say so (listed: not a rate, not an exception)', () => {
+    const seen = all.filter(([, f]) => ABSOLUTE_FEES.includes(f));
+    expect(new Set(seen.map(([, f]) => f))).toEqual(new Set(ABSOLUTE_FEES));
+    for (const [id, f, d] of seen) expect(d.description, `${id} --${f}`).toMatch(/\bsat\b(?!\/)/);
   });
 
   it('confirmations: --confirmations (assert, offline) and --min-confirmations (a floor); nothing else', () => {
@@ -116,8 +115,29 @@ describe('the command table follows docs/cli.md', () => {
     for (const g of groups) expect(topics[g]!.description.length, g).toBeGreaterThan(20);
   });
 
+  it('a renamed flag keeps its old spelling as a deprecated alias (a warning names the new one), clashing with no flag of its command', () => {
+    const renamed = every.filter(([, , d]) => (d.aliases ?? []).length > 0);
+    expect(renamed.map(([id, f, d]) => `${id} --${f} ← --${d.aliases!.join(', --')}`).sort()).toEqual([
+      'gateway:complete --confirmations ← --funding-confirmations',
+      'gateway:pay --confirmations ← --funding-confirmations',
+      'open-credit --confirmations ← --funding-confirmations',
+      'rollover --confirmations ← --funding-confirmations',
+      'sign-update --confirmations ← --funding-confirmations',
+      'statechain-backup --confirmations ← --deposit-confirmations',
+      'statechain-transfer --confirmations ← --deposit-confirmations',
+      'statechain-verify --confirmations ← --deposit-confirmations',
+      'statechain-withdraw --confirmations ← --deposit-confirmations',
+    ]);
+    for (const [id, f, d] of renamed) {
+      expect(d.deprecateAliases, `${id} --${f}`).toBe(true);
+      for (const a of d.aliases!) expect(Object.keys(flagsOf(id)), `${id} --${a}`).not.toContain(a);
+    }
+    // A retired spelling names what to use instead.
+    for (const [id, f, d] of every.filter(([, , d]) => retired(d))) expect(d.description, `${id} --${f}`).toMatch(/--[a-z]/);
+  });
+
   it('every exception listed still exists (a fixed one must leave the list)', () => {
-    const present = new Set(all.map(([id, f]) => `${id} --${f}`));
+    const present = new Set(every.map(([id, f]) => `${id} --${f}`));
     const stale = Object.values(EXCEPTIONS).flatMap((m) => Object.keys(m)).filter((k) => !present.has(k));
     expect(stale).toEqual([]);
   });

@@ -90,6 +90,25 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   }
 
   /**
+   * A flag's old spelling (renamedFrom, flags.ts) was used: one line on standard error naming
+   * the new one, in our warning format (oclif's own stops at the first flag without aliases
+   * and misses `--old=value`).
+   */
+  protected override warnIfFlagDeprecated(flags: Record<string, unknown>): void {
+    const ctor = this.constructor as unknown as { flags?: Record<string, unknown>; baseFlags?: Record<string, unknown> };
+    const defs = { ...ctor.baseFlags, ...ctor.flags } as Record<string, { aliases?: string[]; deprecateAliases?: boolean }>;
+    const end = this.argv.indexOf('--');
+    const words = end === -1 ? this.argv : this.argv.slice(0, end);
+    for (const name of Object.keys(flags)) {
+      const def = defs[name];
+      if (def?.deprecateAliases !== true) continue;
+      for (const old of def.aliases ?? []) {
+        if (words.some((w) => w === `--${old}` || w.startsWith(`--${old}=`))) this.term.warn(`--${old} is deprecated: it is now --${name} (same value, same meaning)`);
+      }
+    }
+  }
+
+  /**
    * The secp256k1 backend behind MuSig2: $OFFCHAIN_SECP256K1 (noble | tiny-secp256k1 |
    * native | reference | auto) when set. Without it a one-shot command stays on pure-JS
    * noble (loading the WASM costs more than it saves once); long-running modes select
@@ -227,7 +246,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       const config = chain.resolveRpcConfig({ url: f['rpc-url'], cookieFile: f['rpc-cookie'], env: process.env, network, home: homedir(), platform: process.platform });
       return new chain.RpcChainSource(config);
     }
-    return new chain.OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'], flags: { confirmations: '--funding-confirmations N' } });
+    return new chain.OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'], flags: { confirmations: '--confirmations N' } });
   }
 
   /**
