@@ -21,6 +21,8 @@ function readPrev(path: string): string {
 const TXINDEX_HINT = 'the node did not return these transactions; a confirmed transaction can only be looked up on a node started with -txindex';
 
 export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpenassets> {
+  /** Also `decode-openassets`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
+  static override aliases = ['decode-openassets'];
   static override summary = 'Decode an Open Assets transaction: marker, outputs, colored addresses and, given its ancestors, asset IDs and quantities.';
   static override description =
     'One transaction (raw hex, a PSBT\'s unsigned transaction, or {"tx": hex}) from --tx, --in or standard input. ' +

@@ -6,6 +6,8 @@ import { MalformedInputError, RefusedError, UsageError } from '../lib/errors.ts'
 import type { ChainSource, SubmitPackageResult } from '../lib/chain/index.ts';
 
 export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
+  /** Also `exit-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
+  static override aliases = ['exit-credit'];
   static override summary = 'The mint\'s unilateral exit: its latest signed state plus a CPFP child, to mine before expiry.';
   static override description =
     'Prints the latest fully signed state and a TRUC (v3) child spending the mint\'s payout that brings the pair to --fee-rate; ' +

@@ -5,6 +5,8 @@ import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.t
 import { RefusedError, UsageError } from '../lib/errors.ts';
 
 export default class SignUpdate extends CreditCommand<typeof SignUpdate> {
+  /** Also `sign-update`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
+  static override aliases = ['sign-update'];
   static override summary = 'One payment in a credit contract: the user signs the next state, the mint co-signs and stores it.';
   static override description = `  user  --amount N                → credit/update-request (next state, signed with BIP-327 DeterministicSign)
   mint  < credit/update-request   → credit/receipt        (checked, co-signed, stored fully signed; no signature returned)

@@ -3,6 +3,8 @@ import { StatechainCommand, floorFlags, statechainFlags } from '../lib/cli/state
 import { StateConflictError } from '../lib/errors.ts';
 
 export default class StatechainVerify extends StatechainCommand<typeof StatechainVerify> {
+  /** Also `statechain-verify`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
+  static override aliases = ['statechain-verify'];
   static override summary = 'Check a transfer package as its receiver would, without accepting it or writing anything.';
   static override description =
     'Opens the statechain/transfer-package sealed to your key (the receiver\'s, from statechain-transfer --start) and checks: the operator\'s ' +

@@ -108,6 +108,35 @@ describe('the command table follows docs/cli.md', () => {
     expect(bad).toEqual([]);
   });
 
+  it('every command is reachable as `topic verb`; the older names (the design card\'s among them) are plain aliases of it', () => {
+    expect(Object.keys(COMMANDS).filter((id) => !id.includes(':'))).toEqual([]);
+    const aliases = Object.entries(COMMANDS).flatMap(([id, c]) => ((c as { aliases?: string[] }).aliases ?? []).map((a) => `${a} → ${id}`));
+    expect(aliases.sort()).toEqual([
+      'close-credit → credit:close',
+      'decode-counterparty → counterparty:decode',
+      'decode-openassets → openassets:decode',
+      'exit-credit → credit:exit',
+      'onion-blind → onion:blind',
+      'onion-build → onion:build',
+      'onion-error:create → onion:error:create',
+      'onion-error:unwrap → onion:error:unwrap',
+      'onion-error:wrap → onion:error:wrap',
+      'onion-peel → onion:peel',
+      'open-credit → credit:open',
+      'refund-credit → credit:refund',
+      'rollover → credit:rollover',
+      'sign-update → credit:sign-update',
+      'statechain-backup → statechain:backup',
+      'statechain-deposit → statechain:deposit',
+      'statechain-transfer → statechain:transfer',
+      'statechain-verify → statechain:verify',
+      'statechain-withdraw → statechain:withdraw',
+    ]);
+    // Plain aliases: no deprecation warning, and no alias is another command's id.
+    for (const c of Object.values(COMMANDS)) expect((c as { deprecateAliases?: boolean }).deprecateAliases).toBeUndefined();
+    for (const a of aliases) expect(Object.keys(COMMANDS)).not.toContain(a.split(' → ')[0]);
+  });
+
   it('every topic (a command group) has its own description in package.json, not a command\'s summary', () => {
     const topics = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { oclif: { topics: Record<string, { description: string }> } }).oclif.topics;
     const groups = [...new Set(Object.keys(COMMANDS).filter((id) => id.includes(':')).map((id) => id.split(':')[0]!))].sort();
@@ -118,15 +147,15 @@ describe('the command table follows docs/cli.md', () => {
   it('a renamed flag keeps its old spelling as a deprecated alias (a warning names the new one), clashing with no flag of its command', () => {
     const renamed = every.filter(([, , d]) => (d.aliases ?? []).length > 0);
     expect(renamed.map(([id, f, d]) => `${id} --${f} ← --${d.aliases!.join(', --')}`).sort()).toEqual([
+      'credit:open --confirmations ← --funding-confirmations',
+      'credit:rollover --confirmations ← --funding-confirmations',
+      'credit:sign-update --confirmations ← --funding-confirmations',
       'gateway:complete --confirmations ← --funding-confirmations',
       'gateway:pay --confirmations ← --funding-confirmations',
-      'open-credit --confirmations ← --funding-confirmations',
-      'rollover --confirmations ← --funding-confirmations',
-      'sign-update --confirmations ← --funding-confirmations',
-      'statechain-backup --confirmations ← --deposit-confirmations',
-      'statechain-transfer --confirmations ← --deposit-confirmations',
-      'statechain-verify --confirmations ← --deposit-confirmations',
-      'statechain-withdraw --confirmations ← --deposit-confirmations',
+      'statechain:backup --confirmations ← --deposit-confirmations',
+      'statechain:transfer --confirmations ← --deposit-confirmations',
+      'statechain:verify --confirmations ← --deposit-confirmations',
+      'statechain:withdraw --confirmations ← --deposit-confirmations',
     ]);
     for (const [id, f, d] of renamed) {
       expect(d.deprecateAliases, `${id} --${f}`).toBe(true);
