@@ -105,7 +105,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
   /** --child: a finalized PSBT as bitcoin-cli walletprocesspsbt prints it (JSON with "psbt"), or the PSBT itself. */
   private async walletChild(path: string): Promise<Uint8Array> {
     const { detectFormat } = await import('../lib/cli/input.ts');
-    const doc = detectFormat(this.readFlagFile('--child', path), `--child ${path}`);
+    const doc = detectFormat(await this.readFlagInput('--child', path), `--child ${path}`);
     if (doc.format === 'psbt') return doc.psbt;
     const psbt = doc.format === 'json' ? (doc.value as { psbt?: unknown }).psbt : undefined;
     if (typeof psbt !== 'string') throw new MalformedInputError('E_MALFORMED_PSBT', `--child ${path} holds neither a PSBT nor a JSON object with a "psbt" field`);

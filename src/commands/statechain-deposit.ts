@@ -97,7 +97,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
       case 'statechain/deposit-offer': {
         const offer = await this.decode(schemas.DepositOfferSchema, step.value);
         if (f.funding === undefined) throw new UsageError('E_USAGE', 'step 3 needs --funding FILE: the unsigned transaction that will pay the coin\'s address');
-        const fundingBytes = this.readFlagFile('--funding', f.funding);
+        const fundingBytes = await this.readFlagInput('--funding', f.funding);
         const fundingHex = await this.fundingHex(fundingBytes, network);
         // This step answered before (its answer lost, or a crash before deposit- was removed): the same request.
         const existing = await store.read<import('../lib/statechain/owner.ts').OwnerRecord>(`coin-${offer.coin_id}`);

@@ -164,6 +164,31 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     return readFlagFile(flag, path);
   }
 
+  /** What has taken standard input in this run: one input at most comes from it. */
+  private stdinReader?: string;
+
+  /**
+   * Standard input is read for `by` (`--in -`, `--route -`, …): refused (E_USAGE, exit 2) if
+   * another input took it already; the main input (`again`) may be asked for twice, a flag's `-` not.
+   */
+  protected claimStdin(by: string, again = false): void {
+    if (this.stdinReader !== undefined && !(again && this.stdinReader === by)) {
+      throw new UsageError('E_USAGE', `${by} and ${this.stdinReader} both read standard input: give one of them a file`);
+    }
+    this.stdinReader = by;
+  }
+
+  /**
+   * The bytes of a file a flag names, or of standard input for `-`, so one command's output
+   * pipes into another's flag (`route plan … | ptlc lock-plan --route -`). Only one input
+   * comes from standard input (`claimStdin`).
+   */
+  protected async readFlagInput(flag: string, path: string): Promise<Uint8Array> {
+    if (path !== '-') return readFlagFile(flag, path);
+    this.claimStdin(`${flag} -`);
+    return readInputBytes(inputFrom('-', flag));
+  }
+
   /** The flag (`--name`) whose value is `path`, for messages about a file a caller did not name the flag of. */
   protected flagFor(path: string): string {
     const names = Object.entries(this.flags as Record<string, unknown>)
@@ -175,11 +200,12 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   /** A PSBT a flag other than --in names (a wallet's funded PSBT): binary, base64 or hex, or a message carrying one. */
   protected async readPsbtAt(path: string, flag = this.flagFor(path)): Promise<Transaction> {
     const { parsePsbt } = await import('../psbt/parse.ts');
-    return parsePsbt(psbtBytesOf(detectFormat(readFlagFile(flag, path), `${flag} ${path}`)).bytes);
+    return parsePsbt(psbtBytesOf(detectFormat(await this.readFlagInput(flag, path), `${flag} ${path}`)).bytes);
   }
 
   protected async readDocument(): Promise<InputDocument> {
     const path = (this.flags as { in?: string }).in;
+    if (path === undefined || path === '-') this.claimStdin(path === '-' ? '--in -' : 'the input (no --in)', true);
     return inputDocument(await readInputBytes(inputFrom(path)), path);
   }
 
@@ -196,7 +222,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
 
   /** A JSON message from a file named by a flag (e.g. --offer FILE); `flag` defaults to the flag whose value `path` is. */
   protected async readFileDocument(path: string, flag = this.flagFor(path)): Promise<unknown> {
-    const doc = detectFormat(readFlagFile(flag, path), `${flag} ${path}`);
+    const doc = detectFormat(await this.readFlagInput(flag, path), `${flag} ${path}`);
     if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', `${flag} ${path} does not hold one JSON message`);
     return doc.value;
   }
@@ -204,6 +230,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   /** The input as a stream of JSON Lines (bulk commands). */
   protected inputLines() {
     const path = (this.flags as { in?: string }).in;
+    if (path === undefined || path === '-') this.claimStdin(path === '-' ? '--in -' : 'the input (no --in)', true);
     return jsonLines(inputFrom(path));
   }
 
