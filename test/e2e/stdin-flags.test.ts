@@ -86,6 +86,21 @@ describe('a flag\'s "-" reads standard input: the same answer as the file', () =
   });
 });
 
+describe('openassets decode --prev -: the ancestors piped, the transaction by --in', () => {
+  it('the same colored answer as --prev FILE; with the transaction also on standard input: E_USAGE, exit 2', async () => {
+    const tx = '--network mainnet --in fixtures/openassets/transfer.hex';
+    const file = await sh(`${CLI} openassets decode ${tx} --prev fixtures/openassets/ancestors.jsonl`);
+    const piped = await sh(`cat fixtures/openassets/ancestors.jsonl | ${CLI} openassets decode ${tx} --prev -`);
+    expect(file.status, file.stderr).toBe(0);
+    expect(JSON.parse(file.stdout)).toMatchObject({ type: 'openassets/decoded', status: 'colored' });
+    expect(piped.status, piped.stderr).toBe(0);
+    expect(piped.stdout).toBe(file.stdout);
+    const both = await sh(`cat fixtures/openassets/transfer.hex | ${CLI} openassets decode --network mainnet --prev -`);
+    expect(both.stderr).toBe('offchain: error E_USAGE: --prev - and the input (no --in) both read standard input: give one of them a file\n');
+    expect(both.status).toBe(2);
+  });
+});
+
 describe('only one input comes from standard input', () => {
   it('package check --parent - --child -: E_USAGE, exit 2, before reading either', async () => {
     const r = await sh(`cat fixtures/truc/child.hex | ${CLI} package check --parent - --child -`);
