@@ -177,13 +177,13 @@ function gatewayChannelOf(r: MintContractRecord): GatewayChannel {
 const TOLL_START = [
   'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
     '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user',
-  ' | <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
+  ' | <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
 ];
 const TOLL_SETTLED = [
   ' > $D/job.json && (umask 077; echo 0101010101010101010101010101010101010101010101010101010101010101 > $D/preimage) && ' +
     '<%= config.bin %> gateway settle --preimage-file $D/preimage --key-env MINT_KEY --state-dir $D/mint',
   ' | <%= config.bin %> device settle --key-env USER_KEY --state-dir $D/user',
-  ' | <%= config.bin %> gateway complete --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
+  ' | <%= config.bin %> gateway complete --tip-height 1000 --confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
   ' | <%= config.bin %> device receipt --key-env USER_KEY --state-dir $D/user',
 ];
 const TOLL_FAILED = [
