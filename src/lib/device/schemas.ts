@@ -80,4 +80,18 @@ export const GatewayReceiptSchema = messageSchema('gateway/receipt', 'The gatewa
   next_nonce: NextNonce,
 });
 
-export const DEVICE_SCHEMAS = [DevicePaySchema, GatewayJobSchema, GatewaySettleSchema, GatewayFailSchema, DeviceSettleSchema, DeviceFailSchema, GatewayReceiptSchema];
+export const DeviceHtlcRefundSchema = messageSchema('device/htlc-refund', 'The device takes a payment\'s HTLC back on chain through the refund leaf, once its expiry height is final (device refund-htlc).', {
+  contract_id: ContractId,
+  payment_hash: PaymentHash,
+  outpoint: Type.Object({ txid: Txid, vout: Type.Integer({ minimum: 0 }) }, { additionalProperties: false, description: 'the HTLC output of the state the gateway put on chain' }),
+  amount_sat: Sats('the HTLC output'),
+  txid: Txid,
+  hex: Hex('the signed refund (nLockTime = the HTLC\'s expiry height)'),
+  fee_sat: Sats('its fee'),
+  vsize: Type.Integer({ minimum: 1 }),
+  final: Type.Boolean({ description: 'whether the node accepts it at the tip now' }),
+  final_from_height: Height('the first block that can include it (expiry height + 1)'),
+  broadcast: Type.Optional(Type.Object({ txid: Txid }, { additionalProperties: false, description: 'with --broadcast: the node accepted it (sendrawtransaction)' })),
+});
+
+export const DEVICE_SCHEMAS = [DevicePaySchema, GatewayJobSchema, GatewaySettleSchema, GatewayFailSchema, DeviceSettleSchema, DeviceFailSchema, GatewayReceiptSchema, DeviceHtlcRefundSchema];
