@@ -243,6 +243,10 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const before = treeOf(ch.gw);
     refused(await run(asGw(ch, 'gateway', 'claim', '--fee-rate', '3', '--broadcast')), 'E_BROADCAST_REJECTED');
     expect(treeOf(ch.gw)).toEqual(before);
+    // The same check sees a write: printed without --broadcast (or --dry-run), the claim freezes the channel on disk.
+    await step<Exit>(asGw(ch, 'gateway', 'claim', '--fee-rate', '3'), '', 'credit/exit');
+    expect(treeOf(ch.gw)).not.toEqual(before);
+    refused(await run(asGw(ch, 'gateway', 'fail', '--payment-hash', job.payment_hash)), 'E_CONTRACT_FROZEN');
   }, 240_000);
 
   it('B: a toll in flight without a preimage, the gateway exits (exit-credit): device refund-htlc refused E_NOT_FINAL at L − 1 (the node says non-final), then --broadcast at L, mined', async () => {
