@@ -41,6 +41,7 @@ import { DEVICE_SCHEMAS } from '../../src/lib/device/schemas.ts';
 import { decodeMessage } from '../../src/lib/message.ts';
 import { detectFormat } from '../../src/lib/cli/input.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
+import { Value } from '@sinclair/typebox/value';
 import { bytesOf, hexOf, parseTx, psbtUnsignedTx, type ParsedTx } from '../independent/tx.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { taprootHtlcContract } from '../independent/descriptor.ts';
@@ -354,4 +355,169 @@ describe('device ↔ gateway, seeded random exchanges with lost, replayed, stale
     expect(REFUSALS.get('E_WRONG_PREIMAGE') ?? 0).toBeGreaterThan(0);
     expect(REFUSALS.get('E_WRONG_CONTRACT') ?? 0).toBeGreaterThan(0);
   }, 300_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// 2. The decoders: bytes → detectFormat → decodeMessage(schema of the reading command).
+
+/** One real exchange in the library world: each message a command reads, and (device side) the record it is read with. */
+async function realMessages() {
+  const ch = await channel({ capacity: CAPACITY });
+  const pay = device.pay(ch.device, ch.deviceKey, { invoice: invoice(0, 5_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
+  const job = await gateway.pay(ch.gctx, ch.gateway, pay.message as never, NOW);
+  const gs = await gateway.settle(ch.gctx, job.record, preimage(0));
+  const ds = device.settle(pay.record, ch.deviceKey, gs.message as never);
+  const done = await gateway.completeStep(ch.gctx, gs.record, ds.message as never);
+  const pay2 = device.pay(device.receipt(ds.record, done.message as never), ch.deviceKey, { invoice: invoice(1, 3_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
+  const job2 = await gateway.pay(ch.gctx, done.record, pay2.message as never, NOW);
+  const gf = await gateway.fail(ch.gctx, job2.record, hexOf(sha256(preimage(1))));
+  const df = device.fail(pay2.record, ch.deviceKey, gf.message as never);
+  return [
+    { m: pay.message, reads: 'gateway pay' },
+    { m: ds.message, reads: 'gateway complete' },
+    { m: df.message, reads: 'gateway complete' },
+    // Device steps are pure: a decoded mutant is run against the record the real message met.
+    { m: gs.message, reads: 'device settle', step: (x: Msg) => device.settle(pay.record, ch.deviceKey, x as never) },
+    { m: gf.message, reads: 'device fail', step: (x: Msg) => device.fail(pay2.record, ch.deviceKey, x as never) },
+    { m: done.message, reads: 'device receipt', step: (x: Msg) => device.receipt(ds.record, x as never) },
+  ] as { m: Msg; reads: string; step?: (x: Msg) => unknown }[];
+}
+
+type Mutation =
+  | { kind: 'drop'; key: number }
+  | { kind: 'retype'; key: number; to: unknown }
+  | { kind: 'extra'; name: string }
+  | { kind: 'badHex'; key: number; how: 'odd' | 'short' | 'long' | 'nonhex' | 'upper' }
+  | { kind: 'negative'; key: number }
+  | { kind: 'otherType'; type: string }
+  | { kind: 'truncate'; at: number }
+  | { kind: 'sameShape'; key: number; seed: number };
+
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({ kind: fc.constant('drop' as const), key: fc.nat() }),
+  fc.record({ kind: fc.constant('retype' as const), key: fc.nat(), to: fc.constantFrom(null, true, [], {}, 1.5, '', 'x', -1, 2 ** 60) }),
+  fc.record({ kind: fc.constant('extra' as const), name: fc.string({ minLength: 1, maxLength: 8 }) }),
+  fc.record({ kind: fc.constant('badHex' as const), key: fc.nat(), how: fc.constantFrom('odd' as const, 'short' as const, 'long' as const, 'nonhex' as const, 'upper' as const) }),
+  fc.record({ kind: fc.constant('negative' as const), key: fc.nat() }),
+  fc.record({ kind: fc.constant('otherType' as const), type: fc.constantFrom('device/pay', 'gateway/job', 'gateway/settle', 'device/settle', 'credit/receipt', 'device/htlc-refund', 'nonsense/x') }),
+  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('sameShape' as const), key: fc.nat(), seed: fc.nat() }) },
+);
+
+const HEX = /^([0-9a-f]{2})+$/;
+const ENVELOPE = ['type', 'version', 'network'];
+
+/** The mutant's text, and what the decoder must do with it: refuse (malformed, exit 3) or decode to exactly `value`. */
+function mutate(m: Msg, x: Mutation): { text: string; expect: 'refuse' | 'decode'; value?: Msg } | undefined {
+  const keys = Object.keys(m);
+  const body = keys.filter((k) => !ENVELOPE.includes(k));
+  const pick = (list: string[], i: number) => list[i % list.length]!;
+  const c: Msg = structuredClone(m);
+  switch (x.kind) {
+    case 'drop':
+      delete c[pick(keys, x.key)];
+      return { text: JSON.stringify(c), expect: 'refuse' };
+    case 'retype': {
+      const k = pick(keys, x.key);
+      if (JSON.stringify(c[k]) === JSON.stringify(x.to) || (typeof c[k] === typeof x.to && typeof x.to !== 'number' && x.to !== null && !Array.isArray(x.to) && typeof x.to !== 'object')) return undefined;
+      if (typeof c[k] === 'number' && typeof x.to === 'number' && Number.isSafeInteger(x.to) && x.to >= 0) return undefined;
+      c[k] = x.to;
+      return { text: JSON.stringify(c), expect: 'refuse' };
+    }
+    case 'extra':
+      if (Object.hasOwn(c, x.name)) return undefined;
+      c[x.name] = 1;
+      return { text: JSON.stringify(c), expect: 'refuse' };
+    case 'badHex': {
+      const hexKeys = body.filter((k) => typeof c[k] === 'string' && HEX.test(c[k]));
+      if (!hexKeys.length) return undefined;
+      const k = pick(hexKeys, x.key);
+      const v = c[k] as string;
+      c[k] = x.how === 'odd' ? v.slice(1) : x.how === 'short' ? v.slice(2) : x.how === 'long' ? `${v}00` : x.how === 'nonhex' ? `g${v.slice(1)}` : v.toUpperCase();
+      if (c[k] === v || (x.how === 'long' && !/[0-9a-f]{64}/.test(v))) return undefined; // a free-length hex field may grow
+      return { text: JSON.stringify(c), expect: 'refuse' };
+    }
+    case 'negative': {
+      const numKeys = body.filter((k) => typeof c[k] === 'number');
+      if (!numKeys.length) return undefined;
+      c[pick(numKeys, x.key)] = -1;
+      return { text: JSON.stringify(c), expect: 'refuse' };
+    }
+    case 'otherType':
+      if (x.type === m.type) return undefined;
+      c.type = x.type;
+      return { text: JSON.stringify(c), expect: 'refuse' };
+    case 'truncate': {
+      const t = JSON.stringify(m);
+      return { text: t.slice(0, x.at % t.length), expect: 'refuse' };
+    }
+    case 'sameShape': {
+      // Another value of the same shape: a hex string of the same length, another integer in range.
+      const k = pick(body, x.key);
+      const v = c[k];
+      if (typeof v === 'string' && HEX.test(v)) c[k] = hexOf(sha256(Uint8Array.of(x.seed & 255, x.seed >> 8))).repeat(Math.ceil(v.length / 64)).slice(0, v.length);
+      else if (typeof v === 'number') c[k] = v + 1 + (x.seed % 1000);
+      else if (v && typeof v === 'object' && typeof v.state === 'number') c[k] = { ...v, state: v.state + 1 + (x.seed % 3) };
+      else return undefined;
+      return { text: JSON.stringify(c), expect: 'decode', value: c };
+    }
+  }
+}
+
+describe('device/gateway message decoders, fuzzed from real messages', () => {
+  it('every mutant is refused as malformed input with a code, or decodes to exactly itself; a decoded wrong message is refused by the device step with a code', async () => {
+    const real = await realMessages();
+    const counts = { cases: 0, refused: 0, decoded: 0, stepRefused: 0, stepExact: 0 };
+    const codes = new Map<string, number>();
+    // The honest messages decode to themselves and their steps give the honest answers (the control).
+    const honest = real.map((r) => {
+      const doc = detectFormat(new TextEncoder().encode(JSON.stringify(r.m)));
+      expect(doc.format).toBe('json');
+      const schema = DEVICE_SCHEMAS.find((s) => s.$id === r.m.type)!;
+      expect(decodeMessage(schema, (doc as { value: unknown }).value)).toEqual(r.m);
+      return r.step?.(r.m);
+    });
+    fc.assert(
+      fc.property(fc.nat(real.length - 1), mutation, (i, x) => {
+        const r = real[i]!;
+        const mut = mutate(r.m, x);
+        if (!mut) return;
+        counts.cases++;
+        const schema = DEVICE_SCHEMAS.find((s) => s.$id === r.m.type)!; // what the reading command decodes with
+        let value: unknown;
+        try {
+          const doc = detectFormat(new TextEncoder().encode(mut.text));
+          if (doc.format !== 'json') throw new Error(`not JSON: ${doc.format}`);
+          value = decodeMessage(schema, doc.value);
+        } catch (e) {
+          expect(e, `${r.reads} ← ${mut.text.slice(0, 120)}`).toBeInstanceOf(MalformedInputError);
+          expect((e as MalformedInputError).exitCode).toBe(3);
+          codes.set((e as MalformedInputError).code, (codes.get((e as MalformedInputError).code) ?? 0) + 1);
+          expect(mut.expect, `${JSON.stringify(x)} was refused (${(e as Error).message}) but is well-formed`).toBe('refuse');
+          counts.refused++;
+          return;
+        }
+        expect(mut.expect, `${JSON.stringify(x)} on ${r.m.type} was decoded but is malformed: ${mut.text.slice(0, 200)}`).toBe('decode');
+        expect(value).toEqual(mut.value);
+        expect(Value.Check(schema, value)).toBe(true);
+        counts.decoded++;
+        if (!r.step) return;
+        try {
+          const out = r.step(value as Msg);
+          expect(out, `${JSON.stringify(x)}: the device took a changed ${r.m.type}`).toEqual(honest[i]);
+          counts.stepExact++;
+        } catch (e) {
+          expect(e, `${JSON.stringify(x)}: ${(e as Error).message}`).toBeInstanceOf(OffchainError);
+          codes.set((e as OffchainError).code, (codes.get((e as OffchainError).code) ?? 0) + 1);
+          counts.stepRefused++;
+        }
+      }),
+      { seed: 0x27_07, numRuns: 3000 },
+    );
+    console.log(`device decoders: ${JSON.stringify(counts)} ${JSON.stringify([...codes].sort())}`);
+    expect(counts.cases).toBeGreaterThan(2000);
+    expect(counts.refused).toBeGreaterThan(1000);
+    expect(counts.decoded).toBeGreaterThan(300);
+    expect(counts.stepRefused).toBeGreaterThan(100);
+  }, 120_000);
 });

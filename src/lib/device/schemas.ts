@@ -8,7 +8,7 @@ import { Type } from '@sinclair/typebox';
 import { Base64Psbt, Hex, Sats, Txid, messageSchema } from '../message.ts';
 
 const ContractId = Hex('contract id: SHA-256 over every term of the credit contract under the channel', 32);
-const StateNumber = Type.Integer({ minimum: 1, description: 'state number: +1 for each signed state' });
+const StateNumber = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'state number: +1 for each signed state' });
 const PaymentHash = Hex('the invoice\'s payment hash: SHA-256 of the preimage', 32);
 const Height = (what: string) => Type.Integer({ minimum: 1, maximum: 499_999_999, description: what });
 const Msat = (what: string) => Type.String({ pattern: '^(0|[1-9][0-9]{0,17})$', description: `${what}, millisatoshis (decimal string)` });
