@@ -17,6 +17,9 @@
  *   B  one toll settled, a second in flight with no preimage: the gateway exits
  *      (exit-credit --broadcast); `device refund-htlc` refused E_NOT_FINAL at L − 1 (and
  *      its --any-time hex rejected `non-final` by the node), then --broadcast at L, mined.
+ *   E  as B, but the gateway's Lightning payment completes late: `gateway claim
+ *      --preimage-file --broadcast` on the mined state claims the HTLC alone (htlc/spend),
+ *      mined; the device's refund at L is then E_BROADCAST_REJECTED (its input is spent).
  *   C  a device channel (one toll settled, one in flight) whose gateway vanishes:
  *      `refund-credit` rejected `non-final` one block before the expiry, then mined.
  *
@@ -278,6 +281,29 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     });
     await n.mine(1);
     expect(await confirmations(refund.txid)).toBe(1);
+  }, 240_000);
+
+  it('E: the gateway exited without the preimage (exit-credit, mined), then its Lightning payment completes: gateway claim --preimage-file --broadcast claims the HTLC alone (htlc/spend), mined; the device\'s refund at L is then E_BROADCAST_REJECTED', async () => {
+    const ch = await openChannel('E');
+    await pay(ch, 17, 20_000_000n);
+    await settle(ch, 17, true);
+    const job = await pay(ch, 18, 30_000_000n);
+    const exit = await step<Exit>(asGw(ch, 'exit-credit', '--fee-rate', '3', '--broadcast'), '', 'credit/exit');
+    await n.mine(1);
+    expect(await confirmations(exit.state_tx.txid)).toBe(1);
+    const s = checkState(ch, exit.state_tx.hex, htlcSat(20_000_000n), { k: 18, amount: htlcSat(30_000_000n), expiry: job.htlc_expiry_height });
+    // The preimage arrives late (the gateway's node paid after all): not stored, given by file.
+    const claim = await step<{ txid: string; hex: string; outpoint: { txid: string; vout: number }; broadcast: { txid: string } }>(
+      asGw(ch, 'gateway', 'claim', '--fee-rate', '2', '--preimage-file', preimageFile(18), '--broadcast'), '', 'htlc/spend');
+    expect(claim.outpoint).toEqual({ txid: exit.state_tx.txid, vout: s.vout });
+    expect(claim.broadcast).toEqual({ txid: claim.txid });
+    verifyScriptPathSpend(claim.hex, [{ ...s.tx.outputs[s.vout]!, txid: exit.state_tx.txid, vout: s.vout }], 0, {
+      outputKey: s.tree.output.outputKey, internalKey: s.tree.internalKey, leafScript: s.tree.leaves.claim!.script, signingKey: MINT_PUB.subarray(1), before: [preimage(18)],
+    });
+    await n.mine(1);
+    expect(await confirmations(claim.txid)).toBe(1);
+    await mineTo(job.htlc_expiry_height);
+    refused(await run(asDev(ch, 'device', 'refund-htlc', '--fee-rate', '2', '--broadcast')), 'E_BROADCAST_REJECTED');
   }, 240_000);
 
   it('C: a device channel whose gateway vanishes with a toll in flight: refund-credit rejected non-final one block before the expiry, then mined (everything back)', async () => {

@@ -13,8 +13,8 @@ export default class GatewayClaim extends DeviceCommand<typeof GatewayClaim> {
 For a device that stops answering after the gateway paid its invoice: the gateway's latest state holds the payment's
 HTLC; the child spends it through the claim leaf with the preimage \`gateway settle\` stored (or --preimage-file), and
 the gateway's payout too when the payout address is its key's own, bringing the package to --fee-rate (exit-credit's
-builder: nothing settled is needed). Submit both with bitcoin-cli submitpackage, or --broadcast with a node (a state
-already confirmed: the child alone). The state must be mined by the channel's expiry and the claim before the HTLC's
+builder: nothing settled is needed). Submit both with bitcoin-cli submitpackage, or --broadcast with a node. With a
+node, a state already mined (an earlier exit-credit) gets the claim alone (htlc/spend). The state must be mined by the channel's expiry and the claim before the HTLC's
 expiry height, after which the device can refund it. The contract is frozen as by exit-credit (unless --dry-run); with
 --broadcast only once the node accepted the package: a refused broadcast changes nothing. Refuses (exit 4) a latest
 state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE), a wrong one (E_WRONG_PREIMAGE).`;
@@ -56,15 +56,22 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
       const record = await store.get(id);
       if (!record) throw new UsageError('E_USAGE', `the gateway has no contract ${id}`);
       let message = gatewayExitClaim(record, ctx.mint, { feeRate, feeLimits, ...(to ? { to } : {}), auxRand: this.random.bytes(32, 'gateway/claim/aux'), ...(preimage ? { preimage } : {}) });
-      if (f.broadcast) {
-        const state = message.state_tx as { txid: string };
-        const claim = message.htlc_claim as { vout: number };
-        const out = await ctx.chain.utxo(state.txid, claim.vout);
-        const child = message.child as { hex: string };
-        const { fromHex } = await import('../../lib/bytes.ts');
-        // The state already mined (an earlier exit-credit or claim): the child alone.
-        const broadcast = out && out.confirmations > 0 ? { txid: await this.broadcastTx(ctx.chain, fromHex(child.hex), 'the claim', 'the channel') } : await submitExit(ctx.chain, message, maxFeeRate, 'the channel');
-        message = { ...message, broadcast };
+      const claim = message.htlc_claim as { vout: number; amount_sat: number };
+      const stateTxid = (message.state_tx as { txid: string }).txid;
+      // With a node: a state already mined (an earlier exit-credit) is not resubmitted, and its
+      // payout may be spent already: the HTLC is claimed alone (htlc/spend), fee for its own size.
+      const out = ctx.chain.kind === 'rpc' ? await ctx.chain.utxo(stateTxid, claim.vout) : null;
+      if (out && out.confirmations > 0) {
+        const { gatewayClaim, claimPreimage } = await import('../../lib/device/onchain.ts');
+        const { termsFromJson } = await import('../../lib/credit/codec.ts');
+        const spend = gatewayClaim(record.gateway!, ctx.mint, claimPreimage(record.gateway!, preimage), to ?? termsFromJson(record.contract, network).payoutScript, feeRate, feeLimits);
+        message = {
+          type: 'htlc/spend', version: 1, network, kind: 'taproot', path: 'claim', complete: true, txid: spend.txid, outpoint: { txid: stateTxid, vout: claim.vout },
+          amount_sat: claim.amount_sat, fee_sat: Number(spend.feeSat), locktime: spend.lockTime, sequence: spend.sequence, hex: spend.hex,
+        };
+        if (f.broadcast) message = { ...message, broadcast: { txid: await this.broadcastTx(ctx.chain, spend.tx.extract(), 'the claim', 'the channel') } };
+      } else if (f.broadcast) {
+        message = { ...message, broadcast: await submitExit(ctx.chain, message, maxFeeRate, 'the channel') };
       }
       if (!record.exiting && !f['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
       return message;

@@ -29,7 +29,7 @@ function refuse(code: string, message: string): never {
   throw new RefusedError(code, message);
 }
 
-export function gatewayClaim(g: GatewayChannel, gateway: KeyPair, preimage: Uint8Array, destination: Uint8Array, feeRate: number): Spend {
+export function gatewayClaim(g: GatewayChannel, gateway: KeyPair, preimage: Uint8Array, destination: Uint8Array, feeRate: number, feeLimits?: FeeLimits): Spend {
   const h = g.latest?.htlc;
   if (!g.latest || !h) refuse('E_NO_HTLC', 'the gateway\'s latest state holds no HTLC');
   if (!preimageMatches(preimage, hexBytes(h.payment_hash))) refuse('E_WRONG_PREIMAGE', `the preimage does not hash to ${h.payment_hash}`);
@@ -38,7 +38,7 @@ export function gatewayClaim(g: GatewayChannel, gateway: KeyPair, preimage: Uint
   const tx = Transaction.fromRaw(hexBytes(g.latest.hex), { allowUnknownOutputs: true });
   const vout = Array.from({ length: tx.outputsLength }, (_, i) => i).find((i) => equalBytes(tx.getOutput(i).script!, htlc.scriptPubKey));
   if (vout === undefined) refuse('E_NO_HTLC', 'the latest state has no output to this HTLC');
-  return buildSpend({ htlc, path: 'claim', outpoint: { txid: g.latest.txid, vout }, amountSat: BigInt(h.amount_sat), destination, feeRate, signer: gateway, preimage });
+  return buildSpend({ htlc, path: 'claim', outpoint: { txid: g.latest.txid, vout }, amountSat: BigInt(h.amount_sat), destination, feeRate, signer: gateway, preimage, ...(feeLimits ? { feeLimits } : {}) });
 }
 
 /**
