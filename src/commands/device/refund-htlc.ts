@@ -47,7 +47,7 @@ the channel's expiry when no state was broadcast.`;
     const feeRate = await this.guardedRate(f['fee-rate']);
     const feeLimits = await this.feeLimits();
     const { ctx, book } = await this.userSession(network);
-    const id = f.contract ?? (await this.pickContract(book, ['open', 'closing', 'rolling-over']));
+    const id = await this.pickContract(book, ['open', 'closing', 'rolling-over']);
     const rec = await book.get(id);
     if (!rec) throw new RefusedError('E_UNKNOWN_CONTRACT', `no contract ${id} in this state directory`);
     const d = rec.device;
