@@ -6,7 +6,9 @@
 import DeviceFail from './commands/device/fail.ts';
 import DevicePay from './commands/device/pay.ts';
 import DeviceReceipt from './commands/device/receipt.ts';
+import DeviceRefundHtlc from './commands/device/refund-htlc.ts';
 import DeviceSettle from './commands/device/settle.ts';
+import GatewayClaim from './commands/gateway/claim.ts';
 import GatewayComplete from './commands/gateway/complete.ts';
 import GatewayFail from './commands/gateway/fail.ts';
 import GatewayPay from './commands/gateway/pay.ts';
@@ -106,7 +108,9 @@ export const COMMANDS = {
   'device:fail': DeviceFail,
   'device:pay': DevicePay,
   'device:receipt': DeviceReceipt,
+  'device:refund-htlc': DeviceRefundHtlc,
   'device:settle': DeviceSettle,
+  'gateway:claim': GatewayClaim,
   'gateway:complete': GatewayComplete,
   'gateway:fail': GatewayFail,
   'gateway:pay': GatewayPay,

@@ -2,8 +2,8 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag } from '../lib/cli/credit-command.ts';
 import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
-import { MalformedInputError, RefusedError, UsageError } from '../lib/errors.ts';
-import type { ChainSource, SubmitPackageResult } from '../lib/chain/index.ts';
+import { MalformedInputError, UsageError } from '../lib/errors.ts';
+import type { ChainSource } from '../lib/chain/index.ts';
 
 export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
   /** Also `exit-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -78,28 +78,11 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
    * accepted it. Returns what the node answered (Core's names, fees in sat).
    */
   private async submit(chain: ChainSource, message: Record<string, unknown>, maxFeeRateSatPerKvb: number): Promise<Record<string, unknown>> {
-    const child = message.child as { hex?: string };
-    if (!child.hex) {
+    if (!(message.child as { hex?: string }).hex) {
       throw new UsageError('E_USAGE', 'the child is not signed (the payout address is not the mint key\'s): sign child.psbt with bitcoin-cli walletprocesspsbt and pass it back with --child');
     }
-    const { fromHex } = await import('../lib/bytes.ts');
-    const state = message.state_tx as { hex: string };
-    const result = await chain.submitPackage!([fromHex(state.hex), fromHex(child.hex)], maxFeeRateSatPerKvb);
-    // Since Core 28, a rejected package is reported in the result, not as an RPC error.
-    if (result.packageMsg !== 'success') {
-      const why = result.txResults.filter((t) => t.error).map((t) => `${t.txid}: ${t.error}`).join('; ');
-      throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept the exit package: ${result.packageMsg}${why ? ` (${why})` : ''}; the contract is unchanged`);
-    }
-    return {
-      package_msg: result.packageMsg,
-      tx_results: result.txResults.map((t) => ({
-        txid: t.txid,
-        wtxid: t.wtxid,
-        ...(t.vsize === undefined ? {} : { vsize: t.vsize }),
-        ...(t.fees === undefined ? {} : { fees_sat: Number(t.fees) }),
-        ...(t.error === undefined ? {} : { error: t.error }),
-      })),
-    };
+    const { submitExit } = await import('../lib/credit/exit.ts');
+    return submitExit(chain, message, maxFeeRateSatPerKvb);
   }
 
   /** --child: a finalized PSBT as bitcoin-cli walletprocesspsbt prints it (JSON with "psbt"), or the PSBT itself. */

@@ -23,6 +23,7 @@ export const NEXT_STEP: Readonly<Record<string, string>> = {
   'device/settle': 'the gateway: offchain gateway complete',
   'device/fail': 'the gateway: offchain gateway complete',
   'gateway/receipt': 'the device: offchain device receipt',
+  'device/htlc-refund': 'bitcoin-cli sendrawtransaction (its hex field), once final',
   'htlc/created': 'the recipient or payer who spends it: offchain htlc claim / htlc refund --htlc FILE',
   'htlc/spend': 'bitcoin-cli sendrawtransaction, or offchain package check (a TRUC child)',
   'htlc/decoded': RESULT,

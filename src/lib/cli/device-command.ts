@@ -112,6 +112,20 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
   }
 
   /**
+   * sendrawtransaction: the txid, or E_BROADCAST_REJECTED (exit 4) naming the node's reason
+   * when the node refuses it (nothing is to be written then).
+   */
+  protected async broadcastTx(chain: { broadcast(raw: Uint8Array): Promise<string> }, raw: Uint8Array, what: string, unchanged: string): Promise<string> {
+    const { RpcError } = await import('../chain/rpc-client.ts');
+    try {
+      return await chain.broadcast(raw);
+    } catch (e) {
+      if (e instanceof RpcError) throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept ${what}: ${e.rpcMessage}; ${unchanged} is unchanged`);
+      throw e;
+    }
+  }
+
+  /**
    * One gateway step as one transaction of the mint's store: the gateway's record (made
    * from the mint's credit record on first use) and every nonce the step took or issued
    * are committed together before the message is returned for printing.

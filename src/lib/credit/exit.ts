@@ -7,6 +7,12 @@
  * child's fee out of its own payout. The child is built, sized and checked by the one
  * CPFP builder, ../truc/child.ts (`own`: no wallet, the mint's key signs); a payout to the
  * mint's wallet leaves it unsigned for `walletprocesspsbt` (then --child, ./exit-child.ts).
+ *
+ * A device channel's gateway (the mint of a credit contract whose states may hold one
+ * HTLC, ../device/channel.ts) exits the same way with `claim`: the same child also takes
+ * the state's HTLC output through its claim leaf with the preimage (`gateway claim`), so
+ * one TRUC package confirms the state and pays the gateway the HTLC — and it works when
+ * nothing is settled yet (no payout output: the HTLC alone carries the child).
  */
 import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
@@ -17,8 +23,11 @@ import { taprootOutput } from '../taproot/taproot.ts';
 import { DEFAULT_FEE_LIMITS, type FeeLimits } from '../tx/fee-guard.ts';
 import { checkTrucPackage, CORE_POLICY, type Prevout } from '../truc/check.ts';
 import { buildChild } from '../truc/child.ts';
+import type { HtlcOutput } from '../htlc/htlc.ts';
+import { plannedWitness, taprootLeafWitness } from '../htlc/spend.ts';
 import { termsFromJson } from './codec.ts';
 import type { MintContractRecord } from './ports.ts';
+import type { ChainSource } from '../chain/types.ts';
 
 /** The state's one input, the contract's funding output: what the package checker needs to know the state's fee. */
 export function exitPrevouts(record: MintContractRecord): Prevout[] {
@@ -29,7 +38,10 @@ export function exitPrevouts(record: MintContractRecord): Prevout[] {
   return [{ txid: toHex(input.txid!), vout: input.index!, amount: c.capacity, script: c.script }];
 }
 
-export type ExitOptions = { feeRate: number; /** The fee guard (default: Core's maxfeerate, half the payout). */ feeLimits?: FeeLimits; to?: Uint8Array; /** BIP-340 aux_rand for the child's signature (from the random source, so the test seed makes it reproducible). */ auxRand: Uint8Array };
+export type ExitOptions = { feeRate: number; /** The fee guard (default: Core's maxfeerate, half the payout). */ feeLimits?: FeeLimits; to?: Uint8Array; /** BIP-340 aux_rand for the child's signature (from the random source, so the test seed makes it reproducible). */ auxRand: Uint8Array;
+  /** A device channel: the child also claims this HTLC output of the state with its preimage (the gateway's key signs the claim leaf). */
+  claim?: { htlc: HtlcOutput; preimage: Uint8Array };
+};
 
 export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitOptions): Record<string, unknown> {
   if (!record.latest) {
@@ -40,13 +52,20 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
   const parent = Transaction.fromRaw(stateRaw, { allowUnknownOutputs: true });
   let vout = -1;
   for (let i = 0; i < parent.outputsLength; i++) if (equalBytes(parent.getOutput(i).script!, c.payoutScript)) vout = i;
-  if (vout < 0) {
+  let htlcVout = -1;
+  if (opts.claim) for (let i = 0; i < parent.outputsLength; i++) if (equalBytes(parent.getOutput(i).script!, opts.claim.htlc.scriptPubKey)) htlcVout = i;
+  if (opts.claim && htlcVout < 0) throw new RefusedError('E_NO_HTLC', `the latest state of contract ${record.contract_id} (state ${record.latest.state}) has no output to this HTLC`);
+  if (vout < 0 && !opts.claim) {
     // A device channel's state holding an HTLC while nothing is settled (docs/device-gateway.md): no payout output to bump.
     throw new RefusedError('E_NO_PAYOUT', `the latest state of contract ${record.contract_id} pays the mint nothing yet (state ${record.latest.state}): there is no payout for a CPFP child to spend`);
   }
   const to = opts.to ?? c.payoutScript;
   const ownKey = taprootOutput(mint.xOnly);
-  const mintSigns = equalBytes(c.payoutScript, ownKey.script);
+  // With a claim the child spends the payout too only when the mint's key can sign it (else the HTLC alone).
+  const payoutOwn = vout >= 0 && equalBytes(c.payoutScript, ownKey.script);
+  const mintSigns = opts.claim ? true : payoutOwn;
+  const spend = opts.claim ? [...(payoutOwn ? [vout] : []), htlcVout] : [vout];
+  const claimWitness = opts.claim ? new Map([[htlcVout, plannedWitness(opts.claim.htlc, 'claim', opts.claim.preimage)]]) : undefined;
   // The one child builder (src/lib/truc/child.ts): sized, fee, the fee guard (the mint pays the
   // child's fee out of its payout) and the package through check.ts, the child at its largest.
   // A state stored before states were TRUC may be v2: then only a v2 child can bump it.
@@ -55,7 +74,10 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
   const prevouts = exitPrevouts(record);
   let built;
   try {
-    built = buildChild({ parent: stateRaw, parentPrevouts: prevouts, own: { to, shortCode: 'E_EXIT_UNECONOMICAL' }, spend: [vout], feeRate: opts.feeRate, feeLimits, policy, allowV2: true });
+    built = buildChild({
+      parent: stateRaw, parentPrevouts: prevouts, own: { to, shortCode: 'E_EXIT_UNECONOMICAL' }, spend, ...(claimWitness ? { scriptPathWitness: claimWitness } : {}),
+      feeRate: opts.feeRate, feeLimits, policy, allowV2: true,
+    });
   } catch (e) {
     if (e instanceof RefusedError && e.code === 'E_TRUC_CHILD_INPUT') throw new RefusedError('E_EXIT_PAYOUT', `the payout script type cannot be fee-estimated for a CPFP child: ${e.message}`);
     throw e;
@@ -63,11 +85,19 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
   const child = built.psbt;
   let parentFee = c.capacity;
   for (let i = 0; i < parent.outputsLength; i++) parentFee -= parent.getOutput(i).amount!;
-  if (mintSigns) child.updateInput(0, { tapInternalKey: mint.xOnly });
+  const payoutIdx = payoutOwn || !opts.claim ? spend.indexOf(vout) : -1;
+  if (mintSigns && payoutIdx >= 0) child.updateInput(payoutIdx, { tapInternalKey: mint.xOnly });
   let hex: string | undefined;
   if (mintSigns) {
-    child.signIdx(mint.secretKey, 0, undefined, opts.auxRand);
-    child.finalizeIdx(0);
+    if (payoutIdx >= 0) {
+      child.signIdx(mint.secretKey, payoutIdx, undefined, opts.auxRand);
+      child.finalizeIdx(payoutIdx);
+    }
+    if (opts.claim) {
+      const idx = spend.indexOf(htlcVout);
+      const spent = spend.map((v) => ({ script: parent.getOutput(v).script!, amount: parent.getOutput(v).amount! }));
+      child.updateInput(idx, { finalScriptWitness: taprootLeafWitness(child, idx, spent, opts.claim.htlc, 'claim', mint, opts.claim.preimage, opts.auxRand) }, true);
+    }
     hex = toHex(child.extract());
     // The signed package through the checker once more, on its real bytes.
     if (parent.version === 3) checkTrucPackage(stateRaw, fromHex(hex, 'child'), prevouts, policy);
@@ -83,6 +113,34 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
     cumulative_sat: record.latest.cumulative_sat,
     deadline_height: c.expiryHeight,
     state_tx: { txid: parent.id, hex: record.latest.hex, vsize: parent.vsize, fee_sat: Number(parentFee) },
+    ...(opts.claim ? { htlc_claim: { payment_hash: toHex(opts.claim.htlc.spec.paymentHash), vout: htlcVout, amount_sat: Number(parent.getOutput(htlcVout).amount!) } } : {}),
     child: { txid: child.id, complete: mintSigns, psbt: base64.encode(child.toPSBT()), hex, package_fee_rate: Number(((Number(parentFee + childFee)) / (parent.vsize + childVsize)).toFixed(2)) },
+  };
+}
+
+/**
+ * Submit an exit's state + child as one package (Core's submitpackage); throws
+ * E_BROADCAST_REJECTED (nothing is to be marked) unless the node accepted it. Returns what
+ * the node answered (Core's names, fees in sat). Shared by exit-credit and gateway claim.
+ */
+export async function submitExit(chain: ChainSource, message: Record<string, unknown>, maxFeeRateSatPerKvb: number, what = 'the contract'): Promise<Record<string, unknown>> {
+  const child = message.child as { hex?: string };
+  if (!child.hex) throw new Error('internal: an unsigned child cannot be submitted');
+  const state = message.state_tx as { hex: string };
+  const result = await chain.submitPackage!([fromHex(state.hex), fromHex(child.hex)], maxFeeRateSatPerKvb);
+  // Since Core 28, a rejected package is reported in the result, not as an RPC error.
+  if (result.packageMsg !== 'success') {
+    const why = result.txResults.filter((t) => t.error).map((t) => `${t.txid}: ${t.error}`).join('; ');
+    throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept the exit package: ${result.packageMsg}${why ? ` (${why})` : ''}; ${what} is unchanged`);
+  }
+  return {
+    package_msg: result.packageMsg,
+    tx_results: result.txResults.map((t) => ({
+      txid: t.txid,
+      wtxid: t.wtxid,
+      ...(t.vsize === undefined ? {} : { vsize: t.vsize }),
+      ...(t.fees === undefined ? {} : { fees_sat: Number(t.fees) }),
+      ...(t.error === undefined ? {} : { error: t.error }),
+    })),
   };
 }

@@ -244,7 +244,18 @@ export const ExitSchema = messageSchema('credit/exit', 'The mint\'s unilateral e
     hex: Type.Optional(Hex('the signed child: the mint key signs its own payout; a wallet\'s payout is signed by the wallet (--child)')),
     package_fee_rate: Type.Number({ description: 'fee rate of state + child together, sat/vB' }),
   }),
-  broadcast: Type.Optional(
+  htlc_claim: Type.Optional(
+    Type.Object(
+      {
+        payment_hash: Hex('the HTLC\'s payment hash', 32),
+        vout: Type.Integer({ minimum: 0, description: 'the HTLC output of the state the child spends through its claim leaf' }),
+        amount_sat: Sats('the HTLC output'),
+      },
+      { additionalProperties: false, description: 'gateway claim (a device channel): the child also claims this HTLC with the preimage' },
+    ),
+  ),
+  broadcast: Type.Optional(Type.Union([
+    Type.Object({ txid: Txid }, { additionalProperties: false, description: 'gateway claim --broadcast of a state already confirmed: the child alone (sendrawtransaction)' }),
     Type.Object(
       {
         package_msg: Type.String({ description: 'Core\'s submitpackage package_msg ("success")' }),
@@ -263,7 +274,7 @@ export const ExitSchema = messageSchema('credit/exit', 'The mint\'s unilateral e
       },
       { additionalProperties: false, description: 'with --broadcast: what the node answered' },
     ),
-  ),
+  ])),
 });
 
 export const AbandonSchema = messageSchema(

@@ -8,7 +8,7 @@ import { Type } from '@sinclair/typebox';
 import { Base64Psbt, Hex, Sats, Txid, messageSchema } from '../message.ts';
 
 const ContractId = Hex('contract id: SHA-256 over every term of the credit contract under the channel', 32);
-const StateNumber = Type.Integer({ minimum: 1, description: 'state number: +1 for each signed state' });
+const StateNumber = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'state number: +1 for each signed state' });
 const PaymentHash = Hex('the invoice\'s payment hash: SHA-256 of the preimage', 32);
 const Height = (what: string) => Type.Integer({ minimum: 1, maximum: 499_999_999, description: what });
 const Msat = (what: string) => Type.String({ pattern: '^(0|[1-9][0-9]{0,17})$', description: `${what}, millisatoshis (decimal string)` });
@@ -80,4 +80,18 @@ export const GatewayReceiptSchema = messageSchema('gateway/receipt', 'The gatewa
   next_nonce: NextNonce,
 });
 
-export const DEVICE_SCHEMAS = [DevicePaySchema, GatewayJobSchema, GatewaySettleSchema, GatewayFailSchema, DeviceSettleSchema, DeviceFailSchema, GatewayReceiptSchema];
+export const DeviceHtlcRefundSchema = messageSchema('device/htlc-refund', 'The device takes a payment\'s HTLC back on chain through the refund leaf, once its expiry height is final (device refund-htlc).', {
+  contract_id: ContractId,
+  payment_hash: PaymentHash,
+  outpoint: Type.Object({ txid: Txid, vout: Type.Integer({ minimum: 0 }) }, { additionalProperties: false, description: 'the HTLC output of the state the gateway put on chain' }),
+  amount_sat: Sats('the HTLC output'),
+  txid: Txid,
+  hex: Hex('the signed refund (nLockTime = the HTLC\'s expiry height)'),
+  fee_sat: Sats('its fee'),
+  vsize: Type.Integer({ minimum: 1 }),
+  final: Type.Boolean({ description: 'whether the node accepts it at the tip now' }),
+  final_from_height: Height('the first block that can include it (expiry height + 1)'),
+  broadcast: Type.Optional(Type.Object({ txid: Txid }, { additionalProperties: false, description: 'with --broadcast: the node accepted it (sendrawtransaction)' })),
+});
+
+export const DEVICE_SCHEMAS = [DevicePaySchema, GatewayJobSchema, GatewaySettleSchema, GatewayFailSchema, DeviceSettleSchema, DeviceFailSchema, GatewayReceiptSchema, DeviceHtlcRefundSchema];

@@ -63,6 +63,7 @@ export const HtlcSpendSchema = messageSchema('htlc/spend', 'A spend of an HTLC: 
   psbt: Type.Optional(Base64Psbt),
   missing: Type.Optional(Type.Array(Type.String(), { description: 'what the PSBT still needs: local_htlc / remote_htlc signatures, the preimage, MuSig2 rounds; anchors second stage: fee_input (the holder adds a wallet\'s coins), wallet_signatures (walletprocesspsbt)' })),
   htlc: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'the htlc/created message, carried along while signatures are missing' })),
+  broadcast: Type.Optional(Type.Object({ txid: Txid }, { additionalProperties: false, description: 'gateway claim --broadcast of a state already confirmed: the node accepted the claim (sendrawtransaction)' })),
 });
 
 export const HtlcDecodedSchema = messageSchema('htlc/decoded', 'Which HTLC kind a script is, and its parameters.', {

@@ -136,8 +136,28 @@ export function buildSpend(req: SpendRequest): Spend {
   return { tx, txid: tx.id, hex: toHex(tx.extract()), feeSat, vsize, lockTime, sequence };
 }
 
+/**
+ * A taproot HTLC's leaf witness for input `index` of `tx` (which may have other inputs:
+ * `prevouts` lists what every input spends, in order, as BIP-341 signs them all):
+ * SIGHASH_DEFAULT, the claim leaf with the preimage or the refund leaf.
+ */
+export function taprootLeafWitness(
+  tx: Transaction, index: number, prevouts: readonly { script: Uint8Array; amount: bigint }[], htlc: HtlcOutput, path: 'claim' | 'refund',
+  signer: KeyPair, preimage: Uint8Array | undefined, auxRand?: Uint8Array,
+): Uint8Array[] {
+  if (!htlc.taproot) throw new Error('internal: not a taproot HTLC');
+  checkSigner(htlc, path, signer);
+  const leaf = path === 'claim' ? htlc.taproot.claimLeaf : htlc.taproot.refundLeaf;
+  const cb = path === 'claim' ? htlc.taproot.claimControlBlock : htlc.taproot.refundControlBlock;
+  const digest = tx.preimageWitnessV1(index, prevouts.map((p) => p.script), 0x00, prevouts.map((p) => p.amount), undefined, leaf, 0xc0);
+  const sig = schnorrSign(digest, signer.secretKey, auxRand ?? new Uint8Array(32));
+  if (!schnorrVerify(sig, digest, signer.xOnly)) throw new Error('internal: a fresh Schnorr signature does not verify');
+  // Stack bottom to top: the leaf checks the signature first (on top), then the preimage.
+  return path === 'claim' ? [checkPreimage(htlc, preimage), sig, leaf, cb] : [sig, leaf, cb];
+}
+
 /** Byte lengths of the witness items (signatures at their largest), for the fee. */
-function plannedWitness(htlc: HtlcOutput, path: SpendPath, preimage: Uint8Array | undefined): number[] {
+export function plannedWitness(htlc: HtlcOutput, path: SpendPath, preimage: Uint8Array | undefined): number[] {
   const ecdsa = 73;
   if (htlc.taproot) {
     const leaf = path === 'claim' ? htlc.taproot.claimLeaf : htlc.taproot.refundLeaf;
@@ -184,13 +204,7 @@ export function estimateVsize(destination: Uint8Array, witnessItemLengths: reado
 function witness(tx: Transaction, req: SpendRequest, preimage: Uint8Array | undefined): Uint8Array[] {
   const { htlc, path, signer } = req;
   if (htlc.taproot) {
-    const leaf = path === 'claim' ? htlc.taproot.claimLeaf : htlc.taproot.refundLeaf;
-    const cb = path === 'claim' ? htlc.taproot.claimControlBlock : htlc.taproot.refundControlBlock;
-    const digest = tx.preimageWitnessV1(0, [htlc.scriptPubKey], 0x00, [req.amountSat], undefined, leaf, 0xc0);
-    const sig = schnorrSign(digest, signer.secretKey, req.auxRand ?? new Uint8Array(32));
-    if (!schnorrVerify(sig, digest, signer.xOnly)) throw new Error('internal: a fresh Schnorr signature does not verify');
-    // Stack bottom to top: the leaf checks the signature first (on top), then the preimage.
-    return path === 'claim' ? [preimage!, sig, leaf, cb] : [sig, leaf, cb];
+    return taprootLeafWitness(tx, 0, [{ script: htlc.scriptPubKey, amount: req.amountSat }], htlc, path === 'claim' ? 'claim' : 'refund', signer, preimage, req.auxRand);
   }
   const ws = htlc.witnessScript!;
   const digest = tx.preimageWitnessV0(0, ws, SIGHASH_ALL, req.amountSat);

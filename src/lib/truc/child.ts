@@ -63,6 +63,12 @@ export type ChildRequest = {
   own?: { to: Uint8Array; shortCode: string };
   /** Parent outputs the child spends (default: every P2A output of the parent). */
   spend?: number[];
+  /**
+   * Parent outputs of `spend` the caller spends by a taproot script path (a device
+   * channel's HTLC claim leaf): the byte lengths of that witness's items, so the child is
+   * sized (and the package checked) at its real size, not a key path's 64 bytes.
+   */
+  scriptPathWitness?: ReadonlyMap<number, readonly number[]>;
   /** Target package fee rate, sat/vB. */
   feeRate: number;
   feeLimits: FeeLimits;
@@ -96,12 +102,13 @@ function standInWitness(script: Uint8Array, redeemScript: Uint8Array | undefined
 }
 
 /** The child unsigned, and the same child with witnesses of the largest size it will have once signed. */
-function assemble(tx: Transaction, redeem: (Uint8Array | undefined)[]): Uint8Array {
+function assemble(tx: Transaction, redeem: (Uint8Array | undefined)[], scriptPath: (readonly number[] | undefined)[] = []): Uint8Array {
   const inputs: { txid: Uint8Array; index: number; finalScriptSig: Uint8Array; sequence: number }[] = [];
   const witnesses: Uint8Array[][] = [];
   for (let i = 0; i < tx.inputsLength; i++) {
     const input = tx.getInput(i);
-    const w = standInWitness(input.witnessUtxo!.script, redeem[i]);
+    const items = scriptPath[i];
+    const w = items ? { witness: items.map((n) => new Uint8Array(n)), scriptSig: new Uint8Array() } : standInWitness(input.witnessUtxo!.script, redeem[i]);
     inputs.push({ txid: input.txid!, index: input.index!, finalScriptSig: w.scriptSig, sequence: input.sequence! });
     witnesses.push(w.witness);
   }
@@ -134,13 +141,17 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   // Inputs: the parent's outputs (anchors with an empty witness, the caller's own signed by its wallet), then the wallet's.
   const tx = new Transaction({ version: v2 ? 2 : TRUC_VERSION, lockTime: 0, allowUnknownOutputs: true, allowUnknownInputs: true });
   const redeem: (Uint8Array | undefined)[] = [];
+  const scriptPath: (readonly number[] | undefined)[] = [];
   let parentValue = 0n;
   for (const v of spend) {
     const o = outs[v]!;
     const type = standardScriptType(o.script);
     if (type !== 'p2a' && type !== 'p2tr' && type !== 'p2wpkh') throw new RefusedError('E_TRUC_CHILD_INPUT', `the parent's output ${v} pays ${toHex(o.script)}: a child spends P2A anchors, or a P2TR or P2WPKH output of the caller's wallet`);
+    const items = req.scriptPathWitness?.get(v);
+    if (items && type !== 'p2tr') throw new UsageError('E_TRUC_CHILD_INPUT', `the parent's output ${v} is not taproot: it has no script path`);
     tx.addInput({ txid: parent.txid, index: v, sequence: SEQUENCE, witnessUtxo: { script: o.script, amount: o.amount } });
     redeem.push(undefined);
+    scriptPath.push(items);
     parentValue += o.amount;
   }
   for (const i of wallet.inputs) {
@@ -151,7 +162,7 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   for (const o of wallet.change) tx.addOutput(o);
   // The child's size once signed, at its largest: amounts do not change it, so it is measured now.
   const scriptOf = (i: number) => tx.getInput(i).witnessUtxo!.script;
-  const measured = measureTx(assemble(tx, redeem), 'the child');
+  const measured = measureTx(assemble(tx, redeem, scriptPath), 'the child');
   const childVsize = sigopAdjustedVsize(measured.weight, sigOpCost(measured.tx, scriptOf));
 
   // The parent's own fee, from its prevouts (the checker refuses a missing one as E_TRUC_PREVOUT).
@@ -193,7 +204,7 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   tx.updateOutput(largest, { amount: rest });
 
   // The whole package through the checker, the child at its largest signed size.
-  const standIn = assemble(tx, redeem);
+  const standIn = assemble(tx, redeem, scriptPath);
   const childPrevouts: Prevout[] = wallet.inputs.map((i) => ({ txid: i.txid, vout: i.vout, amount: i.amount, script: i.script }));
   const policy = { ...req.policy, maxFeeRate: Math.round(req.feeLimits.maxFeeRate * 1000) };
   const verdict = v2 ? undefined : checkTrucPackage(req.parent, standIn, [...req.parentPrevouts, ...childPrevouts], policy);

@@ -1,0 +1,81 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { DeviceCommand, tollExample } from '../../lib/cli/device-command.ts';
+import { contractFlag } from '../../lib/cli/credit-command.ts';
+import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
+import { UsageError } from '../../lib/errors.ts';
+
+export default class GatewayClaim extends DeviceCommand<typeof GatewayClaim> {
+  static override summary = 'The gateway\'s unilateral exit with the HTLC: its latest state plus one TRUC child that claims the HTLC with the preimage.';
+  static override description = `  gateway  [--preimage-file FILE]  → credit/exit with htlc_claim (state_tx, child: the claim)
+
+For a device that stops answering after the gateway paid its invoice: the gateway's latest state holds the payment's
+HTLC; the child spends it through the claim leaf with the preimage \`gateway settle\` stored (or --preimage-file), and
+the gateway's payout too when the payout address is its key's own, bringing the package to --fee-rate (exit-credit's
+builder: nothing settled is needed). Submit both with bitcoin-cli submitpackage, or --broadcast with a node. With a
+node, a state already mined (an earlier exit-credit) gets the claim alone (htlc/spend). The state must be mined by the channel's expiry and the claim before the HTLC's
+expiry height, after which the device can refund it. The contract is frozen as by exit-credit (unless --dry-run); with
+--broadcast only once the node accepted the package: a refused broadcast changes nothing. Refuses (exit 4) a latest
+state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE), a wrong one (E_WRONG_PREIMAGE).`;
+  static override examples = [
+    {
+      description: 'A toll paid on Lightning, the device silent after gateway settle: the gateway exits and claims the HTLC at 2 sat/vB',
+      command: `${tollExample(3)} > /dev/null && <%= config.bin %> gateway claim --fee-rate 2 --key-env MINT_KEY --state-dir $D/mint`,
+    },
+  ];
+  static override flags = {
+    ...keyFlags,
+    ...stateFlags,
+    ...contractFlag,
+    'fee-rate': Flags.string({ description: 'target fee rate of state + child together, sat/vB', required: true, helpValue: 'SAT/VB' }),
+    to: Flags.string({ description: 'where the child pays (default: the payout address)', helpValue: 'ADDRESS' }),
+    'preimage-file': Flags.string({ description: 'file (mode 0600) holding the payment preimage (hex), when gateway settle did not store it', helpValue: 'FILE' }),
+    broadcast: Flags.boolean({ description: 'submit state and child as a package to the node (needs --rpc-url) and print its answer under "broadcast"' }),
+    'dry-run': Flags.boolean({ description: 'print the exit package without freezing the contract', exclusive: ['broadcast'] }),
+    ...feeGuardFlags,
+    ...chainFlags,
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const f = this.flags;
+    const network = this.network();
+    const { gatewayExitClaim } = await import('../../lib/device/onchain.ts');
+    const { submitExit } = await import('../../lib/credit/exit.ts');
+    const { decodeAddress } = await import('../../lib/address.ts');
+    const to = f.to ? decodeAddress(f.to, network, '--to') : undefined;
+    const preimage = f['preimage-file'] === undefined ? undefined : readHexSecretFile(f['preimage-file'], '--preimage-file', { length: 32 });
+    const feeRate = await this.guardedRate(f['fee-rate']);
+    const feeLimits = await this.feeLimits();
+    const maxFeeRate = Math.round(feeLimits.maxFeeRate * 1000);
+    // One transaction of the mint's store, as exit-credit: the freeze is written only after
+    // the node accepted (with --broadcast), so a refused or failed broadcast changes nothing.
+    const message = await this.withMint(network, async (ctx, store) => {
+      if (f.broadcast && !ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url (or drop --broadcast and submit the printed package with bitcoin-cli submitpackage)');
+      const id = await this.pickContract(store, ['open', 'closing', 'rolling-over']);
+      const record = await store.get(id);
+      if (!record) throw new UsageError('E_USAGE', `the gateway has no contract ${id}`);
+      let message = gatewayExitClaim(record, ctx.mint, { feeRate, feeLimits, ...(to ? { to } : {}), auxRand: this.random.bytes(32, 'gateway/claim/aux'), ...(preimage ? { preimage } : {}) });
+      const claim = message.htlc_claim as { vout: number; amount_sat: number };
+      const stateTxid = (message.state_tx as { txid: string }).txid;
+      // With a node: a state already mined (an earlier exit-credit) is not resubmitted, and its
+      // payout may be spent already: the HTLC is claimed alone (htlc/spend), fee for its own size.
+      const out = ctx.chain.kind === 'rpc' ? await ctx.chain.utxo(stateTxid, claim.vout) : null;
+      if (out && out.confirmations > 0) {
+        const { gatewayClaim, claimPreimage } = await import('../../lib/device/onchain.ts');
+        const { termsFromJson } = await import('../../lib/credit/codec.ts');
+        const spend = gatewayClaim(record.gateway!, ctx.mint, claimPreimage(record.gateway!, preimage), to ?? termsFromJson(record.contract, network).payoutScript, feeRate, feeLimits);
+        message = {
+          type: 'htlc/spend', version: 1, network, kind: 'taproot', path: 'claim', complete: true, txid: spend.txid, outpoint: { txid: stateTxid, vout: claim.vout },
+          amount_sat: claim.amount_sat, fee_sat: Number(spend.feeSat), locktime: spend.lockTime, sequence: spend.sequence, hex: spend.hex,
+        };
+        if (f.broadcast) message = { ...message, broadcast: { txid: await this.broadcastTx(ctx.chain, spend.tx.extract(), 'the claim', 'the channel') } };
+      } else if (f.broadcast) {
+        message = { ...message, broadcast: await submitExit(ctx.chain, message, maxFeeRate, 'the channel') };
+      }
+      if (!record.exiting && !f['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
+      return message;
+    });
+    return { message };
+  }
+}

@@ -1,0 +1,327 @@
+/**
+ * Optional integration suite (BRIEF §3.8, §5; issue 27 items 5–6): the device ↔ gateway
+ * channel's unilateral paths through the BUILT CLI (`node bin/run.js`, one process per
+ * step, messages piped as strings) against a real `bitcoind -regtest` (BITCOIND or PATH;
+ * skipped visibly without one). Each party asks the node (--rpc-url) for the tip and the
+ * funding; each channel is a credit contract opened with the CLI and funded by the node's
+ * wallet.
+ *
+ *   A  one toll settled, a second paid on Lightning (the gateway holds its preimage), the
+ *      device silent: `gateway claim --broadcast` — the latest state plus ONE TRUC child
+ *      spending the gateway's payout (key path) and the HTLC (claim leaf, preimage) —
+ *      accepted as a package and mined.
+ *   D  nothing settled, the toll paid, the device silent: `gateway claim --dry-run`
+ *      (HTLC-only child) submitted with bitcoin-cli submitpackage, mined; then
+ *      `gateway claim --broadcast` of the same package: E_BROADCAST_REJECTED, exit 4, and
+ *      the gateway's state directory byte-identical (a failed broadcast changes nothing).
+ *   B  one toll settled, a second in flight with no preimage: the gateway exits
+ *      (exit-credit --broadcast); `device refund-htlc` refused E_NOT_FINAL at L − 1 (and
+ *      its --any-time hex rejected `non-final` by the node), then --broadcast at L, mined.
+ *   E  as B, but the gateway's Lightning payment completes late: `gateway claim
+ *      --preimage-file --broadcast` on the mined state claims the HTLC alone (htlc/spend),
+ *      mined; the device's refund at L is then E_BROADCAST_REJECTED (its input is spent).
+ *   C  a device channel (one toll settled, one in flight) whose gateway vanishes:
+ *      `refund-credit` rejected `non-final` one block before the expiry, then mined.
+ *
+ * Every final signature is checked by the independent verifier (test/independent/):
+ * key-path spends against the contract key derived in test code, script-path spends
+ * against the HTLC tree derived in test code (taprootHtlcContract).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { ROOT, tempDir } from '../helpers.ts';
+import { parseTx, hexOf, bytesOf } from '../independent/tx.ts';
+import { verifyKeyPathSpend, verifyScriptPathSpend, type Prevout } from '../independent/verify.ts';
+import { musigTaprootOutput, p2trScript, publicKeyOf, singleKeyTaprootOutput } from '../independent/keys.ts';
+import { taprootHtlcContract } from '../independent/descriptor.ts';
+import { invoice, preimage, NOW } from '../lib/device/world.ts';
+import { findBitcoind } from './bitcoind.ts';
+import { startFundedNode, type FundedNode } from './funded-node.ts';
+import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
+
+const BITCOIND = findBitcoind();
+const TITLE = BITCOIND
+  ? `device ↔ gateway unilateral paths through the CLI against bitcoind -regtest (${BITCOIND})`
+  : 'device ↔ gateway unilateral paths through the CLI against bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
+if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
+
+const fixtureKey = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
+const MINT_KEY = fixtureKey('mint');
+const USER_KEY = fixtureKey('user');
+const USER_PUB = publicKeyOf(bytesOf(USER_KEY));
+const MINT_PUB = publicKeyOf(bytesOf(MINT_KEY));
+const CONTRACT = musigTaprootOutput([USER_PUB, MINT_PUB]);
+
+const HTLC_BLOCKS = 30;
+const POLICY = { max_payment_msat: 50_000_000, max_daily_msat: 1_000_000_000, max_fee_base_msat: 1000, max_fee_ppm: 5000, allowed_payees: 'any', htlc_expiry_blocks: HTLC_BLOCKS, claim_margin_blocks: 6 };
+const TERMS = { fee_base_msat: 1000, fee_ppm: 2000, cltv_budget_blocks: 0, claim_margin_blocks: 6 };
+/** The HTLC of an invoice of `msat` under TERMS, in sat: invoice + fee, rounded up (the test's own arithmetic). */
+const htlcSat = (msat: bigint) => Number((msat + 1000n + (msat * 2000n + 999_999n) / 1_000_000n + 999n) / 1000n);
+
+type Exit = {
+  state: number; cumulative_sat: number;
+  state_tx: { txid: string; hex: string };
+  htlc_claim?: { payment_hash: string; vout: number; amount_sat: number };
+  child: { txid: string; complete: boolean; hex: string; package_fee_rate: number };
+  broadcast?: { package_msg: string; tx_results: { txid: string }[] };
+};
+type Refund = { txid: string; hex: string; final: boolean; final_from_height: number; outpoint: { txid: string; vout: number }; amount_sat: number; broadcast?: { txid: string } };
+type Channel = { id: string; dev: string; gw: string; expiry: number; funding: { txid: string; vout: number }; capacity: bigint };
+
+/** Every file under `dir` with its bytes: "nothing was written" means this is unchanged. */
+function treeOf(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[p] = readFileSync(p).toString('hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe.skipIf(!BITCOIND)(TITLE, () => {
+  let n: FundedNode;
+  let work: { path: string; cleanup: () => void };
+  let offerFile: string;
+  let policyFile: string;
+  let termsFile: string;
+  let payoutScript: Uint8Array;
+  const env = { MINT_KEY, USER_KEY };
+  const run = (args: string[], input = '') => offchain(args, { input, env });
+  const step = async <T>(args: string[], input: string, type: string) => messageOf<T>(await run(args, input), type);
+  const refused = (r: CliRun, code: string) => expect({ status: r.status, code: errorCode(r), stdout: r.stdout }, describeRun(r)).toEqual({ status: 4, code, stdout: '' });
+  // Steps that ask no chain question (settle, fail, receipt) take no --rpc-url.
+  const OFFLINE = new Set(['settle', 'fail', 'receipt']);
+  const chainOf = (a: string[]) => (OFFLINE.has(a[1] ?? '') ? [] : n.chain());
+  const asDev = (ch: Channel, ...a: string[]) => [...a, '--key-env', 'USER_KEY', '--state-dir', ch.dev, ...chainOf(a)];
+  const asGw = (ch: Channel, ...a: string[]) => [...a, '--key-env', 'MINT_KEY', '--state-dir', ch.gw, ...chainOf(a)];
+  const rpc = <T>(m: string, p: unknown[] = []) => n.node.rpc.call<T>(m, p);
+  const confirmations = async (txid: string) => (await rpc<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations ?? 0;
+  const mineTo = async (h: number) => {
+    const k = h - (await n.tip());
+    expect(k).toBeGreaterThanOrEqual(0);
+    if (k > 0) await n.mine(k);
+    expect(await n.tip()).toBe(h);
+  };
+
+  beforeAll(async () => {
+    assertBuilt();
+    work = tempDir('offchain-regtest-device-cli-');
+    n = await startFundedNode(BITCOIND!, 'device-cli-funder');
+    offerFile = join(work.path, 'offer.json');
+    policyFile = join(work.path, 'policy.json');
+    termsFile = join(work.path, 'terms.json');
+    writeFileSync(policyFile, JSON.stringify(POLICY));
+    writeFileSync(termsFile, JSON.stringify(TERMS));
+    // The gateway's payout is its key's own P2TR address, so its key signs a child spending it.
+    const key = messageOf<{ p2tr_address: string }>(await run(['key', 'show', '--key-env', 'MINT_KEY']), 'key/public');
+    payoutScript = p2trScript(singleKeyTaprootOutput(MINT_PUB).outputKey);
+    const offer = await step<Record<string, unknown>>(
+      ['open-credit', '--role', 'mint', '--publish', '--payout-address', key.p2tr_address, '--min-expiry', '5', '--max-expiry', '200', '--safety-margin', '3',
+        '--key-env', 'MINT_KEY', '--state-dir', join(work.path, 'offer-mint')],
+      '', 'credit/offer',
+    );
+    writeFileSync(offerFile, JSON.stringify(offer));
+  }, 180_000);
+  afterAll(async () => {
+    await n?.stop();
+    work?.cleanup();
+  });
+
+  /** A channel opened through the CLI (each its own pair of state directories), funded and confirmed. */
+  async function openChannel(tag: string, expiryBlocks = 60, capacity = 100_000n): Promise<Channel> {
+    const ch = { dev: join(work.path, tag, 'device'), gw: join(work.path, tag, 'gateway') } as Channel;
+    mkdirSync(join(work.path, tag), { recursive: true });
+    // The mint's offer state (its policy) goes with each gateway directory.
+    const offer = JSON.parse(readFileSync(offerFile, 'utf8')) as { payout_address: string };
+    await step(asGw(ch, 'open-credit', '--role', 'mint', '--publish', '--payout-address', offer.payout_address, '--min-expiry', '5', '--max-expiry', '200', '--safety-margin', '3'), '', 'credit/offer');
+    const address = await step<{ address: string }>(asDev(ch, 'open-credit', '--role', 'user'), readFileSync(offerFile, 'utf8'), 'credit/address');
+    const created = await n.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [address.address]: Number(capacity) / 1e8 }], 0, { change_type: 'bech32m', replaceable: false }]);
+    const refundAddress = await n.wallet.call<string>('getnewaddress', ['', 'bech32m']);
+    const request = await step<{ contract_id: string; contract: { expiry_height: number; funding: { txid: string; vout: number } } }>(
+      asDev(ch, 'open-credit', '--role', 'user', '--offer', offerFile, '--expiry', `+${expiryBlocks}`, '--refund-address', refundAddress), created.psbt, 'credit/open-request');
+    const accept = await run(asGw(ch, 'open-credit', '--role', 'mint'), JSON.stringify(request));
+    const opened = await step<{ funding_psbt: string }>(asDev(ch, 'open-credit', '--role', 'user'), messageOf(accept, 'credit/open-accept') && accept.stdout, 'credit/opened');
+    const signed = await n.wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [opened.funding_psbt]);
+    const fin = await rpc<{ hex: string }>('finalizepsbt', [signed.psbt]);
+    await n.acceptAndMine(fin.hex);
+    return { ...ch, id: request.contract_id, expiry: request.contract.expiry_height, funding: request.contract.funding, capacity };
+  }
+
+  /** device pay | gateway pay for invoice `k` of `msat`: the job. */
+  async function pay(ch: Channel, k: number, msat: bigint) {
+    const inv = join(work.path, `invoice-${k}.txt`);
+    writeFileSync(inv, invoice(k, msat));
+    const p = await run(asDev(ch, 'device', 'pay', '--invoice', inv, '--policy', policyFile, '--terms', termsFile, '--now', String(NOW)));
+    return step<{ payment_hash: string; htlc_expiry_height: number; state_txid: string }>(asGw(ch, 'gateway', 'pay', '--terms', termsFile, '--now', String(NOW)), messageOf(p, 'device/pay') && p.stdout, 'gateway/job');
+  }
+
+  function preimageFile(k: number): string {
+    const f = join(work.path, `preimage-${k}`);
+    writeFileSync(f, hexOf(preimage(k)), { mode: 0o600 });
+    return f;
+  }
+
+  /** The gateway settles payment k with its preimage; with `device`, the device answers and the exchange completes. */
+  async function settle(ch: Channel, k: number, device: boolean) {
+    const s = await run(asGw(ch, 'gateway', 'settle', '--preimage-file', preimageFile(k)));
+    messageOf(s, 'gateway/settle');
+    if (!device) return;
+    const d = await run(asDev(ch, 'device', 'settle'), s.stdout);
+    const r = await run(asGw(ch, 'gateway', 'complete'), messageOf(d, 'device/settle') && d.stdout);
+    await step(asDev(ch, 'device', 'receipt'), messageOf(r, 'gateway/receipt') && r.stdout, 'credit/balance');
+  }
+
+  const fundingPrevout = (ch: Channel): Prevout => ({ amount: ch.capacity, script: p2trScript(CONTRACT.outputKey), txid: ch.funding.txid, vout: ch.funding.vout });
+
+  /** The state verified (key path, contract key) and its outputs as the test expects them. */
+  function checkState(ch: Channel, hex: string, settledSat: number, htlc: { k: number; amount: number; expiry: number }) {
+    verifyKeyPathSpend(hex, [fundingPrevout(ch)], CONTRACT.outputKey);
+    const tx = parseTx(hex);
+    const tree = taprootHtlcContract({ payer: USER_PUB, recipient: MINT_PUB, paymentHash: sha256(preimage(htlc.k)), locktime: htlc.expiry });
+    const outs = tx.outputs.map((o) => ({ script: hexOf(o.script), amount: o.amount }));
+    expect(outs.filter((o) => o.script === hexOf(payoutScript)).map((o) => Number(o.amount))).toEqual(settledSat > 0 ? [settledSat] : []);
+    const vout = outs.findIndex((o) => o.script === hexOf(p2trScript(tree.output.outputKey)));
+    expect(vout).toBeGreaterThanOrEqual(0);
+    expect(Number(outs[vout]!.amount)).toBe(htlc.amount);
+    return { tx, tree, vout };
+  }
+
+  it('A: one toll settled, a second paid on Lightning, the device silent: gateway claim --broadcast (state + one child: payout and HTLC claim) accepted and mined', async () => {
+    const ch = await openChannel('A');
+    await pay(ch, 10, 20_000_000n);
+    await settle(ch, 10, true);
+    const settled = htlcSat(20_000_000n);
+    const job = await pay(ch, 11, 30_000_000n);
+    await settle(ch, 11, false); // the gateway holds the preimage; the device never answers
+
+    const exit = await step<Exit>(asGw(ch, 'gateway', 'claim', '--fee-rate', '3', '--broadcast'), '', 'credit/exit');
+    expect(exit.broadcast?.package_msg).toBe('success');
+    const s = checkState(ch, exit.state_tx.hex, settled, { k: 11, amount: htlcSat(30_000_000n), expiry: job.htlc_expiry_height });
+    expect(exit.htlc_claim).toEqual({ payment_hash: hexOf(sha256(preimage(11))), vout: s.vout, amount_sat: htlcSat(30_000_000n) });
+    // The child: input 0 the payout (the gateway key's own P2TR, key path), input 1 the HTLC (claim leaf with the preimage).
+    const child = parseTx(exit.child.hex);
+    const payoutVout = s.tx.outputs.findIndex((o) => hexOf(o.script) === hexOf(payoutScript));
+    expect(child.version).toBe(3);
+    expect(child.inputs.map((i) => [i.txid, i.vout])).toEqual([[exit.state_tx.txid, payoutVout], [exit.state_tx.txid, s.vout]]);
+    const prevouts: Prevout[] = [s.tx.outputs[payoutVout]!, s.tx.outputs[s.vout]!].map((o, i) => ({ ...o, txid: exit.state_tx.txid, vout: [payoutVout, s.vout][i] }));
+    verifyKeyPathSpend(exit.child.hex, prevouts, [singleKeyTaprootOutput(MINT_PUB).outputKey, null]);
+    verifyScriptPathSpend(exit.child.hex, prevouts, 1, {
+      outputKey: s.tree.output.outputKey, internalKey: s.tree.internalKey, leafScript: s.tree.leaves.claim!.script, signingKey: MINT_PUB.subarray(1), before: [preimage(11)],
+    });
+    expect(child.outputs.map((o) => hexOf(o.script))).toEqual([hexOf(payoutScript)]);
+    await n.mine(1);
+    expect(await confirmations(exit.state_tx.txid)).toBe(1);
+    expect(await confirmations(exit.child.txid)).toBe(1);
+    // Frozen: the gateway signs nothing more of this channel.
+    refused(await run(asGw(ch, 'gateway', 'fail', '--payment-hash', job.payment_hash)), 'E_CONTRACT_FROZEN');
+  }, 240_000);
+
+  it('D: nothing settled, the toll paid, the device silent: the printed package (HTLC-only child) mined with submitpackage; gateway claim --broadcast again is E_BROADCAST_REJECTED and writes nothing', async () => {
+    const ch = await openChannel('D');
+    const job = await pay(ch, 12, 25_000_000n);
+    // No preimage yet: nothing to claim with, refused, nothing written.
+    const before0 = treeOf(ch.gw);
+    refused(await run(asGw(ch, 'gateway', 'claim', '--fee-rate', '3', '--dry-run')), 'E_NO_PREIMAGE');
+    expect(treeOf(ch.gw)).toEqual(before0);
+    await settle(ch, 12, false);
+    const exit = await step<Exit>(asGw(ch, 'gateway', 'claim', '--fee-rate', '3', '--dry-run'), '', 'credit/exit');
+    const s = checkState(ch, exit.state_tx.hex, 0, { k: 12, amount: htlcSat(25_000_000n), expiry: job.htlc_expiry_height });
+    const child = parseTx(exit.child.hex);
+    expect(child.inputs.map((i) => [i.txid, i.vout])).toEqual([[exit.state_tx.txid, s.vout]]);
+    const prevouts: Prevout[] = [{ ...s.tx.outputs[s.vout]!, txid: exit.state_tx.txid, vout: s.vout }];
+    verifyScriptPathSpend(exit.child.hex, prevouts, 0, {
+      outputKey: s.tree.output.outputKey, internalKey: s.tree.internalKey, leafScript: s.tree.leaves.claim!.script, signingKey: MINT_PUB.subarray(1), before: [preimage(12)],
+    });
+    const submitted = await rpc<{ package_msg: string }>('submitpackage', [[exit.state_tx.hex, exit.child.hex]]);
+    expect(submitted.package_msg).toBe('success');
+    await n.mine(1);
+    expect(await confirmations(exit.child.txid)).toBe(1);
+    // Submitted again by the CLI: the node refuses; the gateway's state directory is untouched (no freeze written).
+    const before = treeOf(ch.gw);
+    refused(await run(asGw(ch, 'gateway', 'claim', '--fee-rate', '3', '--broadcast')), 'E_BROADCAST_REJECTED');
+    expect(treeOf(ch.gw)).toEqual(before);
+    // The same check sees a write: printed without --broadcast (or --dry-run), the claim freezes the channel on disk.
+    await step<Exit>(asGw(ch, 'gateway', 'claim', '--fee-rate', '3'), '', 'credit/exit');
+    expect(treeOf(ch.gw)).not.toEqual(before);
+    refused(await run(asGw(ch, 'gateway', 'fail', '--payment-hash', job.payment_hash)), 'E_CONTRACT_FROZEN');
+  }, 240_000);
+
+  it('B: a toll in flight without a preimage, the gateway exits (exit-credit): device refund-htlc refused E_NOT_FINAL at L − 1 (the node says non-final), then --broadcast at L, mined', async () => {
+    const ch = await openChannel('B');
+    await pay(ch, 13, 20_000_000n);
+    await settle(ch, 13, true);
+    const job = await pay(ch, 14, 30_000_000n);
+    const L = job.htlc_expiry_height;
+    // No preimage: gateway claim is refused; the gateway exits with its payout's child instead.
+    refused(await run(asGw(ch, 'gateway', 'claim', '--fee-rate', '3')), 'E_NO_PREIMAGE');
+    const exit = await step<Exit>(asGw(ch, 'exit-credit', '--fee-rate', '3', '--broadcast'), '', 'credit/exit');
+    expect(exit.broadcast?.package_msg).toBe('success');
+    const s = checkState(ch, exit.state_tx.hex, htlcSat(20_000_000n), { k: 14, amount: htlcSat(30_000_000n), expiry: L });
+    await n.mine(1);
+    expect(await confirmations(exit.state_tx.txid)).toBe(1);
+
+    await mineTo(L - 1);
+    refused(await run(asDev(ch, 'device', 'refund-htlc', '--fee-rate', '2', '--broadcast')), 'E_NOT_FINAL');
+    const early = await step<Refund>(asDev(ch, 'device', 'refund-htlc', '--fee-rate', '2', '--any-time'), '', 'device/htlc-refund');
+    expect(early).toMatchObject({ final: false, final_from_height: L + 1, outpoint: { txid: exit.state_tx.txid, vout: s.vout }, amount_sat: htlcSat(30_000_000n) });
+    expect(await n.mempool(early.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    await n.mine(1);
+    const refund = await step<Refund>(asDev(ch, 'device', 'refund-htlc', '--fee-rate', '2', '--broadcast'), '', 'device/htlc-refund');
+    expect(refund.broadcast).toEqual({ txid: refund.txid });
+    expect(refund.hex).toBe(early.hex);
+    const prevouts: Prevout[] = [{ ...s.tx.outputs[s.vout]!, txid: exit.state_tx.txid, vout: s.vout }];
+    verifyScriptPathSpend(refund.hex, prevouts, 0, {
+      outputKey: s.tree.output.outputKey, internalKey: s.tree.internalKey, leafScript: s.tree.leaves.refund!.script, signingKey: USER_PUB.subarray(1), after: L,
+    });
+    await n.mine(1);
+    expect(await confirmations(refund.txid)).toBe(1);
+  }, 240_000);
+
+  it('E: the gateway exited without the preimage (exit-credit, mined), then its Lightning payment completes: gateway claim --preimage-file --broadcast claims the HTLC alone (htlc/spend), mined; the device\'s refund at L is then E_BROADCAST_REJECTED', async () => {
+    const ch = await openChannel('E');
+    await pay(ch, 17, 20_000_000n);
+    await settle(ch, 17, true);
+    const job = await pay(ch, 18, 30_000_000n);
+    const exit = await step<Exit>(asGw(ch, 'exit-credit', '--fee-rate', '3', '--broadcast'), '', 'credit/exit');
+    await n.mine(1);
+    expect(await confirmations(exit.state_tx.txid)).toBe(1);
+    const s = checkState(ch, exit.state_tx.hex, htlcSat(20_000_000n), { k: 18, amount: htlcSat(30_000_000n), expiry: job.htlc_expiry_height });
+    // The preimage arrives late (the gateway's node paid after all): not stored, given by file.
+    const claim = await step<{ txid: string; hex: string; outpoint: { txid: string; vout: number }; broadcast: { txid: string } }>(
+      asGw(ch, 'gateway', 'claim', '--fee-rate', '2', '--preimage-file', preimageFile(18), '--broadcast'), '', 'htlc/spend');
+    expect(claim.outpoint).toEqual({ txid: exit.state_tx.txid, vout: s.vout });
+    expect(claim.broadcast).toEqual({ txid: claim.txid });
+    verifyScriptPathSpend(claim.hex, [{ ...s.tx.outputs[s.vout]!, txid: exit.state_tx.txid, vout: s.vout }], 0, {
+      outputKey: s.tree.output.outputKey, internalKey: s.tree.internalKey, leafScript: s.tree.leaves.claim!.script, signingKey: MINT_PUB.subarray(1), before: [preimage(18)],
+    });
+    await n.mine(1);
+    expect(await confirmations(claim.txid)).toBe(1);
+    await mineTo(job.htlc_expiry_height);
+    refused(await run(asDev(ch, 'device', 'refund-htlc', '--fee-rate', '2', '--broadcast')), 'E_BROADCAST_REJECTED');
+  }, 240_000);
+
+  it('C: a device channel whose gateway vanishes with a toll in flight: refund-credit rejected non-final one block before the expiry, then mined (everything back)', async () => {
+    const ch = await openChannel('C', 50);
+    await pay(ch, 15, 20_000_000n);
+    await settle(ch, 15, true);
+    await pay(ch, 16, 10_000_000n);
+    await mineTo(ch.expiry - 1);
+    refused(await run(asDev(ch, 'refund-credit')), 'E_NOT_FINAL');
+    const early = await step<{ txid: string; hex: string }>(asDev(ch, 'refund-credit', '--any-time'), '', 'credit/refund');
+    expect(await n.mempool(early.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    verifyKeyPathSpend(early.hex, [fundingPrevout(ch)], CONTRACT.outputKey);
+    const tx = parseTx(early.hex);
+    expect(tx.lockTime).toBe(ch.expiry);
+    await n.mine(1);
+    const ready = await step<{ txid: string; hex: string }>(asDev(ch, 'refund-credit'), '', 'credit/refund');
+    expect(ready.hex).toBe(early.hex);
+    await n.acceptAndMine(ready.hex);
+    expect(await confirmations(ready.txid)).toBe(1);
+  }, 240_000);
+});
