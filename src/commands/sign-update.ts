@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, ecashSeedFlags, fundingConfirmationsFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { storeFlags } from '../lib/cli/store-flags.ts';
 import { RefusedError, UsageError } from '../lib/errors.ts';
 
 export default class SignUpdate extends CreditCommand<typeof SignUpdate> {
@@ -28,7 +29,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     ...roleFlag,
     ...inputFlags,
     ...keyFlags,
-    ...stateFlags,
+    ...stateFlags, ...storeFlags,
     ...contractFlag,
     amount: Flags.integer({ description: 'user: satoshis this payment adds to the mint\'s cumulative amount', min: 1 }),
     stream: Flags.boolean({ description: 'mint: read update requests as JSON Lines, write one receipt line each' }),
@@ -120,6 +121,9 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
           // One request, one savepoint: a refused request leaves nothing in the batch.
           out.push(await store.step(() => acceptUpdate(ctx, decodeMessage(UpdateRequestSchema, value))));
         } catch (e) {
+          // A store that failed (a commit's outcome unknown, the database rolled back under
+          // us) ends the stream: nothing more may be answered from this process.
+          if (store.broken) throw e;
           const { code, message, exitCode } = describeError(e);
           out.push({ type: 'credit/error', version: 1, network, line, code, exit_code: exitCode, message });
         }

@@ -42,6 +42,7 @@ import { toHex } from '../bytes.ts';
 import type { FundingBinding } from '../credit/ports.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../errors.ts';
 import { ensureDir, shredFile, stateAccessError } from './atomic.ts';
+import type { MintStorePort } from './mint-store-port.ts';
 
 
 const SCHEMA = `
@@ -75,7 +76,7 @@ function sqlite(): typeof BetterSqlite3 {
   return Database;
 }
 
-export class MintStore<R extends { contract_id: string }> {
+export class MintStore<R extends { contract_id: string }> implements MintStorePort<R> {
   readonly dir: string;
   private readonly db: BetterSqlite3.Database;
   private inTransaction = false;
@@ -149,6 +150,10 @@ export class MintStore<R extends { contract_id: string }> {
   }
 
   // ——— transactions ———
+
+  get broken(): Error | undefined {
+    return this.failed;
+  }
 
   private usable(): void {
     if (this.failed) throw new StoreWriteError(`the mint's state could not be written earlier (${this.failed.message}); restart the mint`);
@@ -245,7 +250,7 @@ export class MintStore<R extends { contract_id: string }> {
     return this.q.unfundedOpens.all(openedBefore, limit).map((row) => JSON.parse(row.record) as R);
   }
 
-  readDoc<T>(name: string): T | undefined {
+  async readDoc<T>(name: string): Promise<T | undefined> {
     const row = this.q.getMeta.get(`doc:${name}`);
     return row ? (JSON.parse(row.value) as T) : undefined;
   }
@@ -302,6 +307,11 @@ export class MintStore<R extends { contract_id: string }> {
     this.begin();
     this.q.takeNonce.run(id);
     return Uint8Array.from(Buffer.from(n.secnonce, 'hex'));
+  }
+
+  /** Consume without using (an abandoned request's nonce): nothing to sign with. */
+  async burn(pubnonce: Uint8Array, expectedContext: string): Promise<void> {
+    (await this.take(pubnonce, expectedContext)).fill(0);
   }
 
   // ——— blind signatures (BlindSignaturePort): a B_ is signed once ———
