@@ -32,7 +32,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     ...stateFlags, ...storeFlags,
     ...contractFlag,
     amount: Flags.integer({ description: 'user: satoshis this payment adds to the mint\'s cumulative amount', min: 1 }),
-    stream: Flags.boolean({ description: 'mint: read update requests as JSON Lines, write one receipt line each' }),
+    stream: Flags.boolean({ description: 'mint: read requests as JSON Lines (update-requests; also open-requests and abandons), write one answer line each' }),
     ...tokenOutFlag,
     ...ecashSeedFlags,
     ...walletSeedFlags,
@@ -77,8 +77,9 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     this.longRunning = true;
     const { decodeMessage } = await import('../lib/message.ts');
     const { readEnvelope } = await import('../lib/envelope.ts');
-    const { UpdateRequestSchema } = await import('../lib/credit/schemas.ts');
-    const { acceptUpdate } = await import('../lib/credit/mint.ts');
+    const { AbandonSchema, OpenRequestSchema, UpdateRequestSchema } = await import('../lib/credit/schemas.ts');
+    const { acceptOpen, acceptUpdate } = await import('../lib/credit/mint.ts');
+    const { acceptAbandon } = await import('../lib/credit/abandon.ts');
     const { describeError } = await import('../lib/cli/base-command.ts');
     const { setBasePointWindow } = await import('../lib/curve.ts');
     setBasePointWindow(8);
@@ -117,9 +118,15 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
         try {
           if ('error' in item) throw item.error;
           const { value } = item;
-          if (readEnvelope(value).network !== network) throw new RefusedError('E_NETWORK_MISMATCH', `line ${line} is for another network than ${network}`);
-          // One request, one savepoint: a refused request leaves nothing in the batch.
-          out.push(await store.step(() => acceptUpdate(ctx, decodeMessage(UpdateRequestSchema, value))));
+          const envelope = readEnvelope(value);
+          if (envelope.network !== network) throw new RefusedError('E_NETWORK_MISMATCH', `line ${line} is for another network than ${network}`);
+          // Opens and abandons too: with a PostgreSQL store a nonce is usable only by the
+          // process that issued it, so a contract's whole life can be served by one stream.
+          const serve = envelope.type === 'credit/open-request' ? () => acceptOpen(ctx, decodeMessage(OpenRequestSchema, value))
+            : envelope.type === 'credit/abandon' ? () => acceptAbandon(ctx, decodeMessage(AbandonSchema, value))
+            : () => acceptUpdate(ctx, decodeMessage(UpdateRequestSchema, value));
+          // One request, one savepoint (SQLite) or one transaction (PostgreSQL): a refused request leaves nothing.
+          out.push(await store.step(serve));
         } catch (e) {
           // A store that failed (a commit's outcome unknown, the database rolled back under
           // us) ends the stream: nothing more may be answered from this process.
