@@ -21,14 +21,14 @@ import type { Postgres } from '../setup/postgres.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
-export type PgUser = User & { nonce?: string; home: number };
+export type PgUser = User & { nonce?: string; home: number; env?: Record<string, string>; flags?: string[] };
 
 /** A database for one mint; the environment its processes get; its offer published through the CLI. */
-export async function pgMint(server: Postgres, name: string, root: string): Promise<{ env: Record<string, string>; mintDir: string; offerPath: string }> {
+export async function pgMint(server: Postgres, name: string, root: string, extra: { env?: Record<string, string>; publish?: string[] } = {}): Promise<{ env: Record<string, string>; mintDir: string; offerPath: string }> {
   const url = await server.createDatabase(name);
-  const env = { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password };
+  const env = { ...extra.env, OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password };
   const mintDir = join(root, 'mint-unused'); // --state-dir is given but, with a store URL, never used
-  const offer = message(await pipeline([mintStage(mintDir, env, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT)], ''), 'credit/offer', 'offer');
+  const offer = message(await pipeline([mintStage(mintDir, env, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, ...(extra.publish ?? []))], ''), 'credit/offer', 'offer');
   const offerPath = join(root, 'offer.json');
   writeFileSync(offerPath, offer.text);
   return { env, mintDir, offerPath };
@@ -59,12 +59,12 @@ export async function userOpened(user: PgUser, accept: string): Promise<void> {
 
 /** The user's next payment request (one line) and the mint nonce it is signed against. */
 export async function userPays(user: PgUser, amount: number): Promise<{ line: string; msg: Msg; nonce: string }> {
-  const { msg } = message(await pipeline([userStage(user, {}, 'sign-update', '--role', 'user', '--amount', String(amount))], ''), 'credit/update-request', `user ${user.index} pays ${amount}`);
+  const { msg } = message(await pipeline([userStage(user, user.env ?? {}, 'sign-update', '--role', 'user', '--amount', String(amount), ...(user.flags ?? []))], ''), 'credit/update-request', `user ${user.index} pays ${amount}`);
   return { line: JSON.stringify(msg), msg, nonce: user.nonce! };
 }
 
 export async function userTakesReceipt(user: PgUser, receipt: string): Promise<Msg> {
-  const balance = message(await pipeline([userStage(user, {}, 'sign-update', '--role', 'user')], receipt), 'credit/balance', `user ${user.index} applies a receipt`).msg;
+  const balance = message(await pipeline([userStage(user, user.env ?? {}, 'sign-update', '--role', 'user', ...(user.flags ?? []))], receipt), 'credit/balance', `user ${user.index} applies a receipt`).msg;
   user.nonce = (JSON.parse(receipt) as Msg).next_nonce.pubnonce;
   return balance;
 }
@@ -87,8 +87,8 @@ export class Cluster {
   readonly procs: MintStream[];
   private sent: number[];
   /** Every line each process printed, in order (kept after the process is gone). */
-  constructor(n: number, mintDir: string, env: Record<string, string>) {
-    this.procs = Array.from({ length: n }, () => new MintStream(mintDir, env, PAY_FLAGS));
+  constructor(n: number, mintDir: string, env: Record<string, string>, extraArgs: string[] = []) {
+    this.procs = Array.from({ length: n }, () => new MintStream(mintDir, env, [...PAY_FLAGS, ...extraArgs]));
     this.sent = this.procs.map(() => 0);
   }
 

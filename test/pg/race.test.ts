@@ -159,4 +159,59 @@ const nonceId = (pubnonce: string) => createHash('sha256').update(pubnonce).dige
     expect(elsewhere).toBeGreaterThan(0);
     console.log(`race: ${PROCS} processes, ${USERS} contracts × ${ROUNDS} states; ${sent.length} requests, each ${2 * PROCS}× at once then ${PROCS}× replayed; ${signedUnder.size} nonces each signed once; ${elsewhere} refusals E_NONCE_ELSEWHERE; credited ${credited} sat`);
   }, 600_000);
+
+  it('ecash: two contracts bring the same blinded messages at once — one is signed, the other refused; ecash issued = credited, no B_ twice', async () => {
+    const ECASH = ['--ecash-seed-env', 'ECASH_SEED'];
+    const { env, mintDir, offerPath } = await pgMint(server, 'race_ecash', root.path, { env: { ECASH_SEED: 'TEST_PRIVATE_KEY' }, publish: ['--mint-url', 'http://127.0.0.1:3338', ...ECASH] });
+    const cluster = new Cluster(4, mintDir, env, ECASH);
+    const parse = (t: string) => JSON.parse(t) as Msg;
+    const users: PgUser[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { user, line } = await userOpenRequest(root.path, offerPath, 'ecash', i);
+      // Users 0 and 1 share a wallet seed: at the same counter and amount, the same B_.
+      Object.assign(user, { home: i, flags: ['--wallet-seed-env', 'WALLET_SEED'], env: { WALLET_SEED: (i < 2 ? 'b5' : `c${i}`).repeat(32) } });
+      const accept = await cluster.ask(i, line);
+      expect(parse(accept).type, accept).toBe('credit/open-accept');
+      await userOpened(user, accept);
+      users.push(user);
+    }
+    const reqs = await Promise.all(users.map((u) => userPays(u, 1000)));
+    expect(reqs[0]!.msg.outputs.map((o: Msg) => o.B_)).toEqual(reqs[1]!.msg.outputs.map((o: Msg) => o.B_));
+    // Each to its own process, all at once (users 0 and 1 on different processes).
+    const answers = await Promise.all(reqs.map((r, i) => cluster.ask(i, r.line)));
+    const kinds = answers.map((a) => parse(a).type === 'credit/receipt' ? 'receipt' : parse(a).code);
+    expect(kinds.slice(0, 2).sort()).toEqual(['E_BLINDED_MESSAGE_REUSED', 'receipt']);
+    expect(kinds.slice(2)).toEqual(['receipt', 'receipt']);
+    let credited = 0;
+    for (let i = 0; i < 4; i++) {
+      if (kinds[i] !== 'receipt') continue;
+      await userTakesReceipt(users[i]!, answers[i]!);
+      credited += 1000;
+    }
+    // Two more rounds for the paid ones, replayed to every process.
+    for (let round = 2; round <= 3; round++) {
+      for (let i = 0; i < 4; i++) {
+        if (kinds[i] !== 'receipt') continue;
+        const r = await userPays(users[i]!, 500 * round);
+        const all = await cluster.askAll(r.line);
+        const receipts = [...new Set(all.filter((a) => parse(a).type === 'credit/receipt'))];
+        expect(receipts.length).toBe(1);
+        await userTakesReceipt(users[i]!, receipts[0]!);
+        credited += 500 * round;
+      }
+    }
+    expect((await cluster.end()).every((e) => e.status === 0)).toBe(true);
+    const { default: pgm } = await import('pg');
+    const c = new pgm.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: 'race_ecash' });
+    await c.connect();
+    const sig = (await c.query<{ n: string; distinct_b: string; issued: string }>('SELECT count(*) AS n, count(DISTINCT b_) AS distinct_b, sum(amount) AS issued FROM blind_signatures')).rows[0]!;
+    const records = (await c.query<{ record: string }>('SELECT record FROM contracts')).rows.map((r) => JSON.parse(r.record) as Msg);
+    await c.end();
+    const cumulative = records.reduce((sum, r) => sum + (r.latest?.cumulative_sat ?? 0), 0);
+    expect(sig.n).toBe(sig.distinct_b);
+    expect(Number(sig.issued)).toBe(credited);
+    expect(cumulative).toBe(credited);
+    for (const r of records) expect(r.ecash_issued_sat ?? 0).toBe(r.latest?.cumulative_sat ?? 0);
+    console.log(`ecash race: ${sig.n} blind signatures, all distinct B_; issued ${sig.issued} sat = credited ${cumulative} sat; the rival B_ refused ${kinds.filter((k) => k === 'E_BLINDED_MESSAGE_REUSED').length}×`);
+  }, 600_000);
 });
