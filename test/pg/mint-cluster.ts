@@ -63,8 +63,11 @@ export async function userPays(user: PgUser, amount: number): Promise<{ line: st
   return { line: JSON.stringify(msg), msg, nonce: user.nonce! };
 }
 
+let tokens = 0;
+
+/** The user applies a receipt (with ecash flags, its token goes to a new file beside its state directory). */
 export async function userTakesReceipt(user: PgUser, receipt: string): Promise<Msg> {
-  const balance = message(await pipeline([userStage(user, user.env ?? {}, 'sign-update', '--role', 'user', ...(user.flags ?? []))], receipt), 'credit/balance', `user ${user.index} applies a receipt`).msg;
+  const balance = message(await pipeline([userStage(user, user.env ?? {}, 'sign-update', '--role', 'user', ...(user.flags ?? []), ...(user.flags ? ['--token-out', `${user.dir}.token-${++tokens}`] : []))], receipt), 'credit/balance', `user ${user.index} applies a receipt`).msg;
   user.nonce = (JSON.parse(receipt) as Msg).next_nonce.pubnonce;
   return balance;
 }
