@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { storeFlags } from '../lib/cli/store-flags.ts';
 import { RefusedError } from '../lib/errors.ts';
 
 export default class CloseCredit extends CreditCommand<typeof CloseCredit> {
@@ -27,7 +28,7 @@ The mint keeps its latest state and still exits with it if the close does not co
     ...roleFlag,
     ...inputFlags,
     ...keyFlags,
-    ...stateFlags,
+    ...stateFlags, ...storeFlags,
     ...contractFlag,
     start: Flags.boolean({ description: 'user: begin the close (sign and print the request)' }),
     'fee-rate': Flags.string({ description: 'user: fee rate of the close, sat/vB (default: the contract\'s)', helpValue: 'SAT/VB' }),

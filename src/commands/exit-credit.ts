@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag } from '../lib/cli/credit-command.ts';
 import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { storeFlags } from '../lib/cli/store-flags.ts';
 import { MalformedInputError, UsageError } from '../lib/errors.ts';
 import type { ChainSource } from '../lib/chain/index.ts';
 
@@ -27,7 +28,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
   ];
   static override flags = {
     ...keyFlags,
-    ...stateFlags,
+    ...stateFlags, ...storeFlags,
     ...contractFlag,
     'fee-rate': Flags.string({ description: 'target fee rate of state + child together, sat/vB', required: true, helpValue: 'SAT/VB' }),
     to: Flags.string({ description: 'where the child pays (default: the payout address)', helpValue: 'ADDRESS' }),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, ecashSeedFlags, fundingConfirmationsFlag, noMint, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { storeFlags } from '../lib/cli/store-flags.ts';
 import { UsageError } from '../lib/errors.ts';
 
 export default class OpenCredit extends CreditCommand<typeof OpenCredit> {
@@ -36,7 +37,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     ...roleFlag,
     ...inputFlags,
     ...keyFlags,
-    ...stateFlags,
+    ...stateFlags, ...storeFlags,
     publish: Flags.boolean({ description: 'mint: store and print the offer (its standing terms); without --payout-address, print the stored one' }),
     offer: Flags.string({ description: 'user: the mint\'s credit/offer file (with the funding PSBT on input)', helpValue: 'FILE' }),
     'payout-address': Flags.string({ description: 'mint --publish: where the mint is paid', helpValue: 'ADDRESS' }),
@@ -109,11 +110,23 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     const mint = await this.keyPair(network);
     const { MintStore } = await import('../lib/store/mint-store.ts');
     const { withLock } = await import('../lib/store/lock.ts');
+    const { storeTarget } = await import('../lib/cli/store-flags.ts');
     const { makeOffer } = await import('../lib/credit/mint.ts');
     const dir = join(this.stateDir(network), 'credit-mint');
+    // The offer lives with the mint's state: in its PostgreSQL database when --store names one.
+    const shared = await storeTarget(f);
+    const onStore = async <T>(use: (store: { readDoc<D>(name: string): Promise<D | undefined>; writeDoc(name: string, value: unknown): Promise<void> }) => Promise<T>): Promise<T> => {
+      if (!shared) return withLock(dir, async () => use(await MintStore.open(dir)));
+      const store = await this.openMintStore(network, { create: true });
+      try {
+        return await use(store);
+      } finally {
+        await store.close();
+      }
+    };
     if (!f['payout-address']) {
-      this.existingState(network, 'credit-mint', noMint); // reading the offer creates nothing
-      const stored = await withLock(dir, async () => (await MintStore.open(dir)).readDoc<Record<string, unknown>>('offer'));
+      if (!shared) this.existingState(network, 'credit-mint', noMint); // reading the offer creates nothing
+      const stored = await onStore((s) => s.readDoc<Record<string, unknown>>('offer'));
       if (stored) return { message: stored };
       throw new UsageError('E_USAGE', 'the first --publish needs --payout-address');
     }
@@ -124,7 +137,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
       minConfirmations: f['min-confirmations'], minExpiry: f['min-expiry'], maxExpiry: f['max-expiry'],
       ...(keyset ? { ecash: { keyset, mintUrl: f['mint-url']! } } : {}),
     });
-    await withLock(dir, async () => (await MintStore.open(dir)).writeDoc('offer', offer));
+    await onStore((s) => s.writeDoc('offer', offer));
     return { message: offer };
   }
 }

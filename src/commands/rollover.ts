@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, fundingConfirmationsFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { storeFlags } from '../lib/cli/store-flags.ts';
 import { RefusedError } from '../lib/errors.ts';
 import type { CreditTermsJson } from '../lib/credit/codec.ts';
 
@@ -38,7 +39,7 @@ before the old expiry, until the rollover confirms.`;
     ...roleFlag,
     ...inputFlags,
     ...keyFlags,
-    ...stateFlags,
+    ...stateFlags, ...storeFlags,
     ...contractFlag,
     expiry: Flags.string({ description: 'user: the new contract\'s expiry, a height or +BLOCKS from the tip (starts the rollover)', helpValue: 'HEIGHT|+N' }),
     'fee-rate': Flags.string({ description: 'user: fee rate of the rollover, sat/vB (default: the contract\'s)', helpValue: 'SAT/VB' }),

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, ecashSeedFlags, fundingConfirmationsFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { storeFlags } from '../lib/cli/store-flags.ts';
 import { RefusedError, UsageError } from '../lib/errors.ts';
 
 export default class SignUpdate extends CreditCommand<typeof SignUpdate> {
@@ -30,10 +31,10 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     ...roleFlag,
     ...inputFlags,
     ...keyFlags,
-    ...stateFlags,
+    ...stateFlags, ...storeFlags,
     ...contractFlag,
     amount: Flags.integer({ description: 'user: satoshis this payment adds to the mint\'s cumulative amount', min: 1 }),
-    stream: Flags.boolean({ description: 'mint: read update requests as JSON Lines, write one receipt line each' }),
+    stream: Flags.boolean({ description: 'mint: read requests as JSON Lines (update-requests; also open-requests, abandons, close-requests and rollover steps), write one answer line each' }),
     ...tokenOutFlag,
     ...ecashSeedFlags,
     ...walletSeedFlags,
@@ -78,8 +79,9 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     this.longRunning = true;
     const { decodeMessage } = await import('../lib/message.ts');
     const { readEnvelope } = await import('../lib/envelope.ts');
-    const { UpdateRequestSchema } = await import('../lib/credit/schemas.ts');
-    const { acceptUpdate } = await import('../lib/credit/mint.ts');
+    const { AbandonSchema, CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema } = await import('../lib/credit/schemas.ts');
+    const { acceptClose, acceptOpen, acceptRollover, acceptUpdate, proposeRollover } = await import('../lib/credit/mint.ts');
+    const { acceptAbandon } = await import('../lib/credit/abandon.ts');
     const { describeError } = await import('../lib/cli/base-command.ts');
     const { setBasePointWindow } = await import('../lib/curve.ts');
     setBasePointWindow(8);
@@ -118,10 +120,22 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
         try {
           if ('error' in item) throw item.error;
           const { value } = item;
-          if (readEnvelope(value).network !== network) throw new RefusedError('E_NETWORK_MISMATCH', `line ${line} is for another network than ${network}`);
-          // One request, one savepoint: a refused request leaves nothing in the batch.
-          out.push(await store.step(() => acceptUpdate(ctx, decodeMessage(UpdateRequestSchema, value))));
+          const envelope = readEnvelope(value);
+          if (envelope.network !== network) throw new RefusedError('E_NETWORK_MISMATCH', `line ${line} is for another network than ${network}`);
+          // Opens, abandons, closes and rollovers too: with a PostgreSQL store a nonce is usable
+          // only by the process that issued it, so a contract's whole life goes through one stream.
+          const serve = envelope.type === 'credit/open-request' ? () => acceptOpen(ctx, decodeMessage(OpenRequestSchema, value))
+            : envelope.type === 'credit/abandon' ? () => acceptAbandon(ctx, decodeMessage(AbandonSchema, value))
+            : envelope.type === 'credit/close-request' ? () => acceptClose(ctx, decodeMessage(CloseRequestSchema, value))
+            : envelope.type === 'credit/rollover-request' ? () => proposeRollover(ctx, decodeMessage(RolloverRequestSchema, value))
+            : envelope.type === 'credit/rollover-sign' ? () => acceptRollover(ctx, decodeMessage(RolloverSignSchema, value))
+            : () => acceptUpdate(ctx, decodeMessage(UpdateRequestSchema, value));
+          // One request, one savepoint (SQLite) or one transaction (PostgreSQL): a refused request leaves nothing.
+          out.push(await store.step(serve));
         } catch (e) {
+          // A store that failed (a commit's outcome unknown, the database rolled back under
+          // us) ends the stream: nothing more may be answered from this process.
+          if (store.broken) throw e;
           const { code, message, exitCode } = describeError(e);
           out.push({ type: 'credit/error', version: 1, network, line, code, exit_code: exitCode, message });
         }

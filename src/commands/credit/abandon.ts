@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { CreditCommand, contractFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { UsageError } from '../../lib/errors.ts';
 
 export default class CreditAbandon extends CreditCommand<typeof CreditAbandon> {
@@ -32,7 +33,7 @@ or fail it).`;
     ...roleFlag,
     ...inputFlags,
     ...keyFlags,
-    ...stateFlags,
+    ...stateFlags, ...storeFlags,
     ...contractFlag,
     start: Flags.boolean({ description: 'user: abandon the contract\'s pending request (or its unanswered open) and print the credit/abandon for the mint' }),
     ...walletSeedFlags,

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { CreditCommand } from '../../lib/cli/credit-command.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
 
 export default class CreditList extends CreditCommand<typeof CreditList> {
   static override summary = 'The mint\'s contracts, soonest expiry first, flagging those to exit now.';
@@ -16,7 +17,7 @@ export default class CreditList extends CreditCommand<typeof CreditList> {
   ];
   static override flags = {
     ...keyFlags,
-    ...stateFlags,
+    ...stateFlags, ...storeFlags,
     'expiring-within': Flags.integer({ description: 'only contracts expiring within N blocks', helpValue: 'N' }),
     ...chainFlags,
   };

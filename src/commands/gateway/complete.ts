@@ -2,6 +2,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { DeviceCommand, tollExample } from '../../lib/cli/device-command.ts';
 import { fundingConfirmationsFlag } from '../../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
 
 export default class GatewayComplete extends DeviceCommand<typeof GatewayComplete> {
   static override summary = 'The gateway co-signs and stores the device\'s settle or fail state and answers with a receipt.';
@@ -16,7 +17,7 @@ write nothing. A repeated message gets the stored receipt.`;
       command: tollExample(5),
     },
   ];
-  static override flags = { ...inputFlags, ...keyFlags, ...stateFlags, ...chainFlags, ...fundingConfirmationsFlag };
+  static override flags = { ...inputFlags, ...keyFlags, ...stateFlags, ...storeFlags, ...chainFlags, ...fundingConfirmationsFlag };
 
   protected async execute(): Promise<CommandResult> {
     const { decodeMessage } = await import('../../lib/message.ts');

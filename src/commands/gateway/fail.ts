@@ -3,6 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { DeviceCommand, tollExample } from '../../lib/cli/device-command.ts';
 import { contractFlag } from '../../lib/cli/credit-command.ts';
 import { keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { UsageError } from '../../lib/errors.ts';
 
 export default class GatewayFail extends DeviceCommand<typeof GatewayFail> {
@@ -20,7 +21,7 @@ preimage of (E_PAYMENT_SETTLED: settle it instead).`;
   static override flags = {
     'payment-hash': Flags.string({ description: 'the payment in flight to fail (the job\'s payment_hash)', helpValue: 'HEX', required: true }),
     ...keyFlags,
-    ...stateFlags,
+    ...stateFlags, ...storeFlags,
     ...contractFlag,
   };
 

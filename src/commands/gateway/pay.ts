@@ -3,6 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { DeviceCommand, termsFlag, tollExample } from '../../lib/cli/device-command.ts';
 import { fundingConfirmationsFlag } from '../../lib/cli/credit-command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
 
 export default class GatewayPay extends DeviceCommand<typeof GatewayPay> {
   static override summary = 'The gateway checks and co-signs a device\'s payment state and prints the job for its Lightning node.';
@@ -27,7 +28,7 @@ and feed the result to "gateway settle --preimage-file" or "gateway fail". A rep
     ...termsFlag,
     now: Flags.integer({ description: 'judge the invoice\'s expiry at this time, unix seconds (default: the clock)', helpValue: 'T', min: 0 }),
     ...keyFlags,
-    ...stateFlags,
+    ...stateFlags, ...storeFlags,
     ...chainFlags,
     ...fundingConfirmationsFlag,
   };

@@ -3,6 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { DeviceCommand, tollExample } from '../../lib/cli/device-command.ts';
 import { contractFlag } from '../../lib/cli/credit-command.ts';
 import { keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
 
 export default class GatewaySettle extends DeviceCommand<typeof GatewaySettle> {
@@ -21,7 +22,7 @@ failed payment, or no payment in flight.`;
   static override flags = {
     'preimage-file': Flags.string({ description: 'file (mode 0600) holding the payment preimage (hex), from the Lightning node', helpValue: 'FILE', required: true }),
     ...keyFlags,
-    ...stateFlags,
+    ...stateFlags, ...storeFlags,
     ...contractFlag,
   };
 

@@ -19,7 +19,7 @@ import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserCont
 import type { ExpiryWindow } from '../credit/user.ts';
 import type { RecordBook } from '../store/record-book.ts';
 import type { FeeLimits } from '../tx/fee-guard.ts';
-import type { MintStore } from '../store/mint-store.ts';
+import type { MintStorePort } from '../store/mint-store-port.ts';
 import { OffchainCommand, type CommandResult } from './base-command.ts';
 import { renamedFrom } from './flags.ts';
 
@@ -88,12 +88,12 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * checkpointed and truncated, so no consumed secret nonce lingers in it) before the
    * result is returned for printing; a step that throws commits nothing.
    */
-  protected async withMint<T>(network: Network, step: (ctx: MintContext, store: MintStore<MintContractRecord>) => Promise<T>): Promise<T> {
+  protected async withMint<T>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>): Promise<T> {
     return this.withMintStore(network, (ctx, store) => store.step(() => step(ctx, store)));
   }
 
   /** The mint's context on its open store, for a caller that makes its own transactions (the stream). */
-  protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStore<MintContractRecord>) => Promise<T>): Promise<T> {
+  protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>): Promise<T> {
     const mint = await this.keyPair(network);
     return this.onMintStore(network, async (store, dir, policy) => {
       const { toHex } = await import('../bytes.ts');
@@ -117,27 +117,41 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * signing key) and no lock (SQLite readers see the last commit, also while a mint
    * streams). Nothing is written.
    */
-  protected async withMintView<T>(network: Network, view: (store: MintStore<MintContractRecord>, policy: MintPolicy, chain: ChainSource) => Promise<T>): Promise<T> {
-    return this.onMintStore(network, async (store, _dir, policy) => view(store, policy, await this.mintChain(network, store)));
+  protected async withMintView<T>(network: Network, view: (store: MintStorePort<MintContractRecord>, policy: MintPolicy, chain: ChainSource) => Promise<T>): Promise<T> {
+    return this.onMintStore(network, async (store, _dir, policy) => view(store, policy, await this.mintChain(network, store)), { view: true });
   }
 
-  private async onMintStore<T>(network: Network, use: (store: MintStore<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>): Promise<T> {
-    const { MintStore } = await import('../store/mint-store.ts');
-    // Every step but publishing an offer needs a mint that exists: a mistyped --state-dir
-    // is refused before anything is created under it.
-    const dir = this.existingState(network, 'credit-mint', noMint);
-    const store = await MintStore.open<MintContractRecord>(dir);
+  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean } = {}): Promise<T> {
+    const store = await this.openMintStore(network, { create: false, ...opts });
     try {
-      return await use(store, dir, await this.mintPolicy(store, dir));
+      return await use(store, store.dir, await this.mintPolicy(store, store.dir));
     } finally {
-      store.abandon();
+      await store.abandon();
     }
   }
 
-  private async mintPolicy(store: MintStore<MintContractRecord>, dir: string): Promise<MintPolicy> {
+  /**
+   * The mint's store: PostgreSQL when --store / $OFFCHAIN_STORE_URL names one (no lock
+   * file, nothing under --state-dir), else SQLite under --state-dir. Every step but
+   * publishing an offer (`create`) needs a mint that exists: a mistyped --state-dir is
+   * refused before anything is created under it.
+   */
+  protected async openMintStore(network: Network, opts: { create: boolean; view?: boolean }): Promise<MintStorePort<MintContractRecord>> {
+    const { storeTarget } = await import('./store-flags.ts');
+    const target = await storeTarget(this.flags as Record<string, unknown>);
+    if (target) {
+      const { PgMintStore } = await import('../store/pg/mint-store.ts');
+      return PgMintStore.open<MintContractRecord>(target, network, { view: opts.view ?? false });
+    }
+    const { MintStore } = await import('../store/mint-store.ts');
+    const dir = opts.create ? join(this.stateDir(network), 'credit-mint') : this.existingState(network, 'credit-mint', noMint);
+    return MintStore.open<MintContractRecord>(dir);
+  }
+
+  private async mintPolicy(store: MintStorePort<MintContractRecord>, dir: string): Promise<MintPolicy> {
     const { decodeMessage } = await import('../message.ts');
     const { CreditOfferSchema } = await import('../credit/schemas.ts');
-    const stored = store.readDoc<Record<string, unknown>>('offer');
+    const stored = await store.readDoc<Record<string, unknown>>('offer');
     if (!stored) throw new UsageError('E_NO_MINT_POLICY', `no mint policy in ${dir}: run "open-credit --role mint --publish --payout-address ADDR" first`);
     const { type: _t, version: _v, network: _n, ...policy } = decodeMessage(CreditOfferSchema, stored);
     return policy;

@@ -225,7 +225,9 @@ export async function acceptAbandon(ctx: MintContext, req: Abandon): Promise<Rec
   if (n !== record.next_state) throw new StateConflictError('E_STALE_STATE', `state ${n} is not the next state of contract ${c.id} (expected ${record.next_state})`);
   // Burned: the abandoned request can never be signed, by anyone's replay. Refused
   // (E_NONCE_MISBOUND / E_NONCE_UNKNOWN / E_NONCE_USED) if it is not this state's live nonce.
-  (await ctx.nonces.take(fromHex(req.mint_pubnonce, 'mint_pubnonce', 66), stateNonceContext(c.id, n))).fill(0);
+  const abandoned = fromHex(req.mint_pubnonce, 'mint_pubnonce', 66);
+  if (ctx.nonces.burn) await ctx.nonces.burn(abandoned, stateNonceContext(c.id, n));
+  else (await ctx.nonces.take(abandoned, stateNonceContext(c.id, n))).fill(0);
   const next_nonce = await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, c, n);
   const body = { contract_id: c.id, state: n, txid: req.txid, abandoned_pubnonce: req.mint_pubnonce, next_nonce };
   const mint_signature = toHex(schnorr.sign(abandonedDigest(body), ctx.mint.secretKey, ctx.random.bytes(32, 'credit/abandoned/aux')));

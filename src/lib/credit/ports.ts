@@ -17,6 +17,12 @@ export interface NoncePort {
   issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }>;
   /** Consumes durably before returning (the signature can only exist afterwards). */
   take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array>;
+  /**
+   * Consume without using: the same refusals as `take`, no secret returned. A store that
+   * keeps secrets only a live process can open (PostgreSQL: pg/mint-store.ts) burns a
+   * nonce it can no longer open; without `burn`, `take` is used and the secret wiped.
+   */
+  burn?(pubnonce: Uint8Array, expectedContext: string): Promise<void>;
   status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'>;
 }
 

@@ -31,6 +31,9 @@
  *
  * A mint directory from before this store (snapshot.json + journal-N.jsonl) is imported
  * once, in one transaction, and its files shredded.
+ *
+ * One implementation of the mint's store port (mint-store-port.ts); the other is
+ * PostgreSQL (pg/mint-store.ts, for many processes).
  */
 import { createHash } from 'node:crypto';
 import { accessSync, chmodSync, constants, mkdirSync } from 'node:fs';
@@ -42,6 +45,7 @@ import { toHex } from '../bytes.ts';
 import type { FundingBinding } from '../credit/ports.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../errors.ts';
 import { ensureDir, shredFile, stateAccessError } from './atomic.ts';
+import type { MintStorePort } from './mint-store-port.ts';
 
 
 const SCHEMA = `
@@ -75,7 +79,7 @@ function sqlite(): typeof BetterSqlite3 {
   return Database;
 }
 
-export class MintStore<R extends { contract_id: string }> {
+export class MintStore<R extends { contract_id: string }> implements MintStorePort<R> {
   readonly dir: string;
   private readonly db: BetterSqlite3.Database;
   private inTransaction = false;
@@ -149,6 +153,10 @@ export class MintStore<R extends { contract_id: string }> {
   }
 
   // ——— transactions ———
+
+  get broken(): Error | undefined {
+    return this.failed;
+  }
 
   private usable(): void {
     if (this.failed) throw new StoreWriteError(`the mint's state could not be written earlier (${this.failed.message}); restart the mint`);
@@ -245,7 +253,7 @@ export class MintStore<R extends { contract_id: string }> {
     return this.q.unfundedOpens.all(openedBefore, limit).map((row) => JSON.parse(row.record) as R);
   }
 
-  readDoc<T>(name: string): T | undefined {
+  async readDoc<T>(name: string): Promise<T | undefined> {
     const row = this.q.getMeta.get(`doc:${name}`);
     return row ? (JSON.parse(row.value) as T) : undefined;
   }
@@ -302,6 +310,11 @@ export class MintStore<R extends { contract_id: string }> {
     this.begin();
     this.q.takeNonce.run(id);
     return Uint8Array.from(Buffer.from(n.secnonce, 'hex'));
+  }
+
+  /** Consume without using (an abandoned request's nonce): nothing to sign with. */
+  async burn(pubnonce: Uint8Array, expectedContext: string): Promise<void> {
+    (await this.take(pubnonce, expectedContext)).fill(0);
   }
 
   // ——— blind signatures (BlindSignaturePort): a B_ is signed once ———

@@ -167,7 +167,7 @@ describe('MintStore', () => {
     writeFileSync(join(dir, 'journal-3.jsonl'), `${JSON.stringify([{ op: 'put', record: rec('b', 'bb'.repeat(32)) }])}\n[{"op":"put","record":{"contract_id":"c"`);
     const s = await MintStore.open<Rec>(dir);
     expect((await s.list()).map((r) => r.contract_id)).toEqual(['a', 'b']);
-    expect(s.readDoc('offer')).toEqual({ min_fee_rate: 1 });
+    expect(await s.readDoc('offer')).toEqual({ min_fee_rate: 1 });
     expect(await s.fundingOwner(`${'bb'.repeat(32)}:0`)).toEqual({ contract_id: 'b', kind: 'open' });
     expect(await s.status(Buffer.from(pubnonce, 'hex'))).toBe('unused');
     expect(toHex(await s.take(Buffer.from(pubnonce, 'hex'), 'ctx/1'))).toBe('22'.repeat(97));

@@ -1,0 +1,42 @@
+/**
+ * The mint's store port: everything the credit protocol and the mint's commands need from
+ * the place the mint keeps its state. Two implementations, one contract:
+ *
+ * - `MintStore` (mint-store.ts): embedded SQLite in --state-dir, one writer process,
+ *   group commit (a `step` is a SAVEPOINT, `commit` ends the batch).
+ * - `PgMintStore` (pg/mint-store.ts): PostgreSQL named by --store / OFFCHAIN_STORE_URL,
+ *   any number of processes, each `step` its own transaction (committed before `step`
+ *   returns; `commit` then has nothing left to do).
+ *
+ * The rules both keep (the protocol code relies on them and knows nothing else):
+ * - Every effect of a step (nonce consumed, state stored, next nonce issued, outpoint
+ *   bound, B_ recorded) is durable at the same commit, or none is.
+ * - Nothing derived from a step may leave the process before `commit()` has resolved
+ *   (PostgreSQL: before `step()` has resolved, which includes its COMMIT).
+ * - A failed commit makes the store refuse all further use (`broken`): the process must
+ *   exit without releasing anything of what it was committing.
+ */
+import type { BlindSignaturePort, FundingIndexPort, MintRecordPort, NoncePort } from '../credit/ports.ts';
+
+export interface MintStorePort<R extends { contract_id: string }> extends FundingIndexPort, NoncePort, BlindSignaturePort {
+  /** Where it lives, for messages: a directory, or the store's URL without its password. */
+  readonly dir: string;
+  get(id: string): Promise<R | undefined>;
+  put(record: R): Promise<void>;
+  list(): Promise<R[]>;
+  remove(id: string): Promise<void>;
+  unfundedOpens(openedBefore: number, limit: number): Promise<R[]>;
+  readDoc<T>(name: string): Promise<T | undefined>;
+  /** Store a small document (the mint's offer) durably at once. */
+  writeDoc(name: string, value: unknown): Promise<void>;
+  /** Run one protocol step atomically: if it throws, nothing it wrote remains. */
+  step<T>(fn: () => Promise<T>): Promise<T>;
+  /** Make everything written durable. */
+  commit(): Promise<void>;
+  close(): Promise<void>;
+  /** Close without committing (what a crash leaves). */
+  abandon(): void | Promise<void>;
+  /** Set once a commit failed or the store found itself rolled back: exit, release nothing. */
+  readonly broken: Error | undefined;
+}
+

@@ -1,0 +1,523 @@
+/**
+ * The mint's state on PostgreSQL (`--store postgres://…`): the same contract as the
+ * SQLite store (mint-store-port.ts), for any number of mint processes on any number of
+ * machines sharing one database.
+ *
+ * Transactions. Each protocol step (`step`) is its own transaction, committed before
+ * `step` returns, so a result leaves the process only after its COMMIT has returned.
+ * Inside it the contract is locked for the request: `get(id)` takes a transaction-level
+ * advisory lock on the contract id (which also serialises two opens of a contract that
+ * does not exist yet) and reads the row `SELECT … FOR UPDATE`. Two processes serving the
+ * same contract therefore run one after the other; the second sees the first's commit
+ * (READ COMMITTED re-reads after the lock) and answers a replay with the stored answer.
+ * A deadlock (a rollover locks two contracts) or serialization failure rolls the
+ * transaction back — nothing of it was released — and the step runs again, at most
+ * RETRIES times. Group commit is PostgreSQL's business here: many processes commit at
+ * once and share WAL flushes; `commit_delay`/`commit_siblings` in postgresql.conf trade
+ * latency for fewer fsyncs (docs/postgres.md). A COMMIT whose outcome is unknown (the
+ * connection lost) makes the store `broken`: the process exits without releasing the
+ * answer, and the retry, served by any process, finds the stored answer if it committed.
+ *
+ * Single-use rules are database constraints (schema.ts): one contract per funding
+ * outpoint, a nonce id issued once, consumed once (a trigger refuses consumed → unused
+ * and deleting a nonce row; the secret column is NULL once consumed, CHECKed), a B_
+ * signed once.
+ *
+ * THE RESTORE RULE — a restore can never make a nonce sign twice.
+ * A database can go back in time: a backup restored, a standby promoted that had not
+ * received the last commits, a point-in-time recovery. Any secret nonce whose
+ * consumption is undone by that comes back unused, and one nonce signing two different
+ * messages gives away the mint's key. So:
+ *
+ * 1. A secret nonce is stored only sealed (AES-256-GCM, the nonce id, epoch and context
+ *    as associated data) under an epoch key that exists nowhere durable: each mint
+ *    process draws a fresh random key when it opens the store, keeps it in memory only,
+ *    and registers a fresh epoch id (a row of `epochs`). Only that process can open the
+ *    nonces it issued. A process that exits takes its key with it; every restore that
+ *    restarts the processes (all of them, since a restore stops the server) leaves
+ *    ciphertexts nobody can open: a revived nonce can be burned (`credit abandon`) but
+ *    never signed with.
+ * 2. A process that survives the restore (it reconnects to a server that went back in
+ *    time) detects it from something the database cannot roll back: its own memory.
+ *    Every transaction that issues or takes a nonce increments the process's epoch
+ *    counter in the database, in the same transaction, and checks that the new value is
+ *    exactly its in-memory value + 1 (the memory advances only after COMMIT). Only this
+ *    process writes its row. If any of its nonce takes were undone, so was the counter
+ *    increment committed with it, and the next nonce transaction sees a lower counter (or
+ *    no row at all) before it opens anything: the process wipes its key, refuses
+ *    (E_STORE_ROLLED_BACK) and the store is broken — it must exit. A restore that undid
+ *    none of its takes revives none of its nonces. Other processes' nonces are not its
+ *    business: it cannot open them.
+ *    (Why not the WAL position or the timeline: other processes' writes move the LSN
+ *    past a restored point before this one looks, and a copy restore keeps the
+ *    timeline. The per-process counter is exact for the only nonces the process can use.)
+ *
+ * The cost: a nonce can be used only by the process that issued it. A request whose
+ * nonce another live process issued is refused without burning it (E_NONCE_ELSEWHERE,
+ * exit 5, retryable): route requests by contract (the contract id chooses the process,
+ * as a load balancer's hash of the contract id does), so a contract's nonces stay with
+ * one process. When that process is gone — restarted, crashed, or a restore — its
+ * nonces are dead: the user's request is refused (the same E_NONCE_ELSEWHERE) and the user
+ * recovers with `credit abandon`, whose answer the mint gives by burning the dead nonce
+ * (no secret needed) and issuing a fresh one from the serving process. Restarting a mint
+ * process therefore invalidates the nonces it handed out: restart in a quiet hour, or
+ * accept that those users abandon once. States the mint signed after the backup are lost
+ * to the mint by a restore (it exits with an older state, which pays it less): a backup
+ * protects the contracts, not the payments since; use synchronous replication for those.
+ *
+ * With OFFCHAIN_TEST_SEED (deterministic randomness, tests only) nonces derive from a
+ * counter the restore rolls back too: never run a PostgreSQL mint that way against a
+ * backup you restore.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type pg from 'pg';
+import { toHex } from '../../bytes.ts';
+import type { FundingBinding } from '../../credit/ports.ts';
+import { OffchainError, RefusedError, StateConflictError, UsageError } from '../../errors.ts';
+import type { MintStorePort } from '../mint-store-port.ts';
+import { StoreWriteError } from '../mint-store.ts';
+import type { PgTarget } from './connect.ts';
+import { SCHEMA_SQL, SCHEMA_VERSION, TABLES } from './schema.ts';
+
+/** How many times a step runs again after a deadlock or serialization failure. */
+export const RETRIES = 8;
+
+/** The database went back in time under this process: it wiped its key and must exit. Exit 1. */
+export class StoreRolledBackError extends OffchainError {
+  constructor(message: string) {
+    super('E_STORE_ROLLED_BACK', message, 1);
+  }
+}
+
+function nonceKey(pubnonce: Uint8Array | string): string {
+  const hex = typeof pubnonce === 'string' ? pubnonce : toHex(pubnonce);
+  return createHash('sha256').update(hex).digest('hex').slice(0, 32);
+}
+
+const RETRYABLE = new Set(['40001', '40P01']);
+const CONNECTION = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+
+function codeOf(e: unknown): string | undefined {
+  return (e as { code?: string }).code;
+}
+
+function isConnectionError(e: unknown): boolean {
+  const c = codeOf(e);
+  if (c && CONNECTION.has(c)) return true;
+  return /Connection terminated|Client has encountered a connection error|not queryable/i.test((e as Error).message ?? '');
+}
+
+/** A connection failure as the command-line contract words it: the redacted URL, never the password. */
+export function storeConnectError(e: unknown, target: PgTarget): OffchainError {
+  const c = codeOf(e);
+  if (c === '28P01' || c === '28000') return new UsageError('E_STORE_AUTH', `the store ${target.url} refused the credentials (check the user and OFFCHAIN_STORE_PASSWORD / --store-password-file)`);
+  if (c === '3D000') return new UsageError('E_STORE_URL', `the store ${target.url} has no database ${JSON.stringify(target.database)}: create it first (createdb)`);
+  const why = c && /^[A-Z]/.test(c) ? c : ((e as Error).message ?? String(e)).split('\n')[0]!.replace(target.password ?? '\u0000', '***');
+  return new OffchainError('E_STORE_UNREACHABLE', `cannot reach the store ${target.url} (${why})`, 1);
+}
+
+export class PgMintStore<R extends { contract_id: string }> implements MintStorePort<R> {
+  readonly dir: string;
+  /** This process's epoch: its nonces are sealed under `key`, which never leaves memory. */
+  readonly epoch: string;
+  private key: Buffer;
+  private counter = 0;
+  private pendingCounter: number | undefined;
+  private inTransaction = false;
+  private savepoints = 0;
+  private failed: Error | undefined;
+  private closed = false;
+  private viewOnly = false;
+
+  private constructor(private readonly client: pg.Client, target: PgTarget, epoch: string, key: Buffer) {
+    this.dir = target.url;
+    this.epoch = epoch;
+    this.key = key;
+    client.on('error', (e) => {
+      // An idle connection lost (server restart): the next use fails; the store is broken.
+      this.failed ??= new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} (${e.message})`, 1);
+    });
+  }
+
+  /** Connect, create the schema on first use (refusing a newer one), register this process's epoch. */
+  static async open<R extends { contract_id: string }>(target: PgTarget, network: string, opts: { view?: boolean } = {}): Promise<PgMintStore<R>> {
+    const { default: pgm } = await import('pg');
+    const client = new pgm.Client({
+      host: target.host, port: target.port, database: target.database,
+      ...(target.user !== undefined ? { user: target.user } : {}),
+      ...(target.password !== undefined ? { password: target.password } : {}),
+      ...(target.options.sslmode && target.options.sslmode !== 'disable' ? { ssl: { rejectUnauthorized: target.options.sslmode === 'verify-full' } } : {}),
+      application_name: target.options.application_name ?? 'offchain-mint',
+      connectionTimeoutMillis: Number(target.options.connect_timeout ?? 10) * 1000,
+    });
+    try {
+      await client.connect();
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw storeConnectError(e, target);
+    }
+    const epoch = randomBytes(16).toString('hex');
+    const key = randomBytes(32);
+    try {
+      await client.query('BEGIN');
+      // Many processes start at once: one creates the schema, the others wait and find it.
+      // A view (credit list, monitoring; a read-only role is enough) writes nothing.
+      if (!opts.view) await client.query('SELECT pg_advisory_xact_lock(7283547001)');
+      const exists = (await client.query<{ t: string | null }>("SELECT to_regclass('schema_version')::text AS t")).rows[0]!.t;
+      let version = exists ? (await client.query<{ version: number }>('SELECT version FROM schema_version')).rows[0]?.version : undefined;
+      if (version === undefined && opts.view) throw new UsageError('E_NO_MINT_POLICY', `no mint in the store ${target.url} (nothing was created there): publish an offer first`);
+      if (version === undefined) {
+        await client.query(SCHEMA_SQL);
+        await client.query('INSERT INTO schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
+        version = SCHEMA_VERSION;
+      }
+      if (version > SCHEMA_VERSION) {
+        throw new OffchainError('E_STORE_SCHEMA_NEWER', `the store ${target.url} has schema version ${version}, newer than this toolkit's ${SCHEMA_VERSION}: upgrade offchain`, 1);
+      }
+      if (!opts.view) await client.query("INSERT INTO meta (key, value) VALUES ('network', $1) ON CONFLICT (key) DO NOTHING", [network]);
+      const stored = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'network'")).rows[0]?.value ?? network;
+      if (stored !== network) throw new RefusedError('E_NETWORK_MISMATCH', `the store ${target.url} holds a ${stored} mint, not ${network}`);
+      if (!opts.view) await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
+      await client.query('COMMIT');
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      await client.end().catch(() => undefined);
+      if (e instanceof OffchainError) throw e;
+      if (isConnectionError(e)) throw storeConnectError(e, target);
+      throw new OffchainError('E_STATE_CORRUPT', `the store ${target.url} cannot be opened: ${(e as Error).message}`, 3);
+    }
+    const store = new PgMintStore<R>(client, target, epoch, key);
+    if (opts.view) {
+      store.wipe();
+      store.viewOnly = true;
+    }
+    return store;
+  }
+
+  get broken(): Error | undefined {
+    return this.failed;
+  }
+
+  // ——— transactions ———
+
+  private usable(): void {
+    if (this.failed) throw this.failed instanceof OffchainError ? this.failed : new StoreWriteError(`the mint's store failed earlier (${this.failed.message}); restart the mint`);
+    if (this.closed) throw new StoreWriteError('the mint store is closed');
+  }
+
+  private async q<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<pg.QueryResult<T>> {
+    this.usable();
+    try {
+      return await this.client.query<T>(text, params);
+    } catch (e) {
+      if (isConnectionError(e)) {
+        this.failed ??= new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} (${(e as Error).message})`, 1);
+        throw this.failed;
+      }
+      throw e;
+    }
+  }
+
+  private async begin(): Promise<void> {
+    if (this.viewOnly) throw new UsageError('E_STORE_READ_ONLY', `this view of the store ${this.dir} writes nothing`);
+    this.usable();
+    if (!this.inTransaction) {
+      await this.q('BEGIN');
+      this.inTransaction = true;
+      this.pendingCounter = undefined;
+    }
+  }
+
+  private async rollback(): Promise<void> {
+    this.inTransaction = false;
+    this.pendingCounter = undefined;
+    if (!this.failed) await this.client.query('ROLLBACK').catch(() => undefined);
+  }
+
+  /**
+   * One protocol step, one transaction: BEGIN, the step, COMMIT — all before this
+   * returns. A deadlock or serialization failure runs the step again (nothing of it
+   * left the process). Inside a transaction already open, a savepoint (as SQLite).
+   */
+  async step<T>(fn: () => Promise<T>): Promise<T> {
+    this.usable();
+    if (this.inTransaction) {
+      const name = `step${++this.savepoints}`;
+      const counterBefore = this.pendingCounter;
+      await this.q(`SAVEPOINT ${name}`);
+      try {
+        const result = await fn();
+        await this.q(`RELEASE ${name}`);
+        return result;
+      } catch (e) {
+        if (!this.failed) {
+          await this.q(`ROLLBACK TO ${name}`).then(() => this.q(`RELEASE ${name}`));
+          this.pendingCounter = counterBefore; // the epoch tick inside it was undone too
+        }
+        throw e;
+      } finally {
+        this.savepoints--;
+      }
+    }
+    for (let attempt = 1; ; attempt++) {
+      await this.begin();
+      let result: T;
+      try {
+        result = await fn();
+      } catch (e) {
+        await this.rollback();
+        if (RETRYABLE.has(codeOf(e) ?? '') && attempt < RETRIES) continue;
+        throw this.mapped(e);
+      }
+      await this.commit();
+      return result;
+    }
+  }
+
+  private mapped(e: unknown): unknown {
+    if (e instanceof OffchainError) return e;
+    const c = codeOf(e);
+    if (c && RETRYABLE.has(c)) return new StateConflictError('E_STORE_BUSY', `the store stayed busy (${c}) through ${RETRIES} attempts: retry the request`);
+    return e;
+  }
+
+  /** COMMIT the open transaction; an unknown outcome breaks the store (exit, release nothing). */
+  async commit(): Promise<void> {
+    this.usable();
+    if (!this.inTransaction) return;
+    try {
+      await this.client.query('COMMIT');
+      if (this.pendingCounter !== undefined) this.counter = this.pendingCounter;
+    } catch (e) {
+      this.failed = e as Error;
+      throw new StoreWriteError(`could not make the mint's state durable in ${this.dir} (${(e as Error).message}): nothing of this request was released`);
+    } finally {
+      this.inTransaction = false;
+      this.pendingCounter = undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (!this.failed && !this.viewOnly) {
+        await this.commit();
+        // Its nonces die with its key: the row only kept the rollback check, now moot.
+        await this.q('DELETE FROM epochs WHERE epoch = $1', [this.epoch]);
+      }
+    } finally {
+      this.wipe();
+      this.closed = true;
+      await this.client.end().catch(() => undefined);
+    }
+  }
+
+  abandon(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.wipe();
+    this.closed = true;
+    return this.client.end().catch(() => undefined);
+  }
+
+  private wipe(): void {
+    this.key.fill(0);
+  }
+
+  /**
+   * The restore check, once per transaction that issues or takes a nonce: this
+   * process's counter in the database must be exactly its memory + 1 after the
+   * increment. Anything else means the database went back in time.
+   */
+  private async tick(): Promise<void> {
+    if (this.pendingCounter !== undefined) return;
+    const row = (await this.q<{ counter: string }>('UPDATE epochs SET counter = counter + 1 WHERE epoch = $1 RETURNING counter', [this.epoch])).rows[0];
+    const found = row ? Number(row.counter) : undefined;
+    if (found !== this.counter + 1) {
+      this.wipe();
+      this.failed = new StoreRolledBackError(
+        `the store ${this.dir} went back in time under this process (its epoch ${this.epoch.slice(0, 8)}… counter is ${found ?? 'gone'}, this process counted ${this.counter}): a backup or failover was restored; this process wiped its nonce key and stops — restart it (users whose nonces were lost recover with "credit abandon")`,
+      );
+      await this.client.query('ROLLBACK').catch(() => undefined);
+      this.inTransaction = false;
+      throw this.failed;
+    }
+    this.pendingCounter = found;
+  }
+
+  private seal(id: string, context: string, secret: Uint8Array): Buffer {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.key, iv);
+    c.setAAD(Buffer.from(`${id}\n${this.epoch}\n${context}`));
+    const body = Buffer.concat([c.update(secret), c.final()]);
+    return Buffer.concat([iv, body, c.getAuthTag()]);
+  }
+
+  private open(id: string, context: string, sealed: Buffer): Uint8Array {
+    const d = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(0, 12));
+    d.setAAD(Buffer.from(`${id}\n${this.epoch}\n${context}`));
+    d.setAuthTag(sealed.subarray(sealed.length - 16));
+    return new Uint8Array(Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]));
+  }
+
+  // ——— records ———
+
+  async get(id: string): Promise<R | undefined> {
+    if (this.inTransaction) {
+      // The request's lock on this contract, held to COMMIT; also when it does not exist yet.
+      await this.q('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`contract:${id}`]);
+      const row = (await this.q<{ record: string }>('SELECT record FROM contracts WHERE contract_id = $1 FOR UPDATE', [id])).rows[0];
+      return row ? (JSON.parse(row.record) as R) : undefined;
+    }
+    const row = (await this.q<{ record: string }>('SELECT record FROM contracts WHERE contract_id = $1', [id])).rows[0];
+    return row ? (JSON.parse(row.record) as R) : undefined;
+  }
+
+  async put(record: R): Promise<void> {
+    await this.begin();
+    await this.q('INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record', [record.contract_id, JSON.stringify(record)]);
+  }
+
+  async list(): Promise<R[]> {
+    return (await this.q<{ record: string }>('SELECT record FROM contracts ORDER BY contract_id')).rows.map((r) => JSON.parse(r.record) as R);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.begin();
+    await this.q('DELETE FROM contracts WHERE contract_id = $1', [id]);
+  }
+
+  async unfundedOpens(openedBefore: number, limit: number): Promise<R[]> {
+    const rows = await this.q<{ record: string }>(
+      `SELECT record FROM contracts WHERE (record::jsonb ->> 'status') = 'open' AND (record::jsonb -> 'latest') IS NULL AND (record::jsonb -> 'funding_seen') IS NULL
+       AND ((record::jsonb ->> 'opened_at_height')::bigint) < $1 ORDER BY ((record::jsonb ->> 'opened_at_height')::bigint) LIMIT $2`,
+      [openedBefore, limit],
+    );
+    return rows.rows.map((r) => JSON.parse(r.record) as R);
+  }
+
+  async readDoc<T>(name: string): Promise<T | undefined> {
+    const row = (await this.q<{ value: string }>('SELECT value FROM meta WHERE key = $1', [`doc:${name}`])).rows[0];
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  async writeDoc(name: string, value: unknown): Promise<void> {
+    await this.begin();
+    await this.q('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [`doc:${name}`, JSON.stringify(value)]);
+    await this.commit();
+  }
+
+  // ——— the funding-outpoint index: the PRIMARY KEY is the rule ———
+
+  async fundingOwner(outpoint: string): Promise<FundingBinding | undefined> {
+    const row = (await this.q<{ contract_id: string; kind: string; from_contract_id: string | null }>('SELECT contract_id, kind, from_contract_id FROM funding WHERE outpoint = $1', [outpoint])).rows[0];
+    if (!row) return undefined;
+    return { contract_id: row.contract_id, kind: row.kind as FundingBinding['kind'], ...(row.from_contract_id ? { from_contract_id: row.from_contract_id } : {}) };
+  }
+
+  async bindFunding(outpoint: string, binding: FundingBinding): Promise<void> {
+    await this.begin();
+    // A racing binder of the same outpoint waits for our COMMIT, then takes the DO UPDATE
+    // branch, whose WHERE only lets the same contract through.
+    const r = await this.q(
+      `INSERT INTO funding (outpoint, contract_id, kind, from_contract_id) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (outpoint) DO UPDATE SET kind = EXCLUDED.kind, from_contract_id = EXCLUDED.from_contract_id WHERE funding.contract_id = EXCLUDED.contract_id`,
+      [outpoint, binding.contract_id, binding.kind, binding.from_contract_id ?? null],
+    );
+    if (r.rowCount === 0) {
+      const owner = await this.fundingOwner(outpoint);
+      throw new RefusedError('E_FUNDING_IN_USE', `funding outpoint ${outpoint} already belongs to contract ${owner?.contract_id ?? '(another)'}`);
+    }
+  }
+
+  // ——— nonces: sealed under this process's epoch key ———
+
+  async issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }> {
+    await this.begin();
+    await this.tick();
+    const counter = Number((await this.q<{ n: string }>("SELECT nextval('nonce_counter') AS n")).rows[0]!.n);
+    const { secnonce, pubnonce } = generate(counter);
+    const id = nonceKey(pubnonce);
+    const sealed = this.seal(id, context, secnonce);
+    secnonce.fill(0);
+    const r = await this.q('INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [id, context, toHex(pubnonce), this.epoch, sealed]);
+    if (r.rowCount !== 1) throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
+    return { pubnonce };
+  }
+
+  /** The live nonce row, locked; every refusal before anything is written. */
+  private async live(pubnonce: Uint8Array, expectedContext: string) {
+    await this.begin();
+    const id = nonceKey(pubnonce);
+    const n = (await this.q<{ context: string | null; epoch: string | null; sealed: Buffer | null; consumed: boolean }>('SELECT context, epoch, sealed, consumed FROM nonces WHERE id = $1 FOR UPDATE', [id])).rows[0];
+    const short = `${toHex(pubnonce).slice(0, 16)}…`;
+    if (n?.consumed) throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} has already been used; request a fresh nonce`);
+    if (!n || n.sealed === null) throw new StateConflictError('E_NONCE_UNKNOWN', `the mint's nonce ${short} was never issued by this store (or the store was restored from an older copy); abandon the request ("credit abandon") for a fresh nonce`);
+    if (n.context !== expectedContext) {
+      throw new RefusedError('E_NONCE_MISBOUND', `the mint's nonce ${short} was issued for ${n.context}, not ${expectedContext}; refusing to sign with it (it stays unused for its own context)`);
+    }
+    return { id, short, n: n as { context: string; epoch: string; sealed: Buffer; consumed: false } };
+  }
+
+  private async consume(id: string, short: string): Promise<void> {
+    // `AND NOT consumed`: even a second taker that skipped the row lock changes nothing.
+    const r = await this.q('UPDATE nonces SET consumed = true, sealed = NULL, context = NULL, pubnonce = NULL WHERE id = $1 AND NOT consumed', [id]);
+    if (r.rowCount !== 1) throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} has already been used; request a fresh nonce`);
+  }
+
+  async take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array> {
+    await this.begin();
+    await this.tick();
+    const { id, short, n } = await this.live(pubnonce, expectedContext);
+    if (n.epoch !== this.epoch) {
+      const alive = (await this.q<{ pid: number; host: string }>('SELECT pid, host FROM epochs WHERE epoch = $1', [n.epoch])).rows[0];
+      // Not burned: the process that issued it may still serve it.
+      throw new StateConflictError(
+        'E_NONCE_ELSEWHERE',
+        `the mint's nonce ${short} was issued by another mint process (epoch ${n.epoch.slice(0, 8)}…${alive ? `, pid ${alive.pid} on ${alive.host}` : ''}); only it can sign with it: send the contract's requests to that process, or, if it is gone, abandon the request ("credit abandon") for a fresh nonce`,
+      );
+    }
+    await this.consume(id, short);
+    return this.open(id, expectedContext, n.sealed);
+  }
+
+  async burn(pubnonce: Uint8Array, expectedContext: string): Promise<void> {
+    await this.begin();
+    await this.tick();
+    const { id, short } = await this.live(pubnonce, expectedContext);
+    await this.consume(id, short);
+  }
+
+  async status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'> {
+    const n = (await this.q<{ consumed: boolean }>('SELECT consumed FROM nonces WHERE id = $1', [nonceKey(pubnonce)])).rows[0];
+    return !n ? 'unknown' : n.consumed ? 'consumed' : 'unused';
+  }
+
+  // ——— blind signatures: the PRIMARY KEY on B_ is the rule ———
+
+  async blindSignatureOwner(B_: string): Promise<{ contract_id: string; state: number } | undefined> {
+    return (await this.q<{ contract_id: string; state: number }>('SELECT contract_id, state FROM blind_signatures WHERE b_ = $1', [B_])).rows[0];
+  }
+
+  async recordBlindSignatures(contractId: string, state: number, rows: { B_: string; keyset_id: string; amount: number }[]): Promise<void> {
+    await this.begin();
+    for (const r of rows) {
+      const res = await this.q('INSERT INTO blind_signatures (b_, contract_id, state, keyset_id, amount) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (b_) DO NOTHING', [r.B_, contractId, state, r.keyset_id, r.amount]);
+      if (res.rowCount !== 1) throw new RefusedError('E_BLINDED_MESSAGE_REUSED', `the blinded message ${r.B_.slice(0, 16)}… was already signed: a blinded message is signed once`);
+    }
+  }
+
+  async ecashIssuance(): Promise<{ keyset_id: string; issued_sat: number; signatures: number }[]> {
+    const rows = await this.q<{ keyset_id: string; issued_sat: string; signatures: string }>('SELECT keyset_id, SUM(amount) AS issued_sat, COUNT(*) AS signatures FROM blind_signatures GROUP BY keyset_id ORDER BY keyset_id');
+    return rows.rows.map((r) => ({ keyset_id: r.keyset_id, issued_sat: Number(r.issued_sat), signatures: Number(r.signatures) }));
+  }
+
+  /** SHA-256 over every row as this connection sees them (tests: a refusal wrote nothing). */
+  async contentDigest(): Promise<string> {
+    const h = createHash('sha256');
+    for (const table of TABLES) {
+      for (const row of (await this.q(`SELECT * FROM ${table} ORDER BY 1`)).rows) h.update(`${table}:${JSON.stringify(row)}\n`);
+    }
+    return h.digest('hex');
+  }
+}

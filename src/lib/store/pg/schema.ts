@@ -1,0 +1,83 @@
+/**
+ * The mint's schema on PostgreSQL: the same tables as the SQLite store (mint-store.ts),
+ * with every single-use rule a constraint the database enforces, whatever the code does:
+ *
+ * - `funding.outpoint` PRIMARY KEY: one funding outpoint, one contract (two processes
+ *   racing to open contracts on one outpoint: the second waits for the first's COMMIT,
+ *   then finds the row and is refused).
+ * - `nonces.id` PRIMARY KEY: a public nonce is issued once (a consumed one keeps its row,
+ *   so it can never be issued again).
+ * - `nonces` CHECK `consumed = (sealed IS NULL)`: an unconsumed nonce has its (sealed)
+ *   secret, a consumed one has none; and the trigger `nonce_consumed_once` refuses any
+ *   UPDATE that turns a consumed nonce back to unconsumed and any DELETE of a nonce row.
+ * - `blind_signatures.b_` PRIMARY KEY: a blinded message is signed once.
+ * - `epochs`: one row per running mint process (its epoch), whose counter the process
+ *   checks against its memory in every transaction that issues or takes a nonce (see
+ *   the restore rule in mint-store.ts).
+ * - `schema_version`: one row; a store written by a newer toolkit is refused.
+ *
+ * Records are kept as the exact JSON text the SQLite store keeps (not jsonb, which would
+ * reorder keys): a receipt answered again on replay is byte-identical.
+ */
+export const SCHEMA_VERSION = 1;
+
+/** Run once, in one transaction, under an advisory lock (many processes start at once). */
+export const SCHEMA_SQL = `
+  CREATE TABLE IF NOT EXISTS schema_version (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    version integer NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);
+  CREATE TABLE IF NOT EXISTS contracts (contract_id text PRIMARY KEY, record text NOT NULL);
+  CREATE INDEX IF NOT EXISTS unfunded_opens ON contracts (((record::jsonb ->> 'opened_at_height')::bigint))
+    WHERE (record::jsonb ->> 'status') = 'open' AND (record::jsonb -> 'latest') IS NULL AND (record::jsonb -> 'funding_seen') IS NULL;
+  CREATE TABLE IF NOT EXISTS funding (
+    outpoint text PRIMARY KEY,
+    contract_id text NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('open', 'rollover')),
+    from_contract_id text
+  );
+  CREATE TABLE IF NOT EXISTS epochs (
+    epoch text PRIMARY KEY,
+    counter bigint NOT NULL CHECK (counter >= 0),
+    started_at timestamptz NOT NULL DEFAULT now(),
+    pid integer,
+    host text
+  );
+  CREATE SEQUENCE IF NOT EXISTS nonce_counter;
+  CREATE TABLE IF NOT EXISTS nonces (
+    id text PRIMARY KEY,
+    context text,
+    pubnonce text,
+    epoch text,
+    sealed bytea,
+    consumed boolean NOT NULL DEFAULT false,
+    CHECK (consumed = (sealed IS NULL)),
+    CHECK (consumed OR (epoch IS NOT NULL AND context IS NOT NULL))
+  );
+  CREATE OR REPLACE FUNCTION nonce_consumed_once() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'DELETE' THEN
+      RAISE EXCEPTION 'a nonce row is never deleted (nonce %)', OLD.id USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF OLD.consumed AND NOT NEW.consumed THEN
+      RAISE EXCEPTION 'a consumed nonce cannot become unused (nonce %)', OLD.id USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF OLD.id <> NEW.id THEN
+      RAISE EXCEPTION 'a nonce id never changes' USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+  END $$;
+  DROP TRIGGER IF EXISTS nonce_consumed_once ON nonces;
+  CREATE TRIGGER nonce_consumed_once BEFORE UPDATE OR DELETE ON nonces FOR EACH ROW EXECUTE FUNCTION nonce_consumed_once();
+  CREATE TABLE IF NOT EXISTS blind_signatures (
+    b_ text PRIMARY KEY,
+    contract_id text NOT NULL,
+    state integer NOT NULL,
+    keyset_id text NOT NULL,
+    amount bigint NOT NULL CHECK (amount > 0)
+  );
+`;
+
+/** Every table, for a content digest (tests) and for migration tools. */
+export const TABLES = ['meta', 'contracts', 'funding', 'nonces', 'blind_signatures'] as const;
