@@ -3,6 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { DeviceCommand, tollExample } from '../../lib/cli/device-command.ts';
 import { contractFlag } from '../../lib/cli/credit-command.ts';
 import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
 import { UsageError } from '../../lib/errors.ts';
 
@@ -26,7 +27,7 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
   ];
   static override flags = {
     ...keyFlags,
-    ...stateFlags,
+    ...stateFlags, ...storeFlags,
     ...contractFlag,
     'fee-rate': Flags.string({ description: 'target fee rate of state + child together, sat/vB', required: true, helpValue: 'SAT/VB' }),
     to: Flags.string({ description: 'where the child pays (default: the payout address)', helpValue: 'ADDRESS' }),
