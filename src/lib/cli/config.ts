@@ -2,11 +2,12 @@
  * The optional configuration file, so an operator does not repeat `--network mainnet`,
  * the RPC URL and the state directory on every command: `$OFFCHAIN_CONFIG`, else
  * `~/.offchain/config` when it exists. bitcoin.conf's format — `key=value` lines, `#`
- * comments — with three keys:
+ * comments — with these keys:
  *
  *     network=mainnet
  *     rpc_url=http://127.0.0.1:8332/
  *     state_dir=/var/lib/offchain
+ *     lightning_rpc=/var/lib/lightningd/bitcoin/lightning-rpc   (gateway pay --lightning-rpc)
  *
  * A state_dir starting with `~/` is under the home directory (as a shell would read it).
  *
@@ -22,7 +23,7 @@ import { NETWORKS } from '../network.ts';
 
 export const CONFIG_ENV = 'OFFCHAIN_CONFIG';
 
-const KEYS: Record<string, string> = { network: 'OFFCHAIN_NETWORK', rpc_url: 'OFFCHAIN_RPC_URL', state_dir: 'OFFCHAIN_STATE_DIR' };
+const KEYS: Record<string, string> = { network: 'OFFCHAIN_NETWORK', rpc_url: 'OFFCHAIN_RPC_URL', state_dir: 'OFFCHAIN_STATE_DIR', lightning_rpc: 'OFFCHAIN_LIGHTNING_RPC' };
 
 /** Fill the unset environment variables from the configuration file, if there is one. */
 export function applyConfigFile(env: NodeJS.ProcessEnv, home: string): void {

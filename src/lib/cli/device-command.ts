@@ -104,6 +104,18 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     return balanceMessage(ctx as Parameters<typeof balanceMessage>[0], termsFromJson(rec.contract, network), rec);
   }
 
+  /** The gateway's payment in flight on contract `id` (or the only open one), read from its last commit; nothing written. */
+  protected async gatewayInFlight(network: Network, id: string | undefined): Promise<NonNullable<GatewayChannel['in_flight']>> {
+    return this.withMintView(network, async (store) => {
+      const contractId = id ?? (await this.pickContract({ list: () => store.list(), dir: 'the mint\'s state directory' }, ['open']));
+      const rec = await store.get(contractId);
+      if (!rec) refuse('E_UNKNOWN_CONTRACT', `this gateway has no contract ${contractId}`);
+      const f = rec.gateway?.in_flight;
+      if (!f) refuse('E_NO_PAYMENT_IN_FLIGHT', `no payment is in flight on contract ${contractId}`);
+      return f;
+    });
+  }
+
   /**
    * One gateway step as one transaction of the mint's store: the gateway's record (made
    * from the mint's credit record on first use) and every nonce the step took or issued
