@@ -272,7 +272,7 @@ function ok(results: Run[], type: string): Msg {
       expect(tip, `the Lightning HTLC is still out at ${tip}`).toBeLessThan(expiry - TERMS.claim_margin_blocks);
     }
     expect(tip).toBeLessThanOrEqual(expiry - TERMS.claim_margin_blocks);
-    const failMsg = ok(await pipeline([gatewayPay('--resume')], ''), 'gateway/fail');
+    const failMsg = ok(await pipeline([gatewayPay('--pay-timeout', '2', '--resume')], ''), 'gateway/fail');
     expect(failMsg.payment_hash).toBe(inv.payment_hash);
     const receipt = ok(await pipeline([device('device', 'fail'), gateway('gateway', 'complete'), device('device', 'receipt')], JSON.stringify(failMsg)), 'credit/balance');
     state += 2;

@@ -69,7 +69,8 @@ type Pay = { status: string; preimage?: string; payment_preimage?: string; creat
  * What the node knows of a payment hash: paid, pending, failed, or nothing. All attempts
  * failed counts as failed only once no `pay` can still be retrying: `opts` undefined when
  * this process's own `pay` has returned, else a pay started before (by an earlier run) may
- * retry until its last attempt's time + retry_for (+ grace).
+ * retry until its first attempt's time + retry_for (+ grace) — with this run's retry_for:
+ * re-run with the same --pay-timeout.
  */
 export async function paymentStatus(node: LightningRpc, job: LightningJob, opts?: Pick<PayOptions, 'retryForSeconds' | 'now'>): Promise<PaymentOutcome | undefined> {
   const { pays } = await node.call<{ pays: Pay[] }>('listpays', { payment_hash: job.payment_hash });
@@ -78,9 +79,11 @@ export async function paymentStatus(node: LightningRpc, job: LightningJob, opts?
   const complete = pays.find((p) => p.status === 'complete');
   if (complete) return paid(job, complete, 'paid before');
   if (pays.some((p) => p.status === 'pending')) return { status: 'pending', reason: 'the node has an HTLC out for this payment' };
-  const newest = Math.max(...pays.map((p) => Number(p.created_at ?? 0)));
-  if (opts && opts.now < newest + opts.retryForSeconds + GRACE_SECONDS) {
-    return { status: 'pending', reason: `the node's last attempt failed at ${newest}; its pay may still be retrying until ${newest + opts.retryForSeconds + GRACE_SECONDS}` };
+  // The one pay that made these attempts (a known hash is never paid again) started before its
+  // first attempt, and starts no new one retry_for after its start.
+  const first = Math.min(...pays.map((p) => Number(p.created_at ?? Number.MAX_SAFE_INTEGER)));
+  if (opts && opts.now < first + opts.retryForSeconds + GRACE_SECONDS) {
+    return { status: 'pending', reason: `every attempt so far failed, but the pay that began at ${first} may retry until ${first + opts.retryForSeconds + GRACE_SECONDS}` };
   }
   return { status: 'failed', reason: `every attempt the node made failed (${pays.length})` };
 }
