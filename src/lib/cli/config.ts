@@ -9,7 +9,7 @@
  *     state_dir=/var/lib/offchain
  *     lightning_rpc=/var/lib/lightningd/bitcoin/lightning-rpc   (gateway pay --lightning-rpc)
  *
- * A state_dir starting with `~/` is under the home directory (as a shell would read it).
+ * A state_dir or lightning_rpc starting with `~/` is under the home directory (as a shell would read it).
  *
  * Precedence: a flag, then the environment (OFFCHAIN_NETWORK, OFFCHAIN_RPC_URL,
  * OFFCHAIN_STATE_DIR), then this file — it only fills in environment variables that are
@@ -40,8 +40,8 @@ export function applyConfigFile(env: NodeJS.ProcessEnv, home: string): void {
   }
   for (const [key, value] of Object.entries(parseConfig(text, path))) {
     const name = KEYS[key]!;
-    // `state_dir=~/x`: the home directory, as a shell would expand it (no shell reads this file).
-    const expanded = key === 'state_dir' ? expandTilde(value, home) : value;
+    // `state_dir=~/x`, `lightning_rpc=~/x`: the home directory, as a shell would expand it (no shell reads this file).
+    const expanded = key === 'state_dir' || key === 'lightning_rpc' ? expandTilde(value, home) : value;
     if (env[name] === undefined || env[name] === '') env[name] = expanded;
   }
 }

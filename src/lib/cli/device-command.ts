@@ -138,6 +138,8 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
         terms: { fee_base_msat: 0, fee_ppm: 0, cltv_budget_blocks: 0, claim_margin_blocks: 0, ...terms, min_fee_rate: mctx.policy.min_fee_rate },
       };
       const { record, message } = await step(ctx, g);
+      // A replay (the step answered from the record, e.g. a repeated device/pay's job): nothing to write.
+      if (record === g && rec.gateway) return message;
       const next: MintContractRecord = { ...rec, gateway: record, next_state: record.next_state };
       if (record.latest) {
         // What the mint exits with (exit-credit) and closes against (close-credit): the gateway's latest state.
