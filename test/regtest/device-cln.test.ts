@@ -10,7 +10,8 @@
  *     then gateway complete | device receipt; each settled with the preimage CLN returned
  *     (the device's kept preimage hashes to the invoice's hash), each stored state verified
  *     by the independent verifier
- *   → one toll the channel to the payee cannot carry: CLN fails it, the gateway prints
+ *   → one toll the channel to the payee cannot carry (no route: nothing sent), and one whose
+ *     invoice the payee deleted (its HTLC failed back): CLN fails each, the gateway prints
  *     gateway/fail → device fail
  *   → one toll the payee holds (a test plugin never answers its HTLC): E_PAYMENT_PENDING
  *     (exit 5), a re-run and --resume change nothing; the payee goes away, blocks are mined,
@@ -37,6 +38,7 @@ import { findBitcoind } from './bitcoind.ts';
 import { findLightningd, startLightningd, waitFor, type Lightningd } from './lightningd.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, messageOf, offchain } from './offchain-cli.ts';
+import { ClnRpc } from '../../src/lib/lightning/cln-rpc.ts';
 
 const BITCOIND = findBitcoind();
 const LIGHTNINGD = findLightningd();
@@ -88,6 +90,9 @@ function ok(results: Run[], type: string): Msg {
   let userDir: string;
   let contractId: string;
   let socket: string;
+  /** The test's own calls in the toll loop go over the sockets (no lightning-cli process per call). */
+  let payeeRpc: ClnRpc;
+  let gwRpc: ClnRpc;
   let settled = 0;
   let state = 0;
   const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
@@ -145,6 +150,8 @@ function ok(results: Run[], type: string): Msg {
       startLightningd(LIGHTNINGD!, n.node, 'payee', 30_000, [`--plugin=${HOLD_PLUGIN}`]),
     ]);
     socket = join(gw.dir, 'regtest', 'lightning-rpc');
+    gwRpc = new ClnRpc(socket);
+    payeeRpc = new ClnRpc(join(payee.dir, 'regtest', 'lightning-rpc'));
     // The gateway's Lightning channel to the payee: 1 000 000 sat, unannounced.
     const addr = (await gw.call<{ p2tr: string }>('newaddr', { addresstype: 'p2tr' })).p2tr;
     await n.wallet.call('sendtoaddress', [addr, 1]);
@@ -190,7 +197,7 @@ function ok(results: Run[], type: string): Msg {
   it('20 tolls paid by Core Lightning and settled with the preimage it returned (device pay | gateway pay --lightning-rpc | device settle)', async () => {
     for (let k = 0; k < 20; k++) {
       const msat = BigInt(1_000_000 + 37_000 * k);
-      const inv = await payee.call<{ bolt11: string; payment_hash: string }>('invoice', { amount_msat: Number(msat), label: `toll-${k}`, description: `toll ${k}` });
+      const inv = await payeeRpc.call<{ bolt11: string; payment_hash: string }>('invoice', { amount_msat: Number(msat), label: `toll-${k}`, description: `toll ${k}` });
       const invoiceFile = file(`toll-${k}.bolt11`, inv.bolt11);
       const started = performance.now();
       const paid = await pipeline([await devicePay(invoiceFile), gatewayPay(), device('device', 'settle')], '');
@@ -206,13 +213,13 @@ function ok(results: Run[], type: string): Msg {
       settled += A;
       expect([receipt.state, receipt.cumulative_sat]).toEqual([state, settled]);
       // Paid once, on the payee's side too; the preimage the device keeps is the one for the invoice's hash.
-      const onPayee = (await payee.call<{ invoices: { status: string; amount_received_msat: number }[] }>('listinvoices', { label: `toll-${k}` })).invoices[0]!;
+      const onPayee = (await payeeRpc.call<{ invoices: { status: string; amount_received_msat: number }[] }>('listinvoices', { label: `toll-${k}` })).invoices[0]!;
       expect(onPayee.status).toBe('paid');
       expect(onPayee.amount_received_msat).toBe(Number(msat));
       const kept = (deviceRecord().device.paid as { payment_hash: string; preimage: string }[]).find((p) => p.payment_hash === inv.payment_hash)!;
       expect(hex.encode(sha256(hex.decode(kept.preimage)))).toBe(inv.payment_hash);
       // The routing fee the node paid never exceeds what the device paid the gateway.
-      const pays = (await gw.call<{ pays: { amount_msat: number; amount_sent_msat: number }[] }>('listpays', { payment_hash: inv.payment_hash })).pays;
+      const pays = (await gwRpc.call<{ pays: { amount_msat: number; amount_sent_msat: number }[] }>('listpays', { payment_hash: inv.payment_hash })).pays;
       expect(pays).toHaveLength(1);
       expect(BigInt(pays[0]!.amount_sent_msat) - msat).toBeLessThanOrEqual(BigInt(A) * 1000n - msat);
       await verifyLatest(state, settled);
@@ -234,7 +241,20 @@ function ok(results: Run[], type: string): Msg {
     expect([receipt.state, receipt.cumulative_sat]).toEqual([state, settled]);
     await verifyLatest(state, settled);
     expect((await payee.call<{ invoices: { status: string }[] }>('listinvoices', { label: 'too-big' })).invoices[0]!.status).toBe('unpaid');
-  }, 60_000);
+
+    // An invoice the payee no longer knows (deleted): the HTLC reaches it and is failed back (CLN 203, a failed
+    // attempt on record): gateway/fail again, and the amount back to the device.
+    const gone = await payee.call<{ bolt11: string; payment_hash: string }>('invoice', { amount_msat: 1_500_000, label: 'gone', description: 'gone' });
+    await payee.call('delinvoice', { label: 'gone', status: 'unpaid' });
+    const failedAgain = await pipeline([await devicePay(file('gone.bolt11', gone.bolt11)), gatewayPay('--pay-timeout', '10')], '');
+    const failMsg2 = ok(failedAgain, 'gateway/fail');
+    expect(failedAgain[1]!.stderr).toMatch(/the Lightning payment failed: .*(unknown|incorrect)/i);
+    expect((await gw.call<{ pays: { status: string }[] }>('listpays', { payment_hash: gone.payment_hash })).pays.map((p) => p.status)).toEqual(['failed']);
+    const receipt2 = ok(await pipeline([device('device', 'fail'), gateway('gateway', 'complete'), device('device', 'receipt')], JSON.stringify(failMsg2)), 'credit/balance');
+    state += 2;
+    expect([receipt2.state, receipt2.cumulative_sat]).toEqual([state, settled]);
+    await verifyLatest(state, settled);
+  }, 90_000);
 
   it('a toll the payee holds: E_PAYMENT_PENDING (nothing written), then the Lightning HTLC times out before the device\'s HTLC expiry less the claim margin, and the device gets its amount back', async () => {
     const msat = 2_000_000n;
@@ -256,17 +276,26 @@ function ok(results: Run[], type: string): Msg {
     expect({ mint: treeOf(mintDir), user: treeOf(userDir) }).toEqual(before);
     const pays = (await gw.call<{ pays: { status: string }[] }>('listpays', { payment_hash: inv.payment_hash })).pays;
     expect(pays.map((p) => p.status)).toEqual(['pending']);
+    // pay's maxdelay: the Lightning HTLC the gateway's node offered expires at least the claim margin before the device's HTLC.
+    const out = (await gw.call<{ channels: { htlcs: { payment_hash: string; expiry: number; direction: string }[] }[] }>('listpeerchannels')).channels.flatMap((c) => c.htlcs).filter((h) => h.payment_hash === inv.payment_hash);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.expiry).toBeLessThanOrEqual(expiry - TERMS.claim_margin_blocks);
 
     // The payee goes away with the HTLC; blocks come. The gateway's node must get its HTLC back on chain
     // (pay's maxdelay: its HTLC expires at least the claim margin before the device's).
     await payee.stop();
+    // Straight to two blocks below the Lightning HTLC's expiry (nothing can happen before), then block by block.
     let tip = await n.tip();
+    if (out[0]!.expiry - 2 > tip) {
+      await n.mine(out[0]!.expiry - 2 - tip);
+      tip = out[0]!.expiry - 2;
+    }
     for (;;) {
       await n.mine(1);
       tip += 1;
-      const st = await waitFor('the gateway node at the new tip', async () => ((await gw.call<{ blockheight: number }>('getinfo')).blockheight >= tip ? true : undefined), 10_000).then(async () => {
+      const st = await waitFor('the gateway node at the new tip', async () => ((await gwRpc.call<{ blockheight: number }>('getinfo', {})).blockheight >= tip ? true : undefined), 10_000).then(async () => {
         await new Promise((r) => setTimeout(r, 800));
-        return (await gw.call<{ pays: { status: string }[] }>('listpays', { payment_hash: inv.payment_hash })).pays.map((p) => p.status).join(',');
+        return (await gwRpc.call<{ pays: { status: string }[] }>('listpays', { payment_hash: inv.payment_hash })).pays.map((p) => p.status).join(',');
       });
       if (st === 'failed') break;
       expect(tip, `the Lightning HTLC is still out at ${tip}`).toBeLessThan(expiry - TERMS.claim_margin_blocks);
@@ -278,7 +307,7 @@ function ok(results: Run[], type: string): Msg {
     state += 2;
     expect([receipt.state, receipt.cumulative_sat]).toEqual([state, settled]);
     await verifyLatest(state, settled);
-    console.log(`held payment: the gateway's Lightning HTLC failed on chain at height ${tip}; the device's HTLC expiry ${expiry}, claim margin ${TERMS.claim_margin_blocks}`);
+    console.log(`held payment: the gateway's Lightning HTLC (expiry ${out[0]!.expiry}) failed on chain at height ${tip}; the device's HTLC expiry ${expiry}, claim margin ${TERMS.claim_margin_blocks}`);
   }, 120_000);
 
   it('the channel closes cooperatively: the close pays the gateway its settled amount, accepted and mined', async () => {
