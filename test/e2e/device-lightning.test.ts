@@ -131,7 +131,7 @@ describe('gateway pay --lightning-rpc against a scripted Core Lightning socket (
     expect([balance.state, balance.cumulative_sat]).toEqual([2, 2506]); // 2 500 000 msat + 1000 + 2000 ppm = 2 506 sat (the test's arithmetic)
     expect(runs[1]!.stderr).toMatch(/paid on Lightning in \d+ ms, routing fee 0 msat/);
     const calls = seen.map((r) => r.method);
-    expect(calls).toEqual(['getinfo', 'listpays', 'pay']);
+    expect(calls).toEqual(['getinfo', 'getinfo', 'listpays', 'pay']); // reachable before the state is stored; then the payment
     const pay = seen.find((r) => r.method === 'pay')!;
     // max_fee_msat = 2 506 000 − 2 500 000; maxdelay = 1144 − 36 − 1000.
     expect(pay.params).toEqual({ bolt11: invoiceText.get(0), maxfee: 6000, maxdelay: 108, retry_for: 60 });
@@ -180,7 +180,13 @@ describe('gateway pay --lightning-rpc against a scripted Core Lightning socket (
 
   it('a node on another network, no node, a preimage that does not hash: refused with their codes, nothing written past the stored job; then paid', async () => {
     seen.length = 0;
-    const job = ok(await pipeline([devicePay(3, 1_000_000n), gateway('gateway', 'pay', ...terms, '--now', String(NOW), ...chain)], ''), 'gateway/job');
+    const payMsg = (await pipeline([devicePay(3, 1_000_000n)], ''))[0]!;
+    expect(payMsg.status, payMsg.stderr).toBe(0);
+    // No node at the socket: refused before the gateway stores anything.
+    const mintBefore = treeOf(mintDir);
+    refused((await pipeline([gateway('gateway', 'pay', ...terms, '--now', String(NOW), ...chain, '--lightning-rpc', join(root.path, 'no-such-socket'))], payMsg.stdout))[0]!, 1, 'E_LIGHTNING_UNREACHABLE');
+    expect(treeOf(mintDir)).toEqual(mintBefore);
+    const job = ok(await pipeline([gateway('gateway', 'pay', ...terms, '--now', String(NOW), ...chain)], payMsg.stdout), 'gateway/job');
     const before = both();
     script = { getinfo: getinfo('bitcoin') };
     refused((await pipeline([gatewayPay('--resume')], ''))[0]!, 4, 'E_NETWORK_MISMATCH');

@@ -64,9 +64,13 @@ it is printed.`;
     const terms = await this.gatewayTerms();
     const now = f.now ?? Math.floor(Date.now() / 1000);
     const gateway = await import('../../lib/device/gateway.ts');
+    const { ClnRpc } = await import('../../lib/lightning/cln-rpc.ts');
+    const node = rpc ? new ClnRpc(rpc) : undefined;
     let network = this.network();
     let contractId = f.contract;
     if (!f.resume) {
+      // A node that does not answer is found before the state is stored (E_LIGHTNING_UNREACHABLE, nothing written).
+      if (node) await node.call('getinfo', {});
       const { decodeMessage } = await import('../../lib/message.ts');
       const { DevicePaySchema } = await import('../../lib/device/schemas.ts');
       const read = await this.readMessage('a device/pay');
@@ -76,11 +80,10 @@ it is printed.`;
       const job = await this.gatewayStep(network, m.contract_id, terms, (ctx, g) => gateway.pay(ctx, g, m, now));
       if (!rpc) return { message: job };
     }
-    const { ClnRpc } = await import('../../lib/lightning/cln-rpc.ts');
     const { payInFlight } = await import('../../lib/device/lightning.ts');
     const inFlight = await this.gatewayInFlight(network, contractId);
     const started = performance.now();
-    const outcome = await payInFlight(new ClnRpc(rpc!), inFlight, {
+    const outcome = await payInFlight(node!, inFlight, {
       claimMarginBlocks: terms.claim_margin_blocks, retryForSeconds: f['pay-timeout'], now: Math.floor(Date.now() / 1000),
     });
     if (outcome.status === 'pending') throw new StateConflictError('E_PAYMENT_PENDING', `payment ${inFlight.payment_hash} is not decided yet (${outcome.reason}); its HTLC state stays stored, nothing else is written: run the same command again later, or "gateway pay --lightning-rpc SOCKET --resume"`);
