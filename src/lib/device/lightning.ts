@@ -79,6 +79,9 @@ export async function paymentStatus(node: LightningRpc, job: LightningJob, opts?
   const complete = pays.find((p) => p.status === 'complete');
   if (complete) return paid(job, complete, 'paid before');
   if (pays.some((p) => p.status === 'pending')) return { status: 'pending', reason: 'the node has an HTLC out for this payment' };
+  // A status this code does not know is not taken for a failure.
+  const odd = pays.find((p) => p.status !== 'failed');
+  if (odd) return { status: 'pending', reason: `the node reports the payment as "${String(odd.status)}"` };
   // The one pay that made these attempts (a known hash is never paid again) started before its
   // first attempt, and starts no new one retry_for after its start.
   const first = Math.min(...pays.map((p) => Number(p.created_at ?? Number.MAX_SAFE_INTEGER)));

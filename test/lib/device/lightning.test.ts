@@ -6,6 +6,8 @@
  * against a real unix-socket server speaking its framing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { OffchainError } from '../../../src/lib/errors.ts';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { toHex } from '../../../src/lib/bytes.ts';
@@ -122,6 +124,11 @@ describe('payJob: the gateway pays through its node', () => {
     expect(n.calls.map((c) => c.method)).toEqual(['getinfo']);
   });
 
+  it('a status it does not know (a newer node) is pending, never failed', async () => {
+    const n = node({ getinfo: getinfo(), listpays: () => ({ pays: [{ status: 'failed', created_at: NOW - 1000 }, { status: 'stalled', created_at: NOW - 1000 }] }) });
+    expect(await payJob(n, JOB, OPTS)).toMatchObject({ status: 'pending' });
+  });
+
   it('payInFlight: a payment the gateway already holds the preimage of, or failed, is answered from its record without the node', async () => {
     const none = node({});
     expect(await payInFlight(none, { payment_hash: HASH, preimage: toHex(preimage(0)) }, OPTS)).toMatchObject({ status: 'paid', how: 'paid before' });
@@ -180,9 +187,82 @@ describe('ClnRpc: JSON-RPC over a unix socket', () => {
     await expect(new ClnRpc(path).call('getinfo', {})).rejects.toMatchObject({ code: 'E_LIGHTNING_PROTOCOL' });
   });
 
+  it('whatever bytes a socket sends before closing: a coded refusal (E_LIGHTNING_PROTOCOL), never a hang or a crash (property)', async () => {
+    dir = tempDir('offchain-clnrpc-');
+    const path = join(dir.path, 'lightning-rpc');
+    let next = '';
+    server = createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => s.end(next));
+    });
+    await new Promise<void>((r) => server!.listen(path, r));
+    const bytes = fc.oneof(
+      fc.string(),
+      fc.string().map((t) => `${t}\n\n`),
+      fc.jsonValue().map((v) => JSON.stringify(v) + '\n\n'),
+      fc.record({ jsonrpc: fc.constant('2.0'), id: fc.oneof(fc.string(), fc.integer()), result: fc.jsonValue() }).map((v) => JSON.stringify(v) + '\n\n'),
+    );
+    await fc.assert(
+      fc.asyncProperty(bytes, async (text) => {
+        next = text;
+        const e = await new ClnRpc(path).call('getinfo', {}, 2000).then(() => undefined, (err: unknown) => err);
+        expect(e).toBeInstanceOf(OffchainError);
+        expect((e as OffchainError).code).toBe('E_LIGHTNING_PROTOCOL');
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('no answer within the time limit: ClnTimeoutError (E_LIGHTNING_TIMEOUT); no socket: E_LIGHTNING_UNREACHABLE', async () => {
     const path = await serve(() => undefined);
     await expect(new ClnRpc(path).call('pay', {}, 200)).rejects.toBeInstanceOf(ClnTimeoutError);
     await expect(new ClnRpc(join(dir!.path, 'nothing-here')).call('getinfo', {})).rejects.toMatchObject({ code: 'E_LIGHTNING_UNREACHABLE', exitCode: 1 });
+  });
+});
+
+describe('payJob with whatever a node answers (property)', () => {
+  // A pays entry: any status, a preimage right, wrong, malformed or missing, any created_at.
+  const pay = fc.record({
+    status: fc.constantFrom('complete', 'pending', 'failed', 'weird'),
+    payment_preimage: fc.oneof(fc.constant(toHex(preimage(0))), fc.constant(toHex(preimage(1))), fc.string(), fc.constant(undefined)),
+    created_at: fc.integer({ min: NOW - 200, max: NOW + 5 }),
+    amount_msat: fc.constant(2_500_000),
+  }, { requiredKeys: ['status', 'created_at'] });
+  const answer = fc.oneof(
+    fc.record({ result: fc.array(pay, { maxLength: 3 }).map((pays) => ({ pays })) }),
+    fc.record({ error: fc.constantFrom(-3, 200, 203, 205, 206, 210).map((code) => new ClnRpcError('x', code, 'refused', undefined)) }),
+    fc.constant({ timeout: true as const }),
+  );
+
+  it('paid only with a preimage of the payment hash; a known hash is never paid; pay at most once; every throw a coded OffchainError', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(pay, { maxLength: 3 }), answer, answer, async (known, payAnswer, after) => {
+        let pays = 0;
+        const n: LightningRpc = {
+          async call<T>(method: string): Promise<T> {
+            if (method === 'getinfo') return { network: 'regtest', blockheight: 1000 } as T;
+            if (method === 'listpays') {
+              if (pays === 0) return { pays: known } as T;
+              if ('timeout' in after) throw new ClnTimeoutError('listpays', 1);
+              if ('error' in after) throw after.error;
+              return after.result as T;
+            }
+            pays += 1;
+            if ('timeout' in payAnswer) throw new ClnTimeoutError('pay', 1);
+            if ('error' in payAnswer) throw payAnswer.error;
+            return (payAnswer.result.pays[0] ?? { status: 'failed' }) as T;
+          },
+        };
+        try {
+          const out = await payJob(n, JOB, OPTS);
+          if (out.status === 'paid') expect(toHex(out.preimage)).toBe(toHex(preimage(0)));
+        } catch (e) {
+          expect(e).toBeInstanceOf(OffchainError);
+          expect((e as OffchainError).code).toMatch(/^E_[A-Z_]+$/);
+        }
+        expect(pays).toBeLessThanOrEqual(known.length === 0 ? 1 : 0);
+      }),
+      { numRuns: 400 },
+    );
   });
 });
