@@ -55,6 +55,11 @@ export type PayOptions = {
   retryForSeconds: number;
   /** Now, unix seconds (a failed `pay` younger than retry_for may still be retrying). */
   now: number;
+  /**
+   * After `pay` answered with an error, how long to keep asking while the node still shows the
+   * failed-back HTLC as out (it updates its record a moment after pay answers), ms; default 3000.
+   */
+  settleWaitMs?: number;
 };
 
 /** Core Lightning's names of our networks (getinfo.network). */
@@ -96,8 +101,10 @@ function paid(job: LightningJob, p: Pay, how: 'paid now' | 'paid before'): Payme
   if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/i.test(hex)) throw new OffchainError('E_LIGHTNING_PROTOCOL', `Core Lightning reports payment ${job.payment_hash} complete without a preimage`);
   const preimage = hexBytes(hex.toLowerCase());
   if (!preimageMatches(preimage, hexBytes(job.payment_hash))) throw new OffchainError('E_LIGHTNING_PROTOCOL', `Core Lightning's preimage for payment ${job.payment_hash} does not hash to it: nothing settled`);
-  const sent = p.amount_sent_msat !== undefined ? BigInt(p.amount_sent_msat) : undefined;
-  const amount = p.amount_msat !== undefined ? BigInt(p.amount_msat) : BigInt(job.amount_msat);
+  // The routing fee, for the operator's log only (the node kept it within maxfee).
+  const msat = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : typeof v === 'string' && /^[0-9]{1,20}$/.test(v) ? BigInt(v) : undefined);
+  const sent = msat(p.amount_sent_msat);
+  const amount = msat(p.amount_msat) ?? BigInt(job.amount_msat);
   return { status: 'paid', preimage, fee_msat: sent === undefined ? 0n : sent - amount, how };
 }
 
@@ -132,7 +139,12 @@ export async function payJob(node: LightningRpc, job: LightningJob, opts: PayOpt
   } catch (e) {
     if (!(e instanceof ClnRpcError) && !(e instanceof ClnTimeoutError)) throw e;
     // The node's word on the payment hash decides, not the error: an HTLC may still be out.
-    const after = await paymentStatus(node, job);
+    let after = await paymentStatus(node, job);
+    const until = Date.now() + (opts.settleWaitMs ?? 3000);
+    while (e instanceof ClnRpcError && after?.status === 'pending' && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 250));
+      after = await paymentStatus(node, job);
+    }
     if (after?.status === 'paid') return after;
     if (e instanceof ClnTimeoutError) return { status: 'pending', reason: `no answer from pay within ${opts.retryForSeconds + GRACE_SECONDS} s${after ? `: ${after.reason}` : ''}` };
     if (after?.status === 'pending') return after;

@@ -22,7 +22,7 @@ const JOB: LightningJob = {
   network: 'regtest', invoice: invoice(0, 2_500_000n, { timestamp: NOW - 10 }), payment_hash: HASH,
   amount_msat: '2500000', max_fee_msat: '6000', htlc_expiry_height: 1144,
 };
-const OPTS = { claimMarginBlocks: 36, retryForSeconds: 30, now: NOW };
+const OPTS = { claimMarginBlocks: 36, retryForSeconds: 30, now: NOW, settleWaitMs: 0 };
 
 type Call = { method: string; params: Record<string, unknown>; timeoutMs?: number };
 /** A node that answers each method from a script (a function of how many times it was called). */
@@ -93,6 +93,15 @@ describe('payJob: the gateway pays through its node', () => {
     expect((await payJob(pending, JOB, OPTS)).status).toBe('pending');
     const done = node({ getinfo: getinfo(), listpays: (_p, i) => ({ pays: i === 0 ? [] : [complete] }), pay: err });
     expect((await payJob(done, JOB, OPTS)).status).toBe('paid');
+  });
+
+  it('pay errors while the node still shows the HTLC out, failed a moment later: failed in the same run (settleWaitMs)', async () => {
+    const n = node({
+      getinfo: getinfo(), listpays: (_p, i) => ({ pays: i === 0 ? [] : [{ status: i < 3 ? 'pending' : 'failed', created_at: NOW }] }),
+      pay: () => { throw new ClnRpcError('pay', 203, 'Destination said it doesn\'t know invoice', undefined); },
+    });
+    expect(await payJob(n, JOB, { ...OPTS, settleWaitMs: 5000 })).toMatchObject({ status: 'failed' });
+    expect(n.calls.filter((c) => c.method === 'listpays')).toHaveLength(4);
   });
 
   it('no answer in time: pending even if every attempt so far failed (pay may still be retrying)', async () => {
@@ -227,6 +236,7 @@ describe('payJob with whatever a node answers (property)', () => {
     payment_preimage: fc.oneof(fc.constant(toHex(preimage(0))), fc.constant(toHex(preimage(1))), fc.string(), fc.constant(undefined)),
     created_at: fc.integer({ min: NOW - 200, max: NOW + 5 }),
     amount_msat: fc.constant(2_500_000),
+    amount_sent_msat: fc.oneof(fc.integer({ min: 2_500_000, max: 2_506_000 }), fc.string(), fc.double()),
   }, { requiredKeys: ['status', 'created_at'] });
   const answer = fc.oneof(
     fc.record({ result: fc.array(pay, { maxLength: 3 }).map((pays) => ({ pays })) }),
