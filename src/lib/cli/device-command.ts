@@ -111,6 +111,18 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     return balanceMessage(ctx as Parameters<typeof balanceMessage>[0], termsFromJson(rec.contract, network), rec);
   }
 
+  /** The gateway's payment in flight on contract `id` (or the only open one), read from its last commit; nothing written. */
+  protected async gatewayInFlight(network: Network, id: string | undefined): Promise<NonNullable<GatewayChannel['in_flight']>> {
+    return this.withMintView(network, async (store) => {
+      const contractId = id ?? (await this.pickContract({ list: () => store.list(), dir: 'the mint\'s state directory' }, ['open']));
+      const rec = await store.get(contractId);
+      if (!rec) refuse('E_UNKNOWN_CONTRACT', `this gateway has no contract ${contractId}`);
+      const f = rec.gateway?.in_flight;
+      if (!f) refuse('E_NO_PAYMENT_IN_FLIGHT', `no payment is in flight on contract ${contractId}`);
+      return f;
+    });
+  }
+
   /**
    * sendrawtransaction: the txid, or E_BROADCAST_REJECTED (exit 4) naming the node's reason
    * when the node refuses it (nothing is to be written then).
@@ -151,6 +163,8 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
         terms: { fee_base_msat: 0, fee_ppm: 0, cltv_budget_blocks: 0, claim_margin_blocks: 0, ...terms, min_fee_rate: mctx.policy.min_fee_rate },
       };
       const { record, message } = await step(ctx, g);
+      // A replay (the step answered from the record, e.g. a repeated device/pay's job): nothing to write.
+      if (record === g && rec.gateway) return message;
       const next: MintContractRecord = { ...rec, gateway: record, next_state: record.next_state };
       if (record.latest) {
         // What the mint exits with (exit-credit) and closes against (close-credit): the gateway's latest state.
