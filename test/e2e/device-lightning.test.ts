@@ -70,7 +70,7 @@ describe('gateway pay --lightning-rpc against a scripted Core Lightning socket (
   const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
   const gateway = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', mintDir], env: { MINT_KEY } });
   const terms = ['--terms', join(ROOT, 'fixtures/policies/gateway-terms.json')];
-  const chain = ['--tip-height', TIP, '--funding-confirmations', '1'];
+  const chain = ['--tip-height', TIP, '--confirmations', '1'];
   const invoiceFile = (n: number, msat: bigint) => {
     const p = join(root.path, `toll-${n}.bolt11`);
     writeFileSync(p, invoice(n, msat) + '\n');
