@@ -1,0 +1,22 @@
+/**
+ * `--store URL` and `--store-password-file FILE`: the flags that move a party's state from
+ * the embedded store under --state-dir to a PostgreSQL server (issue 29). Resolution —
+ * the URL from the flag or $OFFCHAIN_STORE_URL, the password only from
+ * $OFFCHAIN_STORE_PASSWORD, a 0600 file or libpq's own PGPASSWORD/~/.pgpass, never argv —
+ * is src/lib/store/pg/connect.ts's. Defined here once for every group that offers them
+ * (today the statechain operator's steps).
+ */
+import { Flags } from '@oclif/core';
+
+export const storeFlags = {
+  store: Flags.string({
+    description: 'keep the state in PostgreSQL instead of --state-dir: postgres://USER@HOST:PORT/DATABASE[?sslmode=verify-full] (or $OFFCHAIN_STORE_URL); no password in it on argv',
+    helpValue: 'URL',
+    helpGroup: 'STATE',
+  }),
+  'store-password-file': Flags.string({
+    description: 'the store\'s password, from a 0600 file (or $OFFCHAIN_STORE_PASSWORD_FILE, or $OFFCHAIN_STORE_PASSWORD)',
+    helpValue: 'FILE',
+    helpGroup: 'STATE',
+  }),
+};
