@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS statechain_operator_nonces (
   ordinal integer NOT NULL CHECK (ordinal >= 0),
   nonce_tag text NOT NULL CHECK (nonce_tag ~ '^[0-9a-f]{32}$'),
   CONSTRAINT statechain_operator_nonce_once PRIMARY KEY (coin_id, nonce_tag),
-  UNIQUE (coin_id, ordinal)
+  CONSTRAINT statechain_operator_nonce_order UNIQUE (coin_id, ordinal)
 );
 CREATE TABLE IF NOT EXISTS statechain_operator_backups (
   coin_id text NOT NULL REFERENCES statechain_operator_coins (coin_id),
@@ -123,6 +123,8 @@ const CONSTRAINT_CODES: Record<string, [string, string]> = {
   statechain_operator_one_pending: ['E_TRANSFER_PENDING', 'another transfer of this coin is pending'],
   statechain_operator_withdrawal_once: ['E_COIN_WITHDRAWN', 'this coin was withdrawn already'],
   statechain_operator_coins_pkey: ['E_COIN_EXISTS', 'this coin exists already'],
+  // Two steps on one coin both read the same version (only possible without the row lock): the later one loses here.
+  statechain_operator_nonce_order: ['E_STATE_CONFLICT', 'another step on this coin committed first; run the step again'],
 };
 
 type Secrets = { share_secret: string; x1: string | null };
