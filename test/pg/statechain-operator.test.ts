@@ -206,6 +206,32 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     ok(f.as(`R${w}_KEY`, ['statechain-transfer'], dones[0]!.stdout));
   }, 300_000);
 
+  it('the server restarted mid-flow: the step fails coded with nothing written, the same step after it answers, and again answers the same', async () => {
+    const dir = temp();
+    const f = pgFlow(dir, server, url);
+    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
+    const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
+    const before = await snapshot(db);
+    await db.end();
+    await server.pause();
+    try {
+      const down = f.as('OPERATOR_KEY', ['statechain-transfer'], sign);
+      refused(down, 'E_STORE_UNREACHABLE', 1);
+      expect(down.stderr).toContain('nothing was written');
+    } finally {
+      await server.resume();
+      db = await connect(server, 'operator');
+    }
+    expect(await snapshot(db)).toEqual(before);
+    const cosigned = ok(f.as('OPERATOR_KEY', ['statechain-transfer'], sign));
+    // The answer lost on the way (the connection dropped after COMMIT, the process killed before printing): asked again, the same bytes.
+    expect(ok(f.as('OPERATOR_KEY', ['statechain-transfer'], sign))).toBe(cosigned);
+    const pkg = ok(f.as('ALICE_KEY', ['statechain-transfer'], cosigned));
+    ok(f.as('BOB_KEY', ['statechain-transfer'], ok(f.as('OPERATOR_KEY', ['statechain-transfer'], ok(f.as('BOB_KEY', ['statechain-transfer'], pkg))))));
+    expect(await count(db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
+  }, 180_000);
+
   describe('the store itself', () => {
     let coinA: string;
     let coinB: string;
