@@ -232,6 +232,32 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     expect(await count(db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
   }, 180_000);
 
+  it('a process dies holding a coin\'s lock, its write half done: the server rolls it back, the waiting step goes on', async () => {
+    const dir = temp();
+    const f = pgFlow(dir, server, url);
+    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
+    const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
+    const version = async () => Number((await db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version);
+    const v0 = await version();
+    // A process inside its step: the coin locked, a write made, no COMMIT yet.
+    const holder = await connect(server, 'operator');
+    holder.on('error', () => {});
+    await holder.query('BEGIN');
+    await holder.query('SELECT 1 FROM statechain_operator_coins WHERE coin_id = $1 FOR UPDATE', [d.coinId]);
+    await holder.query("UPDATE statechain_operator_coins SET version = version + 1, record = '{}' WHERE coin_id = $1", [d.coinId]);
+    let finished = false;
+    const waiting = f.asAsync('OPERATOR_KEY', ['statechain-transfer'], sign).finally(() => (finished = true));
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(finished).toBe(false); // queued on the coin's row
+    // kill -9: the connection dies without a word; the server aborts its transaction.
+    (holder as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    const r = await waiting;
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).type).toBe('statechain/transfer-cosigned');
+    expect(await version()).toBe(v0 + 1); // the dead process's write is gone; only the step's own
+  }, 180_000);
+
   describe('the store itself', () => {
     let coinA: string;
     let coinB: string;
