@@ -159,6 +159,24 @@ export class PgOperatorStore implements OperatorStore {
     await this.opts.witness.advance(record.coin_id, 1);
   }
 
+  /**
+   * Take over a record kept elsewhere (the file store) mid-life: the coin, its sealed share
+   * and every ledger row its history implies (owner nonces, backups, finished transfers as
+   * 'done', the pending one). E_COIN_EXISTS if the coin is here already. Version 1.
+   */
+  async import(record: OperatorRecord): Promise<void> {
+    const db = await this.connection();
+    await this.transaction(db, async () => {
+      await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, JSON.stringify(stored(record))]);
+      await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, this.seal(record, 1)]);
+      await this.writeLedger(db, undefined, { ...record, done: [] });
+      for (const d of record.done) {
+        await db.query("INSERT INTO statechain_operator_transfers (coin_id, transfer_id, backup_n, state) VALUES ($1, $2, $3, 'done')", [record.coin_id, d.transfer_id, d.statement.count]);
+      }
+    });
+    await this.opts.witness.advance(record.coin_id, 1);
+  }
+
   async step<M>(coinId: string, fn: OperatorStep<M>): Promise<M> {
     const db = await this.connection();
     let committed: number | undefined;
