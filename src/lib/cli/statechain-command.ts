@@ -68,7 +68,7 @@ export function strictDecimal(text: string, flag: string, min: number, max: numb
 }
 
 /** The commands an operator runs (deposit, transfer, withdraw): its records in --state-dir, or PostgreSQL with --store. */
-export const operatorStoreFlags = storeFlags;
+export const operatorStoreFlags = storeFlags('operator: keep the coins\' records (shares sealed)');
 
 export const coinFlag = {
   coin: Flags.string({ description: 'the coin id (32 hex digits)', helpValue: 'ID' }),

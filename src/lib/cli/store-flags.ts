@@ -8,15 +8,18 @@
  */
 import { Flags } from '@oclif/core';
 
-export const storeFlags = {
-  store: Flags.string({
-    description: 'keep the state in PostgreSQL instead of --state-dir: postgres://USER@HOST:PORT/DATABASE[?sslmode=verify-full] (or $OFFCHAIN_STORE_URL); no password in it on argv',
-    helpValue: 'URL',
-    helpGroup: 'STATE',
-  }),
-  'store-password-file': Flags.string({
-    description: 'the store\'s password, from a 0600 file (or $OFFCHAIN_STORE_PASSWORD_FILE, or $OFFCHAIN_STORE_PASSWORD)',
-    helpValue: 'FILE',
-    helpGroup: 'STATE',
-  }),
-};
+/** The two flags; `what` says whose state moves (e.g. "operator: the coins' records"). */
+export function storeFlags(what: string) {
+  return {
+    store: Flags.string({
+      description: `${what} in PostgreSQL instead of --state-dir: postgres://USER@HOST:PORT/DATABASE[?sslmode=verify-full] (or $OFFCHAIN_STORE_URL); no password in it on argv`,
+      helpValue: 'URL',
+      helpGroup: 'STATE',
+    }),
+    'store-password-file': Flags.string({
+      description: 'the store\'s password, from a 0600 file (or $OFFCHAIN_STORE_PASSWORD_FILE, or $OFFCHAIN_STORE_PASSWORD)',
+      helpValue: 'FILE',
+      helpGroup: 'STATE',
+    }),
+  };
+}
