@@ -8,7 +8,8 @@
  * Documents: `op-<coin>` (operator: its share s, pending x₁, statement), `coin-<coin>`
  * (owner or receiver: its share o, the backup chain), `deposit-<O>` (an owner's share
  * before the operator names the coin), `receive-<coin>` (a receiver's share before it is
- * handed the coin).
+ * handed the coin). With --store (or $OFFCHAIN_STORE_URL) the operator's records live in
+ * PostgreSQL instead (src/lib/store/operator-store.ts is the port; owners keep their files).
  */
 import { Flags, type Command } from '@oclif/core';
 import { join } from 'node:path';
