@@ -306,6 +306,25 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
       await Promise.all([s1.close(), s2.close(), s3.close()]);
     });
 
+    it('a coin held too long by another step: E_LOCK_HELD (exit 5) after the lock timeout, nothing written', async () => {
+      const holder = await connect(server, 'operator');
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM statechain_operator_coins WHERE coin_id = $1 FOR UPDATE', [coinA]);
+      const before = await snapshot(db);
+      const s = new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+        operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(witnessDir()), lockTimeoutMs: 500,
+      });
+      let ran = false;
+      const t0 = Date.now();
+      await expect(s.step(coinA, (r) => ((ran = true), { record: { ...r, last_answer: null }, message: 'x' }))).rejects.toMatchObject({ code: 'E_LOCK_HELD', exitCode: 5 });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
+      expect(ran).toBe(false);
+      await holder.query('ROLLBACK');
+      await holder.end();
+      await s.close();
+      expect(await snapshot(db)).toEqual(before);
+    });
+
     it('nothing is kept or answered when the step fails before COMMIT', async () => {
       const before = await snapshot(db);
       const s = store(async () => {

@@ -135,6 +135,8 @@ export interface PgOperatorStoreOptions {
   operatorSecret: Uint8Array;
   /** This host's record of the versions it has seen (rollback detection). */
   witness: VersionWitness;
+  /** How long a step waits for a coin another step holds, ms (default 10 000, as the file lock): then E_LOCK_HELD. */
+  lockTimeoutMs?: number;
   /** Test hook: called after the step's writes, before COMMIT. */
   beforeCommit?: () => Promise<void>;
 }
@@ -286,7 +288,9 @@ export class PgOperatorStore implements OperatorStore {
   private async transaction<T>(db: Client, fn: () => Promise<T>): Promise<T> {
     try {
       await db.query('BEGIN');
+      await db.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(this.opts.lockTimeoutMs ?? 10_000))}`);
     } catch (e) {
+      await db.query('ROLLBACK').catch(() => {});
       throw storeError(e, this.target);
     }
     let result: T;
@@ -314,6 +318,7 @@ export class PgOperatorStore implements OperatorStore {
       return new StateConflictError(code, `${text}; nothing was written`, { constraint: err.constraint });
     }
     if (err.code === 'P0001' && err.hint === 'statechain_operator_withdrawn') return new RefusedError('E_COIN_WITHDRAWN', 'this coin was withdrawn: the operator signs nothing more for it');
+    if (err.code === '55P03') return new StateConflictError('E_LOCK_HELD', `another step holds this coin in ${this.where} (waited ${this.opts.lockTimeoutMs ?? 10_000} ms); run the step again — nothing was written`);
     if (err.code === '40P01' || err.code === '40001') return new StateConflictError('E_STATE_CONFLICT', `the store aborted the step (${err.code}); run it again — nothing was written`);
     if (err.code === '22P02' || err.code === '23514') return new MalformedInputError('E_STATE_CORRUPT', `the store refused a value (${err.message ?? err.code})`);
     return storeError(e, this.target);
