@@ -41,7 +41,7 @@ async function streamRun(backend) {
   try {
     cpSync(join(setup, 'regtest'), join(dir, 'regtest'), { recursive: true });
     const env = { ...process.env, MINT_KEY: mintKey, OFFCHAIN_SECP256K1: backend };
-    const [cmd, args] = pin([bin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--funding-confirmations', '1', '--in', join(setup, 'requests.jsonl')]);
+    const [cmd, args] = pin([bin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--confirmations', '1', '--in', join(setup, 'requests.jsonl')]);
     const t0 = process.hrtime.bigint();
     const out = execFileSync(cmd, args, { env, maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -106,7 +106,7 @@ for (let i = 0; i < 5; i++) {
   const t0 = process.hrtime.bigint();
   execFileSync('sh', ['-c',
     `node ${bin} sign-update --role user --amount 1000 --key-env USER_KEY --state-dir ${demo}/user ` +
-    `| node ${bin} sign-update --role mint --key-env MINT_KEY --state-dir ${demo}/mint --tip-height 1001 --funding-confirmations 1 ` +
+    `| node ${bin} sign-update --role mint --key-env MINT_KEY --state-dir ${demo}/mint --tip-height 1001 --confirmations 1 ` +
     `| node ${bin} sign-update --role user --key-env USER_KEY --state-dir ${demo}/user`], { env, stdio: ['ignore', 'ignore', 'ignore'] });
   times.push(Number(process.hrtime.bigint() - t0) / 1e6);
 }

@@ -113,7 +113,7 @@ export async function mintBreakdown(opts: { setup: string; dir: string; mintKeyH
     t = now;
   };
   const store = await MintStore.open<MintContractRecord>(join(opts.dir, 'regtest', 'credit-mint'));
-  // The chain as the CLI's offline mint sees it (--tip-height 1000 --funding-confirmations 1).
+  // The chain as the CLI's offline mint sees it (--tip-height 1000 --confirmations 1).
   const fundings = (await store.list()).map((r) => termsFromJson(r.contract, 'regtest'));
   const chain = new OfflineChainSource({
     tipHeight: 1000,

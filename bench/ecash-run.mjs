@@ -42,7 +42,7 @@ function streamRun(mode, backend) {
     cpSync(join(setup, 'regtest'), join(dir, 'regtest'), { recursive: true });
     const env = { ...process.env, MINT_KEY: mintKey, ECASH_SEED, OFFCHAIN_SECP256K1: backend };
     const ecash = mode === 'with' ? ['--ecash-seed-env', 'ECASH_SEED'] : [];
-    const [cmd, args] = pin([bin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--funding-confirmations', '1', ...ecash, '--in', join(setup, 'requests.jsonl')]);
+    const [cmd, args] = pin([bin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--confirmations', '1', ...ecash, '--in', join(setup, 'requests.jsonl')]);
     const t0 = process.hrtime.bigint();
     const out = execFileSync(cmd, args, { env, maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

@@ -8,7 +8,7 @@
 #   → the mint's exit-credit and the user's refund-credit (the unilateral ways out)
 #
 # Each message is printed (pretty JSON) on stdout, under a one-line header on stderr.
-# The chain is offline: --tip-height, and --funding-confirmations for the mint.
+# The chain is offline: --tip-height, and --confirmations for the mint.
 # OFFCHAIN_TEST_SEED defaults to "demo" so the output is reproducible (docs/credit.md
 # quotes it); run `OFFCHAIN_TEST_SEED= npm run demo` for real randomness. Test keys and
 # a test seed: never use either with real funds.
@@ -104,7 +104,7 @@ step '3. Payments (tip 1001, funding confirmed once): the user signs each state,
 for amount in 10000 25000 40000; do
   user sign-update --role user --amount "$amount" \
     | show "user → mint: credit/update-request (+$amount sat)" \
-    | mint sign-update --role mint --tip-height 1001 --funding-confirmations 1 \
+    | mint sign-update --role mint --tip-height 1001 --confirmations 1 \
     | show 'mint → user: credit/receipt (no signature in it)' \
     | user sign-update --role user \
     | show 'user: credit/balance' >/dev/null
@@ -133,7 +133,7 @@ step '6. Payments on the new contract (tip 1003, the rollover confirmed once)'
 for amount in 20000 30000; do
   user sign-update --role user --amount "$amount" \
     | show "user → mint: credit/update-request (+$amount sat)" \
-    | mint sign-update --role mint --tip-height 1003 --funding-confirmations 1 \
+    | mint sign-update --role mint --tip-height 1003 --confirmations 1 \
     | show 'mint → user: credit/receipt' \
     | user sign-update --role user \
     | show 'user: credit/balance' >/dev/null

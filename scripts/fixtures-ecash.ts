@@ -32,7 +32,7 @@ const funding = readFileSync(fx('credit/funding.psbt'), 'utf8');
 const openReq = cli(['open-credit', '--role', 'user', ...userBase, '--offer', fx('credit/ecash-offer.json'), '--tip-height', '1000', '--expiry', '+4320', '--refund-address', REFUND], funding);
 cli(['open-credit', '--role', 'user', ...userBase], cli(['open-credit', '--role', 'mint', ...mint, '--tip-height', '1000'], openReq));
 const upd = save('ecash-update-request.json', cli(['sign-update', '--role', 'user', '--amount', '1000', ...user]));
-const rec = save('ecash-receipt.json', cli(['sign-update', '--role', 'mint', ...mint, '--tip-height', '1001', '--funding-confirmations', '1'], upd));
+const rec = save('ecash-receipt.json', cli(['sign-update', '--role', 'mint', ...mint, '--tip-height', '1001', '--confirmations', '1'], upd));
 rmSync(fx('credit/token.txt'), { force: true });
 save('ecash-balance.json', cli(['sign-update', '--role', 'user', ...user, '--token-out', 'fixtures/credit/token.txt'], rec));
 save('token.json', cli(['credit', 'token', 'decode', '--keyset', fx('credit/keyset.json'), '--in', fx('credit/token.txt')]));

@@ -21,10 +21,10 @@ const fx = (p: string) => join(dir, p);
 const key = (name: string) => readFileSync(join(root, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
 const env = { ...process.env, OFFCHAIN_TEST_SEED: 'fixtures', OPERATOR_KEY: key('mint'), ALICE_KEY: key('alice'), BOB_KEY: key('bob') };
 const state = mkdtempSync(join(tmpdir(), 'offchain-fixtures-sc-'));
-const CHAIN = ['--tip-height', '200', '--deposit-confirmations', '3'];
+const CHAIN = ['--tip-height', '200', '--confirmations', '3'];
 /** The built CLI run as `who` (its key env name, and its state directory under `root`). */
 const cliIn = (stateRoot: string) => (who: string, args: string[], input = '') =>
-  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args, '--key-env', who, '--state-dir', join(stateRoot, who), ...CHAIN], {
+  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args, '--key-env', who, '--state-dir', join(stateRoot, who), ...(args[0] === 'statechain-deposit' ? CHAIN.slice(0, 2) : CHAIN)], {
     input, env, stdio: ['pipe', 'pipe', process.env.FIXTURES_DEBUG ? 'inherit' : 'ignore'],
   }).toString();
 const cli = cliIn(state);
@@ -51,9 +51,9 @@ rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 writeFileSync(fx('operator.pub'), toHex(keyPair(fromHex(key('mint'))).publicKey) + '\n');
 
-const TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--backup-fee', '400', '--margin', '6'];
+const TERMS = ['--interval', '10', '--initial-lock', '+100', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '6'];
 /** A pair takes only anchored coins by default (no --allow-unanchored): the pair's coins below are anchored. */
-const ANCHORED_TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--anchor', '--backup-fee', '0', '--margin', '6'];
+const ANCHORED_TERMS = ['--interval', '10', '--initial-lock', '+100', '--min-confirmations', '2', '--anchor', '--backup-fee', '0', '--margin', '6'];
 const request = save('deposit-request.json', cli('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub()]));
 const offer = save('deposit-offer.json', cli('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request));
 const address = (JSON.parse(offer) as { statement: { address: string } }).statement.address;

@@ -82,7 +82,7 @@ const funding = execFileSync('cat', [fx('credit/funding.psbt')]).toString();
 const openReq = save('open-request', ccli(['open-credit', '--role', 'user', ...userArgs, '--offer', fx('credit/offer.json'), '--tip-height', '1000', '--expiry', '+4320', '--refund-address', REFUND], funding));
 const openAcc = save('open-accept', ccli(['open-credit', '--role', 'mint', ...mintArgs, '--tip-height', '1000'], openReq));
 save('opened', ccli(['open-credit', '--role', 'user', ...userArgs], openAcc));
-const mintChain = ['--tip-height', '1001', '--funding-confirmations', '1'];
+const mintChain = ['--tip-height', '1001', '--confirmations', '1'];
 const upd = save('update-request', ccli(['sign-update', '--role', 'user', '--amount', '1000', ...userArgs]));
 const rec = save('receipt', ccli(['sign-update', '--role', 'mint', ...mintArgs, ...mintChain], upd));
 save('balance', ccli(['sign-update', '--role', 'user', ...userArgs], rec));
@@ -92,7 +92,7 @@ const rolloverSign = save('rollover-sign', ccli(['rollover', '--role', 'user', .
 const rolloverAcc = save('rollover-accept', ccli(['rollover', '--role', 'mint', ...mintArgs, '--tip-height', '1002'], rolloverSign));
 save('rolled-over', ccli(['rollover', '--role', 'user', ...userArgs], rolloverAcc));
 const upd2 = ccli(['sign-update', '--role', 'user', '--amount', '25000', ...userArgs]);
-ccli(['sign-update', '--role', 'user', ...userArgs], ccli(['sign-update', '--role', 'mint', ...mintArgs, '--tip-height', '1003', '--funding-confirmations', '1'], upd2));
+ccli(['sign-update', '--role', 'user', ...userArgs], ccli(['sign-update', '--role', 'mint', ...mintArgs, '--tip-height', '1003', '--confirmations', '1'], upd2));
 save('exit', ccli(['exit-credit', '--fee-rate', '10', '--contract', JSON.parse(rolloverAcc).new_contract_id, ...mintArgs]));
 save('refund', ccli(['refund-credit', '--any-time', '--tip-height', '1003', ...userArgs]));
 save('contracts', ccli(['credit', 'list', ...mintArgs, '--tip-height', '1003']));

@@ -89,7 +89,7 @@ import StatechainVerify from './commands/statechain-verify.ts';
 import StatechainWithdraw from './commands/statechain-withdraw.ts';
 
 export const COMMANDS = {
-  'close-credit': CloseCredit,
+  'credit:close': CloseCredit,
   'commitment:claim': CommitmentClaim,
   'commitment:close': CommitmentClose,
   'commitment:finalize': CommitmentFinalize,
@@ -114,9 +114,9 @@ export const COMMANDS = {
   'credit:keyset': CreditKeyset,
   'credit:list': CreditList,
   'credit:token:decode': CreditTokenDecode,
-  'decode-openassets': DecodeOpenassets,
-  'decode-counterparty': DecodeCounterparty,
-  'exit-credit': ExitCredit,
+  'openassets:decode': DecodeOpenassets,
+  'counterparty:decode': DecodeCounterparty,
+  'credit:exit': ExitCredit,
   'htlc:claim': HtlcClaim,
   'htlc:cooperate': HtlcCooperate,
   'htlc:create': HtlcCreate,
@@ -127,13 +127,13 @@ export const COMMANDS = {
   'key:new': KeyNew,
   'key:show': KeyShow,
   'musig:init': MusigInit,
-  'onion-blind': OnionBlind,
-  'onion-build': OnionBuild,
-  'onion-peel': OnionPeel,
-  'onion-error:create': OnionErrorCreate,
-  'onion-error:unwrap': OnionErrorUnwrap,
-  'onion-error:wrap': OnionErrorWrap,
-  'open-credit': OpenCredit,
+  'onion:blind': OnionBlind,
+  'onion:build': OnionBuild,
+  'onion:peel': OnionPeel,
+  'onion:error:create': OnionErrorCreate,
+  'onion:error:unwrap': OnionErrorUnwrap,
+  'onion:error:wrap': OnionErrorWrap,
+  'credit:open': OpenCredit,
   'package:check': PackageCheck,
   'package:child': PackageChild,
   'package:submit': PackageSubmit,
@@ -152,16 +152,16 @@ export const COMMANDS = {
   'ptlc:lock-secret': PtlcLockSecret,
   'ptlc:presign': PtlcPresign,
   'ptlc:refund': PtlcRefund,
-  'refund-credit': RefundCredit,
-  rollover: Rollover,
+  'credit:refund': RefundCredit,
+  'credit:rollover': Rollover,
   'route:check': RouteCheck,
   'route:plan': RoutePlan,
-  'sign-update': SignUpdate,
-  'statechain-backup': StatechainBackup,
-  'statechain-deposit': StatechainDeposit,
-  'statechain-transfer': StatechainTransfer,
-  'statechain-verify': StatechainVerify,
-  'statechain-withdraw': StatechainWithdraw,
+  'credit:sign-update': SignUpdate,
+  'statechain:backup': StatechainBackup,
+  'statechain:deposit': StatechainDeposit,
+  'statechain:transfer': StatechainTransfer,
+  'statechain:verify': StatechainVerify,
+  'statechain:withdraw': StatechainWithdraw,
 };
 
 /**
@@ -176,12 +176,29 @@ export function normalizeArgv(argv: readonly string[]): string[] {
   const end = argv.indexOf('--');
   const head = hoistLeadingFlags(end === -1 ? [...argv] : argv.slice(0, end));
   const tail = end === -1 ? [] : argv.slice(end);
-  if (head[0] === 'help') return [...head.slice(1).map((a) => (a === '-h' ? '--help' : a)).filter((a) => a !== '--help'), '--help', ...tail];
-  return [...head.map((a) => (a === '-h' ? '--help' : a)), ...tail];
+  if (head[0] === 'help') return [...primaryWords(head.slice(1).map((a) => (a === '-h' ? '--help' : a)).filter((a) => a !== '--help')), '--help', ...tail];
+  return [...primaryWords(head.map((a) => (a === '-h' ? '--help' : a))), ...tail];
 }
 
-/** First words of every command, and the words normalizeArgv itself understands. */
-const COMMAND_STARTS = new Set([...Object.keys(COMMANDS).map((id) => id.split(':')[0]!), 'help', 'version', 'autocomplete']);
+/**
+ * Every command's other names (its `aliases`: the design card's `open-credit` for
+ * `credit open`, …), as words, with the command's own words; the longest first.
+ */
+export const ALIASES: [string[], string[]][] = Object.entries(COMMANDS)
+  .flatMap(([id, c]) => ((c as { aliases?: string[] }).aliases ?? []).map((a): [string[], string[]] => [a.split(':'), id.split(':')]))
+  .sort(([a], [b]) => b.length - a.length);
+
+/**
+ * An alias is run as the command it names (so its `--help` shows the command's name and
+ * its ALIASES): the alias's words become the command's. Plain aliases, no warning.
+ */
+function primaryWords(head: string[]): string[] {
+  for (const [alias, id] of ALIASES) if (alias.every((w, i) => head[i] === w)) return [...id, ...head.slice(alias.length)];
+  return head;
+}
+
+/** First words of every command and alias, and the words normalizeArgv itself understands. */
+const COMMAND_STARTS = new Set([...Object.keys(COMMANDS).map((id) => id.split(':')[0]!), ...ALIASES.map(([a]) => a[0]!), 'help', 'version', 'autocomplete']);
 /** Flags that take no value; any other flag before the command is followed by its value. */
 const VALUELESS = new Set(['--debug', '--quiet', '-q', '--psbt', '--dry-run', '--broadcast', '--any-time', '--anchors', '--bare']);
 
@@ -295,7 +312,7 @@ function unknownCommand(id: string): string {
       return `E_USAGE: ${command.replace(/:/g, ' ')} takes no argument "${extra}": pass a file with --in ${extra}, or pipe it on standard input`;
     }
   }
-  const meant = suggestCommand(words, [...Object.keys(COMMANDS), 'help', 'autocomplete']);
+  const meant = suggestCommand(words, [...Object.keys(COMMANDS), ...ALIASES.map(([a]) => a.join(':')), 'help', 'autocomplete']);
   const hint = meant ? `did you mean "${meant}"? ` : '';
   return `E_UNKNOWN_COMMAND: "${id.replace(/:/g, ' ')}" is not an offchain command; ${hint}see offchain --help`;
 }
@@ -327,7 +344,8 @@ function rewriteStdout(rewrite: (text: string) => string): () => void {
 function completeBashValues(config: Config): void {
   const file = join(config.cacheDir, 'autocomplete', 'functions', 'bash', `${config.bin}.bash`);
   if (!existsSync(file) || readFileSync(file, 'utf8').includes(BASH_VALUES_MARKER)) return;
-  const commands = Object.entries(COMMANDS).map(([id, command]) => ({ id, flags: { ...command.baseFlags, ...command.flags } }));
+  const commands = Object.entries(COMMANDS).flatMap(([id, command]) =>
+    [id, ...((command as { aliases?: string[] }).aliases ?? [])].map((name) => ({ id: name, flags: { ...command.baseFlags, ...command.flags } })));
   appendFileSync(file, `\n${bashValueCompletion(commands)}`);
 }
 

@@ -21,6 +21,8 @@ function readPrev(path: string): string {
 const TXINDEX_HINT = 'the node did not return these transactions; a confirmed transaction can only be looked up on a node started with -txindex';
 
 export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpenassets> {
+  /** Also `decode-openassets`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
+  static override aliases = ['decode-openassets'];
   static override summary = 'Decode an Open Assets transaction: marker, outputs, colored addresses and, given its ancestors, asset IDs and quantities.';
   static override description =
     'One transaction (raw hex, a PSBT\'s unsigned transaction, or {"tx": hex}) from --tx, --in or standard input. ' +
@@ -43,7 +45,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     ...inputFlags,
     ...chainFlags,
     tx: Flags.string({ description: 'the transaction, hex (instead of --in / standard input)', helpValue: 'HEX' }),
-    prev: Flags.string({ description: 'previous transactions: JSON Lines ({"tx": hex}) or one hex per line (repeatable)', helpValue: 'FILE', multiple: true }),
+    prev: Flags.string({ description: 'previous transactions: JSON Lines ({"tx": hex}) or one hex per line (repeatable; "-": standard input, the transaction then by --in or --tx)', helpValue: 'FILE', multiple: true }),
     protocol: Flags.string({ description: 'openassets (default) or colu: decode the transaction\'s Colu "CC" OP_RETURN instead (assets per output with --prev / a node)', options: ['openassets', 'colu'], default: 'openassets' }),
     rule: Flags.string({ description: 'marker rule: spec (2015 text, default) or reference (original Python: exactly one push)', options: ['spec', 'reference'], default: 'spec' }),
     stream: Flags.boolean({ description: 'read many transactions as lines, write one JSON line each' }),
@@ -59,6 +61,9 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     const utilities = [f['asset-id-of'], f['colored-address'], f['bitcoin-address']].filter((x) => x !== undefined).length;
     if (utilities > 1 || (utilities === 1 && (f.tx !== undefined || f.stream || f.prev !== undefined))) {
       throw new UsageError('E_USAGE', '--asset-id-of, --colored-address and --bitcoin-address stand alone: give one, without a transaction');
+    }
+    if (f.prev?.includes('-') && f.tx === undefined && (f.in === undefined || f.in === '-')) {
+      throw new UsageError('E_USAGE', '--prev - and the input (no --in) both read standard input: give one of them a file');
     }
     const ids = await import('../lib/openassets/ids.ts');
     // An address names its network: without --network (or $OFFCHAIN_NETWORK), a mainnet
@@ -95,7 +100,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
       const text = f.tx ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in === '-' ? undefined : f.in)));
       const tx = parseRawTx(txBytesFromText(text));
       const prevs = new Map<string, Uint8Array>();
-      for (const path of f.prev ?? []) for (const [k, v] of parsePrevText(readPrev(path), path)) prevs.set(k, v);
+      for (const path of f.prev ?? []) for (const [k, v] of parsePrevText(await this.prevText(path), path)) prevs.set(k, v);
       const node = await this.nodeSource(network);
       if (f.prev === undefined && !node) return { message: coluMessage(tx, network) };
       const { ColuColorer } = await import('../lib/colu/coloring.ts');
@@ -107,7 +112,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     const { parseRawTx } = await import('../lib/openassets/tx.ts');
     const oa = await import('../lib/openassets/decode.ts');
     const prevs = new Map<string, Uint8Array>();
-    for (const path of f.prev ?? []) for (const [k, v] of oa.parsePrevText(readPrev(path), path)) prevs.set(k, v);
+    for (const path of f.prev ?? []) for (const [k, v] of oa.parsePrevText(await this.prevText(path), path)) prevs.set(k, v);
     const node = await this.nodeSource(network);
     const source = async (txid: string): Promise<Uint8Array | undefined> => {
       const hit = prevs.get(txid);
@@ -124,6 +129,11 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     const bytes = oa.txBytesFromText(text);
     const { message } = await oa.decodeTransaction(bytes, colorer, network, rule);
     return { message: message.status === 'undecided' ? { ...message, ...hint } : message };
+  }
+
+  /** A --prev file's text; `-` is standard input (the transaction then comes from --in FILE or --tx). */
+  private async prevText(path: string): Promise<string> {
+    return path === '-' ? new TextDecoder().decode(await this.readFlagInput('--prev', '-')) : readPrev(path);
   }
 
   /** A node as the ancestor source (getrawtransaction): not-found is "missing", other failures stop. */

@@ -6,6 +6,8 @@ import { MalformedInputError, RefusedError, UsageError } from '../lib/errors.ts'
 import type { ChainSource, SubmitPackageResult } from '../lib/chain/index.ts';
 
 export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
+  /** Also `exit-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
+  static override aliases = ['exit-credit'];
   static override summary = 'The mint\'s unilateral exit: its latest signed state plus a CPFP child, to mine before expiry.';
   static override description =
     'Prints the latest fully signed state and a TRUC (v3) child spending the mint\'s payout that brings the pair to --fee-rate; ' +
@@ -19,7 +21,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
       command:
         'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
         '<%= config.bin %> sign-update --role user --amount 5000 --key-env USER_KEY --state-dir $D/user ' +
-        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --funding-confirmations 1 > /dev/null && ' +
+        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --confirmations 1 > /dev/null && ' +
         '<%= config.bin %> exit-credit --fee-rate 10 --key-env MINT_KEY --state-dir $D/mint',
     },
   ];
@@ -103,7 +105,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
   /** --child: a finalized PSBT as bitcoin-cli walletprocesspsbt prints it (JSON with "psbt"), or the PSBT itself. */
   private async walletChild(path: string): Promise<Uint8Array> {
     const { detectFormat } = await import('../lib/cli/input.ts');
-    const doc = detectFormat(this.readFlagFile('--child', path), `--child ${path}`);
+    const doc = detectFormat(await this.readFlagInput('--child', path), `--child ${path}`);
     if (doc.format === 'psbt') return doc.psbt;
     const psbt = doc.format === 'json' ? (doc.value as { psbt?: unknown }).psbt : undefined;
     if (typeof psbt !== 'string') throw new MalformedInputError('E_MALFORMED_PSBT', `--child ${path} holds neither a PSBT nor a JSON object with a "psbt" field`);

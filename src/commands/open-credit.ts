@@ -6,6 +6,8 @@ import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../
 import { UsageError } from '../lib/errors.ts';
 
 export default class OpenCredit extends CreditCommand<typeof OpenCredit> {
+  /** Also `open-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
+  static override aliases = ['open-credit'];
   static override summary = 'Open a credit contract between a user and an ecash mint: refund first, then funding.';
   static override description = `Each step reads one message and prints the next:
 

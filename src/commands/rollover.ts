@@ -6,6 +6,8 @@ import { RefusedError } from '../lib/errors.ts';
 import type { CreditTermsJson } from '../lib/credit/codec.ts';
 
 export default class Rollover extends CreditCommand<typeof Rollover> {
+  /** Also `rollover`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
+  static override aliases = ['rollover'];
   static override summary = 'Roll a credit contract into the next period in one transaction: pay the mint, fund a new contract.';
   static override description = `Two round trips, so the user holds the next contract's verified refund before it signs anything that moves its funds:
 

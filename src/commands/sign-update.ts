@@ -5,6 +5,8 @@ import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.t
 import { RefusedError, UsageError } from '../lib/errors.ts';
 
 export default class SignUpdate extends CreditCommand<typeof SignUpdate> {
+  /** Also `sign-update`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
+  static override aliases = ['sign-update'];
   static override summary = 'One payment in a credit contract: the user signs the next state, the mint co-signs and stores it.';
   static override description = `  user  --amount N                → credit/update-request (next state, signed with BIP-327 DeterministicSign)
   mint  < credit/update-request   → credit/receipt        (checked, co-signed, stored fully signed; no signature returned)
@@ -20,7 +22,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
       command:
         'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
         '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir $D/user ' +
-        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --funding-confirmations 1 ' +
+        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --confirmations 1 ' +
         '| <%= config.bin %> sign-update --role user --key-env USER_KEY --state-dir $D/user',
     },
   ];

@@ -5,6 +5,8 @@ import { RefusedError, UsageError } from '../lib/errors.ts';
 import { feeGuardFlags } from '../lib/cli/flags.ts';
 
 export default class StatechainBackup extends StatechainCommand<typeof StatechainBackup> {
+  /** Also `statechain-backup`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
+  static override aliases = ['statechain-backup'];
   static override summary = 'The owner\'s unilateral exit: its backup once final, with a CPFP child to submit as a package.';
   static override description =
     'Prints the newest backup of --coin (yours: it pays your share) once it is final at the chain tip — refused with E_NOT_FINAL before, ' +
@@ -62,7 +64,7 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
       if (out.childHex !== undefined && out.verdict !== undefined) {
         if (chain.submitPackage === undefined) throw new UsageError('E_CHAIN_OFFLINE', 'a package needs a node (--rpc-url)');
         // As package submit: maxfeerate from the fee guard, each transaction's answer read by its wtxid
-        // (anything but success is E_PACKAGE_REJECTED, exit 4), the node's answer in snake_case.
+        // (anything but success is E_BROADCAST_REJECTED, exit 4), the node's answer in snake_case.
         const { submittedMessage } = await import('../lib/truc/submit.ts');
         const result = await chain.submitPackage([fromHex(out.hex), fromHex(out.childHex)], Math.round(feeLimits.maxFeeRate * 1000));
         const { type: _t, version: _v, network: _n, ...answer } = submittedMessage(result, out.verdict, network);

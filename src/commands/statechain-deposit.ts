@@ -1,13 +1,15 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, floorFlags, statechainFlags, operatorStoreFlags } from '../lib/cli/statechain-command.ts';
+import { StatechainCommand, floorFlags, operatorStoreFlags, relativeBlocks, statechainFlags, withoutConfirmations } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 
 export default class StatechainDeposit extends StatechainCommand<typeof StatechainDeposit> {
+  /** Also `statechain-deposit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
+  static override aliases = ['statechain-deposit'];
   static override summary = 'Create a statechain coin: owner and operator shares, backup 1 signed before the coin is funded.';
   static override description =
     'Five steps, one per run, each reading the previous output: (1) the owner, with --start --operator-key KEY, makes its share and pins the operator; (2) the operator answers ' +
-    'with the coin id, its share, proof of possession, address and terms (--interval, --initial-lock, --confirmations, --backup-fee, --margin); ' +
+    'with the coin id, its share, proof of possession, address and terms (--interval, --initial-lock +N, --min-confirmations, --backup-fee, --margin); ' +
     '(3) the owner gives --funding FILE, the unsigned funding transaction paying the address (a walletcreatefundedpsbt PSBT as is, or a raw ' +
     'unsigned transaction in hex, its inputs looked up on the node (--rpc-url; offline a raw transaction is refused); its inputs must be native ' +
     'segwit so signing cannot change its txid), checks the terms against its own floor ' +
@@ -30,15 +32,25 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     },
   ];
   static override flags = {
-    ...statechainFlags,
+    // No step of a deposit reads the deposit's confirmations (the coin is funded after step 5): no --confirmations assertion here.
+    ...withoutConfirmations(statechainFlags),
     ...operatorStoreFlags,
     ...floorFlags,
     start: Flags.boolean({ description: 'step 1 (owner): make a share and ask for a coin; no input is read' }),
     'operator-key': Flags.string({ description: 'step 1 (owner, required): the operator whose offer you will take, hex; its statements alone are trusted', helpValue: 'PUBKEY' }),
     funding: Flags.string({ description: 'step 3 (owner): the funding paying the coin\'s address, unsigned: a wallet PSBT, or a raw transaction in hex', helpValue: 'FILE' }),
     interval: Flags.integer({ description: 'step 2 (operator): blocks between owners\' backup locktimes', default: 144, min: 2, max: 100_000 }),
-    'initial-lock': Flags.integer({ description: 'step 2 (operator): backup 1\'s locktime is the tip plus this', default: 12_960, min: 1, max: 100_000 }),
-    confirmations: Flags.integer({ description: 'step 2 (operator): confirmations the deposit needs before the coin moves', default: 3, min: 1, max: 100_000 }),
+    'initial-lock': Flags.string({ description: 'step 2 (operator): +N: backup 1\'s locktime is the owner\'s tip (at step 3) plus N blocks, 1 to 100000 (default +12960); a bare N (the old spelling) means the same, with a warning', helpValue: '+N' }),
+    'min-confirmations': Flags.integer({
+      description: 'step 2 (operator): the confirmations the deposit needs, written in the terms: the operator refuses to move the coin with fewer (default 3; was --confirmations); an owner sets its own floor at statechain-verify',
+      helpValue: 'N',
+      min: 1,
+      max: 100_000,
+    }),
+    // The old spellings, kept for a deprecation period (docs/cli.md): --confirmations was the terms' floor above;
+    // under the one vocabulary it would assert a coin's confirmations, so an old script's value is refused, never read as the other.
+    confirmations: Flags.string({ hidden: true, description: 'retired here: the terms\' confirmations are --min-confirmations (refused, E_FLAG_RENAMED, so an old value is never read as an assertion)', helpValue: 'N' }),
+    'deposit-confirmations': Flags.string({ hidden: true, description: 'retired here: no deposit step reads the deposit\'s confirmations (elsewhere: --confirmations); accepted and ignored, with a warning', helpValue: 'N' }),
     'backup-fee': Flags.integer({ description: 'step 2 (operator): fee every backup pays, sat', default: 1000, min: 0, max: 2_100_000_000_000_000 }),
     margin: Flags.integer({ description: 'step 2 (operator): no backup locktime within this many blocks of the tip', default: 36, min: 0, max: 100_000 }),
     anchor: Flags.boolean({ description: 'step 2 (operator): backups pay zero fee (give --backup-fee 0) and carry a keyless pay-to-anchor output, so whoever holds one bumps it at broadcast with package child (a pair\'s parts, a watchtower)' }),
@@ -47,6 +59,14 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
 
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
+    if (f.confirmations !== undefined) {
+      throw new UsageError(
+        'E_FLAG_RENAMED',
+        'statechain-deposit --confirmations is retired: the confirmations the operator\'s terms require are now --min-confirmations N; --confirmations, which elsewhere asserts a coin\'s confirmations offline, is read by no deposit step: drop it',
+      );
+    }
+    if (f['deposit-confirmations'] !== undefined) this.term.warn('--deposit-confirmations is deprecated and ignored by statechain-deposit (no deposit step reads the deposit\'s confirmations); elsewhere it is now --confirmations');
+    const initialLock = relativeBlocks(f['initial-lock'] ?? '+12960', '--initial-lock', (line) => this.term.warn(line));
     const own = await import('../lib/statechain/owner.ts');
     if (f.start) {
       const network = this.network();
@@ -65,7 +85,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     switch (step.type) {
       case 'statechain/deposit-request': {
         const req = await this.decode(schemas.DepositRequestSchema, step.value);
-        const terms = { interval: f.interval, initial_lock: f['initial-lock'], confirmations: f.confirmations, backup_fee_sat: f['backup-fee'], margin: f.margin, ...(f.anchor ? { anchor: true as const } : {}) };
+        const terms = { interval: f.interval, initial_lock: initialLock, confirmations: f['min-confirmations'] ?? 3, backup_fee_sat: f['backup-fee'], margin: f.margin, ...(f.anchor ? { anchor: true as const } : {}) };
         const { checkTerms, termsFromJson } = await import('../lib/statechain/coin.ts');
         checkTerms(termsFromJson(terms));
         const out = op.offerDeposit(req, terms, await this.operatorContext(network));
@@ -75,7 +95,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
       case 'statechain/deposit-offer': {
         const offer = await this.decode(schemas.DepositOfferSchema, step.value);
         if (f.funding === undefined) throw new UsageError('E_USAGE', 'step 3 needs --funding FILE: the unsigned transaction that will pay the coin\'s address');
-        const fundingBytes = this.readFlagFile('--funding', f.funding);
+        const fundingBytes = await this.readFlagInput('--funding', f.funding);
         const fundingHex = await this.fundingHex(fundingBytes, network);
         // This step answered before (its answer lost, or a crash before deposit- was removed): the same request.
         const existing = await store.read<import('../lib/statechain/owner.ts').OwnerRecord>(`coin-${offer.coin_id}`);

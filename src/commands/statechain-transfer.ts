@@ -7,6 +7,8 @@ import type { OwnerContext, OwnerRecord } from '../lib/statechain/owner.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
 
 export default class StatechainTransfer extends StatechainCommand<typeof StatechainTransfer> {
+  /** Also `statechain-transfer`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
+  static override aliases = ['statechain-transfer'];
   static override summary = 'Move a statechain coin to a new owner off chain: backup first, then the share rotation.';
   static override description =
     'Seven steps, one per run, each reading the previous output (which party runs a step follows from the message): ' +

@@ -3,6 +3,8 @@ import { StatechainCommand, floorFlags, statechainFlags } from '../lib/cli/state
 import { StateConflictError } from '../lib/errors.ts';
 
 export default class StatechainVerify extends StatechainCommand<typeof StatechainVerify> {
+  /** Also `statechain-verify`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
+  static override aliases = ['statechain-verify'];
   static override summary = 'Check a transfer package as its receiver would, without accepting it or writing anything.';
   static override description =
     'Opens the statechain/transfer-package sealed to your key (the receiver\'s, from statechain-transfer --start) and checks: the operator\'s ' +
@@ -14,7 +16,7 @@ export default class StatechainVerify extends StatechainCommand<typeof Statechai
   static override examples = [
     {
       description: 'Bob checks the fixture package offline (tip 200, the deposit asserted 3 confirmations; with a node, pass --rpc-url instead)',
-      command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/bob-receiving $D/sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-verify --key-env BOB_KEY --state-dir $D/sc-bob --tip-height 200 --deposit-confirmations 3 --in fixtures/statechain/transfer-package.json',
+      command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/bob-receiving $D/sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-verify --key-env BOB_KEY --state-dir $D/sc-bob --tip-height 200 --confirmations 3 --in fixtures/statechain/transfer-package.json',
     },
   ];
   static override flags = { ...statechainFlags, ...floorFlags };

@@ -88,7 +88,7 @@ describe('a refused open, abandoned by the user, then opened again', () => {
 });
 
 describe('a payment refused near expiry, abandoned through the mint, then a cooperative close', () => {
-  const mintUpdate = (tip: string) => ['sign-update', '--role', 'mint', ...mint, '--tip-height', tip, '--funding-confirmations', '1'];
+  const mintUpdate = (tip: string) => ['sign-update', '--role', 'mint', ...mint, '--tip-height', tip, '--confirmations', '1'];
   let request = '';
   let sent = '';
 

@@ -327,7 +327,7 @@ describe('a credit contract from offer to close, through pipes between the two p
         await pipeline(
           [
             p.user('sign-update', '--role', 'user', '--amount', String(amount)),
-            p.mint('sign-update', '--role', 'mint', '--tip-height', '1001', '--funding-confirmations', '1'),
+            p.mint('sign-update', '--role', 'mint', '--tip-height', '1001', '--confirmations', '1'),
           ],
           '',
         ),
@@ -349,7 +349,7 @@ describe('a credit contract from offer to close, through pipes between the two p
 
   it('a retried request (the receipt was lost) gets the stored receipt, byte for byte, and changes nothing on the mint\'s disk', async () => {
     const pay = () =>
-      pipeline([p.user('sign-update', '--role', 'user', '--amount', '5000'), p.mint('sign-update', '--role', 'mint', '--tip-height', '1001', '--funding-confirmations', '1')], '');
+      pipeline([p.user('sign-update', '--role', 'user', '--amount', '5000'), p.mint('sign-update', '--role', 'mint', '--tip-height', '1001', '--confirmations', '1')], '');
     const firstTry = ok(await pay(), 'credit/receipt');
     const before = treeOf(p.mintDir);
     const retry = ok(await pay(), 'credit/receipt'); // the user resends its pending request unchanged
@@ -414,7 +414,7 @@ describe('a credit contract from offer to close, through pipes between the two p
 
   it('payments on the new contract wait for its funding confirmations (asserted offline), then go through', async () => {
     const pay = (amount: number, confirmations: string) =>
-      pipeline([p.user('sign-update', '--role', 'user', '--amount', String(amount)), p.mint('sign-update', '--role', 'mint', '--tip-height', '1003', '--funding-confirmations', confirmations)], '');
+      pipeline([p.user('sign-update', '--role', 'user', '--amount', String(amount)), p.mint('sign-update', '--role', 'mint', '--tip-height', '1003', '--confirmations', confirmations)], '');
     const before = treeOf(p.mintDir);
     refused(await pay(20_000, '0'), 4, 'E_FUNDING_UNCONFIRMED');
     expect(treeOf(p.mintDir)).toEqual(before);
@@ -512,10 +512,10 @@ describe('unilateral exits of a contract with payments: the mint\'s exit-credit,
     expect(treeOf(p.mintDir)).toEqual(before);
   });
 
-  it('E_CHAIN_UNKNOWN suggests the flag sign-update accepts ("--funding-confirmations N")', async () => {
+  it('E_CHAIN_UNKNOWN suggests the flag sign-update accepts ("--confirmations N")', async () => {
     // The user resends the same pending request: this changes no state.
     const { stderr } = await payWithoutConfirmations();
-    expect(stderr).toMatch(/--funding-confirmations N\b/);
+    expect(stderr).toMatch(/--confirmations N\b/);
     expect(stderr, 'the hint must be a flag sign-update accepts').not.toMatch(/[0-9a-f]{64}:\d+=N/);
   });
 
@@ -523,7 +523,7 @@ describe('unilateral exits of a contract with payments: the mint\'s exit-credit,
     for (const [i, amount] of [50_000, 70_000].entries()) {
       const receipt = ok(
         await pipeline(
-          [p.user('sign-update', '--role', 'user', '--amount', String(amount)), p.mint('sign-update', '--role', 'mint', '--tip-height', '1001', '--funding-confirmations', '1')],
+          [p.user('sign-update', '--role', 'user', '--amount', String(amount)), p.mint('sign-update', '--role', 'mint', '--tip-height', '1001', '--confirmations', '1')],
           '',
         ),
         'credit/receipt',
@@ -541,7 +541,7 @@ describe('unilateral exits of a contract with payments: the mint\'s exit-credit,
     // Inside the margin the mint takes no more payments: it only exits.
     refused(
       await pipeline(
-        [p.user('sign-update', '--role', 'user', '--amount', '1000'), p.mint('sign-update', '--role', 'mint', '--tip-height', '5176', '--funding-confirmations', '6')],
+        [p.user('sign-update', '--role', 'user', '--amount', '1000'), p.mint('sign-update', '--role', 'mint', '--tip-height', '5176', '--confirmations', '6')],
         '',
       ),
       4,

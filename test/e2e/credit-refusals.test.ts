@@ -47,7 +47,7 @@ const SEEDED = { ...ENV, OFFCHAIN_TEST_SEED: 'credit-refusals' };
 
 const mintArgs = (dir: string) => ['--key-env', 'MINT_KEY', '--state-dir', join(dir, 'mint')];
 const userArgs = (dir: string) => ['--key-env', 'USER_KEY', '--state-dir', join(dir, 'user')];
-const mintUpdate = (dir: string, extra: string[] = []) => ['sign-update', '--role', 'mint', ...mintArgs(dir), '--tip-height', String(TIP + 1), '--funding-confirmations', '1', ...extra];
+const mintUpdate = (dir: string, extra: string[] = []) => ['sign-update', '--role', 'mint', ...mintArgs(dir), '--tip-height', String(TIP + 1), '--confirmations', '1', ...extra];
 
 function ok(r: Run): string {
   expect(r.status, `stderr: ${r.stderr}`).toBe(0);
@@ -167,14 +167,14 @@ describe('credit refusals through the CLI (exit code, one stderr line, empty std
   it('E_TOO_CLOSE_TO_EXPIRY: an honest payment once the tip is within the safety margin', () => {
     const dir = copyOf(base);
     const request = ok(run(['sign-update', '--role', 'user', '--amount', '1000', ...userArgs(dir)], { env: ENV }));
-    const args = ['sign-update', '--role', 'mint', ...mintArgs(dir), '--tip-height', String(EXPIRY - 144), '--funding-confirmations', '6'];
+    const args = ['sign-update', '--role', 'mint', ...mintArgs(dir), '--tip-height', String(EXPIRY - 144), '--confirmations', '6'];
     expectRefusal(dir, args, request, 'E_TOO_CLOSE_TO_EXPIRY', 4, /expires at 5320, 144 blocks from the tip 5176: within the 144-block safety margin/);
   });
 
   it('E_FUNDING_UNCONFIRMED: an honest payment while the funding has no confirmation', () => {
     const dir = copyOf(base);
     const request = ok(run(['sign-update', '--role', 'user', '--amount', '1000', ...userArgs(dir)], { env: ENV }));
-    const args = ['sign-update', '--role', 'mint', ...mintArgs(dir), '--tip-height', String(TIP + 1), '--funding-confirmations', '0'];
+    const args = ['sign-update', '--role', 'mint', ...mintArgs(dir), '--tip-height', String(TIP + 1), '--confirmations', '0'];
     expectRefusal(dir, args, request, 'E_FUNDING_UNCONFIRMED', 4, /the funding has 0 confirmations; the mint waits for 1/);
   });
 

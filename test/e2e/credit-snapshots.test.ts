@@ -137,7 +137,7 @@ async function lifecycle(root: string): Promise<Transcript> {
   const accept = await step('04-open-accept', [mint('open-credit', '--role', 'mint', '--tip-height', '1000')], request);
   await step('05-opened', [user('open-credit', '--role', 'user')], accept);
   const update = await step('06-update-request', [user('sign-update', '--role', 'user', '--amount', '25000')]);
-  const receipt = await step('07-receipt', [mint('sign-update', '--role', 'mint', '--tip-height', '1001', '--funding-confirmations', '1')], update);
+  const receipt = await step('07-receipt', [mint('sign-update', '--role', 'mint', '--tip-height', '1001', '--confirmations', '1')], update);
   await step('08-balance', [user('sign-update', '--role', 'user')], receipt);
   const close = await step('09-close-request', [user('close-credit', '--role', 'user', '--start')]);
   const closed = await step('10-closed', [mint('close-credit', '--role', 'mint')], close);

@@ -106,7 +106,7 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
   let feeRate: number;
   const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
   const gateway = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', mintDir], env: { MINT_KEY } });
-  const chain = ['--tip-height', TIP, '--funding-confirmations', '1'];
+  const chain = ['--tip-height', TIP, '--confirmations', '1'];
   const terms = ['--terms', join(ROOT, 'fixtures/policies/gateway-terms.json')];
   const policy = ['--policy', join(ROOT, 'fixtures/policies/device.json')];
   const invoiceFile = (name: string, text: string) => {

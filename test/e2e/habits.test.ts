@@ -22,7 +22,7 @@ describe('help and version as the field types them', () => {
     expect(normalizeArgv(['-h'])).toEqual(['--help']);
     expect(normalizeArgv(['help'])).toEqual(['--help']);
     expect(normalizeArgv(['help', 'credit', 'list'])).toEqual(['credit', 'list', '--help']);
-    expect(normalizeArgv(['sign-update', '-h'])).toEqual(['sign-update', '--help']);
+    expect(normalizeArgv(['sign-update', '-h'])).toEqual(['credit', 'sign-update', '--help']); // an alias becomes its command's words (docs/cli.md, "Commands")
     expect(normalizeArgv(['version'])).toEqual(['--version']);
     expect(normalizeArgv(['-V'])).toEqual(['--version']);
     expect(normalizeArgv(['psbt', 'decode', '--', '-h'])).toEqual(['psbt', 'decode', '--', '-h']);
@@ -108,7 +108,7 @@ describe('global flags before the subcommand', () => {
   it('normalizeArgv moves leading flags after the command words, values included, and leaves the rest alone', () => {
     expect(normalizeArgv(['--network', 'mainnet', 'credit', 'list', '--tip-height', '5'])).toEqual(['credit', 'list', '--network', 'mainnet', '--tip-height', '5']);
     expect(normalizeArgv(['--debug', '--network=testnet', 'key', 'show'])).toEqual(['key', 'show', '--debug', '--network=testnet']);
-    expect(normalizeArgv(['--state-dir', '/x', 'rollover', '--role', 'user'])).toEqual(['rollover', '--state-dir', '/x', '--role', 'user']);
+    expect(normalizeArgv(['--state-dir', '/x', 'rollover', '--role', 'user'])).toEqual(['credit', 'rollover', '--state-dir', '/x', '--role', 'user']);
     expect(normalizeArgv(['--network', 'mainnet', '-h'])).toEqual(['--network', 'mainnet', '--help']);
     expect(normalizeArgv(['key', 'show', '--network', 'mainnet'])).toEqual(['key', 'show', '--network', 'mainnet']);
   });

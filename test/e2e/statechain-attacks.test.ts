@@ -28,7 +28,7 @@ describe('finding E: every stored copy of the operator\'s old share is erased at
   it('after a transfer, the op- record as the deposit offer wrote it no longer holds s₁', () => {
     const dir = tempDir('offchain-e2e-sc-attacks-');
     dirs.push(dir);
-    const f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
+    const f = flow(dir.path, () => ['--tip-height', '200', '--confirmations', '3']);
     const request = ok(f.as('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
     const offer = ok(f.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request));
     const { coin_id: coinId, statement } = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
@@ -56,7 +56,7 @@ describe('finding F: a coin cannot come back to a state directory that held it',
   it('Alice → Bob → Alice: Alice (same --state-dir, as the docs\' pair example keeps the sender\'s) can ask for the coin back and take it', () => {
     const dir = tempDir('offchain-e2e-sc-back-');
     dirs.push(dir);
-    const f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
+    const f = flow(dir.path, () => ['--tip-height', '200', '--confirmations', '3']);
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     transferThrough(f, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
     // Before: E_COIN_EXISTS at Alice's --start (her record of the coin she sent is still there).
@@ -69,7 +69,7 @@ describe('finding G: in test-seed mode the operator\'s stateless nonce repeats a
   it('two co-signing steps of one coin never use the same operator nonce (src/lib/random.ts: secret nonces mix a persistent counter)', () => {
     const dir = tempDir('offchain-e2e-sc-seed-');
     dirs.push(dir);
-    const f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3'], { OFFCHAIN_TEST_SEED: 'review' });
+    const f = flow(dir.path, () => ['--tip-height', '200', '--confirmations', '3'], { OFFCHAIN_TEST_SEED: 'review' });
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     const t = transferThrough(f, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
     const depositNonce = (JSON.parse(d.cosigned) as { operator_pubnonce: string }).operator_pubnonce;

@@ -1,7 +1,7 @@
 /**
  * A statechain coin driven through the built CLI, each party a child process with its
  * own key and state directory, each step's stdout piped into the next party's stdin.
- * Offline by default (--tip-height, --deposit-confirmations); the regtest suite passes a
+ * Offline by default (--tip-height, --confirmations); the regtest suite passes a
  * node's flags instead. Shared by the e2e and regtest tests.
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -44,21 +44,32 @@ export type Flow = {
   chain: () => string[];
 };
 
+/**
+ * The chain flags for one command: statechain-deposit refuses --confirmations (its old
+ * meaning was the terms' floor, now --min-confirmations; no deposit step reads the
+ * assertion), so it is not passed there.
+ */
+export function chainFor(args: string[], chain: string[]): string[] {
+  if (args[0] !== 'statechain-deposit') return chain;
+  const i = chain.indexOf('--confirmations');
+  return i === -1 ? chain : [...chain.slice(0, i), ...chain.slice(i + 2)];
+}
+
 export function flow(dir: string, chain: () => string[], env: Record<string, string> = {}): Flow {
   return {
     dir,
     chain,
     as: (who, args, input) =>
-      run([...args, '--key-env', who, '--state-dir', join(dir, who), ...chain()], { input, env: { ...KEYS, ...env } }),
+      run([...args, '--key-env', who, '--state-dir', join(dir, who), ...chainFor(args, chain())], { input, env: { ...KEYS, ...env } }),
     asAsync: (who, args, input) =>
-      runAsync([...args, '--key-env', who, '--state-dir', join(dir, who), ...chain()], { input, env: { ...KEYS, ...env } }),
+      runAsync([...args, '--key-env', who, '--state-dir', join(dir, who), ...chainFor(args, chain())], { input, env: { ...KEYS, ...env } }),
   };
 }
 
 /** The operator's terms used in tests: small numbers so regtest can mine past them. */
-export const TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--backup-fee', '400', '--margin', '6'];
+export const TERMS = ['--interval', '10', '--initial-lock', '+100', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '6'];
 /** The same with an anchor (zero-fee v3 backups with a P2A): the only terms a pair takes without --allow-unanchored. */
-export const ANCHORED_TERMS = ['--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--anchor', '--backup-fee', '0', '--margin', '6'];
+export const ANCHORED_TERMS = ['--interval', '10', '--initial-lock', '+100', '--min-confirmations', '2', '--anchor', '--backup-fee', '0', '--margin', '6'];
 
 /** Deposit steps 1–5; `funding(address)` returns the unsigned funding tx hex. */
 export function depositThrough(f: Flow, owner: string, funding: (address: string) => string, terms: string[] = TERMS) {

@@ -31,7 +31,7 @@ const pointOfSecret = (hex: string) => hexOf(publicKeyOf(bytesOf(hex)));
 function depositedCoin(prefix: string, terms: string[] = ANCHORED_TERMS) {
   const dir = tempDir(prefix);
   dirs.push(dir);
-  const f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
+  const f = flow(dir.path, () => ['--tip-height', '200', '--confirmations', '3']);
   const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
   const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n), terms);
   const P = d.coin.statement.aggregate;

@@ -25,12 +25,12 @@ describe('statechain refusals leave every party\'s state as it was', () => {
 
   beforeAll(() => {
     dir = tempDir('offchain-e2e-sc-refusals-');
-    f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
+    f = flow(dir.path, () => ['--tip-height', '200', '--confirmations', '3']);
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     coinId = d.coinId;
     // A second deposit, stopped at the offer: for the funding refusals.
     const req2 = ok(f.as('DAVE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub]));
-    offer2 = ok(f.as('OPERATOR_KEY', ['statechain-deposit', '--interval', '10', '--initial-lock', '100', '--confirmations', '2', '--backup-fee', '400', '--margin', '6'], req2));
+    offer2 = ok(f.as('OPERATOR_KEY', ['statechain-deposit', '--interval', '10', '--initial-lock', '+100', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '6'], req2));
     fundingFile2 = join(dir.path, 'dave.funding.hex');
     writeFileSync(fundingFile2, fundingTo((JSON.parse(offer2) as { statement: { address: string } }).statement.address, 100_000n));
     const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub]));
@@ -68,8 +68,8 @@ describe('statechain refusals leave every party\'s state as it was', () => {
   });
 
   it('the receiver: a deposit short of its confirmations (E_DEPOSIT_UNCONFIRMED, 4), before accepting anything', () => {
-    expectNothingWritten('BOB_KEY', ['statechain-transfer'], msgs.pkg!, 'E_DEPOSIT_UNCONFIRMED', 4, ['--tip-height', '200', '--deposit-confirmations', '1']);
-    expectNothingWritten('BOB_KEY', ['statechain-verify'], msgs.pkg!, 'E_DEPOSIT_UNCONFIRMED', 4, ['--tip-height', '200', '--deposit-confirmations', '0']);
+    expectNothingWritten('BOB_KEY', ['statechain-transfer'], msgs.pkg!, 'E_DEPOSIT_UNCONFIRMED', 4, ['--tip-height', '200', '--confirmations', '1']);
+    expectNothingWritten('BOB_KEY', ['statechain-verify'], msgs.pkg!, 'E_DEPOSIT_UNCONFIRMED', 4, ['--tip-height', '200', '--confirmations', '0']);
   });
 
   it('the receiver: its own floor over the operator\'s terms (E_DEPOSIT_UNCONFIRMED, E_LOCKTIME_MARGIN, 4), before accepting anything', () => {
@@ -125,7 +125,7 @@ describe('statechain refusals leave every party\'s state as it was', () => {
   });
 
   it('the owner: its backup with --broadcast and no node is E_CHAIN_OFFLINE (2), not E_INTERNAL', () => {
-    expectNothingWritten('BOB_KEY', ['statechain-backup', '--coin', coinId, '--broadcast'], '', 'E_CHAIN_OFFLINE', 2, ['--tip-height', '400', '--deposit-confirmations', '3']);
+    expectNothingWritten('BOB_KEY', ['statechain-backup', '--coin', coinId, '--broadcast'], '', 'E_CHAIN_OFFLINE', 2, ['--tip-height', '400', '--confirmations', '3']);
   });
 
   it('numeric flags are parsed strictly: 0x10, 1e3 and over-range are usage errors (2)', () => {

@@ -24,7 +24,7 @@ describe('a statechain coin through pipes', () => {
   it('deposit, three transfers with verification, withdrawal; signatures checked independently', () => {
     const dir = tempDir('offchain-e2e-sc-');
     dirs.push(dir);
-    const f = flow(dir.path, () => ['--tip-height', '200', '--deposit-confirmations', '3']);
+    const f = flow(dir.path, () => ['--tip-height', '200', '--confirmations', '3']);
     const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     const P = d.coin.statement.aggregate;

@@ -31,7 +31,7 @@ export const PAYOUT = 'bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899
 export const REFUND = 'bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j';
 export const CAPACITY = 1_000_000n;
 /** The chain facts every payment is made under (offline). */
-export const PAY_FLAGS = ['--tip-height', '1001', '--funding-confirmations', '1'];
+export const PAY_FLAGS = ['--tip-height', '1001', '--confirmations', '1'];
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 

@@ -8,11 +8,12 @@
  *   - one role flag, `--role`;
  *   - every height flag that takes a relative value spells it `+N`;
  *   - a bad flag value exits 2 (usage), whatever parser refused it;
- *   - one code per situation: "this key is not a party" is E_KEY_MISMATCH.
+ *   - one code per situation: "this key is not a party" is E_KEY_MISMATCH, "the node refused
+ *     what we submitted" is E_BROADCAST_REJECTED.
  *
- * The groups other engineers are changing now (credit, statechain, commitment, htlc,
- * package) keep their spellings for the moment: each remaining exception is listed below,
- * with what it should become, so that the list only shrinks.
+ * Each remaining exception is listed below, with what it should become, so that the list
+ * only shrinks: today only BOLT 3's --feerate-per-kw, the documented exception. Renamed
+ * flags keep their old spellings as deprecated aliases (test/e2e/renamed-flags.test.ts).
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,12 +23,13 @@ import { ROOT, tempDir } from '../helpers.ts';
 import { run } from './cli.ts';
 import { fixture } from './fixtures.ts';
 
-type FlagDef = { description?: string; options?: readonly string[]; type?: string };
+type FlagDef = { description?: string; options?: readonly string[]; type?: string; hidden?: boolean; aliases?: string[]; deprecateAliases?: boolean };
 const flagsOf = (id: string): Record<string, FlagDef> => {
   const c = COMMANDS[id as keyof typeof COMMANDS] as unknown as { flags?: Record<string, FlagDef>; baseFlags?: Record<string, FlagDef> };
   return { ...c.baseFlags, ...c.flags };
 };
-const all: [string, string, FlagDef][] = Object.keys(COMMANDS).flatMap((id) => Object.entries(flagsOf(id)).map(([f, d]) => [id, f, d] as [string, string, FlagDef]));
+const every: [string, string, FlagDef][] = Object.keys(COMMANDS).flatMap((id) => Object.entries(flagsOf(id)).map(([f, d]) => [id, f, d] as [string, string, FlagDef]));
+const all = every.filter(([, , d]) => !retired(d));
 
 /** `command --flag` pairs that break a rule today, each with what it should become. Only shrinks. */
 const EXCEPTIONS: Record<string, Record<string, string>> = {
@@ -38,29 +40,21 @@ const EXCEPTIONS: Record<string, Record<string, string>> = {
     'commitment:sweep --feerate-per-kw': 'BOLT 3 unit (documented exception)',
     'htlc:create --feerate-per-kw': 'BOLT 3 unit (documented exception)',
   },
-  confirmations: {
-    // Offline assertions of a coin's confirmations: should be one --confirmations (credit/statechain, being changed now).
-    'gateway:complete --funding-confirmations': '--confirmations',
-    'gateway:pay --funding-confirmations': '--confirmations',
-    'open-credit --funding-confirmations': '--confirmations',
-    'rollover --funding-confirmations': '--confirmations',
-    'sign-update --funding-confirmations': '--confirmations',
-    'statechain-backup --deposit-confirmations': '--confirmations',
-    'statechain-deposit --deposit-confirmations': '--confirmations',
-    'statechain-transfer --deposit-confirmations': '--confirmations',
-    'statechain-verify --deposit-confirmations': '--confirmations',
-    'statechain-withdraw --deposit-confirmations': '--confirmations',
-    // The operator's requirement, a policy floor: should be --min-confirmations.
-    'statechain-deposit --confirmations': '--min-confirmations',
-  },
-  'relative +N': {
-    // Relative without "+": should take a height or +N like --expiry.
-    'statechain-deposit --initial-lock': 'a height or +N',
-    // Fees in sat, not rates (not rules of this table, listed so a new one is a decision).
-    'commitment:close --fee-sat': 'an absolute fee, sat',
-    'statechain-deposit --backup-fee': 'an absolute fee, sat',
-  },
 };
+/**
+ * Absolute fees, in sat: not rates, and not exceptions — the protocol fixes an amount (BOLT 2's
+ * closing fee_satoshis; the statechain terms' backup_fee_sat, which every backup pays whatever
+ * its size). A flag here says "sat"; a new absolute fee must be added here, as a decision.
+ */
+const ABSOLUTE_FEES = ['fee-sat', 'backup-fee', 'max-backup-fee'];
+/**
+ * A flag spelling retired on one command for a deprecation period because its meaning moved
+ * (statechain-deposit --confirmations was the terms' floor): hidden, refused or ignored, its
+ * description starting "retired here:" and naming the flag to use. Not a rule's subject.
+ */
+function retired(d: FlagDef): boolean {
+  return d.hidden === true && /^retired here: /.test(d.description ?? '');
+}
 const excepted = (rule: string, id: string, flag: string) => `${id} --${flag}` in (EXCEPTIONS[rule] ?? {});
 
 describe('the command table follows docs/cli.md', () => {
@@ -73,12 +67,18 @@ describe('the command table follows docs/cli.md', () => {
     const POLICY = new Set(['min-relay-fee', 'mempool-min-fee', 'dust-relay-fee']);
     const bad: string[] = [];
     for (const [id, f, d] of all) {
-      if (!/fee.?rate|feerate|fee$|fee-sat/.test(f) || /backup-fee/.test(f) && f !== 'backup-fee') continue;
-      if (excepted('fee rate', id, f) || excepted('relative +N', id, f)) continue;
+      if (!/fee.?rate|feerate|fee$|fee-sat/.test(f) || ABSOLUTE_FEES.includes(f)) continue;
+      if (excepted('fee rate', id, f)) continue;
       const ok = (['fee-rate', 'max-fee-rate', 'min-fee-rate'].includes(f) || POLICY.has(f)) && /sat\/vB/.test(d.description ?? '');
       if (!ok) bad.push(`${id} --${f}: ${d.description}`);
     }
     expect(bad).toEqual([]);
+  });
+
+  it('absolute fees are in sat and say so (listed: not a rate, not an exception)', () => {
+    const seen = all.filter(([, f]) => ABSOLUTE_FEES.includes(f));
+    expect(new Set(seen.map(([, f]) => f))).toEqual(new Set(ABSOLUTE_FEES));
+    for (const [id, f, d] of seen) expect(d.description, `${id} --${f}`).toMatch(/\bsat\b(?!\/)/);
   });
 
   it('confirmations: --confirmations (assert, offline) and --min-confirmations (a floor); nothing else', () => {
@@ -108,6 +108,35 @@ describe('the command table follows docs/cli.md', () => {
     expect(bad).toEqual([]);
   });
 
+  it('every command is reachable as `topic verb`; the older names (the design card\'s among them) are plain aliases of it', () => {
+    expect(Object.keys(COMMANDS).filter((id) => !id.includes(':'))).toEqual([]);
+    const aliases = Object.entries(COMMANDS).flatMap(([id, c]) => ((c as { aliases?: string[] }).aliases ?? []).map((a) => `${a} → ${id}`));
+    expect(aliases.sort()).toEqual([
+      'close-credit → credit:close',
+      'decode-counterparty → counterparty:decode',
+      'decode-openassets → openassets:decode',
+      'exit-credit → credit:exit',
+      'onion-blind → onion:blind',
+      'onion-build → onion:build',
+      'onion-error:create → onion:error:create',
+      'onion-error:unwrap → onion:error:unwrap',
+      'onion-error:wrap → onion:error:wrap',
+      'onion-peel → onion:peel',
+      'open-credit → credit:open',
+      'refund-credit → credit:refund',
+      'rollover → credit:rollover',
+      'sign-update → credit:sign-update',
+      'statechain-backup → statechain:backup',
+      'statechain-deposit → statechain:deposit',
+      'statechain-transfer → statechain:transfer',
+      'statechain-verify → statechain:verify',
+      'statechain-withdraw → statechain:withdraw',
+    ]);
+    // Plain aliases: no deprecation warning, and no alias is another command's id.
+    for (const c of Object.values(COMMANDS)) expect((c as { deprecateAliases?: boolean }).deprecateAliases).toBeUndefined();
+    for (const a of aliases) expect(Object.keys(COMMANDS)).not.toContain(a.split(' → ')[0]);
+  });
+
   it('every topic (a command group) has its own description in package.json, not a command\'s summary', () => {
     const topics = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { oclif: { topics: Record<string, { description: string }> } }).oclif.topics;
     const groups = [...new Set(Object.keys(COMMANDS).filter((id) => id.includes(':')).map((id) => id.split(':')[0]!))].sort();
@@ -115,8 +144,29 @@ describe('the command table follows docs/cli.md', () => {
     for (const g of groups) expect(topics[g]!.description.length, g).toBeGreaterThan(20);
   });
 
+  it('a renamed flag keeps its old spelling as a deprecated alias (a warning names the new one), clashing with no flag of its command', () => {
+    const renamed = every.filter(([, , d]) => (d.aliases ?? []).length > 0);
+    expect(renamed.map(([id, f, d]) => `${id} --${f} ← --${d.aliases!.join(', --')}`).sort()).toEqual([
+      'credit:open --confirmations ← --funding-confirmations',
+      'credit:rollover --confirmations ← --funding-confirmations',
+      'credit:sign-update --confirmations ← --funding-confirmations',
+      'gateway:complete --confirmations ← --funding-confirmations',
+      'gateway:pay --confirmations ← --funding-confirmations',
+      'statechain:backup --confirmations ← --deposit-confirmations',
+      'statechain:transfer --confirmations ← --deposit-confirmations',
+      'statechain:verify --confirmations ← --deposit-confirmations',
+      'statechain:withdraw --confirmations ← --deposit-confirmations',
+    ]);
+    for (const [id, f, d] of renamed) {
+      expect(d.deprecateAliases, `${id} --${f}`).toBe(true);
+      for (const a of d.aliases!) expect(Object.keys(flagsOf(id)), `${id} --${a}`).not.toContain(a);
+    }
+    // A retired spelling names what to use instead.
+    for (const [id, f, d] of every.filter(([, , d]) => retired(d))) expect(d.description, `${id} --${f}`).toMatch(/--[a-z]/);
+  });
+
   it('every exception listed still exists (a fixed one must leave the list)', () => {
-    const present = new Set(all.map(([id, f]) => `${id} --${f}`));
+    const present = new Set(every.map(([id, f]) => `${id} --${f}`));
     const stale = Object.values(EXCEPTIONS).flatMap((m) => Object.keys(m)).filter((k) => !present.has(k));
     expect(stale).toEqual([]);
   });
@@ -134,6 +184,13 @@ describe('one code per situation', () => {
     // is not a participant (a bad input, not our key): one InvalidContributionError.
     expect(text.match(/'E_MUSIG_NOT_PARTICIPANT'/g)?.length ?? 0).toBe(1);
     expect(text).toMatch(/InvalidContributionError\('E_MUSIG_NOT_PARTICIPANT'/);
+  });
+
+  it('a node refusing what we submitted is E_BROADCAST_REJECTED (exit 4), package or not: package submit and statechain-backup said E_PACKAGE_REJECTED', () => {
+    expect(text).not.toContain("'E_PACKAGE_REJECTED'");
+    // Both places that submit to a node and read its verdict: exit-credit's own and the TRUC package reader (package submit, statechain-backup).
+    expect(readFileSync(join(src, 'commands/exit-credit.ts'), 'utf8')).toMatch(/RefusedError\('E_BROADCAST_REJECTED'/);
+    expect(readFileSync(join(src, 'lib/truc/submit.ts'), 'utf8')).toMatch(/RefusedError\('E_BROADCAST_REJECTED'/);
   });
 
   it('an empty input is E_EMPTY_INPUT everywhere (Open Assets said E_OA_EMPTY)', () => {

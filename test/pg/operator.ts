@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import type { Client } from 'pg';
 import { run } from '../e2e/cli.ts';
 import { runAsync } from '../e2e/process.ts';
-import { KEYS, type Flow } from '../e2e/statechain-flow.ts';
+import { KEYS, chainFor, type Flow } from '../e2e/statechain-flow.ts';
 import type { Postgres } from '../setup/postgres.ts';
 
-export const OFFLINE = ['--tip-height', '200', '--deposit-confirmations', '3'];
+export const OFFLINE = ['--tip-height', '200', '--confirmations', '3'];
 
 /** Receivers beyond the fixture parties: R0_KEY … */
 export const RECEIVER_KEYS: Record<string, string> = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`R${i}_KEY`, (0x21 + i).toString(16).repeat(32)]));
@@ -22,7 +22,7 @@ export const isOperator = (who: string) => who.startsWith('OPERATOR');
 
 export function pgFlow(dir: string, server: Postgres, url: string, keys: Record<string, string> = {}): Flow {
   const env = (who: string) => ({ ...KEYS, ...RECEIVER_KEYS, ...keys, ...(isOperator(who) ? { [who]: KEYS.OPERATOR_KEY!, OFFCHAIN_STORE_PASSWORD: server.password } : {}) });
-  const args = (who: string, a: string[]) => [...a, '--key-env', who, '--state-dir', join(dir, who), ...OFFLINE, ...(isOperator(who) ? ['--store', url] : [])];
+  const args = (who: string, a: string[]) => [...a, '--key-env', who, '--state-dir', join(dir, who), ...chainFor(a, OFFLINE), ...(isOperator(who) ? ['--store', url] : [])];
   return {
     dir,
     chain: () => OFFLINE,

@@ -49,7 +49,7 @@ describe.skipIf(!BITCOIND || !CLI || !existsSync(CLI))(TITLE, () => {
     const as = (who: string, args: string[], input = '') => offchain([...args, '--key-env', who, '--state-dir', join(work.path, who), '--tip-height', tip], { input, env: KEYS });
     const req = await as('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub]);
     messageOf(req);
-    const offer = await as('OPERATOR_KEY', ['statechain-deposit', '--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '400', '--margin', '2'], req.stdout);
+    const offer = await as('OPERATOR_KEY', ['statechain-deposit', '--interval', '5', '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '2'], req.stdout);
     messageOf(offer);
     writeFileSync(join(work.path, 'offer.json'), offer.stdout);
 

@@ -46,7 +46,7 @@ const BITCOIND = findBitcoind();
 const TITLE = BITCOIND ? `statechains against bitcoind -regtest (${BITCOIND})` : 'statechains against bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
 if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
 
-const TERMS = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '400', '--margin', '2'];
+const TERMS = ['--interval', '5', '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '2'];
 /** Regtest's terms are below an owner's default floor (interval 6, margin 6): its owners lower their floor to match, explicitly. */
 const FLOOR = ['--min-interval', '5', '--min-margin', '2'];
 const withFloor = (args: string[]) => (['statechain-deposit', 'statechain-transfer', 'statechain-verify'].includes(args[0]!) ? [...args, ...FLOOR] : args);
@@ -286,7 +286,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await n.mempool(coin.backups[0]!)).toMatchObject({ allowed: false });
   });
   it('anchored backups (issue 24): the pair\'s zero-fee backup, refused alone, is bumped by either part from its own wallet with package child, and mined before the previous owner\'s backup is final', async () => {
-    const ANCHORED = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
+    const ANCHORED = ['--interval', '5', '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
     for (const bumper of ['ALICE_KEY', 'BOB_KEY']) {
       const d = await deposit('ALICE_KEY', 60_000n, 'raw', ANCHORED);
       await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
@@ -341,7 +341,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         }
         throw new Error(`${name} not under ${dir}`);
       };
-      const ANCHORED = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
+      const ANCHORED = ['--interval', '5', '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
       for (const terms of [TERMS, ANCHORED]) {
         const anchored = terms === ANCHORED;
         const d = await deposit('ALICE_KEY', 60_000n, 'raw', terms);
@@ -400,7 +400,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     }
   });
   it('an anchored backup of a single owner: statechain-backup --to --fee-rate spends its output and its anchor (ephemeral dust) in one child; the package is checked, submitted and mined', async () => {
-    const ANCHORED = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
+    const ANCHORED = ['--interval', '5', '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
     const d = await deposit('ALICE_KEY', 50_000n, 'raw', ANCHORED);
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
     await n.mine(2);
@@ -417,8 +417,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [child.txid, 1])).confirmations).toBe(1);
   });
 
-  it('review: the previous owner\'s older anchored backup, bumped from its own wallet and mined, wins the race; the current owner\'s statechain-backup --broadcast is refused (exit 4, E_PACKAGE_REJECTED), not printed as sent', async () => {
-    const ANCHORED = ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
+  it('review: the previous owner\'s older anchored backup, bumped from its own wallet and mined, wins the race; the current owner\'s statechain-backup --broadcast is refused (exit 4, E_BROADCAST_REJECTED), not printed as sent', async () => {
+    const ANCHORED = ['--interval', '5', '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
     const d = await deposit('ALICE_KEY', 50_000n, 'raw', ANCHORED);
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
     await n.mine(2);
@@ -441,7 +441,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [alice!.tx.txid, 1])).confirmations).toBe(1);
     // Bob wakes up: his package cannot go in (the coin is spent); he must be told, not shown a "broadcast".
     const r = await as('BOB_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '3', '--broadcast']);
-    expectRefused(r, 'E_PACKAGE_REJECTED');
+    expectRefused(r, 'E_BROADCAST_REJECTED');
     expect((await n.mempool(bob!.hex))['allowed']).toBe(false);
   });
 
@@ -474,7 +474,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   });
   it('the pair withdraws cooperatively: B\'s nonce, A\'s request with the same destination, the three-party signature; accepted and mined', async () => {
     // Anchored terms: the pair takes them by default (only the cooperative spend is mined here).
-    const d = await deposit('ALICE_KEY', 70_000n, 'raw', ['--interval', '5', '--initial-lock', '40', '--confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2']);
+    const d = await deposit('ALICE_KEY', 70_000n, 'raw', ['--interval', '5', '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2']);
     await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
     await n.mine(2);
     await pairReceives(d.coinId);

@@ -108,7 +108,7 @@ describe.skipIf(!BITCOIND)(`package child / package submit on regtest${BITCOIND 
     const same = messageOf<ChildMessage>(await child(parentFile, await walletPsbt(), '2'), 'package/child');
     const refused = await submit(file('child.json', JSON.stringify(same)), await sign(same.psbt));
     expect(refused.status, describeRun(refused)).toBe(4);
-    expect(errorCode(refused)).toBe('E_PACKAGE_REJECTED');
+    expect(errorCode(refused)).toBe('E_BROADCAST_REJECTED');
     expect(refused.stdout).toBe('');
     expect(await n.node.rpc.call<string[]>('getrawmempool')).toContain(first.child.txid);
     // With --replaces: at least the first's fee plus 0.1 sat/vB of its own size; the node evicts the first.

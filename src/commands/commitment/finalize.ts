@@ -49,13 +49,13 @@ export default class CommitmentFinalize extends CommitmentCommand<typeof Commitm
         const { detectFormat } = await import('../../lib/cli/input.ts');
         const { parsePsbt } = await import('../../lib/psbt/parse.ts');
         const { psbtBytesFromBase64 } = await import('../../lib/psbt/base64-field.ts');
-        const wallets = this.flags['fee-psbt'].map((path) => {
-          const doc = detectFormat(this.readFlagFile('--fee-psbt', path), `--fee-psbt ${path}`);
-          if (doc.format === 'psbt') return parsePsbt(doc.psbt);
+        const wallets = [];
+        for (const path of this.flags['fee-psbt']) {
+          const doc = detectFormat(await this.readFlagInput('--fee-psbt', path), `--fee-psbt ${path}`);
           const psbt = doc.format === 'json' ? (doc.value as { psbt?: unknown }).psbt : undefined;
-          if (typeof psbt !== 'string') throw new MalformedInputError('E_MALFORMED_PSBT', `--fee-psbt ${path} holds neither a PSBT nor a JSON object with a "psbt" field`);
-          return parsePsbt(psbtBytesFromBase64(psbt, `--fee-psbt ${path}: psbt`));
-        });
+          if (doc.format !== 'psbt' && typeof psbt !== 'string') throw new MalformedInputError('E_MALFORMED_PSBT', `--fee-psbt ${path} holds neither a PSBT nor a JSON object with a "psbt" field`);
+          wallets.push(doc.format === 'psbt' ? parsePsbt(doc.psbt) : parsePsbt(psbtBytesFromBase64(psbt as string, `--fee-psbt ${path}: psbt`)));
+        }
         funding = { wallets, feeRate, limits: parseFeeLimits({ maxFeeRate: this.flags['max-fee-rate'], maxFeeShare: this.flags['max-fee-share'] }) };
       }
       return { message: await this.channelStep(this.channelId(), (record) => closeUnilaterally(record, seed, keys, preimages, funding)) };

@@ -47,7 +47,8 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
       return Number(v.trim());
     });
     const decoder = new TextDecoder();
-    const secondStage = (this.flags['htlc-tx'] ?? []).map((f) => parseSecondStage(decoder.decode(this.readFlagFile('--htlc-tx', f)).trim(), `--htlc-tx ${f}`));
+    const secondStage = [];
+    for (const f of this.flags['htlc-tx'] ?? []) secondStage.push(parseSecondStage(decoder.decode(await this.readFlagInput('--htlc-tx', f)).trim(), `--htlc-tx ${f}`));
     const record = await this.channelRecord(this.channelId());
     // Rebuilt once (the commitment, its secret out of the store): for the node's answers and for the penalties.
     const revoked = revokedPeerCommitment(record, txid);

@@ -55,7 +55,7 @@ export default class CommitmentSweep extends CommitmentCommand<typeof Commitment
     for (const path of this.flags['htlc-tx'] ?? []) {
       const { packageTxFromDocument } = await import('../../lib/truc/input.ts');
       const { matchFundedHtlcTx } = await import('../../lib/bolt3/funded-htlc.ts');
-      const given = await packageTxFromDocument(this.readFlagFile('--htlc-tx', path), `--htlc-tx ${path}`, 'child');
+      const given = await packageTxFromDocument(await this.readFlagInput('--htlc-tx', path), `--htlc-tx ${path}`, 'child');
       const { htlc, txid: id } = matchFundedHtlcTx(htlcTxs, given.raw, c.txid);
       if (!inputs.some((i) => i.txid === id)) inputs.push({ kind: htlc.kind, txid: id, vout: 0, amountSat: htlc.tx.outputs[0]!.amount });
     }

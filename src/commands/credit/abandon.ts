@@ -14,7 +14,9 @@ export default class CreditAbandon extends CreditCommand<typeof CreditAbandon> {
 For a contract stuck in E_PENDING after a refusal (E_TOO_CLOSE_TO_EXPIRY, E_BAD_EXPIRY, …) or a lost answer. Until the
 mint answers, the user signs nothing for the contract, so no two states are ever signed against one mint nonce (see
 docs/credit.md, "Recovering from a refusal"). An open the mint refused is abandoned by the user alone (credit/open-abandoned):
-its record and refund nonce go; it is refused if the funding is already on chain.`;
+its record and refund nonce go; it is refused if the funding is already on chain. On a device channel it abandons the
+payment in flight whose device/pay the gateway refused; one the gateway co-signed is refused (E_HTLC_IN_FLIGHT: settle
+or fail it).`;
   static override examples = [
     {
       description: 'A payment whose request never reached the mint (or was refused), abandoned: the mint burns that nonce and gives a fresh one',
@@ -70,7 +72,7 @@ its record and refund nonce go; it is refused if the funding is already on chain
 
   /** The one contract with something to abandon: a pending request, or an open never answered. */
   private async onlyStuck(book: { list(): Promise<import('../../lib/credit/ports.ts').UserContractRecord[]>; dir: string }): Promise<string> {
-    const stuck = (await book.list()).filter((r) => r.pending || (r.status === 'opening' && !r.previous_contract_id));
+    const stuck = (await book.list()).filter((r) => r.pending || (r.device?.in_flight && !r.device.pending) || (r.status === 'opening' && !r.previous_contract_id));
     if (stuck.length === 1) return stuck[0]!.contract_id;
     throw new UsageError('E_USAGE', stuck.length === 0 ? `no contract in ${book.dir} has a request to abandon` : `${stuck.length} contracts have a request to abandon: pass --contract ID`);
   }

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { satPerKvb } from '../../lib/cli/package-command.ts';
+import { UsageError } from '../../lib/errors.ts';
 
 const HEX_TX = /^([0-9a-fA-F]{2})+$/;
 
@@ -27,7 +28,7 @@ export default class PackageCheck extends OffchainCommand<typeof PackageCheck> {
     },
   ];
   static override flags = {
-    parent: Flags.string({ description: 'the parent: raw transaction hex or a finalized PSBT in base64, or a file holding either (or a binary PSBT)', helpValue: 'HEX|PSBT|FILE', required: true }),
+    parent: Flags.string({ description: 'the parent: raw transaction hex or a finalized PSBT in base64, or a file holding either (or a binary PSBT); "-": standard input', helpValue: 'HEX|PSBT|FILE', required: true }),
     child: Flags.string({ description: 'the child: raw transaction hex or a finalized PSBT in base64 (e.g. walletprocesspsbt\'s), or a file holding either', helpValue: 'HEX|PSBT|FILE', required: true }),
     prevout: Flags.string({ description: 'an input of a raw transaction that is not the parent\'s output: its outpoint, value in sat and output script in hex (repeat)', helpValue: 'TXID:VOUT:AMOUNT:SCRIPT', multiple: true }),
     'min-relay-fee': Flags.string({ description: 'the node\'s minrelaytxfee, sat/vB (default 0.1: Bitcoin Core 30\'s)', helpValue: 'SAT/VB', helpGroup: 'POLICY' }),
@@ -48,7 +49,8 @@ export default class PackageCheck extends OffchainCommand<typeof PackageCheck> {
     };
     const given = (f.prevout ?? []).map(parsePrevout);
     const inline = (value: string) => HEX_TX.test(value) || value.startsWith('cHNidP8');
-    const read = (flag: string, value: string) => packageTxFrom(inline(value) ? new TextEncoder().encode(value) : this.readFlagFile(`--${flag}`, value), `--${flag}`);
+    const read = async (flag: string, value: string) => packageTxFrom(inline(value) ? new TextEncoder().encode(value) : await this.readFlagInput(`--${flag}`, value), `--${flag}`);
+    if (f.parent === '-' && f.child === '-') throw new UsageError('E_USAGE', '--parent - and --child - both read standard input: give one of them a file');
     const parent = await read('parent', f.parent);
     const child = await read('child', f.child);
     const network = this.network();

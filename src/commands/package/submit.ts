@@ -11,7 +11,7 @@ export default class PackageSubmit extends PackageCommand<typeof PackageSubmit> 
     'child (bitcoin-cli walletprocesspsbt\'s answer, a finalized PSBT or raw hex). The package is first checked by every rule of package check ' +
     'against the node\'s own getmempoolinfo (a refusal: exit 4, nothing sent), then submitted with --max-fee-rate passed as submitpackage\'s ' +
     'maxfeerate. Accepted: a package/submitted message with each transaction\'s answer (by wtxid) and the transactions it replaced (an earlier ' +
-    'child, by TRUC sibling eviction). Refused: E_PACKAGE_REJECTED (exit 4) with the node\'s reasons. Nothing is written either way.';
+    'child, by TRUC sibling eviction). Refused: E_BROADCAST_REJECTED (exit 4) with the node\'s reasons. Nothing is written either way.';
   static override examples = [
     {
       description: 'Without a node: check the fixture package as submit would (--dry-run prints package check\'s package/checked and submits nothing)',

@@ -37,7 +37,7 @@ export default class PtlcExtract extends PtlcCommand<typeof PtlcExtract> {
     );
     let raw: Uint8Array;
     if (this.flags['claim-tx'] !== undefined) {
-      raw = fromHex(new TextDecoder().decode(this.readFlagFile('--claim-tx', this.flags['claim-tx'])).trim(), `--claim-tx ${this.flags['claim-tx']}`);
+      raw = fromHex(new TextDecoder().decode(await this.readFlagInput('--claim-tx', this.flags['claim-tx'])).trim(), `--claim-tx ${this.flags['claim-tx']}`);
     } else if (this.flags['claim-txid'] !== undefined) {
       raw = await (await this.chain(network)).rawTransaction(this.flags['claim-txid']);
     } else {

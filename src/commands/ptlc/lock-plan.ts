@@ -23,7 +23,7 @@ export default class PtlcLockPlan extends OffchainCommand<typeof PtlcLockPlan> {
   static override flags = {
     'payment-point': Flags.string({ description: 'the payee\'s Z = z·G (33-byte compressed)', helpValue: 'HEX', required: true }),
     hops: Flags.integer({ description: 'intermediate hops between sender and payee', min: 0, max: 26, exactlyOne: ['hops', 'route'] }),
-    route: Flags.string({ description: 'a route/plan (route plan): its hops and payee get the locks, in order, with their node ids', helpValue: 'FILE' }),
+    route: Flags.string({ description: 'a route/plan (route plan): its hops and payee get the locks, in order, with their node ids ("-": standard input)', helpValue: 'FILE' }),
     'out-dir': Flags.string({ description: 'existing directory for the lock records (one new 0600 file each)', helpValue: 'DIR', required: true }),
   };
 

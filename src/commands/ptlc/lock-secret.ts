@@ -28,7 +28,8 @@ export default class PtlcLockSecret extends HtlcCommand<typeof PtlcLockSecret> {
     const { writeNewFile } = await import('../../lib/store/exclusive.ts');
     // A lock record holds this party's y: a secret file, 0600 like every other.
     const { requirePrivateFile } = await import('../../lib/cli/secret-file.ts');
-    requirePrivateFile(this.flags.lock, '--lock');
+    // Standard input (`--lock -`) is a pipe, as a key may be: no file mode to check.
+    if (this.flags.lock !== '-') requirePrivateFile(this.flags.lock, '--lock');
     const { record, network } = readLock(await this.readFileDocument(this.flags.lock));
     this.network(network);
     const from = this.flags.from as 'l' | 'r';

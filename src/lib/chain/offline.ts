@@ -96,7 +96,7 @@ export class OfflineChainSource implements ChainSource {
     if (this.spent.has(key)) return null;
     const known = this.utxos.get(key);
     if (known) return known;
-    // A flag spelled with its value (e.g. "--funding-confirmations N") is quoted as is;
+    // A flag spelled with its value (e.g. "--confirmations N") is quoted as is;
     // a bare flag name takes the outpoint form.
     const hint = / N$/.test(this.flags.confirmations) ? this.flags.confirmations : `${this.flags.confirmations} ${txid}:${vout}=N`;
     throw this.unknown(`the status of ${txid}:${vout} is unknown; pass its confirmations (${hint})`);

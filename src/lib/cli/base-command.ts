@@ -90,6 +90,25 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   }
 
   /**
+   * A flag's old spelling (renamedFrom, flags.ts) was used: one line on standard error naming
+   * the new one, in our warning format (oclif's own stops at the first flag without aliases
+   * and misses `--old=value`).
+   */
+  protected override warnIfFlagDeprecated(flags: Record<string, unknown>): void {
+    const ctor = this.constructor as unknown as { flags?: Record<string, unknown>; baseFlags?: Record<string, unknown> };
+    const defs = { ...ctor.baseFlags, ...ctor.flags } as Record<string, { aliases?: string[]; deprecateAliases?: boolean }>;
+    const end = this.argv.indexOf('--');
+    const words = end === -1 ? this.argv : this.argv.slice(0, end);
+    for (const name of Object.keys(flags)) {
+      const def = defs[name];
+      if (def?.deprecateAliases !== true) continue;
+      for (const old of def.aliases ?? []) {
+        if (words.some((w) => w === `--${old}` || w.startsWith(`--${old}=`))) this.term.warn(`--${old} is deprecated: it is now --${name} (same value, same meaning)`);
+      }
+    }
+  }
+
+  /**
    * The secp256k1 backend behind MuSig2: $OFFCHAIN_SECP256K1 (noble | tiny-secp256k1 |
    * native | reference | auto) when set. Without it a one-shot command stays on pure-JS
    * noble (loading the WASM costs more than it saves once); long-running modes select
@@ -145,6 +164,31 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     return readFlagFile(flag, path);
   }
 
+  /** What has taken standard input in this run: one input at most comes from it. */
+  private stdinReader?: string;
+
+  /**
+   * Standard input is read for `by` (`--in -`, `--route -`, …): refused (E_USAGE, exit 2) if
+   * another input took it already; the main input (`again`) may be asked for twice, a flag's `-` not.
+   */
+  protected claimStdin(by: string, again = false): void {
+    if (this.stdinReader !== undefined && !(again && this.stdinReader === by)) {
+      throw new UsageError('E_USAGE', `${by} and ${this.stdinReader} both read standard input: give one of them a file`);
+    }
+    this.stdinReader = by;
+  }
+
+  /**
+   * The bytes of a file a flag names, or of standard input for `-`, so one command's output
+   * pipes into another's flag (`route plan … | ptlc lock-plan --route -`). Only one input
+   * comes from standard input (`claimStdin`).
+   */
+  protected async readFlagInput(flag: string, path: string): Promise<Uint8Array> {
+    if (path !== '-') return readFlagFile(flag, path);
+    this.claimStdin(`${flag} -`);
+    return readInputBytes(inputFrom('-', flag));
+  }
+
   /** The flag (`--name`) whose value is `path`, for messages about a file a caller did not name the flag of. */
   protected flagFor(path: string): string {
     const names = Object.entries(this.flags as Record<string, unknown>)
@@ -156,11 +200,12 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   /** A PSBT a flag other than --in names (a wallet's funded PSBT): binary, base64 or hex, or a message carrying one. */
   protected async readPsbtAt(path: string, flag = this.flagFor(path)): Promise<Transaction> {
     const { parsePsbt } = await import('../psbt/parse.ts');
-    return parsePsbt(psbtBytesOf(detectFormat(readFlagFile(flag, path), `${flag} ${path}`)).bytes);
+    return parsePsbt(psbtBytesOf(detectFormat(await this.readFlagInput(flag, path), `${flag} ${path}`)).bytes);
   }
 
   protected async readDocument(): Promise<InputDocument> {
     const path = (this.flags as { in?: string }).in;
+    if (path === undefined || path === '-') this.claimStdin(path === '-' ? '--in -' : 'the input (no --in)', true);
     return inputDocument(await readInputBytes(inputFrom(path)), path);
   }
 
@@ -177,7 +222,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
 
   /** A JSON message from a file named by a flag (e.g. --offer FILE); `flag` defaults to the flag whose value `path` is. */
   protected async readFileDocument(path: string, flag = this.flagFor(path)): Promise<unknown> {
-    const doc = detectFormat(readFlagFile(flag, path), `${flag} ${path}`);
+    const doc = detectFormat(await this.readFlagInput(flag, path), `${flag} ${path}`);
     if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', `${flag} ${path} does not hold one JSON message`);
     return doc.value;
   }
@@ -185,6 +230,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   /** The input as a stream of JSON Lines (bulk commands). */
   protected inputLines() {
     const path = (this.flags as { in?: string }).in;
+    if (path === undefined || path === '-') this.claimStdin(path === '-' ? '--in -' : 'the input (no --in)', true);
     return jsonLines(inputFrom(path));
   }
 
@@ -227,7 +273,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       const config = chain.resolveRpcConfig({ url: f['rpc-url'], cookieFile: f['rpc-cookie'], env: process.env, network, home: homedir(), platform: process.platform });
       return new chain.RpcChainSource(config);
     }
-    return new chain.OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'], flags: { confirmations: '--funding-confirmations N' } });
+    return new chain.OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'], flags: { confirmations: '--confirmations N' } });
   }
 
   /**

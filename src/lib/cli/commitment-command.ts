@@ -29,7 +29,7 @@ export const channelIdFlag = {
 };
 
 export const agreedStateFlag = {
-  state: Flags.string({ description: 'the channel state you agreed to, from your side (bolt3/channel-state JSON)', helpValue: 'FILE', required: true }),
+  state: Flags.string({ description: 'the channel state you agreed to, from your side (bolt3/channel-state JSON; "-": standard input)', helpValue: 'FILE', required: true }),
 };
 
 export const htlcKeyFlags = {

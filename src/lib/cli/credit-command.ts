@@ -5,7 +5,7 @@
  * interleave a read-check-sign-write.
  *
  * Offline, the mint takes chain facts from flags: --tip-height, and
- * --funding-confirmations N, the operator's assertion that the funding output of the
+ * --confirmations N, the operator's assertion that the funding output of the
  * contract being served has N confirmations (its amount and script are the contract's).
  */
 import { Flags, type Command } from '@oclif/core';
@@ -21,6 +21,7 @@ import type { RecordBook } from '../store/record-book.ts';
 import type { FeeLimits } from '../tx/fee-guard.ts';
 import type { MintStore } from '../store/mint-store.ts';
 import { OffchainCommand, type CommandResult } from './base-command.ts';
+import { renamedFrom } from './flags.ts';
 
 export const roleFlag = {
   role: Flags.string({ description: 'which party runs this step', options: ['user', 'mint'], required: true }),
@@ -31,12 +32,12 @@ export const contractFlag = {
 };
 
 export const fundingConfirmationsFlag = {
-  'funding-confirmations': Flags.integer({
-    description: 'offline: assert the served contract\'s funding output has N confirmations (with a node, it is asked instead)',
+  confirmations: renamedFrom(Flags.integer({
+    description: 'offline: assert the served contract\'s funding output has N confirmations (with a node, it is asked instead; was --funding-confirmations)',
     helpValue: 'N',
     min: 0,
     helpGroup: 'CHAIN',
-  }),
+  }), 'funding-confirmations'),
 };
 
 /**
@@ -237,9 +238,9 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   /** With a node, the node; offline, --tip-height and the asserted funding confirmations. */
   private async mintChain(network: Network, book: { list(): Promise<MintContractRecord[]> }): Promise<ChainSource> {
     const base = await this.chain(network);
-    const confirmations = (this.flags as { 'funding-confirmations'?: number })['funding-confirmations'];
+    const confirmations = (this.flags as { confirmations?: number }).confirmations;
     if (base.kind === 'rpc') {
-      if (confirmations !== undefined) throw new UsageError('E_USAGE', '--funding-confirmations is for offline use; the node is asked instead');
+      if (confirmations !== undefined) throw new UsageError('E_USAGE', '--confirmations is for offline use; the node is asked instead');
       return base;
     }
     const { termsFromJson } = await import('../credit/codec.ts');

@@ -7,6 +7,11 @@
  * transaction that consumes the gateway's secret nonce, committed before the message is
  * printed. A step that refuses throws before anything is written.
  *
+ * Every step refuses (E_CONTRACT_FROZEN) once the contract is no longer open: on the
+ * device's side closed, closing or rolled over; on the gateway's, also once the mint
+ * exits with its latest state (exit-credit) — a state co-signed after that could never
+ * be mined, and the gateway would have paid its invoice on Lightning for nothing.
+ *
  * The credit fields stay in step with the channel, so the credit commands that still
  * apply (close-credit, exit-credit, refund-credit) see the channel's state: the mint's
  * `next_state` and `latest` (settled = cumulative); the device's `confirmed` and
@@ -86,6 +91,8 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     return book.exclusive(async () => {
       const rec = await book.get(contractId);
       if (!rec) refuse('E_UNKNOWN_CONTRACT', `no contract ${contractId} in this state directory: the message is for another contract`);
+      // Every step, not only the first: a closed (or closing, rolled-over) contract signs nothing more.
+      checkDeviceOpen(rec);
       const { record: d, out } = step(rec.device ?? deviceChannelOf(rec), ctx.user);
       const idle = !d.in_flight && !d.pending;
       const next: UserContractRecord = { ...rec, device: d, ...(idle ? { confirmed: { state: d.state, cumulative_sat: d.settled_sat }, mint_nonce: d.gateway_nonce } : {}) };
@@ -119,6 +126,10 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
       const contractId = id ?? (await this.pickContract({ list: () => store.list(), dir: 'the mint\'s state directory' }, ['open']));
       const rec = await store.get(contractId);
       if (!rec) refuse('E_UNKNOWN_CONTRACT', `this gateway has no contract ${contractId}`);
+      // Every step, not only the first: once the mint exits (exit-credit), closes or rolls the
+      // contract over, the gateway co-signs no later state — a payment state then could never
+      // be mined, yet its job would have the invoice paid on Lightning.
+      checkGatewayOpen(rec);
       const g = rec.gateway ?? gatewayChannelOf(rec);
       const ctx: GatewayContext = {
         gateway: mctx.mint, nonces: mctx.nonces, random: mctx.random, chain: mctx.chain,
@@ -137,8 +148,11 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
   }
 }
 
-function deviceChannelOf(r: UserContractRecord): DeviceChannel {
+function checkDeviceOpen(r: UserContractRecord): void {
   if (r.status !== 'open') refuse('E_CONTRACT_FROZEN', `contract ${r.contract_id} is ${r.status}`);
+}
+
+function deviceChannelOf(r: UserContractRecord): DeviceChannel {
   if (r.pending) throw new StateConflictError('E_PENDING', `state ${r.pending.state} (${r.pending.kind}) of contract ${r.contract_id} awaits the mint's answer: finish it with the credit commands first`);
   return {
     network: r.network, contract_id: r.contract_id, contract: r.contract, state: r.confirmed.state, settled_sat: r.confirmed.cumulative_sat,
@@ -146,8 +160,13 @@ function deviceChannelOf(r: UserContractRecord): DeviceChannel {
   };
 }
 
+function checkGatewayOpen(r: MintContractRecord): void {
+  if (r.status !== 'open' || r.exiting || r.settlement) {
+    refuse('E_CONTRACT_FROZEN', `contract ${r.contract_id} is not open for payments${r.exiting ? `: the mint is exiting it with its state ${r.exiting.state}` : r.settlement ? `: the mint signed a ${r.settlement.kind}` : ''}`);
+  }
+}
+
 function gatewayChannelOf(r: MintContractRecord): GatewayChannel {
-  if (r.status !== 'open' || r.exiting || r.settlement) refuse('E_CONTRACT_FROZEN', `contract ${r.contract_id} is not open for payments`);
   return { network: r.network, contract_id: r.contract_id, contract: r.contract, next_state: r.next_state, settled_sat: r.latest?.cumulative_sat ?? 0 };
 }
 
@@ -158,13 +177,13 @@ function gatewayChannelOf(r: MintContractRecord): GatewayChannel {
 const TOLL_START = [
   'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
     '<%= config.bin %> device pay --invoice fixtures/device/toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --key-env USER_KEY --state-dir $D/user',
-  ' | <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
+  ' | <%= config.bin %> gateway pay --terms fixtures/policies/gateway-terms.json --now 1800000000 --tip-height 1000 --confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
 ];
 const TOLL_SETTLED = [
   ' > $D/job.json && (umask 077; echo 0101010101010101010101010101010101010101010101010101010101010101 > $D/preimage) && ' +
     '<%= config.bin %> gateway settle --preimage-file $D/preimage --key-env MINT_KEY --state-dir $D/mint',
   ' | <%= config.bin %> device settle --key-env USER_KEY --state-dir $D/user',
-  ' | <%= config.bin %> gateway complete --tip-height 1000 --funding-confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
+  ' | <%= config.bin %> gateway complete --tip-height 1000 --confirmations 1 --key-env MINT_KEY --state-dir $D/mint',
   ' | <%= config.bin %> device receipt --key-env USER_KEY --state-dir $D/user',
 ];
 const TOLL_FAILED = [

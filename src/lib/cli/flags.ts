@@ -20,6 +20,16 @@ export function flagValue<T>(parse: () => T): T {
   }
 }
 
+/**
+ * A flag under its new name that keeps its old spellings (issue 28, one vocabulary): each
+ * old spelling still works, with the same value and meaning, and prints one line on
+ * standard error naming the new flag (OffchainCommand.warnIfFlagDeprecated). The old
+ * spellings are oclif flag aliases, so parsing, the manifest and "did you mean" know them.
+ */
+export function renamedFrom<F extends object>(flag: F, ...old: string[]): F {
+  return { ...flag, aliases: old, deprecateAliases: true };
+}
+
 export const globalFlags = {
   network: Flags.string({
     description: 'network to work on; must agree with the network named in the input message (default: the message\'s, else regtest)',

@@ -35,7 +35,7 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
   protected async packageTx(flag: string, value: string, role: 'parent' | 'child'): Promise<PackageTx> {
     const { packageTxFrom, packageTxFromDocument } = await import('../truc/input.ts');
     if (INLINE.test(value.trim())) return packageTxFrom(new TextEncoder().encode(value), `--${flag}`);
-    return packageTxFromDocument(this.readFlagFile(`--${flag}`, value), `--${flag} ${value}`, role);
+    return packageTxFromDocument(await this.readFlagInput(`--${flag}`, value), `--${flag} ${value}`, role);
   }
 
   /** A wallet's PSBT from a file: bitcoin-cli's JSON answer (walletcreatefundedpsbt, walletprocesspsbt: its "psbt"), or the PSBT itself. */
@@ -44,7 +44,7 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
     const { parsePsbt } = await import('../psbt/parse.ts');
     const { psbtBytesFromBase64 } = await import('../psbt/base64-field.ts');
     const { MalformedInputError } = await import('../errors.ts');
-    const doc = detectFormat(this.readFlagFile(flag, path), `${flag} ${path}`);
+    const doc = detectFormat(await this.readFlagInput(flag, path), `${flag} ${path}`);
     if (doc.format === 'psbt') return parsePsbt(doc.psbt);
     const psbt = doc.format === 'json' ? (doc.value as { psbt?: unknown }).psbt : undefined;
     if (typeof psbt !== 'string') throw new MalformedInputError('E_MALFORMED_PSBT', `${flag} ${path} holds neither a PSBT nor a JSON object with a "psbt" field`);

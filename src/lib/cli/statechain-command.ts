@@ -3,7 +3,7 @@
  * under <state-dir>/<network>/statechain, read-modify-written under the directory lock,
  * so a step's record is on disk before its answer is printed), its single-use nonce
  * store, and the chain facts a step needs — from a node, or offline from --tip-height and
- * --deposit-confirmations N (an explicit assertion that the coin's deposit has N).
+ * --confirmations N (an explicit assertion that the coin's deposit has N).
  *
  * Documents: `op-<coin>` (operator: its share s, pending x₁, statement), `coin-<coin>`
  * (owner or receiver: its share o, the backup chain), `deposit-<O>` (an owner's share
@@ -25,7 +25,7 @@ import type { ChainFacts } from '../statechain/verify.ts';
 import type { SendingRecord } from '../statechain/joint-send.ts';
 import { DEFAULT_FLOOR, type Floor } from '../statechain/floor.ts';
 import { OffchainCommand } from './base-command.ts';
-import { chainFlags, inputFlags, keyFlags, stateFlags } from './flags.ts';
+import { chainFlags, inputFlags, keyFlags, renamedFrom, stateFlags } from './flags.ts';
 import { storeFlags } from './store-flags.ts';
 import type { OperatorStore } from '../store/operator-store.ts';
 
@@ -34,13 +34,31 @@ export const statechainFlags = {
   ...keyFlags,
   ...stateFlags,
   ...chainFlags,
-  'deposit-confirmations': Flags.integer({
-    description: 'offline: assert the coin\'s deposit output is unspent with N confirmations (with a node, it is asked instead)',
+  confirmations: renamedFrom(Flags.integer({
+    description: 'offline: assert the coin\'s deposit output is unspent with N confirmations (with a node, it is asked instead; was --deposit-confirmations)',
     helpValue: 'N',
     min: 0,
     helpGroup: 'CHAIN',
-  }),
+  }), 'deposit-confirmations'),
 };
+
+/** The statechain flags without the offline confirmations assertion (statechain-deposit reads none). */
+export function withoutConfirmations<F extends { confirmations: unknown }>(flags: F): Omit<F, 'confirmations'> {
+  const { confirmations: _, ...rest } = flags;
+  return rest;
+}
+
+/**
+ * A number of blocks after the tip, spelled +N (docs/cli.md: relative heights are +N);
+ * a bare N, the old spelling of --initial-lock, means the same, with a warning.
+ */
+export function relativeBlocks(text: string, flag: string, warn: (line: string) => void, max = 100_000): number {
+  const m = /^(\+?)([1-9][0-9]{0,5})$/.exec(text);
+  const n = m ? Number(m[2]) : NaN;
+  if (!m || n > max) throw new UsageError('E_USAGE', `${flag} must be +N, a number of blocks after the tip from 1 to ${max}, got ${JSON.stringify(text)}`);
+  if (m[1] === '') warn(`${flag} ${text} without "+" is deprecated: write ${flag} +${text} (same meaning: ${text} blocks after the tip)`);
+  return n;
+}
 
 /**
  * An owner's own safety floor (src/lib/statechain/floor.ts): checked by a depositor (step 3)
@@ -124,9 +142,9 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
   /** With a node, the node; offline, --tip-height and the asserted deposit confirmations. */
   protected async coinChain(network: Network, statement?: Statement | UnsignedStatement): Promise<ChainSource> {
     const base = await this.chain(network);
-    const confirmations = (this.flags as { 'deposit-confirmations'?: number })['deposit-confirmations'];
+    const confirmations = (this.flags as { confirmations?: number }).confirmations;
     if (base.kind === 'rpc') {
-      if (confirmations !== undefined) throw new UsageError('E_USAGE', '--deposit-confirmations is for offline use; the node is asked instead');
+      if (confirmations !== undefined) throw new UsageError('E_USAGE', '--confirmations is for offline use; the node is asked instead');
       return base;
     }
     // The offline source with its utxo() answering for the coin's deposit; every other

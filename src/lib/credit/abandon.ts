@@ -33,6 +33,7 @@ import type { AbandonSchema, AbandonedSchema } from './schemas.ts';
 import { issueStateNonce, refundNonceContext, stateNonceContext } from './signing.ts';
 import type { CreditContract } from './terms.ts';
 import { balanceMessage, load } from './user.ts';
+import { abandoned } from '../device/device.ts';
 
 type Abandon = Static<typeof AbandonSchema>;
 type Abandoned = Static<typeof AbandonedSchema>;
@@ -73,6 +74,8 @@ export async function abandonRequest(ctx: UserContext, id: string): Promise<Reco
   const { record, c } = await load(ctx, id);
   if (record.status === 'opening') return abandonOpen(ctx, record, c);
   const p = record.pending;
+  // A device channel's payment the gateway refused (src/lib/device/): abandon its state the same way.
+  if (!p && record.device?.in_flight && !record.device.pending) return abandonDevicePayment(ctx, record, c);
   if (!p) throw new StateConflictError('E_NOTHING_PENDING', `contract ${id} has no request waiting for the mint (status ${record.status}): nothing to abandon`);
   if (p.abandon) return p.abandon;
   const nonce = record.mint_nonce;
@@ -82,6 +85,26 @@ export async function abandonRequest(ctx: UserContext, id: string): Promise<Reco
   const message = { type: 'credit/abandon', version: 1, network: ctx.network, ...body, user_signature };
   // Recorded before it leaves: from now on the request is never resent, and nothing new is signed until the mint answers.
   await ctx.records.put({ ...record, pending: { ...p, abandon: message } });
+  return message;
+}
+
+/**
+ * A device channel's payment in flight whose device/pay the gateway refused (or never
+ * got): the request to abandon its state, signed against the gateway nonce it used.
+ * The gateway answers that it signed it (refused: the payment stays in flight) or burns
+ * that nonce and issues a fresh one for the same state (credit/abandoned).
+ */
+async function abandonDevicePayment(ctx: UserContext, record: UserContractRecord, c: CreditContract): Promise<Record<string, unknown>> {
+  const d = record.device!;
+  const f = d.in_flight!;
+  if (f.abandon) return f.abandon;
+  const nonce = d.gateway_nonce;
+  if (!nonce || nonce.state !== f.state) throw new Error(`contract ${c.id}: the payment's state ${f.state} has no gateway nonce on record`);
+  const body = { contract_id: c.id, state: f.state, kind: 'update' as const, txid: String(f.request.txid), mint_pubnonce: nonce.pubnonce };
+  const user_signature = toHex(schnorr.sign(abandonDigest(body), ctx.user.secretKey, ctx.random.bytes(32, 'credit/abandon/aux')));
+  const message = { type: 'credit/abandon', version: 1, network: ctx.network, ...body, user_signature };
+  // Recorded before it leaves: from now on the device/pay is not resent, no other payment is signed.
+  await ctx.records.put({ ...record, device: { ...d, in_flight: { ...f, abandon: message } } });
   return message;
 }
 
@@ -123,6 +146,8 @@ export async function applyAbandoned(ctx: UserContext, msg: Abandoned): Promise<
   const { record, c } = await load(ctx, msg.contract_id);
   const p = record.pending;
   if (!p && record.mint_nonce?.state === msg.state && record.mint_nonce.pubnonce === msg.next_nonce.pubnonce) return balanceMessage(ctx, c, record); // applied before
+  const f = record.device?.in_flight;
+  if (!p && f?.abandon) return applyDeviceAbandoned(ctx, record, c, msg);
   const sent = p?.abandon as Abandon | undefined;
   if (!p || !sent) refuse('E_RECEIPT_MISMATCH', `no abandoned request of contract ${c.id} is waiting for the mint's answer`);
   if (msg.state !== p.state || msg.txid !== p.txid || msg.abandoned_pubnonce !== sent.mint_pubnonce) {
@@ -149,6 +174,26 @@ export async function applyAbandoned(ctx: UserContext, msg: Abandoned): Promise<
   return balanceMessage(ctx, c, updated);
 }
 
+/** The gateway's credit/abandoned for a device channel's payment: the device is idle again at the same state. */
+async function applyDeviceAbandoned(ctx: UserContext, record: UserContractRecord, c: CreditContract, msg: Abandoned): Promise<Record<string, unknown>> {
+  const d = record.device!;
+  const f = d.in_flight!;
+  const sent = f.abandon as Abandon;
+  if (msg.state !== f.state || msg.txid !== sent.txid || msg.abandoned_pubnonce !== sent.mint_pubnonce) {
+    refuse('E_RECEIPT_MISMATCH', `the answer (state ${msg.state}, txid ${msg.txid}) is not for the payment this device abandoned (state ${f.state}, txid ${sent.txid})`);
+  }
+  if (msg.next_nonce.state !== f.state || msg.next_nonce.pubnonce === sent.mint_pubnonce) {
+    refuse('E_RECEIPT_MISMATCH', `the gateway's fresh nonce must be a new nonce for state ${f.state}`);
+  }
+  if (!schnorr.verify(fromHex(msg.mint_signature, 'mint_signature', 64), abandonedDigest(msg), xOnly(c.mintPubkey))) {
+    refuse('E_BAD_SIGNATURE', 'the credit/abandoned is not signed by the contract\'s mint key');
+  }
+  const device = abandoned(d, msg.next_nonce);
+  const updated: UserContractRecord = { ...record, device, mint_nonce: msg.next_nonce, confirmed: { state: device.state, cumulative_sat: device.settled_sat } };
+  await ctx.records.put(updated);
+  return balanceMessage(ctx, c, updated);
+}
+
 // ——— the mint ———
 
 /**
@@ -165,6 +210,12 @@ export async function acceptAbandon(ctx: MintContext, req: Abandon): Promise<Rec
     refuse('E_BAD_SIGNATURE', 'the credit/abandon is not signed by the contract\'s user key');
   }
   const n = req.state;
+  // A device channel (src/lib/device/): a payment state the gateway co-signed stays in
+  // flight — it ends by settle or fail, never by abandon; its stored answers are not receipts.
+  const g = record.gateway;
+  if (g && (g.in_flight || (g.latest && g.latest.state >= n))) {
+    refuse('E_HTLC_IN_FLIGHT', `the gateway signed state ${g.in_flight?.state ?? g.latest!.state} of contract ${c.id}${g.in_flight ? ` (payment ${g.in_flight.payment_hash} is in flight: settle or fail it)` : ''}: it cannot be abandoned`);
+  }
   // A lost answer: the user gets what the mint signed at that state, and applies it.
   if (record.latest?.state === n) return record.latest.receipt;
   if (record.settlement?.state === n) return record.settlement.response;

@@ -91,7 +91,8 @@ export type DeviceChannel = {
   settled_sat: number;
   /** The gateway's nonce for the next state to sign. */
   gateway_nonce?: NextNonceJson;
-  in_flight?: InFlightJson & { request: Record<string, unknown> };
+  /** `abandon`: the credit/abandon sent for it (a device/pay the gateway refused), until the gateway answers. */
+  in_flight?: InFlightJson & { request: Record<string, unknown>; abandon?: Record<string, unknown> };
   /** Signed and sent (settle or fail), not yet acknowledged by a receipt: resent as is. */
   pending?: { kind: 'settle' | 'fail'; state: number; settled_sat: number; payment_hash: string; request: Record<string, unknown> };
   /**

@@ -8,6 +8,19 @@
  *   settle   gateway/settle: sha256(preimage) = hash → sign state n+2: settled S + A; keep the preimage
  *   fail     gateway/fail: → sign state n+2: settled S, A back to the change
  *   receipt  gateway/receipt for the pending state → idle, next nonce
+ *
+ * What pay adds to the channel invariants (channel.ts):
+ * - A payment hash is paid at most once: an invoice whose hash the device already
+ *   settled is refused (E_ALREADY_PAID) — the gateway holds that preimage and could
+ *   settle it again without paying anyone. A failed payment's hash may be paid again.
+ * - The daily limit's UTC day never goes back: a clock set back counts against the
+ *   latest day on record (only a later day opens a fresh budget).
+ * - A device/pay the gateway refused is ended only by the gateway's signed word that it
+ *   never co-signed it (credit abandon: the nonce burned, a fresh one for the same
+ *   state): the device never signs a second HTLC state on its own guess.
+ * - The same invoice again while it is in flight resends the stored device/pay
+ *   unchanged (nothing newly signed, nothing counted twice): a lost message never
+ *   leaves a payment in flight that the gateway never saw.
  */
 import { base64 } from '@scure/base';
 import { StateConflictError, RefusedError } from '../errors.ts';
@@ -49,16 +62,27 @@ export type PayParams = { invoice: string; policy: DevicePolicy; gateway: Gatewa
 /** Step 1: verify the invoice, apply the policy, sign state n+1 with the HTLC. */
 export function pay(r: DeviceChannel, device: KeyPair, p: PayParams): Step {
   if (r.pending) refuse('E_HTLC_IN_FLIGHT', `state ${r.pending.state} (${r.pending.kind}) awaits the gateway's receipt`);
+  // The same invoice again while it is in flight: its device/pay was lost (the process
+  // killed after the record was written, a broken pipe), so resend it unchanged —
+  // refusing would leave a payment in flight the gateway never saw, and nothing to end it.
+  if (r.in_flight?.abandon) throw new StateConflictError('E_PENDING', `payment ${r.in_flight.payment_hash} is being abandoned: feed the gateway's answer to "offchain credit abandon --role user" first`);
+  if (r.in_flight && r.in_flight.invoice === p.invoice.trim()) return { record: r, message: r.in_flight.request };
   const invoice = decodeBolt11(p.invoice); // signature, fields: coded refusals
-  const day = utcDay(p.now);
+  // The UTC day never goes back: a clock set back (a reset RTC, a spoofed time source)
+  // counts against the latest day on record instead of opening a fresh budget.
+  const day = utcDay(p.now) < r.day.date ? r.day.date : utcDay(p.now);
   const spent = r.day.date === day ? BigInt(r.day.spent_msat) : 0n;
   const ok = checkPayment({
     invoice, network: r.network, policy: p.policy, gateway: p.gateway, now: p.now, tip: p.tip,
     channelExpiry: r.contract.expiry_height, spentTodayMsat: spent, inFlight: r.in_flight !== undefined,
   });
+  // A payment hash already paid: the gateway holds its preimage and could settle it again
+  // without paying anyone (a Lightning node never pays one payment hash twice either).
+  const hash = Buffer.from(invoice.paymentHash).toString('hex');
+  if (r.paid.some((x) => x.payment_hash === hash)) refuse('E_ALREADY_PAID', `payment ${hash} was paid and settled before (its preimage is this device's proof of payment): the gateway could settle it again without paying`);
   const state = r.state + 1;
   const htlc: InFlightJson = {
-    state, payment_hash: Buffer.from(invoice.paymentHash).toString('hex'), amount_sat: Number(ok.htlcSat), fee_sat: Number(ok.htlcSat - msatToSatCeil(ok.amountMsat)),
+    state, payment_hash: hash, amount_sat: Number(ok.htlcSat), fee_sat: Number(ok.htlcSat - msatToSatCeil(ok.amountMsat)),
     invoice_amount_msat: ok.amountMsat.toString(), expiry_height: ok.expiryHeight, invoice: p.invoice.trim(),
   };
   const signed = signState(r, device, BigInt(r.settled_sat), htlc, needNonce(r, state));
@@ -121,10 +145,28 @@ export function fail(r: DeviceChannel, device: KeyPair, n: GatewayNotice): Step 
   };
 }
 
+/**
+ * The gateway's signed credit/abandoned for the payment in flight (a device/pay it refused):
+ * it never signed that state and burned the nonce; the channel is idle again at the same
+ * state with its fresh nonce. The HTLC is kept with the failed ones all the same (its
+ * refund needs only the device's record), and no longer counts against the day.
+ */
+export function abandoned(r: DeviceChannel, nextNonce: NextNonceJson): DeviceChannel {
+  const { in_flight: f, ...rest } = r;
+  if (!f) return r;
+  const spent = BigInt(r.day.spent_msat) - BigInt(f.invoice_amount_msat);
+  return {
+    ...rest, gateway_nonce: nextNonce, day: { ...r.day, spent_msat: (spent < 0n ? 0n : spent).toString() },
+    failed: [...(r.failed ?? []), { ...stripRequest(f), txid: String(f.request.txid), settled_sat: r.settled_sat }],
+  };
+}
+
 /** gateway/receipt for the pending settle or fail: the channel is idle again at that state. */
 export function receipt(r: DeviceChannel, m: { contract_id: string; state: number; settled_sat: number; next_nonce: NextNonceJson }): DeviceChannel {
   if (m.contract_id !== r.contract_id) refuse('E_WRONG_CONTRACT', `the receipt is for contract ${m.contract_id}, not ${r.contract_id}`);
   const p = r.pending;
+  // The same receipt again (applied, its output lost): the record is already idle at it.
+  if (!p && m.state === r.state && m.settled_sat === r.settled_sat && r.gateway_nonce?.state === m.next_nonce.state && r.gateway_nonce.pubnonce === m.next_nonce.pubnonce) return r;
   if (!p || m.state !== p.state) refuse('E_STATE_NUMBER', `the receipt is for state ${m.state}, the pending state is ${p?.state ?? 'none'}`);
   if (m.settled_sat !== p.settled_sat) refuse('E_RECEIPT_MISMATCH', `the receipt says settled ${m.settled_sat} sat, the device signed ${p.settled_sat} sat`);
   if (m.next_nonce.state !== p.state + 1) refuse('E_STATE_NUMBER', `the receipt's nonce is for state ${m.next_nonce.state}, expected ${p.state + 1}`);
@@ -134,7 +176,7 @@ export function receipt(r: DeviceChannel, m: { contract_id: string; state: numbe
   return { ...rest, state: p.state, settled_sat: p.settled_sat, gateway_nonce: m.next_nonce, ...(failed ? { failed } : {}) };
 }
 
-function stripRequest(f: NonNullable<DeviceChannel['in_flight']>): InFlightJson {
-  const { request: _r, ...rest } = f;
+export function stripRequest(f: NonNullable<DeviceChannel['in_flight']>): InFlightJson {
+  const { request: _r, abandon: _a, ...rest } = f;
   return rest;
 }

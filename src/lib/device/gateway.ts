@@ -4,6 +4,10 @@
  * runs before the gateway's secret nonce is taken, so a refusal burns no nonce and
  * writes nothing (the caller writes the returned record only on success).
  *
+ * A retried device/pay gets the same job while its payment is in flight, never once the
+ * gateway failed it (E_PAYMENT_FAILED): a job is the order to pay the invoice, and a
+ * failed payment can no longer be settled, so paying it again would pay for nothing.
+ *
  *   pay       device/pay: everything the mint checks (credit checkState, checkChain) plus the HTLC
  *             output rebuilt from the invoice's hash, the two keys and the expiry; the
  *             HTLC amount covers the invoice plus the gateway's fee; the expiry leaves
@@ -70,6 +74,9 @@ export async function pay(ctx: GatewayContext, r: GatewayChannel, m: PayMessage,
   checkContract(r, m.contract_id);
   // A retried device/pay (its gateway/job was lost) gets the same job again, nothing new signed.
   if (r.in_flight?.job && r.in_flight.state === m.state && r.latest?.state === m.state && parsePsbtBase64(m.psbt, 'psbt').id === r.latest.txid) {
+    // Never once failed: a job printed again would have the invoice paid again, and a
+    // failed payment's preimage settles nothing (the device's fail state drops the HTLC).
+    if (r.in_flight.failed) refuse('E_PAYMENT_FAILED', `payment ${r.in_flight.payment_hash} was failed: its job is not given again (the device signs the fail state next)`);
     return { record: r, message: r.in_flight.job };
   }
   if (r.in_flight) refuse('E_HTLC_IN_FLIGHT', `payment ${r.in_flight.payment_hash} is still in flight on this channel`);

@@ -7,6 +7,11 @@
  *                  expiry height is final — from the state of the payment in flight, or
  *                  of any failed payment (the gateway may broadcast that older state).
  *
+ * Both are TRUC (version 3), as the states they spend: the node refuses a non-TRUC child
+ * of an unconfirmed TRUC parent, and the claim is the gateway's only CPFP of a state
+ * holding an HTLC and no payout (nothing settled yet) — a version-2 claim could not get
+ * that state mined before the device may refund the HTLC.
+ *
  * The device never holds a fully signed state, but it built every state itself: it
  * knows each state's txid and that the HTLC output is the first output after the
  * gateway's payout (index 1 when something was settled, else 0).
@@ -32,7 +37,7 @@ export function gatewayClaim(g: GatewayChannel, gateway: KeyPair, preimage: Uint
   const tx = Transaction.fromRaw(hexBytes(g.latest.hex), { allowUnknownOutputs: true });
   const vout = Array.from({ length: tx.outputsLength }, (_, i) => i).find((i) => equalBytes(tx.getOutput(i).script!, htlc.scriptPubKey));
   if (vout === undefined) refuse('E_NO_HTLC', 'the latest state has no output to this HTLC');
-  return buildSpend({ htlc, path: 'claim', outpoint: { txid: g.latest.txid, vout }, amountSat: BigInt(h.amount_sat), destination, feeRate, signer: gateway, preimage });
+  return buildSpend({ htlc, path: 'claim', outpoint: { txid: g.latest.txid, vout }, amountSat: BigInt(h.amount_sat), destination, feeRate, signer: gateway, preimage, version: 3 });
 }
 
 export function deviceRefund(d: DeviceChannel, device: KeyPair, paymentHash: string, destination: Uint8Array, feeRate: number): Spend {
@@ -42,6 +47,6 @@ export function deviceRefund(d: DeviceChannel, device: KeyPair, paymentHash: str
   const c = termsFromJson(d.contract, d.network);
   const htlc = paymentHtlc(c, hexBytes(p.payment_hash), p.expiry_height);
   return buildSpend({
-    htlc, path: 'refund', outpoint: { txid: p.txid, vout: p.settled_sat > 0 ? 1 : 0 }, amountSat: BigInt(p.amount_sat), destination, feeRate, signer: device,
+    htlc, path: 'refund', outpoint: { txid: p.txid, vout: p.settled_sat > 0 ? 1 : 0 }, amountSat: BigInt(p.amount_sat), destination, feeRate, signer: device, version: 3,
   });
 }

@@ -50,6 +50,12 @@ export type SpendRequest = {
   lockTime?: number;
   /** BIP-340 auxiliary randomness (taproot). */
   auxRand?: Uint8Array;
+  /**
+   * Transaction version (default 2). 3 (TRUC, BIP-431) when the HTLC sits in a TRUC
+   * parent that may be unconfirmed: the node refuses a non-TRUC child of one, so only a
+   * version-3 spend can be its CPFP (e.g. the IoT gateway's claim, src/lib/device/).
+   */
+  version?: 2 | 3;
 };
 
 export type Spend = {
@@ -117,7 +123,7 @@ export function buildSpend(req: SpendRequest): Spend {
   const sequence = anchorsDelay ? 1 : SEQUENCE_RBF;
   const lockTime = path === 'refund' ? timeoutOf(htlc.spec) : (req.lockTime ?? 0);
 
-  const tx = new Transaction({ version: 2, lockTime, allowUnknownOutputs: true });
+  const tx = new Transaction({ version: req.version ?? 2, lockTime, allowUnknownOutputs: true });
   tx.addInput({
     txid: req.outpoint.txid,
     index: req.outpoint.vout,

@@ -3,7 +3,7 @@
  * entry by its wtxid (or, when the node already held a transaction with the same txid and
  * another witness, the entry naming it by `other-wtxid`), and the package's verdict.
  * Anything but `package_msg: "success"` with both transactions in the mempool is a
- * refusal naming the node's reasons (E_PACKAGE_REJECTED, exit 4); since Core 28 a
+ * refusal naming the node's reasons (E_BROADCAST_REJECTED, exit 4); since Core 28 a
  * rejected package is reported in the answer, not as an RPC error. Pure.
  */
 import { RefusedError } from '../errors.ts';
@@ -20,7 +20,7 @@ export function submittedMessage(result: SubmitPackageResult, verdict: PackageVe
   const entries = (['parent', 'child'] as const).map((who) => [who, verdict[who], entryFor(result, verdict[who].wtxid)] as const);
   if (result.packageMsg !== 'success' || entries.some(([, , e]) => !e || e.error !== undefined)) {
     const why = entries.map(([who, v, e]) => `${who} ${v.txid}: ${e ? e.error ?? 'accepted' : 'no answer for its wtxid'}`).join('; ');
-    throw new RefusedError('E_PACKAGE_REJECTED', `the node did not accept the package: ${result.packageMsg} (${why})`, {
+    throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept the package: ${result.packageMsg} (${why})`, {
       package_msg: result.packageMsg,
       tx_results: Object.fromEntries(entries.map(([who, v, e]) => [who, { txid: v.txid, wtxid: v.wtxid, error: e?.error ?? null }])),
     });

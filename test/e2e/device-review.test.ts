@@ -1,0 +1,139 @@
+/**
+ * Adversarial review of the device and gateway commands (issue 27) through the built
+ * CLI, as documented (docs/device-gateway.md runbook): each party its own process and
+ * --state-dir, messages piped. Each test is one finding, written to fail on the code as
+ * reviewed and pass once fixed; every refusal leaves both state directories
+ * byte-identical.
+ */
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { hex } from '@scure/base';
+import { ROOT, tempDir } from '../helpers.ts';
+import { pipeline, type Run, type Stage } from './cli.ts';
+import { NOW, invoice, preimage } from '../lib/device/world.ts';
+
+const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
+const MINT_KEY = fixture('keys/mint.key');
+const USER_KEY = fixture('keys/user.key');
+const TIP = '1000';
+
+function treeOf(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[relative(dir, p)] = readFileSync(p, 'latin1');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function ok(results: Run[], type: string): Record<string, any> {
+  results.forEach((r, i) => expect(r.status, `stage ${i} failed: ${r.stderr}`).toBe(0));
+  const msg = JSON.parse(results.at(-1)!.stdout) as Record<string, any>;
+  expect(msg.type).toBe(type);
+  return msg;
+}
+
+function refused(r: Run, exitCode: number, code: string): void {
+  expect(r.stderr).toMatch(new RegExp(`error ${code}: `));
+  expect(r.status, r.stderr).toBe(exitCode);
+  expect(r.stdout).toBe('');
+}
+
+/** A fresh demo channel (fixtures/credit/open-demo.sh: tip 1000, 1 000 000 sat) and each party's commands. */
+function demo() {
+  const root = tempDir('offchain-device-review-');
+  const r = spawnSync('sh', [join(ROOT, 'fixtures/credit/open-demo.sh')], { env: { ...process.env, OFFCHAIN_DEMO_DIR: root.path }, encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  const mintDir = join(root.path, 'mint');
+  const userDir = join(root.path, 'user');
+  const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
+  const gateway = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', mintDir], env: { MINT_KEY } });
+  const chain = ['--tip-height', TIP, '--funding-confirmations', '1'];
+  const terms = ['--terms', join(ROOT, 'fixtures/policies/gateway-terms.json')];
+  const file = (name: string, text: string, mode = 0o644) => {
+    const p = join(root.path, name);
+    writeFileSync(p, text + '\n', { mode });
+    chmodSync(p, mode);
+    return p;
+  };
+  const devicePay = (n: number, msat: bigint) =>
+    device('device', 'pay', '--invoice', file(`toll-${n}.bolt11`, invoice(n, msat)), '--policy', join(ROOT, 'fixtures/policies/device.json'), ...terms, '--now', String(NOW), '--tip-height', TIP);
+  const gatewayPay = gateway('gateway', 'pay', ...terms, '--now', String(NOW), ...chain);
+  /** One toll paid and settled through the runbook's two pipelines. */
+  const toll = async (n: number, msat: bigint) => {
+    ok(await pipeline([devicePay(n, msat), gatewayPay], ''), 'gateway/job');
+    const pre = file(`preimage-${n}`, hex.encode(preimage(n)), 0o600);
+    return ok(await pipeline([gateway('gateway', 'settle', '--preimage-file', pre), device('device', 'settle'), gateway('gateway', 'complete', ...chain), device('device', 'receipt')], ''), 'credit/balance');
+  };
+  return { root, mintDir, userDir, device, gateway, chain, devicePay, gatewayPay, toll, both: () => ({ mint: treeOf(mintDir), user: treeOf(userDir) }) };
+}
+
+describe('review: the gateway after its own exit, the device after the close', () => {
+  it('once the mint ran exit-credit (the contract frozen, its latest state to be mined), gateway pay co-signs no new payment state', async () => {
+    const d = demo();
+    try {
+      const balance = await d.toll(0, 20_000_000n);
+      expect(balance.state).toBe(2);
+      // The gateway exits with its latest state (settled, no HTLC): the contract is frozen.
+      const exit = ok(await pipeline([d.gateway('exit-credit', '--fee-rate', '2')], ''), 'credit/exit');
+      expect(exit.state).toBe(2);
+      // The device pays another toll. Were the gateway to co-sign state 3 and pay the invoice
+      // on Lightning, it would have paid out the HTLC's amount for a state that can never
+      // be mined: its own exit (state 2) spends the funding output.
+      const paid = (await pipeline([d.devicePay(1, 2_000_000n)], ''))[0]!;
+      expect(paid.status, paid.stderr).toBe(0);
+      const before = d.both();
+      refused((await pipeline([d.gatewayPay], paid.stdout))[0]!, 4, 'E_CONTRACT_FROZEN');
+      expect(d.both()).toEqual(before);
+    } finally {
+      d.root.cleanup();
+    }
+  }, 120_000);
+
+  it('once the channel closed cooperatively, device pay signs no new state', async () => {
+    const d = demo();
+    try {
+      await d.toll(0, 2_500_000n);
+      ok(await pipeline([d.device('close-credit', '--role', 'user', '--start'), d.gateway('close-credit', '--role', 'mint'), d.device('close-credit', '--role', 'user')], ''), 'credit/closed');
+      const before = d.both();
+      const id = (JSON.parse(readFileSync(join(d.root.path, 'opened.json'), 'utf8')) as { contract_id: string }).contract_id;
+      refused((await pipeline([{ ...d.devicePay(1, 2_000_000n), args: [...d.devicePay(1, 2_000_000n).args, '--contract', id] }], ''))[0]!, 4, 'E_CONTRACT_FROZEN');
+      expect(d.both()).toEqual(before);
+    } finally {
+      d.root.cleanup();
+    }
+  }, 120_000);
+
+  it('a device/pay the gateway refused for good (its invoice expired by the gateway\'s clock) is abandoned through credit abandon, and the channel pays again', async () => {
+    const d = demo();
+    try {
+      const file = join(d.root.path, 'late.bolt11');
+      writeFileSync(file, invoice(0, 2_000_000n, { expiry: 60 }) + '\n');
+      const pay = { ...d.devicePay(0, 2_000_000n) };
+      pay.args = pay.args.map((a) => (a.endsWith('toll-0.bolt11') ? file : a));
+      const paid = (await pipeline([pay], ''))[0]!;
+      expect(paid.status, paid.stderr).toBe(0);
+      const later = d.gateway('gateway', 'pay', '--terms', join(ROOT, 'fixtures/policies/gateway-terms.json'), '--now', String(NOW + 3600), ...d.chain);
+      refused((await pipeline([later], paid.stdout))[0]!, 4, 'E_INVOICE_EXPIRED');
+      // Stuck until the fix: every other payment and the close refused E_HTLC_IN_FLIGHT.
+      refused((await pipeline([d.devicePay(1, 2_000_000n)], ''))[0]!, 4, 'E_HTLC_IN_FLIGHT');
+      const balance = ok(await pipeline([d.device('credit', 'abandon', '--role', 'user', '--start'), d.gateway('credit', 'abandon', '--role', 'mint'), d.device('credit', 'abandon', '--role', 'user')], ''), 'credit/balance');
+      expect([balance.state, balance.cumulative_sat]).toEqual([0, 0]);
+      // The channel pays again, and a payment the gateway co-signed cannot be abandoned.
+      ok(await pipeline([d.devicePay(1, 2_000_000n), d.gatewayPay], ''), 'gateway/job');
+      const start = (await pipeline([d.device('credit', 'abandon', '--role', 'user', '--start')], ''))[0]!;
+      expect(start.status, start.stderr).toBe(0);
+      const before = d.both();
+      refused((await pipeline([d.gateway('credit', 'abandon', '--role', 'mint')], start.stdout))[0]!, 4, 'E_HTLC_IN_FLIGHT');
+      expect(d.both()).toEqual(before);
+    } finally {
+      d.root.cleanup();
+    }
+  }, 120_000);
+});
