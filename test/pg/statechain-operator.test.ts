@@ -115,7 +115,7 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     expect(await snapshot(db)).toEqual(before);
   }, 300_000);
 
-  it('refuses, coded, with nothing written: a password on argv, a wrong password, no server, --store on an owner\'s step', async () => {
+  it('refuses, coded, with nothing written: a password on argv, a wrong password, no such database, no server, --store on an owner\'s step', async () => {
     const dir = temp();
     const f = pgFlow(dir, server, url);
     const request = ok(f.as('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
@@ -129,6 +129,8 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
 
     const r2 = op(['statechain-deposit', '--store', url], { OFFCHAIN_STORE_PASSWORD: 'not-the-password' });
     refused(r2, 'E_STORE_AUTH', 2);
+
+    refused(op(['statechain-deposit', '--store', url.replace(/\/operator$/, '/no_such_db')], { OFFCHAIN_STORE_PASSWORD: server.password }), 'E_STORE_URL', 2);
 
     const closed = `postgres://postgres@127.0.0.1:1/operator`;
     const r3 = op(['statechain-deposit', '--store', closed], { OFFCHAIN_STORE_PASSWORD: server.password });

@@ -6,7 +6,7 @@
  * Alice still owns the coin and holds s₁ again.
  *
  *  - The operator host that committed the transfer refuses every step on the coin
- *    (E_STORE_ROLLED_BACK, exit 5): its witness outside the database saw a later version.
+ *    (E_STORE_ROLLED_BACK, exit 1): its witness outside the database saw a later version.
  *    Alice's withdrawal to herself is not signed; nothing is written.
  *  - A host without that witness (a new machine, a wiped --state-dir) cannot tell. It
  *    signs Alice's withdrawal with the resurrected s₁, and the spend verifies: the coin Bob
@@ -74,7 +74,7 @@ const ALICE_ADDRESS = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
       // Alice, from her state before the transfer, withdraws the coin to herself.
       const w1 = ok(f.as('ALICE_OLD', ['statechain-withdraw', '--coin', d.coinId, '--to', ALICE_ADDRESS, '--fee-rate', '2']));
       const r = f.as('OPERATOR_KEY', ['statechain-withdraw'], w1);
-      refused(r, 'E_STORE_ROLLED_BACK', 5);
+      refused(r, 'E_STORE_ROLLED_BACK', 1);
       expect(r.stderr).toMatch(/holds version \d+ of [0-9a-f]{32}, but this host committed version \d+/);
       expect(await snapshot(db)).toEqual(restored);
 

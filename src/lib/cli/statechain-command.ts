@@ -26,7 +26,7 @@ import type { SendingRecord } from '../statechain/joint-send.ts';
 import { DEFAULT_FLOOR, type Floor } from '../statechain/floor.ts';
 import { OffchainCommand } from './base-command.ts';
 import { chainFlags, inputFlags, keyFlags, renamedFrom, stateFlags } from './flags.ts';
-import { storeFlags } from './store-flags.ts';
+import { storeFlags } from './operator-store-flags.ts';
 import type { OperatorStore } from '../store/operator-store.ts';
 
 export const statechainFlags = {

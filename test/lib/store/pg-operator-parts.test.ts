@@ -14,7 +14,7 @@ import { resolvePgTarget } from '../../../src/lib/store/pg/connect.ts';
 const target = (url: string, env: Record<string, string> = {}) => resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, ...env })!;
 
 describe('the rollback witness', () => {
-  it('refuses a version below the highest seen (E_STORE_ROLLED_BACK, exit 5); equal or above passes', async () => {
+  it('refuses a version below the highest seen (E_STORE_ROLLED_BACK, exit 1 as in the mint store); equal or above passes', async () => {
     const d = tempDir();
     try {
       const w = new VersionWitness(join(d.path, 'w'));
@@ -22,7 +22,7 @@ describe('the rollback witness', () => {
       await w.advance('c1', 5);
       await w.check('c1', 5, 'db');
       await w.check('c1', 6, 'db');
-      await expect(w.check('c1', 4, 'postgres://u@h/db')).rejects.toMatchObject({ code: 'E_STORE_ROLLED_BACK', exitCode: 5 });
+      await expect(w.check('c1', 4, 'postgres://u@h/db')).rejects.toMatchObject({ code: 'E_STORE_ROLLED_BACK', exitCode: 1 });
       await w.check('c2', 1, 'db'); // per coin
     } finally {
       d.cleanup();

@@ -1,7 +1,8 @@
 /**
  * One connection to the PostgreSQL store a `PgTarget` names (connect.ts), and the coded
  * errors a command meets on the way: E_STORE_UNREACHABLE (exit 1: the server is down, the
- * network, a timeout), E_STORE_AUTH (exit 2: the password or the role is wrong). Every
+ * network, a timeout), E_STORE_AUTH (exit 2: the password or the role is wrong), E_STORE_URL
+ * (exit 2: no such database) — the same codes and exits as the mint's store. Every
  * message names the URL redacted, never the password.
  *
  * TLS follows libpq's sslmode words: `disable` (or none given) plain TCP; `require` TLS
@@ -14,7 +15,7 @@ import type { Client, ClientConfig } from 'pg';
 import { OffchainError, UsageError } from '../../errors.ts';
 import type { PgTarget } from './connect.ts';
 
-const AUTH_CODES = new Set(['28P01', '28000', '3D000']);
+const AUTH_CODES = new Set(['28P01', '28000']);
 
 export function pgConfig(target: PgTarget, applicationName: string): ClientConfig {
   const mode = target.options['sslmode'] ?? 'disable';
@@ -46,6 +47,7 @@ export function storeError(e: unknown, target: PgTarget): OffchainError {
   if (e instanceof OffchainError) return e;
   const code = typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : '';
   const text = e instanceof Error ? e.message : String(e);
+  if (code === '3D000') return new UsageError('E_STORE_URL', `the store ${target.url} has no database ${JSON.stringify(target.database)}: create it first (createdb)`, { store: target.url });
   if (AUTH_CODES.has(code)) {
     return new UsageError('E_STORE_AUTH', `the store at ${target.url} refused the login (${text}); check the role, the database and OFFCHAIN_STORE_PASSWORD / --store-password-file`, { store: target.url, sqlstate: code });
   }

@@ -5,14 +5,14 @@
  * restored, promoted from a lagging standby or recovered to an earlier point in time —
  * every row is consistent with every other — but a version below what this host has seen
  * can only mean the store went back. The step is then refused (E_STORE_ROLLED_BACK,
- * exit 5) before anything is signed or written.
+ * exit 1, as the mint's) before anything is signed or written.
  *
  * What it cannot see: a host that never saw the newer version (a new machine, a wiped
  * --state-dir) accepts the older one. docs/deployment.md says what an operator does.
  * The witness only rises: `advance` keeps the larger of what is stored and what is given,
  * under the directory lock, so racing processes on one host never lower it.
  */
-import { StateConflictError } from '../../errors.ts';
+import { OffchainError } from '../../errors.ts';
 import { StateStore } from '../state-store.ts';
 
 type Seen = { version: number };
@@ -32,9 +32,10 @@ export class VersionWitness {
   async check(id: string, version: number, where: string): Promise<void> {
     const seen = await this.docs.read<Seen>(`seen-${id}`);
     if (seen !== undefined && version < seen.version) {
-      throw new StateConflictError(
+      throw new OffchainError(
         'E_STORE_ROLLED_BACK',
-        `the store ${where} holds version ${version} of ${id}, but this host committed version ${seen.version}: the database was restored, failed over to a lagging standby or recovered to an earlier point, and an old share could sign again; nothing was signed — see docs/deployment.md ("After a restore")`,
+        `the store ${where} holds version ${version} of ${id}, but this host committed version ${seen.version}: the database was restored, failed over to a lagging standby or recovered to an earlier point, and an old share could sign again; nothing was signed — see docs/deployment.md, "Backups, and what a restore means"`,
+        1,
         { id, version, seen: seen.version, witness: this.docs.dir },
       );
     }

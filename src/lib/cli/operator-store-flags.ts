@@ -1,10 +1,11 @@
 /**
- * `--store URL` and `--store-password-file FILE`: the flags that move a party's state from
- * the embedded store under --state-dir to a PostgreSQL server (issue 29). Resolution —
+ * `--store URL` and `--store-password-file FILE` on the statechain operator's commands: the
+ * operator's records move from --state-dir to a PostgreSQL server (issue 29). Resolution —
  * the URL from the flag or $OFFCHAIN_STORE_URL, the password only from
  * $OFFCHAIN_STORE_PASSWORD, a 0600 file or libpq's own PGPASSWORD/~/.pgpass, never argv —
- * is src/lib/store/pg/connect.ts's. Defined here once for every group that offers them
- * (today the statechain operator's steps).
+ * is src/lib/store/pg/connect.ts's. The mint's commands define the same two flags with the
+ * mint's wording (src/lib/cli/store-flags.ts on the mint's branch); one definition taking
+ * whose state moves can serve both once merged.
  */
 import { Flags } from '@oclif/core';
 
