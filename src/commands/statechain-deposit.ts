@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, floorFlags, relativeBlocks, statechainFlags, withoutConfirmations } from '../lib/cli/statechain-command.ts';
+import { StatechainCommand, floorFlags, operatorStoreFlags, relativeBlocks, statechainFlags, withoutConfirmations } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 
 export default class StatechainDeposit extends StatechainCommand<typeof StatechainDeposit> {
@@ -34,6 +34,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
   static override flags = {
     // No step of a deposit reads the deposit's confirmations (the coin is funded after step 5): no --confirmations assertion here.
     ...withoutConfirmations(statechainFlags),
+    ...operatorStoreFlags,
     ...floorFlags,
     start: Flags.boolean({ description: 'step 1 (owner): make a share and ask for a coin; no input is read' }),
     'operator-key': Flags.string({ description: 'step 1 (owner, required): the operator whose offer you will take, hex; its statements alone are trusted', helpValue: 'PUBKEY' }),
@@ -88,10 +89,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
         const { checkTerms, termsFromJson } = await import('../lib/statechain/coin.ts');
         checkTerms(termsFromJson(terms));
         const out = op.offerDeposit(req, terms, await this.operatorContext(network));
-        await store.update(`op-${out.record.coin_id}`, (current) => {
-          if (current !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${out.record.coin_id} exists already`);
-          return out.record;
-        });
+        await this.operatorCreate(network, out.record);
         return { message: out.message };
       }
       case 'statechain/deposit-offer': {

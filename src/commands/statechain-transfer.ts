@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, checkCoinId, coinFlag, floorFlags, statechainFlags } from '../lib/cli/statechain-command.ts';
+import { StatechainCommand, checkCoinId, coinFlag, floorFlags, statechainFlags, operatorStoreFlags } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 import type { JointPending, JointRecord } from '../lib/statechain/joint.ts';
 import type { OwnerContext, OwnerRecord } from '../lib/statechain/owner.ts';
@@ -33,6 +33,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
   ];
   static override flags = {
     ...statechainFlags,
+    ...operatorStoreFlags,
     ...floorFlags,
     ...coinFlag,
     start: Flags.boolean({ description: 'step 1 (receiver): ask for the coin given by --coin; no input is read' }),

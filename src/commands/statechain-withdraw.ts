@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../lib/cli/statechain-command.ts';
+import { StatechainCommand, checkCoinId, coinFlag, statechainFlags, operatorStoreFlags } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 
 export default class StatechainWithdraw extends StatechainCommand<typeof StatechainWithdraw> {
@@ -26,6 +26,7 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
   ];
   static override flags = {
     ...statechainFlags,
+    ...operatorStoreFlags,
     ...coinFlag,
     to: Flags.string({ description: 'step 1: where the coin goes', helpValue: 'ADDRESS' }),
     'fee-rate': Flags.string({ description: 'step 1: fee rate, sat/vB', helpValue: 'RATE' }),

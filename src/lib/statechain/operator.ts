@@ -19,8 +19,10 @@
  *   by the receiver the pending transfer names) over the request itself; a coin held by a
  *   pair is bound to both parts (owner_auth_b), and a transfer or withdrawal of it also needs
  *   part B's signed consent to exactly that request (E_PAIR_CONSENT);
- * - the share it replaces at a rotation is erased with the record that held it (the
- *   command's store step overwrites the old record's bytes, then removes it).
+ * - the share it replaces at a rotation is erased with the record that held it (the file
+ *   store overwrites the old record's bytes, then removes it; PostgreSQL cannot overwrite in
+ *   place — the old row version lives on until vacuumed, in WAL and in backups, sealed under
+ *   the operator's key: src/lib/store/pg/operator-store.ts).
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
