@@ -188,8 +188,8 @@ describe('one code per situation', () => {
 
   it('a node refusing what we submitted is E_BROADCAST_REJECTED (exit 4), package or not: package submit and statechain-backup said E_PACKAGE_REJECTED', () => {
     expect(text).not.toContain("'E_PACKAGE_REJECTED'");
-    // Both places that submit to a node and read its verdict: exit-credit's own and the TRUC package reader (package submit, statechain-backup).
-    expect(readFileSync(join(src, 'commands/exit-credit.ts'), 'utf8')).toMatch(/RefusedError\('E_BROADCAST_REJECTED'/);
+    // Both places that submit to a node and read its verdict: the credit exit's own (submitExit) and the TRUC package reader (package submit, statechain-backup).
+    expect(readFileSync(join(src, 'lib/credit/exit.ts'), 'utf8')).toMatch(/RefusedError\('E_BROADCAST_REJECTED'/);
     expect(readFileSync(join(src, 'lib/truc/submit.ts'), 'utf8')).toMatch(/RefusedError\('E_BROADCAST_REJECTED'/);
   });
 

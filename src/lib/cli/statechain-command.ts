@@ -26,7 +26,7 @@ import type { SendingRecord } from '../statechain/joint-send.ts';
 import { DEFAULT_FLOOR, type Floor } from '../statechain/floor.ts';
 import { OffchainCommand } from './base-command.ts';
 import { chainFlags, inputFlags, keyFlags, renamedFrom, stateFlags } from './flags.ts';
-import { storeFlags } from './operator-store-flags.ts';
+import { storeFlagsFor } from './store-flags.ts';
 import type { OperatorStore } from '../store/operator-store.ts';
 
 export const statechainFlags = {
@@ -87,7 +87,7 @@ export function strictDecimal(text: string, flag: string, min: number, max: numb
 }
 
 /** The commands an operator runs (deposit, transfer, withdraw): its records in --state-dir, or PostgreSQL with --store. */
-export const operatorStoreFlags = storeFlags('operator: keep the coins\' records (shares sealed)');
+export const operatorStoreFlags = storeFlagsFor('operator: keep the coins\' records (shares sealed)');
 
 export const coinFlag = {
   coin: Flags.string({ description: 'the coin id (32 hex digits)', helpValue: 'ID' }),
@@ -167,9 +167,8 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
    * op-<coin> files under --state-dir.
    */
   protected async operatorStore(network: Network): Promise<OperatorStore> {
-    const f = this.flags as { store?: string; 'store-password-file'?: string };
-    const { resolvePgTarget } = await import('../store/pg/connect.ts');
-    const target = resolvePgTarget({ store: f.store, passwordFile: f['store-password-file'] });
+    const { storeTarget } = await import('./store-flags.ts');
+    const target = await storeTarget(this.flags as Record<string, unknown>);
     if (target === undefined) {
       const { fileOperatorStore } = await import('../store/operator-store.ts');
       return fileOperatorStore(this.stateDir(network));
