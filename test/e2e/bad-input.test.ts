@@ -1,0 +1,114 @@
+/**
+ * The bad-input run of issue 28, as a test: a new user's mistakes across every command
+ * group (the table: bad-input-cases.ts), each through the built CLI in a directory of its
+ * own (bad-input-run.ts). Every case must meet BRIEF §2:
+ *
+ *   - exactly one line on stderr, `offchain: error E_CODE: message`, no stack, no source;
+ *   - the code and exit code the brief and docs/cli.md assign (0 ok, 2 usage, 3 malformed
+ *     input, 4 refused, 5 state conflict, 1 anything else);
+ *   - nothing on stdout (a streaming command: only whole lines written before the error);
+ *   - nothing written: the case's directory — its state, its input files, HOME, TMPDIR —
+ *     byte for byte as before, no entry created or removed;
+ *   - a secret given the wrong way never echoed.
+ *
+ * The cases run in a small pool of child processes (all at once in `beforeAll`), each
+ * then asserted by its own test, so a report names every case that falls short.
+ */
+import { cpSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, tempDir } from '../helpers.ts';
+import { CASES, KEYS } from './bad-input-cases.ts';
+import { pool, runCase, shortfalls, type Outcome, type Templates } from './bad-input-run.ts';
+import { pipeline } from './cli.ts';
+import { runShellAsync } from './process.ts';
+import { cleanEnv } from './cli.ts';
+
+const fixtures = (p: string) => join(ROOT, 'fixtures', p);
+
+let root: { path: string; cleanup: () => void };
+const outcomes = new Map<string, Outcome | Error>();
+
+/** A demo credit contract (fixtures/credit/open-demo.sh) in `dir`: mint/, user/, offer.json. */
+async function openDemo(dir: string): Promise<void> {
+  const r = await runShellAsync(`sh ${JSON.stringify(fixtures('credit/open-demo.sh'))}`, { env: cleanEnv({ OFFCHAIN_DEMO_DIR: dir }), timeoutMs: 60_000 });
+  if (r.status !== 0) throw new Error(`open-demo.sh failed: ${r.stderr}`);
+}
+
+beforeAll(async () => {
+  root = tempDir('offchain-bad-input-');
+  const tpl = join(root.path, 'templates');
+  mkdirSync(tpl);
+  // credit: a contract opened and one payment of 1000 sat made (so exit-credit has a state to exit with).
+  await openDemo(join(tpl, 'credit'));
+  const mint = ['--key-env', 'MINT_KEY', '--state-dir', join(tpl, 'credit', 'mint')];
+  const user = ['--key-env', 'USER_KEY', '--state-dir', join(tpl, 'credit', 'user')];
+  const env = { MINT_KEY: KEYS.MINT_KEY, USER_KEY: KEYS.USER_KEY };
+  const paid = await pipeline(
+    [
+      { args: ['sign-update', '--role', 'user', '--amount', '1000', ...user], env },
+      { args: ['sign-update', '--role', 'mint', ...mint, '--tip-height', '1001', '--funding-confirmations', '1'], env },
+      { args: ['sign-update', '--role', 'user', ...user], env },
+    ],
+    '',
+  );
+  paid.forEach((r, i) => {
+    if (r.status !== 0) throw new Error(`payment stage ${i}: ${r.stderr}`);
+  });
+  // device: a fresh contract for the device/gateway steps.
+  await openDemo(join(tpl, 'device'));
+  const templates: Templates = {
+    credit: [
+      [join(tpl, 'credit', 'mint'), 'mint'],
+      [join(tpl, 'credit', 'user'), 'user'],
+      [join(tpl, 'credit', 'offer.json'), 'offer.json'],
+    ],
+    device: [
+      [join(tpl, 'device', 'mint'), 'mint'],
+      [join(tpl, 'device', 'user'), 'user'],
+    ],
+    'sc-alice-depositing': [[fixtures('statechain/state/alice-depositing'), 'sc-alice']],
+    'sc-bob': [[fixtures('statechain/state/bob'), 'sc-bob']],
+    'sc-bob-receiving': [[fixtures('statechain/state/bob-receiving'), 'sc-bob']],
+    'sc-operator': [[fixtures('statechain/state/operator'), 'sc-operator']],
+    'bolt3-alice': [[fixtures('bolt3/alice-state-dir'), 'bolt3']],
+    'bolt3-bob': [[fixtures('bolt3/bob-state-dir'), 'bolt3']],
+  };
+  // Two cores, shared: four children at a time keeps both busy without thrashing.
+  await pool(CASES, 4, async (c, i) => {
+    try {
+      outcomes.set(c.name, await runCase(c, join(root.path, `case-${i}`), templates));
+    } catch (e) {
+      outcomes.set(c.name, e as Error);
+    }
+  });
+  if (process.env.BAD_INPUT_REPORT) {
+    const lines = CASES.map((c) => {
+      const o = outcomes.get(c.name)!;
+      const bad = o instanceof Error ? [o.message] : shortfalls(c, o);
+      const got = o instanceof Error ? '' : `${o.status} ${o.stderr.split('\n')[0]!.slice(0, 160)}`;
+      return `${bad.length ? 'SHORT' : 'ok   '} [${c.group}/${c.kind}] ${c.name} :: ${bad.join('; ')} :: ${got}`;
+    });
+    process.stderr.write(`${lines.join('\n')}\n`);
+  }
+}, 600_000);
+
+afterAll(() => root?.cleanup());
+
+describe('the bad-input run covers every command group', () => {
+  it('has at least 225 cases, over every group the README and docs/ walk through', () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(225);
+    const groups = new Set(CASES.map((c) => c.group));
+    for (const g of ['credit', 'device', 'statechain', 'htlc', 'commitment', 'route', 'onion', 'onion-error', 'ptlc', 'musig', 'psbt', 'package', 'invoice', 'key', 'openassets', 'counterparty', 'help']) expect(groups, g).toContain(g);
+    expect(new Set(CASES.map((c) => c.name)).size, 'case names are unique').toBe(CASES.length);
+  });
+});
+
+describe.each([...new Set(CASES.map((c) => c.group))])('%s', (group) => {
+  it.each(CASES.filter((c) => c.group === group).map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const o = outcomes.get(c.name);
+    if (o instanceof Error) throw o;
+    expect(o, 'the case did not run').toBeDefined();
+    expect(shortfalls(c, o!), `stderr: ${o!.stderr.slice(0, 400)}`).toEqual([]);
+  });
+});
