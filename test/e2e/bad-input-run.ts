@@ -94,6 +94,15 @@ export function treeOf(dir: string): Tree {
 /** State templates: name → [source under the templates dir or the checkout, where in the case dir]. */
 export type Templates = Record<string, [string, string][]>;
 
+function tighten(path: string): void {
+  const st = lstatSync(path);
+  if (st.isSymbolicLink()) return;
+  if (st.isDirectory()) {
+    chmodSync(path, 0o700);
+    for (const name of readdirSync(path)) tighten(join(path, name));
+  } else chmodSync(path, 0o600);
+}
+
 function materialise(caseDir: string, c: Case, templates: Templates): void {
   mkdirSync(caseDir, { recursive: true });
   symlinkSync(join(ROOT, 'fixtures'), join(caseDir, 'fixtures'));
@@ -102,7 +111,12 @@ function materialise(caseDir: string, c: Case, templates: Templates): void {
   for (const t of c.state ?? []) {
     const parts = templates[t];
     if (!parts) throw new Error(`no state template ${t}`);
-    for (const [src, dest] of parts) cpSync(src, join(caseDir, dest), { recursive: true, preserveTimestamps: true });
+    for (const [src, dest] of parts) {
+      cpSync(src, join(caseDir, dest), { recursive: true, preserveTimestamps: true });
+      // As offchain itself keeps state (0700 directories, 0600 files): a checkout's 0755/0644
+      // would be tightened by the first step that takes a lock, which is not a write.
+      tighten(join(caseDir, dest));
+    }
   }
   for (const [name, spec] of Object.entries(c.files ?? {})) {
     const p = join(caseDir, name);
