@@ -227,7 +227,10 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       const config = chain.resolveRpcConfig({ url: f['rpc-url'], cookieFile: f['rpc-cookie'], env: process.env, network, home: homedir(), platform: process.platform });
       return new chain.RpcChainSource(config);
     }
-    return new chain.OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'], flags: { confirmations: '--funding-confirmations N' } });
+    // The hint for an unknown coin names this command's own confirmations flag (statechain has no --funding-confirmations).
+    const own = (this.constructor as { flags?: Record<string, unknown> }).flags ?? {};
+    const confirmations = ['funding-confirmations', 'deposit-confirmations', 'confirmations'].find((n) => n in own) ?? 'confirmations';
+    return new chain.OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'], flags: { confirmations: `--${confirmations} N` } });
   }
 
   /**
