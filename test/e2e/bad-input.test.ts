@@ -14,12 +14,12 @@
  * The cases run in a small pool of child processes (all at once in `beforeAll`), each
  * then asserted by its own test, so a report names every case that falls short.
  */
-import { cpSync, mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
 import { CASES, KEYS } from './bad-input-cases.ts';
-import { pool, runCase, shortfalls, type Outcome, type Templates } from './bad-input-run.ts';
+import { pool, runCase, shortfalls, type Case, type Outcome, type Templates } from './bad-input-run.ts';
 import { pipeline } from './cli.ts';
 import { runShellAsync } from './process.ts';
 import { cleanEnv } from './cli.ts';
@@ -39,14 +39,14 @@ beforeAll(async () => {
   root = tempDir('offchain-bad-input-');
   const tpl = join(root.path, 'templates');
   mkdirSync(tpl);
-  // credit: a contract opened and one payment of 1000 sat made (so exit-credit has a state to exit with).
+  // credit: a contract opened and one payment of 5000 sat made (so exit-credit has a state to exit with).
   await openDemo(join(tpl, 'credit'));
   const mint = ['--key-env', 'MINT_KEY', '--state-dir', join(tpl, 'credit', 'mint')];
   const user = ['--key-env', 'USER_KEY', '--state-dir', join(tpl, 'credit', 'user')];
   const env = { MINT_KEY: KEYS.MINT_KEY, USER_KEY: KEYS.USER_KEY };
   const paid = await pipeline(
     [
-      { args: ['sign-update', '--role', 'user', '--amount', '1000', ...user], env },
+      { args: ['sign-update', '--role', 'user', '--amount', '5000', ...user], env },
       { args: ['sign-update', '--role', 'mint', ...mint, '--tip-height', '1001', '--funding-confirmations', '1'], env },
       { args: ['sign-update', '--role', 'user', ...user], env },
     ],
@@ -57,6 +57,13 @@ beforeAll(async () => {
   });
   // device: a fresh contract for the device/gateway steps.
   await openDemo(join(tpl, 'device'));
+  // …and the device's first payment (its device/pay, for the gateway's side), as the device-toll example.
+  const pay = await pipeline(
+    [{ args: ['device', 'pay', '--invoice', fixtures('device/toll.bolt11'), '--policy', fixtures('policies/device.json'), '--terms', fixtures('policies/gateway-terms.json'), '--now', '1800000000', '--tip-height', '1000', '--key-env', 'USER_KEY', '--state-dir', join(tpl, 'device', 'user')], env }],
+    '',
+  );
+  if (pay[0]!.status !== 0) throw new Error(`device pay: ${pay[0]!.stderr}`);
+  writeFileSync(join(tpl, 'device', 'pay.json'), pay[0]!.stdout);
   const templates: Templates = {
     credit: [
       [join(tpl, 'credit', 'mint'), 'mint'],
@@ -66,6 +73,7 @@ beforeAll(async () => {
     device: [
       [join(tpl, 'device', 'mint'), 'mint'],
       [join(tpl, 'device', 'user'), 'user'],
+      [join(tpl, 'device', 'pay.json'), 'pay.json'],
     ],
     'sc-alice-depositing': [[fixtures('statechain/state/alice-depositing'), 'sc-alice']],
     'sc-bob': [[fixtures('statechain/state/bob'), 'sc-bob']],
@@ -101,6 +109,27 @@ describe('the bad-input run covers every command group', () => {
     const groups = new Set(CASES.map((c) => c.group));
     for (const g of ['credit', 'device', 'statechain', 'htlc', 'commitment', 'route', 'onion', 'onion-error', 'ptlc', 'musig', 'psbt', 'package', 'invoice', 'key', 'openassets', 'counterparty', 'help']) expect(groups, g).toContain(g);
     expect(new Set(CASES.map((c) => c.name)).size, 'case names are unique').toBe(CASES.length);
+  });
+});
+
+describe('the checks of a case can fail (synthetic outcomes, no process)', () => {
+  const c: Case = { group: 'psbt', kind: 'missing file', name: 'x', args: [], code: 'E_INPUT_FILE', exit: 2, secret: 'ab'.repeat(32) };
+  const good: Outcome = { status: 2, stdout: '', stderr: 'offchain: error E_INPUT_FILE: cannot read --in x: ENOENT\n', before: { a: 'file 600 1 00' }, after: { a: 'file 600 1 00' }, ms: 1 };
+  const bad = (o: Partial<Outcome>) => shortfalls(c, { ...good, ...o });
+  it('a good outcome has none', () => expect(shortfalls(c, good)).toEqual([]));
+  it('each departure from BRIEF §2 is named', () => {
+    expect(bad({ status: 3 })).toEqual(['exit 3, expected 2']);
+    expect(bad({ status: 0, stderr: '' })).toContain('0 error lines on stderr');
+    expect(bad({ stderr: 'offchain: error E_USAGE: no\n' })).toEqual(['code E_USAGE, expected E_INPUT_FILE']);
+    expect(bad({ stderr: `${good.stderr}    at main (src/cli.ts:1:1)\n` })).toContain('a stack trace on stderr');
+    expect(bad({ stderr: `${good.stderr}${'x'.repeat(22_000)}\n` })).toContain('stderr is 22058 bytes');
+    expect(bad({ stdout: '{"type":' })).toEqual(['stdout not empty (8 bytes: {"type":)']);
+    expect(bad({ stderr: `offchain: error E_INPUT_FILE: key ${'ab'.repeat(32)}\n` })).toEqual(['the secret appears in the output']);
+    expect(bad({ after: { a: 'file 600 1 01' } })).toEqual(['state changed: a changed']);
+    expect(bad({ after: { a: 'file 600 1 00', b: 'dir 700' } })).toEqual(['state changed: b created']);
+    expect(bad({ after: {} })).toEqual(['state changed: a removed']);
+    expect(shortfalls({ ...c, stream: true }, { ...good, stdout: '{"line":1}\n{"li' })).toEqual(['stdout ends with a partial line']);
+    expect(shortfalls({ ...c, says: '--in' }, { ...good, stderr: 'offchain: error E_INPUT_FILE: cannot read --key x\n' })).toEqual(['the error does not say --in']);
   });
 });
 
