@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { OffchainCommand, describeError } from '../lib/cli/base-command.ts';

@@ -20,9 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
 import { CASES, KEYS } from './bad-input-cases.ts';
 import { pool, runCase, shortfalls, type Case, type Outcome, type Templates } from './bad-input-run.ts';
-import { pipeline } from './cli.ts';
+import { cleanEnv, pipeline } from './cli.ts';
 import { runShellAsync } from './process.ts';
-import { cleanEnv } from './cli.ts';
 
 const fixtures = (p: string) => join(ROOT, 'fixtures', p);
 
