@@ -127,7 +127,7 @@ describe('the checks of a case can fail (synthetic outcomes, no process)', () =>
     expect(bad({ after: { a: 'file 600 1 01' } })).toEqual(['state changed: a changed']);
     expect(bad({ after: { a: 'file 600 1 00', b: 'dir 700' } })).toEqual(['state changed: b created']);
     expect(bad({ after: {} })).toEqual(['state changed: a removed']);
-    expect(shortfalls({ ...c, stream: true }, { ...good, stdout: '{"line":1}\n{"li' })).toEqual(['stdout ends with a partial line']);
+    expect(shortfalls({ ...c, stream: true }, { ...good, stdout: '{"line":1}\n{"li' })).toContain('stdout ends with a partial line');
     expect(shortfalls({ ...c, says: '--in' }, { ...good, stderr: 'offchain: error E_INPUT_FILE: cannot read --key x\n' })).toEqual(['the error does not say --in']);
   });
 });
