@@ -164,6 +164,11 @@ function coinOf(record: OperatorRecord) {
 /** A new coin: the operator's share, its proof of possession, the address and terms. */
 export function offerDeposit(req: Msg<typeof DepositRequestSchema>, terms: UnsignedStatement['terms'], ctx: OperatorContext) {
   requireSig(req, 'owner_sig', req.owner_auth, 'the owner');
+  // The depositor's own request run with the depositor's key (its state dir, the wrong party):
+  // an operator that is the owner would hold both halves of the coin's key.
+  if (toHex(ctx.operator.publicKey) === req.owner_auth.toLowerCase()) {
+    throw new RefusedError('E_KEY_MISMATCH', 'this key is the depositor\'s own (owner_auth of the request): a statechain/deposit-request is for the operator, who runs statechain-deposit on it with the operator\'s key and state');
+  }
   const coinId = ctx.random.bytes(16, 'statechain/coin-id');
   const s = randomScalar(ctx.random, 'statechain/operator-share');
   const sBytes = bytes32(s);
