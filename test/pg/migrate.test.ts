@@ -112,6 +112,10 @@ function refusedWith(r: Run, code: string, exit: number): string {
     expect(contracts).toHaveLength(2);
     expect(unused).toHaveLength(2); // each contract's next state nonce
 
+    // A SQLite stream that has the store open while the migration runs.
+    const sqliteStream = new MintStream(p.mintDir, SEED);
+    await sqliteStream.until(() => sqliteStream.stderr.includes('mint streaming'), 'the SQLite stream to start');
+
     const m = migrate(p, url);
     expect(m.status, m.stderr).toBe(0);
     const report = JSON.parse(m.stdout) as Msg;
@@ -137,6 +141,14 @@ function refusedWith(r: Run, code: string, exit: number): string {
     expect(JSON.parse(after.prepare("SELECT value FROM meta WHERE key = 'migration'").get().value)).toMatchObject({ state: 'migrated', to: url });
     after.close();
 
+    // The stream that had the source open stops at its next request, answering nothing.
+    const late = await payRequest(p.users[0]!, 300, SEED);
+    sqliteStream.write(late.line + '\n');
+    const stopped = await Promise.race([sqliteStream.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`the SQLite stream did not stop: ${sqliteStream.stdout} ${sqliteStream.stderr}`)), 30_000))]);
+    expect(stopped.status, sqliteStream.stderr).toBe(5);
+    expect(sqliteStream.stderr).toMatch(/error E_STORE_MIGRATED: .*was migrated to/);
+    expect(sqliteStream.stdout).toBe('');
+
     // The source refuses every use, writing nothing; a second migration is refused.
     const frozen = filesDigest(p.mintDir);
     expect(refusedWith(run(['credit', 'list', '--state-dir', p.mintDir, '--tip-height', '1001'], { env: SEED }), 'E_STORE_MIGRATED', 5)).toContain(`--store ${url}`);
@@ -152,7 +164,7 @@ function refusedWith(r: Run, code: string, exit: number): string {
       return JSON.parse(stream.lines()[n - 1]!) as Msg;
     };
     let answered = 0;
-    const requests: Record<number, Msg> = { 0: (await payRequest(p.users[0]!, 300, SEED)).msg, 1: inFlight.msg };
+    const requests: Record<number, Msg> = { 0: late.msg, 1: inFlight.msg };
     for (const u of p.users) {
       // Signed against a nonce the SQLite mint issued: refused, not burned, retryable.
       const refused = await ask(JSON.stringify(requests[u.index]), ++answered);
