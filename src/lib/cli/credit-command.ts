@@ -117,11 +117,11 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * streams). Nothing is written.
    */
   protected async withMintView<T>(network: Network, view: (store: MintStorePort<MintContractRecord>, policy: MintPolicy, chain: ChainSource) => Promise<T>): Promise<T> {
-    return this.onMintStore(network, async (store, _dir, policy) => view(store, policy, await this.mintChain(network, store)));
+    return this.onMintStore(network, async (store, _dir, policy) => view(store, policy, await this.mintChain(network, store)), { view: true });
   }
 
-  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>): Promise<T> {
-    const store = await this.openMintStore(network, { create: false });
+  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean } = {}): Promise<T> {
+    const store = await this.openMintStore(network, { create: false, ...opts });
     try {
       return await use(store, store.dir, await this.mintPolicy(store, store.dir));
     } finally {
@@ -135,12 +135,12 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * publishing an offer (`create`) needs a mint that exists: a mistyped --state-dir is
    * refused before anything is created under it.
    */
-  protected async openMintStore(network: Network, opts: { create: boolean }): Promise<MintStorePort<MintContractRecord>> {
+  protected async openMintStore(network: Network, opts: { create: boolean; view?: boolean }): Promise<MintStorePort<MintContractRecord>> {
     const { storeTarget } = await import('./store-flags.ts');
     const target = await storeTarget(this.flags as Record<string, unknown>);
     if (target) {
       const { PgMintStore } = await import('../store/pg/mint-store.ts');
-      return PgMintStore.open<MintContractRecord>(target, network);
+      return PgMintStore.open<MintContractRecord>(target, network, { view: opts.view ?? false });
     }
     const { MintStore } = await import('../store/mint-store.ts');
     const dir = opts.create ? join(this.stateDir(network), 'credit-mint') : this.existingState(network, 'credit-mint', noMint);

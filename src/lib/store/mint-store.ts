@@ -31,6 +31,9 @@
  *
  * A mint directory from before this store (snapshot.json + journal-N.jsonl) is imported
  * once, in one transaction, and its files shredded.
+ *
+ * One implementation of the mint's store port (mint-store-port.ts); the other is
+ * PostgreSQL (pg/mint-store.ts, for many processes).
  */
 import { createHash } from 'node:crypto';
 import { accessSync, chmodSync, constants, mkdirSync } from 'node:fs';

@@ -142,6 +142,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   private savepoints = 0;
   private failed: Error | undefined;
   private closed = false;
+  private viewOnly = false;
 
   /** The connection was lost outside a COMMIT: the next use reconnects (see `reconnect`). */
   private lost: OffchainError | undefined;
@@ -194,7 +195,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   }
 
   /** Connect, create the schema on first use (refusing a newer one), register this process's epoch. */
-  static async open<R extends { contract_id: string }>(target: PgTarget, network: string): Promise<PgMintStore<R>> {
+  static async open<R extends { contract_id: string }>(target: PgTarget, network: string, opts: { view?: boolean } = {}): Promise<PgMintStore<R>> {
     const client = newClient(await import('pg'), target);
     try {
       await client.connect();
@@ -207,9 +208,11 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     try {
       await client.query('BEGIN');
       // Many processes start at once: one creates the schema, the others wait and find it.
-      await client.query('SELECT pg_advisory_xact_lock(7283547001)');
+      // A view (credit list, monitoring; a read-only role is enough) writes nothing.
+      if (!opts.view) await client.query('SELECT pg_advisory_xact_lock(7283547001)');
       const exists = (await client.query<{ t: string | null }>("SELECT to_regclass('schema_version')::text AS t")).rows[0]!.t;
       let version = exists ? (await client.query<{ version: number }>('SELECT version FROM schema_version')).rows[0]?.version : undefined;
+      if (version === undefined && opts.view) throw new UsageError('E_NO_MINT_POLICY', `no mint in the store ${target.url} (nothing was created there): publish an offer first`);
       if (version === undefined) {
         await client.query(SCHEMA_SQL);
         await client.query('INSERT INTO schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
@@ -218,10 +221,10 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       if (version > SCHEMA_VERSION) {
         throw new OffchainError('E_STORE_SCHEMA_NEWER', `the store ${target.url} has schema version ${version}, newer than this toolkit's ${SCHEMA_VERSION}: upgrade offchain`, 1);
       }
-      await client.query("INSERT INTO meta (key, value) VALUES ('network', $1) ON CONFLICT (key) DO NOTHING", [network]);
-      const stored = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'network'")).rows[0]!.value;
+      if (!opts.view) await client.query("INSERT INTO meta (key, value) VALUES ('network', $1) ON CONFLICT (key) DO NOTHING", [network]);
+      const stored = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'network'")).rows[0]?.value ?? network;
       if (stored !== network) throw new RefusedError('E_NETWORK_MISMATCH', `the store ${target.url} holds a ${stored} mint, not ${network}`);
-      await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
+      if (!opts.view) await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
       await client.query('COMMIT');
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -230,7 +233,12 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       if (isConnectionError(e)) throw storeConnectError(e, target);
       throw new OffchainError('E_STATE_CORRUPT', `the store ${target.url} cannot be opened: ${(e as Error).message}`, 3);
     }
-    return new PgMintStore<R>(client, target, epoch, key);
+    const store = new PgMintStore<R>(client, target, epoch, key);
+    if (opts.view) {
+      store.wipe();
+      store.viewOnly = true;
+    }
+    return store;
   }
 
   get broken(): Error | undefined {
@@ -259,6 +267,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   }
 
   private async begin(): Promise<void> {
+    if (this.viewOnly) throw new UsageError('E_STORE_READ_ONLY', `this view of the store ${this.dir} writes nothing`);
     this.usable();
     if (!this.inTransaction) {
       await this.q('BEGIN');
@@ -371,7 +380,11 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   async close(): Promise<void> {
     if (this.closed) return;
     try {
-      if (!this.failed) await this.commit();
+      if (!this.failed && !this.viewOnly) {
+        await this.commit();
+        // Its nonces die with its key: the row only kept the rollback check, now moot.
+        await this.q('DELETE FROM epochs WHERE epoch = $1', [this.epoch]);
+      }
     } finally {
       this.wipe();
       this.closed = true;
