@@ -32,7 +32,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     ...stateFlags, ...storeFlags,
     ...contractFlag,
     amount: Flags.integer({ description: 'user: satoshis this payment adds to the mint\'s cumulative amount', min: 1 }),
-    stream: Flags.boolean({ description: 'mint: read requests as JSON Lines (update-requests; also open-requests and abandons), write one answer line each' }),
+    stream: Flags.boolean({ description: 'mint: read requests as JSON Lines (update-requests; also open-requests, abandons, close-requests and rollover steps), write one answer line each' }),
     ...tokenOutFlag,
     ...ecashSeedFlags,
     ...walletSeedFlags,
@@ -77,8 +77,8 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     this.longRunning = true;
     const { decodeMessage } = await import('../lib/message.ts');
     const { readEnvelope } = await import('../lib/envelope.ts');
-    const { AbandonSchema, OpenRequestSchema, UpdateRequestSchema } = await import('../lib/credit/schemas.ts');
-    const { acceptOpen, acceptUpdate } = await import('../lib/credit/mint.ts');
+    const { AbandonSchema, CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema } = await import('../lib/credit/schemas.ts');
+    const { acceptClose, acceptOpen, acceptRollover, acceptUpdate, proposeRollover } = await import('../lib/credit/mint.ts');
     const { acceptAbandon } = await import('../lib/credit/abandon.ts');
     const { describeError } = await import('../lib/cli/base-command.ts');
     const { setBasePointWindow } = await import('../lib/curve.ts');
@@ -120,10 +120,13 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
           const { value } = item;
           const envelope = readEnvelope(value);
           if (envelope.network !== network) throw new RefusedError('E_NETWORK_MISMATCH', `line ${line} is for another network than ${network}`);
-          // Opens and abandons too: with a PostgreSQL store a nonce is usable only by the
-          // process that issued it, so a contract's whole life can be served by one stream.
+          // Opens, abandons, closes and rollovers too: with a PostgreSQL store a nonce is usable
+          // only by the process that issued it, so a contract's whole life goes through one stream.
           const serve = envelope.type === 'credit/open-request' ? () => acceptOpen(ctx, decodeMessage(OpenRequestSchema, value))
             : envelope.type === 'credit/abandon' ? () => acceptAbandon(ctx, decodeMessage(AbandonSchema, value))
+            : envelope.type === 'credit/close-request' ? () => acceptClose(ctx, decodeMessage(CloseRequestSchema, value))
+            : envelope.type === 'credit/rollover-request' ? () => proposeRollover(ctx, decodeMessage(RolloverRequestSchema, value))
+            : envelope.type === 'credit/rollover-sign' ? () => acceptRollover(ctx, decodeMessage(RolloverSignSchema, value))
             : () => acceptUpdate(ctx, decodeMessage(UpdateRequestSchema, value));
           // One request, one savepoint (SQLite) or one transaction (PostgreSQL): a refused request leaves nothing.
           out.push(await store.step(serve));

