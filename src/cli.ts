@@ -40,6 +40,7 @@ import CommitmentSweep from './commands/commitment/sweep.ts';
 import CreditAbandon from './commands/credit/abandon.ts';
 import CreditKeyset from './commands/credit/keyset.ts';
 import CreditList from './commands/credit/list.ts';
+import CreditStoreMigrate from './commands/credit/store/migrate.ts';
 import CreditTokenDecode from './commands/credit/token/decode.ts';
 import DecodeOpenassets from './commands/decode-openassets.ts';
 import DecodeCounterparty from './commands/decode-counterparty.ts';
@@ -117,6 +118,7 @@ export const COMMANDS = {
   'gateway:settle': GatewaySettle,
   'credit:keyset': CreditKeyset,
   'credit:list': CreditList,
+  'credit:store:migrate': CreditStoreMigrate,
   'credit:token:decode': CreditTokenDecode,
   'openassets:decode': DecodeOpenassets,
   'counterparty:decode': DecodeCounterparty,
