@@ -46,7 +46,9 @@ export function pgConfig(target: PgTarget, applicationName: string): ClientConfi
 export function storeError(e: unknown, target: PgTarget): OffchainError {
   if (e instanceof OffchainError) return e;
   const code = typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : '';
-  const text = e instanceof Error ? e.message : String(e);
+  // The driver's own words, first line, with the password scrubbed should it ever appear.
+  const raw = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+  const text = target.password ? raw.split(target.password).join('***') : raw;
   if (code === '3D000') return new UsageError('E_STORE_URL', `the store ${target.url} has no database ${JSON.stringify(target.database)}: create it first (createdb)`, { store: target.url });
   if (AUTH_CODES.has(code)) {
     return new UsageError('E_STORE_AUTH', `the store at ${target.url} refused the login (${text}); check the role, the database and OFFCHAIN_STORE_PASSWORD / --store-password-file`, { store: target.url, sqlstate: code });

@@ -80,6 +80,7 @@ import type { FundingBinding } from '../../credit/ports.ts';
 import { OffchainError, RefusedError, StateConflictError, UsageError } from '../../errors.ts';
 import type { MintStorePort } from '../mint-store-port.ts';
 import { StoreWriteError } from '../mint-store.ts';
+import { pgConfig, storeError } from './client.ts';
 import type { PgTarget } from './connect.ts';
 import { SCHEMA_SQL, SCHEMA_VERSION, TABLES } from './schema.ts';
 
@@ -111,24 +112,11 @@ function isConnectionError(e: unknown): boolean {
   return /Connection terminated|Client has encountered a connection error|not queryable/i.test((e as Error).message ?? '');
 }
 
-/** A connection failure as the command-line contract words it: the redacted URL, never the password. */
-export function storeConnectError(e: unknown, target: PgTarget): OffchainError {
-  const c = codeOf(e);
-  if (c === '28P01' || c === '28000') return new UsageError('E_STORE_AUTH', `the store ${target.url} refused the credentials (check the user and OFFCHAIN_STORE_PASSWORD / --store-password-file)`);
-  if (c === '3D000') return new UsageError('E_STORE_URL', `the store ${target.url} has no database ${JSON.stringify(target.database)}: create it first (createdb)`);
-  const why = c && /^[A-Z]/.test(c) ? c : ((e as Error).message ?? String(e)).split('\n')[0]!.replace(target.password ?? '\u0000', '***');
-  return new OffchainError('E_STORE_UNREACHABLE', `cannot reach the store ${target.url} (${why})`, 1);
-}
+/** A connection failure as the command-line contract words it (client.ts): the redacted URL, never the password. */
+export const storeConnectError = storeError;
 
 function newClient(mod: { default: typeof pg }, target: PgTarget): pg.Client {
-  return new mod.default.Client({
-    host: target.host, port: target.port, database: target.database,
-    ...(target.user !== undefined ? { user: target.user } : {}),
-    ...(target.password !== undefined ? { password: target.password } : {}),
-    ...(target.options.sslmode && target.options.sslmode !== 'disable' ? { ssl: { rejectUnauthorized: target.options.sslmode === 'verify-full' } } : {}),
-    application_name: target.options.application_name ?? 'offchain-mint',
-    connectionTimeoutMillis: Number(target.options.connect_timeout ?? 10) * 1000,
-  });
+  return new mod.default.Client(pgConfig(target, 'offchain-mint'));
 }
 
 export class PgMintStore<R extends { contract_id: string }> implements MintStorePort<R> {
@@ -186,7 +174,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       await next.connect();
     } catch (e) {
       await next.end().catch(() => undefined);
-      throw new OffchainError('E_STORE_UNREACHABLE', `cannot reach the store ${this.dir} (${storeConnectError(e, this.target).message.replace(/^cannot reach the store \S+ /, '')}): retry the request`, 1);
+      throw storeError(e, this.target);
     }
     this.client = next;
     this.watch(next);
