@@ -65,3 +65,30 @@ describe('review 2: a malicious gateway against the device\'s HTLC refund', () =
     refusedWith(() => deviceRefund(two.d, ch.deviceKey, hash, ch.c.refundScript, 1, undefined, '00'.repeat(32)), 'E_WRONG_PAYMENT');
   });
 });
+
+describe('review 2: the device\'s single-use and daily rules hold across its channels (a rollover, a second channel)', () => {
+  it('a payment hash settled on another channel of this device is refused, and the daily limit counts every channel\'s spending today', async () => {
+    const a = await channel();
+    const b = await channel();
+    const hash0 = toHex(paymentHash(0));
+    // Channel A paid payment 0 today (settled): its preimage is known to the gateway.
+    const pa = device.pay(a.device, a.deviceKey, { invoice: invoice(0, 20_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: a.tip });
+    const ja = await gateway.pay(a.gctx, a.gateway, pa.message as never, NOW);
+    const sa = await gateway.settle(a.gctx, ja.record, Uint8Array.from(Buffer.alloc(32, 1)));
+    const da = device.settle(pa.record, a.deviceKey, sa.message as never);
+    const ca = await gateway.completeStep(a.gctx, sa.record, da.message as never);
+    const doneA = device.receipt(da.record, ca.message as never);
+    expect(doneA.paid.map((p) => p.payment_hash)).toEqual([hash0]);
+    const others = [doneA];
+    // Channel B (the next contract after a rollover, or a second channel): the same hash again,
+    // in a fresh invoice: the gateway holds its preimage and would settle it without paying.
+    const replay = invoice(7, 3_000_000n, { hash: paymentHash(0), timestamp: NOW });
+    refusedWith(() => device.pay(b.device, b.deviceKey, { invoice: replay, policy: POLICY, gateway: GATEWAY_TERMS, now: NOW + 5, tip: b.tip, others }), 'E_ALREADY_PAID');
+    // The day: A spent 20 000 sat of the 100 000 sat day; B may spend 80 000 sat more, not 100 000.
+    const policy = { ...POLICY, max_payment_msat: 90_000_000 };
+    refusedWith(() => device.pay(b.device, b.deviceKey, { invoice: invoice(8, 90_000_000n, { timestamp: NOW }), policy, gateway: GATEWAY_TERMS, now: NOW + 5, tip: b.tip, others }), 'E_OVER_DAILY_LIMIT');
+    // Controls: within the day's rest it pays; another day has a fresh budget; a fresh hash pays.
+    expect(device.pay(b.device, b.deviceKey, { invoice: invoice(8, 80_000_000n, { timestamp: NOW }), policy, gateway: GATEWAY_TERMS, now: NOW + 5, tip: b.tip, others }).record.in_flight).toBeDefined();
+    expect(device.pay(b.device, b.deviceKey, { invoice: invoice(8, 90_000_000n, { timestamp: NOW + 86_400 }), policy, gateway: GATEWAY_TERMS, now: NOW + 86_400, tip: b.tip, others }).record.in_flight).toBeDefined();
+  });
+});
