@@ -40,6 +40,7 @@ import CommitmentSweep from './commands/commitment/sweep.ts';
 import CreditAbandon from './commands/credit/abandon.ts';
 import CreditKeyset from './commands/credit/keyset.ts';
 import CreditList from './commands/credit/list.ts';
+import CreditStoreMigrate from './commands/credit/store/migrate.ts';
 import CreditTokenDecode from './commands/credit/token/decode.ts';
 import DecodeOpenassets from './commands/decode-openassets.ts';
 import DecodeCounterparty from './commands/decode-counterparty.ts';
@@ -117,6 +118,7 @@ export const COMMANDS = {
   'gateway:settle': GatewaySettle,
   'credit:keyset': CreditKeyset,
   'credit:list': CreditList,
+  'credit:store:migrate': CreditStoreMigrate,
   'credit:token:decode': CreditTokenDecode,
   'openassets:decode': DecodeOpenassets,
   'counterparty:decode': DecodeCounterparty,
@@ -201,6 +203,26 @@ function primaryWords(head: string[]): string[] {
   return head;
 }
 
+/**
+ * The design card's names (BRIEF): plain aliases for good. Every other older name
+ * (`close-credit`, `exit-credit`, `statechain-deposit`, `onion-peel`, …) is deprecated: it
+ * still runs the same command, and a person at a terminal is told the new name once per
+ * run. Scripts (stderr not a terminal) see nothing, so their stderr stays one line per
+ * error as the contract says.
+ */
+const CARD_NAMES = new Set(['open-credit', 'sign-update', 'rollover', 'statechain-transfer', 'decode-openassets', 'onion-build']);
+
+/** The line telling which new name a deprecated alias at the head of argv has, or undefined. */
+export function deprecatedAliasNotice(argv: readonly string[]): string | undefined {
+  const head = hoistLeadingFlags([...argv]).filter((a, i, all) => a !== 'help' || i > 0 || all.length === 1);
+  for (const [alias, id] of ALIASES) {
+    if (!alias.every((w, i) => head[i] === w)) continue;
+    const name = alias.join(' ');
+    return CARD_NAMES.has(name) ? undefined : `offchain: warning: "${name}" is an older name, kept working: it is now "${id.join(' ')}"\n`;
+  }
+  return undefined;
+}
+
 /** First words of every command and alias, and the words normalizeArgv itself understands. */
 const COMMAND_STARTS = new Set([...Object.keys(COMMANDS).map((id) => id.split(':')[0]!), ...ALIASES.map(([a]) => a[0]!), 'help', 'version', 'autocomplete']);
 /** Flags that take no value; any other flag before the command is followed by its value. */
@@ -225,6 +247,8 @@ function hoistLeadingFlags(head: string[]): string[] {
 
 export async function main(rawArgv: string[], opts: { development?: boolean } = {}): Promise<void> {
   const argv = normalizeArgv(rawArgv);
+  const notice = process.stderr.isTTY && !rawArgv.includes('-q') && !rawArgv.includes('--quiet') ? deprecatedAliasNotice(rawArgv) : undefined;
+  if (notice) process.stderr.write(notice);
   try {
     applyConfigFile(process.env, homedir());
   } catch (e) {

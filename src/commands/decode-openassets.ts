@@ -1,21 +1,18 @@
 import { Flags } from '@oclif/core';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { OffchainCommand, describeError } from '../lib/cli/base-command.ts';
 import { chainFlags, inputFlags } from '../lib/cli/flags.ts';
-import { inputFrom, readInputBytes } from '../lib/cli/input.ts';
+import { inputFrom, readFlagFile, readInputBytes } from '../lib/cli/input.ts';
 import { fromHex } from '../lib/bytes.ts';
 import { MalformedInputError, UsageError } from '../lib/errors.ts';
 import { MESSAGE_VERSION } from '../lib/envelope.ts';
 import type { Network } from '../lib/network.ts';
 
+/** A --prev file's text; one that cannot be read is E_INPUT_FILE naming --prev, as for every file flag. */
 function readPrev(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UsageError('E_USAGE', `cannot read --prev ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  return new TextDecoder().decode(readFlagFile('--prev', path));
 }
 
 const TXINDEX_HINT = 'the node did not return these transactions; a confirmed transaction can only be looked up on a node started with -txindex';

@@ -35,7 +35,7 @@ export default class OnionBlind extends OffchainCommand<typeof OnionBlind> {
     let pathKey: Uint8Array;
     if (this.flags['session-key-file'] !== undefined) {
       const { loadKeyPair } = await import('../lib/cli/secrets.ts');
-      pathKey = (await loadKeyPair({ keyFile: this.flags['session-key-file'], keyEnv: undefined, env: {}, network, interactive: false, prompt: async () => '' })).secretKey;
+      pathKey = (await loadKeyPair({ keyFile: this.flags['session-key-file'], keyFileFlag: '--session-key-file', keyEnv: undefined, env: {}, network, interactive: false, prompt: async () => '' })).secretKey;
     } else pathKey = this.random.bytes(32, 'blinded path key');
     const { blindHop } = await import('../lib/onion/blinding.ts');
     const { onionBackend } = await import('../lib/onion/backend.ts');

@@ -105,7 +105,7 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     let sessionKey: Uint8Array;
     if (this.flags['session-key-file'] !== undefined) {
       const { loadKeyPair } = await import('../lib/cli/secrets.ts');
-      sessionKey = (await loadKeyPair({ keyFile: this.flags['session-key-file'], keyEnv: undefined, env: {}, network, interactive: false, prompt: async () => '' })).secretKey;
+      sessionKey = (await loadKeyPair({ keyFile: this.flags['session-key-file'], keyFileFlag: '--session-key-file', keyEnv: undefined, env: {}, network, interactive: false, prompt: async () => '' })).secretKey;
     } else sessionKey = this.random.bytes(32, 'onion session key');
     const ad = fromHex(route.associated_data, 'associated_data', 32);
     const built = buildOnion(await onionBackend(), sessionKey, hops, ad);

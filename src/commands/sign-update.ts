@@ -135,7 +135,11 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
         } catch (e) {
           // A store that failed (a commit's outcome unknown, the database rolled back under
           // us) ends the stream: nothing more may be answered from this process.
-          if (store.broken) throw e;
+          if (store.broken) {
+            // Stop reading too: an open standard input would keep the process alive.
+            process.stdin.destroy();
+            throw e;
+          }
           const { code, message, exitCode } = describeError(e);
           out.push({ type: 'credit/error', version: 1, network, line, code, exit_code: exitCode, message });
         }

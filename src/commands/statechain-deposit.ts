@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, floorFlags, relativeBlocks, statechainFlags, withoutConfirmations } from '../lib/cli/statechain-command.ts';
+import { StatechainCommand, floorFlags, operatorStoreFlags, relativeBlocks, statechainFlags, withoutConfirmations } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
+import { flagValue } from '../lib/cli/flags.ts';
 
 export default class StatechainDeposit extends StatechainCommand<typeof StatechainDeposit> {
   /** Also `statechain-deposit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -34,6 +35,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
   static override flags = {
     // No step of a deposit reads the deposit's confirmations (the coin is funded after step 5): no --confirmations assertion here.
     ...withoutConfirmations(statechainFlags),
+    ...operatorStoreFlags,
     ...floorFlags,
     start: Flags.boolean({ description: 'step 1 (owner): make a share and ask for a coin; no input is read' }),
     'operator-key': Flags.string({ description: 'step 1 (owner, required): the operator whose offer you will take, hex; its statements alone are trusted', helpValue: 'PUBKEY' }),
@@ -70,7 +72,8 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     if (f.start) {
       const network = this.network();
       if (f['operator-key'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --operator-key: the operator whose signed statements you will trust for this coin');
-      const operatorKey = (await import('../lib/keys/keys.ts')).parsePublicKey(f['operator-key'], '--operator-key');
+      const { parsePublicKey } = await import('../lib/keys/keys.ts');
+      const operatorKey = flagValue(() => parsePublicKey(f['operator-key']!, '--operator-key'));
       const ctx = await this.ownerContext(network);
       const { pending, message } = own.startDeposit(ctx, operatorKey);
       await (await this.store(network)).write(`deposit-${pending.share}`, pending);
@@ -88,10 +91,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
         const { checkTerms, termsFromJson } = await import('../lib/statechain/coin.ts');
         checkTerms(termsFromJson(terms));
         const out = op.offerDeposit(req, terms, await this.operatorContext(network));
-        await store.update(`op-${out.record.coin_id}`, (current) => {
-          if (current !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${out.record.coin_id} exists already`);
-          return out.record;
-        });
+        await this.operatorCreate(network, out.record);
         return { message: out.message };
       }
       case 'statechain/deposit-offer': {
@@ -111,7 +111,8 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
         if (f['operator-key'] !== undefined) {
           // The operator was pinned at step 1; a key given again must be the same one (a deposit begun before the pin takes it here).
           const { toHex } = await import('../lib/bytes.ts');
-          const given = toHex((await import('../lib/keys/keys.ts')).parsePublicKey(f['operator-key'], '--operator-key'));
+          const { parsePublicKey } = await import('../lib/keys/keys.ts');
+          const given = toHex(flagValue(() => parsePublicKey(f['operator-key']!, '--operator-key')));
           if (pending.operator_auth !== undefined && pending.operator_auth !== given) throw new UsageError('E_USAGE', `--operator-key differs from the operator named at step 1 (${pending.operator_auth})`);
           pending.operator_auth = given;
         }

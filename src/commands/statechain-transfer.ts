@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, checkCoinId, coinFlag, floorFlags, statechainFlags } from '../lib/cli/statechain-command.ts';
+import { StatechainCommand, checkCoinId, coinFlag, floorFlags, statechainFlags, operatorStoreFlags } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
+import { flagValue } from '../lib/cli/flags.ts';
 import type { JointPending, JointRecord } from '../lib/statechain/joint.ts';
 import type { OwnerContext, OwnerRecord } from '../lib/statechain/owner.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
@@ -33,6 +34,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
   ];
   static override flags = {
     ...statechainFlags,
+    ...operatorStoreFlags,
     ...floorFlags,
     ...coinFlag,
     start: Flags.boolean({ description: 'step 1 (receiver): ask for the coin given by --coin; no input is read' }),
@@ -49,7 +51,8 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
       const network = this.network();
       const coinId = checkCoinId(f.coin);
       if (f['operator-key'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --operator-key: the operator whose statements you will trust for this coin');
-      const operatorKey = (await import('../lib/keys/keys.ts')).parsePublicKey(f['operator-key'], '--operator-key');
+      const { parsePublicKey } = await import('../lib/keys/keys.ts');
+      const operatorKey = flagValue(() => parsePublicKey(f['operator-key']!, '--operator-key'));
       const store = await this.store(network);
       const ctx = await this.ownerContext(network);
       let backupScript: Uint8Array | undefined;

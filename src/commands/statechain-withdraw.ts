@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../lib/cli/statechain-command.ts';
+import { StatechainCommand, checkCoinId, coinFlag, statechainFlags, operatorStoreFlags } from '../lib/cli/statechain-command.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 
 export default class StatechainWithdraw extends StatechainCommand<typeof StatechainWithdraw> {
@@ -26,6 +26,7 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
   ];
   static override flags = {
     ...statechainFlags,
+    ...operatorStoreFlags,
     ...coinFlag,
     to: Flags.string({ description: 'step 1: where the coin goes', helpValue: 'ADDRESS' }),
     'fee-rate': Flags.string({ description: 'step 1: fee rate, sat/vB', helpValue: 'RATE' }),
@@ -48,6 +49,7 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
         return { message: await this.spendMessage(network, coinId, signed, held) };
       }
       if (f.to === undefined || f['fee-rate'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --to ADDRESS and --fee-rate RATE (or neither, to print the signed withdrawal again)');
+      this.noBroadcast('step 1 prints a statechain/withdraw-request (or a pair\'s nonce) for the operator; nothing is signed to send yet');
       const { destination, feeRate: rate } = await this.payTo(network, f.to, f['fee-rate']);
       const ctx = await this.ownerContext(network);
       const store = await this.store(network);
@@ -64,11 +66,13 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
     switch (step.type) {
       case 'statechain/withdraw-request': {
         const req = await this.decode(schemas.WithdrawRequestSchema, step.value);
+        this.noBroadcast('the operator\'s step prints its co-signature for the owner, who sends the withdrawal');
         const op = await import('../lib/statechain/operator.ts');
         return { message: await this.operatorStep(network, req.coin_id, async (r) => op.cosignWithdrawal(r, req, await this.operatorContext(network))) };
       }
       case 'statechain/joint-withdraw-nonce': {
         const msg = await this.decode(schemas.JointWithdrawNonceSchema, step.value);
+        this.noBroadcast('A\'s step prints a request for the operator; nothing is signed to send yet');
         if (f.to === undefined || f['fee-rate'] === undefined) throw new UsageError('E_USAGE', 'the pair\'s withdrawal: A gives the same --to ADDRESS and --fee-rate RATE as B, and gets the same transaction or a refusal');
         const { destination, feeRate: rate } = await this.payTo(network, f.to, f['fee-rate']);
         const ctx = await this.ownerContext(network);
@@ -102,6 +106,11 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
       default:
         throw new MalformedInputError('E_WRONG_MESSAGE', `statechain-withdraw reads statechain/withdraw-request, -cosigned, joint-withdraw-nonce or joint-withdraw-sign, not ${step.type}`);
     }
+  }
+
+  /** --broadcast on a step that has nothing to send: refused before anything is done (it would be ignored). */
+  private noBroadcast(why: string): void {
+    if (this.flags.broadcast) throw new UsageError('E_USAGE', `--broadcast is for step 3 (or --coin ID alone): ${why}`);
   }
 
   /**

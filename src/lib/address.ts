@@ -4,7 +4,7 @@
  * mistake), and the address of an output script.
  */
 import { Address, NETWORK, TEST_NETWORK, OutScript } from '@scure/btc-signer';
-import { MalformedInputError, RefusedError } from './errors.ts';
+import { MalformedInputError, RefusedError, UsageError } from './errors.ts';
 import { NETWORKS, type Network } from './network.ts';
 
 export type NetworkParams = typeof NETWORK;
@@ -36,6 +36,8 @@ export function decodeAddress(address: string, network: Network, field = 'addres
         if (e instanceof RefusedError) throw e;
       }
     }
+    // An address typed as a flag's value (`--to`) is a usage error (exit 2, docs/cli.md); one read from an input is malformed input.
+    if (field.startsWith('--')) throw new UsageError('E_BAD_ADDRESS', `${field} is not a valid ${network} address: ${address}`);
     throw new MalformedInputError('E_BAD_ADDRESS', `${field} is not a valid ${network} address: ${address}`);
   }
 }

@@ -73,7 +73,7 @@ describe('gateway claim and device refund-htlc through the CLI (offline)', () =>
     await refusedUnchanged(gateway('gateway', 'claim', '--fee-rate', '2'), 4, 'E_NO_HTLC');
     const runs = await pipeline([
       device('device', 'pay', '--invoice', join(ROOT, 'fixtures/device/toll.bolt11'), '--policy', join(ROOT, 'fixtures/policies/device.json'), '--terms', join(ROOT, 'fixtures/policies/gateway-terms.json'), '--now', '1800000000', '--tip-height', '1000'),
-      gateway('gateway', 'pay', '--terms', join(ROOT, 'fixtures/policies/gateway-terms.json'), '--now', '1800000000', '--tip-height', '1000', '--funding-confirmations', '1'),
+      gateway('gateway', 'pay', '--terms', join(ROOT, 'fixtures/policies/gateway-terms.json'), '--now', '1800000000', '--tip-height', '1000', '--confirmations', '1'),
     ], '');
     for (const r of runs) expect(r.status, r.stderr).toBe(0);
     job = JSON.parse(runs[1]!.stdout);

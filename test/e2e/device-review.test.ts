@@ -54,7 +54,7 @@ function demo() {
   const userDir = join(root.path, 'user');
   const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
   const gateway = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', mintDir], env: { MINT_KEY } });
-  const chain = ['--tip-height', TIP, '--funding-confirmations', '1'];
+  const chain = ['--tip-height', TIP, '--confirmations', '1'];
   const terms = ['--terms', join(ROOT, 'fixtures/policies/gateway-terms.json')];
   const file = (name: string, text: string, mode = 0o644) => {
     const p = join(root.path, name);

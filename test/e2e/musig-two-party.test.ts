@@ -137,7 +137,9 @@ describe('two-party MuSig2 through pipes', () => {
     expectOk(results);
     const show = run(['key', 'show', '--key-env', 'ALICE_KEY'], { env: { ALICE_KEY } });
     const bad = run(['key', 'show', '--key-env', 'ALICE_KEY', '--debug'], { env: { ALICE_KEY: ALICE_KEY.slice(0, 62) + 'zz' } });
-    expect(bad.status).toBe(3);
+    // A variable named by --key-env that holds no key: a bad value of that flag, exit 2 (docs/cli.md).
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^offchain: error E_BAD_SECRET_KEY: /);
     for (const r of [...results, show, bad]) {
       for (const secret of [ALICE_KEY, BOB_KEY]) {
         expect(r.stdout.toLowerCase()).not.toContain(secret);

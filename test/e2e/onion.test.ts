@@ -151,7 +151,7 @@ describe('refusals: each code once, with its exit code, one stderr line, nothing
       { name: 'a corrupted HMAC', args: ['onion-peel', '--key-file', hop1], input: withPacket(p.slice(0, -2) + (p.endsWith('00') ? '01' : '00')), code: 'E_ONION_HMAC', exit: 4 },
       { name: 'another node\'s key', args: ['onion-peel', '--key-file', keyFiles[0]!], input: JSON.stringify(fixturePacket), code: 'E_ONION_HMAC', exit: 4 },
       { name: 'a malformed TLV payload behind a valid HMAC', args: ['onion-peel', '--key-file', hop1], input: withPacket(toHex(badTlv)), code: 'E_ONION_TLV', exit: 3 },
-      { name: 'a secrets file readable by others', args: ['onion-error', 'unwrap', '--in', 'fixtures/onion/error.json', '--secrets', loose], code: 'E_SECRETS_FILE_PERMISSIONS', exit: 4 },
+      { name: 'a secrets file readable by others', args: ['onion-error', 'unwrap', '--in', 'fixtures/onion/error.json', '--secrets', loose], code: 'E_SECRET_FILE_PERMISSIONS', exit: 4 },
       { name: 'an unknown failure name', args: ['onion-error', 'create', '--onion', 'fixtures/onion/packet.json', '--key-file', hop1, '--failure', 'no_such_failure'], code: 'E_ONION_FAILURE_NAME', exit: 2 }, // a flag's value: usage (was 4, issue 28),
       { name: 'a negative --hold-time', args: ['onion-error', 'create', '--onion', 'fixtures/onion/packet.json', '--key-file', hop1, '--failure', 'temporary_node_failure', '--hold-time', '-1'], code: 'E_USAGE', exit: 2 },
     ];

@@ -77,3 +77,24 @@ describe('an alias is the command it names', () => {
     expect(onion.stdout).toMatch(/\n {2}onion build +Wrap a route/);
   });
 });
+
+describe('older names that are not the design card\'s say their new name (on a terminal only)', () => {
+  it('close-credit, exit-credit, statechain-deposit, onion-peel, onion-error create… name their topic form; the card\'s names and the primary forms say nothing', async () => {
+    const { deprecatedAliasNotice } = await import('../../src/cli.ts');
+    expect(deprecatedAliasNotice(['close-credit', '--role', 'user'])).toBe('offchain: warning: "close-credit" is an older name, kept working: it is now "credit close"\n');
+    expect(deprecatedAliasNotice(['--network', 'regtest', 'exit-credit', '--dry-run'])).toContain('it is now "credit exit"');
+    expect(deprecatedAliasNotice(['statechain-deposit', '--start'])).toContain('it is now "statechain deposit"');
+    expect(deprecatedAliasNotice(['onion-error', 'create'])).toContain('it is now "onion error create"');
+    for (const card of ['open-credit', 'sign-update', 'rollover', 'statechain-transfer', 'decode-openassets', 'onion-build']) expect(deprecatedAliasNotice([card]), card).toBeUndefined();
+    for (const primary of [['credit', 'close'], ['statechain', 'deposit'], ['onion', 'peel'], ['psbt', 'decode']]) expect(deprecatedAliasNotice(primary)).toBeUndefined();
+    // Every non-card alias has a notice (the set above is not a typo away from silence).
+    const noisy = pairs.filter(([a]) => deprecatedAliasNotice(a.split(':')) !== undefined).length;
+    expect(noisy).toBe(pairs.length - 6);
+  });
+
+  it('a script (stderr not a terminal) sees no notice: one error line stays one line', () => {
+    const r = run(['close-credit', '--role', 'user', '--state-dir', '/nonexistent-offchain-dir'], { input: '' });
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toContain('older name');
+  });
+});

@@ -26,7 +26,7 @@ export interface Lightningd {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startLightningd(binary: string, btc: Bitcoind, name: string, timeoutMs = 30_000): Promise<Lightningd> {
+export async function startLightningd(binary: string, btc: Bitcoind, name: string, timeoutMs = 30_000, extraArgs: string[] = []): Promise<Lightningd> {
   const dir = tempDir(`offchain-cln-${name}-`);
   const port = await freePort();
   const cli = join(dirname(binary), 'lightning-cli');
@@ -44,6 +44,7 @@ export async function startLightningd(binary: string, btc: Bitcoind, name: strin
     '--developer',
     '--dev-bitcoind-poll=1',
     `--alias=offchain-${name}`,
+    ...extraArgs,
   ];
   const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { HtlcCommand, MAX_SAT } from '../../lib/cli/htlc-command.ts';
-import { chainFlags } from '../../lib/cli/flags.ts';
+import { chainFlags, flagValues } from '../../lib/cli/flags.ts';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
 import { invoiceFlags, readInvoiceTerms } from '../../lib/cli/invoice-flag.ts';
 import type { Network } from '../../lib/network.ts';
@@ -67,7 +67,8 @@ export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
     }
     const locktime = await this.absoluteLocktime(network, f.locktime);
     const preimage = f['preimage-out'] !== undefined ? this.random.bytes(32, 'htlc/preimage') : undefined;
-    const { message, preimageFile } = createHtlc(
+    // Every field comes from a flag: a malformed one is a usage error (exit 2); a refusal (dust) stays 4.
+    const { message, preimageFile } = flagValues(() => createHtlc(
       {
         kind: f.kind as 'seed' | 'offered' | 'received' | 'taproot',
         paymentHash,
@@ -86,7 +87,7 @@ export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
         feeratePerKw: f['feerate-per-kw'],
       },
       network,
-    );
+    ));
     if (preimage && preimageFile) {
       // Last, once everything else is valid: nothing is written for a refused create.
       const { writeNewFile } = await import('../../lib/store/exclusive.ts');

@@ -9,7 +9,7 @@
  *   `readCommitment` reads a `bolt3/commitment-request`, rebuilt from channel and state.
  */
 import { Flags, type Command } from '@oclif/core';
-import { MalformedInputError } from '../errors.ts';
+import { MalformedInputError, UsageError } from '../errors.ts';
 import { OffchainCommand } from './base-command.ts';
 import { readHexSecretFile } from './secret-file.ts';
 import type { ChannelRecord } from '../bolt3/party.ts';
@@ -72,7 +72,7 @@ export abstract class CommitmentCommand<T extends typeof Command> extends Offcha
 
   protected channelId(): string {
     const id = ((this.flags as { 'channel-id'?: string })['channel-id'] ?? '').toLowerCase();
-    if (!CHANNEL_ID.test(id)) throw new MalformedInputError('E_BAD_CHANNEL_ID', `--channel-id ${id} is not TXID:VOUT`);
+    if (!CHANNEL_ID.test(id)) throw new UsageError('E_BAD_CHANNEL_ID', `--channel-id ${id} is not TXID:VOUT`);
     return id;
   }
 
@@ -130,7 +130,7 @@ export abstract class CommitmentCommand<T extends typeof Command> extends Offcha
     const f = this.flags as { 'htlc-key-env'?: string; 'htlc-key-file'?: string };
     if (f['htlc-key-env'] === undefined && f['htlc-key-file'] === undefined) return {};
     const { loadKeyPair } = await import('./secrets.ts');
-    const key = await loadKeyPair({ keyFile: f['htlc-key-file'], keyEnv: f['htlc-key-env'], env: process.env, network: this.network(), interactive: false, prompt: async () => '' });
+    const key = await loadKeyPair({ keyFile: f['htlc-key-file'], keyFileFlag: '--htlc-key-file', keyEnv: f['htlc-key-env'], env: process.env, network: this.network(), interactive: false, prompt: async () => '' });
     return { htlcBasepointSecret: key.secretKey };
   }
 }

@@ -2,13 +2,14 @@
  * The optional configuration file, so an operator does not repeat `--network mainnet`,
  * the RPC URL and the state directory on every command: `$OFFCHAIN_CONFIG`, else
  * `~/.offchain/config` when it exists. bitcoin.conf's format — `key=value` lines, `#`
- * comments — with three keys:
+ * comments — with these keys:
  *
  *     network=mainnet
  *     rpc_url=http://127.0.0.1:8332/
  *     state_dir=/var/lib/offchain
+ *     lightning_rpc=/var/lib/lightningd/bitcoin/lightning-rpc   (gateway pay --lightning-rpc)
  *
- * A state_dir starting with `~/` is under the home directory (as a shell would read it).
+ * A state_dir or lightning_rpc starting with `~/` is under the home directory (as a shell would read it).
  *
  * Precedence: a flag, then the environment (OFFCHAIN_NETWORK, OFFCHAIN_RPC_URL,
  * OFFCHAIN_STATE_DIR), then this file — it only fills in environment variables that are
@@ -22,7 +23,7 @@ import { NETWORKS } from '../network.ts';
 
 export const CONFIG_ENV = 'OFFCHAIN_CONFIG';
 
-const KEYS: Record<string, string> = { network: 'OFFCHAIN_NETWORK', rpc_url: 'OFFCHAIN_RPC_URL', state_dir: 'OFFCHAIN_STATE_DIR' };
+const KEYS: Record<string, string> = { network: 'OFFCHAIN_NETWORK', rpc_url: 'OFFCHAIN_RPC_URL', state_dir: 'OFFCHAIN_STATE_DIR', lightning_rpc: 'OFFCHAIN_LIGHTNING_RPC' };
 
 /** Fill the unset environment variables from the configuration file, if there is one. */
 export function applyConfigFile(env: NodeJS.ProcessEnv, home: string): void {
@@ -39,8 +40,8 @@ export function applyConfigFile(env: NodeJS.ProcessEnv, home: string): void {
   }
   for (const [key, value] of Object.entries(parseConfig(text, path))) {
     const name = KEYS[key]!;
-    // `state_dir=~/x`: the home directory, as a shell would expand it (no shell reads this file).
-    const expanded = key === 'state_dir' ? expandTilde(value, home) : value;
+    // `state_dir=~/x`, `lightning_rpc=~/x`: the home directory, as a shell would expand it (no shell reads this file).
+    const expanded = key === 'state_dir' || key === 'lightning_rpc' ? expandTilde(value, home) : value;
     if (env[name] === undefined || env[name] === '') env[name] = expanded;
   }
 }

@@ -18,7 +18,7 @@
  * `mint_nonce` once it is idle again.
  */
 import { Flags, type Command } from '@oclif/core';
-import { readFileSync } from 'node:fs';
+import { malformedJson, readFlagFile } from './input.ts';
 import { RefusedError, StateConflictError, UsageError } from '../errors.ts';
 import type { Network } from '../network.ts';
 import type { KeyPair } from '../keys/keys.ts';
@@ -42,17 +42,23 @@ function refuse(code: string, message: string): never {
   throw new RefusedError(code, message);
 }
 
+/** A JSON file a flag names: E_INPUT_FILE naming the flag when it cannot be read, E_MALFORMED_JSON (line and column) when it does not parse, as every file flag. */
+function jsonFlagFile(flag: string, path: string): unknown {
+  const text = new TextDecoder().decode(readFlagFile(flag, path));
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw malformedJson(`${flag} ${path}`, text, e as Error);
+  }
+}
+
 export abstract class DeviceCommand<T extends typeof Command> extends CreditCommand<T> {
   /** --terms FILE, checked field by field (exit 2 on a bad file). */
   protected async gatewayTerms(): Promise<GatewayTermsFile> {
     const path = (this.flags as { terms?: string }).terms;
     if (!path) throw new UsageError('E_USAGE', 'pass the gateway\'s terms with --terms FILE');
     let t: Record<string, unknown>;
-    try {
-      t = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-    } catch (e) {
-      throw new UsageError('E_USAGE', `--terms ${path}: ${(e as Error).message.split('\n')[0]}`);
-    }
+    t = jsonFlagFile('--terms', path) as Record<string, unknown>;
     const keys = ['fee_base_msat', 'fee_ppm', 'cltv_budget_blocks', 'claim_margin_blocks'] as const;
     for (const k of keys) {
       const v = t[k];
@@ -70,11 +76,7 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     const { Value } = await import('@sinclair/typebox/value');
     const { DevicePolicySchema } = await import('../device/policy.ts');
     let p: unknown;
-    try {
-      p = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (e) {
-      throw new UsageError('E_USAGE', `--policy ${path}: ${(e as Error).message.split('\n')[0]}`);
-    }
+    p = jsonFlagFile('--policy', path);
     const bad = [...Value.Errors(DevicePolicySchema, p)][0];
     if (bad) throw new UsageError('E_USAGE', `--policy ${path}: ${bad.path || '/'} ${bad.message}`);
     return p as DevicePolicy;
@@ -112,6 +114,18 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     const { balanceMessage } = await import('../credit/user.ts');
     const { termsFromJson } = await import('../credit/codec.ts');
     return balanceMessage(ctx as Parameters<typeof balanceMessage>[0], termsFromJson(rec.contract, network), rec);
+  }
+
+  /** The gateway's payment in flight on contract `id` (or the only open one), read from its last commit; nothing written. */
+  protected async gatewayInFlight(network: Network, id: string | undefined): Promise<NonNullable<GatewayChannel['in_flight']>> {
+    return this.withMintView(network, async (store) => {
+      const contractId = id ?? (await this.pickContract({ list: () => store.list(), dir: 'the mint\'s state directory' }, ['open']));
+      const rec = await store.get(contractId);
+      if (!rec) refuse('E_UNKNOWN_CONTRACT', `this gateway has no contract ${contractId}`);
+      const f = rec.gateway?.in_flight;
+      if (!f) refuse('E_NO_PAYMENT_IN_FLIGHT', `no payment is in flight on contract ${contractId}`);
+      return f;
+    });
   }
 
   /**
@@ -154,6 +168,8 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
         terms: { fee_base_msat: 0, fee_ppm: 0, cltv_budget_blocks: 0, claim_margin_blocks: 0, ...terms, min_fee_rate: mctx.policy.min_fee_rate },
       };
       const { record, message } = await step(ctx, g);
+      // A replay (the step answered from the record, e.g. a repeated device/pay's job): nothing to write.
+      if (record === g && rec.gateway) return message;
       const next: MintContractRecord = { ...rec, gateway: record, next_state: record.next_state };
       if (record.latest) {
         // What the mint exits with (exit-credit) and closes against (close-credit): the gateway's latest state.

@@ -30,6 +30,20 @@ export function renamedFrom<F extends object>(flag: F, ...old: string[]): F {
   return { ...flag, aliases: old, deprecateAliases: true };
 }
 
+/**
+ * Like `flagValue`, for a parser that reads several flags and may also refuse by a rule:
+ * only what it finds malformed (exit 3) becomes a usage error (exit 2, same code); a
+ * refusal (exit 4: dust, another network) stays one.
+ */
+export function flagValues<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof OffchainError && e.exitCode === 3) throw new UsageError(e.code, e.message, e.detail);
+    throw e;
+  }
+}
+
 export const globalFlags = {
   network: Flags.string({
     description: 'network to work on; must agree with the network named in the input message (default: the message\'s, else regtest)',

@@ -68,6 +68,9 @@ export function parseOutpoint(text: string): OutPoint {
 export abstract class HtlcCommand<T extends typeof Command> extends OffchainCommand<T> {
   /** The HTLC being spent, and the partly signed PSBT when the input is an incomplete htlc/spend. */
   protected async readHtlc(): Promise<HtlcInput> {
+    // --htlc first: a file that cannot be read is refused naming it, whatever the input (it was ignored unless the input was a spend).
+    const ownFile = (this.flags as { htlc?: string }).htlc;
+    const ownDoc = ownFile === undefined ? undefined : await this.readFileDocument(ownFile);
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', 'expected an htlc/created message (from htlc create) or an incomplete htlc/spend');
     const { htlcFromMessage } = await import('../htlc/messages.ts');
@@ -82,11 +85,10 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
       // The other signer's copy of the HTLC is not trusted: terms the script does not commit
       // to (the second stage's delay, key and feerate; an offered HTLC's cltv_expiry) could
       // have been changed in it. Ours must be given, and theirs must be the same.
-      const ownFile = (this.flags as { htlc?: string }).htlc;
-      if (ownFile === undefined) {
+      if (ownFile === undefined || ownDoc === undefined) {
         throw new UsageError('E_USAGE', 'this spend was started by another party: pass --htlc FILE, your own copy of the htlc/created message');
       }
-      const own = htlcFromMessage(await this.readFileDocument(ownFile));
+      const own = htlcFromMessage(ownDoc);
       const inner = htlcFromMessage(spend.htlc);
       if (!sameJson(own.message, inner.message)) {
         throw new RefusedError('E_HTLC_MISMATCH', `the HTLC carried by this htlc/spend differs from yours (${ownFile}); refusing to sign other terms`);
@@ -95,6 +97,9 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
       return { ...inner, created: inner.message, network: this.network(inner.network), psbt: parsePsbt(psbtBytesFromBase64(spend.psbt, 'psbt')) };
     }
     const r = htlcFromMessage(value);
+    if (ownDoc !== undefined && !sameJson(htlcFromMessage(ownDoc).message, r.message)) {
+      throw new RefusedError('E_HTLC_MISMATCH', `the HTLC of the input differs from yours (--htlc ${ownFile}); refusing to sign other terms`);
+    }
     return { htlc: r.htlc, created: r.message, network: this.network(r.network), ...(r.amountSat === undefined ? {} : { amountSat: r.amountSat }) };
   }
 

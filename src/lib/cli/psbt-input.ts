@@ -7,6 +7,7 @@ import { MalformedInputError } from '../errors.ts';
 import { readEnvelope } from '../envelope.ts';
 import type { Network } from '../network.ts';
 import { psbtBytesFromBase64 } from '../psbt/base64-field.ts';
+import { article, nextStepHint } from '../message-steps.ts';
 import { detectFormat, type InputDocument } from './input.ts';
 
 /** The whole input with its format detected; an empty input is refused (E_EMPTY_INPUT). */
@@ -31,7 +32,8 @@ export function psbtBytesOf(doc: InputDocument): { bytes: Uint8Array; network?: 
   }
   const env = readEnvelope(doc.value);
   const psbt = (doc.value as { psbt?: unknown }).psbt;
-  if (typeof psbt !== 'string') throw new MalformedInputError('E_EXPECTED_PSBT', `a ${env.type} message carries no "psbt" field`);
+  // A message piped to the wrong command (BRIEF §2): say where it goes instead.
+  if (typeof psbt !== 'string') throw new MalformedInputError('E_WRONG_MESSAGE', `expected a PSBT or a message carrying one, got ${article(env.type)} ${env.type} message, which carries no "psbt" field${nextStepHint(env.type)}`);
   const bytes = psbtBytesFromBase64(psbt, `the "psbt" field of the ${env.type} message`);
   return { bytes, network: env.network, messageType: env.type };
 }

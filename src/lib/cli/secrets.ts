@@ -8,6 +8,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { InterruptedError, UsageError, RefusedError } from '../errors.ts';
 import { parseSecretKey, keyPair, type KeyPair } from '../keys/keys.ts';
+import { flagValues } from './flags.ts';
 import type { Network } from '../network.ts';
 import type { PromptTerminal } from './prompt-terminal.ts';
 
@@ -15,6 +16,8 @@ export const DEFAULT_KEY_ENV = 'OFFCHAIN_KEY';
 
 export type SecretSource = {
   keyFile: string | undefined;
+  /** The flag that named `keyFile`, for messages (default `--key-file`). */
+  keyFileFlag?: string;
   keyEnv: string | undefined;
   env: NodeJS.ProcessEnv;
   /** Whether a person can be asked; a function is asked only when no file or variable gave the key. */
@@ -26,28 +29,30 @@ export type SecretSource = {
 
 export async function loadKeyPair(src: SecretSource): Promise<KeyPair> {
   if (src.keyFile !== undefined) {
+    const flag = src.keyFileFlag ?? '--key-file';
     let st;
     try {
       st = statSync(src.keyFile);
     } catch (e) {
-      throw new UsageError('E_KEY_FILE', `cannot read --key-file ${src.keyFile}: ${(e as NodeJS.ErrnoException).code}`);
+      throw new UsageError('E_KEY_FILE', `cannot read ${flag} ${src.keyFile}: ${(e as NodeJS.ErrnoException).code}`);
     }
     // Before the mode check: "chmod 600" is no advice for a directory.
     // (A pipe is fine: `--key-file <(pass show mint)`.)
-    if (st.isDirectory()) throw new UsageError('E_KEY_FILE', `cannot read --key-file ${src.keyFile}: it is a directory; give the file holding the key`);
+    if (st.isDirectory()) throw new UsageError('E_KEY_FILE', `cannot read ${flag} ${src.keyFile}: it is a directory; give the file holding the key`);
     if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
       throw new RefusedError(
         'E_KEY_FILE_PERMISSIONS',
-        `--key-file ${src.keyFile} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 ${src.keyFile}`,
+        `${flag} ${src.keyFile} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 ${src.keyFile}`,
       );
     }
     const text = readFileSync(src.keyFile, 'utf8');
-    return keyPair(parseSecretKey(text, src.network, `--key-file ${src.keyFile}`));
+    // A key that is no key is a bad value of the flag that named it: exit 2 (docs/cli.md).
+    return keyPair(flagValues(() => parseSecretKey(text, src.network, `${flag} ${src.keyFile}`)));
   }
   const envName = src.keyEnv ?? DEFAULT_KEY_ENV;
   const fromEnv = src.env[envName];
   if (fromEnv !== undefined && fromEnv !== '') {
-    return keyPair(parseSecretKey(fromEnv, src.network, `the environment variable ${envName}`));
+    return keyPair(flagValues(() => parseSecretKey(fromEnv, src.network, `the environment variable ${envName}`)));
   }
   if (src.keyEnv !== undefined) {
     throw new UsageError('E_NO_KEY', `the environment variable ${src.keyEnv} named by --key-env is not set`);

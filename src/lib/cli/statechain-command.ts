@@ -8,7 +8,8 @@
  * Documents: `op-<coin>` (operator: its share s, pending x₁, statement), `coin-<coin>`
  * (owner or receiver: its share o, the backup chain), `deposit-<O>` (an owner's share
  * before the operator names the coin), `receive-<coin>` (a receiver's share before it is
- * handed the coin).
+ * handed the coin). With --store (or $OFFCHAIN_STORE_URL) the operator's records live in
+ * PostgreSQL instead (src/lib/store/operator-store.ts is the port; owners keep their files).
  */
 import { Flags, type Command } from '@oclif/core';
 import { join } from 'node:path';
@@ -25,6 +26,8 @@ import type { SendingRecord } from '../statechain/joint-send.ts';
 import { DEFAULT_FLOOR, type Floor } from '../statechain/floor.ts';
 import { OffchainCommand } from './base-command.ts';
 import { chainFlags, inputFlags, keyFlags, renamedFrom, stateFlags } from './flags.ts';
+import { storeFlagsFor } from './store-flags.ts';
+import type { OperatorStore } from '../store/operator-store.ts';
 
 export const statechainFlags = {
   ...inputFlags,
@@ -83,6 +86,9 @@ export function strictDecimal(text: string, flag: string, min: number, max: numb
   return n;
 }
 
+/** The commands an operator runs (deposit, transfer, withdraw): its records in --state-dir, or PostgreSQL with --store. */
+export const operatorStoreFlags = storeFlagsFor('operator: keep the coins\' records (shares sealed)');
+
 export const coinFlag = {
   coin: Flags.string({ description: 'the coin id (32 hex digits)', helpValue: 'ID' }),
 };
@@ -113,6 +119,9 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
   }
 
   protected async ownerContext(network: Network): Promise<OwnerContext> {
+    if ((this.flags as { store?: string }).store !== undefined) {
+      throw new UsageError('E_USAGE', '--store keeps an operator\'s records; an owner\'s share and backups stay in --state-dir');
+    }
     const { NonceStore } = await import('../store/nonce-store.ts');
     return { auth: await this.keyPair(network), random: this.random, nonces: new NonceStore(join(this.stateDir(network), 'nonces')), network };
   }
@@ -153,23 +162,44 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
   }
 
   /**
-   * Operator: read-modify-write one coin's record; `step` returns the next record and the
-   * answer. Every replaced version's bytes are erased after the new one is written: each
-   * holds the share, so a version left behind would keep s₁ after the rotation.
+   * The operator's store: PostgreSQL when --store or $OFFCHAIN_STORE_URL names one (the
+   * shares sealed under this operator's key, a rollback witness in --state-dir), else the
+   * op-<coin> files under --state-dir.
+   */
+  protected async operatorStore(network: Network): Promise<OperatorStore> {
+    const { storeTarget } = await import('./store-flags.ts');
+    const target = await storeTarget(this.flags as Record<string, unknown>);
+    if (target === undefined) {
+      const { fileOperatorStore } = await import('../store/operator-store.ts');
+      return fileOperatorStore(this.stateDir(network));
+    }
+    const { PgOperatorStore } = await import('../store/pg/operator-store.ts');
+    const { VersionWitness } = await import('../store/pg/witness.ts');
+    return new PgOperatorStore(target, { operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
+  }
+
+  /** Operator: keep a new coin's first record (E_COIN_EXISTS if the id is taken). */
+  protected async operatorCreate(network: Network, record: OperatorRecord): Promise<void> {
+    const store = await this.operatorStore(network);
+    try {
+      await store.create(record);
+    } finally {
+      await store.close();
+    }
+  }
+
+  /**
+   * Operator: one step on one coin's record, under the coin's lock; `step` returns the next
+   * record and the answer, which leaves only once the record is durable. The replaced
+   * version is erased (the file store overwrites its bytes; PostgreSQL: pg/operator-store.ts).
    */
   protected async operatorStep<M>(network: Network, coinId: string, step: (r: OperatorRecord) => Promise<{ record: OperatorRecord; message: M }> | { record: OperatorRecord; message: M }): Promise<M> {
-    const store = await this.store(network);
-    const { updateErasingReplaced } = await import('../store/erase-on-replace.ts');
-    let message: M | undefined;
-    await updateErasingReplaced<OperatorRecord>(store.dir, `op-${coinId}`, async (current) => {
-      if (current === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `this operator has no coin ${coinId} (wrong --state-dir or network?)`);
-      const out = await step(current);
-      message = out.message;
-      // Every version of op-<coin> holds the share (and x₁ while a transfer waits): each one replaced is erased,
-      // not only the one replaced at the rotation, or an earlier version's inode keeps s₁ after it (finding E).
-      return { next: out.record, erase: true };
-    });
-    return message!;
+    const store = await this.operatorStore(network);
+    try {
+      return await store.step(coinId, step);
+    } finally {
+      await store.close();
+    }
   }
 
   /** --to and --fee-rate: the script a spend pays and its rate (a plain decimal: `0x10` and `1e3` are refused, exit 2). */

@@ -309,6 +309,20 @@ export const OpenAbandonedSchema = messageSchema('credit/open-abandoned', 'User:
   next: Type.String(),
 });
 
+export const StoreMigratedSchema = messageSchema('credit/store-migrated', 'Operator: the mint\'s SQLite store was copied into an empty PostgreSQL database; the source refuses every use from now on.', {
+  from: Type.String({ description: 'the SQLite mint directory migrated' }),
+  to: Type.String({ description: 'the PostgreSQL store, its URL without a password' }),
+  migration_id: Type.String({ pattern: '^[0-9a-f]{32}$', description: 'names this migration in both stores (a rerun finishes it)' }),
+  contracts: Type.Integer({ minimum: 0 }),
+  funding_outpoints: Type.Integer({ minimum: 0 }),
+  blind_signatures: Type.Integer({ minimum: 0 }),
+  documents: Type.Integer({ minimum: 0, description: 'the offer and other documents' }),
+  nonces_consumed: Type.Integer({ minimum: 0, description: 'consumed nonces copied (their ids: never issued again)' }),
+  nonces_burned: Type.Integer({ minimum: 0, description: 'unused secret nonces burned, not copied: each one\'s user recovers with credit abandon' }),
+  resumed: Type.Boolean({ description: 'an interrupted run had already copied; this run finished it' }),
+  next: Type.String(),
+});
+
 export const RefundSchema = messageSchema('credit/refund', 'The user\'s unilateral exit after expiry.', {
   contract_id: ContractId,
   txid: Txid,
@@ -354,5 +368,5 @@ export const CREDIT_SCHEMAS = [
   CreditOfferSchema, CreditAddressSchema, OpenRequestSchema, OpenAcceptSchema, OpenedSchema, UpdateRequestSchema, ReceiptSchema,
   BalanceSchema, CloseRequestSchema, ClosedSchema, RolloverRequestSchema, RolloverRefundSchema, RolloverSignSchema, RolloverAcceptSchema,
   RolledOverSchema, ExitSchema,
-  RefundSchema, ContractsSchema, AbandonSchema, AbandonedSchema, OpenAbandonedSchema, KeysetSchema, TokenSchema,
+  RefundSchema, ContractsSchema, AbandonSchema, AbandonedSchema, OpenAbandonedSchema, KeysetSchema, TokenSchema, StoreMigratedSchema,
 ];

@@ -188,11 +188,16 @@ function checkFirstNonce(n: NextNonceJson): void {
   if (n.state !== 1) refuse('E_RECEIPT_MISMATCH', `the mint's first nonce must be for state 1, not ${n.state}`);
 }
 
-export async function load(ctx: Pick<UserContext, 'network' | 'records'>, id: string): Promise<{ record: UserContractRecord; c: CreditContract }> {
+export async function load(ctx: Pick<UserContext, 'network' | 'records'> & { user?: UserContext['user'] }, id: string): Promise<{ record: UserContractRecord; c: CreditContract }> {
   const record = await ctx.records.get(id);
   if (!record) refuse('E_UNKNOWN_CONTRACT', `no contract ${id} in this state directory: the message is for another contract`);
   if (record.network !== ctx.network) refuse('E_NETWORK_MISMATCH', `contract ${id} is on ${record.network}`);
-  return { record, c: termsFromJson(record.contract, record.network) };
+  const c = termsFromJson(record.contract, record.network);
+  // Another key than the user's (the mint's, run on the user's directory): said so, before any signing step fails on it.
+  if (ctx.user && !equalBytes(ctx.user.publicKey, c.userPubkey)) {
+    refuse('E_KEY_MISMATCH', `this key (${toHex(ctx.user.publicKey)}) is not the user of contract ${id}: the user's key is ${toHex(c.userPubkey)}`);
+  }
+  return { record, c };
 }
 
 function openedMessage(ctx: UserContext, c: CreditContract, record: UserContractRecord): Record<string, unknown> {

@@ -6,7 +6,7 @@ export function readJsonFile(path: string, flag: string, secret = false): unknow
   let text: string;
   try {
     if (secret && process.platform !== 'win32' && (statSync(path).mode & 0o077) !== 0)
-      throw new RefusedError('E_SECRETS_FILE_PERMISSIONS', `${flag} ${path} is readable by others; run chmod 600 ${path}`);
+      throw new RefusedError('E_SECRET_FILE_PERMISSIONS', `${flag} ${path} is readable by others; run chmod 600 ${path}`);
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if (e instanceof RefusedError) throw e;

@@ -19,8 +19,10 @@
  *   by the receiver the pending transfer names) over the request itself; a coin held by a
  *   pair is bound to both parts (owner_auth_b), and a transfer or withdrawal of it also needs
  *   part B's signed consent to exactly that request (E_PAIR_CONSENT);
- * - the share it replaces at a rotation is erased with the record that held it (the
- *   command's store step overwrites the old record's bytes, then removes it).
+ * - the share it replaces at a rotation is erased with the record that held it (the file
+ *   store overwrites the old record's bytes, then removes it; PostgreSQL cannot overwrite in
+ *   place — the old row version lives on until vacuumed, in WAL and in backups, sealed under
+ *   the operator's key: src/lib/store/pg/operator-store.ts).
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -162,6 +164,11 @@ function coinOf(record: OperatorRecord) {
 /** A new coin: the operator's share, its proof of possession, the address and terms. */
 export function offerDeposit(req: Msg<typeof DepositRequestSchema>, terms: UnsignedStatement['terms'], ctx: OperatorContext) {
   requireSig(req, 'owner_sig', req.owner_auth, 'the owner');
+  // The depositor's own request run with the depositor's key (its state dir, the wrong party):
+  // an operator that is the owner would hold both halves of the coin's key.
+  if (toHex(ctx.operator.publicKey) === req.owner_auth.toLowerCase()) {
+    throw new RefusedError('E_KEY_MISMATCH', 'this key is the depositor\'s own (owner_auth of the request): a statechain/deposit-request is for the operator, who runs statechain-deposit on it with the operator\'s key and state');
+  }
   const coinId = ctx.random.bytes(16, 'statechain/coin-id');
   const s = randomScalar(ctx.random, 'statechain/operator-share');
   const sBytes = bytes32(s);

@@ -60,6 +60,21 @@ const SCHEMA = `
 
 export const MINT_DB_FILE = 'mint.sqlite';
 
+/**
+ * The meta key a migration to PostgreSQL (store/migrate.ts) leaves in the source: while it
+ * is there the store refuses every use — opening it, and the next transaction of a process
+ * that had it open — so a migrated mint is never served from two places.
+ */
+export const MIGRATION_KEY = 'migration';
+export type MigrationMark = { state: 'migrating' | 'migrated'; to: string; id: string; at: string };
+
+/** E_STORE_MIGRATED (exit 5): this SQLite store was (or is being) moved to PostgreSQL. */
+export function migratedError(dir: string, mark: MigrationMark): StateConflictError {
+  return mark.state === 'migrated'
+    ? new StateConflictError('E_STORE_MIGRATED', `the mint's state in ${dir} was migrated to ${mark.to} at ${mark.at}: serve it with --store ${mark.to} (this copy refuses every use)`)
+    : new StateConflictError('E_STORE_MIGRATED', `a migration of the mint's state in ${dir} to ${mark.to} started at ${mark.at} and did not finish: run "credit store migrate --to ${mark.to}" again to finish it (this copy refuses every use)`);
+}
+
 function nonceKey(pubnonce: Uint8Array | string): string {
   const hex = typeof pubnonce === 'string' ? pubnonce : toHex(pubnonce);
   return createHash('sha256').update(hex).digest('hex').slice(0, 32);
@@ -146,8 +161,14 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       db.pragma('secure_delete = ON');
       db.pragma('busy_timeout = 10000');
       db.exec(SCHEMA);
+      const mark = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(MIGRATION_KEY);
+      if (mark) {
+        db.close();
+        throw migratedError(abs, JSON.parse(mark.value) as MigrationMark);
+      }
       return new MintStore<R>(abs, db);
     } catch (e) {
+      if (e instanceof OffchainError) throw e;
       throw new MalformedInputError('E_STATE_CORRUPT', `the mint database ${path} cannot be opened: ${(e as Error).message}`);
     }
   }
@@ -166,6 +187,13 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
     this.usable();
     if (!this.inTransaction) {
       this.db.exec('BEGIN IMMEDIATE');
+      // A migration that committed while this process had the store open: stop here.
+      const mark = this.q.getMeta.get(MIGRATION_KEY);
+      if (mark) {
+        this.db.exec('ROLLBACK');
+        this.failed = migratedError(this.dir, JSON.parse(mark.value) as MigrationMark);
+        throw this.failed;
+      }
       this.inTransaction = true;
     }
   }

@@ -38,3 +38,18 @@ describe('state_dir in the configuration file', () => {
     expect(stateDirFrom('state_dir=~/x', { OFFCHAIN_STATE_DIR: '/from/env' })).toBe('/from/env');
   });
 });
+
+describe('lightning_rpc in the configuration file (gateway pay --lightning-rpc)', () => {
+  const socketFrom = (line: string, preset: Record<string, string> = {}) => {
+    const path = join(dir.path, 'config');
+    writeFileSync(path, `${line}\n`);
+    const env: NodeJS.ProcessEnv = { OFFCHAIN_CONFIG: path, ...preset };
+    applyConfigFile(env, '/home/operator');
+    return env.OFFCHAIN_LIGHTNING_RPC;
+  };
+  it('fills $OFFCHAIN_LIGHTNING_RPC, ~/ under the home directory; the environment wins', () => {
+    expect(socketFrom('lightning_rpc=~/.lightning/bitcoin/lightning-rpc')).toBe('/home/operator/.lightning/bitcoin/lightning-rpc');
+    expect(socketFrom('lightning_rpc=/run/cln/lightning-rpc')).toBe('/run/cln/lightning-rpc');
+    expect(socketFrom('lightning_rpc=/run/cln/lightning-rpc', { OFFCHAIN_LIGHTNING_RPC: '/from/env' })).toBe('/from/env');
+  });
+});

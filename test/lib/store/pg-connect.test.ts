@@ -6,6 +6,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { redactUrl, resolvePgTarget } from '../../../src/lib/store/pg/connect.ts';
+import { readSecretText } from '../../../src/lib/cli/secret-file.ts';
 import { tempDir } from '../../helpers.ts';
 
 const code = (f: () => unknown) => {
@@ -50,9 +51,9 @@ describe('resolvePgTarget', () => {
     const f = join(dir.path, 'pw');
     writeFileSync(f, 'from-file\n');
     chmodSync(f, 0o600);
-    expect(resolvePgTarget({ store: 'postgres://u@h/d', passwordFile: f }, { OFFCHAIN_STORE_PASSWORD: 'env' })!.password).toBe('from-file');
+    expect(resolvePgTarget({ store: 'postgres://u@h/d', passwordFile: f }, { OFFCHAIN_STORE_PASSWORD: 'env' }, readSecretText)!.password).toBe('from-file');
     chmodSync(f, 0o644);
-    expect(code(() => resolvePgTarget({ store: 'postgres://u@h/d', passwordFile: f }, {}))).toBe('E_SECRET_FILE_PERMISSIONS 4');
+    expect(code(() => resolvePgTarget({ store: 'postgres://u@h/d', passwordFile: f }, {}, readSecretText))).toBe('E_SECRET_FILE_PERMISSIONS 4');
     dir.cleanup();
   });
 

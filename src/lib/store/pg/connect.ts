@@ -12,7 +12,6 @@
  * one way a URL is printed.
  */
 import { UsageError } from '../../errors.ts';
-import { readSecretText } from '../../cli/secret-file.ts';
 
 export const STORE_URL_ENV = 'OFFCHAIN_STORE_URL';
 export const STORE_PASSWORD_ENV = 'OFFCHAIN_STORE_PASSWORD';
@@ -37,6 +36,15 @@ export interface StoreSource {
   passwordFile?: string;
 }
 
+/**
+ * Reads a 0600 secret file (the CLI's `readSecretText`: refuses a file others can read,
+ * E_SECRET_FILE_PERMISSIONS, exit 4), given by the caller so this module stays below the CLI.
+ */
+export type SecretFileReader = (path: string, flag: string) => string;
+const noFileReader: SecretFileReader = (_path, flag) => {
+  throw new UsageError('E_USAGE', `${flag}: no secret-file reader given`);
+};
+
 /** True for the URLs this module serves. */
 export function isPostgresUrl(text: string): boolean {
   return /^postgres(ql)?:\/\//i.test(text.trim());
@@ -52,7 +60,7 @@ export function redactUrl(text: string): string {
  * embedded store is to be used. E_STORE_URL (exit 2) for a URL that is not a postgres
  * one, E_SECRET_ON_ARGV (exit 2) for a password in a URL given on argv.
  */
-export function resolvePgTarget(src: StoreSource, env: NodeJS.ProcessEnv = process.env): PgTarget | undefined {
+export function resolvePgTarget(src: StoreSource, env: NodeJS.ProcessEnv = process.env, readSecretText: SecretFileReader = noFileReader): PgTarget | undefined {
   const fromArgv = src.store !== undefined && src.store !== '';
   const text = fromArgv ? src.store! : env[STORE_URL_ENV];
   if (text === undefined || text.trim() === '') return undefined;

@@ -14,9 +14,12 @@
  * transaction back — nothing of it was released — and the step runs again, at most
  * RETRIES times. Group commit is PostgreSQL's business here: many processes commit at
  * once and share WAL flushes; `commit_delay`/`commit_siblings` in postgresql.conf trade
- * latency for fewer fsyncs (docs/postgres.md). A COMMIT whose outcome is unknown (the
- * connection lost) makes the store `broken`: the process exits without releasing the
- * answer, and the retry, served by any process, finds the stored answer if it committed.
+ * latency for fewer fsyncs (docs/postgres.md). A connection lost (server restart,
+ * network) refuses the request in flight (E_STORE_UNREACHABLE, retryable) and the next
+ * request reconnects, keeping the process's epoch (see `reconnect`); a COMMIT whose answer
+ * was lost is resolved by the epoch counter on the new connection, and only when it cannot
+ * be resolved is the store `broken`: the process exits without releasing the answer, and
+ * the retry, served by any process, finds the stored answer if it committed.
  *
  * Single-use rules are database constraints (schema.ts): one contract per funding
  * outpoint, a nonce id issued once, consumed once (a trigger refuses consumed → unused
@@ -117,6 +120,17 @@ export function storeConnectError(e: unknown, target: PgTarget): OffchainError {
   return new OffchainError('E_STORE_UNREACHABLE', `cannot reach the store ${target.url} (${why})`, 1);
 }
 
+function newClient(mod: { default: typeof pg }, target: PgTarget): pg.Client {
+  return new mod.default.Client({
+    host: target.host, port: target.port, database: target.database,
+    ...(target.user !== undefined ? { user: target.user } : {}),
+    ...(target.password !== undefined ? { password: target.password } : {}),
+    ...(target.options.sslmode && target.options.sslmode !== 'disable' ? { ssl: { rejectUnauthorized: target.options.sslmode === 'verify-full' } } : {}),
+    application_name: target.options.application_name ?? 'offchain-mint',
+    connectionTimeoutMillis: Number(target.options.connect_timeout ?? 10) * 1000,
+  });
+}
+
 export class PgMintStore<R extends { contract_id: string }> implements MintStorePort<R> {
   readonly dir: string;
   /** This process's epoch: its nonces are sealed under `key`, which never leaves memory. */
@@ -130,27 +144,59 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   private closed = false;
   private viewOnly = false;
 
-  private constructor(private readonly client: pg.Client, target: PgTarget, epoch: string, key: Buffer) {
+  /** The connection was lost outside a COMMIT: the next use reconnects (see `reconnect`). */
+  private lost: OffchainError | undefined;
+
+  private constructor(private client: pg.Client, private readonly target: PgTarget, epoch: string, key: Buffer) {
     this.dir = target.url;
     this.epoch = epoch;
     this.key = key;
+    this.watch(client);
+  }
+
+  private watch(client: pg.Client): void {
     client.on('error', (e) => {
-      // An idle connection lost (server restart): the next use fails; the store is broken.
-      this.failed ??= new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} (${e.message})`, 1);
+      // An idle connection lost (server restart): the next use reconnects.
+      if (client === this.client) this.lose(e);
     });
+  }
+
+  private lose(e: unknown): OffchainError {
+    // An open transaction stays open in name until its step rolls back: nothing more of it
+    // may run (on a new connection it would run outside any transaction).
+    this.lost ??= new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} (${(e as Error).message ?? e}): nothing of this request was kept; retry it`, 1);
+    return this.lost;
+  }
+
+  /**
+   * RECONNECTING. A connection lost outside a COMMIT lost only an open transaction, which
+   * the server rolls back: nothing of it was kept and nothing of it left the process, so
+   * the request is refused (E_STORE_UNREACHABLE, exit 1, retryable) and the next use opens
+   * a new connection with the same epoch and key — the process's nonces stay usable. The
+   * restore check (`tick`) runs on the new connection as on the old: a server that came
+   * back older is caught at the next nonce transaction. A COMMIT whose answer was lost is
+   * resolved on the new connection by the epoch counter the transaction incremented (it
+   * is there iff the transaction committed); without one, the outcome is unknown and the
+   * store is broken.
+   */
+  private async reconnect(): Promise<void> {
+    const old = this.client;
+    const next = newClient(await import('pg'), this.target);
+    try {
+      await next.connect();
+    } catch (e) {
+      await next.end().catch(() => undefined);
+      throw new OffchainError('E_STORE_UNREACHABLE', `cannot reach the store ${this.dir} (${storeConnectError(e, this.target).message.replace(/^cannot reach the store \S+ /, '')}): retry the request`, 1);
+    }
+    this.client = next;
+    this.watch(next);
+    this.lost = undefined;
+    void old.end().catch(() => undefined);
   }
 
   /** Connect, create the schema on first use (refusing a newer one), register this process's epoch. */
   static async open<R extends { contract_id: string }>(target: PgTarget, network: string, opts: { view?: boolean } = {}): Promise<PgMintStore<R>> {
-    const { default: pgm } = await import('pg');
-    const client = new pgm.Client({
-      host: target.host, port: target.port, database: target.database,
-      ...(target.user !== undefined ? { user: target.user } : {}),
-      ...(target.password !== undefined ? { password: target.password } : {}),
-      ...(target.options.sslmode && target.options.sslmode !== 'disable' ? { ssl: { rejectUnauthorized: target.options.sslmode === 'verify-full' } } : {}),
-      application_name: target.options.application_name ?? 'offchain-mint',
-      connectionTimeoutMillis: Number(target.options.connect_timeout ?? 10) * 1000,
-    });
+    const client = newClient(await import('pg'), target);
     try {
       await client.connect();
     } catch (e) {
@@ -208,13 +254,14 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
 
   private async q<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<pg.QueryResult<T>> {
     this.usable();
+    if (this.lost) {
+      if (this.inTransaction) throw this.lost;
+      await this.reconnect();
+    }
     try {
       return await this.client.query<T>(text, params);
     } catch (e) {
-      if (isConnectionError(e)) {
-        this.failed ??= new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} (${(e as Error).message})`, 1);
-        throw this.failed;
-      }
+      if (isConnectionError(e)) throw this.lose(e);
       throw e;
     }
   }
@@ -290,12 +337,44 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       await this.client.query('COMMIT');
       if (this.pendingCounter !== undefined) this.counter = this.pendingCounter;
     } catch (e) {
+      if (isConnectionError(e) && this.pendingCounter !== undefined) {
+        const pending = this.pendingCounter;
+        this.lose(e);
+        await this.resolveCommit(pending);
+        return;
+      }
       this.failed = e as Error;
       throw new StoreWriteError(`could not make the mint's state durable in ${this.dir} (${(e as Error).message}): nothing of this request was released`);
     } finally {
       this.inTransaction = false;
       this.pendingCounter = undefined;
     }
+  }
+
+  /**
+   * The answer to a COMMIT was lost: ask a new connection whether the transaction's tick
+   * of the epoch counter is there. It is (`pending`): it committed — the caller may
+   * release its result. It is not (the counter this process knew): it did not — the
+   * request is refused, retryable. Anything else (or no answer): broken.
+   */
+  private async resolveCommit(pending: number): Promise<void> {
+    let found: number | undefined;
+    try {
+      await this.reconnect();
+      const row = (await this.client.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1', [this.epoch])).rows[0];
+      found = row ? Number(row.counter) : undefined;
+    } catch (e) {
+      this.failed = new StoreWriteError(`the answer to a COMMIT was lost and the store ${this.dir} cannot be asked whether it committed (${(e as Error).message}): nothing of this request was released; restart the mint`);
+      throw this.failed;
+    }
+    if (found === pending) {
+      this.counter = pending;
+      return;
+    }
+    if (found === this.counter) throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; retry it`, 1);
+    this.wipe();
+    this.failed = new StoreRolledBackError(`the store ${this.dir} went back in time under this process (its epoch counter is ${found ?? 'gone'} after a lost COMMIT, expected ${this.counter} or ${pending}): this process wiped its nonce key and stops`);
+    throw this.failed;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,87 @@
+/**
+ * The statechain operator's store alone (not in `npm run bench`: it needs a PostgreSQL
+ * server, which the test harness starts): steps per second and latency per step with 1, 2
+ * and 4 concurrent operator connections on different coins, 4 on one coin, and the file
+ * store for comparison. Each step is the database work of a co-signing: lock the coin's
+ * rows, read them, unseal the share, insert an owner nonce and a backup, rewrite the record
+ * and the sealed share, COMMIT, raise this host's witness. No signing (that is
+ * bench/statechain.ts's) and no CLI start-up.
+ *
+ *   node --import tsx bench/statechain-store.ts
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startPostgres } from '../test/setup/postgres.ts';
+import { resolvePgTarget } from '../src/lib/store/pg/connect.ts';
+import { PgOperatorStore } from '../src/lib/store/pg/operator-store.ts';
+import { VersionWitness } from '../src/lib/store/pg/witness.ts';
+import { FileOperatorStore, type OperatorStore } from '../src/lib/store/operator-store.ts';
+import type { OperatorRecord } from '../src/lib/statechain/operator.ts';
+
+const STEPS = Number(process.env.STEPS ?? 400);
+const hex = (n: number) => randomBytes(n).toString('hex');
+
+function coin(): OperatorRecord {
+  return {
+    coin_id: hex(16), network: 'regtest', share_secret: hex(32), funding_tx: null, x1: null, seen_nonces: [], done: [],
+    statement: { coin_id: '', status: 'active', backups: [], transfer: null, count: 0 } as unknown as OperatorRecord['statement'],
+  };
+}
+
+function step(r: OperatorRecord) {
+  const n = r.statement.backups.length + 1;
+  const statement = { ...r.statement, count: n, backups: [...r.statement.backups, { n, txid: hex(32), locktime: 1_000_000 - n, owner_share: '02'.padEnd(66, '0') }] };
+  return { record: { ...r, statement, seen_nonces: [...r.seen_nonces, hex(16)], last_answer: { request: hex(32), message: { n } } }, message: n };
+}
+
+async function run(label: string, stores: OperatorStore[], coins: string[][]) {
+  const lat: number[] = [];
+  const per = Math.ceil(STEPS / stores.length);
+  const t0 = performance.now();
+  await Promise.all(stores.map(async (s, w) => {
+    for (let i = 0; i < per; i++) {
+      const c = coins[w]![i % coins[w]!.length]!;
+      const a = performance.now();
+      await s.step(c, step);
+      lat.push(performance.now() - a);
+    }
+  }));
+  const secs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!.toFixed(1);
+  console.log(`${label.padEnd(34)} ${(lat.length / secs).toFixed(0).padStart(5)} steps/s   p50 ${q(0.5)} ms   p99 ${q(0.99)} ms`);
+}
+
+const server = await startPostgres();
+const work = mkdtempSync(join(tmpdir(), 'offchain-bench-op-'));
+try {
+  const url = await server.createDatabase('bench');
+  const target = resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!;
+  const pg = (w: number) => new PgOperatorStore(target, { operatorSecret: randomBytes(32).fill(7), witness: new VersionWitness(join(work, `witness-${w}`)) });
+  const make = async (s: OperatorStore, n: number) => {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = coin();
+      await s.create(r);
+      ids.push(r.coin_id);
+    }
+    return ids;
+  };
+  for (const workers of [1, 2, 4]) {
+    const stores = Array.from({ length: workers }, (_, w) => pg(w));
+    const coins = await Promise.all(stores.map((s) => make(s, 16)));
+    await run(`postgres, ${workers} connection(s), own coins`, stores, coins);
+    await Promise.all(stores.map((s) => s.close()));
+  }
+  const stores = Array.from({ length: 4 }, (_, w) => pg(10 + w));
+  const one = await make(stores[0]!, 1);
+  await run('postgres, 4 connections, one coin', stores, stores.map(() => one));
+  await Promise.all(stores.map((s) => s.close()));
+  const file = new FileOperatorStore(join(work, 'files'));
+  await run('files (--state-dir), 1 process', [file], [await make(file, 16)]);
+} finally {
+  await server.stop();
+  rmSync(work, { recursive: true, force: true });
+}

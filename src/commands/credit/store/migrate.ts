@@ -1,0 +1,64 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../../lib/cli/base-command.ts';
+import { CreditCommand, noMint } from '../../../lib/cli/credit-command.ts';
+import { stateFlags } from '../../../lib/cli/flags.ts';
+import { OffchainError, UsageError } from '../../../lib/errors.ts';
+
+export default class CreditStoreMigrate extends CreditCommand<typeof CreditStoreMigrate> {
+  static override summary = 'Move a mint\'s state from its SQLite store (--state-dir) to an empty PostgreSQL database, once.';
+  static override description =
+    'Copies the contracts, the funding-outpoint index, the blind signatures, the offer and the consumed nonces in one PostgreSQL ' +
+    'transaction into an empty database (E_STORE_NOT_EMPTY otherwise). Unused secret nonces are never copied — a second copy of a ' +
+    'single-use secret is a second chance to sign with it: they are burned in the source, and each user whose next request was ' +
+    'signed against one is refused once (E_NONCE_ELSEWHERE) and recovers with "credit abandon". From the moment it starts the source ' +
+    'refuses every use (E_STORE_MIGRATED), also a mint streaming on it; an interrupted migration is finished by running it again ' +
+    'with the same --to. The password from $OFFCHAIN_STORE_PASSWORD or --store-password-file, never the URL (docs/postgres.md).';
+  static override examples = [
+    {
+      description: 'A demo mint, and a migration to a server that is not there: refused (E_STORE_UNREACHABLE) before anything in the source is touched',
+      command:
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+        '{ <%= config.bin %> credit store migrate --state-dir $D/mint --to postgres://mint@127.0.0.1:1/mint 2>&1 || true; } | grep -o E_STORE_UNREACHABLE >&2 && ' +
+        '<%= config.bin %> credit list --state-dir $D/mint --tip-height 1001',
+    },
+    {
+      description: 'The real thing: the password in a 0600 file, then serve the same mint from PostgreSQL',
+      command: '<%= config.bin %> credit store migrate --state-dir /srv/mint --to postgres://mint@db.internal:5432/mint --store-password-file /etc/offchain/db.pass',
+    },
+  ];
+  static override flags = {
+    ...stateFlags,
+    from: Flags.string({ description: 'the SQLite mint directory (holding mint.sqlite); default: the credit-mint directory under --state-dir for --network', helpValue: 'DIR', helpGroup: 'STATE' }),
+    to: Flags.string({ description: 'the empty PostgreSQL database: postgres://USER@HOST:PORT/DB (or $OFFCHAIN_STORE_URL); never with a password in it', helpValue: 'URL', helpGroup: 'STATE' }),
+    'store-password-file': Flags.string({ description: 'file (mode 0600) holding the --to database password (or $OFFCHAIN_STORE_PASSWORD / $OFFCHAIN_STORE_PASSWORD_FILE)', helpValue: 'FILE', helpGroup: 'STATE' }),
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const network = this.network();
+    const { resolvePgTarget } = await import('../../../lib/store/pg/connect.ts');
+    let target;
+    try {
+      const to = this.flags.to;
+      const file = this.flags['store-password-file'];
+      target = resolvePgTarget({ ...(to !== undefined ? { store: to } : {}), ...(file !== undefined ? { passwordFile: file } : {}) });
+    } catch (e) {
+      // The shared resolver speaks of --store; this command's flag is --to.
+      if (e instanceof OffchainError) throw new OffchainError(e.code, e.message.replaceAll('--store ', '--to ').replace(/^--store\b/, '--to'), e.exitCode);
+      throw e;
+    }
+    if (!target) throw new UsageError('E_USAGE', 'name the PostgreSQL database to migrate to: --to postgres://USER@HOST:PORT/DB (or $OFFCHAIN_STORE_URL)');
+    const from = this.flags.from ?? this.existingState(network, 'credit-mint', noMint);
+    const { migrateMintStore } = await import('../../../lib/store/migrate.ts');
+    // A test seam: simulate a crash after a phase (tests only; never set by operators).
+    const crashAfter = process.env.OFFCHAIN_TEST_MIGRATE_CRASH;
+    const report = await migrateMintStore(from, target, network, crashAfter ? (phase) => {
+      if (phase === crashAfter) process.kill(process.pid, 'SIGKILL');
+    } : undefined);
+    return {
+      message: {
+        type: 'credit/store-migrated', version: 1, network, ...report,
+        next: `serve the mint with --store ${report.to} (sign-update --stream); users whose next request was signed against a burned nonce are refused once with E_NONCE_ELSEWHERE and recover with "credit abandon"`,
+      },
+    };
+  }
+}

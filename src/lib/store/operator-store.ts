@@ -1,0 +1,87 @@
+/**
+ * The statechain operator's store port (issue 29): what the operator's steps need from
+ * storage, with two implementations — the files under --state-dir (this module, the
+ * embedded default) and PostgreSQL (pg/operator-store.ts, `--store postgres://…`). The
+ * operator's protocol code (src/lib/statechain/operator.ts) and its commands do not know
+ * which one they have.
+ *
+ * What the operator keeps, per coin (`OperatorRecord`): its share s (the only long-lived
+ * secret), x₁ while a transfer waits, the statement it signs (owner, shares, backups with
+ * their locktimes, the pending transfer), the owner nonces it has signed against, finished
+ * transfers' statements and its last answer (so a repeated request gets the same answer).
+ * It keeps no secret nonce: it signs last, with a fresh nonce it never stores.
+ *
+ * The rules every implementation keeps:
+ * - one record per coin id (E_COIN_EXISTS);
+ * - a step is read-modify-write of one coin's record with that coin locked for the whole
+ *   step; nothing the step answers leaves before its record is durable;
+ * - the version a step replaces is erased (the file store overwrites its bytes; PostgreSQL
+ *   cannot — see pg/operator-store.ts for what it does instead and what remains);
+ * - single use: an owner nonce is signed against once per coin, each backup number is
+ *   signed once, a transfer id is used once, one transfer is pending at a time, one
+ *   withdrawal per coin. The file store holds them in code under the lock; PostgreSQL holds
+ *   them as constraints too.
+ */
+import { join } from 'node:path';
+import { StateConflictError } from '../errors.ts';
+import type { OperatorRecord } from '../statechain/operator.ts';
+import { updateErasingReplaced } from './erase-on-replace.ts';
+import { StateStore } from './state-store.ts';
+
+export type OperatorStep<M> = (record: OperatorRecord) => Promise<{ record: OperatorRecord; message: M }> | { record: OperatorRecord; message: M };
+
+export interface OperatorStore {
+  /** Where the records are, for messages (a directory, or a redacted URL). */
+  readonly where: string;
+  /** Keep a new coin's first record; E_COIN_EXISTS if the id is taken. */
+  create(record: OperatorRecord): Promise<void>;
+  /** One step on coin `coinId` under its lock; the record is durable before this returns the message. */
+  step<M>(coinId: string, fn: OperatorStep<M>): Promise<M>;
+  /** Release connections (no-op for files). */
+  close(): Promise<void>;
+}
+
+export function unknownCoin(coinId: string): StateConflictError {
+  return new StateConflictError('E_UNKNOWN_COIN', `this operator has no coin ${coinId} (wrong --state-dir, --store or network?)`);
+}
+
+export function coinExists(coinId: string): StateConflictError {
+  return new StateConflictError('E_COIN_EXISTS', `coin ${coinId} exists already`);
+}
+
+/** The embedded store: `op-<coin>.json` under <state-dir>/<network>/statechain, under the directory lock. */
+export class FileOperatorStore implements OperatorStore {
+  readonly where: string;
+  private readonly docs: StateStore;
+
+  constructor(statechainDir: string) {
+    this.docs = new StateStore(statechainDir);
+    this.where = this.docs.dir;
+  }
+
+  async create(record: OperatorRecord): Promise<void> {
+    await this.docs.update(`op-${record.coin_id}`, (current) => {
+      if (current !== undefined) throw coinExists(record.coin_id);
+      return record;
+    });
+  }
+
+  async step<M>(coinId: string, fn: OperatorStep<M>): Promise<M> {
+    let message: M | undefined;
+    await updateErasingReplaced<OperatorRecord>(this.docs.dir, `op-${coinId}`, async (current) => {
+      if (current === undefined) throw unknownCoin(coinId);
+      const out = await fn(current);
+      message = out.message;
+      // Every version of op-<coin> holds the share (and x₁ while a transfer waits): each one replaced is erased,
+      // not only the one replaced at the rotation, or an earlier version's inode keeps s₁ after it (finding E).
+      return { next: out.record, erase: true };
+    });
+    return message!;
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function fileOperatorStore(stateDir: string): FileOperatorStore {
+  return new FileOperatorStore(join(stateDir, 'statechain'));
+}

@@ -1,0 +1,347 @@
+/**
+ * The statechain operator's store on PostgreSQL (issue 29; the port is ../operator-store.ts).
+ * Any number of operator processes, on any number of machines, serve one operator.
+ *
+ * Tables (one per concern, prefix statechain_operator_):
+ *   coins      one row per coin: its record as JSON text (statement, finished transfers,
+ *              last answer — no secret), its status and a version that rises by one per step
+ *   shares     one row per coin: s and x₁, sealed (ChaCha20-Poly1305 under a key derived from
+ *              the operator's own key, which is not in the database)
+ *   nonces     every owner nonce the coin was signed against          PK (coin, nonce tag)
+ *   backups    every backup the operator signed                        PK (coin, n), UNIQUE (coin, locktime)
+ *   transfers  every transfer begun: pending, done or replaced         PK (coin, transfer id), UNIQUE (coin, backup n),
+ *                                                                      one 'pending' per coin (partial unique index)
+ *   withdrawals the one cooperative spend of a coin                    PK (coin)
+ * and a trigger: a withdrawn coin's row never changes again, and each update raises the
+ * version by exactly one. These hold whatever a process's code does; the code checks the
+ * same rules first, so a refusal carries the protocol's own code.
+ *
+ * A step is one transaction: BEGIN; SELECT the coin's rows FOR UPDATE (every other step on
+ * this coin waits here — steps on other coins do not); run the protocol step; write the
+ * ledger rows it implies and the new record; COMMIT; only then is the answer returned. A
+ * failure anywhere is a ROLLBACK: nothing written, nothing answered. A repeated request
+ * finds its answer in the record (last_answer, finished transfers) and gets it again,
+ * byte for byte, with nothing written.
+ *
+ * Erasing the replaced share. PostgreSQL never overwrites a row in place: an UPDATE writes a
+ * new row version and leaves the old one dead in its page until VACUUM prunes it — and
+ * pruning frees the space without zeroing it, so the old bytes stay on disk until another
+ * row lands there. The new and the old version also travel through the WAL (kept until a
+ * checkpoint recycles the segment; forever in a WAL archive) and sit in every base backup
+ * and dump taken while they were live. So a rotated-away share s₁ outlives its deletion
+ * here. What this module does about it: the share is sealed before it reaches the server
+ * (a copy of the database, its WAL or a backup alone gives no share), and the share table
+ * is narrow so VACUUM reclaims it quickly. What only the deployment can do
+ * (docs/deployment.md): keep backups and WAL archives encrypted under keys that are
+ * destroyed on a schedule, so an old share is gone once the last backup holding it is.
+ *
+ * Restoring a backup brings old shares back *into use*: the restored operator believes the
+ * coin's previous owner still owns it and would co-sign that owner's new transfer or
+ * withdrawal with s₁ — with o₁ that is the whole key. The database cannot notice its own
+ * rollback, so each operator host keeps a witness outside it (pg/witness.ts: the highest
+ * version of each coin this host has committed or read); a step that finds a coin's
+ * version below its witness refuses, E_STORE_ROLLED_BACK, and writes nothing. A host that
+ * never saw the newer version (a new machine, a lost --state-dir) cannot tell; that risk,
+ * and what an operator does after a restore, is written down in docs/deployment.md.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { Client } from 'pg';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes, fromHex, utf8 } from '../../bytes.ts';
+import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../../errors.ts';
+import type { OperatorRecord } from '../../statechain/operator.ts';
+import { coinExists, unknownCoin, type OperatorStep, type OperatorStore } from '../operator-store.ts';
+import { connectPg, storeError } from './client.ts';
+import type { PgTarget } from './connect.ts';
+import type { VersionWitness } from './witness.ts';
+
+export const OPERATOR_TABLES = ['coins', 'shares', 'nonces', 'backups', 'transfers', 'withdrawals'].map((t) => `statechain_operator_${t}`);
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS statechain_operator_coins (
+  coin_id text PRIMARY KEY CHECK (coin_id ~ '^[0-9a-f]{32}$'),
+  network text NOT NULL,
+  status text NOT NULL CHECK (status IN ('deposit', 'active', 'transferring', 'withdrawn')),
+  version bigint NOT NULL CHECK (version >= 1),
+  record text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS statechain_operator_shares (
+  coin_id text PRIMARY KEY REFERENCES statechain_operator_coins (coin_id),
+  sealed bytea NOT NULL CHECK (length(sealed) > 28)
+);
+CREATE TABLE IF NOT EXISTS statechain_operator_nonces (
+  coin_id text NOT NULL REFERENCES statechain_operator_coins (coin_id),
+  ordinal integer NOT NULL CHECK (ordinal >= 0),
+  nonce_tag text NOT NULL CHECK (nonce_tag ~ '^[0-9a-f]{32}$'),
+  CONSTRAINT statechain_operator_nonce_once PRIMARY KEY (coin_id, nonce_tag),
+  CONSTRAINT statechain_operator_nonce_order UNIQUE (coin_id, ordinal)
+);
+CREATE TABLE IF NOT EXISTS statechain_operator_backups (
+  coin_id text NOT NULL REFERENCES statechain_operator_coins (coin_id),
+  n integer NOT NULL CHECK (n >= 1),
+  txid text NOT NULL CHECK (txid ~ '^[0-9a-f]{64}$'),
+  locktime bigint NOT NULL,
+  CONSTRAINT statechain_operator_backup_once PRIMARY KEY (coin_id, n),
+  CONSTRAINT statechain_operator_locktime_once UNIQUE (coin_id, locktime)
+);
+CREATE TABLE IF NOT EXISTS statechain_operator_transfers (
+  coin_id text NOT NULL,
+  transfer_id text NOT NULL,
+  backup_n integer NOT NULL,
+  state text NOT NULL CHECK (state IN ('pending', 'done', 'replaced')),
+  CONSTRAINT statechain_operator_transfer_once PRIMARY KEY (coin_id, transfer_id),
+  UNIQUE (coin_id, backup_n),
+  FOREIGN KEY (coin_id, backup_n) REFERENCES statechain_operator_backups (coin_id, n)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS statechain_operator_one_pending ON statechain_operator_transfers (coin_id) WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS statechain_operator_withdrawals (
+  coin_id text CONSTRAINT statechain_operator_withdrawal_once PRIMARY KEY REFERENCES statechain_operator_coins (coin_id),
+  txid text NOT NULL,
+  signed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE OR REPLACE FUNCTION statechain_operator_coin_rules() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF OLD.status = 'withdrawn' THEN
+    RAISE EXCEPTION 'coin % was withdrawn: its record never changes again', OLD.coin_id USING ERRCODE = 'P0001', HINT = 'statechain_operator_withdrawn';
+  END IF;
+  IF NEW.version <> OLD.version + 1 THEN
+    RAISE EXCEPTION 'coin % version must rise by one (% to %)', OLD.coin_id, OLD.version, NEW.version USING ERRCODE = 'P0001', HINT = 'statechain_operator_version';
+  END IF;
+  RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS statechain_operator_coin_rules ON statechain_operator_coins;
+CREATE TRIGGER statechain_operator_coin_rules BEFORE UPDATE ON statechain_operator_coins FOR EACH ROW EXECUTE FUNCTION statechain_operator_coin_rules();
+`;
+
+/** Which constraint refused a write, as the protocol's own code. */
+const CONSTRAINT_CODES: Record<string, [string, string]> = {
+  statechain_operator_nonce_once: ['E_NONCE_REPLAY', 'this owner nonce was already signed against for this coin: start the step again for a fresh one'],
+  statechain_operator_backup_once: ['E_ALREADY_SIGNED', 'this backup number of the coin is signed already: one backup per number'],
+  statechain_operator_locktime_once: ['E_ALREADY_SIGNED', 'a backup with this locktime is signed already for this coin'],
+  statechain_operator_transfer_once: ['E_TRANSFER_REPEATED', 'this transfer id was used already for this coin'],
+  statechain_operator_one_pending: ['E_TRANSFER_PENDING', 'another transfer of this coin is pending'],
+  statechain_operator_withdrawal_once: ['E_COIN_WITHDRAWN', 'this coin was withdrawn already'],
+  statechain_operator_coins_pkey: ['E_COIN_EXISTS', 'this coin exists already'],
+  // Two steps on one coin both read the same version (only possible without the row lock): the later one loses here.
+  statechain_operator_nonce_order: ['E_STATE_CONFLICT', 'another step on this coin committed first; run the step again'],
+};
+
+type Secrets = { share_secret: string; x1: string | null };
+type Stored = Omit<OperatorRecord, 'share_secret' | 'x1' | 'seen_nonces'>;
+
+export interface PgOperatorStoreOptions {
+  /** The operator's authentication secret key: the shares are sealed under a key derived from it. */
+  operatorSecret: Uint8Array;
+  /** This host's record of the versions it has seen (rollback detection). */
+  witness: VersionWitness;
+  /** How long a step waits for a coin another step holds, ms (default 10 000, as the file lock): then E_LOCK_HELD. */
+  lockTimeoutMs?: number;
+  /** Test hook: called after the step's writes, before COMMIT. */
+  beforeCommit?: () => Promise<void>;
+}
+
+export class PgOperatorStore implements OperatorStore {
+  readonly where: string;
+  private client: Client | undefined;
+  private readonly sealKey: Uint8Array;
+
+  constructor(private readonly target: PgTarget, private readonly opts: PgOperatorStoreOptions) {
+    this.where = target.url;
+    this.sealKey = sha256(concatBytes(utf8('offchain/statechain/operator-store/v1'), opts.operatorSecret));
+  }
+
+  async create(record: OperatorRecord): Promise<void> {
+    const db = await this.connection();
+    await this.transaction(db, async () => {
+      await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, JSON.stringify(stored(record))]);
+      await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, this.seal(record, 1)]);
+      await this.writeLedger(db, undefined, record);
+    });
+    await this.opts.witness.advance(record.coin_id, 1);
+  }
+
+  /**
+   * Take over a record kept elsewhere (the file store) mid-life: the coin, its sealed share
+   * and every ledger row its history implies (owner nonces, backups, finished transfers as
+   * 'done', the pending one). E_COIN_EXISTS if the coin is here already. Version 1.
+   */
+  async import(record: OperatorRecord): Promise<void> {
+    const db = await this.connection();
+    await this.transaction(db, async () => {
+      await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, JSON.stringify(stored(record))]);
+      await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, this.seal(record, 1)]);
+      await this.writeLedger(db, undefined, { ...record, done: [] });
+      for (const d of record.done) {
+        await db.query("INSERT INTO statechain_operator_transfers (coin_id, transfer_id, backup_n, state) VALUES ($1, $2, $3, 'done')", [record.coin_id, d.transfer_id, d.statement.count]);
+      }
+    });
+    await this.opts.witness.advance(record.coin_id, 1);
+  }
+
+  async step<M>(coinId: string, fn: OperatorStep<M>): Promise<M> {
+    const db = await this.connection();
+    let committed: number | undefined;
+    const message = await this.transaction(db, async () => {
+      const row = (await db.query<{ version: string; record: string; sealed: Buffer }>(
+        'SELECT c.version, c.record, s.sealed FROM statechain_operator_coins c JOIN statechain_operator_shares s USING (coin_id) WHERE c.coin_id = $1 FOR UPDATE OF c, s',
+        [coinId],
+      )).rows[0];
+      if (row === undefined) throw unknownCoin(coinId);
+      const version = Number(row.version);
+      await this.opts.witness.check(coinId, version, this.where);
+      const nonces = (await db.query<{ nonce_tag: string }>('SELECT nonce_tag FROM statechain_operator_nonces WHERE coin_id = $1 ORDER BY ordinal', [coinId])).rows.map((r) => r.nonce_tag);
+      const current: OperatorRecord = { ...(JSON.parse(row.record) as Stored), ...this.unseal(row.sealed, coinId, version), seen_nonces: nonces };
+      const before = JSON.stringify(current);
+      const out = await fn(current);
+      if (JSON.stringify(out.record) === before) return out.message; // a repeated request: its stored answer, nothing written
+      if (out.record.coin_id !== coinId) throw new OffchainError('E_INTERNAL', 'an operator step changed the coin id');
+      await this.writeLedger(db, current, out.record);
+      await db.query('UPDATE statechain_operator_coins SET status = $2, version = version + 1, record = $3, updated_at = now() WHERE coin_id = $1', [coinId, out.record.statement.status, JSON.stringify(stored(out.record))]);
+      // The old sealed share becomes a dead row version here: see the module header for where it still lives.
+      await db.query('UPDATE statechain_operator_shares SET sealed = $2 WHERE coin_id = $1', [coinId, this.seal(out.record, version + 1)]);
+      await this.opts.beforeCommit?.();
+      committed = version + 1;
+      return out.message;
+    });
+    if (committed !== undefined) await this.opts.witness.advance(coinId, committed);
+    return message;
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    await c?.end().catch(() => {});
+  }
+
+  /** The rows the change from `before` to `after` implies; a constraint refuses any second use. */
+  private async writeLedger(db: Client, before: OperatorRecord | undefined, after: OperatorRecord): Promise<void> {
+    const coin = after.coin_id;
+    const oldNonces = before?.seen_nonces ?? [];
+    if (after.seen_nonces.length < oldNonces.length || oldNonces.some((t, i) => after.seen_nonces[i] !== t)) throw new OffchainError('E_INTERNAL', 'an operator step forgot a nonce it had signed against');
+    for (let i = oldNonces.length; i < after.seen_nonces.length; i++) {
+      await db.query('INSERT INTO statechain_operator_nonces (coin_id, ordinal, nonce_tag) VALUES ($1, $2, $3)', [coin, i, after.seen_nonces[i]]);
+    }
+    const oldBackups = before?.statement.backups.length ?? 0;
+    for (const b of after.statement.backups.slice(oldBackups)) {
+      await db.query('INSERT INTO statechain_operator_backups (coin_id, n, txid, locktime) VALUES ($1, $2, $3, $4)', [coin, b.n, b.txid, b.locktime]);
+    }
+    const was = before?.statement.transfer ?? null;
+    const now = after.statement.transfer;
+    if (now !== null && now.transfer_id !== was?.transfer_id) {
+      if (was !== null) await db.query("UPDATE statechain_operator_transfers SET state = 'replaced' WHERE coin_id = $1 AND transfer_id = $2 AND state = 'pending'", [coin, was.transfer_id]);
+      await db.query("INSERT INTO statechain_operator_transfers (coin_id, transfer_id, backup_n, state) VALUES ($1, $2, $3, 'pending')", [coin, now.transfer_id, after.statement.count]);
+    }
+    for (const d of after.done.slice(before?.done.length ?? 0)) {
+      const r = await db.query("UPDATE statechain_operator_transfers SET state = 'done' WHERE coin_id = $1 AND transfer_id = $2 AND state = 'pending'", [coin, d.transfer_id]);
+      if (r.rowCount !== 1) throw new StateConflictError('E_NO_TRANSFER', `transfer ${d.transfer_id} of coin ${coin} is not pending in the store`);
+    }
+    if (now === null && was !== null && after.done.length === (before?.done.length ?? 0)) {
+      await db.query("UPDATE statechain_operator_transfers SET state = 'replaced' WHERE coin_id = $1 AND transfer_id = $2 AND state = 'pending'", [coin, was.transfer_id]);
+    }
+    if (after.statement.status === 'withdrawn' && before?.statement.status !== 'withdrawn') {
+      const txid = (after.last_answer?.message as { txid?: unknown } | undefined)?.txid;
+      await db.query('INSERT INTO statechain_operator_withdrawals (coin_id, txid) VALUES ($1, $2)', [coin, typeof txid === 'string' ? txid : '']);
+    }
+  }
+
+  private seal(record: OperatorRecord, version: number): Buffer {
+    const nonce = randomBytes(12);
+    const secrets: Secrets = { share_secret: record.share_secret, x1: record.x1 };
+    const plain = utf8(JSON.stringify(secrets));
+    const cipher = createCipheriv('chacha20-poly1305', this.sealKey, nonce, { authTagLength: 16 });
+    cipher.setAAD(utf8(`${record.coin_id}/${version}`), { plaintextLength: plain.length });
+    const out = Buffer.concat([nonce, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+    plain.fill(0);
+    return out;
+  }
+
+  private unseal(sealed: Buffer, coinId: string, version: number): Secrets {
+    try {
+      const decipher = createDecipheriv('chacha20-poly1305', this.sealKey, sealed.subarray(0, 12), { authTagLength: 16 });
+      decipher.setAAD(utf8(`${coinId}/${version}`), { plaintextLength: sealed.length - 28 });
+      decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+      const plain = Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
+      const s = JSON.parse(plain.toString('utf8')) as Secrets;
+      plain.fill(0);
+      fromHex(s.share_secret, 'share', 32);
+      return s;
+    } catch {
+      throw new RefusedError('E_WRONG_KEY', `coin ${coinId}'s share in ${this.where} does not open with this operator key (another operator's store, or a moved row)`);
+    }
+  }
+
+  private async connection(): Promise<Client> {
+    if (this.client) return this.client;
+    const client = await connectPg(this.target, 'offchain statechain operator');
+    try {
+      await ensureSchema(client);
+    } catch (e) {
+      await client.end().catch(() => {});
+      throw storeError(e, this.target);
+    }
+    this.client = client;
+    return client;
+  }
+
+  /** BEGIN … COMMIT around `fn`; ROLLBACK and a coded error on any failure. */
+  private async transaction<T>(db: Client, fn: () => Promise<T>): Promise<T> {
+    try {
+      await db.query('BEGIN');
+      await db.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(this.opts.lockTimeoutMs ?? 10_000))}`);
+    } catch (e) {
+      await db.query('ROLLBACK').catch(() => {});
+      throw storeError(e, this.target);
+    }
+    let result: T;
+    try {
+      result = await fn();
+    } catch (e) {
+      await db.query('ROLLBACK').catch(() => {});
+      throw this.coded(e);
+    }
+    try {
+      await db.query('COMMIT');
+    } catch (e) {
+      throw this.coded(e);
+    }
+    return result;
+  }
+
+  private coded(e: unknown): unknown {
+    if (e instanceof OffchainError) return e;
+    const err = e as { code?: string; constraint?: string; hint?: string; message?: string };
+    if (err.code === '23505' || err.code === '23503') {
+      const known = err.constraint !== undefined ? CONSTRAINT_CODES[err.constraint] : undefined;
+      if (err.constraint === 'statechain_operator_coins_pkey') return coinExists(String(err.message ?? '').match(/[0-9a-f]{32}/)?.[0] ?? '');
+      const [code, text] = known ?? ['E_STATE_CONFLICT', `the store refused the write (${err.constraint ?? err.code})`];
+      return new StateConflictError(code, `${text}; nothing was written`, { constraint: err.constraint });
+    }
+    if (err.code === 'P0001' && err.hint === 'statechain_operator_withdrawn') return new RefusedError('E_COIN_WITHDRAWN', 'this coin was withdrawn: the operator signs nothing more for it');
+    if (err.code === '55P03') return new StateConflictError('E_LOCK_HELD', `another step holds this coin in ${this.where} (waited ${this.opts.lockTimeoutMs ?? 10_000} ms); run the step again — nothing was written`);
+    if (err.code === '40P01' || err.code === '40001') return new StateConflictError('E_STATE_CONFLICT', `the store aborted the step (${err.code}); run it again — nothing was written`);
+    if (err.code === '22P02' || err.code === '23514') return new MalformedInputError('E_STATE_CORRUPT', `the store refused a value (${err.message ?? err.code})`);
+    return storeError(e, this.target);
+  }
+}
+
+function stored(r: OperatorRecord): Stored {
+  const { share_secret: _s, x1: _x, seen_nonces: _n, ...rest } = r;
+  return rest;
+}
+
+/** Create the tables once, under a transaction-scoped advisory lock so racing first processes do not collide. */
+export async function ensureSchema(db: Client): Promise<void> {
+  const have = await db.query<{ t: string | null }>("SELECT to_regclass('statechain_operator_withdrawals')::text AS t");
+  if (have.rows[0]?.t) return;
+  await db.query('BEGIN');
+  try {
+    await db.query("SELECT pg_advisory_xact_lock(hashtext('offchain statechain operator schema'))");
+    await db.query(SCHEMA);
+    await db.query('COMMIT');
+  } catch (e) {
+    await db.query('ROLLBACK').catch(() => {});
+    throw e;
+  }
+}
+

