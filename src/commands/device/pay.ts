@@ -40,8 +40,8 @@ sign-update is refused on it from then).`;
     const tip = (await (await this.chain(network)).tip()).height;
     const now = f.now ?? Math.floor(Date.now() / 1000);
     const { pay } = await import('../../lib/device/device.ts');
-    const message = await this.deviceStep(network, f.contract, (d, key) => {
-      const s = pay(d, key, { invoice, policy, gateway: terms, now, tip });
+    const message = await this.deviceStep(network, f.contract, (d, key, others) => {
+      const s = pay(d, key, { invoice, policy, gateway: terms, now, tip, others });
       return { record: s.record, out: s.message };
     });
     return { message };

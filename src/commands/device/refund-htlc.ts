@@ -11,7 +11,8 @@ export default class DeviceRefundHtlc extends DeviceCommand<typeof DeviceRefundH
 
 When the gateway has put a state holding the payment's HTLC on chain (its exit) and not claimed it: the device spends
 the HTLC output through the refund leaf, built from its own record (it built every state, so it knows the state's txid
-and the HTLC's place), for the payment in flight or any failed payment (--payment-hash; default: the one in flight).
+and the HTLC's place), for the payment in flight or any failed payment (--payment-hash; default: the one in flight; a hash failed and paid
+again sits in several states: name the one on chain with --state-txid).
 The transaction has nLockTime = the HTLC's expiry height: Bitcoin Core accepts it once the tip reaches that height.
 Refuses (exit 4) before then, saying how many blocks remain, unless --any-time (E_NOT_FINAL). --broadcast sends it to
 the node (E_BROADCAST_REJECTED, exit 4, when refused, e.g. the state is not on chain or the gateway claimed first).
@@ -25,6 +26,7 @@ the channel's expiry when no state was broadcast.`;
   ];
   static override flags = {
     'payment-hash': Flags.string({ description: 'the payment whose HTLC to refund (default: the one in flight)', helpValue: 'HEX' }),
+    'state-txid': Flags.string({ description: 'the state on chain holding the HTLC, when the payment hash was in several states (a failed payment paid again)', helpValue: 'TXID' }),
     'fee-rate': Flags.string({ description: 'fee rate of the refund, sat/vB', required: true, helpValue: 'SAT/VB' }),
     to: Flags.string({ description: 'where the refund pays (default: the contract\'s refund address)', helpValue: 'ADDRESS' }),
     'any-time': Flags.boolean({ description: 'print the refund even before it is final (rejected as non-final until then)' }),
@@ -56,7 +58,7 @@ the channel's expiry when no state was broadcast.`;
     const hash = f['payment-hash']?.toLowerCase() ?? d.in_flight?.payment_hash;
     if (!hash) throw new UsageError('E_USAGE', `no payment is in flight: name a failed one with --payment-hash (${candidates.map((p) => p.payment_hash).join(', ')})`);
     const to = f.to ? decodeAddress(f.to, network, '--to') : termsFromJson(d.contract, d.network).refundScript;
-    const spend = deviceRefund(d, ctx.user, hash, to, feeRate, feeLimits);
+    const spend = deviceRefund(d, ctx.user, hash, to, feeRate, feeLimits, f['state-txid']);
     const tip = await ctx.chain.tip();
     // The HTLC's expiry is a block height (checked when the payment was made): median-time-past plays no part.
     const final = isFinal({ lockTime: spend.lockTime, inputs: [{ sequence: spend.sequence }] }, tip.height, 0);

@@ -87,7 +87,7 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
    * the device's record (made from the credit record on first use), the step, then the
    * record written (durably) before the step's message is returned for printing.
    */
-  protected async deviceStep<R>(network: Network, id: string | undefined, step: (d: DeviceChannel, key: KeyPair) => { record: DeviceChannel; out: R }): Promise<R> {
+  protected async deviceStep<R>(network: Network, id: string | undefined, step: (d: DeviceChannel, key: KeyPair, others: DeviceChannel[]) => { record: DeviceChannel; out: R }): Promise<R> {
     const { ctx, book } = await this.userSession(network);
     const contractId = id ?? (await this.pickContract(book, ['open']));
     return book.exclusive(async () => {
@@ -95,7 +95,10 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
       if (!rec) refuse('E_UNKNOWN_CONTRACT', `no contract ${contractId} in this state directory: the message is for another contract`);
       // Every step, not only the first: a closed (or closing, rolled-over) contract signs nothing more.
       checkDeviceOpen(rec);
-      const { record: d, out } = step(rec.device ?? deviceChannelOf(rec), ctx.user);
+      // The device's other channels (a rollover's previous contract, a second channel): its
+      // single-use and daily rules are the device's, not one channel's (device.ts pay).
+      const others = (await book.list()).filter((o) => o.contract_id !== contractId && o.device).map((o) => o.device!);
+      const { record: d, out } = step(rec.device ?? deviceChannelOf(rec), ctx.user, others);
       const idle = !d.in_flight && !d.pending;
       const next: UserContractRecord = { ...rec, device: d, ...(idle ? { confirmed: { state: d.state, cumulative_sat: d.settled_sat }, mint_nonce: d.gateway_nonce } : {}) };
       await book.put(next);

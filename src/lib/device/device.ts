@@ -11,8 +11,10 @@
  *
  * What pay adds to the channel invariants (channel.ts):
  * - A payment hash is paid at most once: an invoice whose hash the device already
- *   settled is refused (E_ALREADY_PAID) — the gateway holds that preimage and could
+ *   settled, on this channel or any other of its state directory (a rollover's previous
+ *   contract, a second channel), is refused (E_ALREADY_PAID) — the gateway holds that preimage and could
  *   settle it again without paying anyone. A failed payment's hash may be paid again.
+ * - The daily limit counts the spending of all the device's channels that day (PayParams.others).
  * - The daily limit's UTC day never goes back: a clock set back counts against the
  *   latest day on record (only a later day opens a fresh budget).
  * - A device/pay the gateway refused is ended only by the gateway's signed word that it
@@ -57,7 +59,15 @@ function signState(r: DeviceChannel, device: KeyPair, settled: bigint, htlc: InF
   return { txid: tx.id, psbt: base64.encode(serializePsbt(tx)) };
 }
 
-export type PayParams = { invoice: string; policy: DevicePolicy; gateway: GatewayTerms; now: number; tip: number };
+export type PayParams = {
+  invoice: string; policy: DevicePolicy; gateway: GatewayTerms; now: number; tip: number;
+  /**
+   * The device's other channels (every other contract of its state directory: the one a
+   * rollover replaced, a second channel): their settled hashes are refused too, and their
+   * spending today counts against the same daily limit — the policy is the device's, not a channel's.
+   */
+  others?: readonly Pick<DeviceChannel, 'paid' | 'day'>[];
+};
 
 /** Step 1: verify the invoice, apply the policy, sign state n+1 with the HTLC. */
 export function pay(r: DeviceChannel, device: KeyPair, p: PayParams): Step {
@@ -72,14 +82,15 @@ export function pay(r: DeviceChannel, device: KeyPair, p: PayParams): Step {
   // counts against the latest day on record instead of opening a fresh budget.
   const day = utcDay(p.now) < r.day.date ? r.day.date : utcDay(p.now);
   const spent = r.day.date === day ? BigInt(r.day.spent_msat) : 0n;
+  const elsewhere = (p.others ?? []).reduce((sum, o) => sum + (o.day.date === day ? BigInt(o.day.spent_msat) : 0n), 0n);
   const ok = checkPayment({
     invoice, network: r.network, policy: p.policy, gateway: p.gateway, now: p.now, tip: p.tip,
-    channelExpiry: r.contract.expiry_height, spentTodayMsat: spent, inFlight: r.in_flight !== undefined,
+    channelExpiry: r.contract.expiry_height, spentTodayMsat: spent + elsewhere, inFlight: r.in_flight !== undefined,
   });
   // A payment hash already paid: the gateway holds its preimage and could settle it again
   // without paying anyone (a Lightning node never pays one payment hash twice either).
   const hash = Buffer.from(invoice.paymentHash).toString('hex');
-  if (r.paid.some((x) => x.payment_hash === hash)) refuse('E_ALREADY_PAID', `payment ${hash} was paid and settled before (its preimage is this device's proof of payment): the gateway could settle it again without paying`);
+  if ([r, ...(p.others ?? [])].some((o) => o.paid.some((x) => x.payment_hash === hash))) refuse('E_ALREADY_PAID', `payment ${hash} was paid and settled before (its preimage is this device's proof of payment): the gateway could settle it again without paying`);
   const state = r.state + 1;
   const htlc: InFlightJson = {
     state, payment_hash: hash, amount_sat: Number(ok.htlcSat), fee_sat: Number(ok.htlcSat - msatToSatCeil(ok.amountMsat)),

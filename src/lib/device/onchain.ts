@@ -77,9 +77,21 @@ export function refundable(d: DeviceChannel): { payment_hash: string; expiry_hei
   return [...(d.in_flight ? [{ ...d.in_flight, txid: String(d.in_flight.request.txid), settled_sat: d.settled_sat }] : []), ...(d.failed ?? [])];
 }
 
-export function deviceRefund(d: DeviceChannel, device: KeyPair, paymentHash: string, destination: Uint8Array, feeRate: number, feeLimits?: FeeLimits): Spend {
-  const p = refundable(d).find((x) => x.payment_hash === paymentHash);
-  if (!p) refuse('E_WRONG_PAYMENT', `no payment ${paymentHash} in flight or failed on this channel`);
+/**
+ * The refund of payment `paymentHash`'s HTLC from the state `stateTxid` holding it. A failed
+ * hash may be paid again, so one hash can sit in several states (each its own txid and
+ * expiry, any of which the gateway may broadcast): then the state must be named — the
+ * device never guesses which one is on chain.
+ */
+export function deviceRefund(d: DeviceChannel, device: KeyPair, paymentHash: string, destination: Uint8Array, feeRate: number, feeLimits?: FeeLimits, stateTxid?: string): Spend {
+  const all = refundable(d).filter((x) => x.payment_hash === paymentHash);
+  if (all.length === 0) refuse('E_WRONG_PAYMENT', `no payment ${paymentHash} in flight or failed on this channel`);
+  const matches = stateTxid === undefined ? all : all.filter((x) => x.txid === stateTxid.toLowerCase());
+  if (matches.length === 0) refuse('E_WRONG_PAYMENT', `no state ${stateTxid} holds payment ${paymentHash} (its states: ${all.map((x) => x.txid).join(', ')})`);
+  if (new Set(matches.map((x) => x.txid)).size > 1) {
+    refuse('E_WRONG_PAYMENT', `payment ${paymentHash} is held by ${matches.length} states (${matches.map((x) => x.txid).join(', ')}): name the one on chain with --state-txid`);
+  }
+  const p = matches[0]!;
   const c = termsFromJson(d.contract, d.network);
   const htlc = paymentHtlc(c, hexBytes(p.payment_hash), p.expiry_height);
   return buildSpend({
