@@ -202,4 +202,17 @@ describe('gateway pay --lightning-rpc against a scripted Core Lightning socket (
     refused((await pipeline([gateway('gateway', 'pay', ...terms, '--resume')], ''))[0]!, 2, 'E_USAGE');
     expect(job.payment_hash).toBe(toHex(paymentHash(3)));
   }, 60_000);
+  it('a frozen contract (the gateway exited): --resume pays nothing on Lightning and is refused E_CONTRACT_FROZEN, naming how to take the preimage by hand', async () => {
+    // Payment 3 is still in flight from the test above; the gateway exits with its latest state.
+    const exit = await pipeline([gateway('exit-credit', '--fee-rate', '1', '--max-fee-share', '0.9', '--tip-height', TIP)], '');
+    expect(exit[0]!.status, exit[0]!.stderr).toBe(0);
+    seen.length = 0;
+    script = { getinfo: getinfo(), listpays: unknown, pay: () => ({ result: completeFor(3) }) };
+    const before = both();
+    const r = (await pipeline([gatewayPay('--resume')], ''))[0]!;
+    refused(r, 4, 'E_CONTRACT_FROZEN');
+    expect(r.stderr).toContain('gateway claim --preimage-file');
+    expect(seen.filter((q) => q.method === 'pay')).toHaveLength(0);
+    expect(both()).toEqual(before);
+  }, 60_000);
 });

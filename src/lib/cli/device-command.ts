@@ -121,6 +121,12 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
       if (!rec) refuse('E_UNKNOWN_CONTRACT', `this gateway has no contract ${contractId}`);
       const f = rec.gateway?.in_flight;
       if (!f) refuse('E_NO_PAYMENT_IN_FLIGHT', `no payment is in flight on contract ${contractId}`);
+      // Never pay on Lightning for a contract that is exiting or settling: its settle would be
+      // refused and the preimage lost with it. A payment the node already made is found by hand
+      // (lightning-cli listpays) and claimed with gateway claim --preimage-file.
+      if (rec.status !== 'open' || rec.exiting || rec.settlement) {
+        refuse('E_CONTRACT_FROZEN', `contract ${contractId} is frozen (${rec.exiting ? `exiting with state ${rec.exiting.state}` : rec.settlement ? rec.settlement.kind : rec.status}): nothing is paid on Lightning for it; if the node already paid ${f.payment_hash}, take the preimage from "lightning-cli listpays -k payment_hash=${f.payment_hash}" and claim with gateway claim --preimage-file`);
+      }
       return f;
     });
   }
