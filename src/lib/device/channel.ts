@@ -116,7 +116,8 @@ export type GatewayChannel = {
   settled_sat: number;
   /** The latest fully signed state: what the gateway exits with. */
   latest?: { state: number; settled_sat: number; txid: string; hex: string; htlc?: { payment_hash: string; amount_sat: number; expiry_height: number } };
-  in_flight?: InFlightJson & { preimage?: string; failed?: true; job?: Record<string, unknown> };
+  /** `attempted`: this gateway asked its Lightning node to pay the job (written before the `pay` call). */
+  in_flight?: InFlightJson & { preimage?: string; failed?: true; job?: Record<string, unknown>; attempted?: true };
   /** The last receipt, answered again if the same request is retried. */
   receipt?: Record<string, unknown>;
 };

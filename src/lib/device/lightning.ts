@@ -26,6 +26,12 @@
  *   the node decides.
  * - The preimage must hash to the job's payment hash, else the node's answer is refused
  *   (E_LIGHTNING_PROTOCOL) and nothing is settled.
+ * - A completed payment settles a job only if this gateway paid it for that job: the job is
+ *   marked `attempted` (committed) before `pay` is called, and a hash the node shows complete
+ *   for a job never attempted was paid for something else — another device paying the same
+ *   (reused) invoice, or by hand — so the job fails and the device gets its amount back,
+ *   rather than the gateway keeping an HTLC it paid nothing for. (Core Lightning's xpay takes
+ *   no label, so the node cannot say whose payment it was.)
  */
 import { OffchainError, RefusedError } from '../errors.ts';
 import { decodeBolt11 } from '../invoice/bolt11.ts';
@@ -55,6 +61,13 @@ export type PayOptions = {
   retryForSeconds: number;
   /** Now, unix seconds (a failed `pay` younger than retry_for may still be retrying). */
   now: number;
+  /**
+   * Called once, right before `pay` is sent: the caller commits the job's `attempted` mark
+   * (so a crash after `pay` still knows, on the next run, that the payment was this job's).
+   */
+  beforePay?: () => Promise<void>;
+  /** The job was marked attempted by an earlier run: a payment the node completed is this job's. */
+  attempted?: boolean;
   /**
    * After `pay` answered with an error, how long to keep asking while the node still shows the
    * failed-back HTLC as out (it updates its record a moment after pay answers), ms; default 3000.
@@ -130,9 +143,13 @@ export async function payJob(node: LightningRpc, job: LightningJob, opts: PayOpt
   }
   if (typeof info.blockheight !== 'number') throw new OffchainError('E_LIGHTNING_PROTOCOL', 'Core Lightning getinfo: no blockheight');
   const known = await paymentStatus(node, job, opts);
+  if (known?.status === 'paid' && !opts.attempted) {
+    return { status: 'failed', reason: `the node paid ${job.payment_hash} before this gateway tried to pay this job: that payment was for something else (the same invoice paid for another device, or by hand), so this job is not settled with it` };
+  }
   if (known) return known;
   const params = payParams(job, info.blockheight, opts);
   if ('tooLate' in params) return { status: 'failed', reason: `not paid: ${params.tooLate}` };
+  await opts.beforePay?.();
   try {
     const r = await node.call<Pay>('pay', params, (opts.retryForSeconds + GRACE_SECONDS) * 1000);
     if (r.status === 'complete') return paid(job, r, 'paid now');
@@ -156,7 +173,7 @@ export async function payJob(node: LightningRpc, job: LightningJob, opts: PayOpt
 }
 
 /** The gateway's stored payment in flight (channel.ts GatewayChannel.in_flight), as far as paying it goes. */
-export type InFlightPayment = { payment_hash: string; preimage?: string; failed?: true; job?: Record<string, unknown> };
+export type InFlightPayment = { payment_hash: string; preimage?: string; failed?: true; job?: Record<string, unknown>; attempted?: true };
 
 /**
  * The outcome for the payment in flight: already decided in the gateway's record (it holds the
@@ -166,5 +183,5 @@ export async function payInFlight(node: LightningRpc, f: InFlightPayment, opts: 
   if (f.preimage) return { status: 'paid', preimage: hexBytes(f.preimage), fee_msat: 0n, how: 'paid before' };
   if (f.failed) return { status: 'failed', reason: `payment ${f.payment_hash} was failed before` };
   if (!f.job) throw new OffchainError('E_NO_JOB', `payment ${f.payment_hash} has no stored job to pay`);
-  return payJob(node, f.job as unknown as LightningJob, opts);
+  return payJob(node, f.job as unknown as LightningJob, { ...opts, attempted: opts.attempted ?? f.attempted === true });
 }

@@ -314,9 +314,16 @@ export const VerifiedSchema = messageSchema('statechain/verified', 'The receiver
   )),
 });
 
+export const StoreMigratedSchema = messageSchema('statechain/store-migrated', 'Operator: its coins\' records moved from --state-dir into PostgreSQL, each file copy of a share erased.', {
+  from: Type.String({ description: 'the operator\'s statechain directory migrated' }),
+  to: Type.String({ description: 'the PostgreSQL store, its URL without a password' }),
+  coins: Type.Array(CoinId, { description: 'the coins moved by this run (a rerun moves only what is left)' }),
+  next: Type.String(),
+});
+
 export const STATECHAIN_SCHEMAS = [
   DepositRequestSchema, DepositOfferSchema, DepositBackupSchema, DepositCosignedSchema, CoinSchema,
   TransferRequestSchema, TransferSignSchema, TransferCosignedSchema, TransferPackageSchema, TransferAcceptSchema, TransferDoneSchema,
   JointPartSchema, JointHandoffSchema, JointT2Schema, JointNonceSchema, JointSignSchema, JointWithdrawNonceSchema, JointWithdrawSignSchema,
-  WithdrawRequestSchema, WithdrawCosignedSchema, SpendSchema, VerifiedSchema,
+  WithdrawRequestSchema, WithdrawCosignedSchema, SpendSchema, VerifiedSchema, StoreMigratedSchema,
 ];

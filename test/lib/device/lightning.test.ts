@@ -58,16 +58,35 @@ describe('payJob: the gateway pays through its node', () => {
     expect(n.calls.map((c) => c.method)).toEqual(['getinfo', 'listpays', 'pay']);
   });
 
-  it('never pays a hash the node knows: complete → its preimage, pending → pending, failed (retry window over) → failed', async () => {
+  it('never pays a hash the node knows: complete → its preimage (a job this gateway attempted), pending → pending, failed (retry window over) → failed', async () => {
     for (const [pays, want] of [
       [[{ ...complete, payment_preimage: undefined, preimage: toHex(preimage(0)) }], 'paid'],
       [[{ status: 'failed', created_at: NOW - 1000 }, { status: 'pending', created_at: NOW - 5 }], 'pending'],
       [[{ status: 'failed', created_at: NOW - 1000 }], 'failed'],
     ] as const) {
       const n = node({ getinfo: getinfo(), listpays: () => ({ pays }), pay: () => { throw new Error('paid twice'); } });
-      expect((await payJob(n, JOB, OPTS)).status).toBe(want);
+      expect((await payJob(n, JOB, { ...OPTS, attempted: true })).status).toBe(want);
       expect(n.calls.some((c) => c.method === 'pay')).toBe(false);
     }
+  });
+
+  it('a hash the node paid before this gateway attempted the job (a reused invoice paid for another device, or by hand) fails the job, never settles it; pay is not sent', async () => {
+    const n = node({ getinfo: getinfo(), listpays: () => ({ pays: [complete] }), pay: () => { throw new Error('paid twice'); } });
+    const out = await payJob(n, JOB, OPTS);
+    expect(out.status).toBe('failed');
+    expect((out as { reason: string }).reason).toMatch(/before this gateway tried/);
+    expect(n.calls.some((c) => c.method === 'pay')).toBe(false);
+  });
+
+  it('the attempt is marked (beforePay) once, right before pay is sent, and not when the node already knows the hash', async () => {
+    const marks: string[] = [];
+    const n = node({ getinfo: getinfo(), listpays: () => ({ pays: [] }), pay: () => { marks.push('pay'); return complete; } });
+    expect((await payJob(n, JOB, { ...OPTS, beforePay: async () => { marks.push('mark'); } })).status).toBe('paid');
+    expect(marks).toEqual(['mark', 'pay']);
+    const known = node({ getinfo: getinfo(), listpays: () => ({ pays: [complete] }) });
+    marks.length = 0;
+    await payJob(known, JOB, { ...OPTS, attempted: true, beforePay: async () => { marks.push('mark'); } });
+    expect(marks).toEqual([]);
   });
 
   it('a failed attempt younger than retry_for (+ grace) may still be retried by an earlier pay: pending, not failed', async () => {

@@ -35,12 +35,10 @@ export default class CreditStoreMigrate extends CreditCommand<typeof CreditStore
 
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
-    const { resolvePgTarget } = await import('../../../lib/store/pg/connect.ts');
+    const { storeTarget } = await import('../../../lib/cli/store-flags.ts');
     let target;
     try {
-      const to = this.flags.to;
-      const file = this.flags['store-password-file'];
-      target = resolvePgTarget({ ...(to !== undefined ? { store: to } : {}), ...(file !== undefined ? { passwordFile: file } : {}) });
+      target = await storeTarget({ store: this.flags.to, 'store-password-file': this.flags['store-password-file'] });
     } catch (e) {
       // The shared resolver speaks of --store; this command's flag is --to.
       if (e instanceof OffchainError) throw new OffchainError(e.code, e.message.replaceAll('--store ', '--to ').replace(/^--store\b/, '--to'), e.exitCode);

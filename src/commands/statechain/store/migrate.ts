@@ -1,0 +1,66 @@
+import { Flags } from '@oclif/core';
+import { join } from 'node:path';
+import type { CommandResult } from '../../../lib/cli/base-command.ts';
+import { StatechainCommand } from '../../../lib/cli/statechain-command.ts';
+import { keyFlags, stateFlags } from '../../../lib/cli/flags.ts';
+import { OffchainError, UsageError } from '../../../lib/errors.ts';
+
+export default class StatechainStoreMigrate extends StatechainCommand<typeof StatechainStoreMigrate> {
+  static override summary = 'Move a statechain operator\'s coins from --state-dir into PostgreSQL, erasing each file copy of a share.';
+  static override description =
+    'Every op-<coin>.json under the operator\'s state directory becomes the coin\'s rows in the database named by --to — its record, its share ' +
+    'sealed under the operator\'s key (hence --key-env/--key-file: the operator\'s own), and the ledger its history implies (owner nonces, ' +
+    'backups, transfers, the withdrawal) — and then the file is overwritten and unlinked, so no coin has two live stores that could each sign ' +
+    'for it. Run it with every operator process stopped; it holds the state directory\'s lock. A coin already in the database is refused ' +
+    '(E_COIN_EXISTS) and its file kept; the coins before it stay moved, so a rerun carries on. Then serve with --store on the operator\'s steps. ' +
+    'The password from $OFFCHAIN_STORE_PASSWORD or --store-password-file, never the URL (docs/deployment.md).';
+  static override examples = [
+    {
+      description: 'The fixture operator, and a migration to a server that is not there: refused (E_STORE_UNREACHABLE), every file kept',
+      command:
+        'D=$(mktemp -d); cp -r fixtures/statechain/state/operator $D/sc-op && export OPERATOR_KEY=$(cat fixtures/keys/mint.key) && ' +
+        '{ <%= config.bin %> statechain store migrate --key-env OPERATOR_KEY --state-dir $D/sc-op --to postgres://op@127.0.0.1:1/op 2>&1 || true; } | grep -o E_STORE_UNREACHABLE >&2 && ls $D/sc-op/regtest/statechain | grep -c "^op-"',
+    },
+    {
+      description: 'The real thing: the password in a 0600 file, then the operator\'s steps with --store',
+      command: '<%= config.bin %> statechain store migrate --key-env OPERATOR_KEY --state-dir /srv/operator --to postgres://op@db.internal:5432/statechain --store-password-file /etc/offchain/db.pass',
+    },
+  ];
+  static override flags = {
+    ...keyFlags,
+    ...stateFlags,
+    to: Flags.string({ description: 'the PostgreSQL database: postgres://USER@HOST:PORT/DB (or $OFFCHAIN_STORE_URL); never with a password in it', helpValue: 'URL', helpGroup: 'STATE' }),
+    'store-password-file': Flags.string({ description: 'file (mode 0600) holding the --to database password (or $OFFCHAIN_STORE_PASSWORD / $OFFCHAIN_STORE_PASSWORD_FILE)', helpValue: 'FILE', helpGroup: 'STATE' }),
+  };
+
+  protected async execute(): Promise<CommandResult> {
+    const network = this.network();
+    const { storeTarget } = await import('../../../lib/cli/store-flags.ts');
+    let target;
+    try {
+      target = await storeTarget({ store: this.flags.to, 'store-password-file': this.flags['store-password-file'] });
+    } catch (e) {
+      // The shared resolver speaks of --store; this command's flag is --to.
+      if (e instanceof OffchainError) throw new OffchainError(e.code, e.message.replaceAll('--store ', '--to ').replace(/^--store\b/, '--to'), e.exitCode);
+      throw e;
+    }
+    if (!target) throw new UsageError('E_USAGE', 'name the PostgreSQL database to migrate to: --to postgres://USER@HOST:PORT/DB (or $OFFCHAIN_STORE_URL)');
+    const from = this.existingState(network, 'statechain', (dir) => new UsageError('E_NO_STATE', `no statechain state in ${dir}: check --state-dir and --network`));
+    const { PgOperatorStore } = await import('../../../lib/store/pg/operator-store.ts');
+    const { VersionWitness } = await import('../../../lib/store/pg/witness.ts');
+    const { migrateOperatorFiles } = await import('../../../lib/store/pg/operator-migrate.ts');
+    const store = new PgOperatorStore(target, { operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
+    let coins: string[];
+    try {
+      ({ coins } = await migrateOperatorFiles(from, store));
+    } finally {
+      await store.close();
+    }
+    return {
+      message: {
+        type: 'statechain/store-migrated', version: 1, network, from, to: target.url, coins,
+        next: `serve the operator's steps with --store ${target.url}; the owners' files stay where they are`,
+      },
+    };
+  }
+}
