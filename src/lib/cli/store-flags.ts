@@ -36,3 +36,23 @@ export async function storeTarget(flags: Record<string, unknown>): Promise<PgTar
   const passwordFile = flags['store-password-file'] as string | undefined;
   return resolvePgTarget({ ...(store !== undefined ? { store } : {}), ...(passwordFile !== undefined ? { passwordFile } : {}) }, process.env, readSecretText);
 }
+
+/** The target of a `store migrate` command: --to (the database) and its password file. */
+export const migrateTargetFlags = {
+  to: Flags.string({ description: 'the PostgreSQL database to move into: postgres://USER@HOST:PORT/DB (or $OFFCHAIN_STORE_URL); never with a password in it', helpValue: 'URL', helpGroup: 'STATE' }),
+  'store-password-file': Flags.string({ description: 'file (mode 0600) holding the --to database password (or $OFFCHAIN_STORE_PASSWORD / $OFFCHAIN_STORE_PASSWORD_FILE)', helpValue: 'FILE', helpGroup: 'STATE' }),
+};
+
+/** The database --to names, resolved as --store is (its errors speak of --to); E_USAGE when none is named. */
+export async function migrateTarget(flags: { to?: string; 'store-password-file'?: string }): Promise<PgTarget> {
+  const { OffchainError, UsageError } = await import('../errors.ts');
+  let target: PgTarget | undefined;
+  try {
+    target = await storeTarget({ store: flags.to, 'store-password-file': flags['store-password-file'] });
+  } catch (e) {
+    if (e instanceof OffchainError) throw new OffchainError(e.code, e.message.replaceAll('--store ', '--to ').replace(/^--store\b/, '--to'), e.exitCode);
+    throw e;
+  }
+  if (!target) throw new UsageError('E_USAGE', 'name the PostgreSQL database to migrate to: --to postgres://USER@HOST:PORT/DB (or $OFFCHAIN_STORE_URL)');
+  return target;
+}

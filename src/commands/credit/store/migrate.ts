@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
 import { CreditCommand, noMint } from '../../../lib/cli/credit-command.ts';
 import { stateFlags } from '../../../lib/cli/flags.ts';
-import { OffchainError, UsageError } from '../../../lib/errors.ts';
+import { migrateTarget, migrateTargetFlags } from '../../../lib/cli/store-flags.ts';
 
 export default class CreditStoreMigrate extends CreditCommand<typeof CreditStoreMigrate> {
   static override summary = 'Move a mint\'s state from its SQLite store (--state-dir) to an empty PostgreSQL database, once.';
@@ -29,22 +29,12 @@ export default class CreditStoreMigrate extends CreditCommand<typeof CreditStore
   static override flags = {
     ...stateFlags,
     from: Flags.string({ description: 'the SQLite mint directory (holding mint.sqlite); default: the credit-mint directory under --state-dir for --network', helpValue: 'DIR', helpGroup: 'STATE' }),
-    to: Flags.string({ description: 'the empty PostgreSQL database: postgres://USER@HOST:PORT/DB (or $OFFCHAIN_STORE_URL); never with a password in it', helpValue: 'URL', helpGroup: 'STATE' }),
-    'store-password-file': Flags.string({ description: 'file (mode 0600) holding the --to database password (or $OFFCHAIN_STORE_PASSWORD / $OFFCHAIN_STORE_PASSWORD_FILE)', helpValue: 'FILE', helpGroup: 'STATE' }),
+    ...migrateTargetFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
-    const { storeTarget } = await import('../../../lib/cli/store-flags.ts');
-    let target;
-    try {
-      target = await storeTarget({ store: this.flags.to, 'store-password-file': this.flags['store-password-file'] });
-    } catch (e) {
-      // The shared resolver speaks of --store; this command's flag is --to.
-      if (e instanceof OffchainError) throw new OffchainError(e.code, e.message.replaceAll('--store ', '--to ').replace(/^--store\b/, '--to'), e.exitCode);
-      throw e;
-    }
-    if (!target) throw new UsageError('E_USAGE', 'name the PostgreSQL database to migrate to: --to postgres://USER@HOST:PORT/DB (or $OFFCHAIN_STORE_URL)');
+    const target = await migrateTarget(this.flags);
     const from = this.flags.from ?? this.existingState(network, 'credit-mint', noMint);
     const { migrateMintStore } = await import('../../../lib/store/migrate.ts');
     // A test seam: simulate a crash after a phase (tests only; never set by operators).

@@ -1,9 +1,9 @@
-import { Flags } from '@oclif/core';
 import { join } from 'node:path';
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
 import { StatechainCommand } from '../../../lib/cli/statechain-command.ts';
 import { keyFlags, stateFlags } from '../../../lib/cli/flags.ts';
-import { OffchainError, UsageError } from '../../../lib/errors.ts';
+import { migrateTarget, migrateTargetFlags } from '../../../lib/cli/store-flags.ts';
+import { UsageError } from '../../../lib/errors.ts';
 
 export default class StatechainStoreMigrate extends StatechainCommand<typeof StatechainStoreMigrate> {
   static override summary = 'Move a statechain operator\'s coins from --state-dir into PostgreSQL, erasing each file copy of a share.';
@@ -29,22 +29,12 @@ export default class StatechainStoreMigrate extends StatechainCommand<typeof Sta
   static override flags = {
     ...keyFlags,
     ...stateFlags,
-    to: Flags.string({ description: 'the PostgreSQL database: postgres://USER@HOST:PORT/DB (or $OFFCHAIN_STORE_URL); never with a password in it', helpValue: 'URL', helpGroup: 'STATE' }),
-    'store-password-file': Flags.string({ description: 'file (mode 0600) holding the --to database password (or $OFFCHAIN_STORE_PASSWORD / $OFFCHAIN_STORE_PASSWORD_FILE)', helpValue: 'FILE', helpGroup: 'STATE' }),
+    ...migrateTargetFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
-    const { storeTarget } = await import('../../../lib/cli/store-flags.ts');
-    let target;
-    try {
-      target = await storeTarget({ store: this.flags.to, 'store-password-file': this.flags['store-password-file'] });
-    } catch (e) {
-      // The shared resolver speaks of --store; this command's flag is --to.
-      if (e instanceof OffchainError) throw new OffchainError(e.code, e.message.replaceAll('--store ', '--to ').replace(/^--store\b/, '--to'), e.exitCode);
-      throw e;
-    }
-    if (!target) throw new UsageError('E_USAGE', 'name the PostgreSQL database to migrate to: --to postgres://USER@HOST:PORT/DB (or $OFFCHAIN_STORE_URL)');
+    const target = await migrateTarget(this.flags);
     const from = this.existingState(network, 'statechain', (dir) => new UsageError('E_NO_STATE', `no statechain state in ${dir}: check --state-dir and --network`));
     const { PgOperatorStore } = await import('../../../lib/store/pg/operator-store.ts');
     const { VersionWitness } = await import('../../../lib/store/pg/witness.ts');
