@@ -30,13 +30,13 @@ import { CreditCommand } from './credit-command.ts';
 
 export const termsFlag = {
   terms: Flags.string({
-    description: 'the gateway\'s terms (JSON: fee_base_msat, fee_ppm, cltv_budget_blocks, claim_margin_blocks), e.g. fixtures/policies/gateway-terms.json',
+    description: 'the gateway\'s terms (JSON: fee_base_msat, fee_ppm, cltv_budget_blocks, claim_margin_blocks, optional min_htlc_sat), e.g. fixtures/policies/gateway-terms.json',
     helpValue: 'FILE',
     required: true,
   }),
 };
 
-export type GatewayTermsFile = GatewayTerms & { claim_margin_blocks: number };
+export type GatewayTermsFile = GatewayTerms & { claim_margin_blocks: number; min_htlc_sat?: number };
 
 function refuse(code: string, message: string): never {
   throw new RefusedError(code, message);
@@ -64,7 +64,10 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
       const v = t[k];
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || (k === 'fee_ppm' && v > 1_000_000)) throw new UsageError('E_USAGE', `--terms ${path}: ${k} must be a non-negative integer`);
     }
-    const extra = Object.keys(t).filter((k) => !(keys as readonly string[]).includes(k));
+    // Optional: the smallest HTLC the gateway takes (its claim on chain must stay worth its fee).
+    const min = t['min_htlc_sat'];
+    if (min !== undefined && (typeof min !== 'number' || !Number.isSafeInteger(min) || min < 0)) throw new UsageError('E_USAGE', `--terms ${path}: min_htlc_sat must be a non-negative integer`);
+    const extra = Object.keys(t).filter((k) => !(keys as readonly string[]).includes(k) && k !== 'min_htlc_sat');
     if (extra.length) throw new UsageError('E_USAGE', `--terms ${path}: unknown field ${extra[0]}`);
     return t as unknown as GatewayTermsFile;
   }

@@ -43,7 +43,7 @@ export type GatewayContext = {
   /** The tip and the funding output, checked as the credit mint checks them (credit/mint.ts checkChain). */
   chain: ChainSource;
   policy: { safety_margin_blocks: number; min_confirmations: number };
-  terms: GatewayTerms & { min_fee_rate: number; claim_margin_blocks: number };
+  terms: GatewayTerms & { min_fee_rate: number; claim_margin_blocks: number; min_htlc_sat?: number };
 };
 
 export type GatewayStep = { record: GatewayChannel; message: Record<string, unknown> };
@@ -89,6 +89,12 @@ export async function pay(ctx: GatewayContext, r: GatewayChannel, m: PayMessage,
   if (invoice.timestamp + invoice.expiry <= now) refuse('E_INVOICE_EXPIRED', `the invoice expired at ${invoice.timestamp + invoice.expiry}`);
   const owed = msatToSatCeil(invoice.amountMsat + gatewayFeeMsat(ctx.terms, invoice.amountMsat));
   if (BigInt(m.htlc.amount_sat) < owed) refuse('E_HTLC_UNDERPAYS', `the HTLC carries ${m.htlc.amount_sat} sat, less than the invoice plus the gateway's fee (${owed} sat)`);
+  // An HTLC too small to claim on chain at a fee the gateway expects would be the gateway's
+  // loss should the device never sign the settle (with nothing settled yet, the claim is its
+  // only way out): its terms may set a floor.
+  if (ctx.terms.min_htlc_sat !== undefined && m.htlc.amount_sat < ctx.terms.min_htlc_sat) {
+    refuse('E_HTLC_TOO_SMALL', `the HTLC carries ${m.htlc.amount_sat} sat, below the gateway's minimum of ${ctx.terms.min_htlc_sat} sat (its terms' min_htlc_sat)`);
+  }
   const tip = (await ctx.chain.tip()).height;
   const soonest = tip + invoice.minFinalCltvExpiryDelta + ctx.terms.cltv_budget_blocks + ctx.terms.claim_margin_blocks;
   if (m.htlc.expiry_height < soonest) {

@@ -93,6 +93,15 @@ describe('gateway refusals (nothing written, no nonce burnt)', () => {
     await gw(ch, 'E_HTLC_UNDERPAYS', 4, () => gateway.pay(ch.gctx, ch.gateway, craftPay(ch, ch.device, { amount: 2001 }) as never, NOW), /invoice plus the gateway's fee/);
   });
 
+  it('E_HTLC_TOO_SMALL: an HTLC below the gateway terms\' min_htlc_sat (its claim would not pay its fee); at the minimum it is taken', async () => {
+    const ch = await channel();
+    const pay = craftPay(ch, ch.device) as { htlc: { amount_sat: number } };
+    const terms = { ...ch.gctx, terms: { ...ch.gctx.terms, min_htlc_sat: pay.htlc.amount_sat + 1 } };
+    await gw(ch, 'E_HTLC_TOO_SMALL', 4, () => gateway.pay(terms, ch.gateway, pay as never, NOW), /below the gateway's minimum/);
+    const ok = await gateway.pay({ ...ch.gctx, terms: { ...ch.gctx.terms, min_htlc_sat: pay.htlc.amount_sat } }, ch.gateway, pay as never, NOW);
+    expect(ok.message.type).toBe('gateway/job');
+  });
+
   it('E_HTLC_EXPIRY_TOO_SOON: an HTLC expiry that leaves no time to pay and claim', async () => {
     const ch = await channel();
     // min_final 18 + budget 72 + margin 36 = 126 blocks needed; 125 is one short.
