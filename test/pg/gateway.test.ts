@@ -130,6 +130,8 @@ function refusal(r: Run): { status: number; code: string | undefined; stdout: st
   let state = 0;
   let settled = 0;
   let toll = 0;
+  /** The host serving the gateway's steps (host A until it is lost). */
+  let home = hostA;
 
   const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
   const gateway = (host: string, ...args: string[]): Stage => ({
@@ -150,7 +152,7 @@ function refusal(r: Run): { status: number; code: string | undefined; stdout: st
     return p;
   };
   const devicePay = (n: number, msat: bigint) => device('device', 'pay', '--invoice', invoiceFile(n, msat), ...policy, ...terms, '--now', String(NOW), '--tip-height', TIP);
-  const gatewayPay = (host = hostA) => gateway(host, 'gateway', 'pay', ...terms, '--now', String(NOW), ...chain);
+  const gatewayPay = (host = home) => gateway(host, 'gateway', 'pay', ...terms, '--now', String(NOW), ...chain);
 
   async function withStore<T>(f: (s: PgMintStore<{ contract_id: string }>) => Promise<T>): Promise<T> {
     const target = resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!;
@@ -186,7 +188,7 @@ function refusal(r: Run): { status: number; code: string | undefined; stdout: st
   }
 
   /** device pay | gateway pay on `host`: the job, booked under the device's nonce; the HTLC state verified. */
-  async function pay(msat: bigint, host = hostA): Promise<{ payMsg: string; job: Msg; jobText: string; n: number }> {
+  async function pay(msat: bigint, host = home): Promise<{ payMsg: string; job: Msg; jobText: string; n: number }> {
     const n = toll++;
     const runs = await tee([devicePay(n, msat), gatewayPay(host)]);
     const [, job] = ok(runs, 'gateway/job');
@@ -198,7 +200,7 @@ function refusal(r: Run): { status: number; code: string | undefined; stdout: st
   }
 
   /** gateway settle | device settle | gateway complete | device receipt, each gateway step its own process on `host`. */
-  async function settle(n: number, msat: bigint, host = hostA): Promise<{ deviceSettle: string; receiptText: string }> {
+  async function settle(n: number, msat: bigint, host = home): Promise<{ deviceSettle: string; receiptText: string }> {
     const runs = await tee([gateway(host, 'gateway', 'settle', '--preimage-file', preimageFile(n)), device('device', 'settle'), gateway(host, 'gateway', 'complete', ...chain), device('device', 'receipt')]);
     const [gs, , receipt, balance] = ok(runs, 'credit/balance');
     const A = htlcSat(msat);
@@ -330,17 +332,17 @@ function refusal(r: Run): { status: number; code: string | undefined; stdout: st
     expect(await verifyLatest(state, settled)).toBe(receipt.txid);
   }, 60_000);
 
-  it('a gateway step on another host (another --state-dir) on a nonce host A issued is refused, nothing written; on host A it goes through', async () => {
+  it('a gateway step on another host (another --state-dir) on a nonce host A issued is refused, nothing written; recovered as docs/postgres.md says', async () => {
     const msat = 2_000_000n;
     const { n } = await pay(msat);
     // Host A issues the nonce of the settled state; the device signs against it.
     const gs = ok(await tee([gateway(hostA, 'gateway', 'settle', '--preimage-file', preimageFile(n)), device('device', 'settle')]));
     const deviceSettle = JSON.stringify(gs[1]);
-    const before = await digest();
+    let before = await digest();
     const onB = (await tee([gateway(hostB, 'gateway', 'complete', ...chain)], deviceSettle))[0]!;
     expect(refusal(onB), onB.stderr).toEqual({ status: 5, code: 'E_NONCE_ELSEWHERE', stdout: '' });
     expect(await digest()).toBe(before);
-    // docs/postgres.md: send the step to the host that issued the nonce.
+    // Host A still there: the step goes to the host that issued the nonce.
     const runs = await tee([gateway(hostA, 'gateway', 'complete', ...chain), device('device', 'receipt')], deviceSettle);
     const [receipt, balance] = ok(runs, 'credit/balance');
     const A = htlcSat(msat);
@@ -350,6 +352,27 @@ function refusal(r: Run): { status: number; code: string | undefined; stdout: st
     state += 2;
     settled += A;
     expect(await verifyLatest(state, settled)).toBe(receipt!.txid);
+
+    // Host A lost (its --state-dir gone): the device's next payment, signed against host A's
+    // nonce, is refused on host B; the device abandons it through host B, which burns that
+    // nonce and issues its own, and pays again there.
+    rmSync(hostA, { recursive: true, force: true });
+    home = hostB;
+    const n2 = toll++;
+    const refused = await tee([devicePay(n2, 1_000_000n), gatewayPay(hostB)]);
+    expect(refused[0]!.status, refused[0]!.stderr).toBe(0);
+    before = await digest();
+    const again = (await tee([gatewayPay(hostB)], refused[0]!.stdout))[0]!;
+    expect(refusal(again), again.stderr).toEqual({ status: 5, code: 'E_NONCE_ELSEWHERE', stdout: '' });
+    expect(refusal(refused[1]!)).toEqual(refusal(again));
+    expect(await digest()).toBe(before);
+    const ab = ok(await tee([device('credit', 'abandon', '--role', 'user', '--start'), gateway(hostB, 'credit', 'abandon', '--role', 'mint'), device('credit', 'abandon', '--role', 'user')]), 'credit/balance');
+    expect(ab[1]!.type).toBe('credit/abandoned');
+    expect([ab[2]!.state, ab[2]!.cumulative_sat]).toEqual([state, settled]);
+    expect(ab[1]!.next_nonce.pubnonce).not.toBe(nonce);
+    nonce = ab[1]!.next_nonce.pubnonce;
+    const paid = await pay(1_250_000n);
+    await settle(paid.n, 1_250_000n);
   }, 60_000);
 
   it('backup, a toll, restore: the revived nonce signs nothing; the device that kept the backup\'s state abandons and pays on; the device ahead is refused', async () => {
@@ -396,7 +419,7 @@ function refusal(r: Run): { status: number; code: string | undefined; stdout: st
     expect((await record()).latest.state, 'nothing signed after the restore').toBe(atBackup.state);
 
     // Recovery: credit abandon (docs/device-gateway.md) — the gateway burns the stale nonce and issues a fresh one.
-    const ab = ok(await tee([device('credit', 'abandon', '--role', 'user', '--start'), gateway(hostA, 'credit', 'abandon', '--role', 'mint'), device('credit', 'abandon', '--role', 'user')]), 'credit/balance');
+    const ab = ok(await tee([device('credit', 'abandon', '--role', 'user', '--start'), gateway(home, 'credit', 'abandon', '--role', 'mint'), device('credit', 'abandon', '--role', 'user')]), 'credit/balance');
     expect(ab[1]!.type).toBe('credit/abandoned');
     expect([ab[2]!.state, ab[2]!.cumulative_sat]).toEqual([state, settled]);
     nonce = ab[1]!.next_nonce.pubnonce;
@@ -418,8 +441,8 @@ function refusal(r: Run): { status: number; code: string | undefined; stdout: st
     console.log(`pg gateway restore: the revived nonce refused ${codes.join(', ')}; the device ahead refused ${refusal(r).code}`);
   }, 60_000);
 
-  it('the channel closes cooperatively through the gateway on host A; the close verified independently; one state per nonce', async () => {
-    const runs = await tee([device('close-credit', '--role', 'user', '--start'), gateway(hostA, 'close-credit', '--role', 'mint'), device('close-credit', '--role', 'user')]);
+  it('the channel closes cooperatively through the gateway\'s host; the close verified independently; one state per nonce', async () => {
+    const runs = await tee([device('close-credit', '--role', 'user', '--start'), gateway(home, 'close-credit', '--role', 'mint'), device('close-credit', '--role', 'user')]);
     const [, , closed] = ok(runs, 'credit/closed');
     expect(closed!.cumulative_sat).toBe(settled);
     const tx = verifyKeyPathSpend(closed!.hex, [{ amount: CAPACITY, script: CONTRACT.script }], CONTRACT.outputKey);
