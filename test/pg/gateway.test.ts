@@ -130,6 +130,7 @@ function refusal(r: Run): { status: number; code: string | undefined; stdout: st
   let state = 0;
   let settled = 0;
   let toll = 0;
+  let raceLoser = '';
   /** The host serving the gateway's steps (host A until it is lost). */
   let home = hostA;
 
@@ -302,6 +303,7 @@ function refusal(r: Run): { status: number; code: string | undefined; stdout: st
     const loser = runs.find((r) => r.status !== 0)!;
     expect(['E_HTLC_IN_FLIGHT', 'E_NONCE_USED', 'E_STATE_NUMBER', 'E_STORE_BUSY']).toContain(refusal(loser).code);
     expect(loser.stdout).toBe('');
+    raceLoser = refusal(loser).code!;
     const job = JSON.parse(winners[0]!.stdout) as Msg;
     const won = runA![0]!.status === 0 ? { n: nA, pay: payA } : { n: nB, pay: payB };
     if (won.n === nB) userDir = twin; // the device whose payment the gateway took goes on
@@ -449,6 +451,6 @@ function refusal(r: Run): { status: number; code: string | undefined; stdout: st
     expect(Number(tx.outputs.find((o) => hex.encode(o.script) === scriptOf(PAYOUT))!.amount)).toBe(settled);
     book(nonce, closed!.txid);
     for (const [under, txids] of signedUnder) expect(txids.size, `states signed against nonce ${under.slice(0, 16)}…: ${[...txids].join(', ')}`).toBe(1);
-    console.log(`pg gateway: ${toll} invoices, ${signedUnder.size} gateway nonces each signed one state; settled ${settled} sat`);
+    console.log(`pg gateway: ${toll} invoices, ${signedUnder.size} gateway nonces each signed one state; the race's loser refused ${raceLoser}; settled ${settled} sat`);
   }, 60_000);
 });
