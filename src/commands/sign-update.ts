@@ -149,6 +149,6 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
       }
       await flush();
       meter.done();
-    });
+    }, { nonces: 'process' });
   }
 }
