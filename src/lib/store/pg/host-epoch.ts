@@ -35,7 +35,11 @@
  * users holding that host's unused nonces abandon once.
  *
  * What it cannot see: a host whose --state-dir was wiped or copied from an older backup
- * with the database. Keep --state-dir out of the database's backups (docs/deployment.md).
+ * with the database, and a --state-dir copied to a second machine (a cloned VM): the copy's
+ * witness has not seen the original's commits, so after a restore it could accept a
+ * counter the original would refuse. Keep --state-dir out of the database's backups and
+ * never run two machines on copies of one (docs/postgres.md). A fresh --state-dir is safe:
+ * it draws a new epoch and cannot open the old one's nonces.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';

@@ -395,7 +395,9 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       this.failed = new StoreWriteError(`the answer to a COMMIT was lost and the store ${this.dir} cannot be asked whether it committed (${(e as Error).message}): nothing of this request was released; restart the mint`);
       throw this.failed;
     }
-    if (found === pending) {
+    // A host epoch's counter may have moved on since, by the host's other commands — which
+    // they could only do past this transaction's witness value if it committed.
+    if (found !== undefined && (this.host ? found >= pending : found === pending)) {
       this.counter = pending;
       return;
     }
