@@ -35,6 +35,10 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     ...contractFlag,
     amount: Flags.integer({ description: 'user: satoshis this payment adds to the mint\'s cumulative amount', min: 1 }),
     stream: Flags.boolean({ description: 'mint: read requests as JSON Lines (update-requests; also open-requests, abandons, close-requests and rollover steps), write one answer line each' }),
+    'nonce-epoch': Flags.string({
+      description: "mint --stream on PostgreSQL: whose key seals the nonces the stream issues — its own (process, the default: a restart makes its users abandon once) or its host's, kept under --state-dir and shared with the host's one-shot commands (survives restarts; the host's nonce steps then commit one at a time)",
+      options: ['process', 'host'],
+    }),
     ...tokenOutFlag,
     ...ecashSeedFlags,
     ...walletSeedFlags,
@@ -52,6 +56,11 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
       const { updateRequest } = await import('../lib/credit/user.ts');
       const id = await this.pickContract(book, ['open']);
       return { message: await book.exclusive(() => updateRequest(ctx, id, BigInt(f.amount!))) };
+    }
+    if (f['nonce-epoch'] !== undefined) {
+      if (f.role !== 'mint' || !f.stream) throw new UsageError('E_USAGE', '--nonce-epoch is for the mint\'s --stream (a one-shot mint command always uses its host\'s epoch)');
+      const { storeTarget } = await import('../lib/cli/store-flags.ts');
+      if (!(await storeTarget(f as Record<string, unknown>))) throw new UsageError('E_USAGE', '--nonce-epoch needs a PostgreSQL store (--store or $OFFCHAIN_STORE_URL): SQLite keeps nonces under --state-dir already');
     }
     if (f.role === 'mint' && f.stream) return this.stream();
     const { network, value } = await this.readMessage(f.role === 'user' ? 'the mint\'s credit/receipt (or --amount N to pay)' : 'a credit/update-request');
@@ -149,6 +158,6 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
       }
       await flush();
       meter.done();
-    });
+    }, { nonces: this.flags['nonce-epoch'] === 'host' ? 'host' : 'process' });
   }
 }

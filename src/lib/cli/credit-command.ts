@@ -92,8 +92,13 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return this.withMintStore(network, (ctx, store) => store.step(() => step(ctx, store)));
   }
 
-  /** The mint's context on its open store, for a caller that makes its own transactions (the stream). */
-  protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>): Promise<T> {
+  /**
+   * The mint's context on its open store, for a caller that makes its own transactions (the
+   * stream). On PostgreSQL, `nonces` says whose key seals the nonces this process issues:
+   * the host's, shared by its one-shot commands (the default), or the process's own (the
+   * stream's) — see pg/host-epoch.ts and the restore rule in pg/mint-store.ts.
+   */
+  protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'host' | 'process' } = {}): Promise<T> {
     const mint = await this.keyPair(network);
     return this.onMintStore(network, async (store, dir, policy) => {
       const { toHex } = await import('../bytes.ts');
@@ -109,7 +114,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       const result = await use(ctx, store);
       await store.close();
       return result;
-    });
+    }, { nonces: opts.nonces ?? 'host' });
   }
 
   /**
@@ -121,7 +126,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return this.onMintStore(network, async (store, _dir, policy) => view(store, policy, await this.mintChain(network, store)), { view: true });
   }
 
-  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean } = {}): Promise<T> {
+  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean; nonces?: 'host' | 'process' } = {}): Promise<T> {
     const store = await this.openMintStore(network, { create: false, ...opts });
     try {
       return await use(store, store.dir, await this.mintPolicy(store, store.dir));
@@ -136,12 +141,20 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * publishing an offer (`create`) needs a mint that exists: a mistyped --state-dir is
    * refused before anything is created under it.
    */
-  protected async openMintStore(network: Network, opts: { create: boolean; view?: boolean }): Promise<MintStorePort<MintContractRecord>> {
+  protected async openMintStore(network: Network, opts: { create: boolean; view?: boolean; nonces?: 'host' | 'process' }): Promise<MintStorePort<MintContractRecord>> {
     const { storeTarget } = await import('./store-flags.ts');
     const target = await storeTarget(this.flags as Record<string, unknown>);
     if (target) {
       const { PgMintStore } = await import('../store/pg/mint-store.ts');
-      return PgMintStore.open<MintContractRecord>(target, network, { view: opts.view ?? false });
+      const hostDir = !opts.view && opts.nonces === 'host' ? join(this.stateDir(network), 'credit-mint-pg') : undefined;
+      const store = await PgMintStore.open<MintContractRecord>(target, network, { view: opts.view ?? false, hostDir });
+      const retired = store.retiredHostEpoch;
+      if (retired) {
+        this.term.warn(
+          `the store ${store.dir} went back in time (this host's nonce epoch ${retired.epoch.slice(0, 8)}… counter ${retired.counter ?? 'gone'}, this host committed ${retired.seen}): a restore, failover or a step killed before its COMMIT. This host's nonce key was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
+        );
+      }
+      return store;
     }
     const { MintStore } = await import('../store/mint-store.ts');
     const dir = opts.create ? join(this.stateDir(network), 'credit-mint') : this.existingState(network, 'credit-mint', noMint);

@@ -33,40 +33,50 @@
  * messages gives away the mint's key. So:
  *
  * 1. A secret nonce is stored only sealed (AES-256-GCM, the nonce id, epoch and context
- *    as associated data) under an epoch key that exists nowhere durable: each mint
- *    process draws a fresh random key when it opens the store, keeps it in memory only,
- *    and registers a fresh epoch id (a row of `epochs`). Only that process can open the
- *    nonces it issued. A process that exits takes its key with it; every restore that
- *    restarts the processes (all of them, since a restore stops the server) leaves
- *    ciphertexts nobody can open: a revived nonce can be burned (`credit abandon`) but
- *    never signed with.
+ *    as associated data) under an epoch key that the database never sees, of one of two
+ *    kinds:
+ *    - a PROCESS epoch (`sign-update --stream`): the process draws a fresh random key when
+ *      it opens the store, keeps it in memory only, and registers a fresh epoch id (a row
+ *      of `epochs`). Only that process can open the nonces it issued. A process that exits
+ *      takes its key with it; every restore that restarts the processes (all of them,
+ *      since a restore stops the server) leaves ciphertexts nobody can open: a revived
+ *      nonce can be burned (`credit abandon`) but never signed with.
+ *    - a HOST epoch (every one-shot mint command, so every gateway step): the key lives in
+ *      a 0600 file under the host's --state-dir, shared by the host's one-shot commands,
+ *      with a rollback witness beside it on local disk (host-epoch.ts says how a restore is
+ *      caught before a revived nonce is opened, and why a crash at the wrong moment
+ *      retires the key rather than risk it).
  * 2. A process that survives the restore (it reconnects to a server that went back in
- *    time) detects it from something the database cannot roll back: its own memory.
- *    Every transaction that issues or takes a nonce increments the process's epoch
- *    counter in the database, in the same transaction, and checks that the new value is
- *    exactly its in-memory value + 1 (the memory advances only after COMMIT). Only this
- *    process writes its row. If any of its nonce takes were undone, so was the counter
- *    increment committed with it, and the next nonce transaction sees a lower counter (or
- *    no row at all) before it opens anything: the process wipes its key, refuses
- *    (E_STORE_ROLLED_BACK) and the store is broken — it must exit. A restore that undid
- *    none of its takes revives none of its nonces. Other processes' nonces are not its
+ *    time) detects it from something the database cannot roll back: its own memory (a
+ *    process epoch) or the host's witness (a host epoch). Every transaction that issues,
+ *    takes or burns a nonce increments its epoch's counter in the database just before
+ *    its COMMIT (`tick`), and checks that the new value is exactly its in-memory value + 1
+ *    (the memory advances only after COMMIT; only this process writes its row) — or, for
+ *    a host epoch, above the witness, which it then raises before COMMIT. If any of its
+ *    nonce takes were undone, so was the counter increment committed with it, and its next
+ *    nonce transaction sees a lower counter (or no row at all) before anything of it
+ *    leaves the process: the process wipes its key (a host epoch's file is shredded),
+ *    refuses (E_STORE_ROLLED_BACK) and the store is broken — it must exit. A restore that
+ *    undid none of its takes revives none of its nonces. Other epochs' nonces are not its
  *    business: it cannot open them.
  *    (Why not the WAL position or the timeline: other processes' writes move the LSN
  *    past a restored point before this one looks, and a copy restore keeps the
- *    timeline. The per-process counter is exact for the only nonces the process can use.)
+ *    timeline. The per-epoch counter is exact for the only nonces the epoch can use.)
  *
- * The cost: a nonce can be used only by the process that issued it. A request whose
- * nonce another live process issued is refused without burning it (E_NONCE_ELSEWHERE,
- * exit 5, retryable): route requests by contract (the contract id chooses the process,
- * as a load balancer's hash of the contract id does), so a contract's nonces stay with
- * one process. When that process is gone — restarted, crashed, or a restore — its
- * nonces are dead: the user's request is refused (the same E_NONCE_ELSEWHERE) and the user
- * recovers with `credit abandon`, whose answer the mint gives by burning the dead nonce
- * (no secret needed) and issuing a fresh one from the serving process. Restarting a mint
- * process therefore invalidates the nonces it handed out: restart in a quiet hour, or
- * accept that those users abandon once. States the mint signed after the backup are lost
- * to the mint by a restore (it exits with an older state, which pays it less): a backup
- * protects the contracts, not the payments since; use synchronous replication for those.
+ * The cost: a nonce can be used only by the process (stream) or host (one-shot commands)
+ * that issued it. A request whose nonce another live epoch issued is refused without
+ * burning it (E_NONCE_ELSEWHERE, exit 5, retryable): route requests by contract (the
+ * contract id chooses the process or host, as a load balancer's hash of the contract id
+ * does), so a contract's nonces stay with one epoch. When a process epoch's process is
+ * gone — restarted, crashed, or a restore — its nonces are dead: the user's request is
+ * refused (the same E_NONCE_ELSEWHERE) and the user recovers with `credit abandon`, whose
+ * answer the mint gives by burning the dead nonce (no secret needed) and issuing a fresh
+ * one from the serving epoch. Restarting a stream process therefore invalidates the
+ * nonces it handed out: restart in a quiet hour, or accept that those users abandon once;
+ * a host epoch survives restarts and dies only with a restore (or a crash between witness
+ * and COMMIT). States the mint signed after the backup are lost to the mint by a restore
+ * (it exits with an older state, which pays it less): a backup protects the contracts,
+ * not the payments since; use synchronous replication for those.
  *
  * With OFFCHAIN_TEST_SEED (deterministic randomness, tests only) nonces derive from a
  * counter the restore rolls back too: never run a PostgreSQL mint that way against a
@@ -82,6 +92,7 @@ import type { MintStorePort } from '../mint-store-port.ts';
 import { StoreWriteError } from '../mint-store.ts';
 import { pgConfig, storeError } from './client.ts';
 import type { PgTarget } from './connect.ts';
+import { HostEpoch, type RetiredEpoch } from './host-epoch.ts';
 import { SCHEMA_SQL, SCHEMA_VERSION, TABLES } from './schema.ts';
 
 /** How many times a step runs again after a deadlock or serialization failure. */
@@ -121,11 +132,17 @@ function newClient(mod: { default: typeof pg }, target: PgTarget): pg.Client {
 
 export class PgMintStore<R extends { contract_id: string }> implements MintStorePort<R> {
   readonly dir: string;
-  /** This process's epoch: its nonces are sealed under `key`, which never leaves memory. */
+  /** The epoch whose key seals this process's nonces: its own (kept in memory alone) or its host's (`host`). */
   readonly epoch: string;
   private key: Buffer;
   private counter = 0;
   private pendingCounter: number | undefined;
+  /** Set by a nonce issued, taken or burned in the open transaction: its COMMIT ticks the epoch (`tick`). */
+  private nonceTouched = false;
+  /** The host's epoch (one-shot commands): the key from --state-dir, the counter checked against the host's witness. */
+  private host: HostEpoch | undefined;
+  /** A process epoch: its row is deleted when the process closes the store. */
+  private processEpoch = false;
   private inTransaction = false;
   private savepoints = 0;
   private failed: Error | undefined;
@@ -183,7 +200,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   }
 
   /** Connect, create the schema on first use (refusing a newer one), register this process's epoch. */
-  static async open<R extends { contract_id: string }>(target: PgTarget, network: string, opts: { view?: boolean } = {}): Promise<PgMintStore<R>> {
+  static async open<R extends { contract_id: string }>(target: PgTarget, network: string, opts: { view?: boolean; hostDir?: string } = {}): Promise<PgMintStore<R>> {
     const client = newClient(await import('pg'), target);
     try {
       await client.connect();
@@ -212,8 +229,17 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       if (!opts.view) await client.query("INSERT INTO meta (key, value) VALUES ('network', $1) ON CONFLICT (key) DO NOTHING", [network]);
       const stored = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'network'")).rows[0]?.value ?? network;
       if (stored !== network) throw new RefusedError('E_NETWORK_MISMATCH', `the store ${target.url} holds a ${stored} mint, not ${network}`);
-      if (!opts.view) await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
+      if (!opts.view) await client.query("INSERT INTO meta (key, value) VALUES ('store_id', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(16).toString('hex')]);
+      if (!opts.view && !opts.hostDir) await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
       await client.query('COMMIT');
+      if (!opts.view && opts.hostDir) {
+        const storeId = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'store_id'")).rows[0]!.value;
+        const host = await HostEpoch.join(client, opts.hostDir, storeId);
+        key.fill(0);
+        const store = new PgMintStore<R>(client, target, host.epoch, host.key);
+        store.host = host;
+        return store;
+      }
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       await client.end().catch(() => undefined);
@@ -222,6 +248,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       throw new OffchainError('E_STATE_CORRUPT', `the store ${target.url} cannot be opened: ${(e as Error).message}`, 3);
     }
     const store = new PgMintStore<R>(client, target, epoch, key);
+    store.processEpoch = !opts.view;
     if (opts.view) {
       store.wipe();
       store.viewOnly = true;
@@ -231,6 +258,11 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
 
   get broken(): Error | undefined {
     return this.failed;
+  }
+
+  /** When opening found this host's nonce key outlived by a restore and drew a new one: what was retired. */
+  get retiredHostEpoch(): RetiredEpoch | undefined {
+    return this.host?.retired;
   }
 
   // ——— transactions ———
@@ -261,12 +293,14 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       await this.q('BEGIN');
       this.inTransaction = true;
       this.pendingCounter = undefined;
+      this.nonceTouched = false;
     }
   }
 
   private async rollback(): Promise<void> {
     this.inTransaction = false;
     this.pendingCounter = undefined;
+    this.nonceTouched = false;
     if (!this.failed) await this.client.query('ROLLBACK').catch(() => undefined);
   }
 
@@ -279,17 +313,14 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     this.usable();
     if (this.inTransaction) {
       const name = `step${++this.savepoints}`;
-      const counterBefore = this.pendingCounter;
       await this.q(`SAVEPOINT ${name}`);
       try {
         const result = await fn();
         await this.q(`RELEASE ${name}`);
         return result;
       } catch (e) {
-        if (!this.failed) {
-          await this.q(`ROLLBACK TO ${name}`).then(() => this.q(`RELEASE ${name}`));
-          this.pendingCounter = counterBefore; // the epoch tick inside it was undone too
-        }
+        // (A nonce it touched keeps `nonceTouched` set: one tick too many at COMMIT is harmless.)
+        if (!this.failed) await this.q(`ROLLBACK TO ${name}`).then(() => this.q(`RELEASE ${name}`));
         throw e;
       } finally {
         this.savepoints--;
@@ -321,6 +352,14 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   async commit(): Promise<void> {
     this.usable();
     if (!this.inTransaction) return;
+    if (this.nonceTouched && this.pendingCounter === undefined) {
+      try {
+        await this.tick();
+      } catch (e) {
+        if (this.inTransaction) await this.rollback();
+        throw e;
+      }
+    }
     try {
       await this.client.query('COMMIT');
       if (this.pendingCounter !== undefined) this.counter = this.pendingCounter;
@@ -336,6 +375,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     } finally {
       this.inTransaction = false;
       this.pendingCounter = undefined;
+      this.nonceTouched = false;
     }
   }
 
@@ -355,13 +395,20 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       this.failed = new StoreWriteError(`the answer to a COMMIT was lost and the store ${this.dir} cannot be asked whether it committed (${(e as Error).message}): nothing of this request was released; restart the mint`);
       throw this.failed;
     }
-    if (found === pending) {
+    // A host epoch's counter may have moved on since, by the host's other commands — which
+    // they could only do past this transaction's witness value if it committed.
+    if (found !== undefined && (this.host ? found >= pending : found === pending)) {
       this.counter = pending;
       return;
     }
-    if (found === this.counter) throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; retry it`, 1);
+    // Did not commit. A host epoch's witness already holds `pending` (written before
+    // COMMIT): the host's next nonce step sees the counter below it and retires the key —
+    // the safe reading, since this cannot tell "never committed" from "committed, then
+    // restored" (see HOST EPOCHS above).
+    if (found === pending - 1) throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; retry it`, 1);
     this.wipe();
-    this.failed = new StoreRolledBackError(`the store ${this.dir} went back in time under this process (its epoch counter is ${found ?? 'gone'} after a lost COMMIT, expected ${this.counter} or ${pending}): this process wiped its nonce key and stops`);
+    this.failed = new StoreRolledBackError(`the store ${this.dir} went back in time under this process (its epoch counter is ${found ?? 'gone'} after a lost COMMIT, expected ${pending - 1} or ${pending}): this process wiped its nonce key and stops`);
+    if (this.host) await this.host.retire(this.epoch);
     throw this.failed;
   }
 
@@ -370,8 +417,9 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     try {
       if (!this.failed && !this.viewOnly) {
         await this.commit();
-        // Its nonces die with its key: the row only kept the rollback check, now moot.
-        await this.q('DELETE FROM epochs WHERE epoch = $1', [this.epoch]);
+        // A process epoch's nonces die with its key: the row only kept the rollback check,
+        // now moot. A host epoch lives on in --state-dir for the host's next command.
+        if (this.processEpoch) await this.q('DELETE FROM epochs WHERE epoch = $1', [this.epoch]);
       }
     } finally {
       this.wipe();
@@ -392,23 +440,30 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   }
 
   /**
-   * The restore check, once per transaction that issues or takes a nonce: this
-   * process's counter in the database must be exactly its memory + 1 after the
-   * increment. Anything else means the database went back in time.
+   * The restore check, once per transaction that issued, took or burned a nonce, just
+   * before its COMMIT (nothing of the transaction has left the process yet): the epoch's
+   * counter is incremented and must be exactly this process's memory + 1 (a process
+   * epoch), or at least the host's witness + 1 (a host epoch, whose witness then rises to
+   * it — on disk, before the COMMIT). Anything else means the database went back in time.
    */
   private async tick(): Promise<void> {
-    if (this.pendingCounter !== undefined) return;
     const row = (await this.q<{ counter: string }>('UPDATE epochs SET counter = counter + 1 WHERE epoch = $1 RETURNING counter', [this.epoch])).rows[0];
     const found = row ? Number(row.counter) : undefined;
-    if (found !== this.counter + 1) {
+    const floor = this.host ? await this.host.seen() : this.counter;
+    const ok = found !== undefined && (this.host ? found - 1 >= floor : found === this.counter + 1);
+    if (!ok) {
       this.wipe();
       this.failed = new StoreRolledBackError(
-        `the store ${this.dir} went back in time under this process (its epoch ${this.epoch.slice(0, 8)}… counter is ${found ?? 'gone'}, this process counted ${this.counter}): a backup or failover was restored; this process wiped its nonce key and stops — restart it (users whose nonces were lost recover with "credit abandon")`,
+        this.host
+          ? `the store ${this.dir} went back in time (this host's nonce epoch ${this.epoch.slice(0, 8)}… counter is ${found === undefined ? 'gone' : found - 1}, but this host committed ${floor}): a backup, failover or point-in-time recovery was restored, or a step died between its witness and its COMMIT; nothing was signed. This host retired its nonce key: run the step again (a fresh key is drawn); users whose nonces were lost recover with "credit abandon"`
+          : `the store ${this.dir} went back in time under this process (its epoch ${this.epoch.slice(0, 8)}… counter is ${found ?? 'gone'}, this process counted ${this.counter}): a backup or failover was restored; this process wiped its nonce key and stops — restart it (users whose nonces were lost recover with "credit abandon")`,
       );
       await this.client.query('ROLLBACK').catch(() => undefined);
       this.inTransaction = false;
+      if (this.host) await this.host.retire(this.epoch);
       throw this.failed;
     }
+    if (this.host) await this.host.advance(found);
     this.pendingCounter = found;
   }
 
@@ -501,7 +556,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
 
   async issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }> {
     await this.begin();
-    await this.tick();
+    this.nonceTouched = true;
     const counter = Number((await this.q<{ n: string }>("SELECT nextval('nonce_counter') AS n")).rows[0]!.n);
     const { secnonce, pubnonce } = generate(counter);
     const id = nonceKey(pubnonce);
@@ -534,14 +589,15 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
 
   async take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array> {
     await this.begin();
-    await this.tick();
+    this.nonceTouched = true;
     const { id, short, n } = await this.live(pubnonce, expectedContext);
     if (n.epoch !== this.epoch) {
-      const alive = (await this.q<{ pid: number; host: string }>('SELECT pid, host FROM epochs WHERE epoch = $1', [n.epoch])).rows[0];
-      // Not burned: the process that issued it may still serve it.
+      const alive = (await this.q<{ pid: number | null; host: string }>('SELECT pid, host FROM epochs WHERE epoch = $1', [n.epoch])).rows[0];
+      const who = !alive ? '' : alive.pid === null ? `, the one-shot commands of ${alive.host}` : `, pid ${alive.pid} on ${alive.host}`;
+      // Not burned: the process (or host) that issued it may still serve it.
       throw new StateConflictError(
         'E_NONCE_ELSEWHERE',
-        `the mint's nonce ${short} was issued by another mint process (epoch ${n.epoch.slice(0, 8)}…${alive ? `, pid ${alive.pid} on ${alive.host}` : ''}); only it can sign with it: send the contract's requests to that process, or, if it is gone, abandon the request ("credit abandon") for a fresh nonce`,
+        `the mint's nonce ${short} was issued by another mint process or host (epoch ${n.epoch.slice(0, 8)}…${who}); only it can sign with it: send the contract's requests there, or, if it is gone, abandon the request ("credit abandon") for a fresh nonce`,
       );
     }
     await this.consume(id, short);
@@ -550,7 +606,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
 
   async burn(pubnonce: Uint8Array, expectedContext: string): Promise<void> {
     await this.begin();
-    await this.tick();
+    this.nonceTouched = true;
     const { id, short } = await this.live(pubnonce, expectedContext);
     await this.consume(id, short);
   }

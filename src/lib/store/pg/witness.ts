@@ -41,6 +41,11 @@ export class VersionWitness {
     }
   }
 
+  /** The highest version of `id` this host has seen, or undefined before any. */
+  async seen(id: string): Promise<number | undefined> {
+    return (await this.docs.read<Seen>(`seen-${id}`))?.version;
+  }
+
   async advance(id: string, version: number): Promise<void> {
     await this.docs.update<Seen>(`seen-${id}`, (seen) => (seen !== undefined && seen.version >= version ? seen : { version }));
   }

@@ -1,0 +1,143 @@
+/**
+ * HOST EPOCHS — the nonce key of a host's one-shot mint commands on PostgreSQL.
+ *
+ * A one-shot mint command (every gateway step, `sign-update` without --stream, `credit
+ * abandon --role mint`, …) issues the nonce the contract's next step takes, and exits. A
+ * key kept in one process's memory (a process epoch, mint-store.ts) dies with it, so the
+ * next step could never take that nonce. The host's one-shot commands therefore share one
+ * epoch, kept under --state-dir (`credit-mint-pg/`, one per store):
+ *
+ * - `epoch-<store id>.json` (0600): the epoch id and its 32-byte sealing key. Nonces in the
+ *   database are sealed under it; only commands with this --state-dir can open them.
+ * - `seen-<epoch>.json`: the host's rollback witness — the highest value of the epoch's
+ *   counter that this host has written. It only rises (under the directory lock).
+ *
+ * THE RESTORE RULE for a host epoch. Every transaction that issues, takes or burns one of
+ * the epoch's nonces increments the epoch's counter in the database just before its
+ * COMMIT, holding the counter's row lock to the COMMIT, and checks that the counter it
+ * found is at least the witness; it then raises the witness to the new value — durably, on
+ * local disk — and only then COMMITs. So before anything derived from a nonce transaction
+ * can leave any process (this one after COMMIT, or another answering a replay from the
+ * stored answer), the witness holds at least that transaction's counter value. A restore
+ * (backup, lagging standby, point-in-time recovery) that undoes a transaction which took
+ * one of the epoch's nonces also undoes its counter increment, so the counter is then below
+ * the witness, and the host's next nonce transaction — or the next command opening the
+ * store — sees it before opening anything: the key is retired (its file overwritten and
+ * replaced by a fresh epoch). Nonces sealed under a retired key can be burned (`credit
+ * abandon`) but never signed with: nobody holds the key. A restore that undid none of the
+ * epoch's takes revives none of its nonces.
+ *
+ * The check is conservative: a step that died between raising the witness and its COMMIT
+ * (kill -9, or a COMMIT lost on the wire that did not happen) leaves the witness one above
+ * the counter, which looks like a restore, and retires the key too. Lowering the witness
+ * would need to tell "never committed" from "committed, then restored" — which nothing can.
+ * The cost of a retirement is the same as a mint process restart on a process epoch: the
+ * users holding that host's unused nonces abandon once.
+ *
+ * What it cannot see: a host whose --state-dir was wiped or copied from an older backup
+ * with the database, and a --state-dir copied to a second machine (a cloned VM): the copy's
+ * witness has not seen the original's commits, so after a restore it could accept a
+ * counter the original would refuse. Keep --state-dir out of the database's backups and
+ * never run two machines on copies of one (docs/postgres.md). A fresh --state-dir is safe:
+ * it draws a new epoch and cannot open the old one's nonces.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { MalformedInputError, OffchainError } from '../../errors.ts';
+import { readJsonFile, shredFile } from '../atomic.ts';
+import { withLock } from '../lock.ts';
+import { StateStore } from '../state-store.ts';
+import { VersionWitness } from './witness.ts';
+
+/** A host epoch found outlived by a restore and replaced when the store was opened. */
+export type RetiredEpoch = { epoch: string; counter: number | undefined; seen: number };
+
+type KeyDoc = { epoch: string; key: string };
+
+function fresh(): KeyDoc {
+  return { epoch: randomBytes(16).toString('hex'), key: randomBytes(32).toString('hex') };
+}
+
+function checked(doc: KeyDoc, path: string): KeyDoc {
+  if (typeof doc?.epoch !== 'string' || !/^[0-9a-f]{32}$/.test(doc.epoch) || typeof doc.key !== 'string' || !/^[0-9a-f]{64}$/.test(doc.key)) {
+    throw new MalformedInputError('E_STATE_CORRUPT', `the host's nonce key ${path} is not an epoch and a 32-byte key; move it aside (the nonces it sealed are then lost: users abandon once)`, { path });
+  }
+  return doc;
+}
+
+export class HostEpoch {
+  retired: RetiredEpoch | undefined;
+
+  private constructor(
+    private readonly docs: StateStore,
+    private readonly witness: VersionWitness,
+    private readonly name: string,
+    readonly epoch: string,
+    readonly key: Buffer,
+  ) {}
+
+  /**
+   * The host's epoch for the store `storeId`, checked against the witness under the
+   * counter's row lock (a step of another command of this host in flight finishes first).
+   * A counter below the witness, or a row gone that the witness knew: the epoch is retired
+   * and a fresh one drawn (`retired` says so, for the command to warn).
+   */
+  static async join(client: pg.Client, dir: string, storeId: string): Promise<HostEpoch> {
+    const docs = new StateStore(dir);
+    const witness = new VersionWitness(dir);
+    const name = `epoch-${storeId}`;
+    const path = join(docs.dir, `${name}.json`);
+    let retired: RetiredEpoch | undefined;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const doc = checked(await docs.update<KeyDoc>(name, (cur) => (cur === undefined ? fresh() : cur)), path);
+      await client.query('BEGIN');
+      try {
+        const row = (await client.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1 FOR UPDATE', [doc.epoch])).rows[0];
+        const counter = row ? Number(row.counter) : undefined;
+        const seen = (await witness.seen(doc.epoch)) ?? 0;
+        if (counter === undefined && seen === 0) {
+          await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, NULL, $2) ON CONFLICT (epoch) DO NOTHING', [doc.epoch, hostname()]);
+        }
+        if ((counter === undefined && seen === 0) || (counter !== undefined && counter >= seen)) {
+          await client.query('COMMIT');
+          const epoch = new HostEpoch(docs, witness, name, doc.epoch, Buffer.from(doc.key, 'hex'));
+          epoch.retired = retired;
+          return epoch;
+        }
+        await client.query('ROLLBACK');
+        retired = { epoch: doc.epoch, counter, seen };
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+      await retireKey(dir, path, doc.epoch);
+    }
+    throw new OffchainError('E_STORE_ROLLED_BACK', `the host's nonce key under ${dir} keeps being retired (the store went back in time again and again): stop and look at the database`, 1);
+  }
+
+  /** The witness: the highest counter this host has written for the epoch (0 before any). */
+  async seen(): Promise<number> {
+    return (await this.witness.seen(this.epoch)) ?? 0;
+  }
+
+  /** Raise the witness to `counter` (never lowers it), durably, before the transaction's COMMIT. */
+  async advance(counter: number): Promise<void> {
+    await this.witness.advance(this.epoch, counter);
+  }
+
+  /** The database went back in time: overwrite the key file (if it still holds this epoch). */
+  async retire(epoch: string): Promise<void> {
+    this.key.fill(0);
+    await retireKey(this.docs.dir, join(this.docs.dir, `${this.name}.json`), epoch);
+  }
+}
+
+/** Shred the key file if it still holds `epoch` (another command may have retired it and drawn a new one already). */
+async function retireKey(dir: string, path: string, epoch: string): Promise<void> {
+  await withLock(dir, async () => {
+    const cur = await readJsonFile<KeyDoc>(path).catch(() => undefined);
+    if (cur?.epoch === epoch) await shredFile(path);
+  });
+}
