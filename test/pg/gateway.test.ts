@@ -17,7 +17,10 @@
  *   step on host A; host A lost: the device abandons through host B and pays on there →
  *   backup, a toll, restore: the host key retired, the revived nonce signs nothing, the
  *   device that kept the backup's state abandons and pays on, the device ahead is refused
- *   → the cooperative close.
+ *   → the cooperative close → a second channel whose host is lost between gateway settle and
+ *   gateway complete: the device keeps the settle signed against that host's nonce, another
+ *   host cannot complete it, there is nothing to abandon, the gateway's exit (gateway claim)
+ *   is its way out.
  *
  * The test keeps its own book of which gateway nonce each state was signed against (the
  * next_nonce of the last gateway message the device took) and which txids answered it
@@ -38,10 +41,12 @@ import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Address, OutScript } from '@scure/btc-signer';
-import { hex } from '@scure/base';
+import { base64, hex } from '@scure/base';
 import { ROOT } from '../helpers.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
+import { psbtUnsignedTx } from '../independent/tx.ts';
+import { fundingPsbt } from '../e2e/stream-credit.ts';
 import { BIN, assertFreshBuild, cleanEnv, finished, type Run, type Stage } from '../e2e/cli.ts';
 import { describePostgres } from './fixture.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
@@ -249,16 +254,14 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
     expect(key.epoch).toMatch(/^[0-9a-f]{32}$/);
   }, 60_000);
 
-  it('two tolls, every gateway step its own one-shot process on host A: pay, settle, complete; each state verified independently', async () => {
-    for (const msat of [2_500_000n, 7_654_321n]) {
-      const { n } = await pay(msat);
-      await settle(n, msat);
-    }
-    expect([state, settled]).toEqual([4, htlcSat(2_500_000n) + htlcSat(7_654_321n)]);
+  it('a toll, every gateway step its own one-shot process on host A: device pay | gateway pay, then gateway settle | device settle | gateway complete | device receipt; each state verified independently', async () => {
+    const { n } = await pay(2_500_000n);
+    await settle(n, 2_500_000n);
+    expect([state, settled]).toEqual([2, htlcSat(2_500_000n)]);
   }, 60_000);
 
-  it('replays are answered byte for byte and write nothing: the device/pay (its job), the device/settle (its receipt)', async () => {
-    const msat = 3_300_000n;
+  it('the next toll with its steps replayed: answered byte for byte, nothing written (the device/pay its job, the device/settle its receipt)', async () => {
+    const msat = 7_654_321n;
     const first = await pay(msat);
     const before = await digest();
     // The device asked again for the invoice in flight gives the same device/pay; the gateway the same job.
@@ -466,5 +469,45 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
     book(nonce, closed!.txid);
     for (const [under, txids] of signedUnder) expect(txids.size, `states signed against nonce ${under.slice(0, 16)}…: ${[...txids].join(', ')}`).toBe(1);
     console.log(`pg gateway: ${toll} invoices, ${signedUnder.size} gateway nonces each signed one state; the race's loser refused ${raceLoser}; settled ${settled} sat`);
+  }, 60_000);
+  it('a host lost between gateway settle and gateway complete: the device keeps the settle it signed against that host\'s nonce, there is nothing to abandon, the gateway exits with gateway claim', async () => {
+    // A second channel (its own funding outpoint, a new device directory) served by host C.
+    const hostC = join(fx.root, 'gateway-host-c');
+    const hostD = join(fx.root, 'gateway-host-d');
+    userDir = join(fx.root, 'device-2');
+    const opened = ok(await tee([
+      device('open-credit', '--role', 'user', '--offer', join(fx.root, 'offer.json'), '--tip-height', TIP, '--expiry', '+4320', '--refund-address', REFUND),
+      gateway(hostC, 'open-credit', '--role', 'mint', '--tip-height', TIP),
+      device('open-credit', '--role', 'user'),
+    ], fundingPsbt(CONTRACT.script, 'pg gateway, second channel')), 'credit/opened');
+    contractId = opened[2]!.contract_id;
+    // The first channel is still closing on the gateway's side: its steps name the contract.
+    const gw = (host: string, ...args: string[]) => gateway(host, ...args, '--contract', contractId);
+    const n = toll++;
+    const [, job] = ok(await tee([devicePay(n, 1_000_000n), gw(hostC, 'gateway', 'pay', ...terms, '--now', String(NOW), ...chain)]), 'gateway/job');
+    book(opened[1]!.next_nonce.pubnonce, job!.state_txid);
+    const first = await tee([gw(hostC, 'gateway', 'settle', '--preimage-file', preimageFile(n)), device('device', 'settle')]);
+    const [settleC] = ok(first);
+    rmSync(hostC, { recursive: true, force: true });
+    // Host D presents the preimage again with its own nonce; the device answers with the
+    // settle it already signed (against host C's nonce), byte for byte.
+    const again = await tee([gw(hostD, 'gateway', 'settle', '--preimage-file', preimageFile(n)), device('device', 'settle')]);
+    const [settleD] = ok(again);
+    expect(settleD!.next_nonce.pubnonce).not.toBe(settleC!.next_nonce.pubnonce);
+    expect(again[1]!.stdout).toBe(first[1]!.stdout);
+    const before = await digest();
+    const c = (await tee([gateway(hostD, 'gateway', 'complete', ...chain)], again[1]!.stdout))[0]!;
+    expect(refusal(c), c.stderr).toEqual({ status: 5, code: 'E_NONCE_ELSEWHERE', stdout: '' });
+    expect(await digest()).toBe(before);
+    // Abandon is for a payment the gateway refused; this one it co-signed.
+    const ab = (await tee([device('credit', 'abandon', '--role', 'user', '--start')]))[0]!;
+    expect(refusal(ab), ab.stderr).toEqual({ status: 2, code: 'E_USAGE', stdout: '' });
+    // The gateway's way out: its latest state (holding the HTLC) and the claim child, from host D.
+    const [exit] = ok(await tee([gw(hostD, 'gateway', 'claim', '--fee-rate', '2', '--dry-run')]), 'credit/exit');
+    expect(exit!.state_tx.txid).toBe(job!.state_txid);
+    expect(exit!.htlc_claim.payment_hash).toBe(paymentHash(n));
+    const funding = psbtUnsignedTx(base64.decode(fundingPsbt(CONTRACT.script, 'pg gateway, second channel')));
+    verifyKeyPathSpend(exit!.state_tx.hex, [{ amount: CAPACITY, script: CONTRACT.script, txid: funding.txid, vout: 0 }], CONTRACT.outputKey);
+    for (const [under, txids] of signedUnder) expect(txids.size, `states signed against nonce ${under.slice(0, 16)}…`).toBe(1);
   }, 60_000);
 }, { prefix: 'offchain-pg-gateway-' });
