@@ -68,7 +68,7 @@ import { bytesOf, hexOf, parseTx, psbtUnsignedTx, type ParsedTx } from '../../in
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import { taprootHtlcContract } from '../../independent/descriptor.ts';
 import { fundingPsbt } from '../credit/world.ts';
-import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, preimage } from './world.ts';
+import { GATEWAY_TERMS, NOW, POLICY, type Channel, channel, invoice, preimage } from './world.ts';
 
 const MINT_PUB = publicKeyOf(bytesOf('a1'.repeat(32)));
 const USER_PUB = publicKeyOf(bytesOf('b2'.repeat(32)));
@@ -92,6 +92,19 @@ async function codedInto<T>(refusals: Map<string, number>, step: () => T | Promi
     }
     throw e;
   }
+}
+
+/**
+ * The device's step on a gateway message through `coded`: a receipt gives its new record; a
+ * settle or fail its new record and its answer to the gateway; undefined when refused.
+ */
+async function deviceStep(coded: <T>(step: () => T | Promise<T>) => Promise<T | undefined>, d: DeviceChannel, key: Channel['deviceKey'], m: Msg): Promise<{ record: DeviceChannel; answer?: Msg } | undefined> {
+  if (m.type === 'gateway/receipt') {
+    const r = await coded(() => device.receipt(d, m as never));
+    return r && { record: r };
+  }
+  const out = await coded(() => (m.type === 'gateway/settle' ? device.settle(d, key, m as never) : device.fail(d, key, m as never)));
+  return out && { record: out.record, answer: out.message };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -181,15 +194,10 @@ async function simpleRun(actions: SimpleAction[]): Promise<{ states: number; set
       }
       case 'toDevice': {
         for (const m of toDevice.splice(0)) for (let i = 0; i < (a.dup ? 2 : 1); i++) {
-          if (m.type === 'gateway/receipt') {
-            const r = await simpleCoded(() => device.receipt(d, m as never));
-            if (r) d = r;
-            continue;
-          }
-          const out = await simpleCoded(() => (m.type === 'gateway/settle' ? device.settle(d, ch.deviceKey, m as never) : device.fail(d, ch.deviceKey, m as never)));
-          if (out) {
-            d = out.record;
-            toGateway.push(out.message);
+          const took = await deviceStep(simpleCoded, d, ch.deviceKey, m);
+          if (took) {
+            d = took.record;
+            if (took.answer) toGateway.push(took.answer);
           }
         }
         break;
@@ -345,16 +353,13 @@ async function run(actions: Action[]): Promise<void> {
   const decoded = (m: Msg, types: string[]) => coded(() => decodeMessage(DEVICE_SCHEMAS.find((s) => s.$id === (types.includes(m.type) ? m.type : types[0]))!, m));
   const deliverToDevice = async (m: Msg): Promise<void> => {
     if (!(await decoded(m, ['gateway/settle', 'gateway/fail', 'gateway/receipt']))) return;
-    if (m.type === 'gateway/receipt') {
-      const r = await coded(() => device.receipt(d, m as never));
-      if (r) d = r;
-      return;
-    }
-    const out = await coded(() => (m.type === 'gateway/settle' ? device.settle(d, ch.deviceKey, m as never) : device.fail(d, ch.deviceKey, m as never)));
-    if (out) {
-      d = out.record;
-      fromDevice(out.message);
-      toGateway.push(out.message);
+    const took = await deviceStep(coded, d, ch.deviceKey, m);
+    if (took) {
+      d = took.record;
+      if (took.answer) {
+        fromDevice(took.answer);
+        toGateway.push(took.answer);
+      }
     }
   };
   const deliverToGateway = async (m: Msg): Promise<void> => {
