@@ -1,5 +1,5 @@
 /** Helpers shared by tests: vector loading relative to this folder, temp dirs. */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,17 +20,29 @@ export function tempDir(prefix = 'offchain-test-'): { path: string; cleanup: () 
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** Every file under `dir` (recursively, lock files aside) with its bytes as hex: what "nothing was written" is checked against. */
-export function fileSnapshot(dir: string): Record<string, string> {
+/**
+ * Everything under `dir` (recursively): each file with its mode and its bytes as hex, each
+ * directory with its mode, each symbolic link with its target (not followed) — what "nothing
+ * was written" is checked against: a file created, changed, removed or chmod-ed, or a directory
+ * created, shows. Lock files (`.lock*`, which a command creates and removes while it runs) are
+ * left out unless `locks: true`.
+ */
+export function fileSnapshot(dir: string, o: { locks?: boolean } = {}): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (d: string) => {
     for (const f of readdirSync(d).sort()) {
+      if (!o.locks && f.startsWith('.lock')) continue;
       const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (!f.startsWith('.lock')) out[p] = readFileSync(p, 'hex');
+      const st = lstatSync(p);
+      const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+      if (st.isDirectory()) {
+        out[p] = `dir ${mode}`;
+        walk(p);
+      } else if (st.isSymbolicLink()) out[p] = `link ${readlinkSync(p)}`;
+      else if (st.isFile()) out[p] = `file ${mode} ${readFileSync(p, 'hex')}`;
+      else out[p] = `other ${st.mode.toString(8)}`;
     }
   };
   walk(dir);
   return out;
 }
-

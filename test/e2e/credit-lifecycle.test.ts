@@ -20,14 +20,14 @@
  * src/lib/credit, src/lib/musig or the libraries the product signs with.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Address, OutScript, Transaction } from '@scure/btc-signer';
 import { base64, hex } from '@scure/base';
 import { musigTaprootOutput, publicKeyOf, singleKeyTaprootOutput } from '../independent/keys.ts';
 import { parseTx, psbtUnsignedTx } from '../independent/tx.ts';
 import { verifyKeyPathSpend, type VerifiedSpend } from '../independent/verify.ts';
-import { ROOT, tempDir } from '../helpers.ts';
+import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
 import { MintStore } from '../../src/lib/store/mint-store.ts';
 import { withLock } from '../../src/lib/store/lock.ts';
@@ -156,20 +156,6 @@ function refused(results: Run[], exitCode: number, code: string): Run {
   expect(r.stdout).toBe('');
   expect(r.stderr).toMatch(new RegExp(`error ${code}: `));
   return r;
-}
-
-/** All files under a directory with their bytes: to show a step wrote nothing. */
-function treeOf(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = readFileSync(p, 'latin1');
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 const RECEIPT_KEYS = ['amount_sat', 'contract_id', 'cumulative_sat', 'network', 'next_nonce', 'state', 'txid', 'type', 'version'];
@@ -351,10 +337,10 @@ describe('a credit contract from offer to close, through pipes between the two p
     const pay = () =>
       pipeline([p.user('sign-update', '--role', 'user', '--amount', '5000'), p.mint('sign-update', '--role', 'mint', '--tip-height', '1001', '--confirmations', '1')], '');
     const firstTry = ok(await pay(), 'credit/receipt');
-    const before = treeOf(p.mintDir);
+    const before = fileSnapshot(p.mintDir, { locks: true });
     const retry = ok(await pay(), 'credit/receipt'); // the user resends its pending request unchanged
     expect(retry.text).toBe(firstTry.text);
-    expect(treeOf(p.mintDir)).toEqual(before); // no nonce issued or consumed, no record rewritten
+    expect(fileSnapshot(p.mintDir, { locks: true })).toEqual(before); // no nonce issued or consumed, no record rewritten
     const record = await p.record(firstId);
     expect(record.latest!.receipt).toEqual(JSON.parse(retry.text));
     verifyState(record.latest!.hex, first, 80_000);
@@ -415,9 +401,9 @@ describe('a credit contract from offer to close, through pipes between the two p
   it('payments on the new contract wait for its funding confirmations (asserted offline), then go through', async () => {
     const pay = (amount: number, confirmations: string) =>
       pipeline([p.user('sign-update', '--role', 'user', '--amount', String(amount)), p.mint('sign-update', '--role', 'mint', '--tip-height', '1003', '--confirmations', confirmations)], '');
-    const before = treeOf(p.mintDir);
+    const before = fileSnapshot(p.mintDir, { locks: true });
     refused(await pay(20_000, '0'), 4, 'E_FUNDING_UNCONFIRMED');
-    expect(treeOf(p.mintDir)).toEqual(before);
+    expect(fileSnapshot(p.mintDir, { locks: true })).toEqual(before);
 
     let cumulative = 0;
     for (const [i, amount] of [20_000, 30_000].entries()) {
@@ -507,9 +493,9 @@ describe('unilateral exits of a contract with payments: the mint\'s exit-credit,
     refused(await pipeline([p.user('sign-update', '--role', 'user', '--amount', '50000'), p.mint('sign-update', '--role', 'mint', '--tip-height', '1001')], ''), 2, 'E_CHAIN_UNKNOWN');
 
   it('offline, the mint refuses a payment whose funding status it was not told (exit 2), writing nothing', async () => {
-    const before = treeOf(p.mintDir);
+    const before = fileSnapshot(p.mintDir, { locks: true });
     await payWithoutConfirmations();
-    expect(treeOf(p.mintDir)).toEqual(before);
+    expect(fileSnapshot(p.mintDir, { locks: true })).toEqual(before);
   });
 
   it('E_CHAIN_UNKNOWN suggests the flag sign-update accepts ("--confirmations N")', async () => {
@@ -553,10 +539,10 @@ describe('unilateral exits of a contract with payments: the mint\'s exit-credit,
   });
 
   it('the user\'s refund is refused (exit 4, E_NOT_FINAL) at tip expiry − 1 and printed at tip = expiry', async () => {
-    const before = treeOf(p.userDir);
+    const before = fileSnapshot(p.userDir, { locks: true });
     const early = refused(await pipeline([p.user('refund-credit', '--tip-height', '5319')], ''), 4, 'E_NOT_FINAL');
     expect(early.stderr).toMatch(/5320/);
-    expect(treeOf(p.userDir)).toEqual(before);
+    expect(fileSnapshot(p.userDir, { locks: true })).toEqual(before);
     const refund = ok(await pipeline([p.user('refund-credit', '--tip-height', '5320')], ''), 'credit/refund');
     expect(refund.msg).toMatchObject({ contract_id: id, final: true, final_from_height: 5321 });
     expect(refund.msg.hex).toBe(openedRefund);
@@ -618,10 +604,10 @@ describe('the order of signatures in a rollover: the user\'s funds never move in
   }
 
   it('a new refund that does not verify: the user refuses (exit 4, blaming the mint\'s key), signs no rollover, writes nothing', async () => {
-    const before = treeOf(p.userDir);
+    const before = fileSnapshot(p.userDir, { locks: true });
     const r = refused(await pipeline([p.user('rollover', '--role', 'user')], withBadRefundSignature()), 4, 'E_BAD_PARTIAL_SIG');
     expect(r.stderr).toContain(hex.encode(MINT_PUB));
-    expect(treeOf(p.userDir)).toEqual(before);
+    expect(fileSnapshot(p.userDir, { locks: true })).toEqual(before);
   });
 
   it('with the honest answer the user signs, and only then does the mint hold a valid rollover', async () => {

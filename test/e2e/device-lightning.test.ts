@@ -15,41 +15,18 @@
  *     a preimage that does not hash (E_LIGHTNING_PROTOCOL, 1): nothing written past the stored job.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { toHex } from '../../src/lib/bytes.ts';
-import { ROOT, tempDir } from '../helpers.ts';
+import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
+import { demoParties, ok, openDemoChannel } from './fixtures.ts';
 import { NOW, invoice, paymentHash, preimage } from '../lib/device/world.ts';
 
-const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
-const MINT_KEY = fixture('keys/mint.key');
-const USER_KEY = fixture('keys/user.key');
 const TIP = '1000';
 type Msg = Record<string, any>;
 type Req = { id: string; method: string; params: Record<string, unknown> };
-
-function treeOf(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (!name.startsWith('.lock')) out[relative(dir, p)] = readFileSync(p, 'latin1');
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-function ok(results: Run[], type: string): Msg {
-  results.forEach((r, i) => expect(r.status, `stage ${i} failed: ${r.stderr}`).toBe(0));
-  const msg = JSON.parse(results.at(-1)!.stdout) as Msg;
-  expect(msg.type).toBe(type);
-  return msg;
-}
 
 function refused(r: Run, exit: number, code: string): void {
   expect(r.stderr).toMatch(new RegExp(`error ${code}: `));
@@ -67,8 +44,7 @@ describe('gateway pay --lightning-rpc against a scripted Core Lightning socket (
   let script: Record<string, (p: Record<string, unknown>) => { result?: unknown; error?: { code: number; message: string } } | undefined>;
   const seen: Req[] = [];
 
-  const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
-  const gateway = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', mintDir], env: { MINT_KEY } });
+  const { device, gateway } = demoParties(() => root.path);
   const terms = ['--terms', join(ROOT, 'fixtures/policies/gateway-terms.json')];
   const chain = ['--tip-height', TIP, '--confirmations', '1'];
   const invoiceFile = (n: number, msat: bigint) => {
@@ -78,7 +54,7 @@ describe('gateway pay --lightning-rpc against a scripted Core Lightning socket (
   };
   const devicePay = (n: number, msat: bigint) => device('device', 'pay', '--invoice', invoiceFile(n, msat), '--policy', join(ROOT, 'fixtures/policies/device.json'), ...terms, '--now', String(NOW), '--tip-height', TIP);
   const gatewayPay = (...extra: string[]) => gateway('gateway', 'pay', ...terms, '--now', String(NOW), ...chain, '--lightning-rpc', socket, ...extra);
-  const both = () => ({ mint: treeOf(mintDir), user: treeOf(userDir) });
+  const both = () => ({ mint: fileSnapshot(mintDir), user: fileSnapshot(userDir) });
   const invoiceText = new Map<number, string>();
   const settleThrough = async (msg: Msg) =>
     ok(await pipeline([device('device', msg.type === 'gateway/settle' ? 'settle' : 'fail'), gateway('gateway', 'complete', ...chain), device('device', 'receipt')], JSON.stringify(msg)), 'credit/balance');
@@ -87,8 +63,7 @@ describe('gateway pay --lightning-rpc against a scripted Core Lightning socket (
     root = tempDir('offchain-device-ln-');
     mintDir = join(root.path, 'mint');
     userDir = join(root.path, 'user');
-    const r = spawnSync('sh', [join(ROOT, 'fixtures/credit/open-demo.sh')], { env: { ...process.env, OFFCHAIN_DEMO_DIR: root.path }, encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
+    openDemoChannel(root.path);
     for (const n of [0, 1, 2, 3, 4, 5]) invoiceText.set(n, invoice(n, [2_500_000n, 1_200_000n, 3_000_000n, 1_000_000n, 1_000_000n, 1_000_000n][n]!));
     socket = join(root.path, 'lightning-rpc');
     server = createServer((s) => {
@@ -183,9 +158,9 @@ describe('gateway pay --lightning-rpc against a scripted Core Lightning socket (
     const payMsg = (await pipeline([devicePay(3, 1_000_000n)], ''))[0]!;
     expect(payMsg.status, payMsg.stderr).toBe(0);
     // No node at the socket: refused before the gateway stores anything.
-    const mintBefore = treeOf(mintDir);
+    const mintBefore = fileSnapshot(mintDir);
     refused((await pipeline([gateway('gateway', 'pay', ...terms, '--now', String(NOW), ...chain, '--lightning-rpc', join(root.path, 'no-such-socket'))], payMsg.stdout))[0]!, 1, 'E_LIGHTNING_UNREACHABLE');
-    expect(treeOf(mintDir)).toEqual(mintBefore);
+    expect(fileSnapshot(mintDir)).toEqual(mintBefore);
     const job = ok(await pipeline([gateway('gateway', 'pay', ...terms, '--now', String(NOW), ...chain)], payMsg.stdout), 'gateway/job');
     const before = both();
     script = { getinfo: getinfo('bitcoin') };

@@ -7,20 +7,17 @@
  * test/regtest/device-cli.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { ROOT, tempDir } from '../helpers.ts';
-import { spawnSync } from 'node:child_process';
-import { cleanEnv, pipeline, type Run, type Stage } from './cli.ts';
+import { fileSnapshot, tempDir } from '../helpers.ts';
+import { pipeline, type Stage } from './cli.ts';
+import { MINT_KEY, USER_KEY, demoParties, one, openDemoChannel, tollPayStages } from './fixtures.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { bytesOf, hexOf, parseTx } from '../independent/tx.ts';
 import { verifyKeyPathSpend, verifyScriptPathSpend } from '../independent/verify.ts';
 import { taprootHtlcContract } from '../independent/descriptor.ts';
 
-const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
-const MINT_KEY = fixture('keys/mint.key');
-const USER_KEY = fixture('keys/user.key');
 const USER_PUB = publicKeyOf(bytesOf(USER_KEY));
 const MINT_PUB = publicKeyOf(bytesOf(MINT_KEY));
 const CONTRACT = musigTaprootOutput([USER_PUB, MINT_PUB]);
@@ -28,25 +25,11 @@ const PREIMAGE = '01'.repeat(32); // fixtures/device/toll.bolt11's
 const HASH = hexOf(sha256(bytesOf(PREIMAGE)));
 const L = 1144; // tip 1000 + fixtures/policies/device.json htlc_expiry_blocks
 
-function treeOf(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = readFileSync(p, 'latin1');
-    }
-  };
-  walk(dir);
-  return out;
-}
-
 describe('gateway claim and device refund-htlc through the CLI (offline)', () => {
   let root: { path: string; cleanup: () => void };
   let job: Record<string, any>;
-  const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', join(root.path, 'user')], env: { USER_KEY } });
-  const gateway = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', join(root.path, 'mint')], env: { MINT_KEY } });
-  const one = async (s: Stage): Promise<Run> => (await pipeline([s], ''))[0]!;
+  const parties = demoParties(() => root.path);
+  const { device, gateway } = parties;
   const preimageFile = (hex: string) => {
     const p = join(root.path, `preimage-${hex.slice(0, 6)}`);
     writeFileSync(p, `${hex}\n`, { mode: 0o600 });
@@ -54,10 +37,10 @@ describe('gateway claim and device refund-htlc through the CLI (offline)', () =>
   };
   /** Refused: the exit code and E_ code, nothing on stdout, neither state directory changed. */
   const refusedUnchanged = async (s: Stage, exit: number, code: string) => {
-    const before = treeOf(root.path);
+    const before = fileSnapshot(root.path, { locks: true });
     const r = await one(s);
     expect({ status: r.status, code: /error (E_[A-Z0-9_]+): /.exec(r.stderr)?.[1], stdout: r.stdout }, r.stderr).toEqual({ status: exit, code, stdout: '' });
-    expect(treeOf(root.path)).toEqual(before);
+    expect(fileSnapshot(root.path, { locks: true })).toEqual(before);
   };
 
   beforeAll(() => {
@@ -66,15 +49,11 @@ describe('gateway claim and device refund-htlc through the CLI (offline)', () =>
   afterAll(() => root?.cleanup());
 
   it('opens the demo channel and puts the toll in flight', async () => {
-    const open = spawnSync('sh', ['fixtures/credit/open-demo.sh'], { cwd: ROOT, env: cleanEnv({ OFFCHAIN_DEMO_DIR: root.path }), encoding: 'utf8' });
-    expect(open.status, open.stderr).toBe(0);
+    openDemoChannel(root.path);
     // Before any payment: nothing to refund, no HTLC to claim.
     await refusedUnchanged(device('device', 'refund-htlc', '--fee-rate', '2', '--tip-height', '1000'), 4, 'E_NO_PAYMENT_IN_FLIGHT');
     await refusedUnchanged(gateway('gateway', 'claim', '--fee-rate', '2'), 4, 'E_NO_HTLC');
-    const runs = await pipeline([
-      device('device', 'pay', '--invoice', join(ROOT, 'fixtures/device/toll.bolt11'), '--policy', join(ROOT, 'fixtures/policies/device.json'), '--terms', join(ROOT, 'fixtures/policies/gateway-terms.json'), '--now', '1800000000', '--tip-height', '1000'),
-      gateway('gateway', 'pay', '--terms', join(ROOT, 'fixtures/policies/gateway-terms.json'), '--now', '1800000000', '--tip-height', '1000', '--confirmations', '1'),
-    ], '');
+    const runs = await pipeline(tollPayStages(parties, 1000), '');
     for (const r of runs) expect(r.status, r.stderr).toBe(0);
     job = JSON.parse(runs[1]!.stdout);
     expect(job).toMatchObject({ type: 'gateway/job', payment_hash: HASH, htlc_expiry_height: L });
@@ -85,10 +64,10 @@ describe('gateway claim and device refund-htlc through the CLI (offline)', () =>
     await refusedUnchanged(device('device', 'refund-htlc', '--fee-rate', '2', '--tip-height', String(L), '--payment-hash', '00'.repeat(32)), 4, 'E_WRONG_PAYMENT');
     await refusedUnchanged(device('device', 'refund-htlc', '--fee-rate', '2', '--tip-height', String(L), '--broadcast'), 2, 'E_CHAIN_OFFLINE');
     await refusedUnchanged(device('device', 'refund-htlc', '--fee-rate', '2000', '--tip-height', String(L), '--max-fee-rate', '100'), 4, 'E_FEE_TOO_HIGH');
-    const before = treeOf(root.path);
+    const before = fileSnapshot(root.path, { locks: true });
     const r = await one(device('device', 'refund-htlc', '--fee-rate', '2', '--tip-height', String(L)));
     expect(r.status, r.stderr).toBe(0);
-    expect(treeOf(root.path)).toEqual(before); // it writes nothing
+    expect(fileSnapshot(root.path, { locks: true })).toEqual(before); // it writes nothing
     const m = JSON.parse(r.stdout);
     expect(m).toMatchObject({ type: 'device/htlc-refund', payment_hash: HASH, final: true, final_from_height: L + 1, outpoint: { txid: job.state_txid, vout: 0 } });
     const tree = taprootHtlcContract({ payer: USER_PUB, recipient: MINT_PUB, paymentHash: bytesOf(HASH), locktime: L });
@@ -120,9 +99,9 @@ describe('gateway claim and device refund-htlc through the CLI (offline)', () =>
       outputKey: tree.output.outputKey, internalKey: tree.internalKey, leafScript: tree.leaves.claim!.script, signingKey: MINT_PUB.subarray(1), before: [bytesOf(PREIMAGE)],
     });
     // Printed (no --dry-run): the channel is frozen, every later gateway step refused with nothing written.
-    const before = treeOf(root.path);
+    const before = fileSnapshot(root.path, { locks: true });
     expect((await one(gateway('gateway', 'claim', '--fee-rate', '2'))).status).toBe(0);
-    expect(treeOf(root.path)).not.toEqual(before); // the same check sees the freeze written
+    expect(fileSnapshot(root.path, { locks: true })).not.toEqual(before); // the same check sees the freeze written
     await refusedUnchanged(gateway('gateway', 'fail', '--payment-hash', HASH), 4, 'E_CONTRACT_FROZEN');
   });
 });

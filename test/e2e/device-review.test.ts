@@ -6,38 +6,15 @@
  * byte-identical.
  */
 import { describe, it, expect } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { hex } from '@scure/base';
-import { ROOT, tempDir } from '../helpers.ts';
+import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
+import { demoParties, ok, openDemoChannel } from './fixtures.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
 import { NOW, invoice, preimage } from '../lib/device/world.ts';
 
-const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
-const MINT_KEY = fixture('keys/mint.key');
-const USER_KEY = fixture('keys/user.key');
 const TIP = '1000';
-
-function treeOf(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = readFileSync(p, 'latin1');
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-function ok(results: Run[], type: string): Record<string, any> {
-  results.forEach((r, i) => expect(r.status, `stage ${i} failed: ${r.stderr}`).toBe(0));
-  const msg = JSON.parse(results.at(-1)!.stdout) as Record<string, any>;
-  expect(msg.type).toBe(type);
-  return msg;
-}
 
 function refused(r: Run, exitCode: number, code: string): void {
   expect(r.stderr).toMatch(new RegExp(`error ${code}: `));
@@ -48,12 +25,10 @@ function refused(r: Run, exitCode: number, code: string): void {
 /** A fresh demo channel (fixtures/credit/open-demo.sh: tip 1000, 1 000 000 sat) and each party's commands. */
 function demo() {
   const root = tempDir('offchain-device-review-');
-  const r = spawnSync('sh', [join(ROOT, 'fixtures/credit/open-demo.sh')], { env: { ...process.env, OFFCHAIN_DEMO_DIR: root.path }, encoding: 'utf8' });
-  expect(r.status, r.stderr).toBe(0);
+  openDemoChannel(root.path);
   const mintDir = join(root.path, 'mint');
   const userDir = join(root.path, 'user');
-  const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
-  const gateway = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', mintDir], env: { MINT_KEY } });
+  const { device, gateway } = demoParties(() => root.path);
   const chain = ['--tip-height', TIP, '--confirmations', '1'];
   const terms = ['--terms', join(ROOT, 'fixtures/policies/gateway-terms.json')];
   const file = (name: string, text: string, mode = 0o644) => {
@@ -71,7 +46,7 @@ function demo() {
     const pre = file(`preimage-${n}`, hex.encode(preimage(n)), 0o600);
     return ok(await pipeline([gateway('gateway', 'settle', '--preimage-file', pre), device('device', 'settle'), gateway('gateway', 'complete', ...chain), device('device', 'receipt')], ''), 'credit/balance');
   };
-  return { root, mintDir, userDir, device, gateway, chain, devicePay, gatewayPay, toll, both: () => ({ mint: treeOf(mintDir), user: treeOf(userDir) }) };
+  return { root, mintDir, userDir, device, gateway, chain, devicePay, gatewayPay, toll, both: () => ({ mint: fileSnapshot(mintDir, { locks: true }), user: fileSnapshot(userDir, { locks: true }) }) };
 }
 
 describe('review: the gateway after its own exit, the device after the close', () => {

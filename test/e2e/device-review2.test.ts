@@ -5,36 +5,17 @@
  * the one named by --state-txid.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { ROOT, tempDir } from '../helpers.ts';
-import { cleanEnv, pipeline, type Run, type Stage } from './cli.ts';
+import { fileSnapshot, tempDir } from '../helpers.ts';
+import { pipeline } from './cli.ts';
+import { demoParties, one, openDemoChannel, tollPayStages } from './fixtures.ts';
 import { parseTx } from '../independent/tx.ts';
 
-const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
-const MINT_KEY = fixture('keys/mint.key');
-const USER_KEY = fixture('keys/user.key');
 const HASH = '72cd6e8422c407fb6d098690f1130b7ded7ec2f7f5e1d30bd9d521f015363793'; // fixtures/device/toll.bolt11
-
-function treeOf(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = readFileSync(p, 'latin1');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 describe('review 2: device refund-htlc for a payment hash held by two states', () => {
   let root: { path: string; cleanup: () => void };
-  const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', join(root.path, 'user')], env: { USER_KEY } });
-  const gateway = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', join(root.path, 'mint')], env: { MINT_KEY } });
-  const one = async (s: Stage): Promise<Run> => (await pipeline([s], ''))[0]!;
+  const parties = demoParties(() => root.path);
+  const { device, gateway } = parties;
   beforeAll(() => {
     root = tempDir('offchain-device-review2-');
   });
@@ -42,10 +23,7 @@ describe('review 2: device refund-htlc for a payment hash held by two states', (
 
   /** The toll paid at `tip` and failed by the gateway; the co-signed HTLC state's txid and the HTLC's expiry. */
   async function payAndFail(tip: number): Promise<{ txid: string; expiry: number }> {
-    const runs = await pipeline([
-      device('device', 'pay', '--invoice', join(ROOT, 'fixtures/device/toll.bolt11'), '--policy', join(ROOT, 'fixtures/policies/device.json'), '--terms', join(ROOT, 'fixtures/policies/gateway-terms.json'), '--now', '1800000000', '--tip-height', String(tip)),
-      gateway('gateway', 'pay', '--terms', join(ROOT, 'fixtures/policies/gateway-terms.json'), '--now', '1800000000', '--tip-height', String(tip), '--confirmations', '1'),
-    ], '');
+    const runs = await pipeline(tollPayStages(parties, tip), '');
     for (const r of runs) expect(r.status, r.stderr).toBe(0);
     const job = JSON.parse(runs[1]!.stdout) as { state_txid: string; htlc_expiry_height: number };
     const done = await pipeline([
@@ -59,17 +37,16 @@ describe('review 2: device refund-htlc for a payment hash held by two states', (
   }
 
   it('refuses without --state-txid (nothing written) and refunds the named state\'s HTLC', async () => {
-    const open = spawnSync('sh', ['fixtures/credit/open-demo.sh'], { cwd: ROOT, env: cleanEnv({ OFFCHAIN_DEMO_DIR: root.path }), encoding: 'utf8' });
-    expect(open.status, open.stderr).toBe(0);
+    openDemoChannel(root.path);
     const first = await payAndFail(1000);
     const second = await payAndFail(1001);
     expect(second.txid).not.toBe(first.txid);
     const base = ['device', 'refund-htlc', '--payment-hash', HASH, '--fee-rate', '2', '--tip-height', String(second.expiry)];
-    const before = treeOf(root.path);
+    const before = fileSnapshot(root.path, { locks: true });
     const refused = await one(device(...base));
     expect({ status: refused.status, code: /error (E_[A-Z0-9_]+): /.exec(refused.stderr)?.[1], stdout: refused.stdout }, refused.stderr).toEqual({ status: 4, code: 'E_WRONG_PAYMENT', stdout: '' });
     expect(refused.stderr).toContain(second.txid);
-    expect(treeOf(root.path)).toEqual(before);
+    expect(fileSnapshot(root.path, { locks: true })).toEqual(before);
     for (const s of [first, second]) {
       const r = await one(device(...base, '--state-txid', s.txid));
       expect(r.status, r.stderr).toBe(0);
@@ -80,6 +57,6 @@ describe('review 2: device refund-htlc for a payment hash held by two states', (
       expect(tx.lockTime).toBe(s.expiry);
       expect(Buffer.from(tx.inputs[0]!.outpoint.slice(0, 32)).reverse().toString('hex')).toBe(s.txid);
     }
-    expect(treeOf(root.path)).toEqual(before);
+    expect(fileSnapshot(root.path, { locks: true })).toEqual(before);
   });
 });

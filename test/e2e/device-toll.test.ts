@@ -18,24 +18,21 @@
  * exchange's wall time through the CLI's processes is measured and printed.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Address, OutScript } from '@scure/btc-signer';
 import { hex } from '@scure/base';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
-import { ROOT, tempDir } from '../helpers.ts';
+import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
+import { MINT_KEY, USER_KEY, demoParties, fixture, ok, openDemoChannel, tollPayStages } from './fixtures.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
 import { MintStore } from '../../src/lib/store/mint-store.ts';
 import { withLock } from '../../src/lib/store/lock.ts';
 import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../../src/lib/invoice/bolt11.ts';
 
-const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
-const MINT_KEY = fixture('keys/mint.key');
-const USER_KEY = fixture('keys/user.key');
 const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKeyOf(hex.decode(MINT_KEY))]);
 const REGTEST = { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef };
 const scriptOf = (address: string) => hex.encode(OutScript.encode(Address(REGTEST).decode(address)));
@@ -69,27 +66,6 @@ const htlcSat = (msat: bigint) => Number((msat + 1000n + (msat * 2000n + 999_999
 type Msg = Record<string, any>;
 type GatewayRecord = { contract: { change_address: string; fee_rate: number }; latest?: { state: number; cumulative_sat: number; txid: string; hex: string }; next_state: number; gateway?: { settled_sat: number; in_flight?: unknown } };
 
-function treeOf(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = readFileSync(p, 'latin1');
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-function ok(results: Run[], type?: string): Msg {
-  results.forEach((r, i) => expect(r.status, `stage ${i} failed: ${r.stderr}`).toBe(0));
-  if (!type) return {};
-  const msg = JSON.parse(results.at(-1)!.stdout) as Msg;
-  expect(msg.type).toBe(type);
-  return msg;
-}
-
 function refused(results: Run[], exitCode: number, code: string): void {
   const r = results.at(-1)!;
   expect(r.stderr).toMatch(new RegExp(`error ${code}: `));
@@ -104,8 +80,7 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
   let contractId: string;
   let changeScript: string;
   let feeRate: number;
-  const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
-  const gateway = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', mintDir], env: { MINT_KEY } });
+  const { device, gateway } = demoParties(() => root.path);
   const chain = ['--tip-height', TIP, '--confirmations', '1'];
   const terms = ['--terms', join(ROOT, 'fixtures/policies/gateway-terms.json')];
   const policy = ['--policy', join(ROOT, 'fixtures/policies/device.json')];
@@ -121,7 +96,7 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
     return p;
   };
   const payStages = (file: string) => [device('device', 'pay', '--invoice', file, ...policy, ...terms, '--now', String(NOW), '--tip-height', TIP), gateway('gateway', 'pay', ...terms, '--now', String(NOW), ...chain)];
-  const both = () => ({ mint: treeOf(mintDir), user: treeOf(userDir) });
+  const both = () => ({ mint: fileSnapshot(mintDir, { locks: true }), user: fileSnapshot(userDir, { locks: true }) });
 
   async function record(): Promise<GatewayRecord> {
     const dir = join(mintDir, 'regtest', 'credit-mint');
@@ -166,8 +141,7 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
     root = tempDir('offchain-device-');
     mintDir = join(root.path, 'mint');
     userDir = join(root.path, 'user');
-    const r = spawnSync('sh', [join(ROOT, 'fixtures/credit/open-demo.sh')], { env: { ...process.env, OFFCHAIN_DEMO_DIR: root.path }, encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
+    openDemoChannel(root.path);
     const opened = JSON.parse(readFileSync(join(root.path, 'opened.json'), 'utf8')) as Msg;
     contractId = opened.contract_id;
   });
@@ -280,7 +254,7 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
     }
     // Finish the payment honestly.
     const A = htlcSat(1_000_000n);
-    ok(await pipeline([device('device', 'settle'), gateway('gateway', 'complete', ...chain), device('device', 'receipt')], settleMsg.stdout));
+    ok(await pipeline([device('device', 'settle'), gateway('gateway', 'complete', ...chain), device('device', 'receipt')], settleMsg.stdout), 'credit/balance');
     state += 2;
     settled += A;
     await verifyLatest(state, settled);
@@ -301,17 +275,12 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
   it('exit-credit on a fresh channel whose only state holds the HTLC (nothing settled) is refused E_NO_PAYOUT, nothing written', async () => {
     const other = tempDir('offchain-device-exit-');
     try {
-      const r = spawnSync('sh', [join(ROOT, 'fixtures/credit/open-demo.sh')], { env: { ...process.env, OFFCHAIN_DEMO_DIR: other.path }, encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
-      const dev = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', join(other.path, 'user')], env: { USER_KEY } });
-      const gw = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', join(other.path, 'mint')], env: { MINT_KEY } });
-      ok(await pipeline([
-        dev('device', 'pay', '--invoice', join(ROOT, 'fixtures/device/toll.bolt11'), ...policy, ...terms, '--now', String(NOW), '--tip-height', TIP),
-        gw('gateway', 'pay', ...terms, '--now', String(NOW), ...chain),
-      ], ''), 'gateway/job');
-      const before = treeOf(other.path);
-      refused(await pipeline([gw('exit-credit', '--fee-rate', '10', '--dry-run')], ''), 4, 'E_NO_PAYOUT');
-      expect(treeOf(other.path)).toEqual(before);
+      openDemoChannel(other.path);
+      const parties = demoParties(() => other.path);
+      ok(await pipeline(tollPayStages(parties, Number(TIP)), ''), 'gateway/job');
+      const before = fileSnapshot(other.path, { locks: true });
+      refused(await pipeline([parties.gateway('exit-credit', '--fee-rate', '10', '--dry-run')], ''), 4, 'E_NO_PAYOUT');
+      expect(fileSnapshot(other.path, { locks: true })).toEqual(before);
     } finally {
       other.cleanup();
     }

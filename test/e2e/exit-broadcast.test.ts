@@ -21,28 +21,14 @@
  * The contract: one user, opened offline, one payment of 42,000 sat; the payout is the
  * mint key's own P2TR address, so exit-credit signs the child.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import { tempDir } from '../helpers.ts';
+import { fileSnapshot, tempDir } from '../helpers.ts';
 import { parseTx } from '../independent/tx.ts';
 import { blockchainInfo, closedPort, startFakeCore, submitPackageReply, type FakeCore, type Handler } from '../lib/chain/fake-core.ts';
 import { pipeline, type Run } from './cli.ts';
 import { PAY_FLAGS, applyReceipt, message, mintStage, openContracts, payRequest, type Parties } from './stream-credit.ts';
-
-/** All files under a directory with their bytes: to show a step wrote nothing. */
-function treeOf(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = readFileSync(p, 'latin1');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 const RPC_USER = 'offchain-test';
 const RPC_PASSWORD = 'fake-core-password-0123456789';
@@ -61,7 +47,7 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
     const request = await payRequest(p.users[0]!, PAYMENT, {});
     receipt = message(await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], request.line), 'credit/receipt', 'payment').msg;
     await applyReceipt(p.users[0]!, JSON.stringify(receipt), {});
-    before = treeOf(p.mintDir);
+    before = fileSnapshot(p.mintDir, { locks: true });
   });
   afterAll(() => dir?.cleanup());
   afterEach(async () => {
@@ -101,7 +87,7 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
 
   /** Nothing changed: the mint's files byte for byte, and the contract still open, not exiting. */
   async function unchanged(): Promise<void> {
-    expect(treeOf(p.mintDir)).toEqual(before);
+    expect(fileSnapshot(p.mintDir, { locks: true })).toEqual(before);
     const row = await listed();
     expect(row.status).toBe('open');
     expect(row.exit).toBeUndefined();

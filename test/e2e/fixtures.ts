@@ -1,7 +1,10 @@
 /** The repository's fixtures as the end-to-end tests use them. */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { ROOT } from '../helpers.ts';
+import { cleanEnv, pipeline, type Run, type Stage } from './cli.ts';
 
 export const fixturePath = (p: string) => join(ROOT, 'fixtures', p);
 export const fixtureText = (p: string) => readFileSync(fixturePath(p), 'utf8');
@@ -17,3 +20,48 @@ export const BOB = '02466d7fcae563e5cb09a0d1870bb580344804617879a14949cf22285f1b
 export const UNSIGNED = fixture('psbt/musig-keypath-unsigned.psbt');
 /** psbt/updated message (regtest) where Alice and Bob have both added public nonces. */
 export const NONCES_MESSAGE = fixtureText('psbt/musig-keypath-nonces.json');
+
+// ---------------------------------------------------------------------------------------------
+// The device ↔ gateway demo channel (fixtures/credit/open-demo.sh): the gateway is the mint
+// (keys/mint.key), the device the user (keys/user.key); tip 1000, 1 000 000 sat.
+
+export const MINT_KEY = fixture('keys/mint.key');
+export const USER_KEY = fixture('keys/user.key');
+
+/** Opens the demo channel in `dir` (mint/ and user/ state directories), with a clean environment. */
+export function openDemoChannel(dir: string): void {
+  const open = spawnSync('sh', [fixturePath('credit/open-demo.sh')], { cwd: ROOT, env: cleanEnv({ OFFCHAIN_DEMO_DIR: dir }), encoding: 'utf8' });
+  expect(open.status, open.stderr).toBe(0);
+}
+
+/**
+ * Each party's command as a pipeline stage: its key in the environment (--key-env), its own
+ * --state-dir (`<root>/user`, `<root>/mint`). `root` is read at each call (it may be made in a
+ * beforeAll).
+ */
+export function demoParties(root: () => string) {
+  return {
+    device: (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', join(root(), 'user')], env: { USER_KEY } }),
+    gateway: (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', join(root(), 'mint')], env: { MINT_KEY } }),
+  };
+}
+
+/** One stage alone, nothing on stdin: its run. */
+export const one = async (s: Stage): Promise<Run> => (await pipeline([s], ''))[0]!;
+
+/** Every stage exited 0 and the last printed a message of `type`: that message. */
+export function ok(results: Run[], type: string): Record<string, any> {
+  results.forEach((r, i) => expect(r.status, `stage ${i} failed: ${r.stderr}`).toBe(0));
+  const msg = JSON.parse(results.at(-1)!.stdout) as Record<string, any>;
+  expect(msg.type).toBe(type);
+  return msg;
+}
+
+/** The demo toll (fixtures/device/toll.bolt11) paid at `tip`, offline: device pay | gateway pay (the job). */
+export function tollPayStages(p: ReturnType<typeof demoParties>, tip: number): Stage[] {
+  const terms = ['--terms', fixturePath('policies/gateway-terms.json')];
+  return [
+    p.device('device', 'pay', '--invoice', fixturePath('device/toll.bolt11'), '--policy', fixturePath('policies/device.json'), ...terms, '--now', '1800000000', '--tip-height', String(tip)),
+    p.gateway('gateway', 'pay', ...terms, '--now', '1800000000', '--tip-height', String(tip), '--confirmations', '1'),
+  ];
+}

@@ -5,42 +5,19 @@
  * (test/lib/device/world.ts); the attacker is the other party, or the clock.
  */
 import { describe, expect, it } from 'vitest';
-import { RefusedError } from '../../src/lib/errors.ts';
 import * as device from '../../src/lib/device/device.ts';
 import * as gateway from '../../src/lib/device/gateway.ts';
 import type { DeviceChannel } from '../../src/lib/device/channel.ts';
-import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, paymentHash, preimage } from './device/world.ts';
+import { GATEWAY_TERMS, NOW, POLICY, type Channel, channel, invoice, payThrough, paymentHash, preimage, refusedWith } from './device/world.ts';
 import { expectRefused } from './credit/tamper.ts';
 import * as abandon from '../../src/lib/credit/abandon.ts';
 
-type Ch = Awaited<ReturnType<typeof channel>>;
 const DAY = 86_400;
-
-/** One payment through both sides, settled (or failed), the device idle again. */
-async function settleOne(ch: Ch, d: DeviceChannel, g: Ch['gateway'], inv: string, pre: Uint8Array, now = NOW, outcome: 'settle' | 'fail' = 'settle') {
-  const p = device.pay(d, ch.deviceKey, { invoice: inv, policy: POLICY, gateway: GATEWAY_TERMS, now, tip: ch.tip });
-  const job = await gateway.pay(ch.gctx, g, p.message as never, now);
-  const notice = outcome === 'settle' ? await gateway.settle(ch.gctx, job.record, pre) : await gateway.fail(ch.gctx, job.record, (job.message as { payment_hash: string }).payment_hash);
-  const signed = outcome === 'settle' ? device.settle(p.record, ch.deviceKey, notice.message as never) : device.fail(p.record, ch.deviceKey, notice.message as never);
-  const done = await gateway.completeStep(ch.gctx, notice.record, signed.message as never);
-  return { d: device.receipt(signed.record, done.message as never), g: done.record };
-}
-
-function refusedWith(step: () => unknown, code: string): void {
-  let err: unknown;
-  try {
-    step();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, `expected ${code}, the step succeeded`).toBeInstanceOf(RefusedError);
-  expect((err as RefusedError).code).toBe(code);
-}
 
 describe('review: a malicious gateway (or payee) against the device', () => {
   it('an invoice whose payment hash the device already paid is refused: the gateway knows its preimage and could settle it without paying anyone', async () => {
     const ch = await channel();
-    const first = await settleOne(ch, ch.device, ch.gateway, invoice(0, 2_000_000n), preimage(0));
+    const first = await payThrough(ch, ch.device, ch.gateway, invoice(0, 2_000_000n), { outcome: 'settle', preimage: preimage(0) });
     expect(first.d.paid.map((p) => p.payment_hash)).toEqual([Buffer.from(paymentHash(0)).toString('hex')]);
     // The same payment hash in a fresh invoice (another amount, later timestamp): the gateway
     // would answer with the preimage it already holds, and be paid twice for one payment.
@@ -50,7 +27,7 @@ describe('review: a malicious gateway (or payee) against the device', () => {
     const fresh = device.pay(first.d, ch.deviceKey, { invoice: invoice(8, 3_000_000n, { timestamp: NOW }), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW + 5, tip: ch.tip });
     expect(fresh.record.in_flight).toBeDefined();
     // A failed payment's hash may be paid again (a retry): nothing was settled for it.
-    const failed = await settleOne(ch, first.d, first.g, invoice(9, 1_000_000n), preimage(9), NOW, 'fail');
+    const failed = await payThrough(ch, first.d, first.g, invoice(9, 1_000_000n), { outcome: 'fail' });
     const retry = device.pay(failed.d, ch.deviceKey, { invoice: invoice(9, 1_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
     expect(retry.record.in_flight?.payment_hash).toBe(Buffer.from(paymentHash(9)).toString('hex'));
   });
@@ -127,7 +104,7 @@ describe('review: a malicious device against the gateway', () => {
 
 describe('review: a device/pay the gateway refused', () => {
   /** The channel's records as the commands keep them: the device's in the user's credit record, the gateway's in the mint's. */
-  async function stored(ch: Ch, d: DeviceChannel, g: Ch['gateway']) {
+  async function stored(ch: Channel, d: DeviceChannel, g: Channel['gateway']) {
     const u = (await ch.w.userBook.get(d.contract_id))!;
     await ch.w.userBook.put({ ...u, device: d });
     const m = (await ch.w.mintBook.get(g.contract_id))!;

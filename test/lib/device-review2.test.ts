@@ -4,46 +4,18 @@
  * written to fail on the code as reviewed and pass once fixed.
  */
 import { describe, expect, it } from 'vitest';
-import { Transaction } from '@scure/btc-signer';
-import { RefusedError } from '../../src/lib/errors.ts';
 import * as device from '../../src/lib/device/device.ts';
-import * as gateway from '../../src/lib/device/gateway.ts';
 import { deviceRefund } from '../../src/lib/device/onchain.ts';
-import type { DeviceChannel } from '../../src/lib/device/channel.ts';
 import { toHex } from '../../src/lib/bytes.ts';
-import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, paymentHash } from './device/world.ts';
-
-type Ch = Awaited<ReturnType<typeof channel>>;
-
-/** One payment through both sides, failed by the gateway; returns the co-signed HTLC state too. */
-async function failOne(ch: Ch, d: DeviceChannel, g: Ch['gateway'], inv: string, tip: number) {
-  const p = device.pay(d, ch.deviceKey, { invoice: inv, policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip });
-  const job = await gateway.pay(ch.gctx, g, p.message as never, NOW);
-  const state = Transaction.fromRaw(Buffer.from(job.record.latest!.hex, 'hex'), { allowUnknownOutputs: true });
-  const notice = await gateway.fail(ch.gctx, job.record, (job.message as { payment_hash: string }).payment_hash);
-  const signed = device.fail(p.record, ch.deviceKey, notice.message as never);
-  const done = await gateway.completeStep(ch.gctx, notice.record, signed.message as never);
-  return { d: device.receipt(signed.record, done.message as never), g: done.record, state };
-}
-
-function refusedWith(step: () => unknown, code: string): void {
-  let err: unknown;
-  try {
-    step();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, `expected ${code}, the step succeeded`).toBeInstanceOf(RefusedError);
-  expect((err as RefusedError).code).toBe(code);
-}
+import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, payThrough, paymentHash, preimage, refusedWith } from './device/world.ts';
 
 describe('review 2: a malicious gateway against the device\'s HTLC refund', () => {
   it('a payment hash failed twice (a retry, allowed): the device can refund the HTLC of EITHER state the gateway may broadcast, not only the first', async () => {
     const ch = await channel();
     const hash = toHex(paymentHash(3));
     // The same invoice paid twice, failed twice (a retry a block later: another HTLC expiry, another state).
-    const one = await failOne(ch, ch.device, ch.gateway, invoice(3, 2_000_000n), ch.tip);
-    const two = await failOne(ch, one.d, one.g, invoice(3, 2_000_000n), ch.tip + 1);
+    const one = await payThrough(ch, ch.device, ch.gateway, invoice(3, 2_000_000n), { outcome: 'fail' });
+    const two = await payThrough(ch, one.d, one.g, invoice(3, 2_000_000n), { outcome: 'fail', tip: ch.tip + 1 });
     expect(two.d.failed?.map((f) => f.payment_hash)).toEqual([hash, hash]);
     expect(one.state.id).not.toBe(two.state.id);
     // The gateway kept the second HTLC state and broadcasts it: the device must refund ITS HTLC output.
@@ -72,12 +44,7 @@ describe('review 2: the device\'s single-use and daily rules hold across its cha
     const b = await channel();
     const hash0 = toHex(paymentHash(0));
     // Channel A paid payment 0 today (settled): its preimage is known to the gateway.
-    const pa = device.pay(a.device, a.deviceKey, { invoice: invoice(0, 20_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: a.tip });
-    const ja = await gateway.pay(a.gctx, a.gateway, pa.message as never, NOW);
-    const sa = await gateway.settle(a.gctx, ja.record, Uint8Array.from(Buffer.alloc(32, 1)));
-    const da = device.settle(pa.record, a.deviceKey, sa.message as never);
-    const ca = await gateway.completeStep(a.gctx, sa.record, da.message as never);
-    const doneA = device.receipt(da.record, ca.message as never);
+    const doneA = (await payThrough(a, a.device, a.gateway, invoice(0, 20_000_000n), { outcome: 'settle', preimage: preimage(0) })).d;
     expect(doneA.paid.map((p) => p.payment_hash)).toEqual([hash0]);
     const others = [doneA];
     // Channel B (the next contract after a rollover, or a second channel): the same hash again,

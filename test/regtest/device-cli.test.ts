@@ -28,15 +28,16 @@
  * against the HTLC tree derived in test code (taprootHtlcContract).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { ROOT, tempDir } from '../helpers.ts';
+import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { parseTx, hexOf, bytesOf } from '../independent/tx.ts';
 import { verifyKeyPathSpend, verifyScriptPathSpend, type Prevout } from '../independent/verify.ts';
 import { musigTaprootOutput, p2trScript, publicKeyOf, singleKeyTaprootOutput } from '../independent/keys.ts';
 import { taprootHtlcContract } from '../independent/descriptor.ts';
 import { invoice, preimage, NOW } from '../lib/device/world.ts';
+import { MINT_KEY, USER_KEY } from '../e2e/fixtures.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
@@ -47,9 +48,6 @@ const TITLE = BITCOIND
   : 'device ↔ gateway unilateral paths through the CLI against bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
 if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
 
-const fixtureKey = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
-const MINT_KEY = fixtureKey('mint');
-const USER_KEY = fixtureKey('user');
 const USER_PUB = publicKeyOf(bytesOf(USER_KEY));
 const MINT_PUB = publicKeyOf(bytesOf(MINT_KEY));
 const CONTRACT = musigTaprootOutput([USER_PUB, MINT_PUB]);
@@ -69,20 +67,6 @@ type Exit = {
 };
 type Refund = { txid: string; hex: string; final: boolean; final_from_height: number; outpoint: { txid: string; vout: number }; amount_sat: number; broadcast?: { txid: string } };
 type Channel = { id: string; dev: string; gw: string; expiry: number; funding: { txid: string; vout: number }; capacity: bigint };
-
-/** Every file under `dir` with its bytes: "nothing was written" means this is unchanged. */
-function treeOf(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const f of readdirSync(d)) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[p] = readFileSync(p).toString('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 describe.skipIf(!BITCOIND)(TITLE, () => {
   let n: FundedNode;
@@ -226,9 +210,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const ch = await openChannel('D');
     const job = await pay(ch, 12, 25_000_000n);
     // No preimage yet: nothing to claim with, refused, nothing written.
-    const before0 = treeOf(ch.gw);
+    const before0 = fileSnapshot(ch.gw, { locks: true });
     refused(await run(asGw(ch, 'gateway', 'claim', '--fee-rate', '3', '--dry-run')), 'E_NO_PREIMAGE');
-    expect(treeOf(ch.gw)).toEqual(before0);
+    expect(fileSnapshot(ch.gw, { locks: true })).toEqual(before0);
     await settle(ch, 12, false);
     const exit = await step<Exit>(asGw(ch, 'gateway', 'claim', '--fee-rate', '3', '--dry-run'), '', 'credit/exit');
     const s = checkState(ch, exit.state_tx.hex, 0, { k: 12, amount: htlcSat(25_000_000n), expiry: job.htlc_expiry_height });
@@ -243,12 +227,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await n.mine(1);
     expect(await confirmations(exit.child.txid)).toBe(1);
     // Submitted again by the CLI: the node refuses; the gateway's state directory is untouched (no freeze written).
-    const before = treeOf(ch.gw);
+    const before = fileSnapshot(ch.gw, { locks: true });
     refused(await run(asGw(ch, 'gateway', 'claim', '--fee-rate', '3', '--broadcast')), 'E_BROADCAST_REJECTED');
-    expect(treeOf(ch.gw)).toEqual(before);
+    expect(fileSnapshot(ch.gw, { locks: true })).toEqual(before);
     // The same check sees a write: printed without --broadcast (or --dry-run), the claim freezes the channel on disk.
     await step<Exit>(asGw(ch, 'gateway', 'claim', '--fee-rate', '3'), '', 'credit/exit');
-    expect(treeOf(ch.gw)).not.toEqual(before);
+    expect(fileSnapshot(ch.gw, { locks: true })).not.toEqual(before);
     refused(await run(asGw(ch, 'gateway', 'fail', '--payment-hash', job.payment_hash)), 'E_CONTRACT_FROZEN');
   }, 240_000);
 

@@ -23,8 +23,8 @@
  * Skipped visibly without LIGHTNINGD or BITCOIND.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '@scure/base';
 import { satsToBtc } from '../../src/lib/chain/amount.ts';
@@ -32,8 +32,9 @@ import { MintStore } from '../../src/lib/store/mint-store.ts';
 import { withLock } from '../../src/lib/store/lock.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
-import { ROOT, tempDir } from '../helpers.ts';
-import { pipeline, type Run, type Stage } from '../e2e/cli.ts';
+import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
+import { pipeline, type Stage } from '../e2e/cli.ts';
+import { MINT_KEY, USER_KEY, ok } from '../e2e/fixtures.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { findLightningd, startLightningd, waitFor, type Lightningd } from './lightningd.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
@@ -48,9 +49,6 @@ const TITLE = RUN
   : `device ↔ gateway paying through Core Lightning — SKIPPED: ${LIGHTNINGD ? 'no bitcoind (BITCOIND)' : 'LIGHTNINGD is unset'}`;
 if (!RUN) console.warn(`[regtest] ${TITLE}`);
 
-const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
-const MINT_KEY = fixture('keys/mint.key');
-const USER_KEY = fixture('keys/user.key');
 const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKeyOf(hex.decode(MINT_KEY))]);
 const CAPACITY = 2_000_000n;
 const TERMS = { fee_base_msat: 1000, fee_ppm: 2000, cltv_budget_blocks: 10, claim_margin_blocks: 6 };
@@ -60,26 +58,6 @@ const HOLD_PLUGIN = join(ROOT, 'test/regtest/cln-plugins/hold-htlc.cjs');
 const htlcSat = (msat: bigint) => Number((msat + 1000n + (msat * 2000n + 999_999n) / 1_000_000n + 999n) / 1000n);
 
 type Msg = Record<string, any>;
-
-function treeOf(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (!name.startsWith('.lock')) out[relative(dir, p)] = readFileSync(p, 'latin1');
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-function ok(results: Run[], type: string): Msg {
-  results.forEach((r, i) => expect(r.status, `stage ${i} failed: ${r.stderr}`).toBe(0));
-  const msg = JSON.parse(results.at(-1)!.stdout) as Msg;
-  expect(msg.type).toBe(type);
-  return msg;
-}
 
 (RUN ? describe : describe.skip)(TITLE, () => {
   let n: FundedNode;
@@ -283,11 +261,11 @@ function ok(results: Run[], type: string): Msg {
     expect(job.payment_hash).toBe(inv.payment_hash);
     const expiry = job.expiry_height as number;
     // A re-run asks the node again: still pending, and neither state directory changes; CLN has one payment for the hash.
-    const before = { mint: treeOf(mintDir), user: treeOf(userDir) };
+    const before = { mint: fileSnapshot(mintDir), user: fileSnapshot(userDir) };
     const again = await pipeline([gatewayPay('--pay-timeout', '2', '--resume')], '');
     expect(again[0]!.stderr).toMatch(/error E_PAYMENT_PENDING: /);
     expect([again[0]!.status, again[0]!.stdout]).toEqual([5, '']);
-    expect({ mint: treeOf(mintDir), user: treeOf(userDir) }).toEqual(before);
+    expect({ mint: fileSnapshot(mintDir), user: fileSnapshot(userDir) }).toEqual(before);
     const pays = (await gw.call<{ pays: { status: string }[] }>('listpays', { payment_hash: inv.payment_hash })).pays;
     expect(pays.map((p) => p.status)).toEqual(['pending']);
     // pay's maxdelay: the Lightning HTLC the gateway's node offered expires at least the claim margin before the device's HTLC.

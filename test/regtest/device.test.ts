@@ -10,37 +10,23 @@
  *    the expiry height, then accepted and mined; its change output is its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { decodeAddress } from '../../src/lib/address.ts';
 import { toHex } from '../../src/lib/bytes.ts';
-import { contractAddress, termsToJson } from '../../src/lib/credit/codec.ts';
-import { issueStateNonce } from '../../src/lib/credit/signing.ts';
-import { contractKey, makeContract, type CreditContract } from '../../src/lib/credit/terms.ts';
 import * as device from '../../src/lib/device/device.ts';
 import * as gateway from '../../src/lib/device/gateway.ts';
-import { paymentHtlc, type DeviceChannel, type GatewayChannel } from '../../src/lib/device/channel.ts';
-import type { DevicePolicy } from '../../src/lib/device/policy.ts';
 import { buildSpend } from '../../src/lib/htlc/spend.ts';
 import { deviceRefund, gatewayClaim } from '../../src/lib/device/onchain.ts';
-import { deterministicRandom } from '../../src/lib/random.ts';
-import { NonceStore } from '../../src/lib/store/nonce-store.ts';
 import { tempDir } from '../helpers.ts';
 import { parseTx } from '../independent/tx.ts';
-import { MINT, USER, PAYOUT, REFUND, CHANGE } from '../lib/credit/world.ts';
+import { MINT, USER } from '../lib/credit/world.ts';
 import { invoice, preimage } from '../lib/device/world.ts';
 import { findBitcoind } from './bitcoind.ts';
-import { RpcChainSource } from '../../src/lib/chain/rpc.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
+import { POLICY, TERMS, inFlight as inFlightOn } from './device-channel.ts';
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND ? `device ↔ gateway against bitcoind -regtest (${BITCOIND})` : 'device ↔ gateway against bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
 if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
-
-const POLICY: DevicePolicy = {
-  max_payment_msat: 50_000_000, max_daily_msat: 100_000_000, max_fee_base_msat: 1000, max_fee_ppm: 5000,
-  allowed_payees: 'any', htlc_expiry_blocks: 24, claim_margin_blocks: 6,
-};
-const TERMS = { fee_base_msat: 1000, fee_ppm: 2000, cltv_budget_blocks: 0 };
 
 describe.skipIf(!BITCOIND)(TITLE, () => {
   let n: FundedNode;
@@ -55,35 +41,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     work?.cleanup();
   });
 
-  /** A funded channel, both records, the gateway's first nonce issued; then one payment put in flight. */
-  async function inFlight(tag: string, k: number) {
-    const script = contractKey(USER.publicKey, MINT.publicKey).output.script;
-    const funding = await n.fund(contractAddress({ script, network: 'regtest' }), 100_000n);
-    const tip = await n.tip();
-    const c: CreditContract = makeContract({
-      network: 'regtest', userPubkey: USER.publicKey, mintPubkey: MINT.publicKey, capacity: 100_000n, funding, expiryHeight: tip + 100,
-      refundScript: decodeAddress(REFUND, 'regtest'), changeScript: decodeAddress(CHANGE, 'regtest'), payoutScript: decodeAddress(PAYOUT, 'regtest'), feeRate: 2,
-    });
-    const nonces = new NonceStore(`${work.path}/${tag}-nonces`);
-    const random = deterministicRandom(`gateway-${tag}`);
-    const gctx = {
-      gateway: MINT, nonces, random, chain: new RpcChainSource(n.node.config), policy: { safety_margin_blocks: 36, min_confirmations: 1 },
-      terms: { ...TERMS, min_fee_rate: 1, claim_margin_blocks: POLICY.claim_margin_blocks },
-    };
-    const first = await issueStateNonce(nonces, random, MINT, c, 1);
-    const d0: DeviceChannel = { network: 'regtest', contract_id: c.id, contract: termsToJson(c), state: 0, settled_sat: 0, gateway_nonce: first, paid: [], day: { date: '', spent_msat: '0' } };
-    const g0: GatewayChannel = { network: 'regtest', contract_id: c.id, contract: termsToJson(c), next_state: 1, settled_sat: 0 };
-    const now = Math.floor(Date.now() / 1000);
-    const inv = invoice(k, 30_000_000n, { timestamp: now - 10 });
-    const p = device.pay(d0, USER, { invoice: inv, policy: POLICY, gateway: TERMS, now, tip });
-    const job = await gateway.pay(gctx, g0, p.message as never, now);
-    const latest = job.record.latest!;
-    const htlc = paymentHtlc(c, sha256(preimage(k)), job.record.in_flight!.expiry_height);
-    const parsed = parseTx(latest.hex);
-    const vout = parsed.outputs.findIndex((o) => toHex(o.script) === toHex(htlc.scriptPubKey));
-    expect(vout).toBeGreaterThanOrEqual(0);
-    return { c, latest, htlc, vout, amount: parsed.outputs[vout]!.amount, expiry: job.record.in_flight!.expiry_height, parsed, d: p.record, g: job.record, hash: toHex(sha256(preimage(k))), gctx, tip, now };
-  }
+  const inFlight = (tag: string, k: number) => inFlightOn(n, work.path, tag, k);
 
   it('the gateway exits with the state holding the HTLC and claims it with the preimage (both mined)', async () => {
     const s = await inFlight('claim', 0);

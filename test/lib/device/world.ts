@@ -2,13 +2,19 @@
  * A device and its gateway over a credit contract opened in the credit test world
  * (test/lib/credit/world.ts: device = user USER b2…, gateway = mint MINT a1…), plus
  * BOLT 11 invoices written by test code (signed with a test payee key, as a Lightning
- * node would) and their preimages.
+ * node would) and their preimages; one payment through both sides (payThrough); a step
+ * refused with its code (refusedWith).
  */
+import { expect } from 'vitest';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { Transaction } from '@scure/btc-signer';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../../../src/lib/invoice/bolt11.ts';
 import { deterministicRandom } from '../../../src/lib/random.ts';
+import { RefusedError } from '../../../src/lib/errors.ts';
+import * as device from '../../../src/lib/device/device.ts';
+import * as gateway from '../../../src/lib/device/gateway.ts';
 import type { DeviceChannel, GatewayChannel } from '../../../src/lib/device/channel.ts';
 import type { GatewayContext } from '../../../src/lib/device/gateway.ts';
 import type { DevicePolicy } from '../../../src/lib/device/policy.ts';
@@ -65,4 +71,34 @@ export async function channel(o: { capacity?: bigint } = {}) {
     terms: { ...GATEWAY_TERMS, min_fee_rate: 1, claim_margin_blocks: 36 },
   };
   return { w, c: opened.c, device, gateway, gctx, deviceKey: USER, tip: w.chain.height };
+}
+
+export type Channel = Awaited<ReturnType<typeof channel>>;
+
+/**
+ * One payment through both sides to the end, the device idle again: device pay → gateway pay
+ * (the job) → gateway settle with `preimage` (or gateway fail) → device settle (or fail) →
+ * gateway complete → device receipt. Also the HTLC state the gateway co-signed for it, parsed.
+ */
+export async function payThrough(ch: Channel, d: DeviceChannel, g: GatewayChannel, inv: string, o: { outcome: 'settle' | 'fail'; preimage?: Uint8Array; now?: number; tip?: number }) {
+  const now = o.now ?? NOW;
+  const p = device.pay(d, ch.deviceKey, { invoice: inv, policy: POLICY, gateway: GATEWAY_TERMS, now, tip: o.tip ?? ch.tip });
+  const job = await gateway.pay(ch.gctx, g, p.message as never, now);
+  const state = Transaction.fromRaw(Buffer.from(job.record.latest!.hex, 'hex'), { allowUnknownOutputs: true });
+  const notice = o.outcome === 'settle' ? await gateway.settle(ch.gctx, job.record, o.preimage!) : await gateway.fail(ch.gctx, job.record, (job.message as { payment_hash: string }).payment_hash);
+  const signed = o.outcome === 'settle' ? device.settle(p.record, ch.deviceKey, notice.message as never) : device.fail(p.record, ch.deviceKey, notice.message as never);
+  const done = await gateway.completeStep(ch.gctx, notice.record, signed.message as never);
+  return { d: device.receipt(signed.record, done.message as never), g: done.record, state };
+}
+
+/** A library step refused with `code` (a RefusedError), not any other error, and not a success. */
+export function refusedWith(step: () => unknown, code: string): void {
+  let err: unknown;
+  try {
+    step();
+  } catch (e) {
+    err = e;
+  }
+  expect(err, `expected ${code}, the step succeeded`).toBeInstanceOf(RefusedError);
+  expect((err as RefusedError).code).toBe(code);
 }

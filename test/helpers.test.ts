@@ -1,0 +1,58 @@
+/**
+ * `fileSnapshot` (test/helpers.ts) is what "nothing was written" is checked against in the
+ * refusal tests: each kind of write a refused step could make must change it.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chmodSync, mkdirSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileSnapshot, tempDir } from './helpers.ts';
+
+describe('fileSnapshot', () => {
+  let dir: { path: string; cleanup: () => void };
+  beforeEach(() => {
+    dir = tempDir('offchain-snapshot-');
+    mkdirSync(join(dir.path, 'state', 'regtest'), { recursive: true });
+    mkdirSync(join(dir.path, 'state', 'empty'));
+    writeFileSync(join(dir.path, 'state', 'regtest', 'record.json'), '{"state":1}', { mode: 0o600 });
+    symlinkSync('record.json', join(dir.path, 'state', 'regtest', 'latest'));
+  });
+  afterEach(() => dir.cleanup());
+
+  it('records every file (mode and bytes), directory (mode) and link (target) by path', () => {
+    const p = (...x: string[]) => join(dir.path, ...x);
+    expect(fileSnapshot(dir.path)).toEqual({
+      [p('state')]: expect.stringMatching(/^dir 0[0-7]{3}$/),
+      [p('state', 'empty')]: expect.stringMatching(/^dir 0[0-7]{3}$/),
+      [p('state', 'regtest')]: expect.stringMatching(/^dir 0[0-7]{3}$/),
+      [p('state', 'regtest', 'latest')]: 'link record.json',
+      [p('state', 'regtest', 'record.json')]: `file 0600 ${Buffer.from('{"state":1}').toString('hex')}`,
+    });
+  });
+
+  const writes: [string, (d: string) => void][] = [
+    ['a changed byte', (d) => writeFileSync(join(d, 'state', 'regtest', 'record.json'), '{"state":2}')],
+    ['a new empty file', (d) => writeFileSync(join(d, 'state', 'new'), '')],
+    ['a removed file', (d) => unlinkSync(join(d, 'state', 'regtest', 'record.json'))],
+    ['a chmod of a file', (d) => chmodSync(join(d, 'state', 'regtest', 'record.json'), 0o644)],
+    ['a chmod of a directory', (d) => chmodSync(join(d, 'state'), (statSync(join(d, 'state')).mode & 0o777) === 0o700 ? 0o750 : 0o700)],
+    ['a new empty directory', (d) => mkdirSync(join(d, 'state', 'mainnet'))],
+    ['a removed empty directory', (d) => rmdirSync(join(d, 'state', 'empty'))],
+    ['a link pointed elsewhere', (d) => {
+      unlinkSync(join(d, 'state', 'regtest', 'latest'));
+      symlinkSync('other.json', join(d, 'state', 'regtest', 'latest'));
+    }],
+  ];
+  it.each(writes)('sees %s', (_, write) => {
+    const before = fileSnapshot(dir.path);
+    write(dir.path);
+    expect(fileSnapshot(dir.path)).not.toEqual(before);
+  });
+
+  it('leaves lock files out unless asked (a command holds .lock only while it runs)', () => {
+    const before = fileSnapshot(dir.path);
+    const withLocks = fileSnapshot(dir.path, { locks: true });
+    writeFileSync(join(dir.path, 'state', '.lock'), 'pid 1');
+    expect(fileSnapshot(dir.path)).toEqual(before);
+    expect(fileSnapshot(dir.path, { locks: true })).not.toEqual(withLocks);
+  });
+});
