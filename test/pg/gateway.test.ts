@@ -38,50 +38,27 @@ import { beforeAll, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { Address, OutScript } from '@scure/btc-signer';
 import { base64, hex } from '@scure/base';
 import { ROOT } from '../helpers.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { psbtUnsignedTx } from '../independent/tx.ts';
-import { fundingPsbt } from '../e2e/stream-credit.ts';
+import { CAPACITY, PAYOUT, REFUND, fundingPsbt } from '../e2e/stream-credit.ts';
 import { BIN, assertFreshBuild, cleanEnv, finished, type Run, type Stage } from '../e2e/cli.ts';
 import { describePostgres } from './fixture.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
-import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../../src/lib/invoice/bolt11.ts';
+import { MINT_KEY, USER_KEY } from '../e2e/fixtures.ts';
+import { NOW, invoice, paymentHash as paymentHashOf, preimage } from '../lib/device/world.ts';
 
-const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
-const MINT_KEY = fixture('keys/mint.key');
-const USER_KEY = fixture('keys/user.key');
 const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKeyOf(hex.decode(MINT_KEY))]);
 const REGTEST = { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef };
 const scriptOf = (address: string) => hex.encode(OutScript.encode(Address(REGTEST).decode(address)));
-const PAYOUT = 'bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte';
-const REFUND = 'bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j';
-const CAPACITY = 1_000_000n;
-const NOW = 1_800_000_000;
 const TIP = '1000';
 
-// The payee's Lightning node (the key fixtures/policies/device.json allows) signs the invoices.
-const PAYEE_KEY = Uint8Array.from(Buffer.alloc(32, 0x42));
-const preimage = (n: number) => Uint8Array.from(Buffer.alloc(32, n + 1));
-const paymentHash = (n: number) => hex.encode(sha256(preimage(n)));
-
-function invoice(n: number, msat: bigint): string {
-  const hrp = `lnbcrt${msat * 10n}p`;
-  const fields: Bolt11Field[] = [
-    { tag: 1, name: 'payment_hash', bytes: sha256(preimage(n)) },
-    { tag: 16, name: 'payment_secret', bytes: Uint8Array.from(Buffer.alloc(32, 0x11)) },
-    { tag: 13, name: 'description', text: `pg toll ${n}` },
-  ];
-  const timestamp = NOW - 10;
-  const sig = secp256k1.Signature.fromBytes(secp256k1.sign(bolt11SigningHash(hrp, timestamp, fields), PAYEE_KEY, { prehash: false, format: 'recovered' }), 'recovered');
-  const rs = Uint8Array.from(Buffer.from(sig.r.toString(16).padStart(64, '0') + sig.s.toString(16).padStart(64, '0'), 'hex'));
-  return encodeBolt11({ hrp, timestamp, fields, signature: rs, recoveryId: sig.recovery! });
-}
+const preimageHex = (n: number) => hex.encode(preimage(n));
+const paymentHash = (n: number) => hex.encode(paymentHashOf(n));
 
 /** The HTLC amount by the terms (1000 msat + 2000 ppm, rounded up), the test's own arithmetic. */
 const htlcSat = (msat: bigint) => Number((msat + 1000n + (msat * 2000n + 999_999n) / 1_000_000n + 999n) / 1000n);
@@ -154,7 +131,7 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
   };
   const preimageFile = (n: number) => {
     const p = join(fx.root, `preimage-${n}`);
-    writeFileSync(p, hex.encode(preimage(n)) + '\n', { mode: 0o600 });
+    writeFileSync(p, preimageHex(n) + '\n', { mode: 0o600 });
     return p;
   };
   const devicePay = (n: number, msat: bigint) => device('device', 'pay', '--invoice', invoiceFile(n, msat), ...policy, ...terms, '--now', String(NOW), '--tip-height', TIP);
