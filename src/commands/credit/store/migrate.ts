@@ -37,11 +37,7 @@ export default class CreditStoreMigrate extends CreditCommand<typeof CreditStore
     const target = await migrateTarget(this.flags);
     const from = this.flags.from ?? this.existingState(network, 'credit-mint', noMint);
     const { migrateMintStore } = await import('../../../lib/store/migrate.ts');
-    // A test seam: simulate a crash after a phase (tests only; never set by operators).
-    const crashAfter = process.env.OFFCHAIN_TEST_MIGRATE_CRASH;
-    const report = await migrateMintStore(from, target, network, crashAfter ? (phase) => {
-      if (phase === crashAfter) process.kill(process.pid, 'SIGKILL');
-    } : undefined);
+    const report = await migrateMintStore(from, target, network);
     return {
       message: {
         type: 'credit/store-migrated', version: 1, network, ...report,
