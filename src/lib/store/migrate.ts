@@ -138,6 +138,7 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
     db.exec('BEGIN IMMEDIATE');
     let mark: MigrationMark;
     let marked = false;
+    let claiming = false;
     try {
       const found = meta(MIGRATION_KEY);
       if (found) {
@@ -152,12 +153,13 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
         const offerNetwork = (JSON.parse(offer) as { network?: string }).network;
         if (offerNetwork !== undefined && offerNetwork !== network) throw new UsageError('E_NETWORK_MISMATCH', `the mint in ${dir} is a ${offerNetwork} mint, not ${network}: pass --network ${offerNetwork}`);
         mark = { state: 'migrating', to: target.url, id: randomBytes(16).toString('hex'), at: new Date().toISOString() };
+        claiming = true;
         await pgQuery(target, async () => {
           await c.query('BEGIN');
           await c.query('SELECT pg_advisory_xact_lock($1)', [OPEN_LOCK]);
           await prepareSchema(c, target, network, false);
-          // Before anything is marked: a target that is not empty (or that a mint process has
-          // open) is refused with the source untouched, and the claim rolled back.
+          // Before anything is marked: a target that is not empty (or claimed by another
+          // migration) is refused with the source untouched.
           const what = await occupied(c, mark.id);
           if (what) throw targetNotEmpty(target.url, what);
           const claim: MigrationClaim = { from: dir, id: mark.id, at: mark.at };
@@ -170,16 +172,15 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
         // The source is marked first: killed before the claim commits, the rerun finds the
         // mark and claims the target in its copy (an empty, unclaimed target is accepted).
         try {
+          claiming = false;
           await c.query('COMMIT');
         } catch (e) {
           throw new OffchainError('E_STORE_UNREACHABLE', `the source ${dir} is marked migrating to ${target.url} but the store did not confirm its claim (${(e as Error).message}): run "credit store migrate --to ${target.url}" again to finish`, 1);
         }
       }
     } catch (e) {
-      if (db.inTransaction) {
-        db.exec('ROLLBACK');
-        await c.query('ROLLBACK').catch(() => undefined); // the claim, if it was not committed
-      }
+      if (db.inTransaction) db.exec('ROLLBACK');
+      if (claiming) await c.query('ROLLBACK').catch(() => undefined); // the claim, not committed
       throw e;
     }
     // The erased secrets must not linger in the WAL either.
