@@ -234,12 +234,12 @@ function refusedWith(r: Run, code: string, exit: number): string {
 
     // A real process death mid-migration: the library the command runs, in its own process,
     // SIGKILLed by the hook only tests pass (migrate-child.ts); the rerun is the real command.
-    const killedAt = (phase: 1 | 2, url: string) => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, join(p.mintDir, 'regtest', 'credit-mint'), url, String(phase)], {
+    const killedAt = (phase: 1 | 2 | 'mark', url: string, of: Parties = p) => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, join(of.mintDir, 'regtest', 'credit-mint'), url, String(phase)], {
         cwd: ROOT, env: cleanEnv({ ...SEED, ...pgEnv }), encoding: 'utf8', timeout: 120_000,
       });
       expect(r.signal, r.stderr).toBe('SIGKILL');
-      expect(r.stderr).toContain(`killed after phase ${phase}`);
+      expect(r.stderr).toContain(phase === 'mark' ? 'killed after the mark' : `killed after phase ${phase}`);
       expect(r.stdout).toBe('');
     };
     const count = async (url: string) => {
@@ -295,6 +295,18 @@ function refusedWith(r: Run, code: string, exit: number): string {
     const listed = run(['credit', 'list', '--store', target, '--tip-height', '1001'], { env: { ...SEED, ...pgEnv } });
     expect(listed.status, listed.stderr).toBe(0);
     expect(listed.stdout).toContain(p.users[0]!.contractId);
+
+    // Killed inside phase 1, after the source's mark committed and before the target's claim
+    // did: the claim (and the schema made with it) rolled back with the connection; the
+    // rerun takes the empty, unclaimed target as its own and finishes.
+    const unclaimed = await server.createDatabase('crashed_mark');
+    killedAt('mark', unclaimed, q);
+    expect(refusedWith(run(['credit', 'list', '--state-dir', q.mintDir, '--tip-height', '1001'], { env: SEED }), 'E_STORE_MIGRATED', 5)).toMatch(/did not finish/);
+    expect(await digest(unclaimed)).toBe('');
+    const rerun = migrate(q, unclaimed);
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ contracts: 1, resumed: true });
+    expect(await count(unclaimed)).toMatchObject({ contracts: 1 });
   }, 600_000);
 
 

@@ -84,11 +84,14 @@ export interface MigrationReport {
 }
 
 /**
- * Called between the phases (1: the source marked, 2: the copy committed). Only tests pass
- * it (to kill the process there); the command never does.
+ * Called between the phases (1: the source marked and the target claimed, 2: the copy
+ * committed), and inside phase 1 between the two commits. Only tests pass them (to kill the
+ * process there); the command never does.
  */
 export interface MigrationHooks {
   afterPhase?: (phase: 1 | 2) => void | Promise<void>;
+  /** Inside phase 1: the source's mark committed, the target's claim not yet. */
+  afterMark?: () => void | Promise<void>;
 }
 
 type Row = Record<string, unknown>;
@@ -169,6 +172,7 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
         db.prepare('UPDATE nonces SET secnonce = NULL, consumed = 1 WHERE consumed = 0').run();
         db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(MIGRATION_KEY, JSON.stringify(mark));
         db.exec('COMMIT');
+        await hooks.afterMark?.();
         // The source is marked first: killed before the claim commits, the rerun finds the
         // mark and claims the target in its copy (an empty, unclaimed target is accepted).
         try {
