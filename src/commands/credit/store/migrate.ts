@@ -8,7 +8,7 @@ export default class CreditStoreMigrate extends CreditCommand<typeof CreditStore
   static override summary = 'Move a mint\'s state from its SQLite store (--state-dir) to an empty PostgreSQL database, once.';
   static override description =
     'Copies the contracts, the funding-outpoint index, the blind signatures, the offer and the consumed nonces in one PostgreSQL ' +
-    'transaction into an empty database (E_STORE_NOT_EMPTY otherwise). Unused secret nonces are never copied — a second copy of a ' +
+    'transaction into an empty database (E_STORE_NOT_EMPTY otherwise; E_STORE_MIGRATING while another migration into it runs). Unused secret nonces are never copied — a second copy of a ' +
     'single-use secret is a second chance to sign with it: they are burned in the source, and each user whose next request was ' +
     'signed against one is refused once (E_NONCE_ELSEWHERE) and recovers with "credit abandon". From the moment it starts the source ' +
     'refuses every use (E_STORE_MIGRATED), also a mint streaming on it; an interrupted migration is finished by running it again ' +
@@ -37,11 +37,7 @@ export default class CreditStoreMigrate extends CreditCommand<typeof CreditStore
     const target = await migrateTarget(this.flags);
     const from = this.flags.from ?? this.existingState(network, 'credit-mint', noMint);
     const { migrateMintStore } = await import('../../../lib/store/migrate.ts');
-    // A test seam: simulate a crash after a phase (tests only; never set by operators).
-    const crashAfter = process.env.OFFCHAIN_TEST_MIGRATE_CRASH;
-    const report = await migrateMintStore(from, target, network, crashAfter ? (phase) => {
-      if (phase === crashAfter) process.kill(process.pid, 'SIGKILL');
-    } : undefined);
+    const report = await migrateMintStore(from, target, network);
     return {
       message: {
         type: 'credit/store-migrated', version: 1, network, ...report,

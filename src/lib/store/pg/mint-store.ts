@@ -130,6 +130,43 @@ function newClient(mod: { default: typeof pg }, target: PgTarget): pg.Client {
   return new mod.default.Client(pgConfig(target, 'offchain-mint'));
 }
 
+/**
+ * The lock every process that opens the store for writing takes in its opening
+ * transaction (a mint registering its epoch, a migration checking the database is empty
+ * and claiming it): so a migration's check and claim cannot interleave with a mint's start.
+ */
+export const OPEN_LOCK = 7283547001;
+
+/** The meta row an unfinished migration into this database keeps (migrate.ts); no mint process opens it meanwhile. */
+export const MIGRATION_CLAIM_KEY = 'migrating_from';
+export interface MigrationClaim { from: string; id: string; at: string }
+
+/** Refused: a migration into this store has started and not finished. Exit 5; nothing written. */
+export function migratingInto(url: string, claim: MigrationClaim): StateConflictError {
+  return new StateConflictError('E_STORE_MIGRATING', `a migration of the mint in ${claim.from} into the store ${url} started at ${claim.at} and has not finished: run "credit store migrate --to ${url}" on that mint again to finish it, then start this one`);
+}
+
+/**
+ * Inside an open transaction (holding OPEN_LOCK unless `view`): create the schema on first
+ * use, refuse a newer one, record the network (first use) and refuse another.
+ */
+export async function prepareSchema(client: pg.Client, target: PgTarget, network: string, view: boolean): Promise<void> {
+  const exists = (await client.query<{ t: string | null }>("SELECT to_regclass('schema_version')::text AS t")).rows[0]!.t;
+  let version = exists ? (await client.query<{ version: number }>('SELECT version FROM schema_version')).rows[0]?.version : undefined;
+  if (version === undefined && view) throw new UsageError('E_NO_MINT_POLICY', `no mint in the store ${target.url} (nothing was created there): publish an offer first`);
+  if (version === undefined) {
+    await client.query(SCHEMA_SQL);
+    await client.query('INSERT INTO schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
+    version = SCHEMA_VERSION;
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new OffchainError('E_STORE_SCHEMA_NEWER', `the store ${target.url} has schema version ${version}, newer than this toolkit's ${SCHEMA_VERSION}: upgrade offchain`, 1);
+  }
+  if (!view) await client.query("INSERT INTO meta (key, value) VALUES ('network', $1) ON CONFLICT (key) DO NOTHING", [network]);
+  const stored = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'network'")).rows[0]?.value ?? network;
+  if (stored !== network) throw new RefusedError('E_NETWORK_MISMATCH', `the store ${target.url} holds a ${stored} mint, not ${network}`);
+}
+
 export class PgMintStore<R extends { contract_id: string }> implements MintStorePort<R> {
   readonly dir: string;
   /** The epoch whose key seals this process's nonces: its own (kept in memory alone) or its host's (`host`). */
@@ -214,21 +251,12 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       await client.query('BEGIN');
       // Many processes start at once: one creates the schema, the others wait and find it.
       // A view (credit list, monitoring; a read-only role is enough) writes nothing.
-      if (!opts.view) await client.query('SELECT pg_advisory_xact_lock(7283547001)');
-      const exists = (await client.query<{ t: string | null }>("SELECT to_regclass('schema_version')::text AS t")).rows[0]!.t;
-      let version = exists ? (await client.query<{ version: number }>('SELECT version FROM schema_version')).rows[0]?.version : undefined;
-      if (version === undefined && opts.view) throw new UsageError('E_NO_MINT_POLICY', `no mint in the store ${target.url} (nothing was created there): publish an offer first`);
-      if (version === undefined) {
-        await client.query(SCHEMA_SQL);
-        await client.query('INSERT INTO schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
-        version = SCHEMA_VERSION;
-      }
-      if (version > SCHEMA_VERSION) {
-        throw new OffchainError('E_STORE_SCHEMA_NEWER', `the store ${target.url} has schema version ${version}, newer than this toolkit's ${SCHEMA_VERSION}: upgrade offchain`, 1);
-      }
-      if (!opts.view) await client.query("INSERT INTO meta (key, value) VALUES ('network', $1) ON CONFLICT (key) DO NOTHING", [network]);
-      const stored = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'network'")).rows[0]?.value ?? network;
-      if (stored !== network) throw new RefusedError('E_NETWORK_MISMATCH', `the store ${target.url} holds a ${stored} mint, not ${network}`);
+      if (!opts.view) await client.query('SELECT pg_advisory_xact_lock($1)', [OPEN_LOCK]);
+      await prepareSchema(client, target, network, opts.view ?? false);
+      // A migration into this database that has not finished (migrate.ts): serving it now
+      // would serve a mint without its contracts, and anything written would stop the copy.
+      const claim = (await client.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [MIGRATION_CLAIM_KEY])).rows[0];
+      if (claim) throw migratingInto(target.url, JSON.parse(claim.value) as MigrationClaim);
       if (!opts.view) await client.query("INSERT INTO meta (key, value) VALUES ('store_id', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(16).toString('hex')]);
       if (!opts.view && !opts.hostDir) await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
       await client.query('COMMIT');
@@ -524,7 +552,17 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   }
 
   async writeDoc(name: string, value: unknown): Promise<void> {
+    const ours = !this.inTransaction;
     await this.begin();
+    // Publishing the offer is the one write a store without a mint takes: a process that
+    // opened the empty database before a migration claimed it must not write into it now
+    // (the copy would be refused, the source left marked). Under the lock the claim is made in.
+    await this.q('SELECT pg_advisory_xact_lock($1)', [OPEN_LOCK]);
+    const claim = (await this.q<{ value: string }>('SELECT value FROM meta WHERE key = $1', [MIGRATION_CLAIM_KEY])).rows[0];
+    if (claim) {
+      if (ours) await this.rollback();
+      throw migratingInto(this.dir, JSON.parse(claim.value) as MigrationClaim);
+    }
     await this.q('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [`doc:${name}`, JSON.stringify(value)]);
     await this.commit();
   }

@@ -164,19 +164,39 @@ export class PgOperatorStore implements OperatorStore {
   /**
    * Take over a record kept elsewhere (the file store) mid-life: the coin, its sealed share
    * and every ledger row its history implies (owner nonces, backups, finished transfers as
-   * 'done', the pending one). E_COIN_EXISTS if the coin is here already. Version 1.
+   * 'done', the pending one). Version 1. 'present' (nothing written) when exactly this
+   * record is here already and untouched since its import — version 1, the same record and
+   * share: a migration killed after the COMMIT and before it erased the file. Any other copy
+   * of the coin here is E_COIN_EXISTS.
    */
-  async import(record: OperatorRecord): Promise<void> {
+  async import(record: OperatorRecord): Promise<'imported' | 'present'> {
     const db = await this.connection();
-    await this.transaction(db, async () => {
+    const outcome = await this.transaction(db, async (): Promise<'imported' | 'present'> => {
+      const here = (await db.query<{ version: string; record: string; sealed: Buffer }>(
+        'SELECT c.version, c.record, s.sealed FROM statechain_operator_coins c JOIN statechain_operator_shares s USING (coin_id) WHERE c.coin_id = $1 FOR UPDATE OF c, s',
+        [record.coin_id],
+      )).rows[0];
+      if (here !== undefined) {
+        if (Number(here.version) !== 1 || here.record !== JSON.stringify(stored(record))) throw coinExists(record.coin_id);
+        let secrets: Secrets;
+        try {
+          secrets = this.unseal(here.sealed, record.coin_id, 1);
+        } catch {
+          throw coinExists(record.coin_id);
+        }
+        if (secrets.share_secret !== record.share_secret || secrets.x1 !== record.x1) throw coinExists(record.coin_id);
+        return 'present';
+      }
       await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, JSON.stringify(stored(record))]);
       await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, this.seal(record, 1)]);
       await this.writeLedger(db, undefined, { ...record, done: [] });
       for (const d of record.done) {
         await db.query("INSERT INTO statechain_operator_transfers (coin_id, transfer_id, backup_n, state) VALUES ($1, $2, $3, 'done')", [record.coin_id, d.transfer_id, d.statement.count]);
       }
+      return 'imported';
     });
     await this.opts.witness.advance(record.coin_id, 1);
+    return outcome;
   }
 
   async step<M>(coinId: string, fn: OperatorStep<M>): Promise<M> {
@@ -313,7 +333,7 @@ export class PgOperatorStore implements OperatorStore {
     const err = e as { code?: string; constraint?: string; hint?: string; message?: string };
     if (err.code === '23505' || err.code === '23503') {
       const known = err.constraint !== undefined ? CONSTRAINT_CODES[err.constraint] : undefined;
-      if (err.constraint === 'statechain_operator_coins_pkey') return coinExists(String(err.message ?? '').match(/[0-9a-f]{32}/)?.[0] ?? '');
+      if (err.constraint === 'statechain_operator_coins_pkey') return coinExists(`${err.message ?? ''} ${(err as { detail?: string }).detail ?? ''}`.match(/[0-9a-f]{32}/)?.[0] ?? '');
       const [code, text] = known ?? ['E_STATE_CONFLICT', `the store refused the write (${err.constraint ?? err.code})`];
       return new StateConflictError(code, `${text}; nothing was written`, { constraint: err.constraint });
     }

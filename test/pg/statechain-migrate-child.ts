@@ -1,0 +1,31 @@
+/**
+ * A `statechain store migrate` that dies mid-migration, for the crash test: run as its own
+ * process (`node --import tsx statechain-migrate-child.ts <state dir> <url>`, the operator's
+ * key in OPERATOR_KEY, the password in OFFCHAIN_STORE_PASSWORD). It does what the command
+ * does — the same store, key and witness — with the one thing the command never passes: a
+ * hook that SIGKILLs the process after the first coin's rows committed and before its file
+ * is erased. The rerun is then the real command.
+ */
+import { join } from 'node:path';
+import { loadKeyPair } from '../../src/lib/cli/secrets.ts';
+import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
+import { migrateOperatorFiles } from '../../src/lib/store/pg/operator-migrate.ts';
+import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
+import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
+
+const [stateDir, url] = process.argv.slice(2);
+if (!stateDir || !url) {
+  process.stderr.write('usage: statechain-migrate-child.ts <state dir> <postgres url>\n');
+  process.exit(2);
+}
+const network = 'regtest';
+const key = await loadKeyPair({ keyFile: undefined, keyEnv: 'OPERATOR_KEY', env: process.env, interactive: false, network, prompt: async () => '' });
+const store = new PgOperatorStore(resolvePgTarget({ store: url }, process.env)!, { operatorSecret: key.secretKey, witness: new VersionWitness(join(stateDir, network, 'statechain-witness')) });
+await migrateOperatorFiles(join(stateDir, network, 'statechain'), store, {
+  afterImport: (coinId) => {
+    process.stderr.write(`killed after importing ${coinId}\n`);
+    process.kill(process.pid, 'SIGKILL');
+  },
+});
+// Reached only if the hook was not called: the test sees exit 0 instead of SIGKILL and fails.
+process.stdout.write('finished without being killed\n');
