@@ -447,7 +447,7 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
     for (const [under, txids] of signedUnder) expect(txids.size, `states signed against nonce ${under.slice(0, 16)}…: ${[...txids].join(', ')}`).toBe(1);
     console.log(`pg gateway: ${toll} invoices, ${signedUnder.size} gateway nonces each signed one state; the race's loser refused ${raceLoser}; settled ${settled} sat`);
   }, 60_000);
-  it('a host lost between gateway settle and gateway complete: the device keeps the settle it signed against that host\'s nonce, there is nothing to abandon, the gateway exits with gateway claim', async () => {
+  it('a host lost between gateway settle and gateway complete: the device signs the same state again against the next host\'s nonce, and that host completes it', async () => {
     // A second channel (its own funding outpoint, a new device directory) served by host C.
     const hostC = join(fx.root, 'gateway-host-c');
     const hostD = join(fx.root, 'gateway-host-d');
@@ -464,27 +464,38 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
     const [, job] = ok(await tee([devicePay(n, 1_000_000n), gw(hostC, 'gateway', 'pay', ...terms, '--now', String(NOW), ...chain)]), 'gateway/job');
     book(opened[1]!.next_nonce.pubnonce, job!.state_txid);
     const first = await tee([gw(hostC, 'gateway', 'settle', '--preimage-file', preimageFile(n)), device('device', 'settle')]);
-    const [settleC] = ok(first);
+    const [settleC, signedC] = ok(first, 'device/settle');
     rmSync(hostC, { recursive: true, force: true });
-    // Host D presents the preimage again with its own nonce; the device answers with the
-    // settle it already signed (against host C's nonce), byte for byte.
-    const again = await tee([gw(hostD, 'gateway', 'settle', '--preimage-file', preimageFile(n)), device('device', 'settle')]);
-    const [settleD] = ok(again);
-    expect(settleD!.next_nonce.pubnonce).not.toBe(settleC!.next_nonce.pubnonce);
-    expect(again[1]!.stdout).toBe(first[1]!.stdout);
+    // The same notice again with host C's nonce: the device/settle resent byte for byte.
+    expect((await tee([device('device', 'settle')], first[0]!.stdout))[0]!.stdout).toBe(first[1]!.stdout);
+    // Host C's nonce is dead with its key: host D cannot complete the settle signed against it.
     const before = await digest();
-    const c = (await tee([gateway(hostD, 'gateway', 'complete', ...chain)], again[1]!.stdout))[0]!;
+    const c = (await tee([gateway(hostD, 'gateway', 'complete', ...chain)], first[1]!.stdout))[0]!;
     expect(refusal(c), c.stderr).toEqual({ status: 5, code: 'E_NONCE_ELSEWHERE', stdout: '' });
     expect(await digest()).toBe(before);
-    // Abandon is for a payment the gateway refused; this one it co-signed.
-    const ab = (await tee([device('credit', 'abandon', '--role', 'user', '--start')]))[0]!;
-    expect(refusal(ab), ab.stderr).toEqual({ status: 2, code: 'E_USAGE', stdout: '' });
-    // The gateway's way out: its latest state (holding the HTLC) and the claim child, from host D.
-    const [exit] = ok(await tee([gw(hostD, 'gateway', 'claim', '--fee-rate', '2', '--dry-run')]), 'credit/exit');
-    expect(exit!.state_tx.txid).toBe(job!.state_txid);
-    expect(exit!.htlc_claim.payment_hash).toBe(paymentHash(n));
+    // Host D presents the preimage again with its own nonce: the device signs the SAME state
+    // (same number, same amount, same transaction) again, against host D's nonce.
+    const again = await tee([gw(hostD, 'gateway', 'settle', '--preimage-file', preimageFile(n)), device('device', 'settle')]);
+    const [settleD, signedD] = ok(again, 'device/settle');
+    expect(settleD!.next_nonce.pubnonce).not.toBe(settleC!.next_nonce.pubnonce);
+    expect([signedD!.state, signedD!.settled_sat, signedD!.txid]).toEqual([signedC!.state, signedC!.settled_sat, signedC!.txid]);
+    expect(signedD!.psbt).not.toBe(signedC!.psbt);
+    // Host D completes it; the device takes the receipt and is idle again.
+    const [receipt, balance] = ok(await tee([gateway(hostD, 'gateway', 'complete', ...chain), device('device', 'receipt')], again[1]!.stdout), 'credit/balance');
+    expect(receipt!.txid).toBe(signedC!.txid);
+    book(settleD!.next_nonce.pubnonce, receipt!.txid);
+    const A = htlcSat(1_000_000n);
+    expect([balance!.state, balance!.cumulative_sat]).toEqual([signedC!.state, A]);
+    const r = await record();
+    expect(r.latest.txid).toBe(receipt!.txid);
     const funding = psbtUnsignedTx(base64.decode(fundingPsbt(CONTRACT.script, 'pg gateway, second channel')));
-    verifyKeyPathSpend(exit!.state_tx.hex, [{ amount: CAPACITY, script: CONTRACT.script, txid: funding.txid, vout: 0 }], CONTRACT.outputKey);
+    const tx = verifyKeyPathSpend(r.latest.hex, [{ amount: CAPACITY, script: CONTRACT.script, txid: funding.txid, vout: 0 }], CONTRACT.outputKey);
+    expect(tx.outputs.map((o) => Number(o.amount))[0]).toBe(A);
+    // And the channel carries on at host D.
+    const m = toll++;
+    const [, job2] = ok(await tee([devicePay(m, 2_000_000n), gw(hostD, 'gateway', 'pay', ...terms, '--now', String(NOW), ...chain)]), 'gateway/job');
+    book(receipt!.next_nonce.pubnonce, job2!.state_txid);
+    expect(job2!.state).toBe(signedC!.state + 1);
     for (const [under, txids] of signedUnder) expect(txids.size, `states signed against nonce ${under.slice(0, 16)}…`).toBe(1);
   }, 60_000);
 }, { prefix: 'offchain-pg-gateway-' });

@@ -23,6 +23,10 @@
  * - The same invoice again while it is in flight resends the stored device/pay
  *   unchanged (nothing newly signed, nothing counted twice): a lost message never
  *   leaves a payment in flight that the gateway never saw.
+ * - A settle or fail already signed is resent as is for the same gateway nonce, and
+ *   signed again — the same state, the same transaction — for a new nonce of the same
+ *   state (the gateway lost the first: its host's key is gone): a gateway host lost
+ *   between settle and complete never leaves the channel stuck off chain.
  */
 import { base64 } from '@scure/base';
 import { StateConflictError, RefusedError } from '../errors.ts';
@@ -116,11 +120,26 @@ function checkNotice(r: DeviceChannel, n: GatewayNotice): InFlightJson {
   return f;
 }
 
+/**
+ * The pending settle or fail of this payment, when `n` asks for it again. With the nonce it
+ * was signed against, it is resent as is (its message was lost). With another nonce for the
+ * same state (the gateway lost the first: its host's nonce key is gone), the same state is
+ * signed again against the new one: the same transaction, so the gateway can have it under
+ * either nonce and gains nothing, and DeterministicSign gives the device a fresh nonce of
+ * its own for a new gateway nonce (and the same signature again for an old one).
+ */
+function again(r: DeviceChannel, kind: 'settle' | 'fail', n: GatewayNotice): 'resend' | 'resign' | undefined {
+  const p = r.pending;
+  if (p?.kind !== kind || p.payment_hash !== n.payment_hash) return undefined;
+  return n.next_nonce.state === r.gateway_nonce?.state && n.next_nonce.pubnonce === r.gateway_nonce.pubnonce ? 'resend' : 'resign';
+}
+
 /** gateway/settle: the preimage must hash to the payment hash; sign the state paying the HTLC amount into settled. */
 export function settle(r: DeviceChannel, device: KeyPair, n: GatewayNotice): Step {
-  if (r.pending?.kind === 'settle' && r.pending.payment_hash === n.payment_hash) return { record: r, message: r.pending.request };
+  const repeat = again(r, 'settle', n);
+  if (repeat === 'resend') return { record: r, message: r.pending!.request };
   const f = checkNotice(r, n);
-  if (r.pending) refuse('E_HTLC_IN_FLIGHT', `a ${r.pending.kind} of this payment is already signed`);
+  if (r.pending && !repeat) refuse('E_HTLC_IN_FLIGHT', `a ${r.pending.kind} of this payment is already signed`);
   const preimage = hexBytes(n.preimage ?? '');
   if (!preimageMatches(preimage, hexBytes(f.payment_hash))) refuse('E_WRONG_PREIMAGE', `the preimage does not hash to the payment hash ${f.payment_hash}`);
   const settled = BigInt(r.settled_sat) + BigInt(f.amount_sat);
@@ -131,7 +150,7 @@ export function settle(r: DeviceChannel, device: KeyPair, n: GatewayNotice): Ste
     record: {
       ...r, gateway_nonce: n.next_nonce,
       pending: { kind: 'settle', state, settled_sat: Number(settled), payment_hash: f.payment_hash, request: message },
-      paid: [...r.paid, { payment_hash: f.payment_hash, preimage: n.preimage!, amount_sat: f.amount_sat, state }],
+      paid: repeat ? r.paid : [...r.paid, { payment_hash: f.payment_hash, preimage: n.preimage!, amount_sat: f.amount_sat, state }],
     },
     message,
   };
@@ -139,14 +158,15 @@ export function settle(r: DeviceChannel, device: KeyPair, n: GatewayNotice): Ste
 
 /** gateway/fail: sign the state without the HTLC, its amount back in the change. */
 export function fail(r: DeviceChannel, device: KeyPair, n: GatewayNotice): Step {
-  if (r.pending?.kind === 'fail' && r.pending.payment_hash === n.payment_hash) return { record: r, message: r.pending.request };
+  const repeat = again(r, 'fail', n);
+  if (repeat === 'resend') return { record: r, message: r.pending!.request };
   const f = checkNotice(r, n);
-  if (r.pending) refuse('E_HTLC_IN_FLIGHT', `a ${r.pending.kind} of this payment is already signed`);
+  if (r.pending && !repeat) refuse('E_HTLC_IN_FLIGHT', `a ${r.pending.kind} of this payment is already signed`);
   const state = f.state + 1;
   const signed = signState(r, device, BigInt(r.settled_sat), undefined, n.next_nonce);
   const message = { type: 'device/fail', version: 1, network: r.network, contract_id: r.contract_id, state, payment_hash: f.payment_hash, settled_sat: r.settled_sat, txid: signed.txid, psbt: signed.psbt };
-  // The failed amount no longer counts against today's limit.
-  const spent = BigInt(r.day.spent_msat) - BigInt(f.invoice_amount_msat);
+  // The failed amount no longer counts against today's limit (once: not again on a re-sign).
+  const spent = repeat ? BigInt(r.day.spent_msat) : BigInt(r.day.spent_msat) - BigInt(f.invoice_amount_msat);
   return {
     record: {
       ...r, gateway_nonce: n.next_nonce, day: { ...r.day, spent_msat: (spent < 0n ? 0n : spent).toString() },
