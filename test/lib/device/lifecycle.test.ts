@@ -16,8 +16,10 @@ import { bytesOf, hexOf, psbtUnsignedTx } from '../../independent/tx.ts';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import { taprootHtlcContract } from '../../independent/descriptor.ts';
 import { fundingPsbt } from '../credit/world.ts';
-import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, preimage } from './world.ts';
+import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, preimage, refusedWith } from './world.ts';
 import { decodeMessage } from '../../../src/lib/message.ts';
+
+const toHexString = (b: Uint8Array) => Buffer.from(b).toString('hex');
 import * as S from '../../../src/lib/device/schemas.ts';
 
 const MINT_PUB = publicKeyOf(bytesOf('a1'.repeat(32)));
@@ -107,5 +109,36 @@ describe('device ↔ gateway: the toll scenario in process', () => {
     expect(d).toMatchObject({ state: 2, settled_sat: 0 });
     expect(d.day.spent_msat).toBe('0');
   });
-});
 
+  it('a settle or fail already signed: resent for the same gateway nonce, signed again (same state, same transaction) for a new one — the gateway lost the first — and completed with it; nothing counted twice', async () => {
+    for (const outcome of ['settle', 'fail'] as const) {
+      const ch = await channel();
+      const { gctx, deviceKey, tip } = ch;
+      const p = device.pay(ch.device, deviceKey, { invoice: invoice(outcome === 'settle' ? 40 : 41, 1_500_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip });
+      const job = await gateway.pay(gctx, ch.gateway, p.message as never, NOW);
+      const hash = (job.message as { payment_hash: string }).payment_hash;
+      const notice = () => (outcome === 'settle' ? gateway.settle(gctx, job.record, preimage(40)) : gateway.fail(gctx, job.record, hash));
+      const first = await notice();
+      const second = await notice(); // the same step on another host: a fresh nonce for the same state
+      const n1 = (first.message as { next_nonce: { pubnonce: string } }).next_nonce.pubnonce;
+      expect((second.message as { next_nonce: { pubnonce: string } }).next_nonce.pubnonce).not.toBe(n1);
+      const step = outcome === 'settle' ? device.settle : device.fail;
+      const s1 = step(p.record, deviceKey, first.message as never);
+      expect(step(s1.record, deviceKey, first.message as never)).toEqual({ record: s1.record, message: s1.message });
+      const s2 = step(s1.record, deviceKey, second.message as never);
+      const [m1, m2] = [s1.message, s2.message] as { state: number; settled_sat: number; txid: string; psbt: string }[];
+      expect([m2!.state, m2!.settled_sat, m2!.txid]).toEqual([m1!.state, m1!.settled_sat, m1!.txid]);
+      expect(m2!.psbt).not.toBe(m1!.psbt);
+      expect(s2.record.paid).toEqual(s1.record.paid);
+      expect(s2.record.day).toEqual(s1.record.day);
+      // The other outcome for the same payment is still refused.
+      refusedWith(() => (outcome === 'settle' ? device.fail : device.settle)(s2.record, deviceKey, { ...(second.message as object), preimage: toHexString(preimage(40)) } as never), 'E_HTLC_IN_FLIGHT');
+      // Completed with the new nonce: stored, signed for the real contract, and the device idle at that state.
+      const done = await gateway.completeStep(gctx, second.record, s2.message as never);
+      expect(done.record.latest!.txid).toBe(m1!.txid);
+      verifiedOutputs(done.record);
+      const idle = device.receipt(s2.record, done.message as never);
+      expect([idle.state, idle.pending]).toEqual([m1!.state, undefined]);
+    }
+  });
+});
