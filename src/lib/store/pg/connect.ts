@@ -50,9 +50,18 @@ export function isPostgresUrl(text: string): boolean {
   return /^postgres(ql)?:\/\//i.test(text.trim());
 }
 
-/** The URL with any password replaced by `***`: the only form a URL is printed in. */
+/** libpq's query parameters that carry a secret (`?password=`): refused on argv, never printed. */
+const SECRET_PARAMS = new Set(['password', 'sslpassword']);
+
+/**
+ * The URL with any password replaced by `***`: the only form a URL is printed in. It is
+ * used on URLs that may not parse (a `/` in a password, another scheme), so it takes the
+ * user-information to the last `@` of any `scheme://` and every `password=` parameter.
+ */
 export function redactUrl(text: string): string {
-  return text.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
+  return text
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):.*@/i, '$1:***@')
+    .replace(/([?&;](?:ssl)?password=)[^&;#]*/gi, '$1***');
 }
 
 /**
@@ -72,14 +81,17 @@ export function resolvePgTarget(src: StoreSource, env: NodeJS.ProcessEnv = proce
   } catch {
     throw new UsageError('E_STORE_URL', `${where} is not a valid URL: ${JSON.stringify(redactUrl(text).slice(0, 80))}`);
   }
-  if (fromArgv && u.password !== '') {
+  const secretParams = [...u.searchParams.keys()].filter((k) => SECRET_PARAMS.has(k.toLowerCase()));
+  if (fromArgv && (u.password !== '' || secretParams.length > 0)) {
     throw new UsageError('E_SECRET_ON_ARGV', `--store carries a password, which every user of this machine can read in the process list; put it in ${STORE_PASSWORD_ENV} or a 0600 file named by --store-password-file`);
   }
   const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
   if (database === '') throw new UsageError('E_STORE_URL', `${where} names no database (postgres://user@host:port/DATABASE)`);
+  // libpq's ?password= is the password as user:password@ is; neither stays in the URL we print.
+  let password: string | undefined = u.password !== '' ? decodeURIComponent(u.password) : (u.searchParams.get('password') ?? undefined);
+  for (const k of secretParams) u.searchParams.delete(k);
   const options: Record<string, string> = {};
   for (const [k, v] of u.searchParams) options[k] = v;
-  let password: string | undefined = u.password !== '' ? decodeURIComponent(u.password) : undefined;
   const file = src.passwordFile ?? env[STORE_PASSWORD_FILE_ENV];
   if (file) password = readSecretText(file, src.passwordFile ? '--store-password-file' : STORE_PASSWORD_FILE_ENV).replace(/\r?\n$/, '');
   else if (env[STORE_PASSWORD_ENV] !== undefined) password = env[STORE_PASSWORD_ENV];
