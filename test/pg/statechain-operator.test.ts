@@ -266,6 +266,7 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     const witnessDir = () => join(temp(), 'witness');
     const store = (beforeCommit?: () => Promise<void>) =>
       new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+        network: 'regtest',
         operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32),
         witness: new VersionWitness(witnessDir()),
         ...(beforeCommit ? { beforeCommit } : {}),
@@ -314,6 +315,7 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
       await holder.query('SELECT 1 FROM statechain_operator_coins WHERE coin_id = $1 FOR UPDATE', [coinA]);
       const before = await snapshot(db);
       const s = new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+        network: 'regtest',
         operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(witnessDir()), lockTimeoutMs: 500,
       });
       let ran = false;

@@ -39,7 +39,7 @@ export default class StatechainStoreMigrate extends StatechainCommand<typeof Sta
     const { PgOperatorStore } = await import('../../../lib/store/pg/operator-store.ts');
     const { VersionWitness } = await import('../../../lib/store/pg/witness.ts');
     const { migrateOperatorFiles } = await import('../../../lib/store/pg/operator-migrate.ts');
-    const store = new PgOperatorStore(target, { operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
+    const store = new PgOperatorStore(target, { network, operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
     let coins: string[];
     try {
       ({ coins } = await migrateOperatorFiles(from, store));

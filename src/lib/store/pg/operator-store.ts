@@ -50,6 +50,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, fromHex, utf8 } from '../../bytes.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../../errors.ts';
 import type { OperatorRecord } from '../../statechain/operator.ts';
+import type { Network } from '../../network.ts';
 import { coinExists, unknownCoin, type OperatorStep, type OperatorStore } from '../operator-store.ts';
 import { connectPg, storeError } from './client.ts';
 import type { PgTarget } from './connect.ts';
@@ -131,6 +132,12 @@ type Secrets = { share_secret: string; x1: string | null };
 type Stored = Omit<OperatorRecord, 'share_secret' | 'x1' | 'seen_nonces'>;
 
 export interface PgOperatorStoreOptions {
+  /**
+   * The network this operator serves: only its coins are found, as the file store keeps each
+   * network's coins in its own directory (a request relabelled with another network would
+   * otherwise be served this coin — and checked against that network's witness, which is empty).
+   */
+  network: Network;
   /** The operator's authentication secret key: the shares are sealed under a key derived from it. */
   operatorSecret: Uint8Array;
   /** This host's record of the versions it has seen (rollback detection). */
@@ -152,6 +159,7 @@ export class PgOperatorStore implements OperatorStore {
   }
 
   async create(record: OperatorRecord): Promise<void> {
+    this.sameNetwork(record);
     const db = await this.connection();
     await this.transaction(db, async () => {
       await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, JSON.stringify(stored(record))]);
@@ -167,6 +175,7 @@ export class PgOperatorStore implements OperatorStore {
    * 'done', the pending one). E_COIN_EXISTS if the coin is here already. Version 1.
    */
   async import(record: OperatorRecord): Promise<void> {
+    this.sameNetwork(record);
     const db = await this.connection();
     await this.transaction(db, async () => {
       await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, JSON.stringify(stored(record))]);
@@ -184,8 +193,8 @@ export class PgOperatorStore implements OperatorStore {
     let committed: number | undefined;
     const message = await this.transaction(db, async () => {
       const row = (await db.query<{ version: string; record: string; sealed: Buffer }>(
-        'SELECT c.version, c.record, s.sealed FROM statechain_operator_coins c JOIN statechain_operator_shares s USING (coin_id) WHERE c.coin_id = $1 FOR UPDATE OF c, s',
-        [coinId],
+        'SELECT c.version, c.record, s.sealed FROM statechain_operator_coins c JOIN statechain_operator_shares s USING (coin_id) WHERE c.coin_id = $1 AND c.network = $2 FOR UPDATE OF c, s',
+        [coinId, this.opts.network],
       )).rows[0];
       if (row === undefined) throw unknownCoin(coinId);
       const version = Number(row.version);
@@ -242,6 +251,12 @@ export class PgOperatorStore implements OperatorStore {
     if (after.statement.status === 'withdrawn' && before?.statement.status !== 'withdrawn') {
       const txid = (after.last_answer?.message as { txid?: unknown } | undefined)?.txid;
       await db.query('INSERT INTO statechain_operator_withdrawals (coin_id, txid) VALUES ($1, $2)', [coin, typeof txid === 'string' ? txid : '']);
+    }
+  }
+
+  private sameNetwork(record: OperatorRecord): void {
+    if (record.network !== this.opts.network || record.statement.network !== this.opts.network) {
+      throw new RefusedError('E_NETWORK_MISMATCH', `coin ${record.coin_id} is a ${record.statement.network} coin; this operator serves ${this.opts.network}`);
     }
   }
 
