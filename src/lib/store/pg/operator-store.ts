@@ -191,6 +191,23 @@ export class PgOperatorStore implements OperatorStore {
   async step<M>(coinId: string, fn: OperatorStep<M>): Promise<M> {
     const db = await this.connection();
     let committed: number | undefined;
+    let read: number | undefined;
+    let message: M;
+    try {
+      message = await this.stepIn(db, coinId, fn, (v) => (read = v), (v) => (committed = v));
+    } catch (e) {
+      // A version read under the lock was committed by someone: the witness keeps it even when this step failed.
+      if (read !== undefined) await this.opts.witness.advance(coinId, read).catch(() => {});
+      throw e;
+    }
+    // What this host committed, or read (a repeated request answered, nothing written): the witness rises to it
+    // before the answer leaves, so a store that goes below it later is refused here.
+    await this.opts.witness.advance(coinId, committed ?? read!);
+    return message;
+  }
+
+  private async stepIn<M>(db: Client, coinId: string, fn: OperatorStep<M>, onRead: (v: number) => void, onCommit: (v: number) => void): Promise<M> {
+    let committed: number | undefined;
     const message = await this.transaction(db, async () => {
       const row = (await db.query<{ version: string; record: string; sealed: Buffer }>(
         'SELECT c.version, c.record, s.sealed FROM statechain_operator_coins c JOIN statechain_operator_shares s USING (coin_id) WHERE c.coin_id = $1 AND c.network = $2 FOR UPDATE OF c, s',
@@ -199,6 +216,7 @@ export class PgOperatorStore implements OperatorStore {
       if (row === undefined) throw unknownCoin(coinId);
       const version = Number(row.version);
       await this.opts.witness.check(coinId, version, this.where);
+      onRead(version);
       const nonces = (await db.query<{ nonce_tag: string }>('SELECT nonce_tag FROM statechain_operator_nonces WHERE coin_id = $1 ORDER BY ordinal', [coinId])).rows.map((r) => r.nonce_tag);
       const current: OperatorRecord = { ...(JSON.parse(row.record) as Stored), ...this.unseal(row.sealed, coinId, version), seen_nonces: nonces };
       const before = JSON.stringify(current);
@@ -213,7 +231,7 @@ export class PgOperatorStore implements OperatorStore {
       committed = version + 1;
       return out.message;
     });
-    if (committed !== undefined) await this.opts.witness.advance(coinId, committed);
+    if (committed !== undefined) onCommit(committed);
     return message;
   }
 
