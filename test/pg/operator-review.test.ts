@@ -9,17 +9,29 @@
  *  - R3: the witness keeps what a host *read*, not only what it committed (the module and
  *    docs/deployment.md say "committed or read"): a host that answered a repeated request
  *    of the newer state must refuse the store once it goes back below it.
+ *  - R4: `statechain store migrate` with a key that is not the operator's seals every share
+ *    under it and erases the files: the operator's own key then opens none (E_WRONG_KEY) and
+ *    the shares live on only under a key the operator may not even keep.
+ *  - R5: a migration killed after a coin's COMMIT and before its file is erased: the rerun
+ *    must carry on (docs/deployment.md), not refuse that coin forever and keep its file —
+ *    a second live store of the coin, its share in the clear.
  *
  * Skips visibly where no PostgreSQL can be started.
  */
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'pg';
 import { tempDir } from '../helpers.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
-import { KEYS, OPERATOR_PUB, depositThrough, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
-import { connect, pgFlow, snapshot } from './operator.ts';
+import { KEYS, OPERATOR_PUB, depositThrough, flow, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
+import { OFFLINE, connect, count, pgFlow, snapshot } from './operator.ts';
+import { run } from '../e2e/cli.ts';
+import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
+import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
+import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
+import { fromHex } from '../../src/lib/bytes.ts';
+import type { OperatorRecord } from '../../src/lib/statechain/operator.ts';
 import { signBody } from '../../src/lib/statechain/seal.ts';
 import { parseSecretKey } from '../../src/lib/keys/keys.ts';
 
@@ -117,5 +129,55 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     const w1 = ok(f.as('ALICE_OLD', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
     refused(f.as('OPERATOR2', ['statechain-withdraw'], w1), 'E_STORE_ROLLED_BACK', 1);
     expect(await snapshot(db)).toEqual(restored);
+  }, 180_000);
+
+  /** The operator's coins on files, under `dir`/OPERATOR_KEY: `n` deposits. */
+  function operatorOnFiles(dir: string, n: number): { coins: string[]; opDir: string } {
+    const files = flow(dir, () => OFFLINE);
+    const coins = Array.from({ length: n }, (_, i) => depositThrough(files, i % 2 ? 'BOB_KEY' : 'ALICE_KEY', (address) => fundingTo(address, 100_000n + BigInt(i))).coinId);
+    return { coins, opDir: join(dir, 'OPERATOR_KEY', 'regtest', 'statechain') };
+  }
+  const migrate = (dir: string, keyEnv: string) =>
+    run(['statechain', 'store', 'migrate', '--key-env', keyEnv, '--state-dir', join(dir, 'OPERATOR_KEY'), '--to', url], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: server.password } });
+
+  it('R4: store migrate with a key that is not the operator\'s is refused (E_KEY_MISMATCH), every file kept, nothing written', async () => {
+    const dir = temp();
+    const { coins, opDir } = operatorOnFiles(dir, 1);
+    const before = await snapshot(db);
+    const r = migrate(dir, 'BOB_KEY');
+    refused(r, 'E_KEY_MISMATCH', 4);
+    expect(existsSync(join(opDir, `op-${coins[0]}.json`))).toBe(true);
+    expect(await snapshot(db)).toEqual(before);
+    // With the operator's own key it moves, and the operator serves the coin from the store.
+    expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual(coins);
+    const f = pgFlow(dir, server, url);
+    const w1 = ok(f.as('ALICE_KEY', ['statechain-withdraw', '--coin', coins[0]!, '--to', TO, '--fee-rate', '2']));
+    expect(JSON.parse(ok(f.as('OPERATOR_KEY', ['statechain-withdraw'], w1))).type).toBe('statechain/withdraw-cosigned');
+  }, 180_000);
+
+  it('R5: a migration killed between a coin\'s COMMIT and the erasure of its file: the rerun erases the file and carries on', async () => {
+    const dir = temp();
+    const { coins, opDir } = operatorOnFiles(dir, 2);
+    const [first] = [...coins].sort();
+    // What the killed run left: the first coin committed to the store (import is the migration's own step), its file not yet erased.
+    const record = JSON.parse(readFileSync(join(opDir, `op-${first}.json`), 'utf8')) as OperatorRecord;
+    const store = new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+      network: 'regtest', operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(join(dir, 'OPERATOR_KEY', 'regtest', 'statechain-witness')),
+    });
+    await store.import(record);
+    await store.close();
+    const mid = await snapshot(db);
+
+    const r = migrate(dir, 'OPERATOR_KEY');
+    expect(r.status, r.stderr).toBe(0);
+    expect([...JSON.parse(r.stdout).coins].sort()).toEqual([...coins].sort());
+    expect(existsSync(join(opDir, `op-${first}.json`))).toBe(false);
+    for (const c of coins) expect(await count(db, 'coins', 'coin_id = $1 AND version = 1', [c])).toBe(1);
+    // The first coin's rows are those the killed run committed: nothing written twice.
+    const after = await snapshot(db);
+    for (const t of Object.keys(mid)) {
+      const mine = (rows: unknown[]) => (rows as { coin_id: string }[]).filter((x) => x.coin_id === first);
+      expect(mine(after[t]!), t).toEqual(mine(mid[t]!));
+    }
   }, 180_000);
 });
