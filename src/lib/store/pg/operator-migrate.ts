@@ -6,9 +6,12 @@
  * unlinked), so that no coin has two live stores that could each sign for it.
  *
  * Run it with every operator process stopped; it holds the state directory's lock while it
- * reads. A coin already in the database is refused (E_COIN_EXISTS) and its file kept; the
- * coins before it stay migrated, so a rerun after fixing it carries on. Not here: moving
- * back, and the owners' files (they stay where they are).
+ * reads. Every record is first checked to be this operator's (its key, its network, its
+ * share), so a wrong key is refused before anything moves (E_KEY_MISMATCH). A coin the
+ * database holds exactly as a killed run committed it has its file erased now; a coin it
+ * holds otherwise is refused (E_COIN_EXISTS) and its file kept; the coins before it stay
+ * migrated, so a rerun after fixing it carries on. Not here: moving back, and the owners'
+ * files (they stay where they are).
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,11 +23,18 @@ import type { PgOperatorStore } from './operator-store.ts';
 export async function migrateOperatorFiles(statechainDir: string, to: PgOperatorStore): Promise<{ coins: string[] }> {
   return withLock(statechainDir, async () => {
     const names = (await readdir(statechainDir)).filter((f) => /^op-[0-9a-f]{32}\.json$/.test(f)).sort();
+    // Every record first checked to be this store's to take (its network, this operator's key, its share):
+    // a wrong --key-env is refused before any share is sealed under it and any file erased.
+    for (const name of names) {
+      const record = await readJsonFile<OperatorRecord>(join(statechainDir, name));
+      if (record !== undefined) to.assertOwn(record);
+    }
     const coins: string[] = [];
     for (const name of names) {
       const path = join(statechainDir, name);
       const record = await readJsonFile<OperatorRecord>(path);
       if (record === undefined) continue;
+      // 'already': a run killed after this coin's COMMIT left its file; the store holds exactly it, so it is erased now.
       await to.import(record);
       await shredFile(path);
       coins.push(record.coin_id);

@@ -47,7 +47,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { concatBytes, fromHex, utf8 } from '../../bytes.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { concatBytes, fromHex, toHex, utf8 } from '../../bytes.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../../errors.ts';
 import type { OperatorRecord } from '../../statechain/operator.ts';
 import type { Network } from '../../network.ts';
@@ -170,13 +171,62 @@ export class PgOperatorStore implements OperatorStore {
   }
 
   /**
+   * A record this store may take over: of its network, signed for by this operator's key (its
+   * statement's operator_auth), and holding the share its statement names. Anything else
+   * would be sealed under a key that does not serve it — and its file erased after the move.
+   */
+  assertOwn(record: OperatorRecord): void {
+    this.sameNetwork(record);
+    const mine = toHex(secp256k1.getPublicKey(this.opts.operatorSecret, true));
+    if (record.statement.operator_auth !== mine) {
+      throw new RefusedError('E_KEY_MISMATCH', `coin ${record.coin_id} belongs to the operator ${record.statement.operator_auth}, not to this key (${mine}): give the operator's own key`);
+    }
+    let share: string;
+    try {
+      share = toHex(secp256k1.getPublicKey(fromHex(record.share_secret, 'share', 32), true));
+    } catch {
+      share = '';
+    }
+    if (share !== record.statement.operator_share) throw new MalformedInputError('E_STATE_CORRUPT', `coin ${record.coin_id}'s record holds a share that is not its statement's operator share`);
+  }
+
+  /**
    * Take over a record kept elsewhere (the file store) mid-life: the coin, its sealed share
    * and every ledger row its history implies (owner nonces, backups, finished transfers as
-   * 'done', the pending one). E_COIN_EXISTS if the coin is here already. Version 1.
+   * 'done', the pending one). Version 1. 'already' when the store holds exactly this record
+   * at version 1 (a migration killed after its COMMIT, run again); E_COIN_EXISTS if it holds
+   * anything else under the coin's id.
    */
-  async import(record: OperatorRecord): Promise<void> {
-    this.sameNetwork(record);
+  async import(record: OperatorRecord): Promise<'imported' | 'already'> {
+    this.assertOwn(record);
     const db = await this.connection();
+    try {
+      await this.importIn(db, record);
+    } catch (e) {
+      if (e instanceof OffchainError && e.code === 'E_COIN_EXISTS' && (await this.holdsExactly(db, record))) return 'already';
+      throw e;
+    }
+    await this.opts.witness.advance(record.coin_id, 1);
+    return 'imported';
+  }
+
+  /** The store holds `record` as import wrote it and nothing since: version 1, the same record, share, x₁ and owner nonces. */
+  private async holdsExactly(db: Client, record: OperatorRecord): Promise<boolean> {
+    try {
+      const row = (await db.query<{ version: string; network: string; record: string; sealed: Buffer }>(
+        'SELECT c.version, c.network, c.record, s.sealed FROM statechain_operator_coins c JOIN statechain_operator_shares s USING (coin_id) WHERE c.coin_id = $1',
+        [record.coin_id],
+      )).rows[0];
+      if (row === undefined || Number(row.version) !== 1 || row.network !== record.network || row.record !== JSON.stringify(stored(record))) return false;
+      const secrets = this.unseal(row.sealed, record.coin_id, 1);
+      const nonces = (await db.query<{ nonce_tag: string }>('SELECT nonce_tag FROM statechain_operator_nonces WHERE coin_id = $1 ORDER BY ordinal', [record.coin_id])).rows.map((r) => r.nonce_tag);
+      return secrets.share_secret === record.share_secret && secrets.x1 === record.x1 && JSON.stringify(nonces) === JSON.stringify(record.seen_nonces);
+    } catch {
+      return false;
+    }
+  }
+
+  private async importIn(db: Client, record: OperatorRecord): Promise<void> {
     await this.transaction(db, async () => {
       await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, JSON.stringify(stored(record))]);
       await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, this.seal(record, 1)]);
@@ -185,7 +235,6 @@ export class PgOperatorStore implements OperatorStore {
         await db.query("INSERT INTO statechain_operator_transfers (coin_id, transfer_id, backup_n, state) VALUES ($1, $2, $3, 'done')", [record.coin_id, d.transfer_id, d.statement.count]);
       }
     });
-    await this.opts.witness.advance(record.coin_id, 1);
   }
 
   async step<M>(coinId: string, fn: OperatorStep<M>): Promise<M> {
@@ -343,10 +392,10 @@ export class PgOperatorStore implements OperatorStore {
 
   private coded(e: unknown): unknown {
     if (e instanceof OffchainError) return e;
-    const err = e as { code?: string; constraint?: string; hint?: string; message?: string };
+    const err = e as { code?: string; constraint?: string; hint?: string; message?: string; detail?: string };
     if (err.code === '23505' || err.code === '23503') {
       const known = err.constraint !== undefined ? CONSTRAINT_CODES[err.constraint] : undefined;
-      if (err.constraint === 'statechain_operator_coins_pkey') return coinExists(String(err.message ?? '').match(/[0-9a-f]{32}/)?.[0] ?? '');
+      if (err.constraint === 'statechain_operator_coins_pkey') return coinExists(String(err.detail ?? err.message ?? '').match(/[0-9a-f]{32}/)?.[0] ?? '');
       const [code, text] = known ?? ['E_STATE_CONFLICT', `the store refused the write (${err.constraint ?? err.code})`];
       return new StateConflictError(code, `${text}; nothing was written`, { constraint: err.constraint });
     }
