@@ -2,7 +2,8 @@
  * Review of the store URL's secret handling (src/lib/store/pg/connect.ts): a password may
  * reach us in more places than `user:password@` — libpq's own `?password=` query parameter,
  * a password with a character that breaks the URL, a URL of another scheme — and in none of
- * them may it be accepted from argv or printed in an error or in the URL we print.
+ * them may it be accepted from argv or printed in an error or in the URL we print. And a
+ * parameter we do not act on must not be silently dropped (R6: `?ssl=true` meant TLS).
  */
 import { describe, expect, it } from 'vitest';
 import { redactUrl, resolvePgTarget } from '../../../src/lib/store/pg/connect.ts';
@@ -53,5 +54,16 @@ describe('review: a password anywhere in the store URL', () => {
     expect(redactUrl('mysql://u:secret@h/d')).not.toContain('secret');
     expect(redactUrl('postgres://u@h/d?a=1&password=secret&b=2')).toBe('postgres://u@h/d?a=1&password=***&b=2');
     expect(redactUrl('postgres://u@h/d')).toBe('postgres://u@h/d');
+  });
+
+  it('R6: a query parameter we do not act on is refused (E_STORE_URL), not ignored: ?ssl=true (node-postgres\'s spelling) would otherwise connect in plain text', () => {
+    for (const q of ['ssl=true', 'ssl_mode=require', 'sslMode=verify-full', 'sslcert=/c.pem&sslmode=require']) {
+      const r = outcome(() => resolvePgTarget({}, { OFFCHAIN_STORE_URL: `postgres://op@db/x?${q}` }));
+      expect(r.code, q).toBe('E_STORE_URL 2');
+    }
+    // what is read stays accepted
+    expect(resolvePgTarget({}, { OFFCHAIN_STORE_URL: 'postgres://op@db/x?sslmode=verify-full&sslrootcert=/ca.pem&application_name=a&connect_timeout=5' })!.options).toEqual({
+      sslmode: 'verify-full', sslrootcert: '/ca.pem', application_name: 'a', connect_timeout: '5',
+    });
   });
 });
