@@ -50,6 +50,9 @@ export function isPostgresUrl(text: string): boolean {
   return /^postgres(ql)?:\/\//i.test(text.trim());
 }
 
+/** The query parameters the connection reads (client.ts pgConfig); any other is refused. */
+const READ_PARAMS = new Set(['sslmode', 'sslrootcert', 'application_name', 'connect_timeout']);
+
 /** libpq's query parameters that carry a secret (`?password=`): refused on argv, never printed. */
 const SECRET_PARAMS = new Set(['password', 'sslpassword']);
 
@@ -91,7 +94,11 @@ export function resolvePgTarget(src: StoreSource, env: NodeJS.ProcessEnv = proce
   let password: string | undefined = u.password !== '' ? decodeURIComponent(u.password) : (u.searchParams.get('password') ?? undefined);
   for (const k of secretParams) u.searchParams.delete(k);
   const options: Record<string, string> = {};
-  for (const [k, v] of u.searchParams) options[k] = v;
+  for (const [k, v] of u.searchParams) {
+    // A parameter we would not act on is refused, not dropped: ?ssl=true (node-postgres's spelling) would connect in plain text.
+    if (!READ_PARAMS.has(k)) throw new UsageError('E_STORE_URL', `${where}: the parameter ${JSON.stringify(k)} is not one this store reads (${[...READ_PARAMS].join(', ')}); for TLS write sslmode=require, verify-ca or verify-full`);
+    options[k] = v;
+  }
   const file = src.passwordFile ?? env[STORE_PASSWORD_FILE_ENV];
   if (file) password = readSecretText(file, src.passwordFile ? '--store-password-file' : STORE_PASSWORD_FILE_ENV).replace(/\r?\n$/, '');
   else if (env[STORE_PASSWORD_ENV] !== undefined) password = env[STORE_PASSWORD_ENV];
