@@ -66,4 +66,12 @@ describe('review: a password anywhere in the store URL', () => {
       sslmode: 'verify-full', sslrootcert: '/ca.pem', application_name: 'a', connect_timeout: '5',
     });
   });
+
+  it('R7: bad percent-encoding in the user, password or database is E_STORE_URL (exit 2), not E_INTERNAL, and never echoes the password', () => {
+    for (const url of ['postgres://u:hunter2%E0%A4%A@h/d', 'postgres://u%ZZ@h/d', 'postgres://u@h/d%E0%A4%A']) {
+      const r = outcome(() => resolvePgTarget({}, { OFFCHAIN_STORE_URL: url }));
+      expect(r.code, url).toBe('E_STORE_URL 2');
+      expect(r.text, url).not.toContain('hunter2');
+    }
+  });
 });
