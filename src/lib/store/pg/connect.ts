@@ -88,10 +88,18 @@ export function resolvePgTarget(src: StoreSource, env: NodeJS.ProcessEnv = proce
   if (fromArgv && (u.password !== '' || secretParams.length > 0)) {
     throw new UsageError('E_SECRET_ON_ARGV', `--store carries a password, which every user of this machine can read in the process list; put it in ${STORE_PASSWORD_ENV} or a 0600 file named by --store-password-file`);
   }
-  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  // A malformed %-escape is the URL's fault (E_STORE_URL), and the message names which part, never its text.
+  const decode = (part: string, what: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new UsageError('E_STORE_URL', `${where}: the ${what} in the URL has a malformed %-escape`);
+    }
+  };
+  const database = decode(u.pathname.replace(/^\//, ''), 'database');
   if (database === '') throw new UsageError('E_STORE_URL', `${where} names no database (postgres://user@host:port/DATABASE)`);
   // libpq's ?password= is the password as user:password@ is; neither stays in the URL we print.
-  let password: string | undefined = u.password !== '' ? decodeURIComponent(u.password) : (u.searchParams.get('password') ?? undefined);
+  let password: string | undefined = u.password !== '' ? decode(u.password, 'password') : (u.searchParams.get('password') ?? undefined);
   for (const k of secretParams) u.searchParams.delete(k);
   const options: Record<string, string> = {};
   for (const [k, v] of u.searchParams) {
@@ -108,7 +116,7 @@ export function resolvePgTarget(src: StoreSource, env: NodeJS.ProcessEnv = proce
     host: u.hostname.replace(/^\[|\]$/g, '') || 'localhost',
     port: u.port ? Number(u.port) : 5432,
     database,
-    ...(u.username ? { user: decodeURIComponent(u.username) } : {}),
+    ...(u.username ? { user: decode(u.username, 'user') } : {}),
     ...(password !== undefined ? { password } : {}),
     options,
   };
