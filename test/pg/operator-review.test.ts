@@ -15,16 +15,20 @@
  *  - R5: a migration killed after a coin's COMMIT and before its file is erased: the rerun
  *    must carry on (docs/deployment.md), not refuse that coin forever and keep its file —
  *    a second live store of the coin, its share in the clear.
+ *  - R9: after `statechain store migrate`, an operator step run without --store (a host whose
+ *    OFFCHAIN_STORE_URL was lost) must not quietly start a second store in the files: new
+ *    coins there are unknown to every other host. Refused E_STORE_MIGRATED (exit 5), as the
+ *    mint's migrated SQLite store is.
  *
  * Skips visibly where no PostgreSQL can be started.
  */
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'pg';
 import { tempDir } from '../helpers.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
-import { KEYS, OPERATOR_PUB, depositThrough, flow, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
+import { KEYS, OPERATOR_PUB, TERMS, depositThrough, flow, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
 import { OFFLINE, connect, count, pgFlow, snapshot } from './operator.ts';
 import { run } from '../e2e/cli.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
@@ -179,5 +183,24 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
       const mine = (rows: unknown[]) => (rows as { coin_id: string }[]).filter((x) => x.coin_id === first);
       expect(mine(after[t]!), t).toEqual(mine(mid[t]!));
     }
+  }, 180_000);
+
+  it('R9: after store migrate, an operator step on the files (no --store) is refused E_STORE_MIGRATED, nothing written there', async () => {
+    const dir = temp();
+    const { coins, opDir } = operatorOnFiles(dir, 1);
+    expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual(coins);
+    const files = flow(dir, () => OFFLINE);
+    const request = ok(files.as('CAROL_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
+    const listing = () => readdirSync(opDir).filter((n) => n.startsWith('op-'));
+    const r = files.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request);
+    refused(r, 'E_STORE_MIGRATED', 5);
+    expect(r.stderr).toContain(url);
+    expect(listing()).toEqual([]);
+    // A migrated coin's step on the files: the same refusal (not "unknown coin"), and with --store it is served.
+    const w1 = ok(files.as('ALICE_KEY', ['statechain-withdraw', '--coin', coins[0]!, '--to', TO, '--fee-rate', '2']));
+    refused(files.as('OPERATOR_KEY', ['statechain-withdraw'], w1), 'E_STORE_MIGRATED', 5);
+    expect(JSON.parse(ok(pgFlow(dir, server, url).as('OPERATOR_KEY', ['statechain-withdraw'], w1))).type).toBe('statechain/withdraw-cosigned');
+    // Migrating again (to the same store) is still a no-op, not a refusal.
+    expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual([]);
   }, 180_000);
 });
