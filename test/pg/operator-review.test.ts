@@ -200,7 +200,10 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     const w1 = ok(files.as('ALICE_KEY', ['statechain-withdraw', '--coin', coins[0]!, '--to', TO, '--fee-rate', '2']));
     refused(files.as('OPERATOR_KEY', ['statechain-withdraw'], w1), 'E_STORE_MIGRATED', 5);
     expect(JSON.parse(ok(pgFlow(dir, server, url).as('OPERATOR_KEY', ['statechain-withdraw'], w1))).type).toBe('statechain/withdraw-cosigned');
-    // Migrating again (to the same store) is still a no-op, not a refusal.
+    // Migrating again (to the same store) is still a no-op, not a refusal; to another database it is refused.
     expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual([]);
+    const other = await server.createDatabase('operator_other');
+    const r2 = run(['statechain', 'store', 'migrate', '--key-env', 'OPERATOR_KEY', '--state-dir', join(dir, 'OPERATOR_KEY'), '--to', other], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: server.password } });
+    refused(r2, 'E_STORE_MIGRATED', 5);
   }, 180_000);
 });

@@ -14,7 +14,8 @@ export default class StatechainStoreMigrate extends StatechainCommand<typeof Sta
     'for it. Run it with every operator process stopped; it holds the state directory\'s lock. Every record is first checked to be this ' +
     'operator\'s (a key other than its statements\' operator_auth: E_KEY_MISMATCH, nothing moved). A coin the database holds exactly as a killed ' +
     'run committed it has its file erased; one it holds otherwise is refused (E_COIN_EXISTS) and its file kept; the coins before it stay moved, ' +
-    'so a rerun carries on. Then serve with --store on the operator\'s steps. ' +
+    'so a rerun carries on. The directory is then marked: operator steps on its files are refused (E_STORE_MIGRATED), and so is a ' +
+    'migration of it to another database. Then serve with --store on the operator\'s steps. ' +
     'The password from $OFFCHAIN_STORE_PASSWORD or --store-password-file, never the URL (docs/deployment.md).';
   static override examples = [
     {

@@ -11,12 +11,17 @@
  * database holds exactly as a killed run committed it has its file erased now; a coin it
  * holds otherwise is refused (E_COIN_EXISTS) and its file kept; the coins before it stay
  * migrated, so a rerun after fixing it carries on. Not here: moving back, and the owners'
- * files (they stay where they are).
+ * files (they stay where they are). The directory keeps a mark (operator-migrated.json,
+ * naming the database) and the file store refuses every operator step there afterwards
+ * (E_STORE_MIGRATED), so a host that lost its --store does not start a second store; a
+ * directory marked for one database is refused for another.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StateConflictError } from '../../errors.ts';
 import type { OperatorRecord } from '../../statechain/operator.ts';
-import { readJsonFile, shredFile } from '../atomic.ts';
+import { readJsonFile, shredFile, writeJsonAtomic } from '../atomic.ts';
+import { MIGRATED_MARK, type MigratedMark } from '../operator-store.ts';
 import { withLock } from '../lock.ts';
 import type { PgOperatorStore } from './operator-store.ts';
 
@@ -29,6 +34,16 @@ export async function migrateOperatorFiles(statechainDir: string, to: PgOperator
       const record = await readJsonFile<OperatorRecord>(join(statechainDir, name));
       if (record !== undefined) to.assertOwn(record);
     }
+    // A directory moved (or being moved) to one database is not moved to another: its coins would be split between two.
+    const mark = await readJsonFile<MigratedMark>(join(statechainDir, `${MIGRATED_MARK}.json`));
+    if (mark !== undefined && mark.to.split('?')[0] !== to.where.split('?')[0]) { // the same database with other connection options is the same
+      throw new StateConflictError('E_STORE_MIGRATED', `this operator's coins in ${statechainDir} were moved to ${mark.to} at ${mark.at}, not ${to.where}: run the migration again with --to ${mark.to}`, { store: mark.to });
+    }
+    // The database reachable and its tables there before the files stop being the store (a server that is down leaves them serving).
+    await to.ready();
+    // From the first coin moved on, these files are no longer the operator's store: operator steps on them are refused
+    // (E_STORE_MIGRATED) instead of starting a second store beside the database.
+    await writeJsonAtomic(join(statechainDir, `${MIGRATED_MARK}.json`), { to: to.where, at: new Date().toISOString() } satisfies MigratedMark);
     const coins: string[] = [];
     for (const name of names) {
       const path = join(statechainDir, name);

@@ -284,6 +284,11 @@ export class PgOperatorStore implements OperatorStore {
     return message;
   }
 
+  /** Connect and create the tables if needed: E_STORE_UNREACHABLE / E_STORE_AUTH / E_STORE_URL now rather than at the first coin. */
+  async ready(): Promise<void> {
+    await this.connection();
+  }
+
   async close(): Promise<void> {
     const c = this.client;
     this.client = undefined;
