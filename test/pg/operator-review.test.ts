@@ -19,11 +19,14 @@
  *    OFFCHAIN_STORE_URL was lost) must not quietly start a second store in the files: new
  *    coins there are unknown to every other host. Refused E_STORE_MIGRATED (exit 5), as the
  *    mint's migrated SQLite store is.
+ *  - R8: a step whose COMMIT reached the server but whose answer was lost must not say
+ *    "nothing was written": the rotation (or co-signing) may be kept, and the retry answers it.
  *
  * Skips visibly where no PostgreSQL can be started.
  */
 import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'pg';
 import { tempDir } from '../helpers.ts';
@@ -47,6 +50,48 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
 function resigned(message: string, keyName: string, change: Record<string, unknown>): string {
   const { owner_sig: _old, ...body } = { ...(JSON.parse(message) as Record<string, unknown>), ...change };
   return JSON.stringify({ ...body, owner_sig: signBody(String(body.type), body, parseSecretKey(KEYS[keyName]!), new Uint8Array(32)) });
+}
+
+/** A TCP proxy to the server that, armed, forwards the next COMMIT and drops the connection instead of passing its answer (as test/pg/faults.test.ts). */
+class CommitAnswerDropper {
+  server!: Server;
+  port = 0;
+  armed = false;
+  fired = 0;
+  private sockets = new Set<Socket>();
+  constructor(private readonly target: number) {}
+  async start(): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = tcpConnect(this.target, '127.0.0.1');
+      this.sockets.add(client).add(upstream);
+      let dropOnAnswer = false;
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('data', (d: Buffer) => {
+        const i = d.indexOf('COMMIT\0');
+        if (this.armed && i >= 5 && d[i - 5] === 0x51 /* 'Q' */) {
+          this.armed = false;
+          this.fired++;
+          dropOnAnswer = true;
+        }
+        upstream.write(d);
+      });
+      upstream.on('data', (d: Buffer) => {
+        if (dropOnAnswer) return drop();
+        client.write(d);
+      });
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
 }
 
 const COIN_TABLES = ['transfers', 'backups', 'nonces', 'withdrawals', 'shares', 'coins'].map((t) => `statechain_operator_${t}`);
@@ -205,5 +250,34 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     const other = await server.createDatabase('operator_other');
     const r2 = run(['statechain', 'store', 'migrate', '--key-env', 'OPERATOR_KEY', '--state-dir', join(dir, 'OPERATOR_KEY'), '--to', other], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: server.password } });
     refused(r2, 'E_STORE_MIGRATED', 5);
+  }, 180_000);
+
+  it('R8: the answer to a COMMIT lost: the step is refused E_STORE_UNREACHABLE without claiming nothing was written, and the retry answers what was kept', async () => {
+    const dir = temp();
+    const f = pgFlow(dir, server, url);
+    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
+    const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
+    const version = async () => Number((await db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version);
+    const v0 = await version();
+    const proxy = new CommitAnswerDropper(server.port);
+    await proxy.start();
+    try {
+      const viaProxy = pgFlow(dir, server, url.replace(`:${server.port}/`, `:${proxy.port}/`));
+      proxy.armed = true;
+      const r = await viaProxy.asAsync('OPERATOR_KEY', ['statechain-transfer'], sign);
+      expect(proxy.fired).toBe(1);
+      refused(r, 'E_STORE_UNREACHABLE', 1);
+      expect(await version()).toBe(v0 + 1); // the server committed it
+      expect(r.stderr).not.toMatch(/nothing was written/);
+      expect(r.stderr).toMatch(/COMMIT/);
+      // The retry (any host) answers the co-signing that was kept; nothing new is written.
+      const before = await snapshot(db);
+      const again = JSON.parse(ok(f.as('OPERATOR2', ['statechain-transfer'], sign))) as { type: string };
+      expect(again.type).toBe('statechain/transfer-cosigned');
+      expect(await snapshot(db)).toEqual(before);
+    } finally {
+      await proxy.stop();
+    }
   }, 180_000);
 });
