@@ -390,7 +390,14 @@ export class PgOperatorStore implements OperatorStore {
     try {
       await db.query('COMMIT');
     } catch (e) {
-      throw this.coded(e);
+      const coded = this.coded(e);
+      // The COMMIT was sent: the server may have kept the step. Not "nothing was written" — the retry says which.
+      if (coded instanceof OffchainError && coded.code === 'E_STORE_UNREACHABLE') {
+        const raw = String((e as Error)?.message ?? e).split('\n')[0]!;
+        const text = this.target.password ? raw.split(this.target.password).join('***') : raw;
+        throw new OffchainError('E_STORE_UNREACHABLE', `the store at ${this.where} did not answer the COMMIT (${text}): the step may have been kept; run it again — a kept step answers the same, nothing is signed twice`, 1, { store: this.where });
+      }
+      throw coded;
     }
     return result;
   }
