@@ -19,6 +19,10 @@
  *    OFFCHAIN_STORE_URL was lost) must not quietly start a second store in the files: new
  *    coins there are unknown to every other host. Refused E_STORE_MIGRATED (exit 5), as the
  *    mint's migrated SQLite store is.
+ *  - R10: the store goes back and another host (one without this host's witness) writes the
+ *    coin forward again to the version this host saw: the version alone says nothing went
+ *    back, but the coin's history forked. A host that saw version v of one history must not
+ *    serve version v of another.
  *  - R8: a step whose COMMIT reached the server but whose answer was lost must not say
  *    "nothing was written": the rotation (or co-signing) may be kept, and the retry answers it.
  *
@@ -279,5 +283,30 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     } finally {
       await proxy.stop();
     }
+  }, 180_000);
+
+  it('R10: the store went back and a host without this host\'s witness wrote the coin forward to the version this host saw: this host refuses the forked coin', async () => {
+    const dir = temp();
+    const f = pgFlow(dir, server, url, { ALICE_OLD: KEYS.ALICE_KEY! });
+    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const backup = await coinRows(db, d.coinId);
+    cpSync(join(dir, 'ALICE_KEY'), join(dir, 'ALICE_OLD'), { recursive: true });
+
+    // Host OPERATOR_KEY co-signs Alice's transfer to Bob (version v).
+    const toBob = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
+    ok(f.as('OPERATOR_KEY', ['statechain-transfer'], ok(f.as('ALICE_KEY', ['statechain-transfer'], toBob))));
+
+    // The store goes back; a new host (OPERATOR_NEW: no witness) co-signs Alice's transfer to Carol instead — version v again, another history.
+    await restoreRows(db, d.coinId, backup);
+    const toCarol = ok(f.as('CAROL_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
+    const carolSign = ok(f.as('ALICE_OLD', ['statechain-transfer'], toCarol));
+    const carolCosigned = ok(f.as('OPERATOR_NEW', ['statechain-transfer'], carolSign));
+    const pkg = ok(f.as('ALICE_OLD', ['statechain-transfer'], carolCosigned));
+    const accept = ok(f.as('CAROL_KEY', ['statechain-transfer'], pkg));
+
+    // Carol's acceptance reaches OPERATOR_KEY, which saw version v of the other history: refused, nothing written.
+    const forked = await snapshot(db);
+    refused(f.as('OPERATOR_KEY', ['statechain-transfer'], accept), 'E_STORE_ROLLED_BACK', 1);
+    expect(await snapshot(db)).toEqual(forked);
   }, 180_000);
 });
