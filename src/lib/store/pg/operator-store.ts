@@ -39,8 +39,9 @@
  * coin's previous owner still owns it and would co-sign that owner's new transfer or
  * withdrawal with s₁ — with o₁ that is the whole key. The database cannot notice its own
  * rollback, so each operator host keeps a witness outside it (pg/witness.ts: the highest
- * version of each coin this host has committed or read); a step that finds a coin's
- * version below its witness refuses, E_STORE_ROLLED_BACK, and writes nothing. A host that
+ * version of each coin this host has committed or read, with a fingerprint of that row); a
+ * step that finds a coin's version below its witness, or at it with another fingerprint (a
+ * fork), refuses, E_STORE_ROLLED_BACK, and writes nothing. A host that
  * never saw the newer version (a new machine, a lost --state-dir) cannot tell; that risk,
  * and what an operator does after a restore, is written down in docs/deployment.md.
  */
@@ -162,12 +163,14 @@ export class PgOperatorStore implements OperatorStore {
   async create(record: OperatorRecord): Promise<void> {
     this.sameNetwork(record);
     const db = await this.connection();
+    const text = JSON.stringify(stored(record));
+    const sealed = this.seal(record, 1);
     await this.transaction(db, async () => {
-      await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, JSON.stringify(stored(record))]);
-      await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, this.seal(record, 1)]);
+      await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, text]);
+      await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, sealed]);
       await this.writeLedger(db, undefined, record);
     });
-    await this.opts.witness.advance(record.coin_id, 1);
+    await this.opts.witness.advance(record.coin_id, 1, fingerprint(text, sealed));
   }
 
   /**
@@ -200,13 +203,14 @@ export class PgOperatorStore implements OperatorStore {
   async import(record: OperatorRecord): Promise<'imported' | 'already'> {
     this.assertOwn(record);
     const db = await this.connection();
+    let fp: string;
     try {
-      await this.importIn(db, record);
+      fp = await this.importIn(db, record);
     } catch (e) {
       if (e instanceof OffchainError && e.code === 'E_COIN_EXISTS' && (await this.holdsExactly(db, record))) return 'already';
       throw e;
     }
-    await this.opts.witness.advance(record.coin_id, 1);
+    await this.opts.witness.advance(record.coin_id, 1, fp);
     return 'imported';
   }
 
@@ -226,37 +230,42 @@ export class PgOperatorStore implements OperatorStore {
     }
   }
 
-  private async importIn(db: Client, record: OperatorRecord): Promise<void> {
+  private async importIn(db: Client, record: OperatorRecord): Promise<string> {
+    const text = JSON.stringify(stored(record));
+    const sealed = this.seal(record, 1);
     await this.transaction(db, async () => {
-      await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, JSON.stringify(stored(record))]);
-      await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, this.seal(record, 1)]);
+      await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, text]);
+      await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, sealed]);
       await this.writeLedger(db, undefined, { ...record, done: [] });
       for (const d of record.done) {
         await db.query("INSERT INTO statechain_operator_transfers (coin_id, transfer_id, backup_n, state) VALUES ($1, $2, $3, 'done')", [record.coin_id, d.transfer_id, d.statement.count]);
       }
     });
+    return fingerprint(text, sealed);
   }
 
   async step<M>(coinId: string, fn: OperatorStep<M>): Promise<M> {
     const db = await this.connection();
-    let committed: number | undefined;
-    let read: number | undefined;
+    type Seen = { version: number; fingerprint: string };
+    let committed: Seen | undefined;
+    let read: Seen | undefined;
     let message: M;
     try {
       message = await this.stepIn(db, coinId, fn, (v) => (read = v), (v) => (committed = v));
     } catch (e) {
       // A version read under the lock was committed by someone: the witness keeps it even when this step failed.
-      if (read !== undefined) await this.opts.witness.advance(coinId, read).catch(() => {});
+      if (read !== undefined) await this.opts.witness.advance(coinId, read.version, read.fingerprint).catch(() => {});
       throw e;
     }
     // What this host committed, or read (a repeated request answered, nothing written): the witness rises to it
-    // before the answer leaves, so a store that goes below it later is refused here.
-    await this.opts.witness.advance(coinId, committed ?? read!);
+    // before the answer leaves, so a store that goes below it (or forks at it) later is refused here.
+    const seen = (committed ?? read)!;
+    await this.opts.witness.advance(coinId, seen.version, seen.fingerprint);
     return message;
   }
 
-  private async stepIn<M>(db: Client, coinId: string, fn: OperatorStep<M>, onRead: (v: number) => void, onCommit: (v: number) => void): Promise<M> {
-    let committed: number | undefined;
+  private async stepIn<M>(db: Client, coinId: string, fn: OperatorStep<M>, onRead: (v: { version: number; fingerprint: string }) => void, onCommit: (v: { version: number; fingerprint: string }) => void): Promise<M> {
+    let committed: { version: number; fingerprint: string } | undefined;
     const message = await this.transaction(db, async () => {
       const row = (await db.query<{ version: string; record: string; sealed: Buffer }>(
         'SELECT c.version, c.record, s.sealed FROM statechain_operator_coins c JOIN statechain_operator_shares s USING (coin_id) WHERE c.coin_id = $1 AND c.network = $2 FOR UPDATE OF c, s',
@@ -264,8 +273,9 @@ export class PgOperatorStore implements OperatorStore {
       )).rows[0];
       if (row === undefined) throw unknownCoin(coinId);
       const version = Number(row.version);
-      await this.opts.witness.check(coinId, version, this.where);
-      onRead(version);
+      const seenHere = fingerprint(row.record, row.sealed);
+      await this.opts.witness.check(coinId, version, this.where, seenHere);
+      onRead({ version, fingerprint: seenHere });
       const nonces = (await db.query<{ nonce_tag: string }>('SELECT nonce_tag FROM statechain_operator_nonces WHERE coin_id = $1 ORDER BY ordinal', [coinId])).rows.map((r) => r.nonce_tag);
       const current: OperatorRecord = { ...(JSON.parse(row.record) as Stored), ...this.unseal(row.sealed, coinId, version), seen_nonces: nonces };
       const before = JSON.stringify(current);
@@ -273,11 +283,13 @@ export class PgOperatorStore implements OperatorStore {
       if (JSON.stringify(out.record) === before) return out.message; // a repeated request: its stored answer, nothing written
       if (out.record.coin_id !== coinId) throw new OffchainError('E_INTERNAL', 'an operator step changed the coin id');
       await this.writeLedger(db, current, out.record);
-      await db.query('UPDATE statechain_operator_coins SET status = $2, version = version + 1, record = $3, updated_at = now() WHERE coin_id = $1', [coinId, out.record.statement.status, JSON.stringify(stored(out.record))]);
+      const text = JSON.stringify(stored(out.record));
+      const sealed = this.seal(out.record, version + 1);
+      await db.query('UPDATE statechain_operator_coins SET status = $2, version = version + 1, record = $3, updated_at = now() WHERE coin_id = $1', [coinId, out.record.statement.status, text]);
       // The old sealed share becomes a dead row version here: see the module header for where it still lives.
-      await db.query('UPDATE statechain_operator_shares SET sealed = $2 WHERE coin_id = $1', [coinId, this.seal(out.record, version + 1)]);
+      await db.query('UPDATE statechain_operator_shares SET sealed = $2 WHERE coin_id = $1', [coinId, sealed]);
       await this.opts.beforeCommit?.();
-      committed = version + 1;
+      committed = { version: version + 1, fingerprint: fingerprint(text, sealed) };
       return out.message;
     });
     if (committed !== undefined) onCommit(committed);
@@ -417,6 +429,15 @@ export class PgOperatorStore implements OperatorStore {
     if (err.code === '22P02' || err.code === '23514') return new MalformedInputError('E_STATE_CORRUPT', `the store refused a value (${err.message ?? err.code})`);
     return storeError(e, this.target);
   }
+}
+
+/**
+ * What the witness keeps of a row version besides its number: a digest of the record text and
+ * the sealed share (sealed afresh, with a random nonce, at every write — so two writes of one
+ * version, in two forked histories, never share it). Not secret: the sealed share is not either.
+ */
+function fingerprint(record: string, sealed: Uint8Array): string {
+  return toHex(sha256(concatBytes(utf8(`${record.length}:${record}`), sealed))).slice(0, 32);
 }
 
 function stored(r: OperatorRecord): Stored {
