@@ -23,6 +23,8 @@
  *    coin forward again to the version this host saw: the version alone says nothing went
  *    back, but the coin's history forked. A host that saw version v of one history must not
  *    serve version v of another.
+ *  - held: two different withdrawals of one coin raced through two operator hosts — one
+ *    signed, the other refused, one withdrawal row (kept as a regression test).
  *  - R8: a step whose COMMIT reached the server but whose answer was lost must not say
  *    "nothing was written": the rotation (or co-signing) may be kept, and the retry answers it.
  *
@@ -308,5 +310,21 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     const forked = await snapshot(db);
     refused(f.as('OPERATOR_KEY', ['statechain-transfer'], accept), 'E_STORE_ROLLED_BACK', 1);
     expect(await snapshot(db)).toEqual(forked);
+  }, 180_000);
+
+  it('held: two different withdrawals of one coin raced on two hosts: one is signed, the other refused E_COIN_WITHDRAWN, one withdrawal kept', async () => {
+    const dir = temp();
+    const f = pgFlow(dir, server, url, { ALICE_TWIN: KEYS.ALICE_KEY! });
+    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    cpSync(join(dir, 'ALICE_KEY'), join(dir, 'ALICE_TWIN'), { recursive: true });
+    const a = ok(f.as('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
+    const b = ok(f.as('ALICE_TWIN', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '3']));
+    expect(JSON.parse(a).tx).not.toBe(JSON.parse(b).tx);
+    const runs = await Promise.all([f.asAsync('OPERATOR_A', ['statechain-withdraw'], a), f.asAsync('OPERATOR_B', ['statechain-withdraw'], b)]);
+    expect(runs.map((r) => r.status).sort()).toEqual([0, 4]);
+    const loser = runs.find((r) => r.status !== 0)!;
+    refused(loser, 'E_COIN_WITHDRAWN', 4);
+    const winner = runs.find((r) => r.status === 0)!;
+    expect((await db.query('SELECT txid FROM statechain_operator_withdrawals WHERE coin_id = $1', [d.coinId])).rows).toEqual([{ txid: JSON.parse(winner.stdout).txid }]);
   }, 180_000);
 });
