@@ -23,6 +23,9 @@
  *    coin forward again to the version this host saw: the version alone says nothing went
  *    back, but the coin's history forked. A host that saw version v of one history must not
  *    serve version v of another.
+ *  - R11: a migration killed inside the erasure of a file (zeros written, not yet unlinked):
+ *    the rerun must recognise the erased copy of a coin the database holds, not stop every
+ *    rerun on E_STATE_CORRUPT.
  *  - held: two different withdrawals of one coin raced through two operator hosts — one
  *    signed, the other refused, one withdrawal row (kept as a regression test).
  *  - R8: a step whose COMMIT reached the server but whose answer was lost must not say
@@ -326,5 +329,27 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     refused(loser, 'E_COIN_WITHDRAWN', 4);
     const winner = runs.find((r) => r.status === 0)!;
     expect((await db.query('SELECT txid FROM statechain_operator_withdrawals WHERE coin_id = $1', [d.coinId])).rows).toEqual([{ txid: JSON.parse(winner.stdout).txid }]);
+  }, 180_000);
+
+  it('R11: a migration killed inside a file\'s erasure (zeroed, not unlinked): the rerun removes it and carries on', async () => {
+    const dir = temp();
+    const { coins, opDir } = operatorOnFiles(dir, 2);
+    const [first, second] = [...coins].sort();
+    const path = join(opDir, `op-${first}.json`);
+    const store = new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+      network: 'regtest', operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(join(dir, 'OPERATOR_KEY', 'regtest', 'statechain-witness')),
+    });
+    await store.import(JSON.parse(readFileSync(path, 'utf8')) as OperatorRecord);
+    await store.close();
+    writeFileSync(path, new Uint8Array(readFileSync(path).length)); // shredFile's first half: the bytes overwritten with zeros
+    const r = migrate(dir, 'OPERATOR_KEY');
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).coins).toContain(second);
+    expect(readdirSync(opDir).filter((n) => n.startsWith('op-'))).toEqual([]);
+    // A zeroed file of a coin the database does not hold is not ours to drop: refused, kept.
+    const stray = join(opDir, `op-${'ab'.repeat(16)}.json`);
+    writeFileSync(stray, new Uint8Array(300));
+    refused(migrate(dir, 'OPERATOR_KEY'), 'E_STATE_CORRUPT', 3);
+    expect(existsSync(stray)).toBe(true);
   }, 180_000);
 });
