@@ -9,14 +9,15 @@
  * reads. Every record is first checked to be this operator's (its key, its network, its
  * share), so a wrong key is refused before anything moves (E_KEY_MISMATCH). A coin the
  * database holds exactly as a killed run committed it has its file erased now; a coin it
- * holds otherwise is refused (E_COIN_EXISTS) and its file kept; the coins before it stay
+ * holds otherwise is refused (E_COIN_EXISTS) and its file kept; a file of zeros (an
+ * erasure killed before its unlink) of a coin the database holds is removed; the coins before it stay
  * migrated, so a rerun after fixing it carries on. Not here: moving back, and the owners'
  * files (they stay where they are). The directory keeps a mark (operator-migrated.json,
  * naming the database) and the file store refuses every operator step there afterwards
  * (E_STORE_MIGRATED), so a host that lost its --store does not start a second store; a
  * directory marked for one database is refused for another.
  */
-import { readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StateConflictError } from '../../errors.ts';
 import type { OperatorRecord } from '../../statechain/operator.ts';
@@ -30,7 +31,14 @@ export async function migrateOperatorFiles(statechainDir: string, to: PgOperator
     const names = (await readdir(statechainDir)).filter((f) => /^op-[0-9a-f]{32}\.json$/.test(f)).sort();
     // Every record first checked to be this store's to take (its network, this operator's key, its share):
     // a wrong --key-env is refused before any share is sealed under it and any file erased.
+    // A file of zeros is what an erasure (shredFile) killed before its unlink leaves: the copy of a coin the store holds.
+    const erased = new Set<string>();
     for (const name of names) {
+      const bytes = await readFile(join(statechainDir, name)).catch(() => undefined);
+      if (bytes !== undefined && bytes.length > 0 && bytes.every((b) => b === 0) && (await to.holds(name.slice(3, 35)))) erased.add(name);
+    }
+    for (const name of names) {
+      if (erased.has(name)) continue;
       const record = await readJsonFile<OperatorRecord>(join(statechainDir, name));
       if (record !== undefined) to.assertOwn(record);
     }
@@ -47,6 +55,11 @@ export async function migrateOperatorFiles(statechainDir: string, to: PgOperator
     const coins: string[] = [];
     for (const name of names) {
       const path = join(statechainDir, name);
+      if (erased.has(name)) {
+        await shredFile(path);
+        coins.push(name.slice(3, 35));
+        continue;
+      }
       const record = await readJsonFile<OperatorRecord>(path);
       if (record === undefined) continue;
       // 'already': a run killed after this coin's COMMIT left its file; the store holds exactly it, so it is erased now.

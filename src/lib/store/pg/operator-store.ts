@@ -296,6 +296,16 @@ export class PgOperatorStore implements OperatorStore {
     return message;
   }
 
+  /** True when this store holds coin `coinId` of its network. */
+  async holds(coinId: string): Promise<boolean> {
+    const db = await this.connection();
+    try {
+      return (await db.query('SELECT 1 FROM statechain_operator_coins WHERE coin_id = $1 AND network = $2', [coinId, this.opts.network])).rowCount === 1;
+    } catch (e) {
+      throw storeError(e, this.target);
+    }
+  }
+
   /** Connect and create the tables if needed: E_STORE_UNREACHABLE / E_STORE_AUTH / E_STORE_URL now rather than at the first coin. */
   async ready(): Promise<void> {
     await this.connection();
