@@ -74,4 +74,11 @@ describe('review: a password anywhere in the store URL', () => {
       expect(r.text, url).not.toContain('hunter2');
     }
   });
+
+  it('R12: connect_timeout that is not a whole number of seconds is E_STORE_URL (exit 2), not a NaN timeout', () => {
+    for (const v of ['abc', '1e3', '-5', '2.5', '']) {
+      expect(outcome(() => resolvePgTarget({}, { OFFCHAIN_STORE_URL: `postgres://op@db/x?connect_timeout=${v}` })).code, v).toBe('E_STORE_URL 2');
+    }
+    expect(resolvePgTarget({}, { OFFCHAIN_STORE_URL: 'postgres://op@db/x?connect_timeout=30' })!.options['connect_timeout']).toBe('30');
+  });
 });
