@@ -107,6 +107,9 @@ export function resolvePgTarget(src: StoreSource, env: NodeJS.ProcessEnv = proce
     if (!READ_PARAMS.has(k)) throw new UsageError('E_STORE_URL', `${where}: the parameter ${JSON.stringify(k)} is not one this store reads (${[...READ_PARAMS].join(', ')}); for TLS write sslmode=require, verify-ca or verify-full`);
     options[k] = v;
   }
+  if (options['connect_timeout'] !== undefined && !/^[1-9][0-9]{0,4}$/.test(options['connect_timeout'])) {
+    throw new UsageError('E_STORE_URL', `${where}: connect_timeout must be a whole number of seconds from 1 to 99999`);
+  }
   const file = src.passwordFile ?? env[STORE_PASSWORD_FILE_ENV];
   if (file) password = readSecretText(file, src.passwordFile ? '--store-password-file' : STORE_PASSWORD_FILE_ENV).replace(/\r?\n$/, '');
   else if (env[STORE_PASSWORD_ENV] !== undefined) password = env[STORE_PASSWORD_ENV];
