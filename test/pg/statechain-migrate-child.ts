@@ -20,7 +20,7 @@ if (!stateDir || !url) {
 }
 const network = 'regtest';
 const key = await loadKeyPair({ keyFile: undefined, keyEnv: 'OPERATOR_KEY', env: process.env, interactive: false, network, prompt: async () => '' });
-const store = new PgOperatorStore(resolvePgTarget({ store: url }, process.env)!, { operatorSecret: key.secretKey, witness: new VersionWitness(join(stateDir, network, 'statechain-witness')) });
+const store = new PgOperatorStore(resolvePgTarget({ store: url }, process.env)!, { network, operatorSecret: key.secretKey, witness: new VersionWitness(join(stateDir, network, 'statechain-witness')) });
 await migrateOperatorFiles(join(stateDir, network, 'statechain'), store, {
   afterImport: (coinId) => {
     process.stderr.write(`killed after importing ${coinId}\n`);

@@ -94,7 +94,7 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     const opFiles = [...files(join(dir, 'OPERATOR_KEY')).keys()].map((p) => p.slice(join(dir, 'OPERATOR_KEY').length));
     expect(opFiles.filter((p) => /op-/.test(p))).toEqual([]);
     const seen = JSON.parse(readFileSync(join(dir, 'OPERATOR_KEY', 'regtest', 'statechain-witness', `seen-${d.coinId}.json`), 'utf8'));
-    expect(seen).toEqual({ version: Number(coin.version) });
+    expect(seen).toMatchObject({ version: Number(coin.version) }); // and the fingerprint of that version (review R10)
 
     // The shares are sealed in the database: no 32-byte share in the clear in any column, and no output carries one.
     const sealed = (await db.query<{ sealed: Buffer }>('SELECT sealed FROM statechain_operator_shares WHERE coin_id = $1', [d.coinId])).rows[0]!.sealed;
@@ -266,6 +266,7 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     const witnessDir = () => join(temp(), 'witness');
     const store = (beforeCommit?: () => Promise<void>) =>
       new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+        network: 'regtest',
         operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32),
         witness: new VersionWitness(witnessDir()),
         ...(beforeCommit ? { beforeCommit } : {}),
@@ -314,6 +315,7 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
       await holder.query('SELECT 1 FROM statechain_operator_coins WHERE coin_id = $1 FOR UPDATE', [coinA]);
       const before = await snapshot(db);
       const s = new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+        network: 'regtest',
         operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(witnessDir()), lockTimeoutMs: 500,
       });
       let ran = false;

@@ -175,7 +175,7 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
     }
     const { PgOperatorStore } = await import('../store/pg/operator-store.ts');
     const { VersionWitness } = await import('../store/pg/witness.ts');
-    return new PgOperatorStore(target, { operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
+    return new PgOperatorStore(target, { network, operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
   }
 
   /** Operator: keep a new coin's first record (E_COIN_EXISTS if the id is taken). */

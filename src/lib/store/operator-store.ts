@@ -24,6 +24,7 @@
  */
 import { join } from 'node:path';
 import { StateConflictError } from '../errors.ts';
+import { readJsonFile } from './atomic.ts';
 import type { OperatorRecord } from '../statechain/operator.ts';
 import { updateErasingReplaced } from './erase-on-replace.ts';
 import { StateStore } from './state-store.ts';
@@ -49,6 +50,21 @@ export function coinExists(coinId: string): StateConflictError {
   return new StateConflictError('E_COIN_EXISTS', `coin ${coinId} exists already`);
 }
 
+/** The mark `statechain store migrate` leaves in the directory it moved (pg/operator-migrate.ts). */
+export const MIGRATED_MARK = 'operator-migrated';
+export type MigratedMark = { to: string; at: string };
+
+/**
+ * E_STORE_MIGRATED (exit 5) once the operator's files were moved to PostgreSQL: a step here
+ * would start a second store beside the database (a new coin no other host knows).
+ */
+async function refuseIfMigrated(dir: string): Promise<void> {
+  const mark = await readJsonFile<MigratedMark>(join(dir, `${MIGRATED_MARK}.json`));
+  if (mark !== undefined) {
+    throw new StateConflictError('E_STORE_MIGRATED', `this operator's coins in ${dir} were moved to ${mark.to} at ${mark.at} (statechain store migrate): serve with --store ${mark.to}`, { store: mark.to });
+  }
+}
+
 /** The embedded store: `op-<coin>.json` under <state-dir>/<network>/statechain, under the directory lock. */
 export class FileOperatorStore implements OperatorStore {
   readonly where: string;
@@ -60,7 +76,8 @@ export class FileOperatorStore implements OperatorStore {
   }
 
   async create(record: OperatorRecord): Promise<void> {
-    await this.docs.update(`op-${record.coin_id}`, (current) => {
+    await this.docs.update(`op-${record.coin_id}`, async (current) => {
+      await refuseIfMigrated(this.docs.dir);
       if (current !== undefined) throw coinExists(record.coin_id);
       return record;
     });
@@ -69,6 +86,7 @@ export class FileOperatorStore implements OperatorStore {
   async step<M>(coinId: string, fn: OperatorStep<M>): Promise<M> {
     let message: M | undefined;
     await updateErasingReplaced<OperatorRecord>(this.docs.dir, `op-${coinId}`, async (current) => {
+      await refuseIfMigrated(this.docs.dir);
       if (current === undefined) throw unknownCoin(coinId);
       const out = await fn(current);
       message = out.message;

@@ -11,8 +11,11 @@ export default class StatechainStoreMigrate extends StatechainCommand<typeof Sta
     'Every op-<coin>.json under the operator\'s state directory becomes the coin\'s rows in the database named by --to — its record, its share ' +
     'sealed under the operator\'s key (hence --key-env/--key-file: the operator\'s own), and the ledger its history implies (owner nonces, ' +
     'backups, transfers, the withdrawal) — and then the file is overwritten and unlinked, so no coin has two live stores that could each sign ' +
-    'for it. Run it with every operator process stopped; it holds the state directory\'s lock. A coin already in the database is refused ' +
-    '(E_COIN_EXISTS) and its file kept; the coins before it stay moved, so a rerun carries on. Then serve with --store on the operator\'s steps. ' +
+    'for it. Run it with every operator process stopped; it holds the state directory\'s lock. Every record is first checked to be this ' +
+    'operator\'s (a key other than its statements\' operator_auth: E_KEY_MISMATCH, nothing moved). A coin the database holds exactly as a killed ' +
+    'run committed it has its file erased; one it holds otherwise is refused (E_COIN_EXISTS) and its file kept; the coins before it stay moved, ' +
+    'so a rerun carries on. The directory is then marked: operator steps on its files are refused (E_STORE_MIGRATED), and so is a ' +
+    'migration of it to another database. Then serve with --store on the operator\'s steps. ' +
     'The password from $OFFCHAIN_STORE_PASSWORD or --store-password-file, never the URL (docs/deployment.md).';
   static override examples = [
     {
@@ -39,7 +42,7 @@ export default class StatechainStoreMigrate extends StatechainCommand<typeof Sta
     const { PgOperatorStore } = await import('../../../lib/store/pg/operator-store.ts');
     const { VersionWitness } = await import('../../../lib/store/pg/witness.ts');
     const { migrateOperatorFiles } = await import('../../../lib/store/pg/operator-migrate.ts');
-    const store = new PgOperatorStore(target, { operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
+    const store = new PgOperatorStore(target, { network, operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
     let coins: string[];
     try {
       ({ coins } = await migrateOperatorFiles(from, store));

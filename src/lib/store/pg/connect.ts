@@ -50,9 +50,21 @@ export function isPostgresUrl(text: string): boolean {
   return /^postgres(ql)?:\/\//i.test(text.trim());
 }
 
-/** The URL with any password replaced by `***`: the only form a URL is printed in. */
+/** The query parameters the connection reads (client.ts pgConfig); any other is refused. */
+const READ_PARAMS = new Set(['sslmode', 'sslrootcert', 'application_name', 'connect_timeout']);
+
+/** libpq's query parameters that carry a secret (`?password=`): refused on argv, never printed. */
+const SECRET_PARAMS = new Set(['password', 'sslpassword']);
+
+/**
+ * The URL with any password replaced by `***`: the only form a URL is printed in. It is
+ * used on URLs that may not parse (a `/` in a password, another scheme), so it takes the
+ * user-information to the last `@` of any `scheme://` and every `password=` parameter.
+ */
 export function redactUrl(text: string): string {
-  return text.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
+  return text
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):.*@/i, '$1:***@')
+    .replace(/([?&;](?:ssl)?password=)[^&;#]*/gi, '$1***');
 }
 
 /**
@@ -72,14 +84,32 @@ export function resolvePgTarget(src: StoreSource, env: NodeJS.ProcessEnv = proce
   } catch {
     throw new UsageError('E_STORE_URL', `${where} is not a valid URL: ${JSON.stringify(redactUrl(text).slice(0, 80))}`);
   }
-  if (fromArgv && u.password !== '') {
+  const secretParams = [...u.searchParams.keys()].filter((k) => SECRET_PARAMS.has(k.toLowerCase()));
+  if (fromArgv && (u.password !== '' || secretParams.length > 0)) {
     throw new UsageError('E_SECRET_ON_ARGV', `--store carries a password, which every user of this machine can read in the process list; put it in ${STORE_PASSWORD_ENV} or a 0600 file named by --store-password-file`);
   }
-  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  // A malformed %-escape is the URL's fault (E_STORE_URL), and the message names which part, never its text.
+  const decode = (part: string, what: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new UsageError('E_STORE_URL', `${where}: the ${what} in the URL has a malformed %-escape`);
+    }
+  };
+  const database = decode(u.pathname.replace(/^\//, ''), 'database');
   if (database === '') throw new UsageError('E_STORE_URL', `${where} names no database (postgres://user@host:port/DATABASE)`);
+  // libpq's ?password= is the password as user:password@ is; neither stays in the URL we print.
+  let password: string | undefined = u.password !== '' ? decode(u.password, 'password') : (u.searchParams.get('password') ?? undefined);
+  for (const k of secretParams) u.searchParams.delete(k);
   const options: Record<string, string> = {};
-  for (const [k, v] of u.searchParams) options[k] = v;
-  let password: string | undefined = u.password !== '' ? decodeURIComponent(u.password) : undefined;
+  for (const [k, v] of u.searchParams) {
+    // A parameter we would not act on is refused, not dropped: ?ssl=true (node-postgres's spelling) would connect in plain text.
+    if (!READ_PARAMS.has(k)) throw new UsageError('E_STORE_URL', `${where}: the parameter ${JSON.stringify(k)} is not one this store reads (${[...READ_PARAMS].join(', ')}); for TLS write sslmode=require, verify-ca or verify-full`);
+    options[k] = v;
+  }
+  if (options['connect_timeout'] !== undefined && !/^[1-9][0-9]{0,4}$/.test(options['connect_timeout'])) {
+    throw new UsageError('E_STORE_URL', `${where}: connect_timeout must be a whole number of seconds from 1 to 99999`);
+  }
   const file = src.passwordFile ?? env[STORE_PASSWORD_FILE_ENV];
   if (file) password = readSecretText(file, src.passwordFile ? '--store-password-file' : STORE_PASSWORD_FILE_ENV).replace(/\r?\n$/, '');
   else if (env[STORE_PASSWORD_ENV] !== undefined) password = env[STORE_PASSWORD_ENV];
@@ -89,7 +119,7 @@ export function resolvePgTarget(src: StoreSource, env: NodeJS.ProcessEnv = proce
     host: u.hostname.replace(/^\[|\]$/g, '') || 'localhost',
     port: u.port ? Number(u.port) : 5432,
     database,
-    ...(u.username ? { user: decodeURIComponent(u.username) } : {}),
+    ...(u.username ? { user: decode(u.username, 'user') } : {}),
     ...(password !== undefined ? { password } : {}),
     options,
   };

@@ -39,17 +39,20 @@
  * coin's previous owner still owns it and would co-sign that owner's new transfer or
  * withdrawal with s₁ — with o₁ that is the whole key. The database cannot notice its own
  * rollback, so each operator host keeps a witness outside it (pg/witness.ts: the highest
- * version of each coin this host has committed or read); a step that finds a coin's
- * version below its witness refuses, E_STORE_ROLLED_BACK, and writes nothing. A host that
+ * version of each coin this host has committed or read, with a fingerprint of that row); a
+ * step that finds a coin's version below its witness, or at it with another fingerprint (a
+ * fork), refuses, E_STORE_ROLLED_BACK, and writes nothing. A host that
  * never saw the newer version (a new machine, a lost --state-dir) cannot tell; that risk,
  * and what an operator does after a restore, is written down in docs/deployment.md.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { concatBytes, fromHex, utf8 } from '../../bytes.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { concatBytes, fromHex, toHex, utf8 } from '../../bytes.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../../errors.ts';
 import type { OperatorRecord } from '../../statechain/operator.ts';
+import type { Network } from '../../network.ts';
 import { coinExists, unknownCoin, type OperatorStep, type OperatorStore } from '../operator-store.ts';
 import { connectPg, storeError } from './client.ts';
 import type { PgTarget } from './connect.ts';
@@ -131,6 +134,12 @@ type Secrets = { share_secret: string; x1: string | null };
 type Stored = Omit<OperatorRecord, 'share_secret' | 'x1' | 'seen_nonces'>;
 
 export interface PgOperatorStoreOptions {
+  /**
+   * The network this operator serves: only its coins are found, as the file store keeps each
+   * network's coins in its own directory (a request relabelled with another network would
+   * otherwise be served this coin — and checked against that network's witness, which is empty).
+   */
+  network: Network;
   /** The operator's authentication secret key: the shares are sealed under a key derived from it. */
   operatorSecret: Uint8Array;
   /** This host's record of the versions it has seen (rollback detection). */
@@ -152,64 +161,121 @@ export class PgOperatorStore implements OperatorStore {
   }
 
   async create(record: OperatorRecord): Promise<void> {
+    this.sameNetwork(record);
     const db = await this.connection();
+    const text = JSON.stringify(stored(record));
+    const sealed = this.seal(record, 1);
     await this.transaction(db, async () => {
-      await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, JSON.stringify(stored(record))]);
-      await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, this.seal(record, 1)]);
+      await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, text]);
+      await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, sealed]);
       await this.writeLedger(db, undefined, record);
     });
-    await this.opts.witness.advance(record.coin_id, 1);
+    await this.opts.witness.advance(record.coin_id, 1, fingerprint(text, sealed));
+  }
+
+  /**
+   * A record this store may take over: of its network, signed for by this operator's key (its
+   * statement's operator_auth), and holding the share its statement names. Anything else
+   * would be sealed under a key that does not serve it — and its file erased after the move.
+   */
+  assertOwn(record: OperatorRecord): void {
+    this.sameNetwork(record);
+    const mine = toHex(secp256k1.getPublicKey(this.opts.operatorSecret, true));
+    if (record.statement.operator_auth !== mine) {
+      throw new RefusedError('E_KEY_MISMATCH', `coin ${record.coin_id} belongs to the operator ${record.statement.operator_auth}, not to this key (${mine}): give the operator's own key`);
+    }
+    let share: string;
+    try {
+      share = toHex(secp256k1.getPublicKey(fromHex(record.share_secret, 'share', 32), true));
+    } catch {
+      share = '';
+    }
+    if (share !== record.statement.operator_share) throw new MalformedInputError('E_STATE_CORRUPT', `coin ${record.coin_id}'s record holds a share that is not its statement's operator share`);
   }
 
   /**
    * Take over a record kept elsewhere (the file store) mid-life: the coin, its sealed share
    * and every ledger row its history implies (owner nonces, backups, finished transfers as
-   * 'done', the pending one). Version 1. 'present' (nothing written) when exactly this
-   * record is here already and untouched since its import — version 1, the same record and
-   * share: a migration killed after the COMMIT and before it erased the file. Any other copy
-   * of the coin here is E_COIN_EXISTS.
+   * 'done', the pending one). Version 1. 'already' when the store holds exactly this record
+   * at version 1 (a migration killed after its COMMIT, run again); E_COIN_EXISTS if it holds
+   * anything else under the coin's id.
    */
-  async import(record: OperatorRecord): Promise<'imported' | 'present'> {
+  async import(record: OperatorRecord): Promise<'imported' | 'already'> {
+    this.assertOwn(record);
     const db = await this.connection();
-    const outcome = await this.transaction(db, async (): Promise<'imported' | 'present'> => {
-      const here = (await db.query<{ version: string; record: string; sealed: Buffer }>(
-        'SELECT c.version, c.record, s.sealed FROM statechain_operator_coins c JOIN statechain_operator_shares s USING (coin_id) WHERE c.coin_id = $1 FOR UPDATE OF c, s',
+    let fp: string;
+    try {
+      fp = await this.importIn(db, record);
+    } catch (e) {
+      if (e instanceof OffchainError && e.code === 'E_COIN_EXISTS' && (await this.holdsExactly(db, record))) return 'already';
+      throw e;
+    }
+    await this.opts.witness.advance(record.coin_id, 1, fp);
+    return 'imported';
+  }
+
+  /** The store holds `record` as import wrote it and nothing since: version 1, the same record, share, x₁ and owner nonces. */
+  private async holdsExactly(db: Client, record: OperatorRecord): Promise<boolean> {
+    try {
+      const row = (await db.query<{ version: string; network: string; record: string; sealed: Buffer }>(
+        'SELECT c.version, c.network, c.record, s.sealed FROM statechain_operator_coins c JOIN statechain_operator_shares s USING (coin_id) WHERE c.coin_id = $1',
         [record.coin_id],
       )).rows[0];
-      if (here !== undefined) {
-        if (Number(here.version) !== 1 || here.record !== JSON.stringify(stored(record))) throw coinExists(record.coin_id);
-        let secrets: Secrets;
-        try {
-          secrets = this.unseal(here.sealed, record.coin_id, 1);
-        } catch {
-          throw coinExists(record.coin_id);
-        }
-        if (secrets.share_secret !== record.share_secret || secrets.x1 !== record.x1) throw coinExists(record.coin_id);
-        return 'present';
-      }
-      await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, JSON.stringify(stored(record))]);
-      await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, this.seal(record, 1)]);
+      if (row === undefined || Number(row.version) !== 1 || row.network !== record.network || row.record !== JSON.stringify(stored(record))) return false;
+      const secrets = this.unseal(row.sealed, record.coin_id, 1);
+      const nonces = (await db.query<{ nonce_tag: string }>('SELECT nonce_tag FROM statechain_operator_nonces WHERE coin_id = $1 ORDER BY ordinal', [record.coin_id])).rows.map((r) => r.nonce_tag);
+      return secrets.share_secret === record.share_secret && secrets.x1 === record.x1 && JSON.stringify(nonces) === JSON.stringify(record.seen_nonces);
+    } catch {
+      return false;
+    }
+  }
+
+  private async importIn(db: Client, record: OperatorRecord): Promise<string> {
+    const text = JSON.stringify(stored(record));
+    const sealed = this.seal(record, 1);
+    await this.transaction(db, async () => {
+      await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, text]);
+      await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, sealed]);
       await this.writeLedger(db, undefined, { ...record, done: [] });
       for (const d of record.done) {
         await db.query("INSERT INTO statechain_operator_transfers (coin_id, transfer_id, backup_n, state) VALUES ($1, $2, $3, 'done')", [record.coin_id, d.transfer_id, d.statement.count]);
       }
-      return 'imported';
     });
-    await this.opts.witness.advance(record.coin_id, 1);
-    return outcome;
+    return fingerprint(text, sealed);
   }
 
   async step<M>(coinId: string, fn: OperatorStep<M>): Promise<M> {
     const db = await this.connection();
-    let committed: number | undefined;
+    type Seen = { version: number; fingerprint: string };
+    let committed: Seen | undefined;
+    let read: Seen | undefined;
+    let message: M;
+    try {
+      message = await this.stepIn(db, coinId, fn, (v) => (read = v), (v) => (committed = v));
+    } catch (e) {
+      // A version read under the lock was committed by someone: the witness keeps it even when this step failed.
+      if (read !== undefined) await this.opts.witness.advance(coinId, read.version, read.fingerprint).catch(() => {});
+      throw e;
+    }
+    // What this host committed, or read (a repeated request answered, nothing written): the witness rises to it
+    // before the answer leaves, so a store that goes below it (or forks at it) later is refused here.
+    const seen = (committed ?? read)!;
+    await this.opts.witness.advance(coinId, seen.version, seen.fingerprint);
+    return message;
+  }
+
+  private async stepIn<M>(db: Client, coinId: string, fn: OperatorStep<M>, onRead: (v: { version: number; fingerprint: string }) => void, onCommit: (v: { version: number; fingerprint: string }) => void): Promise<M> {
+    let committed: { version: number; fingerprint: string } | undefined;
     const message = await this.transaction(db, async () => {
       const row = (await db.query<{ version: string; record: string; sealed: Buffer }>(
-        'SELECT c.version, c.record, s.sealed FROM statechain_operator_coins c JOIN statechain_operator_shares s USING (coin_id) WHERE c.coin_id = $1 FOR UPDATE OF c, s',
-        [coinId],
+        'SELECT c.version, c.record, s.sealed FROM statechain_operator_coins c JOIN statechain_operator_shares s USING (coin_id) WHERE c.coin_id = $1 AND c.network = $2 FOR UPDATE OF c, s',
+        [coinId, this.opts.network],
       )).rows[0];
       if (row === undefined) throw unknownCoin(coinId);
       const version = Number(row.version);
-      await this.opts.witness.check(coinId, version, this.where);
+      const seenHere = fingerprint(row.record, row.sealed);
+      await this.opts.witness.check(coinId, version, this.where, seenHere);
+      onRead({ version, fingerprint: seenHere });
       const nonces = (await db.query<{ nonce_tag: string }>('SELECT nonce_tag FROM statechain_operator_nonces WHERE coin_id = $1 ORDER BY ordinal', [coinId])).rows.map((r) => r.nonce_tag);
       const current: OperatorRecord = { ...(JSON.parse(row.record) as Stored), ...this.unseal(row.sealed, coinId, version), seen_nonces: nonces };
       const before = JSON.stringify(current);
@@ -217,15 +283,32 @@ export class PgOperatorStore implements OperatorStore {
       if (JSON.stringify(out.record) === before) return out.message; // a repeated request: its stored answer, nothing written
       if (out.record.coin_id !== coinId) throw new OffchainError('E_INTERNAL', 'an operator step changed the coin id');
       await this.writeLedger(db, current, out.record);
-      await db.query('UPDATE statechain_operator_coins SET status = $2, version = version + 1, record = $3, updated_at = now() WHERE coin_id = $1', [coinId, out.record.statement.status, JSON.stringify(stored(out.record))]);
+      const text = JSON.stringify(stored(out.record));
+      const sealed = this.seal(out.record, version + 1);
+      await db.query('UPDATE statechain_operator_coins SET status = $2, version = version + 1, record = $3, updated_at = now() WHERE coin_id = $1', [coinId, out.record.statement.status, text]);
       // The old sealed share becomes a dead row version here: see the module header for where it still lives.
-      await db.query('UPDATE statechain_operator_shares SET sealed = $2 WHERE coin_id = $1', [coinId, this.seal(out.record, version + 1)]);
+      await db.query('UPDATE statechain_operator_shares SET sealed = $2 WHERE coin_id = $1', [coinId, sealed]);
       await this.opts.beforeCommit?.();
-      committed = version + 1;
+      committed = { version: version + 1, fingerprint: fingerprint(text, sealed) };
       return out.message;
     });
-    if (committed !== undefined) await this.opts.witness.advance(coinId, committed);
+    if (committed !== undefined) onCommit(committed);
     return message;
+  }
+
+  /** True when this store holds coin `coinId` of its network. */
+  async holds(coinId: string): Promise<boolean> {
+    const db = await this.connection();
+    try {
+      return (await db.query('SELECT 1 FROM statechain_operator_coins WHERE coin_id = $1 AND network = $2', [coinId, this.opts.network])).rowCount === 1;
+    } catch (e) {
+      throw storeError(e, this.target);
+    }
+  }
+
+  /** Connect and create the tables if needed: E_STORE_UNREACHABLE / E_STORE_AUTH / E_STORE_URL now rather than at the first coin. */
+  async ready(): Promise<void> {
+    await this.connection();
   }
 
   async close(): Promise<void> {
@@ -262,6 +345,12 @@ export class PgOperatorStore implements OperatorStore {
     if (after.statement.status === 'withdrawn' && before?.statement.status !== 'withdrawn') {
       const txid = (after.last_answer?.message as { txid?: unknown } | undefined)?.txid;
       await db.query('INSERT INTO statechain_operator_withdrawals (coin_id, txid) VALUES ($1, $2)', [coin, typeof txid === 'string' ? txid : '']);
+    }
+  }
+
+  private sameNetwork(record: OperatorRecord): void {
+    if (record.network !== this.opts.network || record.statement.network !== this.opts.network) {
+      throw new RefusedError('E_NETWORK_MISMATCH', `coin ${record.coin_id} is a ${record.statement.network} coin; this operator serves ${this.opts.network}`);
     }
   }
 
@@ -323,17 +412,24 @@ export class PgOperatorStore implements OperatorStore {
     try {
       await db.query('COMMIT');
     } catch (e) {
-      throw this.coded(e);
+      const coded = this.coded(e);
+      // The COMMIT was sent: the server may have kept the step. Not "nothing was written" — the retry says which.
+      if (coded instanceof OffchainError && coded.code === 'E_STORE_UNREACHABLE') {
+        const raw = String((e as Error)?.message ?? e).split('\n')[0]!;
+        const text = this.target.password ? raw.split(this.target.password).join('***') : raw;
+        throw new OffchainError('E_STORE_UNREACHABLE', `the store at ${this.where} did not answer the COMMIT (${text}): the step may have been kept; run it again — a kept step answers the same, nothing is signed twice`, 1, { store: this.where });
+      }
+      throw coded;
     }
     return result;
   }
 
   private coded(e: unknown): unknown {
     if (e instanceof OffchainError) return e;
-    const err = e as { code?: string; constraint?: string; hint?: string; message?: string };
+    const err = e as { code?: string; constraint?: string; hint?: string; message?: string; detail?: string };
     if (err.code === '23505' || err.code === '23503') {
       const known = err.constraint !== undefined ? CONSTRAINT_CODES[err.constraint] : undefined;
-      if (err.constraint === 'statechain_operator_coins_pkey') return coinExists(`${err.message ?? ''} ${(err as { detail?: string }).detail ?? ''}`.match(/[0-9a-f]{32}/)?.[0] ?? '');
+      if (err.constraint === 'statechain_operator_coins_pkey') return coinExists(String(err.detail ?? err.message ?? '').match(/[0-9a-f]{32}/)?.[0] ?? '');
       const [code, text] = known ?? ['E_STATE_CONFLICT', `the store refused the write (${err.constraint ?? err.code})`];
       return new StateConflictError(code, `${text}; nothing was written`, { constraint: err.constraint });
     }
@@ -343,6 +439,15 @@ export class PgOperatorStore implements OperatorStore {
     if (err.code === '22P02' || err.code === '23514') return new MalformedInputError('E_STATE_CORRUPT', `the store refused a value (${err.message ?? err.code})`);
     return storeError(e, this.target);
   }
+}
+
+/**
+ * What the witness keeps of a row version besides its number: a digest of the record text and
+ * the sealed share (sealed afresh, with a random nonce, at every write — so two writes of one
+ * version, in two forked histories, never share it). Not secret: the sealed share is not either.
+ */
+function fingerprint(record: string, sealed: Uint8Array): string {
+  return toHex(sha256(concatBytes(utf8(`${record.length}:${record}`), sealed))).slice(0, 32);
 }
 
 function stored(r: OperatorRecord): Stored {

@@ -1,0 +1,84 @@
+/**
+ * Review of the store URL's secret handling (src/lib/store/pg/connect.ts): a password may
+ * reach us in more places than `user:password@` — libpq's own `?password=` query parameter,
+ * a password with a character that breaks the URL, a URL of another scheme — and in none of
+ * them may it be accepted from argv or printed in an error or in the URL we print. And a
+ * parameter we do not act on must not be silently dropped (R6: `?ssl=true` meant TLS).
+ */
+import { describe, expect, it } from 'vitest';
+import { redactUrl, resolvePgTarget } from '../../../src/lib/store/pg/connect.ts';
+
+/** The code, exit and message of what `f` throws, or 'no error' and the URL it resolved. */
+function outcome(f: () => { url: string } | undefined): { code: string; text: string } {
+  try {
+    const t = f();
+    return { code: 'no error', text: t?.url ?? '' };
+  } catch (e) {
+    return { code: `${(e as { code?: string }).code} ${(e as { exitCode?: number }).exitCode}`, text: (e as Error).message };
+  }
+}
+
+describe('review: a password anywhere in the store URL', () => {
+  it('?password= on argv (libpq reads it as the password) is refused E_SECRET_ON_ARGV, exit 2, without echoing it', () => {
+    const r = outcome(() => resolvePgTarget({ store: 'postgres://op@db/x?sslmode=disable&password=hunter2' }, {}));
+    expect(r.code).toBe('E_SECRET_ON_ARGV 2');
+    expect(r.text).not.toContain('hunter2');
+  });
+
+  it('?password= in OFFCHAIN_STORE_URL is the password, and is not in the URL we print nor in the options', () => {
+    const t = resolvePgTarget({}, { OFFCHAIN_STORE_URL: 'postgres://op@db/x?password=hun%26ter2&sslmode=require' })!;
+    expect(t.password).toBe('hun&ter2');
+    expect(t.url).not.toContain('hun');
+    expect(t.url).toContain('sslmode=require');
+    expect(Object.keys(t.options)).toEqual(['sslmode']);
+    // OFFCHAIN_STORE_PASSWORD still wins, as over a user:password@ one
+    expect(resolvePgTarget({}, { OFFCHAIN_STORE_URL: 'postgres://op@db/x?password=a', OFFCHAIN_STORE_PASSWORD: 'b' })!.password).toBe('b');
+  });
+
+  it('an unparseable URL from the environment is never printed with its password', () => {
+    for (const [url, secret] of [
+      ['postgres://op:hun/ter2@db/x', 'ter2'], // a "/" in the password ends the authority: the URL does not parse
+      ['pg://op:hunter2@db/x', 'hunter2'], // another scheme
+      ['postgresql+asyncpg://op:hunter2@db/x', 'hunter2'],
+      ['jdbc:postgresql://db/x?user=op&password=hunter2', 'hunter2'],
+    ] as const) {
+      const r = outcome(() => resolvePgTarget({}, { OFFCHAIN_STORE_URL: url }));
+      expect(r.code, url).toBe('E_STORE_URL 2');
+      expect(r.text, url).not.toContain(secret);
+    }
+  });
+
+  it('redactUrl hides every form of password', () => {
+    expect(redactUrl('postgres://u:p@ss@h/d')).not.toContain('ss@h');
+    expect(redactUrl('postgres://u:p/ss@h/d')).not.toContain('ss');
+    expect(redactUrl('mysql://u:secret@h/d')).not.toContain('secret');
+    expect(redactUrl('postgres://u@h/d?a=1&password=secret&b=2')).toBe('postgres://u@h/d?a=1&password=***&b=2');
+    expect(redactUrl('postgres://u@h/d')).toBe('postgres://u@h/d');
+  });
+
+  it('R6: a query parameter we do not act on is refused (E_STORE_URL), not ignored: ?ssl=true (node-postgres\'s spelling) would otherwise connect in plain text', () => {
+    for (const q of ['ssl=true', 'ssl_mode=require', 'sslMode=verify-full', 'sslcert=/c.pem&sslmode=require']) {
+      const r = outcome(() => resolvePgTarget({}, { OFFCHAIN_STORE_URL: `postgres://op@db/x?${q}` }));
+      expect(r.code, q).toBe('E_STORE_URL 2');
+    }
+    // what is read stays accepted
+    expect(resolvePgTarget({}, { OFFCHAIN_STORE_URL: 'postgres://op@db/x?sslmode=verify-full&sslrootcert=/ca.pem&application_name=a&connect_timeout=5' })!.options).toEqual({
+      sslmode: 'verify-full', sslrootcert: '/ca.pem', application_name: 'a', connect_timeout: '5',
+    });
+  });
+
+  it('R7: bad percent-encoding in the user, password or database is E_STORE_URL (exit 2), not E_INTERNAL, and never echoes the password', () => {
+    for (const url of ['postgres://u:hunter2%E0%A4%A@h/d', 'postgres://u%ZZ@h/d', 'postgres://u@h/d%E0%A4%A']) {
+      const r = outcome(() => resolvePgTarget({}, { OFFCHAIN_STORE_URL: url }));
+      expect(r.code, url).toBe('E_STORE_URL 2');
+      expect(r.text, url).not.toContain('hunter2');
+    }
+  });
+
+  it('R12: connect_timeout that is not a whole number of seconds is E_STORE_URL (exit 2), not a NaN timeout', () => {
+    for (const v of ['abc', '1e3', '-5', '2.5', '']) {
+      expect(outcome(() => resolvePgTarget({}, { OFFCHAIN_STORE_URL: `postgres://op@db/x?connect_timeout=${v}` })).code, v).toBe('E_STORE_URL 2');
+    }
+    expect(resolvePgTarget({}, { OFFCHAIN_STORE_URL: 'postgres://op@db/x?connect_timeout=30' })!.options['connect_timeout']).toBe('30');
+  });
+});

