@@ -215,7 +215,7 @@ describePostgres('statechain operator store, review', (fx) => {
       const r = await viaProxy.asAsync('OPERATOR_KEY', ['statechain-transfer'], sign);
       expect(proxy.fired).toBe(1);
       refused(r, 'E_STORE_UNREACHABLE', 1);
-      expect(await version()).toBe(v0 + 1); // the fx.server committed it
+      expect(await version()).toBe(v0 + 1); // the server committed it
       expect(r.stderr).not.toMatch(/nothing was written/);
       expect(r.stderr).toMatch(/COMMIT/);
       // The retry (any host) answers the co-signing that was kept; nothing new is written.

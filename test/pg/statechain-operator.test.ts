@@ -93,7 +93,7 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
     expect(await snapshot(pgdb.db)).toEqual(before);
   }, 300_000);
 
-  it('refuses, coded, with nothing written: a password on argv, a wrong password, no such database, no fx.server, --store on an owner\'s step', async () => {
+  it('refuses, coded, with nothing written: a password on argv, a wrong password, no such database, no server, --store on an owner\'s step', async () => {
     const dir = temp();
     const f = pgFlow(dir, fx.server, pgdb.url);
     const request = ok(f.as('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
@@ -186,7 +186,7 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
     ok(f.as(`R${w}_KEY`, ['statechain-transfer'], dones[0]!.stdout));
   }, 300_000);
 
-  it('the fx.server restarted mid-flow: the step fails coded with nothing written, the same step after it answers, and again answers the same', async () => {
+  it('the server restarted mid-flow: the step fails coded with nothing written, the same step after it answers, and again answers the same', async () => {
     const dir = temp();
     const f = pgFlow(dir, fx.server, pgdb.url);
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
@@ -212,7 +212,7 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
     expect(await count(pgdb.db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
   }, 180_000);
 
-  it('a process dies holding a coin\'s lock, its write half done: the fx.server rolls it back, the waiting step goes on', async () => {
+  it('a process dies holding a coin\'s lock, its write half done: the server rolls it back, the waiting step goes on', async () => {
     const dir = temp();
     const f = pgFlow(dir, fx.server, pgdb.url);
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
@@ -230,7 +230,7 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
     const waiting = f.asAsync('OPERATOR_KEY', ['statechain-transfer'], sign).finally(() => (finished = true));
     await new Promise((r) => setTimeout(r, 2000));
     expect(finished).toBe(false); // queued on the coin's row
-    // kill -9: the connection dies without a word; the fx.server aborts its transaction.
+    // kill -9: the connection dies without a word; the server aborts its transaction.
     (holder as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
     const r = await waiting;
     expect(r.status, r.stderr).toBe(0);
