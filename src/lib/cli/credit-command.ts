@@ -151,7 +151,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       const retired = store.retiredHostEpoch;
       if (retired) {
         this.term.warn(
-          `the store ${store.dir} went back in time (this host's nonce epoch ${retired.epoch.slice(0, 8)}… counter ${retired.counter ?? 'gone'}, this host committed ${retired.seen}): a restore, failover or a step killed before its COMMIT. This host's nonce key was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
+          `the store ${store.dir} went back in time (this host's nonce epoch ${retired.epoch.slice(0, 8)}… counter ${retired.counter ?? 'gone'}, this host committed ${retired.seen}): a restore, failover, a step killed before its COMMIT, or a copy of this --state-dir used elsewhere. This host's nonce key was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
         );
       }
       return store;

@@ -27,6 +27,18 @@
  * abandon`) but never signed with: nobody holds the key. A restore that undid none of the
  * epoch's takes revives none of its nonces.
  *
+ * THE WITNESS IS EXACT. With one witness per key, the witness is at least the counter
+ * (it is raised before each COMMIT, under the counter's row lock), and equal to it except
+ * after a step that died between the two. A counter ABOVE the witness means a tick this
+ * witness never saw: the key is held elsewhere with another witness (the --state-dir was
+ * copied to a second host, or restored from an older copy while the database was not), or
+ * the witness was lost. That other holder's takes are not covered by this witness, so a
+ * later restore that revives one of them would pass a `counter >= witness` check here and
+ * its secret would be opened a second time. So the counter must equal the witness, at open
+ * and at every tick; otherwise the key is retired. (A copy is caught the first time either
+ * host runs a nonce step after the other did: a restore before that moment is the window
+ * no local witness can close — do not copy --state-dir between hosts.)
+ *
  * The check is conservative: a step that died between raising the witness and its COMMIT
  * (kill -9, or a COMMIT lost on the wire that did not happen) leaves the witness one above
  * the counter, which looks like a restore, and retires the key too. Lowering the witness
@@ -77,7 +89,7 @@ export class HostEpoch {
   /**
    * The host's epoch for the store `storeId`, checked against the witness under the
    * counter's row lock (a step of another command of this host in flight finishes first).
-   * A counter below the witness, or a row gone that the witness knew: the epoch is retired
+   * A counter other than the witness, or a row gone that the witness knew: the epoch is retired
    * and a fresh one drawn (`retired` says so, for the command to warn).
    */
   static async join(client: pg.Client, dir: string, storeId: string): Promise<HostEpoch> {
@@ -96,7 +108,11 @@ export class HostEpoch {
         if (counter === undefined && seen === 0) {
           await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, NULL, $2) ON CONFLICT (epoch) DO NOTHING', [doc.epoch, hostname()]);
         }
-        if ((counter === undefined && seen === 0) || (counter !== undefined && counter >= seen)) {
+        // Exactly the witness: below it, the database went back; above it, someone holding
+        // this key without this witness wrote the counter (a --state-dir copied to another
+        // host, a witness lost or restored older), and a restore under that other history
+        // would be invisible here — retired either way (see "THE WITNESS IS EXACT" above).
+        if ((counter === undefined && seen === 0) || (counter !== undefined && counter === seen)) {
           await client.query('COMMIT');
           const epoch = new HostEpoch(docs, witness, name, doc.epoch, Buffer.from(doc.key, 'hex'));
           epoch.retired = retired;

@@ -52,7 +52,7 @@
  *    takes or burns a nonce increments its epoch's counter in the database just before
  *    its COMMIT (`tick`), and checks that the new value is exactly its in-memory value + 1
  *    (the memory advances only after COMMIT; only this process writes its row) — or, for
- *    a host epoch, above the witness, which it then raises before COMMIT. If any of its
+ *    a host epoch, exactly the witness + 1, which it then raises before COMMIT. If any of its
  *    nonce takes were undone, so was the counter increment committed with it, and its next
  *    nonce transaction sees a lower counter (or no row at all) before anything of it
  *    leaves the process: the process wipes its key (a host epoch's file is shredded),
@@ -381,9 +381,10 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
 
   /**
    * The answer to a COMMIT was lost: ask a new connection whether the transaction's tick
-   * of the epoch counter is there. It is (`pending`): it committed — the caller may
-   * release its result. It is not (the counter this process knew): it did not — the
-   * request is refused, retryable. Anything else (or no answer): broken.
+   * of the epoch counter is there. It is (`pending`, or for a host epoch more: another
+   * command of the host ticked after it): it committed — the caller may release its
+   * result. It is not (the counter this process knew): it did not — the request is
+   * refused, retryable. Anything else (or no answer): broken.
    */
   private async resolveCommit(pending: number): Promise<void> {
     let found: number | undefined;
@@ -395,7 +396,10 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       this.failed = new StoreWriteError(`the answer to a COMMIT was lost and the store ${this.dir} cannot be asked whether it committed (${(e as Error).message}): nothing of this request was released; restart the mint`);
       throw this.failed;
     }
-    if (found === pending) {
+    // A host epoch: our witness already holds `pending`, so no later tick of this host
+    // could have passed (exactly witness + 1) unless this transaction committed — a counter
+    // above `pending` is another command of this host that ticked after it, not a rollback.
+    if (found === pending || (this.host && found !== undefined && found > pending)) {
       this.counter = pending;
       return;
     }
@@ -441,19 +445,23 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
    * The restore check, once per transaction that issued, took or burned a nonce, just
    * before its COMMIT (nothing of the transaction has left the process yet): the epoch's
    * counter is incremented and must be exactly this process's memory + 1 (a process
-   * epoch), or at least the host's witness + 1 (a host epoch, whose witness then rises to
-   * it — on disk, before the COMMIT). Anything else means the database went back in time.
+   * epoch), or exactly the host's witness + 1 (a host epoch, whose witness then rises to
+   * it — on disk, before the COMMIT). Anything else means the database went back in time
+   * (or, for a host epoch, that its key is also held under another witness).
    */
   private async tick(): Promise<void> {
     const row = (await this.q<{ counter: string }>('UPDATE epochs SET counter = counter + 1 WHERE epoch = $1 RETURNING counter', [this.epoch])).rows[0];
     const found = row ? Number(row.counter) : undefined;
     const floor = this.host ? await this.host.seen() : this.counter;
-    const ok = found !== undefined && (this.host ? found - 1 >= floor : found === this.counter + 1);
+    // A host epoch: exactly the witness + 1, as a process epoch's memory + 1 (host-epoch.ts,
+    // "THE WITNESS IS EXACT": a counter ahead of the witness was written by a holder of this
+    // key that this witness does not cover).
+    const ok = found !== undefined && found === floor + 1;
     if (!ok) {
       this.wipe();
       this.failed = new StoreRolledBackError(
         this.host
-          ? `the store ${this.dir} went back in time (this host's nonce epoch ${this.epoch.slice(0, 8)}… counter is ${found === undefined ? 'gone' : found - 1}, but this host committed ${floor}): a backup, failover or point-in-time recovery was restored, or a step died between its witness and its COMMIT; nothing was signed. This host retired its nonce key: run the step again (a fresh key is drawn); users whose nonces were lost recover with "credit abandon"`
+          ? `the store ${this.dir} went back in time (this host's nonce epoch ${this.epoch.slice(0, 8)}… counter is ${found === undefined ? 'gone' : found - 1}, but this host committed ${floor}): a backup, failover or point-in-time recovery was restored, a step died between its witness and its COMMIT, or another copy of this --state-dir holds the key; nothing was signed. This host retired its nonce key: run the step again (a fresh key is drawn); users whose nonces were lost recover with "credit abandon"`
           : `the store ${this.dir} went back in time under this process (its epoch ${this.epoch.slice(0, 8)}… counter is ${found ?? 'gone'}, this process counted ${this.counter}): a backup or failover was restored; this process wiped its nonce key and stops — restart it (users whose nonces were lost recover with "credit abandon")`,
       );
       await this.client.query('ROLLBACK').catch(() => undefined);
