@@ -12,6 +12,10 @@
  *    epoch before the new connection asked: the transaction committed, and the host's key
  *    must not be retired for it (a false alarm makes every user holding one of the host's
  *    nonces abandon).
+ * 3. A COMMIT still in progress (a synchronous standby slow to confirm) when its connection
+ *    dropped: the new connection must not read the counter before that COMMIT has ended —
+ *    saying "nothing was kept" of a request that was, and then taking its own counter for
+ *    a restore.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -31,13 +35,15 @@ type Rec = { contract_id: string; status: string };
 
 /**
  * A TCP proxy in front of the server that forwards one connection's next COMMIT and drops
- * the connection instead of passing the server's answer (the server committed; the client
- * never hears it). While `hold` is set, new connections wait before reaching the server.
+ * the connection: 'answer' instead of passing the server's answer (the server committed;
+ * the client never hears it), 'now' at once (the COMMIT is on its way; the client is gone
+ * before the server has finished it). While `hold` is set, new connections wait before
+ * reaching the server.
  */
 class Proxy {
   server!: Server;
   port = 0;
-  armed = false;
+  armed: 'answer' | 'now' | false = false;
   fired = 0;
   hold: Promise<void> | undefined;
   private sockets = new Set<Socket>();
@@ -57,8 +63,10 @@ class Proxy {
         client.on('data', (d: Buffer) => {
           const i = d.indexOf('COMMIT\0');
           if (this.armed && i >= 5 && d[i - 5] === 0x51 /* 'Q' */) {
+            const how = this.armed;
             this.armed = false;
             this.fired++;
+            if (how === 'now') return upstream.write(d, drop);
             dropOnAnswer = true;
           }
           upstream.write(d);
@@ -182,7 +190,7 @@ class Proxy {
       const a = await PgMintStore.open<Rec>(viaProxy, 'regtest', { hostDir: host });
       let release!: () => void;
       proxy.hold = new Promise<void>((r) => (release = r));
-      proxy.armed = true;
+      proxy.armed = 'answer';
       const first = a.step(() => a.take(n1.pub, 'ctx:1')).then((sec) => Buffer.from(sec).toString('hex'), (e: { code?: string; message?: string }) => `refused ${e.code}: ${e.message}`);
       // Before command 1's new connection asks, command 2 of the same host issues a nonce.
       await new Promise<void>((resolve, reject) => {
@@ -201,6 +209,45 @@ class Proxy {
       expect(existsSync(join(host, keyFile)) && readFileSync(join(host, keyFile), 'utf8')).toBe(keyBefore);
       expect(await tryTake(t, host, n2, 'ctx:2')).toBe(Buffer.from(n2.sec).toString('hex'));
     } finally {
+      await proxy.stop();
+    }
+  }, 120_000);
+
+  it('a COMMIT still in progress when its connection dropped (a synchronous standby slow to answer): not reported "not kept" while it commits, no false rollback after', async () => {
+    const { t, url } = await target();
+    const proxy = new Proxy(server.port);
+    await proxy.start();
+    const { default: pgm } = await import('pg');
+    const admin = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database });
+    await admin.connect();
+    try {
+      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+      // A stream's store (a process epoch), through the proxy.
+      const a = await PgMintStore.open<Rec>(viaProxy, 'regtest');
+      const n1 = nonce();
+      await a.step(() => a.issue('ctx:1', () => ({ secnonce: Uint8Array.from(n1.sec), pubnonce: n1.pub })));
+      // What a synchronous standby slow to confirm does to a COMMIT: it is finished (and
+      // visible, its locks released) only later. Stood in for by a deferred trigger that waits.
+      await admin.query(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END $$;
+        CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON epochs DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();`);
+      proxy.armed = 'now';
+      const outcome = await a.step(() => a.take(n1.pub, 'ctx:1')).then((sec) => ({ secret: Buffer.from(sec).toString('hex') }), (e: { code?: string; message?: string }) => ({ code: e.code, message: e.message ?? '' }));
+      expect(proxy.fired).toBe(1);
+      await admin.query('DROP TRIGGER slow_commit ON epochs');
+      await new Promise((r) => setTimeout(r, 2_000)); // the lost COMMIT has finished by now
+      // n1 is the only nonce of this database (a consumed row keeps neither pubnonce nor secret).
+      const rows = (await admin.query<{ consumed: boolean }>('SELECT consumed FROM nonces')).rows;
+      expect(rows.length).toBe(1);
+      const consumed = rows[0]!.consumed;
+      // What the store said must be what happened: "nothing was kept" only if nothing was.
+      if ('code' in outcome) expect({ consumed, said: outcome.message }).toEqual({ consumed: false, said: outcome.message });
+      else expect([consumed, outcome.secret]).toEqual([true, Buffer.from(n1.sec).toString('hex')]);
+      // And the stream serves on: its next nonce step is no "went back in time".
+      const n2 = nonce();
+      await expect(a.step(() => a.issue('ctx:2', () => ({ secnonce: Uint8Array.from(n2.sec), pubnonce: n2.pub })))).resolves.toBeDefined();
+      await a.close();
+    } finally {
+      await admin.end();
       await proxy.stop();
     }
   }, 120_000);
