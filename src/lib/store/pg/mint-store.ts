@@ -98,6 +98,9 @@ import { SCHEMA_SQL, SCHEMA_VERSION, TABLES } from './schema.ts';
 /** How many times a step runs again after a deadlock or serialization failure. */
 export const RETRIES = 8;
 
+/** How long the answer to a lost COMMIT waits for that transaction to end on the server (ms). */
+const RESOLVE_WAIT_MS = 30_000;
+
 /** The database went back in time under this process: it wiped its key and must exit. Exit 1. */
 export class StoreRolledBackError extends OffchainError {
   constructor(message: string) {
@@ -390,9 +393,18 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     let found: number | undefined;
     try {
       await this.reconnect();
-      const row = (await this.client.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1', [this.epoch])).rows[0];
+      // The lost transaction holds the counter's row lock until its COMMIT has ended on the
+      // server (or the server aborted it on noticing the connection gone). A plain read can
+      // come before a COMMIT still in progress — waiting for a synchronous standby — is
+      // visible, and would call it "not committed". So wait for the lock, a bounded time:
+      // past it, the outcome is unknown (below: broken, nothing released).
+      await this.client.query('BEGIN');
+      await this.client.query(`SET LOCAL lock_timeout = ${RESOLVE_WAIT_MS}`);
+      const row = (await this.client.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1 FOR SHARE', [this.epoch])).rows[0];
+      await this.client.query('COMMIT');
       found = row ? Number(row.counter) : undefined;
     } catch (e) {
+      await this.client.query('ROLLBACK').catch(() => undefined);
       this.failed = new StoreWriteError(`the answer to a COMMIT was lost and the store ${this.dir} cannot be asked whether it committed (${(e as Error).message}): nothing of this request was released; restart the mint`);
       throw this.failed;
     }
