@@ -19,7 +19,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -137,6 +137,18 @@ class Proxy {
     execFileSync('cp', ['-a', from, server.dataDir]); // -a: as root the server's files belong to postgres
     await server.resume();
   };
+
+  it("the host's key file is written once, not by every command (a rewrite leaves the old copy's blocks behind, unshredded)", async () => {
+    const { t } = await target();
+    const host = join(root.path, 'once');
+    await issue(t, host, 'ctx:1');
+    const file = join(host, readdirSync(host).find((f) => f.startsWith('epoch-'))!);
+    const before = statSync(file);
+    await issue(t, host, 'ctx:2');
+    await command(t, host, async () => undefined);
+    const after = statSync(file);
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+  }, 60_000);
 
   it('a --state-dir copied to a second host, then a restore: no nonce secret is opened twice', async () => {
     const { t } = await target();
