@@ -99,7 +99,10 @@ export class HostEpoch {
     const path = join(docs.dir, `${name}.json`);
     let retired: RetiredEpoch | undefined;
     for (let attempt = 0; attempt < 4; attempt++) {
-      const doc = checked(await docs.update<KeyDoc>(name, (cur) => (cur === undefined ? fresh() : cur)), path);
+      // Written once (under the lock, by whichever command finds none): rewriting it at every
+      // command would leave a copy of the secret on disk each time, and a retirement shreds
+      // only the last one.
+      const doc = checked((await docs.read<KeyDoc>(name)) ?? (await docs.update<KeyDoc>(name, (cur) => (cur === undefined ? fresh() : cur))), path);
       await client.query('BEGIN');
       try {
         const row = (await client.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1 FOR UPDATE', [doc.epoch])).rows[0];
