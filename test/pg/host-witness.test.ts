@@ -19,7 +19,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,6 +148,22 @@ class Proxy {
     await command(t, host, async () => undefined);
     const after = statSync(file);
     expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+  }, 60_000);
+
+  it("a retirement killed between shredding the key file and unlinking it: the next command draws a fresh key (not E_STATE_CORRUPT for ever)", async () => {
+    const { t } = await target();
+    const host = join(root.path, 'shred');
+    const n1 = await issue(t, host, 'ctx:1');
+    const file = join(host, readdirSync(host).find((f) => f.startsWith('epoch-'))!);
+    const { epoch } = JSON.parse(readFileSync(file, 'utf8')) as { epoch: string };
+    // What shredFile leaves when killed after its overwrite and fsync, before its unlink.
+    writeFileSync(file, new Uint8Array(statSync(file).size));
+    const s = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host });
+    expect(s.epoch).not.toBe(epoch);
+    await s.abandon();
+    // The old epoch's nonce is dead (nobody holds its key), and burnable.
+    expect(await tryTake(t, host, n1, 'ctx:1')).toBe('refused E_NONCE_ELSEWHERE');
+    await command(t, host, (x) => x.burn(n1.pub, 'ctx:1'));
   }, 60_000);
 
   it('a --state-dir copied to a second host, then a restore: no nonce secret is opened twice', async () => {
