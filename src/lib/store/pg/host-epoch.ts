@@ -50,11 +50,12 @@
  * with the database. Keep --state-dir out of the database's backups (docs/deployment.md).
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { MalformedInputError, OffchainError } from '../../errors.ts';
-import { readJsonFile, shredFile } from '../atomic.ts';
+import { errnoCode, readJsonFile, shredFile, writeJsonAtomic } from '../atomic.ts';
 import { withLock } from '../lock.ts';
 import { StateStore } from '../state-store.ts';
 import { VersionWitness } from './witness.ts';
@@ -99,10 +100,7 @@ export class HostEpoch {
     const path = join(docs.dir, `${name}.json`);
     let retired: RetiredEpoch | undefined;
     for (let attempt = 0; attempt < 4; attempt++) {
-      // Written once (under the lock, by whichever command finds none): rewriting it at every
-      // command would leave a copy of the secret on disk each time, and a retirement shreds
-      // only the last one.
-      const doc = checked((await docs.read<KeyDoc>(name)) ?? (await docs.update<KeyDoc>(name, (cur) => (cur === undefined ? fresh() : cur))), path);
+      const doc = await loadKey(docs.dir, path);
       await client.query('BEGIN');
       try {
         const row = (await client.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1 FOR UPDATE', [doc.epoch])).rows[0];
@@ -147,6 +145,54 @@ export class HostEpoch {
     this.key.fill(0);
     await retireKey(this.docs.dir, join(this.docs.dir, `${this.name}.json`), epoch);
   }
+}
+
+/** The key file's bytes; undefined when there is none, or only zeros (a retirement killed between its overwrite and its unlink). */
+async function keyBytes(path: string): Promise<string | undefined> {
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+  return raw.every((b) => b === 0) ? undefined : raw.toString('utf8');
+}
+
+/** The key document in `text`, or E_STATE_CORRUPT. */
+function parsed(text: string, path: string): KeyDoc {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    doc = undefined;
+  }
+  return checked(doc as KeyDoc, path);
+}
+
+/**
+ * The host's key. Written once, by the command that finds none (under the directory lock):
+ * rewriting it at every command would leave a copy of the secret on disk each time, and a
+ * retirement shreds only the last. Read without the lock (the file is renamed into place
+ * whole); a file being shredded reads as zeros or half a document, and is read again under
+ * the lock, where the shred has finished.
+ */
+async function loadKey(dir: string, path: string): Promise<KeyDoc> {
+  const quick = await keyBytes(path).catch(() => undefined);
+  if (quick !== undefined) {
+    try {
+      return parsed(quick, path);
+    } catch {
+      // below, under the lock
+    }
+  }
+  return withLock(dir, async () => {
+    const text = await keyBytes(path);
+    if (text !== undefined) return parsed(text, path);
+    const doc = fresh();
+    await writeJsonAtomic(path, doc);
+    return doc;
+  });
 }
 
 /** Shred the key file if it still holds `epoch` (another command may have retired it and drawn a new one already). */
