@@ -51,10 +51,12 @@ class Proxy {
   async start(): Promise<void> {
     this.server = createServer((client) => {
       client.pause();
+      this.sockets.add(client);
       void (async () => {
         await this.hold;
+        if (client.destroyed) return;
         const upstream = connect(this.target, '127.0.0.1');
-        this.sockets.add(client).add(upstream);
+        this.sockets.add(upstream);
         let dropOnAnswer = false;
         const drop = () => {
           client.destroy();
@@ -237,6 +239,68 @@ class Proxy {
       expect(existsSync(join(host, keyFile)) && readFileSync(join(host, keyFile), 'utf8')).toBe(keyBefore);
       expect(await tryTake(t, host, n2, 'ctx:2')).toBe(Buffer.from(n2.sec).toString('hex'));
     } finally {
+      await proxy.stop();
+    }
+  }, 120_000);
+
+  it("a stream's COMMIT answer lost, its result replayed by another process, then a failover to a standby without it: the stream does not sign with that nonce again", async () => {
+    const { t, url } = await target();
+    const proxy = new Proxy(server.port);
+    await proxy.start();
+    try {
+      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+      // Stream P (a process epoch, through the proxy) issues n1 for a close at state 1.
+      const p = await PgMintStore.open<Rec & { response?: string }>(viaProxy, 'regtest');
+      const n1 = nonce();
+      await p.step(() => p.issue('ctx:close', () => ({ secnonce: Uint8Array.from(n1.sec), pubnonce: n1.pub })));
+      // The standby that will be promoted lags here: it has n1 issued, not taken.
+      const lagging = await backup('failover-standby');
+      // (The backup restarted the server: P's connection is renewed now, outside the hold below.)
+      await p.list().catch(() => p.list());
+      // P signs the close with n1 and stores its answer (a close answer carries the mint's
+      // partial signature); the primary commits, and P never hears it.
+      let release!: () => void;
+      proxy.hold = new Promise<void>((r) => (release = r));
+      proxy.armed = 'answer';
+      const opened: string[] = [];
+      const first = p.step(async () => {
+        const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
+        opened.push(sec);
+        await p.put({ contract_id: 'c1', status: 'closing', response: `signed M1 with ${sec.slice(0, 16)}` });
+        return sec;
+      }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
+      await new Promise<void>((resolve, reject) => {
+        const started = Date.now();
+        const poll = () => (proxy.fired === 1 ? resolve() : Date.now() - started > 20_000 ? reject(new Error('COMMIT never seen')) : setTimeout(poll, 20));
+        poll();
+      });
+      // The user's retry reaches process Q, which answers from the stored answer: M1's signature leaves.
+      let replayed: string | undefined;
+      for (let i = 0; i < 100 && !replayed; i++) {
+        const q = await PgMintStore.open<Rec & { response?: string }>(t, 'regtest', { view: true });
+        replayed = (await q.get('c1'))?.response;
+        await q.abandon();
+        if (!replayed) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(replayed).toMatch(/^signed M1/);
+      // The primary fails; the lagging standby is promoted (its data put in place); P's
+      // new connection reaches it.
+      await restore(lagging);
+      release();
+      const outcome = await first;
+      // Whatever P answers now, n1 must not sign a second, different message: M2.
+      const second = await p.step(async () => {
+        const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
+        opened.push(sec);
+        return sec;
+      }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
+      await p.abandon();
+      const secret = Buffer.from(n1.sec).toString('hex');
+      const said = outcome === secret ? 'released M1' : outcome;
+      expect(second === secret ? 'n1 opened again to sign M2' : second, `P's answer to the lost COMMIT: ${said}`).not.toBe('n1 opened again to sign M2');
+      expect(opened.length, 'n1 opened (in memory) once for M1; never again after M1 left').toBe(1);
+    } finally {
+      proxy.hold = undefined;
       await proxy.stop();
     }
   }, 120_000);
