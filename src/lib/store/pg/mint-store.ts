@@ -17,8 +17,9 @@
  * latency for fewer fsyncs (docs/postgres.md). A connection lost (server restart,
  * network) refuses the request in flight (E_STORE_UNREACHABLE, retryable) and the next
  * request reconnects, keeping the process's epoch (see `reconnect`); a COMMIT whose answer
- * was lost is resolved by the epoch counter on the new connection, and only when it cannot
- * be resolved is the store `broken`: the process exits without releasing the answer, and
+ * was lost is resolved by the epoch counter on the new connection (its absence counts only
+ * on the same server, not restarted since), and only when it cannot be resolved is the
+ * store `broken`: the process exits without releasing the answer, and
  * the retry, served by any process, finds the stored answer if it committed.
  *
  * Single-use rules are database constraints (schema.ts): one contract per funding
@@ -129,6 +130,11 @@ function isConnectionError(e: unknown): boolean {
 /** A connection failure as the command-line contract words it (client.ts): the redacted URL, never the password. */
 export const storeConnectError = storeError;
 
+/** When the server at the other end of `client` started: a restart, a restore or a failover changes it. */
+async function serverStartOf(client: pg.Client): Promise<string> {
+  return (await client.query<{ s: string }>('SELECT pg_postmaster_start_time()::text AS s')).rows[0]!.s;
+}
+
 function newClient(mod: { default: typeof pg }, target: PgTarget): pg.Client {
   return new mod.default.Client(pgConfig(target, 'offchain-mint'));
 }
@@ -154,6 +160,12 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
 
   /** The connection was lost outside a COMMIT: the next use reconnects (see `reconnect`). */
   private lost: OffchainError | undefined;
+  /**
+   * When the server this connection reached started (pg_postmaster_start_time): a lost
+   * COMMIT's absence is conclusive only on the server that was sent the COMMIT, never
+   * restarted since (see `resolveCommit`).
+   */
+  private serverStart = '';
 
   private constructor(private client: pg.Client, private readonly target: PgTarget, epoch: string, key: Buffer) {
     this.dir = target.url;
@@ -190,13 +202,16 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   private async reconnect(): Promise<void> {
     const old = this.client;
     const next = newClient(await import('pg'), this.target);
+    let started: string;
     try {
       await next.connect();
+      started = await serverStartOf(next);
     } catch (e) {
       await next.end().catch(() => undefined);
       throw storeError(e, this.target);
     }
     this.client = next;
+    this.serverStart = started;
     this.watch(next);
     this.lost = undefined;
     void old.end().catch(() => undefined);
@@ -213,6 +228,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     }
     const epoch = randomBytes(16).toString('hex');
     const key = randomBytes(32);
+    let serverStart = '';
     try {
       await client.query('BEGIN');
       // Many processes start at once: one creates the schema, the others wait and find it.
@@ -235,12 +251,14 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       if (!opts.view) await client.query("INSERT INTO meta (key, value) VALUES ('store_id', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(16).toString('hex')]);
       if (!opts.view && !opts.hostDir) await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
       await client.query('COMMIT');
+      serverStart = await serverStartOf(client);
       if (!opts.view && opts.hostDir) {
         const storeId = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'store_id'")).rows[0]!.value;
         const host = await HostEpoch.join(client, opts.hostDir, storeId);
         key.fill(0);
         const store = new PgMintStore<R>(client, target, host.epoch, host.key);
         store.host = host;
+        store.serverStart = serverStart;
         return store;
       }
     } catch (e) {
@@ -252,6 +270,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     }
     const store = new PgMintStore<R>(client, target, epoch, key);
     store.processEpoch = !opts.view;
+    store.serverStart = serverStart;
     if (opts.view) {
       store.wipe();
       store.viewOnly = true;
@@ -391,6 +410,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
    */
   private async resolveCommit(pending: number): Promise<void> {
     let found: number | undefined;
+    const committedTo = this.serverStart;
     try {
       await this.reconnect();
       // The lost transaction holds the counter's row lock until its COMMIT has ended on the
@@ -419,9 +439,19 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     // COMMIT): the host's next nonce step sees the counter below it and retires the key —
     // the safe reading, since this cannot tell "never committed" from "committed, then
     // restored" (see HOST EPOCHS above).
-    if (found === pending - 1) throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; retry it`, 1);
+    // Not there — on the server that was sent the COMMIT and has run ever since, that is
+    // conclusive. On another (a failover) or a restarted one (a restore, a crash with
+    // synchronous_commit off) it is not: the transaction may have committed, had its
+    // answer replayed by another process from the stored answer — a close's partial
+    // signature — and then been lost, so its nonce is as good as used. A process epoch's
+    // memory advanced only after COMMIT would not catch it: it stops, as on any rollback.
+    if (found === pending - 1 && this.serverStart === committedTo) throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; retry it`, 1);
     this.wipe();
-    this.failed = new StoreRolledBackError(`the store ${this.dir} went back in time under this process (its epoch counter is ${found ?? 'gone'} after a lost COMMIT, expected ${pending - 1} or ${pending}): this process wiped its nonce key and stops`);
+    this.failed = new StoreRolledBackError(
+      found === pending - 1
+        ? `the answer to a COMMIT was lost and the store ${this.dir} restarted or failed over before it could be asked (its epoch counter is ${found}, without that transaction): whether it committed and was answered elsewhere cannot be told, so this process wiped its nonce key and stops — restart it (users whose nonces it issued recover with "credit abandon")`
+        : `the store ${this.dir} went back in time under this process (its epoch counter is ${found ?? 'gone'} after a lost COMMIT, expected ${pending - 1} or ${pending}): this process wiped its nonce key and stops`,
+    );
     if (this.host) await this.host.retire(this.epoch);
     throw this.failed;
   }
