@@ -305,6 +305,70 @@ class Proxy {
     }
   }, 120_000);
 
+  it("a stream's COMMIT answer lost, its result replayed by another process, then a logical restore on the running server (pg_restore --clean): the stream does not sign with that nonce again", async () => {
+    const { t, url } = await target();
+    const proxy = new Proxy(server.port);
+    await proxy.start();
+    const { default: pgm } = await import('pg');
+    const admin = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database });
+    await admin.connect();
+    try {
+      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+      const p = await PgMintStore.open<Rec & { response?: string }>(viaProxy, 'regtest');
+      const n1 = nonce();
+      await p.step(() => p.issue('ctx:close', () => ({ secnonce: Uint8Array.from(n1.sec), pubnonce: n1.pub })));
+      // The dump (what pg_dump keeps of the tables that matter here).
+      const tables = ['epochs', 'nonces', 'contracts'];
+      for (const table of tables) await admin.query(`CREATE TABLE dump_${table} AS TABLE ${table}`);
+      let release!: () => void;
+      proxy.hold = new Promise<void>((r) => (release = r));
+      proxy.armed = 'answer';
+      const opened: string[] = [];
+      const first = p.step(async () => {
+        const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
+        opened.push(sec);
+        await p.put({ contract_id: 'c1', status: 'closing', response: `signed M1 with ${sec.slice(0, 16)}` });
+        return sec;
+      }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
+      await new Promise<void>((resolve, reject) => {
+        const started = Date.now();
+        const poll = () => (proxy.fired === 1 ? resolve() : Date.now() - started > 20_000 ? reject(new Error('COMMIT never seen')) : setTimeout(poll, 20));
+        poll();
+      });
+      let replayed: string | undefined;
+      for (let i = 0; i < 100 && !replayed; i++) {
+        replayed = (await admin.query<{ record: string }>("SELECT record FROM contracts WHERE contract_id = 'c1'")).rows[0]?.record;
+        if (!replayed) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(replayed).toMatch(/signed M1/);
+      // pg_restore --clean of the dump: each table dropped, created again, its rows copied back.
+      await admin.query('BEGIN');
+      for (const table of tables) {
+        await admin.query(`CREATE TABLE restored_${table} (LIKE ${table} INCLUDING ALL)`);
+        await admin.query(`DROP TABLE ${table}`);
+        await admin.query(`ALTER TABLE restored_${table} RENAME TO ${table}`);
+        await admin.query(`INSERT INTO ${table} SELECT * FROM dump_${table}`);
+      }
+      await admin.query('COMMIT');
+      release();
+      const outcome = await first;
+      const second = await p.step(async () => {
+        const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
+        opened.push(sec);
+        return sec;
+      }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
+      await p.abandon();
+      const secret = Buffer.from(n1.sec).toString('hex');
+      const said = outcome === secret ? 'released M1' : outcome;
+      expect(second === secret ? 'n1 opened again to sign M2' : second, `P's answer to the lost COMMIT: ${said}`).not.toBe('n1 opened again to sign M2');
+      expect(opened.length).toBe(1);
+    } finally {
+      proxy.hold = undefined;
+      await admin.end();
+      await proxy.stop();
+    }
+  }, 120_000);
+
   it('a COMMIT still in progress when its connection dropped (a synchronous standby slow to answer): not reported "not kept" while it commits, no false rollback after', async () => {
     const { t, url } = await target();
     const proxy = new Proxy(server.port);
