@@ -130,9 +130,18 @@ function isConnectionError(e: unknown): boolean {
 /** A connection failure as the command-line contract words it (client.ts): the redacted URL, never the password. */
 export const storeConnectError = storeError;
 
-/** When the server at the other end of `client` started: a restart, a restore or a failover changes it. */
-async function serverStartOf(client: pg.Client): Promise<string> {
-  return (await client.query<{ s: string }>('SELECT pg_postmaster_start_time()::text AS s')).rows[0]!.s;
+/**
+ * What a restore changes about the store, whatever its kind: when the server started (a
+ * physical restore, a point-in-time recovery, a failover, a crash), the database's OID (a
+ * database dropped and created again from a dump), and the epochs table's OID and file
+ * (a dump restored with --clean, or its tables truncated and reloaded). Row by row edits
+ * by hand are not a restore it can see.
+ */
+async function storeIdentity(client: pg.Client): Promise<string> {
+  return (await client.query<{ s: string }>(
+    `SELECT concat_ws('/', pg_postmaster_start_time()::text, d.oid::text, to_regclass('epochs')::oid::text, pg_relation_filenode(to_regclass('epochs'))::text) AS s
+       FROM pg_database d WHERE d.datname = current_database()`,
+  )).rows[0]!.s;
 }
 
 function newClient(mod: { default: typeof pg }, target: PgTarget): pg.Client {
@@ -161,9 +170,9 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   /** The connection was lost outside a COMMIT: the next use reconnects (see `reconnect`). */
   private lost: OffchainError | undefined;
   /**
-   * When the server this connection reached started (pg_postmaster_start_time): a lost
-   * COMMIT's absence is conclusive only on the server that was sent the COMMIT, never
-   * restarted since (see `resolveCommit`).
+   * The store this connection reached, as a restore would change it (`storeIdentity`): a
+   * lost COMMIT's absence is conclusive only on the store that was sent the COMMIT, not
+   * restarted or restored since (see `resolveCommit`).
    */
   private serverStart = '';
 
@@ -205,7 +214,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     let started: string;
     try {
       await next.connect();
-      started = await serverStartOf(next);
+      started = await storeIdentity(next);
     } catch (e) {
       await next.end().catch(() => undefined);
       throw storeError(e, this.target);
@@ -251,7 +260,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       if (!opts.view) await client.query("INSERT INTO meta (key, value) VALUES ('store_id', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(16).toString('hex')]);
       if (!opts.view && !opts.hostDir) await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
       await client.query('COMMIT');
-      serverStart = await serverStartOf(client);
+      serverStart = await storeIdentity(client);
       if (!opts.view && opts.hostDir) {
         const storeId = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'store_id'")).rows[0]!.value;
         const host = await HostEpoch.join(client, opts.hostDir, storeId);
@@ -439,9 +448,10 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     // COMMIT): the host's next nonce step sees the counter below it and retires the key —
     // the safe reading, since this cannot tell "never committed" from "committed, then
     // restored" (see HOST EPOCHS above).
-    // Not there — on the server that was sent the COMMIT and has run ever since, that is
-    // conclusive. On another (a failover) or a restarted one (a restore, a crash with
-    // synchronous_commit off) it is not: the transaction may have committed, had its
+    // Not there — on the store that was sent the COMMIT, its server running and its tables
+    // untouched ever since, that is conclusive. On another (a failover), a restarted server
+    // (a restore, a crash with synchronous_commit off) or a store reloaded from a dump it
+    // is not: the transaction may have committed, had its
     // answer replayed by another process from the stored answer — a close's partial
     // signature — and then been lost, so its nonce is as good as used. A process epoch's
     // memory advanced only after COMMIT would not catch it: it stops, as on any rollback.
@@ -449,7 +459,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     this.wipe();
     this.failed = new StoreRolledBackError(
       found === pending - 1
-        ? `the answer to a COMMIT was lost and the store ${this.dir} restarted or failed over before it could be asked (its epoch counter is ${found}, without that transaction): whether it committed and was answered elsewhere cannot be told, so this process wiped its nonce key and stops — restart it (users whose nonces it issued recover with "credit abandon")`
+        ? `the answer to a COMMIT was lost and the store ${this.dir} restarted, failed over or was restored before it could be asked (its epoch counter is ${found}, without that transaction): whether it committed and was answered elsewhere cannot be told, so this process wiped its nonce key and stops — restart it (users whose nonces it issued recover with "credit abandon")`
         : `the store ${this.dir} went back in time under this process (its epoch counter is ${found ?? 'gone'} after a lost COMMIT, expected ${pending - 1} or ${pending}): this process wiped its nonce key and stops`,
     );
     if (this.host) await this.host.retire(this.epoch);
