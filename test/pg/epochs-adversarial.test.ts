@@ -25,6 +25,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { pipeline } from '../e2e/cli.ts';
+import { PAY_FLAGS, mintStage, type Msg } from '../e2e/stream-credit.ts';
+import { Cluster, pgMint, userOpenRequest, userOpened, userPays, userTakesReceipt } from './mint-cluster.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
 
@@ -139,6 +142,40 @@ class Proxy {
     execFileSync('cp', ['-a', from, server.dataDir]); // -a: as root the server's files belong to postgres
     await server.resume();
   };
+
+  it('a --nonce-epoch host stream and one-shot processes of the same host paying at once (built CLI): the exact witness raises no false alarm', async () => {
+    const { env, mintDir, offerPath } = await pgMint(server, `cli_race_${++db}`, root.path);
+    const stream = new Cluster(1, mintDir, env, ['--nonce-epoch', 'host']);
+    const users = await Promise.all([0, 1, 2, 3].map((i) => userOpenRequest(root.path, offerPath, 'clirace', i)));
+    for (const { user, line } of users) {
+      const accept = await stream.ask(0, line);
+      expect((JSON.parse(accept) as Msg).type, accept).toBe('credit/open-accept');
+      await userOpened(user, accept);
+    }
+    const hostDir = join(mintDir, 'regtest', 'credit-mint-pg');
+    const keyFile = readdirSync(hostDir).find((f) => f.startsWith('epoch-'))!;
+    const keyBefore = readFileSync(join(hostDir, keyFile), 'utf8');
+    const warnings: string[] = [];
+    // Users 0 and 1 pay through the stream, users 2 and 3 through one-shot processes, all at
+    // once, three rounds; each contract alternates between the two in the next rounds.
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(users.map(async ({ user }, i) => {
+        const req = await userPays(user, 1000 * (round + 1));
+        const viaStream = (i + round) % 2 === 0;
+        const answer = viaStream
+          ? await stream.ask(0, req.line)
+          : await pipeline([mintStage(mintDir, env, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], req.line).then((r) => {
+            if (r[0]!.stderr.trim()) warnings.push(r[0]!.stderr.trim());
+            return r[0]!.status === 0 ? r[0]!.stdout : `exit ${r[0]!.status}: ${r[0]!.stderr}`;
+          });
+        expect(answer, `round ${round}, user ${i}, ${viaStream ? 'stream' : 'one-shot'}`).toMatch(/"type":\s*"credit\/receipt"/);
+        await userTakesReceipt(user, answer);
+      }));
+    }
+    expect((await stream.end()).map((e) => e.status)).toEqual([0]);
+    expect(warnings.filter((w) => /went back in time/.test(w))).toEqual([]);
+    expect(readFileSync(join(hostDir, keyFile), 'utf8')).toBe(keyBefore);
+  }, 240_000);
 
   it("the host's key file is written once, not by every command (a rewrite leaves the old copy's blocks behind, unshredded)", async () => {
     const { t } = await target();
