@@ -227,6 +227,20 @@ class Proxy {
     expect(opened.filter((o) => o === secret).length, `n1 opened by: ${opened.map((o) => (o === secret ? 'SECRET' : o)).join(', ')}`).toBeLessThanOrEqual(1);
   }, 120_000);
 
+  it('a --state-dir copied to a second host, the first signs, the database goes back before the copy was ever used: the copy does not open that nonce', async () => {
+    const { t } = await target();
+    const hostA = join(root.path, 'early-a');
+    const hostB = join(root.path, 'early-b');
+    const n1 = await issue(t, hostA, 'ctx:1');
+    const b = await backup('early-backup');
+    cpSync(hostA, hostB, { recursive: true }); // B: a clone of A, not yet in service
+    const secret = Buffer.from(n1.sec).toString('hex');
+    expect(await tryTake(t, hostA, n1, 'ctx:1')).toBe(secret);
+    await restore(b);
+    // B's first command ever: its key and witness are exactly A's as of the backup.
+    expect(await tryTake(t, hostB, n1, 'ctx:1')).not.toBe(secret);
+  }, 120_000);
+
   it("a host whose witness was lost (its key kept), then a restore: the revived nonce's secret is not opened again", async () => {
     const { t } = await target();
     const host = join(root.path, 'lost');
