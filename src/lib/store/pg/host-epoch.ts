@@ -39,6 +39,14 @@
  * host runs a nonce step after the other did: a restore before that moment is the window
  * no local witness can close — do not copy --state-dir between hosts.)
  *
+ * THE KEY FILE IS ONE FILE. The witness also names the key file it was written beside
+ * (its inode and birth time: the file is written once, never replaced). A --state-dir
+ * copied to another host, or restored from a file-level backup, carries the witness but
+ * not the file: its first command finds the witness naming another file and retires the
+ * key — before the copy can open anything, so even a restore of the database that comes
+ * before the copy's first use finds nothing to revive for it. (A block-level clone of the
+ * disk keeps both: that copy is beyond any local check.)
+ *
  * The check is conservative: a step that died between raising the witness and its COMMIT
  * (kill -9, or a COMMIT lost on the wire that did not happen) leaves the witness one above
  * the counter, which looks like a restore, and retires the key too. Lowering the witness
@@ -50,7 +58,7 @@
  * with the database. Keep --state-dir out of the database's backups (docs/deployment.md).
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -58,12 +66,29 @@ import { MalformedInputError, OffchainError } from '../../errors.ts';
 import { errnoCode, readJsonFile, shredFile, writeJsonAtomic } from '../atomic.ts';
 import { withLock } from '../lock.ts';
 import { StateStore } from '../state-store.ts';
-import { VersionWitness } from './witness.ts';
 
 /** A host epoch found outlived by a restore and replaced when the store was opened. */
 export type RetiredEpoch = { epoch: string; counter: number | undefined; seen: number };
 
 type KeyDoc = { epoch: string; key: string };
+
+/** The witness document (`seen-<epoch>.json`): VersionWitness's, plus the key file it was written beside. */
+type WitnessDoc = { version: number; file?: string };
+
+/**
+ * What a copy of the key file cannot keep: its inode number and birth time (the file is
+ * written once and never replaced, so both are fixed for its life). A copy — cp, rsync, a
+ * file-level backup restored — is a new file.
+ */
+async function keyFileIdentity(path: string): Promise<string | undefined> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return `${st.ino}:${st.birthtimeNs}`;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+}
 
 function fresh(): KeyDoc {
   return { epoch: randomBytes(16).toString('hex'), key: randomBytes(32).toString('hex') };
@@ -79,12 +104,16 @@ function checked(doc: KeyDoc, path: string): KeyDoc {
 export class HostEpoch {
   retired: RetiredEpoch | undefined;
 
+  /** The last witness read named another key file (`seen`): for the refusal's wording. */
+  foreignWitness = false;
+
   private constructor(
     private readonly docs: StateStore,
-    private readonly witness: VersionWitness,
     private readonly name: string,
     readonly epoch: string,
     readonly key: Buffer,
+    /** The key file's identity (`keyFileIdentity`), recorded in the witness. */
+    private readonly file: string | undefined,
   ) {}
 
   /**
@@ -95,17 +124,19 @@ export class HostEpoch {
    */
   static async join(client: pg.Client, dir: string, storeId: string): Promise<HostEpoch> {
     const docs = new StateStore(dir);
-    const witness = new VersionWitness(dir);
     const name = `epoch-${storeId}`;
     const path = join(docs.dir, `${name}.json`);
     let retired: RetiredEpoch | undefined;
     for (let attempt = 0; attempt < 4; attempt++) {
       const doc = await loadKey(docs.dir, path);
+      const file = await keyFileIdentity(path);
       await client.query('BEGIN');
       try {
         const row = (await client.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1 FOR UPDATE', [doc.epoch])).rows[0];
         const counter = row ? Number(row.counter) : undefined;
-        const seen = (await witness.seen(doc.epoch)) ?? 0;
+        const w = await docs.read<WitnessDoc>(`seen-${doc.epoch}`);
+        // A witness written beside another key file: this directory is a copy (see THE KEY FILE IS ONE FILE).
+        const seen = w?.file !== undefined && w.file !== file ? -1 : (w?.version ?? 0);
         if (counter === undefined && seen === 0) {
           await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, NULL, $2) ON CONFLICT (epoch) DO NOTHING', [doc.epoch, hostname()]);
         }
@@ -115,7 +146,7 @@ export class HostEpoch {
         // would be invisible here — retired either way (see "THE WITNESS IS EXACT" above).
         if ((counter === undefined && seen === 0) || (counter !== undefined && counter === seen)) {
           await client.query('COMMIT');
-          const epoch = new HostEpoch(docs, witness, name, doc.epoch, Buffer.from(doc.key, 'hex'));
+          const epoch = new HostEpoch(docs, name, doc.epoch, Buffer.from(doc.key, 'hex'), file);
           epoch.retired = retired;
           return epoch;
         }
@@ -130,14 +161,16 @@ export class HostEpoch {
     throw new OffchainError('E_STORE_ROLLED_BACK', `the host's nonce key under ${dir} keeps being retired (the store went back in time again and again): stop and look at the database`, 1);
   }
 
-  /** The witness: the highest counter this host has written for the epoch (0 before any). */
+  /** The witness: the highest counter this host has written for the epoch (0 before any); -1 when it was written beside another key file. */
   async seen(): Promise<number> {
-    return (await this.witness.seen(this.epoch)) ?? 0;
+    const w = await this.docs.read<WitnessDoc>(`seen-${this.epoch}`);
+    this.foreignWitness = w?.file !== undefined && w.file !== this.file;
+    return this.foreignWitness ? -1 : (w?.version ?? 0);
   }
 
-  /** Raise the witness to `counter` (never lowers it), durably, before the transaction's COMMIT. */
+  /** Raise the witness to `counter` (never lowers it), durably, before the transaction's COMMIT; it names this key file. */
   async advance(counter: number): Promise<void> {
-    await this.witness.advance(this.epoch, counter);
+    await this.docs.update<WitnessDoc>(`seen-${this.epoch}`, (cur) => (cur !== undefined && cur.version >= counter ? cur : { version: counter, ...(this.file ? { file: this.file } : {}) }));
   }
 
   /** The database went back in time: overwrite the key file (if it still holds this epoch). */

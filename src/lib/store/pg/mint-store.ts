@@ -512,7 +512,9 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     if (!ok) {
       this.wipe();
       this.failed = new StoreRolledBackError(
-        this.host
+        this.host?.foreignWitness
+          ? `this host's nonce key under --state-dir is a copy (its rollback witness was written beside another key file: the directory was copied from another host or restored from a file-level backup), so a restore of the store ${this.dir} could revive nonces the original signed with; nothing was signed. This host retired its nonce key: run the step again (a fresh key is drawn); users whose nonces were lost recover with "credit abandon"`
+          : this.host
           ? `the store ${this.dir} went back in time (this host's nonce epoch ${this.epoch.slice(0, 8)}… counter is ${found === undefined ? 'gone' : found - 1}, but this host committed ${floor}): a backup, failover or point-in-time recovery was restored, a step died between its witness and its COMMIT, or another copy of this --state-dir holds the key; nothing was signed. This host retired its nonce key: run the step again (a fresh key is drawn); users whose nonces were lost recover with "credit abandon"`
           : `the store ${this.dir} went back in time under this process (its epoch ${this.epoch.slice(0, 8)}… counter is ${found ?? 'gone'}, this process counted ${this.counter}): a backup or failover was restored; this process wiped its nonce key and stops — restart it (users whose nonces were lost recover with "credit abandon")`,
       );
