@@ -54,8 +54,9 @@
  * The cost of a retirement is the same as a mint process restart on a process epoch: the
  * users holding that host's unused nonces abandon once.
  *
- * What it cannot see: a host whose --state-dir was wiped or copied from an older backup
- * with the database. Keep --state-dir out of the database's backups (docs/deployment.md).
+ * What it cannot see: a --state-dir rolled back with the database by a block-level
+ * snapshot (a VM or filesystem snapshot keeps the key file's identity), or a block-level
+ * clone of it. Keep --state-dir out of the database's backups (docs/deployment.md).
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
