@@ -35,9 +35,9 @@
  * the witness was lost. That other holder's takes are not covered by this witness, so a
  * later restore that revives one of them would pass a `counter >= witness` check here and
  * its secret would be opened a second time. So the counter must equal the witness, at open
- * and at every tick; otherwise the key is retired. (A copy is caught the first time either
- * host runs a nonce step after the other did: a restore before that moment is the window
- * no local witness can close — do not copy --state-dir between hosts.)
+ * and at every tick; otherwise the key is retired. (That catches a copy the first time
+ * either host runs a nonce step after the other did; a file-level copy is caught at its
+ * first command, below.)
  *
  * THE KEY FILE IS ONE FILE. The witness also names the key file it was written beside
  * (its inode and birth time: the file is written once, never replaced). A --state-dir

@@ -174,7 +174,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
    * lost COMMIT's absence is conclusive only on the store that was sent the COMMIT, not
    * restarted or restored since (see `resolveCommit`).
    */
-  private serverStart = '';
+  private reached = '';
 
   private constructor(private client: pg.Client, private readonly target: PgTarget, epoch: string, key: Buffer) {
     this.dir = target.url;
@@ -220,7 +220,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       throw storeError(e, this.target);
     }
     this.client = next;
-    this.serverStart = started;
+    this.reached = started;
     this.watch(next);
     this.lost = undefined;
     void old.end().catch(() => undefined);
@@ -237,7 +237,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     }
     const epoch = randomBytes(16).toString('hex');
     const key = randomBytes(32);
-    let serverStart = '';
+    let reached = '';
     try {
       await client.query('BEGIN');
       // Many processes start at once: one creates the schema, the others wait and find it.
@@ -260,14 +260,14 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       if (!opts.view) await client.query("INSERT INTO meta (key, value) VALUES ('store_id', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(16).toString('hex')]);
       if (!opts.view && !opts.hostDir) await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
       await client.query('COMMIT');
-      serverStart = await storeIdentity(client);
+      reached = await storeIdentity(client);
       if (!opts.view && opts.hostDir) {
         const storeId = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'store_id'")).rows[0]!.value;
         const host = await HostEpoch.join(client, opts.hostDir, storeId);
         key.fill(0);
         const store = new PgMintStore<R>(client, target, host.epoch, host.key);
         store.host = host;
-        store.serverStart = serverStart;
+        store.reached = reached;
         return store;
       }
     } catch (e) {
@@ -279,7 +279,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     }
     const store = new PgMintStore<R>(client, target, epoch, key);
     store.processEpoch = !opts.view;
-    store.serverStart = serverStart;
+    store.reached = reached;
     if (opts.view) {
       store.wipe();
       store.viewOnly = true;
@@ -419,7 +419,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
    */
   private async resolveCommit(pending: number): Promise<void> {
     let found: number | undefined;
-    const committedTo = this.serverStart;
+    const committedTo = this.reached;
     try {
       await this.reconnect();
       // The lost transaction holds the counter's row lock until its COMMIT has ended on the
@@ -444,18 +444,17 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       this.counter = pending;
       return;
     }
-    // Did not commit. A host epoch's witness already holds `pending` (written before
-    // COMMIT): the host's next nonce step sees the counter below it and retires the key —
-    // the safe reading, since this cannot tell "never committed" from "committed, then
-    // restored" (see HOST EPOCHS above).
     // Not there — on the store that was sent the COMMIT, its server running and its tables
     // untouched ever since, that is conclusive. On another (a failover), a restarted server
-    // (a restore, a crash with synchronous_commit off) or a store reloaded from a dump it
-    // is not: the transaction may have committed, had its
-    // answer replayed by another process from the stored answer — a close's partial
-    // signature — and then been lost, so its nonce is as good as used. A process epoch's
-    // memory advanced only after COMMIT would not catch it: it stops, as on any rollback.
-    if (found === pending - 1 && this.serverStart === committedTo) throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; retry it`, 1);
+    // (a restore, a crash with synchronous_commit off) or a store reloaded from a dump it is
+    // not: the transaction may have committed, had its answer replayed by another process
+    // from the stored answer — a close's partial signature — and then been lost, so its
+    // nonce is as good as used. A process epoch's memory, advanced only after COMMIT, would
+    // not catch it: the process stops, as on any rollback. (A host epoch's witness already
+    // holds `pending`, written before COMMIT, so after "did not commit" its next nonce step
+    // retires the key anyway: it cannot tell "never committed" from "committed, then
+    // restored" — see host-epoch.ts.)
+    if (found === pending - 1 && this.reached === committedTo) throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; retry it`, 1);
     this.wipe();
     this.failed = new StoreRolledBackError(
       found === pending - 1
