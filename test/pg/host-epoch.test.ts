@@ -19,7 +19,6 @@
  * answers two different transactions; the user abandons and pays again.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { cpSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -27,35 +26,15 @@ import { pipeline } from '../e2e/cli.ts';
 import { PAY_FLAGS, mintStage, type Msg } from '../e2e/stream-credit.ts';
 import { describePostgres } from './fixture.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
-import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
+import type { PgTarget } from '../../src/lib/store/pg/connect.ts';
+import { command, issue, storeTarget, type Rec } from './host-stores.ts';
 import { Cluster, pgMint, userAbandons, userOpenRequest, userOpened, userPays, userTakesAbandoned, userTakesReceipt } from './mint-cluster.ts';
 
-
-type Rec = { contract_id: string; status: string };
 
 describePostgres('host epochs: one-shot mint commands on PostgreSQL', (fx) => {
   let db = 0;
 
-  const target = async (): Promise<PgTarget> => {
-    const url = await fx.server.createDatabase(`host_${++db}`);
-    return resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
-  };
-  const nonce = () => ({ sec: new Uint8Array(randomBytes(97)), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
-  /** One one-shot command: open the store on `hostDir`, run `fn` as one step, close. */
-  const command = async <T>(t: PgTarget, hostDir: string, fn: (s: PgMintStore<Rec>) => Promise<T>): Promise<T> => {
-    const s = await PgMintStore.open<Rec>(t, 'regtest', { hostDir });
-    try {
-      const r = await s.step(() => fn(s));
-      await s.close();
-      return r;
-    } finally {
-      await s.abandon();
-    }
-  };
-  const issue = (t: PgTarget, hostDir: string, ctx: string) => {
-    const n = nonce();
-    return command(t, hostDir, (s) => s.issue(ctx, () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub }))).then(() => n);
-  };
+  const target = async (): Promise<PgTarget> => (await storeTarget(fx.server, `host_${++db}`)).t;
   const keyFile = (hostDir: string) => readdirSync(hostDir).find((f) => f.startsWith('epoch-'))!;
   const seenOf = (hostDir: string, epoch: string) => (JSON.parse(readFileSync(join(hostDir, `seen-${epoch}.json`), 'utf8')) as { version: number }).version;
   const counterOf = async (t: PgTarget, epoch: string) => {
