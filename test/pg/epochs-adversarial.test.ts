@@ -32,6 +32,39 @@ import { command, issue, nonce, storeTarget, type Rec } from './host-stores.ts';
 
 
 
+/**
+ * Stream P signs "M1" with `n1` (a close: the answer stored carries the mint's partial
+ * signature) and the primary commits it, but the proxy drops the COMMIT's answer and holds
+ * P's reconnection until `release()`: P's step is `first`, still open.
+ */
+async function signLosingCommit(proxy: CommitProxy, p: PgMintStore<Rec & { response?: string }>, n1: { pub: Uint8Array }, opened: string[]) {
+  let release!: () => void;
+  proxy.hold = new Promise<void>((r) => (release = r));
+  proxy.armed = 'after';
+  const first = p.step(async () => {
+    const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
+    opened.push(sec);
+    await p.put({ contract_id: 'c1', status: 'closing', response: `signed M1 with ${sec.slice(0, 16)}` });
+    return sec;
+  }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
+  await proxy.fires();
+  return { first, release };
+}
+
+/** Whatever P answered its lost COMMIT (`outcome`), n1 must not open again to sign a second message. */
+async function neverTwice(p: PgMintStore<Rec & { response?: string }>, n1: { sec: Uint8Array; pub: Uint8Array }, outcome: string, opened: string[]): Promise<void> {
+  const second = await p.step(async () => {
+    const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
+    opened.push(sec);
+    return sec;
+  }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
+  await p.abandon();
+  const secret = Buffer.from(n1.sec).toString('hex');
+  const said = outcome === secret ? 'released M1' : outcome;
+  expect(second === secret ? 'n1 opened again to sign M2' : second, `P's answer to the lost COMMIT: ${said}`).not.toBe('n1 opened again to sign M2');
+  expect(opened.length, 'n1 opened (in memory) once for M1; never again after M1 left').toBe(1);
+}
+
 describePostgres('host epochs, adversarial: copied state directories, lost COMMITs', (fx) => {
   let db = 0;
 
@@ -216,17 +249,8 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
       await p.list().catch(() => p.list());
       // P signs the close with n1 and stores its answer (a close answer carries the mint's
       // partial signature); the primary commits, and P never hears it.
-      let release!: () => void;
-      proxy.hold = new Promise<void>((r) => (release = r));
-      proxy.armed = 'after';
       const opened: string[] = [];
-      const first = p.step(async () => {
-        const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
-        opened.push(sec);
-        await p.put({ contract_id: 'c1', status: 'closing', response: `signed M1 with ${sec.slice(0, 16)}` });
-        return sec;
-      }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
-      await proxy.fires();
+      const { first, release } = await signLosingCommit(proxy, p, n1, opened);
       // The user's retry reaches process Q, which answers from the stored answer: M1's signature leaves.
       let replayed: string | undefined;
       for (let i = 0; i < 100 && !replayed; i++) {
@@ -242,16 +266,7 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
       release();
       const outcome = await first;
       // Whatever P answers now, n1 must not sign a second, different message: M2.
-      const second = await p.step(async () => {
-        const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
-        opened.push(sec);
-        return sec;
-      }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
-      await p.abandon();
-      const secret = Buffer.from(n1.sec).toString('hex');
-      const said = outcome === secret ? 'released M1' : outcome;
-      expect(second === secret ? 'n1 opened again to sign M2' : second, `P's answer to the lost COMMIT: ${said}`).not.toBe('n1 opened again to sign M2');
-      expect(opened.length, 'n1 opened (in memory) once for M1; never again after M1 left').toBe(1);
+      await neverTwice(p, n1, outcome, opened);
     } finally {
       proxy.hold = undefined;
       await proxy.stop();
@@ -273,17 +288,8 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
       // The dump (what pg_dump keeps of the tables that matter here).
       const tables = ['epochs', 'nonces', 'contracts'];
       for (const table of tables) await admin.query(`CREATE TABLE dump_${table} AS TABLE ${table}`);
-      let release!: () => void;
-      proxy.hold = new Promise<void>((r) => (release = r));
-      proxy.armed = 'after';
       const opened: string[] = [];
-      const first = p.step(async () => {
-        const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
-        opened.push(sec);
-        await p.put({ contract_id: 'c1', status: 'closing', response: `signed M1 with ${sec.slice(0, 16)}` });
-        return sec;
-      }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
-      await proxy.fires();
+      const { first, release } = await signLosingCommit(proxy, p, n1, opened);
       let replayed: string | undefined;
       for (let i = 0; i < 100 && !replayed; i++) {
         replayed = (await admin.query<{ record: string }>("SELECT record FROM contracts WHERE contract_id = 'c1'")).rows[0]?.record;
@@ -301,16 +307,7 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
       await admin.query('COMMIT');
       release();
       const outcome = await first;
-      const second = await p.step(async () => {
-        const sec = Buffer.from(await p.take(n1.pub, 'ctx:close')).toString('hex');
-        opened.push(sec);
-        return sec;
-      }).then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
-      await p.abandon();
-      const secret = Buffer.from(n1.sec).toString('hex');
-      const said = outcome === secret ? 'released M1' : outcome;
-      expect(second === secret ? 'n1 opened again to sign M2' : second, `P's answer to the lost COMMIT: ${said}`).not.toBe('n1 opened again to sign M2');
-      expect(opened.length).toBe(1);
+      await neverTwice(p, n1, outcome, opened);
     } finally {
       proxy.hold = undefined;
       await admin.end();
