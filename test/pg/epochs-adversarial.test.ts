@@ -86,6 +86,23 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
     await fx.server.resume();
   };
 
+  /** A COMMIT proxy in front of the server, the database's target through it, and a direct admin connection. */
+  const throughProxy = async ({ t, url }: { t: PgTarget; url: string }) => {
+    const proxy = new CommitProxy(fx.server.port);
+    await proxy.start();
+    const { default: pgm } = await import('pg');
+    const admin = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database });
+    await admin.connect();
+    admin.on('error', () => {}); // a test that restarts the server ends this connection too
+    const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${fx.server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
+    const end = async () => {
+      proxy.hold = undefined;
+      await admin.end().catch(() => undefined);
+      await proxy.stop();
+    };
+    return { proxy, admin, viaProxy, end };
+  };
+
   it('a --nonce-epoch host stream and one-shot processes of the same host paying at once (built CLI): the exact witness raises no false alarm', async () => {
     const { env, mintDir, offerPath } = await pgMint(fx.server, `cli_race_${++db}`, fx.root);
     const stream = new Cluster(1, mintDir, env, ['--nonce-epoch', 'host']);
@@ -203,10 +220,8 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
   it("a COMMIT whose answer was lost while another command of the host ticked: it committed, and the host's key is kept", async () => {
     const { t, url } = await target();
     const host = join(fx.root, 'lost-commit');
-    const proxy = new CommitProxy(fx.server.port);
-    await proxy.start();
+    const { proxy, viaProxy, end } = await throughProxy({ t, url });
     try {
-      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${fx.server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
       const n1 = await issue(t, host, 'ctx:1');
       const keyFile = readdirSync(host).find((f) => f.startsWith('epoch-'))!;
       const keyBefore = readFileSync(join(host, keyFile), 'utf8');
@@ -229,16 +244,14 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
       expect(existsSync(join(host, keyFile)) && readFileSync(join(host, keyFile), 'utf8')).toBe(keyBefore);
       expect(await tryTake(t, host, n2, 'ctx:2')).toBe(Buffer.from(n2.sec).toString('hex'));
     } finally {
-      await proxy.stop();
+      await end();
     }
   }, 120_000);
 
   it("a stream's COMMIT answer lost, its result replayed by another process, then a failover to a standby without it: the stream does not sign with that nonce again", async () => {
     const { t, url } = await target();
-    const proxy = new CommitProxy(fx.server.port);
-    await proxy.start();
+    const { proxy, viaProxy, end } = await throughProxy({ t, url });
     try {
-      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${fx.server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
       // Stream P (a process epoch, through the proxy) issues n1 for a close at state 1.
       const p = await PgMintStore.open<Rec & { response?: string }>(viaProxy, 'regtest');
       const n1 = nonce();
@@ -268,20 +281,14 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
       // Whatever P answers now, n1 must not sign a second, different message: M2.
       await neverTwice(p, n1, outcome, opened);
     } finally {
-      proxy.hold = undefined;
-      await proxy.stop();
+      await end();
     }
   }, 120_000);
 
   it("a stream's COMMIT answer lost, its result replayed by another process, then a logical restore on the running server (pg_restore --clean): the stream does not sign with that nonce again", async () => {
     const { t, url } = await target();
-    const proxy = new CommitProxy(fx.server.port);
-    await proxy.start();
-    const { default: pgm } = await import('pg');
-    const admin = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database });
-    await admin.connect();
+    const { proxy, admin, viaProxy, end } = await throughProxy({ t, url });
     try {
-      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${fx.server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
       const p = await PgMintStore.open<Rec & { response?: string }>(viaProxy, 'regtest');
       const n1 = nonce();
       await p.step(() => p.issue('ctx:close', () => ({ secnonce: Uint8Array.from(n1.sec), pubnonce: n1.pub })));
@@ -309,21 +316,14 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
       const outcome = await first;
       await neverTwice(p, n1, outcome, opened);
     } finally {
-      proxy.hold = undefined;
-      await admin.end();
-      await proxy.stop();
+      await end();
     }
   }, 120_000);
 
   it('a COMMIT still in progress when its connection dropped (a synchronous standby slow to answer): not reported "not kept" while it commits, no false rollback after', async () => {
     const { t, url } = await target();
-    const proxy = new CommitProxy(fx.server.port);
-    await proxy.start();
-    const { default: pgm } = await import('pg');
-    const admin = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database });
-    await admin.connect();
+    const { proxy, admin, viaProxy, end } = await throughProxy({ t, url });
     try {
-      const viaProxy = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${fx.server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
       // A stream's store (a process epoch), through the proxy.
       const a = await PgMintStore.open<Rec>(viaProxy, 'regtest');
       const n1 = nonce();
@@ -349,8 +349,7 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
       await expect(a.step(() => a.issue('ctx:2', () => ({ secnonce: Uint8Array.from(n2.sec), pubnonce: n2.pub })))).resolves.toBeDefined();
       await a.close();
     } finally {
-      await admin.end();
-      await proxy.stop();
+      await end();
     }
   }, 120_000);
 }, { prefix: 'offchain-pg-witness-' });
