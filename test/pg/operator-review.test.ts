@@ -39,7 +39,7 @@ import { expect, it } from 'vitest';
 import type { Client } from 'pg';
 import { describePostgres } from './fixture.ts';
 import { KEYS, OPERATOR_PUB, TERMS, depositThrough, flow, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
-import { OFFLINE, count, operatorDatabase, pgFlow, snapshot } from './operator.ts';
+import { OFFLINE, count, aliceSignedTransfer, operatorDatabase, pgFlow, snapshot } from './operator.ts';
 import { run } from '../e2e/cli.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
@@ -200,12 +200,7 @@ describePostgres('statechain operator store, review', (fx) => {
   }, 180_000);
 
   it('R8: the answer to a COMMIT lost: the step is refused E_STORE_UNREACHABLE without claiming nothing was written, and the retry answers what was kept', async () => {
-    const dir = temp();
-    const f = pgFlow(dir, fx.server, pgdb.url);
-    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
-    const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
-    const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
-    const version = async () => Number((await pgdb.db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version);
+    const { dir, f, d, sign, version } = aliceSignedTransfer(fx, pgdb);
     const v0 = await version();
     const proxy = new CommitProxy(fx.server.port);
     await proxy.start();

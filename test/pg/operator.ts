@@ -11,7 +11,7 @@ import { afterAll, beforeAll } from 'vitest';
 import type { Client } from 'pg';
 import { run } from '../e2e/cli.ts';
 import { runAsync } from '../e2e/process.ts';
-import { KEYS, chainFor, type Flow } from '../e2e/statechain-flow.ts';
+import { KEYS, OPERATOR_PUB, chainFor, depositThrough, fundingTo, ok, type Flow } from '../e2e/statechain-flow.ts';
 import type { Postgres } from '../setup/postgres.ts';
 import type { PgFixture } from './fixture.ts';
 
@@ -93,4 +93,19 @@ export function operatorDatabase(fx: PgFixture): { readonly url: string; readonl
       db = await connect(fx.server, 'operator');
     },
   };
+}
+
+/**
+ * A coin Alice deposited on a fresh flow of this store, and her transfer to Bob signed by
+ * her (in the flow's directory `dir`): `sign` is the message the operator's next step takes. `version()` reads the coin's
+ * row version as the database has it.
+ */
+export function aliceSignedTransfer(fx: PgFixture, pgdb: { url: string; db: Client; temp: () => string }) {
+  const dir = pgdb.temp();
+  const f = pgFlow(dir, fx.server, pgdb.url);
+  const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+  const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
+  const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
+  const version = async () => Number((await pgdb.db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version);
+  return { dir, f, d, sign, version };
 }

@@ -19,7 +19,7 @@ import { decodeCompressed, encodeCompressed, pointAdd } from '../independent/sec
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { KEYS, OPERATOR_PUB, depositThrough, files, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
-import { connect, count, operatorDatabase, pgFlow, snapshot } from './operator.ts';
+import { connect, count, aliceSignedTransfer, operatorDatabase, pgFlow, snapshot } from './operator.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
 import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
@@ -187,11 +187,7 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
   }, 300_000);
 
   it('the server restarted mid-flow: the step fails coded with nothing written, the same step after it answers, and again answers the same', async () => {
-    const dir = temp();
-    const f = pgFlow(dir, fx.server, pgdb.url);
-    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
-    const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
-    const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
+    const { f, d, sign } = aliceSignedTransfer(fx, pgdb);
     const before = await snapshot(pgdb.db);
     await pgdb.db.end();
     await fx.server.pause();
@@ -213,12 +209,7 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
   }, 180_000);
 
   it('a process dies holding a coin\'s lock, its write half done: the server rolls it back, the waiting step goes on', async () => {
-    const dir = temp();
-    const f = pgFlow(dir, fx.server, pgdb.url);
-    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
-    const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
-    const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
-    const version = async () => Number((await pgdb.db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version);
+    const { f, d, sign, version } = aliceSignedTransfer(fx, pgdb);
     const v0 = await version();
     // A process inside its step: the coin locked, a write made, no COMMIT yet.
     const holder = await connect(fx.server, 'operator');
