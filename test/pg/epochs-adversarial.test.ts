@@ -32,6 +32,14 @@ import { command, issue, nonce, storeTarget, type Rec } from './host-stores.ts';
 
 
 
+/** A stream's store (a process epoch) on `target`, with one nonce `n1` it issued for `ctx`. */
+async function streamWithNonce(target: PgTarget, ctx: string) {
+  const store = await PgMintStore.open<Rec & { response?: string }>(target, 'regtest');
+  const n1 = nonce();
+  await store.step(() => store.issue(ctx, () => ({ secnonce: Uint8Array.from(n1.sec), pubnonce: n1.pub })));
+  return { store, n1 };
+}
+
 /**
  * Stream P signs "M1" with `n1` (a close: the answer stored carries the mint's partial
  * signature) and the primary commits it, but the proxy drops the COMMIT's answer and holds
@@ -253,9 +261,7 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
     const { proxy, viaProxy, end } = await throughProxy({ t, url });
     try {
       // Stream P (a process epoch, through the proxy) issues n1 for a close at state 1.
-      const p = await PgMintStore.open<Rec & { response?: string }>(viaProxy, 'regtest');
-      const n1 = nonce();
-      await p.step(() => p.issue('ctx:close', () => ({ secnonce: Uint8Array.from(n1.sec), pubnonce: n1.pub })));
+      const { store: p, n1 } = await streamWithNonce(viaProxy, 'ctx:close');
       // The standby that will be promoted lags here: it has n1 issued, not taken.
       const lagging = await backup('failover-standby');
       // (The backup restarted the server: P's connection is renewed now, outside the hold below.)
@@ -289,9 +295,7 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
     const { t, url } = await target();
     const { proxy, admin, viaProxy, end } = await throughProxy({ t, url });
     try {
-      const p = await PgMintStore.open<Rec & { response?: string }>(viaProxy, 'regtest');
-      const n1 = nonce();
-      await p.step(() => p.issue('ctx:close', () => ({ secnonce: Uint8Array.from(n1.sec), pubnonce: n1.pub })));
+      const { store: p, n1 } = await streamWithNonce(viaProxy, 'ctx:close');
       // The dump (what pg_dump keeps of the tables that matter here).
       const tables = ['epochs', 'nonces', 'contracts'];
       for (const table of tables) await admin.query(`CREATE TABLE dump_${table} AS TABLE ${table}`);
@@ -325,9 +329,7 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
     const { proxy, admin, viaProxy, end } = await throughProxy({ t, url });
     try {
       // A stream's store (a process epoch), through the proxy.
-      const a = await PgMintStore.open<Rec>(viaProxy, 'regtest');
-      const n1 = nonce();
-      await a.step(() => a.issue('ctx:1', () => ({ secnonce: Uint8Array.from(n1.sec), pubnonce: n1.pub })));
+      const { store: a, n1 } = await streamWithNonce(viaProxy, 'ctx:1');
       // What a synchronous standby slow to confirm does to a COMMIT: it is finished (and
       // visible, its locks released) only later. Stood in for by a deferred trigger that waits.
       await admin.query(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END $$;

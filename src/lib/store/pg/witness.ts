@@ -55,11 +55,6 @@ export class VersionWitness {
     }
   }
 
-  /** The highest version of `id` this host has seen, or undefined before any. */
-  async seen(id: string): Promise<number | undefined> {
-    return (await this.docs.read<Seen>(`seen-${id}`))?.version;
-  }
-
   async advance(id: string, version: number, fingerprint?: string): Promise<void> {
     const next: Seen = fingerprint === undefined ? { version } : { version, fingerprint };
     await this.docs.update<Seen>(`seen-${id}`, (seen) => {
