@@ -303,7 +303,8 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
       const s = store(async () => {
         throw new Error('the connection dropped before COMMIT');
       });
-      await expect(s.step(coinA, (r) => ({ record: { ...r, last_answer: null, seen_nonces: [...r.seen_nonces, 'ab'.repeat(16)] }, message: 'never' }))).rejects.toThrow();
+      // The step's failure is reported as the store's (coded, exit 1, saying nothing was written), never as a signed answer.
+      await expect(s.step(coinA, (r) => ({ record: { ...r, last_answer: null, seen_nonces: [...r.seen_nonces, 'ab'.repeat(16)] }, message: 'never' }))).rejects.toMatchObject({ code: 'E_STORE_UNREACHABLE', exitCode: 1, message: expect.stringMatching(/nothing was written/) });
       await s.close();
       expect(await snapshot(pgdb.db)).toEqual(before);
     });

@@ -21,6 +21,7 @@ import { parseTx } from '../independent/tx.ts';
 import { MINT, USER } from '../lib/credit/world.ts';
 import { invoice, preimage } from '../lib/device/world.ts';
 import { findBitcoind } from './bitcoind.ts';
+import { refusal } from '../setup/refusal.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { POLICY, TERMS, inFlight as inFlightOn } from './device-channel.ts';
 
@@ -52,7 +53,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const claim = gatewayClaim(s.g, MINT, preimage(0), decodeAddress(n.sweepTo, 'regtest'), 2);
     expect(claim.tx.getInput(0)).toMatchObject({ index: s.vout });
     // Without the preimage there is no claim: the same spend with a wrong preimage is refused before signing.
-    expect(() => buildSpend({ htlc: s.htlc, path: 'claim', outpoint: { txid: stateTxid, vout: s.vout }, amountSat: s.amount, destination: decodeAddress(n.sweepTo, 'regtest'), feeRate: 2, signer: MINT, preimage: preimage(1) })).toThrow();
+    refusal(() => buildSpend({ htlc: s.htlc, path: 'claim', outpoint: { txid: stateTxid, vout: s.vout }, amountSat: s.amount, destination: decodeAddress(n.sweepTo, 'regtest'), feeRate: 2, signer: MINT, preimage: preimage(1) }), 'E_PREIMAGE_MISMATCH', 4);
     await n.acceptAndMine(claim.hex);
   }, 120_000);
 

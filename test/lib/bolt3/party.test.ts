@@ -274,6 +274,24 @@ describe('mutual close (BOLT 2 shutdown / closing_signed)', () => {
   });
 });
 
+describe('mutual close waits for the peer\'s revocation', () => {
+  it('a close is refused while the peer\'s previous commitment is unrevoked (the peer could broadcast it unpunished), and proposed once its revocation arrives', () => {
+    const P2WPKH = Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(1));
+    const p = update(update(open(), 0, 0), 1, 0);
+    // Commitment 2, in BOLT 2's order, except that Bob's revoke_and_ack for his commitment 1 never reaches Alice.
+    const sigA = signPeer(p.a, aliceState(2, 0), sk(A));
+    const recvB = receiveSigs(p.b, sigA.message, bobState(2, 0), B.seed);
+    const sigB = signPeer(recvB.record!, bobState(2, 0), sk(B));
+    const a = receiveSigs(sigA.record!, sigB.message, aliceState(2, 0), A.seed).record!;
+    // Both hold commitment 2 and Alice revoked her 1: only Bob's 1 is still live.
+    expect([a.local?.state.commitment_number, a.remote_signed.at(-1)?.state.commitment_number, a.local_revoked_through, a.remote_revoked_through]).toEqual([2, 2, 1, 0]);
+    refusal(() => proposeClose(a, P2WPKH, 1000n, A.seed), 'E_CLOSE_PENDING', 4);
+    // Control: with Bob's revocation, the same close is proposed.
+    const revoked = receiveRevocation(a, recvB.message as RevokeAndAck).record!;
+    expect(proposeClose(revoked, P2WPKH, 1000n, A.seed).message).toMatchObject({ type: 'bolt3/shutdown', commitment_number: 2 });
+  });
+});
+
 describe('property: two parties, any interleaving of sign / receive / revoke / replay / loss', () => {
   it('neither holds a broadcastable commitment of the other\'s; every revoked one is punishable; each holds its latest', () => {
     type Action = { who: 'a' | 'b'; what: 'sign' | 'deliver' | 'lose' | 'replay' | 'revoke-again' };

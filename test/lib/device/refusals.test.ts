@@ -217,6 +217,7 @@ describe('device refusals (the step throws: no record, no message)', () => {
     ['E_INVOICE_NO_AMOUNT', { inv: invoice(0, 0n, { hrp: 'lnbcrt' }) }],
     ['E_INVOICE_WRONG_NETWORK', { inv: invoice(0, 2_000_000n, { hrp: 'lnbc20u' }) }],
     ['E_GATEWAY_FEE_TOO_HIGH', { gatewayTerms: { ...GATEWAY_TERMS, fee_ppm: 5001 } }],
+    ['E_GATEWAY_FEE_TOO_HIGH', { gatewayTerms: { ...GATEWAY_TERMS, fee_base_msat: 1001 } }], // the base fee one msat over max_fee_base_msat, the ppm within
     ['E_CLTV_DOES_NOT_FIT', { inv: invoice(0, 2_000_000n, { cltv: 144 - 72 - 36 + 1 }) }],
     ['E_CHANNEL_EXPIRES_FIRST', { policy: policy({ claim_margin_blocks: 1000, htlc_expiry_blocks: 3400 }) }],
     ['E_HTLC_IN_FLIGHT', { d: (d) => ({ ...d, in_flight: { state: 1 } as never }) }],
@@ -232,7 +233,7 @@ describe('device refusals (the step throws: no record, no message)', () => {
   }
 
   it('controls: the same payment one unit inside each limit is signed', async () => {
-    for (const o of [{ policy: policy({ max_payment_msat: 2_000_000 }) }, { d: (d: DeviceChannel) => ({ ...d, day: { date: new Date(NOW * 1000).toISOString().slice(0, 10), spent_msat: '98000000' } }) }, { now: NOW - 11 + 3600 }, { gatewayTerms: { ...GATEWAY_TERMS, fee_ppm: 5000 } }, { inv: invoice(0, 2_000_000n, { cltv: 144 - 72 - 36 }) }]) {
+    for (const o of [{ policy: policy({ max_payment_msat: 2_000_000 }) }, { d: (d: DeviceChannel) => ({ ...d, day: { date: new Date(NOW * 1000).toISOString().slice(0, 10), spent_msat: '98000000' } }) }, { now: NOW - 11 + 3600 }, { gatewayTerms: { ...GATEWAY_TERMS, fee_ppm: 5000 } }, { gatewayTerms: { ...GATEWAY_TERMS, fee_base_msat: 1000, fee_ppm: 5000 } }, { inv: invoice(0, 2_000_000n, { cltv: 144 - 72 - 36 }) }]) {
       const out = (await tryPay(o))();
       expect(out.message.type).toBe('device/pay');
     }

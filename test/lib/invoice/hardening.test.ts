@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { BOLT11_MAX_LENGTH, type Bolt11Field, decodeBolt11 } from '../../../src/lib/invoice/bolt11.ts';
-import { BOLT12_MAX_LENGTH, decodeBolt12, encodeBolt12String } from '../../../src/lib/invoice/bolt12.ts';
+import { BOLT12_MAX_LENGTH, decodeBolt12, decodeBolt12String, encodeBolt12String } from '../../../src/lib/invoice/bolt12.ts';
 import { decodeInvoiceText } from '../../../src/lib/invoice/messages.ts';
 import { bolt11Payee } from '../../independent/invoice.ts';
 import { refusal } from '../../setup/refusal.ts';
@@ -127,6 +127,45 @@ describe('BOLT 12: caps, signer, amount', () => {
     // An amount in a currency is not compared with msat (the payer converts it; payer_checks says so).
     const inUsd = [...rec(6, [...Buffer.from('USD')]), ...offer];
     expect(decodeBolt12(invoice(inUsd, request, 123_456n)).kind).toBe('invoice');
+  });
+
+  it('an invoice for an offer with offer_issuer_id must be signed by that key: invoice_node_id another key is E_BOLT12_NODE_ID, even with a valid signature by it', () => {
+    const offer = [...rec(10, [...Buffer.from('coffee')]), ...rec(22, [...PUB])];
+    const request = [...rec(82, tu64(5000n)), ...rec(88, [...PUB])];
+    expect(decodeBolt12(invoice(offer, request, 5000n, KEY)).kind).toBe('invoice');
+    const MALLORY = Uint8Array.from(Buffer.alloc(32, 0x4d));
+    // Mallory names herself as invoice_node_id and signs correctly: only the issuer check stands in her way.
+    refusal(() => decodeBolt12(invoice(offer, request, 5000n, MALLORY)), 'E_BOLT12_NODE_ID', 4);
+  });
+
+  it('an invoice naming the issuer as invoice_node_id but signed by another key, or with one signature bit flipped, is E_BOLT12_SIGNATURE — no node needed', () => {
+    const offer = [...rec(10, [...Buffer.from('coffee')]), ...rec(22, [...PUB])];
+    const request = [...rec(82, tu64(5000n)), ...rec(88, [...PUB])];
+    const body = [
+      ...rec(0, [1, 2, 3, 4]),
+      ...offer,
+      ...request,
+      ...rec(160, PATH),
+      ...rec(162, PAYINFO),
+      ...rec(164, tu64(BigInt(T0))),
+      ...rec(168, new Array(32).fill(7)),
+      ...rec(170, tu64(5000n)),
+      ...rec(176, [...PUB]),
+    ];
+    expect(decodeBolt12(signed12('lni', 'invoice', body, KEY)).kind).toBe('invoice');
+    const MALLORY = Uint8Array.from(Buffer.alloc(32, 0x4d));
+    refusal(() => decodeBolt12(signed12('lni', 'invoice', body, MALLORY)), 'E_BOLT12_SIGNATURE', 4);
+    const { hrp, bytes } = decodeBolt12String(signed12('lni', 'invoice', body, KEY));
+    const flipped = Uint8Array.from(bytes, (b, i) => (i === bytes.length - 1 ? b ^ 1 : b)); // the signature's last byte
+    refusal(() => decodeBolt12(encodeBolt12String(hrp, flipped)), 'E_BOLT12_SIGNATURE', 4);
+  });
+
+  it('an invoice must ask exactly the request\'s invreq_amount: one msat more or less is E_BOLT12_AMOUNT', () => {
+    const offer = [...rec(10, [...Buffer.from('tip jar')]), ...rec(22, [...PUB])]; // no offer_amount: only invreq_amount binds the invoice
+    const request = [...rec(82, tu64(5000n)), ...rec(88, [...PUB])];
+    expect(decodeBolt12(invoice(offer, request, 5000n)).fields.invoice_amount).toBe(5000n);
+    refusal(() => decodeBolt12(invoice(offer, request, 5001n)), 'E_BOLT12_AMOUNT', 4);
+    refusal(() => decodeBolt12(invoice(offer, request, 4999n)), 'E_BOLT12_AMOUNT', 4);
   });
 
   it('the request terms an invoice copies are checked too: a quantity beyond offer_quantity_max is E_BOLT12_QUANTITY, a request amount below the offer\'s E_BOLT12_AMOUNT', () => {
