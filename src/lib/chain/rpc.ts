@@ -2,7 +2,7 @@
  * ChainSource backed by a Bitcoin Core node over JSON-RPC, written against Core v30's
  * RPC reference (and exercised by the optional regtest suite): getblockchaininfo,
  * gettxout (mempool included), getrawtransaction, testmempoolaccept,
- * sendrawtransaction, submitpackage.
+ * sendrawtransaction, submitpackage, gettxspendingprevout.
  *
  * Safety checks beyond passing answers through:
  *   - the node's chain must be the invocation's network (E_NETWORK_MISMATCH), checked
@@ -162,6 +162,16 @@ export class RpcChainSource implements ChainSource {
     }
     const r = obj(reply, 'getmempoolentry', this.url);
     return amount(obj(r['fees'], 'getmempoolentry', this.url), 'base', 'getmempoolentry', this.url);
+  }
+
+  async mempoolSpender(txid: string, vout: number): Promise<string | null> {
+    assertTxid(txid);
+    await this.ensureChain();
+    const m = 'gettxspendingprevout';
+    const reply = await this.client.call(m, [[{ txid, vout }]]);
+    if (!Array.isArray(reply) || reply.length !== 1) throw protocolError(m, this.url, 'a result that is not one entry per outpoint');
+    const r = obj(reply[0], m, this.url);
+    return r['spendingtxid'] === undefined ? null : txidField(r, 'spendingtxid', m, this.url);
   }
 
   async testMempoolAccept(rawTxs: Uint8Array[]): Promise<MempoolAcceptResult[]> {

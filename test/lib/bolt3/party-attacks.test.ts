@@ -6,7 +6,7 @@
  * Transactions are read and hashed by test code (test/independent/tx.ts, the BIP-143
  * digest of independent-p2wsh.ts) and signatures verified by OpenSSL; the revocation key
  * is derived here from the parties' secrets. The "cheater's" second-stage transactions
- * are assembled by test code byte by byte (serializeSegwit below): only their shape
+ * are assembled by test code byte by byte (serializeSegwit, ./two-parties.ts): only their shape
  * matters to the step under test.
  */
 import { describe, expect, it } from 'vitest';
@@ -22,29 +22,14 @@ import { generateFromSeed } from '../../../src/lib/bolt3/per-commitment.ts';
 import { signCounterpartyCommitment } from '../../../src/lib/bolt3/sign.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { bip143SingleHash, parseTx, verifyEcdsa } from './independent-p2wsh.ts';
-import { compactSize, concat, u32le, u64le, type ParsedTx } from '../../independent/tx.ts';
 import { publicKeyOf } from '../../independent/secp256k1.ts';
 
-import { A, B, CHANNEL_ID, aliceState as alice2, bobState as bob2, channels, open, revocationPubkey, sha, sk, update as update2, type Format } from './two-parties.ts';
+import { A, B, CHANNEL_ID, aliceState as alice2, bobState as bob2, channels, open, revocationPubkey, serializeSegwit, sha, sk, update as update2, type Format } from './two-parties.ts';
 
 const aliceState = (n: number, format: Format = 'legacy') => alice2(n, 2, format);
 const bobState = (n: number, format: Format = 'legacy') => bob2(n, 2, format);
 const update = (p: Parameters<typeof update2>[0], n: number, format: Format) => update2(p, n, 2, format);
 
-
-/** A segwit transaction serialized by test code (BIP-144), for shapes the cheater chooses. */
-function serializeSegwit(tx: Pick<ParsedTx, 'version' | 'lockTime' | 'inputs' | 'outputs'>): string {
-  const parts: Uint8Array[] = [u32le(tx.version), Uint8Array.of(0x00, 0x01), compactSize(tx.inputs.length)];
-  for (const i of tx.inputs) parts.push(i.outpoint, compactSize(0), u32le(i.sequence));
-  parts.push(compactSize(tx.outputs.length));
-  for (const o of tx.outputs) parts.push(u64le(o.amount), compactSize(o.script.length), o.script);
-  for (const i of tx.inputs) {
-    const w = i.witness.length ? i.witness : [new Uint8Array(0)];
-    parts.push(compactSize(w.length), ...w.flatMap((item) => [compactSize(item.length), item]));
-  }
-  parts.push(u32le(tx.lockTime));
-  return Buffer.from(concat(...parts)).toString('hex');
-}
 
 /** A wallet coin of the cheater's, as a fee input (an outpoint test code makes up; P2WPKH change). */
 const FEE_INPUT = { txid: '', vout: 3, scriptSig: new Uint8Array(0), sequence: 0xfffffffd, witness: [new Uint8Array(72), new Uint8Array(33)], outpoint: new Uint8Array([...new Uint8Array(32).fill(0x77), 3, 0, 0, 0]) };
