@@ -126,4 +126,21 @@ describe('the commitment commands attacked through the CLI', () => {
     refused(step('alice', 'init', bobPoints2, '--channel', other('alice')), /^E_/);
     expect(snapshot(stateDir('alice'))).toEqual(before);
   });
+
+  it('E4 (issue 37 F7) a peer whose basepoints and points are Alice\'s own is refused at init, nothing written: its commitment would be hers, and her signature on it a signature on her own', () => {
+    const { stateDir, root } = parties();
+    const ch = JSON.parse(readFileSync(fx('alice-channel.json'), 'utf8'));
+    const mirror = join(root, 'alice-mirror-channel.json');
+    writeFileSync(mirror, JSON.stringify({
+      ...ch, funding_txid: '33'.repeat(32), remote_to_self_delay: ch.to_self_delay, remote_dust_limit_satoshis: ch.dust_limit_satoshis,
+      remote: { ...ch.local, funding_pubkey: ch.remote.funding_pubkey },
+    }));
+    const seed = join(root, 'alice-mirror.seed');
+    writeFileSync(seed, `${'33'.repeat(32)}\n`, { mode: 0o600 });
+    // Her own points, as "the peer's" (with the peer's funding key).
+    const points = { ...ok(run(['commitment', 'points', '--channel', mirror, '--seed-file', seed])), funding_pubkey: ch.remote.funding_pubkey };
+    const before = snapshot(stateDir('alice'));
+    refused(run(['commitment', 'init', '--channel', mirror, '--seed-file', seed, '--state-dir', stateDir('alice')], { input: JSON.stringify(points) }), 'E_PEER_KEY_REUSED');
+    expect(snapshot(stateDir('alice'))).toEqual(before);
+  });
 });
