@@ -29,7 +29,8 @@
  *  8. The peer's keys are its own: none of its basepoints or per-commitment points is one of
  *     the holder's (its five basepoints, the points it gave), checked at init, on every point
  *     the peer sends and again before signing (E_PEER_KEY_REUSED). A peer mirroring the
- *     holder's keys would make its commitment the holder's own, and `signPeer` would sign that.
+ *     holder's keys would make its commitment the holder's own, and `signPeer` would sign that
+ *     (./party-keys.ts).
  *
  * The state machine (`rec` is the ChannelRecord; n the message's commitment number):
  *
@@ -79,6 +80,7 @@ import {
 } from './schemas.ts';
 import { nobleBackend } from '../musig/engine/backend-noble.ts';
 import { checkChannelTimelocks } from '../statechain/channel.ts';
+import { checkPeerBasepoints, checkPeerKey, givenPoints, keptPoints, ownKeys } from './party-keys.ts';
 
 export type OwnChannel = Static<typeof OwnChannelJson>;
 export type ChannelState = Static<typeof ChannelStateSchema>;
@@ -252,32 +254,6 @@ function checkPoint(hex: string, field: string): Uint8Array {
   return bytes;
 }
 
-const BASEPOINTS = ['funding_pubkey', 'revocation_basepoint', 'payment_basepoint', 'delayed_payment_basepoint', 'htlc_basepoint'] as const;
-
-/** The holder's own public keys a peer key must differ from (invariant 8), by hex: its basepoints and the points it gave. */
-function ownKeys(channel: OwnChannel, points: Readonly<Record<string, string>>): Map<string, string> {
-  const own = new Map<string, string>(BASEPOINTS.map((k) => [channel.local[k], `local.${k}`]));
-  for (const [n, hex] of Object.entries(points)) own.set(hex, `per-commitment point ${n}`);
-  return own;
-}
-
-function checkPeerKey(own: ReadonlyMap<string, string>, hex: string, field: string): void {
-  const mine = own.get(hex);
-  if (mine !== undefined) {
-    throw new RefusedError('E_PEER_KEY_REUSED', `the peer's ${field} is your own ${mine}: a peer's keys must be its own (mirroring yours, its commitment would be yours)`, { field });
-  }
-}
-
-/** The peer's basepoints against the holder's keys (its funding key was compared at init already). */
-function checkPeerBasepoints(channel: OwnChannel, own: ReadonlyMap<string, string>): void {
-  for (const k of BASEPOINTS) if (k !== 'funding_pubkey') checkPeerKey(own, channel.remote[k], `remote.${k}`);
-}
-
-/** Our points the record says the peer was given and could still copy, and point 0 (records from before `local_points`: point 0 only). */
-function givenPoints(rec: ChannelRecord): Record<string, string> {
-  return { 0: rec.local_first_point, ...rec.local_points };
-}
-
 // ---- steps -------------------------------------------------------------------------
 
 /** Our points for commitments 0 and 1 (BOLT 2 open_channel's first_per_commitment_point, channel_ready's next). */
@@ -445,11 +421,6 @@ export function receiveSigs(
     local_points: keptPoints({ ...givenPoints(rec), [String(n + 1)]: toHex(ownPoint(seed, n + 1)) }, rec.remote_revoked_through),
   };
   return { record, message: answerFor(record, seed) };
-}
-
-/** Our given points for the numbers the peer has not revoked: those its points and commitments (signPeer) are still compared with. */
-function keptPoints(points: Record<string, string>, remoteRevokedThrough: number): Record<string, string> {
-  return Object.fromEntries(Object.entries(points).filter(([k]) => Number(k) > remoteRevokedThrough));
 }
 
 /** What receiveSigs answers for the commitment now held: the revocation of the one before, or (first commitment) an acknowledgement. */
