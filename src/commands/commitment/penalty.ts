@@ -15,7 +15,8 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
     'cheater\'s transactions with --htlc-tx; with a node (--rpc-url) spent outputs are left out and listed under "skipped", and his ' +
     'transactions are found: in the mempool (gettxspendingprevout), confirmed (scantxoutset, which reads the whole UTXO set). Refused: a ' +
     'commitment not revoked (E_NOT_REVOKED), a key that is not your revocation basepoint\'s (E_WRONG_SIGNING_KEY), an --htlc-tx that does ' +
-    'not move an HTLC of it (E_NOT_SECOND_STAGE), two transactions spending one output (E_SECOND_STAGE_CONFLICT).';
+    'not move an HTLC of it (E_NOT_SECOND_STAGE), two transactions spending one output (E_SECOND_STAGE_CONFLICT). No justice transaction takes an output worth less than the fee it adds, ' +
+    'and --combine splits what one standard transaction (400,000 weight units) cannot hold.';
   static override examples = [
     {
       description: 'Bob revoked his commitment 0: Alice\'s justice transactions for it, were he to broadcast it',
@@ -32,7 +33,7 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
     txid: Flags.string({ description: 'the revoked commitment the peer broadcast', helpValue: 'TXID', required: true }),
     outputs: Flags.string({ description: 'the commitment outputs to take, comma-separated vouts (default: every revocable one)', helpValue: 'VOUT,…' }),
     'htlc-tx': Flags.string({ description: 'a file holding (hex) a transaction the cheater broadcast moving HTLCs of it to the second stage (one or several, with his own inputs and outputs); repeat for several', helpValue: 'FILE', multiple: true }),
-    combine: Flags.boolean({ description: 'one justice transaction for everything taken, instead of one per output' }),
+    combine: Flags.boolean({ description: 'as few justice transactions as Core relays (one, up to 400,000 weight units), instead of one per output' }),
     to: Flags.string({ description: 'where the penalties pay', helpValue: 'ADDRESS', required: true }),
     'feerate-per-kw': Flags.integer({ description: 'fee rate, sat per 1000 weight units (BOLT 3\'s unit)', helpValue: 'N', min: 253, max: 100_000_000, required: true }),
   };

@@ -26,6 +26,9 @@
  *  4. The store holds all this needs: every peer commitment signed (its state) and the compact
  *     secret store. The commitment, which of its outputs are HTLCs and the second-stage script
  *     are rebuilt from them; nothing of the cheater's transactions is needed in advance.
+ *  5. Every justice transaction is one Core relays: at most 400,000 weight units (--combine
+ *     splits), and none takes an input worth less than the fee it adds — a cheater's decoy
+ *     outputs paying the script cannot eat the penalty or sink it (listed under `skipped`).
  *
  *   source                    | what it gives                              | what is taken
  *   --------------------------|--------------------------------------------|--------------------------------------
@@ -42,7 +45,8 @@ import { MalformedInputError, OffchainError, RefusedError } from '../errors.ts';
 import type { CommitmentTransaction } from './commitment.ts';
 import type { HtlcTransaction } from './htlc-tx.ts';
 import { channelIdOf, peerCommitment, secretStore, type ChannelRecord } from './party.ts';
-import { penaltyTransaction, revocableOutputs, type SecondStageOutput } from './penalty.ts';
+import { feeFromWeight } from './formats.ts';
+import { MAX_STANDARD_TX_WEIGHT, justiceBaseWeight, justiceInputWeight, penaltyTransaction, revocableOutputs, type SecondStageOutput } from './penalty.ts';
 import { indexOfCommitment, perCommitmentPoint } from './per-commitment.ts';
 import { p2wsh } from './script.ts';
 
@@ -129,6 +133,45 @@ function addMoves(moves: Moves, c: CommitmentTransaction, htlcVouts: ReadonlySet
   });
 }
 
+type Skipped = { txid?: string; vout: number; reason: string };
+type Group = { outputs: number[]; secondStage: SecondStageOutput[] };
+const BELOW_FEE = 'worth less than its fee at this feerate';
+
+/**
+ * --combine (invariant 5): as few justice transactions as Core relays — each under its standard
+ * weight — taking every input worth more than the fee it adds. An output worth less (a cheater's
+ * decoy paying the second-stage script, a dust HTLC at a high feerate) is left out and reported:
+ * taken, it would eat the others' value, and enough of them would sink the whole penalty.
+ */
+function combinedGroups(c: CommitmentTransaction, outputs: readonly number[], second: readonly SecondStageOutput[], plan: PenaltyPlan, skipped: Skipped[]): Group[] {
+  const revocable = new Map(revocableOutputs(c).map((i) => [i.vout, i]));
+  const secondScript = c.params.format.secondStage(c.keys, c.params.toSelfDelay).witnessScript!;
+  const items = [
+    ...outputs.map((vout) => ({ input: revocable.get(vout)!, add: (g: Group) => g.outputs.push(vout), skip: { vout } })),
+    ...second.map((o) => ({ input: { ...o, kind: 'second_stage' as const, witnessScript: secondScript }, add: (g: Group) => g.secondStage.push(o), skip: { txid: o.txid, vout: o.vout } })),
+  ];
+  const baseWeight = justiceBaseWeight(plan.destinationScript);
+  const groups: Group[] = [];
+  let group: Group = { outputs: [], secondStage: [] };
+  let weight = baseWeight;
+  for (const item of items) {
+    const w = justiceInputWeight(item.input);
+    if (item.input.amountSat <= feeFromWeight(plan.feeratePerKw, w)) {
+      skipped.push({ ...item.skip, reason: BELOW_FEE });
+      continue;
+    }
+    if (weight + w > MAX_STANDARD_TX_WEIGHT && weight > baseWeight) {
+      groups.push(group);
+      group = { outputs: [], secondStage: [] };
+      weight = baseWeight;
+    }
+    item.add(group);
+    weight += w;
+  }
+  if (weight > baseWeight) groups.push(group);
+  return groups;
+}
+
 /** Justice transactions for a revoked peer commitment: per output by default, second-stage outputs included. */
 export function penalties(
   rec: ChannelRecord, revokedTxid: string, plan: PenaltyPlan, revoked: ReturnType<typeof revokedPeerCommitment> = revokedPeerCommitment(rec, revokedTxid),
@@ -148,29 +191,28 @@ export function penalties(
   // The commitment's own to_local pays the same script: it is taken as a commitment output.
   for (const u of plan.found?.utxos ?? []) if (u.txid !== c.txid) moves.outputs.set(`${u.txid}:${u.vout}`, u);
   const spent = new Set([...(plan.spent ?? []), ...moves.spentBy.keys()]);
-  const skipped: { txid?: string; vout: number; reason: string }[] = wanted.filter((v) => spent.has(v)).map((vout) => ({ vout, reason: 'spent' }));
+  const skipped: Skipped[] = wanted.filter((v) => spent.has(v)).map((vout) => ({ vout, reason: 'spent' }));
   const outputs = wanted.filter((v) => !spent.has(v));
   const second: SecondStageOutput[] = [];
   for (const [key, o] of [...moves.outputs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (plan.found?.spent.has(key)) skipped.push({ txid: o.txid, vout: o.vout, reason: 'spent' });
     else second.push(o);
   }
-  const base = { revoked: c, perCommitmentSecret: secret, revocationBasepointSecret: plan.revocationBasepointSecret, destinationScript: plan.destinationScript, feeratePerKw: plan.feeratePerKw };
-  const groups: { outputs: number[]; secondStage: SecondStageOutput[] }[] = plan.combine
-    ? [{ outputs, secondStage: second }]
-    : [...outputs.map((v) => ({ outputs: [v], secondStage: [] })), ...second.map((s) => ({ outputs: [], secondStage: [s] }))];
-  if (groups.length === 0 || (groups.length === 1 && groups[0]!.outputs.length === 0 && groups[0]!.secondStage.length === 0)) {
+  if (outputs.length === 0 && second.length === 0) {
     throw new RefusedError('E_PENALTY_NOTHING_TO_TAKE', `nothing left to take from ${revokedTxid}: every chosen output is spent (give the second-stage transactions that spent them)`);
   }
+  const base = { revoked: c, perCommitmentSecret: secret, revocationBasepointSecret: plan.revocationBasepointSecret, destinationScript: plan.destinationScript, feeratePerKw: plan.feeratePerKw };
+  const groups: Group[] = plan.combine
+    ? combinedGroups(c, outputs, second, plan, skipped)
+    : [...outputs.map((v) => ({ outputs: [v], secondStage: [] })), ...second.map((s) => ({ outputs: [], secondStage: [s] }))];
   const transactions = groups.flatMap((g) => {
     let p: ReturnType<typeof penaltyTransaction>;
     try {
       p = penaltyTransaction({ ...base, outputs: g.outputs, secondStage: g.secondStage });
     } catch (e) {
-      // One output worth less than its own justice transaction's fee: reported, the others go on.
-      if (!plan.combine && e instanceof OffchainError && e.code === 'E_PENALTY_BELOW_DUST') {
-        const reason = 'worth less than its fee at this feerate';
-        skipped.push(...g.outputs.map((vout) => ({ vout, reason })), ...g.secondStage.map((o) => ({ txid: o.txid, vout: o.vout, reason })));
+      // What a justice transaction would take is worth less than its fee: reported, the others go on.
+      if (e instanceof OffchainError && e.code === 'E_PENALTY_BELOW_DUST') {
+        skipped.push(...g.outputs.map((vout) => ({ vout, reason: BELOW_FEE })), ...g.secondStage.map((o) => ({ txid: o.txid, vout: o.vout, reason: BELOW_FEE })));
         return [];
       }
       throw e;
@@ -181,7 +223,7 @@ export function penalties(
     }];
   });
   if (transactions.length === 0) {
-    throw new RefusedError('E_PENALTY_BELOW_DUST', `every output of ${revokedTxid} is worth less than its justice transaction's fee at ${plan.feeratePerKw} sat/kw: lower the feerate or --combine`);
+    throw new RefusedError('E_PENALTY_BELOW_DUST', `every output of ${revokedTxid} is worth less than its justice transaction's fee at ${plan.feeratePerKw} sat/kw: lower the feerate${plan.combine ? '' : ' or --combine'}`);
   }
   secret.fill(0);
   return { type: 'bolt3/penalties', version: 1, network: rec.network, channel_id: channelIdOf(rec.channel), commitment_number: n, revoked_txid: revokedTxid, skipped, transactions };

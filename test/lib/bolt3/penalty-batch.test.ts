@@ -288,3 +288,50 @@ describe('penalties on a revoked commitment whose HTLCs the cheater moved in bat
     for (const [kind, n] of Object.entries(counts)) expect(n, `no run had: ${kind}`).toBeGreaterThan(0);
   });
 });
+
+// ---- review of the fix: the cheater attacks the penalty again -----------------------------
+
+/**
+ * The cheater's transaction moving HTLCs `htlcs` (each input at its own index, paired with its
+ * pre-signed output), `fees` coins of his with change, and then any outputs he likes.
+ */
+function cheaterTx(c: Cheat, htlcs: number[], extra: TxOutput[], tag: string, fees = 1): string {
+  const placeholder = [new Uint8Array(0), new Uint8Array(72), new Uint8Array(72), new Uint8Array(0), new Uint8Array(140)];
+  const inputs = [...htlcs.map((h) => ({ ...c.second[h]!.input, witness: placeholder })), ...Array.from({ length: fees }, (_, k) => feeOutpoint(tag, k))];
+  const outputs = [...htlcs.map((h) => c.second[h]!.output), ...Array.from({ length: fees }, (_, k) => change(tag, k)), ...extra];
+  const s = c.second[htlcs[0]!]!;
+  return serializeSegwit({ version: s.version, lockTime: s.lockTime, inputs, outputs });
+}
+
+const economic = 'worth less than its fee at this feerate';
+
+describe('review of issue 37\'s fix: the cheater attacks the penalty again', () => {
+  const timeouts = (c: Cheat) => c.second.flatMap((s, i) => (s.kind === 'htlc-timeout' ? [i] : []));
+  const decoys = (c: Cheat, count: number, amount: bigint): TxOutput[] => Array.from({ length: count }, () => ({ amount, script: c.script }));
+
+  it('R1 --combine: decoy outputs paying the second-stage script, each worth less than its own input\'s fee, neither eat the penalty nor stop it — each is left out and listed, the rest taken', () => {
+    const c = cheat('anchors');
+    const [t0, t1] = timeouts(c);
+    // 900 outputs of 330 sat (P2WSH's dust threshold): each costs ~800 sat of fee to take at 2500 sat/kw.
+    const hex = cheaterTx(c, [t0!, t1!], decoys(c, 900, 330n), 'decoys');
+    const batch = parseTx(hex);
+    const left = leftForTheCheater(c, [batch]);
+    const worth = [...left].filter(([, o]) => o.amount > 330n).map(([k]) => k);
+    expect(worth).toHaveLength(5); // to_local, the two HTLC-successes, both HTLC-timeouts' outputs
+    const out = run(c, plan({ secondStage: [parseSecondStage(hex, '--htlc-tx')], combine: true }));
+    expect(sorted(verifyJustice(c, out, left))).toEqual(sorted(worth));
+    expect(out.skipped.filter((s) => s.reason === economic).map((s) => `${s.txid}:${s.vout}`).sort()).toEqual(sorted([...left.keys()].filter((k) => !worth.includes(k))));
+  });
+
+  it('R2 --combine: so many second-stage outputs (each worth its fee) that one transaction would exceed Core\'s 400,000 weight units: split, every transaction standard, everything taken', () => {
+    const c = cheat('anchors');
+    const [t0, t1] = timeouts(c);
+    const hex = cheaterTx(c, [t0!, t1!], decoys(c, 1_300, 330n), 'heavy');
+    const batch = parseTx(hex);
+    const left = leftForTheCheater(c, [batch]);
+    const out = run(c, plan({ secondStage: [parseSecondStage(hex, '--htlc-tx')], combine: true, feeratePerKw: 253 }));
+    for (const t of out.transactions) expect(parseTx(t.hex).weight, 'a justice transaction Core would refuse (tx-size)').toBeLessThanOrEqual(400_000);
+    expect(sorted(verifyJustice(c, out, left))).toEqual(sorted(left.keys()));
+    expect(out.transactions.length).toBeLessThanOrEqual(2);
+  });
+});
