@@ -15,7 +15,8 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
     'cheater\'s transactions with --htlc-tx; with a node (--rpc-url) spent outputs are left out and listed under "skipped", and his ' +
     'transactions are found: in the mempool (gettxspendingprevout), confirmed (scantxoutset, which reads the whole UTXO set). Refused: a ' +
     'commitment not revoked (E_NOT_REVOKED), a key that is not your revocation basepoint\'s (E_WRONG_SIGNING_KEY), an --htlc-tx that does ' +
-    'not move an HTLC of it (E_NOT_SECOND_STAGE), two transactions spending one output (E_SECOND_STAGE_CONFLICT). No justice transaction takes an output worth less than the fee it adds, ' +
+    'not move an HTLC of it (E_NOT_SECOND_STAGE), offline two --htlc-tx spending one output (E_SECOND_STAGE_CONFLICT; with a node, the ' +
+    'node decides and a replaced one is listed under "skipped"). No justice transaction takes an output worth less than the fee it adds, ' +
     'and --combine splits what one standard transaction (400,000 weight units) cannot hold.';
   static override examples = [
     {
@@ -56,7 +57,7 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
     // Rebuilt once (the commitment, its secret out of the store): for the node's answers and for the penalties.
     const revoked = revokedPeerCommitment(record, txid);
     // With a node: what is spent, and the cheater's second stages it can see (mempool, UTXO set).
-    const onChain = this.flags['rpc-url'] !== undefined || process.env.OFFCHAIN_RPC_URL ? await findOnChain(await this.chain(network), revoked) : undefined;
+    const onChain = this.flags['rpc-url'] !== undefined || process.env.OFFCHAIN_RPC_URL ? await findOnChain(await this.chain(network), revoked, secondStage) : undefined;
     const key = await this.keyPair(network);
     try {
       return {

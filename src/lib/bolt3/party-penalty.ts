@@ -15,9 +15,11 @@
  *     nothing else, so a cheater may merge several second stages with inputs and outputs of his
  *     own (issue 37); an input spending an HTLC output at index i has its second stage at i.
  *  2. Nothing is spent twice: a commitment output that a transaction given or found spends, or
- *     that the node reports spent, is left out and listed under `skipped`; two different
- *     transactions spending one output are refused (E_SECOND_STAGE_CONFLICT) — only one can be
- *     on chain, and a justice transaction built on the other would never be valid.
+ *     that the node reports spent, is left out and listed under `skipped`. Offline, two different
+ *     transactions given spending one output are refused (E_SECOND_STAGE_CONFLICT) — only one can
+ *     be on chain, and a justice transaction built on the other would never be valid. With a
+ *     node, the node decides: a given transaction it contradicts (the cheater replaced it after
+ *     the victim saved it) is not refused but left out, its outputs listed as not unspent there.
  *  3. A transaction given as the cheater's (--htlc-tx) is one: it spends an HTLC output of the
  *     commitment and each such input's paired output pays the second-stage script, else
  *     E_NOT_SECOND_STAGE and nothing is signed. What a node reports (its mempool's spender of
@@ -95,6 +97,8 @@ export type ChainFindings = {
   utxos: readonly SecondStageOutput[];
   /** Outputs paying that script that are spent already (in its mempool): left out, and reported. */
   spent: ReadonlySet<string>;
+  /** Outputs of the transactions given (--htlc-tx) that the node does not hold unspent — spent, or never on chain (replaced): left out, and reported. */
+  absent?: ReadonlySet<string>;
 };
 
 /** The script every second-stage output of `c` pays: P2WSH of to_local's script (the same keys and delay), revocable. */
@@ -105,10 +109,18 @@ export function secondStageScript(c: CommitmentTransaction): Uint8Array {
 /** Which commitment outputs the cheater's transactions spent (by which), and every output of theirs paying the second-stage script. */
 type Moves = { spentBy: Map<number, string>; outputs: Map<string, SecondStageOutput> };
 
-function addMoves(moves: Moves, c: CommitmentTransaction, htlcVouts: ReadonlySet<number>, script: Uint8Array, s: BroadcastSecondStage, given: boolean): void {
-  const spends = s.inputs.flatMap((i, k) => (i.txid === c.txid ? [{ k, vout: i.vout }] : []));
+/**
+ * One transaction's moves: the commitment outputs it spends (`spends`: false for one given when a
+ * node is asked — the node says what is spent, and a given transaction it contradicts was replaced
+ * or never broadcast) and its outputs paying the second-stage script.
+ */
+function addMoves(
+  moves: Moves, c: CommitmentTransaction, htlcVouts: ReadonlySet<number>, script: Uint8Array, s: BroadcastSecondStage, opts: { given: boolean; spends: boolean },
+): void {
+  const { given } = opts;
+  const spends = opts.spends ? s.inputs.flatMap((i, k) => (i.txid === c.txid ? [{ k, vout: i.vout }] : [])) : [];
   if (given) {
-    const htlcInputs = spends.filter((x) => htlcVouts.has(x.vout));
+    const htlcInputs = s.inputs.flatMap((i, k) => (i.txid === c.txid && htlcVouts.has(i.vout) ? [{ k, vout: i.vout }] : []));
     if (htlcInputs.length === 0) throw new RefusedError('E_NOT_SECOND_STAGE', `${s.txid} does not spend an HTLC output of the revoked commitment ${c.txid}`);
     for (const { k, vout } of htlcInputs) {
       const paired = s.outputs[k];
@@ -186,8 +198,9 @@ export function penalties(
   const script = secondStageScript(c);
   const htlcVouts = new Set(htlcTxs.map((t) => t.commitmentOutputIndex));
   const moves: Moves = { spentBy: new Map(), outputs: new Map() };
-  for (const s of plan.secondStage ?? []) addMoves(moves, c, htlcVouts, script, s, true);
-  for (const s of plan.found?.spenders ?? []) addMoves(moves, c, htlcVouts, script, s, false);
+  // With a node, its answers say what is spent and what exists (invariant 2): the node's spenders first.
+  for (const s of plan.found?.spenders ?? []) addMoves(moves, c, htlcVouts, script, s, { given: false, spends: true });
+  for (const s of plan.secondStage ?? []) addMoves(moves, c, htlcVouts, script, s, { given: true, spends: plan.found === undefined });
   // The commitment's own to_local pays the same script: it is taken as a commitment output.
   for (const u of plan.found?.utxos ?? []) if (u.txid !== c.txid) moves.outputs.set(`${u.txid}:${u.vout}`, u);
   const spent = new Set([...(plan.spent ?? []), ...moves.spentBy.keys()]);
@@ -196,6 +209,7 @@ export function penalties(
   const second: SecondStageOutput[] = [];
   for (const [key, o] of [...moves.outputs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (plan.found?.spent.has(key)) skipped.push({ txid: o.txid, vout: o.vout, reason: 'spent' });
+    else if (plan.found?.absent?.has(key)) skipped.push({ txid: o.txid, vout: o.vout, reason: 'not unspent at the node (spent, or the transaction given was replaced or never broadcast)' });
     else second.push(o);
   }
   if (outputs.length === 0 && second.length === 0) {
@@ -239,6 +253,7 @@ export function penalties(
  */
 export async function findOnChain(
   chain: Pick<ChainSource, 'utxo' | 'rawTransaction' | 'mempoolSpender' | 'outputsPaying'>, revoked: { c: CommitmentTransaction; htlcTxs: readonly HtlcTransaction[] },
+  given: readonly BroadcastSecondStage[] = [],
 ): Promise<{ spent: Set<number>; found: ChainFindings }> {
   const { c, htlcTxs } = revoked;
   const script = secondStageScript(c);
@@ -260,7 +275,15 @@ export async function findOnChain(
   ];
   const spentOutputs = new Set<string>();
   for (const o of candidates) if ((await chain.utxo(o.txid, o.vout)) === null) spentOutputs.add(`${o.txid}:${o.vout}`);
-  return { spent, found: { spenders: [...spenders.values()], utxos, spent: spentOutputs } };
+  // The transactions given are asked too: one the cheater replaced (RBF) after the victim saved it has no outputs.
+  const absent = new Set<string>();
+  for (const s of given) {
+    for (const [vout, o] of s.outputs.entries()) {
+      const key = `${s.txid}:${vout}`;
+      if (equalBytes(o.script, script) && !spentOutputs.has(key) && (await chain.utxo(s.txid, vout)) === null) absent.add(key);
+    }
+  }
+  return { spent, found: { spenders: [...spenders.values()], utxos, spent: spentOutputs, absent } };
 }
 
 /** A transaction the cheater broadcast (raw hex): its txid, the outpoints its inputs spend, its outputs. */

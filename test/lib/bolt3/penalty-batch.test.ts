@@ -26,7 +26,7 @@ import { describe, expect, it } from 'vitest';
 import { base64 } from '@scure/base';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { holderCommitment, type ChannelState, type RevokeAndAck } from '../../../src/lib/bolt3/party.ts';
-import { parseSecondStage, penalties, type PenaltyPlan } from '../../../src/lib/bolt3/party-penalty.ts';
+import { findOnChain, parseSecondStage, penalties, revokedPeerCommitment, type PenaltyPlan } from '../../../src/lib/bolt3/party-penalty.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { SIGHASH_ALL, bip143SingleHash, p2wshOf, parseTx, verifyEcdsa } from './independent-p2wsh.ts';
 import { psbtUnsignedTx, type ParsedTx, type TxInput, type TxOutput } from '../../independent/tx.ts';
@@ -303,6 +303,34 @@ function cheaterTx(c: Cheat, htlcs: number[], extra: TxOutput[], tag: string, fe
   return serializeSegwit({ version: s.version, lockTime: s.lockTime, inputs, outputs });
 }
 
+/**
+ * Bitcoin Core as the penalty asks it, modelled by test code from the transactions it holds
+ * (Core's documented answers): gettxout with include_mempool (an output spent in the mempool,
+ * or never created, is null), gettxspendingprevout (the mempool's spender only),
+ * getrawtransaction, and scantxoutset (the confirmed UTXO set: the mempool not looked at).
+ */
+function modelNode(c: Cheat, confirmed: ParsedTx[], mempool: ParsedTx[]) {
+  const byId = new Map([c.commitment, ...confirmed, ...mempool].map((t) => [t.txid, t]));
+  const spender = (txs: ParsedTx[]) => new Map(txs.flatMap((t) => t.inputs.map((i) => [`${i.txid}:${i.vout}`, t.txid] as const)));
+  const spentInChain = spender(confirmed);
+  const spentAnywhere = spender([...confirmed, ...mempool]);
+  const inMempool = new Set(mempool.map((t) => t.txid));
+  return {
+    utxo: async (txid: string, vout: number) => {
+      const o = byId.get(txid)?.outputs[vout];
+      if (!o || spentAnywhere.has(`${txid}:${vout}`)) return null;
+      return { txid, vout, value: o.amount, scriptPubKey: o.script, confirmations: inMempool.has(txid) ? 0 : 1 };
+    },
+    rawTransaction: async (txid: string) => serialize(byId.get(txid)!),
+    mempoolSpender: async (txid: string, vout: number) => {
+      const s = spentAnywhere.get(`${txid}:${vout}`);
+      return s !== undefined && inMempool.has(s) ? s : null;
+    },
+    outputsPaying: async (script: Uint8Array) => [c.commitment, ...confirmed].flatMap((t) => t.outputs.flatMap((o, vout) =>
+      same(o.script, script) && !spentInChain.has(`${t.txid}:${vout}`) ? [{ txid: t.txid, vout, value: o.amount, scriptPubKey: o.script, confirmations: 1 }] : [])),
+  };
+}
+
 const economic = 'worth less than its fee at this feerate';
 
 describe('review of issue 37\'s fix: the cheater attacks the penalty again', () => {
@@ -333,5 +361,24 @@ describe('review of issue 37\'s fix: the cheater attacks the penalty again', () 
     for (const t of out.transactions) expect(parseTx(t.hex).weight, 'a justice transaction Core would refuse (tx-size)').toBeLessThanOrEqual(400_000);
     expect(sorted(verifyJustice(c, out, left))).toEqual(sorted(left.keys()));
     expect(out.transactions.length).toBeLessThanOrEqual(2);
+  });
+
+  it('R3 a node and a stale --htlc-tx: the cheater replaced (RBF) the batch the victim saved — in the mempool or confirmed, the node\'s view wins: nothing refused, the replacement\'s outputs and to_local taken, the stale one reported', async () => {
+    const c = cheat('anchors');
+    const [t0, t1] = timeouts(c);
+    const saved = cheaterTx(c, [t0!, t1!], [], 'first try');
+    const replacement = parseTx(cheaterTx(c, [t1!, t0!], [], 'replacement', 2));
+    const revoked = revokedPeerCommitment(c.record, c.commitment.txid);
+    const left = leftForTheCheater(c, [replacement]);
+    for (const [where, node] of [['mempool', modelNode(c, [], [replacement])], ['confirmed', modelNode(c, [replacement], [])]] as const) {
+      for (const combine of [false, true]) {
+        const given = [parseSecondStage(saved, '--htlc-tx')];
+        const found = await findOnChain(node, revoked, given);
+        const out = run(c, plan({ ...found, secondStage: given, combine }));
+        expect(sorted(verifyJustice(c, out, left)), `${where}, combine ${combine}`).toEqual(sorted(left.keys()));
+        const stale = parseTx(saved).txid;
+        expect(out.skipped.filter((s) => s.txid === stale).map((s) => s.vout), `${where}: the stale batch's outputs listed`).toEqual([0, 1]);
+      }
+    }
   });
 });
