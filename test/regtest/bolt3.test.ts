@@ -7,7 +7,9 @@
  * to_self_delay) and the sweep of the HTLC-success output; on a second channel the
  * penalty (`commitment penalty`) taking a revoked commitment's to_local and HTLC outputs;
  * on an anchors channel the penalty taking both outputs of a cheater's batched HTLC-timeouts
- * (issue 37 finding 1), found in the mempool, in the UTXO set and from --htlc-tx.
+ * (issue 37 finding 1), found in the mempool, in the UTXO set and from --htlc-tx; and, the
+ * fix attacked (issue 37 review), the cheater's RBF replacement of the batch Alice saved, with
+ * 1,300 decoy outputs: her --combine penalty split under Core's 400,000 WU, all mined.
  * Library-made: on a third channel an anchors commitment bumped by a CPFP child spending
  * the holder's anchor, submitted as a package. Every one accepted and mined: Core's script
  * interpreter is the independent check of every witness. Skipped visibly without a bitcoind.
@@ -299,6 +301,96 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     }
     c.dir.cleanup();
   }, 120_000); // some twenty CLI steps and a dozen blocks
+
+  it('issue 37 review R1–R3: the cheater replaces (RBF) the batch Alice saved with one carrying 1,300 decoy outputs paying the second-stage script — her --combine penalty with the node and the stale --htlc-tx is split under 400,000 WU, the same offline from the replacement, all mined; his sweeps after to_self_delay find nothing', async () => {
+    const c = await cliChannel('anchors');
+    const cltv = (await n.tip()) + 8;
+    await c.update(0, c.agree(0, 700_000, 300_000, []));
+    await c.update(1, c.agree(1, 650_000, 260_000, [htlcOf('received', 50_000, sha256(Uint8Array.of(31)), cltv), htlcOf('received', 40_000, sha256(Uint8Array.of(32)), cltv)]));
+    cpSync(join(c.dir.path, 'bob'), join(c.dir.path, 'bob-copy'), { recursive: true });
+    const kept = messageOf<{ txid: string; hex: string; htlc_txs: { kind: string; psbt: string }[] }>(await offchain(
+      ['commitment', 'finalize', '--channel-id', c.id, '--seed-file', c.files.bob.seed, '--state-dir', join(c.dir.path, 'bob-copy'), '--key-env', 'B_FUNDING', '--htlc-key-env', 'B_HTLC'],
+      { env: ENV },
+    ));
+    await c.update(2, c.agree(2, 700_000, 300_000, []));
+    await c.update(3, c.agree(3, 690_000, 310_000, []));
+    await n.acceptAndMine(kept.hex);
+
+    const timeouts = kept.htlc_txs.map((h) => Transaction.fromPSBT(base64.decode(h.psbt)));
+    const secondStage = timeouts[0]!.getOutput(0).script!;
+    const feeKey = secret(0x79);
+    const feeScript = p2wpkh(pointOf(feeKey));
+    const coins = [{ ...(await n.fund(scriptAddress(feeScript, 'regtest')!, 20_000n)), amount: 20_000n }, { ...(await n.fund(scriptAddress(feeScript, 'regtest')!, 600_000n)), amount: 600_000n }];
+    const bobPoint = perCommitmentPoint(generateFromSeed(BOB_SEED, 2 ** 48 - 1 - 1));
+    const sig = (digest: Uint8Array, key: Uint8Array) => Uint8Array.from([...derFromCompact(nobleEcdsa.signCompact(digest, key)), SIGHASH_ALL]);
+    const bobHtlc = derivePrivkey(B.htlc, bobPoint);
+    const feeScriptCode = Uint8Array.from([0x76, 0xa9, 0x14, ...feeScript.subarray(2), 0x88, 0xac]);
+    /** His transaction: the HTLC-timeouts in `order` (each at its output's index), his coins, his change, then whatever outputs he adds. */
+    const batch = (order: number[], coinsUsed: typeof coins, change: bigint, extra: { amount: bigint; script: Uint8Array }[]) => {
+      const ts = order.map((i) => timeouts[i]!);
+      const tx: Tx = {
+        version: ts[0]!.version, lockTime: ts[0]!.lockTime,
+        inputs: [...ts.map((t) => ({ txid: toHex(t.getInput(0).txid!), vout: t.getInput(0).index!, sequence: t.getInput(0).sequence! })), ...coinsUsed.map((x) => ({ txid: x.txid, vout: x.vout, sequence: 0xfffffffd }))],
+        outputs: [...ts.map((t) => ({ amount: t.getOutput(0).amount!, script: t.getOutput(0).script! })), { amount: change, script: feeScript }, ...extra],
+      };
+      ts.forEach((t, k) => {
+        const { witnessScript, witnessUtxo, partialSig } = t.getInput(0);
+        tx.inputs[k]!.witness = [new Uint8Array(0), partialSig![0]![1], sig(segwitV0Sighash(tx, k, witnessScript!, witnessUtxo!.amount, SIGHASH_ALL), bobHtlc), new Uint8Array(0), witnessScript!];
+      });
+      coinsUsed.forEach((x, j) => {
+        tx.inputs[ts.length + j]!.witness = [sig(segwitV0Sighash(tx, ts.length + j, feeScriptCode, x.amount, SIGHASH_ALL), feeKey), pointOf(feeKey)];
+      });
+      return { hex: toHex(serializeTx(tx)), txid: txid(tx), tx };
+    };
+    await n.mine(Math.max(0, cltv - (await n.tip())));
+    // The batch Alice saves from the mempool, then his replacement: the other order, a second coin, 1,300 outputs of 330 sat paying the second-stage script.
+    const first = batch([0, 1], coins.slice(0, 1), 19_500n, []); // ~1.1 sat/vB: the replacement pays a higher rate
+    expect(await n.node.rpc.call<string>('sendrawtransaction', [first.hex])).toBe(first.txid);
+    const firstFile = join(c.dir.path, 'first.hex');
+    writeFileSync(firstFile, first.hex);
+    const decoys = Array.from({ length: 1_300 }, () => ({ amount: 330n, script: secondStage }));
+    const second = batch([1, 0], coins, 100_000n, decoys);
+    expect(await n.node.rpc.call<string>('sendrawtransaction', [second.hex])).toBe(second.txid);
+    expect(await n.mempool(first.hex)).toMatchObject({ allowed: false });
+
+    const decoded = await n.node.rpc.call<{ vout: { n: number; scriptPubKey: { hex: string } }[] }>('decoderawtransaction', [kept.hex]);
+    const toLocal = decoded.vout.find((o) => o.scriptPubKey.hex === toHex(secondStage))!.n;
+    const expected = [`${kept.txid}:${toLocal}`, ...second.tx.outputs.flatMap((o, k) => (toHex(o.script) === toHex(secondStage) ? [`${second.txid}:${k}`] : []))].sort();
+    expect(expected).toHaveLength(1 + 2 + 1_300);
+    type Penalties = { skipped: { txid?: string; vout: number; reason: string }[]; transactions: { hex: string; inputs: { txid: string; vout: number }[] }[] };
+    const penalty = (...extra: string[]) => c.step<Penalties>('alice', ['penalty', '--channel-id', c.id, '--txid', kept.txid, '--key-env', 'A_REVOCATION', '--to', n.sweepTo, '--feerate-per-kw', '253', '--combine', ...extra]);
+    const taken = (p: Penalties) => p.transactions.flatMap((t) => t.inputs.map((i) => `${i.txid}:${i.vout}`)).sort();
+    const hexes = (p: Penalties) => p.transactions.map((t) => t.hex).sort();
+    // In the mempool, with the stale batch given: not refused; the stale outputs listed, the replacement's taken.
+    const inMempool = await penalty('--htlc-tx', firstFile, ...n.chain());
+    expect(taken(inMempool)).toEqual(expected);
+    expect(inMempool.skipped.filter((x) => x.txid === first.txid).map((x) => x.vout)).toEqual([0, 1]);
+    await n.mine(1);
+    const confirmedAt = await n.tip();
+    const secondFile = join(c.dir.path, 'second.hex');
+    writeFileSync(secondFile, second.hex);
+    const [confirmed, offline] = await Promise.all([penalty('--htlc-tx', firstFile, ...n.chain()), penalty('--htlc-tx', secondFile)]);
+    expect(hexes(confirmed)).toEqual(hexes(inMempool));
+    expect(hexes(offline)).toEqual(hexes(inMempool));
+    expect(confirmed.transactions).toHaveLength(2);
+
+    // His sweeps of a paired output and of a decoy, valid a moment before the penalties go out; then nothing is left.
+    const delayed = derivePrivkey(B.delayed, bobPoint);
+    const secondScript = toLocalScript(deriveRevocationPubkey(pointOf(A.revocation), bobPoint), TO_SELF_DELAY, pointOf(delayed));
+    expect(toHex(p2wsh(secondScript))).toBe(toHex(secondStage));
+    // (A decoy alone, 330 sat, is not worth a sweep: one transaction takes output 0 and decoy 3, another output 1.)
+    const sweeps = [[0, 3], [1]].map((vouts) => {
+      const amounts = vouts.map((v) => second.tx.outputs[v]!.amount);
+      const sweep: Tx = { version: 2, lockTime: 0, inputs: vouts.map((vout) => ({ txid: second.txid, vout, sequence: TO_SELF_DELAY })), outputs: [{ amount: amounts.reduce((a, b) => a + b) - 500n, script: sweepTo }] };
+      vouts.forEach((_, k) => (sweep.inputs[k]!.witness = [sig(segwitV0Sighash(sweep, k, secondScript, amounts[k]!, SIGHASH_ALL), delayed), new Uint8Array(0), secondScript]));
+      return toHex(serializeTx(sweep));
+    });
+    await n.mine(confirmedAt + TO_SELF_DELAY - 1 - (await n.tip()));
+    for (const h of sweeps) expect(await n.mempool(h)).toMatchObject({ allowed: true });
+    for (const t of confirmed.transactions) await n.acceptAndMine(t.hex);
+    for (const h of sweeps) expect(await n.mempool(h)).toMatchObject({ allowed: false, 'reject-reason': 'missing-inputs' });
+    c.dir.cleanup();
+  }, 120_000);
 
   it('an honest unilateral close by the CLI: the held commitment, its HTLC-success and HTLC-timeout (non-final one block early), the delayed sweeps (non-BIP68-final one block early)', async () => {
     const c = await cliChannel();

@@ -144,8 +144,11 @@ function leftForTheCheater(c: Cheat, txs: ParsedTx[]): Map<string, TxOutput> {
   return left;
 }
 
-/** Every justice input spends an outpoint of `left`, through the revocation branch, signed (OpenSSL) by the revocation key; returns what was taken. */
-function verifyJustice(c: Cheat, out: Penalties, left: Map<string, TxOutput>): string[] {
+/**
+ * Every justice input spends an outpoint of `left`, through the revocation branch, signed (OpenSSL) by the revocation key; returns what was taken.
+ * `signatures`: every how many inputs a signature is verified (each is a BIP-143 digest over the whole transaction: 1 = all; the first and last always).
+ */
+function verifyJustice(c: Cheat, out: Penalties, left: Map<string, TxOutput>, signatures = 1): string[] {
   const taken: string[] = [];
   for (const t of out.transactions) {
     const tx = parseTx(t.hex);
@@ -159,7 +162,7 @@ function verifyJustice(c: Cheat, out: Penalties, left: Map<string, TxOutput>): s
       // to_local form (the second stage's too): 1 selects OP_IF <revocationpubkey>; an HTLC script takes the key itself.
       expect(toHex(selector!)).toBe(same(prevout!.script, c.script) ? '01' : toHex(c.rk));
       expect(sig!.at(-1)).toBe(SIGHASH_ALL);
-      expect(verifyEcdsa(c.rk, sig!.subarray(0, -1), bip143SingleHash(tx, i, witnessScript!, prevout!.amount, SIGHASH_ALL)), `signature of ${key}`).toBe(true);
+      if (i % signatures === 0 || i === tx.inputs.length - 1) expect(verifyEcdsa(c.rk, sig!.subarray(0, -1), bip143SingleHash(tx, i, witnessScript!, prevout!.amount, SIGHASH_ALL)), `signature of ${key}`).toBe(true);
       taken.push(key);
     });
   }
@@ -359,8 +362,9 @@ describe('review of issue 37\'s fix: the cheater attacks the penalty again', () 
     const left = leftForTheCheater(c, [batch]);
     const out = run(c, plan({ secondStage: [parseSecondStage(hex, '--htlc-tx')], combine: true, feeratePerKw: 253 }));
     for (const t of out.transactions) expect(parseTx(t.hex).weight, 'a justice transaction Core would refuse (tx-size)').toBeLessThanOrEqual(400_000);
-    expect(sorted(verifyJustice(c, out, left))).toEqual(sorted(left.keys()));
-    expect(out.transactions.length).toBeLessThanOrEqual(2);
+    // 1,303 inputs: the signatures of one in 100 verified here (Core checks them all in test/regtest/bolt3.test.ts).
+    expect(sorted(verifyJustice(c, out, left, 100))).toEqual(sorted(left.keys()));
+    expect(out.transactions).toHaveLength(2);
   });
 
   it('R3 a node and a stale --htlc-tx: the cheater replaced (RBF) the batch the victim saved — in the mempool or confirmed, the node\'s view wins: nothing refused, the replacement\'s outputs and to_local taken, the stale one reported', async () => {
