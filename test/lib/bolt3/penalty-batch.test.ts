@@ -295,15 +295,20 @@ describe('penalties on a revoked commitment whose HTLCs the cheater moved in bat
 // ---- review of the fix: the cheater attacks the penalty again -----------------------------
 
 /**
- * The cheater's transaction moving HTLCs `htlcs` (each input at its own index, paired with its
- * pre-signed output), `fees` coins of his with change, and then any outputs he likes.
+ * The cheater's transaction: `pieces` in order (a pre-signed second stage's input at index i has
+ * its output at i; a coin of his has change there), then any outputs he likes (`extra`).
  */
-function cheaterTx(c: Cheat, htlcs: number[], extra: TxOutput[], tag: string, fees = 1): string {
+function piecesTx(c: Cheat, pieces: Piece[], extra: TxOutput[], tag: string): string {
   const placeholder = [new Uint8Array(0), new Uint8Array(72), new Uint8Array(72), new Uint8Array(0), new Uint8Array(140)];
-  const inputs = [...htlcs.map((h) => ({ ...c.second[h]!.input, witness: placeholder })), ...Array.from({ length: fees }, (_, k) => feeOutpoint(tag, k))];
-  const outputs = [...htlcs.map((h) => c.second[h]!.output), ...Array.from({ length: fees }, (_, k) => change(tag, k)), ...extra];
-  const s = c.second[htlcs[0]!]!;
+  const inputs = pieces.map((x) => ('htlc' in x ? { ...c.second[x.htlc]!.input, witness: placeholder } : feeOutpoint(tag, x.fee)));
+  const outputs = [...pieces.map((x, k) => ('htlc' in x ? c.second[x.htlc]!.output : change(tag, k))), ...extra];
+  const s = c.second[pieces.find((x): x is { htlc: number } => 'htlc' in x)!.htlc]!;
   return serializeSegwit({ version: s.version, lockTime: s.lockTime, inputs, outputs });
+}
+
+/** His second stages `htlcs` first, then `fees` coins of his, then `extra`. */
+function cheaterTx(c: Cheat, htlcs: number[], extra: TxOutput[], tag: string, fees = 1): string {
+  return piecesTx(c, [...htlcs.map((htlc) => ({ htlc })), ...Array.from({ length: fees }, (_, fee) => ({ fee }))], extra, tag);
 }
 
 /**
@@ -365,6 +370,78 @@ describe('review of issue 37\'s fix: the cheater attacks the penalty again', () 
     // 1,303 inputs: the signatures of one in 100 verified here (Core checks them all in test/regtest/bolt3.test.ts).
     expect(sorted(verifyJustice(c, out, left, 100))).toEqual(sorted(left.keys()));
     expect(out.transactions).toHaveLength(2);
+  });
+
+  it('property (the fix attacked): whatever the cheater batches, with decoy outputs, and whatever the victim was given — the batch he replaced (RBF), one never broadcast — with a node or offline, per output or --combine, at any feerate: everything worth its fee is taken, the rest listed, nothing the node does not hold, every transaction standard', async () => {
+    const counts = { node: 0, offline: 0, combined: 0, stale: 0, unknown: 0, decoyTaken: 0, decoySkipped: 0, mempool: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          format: fc.constantFrom<Format>('anchors', 'zero-fee'),
+          assignment: fc.array(fc.integer({ min: -1, max: 2 }), { minLength: 4, maxLength: 4 }),
+          fees: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 3, maxLength: 3 }),
+          decoys: fc.array(fc.array(fc.constantFrom(330n, 20_000n), { maxLength: 3 }), { minLength: 3, maxLength: 3 }),
+          order: fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 18, maxLength: 18 }),
+          status: fc.array(fc.constantFrom('confirmed', 'mempool', 'unknown'), { minLength: 3, maxLength: 3 }),
+          staleGiven: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+          currentGiven: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+          node: fc.boolean(),
+          combine: fc.boolean(),
+          feerate: fc.constantFrom(253, 2500, 12_500),
+        }),
+        async (g) => {
+          const c = cheat(g.format);
+          const batches: { tx: ParsedTx; hex: string; status: string; stale: ParsedTx; staleHex: string; decoys: bigint[] }[] = [];
+          for (let b = 0; b < 3; b++) {
+            const htlcs = g.assignment.flatMap((a, i) => (a === b ? [i] : []));
+            if (htlcs.length === 0) continue;
+            const pieces: Piece[] = [...htlcs.map((htlc) => ({ htlc })), ...Array.from({ length: g.fees[b]! }, (_, fee) => ({ fee }))];
+            const keyed = pieces.map((piece, k) => ({ piece, key: g.order[b * 6 + k]! * 10 + k })).sort((x, y) => x.key - y.key).map((x) => x.piece);
+            const hex = piecesTx(c, keyed, g.decoys[b]!.map((amount) => ({ amount, script: c.script })), `now ${b}`);
+            // What he broadcast first and replaced: the same HTLCs, his coins in front.
+            const staleHex = piecesTx(c, [{ fee: 9 }, ...htlcs.map((htlc) => ({ htlc }))], [], `before ${b}`);
+            batches.push({ tx: parseTx(hex), hex, status: g.node ? g.status[b]! : 'confirmed', stale: parseTx(staleHex), staleHex, decoys: g.decoys[b]! });
+          }
+          const onChain = batches.filter((b) => b.status !== 'unknown');
+          const left = leftForTheCheater(c, onChain.map((b) => b.tx));
+          const revoked = revokedPeerCommitment(c.record, c.commitment.txid);
+          let p: PenaltyPlan;
+          const notThere: string[] = []; // outputs paying the script of transactions given that the node does not hold
+          if (g.node) {
+            const given = batches.flatMap((b, i) => [
+              ...(g.staleGiven[i] ? [b.staleHex] : []), ...(g.currentGiven[i] || b.status === 'unknown' ? [b.hex] : []),
+            ]).map((h) => parseSecondStage(h, '--htlc-tx'));
+            batches.forEach((b, i) => {
+              if (g.staleGiven[i]) notThere.push(...b.stale.outputs.flatMap((o, k) => (same(o.script, c.script) ? [`${b.stale.txid}:${k}`] : [])));
+              if (b.status === 'unknown') notThere.push(...b.tx.outputs.flatMap((o, k) => (same(o.script, c.script) ? [`${b.tx.txid}:${k}`] : [])));
+            });
+            const node = modelNode(c, onChain.filter((b) => b.status === 'confirmed').map((b) => b.tx), onChain.filter((b) => b.status === 'mempool').map((b) => b.tx));
+            p = plan({ ...(await findOnChain(node, revoked, given)), secondStage: given });
+            counts.node++;
+            if (g.staleGiven.some((x, i) => x && i < batches.length)) counts.stale++;
+            if (batches.some((b) => b.status === 'unknown')) counts.unknown++;
+            if (batches.some((b) => b.status === 'mempool')) counts.mempool++;
+          } else {
+            p = plan({ secondStage: batches.map((b) => parseSecondStage(b.hex, '--htlc-tx')) });
+            counts.offline++;
+          }
+          if (g.combine) counts.combined++;
+          // A 330-sat decoy is worth its fee only in one transaction for all at the 253 sat/kw floor; 20,000 sat always.
+          const worth = (o: TxOutput) => o.amount !== 330n || (g.combine && g.feerate === 253);
+          const out = run(c, { ...p, combine: g.combine, feeratePerKw: g.feerate });
+          const taken = verifyJustice(c, out, left, 3);
+          expect(new Set(taken).size, 'an outpoint taken twice').toBe(taken.length);
+          expect(sorted(taken)).toEqual(sorted([...left].filter(([, o]) => worth(o)).map(([k]) => k)));
+          const listed = new Set(out.skipped.map((x) => `${x.txid ?? c.commitment.txid}:${x.vout}`));
+          for (const [k, o] of left) if (!worth(o)) expect(listed.has(k), `${k} neither taken nor listed`).toBe(true);
+          for (const k of notThere) expect(listed.has(k), `${k} (not at the node) not listed`).toBe(true);
+          for (const t of out.transactions) expect(parseTx(t.hex).weight).toBeLessThanOrEqual(400_000);
+          for (const [, o] of left) if (o.amount === 330n) counts[worth(o) ? 'decoyTaken' : 'decoySkipped']++;
+        },
+      ),
+      { numRuns: Number(process.env.PENALTY_PROPERTY_RUNS ?? 60) },
+    );
+    for (const [kind, n] of Object.entries(counts)) expect(n, `no run had: ${kind}`).toBeGreaterThan(0);
   });
 
   it('R3 a node and a stale --htlc-tx: the cheater replaced (RBF) the batch the victim saved — in the mempool or confirmed, the node\'s view wins: nothing refused, the replacement\'s outputs and to_local taken, the stale one reported', async () => {
