@@ -13,6 +13,8 @@ import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir, fileSnapshot } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
+import { p2wshOf, parseTx } from '../lib/bolt3/independent-p2wsh.ts';
+import { serializeSegwit } from '../lib/bolt3/two-parties.ts';
 
 const fx = (name: string) => join(ROOT, 'fixtures/bolt3', name);
 const key = (name: string) => readFileSync(fx(name), 'utf8').trim();
@@ -124,6 +126,52 @@ describe('the commitment commands attacked through the CLI', () => {
     const before = snapshot(stateDir('alice'));
     // Alice's seed file is the one she already uses for the first channel.
     refused(step('alice', 'init', bobPoints2, '--channel', other('alice')), /^E_/);
+    expect(snapshot(stateDir('alice'))).toEqual(before);
+  });
+
+  it('E4 (issue 37 F7) a peer whose basepoints and points are Alice\'s own is refused at init, nothing written: its commitment would be hers, and her signature on it a signature on her own', () => {
+    const { stateDir, root } = parties();
+    const ch = JSON.parse(readFileSync(fx('alice-channel.json'), 'utf8'));
+    const mirror = join(root, 'alice-mirror-channel.json');
+    writeFileSync(mirror, JSON.stringify({
+      ...ch, funding_txid: '33'.repeat(32), remote_to_self_delay: ch.to_self_delay, remote_dust_limit_satoshis: ch.dust_limit_satoshis,
+      remote: { ...ch.local, funding_pubkey: ch.remote.funding_pubkey },
+    }));
+    const seed = join(root, 'alice-mirror.seed');
+    writeFileSync(seed, `${'33'.repeat(32)}\n`, { mode: 0o600 });
+    // Her own points, as "the peer's" (with the peer's funding key).
+    const points = { ...ok(run(['commitment', 'points', '--channel', mirror, '--seed-file', seed])), funding_pubkey: ch.remote.funding_pubkey };
+    const before = snapshot(stateDir('alice'));
+    refused(run(['commitment', 'init', '--channel', mirror, '--seed-file', seed, '--state-dir', stateDir('alice')], { input: JSON.stringify(points) }), 'E_PEER_KEY_REUSED');
+    expect(snapshot(stateDir('alice'))).toEqual(before);
+  });
+});
+
+describe('issue 37 review (held, kept as regression): commitment penalty refusing a cheater\'s transactions through the CLI', () => {
+  it('E5 an --htlc-tx whose HTLC input is not paired with its second stage (E_NOT_SECOND_STAGE), two offline that spend one HTLC output (E_SECOND_STAGE_CONFLICT): exit 4, nothing on stdout, not a byte of the state directory changed', () => {
+    const { step, stateFile, stateDir, root } = parties();
+    for (const n of [0, 1]) {
+      const bobAnswer = ok(step('bob', 'receive-sigs', ok(step('alice', 'sign', undefined, '--state', stateFile('alice', n))), '--state', stateFile('bob', n)));
+      if (n > 0) ok(step('alice', 'receive-revocation', bobAnswer));
+      const aliceAnswer = ok(step('alice', 'receive-sigs', ok(step('bob', 'sign', undefined, '--state', stateFile('bob', n))), '--state', stateFile('alice', n)));
+      if (n > 0) ok(step('bob', 'receive-revocation', aliceAnswer));
+    }
+    const revoked = 'fe5636b3df52ae43e998cab0edf5af7f71e213ed649fcf5d967e54b379fbaa6a'; // Bob's commitment 0
+    const penalty = (...extra: string[]) => run(['commitment', 'penalty', '--channel-id', CHANNEL_ID, '--txid', revoked, '--key-env', 'A_HTLC', '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500', '--state-dir', stateDir('alice'), ...extra], { env: ENV });
+    const honest = ok(penalty()) as { transactions: { hex: string; inputs: { kind: string; vout: number }[] }[] };
+    // The second-stage script: to_local's, read from the witness of its justice transaction.
+    const toLocal = honest.transactions.find((t) => t.inputs[0]!.kind === 'to_local')!;
+    const secondStage = p2wshOf(parseTx(toLocal.hex).inputs[0]!.witness[2]!);
+    const htlcVout = honest.transactions.find((t) => t.inputs[0]!.kind === 'received_htlc')!.inputs[0]!.vout;
+    const spend = (coin: number, script: Uint8Array) => {
+      const file = join(root, `cheat-${coin}-${script.length}.hex`);
+      const input = (txid: string, vout: number) => ({ txid, vout, scriptSig: new Uint8Array(0), sequence: 0, witness: [new Uint8Array(72)], outpoint: Uint8Array.from([...Buffer.from(txid, 'hex').reverse(), vout, 0, 0, 0]) });
+      writeFileSync(file, serializeSegwit({ version: 2, lockTime: 0, inputs: [input(revoked, htlcVout), input('77'.repeat(32), coin)], outputs: [{ amount: 1_000n, script }] }));
+      return file;
+    };
+    const before = snapshot(stateDir('alice'));
+    refused(penalty('--htlc-tx', spend(0, Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(9)))), 'E_NOT_SECOND_STAGE');
+    refused(penalty('--htlc-tx', spend(1, secondStage), '--htlc-tx', spend(2, secondStage)), 'E_SECOND_STAGE_CONFLICT');
     expect(snapshot(stateDir('alice'))).toEqual(before);
   });
 });

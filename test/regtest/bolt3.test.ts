@@ -5,7 +5,11 @@
  * transactions (the timeout rejected non-final one block before its cltv_expiry), the
  * to_local sweep (`commitment sweep`, rejected non-BIP68-final one block before its
  * to_self_delay) and the sweep of the HTLC-success output; on a second channel the
- * penalty (`commitment penalty`) taking a revoked commitment's to_local and HTLC outputs.
+ * penalty (`commitment penalty`) taking a revoked commitment's to_local and HTLC outputs;
+ * on an anchors channel the penalty taking both outputs of a cheater's batched HTLC-timeouts
+ * (issue 37 finding 1), found in the mempool, in the UTXO set and from --htlc-tx; and, the
+ * fix attacked (issue 37 review), the cheater's RBF replacement of the batch Alice saved, with
+ * 1,300 decoy outputs: her --combine penalty split under Core's 400,000 WU, all mined.
  * Library-made: on a third channel an anchors commitment bumped by a CPFP child spending
  * the holder's anchor, submitted as a package. Every one accepted and mined: Core's script
  * interpreter is the independent check of every witness. Skipped visibly without a bitcoind.
@@ -15,10 +19,12 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { decodeAddress, scriptAddress } from '../../src/lib/address.ts';
 import { toHex } from '../../src/lib/bytes.ts';
 import {
-  ANCHORS, ANCHOR_OUTPUT_SAT, LEGACY, SIGHASH_ALL, ZERO_FEE, anchorScript, derFromCompact, nobleEcdsa, p2wpkh, segwitV0Sighash, serializeTx, txid, type Tx,
-  buildCommitment, channelFundingOutput, counterpartyView, finalizeCommitment, generateFromSeed, perCommitmentPoint, pointOf, signCommitment,
-  type ChannelParameters, type ChannelPublicKeys, type CommitmentState,
+  ANCHORS, ANCHOR_OUTPUT_SAT, LEGACY, SIGHASH_ALL, ZERO_FEE, anchorScript, derFromCompact, nobleEcdsa, p2wpkh, p2wsh, segwitV0Sighash, serializeTx, txid, type Tx,
+  buildCommitment, channelFundingOutput, counterpartyView, derivePrivkey, deriveRevocationPubkey, finalizeCommitment, generateFromSeed, perCommitmentPoint, pointOf,
+  signCommitment, toLocalScript, type ChannelParameters, type ChannelPublicKeys, type CommitmentState,
 } from '../../src/lib/bolt3/index.ts';
+import { Transaction } from '@scure/btc-signer';
+import { base64 } from '@scure/base';
 import { findBitcoind } from './bitcoind.ts';
 import { assertBuilt, errorCode, messageOf, offchain } from './offchain-cli.ts';
 import { tempDir } from '../helpers.ts';
@@ -111,7 +117,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   };
 
   /** Fund a channel and have both parties record it through `commitment points` / `commitment init`. */
-  async function cliChannel(format: 'legacy' | 'zero-fee' = 'legacy') {
+  async function cliChannel(format: 'legacy' | 'anchors' | 'zero-fee' = 'legacy') {
     const p = await openChannel();
     const dir = tempDir('offchain-regtest-channel-');
     const id = `${p.fundingOutpoint.txid}:${p.fundingOutpoint.vout}`;
@@ -209,6 +215,179 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await n.mempool(sweep.hex)).toMatchObject({ allowed: false, 'reject-reason': 'missing-inputs' });
     c.dir.cleanup();
   });
+
+  it('issue 37 F1: the cheater merges two HTLC-timeouts (one cltv_expiry) of his revoked anchors commitment into one transaction with his fee coin — the penalty finds both second-stage outputs (in the mempool, in the UTXO set, from --htlc-tx) and takes them, mined; his sweep after to_self_delay finds nothing', async () => {
+    const c = await cliChannel('anchors');
+    const cltv = (await n.tip()) + 8;
+    await c.update(0, c.agree(0, 700_000, 300_000, []));
+    // Bob offers Alice two HTLCs at one cltv_expiry (received, from her side).
+    await c.update(1, c.agree(1, 650_000, 260_000, [htlcOf('received', 50_000, sha256(Uint8Array.of(21)), cltv), htlcOf('received', 40_000, sha256(Uint8Array.of(22)), cltv)]));
+    cpSync(join(c.dir.path, 'bob'), join(c.dir.path, 'bob-copy'), { recursive: true });
+    const kept = messageOf<{ txid: string; hex: string; htlc_txs: { kind: string; psbt: string }[] }>(await offchain(
+      ['commitment', 'finalize', '--channel-id', c.id, '--seed-file', c.files.bob.seed, '--state-dir', join(c.dir.path, 'bob-copy'), '--key-env', 'B_FUNDING', '--htlc-key-env', 'B_HTLC'],
+      { env: ENV },
+    ));
+    expect(kept.htlc_txs.map((h) => h.kind)).toEqual(['htlc-timeout', 'htlc-timeout']);
+    await c.update(2, c.agree(2, 700_000, 300_000, [])); // both failed back to Bob
+    await c.update(3, c.agree(3, 690_000, 310_000, []));
+    await n.acceptAndMine(kept.hex);
+
+    // His one transaction: each HTLC-timeout at its own index (Alice's SINGLE|ANYONECANPAY signature binds input i to
+    // output i), his coin as input 2 paying the fee and his change as output 2; his SIGHASH_ALL over the whole.
+    const timeouts = kept.htlc_txs.map((h) => Transaction.fromPSBT(base64.decode(h.psbt)));
+    const feeKey = secret(0x78);
+    const feeScript = p2wpkh(pointOf(feeKey));
+    const coin = await n.fund(scriptAddress(feeScript, 'regtest')!, 20_000n);
+    const bobPoint = perCommitmentPoint(generateFromSeed(BOB_SEED, 2 ** 48 - 1 - 1));
+    const batch: Tx = {
+      version: timeouts[0]!.version,
+      lockTime: timeouts[0]!.lockTime,
+      inputs: [...timeouts.map((t) => ({ txid: toHex(t.getInput(0).txid!), vout: t.getInput(0).index!, sequence: t.getInput(0).sequence! })), { txid: coin.txid, vout: coin.vout, sequence: 0xfffffffd }],
+      outputs: [...timeouts.map((t) => ({ amount: t.getOutput(0).amount!, script: t.getOutput(0).script! })), { amount: 17_000n, script: feeScript }],
+    };
+    expect(batch.lockTime).toBe(cltv);
+    const sig = (digest: Uint8Array, key: Uint8Array) => Uint8Array.from([...derFromCompact(nobleEcdsa.signCompact(digest, key)), SIGHASH_ALL]);
+    const bobHtlc = derivePrivkey(B.htlc, bobPoint);
+    timeouts.forEach((t, k) => {
+      const { witnessScript, witnessUtxo, partialSig } = t.getInput(0);
+      expect(partialSig![0]![1].at(-1)).toBe(0x83); // Alice's, SIGHASH_SINGLE|ANYONECANPAY
+      batch.inputs[k]!.witness = [new Uint8Array(0), partialSig![0]![1], sig(segwitV0Sighash(batch, k, witnessScript!, witnessUtxo!.amount, SIGHASH_ALL), bobHtlc), new Uint8Array(0), witnessScript!];
+    });
+    const feeScriptCode = Uint8Array.from([0x76, 0xa9, 0x14, ...feeScript.subarray(2), 0x88, 0xac]);
+    batch.inputs[2]!.witness = [sig(segwitV0Sighash(batch, 2, feeScriptCode, 20_000n, SIGHASH_ALL), feeKey), pointOf(feeKey)];
+    const batchHex = toHex(serializeTx(batch));
+    await n.mine(cltv - 1 - (await n.tip()));
+    expect(await n.mempool(batchHex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    await n.mine(1);
+    const batchTxid = await n.node.rpc.call<string>('sendrawtransaction', [batchHex]);
+
+    // What the cheater could sweep after to_self_delay: to_local and both outputs of his batch (their script is to_local's).
+    const decoded = await n.node.rpc.call<{ vout: { n: number; scriptPubKey: { hex: string } }[] }>('decoderawtransaction', [kept.hex]);
+    const toLocal = decoded.vout.find((o) => o.scriptPubKey.hex === toHex(batch.outputs[0]!.script))!.n;
+    const expected = [`${kept.txid}:${toLocal}`, `${batchTxid}:0`, `${batchTxid}:1`].sort();
+    type Penalties = { transactions: { hex: string; inputs: { kind: string; txid: string; vout: number }[] }[] };
+    const penalty = (...extra: string[]) => c.step<Penalties>('alice', ['penalty', '--channel-id', c.id, '--txid', kept.txid, '--key-env', 'A_REVOCATION', '--to', n.sweepTo, '--feerate-per-kw', '2500', ...extra]);
+    const taken = (p: Penalties) => p.transactions.flatMap((t) => t.inputs.map((i) => `${i.txid}:${i.vout}`)).sort();
+    const hexes = (p: Penalties) => p.transactions.map((t) => t.hex).sort();
+    // The batch in the mempool: the node names its spender (gettxspendingprevout); the justice transactions may go at once.
+    const fromMempool = await penalty(...n.chain());
+    expect(taken(fromMempool)).toEqual(expected);
+    for (const t of fromMempool.transactions) expect(await n.mempool(t.hex)).toMatchObject({ allowed: true });
+    // Confirmed: found in the UTXO set (scantxoutset); offline, from the transaction given — the same justice transactions.
+    await n.mine(1);
+    const confirmedAt = await n.tip();
+    const batchFile = join(c.dir.path, 'batch.hex');
+    writeFileSync(batchFile, batchHex);
+    const [fromUtxoSet, offline] = await Promise.all([penalty(...n.chain()), penalty('--htlc-tx', batchFile)]);
+    expect(taken(fromUtxoSet)).toEqual(expected);
+    expect(hexes(fromUtxoSet)).toEqual(hexes(fromMempool));
+    expect(hexes(offline)).toEqual(hexes(fromMempool));
+
+    // The cheater's sweep of output 1 (the one the review saw him take): valid once to_self_delay has passed, which
+    // Core confirms before the penalties go out — then they are mined, and nothing is left for it.
+    const delayed = derivePrivkey(B.delayed, bobPoint);
+    const secondScript = toLocalScript(deriveRevocationPubkey(pointOf(A.revocation), bobPoint), TO_SELF_DELAY, pointOf(delayed));
+    expect(toHex(p2wsh(secondScript))).toBe(toHex(batch.outputs[1]!.script));
+    const sweep: Tx = { version: 2, lockTime: 0, inputs: [{ txid: batchTxid, vout: 1, sequence: TO_SELF_DELAY }], outputs: [{ amount: batch.outputs[1]!.amount - 1_000n, script: sweepTo }] };
+    sweep.inputs[0]!.witness = [sig(segwitV0Sighash(sweep, 0, secondScript, batch.outputs[1]!.amount, SIGHASH_ALL), delayed), new Uint8Array(0), secondScript];
+    const sweepHex = toHex(serializeTx(sweep));
+    await n.mine(confirmedAt + TO_SELF_DELAY - 1 - (await n.tip()));
+    expect(await n.mempool(sweepHex)).toMatchObject({ allowed: true });
+    for (const t of fromUtxoSet.transactions) await n.acceptAndMine(t.hex);
+    expect(await n.mempool(sweepHex)).toMatchObject({ allowed: false, 'reject-reason': 'missing-inputs' });
+    for (const outpoint of expected) {
+      const [id, vout] = outpoint.split(':');
+      expect(await n.node.rpc.call('gettxout', [id, Number(vout), true]), outpoint).toBeNull();
+    }
+    c.dir.cleanup();
+  }, 120_000); // some twenty CLI steps and a dozen blocks
+
+  it('issue 37 review R1–R3: the cheater replaces (RBF) the batch Alice saved with one carrying 1,300 decoy outputs paying the second-stage script — her --combine penalty with the node and the stale --htlc-tx is split under 400,000 WU, the same in the mempool and confirmed, all mined; his sweeps after to_self_delay find nothing', async () => {
+    const c = await cliChannel('anchors');
+    const cltv = (await n.tip()) + 8;
+    await c.update(0, c.agree(0, 700_000, 300_000, []));
+    await c.update(1, c.agree(1, 650_000, 260_000, [htlcOf('received', 50_000, sha256(Uint8Array.of(31)), cltv), htlcOf('received', 40_000, sha256(Uint8Array.of(32)), cltv)]));
+    cpSync(join(c.dir.path, 'bob'), join(c.dir.path, 'bob-copy'), { recursive: true });
+    const kept = messageOf<{ txid: string; hex: string; htlc_txs: { kind: string; psbt: string }[] }>(await offchain(
+      ['commitment', 'finalize', '--channel-id', c.id, '--seed-file', c.files.bob.seed, '--state-dir', join(c.dir.path, 'bob-copy'), '--key-env', 'B_FUNDING', '--htlc-key-env', 'B_HTLC'],
+      { env: ENV },
+    ));
+    await c.update(2, c.agree(2, 700_000, 300_000, []));
+    await c.update(3, c.agree(3, 690_000, 310_000, []));
+    await n.acceptAndMine(kept.hex);
+
+    const timeouts = kept.htlc_txs.map((h) => Transaction.fromPSBT(base64.decode(h.psbt)));
+    const secondStage = timeouts[0]!.getOutput(0).script!;
+    const feeKey = secret(0x79);
+    const feeScript = p2wpkh(pointOf(feeKey));
+    const coins = [{ ...(await n.fund(scriptAddress(feeScript, 'regtest')!, 20_000n)), amount: 20_000n }, { ...(await n.fund(scriptAddress(feeScript, 'regtest')!, 600_000n)), amount: 600_000n }];
+    const bobPoint = perCommitmentPoint(generateFromSeed(BOB_SEED, 2 ** 48 - 1 - 1));
+    const sig = (digest: Uint8Array, key: Uint8Array) => Uint8Array.from([...derFromCompact(nobleEcdsa.signCompact(digest, key)), SIGHASH_ALL]);
+    const bobHtlc = derivePrivkey(B.htlc, bobPoint);
+    const feeScriptCode = Uint8Array.from([0x76, 0xa9, 0x14, ...feeScript.subarray(2), 0x88, 0xac]);
+    /** His transaction: the HTLC-timeouts in `order` (each at its output's index), his coins, his change, then whatever outputs he adds. */
+    const batch = (order: number[], coinsUsed: typeof coins, change: bigint, extra: { amount: bigint; script: Uint8Array }[]) => {
+      const ts = order.map((i) => timeouts[i]!);
+      const tx: Tx = {
+        version: ts[0]!.version, lockTime: ts[0]!.lockTime,
+        inputs: [...ts.map((t) => ({ txid: toHex(t.getInput(0).txid!), vout: t.getInput(0).index!, sequence: t.getInput(0).sequence! })), ...coinsUsed.map((x) => ({ txid: x.txid, vout: x.vout, sequence: 0xfffffffd }))],
+        outputs: [...ts.map((t) => ({ amount: t.getOutput(0).amount!, script: t.getOutput(0).script! })), { amount: change, script: feeScript }, ...extra],
+      };
+      ts.forEach((t, k) => {
+        const { witnessScript, witnessUtxo, partialSig } = t.getInput(0);
+        tx.inputs[k]!.witness = [new Uint8Array(0), partialSig![0]![1], sig(segwitV0Sighash(tx, k, witnessScript!, witnessUtxo!.amount, SIGHASH_ALL), bobHtlc), new Uint8Array(0), witnessScript!];
+      });
+      coinsUsed.forEach((x, j) => {
+        tx.inputs[ts.length + j]!.witness = [sig(segwitV0Sighash(tx, ts.length + j, feeScriptCode, x.amount, SIGHASH_ALL), feeKey), pointOf(feeKey)];
+      });
+      return { hex: toHex(serializeTx(tx)), txid: txid(tx), tx };
+    };
+    await n.mine(Math.max(0, cltv - (await n.tip())));
+    // The batch Alice saves from the mempool, then his replacement: the other order, a second coin, 1,300 outputs of 330 sat paying the second-stage script.
+    const first = batch([0, 1], coins.slice(0, 1), 19_500n, []); // ~1.1 sat/vB: the replacement pays a higher rate
+    expect(await n.node.rpc.call<string>('sendrawtransaction', [first.hex])).toBe(first.txid);
+    const firstFile = join(c.dir.path, 'first.hex');
+    writeFileSync(firstFile, first.hex);
+    const decoys = Array.from({ length: 1_300 }, () => ({ amount: 330n, script: secondStage }));
+    const second = batch([1, 0], coins, 100_000n, decoys);
+    expect(await n.node.rpc.call<string>('sendrawtransaction', [second.hex])).toBe(second.txid);
+    expect(await n.mempool(first.hex)).toMatchObject({ allowed: false });
+
+    const decoded = await n.node.rpc.call<{ vout: { n: number; scriptPubKey: { hex: string } }[] }>('decoderawtransaction', [kept.hex]);
+    const toLocal = decoded.vout.find((o) => o.scriptPubKey.hex === toHex(secondStage))!.n;
+    const expected = [`${kept.txid}:${toLocal}`, ...second.tx.outputs.flatMap((o, k) => (toHex(o.script) === toHex(secondStage) ? [`${second.txid}:${k}`] : []))].sort();
+    expect(expected).toHaveLength(1 + 2 + 1_300);
+    type Penalties = { skipped: { txid?: string; vout: number; reason: string }[]; transactions: { hex: string; inputs: { txid: string; vout: number }[] }[] };
+    const penalty = (...extra: string[]) => c.step<Penalties>('alice', ['penalty', '--channel-id', c.id, '--txid', kept.txid, '--key-env', 'A_REVOCATION', '--to', n.sweepTo, '--feerate-per-kw', '253', '--combine', ...extra]);
+    const taken = (p: Penalties) => p.transactions.flatMap((t) => t.inputs.map((i) => `${i.txid}:${i.vout}`)).sort();
+    const hexes = (p: Penalties) => p.transactions.map((t) => t.hex).sort();
+    // In the mempool, with the stale batch given: not refused; the stale outputs listed, the replacement's taken.
+    const inMempool = await penalty('--htlc-tx', firstFile, ...n.chain());
+    expect(taken(inMempool)).toEqual(expected);
+    expect(inMempool.skipped.filter((x) => x.txid === first.txid).map((x) => x.vout)).toEqual([0, 1]);
+    await n.mine(1);
+    const confirmedAt = await n.tip();
+    const confirmed = await penalty('--htlc-tx', firstFile, ...n.chain());
+    expect(hexes(confirmed)).toEqual(hexes(inMempool));
+    expect(confirmed.transactions).toHaveLength(2);
+
+    // His sweeps of a paired output and of a decoy, valid a moment before the penalties go out; then nothing is left.
+    const delayed = derivePrivkey(B.delayed, bobPoint);
+    const secondScript = toLocalScript(deriveRevocationPubkey(pointOf(A.revocation), bobPoint), TO_SELF_DELAY, pointOf(delayed));
+    expect(toHex(p2wsh(secondScript))).toBe(toHex(secondStage));
+    // (A decoy alone, 330 sat, is not worth a sweep: one transaction takes output 0 and decoy 3, another output 1.)
+    const sweeps = [[0, 3], [1]].map((vouts) => {
+      const amounts = vouts.map((v) => second.tx.outputs[v]!.amount);
+      const sweep: Tx = { version: 2, lockTime: 0, inputs: vouts.map((vout) => ({ txid: second.txid, vout, sequence: TO_SELF_DELAY })), outputs: [{ amount: amounts.reduce((a, b) => a + b) - 500n, script: sweepTo }] };
+      vouts.forEach((_, k) => (sweep.inputs[k]!.witness = [sig(segwitV0Sighash(sweep, k, secondScript, amounts[k]!, SIGHASH_ALL), delayed), new Uint8Array(0), secondScript]));
+      return toHex(serializeTx(sweep));
+    });
+    await n.mine(confirmedAt + TO_SELF_DELAY - 1 - (await n.tip()));
+    for (const h of sweeps) expect(await n.mempool(h)).toMatchObject({ allowed: true });
+    for (const t of confirmed.transactions) await n.acceptAndMine(t.hex);
+    for (const h of sweeps) expect(await n.mempool(h)).toMatchObject({ allowed: false, 'reject-reason': 'missing-inputs' });
+    c.dir.cleanup();
+  }, 120_000);
 
   it('an honest unilateral close by the CLI: the held commitment, its HTLC-success and HTLC-timeout (non-final one block early), the delayed sweeps (non-BIP68-final one block early)', async () => {
     const c = await cliChannel();

@@ -8,7 +8,7 @@ export default class CommitmentInit extends CommitmentCommand<typeof CommitmentI
   static override description =
     'Reads the peer\'s bolt3/channel-points (its `commitment points`) and records the channel from --channel (your side: "local" is you; ' +
     'it also names the to_self_delay and dust limit you impose on the peer) under --state-dir. Refused (exit 4, nothing written): points for ' +
-    'another channel or from another funding key. Every later step — sign, receive-sigs, receive-revocation, finalize, penalty — builds ' +
+    'another channel or from another funding key, a peer basepoint or point that is one of your own (E_PEER_KEY_REUSED). Every later step — sign, receive-sigs, receive-revocation, finalize, penalty — builds ' +
     'from this record and never from the peer\'s messages. Rerun with the same inputs: the same answer; with others: E_CHANNEL_EXISTS.';
   static override examples = [
     {

@@ -8,11 +8,16 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
   static override description =
     'Rebuilds the peer\'s revoked commitment --txid from your channel record (the state you signed for it) and derives its per-commitment ' +
     'secret from the secrets the peer revealed (the compact store: any revoked commitment, however old). With your revocation_basepoint ' +
-    'secret (--key-env/--key-file) it prints bolt3/penalties: one signed justice transaction per revocable output (to_local, each HTLC) and ' +
-    'per --htlc-tx (an HTLC-timeout/-success the cheater broadcast: its output is revocable too), so one output already spent cannot ' +
-    'invalidate the rest; --outputs takes a subset, --combine one transaction for all. With a node (--rpc-url) outputs already spent are ' +
-    'left out and listed under "skipped" (give the transaction that spent an HTLC output with --htlc-tx). Refused: a commitment not revoked ' +
-    '(E_NOT_REVOKED), a key that is not your revocation basepoint\'s (E_WRONG_SIGNING_KEY).';
+    'secret (--key-env/--key-file) it prints bolt3/penalties: one signed justice transaction per revocable output — to_local, each HTLC ' +
+    'output, and every output paying the commitment\'s second-stage script of every transaction that moved an HTLC (with anchors the ' +
+    'cheater may merge several HTLC-timeouts/-successes with inputs and outputs of his own: each is taken) — so one output already spent ' +
+    'cannot invalidate the rest; --outputs takes a subset of the commitment\'s, --combine one transaction for all. Offline, give the ' +
+    'cheater\'s transactions with --htlc-tx; with a node (--rpc-url) spent outputs are left out and listed under "skipped", and his ' +
+    'transactions are found: in the mempool (gettxspendingprevout), confirmed (scantxoutset, which reads the whole UTXO set). Refused: a ' +
+    'commitment not revoked (E_NOT_REVOKED), a key that is not your revocation basepoint\'s (E_WRONG_SIGNING_KEY), an --htlc-tx that does ' +
+    'not move an HTLC of it (E_NOT_SECOND_STAGE), offline two --htlc-tx spending one output (E_SECOND_STAGE_CONFLICT; with a node, the ' +
+    'node decides and a replaced one is listed under "skipped"). No justice transaction takes an output worth less than the fee it adds, ' +
+    'and --combine splits what one standard transaction (400,000 weight units) cannot hold.';
   static override examples = [
     {
       description: 'Bob revoked his commitment 0: Alice\'s justice transactions for it, were he to broadcast it',
@@ -28,8 +33,8 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
     'rpc-cookie': chainFlags['rpc-cookie'],
     txid: Flags.string({ description: 'the revoked commitment the peer broadcast', helpValue: 'TXID', required: true }),
     outputs: Flags.string({ description: 'the commitment outputs to take, comma-separated vouts (default: every revocable one)', helpValue: 'VOUT,…' }),
-    'htlc-tx': Flags.string({ description: 'a file holding (hex) an HTLC-timeout/-success transaction the cheater broadcast from it; repeat for several', helpValue: 'FILE', multiple: true }),
-    combine: Flags.boolean({ description: 'one justice transaction for everything taken, instead of one per output' }),
+    'htlc-tx': Flags.string({ description: 'a file holding (hex) a transaction the cheater broadcast moving HTLCs of it to the second stage (one or several, with his own inputs and outputs); repeat for several', helpValue: 'FILE', multiple: true }),
+    combine: Flags.boolean({ description: 'as few justice transactions as Core relays (one, up to 400,000 weight units), instead of one per output' }),
     to: Flags.string({ description: 'where the penalties pay', helpValue: 'ADDRESS', required: true }),
     'feerate-per-kw': Flags.integer({ description: 'fee rate, sat per 1000 weight units (BOLT 3\'s unit)', helpValue: 'N', min: 253, max: 100_000_000, required: true }),
   };
@@ -37,8 +42,7 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
   protected async execute(): Promise<CommandResult> {
     const { MalformedInputError } = await import('../../lib/errors.ts');
     const { decodeAddress } = await import('../../lib/address.ts');
-    const { parseSecondStage, penalties, revokedPeerCommitment } = await import('../../lib/bolt3/party-penalty.ts');
-    const { revocableOutputs } = await import('../../lib/bolt3/penalty.ts');
+    const { findOnChain, parseSecondStage, penalties, revokedPeerCommitment } = await import('../../lib/bolt3/party-penalty.ts');
     const network = this.network();
     const txid = this.flags.txid.toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(txid)) throw new MalformedInputError('E_BAD_TXID', `--txid ${this.flags.txid} is not a transaction id`);
@@ -52,17 +56,14 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
     const record = await this.channelRecord(this.channelId());
     // Rebuilt once (the commitment, its secret out of the store): for the node's answers and for the penalties.
     const revoked = revokedPeerCommitment(record, txid);
-    const spent = new Set<number>();
-    if (this.flags['rpc-url'] !== undefined || process.env.OFFCHAIN_RPC_URL) {
-      const chain = await this.chain(network);
-      for (const o of revocableOutputs(revoked.c)) if ((await chain.utxo(txid, o.vout)) === null) spent.add(o.vout);
-    }
+    // With a node: what is spent, and the cheater's second stages it can see (mempool, UTXO set).
+    const onChain = this.flags['rpc-url'] !== undefined || process.env.OFFCHAIN_RPC_URL ? await findOnChain(await this.chain(network), revoked, secondStage) : undefined;
     const key = await this.keyPair(network);
     try {
       return {
         message: penalties(record, txid, {
           revocationBasepointSecret: key.secretKey, destinationScript: decodeAddress(this.flags.to, network, '--to'), feeratePerKw: this.flags['feerate-per-kw'],
-          outputs, spent, secondStage, combine: this.flags.combine,
+          outputs, secondStage, combine: this.flags.combine, ...onChain,
         }, revoked),
       };
     } finally {

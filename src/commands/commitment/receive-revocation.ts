@@ -7,7 +7,8 @@ export default class CommitmentReceiveRevocation extends CommitmentCommand<typeo
   static override description =
     'Reads the peer\'s bolt3/revoke-and-ack. The secret must be that of the per-commitment point the peer gave for that commitment, and ' +
     'derive every secret stored (BOLT 3 compact storage); the revocation must be the peer\'s next, of a commitment you already replaced by ' +
-    'signing the next one. Refused (exit 4, nothing written: the peer\'s honest secret is still accepted afterwards) otherwise. Keeps the ' +
+    'signing the next one; its next point must not be one of your own keys (E_PEER_KEY_REUSED). Refused (exit 4, nothing written: the ' +
+    'peer\'s honest secret is still accepted afterwards) otherwise. Keeps the ' +
     'secret for `commitment penalty` and the peer\'s next point for `commitment sign`. A replay prints the same answer.';
   static override examples = [
     {

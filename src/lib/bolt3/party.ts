@@ -26,6 +26,11 @@
  *  6. Every revoked peer commitment stays punishable: its state is kept and its secret
  *     derivable from the compact store (`revokedPeerCommitment`).
  *  7. Replays print what the first run printed and write nothing.
+ *  8. The peer's keys are its own: none of its basepoints or per-commitment points is one of
+ *     the holder's (its five basepoints, the points it gave), checked at init, on every point
+ *     the peer sends and again before signing (E_PEER_KEY_REUSED). A peer mirroring the
+ *     holder's keys would make its commitment the holder's own, and `signPeer` would sign that
+ *     (./party-keys.ts).
  *
  * The state machine (`rec` is the ChannelRecord; n the message's commitment number):
  *
@@ -75,6 +80,7 @@ import {
 } from './schemas.ts';
 import { nobleBackend } from '../musig/engine/backend-noble.ts';
 import { checkChannelTimelocks } from '../statechain/channel.ts';
+import { checkPeerBasepoints, checkPeerKey, givenPoints, keptPoints, ownKeys } from './party-keys.ts';
 
 export type OwnChannel = Static<typeof OwnChannelJson>;
 export type ChannelState = Static<typeof ChannelStateSchema>;
@@ -103,6 +109,8 @@ export const ChannelRecordSchema = Type.Object(
       Type.Null(),
       Type.Object({ state: Terms, txid: Hex(32), signature: Hex(), htlc_signatures: Type.Array(Hex()) }, { additionalProperties: false }),
     ]),
+    /** Our per-commitment points the peer has been given, by number, for the numbers it has not revoked: its points must differ (invariant 8). */
+    local_points: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9]+$' }), Hex(33))),
     /** The highest own commitment number whose secret we revealed (−1: none). */
     local_revoked_through: Type.Integer({ minimum: -1 }),
     /** Every peer commitment we signed, in order: what a penalty rebuilds. */
@@ -271,9 +279,16 @@ export function initChannel(network: Network, channel: OwnChannel, seed: Uint8Ar
     throw new MalformedInputError('E_BAD_CHANNEL', 'local and remote funding_pubkey are the same key');
   }
   channelFromJson(channel); // every key a point, before anything is kept
+  const given = { 0: toHex(ownPoint(seed, 0)), 1: toHex(ownPoint(seed, 1)) };
+  const own = ownKeys(channel, given);
+  checkPeerBasepoints(channel, own);
+  checkPeerKey(own, channel.remote.funding_pubkey, 'remote.funding_pubkey');
+  checkPeerKey(own, peer.first_per_commitment_point, 'first_per_commitment_point');
+  checkPeerKey(own, peer.second_per_commitment_point, 'second_per_commitment_point');
   return {
     type: 'bolt3/channel-record', version: 1, network, channel,
-    local_first_point: toHex(ownPoint(seed, 0)),
+    local_first_point: given[0],
+    local_points: given,
     remote_points: {
       0: toHex(checkPoint(peer.first_per_commitment_point, 'first_per_commitment_point')),
       1: toHex(checkPoint(peer.second_per_commitment_point, 'second_per_commitment_point')),
@@ -316,6 +331,9 @@ export function signPeer(
   const pointHex = rerun ? undefined : rec.remote_points[String(n)];
   const point = rerun ? peerPointOfSigned(rec, n) : pointHex ? fromHex(pointHex, 'peer point', 33) : undefined;
   if (!point) throw new RefusedError('E_NO_PER_COMMITMENT_POINT', `the peer's per-commitment point for commitment ${n} is not known yet`);
+  const own = ownKeys(ch, givenPoints(rec));
+  checkPeerBasepoints(ch, own);
+  checkPeerKey(own, toHex(point), `per-commitment point ${n}`);
   const { c, htlcTxs } = peerCommitment(ch, terms, point);
   checkFundingLocktime(rec, c, opts.fundingLocktime);
   if (rerun && c.txid !== last.txid) throw new StateConflictError('E_STATE_CONFLICT', `commitment ${n} of the peer was signed as ${last.txid}`);
@@ -399,6 +417,8 @@ export function receiveSigs(
     local: { state: terms, txid: c.txid, signature: m.signature, htlc_signatures: m.htlc_signatures },
     local_revoked_through: n - 1,
     agreed: { ...rec.agreed, [String(n)]: termsHash(terms) },
+    // The answer gives the peer our point n + 1 (revoke_and_ack's next_per_commitment_point).
+    local_points: keptPoints({ ...givenPoints(rec), [String(n + 1)]: toHex(ownPoint(seed, n + 1)) }, rec.remote_revoked_through),
   };
   return { record, message: answerFor(record, seed) };
 }
@@ -457,6 +477,7 @@ export function receiveRevocation(rec: ChannelRecord, m: RevokeAndAck): { record
     throw new RefusedError('E_BAD_PER_COMMITMENT_SECRET', `the secret is not that of the point the peer gave for commitment ${n}: the commitment is not revoked`);
   }
   const next = checkPoint(m.next_per_commitment_point, 'next_per_commitment_point');
+  checkPeerKey(ownKeys(rec.channel, givenPoints(rec)), m.next_per_commitment_point, 'next_per_commitment_point');
   const store = secretStore(rec);
   store.insertSecret(indexOfCommitment(n), secret); // throws, leaving rec as it was
   const points = Object.fromEntries(Object.entries(rec.remote_points).filter(([k]) => Number(k) > n));
@@ -464,6 +485,7 @@ export function receiveRevocation(rec: ChannelRecord, m: RevokeAndAck): { record
   const record: ChannelRecord = {
     ...rec, remote_points: points, remote_revoked_through: n,
     secrets: store.entries().map((e) => ({ index: e.index, secret: toHex(e.secret) })),
+    ...(rec.local_points ? { local_points: keptPoints(rec.local_points, n) } : {}),
   };
   return { record, message: answer(record) };
 }

@@ -69,6 +69,9 @@ export type PenaltyTransaction = {
   weight: number;
 };
 
+/** Core's largest standard transaction (MAX_STANDARD_TX_WEIGHT, policy/policy.h): a heavier justice transaction is never relayed. */
+export const MAX_STANDARD_TX_WEIGHT = 400_000;
+
 /** BIP-125 replaceable, so the penalty can be fee-bumped while the race is on. */
 const PENALTY_SEQUENCE = 0xfffffffd;
 const MAX_SIGNATURE = new Uint8Array(73);
@@ -77,6 +80,20 @@ function witnessFor(input: PenaltyInput, signature: Uint8Array, revocationPubkey
   // to_local: 1 selects OP_IF <revocationpubkey>; an HTLC: the key whose HASH160 the script checks.
   const selector = input.kind === 'to_local' || input.kind === 'second_stage' ? Uint8Array.of(1) : revocationPubkey;
   return [signature, selector, input.witnessScript];
+}
+
+const compactSizeLength = (n: number) => (n < 0xfd ? 1 : n <= 0xffff ? 3 : 5);
+
+/** The weight one input adds to a justice transaction, counted as the fee is (a 73-byte signature). */
+export function justiceInputWeight(input: Pick<PenaltyInput, 'kind' | 'witnessScript'>): number {
+  const witness = witnessFor(input as PenaltyInput, MAX_SIGNATURE, new Uint8Array(33));
+  // Outpoint, empty scriptSig and sequence (41 bytes, ×4), then the witness once.
+  return 4 * 41 + compactSizeLength(witness.length) + witness.reduce((a, w) => a + compactSizeLength(w.length) + w.length, 0);
+}
+
+/** A justice transaction's weight without its inputs (version, counts up to 65,535 inputs, its one output, locktime, segwit marker). */
+export function justiceBaseWeight(destinationScript: Uint8Array): number {
+  return 4 * (4 + 3 + 1 + 8 + compactSizeLength(destinationScript.length) + destinationScript.length + 4) + 2;
 }
 
 /** The outputs of a commitment the revocation key can take: to_local and every HTLC output. */

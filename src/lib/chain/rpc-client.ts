@@ -82,7 +82,8 @@ export class RpcClient {
     return new RpcClient({ ...this.config, url: url.toString() }, { fetch: this.fetchImpl, readTextFile: this.readTextFile });
   }
 
-  async call<T = unknown>(method: string, params: readonly unknown[] = []): Promise<T> {
+  /** `opts.timeoutMs`: this call's deadline instead of the config's (a UTXO set scan takes minutes on mainnet). */
+  async call<T = unknown>(method: string, params: readonly unknown[] = [], opts: { timeoutMs?: number } = {}): Promise<T> {
     const id = this.nextId++;
     const body = JSON.stringify({ jsonrpc: '2.0', id, method, params });
     const headers = {
@@ -90,7 +91,7 @@ export class RpcClient {
       // Read per call: the cookie changes every time bitcoind restarts.
       Authorization: await this.authorization(),
     };
-    const { status, text } = await this.post(method, headers, body);
+    const { status, text } = await this.post(method, headers, body, opts.timeoutMs ?? this.config.timeoutMs);
     return parseReply<T>(method, id, status, text, this.config.url);
   }
 
@@ -133,15 +134,15 @@ export class RpcClient {
     return { user: line.slice(0, colon), password: line.slice(colon + 1) };
   }
 
-  private async post(method: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
-    const { url, timeoutMs } = this.config;
+  private async post(method: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+    const { url } = this.config;
     // One deadline for connecting, the headers and the body alike.
     const signal = AbortSignal.timeout(timeoutMs);
     try {
       const res = await this.fetchImpl(url, { method: 'POST', headers, body, signal });
       return { status: res.status, text: await res.text() };
     } catch (e) {
-      throw unreachable(e, method, this.config);
+      throw unreachable(e, method, { ...this.config, timeoutMs });
     }
   }
 }

@@ -2,7 +2,7 @@
  * ChainSource backed by a Bitcoin Core node over JSON-RPC, written against Core v30's
  * RPC reference (and exercised by the optional regtest suite): getblockchaininfo,
  * gettxout (mempool included), getrawtransaction, testmempoolaccept,
- * sendrawtransaction, submitpackage.
+ * sendrawtransaction, submitpackage, gettxspendingprevout, scantxoutset (its own deadline).
  *
  * Safety checks beyond passing answers through:
  *   - the node's chain must be the invocation's network (E_NETWORK_MISMATCH), checked
@@ -56,6 +56,13 @@ export interface SubmitPackageResult {
 }
 
 const TXID_RE = /^[0-9a-f]{64}$/;
+
+/**
+ * scantxoutset's deadline: bitcoin-cli's -rpcclienttimeout (900 s). It reads the whole UTXO set —
+ * a minute or more on mainnet — and the ordinary 30 s would fail every scan there (and a retry
+ * then meets "Scan already in progress" until the abandoned one ends).
+ */
+export const SCAN_TIMEOUT_MS = 900_000;
 
 export class RpcChainSource implements ChainSource {
   readonly kind = 'rpc' as const;
@@ -115,7 +122,8 @@ export class RpcChainSource implements ChainSource {
   async outputsPaying(script: Uint8Array): Promise<UtxoInfo[]> {
     await this.ensureChain();
     const tip = await this.tip();
-    const reply = obj(await this.client.call('scantxoutset', ['start', [`raw(${toHex(script)})`]]), 'scantxoutset', this.url);
+    const scan = await this.client.call('scantxoutset', ['start', [`raw(${toHex(script)})`]], { timeoutMs: Math.max(this.client.config.timeoutMs, SCAN_TIMEOUT_MS) });
+    const reply = obj(scan, 'scantxoutset', this.url);
     if (reply['success'] !== true) throw protocolError('scantxoutset', this.url, 'an unsuccessful scan');
     const unspents = reply['unspents'];
     if (!Array.isArray(unspents)) throw protocolError('scantxoutset', this.url, 'no "unspents" list');
@@ -162,6 +170,16 @@ export class RpcChainSource implements ChainSource {
     }
     const r = obj(reply, 'getmempoolentry', this.url);
     return amount(obj(r['fees'], 'getmempoolentry', this.url), 'base', 'getmempoolentry', this.url);
+  }
+
+  async mempoolSpender(txid: string, vout: number): Promise<string | null> {
+    assertTxid(txid);
+    await this.ensureChain();
+    const m = 'gettxspendingprevout';
+    const reply = await this.client.call(m, [[{ txid, vout }]]);
+    if (!Array.isArray(reply) || reply.length !== 1) throw protocolError(m, this.url, 'a result that is not one entry per outpoint');
+    const r = obj(reply[0], m, this.url);
+    return r['spendingtxid'] === undefined ? null : txidField(r, 'spendingtxid', m, this.url);
   }
 
   async testMempoolAccept(rawTxs: Uint8Array[]): Promise<MempoolAcceptResult[]> {

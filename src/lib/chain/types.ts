@@ -68,6 +68,8 @@ export interface ChainSource {
    * every call (E_CHAIN_OFFLINE) before anything is sent, whatever the maxfeerate.
    */
   submitPackage?(rawTxs: Uint8Array[], maxFeeRateSatPerKvb?: number): Promise<SubmitPackageResult>;
+  /** The mempool transaction spending an outpoint (Core v24+ `gettxspendingprevout`), null when none does. */
+  mempoolSpender?(txid: string, vout: number): Promise<string | null>;
   /** getmempoolentry's fees.base of a transaction in the mempool, in sat (null: not in the mempool). */
   mempoolFee?(txid: string): Promise<bigint | null>;
 }

@@ -6,7 +6,7 @@
  * Transactions are read and hashed by test code (test/independent/tx.ts, the BIP-143
  * digest of independent-p2wsh.ts) and signatures verified by OpenSSL; the revocation key
  * is derived here from the parties' secrets. The "cheater's" second-stage transactions
- * are assembled by test code byte by byte (serializeSegwit below): only their shape
+ * are assembled by test code byte by byte (serializeSegwit, ./two-parties.ts): only their shape
  * matters to the step under test.
  */
 import { describe, expect, it } from 'vitest';
@@ -14,37 +14,22 @@ import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
 import { toHex } from '../../../src/lib/bytes.ts';
 import {
-  channelPoints, holderCommitment, initChannel, peerCommitment, receiveRevocation, receiveSigs, signPeer,
-  type ChannelState, type CommitmentSigned, type RevokeAndAck,
+  channelPoints, holderCommitment, initChannel, ownCommitment, peerCommitment, receiveRevocation, receiveSigs, signPeer,
+  type ChannelRecord, type ChannelState, type CommitmentSigned, type OwnChannel, type RevokeAndAck,
 } from '../../../src/lib/bolt3/party.ts';
 import { parseSecondStage, penalties } from '../../../src/lib/bolt3/party-penalty.ts';
 import { generateFromSeed } from '../../../src/lib/bolt3/per-commitment.ts';
 import { signCounterpartyCommitment } from '../../../src/lib/bolt3/sign.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { bip143SingleHash, parseTx, verifyEcdsa } from './independent-p2wsh.ts';
-import { compactSize, concat, u32le, u64le, type ParsedTx } from '../../independent/tx.ts';
 import { publicKeyOf } from '../../independent/secp256k1.ts';
 
-import { A, B, CHANNEL_ID, aliceState as alice2, bobState as bob2, channels, open, revocationPubkey, sha, sk, update as update2, type Format } from './two-parties.ts';
+import { A, B, CHANNEL_ID, aliceState as alice2, bobState as bob2, channels, open, pub, revocationPubkey, serializeSegwit, sha, sk, update as update2, type Format } from './two-parties.ts';
 
 const aliceState = (n: number, format: Format = 'legacy') => alice2(n, 2, format);
 const bobState = (n: number, format: Format = 'legacy') => bob2(n, 2, format);
 const update = (p: Parameters<typeof update2>[0], n: number, format: Format) => update2(p, n, 2, format);
 
-
-/** A segwit transaction serialized by test code (BIP-144), for shapes the cheater chooses. */
-function serializeSegwit(tx: Pick<ParsedTx, 'version' | 'lockTime' | 'inputs' | 'outputs'>): string {
-  const parts: Uint8Array[] = [u32le(tx.version), Uint8Array.of(0x00, 0x01), compactSize(tx.inputs.length)];
-  for (const i of tx.inputs) parts.push(i.outpoint, compactSize(0), u32le(i.sequence));
-  parts.push(compactSize(tx.outputs.length));
-  for (const o of tx.outputs) parts.push(u64le(o.amount), compactSize(o.script.length), o.script);
-  for (const i of tx.inputs) {
-    const w = i.witness.length ? i.witness : [new Uint8Array(0)];
-    parts.push(compactSize(w.length), ...w.flatMap((item) => [compactSize(item.length), item]));
-  }
-  parts.push(u32le(tx.lockTime));
-  return Buffer.from(concat(...parts)).toString('hex');
-}
 
 /** A wallet coin of the cheater's, as a fee input (an outpoint test code makes up; P2WPKH change). */
 const FEE_INPUT = { txid: '', vout: 3, scriptSig: new Uint8Array(0), sequence: 0xfffffffd, witness: [new Uint8Array(72), new Uint8Array(33)], outpoint: new Uint8Array([...new Uint8Array(32).fill(0x77), 3, 0, 0, 0]) };
@@ -263,5 +248,63 @@ describe('review of the channel party: the counterparty\'s attacks that get thro
       to_remote_msat: String(BigInt(aliceState(1).to_remote_msat) + 10_000_000n),
     };
     refusal(() => signPeer(a, forked, sk(A)), 'E_STATE_CONFLICT', 5);
+  });
+});
+
+// ---- issue 37, finding 7: a peer whose keys are the holder's own --------------------------
+
+describe('issue 37 F7: a peer copying the holder\'s own basepoints and per-commitment points', () => {
+  const ch = channels('legacy').a;
+  // Bob's side made a mirror of Alice's: her basepoints (his funding key aside), her delay and dust limit, her points.
+  const copied: OwnChannel = { ...ch, remote_to_self_delay: ch.to_self_delay, remote_dust_limit_satoshis: ch.dust_limit_satoshis, remote: { ...ch.local, funding_pubkey: ch.remote.funding_pubkey } };
+  const own = channelPoints('regtest', ch, A.seed);
+  const mirrored = { ...own, funding_pubkey: ch.remote.funding_pubkey };
+  // A state symmetrical once the opener's fee is paid (2500 sat/kw × 724 = 1810 sat): Alice 500 905 sat, Bob 499 095.
+  const state: ChannelState = { ...alice2(0, 0), to_local_msat: '500905000', to_remote_msat: '499095000', htlcs: [] };
+  const terms = { commitment_number: 0, to_local_msat: state.to_local_msat, to_remote_msat: state.to_remote_msat, feerate_per_kw: state.feerate_per_kw, htlcs: [] };
+
+  it('is refused at init (E_PEER_KEY_REUSED): otherwise the peer\'s commitment IS the holder\'s, and commitment sign would sign it for him', () => {
+    // The premise, from the product's builders: with the keys mirrored, the peer's commitment 0 and Alice's own are one transaction.
+    const point0 = Uint8Array.from(Buffer.from(own.first_per_commitment_point, 'hex'));
+    expect(peerCommitment(copied, terms, point0).c.txid).toBe(ownCommitment(copied, terms, point0).c.txid);
+    const e = refusal(() => initChannel('regtest', copied, A.seed, mirrored), 'E_PEER_KEY_REUSED', 4);
+    expect(e.detail?.field).toBe('remote.revocation_basepoint');
+    // A record kept from before this check: commitment sign refuses too, nothing signed.
+    const old: ChannelRecord = { ...initChannel('regtest', ch, A.seed, channelPoints('regtest', channels('legacy').b, B.seed)), channel: copied, remote_points: { 0: own.first_per_commitment_point, 1: own.second_per_commitment_point } };
+    refusal(() => signPeer(old, state, sk(A)), 'E_PEER_KEY_REUSED', 4);
+  });
+
+  it('each key alone: any one basepoint of the peer, or its point 0 or 1, equal to one of the holder\'s own is refused, naming it', () => {
+    const honest = channelPoints('regtest', channels('legacy').b, B.seed);
+    const cases: [string, () => unknown][] = [
+      ...(['revocation_basepoint', 'payment_basepoint', 'delayed_payment_basepoint', 'htlc_basepoint'] as const).map((k): [string, () => unknown] => [
+        `remote.${k}`, () => initChannel('regtest', { ...ch, remote: { ...ch.remote, [k]: ch.local[k] } }, A.seed, honest),
+      ]),
+      ['remote.htlc_basepoint', () => initChannel('regtest', { ...ch, remote: { ...ch.remote, htlc_basepoint: ch.local.payment_basepoint } }, A.seed, honest)], // another of hers
+      ['remote.revocation_basepoint', () => initChannel('regtest', { ...ch, remote: { ...ch.remote, revocation_basepoint: own.first_per_commitment_point } }, A.seed, honest)], // her point 0
+      ['first_per_commitment_point', () => initChannel('regtest', ch, A.seed, { ...honest, first_per_commitment_point: own.first_per_commitment_point })],
+      ['second_per_commitment_point', () => initChannel('regtest', ch, A.seed, { ...honest, second_per_commitment_point: own.second_per_commitment_point })],
+      ['first_per_commitment_point', () => initChannel('regtest', ch, A.seed, { ...honest, first_per_commitment_point: ch.local.delayed_payment_basepoint })],
+    ];
+    for (const [field, f] of cases) expect(refusal(f, 'E_PEER_KEY_REUSED', 4).detail?.field, field).toBe(field);
+    expect(initChannel('regtest', ch, A.seed, honest).remote_points).toEqual({ 0: honest.first_per_commitment_point, 1: honest.second_per_commitment_point });
+  });
+
+  it('a later point: the peer\'s next_per_commitment_point equal to one the holder already gave (or to a basepoint of hers) is refused at receive-revocation, and the honest revocation is still accepted', () => {
+    let p = update2(open(), 0);
+    p = update2(p, 1);
+    // Bob signs Alice's 2 first: she keeps it and revokes her 1, giving her point 3.
+    const sigB2 = signPeer(p.b, bob2(2), sk(B));
+    const recvA2 = receiveSigs(p.a, sigB2.message, alice2(2), A.seed);
+    const alicesPoint3 = (recvA2.message as RevokeAndAck).next_per_commitment_point;
+    // Alice signs Bob's 2; his revocation of 1 should carry his point 3 — he sends hers.
+    const sigA2 = signPeer(recvA2.record!, alice2(2), sk(A));
+    const honest = receiveSigs(sigB2.record!, sigA2.message, bob2(2), B.seed).message as RevokeAndAck;
+    const a = sigA2.record!;
+    for (const copy of [alicesPoint3, pub(A.htlc), own.first_per_commitment_point]) {
+      const e = refusal(() => receiveRevocation(a, { ...honest, next_per_commitment_point: copy }), 'E_PEER_KEY_REUSED', 4);
+      expect(e.detail?.field).toBe('next_per_commitment_point');
+    }
+    expect(receiveRevocation(a, honest).record!.remote_points['3']).toBe(honest.next_per_commitment_point);
   });
 });

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { toHex } from '../../../src/lib/bytes.ts';
 import {
-  channelPoints, holderCommitment, ownCommitment, peerCommitment, receiveRevocation, receiveSigs, revokeMessage, signPeer,
+  channelPoints, holderCommitment, initChannel, ownCommitment, peerCommitment, receiveRevocation, receiveSigs, revokeMessage, signPeer,
   type ChannelState, type CommitmentSigned, type RevokeAndAck,
 } from '../../../src/lib/bolt3/party.ts';
 import { finishClose, proposeClose, replyClose } from '../../../src/lib/bolt3/party-close.ts';
@@ -184,6 +184,48 @@ describe('a channel party (BOLT 2 commitment_signed / revoke_and_ack)', () => {
     const again = receiveRevocation(a.record!, first.message as RevokeAndAck);
     expect(again.record).toBeUndefined();
     expect(again.message).toEqual(a.message);
+  });
+
+  it('8. the peer\'s keys are its own (property): whatever of the holder\'s keys the peer copies — exactly, negated, or another of hers in its place — init refuses it (E_PEER_KEY_REUSED) or the signature it gets never verifies on the holder\'s own commitment', () => {
+    const ch = channels('legacy').a;
+    const own = channelPoints('regtest', ch, A.seed);
+    const honest = channelPoints('regtest', channels('legacy').b, B.seed);
+    const FIELDS = ['revocation_basepoint', 'payment_basepoint', 'delayed_payment_basepoint', 'htlc_basepoint'] as const;
+    const hers = [...FIELDS.map((k) => ch.local[k]), ch.local.funding_pubkey, own.first_per_commitment_point, own.second_per_commitment_point];
+    const negate = (hex: string) => (hex.startsWith('02') ? '03' : '02') + hex.slice(2);
+    // Balances symmetrical once the opener's fee (1810 sat) is paid: with every key mirrored, his commitment 0 is hers.
+    const state: ChannelState = { ...aliceState(0, 0), to_local_msat: '500905000', to_remote_msat: '499095000', htlcs: [] };
+    const point0 = Uint8Array.from(Buffer.from(own.first_per_commitment_point, 'hex'));
+    const mirrored = { ...ch, remote_to_self_delay: ch.to_self_delay, remote_dust_limit_satoshis: ch.dust_limit_satoshis };
+    const copied = { ...mirrored, remote: { ...ch.local, funding_pubkey: ch.remote.funding_pubkey } };
+    expect(peerCommitment(copied, state, point0).c.txid).toBe(ownCommitment(copied, state, point0).c.txid);
+    const counts = { refused: 0, signed: 0, negated: 0 };
+    const choice = fc.constantFrom('honest', 'copy', 'negated', 'other');
+    fc.assert(
+      fc.property(fc.record({ keys: fc.array(choice, { minLength: 4, maxLength: 4 }), point0: choice, point1: choice, other: fc.nat({ max: hers.length - 1 }) }), (g) => {
+        const pick = (c: string, mine: string, theirs: string) => (c === 'copy' ? mine : c === 'negated' ? negate(mine) : c === 'other' ? hers[g.other]! : theirs);
+        const channel = { ...mirrored, remote: { ...ch.remote, ...Object.fromEntries(FIELDS.map((k, i) => [k, pick(g.keys[i]!, ch.local[k], ch.remote[k])])) } };
+        const points = {
+          ...honest,
+          first_per_commitment_point: pick(g.point0, own.first_per_commitment_point, honest.first_per_commitment_point),
+          second_per_commitment_point: pick(g.point1, own.second_per_commitment_point, honest.second_per_commitment_point),
+        };
+        const choices = [...g.keys, g.point0, g.point1];
+        if (choices.some((c) => c === 'copy' || c === 'other')) {
+          refusal(() => initChannel('regtest', channel, A.seed, points), 'E_PEER_KEY_REUSED', 4);
+          counts.refused++;
+          return;
+        }
+        const m = signPeer(initChannel('regtest', channel, A.seed, points), state, sk(A)).message;
+        const mine = ownCommitment(channel, state, point0).c;
+        expect(m.commitment_txid).not.toBe(mine.txid);
+        expect(fundingSignatureVerifies(toHex(serializeTx(mine.tx, false)), m.signature, A)).toBe(false);
+        counts.signed++;
+        if (choices.includes('negated')) counts.negated++;
+      }),
+      { numRuns: 150 },
+    );
+    for (const [kind, n] of Object.entries(counts)) expect(n, `no run: ${kind}`).toBeGreaterThan(0);
   });
 
   it('holds a broadcastable latest commitment whose signatures verify independently', () => {

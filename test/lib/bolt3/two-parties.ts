@@ -11,6 +11,7 @@ import {
   type ChannelRecord, type ChannelState, type OwnChannel, type RevokeAndAck,
 } from '../../../src/lib/bolt3/party.ts';
 import { N, decodeCompressed, encodeCompressed, int, pointAdd, pointMul, publicKeyOf } from '../../independent/secp256k1.ts';
+import { compactSize, concat, u32le, u64le, type ParsedTx } from '../../independent/tx.ts';
 
 export const sha = (...parts: Uint8Array[]) => new Uint8Array(createHash('sha256').update(Buffer.concat(parts)).digest());
 export const secret = (tag: string) => sha(new TextEncoder().encode(tag));
@@ -63,14 +64,21 @@ export function open(format: Format = 'legacy'): { a: ChannelRecord; b: ChannelR
 
 /** One whole update to state n, in BOLT 2's order (Alice signs first); both records and the messages that crossed. */
 export function update(p: { a: ChannelRecord; b: ChannelRecord }, n: number, htlcs = 2, format: Format = 'legacy') {
-  const sigA = signPeer(p.a, aliceState(n, htlcs, format), sk(A));
-  const recvB = receiveSigs(p.b, sigA.message, bobState(n, htlcs, format), B.seed);
+  return updateTo(p, aliceState(n, htlcs, format));
+}
+
+/** One whole update to a state of Alice's choosing (Bob's copy: the same state from his side). */
+export function updateTo(p: { a: ChannelRecord; b: ChannelRecord }, alice: ChannelState) {
+  const bob: ChannelState = { ...alice, ...flipTerms(alice) };
+  const n = alice.commitment_number;
+  const sigA = signPeer(p.a, alice, sk(A));
+  const recvB = receiveSigs(p.b, sigA.message, bob, B.seed);
   let a = sigA.record!;
   let b = recvB.record!;
   if (n > 0) a = receiveRevocation(a, recvB.message as RevokeAndAck).record!;
-  const sigB = signPeer(b, bobState(n, htlcs, format), sk(B));
+  const sigB = signPeer(b, bob, sk(B));
   b = sigB.record!;
-  const recvA = receiveSigs(a, sigB.message, aliceState(n, htlcs, format), A.seed);
+  const recvA = receiveSigs(a, sigB.message, alice, A.seed);
   a = recvA.record!;
   if (n > 0) b = receiveRevocation(b, recvA.message as RevokeAndAck).record!;
   return { a, b, sigA: sigA.message, sigB: sigB.message, revA: recvA.message, revB: recvB.message };
@@ -89,4 +97,18 @@ export function revocationPubkey(revocationBasepoint: Uint8Array, perCommitmentP
   const k1 = int(sha(revocationBasepoint, perCommitmentPoint)) % N;
   const k2 = int(sha(perCommitmentPoint, revocationBasepoint)) % N;
   return encodeCompressed(pointAdd(pointMul(R, k1), pointMul(P, k2)));
+}
+
+/** A segwit transaction serialized by test code (BIP-144), for shapes the cheater chooses. */
+export function serializeSegwit(tx: Pick<ParsedTx, 'version' | 'lockTime' | 'inputs' | 'outputs'>): string {
+  const parts: Uint8Array[] = [u32le(tx.version), Uint8Array.of(0x00, 0x01), compactSize(tx.inputs.length)];
+  for (const i of tx.inputs) parts.push(i.outpoint, compactSize(0), u32le(i.sequence));
+  parts.push(compactSize(tx.outputs.length));
+  for (const o of tx.outputs) parts.push(u64le(o.amount), compactSize(o.script.length), o.script);
+  for (const i of tx.inputs) {
+    const w = i.witness.length ? i.witness : [new Uint8Array(0)];
+    parts.push(compactSize(w.length), ...w.flatMap((item) => [compactSize(item.length), item]));
+  }
+  parts.push(u32le(tx.lockTime));
+  return Buffer.from(concat(...parts)).toString('hex');
 }

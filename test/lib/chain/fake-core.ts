@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type HandlerResult = unknown | { raw: string } | { error: { code: number; message: string } } | { hang: true };
+export type HandlerResult = unknown | { raw: string } | { error: { code: number; message: string } } | { hang: true } | { delayMs: number; result: unknown };
 export type Handler = (params: unknown[]) => HandlerResult;
 
 export interface RecordedRequest {
@@ -59,6 +59,11 @@ export async function startFakeCore(opts: FakeCoreOptions): Promise<FakeCore> {
       const handler = opts.handlers[body.method];
       const out: HandlerResult = handler ? handler(body.params) : { error: { code: -32601, message: 'Method not found' } };
       if (isObj(out) && out['hang'] === true) return; // never answer
+      // A slow answer (a UTXO set scan on mainnet): `result` after `delayMs`.
+      if (isObj(out) && typeof out['delayMs'] === 'number') setTimeout(() => answer(body, out['result']), out['delayMs']);
+      else answer(body, out);
+    });
+    function answer(body: RecordedRequest['body'], out: HandlerResult): void {
       const id = JSON.stringify(body.id ?? null);
       let status = 200;
       let json: string;
@@ -75,7 +80,7 @@ export async function startFakeCore(opts: FakeCoreOptions): Promise<FakeCore> {
         json = opts.style === '1.0' ? `{"result":${result},"error":null,"id":${id}}` : `{"jsonrpc":"2.0","result":${result},"id":${id}}`;
       }
       res.writeHead(status, { 'Content-Type': 'application/json' }).end(json + '\n');
-    });
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

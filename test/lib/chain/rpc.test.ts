@@ -286,6 +286,15 @@ describe('RpcChainSource — failures, each with one code', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
+  it('scantxoutset (outputsPaying, what commitment penalty finds a confirmed second stage with) is not cut off at the ordinary deadline: it reads the whole UTXO set, minutes on mainnet (issue 37 review, R4)', async () => {
+    const scan = { success: true, txouts: 1, height: 1_001, bestblock: '00'.repeat(32), unspents: [], total_amount: 0 };
+    const core = await fake({ scantxoutset: () => ({ delayMs: 600, result: scan }), gettxout: () => ({ delayMs: 600, result: null }) });
+    const source = new RpcChainSource(config(core, { timeoutMs: 200 }));
+    expect(await source.outputsPaying(new Uint8Array(34))).toEqual([]);
+    // Any other call still gives up at the deadline.
+    expect((await failure(source.utxo('00'.repeat(32), 0))).detail).toMatchObject({ reason: 'timeout' });
+  });
+
   it('HTTP 403 is E_RPC_AUTH with the -rpcallowip hint', async () => {
     const core = await fake({}, { override: { status: 403, body: '' } });
     const e = await failure(new RpcChainSource(config(core)).tip());
