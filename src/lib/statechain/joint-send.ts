@@ -146,7 +146,7 @@ export async function jointTransferSign(record: SendingRecord, msg: Msg<typeof J
     joint_send: { request: req, pubnonce, b_pubnonce: msg.pubnonce, transfer_id: transferId },
   };
   // B's signed joint-nonce goes to the operator with the request: the pair's coin moves only with both parts' consent.
-  const message = transferSignMessage(record.coin_id, req, { transferId, locktime, backup, ownerPubnonce, partB: msg }, ctx);
+  const message = transferSignMessage(record.coin_id, req, { transferId, locktime, backup, ownerPubnonce, aPubnonce: pubnonce, partB: msg }, ctx);
   return { record: { ...next, joint_send: { ...next.joint_send!, message, answered: msg } }, message };
 }
 
@@ -253,7 +253,8 @@ export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeo
   if (toHex(tx.unsignedTx) !== msg.tx) throw new RefusedError('E_WITHDRAWAL_MISMATCH', 'B\'s withdrawal is not the one our --to and --fee-rate make: agree on both first');
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
   const ownerPubnonce = toHex(jointPubnonce([fromHex(pubnonce, 'pubnonce', 66), fromHex(msg.pubnonce, 'B\'s pubnonce', 66)]));
-  const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: msg.tx, owner_pubnonce: ownerPubnonce, part_b: msg };
+  // Our nonce named beside the sum: the operator co-signs only under A's + B's, the nonce B consented with (finding 6).
+  const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: msg.tx, owner_pubnonce: ownerPubnonce, a_pubnonce: pubnonce, part_b: msg };
   const message = sign(body.type, body, 'owner_sig', ctx);
   const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: msg.tx, pubnonce: ownerPubnonce }, joint_withdraw: { pubnonce, b_pubnonce: msg.pubnonce, message, tx: msg.tx, answered: msg } };
   return { record: next, message };

@@ -166,6 +166,7 @@ export const TransferSignSchema = messageSchema('statechain/transfer-sign', 'Sen
   backup_tx: TxHex('the receiver\'s backup, unsigned'),
   backup_script: Type.Optional(Hex('where the receiver asked its backup to pay')),
   owner_pubnonce: Pubnonce('the sender'),
+  a_pubnonce: Type.Optional(Hex('a pair sending: part A\'s public nonce (owner_pubnonce must be it plus part_b\'s, B\'s)', 66)),
   part_b: Type.Optional(JointNonceSchema),
   owner_sig: Sig('the sender (the current owner)'),
 });
@@ -256,6 +257,7 @@ export const WithdrawRequestSchema = messageSchema('statechain/withdraw-request'
   coin_id: CoinId,
   tx: TxHex('the withdrawal, unsigned: one input, the coin'),
   owner_pubnonce: Pubnonce('the owner'),
+  a_pubnonce: Type.Optional(Hex('a pair withdrawing: part A\'s public nonce (owner_pubnonce must be it plus part_b\'s, B\'s)', 66)),
   part_b: Type.Optional(JointWithdrawNonceSchema),
   owner_sig: Sig('the owner'),
 });
