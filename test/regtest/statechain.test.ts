@@ -205,6 +205,55 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(mined.confirmations).toBe(1);
   });
 
+  it('issue 37, finding 5: at a node floor (1 sat/vB) above the rate asked (0.5), the withdrawal is refused before anything is signed; signed offline, it is refused alone and bumped through its anchor from a wallet (package child, package submit): mined', async () => {
+    const normal = n;
+    n = await startFundedNode(BITCOIND!, 'statechain-floor', ['-minrelaytxfee=0.00001']);
+    try {
+      const d = await deposit('ALICE_KEY', 80_000n);
+      await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+      await n.mine(2);
+      const to = ['--to', n.sweepTo, '--fee-rate', '0.5'];
+      // The node named (--rpc-url): refused at the owner's first step (before: co-signed, the coin closed); nothing written anywhere.
+      const dirs = ['ALICE_KEY', 'OPERATOR_KEY'].map((who) => join(work.path, who));
+      const before = dirs.map(snapshot);
+      expectRefused(await as('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, ...to]), 'E_FEE_TOO_LOW');
+      expect(dirs.map(snapshot)).toEqual(before);
+
+      // Offline (no node to ask), the owner may still ask 0.5: the operator co-signs it — a withdrawal it can count on being bumped.
+      const offline = await offchain(['statechain-withdraw', '--coin', d.coinId, ...to, '--key-env', 'ALICE_KEY', '--state-dir', join(work.path, 'ALICE_KEY')], { env: KEYS });
+      messageOf(offline, 'statechain/withdraw-request');
+      const cos = await step('OPERATOR_KEY', ['statechain-withdraw'], offline.stdout);
+      const refusedAlone = await as('ALICE_KEY', ['statechain-withdraw', '--broadcast'], cos.text);
+      expectRefused(refusedAlone, 'E_BROADCAST_REJECTED');
+      expect(refusedAlone.stderr).toContain('min relay fee not met');
+      const spend = await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId], '', 'statechain/spend');
+      const w = parseTx(spend.msg.hex);
+      expect([w.version, hexOf(w.outputs[1]!.script), w.outputs[1]!.amount]).toEqual([3, '51024e73', 240n]);
+      expect(await n.mempool(spend.msg.hex)).toMatchObject({ allowed: false, 'reject-reason': 'min relay fee not met' });
+
+      // Anyone holding it bumps it: a child spending the anchor and a wallet coin, the package at 5 sat/vB.
+      const spendFile = join(work.path, `${d.coinId}.floor.spend.json`);
+      writeFileSync(spendFile, spend.text);
+      const walletFile = join(work.path, `${d.coinId}.floor.wallet.json`);
+      const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
+      writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 2 }])));
+      const child = await offchain(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '5', '--network', 'regtest', ...n.chain()]);
+      const childMsg = messageOf<{ psbt: string; child: { txid: string } }>(child, 'package/child');
+      const childFile = join(work.path, `${d.coinId}.floor.child.json`);
+      writeFileSync(childFile, child.stdout);
+      const signedFile = join(work.path, `${d.coinId}.floor.signed.json`);
+      writeFileSync(signedFile, JSON.stringify(await n.wallet.call('walletprocesspsbt', [childMsg.psbt])));
+      messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+      await n.mine(1);
+      for (const txid of [spend.msg.txid, childMsg.child.txid]) {
+        expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations).toBe(1);
+      }
+    } finally {
+      await n.stop();
+      n = normal;
+    }
+  });
+
   it('a funding PSBT with a P2SH-wrapped input is refused: signing it would change the txid backup 1 spends', async () => {
     const wrapped = await n.wallet.call<string>('getnewaddress', ['', 'p2sh-segwit']);
     const coin = await n.fund(wrapped, 200_000n);

@@ -37,7 +37,8 @@ import { RefusedError, StateConflictError } from '../errors.ts';
 import { parsePublicKey } from '../keys/keys.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
 import { coinSighash, finishSpend } from './coin.ts';
-import { checkWithdrawCosigned, issueOwnerNonce, newShare, nonceContext, sign, withdrawalTransaction, type OwnerContext } from './owner.ts';
+import { checkWithdrawCosigned, checkWithdrawalFloor, issueOwnerNonce, newShare, nonceContext, sign, withdrawalTransaction, type OwnerContext } from './owner.ts';
+import type { RelayFloorSource } from './withdrawal.ts';
 import type { JointNonceSchema, JointSignSchema, JointWithdrawNonceSchema, JointWithdrawSignSchema, TransferCosignedSchema, TransferRequestSchema, WithdrawCosignedSchema } from './schemas.ts';
 import { sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
 import { aggregate, partialSign, partialVerify, type SessionInput } from './signer.ts';
@@ -230,11 +231,12 @@ export async function jointPackage(record: SendingRecord, msg: Msg<typeof JointS
 // ---- the pair's cooperative withdrawal ------------------------------------------------
 
 /** B, withdrawal step 1: the withdrawal built from our record, and our nonce for it. */
-export async function jointWithdrawNonce(record: SendingRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
+export async function jointWithdrawNonce(record: SendingRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext, relay?: RelayFloorSource) {
   requireWithdrawable(record, 1);
   const tx = withdrawalTransaction(record, destination, feeRate);
   const again = pendingWithdrawal(record, (w) => w.tx === toHex(tx.unsignedTx));
   if (again) return { record, message: again };
+  await checkWithdrawalFloor(record, tx, relay);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part1', tx.id));
   const body = { type: 'statechain/joint-withdraw-nonce', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), pubnonce };
   const message = sign(body.type, body, 'part_sig', ctx);
@@ -243,7 +245,7 @@ export async function jointWithdrawNonce(record: SendingRecord, destination: Uin
 }
 
 /** A, withdrawal step 2: the same withdrawal from our own --to and --fee-rate, our nonce; the pair's request to the operator. */
-export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeof JointWithdrawNonceSchema>, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
+export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeof JointWithdrawNonceSchema>, destination: Uint8Array, feeRate: number, ctx: OwnerContext, relay?: RelayFloorSource) {
   requireWithdrawable(record, 0);
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this nonce is for coin ${msg.coin_id}`);
   requireSig(msg, 'part_sig', record.joint.parts[1]!.auth, 'B');
@@ -251,6 +253,7 @@ export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeo
   const again = pendingWithdrawal(record, (w) => w.tx === toHex(tx.unsignedTx) && sameJson(w.answered, msg));
   if (again) return { record, message: again };
   if (toHex(tx.unsignedTx) !== msg.tx) throw new RefusedError('E_WITHDRAWAL_MISMATCH', 'B\'s withdrawal is not the one our --to and --fee-rate make: agree on both first');
+  await checkWithdrawalFloor(record, tx, relay);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
   const ownerPubnonce = toHex(jointPubnonce([fromHex(pubnonce, 'pubnonce', 66), fromHex(msg.pubnonce, 'B\'s pubnonce', 66)]));
   // Our nonce named beside the sum: the operator co-signs only under A's + B's, the nonce B consented with (finding 6).

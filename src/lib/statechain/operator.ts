@@ -11,7 +11,9 @@
  * - it signs only backups it has rebuilt itself from the template (coin.ts), each with a
  *   locktime exactly one interval below the last it signed and above tip + margin, and
  *   counts every signature in its statement, so a receiver can see a backup it was not shown;
- * - it signs nothing for a coin after its withdrawal;
+ * - it signs nothing for a coin after its withdrawal, and co-signs only a withdrawal that can be
+ *   bumped without it (TRUC with a pay-to-anchor: withdrawal.ts), so ending its role never
+ *   strands the coin;
  * - its signing nonce is fresh for every signature and never stored: it answers last, after
  *   the owner's nonce is fixed (BIP-327's stateless-signer position), so it has no open
  *   nonce at all; an owner nonce it has signed against once is refused again (E_NONCE_REPLAY);
@@ -47,6 +49,7 @@ import { checkReceiverPossession, jointPubnonce } from './joint.ts';
 import { sealJson, unseal, verifyBody } from './seal.ts';
 import { nonceGen, partialSign, provePossession, verifyPossession } from './signer.ts';
 import { signStatement, type UnsignedStatement } from './statement.ts';
+import { requireBumpable } from './withdrawal.ts';
 
 export type OperatorRecord = {
   coin_id: string;
@@ -360,6 +363,8 @@ export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof Withdra
   const { outpoint, amountSat, key } = coinOf(record);
   const tx = parseTransaction(req.tx, 'tx');
   if (!spendsCoin(tx, outpoint)) throw new RefusedError('E_NOT_THE_COIN', `a withdrawal spends exactly the coin (${st.outpoint}) as its only input`);
+  // It ends our role: whoever holds it must be able to bump it, whatever the mempool asks by then (issue 37, finding 5).
+  requireBumpable(tx);
   tx.updateInput(0, { witnessUtxo: { script: key.script, amount: amountSat } }, true);
   requirePartB(st, req, req.part_b, (b) => b.tx === req.tx, 'withdrawal');
   const tag = checkFreshNonce(record, req.owner_pubnonce);

@@ -42,6 +42,7 @@ import type { FeeLimits } from '../tx/fee-guard.ts';
 import { finalizedRaw } from '../truc/input.ts';
 import type { DepositCosignedSchema, DepositOfferSchema, Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
+import { checkRelayFloor, withdrawalTransaction as buildWithdrawal, type RelayFloorSource } from './withdrawal.ts';
 import { aggregate, nonceGen, partialSign, partialVerify, provePossession, verifyPossession } from './signer.ts';
 import { FIXED_FIELDS, checkStatement, requireUnchanged } from './statement.ts';
 
@@ -302,19 +303,16 @@ export async function depositFinish(record: OwnerRecord, cosigned: Msg<typeof De
   return { ...record, status: 'active', statement: cosigned.statement, backups: [signed.hex], signing: null };
 }
 
-/** The withdrawal: the whole coin, less the fee at `feeRate`, to `destination` (one input, one output). */
+/** The withdrawal (./withdrawal.ts): the whole coin, less the fee at `feeRate` and a 240-sat anchor, to `destination`; TRUC, so anyone holding it can bump it. */
 export function withdrawalTransaction(record: Pick<OwnerRecord, 'statement'>, destination: Uint8Array, feeRate: number): Transaction {
   const st = record.statement;
-  const outpoint = parseOutpointText(st.outpoint!);
-  const amount = BigInt(st.amount_sat!);
-  const vbytes = Math.ceil((4 * (60 + destination.length) + 68) / 4);
-  const fee = BigInt(Math.ceil(vbytes * feeRate));
-  if (amount - fee < 330n) throw new RefusedError('E_FEE_TOO_HIGH', `a fee of ${fee} sat leaves nothing of the ${amount} sat coin`);
-  const tx = new Transaction({ version: 2, allowUnknownOutputs: true });
   const key = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share'));
-  tx.addInput({ txid: outpoint.txid, index: outpoint.vout, sequence: 0xffff_fffd, witnessUtxo: { script: key.script, amount } });
-  tx.addOutput({ script: destination, amount: amount - fee });
-  return tx;
+  return buildWithdrawal({ outpoint: parseOutpointText(st.outpoint!), amountSat: BigInt(st.amount_sat!), script: key.script }, destination, feeRate);
+}
+
+/** With a node named: refuse a withdrawal under its relay floor, before any nonce is issued or anything written (E_FEE_TOO_LOW). */
+export async function checkWithdrawalFloor(record: Pick<OwnerRecord, 'statement'>, tx: Transaction, relay: RelayFloorSource | undefined): Promise<void> {
+  if (relay !== undefined) checkRelayFloor(tx, BigInt(record.statement.amount_sat!), await relay());
 }
 
 /**
@@ -324,7 +322,7 @@ export function withdrawalTransaction(record: Pick<OwnerRecord, 'statement'>, de
  * A different withdrawal while one waits is refused (E_WITHDRAWAL_PENDING, exit 5): the
  * operator may have co-signed the first, and only its answer then finishes the coin.
  */
-export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
+export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext, relay?: RelayFloorSource) {
   if (record.withdrawal) throw new StateConflictError('E_ALREADY_WITHDRAWN', `this coin's withdrawal ${record.withdrawal.txid} is signed: run statechain-withdraw --coin ${record.coin_id} (no --to) to print it again, with --broadcast to send it`);
   if (!['active', 'sending', 'sent', 'withdrawing'].includes(record.status)) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner withdraws it`);
   const tx = withdrawalTransaction(record, destination, feeRate);
@@ -332,6 +330,7 @@ export async function withdrawRequest(record: OwnerRecord, destination: Uint8Arr
   // Another withdrawal while this one waits: the operator may have co-signed it (and closed the coin) already; its answer
   // must still be taken, so the waiting one is kept and this is refused.
   if (record.status === 'withdrawing') throw new StateConflictError('E_WITHDRAWAL_PENDING', `a withdrawal of this coin is waiting for the operator: give the same --to and --fee-rate to print its request again, and finish it with the operator's answer`);
+  await checkWithdrawalFloor(record, tx, relay);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw', tx.id));
   const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), owner_pubnonce: pubnonce };
   const message = sign(body.type, body, 'owner_sig', ctx);

@@ -1,0 +1,105 @@
+/**
+ * The cooperative withdrawal (issue 37, finding 5): the one transaction the operator
+ * co-signs that ends its role, so the one that must never strand the coin. A withdrawal
+ * below a node's relay floor used to be co-signed (the coin closed at the operator), refused
+ * by the node, and unbumpable (version 2, one output): the coin waited for backup 1.
+ *
+ * Invariants:
+ * - the template: version 3 (TRUC), one input — the coin, nSequence 0xfffffffd — and two
+ *   outputs: the destination (the coin less the fee and the anchor) and a pay-to-anchor
+ *   (`OP_1 <0x4e73>`) of 240 sat, the smallest P2A Core does not call dust (it pays a fee, so
+ *   a 0-sat ephemeral anchor is not allowed); the fee is the rate on its signed size
+ *   (`withdrawalVsize`, one 64-byte key-path signature), rounded up;
+ * - it can always be bumped: whoever holds it — its owner, either part of a pair, the payee,
+ *   a watchtower — spends the anchor in a TRUC child from its own wallet (`package child`),
+ *   and Core takes the package even when the withdrawal alone is below its floor;
+ * - with a node named, a withdrawal under that node's floor (the larger of minrelaytxfee and
+ *   mempoolminfee) is refused before any nonce is issued or anything is written
+ *   (E_FEE_TOO_LOW), by the owner and by each part of a pair;
+ * - the operator co-signs only a withdrawal that can be bumped that way: version 3, a P2A
+ *   output, within TRUC's 10,000 vB (E_WITHDRAWAL_UNBUMPABLE).
+ */
+import { Transaction } from '@scure/btc-signer';
+import { equalBytes } from '../bytes.ts';
+import { RefusedError } from '../errors.ts';
+import { dustThreshold } from '../tx/policy.ts';
+import { P2A_SCRIPT, type OutPoint } from './coin.ts';
+
+export const WITHDRAWAL_VERSION = 3;
+export const WITHDRAWAL_SEQUENCE = 0xffff_fffd;
+/** The anchor's value: Core's dust threshold for P2A at the default -dustrelayfee (3 sat/vB × 80 bytes). */
+export const WITHDRAWAL_ANCHOR_SAT = 240n;
+/** TRUC's largest parent (BIP-431), sigop-adjusted vB; a key-path spend has no sigops. */
+const TRUC_MAX_PARENT_VSIZE = 10_000;
+
+/** A node's relay floor as getmempoolinfo gives it, sat/kvB. */
+export type RelayFloor = { minRelayFeeRate: number; mempoolMinFeeRate: number };
+/** Asked only when a new withdrawal is about to be requested (a rerun prints the stored one without a node). */
+export type RelayFloorSource = () => Promise<RelayFloor>;
+
+/** The withdrawal's size once signed: its non-witness bytes, the segwit marker and flag, one 64-byte signature. */
+export function withdrawalVsize(tx: Transaction): number {
+  return Math.ceil((4 * tx.unsignedTx.length + 2 + 1 + 1 + 64) / 4);
+}
+
+/** ⌈vsize × rate⌉ in integers, the rate in sat/vB with at most three decimals (--fee-rate's). */
+function feeAt(vsize: number, feeRate: number): bigint {
+  const milli = BigInt(Math.round(feeRate * 1000));
+  return (BigInt(vsize) * milli + 999n) / 1000n;
+}
+
+/** The withdrawal: the whole coin, less the fee at `feeRate` and the anchor, to `destination`. */
+export function withdrawalTransaction(coin: { outpoint: OutPoint; amountSat: bigint; script: Uint8Array }, destination: Uint8Array, feeRate: number): Transaction {
+  const build = (payment: bigint) => {
+    const tx = new Transaction({ version: WITHDRAWAL_VERSION, allowUnknownOutputs: true });
+    tx.addInput({ txid: coin.outpoint.txid, index: coin.outpoint.vout, sequence: WITHDRAWAL_SEQUENCE, witnessUtxo: { script: coin.script, amount: coin.amountSat } });
+    tx.addOutput({ script: destination, amount: payment });
+    tx.addOutput({ script: P2A_SCRIPT, amount: WITHDRAWAL_ANCHOR_SAT });
+    return tx;
+  };
+  // The size does not depend on the amount (8 bytes whatever it is): measured on the template itself.
+  const fee = feeAt(withdrawalVsize(build(0n)), feeRate);
+  const payment = coin.amountSat - fee - WITHDRAWAL_ANCHOR_SAT;
+  const dust = dustThreshold(destination);
+  if (payment < (dust > 330n ? dust : 330n)) {
+    throw new RefusedError('E_FEE_TOO_HIGH', `a fee of ${fee} sat and the ${WITHDRAWAL_ANCHOR_SAT} sat anchor leave nothing of the ${coin.amountSat} sat coin`);
+  }
+  return build(payment);
+}
+
+/** The fee a withdrawal pays: the coin less its outputs. */
+function feeOf(tx: Transaction, amountSat: bigint): bigint {
+  let out = 0n;
+  for (let i = 0; i < tx.outputsLength; i++) out += tx.getOutput(i).amount!;
+  return amountSat - out;
+}
+
+const rateText = (satPerKvb: number) => `${satPerKvb / 1000} sat/vB`;
+
+/**
+ * Refuse a withdrawal the named node would not relay alone: its fee under the larger of the
+ * node's minrelaytxfee and mempoolminfee on its signed size (Core compares fee × 1000 with
+ * rate × vsize, the floor rounded up).
+ */
+export function checkRelayFloor(tx: Transaction, amountSat: bigint, floor: RelayFloor): void {
+  const rate = Math.max(floor.minRelayFeeRate, floor.mempoolMinFeeRate);
+  const vsize = withdrawalVsize(tx);
+  const fee = feeOf(tx, amountSat);
+  const needed = (BigInt(Math.ceil(rate)) * BigInt(vsize) + 999n) / 1000n;
+  if (fee < needed) {
+    throw new RefusedError(
+      'E_FEE_TOO_LOW',
+      `the withdrawal pays ${fee} sat for ${vsize} vB, under the relay floor of the node you named (${rateText(rate)}: ${needed} sat): it would refuse it; nothing was asked of the operator — ask for --fee-rate ${rate / 1000} or more`,
+    );
+  }
+}
+
+/** The operator's rule for the transaction that ends its role: one a child can bump (TRUC, a pay-to-anchor, within TRUC's size). */
+export function requireBumpable(tx: Transaction): void {
+  let anchor = false;
+  for (let i = 0; i < tx.outputsLength; i++) if (equalBytes(tx.getOutput(i).script ?? new Uint8Array(), P2A_SCRIPT)) anchor = true;
+  if (tx.version !== WITHDRAWAL_VERSION || !anchor) {
+    throw new RefusedError('E_WITHDRAWAL_UNBUMPABLE', `a withdrawal is version 3 (TRUC) with a pay-to-anchor output, so that whoever holds it can bump it with a child; this one is version ${tx.version}${anchor ? '' : ' without an anchor'} (an older offchain builds it so: update the owner's)`);
+  }
+  if (withdrawalVsize(tx) > TRUC_MAX_PARENT_VSIZE) throw new RefusedError('E_WITHDRAWAL_UNBUMPABLE', `a withdrawal of ${withdrawalVsize(tx)} vB is above TRUC's 10,000 vB: no child could bump it`);
+}
