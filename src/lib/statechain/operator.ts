@@ -364,7 +364,7 @@ export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof Withdra
   const tx = parseTransaction(req.tx, 'tx');
   if (!spendsCoin(tx, outpoint)) throw new RefusedError('E_NOT_THE_COIN', `a withdrawal spends exactly the coin (${st.outpoint}) as its only input`);
   // It ends our role: whoever holds it must be able to bump it, whatever the mempool asks by then (issue 37, finding 5).
-  requireBumpable(tx);
+  requireBumpable(tx, amountSat);
   tx.updateInput(0, { witnessUtxo: { script: key.script, amount: amountSat } }, true);
   requirePartB(st, req, req.part_b, (b) => b.tx === req.tx, 'withdrawal');
   const tag = checkFreshNonce(record, req.owner_pubnonce);

@@ -16,13 +16,14 @@
  * - with a node named, a withdrawal under that node's floor (the larger of minrelaytxfee and
  *   mempoolminfee) is refused before any nonce is issued or anything is written
  *   (E_FEE_TOO_LOW), by the owner and by each part of a pair;
- * - the operator co-signs only a withdrawal that can be bumped that way: version 3, a P2A
- *   output, within TRUC's 10,000 vB (E_WITHDRAWAL_UNBUMPABLE).
+ * - the operator co-signs only a withdrawal that can be bumped that way: version 3, a P2A of
+ *   at least 240 sat, standard outputs above dust, no more out than the coin, within TRUC's
+ *   10,000 vB (E_WITHDRAWAL_UNBUMPABLE).
  */
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
-import { dustThreshold } from '../tx/policy.ts';
+import { dustThreshold, standardScriptType, witnessProgram } from '../tx/policy.ts';
 import { P2A_SCRIPT, type OutPoint } from './coin.ts';
 
 export const WITHDRAWAL_VERSION = 3;
@@ -94,12 +95,28 @@ export function checkRelayFloor(tx: Transaction, amountSat: bigint, floor: Relay
   }
 }
 
-/** The operator's rule for the transaction that ends its role: one a child can bump (TRUC, a pay-to-anchor, within TRUC's size). */
-export function requireBumpable(tx: Transaction): void {
+/**
+ * The operator's rule for the transaction that ends its role: one Core relays in a package
+ * and a child can bump — version 3 (TRUC), a pay-to-anchor of at least its dust threshold (a
+ * fee-paying transaction may carry no dust), every output standard and above its own dust
+ * threshold, no more paid out than the coin holds, within TRUC's 10,000 vB. Anything else
+ * would close the coin at the operator with a transaction that may never be mined.
+ */
+export function requireBumpable(tx: Transaction, amountSat: bigint): void {
+  const refuse = (why: string): never => {
+    throw new RefusedError('E_WITHDRAWAL_UNBUMPABLE', `a withdrawal must be one a child can bump (version 3, a pay-to-anchor of at least ${WITHDRAWAL_ANCHOR_SAT} sat, standard outputs above dust): ${why}; nothing signed`);
+  };
+  if (tx.version !== WITHDRAWAL_VERSION) refuse(`this one is version ${tx.version} (an older offchain builds it so: update the owner's)`);
   let anchor = false;
-  for (let i = 0; i < tx.outputsLength; i++) if (equalBytes(tx.getOutput(i).script ?? new Uint8Array(), P2A_SCRIPT)) anchor = true;
-  if (tx.version !== WITHDRAWAL_VERSION || !anchor) {
-    throw new RefusedError('E_WITHDRAWAL_UNBUMPABLE', `a withdrawal is version 3 (TRUC) with a pay-to-anchor output, so that whoever holds it can bump it with a child; this one is version ${tx.version}${anchor ? '' : ' without an anchor'} (an older offchain builds it so: update the owner's)`);
+  let out = 0n;
+  for (let i = 0; i < tx.outputsLength; i++) {
+    const { script, amount } = tx.getOutput(i) as { script: Uint8Array; amount: bigint };
+    out += amount;
+    if (standardScriptType(script) === undefined && witnessProgram(script) === undefined) refuse(`output ${i} pays a script Core does not relay`);
+    if (amount < dustThreshold(script)) refuse(`output ${i} (${amount} sat) is dust, which Core takes only in a zero-fee transaction`);
+    if (equalBytes(script, P2A_SCRIPT)) anchor = true;
   }
-  if (withdrawalVsize(tx) > TRUC_MAX_PARENT_VSIZE) throw new RefusedError('E_WITHDRAWAL_UNBUMPABLE', `a withdrawal of ${withdrawalVsize(tx)} vB is above TRUC's 10,000 vB: no child could bump it`);
+  if (!anchor) refuse('it has no pay-to-anchor output');
+  if (out > amountSat) refuse(`it pays out ${out} sat of a ${amountSat} sat coin`);
+  if (withdrawalVsize(tx) > TRUC_MAX_PARENT_VSIZE) refuse(`at ${withdrawalVsize(tx)} vB it is above TRUC's 10,000 vB`);
 }

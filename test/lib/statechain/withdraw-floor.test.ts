@@ -97,22 +97,32 @@ describe('finding 5: no withdrawal strands a coin', () => {
     expect(nonceFiles(p.bob)).not.toEqual(beforeB); // B's own nonce for the offline consent, only
   });
 
-  it('the operator co-signs only a withdrawal that can be bumped: version 3 with a pay-to-anchor (E_WITHDRAWAL_UNBUMPABLE, 4)', async () => {
+  it('the operator co-signs only a withdrawal a child can bump: version 3, a P2A of at least 240 sat, standard outputs above dust, no more out than the coin (E_WITHDRAWAL_UNBUMPABLE, 4)', async () => {
     const { d } = await confirmedCoin();
     const honest = await own.withdrawRequest(d.ownerRecord, DEST, 2, d.owner);
     const template = Transaction.fromRaw(fromHex((honest.message as { tx: string }).tx), { allowUnknownOutputs: true });
-    const variant = (version: number, anchor: boolean) => {
+    const payment = template.getOutput(0).amount!;
+    const variant = (version: number, outputs: [string, bigint][]) => {
       const tx = new Transaction({ version, allowUnknownOutputs: true });
       tx.addInput({ ...template.getInput(0) });
-      tx.addOutput({ script: DEST, amount: template.getOutput(0).amount! + (anchor ? 0n : 240n) });
-      if (anchor) tx.addOutput({ script: fromHex(P2A), amount: 240n });
+      for (const [script, amount] of outputs) tx.addOutput({ script: fromHex(script), amount });
       const { owner_sig: _sig, ...body } = honest.message as Record<string, unknown>;
       return own.sign('statechain/withdraw-request', { ...body, tx: toHex(tx.unsignedTx) }, 'owner_sig', d.owner);
     };
-    // The old template (v2, one output: the finding's), a v3 without anchor, a v2 with one.
-    for (const [version, anchor] of [[2, false], [3, false], [2, true]] as const) {
-      refusal(() => op.cosignWithdrawal(d.opRecord, variant(version, anchor) as never, d.opCtx), 'E_WITHDRAWAL_UNBUMPABLE', 4);
+    const dest = hexOf(DEST);
+    const unbumpable: [number, [string, bigint][], string][] = [
+      [2, [[dest, payment + 240n]], 'version 2'], // the old template: the finding's
+      [3, [[dest, payment + 240n]], 'no pay-to-anchor'], // TRUC, but nothing a stranger's child can spend
+      [2, [[dest, payment], [P2A, 240n]], 'version 2'], // an anchor, but not TRUC: Core takes no below-floor v2 parent
+      [3, [[dest, payment + 240n], [P2A, 0n]], 'output 1 (0 sat) is dust'], // a 0-sat anchor in a fee-paying transaction: "dust, tx with dust output must be 0-fee"
+      [3, [[dest, payment - 1_000n], [P2A, 240n], [dest, 293n]], 'output 2 (293 sat) is dust'], // P2WPKH's threshold is 294
+      [3, [['51', payment], [P2A, 240n]], 'output 0 pays a script Core does not relay'], // a bare OP_1
+      [3, [[dest, 100_000n], [P2A, 240n]], 'pays out 100240 sat'], // more out than the coin holds: never valid
+    ];
+    for (const [version, outputs, why] of unbumpable) {
+      const e = refusal(() => op.cosignWithdrawal(d.opRecord, variant(version, outputs) as never, d.opCtx), 'E_WITHDRAWAL_UNBUMPABLE', 4);
+      expect(e.message).toContain(why);
     }
-    expect(op.cosignWithdrawal(d.opRecord, variant(3, true) as never, d.opCtx).record.statement.status).toBe('withdrawn');
+    expect(op.cosignWithdrawal(d.opRecord, variant(3, [[dest, payment], [P2A, 240n]]) as never, d.opCtx).record.statement.status).toBe('withdrawn');
   });
 });
