@@ -323,7 +323,7 @@ export async function checkWithdrawalFloor(record: Pick<OwnerRecord, 'statement'
  * operator may have co-signed the first, and only its answer then finishes the coin.
  */
 export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext, relay?: RelayFloorSource) {
-  if (record.withdrawal) throw new StateConflictError('E_ALREADY_WITHDRAWN', `this coin's withdrawal ${record.withdrawal.txid} is signed: run statechain-withdraw --coin ${record.coin_id} (no --to) to print it again, with --broadcast to send it`);
+  if (record.withdrawal) throw new StateConflictError('E_ALREADY_WITHDRAWN', `this coin's withdrawal ${record.withdrawal.txid} is signed: run statechain-withdraw --coin ${record.coin_id} (no --to) to print it again, with --broadcast to send it; if it pays too little, bump it through its anchor (package child --parent that statechain/spend)`);
   if (!['active', 'sending', 'sent', 'withdrawing'].includes(record.status)) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner withdraws it`);
   const tx = withdrawalTransaction(record, destination, feeRate);
   if (record.status === 'withdrawing' && record.signing?.purpose === 'withdraw' && record.signing.tx === toHex(tx.unsignedTx) && record.request) return { record, message: record.request };
