@@ -107,11 +107,21 @@ describe('statechain refusals leave every party\'s state as it was', () => {
     expectNothingWritten('BOB_KEY', ['statechain-transfer'], msgs.pkg!, 'E_NOT_RECEIVING', 5);
   });
 
-  it('the owner: a withdrawal whose broadcast fails (no node: E_CHAIN_OFFLINE, 2) is kept; the step again, or --coin alone, prints the same bytes', () => {
+  it('the owner: a refused withdrawal request writes nothing, another rate is a new request; a withdrawal whose broadcast fails (no node: E_CHAIN_OFFLINE, 2) is kept; the step again, or --coin alone, prints the same bytes', () => {
     const to = ['--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2'];
-    const req = ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]));
-    expect(ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]))).toBe(req);
+    const first = ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]));
+    expect(ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]))).toBe(first);
+    // A request the operator refuses (a version-2 withdrawal, as an older offchain asked it, signed by Bob) writes nothing there.
+    const { owner_sig: _sig, ...body } = JSON.parse(first) as Record<string, string>;
+    const v2: Record<string, string> = { ...body, tx: `02${body.tx!.slice(2)}` };
+    expectNothingWritten('OPERATOR_KEY', ['statechain-withdraw'], JSON.stringify({ ...v2, owner_sig: signBody(v2.type!, v2, bytesOf(KEYS.BOB_KEY!), new Uint8Array(32)) }), 'E_WITHDRAWAL_UNBUMPABLE', 4);
+    // Another rate while the first waits is a new request (before: E_WITHDRAWAL_PENDING), the first still printed for its own rate.
+    const req = ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, '--to', to[1]!, '--fee-rate', '3']));
+    expect(req).not.toBe(first);
+    expect(ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]))).toBe(first);
     const cos = ok(f.as('OPERATOR_KEY', ['statechain-withdraw'], req));
+    // The operator co-signed one: the other is refused, nothing written.
+    expectNothingWritten('OPERATOR_KEY', ['statechain-withdraw'], first, 'E_COIN_WITHDRAWN', 4);
     const r = f.as('BOB_KEY', ['statechain-withdraw', '--broadcast'], cos);
     refused(r, 'E_CHAIN_OFFLINE', 2);
     expect(r.stderr).toContain(`statechain-withdraw --coin ${coinId} prints it again`);

@@ -1,0 +1,125 @@
+/**
+ * Issue 37, the review of findings 5 and 6's fixes, attacked as each party:
+ *
+ * - a refused withdrawal is no dead end: the owner (or either part of a pair) whose request
+ *   the operator refused — or whose partner refused to forward it — asks for another, while
+ *   every request it sent stays answerable (the operator may have co-signed one and lost the
+ *   answer: the same request again gets its stored answer, and it still finishes).
+ *
+ * Signatures are checked by test/independent/; nonce sums are computed by test code.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Transaction } from '@scure/btc-signer';
+import { fromHex, toHex } from '../../../src/lib/bytes.ts';
+import * as op from '../../../src/lib/statechain/operator.ts';
+import * as own from '../../../src/lib/statechain/owner.ts';
+import * as tr from '../../../src/lib/statechain/transfer.ts';
+import * as joint from '../../../src/lib/statechain/joint.ts';
+import * as send from '../../../src/lib/statechain/joint-send.ts';
+import type { SendingRecord } from '../../../src/lib/statechain/joint-send.ts';
+import { bytesOf, hexOf, parseTx } from '../../independent/tx.ts';
+import { decodeCompressed, encodeCompressed, pointAdd, publicKeyOf } from '../../independent/secp256k1.ts';
+import { taprootOutput } from '../../independent/keys.ts';
+import { verifyKeyPathSpend } from '../../independent/verify.ts';
+import { refusal, refusalAsync } from '../../setup/refusal.ts';
+import { cleanup, confirmedCoin, pairOwned, party } from './harness.ts';
+
+afterAll(cleanup);
+
+const DEST = Uint8Array.from([0x00, 0x14, ...new Uint8Array(20).fill(4)]);
+const P2A = Uint8Array.from([0x51, 0x02, 0x4e, 0x73]);
+const node = (minRelay: number) => async () => ({ minRelayFeeRate: minRelay, mempoolMinFeeRate: minRelay });
+
+/** R₁ ‖ R₂ of each nonce added pointwise, in test code. */
+function nonceSum(...nonces: string[]): string {
+  const half = (at: number) => encodeCompressed(nonces.map((n) => decodeCompressed(bytesOf(n).subarray(at, at + 33))).reduce((a, b) => pointAdd(a, b)));
+  return hexOf(Uint8Array.from([...half(0), ...half(33)]));
+}
+/** A public nonce of the attacker's own (test code: two points from small scalars). */
+const attackerNonce = (seed: number) => hexOf(Uint8Array.from([...publicKeyOf(bytesOf((seed * 2 + 1).toString(16).padStart(64, '0'))), ...publicKeyOf(bytesOf((seed * 2 + 2).toString(16).padStart(64, '0')))]));
+
+/**
+ * The withdrawal an offchain before issue 37 built and asked for (version 2, one output), in
+ * test code: the request an owner's state directory may still hold after an upgrade.
+ */
+async function oldClientRequest(record: own.OwnerRecord, destination: Uint8Array, feeRate: number, ctx: own.OwnerContext) {
+  const st = record.statement;
+  const [txid, vout] = st.outpoint!.split(':');
+  const amount = BigInt(st.amount_sat!);
+  const fee = BigInt(Math.ceil(Math.ceil((4 * (60 + destination.length) + 68) / 4) * feeRate));
+  const tx = new Transaction({ version: 2, allowUnknownOutputs: true });
+  tx.addInput({ txid: txid!, index: Number(vout), sequence: 0xffff_fffd });
+  tx.addOutput({ script: destination, amount: amount - fee });
+  const pubnonce = await own.issueOwnerNonce(ctx, own.nonceContext(record.coin_id, 'withdraw', tx.id));
+  const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), owner_pubnonce: pubnonce };
+  const message = own.sign(body.type, body, 'owner_sig', ctx);
+  return { record: { ...record, status: 'withdrawing' as const, signing: { purpose: 'withdraw' as const, tx: toHex(tx.unsignedTx), pubnonce }, request: message }, message };
+}
+
+describe('a refused withdrawal is no dead end, and no request ever sent is lost', () => {
+  it('single owner: the operator refuses its stored request (an older client\'s version-2 withdrawal: E_WITHDRAWAL_UNBUMPABLE); it asks for another, which is co-signed, finished and verifies', async () => {
+    const { d, prevout, coinOutputKey } = await confirmedCoin();
+    const old = await oldClientRequest(d.ownerRecord, DEST, 2, d.owner);
+    refusal(() => op.cosignWithdrawal(d.opRecord, old.message as never, d.opCtx), 'E_WITHDRAWAL_UNBUMPABLE', 4);
+    // Before: any other --to/--fee-rate was E_WITHDRAWAL_PENDING, and the stored request is refused forever: the coin waited for backup 1.
+    const next = await own.withdrawRequest(old.record, DEST, 3, d.owner);
+    const cos = op.cosignWithdrawal(d.opRecord, next.message as never, d.opCtx);
+    const fin = await own.withdrawFinish(next.record, cos.message as never, d.owner);
+    const tx = verifyKeyPathSpend(fin.signed.hex, [prevout], coinOutputKey);
+    expect([tx.version, hexOf(tx.outputs[1]!.script)]).toEqual([3, hexOf(P2A)]);
+  });
+
+  it('single owner: a request co-signed whose answer was lost still finishes after the owner asked for another (the operator answers the first again; the second is E_COIN_WITHDRAWN)', async () => {
+    const { d, prevout, coinOutputKey } = await confirmedCoin();
+    const first = await own.withdrawRequest(d.ownerRecord, DEST, 2, d.owner);
+    const cos = op.cosignWithdrawal(d.opRecord, first.message as never, d.opCtx); // co-signed; the answer never arrives
+    const second = await own.withdrawRequest(first.record, DEST, 5, d.owner);
+    expect(second.message).not.toEqual(first.message);
+    refusal(() => op.cosignWithdrawal(cos.record, second.message as never, d.opCtx), 'E_COIN_WITHDRAWN', 4);
+    // The first --to/--fee-rate again prints the first request, byte for byte; the operator answers it again.
+    const again = await own.withdrawRequest(second.record, DEST, 2, d.owner);
+    expect(again.message).toEqual(first.message);
+    expect(again.record).toBe(second.record);
+    const answer = op.cosignWithdrawal(cos.record, again.message as never, d.opCtx);
+    expect(answer.message).toEqual(cos.message);
+    const fin = await own.withdrawFinish(second.record, answer.message as never, d.owner);
+    const tx = verifyKeyPathSpend(fin.signed.hex, [prevout], coinOutputKey);
+    expect(tx.txid).toBe(parseTx((first.message as { tx: string }).tx).txid);
+    // Finished: nothing else is asked or signed for the coin.
+    await refusalAsync(own.withdrawRequest(fin.record, DEST, 7, d.owner), 'E_ALREADY_WITHDRAWN', 5);
+  });
+
+  it('a pair: B consented offline at 0.5 sat/vB, A (its node at 1 sat/vB) refuses to ask for it (E_FEE_TOO_LOW); B consents again at 2, A asks, the pair withdraws and it verifies', async () => {
+    const p = await pairOwned();
+    const low = await send.jointWithdrawNonce(p.recB, DEST, 0.5, p.bob);
+    await refusalAsync(send.jointWithdrawRequest(p.recA, low.message as never, DEST, 0.5, p.alice, node(1000)), 'E_FEE_TOO_LOW', 4);
+    // Before: B's record held the 0.5 consent, and any other rate was E_WITHDRAWAL_PENDING — the pair could only ask for 0.5.
+    const b = await send.jointWithdrawNonce(low.record, DEST, 2, p.bob);
+    const a = await send.jointWithdrawRequest(p.recA, b.message as never, DEST, 2, p.alice, node(1000));
+    const cos = op.cosignWithdrawal(p.opRecord, a.message as never, p.d.opCtx);
+    const signA = await send.jointWithdrawSignA(a.record, cos.message as never, p.alice);
+    const fin = await send.jointWithdrawFinish(b.record, signA.message as never, p.bob);
+    const out = parseTx(p.d.funding).outputs[1]!;
+    verifyKeyPathSpend(fin.signed.hex, [{ amount: out.amount, script: out.script }], taprootOutput(bytesOf(p.opRecord.statement.aggregate).subarray(1)).outputKey);
+  });
+
+  it('a pair: the operator co-signed the first withdrawal, its answer lost; both parts moved on to another; the first still completes (A and B each finish it from their records)', async () => {
+    const p = await pairOwned();
+    const b1 = await send.jointWithdrawNonce(p.recB, DEST, 2, p.bob);
+    const a1 = await send.jointWithdrawRequest(p.recA, b1.message as never, DEST, 2, p.alice);
+    const cos1 = op.cosignWithdrawal(p.opRecord, a1.message as never, p.d.opCtx); // lost
+    const b2 = await send.jointWithdrawNonce(b1.record, DEST, 4, p.bob);
+    const a2 = await send.jointWithdrawRequest(a1.record, b2.message as never, DEST, 4, p.alice);
+    refusal(() => op.cosignWithdrawal(cos1.record, a2.message as never, p.d.opCtx), 'E_COIN_WITHDRAWN', 4);
+    // A given B's first nonce again prints its first request; the operator answers it again.
+    const again = await send.jointWithdrawRequest(a2.record, b1.message as never, DEST, 2, p.alice);
+    expect(again.message).toEqual(a1.message);
+    const answer = op.cosignWithdrawal(cos1.record, again.message as never, p.d.opCtx);
+    const signA = await send.jointWithdrawSignA(a2.record, answer.message as never, p.alice);
+    const fin = await send.jointWithdrawFinish(b2.record, signA.message as never, p.bob);
+    const out = parseTx(p.d.funding).outputs[1]!;
+    const tx = verifyKeyPathSpend(fin.signed.hex, [{ amount: out.amount, script: out.script }], taprootOutput(bytesOf(p.opRecord.statement.aggregate).subarray(1)).outputKey);
+    expect(tx.txid).toBe(parseTx((b1.message as { tx: string }).tx).txid);
+    expect(send.storedJointWithdrawal(fin.record)).toEqual(fin.signed);
+  });
+});
