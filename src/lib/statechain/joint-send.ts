@@ -252,7 +252,8 @@ export async function jointWithdrawNonce(record: SendingRecord, destination: Uin
   if (again) return { record, message: again };
   await checkWithdrawalFloor(record, tx, relay);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part1', tx.id));
-  const body = { type: 'statechain/joint-withdraw-nonce', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), pubnonce };
+  // Our consent names the pair's share: it is ours only while the pair holds the coin under it (the bytes of a withdrawal are the same in every round).
+  const body = { type: 'statechain/joint-withdraw-nonce', version: 1, network: ctx.network, coin_id: record.coin_id, owner_share: record.statement.owner_share, tx: toHex(tx.unsignedTx), pubnonce };
   const message = sign(body.type, body, 'part_sig', ctx);
   const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce }, joint_withdraw: { pubnonce, message, tx: toHex(tx.unsignedTx) }, ...earlier(record) };
   return { record: next, message };
@@ -267,6 +268,7 @@ export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeo
   const again = pendingWithdrawal(record, (w) => w.tx === toHex(tx.unsignedTx) && sameJson(w.answered, msg));
   if (again) return { record, message: again };
   if (toHex(tx.unsignedTx) !== msg.tx) throw new RefusedError('E_WITHDRAWAL_MISMATCH', 'B\'s withdrawal is not the one our --to and --fee-rate make: agree on both first');
+  if (msg.owner_share !== record.statement.owner_share) throw new RefusedError('E_WITHDRAWAL_MISMATCH', 'B\'s nonce was given for the coin as the pair held it under another share (an earlier round): ask B for a new one');
   await checkWithdrawalFloor(record, tx, relay);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
   const ownerPubnonce = toHex(jointPubnonce([fromHex(pubnonce, 'pubnonce', 66), fromHex(msg.pubnonce, 'B\'s pubnonce', 66)]));

@@ -366,7 +366,9 @@ export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof Withdra
   // It ends our role: whoever holds it must be able to bump it, whatever the mempool asks by then (issue 37, finding 5).
   requireBumpable(tx, amountSat);
   tx.updateInput(0, { witnessUtxo: { script: key.script, amount: amountSat } }, true);
-  requirePartB(st, req, req.part_b, (b) => b.tx === req.tx, 'withdrawal');
+  // B's consent to this transaction, given while the pair holds the coin under its present share: the bytes of a
+  // withdrawal are the same in every round, so a consent from an earlier round would close the coin on B (issue 37 review).
+  requirePartB(st, req, req.part_b, (b) => b.tx === req.tx && b.owner_share === st.owner_share, 'withdrawal');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
   const sig = cosign(record, tx, req.owner_pubnonce, ctx);
   const statement: UnsignedStatement = { ...st, status: 'withdrawn', transfer: null };

@@ -150,6 +150,7 @@ export const JointNonceSchema = messageSchema('statechain/joint-nonce', 'B → A
 
 export const JointWithdrawNonceSchema = messageSchema('statechain/joint-withdraw-nonce', 'B → A, a pair withdrawing its coin: the withdrawal B built and B\'s nonce for it; signed by B.', {
   coin_id: CoinId,
+  owner_share: Pubkey('O = A + B, the pair\'s share as B holds the coin: the consent counts only while the pair holds it under that share (not in a later round)'),
   tx: TxHex('the withdrawal, unsigned: A rebuilds it from its own --to and --fee-rate and must get these bytes'),
   pubnonce: Pubnonce('B'),
   part_sig: Sig('B (its authentication key)'),

@@ -4,7 +4,10 @@
  * - a refused withdrawal is no dead end: the owner (or either part of a pair) whose request
  *   the operator refused — or whose partner refused to forward it — asks for another, while
  *   every request it sent stays answerable (the operator may have co-signed one and lost the
- *   answer: the same request again gets its stored answer, and it still finishes).
+ *   answer: the same request again gets its stored answer, and it still finishes);
+ * - a part's consent binds its round: B's consent to a withdrawal, given while the pair held
+ *   the coin once, does not close the coin once the pair holds it again (the transaction's
+ *   bytes are the same in every round: same outpoint, destination and rate).
  *
  * Signatures are checked by test/independent/; nonce sums are computed by test code.
  */
@@ -121,5 +124,46 @@ describe('a refused withdrawal is no dead end, and no request ever sent is lost'
     const tx = verifyKeyPathSpend(fin.signed.hex, [{ amount: out.amount, script: out.script }], taprootOutput(bytesOf(p.opRecord.statement.aggregate).subarray(1)).outputKey);
     expect(tx.txid).toBe(parseTx((b1.message as { tx: string }).tx).txid);
     expect(send.storedJointWithdrawal(fin.record)).toEqual(fin.signed);
+  });
+});
+
+describe('a part\'s consent binds its round', () => {
+  it('B\'s consent to withdraw, given while the pair held the coin before, does not let A alone close it once the pair holds it again (E_PAIR_CONSENT)', async () => {
+    const p = await pairOwned();
+    const opPub = p.d.operator.auth.publicKey;
+    // Round 1: the pair sends the coin to Carol; while Carol has not completed ('sent'), B consents to withdraw to DEST.
+    const carol = party('review-carol');
+    const req = tr.startReceive(p.coinId, opPub, carol);
+    const nonce = await send.jointNonce(p.recB, req.message as never, 200, p.bob);
+    const signReq = await send.jointTransferSign(p.recA, nonce.message as never, 200, p.alice);
+    const cos = await op.cosignTransfer(p.opRecord, signReq.message as never, p.d.opCtx);
+    const signA = await send.jointSignA(signReq.record, cos.message as never, p.alice);
+    const pkg = await send.jointPackage(nonce.record, signA.message as never, p.bob);
+    const consent = (await send.jointWithdrawNonce(pkg.record, DEST, 2, p.bob)).message as Record<string, unknown>;
+    const acc = tr.acceptPackage(pkg.message as never, req.pending, p.facts, carol);
+    const done = op.completeTransfer(cos.record, acc.message as never, p.d.opCtx);
+    const carolRecord = tr.finishReceive(acc.record, done.message as never);
+    // Round 2: Carol sends the coin back to the pair (the same two parties, new shares).
+    const b = joint.startPart(p.coinId, opPub, p.bob);
+    const a = joint.startJointReceive(p.coinId, opPub, b.message as never, p.alice);
+    const sign2 = await tr.transferSign(carolRecord, a.message as never, 200, carol);
+    const cos2 = await op.cosignTransfer(done.record, sign2.message as never, p.d.opCtx);
+    const pkg2 = await tr.transferPackage(sign2.record, cos2.message as never, carol);
+    const taken = joint.jointTakePackage(pkg2.message as never, a.pending, p.facts, p.alice);
+    const t2 = joint.jointTakeHandoff(taken.message as never, b.pending, p.facts, p.bob);
+    const done2 = op.completeTransfer(cos2.record, joint.jointAcceptFrom(t2.message as never, taken.record, p.alice) as never, p.d.opCtx);
+    expect([done2.record.statement.owner_auth, done2.record.statement.owner_auth_b]).toEqual([toHex(p.alice.auth.publicKey), toHex(p.bob.auth.publicKey)]);
+    // The withdrawal's bytes are the same as in round 1 (outpoint, destination, rate): B's old consent names them.
+    const recA = { ...taken.record, ...tr.finishReceive(taken.record, done2.message as never) } as SendingRecord;
+    expect(toHex(own.withdrawalTransaction(recA, DEST, 2).unsignedTx)).toBe(consent.tx);
+    // A alone, with B's round-1 consent and a nonce of A's own: before, co-signed and the coin closed; B cannot sign it (its record is round 2's).
+    const mine = attackerNonce(5);
+    const body = { type: 'statechain/withdraw-request', version: 1, network: 'regtest', coin_id: p.coinId, tx: consent.tx, owner_pubnonce: nonceSum(mine, String(consent.pubnonce)), a_pubnonce: mine, part_b: consent };
+    refusal(() => op.cosignWithdrawal(done2.record, own.sign(body.type, body, 'owner_sig', p.alice) as never, p.d.opCtx), 'E_PAIR_CONSENT', 4);
+    // The pair's own withdrawal in round 2 is co-signed.
+    const recB = { ...t2.record, ...tr.finishReceive(t2.record, done2.message as never) } as SendingRecord;
+    const bNow = await send.jointWithdrawNonce(recB, DEST, 2, p.bob);
+    const aNow = await send.jointWithdrawRequest(recA, bNow.message as never, DEST, 2, p.alice);
+    expect(op.cosignWithdrawal(done2.record, aNow.message as never, p.d.opCtx).record.statement.status).toBe('withdrawn');
   });
 });
