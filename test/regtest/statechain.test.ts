@@ -41,6 +41,8 @@ import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun }
 import { LEGACY, buildCommitment, finalizeCommitment, fundingOutput, perCommitmentPoint, pointOf, signCommitment, generateFromSeed } from '../../src/lib/bolt3/index.ts';
 import { scriptAddress } from '../../src/lib/address.ts';
 import { checkChannelOnCoin } from '../../src/lib/statechain/channel.ts';
+import { requireBumpable } from '../../src/lib/statechain/withdrawal.ts';
+import { Transaction } from '@scure/btc-signer';
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND ? `statechains against bitcoind -regtest (${BITCOIND})` : 'statechains against bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
@@ -251,6 +253,49 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     } finally {
       await n.stop();
       n = normal;
+    }
+  });
+
+  it('issue 37 review: the operator\'s bumpable rule against Core — each withdrawal shape it refuses, Core refuses for its own reason (non-final, non-BIP68-final, tx-size-small, scriptpubkey); each it co-signs passes every rule but the missing signature', async () => {
+    const d = await deposit('ALICE_KEY', 60_000n);
+    await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+    await n.mine(2);
+    const [txid, vout] = d.coin.outpoint.split(':');
+    const dest = bytesOf('0014' + '42'.repeat(20));
+    const P2A = bytesOf('51024e73');
+    const shape = (o: { lockTime?: number; sequence?: number; outputs: [Uint8Array, bigint][] }) => {
+      const tx = new Transaction({ version: 3, lockTime: o.lockTime ?? 0, allowUnknownOutputs: true });
+      tx.addInput({ txid: txid!, index: Number(vout), sequence: o.sequence ?? 0xffff_fffd });
+      for (const [script, amount] of o.outputs) tx.addOutput({ script, amount });
+      return tx;
+    };
+    const pay = 60_000n - 240n - 500n;
+    const cases: [string, Transaction, string | null][] = [
+      ['the template', shape({ outputs: [[dest, pay], [P2A, 240n]] }), null],
+      ['a data carrier beside it', shape({ outputs: [[dest, pay], [P2A, 240n], [bytesOf('6a02abcd'), 0n]] }), null],
+      ['to a witness version 2 program', shape({ outputs: [[bytesOf('5202abcd'), pay], [P2A, 240n]] }), null],
+      ['a locktime', shape({ lockTime: 1_000_000, outputs: [[dest, pay], [P2A, 240n]] }), 'non-final'],
+      ['a relative lock', shape({ sequence: 0x0000_ffff, outputs: [[dest, pay], [P2A, 240n]] }), 'non-BIP68-final'],
+      ['the coin as fee, a P2A alone', shape({ outputs: [[P2A, 240n]] }), 'tx-size-small'],
+      ['a v0 program of 3 bytes', shape({ outputs: [[bytesOf('0003010203'), pay], [P2A, 240n]] }), 'scriptpubkey'],
+      ['OP_RETURN OP_NOP', shape({ outputs: [[dest, pay], [P2A, 240n], [bytesOf('6a61'), 0n]] }), 'scriptpubkey'],
+    ];
+    for (const [name, tx, coreReason] of cases) {
+      const core = await n.mempool(hexOf(tx.unsignedTx));
+      let refused: string | null = null;
+      try {
+        requireBumpable(tx, 60_000n);
+      } catch (e) {
+        refused = (e as { code?: string }).code ?? String(e);
+      }
+      if (coreReason === null) {
+        // Everything Core checks before scripts passed: what stops it is the signature only the owner and operator can add.
+        expect(core['reject-reason'], name).toMatch(/script-verify-flag-failed|witness/i);
+        expect(refused, name).toBeNull();
+      } else {
+        expect(core['reject-reason'], name).toBe(coreReason);
+        expect(refused, name).toBe('E_WITHDRAWAL_UNBUMPABLE');
+      }
     }
   });
 

@@ -16,9 +16,10 @@
  * - with a node named, a withdrawal under that node's floor (the larger of minrelaytxfee and
  *   mempoolminfee) is refused before any nonce is issued or anything is written
  *   (E_FEE_TOO_LOW), by the owner and by each part of a pair;
- * - the operator co-signs only a withdrawal that can be bumped that way: version 3, a P2A of
- *   at least 240 sat, standard outputs above dust, no more out than the coin, within TRUC's
- *   10,000 vB (E_WITHDRAWAL_UNBUMPABLE).
+ * - the operator co-signs only a withdrawal that can be bumped that way: version 3, final now
+ *   (nLockTime 0, no BIP-68 relative lock), a P2A of at least 240 sat, every output a script
+ *   Core relays and above dust, no more out than the coin, at least Core's 65 non-witness
+ *   bytes and within TRUC's 10,000 vB (E_WITHDRAWAL_UNBUMPABLE).
  */
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes } from '../bytes.ts';
@@ -32,6 +33,10 @@ export const WITHDRAWAL_SEQUENCE = 0xffff_fffd;
 export const WITHDRAWAL_ANCHOR_SAT = 240n;
 /** TRUC's largest parent (BIP-431), sigop-adjusted vB; a key-path spend has no sigops. */
 const TRUC_MAX_PARENT_VSIZE = 10_000;
+/** Core's MIN_STANDARD_TX_NONWITNESS_SIZE ("tx-size-small"). */
+const MIN_NONWITNESS_SIZE = 65;
+/** BIP-68: an input whose nSequence has this bit clear carries a relative lock (in a version ≥ 2 transaction). */
+const SEQUENCE_LOCKTIME_DISABLE_FLAG = 0x8000_0000;
 
 /** A node's relay floor as getmempoolinfo gives it, sat/kvB. */
 export type RelayFloor = { minRelayFeeRate: number; mempoolMinFeeRate: number };
@@ -104,19 +109,53 @@ export function checkRelayFloor(tx: Transaction, amountSat: bigint, floor: Relay
  */
 export function requireBumpable(tx: Transaction, amountSat: bigint): void {
   const refuse = (why: string): never => {
-    throw new RefusedError('E_WITHDRAWAL_UNBUMPABLE', `a withdrawal must be one a child can bump (version 3, a pay-to-anchor of at least ${WITHDRAWAL_ANCHOR_SAT} sat, standard outputs above dust): ${why}; nothing signed`);
+    throw new RefusedError('E_WITHDRAWAL_UNBUMPABLE', `a withdrawal must be one a child can bump (version 3, final now, a pay-to-anchor of at least ${WITHDRAWAL_ANCHOR_SAT} sat, standard outputs above dust): ${why}; nothing signed`);
   };
   if (tx.version !== WITHDRAWAL_VERSION) refuse(`this one is version ${tx.version} (an older offchain builds it so: update the owner's)`);
+  // Not final, Core takes it in no package ("non-final", "non-BIP68-final"): the coin would be closed until then.
+  if (tx.lockTime !== 0) refuse(`its locktime is ${tx.lockTime}, not 0`);
+  const sequence = tx.getInput(0).sequence ?? 0xffff_ffff;
+  if ((sequence & SEQUENCE_LOCKTIME_DISABLE_FLAG) === 0) refuse(`its input's sequence 0x${sequence.toString(16)} is a relative lock (BIP-68)`);
+  if (tx.unsignedTx.length < MIN_NONWITNESS_SIZE) refuse(`it has ${tx.unsignedTx.length} non-witness bytes, under Core's 65 ("tx-size-small")`);
   let anchor = false;
   let out = 0n;
   for (let i = 0; i < tx.outputsLength; i++) {
     const { script, amount } = tx.getOutput(i) as { script: Uint8Array; amount: bigint };
     out += amount;
-    if (standardScriptType(script) === undefined && witnessProgram(script) === undefined) refuse(`output ${i} pays a script Core does not relay`);
+    if (!relayedScript(script)) refuse(`output ${i} pays a script Core does not relay`);
     if (amount < dustThreshold(script)) refuse(`output ${i} (${amount} sat) is dust, which Core takes only in a zero-fee transaction`);
     if (equalBytes(script, P2A_SCRIPT)) anchor = true;
   }
   if (!anchor) refuse('it has no pay-to-anchor output');
   if (out > amountSat) refuse(`it pays out ${out} sat of a ${amountSat} sat coin`);
   if (withdrawalVsize(tx) > TRUC_MAX_PARENT_VSIZE) refuse(`at ${withdrawalVsize(tx)} vB it is above TRUC's 10,000 vB`);
+}
+
+/**
+ * An output script Core's Solver calls standard: a known template, a witness program of a
+ * version it does not know yet (1–16; version 0 is only 20 or 32 bytes), or OP_RETURN
+ * followed by pushes only (and within the 83 bytes every Core relays).
+ */
+function relayedScript(script: Uint8Array): boolean {
+  const type = standardScriptType(script);
+  if (type === 'op_return') return pushOnly(script.subarray(1));
+  if (type !== undefined) return true;
+  const program = witnessProgram(script);
+  return program !== undefined && program.version !== 0;
+}
+
+/** Core's IsPushOnly: every opcode a push (up to OP_16), every push complete. */
+function pushOnly(script: Uint8Array): boolean {
+  const le = (at: number, bytes: number) => (at + bytes > script.length ? Infinity : script.subarray(at, at + bytes).reduceRight((n, b) => n * 256 + b, 0));
+  for (let i = 0; i < script.length; ) {
+    const op = script[i++]!;
+    if (op > 0x60) return false;
+    // OP_PUSHDATA1/2/4 give the length in 1, 2 or 4 little-endian bytes; 0x01–0x4b is the length itself; the rest push nothing.
+    const lengthBytes = op === 0x4c ? 1 : op === 0x4d ? 2 : op === 0x4e ? 4 : 0;
+    const n = lengthBytes > 0 ? le(i, lengthBytes) : op <= 0x4b ? op : 0;
+    i += lengthBytes;
+    if (i + n > script.length) return false;
+    i += n;
+  }
+  return true;
 }

@@ -7,7 +7,10 @@
  *   answer: the same request again gets its stored answer, and it still finishes);
  * - a part's consent binds its round: B's consent to a withdrawal, given while the pair held
  *   the coin once, does not close the coin once the pair holds it again (the transaction's
- *   bytes are the same in every round: same outpoint, destination and rate).
+ *   bytes are the same in every round: same outpoint, destination and rate);
+ * - the operator's bumpable rule is Core's: nothing non-final, under 65 non-witness bytes,
+ *   or paying a script Core does not relay is co-signed (each would close the coin with a
+ *   transaction no node takes, alone or in a package).
  *
  * Signatures are checked by test/independent/; nonce sums are computed by test code.
  */
@@ -165,5 +168,52 @@ describe('a part\'s consent binds its round', () => {
     const bNow = await send.jointWithdrawNonce(recB, DEST, 2, p.bob);
     const aNow = await send.jointWithdrawRequest(recA, bNow.message as never, DEST, 2, p.alice);
     expect(op.cosignWithdrawal(done2.record, aNow.message as never, p.d.opCtx).record.statement.status).toBe('withdrawn');
+  });
+});
+
+describe('the operator\'s bumpable rule is Core\'s', () => {
+  /** The honest request rewritten and re-signed by its owner: the transaction `edit` makes of the template. */
+  async function shaped(edit: (tx: Transaction, payment: bigint) => Transaction) {
+    const { d } = await confirmedCoin();
+    const honest = await own.withdrawRequest(d.ownerRecord, DEST, 2, d.owner);
+    const template = Transaction.fromRaw(fromHex((honest.message as { tx: string }).tx), { allowUnknownOutputs: true });
+    const tx = edit(template, template.getOutput(0).amount!);
+    const { owner_sig: _sig, ...body } = honest.message as Record<string, unknown>;
+    return { d, request: own.sign('statechain/withdraw-request', { ...body, tx: toHex(tx.unsignedTx) }, 'owner_sig', d.owner) };
+  }
+  const rebuilt = (template: Transaction, o: { lockTime?: number; sequence?: number; outputs: [Uint8Array, bigint][] }) => {
+    const tx = new Transaction({ version: 3, lockTime: o.lockTime ?? 0, allowUnknownOutputs: true });
+    tx.addInput({ ...template.getInput(0), sequence: o.sequence ?? 0xffff_fffd });
+    for (const [script, amount] of o.outputs) tx.addOutput({ script, amount });
+    return tx;
+  };
+
+  it('each shape Core will not relay, alone or in a package, is refused E_WITHDRAWAL_UNBUMPABLE with nothing signed', async () => {
+    const cases: [string, (t: Transaction, pay: bigint) => Transaction, string][] = [
+      // Core: "non-final" until the tip reaches the locktime — the coin closed for a year.
+      ['a locktime', (t, pay) => rebuilt(t, { lockTime: 1_000_000, outputs: [[DEST, pay], [P2A, 240n]] }), 'locktime'],
+      // BIP-68: a relative lock of 65,535 blocks ("non-BIP68-final").
+      ['a relative lock', (t, pay) => rebuilt(t, { sequence: 0x0000_ffff, outputs: [[DEST, pay], [P2A, 240n]] }), 'sequence'],
+      // MIN_STANDARD_TX_NONWITNESS_SIZE: the coin as fee, a P2A its only output — 64 non-witness bytes ("tx-size-small").
+      ['64 bytes', (t) => rebuilt(t, { outputs: [[P2A, 240n]] }), '65'],
+      // Solver: a version-0 witness program of 3 bytes is NONSTANDARD ("scriptpubkey").
+      ['a v0 program of 3 bytes', (t, pay) => rebuilt(t, { outputs: [[Uint8Array.from([0x00, 0x03, 1, 2, 3]), pay], [P2A, 240n]] }), 'output 0'],
+      // Solver: OP_RETURN followed by a non-push opcode is NONSTANDARD ("scriptpubkey").
+      ['OP_RETURN OP_NOP', (t, pay) => rebuilt(t, { outputs: [[DEST, pay], [P2A, 240n], [Uint8Array.from([0x6a, 0x61]), 0n]] }), 'output 2'],
+    ];
+    for (const [name, edit, why] of cases) {
+      const { d, request } = await shaped(edit);
+      const e = refusal(() => op.cosignWithdrawal(d.opRecord, request as never, d.opCtx), 'E_WITHDRAWAL_UNBUMPABLE', 4);
+      expect(e.message, name).toContain(why);
+    }
+    // What Core does relay is still co-signed: a data carrier beside the payment, a future witness version.
+    const fine: [(t: Transaction, pay: bigint) => Transaction][] = [
+      [(t, pay) => rebuilt(t, { outputs: [[DEST, pay], [P2A, 240n], [Uint8Array.from([0x6a, 0x02, 0xab, 0xcd]), 0n]] })],
+      [(t, pay) => rebuilt(t, { outputs: [[Uint8Array.from([0x52, 0x02, 0xab, 0xcd]), pay], [P2A, 240n]] })],
+    ];
+    for (const [edit] of fine) {
+      const { d, request } = await shaped(edit);
+      expect(op.cosignWithdrawal(d.opRecord, request as never, d.opCtx).record.statement.status).toBe('withdrawn');
+    }
   });
 });
