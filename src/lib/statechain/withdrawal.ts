@@ -19,11 +19,12 @@
  * - the operator co-signs only a withdrawal that can be bumped that way: version 3, final now
  *   (nLockTime 0, no BIP-68 relative lock), a P2A of at least 240 sat, every output a script
  *   Core relays and above dust, no more out than the coin, at least Core's 65 non-witness
- *   bytes and within TRUC's 10,000 vB (E_WITHDRAWAL_UNBUMPABLE).
+ *   bytes and within TRUC's 10,000 vB (E_WITHDRAWAL_UNBUMPABLE);
+ * - it never pays the coin to a pay-to-anchor: anyone could spend that output (E_BAD_ADDRESS).
  */
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes } from '../bytes.ts';
-import { RefusedError } from '../errors.ts';
+import { RefusedError, UsageError } from '../errors.ts';
 import { dustThreshold, standardScriptType, witnessProgram } from '../tx/policy.ts';
 import { P2A_SCRIPT, type OutPoint } from './coin.ts';
 
@@ -56,6 +57,8 @@ function feeAt(vsize: number, feeRate: number): bigint {
 
 /** The withdrawal: the whole coin, less the fee at `feeRate` and the anchor, to `destination`. */
 export function withdrawalTransaction(coin: { outpoint: OutPoint; amountSat: bigint; script: Uint8Array }, destination: Uint8Array, feeRate: number): Transaction {
+  // A pay-to-anchor is keyless: whoever saw the withdrawal (and every bumper's child, which spends P2As by default) could take the coin.
+  if (equalBytes(destination, P2A_SCRIPT)) throw new UsageError('E_BAD_ADDRESS', '--to is the pay-to-anchor address (OP_1 <4e73>): anyone can spend what it is paid; give an address of the payee\'s');
   const build = (payment: bigint) => {
     const tx = new Transaction({ version: WITHDRAWAL_VERSION, allowUnknownOutputs: true });
     tx.addInput({ txid: coin.outpoint.txid, index: coin.outpoint.vout, sequence: WITHDRAWAL_SEQUENCE, witnessUtxo: { script: coin.script, amount: coin.amountSat } });

@@ -10,7 +10,8 @@
  *   bytes are the same in every round: same outpoint, destination and rate);
  * - the operator's bumpable rule is Core's: nothing non-final, under 65 non-witness bytes,
  *   or paying a script Core does not relay is co-signed (each would close the coin with a
- *   transaction no node takes, alone or in a package).
+ *   transaction no node takes, alone or in a package);
+ * - a withdrawal never pays the coin to a pay-to-anchor: anyone could take it.
  *
  * Signatures are checked by test/independent/; nonce sums are computed by test code.
  */
@@ -215,5 +216,16 @@ describe('the operator\'s bumpable rule is Core\'s', () => {
       const { d, request } = await shaped(edit);
       expect(op.cosignWithdrawal(d.opRecord, request as never, d.opCtx).record.statement.status).toBe('withdrawn');
     }
+  });
+});
+
+describe('a withdrawal never pays the coin to anyone', () => {
+  it('--to a pay-to-anchor address (OP_1 <4e73>, anyone can spend it) is refused before anything is issued: single owner, B, A', async () => {
+    const { d } = await confirmedCoin();
+    await refusalAsync(own.withdrawRequest(d.ownerRecord, P2A, 2, d.owner), 'E_BAD_ADDRESS', 2);
+    const p = await pairOwned();
+    await refusalAsync(send.jointWithdrawNonce(p.recB, P2A, 2, p.bob), 'E_BAD_ADDRESS', 2);
+    const b = await send.jointWithdrawNonce(p.recB, DEST, 2, p.bob);
+    await refusalAsync(send.jointWithdrawRequest(p.recA, b.message as never, P2A, 2, p.alice), 'E_BAD_ADDRESS', 2);
   });
 });
