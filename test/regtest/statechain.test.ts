@@ -233,13 +233,24 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect([w.version, hexOf(w.outputs[1]!.script), w.outputs[1]!.amount]).toEqual([3, '51024e73', 240n]);
       expect(await n.mempool(spend.msg.hex)).toMatchObject({ allowed: false, 'reject-reason': 'min relay fee not met' });
 
-      // Anyone holding it bumps it: a child spending the anchor and a wallet coin, the package at 5 sat/vB.
+      // Issue 37 review: a stranger who saw it spends the anchor first — its 240 sat the whole fee of a child paying to
+      // OP_RETURN, no coin of its own — and gets the pair into the mempool at ~1.6 sat/vB: TRUC's one child is taken.
+      const stranger = new Transaction({ version: 3, allowUnknownOutputs: true });
+      stranger.addInput({ txid: spend.msg.txid, index: 1, sequence: 0xffff_fffd });
+      stranger.addOutput({ script: bytesOf('6a08' + '5e'.repeat(8)), amount: 0n });
+      const strangerHex = hexOf(stranger.toBytes(true, true));
+      const pinned = await n.node.rpc.call<{ package_msg: string }>('submitpackage', [[spend.msg.hex, strangerHex]]);
+      expect(pinned.package_msg).toBe('success');
+      const strangerFile = join(work.path, `${d.coinId}.floor.stranger.hex`);
+      writeFileSync(strangerFile, strangerHex);
+
+      // Anyone holding it still bumps it: a child spending the anchor and a wallet coin, the package at 5 sat/vB, replacing the stranger's.
       const spendFile = join(work.path, `${d.coinId}.floor.spend.json`);
       writeFileSync(spendFile, spend.text);
       const walletFile = join(work.path, `${d.coinId}.floor.wallet.json`);
       const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
       writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 2 }])));
-      const child = await offchain(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '5', '--network', 'regtest', ...n.chain()]);
+      const child = await offchain(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '5', '--replaces', strangerFile, '--network', 'regtest', ...n.chain()]);
       const childMsg = messageOf<{ psbt: string; child: { txid: string } }>(child, 'package/child');
       const childFile = join(work.path, `${d.coinId}.floor.child.json`);
       writeFileSync(childFile, child.stdout);
@@ -250,6 +261,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       for (const txid of [spend.msg.txid, childMsg.child.txid]) {
         expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations).toBe(1);
       }
+      // The stranger's child was replaced: neither mined nor waiting.
+      await expect(n.node.rpc.call('getrawtransaction', [stranger.id, 1])).rejects.toThrow();
     } finally {
       await n.stop();
       n = normal;
