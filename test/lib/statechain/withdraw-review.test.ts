@@ -16,7 +16,9 @@
  * Signatures are checked by test/independent/; nonce sums are computed by test code.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Transaction } from '@scure/btc-signer';
+import { OffchainError } from '../../../src/lib/errors.ts';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
@@ -128,6 +130,78 @@ describe('a refused withdrawal is no dead end, and no request ever sent is lost'
     const tx = verifyKeyPathSpend(fin.signed.hex, [{ amount: out.amount, script: out.script }], taprootOutput(bytesOf(p.opRecord.statement.aggregate).subarray(1)).outputKey);
     expect(tx.txid).toBe(parseTx((b1.message as { tx: string }).tx).txid);
     expect(send.storedJointWithdrawal(fin.record)).toEqual(fin.signed);
+  });
+});
+
+describe('property: many requests, one withdrawal', () => {
+  it('whatever the owner asks (any rates, again and again), whichever requests reach the operator in whatever order and whichever answers are lost, the operator co-signs one transaction and the owner finishes exactly it, once', async () => {
+    const seen = { finished: 0, refusedAtOperator: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.oneof(
+          fc.record({ ask: fc.constantFrom(1, 2, 3) }),
+          fc.record({ deliver: fc.nat(5), lost: fc.boolean() }),
+          fc.record({ finish: fc.nat(5) }),
+        ), { minLength: 1, maxLength: 7 }),
+        async (actions) => {
+          const { d, prevout, coinOutputKey } = await confirmedCoin();
+          let owner = d.ownerRecord;
+          let operator = d.opRecord;
+          const sent: Record<string, unknown>[] = [];
+          const answers: Record<string, unknown>[] = [];
+          const ok = ['E_COIN_WITHDRAWN', 'E_ALREADY_WITHDRAWN', 'E_NOT_SIGNING', 'E_BAD_STATEMENT'];
+          const attempt = async <T>(f: () => Promise<T> | T): Promise<T | undefined> => {
+            try {
+              return await f();
+            } catch (e) {
+              expect(ok, String(e)).toContain((e as OffchainError).code);
+              return undefined;
+            }
+          };
+          const finish = async (answer: Record<string, unknown>) => {
+            const fin = await attempt(() => own.withdrawFinish(owner, answer as never, d.owner));
+            if (fin) owner = fin.record;
+          };
+          for (const a of actions) {
+            if ('ask' in a) {
+              const r = await attempt(() => own.withdrawRequest(owner, DEST, a.ask, d.owner));
+              if (r) {
+                owner = r.record;
+                sent.push(r.message);
+              }
+            } else if ('deliver' in a && sent.length > 0) {
+              const cos = await attempt(() => op.cosignWithdrawal(operator, sent[a.deliver % sent.length] as never, d.opCtx));
+              if (cos === undefined) seen.refusedAtOperator++;
+              else {
+                operator = cos.record;
+                if (!a.lost) answers.push(cos.message);
+              }
+            } else if ('finish' in a && answers.length > 0) {
+              await finish(answers[a.finish % answers.length]!);
+            }
+          }
+          // Then everything the owner ever sent reaches the operator, and every answer the owner.
+          for (const r of sent) {
+            const cos = await attempt(() => op.cosignWithdrawal(operator, r as never, d.opCtx));
+            if (cos) (operator = cos.record), answers.push(cos.message);
+          }
+          if (sent.length === 0) return;
+          // The operator co-signed one transaction: every answer it gave names it.
+          const txids = new Set(answers.map((m) => (m as { txid: string }).txid));
+          expect(txids.size).toBe(1);
+          for (const m of answers) await finish(m);
+          // The owner finished exactly it, and finishing again prints the same bytes (nothing signed twice).
+          expect(owner.status).toBe('withdrawn');
+          const tx = verifyKeyPathSpend(owner.withdrawal!.hex, [prevout], coinOutputKey);
+          expect(tx.txid).toBe([...txids][0]);
+          expect((await own.withdrawFinish(owner, answers[0] as never, d.owner)).signed.hex).toBe(owner.withdrawal!.hex);
+          seen.finished++;
+        },
+      ),
+      { numRuns: 12 },
+    );
+    expect(seen.finished).toBeGreaterThan(0);
+    expect(seen.refusedAtOperator).toBeGreaterThan(0);
   });
 });
 
