@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { StatechainCommand, checkCoinId, coinFlag, statechainFlags, operatorStoreFlags } from '../lib/cli/statechain-command.ts';
+import { feeGuardFlags } from '../lib/cli/flags.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 
 export default class StatechainWithdraw extends StatechainCommand<typeof StatechainWithdraw> {
@@ -33,6 +34,7 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
     to: Flags.string({ description: 'step 1: where the coin goes', helpValue: 'ADDRESS' }),
     'fee-rate': Flags.string({ description: 'step 1: fee rate, sat/vB', helpValue: 'RATE' }),
     broadcast: Flags.boolean({ description: 'step 3 (or --coin ID alone): send the signed withdrawal to the node and print its answer' }),
+    ...feeGuardFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
@@ -53,16 +55,17 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
       if (f.to === undefined || f['fee-rate'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --to ADDRESS and --fee-rate RATE (or neither, to print the signed withdrawal again)');
       this.noBroadcast('step 1 prints a statechain/withdraw-request (or a pair\'s nonce) for the operator; nothing is signed to send yet');
       const { destination, feeRate: rate } = await this.payTo(network, f.to, f['fee-rate']);
+      const limits = await this.feeLimits();
       const ctx = await this.ownerContext(network);
       const store = await this.store(network);
       if (await this.heldJointly(store, coinId) || (await this.heldJointly(store, coinId, true) && (await store.read(`coin-${coinId}`)) === undefined)) {
         // A pair's withdrawal (also once its package left, or again after a lost message) starts with B's nonce; A answers it with the same --to and --fee-rate.
         const send = await import('../lib/statechain/joint-send.ts');
         const relay = await this.relayFloor(network);
-        return { message: await this.jointStep(store, coinId, (r) => send.jointWithdrawNonce(r, destination, rate, ctx, relay)) };
+        return { message: await this.jointStep(store, coinId, (r) => send.jointWithdrawNonce(r, destination, rate, ctx, relay, limits)) };
       }
       const relay = await this.relayFloor(network);
-      return { message: await this.ownerStep(network, coinId, (r) => own.withdrawRequest(r, destination, rate, ctx, relay)) };
+      return { message: await this.ownerStep(network, coinId, (r) => own.withdrawRequest(r, destination, rate, ctx, relay, limits)) };
     }
     const step = await this.readStep('a statechain/withdraw-request or -cosigned (or --coin to start)');
     const network = step.network;
@@ -79,10 +82,11 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
         this.noBroadcast('A\'s step prints a request for the operator; nothing is signed to send yet');
         if (f.to === undefined || f['fee-rate'] === undefined) throw new UsageError('E_USAGE', 'the pair\'s withdrawal: A gives the same --to ADDRESS and --fee-rate RATE as B, and gets the same transaction or a refusal');
         const { destination, feeRate: rate } = await this.payTo(network, f.to, f['fee-rate']);
+        const limits = await this.feeLimits();
         const ctx = await this.ownerContext(network);
         const send = await import('../lib/statechain/joint-send.ts');
         const relay = await this.relayFloor(network);
-        return { message: await this.jointStep(await this.store(network), msg.coin_id, (r) => send.jointWithdrawRequest(r, msg, destination, rate, ctx, relay)) };
+        return { message: await this.jointStep(await this.store(network), msg.coin_id, (r) => send.jointWithdrawRequest(r, msg, destination, rate, ctx, relay, limits)) };
       }
       case 'statechain/joint-withdraw-sign': {
         const msg = await this.decode(schemas.JointWithdrawSignSchema, step.value);
@@ -123,6 +127,12 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
     const chain = await this.chain(network);
     if (chain.kind !== 'rpc' || chain.mempoolPolicy === undefined) return undefined;
     return () => chain.mempoolPolicy!();
+  }
+
+  /** The fee guard's limits (--max-fee-rate, --max-fee-share; Core's maxfeerate and half the coin by default). */
+  private async feeLimits() {
+    const { parseFeeLimits } = await import('../lib/tx/fee-guard.ts');
+    return parseFeeLimits({ maxFeeRate: this.flags['max-fee-rate'], maxFeeShare: this.flags['max-fee-share'] });
   }
 
   /** --broadcast on a step that has nothing to send: refused before anything is done (it would be ignored). */

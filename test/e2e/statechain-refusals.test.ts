@@ -107,10 +107,13 @@ describe('statechain refusals leave every party\'s state as it was', () => {
     expectNothingWritten('BOB_KEY', ['statechain-transfer'], msgs.pkg!, 'E_NOT_RECEIVING', 5);
   });
 
-  it('the owner: no withdrawal to a pay-to-anchor (2); a refused request writes nothing, another rate is a new request; a withdrawal whose broadcast fails (no node: E_CHAIN_OFFLINE, 2) is kept; the step again, or --coin alone, prints the same bytes', () => {
+  it('the owner: no withdrawal to a pay-to-anchor (2) or above the fee guard (4); a refused request writes nothing, another rate is a new request; a withdrawal whose broadcast fails (no node: E_CHAIN_OFFLINE, 2) is kept; the step again, or --coin alone, prints the same bytes', () => {
     const to = ['--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2'];
     // Issue 37 review: the coin paid to the keyless pay-to-anchor address is refused before anything is issued.
     expectNothingWritten('BOB_KEY', ['statechain-withdraw', '--coin', coinId, '--to', 'bcrt1pfeesnyr2tx', '--fee-rate', '2'], '', 'E_BAD_ADDRESS', 2);
+    // The fee guard: 500 sat/vB is 56,000 sat, above half the coin (E_FEE_TOO_HIGH, 4); a share above 1 is a usage error.
+    expectNothingWritten('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to.slice(0, 2), '--fee-rate', '500'], '', 'E_FEE_TOO_HIGH', 4);
+    expectNothingWritten('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to, '--max-fee-share', '2'], '', 'E_USAGE', 2);
     const first = ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]));
     expect(ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]))).toBe(first);
     // A request the operator refuses (a version-2 withdrawal, as an older offchain asked it, signed by Bob) writes nothing there.

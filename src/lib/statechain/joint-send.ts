@@ -39,6 +39,7 @@ import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
 import { coinSighash, finishSpend, parseTransaction } from './coin.ts';
 import { checkWithdrawCosigned, checkWithdrawalFloor, issueOwnerNonce, newShare, nonceContext, sign, withdrawalTransaction, type OwnerContext } from './owner.ts';
 import type { RelayFloorSource } from './withdrawal.ts';
+import type { FeeLimits } from '../tx/fee-guard.ts';
 import type { JointNonceSchema, JointSignSchema, JointWithdrawNonceSchema, JointWithdrawSignSchema, TransferCosignedSchema, TransferRequestSchema, WithdrawCosignedSchema } from './schemas.ts';
 import { sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
 import { aggregate, partialSign, partialVerify, type SessionInput } from './signer.ts';
@@ -245,12 +246,12 @@ export async function jointPackage(record: SendingRecord, msg: Msg<typeof JointS
 // ---- the pair's cooperative withdrawal ------------------------------------------------
 
 /** B, withdrawal step 1: the withdrawal built from our record, and our nonce for it. */
-export async function jointWithdrawNonce(record: SendingRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext, relay?: RelayFloorSource) {
+export async function jointWithdrawNonce(record: SendingRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext, relay?: RelayFloorSource, limits?: FeeLimits) {
   requireWithdrawable(record, 1);
   const tx = withdrawalTransaction(record, destination, feeRate);
   const again = pendingWithdrawal(record, (w) => w.tx === toHex(tx.unsignedTx));
   if (again) return { record, message: again };
-  await checkWithdrawalFloor(record, tx, relay);
+  await checkWithdrawalFloor(record, tx, relay, limits);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part1', tx.id));
   // Our consent names the pair's share: it is ours only while the pair holds the coin under it (the bytes of a withdrawal are the same in every round).
   const body = { type: 'statechain/joint-withdraw-nonce', version: 1, network: ctx.network, coin_id: record.coin_id, owner_share: record.statement.owner_share, tx: toHex(tx.unsignedTx), pubnonce };
@@ -260,7 +261,7 @@ export async function jointWithdrawNonce(record: SendingRecord, destination: Uin
 }
 
 /** A, withdrawal step 2: the same withdrawal from our own --to and --fee-rate, our nonce; the pair's request to the operator. */
-export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeof JointWithdrawNonceSchema>, destination: Uint8Array, feeRate: number, ctx: OwnerContext, relay?: RelayFloorSource) {
+export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeof JointWithdrawNonceSchema>, destination: Uint8Array, feeRate: number, ctx: OwnerContext, relay?: RelayFloorSource, limits?: FeeLimits) {
   requireWithdrawable(record, 0);
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this nonce is for coin ${msg.coin_id}`);
   requireSig(msg, 'part_sig', record.joint.parts[1]!.auth, 'B');
@@ -269,7 +270,7 @@ export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeo
   if (again) return { record, message: again };
   if (toHex(tx.unsignedTx) !== msg.tx) throw new RefusedError('E_WITHDRAWAL_MISMATCH', 'B\'s withdrawal is not the one our --to and --fee-rate make: agree on both first');
   if (msg.owner_share !== record.statement.owner_share) throw new RefusedError('E_WITHDRAWAL_MISMATCH', 'B\'s nonce was given for the coin as the pair held it under another share (an earlier round): ask B for a new one');
-  await checkWithdrawalFloor(record, tx, relay);
+  await checkWithdrawalFloor(record, tx, relay, limits);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
   const ownerPubnonce = toHex(jointPubnonce([fromHex(pubnonce, 'pubnonce', 66), fromHex(msg.pubnonce, 'B\'s pubnonce', 66)]));
   // Our nonce named beside the sum: the operator co-signs only under A's + B's, the nonce B consented with (finding 6).

@@ -41,11 +41,11 @@ import { checkFloor, checkInitialLock, type Floor } from './floor.ts';
 import { P2A_SCRIPT, backupTransaction, checkTerms, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction, termsFromJson, type OutPoint } from './coin.ts';
 import { checkTrucPackage, CORE_POLICY } from '../truc/check.ts';
 import { buildChild } from '../truc/child.ts';
-import type { FeeLimits } from '../tx/fee-guard.ts';
+import { DEFAULT_FEE_LIMITS, checkFee, type FeeLimits } from '../tx/fee-guard.ts';
 import { finalizedRaw } from '../truc/input.ts';
 import type { DepositCosignedSchema, DepositOfferSchema, Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
-import { checkRelayFloor, withdrawalTransaction as buildWithdrawal, type RelayFloorSource } from './withdrawal.ts';
+import { checkRelayFloor, withdrawalTransaction as buildWithdrawal, withdrawalVsize, type RelayFloorSource } from './withdrawal.ts';
 import { aggregate, nonceGen, partialSign, partialVerify, provePossession, verifyPossession } from './signer.ts';
 import { FIXED_FIELDS, checkStatement, requireUnchanged } from './statement.ts';
 
@@ -322,9 +322,18 @@ export function withdrawalTransaction(record: Pick<OwnerRecord, 'statement'>, de
   return buildWithdrawal({ outpoint: parseOutpointText(st.outpoint!), amountSat: BigInt(st.amount_sat!), script: key.script }, destination, feeRate);
 }
 
-/** With a node named: refuse a withdrawal under its relay floor, before any nonce is issued or anything written (E_FEE_TOO_LOW). */
-export async function checkWithdrawalFloor(record: Pick<OwnerRecord, 'statement'>, tx: Transaction, relay: RelayFloorSource | undefined): Promise<void> {
-  if (relay !== undefined) checkRelayFloor(tx, BigInt(record.statement.amount_sat!), await relay());
+/**
+ * Before any nonce is issued or anything written: the fee guard (E_FEE_TOO_HIGH: above Core's
+ * maxfeerate no node sends it — sendrawtransaction and submitpackage refuse it, and no child
+ * lowers a parent's own rate — or more than the share of the coin the owner allows), then,
+ * with a node named, its relay floor (E_FEE_TOO_LOW).
+ */
+export async function checkWithdrawalFloor(record: Pick<OwnerRecord, 'statement'>, tx: Transaction, relay: RelayFloorSource | undefined, limits: FeeLimits = DEFAULT_FEE_LIMITS): Promise<void> {
+  const amountSat = BigInt(record.statement.amount_sat!);
+  let out = 0n;
+  for (let i = 0; i < tx.outputsLength; i++) out += tx.getOutput(i).amount!;
+  checkFee({ what: 'the withdrawal', feeSat: amountSat - out, vsize: withdrawalVsize(tx), amountSat }, limits);
+  if (relay !== undefined) checkRelayFloor(tx, amountSat, await relay());
 }
 
 /** Every withdrawal this owner asked for and has not finished, oldest first (the one under way last). */
@@ -344,14 +353,14 @@ function askedWithdrawals(record: OwnerRecord): AskedWithdrawal[] {
  * coin — and whichever it was, its answer finishes the coin here. A refused request is
  * therefore no dead end, and no request we sent is ever forgotten.
  */
-export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext, relay?: RelayFloorSource) {
+export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext, relay?: RelayFloorSource, limits?: FeeLimits) {
   if (record.withdrawal) throw new StateConflictError('E_ALREADY_WITHDRAWN', `this coin's withdrawal ${record.withdrawal.txid} is signed: run statechain-withdraw --coin ${record.coin_id} (no --to) to print it again, with --broadcast to send it; if it pays too little, bump it through its anchor (package child --parent that statechain/spend)`);
   if (!['active', 'sending', 'sent', 'withdrawing'].includes(record.status)) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner withdraws it`);
   const tx = withdrawalTransaction(record, destination, feeRate);
   const asked = askedWithdrawals(record);
   const again = asked.find((w) => w.tx === toHex(tx.unsignedTx));
   if (again) return { record, message: again.request };
-  await checkWithdrawalFloor(record, tx, relay);
+  await checkWithdrawalFloor(record, tx, relay, limits);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw', tx.id));
   const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), owner_pubnonce: pubnonce };
   const message = sign(body.type, body, 'owner_sig', ctx);

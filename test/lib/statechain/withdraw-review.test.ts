@@ -31,7 +31,7 @@ import { decodeCompressed, encodeCompressed, pointAdd, publicKeyOf } from '../..
 import { taprootOutput } from '../../independent/keys.ts';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
-import { cleanup, confirmedCoin, pairOwned, party } from './harness.ts';
+import { chainStub, cleanup, confirmedCoin, deposit, pairOwned, party } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -301,5 +301,23 @@ describe('a withdrawal never pays the coin to anyone', () => {
     await refusalAsync(send.jointWithdrawNonce(p.recB, P2A, 2, p.bob), 'E_BAD_ADDRESS', 2);
     const b = await send.jointWithdrawNonce(p.recB, DEST, 2, p.bob);
     await refusalAsync(send.jointWithdrawRequest(p.recA, b.message as never, P2A, 2, p.alice), 'E_BAD_ADDRESS', 2);
+  });
+});
+
+describe('the fee guard: no withdrawal the node refuses for its fee', () => {
+  it('a rate above Core\'s maxfeerate (10,000 sat/vB: sendrawtransaction and submitpackage refuse it, so no bump helps), or a fee above half the coin, is refused before anything is issued (E_FEE_TOO_HIGH, 4): single owner, B, A; raised on purpose, it is asked', async () => {
+    const chain = chainStub(200);
+    const d = await deposit(chain, 1_000_000_000n);
+    // 10 BTC at 20,000 sat/vB: 2,240,000 sat of fee on 112 vB — well inside the coin, closed at the operator before, and no node would send it.
+    await refusalAsync(own.withdrawRequest(d.ownerRecord, DEST, 20_000, d.owner), 'E_FEE_TOO_HIGH', 4);
+    // 100,000 sat at 500 sat/vB: 56,000 sat, more than half the coin.
+    const { d: small } = await confirmedCoin();
+    await refusalAsync(own.withdrawRequest(small.ownerRecord, DEST, 500, small.owner), 'E_FEE_TOO_HIGH', 4);
+    const onPurpose = await own.withdrawRequest(small.ownerRecord, DEST, 500, small.owner, undefined, { maxFeeRate: 10_000, maxFeeShare: 0.6 });
+    expect(parseTx((onPurpose.message as { tx: string }).tx).outputs[0]!.amount).toBe(100_000n - 56_000n - 240n);
+    const p = await pairOwned();
+    await refusalAsync(send.jointWithdrawNonce(p.recB, DEST, 500, p.bob), 'E_FEE_TOO_HIGH', 4);
+    const b = await send.jointWithdrawNonce(p.recB, DEST, 500, p.bob, undefined, { maxFeeRate: 10_000, maxFeeShare: 0.6 });
+    await refusalAsync(send.jointWithdrawRequest(p.recA, b.message as never, DEST, 500, p.alice), 'E_FEE_TOO_HIGH', 4);
   });
 });
