@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
 import { StatechainCommand, checkCoinId, coinFlag, statechainFlags, operatorStoreFlags } from '../lib/cli/statechain-command.ts';
+import { feeGuardFlags } from '../lib/cli/flags.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
 
 export default class StatechainWithdraw extends StatechainCommand<typeof StatechainWithdraw> {
@@ -11,7 +12,9 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
     'Three steps: (1) the owner, with --coin ID --to ADDRESS --fee-rate R, asks the operator to co-sign the spend; (2) the operator checks the ' +
     'request is the current owner\'s and spends exactly the coin, co-signs, and closes the coin; (3) the owner finishes the signature and prints ' +
     'statechain/spend (with --broadcast, sent to the node and its answer printed). The signed withdrawal is kept before it is printed or sent: ' +
-    '--coin ID alone (no --to) prints it again, with --broadcast sends it again; a refused broadcast changes nothing. A coin held by a pair (O = A + B): B starts with --coin, ' +
+    '--coin ID alone (no --to) prints it again, with --broadcast sends it again; a refused broadcast changes nothing. The withdrawal is TRUC (version 3) with a 240-sat ' +
+    'pay-to-anchor, so whoever holds it bumps it from a wallet (package child); with a node named (--rpc-url), a --fee-rate under its relay floor is refused ' +
+    'before anything is signed (E_FEE_TOO_LOW). A coin held by a pair (O = A + B): B starts with --coin, ' +
     'A answers B\'s statechain/joint-withdraw-nonce with the same --to and --fee-rate, the operator co-signs, A adds its partial signature ' +
     '(statechain/joint-withdraw-sign), and B prints the signed withdrawal.';
   static override examples = [
@@ -31,6 +34,7 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
     to: Flags.string({ description: 'step 1: where the coin goes', helpValue: 'ADDRESS' }),
     'fee-rate': Flags.string({ description: 'step 1: fee rate, sat/vB', helpValue: 'RATE' }),
     broadcast: Flags.boolean({ description: 'step 3 (or --coin ID alone): send the signed withdrawal to the node and print its answer' }),
+    ...feeGuardFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
@@ -51,14 +55,17 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
       if (f.to === undefined || f['fee-rate'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --to ADDRESS and --fee-rate RATE (or neither, to print the signed withdrawal again)');
       this.noBroadcast('step 1 prints a statechain/withdraw-request (or a pair\'s nonce) for the operator; nothing is signed to send yet');
       const { destination, feeRate: rate } = await this.payTo(network, f.to, f['fee-rate']);
+      const limits = await this.feeLimits();
       const ctx = await this.ownerContext(network);
       const store = await this.store(network);
       if (await this.heldJointly(store, coinId) || (await this.heldJointly(store, coinId, true) && (await store.read(`coin-${coinId}`)) === undefined)) {
         // A pair's withdrawal (also once its package left, or again after a lost message) starts with B's nonce; A answers it with the same --to and --fee-rate.
         const send = await import('../lib/statechain/joint-send.ts');
-        return { message: await this.jointStep(store, coinId, (r) => send.jointWithdrawNonce(r, destination, rate, ctx)) };
+        const relay = await this.relayFloor(network);
+        return { message: await this.jointStep(store, coinId, (r) => send.jointWithdrawNonce(r, destination, rate, ctx, relay, limits)) };
       }
-      return { message: await this.ownerStep(network, coinId, (r) => own.withdrawRequest(r, destination, rate, ctx)) };
+      const relay = await this.relayFloor(network);
+      return { message: await this.ownerStep(network, coinId, (r) => own.withdrawRequest(r, destination, rate, ctx, relay, limits)) };
     }
     const step = await this.readStep('a statechain/withdraw-request or -cosigned (or --coin to start)');
     const network = step.network;
@@ -75,9 +82,11 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
         this.noBroadcast('A\'s step prints a request for the operator; nothing is signed to send yet');
         if (f.to === undefined || f['fee-rate'] === undefined) throw new UsageError('E_USAGE', 'the pair\'s withdrawal: A gives the same --to ADDRESS and --fee-rate RATE as B, and gets the same transaction or a refusal');
         const { destination, feeRate: rate } = await this.payTo(network, f.to, f['fee-rate']);
+        const limits = await this.feeLimits();
         const ctx = await this.ownerContext(network);
         const send = await import('../lib/statechain/joint-send.ts');
-        return { message: await this.jointStep(await this.store(network), msg.coin_id, (r) => send.jointWithdrawRequest(r, msg, destination, rate, ctx)) };
+        const relay = await this.relayFloor(network);
+        return { message: await this.jointStep(await this.store(network), msg.coin_id, (r) => send.jointWithdrawRequest(r, msg, destination, rate, ctx, relay, limits)) };
       }
       case 'statechain/joint-withdraw-sign': {
         const msg = await this.decode(schemas.JointWithdrawSignSchema, step.value);
@@ -108,6 +117,24 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
     }
   }
 
+  /**
+   * With a node named (--rpc-url, or $OFFCHAIN_RPC_URL): its relay floor (getmempoolinfo), asked
+   * only when a new withdrawal is about to be requested — a rerun printing the stored request
+   * needs no node. Offline there is no floor to check against: the withdrawal's anchor is then
+   * what gets it mined if the rate asked was too low (package child).
+   */
+  private async relayFloor(network: import('../lib/network.ts').Network): Promise<import('../lib/statechain/withdrawal.ts').RelayFloorSource | undefined> {
+    const chain = await this.chain(network);
+    if (chain.kind !== 'rpc' || chain.mempoolPolicy === undefined) return undefined;
+    return () => chain.mempoolPolicy!();
+  }
+
+  /** The fee guard's limits (--max-fee-rate, --max-fee-share; Core's maxfeerate and half the coin by default). */
+  private async feeLimits() {
+    const { parseFeeLimits } = await import('../lib/tx/fee-guard.ts');
+    return parseFeeLimits({ maxFeeRate: this.flags['max-fee-rate'], maxFeeShare: this.flags['max-fee-share'] });
+  }
+
   /** --broadcast on a step that has nothing to send: refused before anything is done (it would be ignored). */
   private noBroadcast(why: string): void {
     if (this.flags.broadcast) throw new UsageError('E_USAGE', `--broadcast is for step 3 (or --coin ID alone): ${why}`);
@@ -122,12 +149,18 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
     const message: Record<string, unknown> = { type: 'statechain/spend', version: 1, network, coin_id: coinId, kind: 'withdrawal', txid: signed.txid, hex: signed.hex };
     if (this.flags.broadcast) {
       const { fromHex } = await import('../lib/bytes.ts');
-      const { OffchainError } = await import('../lib/errors.ts');
+      const { OffchainError, RefusedError } = await import('../lib/errors.ts');
+      const { RpcError } = await import('../lib/chain/rpc-client.ts');
+      const kept = `the signed withdrawal ${signed.txid} is kept: statechain-withdraw --coin ${coinId} prints it again (add --broadcast to send it)`;
       try {
         message.broadcast = { txid: await (await this.chain(network)).broadcast(fromHex(signed.hex)) };
       } catch (e) {
+        // The node refused it (docs/cli.md: E_BROADCAST_REJECTED, exit 4, whatever was submitted); under its floor, the anchor is the way out.
+        if (e instanceof RpcError && e.method === 'sendrawtransaction') {
+          throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept the withdrawal: ${e.rpcMessage} — ${kept}; below the node's floor, bump it through its anchor from a wallet: package child --parent <that statechain/spend> --wallet-psbt FILE --fee-rate R, then package submit`, e.detail);
+        }
         if (!(e instanceof OffchainError)) throw e;
-        throw new OffchainError(e.code, `${e.message} — the signed withdrawal ${signed.txid} is kept: statechain-withdraw --coin ${coinId} prints it again (add --broadcast to send it)`, e.exitCode, e.detail);
+        throw new OffchainError(e.code, `${e.message} — ${kept}`, e.exitCode, e.detail);
       }
       if (!joint) {
         await (await this.store(network)).update<import('../lib/statechain/owner.ts').OwnerRecord>(`coin-${coinId}`, (r) => (r?.withdrawal ? { ...r, withdrawal: { ...r.withdrawal, broadcast: true } } : r!));

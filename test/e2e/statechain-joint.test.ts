@@ -19,6 +19,7 @@ import { bytesOf, hexOf, parseTx } from '../independent/tx.ts';
 import { decodeCompressed, encodeCompressed, pointAdd, publicKeyOf } from '../independent/secp256k1.ts';
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
+import { signBody } from '../../src/lib/statechain/seal.ts';
 import { ANCHORED_TERMS, KEYS, TERMS, depositThrough, files, flow, fundingTo, ok, refused, type CoinView } from './statechain-flow.ts';
 
 const dirs: { cleanup: () => void }[] = [];
@@ -156,6 +157,26 @@ describe('a pair withdraws its coin cooperatively through pipes', () => {
     refused(await f.asAsync('ALICE_KEY', ['statechain-withdraw', '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '3'], nonce), 'E_WITHDRAWAL_MISMATCH');
     expect(files(dir.path)).toEqual(before);
     const request = ok(await f.asAsync('ALICE_KEY', ['statechain-withdraw', ...to], nonce));
+
+    // Issue 37, finding 6: A, holding B's genuine consent to this withdrawal, sends the operator the same transaction
+    // under a nonce that leaves B's out (before: co-signed, the coin closed with a signature the pair can never
+    // complete). Refused, E_PAIR_CONSENT, and the operator's state directory byte-identical.
+    const stranger = hexOf(Uint8Array.from([...publicKeyOf(bytesOf('07'.repeat(32))), ...publicKeyOf(bytesOf('09'.repeat(32)))]));
+    const resigned = (fields: Record<string, string | undefined>) => {
+      const { owner_sig: _sig, ...body } = JSON.parse(request) as Record<string, unknown>;
+      for (const [k, v] of Object.entries(fields)) {
+        if (v === undefined) delete body[k];
+        else body[k] = v;
+      }
+      return JSON.stringify({ ...body, owner_sig: signBody(String(body.type), body, bytesOf(KEYS.ALICE_KEY!), new Uint8Array(32)) });
+    };
+    const operatorDir = join(dir.path, 'OPERATOR_KEY');
+    const operatorBefore = files(operatorDir);
+    for (const fields of [{ owner_pubnonce: stranger, a_pubnonce: undefined }, { owner_pubnonce: stranger, a_pubnonce: stranger }]) {
+      refused(await f.asAsync('OPERATOR_KEY', ['statechain-withdraw'], resigned(fields)), 'E_PAIR_CONSENT');
+      expect(files(operatorDir)).toEqual(operatorBefore);
+    }
+
     const cosigned = ok(await f.asAsync('OPERATOR_KEY', ['statechain-withdraw'], request));
     const sign = ok(await f.asAsync('ALICE_KEY', ['statechain-withdraw'], cosigned));
     expect(JSON.parse(sign).type).toBe('statechain/joint-withdraw-sign');

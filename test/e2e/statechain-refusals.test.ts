@@ -107,11 +107,26 @@ describe('statechain refusals leave every party\'s state as it was', () => {
     expectNothingWritten('BOB_KEY', ['statechain-transfer'], msgs.pkg!, 'E_NOT_RECEIVING', 5);
   });
 
-  it('the owner: a withdrawal whose broadcast fails (no node: E_CHAIN_OFFLINE, 2) is kept; the step again, or --coin alone, prints the same bytes', () => {
+  it('the owner: no withdrawal to a pay-to-anchor (2) or above the fee guard (4); a refused request writes nothing, another rate is a new request; a withdrawal whose broadcast fails (no node: E_CHAIN_OFFLINE, 2) is kept; the step again, or --coin alone, prints the same bytes', () => {
     const to = ['--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2'];
-    const req = ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]));
-    expect(ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]))).toBe(req);
+    // Issue 37 review: the coin paid to the keyless pay-to-anchor address is refused before anything is issued.
+    expectNothingWritten('BOB_KEY', ['statechain-withdraw', '--coin', coinId, '--to', 'bcrt1pfeesnyr2tx', '--fee-rate', '2'], '', 'E_BAD_ADDRESS', 2);
+    // The fee guard: 500 sat/vB is 56,000 sat, above half the coin (E_FEE_TOO_HIGH, 4); a share above 1 is a usage error.
+    expectNothingWritten('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to.slice(0, 2), '--fee-rate', '500'], '', 'E_FEE_TOO_HIGH', 4);
+    expectNothingWritten('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to, '--max-fee-share', '2'], '', 'E_USAGE', 2);
+    const first = ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]));
+    expect(ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]))).toBe(first);
+    // A request the operator refuses (a version-2 withdrawal, as an older offchain asked it, signed by Bob) writes nothing there.
+    const { owner_sig: _sig, ...body } = JSON.parse(first) as Record<string, string>;
+    const v2: Record<string, string> = { ...body, tx: `02${body.tx!.slice(2)}` };
+    expectNothingWritten('OPERATOR_KEY', ['statechain-withdraw'], JSON.stringify({ ...v2, owner_sig: signBody(v2.type!, v2, bytesOf(KEYS.BOB_KEY!), new Uint8Array(32)) }), 'E_WITHDRAWAL_UNBUMPABLE', 4);
+    // Another rate while the first waits is a new request (before: E_WITHDRAWAL_PENDING), the first still printed for its own rate.
+    const req = ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, '--to', to[1]!, '--fee-rate', '3']));
+    expect(req).not.toBe(first);
+    expect(ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, ...to]))).toBe(first);
     const cos = ok(f.as('OPERATOR_KEY', ['statechain-withdraw'], req));
+    // The operator co-signed one: the other is refused, nothing written.
+    expectNothingWritten('OPERATOR_KEY', ['statechain-withdraw'], first, 'E_COIN_WITHDRAWN', 4);
     const r = f.as('BOB_KEY', ['statechain-withdraw', '--broadcast'], cos);
     refused(r, 'E_CHAIN_OFFLINE', 2);
     expect(r.stderr).toContain(`statechain-withdraw --coin ${coinId} prints it again`);

@@ -24,6 +24,7 @@ import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
 import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
 import { fromHex } from '../../src/lib/bytes.ts';
+import { signBody } from '../../src/lib/statechain/seal.ts';
 import type { OperatorRecord } from '../../src/lib/statechain/operator.ts';
 
 const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
@@ -54,7 +55,15 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
     }
     expect(new Set(shares).size).toBe(3); // the operator's share rotated at each transfer
 
-    const w1 = ok(f.as('CAROL_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
+    // Issue 37 review: a withdrawal request the operator refuses (a version-2 one, as an older offchain asked it) changes
+    // no row; Carol, whose request it is, asks for another while the first waits (before: E_WITHDRAWAL_PENDING, a dead end).
+    const w0 = ok(f.as('CAROL_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
+    const { owner_sig: _sig, ...w0body } = JSON.parse(w0) as Record<string, string>;
+    const v2: Record<string, string> = { ...w0body, tx: `02${w0body.tx!.slice(2)}` };
+    const beforeRefusal = await snapshot(pgdb.db);
+    refused(f.as('OPERATOR_KEY', ['statechain-withdraw'], JSON.stringify({ ...v2, owner_sig: signBody(v2.type!, v2, bytesOf(KEYS.CAROL_KEY!), new Uint8Array(32)) })), 'E_WITHDRAWAL_UNBUMPABLE');
+    expect(await snapshot(pgdb.db)).toEqual(beforeRefusal);
+    const w1 = ok(f.as('CAROL_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '3']));
     const w2 = ok(f.as('OPERATOR_KEY', ['statechain-withdraw'], w1));
     const spend = JSON.parse(ok(f.as('CAROL_KEY', ['statechain-withdraw'], w2))) as { hex: string; kind: string };
     verifyKeyPathSpend(spend.hex, prevout, outputKey);
@@ -90,6 +99,9 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
     expect(await snapshot(pgdb.db)).toEqual(before);
     // And a withdrawn coin signs nothing more: Bob's old transfer-sign (to Carol) again, refused, nothing written.
     refused(f.as('OPERATOR_KEY', ['statechain-transfer'], transcript[11]!), 'E_COIN_WITHDRAWN');
+    expect(await snapshot(pgdb.db)).toEqual(before);
+    // Carol's first request, sent after the second was co-signed: refused, nothing written.
+    refused(f.as('OPERATOR_KEY', ['statechain-withdraw'], w0), 'E_COIN_WITHDRAWN');
     expect(await snapshot(pgdb.db)).toEqual(before);
   }, 300_000);
 

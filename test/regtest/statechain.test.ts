@@ -41,6 +41,8 @@ import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun }
 import { LEGACY, buildCommitment, finalizeCommitment, fundingOutput, perCommitmentPoint, pointOf, signCommitment, generateFromSeed } from '../../src/lib/bolt3/index.ts';
 import { scriptAddress } from '../../src/lib/address.ts';
 import { checkChannelOnCoin } from '../../src/lib/statechain/channel.ts';
+import { requireBumpable } from '../../src/lib/statechain/withdrawal.ts';
+import { Transaction } from '@scure/btc-signer';
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND ? `statechains against bitcoind -regtest (${BITCOIND})` : 'statechains against bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
@@ -203,6 +205,111 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await n.mine(1);
     const mined = await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [spend.txid, true]);
     expect(mined.confirmations).toBe(1);
+  });
+
+  it('issue 37, finding 5: at a node floor (1 sat/vB) above the rate asked (0.5), the withdrawal is refused before anything is signed; signed offline, it is refused alone and bumped through its anchor from a wallet (package child, package submit): mined', async () => {
+    const normal = n;
+    n = await startFundedNode(BITCOIND!, 'statechain-floor', ['-minrelaytxfee=0.00001']);
+    try {
+      const d = await deposit('ALICE_KEY', 80_000n);
+      await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+      await n.mine(2);
+      const to = ['--to', n.sweepTo, '--fee-rate', '0.5'];
+      // The node named (--rpc-url): refused at the owner's first step (before: co-signed, the coin closed); nothing written anywhere.
+      const dirs = ['ALICE_KEY', 'OPERATOR_KEY'].map((who) => join(work.path, who));
+      const before = dirs.map(snapshot);
+      expectRefused(await as('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, ...to]), 'E_FEE_TOO_LOW');
+      expect(dirs.map(snapshot)).toEqual(before);
+
+      // Offline (no node to ask), the owner may still ask 0.5: the operator co-signs it — a withdrawal it can count on being bumped.
+      const offline = await offchain(['statechain-withdraw', '--coin', d.coinId, ...to, '--key-env', 'ALICE_KEY', '--state-dir', join(work.path, 'ALICE_KEY')], { env: KEYS });
+      messageOf(offline, 'statechain/withdraw-request');
+      const cos = await step('OPERATOR_KEY', ['statechain-withdraw'], offline.stdout);
+      const refusedAlone = await as('ALICE_KEY', ['statechain-withdraw', '--broadcast'], cos.text);
+      expectRefused(refusedAlone, 'E_BROADCAST_REJECTED');
+      expect(refusedAlone.stderr).toContain('min relay fee not met');
+      const spend = await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId], '', 'statechain/spend');
+      const w = parseTx(spend.msg.hex);
+      expect([w.version, hexOf(w.outputs[1]!.script), w.outputs[1]!.amount]).toEqual([3, '51024e73', 240n]);
+      expect(await n.mempool(spend.msg.hex)).toMatchObject({ allowed: false, 'reject-reason': 'min relay fee not met' });
+
+      // Issue 37 review: a stranger who saw it spends the anchor first — its 240 sat the whole fee of a child paying to
+      // OP_RETURN, no coin of its own — and gets the pair into the mempool at ~1.6 sat/vB: TRUC's one child is taken.
+      const stranger = new Transaction({ version: 3, allowUnknownOutputs: true });
+      stranger.addInput({ txid: spend.msg.txid, index: 1, sequence: 0xffff_fffd });
+      stranger.addOutput({ script: bytesOf('6a08' + '5e'.repeat(8)), amount: 0n });
+      const strangerHex = hexOf(stranger.toBytes(true, true));
+      const pinned = await n.node.rpc.call<{ package_msg: string }>('submitpackage', [[spend.msg.hex, strangerHex]]);
+      expect(pinned.package_msg).toBe('success');
+      const strangerFile = join(work.path, `${d.coinId}.floor.stranger.hex`);
+      writeFileSync(strangerFile, strangerHex);
+
+      // Anyone holding it still bumps it: a child spending the anchor and a wallet coin, the package at 5 sat/vB, replacing the stranger's.
+      const spendFile = join(work.path, `${d.coinId}.floor.spend.json`);
+      writeFileSync(spendFile, spend.text);
+      const walletFile = join(work.path, `${d.coinId}.floor.wallet.json`);
+      const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
+      writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 2 }])));
+      const child = await offchain(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '5', '--replaces', strangerFile, '--network', 'regtest', ...n.chain()]);
+      const childMsg = messageOf<{ psbt: string; child: { txid: string } }>(child, 'package/child');
+      const childFile = join(work.path, `${d.coinId}.floor.child.json`);
+      writeFileSync(childFile, child.stdout);
+      const signedFile = join(work.path, `${d.coinId}.floor.signed.json`);
+      writeFileSync(signedFile, JSON.stringify(await n.wallet.call('walletprocesspsbt', [childMsg.psbt])));
+      messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+      await n.mine(1);
+      for (const txid of [spend.msg.txid, childMsg.child.txid]) {
+        expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations).toBe(1);
+      }
+      // The stranger's child was replaced: neither mined nor waiting.
+      await expect(n.node.rpc.call('getrawtransaction', [stranger.id, 1])).rejects.toThrow();
+    } finally {
+      await n.stop();
+      n = normal;
+    }
+  });
+
+  it('issue 37 review: the operator\'s bumpable rule against Core — each withdrawal shape it refuses, Core refuses for its own reason (non-final, non-BIP68-final, tx-size-small, scriptpubkey); each it co-signs passes every rule but the missing signature', async () => {
+    const d = await deposit('ALICE_KEY', 60_000n);
+    await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
+    await n.mine(2);
+    const [txid, vout] = d.coin.outpoint.split(':');
+    const dest = bytesOf('0014' + '42'.repeat(20));
+    const P2A = bytesOf('51024e73');
+    const shape = (o: { lockTime?: number; sequence?: number; outputs: [Uint8Array, bigint][] }) => {
+      const tx = new Transaction({ version: 3, lockTime: o.lockTime ?? 0, allowUnknownOutputs: true });
+      tx.addInput({ txid: txid!, index: Number(vout), sequence: o.sequence ?? 0xffff_fffd });
+      for (const [script, amount] of o.outputs) tx.addOutput({ script, amount });
+      return tx;
+    };
+    const pay = 60_000n - 240n - 500n;
+    const cases: [string, Transaction, string | null][] = [
+      ['the template', shape({ outputs: [[dest, pay], [P2A, 240n]] }), null],
+      ['a data carrier beside it', shape({ outputs: [[dest, pay], [P2A, 240n], [bytesOf('6a02abcd'), 0n]] }), null],
+      ['to a witness version 2 program', shape({ outputs: [[bytesOf('5202abcd'), pay], [P2A, 240n]] }), null],
+      ['a locktime', shape({ lockTime: 1_000_000, outputs: [[dest, pay], [P2A, 240n]] }), 'non-final'],
+      ['a relative lock', shape({ sequence: 0x0000_ffff, outputs: [[dest, pay], [P2A, 240n]] }), 'non-BIP68-final'],
+      ['the coin as fee, a P2A alone', shape({ outputs: [[P2A, 240n]] }), 'tx-size-small'],
+      ['a v0 program of 3 bytes', shape({ outputs: [[bytesOf('0003010203'), pay], [P2A, 240n]] }), 'scriptpubkey'],
+      ['OP_RETURN OP_NOP', shape({ outputs: [[dest, pay], [P2A, 240n], [bytesOf('6a61'), 0n]] }), 'scriptpubkey'],
+    ];
+    for (const [name, tx, coreReason] of cases) {
+      const core = await n.mempool(hexOf(tx.unsignedTx));
+      let refused: string | null = null;
+      try {
+        requireBumpable(tx, 60_000n);
+      } catch (e) {
+        refused = (e as { code?: string }).code ?? String(e);
+      }
+      if (coreReason === null) {
+        // Everything Core checks before scripts passed: what stops it is the signature only the owner and operator can add.
+        expect(core['reject-reason'], name).toMatch(/script-verify-flag-failed|witness/i);
+        expect(refused, name).toBeNull();
+      } else {
+        expect(core['reject-reason'], name).toBe(coreReason);
+        expect(refused, name).toBe('E_WITHDRAWAL_UNBUMPABLE');
+      }
+    }
   });
 
   it('a funding PSBT with a P2SH-wrapped input is refused: signing it would change the txid backup 1 spends', async () => {

@@ -25,8 +25,8 @@
  * is checked before aggregation; B checks (a + x₁)·G = A + X₁ before it uses it, so t₁ is
  * right before the receiver sees it; A never learns b, B never learns a or x₁ alone.
  * Retries (issue 22 review): a step given the same input again prints its stored message
- * (also from 'sent' and 'withdrawing'); a different withdrawal while one waits is refused
- * (E_WITHDRAWAL_PENDING); from 'sent' (the receiver never completed) the pair may send
+ * (also from 'sent' and 'withdrawing'); a different withdrawal while one waits is a new one,
+ * every earlier one kept answerable (issue 37 review: a refused one is no dead end); from 'sent' (the receiver never completed) the pair may send
  * again or withdraw, so a receiver that takes the package and vanishes cannot win by its backup.
  */
 import type { Static } from '@sinclair/typebox';
@@ -36,8 +36,10 @@ import { sameJson } from '../json.ts';
 import { RefusedError, StateConflictError } from '../errors.ts';
 import { parsePublicKey } from '../keys/keys.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
-import { coinSighash, finishSpend } from './coin.ts';
-import { checkWithdrawCosigned, issueOwnerNonce, newShare, nonceContext, sign, withdrawalTransaction, type OwnerContext } from './owner.ts';
+import { coinSighash, finishSpend, parseTransaction } from './coin.ts';
+import { checkWithdrawCosigned, checkWithdrawalFloor, issueOwnerNonce, newShare, nonceContext, sign, withdrawalTransaction, type OwnerContext } from './owner.ts';
+import type { RelayFloorSource } from './withdrawal.ts';
+import type { FeeLimits } from '../tx/fee-guard.ts';
 import type { JointNonceSchema, JointSignSchema, JointWithdrawNonceSchema, JointWithdrawSignSchema, TransferCosignedSchema, TransferRequestSchema, WithdrawCosignedSchema } from './schemas.ts';
 import { sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
 import { aggregate, partialSign, partialVerify, type SessionInput } from './signer.ts';
@@ -78,12 +80,25 @@ export type JointWithdraw = {
 };
 
 /**
+ * Every withdrawal this part asked for (A) or consented to (B) and has not finished, oldest
+ * first, the one under way last: each stays answerable — the operator may have co-signed an
+ * earlier one and its answer been lost — so another withdrawal after a refusal (by the
+ * operator, or by the other part: a rate under its node's floor) is no dead end.
+ */
+function askedWithdrawals(record: SendingRecord): JointWithdraw[] {
+  if (record.status !== 'withdrawing' || !record.joint_withdraw?.message) return [];
+  return [...(record.joint_withdraw_earlier ?? []), record.joint_withdraw];
+}
+
+/** The owner nonce of a withdrawal A asked for: A's nonce plus B's. */
+const ownerNonceOf = (w: JointWithdraw) => toHex(jointPubnonce([fromHex(w.pubnonce, 'pubnonce', 66), fromHex(w.b_pubnonce!, 'B\'s pubnonce', 66)]));
+
+/**
  * A withdrawal step may start while the pair owns the coin ('active', 'sending') and also
  * once its package has left ('sent': the receiver has not completed, the operator still
  * co-signs its owner's withdrawal, so a receiver that vanishes cannot win by its backup).
- * From 'withdrawing', the same input prints the stored message (its answer was lost); a
- * different withdrawal is refused while this one waits: the operator may have co-signed it
- * already (E_WITHDRAWAL_PENDING).
+ * From 'withdrawing', an input already answered prints its stored message (its answer was
+ * lost); another starts another withdrawal, the earlier ones kept (askedWithdrawals).
  */
 function requireWithdrawable(record: SendingRecord, index: 0 | 1): void {
   if (record.joint.index !== index) throw new StateConflictError('E_WRONG_PART', `this step is part ${index === 0 ? 'A' : 'B'}'s; we are part ${record.joint.index === 0 ? 'A' : 'B'} of the pair`);
@@ -91,13 +106,14 @@ function requireWithdrawable(record: SendingRecord, index: 0 | 1): void {
 }
 
 function pendingWithdrawal(record: SendingRecord, same: (w: JointWithdraw) => boolean): Record<string, unknown> | undefined {
-  const w = record.joint_withdraw;
-  if (record.status !== 'withdrawing') return undefined;
-  if (w?.message && same(w)) return w.message;
-  throw new StateConflictError('E_WITHDRAWAL_PENDING', 'the pair\'s withdrawal is under way: give the same input again to print its message, and finish it before asking for another');
+  return askedWithdrawals(record).find(same)?.message;
 }
 
-export type SendingRecord = JointRecord & { joint_send?: JointSend | null; joint_withdraw?: JointWithdraw | null };
+export type SendingRecord = JointRecord & {
+  joint_send?: JointSend | null; joint_withdraw?: JointWithdraw | null;
+  /** Withdrawals asked for (consented to) before the one under way, still answerable (askedWithdrawals). */
+  joint_withdraw_earlier?: JointWithdraw[] | null;
+};
 
 const purposeOf = (index: number) => `transfer/part${index}`;
 
@@ -146,7 +162,7 @@ export async function jointTransferSign(record: SendingRecord, msg: Msg<typeof J
     joint_send: { request: req, pubnonce, b_pubnonce: msg.pubnonce, transfer_id: transferId },
   };
   // B's signed joint-nonce goes to the operator with the request: the pair's coin moves only with both parts' consent.
-  const message = transferSignMessage(record.coin_id, req, { transferId, locktime, backup, ownerPubnonce, partB: msg }, ctx);
+  const message = transferSignMessage(record.coin_id, req, { transferId, locktime, backup, ownerPubnonce, aPubnonce: pubnonce, partB: msg }, ctx);
   return { record: { ...next, joint_send: { ...next.joint_send!, message, answered: msg } }, message };
 }
 
@@ -230,20 +246,22 @@ export async function jointPackage(record: SendingRecord, msg: Msg<typeof JointS
 // ---- the pair's cooperative withdrawal ------------------------------------------------
 
 /** B, withdrawal step 1: the withdrawal built from our record, and our nonce for it. */
-export async function jointWithdrawNonce(record: SendingRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
+export async function jointWithdrawNonce(record: SendingRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext, relay?: RelayFloorSource, limits?: FeeLimits) {
   requireWithdrawable(record, 1);
   const tx = withdrawalTransaction(record, destination, feeRate);
   const again = pendingWithdrawal(record, (w) => w.tx === toHex(tx.unsignedTx));
   if (again) return { record, message: again };
+  await checkWithdrawalFloor(record, tx, relay, limits);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part1', tx.id));
-  const body = { type: 'statechain/joint-withdraw-nonce', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), pubnonce };
+  // Our consent names the pair's share: it is ours only while the pair holds the coin under it (the bytes of a withdrawal are the same in every round).
+  const body = { type: 'statechain/joint-withdraw-nonce', version: 1, network: ctx.network, coin_id: record.coin_id, owner_share: record.statement.owner_share, tx: toHex(tx.unsignedTx), pubnonce };
   const message = sign(body.type, body, 'part_sig', ctx);
-  const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce }, joint_withdraw: { pubnonce, message, tx: toHex(tx.unsignedTx) } };
+  const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce }, joint_withdraw: { pubnonce, message, tx: toHex(tx.unsignedTx) }, ...earlier(record) };
   return { record: next, message };
 }
 
 /** A, withdrawal step 2: the same withdrawal from our own --to and --fee-rate, our nonce; the pair's request to the operator. */
-export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeof JointWithdrawNonceSchema>, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
+export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeof JointWithdrawNonceSchema>, destination: Uint8Array, feeRate: number, ctx: OwnerContext, relay?: RelayFloorSource, limits?: FeeLimits) {
   requireWithdrawable(record, 0);
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this nonce is for coin ${msg.coin_id}`);
   requireSig(msg, 'part_sig', record.joint.parts[1]!.auth, 'B');
@@ -251,12 +269,29 @@ export async function jointWithdrawRequest(record: SendingRecord, msg: Msg<typeo
   const again = pendingWithdrawal(record, (w) => w.tx === toHex(tx.unsignedTx) && sameJson(w.answered, msg));
   if (again) return { record, message: again };
   if (toHex(tx.unsignedTx) !== msg.tx) throw new RefusedError('E_WITHDRAWAL_MISMATCH', 'B\'s withdrawal is not the one our --to and --fee-rate make: agree on both first');
+  if (msg.owner_share !== record.statement.owner_share) throw new RefusedError('E_WITHDRAWAL_MISMATCH', 'B\'s nonce was given for the coin as the pair held it under another share (an earlier round): ask B for a new one');
+  await checkWithdrawalFloor(record, tx, relay, limits);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
   const ownerPubnonce = toHex(jointPubnonce([fromHex(pubnonce, 'pubnonce', 66), fromHex(msg.pubnonce, 'B\'s pubnonce', 66)]));
-  const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: msg.tx, owner_pubnonce: ownerPubnonce, part_b: msg };
+  // Our nonce named beside the sum: the operator co-signs only under A's + B's, the nonce B consented with (finding 6).
+  const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: msg.tx, owner_pubnonce: ownerPubnonce, a_pubnonce: pubnonce, part_b: msg };
   const message = sign(body.type, body, 'owner_sig', ctx);
-  const next: SendingRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: msg.tx, pubnonce: ownerPubnonce }, joint_withdraw: { pubnonce, b_pubnonce: msg.pubnonce, message, tx: msg.tx, answered: msg } };
+  const next: SendingRecord = {
+    ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: msg.tx, pubnonce: ownerPubnonce }, joint_withdraw: { pubnonce, b_pubnonce: msg.pubnonce, message, tx: msg.tx, answered: msg }, ...earlier(record),
+  };
   return { record: next, message };
+}
+
+/** The withdrawals asked before a new one, kept beside it. */
+function earlier(record: SendingRecord): Pick<SendingRecord, 'joint_withdraw_earlier'> {
+  const asked = askedWithdrawals(record);
+  return asked.length === 0 ? {} : { joint_withdraw_earlier: asked };
+}
+
+/** The record without the earlier withdrawals, once one is finished. */
+function finished(record: SendingRecord): SendingRecord {
+  const { joint_withdraw_earlier: _earlier, ...rest } = record;
+  return rest;
 }
 
 /** The operator's answer to the pair's withdrawal as each part checks it (./owner.ts), the pair's share unchanged. */
@@ -272,16 +307,19 @@ export async function jointWithdrawSignA(record: SendingRecord, cos: Msg<typeof 
   if (record.status === 'withdrawn' && w?.answer) return { record, message: w.answer };
   if (record.joint.index !== 0) throw new StateConflictError('E_WRONG_PART', 'this step is part A\'s; we are part B of the pair');
   if (record.status !== 'withdrawing' || !w?.b_pubnonce) throw new StateConflictError('E_NOT_SIGNING', 'no withdrawal of this pair is waiting for the operator');
-  const { st, tx } = checkPairWithdrawal(record, cos, record.signing!.pubnonce);
-  const input = session(record, st.operator_share, [fromHex(w.pubnonce, 'pubnonce', 66), fromHex(w.b_pubnonce, 'B\'s pubnonce', 66), fromHex(cos.operator_pubnonce, 'operator_pubnonce', 66)], coinSighash(tx));
+  // The answer is to whichever of our requests the operator co-signed (the one under way, or an earlier one).
+  const asked = askedWithdrawals(record).find((e) => e.tx !== undefined && e.b_pubnonce !== undefined && parseTransaction(e.tx, 'the stored withdrawal').id === cos.txid && ownerNonceOf(e) === cos.owner_pubnonce) ?? w;
+  const view: SendingRecord = { ...record, signing: { purpose: 'withdraw', tx: asked.tx!, pubnonce: ownerNonceOf(asked) } };
+  const { st, tx } = checkPairWithdrawal(view, cos, view.signing!.pubnonce);
+  const input = session(record, st.operator_share, [fromHex(asked.pubnonce, 'pubnonce', 66), fromHex(asked.b_pubnonce!, 'B\'s pubnonce', 66), fromHex(cos.operator_pubnonce, 'operator_pubnonce', 66)], coinSighash(tx));
   if (!partialVerify(input, 2, fromHex(cos.operator_psig, 'operator_psig', 32))) throw new RefusedError('E_BAD_PARTIAL_SIG', 'the operator\'s partial signature does not verify for this withdrawal');
   const secnonce = await ctx.nonces.take(input.pubnonces[0]!, nonceContext(record.coin_id, 'withdraw/part0', tx.id));
   const a = fromHex(record.share_secret, 'part', 32);
   const psig = partialSign(input, 0, secnonce, a);
   a.fill(0);
-  const body = { type: 'statechain/joint-withdraw-sign', version: 1, network: ctx.network, coin_id: record.coin_id, cosigned: cos, a_pubnonce: w.pubnonce, a_psig: toHex(psig) };
+  const body = { type: 'statechain/joint-withdraw-sign', version: 1, network: ctx.network, coin_id: record.coin_id, cosigned: cos, a_pubnonce: asked.pubnonce, a_psig: toHex(psig) };
   const message = sign(body.type, body, 'part_sig', ctx);
-  return { record: { ...record, status: 'withdrawn' as const, statement: cos.statement, signing: null, joint_withdraw: { ...w, answer: message } }, message };
+  return { record: { ...finished(record), status: 'withdrawn' as const, statement: cos.statement, signing: null, joint_withdraw: { ...asked, answer: message } }, message };
 }
 
 /** B, withdrawal step 5: every partial signature checked, our nonce consumed, the signed withdrawal. */
@@ -293,9 +331,12 @@ export async function jointWithdrawFinish(record: SendingRecord, msg: Msg<typeof
   if (msg.coin_id !== record.coin_id) throw new RefusedError('E_WRONG_COIN', `this is for coin ${msg.coin_id}`);
   requireSig(msg, 'part_sig', record.joint.parts[0]!.auth, 'A');
   const cos = msg.cosigned as Msg<typeof WithdrawCosignedSchema>;
-  const ownerPubnonce = toHex(jointPubnonce([fromHex(msg.a_pubnonce, 'A\'s pubnonce', 66), fromHex(w.pubnonce, 'pubnonce', 66)]));
-  const { st, tx } = checkPairWithdrawal(record, cos, ownerPubnonce);
-  const input = session(record, st.operator_share, [fromHex(msg.a_pubnonce, 'A\'s pubnonce', 66), fromHex(w.pubnonce, 'pubnonce', 66), fromHex(cos.operator_pubnonce, 'operator_pubnonce', 66)], coinSighash(tx));
+  // Our consent the operator co-signed under (the one under way, or an earlier one).
+  const asked = askedWithdrawals(record).find((e) => e.tx !== undefined && parseTransaction(e.tx, 'the stored withdrawal').id === cos.txid) ?? w;
+  const ownerPubnonce = toHex(jointPubnonce([fromHex(msg.a_pubnonce, 'A\'s pubnonce', 66), fromHex(asked.pubnonce, 'pubnonce', 66)]));
+  const view: SendingRecord = { ...record, signing: { purpose: 'withdraw', tx: asked.tx!, pubnonce: ownerPubnonce } };
+  const { st, tx } = checkPairWithdrawal(view, cos, ownerPubnonce);
+  const input = session(record, st.operator_share, [fromHex(msg.a_pubnonce, 'A\'s pubnonce', 66), fromHex(asked.pubnonce, 'pubnonce', 66), fromHex(cos.operator_pubnonce, 'operator_pubnonce', 66)], coinSighash(tx));
   const aPsig = fromHex(msg.a_psig, 'a_psig', 32);
   const operatorPsig = fromHex(cos.operator_psig, 'operator_psig', 32);
   if (!partialVerify(input, 0, aPsig)) throw new RefusedError('E_BAD_PARTIAL_SIG', 'A\'s partial signature does not verify for this withdrawal');
@@ -306,7 +347,7 @@ export async function jointWithdrawFinish(record: SendingRecord, msg: Msg<typeof
   b.fill(0);
   const done = finishSpend(tx, aggregate(input, [aPsig, bPsig, operatorPsig]));
   const signed = { txid: done.txid, hex: done.hex };
-  return { record: { ...record, status: 'withdrawn' as const, statement: cos.statement, signing: null, joint_withdraw: { ...w, answer: signed } }, signed };
+  return { record: { ...finished(record), status: 'withdrawn' as const, statement: cos.statement, signing: null, joint_withdraw: { ...asked, answer: signed } }, signed };
 }
 
 /** The pair's signed withdrawal as part B keeps it (E_NOT_SIGNED before B has signed). */

@@ -11,14 +11,17 @@
  * - it signs only backups it has rebuilt itself from the template (coin.ts), each with a
  *   locktime exactly one interval below the last it signed and above tip + margin, and
  *   counts every signature in its statement, so a receiver can see a backup it was not shown;
- * - it signs nothing for a coin after its withdrawal;
+ * - it signs nothing for a coin after its withdrawal, and co-signs only a withdrawal that can be
+ *   bumped without it (TRUC with a pay-to-anchor: withdrawal.ts), so ending its role never
+ *   strands the coin;
  * - its signing nonce is fresh for every signature and never stored: it answers last, after
  *   the owner's nonce is fixed (BIP-327's stateless-signer position), so it has no open
  *   nonce at all; an owner nonce it has signed against once is refused again (E_NONCE_REPLAY);
  * - every request is signed by the coin's current owner (or, for the last transfer step,
  *   by the receiver the pending transfer names) over the request itself; a coin held by a
  *   pair is bound to both parts (owner_auth_b), and a transfer or withdrawal of it also needs
- *   part B's signed consent to exactly that request (E_PAIR_CONSENT);
+ *   part B's signed consent to exactly that request, and is signed only under the owner nonce
+ *   A's + B's — B's the one it consented with — so B can always complete it (E_PAIR_CONSENT);
  * - the share it replaces at a rotation is erased with the record that held it (the file
  *   store overwrites the old record's bytes, then removes it; PostgreSQL cannot overwrite in
  *   place — the old row version lives on until vacuumed, in WAL and in backups, sealed under
@@ -42,10 +45,11 @@ import {
 import type {
   DepositBackupSchema, DepositRequestSchema, Statement, TransferAcceptSchema, TransferSignSchema, WithdrawRequestSchema,
 } from './schemas.ts';
-import { checkReceiverPossession } from './joint.ts';
+import { checkReceiverPossession, jointPubnonce } from './joint.ts';
 import { sealJson, unseal, verifyBody } from './seal.ts';
 import { nonceGen, partialSign, provePossession, verifyPossession } from './signer.ts';
 import { signStatement, type UnsignedStatement } from './statement.ts';
+import { requireBumpable } from './withdrawal.ts';
 
 export type OperatorRecord = {
   coin_id: string;
@@ -100,13 +104,27 @@ function requireSig(body: Record<string, unknown>, field: string, signer: string
  * its joint-nonce for this receiver and backup, or its joint-withdraw-nonce for this
  * withdrawal — besides the first part's request signature. Neither part alone can have the
  * operator co-sign a transfer or withdrawal (E_PAIR_CONSENT).
+ *
+ * The consent binds the signing round too (issue 37, finding 6): B's consent carries B's
+ * nonce, A's signed request names A's (`a_pubnonce`), and the owner nonce signed against must
+ * be exactly their sum. Otherwise A, holding B's consent to a transaction, could have it
+ * co-signed under a nonce without B's — a signature B's partial signature can never
+ * complete — and (a withdrawal) close the coin on the pair.
  */
-function requirePartB(st: UnsignedStatement, partB: Record<string, unknown> | undefined, matches: (b: Record<string, unknown>) => boolean, what: string): void {
+function requirePartB(
+  st: UnsignedStatement, req: { owner_pubnonce: string; a_pubnonce?: string | undefined }, partB: Record<string, unknown> | undefined,
+  matches: (b: Record<string, unknown>) => boolean, what: string,
+): void {
   if (st.owner_auth_b === undefined) return;
   if (partB === undefined) throw new RefusedError('E_PAIR_CONSENT', `this coin is held by a pair: its ${what} needs part B's signed consent (part_b) too`);
   if (partB.coin_id !== st.coin_id) throw new RefusedError('E_PAIR_CONSENT', `part B's consent is for coin ${String(partB.coin_id)}`);
   requireSig(partB, 'part_sig', st.owner_auth_b, 'part B');
   if (!matches(partB)) throw new RefusedError('E_PAIR_CONSENT', `part B consented to another ${what}`);
+  if (req.a_pubnonce === undefined) throw new RefusedError('E_PAIR_CONSENT', `a pair's ${what} names part A's nonce (a_pubnonce): the owner nonce must be A's plus B's, or B could not complete the signature`);
+  const sum = jointPubnonce([fromHex(req.a_pubnonce, 'a_pubnonce', 66), fromHex(String(partB.pubnonce), 'part B\'s pubnonce', 66)]);
+  if (toHex(sum) !== req.owner_pubnonce.toLowerCase()) {
+    throw new RefusedError('E_PAIR_CONSENT', `the owner nonce of this ${what} is not part A's nonce plus the one part B consented with: B could not complete the signature; nothing signed`);
+  }
 }
 
 /** A request names the coin whose record answers it (the CLI picks the record by that name; a library caller may not). */
@@ -268,7 +286,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   const tx = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(req.receiver_share, 'receiver_share'), feeSat: terms.backupFeeSat, payTo, anchor: terms.anchor });
   sameUnsigned(tx, req.backup_tx, 'backup_tx');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
-  requirePartB(st, req.part_b, (b) => {
+  requirePartB(st, req, req.part_b, (b) => {
     const r = b.request as { receiver_share?: unknown; receiver_auth?: unknown; backup_script?: unknown } | undefined;
     return b.backup_txid === tx.id && r?.receiver_share === req.receiver_share && r?.receiver_auth === req.receiver_auth && r?.backup_script === req.backup_script;
   }, 'transfer');
@@ -345,8 +363,12 @@ export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof Withdra
   const { outpoint, amountSat, key } = coinOf(record);
   const tx = parseTransaction(req.tx, 'tx');
   if (!spendsCoin(tx, outpoint)) throw new RefusedError('E_NOT_THE_COIN', `a withdrawal spends exactly the coin (${st.outpoint}) as its only input`);
+  // It ends our role: whoever holds it must be able to bump it, whatever the mempool asks by then (issue 37, finding 5).
+  requireBumpable(tx, amountSat);
   tx.updateInput(0, { witnessUtxo: { script: key.script, amount: amountSat } }, true);
-  requirePartB(st, req.part_b, (b) => b.tx === req.tx, 'withdrawal');
+  // B's consent to this transaction, given while the pair holds the coin under its present share: the bytes of a
+  // withdrawal are the same in every round, so a consent from an earlier round would close the coin on B (issue 37 review).
+  requirePartB(st, req, req.part_b, (b) => b.tx === req.tx && b.owner_share === st.owner_share, 'withdrawal');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
   const sig = cosign(record, tx, req.owner_pubnonce, ctx);
   const statement: UnsignedStatement = { ...st, status: 'withdrawn', transfer: null };

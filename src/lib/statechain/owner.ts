@@ -16,6 +16,9 @@
  *   a raw transaction's inputs looked up on a node; unchecked raw hex is refused);
  * - a signed withdrawal is kept in the record before it is printed or broadcast; the same
  *   answer again prints the same bytes (retries never lose a signed step);
+ * - every withdrawal request sent stays answerable until one is finished: another may be
+ *   asked while one waits (a refused one is no dead end), and the operator's answer to any
+ *   of them finishes the coin;
  * - the owner's share o is kept in its state (0600) and appears in no message.
  *
  * Not here: the transfer (transfer.ts), persistence and locking (the command's store).
@@ -38,10 +41,11 @@ import { checkFloor, checkInitialLock, type Floor } from './floor.ts';
 import { P2A_SCRIPT, backupTransaction, checkTerms, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction, termsFromJson, type OutPoint } from './coin.ts';
 import { checkTrucPackage, CORE_POLICY } from '../truc/check.ts';
 import { buildChild } from '../truc/child.ts';
-import type { FeeLimits } from '../tx/fee-guard.ts';
+import { DEFAULT_FEE_LIMITS, checkFee, type FeeLimits } from '../tx/fee-guard.ts';
 import { finalizedRaw } from '../truc/input.ts';
 import type { DepositCosignedSchema, DepositOfferSchema, Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
+import { checkRelayFloor, withdrawalTransaction as buildWithdrawal, withdrawalVsize, type RelayFloorSource } from './withdrawal.ts';
 import { aggregate, nonceGen, partialSign, partialVerify, provePossession, verifyPossession } from './signer.ts';
 import { FIXED_FIELDS, checkStatement, requireUnchanged } from './statement.ts';
 
@@ -70,6 +74,12 @@ export type OwnerRecord = {
   withdrawal?: { txid: string; hex: string; broadcast?: boolean } | null;
   /** The request of the step under way (withdraw-request), so a rerun prints the same bytes. */
   request?: Record<string, unknown> | null;
+  /**
+   * Withdrawals asked before the one under way (`signing`/`request`) and never answered here:
+   * each stays answerable — the operator may have co-signed one and its answer been lost —
+   * so asking for another never strands the coin (issue 37 review).
+   */
+  earlier_withdrawals?: AskedWithdrawal[] | null;
   /** The transfer this owner is sending or receiving. */
   transfer: {
     transfer_id: string; receiver_auth: string; receiver_share: string;
@@ -79,6 +89,9 @@ export type OwnerRecord = {
     request?: Record<string, unknown>; receiver_request?: string;
   } | null;
 };
+
+/** A withdrawal asked of the operator: its unsigned transaction, our nonce for it, the request as sent. */
+export type AskedWithdrawal = { tx: string; pubnonce: string; request: Record<string, unknown> };
 
 /** A deposit before the operator has named the coin. */
 export type PendingDeposit = { network: Network; share_secret: string; share: string; auth: string; /** The operator named at --start: only its offer is taken. */ operator_auth?: string };
@@ -302,40 +315,59 @@ export async function depositFinish(record: OwnerRecord, cosigned: Msg<typeof De
   return { ...record, status: 'active', statement: cosigned.statement, backups: [signed.hex], signing: null };
 }
 
-/** The withdrawal: the whole coin, less the fee at `feeRate`, to `destination` (one input, one output). */
+/** The withdrawal (./withdrawal.ts): the whole coin, less the fee at `feeRate` and a 240-sat anchor, to `destination`; TRUC, so anyone holding it can bump it. */
 export function withdrawalTransaction(record: Pick<OwnerRecord, 'statement'>, destination: Uint8Array, feeRate: number): Transaction {
   const st = record.statement;
-  const outpoint = parseOutpointText(st.outpoint!);
-  const amount = BigInt(st.amount_sat!);
-  const vbytes = Math.ceil((4 * (60 + destination.length) + 68) / 4);
-  const fee = BigInt(Math.ceil(vbytes * feeRate));
-  if (amount - fee < 330n) throw new RefusedError('E_FEE_TOO_HIGH', `a fee of ${fee} sat leaves nothing of the ${amount} sat coin`);
-  const tx = new Transaction({ version: 2, allowUnknownOutputs: true });
   const key = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share'));
-  tx.addInput({ txid: outpoint.txid, index: outpoint.vout, sequence: 0xffff_fffd, witnessUtxo: { script: key.script, amount } });
-  tx.addOutput({ script: destination, amount: amount - fee });
-  return tx;
+  return buildWithdrawal({ outpoint: parseOutpointText(st.outpoint!), amountSat: BigInt(st.amount_sat!), script: key.script }, destination, feeRate);
 }
 
 /**
- * Withdrawal step 1: the whole coin, less the fee, to `destination`. Asked again for the
- * same transaction (its answer lost), it prints the same request — the operator answers a
- * repeated request with its stored answer; once signed, it is the stored withdrawal's turn.
- * A different withdrawal while one waits is refused (E_WITHDRAWAL_PENDING, exit 5): the
- * operator may have co-signed the first, and only its answer then finishes the coin.
+ * Before any nonce is issued or anything written: the fee guard (E_FEE_TOO_HIGH: above Core's
+ * maxfeerate no node sends it — sendrawtransaction and submitpackage refuse it, and no child
+ * lowers a parent's own rate — or more than the share of the coin the owner allows), then,
+ * with a node named, its relay floor (E_FEE_TOO_LOW).
  */
-export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext) {
-  if (record.withdrawal) throw new StateConflictError('E_ALREADY_WITHDRAWN', `this coin's withdrawal ${record.withdrawal.txid} is signed: run statechain-withdraw --coin ${record.coin_id} (no --to) to print it again, with --broadcast to send it`);
+export async function checkWithdrawalFloor(record: Pick<OwnerRecord, 'statement'>, tx: Transaction, relay: RelayFloorSource | undefined, limits: FeeLimits = DEFAULT_FEE_LIMITS): Promise<void> {
+  const amountSat = BigInt(record.statement.amount_sat!);
+  let out = 0n;
+  for (let i = 0; i < tx.outputsLength; i++) out += tx.getOutput(i).amount!;
+  checkFee({ what: 'the withdrawal', feeSat: amountSat - out, vsize: withdrawalVsize(tx), amountSat }, limits);
+  if (relay !== undefined) checkRelayFloor(tx, amountSat, await relay());
+}
+
+/** Every withdrawal this owner asked for and has not finished, oldest first (the one under way last). */
+function askedWithdrawals(record: OwnerRecord): AskedWithdrawal[] {
+  if (record.status !== 'withdrawing') return [];
+  const current = record.signing?.purpose === 'withdraw' && record.request ? [{ tx: record.signing.tx, pubnonce: record.signing.pubnonce, request: record.request }] : [];
+  return [...(record.earlier_withdrawals ?? []), ...current];
+}
+
+/**
+ * Withdrawal step 1: the whole coin, less the fee, to `destination`. Asked again for a
+ * transaction already asked for (its answer lost), it prints the same request — the operator
+ * answers a repeated request with its stored answer; once signed, it is the stored
+ * withdrawal's turn. Another withdrawal while one waits (the operator refused it, or it was
+ * asked at a rate a node would not take) is a new request, and every earlier one stays
+ * answerable (withdrawFinish): the operator co-signs at most one — the first it sees closes the
+ * coin — and whichever it was, its answer finishes the coin here. A refused request is
+ * therefore no dead end, and no request we sent is ever forgotten.
+ */
+export async function withdrawRequest(record: OwnerRecord, destination: Uint8Array, feeRate: number, ctx: OwnerContext, relay?: RelayFloorSource, limits?: FeeLimits) {
+  if (record.withdrawal) throw new StateConflictError('E_ALREADY_WITHDRAWN', `this coin's withdrawal ${record.withdrawal.txid} is signed: run statechain-withdraw --coin ${record.coin_id} (no --to) to print it again, with --broadcast to send it; if it pays too little, bump it through its anchor (package child --parent that statechain/spend)`);
   if (!['active', 'sending', 'sent', 'withdrawing'].includes(record.status)) throw new StateConflictError('E_NOT_OWNER', `this coin is ${record.status}: only its current owner withdraws it`);
   const tx = withdrawalTransaction(record, destination, feeRate);
-  if (record.status === 'withdrawing' && record.signing?.purpose === 'withdraw' && record.signing.tx === toHex(tx.unsignedTx) && record.request) return { record, message: record.request };
-  // Another withdrawal while this one waits: the operator may have co-signed it (and closed the coin) already; its answer
-  // must still be taken, so the waiting one is kept and this is refused.
-  if (record.status === 'withdrawing') throw new StateConflictError('E_WITHDRAWAL_PENDING', `a withdrawal of this coin is waiting for the operator: give the same --to and --fee-rate to print its request again, and finish it with the operator's answer`);
+  const asked = askedWithdrawals(record);
+  const again = asked.find((w) => w.tx === toHex(tx.unsignedTx));
+  if (again) return { record, message: again.request };
+  await checkWithdrawalFloor(record, tx, relay, limits);
   const pubnonce = await issueOwnerNonce(ctx, nonceContext(record.coin_id, 'withdraw', tx.id));
   const body = { type: 'statechain/withdraw-request', version: 1, network: ctx.network, coin_id: record.coin_id, tx: toHex(tx.unsignedTx), owner_pubnonce: pubnonce };
   const message = sign(body.type, body, 'owner_sig', ctx);
-  const next: OwnerRecord = { ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce }, request: message };
+  const next: OwnerRecord = {
+    ...record, status: 'withdrawing', signing: { purpose: 'withdraw', tx: toHex(tx.unsignedTx), pubnonce }, request: message,
+    ...(asked.length === 0 ? {} : { earlier_withdrawals: asked }),
+  };
   return { record: next, message };
 }
 
@@ -360,11 +392,15 @@ export async function withdrawFinish(record: OwnerRecord, cosigned: Msg<typeof W
     return { record, signed: { txid: record.withdrawal.txid, hex: record.withdrawal.hex } };
   }
   if (record.status !== 'withdrawing' || record.signing === null) throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}: no withdrawal of ours is waiting for the operator`);
-  const { st, tx } = checkWithdrawCosigned(record, cosigned, record.signing.pubnonce);
-  const sig = await finishSignature(record, st.operator_share, tx, 'withdraw', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
+  // The answer is to whichever of our requests the operator co-signed (the one under way, or an earlier one).
+  const asked = askedWithdrawals(record).find((w) => parseTransaction(w.tx, 'the stored transaction').id === cosigned.txid && w.pubnonce === cosigned.owner_pubnonce);
+  const view: OwnerRecord = asked ? { ...record, signing: { purpose: 'withdraw', tx: asked.tx, pubnonce: asked.pubnonce } } : record;
+  const { st, tx } = checkWithdrawCosigned(view, cosigned, view.signing!.pubnonce);
+  const sig = await finishSignature(view, st.operator_share, tx, 'withdraw', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
   const signed = finishSpend(tx, sig);
   const withdrawal = { txid: signed.txid, hex: signed.hex, broadcast: false };
-  return { record: { ...record, status: 'withdrawn', statement: cosigned.statement, signing: null, request: null, withdrawal } satisfies OwnerRecord, signed };
+  const { earlier_withdrawals: _asked, ...rest } = record;
+  return { record: { ...rest, status: 'withdrawn', statement: cosigned.statement, signing: null, request: null, withdrawal } satisfies OwnerRecord, signed };
 }
 
 /** The stored signed withdrawal (E_NOT_SIGNED if there is none yet). */

@@ -150,6 +150,7 @@ export const JointNonceSchema = messageSchema('statechain/joint-nonce', 'B → A
 
 export const JointWithdrawNonceSchema = messageSchema('statechain/joint-withdraw-nonce', 'B → A, a pair withdrawing its coin: the withdrawal B built and B\'s nonce for it; signed by B.', {
   coin_id: CoinId,
+  owner_share: Pubkey('O = A + B, the pair\'s share as B holds the coin: the consent counts only while the pair holds it under that share (not in a later round)'),
   tx: TxHex('the withdrawal, unsigned: A rebuilds it from its own --to and --fee-rate and must get these bytes'),
   pubnonce: Pubnonce('B'),
   part_sig: Sig('B (its authentication key)'),
@@ -166,6 +167,7 @@ export const TransferSignSchema = messageSchema('statechain/transfer-sign', 'Sen
   backup_tx: TxHex('the receiver\'s backup, unsigned'),
   backup_script: Type.Optional(Hex('where the receiver asked its backup to pay')),
   owner_pubnonce: Pubnonce('the sender'),
+  a_pubnonce: Type.Optional(Hex('a pair sending: part A\'s public nonce (owner_pubnonce must be it plus part_b\'s, B\'s)', 66)),
   part_b: Type.Optional(JointNonceSchema),
   owner_sig: Sig('the sender (the current owner)'),
 });
@@ -256,6 +258,7 @@ export const WithdrawRequestSchema = messageSchema('statechain/withdraw-request'
   coin_id: CoinId,
   tx: TxHex('the withdrawal, unsigned: one input, the coin'),
   owner_pubnonce: Pubnonce('the owner'),
+  a_pubnonce: Type.Optional(Hex('a pair withdrawing: part A\'s public nonce (owner_pubnonce must be it plus part_b\'s, B\'s)', 66)),
   part_b: Type.Optional(JointWithdrawNonceSchema),
   owner_sig: Sig('the owner'),
 });

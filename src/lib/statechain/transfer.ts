@@ -141,7 +141,7 @@ function requestDigest(req: unknown): string {
 
 /** The sender's request to the operator: co-sign the receiver's backup with the owner's nonce; signed by the owner's auth key. */
 export function transferSignMessage(
-  coinId: string, req: Msg<typeof TransferRequestSchema>, s: { transferId: string; locktime: number; backup: Transaction; ownerPubnonce: string; partB?: Record<string, unknown> },
+  coinId: string, req: Msg<typeof TransferRequestSchema>, s: { transferId: string; locktime: number; backup: Transaction; ownerPubnonce: string; aPubnonce?: string; partB?: Record<string, unknown> },
   ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>,
 ) {
   const body = {
@@ -149,7 +149,7 @@ export function transferSignMessage(
     receiver_auth: req.receiver_auth, receiver_share: req.receiver_share,
     ...(req.receiver_pop === undefined ? {} : { receiver_pop: req.receiver_pop }), ...(req.receiver_parts === undefined ? {} : { receiver_parts: req.receiver_parts }), locktime: s.locktime,
     backup_tx: toHex(s.backup.unsignedTx), ...(req.backup_script === undefined ? {} : { backup_script: req.backup_script }), owner_pubnonce: s.ownerPubnonce,
-    ...(s.partB === undefined ? {} : { part_b: s.partB }),
+    ...(s.aPubnonce === undefined ? {} : { a_pubnonce: s.aPubnonce }), ...(s.partB === undefined ? {} : { part_b: s.partB }),
   };
   return sign(body.type, body, 'owner_sig', ctx);
 }

@@ -95,7 +95,7 @@ describe('a coin owned by two parties', () => {
     const body = {
       type: 'statechain/transfer-sign', version: 1, network: 'regtest', coin_id: coinId, transfer_id: 'ab'.repeat(16),
       receiver_auth: bobAgain.pending.auth, receiver_share: bobAgain.pending.share, receiver_pop: (bobAgain.message as { receiver_pop: string }).receiver_pop,
-      locktime, backup_tx: toHex(backup.unsignedTx), owner_pubnonce: toHex(joint.jointPubnonce([nA.pubnonce, nB.pubnonce])),
+      locktime, backup_tx: toHex(backup.unsignedTx), owner_pubnonce: toHex(joint.jointPubnonce([nA.pubnonce, nB.pubnonce])), a_pubnonce: toHex(nA.pubnonce),
       part_b: { ...consent, part_sig: signBody(consent.type, consent, bob.auth.secretKey, new Uint8Array(32)) },
     };
     const request = { ...body, owner_sig: signBody(body.type, body, alice.auth.secretKey, new Uint8Array(32)) };

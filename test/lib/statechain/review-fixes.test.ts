@@ -17,22 +17,27 @@ afterAll(cleanup);
 const TO = Uint8Array.from([0x00, 0x14, ...new Uint8Array(20).fill(9)]);
 
 describe('a withdrawal waiting for the operator (finding A)', () => {
-  it('a single owner asking for another withdrawal is refused E_WITHDRAWAL_PENDING (5), no nonce issued; the same one prints the same request', async () => {
+  // Issue 22 refused another withdrawal while one waited (E_WITHDRAWAL_PENDING), so the first's answer could not be
+  // lost; issue 37's review keeps the first answerable instead (a refused one was a dead end): withdraw-review.test.ts.
+  it('a single owner asking for another withdrawal keeps the first: the same --to/--fee-rate prints the first request again, nothing written', async () => {
     const d = await deposit(chainStub(200));
     const w1 = await own.withdrawRequest(d.ownerRecord, TO, 2, d.owner);
-    await refusalAsync(own.withdrawRequest(w1.record, TO, 5, d.owner), 'E_WITHDRAWAL_PENDING', 5);
-    const again = await own.withdrawRequest(w1.record, TO, 2, d.owner);
+    const w2 = await own.withdrawRequest(w1.record, TO, 5, d.owner);
+    const again = await own.withdrawRequest(w2.record, TO, 2, d.owner);
     expect(again.message).toEqual(w1.message);
-    expect(again.record).toBe(w1.record);
+    expect(again.record).toBe(w2.record);
   });
 
-  it('a pair: B asking for another withdrawal, or A answering another B nonce, is refused E_WITHDRAWAL_PENDING (5)', async () => {
+  it('a pair: B asking for another withdrawal, or A answering another B nonce, keeps the first: the first input prints its stored message again', async () => {
     const p = await pairOwned();
     const b1 = await send.jointWithdrawNonce(p.recB, TO, 2, p.bob);
-    await refusalAsync(send.jointWithdrawNonce(b1.record, TO, 5, p.bob), 'E_WITHDRAWAL_PENDING', 5);
+    const b2 = await send.jointWithdrawNonce(b1.record, TO, 5, p.bob);
+    expect((await send.jointWithdrawNonce(b2.record, TO, 2, p.bob)).message).toEqual(b1.message);
     const a1 = await send.jointWithdrawRequest(p.recA, b1.message as never, TO, 2, p.alice);
-    const other = await send.jointWithdrawNonce(p.recB, TO, 3, p.bob); // B's nonce for another fee rate, from its old record
-    await refusalAsync(send.jointWithdrawRequest(a1.record, other.message as never, TO, 3, p.alice), 'E_WITHDRAWAL_PENDING', 5);
+    const a2 = await send.jointWithdrawRequest(a1.record, b2.message as never, TO, 5, p.alice);
+    const again = await send.jointWithdrawRequest(a2.record, b1.message as never, TO, 2, p.alice);
+    expect(again.message).toEqual(a1.message);
+    expect(again.record).toBe(a2.record);
   });
 });
 
