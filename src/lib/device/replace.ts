@@ -1,0 +1,150 @@
+/**
+ * The gateway's last-minute claim against the device's refund already in the node's mempool
+ * (issue 37, finding 7; `gateway claim` with a node).
+ *
+ * At the HTLC's expiry L the device's refund (version 3, nLockTime L, nSequence 0xfffffffd,
+ * one input: the HTLC output through the refund leaf; one output to the device; fee at the
+ * device's --fee-rate) is accepted into the mempool once the tip is L, to be mined in block
+ * L + 1. The claim leaf has no lock: the gateway can still claim while no block spends the
+ * output. Both spend the same output — a direct conflict, so the claim must REPLACE the
+ * refund under Bitcoin Core's replacement rules (doc/policy/mempool-replacements.md). It is
+ * neither a package nor TRUC sibling eviction (that is for a second child spending ANOTHER
+ * output of an unconfirmed TRUC parent): with the state unconfirmed, the refund is the state's
+ * one TRUC child and the claim takes its place as that child. TRUC transactions always signal
+ * replaceability. What Core needs of the claim:
+ *
+ *   - a fee at least the fees of everything it evicts (the refund and its descendants: a
+ *     device's CPFP of its refund), and above them by the node's incremental relay fee rate
+ *     times the claim's own vsize;
+ *   - a fee rate above the refund's: Core 28–30 compare each directly conflicting
+ *     transaction's rate in whole sat/kvB of vsize (CFeeRate, truncated); cluster mempool
+ *     (Core 31) asks that the mempool's feerate diagram improve, which for a claim replacing
+ *     a refund whose parent is confirmed means a fee per WEIGHT unit above the refund's
+ *     (and above that of the refund with its descendants, when a child of the refund pays
+ *     for it). Both are asked here. The claim (143 vB) is 17 vB larger than the refund
+ *     (126 vB: its leaf checks a hash, its witness carries the preimage), so it pays more than
+ *     the refund's rate × its own size; with the state unconfirmed, cluster mempool compares
+ *     the state with its child, so this is a little more than that node needs.
+ *
+ * The claim pays that out of the HTLC (its only input), within the command's fee guard
+ * (--max-fee-rate, --max-fee-share). A refund that pays nearly the whole HTLC as fee cannot be
+ * outbid from the HTLC alone: the claim margin (the gateway's terms) exists so that the
+ * gateway claims before L, when no refund can compete.
+ */
+import { RefusedError } from '../errors.ts';
+import { btcToSats } from '../chain/amount.ts';
+import { protocolError, RpcError, RPC_INVALID_ADDRESS_OR_KEY } from '../chain/rpc-client.ts';
+
+/** A transaction in the mempool spending the HTLC output, and what replacing it evicts. */
+export type MempoolConflict = {
+  txid: string;
+  feeSat: bigint;
+  vsize: number;
+  weight: number;
+  /** The conflict and its in-mempool descendants: their fees, total vsize and number. */
+  evictedFeeSat: bigint;
+  evictedVsize: number;
+  evictedCount: number;
+};
+
+/** What a JSON-RPC client offers (chain/rpc-client.ts RpcClient). */
+export type RpcCaller = { call<T = unknown>(method: string, params?: readonly unknown[]): Promise<T>; config?: { url: string } };
+
+const TXID_RE = /^[0-9a-f]{64}$/;
+
+/** Reads one RPC answer, refusing a shape Core does not give (E_RPC_PROTOCOL naming the node). */
+function reader(rpc: RpcCaller, method: string) {
+  const bad = (what: string) => protocolError(method, rpc.config?.url ?? 'the node', what);
+  const field = (o: unknown, key: string): unknown => {
+    if (typeof o !== 'object' || o === null || !(key in o)) throw bad(`an answer without ${key}`);
+    return (o as Record<string, unknown>)[key];
+  };
+  return {
+    bad,
+    field,
+    positiveInt(o: unknown, key: string): number {
+      const v = field(o, key);
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw bad(`a ${key} that is not a positive integer`);
+      return v;
+    },
+    sats(o: unknown, key: string): bigint {
+      const v = field(o, key);
+      if (typeof v !== 'number' && typeof v !== 'string') throw bad(`a ${key} that is not an amount`);
+      return btcToSats(v, `${method} ${key}`);
+    },
+  };
+}
+
+/**
+ * The mempool transaction spending `outpoint` (gettxspendingprevout, Core 24+), with its fee
+ * and what replacing it evicts (getmempoolentry); null when nothing in the mempool spends it
+ * (also when the spender left the mempool between the two calls).
+ */
+export async function mempoolConflict(rpc: RpcCaller, outpoint: { txid: string; vout: number }): Promise<MempoolConflict | null> {
+  const r = reader(rpc, 'gettxspendingprevout');
+  const answer = await rpc.call<unknown>('gettxspendingprevout', [[{ txid: outpoint.txid, vout: outpoint.vout }]]);
+  if (!Array.isArray(answer) || answer.length !== 1 || typeof answer[0] !== 'object' || answer[0] === null) throw r.bad('an answer that is not one entry for the one output asked');
+  const spending = (answer[0] as Record<string, unknown>)['spendingtxid'];
+  if (spending === undefined) return null;
+  if (typeof spending !== 'string' || !TXID_RE.test(spending)) throw r.bad('a spendingtxid that is not a txid');
+  let entry: unknown;
+  try {
+    entry = await rpc.call<unknown>('getmempoolentry', [spending]);
+  } catch (e) {
+    if (e instanceof RpcError && e.rpcCode === RPC_INVALID_ADDRESS_OR_KEY) return null;
+    throw e;
+  }
+  const e = reader(rpc, 'getmempoolentry');
+  const fees = e.field(entry, 'fees');
+  return {
+    txid: spending,
+    feeSat: e.sats(fees, 'base'),
+    vsize: e.positiveInt(entry, 'vsize'),
+    weight: e.positiveInt(entry, 'weight'),
+    evictedFeeSat: e.sats(fees, 'descendant'),
+    evictedVsize: e.positiveInt(entry, 'descendantsize'),
+    evictedCount: e.positiveInt(entry, 'descendantcount'),
+  };
+}
+
+/** The node's incremental relay fee rate (getmempoolinfo), sat/kvB. */
+export async function incrementalRelayFee(rpc: RpcCaller): Promise<bigint> {
+  return reader(rpc, 'getmempoolinfo').sats(await rpc.call<unknown>('getmempoolinfo'), 'incrementalrelayfee');
+}
+
+/** The smallest fee at which a transaction of this size replaces `conflict` (the rules above). */
+export function replacementFee(conflict: MempoolConflict, claim: { vsize: number; weight: number }, incrementalSatPerKvb: bigint): bigint {
+  const v = BigInt(claim.vsize);
+  const w = BigInt(claim.weight);
+  const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
+  // Absolute: the evicted fees plus the incremental relay fee on the replacement's own vsize.
+  const absolute = conflict.evictedFeeSat + ceilDiv(incrementalSatPerKvb * v, 1000n);
+  // Core 28–30: one whole sat/kvB above the direct conflict's rate (CFeeRate, truncated).
+  const perKvb = ceilDiv(((conflict.feeSat * 1000n) / BigInt(conflict.vsize) + 1n) * v, 1000n);
+  // Cluster mempool: per weight unit strictly above the conflict's, and above the conflict's with
+  // its descendants (their weight at its least: 4 per vB, less 3 per transaction for the rounding).
+  const perWeight = (fee: bigint, weight: bigint) => (fee * w) / weight + 1n;
+  const evictedWeight = BigInt(4 * conflict.evictedVsize - 3 * conflict.evictedCount);
+  return [absolute, perKvb, perWeight(conflict.feeSat, BigInt(conflict.weight)), perWeight(conflict.evictedFeeSat, evictedWeight)].reduce((a, b) => (a > b ? a : b));
+}
+
+/**
+ * Builds the claim at `feeRate`, then again at the rate replacing `conflict` needs when that
+ * is more; a refusal (the fee guard, dust) says what the replacement needed.
+ */
+export function replacing<S extends { feeSat: bigint; vsize: number; tx: { weight: number } }>(conflict: MempoolConflict, incrementalSatPerKvb: bigint, feeRate: number, build: (feeRate: number) => S): { spend: S; needed: bigint } {
+  const first = build(feeRate);
+  const needed = replacementFee(conflict, { vsize: first.vsize, weight: first.tx.weight }, incrementalSatPerKvb);
+  if (first.feeSat >= needed) return { spend: first, needed };
+  let spend: S;
+  try {
+    spend = build(Number(needed) / first.vsize);
+  } catch (e) {
+    if (e instanceof RefusedError) {
+      throw new RefusedError(e.code, `replacing ${conflict.txid}, which spends the HTLC in the mempool (${conflict.feeSat} sat, ${conflict.vsize} vB: the device's refund, or an earlier claim), needs a claim fee of ${needed} sat: ${e.message}`, e.detail ? { ...e.detail } : undefined);
+    }
+    throw e;
+  }
+  if (spend.feeSat < needed || spend.vsize !== first.vsize || spend.tx.weight !== first.tx.weight) throw new Error(`internal: the replacing claim pays ${spend.feeSat} sat for ${spend.vsize} vB, ${needed} sat needed`);
+  return { spend, needed };
+}
