@@ -306,17 +306,17 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
    * mined in block L + 1, the refund nowhere. The device's refund pays 5 sat/vB, the gateway
    * asks 2: the claim pays what the replacement needs.
    */
-  async function claimAgainstRefund(ch: Channel, k: number, state: { txid: string; hex: string }, L: number) {
+  async function claimAgainstRefund(ch: Channel, k: number, state: { txid: string; hex: string }, L: number, o: { rerun?: boolean } = {}) {
     const s = checkState(ch, state.hex, htlcSat(20_000_000n), { k, amount: htlcSat(30_000_000n), expiry: L });
     expect(await n.tip()).toBe(L);
     const refund = await step<Refund>(asDev(ch, 'device', 'refund-htlc', '--fee-rate', '5', '--broadcast'), '', 'device/htlc-refund');
     const refundEntry = await inMempool(refund.txid);
     expect(refundEntry).not.toBeNull();
-    const claim = await step<{ txid: string; hex: string; fee_sat: number; outpoint: { txid: string; vout: number }; broadcast: { txid: string }; replaces: { txid: string; fee_sat: number } }>(
-      asGw(ch, 'gateway', 'claim', '--fee-rate', '2', '--preimage-file', preimageFile(k), '--broadcast'), '', 'htlc/spend');
+    type Claim = { txid: string; hex: string; fee_sat: number; outpoint: { txid: string; vout: number }; broadcast: { txid: string }; replaces: { txid: string; fee_sat: number; path: string } };
+    let claim = await step<Claim>(asGw(ch, 'gateway', 'claim', '--fee-rate', '2', '--preimage-file', preimageFile(k), '--broadcast'), '', 'htlc/spend');
     expect(claim.outpoint).toEqual({ txid: state.txid, vout: s.vout });
     expect(claim.broadcast).toEqual({ txid: claim.txid });
-    expect(claim.replaces).toEqual({ txid: refund.txid, fee_sat: refundEntry!.fee });
+    expect(claim.replaces).toEqual({ txid: refund.txid, fee_sat: refundEntry!.fee, path: 'refund' });
     verifyScriptPathSpend(claim.hex, [{ ...s.tx.outputs[s.vout]!, txid: state.txid, vout: s.vout }], 0, {
       outputKey: s.tree.output.outputKey, internalKey: s.tree.internalKey, leafScript: s.tree.leaves.claim!.script, signingKey: MINT_PUB.subarray(1), before: [preimage(k)],
     });
@@ -328,13 +328,26 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const incremental = Math.round((await rpc<{ incrementalrelayfee: number }>('getmempoolinfo')).incrementalrelayfee * 1e8); // sat/kvB
     expect(claimEntry.fee).toBeGreaterThanOrEqual(refundEntry!.fee + Math.ceil((incremental * claimEntry.vsize) / 1000));
     expect(claimEntry.fee / claimEntry.vsize).toBeGreaterThan(refundEntry!.fee / refundEntry!.vsize);
+    if (o.rerun) {
+      // Run again at the same rate: its own claim is there, paying more than asked — refused, nothing written.
+      const before = fileSnapshot(ch.gw, { locks: true });
+      refused(await run(asGw(ch, 'gateway', 'claim', '--fee-rate', '2', '--preimage-file', preimageFile(k), '--broadcast')), 'E_ALREADY_CLAIMED');
+      expect(fileSnapshot(ch.gw, { locks: true })).toEqual(before);
+      expect(await inMempool(claim.txid)).not.toBeNull();
+      // Asked for more than it pays: the claim bumps itself (replaces its own claim).
+      const bumped = await step<Claim>(asGw(ch, 'gateway', 'claim', '--fee-rate', '9', '--preimage-file', preimageFile(k), '--broadcast'), '', 'htlc/spend');
+      expect(bumped.replaces).toEqual({ txid: claim.txid, fee_sat: claim.fee_sat, path: 'claim' });
+      expect(bumped.fee_sat).toBeGreaterThanOrEqual(9 * claimEntry.vsize);
+      expect(await inMempool(claim.txid)).toBeNull();
+      claim = bumped;
+    }
     await n.mine(1);
     expect(await confirmations(claim.txid)).toBe(1);
     expect(await n.tip()).toBe(L + 1);
     await expect(rpc('getrawtransaction', [refund.txid, 1])).rejects.toThrow();
   }
 
-  it('F: at the HTLC\'s expiry the device\'s refund is in the mempool (the state mined by the gateway\'s exit); the gateway\'s late claim (gateway claim --preimage-file --broadcast) replaces it and is mined in block L + 1', async () => {
+  it('F: at the HTLC\'s expiry the device\'s refund is in the mempool (the state mined by the gateway\'s exit); the gateway\'s late claim (gateway claim --preimage-file --broadcast) replaces it and is mined in block L + 1; run again, its own claim is E_ALREADY_CLAIMED at the same rate and bumped at a higher one', async () => {
     const ch = await openChannel('F');
     await pay(ch, 19, 20_000_000n);
     await settle(ch, 19, true);
@@ -344,7 +357,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await n.mine(1);
     expect(await confirmations(exit.state_tx.txid)).toBe(1);
     await mineTo(L);
-    await claimAgainstRefund(ch, 20, exit.state_tx, L);
+    await claimAgainstRefund(ch, 20, exit.state_tx, L, { rerun: true });
   }, 240_000);
 
   it('G: at the HTLC\'s expiry the state is in the mempool alone (sent without a child) and the device\'s refund is its TRUC child; the gateway\'s late claim replaces the refund (a direct conflict, not a second child) and is mined with the state in block L + 1', async () => {

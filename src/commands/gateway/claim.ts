@@ -5,7 +5,7 @@ import { contractFlag } from '../../lib/cli/credit-command.ts';
 import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
-import { UsageError } from '../../lib/errors.ts';
+import { RefusedError, UsageError } from '../../lib/errors.ts';
 import type { RpcChainSource } from '../../lib/chain/rpc.ts';
 
 export default class GatewayClaim extends DeviceCommand<typeof GatewayClaim> {
@@ -20,7 +20,8 @@ node, a state already mined (an earlier exit-credit) gets the claim alone (htlc/
 expiry height, after which the device can refund it. With a node, a refund of the device already in the mempool at that
 height (the state mined or not) is replaced: the claim alone (htlc/spend, "replaces": the refund's txid and fee) pays at
 least what Bitcoin Core's replacement rules need (the refund's fee and its descendants', plus the incremental relay fee on
-the claim's size, at a higher rate), more than --fee-rate when needed, within --max-fee-rate/--max-fee-share. The contract is frozen as by exit-credit (unless --dry-run); with
+the claim's size, at a higher rate), more than --fee-rate when needed, within --max-fee-rate/--max-fee-share. Its own
+earlier claim in the mempool is replaced (bumped) only for a --fee-rate above what it pays, else E_ALREADY_CLAIMED. The contract is frozen as by exit-credit (unless --dry-run); with
 --broadcast only once the node accepted the package: a refused broadcast changes nothing. Refuses (exit 4) a latest
 state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE), a wrong one (E_WRONG_PREIMAGE).`;
   static override examples = [
@@ -69,18 +70,25 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
       // HTLC's expiry on; the state mined or not), the claim alone REPLACES it: a direct
       // conflict, at the fee Core's replacement rules need (lib/device/replace.ts).
       const out = ctx.chain.kind === 'rpc' ? await ctx.chain.utxo(stateTxid, claim.vout) : null;
-      const { mempoolConflict, incrementalRelayFee, replacing } = await import('../../lib/device/replace.ts');
+      const { mempoolConflict, incrementalRelayFee, replacing, spendingLeaf } = await import('../../lib/device/replace.ts');
+      const { htlcOf } = await import('../../lib/device/onchain.ts');
       const rpc = ctx.chain.kind === 'rpc' ? (ctx.chain as RpcChainSource).client : undefined;
       const conflict = rpc && !out ? await mempoolConflict(rpc, { txid: stateTxid, vout: claim.vout }) : null;
       if ((out && out.confirmations > 0) || conflict) {
         const { gatewayClaim, claimPreimage } = await import('../../lib/device/onchain.ts');
         const { termsFromJson } = await import('../../lib/credit/codec.ts');
         const build = (rate: number) => gatewayClaim(record.gateway!, ctx.mint, claimPreimage(record.gateway!, preimage), to ?? termsFromJson(record.contract, network).payoutScript, rate, feeLimits);
+        // The gateway's own earlier claim in the mempool is bumped only when asked for more than it pays
+        // (a rerun at the same rate would otherwise raise the fee each time).
+        const leaf = conflict ? spendingLeaf(await ctx.chain.rawTransaction(conflict.txid), { txid: stateTxid, vout: claim.vout }, htlcOf(record.gateway!)) : undefined;
+        if (conflict && leaf === 'claim' && Number(conflict.feeSat) >= feeRate * conflict.vsize) {
+          throw new RefusedError('E_ALREADY_CLAIMED', `this gateway's claim ${conflict.txid} of the HTLC is in the mempool already, paying ${conflict.feeSat} sat (${(Number(conflict.feeSat) / conflict.vsize).toFixed(2)} sat/vB); to bump it, run again with a higher --fee-rate`);
+        }
         const spend = conflict ? replacing(conflict, await incrementalRelayFee(rpc!), feeRate, build).spend : build(feeRate);
         message = {
           type: 'htlc/spend', version: 1, network, kind: 'taproot', path: 'claim', complete: true, txid: spend.txid, outpoint: { txid: stateTxid, vout: claim.vout },
           amount_sat: claim.amount_sat, fee_sat: Number(spend.feeSat), locktime: spend.lockTime, sequence: spend.sequence, hex: spend.hex,
-          ...(conflict ? { replaces: { txid: conflict.txid, fee_sat: Number(conflict.feeSat) } } : {}),
+          ...(conflict ? { replaces: { txid: conflict.txid, fee_sat: Number(conflict.feeSat), path: leaf } } : {}),
         };
         if (f.broadcast) message = { ...message, broadcast: { txid: await this.broadcastTx(ctx.chain, spend.tx.extract(), 'the claim', 'the channel') } };
       } else if (f.broadcast) {

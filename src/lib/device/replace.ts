@@ -31,7 +31,10 @@
  * outbid from the HTLC alone: the claim margin (the gateway's terms) exists so that the
  * gateway claims before L, when no refund can compete.
  */
+import { Transaction } from '@scure/btc-signer';
+import { equalBytes, toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
+import type { HtlcOutput } from '../htlc/htlc.ts';
 import { btcToSats } from '../chain/amount.ts';
 import { protocolError, RpcError, RPC_INVALID_ADDRESS_OR_KEY } from '../chain/rpc-client.ts';
 
@@ -110,6 +113,25 @@ export async function mempoolConflict(rpc: RpcCaller, outpoint: { txid: string; 
 /** The node's incremental relay fee rate (getmempoolinfo), sat/kvB. */
 export async function incrementalRelayFee(rpc: RpcCaller): Promise<bigint> {
   return reader(rpc, 'getmempoolinfo').sats(await rpc.call<unknown>('getmempoolinfo'), 'incrementalrelayfee');
+}
+
+/**
+ * Which leaf of the HTLC the mempool transaction `raw` spends `outpoint` by: 'claim' (the
+ * gateway's own earlier claim: only its key signs that leaf), 'refund' (the device's), or
+ * 'other' (the key path, or not that output at all).
+ */
+export function spendingLeaf(raw: Uint8Array, outpoint: { txid: string; vout: number }, htlc: HtlcOutput): 'claim' | 'refund' | 'other' {
+  const tx = Transaction.fromRaw(raw, { allowUnknownInputs: true, allowUnknownOutputs: true, disableScriptCheck: true });
+  for (let i = 0; i < tx.inputsLength; i++) {
+    const input = tx.getInput(i);
+    if (toHex(input.txid!) !== outpoint.txid || input.index !== outpoint.vout) continue;
+    // A script-path witness ends with the leaf script and its control block.
+    const w = input.finalScriptWitness ?? [];
+    const leaf = w.length >= 2 ? w[w.length - 2]! : undefined;
+    if (leaf && htlc.taproot && equalBytes(leaf, htlc.taproot.claimLeaf)) return 'claim';
+    if (leaf && htlc.taproot && equalBytes(leaf, htlc.taproot.refundLeaf)) return 'refund';
+  }
+  return 'other';
 }
 
 /** The smallest fee at which a transaction of this size replaces `conflict` (the rules above). */

@@ -8,8 +8,13 @@
 import { describe, expect, it } from 'vitest';
 import { RefusedError } from '../../../src/lib/errors.ts';
 import { RpcError } from '../../../src/lib/chain/rpc-client.ts';
-import { incrementalRelayFee, mempoolConflict, replacementFee, replacing, type MempoolConflict } from '../../../src/lib/device/replace.ts';
+import { incrementalRelayFee, mempoolConflict, replacementFee, replacing, spendingLeaf, type MempoolConflict } from '../../../src/lib/device/replace.ts';
+import * as device from '../../../src/lib/device/device.ts';
+import * as gateway from '../../../src/lib/device/gateway.ts';
+import { deviceRefund, gatewayClaim, htlcOf } from '../../../src/lib/device/onchain.ts';
+import { fromHex } from '../../../src/lib/bytes.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
+import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, paymentHash, preimage } from './world.ts';
 
 const CLAIM = { vsize: 143, weight: 569 }; // the claim of a taproot HTLC with the preimage, to P2WPKH
 const INCREMENTAL = 100n; // sat/kvB: Core's default (0.1 sat/vB)
@@ -124,5 +129,21 @@ describe('replacing: the claim at the asked rate, or at the rate the replacement
     const e = refusal(() => replacing(alone(4700n, 126, 501), INCREMENTAL, 2, builder(5000).build), 'E_FEE_TOO_HIGH', 4);
     expect(e.message).toContain('needs a claim fee of 5338 sat');
     expect(e.message).toContain('aa'.repeat(32));
+  });
+});
+
+describe('spendingLeaf: what the mempool transaction spending the HTLC is', () => {
+  it('the gateway\'s claim (claim leaf), the device\'s refund (refund leaf); another outpoint: other', async () => {
+    const ch = await channel();
+    const p = device.pay(ch.device, ch.deviceKey, { invoice: invoice(0, 2_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
+    const job = await gateway.pay(ch.gctx, ch.gateway, p.message as never, NOW);
+    const g = job.record;
+    const htlc = htlcOf(g);
+    const claim = gatewayClaim(g, ch.gctx.gateway, preimage(0), ch.c.payoutScript, 2);
+    const refund = deviceRefund(p.record, ch.deviceKey, Buffer.from(paymentHash(0)).toString('hex'), ch.c.refundScript, 2);
+    const outpoint = { txid: g.latest!.txid, vout: claim.tx.getInput(0).index! };
+    expect(spendingLeaf(fromHex(claim.hex), outpoint, htlc)).toBe('claim');
+    expect(spendingLeaf(fromHex(refund.hex), outpoint, htlc)).toBe('refund');
+    expect(spendingLeaf(fromHex(claim.hex), { ...outpoint, vout: outpoint.vout + 1 }, htlc)).toBe('other');
   });
 });
