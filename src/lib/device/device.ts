@@ -27,7 +27,8 @@
  *   passes every other channel's record as `others`, read under that lock.
  * - The daily limit counts the spending of all the device's channels that day (PayParams.others).
  * - The daily limit's UTC day never goes back: a clock set back counts against the
- *   latest day on record (only a later day opens a fresh budget).
+ *   latest day on record of any of the device's channels (only a later day opens a fresh
+ *   budget; a channel whose own record is older does not).
  * - A device/pay the gateway refused is ended only by the gateway's signed word that it
  *   never co-signed it (credit abandon: the nonce burned, a fresh one for the same
  *   state): the device never signs a second HTLC state on its own guess.
@@ -103,8 +104,9 @@ export function pay(r: DeviceChannel, device: KeyPair, p: PayParams): Step {
   if (r.in_flight && r.in_flight.invoice === p.invoice.trim()) return { record: r, message: r.in_flight.request };
   const invoice = decodeBolt11(p.invoice); // signature, fields: coded refusals
   // The UTC day never goes back: a clock set back (a reset RTC, a spoofed time source)
-  // counts against the latest day on record instead of opening a fresh budget.
-  const day = utcDay(p.now) < r.day.date ? r.day.date : utcDay(p.now);
+  // counts against the latest day on record instead of opening a fresh budget — the latest
+  // day on ANY of the device's channels, or the clock set back would open one on another.
+  const day = [r, ...(p.others ?? [])].reduce((latest, o) => (o.day.date > latest ? o.day.date : latest), utcDay(p.now));
   const spent = r.day.date === day ? BigInt(r.day.spent_msat) : 0n;
   const elsewhere = (p.others ?? []).reduce((sum, o) => sum + (o.day.date === day ? BigInt(o.day.spent_msat) : 0n), 0n);
   const ok = checkPayment({
