@@ -5,7 +5,7 @@ import { contractFlag } from '../../lib/cli/credit-command.ts';
 import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
-import { RefusedError, UsageError } from '../../lib/errors.ts';
+import { UsageError } from '../../lib/errors.ts';
 import type { RpcChainSource } from '../../lib/chain/rpc.ts';
 
 export default class GatewayClaim extends DeviceCommand<typeof GatewayClaim> {
@@ -70,7 +70,7 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
       // HTLC's expiry on; the state mined or not), the claim alone REPLACES it: a direct
       // conflict, at the fee Core's replacement rules need (lib/device/replace.ts).
       const out = ctx.chain.kind === 'rpc' ? await ctx.chain.utxo(stateTxid, claim.vout) : null;
-      const { mempoolConflict, incrementalRelayFee, replacing, spendingLeaf } = await import('../../lib/device/replace.ts');
+      const { mempoolConflict, incrementalRelayFee, claimReplacing, spendingLeaf } = await import('../../lib/device/replace.ts');
       const { htlcOf } = await import('../../lib/device/onchain.ts');
       const rpc = ctx.chain.kind === 'rpc' ? (ctx.chain as RpcChainSource).client : undefined;
       const conflict = rpc && !out ? await mempoolConflict(rpc, { txid: stateTxid, vout: claim.vout }) : null;
@@ -81,10 +81,7 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
         // The gateway's own earlier claim in the mempool is bumped only when asked for more than it pays
         // (a rerun at the same rate would otherwise raise the fee each time).
         const leaf = conflict ? spendingLeaf(await ctx.chain.rawTransaction(conflict.txid), { txid: stateTxid, vout: claim.vout }, htlcOf(record.gateway!)) : undefined;
-        if (conflict && leaf === 'claim' && Number(conflict.feeSat) >= feeRate * conflict.vsize) {
-          throw new RefusedError('E_ALREADY_CLAIMED', `this gateway's claim ${conflict.txid} of the HTLC is in the mempool already, paying ${conflict.feeSat} sat (${(Number(conflict.feeSat) / conflict.vsize).toFixed(2)} sat/vB); to bump it, run again with a higher --fee-rate`);
-        }
-        const spend = conflict ? replacing(conflict, await incrementalRelayFee(rpc!), feeRate, build).spend : build(feeRate);
+        const spend = conflict ? claimReplacing(conflict, leaf!, await incrementalRelayFee(rpc!), feeRate, build) : build(feeRate);
         message = {
           type: 'htlc/spend', version: 1, network, kind: 'taproot', path: 'claim', complete: true, txid: spend.txid, outpoint: { txid: stateTxid, vout: claim.vout },
           amount_sat: claim.amount_sat, fee_sat: Number(spend.feeSat), locktime: spend.lockTime, sequence: spend.sequence, hex: spend.hex,

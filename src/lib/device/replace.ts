@@ -170,3 +170,18 @@ export function replacing<S extends { feeSat: bigint; vsize: number; tx: { weigh
   if (spend.feeSat < needed || spend.vsize !== first.vsize || spend.tx.weight !== first.tx.weight) throw new Error(`internal: the replacing claim pays ${spend.feeSat} sat for ${spend.vsize} vB, ${needed} sat needed`);
   return { spend, needed };
 }
+
+/**
+ * The claim alone against `conflict`, the mempool transaction spending the HTLC (`leaf`: what
+ * spendingLeaf read in it): the gateway's own earlier claim is replaced only for a fee rate
+ * above what it pays (E_ALREADY_CLAIMED otherwise: a rerun never raises the fee by itself),
+ * anything else at the fee the replacement needs, or --fee-rate when that is more.
+ */
+export function claimReplacing<S extends { feeSat: bigint; vsize: number; tx: { weight: number } }>(
+  conflict: MempoolConflict, leaf: 'claim' | 'refund' | 'other', incrementalSatPerKvb: bigint, feeRate: number, build: (feeRate: number) => S,
+): S {
+  if (leaf === 'claim' && Number(conflict.feeSat) >= feeRate * conflict.vsize) {
+    throw new RefusedError('E_ALREADY_CLAIMED', `this gateway's claim ${conflict.txid} of the HTLC is in the mempool already, paying ${conflict.feeSat} sat (${(Number(conflict.feeSat) / conflict.vsize).toFixed(2)} sat/vB); to bump it, run again with a higher --fee-rate`);
+  }
+  return replacing(conflict, incrementalSatPerKvb, feeRate, build).spend;
+}
