@@ -18,7 +18,12 @@
  * claim, 143 vB, is larger than the refund, 126 vB; at 37.3 sat/vB only the rate per weight unit
  * gives Core's answer, one sat above the per-vB rate); the refund with a CPFP child of its own
  * (both evicted: the absolute rule, their fees, decides); the state unconfirmed, the refund its
- * TRUC child (a direct conflict: replaced, not sibling-evicted).
+ * TRUC child (a direct conflict: replaced, not sibling-evicted). And what `gateway claim` itself
+ * does there (replace.ts claimReplacing) when the gateway asks more than the replacement needs:
+ * --fee-rate is the rate of state + claim together, so with the state unconfirmed the package
+ * reaches it, by Core's own count of the claim's ancestors (review of issue 37: the claim paid
+ * the rate on its own size, the package ~40 % below it); a rerun at that rate is
+ * E_ALREADY_CLAIMED, one at a higher rate bumps the package to it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -26,7 +31,9 @@ import { Transaction } from '@scure/btc-signer';
 import { decodeAddress } from '../../src/lib/address.ts';
 import { toHex } from '../../src/lib/bytes.ts';
 import { deviceRefund, gatewayClaim } from '../../src/lib/device/onchain.ts';
-import { incrementalRelayFee, mempoolConflict, replacementFee } from '../../src/lib/device/replace.ts';
+import { claimReplacing, incrementalRelayFee, mempoolConflict, replacementFee, spendingLeaf } from '../../src/lib/device/replace.ts';
+import { fromHex } from '../../src/lib/bytes.ts';
+import { refusal } from '../setup/refusal.ts';
 import { tempDir } from '../helpers.ts';
 import { parseTx } from '../independent/tx.ts';
 import { MINT, USER } from '../lib/credit/world.ts';
@@ -129,6 +136,53 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
 
   it('the refund bumped by a child of its own (20 sat/vB): both are evicted, their fees count (the absolute rule decides)', async () => {
     await race('cpfp', 33, { refundRate: 2, stateMined: true, refundChildRate: 20 });
+  }, 180_000);
+
+  it('the state unconfirmed, the gateway asking 10 sat/vB for state + claim (the refund at 1.1): Core counts the package at 10 or more; a rerun at 10 is E_ALREADY_CLAIMED, at 12 it bumps the package to 12', async () => {
+    const k = 35;
+    const s = await inFlight('package', k);
+    await n.mine(s.expiry - (await n.tip()));
+    expect(await rpc<string>('sendrawtransaction', [s.latest.hex])).toBe(s.latest.txid);
+    const refund = deviceRefund(s.d, USER, s.hash, decodeAddress(n.sweepTo, 'regtest'), 1.1);
+    expect(await rpc<string>('sendrawtransaction', [refund.hex])).toBe(refund.txid);
+    // The state as Core counts it (what gateway claim takes from its exit message: fee_sat, vsize).
+    const stateEntry = await rpc<{ vsize: number; fees: { base: number } }>('getmempoolentry', [s.latest.txid]);
+    const state = { txid: s.latest.txid, feeSat: BigInt(Math.round(stateEntry.fees.base * 1e8)), vsize: stateEntry.vsize };
+    const dest = decodeAddress(n.sweepTo, 'regtest');
+    const build = (rate: number) => gatewayClaim(s.g, MINT, preimage(k), dest, rate);
+    const outpoint = { txid: s.latest.txid, vout: s.vout };
+    const incremental = await incrementalRelayFee(n.node.rpc);
+    /** The claim gateway claim builds at `rate` against what spends the HTLC in the mempool now. */
+    const claimAt = async (rate: number) => {
+      const conflict = (await mempoolConflict(n.node.rpc, outpoint))!;
+      const leaf = spendingLeaf(fromHex(await rpc<string>('getrawtransaction', [conflict.txid])), outpoint, s.htlc);
+      return { conflict, leaf, claim: () => claimReplacing(conflict, leaf, incremental, rate, build, state) };
+    };
+    /** Core's rate of the claim with its unconfirmed ancestors (the state): fee / vsize of the package. */
+    const packageRate = async (txid: string) => {
+      const e = await rpc<{ ancestorcount: number; ancestorsize: number; fees: { ancestor: number } }>('getmempoolentry', [txid]);
+      expect(e.ancestorcount).toBe(2);
+      return Math.round(e.fees.ancestor * 1e8) / e.ancestorsize;
+    };
+    const first = await claimAt(10);
+    expect(first.leaf).toBe('refund');
+    const claim = first.claim();
+    expect(await rpc<string>('sendrawtransaction', [claim.hex])).toBe(claim.txid);
+    const rate = await packageRate(claim.txid);
+    console.log(`package: state ${state.feeSat} sat / ${state.vsize} vB + claim ${claim.feeSat} sat / ${claim.vsize} vB = ${rate.toFixed(2)} sat/vB (asked 10)`);
+    expect(rate).toBeGreaterThanOrEqual(10);
+    // Run again at 10: its own claim is there at that package rate — refused.
+    const again = await claimAt(10);
+    expect(again.leaf).toBe('claim');
+    refusal(again.claim, 'E_ALREADY_CLAIMED', 4);
+    // At 12: the package bumped to 12 (its own claim replaced), mined with the state in block L + 1.
+    const bumped = (await claimAt(12)).claim();
+    expect(await rpc<string>('sendrawtransaction', [bumped.hex])).toBe(bumped.txid);
+    expect(await rpc<string[]>('getrawmempool')).not.toContain(claim.txid);
+    expect(await packageRate(bumped.txid)).toBeGreaterThanOrEqual(12);
+    await n.mine(1);
+    expect((await rpc<{ confirmations?: number }>('getrawtransaction', [bumped.txid, 1])).confirmations).toBe(1);
+    expect((await rpc<{ confirmations?: number }>('getrawtransaction', [s.latest.txid, 1])).confirmations).toBe(1);
   }, 180_000);
 
   it('the state unconfirmed, the refund its TRUC child: the claim replaces the refund (a direct conflict) and is mined with the state', async () => {

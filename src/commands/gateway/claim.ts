@@ -20,8 +20,9 @@ node, a state already mined (an earlier exit-credit) gets the claim alone (htlc/
 expiry height, after which the device can refund it. With a node, a refund of the device already in the mempool at that
 height (the state mined or not) is replaced: the claim alone (htlc/spend, "replaces": the refund's txid and fee) pays at
 least what Bitcoin Core's replacement rules need (the refund's fee and its descendants', plus the incremental relay fee on
-the claim's size, at a higher rate), more than --fee-rate when needed, within --max-fee-rate/--max-fee-share. Its own
-earlier claim in the mempool is replaced (bumped) only for a --fee-rate above what it pays, else E_ALREADY_CLAIMED. The contract is frozen as by exit-credit (unless --dry-run); with
+the claim's size, at a higher rate), more than --fee-rate when needed, within --max-fee-rate/--max-fee-share; --fee-rate
+is the rate of state + claim, so with the state unconfirmed the claim pays for both. Its own earlier claim in the
+mempool is replaced (bumped) only for a --fee-rate above what it pays (with the state, unconfirmed), else E_ALREADY_CLAIMED. The contract is frozen as by exit-credit (unless --dry-run); with
 --broadcast only once the node accepted the package: a refused broadcast changes nothing. Refuses (exit 4) a latest
 state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE), a wrong one (E_WRONG_PREIMAGE).`;
   static override examples = [
@@ -63,7 +64,8 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
       if (!record) throw new UsageError('E_USAGE', `the gateway has no contract ${id}`);
       let message = gatewayExitClaim(record, ctx.mint, { feeRate, feeLimits, ...(to ? { to } : {}), auxRand: this.random.bytes(32, 'gateway/claim/aux'), ...(preimage ? { preimage } : {}) });
       const claim = message.htlc_claim as { vout: number; amount_sat: number };
-      const stateTxid = (message.state_tx as { txid: string }).txid;
+      const stateTx = message.state_tx as { txid: string; vsize: number; fee_sat: number };
+      const stateTxid = stateTx.txid;
       // With a node: a state already mined (an earlier exit-credit) is not resubmitted, and its
       // payout may be spent already: the HTLC is claimed alone (htlc/spend), fee for its own size.
       // And when a transaction in the mempool spends the HTLC (the device's refund, from the
@@ -79,9 +81,10 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
         const { termsFromJson } = await import('../../lib/credit/codec.ts');
         const build = (rate: number) => gatewayClaim(record.gateway!, ctx.mint, claimPreimage(record.gateway!, preimage), to ?? termsFromJson(record.contract, network).payoutScript, rate, feeLimits);
         // The gateway's own earlier claim in the mempool is bumped only when asked for more than it pays
-        // (a rerun at the same rate would otherwise raise the fee each time).
+        // (a rerun at the same rate would otherwise raise the fee each time); with the state unconfirmed,
+        // --fee-rate is the rate of state + claim, as for the exit package.
         const leaf = conflict ? spendingLeaf(await ctx.chain.rawTransaction(conflict.txid), { txid: stateTxid, vout: claim.vout }, htlcOf(record.gateway!)) : undefined;
-        const spend = conflict ? claimReplacing(conflict, leaf!, await incrementalRelayFee(rpc!), feeRate, build) : build(feeRate);
+        const spend = conflict ? claimReplacing(conflict, leaf!, await incrementalRelayFee(rpc!), feeRate, build, { txid: stateTxid, feeSat: BigInt(stateTx.fee_sat), vsize: stateTx.vsize }) : build(feeRate);
         message = {
           type: 'htlc/spend', version: 1, network, kind: 'taproot', path: 'claim', complete: true, txid: spend.txid, outpoint: { txid: stateTxid, vout: claim.vout },
           amount_sat: claim.amount_sat, fee_sat: Number(spend.feeSat), locktime: spend.lockTime, sequence: spend.sequence, hex: spend.hex,

@@ -48,6 +48,8 @@ export type MempoolConflict = {
   evictedFeeSat: bigint;
   evictedVsize: number;
   evictedCount: number;
+  /** Its unconfirmed parents (getmempoolentry `depends`): the state, when the state is not mined. */
+  depends: string[];
 };
 
 /** What a JSON-RPC client offers (chain/rpc-client.ts RpcClient). */
@@ -99,6 +101,8 @@ export async function mempoolConflict(rpc: RpcCaller, outpoint: { txid: string; 
   }
   const e = reader(rpc, 'getmempoolentry');
   const fees = e.field(entry, 'fees');
+  const depends = e.field(entry, 'depends');
+  if (!Array.isArray(depends) || !depends.every((t) => typeof t === 'string' && TXID_RE.test(t))) throw e.bad('a depends that is not a list of txids');
   return {
     txid: spending,
     feeSat: e.sats(fees, 'base'),
@@ -107,6 +111,7 @@ export async function mempoolConflict(rpc: RpcCaller, outpoint: { txid: string; 
     evictedFeeSat: e.sats(fees, 'descendant'),
     evictedVsize: e.positiveInt(entry, 'descendantsize'),
     evictedCount: e.positiveInt(entry, 'descendantcount'),
+    depends: depends as string[],
   };
 }
 
@@ -172,16 +177,35 @@ export function replacing<S extends { feeSat: bigint; vsize: number; tx: { weigh
 }
 
 /**
+ * The fee of a child of `vsize` that brings the package to `feeRate`: with its parent (the
+ * state) unconfirmed, the two together — --fee-rate is the rate of state + claim, as for the
+ * exit package — else its own size; never less than the rate on its own size.
+ */
+export function childFee(feeRate: number, vsize: number, unconfirmedParent?: { feeSat: bigint; vsize: number }): bigint {
+  const own = BigInt(Math.ceil(feeRate * vsize));
+  if (!unconfirmedParent) return own;
+  const together = BigInt(Math.ceil(feeRate * (unconfirmedParent.vsize + vsize))) - unconfirmedParent.feeSat;
+  return together > own ? together : own;
+}
+
+/**
  * The claim alone against `conflict`, the mempool transaction spending the HTLC (`leaf`: what
- * spendingLeaf read in it): the gateway's own earlier claim is replaced only for a fee rate
- * above what it pays (E_ALREADY_CLAIMED otherwise: a rerun never raises the fee by itself),
- * anything else at the fee the replacement needs, or --fee-rate when that is more.
+ * spendingLeaf read in it). --fee-rate is the rate of the state and the claim together: with the
+ * state unconfirmed (`state`, its txid among the conflict's unconfirmed parents) the claim pays
+ * for both. The gateway's own earlier claim is replaced only when it leaves that package below
+ * --fee-rate (E_ALREADY_CLAIMED otherwise: a rerun never raises the fee by itself); anything else
+ * at the fee the replacement needs, or the --fee-rate package when that is more.
  */
 export function claimReplacing<S extends { feeSat: bigint; vsize: number; tx: { weight: number } }>(
   conflict: MempoolConflict, leaf: 'claim' | 'refund' | 'other', incrementalSatPerKvb: bigint, feeRate: number, build: (feeRate: number) => S,
+  state?: { txid: string; feeSat: bigint; vsize: number },
 ): S {
-  if (leaf === 'claim' && Number(conflict.feeSat) >= feeRate * conflict.vsize) {
-    throw new RefusedError('E_ALREADY_CLAIMED', `this gateway's claim ${conflict.txid} of the HTLC is in the mempool already, paying ${conflict.feeSat} sat (${(Number(conflict.feeSat) / conflict.vsize).toFixed(2)} sat/vB); to bump it, run again with a higher --fee-rate`);
+  const parent = state && conflict.depends.includes(state.txid) ? state : undefined;
+  const rateWith = (fee: bigint, vsize: number) => (Number(fee + (parent?.feeSat ?? 0n)) / (vsize + (parent?.vsize ?? 0))).toFixed(2);
+  if (leaf === 'claim' && conflict.feeSat >= childFee(feeRate, conflict.vsize, parent)) {
+    throw new RefusedError('E_ALREADY_CLAIMED', `this gateway's claim ${conflict.txid} of the HTLC is in the mempool already, paying ${conflict.feeSat} sat (${rateWith(conflict.feeSat, conflict.vsize)} sat/vB${parent ? ' with the unconfirmed state' : ''}); to bump it, run again with a higher --fee-rate`);
   }
-  return replacing(conflict, incrementalSatPerKvb, feeRate, build).spend;
+  const first = build(feeRate);
+  const target = childFee(feeRate, first.vsize, parent);
+  return replacing(conflict, incrementalSatPerKvb, target > first.feeSat ? Number(target) / first.vsize : feeRate, build).spend;
 }

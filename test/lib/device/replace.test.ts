@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { RefusedError } from '../../../src/lib/errors.ts';
 import { RpcError } from '../../../src/lib/chain/rpc-client.ts';
-import { incrementalRelayFee, mempoolConflict, replacementFee, replacing, spendingLeaf, type MempoolConflict } from '../../../src/lib/device/replace.ts';
+import { claimReplacing, incrementalRelayFee, mempoolConflict, replacementFee, replacing, spendingLeaf, type MempoolConflict } from '../../../src/lib/device/replace.ts';
 import * as device from '../../../src/lib/device/device.ts';
 import * as gateway from '../../../src/lib/device/gateway.ts';
 import { deviceRefund, gatewayClaim, htlcOf } from '../../../src/lib/device/onchain.ts';
@@ -18,7 +18,7 @@ import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, paymentHash, preimage } f
 
 const CLAIM = { vsize: 143, weight: 569 }; // the claim of a taproot HTLC with the preimage, to P2WPKH
 const INCREMENTAL = 100n; // sat/kvB: Core's default (0.1 sat/vB)
-const alone = (feeSat: bigint, vsize: number, weight: number): MempoolConflict => ({ txid: 'aa'.repeat(32), feeSat, vsize, weight, evictedFeeSat: feeSat, evictedVsize: vsize, evictedCount: 1 });
+const alone = (feeSat: bigint, vsize: number, weight: number, depends: string[] = []): MempoolConflict => ({ txid: 'aa'.repeat(32), feeSat, vsize, weight, evictedFeeSat: feeSat, evictedVsize: vsize, evictedCount: 1, depends });
 
 describe('replacementFee: the least fee at which the claim replaces the refund', () => {
   it('the rate per weight unit decides (Core 31): a refund of 4700 sat, 126 vB, weight 501 → 5338 sat (per vB truncated: 5335; absolute: 4715)', () => {
@@ -33,7 +33,7 @@ describe('replacementFee: the least fee at which the claim replaces the refund',
 
   it('the absolute fee decides: a refund whose own child pays for it (2276 sat evicted, 222 vB, 2 transactions) → 2291 sat', () => {
     // 2276 + ⌈100 × 143 / 1000⌉ = 2291; per weight of the evicted pair: ⌊2276 × 569 / (4 × 222 − 6)⌋ + 1 = 1469; of the refund: ⌊276 × 569 / 549⌋ + 1 = 287.
-    const c: MempoolConflict = { txid: 'bb'.repeat(32), feeSat: 276n, vsize: 138, weight: 549, evictedFeeSat: 2276n, evictedVsize: 222, evictedCount: 2 };
+    const c: MempoolConflict = { txid: 'bb'.repeat(32), feeSat: 276n, vsize: 138, weight: 549, evictedFeeSat: 2276n, evictedVsize: 222, evictedCount: 2, depends: [] };
     expect(replacementFee(c, CLAIM, INCREMENTAL)).toBe(2291n);
     // A higher incremental relay fee (1 sat/vB) raises it by its rate on the claim's size: 2276 + 143.
     expect(replacementFee(c, CLAIM, 1000n)).toBe(2419n);
@@ -42,7 +42,7 @@ describe('replacementFee: the least fee at which the claim replaces the refund',
   it('the evicted set\'s rate decides when the refund\'s child pays a high rate for a small pair', () => {
     // Evicted 3000 sat over 130 vB (refund 126 + a tiny child), 2 transactions: weight at least 4 × 130 − 6 = 514;
     // ⌊3000 × 569 / 514⌋ + 1 = 3322 > 3000 + 15.
-    const c: MempoolConflict = { txid: 'cc'.repeat(32), feeSat: 126n, vsize: 126, weight: 501, evictedFeeSat: 3000n, evictedVsize: 130, evictedCount: 2 };
+    const c: MempoolConflict = { txid: 'cc'.repeat(32), feeSat: 126n, vsize: 126, weight: 501, evictedFeeSat: 3000n, evictedVsize: 130, evictedCount: 2, depends: [] };
     expect(replacementFee(c, CLAIM, INCREMENTAL)).toBe(3322n);
   });
 });
@@ -63,12 +63,13 @@ function node(answers: Record<string, unknown | ((params: readonly unknown[]) =>
 }
 const TXID = '11'.repeat(32);
 const SPENDER = '22'.repeat(32);
-const ENTRY = { vsize: 126, weight: 501, descendantsize: 126, descendantcount: 1, fees: { base: 0.000047, descendant: 0.000047 } };
+const STATE = '33'.repeat(32);
+const ENTRY = { vsize: 126, weight: 501, descendantsize: 126, descendantcount: 1, fees: { base: 0.000047, descendant: 0.000047 }, depends: [STATE] };
 
 describe('mempoolConflict and incrementalRelayFee: the node\'s answers', () => {
   it('the spender of the HTLC output and its mempool entry, amounts exact in sat', async () => {
     const rpc = node({ gettxspendingprevout: [{ txid: TXID, vout: 1, spendingtxid: SPENDER }], getmempoolentry: ENTRY });
-    expect(await mempoolConflict(rpc, { txid: TXID, vout: 1 })).toEqual({ txid: SPENDER, feeSat: 4700n, vsize: 126, weight: 501, evictedFeeSat: 4700n, evictedVsize: 126, evictedCount: 1 });
+    expect(await mempoolConflict(rpc, { txid: TXID, vout: 1 })).toEqual({ txid: SPENDER, feeSat: 4700n, vsize: 126, weight: 501, evictedFeeSat: 4700n, evictedVsize: 126, evictedCount: 1, depends: [STATE] });
     expect(rpc.asked).toEqual([['gettxspendingprevout', [[{ txid: TXID, vout: 1 }]]], ['getmempoolentry', [SPENDER]]]);
     expect(await incrementalRelayFee(node({ getmempoolinfo: { incrementalrelayfee: 0.000001 } }))).toBe(100n);
   });
@@ -90,8 +91,10 @@ describe('mempoolConflict and incrementalRelayFee: the node\'s answers', () => {
       ['a vsize of 0', { gettxspendingprevout: [{ txid: TXID, vout: 1, spendingtxid: SPENDER }], getmempoolentry: { ...ENTRY, vsize: 0 } }],
       ['no weight', { gettxspendingprevout: [{ txid: TXID, vout: 1, spendingtxid: SPENDER }], getmempoolentry: { ...ENTRY, weight: undefined } }],
       ['a fee that is no amount', { gettxspendingprevout: [{ txid: TXID, vout: 1, spendingtxid: SPENDER }], getmempoolentry: { ...ENTRY, fees: { base: true, descendant: 0.000047 } } }],
+      ['no depends', { gettxspendingprevout: [{ txid: TXID, vout: 1, spendingtxid: SPENDER }], getmempoolentry: { ...ENTRY, depends: undefined } }],
+      ['a depends that is no list of txids', { gettxspendingprevout: [{ txid: TXID, vout: 1, spendingtxid: SPENDER }], getmempoolentry: { ...ENTRY, depends: ['zz'] } }],
     ];
-    expect(cases).toHaveLength(6);
+    expect(cases).toHaveLength(8);
     for (const [what, answers] of cases) {
       const e = await refusalAsync(mempoolConflict(node(answers), { txid: TXID, vout: 1 }), 'E_RPC_PROTOCOL', 1);
       expect(e.message, what).toContain('http://127.0.0.1:1/');
@@ -129,6 +132,31 @@ describe('replacing: the claim at the asked rate, or at the rate the replacement
     const e = refusal(() => replacing(alone(4700n, 126, 501), INCREMENTAL, 2, builder(5000).build), 'E_FEE_TOO_HIGH', 4);
     expect(e.message).toContain('needs a claim fee of 5338 sat');
     expect(e.message).toContain('aa'.repeat(32));
+  });
+});
+
+describe('claimReplacing: --fee-rate is the rate of state + claim (review of issue 37)', () => {
+  /** The stand-in builder of `replacing` above: 143 vB, fee ⌈143 × rate⌉. */
+  const build = (rate: number) => ({ feeSat: BigInt(Math.ceil(143 * rate)), vsize: 143, tx: { weight: 569 } });
+  const STATE_TX = { txid: '33'.repeat(32), feeSat: 284n, vsize: 142 };
+
+  it('the state unconfirmed (the refund\'s parent): the claim pays for both, 10 × (142 + 143) − 284 = 2566 sat, not 10 × 143 = 1430 (the package at 6.0 sat/vB)', () => {
+    expect(claimReplacing(alone(139n, 126, 501, [STATE_TX.txid]), 'refund', INCREMENTAL, 10, build, STATE_TX).feeSat).toBe(2566n);
+    // The state mined (not among the refund's unconfirmed parents): the claim's own size.
+    expect(claimReplacing(alone(139n, 126, 501), 'refund', INCREMENTAL, 10, build, STATE_TX).feeSat).toBe(1430n);
+    // The replacement needs more than the package: it decides (716 sat for a 630-sat refund, as above).
+    expect(claimReplacing(alone(630n, 126, 504, [STATE_TX.txid]), 'refund', INCREMENTAL, 2, build, STATE_TX).feeSat).toBe(716n);
+  });
+
+  it('its own claim: E_ALREADY_CLAIMED while state + claim reach --fee-rate (2566 sat at 10), a bump above it', () => {
+    const own = (fee: bigint) => ({ ...alone(fee, 143, 569, [STATE_TX.txid]), txid: 'dd'.repeat(32) });
+    const e = refusal(() => claimReplacing(own(2566n), 'claim', INCREMENTAL, 10, build, STATE_TX), 'E_ALREADY_CLAIMED', 4);
+    expect(e.message).toContain('10.00 sat/vB with the unconfirmed state');
+    // 2565 sat leaves the package a sat short of 10: replaced, at what the replacement needs
+    // (the absolute rule: 2565 + ⌈100 × 143 / 1000⌉ = 2580, more than the package's 2566).
+    expect(claimReplacing(own(2565n), 'claim', INCREMENTAL, 10, build, STATE_TX).feeSat).toBe(2580n);
+    // Asked 12: 12 × 285 − 284 = 3136 sat.
+    expect(claimReplacing(own(2566n), 'claim', INCREMENTAL, 12, build, STATE_TX).feeSat).toBe(3136n);
   });
 });
 
