@@ -28,8 +28,11 @@
  *
  * The claim pays that out of the HTLC (its only input), within the command's fee guard
  * (--max-fee-rate, --max-fee-share). A refund that pays nearly the whole HTLC as fee cannot be
- * outbid from the HTLC alone: the claim margin (the gateway's terms) exists so that the
- * gateway claims before L, when no refund can compete.
+ * outbid from the HTLC alone, nor one with descendants paying more than the HTLC: with the
+ * state mined the device's refund need not be TRUC, and a 90 kvB child at 1.3 sat/vB asked a
+ * claim of 120 167 sat for a 30 061-sat HTLC on regtest (review of issue 37) — Core's rule 3
+ * pinning, which no claim from the HTLC alone can beat. The claim margin (the gateway's terms)
+ * exists so that the gateway claims before L, when no refund can compete.
  */
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes, toHex } from '../bytes.ts';
@@ -168,7 +171,7 @@ export function replacing<S extends { feeSat: bigint; vsize: number; tx: { weigh
     spend = build(Number(needed) / first.vsize);
   } catch (e) {
     if (e instanceof RefusedError) {
-      throw new RefusedError(e.code, `replacing ${conflict.txid}, which spends the HTLC in the mempool (${conflict.feeSat} sat, ${conflict.vsize} vB: the device's refund, or an earlier claim), needs a claim fee of ${needed} sat: ${e.message}`, e.detail ? { ...e.detail } : undefined);
+      throw new RefusedError(e.code, `replacing ${conflict.txid}, which spends the HTLC in the mempool (${conflict.feeSat} sat, ${conflict.vsize} vB: the device's refund, or an earlier claim${conflict.evictedCount > 1 ? `; with its ${conflict.evictedCount - 1} descendant(s) ${conflict.evictedFeeSat} sat, ${conflict.evictedVsize} vB, all evicted` : ''}), needs a claim fee of ${needed} sat: ${e.message}`, e.detail ? { ...e.detail } : undefined);
     }
     throw e;
   }

@@ -132,6 +132,10 @@ describe('replacing: the claim at the asked rate, or at the rate the replacement
     const e = refusal(() => replacing(alone(4700n, 126, 501), INCREMENTAL, 2, builder(5000).build), 'E_FEE_TOO_HIGH', 4);
     expect(e.message).toContain('needs a claim fee of 5338 sat');
     expect(e.message).toContain('aa'.repeat(32));
+    // A refund whose descendants make it dear (the device pinning at L): the message says what is evicted.
+    const pinned: MempoolConflict = { ...alone(152n, 138, 549), evictedFeeSat: 120_152n, evictedVsize: 90_398, evictedCount: 2 };
+    const p = refusal(() => replacing(pinned, INCREMENTAL, 2, builder(30_000).build), 'E_FEE_TOO_HIGH', 4);
+    expect(p.message).toContain('with its 1 descendant(s) 120152 sat, 90398 vB, all evicted), needs a claim fee of 120167 sat');
   });
 });
 
