@@ -290,6 +290,90 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     refused(await run(asDev(ch, 'device', 'refund-htlc', '--fee-rate', '2', '--broadcast')), 'E_BROADCAST_REJECTED');
   }, 240_000);
 
+  /** What the node's mempool says of a transaction (fee in sat, vsize), or null when it is not there. */
+  async function inMempool(txid: string): Promise<{ fee: number; vsize: number } | null> {
+    const pool = await rpc<string[]>('getrawmempool');
+    if (!pool.includes(txid)) return null;
+    const e = await rpc<{ vsize: number; fees: { base: number } }>('getmempoolentry', [txid]);
+    return { fee: Math.round(e.fees.base * 1e8), vsize: e.vsize };
+  }
+
+  /**
+   * The gateway's late claim against the device's refund already in the mempool at the HTLC's
+   * expiry (tip = L: the refund, nLockTime L, is accepted; the claim leaf has no lock): `gateway
+   * claim --preimage-file --broadcast` must replace the refund (Core's replacement rules: more
+   * fee than the refund, by the incremental relay fee on its own size, at a higher rate) and be
+   * mined in block L + 1, the refund nowhere. The device's refund pays 5 sat/vB, the gateway
+   * asks 2: the claim pays what the replacement needs.
+   */
+  async function claimAgainstRefund(ch: Channel, k: number, state: { txid: string; hex: string }, L: number, o: { rerun?: boolean } = {}) {
+    const s = checkState(ch, state.hex, htlcSat(20_000_000n), { k, amount: htlcSat(30_000_000n), expiry: L });
+    expect(await n.tip()).toBe(L);
+    const refund = await step<Refund>(asDev(ch, 'device', 'refund-htlc', '--fee-rate', '5', '--broadcast'), '', 'device/htlc-refund');
+    const refundEntry = await inMempool(refund.txid);
+    expect(refundEntry).not.toBeNull();
+    type Claim = { txid: string; hex: string; fee_sat: number; outpoint: { txid: string; vout: number }; broadcast: { txid: string }; replaces: { txid: string; fee_sat: number; path: string } };
+    let claim = await step<Claim>(asGw(ch, 'gateway', 'claim', '--fee-rate', '2', '--preimage-file', preimageFile(k), '--broadcast'), '', 'htlc/spend');
+    expect(claim.outpoint).toEqual({ txid: state.txid, vout: s.vout });
+    expect(claim.broadcast).toEqual({ txid: claim.txid });
+    expect(claim.replaces).toEqual({ txid: refund.txid, fee_sat: refundEntry!.fee, path: 'refund' });
+    verifyScriptPathSpend(claim.hex, [{ ...s.tx.outputs[s.vout]!, txid: state.txid, vout: s.vout }], 0, {
+      outputKey: s.tree.output.outputKey, internalKey: s.tree.internalKey, leafScript: s.tree.leaves.claim!.script, signingKey: MINT_PUB.subarray(1), before: [preimage(k)],
+    });
+    // In the mempool instead of the refund, paying at least the refund's fee plus the node's
+    // incremental relay fee on its own size, at a higher rate (the test's arithmetic on the node's numbers).
+    expect(await inMempool(refund.txid)).toBeNull();
+    const claimEntry = (await inMempool(claim.txid))!;
+    expect(claimEntry.fee).toBe(claim.fee_sat);
+    const incremental = Math.round((await rpc<{ incrementalrelayfee: number }>('getmempoolinfo')).incrementalrelayfee * 1e8); // sat/kvB
+    expect(claimEntry.fee).toBeGreaterThanOrEqual(refundEntry!.fee + Math.ceil((incremental * claimEntry.vsize) / 1000));
+    expect(claimEntry.fee / claimEntry.vsize).toBeGreaterThan(refundEntry!.fee / refundEntry!.vsize);
+    if (o.rerun) {
+      // Run again at the same rate: its own claim is there, paying more than asked — refused, nothing written.
+      const before = fileSnapshot(ch.gw, { locks: true });
+      refused(await run(asGw(ch, 'gateway', 'claim', '--fee-rate', '2', '--preimage-file', preimageFile(k), '--broadcast')), 'E_ALREADY_CLAIMED');
+      expect(fileSnapshot(ch.gw, { locks: true })).toEqual(before);
+      expect(await inMempool(claim.txid)).not.toBeNull();
+      // Asked for more than it pays: the claim bumps itself (replaces its own claim).
+      const bumped = await step<Claim>(asGw(ch, 'gateway', 'claim', '--fee-rate', '9', '--preimage-file', preimageFile(k), '--broadcast'), '', 'htlc/spend');
+      expect(bumped.replaces).toEqual({ txid: claim.txid, fee_sat: claim.fee_sat, path: 'claim' });
+      expect(bumped.fee_sat).toBeGreaterThanOrEqual(9 * claimEntry.vsize);
+      expect(await inMempool(claim.txid)).toBeNull();
+      claim = bumped;
+    }
+    await n.mine(1);
+    expect(await confirmations(claim.txid)).toBe(1);
+    expect(await n.tip()).toBe(L + 1);
+    await expect(rpc('getrawtransaction', [refund.txid, 1])).rejects.toThrow();
+  }
+
+  it('F: at the HTLC\'s expiry the device\'s refund is in the mempool (the state mined by the gateway\'s exit); the gateway\'s late claim (gateway claim --preimage-file --broadcast) replaces it and is mined in block L + 1; run again, its own claim is E_ALREADY_CLAIMED at the same rate and bumped at a higher one', async () => {
+    const ch = await openChannel('F');
+    await pay(ch, 19, 20_000_000n);
+    await settle(ch, 19, true);
+    const job = await pay(ch, 20, 30_000_000n);
+    const L = job.htlc_expiry_height;
+    const exit = await step<Exit>(asGw(ch, 'exit-credit', '--fee-rate', '3', '--broadcast'), '', 'credit/exit');
+    await n.mine(1);
+    expect(await confirmations(exit.state_tx.txid)).toBe(1);
+    await mineTo(L);
+    await claimAgainstRefund(ch, 20, exit.state_tx, L, { rerun: true });
+  }, 240_000);
+
+  it('G: at the HTLC\'s expiry the state is in the mempool alone (sent without a child) and the device\'s refund is its TRUC child; the gateway\'s late claim replaces the refund (a direct conflict, not a second child) and is mined with the state in block L + 1', async () => {
+    const ch = await openChannel('G');
+    await pay(ch, 21, 20_000_000n);
+    await settle(ch, 21, true);
+    const job = await pay(ch, 22, 30_000_000n);
+    const L = job.htlc_expiry_height;
+    // The gateway's latest state (the HTLC's), as exit-credit prints it, sent alone at its own fee rate.
+    const exit = await step<Exit>(asGw(ch, 'exit-credit', '--fee-rate', '3', '--dry-run'), '', 'credit/exit');
+    await mineTo(L);
+    expect(await rpc<string>('sendrawtransaction', [exit.state_tx.hex])).toBe(exit.state_tx.txid);
+    await claimAgainstRefund(ch, 22, exit.state_tx, L);
+    expect(await confirmations(exit.state_tx.txid)).toBe(1);
+  }, 240_000);
+
   it('C: a device channel whose gateway vanishes with a toll in flight: refund-credit rejected non-final one block before the expiry, then mined (everything back)', async () => {
     const ch = await openChannel('C', 50);
     await pay(ch, 15, 20_000_000n);

@@ -11,7 +11,9 @@ export default class DevicePay extends DeviceCommand<typeof DevicePay> {
 
 Verifies the BOLT 11 invoice (signature, network, amount, expiry at --now) and applies the device's --policy
 (allowed payees, per-payment and daily limits, the gateway's fee and CLTV budget from --terms) before signing;
-each refusal exits 4 and writes nothing. One payment in flight at a time. The device's record is kept with the
+each refusal exits 4 and writes nothing. One payment in flight at a time. One payment per hash per device: a hash
+settled on any channel of --state-dir is E_ALREADY_PAID, one in flight or failed on another channel
+E_PAYMENT_ON_OTHER_CHANNEL (that channel's gateway could claim it too). The device's record is kept with the
 credit contract under --state-dir (the contract is the device's channel from its first payment on; credit
 sign-update is refused on it from then).`;
   static override examples = [

@@ -7,7 +7,8 @@ export default class DeviceSettle extends DeviceCommand<typeof DeviceSettle> {
   static override description = `  device  < gateway/settle  → device/settle (state n+2 without the HTLC, settled + the HTLC amount)
 
 Refuses (exit 4, nothing written) a preimage whose SHA-256 is not the payment hash (E_WRONG_PREIMAGE), a message for
-another payment or contract; the preimage is kept as the proof of payment. A repeated gateway/settle gets the same
+another payment or contract, a hash already settled on another channel of --state-dir (E_ALREADY_PAID: one preimage
+pays for one payment); the preimage is kept as the proof of payment. A repeated gateway/settle gets the same
 device/settle.`;
   static override examples = [
     {
@@ -23,8 +24,8 @@ device/settle.`;
     const { network, value } = await this.readMessage('the gateway\'s gateway/settle');
     const m = decodeMessage(GatewaySettleSchema, value);
     const { settle } = await import('../../lib/device/device.ts');
-    const message = await this.deviceStep(network, m.contract_id, (d, key) => {
-      const s = settle(d, key, m);
+    const message = await this.deviceStep(network, m.contract_id, (d, key, others) => {
+      const s = settle(d, key, m, others);
       return { record: s.record, out: s.message };
     });
     return { message };

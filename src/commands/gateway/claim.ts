@@ -6,6 +6,7 @@ import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/f
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
 import { UsageError } from '../../lib/errors.ts';
+import type { RpcChainSource } from '../../lib/chain/rpc.ts';
 
 export default class GatewayClaim extends DeviceCommand<typeof GatewayClaim> {
   static override summary = 'The gateway\'s unilateral exit with the HTLC: its latest state plus one TRUC child that claims the HTLC with the preimage.';
@@ -16,7 +17,12 @@ HTLC; the child spends it through the claim leaf with the preimage \`gateway set
 the gateway's payout too when the payout address is its key's own, bringing the package to --fee-rate (exit-credit's
 builder: nothing settled is needed). Submit both with bitcoin-cli submitpackage, or --broadcast with a node. With a
 node, a state already mined (an earlier exit-credit) gets the claim alone (htlc/spend). The state must be mined by the channel's expiry and the claim before the HTLC's
-expiry height, after which the device can refund it. The contract is frozen as by exit-credit (unless --dry-run); with
+expiry height, after which the device can refund it. With a node, a refund of the device already in the mempool at that
+height (the state mined or not) is replaced: the claim alone (htlc/spend, "replaces": the refund's txid and fee) pays at
+least what Bitcoin Core's replacement rules need (the refund's fee and its descendants', plus the incremental relay fee on
+the claim's size, at a higher rate), more than --fee-rate when needed, within --max-fee-rate/--max-fee-share; --fee-rate
+is the rate of state + claim, so with the state unconfirmed the claim pays for both. Its own earlier claim in the
+mempool is replaced (bumped) only for a --fee-rate above what it pays (with the state, unconfirmed), else E_ALREADY_CLAIMED. The contract is frozen as by exit-credit (unless --dry-run); with
 --broadcast only once the node accepted the package: a refused broadcast changes nothing. Refuses (exit 4) a latest
 state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE), a wrong one (E_WRONG_PREIMAGE).`;
   static override examples = [
@@ -29,7 +35,7 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
     ...keyFlags,
     ...stateFlags, ...storeFlags,
     ...contractFlag,
-    'fee-rate': Flags.string({ description: 'target fee rate of state + child together, sat/vB', required: true, helpValue: 'SAT/VB' }),
+    'fee-rate': Flags.string({ description: 'target fee rate of state + child together, sat/vB (a claim replacing the device\'s refund in the mempool pays what the replacement needs, if more)', required: true, helpValue: 'SAT/VB' }),
     to: Flags.string({ description: 'where the child pays (default: the payout address)', helpValue: 'ADDRESS' }),
     'preimage-file': Flags.string({ description: 'file (mode 0600) holding the payment preimage (hex), when gateway settle did not store it', helpValue: 'FILE' }),
     broadcast: Flags.boolean({ description: 'submit state and child as a package to the node (needs --rpc-url) and print its answer under "broadcast"' }),
@@ -58,17 +64,31 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
       if (!record) throw new UsageError('E_USAGE', `the gateway has no contract ${id}`);
       let message = gatewayExitClaim(record, ctx.mint, { feeRate, feeLimits, ...(to ? { to } : {}), auxRand: this.random.bytes(32, 'gateway/claim/aux'), ...(preimage ? { preimage } : {}) });
       const claim = message.htlc_claim as { vout: number; amount_sat: number };
-      const stateTxid = (message.state_tx as { txid: string }).txid;
+      const stateTx = message.state_tx as { txid: string; vsize: number; fee_sat: number };
+      const stateTxid = stateTx.txid;
       // With a node: a state already mined (an earlier exit-credit) is not resubmitted, and its
       // payout may be spent already: the HTLC is claimed alone (htlc/spend), fee for its own size.
+      // And when a transaction in the mempool spends the HTLC (the device's refund, from the
+      // HTLC's expiry on; the state mined or not), the claim alone REPLACES it: a direct
+      // conflict, at the fee Core's replacement rules need (lib/device/replace.ts).
       const out = ctx.chain.kind === 'rpc' ? await ctx.chain.utxo(stateTxid, claim.vout) : null;
-      if (out && out.confirmations > 0) {
+      const { mempoolConflict, incrementalRelayFee, claimReplacing, spendingLeaf } = await import('../../lib/device/replace.ts');
+      const { htlcOf } = await import('../../lib/device/onchain.ts');
+      const rpc = ctx.chain.kind === 'rpc' ? (ctx.chain as RpcChainSource).client : undefined;
+      const conflict = rpc && !out ? await mempoolConflict(rpc, { txid: stateTxid, vout: claim.vout }) : null;
+      if ((out && out.confirmations > 0) || conflict) {
         const { gatewayClaim, claimPreimage } = await import('../../lib/device/onchain.ts');
         const { termsFromJson } = await import('../../lib/credit/codec.ts');
-        const spend = gatewayClaim(record.gateway!, ctx.mint, claimPreimage(record.gateway!, preimage), to ?? termsFromJson(record.contract, network).payoutScript, feeRate, feeLimits);
+        const build = (rate: number) => gatewayClaim(record.gateway!, ctx.mint, claimPreimage(record.gateway!, preimage), to ?? termsFromJson(record.contract, network).payoutScript, rate, feeLimits);
+        // The gateway's own earlier claim in the mempool is bumped only when asked for more than it pays
+        // (a rerun at the same rate would otherwise raise the fee each time); with the state unconfirmed,
+        // --fee-rate is the rate of state + claim, as for the exit package.
+        const leaf = conflict ? spendingLeaf(await ctx.chain.rawTransaction(conflict.txid), { txid: stateTxid, vout: claim.vout }, htlcOf(record.gateway!)) : undefined;
+        const spend = conflict ? claimReplacing(conflict, leaf!, await incrementalRelayFee(rpc!), feeRate, build, { txid: stateTxid, feeSat: BigInt(stateTx.fee_sat), vsize: stateTx.vsize }) : build(feeRate);
         message = {
           type: 'htlc/spend', version: 1, network, kind: 'taproot', path: 'claim', complete: true, txid: spend.txid, outpoint: { txid: stateTxid, vout: claim.vout },
           amount_sat: claim.amount_sat, fee_sat: Number(spend.feeSat), locktime: spend.lockTime, sequence: spend.sequence, hex: spend.hex,
+          ...(conflict ? { replaces: { txid: conflict.txid, fee_sat: Number(conflict.feeSat), path: leaf } } : {}),
         };
         if (f.broadcast) message = { ...message, broadcast: { txid: await this.broadcastTx(ctx.chain, spend.tx.extract(), 'the claim', 'the channel') } };
       } else if (f.broadcast) {

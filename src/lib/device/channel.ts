@@ -24,6 +24,9 @@
  *   checked by the device before it signs; fail leaves settled unchanged.
  * - At most one HTLC in flight: neither side signs a state with an HTLC while the
  *   previous one is neither settled nor failed.
+ * - One payment per hash per device: a payment hash is carried by the states of one channel
+ *   of the device only (in flight, failed or settled there), and settled at most once
+ *   (device.ts pay and settle, against every other channel of the state directory).
  * - The HTLC's CLTV leaves the gateway time to claim on chain: at least the invoice's
  *   min_final_cltv_expiry_delta plus the gateway's Lightning budget plus its claim
  *   margin from the tip, and at or before the channel's expiry less the claim margin

@@ -10,13 +10,25 @@
  *   receipt  gateway/receipt for the pending state → idle, next nonce
  *
  * What pay adds to the channel invariants (channel.ts):
- * - A payment hash is paid at most once: an invoice whose hash the device already
- *   settled, on this channel or any other of its state directory (a rollover's previous
- *   contract, a second channel), is refused (E_ALREADY_PAID) — the gateway holds that preimage and could
- *   settle it again without paying anyone. A failed payment's hash may be paid again.
+ * - One payment per hash per device. A hash belongs to the channel whose state first
+ *   carried its HTLC: that channel's gateway can complete the state (it holds its own
+ *   nonce) and claim the HTLC on chain with the preimage, even after it failed the payment.
+ *   So an invoice whose hash the device settled (or is settling), on this channel or any
+ *   other of its state directory (a rollover's previous contract, a second channel, another
+ *   gateway's), is refused (E_ALREADY_PAID); one in flight or failed on ANOTHER channel too
+ *   (E_PAYMENT_ON_OTHER_CHANNEL): both gateways could otherwise take it, with one preimage,
+ *   for one Lightning payment. A failed payment's hash may be paid again on its own channel:
+ *   any state that channel's gateway could broadcast pays for it once.
+ * - settle re-checks the other channels: a hash settled (or being settled) elsewhere is
+ *   refused (E_ALREADY_PAID), so records written before the pay rule, with one hash in
+ *   flight on two channels, get one settle for one preimage.
+ * - The caller runs each step under the lock of the device's state directory (every
+ *   channel's record in one directory, one lock: cli/device-command.ts deviceStep), and
+ *   passes every other channel's record as `others`, read under that lock.
  * - The daily limit counts the spending of all the device's channels that day (PayParams.others).
  * - The daily limit's UTC day never goes back: a clock set back counts against the
- *   latest day on record (only a later day opens a fresh budget).
+ *   latest day on record of any of the device's channels (only a later day opens a fresh
+ *   budget; a channel whose own record is older does not).
  * - A device/pay the gateway refused is ended only by the gateway's signed word that it
  *   never co-signed it (credit abandon: the nonce burned, a fresh one for the same
  *   state): the device never signs a second HTLC state on its own guess.
@@ -63,15 +75,24 @@ function signState(r: DeviceChannel, device: KeyPair, settled: bigint, htlc: InF
   return { txid: tx.id, psbt: base64.encode(serializePsbt(tx)) };
 }
 
+/** Another channel of the device, as pay and settle read it. */
+export type OtherChannel = Pick<DeviceChannel, 'contract_id' | 'paid' | 'day' | 'in_flight' | 'failed'>;
+
 export type PayParams = {
   invoice: string; policy: DevicePolicy; gateway: GatewayTerms; now: number; tip: number;
   /**
    * The device's other channels (every other contract of its state directory: the one a
-   * rollover replaced, a second channel): their settled hashes are refused too, and their
+   * rollover replaced, a second channel): a hash any of them holds is refused, and their
    * spending today counts against the same daily limit — the policy is the device's, not a channel's.
    */
-  others?: readonly Pick<DeviceChannel, 'paid' | 'day'>[];
+  others?: readonly OtherChannel[];
 };
+
+/** A hash settled or being settled on another channel: E_ALREADY_PAID. */
+function refusePaidElsewhere(others: readonly OtherChannel[], hash: string): void {
+  const o = others.find((x) => x.paid.some((p) => p.payment_hash === hash));
+  if (o) refuse('E_ALREADY_PAID', `payment ${hash} was settled on this device's channel ${o.contract_id}: one preimage pays for one payment (the gateway could take it twice)`);
+}
 
 /** Step 1: verify the invoice, apply the policy, sign state n+1 with the HTLC. */
 export function pay(r: DeviceChannel, device: KeyPair, p: PayParams): Step {
@@ -83,8 +104,9 @@ export function pay(r: DeviceChannel, device: KeyPair, p: PayParams): Step {
   if (r.in_flight && r.in_flight.invoice === p.invoice.trim()) return { record: r, message: r.in_flight.request };
   const invoice = decodeBolt11(p.invoice); // signature, fields: coded refusals
   // The UTC day never goes back: a clock set back (a reset RTC, a spoofed time source)
-  // counts against the latest day on record instead of opening a fresh budget.
-  const day = utcDay(p.now) < r.day.date ? r.day.date : utcDay(p.now);
+  // counts against the latest day on record instead of opening a fresh budget — the latest
+  // day on ANY of the device's channels, or the clock set back would open one on another.
+  const day = [r, ...(p.others ?? [])].reduce((latest, o) => (o.day.date > latest ? o.day.date : latest), utcDay(p.now));
   const spent = r.day.date === day ? BigInt(r.day.spent_msat) : 0n;
   const elsewhere = (p.others ?? []).reduce((sum, o) => sum + (o.day.date === day ? BigInt(o.day.spent_msat) : 0n), 0n);
   const ok = checkPayment({
@@ -94,7 +116,13 @@ export function pay(r: DeviceChannel, device: KeyPair, p: PayParams): Step {
   // A payment hash already paid: the gateway holds its preimage and could settle it again
   // without paying anyone (a Lightning node never pays one payment hash twice either).
   const hash = Buffer.from(invoice.paymentHash).toString('hex');
-  if ([r, ...(p.others ?? [])].some((o) => o.paid.some((x) => x.payment_hash === hash))) refuse('E_ALREADY_PAID', `payment ${hash} was paid and settled before (its preimage is this device's proof of payment): the gateway could settle it again without paying`);
+  if (r.paid.some((x) => x.payment_hash === hash)) refuse('E_ALREADY_PAID', `payment ${hash} was paid and settled before (its preimage is this device's proof of payment): the gateway could settle it again without paying`);
+  const others = p.others ?? [];
+  refusePaidElsewhere(others, hash);
+  const held = others.find((o) => o.in_flight?.payment_hash === hash || (o.failed ?? []).some((x) => x.payment_hash === hash));
+  if (held) {
+    refuse('E_PAYMENT_ON_OTHER_CHANNEL', `payment ${hash} is ${held.in_flight?.payment_hash === hash ? 'in flight' : 'failed'} on this device's channel ${held.contract_id}, whose gateway holds a state with its HTLC and could claim it with the preimage a payment here reveals: pay it on that channel, or ask the payee for a new invoice`);
+  }
   const state = r.state + 1;
   const htlc: InFlightJson = {
     state, payment_hash: hash, amount_sat: Number(ok.htlcSat), fee_sat: Number(ok.htlcSat - msatToSatCeil(ok.amountMsat)),
@@ -134,11 +162,16 @@ function again(r: DeviceChannel, kind: 'settle' | 'fail', n: GatewayNotice): 're
   return n.next_nonce.state === r.gateway_nonce?.state && n.next_nonce.pubnonce === r.gateway_nonce.pubnonce ? 'resend' : 'resign';
 }
 
-/** gateway/settle: the preimage must hash to the payment hash; sign the state paying the HTLC amount into settled. */
-export function settle(r: DeviceChannel, device: KeyPair, n: GatewayNotice): Step {
+/**
+ * gateway/settle: the preimage must hash to the payment hash, and the hash must be settled on
+ * no other channel of the device (`others`, read under the device's lock); sign the state
+ * paying the HTLC amount into settled.
+ */
+export function settle(r: DeviceChannel, device: KeyPair, n: GatewayNotice, others: readonly OtherChannel[] = []): Step {
   const repeat = again(r, 'settle', n);
   if (repeat === 'resend') return { record: r, message: r.pending!.request };
   const f = checkNotice(r, n);
+  refusePaidElsewhere(others, f.payment_hash);
   if (r.pending && !repeat) refuse('E_HTLC_IN_FLIGHT', `a ${r.pending.kind} of this payment is already signed`);
   const preimage = hexBytes(n.preimage ?? '');
   if (!preimageMatches(preimage, hexBytes(f.payment_hash))) refuse('E_WRONG_PREIMAGE', `the preimage does not hash to the payment hash ${f.payment_hash}`);

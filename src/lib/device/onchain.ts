@@ -21,6 +21,7 @@
  */
 import type { KeyPair } from '../keys/keys.ts';
 import { RefusedError } from '../errors.ts';
+import type { HtlcOutput } from '../htlc/htlc.ts';
 import { buildSpend, type Spend } from '../htlc/spend.ts';
 import { termsFromJson } from '../credit/codec.ts';
 import { hexBytes, paymentHtlc, preimageMatches, type DeviceChannel, type GatewayChannel } from './channel.ts';
@@ -32,6 +33,13 @@ import { equalBytes } from '../bytes.ts';
 
 function refuse(code: string, message: string): never {
   throw new RefusedError(code, message);
+}
+
+/** The HTLC of the gateway's latest state (E_NO_HTLC when it holds none). */
+export function htlcOf(g: GatewayChannel): HtlcOutput {
+  const h = g.latest?.htlc;
+  if (!g.latest || !h) refuse('E_NO_HTLC', 'the gateway\'s latest state holds no HTLC');
+  return paymentHtlc(termsFromJson(g.contract, g.network), hexBytes(h.payment_hash), h.expiry_height);
 }
 
 export function gatewayClaim(g: GatewayChannel, gateway: KeyPair, preimage: Uint8Array, destination: Uint8Array, feeRate: number, feeLimits?: FeeLimits): Spend {

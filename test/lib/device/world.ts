@@ -56,10 +56,13 @@ export function invoice(n: number, msat: bigint, o: { timestamp?: number; expiry
   return encodeBolt11({ hrp: amount, timestamp, fields, signature: rs, recoveryId: sig.recovery! });
 }
 
-/** An open channel: the credit contract opened and funded, each side's device record. */
-export async function channel(o: { capacity?: bigint } = {}) {
+/**
+ * An open channel: the credit contract opened and funded, each side's device record. `input`:
+ * the funding's input (two hex digits, repeated: its txid), so two channels differ.
+ */
+export async function channel(o: { capacity?: bigint; input?: string } = {}) {
   const w = world();
-  const opened = await openContract(w, { capacity: o.capacity ?? 100_000n });
+  const opened = await openContract(w, { capacity: o.capacity ?? 100_000n, ...(o.input ? { input: o.input } : {}) });
   const u = await userRecord(w, opened.id);
   const device: DeviceChannel = {
     network: 'regtest', contract_id: opened.id, contract: u.contract, state: 0, settled_sat: 0, gateway_nonce: u.mint_nonce, paid: [], day: { date: '', spent_msat: '0' },
