@@ -69,6 +69,10 @@ describe('package child / package submit, offline, through the built CLI', () =>
     // fee ≥ 5 × package vsize, and no more than the rounding.
     expect(m.package.fee_sat).toBe(Math.ceil(5 * m.package.vsize_max));
     expect(m.child.fee_sat).toBe(m.package.fee_sat);
+    // Offline, the parent's input amount is the PSBT's word: the message and stderr say so (issue 37 finding 3).
+    const [txid, vout, amount] = fixture('parent.prevout').split(':');
+    expect(m.parent.inputs_on_trust).toEqual([`${txid}:${vout}`]);
+    expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(new RegExp(`^offchain: warning: the parent's fee is computed from input amounts taken on trust \\(${txid}:${vout} ${amount} sat\\).*--rpc-url`))]);
     expect(r.stdout).toBe(readFileSync(join(ROOT, 'fixtures/truc/child-message.json'), 'utf8'));
   });
 

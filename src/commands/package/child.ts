@@ -14,7 +14,9 @@ export default class PackageChild extends PackageCommand<typeof PackageChild> {
     'parent + child pay --fee-rate on the child\'s largest signed size. The package goes through every rule of package check (exit 4 naming the ' +
     'rule and Bitcoin Core\'s string) and the fee guard before the unsigned child is printed as a package/child message: sign its "psbt" with ' +
     'bitcoin-cli walletprocesspsbt, then package submit. --replaces an earlier child of the same parent pays enough more for the node to swap them ' +
-    '(TRUC sibling eviction). The parent\'s inputs are described by --prevout, a PSBT\'s witness_utxo, or the node (--rpc-url).';
+    '(TRUC sibling eviction). The parent\'s fee sets the child\'s: with --rpc-url every input of the parent is the node\'s word (a PSBT or --prevout ' +
+    'that disagrees is refused, naming the input); offline they come from --prevout or the PSBT\'s witness_utxo, on trust (listed in ' +
+    'parent.inputs_on_trust, and on stderr).';
   static override examples = [
     {
       description: 'Bump the fixture zero-fee parent to 5 sat/vB from a wallet\'s walletcreatefundedpsbt answer',
@@ -47,13 +49,16 @@ export default class PackageChild extends PackageCommand<typeof PackageChild> {
     const replaces = f.replaces === undefined ? undefined : await this.packageTx('replaces', f.replaces, 'child');
     const chain = await this.chain(network);
     const policy = await this.policy(chain, feeLimits.maxFeeRate);
-    const parentPrevouts = await this.completePrevouts(chain, [parent.raw], [...(f.prevout ?? []).map(parsePrevout), ...parent.prevouts]);
+    const { prevouts: parentPrevouts, onTrust } = await this.completePrevouts(chain, [parent.raw], [...(f.prevout ?? []).map(parsePrevout), ...parent.prevouts]);
     const replacedPrevouts = replaces ? await this.replacedPrevouts(chain, replaces.raw, parent.raw, replaces.prevouts) : [];
     const built = buildChild({
       parent: parent.raw, parentPrevouts, wallet, feeRate, feeLimits, policy,
       ...(f.spend === undefined ? {} : { spend: f.spend }),
       ...(replaces ? { replaces: { raw: replaces.raw, prevouts: replacedPrevouts } } : {}),
     });
-    return { message: childMessage(built, parent.raw, feeRate, network) };
+    if (onTrust.length > 0) {
+      this.term.warn(`the parent's fee is computed from input amounts taken on trust (${onTrust.map((p) => `${p.txid}:${p.vout} ${p.amount} sat`).join(', ')}): an overstated one makes the child pay less than --fee-rate; give --rpc-url to have the node say`);
+    }
+    return { message: childMessage(built, parent.raw, feeRate, network, onTrust.map((p) => `${p.txid}:${p.vout}`)) };
   }
 }

@@ -1,7 +1,8 @@
 /**
  * What `package child` and `package submit` share: reading a transaction from a flag
  * (raw hex or a PSBT inline, or a file holding either or one of our messages), the
- * inputs' descriptions (--prevout, the PSBTs' witness_utxo, else the node's UTXO set),
+ * inputs' descriptions (with a node, the node's word; offline, --prevout and the PSBTs'
+ * witness_utxo, on trust),
  * and the node's policy numbers (getmempoolinfo when a node is given, else the flags).
  */
 import { Flags, type Command } from '@oclif/core';
@@ -71,34 +72,38 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
   }
 
   /**
-   * The description of every input of `raws` that is neither given nor an output of one of
-   * them: asked of the node's UTXO set (gettxout) when a node is given, else E_TRUC_PREVOUT.
+   * Every input of `raws` (the parent, then the child) that is not an output of one of them.
+   * With a node, as the node vouches for it (../truc/vouched.ts): a claim of a file or
+   * --prevout it contradicts is E_TRUC_PREVOUT_CONFLICT, naming the input — the parent's fee
+   * sets the child's (issue 37 finding 3). Offline, as given; `onTrust` lists those.
    */
-  protected async completePrevouts(chain: ChainSource, raws: Uint8Array[], given: Prevout[]): Promise<Prevout[]> {
+  protected async completePrevouts(chain: ChainSource, raws: Uint8Array[], given: Prevout[]): Promise<{ prevouts: Prevout[]; onTrust: Prevout[] }> {
     const { measureTx } = await import('../truc/transaction.ts');
     const { toHex } = await import('../bytes.ts');
     const txs = raws.map((r) => measureTx(r, 'a package transaction'));
-    const inside = new Set(txs.map((t) => t.txid));
-    const known = new Set(given.map((p) => `${p.txid}:${p.vout}`));
-    const out = [...given];
+    const inside = (txid: string, vout: number) => txs.find((t) => t.txid === txid)?.tx.outputs[vout]?.amount ?? (txs.some((t) => t.txid === txid) ? 0n : undefined);
+    const names = ['parent', 'child'];
+    if (chain.kind === 'rpc') {
+      const { vouchedPrevouts } = await import('../truc/vouched.ts');
+      const node = { prevout: (txid: string, vout: number) => this.prevoutIfNodeKnows(chain, txid, vout), mempoolFee: async (txid: string) => (chain.mempoolFee ? chain.mempoolFee(txid) : null) };
+      const prevouts: Prevout[] = [];
+      for (const [i, raw] of raws.entries()) {
+        const name = names[i] ?? `transaction ${i}`;
+        prevouts.push(...await vouchedPrevouts(node, raw, given, { name, source: `the ${name}'s file (its PSBT's witness_utxo, or --prevout)`, inside }));
+      }
+      return { prevouts, onTrust: [] };
+    }
+    const onTrust: Prevout[] = [];
     for (const t of txs) {
       for (const input of t.tx.inputs) {
         const txid = toHex(input.txid);
-        const k = `${txid}:${input.index}`;
-        if (inside.has(txid) || known.has(k)) continue;
-        if (chain.kind !== 'rpc') throw new UsageError('E_TRUC_PREVOUT', `${t.txid} spends ${k}: give its amount and script with --prevout TXID:VOUT:AMOUNT:SCRIPT, or a node (--rpc-url) to ask`);
-        out.push(await this.prevoutFromNode(chain, t.txid, txid, input.index));
-        known.add(k);
+        if (inside(txid, input.index) !== undefined) continue;
+        const p = given.find((g) => g.txid === txid && g.vout === input.index);
+        if (!p) throw new UsageError('E_TRUC_PREVOUT', `${t.txid} spends ${txid}:${input.index}: give its amount and script with --prevout TXID:VOUT:AMOUNT:SCRIPT, or a node (--rpc-url) to ask`);
+        if (!onTrust.includes(p)) onTrust.push(p);
       }
     }
-    return out;
-  }
-
-  /** One output as the node knows it: unspent (gettxout), else from the transaction that made it (spent in the mempool, or -txindex). */
-  private async prevoutFromNode(chain: ChainSource, spender: string, txid: string, vout: number): Promise<Prevout> {
-    const p = await this.prevoutIfNodeKnows(chain, txid, vout);
-    if (!p) throw new UsageError('E_TRUC_PREVOUT', `${spender} spends ${txid}:${vout}, which the node neither holds unspent nor can show: give it with --prevout TXID:VOUT:AMOUNT:SCRIPT`);
-    return p;
+    return { prevouts: [...given], onTrust };
   }
 
   private async prevoutIfNodeKnows(chain: ChainSource, txid: string, vout: number): Promise<Prevout | undefined> {

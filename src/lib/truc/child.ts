@@ -211,12 +211,16 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   return { psbt: tx, txid: txidOnceSigned(tx), verdict, vsize: childVsize, childFee, ...(replaces ? { replaces } : {}) };
 }
 
-/** The `package/child` message. */
-export function childMessage(built: BuiltChild, parentRaw: Uint8Array, feeRate: number, network: string): Record<string, unknown> {
+/**
+ * The `package/child` message. `inputsOnTrust`: the parent's inputs (`txid:vout`) whose
+ * amounts came from the caller's files, not a node — the parent's fee, and so the child's,
+ * is only as true as they are.
+ */
+export function childMessage(built: BuiltChild, parentRaw: Uint8Array, feeRate: number, network: string, inputsOnTrust: string[] = []): Record<string, unknown> {
   const v = built.verdict;
   return {
     type: 'package/child', version: 1, network,
-    parent: { txid: v.parent.txid, wtxid: v.parent.wtxid, hex: toHex(parentRaw), vsize: v.parent.vsize, fee_sat: Number(v.parent.fee) },
+    parent: { txid: v.parent.txid, wtxid: v.parent.wtxid, hex: toHex(parentRaw), vsize: v.parent.vsize, fee_sat: Number(v.parent.fee), inputs_on_trust: inputsOnTrust },
     child: { txid: built.txid, vsize_max: v.child.vsize, fee_sat: Number(built.childFee), spends_parent_outputs: v.spent_parent_outputs },
     package: { fee_sat: Number(v.package.fee), vsize_max: v.package.vsize, fee_rate: feeRate },
     ...(built.replaces ? { replaces: { txid: built.replaces.txid, fee_sat: Number(built.replaces.fee) } } : {}),

@@ -1,0 +1,74 @@
+/**
+ * A transaction's inputs as the node vouches for them. Whatever a fee is computed from
+ * decides what our wallet pays — the parent's own fee (the child brings the package to
+ * --fee-rate: an overstated parent input makes the child pay less, issue 37 finding 3), an
+ * earlier child's fee (--replaces: the new child outbids it) — so with a node no amount is
+ * taken on a file's word (a PSBT's witness_utxo, --prevout): whoever handed over the file
+ * (the other party, a watchtower, a stranger who spent a keyless anchor) could have written it.
+ *
+ * Invariants:
+ * - an input the node can show — unspent in its UTXO set or mempool (gettxout with the
+ *   mempool), or from the transaction that made it (getrawtransaction: in the mempool, or
+ *   confirmed with -txindex) — is the node's; a claim it contradicts (amount or script) is
+ *   E_TRUC_PREVOUT_CONFLICT naming the input, never used;
+ * - an input it cannot show (spent in the mempool by this very transaction, its funding
+ *   confirmed, no -txindex) keeps the file's claim only if the fee so computed is exactly
+ *   the fee the node's mempool holds the transaction at (getmempoolentry); otherwise
+ *   E_TRUC_PREVOUT_CONFLICT, or E_TRUC_PREVOUT when the mempool does not hold it.
+ * Pure but for the two questions to the node.
+ */
+import { UsageError } from '../errors.ts';
+import { equalBytes, toHex } from '../bytes.ts';
+import type { Prevout } from './check.ts';
+import { measureTx } from './transaction.ts';
+
+export type NodeWord = {
+  /** The output as the node knows it, or undefined. */
+  prevout(txid: string, vout: number): Promise<Prevout | undefined>;
+  /** getmempoolentry's fees.base, sat; null when the mempool does not hold it. */
+  mempoolFee(txid: string): Promise<bigint | null>;
+};
+
+export type Vouching = {
+  /** How errors name the transaction ("the parent", "the replaced child") and the file ("the parent's PSBT"). */
+  name: string;
+  source: string;
+  /** Outputs of the package itself (the parent's, for a child): their value, from the bytes; not asked. */
+  inside?: (txid: string, vout: number) => bigint | undefined;
+};
+
+/** Every input of `raw` not inside the package, as the node says (see the invariants). */
+export async function vouchedPrevouts(node: NodeWord, raw: Uint8Array, claims: readonly Prevout[], who: Vouching): Promise<Prevout[]> {
+  const t = measureTx(raw, who.name);
+  const out: Prevout[] = [];
+  let unverified = false;
+  let valueIn = 0n;
+  for (const [i, input] of t.tx.inputs.entries()) {
+    const txid = toHex(input.txid);
+    const inside = who.inside?.(txid, input.index);
+    if (inside !== undefined) {
+      valueIn += inside;
+      continue;
+    }
+    const what = `${who.name} input ${i} spends ${txid}:${input.index}`;
+    const claim = claims.find((c) => c.txid === txid && c.vout === input.index);
+    const known = await node.prevout(txid, input.index);
+    if (known && claim && (claim.amount !== known.amount || !equalBytes(claim.script, known.script))) {
+      throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `${what}: ${who.source} says ${claim.amount} sat${equalBytes(claim.script, known.script) ? '' : ` to ${toHex(claim.script)}`}, the node ${known.amount} sat${equalBytes(claim.script, known.script) ? '' : ` to ${toHex(known.script)}`} — the fee it makes is not the node's: refused rather than paid`);
+    }
+    const used = known ?? claim;
+    if (!used) throw new UsageError('E_TRUC_PREVOUT', `${what}, which the node neither holds unspent nor can show: give it with --prevout TXID:VOUT:AMOUNT:SCRIPT`);
+    if (!known) unverified = true;
+    valueIn += used.amount;
+    out.push(used);
+  }
+  if (unverified) {
+    const fee = valueIn - t.tx.outputs.reduce((a, o) => a + o.amount, 0n);
+    const inPool = await node.mempoolFee(t.txid);
+    if (inPool === null) throw new UsageError('E_TRUC_PREVOUT', `${who.name} ${t.txid} is not in the node's mempool and the node cannot show all its inputs: its fee cannot be vouched for`);
+    if (inPool !== fee) {
+      throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `${who.source} makes ${who.name} ${t.txid} pay ${fee} sat, the node's mempool holds it at ${inPool} sat: the file misstates its inputs — refused rather than paid`);
+    }
+  }
+  return out;
+}
