@@ -11,8 +11,8 @@
  *
  * Invariants (who can take what):
  * - the child pays nobody but the caller's wallet: every output comes from the wallet's
- *   PSBT and carries that wallet's BIP-32 derivation (E_WALLET_PSBT_OUTPUT); a child
- *   paying a stranger is refused;
+ *   PSBT and carries a BIP-32 derivation whose key makes its script (../tx/wallet-output.ts;
+ *   E_WALLET_PSBT_OUTPUT); a child paying a stranger is refused;
  *   with `own` (no wallet: the credit exit's mint key, a statechain owner's share signs),
  *   its one output is the caller's `to` and its inputs only the parent's outputs named;
  * - the child spends only the parent's outputs named (default: its P2A anchors) and the
@@ -38,6 +38,7 @@ import { RefusedError, UsageError } from '../errors.ts';
 import { toHex } from '../bytes.ts';
 import { checkFee, checkFeeRate, type FeeLimits } from '../tx/fee-guard.ts';
 import { dustThreshold, feeFor, standardScriptType } from '../tx/policy.ts';
+import { derivationMakesScript } from '../tx/wallet-output.ts';
 import { isNestedP2wpkh, psbtInputOf, txidOnceSigned, walletCoins, walletInputVbytes, walletInputsAmount, type WalletPsbtRole } from '../tx/wallet-psbt.ts';
 import { checkTrucPackage, TRUC_VERSION, type PackageVerdict, type Prevout, type TrucPolicy } from './check.ts';
 import { measureTx, sigOpCost, sigopAdjustedVsize } from './transaction.ts';
@@ -137,6 +138,15 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   const wallet = req.own ? { inputs: [], change: [{ script: req.own.to, amount: 0n }] } : walletCoins(req.wallet!, WALLET_PSBT);
   if (!req.own && wallet.inputs.length === 0) throw new RefusedError('E_WALLET_PSBT_INPUT', '--wallet-psbt has no inputs: the wallet\'s coins pay the fee');
   if (!req.own && wallet.change.length === 0) throw new RefusedError('E_WALLET_PSBT_OUTPUT', '--wallet-psbt has no output back to the wallet to take the fee from (make it with walletcreatefundedpsbt paying one of the wallet\'s own addresses)');
+  // The mark proves something only if its key makes the script (issue 37 finding 7): a record of any key on a stranger's output is not the wallet's.
+  if (!req.own) {
+    for (let i = 0; i < req.wallet!.outputsLength; i++) {
+      const o = req.wallet!.getOutput(i);
+      if (!derivationMakesScript({ ...o, script: o.script! })) {
+        throw new RefusedError('E_WALLET_PSBT_OUTPUT', `--wallet-psbt output ${i} pays ${toHex(o.script!)}, which none of its BIP-32 derivation keys makes: marked as the wallet's, it pays someone else (${WALLET_PSBT.purpose})`);
+      }
+    }
+  }
 
   // Inputs: the parent's outputs (anchors with an empty witness, the caller's own signed by its wallet), then the wallet's.
   const tx = new Transaction({ version: v2 ? 2 : TRUC_VERSION, lockTime: 0, allowUnknownOutputs: true, allowUnknownInputs: true });

@@ -82,6 +82,15 @@ describe('buildChild', () => {
     refusal(() => buildChild(request({ wallet: wallet([50_000n], [{ amount: 10_000n, stranger: true }, { amount: 30_000n }]) })), 'E_WALLET_PSBT_OUTPUT', 4);
   });
 
+  it('issue 37 finding 7: refuses an output marked with a derivation whose key does not make its script (a stranger behind the wallet\'s mark)', () => {
+    // The stranger's P2WPKH, carrying the wallet's BIP-32 record for KEY: a record is present, its key pays elsewhere.
+    const marked = new Transaction({ version: 2 });
+    marked.addInput({ txid: 'bb'.repeat(32), index: 0, witnessUtxo: { script: P2WPKH, amount: 50_000n }, bip32Derivation: derivation(0) });
+    marked.addOutput({ script: STRANGER, amount: 40_000n, bip32Derivation: derivation(100) });
+    const e = refusal(() => buildChild(request({ wallet: marked })), 'E_WALLET_PSBT_OUTPUT', 4);
+    expect(e.message).toContain(`pays ${Buffer.from(STRANGER).toString('hex')}`);
+  });
+
   it('refuses a v2 parent (E_TRUC_VERSION), a parent without an anchor unless --spend names an output (E_TRUC_NO_ANCHOR), a --spend out of range', () => {
     refusal(() => buildChild(request({ parent: zeroFeeParent(2).raw })), 'E_TRUC_VERSION', 4);
     const noAnchor = buildTx(3, [spendAnyone(COIN.txid, COIN.vout)], [{ amount: COIN.amount - 200n, script: P2WPKH }]);
