@@ -150,6 +150,15 @@ export class RpcChainSource implements ChainSource {
   }
 
   async mempoolFee(txid: string): Promise<bigint | null> {
+    return (await this.mempoolEntry(txid))?.fee ?? null;
+  }
+
+  /**
+   * getmempoolentry: the base fee (sat) and Core's vsize — the sigop-adjusted one
+   * (GetVirtualTransactionSize of weight and sigop cost), which a transaction's bytes alone
+   * do not fix: the sigops of its inputs depend on the scripts they spend. null: not in the mempool.
+   */
+  async mempoolEntry(txid: string): Promise<{ fee: bigint; vsize: number } | null> {
     assertTxid(txid);
     await this.ensureChain();
     let reply: unknown;
@@ -161,7 +170,7 @@ export class RpcChainSource implements ChainSource {
       throw e;
     }
     const r = obj(reply, 'getmempoolentry', this.url);
-    return amount(obj(r['fees'], 'getmempoolentry', this.url), 'base', 'getmempoolentry', this.url);
+    return { fee: amount(obj(r['fees'], 'getmempoolentry', this.url), 'base', 'getmempoolentry', this.url), vsize: int(r, 'vsize', 'getmempoolentry', this.url) };
   }
 
   async testMempoolAccept(rawTxs: Uint8Array[]): Promise<MempoolAcceptResult[]> {

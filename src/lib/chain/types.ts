@@ -70,4 +70,6 @@ export interface ChainSource {
   submitPackage?(rawTxs: Uint8Array[], maxFeeRateSatPerKvb?: number): Promise<SubmitPackageResult>;
   /** getmempoolentry's fees.base of a transaction in the mempool, in sat (null: not in the mempool). */
   mempoolFee?(txid: string): Promise<bigint | null>;
+  /** getmempoolentry's fees.base (sat) and vsize (Core's, sigop-adjusted) of a transaction in the mempool (null: not in the mempool). */
+  mempoolEntry?(txid: string): Promise<{ fee: bigint; vsize: number } | null>;
 }

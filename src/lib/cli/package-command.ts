@@ -81,11 +81,11 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
     const { measureTx } = await import('../truc/transaction.ts');
     const { toHex } = await import('../bytes.ts');
     const txs = raws.map((r) => measureTx(r, 'a package transaction'));
-    const inside = (txid: string, vout: number) => txs.find((t) => t.txid === txid)?.tx.outputs[vout]?.amount ?? (txs.some((t) => t.txid === txid) ? 0n : undefined);
+    const inside = (txid: string, vout: number) => txs.find((t) => t.txid === txid)?.tx.outputs[vout] ?? (txs.some((t) => t.txid === txid) ? { amount: 0n, script: new Uint8Array() } : undefined);
     const names = ['parent', 'child'];
     if (chain.kind === 'rpc') {
       const { vouchedPrevouts } = await import('../truc/vouched.ts');
-      const node = { prevout: (txid: string, vout: number) => this.prevoutIfNodeKnows(chain, txid, vout), mempoolFee: async (txid: string) => (chain.mempoolFee ? chain.mempoolFee(txid) : null) };
+      const node = { prevout: (txid: string, vout: number) => this.prevoutIfNodeKnows(chain, txid, vout), mempoolEntry: async (txid: string) => (chain.mempoolEntry ? chain.mempoolEntry(txid) : null) };
       const prevouts: Prevout[] = [];
       for (const [i, raw] of raws.entries()) {
         const name = names[i] ?? `transaction ${i}`;
@@ -123,7 +123,7 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
     const { vouchedReplacedPrevouts } = await import('../truc/replaced.ts');
     return vouchedReplacedPrevouts({
       prevout: (txid, vout) => this.prevoutIfNodeKnows(chain, txid, vout),
-      mempoolFee: async (txid) => (chain.mempoolFee ? chain.mempoolFee(txid) : null),
+      mempoolEntry: async (txid) => (chain.mempoolEntry ? chain.mempoolEntry(txid) : null),
     }, raw, parent, claims);
   }
 }

@@ -16,6 +16,6 @@ export async function vouchedReplacedPrevouts(node: NodeWord, replaced: Uint8Arr
   const p = measureTx(parent, 'the parent');
   return vouchedPrevouts(node, replaced, claims, {
     name: 'the replaced child', source: '--replaces',
-    inside: (txid, vout) => (txid === p.txid ? p.tx.outputs[vout]?.amount ?? 0n : undefined),
+    inside: (txid, vout) => (txid === p.txid ? p.tx.outputs[vout] ?? { amount: 0n, script: new Uint8Array() } : undefined),
   });
 }

@@ -12,29 +12,32 @@
  *   confirmed with -txindex) — is the node's; a claim it contradicts (amount or script) is
  *   E_TRUC_PREVOUT_CONFLICT naming the input, never used;
  * - an input it cannot show (spent in the mempool by this very transaction, its funding
- *   confirmed, no -txindex) keeps the file's claim only if the fee so computed is exactly
- *   the fee the node's mempool holds the transaction at (getmempoolentry); otherwise
+ *   confirmed, no -txindex) keeps the file's claim only if the fee AND the sigop-adjusted
+ *   vsize so computed are exactly those the node's mempool holds the transaction at
+ *   (getmempoolentry's fees.base and vsize): the claimed scripts decide the sigops, so a
+ *   misstated script could hide them and make a sigop-heavy parent look small (its child
+ *   then pays for a package a fraction of Core's size — review of issue 37); otherwise
  *   E_TRUC_PREVOUT_CONFLICT, or E_TRUC_PREVOUT when the mempool does not hold it.
  * Pure but for the two questions to the node.
  */
 import { UsageError } from '../errors.ts';
 import { equalBytes, toHex } from '../bytes.ts';
 import type { Prevout } from './check.ts';
-import { measureTx } from './transaction.ts';
+import { measureTx, sigOpCost, sigopAdjustedVsize } from './transaction.ts';
 
 export type NodeWord = {
   /** The output as the node knows it, or undefined. */
   prevout(txid: string, vout: number): Promise<Prevout | undefined>;
-  /** getmempoolentry's fees.base, sat; null when the mempool does not hold it. */
-  mempoolFee(txid: string): Promise<bigint | null>;
+  /** getmempoolentry's fees.base (sat) and vsize (Core's, sigop-adjusted); null when the mempool does not hold it. */
+  mempoolEntry(txid: string): Promise<{ fee: bigint; vsize: number } | null>;
 };
 
 export type Vouching = {
   /** How errors name the transaction ("the parent", "the replaced child") and the file ("the parent's PSBT"). */
   name: string;
   source: string;
-  /** Outputs of the package itself (the parent's, for a child): their value, from the bytes; not asked. */
-  inside?: (txid: string, vout: number) => bigint | undefined;
+  /** Outputs of the package itself (the parent's, for a child): their value and script, from the bytes; not asked. */
+  inside?: (txid: string, vout: number) => { amount: bigint; script: Uint8Array } | undefined;
 };
 
 /** Every input of `raw` not inside the package, as the node says (see the invariants). */
@@ -43,11 +46,13 @@ export async function vouchedPrevouts(node: NodeWord, raw: Uint8Array, claims: r
   const out: Prevout[] = [];
   let unverified = false;
   let valueIn = 0n;
+  const scripts: Uint8Array[] = [];
   for (const [i, input] of t.tx.inputs.entries()) {
     const txid = toHex(input.txid);
     const inside = who.inside?.(txid, input.index);
     if (inside !== undefined) {
-      valueIn += inside;
+      valueIn += inside.amount;
+      scripts.push(inside.script);
       continue;
     }
     const what = `${who.name} input ${i} spends ${txid}:${input.index}`;
@@ -60,14 +65,19 @@ export async function vouchedPrevouts(node: NodeWord, raw: Uint8Array, claims: r
     if (!used) throw new UsageError('E_TRUC_PREVOUT', `${what}, which the node neither holds unspent nor can show: give it with --prevout TXID:VOUT:AMOUNT:SCRIPT`);
     if (!known) unverified = true;
     valueIn += used.amount;
+    scripts.push(used.script);
     out.push(used);
   }
   if (unverified) {
     const fee = valueIn - t.tx.outputs.reduce((a, o) => a + o.amount, 0n);
-    const inPool = await node.mempoolFee(t.txid);
+    const vsize = sigopAdjustedVsize(t.weight, sigOpCost(t.tx, (i) => scripts[i]!));
+    const inPool = await node.mempoolEntry(t.txid);
     if (inPool === null) throw new UsageError('E_TRUC_PREVOUT', `${who.name} ${t.txid} is not in the node's mempool and the node cannot show all its inputs: its fee cannot be vouched for`);
-    if (inPool !== fee) {
-      throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `${who.source} makes ${who.name} ${t.txid} pay ${fee} sat, the node's mempool holds it at ${inPool} sat: the file misstates its inputs — refused rather than paid`);
+    if (inPool.fee !== fee) {
+      throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `${who.source} makes ${who.name} ${t.txid} pay ${fee} sat, the node's mempool holds it at ${inPool.fee} sat: the file misstates its inputs — refused rather than paid`);
+    }
+    if (inPool.vsize !== vsize) {
+      throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `${who.source} makes ${who.name} ${t.txid} ${vsize} vB (sigop-adjusted), the node's mempool holds it at ${inPool.vsize} vB: the file misstates the scripts its inputs spend — refused rather than paid`);
     }
   }
   return out;

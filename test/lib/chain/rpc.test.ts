@@ -190,6 +190,21 @@ describe('RpcChainSource — answers', () => {
     expect(e.message).toMatch(/No such mempool transaction.*RPC error -5.*-txindex/);
   });
 
+  it('getmempoolentry: the base fee in sat and Core\'s (sigop-adjusted) vsize; not in the mempool is null; an answer without them (an older or odd node) is E_RPC_PROTOCOL, never taken as zero', async () => {
+    const core = await fake({
+      getmempoolentry: (params) => (params[0] === TXID ? { raw: '{"vsize":1000,"weight":468,"fees":{"base":0.00001000,"modified":0.00001000}}' }
+        : params[0] === 'cd'.repeat(32) ? { size: 117, fee: 0.00001 } // Core 0.18's fields: no "vsize", no "fees"
+          : params[0] === 'ce'.repeat(32) ? { fees: { base: 0.00001 } }
+            : { error: { code: -5, message: 'Transaction not in mempool' } }),
+    });
+    const source = new RpcChainSource(config(core));
+    expect(await source.mempoolEntry(TXID)).toEqual({ fee: 1_000n, vsize: 1_000 });
+    expect(await source.mempoolFee(TXID)).toBe(1_000n);
+    expect(await source.mempoolEntry('ef'.repeat(32))).toBeNull();
+    expect((await failure(source.mempoolEntry('cd'.repeat(32)))).code).toBe('E_RPC_PROTOCOL');
+    expect((await failure(source.mempoolEntry('ce'.repeat(32)))).code).toBe('E_RPC_PROTOCOL');
+  });
+
   it('testmempoolaccept maps allowed, reasons, vsize and fees', async () => {
     const core = await fake({
       testmempoolaccept: () => ({

@@ -15,9 +15,9 @@ const parent = buildTx(3, [spendAnyone(COIN.txid, COIN.vout)], [{ amount: COIN.a
 // The earlier child: the anchor and a 20,000-sat coin, 17,000 back: it pays 3,000 sat.
 const earlier = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(WALLET_COIN.txid, WALLET_COIN.vout)], [{ amount: 17_000n, script: ANYONE }]);
 
-const node = (shows: Prevout[], pool: Record<string, bigint> = {}): NodeWord => ({
+const node = (shows: Prevout[], pool: Record<string, { fee: bigint; vsize: number }> = {}): NodeWord => ({
   prevout: async (txid, vout) => shows.find((p) => p.txid === txid && p.vout === vout),
-  mempoolFee: async (txid) => pool[txid] ?? null,
+  mempoolEntry: async (txid) => pool[txid] ?? null,
 });
 const inflated = { ...WALLET_COIN, amount: WALLET_COIN.amount + 1_000_000n };
 const code = async (p: Promise<unknown>) => p.then(() => 'accepted', (e: { code?: string }) => e.code);
@@ -30,7 +30,7 @@ describe('package child --replaces: the earlier child\'s inputs as the node vouc
   });
 
   it('an input the node cannot show (no -txindex): the claim stands only if it makes the fee the mempool holds the earlier child at', async () => {
-    const pool = { [earlier.parsed.txid]: 3_000n };
+    const pool = { [earlier.parsed.txid]: { fee: 3_000n, vsize: earlier.parsed.vsize } }; // no sigops: Core's vsize is the weight's
     expect(await vouchedReplacedPrevouts(node([], pool), earlier.raw, parent.raw, [WALLET_COIN])).toEqual([WALLET_COIN]);
     expect(await code(vouchedReplacedPrevouts(node([], pool), earlier.raw, parent.raw, [inflated]))).toBe('E_TRUC_PREVOUT_CONFLICT');
     // Not in the mempool: nothing vouches for the claim.

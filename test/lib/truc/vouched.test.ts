@@ -8,15 +8,15 @@ import { describe, expect, it } from 'vitest';
 import { vouchedPrevouts, type NodeWord } from '../../../src/lib/truc/vouched.ts';
 import type { Prevout } from '../../../src/lib/truc/check.ts';
 import { refusal } from '../../setup/refusal.ts';
-import { ANYONE, P2A, buildTx, spendAnyone } from './build.ts';
+import { ANYONE, P2A, buildTx, p2wshOf, sigopScript, spendAnyone } from './build.ts';
 
 const A: Prevout = { txid: 'aa'.repeat(32), vout: 0, amount: 100_000n, script: ANYONE };
 const B: Prevout = { txid: 'bb'.repeat(32), vout: 2, amount: 30_000n, script: ANYONE };
 // A parent spending A and B, paying 578 sat: 129,422 out.
 const parent = buildTx(3, [spendAnyone(A.txid, A.vout), spendAnyone(B.txid, B.vout)], [{ amount: 129_182n, script: ANYONE }, { amount: 240n, script: P2A }]);
-const node = (shows: Prevout[], pool: Record<string, bigint> = {}): NodeWord => ({
+const node = (shows: Prevout[], pool: Record<string, { fee: bigint; vsize: number }> = {}): NodeWord => ({
   prevout: async (txid, vout) => shows.find((p) => p.txid === txid && p.vout === vout),
-  mempoolFee: async (txid) => pool[txid] ?? null,
+  mempoolEntry: async (txid) => pool[txid] ?? null,
 });
 const WHO = { name: 'parent', source: 'the parent\'s file' };
 const vouch = (n: NodeWord, claims: Prevout[]) => vouchedPrevouts(n, parent.raw, claims, WHO);
@@ -39,21 +39,38 @@ describe('the parent\'s inputs: every amount and script is the node\'s', () => {
   });
 
   it('an input the node cannot show (spent in its mempool by the parent, no -txindex): the claims stand only if they make the fee the mempool holds the parent at', async () => {
-    const pool = { [parent.parsed.txid]: 578n };
+    const pool = { [parent.parsed.txid]: { fee: 578n, vsize: parent.parsed.vsize } }; // OP_TRUE spends: no sigops, Core's vsize is the weight's
     expect(await vouch(node([B], pool), [A])).toEqual([A, B]);
     await refused(vouch(node([B], pool), [{ ...A, amount: A.amount + 1_000_000n }]), 'E_TRUC_PREVOUT_CONFLICT', 2);
-    await refused(vouch(node([B], { [parent.parsed.txid]: 577n }), [A]), 'E_TRUC_PREVOUT_CONFLICT', 2);
+    await refused(vouch(node([B], { [parent.parsed.txid]: { fee: 577n, vsize: parent.parsed.vsize } }), [A]), 'E_TRUC_PREVOUT_CONFLICT', 2);
     // Not in the mempool: nothing vouches for the claim. No claim and nothing shown.
     await refused(vouch(node([B]), [A]), 'E_TRUC_PREVOUT', 2);
     await refused(vouch(node([B], pool), []), 'E_TRUC_PREVOUT', 2);
+  });
+
+  it('an input the node cannot show: a claimed script that hides its sigops (a heavy P2WSH said to be taproot) is refused, though the fee is the mempool\'s — Core\'s vsize is the node\'s word too', async () => {
+    // A parent spending a P2WSH whose witness script holds 200 sigops: Core's vsize is 200 × 20 / 4 = 1,000 vB (its
+    // weight is ~150 vB). Test code's numbers: the sigops are the script's, never counted by the product here.
+    const heavy = sigopScript(200);
+    const H: Prevout = { txid: 'dd'.repeat(32), vout: 1, amount: 100_000n, script: p2wshOf(heavy) };
+    const heavyParent = buildTx(3, [spendAnyone(H.txid, H.vout, heavy)], [{ amount: 98_760n, script: ANYONE }, { amount: 240n, script: P2A }]);
+    expect(Math.ceil(heavyParent.parsed.weight / 4)).toBeLessThan(200);
+    const pool = { [heavyParent.parsed.txid]: { fee: 1_000n, vsize: 1_000 } };
+    const vouchHeavy = (claims: Prevout[]) => vouchedPrevouts(node([], pool), heavyParent.raw, claims, WHO);
+    expect(await vouchHeavy([H])).toEqual([H]);
+    const taproot = Uint8Array.from([0x51, 0x20, ...new Uint8Array(32).fill(7)]);
+    const e = await refused(vouchHeavy([{ ...H, script: taproot }]), 'E_TRUC_PREVOUT_CONFLICT', 2);
+    expect(e.message).toContain(`the node's mempool holds it at 1000 vB`);
+    // Another P2WSH program: the witness script is the parent's own last item, so its sigops still count — the lie changes nothing Core measures.
+    expect(await vouchHeavy([{ ...H, script: ANYONE }])).toEqual([{ ...H, script: ANYONE }]);
   });
 
   it('an output of the package itself (the parent\'s, for a child) is read from the bytes, not asked', async () => {
     const child = buildTx(3, [spendAnyone(parent.parsed.txid, 0), spendAnyone(A.txid, 5)], [{ amount: 1_000n, script: ANYONE }]);
     const C: Prevout = { txid: A.txid, vout: 5, amount: 7_000n, script: ANYONE };
     const asked: string[] = [];
-    const n: NodeWord = { prevout: async (txid, vout) => { asked.push(`${txid}:${vout}`); return txid === C.txid && vout === 5 ? C : undefined; }, mempoolFee: async () => null };
-    expect(await vouchedPrevouts(n, child.raw, [], { ...WHO, name: 'child', inside: (txid, vout) => (txid === parent.parsed.txid ? parent.parsed.outputs[vout]!.amount : undefined) })).toEqual([C]);
+    const n: NodeWord = { prevout: async (txid, vout) => { asked.push(`${txid}:${vout}`); return txid === C.txid && vout === 5 ? C : undefined; }, mempoolEntry: async () => null };
+    expect(await vouchedPrevouts(n, child.raw, [], { ...WHO, name: 'child', inside: (txid, vout) => (txid === parent.parsed.txid ? parent.parsed.outputs[vout]! : undefined) })).toEqual([C]);
     expect(asked).toEqual([`${A.txid}:5`]);
   });
 });
