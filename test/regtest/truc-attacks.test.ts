@@ -9,7 +9,7 @@
  * refusal is one coded line with nothing on stdout. Skipped visibly without a bitcoind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { base64 } from '@scure/base';
 import { Transaction } from '@scure/btc-signer';
@@ -18,7 +18,9 @@ import { tempDir } from '../helpers.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain } from './offchain-cli.ts';
-import { P2A, buildTx, p2wshOf, sigopScript, spendAnyone, ANYONE, type Built } from '../lib/truc/build.ts';
+import { OP_TRUE_SCRIPT, P2A, buildTx, p2wshOf, sigopScript, spendAnyone, ANYONE, type Built } from '../lib/truc/build.ts';
+import { taprootOutput } from '../independent/keys.ts';
+import { publicKeyOf, taggedHash } from '../independent/secp256k1.ts';
 
 const BITCOIND = findBitcoind();
 
@@ -59,18 +61,24 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     expect(Buffer.from(psbt.extract()).toString('hex')).toBe(parent.hex);
     return file('parent.psbt', base64.encode(psbt.toPSBT()));
   };
-  const walletPsbt = async (sat = 50_000n) => {
-    const address = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
-    const created = await n.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [address]: satsToBtc(sat) }], 0, { fee_rate: 1 }]);
+  /** `walletcreatefundedpsbt` of `wallet` (default: the node's) paying `sat` to one of its own `type` addresses, change of that type. */
+  const walletPsbt = async (sat = 50_000n, type = 'bech32', wallet = n.wallet) => {
+    const address = await wallet.call<string>('getnewaddress', ['', type]);
+    const created = await wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [address]: satsToBtc(sat) }], 0, { fee_rate: 1, change_type: type }]);
     return file('wallet.json', JSON.stringify(created));
+  };
+  /** A zero-fee v3 parent of a fresh anyone-can-spend coin, with a 0-sat anchor, as a hex file. */
+  const zeroFeeParentFile = async () => {
+    const c = await coin(OP_TRUE_SCRIPT);
+    return file('parent.hex', buildTx(3, [spendAnyone(c.txid, c.vout)], [{ amount: c.amount, script: ANYONE }, { amount: 0n, script: P2A }]).hex);
   };
   const child = (parentFile: string, wallet: string, feeRate: string, extra: string[] = []) => offchain(['package', 'child', '--parent', parentFile, '--wallet-psbt', wallet, '--fee-rate', feeRate, ...extra, ...net()]);
   /**
    * Sign the child with the wallet, submit `parent` (a file: package child's message, or the parent's PSBT) + the child
    * with `package submit`, and return Core's package rate (sat/vB) from getmempoolentry.
    */
-  const signSubmit = async (msg: ChildMessage, parent = file('child.json', JSON.stringify(msg))) => {
-    const s = await n.wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [msg.psbt]);
+  const signSubmit = async (msg: ChildMessage, parent = file('child.json', JSON.stringify(msg)), wallet = n.wallet) => {
+    const s = await wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [msg.psbt]);
     expect(s.complete).toBe(true);
     const sub = await offchain(['package', 'submit', '--parent', parent, '--child', file('signed.json', JSON.stringify(s)), ...net()]);
     expect(sub.status, describeRun(sub)).toBe(0);
@@ -121,5 +129,55 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     expect(rate).toBeGreaterThanOrEqual(10);
     expect(rate).toBeLessThan(10.1);
     await mined([parent.parsed.txid, honest.child.txid]);
+  });
+
+  it('finding 7\'s check, attacked: Core\'s own taproot change record moved onto its key tweaked by a tree with a stranger\'s leaf is refused (it passed); wallets whose change is a script tree, multi_a under H, or wsh(multi) still bump, signed, submitted and mined', async () => {
+    const parentFile = await zeroFeeParentFile();
+    // The forgery: Core's bech32m change record (internal key K, no leaf) left as it is; the output becomes
+    // tr(K, pk(stranger)) — K's key path is the wallet's, but the stranger spends by the script path.
+    const created = JSON.parse(readFileSync(await walletPsbt(50_000n, 'bech32m'), 'utf8')) as { psbt: string };
+    const tx = Transaction.fromPSBT(base64.decode(created.psbt), { allowUnknownOutputs: true });
+    const at = Array.from({ length: tx.outputsLength }, (_, i) => i).find((i) => tx.getOutput(i).tapBip32Derivation?.some(([, d]) => d.hashes.length === 0))!;
+    const K = tx.getOutput(at).tapInternalKey!;
+    expect(Buffer.from(tx.getOutput(at).script!)).toEqual(Buffer.from(taprootOutput(K).script)); // Core's own: BIP-86
+    const leaf = Uint8Array.from([0x20, ...publicKeyOf(new Uint8Array(32).fill(9)).subarray(1), 0xac]);
+    const leafHash = taggedHash('TapLeaf', Uint8Array.of(0xc0, leaf.length), leaf);
+    tx.updateOutput(at, { script: taprootOutput(K, leafHash).script, tapTree: [{ depth: 0, version: 0xc0, script: leaf }] }, true);
+    const forged = await child(parentFile, file('forged.json', JSON.stringify({ psbt: base64.encode(tx.toPSBT()) })), '2');
+    // Before the fix: exit 0 — a child paying (part of) the wallet's coins to an output the stranger can take.
+    expect([forged.status, errorCode(forged), forged.stdout], describeRun(forged)).toEqual([4, 'E_WALLET_PSBT_OUTPUT', '']);
+
+    // Core wallets whose own outputs (the payment and the change) are scripts, funding the child from p2sh-segwit
+    // coins (an input the child can size before it is signed): every descriptor from one test master key (the node
+    // wallet's), each wallet signing alone.
+    const master = (await n.wallet.call<{ descriptors: { desc: string }[] }>('listdescriptors', [true])).descriptors
+      .map((d) => /^pkh\((tprv[1-9A-HJ-NP-Za-km-z]+)\//.exec(d.desc)?.[1]).find((x) => x !== undefined)!;
+    const key = (path: string) => `${master}/${path}/*`;
+    const H = '50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0';
+    const wallets: [string, string, (branch: number) => string][] = [
+      ['tree', 'bech32m', (b) => `tr(${key(`86h/1h/1h/${b}`)},{pk(${key(`86h/1h/2h/${b}`)}),pk(${key(`86h/1h/3h/${b}`)})})`],
+      ['numsmulti', 'bech32m', (b) => `tr(${H},multi_a(2,${key(`87h/1h/1h/${b}`)},${key(`87h/1h/2h/${b}`)}))`],
+      ['wshmulti', 'bech32', (b) => `wsh(multi(2,${key(`48h/1h/1h/2h/${b}`)},${key(`48h/1h/2h/2h/${b}`)}))`],
+    ];
+    const withChecksum = async (desc: string) => `${desc}#${(await rpc<{ checksum: string }>('getdescriptorinfo', [desc])).checksum}`;
+    for (const [name, type, descriptor] of wallets) {
+      await rpc('createwallet', [name, false, true]);
+      const w = n.node.rpc.forWallet(name);
+      const descs = [descriptor(0), descriptor(1), `sh(wpkh(${key('49h/1h/9h/0')}))`, `sh(wpkh(${key('49h/1h/9h/1')}))`];
+      const imported = await w.call<{ success: boolean }[]>('importdescriptors', [await Promise.all(descs.map(async (desc, i) => ({ desc: await withChecksum(desc), active: true, internal: i % 2 === 1, range: [0, 20], timestamp: 'now' })))]);
+      expect(imported.map((r) => r.success), name).toEqual([true, true, true, true]);
+      await n.wallet.call('sendtoaddress', [await w.call<string>('getnewaddress', ['', 'p2sh-segwit']), 0.01]);
+    }
+    await n.mine(1);
+    for (const [name, type] of wallets) {
+      const w = n.node.rpc.forWallet(name);
+      const wf = await walletPsbt(50_000n, type, w);
+      const outs = Transaction.fromPSBT(base64.decode((JSON.parse(readFileSync(wf, 'utf8')) as { psbt: string }).psbt), { allowUnknownOutputs: true });
+      expect(Array.from({ length: outs.outputsLength }, (_, i) => outs.getOutput(i).script![0]), name).toEqual([type === 'bech32' ? 0x00 : 0x51, type === 'bech32' ? 0x00 : 0x51]);
+      const msg = messageOf<ChildMessage>(await child(await zeroFeeParentFile(), wf, '3'), 'package/child');
+      const rate = await signSubmit(msg, undefined, w);
+      expect(rate, name).toBeGreaterThanOrEqual(3);
+      await mined([msg.parent.txid, msg.child.txid]);
+    }
   });
 });
