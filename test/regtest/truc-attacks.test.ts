@@ -91,11 +91,32 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     for (const t of txids) expect(pool).not.toContain(t);
   };
 
+  /** The node wallet's test master key (tprv), for descriptors of wallets made here. */
+  let master = '';
+  const key = (path: string) => `${master}/${path}/*`;
+  const H = '50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0';
+  /**
+   * A wallet whose active descriptors are `descriptor(0)` (receive) and `descriptor(1)` (change) for their address type,
+   * plus p2sh-segwit ones; funded with 0.01 BTC at a `fundType` address (mine to confirm).
+   */
+  const scriptWallet = async (name: string, descriptor: (branch: number) => string, fundType: string) => {
+    await rpc('createwallet', [name, false, true]);
+    const w = n.node.rpc.forWallet(name);
+    const descs = [descriptor(0), descriptor(1), `sh(wpkh(${key('49h/1h/9h/0')}))`, `sh(wpkh(${key('49h/1h/9h/1')}))`];
+    const withChecksum = async (desc: string) => `${desc}#${(await rpc<{ checksum: string }>('getdescriptorinfo', [desc])).checksum}`;
+    const imported = await w.call<{ success: boolean }[]>('importdescriptors', [await Promise.all(descs.map(async (desc, i) => ({ desc: await withChecksum(desc), active: true, internal: i % 2 === 1, range: [0, 20], timestamp: 'now' })))]);
+    expect(imported.map((r) => r.success), name).toEqual([true, true, true, true]);
+    await n.wallet.call('sendtoaddress', [await w.call<string>('getnewaddress', ['', fundType]), 0.01]);
+    return w;
+  };
+
   beforeAll(async () => {
     assertBuilt();
     work = tempDir('offchain-regtest-truc-attacks-');
     n = await startFundedNode(BITCOIND!, 'truc-attacks', ['-txindex=0']);
     expect(await rpc<Record<string, unknown>>('getindexinfo')).toEqual({});
+    master = (await n.wallet.call<{ descriptors: { desc: string }[] }>('listdescriptors', [true])).descriptors
+      .map((d) => /^pkh\((tprv[1-9A-HJ-NP-Za-km-z]+)\//.exec(d.desc)?.[1]).find((x) => x !== undefined)!;
   }, 120_000);
   afterAll(async () => {
     await n?.stop();
@@ -150,24 +171,12 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     // Core wallets whose own outputs (the payment and the change) are scripts, funding the child from p2sh-segwit
     // coins (an input the child can size before it is signed): every descriptor from one test master key (the node
     // wallet's), each wallet signing alone.
-    const master = (await n.wallet.call<{ descriptors: { desc: string }[] }>('listdescriptors', [true])).descriptors
-      .map((d) => /^pkh\((tprv[1-9A-HJ-NP-Za-km-z]+)\//.exec(d.desc)?.[1]).find((x) => x !== undefined)!;
-    const key = (path: string) => `${master}/${path}/*`;
-    const H = '50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0';
     const wallets: [string, string, (branch: number) => string][] = [
       ['tree', 'bech32m', (b) => `tr(${key(`86h/1h/1h/${b}`)},{pk(${key(`86h/1h/2h/${b}`)}),pk(${key(`86h/1h/3h/${b}`)})})`],
       ['numsmulti', 'bech32m', (b) => `tr(${H},multi_a(2,${key(`87h/1h/1h/${b}`)},${key(`87h/1h/2h/${b}`)}))`],
       ['wshmulti', 'bech32', (b) => `wsh(multi(2,${key(`48h/1h/1h/2h/${b}`)},${key(`48h/1h/2h/2h/${b}`)}))`],
     ];
-    const withChecksum = async (desc: string) => `${desc}#${(await rpc<{ checksum: string }>('getdescriptorinfo', [desc])).checksum}`;
-    for (const [name, type, descriptor] of wallets) {
-      await rpc('createwallet', [name, false, true]);
-      const w = n.node.rpc.forWallet(name);
-      const descs = [descriptor(0), descriptor(1), `sh(wpkh(${key('49h/1h/9h/0')}))`, `sh(wpkh(${key('49h/1h/9h/1')}))`];
-      const imported = await w.call<{ success: boolean }[]>('importdescriptors', [await Promise.all(descs.map(async (desc, i) => ({ desc: await withChecksum(desc), active: true, internal: i % 2 === 1, range: [0, 20], timestamp: 'now' })))]);
-      expect(imported.map((r) => r.success), name).toEqual([true, true, true, true]);
-      await n.wallet.call('sendtoaddress', [await w.call<string>('getnewaddress', ['', 'p2sh-segwit']), 0.01]);
-    }
+    for (const [name, , descriptor] of wallets) await scriptWallet(name, descriptor, 'p2sh-segwit');
     await n.mine(1);
     for (const [name, type] of wallets) {
       const w = n.node.rpc.forWallet(name);
@@ -179,5 +188,19 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
       expect(rate, name).toBeGreaterThanOrEqual(3);
       await mined([msg.parent.txid, msg.child.txid]);
     }
+  });
+
+  it('a wallet whose coins are taproot outputs with a script tree: spent by the key path (its merkle root passed on; before: E_INTERNAL, exit 1), signed, submitted and mined; coins under H (script path only) are E_WALLET_PSBT_INPUT', async () => {
+    const tree = await scriptWallet('treecoins', (b) => `tr(${key(`86h/1h/4h/${b}`)},{pk(${key(`86h/1h/5h/${b}`)}),pk(${key(`86h/1h/6h/${b}`)})})`, 'bech32m');
+    const nums = await scriptWallet('numscoins', (b) => `tr(${H},multi_a(1,${key(`87h/1h/4h/${b}`)},${key(`87h/1h/5h/${b}`)}))`, 'bech32m');
+    await n.mine(1);
+    const built = await child(await zeroFeeParentFile(), await walletPsbt(50_000n, 'bech32m', tree), '4');
+    const msg = messageOf<ChildMessage>(built, 'package/child');
+    const rate = await signSubmit(msg, undefined, tree);
+    expect(rate).toBeGreaterThanOrEqual(4);
+    expect(rate).toBeLessThan(4.1); // sized as the key-path spend the wallet made
+    await mined([msg.parent.txid, msg.child.txid]);
+    const refused = await child(await zeroFeeParentFile(), await walletPsbt(50_000n, 'bech32m', nums), '4');
+    expect([refused.status, errorCode(refused), refused.stdout], describeRun(refused)).toEqual([4, 'E_WALLET_PSBT_INPUT', '']);
   });
 });
