@@ -68,10 +68,12 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     return file('wallet.json', JSON.stringify(created));
   };
   /** A zero-fee v3 parent of a fresh anyone-can-spend coin, with a 0-sat anchor, as a hex file. */
-  const zeroFeeParentFile = async () => {
+  const zeroFeeParent = async () => {
     const c = await coin(OP_TRUE_SCRIPT);
-    return file('parent.hex', buildTx(3, [spendAnyone(c.txid, c.vout)], [{ amount: c.amount, script: ANYONE }, { amount: 0n, script: P2A }]).hex);
+    const path = file('parent.hex', buildTx(3, [spendAnyone(c.txid, c.vout)], [{ amount: c.amount, script: ANYONE }, { amount: 0n, script: P2A }]).hex);
+    return { path, prevout: `${c.txid}:${c.vout}:${c.amount}:${Buffer.from(c.script).toString('hex')}` };
   };
+  const zeroFeeParentFile = async () => (await zeroFeeParent()).path;
   const child = (parentFile: string, wallet: string, feeRate: string, extra: string[] = []) => offchain(['package', 'child', '--parent', parentFile, '--wallet-psbt', wallet, '--fee-rate', feeRate, ...extra, ...net()]);
   /**
    * Sign the child with the wallet, submit `parent` (a file: package child's message, or the parent's PSBT) + the child
@@ -113,7 +115,8 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
   beforeAll(async () => {
     assertBuilt();
     work = tempDir('offchain-regtest-truc-attacks-');
-    n = await startFundedNode(BITCOIND!, 'truc-attacks', ['-txindex=0']);
+    // An odd -incrementalrelayfee (0.333 sat/vB; Core then also raises -minrelaytxfee to it): what a replacement pays on top.
+    n = await startFundedNode(BITCOIND!, 'truc-attacks', ['-txindex=0', '-incrementalrelayfee=0.00000333']);
     expect(await rpc<Record<string, unknown>>('getindexinfo')).toEqual({});
     master = (await n.wallet.call<{ descriptors: { desc: string }[] }>('listdescriptors', [true])).descriptors
       .map((d) => /^pkh\((tprv[1-9A-HJ-NP-Za-km-z]+)\//.exec(d.desc)?.[1]).find((x) => x !== undefined)!;
@@ -202,5 +205,25 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     await mined([msg.parent.txid, msg.child.txid]);
     const refused = await child(await zeroFeeParentFile(), await walletPsbt(50_000n, 'bech32m', nums), '4');
     expect([refused.status, errorCode(refused), refused.stdout], describeRun(refused)).toEqual([4, 'E_WALLET_PSBT_INPUT', '']);
+  });
+
+  it('--replaces on a node whose -incrementalrelayfee is not Core\'s default: the new child pays the earlier one\'s fee plus the NODE\'s incremental fee on its size (before: 0.1 sat/vB, refused by the node), evicts it, and is mined', async () => {
+    expect((await rpc<{ incrementalrelayfee: number }>('getmempoolinfo')).incrementalrelayfee).toBe(0.00000333);
+    const { path: parentFile, prevout } = await zeroFeeParent();
+    const first = messageOf<ChildMessage>(await child(parentFile, await walletPsbt(), '2'), 'package/child');
+    const s1 = await n.wallet.call<{ psbt: string; complete: boolean; hex: string }>('walletprocesspsbt', [first.psbt]);
+    const sub1 = await offchain(['package', 'submit', '--parent', file('child.json', JSON.stringify(first)), '--child', file('signed.json', JSON.stringify(s1)), ...net()]);
+    expect(sub1.status, describeRun(sub1)).toBe(0);
+    // The same rate again: the floor is what decides the new child's fee. The parent is given as its hex with --prevout
+    // (its funding is confirmed and the node has no -txindex: the file's word, vouched by getmempoolentry).
+    const second = messageOf<ChildMessage>(await child(parentFile, await walletPsbt(), '2', ['--replaces', file('first.json', JSON.stringify(s1)), '--prevout', prevout]), 'package/child');
+    const s2 = await n.wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [second.psbt]);
+    const sub2 = await offchain(['package', 'submit', '--parent', file('child.json', JSON.stringify(second)), '--child', file('signed.json', JSON.stringify(s2)), '--prevout', prevout, ...net()]);
+    // Before the fix: E_BROADCAST_REJECTED — "insufficient fee, not enough additional fees to relay".
+    expect(sub2.status, describeRun(sub2)).toBe(0);
+    expect(messageOf<{ replaced_transactions: string[] }>(sub2, 'package/submitted').replaced_transactions).toEqual([first.child.txid]);
+    const fee2 = Math.round((await rpc<MempoolEntry>('getmempoolentry', [second.child.txid])).fees.base * 1e8);
+    expect(fee2).toBeGreaterThanOrEqual(first.child.fee_sat + Math.ceil((333 * second.child.vsize_max) / 1000) - 1);
+    await mined([second.parent.txid, second.child.txid]);
   });
 });

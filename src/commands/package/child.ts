@@ -52,7 +52,7 @@ export default class PackageChild extends PackageCommand<typeof PackageChild> {
     const { prevouts: parentPrevouts, onTrust } = await this.completePrevouts(chain, [parent.raw], [...(f.prevout ?? []).map(parsePrevout), ...parent.prevouts]);
     const replacedPrevouts = replaces ? await this.replacedPrevouts(chain, replaces.raw, parent.raw, replaces.prevouts) : [];
     const built = buildChild({
-      parent: parent.raw, parentPrevouts, wallet, feeRate, feeLimits, policy,
+      parent: parent.raw, parentPrevouts, wallet, feeRate, feeLimits, policy, incrementalRelayFeeRate: policy.incrementalRelayFeeRate,
       ...(f.spend === undefined ? {} : { spend: f.spend }),
       ...(replaces ? { replaces: { raw: replaces.raw, prevouts: replacedPrevouts } } : {}),
     });

@@ -233,12 +233,16 @@ export class RpcChainSource implements ChainSource {
     };
   }
 
-  /** getmempoolinfo's minrelaytxfee and mempoolminfee, in sat/kvB (Core's unit; the same 8-decimal encoding). */
-  async mempoolPolicy(): Promise<{ minRelayFeeRate: number; mempoolMinFeeRate: number }> {
+  /** getmempoolinfo's minrelaytxfee, mempoolminfee and incrementalrelayfee, in sat/kvB (Core's unit; the same 8-decimal encoding). */
+  async mempoolPolicy(): Promise<{ minRelayFeeRate: number; mempoolMinFeeRate: number; incrementalRelayFeeRate: number }> {
     await this.ensureChain();
     const m = 'getmempoolinfo';
     const r = obj(await this.client.call(m), m, this.url);
-    return { minRelayFeeRate: Number(amount(r, 'minrelaytxfee', m, this.url)), mempoolMinFeeRate: Number(amount(r, 'mempoolminfee', m, this.url)) };
+    return {
+      minRelayFeeRate: Number(amount(r, 'minrelaytxfee', m, this.url)),
+      mempoolMinFeeRate: Number(amount(r, 'mempoolminfee', m, this.url)),
+      incrementalRelayFeeRate: Number(amount(r, 'incrementalrelayfee', m, this.url)),
+    };
   }
 
   private get url(): string {

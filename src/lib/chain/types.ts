@@ -60,8 +60,8 @@ export interface ChainSource {
    * `scantxoutset`, which reads the whole set: slow on mainnet, mempool not included).
    */
   outputsPaying?(script: Uint8Array): Promise<UtxoInfo[]>;
-  /** getmempoolinfo's minrelaytxfee and mempoolminfee, sat/kvB. */
-  mempoolPolicy?(): Promise<{ minRelayFeeRate: number; mempoolMinFeeRate: number }>;
+  /** getmempoolinfo's minrelaytxfee, mempoolminfee and incrementalrelayfee (what a replacement pays on top), sat/kvB. */
+  mempoolPolicy?(): Promise<{ minRelayFeeRate: number; mempoolMinFeeRate: number; incrementalRelayFeeRate: number }>;
   /**
    * Core v28+ `submitpackage` (child with its unconfirmed parents), for CPFP packages, with
    * `maxfeerate` (sat/kvB; Core's default when omitted). A source without a node refuses

@@ -52,21 +52,27 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
     return parsePsbt(psbtBytesFromBase64(psbt, `${flag} ${path}: psbt`));
   }
 
-  /** The node's numbers: getmempoolinfo with a node, else the flags (Core 30's defaults). `maxFeeRate` in sat/vB (the fee guard's). */
-  protected async policy(chain: ChainSource, maxFeeRate: number): Promise<TrucPolicy> {
+  /**
+   * The node's numbers: getmempoolinfo with a node, else the flags (Core 30's defaults). `maxFeeRate` in sat/vB (the fee
+   * guard's). Also the incremental relay fee a replacement pays on top (the node's; offline Core's default, 0.1 sat/vB).
+   */
+  protected async policy(chain: ChainSource, maxFeeRate: number): Promise<TrucPolicy & { incrementalRelayFeeRate: number }> {
     const { CORE_POLICY } = await import('../truc/check.ts');
+    const { INCREMENTAL_RELAY_FEE_RATE } = await import('../truc/child.ts');
     const f = this.flags as { 'min-relay-fee'?: string; 'mempool-min-fee'?: string; 'dust-relay-fee'?: string };
-    const policy: TrucPolicy = {
+    const policy: TrucPolicy & { incrementalRelayFeeRate: number } = {
       minRelayFeeRate: satPerKvb('min-relay-fee', f['min-relay-fee'], CORE_POLICY.minRelayFeeRate),
       mempoolMinFeeRate: satPerKvb('mempool-min-fee', f['mempool-min-fee'], CORE_POLICY.mempoolMinFeeRate),
       dustRelayFeeRate: satPerKvb('dust-relay-fee', f['dust-relay-fee'], CORE_POLICY.dustRelayFeeRate),
       maxFeeRate: Math.round(maxFeeRate * 1000),
+      incrementalRelayFeeRate: INCREMENTAL_RELAY_FEE_RATE,
     };
     if (chain.kind === 'rpc' && chain.mempoolPolicy) {
       if (f['min-relay-fee'] !== undefined || f['mempool-min-fee'] !== undefined) throw new UsageError('E_USAGE', '--min-relay-fee/--mempool-min-fee are for offline use: with a node, its getmempoolinfo is used');
       const node = await chain.mempoolPolicy();
       policy.minRelayFeeRate = node.minRelayFeeRate;
       policy.mempoolMinFeeRate = node.mempoolMinFeeRate > node.minRelayFeeRate ? node.mempoolMinFeeRate : 0;
+      policy.incrementalRelayFeeRate = node.incrementalRelayFeeRate;
     }
     return policy;
   }

@@ -26,8 +26,9 @@
  *   transaction's own, as submitpackage's maxfeerate), the child's fee ≤ --max-fee-share
  *   of what the wallet moves;
  * - replacing an earlier child (TRUC sibling eviction, or an RBF of the same coins): the
- *   new child pays at least the earlier child's fee plus Core's incremental relay fee
- *   (0.1 sat/vB) on its own size, so the node takes it (BIP-125 rules 3 and 4).
+ *   new child pays at least the earlier child's fee plus the node's incremental relay fee
+ *   (-incrementalrelayfee, getmempoolinfo; Core's default 0.1 sat/vB) on its own size, so
+ *   the node takes it (BIP-125 rules 3 and 4).
  *
  * A keyless anchor can be spent by anyone: whoever needs the parent mined can bump it.
  * The parent's value is not at stake (the anchor carries 0 sat), only who pays the fee.
@@ -77,6 +78,8 @@ export type ChildRequest = {
   policy: TrucPolicy;
   /** An earlier child of this parent (signed) that this one must replace. */
   replaces?: { raw: Uint8Array; prevouts: Prevout[] };
+  /** The node's -incrementalrelayfee, sat/kvB: what a replacement pays on top, per vB of its own (default Core's, 100). */
+  incrementalRelayFeeRate?: number;
 };
 
 export type BuiltChild = {
@@ -196,7 +199,8 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   // The child pays at least the relay floor on its own size: a parent that pays enough alone is taken
   // alone, and then the child is judged alone (the credit exit paid its own rate here, the statechain child 1 sat/vB).
   const relay = BigInt(Math.ceil((Math.max(req.policy.minRelayFeeRate, req.policy.mempoolMinFeeRate) * childVsize) / 1000));
-  const floor = replaces ? replaces.fee + BigInt(Math.ceil((INCREMENTAL_RELAY_FEE_RATE * childVsize) / 1000)) : relay;
+  const incremental = req.incrementalRelayFeeRate ?? INCREMENTAL_RELAY_FEE_RATE;
+  const floor = replaces ? replaces.fee + BigInt(Math.ceil((incremental * childVsize) / 1000)) : relay;
   const childFee = target > floor ? target : floor;
 
   const largest = wallet.change.reduce((best, o, i) => (o.amount > wallet.change[best]!.amount ? i : best), 0);

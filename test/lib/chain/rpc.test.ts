@@ -205,6 +205,13 @@ describe('RpcChainSource — answers', () => {
     expect((await failure(source.mempoolEntry('ce'.repeat(32)))).code).toBe('E_RPC_PROTOCOL');
   });
 
+  it('getmempoolinfo: minrelaytxfee, mempoolminfee and incrementalrelayfee in sat/kvB; one missing (an older or odd node) is E_RPC_PROTOCOL, never a default', async () => {
+    const full = { raw: '{"loaded":true,"mempoolminfee":0.00000777,"minrelaytxfee":0.00000777,"incrementalrelayfee":0.00000333}' };
+    expect(await new RpcChainSource(config(await fake({ getmempoolinfo: () => full }))).mempoolPolicy()).toEqual({ minRelayFeeRate: 777, mempoolMinFeeRate: 777, incrementalRelayFeeRate: 333 });
+    const noIncremental = await fake({ getmempoolinfo: () => ({ raw: '{"loaded":true,"mempoolminfee":0.00001000,"minrelaytxfee":0.00001000}' }) });
+    expect((await failure(new RpcChainSource(config(noIncremental)).mempoolPolicy())).code).toBe('E_RPC_PROTOCOL');
+  });
+
   it('testmempoolaccept maps allowed, reasons, vsize and fees', async () => {
     const core = await fake({
       testmempoolaccept: () => ({
