@@ -226,4 +226,23 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     expect(fee2).toBeGreaterThanOrEqual(first.child.fee_sat + Math.ceil((333 * second.child.vsize_max) / 1000) - 1);
     await mined([second.parent.txid, second.child.txid]);
   });
+
+  it('the documented re-bump on a node without -txindex (the parent and a first child in its mempool, their funding confirmed): package child --parent <the first package/child> --replaces <the mempool\'s raw hex>, then package submit --parent <the new package/child>, with nothing else given — bumped and mined (before: E_TRUC_PREVOUT at each step)', async () => {
+    const parentFile = await zeroFeeParentFile();
+    const first = messageOf<ChildMessage>(await child(parentFile, await walletPsbt(), '2'), 'package/child');
+    const s1 = await n.wallet.call<{ psbt: string; complete: boolean; hex: string }>('walletprocesspsbt', [first.psbt]);
+    const firstFile = file('child.json', JSON.stringify(first));
+    const sub1 = await offchain(['package', 'submit', '--parent', firstFile, '--child', file('signed.json', JSON.stringify(s1)), ...net()]);
+    expect(sub1.status, describeRun(sub1)).toBe(0);
+    // Whoever made the first child, what the mempool shows of it is its raw hex.
+    const mempoolHex = await rpc<string>('getrawtransaction', [first.child.txid]);
+    const secondRun = await child(firstFile, await walletPsbt(), '6', ['--replaces', file('first.hex', mempoolHex)]);
+    const second = messageOf<ChildMessage>(secondRun, 'package/child');
+    expect(second.parent.inputs_on_trust).toEqual([]);
+    const rate = await signSubmit(second);
+    expect(rate).toBeGreaterThanOrEqual(6);
+    expect(rate).toBeLessThan(6.1);
+    expect(await rpc<string[]>('getrawmempool')).not.toContain(first.child.txid);
+    await mined([second.parent.txid, second.child.txid]);
+  });
 });

@@ -28,7 +28,7 @@ export default class PackageChild extends PackageCommand<typeof PackageChild> {
     'wallet-psbt': Flags.string({ description: 'your wallet\'s coins: bitcoin-cli walletcreatefundedpsbt\'s answer (its JSON, or the PSBT), paying only the wallet\'s own addresses', helpValue: 'FILE', required: true }),
     'fee-rate': Flags.string({ description: 'the package\'s fee rate (parent + child together), sat/vB', helpValue: 'SAT/VB', required: true }),
     spend: Flags.integer({ description: 'a parent output of yours the child spends (P2TR or P2WPKH your wallet signs; repeat). Default: the parent\'s pay-to-anchor output(s)', helpValue: 'VOUT', multiple: true, min: 0 }),
-    replaces: Flags.string({ description: 'an earlier child of this parent (signed: walletprocesspsbt\'s answer, a PSBT or hex) that this one must replace: it pays that child\'s fee — as the node knows its inputs (needs --rpc-url; a file\'s witness_utxo the node contradicts is refused) — plus the incremental relay fee on its own size', helpValue: 'FILE' }),
+    replaces: Flags.string({ description: 'an earlier child of this parent (signed: walletprocesspsbt\'s answer, a PSBT or hex) that this one must replace: it pays that child\'s fee — as the node\'s mempool holds it, or as the node knows its inputs (needs --rpc-url; a file\'s witness_utxo the node contradicts is refused) — plus the node\'s incremental relay fee on its own size', helpValue: 'FILE' }),
     prevout: Flags.string({ description: 'an input of the parent: its outpoint, value in sat and output script in hex (repeat; or --rpc-url to ask the node)', helpValue: 'TXID:VOUT:AMOUNT:SCRIPT', multiple: true }),
     ...policyFlags,
     ...feeGuardFlags,
@@ -50,15 +50,15 @@ export default class PackageChild extends PackageCommand<typeof PackageChild> {
     const chain = await this.chain(network);
     const policy = await this.policy(chain, feeLimits.maxFeeRate);
     const { prevouts: parentPrevouts, onTrust } = await this.completePrevouts(chain, [parent.raw], [...(f.prevout ?? []).map(parsePrevout), ...parent.prevouts]);
-    const replacedPrevouts = replaces ? await this.replacedPrevouts(chain, replaces.raw, parent.raw, replaces.prevouts) : [];
+    const replaced = replaces ? await this.replacedChild(chain, replaces.raw, parent.raw, replaces.prevouts) : undefined;
     const built = buildChild({
       parent: parent.raw, parentPrevouts, wallet, feeRate, feeLimits, policy, incrementalRelayFeeRate: policy.incrementalRelayFeeRate,
       ...(f.spend === undefined ? {} : { spend: f.spend }),
-      ...(replaces ? { replaces: { raw: replaces.raw, prevouts: replacedPrevouts } } : {}),
+      ...(replaced ? { replaces: replaced } : {}),
     });
     if (onTrust.length > 0) {
       this.term.warn(`the parent's fee is computed from input amounts taken on trust (${onTrust.map((p) => `${p.txid}:${p.vout} ${p.amount} sat`).join(', ')}): an overstated one makes the child pay less than --fee-rate; give --rpc-url to have the node say`);
     }
-    return { message: childMessage(built, parent.raw, feeRate, network, onTrust.map((p) => `${p.txid}:${p.vout}`)) };
+    return { message: childMessage(built, parent.raw, feeRate, network, onTrust.map((p) => `${p.txid}:${p.vout}`), parentPrevouts) };
   }
 }

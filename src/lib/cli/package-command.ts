@@ -123,11 +123,11 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
     return o ? { txid, vout, amount: o.amount, script: o.script } : undefined;
   }
 
-  /** The inputs of an earlier child (`--replaces`) as the node vouches for them (../truc/replaced.ts); offline: E_CHAIN_OFFLINE. */
-  protected async replacedPrevouts(chain: ChainSource, raw: Uint8Array, parent: Uint8Array, claims: Prevout[]): Promise<Prevout[]> {
+  /** The earlier child (`--replaces`) as the node knows it (../truc/replaced.ts): its mempool fee, or its vouched inputs; offline: E_CHAIN_OFFLINE. */
+  protected async replacedChild(chain: ChainSource, raw: Uint8Array, parent: Uint8Array, claims: Prevout[]) {
     if (chain.kind !== 'rpc') throw new UsageError('E_CHAIN_OFFLINE', '--replaces needs a node (--rpc-url): the fee the earlier child pays is the node\'s to say, not its file\'s');
-    const { vouchedReplacedPrevouts } = await import('../truc/replaced.ts');
-    return vouchedReplacedPrevouts({
+    const { replacedChild } = await import('../truc/replaced.ts');
+    return replacedChild({
       prevout: (txid, vout) => this.prevoutIfNodeKnows(chain, txid, vout),
       mempoolEntry: async (txid) => (chain.mempoolEntry ? chain.mempoolEntry(txid) : null),
     }, raw, parent, claims);

@@ -76,8 +76,11 @@ export type ChildRequest = {
   feeLimits: FeeLimits;
   /** The node's numbers; maxFeeRate is set from feeLimits. */
   policy: TrucPolicy;
-  /** An earlier child of this parent (signed) that this one must replace. */
-  replaces?: { raw: Uint8Array; prevouts: Prevout[] };
+  /**
+   * An earlier child of this parent that this one must replace: its fee as the node's mempool holds it, or (signed)
+   * its bytes and inputs, from which the fee is computed.
+   */
+  replaces?: { txid: string; fee: bigint } | { raw: Uint8Array; prevouts: Prevout[] };
   /** The node's -incrementalrelayfee, sat/kvB: what a replacement pays on top, per vB of its own (default Core's, 100). */
   incrementalRelayFeeRate?: number;
 };
@@ -189,7 +192,8 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
 
   // The replaced child's fee sets a floor (Core's replacement rules 3 and 4).
   let replaces: BuiltChild['replaces'];
-  if (req.replaces) {
+  if (req.replaces && 'fee' in req.replaces) replaces = { txid: req.replaces.txid, fee: req.replaces.fee };
+  else if (req.replaces) {
     const old = checkTrucPackage(req.parent, req.replaces.raw, [...req.parentPrevouts, ...req.replaces.prevouts], { ...req.policy, maxFeeRate: 0, mempoolMinFeeRate: 0, minRelayFeeRate: 0 });
     replaces = { txid: old.child.txid, fee: old.child.fee };
   }
@@ -228,13 +232,21 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
 /**
  * The `package/child` message. `inputsOnTrust`: the parent's inputs (`txid:vout`) whose
  * amounts came from the caller's files, not a node — the parent's fee, and so the child's,
- * is only as true as they are.
+ * is only as true as they are. `parentPrevouts`: every input of the parent as it was taken
+ * (`TXID:VOUT:AMOUNT:SCRIPT`, --prevout's form), so the next step — package submit, or a
+ * package child --replaces given this message — has them where a node without -txindex
+ * cannot show them; there they are a claim again, vouched for by the node as before.
  */
-export function childMessage(built: BuiltChild, parentRaw: Uint8Array, feeRate: number, network: string, inputsOnTrust: string[] = []): Record<string, unknown> {
+export function childMessage(built: BuiltChild, parentRaw: Uint8Array, feeRate: number, network: string, inputsOnTrust: string[] = [], parentPrevouts: readonly Prevout[] = []): Record<string, unknown> {
   const v = built.verdict;
+  const parent = measureTx(parentRaw, 'the parent');
+  const prevouts = parent.tx.inputs.flatMap((input) => {
+    const p = parentPrevouts.find((x) => x.txid === toHex(input.txid) && x.vout === input.index);
+    return p ? [`${p.txid}:${p.vout}:${p.amount}:${toHex(p.script)}`] : [];
+  });
   return {
     type: 'package/child', version: 1, network,
-    parent: { txid: v.parent.txid, wtxid: v.parent.wtxid, hex: toHex(parentRaw), vsize: v.parent.vsize, fee_sat: Number(v.parent.fee), inputs_on_trust: inputsOnTrust },
+    parent: { txid: v.parent.txid, wtxid: v.parent.wtxid, hex: toHex(parentRaw), vsize: v.parent.vsize, fee_sat: Number(v.parent.fee), inputs_on_trust: inputsOnTrust, prevouts },
     child: { txid: built.txid, vsize_max: v.child.vsize, fee_sat: Number(built.childFee), spends_parent_outputs: v.spent_parent_outputs },
     package: { fee_sat: Number(v.package.fee), vsize_max: v.package.vsize, fee_rate: feeRate },
     ...(built.replaces ? { replaces: { txid: built.replaces.txid, fee_sat: Number(built.replaces.fee) } } : {}),

@@ -57,6 +57,7 @@ export const PackageChildSchema = messageSchema('package/child', 'An unsigned TR
       hex: Hex('the parent, signed, as given'),
       vsize: Type.Integer({ minimum: 1, description: 'sigop-adjusted virtual size' }),
       fee_sat: Sats('what the parent pays by itself (0 for a zero-fee parent)'),
+      prevouts: Type.Array(Type.String({ pattern: '^[0-9a-f]{64}:[0-9]+:[0-9]+:([0-9a-f]{2})+$' }), { description: 'every input of the parent as the child was built on it, TXID:VOUT:AMOUNT:SCRIPT (--prevout\'s form): package submit and package child --replaces read them from this message (a node without -txindex cannot show an input spent in its mempool), and with a node vouch for them again' }),
       inputs_on_trust: Type.Array(Type.String({ pattern: '^[0-9a-f]{64}:[0-9]+$' }), { description: 'the parent\'s inputs (txid:vout) whose amounts were taken from the caller\'s files (--prevout, a PSBT\'s witness_utxo) because no node was asked; empty when the node vouched for every one. fee_sat, and so the child\'s fee, is only as true as they are' }),
     },
     { additionalProperties: false },
