@@ -245,4 +245,34 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     expect(await rpc<string[]>('getrawmempool')).not.toContain(first.child.txid);
     await mined([second.parent.txid, second.child.txid]);
   });
+
+  it('the wallet PSBT\'s own inputs are the node\'s word too: one whose witness_utxo overstates the coin (the wallet signs the true amount, so the child pays that much less) is refused naming it; an unconfirmed coin (a second unconfirmed parent: Core refuses the child) is E_WALLET_PSBT_INPUT; the honest one is bumped and mined', async () => {
+    const parentFile = await zeroFeeParentFile();
+    const honestFile = await walletPsbt(50_000n);
+    const honest = Transaction.fromPSBT(base64.decode((JSON.parse(readFileSync(honestFile, 'utf8')) as { psbt: string }).psbt), { allowUnknownOutputs: true });
+    // The lie: input 0's witness_utxo 300 sat above the coin (its non_witness_utxo, which would contradict it, removed).
+    const forged = honest.clone();
+    const u = forged.getInput(0).witnessUtxo!;
+    forged.updateInput(0, { nonWitnessUtxo: undefined }, true);
+    forged.updateInput(0, { witnessUtxo: { script: u.script, amount: u.amount + 300n } }, true);
+    const lie = await child(parentFile, file('forged.json', JSON.stringify({ psbt: base64.encode(forged.toPSBT()) })), '5');
+    // Before the fix: exit 0, and the signed package went out ~300 sat under the asked 5 sat/vB.
+    expect([lie.status, errorCode(lie), lie.stdout], describeRun(lie)).toEqual([2, 'E_TRUC_PREVOUT_CONFLICT', '']);
+    expect(lie.stderr).toContain(`${Buffer.from(honest.getInput(0).txid!).toString('hex')}:${honest.getInput(0).index}`);
+
+    // A coin the wallet has not confirmed yet: its only coin is the change of a payment still in the mempool.
+    await rpc('createwallet', ['unconfirmed']);
+    const w = n.node.rpc.forWallet('unconfirmed');
+    await n.wallet.call('sendtoaddress', [await w.call<string>('getnewaddress', ['', 'bech32']), 0.01]);
+    await n.mine(1);
+    await w.call('sendtoaddress', [await n.wallet.call<string>('getnewaddress'), 0.002]);
+    const pending = await child(parentFile, await walletPsbt(50_000n, 'bech32', w), '5');
+    // Before the fix: exit 0 — and the node refuses the package ("TRUC-violation … would have too many ancestors").
+    expect([pending.status, errorCode(pending), pending.stdout], describeRun(pending)).toEqual([4, 'E_WALLET_PSBT_INPUT', '']);
+
+    const msg = messageOf<ChildMessage>(await child(parentFile, honestFile, '5'), 'package/child');
+    const rate = await signSubmit(msg);
+    expect(rate).toBeGreaterThanOrEqual(5);
+    await mined([msg.parent.txid, msg.child.txid]);
+  });
 });

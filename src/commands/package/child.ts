@@ -50,6 +50,7 @@ export default class PackageChild extends PackageCommand<typeof PackageChild> {
     const chain = await this.chain(network);
     const policy = await this.policy(chain, feeLimits.maxFeeRate);
     const { prevouts: parentPrevouts, onTrust } = await this.completePrevouts(chain, [parent.raw], [...(f.prevout ?? []).map(parsePrevout), ...parent.prevouts]);
+    const walletOnTrust = await this.walletCoinsVouched(chain, wallet);
     const replaced = replaces ? await this.replacedChild(chain, replaces.raw, parent.raw, replaces.prevouts) : undefined;
     const built = buildChild({
       parent: parent.raw, parentPrevouts, wallet, feeRate, feeLimits, policy, incrementalRelayFeeRate: policy.incrementalRelayFeeRate,
@@ -59,6 +60,9 @@ export default class PackageChild extends PackageCommand<typeof PackageChild> {
     if (onTrust.length > 0) {
       this.term.warn(`the parent's fee is computed from input amounts taken on trust (${onTrust.map((p) => `${p.txid}:${p.vout} ${p.amount} sat`).join(', ')}): an overstated one makes the child pay less than --fee-rate; give --rpc-url to have the node say`);
     }
-    return { message: childMessage(built, parent.raw, feeRate, network, onTrust.map((p) => `${p.txid}:${p.vout}`), parentPrevouts) };
+    if (walletOnTrust.length > 0) {
+      this.term.warn(`the child's change is computed from --wallet-psbt coin amounts taken on trust (${walletOnTrust.map((p) => `${p.txid}:${p.vout} ${p.amount} sat`).join(', ')}): an overstated one makes the child pay less than --fee-rate; give --rpc-url to have the node say`);
+    }
+    return { message: childMessage(built, parent.raw, feeRate, network, onTrust.map((p) => `${p.txid}:${p.vout}`), parentPrevouts, walletOnTrust.map((p) => `${p.txid}:${p.vout}`)) };
   }
 }

@@ -123,6 +123,27 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
     return o ? { txid, vout, amount: o.amount, script: o.script } : undefined;
   }
 
+  /**
+   * The wallet PSBT's coins (`--wallet-psbt`): with a node, each as the node holds it unspent and confirmed
+   * (../truc/vouched.ts: a coin it contradicts is E_TRUC_PREVOUT_CONFLICT, one it does not hold or holds unconfirmed
+   * E_WALLET_PSBT_INPUT), and none is on trust; offline, all of them are (returned).
+   */
+  protected async walletCoinsVouched(chain: ChainSource, wallet: import('@scure/btc-signer').Transaction): Promise<Prevout[]> {
+    const { toHex } = await import('../bytes.ts');
+    const coins: Prevout[] = [];
+    for (let i = 0; i < wallet.inputsLength; i++) {
+      const input = wallet.getInput(i);
+      if (input.txid && input.index !== undefined && input.witnessUtxo) coins.push({ txid: toHex(input.txid), vout: input.index, amount: input.witnessUtxo.amount, script: input.witnessUtxo.script });
+    }
+    if (chain.kind !== 'rpc') return coins;
+    const { vouchedWalletCoins } = await import('../truc/vouched.ts');
+    await vouchedWalletCoins(async (txid, vout) => {
+      const u = await chain.utxo(txid, vout);
+      return u ? { amount: u.value, script: u.scriptPubKey, confirmations: u.confirmations } : undefined;
+    }, coins, '--wallet-psbt');
+    return [];
+  }
+
   /** The earlier child (`--replaces`) as the node knows it (../truc/replaced.ts): its mempool fee, or its vouched inputs; offline: E_CHAIN_OFFLINE. */
   protected async replacedChild(chain: ChainSource, raw: Uint8Array, parent: Uint8Array, claims: Prevout[]) {
     if (chain.kind !== 'rpc') throw new UsageError('E_CHAIN_OFFLINE', '--replaces needs a node (--rpc-url): the fee the earlier child pays is the node\'s to say, not its file\'s');

@@ -232,12 +232,13 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
 /**
  * The `package/child` message. `inputsOnTrust`: the parent's inputs (`txid:vout`) whose
  * amounts came from the caller's files, not a node — the parent's fee, and so the child's,
- * is only as true as they are. `parentPrevouts`: every input of the parent as it was taken
+ * is only as true as they are; `walletOnTrust` the same for the wallet PSBT's coins (their
+ * amounts set the child's change, so its fee). `parentPrevouts`: every input of the parent as it was taken
  * (`TXID:VOUT:AMOUNT:SCRIPT`, --prevout's form), so the next step — package submit, or a
  * package child --replaces given this message — has them where a node without -txindex
  * cannot show them; there they are a claim again, vouched for by the node as before.
  */
-export function childMessage(built: BuiltChild, parentRaw: Uint8Array, feeRate: number, network: string, inputsOnTrust: string[] = [], parentPrevouts: readonly Prevout[] = []): Record<string, unknown> {
+export function childMessage(built: BuiltChild, parentRaw: Uint8Array, feeRate: number, network: string, inputsOnTrust: string[] = [], parentPrevouts: readonly Prevout[] = [], walletOnTrust: string[] = []): Record<string, unknown> {
   const v = built.verdict;
   const parent = measureTx(parentRaw, 'the parent');
   const prevouts = parent.tx.inputs.flatMap((input) => {
@@ -247,7 +248,7 @@ export function childMessage(built: BuiltChild, parentRaw: Uint8Array, feeRate: 
   return {
     type: 'package/child', version: 1, network,
     parent: { txid: v.parent.txid, wtxid: v.parent.wtxid, hex: toHex(parentRaw), vsize: v.parent.vsize, fee_sat: Number(v.parent.fee), inputs_on_trust: inputsOnTrust, prevouts },
-    child: { txid: built.txid, vsize_max: v.child.vsize, fee_sat: Number(built.childFee), spends_parent_outputs: v.spent_parent_outputs },
+    child: { txid: built.txid, vsize_max: v.child.vsize, fee_sat: Number(built.childFee), spends_parent_outputs: v.spent_parent_outputs, inputs_on_trust: walletOnTrust },
     package: { fee_sat: Number(v.package.fee), vsize_max: v.package.vsize, fee_rate: feeRate },
     ...(built.replaces ? { replaces: { txid: built.replaces.txid, fee_sat: Number(built.replaces.fee) } } : {}),
     psbt: base64.encode(built.psbt.toPSBT()),

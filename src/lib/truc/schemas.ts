@@ -68,6 +68,7 @@ export const PackageChildSchema = messageSchema('package/child', 'An unsigned TR
       vsize_max: Type.Integer({ minimum: 1, maximum: 1000, description: 'the child\'s virtual size with the largest signatures its inputs can carry (it is this or less once signed)' }),
       fee_sat: Sats('what the child pays'),
       spends_parent_outputs: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1, description: 'the parent outputs it spends (anchors, or the caller\'s own)' }),
+      inputs_on_trust: Type.Array(Type.String({ pattern: '^[0-9a-f]{64}:[0-9]+$' }), { description: 'the wallet PSBT\'s coins (txid:vout) whose amounts were taken from its witness_utxo because no node was asked; empty when the node holds every one unspent and confirmed as described. The child\'s change, and so its fee, is only as true as they are' }),
     },
     { additionalProperties: false },
   ),

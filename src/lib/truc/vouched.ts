@@ -20,7 +20,7 @@
  *   E_TRUC_PREVOUT_CONFLICT, or E_TRUC_PREVOUT when the mempool does not hold it.
  * Pure but for the two questions to the node.
  */
-import { UsageError } from '../errors.ts';
+import { RefusedError, UsageError } from '../errors.ts';
 import { equalBytes, toHex } from '../bytes.ts';
 import type { Prevout } from './check.ts';
 import { measureTx, sigOpCost, sigopAdjustedVsize } from './transaction.ts';
@@ -81,4 +81,28 @@ export async function vouchedPrevouts(node: NodeWord, raw: Uint8Array, claims: r
     }
   }
   return out;
+}
+
+/** A coin as the node holds it unspent (gettxout with the mempool): value, script, confirmations (0: in the mempool). */
+export type UnspentWord = (txid: string, vout: number) => Promise<{ amount: bigint; script: Uint8Array; confirmations: number } | undefined>;
+
+/**
+ * The wallet PSBT's coins as the node holds them (review of issue 37): its witness_utxo sets the
+ * child's change, while the wallet signs with the amount it knows — a file overstating a coin
+ * made the child pay that much less than --fee-rate, silently. Each coin must be unspent in the
+ * node's UTXO set (not spent, not only in the mempool: a second unconfirmed parent makes Core
+ * refuse a TRUC child, "TRUC-violation"), and described as the node describes it.
+ */
+export async function vouchedWalletCoins(unspent: UnspentWord, coins: readonly Prevout[], flag: string): Promise<void> {
+  for (const [i, c] of coins.entries()) {
+    const what = `${flag} input ${i} spends ${c.txid}:${c.vout}`;
+    const u = await unspent(c.txid, c.vout);
+    if (!u) throw new RefusedError('E_WALLET_PSBT_INPUT', `${what}, which the node does not hold unspent (spent, or never made): the child could never be valid`);
+    if (u.amount !== c.amount || !equalBytes(u.script, c.script)) {
+      throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `${what}: the file says ${c.amount} sat${equalBytes(u.script, c.script) ? '' : ` to ${toHex(c.script)}`}, the node ${u.amount} sat${equalBytes(u.script, c.script) ? '' : ` to ${toHex(u.script)}`} — the child's fee it makes is not the node's: refused rather than paid`);
+    }
+    if (u.confirmations < 1) {
+      throw new RefusedError('E_WALLET_PSBT_INPUT', `${what}, which is not confirmed: a TRUC child's only unconfirmed parent is the one it bumps (Bitcoin Core: "TRUC-violation", too many ancestors or a non-version-3 parent); fund it with confirmed coins (walletcreatefundedpsbt … {"minconf": 1})`);
+    }
+  }
 }

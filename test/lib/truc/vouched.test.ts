@@ -5,7 +5,7 @@
  * node: test/regtest/truc-review.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { vouchedPrevouts, type NodeWord } from '../../../src/lib/truc/vouched.ts';
+import { vouchedPrevouts, vouchedWalletCoins, type NodeWord, type UnspentWord } from '../../../src/lib/truc/vouched.ts';
 import type { Prevout } from '../../../src/lib/truc/check.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { ANYONE, P2A, buildTx, p2wshOf, sigopScript, spendAnyone } from './build.ts';
@@ -72,5 +72,20 @@ describe('the parent\'s inputs: every amount and script is the node\'s', () => {
     const n: NodeWord = { prevout: async (txid, vout) => { asked.push(`${txid}:${vout}`); return txid === C.txid && vout === 5 ? C : undefined; }, mempoolEntry: async () => null };
     expect(await vouchedPrevouts(n, child.raw, [], { ...WHO, name: 'child', inside: (txid, vout) => (txid === parent.parsed.txid ? parent.parsed.outputs[vout]! : undefined) })).toEqual([C]);
     expect(asked).toEqual([`${A.txid}:5`]);
+  });
+});
+
+describe('the wallet PSBT\'s coins: each unspent and confirmed as the node holds it (review of issue 37)', () => {
+  const W: Prevout = { txid: 'ee'.repeat(32), vout: 3, amount: 50_000n, script: ANYONE };
+  const holds = (confirmations: number, coin = W): UnspentWord => async (txid, vout) => (txid === coin.txid && vout === coin.vout ? { amount: coin.amount, script: coin.script, confirmations } : undefined);
+  const check = (u: UnspentWord, coins: Prevout[]) => vouchedWalletCoins(u, coins, '--wallet-psbt');
+  it('the coin as the node holds it, confirmed, passes; overstated, understated or to another script: E_TRUC_PREVOUT_CONFLICT naming it; not held: E_WALLET_PSBT_INPUT (4); in the mempool only: E_WALLET_PSBT_INPUT (4)', async () => {
+    await check(holds(1), [W]);
+    for (const lie of [{ ...W, amount: W.amount + 300n }, { ...W, amount: W.amount - 1n }, { ...W, script: P2A }]) {
+      const e = await refused(check(holds(1), [lie]), 'E_TRUC_PREVOUT_CONFLICT', 2);
+      expect(e.message).toContain(`--wallet-psbt input 0 spends ${W.txid}:3`);
+    }
+    await refused(check(holds(1), [{ ...W, vout: 4 }]), 'E_WALLET_PSBT_INPUT', 4);
+    await refused(check(holds(0), [W]), 'E_WALLET_PSBT_INPUT', 4);
   });
 });
