@@ -275,4 +275,56 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     expect(rate).toBeGreaterThanOrEqual(5);
     await mined([msg.parent.txid, msg.child.txid]);
   });
+
+  describe('a parent the mempool or the chain already judged (a counterparty hands over a stale or conflicting parent)', () => {
+    /** A confirmed anyone-can-spend coin, and a zero-fee v3 parent of it with a 0-sat anchor. */
+    const parentOf = async () => {
+      const c = await coin(OP_TRUE_SCRIPT);
+      const parent = buildTx(3, [spendAnyone(c.txid, c.vout)], [{ amount: c.amount, script: ANYONE }, { amount: 0n, script: P2A }]);
+      return { c, parent, path: file('parent.hex', parent.hex), prevout: `${c.txid}:${c.vout}:${c.amount}:${Buffer.from(c.script).toString('hex')}` };
+    };
+
+    it('its input already spent on chain by another transaction: E_TRUC_PARENT_SPENT (4), nothing printed (before: E_TRUC_PREVOUT, or with --prevout a child for a parent that can never confirm, exit 0)', async () => {
+      const { c, path, prevout } = await parentOf();
+      const other = buildTx(3, [spendAnyone(c.txid, c.vout)], [{ amount: c.amount - 1_000n, script: ANYONE }]);
+      expect(await rpc<string>('sendrawtransaction', [other.hex])).toBe(other.parsed.txid);
+      await n.mine(1);
+      const r = await child(path, await walletPsbt(), '2', ['--prevout', prevout]);
+      expect([r.status, errorCode(r), r.stdout], describeRun(r)).toEqual([4, 'E_TRUC_PARENT_SPENT', '']);
+    });
+
+    it('its input an output of a transaction still in the mempool (a TRUC child cannot have a child): E_TRUC_TOO_MANY_ANCESTORS (v3) or E_TRUC_INHERITANCE (v2) with Core\'s reason, as Core refuses the package (before: exit 0)', async () => {
+      for (const version of [3, 2]) {
+        const c = await coin(OP_TRUE_SCRIPT);
+        const g = buildTx(version, [spendAnyone(c.txid, c.vout)], [{ amount: c.amount - 1_000n, script: ANYONE }]);
+        expect(await rpc<string>('sendrawtransaction', [g.hex])).toBe(g.parsed.txid);
+        const parent = buildTx(3, [spendAnyone(g.parsed.txid, 0)], [{ amount: c.amount - 1_000n, script: ANYONE }, { amount: 0n, script: P2A }]);
+        const r = await child(file('parent.hex', parent.hex), await walletPsbt(), '2');
+        expect([r.status, errorCode(r), r.stdout], describeRun(r)).toEqual([4, version === 3 ? 'E_TRUC_TOO_MANY_ANCESTORS' : 'E_TRUC_INHERITANCE', '']);
+        expect(r.stderr).toContain('Bitcoin Core: "TRUC-violation');
+        await n.mine(1);
+      }
+    });
+
+    it('its input spent in the mempool by a conflicting transaction (the other side\'s version, at 40 sat/vB): the child pays for package RBF — the conflict\'s fee plus the incremental fee on the package, above its feerate — and the package replaces it and is mined (before: a 2 sat/vB child, "package RBF failed: insufficient anti-DoS fees")', async () => {
+      const { c, parent, path, prevout } = await parentOf();
+      const theirs = buildTx(3, [spendAnyone(c.txid, c.vout)], [{ amount: c.amount - 4_400n, script: ANYONE }]);
+      expect(await rpc<string>('sendrawtransaction', [theirs.hex])).toBe(theirs.parsed.txid);
+      // The node shows the coin neither unspent nor (no -txindex) from its funding: the claim is vouched for by the
+      // conflicting transaction's mempool entry. A claim 1 sat over is refused.
+      const over = `${c.txid}:${c.vout}:${c.amount + 1n}:${Buffer.from(c.script).toString('hex')}`;
+      const lie = await child(path, await walletPsbt(), '2', ['--prevout', over]);
+      expect([lie.status, errorCode(lie), lie.stdout], describeRun(lie)).toEqual([2, 'E_TRUC_PREVOUT_CONFLICT', '']);
+      const built = await child(path, await walletPsbt(), '2', ['--prevout', prevout]);
+      const msg = messageOf<ChildMessage>(built, 'package/child');
+      expect(built.stderr).toContain(`the parent conflicts with ${theirs.parsed.txid}`);
+      // Core's terms, in test code: the package pays the 4,400 sat it evicts plus 0.333 sat/vB on its own size.
+      expect(msg.child.fee_sat).toBeGreaterThanOrEqual(4_400 + Math.ceil((333 * (parent.parsed.vsize + msg.child.vsize_max)) / 1000));
+      const s = await n.wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [msg.psbt]);
+      const sub = await offchain(['package', 'submit', '--parent', file('child.json', JSON.stringify(msg)), '--child', file('signed.json', JSON.stringify(s)), ...net()]);
+      expect(sub.status, describeRun(sub)).toBe(0);
+      expect(messageOf<{ replaced_transactions: string[] }>(sub, 'package/submitted').replaced_transactions).toEqual([theirs.parsed.txid]);
+      await mined([parent.parsed.txid, msg.child.txid]);
+    });
+  });
 });

@@ -49,14 +49,18 @@ export default class PackageChild extends PackageCommand<typeof PackageChild> {
     const replaces = f.replaces === undefined ? undefined : await this.packageTx('replaces', f.replaces, 'child');
     const chain = await this.chain(network);
     const policy = await this.policy(chain, feeLimits.maxFeeRate);
+    const standing = await this.parentStanding(chain, parent.raw);
     const { prevouts: parentPrevouts, onTrust } = await this.completePrevouts(chain, [parent.raw], [...(f.prevout ?? []).map(parsePrevout), ...parent.prevouts]);
     const walletOnTrust = await this.walletCoinsVouched(chain, wallet);
     const replaced = replaces ? await this.replacedChild(chain, replaces.raw, parent.raw, replaces.prevouts) : undefined;
     const built = buildChild({
-      parent: parent.raw, parentPrevouts, wallet, feeRate, feeLimits, policy, incrementalRelayFeeRate: policy.incrementalRelayFeeRate,
+      parent: parent.raw, parentPrevouts, wallet, feeRate, feeLimits, policy, incrementalRelayFeeRate: policy.incrementalRelayFeeRate, conflicts: standing.conflicts,
       ...(f.spend === undefined ? {} : { spend: f.spend }),
       ...(replaced ? { replaces: replaced } : {}),
     });
+    if (standing.conflicts.length > 0) {
+      this.term.warn(`the parent conflicts with ${standing.conflicts.map((c) => `${c.txid} (${c.descendantFee} sat with its descendants)`).join(', ')} in the node's mempool: the child pays for the package to replace it (package RBF), ${built.childFee} sat`);
+    }
     if (onTrust.length > 0) {
       this.term.warn(`the parent's fee is computed from input amounts taken on trust (${onTrust.map((p) => `${p.txid}:${p.vout} ${p.amount} sat`).join(', ')}): an overstated one makes the child pay less than --fee-rate; give --rpc-url to have the node say`);
     }

@@ -149,6 +149,40 @@ export class RpcChainSource implements ChainSource {
     return r['confirmations'] === undefined ? 0 : int(r, 'confirmations', 'getrawtransaction', this.url);
   }
 
+  /** gettxspendingprevout: the mempool transaction spending an output, or undefined (unspent, spent in a block, or never made). */
+  async mempoolSpender(txid: string, vout: number): Promise<string | undefined> {
+    assertTxid(txid);
+    await this.ensureChain();
+    const m = 'gettxspendingprevout';
+    const reply = await this.client.call(m, [[{ txid, vout }]]);
+    if (!Array.isArray(reply) || reply.length !== 1) throw protocolError(m, this.url, 'a result that is not one entry per output');
+    const r = obj(reply[0], m, this.url);
+    return r['spendingtxid'] === undefined ? undefined : txidField(r, 'spendingtxid', m, this.url);
+  }
+
+  /**
+   * getmempoolentry's descendant totals (the transaction and everything in the mempool spending it:
+   * what a replacement of it evicts; sat, vB) and its chunk (cluster mempool: what it is mined with; sat, sigop-adjusted weight).
+   */
+  async mempoolEviction(txid: string): Promise<{ descendantFee: bigint; descendantVsize: number; chunkFee: bigint; chunkWeight: number } | null> {
+    assertTxid(txid);
+    await this.ensureChain();
+    const m = 'getmempoolentry';
+    let reply: unknown;
+    try {
+      reply = await this.client.call(m, [txid]);
+    } catch (e) {
+      if (e instanceof RpcError && e.rpcCode === -5) return null;
+      throw e;
+    }
+    const r = obj(reply, m, this.url);
+    const fees = obj(r['fees'], m, this.url);
+    return {
+      descendantFee: amount(fees, 'descendant', m, this.url), descendantVsize: int(r, 'descendantsize', m, this.url),
+      chunkFee: amount(fees, 'chunk', m, this.url), chunkWeight: int(r, 'chunkweight', m, this.url),
+    };
+  }
+
   async mempoolFee(txid: string): Promise<bigint | null> {
     return (await this.mempoolEntry(txid))?.fee ?? null;
   }

@@ -70,6 +70,10 @@ export interface ChainSource {
   submitPackage?(rawTxs: Uint8Array[], maxFeeRateSatPerKvb?: number): Promise<SubmitPackageResult>;
   /** getmempoolentry's fees.base of a transaction in the mempool, in sat (null: not in the mempool). */
   mempoolFee?(txid: string): Promise<bigint | null>;
+  /** gettxspendingprevout: the mempool transaction spending an output (undefined: none does). */
+  mempoolSpender?(txid: string, vout: number): Promise<string | undefined>;
+  /** getmempoolentry's descendant fee and size (what replacing it evicts) and its chunk's fee and weight (null: not in the mempool). */
+  mempoolEviction?(txid: string): Promise<{ descendantFee: bigint; descendantVsize: number; chunkFee: bigint; chunkWeight: number } | null>;
   /** getmempoolentry's fees.base (sat) and vsize (Core's, sigop-adjusted) of a transaction in the mempool (null: not in the mempool). */
   mempoolEntry?(txid: string): Promise<{ fee: bigint; vsize: number } | null>;
 }

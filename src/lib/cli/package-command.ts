@@ -91,7 +91,12 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
     const names = ['parent', 'child'];
     if (chain.kind === 'rpc') {
       const { vouchedPrevouts } = await import('../truc/vouched.ts');
-      const node = { prevout: (txid: string, vout: number) => this.prevoutIfNodeKnows(chain, txid, vout), mempoolEntry: async (txid: string) => (chain.mempoolEntry ? chain.mempoolEntry(txid) : null) };
+      const node = {
+        prevout: (txid: string, vout: number) => this.prevoutIfNodeKnows(chain, txid, vout),
+        mempoolEntry: async (txid: string) => (chain.mempoolEntry ? chain.mempoolEntry(txid) : null),
+        spender: async (txid: string, vout: number) => (chain.mempoolSpender ? chain.mempoolSpender(txid, vout) : undefined),
+        mempoolTx: async (txid: string) => ((chain.mempoolEntry && await chain.mempoolEntry(txid)) ? chain.rawTransaction(txid) : undefined),
+      };
       const prevouts: Prevout[] = [];
       for (const [i, raw] of raws.entries()) {
         const name = names[i] ?? `transaction ${i}`;
@@ -142,6 +147,19 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
       return u ? { amount: u.value, script: u.scriptPubKey, confirmations: u.confirmations } : undefined;
     }, coins, '--wallet-psbt');
     return [];
+  }
+
+  /** Where the parent stands with the node (../truc/standing.ts): refusals for a parent it already judged, and the conflicts to outbid; offline nothing is known. */
+  protected async parentStanding(chain: ChainSource, parent: Uint8Array) {
+    if (chain.kind !== 'rpc' || !chain.mempoolSpender || !chain.mempoolEviction) return { conflicts: [] };
+    const { parentStanding } = await import('../truc/standing.ts');
+    const spender = chain.mempoolSpender.bind(chain), eviction = chain.mempoolEviction.bind(chain);
+    return parentStanding({
+      unspent: async (txid, vout) => chain.utxo(txid, vout).then((u) => (u ? { confirmations: u.confirmations } : undefined)),
+      spender,
+      mempoolTx: async (txid) => ((await eviction(txid)) ? chain.rawTransaction(txid) : undefined),
+      eviction,
+    }, parent);
   }
 
   /** The earlier child (`--replaces`) as the node knows it (../truc/replaced.ts): its mempool fee, or its vouched inputs; offline: E_CHAIN_OFFLINE. */

@@ -17,7 +17,10 @@
  *   (getmempoolentry's fees.base and vsize): the claimed scripts decide the sigops, so a
  *   misstated script could hide them and make a sigop-heavy parent look small (its child
  *   then pays for a package a fraction of Core's size — review of issue 37); otherwise
- *   E_TRUC_PREVOUT_CONFLICT, or E_TRUC_PREVOUT when the mempool does not hold it.
+ *   E_TRUC_PREVOUT_CONFLICT, or E_TRUC_PREVOUT when the mempool does not hold it;
+ * - such an input spent in the mempool by ANOTHER transaction (a parent that conflicts with it,
+ *   standing.ts) keeps the claim only if that transaction's fee and vsize, computed with it and
+ *   with what the node shows of its other inputs, are the ones its mempool entry holds.
  * Pure but for the two questions to the node.
  */
 import { RefusedError, UsageError } from '../errors.ts';
@@ -30,6 +33,10 @@ export type NodeWord = {
   prevout(txid: string, vout: number): Promise<Prevout | undefined>;
   /** getmempoolentry's fees.base (sat) and vsize (Core's, sigop-adjusted); null when the mempool does not hold it. */
   mempoolEntry(txid: string): Promise<{ fee: bigint; vsize: number } | null>;
+  /** gettxspendingprevout: the mempool transaction spending an output (another than ours: a conflict), if the node says. */
+  spender?(txid: string, vout: number): Promise<string | undefined>;
+  /** A mempool transaction's raw bytes. */
+  mempoolTx?(txid: string): Promise<Uint8Array | undefined>;
 };
 
 export type Vouching = {
@@ -44,7 +51,7 @@ export type Vouching = {
 export async function vouchedPrevouts(node: NodeWord, raw: Uint8Array, claims: readonly Prevout[], who: Vouching): Promise<Prevout[]> {
   const t = measureTx(raw, who.name);
   const out: Prevout[] = [];
-  let unverified = false;
+  const unverified: Prevout[] = [];
   let valueIn = 0n;
   const scripts: Uint8Array[] = [];
   for (const [i, input] of t.tx.inputs.entries()) {
@@ -63,24 +70,59 @@ export async function vouchedPrevouts(node: NodeWord, raw: Uint8Array, claims: r
     }
     const used = known ?? claim;
     if (!used) throw new UsageError('E_TRUC_PREVOUT', `${what}, which the node neither holds unspent nor can show: give it with --prevout TXID:VOUT:AMOUNT:SCRIPT`);
-    if (!known) unverified = true;
+    if (!known) unverified.push(used);
     valueIn += used.amount;
     scripts.push(used.script);
     out.push(used);
   }
-  if (unverified) {
-    const fee = valueIn - t.tx.outputs.reduce((a, o) => a + o.amount, 0n);
-    const vsize = sigopAdjustedVsize(t.weight, sigOpCost(t.tx, (i) => scripts[i]!));
+  if (unverified.length > 0) {
     const inPool = await node.mempoolEntry(t.txid);
-    if (inPool === null) throw new UsageError('E_TRUC_PREVOUT', `${who.name} ${t.txid} is not in the node's mempool and the node cannot show all its inputs: its fee cannot be vouched for`);
-    if (inPool.fee !== fee) {
-      throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `${who.source} makes ${who.name} ${t.txid} pay ${fee} sat, the node's mempool holds it at ${inPool.fee} sat: the file misstates its inputs — refused rather than paid`);
-    }
-    if (inPool.vsize !== vsize) {
-      throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `${who.source} makes ${who.name} ${t.txid} ${vsize} vB (sigop-adjusted), the node's mempool holds it at ${inPool.vsize} vB: the file misstates the scripts its inputs spend — refused rather than paid`);
+    if (inPool !== null) {
+      matchesEntry(t.txid, who.name, who.source, valueIn - t.tx.outputs.reduce((a, o) => a + o.amount, 0n), sigopAdjustedVsize(t.weight, sigOpCost(t.tx, (i) => scripts[i]!)), inPool);
+    } else {
+      for (const claim of unverified) {
+        if (!await vouchedBySpender(node, claim, t.txid, who.source)) {
+          throw new UsageError('E_TRUC_PREVOUT', `${who.name} ${t.txid} is not in the node's mempool and the node cannot show all its inputs: its fee cannot be vouched for`);
+        }
+      }
     }
   }
   return out;
+}
+
+/** The fee and vsize a file's claims make for `txid` must be those its mempool entry holds. */
+function matchesEntry(txid: string, name: string, source: string, fee: bigint, vsize: number, entry: { fee: bigint; vsize: number }): void {
+  if (entry.fee !== fee) {
+    throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `${source} makes ${name} ${txid} pay ${fee} sat, the node's mempool holds it at ${entry.fee} sat: the file misstates its inputs — refused rather than paid`);
+  }
+  if (entry.vsize !== vsize) {
+    throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `${source} makes ${name} ${txid} ${vsize} vB (sigop-adjusted), the node's mempool holds it at ${entry.vsize} vB: the file misstates the scripts its inputs spend — refused rather than paid`);
+  }
+}
+
+/**
+ * A claim about an output another mempool transaction spends (ours conflicts with it): true when that
+ * transaction's fee and vsize, with this claim and the node's word for its other inputs, are its mempool
+ * entry's (a lie is E_TRUC_PREVOUT_CONFLICT); false when there is no such transaction or the node cannot
+ * show its other inputs.
+ */
+async function vouchedBySpender(node: NodeWord, claim: Prevout, ours: string, source: string): Promise<boolean> {
+  const spender = await node.spender?.(claim.txid, claim.vout);
+  if (!spender || spender === ours || !node.mempoolTx) return false;
+  const raw = await node.mempoolTx(spender);
+  const entry = await node.mempoolEntry(spender);
+  if (!raw || !entry) return false;
+  const x = measureTx(raw, 'a conflicting transaction');
+  const prevs: Prevout[] = [];
+  for (const input of x.tx.inputs) {
+    const txid = toHex(input.txid);
+    const p = txid === claim.txid && input.index === claim.vout ? claim : await node.prevout(txid, input.index);
+    if (!p) return false;
+    prevs.push(p);
+  }
+  const fee = prevs.reduce((a, p) => a + p.amount, 0n) - x.tx.outputs.reduce((a, o) => a + o.amount, 0n);
+  matchesEntry(spender, 'the conflicting transaction', source, fee, sigopAdjustedVsize(x.weight, sigOpCost(x.tx, (i) => prevs[i]!.script)), entry);
+  return true;
 }
 
 /** A coin as the node holds it unspent (gettxout with the mempool): value, script, confirmations (0: in the mempool). */
