@@ -327,4 +327,25 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
       await mined([parent.parsed.txid, msg.child.txid]);
     });
   });
+
+  it('--replaces at a lower rate with a larger child (three coins where the first had one): the new package still improves the feerate diagram — its fee per weight above the earlier package\'s chunk — so the node swaps them, and it is mined', async () => {
+    // Three small coins of a fresh wallet (confirmed first): a child about twice the first one's size.
+    await rpc('createwallet', ['threecoins']);
+    const w = n.node.rpc.forWallet('threecoins');
+    for (let i = 0; i < 3; i++) await n.wallet.call('sendtoaddress', [await w.call<string>('getnewaddress', ['', 'bech32']), 0.0003]);
+    const parentFile = await zeroFeeParentFile(); // mines a block: the three coins confirm
+    const first = messageOf<ChildMessage>(await child(parentFile, await walletPsbt(), '10'), 'package/child');
+    const s1 = await n.wallet.call<{ psbt: string; complete: boolean; hex: string }>('walletprocesspsbt', [first.psbt]);
+    const firstFile = file('child.json', JSON.stringify(first));
+    const sub1 = await offchain(['package', 'submit', '--parent', firstFile, '--child', file('signed.json', JSON.stringify(s1)), ...net()]);
+    expect(sub1.status, describeRun(sub1)).toBe(0);
+    const created = await w.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [await w.call<string>('getnewaddress', ['', 'bech32'])]: 0.0008 }], 0, { fee_rate: 1 }]);
+    const second = messageOf<ChildMessage>(await child(firstFile, file('wallet.json', JSON.stringify(created)), '2', ['--replaces', file('first.hex', s1.hex)]), 'package/child');
+    expect(second.child.vsize_max).toBeGreaterThan(first.child.vsize_max + 100);
+    const s2 = await w.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [second.psbt]);
+    const sub2 = await offchain(['package', 'submit', '--parent', file('child.json', JSON.stringify(second)), '--child', file('signed.json', JSON.stringify(s2)), ...net()]);
+    expect(sub2.status, describeRun(sub2)).toBe(0);
+    expect(messageOf<{ replaced_transactions: string[] }>(sub2, 'package/submitted').replaced_transactions).toEqual([first.child.txid]);
+    await mined([second.parent.txid, second.child.txid]);
+  });
 });

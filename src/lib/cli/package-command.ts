@@ -169,6 +169,6 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
     return replacedChild({
       prevout: (txid, vout) => this.prevoutIfNodeKnows(chain, txid, vout),
       mempoolEntry: async (txid) => (chain.mempoolEntry ? chain.mempoolEntry(txid) : null),
-    }, raw, parent, claims);
+    }, raw, parent, claims, chain.mempoolEviction?.bind(chain));
   }
 }

@@ -81,7 +81,7 @@ export type ChildRequest = {
    * An earlier child of this parent that this one must replace: its fee as the node's mempool holds it, or (signed)
    * its bytes and inputs, from which the fee is computed.
    */
-  replaces?: { txid: string; fee: bigint } | { raw: Uint8Array; prevouts: Prevout[] };
+  replaces?: { txid: string; fee: bigint; chunk?: { fee: bigint; weight: number; withParent: boolean } } | { raw: Uint8Array; prevouts: Prevout[] };
   /** The node's -incrementalrelayfee, sat/kvB: what a replacement pays on top, per vB of its own (default Core's, 100). */
   incrementalRelayFeeRate?: number;
   /**
@@ -222,7 +222,15 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   const above = (fee: bigint, weight: number) => (fee * BigInt(packageWeight)) / BigInt(weight) + 1n;
   const rbf = (req.conflicts ?? []).reduce((need, c) => (above(c.chunkFee, c.chunkWeight) > need ? above(c.chunkFee, c.chunkWeight) : need),
     req.conflicts?.length ? evicted + BigInt(Math.ceil((incremental * packageVsize) / 1000)) : 0n) - parentFee;
-  const childFee = [target, floor, rbf].reduce((a, b) => (b > a ? b : a));
+  // Replacing an earlier child that the mempool mines in a chunk: beat that chunk's fee per weight (the package's, when
+  // the chunk holds the parent; the child's own otherwise), or the diagram does not improve — a larger child at a lower
+  // rate paid the earlier fee plus the incremental fee and was "replacement-failed, … does not improve feerate diagram".
+  const chunk = req.replaces && 'chunk' in req.replaces ? req.replaces.chunk : undefined;
+  const childWeight = Math.max(measured.weight, childSigops * 20);
+  const diagram = !chunk ? 0n : chunk.withParent
+    ? (chunk.fee * BigInt(packageWeight)) / BigInt(chunk.weight) + 1n - parentFee
+    : (chunk.fee * BigInt(childWeight)) / BigInt(chunk.weight) + 1n;
+  const childFee = [target, floor, rbf, diagram].reduce((a, b) => (b > a ? b : a));
 
   const largest = wallet.change.reduce((best, o, i) => (o.amount > wallet.change[best]!.amount ? i : best), 0);
   const others = wallet.change.reduce((a, o, i) => (i === largest ? a : a + o.amount), 0n);

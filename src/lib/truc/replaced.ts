@@ -20,8 +20,15 @@ import { vouchedPrevouts, type NodeWord } from './vouched.ts';
 
 export type { NodeWord };
 
-/** What buildChild needs of the earlier child: its fee as the mempool holds it, or its bytes and vouched inputs. */
-export type ReplacedChild = { txid: string; fee: bigint } | { raw: Uint8Array; prevouts: Prevout[] };
+/**
+ * What buildChild needs of the earlier child: its fee as the mempool holds it — and its chunk there (cluster mempool:
+ * the replacement must improve the feerate diagram, so beat that chunk's fee per weight; `withParent` when the chunk
+ * holds the parent too) — or its bytes and vouched inputs.
+ */
+export type ReplacedChild = { txid: string; fee: bigint; chunk?: { fee: bigint; weight: number; withParent: boolean } } | { raw: Uint8Array; prevouts: Prevout[] };
+
+/** The node's word on a mempool transaction's chunk (getmempoolentry's fees.chunk and chunkweight). */
+export type ChunkWord = (txid: string) => Promise<{ chunkFee: bigint; chunkWeight: number } | null>;
 
 export async function vouchedReplacedPrevouts(node: NodeWord, replaced: Uint8Array, parent: Uint8Array, claims: readonly Prevout[]): Promise<Prevout[]> {
   const p = measureTx(parent, 'the parent');
@@ -31,7 +38,7 @@ export async function vouchedReplacedPrevouts(node: NodeWord, replaced: Uint8Arr
   });
 }
 
-export async function replacedChild(node: NodeWord, replaced: Uint8Array, parent: Uint8Array, claims: readonly Prevout[]): Promise<ReplacedChild> {
+export async function replacedChild(node: NodeWord, replaced: Uint8Array, parent: Uint8Array, claims: readonly Prevout[], chunkOf?: ChunkWord): Promise<ReplacedChild> {
   const p = measureTx(parent, 'the parent');
   const t = measureTx(replaced, 'the replaced child');
   if (!t.tx.inputs.some((i) => toHex(i.txid) === p.txid)) {
@@ -46,5 +53,7 @@ export async function replacedChild(node: NodeWord, replaced: Uint8Array, parent
   } catch (e) {
     if ((e as { code?: string }).code !== 'E_TRUC_PREVOUT') throw e;
   }
-  return { txid: t.txid, fee: entry.fee };
+  const c = chunkOf ? await chunkOf(t.txid) : null;
+  // A chunk heavier than the child's own sigop-adjusted weight (≤ 4 × its vsize) holds its parent too.
+  return { txid: t.txid, fee: entry.fee, ...(c ? { chunk: { fee: c.chunkFee, weight: c.chunkWeight, withParent: c.chunkWeight > 4 * entry.vsize } } : {}) };
 }
