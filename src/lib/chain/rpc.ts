@@ -177,10 +177,11 @@ export class RpcChainSource implements ChainSource {
     }
     const r = obj(reply, m, this.url);
     const fees = obj(r['fees'], m, this.url);
-    return {
-      descendantFee: amount(fees, 'descendant', m, this.url), descendantVsize: int(r, 'descendantsize', m, this.url),
-      chunkFee: amount(fees, 'chunk', m, this.url), chunkWeight: int(r, 'chunkweight', m, this.url),
-    };
+    const descendantFee = amount(fees, 'descendant', m, this.url), descendantVsize = int(r, 'descendantsize', m, this.url);
+    // Cluster mempool (Core 30+) reports the chunk; before it, the transaction with its descendants is the most it
+    // evicts, taken at the highest feerate its size allows (weight ≥ 4 × vsize − 3).
+    if (fees['chunk'] === undefined && r['chunkweight'] === undefined) return { descendantFee, descendantVsize, chunkFee: descendantFee, chunkWeight: 4 * descendantVsize - 3 };
+    return { descendantFee, descendantVsize, chunkFee: amount(fees, 'chunk', m, this.url), chunkWeight: int(r, 'chunkweight', m, this.url) };
   }
 
   async mempoolFee(txid: string): Promise<bigint | null> {
