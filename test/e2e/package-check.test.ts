@@ -16,6 +16,17 @@ import { runAsync } from './process.ts';
 
 const fixture = (name: string) => readFileSync(join(ROOT, 'fixtures/truc', name), 'utf8').trim();
 const PARENT = parseTx(fixture('parent.hex'));
+
+/** BIP-174: the global map's first record, PSBT_GLOBAL_UNSIGNED_TX (key 0x00), read by test code. */
+function walletUnsignedTx(psbt: Buffer): Uint8Array {
+  let at = 5; // magic
+  const varint = () => { const b = psbt[at++]!; if (b < 0xfd) return b; const n = b === 0xfd ? psbt.readUInt16LE(at) : psbt.readUInt32LE(at); at += b === 0xfd ? 2 : 4; return n; };
+  const keyLen = varint();
+  if (keyLen !== 1 || psbt[at] !== 0x00) throw new Error('the PSBT does not open with its unsigned transaction');
+  at += keyLen;
+  const len = varint();
+  return new Uint8Array(psbt.subarray(at, at + len));
+}
 const CHILD = parseTx(fixture('child.hex'));
 const BASE = ['package', 'check', '--child', 'fixtures/truc/child.hex'];
 
@@ -69,6 +80,20 @@ describe('package child / package submit, offline, through the built CLI', () =>
     // fee ≥ 5 × package vsize, and no more than the rounding.
     expect(m.package.fee_sat).toBe(Math.ceil(5 * m.package.vsize_max));
     expect(m.child.fee_sat).toBe(m.package.fee_sat);
+    // Offline, the parent's input amount is the PSBT's word: the message and stderr say so (issue 37 finding 3).
+    const [txid, vout, amount] = fixture('parent.prevout').split(':');
+    expect(m.parent.inputs_on_trust).toEqual([`${txid}:${vout}`]);
+    // And the wallet PSBT's coin: its amount sets the child's change, so its fee (review of issue 37). Read from the
+    // fixture's unsigned transaction (test code's reader) and its witness_utxo (key 0x01 of the input map: amount, LE).
+    const { psbt } = JSON.parse(fixture('walletcreatefundedpsbt.answer')) as { psbt: string };
+    const unsigned = parseTx(walletUnsignedTx(Buffer.from(psbt, 'base64')));
+    const coin = `${unsigned.inputs[0]!.txid}:${unsigned.inputs[0]!.vout}`;
+    expect(unsigned.inputs).toHaveLength(1);
+    expect(m.child.inputs_on_trust).toEqual([coin]);
+    expect(r.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^offchain: warning: the parent's fee is computed from input amounts taken on trust \\(${txid}:${vout} ${amount} sat\\).*--rpc-url`)),
+      expect.stringMatching(new RegExp(`^offchain: warning: the child's change is computed from --wallet-psbt coin amounts taken on trust \\(${coin} \\d+ sat\\).*--rpc-url`)),
+    ]);
     expect(r.stdout).toBe(readFileSync(join(ROOT, 'fixtures/truc/child-message.json'), 'utf8'));
   });
 

@@ -20,6 +20,8 @@ import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode, type OutPoint } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain } from './offchain-cli.ts';
 import { Value } from '@sinclair/typebox/value';
+import { base64 } from '@scure/base';
+import { Transaction } from '@scure/btc-signer';
 import { PackageChildSchema, PackageSubmittedSchema } from '../../src/lib/truc/schemas.ts';
 import { ANYONE, P2A, buildTx, spendAnyone, type Built } from '../lib/truc/build.ts';
 
@@ -159,5 +161,27 @@ describe.skipIf(!BITCOIND)(`package child / package submit on regtest${BITCOIND 
     expect([big.status, errorCode(big), big.stdout]).toEqual([4, 'E_TRUC_CHILD_TOO_BIG', '']);
     expect(big.stderr).toContain('Bitcoin Core: "TRUC-violation, version=3 child tx');
     expect(readFileSync(parentFile, 'utf8')).toBe(parent.hex);
+  });
+
+  it('issue 37 finding 7: the wallet\'s own outputs of every address type Core makes are proved by their derivation (each child built); Core\'s mark moved onto a stranger\'s script is refused', async () => {
+    const parentFile = file('parent.hex', zeroFeeParent(await anyoneCoin()).hex);
+    const types = ['bech32', 'bech32m', 'p2sh-segwit', 'legacy'];
+    const runs = await Promise.all(types.map(async (type) => {
+      const own = await n.wallet.call<string>('getnewaddress', ['', type]);
+      // fee_rate 25: at 1 sat/vB Core's coin selection may consolidate a dozen small coins (a child over 1,000 vB).
+      return child(parentFile, await walletPsbt(50_000n, own, { change_type: type === 'legacy' ? 'bech32' : type, fee_rate: 25 }), '2');
+    }));
+    runs.forEach((r, i) => expect(r.status, `${types[i]}: ${describeRun(r)}`).toBe(0));
+    // Core's own PSBT, its payment output's script swapped for a stranger's, the wallet's BIP-32 record left on it.
+    const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
+    const created = JSON.parse(readFileSync(await walletPsbt(50_000n, own), 'utf8')) as { psbt: string };
+    const tx = Transaction.fromPSBT(base64.decode(created.psbt), { allowUnknownOutputs: true });
+    const ownScript = Buffer.from((await n.wallet.call<{ scriptPubKey: string }>('getaddressinfo', [own])).scriptPubKey, 'hex');
+    const at = Array.from({ length: tx.outputsLength }, (_, i) => i).find((i) => Buffer.from(tx.getOutput(i).script!).equals(ownScript))!;
+    expect(tx.getOutput(at).bip32Derivation?.length).toBeGreaterThan(0);
+    tx.updateOutput(at, { script: ANYONE }, true);
+    const forged = await child(parentFile, file('forged.json', JSON.stringify({ psbt: base64.encode(tx.toPSBT()) })), '2');
+    expect([forged.status, errorCode(forged), forged.stdout]).toEqual([4, 'E_WALLET_PSBT_OUTPUT', '']);
+    expect(forged.stderr).toContain('none of its BIP-32 derivation keys makes');
   });
 });

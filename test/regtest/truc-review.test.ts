@@ -9,6 +9,11 @@
  * keyless anchor) can inflate one and make our wallet pay up to the fee guard's
  * 10,000 sat/vB. Here the node knows the truth and must be asked. And the form a
  * stranger's child is found in — the mempool's raw hex — must work with a node.
+ *
+ * Issue 37 finding 3: the same holds for the PARENT's inputs. Its fee decides the child's
+ * (the package is brought to --fee-rate), so a parent PSBT whose witness_utxo overstates an
+ * input made the child pay almost nothing (1,000,578 sat counted for a 578-sat fee; mined at
+ * 1.27 sat/vB, asked 10). With a node every input of the parent is the node's word.
  * Skipped visibly without a bitcoind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,12 +27,22 @@ import { tempDir } from '../helpers.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode, type OutPoint } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain } from './offchain-cli.ts';
-import { ANYONE, P2A, buildTx, spendAnyone, type Built } from '../lib/truc/build.ts';
+import { ANYONE, OP_TRUE_SCRIPT, P2A, buildTx, spendAnyone, type Built } from '../lib/truc/build.ts';
 
 const BITCOIND = findBitcoind();
 const COIN = 100_000n;
 
-type ChildMessage = { type: string; child: { txid: string; fee_sat: number; vsize_max: number }; psbt: string; replaces?: { txid: string; fee_sat: number } };
+type ChildMessage = { type: string; parent: { txid: string; fee_sat: number; vsize: number; inputs_on_trust?: string[] }; child: { txid: string; fee_sat: number; vsize_max: number }; psbt: string; replaces?: { txid: string; fee_sat: number } };
+type MempoolEntry = { vsize: number; fees: { base: number } };
+
+/** The parent as a finalized PSBT whose one input's witness_utxo claims `claimed` sat (the truth, or a lie). */
+function parentPsbt(parent: Built, coin: OutPoint, claimed: bigint): string {
+  const psbt = new Transaction({ version: 3, allowUnknownOutputs: true });
+  for (const o of parent.parsed.outputs) psbt.addOutput(o);
+  psbt.addInput({ txid: coin.txid, index: coin.vout, sequence: 0xfffffffd, witnessUtxo: { script: ANYONE, amount: claimed }, finalScriptWitness: [OP_TRUE_SCRIPT] });
+  expect(Buffer.from(psbt.extract()).toString('hex')).toBe(parent.hex);
+  return base64.encode(psbt.toPSBT());
+}
 
 describe.skipIf(!BITCOIND)(`package child --replaces review attacks on regtest${BITCOIND ? '' : ' (SKIPPED: no bitcoind; set BITCOIND)'}`, () => {
   let n: FundedNode;
@@ -111,5 +126,37 @@ describe.skipIf(!BITCOIND)(`package child --replaces review attacks on regtest${
     const s = await signed(second.psbt);
     const sub = await offchain(['package', 'submit', '--parent', file('child.json', JSON.stringify(second)), '--child', file('signed.json', JSON.stringify(s)), ...net()]);
     expect(messageOf<{ replaced_transactions: string[] }>(sub, 'package/submitted').replaced_transactions).toEqual([first.child.txid]);
+  });
+
+  it('issue 37 finding 3: a parent PSBT whose witness_utxo over- or understates its input is refused, naming the input; the honest one is bumped to the asked rate, as Core measures it', async () => {
+    // A v3 parent paying 578 sat by itself, with a 240-sat anchor (not dust at 3 sat/vB), already in the mempool:
+    // its input is spent there, so the node shows it from the transaction that made it.
+    const coin = await anyoneCoin();
+    const parent = buildTx(3, [spendAnyone(coin.txid, coin.vout)], [{ amount: coin.amount - 578n - 240n, script: ANYONE }, { amount: 240n, script: P2A }]);
+    expect(await n.node.rpc.call<string>('sendrawtransaction', [parent.hex])).toBe(parent.parsed.txid);
+    const wallet = await walletPsbt();
+    const outpoint = `${coin.txid}:${coin.vout}`;
+    for (const lie of [1_000_000n, -300n]) {
+      const r = await child(file('forged.psbt', parentPsbt(parent, coin, coin.amount + lie)), wallet, '10');
+      // Before the fix (overstated): exit 0, the parent's fee counted as 1,000,578 sat and a child of a few sat.
+      expect(r.status, describeRun(r)).toBe(2);
+      expect(errorCode(r)).toBe('E_TRUC_PREVOUT_CONFLICT');
+      expect(r.stderr).toContain(`parent input 0 spends ${outpoint}`);
+      expect(r.stdout).toBe('');
+    }
+    const honest = await child(file('parent.psbt', parentPsbt(parent, coin, coin.amount)), wallet, '10');
+    const msg = messageOf<ChildMessage>(honest, 'package/child');
+    expect(msg.parent.fee_sat).toBe(578);
+    expect(msg.parent.inputs_on_trust).toEqual([]);
+    const s = await signed(msg.psbt);
+    const sub = await offchain(['package', 'submit', '--parent', file('child.json', JSON.stringify(msg)), '--child', file('signed.json', JSON.stringify(s)), ...net()]);
+    expect(sub.status, describeRun(sub)).toBe(0);
+    const entry = async (txid: string) => n.node.rpc.call<MempoolEntry>('getmempoolentry', [txid]);
+    const [p, c] = [await entry(parent.parsed.txid), await entry(msg.child.txid)];
+    const rate = Math.round((p.fees.base + c.fees.base) * 1e8) / (p.vsize + c.vsize);
+    expect(rate).toBeGreaterThanOrEqual(10);
+    expect(rate).toBeLessThan(10.1);
+    await n.mine(1);
+    expect(await n.node.rpc.call<string[]>('getrawmempool')).not.toContain(msg.child.txid);
   });
 });

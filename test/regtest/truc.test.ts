@@ -3,8 +3,10 @@
  * real `bitcoind -regtest` (issue 24): the same 1-parent-1-child packages, built by hand
  * in test code (test/lib/truc/build.ts: anyone-can-spend P2WSH(OP_TRUE) coins and P2A
  * anchors, no signatures), go to the checker and to the node, and both must give the
- * same verdict — accepted, or refused with the same reject reason (and, where the
- * checker predicts it, Core's whole error string). Accepted packages are mined. Every
+ * same answer — accepted, or refused with Core's whole answer (package_msg and each
+ * transaction's result or error string) as the checker predicts it, the refusal naming
+ * one of those strings. Accepted packages are mined. The generated cases are
+ * truc-differential.test.ts; these are the narrated limits. Every
  * limit is tried on both sides (1,000 / 1,001 vB; 200 / 201 sigops; 10,000 / 10,001 vB;
  * the fee floor and maxfeerate to the satoshi), and a second node with other policy
  * numbers (-minrelaytxfee, -dustrelayfee) checks that the checker's parameters mean
@@ -12,6 +14,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkTrucPackage, CORE_POLICY, TrucRefusal, type Prevout, type TrucPolicy } from '../../src/lib/truc/check.ts';
+import type { CoreAnswer } from '../../src/lib/truc/core-accept.ts';
 import { RpcError } from '../../src/lib/chain/rpc-client.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
@@ -35,8 +38,7 @@ function zeroFeeParent(coin: Coin, version = 3, extra: { amount: bigint; script:
 }
 
 /** The cases, each from one fresh coin; `expect` is what the test requires of both. */
-type CoreInstead = { package_msg: string; parent: string; child: string };
-const CASES: { name: string; big?: boolean; expected: string; build: (coin: Coin) => Case; coreInstead?: (c: Case) => CoreInstead }[] = [
+const CASES: { name: string; big?: boolean; expected: string; build: (coin: Coin) => Case }[] = [
   {
     name: 'zero-fee v3 parent with P2A + child spending the anchor and the parent\'s coin',
     expected: 'accepted',
@@ -94,14 +96,20 @@ const CASES: { name: string; big?: boolean; expected: string; build: (coin: Coin
     },
   },
   {
-    name: 'v3 child of a non-v3 (zero-fee, ephemeral dust) parent',
-    expected: 'E_TRUC_INHERITANCE',
-    // Measured: Core refuses too, but names no TRUC rule — the v2 zero-fee parent fails on its own and
-    // the child is then judged without it (v30.99: package_msg "transaction failed").
-    coreInstead: () => ({ package_msg: 'transaction failed', parent: 'min relay fee not met, 0 < 11', child: 'bad-txns-inputs-missingorspent' }),
+    name: 'v3 child of a non-v3 (zero-fee, ephemeral dust) parent: Core refuses the parent alone for its fee, for good, and never judges the child with it',
+    expected: 'E_TRUC_FEE_TOO_LOW',
     build: (coin) => {
       const parent = zeroFeeParent(coin, 2);
       const child = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 1_000n)]);
+      return { parent, child, prevouts: [prevoutOf(coin)] };
+    },
+  },
+  {
+    name: 'a parent paying its own way and a child paying nothing: Core takes the parent alone and refuses the child alone (issue 37 finding 4)',
+    expected: 'E_TRUC_FEE_TOO_LOW',
+    build: (coin) => {
+      const parent = buildTx(3, [spendAnyone(coin.txid, coin.vout)], [out(coin.amount - 500n)]);
+      const child = buildTx(3, [spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 500n)]);
       return { parent, child, prevouts: [prevoutOf(coin)] };
     },
   },
@@ -292,34 +300,28 @@ const CASES: { name: string; big?: boolean; expected: string; build: (coin: Coin
   },
 ];
 
-/** The checker's verdict: 'accepted', or the rule, the tx it blames and Core's error string it predicts. */
-function checkerVerdict(c: Case, policy: TrucPolicy): { verdict: string; coreError?: string; blame?: string } {
+/** The checker's verdict: 'accepted', or the rule, Core's error string it names and Core's whole answer it predicts. */
+function checkerVerdict(c: Case, policy: TrucPolicy): { verdict: string; coreError?: string; answer?: CoreAnswer } {
   try {
     checkTrucPackage(c.parent.raw, c.child.raw, c.prevouts, policy);
     return { verdict: 'accepted' };
   } catch (e) {
     if (!(e instanceof TrucRefusal)) throw e;
-    return { verdict: e.rule, coreError: e.coreError, blame: String(e.detail?.tx) };
+    return { verdict: e.rule, ...(e.coreError === undefined ? {} : { coreError: e.coreError }), answer: e.detail?.['core'] as CoreAnswer };
   }
 }
 
-/** submitpackage's answer, or the RPC error it refused the whole package with. */
-async function submitPackage(n: FundedNode, c: Case, policy: TrucPolicy): Promise<SubmitResult | { rpcError: string }> {
+/** submitpackage's answer (package_msg and each transaction's result, "accepted" or its error), or the RPC error it refused the whole package with. */
+async function submitPackage(n: FundedNode, c: Case, policy: TrucPolicy): Promise<CoreAnswer> {
   const maxfeerate = policy.maxFeeRate / 1e8; // sat/kvB → BTC/kvB
   try {
-    return await n.node.rpc.call<SubmitResult>('submitpackage', [[c.parent.hex, c.child.hex], maxfeerate]);
+    const r = await n.node.rpc.call<SubmitResult>('submitpackage', [[c.parent.hex, c.child.hex], maxfeerate]);
+    const result = (b: Built) => r['tx-results'][b.parsed.wtxid]?.error ?? 'accepted';
+    return { package_msg: r.package_msg, parent: result(c.parent), child: result(c.child) };
   } catch (e) {
-    if (e instanceof RpcError) return { rpcError: e.rpcMessage };
+    if (e instanceof RpcError) return { rpc_error: e.rpcMessage };
     throw e;
   }
-}
-
-/** Where Core reports a failure blamed on `blame`: package_msg, that transaction's tx-results error, or the RPC error. */
-function coreErrorsFor(core: SubmitResult | { rpcError: string }, c: Case, blame: string): string[] {
-  if ('rpcError' in core) return [core.rpcError];
-  const txResult = (b: Built) => core['tx-results'][b.parsed.wtxid]?.error;
-  const own = blame === 'parent' ? [txResult(c.parent)] : blame === 'child' ? [txResult(c.child)] : [txResult(c.parent), txResult(c.child)];
-  return [core.package_msg, ...own].filter((x): x is string => x !== undefined);
 }
 
 type DifferentialCase = (typeof CASES)[number];
@@ -348,21 +350,14 @@ function differential(title: string, nodeArgs: string[], policy: TrucPolicy, cas
         const core = await submitPackage(n, c, casePolicy);
         expect(ours.verdict).toBe(k.expected);
         if (k.expected === 'accepted') {
-          expect(core).toMatchObject({ package_msg: 'success' });
+          expect(core).toEqual({ package_msg: 'success', parent: 'accepted', child: 'accepted' });
           await n.mine(1);
           for (const t of [c.parent, c.child]) expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [t.parsed.txid, 1])).confirmations).toBe(1);
           return;
         }
-        expect('rpcError' in core ? 'refused' : core.package_msg).not.toBe('success');
-        if (k.coreInstead) {
-          // The same verdict, but Core reports other reasons (said in the case): pinned exactly.
-          if ('rpcError' in core) throw new Error(`expected a submitpackage result, got RPC error ${core.rpcError}`);
-          expect({ package_msg: core.package_msg, parent: core['tx-results'][c.parent.parsed.wtxid]?.error, child: core['tx-results'][c.child.parsed.wtxid]?.error }).toEqual(k.coreInstead(c));
-          return;
-        }
-        // Core's very string (reason and debug message), where Core reports that transaction's failure.
-        expect(ours.coreError).toBeDefined();
-        expect(coreErrorsFor(core, c, ours.blame!)).toContain(ours.coreError);
+        // Core's whole answer, as the checker predicted it, and the string the refusal names in it.
+        expect(ours.answer).toEqual(core);
+        expect('rpc_error' in core ? [core.rpc_error] : [core.package_msg, core.parent, core.child]).toContain(ours.coreError);
       });
     });
   });

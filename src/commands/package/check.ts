@@ -10,6 +10,8 @@ const HEX_TX = /^([0-9a-fA-F]{2})+$/;
 export default class PackageCheck extends OffchainCommand<typeof PackageCheck> {
   static override summary = 'Check a 1-parent-1-child TRUC package as Bitcoin Core\'s submitpackage would, before anything is broadcast.';
   static override description =
+    'Bitcoin Core\'s verdict, string for string: each transaction alone first (a parent paying the relay floor alone enters alone, and its child ' +
+    'must then pay the floor on its own size), then the package for what failed alone only for its fee. ' +
     'Both version 3 (and no v3/non-v3 mix), the child spends the parent, parent ≤ 10,000 vB and child ≤ 1,000 vB (sigop-adjusted), ' +
     'at most one dust output and only in a zero-fee transaction, the child spends the parent\'s dust (ephemeral dust), a P2A (OP_1 <4e73>) ' +
     'spent with an empty witness, the package feerate at least --min-relay-fee / --mempool-min-fee, each transaction\'s own feerate at most --max-fee-rate. ' +

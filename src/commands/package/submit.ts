@@ -46,7 +46,7 @@ export default class PackageSubmit extends PackageCommand<typeof PackageSubmit> 
     const chain = await this.chain(network);
     if (!f['dry-run'] && (chain.kind !== 'rpc' || !chain.submitPackage)) throw new UsageError('E_CHAIN_OFFLINE', 'package submit needs a node: pass --rpc-url (or submit both with bitcoin-cli submitpackage)');
     const policy = await this.policy(chain, maxKvb / 1000);
-    const prevouts = await this.completePrevouts(chain, [parent.raw, child.raw], [...(f.prevout ?? []).map(parsePrevout), ...parent.prevouts, ...child.prevouts]);
+    const { prevouts } = await this.completePrevouts(chain, [parent.raw, child.raw], [...(f.prevout ?? []).map(parsePrevout), ...parent.prevouts, ...child.prevouts]);
     const verdict = checkTrucPackage(parent.raw, child.raw, prevouts, policy);
     if (f['dry-run']) return { message: checkedMessage(verdict, policy, network) };
     const result = await chain.submitPackage!([parent.raw, child.raw], maxKvb);

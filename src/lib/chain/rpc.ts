@@ -157,7 +157,51 @@ export class RpcChainSource implements ChainSource {
     return r['confirmations'] === undefined ? 0 : int(r, 'confirmations', 'getrawtransaction', this.url);
   }
 
+  /** gettxspendingprevout: the mempool transaction spending an output, or undefined (unspent, spent in a block, or never made). */
+  async mempoolSpender(txid: string, vout: number): Promise<string | undefined> {
+    assertTxid(txid);
+    await this.ensureChain();
+    const m = 'gettxspendingprevout';
+    const reply = await this.client.call(m, [[{ txid, vout }]]);
+    if (!Array.isArray(reply) || reply.length !== 1) throw protocolError(m, this.url, 'a result that is not one entry per output');
+    const r = obj(reply[0], m, this.url);
+    return r['spendingtxid'] === undefined ? undefined : txidField(r, 'spendingtxid', m, this.url);
+  }
+
+  /**
+   * getmempoolentry's descendant totals (the transaction and everything in the mempool spending it:
+   * what a replacement of it evicts; sat, vB) and its chunk (cluster mempool: what it is mined with; sat, sigop-adjusted weight).
+   */
+  async mempoolEviction(txid: string): Promise<{ descendantFee: bigint; descendantVsize: number; chunkFee: bigint; chunkWeight: number } | null> {
+    assertTxid(txid);
+    await this.ensureChain();
+    const m = 'getmempoolentry';
+    let reply: unknown;
+    try {
+      reply = await this.client.call(m, [txid]);
+    } catch (e) {
+      if (e instanceof RpcError && e.rpcCode === -5) return null;
+      throw e;
+    }
+    const r = obj(reply, m, this.url);
+    const fees = obj(r['fees'], m, this.url);
+    const descendantFee = amount(fees, 'descendant', m, this.url), descendantVsize = int(r, 'descendantsize', m, this.url);
+    // Cluster mempool (Core 30+) reports the chunk; before it, the transaction with its descendants is the most it
+    // evicts, taken at the highest feerate its size allows (weight ≥ 4 × vsize − 3).
+    if (fees['chunk'] === undefined && r['chunkweight'] === undefined) return { descendantFee, descendantVsize, chunkFee: descendantFee, chunkWeight: 4 * descendantVsize - 3 };
+    return { descendantFee, descendantVsize, chunkFee: amount(fees, 'chunk', m, this.url), chunkWeight: int(r, 'chunkweight', m, this.url) };
+  }
+
   async mempoolFee(txid: string): Promise<bigint | null> {
+    return (await this.mempoolEntry(txid))?.fee ?? null;
+  }
+
+  /**
+   * getmempoolentry: the base fee (sat) and Core's vsize — the sigop-adjusted one
+   * (GetVirtualTransactionSize of weight and sigop cost), which a transaction's bytes alone
+   * do not fix: the sigops of its inputs depend on the scripts they spend. null: not in the mempool.
+   */
+  async mempoolEntry(txid: string): Promise<{ fee: bigint; vsize: number } | null> {
     assertTxid(txid);
     await this.ensureChain();
     let reply: unknown;
@@ -169,7 +213,7 @@ export class RpcChainSource implements ChainSource {
       throw e;
     }
     const r = obj(reply, 'getmempoolentry', this.url);
-    return amount(obj(r['fees'], 'getmempoolentry', this.url), 'base', 'getmempoolentry', this.url);
+    return { fee: amount(obj(r['fees'], 'getmempoolentry', this.url), 'base', 'getmempoolentry', this.url), vsize: int(r, 'vsize', 'getmempoolentry', this.url) };
   }
 
   async mempoolSpender(txid: string, vout: number): Promise<string | null> {
@@ -242,12 +286,16 @@ export class RpcChainSource implements ChainSource {
     };
   }
 
-  /** getmempoolinfo's minrelaytxfee and mempoolminfee, in sat/kvB (Core's unit; the same 8-decimal encoding). */
-  async mempoolPolicy(): Promise<{ minRelayFeeRate: number; mempoolMinFeeRate: number }> {
+  /** getmempoolinfo's minrelaytxfee, mempoolminfee and incrementalrelayfee, in sat/kvB (Core's unit; the same 8-decimal encoding). */
+  async mempoolPolicy(): Promise<{ minRelayFeeRate: number; mempoolMinFeeRate: number; incrementalRelayFeeRate: number }> {
     await this.ensureChain();
     const m = 'getmempoolinfo';
     const r = obj(await this.client.call(m), m, this.url);
-    return { minRelayFeeRate: Number(amount(r, 'minrelaytxfee', m, this.url)), mempoolMinFeeRate: Number(amount(r, 'mempoolminfee', m, this.url)) };
+    return {
+      minRelayFeeRate: Number(amount(r, 'minrelaytxfee', m, this.url)),
+      mempoolMinFeeRate: Number(amount(r, 'mempoolminfee', m, this.url)),
+      incrementalRelayFeeRate: Number(amount(r, 'incrementalrelayfee', m, this.url)),
+    };
   }
 
   private get url(): string {

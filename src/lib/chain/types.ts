@@ -60,8 +60,8 @@ export interface ChainSource {
    * `scantxoutset`, which reads the whole set: slow on mainnet, mempool not included).
    */
   outputsPaying?(script: Uint8Array): Promise<UtxoInfo[]>;
-  /** getmempoolinfo's minrelaytxfee and mempoolminfee, sat/kvB. */
-  mempoolPolicy?(): Promise<{ minRelayFeeRate: number; mempoolMinFeeRate: number }>;
+  /** getmempoolinfo's minrelaytxfee, mempoolminfee and incrementalrelayfee (what a replacement pays on top), sat/kvB. */
+  mempoolPolicy?(): Promise<{ minRelayFeeRate: number; mempoolMinFeeRate: number; incrementalRelayFeeRate: number }>;
   /**
    * Core v28+ `submitpackage` (child with its unconfirmed parents), for CPFP packages, with
    * `maxfeerate` (sat/kvB; Core's default when omitted). A source without a node refuses
@@ -72,4 +72,10 @@ export interface ChainSource {
   mempoolSpender?(txid: string, vout: number): Promise<string | null>;
   /** getmempoolentry's fees.base of a transaction in the mempool, in sat (null: not in the mempool). */
   mempoolFee?(txid: string): Promise<bigint | null>;
+  /** gettxspendingprevout: the mempool transaction spending an output (undefined: none does). */
+  mempoolSpender?(txid: string, vout: number): Promise<string | undefined>;
+  /** getmempoolentry's descendant fee and size (what replacing it evicts) and its chunk's fee and weight (null: not in the mempool). */
+  mempoolEviction?(txid: string): Promise<{ descendantFee: bigint; descendantVsize: number; chunkFee: bigint; chunkWeight: number } | null>;
+  /** getmempoolentry's fees.base (sat) and vsize (Core's, sigop-adjusted) of a transaction in the mempool (null: not in the mempool). */
+  mempoolEntry?(txid: string): Promise<{ fee: bigint; vsize: number } | null>;
 }

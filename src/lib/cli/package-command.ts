@@ -1,7 +1,8 @@
 /**
  * What `package child` and `package submit` share: reading a transaction from a flag
  * (raw hex or a PSBT inline, or a file holding either or one of our messages), the
- * inputs' descriptions (--prevout, the PSBTs' witness_utxo, else the node's UTXO set),
+ * inputs' descriptions (with a node, the node's word; offline, --prevout and the PSBTs'
+ * witness_utxo, on trust),
  * and the node's policy numbers (getmempoolinfo when a node is given, else the flags).
  */
 import { Flags, type Command } from '@oclif/core';
@@ -51,54 +52,69 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
     return parsePsbt(psbtBytesFromBase64(psbt, `${flag} ${path}: psbt`));
   }
 
-  /** The node's numbers: getmempoolinfo with a node, else the flags (Core 30's defaults). `maxFeeRate` in sat/vB (the fee guard's). */
-  protected async policy(chain: ChainSource, maxFeeRate: number): Promise<TrucPolicy> {
+  /**
+   * The node's numbers: getmempoolinfo with a node, else the flags (Core 30's defaults). `maxFeeRate` in sat/vB (the fee
+   * guard's). Also the incremental relay fee a replacement pays on top (the node's; offline Core's default, 0.1 sat/vB).
+   */
+  protected async policy(chain: ChainSource, maxFeeRate: number): Promise<TrucPolicy & { incrementalRelayFeeRate: number }> {
     const { CORE_POLICY } = await import('../truc/check.ts');
+    const { INCREMENTAL_RELAY_FEE_RATE } = await import('../truc/child.ts');
     const f = this.flags as { 'min-relay-fee'?: string; 'mempool-min-fee'?: string; 'dust-relay-fee'?: string };
-    const policy: TrucPolicy = {
+    const policy: TrucPolicy & { incrementalRelayFeeRate: number } = {
       minRelayFeeRate: satPerKvb('min-relay-fee', f['min-relay-fee'], CORE_POLICY.minRelayFeeRate),
       mempoolMinFeeRate: satPerKvb('mempool-min-fee', f['mempool-min-fee'], CORE_POLICY.mempoolMinFeeRate),
       dustRelayFeeRate: satPerKvb('dust-relay-fee', f['dust-relay-fee'], CORE_POLICY.dustRelayFeeRate),
       maxFeeRate: Math.round(maxFeeRate * 1000),
+      incrementalRelayFeeRate: INCREMENTAL_RELAY_FEE_RATE,
     };
     if (chain.kind === 'rpc' && chain.mempoolPolicy) {
       if (f['min-relay-fee'] !== undefined || f['mempool-min-fee'] !== undefined) throw new UsageError('E_USAGE', '--min-relay-fee/--mempool-min-fee are for offline use: with a node, its getmempoolinfo is used');
       const node = await chain.mempoolPolicy();
       policy.minRelayFeeRate = node.minRelayFeeRate;
       policy.mempoolMinFeeRate = node.mempoolMinFeeRate > node.minRelayFeeRate ? node.mempoolMinFeeRate : 0;
+      policy.incrementalRelayFeeRate = node.incrementalRelayFeeRate;
     }
     return policy;
   }
 
   /**
-   * The description of every input of `raws` that is neither given nor an output of one of
-   * them: asked of the node's UTXO set (gettxout) when a node is given, else E_TRUC_PREVOUT.
+   * Every input of `raws` (the parent, then the child) that is not an output of one of them.
+   * With a node, as the node vouches for it (../truc/vouched.ts): a claim of a file or
+   * --prevout it contradicts is E_TRUC_PREVOUT_CONFLICT, naming the input — the parent's fee
+   * sets the child's (issue 37 finding 3). Offline, as given; `onTrust` lists those.
    */
-  protected async completePrevouts(chain: ChainSource, raws: Uint8Array[], given: Prevout[]): Promise<Prevout[]> {
+  protected async completePrevouts(chain: ChainSource, raws: Uint8Array[], given: Prevout[]): Promise<{ prevouts: Prevout[]; onTrust: Prevout[] }> {
     const { measureTx } = await import('../truc/transaction.ts');
     const { toHex } = await import('../bytes.ts');
     const txs = raws.map((r) => measureTx(r, 'a package transaction'));
-    const inside = new Set(txs.map((t) => t.txid));
-    const known = new Set(given.map((p) => `${p.txid}:${p.vout}`));
-    const out = [...given];
+    const inside = (txid: string, vout: number) => txs.find((t) => t.txid === txid)?.tx.outputs[vout] ?? (txs.some((t) => t.txid === txid) ? { amount: 0n, script: new Uint8Array() } : undefined);
+    const names = ['parent', 'child'];
+    if (chain.kind === 'rpc') {
+      const { vouchedPrevouts } = await import('../truc/vouched.ts');
+      const node = {
+        prevout: (txid: string, vout: number) => this.prevoutIfNodeKnows(chain, txid, vout),
+        mempoolEntry: async (txid: string) => (chain.mempoolEntry ? chain.mempoolEntry(txid) : null),
+        spender: async (txid: string, vout: number) => (chain.mempoolSpender ? chain.mempoolSpender(txid, vout) : undefined),
+        mempoolTx: async (txid: string) => ((chain.mempoolEntry && await chain.mempoolEntry(txid)) ? chain.rawTransaction(txid) : undefined),
+      };
+      const prevouts: Prevout[] = [];
+      for (const [i, raw] of raws.entries()) {
+        const name = names[i] ?? `transaction ${i}`;
+        prevouts.push(...await vouchedPrevouts(node, raw, given, { name, source: `the ${name}'s file (its PSBT's witness_utxo, or --prevout)`, inside }));
+      }
+      return { prevouts, onTrust: [] };
+    }
+    const onTrust: Prevout[] = [];
     for (const t of txs) {
       for (const input of t.tx.inputs) {
         const txid = toHex(input.txid);
-        const k = `${txid}:${input.index}`;
-        if (inside.has(txid) || known.has(k)) continue;
-        if (chain.kind !== 'rpc') throw new UsageError('E_TRUC_PREVOUT', `${t.txid} spends ${k}: give its amount and script with --prevout TXID:VOUT:AMOUNT:SCRIPT, or a node (--rpc-url) to ask`);
-        out.push(await this.prevoutFromNode(chain, t.txid, txid, input.index));
-        known.add(k);
+        if (inside(txid, input.index) !== undefined) continue;
+        const p = given.find((g) => g.txid === txid && g.vout === input.index);
+        if (!p) throw new UsageError('E_TRUC_PREVOUT', `${t.txid} spends ${txid}:${input.index}: give its amount and script with --prevout TXID:VOUT:AMOUNT:SCRIPT, or a node (--rpc-url) to ask`);
+        if (!onTrust.includes(p)) onTrust.push(p);
       }
     }
-    return out;
-  }
-
-  /** One output as the node knows it: unspent (gettxout), else from the transaction that made it (spent in the mempool, or -txindex). */
-  private async prevoutFromNode(chain: ChainSource, spender: string, txid: string, vout: number): Promise<Prevout> {
-    const p = await this.prevoutIfNodeKnows(chain, txid, vout);
-    if (!p) throw new UsageError('E_TRUC_PREVOUT', `${spender} spends ${txid}:${vout}, which the node neither holds unspent nor can show: give it with --prevout TXID:VOUT:AMOUNT:SCRIPT`);
-    return p;
+    return { prevouts: [...given], onTrust };
   }
 
   private async prevoutIfNodeKnows(chain: ChainSource, txid: string, vout: number): Promise<Prevout | undefined> {
@@ -112,13 +128,47 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
     return o ? { txid, vout, amount: o.amount, script: o.script } : undefined;
   }
 
-  /** The inputs of an earlier child (`--replaces`) as the node vouches for them (../truc/replaced.ts); offline: E_CHAIN_OFFLINE. */
-  protected async replacedPrevouts(chain: ChainSource, raw: Uint8Array, parent: Uint8Array, claims: Prevout[]): Promise<Prevout[]> {
+  /**
+   * The wallet PSBT's coins (`--wallet-psbt`): with a node, each as the node holds it unspent and confirmed
+   * (../truc/vouched.ts: a coin it contradicts is E_TRUC_PREVOUT_CONFLICT, one it does not hold or holds unconfirmed
+   * E_WALLET_PSBT_INPUT), and none is on trust; offline, all of them are (returned).
+   */
+  protected async walletCoinsVouched(chain: ChainSource, wallet: import('@scure/btc-signer').Transaction): Promise<Prevout[]> {
+    const { toHex } = await import('../bytes.ts');
+    const coins: Prevout[] = [];
+    for (let i = 0; i < wallet.inputsLength; i++) {
+      const input = wallet.getInput(i);
+      if (input.txid && input.index !== undefined && input.witnessUtxo) coins.push({ txid: toHex(input.txid), vout: input.index, amount: input.witnessUtxo.amount, script: input.witnessUtxo.script });
+    }
+    if (chain.kind !== 'rpc') return coins;
+    const { vouchedWalletCoins } = await import('../truc/vouched.ts');
+    await vouchedWalletCoins(async (txid, vout) => {
+      const u = await chain.utxo(txid, vout);
+      return u ? { amount: u.value, script: u.scriptPubKey, confirmations: u.confirmations } : undefined;
+    }, coins, '--wallet-psbt');
+    return [];
+  }
+
+  /** Where the parent stands with the node (../truc/standing.ts): refusals for a parent it already judged, and the conflicts to outbid; offline nothing is known. */
+  protected async parentStanding(chain: ChainSource, parent: Uint8Array) {
+    if (chain.kind !== 'rpc' || !chain.mempoolSpender || !chain.mempoolEviction) return { conflicts: [] };
+    const { parentStanding } = await import('../truc/standing.ts');
+    const spender = chain.mempoolSpender.bind(chain), eviction = chain.mempoolEviction.bind(chain);
+    return parentStanding({
+      unspent: async (txid, vout) => chain.utxo(txid, vout).then((u) => (u ? { confirmations: u.confirmations } : undefined)),
+      spender,
+      mempoolTx: async (txid) => ((await eviction(txid)) ? chain.rawTransaction(txid) : undefined),
+      eviction,
+    }, parent);
+  }
+
+  /** The earlier child (`--replaces`) as the node knows it (../truc/replaced.ts): its mempool fee, or its vouched inputs; offline: E_CHAIN_OFFLINE. */
+  protected async replacedChild(chain: ChainSource, raw: Uint8Array, parent: Uint8Array, claims: Prevout[]) {
     if (chain.kind !== 'rpc') throw new UsageError('E_CHAIN_OFFLINE', '--replaces needs a node (--rpc-url): the fee the earlier child pays is the node\'s to say, not its file\'s');
-    const { vouchedReplacedPrevouts } = await import('../truc/replaced.ts');
-    return vouchedReplacedPrevouts({
+    const { replacedChild } = await import('../truc/replaced.ts');
+    return replacedChild({
       prevout: (txid, vout) => this.prevoutIfNodeKnows(chain, txid, vout),
-      mempoolFee: async (txid) => (chain.mempoolFee ? chain.mempoolFee(txid) : null),
-    }, raw, parent, claims);
+      mempoolEntry: async (txid) => (chain.mempoolEntry ? chain.mempoolEntry(txid) : null),
+    }, raw, parent, claims, chain.mempoolEviction?.bind(chain));
   }
 }

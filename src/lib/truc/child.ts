@@ -11,8 +11,8 @@
  *
  * Invariants (who can take what):
  * - the child pays nobody but the caller's wallet: every output comes from the wallet's
- *   PSBT and carries that wallet's BIP-32 derivation (E_WALLET_PSBT_OUTPUT); a child
- *   paying a stranger is refused;
+ *   PSBT and carries a BIP-32 derivation whose key makes its script (../tx/wallet-output.ts;
+ *   E_WALLET_PSBT_OUTPUT); a child paying a stranger is refused;
  *   with `own` (no wallet: the credit exit's mint key, a statechain owner's share signs),
  *   its one output is the caller's `to` and its inputs only the parent's outputs named;
  * - the child spends only the parent's outputs named (default: its P2A anchors) and the
@@ -26,8 +26,9 @@
  *   transaction's own, as submitpackage's maxfeerate), the child's fee ≤ --max-fee-share
  *   of what the wallet moves;
  * - replacing an earlier child (TRUC sibling eviction, or an RBF of the same coins): the
- *   new child pays at least the earlier child's fee plus Core's incremental relay fee
- *   (0.1 sat/vB) on its own size, so the node takes it (BIP-125 rules 3 and 4).
+ *   new child pays at least the earlier child's fee plus the node's incremental relay fee
+ *   (-incrementalrelayfee, getmempoolinfo; Core's default 0.1 sat/vB) on its own size, so
+ *   the node takes it (BIP-125 rules 3 and 4).
  *
  * A keyless anchor can be spent by anyone: whoever needs the parent mined can bump it.
  * The parent's value is not at stake (the anchor carries 0 sat), only who pays the fee.
@@ -38,9 +39,11 @@ import { RefusedError, UsageError } from '../errors.ts';
 import { toHex } from '../bytes.ts';
 import { checkFee, checkFeeRate, type FeeLimits } from '../tx/fee-guard.ts';
 import { dustThreshold, feeFor, standardScriptType } from '../tx/policy.ts';
+import { derivationMakesScript } from '../tx/wallet-output.ts';
 import { isNestedP2wpkh, psbtInputOf, txidOnceSigned, walletCoins, walletInputVbytes, walletInputsAmount, type WalletPsbtRole } from '../tx/wallet-psbt.ts';
 import { checkTrucPackage, TRUC_VERSION, type PackageVerdict, type Prevout, type TrucPolicy } from './check.ts';
 import { measureTx, sigOpCost, sigopAdjustedVsize } from './transaction.ts';
+import type { Conflict } from './standing.ts';
 
 export const WALLET_PSBT: WalletPsbtRole = { flag: '--wallet-psbt', code: 'E_WALLET_PSBT', purpose: 'a child pays only back to the wallet that funds it' };
 
@@ -74,8 +77,18 @@ export type ChildRequest = {
   feeLimits: FeeLimits;
   /** The node's numbers; maxFeeRate is set from feeLimits. */
   policy: TrucPolicy;
-  /** An earlier child of this parent (signed) that this one must replace. */
-  replaces?: { raw: Uint8Array; prevouts: Prevout[] };
+  /**
+   * An earlier child of this parent that this one must replace: its fee as the node's mempool holds it, or (signed)
+   * its bytes and inputs, from which the fee is computed.
+   */
+  replaces?: { txid: string; fee: bigint; chunk?: { fee: bigint; weight: number; withParent: boolean } } | { raw: Uint8Array; prevouts: Prevout[] };
+  /** The node's -incrementalrelayfee, sat/kvB: what a replacement pays on top, per vB of its own (default Core's, 100). */
+  incrementalRelayFeeRate?: number;
+  /**
+   * Mempool transactions the parent conflicts with (standing.ts): the package replaces them (package RBF) only if it
+   * pays what they and their descendants pay plus the incremental fee on its own size, at a feerate above theirs.
+   */
+  conflicts?: readonly Conflict[];
 };
 
 export type BuiltChild = {
@@ -137,6 +150,15 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   const wallet = req.own ? { inputs: [], change: [{ script: req.own.to, amount: 0n }] } : walletCoins(req.wallet!, WALLET_PSBT);
   if (!req.own && wallet.inputs.length === 0) throw new RefusedError('E_WALLET_PSBT_INPUT', '--wallet-psbt has no inputs: the wallet\'s coins pay the fee');
   if (!req.own && wallet.change.length === 0) throw new RefusedError('E_WALLET_PSBT_OUTPUT', '--wallet-psbt has no output back to the wallet to take the fee from (make it with walletcreatefundedpsbt paying one of the wallet\'s own addresses)');
+  // The mark proves something only if its key makes the script (issue 37 finding 7): a record of any key on a stranger's output is not the wallet's.
+  if (!req.own) {
+    for (let i = 0; i < req.wallet!.outputsLength; i++) {
+      const o = req.wallet!.getOutput(i);
+      if (!derivationMakesScript({ ...o, script: o.script! })) {
+        throw new RefusedError('E_WALLET_PSBT_OUTPUT', `--wallet-psbt output ${i} pays ${toHex(o.script!)}, which none of its BIP-32 derivation keys makes: marked as the wallet's, it pays someone else (${WALLET_PSBT.purpose})`);
+      }
+    }
+  }
 
   // Inputs: the parent's outputs (anchors with an empty witness, the caller's own signed by its wallet), then the wallet's.
   const tx = new Transaction({ version: v2 ? 2 : TRUC_VERSION, lockTime: 0, allowUnknownOutputs: true, allowUnknownInputs: true });
@@ -163,7 +185,8 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   // The child's size once signed, at its largest: amounts do not change it, so it is measured now.
   const scriptOf = (i: number) => tx.getInput(i).witnessUtxo!.script;
   const measured = measureTx(assemble(tx, redeem, scriptPath), 'the child');
-  const childVsize = sigopAdjustedVsize(measured.weight, sigOpCost(measured.tx, scriptOf));
+  const childSigops = sigOpCost(measured.tx, scriptOf);
+  const childVsize = sigopAdjustedVsize(measured.weight, childSigops);
 
   // The parent's own fee, from its prevouts (the checker refuses a missing one as E_TRUC_PREVOUT).
   const parentIn = parent.tx.inputs.map((input, i) => {
@@ -176,18 +199,38 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
 
   // The replaced child's fee sets a floor (Core's replacement rules 3 and 4).
   let replaces: BuiltChild['replaces'];
-  if (req.replaces) {
+  if (req.replaces && 'fee' in req.replaces) replaces = { txid: req.replaces.txid, fee: req.replaces.fee };
+  else if (req.replaces) {
     const old = checkTrucPackage(req.parent, req.replaces.raw, [...req.parentPrevouts, ...req.replaces.prevouts], { ...req.policy, maxFeeRate: 0, mempoolMinFeeRate: 0, minRelayFeeRate: 0 });
     replaces = { txid: old.child.txid, fee: old.child.fee };
   }
-  const parentVsize = sigopAdjustedVsize(parent.weight, sigOpCost(parent.tx, (i) => parentIn[i]!.script));
+  const parentSigops = sigOpCost(parent.tx, (i) => parentIn[i]!.script);
+  const parentVsize = sigopAdjustedVsize(parent.weight, parentSigops);
   const packageVsize = parentVsize + childVsize; // sigop-adjusted, as the checker and Core measure
   const target = feeFor(packageVsize, req.feeRate) - parentFee;
   // The child pays at least the relay floor on its own size: a parent that pays enough alone is taken
   // alone, and then the child is judged alone (the credit exit paid its own rate here, the statechain child 1 sat/vB).
   const relay = BigInt(Math.ceil((Math.max(req.policy.minRelayFeeRate, req.policy.mempoolMinFeeRate) * childVsize) / 1000));
-  const floor = replaces ? replaces.fee + BigInt(Math.ceil((INCREMENTAL_RELAY_FEE_RATE * childVsize) / 1000)) : relay;
-  const childFee = target > floor ? target : floor;
+  const incremental = req.incrementalRelayFeeRate ?? INCREMENTAL_RELAY_FEE_RATE;
+  const floor = replaces ? replaces.fee + BigInt(Math.ceil((incremental * childVsize) / 1000)) : relay;
+  // Package RBF over the parent's conflicts: Core's PaysForRBF (what they and their descendants pay, plus the incremental
+  // fee on the package's size) and a feerate diagram that improves — the package's fee per (sigop-adjusted) weight above
+  // each conflict's chunk's, in weight as cluster mempool compares them (per vB, rounded, 45.84 sat/vB beat 45.83 and
+  // Core still found the diagram no better: 4,400 sat / 381 WU). Before, a child at --fee-rate: "insufficient anti-DoS fees".
+  const packageWeight = Math.max(parent.weight, parentSigops * 20) + Math.max(measured.weight, childSigops * 20);
+  const evicted = (req.conflicts ?? []).reduce((a, c) => a + c.descendantFee, 0n);
+  const above = (fee: bigint, weight: number) => (fee * BigInt(packageWeight)) / BigInt(weight) + 1n;
+  const rbf = (req.conflicts ?? []).reduce((need, c) => (above(c.chunkFee, c.chunkWeight) > need ? above(c.chunkFee, c.chunkWeight) : need),
+    req.conflicts?.length ? evicted + BigInt(Math.ceil((incremental * packageVsize) / 1000)) : 0n) - parentFee;
+  // Replacing an earlier child that the mempool mines in a chunk: beat that chunk's fee per weight (the package's, when
+  // the chunk holds the parent; the child's own otherwise), or the diagram does not improve — a larger child at a lower
+  // rate paid the earlier fee plus the incremental fee and was "replacement-failed, … does not improve feerate diagram".
+  const chunk = req.replaces && 'chunk' in req.replaces ? req.replaces.chunk : undefined;
+  const childWeight = Math.max(measured.weight, childSigops * 20);
+  const diagram = !chunk ? 0n : chunk.withParent
+    ? (chunk.fee * BigInt(packageWeight)) / BigInt(chunk.weight) + 1n - parentFee
+    : (chunk.fee * BigInt(childWeight)) / BigInt(chunk.weight) + 1n;
+  const childFee = [target, floor, rbf, diagram].reduce((a, b) => (b > a ? b : a));
 
   const largest = wallet.change.reduce((best, o, i) => (o.amount > wallet.change[best]!.amount ? i : best), 0);
   const others = wallet.change.reduce((a, o, i) => (i === largest ? a : a + o.amount), 0n);
@@ -211,13 +254,26 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   return { psbt: tx, txid: txidOnceSigned(tx), verdict, vsize: childVsize, childFee, ...(replaces ? { replaces } : {}) };
 }
 
-/** The `package/child` message. */
-export function childMessage(built: BuiltChild, parentRaw: Uint8Array, feeRate: number, network: string): Record<string, unknown> {
+/**
+ * The `package/child` message. `inputsOnTrust`: the parent's inputs (`txid:vout`) whose
+ * amounts came from the caller's files, not a node — the parent's fee, and so the child's,
+ * is only as true as they are; `walletOnTrust` the same for the wallet PSBT's coins (their
+ * amounts set the child's change, so its fee). `parentPrevouts`: every input of the parent as it was taken
+ * (`TXID:VOUT:AMOUNT:SCRIPT`, --prevout's form), so the next step — package submit, or a
+ * package child --replaces given this message — has them where a node without -txindex
+ * cannot show them; there they are a claim again, vouched for by the node as before.
+ */
+export function childMessage(built: BuiltChild, parentRaw: Uint8Array, feeRate: number, network: string, inputsOnTrust: string[] = [], parentPrevouts: readonly Prevout[] = [], walletOnTrust: string[] = []): Record<string, unknown> {
   const v = built.verdict;
+  const parent = measureTx(parentRaw, 'the parent');
+  const prevouts = parent.tx.inputs.flatMap((input) => {
+    const p = parentPrevouts.find((x) => x.txid === toHex(input.txid) && x.vout === input.index);
+    return p ? [`${p.txid}:${p.vout}:${p.amount}:${toHex(p.script)}`] : [];
+  });
   return {
     type: 'package/child', version: 1, network,
-    parent: { txid: v.parent.txid, wtxid: v.parent.wtxid, hex: toHex(parentRaw), vsize: v.parent.vsize, fee_sat: Number(v.parent.fee) },
-    child: { txid: built.txid, vsize_max: v.child.vsize, fee_sat: Number(built.childFee), spends_parent_outputs: v.spent_parent_outputs },
+    parent: { txid: v.parent.txid, wtxid: v.parent.wtxid, hex: toHex(parentRaw), vsize: v.parent.vsize, fee_sat: Number(v.parent.fee), inputs_on_trust: inputsOnTrust, prevouts },
+    child: { txid: built.txid, vsize_max: v.child.vsize, fee_sat: Number(built.childFee), spends_parent_outputs: v.spent_parent_outputs, inputs_on_trust: walletOnTrust },
     package: { fee_sat: Number(v.package.fee), vsize_max: v.package.vsize, fee_rate: feeRate },
     ...(built.replaces ? { replaces: { txid: built.replaces.txid, fee_sat: Number(built.replaces.fee) } } : {}),
     psbt: base64.encode(built.psbt.toPSBT()),

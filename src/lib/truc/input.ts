@@ -90,7 +90,20 @@ export async function packageTxFromDocument(bytes: Uint8Array, what: string, rol
   else if (doc.type === 'statechain/spend') found = role === 'parent' ? str(doc.hex) : str(doc.child_hex);
   else found = str(doc.hex);
   if (found === undefined) throw new MalformedInputError('E_TRUC_BAD_TX', `${what} is a JSON document carrying no ${role} transaction (expected walletprocesspsbt's "psbt", a package/child, exit-credit's state_tx, a statechain/spend, or a "hex")`);
-  return packageTxFrom(new TextEncoder().encode(found), what);
+  const tx = await packageTxFrom(new TextEncoder().encode(found), what);
+  // A package/child carries the parent's inputs as they were taken (a claim: with a node, vouched for again).
+  const carried = doc.type === 'package/child' && role === 'parent' ? field(doc.parent, 'prevouts') : undefined;
+  if (carried !== undefined) {
+    if (!Array.isArray(carried) || carried.some((p) => typeof p !== 'string')) throw new MalformedInputError('E_TRUC_BAD_TX', `${what}: parent.prevouts is not a list of TXID:VOUT:AMOUNT:SCRIPT`);
+    for (const p of carried as string[]) {
+      try {
+        tx.prevouts.push(parsePrevout(p));
+      } catch {
+        throw new MalformedInputError('E_TRUC_BAD_TX', `${what}: parent.prevouts holds "${p.slice(0, 80)}", not TXID:VOUT:AMOUNT:SCRIPT`);
+      }
+    }
+  }
+  return tx;
 }
 
 /** `TXID:VOUT:AMOUNT:SCRIPT` (amount in sat, script hex). */

@@ -1,62 +1,59 @@
 /**
- * The inputs of an earlier child that `package child --replaces` must outbid, as the node
- * vouches for them. The earlier child's fee sets the new child's floor — what our wallet
- * pays — so its inputs' amounts are never taken on its file's word: whoever hands over the
- * earlier child (the other part of a pair, a watchtower, a stranger who spent a keyless
- * anchor) could inflate a witness_utxo and have our wallet pay the difference.
+ * The earlier child that `package child --replaces` must outbid, as the node knows it. Its
+ * fee sets the new child's floor — what our wallet pays — so it is never taken on its file's
+ * word: whoever hands over the earlier child (the other part of a pair, a watchtower, a
+ * stranger who spent a keyless anchor) could inflate a witness_utxo and have our wallet pay
+ * the difference.
  *
- * Invariants:
- * - an input the node can show (unspent, or from the transaction that made it) is the
- *   node's; a file claim it contradicts is E_TRUC_PREVOUT_CONFLICT;
- * - an input it cannot show (spent in the mempool by the earlier child itself, its funding
- *   confirmed on a node without -txindex) keeps the file's claim only if the earlier
- *   child's fee so computed is exactly the fee the node's mempool holds it at
- *   (getmempoolentry); otherwise E_TRUC_PREVOUT_CONFLICT, or E_TRUC_PREVOUT when the
- *   mempool does not hold it.
- * Pure but for the two questions to the node.
+ * - In the node's mempool (the case sibling eviction is about): its fee is getmempoolentry's
+ *   — a node without -txindex cannot show inputs spent there whose funding is confirmed, and
+ *   the mempool's raw hex (getrawtransaction) carries no amounts (before: E_TRUC_PREVOUT on
+ *   such a node, review of issue 37); a file claim the node contradicts is still refused.
+ * - Not there: each input as the node vouches for it (vouched.ts); the parent's outputs are
+ *   read from the parent's bytes.
  */
-import { UsageError } from '../errors.ts';
-import { equalBytes, toHex } from '../bytes.ts';
+import { RefusedError } from '../errors.ts';
+import { toHex } from '../bytes.ts';
 import type { Prevout } from './check.ts';
 import { measureTx } from './transaction.ts';
+import { vouchedPrevouts, type NodeWord } from './vouched.ts';
 
-export type NodeWord = {
-  /** The output as the node knows it, or undefined. */
-  prevout(txid: string, vout: number): Promise<Prevout | undefined>;
-  /** getmempoolentry's fees.base, sat; null when the mempool does not hold it. */
-  mempoolFee(txid: string): Promise<bigint | null>;
-};
+export type { NodeWord };
+
+/**
+ * What buildChild needs of the earlier child: its fee as the mempool holds it — and its chunk there (cluster mempool:
+ * the replacement must improve the feerate diagram, so beat that chunk's fee per weight; `withParent` when the chunk
+ * holds the parent too) — or its bytes and vouched inputs.
+ */
+export type ReplacedChild = { txid: string; fee: bigint; chunk?: { fee: bigint; weight: number; withParent: boolean } } | { raw: Uint8Array; prevouts: Prevout[] };
+
+/** The node's word on a mempool transaction's chunk (getmempoolentry's fees.chunk and chunkweight). */
+export type ChunkWord = (txid: string) => Promise<{ chunkFee: bigint; chunkWeight: number } | null>;
 
 export async function vouchedReplacedPrevouts(node: NodeWord, replaced: Uint8Array, parent: Uint8Array, claims: readonly Prevout[]): Promise<Prevout[]> {
-  const t = measureTx(replaced, 'the replaced child');
   const p = measureTx(parent, 'the parent');
-  const out: Prevout[] = [];
-  let unverified = false;
-  let valueIn = 0n;
-  for (const input of t.tx.inputs) {
-    const txid = toHex(input.txid);
-    if (txid === p.txid) {
-      valueIn += p.tx.outputs[input.index]?.amount ?? 0n;
-      continue;
-    }
-    const claim = claims.find((c) => c.txid === txid && c.vout === input.index);
-    const known = await node.prevout(txid, input.index);
-    if (known && claim && (claim.amount !== known.amount || !equalBytes(claim.script, known.script))) {
-      throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `--replaces says ${txid}:${input.index} holds ${claim.amount} sat, the node ${known.amount} sat: the earlier child's file misstates its fee — refused rather than paid`);
-    }
-    const used = known ?? claim;
-    if (!used) throw new UsageError('E_TRUC_PREVOUT', `the replaced child ${t.txid} spends ${txid}:${input.index}, which the node neither holds unspent nor can show`);
-    if (!known) unverified = true;
-    valueIn += used.amount;
-    out.push(used);
+  return vouchedPrevouts(node, replaced, claims, {
+    name: 'the replaced child', source: '--replaces',
+    inside: (txid, vout) => (txid === p.txid ? p.tx.outputs[vout] ?? { amount: 0n, script: new Uint8Array() } : undefined),
+  });
+}
+
+export async function replacedChild(node: NodeWord, replaced: Uint8Array, parent: Uint8Array, claims: readonly Prevout[], chunkOf?: ChunkWord): Promise<ReplacedChild> {
+  const p = measureTx(parent, 'the parent');
+  const t = measureTx(replaced, 'the replaced child');
+  if (!t.tx.inputs.some((i) => toHex(i.txid) === p.txid)) {
+    throw new RefusedError('E_TRUC_NOT_CHILD', `--replaces ${t.txid} spends no output of the parent ${p.txid}: it is not an earlier child of it`);
   }
-  if (unverified) {
-    const fee = valueIn - t.tx.outputs.reduce((a, o) => a + o.amount, 0n);
-    const inPool = await node.mempoolFee(t.txid);
-    if (inPool === null) throw new UsageError('E_TRUC_PREVOUT', `the replaced child ${t.txid} is not in the node's mempool and the node cannot show all its inputs: its fee cannot be vouched for`);
-    if (inPool !== fee) {
-      throw new UsageError('E_TRUC_PREVOUT_CONFLICT', `--replaces makes the earlier child ${t.txid} pay ${fee} sat, the node's mempool holds it at ${inPool} sat: the file misstates its inputs — refused rather than paid`);
-    }
+  const entry = await node.mempoolEntry(t.txid);
+  if (!entry) return { raw: replaced, prevouts: await vouchedReplacedPrevouts(node, replaced, parent, claims) };
+  // A file that misstates what the node knows is refused all the same (E_TRUC_PREVOUT_CONFLICT); a file that
+  // describes nothing (the mempool's raw hex) is fine: the fee is the mempool's either way.
+  try {
+    await vouchedReplacedPrevouts(node, replaced, parent, claims);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'E_TRUC_PREVOUT') throw e;
   }
-  return out;
+  const c = chunkOf ? await chunkOf(t.txid) : null;
+  // A chunk heavier than the child's own sigop-adjusted weight (≤ 4 × its vsize) holds its parent too.
+  return { txid: t.txid, fee: entry.fee, ...(c ? { chunk: { fee: c.chunkFee, weight: c.chunkWeight, withParent: c.chunkWeight > 4 * entry.vsize } } : {}) };
 }

@@ -29,6 +29,8 @@ export type MeasuredTx = {
   txid: string;
   wtxid: string;
   weight: number;
+  /** Bytes without witnesses (Core's tx-size-small measures this). */
+  baseSize: number;
   /** BIP-141 virtual size, weight / 4 rounded up. */
   vsize: number;
 };
@@ -54,7 +56,7 @@ export function measureTx(raw: Uint8Array, what: string): MeasuredTx {
   const stripped = RawTx.encode({ ...tx, segwitFlag: false, witnesses: [] });
   const full = tx.segwitFlag ? RawTx.encode(tx) : stripped;
   const weight = stripped.length * (WITNESS_SCALE - 1) + full.length;
-  return { tx, txid: hash256Display(stripped), wtxid: hash256Display(full), weight, vsize: Math.ceil(weight / WITNESS_SCALE) };
+  return { tx, txid: hash256Display(stripped), wtxid: hash256Display(full), weight, baseSize: stripped.length, vsize: Math.ceil(weight / WITNESS_SCALE) };
 }
 
 /** Core's GetVirtualTransactionSize(weight, sigop_cost, bytes_per_sigop). */

@@ -32,7 +32,8 @@ export function witnessProgram(script: Uint8Array): { version: number; program: 
 /**
  * Core's GetDustThreshold at `dustRelayFeeRate` sat/kvB (-dustrelayfee, default 3,000): the
  * output's serialized size plus what spending it costs (67 vB for a witness program, 148
- * otherwise), at that rate, rounded down. Provably unspendable outputs (OP_RETURN, or longer
+ * otherwise), at that rate, rounded UP as CFeeRate::GetFee rounds (EvaluateFeeUp: at 1.111
+ * sat/vB a P2WSH is dust below 123 sat, not 122). Provably unspendable outputs (OP_RETURN, or longer
  * than 10,000 bytes) are never dust. At the default: P2PKH 546, P2WPKH 294, P2WSH/P2TR 330,
  * P2A 240 sat.
  */
@@ -40,7 +41,7 @@ export function dustThreshold(script: Uint8Array, dustRelayFeeRate = 3000): bigi
   if ((script.length > 0 && script[0] === 0x6a) || script.length > 10_000) return 0n;
   const spend = witnessProgram(script) ? 32 + 4 + 1 + Math.floor(107 / 4) + 4 : 32 + 4 + 1 + 107 + 4;
   const size = 8 + compactSizeLength(script.length) + script.length + spend;
-  return BigInt(Math.floor((size * dustRelayFeeRate) / 1000));
+  return BigInt(Math.ceil((size * dustRelayFeeRate) / 1000));
 }
 
 export function compactSizeLength(n: number): number {

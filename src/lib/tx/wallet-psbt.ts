@@ -17,6 +17,7 @@ import { hash160 } from '@scure/btc-signer/utils.js';
 import { RefusedError, UsageError } from '../errors.ts';
 import { concatBytes, equalBytes, toHex } from '../bytes.ts';
 import { inputVsize, standardScriptType } from './policy.ts';
+import { NUMS_H } from './wallet-output.ts';
 
 type PsbtInput = ReturnType<Transaction['getInput']>;
 type PsbtOutput = ReturnType<Transaction['getOutput']>;
@@ -28,6 +29,9 @@ export type WalletInput = {
   bip32Derivation?: PsbtInput['bip32Derivation'];
   tapBip32Derivation?: PsbtInput['tapBip32Derivation'];
   tapInternalKey?: Uint8Array;
+  /** A taproot coin with a script tree: the tree's root (the key path's tweak) and its leaves, for the wallet that signs it. */
+  tapMerkleRoot?: Uint8Array;
+  tapLeafScript?: PsbtInput['tapLeafScript'];
 };
 
 /** An output back to the wallet (its change), with its BIP-32 paths. */
@@ -61,7 +65,17 @@ export function walletCoins(wallet: Transaction, role: WalletPsbtRole, replaced?
     if (input.bip32Derivation?.length) t.bip32Derivation = input.bip32Derivation;
     if (input.tapBip32Derivation?.length) t.tapBip32Derivation = input.tapBip32Derivation;
     if (input.tapInternalKey) t.tapInternalKey = input.tapInternalKey;
+    if (input.tapMerkleRoot) t.tapMerkleRoot = input.tapMerkleRoot;
+    if (input.tapLeafScript?.length) t.tapLeafScript = input.tapLeafScript;
     walletInputVbytes(t.script, t.redeemScript, role); // refuses what the fee cannot be estimated for
+    // A P2TR coin is sized as a key-path spend (57.5 vB): with a script tree, only if the wallet records its internal key
+    // and that key is not BIP-341's unspendable H (Core records H too): a tr(H, …) coin is signed by a script path,
+    // larger than sized (review of issue 37).
+    const tree = t.tapMerkleRoot !== undefined || t.tapLeafScript !== undefined;
+    const keyPath = !!t.tapInternalKey && !equalBytes(t.tapInternalKey, NUMS_H) && !!t.tapBip32Derivation?.some(([k, d]) => d.hashes.length === 0 && equalBytes(k, t.tapInternalKey!));
+    if (tree && !keyPath) {
+      throw new RefusedError(`${role.code}_INPUT`, `${role.flag} input ${i} is a taproot coin with a script tree whose internal key the wallet does not derive: it is spent by a script path, whose size cannot be known before it is signed (use coins of a single-key or key-path address)`);
+    }
     return t;
   });
   const change: WalletOutput[] = [];

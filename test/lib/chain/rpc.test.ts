@@ -190,6 +190,49 @@ describe('RpcChainSource — answers', () => {
     expect(e.message).toMatch(/No such mempool transaction.*RPC error -5.*-txindex/);
   });
 
+  it('getmempoolentry: the base fee in sat and Core\'s (sigop-adjusted) vsize; not in the mempool is null; an answer without them (an older or odd node) is E_RPC_PROTOCOL, never taken as zero', async () => {
+    const core = await fake({
+      getmempoolentry: (params) => (params[0] === TXID ? { raw: '{"vsize":1000,"weight":468,"fees":{"base":0.00001000,"modified":0.00001000}}' }
+        : params[0] === 'cd'.repeat(32) ? { size: 117, fee: 0.00001 } // Core 0.18's fields: no "vsize", no "fees"
+          : params[0] === 'ce'.repeat(32) ? { fees: { base: 0.00001 } }
+            : { error: { code: -5, message: 'Transaction not in mempool' } }),
+    });
+    const source = new RpcChainSource(config(core));
+    expect(await source.mempoolEntry(TXID)).toEqual({ fee: 1_000n, vsize: 1_000 });
+    expect(await source.mempoolFee(TXID)).toBe(1_000n);
+    expect(await source.mempoolEntry('ef'.repeat(32))).toBeNull();
+    expect((await failure(source.mempoolEntry('cd'.repeat(32)))).code).toBe('E_RPC_PROTOCOL');
+    expect((await failure(source.mempoolEntry('ce'.repeat(32)))).code).toBe('E_RPC_PROTOCOL');
+  });
+
+  it('getmempoolentry for a replacement: descendant fee and size, and the chunk (Core 30); a node before cluster mempool gives no chunk: the descendants at the highest feerate their size allows', async () => {
+    const core = await fake({
+      getmempoolentry: (params) => (params[0] === TXID ? { raw: '{"vsize":96,"weight":381,"descendantsize":96,"chunkweight":381,"fees":{"base":0.000044,"descendant":0.000044,"chunk":0.000044}}' }
+        : params[0] === 'cd'.repeat(32) ? { raw: '{"vsize":96,"weight":381,"descendantsize":250,"fees":{"base":0.000044,"descendant":0.00010}}' }
+          : params[0] === 'ce'.repeat(32) ? { raw: '{"vsize":96,"fees":{"base":0.000044}}' }
+            : { error: { code: -5, message: 'Transaction not in mempool' } }),
+    });
+    const source = new RpcChainSource(config(core));
+    expect(await source.mempoolEviction(TXID)).toEqual({ descendantFee: 4_400n, descendantVsize: 96, chunkFee: 4_400n, chunkWeight: 381 });
+    expect(await source.mempoolEviction('cd'.repeat(32))).toEqual({ descendantFee: 10_000n, descendantVsize: 250, chunkFee: 10_000n, chunkWeight: 997 });
+    expect((await failure(source.mempoolEviction('ce'.repeat(32)))).code).toBe('E_RPC_PROTOCOL');
+    expect(await source.mempoolEviction('ef'.repeat(32))).toBeNull();
+  });
+
+  it('gettxspendingprevout: the mempool spender, or undefined', async () => {
+    const core = await fake({ gettxspendingprevout: (params) => ((params[0] as { vout: number }[])[0]!.vout === 1 ? [{ txid: TXID, vout: 1, spendingtxid: 'cd'.repeat(32) }] : [{ txid: TXID, vout: 0 }]) });
+    const source = new RpcChainSource(config(core));
+    expect(await source.mempoolSpender(TXID, 1)).toBe('cd'.repeat(32));
+    expect(await source.mempoolSpender(TXID, 0)).toBeUndefined();
+  });
+
+  it('getmempoolinfo: minrelaytxfee, mempoolminfee and incrementalrelayfee in sat/kvB; one missing (an older or odd node) is E_RPC_PROTOCOL, never a default', async () => {
+    const full = { raw: '{"loaded":true,"mempoolminfee":0.00000777,"minrelaytxfee":0.00000777,"incrementalrelayfee":0.00000333}' };
+    expect(await new RpcChainSource(config(await fake({ getmempoolinfo: () => full }))).mempoolPolicy()).toEqual({ minRelayFeeRate: 777, mempoolMinFeeRate: 777, incrementalRelayFeeRate: 333 });
+    const noIncremental = await fake({ getmempoolinfo: () => ({ raw: '{"loaded":true,"mempoolminfee":0.00001000,"minrelaytxfee":0.00001000}' }) });
+    expect((await failure(new RpcChainSource(config(noIncremental)).mempoolPolicy())).code).toBe('E_RPC_PROTOCOL');
+  });
+
   it('testmempoolaccept maps allowed, reasons, vsize and fees', async () => {
     const core = await fake({
       testmempoolaccept: () => ({

@@ -40,14 +40,17 @@ describe('a valid package: zero-fee v3 parent with a P2A, child spending it', ()
 });
 
 describe('version: both 3, and the inheritance rule both ways', () => {
+  // A parent paying 500 sat enters the mempool alone; the child is then judged against it (SingleTRUCChecks).
+  const feePaying = (version: number) => buildTx(version, [spendAnyone(COIN.txid, COIN.vout)], [out(COIN.amount - 500n)]);
+  const childOf = (parent: Built, version: number) => buildTx(version, [spendAnyone(parent.parsed.txid, 0)], [out(parent.parsed.outputs[0]!.amount - 1_000n)]);
   it.each([
     [3, 2, 'E_TRUC_INHERITANCE', 'TRUC-violation'],
     [2, 3, 'E_TRUC_INHERITANCE', 'TRUC-violation'],
     [2, 2, 'E_TRUC_VERSION', undefined],
     [1, 1, 'E_TRUC_VERSION', undefined],
   ] as const)('parent v%i, child v%i: %s', (pv, cv, code, reason) => {
-    const parent = zeroFeeParent([], pv);
-    const e = rule(() => check(parent, child(parent, 1_000n, [], cv)), code);
+    const parent = feePaying(pv);
+    const e = rule(() => check(parent, childOf(parent, cv)), code);
     expect(e.coreReason).toBe(reason);
   });
   it('the inheritance refusal carries Core\'s whole string', () => {
@@ -55,6 +58,18 @@ describe('version: both 3, and the inheritance rule both ways', () => {
     const c = child(parent, 1_000n, [], 2);
     expect(rule(() => check(parent, c), 'E_TRUC_INHERITANCE').coreError).toBe(
       `TRUC-violation, non-version=3 tx ${c.parsed.txid} (wtxid=${c.parsed.wtxid}) cannot spend from version=3 tx ${parent.parsed.txid} (wtxid=${parent.parsed.wtxid})`);
+    const v2 = feePaying(2);
+    const c3 = childOf(v2, 3);
+    expect(rule(() => check(v2, c3), 'E_TRUC_INHERITANCE').coreError).toBe(
+      `TRUC-violation, version=3 tx ${c3.parsed.txid} (wtxid=${c3.parsed.wtxid}) cannot spend from non-version=3 tx ${v2.parsed.txid} (wtxid=${v2.parsed.wtxid})`);
+  });
+  it('a zero-fee non-TRUC parent fails alone for good (its fee, not the child\'s version): Core never judges the child with it', () => {
+    for (const [pv, cv] of [[2, 3], [2, 2], [1, 1]] as const) {
+      const parent = zeroFeeParent([], pv);
+      const needed = Math.ceil((100 * parent.parsed.vsize) / 1000);
+      const e = rule(() => check(parent, child(parent, 1_000n, [], cv)), 'E_TRUC_FEE_TOO_LOW');
+      expect(e.detail?.core).toEqual({ package_msg: 'transaction failed', parent: `min relay fee not met, 0 < ${needed}`, child: 'bad-txns-inputs-missingorspent' });
+    }
   });
 });
 
@@ -310,5 +325,50 @@ describe('policy numbers', () => {
   it.each([[{ minRelayFeeRate: 0.5 }], [{ maxFeeRate: -1 }], [{ dustRelayFeeRate: Number.NaN }]])('%o is a usage error, not a crash', (policy) => {
     const parent = zeroFeeParent();
     refusal(() => check(parent, child(parent, 1_000n), policy), 'E_USAGE', 2);
+  });
+});
+
+describe('issue 37 finding 4: the package as Core evaluates it — each transaction alone first', () => {
+  // A v3 parent paying 500 sat: above the 0.1 sat/vB floor on its own size, so Core's AcceptPackage
+  // takes it ALONE, and then judges the child alone (validation.cpp: AcceptSubPackage({tx}) first).
+  const feePaying = () => buildTx(3, [spendAnyone(COIN.txid, COIN.vout)], [out(COIN.amount - 500n)]);
+  const childPaying = (parent: Built, fee: bigint) => buildTx(3, [spendAnyone(parent.parsed.txid, 0)], [out(parent.parsed.outputs[0]!.amount - fee)]);
+
+  it('a child paying nothing behind a parent that pays its own way is refused: Core judges it alone (min relay fee not met, 0 < ⌈100 × its vsize / 1000⌉)', () => {
+    const parent = feePaying();
+    const c = childPaying(parent, 0n);
+    const needed = Math.ceil((100 * c.parsed.vsize) / 1000); // test code's size, Core's 0.1 sat/vB rounded up
+    const e = rule(() => check(parent, c), 'E_TRUC_FEE_TOO_LOW');
+    expect(e.coreError).toBe(`min relay fee not met, 0 < ${needed}`);
+    expect(e.detail).toMatchObject({ tx: 'child' });
+    // Core's whole answer: the parent accepted alone, the child refused alone.
+    expect(e.detail?.core).toEqual({ package_msg: 'transaction failed', parent: 'accepted', child: `min relay fee not met, 0 < ${needed}` });
+  });
+
+  it('property: behind such a parent the child needs ⌈rate × its own vsize⌉ at any relay floor, whatever the package rate', () => {
+    const parent = feePaying();
+    fc.assert(fc.property(fc.integer({ min: 0, max: 400 }), fc.integer({ min: 1, max: 4_000 }), (fee, rate) => {
+      const c = childPaying(parent, BigInt(fee));
+      const parentAlone = 500 >= Math.ceil((rate * parent.parsed.vsize) / 1000);
+      const childNeeds = Math.ceil((rate * c.parsed.vsize) / 1000);
+      const packageNeeds = Math.ceil((rate * (parent.parsed.vsize + c.parsed.vsize)) / 1000);
+      const ok = parentAlone ? fee >= childNeeds : 500 + fee >= packageNeeds;
+      if (ok) expect(check(parent, c, { minRelayFeeRate: rate }).child.fee).toBe(BigInt(fee));
+      else {
+        const e = rule(() => check(parent, c, { minRelayFeeRate: rate }), 'E_TRUC_FEE_TOO_LOW');
+        expect(e.coreError).toBe(parentAlone ? `min relay fee not met, ${fee} < ${childNeeds}` : `min relay fee not met, ${500 + fee} < ${packageNeeds}`);
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('dust thresholds round UP, as Core\'s CFeeRate::GetFee: at 1.111 sat/vB a P2WSH is dust below 123 sat (110 vB × 1.111 = 122.21), a P2A below 89 (80 vB × 1.111 = 88.88)', () => {
+    expect([dustThreshold(ANYONE, 1_111), dustThreshold(P2A, 1_111)]).toEqual([123n, 89n]);
+    // Core's sizes: P2WSH output 43 bytes + 67, P2A 13 + 67; a rate that divides evenly stays exact.
+    expect([dustThreshold(ANYONE, 1_000), dustThreshold(P2A, 1_000)]).toEqual([110n, 80n]);
+    for (const [script, amount] of [[ANYONE, 122n], [P2A, 88n]] as const) {
+      const parent = buildTx(3, [spendAnyone(COIN.txid, 0)], [out(COIN.amount - amount - 500n), out(amount, script)]);
+      const c = buildTx(3, [spendAnyone(parent.parsed.txid, 0)], [out(parent.parsed.outputs[0]!.amount - 1_000n)]);
+      expect(rule(() => check(parent, c, { dustRelayFeeRate: 1_111 }), 'E_TRUC_DUST_FEE').coreError).toBe('dust, tx with dust output must be 0-fee');
+    }
   });
 });

@@ -14,6 +14,13 @@ import { CORE_POLICY, type Prevout } from '../../../src/lib/truc/check.ts';
 import { DEFAULT_FEE_LIMITS } from '../../../src/lib/tx/fee-guard.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { ANYONE, P2A, buildTx, spendAnchor, spendAnyone, type Built } from './build.ts';
+import { taprootOutput } from '../../independent/keys.ts';
+import { publicKeyOf, taggedHash } from '../../independent/secp256k1.ts';
+
+const XKEY = publicKeyOf(new Uint8Array(32).fill(5)).subarray(1);
+const XLEAF = publicKeyOf(new Uint8Array(32).fill(6)).subarray(1);
+/** BIP-341's unspendable H. */
+const NUMS = Uint8Array.from(Buffer.from('50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0', 'hex'));
 
 const COIN = { txid: 'aa'.repeat(32), vout: 0, amount: 100_000n };
 const PREVOUTS: Prevout[] = [{ ...COIN, script: ANYONE }];
@@ -80,6 +87,36 @@ describe('buildChild', () => {
 
   it('refuses a wallet PSBT paying anyone but the wallet (E_WALLET_PSBT_OUTPUT, exit 4)', () => {
     refusal(() => buildChild(request({ wallet: wallet([50_000n], [{ amount: 10_000n, stranger: true }, { amount: 30_000n }]) })), 'E_WALLET_PSBT_OUTPUT', 4);
+  });
+
+  it('issue 37 finding 7: refuses an output marked with a derivation whose key does not make its script (a stranger behind the wallet\'s mark)', () => {
+    // The stranger's P2WPKH, carrying the wallet's BIP-32 record for KEY: a record is present, its key pays elsewhere.
+    const marked = new Transaction({ version: 2 });
+    marked.addInput({ txid: 'bb'.repeat(32), index: 0, witnessUtxo: { script: P2WPKH, amount: 50_000n }, bip32Derivation: derivation(0) });
+    marked.addOutput({ script: STRANGER, amount: 40_000n, bip32Derivation: derivation(100) });
+    const e = refusal(() => buildChild(request({ wallet: marked })), 'E_WALLET_PSBT_OUTPUT', 4);
+    expect(e.message).toContain(`pays ${Buffer.from(STRANGER).toString('hex')}`);
+  });
+
+  it('review of issue 37: a wallet coin that is a taproot output with a script tree (Core\'s tr(K,{…}) wallet) is spent by its key path — its merkle root travels with it (before: E_INTERNAL, exit 1); one whose internal key is not the wallet\'s (H: script path only) cannot be sized: E_WALLET_PSBT_INPUT, exit 4', () => {
+    const leaf = Uint8Array.from([0x20, ...XLEAF, 0xac]);
+    const root = taggedHash('TapLeaf', Uint8Array.of(0xc0, leaf.length), leaf);
+    const tr = (internal: Uint8Array, withRecord: boolean) => {
+      const w = new Transaction({ version: 2 });
+      w.addInput({
+        txid: 'cc'.repeat(32), index: 0, witnessUtxo: { script: taprootOutput(internal, root).script, amount: 50_000n }, tapInternalKey: internal, tapMerkleRoot: root,
+        tapBip32Derivation: [...(withRecord ? [[internal, { hashes: [], der: { fingerprint: 1, path: [1] } }]] : []), [XLEAF, { hashes: [root], der: { fingerprint: 1, path: [2] } }]] as never,
+      });
+      w.addOutput({ script: P2WPKH, amount: 40_000n, bip32Derivation: derivation(100) });
+      return w;
+    };
+    const b = buildChild(request({ wallet: tr(XKEY, true) }));
+    expect(b.psbt.getInput(1).tapMerkleRoot).toEqual(root); // what walletprocesspsbt tweaks the key with
+    // Sized at a key-path spend: the anchor (41 vB and its empty witness's count byte), the coin (41 + 66/4 vB),
+    // one P2WPKH output (31 vB), 10.5 vB of overhead.
+    expect(b.vsize).toBe(Math.ceil(10.5 + 41.25 + 57.5 + 31));
+    refusal(() => buildChild(request({ wallet: tr(NUMS, false) })), 'E_WALLET_PSBT_INPUT', 4);
+    refusal(() => buildChild(request({ wallet: tr(NUMS, true) })), 'E_WALLET_PSBT_INPUT', 4); // Core records H as a key with no leaf
   });
 
   it('refuses a v2 parent (E_TRUC_VERSION), a parent without an anchor unless --spend names an output (E_TRUC_NO_ANCHOR), a --spend out of range', () => {

@@ -5,7 +5,8 @@
  * (what it holds is written in the test); the real node: test/regtest/truc-review.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { vouchedReplacedPrevouts, type NodeWord } from '../../../src/lib/truc/replaced.ts';
+import { replacedChild, vouchedReplacedPrevouts, type NodeWord } from '../../../src/lib/truc/replaced.ts';
+import { refusalAsync } from '../../setup/refusal.ts';
 import type { Prevout } from '../../../src/lib/truc/check.ts';
 import { ANYONE, P2A, buildTx, spendAnchor, spendAnyone } from './build.ts';
 
@@ -15,9 +16,9 @@ const parent = buildTx(3, [spendAnyone(COIN.txid, COIN.vout)], [{ amount: COIN.a
 // The earlier child: the anchor and a 20,000-sat coin, 17,000 back: it pays 3,000 sat.
 const earlier = buildTx(3, [spendAnchor(parent.parsed.txid, 1), spendAnyone(WALLET_COIN.txid, WALLET_COIN.vout)], [{ amount: 17_000n, script: ANYONE }]);
 
-const node = (shows: Prevout[], pool: Record<string, bigint> = {}): NodeWord => ({
+const node = (shows: Prevout[], pool: Record<string, { fee: bigint; vsize: number }> = {}): NodeWord => ({
   prevout: async (txid, vout) => shows.find((p) => p.txid === txid && p.vout === vout),
-  mempoolFee: async (txid) => pool[txid] ?? null,
+  mempoolEntry: async (txid) => pool[txid] ?? null,
 });
 const inflated = { ...WALLET_COIN, amount: WALLET_COIN.amount + 1_000_000n };
 const code = async (p: Promise<unknown>) => p.then(() => 'accepted', (e: { code?: string }) => e.code);
@@ -30,12 +31,23 @@ describe('package child --replaces: the earlier child\'s inputs as the node vouc
   });
 
   it('an input the node cannot show (no -txindex): the claim stands only if it makes the fee the mempool holds the earlier child at', async () => {
-    const pool = { [earlier.parsed.txid]: 3_000n };
+    const pool = { [earlier.parsed.txid]: { fee: 3_000n, vsize: earlier.parsed.vsize } }; // no sigops: Core's vsize is the weight's
     expect(await vouchedReplacedPrevouts(node([], pool), earlier.raw, parent.raw, [WALLET_COIN])).toEqual([WALLET_COIN]);
     expect(await code(vouchedReplacedPrevouts(node([], pool), earlier.raw, parent.raw, [inflated]))).toBe('E_TRUC_PREVOUT_CONFLICT');
     // Not in the mempool: nothing vouches for the claim.
     expect(await code(vouchedReplacedPrevouts(node([]), earlier.raw, parent.raw, [WALLET_COIN]))).toBe('E_TRUC_PREVOUT');
     // No claim and nothing shown.
     expect(await code(vouchedReplacedPrevouts(node([], pool), earlier.raw, parent.raw, []))).toBe('E_TRUC_PREVOUT');
+  });
+
+  it('review of issue 37: an earlier child in the node\'s mempool is outbid at the fee the mempool holds it at — its raw hex needs no amounts (a node without -txindex cannot show them), a file inflating them is still refused; one not there is vouched input by input; one that does not spend the parent is E_TRUC_NOT_CHILD', async () => {
+    const pool = { [earlier.parsed.txid]: { fee: 3_000n, vsize: earlier.parsed.vsize } };
+    expect(await replacedChild(node([], pool), earlier.raw, parent.raw, [])).toEqual({ txid: earlier.parsed.txid, fee: 3_000n });
+    expect(await code(replacedChild(node([], pool), earlier.raw, parent.raw, [inflated]))).toBe('E_TRUC_PREVOUT_CONFLICT');
+    expect(await code(replacedChild(node([WALLET_COIN], pool), earlier.raw, parent.raw, [inflated]))).toBe('E_TRUC_PREVOUT_CONFLICT');
+    expect(await replacedChild(node([WALLET_COIN]), earlier.raw, parent.raw, [])).toEqual({ raw: earlier.raw, prevouts: [WALLET_COIN] });
+    expect(await code(replacedChild(node([]), earlier.raw, parent.raw, [WALLET_COIN]))).toBe('E_TRUC_PREVOUT');
+    const stranger = buildTx(3, [spendAnyone(WALLET_COIN.txid, WALLET_COIN.vout)], [{ amount: 17_000n, script: ANYONE }]);
+    await refusalAsync(replacedChild(node([WALLET_COIN], { [stranger.parsed.txid]: { fee: 3_000n, vsize: stranger.parsed.vsize } }), stranger.raw, parent.raw, []), 'E_TRUC_NOT_CHILD', 4);
   });
 });
