@@ -110,6 +110,25 @@ describe('device ↔ gateway: the toll scenario in process', () => {
     expect(d.day.spent_msat).toBe('0');
   });
 
+  it('a fail signed again for a new gateway nonce gives its amount back to the day\'s budget once, not twice (a gateway cannot reset the daily limit)', async () => {
+    const ch = await channel();
+    const { gctx, deviceKey, tip } = ch;
+    // 5,000,000 msat spent earlier today on other payments, then this one: 1,500,000 more.
+    const day = new Date(NOW * 1000).toISOString().slice(0, 10);
+    const before = { ...ch.device, day: { date: day, spent_msat: '5000000' } };
+    const p = device.pay(before, deviceKey, { invoice: invoice(42, 1_500_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip });
+    expect(p.record.day.spent_msat).toBe('6500000');
+    const job = await gateway.pay(gctx, ch.gateway, p.message as never, NOW);
+    const hash = (job.message as { payment_hash: string }).payment_hash;
+    const first = await gateway.fail(gctx, job.record, hash);
+    const second = await gateway.fail(gctx, job.record, hash); // another host: a fresh nonce for the same state
+    const f1 = device.fail(p.record, deviceKey, first.message as never);
+    expect(f1.record.day.spent_msat).toBe('5000000');
+    const f2 = device.fail(f1.record, deviceKey, second.message as never);
+    expect((f2.message as { txid: string }).txid).toBe((f1.message as { txid: string }).txid);
+    expect(f2.record.day.spent_msat).toBe('5000000'); // 3,500,000 were the amount given back twice
+  });
+
   it('a settle or fail already signed: resent for the same gateway nonce, signed again (same state, same transaction) for a new one — the gateway lost the first — and completed with it; nothing counted twice', async () => {
     for (const outcome of ['settle', 'fail'] as const) {
       const ch = await channel();
