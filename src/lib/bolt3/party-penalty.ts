@@ -262,8 +262,8 @@ export async function findOnChain(
   const spenders = new Map<string, BroadcastSecondStage>();
   let confirmedSpend = false;
   for (const v of htlcTxs.map((h) => h.commitmentOutputIndex).filter((x) => spent.has(x))) {
-    const id = chain.mempoolSpender ? await chain.mempoolSpender(c.txid, v) : null;
-    if (id === null) confirmedSpend = true;
+    const id = chain.mempoolSpender ? await chain.mempoolSpender(c.txid, v) : undefined;
+    if (id === undefined) confirmedSpend = true;
     else if (!spenders.has(id)) spenders.set(id, parseSecondStage(toHex(await chain.rawTransaction(id)), `the node's transaction ${id}`));
   }
   const utxos: SecondStageOutput[] = confirmedSpend && chain.outputsPaying

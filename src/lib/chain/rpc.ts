@@ -216,16 +216,6 @@ export class RpcChainSource implements ChainSource {
     return { fee: amount(obj(r['fees'], 'getmempoolentry', this.url), 'base', 'getmempoolentry', this.url), vsize: int(r, 'vsize', 'getmempoolentry', this.url) };
   }
 
-  async mempoolSpender(txid: string, vout: number): Promise<string | null> {
-    assertTxid(txid);
-    await this.ensureChain();
-    const m = 'gettxspendingprevout';
-    const reply = await this.client.call(m, [[{ txid, vout }]]);
-    if (!Array.isArray(reply) || reply.length !== 1) throw protocolError(m, this.url, 'a result that is not one entry per outpoint');
-    const r = obj(reply[0], m, this.url);
-    return r['spendingtxid'] === undefined ? null : txidField(r, 'spendingtxid', m, this.url);
-  }
-
   async testMempoolAccept(rawTxs: Uint8Array[]): Promise<MempoolAcceptResult[]> {
     await this.ensureChain();
     const reply = await this.client.call('testmempoolaccept', [rawTxs.map(toHex)]);

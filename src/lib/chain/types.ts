@@ -68,11 +68,9 @@ export interface ChainSource {
    * every call (E_CHAIN_OFFLINE) before anything is sent, whatever the maxfeerate.
    */
   submitPackage?(rawTxs: Uint8Array[], maxFeeRateSatPerKvb?: number): Promise<SubmitPackageResult>;
-  /** The mempool transaction spending an outpoint (Core v24+ `gettxspendingprevout`), null when none does. */
-  mempoolSpender?(txid: string, vout: number): Promise<string | null>;
   /** getmempoolentry's fees.base of a transaction in the mempool, in sat (null: not in the mempool). */
   mempoolFee?(txid: string): Promise<bigint | null>;
-  /** gettxspendingprevout: the mempool transaction spending an output (undefined: none does). */
+  /** The mempool transaction spending an outpoint (Core v24+ `gettxspendingprevout`); undefined when none does (unspent, spent in a block, or never made). */
   mempoolSpender?(txid: string, vout: number): Promise<string | undefined>;
   /** getmempoolentry's descendant fee and size (what replacing it evicts) and its chunk's fee and weight (null: not in the mempool). */
   mempoolEviction?(txid: string): Promise<{ descendantFee: bigint; descendantVsize: number; chunkFee: bigint; chunkWeight: number } | null>;

@@ -332,7 +332,7 @@ function modelNode(c: Cheat, confirmed: ParsedTx[], mempool: ParsedTx[]) {
     rawTransaction: async (txid: string) => serialize(byId.get(txid)!),
     mempoolSpender: async (txid: string, vout: number) => {
       const s = spentAnywhere.get(`${txid}:${vout}`);
-      return s !== undefined && inMempool.has(s) ? s : null;
+      return s !== undefined && inMempool.has(s) ? s : undefined;
     },
     outputsPaying: async (script: Uint8Array) => [c.commitment, ...confirmed].flatMap((t) => t.outputs.flatMap((o, vout) =>
       same(o.script, script) && !spentInChain.has(`${t.txid}:${vout}`) ? [{ txid: t.txid, vout, value: o.amount, scriptPubKey: o.script, confirmations: 1 }] : [])),
