@@ -39,6 +39,8 @@ import CommitmentSign from './commands/commitment/sign.ts';
 import CommitmentSweep from './commands/commitment/sweep.ts';
 import CreditAbandon from './commands/credit/abandon.ts';
 import CreditKeyset from './commands/credit/keyset.ts';
+import CreditEcashCheck from './commands/credit/ecash/check.ts';
+import CreditEcashFollow from './commands/credit/ecash/follow.ts';
 import CreditList from './commands/credit/list.ts';
 import CreditStoreMigrate from './commands/credit/store/migrate.ts';
 import StatechainStoreMigrate from './commands/statechain/store/migrate.ts';
@@ -118,6 +120,8 @@ export const COMMANDS = {
   'gateway:pay': GatewayPay,
   'gateway:settle': GatewaySettle,
   'credit:keyset': CreditKeyset,
+  'credit:ecash:check': CreditEcashCheck,
+  'credit:ecash:follow': CreditEcashFollow,
   'credit:list': CreditList,
   'credit:store:migrate': CreditStoreMigrate,
   'credit:token:decode': CreditTokenDecode,

@@ -7,7 +7,7 @@ import { MalformedInputError, RefusedError } from '../errors.ts';
 import { compressed, pointFromBytes, type Point } from '../ecash/curve.ts';
 import { secretPoint } from '../ecash/nut00.ts';
 import { parseKeys } from '../ecash/nut01.ts';
-import { keysetIdV00 } from '../ecash/nut02.ts';
+import { keysetIdMatches, namesKeyset } from '../ecash/nut02.ts';
 import { verifyProofDleq } from '../ecash/nut12.ts';
 import type { Token } from '../ecash/token.ts';
 
@@ -16,7 +16,7 @@ export type KeysetView = { id: string; unit: string; mintUrl?: string; points: M
 
 /** credit/keyset or a /v1/keys answer ({keysets: [{id, keys}]}), or a credit/offer's ecash ({keyset_id, keys}); the id is recomputed. */
 export function keysetFromDocument(doc: unknown): KeysetView {
-  const d = doc as { keysets?: { id?: unknown; unit?: unknown; keys?: unknown }[]; ecash?: { keyset_id?: unknown; unit?: unknown; mint_url?: unknown; keys?: unknown } };
+  const d = doc as { keysets?: { id?: unknown; unit?: unknown; keys?: unknown; input_fee_ppk?: unknown; final_expiry?: unknown }[]; ecash?: { keyset_id?: unknown; unit?: unknown; mint_url?: unknown; keys?: unknown; input_fee_ppk?: unknown; final_expiry?: unknown } };
   const claimed = d?.keysets?.[0]?.id ?? d?.ecash?.keyset_id;
   const keys = d?.keysets?.[0]?.keys ?? d?.ecash?.keys;
   // NUT-01 names each keyset's unit; a credit/keyset and an offer's keyset are sat.
@@ -26,8 +26,14 @@ export function keysetFromDocument(doc: unknown): KeysetView {
   if (mintUrl !== undefined && typeof mintUrl !== 'string') throw new MalformedInputError('E_BAD_KEYSET', 'the offer\'s mint_url is not a string');
   if (typeof claimed !== 'string' || keys === undefined) throw new MalformedInputError('E_BAD_KEYSET', '--keyset holds no keyset (credit/keyset, a /v1/keys answer, or a credit/offer with ecash)');
   const parsed = parseKeys(keys);
-  const id = keysetIdV00(parsed.keys);
-  if (id !== claimed) throw new RefusedError('E_BAD_KEYSET', `the keyset's keys hash to ${id}, not the ${claimed} it names`);
+  // NUT-02 v00 commits to the keys; v01 also to the unit, fee and final expiry the document gives.
+  const meta = d?.keysets?.[0] ?? d?.ecash;
+  const fee = typeof meta?.input_fee_ppk === 'number' ? meta.input_fee_ppk : 0;
+  const expiry = typeof meta?.final_expiry === 'number' ? meta.final_expiry : null;
+  if (!keysetIdMatches(claimed, parsed.keys, { unit, input_fee_ppk: fee, final_expiry: expiry })) {
+    throw new RefusedError('E_BAD_KEYSET', `the keyset's keys (unit ${unit}, fee ${fee}) do not hash to the ${claimed} it names`);
+  }
+  const id = claimed;
   return { id, unit, ...(mintUrl !== undefined ? { mintUrl } : {}), points: parsed.points };
 }
 
@@ -44,9 +50,10 @@ export function tokenMessage(network: string, text: string, t: Token, ks: Keyset
   let amount = 0n;
   const proofs = t.proofs.map((p, i) => {
     amount += p.amount;
-    const A = p.id === ks.id ? ks.points.get(p.amount) : undefined;
+    const ours = namesKeyset(p.id, ks.id); // a wallet may write a v01 id short (NUT-00)
+    const A = ours ? ks.points.get(p.amount) : undefined;
     const C = pointFromBytes(p.C, 'C');
-    const dleq = p.id !== ks.id ? 'other keyset' : !p.dleq?.r || !A ? 'absent' : verifyProofDleq({ e: p.dleq.e, s: p.dleq.s, r: p.dleq.r }, A, p.secret, C) ? 'valid' : 'invalid';
+    const dleq = !ours ? 'other keyset' : !p.dleq?.r || !A ? 'absent' : verifyProofDleq({ e: p.dleq.e, s: p.dleq.s, r: p.dleq.r }, A, p.secret, C) ? 'valid' : 'invalid';
     if (dleq !== 'valid') throw new RefusedError('E_BAD_DLEQ', `proof ${i} (${p.amount} ${t.unit}, keyset ${p.id}): DLEQ ${dleq} against keyset ${ks.id}`);
     return { id: p.id, amount: Number(p.amount), Y: toHex(compressed(secretPoint(p.secret))), C: toHex(p.C), dleq };
   });

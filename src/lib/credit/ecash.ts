@@ -28,13 +28,15 @@ import { fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
 import { G, compressed, pointFromBytes, scalarToBytes, type Point } from '../ecash/curve.ts';
 import { blindMessage, secretPoint, signBlindedMessage, splitAmount, unblindSignature } from '../ecash/nut00.ts';
-import { UNIT, parseKeys, type MintKeyset } from '../ecash/nut01.ts';
-import { keysetIdV00 } from '../ecash/nut02.ts';
+import { keysObject, parseKeys, type MintKeyset } from '../ecash/nut01.ts';
+import { keysetId, keysetIdMatches, keysetIdVersion, type KeysetKeys } from '../ecash/nut02.ts';
 import { createDleq, verifyDleq } from '../ecash/nut12.ts';
 import { deriveSecret } from '../ecash/nut13.ts';
 import type { Proof } from '../ecash/token.ts';
+import type { NextKeysetJson } from './ecash-keysets.ts';
 
-export type EcashOfferJson = { mint_url: string; unit: 'sat'; keyset_id: string; keys: Record<string, string> };
+/** The offer's ecash part: the mint that redeems, and the keyset (its fee and final expiry are what its v01 id commits to). */
+export type EcashOfferJson = { mint_url: string; unit: 'sat'; keyset_id: string; input_fee_ppk?: number; final_expiry?: number | null; keys: Record<string, string> };
 export type BlindedMessageJson = { amount: number; id: string; B_: string };
 export type BlindSignatureJson = { amount: number; id: string; C_: string; dleq: { e: string; s: string } };
 
@@ -45,8 +47,8 @@ function refuse(code: string, message: string): never {
   throw new RefusedError(code, message);
 }
 
-/** The offer's ecash part, as the mint publishes it: the public side of its keyset. */
-export function ecashOffer(keyset: MintKeyset, mintUrl: string): EcashOfferJson {
+/** The offer's ecash part, as the mint publishes it: the public side of the keyset it issues under now. */
+export function ecashOffer(keyset: { id: string; unit: string; input_fee_ppk: number; final_expiry: number | null; keys: KeysetKeys | Record<string, string> }, mintUrl: string): EcashOfferJson {
   let url: URL;
   try {
     url = new URL(mintUrl);
@@ -54,17 +56,48 @@ export function ecashOffer(keyset: MintKeyset, mintUrl: string): EcashOfferJson 
     throw new MalformedInputError('E_BAD_MINT_URL', `--mint-url ${mintUrl} is not a URL`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new MalformedInputError('E_BAD_MINT_URL', `--mint-url ${mintUrl} is not an http(s) URL`);
-  const keys: Record<string, string> = {};
-  for (const [a, k] of keyset.keys) keys[a.toString()] = toHex(k);
-  return { mint_url: mintUrl, unit: UNIT, keyset_id: keyset.id, keys };
+  if (keyset.unit !== 'sat') throw new UsageError('E_USAGE', `the credit contract pays in sat; keyset ${keyset.id} is in ${keyset.unit}`);
+  return {
+    mint_url: mintUrl, unit: 'sat', keyset_id: keyset.id, input_fee_ppk: keyset.input_fee_ppk,
+    ...(keyset.final_expiry !== null ? { final_expiry: keyset.final_expiry } : {}), keys: keyset.keys instanceof Map ? keysObject(keyset.keys) : keyset.keys,
+  };
 }
 
-/** The user's check of an offer's keyset: its keys hash to its id (NUT-02), each a point. */
-export function checkEcashOffer(e: EcashOfferJson): { id: string; points: Map<bigint, Point> } {
+/** The user's check of an offer's keyset: its keys, unit, fee and expiry hash to its id (NUT-02, v00 or v01), each key a point. */
+export function checkEcashOffer(e: Pick<EcashOfferJson, 'keyset_id' | 'unit' | 'input_fee_ppk' | 'final_expiry' | 'keys'>): { id: string; points: Map<bigint, Point> } {
   const { keys, points } = parseKeys(e.keys);
-  const id = keysetIdV00(keys);
-  if (id !== e.keyset_id) refuse('E_BAD_KEYSET', `the offer's keys hash to keyset ${id}, not the ${e.keyset_id} it names`);
-  return { id, points };
+  if (!keysetIdMatches(e.keyset_id, keys, e)) {
+    const version = keysetIdVersion(e.keyset_id);
+    const computed = version ? keysetId(version, keys, e) : 'no NUT-02 id (version 00 or 01)';
+    refuse('E_BAD_KEYSET', `the keyset's keys (unit ${e.unit}, fee ${e.input_fee_ppk ?? 0}) hash to keyset ${computed}, not the ${e.keyset_id} it names`);
+  }
+  return { id: e.keyset_id, points };
+}
+
+/** The user's ecash record (ports.ts UserContractRecord.ecash) as far as keysets go. */
+type UserEcashKeysets = EcashOfferJson & { counter: number; previous_keyset?: Pick<EcashOfferJson, 'keyset_id' | 'unit' | 'input_fee_ppk' | 'final_expiry' | 'keys'> };
+
+/**
+ * The user adopts the keyset a receipt announces for its next payment (the ecash mint
+ * rotated): checked like an offer's (keys hash to the id, with its unit, fee and expiry;
+ * the same unit), then it is the keyset of the next request's outputs, with its own NUT-13
+ * counter; the one it replaces is kept to check the last receipt again.
+ */
+export function adoptKeyset<E extends UserEcashKeysets>(e: E, next: NextKeysetJson): E {
+  if (next.id === e.keyset_id) return e;
+  if (next.unit !== e.unit) refuse('E_BAD_KEYSET', `the receipt announces keyset ${next.id} in ${next.unit}, this contract takes ${e.unit}`);
+  checkEcashOffer({ keyset_id: next.id, unit: next.unit, input_fee_ppk: next.input_fee_ppk, final_expiry: next.final_expiry, keys: next.keys });
+  const { keyset_id, unit, input_fee_ppk, final_expiry, keys } = e;
+  return {
+    ...e, keyset_id: next.id, input_fee_ppk: next.input_fee_ppk, final_expiry: next.final_expiry, keys: next.keys, counter: 0,
+    previous_keyset: { keyset_id, unit, input_fee_ppk, final_expiry, keys },
+  };
+}
+
+/** The keyset some outputs were made under: the record's, or the one it replaced (the last receipt fed again after a switch). */
+export function keysetOfOutputs(e: UserEcashKeysets, outputs: BlindedMessageJson[]): Pick<EcashOfferJson, 'keyset_id' | 'unit' | 'input_fee_ppk' | 'final_expiry' | 'keys'> {
+  const id = outputs[0]?.id;
+  return id !== undefined && e.previous_keyset?.keyset_id === id ? e.previous_keyset : e;
 }
 
 // ——— the mint ———
@@ -139,11 +172,11 @@ export function makeOutputs(seed: Uint8Array, keysetId: string, counter: number,
  */
 export function receiveSignatures(
   seed: Uint8Array,
-  offer: EcashOfferJson,
+  offer: UserEcashKeysets,
   pending: { counter: number; outputs: BlindedMessageJson[] },
   signatures: BlindSignatureJson[] | undefined,
 ): Proof[] {
-  const { points } = checkEcashOffer(offer);
+  const { points } = checkEcashOffer(keysetOfOutputs(offer, pending.outputs));
   if (!signatures || signatures.length !== pending.outputs.length) {
     refuse('E_BAD_SIGNATURES', `the receipt carries ${signatures?.length ?? 0} blind signatures for ${pending.outputs.length} outputs`);
   }

@@ -12,6 +12,7 @@ import type { RandomSource } from '../random.ts';
 import type { CreditTermsJson } from './codec.ts';
 import type { MintKeyset } from '../ecash/nut01.ts';
 import type { BlindSignatureJson, BlindedMessageJson, EcashOfferJson } from './ecash.ts';
+import type { EcashSigner, NextKeysetJson } from './ecash-keysets.ts';
 
 export interface NoncePort {
   issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }>;
@@ -91,6 +92,8 @@ export type ReceiptJson = {
   txid: string;
   next_nonce: NextNonceJson;
   signatures?: BlindSignatureJson[];
+  /** The ecash mint's active keyset, when these signatures are under an older one: the next payment's outputs use it. */
+  next_keyset?: NextKeysetJson;
 };
 
 /** The mint's record of one contract: only JSON-native values (it is stored as JSON). */
@@ -132,8 +135,12 @@ export type MintContext = {
   nonces: NoncePort;
   chain: ChainSource;
   random: RandomSource;
-  /** When the mint issues ecash (its offer names a keyset): the keyset's private keys and where signatures are recorded. */
-  ecash?: { keyset: MintKeyset; signatures: BlindSignaturePort };
+  /**
+   * When the mint issues ecash (its offer names a keyset): the active keyset's private keys
+   * (as the step began), the keysets it may sign under (read again at each request: a
+   * rotation followed reaches a running stream), and where signatures are recorded.
+   */
+  ecash?: { keyset: MintKeyset; signer: EcashSigner; signatures: BlindSignaturePort };
 };
 
 export type UserContractRecord = {
@@ -176,7 +183,7 @@ export type UserContractRecord = {
    * received so far, the pending request's outputs (their counters), and the last paid
    * request's (so its receipt fed again writes its token again).
    */
-  ecash?: EcashOfferJson & { counter: number; issued_sat: number; pending_outputs?: { counter: number; outputs: BlindedMessageJson[] }; last_outputs?: { state: number; counter: number; outputs: BlindedMessageJson[] } };
+  ecash?: EcashOfferJson & { counter: number; issued_sat: number; previous_keyset?: Pick<EcashOfferJson, 'keyset_id' | 'unit' | 'input_fee_ppk' | 'final_expiry' | 'keys'>; pending_outputs?: { counter: number; outputs: BlindedMessageJson[] }; last_outputs?: { state: number; counter: number; outputs: BlindedMessageJson[] } };
   /** Set once the contract serves as this device's Lightning-gateway channel (docs/device-gateway.md). */
   device?: DeviceChannel;
 };

@@ -28,7 +28,9 @@ const NextNonce = Type.Object(
   { additionalProperties: false, description: 'the mint nonce the user signs the next state against (BIP-327 DeterministicSign)' },
 );
 
-const KeysetId = Type.String({ pattern: '^00[0-9a-f]{14}$', description: 'NUT-02 keyset id (version 00: what the mint we front derives)' });
+const KeysetId = Type.String({ pattern: '^(00[0-9a-f]{14}|01[0-9a-f]{64})$', description: 'NUT-02 keyset id: version 01 (33 bytes, Nutshell 0.20), or 00 (8 bytes, a keyset made by Nutshell ≤ 0.19)' });
+const InputFeePpk = Type.Integer({ minimum: 0, maximum: 2 ** 32, description: 'NUT-02 input_fee_ppk: what the ecash mint charges to spend one proof of the keyset, in parts per thousand of its unit' });
+const FinalExpiry = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'NUT-02 final_expiry: unix seconds after which the ecash mint may drop the keyset; null (or 0) for none' });
 const EcashAmount = Type.Integer({ minimum: 1, maximum: 2 ** 52, description: 'a power of two, in the keyset\'s unit (sat)' });
 const PointHex = (what: string) => Hex(`${what}: a compressed secp256k1 point`, 33);
 const KeysByAmount = Type.Record(Type.String({ pattern: '^[1-9][0-9]{0,19}$' }), PointHex('the key for this amount'), { description: 'NUT-01 keys: amount (decimal string) → public key' });
@@ -39,9 +41,17 @@ export const EcashOfferSchema = Type.Object(
     mint_url: Type.String({ minLength: 1, maxLength: 512, description: 'the Cashu mint that redeems the tokens' }),
     unit: Type.Literal('sat'),
     keyset_id: KeysetId,
+    input_fee_ppk: Type.Optional(InputFeePpk),
+    final_expiry: Type.Optional(FinalExpiry),
     keys: KeysByAmount,
   },
   { additionalProperties: false, description: 'ecash for credit: every payment returns Cashu blind signatures under this keyset (docs/ecash.md)' },
+);
+
+/** A receipt's announcement of the keyset the next payment's outputs are to use (the ecash mint rotated). */
+export const NextKeysetSchema = Type.Object(
+  { id: KeysetId, unit: Type.Literal('sat'), input_fee_ppk: InputFeePpk, final_expiry: FinalExpiry, keys: KeysByAmount },
+  { additionalProperties: false, description: 'the ecash mint\'s active keyset, for the next payment: the user checks that its keys, unit, fee and expiry hash to its id (NUT-02), then makes its next outputs under it' },
 );
 
 /** NUT-00 BlindedMessage: B_ = hash_to_curve(secret) + r·G, for one power-of-two amount. */
@@ -135,6 +145,7 @@ export const ReceiptSchema = messageSchema('credit/receipt', 'Mint → user: the
   txid: Txid,
   next_nonce: NextNonce,
   signatures: Type.Optional(Type.Array(BlindSignatureSchema, { minItems: 1, maxItems: 64, description: 'one NUT-00 blind signature with NUT-12 DLEQ per output, in order' })),
+  next_keyset: Type.Optional(NextKeysetSchema),
 });
 
 export const BalanceSchema = messageSchema('credit/balance', 'The user\'s own record after a receipt.', {
@@ -152,8 +163,36 @@ export const BalanceSchema = messageSchema('credit/balance', 'The user\'s own re
   }, { additionalProperties: false })),
 });
 
-export const KeysetSchema = messageSchema('credit/keyset', 'The mint\'s active ecash keyset: a NUT-01 GET /v1/keys answer (keysets[]) with our envelope.', {
-  keysets: Type.Array(Type.Object({ id: KeysetId, unit: Type.Literal('sat'), keys: KeysByAmount }, { additionalProperties: false }), { minItems: 1, maxItems: 1 }),
+export const KeysetSchema = messageSchema('credit/keyset', 'The ecash keyset the credit mint issues under: a NUT-01 GET /v1/keys answer (keysets[], shaped as Nutshell 0.20.3 answers) with our envelope.', {
+  keysets: Type.Array(Type.Object({ id: KeysetId, unit: Type.Literal('sat'), active: Type.Boolean(), input_fee_ppk: InputFeePpk, final_expiry: FinalExpiry, keys: KeysByAmount }, { additionalProperties: false }), { minItems: 1, maxItems: 1 }),
+});
+
+/** One keyset as the credit mint keeps it (public: the private keys are derived from the seed at use). */
+const KeptKeyset = Type.Object({
+  id: KeysetId,
+  unit: Type.Literal('sat'),
+  input_fee_ppk: InputFeePpk,
+  final_expiry: FinalExpiry,
+  amounts: Type.Integer({ minimum: 1, maximum: 64, description: 'keys for the amounts 2^0 … 2^(amounts−1)' }),
+  id_version: Type.Union([Type.Literal('00'), Type.Literal('01')]),
+  path: Type.String({ description: 'the BIP-32 path its keys derive at (Nutshell: MINT_DERIVATION_PATH with the keyset index last)' }),
+  active: Type.Boolean({ description: 'the ecash mint issues under it' }),
+  listed: Type.Boolean({ description: 'the ecash mint lists it (its tokens redeem)' }),
+}, { additionalProperties: false });
+
+export const EcashCheckSchema = messageSchema('credit/ecash-check', 'Before going live: the credit mint\'s own derivation reproduces the ecash mint\'s active keyset (a difference is refused, E_ECASH_KEYSET_MISMATCH, naming the setting).', {
+  source: Type.String({ description: 'where the ecash mint\'s answers came from: its URL, or the files' }),
+  equal: Type.Literal(true),
+  keyset: KeptKeyset,
+  also_active: Type.Array(KeysetId, { description: 'other active keysets of the unit the mint lists (a restart with the next index leaves the old one active; "credit ecash follow" issues under the highest index)' }),
+});
+
+export const EcashKeysetsSchema = messageSchema('credit/ecash-keysets', 'The ecash mint\'s keysets as the credit mint keeps them, after following the mint\'s answers (a rotation: the new active keyset reproduced at the next index).', {
+  source: Type.String({ description: 'where the ecash mint\'s answers came from: its URL, or the files' }),
+  active: KeysetId,
+  changed: Type.Boolean({ description: 'the keyset issued under, or a keyset\'s state, changed' }),
+  added: Type.Array(KeysetId, { description: 'keysets reproduced for the first time' }),
+  keysets: Type.Array(KeptKeyset),
 });
 
 export const TokenSchema = messageSchema('credit/token', 'A decoded Cashu token, each proof checked (NUT-12 DLEQ) against a keyset. No secret is shown: Y = hash_to_curve(secret) identifies a proof (NUT-07).', {
@@ -368,5 +407,5 @@ export const CREDIT_SCHEMAS = [
   CreditOfferSchema, CreditAddressSchema, OpenRequestSchema, OpenAcceptSchema, OpenedSchema, UpdateRequestSchema, ReceiptSchema,
   BalanceSchema, CloseRequestSchema, ClosedSchema, RolloverRequestSchema, RolloverRefundSchema, RolloverSignSchema, RolloverAcceptSchema,
   RolledOverSchema, ExitSchema,
-  RefundSchema, ContractsSchema, AbandonSchema, AbandonedSchema, OpenAbandonedSchema, KeysetSchema, TokenSchema, StoreMigratedSchema,
+  RefundSchema, ContractsSchema, AbandonSchema, AbandonedSchema, OpenAbandonedSchema, KeysetSchema, EcashCheckSchema, EcashKeysetsSchema, TokenSchema, StoreMigratedSchema,
 ];

@@ -21,7 +21,7 @@ import { checkFunding, checkRefund } from './rules.ts';
 import type { ClosedSchema, CreditOfferSchema, OpenAcceptSchema, ReceiptSchema, RolloverAcceptSchema, RolloverRefundSchema } from './schemas.ts';
 import { issueNonce, refundNonceContext, signedKeyPathTx, userSignAgainst } from './signing.ts';
 import { contractKey, makeContract, type CreditContract } from './terms.ts';
-import { checkEcashOffer, makeOutputs, receiveSignatures } from './ecash.ts';
+import { adoptKeyset, checkEcashOffer, makeOutputs, receiveSignatures } from './ecash.ts';
 import { encodeTokenV4 } from '../ecash/token.ts';
 import { NO_TOP_UP, buildClose, buildRefund, buildRollover, buildState, maxCumulative, rolloverTxid, type TopUp } from './transactions.ts';
 
@@ -333,12 +333,14 @@ export async function applyReceipt(ctx: UserContext, receipt: Static<typeof Rece
     if (e?.pending_outputs) {
       if (!sink) throw new UsageError('E_USAGE', 'this receipt carries ecash: pass --token-out FILE (a new 0600 file; "-" for standard output) to keep the token');
       const proofs = receiveSignatures(walletSeed(ctx), e, e.pending_outputs, receipt.signatures);
-      await sink.write(encodeTokenV4({ mint: e.mint_url, unit: e.unit, proofs }));
       const { pending_outputs: _done, ...rest } = e;
       // The paid outputs stay until the next payment: the same receipt fed again writes the same token again.
       updated.ecash = { ...rest, issued_sat: e.issued_sat + p!.cumulative_sat - record.confirmed.cumulative_sat, last_outputs: { state: receipt.state, ...e.pending_outputs } };
+      // The ecash mint rotated: the next payment's outputs use the keyset the receipt announces (checked against its id, before anything is written).
+      if (receipt.next_keyset) updated.ecash = adoptKeyset(updated.ecash, receipt.next_keyset);
+      await sink.write(encodeTokenV4({ mint: e.mint_url, unit: e.unit, proofs }));
       payment = { amount: p!.cumulative_sat - record.confirmed.cumulative_sat, proofs: proofs.length, token_out: sink.path };
-    } else if (receipt.signatures) refuse('E_RECEIPT_MISMATCH', 'the receipt carries blind signatures for a request that had no outputs');
+    } else if (receipt.signatures || receipt.next_keyset) refuse('E_RECEIPT_MISMATCH', 'the receipt carries blind signatures (or a keyset) for a request that had no outputs');
     await ctx.records.put(updated);
     return balanceMessage(ctx, c, updated, payment);
   }

@@ -14,7 +14,8 @@
  * `keysetIdV01(…, 'nutshell')` reproduces that; `keysetIds` lists both forms so a
  * check accepts a keyset announcing 0 either way (both mean "no expiry").
  *
- * Not here: keyset ids of Nutshell < 0.15 (base64, 12 characters); short ids (NUT-00).
+ * Short ids (NUT-00): a v01 id's first 8 bytes, which wallets (cashu-ts) write in V4 tokens.
+ * Not here: keyset ids of Nutshell < 0.15 (base64, 12 characters).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, toHex, utf8 } from '../bytes.ts';
@@ -77,4 +78,19 @@ export function keysetIdVersion(id: string): KeysetIdVersion | undefined {
 /** A keyset id's form: "00" + 14 hex, or "01" + 64 hex. */
 export function isKeysetId(id: string): boolean {
   return keysetIdVersion(id) !== undefined;
+}
+
+/** NUT-00's short form of a v01 id: its first 8 bytes (a v00 id is its own short form). */
+export function shortKeysetId(id: string): string {
+  return id.slice(0, 16);
+}
+
+/** A short v01 id, as a wallet may write it in a V4 token (resolved against the keysets it knows). */
+export function isShortKeysetId(id: string): boolean {
+  return /^01[0-9a-f]{14}$/.test(id);
+}
+
+/** Whether a proof's id (full or short) names the keyset `full`. */
+export function namesKeyset(proofId: string, full: string): boolean {
+  return proofId === full || (isShortKeysetId(proofId) && keysetIdVersion(full) === '01' && shortKeysetId(full) === proofId);
 }

@@ -14,7 +14,7 @@ import { MalformedInputError } from '../errors.ts';
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.ts';
 import { pointFromBytes } from './curve.ts';
 import { isPowerOfTwo } from './nut00.ts';
-import { isKeysetId } from './nut02.ts';
+import { isKeysetId, isShortKeysetId } from './nut02.ts';
 
 export type ProofDleq = { e: Uint8Array; s: Uint8Array; r?: Uint8Array };
 
@@ -39,7 +39,7 @@ function b64urlDecode(text: string): Uint8Array {
 }
 
 function checkProof(p: Proof, where: string): Proof {
-  if (!isKeysetId(p.id)) bad(`${where}: keyset id ${p.id} is not a NUT-02 keyset id`);
+  if (!isKeysetId(p.id) && !isShortKeysetId(p.id)) bad(`${where}: keyset id ${p.id} is not a NUT-02 keyset id`);
   if (!isPowerOfTwo(p.amount)) bad(`${where}: amount ${p.amount} is not a power of two below 2^64`);
   if (p.secret.length === 0 || p.secret.length > 8192) bad(`${where}: the secret must be 1–8192 characters`);
   try {

@@ -12,6 +12,7 @@ import { ecashOffer, makeOutputs } from '../../../src/lib/credit/ecash.ts';
 import { abandonRequest, acceptAbandon, applyAbandoned } from '../../../src/lib/credit/abandon.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
+import { EcashSigner } from '../../../src/lib/credit/ecash-keysets.ts';
 import { decodeToken, encodeTokenV4 } from '../../../src/lib/ecash/token.ts';
 import { keysetFromDocument, tokenMessage } from '../../../src/lib/credit/ecash-view.ts';
 import { nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
@@ -28,7 +29,7 @@ type W = ReturnType<typeof world>;
 function ecashWorld(): W {
   const w = world();
   w.mint.policy = { ...POLICY, ecash: ecashOffer(KS, URL) };
-  w.mint.ecash = { keyset: KS, signatures: w.mintBook };
+  w.mint.ecash = { keyset: KS, signer: EcashSigner.fixed(KS), signatures: w.mintBook };
   w.user.walletSeed = WALLET;
   return w;
 }

@@ -14,6 +14,7 @@ import * as user from '../../../src/lib/credit/user.ts';
 import { ecashOffer } from '../../../src/lib/credit/ecash.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
+import { EcashSigner } from '../../../src/lib/credit/ecash-keysets.ts';
 import { decodeToken } from '../../../src/lib/ecash/token.ts';
 import type { MintKeyset } from '../../../src/lib/ecash/nut01.ts';
 import { nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
@@ -31,7 +32,7 @@ type W = ReturnType<typeof world>;
 function ecashWorld(keyset: MintKeyset = KS): W {
   const w = world();
   w.mint.policy = { ...POLICY, ecash: ecashOffer(KS, URL) };
-  w.mint.ecash = { keyset, signatures: w.mintBook };
+  w.mint.ecash = { keyset, signer: EcashSigner.fixed(keyset), signatures: w.mintBook };
   w.user.walletSeed = WALLET;
   return w;
 }
@@ -250,7 +251,7 @@ describe('the user side: offers, seeds', () => {
       const offer = { type: 'credit/offer' as const, version: 1 as const, network: 'regtest' as const, ...POLICY, ecash: { ...bad, keys } };
       await expectRefused(w.dir.path, () => user.openRequest(w.user, {
         offer: offer as never, fundingPsbt: fundingPsbt(1_000_000n, 'c7'), expiryHeight: w.chain.height + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2,
-      }), { code: 'E_BAD_KEYSET', exitCode: 4, message: /hash to keyset 00/ });
+      }), { code: 'E_BAD_KEYSET', exitCode: 4, message: /hash to keyset 01/ });
     } finally {
       w.dir.cleanup();
     }

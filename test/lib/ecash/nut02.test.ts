@@ -88,8 +88,8 @@ function nutshellKeysets(): { folder: string; id: string; active: boolean; unit:
 describe('NUT-02 keyset ids: what Nutshell 0.20.3 announced', () => {
   const all = nutshellKeysets();
 
-  it('all 11 announced keysets (6 mint states) match their keys and metadata; none of the 64-key sets is partial', () => {
-    expect(all.length).toBe(11);
+  it('all 13 announced keysets (7 mint states) match their keys and metadata; none of the 64-key sets is partial', () => {
+    expect(all.length).toBe(13);
     for (const k of all) {
       expect(k.keys.size, k.folder).toBe(64);
       expect(keysetIdMatches(k.id, k.keys, k), `${k.folder} ${k.id}`).toBe(true);
@@ -117,7 +117,7 @@ describe('NUT-02 keyset ids: what Nutshell 0.20.3 announced', () => {
 
   it("Nutshell's rotation RPC stores final_expiry 0 and hashes \"|final_expiry:0\", which the spec's form leaves out: both are accepted", () => {
     const zero = all.filter((k) => k.final_expiry === 0);
-    expect(zero.map((k) => k.folder)).toEqual(['default-rotated', 'upgraded-0.19-rotated']);
+    expect(zero.map((k) => k.folder)).toEqual(['default-rotated', 'default-rotated-once', 'upgraded-0.19-rotated']);
     for (const k of zero) {
       expect(keysetIdV01(k.keys, k.unit, k.input_fee_ppk, 0)).not.toBe(k.id); // the spec: 0 is omitted
       expect(keysetIdV01(k.keys, k.unit, k.input_fee_ppk, 0, 'nutshell')).toBe(k.id);

@@ -30,6 +30,10 @@ save() { # NAME DIR: its keysets and the keys of each
     get "$url/v1/keys/$id" >"$dir/keys-${id:0:16}.json"
   done
 }
+start once
+rotate once sat 100                    # a rotation from the default: index 1, fee 100, final_expiry 0
+save once default-rotated-once
+stop once
 start default
 save default default
 stop default
