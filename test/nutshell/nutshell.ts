@@ -76,6 +76,8 @@ export type NutshellMint = {
   pid: number;
   /** mint-cli next-keyset sat [fee]: the next index becomes the active keyset (the management RPC, as an operator rotates). */
   rotate(inputFeePpk?: number): Promise<string>;
+  /** mint-cli get keysets: the mint's own accounting per keyset (balance: its outstanding-ecash liability; fees_paid). */
+  accounting(): Promise<{ id: string; balance: number; fees_paid: number }[]>;
   stop(): Promise<void>;
 };
 
@@ -103,6 +105,15 @@ async function startOnce(dir: string, venv: string, o: NutshellOptions): Promise
     async rotate(inputFeePpk = 100) {
       const { stdout: out } = await run(join(venv, 'bin', 'mint-cli'), ['--insecure', '-h', '127.0.0.1', '-p', String(rpcPort), 'next-keyset', 'sat', String(inputFeePpk)], { cwd: dataDir, env: { ...process.env, HOME: dataDir }, timeout: 30_000 });
       return out;
+    },
+    async accounting() {
+      const { stdout: out } = await run(join(venv, 'bin', 'mint-cli'), ['--insecure', '-h', '127.0.0.1', '-p', String(rpcPort), 'get', 'keysets'], { cwd: dataDir, env: { ...process.env, HOME: dataDir }, timeout: 30_000 });
+      // protobuf text format, one "keyset:" block each; a field at its default (0) is not printed
+      return out.split('keyset:').slice(1).map((b) => ({
+        id: /\bid: "([0-9a-f]+)"/.exec(b)![1]!,
+        balance: Number(/\bbalance: (-?\d+)/.exec(b)?.[1] ?? 0),
+        fees_paid: Number(/\bfees_paid: (\d+)/.exec(b)?.[1] ?? 0),
+      }));
     },
     async stop() {
       try {

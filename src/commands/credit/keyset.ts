@@ -5,7 +5,7 @@ export default class CreditKeyset extends CreditCommand<typeof CreditKeyset> {
   static override summary = 'The ecash keyset the credit mint issues under, as a NUT-01 GET /v1/keys answer.';
   static override description =
     'Derived from the ecash seed exactly as Nutshell derives its own (BIP-32 from the seed string\'s UTF-8 bytes, PATH/i\' for the key ' +
-    'of amount 2^i), with the ecash mint\'s settings: --ecash-path (MINT_DERIVATION_PATH), --ecash-fee (MINT_INPUT_FEE_PPK), ' +
+    'of amount 2^i), with the ecash mint\'s settings: --ecash-path (MINT_DERIVATION_PATH), --ecash-input-fee-ppk (MINT_INPUT_FEE_PPK), ' +
     '--ecash-id-version (01 for a keyset Nutshell 0.20 created, 00 for one kept from 0.19), --ecash-amounts; unnamed ones are a fresh ' +
     'Nutshell 0.20.3\'s defaults, or with --ecash-keysets what the running mint announces, checked (E_ECASH_KEYSET_MISMATCH names the ' +
     'setting that differs). The keys object is what a Cashu wallet verifies DLEQ proofs against. The seed comes from the environment ' +

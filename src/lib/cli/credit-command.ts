@@ -58,7 +58,7 @@ export const ecashSeedFlags = {
  * named is taken from the mint's answers, or without them is Nutshell 0.20.3's default.
  */
 export const ecashSettingsFlags = {
-  'ecash-fee': Flags.integer({ description: 'mint: the keyset\'s input fee in ppk (Nutshell\'s MINT_INPUT_FEE_PPK; default: as the mint announces, else 100)', helpValue: 'PPK', min: 0, helpGroup: 'ECASH' }),
+  'ecash-input-fee-ppk': Flags.integer({ description: 'mint: the keyset\'s input fee in ppk (Nutshell\'s MINT_INPUT_FEE_PPK; default: as the mint announces, else 100)', helpValue: 'PPK', min: 0, helpGroup: 'ECASH' }),
   'ecash-unit': Flags.string({ description: 'mint: the keyset\'s unit (the credit contract pays in sat)', options: ['sat'], helpGroup: 'ECASH' }),
   'ecash-id-version': Flags.string({ description: 'mint: the NUT-02 id version of the keyset: 01 for a keyset Nutshell 0.20 created, 00 for one created by 0.19 or older (default: as the mint announces, else 01)', options: ['00', '01'], helpGroup: 'ECASH' }),
   'ecash-amounts': Flags.integer({ description: 'mint: the keyset\'s number of amounts, 2^0 … 2^(N−1) (Nutshell 64, CDK 32; default: as the mint announces, else 64)', helpValue: 'N', min: 1, max: 64, helpGroup: 'ECASH' }),
@@ -212,12 +212,12 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return seed;
   }
 
-  /** The ecash mint's settings the operator named (--ecash-path, --ecash-fee, …); what is absent stays undefined. */
+  /** The ecash mint's settings the operator named (--ecash-path, --ecash-input-fee-ppk, …); what is absent stays undefined. */
   protected ecashNamed(): import('../credit/ecash-keysets.ts').NamedSettings {
-    const f = this.flags as { 'ecash-path'?: string; 'ecash-fee'?: number; 'ecash-unit'?: string; 'ecash-id-version'?: string; 'ecash-amounts'?: number };
+    const f = this.flags as { 'ecash-path'?: string; 'ecash-input-fee-ppk'?: number; 'ecash-unit'?: string; 'ecash-id-version'?: string; 'ecash-amounts'?: number };
     return {
       ...(f['ecash-path'] !== undefined ? { path: f['ecash-path'] } : {}),
-      ...(f['ecash-fee'] !== undefined ? { input_fee_ppk: f['ecash-fee'] } : {}),
+      ...(f['ecash-input-fee-ppk'] !== undefined ? { input_fee_ppk: f['ecash-input-fee-ppk'] } : {}),
       ...(f['ecash-unit'] !== undefined ? { unit: f['ecash-unit'] } : {}),
       ...(f['ecash-id-version'] !== undefined ? { id_version: f['ecash-id-version'] as '00' | '01' } : {}),
       ...(f['ecash-amounts'] !== undefined ? { amounts: f['ecash-amounts'] } : {}),

@@ -200,7 +200,7 @@ export function settleKeyset(seed: string | Uint8Array, named: NamedSettings, li
     mismatch('id version', `the ecash mint's active keyset ${short(k.id)} has a version ${ks.id_version} id, these settings make version ${named.id_version} (--ecash-id-version ${ks.id_version})`);
   }
   if (named.input_fee_ppk !== undefined && named.input_fee_ppk !== k.input_fee_ppk) {
-    mismatch('fee', `the ecash mint's active keyset ${short(k.id)} charges input_fee_ppk ${k.input_fee_ppk}, these settings say ${named.input_fee_ppk} (--ecash-fee ${k.input_fee_ppk})`);
+    mismatch('fee', `the ecash mint's active keyset ${short(k.id)} charges input_fee_ppk ${k.input_fee_ppk}, these settings say ${named.input_fee_ppk} (--ecash-input-fee-ppk ${k.input_fee_ppk})`);
   }
   if (named.final_expiry !== undefined && (named.final_expiry ?? 0) !== (k.final_expiry ?? 0)) {
     mismatch('final expiry', `the ecash mint's active keyset ${short(k.id)} has final_expiry ${k.final_expiry}, these settings say ${named.final_expiry}`);

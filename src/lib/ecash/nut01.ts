@@ -12,6 +12,7 @@
  * fresh Nutshell 0.20.3's: with the seed TEST_PRIVATE_KEY they give the keyset
  * 01884a74bb2f… a real 0.20.3 mint announces (test/vectors/nutshell/default).
  */
+import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex, utf8, fromHex } from '../bytes.ts';
 import { MalformedInputError, UsageError } from '../errors.ts';
 import { childKey, derivePath, hardened, parsePath } from './bip32.ts';
@@ -87,6 +88,17 @@ export function deriveMintKeyset(seed: string | Uint8Array, settings: Partial<Ke
   }
   // An id given is what the mint announced (checked by the caller against these keys); else the one these settings make.
   return { ...s, id: id ?? keysetId(s.id_version, keys, s), privateKeys, keys, points };
+}
+
+/**
+ * CDK's keyset path (cdk-signatory `derivation_path_from_unit`): m/129372'/{unit index}'/{index}',
+ * the unit index being the first 4 bytes of SHA-256 of the unit in capitals, big-endian, top
+ * bit cleared (`hashed_derivation_index`: sat → 1967237907). cdk-mintd's first keyset is index 1.
+ */
+export function cdkKeysetPath(unit: string, index: number): string {
+  const h = sha256(utf8(unit.toUpperCase()));
+  const unitIndex = ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) & 0x7fff_ffff;
+  return `m/129372'/${unitIndex}'/${index}'`;
 }
 
 /** The public key of amount 1 at `path`: enough to tell whether a seed and path are a mint's (one child, not 64). */

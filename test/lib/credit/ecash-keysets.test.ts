@@ -76,7 +76,7 @@ describe('the keyset the credit mint issues under: reproduced, or refused naming
     expect(mismatch({}, 'default', 'NOT_THE_SEED')).toMatchObject({ setting: 'seed', message: expect.stringMatching(/^seed: no keyset this seed gives .* has the keys of default's active keyset 01884a74bb2fc5ee…: the seed is not the mint's \(the ecash mint: MINT_PRIVATE_KEY\); no token was issued$/) });
     expect(mismatch({ path: "m/0'/3'/0'" }, 'default')).toMatchObject({ setting: 'path', message: expect.stringContaining("is at m/0'/0'/0', not under m/0'/3'") });
     expect(mismatch({ path: "m/0'/0'/2'" }, 'default')).toMatchObject({ setting: 'index', message: expect.stringContaining("is at index 0 (m/0'/0'/0'), not at index 2") });
-    expect(mismatch({ input_fee_ppk: 0 }, 'default')).toMatchObject({ setting: 'fee', message: expect.stringContaining('charges input_fee_ppk 100, these settings say 0 (--ecash-fee 100)') });
+    expect(mismatch({ input_fee_ppk: 0 }, 'default')).toMatchObject({ setting: 'fee', message: expect.stringContaining('charges input_fee_ppk 100, these settings say 0 (--ecash-input-fee-ppk 100)') });
     expect(mismatch({ input_fee_ppk: 100 }, 'fee0')).toMatchObject({ setting: 'fee' });
     expect(mismatch({ id_version: '01' }, 'upgraded-0.19')).toMatchObject({ setting: 'id version', message: expect.stringContaining('has a version 00 id') });
     expect(mismatch({ id_version: '00' }, 'default')).toMatchObject({ setting: 'id version' });

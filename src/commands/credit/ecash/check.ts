@@ -6,7 +6,7 @@ export default class CreditEcashCheck extends CreditCommand<typeof CreditEcashCh
   static override summary = 'Before going live: does the credit mint\'s own derivation reproduce the ecash mint\'s active keyset?';
   static override description =
     'Reads the running ecash mint\'s GET /v1/keysets and /v1/keys (--ecash-keysets URL, or saved answers: --ecash-keysets FILE ' +
-    '--ecash-keys FILE) and derives its active keyset from the seed and the settings you name (--ecash-path, --ecash-fee, ' +
+    '--ecash-keys FILE) and derives its active keyset from the seed and the settings you name (--ecash-path, --ecash-input-fee-ppk, ' +
     '--ecash-id-version, --ecash-amounts; unnamed ones are taken from the mint). Equal: prints credit/ecash-check, the keyset the ' +
     'credit mint will issue under. Not equal: E_ECASH_KEYSET_MISMATCH (exit 4) naming the setting that differs — seed, path, index, ' +
     'unit, fee, final expiry, amounts or id version — and what the mint has instead. Writes nothing.';
@@ -17,7 +17,7 @@ export default class CreditEcashCheck extends CreditCommand<typeof CreditEcashCh
     },
     {
       description: 'The same mint against a fee of 0: refused, naming the fee (exit 4)',
-      command: 'export ECASH_SEED=$(cat fixtures/credit/ecash-seed.txt); <%= config.bin %> credit ecash check --ecash-seed-env ECASH_SEED --ecash-fee 0 --ecash-keysets fixtures/credit/nutshell/keysets.json --ecash-keys fixtures/credit/nutshell/keys.json || echo "refused: $?"',
+      command: 'export ECASH_SEED=$(cat fixtures/credit/ecash-seed.txt); <%= config.bin %> credit ecash check --ecash-seed-env ECASH_SEED --ecash-input-fee-ppk 0 --ecash-keysets fixtures/credit/nutshell/keysets.json --ecash-keys fixtures/credit/nutshell/keys.json || echo "refused: $?"',
     },
     {
       description: 'A running mint, by its URL',

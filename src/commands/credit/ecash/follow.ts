@@ -3,7 +3,7 @@ import type { CommandResult } from '../../../lib/cli/base-command.ts';
 import { CreditCommand, ecashSeedFlags } from '../../../lib/cli/credit-command.ts';
 import { keyFlags, stateFlags } from '../../../lib/cli/flags.ts';
 import { storeFlags } from '../../../lib/cli/store-flags.ts';
-import { UsageError } from '../../../lib/errors.ts';
+import { RefusedError, UsageError } from '../../../lib/errors.ts';
 
 export default class CreditEcashFollow extends CreditCommand<typeof CreditEcashFollow> {
   static override summary = 'After the ecash mint rotated its keyset: reproduce the new active keyset and issue under it (no restart, no new contracts).';
@@ -42,7 +42,7 @@ export default class CreditEcashFollow extends CreditCommand<typeof CreditEcashF
     const { ecashOffer } = await import('../../../lib/credit/ecash.ts');
     return {
       message: await this.withMintStore(network, async (ctx, store) => {
-        if (!ctx.policy.ecash || !ctx.ecash) throw new UsageError('E_NO_ECASH', 'this mint\'s offer issues no ecash: publish one with --mint-url and the ecash seed first');
+        if (!ctx.policy.ecash || !ctx.ecash) throw new RefusedError('E_NO_ECASH', 'this mint\'s offer issues no ecash: publish one with --mint-url and the ecash seed first');
         const before = (await ctx.ecash.signer.refresh()).doc;
         const { doc, added } = followKeysets(seed, before, live);
         const changed = JSON.stringify(doc) !== JSON.stringify(before);
