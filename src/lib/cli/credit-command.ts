@@ -244,8 +244,15 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       if (live || Object.keys(named).length) throw new UsageError('E_NO_ECASH_SEED', 'the ecash settings need the ecash mint\'s seed: pass it with --ecash-seed-env NAME or --ecash-seed-file FILE');
       return undefined;
     }
-    const { settleKeyset } = await import('../credit/ecash-keysets.ts');
-    return { seed, live, keyset: settleKeyset(seed, named, live) };
+    const { publishedKeysets, settleKeyset } = await import('../credit/ecash-keysets.ts');
+    const { deriveMintKeyset } = await import('../ecash/nut01.ts');
+    let keyset = settleKeyset(seed, named, live);
+    // With the mint's answers: its newest active keyset at a higher index (a restart with the next index) is the one issued under.
+    if (live) {
+      const issuing = publishedKeysets(seed, keyset, undefined, live).keyset;
+      if (issuing.id !== keyset.id) keyset = deriveMintKeyset(seed, issuing, issuing.id);
+    }
+    return { seed, live, keyset };
   }
 
   /**

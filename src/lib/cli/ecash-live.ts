@@ -41,6 +41,14 @@ export async function readEcashLive(
   }
   if (/^https?:\/\//i.test(keysets)) {
     if (keys !== undefined) throw new UsageError('E_USAGE', 'with --ecash-keysets URL the keys are read from the mint: drop --ecash-keys');
+    let parsed: URL;
+    try {
+      parsed = new URL(keysets);
+    } catch {
+      throw new UsageError('E_USAGE', `--ecash-keysets ${keysets} is not a URL`);
+    }
+    // A password on argv is readable by every user of the machine (ps), and would be printed as the source.
+    if (parsed.password || parsed.username) throw new UsageError('E_SECRET_ON_ARGV', '--ecash-keysets carries credentials, which every user of this machine can read in the process list: the mint\'s /v1/keysets and /v1/keys are public, give its URL without them');
     const base = keysets.replace(/\/+$/, '');
     const [ks, k] = await Promise.all([getJson(`${base}/v1/keysets`), getJson(`${base}/v1/keys`)]);
     return { source: base, keysets: readKeysetsAnswer(ks, `${base}/v1/keysets`), keys: readKeysAnswer(k, `${base}/v1/keys`) };

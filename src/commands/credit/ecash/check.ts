@@ -16,12 +16,12 @@ export default class CreditEcashCheck extends CreditCommand<typeof CreditEcashCh
       command: 'export ECASH_SEED=$(cat fixtures/credit/ecash-seed.txt); <%= config.bin %> credit ecash check --ecash-seed-env ECASH_SEED --ecash-keysets fixtures/credit/nutshell/keysets.json --ecash-keys fixtures/credit/nutshell/keys.json',
     },
     {
-      description: 'The same mint against a fee of 0: refused, naming the fee (exit 4)',
-      command: 'export ECASH_SEED=$(cat fixtures/credit/ecash-seed.txt); <%= config.bin %> credit ecash check --ecash-seed-env ECASH_SEED --ecash-input-fee-ppk 0 --ecash-keysets fixtures/credit/nutshell/keysets.json --ecash-keys fixtures/credit/nutshell/keys.json || echo "refused: $?"',
+      description: 'The same mint after "mint-cli next-keyset sat 100": its keyset index 1 (from its saved answers)',
+      command: 'export ECASH_SEED=$(cat fixtures/credit/ecash-seed.txt); <%= config.bin %> credit ecash check --ecash-seed-env ECASH_SEED --ecash-path "m/0\'/0\'/1\'" --ecash-keysets fixtures/credit/nutshell/rotated-keysets.json --ecash-keys fixtures/credit/nutshell/rotated-keys.json',
     },
     {
-      description: 'A running mint, by its URL',
-      command: '<%= config.bin %> credit ecash check --ecash-seed-file mint.seed --ecash-keysets http://127.0.0.1:3338',
+      description: 'A running mint, by its URL, insisting on a fee of 0: where the mint charges 100, refused with "fee: …" (E_ECASH_KEYSET_MISMATCH, exit 4)',
+      command: '<%= config.bin %> credit ecash check --ecash-seed-file mint.seed --ecash-input-fee-ppk 0 --ecash-keysets http://127.0.0.1:3338',
     },
   ];
   static override flags = { ...ecashSeedFlags, ...ecashSettingsFlags };
@@ -32,6 +32,7 @@ export default class CreditEcashCheck extends CreditCommand<typeof CreditEcashCh
     const { keyset, live } = (await this.ecashKeyset(true))!;
     const { recordOf } = await import('../../../lib/credit/ecash-keysets.ts');
     const { keys: _keys, ...kept } = recordOf(keyset);
+    // The keyset is the one the credit mint would issue under: at the named path, or the mint's newest active one above it.
     const others = live!.keysets.filter((k) => k.active && k.unit === keyset.unit && k.id !== keyset.id).map((k) => k.id);
     return { message: { type: 'credit/ecash-check', version: 1, network, source: live!.source, equal: true, keyset: kept, also_active: others } };
   }
