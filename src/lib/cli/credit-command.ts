@@ -126,7 +126,8 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
           const { ECASH_KEYSETS_DOC, EcashSigner, legacyKeysetsDoc } = await import('../credit/ecash-keysets.ts');
           const path = (this.flags as { 'ecash-path'?: string })['ecash-path'];
           const stored = await store.readDoc<import('../credit/ecash-keysets.ts').EcashKeysetsDoc>(ECASH_KEYSETS_DOC);
-          if (stored && path !== undefined) throw new UsageError('E_USAGE', `--ecash-path is kept with each keyset since --publish (the active one is at ${stored.keysets.find((k) => k.id === stored.active)?.path}): drop it`);
+          const activePath = stored?.keysets.find((k) => k.id === stored.active)?.path;
+          if (stored && path !== undefined && path !== activePath) throw new UsageError('E_USAGE', `--ecash-path is kept with each keyset since --publish (the active one is at ${activePath}): drop it`);
           const legacy = stored ? undefined : legacyKeysetsDoc(policy.ecash, path ?? "m/0'/0'/0'");
           const signer = new EcashSigner(seed, async () => legacy ?? (await store.readDoc(ECASH_KEYSETS_DOC))!);
           ctx.ecash = { keyset: (await signer.refresh()).active, signer, signatures: store };

@@ -18,7 +18,7 @@ import * as mint from '../../../src/lib/credit/mint.ts';
 import * as user from '../../../src/lib/credit/user.ts';
 import { adoptKeyset, ecashOffer } from '../../../src/lib/credit/ecash.ts';
 import {
-  EcashSigner, announce, followKeysets, publishedKeysets, readKeysAnswer, readKeysetsAnswer, recordOf, settleKeyset,
+  EcashSigner, announce, followKeysets, legacyKeysetsDoc, publishedKeysets, readKeysAnswer, readKeysetsAnswer, recordOf, settleKeyset,
   type EcashKeysetsDoc, type LiveMint, type NamedSettings,
 } from '../../../src/lib/credit/ecash-keysets.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
@@ -220,6 +220,17 @@ describe('the signer: the active keyset, or once the one a contract was told', (
     expect((await s.forRequest(undefined, out(ID.fresh))).announce).toBeUndefined();
     doc = rotated;
     expect((await s.forRequest(undefined, out(ID.fresh))).announce?.id).toBe(ID.index1);
+  });
+});
+
+describe('a store published before keysets were kept (its offer names one v00 keyset, no document)', () => {
+  it("the offer's keyset at the path given is derived and checked; another path is E_WRONG_KEY", async () => {
+    const v00 = deriveMintKeyset(SEED, { id_version: '00' });
+    const { input_fee_ppk: _fee, ...old } = ecashOffer(v00, URL); // such offers carried no fee
+    const doc = legacyKeysetsDoc(old, "m/0'/0'/0'");
+    expect(doc.keysets[0]).toMatchObject({ id: ID.upgraded, id_version: '00', input_fee_ppk: 0, amounts: 64 });
+    expect((await new EcashSigner(SEED, async () => doc).refresh()).active.id).toBe(ID.upgraded);
+    await refusalAsync(new EcashSigner(SEED, async () => legacyKeysetsDoc(old, "m/0'/0'/1'")).refresh(), 'E_WRONG_KEY', 2);
   });
 });
 
