@@ -15,7 +15,8 @@
  *   the one payment of a contract that had not yet been told of the newer one (its last
  *   receipt names the keyset it was told to use), and only while the ecash mint still
  *   lists it. A receipt signed under another keyset than the active one carries the active
- *   one (`next_keyset`: id, unit, fee, expiry, keys) for the user to check and adopt.
+ *   one (`next_keyset`: id, unit, fee, expiry, keys), signed by the mint's key for that
+ *   contract and state, for the user to check (signature, then keys against the id) and adopt.
  * - Following a rotation writes public data only (ids, paths, fees, keys); the private
  *   keys are derived from the seed at use and never stored.
  *
@@ -23,10 +24,13 @@
  *   operator  publish/check   settings (+ the mint's answers)   derive; reproduce the mint's active keyset          keysets doc, offer     credit/offer | credit/ecash-check
  *   operator  follow          keysets doc + the mint's answers  new active keysets derived at the next indices     keysets doc, offer     credit/ecash-keysets
  *   mint      update-request  outputs under keyset K            K active, or K the contract was told and listed    (the payment's rows)   receipt (+ next_keyset if K is not active)
- *   user      receipt         next_keyset                       its keys hash to its id, same unit                 record: next keyset    credit/balance
+ *   user      receipt         next_keyset                       the mint's signature; keys hash to the id; unit    record: next keyset    credit/balance
  */
-import { toHex } from '../bytes.ts';
+import { schnorr } from '@noble/curves/secp256k1.js';
+import { fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
+import { stringifyLine } from '../json.ts';
+import { schnorrSign, schnorrVerify } from '../taproot/schnorr.ts';
 import { childKey, derivePath, hardened } from '../ecash/bip32.ts';
 import { G, bytesToScalar, compressed } from '../ecash/curve.ts';
 import { checkSettings, deriveMintKeyset, withDefaults, keysObject, parseKeys, splitPath, type KeysetSettings, type MintKeyset } from '../ecash/nut01.ts';
@@ -52,8 +56,12 @@ export type EcashKeysetRecord = KeysetSettings & {
 /** The credit mint's store document 'ecash-keysets'. */
 export type EcashKeysetsDoc = { active: string; keysets: EcashKeysetRecord[] };
 
-/** The announcement a receipt carries when the next payment is to use another keyset. */
-export type NextKeysetJson = { id: string; unit: string; input_fee_ppk: number; final_expiry: number | null; keys: Record<string, string> };
+/**
+ * The announcement a receipt carries when the next payment is to use another keyset, signed
+ * by the mint's key for this contract and state: a relay that swapped it for a keyset of its
+ * own (a valid id for other keys) would leave the user unable to pay in ecash.
+ */
+export type NextKeysetJson = { id: string; unit: string; input_fee_ppk: number; final_expiry: number | null; keys: Record<string, string>; sig?: string };
 
 /** The settings the operator named; anything left undefined is taken from the mint's answers (or, without them, Nutshell's defaults). */
 export type NamedSettings = Partial<KeysetSettings>;
@@ -267,9 +275,25 @@ export function publishedKeysets(seed: string | Uint8Array, ks: MintKeyset, stor
   return { doc, keyset: doc.keysets.find((k) => k.id === doc.active)! };
 }
 
-/** The announcement of a keyset, for a receipt. */
+/** The announcement of a keyset, for a receipt (unsigned: signAnnouncement binds it to a contract and state). */
 export function announce(r: EcashKeysetRecord): NextKeysetJson {
   return { id: r.id, unit: r.unit, input_fee_ppk: r.input_fee_ppk, final_expiry: r.final_expiry, keys: r.keys };
+}
+
+/** What the mint signs: BIP-340 tagged hash of the canonical JSON line {contract_id, state, next_keyset} (no sig). */
+export function announcementDigest(contractId: string, state: number, k: NextKeysetJson): Uint8Array {
+  const { sig: _sig, ...body } = k;
+  return schnorr.utils.taggedHash('offchain/credit/next-keyset', utf8(stringifyLine({ contract_id: contractId, state, next_keyset: body })));
+}
+
+export function signAnnouncement(k: NextKeysetJson, contractId: string, state: number, mintSecretKey: Uint8Array, auxRand: Uint8Array): NextKeysetJson {
+  return { ...k, sig: toHex(schnorrSign(announcementDigest(contractId, state, k), mintSecretKey, auxRand)) };
+}
+
+/** The user's check that the mint of this contract announced this keyset for this state (E_BAD_KEYSET otherwise). */
+export function checkAnnouncement(k: NextKeysetJson, contractId: string, state: number, mintPubkey: Uint8Array): void {
+  const ok = k.sig !== undefined && /^[0-9a-f]{128}$/.test(k.sig) && schnorrVerify(fromHex(k.sig, 'next_keyset.sig', 64), announcementDigest(contractId, state, k), mintPubkey.length === 33 ? mintPubkey.subarray(1) : mintPubkey);
+  if (!ok) throw new RefusedError('E_BAD_KEYSET', `the receipt's next keyset ${short(k.id)} is not signed by the mint's key for contract ${contractId} state ${state}: not adopted, nothing kept`);
 }
 
 // ——— the credit mint at work ———

@@ -33,7 +33,7 @@ import { keysetId, keysetIdMatches, keysetIdVersion, type KeysetKeys } from '../
 import { createDleq, verifyDleq } from '../ecash/nut12.ts';
 import { deriveSecret } from '../ecash/nut13.ts';
 import type { Proof } from '../ecash/token.ts';
-import type { NextKeysetJson } from './ecash-keysets.ts';
+import { checkAnnouncement, type NextKeysetJson } from './ecash-keysets.ts';
 
 /** The offer's ecash part: the mint that redeems, and the keyset (its fee and final expiry are what its v01 id commits to). */
 export type EcashOfferJson = { mint_url: string; unit: 'sat'; keyset_id: string; input_fee_ppk?: number; final_expiry?: number | null; keys: Record<string, string> };
@@ -79,12 +79,13 @@ type UserEcashKeysets = EcashOfferJson & { counter: number; previous_keyset?: Pi
 
 /**
  * The user adopts the keyset a receipt announces for its next payment (the ecash mint
- * rotated): checked like an offer's (keys hash to the id, with its unit, fee and expiry;
- * the same unit), then it is the keyset of the next request's outputs, with its own NUT-13
+ * rotated): signed by the mint's key for this contract and state, and checked like an
+ * offer's (keys hash to the id, with its unit, fee and expiry; the same unit), then it is the keyset of the next request's outputs, with its own NUT-13
  * counter; the one it replaces is kept to check the last receipt again.
  */
-export function adoptKeyset<E extends UserEcashKeysets>(e: E, next: NextKeysetJson): E {
+export function adoptKeyset<E extends UserEcashKeysets>(e: E, next: NextKeysetJson, from: { contractId: string; state: number; mintPubkey: Uint8Array }): E {
   if (next.id === e.keyset_id) return e;
+  checkAnnouncement(next, from.contractId, from.state, from.mintPubkey);
   if (next.unit !== e.unit) refuse('E_BAD_KEYSET', `the receipt announces keyset ${next.id} in ${next.unit}, this contract takes ${e.unit}`);
   checkEcashOffer({ keyset_id: next.id, unit: next.unit, input_fee_ppk: next.input_fee_ppk, final_expiry: next.final_expiry, keys: next.keys });
   const { keyset_id, unit, input_fee_ppk, final_expiry, keys } = e;

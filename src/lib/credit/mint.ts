@@ -20,6 +20,7 @@ import { termsFromJson } from './codec.ts';
 import type { MintContext, MintContractRecord, MintPolicy, ReceiptJson } from './ports.ts';
 import { checkClose, checkFunding, checkRefund, checkRollover, checkState } from './rules.ts';
 import { checkOutputs, ecashOffer, signOutputs } from './ecash.ts';
+import { signAnnouncement } from './ecash-keysets.ts';
 import { rolloverTxid } from './transactions.ts';
 import type {
   CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema,
@@ -217,7 +218,7 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
     txid: signed.txid,
     next_nonce: await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, c, req.state + 1),
     ...(signatures ? { signatures } : {}),
-    ...(signatures && keysets?.announce ? { next_keyset: keysets.announce } : {}),
+    ...(signatures && keysets?.announce ? { next_keyset: signAnnouncement(keysets.announce, c.id, req.state, ctx.mint.secretKey, ctx.random.bytes(32, 'next-keyset')) } : {}),
   };
   // Same transaction as the state: signatures exist only for stored states (B_ unique in the table).
   if (signatures) await ctx.ecash!.signatures.recordBlindSignatures(c.id, req.state, req.outputs!.map((o) => ({ B_: o.B_, keyset_id: o.id, amount: o.amount })));

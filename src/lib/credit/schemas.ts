@@ -50,8 +50,8 @@ export const EcashOfferSchema = Type.Object(
 
 /** A receipt's announcement of the keyset the next payment's outputs are to use (the ecash mint rotated). */
 export const NextKeysetSchema = Type.Object(
-  { id: KeysetId, unit: Type.Literal('sat'), input_fee_ppk: InputFeePpk, final_expiry: FinalExpiry, keys: KeysByAmount },
-  { additionalProperties: false, description: 'the ecash mint\'s active keyset, for the next payment: the user checks that its keys, unit, fee and expiry hash to its id (NUT-02), then makes its next outputs under it' },
+  { id: KeysetId, unit: Type.Literal('sat'), input_fee_ppk: InputFeePpk, final_expiry: FinalExpiry, keys: KeysByAmount, sig: Hex('BIP-340 signature by the mint\'s key over the tagged hash ("offchain/credit/next-keyset") of the canonical JSON line {contract_id, state, next_keyset without sig}', 64) },
+  { additionalProperties: false, description: 'the ecash mint\'s active keyset, for the next payment: the user checks the mint\'s signature and that its keys, unit, fee and expiry hash to its id (NUT-02), then makes its next outputs under it' },
 );
 
 /** NUT-00 BlindedMessage: B_ = hash_to_curve(secret) + r·G, for one power-of-two amount. */

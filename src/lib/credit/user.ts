@@ -337,7 +337,7 @@ export async function applyReceipt(ctx: UserContext, receipt: Static<typeof Rece
       // The paid outputs stay until the next payment: the same receipt fed again writes the same token again.
       updated.ecash = { ...rest, issued_sat: e.issued_sat + p!.cumulative_sat - record.confirmed.cumulative_sat, last_outputs: { state: receipt.state, ...e.pending_outputs } };
       // The ecash mint rotated: the next payment's outputs use the keyset the receipt announces (checked against its id, before anything is written).
-      if (receipt.next_keyset) updated.ecash = adoptKeyset(updated.ecash, receipt.next_keyset);
+      if (receipt.next_keyset) updated.ecash = adoptKeyset(updated.ecash, receipt.next_keyset, { contractId: c.id, state: receipt.state, mintPubkey: c.mintPubkey });
       await sink.write(encodeTokenV4({ mint: e.mint_url, unit: e.unit, proofs }));
       payment = { amount: p!.cumulative_sat - record.confirmed.cumulative_sat, proofs: proofs.length, token_out: sink.path };
     } else if (receipt.signatures || receipt.next_keyset) refuse('E_RECEIPT_MISMATCH', 'the receipt carries blind signatures (or a keyset) for a request that had no outputs');

@@ -19,7 +19,7 @@ import * as user from '../../../src/lib/credit/user.ts';
 import { adoptKeyset, ecashOffer } from '../../../src/lib/credit/ecash.ts';
 import {
   EcashSigner, announce, followKeysets, legacyKeysetsDoc, publishedKeysets, readKeysAnswer, readKeysetsAnswer, recordOf, settleKeyset,
-  type EcashKeysetsDoc, type LiveMint, type NamedSettings,
+  signAnnouncement, type EcashKeysetsDoc, type LiveMint, type NamedSettings, type NextKeysetJson,
 } from '../../../src/lib/credit/ecash-keysets.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
@@ -29,7 +29,9 @@ import { nutshellAccepts, nutshellKeyset, type NutshellKeyset } from '../../inde
 import { loadVector } from '../../helpers.ts';
 import { refusal, refusalAsync, thrown } from '../../setup/refusal.ts';
 import { expectRefused } from './tamper.ts';
-import { CHANGE, POLICY, REFUND, fundingPsbt, world } from './world.ts';
+import { CHANGE, MINT, POLICY, REFUND, USER, fundingPsbt, world } from './world.ts';
+import { createHash } from 'node:crypto';
+import { TEST_CODE_VERIFIER } from '../../independent/schnorr.ts';
 
 const SEED = 'TEST_PRIVATE_KEY';
 const URL = 'http://localhost:3338';
@@ -234,23 +236,52 @@ describe('a store published before keysets were kept (its offer names one v00 ke
   });
 });
 
-describe('the user adopts an announced keyset only if its keys hash to its id', () => {
+describe('the user adopts an announced keyset only if the mint signed it for this contract and state, and its keys hash to its id', () => {
   const offer = ecashOffer(settleKeyset(SEED, {}), URL);
   const e = { ...offer, counter: 7, issued_sat: 0 };
   const index1 = recordOf(settleKeyset(SEED, { path: "m/0'/0'/1'" }, live('default-rotated-once')));
+  const CONTRACT = 'c0'.repeat(32);
+  const from = { contractId: CONTRACT, state: 5, mintPubkey: MINT.publicKey };
+  const signed = (a: NextKeysetJson, key = MINT.secretKey, contract = CONTRACT, state = 5) => signAnnouncement(a, contract, state, key, new Uint8Array(32).fill(9));
 
   it('adopted: the next outputs under it, its own counter, the old keyset kept for the last receipt', () => {
-    const next = adoptKeyset(e, announce(index1));
+    const next = adoptKeyset(e, signed(announce(index1)), from);
     expect(next).toMatchObject({ keyset_id: ID.index1, input_fee_ppk: 100, final_expiry: 0, counter: 0, previous_keyset: { keyset_id: ID.fresh } });
-    expect(adoptKeyset(next, announce(index1))).toBe(next);
+    expect(adoptKeyset(next, signed(announce(index1)), from)).toBe(next);
   });
 
-  it('refused (E_BAD_KEYSET, exit 4): keys that do not give the id, a fee or expiry changed, another unit', () => {
+  it("the mint's signature, checked by test code: BIP-340 over the tagged hash of the canonical line {contract_id, next_keyset, state}", () => {
+    const a = signed(announce(index1));
+    const { sig, ...body } = a;
+    const canonical = (v: unknown): string => v === null || typeof v !== 'object' ? JSON.stringify(v)
+      : `{${Object.keys(v as object).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    const tag = createHash('sha256').update('offchain/credit/next-keyset').digest();
+    const digest = createHash('sha256').update(tag).update(tag).update(canonical({ contract_id: CONTRACT, state: 5, next_keyset: body }) + '\n').digest();
+    expect(TEST_CODE_VERIFIER.verify(Buffer.from(sig!, 'hex'), digest, MINT.xOnly)).toBe(true);
+    const flipped = Buffer.from(sig!, 'hex');
+    flipped[10]! ^= 1;
+    expect(TEST_CODE_VERIFIER.verify(flipped, digest, MINT.xOnly)).toBe(false);
+  });
+
+  it('refused (E_BAD_KEYSET, exit 4) unsigned, signed by another key, for another contract or state, or swapped by a relay for a keyset of its own', () => {
     const a = announce(index1);
-    refusal(() => adoptKeyset(e, { ...a, keys: { ...a.keys, '1': a.keys['2']! } }), 'E_BAD_KEYSET', 4);
-    refusal(() => adoptKeyset(e, { ...a, input_fee_ppk: 0 }), 'E_BAD_KEYSET', 4);
-    refusal(() => adoptKeyset(e, { ...a, final_expiry: null }), 'E_BAD_KEYSET', 4);
-    refusal(() => adoptKeyset(e, { ...a, unit: 'usd' }), 'E_BAD_KEYSET', 4);
+    const notSigned = /is not signed by the mint's key/;
+    expect(refusal(() => adoptKeyset(e, a, from), 'E_BAD_KEYSET', 4).message).toMatch(notSigned);
+    expect(refusal(() => adoptKeyset(e, signed(a, USER.secretKey), from), 'E_BAD_KEYSET', 4).message).toMatch(notSigned);
+    expect(refusal(() => adoptKeyset(e, signed(a, MINT.secretKey, 'c1'.repeat(32)), from), 'E_BAD_KEYSET', 4).message).toMatch(notSigned);
+    expect(refusal(() => adoptKeyset(e, signed(a, MINT.secretKey, CONTRACT, 4), from), 'E_BAD_KEYSET', 4).message).toMatch(notSigned);
+    // a relay's own keyset: a valid id for its keys, the mint's signature kept
+    const relay = recordOf(deriveMintKeyset('RELAY', { path: "m/0'/0'/1'" }));
+    expect(refusal(() => adoptKeyset(e, { ...announce(relay), sig: signed(a).sig }, from), 'E_BAD_KEYSET', 4).message).toMatch(notSigned);
+  });
+
+  it('refused even when signed (a dishonest mint): keys that do not give the id, a fee or expiry changed, another unit', () => {
+    const a = announce(index1);
+    const hash = /hash to keyset/;
+    expect(refusal(() => adoptKeyset(e, signed({ ...a, keys: { ...a.keys, '1': a.keys['2']! } }), from), 'E_BAD_KEYSET', 4).message).toMatch(hash);
+    expect(refusal(() => adoptKeyset(e, signed({ ...a, input_fee_ppk: 0 }), from), 'E_BAD_KEYSET', 4).message).toMatch(hash);
+    expect(refusal(() => adoptKeyset(e, signed({ ...a, final_expiry: null }), from), 'E_BAD_KEYSET', 4).message).toMatch(hash);
+    refusal(() => adoptKeyset(e, signed({ ...a, unit: 'usd' }), from), 'E_BAD_KEYSET', 4);
   });
 });
 
@@ -347,7 +378,7 @@ describe('a rotation between payments: one payment under the keyset the contract
     }
   });
 
-  it("a receipt announcing a keyset whose keys do not hash to its id: refused before the token or the record is written", async () => {
+  it("a receipt whose announced keyset a relay altered: refused before the token or the record is written; the honest one then applies", async () => {
     const { w: v, rotate: r } = rotatingWorld();
     try {
       const id = await open(v);
@@ -357,7 +388,7 @@ describe('a rotation between payments: one payment under the keyset the contract
       const receipt = (await mint.acceptUpdate(v.mint, request as never)) as Record<string, any>;
       const forged = { ...receipt, next_keyset: { ...receipt.next_keyset, keys: { ...receipt.next_keyset.keys, '1': receipt.next_keyset.keys['2'] } } };
       let written = false;
-      await expectRefused(v.dir.path, () => user.applyReceipt(v.user, forged as never, { path: 'm', write: async () => void (written = true) }), { code: 'E_BAD_KEYSET', exitCode: 4, message: /hash to keyset/ });
+      await expectRefused(v.dir.path, () => user.applyReceipt(v.user, forged as never, { path: 'm', write: async () => void (written = true) }), { code: 'E_BAD_KEYSET', exitCode: 4, message: /not signed by the mint's key/ });
       expect(written).toBe(false);
       // the honest receipt then applies
       await user.applyReceipt(v.user, receipt as never, { path: 'm', write: async () => undefined });
