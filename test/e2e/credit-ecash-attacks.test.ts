@@ -5,7 +5,8 @@
  * `credit token decode` refuses a token naming another mint than the offer's. Tokens
  * are checked by cashu-ts (DLEQ) and the test-code Nutshell mint, not by src/.
  */
-import { getDecodedToken, getEncodedToken, hasValidDleq } from '@cashu/cashu-ts';
+import { blindMessage, getDecodedToken, getEncodedToken, hasValidDleq } from '@cashu/cashu-ts';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hex } from '@scure/base';
@@ -81,6 +82,29 @@ describe('review: ecash through the CLI, attacked', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readFileSync(file, 'utf8').trim()).toBe(lost.stdout.trim());
     expect(snapshot(user.dir)).toEqual(userAfter);
+  }, 60_000);
+
+  // Gain if broken (issue 36, found 1): a relay holding the user's request puts in its own
+  // blinded messages for the same amounts; the mint co-signed the state and signed the
+  // relay's outputs — the relay got the payment's ecash, the user a receipt it refuses
+  // (E_BAD_DLEQ) and then E_PENDING until its refund at expiry.
+  it('a relay swapping a request\'s outputs for its own (cashu-ts blinded messages) is refused, nothing written; the genuine request then pays the user', async () => {
+    const req = JSON.parse(message(await pipeline([userStage(user, ENV, 'sign-update', '--role', 'user', '--amount', '1500', ...WALLET)], ''), 'credit/update-request', 'request').text);
+    const relayed = { ...req, outputs: req.outputs.map((o: { amount: number; id: string }) => ({ ...o, B_: blindMessage(randomBytes(32)).B_.toHex(true) })) };
+    const before = snapshot(root);
+    const mint = (input: string) => run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input, env: { ...ENV, MINT_KEY } });
+    const refused = mint(JSON.stringify(relayed));
+    expect(refused.status).toBe(4);
+    expect(refused.stdout).toBe('');
+    expect(/^offchain: error (E_[A-Z0-9_]+): /.exec(refused.stderr.split('\n').filter((l) => l.startsWith('offchain: error'))[0] ?? '')?.[1]).toBe('E_OUTPUTS_SIGNATURE');
+    expect(snapshot(root)).toEqual(before);
+    // the genuine request, through the same mint, on the nonce the relay did not use up
+    const receipt = mint(JSON.stringify(req));
+    expect(receipt.status, receipt.stderr).toBe(0);
+    const tokenPath = join(root, 'relayed.txt');
+    const balance = message(await pipeline([userStage(user, ENV, 'sign-update', '--role', 'user', ...WALLET, '--token-out', tokenPath)], receipt.stdout), 'credit/balance', 'receipt').msg;
+    expect(balance.ecash.this_payment_sat).toBe(1500);
+    expect(checkToken(readFileSync(tokenPath, 'utf8').trim(), keyset)).toBe(1500);
   }, 60_000);
 
   // Gain if broken: real proofs in a token naming the payer's own server; decode said

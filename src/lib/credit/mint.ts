@@ -202,7 +202,8 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   await checkChain(ctx, c);
   // Ecash outputs are checked before the nonce is taken: a refusal leaves it unused.
   if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
-  const points = await checkOutputs(ctx, c.id, req.state, req.amount_sat, req.outputs);
+  const mintPubnonce = input.pubnonces[input.key.participants.findIndex((k) => equalBytes(k, ctx.mint.publicKey))];
+  const points = await checkOutputs(ctx, req, { userPubkey: c.userPubkey, txid: tx.id, mintPubnonce });
   const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
   const signatures = points ? signOutputs(ctx.ecash!.keyset, req.outputs!, points) : undefined;
   const receipt: ReceiptJson = {

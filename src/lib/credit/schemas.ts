@@ -125,6 +125,10 @@ export const UpdateRequestSchema = messageSchema('credit/update-request', 'User 
   cumulative_sat: Sats('the mint\'s total under this state'),
   psbt: Base64Psbt,
   outputs: Type.Optional(Type.Array(BlindedMessageSchema, { minItems: 1, maxItems: 64, description: 'NUT-00 blinded messages summing to amount_sat (with an ecash offer)' })),
+  outputs_signature: Type.Optional(Hex(
+    'with outputs: BIP-340 signature by the user\'s key over the tagged hash "offchain/credit/v1/outputs" of contract_id ‖ state (u32 BE) ‖ txid ‖ the mint nonce in the PSBT ‖ amount_sat (u64 BE) ‖ cumulative_sat (u64 BE) ‖ output count (u16 BE) ‖ each output\'s amount (u64 BE) ‖ id length (u8) ‖ id ‖ B_ (docs/ecash.md)',
+    64,
+  )),
 });
 
 export const ReceiptSchema = messageSchema('credit/receipt', 'Mint → user: the state is stored fully signed; credit the amount. Carries no mint signature.', {

@@ -21,7 +21,7 @@ import { checkFunding, checkRefund } from './rules.ts';
 import type { ClosedSchema, CreditOfferSchema, OpenAcceptSchema, ReceiptSchema, RolloverAcceptSchema, RolloverRefundSchema } from './schemas.ts';
 import { issueNonce, refundNonceContext, signedKeyPathTx, userSignAgainst } from './signing.ts';
 import { contractKey, makeContract, type CreditContract } from './terms.ts';
-import { checkEcashOffer, makeOutputs, receiveSignatures } from './ecash.ts';
+import { authorizeOutputs, checkEcashOffer, makeOutputs, receiveSignatures, type BlindedMessageJson, type OutputsAuthorization } from './ecash.ts';
 import { encodeTokenV4 } from '../ecash/token.ts';
 import { NO_TOP_UP, buildClose, buildRefund, buildRollover, buildState, maxCumulative, rolloverTxid, type TopUp } from './transactions.ts';
 
@@ -268,7 +268,7 @@ export async function updateRequest(ctx: UserContext, id: string, amount: bigint
   const { record, c } = await load(ctx, id);
   const cumulative = BigInt(record.confirmed.cumulative_sat) + amount;
   const resend = checkCanSign(record, 'update', (p) => BigInt(p.cumulative_sat) === cumulative, (p) => ` (cumulative ${p.cumulative_sat} sat)`);
-  if (resend) return resend;
+  if (resend) return signedOutputsOnResend(ctx, record, resend);
   const state = record.confirmed.state + 1;
   let ecash = record.ecash;
   let outputs;
@@ -283,14 +283,33 @@ export async function updateRequest(ctx: UserContext, id: string, amount: bigint
   }
   const tx = buildState(c, cumulative);
   userSignAgainst(tx, 0, ctx.user, c.mintPubkey, record.mint_nonce!);
+  const body = { contract_id: c.id, state, amount_sat: Number(amount), cumulative_sat: Number(cumulative) };
   const request = {
-    type: 'credit/update-request', version: 1, network: ctx.network, contract_id: c.id, state,
-    amount_sat: Number(amount), cumulative_sat: Number(cumulative), psbt: base64.encode(serializePsbt(tx)),
-    ...(outputs ? { outputs } : {}),
+    type: 'credit/update-request', version: 1, network: ctx.network, ...body, psbt: base64.encode(serializePsbt(tx)),
+    ...(outputs ? { outputs, outputs_signature: signOutputs(ctx, { ...body, txid: tx.id, mint_pubnonce: fromHex(record.mint_nonce!.pubnonce, 'mint nonce', 66), outputs }) } : {}),
   };
   // Recorded before it leaves: from now on the mint may hold this state.
   await ctx.records.put({ ...record, pending: { kind: 'update', state, cumulative_sat: Number(cumulative), txid: tx.id, request }, ...(ecash ? { ecash } : {}) });
   return request;
+}
+
+/** The user's signature over a request's outputs, binding them to this state and mint nonce (ecash.ts, outputsDigest). */
+function signOutputs(ctx: UserContext, a: OutputsAuthorization): string {
+  return authorizeOutputs(ctx.user, a, ctx.random.bytes(32, 'credit/outputs/aux'));
+}
+
+/**
+ * A pending update resent unchanged — but one recorded before requests carried the
+ * user's signature over their outputs gets it now (same outputs, same state, same mint
+ * nonce), so a mint that requires it signs the user's outputs and no one else's.
+ */
+async function signedOutputsOnResend(ctx: UserContext, record: UserContractRecord, request: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const r = request as { contract_id: string; state: number; amount_sat: number; cumulative_sat: number; outputs?: BlindedMessageJson[]; outputs_signature?: string };
+  if (!r.outputs || r.outputs_signature !== undefined) return request;
+  const p = record.pending!;
+  const signed = { ...request, outputs_signature: signOutputs(ctx, { ...r, outputs: r.outputs, txid: p.txid, mint_pubnonce: fromHex(record.mint_nonce!.pubnonce, 'mint nonce', 66) }) };
+  await ctx.records.put({ ...record, pending: { ...p, request: signed } });
+  return signed;
 }
 
 function walletSeed(ctx: UserContext): Uint8Array {
