@@ -107,6 +107,26 @@ describe('review: ecash through the CLI, attacked', () => {
     expect(checkToken(readFileSync(tokenPath, 'utf8').trim(), keyset)).toBe(1500);
   }, 60_000);
 
+  // Gain if broken (issue 36, findings 2 and 3): a token repeating one proof decoded as
+  // ten times its amount, all_valid (a mint answers "Duplicate inputs provided"); and a
+  // wallet reading a token it has no keyset for got a usage error.
+  it('credit token decode: without --keyset it reads the token (verified: false); a token repeating a proof is E_DUPLICATE_PROOF (exit 4, nothing on stdout)', () => {
+    const good = readFileSync(join(ROOT, 'fixtures/credit/token.txt'), 'utf8').trim();
+    const t = getDecodedToken(good, [keyset.id]);
+    const plain = run(['credit', 'token', 'decode', '--in', 'fixtures/credit/token.txt'], { env: ENV });
+    expect(plain.status, plain.stderr).toBe(0);
+    const m = JSON.parse(plain.stdout);
+    expect([m.verified, m.amount_sat, m.all_valid]).toEqual([false, 1000, undefined]);
+    expect(m.proofs.map((p: { id: string; amount: number; C: string }) => [p.id, p.amount, p.C])).toEqual(t.proofs.map((p) => [p.id, Number(p.amount.toString()), p.C]));
+    writeFileSync(join(root, 'copies.txt'), getEncodedToken({ ...t, proofs: Array(10).fill(t.proofs[0]) }));
+    for (const args of [['--keyset', 'fixtures/credit/keyset.json'], []]) {
+      const copies = run(['credit', 'token', 'decode', ...args, '--in', join(root, 'copies.txt')], { env: ENV });
+      expect(copies.status).toBe(4);
+      expect(copies.stdout).toBe('');
+      expect(/^offchain: error (E_[A-Z0-9_]+): /m.exec(copies.stderr)?.[1]).toBe('E_DUPLICATE_PROOF');
+    }
+  });
+
   // Gain if broken: real proofs in a token naming the payer's own server; decode said
   // all_valid, the receiver's wallet hands the proofs to that server.
   it('credit token decode --keyset OFFER refuses a token naming another mint (E_TOKEN_MISMATCH, exit 4, nothing on stdout)', () => {

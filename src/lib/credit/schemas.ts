@@ -160,21 +160,22 @@ export const KeysetSchema = messageSchema('credit/keyset', 'The mint\'s active e
   keysets: Type.Array(Type.Object({ id: KeysetId, unit: Type.Literal('sat'), keys: KeysByAmount }, { additionalProperties: false }), { minItems: 1, maxItems: 1 }),
 });
 
-export const TokenSchema = messageSchema('credit/token', 'A decoded Cashu token, each proof checked (NUT-12 DLEQ) against a keyset. No secret is shown: Y = hash_to_curve(secret) identifies a proof (NUT-07).', {
+export const TokenSchema = messageSchema('credit/token', 'A decoded Cashu token: its proofs once each (no Y twice), and with --keyset each checked (NUT-12 DLEQ) against its keyset. No secret is shown: Y = hash_to_curve(secret) identifies a proof (NUT-07).', {
   version_prefix: Type.Union([Type.Literal('cashuA'), Type.Literal('cashuB')]),
   mint: Type.String(),
   unit: Type.String(),
   memo: Type.Optional(Type.String()),
   amount_sat: Sats('the sum of the proofs'),
-  keyset_id: Type.Optional(KeysetId),
+  keyset_id: Type.Optional(Type.String({ pattern: '^(00[0-9a-f]{14}|01[0-9a-f]{64})$', description: 'verified: the one keyset every proof is under (NUT-02 version 00 or 01)' })),
   proofs: Type.Array(Type.Object({
-    id: Type.String(),
+    id: Type.String({ description: 'the proof\'s keyset id as the token gives it (verified: the full id it resolves to)' }),
     amount: Type.Integer({ minimum: 1 }),
     Y: PointHex('hash_to_curve(secret)'),
     C: PointHex('the unblinded signature'),
-    dleq: Type.Union([Type.Literal('valid'), Type.Literal('invalid'), Type.Literal('absent'), Type.Literal('other keyset')]),
+    dleq: Type.Union([Type.Literal('valid'), Type.Literal('not checked'), Type.Literal('absent')], { description: 'valid: verified against the keyset; not checked: present, decoded without --keyset' }),
   }, { additionalProperties: false })),
-  all_valid: Type.Boolean({ description: 'every proof carries a DLEQ that verifies against the keyset' }),
+  verified: Type.Boolean({ description: 'false: decoded without a keyset, nothing but the encoding checked; true: every proof verified' }),
+  all_valid: Type.Optional(Type.Boolean({ description: 'with --keyset: every proof carries a DLEQ that verifies against its keyset (a token that fails is refused instead)' })),
 });
 
 export const CloseRequestSchema = messageSchema('credit/close-request', 'User → mint: a cooperative close, signed by the user.', {
