@@ -11,7 +11,7 @@ import { MalformedInputError, RefusedError } from '../errors.ts';
 import { compressed, pointFromBytes, type Point } from '../ecash/curve.ts';
 import { secretPoint } from '../ecash/nut00.ts';
 import { parseKeys } from '../ecash/nut01.ts';
-import { keysetIdV00, keysetIdV01, type KeysetKeys } from '../ecash/nut02.ts';
+import { keysetIdMatches, keysetIdV00, keysetIdV01, type KeysetKeys } from '../ecash/nut02.ts';
 import { verifyProofDleq } from '../ecash/nut12.ts';
 import { isShortKeysetId, type Token } from '../ecash/token.ts';
 
@@ -42,8 +42,9 @@ function checkId(claimed: string, keys: KeysetKeys, unit: string, fee: number | 
     return id;
   }
   if (/^01[0-9a-f]{64}$/.test(claimed)) {
+    // keysetIdMatches: also Nutshell's form of a final_expiry of 0 (nut02.ts)
+    if (keysetIdMatches(claimed, keys, { unit, input_fee_ppk: fee, final_expiry: expiry })) return claimed;
     const id = keysetIdV01(keys, unit, fee, expiry);
-    if (id === claimed) return id;
     const asV00 = keysetIdV00(keys);
     const given = `unit ${JSON.stringify(unit)}, input_fee_ppk ${fee ?? 'none'}, final_expiry ${expiry ?? 'none'}`;
     throw new RefusedError(

@@ -11,7 +11,7 @@
  * and NUT-02 version-01 ids are hashed here with node:crypto from the spec's text.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { getDecodedToken, getEncodedToken, type Proof } from '@cashu/cashu-ts';
 import { describe, expect, it } from 'vitest';
@@ -142,6 +142,23 @@ describe('a mint\'s GET /v1/keys answer of either id version', () => {
       expect(e.message).toMatch(/NUT-02 version 01: a hash of its keys, unit, input_fee_ppk and final_expiry/);
       expect(e.message).toContain(`input_fee_ppk ${(c.input_fee_ppk ?? 0) + 1}`);
     }
+  });
+
+  it('every /v1/keys answer real Nutshell 0.20.3 mints gave (test/vectors/nutshell: fresh, fee 0, upgraded from 0.19, rotated) is accepted; the fixture token verifies against the fresh default mint\'s', () => {
+    const dir = join(ROOT, 'test/vectors/nutshell');
+    const files = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).flatMap((d) => readdirSync(join(dir, d.name)).filter((f) => /^keys(-[0-9a-f]+)?\.json$/.test(f)).map((f) => join(dir, d.name, f)));
+    expect(files.length).toBe(17); // every keys*.json there (keysets.json carry no keys)
+    let keysets = 0;
+    for (const f of files) {
+      const answer = JSON.parse(readFileSync(f, 'utf8'));
+      expect(keysetFromDocument(answer).keysets.map((k) => k.id), f).toEqual(answer.keysets.map((k: { id: string }) => k.id));
+      keysets += answer.keysets.length;
+    }
+    expect(keysets).toBe(19);
+    const fresh = JSON.parse(readFileSync(join(dir, 'default/keys.json'), 'utf8'));
+    expect(fresh.keysets[0].id).toBe(V01); // what test code hashed above is what the mint announced
+    const m = decode(underV01(true), fresh) as { keyset_id: string; all_valid: boolean };
+    expect([m.keyset_id, m.all_valid]).toEqual([V01, true]);
   });
 
   it('the issue\'s case: the mint\'s own /v1/keys answer (version 01) no longer reads as a wrong seed, and a version-00 answer whose keys are another\'s still does', () => {
