@@ -36,5 +36,12 @@ const rec = save('ecash-receipt.json', cli(['sign-update', '--role', 'mint', ...
 rmSync(fx('credit/token.txt'), { force: true });
 save('ecash-balance.json', cli(['sign-update', '--role', 'user', ...user, '--token-out', 'fixtures/credit/token.txt'], rec));
 save('token.json', cli(['credit', 'token', 'decode', '--keyset', fx('credit/keyset.json'), '--in', fx('credit/token.txt')]));
+// NUT-09: the payment's outputs as a wallet restoring from its seed asks for them (amount 0, as cashu-ts sends), and the mint's answer
+const restoreRequest = JSON.stringify({
+  type: 'credit/restore-request', version: 1, network: 'regtest',
+  outputs: (JSON.parse(upd) as { outputs: { id: string; B_: string }[] }).outputs.map((o) => ({ amount: 0, id: o.id, B_: o.B_ })),
+}, null, 2) + '\n';
+save('restore-request.json', restoreRequest);
+save('restore.json', cli(['credit', 'ecash', 'restore', '--state-dir', join(dir, 'mint'), '--ecash-seed-env', 'ECASH_SEED'], restoreRequest));
 rmSync(dir, { recursive: true, force: true });
 console.error('ecash fixtures regenerated');

@@ -43,6 +43,7 @@ import CreditList from './commands/credit/list.ts';
 import CreditStoreMigrate from './commands/credit/store/migrate.ts';
 import StatechainStoreMigrate from './commands/statechain/store/migrate.ts';
 import CreditTokenDecode from './commands/credit/token/decode.ts';
+import CreditEcashRestore from './commands/credit/ecash/restore.ts';
 import DecodeOpenassets from './commands/decode-openassets.ts';
 import DecodeCounterparty from './commands/decode-counterparty.ts';
 import ExitCredit from './commands/exit-credit.ts';
@@ -121,6 +122,7 @@ export const COMMANDS = {
   'credit:list': CreditList,
   'credit:store:migrate': CreditStoreMigrate,
   'credit:token:decode': CreditTokenDecode,
+  'credit:ecash:restore': CreditEcashRestore,
   'openassets:decode': DecodeOpenassets,
   'counterparty:decode': DecodeCounterparty,
   'credit:exit': ExitCredit,

@@ -76,7 +76,12 @@ export interface BlindSignaturePort {
   recordBlindSignatures(contractId: string, state: number, rows: { B_: string; keyset_id: string; amount: number }[]): Promise<void>;
   /** Per keyset: all ecash ever signed. */
   ecashIssuance(): Promise<{ keyset_id: string; issued_sat: number; signatures: number }[]>;
+  /** The rows of the blinded messages among `B_s` (exact hex) that were signed; read-only (NUT-09 restore). */
+  signedBlindedMessages(B_s: string[]): Promise<SignedBlindedMessage[]>;
 }
+
+/** One blinded message the mint signed: for whom, under which keyset, for what amount. */
+export type SignedBlindedMessage = { B_: string; contract_id: string; state: number; keyset_id: string; amount: number };
 
 export type NextNonceJson = { state: number; pubnonce: string };
 

@@ -178,6 +178,22 @@ export const TokenSchema = messageSchema('credit/token', 'A decoded Cashu token:
   all_valid: Type.Optional(Type.Boolean({ description: 'with --keyset: every proof carries a DLEQ that verifies against its keyset (a token that fails is refused instead)' })),
 });
 
+const RestoreOutput = Type.Object(
+  { amount: Type.Integer({ minimum: 0, description: 'as the wallet asks (wallets ask with 0: the signature carries the amount)' }), id: Type.String({ description: 'the keyset id the wallet derived the output for' }), B_: PointHex('the blinded message') },
+  { additionalProperties: false },
+);
+
+/** NUT-09 PostRestoreRequest with our envelope (`credit ecash restore` reads it, or the bare NUT-09 body a wallet POSTs). */
+export const RestoreRequestSchema = messageSchema('credit/restore-request', 'Wallet → mint: NUT-09 restore request — blinded messages regenerated from a NUT-13 seed, asking for the signatures the mint made on them.', {
+  outputs: Type.Array(RestoreOutput, { maxItems: 1000 }),
+});
+
+/** NUT-09 PostRestoreResponse with our envelope: what `credit ecash restore` prints (a NUT-09 client reads outputs and signatures). */
+export const RestoreSchema = messageSchema('credit/restore', 'Mint → wallet: NUT-09 restore. For each asked blinded message the mint signed, in the request\'s order, the output as asked and its blind signature with NUT-12 DLEQ; nothing for any other.', {
+  outputs: Type.Array(RestoreOutput, { maxItems: 1000 }),
+  signatures: Type.Array(BlindSignatureSchema, { maxItems: 1000, description: 'signatures[i] is outputs[i]\'s: the amount and keyset the mint signed it for' }),
+});
+
 export const CloseRequestSchema = messageSchema('credit/close-request', 'User → mint: a cooperative close, signed by the user.', {
   contract_id: ContractId,
   state: StateNumber,
@@ -373,5 +389,5 @@ export const CREDIT_SCHEMAS = [
   CreditOfferSchema, CreditAddressSchema, OpenRequestSchema, OpenAcceptSchema, OpenedSchema, UpdateRequestSchema, ReceiptSchema,
   BalanceSchema, CloseRequestSchema, ClosedSchema, RolloverRequestSchema, RolloverRefundSchema, RolloverSignSchema, RolloverAcceptSchema,
   RolledOverSchema, ExitSchema,
-  RefundSchema, ContractsSchema, AbandonSchema, AbandonedSchema, OpenAbandonedSchema, KeysetSchema, TokenSchema, StoreMigratedSchema,
+  RefundSchema, ContractsSchema, AbandonSchema, AbandonedSchema, OpenAbandonedSchema, KeysetSchema, TokenSchema, StoreMigratedSchema, RestoreRequestSchema, RestoreSchema,
 ];
