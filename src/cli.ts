@@ -44,6 +44,7 @@ import CreditStoreMigrate from './commands/credit/store/migrate.ts';
 import StatechainStoreMigrate from './commands/statechain/store/migrate.ts';
 import CreditTokenDecode from './commands/credit/token/decode.ts';
 import CreditEcashRestore from './commands/credit/ecash/restore.ts';
+import CreditEcashClaim from './commands/credit/ecash/claim.ts';
 import DecodeOpenassets from './commands/decode-openassets.ts';
 import DecodeCounterparty from './commands/decode-counterparty.ts';
 import ExitCredit from './commands/exit-credit.ts';
@@ -123,6 +124,7 @@ export const COMMANDS = {
   'credit:store:migrate': CreditStoreMigrate,
   'credit:token:decode': CreditTokenDecode,
   'credit:ecash:restore': CreditEcashRestore,
+  'credit:ecash:claim': CreditEcashClaim,
   'openassets:decode': DecodeOpenassets,
   'counterparty:decode': DecodeCounterparty,
   'credit:exit': ExitCredit,

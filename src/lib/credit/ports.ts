@@ -181,7 +181,11 @@ export type UserContractRecord = {
    * received so far, the pending request's outputs (their counters), and the last paid
    * request's (so its receipt fed again writes its token again).
    */
-  ecash?: EcashOfferJson & { counter: number; issued_sat: number; pending_outputs?: { counter: number; outputs: BlindedMessageJson[] }; last_outputs?: { state: number; counter: number; outputs: BlindedMessageJson[] } };
+  ecash?: EcashOfferJson & {
+    counter: number; issued_sat: number; pending_outputs?: { counter: number; outputs: BlindedMessageJson[] }; last_outputs?: { state: number; counter: number; outputs: BlindedMessageJson[] };
+    /** A state the mint signed without ecash for these outputs (settled by abandon; claimed by restore: ecash-claim.ts). */
+    unpaid?: { state: number; amount_sat: number; counter: number; outputs: BlindedMessageJson[] };
+  };
   /** Set once the contract serves as this device's Lightning-gateway channel (docs/device-gateway.md). */
   device?: DeviceChannel;
 };

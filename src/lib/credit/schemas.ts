@@ -149,6 +149,8 @@ export const BalanceSchema = messageSchema('credit/balance', 'The user\'s own re
   expiry_height: Height('the contract\'s expiry'),
   ecash: Type.Optional(Type.Object({
     issued_sat: Sats('ecash received under this contract so far (equals cumulative_sat when every payment carried outputs)'),
+    unpaid_sat: Type.Optional(Sats('a payment the mint signed without ecash for the user\'s outputs (settled by credit abandon): claim it with credit ecash claim, or close; no further payment is signed until it is paid')),
+    unpaid_state: Type.Optional(Type.Integer({ minimum: 1, description: 'the state of that payment' })),
     this_payment_sat: Type.Optional(Sats('ecash in the token just written')),
     proofs: Type.Optional(Type.Integer({ minimum: 0, description: 'proofs in that token' })),
     token_out: Type.Optional(Type.String({ description: 'where the cashuB token was written (a 0600 file), or "-" for standard output' })),

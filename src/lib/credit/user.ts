@@ -10,7 +10,7 @@ import type { Static } from '@sinclair/typebox';
 import { Transaction } from '@scure/btc-signer';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
-import { MalformedInputError, RefusedError, StateConflictError, UsageError } from '../errors.ts';
+import { MalformedInputError, RefusedError, StateConflictError, UsageError, isOffchainError } from '../errors.ts';
 import { addPubNonce, finalSignature, partialSignature, readMusigInput, verifyPartialSigs } from '../musig/psbt-keypath.ts';
 import { parsePsbt, parsePsbtBase64, serializePsbt } from '../psbt/parse.ts';
 import { keyPathSighash } from '../taproot/taproot.ts';
@@ -22,7 +22,7 @@ import type { ClosedSchema, CreditOfferSchema, OpenAcceptSchema, ReceiptSchema, 
 import { issueNonce, refundNonceContext, signedKeyPathTx, userSignAgainst } from './signing.ts';
 import { contractKey, makeContract, type CreditContract } from './terms.ts';
 import { authorizeOutputs, checkEcashOffer, makeOutputs, receiveSignatures, type BlindedMessageJson, type OutputsAuthorization } from './ecash.ts';
-import { encodeTokenV4 } from '../ecash/token.ts';
+import { encodeTokenV4, type Proof } from '../ecash/token.ts';
 import { NO_TOP_UP, buildClose, buildRefund, buildRollover, buildState, maxCumulative, rolloverTxid, type TopUp } from './transactions.ts';
 
 type Offer = Static<typeof CreditOfferSchema>;
@@ -271,6 +271,9 @@ export async function updateRequest(ctx: UserContext, id: string, amount: bigint
   if (resend) return signedOutputsOnResend(ctx, record, resend);
   const state = record.confirmed.state + 1;
   let ecash = record.ecash;
+  if (ecash?.unpaid) {
+    refuse('E_ECASH_UNPAID', `the mint signed state ${ecash.unpaid.state} of contract ${c.id} (${ecash.unpaid.amount_sat} sat) but gave no ecash for your outputs: pay no more into it. Claim it (offchain credit ecash claim --start --contract ${c.id} | the mint's credit ecash restore | offchain credit ecash claim --token-out FILE), or close the contract (close-credit --role user --start) and keep the rest`);
+  }
   let outputs;
   if (ecash) {
     // NUT-13: secrets and blinding factors at counter, counter+1, …; the counter moves on
@@ -351,7 +354,16 @@ export async function applyReceipt(ctx: UserContext, receipt: Static<typeof Rece
     const e = record.ecash;
     if (e?.pending_outputs) {
       if (!sink) throw new UsageError('E_USAGE', 'this receipt carries ecash: pass --token-out FILE (a new 0600 file; "-" for standard output) to keep the token');
-      const proofs = receiveSignatures(walletSeed(ctx), e, e.pending_outputs, receipt.signatures);
+      let proofs: Proof[];
+      try {
+        proofs = receiveSignatures(walletSeed(ctx), e, e.pending_outputs, receipt.signatures);
+      } catch (err) {
+        if (!isOffchainError(err) || !UNPAID_CODES.includes(err.code)) throw err;
+        // The mint's own answer to this user's abandon: it holds the state, so the state
+        // stands; its ecash never came. Settled without it (ecash-claim.ts), not frozen.
+        if (p!.abandon) return settleUnpaid(ctx, c, updated, e, p!.cumulative_sat - record.confirmed.cumulative_sat, receipt.state);
+        throw new RefusedError(err.code, `${err.message}. Resend the request (an answer changed on its way gets the mint's stored one again); if the mint keeps answering so, settle this payment without its ecash: offchain credit abandon --role user --start --contract ${c.id} | (mint) offchain credit abandon --role mint | offchain credit abandon --role user --token-out FILE`);
+      }
       await sink.write(encodeTokenV4({ mint: e.mint_url, unit: e.unit, proofs }));
       const { pending_outputs: _done, ...rest } = e;
       // The paid outputs stay until the next payment: the same receipt fed again writes the same token again.
@@ -375,6 +387,26 @@ export async function applyReceipt(ctx: UserContext, receipt: Static<typeof Rece
   return balanceMessage(ctx, c, record);
 }
 
+/** What a receipt's ecash failing its checks is refused with: not this user's outputs, or not the offer's keys. */
+const UNPAID_CODES = ['E_BAD_DLEQ', 'E_BAD_SIGNATURES'];
+
+/**
+ * A state the mint signed (its receipt, answered to the user's abandon) whose ecash is not
+ * for this user's outputs — a mint that signed other outputs, or an answer changed on its
+ * way twice. The state stands (the mint holds it and can exit with it), so the record
+ * moves on: confirmed, the receipt's next nonce taken, and the payment kept as unpaid —
+ * its outputs (restorable if the mint did sign them: credit ecash claim) and its amount.
+ * Until it is paid no further payment is signed into this contract (E_ECASH_UNPAID), so
+ * a mint that keeps the ecash gains that one payment and no other; closing, rolling over
+ * and the refund work as ever.
+ */
+async function settleUnpaid(ctx: UserContext, c: CreditContract, updated: UserContractRecord, e: NonNullable<UserContractRecord['ecash']>, amount: number, state: number): Promise<Record<string, unknown>> {
+  const { pending_outputs: outputs, last_outputs: _last, ...rest } = e;
+  const settled: UserContractRecord = { ...updated, ecash: { ...rest, unpaid: { state, amount_sat: amount, ...outputs! } } };
+  await ctx.records.put(settled);
+  return balanceMessage(ctx, c, settled);
+}
+
 export function balanceMessage(ctx: UserContext, c: CreditContract, record: UserContractRecord, payment?: { amount: number; proofs: number; token_out: string }): Record<string, unknown> {
   const left = maxCumulative(c) - BigInt(record.confirmed.cumulative_sat);
   return {
@@ -383,6 +415,7 @@ export function balanceMessage(ctx: UserContext, c: CreditContract, record: User
     ...(record.ecash ? {
       ecash: {
         issued_sat: record.ecash.issued_sat,
+        ...(record.ecash.unpaid ? { unpaid_sat: record.ecash.unpaid.amount_sat, unpaid_state: record.ecash.unpaid.state } : {}),
         ...(payment ? { this_payment_sat: payment.amount, proofs: payment.proofs, token_out: payment.token_out } : {}),
         counter: record.ecash.counter,
       },

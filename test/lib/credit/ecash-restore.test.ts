@@ -16,7 +16,7 @@
 import { pbkdf2Sync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Mint, Wallet } from '@cashu/cashu-ts';
+import { JSONInt, Mint, Wallet } from '@cashu/cashu-ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../helpers.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
@@ -142,10 +142,8 @@ function cashuTsWallet(w: W, seed: Uint8Array, calls: string[]): Wallet {
     if (path === '/v1/info') return { name: 'credit mint', version: 'offchain', nuts: { 7: { supported: false }, 9: { supported: true }, 12: { supported: true } } };
     if (path === '/v1/keysets') return { keysets: [{ id: KS.id, unit: 'sat', active: true, input_fee_ppk: 0 }] };
     if (path === '/v1/keys' || path === `/v1/keys/${KS.id}`) return { keysets: [{ ...keys, active: true }] };
-    // As the body travels: cashu-ts's own serialiser writes its Amounts as JSON numbers (JSON.stringify would
-    // give their toJSON strings), and the answer goes back as JSON.
-    const wire = JSON.parse(JSON.stringify(requestBody), (k, v) => (k === 'amount' && typeof v === 'string' ? Number(v) : v));
-    if (path === '/v1/restore') return JSON.parse(JSON.stringify(await restoreSignatures(w.mintBook, [KS], readRestoreRequest(wire))));
+    // As the body travels: cashu-ts's own serialiser (its HTTP requests use it), and the answer back as JSON.
+    if (path === '/v1/restore') return JSON.parse(JSON.stringify(await restoreSignatures(w.mintBook, [KS], readRestoreRequest(JSON.parse(JSONInt.stringify(requestBody) ?? 'null')))));
     throw new Error(`unexpected ${path}`);
   };
   return new Wallet(new Mint('http://localhost:3338', { customRequest: customRequest as never }), { unit: 'sat', bip39seed: seed });
