@@ -43,10 +43,8 @@ async function claimedContract(ctx: UserContext, answer: RestoreAnswer, id?: str
   const matches = (await ctx.records.list()).filter((r) => r.network === ctx.network && r.ecash?.unpaid?.outputs.some((o) => asked.has(o.B_)));
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) {
-    const any = (await ctx.records.list()).some((r) => r.ecash?.unpaid);
-    throw new RefusedError('E_ECASH_UNPAID', any
-      ? 'the mint\'s answer holds no signature on the outputs of any unpaid payment here: it never signed them. Close the contract (close-credit --role user --start) and keep the rest of its balance'
-      : 'no contract here has a payment waiting for its ecash');
+    if (!(await ctx.records.list()).some((r) => r.ecash?.unpaid)) throw new StateConflictError('E_NOTHING_UNPAID', 'no contract here has a payment waiting for its ecash');
+    throw new RefusedError('E_ECASH_UNPAID', 'the mint\'s answer holds no signature on the outputs of any unpaid payment here: it never signed them. Close the contract (close-credit --role user --start) and keep the rest of its balance');
   }
   throw new UsageError('E_USAGE', `${matches.length} contracts have unpaid payments in this answer: pass --contract ID`);
 }

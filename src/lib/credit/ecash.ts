@@ -30,6 +30,8 @@
  *   mint  next_state n+1          update-request+outputs   Σ = A, keyset, points, ≤64, user's          state, receipt, blind_signatures  receipt with k signatures+DLEQ
  *                                                          signature over them, no point signed before
  *   user  pending n+1             receipt+signatures       k sigs, ids, amounts, every DLEQ            token file (0600), then record    credit/balance (+ token)
+ *   user  pending n+1, abandoned  the mint's stored receipt  for this state; its ecash not for        state confirmed, payment unpaid   credit/balance (unpaid_sat): no further payment;
+ *                                                          these outputs                                                               claim (ecash-claim.ts) or close
  */
 import { fromHex, toHex } from '../bytes.ts';
 import { schnorr } from '@noble/curves/secp256k1.js';
