@@ -17,6 +17,7 @@ import { pbkdf2Sync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JSONInt, Mint, Wallet } from '@cashu/cashu-ts';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../helpers.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
@@ -67,6 +68,29 @@ describe('the same blinded messages get the same signatures, nothing else', () =
     // an empty request, and one of only unknown outputs: empty answers
     expect(await restoreSignatures(w.mintBook, [KS], { outputs: [] })).toEqual({ outputs: [], signatures: [] });
     expect(await restoreSignatures(w.mintBook, [KS], { outputs: never })).toEqual({ outputs: [], signatures: [] });
+  });
+
+  it('property: any request mixing signed outputs, never-signed ones and negations, in any order and with any amount or id, is answered with exactly the signed ones, in that order, with the receipt\'s bytes', async () => {
+    const id = await open(w);
+    const paid = [await pay(w, id, 777n), await pay(w, id, 35n)];
+    const signed = new Map(paid.flatMap((p) => p.request.outputs.map((o, i) => [o.B_, p.receipt.signatures![i]!] as const)));
+    const never = makeOutputs(new Uint8Array(64).fill(3), KS.id, 0, 255n).map((o) => o.B_);
+    const pool = [...signed.keys(), ...never, ...[...signed.keys()].map(negate)];
+    let answered = 0;
+    let empty = 0;
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.record({ B_: fc.constantFrom(...pool), amount: fc.nat(1 << 20), id: fc.constantFrom(KS.id, '00ffffffffffffff', '01' + 'ab'.repeat(32)) }), { maxLength: 12 }),
+      async (outputs) => {
+        const answer = await restoreSignatures(w.mintBook, [KS], readRestoreRequest({ outputs }));
+        const expected = outputs.filter((o) => signed.has(o.B_));
+        expect(answer.outputs).toEqual(expected);
+        expect(answer.signatures).toEqual(expected.map((o) => signed.get(o.B_)));
+        if (expected.length > 0) answered++;
+        else empty++;
+      },
+    ), { numRuns: Number(process.env.CREDIT_PROPERTY_RUNS ?? 25) });
+    expect(answered).toBeGreaterThan(0);
+    expect(empty).toBeGreaterThan(0);
   });
 
   it('a signed output under a keyset this mint was not given: E_WRONG_KEY (exit 2) naming it', async () => {

@@ -31,6 +31,7 @@ export default class CreditEcashRestore extends CreditCommand<typeof CreditEcash
     // A bare NUT-09 body names no network; a credit/restore-request does, and must agree with --network.
     const network = this.network((doc.value as { network?: Network }).network);
     const keyset = (await this.ecashKeyset(true))!;
+    await this.ecashOnBackend(); // the signatures' secret multiplications on $OFFCHAIN_SECP256K1's backend when it names one (same bytes)
     const answer = await this.withMintView(network, (store) => restoreSignatures(store, [keyset], req));
     return { message: { type: 'credit/restore', version: 1, network, ...answer } };
   }
