@@ -2,7 +2,8 @@
  * Ecash for credit (docs/ecash.md): the keyset, one payment whose receipt carries blind
  * signatures, the token the user keeps, and that token decoded; the check against a
  * Nutshell mint's saved answers (fixtures/credit/nutshell/: a fresh 0.20.3, then the same
- * mint rotated to index 1) and the rotation followed. Nutshell's test seed
+ * mint rotated to index 1) and the rotation followed; a wallet's NUT-09 restore of the payment's
+ * outputs and the mint's answer. Nutshell's test seed
  * (TEST_PRIVATE_KEY: keyset 01884a74… on a fresh 0.20.3) and a public test wallet seed:
  * never use either for real money. Run by scripts/fixtures.ts, or alone after `npm run build`.
  */
@@ -40,6 +41,13 @@ const rec = save('ecash-receipt.json', cli(['sign-update', '--role', 'mint', ...
 rmSync(fx('credit/token.txt'), { force: true });
 save('ecash-balance.json', cli(['sign-update', '--role', 'user', ...user, '--token-out', 'fixtures/credit/token.txt'], rec));
 save('token.json', cli(['credit', 'token', 'decode', '--keyset', fx('credit/keyset.json'), '--in', fx('credit/token.txt')]));
+// NUT-09: the payment's outputs as a wallet restoring from its seed asks for them (amount 0, as cashu-ts sends), and the mint's answer
+const restoreRequest = JSON.stringify({
+  type: 'credit/restore-request', version: 1, network: 'regtest',
+  outputs: (JSON.parse(upd) as { outputs: { id: string; B_: string }[] }).outputs.map((o) => ({ amount: 0, id: o.id, B_: o.B_ })),
+}, null, 2) + '\n';
+save('restore-request.json', restoreRequest);
+save('restore.json', cli(['credit', 'ecash', 'restore', '--state-dir', join(dir, 'mint'), '--ecash-seed-env', 'ECASH_SEED'], restoreRequest));
 save('ecash-keysets.json', cli(['credit', 'ecash', 'follow', ...mint, '--ecash-keysets', 'fixtures/credit/nutshell/rotated-keysets.json', '--ecash-keys', 'fixtures/credit/nutshell/rotated-keys.json']));
 rmSync(dir, { recursive: true, force: true });
 console.error('ecash fixtures regenerated');

@@ -45,6 +45,8 @@ import CreditList from './commands/credit/list.ts';
 import CreditStoreMigrate from './commands/credit/store/migrate.ts';
 import StatechainStoreMigrate from './commands/statechain/store/migrate.ts';
 import CreditTokenDecode from './commands/credit/token/decode.ts';
+import CreditEcashRestore from './commands/credit/ecash/restore.ts';
+import CreditEcashClaim from './commands/credit/ecash/claim.ts';
 import DecodeOpenassets from './commands/decode-openassets.ts';
 import DecodeCounterparty from './commands/decode-counterparty.ts';
 import ExitCredit from './commands/exit-credit.ts';
@@ -125,6 +127,8 @@ export const COMMANDS = {
   'credit:list': CreditList,
   'credit:store:migrate': CreditStoreMigrate,
   'credit:token:decode': CreditTokenDecode,
+  'credit:ecash:restore': CreditEcashRestore,
+  'credit:ecash:claim': CreditEcashClaim,
   'openassets:decode': DecodeOpenassets,
   'counterparty:decode': DecodeCounterparty,
   'credit:exit': ExitCredit,

@@ -204,7 +204,9 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
   // The keyset: the ecash mint's active one, or the one this contract was told of last (src/lib/credit/ecash-keysets.ts).
   const keysets = ctx.ecash ? await ctx.ecash.signer.forRequest(record.latest?.receipt, req.outputs) : undefined;
-  const points = await checkOutputs(keysets ? { ecash: { ...ctx.ecash!, keyset: keysets.keyset } } : ctx, c.id, req.state, req.amount_sat, req.outputs);
+  // The outputs are the user's: its signature over them, this state's txid and the mint nonce it signs against (ecash.ts).
+  const mintPubnonce = input.pubnonces[input.key.participants.findIndex((k) => equalBytes(k, ctx.mint.publicKey))];
+  const points = await checkOutputs(keysets ? { ecash: { ...ctx.ecash!, keyset: keysets.keyset } } : ctx, req, { userPubkey: c.userPubkey, txid: tx.id, mintPubnonce });
   const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
   const signatures = points ? signOutputs(keysets!.keyset, req.outputs!, points) : undefined;
   const receipt: ReceiptJson = {

@@ -77,7 +77,12 @@ export interface BlindSignaturePort {
   recordBlindSignatures(contractId: string, state: number, rows: { B_: string; keyset_id: string; amount: number }[]): Promise<void>;
   /** Per keyset: all ecash ever signed. */
   ecashIssuance(): Promise<{ keyset_id: string; issued_sat: number; signatures: number }[]>;
+  /** The rows of the blinded messages among `B_s` (exact hex) that were signed; read-only (NUT-09 restore). */
+  signedBlindedMessages(B_s: string[]): Promise<SignedBlindedMessage[]>;
 }
+
+/** One blinded message the mint signed: for whom, under which keyset, for what amount. */
+export type SignedBlindedMessage = { B_: string; contract_id: string; state: number; keyset_id: string; amount: number };
 
 export type NextNonceJson = { state: number; pubnonce: string };
 
@@ -183,7 +188,13 @@ export type UserContractRecord = {
    * received so far, the pending request's outputs (their counters), and the last paid
    * request's (so its receipt fed again writes its token again).
    */
-  ecash?: EcashOfferJson & { counter: number; issued_sat: number; previous_keyset?: Pick<EcashOfferJson, 'keyset_id' | 'unit' | 'input_fee_ppk' | 'final_expiry' | 'keys'>; pending_outputs?: { counter: number; outputs: BlindedMessageJson[] }; last_outputs?: { state: number; counter: number; outputs: BlindedMessageJson[] } };
+  ecash?: EcashOfferJson & {
+    counter: number; issued_sat: number; pending_outputs?: { counter: number; outputs: BlindedMessageJson[] }; last_outputs?: { state: number; counter: number; outputs: BlindedMessageJson[] };
+    /** The keyset a receipt's next_keyset replaced (ecash.ts, adoptKeyset): the last receipt, or an unpaid payment's outputs, are checked under it. */
+    previous_keyset?: Pick<EcashOfferJson, 'keyset_id' | 'unit' | 'input_fee_ppk' | 'final_expiry' | 'keys'>;
+    /** A state the mint signed without ecash for these outputs (settled by abandon; claimed by restore: ecash-claim.ts). */
+    unpaid?: { state: number; amount_sat: number; counter: number; outputs: BlindedMessageJson[] };
+  };
   /** Set once the contract serves as this device's Lightning-gateway channel (docs/device-gateway.md). */
   device?: DeviceChannel;
 };

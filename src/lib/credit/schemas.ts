@@ -135,6 +135,10 @@ export const UpdateRequestSchema = messageSchema('credit/update-request', 'User 
   cumulative_sat: Sats('the mint\'s total under this state'),
   psbt: Base64Psbt,
   outputs: Type.Optional(Type.Array(BlindedMessageSchema, { minItems: 1, maxItems: 64, description: 'NUT-00 blinded messages summing to amount_sat (with an ecash offer)' })),
+  outputs_signature: Type.Optional(Hex(
+    'with outputs: BIP-340 signature by the user\'s key over the tagged hash "offchain/credit/v1/outputs" of contract_id ‖ state (u32 BE) ‖ txid ‖ the mint nonce in the PSBT ‖ amount_sat (u64 BE) ‖ cumulative_sat (u64 BE) ‖ output count (u16 BE) ‖ each output\'s amount (u64 BE) ‖ id length (u8) ‖ id ‖ B_ (docs/ecash.md)',
+    64,
+  )),
 });
 
 export const ReceiptSchema = messageSchema('credit/receipt', 'Mint → user: the state is stored fully signed; credit the amount. Carries no mint signature.', {
@@ -156,6 +160,8 @@ export const BalanceSchema = messageSchema('credit/balance', 'The user\'s own re
   expiry_height: Height('the contract\'s expiry'),
   ecash: Type.Optional(Type.Object({
     issued_sat: Sats('ecash received under this contract so far (equals cumulative_sat when every payment carried outputs)'),
+    unpaid_sat: Type.Optional(Sats('a payment the mint signed without ecash for the user\'s outputs (settled by credit abandon): claim it with credit ecash claim, or close; no further payment is signed until it is paid')),
+    unpaid_state: Type.Optional(Type.Integer({ minimum: 1, description: 'the state of that payment' })),
     this_payment_sat: Type.Optional(Sats('ecash in the token just written')),
     proofs: Type.Optional(Type.Integer({ minimum: 0, description: 'proofs in that token' })),
     token_out: Type.Optional(Type.String({ description: 'where the cashuB token was written (a 0600 file), or "-" for standard output' })),
@@ -195,21 +201,38 @@ export const EcashKeysetsSchema = messageSchema('credit/ecash-keysets', 'The eca
   keysets: Type.Array(KeptKeyset),
 });
 
-export const TokenSchema = messageSchema('credit/token', 'A decoded Cashu token, each proof checked (NUT-12 DLEQ) against a keyset. No secret is shown: Y = hash_to_curve(secret) identifies a proof (NUT-07).', {
+export const TokenSchema = messageSchema('credit/token', 'A decoded Cashu token: its proofs once each (no Y twice), and with --keyset each checked (NUT-12 DLEQ) against its keyset. No secret is shown: Y = hash_to_curve(secret) identifies a proof (NUT-07).', {
   version_prefix: Type.Union([Type.Literal('cashuA'), Type.Literal('cashuB')]),
   mint: Type.String(),
   unit: Type.String(),
   memo: Type.Optional(Type.String()),
   amount_sat: Sats('the sum of the proofs'),
-  keyset_id: Type.Optional(KeysetId),
+  keyset_id: Type.Optional(Type.String({ pattern: '^(00[0-9a-f]{14}|01[0-9a-f]{64})$', description: 'verified: the one keyset every proof is under (NUT-02 version 00 or 01)' })),
   proofs: Type.Array(Type.Object({
-    id: Type.String(),
+    id: Type.String({ description: 'the proof\'s keyset id as the token gives it (verified: the full id it resolves to)' }),
     amount: Type.Integer({ minimum: 1 }),
     Y: PointHex('hash_to_curve(secret)'),
     C: PointHex('the unblinded signature'),
-    dleq: Type.Union([Type.Literal('valid'), Type.Literal('invalid'), Type.Literal('absent'), Type.Literal('other keyset')]),
+    dleq: Type.Union([Type.Literal('valid'), Type.Literal('not checked'), Type.Literal('absent')], { description: 'valid: verified against the keyset; not checked: present, decoded without --keyset' }),
   }, { additionalProperties: false })),
-  all_valid: Type.Boolean({ description: 'every proof carries a DLEQ that verifies against the keyset' }),
+  verified: Type.Boolean({ description: 'false: decoded without a keyset, nothing but the encoding checked; true: every proof verified' }),
+  all_valid: Type.Optional(Type.Boolean({ description: 'with --keyset: every proof carries a DLEQ that verifies against its keyset (a token that fails is refused instead)' })),
+});
+
+const RestoreOutput = Type.Object(
+  { amount: Type.Integer({ minimum: 0, description: 'as the wallet asks (wallets ask with 0: the signature carries the amount)' }), id: Type.String({ description: 'the keyset id the wallet derived the output for' }), B_: PointHex('the blinded message') },
+  { additionalProperties: false },
+);
+
+/** NUT-09 PostRestoreRequest with our envelope (`credit ecash restore` reads it, or the bare NUT-09 body a wallet POSTs). */
+export const RestoreRequestSchema = messageSchema('credit/restore-request', 'Wallet → mint: NUT-09 restore request — blinded messages regenerated from a NUT-13 seed, asking for the signatures the mint made on them.', {
+  outputs: Type.Array(RestoreOutput, { maxItems: 1000 }),
+});
+
+/** NUT-09 PostRestoreResponse with our envelope: what `credit ecash restore` prints (a NUT-09 client reads outputs and signatures). */
+export const RestoreSchema = messageSchema('credit/restore', 'Mint → wallet: NUT-09 restore. For each asked blinded message the mint signed, in the request\'s order, the output as asked and its blind signature with NUT-12 DLEQ; nothing for any other.', {
+  outputs: Type.Array(RestoreOutput, { maxItems: 1000 }),
+  signatures: Type.Array(BlindSignatureSchema, { maxItems: 1000, description: 'signatures[i] is outputs[i]\'s: the amount and keyset the mint signed it for' }),
 });
 
 export const CloseRequestSchema = messageSchema('credit/close-request', 'User → mint: a cooperative close, signed by the user.', {
@@ -408,4 +431,5 @@ export const CREDIT_SCHEMAS = [
   BalanceSchema, CloseRequestSchema, ClosedSchema, RolloverRequestSchema, RolloverRefundSchema, RolloverSignSchema, RolloverAcceptSchema,
   RolledOverSchema, ExitSchema,
   RefundSchema, ContractsSchema, AbandonSchema, AbandonedSchema, OpenAbandonedSchema, KeysetSchema, EcashCheckSchema, EcashKeysetsSchema, TokenSchema, StoreMigratedSchema,
+  RestoreRequestSchema, RestoreSchema,
 ];

@@ -19,6 +19,7 @@ import { decodeToken } from '../../../src/lib/ecash/token.ts';
 import type { MintKeyset } from '../../../src/lib/ecash/nut01.ts';
 import { nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
 import { expectRefused } from './tamper.ts';
+import { signedByUser } from './ecash-world.ts';
 import { CHANGE, POLICY, REFUND, fundingPsbt, world } from './world.ts';
 
 const SEED = 'TEST_PRIVATE_KEY';
@@ -135,13 +136,14 @@ describe('replays and reuse: a B_ is signed once', () => {
     const { request: one } = await pay(w, id, 512n);
     const two = await user.updateRequest(w.user, id, 512n) as { outputs: unknown[] };
     const nonce = (await w.userBook.get(id))!.mint_nonce!;
-    const reused = { ...two, outputs: (one as { outputs: unknown[] }).outputs };
+    // the user itself reuses its outputs (and signs them: a relay could not)
+    const reused = signedByUser({ ...two, outputs: (one as { outputs: unknown[] }).outputs } as never);
     await expectRefused(w.dir.path, () => mint.acceptUpdate(w.mint, reused as never), { code: 'E_BLINDED_MESSAGE_REUSED', exitCode: 4, message: /already signed/ });
     expect(await w.mint.nonces.status(fromHex(nonce.pubnonce))).toBe('unused');
     // and in another contract
     const other = await open(w);
     const three = await user.updateRequest(w.user, other, 512n);
-    await expectRefused(w.dir.path, () => mint.acceptUpdate(w.mint, { ...three, outputs: (one as { outputs: unknown[] }).outputs } as never), { code: 'E_BLINDED_MESSAGE_REUSED', exitCode: 4, message: /already signed/ });
+    await expectRefused(w.dir.path, () => mint.acceptUpdate(w.mint, signedByUser({ ...three, outputs: (one as { outputs: unknown[] }).outputs } as never) as never), { code: 'E_BLINDED_MESSAGE_REUSED', exitCode: 4, message: /already signed/ });
     // the honest request still goes through
     const receipt = await mint.acceptUpdate(w.mint, two as never);
     expect(receipt.signatures).toHaveLength(1);
