@@ -40,7 +40,7 @@ describe('restore and recovery through the CLI', () => {
   const key = hex.encode(Uint8Array.from(Buffer.from('restoring user'.padEnd(32, '.'))));
   const user = { key, dir: join(root, 'user') };
   const paid: string[] = [];
-  let keyset: { id: string; unit: string; keys: Record<string, string> };
+  let keyset: { id: string; unit: string; input_fee_ppk: number; keys: Record<string, string> };
   afterAll(() => tmp.cleanup());
 
   const pay = async (amount: number, n: number) => {
