@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { JSONInt, Mint, Wallet, getDecodedToken } from '@cashu/cashu-ts';
 import { hex } from '@scure/base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers.ts';
+import { ROOT, tempDir } from '../helpers.ts';
 import { nutshellAccepts, nutshellKeyset } from '../independent/cashu.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { snapshot } from '../lib/credit/tamper.ts';
@@ -130,5 +130,91 @@ describe('restore and recovery through the CLI', () => {
     for (const p of claimed) expect(accepted(p)).toBe(true);
     await pay(5, 9); // payments resume
     expect(getDecodedToken(paid.at(-1)!, [keyset.id]).proofs.every(accepted)).toBe(true);
+  }, 120_000);
+});
+
+/**
+ * Restore after the ecash mint rotated: the credit mint signed under two keysets (the old
+ * one, then — after `credit ecash follow` — the new one, the switching payment under the old
+ * one announcing it), and `credit ecash restore` answers for both. The ecash mint's answers
+ * are a real Nutshell 0.20.3's restarted at the next index (test/vectors/nutshell/
+ * default-restarted-index-1: both keysets active, the higher one issued under); cashu-ts's
+ * wallet reads them, restores each keyset from its seed, and test code's Nutshell derivation
+ * (index 0 and 1) accepts every proof.
+ */
+describe('restore across a rotation, through the CLI', () => {
+  const tmp = tempDir('offchain-ecash-restore-rotated-');
+  const root = tmp.path;
+  const mintDir = join(root, 'mint');
+  const user = { key: hex.encode(Uint8Array.from(Buffer.from('rotating user'.padEnd(32, '.')))), dir: join(root, 'user') };
+  const vectors = join(ROOT, 'test/vectors/nutshell/default-restarted-index-1');
+  afterAll(() => tmp.cleanup());
+
+  it('payments under the old keyset and the new one: cashu-ts restores both from its seed, each answer byte for byte the receipt\'s', async () => {
+    const keysets = JSON.parse(readFileSync(join(vectors, 'keysets.json'), 'utf8'));
+    const keys = JSON.parse(readFileSync(join(vectors, 'keys.json'), 'utf8'));
+    const [OLD, NEW] = keysets.keysets.map((k: { id: string }) => k.id) as [string, string];
+    // the keysets are Nutshell's test seed at index 0 and 1 (test code's derivation, ids in the spec's form)
+    const byIndex = [nutshellKeyset(SEED, "m/0'/0'/0'"), nutshellKeyset(SEED, "m/0'/0'/1'")];
+    expect(byIndex.map((k) => k.id)).toEqual([OLD, NEW]);
+    const offer = message(await pipeline([mintStage(mintDir, ENV, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, '--mint-url', MINT_URL, ...ECASH)], ''), 'credit/offer', 'offer');
+    expect(offer.msg.ecash.keyset_id).toBe(OLD);
+    writeFileSync(join(root, 'offer.json'), offer.text);
+    const output = musigTaprootOutput([publicKeyOf(hex.decode(user.key)), publicKeyOf(hex.decode(MINT_KEY))]);
+    message(await pipeline([
+      userStage(user, ENV, 'open-credit', '--role', 'user', '--offer', join(root, 'offer.json'), '--tip-height', '1000', '--refund-address', REFUND),
+      mintStage(mintDir, ENV, 'open-credit', '--role', 'mint', '--tip-height', '1000'),
+      userStage(user, ENV, 'open-credit', '--role', 'user'),
+    ], fundingPsbt(output.script, 'ecash restore rotated')), 'credit/opened', 'open');
+    const receipts: Msg[] = [];
+    const tokens: string[] = [];
+    const pay = async (amount: number) => {
+      const n = tokens.length;
+      const req = message(await pipeline([userStage(user, ENV, 'sign-update', '--role', 'user', '--amount', String(amount), ...WALLET)], ''), 'credit/update-request', `request ${n}`).text;
+      const receipt = message(await pipeline([mintStage(mintDir, ENV, 'sign-update', '--role', 'mint', ...PAY_FLAGS, ...ECASH)], req), 'credit/receipt', `receipt ${n}`);
+      receipts.push(receipt.msg);
+      const tokenPath = join(root, `token-${n}.txt`);
+      message(await pipeline([userStage(user, ENV, 'sign-update', '--role', 'user', ...WALLET, '--token-out', tokenPath)], receipt.text), 'credit/balance', `payment ${n}`);
+      tokens.push(readFileSync(tokenPath, 'utf8').trim());
+    };
+    await pay(1000);
+    await pay(37);
+    const followed = message(await pipeline([mintStage(mintDir, ENV, 'credit', 'ecash', 'follow', ...ECASH, '--ecash-keysets', join(vectors, 'keysets.json'), '--ecash-keys', join(vectors, 'keys.json'))], ''), 'credit/ecash-keysets', 'follow').msg;
+    expect([followed.active, followed.added]).toEqual([NEW, [NEW]]);
+    await pay(600); // under the keyset the contract knew, announcing the new one
+    await pay(2500); // under the new one
+    const idsOf = (r: Msg) => [...new Set((r.signatures as { id: string }[]).map((s) => s.id))];
+    expect(receipts.map(idsOf)).toEqual([[OLD], [OLD], [OLD], [NEW]]);
+    expect(receipts.map((r) => r.next_keyset?.id)).toEqual([undefined, undefined, NEW, undefined]);
+
+    const restored: Record<string, string[]> = {};
+    const customRequest = async ({ endpoint, requestBody }: { endpoint: string; requestBody?: Record<string, unknown> }) => {
+      const path = new URL(endpoint).pathname;
+      if (path === '/v1/info') return { name: 'credit mint', version: 'offchain', nuts: { 9: { supported: true }, 12: { supported: true } } };
+      if (path === '/v1/keysets') return keysets;
+      if (path === '/v1/keys') return keys;
+      const one = /^\/v1\/keys\/([0-9a-f]+)$/.exec(path);
+      if (one) return { keysets: keys.keysets.filter((k: { id: string }) => k.id === one[1]) };
+      if (path === '/v1/restore') {
+        const r = run(['credit', 'ecash', 'restore', '--state-dir', mintDir, ...ECASH], { input: JSONInt.stringify(requestBody), env: ENV });
+        expect(r.status, r.stderr).toBe(0);
+        const answer = JSON.parse(r.stdout);
+        for (const s of answer.signatures) (restored[s.id] ??= []).push(s.C_);
+        return answer;
+      }
+      throw new Error(`unexpected ${path}`);
+    };
+    const wallet = new Wallet(new Mint(MINT_URL, { customRequest: customRequest as never }), { unit: 'sat', bip39seed: WALLET_SEED });
+    await wallet.loadMint();
+    for (const [i, id] of [OLD, NEW].entries()) {
+      const got = await wallet.restore(0, 30, { keysetId: id });
+      const kept = tokens.flatMap((t) => getDecodedToken(t, [OLD, NEW]).proofs).filter((p) => p.id === id);
+      expect(kept.length, id).toBeGreaterThan(0);
+      expect(got.proofs.map((p) => [p.id, p.secret, p.C, String(p.amount)]), id).toEqual(kept.map((p) => [p.id, p.secret, p.C, String(p.amount)]));
+      for (const p of got.proofs) expect(nutshellAccepts(byIndex[i]!, { id, amount: BigInt(String(p.amount)), secret: p.secret, C: p.C })).toBe(true);
+    }
+    // the answers are the receipts' blind signatures, byte for byte, under the keyset each was signed under
+    const signed = receipts.flatMap((r) => r.signatures as { id: string; C_: string }[]);
+    expect(restored).toEqual({ [OLD]: signed.filter((s) => s.id === OLD).map((s) => s.C_), [NEW]: signed.filter((s) => s.id === NEW).map((s) => s.C_) });
   }, 120_000);
 });

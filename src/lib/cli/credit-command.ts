@@ -122,14 +122,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       if (policy.ecash) {
         const seed = await this.ecashSeed(false);
         if (seed !== undefined) {
-          // The keysets this mint issues under (kept since --publish, moved on by "credit ecash follow"), read again at each request.
-          const { ECASH_KEYSETS_DOC, EcashSigner, legacyKeysetsDoc } = await import('../credit/ecash-keysets.ts');
-          const path = (this.flags as { 'ecash-path'?: string })['ecash-path'];
-          const stored = await store.readDoc<import('../credit/ecash-keysets.ts').EcashKeysetsDoc>(ECASH_KEYSETS_DOC);
-          const activePath = stored?.keysets.find((k) => k.id === stored.active)?.path;
-          if (stored && path !== undefined && path !== activePath) throw new UsageError('E_USAGE', `--ecash-path is kept with each keyset since --publish (the active one is at ${activePath}): drop it`);
-          const legacy = stored ? undefined : legacyKeysetsDoc(policy.ecash, path ?? "m/0'/0'/0'");
-          const signer = new EcashSigner(seed, async () => legacy ?? (await store.readDoc(ECASH_KEYSETS_DOC))!);
+          const signer = await this.ecashSigner(store, policy.ecash, seed);
           ctx.ecash = { keyset: (await signer.refresh()).active, signer, signatures: store };
         }
       }
@@ -137,6 +130,21 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       await store.close();
       return result;
     }, { nonces: opts.nonces ?? 'host' });
+  }
+
+  /**
+   * The keysets this mint issues under (kept since --publish, moved on by "credit ecash
+   * follow"), read again at each request; for a store published before keysets were kept,
+   * its offer's keyset at --ecash-path.
+   */
+  protected async ecashSigner(store: MintStorePort<MintContractRecord>, offer: NonNullable<MintPolicy['ecash']>, seed: string) {
+    const { ECASH_KEYSETS_DOC, EcashSigner, legacyKeysetsDoc } = await import('../credit/ecash-keysets.ts');
+    const path = (this.flags as { 'ecash-path'?: string })['ecash-path'];
+    const stored = await store.readDoc<import('../credit/ecash-keysets.ts').EcashKeysetsDoc>(ECASH_KEYSETS_DOC);
+    const activePath = stored?.keysets.find((k) => k.id === stored.active)?.path;
+    if (stored && path !== undefined && path !== activePath) throw new UsageError('E_USAGE', `--ecash-path is kept with each keyset since --publish (the active one is at ${activePath}): drop it`);
+    const legacy = stored ? undefined : legacyKeysetsDoc(offer, path ?? "m/0'/0'/0'");
+    return new EcashSigner(seed, async () => legacy ?? (await store.readDoc(ECASH_KEYSETS_DOC))!);
   }
 
   /**

@@ -343,6 +343,22 @@ export class EcashSigner {
   }
 
   /**
+   * Every keyset this credit mint keeps — the active one and each it issued under before a
+   * rotation, listed by the ecash mint or not — by id, each derived from the seed and checked
+   * at its first use (E_WRONG_KEY): what NUT-09 restore answers under (ecash-restore.ts).
+   */
+  async kept(): Promise<{ ids: string[]; keyset(id: string): MintKeyset | undefined }> {
+    const { doc } = await this.refresh();
+    return {
+      ids: doc.keysets.map((k) => k.id),
+      keyset: (id) => {
+        const r = doc.keysets.find((k) => k.id === id);
+        return r ? this.keyset(r) : undefined;
+      },
+    };
+  }
+
+  /**
    * The keyset a request's outputs are signed under, and the announcement its receipt
    * carries: the active keyset; or the one this contract was last told of (any listed one
    * before its first payment), if the ecash mint still lists it and it has not expired,

@@ -19,8 +19,10 @@
  *   the row's keyset and amount, and the NUT-12 DLEQ whose nonce is derived from
  *   (a, A, B_, C_) (nut12.ts) — recomputed, not stored, so nothing secret is read from the
  *   store and nothing is written (Nutshell recomputes its restored DLEQs too).
- * - Read-only, and needs the keyset's private keys: a row under a keyset this mint was not
- *   given is E_WRONG_KEY (exit 2), naming the keyset, never a wrong signature.
+ * - Every keyset the credit mint signed under answers: the active one and each it issued
+ *   under before the ecash mint rotated (the `ecash-keysets` document keeps them all).
+ * - Read-only, and needs the keysets' private keys: a row under a keyset this mint does not
+ *   keep, or a seed that does not give it, is E_WRONG_KEY (exit 2), never a wrong signature.
  *
  * What it does not do: decide whether a restored proof is still unspent (the wallet asks
  * the Cashu mint, NUT-07), or hide which blinded messages a wallet owns (NUT-09 is
@@ -71,21 +73,29 @@ export function readRestoreRequest(value: unknown): PostRestoreRequest {
   };
 }
 
-/** NUT-09: for each asked output the mint signed, in the request's order, that output and its signature. */
+/** The keysets a restore answers under, by id (derived when first asked for: EcashSigner.kept). */
+export type KeysetLookup = { ids: string[]; keyset(id: string): MintKeyset | undefined };
+
+/**
+ * NUT-09: for each asked output the mint signed, in the request's order, that output and its
+ * signature, under the keyset its row names — the active one or one it signed under before a
+ * rotation (`keysets`: a list, or the credit mint's kept keysets).
+ */
 export async function restoreSignatures(
   store: Pick<BlindSignaturePort, 'signedBlindedMessages'>,
-  keysets: MintKeyset[],
+  keysets: MintKeyset[] | KeysetLookup,
   req: PostRestoreRequest,
 ): Promise<PostRestoreResponse> {
+  const lookup: KeysetLookup = Array.isArray(keysets) ? { ids: keysets.map((k) => k.id), keyset: (id) => keysets.find((k) => k.id === id) } : keysets;
   const rows = new Map((await store.signedBlindedMessages([...new Set(req.outputs.map((o) => o.B_))])).map((r) => [r.B_, r]));
   const outputs: RestoreOutput[] = [];
   const signatures: BlindSignatureJson[] = [];
   for (const [i, o] of req.outputs.entries()) {
     const row = rows.get(o.B_);
     if (!row) continue;
-    const ks = keysets.find((k) => k.id === row.keyset_id);
+    const ks = lookup.keyset(row.keyset_id);
     if (!ks) {
-      throw new UsageError('E_WRONG_KEY', `output ${i} was signed under keyset ${row.keyset_id}; this ecash seed and path give ${keysets.map((k) => k.id).join(', ') || 'no keyset'}: run it with the seed and --ecash-path of that keyset`);
+      throw new UsageError('E_WRONG_KEY', `output ${i} was signed under keyset ${row.keyset_id}; this ecash seed and path give ${lookup.ids.join(', ') || 'no keyset'}: run it with the seed and --ecash-path of that keyset`);
     }
     const a = BigInt(row.amount);
     const k = ks.privateKeys.get(a);

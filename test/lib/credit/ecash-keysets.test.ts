@@ -216,6 +216,23 @@ describe('the signer: the active keyset, or once the one a contract was told', (
     await refusalAsync(signer(altered).refresh(), 'E_WRONG_KEY', 2);
   });
 
+  it('kept(): every keyset of the document by id — active, inactive, no longer listed — each derived from the seed at its first use (what restore answers under)', async () => {
+    const unlisted = { ...rotated, keysets: rotated.keysets.map((k) => (k.id === ID.fresh ? { ...k, active: false, listed: false } : k)) };
+    const kept = await signer(unlisted).kept();
+    expect(kept.ids).toEqual([ID.fresh, ID.index1]);
+    const independent = [nutshellKeyset(SEED, "m/0'/0'/0'"), nutshellKeyset(SEED, "m/0'/0'/1'")];
+    for (const [i, id] of kept.ids.entries()) {
+      const ks = kept.keyset(id)!;
+      expect(ks.id).toBe(id);
+      expect(Object.fromEntries([...ks.keys].map(([a, K]) => [a.toString(), toHex(K)]))).toEqual(Object.fromEntries([...independent[i]!.publicKeys].map(([a, K]) => [a.toString(), K])));
+    }
+    expect(kept.keyset('00ffffffffffffff')).toBeUndefined();
+    // a keyset whose stored keys this seed does not give: E_WRONG_KEY when it is asked for, never a wrong signature
+    const altered = { ...unlisted, keysets: unlisted.keysets.map((k) => (k.id === ID.fresh ? { ...k, keys: { ...k.keys, '1': k.keys['2']! } } : k)) };
+    const k2 = await signer(altered).kept();
+    refusal(() => k2.keyset(ID.fresh), 'E_WRONG_KEY', 2);
+  });
+
   it('the document is read at each request: a rotation followed reaches a running signer', async () => {
     let doc = publishedKeysets(SEED, fresh, undefined).doc;
     const s = new EcashSigner(SEED, async () => doc);

@@ -12,8 +12,9 @@ export default class CreditEcashRestore extends CreditCommand<typeof CreditEcash
     'and prints the PostRestoreResponse as credit/restore: for each asked output this mint signed under a contract, in order, the output and ' +
     'its blind signature with NUT-12 DLEQ — byte for byte the one the receipt carried — and nothing for any other (a B_ never signed, its ' +
     'negation). A wallet that lost its tokens regenerates its outputs from its NUT-13 seed and recovers them this way (the Cashu mint the ' +
-    'credit mint fronts never saw them). Read-only: no key, no lock; it needs the ecash seed (the signatures are recomputed with the ' +
-    'keyset\'s keys, E_WRONG_KEY if a signed output is under another keyset). At most 1000 outputs per request.';
+    'credit mint fronts never saw them), under every keyset it signed under, before and after the ecash mint rotated. Read-only: no key, ' +
+    'no lock; it needs the ecash seed (the signatures are recomputed with the keysets\' keys, E_WRONG_KEY if the seed does not give them). ' +
+    'At most 1000 outputs per request.';
   static override examples = [
     {
       description: 'Restore the demo payment\'s ecash: its outputs as a wallet regenerates them from its NUT-13 seed (fixtures/credit/restore-request.json)',
@@ -30,9 +31,13 @@ export default class CreditEcashRestore extends CreditCommand<typeof CreditEcash
     const req = readRestoreRequest(doc.value);
     // A bare NUT-09 body names no network; a credit/restore-request does, and must agree with --network.
     const network = this.network((doc.value as { network?: Network }).network);
-    const { keyset } = (await this.ecashKeyset(true))!;
+    const seed = (await this.ecashSeed(true))!;
     await this.ecashOnBackend(); // the signatures' secret multiplications on $OFFCHAIN_SECP256K1's backend when it names one (same bytes)
-    const answer = await this.withMintView(network, (store) => restoreSignatures(store, [keyset], req));
+    // Under every keyset this mint signed under: the active one and those it issued under before a rotation.
+    const answer = await this.withMintView(network, async (store, policy) => {
+      const keysets = policy.ecash ? await (await this.ecashSigner(store, policy.ecash, seed)).kept() : [];
+      return restoreSignatures(store, keysets, req);
+    });
     return { message: { type: 'credit/restore', version: 1, network, ...answer } };
   }
 }
