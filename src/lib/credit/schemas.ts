@@ -28,7 +28,10 @@ const NextNonce = Type.Object(
   { additionalProperties: false, description: 'the mint nonce the user signs the next state against (BIP-327 DeterministicSign)' },
 );
 
-const KeysetId = Type.String({ pattern: '^(00[0-9a-f]{14}|01[0-9a-f]{64})$', description: 'NUT-02 keyset id: version 01 (33 bytes, Nutshell 0.20), or 00 (8 bytes, a keyset made by Nutshell ≤ 0.19)' });
+const KEYSET_ID = '00[0-9a-f]{14}|01[0-9a-f]{64}';
+const KeysetId = Type.String({ pattern: `^(${KEYSET_ID})$`, description: 'NUT-02 keyset id: version 01 (33 bytes, Nutshell 0.20), or 00 (8 bytes, a keyset made by Nutshell ≤ 0.19)' });
+/** A keyset id as a token carries it: full, or in a V4 token the short form of a version-01 id, its first 8 bytes (NUT-00). */
+const TokenKeysetId = (description: string) => Type.String({ pattern: `^(${KEYSET_ID}|01[0-9a-f]{14})$`, description });
 const InputFeePpk = Type.Integer({ minimum: 0, maximum: 2 ** 32, description: 'NUT-02 input_fee_ppk: what the ecash mint charges to spend one proof of the keyset, in parts per thousand of its unit' });
 const FinalExpiry = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'NUT-02 final_expiry: unix seconds after which the ecash mint may drop the keyset; null (or 0) for none' });
 const EcashAmount = Type.Integer({ minimum: 1, maximum: 2 ** 52, description: 'a power of two, in the keyset\'s unit (sat)' });
@@ -207,9 +210,9 @@ export const TokenSchema = messageSchema('credit/token', 'A decoded Cashu token:
   unit: Type.String(),
   memo: Type.Optional(Type.String()),
   amount_sat: Sats('the sum of the proofs'),
-  keyset_id: Type.Optional(Type.String({ pattern: '^(00[0-9a-f]{14}|01[0-9a-f]{64})$', description: 'verified: the one keyset every proof is under (NUT-02 version 00 or 01)' })),
+  keyset_id: Type.Optional(Type.String({ pattern: `^(${KEYSET_ID})$`, description: 'verified: the one keyset every proof is under (NUT-02 version 00 or 01)' })),
   proofs: Type.Array(Type.Object({
-    id: Type.String({ description: 'the proof\'s keyset id as the token gives it (verified: the full id it resolves to)' }),
+    id: TokenKeysetId('the proof\'s keyset id as the token gives it, full or short (verified: the full id it resolves to)'),
     amount: Type.Integer({ minimum: 1 }),
     Y: PointHex('hash_to_curve(secret)'),
     C: PointHex('the unblinded signature'),
@@ -220,7 +223,7 @@ export const TokenSchema = messageSchema('credit/token', 'A decoded Cashu token:
 });
 
 const RestoreOutput = Type.Object(
-  { amount: Type.Integer({ minimum: 0, description: 'as the wallet asks (wallets ask with 0: the signature carries the amount)' }), id: Type.String({ description: 'the keyset id the wallet derived the output for' }), B_: PointHex('the blinded message') },
+  { amount: Type.Integer({ minimum: 0, description: 'as the wallet asks (wallets ask with 0: the signature carries the amount)' }), id: Type.String({ pattern: '^[0-9a-f]{2,66}$', description: 'the keyset id the wallet derived the output for, as it asks (read, not trusted: the signature names the keyset the mint signed under)' }), B_: PointHex('the blinded message') },
   { additionalProperties: false },
 );
 

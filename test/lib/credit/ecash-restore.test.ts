@@ -26,7 +26,9 @@ import { G, decodeCompressed, encodeCompressed, int, pointAdd, pointMul, pointNe
 import * as mint from '../../../src/lib/credit/mint.ts';
 import * as user from '../../../src/lib/credit/user.ts';
 import { makeOutputs } from '../../../src/lib/credit/ecash.ts';
+import { Value } from '@sinclair/typebox/value';
 import { MAX_RESTORE_OUTPUTS, readRestoreRequest, restoreSignatures } from '../../../src/lib/credit/ecash-restore.ts';
+import { RestoreRequestSchema } from '../../../src/lib/credit/schemas.ts';
 import { deriveMintKeyset, keysAnswer } from '../../../src/lib/ecash/nut01.ts';
 import { decodeToken } from '../../../src/lib/ecash/token.ts';
 import { KS, NUTSHELL, SEED, ecashWorld, memorySink, open, type UpdateRequest, type W } from './ecash-world.ts';
@@ -109,6 +111,18 @@ describe('the same blinded messages get the same signatures, nothing else', () =
     expect(MAX_RESTORE_OUTPUTS).toBe(1000);
     expect(readRestoreRequest({ outputs: Array(1000).fill(o), extra: 1 }).outputs).toHaveLength(1000);
     expect(refusal(() => readRestoreRequest({ outputs: Array(1001).fill(o) }), 'E_MALFORMED_MESSAGE', 3).message).toMatch(/at most 1000/);
+  });
+
+  it('credit/restore-request\'s schema reads a keyset id as the reader does: any id a wallet may ask with (v00, v01, short), nothing that is not lowercase hex', () => {
+    const asked = (id: string) => ({ type: 'credit/restore-request', version: 1, network: 'regtest', outputs: [{ amount: 0, id, B_: '02' + 'ab'.repeat(32) }] });
+    for (const id of ['009a1f293253e41e', KS.id, KS.id.slice(0, 16)]) {
+      expect(readRestoreRequest(asked(id)).outputs[0]!.id).toBe(id);
+      expect(Value.Check(RestoreRequestSchema, asked(id)), id).toBe(true);
+    }
+    for (const id of ['', KS.id.toUpperCase(), 'zz', '0'.repeat(68)]) {
+      refusal(() => readRestoreRequest(asked(id)), 'E_MALFORMED_MESSAGE', 3);
+      expect(Value.Check(RestoreRequestSchema, asked(id)), id).toBe(false);
+    }
   });
 });
 

@@ -19,7 +19,9 @@ import { ROOT } from '../../helpers.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { hashToCurve, nutshellKeyset } from '../../independent/cashu.ts';
 import { encodeCompressed } from '../../independent/secp256k1.ts';
+import { Value } from '@sinclair/typebox/value';
 import { keysetFromDocument, tokenMessage } from '../../../src/lib/credit/ecash-view.ts';
+import { TokenSchema } from '../../../src/lib/credit/schemas.ts';
 import { MAX_TOKEN_PROOFS, decodeToken, encodeTokenV4 } from '../../../src/lib/ecash/token.ts';
 
 const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures/credit', p), 'utf8');
@@ -134,6 +136,15 @@ describe('a mint\'s GET /v1/keys answer of either id version', () => {
       expect(m.proofs.map((p) => [p.id, p.dleq])).toEqual(Array(6).fill([V01, 'valid']));
       expect(m.all_valid).toBe(true);
       expect((decode(underV01(short)) as { proofs: { id: string }[] }).proofs.map((p) => p.id)).toEqual(Array(6).fill(short ? V01.slice(0, 16) : V01));
+    }
+  });
+
+  it('the decoded message is a credit/token by its schema: a V4 short id as the token gives it (unverified), the full id once verified; an id of no NUT-02 form is not', () => {
+    for (const short of [false, true]) for (const doc of [undefined, v01Answer]) expect([...Value.Errors(TokenSchema, decode(underV01(short), doc))].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
+    const plain = decode(underV01(true)) as { proofs: { id: string }[] };
+    expect(plain.proofs[0]!.id).toBe(V01.slice(0, 16));
+    for (const id of ['02' + 'ab'.repeat(7), V01.slice(0, 18), V01.toUpperCase(), '00' + 'ab'.repeat(32), '00' + 'ab'.repeat(8)]) {
+      expect(Value.Check(TokenSchema, { ...plain, proofs: plain.proofs.map((p) => ({ ...p, id })) }), id).toBe(false);
     }
   });
 
