@@ -200,6 +200,28 @@ describe('a mint\'s GET /v1/keys answer of either id version', () => {
   });
 });
 
+describe('a short keyset id resolved as NUT-00 says', () => {
+  // No two real keysets share an id's first 8 bytes (that is a 64-bit collision), so the view is made here:
+  // the fixture's keyset and another entry whose id has the same first 8 bytes.
+  const view = keysetFromDocument(KEYSET);
+  const twin = { ...view.keysets[0]!, id: ID.slice(0, 16) + 'ff'.repeat(25) };
+  const short = getEncodedToken(TOKEN); // cashu-ts writes the v01 id short
+  const full = TEXT; // our encoder writes it whole
+
+  it('a short id that resolves to two known keysets fails the token: E_TOKEN_MISMATCH, "ambiguous", naming both', () => {
+    expect(decodeToken(short).proofs[0]!.id).toBe(ID.slice(0, 16));
+    const e = refusal(() => tokenMessage('regtest', short, decodeToken(short), { keysets: [view.keysets[0]!, twin] }), 'E_TOKEN_MISMATCH', 4);
+    expect(e.message).toMatch(/ambiguous \(NUT-00\)/);
+    expect(e.message).toContain(ID);
+    expect(e.message).toContain(twin.id);
+  });
+
+  it('the full id is not ambiguous, nor is one keyset listed twice', () => {
+    expect((tokenMessage('regtest', full, decodeToken(full), { keysets: [view.keysets[0]!, twin] }) as { keyset_id: string }).keyset_id).toBe(ID);
+    expect((tokenMessage('regtest', short, decodeToken(short), { keysets: [view.keysets[0]!, view.keysets[0]!] }) as { keyset_id: string }).keyset_id).toBe(ID);
+  });
+});
+
 describe('a wrong keyset says what is wrong and what to pass', () => {
   it('proofs under another keyset than --keyset holds: E_TOKEN_MISMATCH naming the token\'s keyset and where its keys come from (was "DLEQ other keyset against keyset X")', () => {
     const other = nutshellKeyset('ANOTHER_SEED');
