@@ -11,19 +11,21 @@
  *   settings make). A mismatch refuses with the setting that differs: seed, path, index,
  *   unit, fee, final expiry, amounts or id version (E_ECASH_KEYSET_MISMATCH), before any
  *   token exists.
- * - Outputs are signed under the ecash mint's active keyset; under an older one only for
- *   the one payment of a contract that had not yet been told of the newer one (its last
- *   receipt names the keyset it was told to use), and only while the ecash mint still
- *   lists it. A receipt signed under another keyset than the active one carries the active
- *   one (`next_keyset`: id, unit, fee, expiry, keys), signed by the mint's key for that
- *   contract and state, for the user to check (signature, then keys against the id) and adopt.
+ * - Outputs are signed under the ecash mint's active keyset; under an older one only while
+ *   the ecash mint still lists it and only for a contract that has not moved past it (its
+ *   last payment was signed under it, or its last receipt announced it). A receipt signed
+ *   under another keyset than the active one carries the active one (`next_keyset`: id,
+ *   unit, fee, expiry, keys), signed by the mint's key for that contract and state, for the
+ *   user to check (signature, then keys against the id) and adopt — again on every such
+ *   receipt, so an announcement dropped on its way costs the user nothing.
  * - Following a rotation writes public data only (ids, paths, fees, keys); the private
  *   keys are derived from the seed at use and never stored.
  *
  *   who       step            in                                checks                                              written                out
  *   operator  publish/check   settings (+ the mint's answers)   derive; reproduce the mint's active keyset          keysets doc, offer     credit/offer | credit/ecash-check
  *   operator  follow          keysets doc + the mint's answers  new active keysets derived at the next indices     keysets doc, offer     credit/ecash-keysets
- *   mint      update-request  outputs under keyset K            K active, or K the contract was told and listed    (the payment's rows)   receipt (+ next_keyset if K is not active)
+ *   mint      update-request  outputs under keyset K            K active, or K listed and the contract's last      (the payment's rows)   receipt (+ next_keyset if K is not active)
+ *                                                               payment's or announced keyset
  *   user      receipt         next_keyset                       the mint's signature; keys hash to the id; unit    record: next keyset    credit/balance
  */
 import { schnorr } from '@noble/curves/secp256k1.js';
@@ -360,10 +362,13 @@ export class EcashSigner {
 
   /**
    * The keyset a request's outputs are signed under, and the announcement its receipt
-   * carries: the active keyset; or the one this contract was last told of (any listed one
-   * before its first payment), if the ecash mint still lists it and it has not expired,
-   * and then the receipt announces the active one. Anything else: the active keyset, which
-   * the outputs' check refuses (E_UNKNOWN_KEYSET), or E_KEYSET_INACTIVE.
+   * carries: the active keyset; or, if the ecash mint still lists it and it has not
+   * expired, the one this contract's last payment was signed under or the one its receipt
+   * announced (any listed one before its first payment), and then the receipt announces
+   * the active one. The last payment's keyset stays allowed although its receipt announced
+   * another: an announcement dropped on its way (a relay, a lost answer) must not leave the
+   * user unable to pay; it is announced again until the user adopts it. Anything else: the
+   * active keyset, which the outputs' check refuses (E_UNKNOWN_KEYSET), or E_KEYSET_INACTIVE.
    */
   async forRequest(told: ToldByReceipt, outputs: { id: string }[] | undefined): Promise<{ keyset: MintKeyset; announce?: NextKeysetJson }> {
     const { doc, active } = await this.refresh();
@@ -374,9 +379,10 @@ export class EcashSigner {
     const activeRecord = doc.keysets.find((k) => k.id === doc.active)!;
     if (!r.listed) throw new RefusedError('E_KEYSET_INACTIVE', `keyset ${short(id)} is no longer listed by the ecash mint (its tokens would not redeem): make the outputs under keyset ${short(active.id)}`);
     if (r.final_expiry && r.final_expiry * 1000 <= this.now()) throw new RefusedError('E_KEYSET_INACTIVE', `keyset ${short(id)} expired at ${r.final_expiry}: make the outputs under keyset ${short(active.id)}`);
-    const was = told ? (told.next_keyset?.id ?? told.signatures?.[0]?.id) : undefined;
-    if (was !== undefined && was !== id) {
-      throw new RefusedError('E_KEYSET_INACTIVE', `the outputs name keyset ${short(id)}, which the ecash mint no longer issues under; the receipt of state ${told!.state} told this contract to use ${short(was)}`);
+    const last = told?.signatures?.[0]?.id;
+    const announced = told?.next_keyset?.id;
+    if (told && id !== last && id !== announced) {
+      throw new RefusedError('E_KEYSET_INACTIVE', `the outputs name keyset ${short(id)}, which the ecash mint no longer issues under; the receipt of state ${told.state} told this contract to use ${short(announced ?? last ?? active.id)}`);
     }
     return { keyset: this.keyset(r), announce: announce(activeRecord) };
   }

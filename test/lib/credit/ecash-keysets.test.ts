@@ -170,7 +170,7 @@ describe('a rotation followed: the new active keyset reproduced at the next inde
   });
 });
 
-describe('the signer: the active keyset, or once the one a contract was told', () => {
+describe('the signer: the active keyset, or the one a contract has not moved past', () => {
   const fresh = settleKeyset(SEED, {}, live('default'));
   const rotated = followKeysets(SEED, publishedKeysets(SEED, fresh, undefined).doc, live('default-rotated-once')).doc;
   const signer = (doc: EcashKeysetsDoc, now?: () => number) => new EcashSigner(SEED, async () => doc, now);
@@ -191,9 +191,11 @@ describe('the signer: the active keyset, or once the one a contract was told', (
     }
   });
 
-  it('under the old keyset after a receipt told the new one: E_KEYSET_INACTIVE', async () => {
-    const e = await refusalAsync(signer(rotated).forRequest({ state: 4, signatures: [{ id: ID.fresh }], next_keyset: { id: ID.index1 } }, out(ID.fresh)), 'E_KEYSET_INACTIVE', 4);
-    expect(e.message).toContain('the receipt of state 4 told this contract to use 014d98cc733edadb…');
+  it('under the old keyset after its receipt announced the new one: signed under it again, the new one announced again (an announcement lost on its way); under a keyset the contract moved past: E_KEYSET_INACTIVE', async () => {
+    const again = await signer(rotated).forRequest({ state: 4, signatures: [{ id: ID.fresh }], next_keyset: { id: ID.index1 } }, out(ID.fresh));
+    expect([again.keyset.id, again.announce?.id]).toEqual([ID.fresh, ID.index1]);
+    const e = await refusalAsync(signer(rotated).forRequest({ state: 5, signatures: [{ id: ID.index1 }] }, out(ID.fresh)), 'E_KEYSET_INACTIVE', 4);
+    expect(e.message).toContain('the receipt of state 5 told this contract to use 014d98cc733edadb…');
   });
 
   it('under a keyset the mint no longer lists, or past its final expiry: E_KEYSET_INACTIVE', async () => {
