@@ -11,7 +11,10 @@
  *   upgraded from 0.19              009a1f29… (v00)                 20 payments
  *
  * Then: the same tokens swapped again are refused as spent (and /v1/checkstate says SPENT);
- * a wrong seed, path or fee is refused before any token exists, naming it. Mints start in
+ * a wrong seed, path or fee is refused before any token exists, naming it; and a wallet
+ * that lost its tokens (cashu-ts, its NUT-13 seed only) restores them through the credit
+ * mint's NUT-09 answers — Nutshell's own /v1/restore knows none — and they swap at the
+ * fee-0 mint (a v01 keyset) and the upgraded one (v00). Mints start in
  * parallel from one venv (test/nutshell/nutshell.ts); the three runs go at once.
  * Skipped, visibly, without NUTSHELL (.ci/run sets it when ../shared/nutshell exists).
  */
@@ -24,7 +27,8 @@ import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { nutshellKeyset } from '../independent/cashu.ts';
 import { pipeline, type Run } from '../e2e/cli.ts';
 import { MINT_KEY, MintStream, PAYOUT, PAY_FLAGS, REFUND, fundingPsbt, message, mintStage, userStage, type Msg } from '../e2e/stream-credit.ts';
-import { findNutshell, getJson, nutshellVenv, proofStates, startNutshell, swapToken, type NutshellMint } from './nutshell.ts';
+import { JSONInt, Mint, Wallet, getDecodedToken, getEncodedToken } from '@cashu/cashu-ts';
+import { findNutshell, getJson, nutshellVenv, postJson, proofStates, startNutshell, swapToken, type NutshellMint } from './nutshell.ts';
 
 const NUTSHELL = findNutshell();
 const TITLE = NUTSHELL
@@ -218,7 +222,53 @@ describe.skipIf(!NUTSHELL)(TITLE, () => {
     }
   }, 120_000);
 
-  // NUT-09: a wallet restores credit-issued tokens from its seed through the mint's answers
-  // (issue 36, Deliver 4). It lands with the credit mint's restore; this is its place.
-  it.todo('restore: a wallet that lost its tokens restores them from its NUT-13 seed through the credit mint\'s NUT-09 answers, and they swap here');
+  // NUT-09 (issue 36, Deliver 4): the Nutshell mint never saw credit-issued outputs, so its own
+  // /v1/restore answers nothing for them; the credit mint's `credit ecash restore` does.
+  it('restore: a wallet that lost its tokens restores them from its NUT-13 seed through the credit mint\'s NUT-09 answers (cashu-ts), and they swap here; Nutshell\'s own /v1/restore knows none of them', async () => {
+    const restoreAt = async (name: string, m: NutshellMint, fee: (inputs: number) => number) => {
+      const { dir, mintDir, user, env, offer } = await openAgainst(tmp.path, name, m.url);
+      const lost: string[] = [];
+      for (const [n, amount] of [1000, 437, 2500].entries()) {
+        const tokenPath = join(dir, `lost-${n}.txt`);
+        message(await pipeline([
+          userStage(user, env, 'sign-update', '--role', 'user', '--amount', String(amount), '--wallet-seed-env', 'WALLET_SEED'),
+          mintStage(mintDir, ENV, 'sign-update', '--role', 'mint', ...PAY_FLAGS, ...ECASH),
+          userStage(user, env, 'sign-update', '--role', 'user', '--wallet-seed-env', 'WALLET_SEED', '--token-out', tokenPath),
+        ], ''), 'credit/balance', `${name}: payment ${n}`);
+        lost.push(readFileSync(tokenPath, 'utf8').trim());
+      }
+      // The wallet keeps only its seed. Its mint is the Nutshell mint (keysets and keys read from it), but for /v1/restore,
+      // which the built credit mint answers on the bytes cashu-ts sends; the same body sent to Nutshell is answered too.
+      const nutshellAnswers: number[] = [];
+      const customRequest = async ({ endpoint, requestBody }: { endpoint: string; requestBody?: Record<string, unknown> }) => {
+        if (new URL(endpoint).pathname !== '/v1/restore') return getJson(endpoint);
+        const own = await postJson(`${m.url}/v1/restore`, requestBody);
+        expect(own.status).toBe(200);
+        nutshellAnswers.push(own.body.signatures.length);
+        const r = await pipeline([{ args: ['credit', 'ecash', 'restore', '--state-dir', mintDir, ...ECASH], env: ENV }], JSONInt.stringify(requestBody) ?? '');
+        expect(r[0]!.status, r[0]!.stderr).toBe(0);
+        return JSON.parse(r[0]!.stdout);
+      };
+      const wallet = new Wallet(new Mint(m.url, { customRequest: customRequest as never }), { unit: 'sat', bip39seed: Buffer.from(env.WALLET_SEED!, 'hex') });
+      await wallet.loadMint();
+      const keysetId = offer.ecash.keyset_id as string;
+      const restored = await wallet.restore(0, 40, { keysetId });
+      const kept = lost.flatMap((t) => getDecodedToken(t, [keysetId]).proofs);
+      expect(restored.proofs.map((p) => [p.id, p.secret, p.C, String(p.amount)]), name).toEqual(kept.map((p) => [p.id, p.secret, p.C, String(p.amount)]));
+      expect(nutshellAnswers.length).toBeGreaterThan(0);
+      expect(nutshellAnswers.every((n) => n === 0), `${name}: Nutshell's own restore answered ${nutshellAnswers}`).toBe(true);
+      // the restored proofs are unspent, and swap here
+      const token = getEncodedToken({ mint: m.url, unit: 'sat', proofs: restored.proofs });
+      expect(new Set(await proofStates(m.url, token))).toEqual(new Set(['UNSPENT']));
+      const s = await swapToken(m.url, token);
+      expect(s.status, `${name}: ${JSON.stringify(s.body)}`).toBe(200);
+      expect([s.amount, s.fee]).toEqual([1000 + 437 + 2500, fee(s.inputs)]);
+      expect(new Set(await proofStates(m.url, token))).toEqual(new Set(['SPENT']));
+      console.info(`[nutshell] ${name}: ${restored.proofs.length} proofs (${s.amount} sat) restored from the wallet's seed through credit ecash restore under ${keysetId.slice(0, 16)}…, swapped (fee ${s.fee} sat)`);
+    };
+    await Promise.all([
+      restoreAt('restore-fee0', fee0, () => 0), // NUT-13 for a v01 keyset (HMAC-SHA256)
+      restoreAt('restore-upgraded', upgraded, (n) => Math.ceil(n / 10)), // NUT-13 for a v00 keyset (BIP-32), fee 100
+    ]);
+  }, 300_000);
 });
