@@ -27,11 +27,13 @@
  *
  *   role  state                   message in               checks                                      written                           out
  *   user  open, confirmed n       --amount A               offer had ecash → wallet seed               pending + counter += k            request with k outputs (Σ = A) + outputs_signature
- *   mint  next_state n+1          update-request+outputs   Σ = A, keyset, points, ≤64, user's          state, receipt, blind_signatures  receipt with k signatures+DLEQ
- *                                                          signature over them, no point signed before
- *   user  pending n+1             receipt+signatures       k sigs, ids, amounts, every DLEQ            token file (0600), then record    credit/balance (+ token)
+ *   mint  next_state n+1          update-request+outputs   keyset (ecash-keysets.ts), Σ = A, points,   state, receipt, blind_signatures  receipt with k signatures+DLEQ
+ *                                                          ≤64, user's signature over them, no point                                     (+ next_keyset, signed, if not
+ *                                                          signed before                                                                 under the active keyset)
+ *   user  pending n+1             receipt+signatures       k sigs, ids, amounts, every DLEQ; a         token file (0600), then record    credit/balance (+ token)
+ *                                                          next_keyset: signed by the mint, its id     (next_keyset adopted)
  *   user  pending n+1, abandoned  the mint's stored receipt  for this state; its ecash not for        state confirmed, payment unpaid   credit/balance (unpaid_sat): no further payment;
- *                                                          these outputs                                                               claim (ecash-claim.ts) or close
+ *                                                          these outputs                               (next_keyset adopted)             claim (ecash-claim.ts) or close
  */
 import { fromHex, toHex } from '../bytes.ts';
 import { schnorr } from '@noble/curves/secp256k1.js';
