@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --import tsx
 /**
  * fixtures/bolt3/: the BOLT 3 Appendix C channel as a `bolt3/commitment-request` (the
  * "all five HTLCs untrimmed (minimum feerate)" commitment), the spec's keys as 0600

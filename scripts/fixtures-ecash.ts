@@ -1,8 +1,11 @@
 /**
  * Ecash for credit (docs/ecash.md): the keyset, one payment whose receipt carries blind
- * signatures, the token the user keeps, and that token decoded. Nutshell's test seed
- * (TEST_PRIVATE_KEY: keyset 009a1f293253e41e) and a public test wallet seed: never use
- * either for real money. Run by scripts/fixtures.ts, or alone after `npm run build`.
+ * signatures, the token the user keeps, and that token decoded; the check against a
+ * Nutshell mint's saved answers (fixtures/credit/nutshell/: a fresh 0.20.3, then the same
+ * mint rotated to index 1) and the rotation followed; a wallet's NUT-09 restore of the payment's
+ * outputs and the mint's answer. Nutshell's test seed
+ * (TEST_PRIVATE_KEY: keyset 01884a74… on a fresh 0.20.3) and a public test wallet seed:
+ * never use either for real money. Run by scripts/fixtures.ts, or alone after `npm run build`.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,8 +29,10 @@ const user = [...userBase, '--wallet-seed-env', 'WALLET_SEED'];
 const PAYOUT = 'bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte';
 const REFUND = 'bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j';
 
+const nutshell = ['--ecash-keysets', 'fixtures/credit/nutshell/keysets.json', '--ecash-keys', 'fixtures/credit/nutshell/keys.json'];
 save('keyset.json', cli(['credit', 'keyset', '--ecash-seed-env', 'ECASH_SEED']));
-save('ecash-offer.json', cli(['open-credit', '--role', 'mint', '--publish', ...mint, '--payout-address', PAYOUT, '--mint-url', 'http://localhost:3338']));
+save('ecash-check.json', cli(['credit', 'ecash', 'check', '--ecash-seed-env', 'ECASH_SEED', ...nutshell]));
+save('ecash-offer.json', cli(['open-credit', '--role', 'mint', '--publish', ...mint, '--payout-address', PAYOUT, '--mint-url', 'http://localhost:3338', ...nutshell]));
 const funding = readFileSync(fx('credit/funding.psbt'), 'utf8');
 const openReq = cli(['open-credit', '--role', 'user', ...userBase, '--offer', fx('credit/ecash-offer.json'), '--tip-height', '1000', '--expiry', '+4320', '--refund-address', REFUND], funding);
 cli(['open-credit', '--role', 'user', ...userBase], cli(['open-credit', '--role', 'mint', ...mint, '--tip-height', '1000'], openReq));
@@ -36,5 +41,13 @@ const rec = save('ecash-receipt.json', cli(['sign-update', '--role', 'mint', ...
 rmSync(fx('credit/token.txt'), { force: true });
 save('ecash-balance.json', cli(['sign-update', '--role', 'user', ...user, '--token-out', 'fixtures/credit/token.txt'], rec));
 save('token.json', cli(['credit', 'token', 'decode', '--keyset', fx('credit/keyset.json'), '--in', fx('credit/token.txt')]));
+// NUT-09: the payment's outputs as a wallet restoring from its seed asks for them (amount 0, as cashu-ts sends), and the mint's answer
+const restoreRequest = JSON.stringify({
+  type: 'credit/restore-request', version: 1, network: 'regtest',
+  outputs: (JSON.parse(upd) as { outputs: { id: string; B_: string }[] }).outputs.map((o) => ({ amount: 0, id: o.id, B_: o.B_ })),
+}, null, 2) + '\n';
+save('restore-request.json', restoreRequest);
+save('restore.json', cli(['credit', 'ecash', 'restore', '--state-dir', join(dir, 'mint'), '--ecash-seed-env', 'ECASH_SEED'], restoreRequest));
+save('ecash-keysets.json', cli(['credit', 'ecash', 'follow', ...mint, '--ecash-keysets', 'fixtures/credit/nutshell/rotated-keysets.json', '--ecash-keys', 'fixtures/credit/nutshell/rotated-keys.json']));
 rmSync(dir, { recursive: true, force: true });
 console.error('ecash fixtures regenerated');

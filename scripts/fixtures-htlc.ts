@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --import tsx
 /**
  * fixtures/htlc/: one HTLC of each kind and their spends, made by the built CLI under the
  * deterministic test seed (the --help examples and docs/htlc.md use them). Run by

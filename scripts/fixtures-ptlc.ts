@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --import tsx
 /**
  * fixtures/ptlc/: one PTLC from Alice (payer) to Bob (payee) and every message of its
  * life, made by the built CLI under the deterministic test seed (the --help examples and

@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --import tsx
 /**
  * fixtures/statechain/: one coin's every message — Alice deposits with the operator (the
  * test key fixtures/keys/mint.key), transfers to Bob, Bob withdraws — made by the built
@@ -8,7 +7,7 @@
  * Run by `npm run fixtures`, or alone: `npm run build && node --import tsx scripts/fixtures-statechain.ts`.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Address, NETWORK, OutScript, Transaction } from '@scure/btc-signer';
@@ -44,10 +43,21 @@ const snapshot = (who: string, name: string, withNonces = false) => {
   mkdirSync(to, { recursive: true });
   for (const f of readdirSync(from).filter((f) => f.endsWith('.json'))) cpSync(join(from, f), join(to, f));
   // A step that finishes a signature needs the party's unused secret nonce too.
-  if (withNonces) cpSync(join(state, who, 'regtest', 'nonces'), fx(`state/${name}/regtest/nonces`), { recursive: true, filter: (src) => !src.includes('.lock') });
+  if (withNonces) {
+    const nonces = fx(`state/${name}/regtest/nonces`);
+    cpSync(join(state, who, 'regtest', 'nonces'), nonces, { recursive: true, filter: (src) => !src.includes('.lock') });
+    // A nonce record keeps the wall-clock time it was made (informational): fixed here, so a rerun writes the same bytes.
+    for (const f of readdirSync(join(nonces, 'unused')).filter((f) => f.endsWith('.json'))) {
+      const record = JSON.parse(readFileSync(join(nonces, 'unused', f), 'utf8')) as { created: string };
+      writeFileSync(join(nonces, 'unused', f), JSON.stringify({ ...record, created: NONCE_CREATED }, null, 2) + '\n');
+    }
+  }
 };
+const NONCE_CREATED = '2026-11-23T21:02:25.112Z';
 
-rmSync(dir, { recursive: true, force: true });
+// Everything here is made again, but for what no script makes: store-migrated.json (a real migration's output, paths generalised).
+const KEPT = ['store-migrated.json'];
+for (const f of existsSync(dir) ? readdirSync(dir).filter((f) => !KEPT.includes(f)) : []) rmSync(fx(f), { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 writeFileSync(fx('operator.pub'), toHex(keyPair(fromHex(key('mint'))).publicKey) + '\n');
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --import tsx
 /**
  * Regenerates fixtures/ (sample keys, PSBTs and messages used by --help examples, the
  * docs and snapshot tests) by running the built CLI under the deterministic test seed.
@@ -9,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
 import { keyPair } from '../src/lib/keys/keys.ts';
@@ -93,11 +92,18 @@ const rolloverAcc = save('rollover-accept', ccli(['rollover', '--role', 'mint', 
 save('rolled-over', ccli(['rollover', '--role', 'user', ...userArgs], rolloverAcc));
 const upd2 = ccli(['sign-update', '--role', 'user', '--amount', '25000', ...userArgs]);
 ccli(['sign-update', '--role', 'user', ...userArgs], ccli(['sign-update', '--role', 'mint', ...mintArgs, '--tip-height', '1003', '--confirmations', '1'], upd2));
+// The cooperative close of the same contract, from a copy of both parties' state made before
+// the mint's exit below (an exiting contract is frozen: E_CONTRACT_FROZEN), so the exit and
+// the listing after it are those of the lifecycle above.
+const closing = join(credit, 'closing');
+cpSync(join(credit, 'mint'), join(closing, 'mint'), { recursive: true, filter: (src) => !src.endsWith('.lock') });
+cpSync(join(credit, 'user'), join(closing, 'user'), { recursive: true, filter: (src) => !src.endsWith('.lock') });
+const closeArgs = (who: 'MINT_KEY' | 'USER_KEY') => ['--key-env', who, '--state-dir', join(closing, who === 'MINT_KEY' ? 'mint' : 'user')];
+const closeReq = save('close-request', ccli(['close-credit', '--role', 'user', '--start', ...closeArgs('USER_KEY')]));
+save('closed', ccli(['close-credit', '--role', 'mint', ...closeArgs('MINT_KEY')], closeReq));
 save('exit', ccli(['exit-credit', '--fee-rate', '10', '--contract', JSON.parse(rolloverAcc).new_contract_id, ...mintArgs]));
 save('refund', ccli(['refund-credit', '--any-time', '--tip-height', '1003', ...userArgs]));
 save('contracts', ccli(['credit', 'list', ...mintArgs, '--tip-height', '1003']));
-const closeReq = save('close-request', ccli(['close-credit', '--role', 'user', '--start', ...userArgs]));
-save('closed', ccli(['close-credit', '--role', 'mint', ...mintArgs], closeReq));
 // Recovery (docs/credit.md "Recovering from a refusal"), in state directories of their own so
 // the lifecycle above is unchanged: a payment that never reached the mint, abandoned; an
 // open the mint never answered, abandoned by the user alone.

@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --import tsx
 /** Writes schemas/<type>.json from the definitions in src/lib/schemas.ts. */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -39,10 +39,14 @@ import CommitmentSign from './commands/commitment/sign.ts';
 import CommitmentSweep from './commands/commitment/sweep.ts';
 import CreditAbandon from './commands/credit/abandon.ts';
 import CreditKeyset from './commands/credit/keyset.ts';
+import CreditEcashCheck from './commands/credit/ecash/check.ts';
+import CreditEcashFollow from './commands/credit/ecash/follow.ts';
 import CreditList from './commands/credit/list.ts';
 import CreditStoreMigrate from './commands/credit/store/migrate.ts';
 import StatechainStoreMigrate from './commands/statechain/store/migrate.ts';
 import CreditTokenDecode from './commands/credit/token/decode.ts';
+import CreditEcashRestore from './commands/credit/ecash/restore.ts';
+import CreditEcashClaim from './commands/credit/ecash/claim.ts';
 import DecodeOpenassets from './commands/decode-openassets.ts';
 import DecodeCounterparty from './commands/decode-counterparty.ts';
 import ExitCredit from './commands/exit-credit.ts';
@@ -118,9 +122,13 @@ export const COMMANDS = {
   'gateway:pay': GatewayPay,
   'gateway:settle': GatewaySettle,
   'credit:keyset': CreditKeyset,
+  'credit:ecash:check': CreditEcashCheck,
+  'credit:ecash:follow': CreditEcashFollow,
   'credit:list': CreditList,
   'credit:store:migrate': CreditStoreMigrate,
   'credit:token:decode': CreditTokenDecode,
+  'credit:ecash:restore': CreditEcashRestore,
+  'credit:ecash:claim': CreditEcashClaim,
   'openassets:decode': DecodeOpenassets,
   'counterparty:decode': DecodeCounterparty,
   'credit:exit': ExitCredit,

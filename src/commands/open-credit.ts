@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { join } from 'node:path';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { CreditCommand, ecashSeedFlags, fundingConfirmationsFlag, noMint, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
+import { CreditCommand, ecashSeedFlags, ecashSettingsFlags, fundingConfirmationsFlag, noMint, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
 import { storeFlags } from '../lib/cli/store-flags.ts';
 import { UsageError } from '../lib/errors.ts';
@@ -52,6 +52,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     'max-expiry': Flags.integer({ description: 'mint --publish: longest contract, blocks', default: 12_960, min: 1 }),
     'mint-url': Flags.string({ description: 'mint --publish: the Cashu mint whose ecash pays each credit (with --ecash-seed-env/--ecash-seed-file); the offer names it, unit sat and the keyset', helpValue: 'URL', helpGroup: 'ECASH' }),
     ...ecashSeedFlags,
+    ...ecashSettingsFlags,
     expiry: Flags.string({ description: 'user: expiry as a block height or +BLOCKS from the tip (default: the offer\'s)', helpValue: 'HEIGHT|+N' }),
     'refund-address': Flags.string({ description: 'user: where the refund pays', helpValue: 'ADDRESS' }),
     'change-address': Flags.string({ description: 'user: change in updates and close (default: the refund address)', helpValue: 'ADDRESS' }),
@@ -130,14 +131,20 @@ transactions; the mint is always paid exactly its cumulative amount.`;
       if (stored) return { message: stored };
       throw new UsageError('E_USAGE', 'the first --publish needs --payout-address');
     }
-    const keyset = await this.ecashKeyset(f['mint-url'] !== undefined);
-    if (keyset && f['mint-url'] === undefined) throw new UsageError('E_USAGE', 'an ecash seed names the keyset; --mint-url names the Cashu mint that redeems it: give both');
+    const ecash = await this.ecashKeyset(f['mint-url'] !== undefined);
+    if (ecash && f['mint-url'] === undefined) throw new UsageError('E_USAGE', 'an ecash seed names the keyset; --mint-url names the Cashu mint that redeems it: give both');
+    const { ECASH_KEYSETS_DOC, publishedKeysets } = await import('../lib/credit/ecash-keysets.ts');
+    // Checked against the running mint when its answers are given: a keyset it would not redeem is refused here, before any token.
+    const issuing = ecash ? await onStore(async (s) => publishedKeysets(ecash.seed, ecash.keyset, await s.readDoc(ECASH_KEYSETS_DOC), ecash.live)) : undefined;
     const offer = makeOffer(network, mint.publicKey, {
       payoutAddress: f['payout-address'], minFeeRate: parseRate(f['min-fee-rate']), safetyMargin: f['safety-margin'],
       minConfirmations: f['min-confirmations'], minExpiry: f['min-expiry'], maxExpiry: f['max-expiry'],
-      ...(keyset ? { ecash: { keyset, mintUrl: f['mint-url']! } } : {}),
+      ...(issuing ? { ecash: { keyset: issuing.keyset, mintUrl: f['mint-url']! } } : {}),
     });
-    await onStore((s) => s.writeDoc('offer', offer));
+    await onStore(async (s) => {
+      if (issuing) await s.writeDoc(ECASH_KEYSETS_DOC, issuing.doc);
+      await s.writeDoc('offer', offer);
+    });
     return { message: offer };
   }
 }

@@ -5,7 +5,8 @@
  * `credit token decode` refuses a token naming another mint than the offer's. Tokens
  * are checked by cashu-ts (DLEQ) and the test-code Nutshell mint, not by src/.
  */
-import { getDecodedToken, getEncodedToken, hasValidDleq } from '@cashu/cashu-ts';
+import { blindMessage, getDecodedToken, getEncodedToken, hasValidDleq } from '@cashu/cashu-ts';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hex } from '@scure/base';
@@ -82,6 +83,49 @@ describe('review: ecash through the CLI, attacked', () => {
     expect(readFileSync(file, 'utf8').trim()).toBe(lost.stdout.trim());
     expect(snapshot(user.dir)).toEqual(userAfter);
   }, 60_000);
+
+  // Gain if broken (issue 36, found 1): a relay holding the user's request puts in its own
+  // blinded messages for the same amounts; the mint co-signed the state and signed the
+  // relay's outputs — the relay got the payment's ecash, the user a receipt it refuses
+  // (E_BAD_DLEQ) and then E_PENDING until its refund at expiry.
+  it('a relay swapping a request\'s outputs for its own (cashu-ts blinded messages) is refused, nothing written; the genuine request then pays the user', async () => {
+    const req = JSON.parse(message(await pipeline([userStage(user, ENV, 'sign-update', '--role', 'user', '--amount', '1500', ...WALLET)], ''), 'credit/update-request', 'request').text);
+    const relayed = { ...req, outputs: req.outputs.map((o: { amount: number; id: string }) => ({ ...o, B_: blindMessage(randomBytes(32)).B_.toHex(true) })) };
+    const before = snapshot(root);
+    const mint = (input: string) => run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input, env: { ...ENV, MINT_KEY } });
+    const refused = mint(JSON.stringify(relayed));
+    expect(refused.status).toBe(4);
+    expect(refused.stdout).toBe('');
+    expect(/^offchain: error (E_[A-Z0-9_]+): /.exec(refused.stderr.split('\n').filter((l) => l.startsWith('offchain: error'))[0] ?? '')?.[1]).toBe('E_OUTPUTS_SIGNATURE');
+    expect(snapshot(root)).toEqual(before);
+    // the genuine request, through the same mint, on the nonce the relay did not use up
+    const receipt = mint(JSON.stringify(req));
+    expect(receipt.status, receipt.stderr).toBe(0);
+    const tokenPath = join(root, 'relayed.txt');
+    const balance = message(await pipeline([userStage(user, ENV, 'sign-update', '--role', 'user', ...WALLET, '--token-out', tokenPath)], receipt.stdout), 'credit/balance', 'receipt').msg;
+    expect(balance.ecash.this_payment_sat).toBe(1500);
+    expect(checkToken(readFileSync(tokenPath, 'utf8').trim(), keyset)).toBe(1500);
+  }, 60_000);
+
+  // Gain if broken (issue 36, findings 2 and 3): a token repeating one proof decoded as
+  // ten times its amount, all_valid (a mint answers "Duplicate inputs provided"); and a
+  // wallet reading a token it has no keyset for got a usage error.
+  it('credit token decode: without --keyset it reads the token (verified: false); a token repeating a proof is E_DUPLICATE_PROOF (exit 4, nothing on stdout)', () => {
+    const good = readFileSync(join(ROOT, 'fixtures/credit/token.txt'), 'utf8').trim();
+    const t = getDecodedToken(good, [keyset.id]);
+    const plain = run(['credit', 'token', 'decode', '--in', 'fixtures/credit/token.txt'], { env: ENV });
+    expect(plain.status, plain.stderr).toBe(0);
+    const m = JSON.parse(plain.stdout);
+    expect([m.verified, m.amount_sat, m.all_valid]).toEqual([false, 1000, undefined]);
+    expect(m.proofs.map((p: { id: string; amount: number; C: string }) => [p.id, p.amount, p.C])).toEqual(t.proofs.map((p) => [p.id, Number(p.amount.toString()), p.C]));
+    writeFileSync(join(root, 'copies.txt'), getEncodedToken({ ...t, proofs: Array(10).fill(t.proofs[0]) }));
+    for (const args of [['--keyset', 'fixtures/credit/keyset.json'], []]) {
+      const copies = run(['credit', 'token', 'decode', ...args, '--in', join(root, 'copies.txt')], { env: ENV });
+      expect(copies.status).toBe(4);
+      expect(copies.stdout).toBe('');
+      expect(/^offchain: error (E_[A-Z0-9_]+): /m.exec(copies.stderr)?.[1]).toBe('E_DUPLICATE_PROOF');
+    }
+  });
 
   // Gain if broken: real proofs in a token naming the payer's own server; decode said
   // all_valid, the receiver's wallet hands the proofs to that server.

@@ -1,8 +1,9 @@
 /**
  * The mint we front, as test code: Nutshell's key derivation (cashu/core/crypto/keys.py
  * `derive_keys`: BIP-32 master from the seed string's UTF-8 bytes, PATH/i' for amount 2^i)
- * and keyset id (`derive_keyset_id`, NUT-02 v00), and its redemption check
- * C == k·hash_to_curve(secret) (NUT-00). Written from Nutshell's text with node:crypto
+ * and keyset id (`derive_keyset_id_v2`, NUT-02 v01 with unit and fee, what 0.20.3 creates;
+ * or `derive_keyset_id`, v00, what a mint upgraded from 0.19 keeps), and its redemption
+ * check C == k·hash_to_curve(secret) (NUT-00). Written from Nutshell's text with node:crypto
  * and ./secp256k1.ts; shares nothing with src/ (not its curve, BIP-32 or hashing).
  * A proof this accepts is one Nutshell with the same seed would accept.
  */
@@ -34,8 +35,12 @@ function derivePrivate(seed: Uint8Array, hardenedPath: number[]): bigint {
 
 export type NutshellKeyset = { id: string; privateKeys: Map<bigint, bigint>; publicKeys: Map<bigint, string> };
 
-/** derive_keys(seed, "m/0'/0'/0'") for amounts 2^0 … 2^63, and derive_keyset_id. */
-export function nutshellKeyset(seed: string, path = "m/0'/0'/0'"): NutshellKeyset {
+/**
+ * derive_keys(seed, path) for amounts 2^0 … 2^63, and the keyset's id as Nutshell makes it:
+ * by default a fresh 0.20.3's (v01, unit sat, MINT_INPUT_FEE_PPK 100); `idVersion: '00'` as
+ * 0.19 made it (the keys alone).
+ */
+export function nutshellKeyset(seed: string, path = "m/0'/0'/0'", opts: { inputFeePpk?: number; idVersion?: '00' | '01' } = {}): NutshellKeyset {
   const steps = path.split('/').slice(1).map((s) => {
     if (!s.endsWith("'")) throw new Error('Nutshell paths are hardened');
     return Number(s.slice(0, -1));
@@ -43,14 +48,19 @@ export function nutshellKeyset(seed: string, path = "m/0'/0'/0'"): NutshellKeyse
   const privateKeys = new Map<bigint, bigint>();
   const publicKeys = new Map<bigint, string>();
   const concat: Uint8Array[] = [];
+  const pairs: string[] = [];
   for (let i = 0; i < 64; i++) {
     const k = derivePrivate(Buffer.from(seed, 'utf8'), [...steps, i]);
     const K = encodeCompressed(pointMul(G, k));
     privateKeys.set(1n << BigInt(i), k);
     publicKeys.set(1n << BigInt(i), Buffer.from(K).toString('hex'));
     concat.push(K);
+    pairs.push(`${1n << BigInt(i)}:${Buffer.from(K).toString('hex')}`);
   }
-  const id = '00' + Buffer.from(sha(...concat)).toString('hex').slice(0, 14);
+  const fee = opts.inputFeePpk ?? 100;
+  const id = (opts.idVersion ?? '01') === '00'
+    ? '00' + Buffer.from(sha(...concat)).toString('hex').slice(0, 14)
+    : '01' + Buffer.from(sha(Buffer.from(pairs.join(',') + '|unit:sat' + (fee > 0 ? `|input_fee_ppk:${fee}` : ''), 'utf8'))).toString('hex');
   return { id, privateKeys, publicKeys };
 }
 

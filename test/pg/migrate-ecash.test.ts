@@ -6,7 +6,8 @@
  * stream refuses a request that brings a B_ the SQLite mint signed before the migration
  * (E_BLINDED_MESSAGE_REUSED, exit 4, nothing written), takes the honest request, and the
  * issuance the mint reports (`credit list`: per contract and per keyset) is what it was
- * before plus the new payment. Skips visibly where no PostgreSQL can be started. Requires
+ * before plus the new payment; NUT-09 restore (`credit ecash restore`) answers the same
+ * signatures from either store, those the receipts carried. Skips visibly where no PostgreSQL can be started. Requires
  * `npm run build`.
  */
 import { createRequire } from 'node:module';
@@ -20,6 +21,7 @@ import {
   MINT_KEY, MintStream, PAYOUT, PAY_FLAGS, REFUND, fundingPsbt, message, mintStage, userStage, type Msg,
 } from '../e2e/stream-credit.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
+import { signedOutputs } from '../e2e/ecash-outputs.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
 
 const FOUND = findPostgres();
@@ -67,10 +69,12 @@ type Blind = { b_: string; contract_id: string; state: number; keyset_id: string
     // Ecash issued on SQLite: three payments, each through a one-shot mint process.
     const amounts = [1000, 2500, 700];
     const signedRequests: Msg[] = [];
+    const receipts: Msg[] = [];
     let cumulative = 0;
     for (const [n, amount] of amounts.entries()) {
       const req = await request(amount);
       const receipt = message(await pipeline([mintStage(mintDir, ENV, 'sign-update', '--role', 'mint', ...PAY_FLAGS, ...ECASH)], req.text), 'credit/receipt', `SQLite receipt ${n}`);
+      receipts.push(receipt.msg);
       const balance = await takeReceipt(receipt.text, n);
       cumulative += amount;
       expect(balance.ecash).toMatchObject({ issued_sat: cumulative, this_payment_sat: amount });
@@ -94,6 +98,14 @@ type Blind = { b_: string; contract_id: string; state: number; keyset_id: string
     const signedB = signedRequests.flatMap((r) => (r.outputs as Msg[]).map((o) => o.B_ as string)).sort();
     expect(sqliteRows.map((r) => r.b_)).toEqual(signedB);
     expect(sqliteRows.reduce((s, r) => s + r.amount, 0)).toBe(cumulative);
+
+    // NUT-09 restore on SQLite, before the migration: every signature the receipts carried.
+    const sqliteRestoreRun = run(['credit', 'ecash', 'restore', '--state-dir', mintDir, ...ECASH], {
+      input: JSON.stringify({ outputs: signedRequests.flatMap((r) => (r.outputs as Msg[]).map((o) => ({ amount: 0, id: o.id, B_: o.B_ }))) }), env: ENV,
+    });
+    expect(sqliteRestoreRun.status, sqliteRestoreRun.stderr).toBe(0);
+    const sqliteRestore = JSON.parse(sqliteRestoreRun.stdout) as { signatures: Msg[] };
+    expect(sqliteRestore.signatures).toEqual(receipts.flatMap((r) => r.signatures as Msg[]));
 
     // The migration, through the CLI.
     const url = await server.createDatabase('ecash_migrated');
@@ -134,7 +146,8 @@ type Blind = { b_: string; contract_id: string; state: number; keyset_id: string
           return JSON.stringify(out);
         };
         const before = await tables();
-        const reused = await ask(JSON.stringify({ ...next.msg, outputs: signedRequests[0]!.outputs }));
+        // (signed as the user — test code, the documented digest — so the point rule refuses it, not the outputs signature)
+        const reused = await ask(JSON.stringify(signedOutputs({ ...next.msg, outputs: signedRequests[0]!.outputs } as never, key, MINT_KEY)));
         expect(reused, JSON.stringify(reused)).toMatchObject({ type: 'credit/error', code: 'E_BLINDED_MESSAGE_REUSED', exit_code: 4 });
         expect(await tables()).toBe(before);
         // The honest one is signed; the issuance is the SQLite mint's plus this payment.
@@ -146,6 +159,13 @@ type Blind = { b_: string; contract_id: string; state: number; keyset_id: string
       } finally {
         expect((await stream.end()).status, stream.stderr).toBe(0);
       }
+      // NUT-09 restore answers the same on both stores: the outputs signed on SQLite, byte for byte, read from PostgreSQL.
+      const asked = { outputs: signedRequests.flatMap((r) => (r.outputs as Msg[]).map((o) => ({ amount: 0, id: o.id, B_: o.B_ }))) };
+      const restore = (store: string[]) => run(['credit', 'ecash', 'restore', ...store, ...ECASH], { input: JSON.stringify(asked), env: { ...ENV, ...pgEnv } });
+      const fromPg = restore(['--store', url]);
+      expect(fromPg.status, fromPg.stderr).toBe(0);
+      expect(JSON.parse(fromPg.stdout).signatures).toEqual(sqliteRestore.signatures);
+      expect(JSON.parse(fromPg.stdout).outputs).toEqual(asked.outputs);
       const after = list(['--store', url]);
       expect(after.issued).toBe(cumulative);
       expect(after.outstanding).toEqual([{ keyset_id: offer.msg.ecash.keyset_id, issued_sat: cumulative, signatures: expect.any(Number) }]);

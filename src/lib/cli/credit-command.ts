@@ -43,12 +43,27 @@ export const fundingConfirmationsFlag = {
 /**
  * The mint's ecash seed — the secret its keyset derives from, as the Cashu mint it fronts
  * derives its own (Nutshell: MINT_PRIVATE_KEY) — from the environment or a 0600 file,
- * never argv; and the keyset's derivation path.
+ * never argv. --ecash-path is read only where no keyset is stored yet (a store published
+ * before keysets were kept; the others keep each keyset's path).
  */
 export const ecashSeedFlags = {
   'ecash-seed-env': Flags.string({ description: 'mint: name of the environment variable holding the ecash seed (the Cashu mint\'s private key string)', helpValue: 'NAME', helpGroup: 'ECASH' }),
   'ecash-seed-file': Flags.string({ description: 'mint: file (mode 0600) holding the ecash seed', helpValue: 'FILE', helpGroup: 'ECASH' }),
-  'ecash-path': Flags.string({ description: 'mint: BIP-32 path of the keyset (Nutshell\'s derivation path)', default: "m/0'/0'/0'", helpValue: 'PATH', helpGroup: 'ECASH' }),
+  'ecash-path': Flags.string({ description: 'mint: BIP-32 path of the keyset, its last step the keyset index (Nutshell\'s MINT_DERIVATION_PATH; default m/0\'/0\'/0\')', helpValue: 'PATH', helpGroup: 'ECASH' }),
+};
+
+/**
+ * The ecash mint's settings (docs/ecash.md, "Settings side by side"), named once by the
+ * operator, and/or the running mint's own answers to check them against. A setting not
+ * named is taken from the mint's answers, or without them is Nutshell 0.20.3's default.
+ */
+export const ecashSettingsFlags = {
+  'ecash-input-fee-ppk': Flags.integer({ description: 'mint: the keyset\'s input fee in ppk (Nutshell\'s MINT_INPUT_FEE_PPK; default: as the mint announces, else 100)', helpValue: 'PPK', min: 0, helpGroup: 'ECASH' }),
+  'ecash-unit': Flags.string({ description: 'mint: the keyset\'s unit (the credit contract pays in sat)', options: ['sat'], helpGroup: 'ECASH' }),
+  'ecash-id-version': Flags.string({ description: 'mint: the NUT-02 id version of the keyset: 01 for a keyset Nutshell 0.20 created, 00 for one created by 0.19 or older (default: as the mint announces, else 01)', options: ['00', '01'], helpGroup: 'ECASH' }),
+  'ecash-amounts': Flags.integer({ description: 'mint: the keyset\'s number of amounts, 2^0 … 2^(N−1) (Nutshell 64, CDK 32; default: as the mint announces, else 64)', helpValue: 'N', min: 1, max: 64, helpGroup: 'ECASH' }),
+  'ecash-keysets': Flags.string({ description: 'mint: the running ecash mint to check against: its URL (its /v1/keysets and /v1/keys are read), or a file with its /v1/keysets answer', helpValue: 'URL|FILE', helpGroup: 'ECASH' }),
+  'ecash-keys': Flags.string({ description: 'mint, with --ecash-keysets FILE: a file with the mint\'s /v1/keys answer', helpValue: 'FILE', helpGroup: 'ECASH' }),
 };
 
 /** The user's NUT-13 wallet seed (BIP-39 seed bytes, hex) from the environment or a 0600 file. */
@@ -105,16 +120,31 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       if (toHex(mint.publicKey) !== policy.mint_pubkey) throw new UsageError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${policy.mint_pubkey})`);
       const ctx: MintContext = { network, mint, policy, records: store, funding: store, nonces: store, chain: await this.mintChain(network, store), random: this.random };
       if (policy.ecash) {
-        const keyset = await this.ecashKeyset(false);
-        if (keyset) {
-          if (keyset.id !== policy.ecash.keyset_id) throw new UsageError('E_WRONG_KEY', `this ecash seed and path give keyset ${keyset.id}, not the offer's ${policy.ecash.keyset_id}`);
-          ctx.ecash = { keyset, signatures: store };
+        const seed = await this.ecashSeed(false);
+        if (seed !== undefined) {
+          const signer = await this.ecashSigner(store, policy.ecash, seed);
+          ctx.ecash = { keyset: (await signer.refresh()).active, signer, signatures: store };
         }
       }
       const result = await use(ctx, store);
       await store.close();
       return result;
     }, { nonces: opts.nonces ?? 'host' });
+  }
+
+  /**
+   * The keysets this mint issues under (kept since --publish, moved on by "credit ecash
+   * follow"), read again at each request; for a store published before keysets were kept,
+   * its offer's keyset at --ecash-path.
+   */
+  protected async ecashSigner(store: MintStorePort<MintContractRecord>, offer: NonNullable<MintPolicy['ecash']>, seed: string) {
+    const { ECASH_KEYSETS_DOC, EcashSigner, legacyKeysetsDoc } = await import('../credit/ecash-keysets.ts');
+    const path = (this.flags as { 'ecash-path'?: string })['ecash-path'];
+    const stored = await store.readDoc<import('../credit/ecash-keysets.ts').EcashKeysetsDoc>(ECASH_KEYSETS_DOC);
+    const activePath = stored?.keysets.find((k) => k.id === stored.active)?.path;
+    if (stored && path !== undefined && path !== activePath) throw new UsageError('E_USAGE', `--ecash-path is kept with each keyset since --publish (the active one is at ${activePath}): drop it`);
+    const legacy = stored ? undefined : legacyKeysetsDoc(offer, path ?? "m/0'/0'/0'");
+    return new EcashSigner(seed, async () => legacy ?? (await store.readDoc(ECASH_KEYSETS_DOC))!);
   }
 
   /**
@@ -174,9 +204,9 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return policy;
   }
 
-  /** The mint's keyset from --ecash-seed-env/--ecash-seed-file and --ecash-path; undefined when no seed is given and it is not `required`. */
-  protected async ecashKeyset(required: boolean) {
-    const f = this.flags as { 'ecash-seed-env'?: string; 'ecash-seed-file'?: string; 'ecash-path'?: string };
+  /** The ecash seed from --ecash-seed-env/--ecash-seed-file; undefined when none is given and it is not `required`. */
+  protected async ecashSeed(required: boolean): Promise<string | undefined> {
+    const f = this.flags as { 'ecash-seed-env'?: string; 'ecash-seed-file'?: string };
     let seed: string | undefined;
     if (f['ecash-seed-env'] !== undefined && f['ecash-seed-file'] !== undefined) throw new UsageError('E_USAGE', 'give the ecash seed once: --ecash-seed-env or --ecash-seed-file');
     if (f['ecash-seed-env'] !== undefined) {
@@ -187,12 +217,51 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       seed = readSecretText(f['ecash-seed-file'], '--ecash-seed-file').replace(/\r?\n$/, '');
       if (!seed) throw new UsageError('E_NO_ECASH_SEED', `--ecash-seed-file ${f['ecash-seed-file']} is empty`);
     }
+    if (seed === undefined && required) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
+    return seed;
+  }
+
+  /** The ecash mint's settings the operator named (--ecash-path, --ecash-input-fee-ppk, …); what is absent stays undefined. */
+  protected ecashNamed(): import('../credit/ecash-keysets.ts').NamedSettings {
+    const f = this.flags as { 'ecash-path'?: string; 'ecash-input-fee-ppk'?: number; 'ecash-unit'?: string; 'ecash-id-version'?: string; 'ecash-amounts'?: number };
+    return {
+      ...(f['ecash-path'] !== undefined ? { path: f['ecash-path'] } : {}),
+      ...(f['ecash-input-fee-ppk'] !== undefined ? { input_fee_ppk: f['ecash-input-fee-ppk'] } : {}),
+      ...(f['ecash-unit'] !== undefined ? { unit: f['ecash-unit'] } : {}),
+      ...(f['ecash-id-version'] !== undefined ? { id_version: f['ecash-id-version'] as '00' | '01' } : {}),
+      ...(f['ecash-amounts'] !== undefined ? { amounts: f['ecash-amounts'] } : {}),
+    };
+  }
+
+  /** The running ecash mint's answers (--ecash-keysets URL, or --ecash-keysets FILE --ecash-keys FILE), if given. */
+  protected async ecashLive() {
+    const f = this.flags as { 'ecash-keysets'?: string; 'ecash-keys'?: string };
+    const { readEcashLive } = await import('./ecash-live.ts');
+    return readEcashLive(f['ecash-keysets'], f['ecash-keys'], (path, flag) => this.readFileDocument(path, flag));
+  }
+
+  /**
+   * The keyset the credit mint issues under, from the seed and the named settings, checked
+   * against the running mint's answers when given (E_ECASH_KEYSET_MISMATCH names the
+   * setting that differs); undefined when no seed is given and it is not `required`.
+   */
+  protected async ecashKeyset(required: boolean) {
+    const seed = await this.ecashSeed(required);
+    const named = this.ecashNamed();
+    const live = await this.ecashLive();
     if (seed === undefined) {
-      if (required) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
+      if (live || Object.keys(named).length) throw new UsageError('E_NO_ECASH_SEED', 'the ecash settings need the ecash mint\'s seed: pass it with --ecash-seed-env NAME or --ecash-seed-file FILE');
       return undefined;
     }
+    const { publishedKeysets, settleKeyset } = await import('../credit/ecash-keysets.ts');
     const { deriveMintKeyset } = await import('../ecash/nut01.ts');
-    return deriveMintKeyset(seed, f['ecash-path'] ?? "m/0'/0'/0'");
+    let keyset = settleKeyset(seed, named, live);
+    // With the mint's answers: its newest active keyset at a higher index (a restart with the next index) is the one issued under.
+    if (live) {
+      const issuing = publishedKeysets(seed, keyset, undefined, live).keyset;
+      if (issuing.id !== keyset.id) keyset = deriveMintKeyset(seed, issuing, issuing.id);
+    }
+    return { seed, live, keyset };
   }
 
   /**

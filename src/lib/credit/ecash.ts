@@ -1,40 +1,56 @@
 /**
  * Credit becomes ecash (BRIEF §3.1, "Ecash for credit"): each payment's update request
- * carries NUT-00 blinded messages for exactly the amount paid; the mint signs them, with
- * NUT-12 DLEQ proofs, in the same store transaction that stores the co-signed state; the
- * user verifies every proof, unblinds, and holds a cashuB token the mint we front redeems
- * (its keyset is derived as that mint derives its own: src/lib/ecash/nut01.ts).
+ * carries NUT-00 blinded messages for exactly the amount paid, signed by the user; the
+ * mint signs them, with NUT-12 DLEQ proofs, in the same store transaction that stores the
+ * co-signed state; the user verifies every proof, unblinds, and holds a cashuB token the
+ * mint we front redeems (its keyset is derived as that mint derives its own: nut01.ts).
  *
- * Invariants (tested in test/lib/credit/ecash.test.ts and test/e2e/credit-ecash.test.ts):
+ * Invariants (tests: test/lib/credit/ecash*.test.ts, test/e2e/credit-ecash*.test.ts):
  * - Ecash issued under a contract = its cumulative amount credited: a state's outputs sum
  *   to exactly its amount_sat, and signatures exist only for stored states (they are
  *   written in the same transaction; a refused or failed step writes neither).
- * - A B_ is signed once: the mint's `blind_signatures` table has B_ as its primary key;
- *   a B_ seen for another (contract, state) is refused before the state's nonce is
- *   taken. A replayed request gets the stored receipt — byte-identical signatures
- *   (the DLEQ nonce is deterministic, NUT-12), so NUT-09 restore semantics hold.
+ * - The outputs are the payer's: the user signs them (BIP-340, its key, outputsDigest:
+ *   contract, state, txid, the mint nonce, amounts, every output in order) and the mint
+ *   signs no output that signature does not cover. Whoever holds a copy of the request on
+ *   its way (relay, queue, log, proxy) can have it refused, never signed for itself; the
+ *   refusal comes before the nonce is taken, so the genuine request still goes through.
+ * - One signature per point: B_ and its negation (02 ↔ 03) are one point; a point signed
+ *   for one (contract, state) is refused in any other request, and twice in one request.
+ *   The `blind_signatures` table keys B_ as given (a second row is a constraint violation).
+ *   A replayed request gets the stored receipt — byte-identical signatures (the DLEQ
+ *   nonce is deterministic, NUT-12), so NUT-09 restore semantics hold.
  * - A nonce signs once: the state's MuSig2 nonce rules are unchanged (mint.ts); the
  *   DLEQ nonce is derived from (a, A, B_, C_), so it never meets a second challenge.
  * - The user writes nothing — no token, no record — unless every DLEQ verifies against
  *   the keyset its offer named (a mint signing with another key is refused: E_BAD_DLEQ).
  *   Its NUT-13 counter is advanced before a request leaves and never reused.
  *
- *   role  state                   message in               checks                                   written                           out
- *   user  open, confirmed n       --amount A               offer had ecash → wallet seed            pending + counter += k            request with k outputs (Σ = A)
- *   mint  next_state n+1          update-request+outputs   Σ = A, keyset, points, ≤64, B_ unused    state, receipt, blind_signatures  receipt with k signatures+DLEQ
- *   user  pending n+1             receipt+signatures       k sigs, ids, amounts, every DLEQ         token file (0600), then record    credit/balance (+ token)
+ *   role  state                   message in               checks                                      written                           out
+ *   user  open, confirmed n       --amount A               offer had ecash → wallet seed               pending + counter += k            request with k outputs (Σ = A) + outputs_signature
+ *   mint  next_state n+1          update-request+outputs   keyset (ecash-keysets.ts), Σ = A, points,   state, receipt, blind_signatures  receipt with k signatures+DLEQ
+ *                                                          ≤64, user's signature over them, no point                                     (+ next_keyset, signed, if not
+ *                                                          signed before                                                                 under the active keyset)
+ *   user  pending n+1             receipt+signatures       k sigs, ids, amounts, every DLEQ; a         token file (0600), then record    credit/balance (+ token)
+ *                                                          next_keyset: signed by the mint, its id     (next_keyset adopted)
+ *   user  pending n+1, abandoned  the mint's stored receipt  for this state; its ecash not for        state confirmed, payment unpaid   credit/balance (unpaid_sat): no further payment;
+ *                                                          these outputs                               (next_keyset adopted)             claim (ecash-claim.ts) or close
  */
 import { fromHex, toHex } from '../bytes.ts';
+import { schnorr } from '@noble/curves/secp256k1.js';
 import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
+import type { KeyPair } from '../keys/keys.ts';
+import { taggedHash } from '../musig/engine/scalar.ts';
 import { G, compressed, pointFromBytes, scalarToBytes, type Point } from '../ecash/curve.ts';
 import { blindMessage, secretPoint, signBlindedMessage, splitAmount, unblindSignature } from '../ecash/nut00.ts';
-import { UNIT, parseKeys, type MintKeyset } from '../ecash/nut01.ts';
-import { keysetIdV00 } from '../ecash/nut02.ts';
+import { keysObject, parseKeys, type MintKeyset } from '../ecash/nut01.ts';
+import { keysetId, keysetIdMatches, keysetIdVersion, type KeysetKeys } from '../ecash/nut02.ts';
 import { createDleq, verifyDleq } from '../ecash/nut12.ts';
 import { deriveSecret } from '../ecash/nut13.ts';
 import type { Proof } from '../ecash/token.ts';
+import { checkAnnouncement, type NextKeysetJson } from './ecash-keysets.ts';
 
-export type EcashOfferJson = { mint_url: string; unit: 'sat'; keyset_id: string; keys: Record<string, string> };
+/** The offer's ecash part: the mint that redeems, and the keyset (its fee and final expiry are what its v01 id commits to). */
+export type EcashOfferJson = { mint_url: string; unit: 'sat'; keyset_id: string; input_fee_ppk?: number; final_expiry?: number | null; keys: Record<string, string> };
 export type BlindedMessageJson = { amount: number; id: string; B_: string };
 export type BlindSignatureJson = { amount: number; id: string; C_: string; dleq: { e: string; s: string } };
 
@@ -45,8 +61,8 @@ function refuse(code: string, message: string): never {
   throw new RefusedError(code, message);
 }
 
-/** The offer's ecash part, as the mint publishes it: the public side of its keyset. */
-export function ecashOffer(keyset: MintKeyset, mintUrl: string): EcashOfferJson {
+/** The offer's ecash part, as the mint publishes it: the public side of the keyset it issues under now. */
+export function ecashOffer(keyset: { id: string; unit: string; input_fee_ppk: number; final_expiry: number | null; keys: KeysetKeys | Record<string, string> }, mintUrl: string): EcashOfferJson {
   let url: URL;
   try {
     url = new URL(mintUrl);
@@ -54,33 +70,136 @@ export function ecashOffer(keyset: MintKeyset, mintUrl: string): EcashOfferJson 
     throw new MalformedInputError('E_BAD_MINT_URL', `--mint-url ${mintUrl} is not a URL`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new MalformedInputError('E_BAD_MINT_URL', `--mint-url ${mintUrl} is not an http(s) URL`);
-  const keys: Record<string, string> = {};
-  for (const [a, k] of keyset.keys) keys[a.toString()] = toHex(k);
-  return { mint_url: mintUrl, unit: UNIT, keyset_id: keyset.id, keys };
+  if (keyset.unit !== 'sat') throw new UsageError('E_USAGE', `the credit contract pays in sat; keyset ${keyset.id} is in ${keyset.unit}`);
+  return {
+    mint_url: mintUrl, unit: 'sat', keyset_id: keyset.id, input_fee_ppk: keyset.input_fee_ppk,
+    ...(keyset.final_expiry !== null ? { final_expiry: keyset.final_expiry } : {}), keys: keyset.keys instanceof Map ? keysObject(keyset.keys) : keyset.keys,
+  };
 }
 
-/** The user's check of an offer's keyset: its keys hash to its id (NUT-02), each a point. */
-export function checkEcashOffer(e: EcashOfferJson): { id: string; points: Map<bigint, Point> } {
+/** The user's check of an offer's keyset: its keys, unit, fee and expiry hash to its id (NUT-02, v00 or v01), each key a point. */
+export function checkEcashOffer(e: Pick<EcashOfferJson, 'keyset_id' | 'unit' | 'input_fee_ppk' | 'final_expiry' | 'keys'>): { id: string; points: Map<bigint, Point> } {
   const { keys, points } = parseKeys(e.keys);
-  const id = keysetIdV00(keys);
-  if (id !== e.keyset_id) refuse('E_BAD_KEYSET', `the offer's keys hash to keyset ${id}, not the ${e.keyset_id} it names`);
-  return { id, points };
+  if (!keysetIdMatches(e.keyset_id, keys, e)) {
+    const version = keysetIdVersion(e.keyset_id);
+    const computed = version ? keysetId(version, keys, e) : 'no NUT-02 id (version 00 or 01)';
+    refuse('E_BAD_KEYSET', `the keyset's keys (unit ${e.unit}, fee ${e.input_fee_ppk ?? 0}) hash to keyset ${computed}, not the ${e.keyset_id} it names`);
+  }
+  return { id: e.keyset_id, points };
+}
+
+/** The user's ecash record (ports.ts UserContractRecord.ecash) as far as keysets go. */
+type UserEcashKeysets = EcashOfferJson & { counter: number; previous_keyset?: Pick<EcashOfferJson, 'keyset_id' | 'unit' | 'input_fee_ppk' | 'final_expiry' | 'keys'> };
+
+/**
+ * The user adopts the keyset a receipt announces for its next payment (the ecash mint
+ * rotated): signed by the mint's key for this contract and state, and checked like an
+ * offer's (keys hash to the id, with its unit, fee and expiry; the same unit), then it is the keyset of the next request's outputs, with its own NUT-13
+ * counter; the one it replaces is kept to check the last receipt again.
+ */
+export function adoptKeyset<E extends UserEcashKeysets>(e: E, next: NextKeysetJson, from: { contractId: string; state: number; mintPubkey: Uint8Array }): E {
+  if (next.id === e.keyset_id) return e;
+  checkAnnouncement(next, from.contractId, from.state, from.mintPubkey);
+  if (next.unit !== e.unit) refuse('E_BAD_KEYSET', `the receipt announces keyset ${next.id} in ${next.unit}, this contract takes ${e.unit}`);
+  checkEcashOffer({ keyset_id: next.id, unit: next.unit, input_fee_ppk: next.input_fee_ppk, final_expiry: next.final_expiry, keys: next.keys });
+  const { keyset_id, unit, input_fee_ppk, final_expiry, keys } = e;
+  return {
+    ...e, keyset_id: next.id, input_fee_ppk: next.input_fee_ppk, final_expiry: next.final_expiry, keys: next.keys, counter: 0,
+    previous_keyset: { keyset_id, unit, input_fee_ppk, final_expiry, keys },
+  };
+}
+
+/** The keyset some outputs were made under: the record's, or the one it replaced (the last receipt fed again after a switch). */
+export function keysetOfOutputs(e: UserEcashKeysets, outputs: BlindedMessageJson[]): Pick<EcashOfferJson, 'keyset_id' | 'unit' | 'input_fee_ppk' | 'final_expiry' | 'keys'> {
+  const id = outputs[0]?.id;
+  return id !== undefined && e.previous_keyset?.keyset_id === id ? e.previous_keyset : e;
+}
+
+// ——— the payer's authorization of its outputs ———
+
+/**
+ * What the user signs for each update that carries outputs (BIP-340, by its own key of
+ * the contract): the tagged hash "offchain/credit/v1/outputs" of
+ *
+ *   contract_id (32) ‖ state (u32 BE) ‖ txid (32, as displayed) ‖ mint_pubnonce (66)
+ *   ‖ amount_sat (u64 BE) ‖ cumulative_sat (u64 BE) ‖ count (u16 BE)
+ *   ‖ per output, in order: amount (u64 BE) ‖ len(id) (u8) ‖ id bytes ‖ B_ (33)
+ *
+ * It binds the outputs to one signing session (the state transaction and the mint nonce
+ * it is signed against), so a copy of the request cannot carry other outputs, nor the
+ * outputs of an abandoned request under the next nonce. The tag makes it a message no
+ * taproot sighash ("TapSighash") or other offchain message can be mistaken for, and the
+ * user's own key never signs a sighash (the contract's key is the MuSig2 aggregate).
+ * Like NUT-20's signature on a mint quote's outputs, for the same front-running.
+ */
+export type OutputsAuthorization = {
+  contract_id: string;
+  state: number;
+  txid: string;
+  mint_pubnonce: Uint8Array;
+  amount_sat: number;
+  cumulative_sat: number;
+  outputs: BlindedMessageJson[];
+};
+
+const OUTPUTS_TAG = 'offchain/credit/v1/outputs';
+
+function be(n: bigint | number, bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  let v = BigInt(n);
+  for (let i = bytes - 1; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
+  return out;
+}
+
+export function outputsDigest(a: OutputsAuthorization): Uint8Array {
+  if (a.outputs.length > 0xffff) throw new MalformedInputError('E_ECASH_OUTPUTS', 'too many outputs');
+  const parts: Uint8Array[] = [
+    fromHex(a.contract_id, 'contract_id', 32), be(a.state, 4), fromHex(a.txid, 'txid', 32), a.mint_pubnonce,
+    be(a.amount_sat, 8), be(a.cumulative_sat, 8), be(a.outputs.length, 2),
+  ];
+  for (const [i, o] of a.outputs.entries()) {
+    const id = fromHex(o.id, `outputs[${i}].id`);
+    parts.push(be(o.amount, 8), Uint8Array.of(id.length), id, fromHex(o.B_, `outputs[${i}].B_`, 33));
+  }
+  return taggedHash(OUTPUTS_TAG, ...parts);
+}
+
+/** The user's signature over its outputs (hex), made with the key it holds in the contract. */
+export function authorizeOutputs(user: KeyPair, a: OutputsAuthorization, aux: Uint8Array): string {
+  return toHex(schnorr.sign(outputsDigest(a), user.secretKey, aux));
 }
 
 // ——— the mint ———
 
+/** What binds a request's outputs: the contract's user key, the state's txid, the mint nonce in its PSBT. */
+export type OutputsBinding = { userPubkey: Uint8Array; txid: string; mintPubnonce: Uint8Array | undefined };
+
+/** An update request's ecash part, as checkOutputs reads it. */
+export type OutputsRequest = {
+  contract_id: string;
+  state: number;
+  amount_sat: number;
+  cumulative_sat: number;
+  outputs?: BlindedMessageJson[];
+  outputs_signature?: string;
+};
+
+/** The same point's other encoding: a B_ and its negation share their x coordinate. */
+export const negatedPointHex = (hex: string): string => (hex.startsWith('02') ? '03' : '02') + hex.slice(2);
+
 /**
  * Every check on a request's outputs, before anything is signed or any nonce taken:
- * E_ECASH_OUTPUTS (count, sum, duplicate), E_UNKNOWN_KEYSET, E_BAD_BLINDED_MESSAGE,
- * E_BLINDED_MESSAGE_REUSED (signed before for another request). All exit 4.
+ * E_ECASH_OUTPUTS (count, sum), E_UNKNOWN_KEYSET, E_BAD_BLINDED_MESSAGE,
+ * E_OUTPUTS_SIGNATURE (the user's signature over them missing or not valid),
+ * E_BLINDED_MESSAGE_REUSED (twice in the request, or signed before — either encoding of
+ * the point). All exit 4.
  */
 export async function checkOutputs(
   ctx: { ecash?: { keyset: MintKeyset; signatures: { blindSignatureOwner(B_: string): Promise<{ contract_id: string; state: number } | undefined> } } },
-  contractId: string,
-  state: number,
-  amountSat: number,
-  outputs: BlindedMessageJson[] | undefined,
+  req: OutputsRequest,
+  binding: OutputsBinding,
 ): Promise<Point[] | undefined> {
+  const { outputs, amount_sat: amountSat } = req;
   if (!ctx.ecash) {
     if (outputs) refuse('E_NO_ECASH', 'this mint issues no ecash (its offer names no keyset): send the request without outputs');
     return undefined;
@@ -95,20 +214,45 @@ export async function checkOutputs(
     if (o.id !== ks.id) refuse('E_UNKNOWN_KEYSET', `output ${i} names keyset ${o.id}; this mint signs with ${ks.id}`);
     if (!ks.privateKeys.has(BigInt(o.amount))) refuse('E_ECASH_OUTPUTS', `output ${i}: amount ${o.amount} is not a power of two of the keyset`);
     sum += BigInt(o.amount);
-    if (seen.has(o.B_)) refuse('E_BLINDED_MESSAGE_REUSED', `output ${i}: the same B_ appears twice in this request`);
-    seen.add(o.B_);
+    // One point, one signature: B_ and its negation (02 ↔ 03) are the same point up to sign.
+    const x = o.B_.slice(2);
+    if (seen.has(x)) refuse('E_BLINDED_MESSAGE_REUSED', `output ${i}: the same B_ (or its negation) appears twice in this request`);
+    seen.add(x);
     try {
       points.push(pointFromBytes(fromHex(o.B_, `outputs[${i}].B_`), `outputs[${i}].B_`));
     } catch {
       refuse('E_BAD_BLINDED_MESSAGE', `output ${i}: B_ is not a point on secp256k1`);
     }
-    const owner = await ctx.ecash.signatures.blindSignatureOwner(o.B_);
-    if (owner && !(owner.contract_id === contractId && owner.state === state)) {
-      refuse('E_BLINDED_MESSAGE_REUSED', `output ${i}: this B_ was already signed (contract ${owner.contract_id}, state ${owner.state}); a blinded message is signed once`);
-    }
   }
   if (sum !== BigInt(amountSat)) refuse('E_ECASH_OUTPUTS', `the outputs sum to ${sum} sat, not the payment's ${amountSat} sat`);
+  checkOutputsSignature(req, outputs, binding);
+  for (const [i, o] of outputs.entries()) {
+    for (const B_ of [o.B_, negatedPointHex(o.B_)]) {
+      const owner = await ctx.ecash.signatures.blindSignatureOwner(B_);
+      if (owner && !(owner.contract_id === req.contract_id && owner.state === req.state)) {
+        refuse('E_BLINDED_MESSAGE_REUSED', `output ${i}: this ${B_ === o.B_ ? 'B_' : 'B_\'s negation'} was already signed (contract ${owner.contract_id}, state ${owner.state}); a point is signed once`);
+      }
+    }
+  }
   return points;
+}
+
+/** The outputs are the user's: its signature over them, this state and this mint nonce. */
+function checkOutputsSignature(req: OutputsRequest, outputs: BlindedMessageJson[], b: OutputsBinding): void {
+  if (req.outputs_signature === undefined) {
+    refuse('E_OUTPUTS_SIGNATURE', 'the request\'s outputs carry no signature by the user (outputs_signature): whoever relayed it may have put in its own; the user\'s "sign-update --role user" adds it (resend the request from there)');
+  }
+  if (!b.mintPubnonce) refuse('E_MISSING_NONCES', 'the PSBT does not carry the mint\'s public nonce');
+  const digest = outputsDigest({ ...req, txid: b.txid, mint_pubnonce: b.mintPubnonce, outputs });
+  let valid = false;
+  try {
+    valid = schnorr.verify(fromHex(req.outputs_signature, 'outputs_signature', 64), digest, b.userPubkey.subarray(1));
+  } catch {
+    valid = false;
+  }
+  if (!valid) {
+    refuse('E_OUTPUTS_SIGNATURE', `the outputs_signature is not the contract user's signature over these outputs for state ${req.state}: the outputs were changed on the way (nothing was signed; the user's own request still goes through)`);
+  }
 }
 
 /** C_ = k·B_ with the amount's key, and its deterministic DLEQ proof. */
@@ -139,11 +283,11 @@ export function makeOutputs(seed: Uint8Array, keysetId: string, counter: number,
  */
 export function receiveSignatures(
   seed: Uint8Array,
-  offer: EcashOfferJson,
+  offer: UserEcashKeysets,
   pending: { counter: number; outputs: BlindedMessageJson[] },
   signatures: BlindSignatureJson[] | undefined,
 ): Proof[] {
-  const { points } = checkEcashOffer(offer);
+  const { points } = checkEcashOffer(keysetOfOutputs(offer, pending.outputs));
   if (!signatures || signatures.length !== pending.outputs.length) {
     refuse('E_BAD_SIGNATURES', `the receipt carries ${signatures?.length ?? 0} blind signatures for ${pending.outputs.length} outputs`);
   }

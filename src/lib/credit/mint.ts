@@ -20,7 +20,7 @@ import { termsFromJson } from './codec.ts';
 import type { MintContext, MintContractRecord, MintPolicy, ReceiptJson } from './ports.ts';
 import { checkClose, checkFunding, checkRefund, checkRollover, checkState } from './rules.ts';
 import { checkOutputs, ecashOffer, signOutputs } from './ecash.ts';
-import type { MintKeyset } from '../ecash/nut01.ts';
+import { signAnnouncement } from './ecash-keysets.ts';
 import { rolloverTxid } from './transactions.ts';
 import type {
   CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema,
@@ -202,9 +202,13 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   await checkChain(ctx, c);
   // Ecash outputs are checked before the nonce is taken: a refusal leaves it unused.
   if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
-  const points = await checkOutputs(ctx, c.id, req.state, req.amount_sat, req.outputs);
+  // The keyset: the ecash mint's active one, or the one this contract was told of last (src/lib/credit/ecash-keysets.ts).
+  const keysets = ctx.ecash ? await ctx.ecash.signer.forRequest(record.latest?.receipt, req.outputs) : undefined;
+  // The outputs are the user's: its signature over them, this state's txid and the mint nonce it signs against (ecash.ts).
+  const mintPubnonce = input.pubnonces[input.key.participants.findIndex((k) => equalBytes(k, ctx.mint.publicKey))];
+  const points = await checkOutputs(keysets ? { ecash: { ...ctx.ecash!, keyset: keysets.keyset } } : ctx, req, { userPubkey: c.userPubkey, txid: tx.id, mintPubnonce });
   const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
-  const signatures = points ? signOutputs(ctx.ecash!.keyset, req.outputs!, points) : undefined;
+  const signatures = points ? signOutputs(keysets!.keyset, req.outputs!, points) : undefined;
   const receipt: ReceiptJson = {
     type: 'credit/receipt',
     version: 1,
@@ -216,6 +220,7 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
     txid: signed.txid,
     next_nonce: await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, c, req.state + 1),
     ...(signatures ? { signatures } : {}),
+    ...(signatures && keysets?.announce ? { next_keyset: signAnnouncement(keysets.announce, c.id, req.state, ctx.mint.secretKey, ctx.random.bytes(32, 'next-keyset')) } : {}),
   };
   // Same transaction as the state: signatures exist only for stored states (B_ unique in the table).
   if (signatures) await ctx.ecash!.signatures.recordBlindSignatures(c.id, req.state, req.outputs!.map((o) => ({ B_: o.B_, keyset_id: o.id, amount: o.amount })));
@@ -354,8 +359,8 @@ export type OfferParams = {
   minConfirmations: number;
   minExpiry: number;
   maxExpiry: number;
-  /** The keyset the mint signs ecash with, and the URL of the Cashu mint that redeems it. */
-  ecash?: { keyset: MintKeyset; mintUrl: string };
+  /** The keyset the mint signs ecash with (its active one), and the URL of the Cashu mint that redeems it. */
+  ecash?: { keyset: Parameters<typeof ecashOffer>[0]; mintUrl: string };
 };
 
 /**

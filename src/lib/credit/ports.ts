@@ -12,6 +12,7 @@ import type { RandomSource } from '../random.ts';
 import type { CreditTermsJson } from './codec.ts';
 import type { MintKeyset } from '../ecash/nut01.ts';
 import type { BlindSignatureJson, BlindedMessageJson, EcashOfferJson } from './ecash.ts';
+import type { EcashSigner, NextKeysetJson } from './ecash-keysets.ts';
 
 export interface NoncePort {
   issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }>;
@@ -76,7 +77,12 @@ export interface BlindSignaturePort {
   recordBlindSignatures(contractId: string, state: number, rows: { B_: string; keyset_id: string; amount: number }[]): Promise<void>;
   /** Per keyset: all ecash ever signed. */
   ecashIssuance(): Promise<{ keyset_id: string; issued_sat: number; signatures: number }[]>;
+  /** The rows of the blinded messages among `B_s` (exact hex) that were signed; read-only (NUT-09 restore). */
+  signedBlindedMessages(B_s: string[]): Promise<SignedBlindedMessage[]>;
 }
+
+/** One blinded message the mint signed: for whom, under which keyset, for what amount. */
+export type SignedBlindedMessage = { B_: string; contract_id: string; state: number; keyset_id: string; amount: number };
 
 export type NextNonceJson = { state: number; pubnonce: string };
 
@@ -91,6 +97,8 @@ export type ReceiptJson = {
   txid: string;
   next_nonce: NextNonceJson;
   signatures?: BlindSignatureJson[];
+  /** The ecash mint's active keyset, when these signatures are under an older one: the next payment's outputs use it. */
+  next_keyset?: NextKeysetJson;
 };
 
 /** The mint's record of one contract: only JSON-native values (it is stored as JSON). */
@@ -132,8 +140,12 @@ export type MintContext = {
   nonces: NoncePort;
   chain: ChainSource;
   random: RandomSource;
-  /** When the mint issues ecash (its offer names a keyset): the keyset's private keys and where signatures are recorded. */
-  ecash?: { keyset: MintKeyset; signatures: BlindSignaturePort };
+  /**
+   * When the mint issues ecash (its offer names a keyset): the active keyset's private keys
+   * (as the step began), the keysets it may sign under (read again at each request: a
+   * rotation followed reaches a running stream), and where signatures are recorded.
+   */
+  ecash?: { keyset: MintKeyset; signer: EcashSigner; signatures: BlindSignaturePort };
 };
 
 export type UserContractRecord = {
@@ -176,7 +188,13 @@ export type UserContractRecord = {
    * received so far, the pending request's outputs (their counters), and the last paid
    * request's (so its receipt fed again writes its token again).
    */
-  ecash?: EcashOfferJson & { counter: number; issued_sat: number; pending_outputs?: { counter: number; outputs: BlindedMessageJson[] }; last_outputs?: { state: number; counter: number; outputs: BlindedMessageJson[] } };
+  ecash?: EcashOfferJson & {
+    counter: number; issued_sat: number; pending_outputs?: { counter: number; outputs: BlindedMessageJson[] }; last_outputs?: { state: number; counter: number; outputs: BlindedMessageJson[] };
+    /** The keyset a receipt's next_keyset replaced (ecash.ts, adoptKeyset): the last receipt, or an unpaid payment's outputs, are checked under it. */
+    previous_keyset?: Pick<EcashOfferJson, 'keyset_id' | 'unit' | 'input_fee_ppk' | 'final_expiry' | 'keys'>;
+    /** A state the mint signed without ecash for these outputs (settled by abandon; claimed by restore: ecash-claim.ts). */
+    unpaid?: { state: number; amount_sat: number; counter: number; outputs: BlindedMessageJson[] };
+  };
   /** Set once the contract serves as this device's Lightning-gateway channel (docs/device-gateway.md). */
   device?: DeviceChannel;
 };

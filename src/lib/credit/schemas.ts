@@ -28,7 +28,12 @@ const NextNonce = Type.Object(
   { additionalProperties: false, description: 'the mint nonce the user signs the next state against (BIP-327 DeterministicSign)' },
 );
 
-const KeysetId = Type.String({ pattern: '^00[0-9a-f]{14}$', description: 'NUT-02 keyset id (version 00: what the mint we front derives)' });
+const KEYSET_ID = '00[0-9a-f]{14}|01[0-9a-f]{64}';
+const KeysetId = Type.String({ pattern: `^(${KEYSET_ID})$`, description: 'NUT-02 keyset id: version 01 (33 bytes, Nutshell 0.20), or 00 (8 bytes, a keyset made by Nutshell ≤ 0.19)' });
+/** A keyset id as a token carries it: full, or in a V4 token the short form of a version-01 id, its first 8 bytes (NUT-00). */
+const TokenKeysetId = (description: string) => Type.String({ pattern: `^(${KEYSET_ID}|01[0-9a-f]{14})$`, description });
+const InputFeePpk = Type.Integer({ minimum: 0, maximum: 2 ** 32, description: 'NUT-02 input_fee_ppk: what the ecash mint charges to spend one proof of the keyset, in parts per thousand of its unit' });
+const FinalExpiry = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'NUT-02 final_expiry: unix seconds after which the ecash mint may drop the keyset; null (or 0) for none' });
 const EcashAmount = Type.Integer({ minimum: 1, maximum: 2 ** 52, description: 'a power of two, in the keyset\'s unit (sat)' });
 const PointHex = (what: string) => Hex(`${what}: a compressed secp256k1 point`, 33);
 const KeysByAmount = Type.Record(Type.String({ pattern: '^[1-9][0-9]{0,19}$' }), PointHex('the key for this amount'), { description: 'NUT-01 keys: amount (decimal string) → public key' });
@@ -39,9 +44,17 @@ export const EcashOfferSchema = Type.Object(
     mint_url: Type.String({ minLength: 1, maxLength: 512, description: 'the Cashu mint that redeems the tokens' }),
     unit: Type.Literal('sat'),
     keyset_id: KeysetId,
+    input_fee_ppk: Type.Optional(InputFeePpk),
+    final_expiry: Type.Optional(FinalExpiry),
     keys: KeysByAmount,
   },
   { additionalProperties: false, description: 'ecash for credit: every payment returns Cashu blind signatures under this keyset (docs/ecash.md)' },
+);
+
+/** A receipt's announcement of the keyset the next payment's outputs are to use (the ecash mint rotated). */
+export const NextKeysetSchema = Type.Object(
+  { id: KeysetId, unit: Type.Literal('sat'), input_fee_ppk: InputFeePpk, final_expiry: FinalExpiry, keys: KeysByAmount, sig: Hex('BIP-340 signature by the mint\'s key over the tagged hash ("offchain/credit/next-keyset") of the canonical JSON line {contract_id, state, next_keyset without sig}', 64) },
+  { additionalProperties: false, description: 'the ecash mint\'s active keyset, for the next payment: the user checks the mint\'s signature and that its keys, unit, fee and expiry hash to its id (NUT-02), then makes its next outputs under it' },
 );
 
 /** NUT-00 BlindedMessage: B_ = hash_to_curve(secret) + r·G, for one power-of-two amount. */
@@ -125,6 +138,10 @@ export const UpdateRequestSchema = messageSchema('credit/update-request', 'User 
   cumulative_sat: Sats('the mint\'s total under this state'),
   psbt: Base64Psbt,
   outputs: Type.Optional(Type.Array(BlindedMessageSchema, { minItems: 1, maxItems: 64, description: 'NUT-00 blinded messages summing to amount_sat (with an ecash offer)' })),
+  outputs_signature: Type.Optional(Hex(
+    'with outputs: BIP-340 signature by the user\'s key over the tagged hash "offchain/credit/v1/outputs" of contract_id ‖ state (u32 BE) ‖ txid ‖ the mint nonce in the PSBT ‖ amount_sat (u64 BE) ‖ cumulative_sat (u64 BE) ‖ output count (u16 BE) ‖ each output\'s amount (u64 BE) ‖ id length (u8) ‖ id ‖ B_ (docs/ecash.md)',
+    64,
+  )),
 });
 
 export const ReceiptSchema = messageSchema('credit/receipt', 'Mint → user: the state is stored fully signed; credit the amount. Carries no mint signature.', {
@@ -135,6 +152,7 @@ export const ReceiptSchema = messageSchema('credit/receipt', 'Mint → user: the
   txid: Txid,
   next_nonce: NextNonce,
   signatures: Type.Optional(Type.Array(BlindSignatureSchema, { minItems: 1, maxItems: 64, description: 'one NUT-00 blind signature with NUT-12 DLEQ per output, in order' })),
+  next_keyset: Type.Optional(NextKeysetSchema),
 });
 
 export const BalanceSchema = messageSchema('credit/balance', 'The user\'s own record after a receipt.', {
@@ -145,6 +163,8 @@ export const BalanceSchema = messageSchema('credit/balance', 'The user\'s own re
   expiry_height: Height('the contract\'s expiry'),
   ecash: Type.Optional(Type.Object({
     issued_sat: Sats('ecash received under this contract so far (equals cumulative_sat when every payment carried outputs)'),
+    unpaid_sat: Type.Optional(Sats('a payment the mint signed without ecash for the user\'s outputs (settled by credit abandon): claim it with credit ecash claim, or close; no further payment is signed until it is paid')),
+    unpaid_state: Type.Optional(Type.Integer({ minimum: 1, description: 'the state of that payment' })),
     this_payment_sat: Type.Optional(Sats('ecash in the token just written')),
     proofs: Type.Optional(Type.Integer({ minimum: 0, description: 'proofs in that token' })),
     token_out: Type.Optional(Type.String({ description: 'where the cashuB token was written (a 0600 file), or "-" for standard output' })),
@@ -152,25 +172,70 @@ export const BalanceSchema = messageSchema('credit/balance', 'The user\'s own re
   }, { additionalProperties: false })),
 });
 
-export const KeysetSchema = messageSchema('credit/keyset', 'The mint\'s active ecash keyset: a NUT-01 GET /v1/keys answer (keysets[]) with our envelope.', {
-  keysets: Type.Array(Type.Object({ id: KeysetId, unit: Type.Literal('sat'), keys: KeysByAmount }, { additionalProperties: false }), { minItems: 1, maxItems: 1 }),
+export const KeysetSchema = messageSchema('credit/keyset', 'The ecash keyset the credit mint issues under: a NUT-01 GET /v1/keys answer (keysets[], shaped as Nutshell 0.20.3 answers) with our envelope.', {
+  keysets: Type.Array(Type.Object({ id: KeysetId, unit: Type.Literal('sat'), active: Type.Boolean(), input_fee_ppk: InputFeePpk, final_expiry: FinalExpiry, keys: KeysByAmount }, { additionalProperties: false }), { minItems: 1, maxItems: 1 }),
 });
 
-export const TokenSchema = messageSchema('credit/token', 'A decoded Cashu token, each proof checked (NUT-12 DLEQ) against a keyset. No secret is shown: Y = hash_to_curve(secret) identifies a proof (NUT-07).', {
+/** One keyset as the credit mint keeps it (public: the private keys are derived from the seed at use). */
+const KeptKeyset = Type.Object({
+  id: KeysetId,
+  unit: Type.Literal('sat'),
+  input_fee_ppk: InputFeePpk,
+  final_expiry: FinalExpiry,
+  amounts: Type.Integer({ minimum: 1, maximum: 64, description: 'keys for the amounts 2^0 … 2^(amounts−1)' }),
+  id_version: Type.Union([Type.Literal('00'), Type.Literal('01')]),
+  path: Type.String({ description: 'the BIP-32 path its keys derive at (Nutshell: MINT_DERIVATION_PATH with the keyset index last)' }),
+  active: Type.Boolean({ description: 'the ecash mint issues under it' }),
+  listed: Type.Boolean({ description: 'the ecash mint lists it (its tokens redeem)' }),
+}, { additionalProperties: false });
+
+export const EcashCheckSchema = messageSchema('credit/ecash-check', 'Before going live: the credit mint\'s own derivation reproduces the ecash mint\'s active keyset (a difference is refused, E_ECASH_KEYSET_MISMATCH, naming the setting).', {
+  source: Type.String({ description: 'where the ecash mint\'s answers came from: its URL, or the files' }),
+  equal: Type.Literal(true),
+  keyset: KeptKeyset,
+  also_active: Type.Array(KeysetId, { description: 'other active keysets of the unit the mint lists (a restart with the next index leaves the old one active; "credit ecash follow" issues under the highest index)' }),
+});
+
+export const EcashKeysetsSchema = messageSchema('credit/ecash-keysets', 'The ecash mint\'s keysets as the credit mint keeps them, after following the mint\'s answers (a rotation: the new active keyset reproduced at the next index).', {
+  source: Type.String({ description: 'where the ecash mint\'s answers came from: its URL, or the files' }),
+  active: KeysetId,
+  changed: Type.Boolean({ description: 'the keyset issued under, or a keyset\'s state, changed' }),
+  added: Type.Array(KeysetId, { description: 'keysets reproduced for the first time' }),
+  keysets: Type.Array(KeptKeyset),
+});
+
+export const TokenSchema = messageSchema('credit/token', 'A decoded Cashu token: its proofs once each (no Y twice), and with --keyset each checked (NUT-12 DLEQ) against its keyset. No secret is shown: Y = hash_to_curve(secret) identifies a proof (NUT-07).', {
   version_prefix: Type.Union([Type.Literal('cashuA'), Type.Literal('cashuB')]),
   mint: Type.String(),
   unit: Type.String(),
   memo: Type.Optional(Type.String()),
   amount_sat: Sats('the sum of the proofs'),
-  keyset_id: Type.Optional(KeysetId),
+  keyset_id: Type.Optional(Type.String({ pattern: `^(${KEYSET_ID})$`, description: 'verified: the one keyset every proof is under (NUT-02 version 00 or 01)' })),
   proofs: Type.Array(Type.Object({
-    id: Type.String(),
+    id: TokenKeysetId('the proof\'s keyset id as the token gives it, full or short (verified: the full id it resolves to)'),
     amount: Type.Integer({ minimum: 1 }),
     Y: PointHex('hash_to_curve(secret)'),
     C: PointHex('the unblinded signature'),
-    dleq: Type.Union([Type.Literal('valid'), Type.Literal('invalid'), Type.Literal('absent'), Type.Literal('other keyset')]),
+    dleq: Type.Union([Type.Literal('valid'), Type.Literal('not checked'), Type.Literal('absent')], { description: 'valid: verified against the keyset; not checked: present, decoded without --keyset' }),
   }, { additionalProperties: false })),
-  all_valid: Type.Boolean({ description: 'every proof carries a DLEQ that verifies against the keyset' }),
+  verified: Type.Boolean({ description: 'false: decoded without a keyset, nothing but the encoding checked; true: every proof verified' }),
+  all_valid: Type.Optional(Type.Boolean({ description: 'with --keyset: every proof carries a DLEQ that verifies against its keyset (a token that fails is refused instead)' })),
+});
+
+const RestoreOutput = Type.Object(
+  { amount: Type.Integer({ minimum: 0, description: 'as the wallet asks (wallets ask with 0: the signature carries the amount)' }), id: Type.String({ pattern: '^[0-9a-f]{2,66}$', description: 'the keyset id the wallet derived the output for, as it asks (read, not trusted: the signature names the keyset the mint signed under)' }), B_: PointHex('the blinded message') },
+  { additionalProperties: false },
+);
+
+/** NUT-09 PostRestoreRequest with our envelope (`credit ecash restore` reads it, or the bare NUT-09 body a wallet POSTs). */
+export const RestoreRequestSchema = messageSchema('credit/restore-request', 'Wallet → mint: NUT-09 restore request — blinded messages regenerated from a NUT-13 seed, asking for the signatures the mint made on them.', {
+  outputs: Type.Array(RestoreOutput, { maxItems: 1000 }),
+});
+
+/** NUT-09 PostRestoreResponse with our envelope: what `credit ecash restore` prints (a NUT-09 client reads outputs and signatures). */
+export const RestoreSchema = messageSchema('credit/restore', 'Mint → wallet: NUT-09 restore. For each asked blinded message the mint signed, in the request\'s order, the output as asked and its blind signature with NUT-12 DLEQ; nothing for any other.', {
+  outputs: Type.Array(RestoreOutput, { maxItems: 1000 }),
+  signatures: Type.Array(BlindSignatureSchema, { maxItems: 1000, description: 'signatures[i] is outputs[i]\'s: the amount and keyset the mint signed it for' }),
 });
 
 export const CloseRequestSchema = messageSchema('credit/close-request', 'User → mint: a cooperative close, signed by the user.', {
@@ -368,5 +433,6 @@ export const CREDIT_SCHEMAS = [
   CreditOfferSchema, CreditAddressSchema, OpenRequestSchema, OpenAcceptSchema, OpenedSchema, UpdateRequestSchema, ReceiptSchema,
   BalanceSchema, CloseRequestSchema, ClosedSchema, RolloverRequestSchema, RolloverRefundSchema, RolloverSignSchema, RolloverAcceptSchema,
   RolledOverSchema, ExitSchema,
-  RefundSchema, ContractsSchema, AbandonSchema, AbandonedSchema, OpenAbandonedSchema, KeysetSchema, TokenSchema, StoreMigratedSchema,
+  RefundSchema, ContractsSchema, AbandonSchema, AbandonedSchema, OpenAbandonedSchema, KeysetSchema, EcashCheckSchema, EcashKeysetsSchema, TokenSchema, StoreMigratedSchema,
+  RestoreRequestSchema, RestoreSchema,
 ];

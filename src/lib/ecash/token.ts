@@ -5,16 +5,21 @@
  * - V3 `cashuA` ‖ base64url(JSON {token: [{mint, proofs}], unit?, memo?}); read, and written
  *   for old wallets. A V3 token naming several mints is refused (E_BAD_TOKEN): a credit
  *   contract issues for one mint.
- * Every field is checked on the way in: keyset ids (NUT-02 forms), amounts powers of two,
- * C a compressed point, DLEQ parts 32 bytes. Signatures are checked elsewhere (verify.ts).
+ * Every field is checked on the way in: keyset ids (NUT-02 forms, and in V4 the short
+ * form of a version-01 id: its first 8 bytes, NUT-00), amounts powers of two, C a
+ * compressed point, DLEQ parts 32 bytes. Then, before anyone spends signature work on it,
+ * the token as a whole: at most MAX_TOKEN_PROOFS proofs (E_TOKEN_TOO_LARGE, exit 3) and
+ * no proof twice — the same Y = hash_to_curve(secret), up to negation (E_DUPLICATE_PROOF,
+ * exit 4): a mint refuses such a swap ("Duplicate inputs provided"), so counting a copy
+ * would count money that is not there. Signatures are checked in credit/ecash-view.ts.
  */
 import { base64urlnopad } from '@scure/base';
 import { fromHex, toHex, utf8 } from '../bytes.ts';
-import { MalformedInputError } from '../errors.ts';
+import { MalformedInputError, RefusedError } from '../errors.ts';
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.ts';
-import { pointFromBytes } from './curve.ts';
-import { isPowerOfTwo } from './nut00.ts';
-import { isKeysetId } from './nut02.ts';
+import { compressed, pointFromBytes } from './curve.ts';
+import { isPowerOfTwo, secretPoint } from './nut00.ts';
+import { isKeysetId, isShortKeysetId } from './nut02.ts';
 
 export type ProofDleq = { e: Uint8Array; s: Uint8Array; r?: Uint8Array };
 
@@ -28,6 +33,34 @@ const bad = (why: string): never => {
 
 const MAX_TOKEN_CHARS = 1 << 20;
 
+/**
+ * Proofs in one token: a mint takes at most this many inputs in one request (Nutshell's
+ * default `mint_max_request_length`, 1000), so a larger token cannot be redeemed whole.
+ */
+export const MAX_TOKEN_PROOFS = 1000;
+
+const tooLarge = (why: string): never => {
+  throw new MalformedInputError('E_TOKEN_TOO_LARGE', why);
+};
+
+/**
+ * The token's proofs once each: the same Y = hash_to_curve(secret) — compared by its x
+ * coordinate, so also up to negation — twice is refused before any signature is checked.
+ */
+export function checkDistinctProofs(proofs: Proof[]): void {
+  const seen = new Map<string, number>();
+  proofs.forEach((p, i) => {
+    const x = toHex(compressed(secretPoint(p.secret)).subarray(1));
+    const first = seen.get(x);
+    if (first !== undefined) throw new RefusedError('E_DUPLICATE_PROOF', `proof ${i} repeats proof ${first} (the same Y = hash_to_curve(secret)): a mint spends a proof once and refuses a token that carries it twice`);
+    seen.set(x, i);
+  });
+}
+
+function checkCount(n: number): void {
+  if (n > MAX_TOKEN_PROOFS) tooLarge(`the token carries ${n} proofs; a mint takes at most ${MAX_TOKEN_PROOFS} in one request (split it into tokens of at most ${MAX_TOKEN_PROOFS})`);
+}
+
 function b64urlDecode(text: string): Uint8Array {
   const s = text.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length % 4 === 1) bad('the token is not base64url');
@@ -38,8 +71,8 @@ function b64urlDecode(text: string): Uint8Array {
   }
 }
 
-function checkProof(p: Proof, where: string): Proof {
-  if (!isKeysetId(p.id)) bad(`${where}: keyset id ${p.id} is not a NUT-02 keyset id`);
+function checkProof(p: Proof, where: string, short = false): Proof {
+  if (!isKeysetId(p.id) && !(short && isShortKeysetId(p.id))) bad(`${where}: keyset id ${p.id} is not a NUT-02 keyset id`);
   if (!isPowerOfTwo(p.amount)) bad(`${where}: amount ${p.amount} is not a power of two below 2^64`);
   if (p.secret.length === 0 || p.secret.length > 8192) bad(`${where}: the secret must be 1–8192 characters`);
   try {
@@ -97,6 +130,7 @@ export function decodeTokenV4Binary(cbor: Uint8Array): Token {
   const unit = str(o['u'], 'u (unit)');
   const memo = o['d'] === undefined ? undefined : str(o['d'], 'd (memo)');
   if (!Array.isArray(o['t']) || o['t'].length === 0) bad('t must be a non-empty array');
+  checkCount((o['t'] as CborValue[]).reduce<number>((n, g) => n + (isObj(g) && Array.isArray((g as Record<string, CborValue>)['p']) ? ((g as Record<string, CborValue>)['p'] as CborValue[]).length : 0), 0));
   const proofs: Proof[] = [];
   (o['t'] as CborValue[]).forEach((g, gi) => {
     if (!isObj(g)) bad(`t[${gi}] must be a map`);
@@ -121,9 +155,10 @@ export function decodeTokenV4Binary(cbor: Uint8Array): Token {
       proofs.push(checkProof({
         id, amount: BigInt(a as number | bigint), secret: str(pm['s'], `${where}.s`), C: bytes(pm['c'], `${where}.c`),
         ...(dleq ? { dleq } : {}), ...(pm['w'] !== undefined ? { witness: str(pm['w'], `${where}.w`) } : {}),
-      }, where));
+      }, where, true));
     });
   });
+  checkDistinctProofs(proofs);
   return { mint, unit, ...(memo !== undefined ? { memo } : {}), proofs };
 }
 
@@ -159,6 +194,7 @@ export function decodeTokenV3Json(text: string): Token {
   if (v['token'].length > 1) bad('this V3 token names several mints: a credit contract issues for one mint');
   const entry = v['token'][0];
   if (!isObj(entry) || !Array.isArray(entry['proofs']) || entry['proofs'].length === 0) return bad('token[0] must have a mint and non-empty proofs');
+  checkCount(entry['proofs'].length);
   const proofs = (entry['proofs'] as unknown[]).map((p, i) => {
     const where = `token[0].proofs[${i}]`;
     if (!isObj(p)) return bad(`${where} must be an object`);
@@ -175,6 +211,7 @@ export function decodeTokenV3Json(text: string): Token {
       ...(dleq ? { dleq } : {}), ...(typeof p['witness'] === 'string' ? { witness: p['witness'] } : {}),
     }, where);
   });
+  checkDistinctProofs(proofs);
   return {
     mint: str(entry['mint'], 'token[0].mint'),
     unit: v['unit'] === undefined ? 'sat' : str(v['unit'], 'unit'),
@@ -186,7 +223,7 @@ export function decodeTokenV3Json(text: string): Token {
 /** Any token: `cashuB…`, `cashuA…`, or raw `crawB…` bytes given as text is not accepted. */
 export function decodeToken(text: string): Token {
   const t = text.trim();
-  if (t.length > MAX_TOKEN_CHARS) bad(`the token is over ${MAX_TOKEN_CHARS} characters`);
+  if (t.length > MAX_TOKEN_CHARS) tooLarge(`the token is over ${MAX_TOKEN_CHARS} characters`);
   if (t.startsWith('cashuB')) return decodeTokenV4Binary(b64urlDecode(t.slice(6)));
   if (t.startsWith('cashuA')) {
     let json: string;

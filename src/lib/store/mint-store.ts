@@ -42,7 +42,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { toHex } from '../bytes.ts';
-import type { FundingBinding } from '../credit/ports.ts';
+import type { FundingBinding, SignedBlindedMessage } from '../credit/ports.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../errors.ts';
 import { ensureDir, shredFile, stateAccessError } from './atomic.ts';
 import type { MintStorePort } from './mint-store-port.ts';
@@ -367,6 +367,14 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
 
   async ecashIssuance(): Promise<{ keyset_id: string; issued_sat: number; signatures: number }[]> {
     return this.q.issuance.all();
+  }
+
+  async signedBlindedMessages(B_s: string[]): Promise<SignedBlindedMessage[]> {
+    if (B_s.length === 0) return [];
+    // One query over a JSON array of the asked B_ (no statement per B_, no SQL built from input).
+    return this.db.prepare<[string], SignedBlindedMessage>(
+      'SELECT B_, contract_id, state, keyset_id, amount FROM blind_signatures WHERE B_ IN (SELECT value FROM json_each(?))',
+    ).all(JSON.stringify(B_s));
   }
 
   async status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'> {

@@ -14,10 +14,12 @@ import * as user from '../../../src/lib/credit/user.ts';
 import { ecashOffer } from '../../../src/lib/credit/ecash.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
+import { EcashSigner } from '../../../src/lib/credit/ecash-keysets.ts';
 import { decodeToken } from '../../../src/lib/ecash/token.ts';
 import type { MintKeyset } from '../../../src/lib/ecash/nut01.ts';
 import { nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
 import { expectRefused } from './tamper.ts';
+import { signedByUser } from './ecash-world.ts';
 import { CHANGE, POLICY, REFUND, fundingPsbt, world } from './world.ts';
 
 const SEED = 'TEST_PRIVATE_KEY';
@@ -31,7 +33,7 @@ type W = ReturnType<typeof world>;
 function ecashWorld(keyset: MintKeyset = KS): W {
   const w = world();
   w.mint.policy = { ...POLICY, ecash: ecashOffer(KS, URL) };
-  w.mint.ecash = { keyset, signatures: w.mintBook };
+  w.mint.ecash = { keyset, signer: EcashSigner.fixed(keyset), signatures: w.mintBook };
   w.user.walletSeed = WALLET;
   return w;
 }
@@ -134,13 +136,14 @@ describe('replays and reuse: a B_ is signed once', () => {
     const { request: one } = await pay(w, id, 512n);
     const two = await user.updateRequest(w.user, id, 512n) as { outputs: unknown[] };
     const nonce = (await w.userBook.get(id))!.mint_nonce!;
-    const reused = { ...two, outputs: (one as { outputs: unknown[] }).outputs };
+    // the user itself reuses its outputs (and signs them: a relay could not)
+    const reused = signedByUser({ ...two, outputs: (one as { outputs: unknown[] }).outputs } as never);
     await expectRefused(w.dir.path, () => mint.acceptUpdate(w.mint, reused as never), { code: 'E_BLINDED_MESSAGE_REUSED', exitCode: 4, message: /already signed/ });
     expect(await w.mint.nonces.status(fromHex(nonce.pubnonce))).toBe('unused');
     // and in another contract
     const other = await open(w);
     const three = await user.updateRequest(w.user, other, 512n);
-    await expectRefused(w.dir.path, () => mint.acceptUpdate(w.mint, { ...three, outputs: (one as { outputs: unknown[] }).outputs } as never), { code: 'E_BLINDED_MESSAGE_REUSED', exitCode: 4, message: /already signed/ });
+    await expectRefused(w.dir.path, () => mint.acceptUpdate(w.mint, signedByUser({ ...three, outputs: (one as { outputs: unknown[] }).outputs } as never) as never), { code: 'E_BLINDED_MESSAGE_REUSED', exitCode: 4, message: /already signed/ });
     // the honest request still goes through
     const receipt = await mint.acceptUpdate(w.mint, two as never);
     expect(receipt.signatures).toHaveLength(1);
@@ -250,7 +253,7 @@ describe('the user side: offers, seeds', () => {
       const offer = { type: 'credit/offer' as const, version: 1 as const, network: 'regtest' as const, ...POLICY, ecash: { ...bad, keys } };
       await expectRefused(w.dir.path, () => user.openRequest(w.user, {
         offer: offer as never, fundingPsbt: fundingPsbt(1_000_000n, 'c7'), expiryHeight: w.chain.height + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2,
-      }), { code: 'E_BAD_KEYSET', exitCode: 4, message: /hash to keyset 00/ });
+      }), { code: 'E_BAD_KEYSET', exitCode: 4, message: /hash to keyset 01/ });
     } finally {
       w.dir.cleanup();
     }

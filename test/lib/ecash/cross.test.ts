@@ -12,9 +12,10 @@ import { describe, expect, it } from 'vitest';
 import { fromHex, toHex, utf8 } from '../../../src/lib/bytes.ts';
 import { G, bytesToScalar, compressed, pointFromBytes, scalarToBytes } from '../../../src/lib/ecash/curve.ts';
 import { blindMessage, hashToCurve, signBlindedMessage, unblindSignature } from '../../../src/lib/ecash/nut00.ts';
-import { deriveMintKeyset, keysAnswer } from '../../../src/lib/ecash/nut01.ts';
+import { deriveMintKeyset, keysAnswer, type MintKeyset } from '../../../src/lib/ecash/nut01.ts';
 import { createDleq, verifyDleq } from '../../../src/lib/ecash/nut12.ts';
 import { decodeToken, encodeTokenV4, type Token } from '../../../src/lib/ecash/token.ts';
+import { namesKeyset } from '../../../src/lib/ecash/nut02.ts';
 import { hashToCurve as indepH2C, nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
 import { encodeCompressed } from '../../independent/secp256k1.ts';
 import { ROOT, readVectorText } from '../../helpers.ts';
@@ -23,24 +24,31 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ks = deriveMintKeyset('TEST_PRIVATE_KEY');
+const ksDefault = ks;
 const nutshell = nutshellKeyset('TEST_PRIVATE_KEY');
 const scalar = () => bytesToScalar(randomBytes(32)) % (2n ** 255n) + 1n;
 
 describe("the keyset: ours, the test-code Nutshell's, and cashu-ts's id", () => {
-  it('the same 64 keys and the id 009a1f293253e41e', () => {
+  it('the same 64 keys, and the ids a fresh Nutshell 0.20.3 (01884a74…, fee 100) and one upgraded from 0.19 (009a1f293253e41e) announce', () => {
     const nut = nutshell;
-    expect(nut.id).toBe('009a1f293253e41e');
+    expect(nut.id).toBe('01884a74bb2fc5ee6e5f958f89f9e4e6cf79241fbc9fd1012d6811b054a78beffe');
     expect(ks.id).toBe(nut.id);
     for (const [a, K] of ks.keys) expect(toHex(K)).toBe(nut.publicKeys.get(a));
     const keys = keysAnswer(ks).keysets[0]!.keys;
+    expect(deriveKeysetId(keys, { versionByte: 1, unit: 'sat', input_fee_ppk: 100 })).toBe(nut.id);
+    const v00 = deriveMintKeyset('TEST_PRIVATE_KEY', { id_version: '00' });
+    expect(v00.id).toBe(nutshellKeyset('TEST_PRIVATE_KEY', "m/0'/0'/0'", { idVersion: '00' }).id);
     expect(deriveKeysetId(keys, { versionByte: 0 })).toBe('009a1f293253e41e');
+    expect(v00.id).toBe('009a1f293253e41e');
   });
 
-  it('another seed and path give another keyset, and it still agrees', () => {
-    const mine = deriveMintKeyset('another seed with more than sixty-four bytes of text in it, as mnemonics are', "m/0'/0'/1'");
-    const nut = nutshellKeyset('another seed with more than sixty-four bytes of text in it, as mnemonics are', "m/0'/0'/1'");
+  it('another seed, path and fee give another keyset, and it still agrees', () => {
+    const seed = 'another seed with more than sixty-four bytes of text in it, as mnemonics are';
+    const mine = deriveMintKeyset(seed, { path: "m/0'/0'/1'", input_fee_ppk: 0 });
+    const nut = nutshellKeyset(seed, "m/0'/0'/1'", { inputFeePpk: 0 });
     expect(mine.id).toBe(nut.id);
     expect(mine.id).not.toBe(ks.id);
+    expect(deriveKeysetId(keysAnswer(mine).keysets[0]!.keys, { versionByte: 1, unit: 'sat' })).toBe(nut.id);
   });
 });
 
@@ -115,7 +123,7 @@ describe('BDHKE against cashu-ts and the test-code hash_to_curve', () => {
 });
 
 describe('tokens across implementations', () => {
-  function ourToken(n: number): Token {
+  function ourToken(n: number, ks: MintKeyset = ksDefault): Token {
     const proofs = Array.from({ length: n }, (_, i) => {
       const amount = 1n << BigInt(i);
       const secret = toHex(randomBytes(32));
@@ -146,12 +154,20 @@ describe('tokens across implementations', () => {
     expect(hasValidDleq(bad, keyset as never)).toBe(false);
   });
 
-  it("we decode cashu-ts's own encoding of the same token to the same proofs", () => {
-    const t = ourToken(5);
-    const cts = getDecodedToken(encodeTokenV4(t), [ks.id]);
-    const again = decodeToken(getEncodedToken(cts));
-    expect(again.proofs.map((p) => [p.id, p.amount, p.secret, toHex(p.C), toHex(p.dleq!.e), toHex(p.dleq!.s), toHex(p.dleq!.r!)]))
-      .toEqual(t.proofs.map((p) => [p.id, p.amount, p.secret, toHex(p.C), toHex(p.dleq!.e), toHex(p.dleq!.s), toHex(p.dleq!.r!)]));
+  it("we decode cashu-ts's own encoding of the same token to the same proofs: v00 ids as they are, v01 ids short (NUT-00), naming the same keyset", () => {
+    const v00 = deriveMintKeyset('TEST_PRIVATE_KEY', { id_version: '00' });
+    for (const keyset of [v00, ks]) {
+      const t = ourToken(5, keyset);
+      const cts = getDecodedToken(encodeTokenV4(t), [keyset.id]);
+      const again = decodeToken(getEncodedToken(cts));
+      // cashu-ts writes a v01 id's first 8 bytes; the v00 id is 8 bytes already.
+      const written = keyset.id.slice(0, 16);
+      expect(written === keyset.id).toBe(keyset === v00);
+      expect(again.proofs.map((p) => [p.id, p.amount, p.secret, toHex(p.C), toHex(p.dleq!.e), toHex(p.dleq!.s), toHex(p.dleq!.r!)]))
+        .toEqual(t.proofs.map((p) => [written, p.amount, p.secret, toHex(p.C), toHex(p.dleq!.e), toHex(p.dleq!.s), toHex(p.dleq!.r!)]));
+      for (const p of again.proofs) expect(namesKeyset(p.id, keyset.id)).toBe(true);
+      expect(namesKeyset(again.proofs[0]!.id, keyset === v00 ? ks.id : v00.id)).toBe(false);
+    }
     expect(Amount.from(7).toString()).toBe('7');
   });
 });

@@ -87,7 +87,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import { toHex } from '../../bytes.ts';
-import type { FundingBinding } from '../../credit/ports.ts';
+import type { FundingBinding, SignedBlindedMessage } from '../../credit/ports.ts';
 import { OffchainError, RefusedError, StateConflictError, UsageError } from '../../errors.ts';
 import type { MintStorePort } from '../mint-store-port.ts';
 import { StoreWriteError } from '../mint-store.ts';
@@ -725,6 +725,13 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       const res = await this.q('INSERT INTO blind_signatures (b_, contract_id, state, keyset_id, amount) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (b_) DO NOTHING', [r.B_, contractId, state, r.keyset_id, r.amount]);
       if (res.rowCount !== 1) throw new RefusedError('E_BLINDED_MESSAGE_REUSED', `the blinded message ${r.B_.slice(0, 16)}… was already signed: a blinded message is signed once`);
     }
+  }
+
+  /** Read-only (NUT-09 restore): the asked blinded messages that were signed. */
+  async signedBlindedMessages(B_s: string[]): Promise<SignedBlindedMessage[]> {
+    if (B_s.length === 0) return [];
+    const rows = await this.q<{ b_: string; contract_id: string; state: number; keyset_id: string; amount: string }>('SELECT b_, contract_id, state, keyset_id, amount FROM blind_signatures WHERE b_ = ANY($1::text[])', [B_s]);
+    return rows.rows.map((r) => ({ B_: r.b_, contract_id: r.contract_id, state: r.state, keyset_id: r.keyset_id, amount: Number(r.amount) }));
   }
 
   async ecashIssuance(): Promise<{ keyset_id: string; issued_sat: number; signatures: number }[]> {

@@ -1,0 +1,210 @@
+/**
+ * Test harness for real Nutshell 0.20.3 mints (the ecash mint the credit mint fronts): find
+ * the folder holding its wheels, setup.sh and start.sh ($NUTSHELL, which .ci/run sets from
+ * ../shared/nutshell), build its venv once (a cache directory keyed by the wheels' checksums,
+ * built under a lock and marked complete last, so parallel runs never use half a venv), and start
+ * mints with start.sh on free 127.0.0.1 ports in temporary data directories — their
+ * management RPC open (no TLS, loopback) so a test can rotate a keyset as an operator does
+ * with `mint-cli next-keyset`. The suite is skipped, visibly, when NUTSHELL is unset.
+ *
+ * A wallet's side of a swap (POST /v1/swap) is built with cashu-ts (devDependency, shares
+ * nothing with src/): its token decoding, blinding and DLEQ check.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { blindMessage, getDecodedToken, hashToCurve, verifyDLEQProof } from '@cashu/cashu-ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { freePort } from '../regtest/bitcoind.ts';
+
+const run = promisify(execFile);
+
+/** $NUTSHELL when it holds setup.sh and start.sh; a NUTSHELL naming anything else is returned as is, so the suite fails loudly rather than skipping. */
+export function findNutshell(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dir = env['NUTSHELL']?.trim();
+  return dir || undefined;
+}
+
+/**
+ * The venv, built once per wheelhouse (~15–35 s) and reused by every later run and file. A
+ * venv cannot be moved (its scripts name its path), so it is built in place under a lock
+ * directory and marked complete last; a run finding the lock waits for it, and takes over a
+ * lock whose builder died.
+ */
+export async function nutshellVenv(dir: string): Promise<string> {
+  const key = createHash('sha256').update(readFileSync(join(dir, 'wheelhouse.SHA256SUMS'))).update(readFileSync(join(dir, 'requirements-lock.txt'))).digest('hex').slice(0, 16);
+  const venv = join(tmpdir(), `offchain-nutshell-venv-${key}`);
+  const complete = join(venv, '.offchain-complete');
+  const lock = `${venv}.lock`;
+  for (let waited = 0; !existsSync(complete); waited++) {
+    try {
+      mkdirSync(lock);
+    } catch {
+      const owner = Number(readFileSync(join(lock, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
+      let alive = owner > 0;
+      try {
+        if (alive) process.kill(owner, 0);
+      } catch {
+        alive = false;
+      }
+      if (!alive && waited > 5) rmSync(lock, { recursive: true, force: true });
+      if (waited > 600) throw new Error(`waited 5 minutes for ${lock} (another run building the Nutshell venv)`);
+      await new Promise((r) => setTimeout(r, 500));
+      continue;
+    }
+    try {
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      if (!existsSync(complete)) {
+        await run('bash', [join(dir, 'setup.sh')], { env: { ...process.env, VENV: venv }, timeout: 240_000 });
+        writeFileSync(complete, new Date().toISOString());
+      }
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+  return venv;
+}
+
+export type NutshellOptions = { seed: string; inputFeePpk?: number; keysetIdVersion?: 'v1' | 'v2'; derivationPath?: string };
+
+export type NutshellMint = {
+  url: string;
+  dataDir: string;
+  pid: number;
+  /** mint-cli next-keyset sat [fee]: the next index becomes the active keyset (the management RPC, as an operator rotates). */
+  rotate(inputFeePpk?: number): Promise<string>;
+  /** mint-cli get keysets: the mint's own accounting per keyset (balance: its outstanding-ecash liability; fees_paid). */
+  accounting(): Promise<{ id: string; balance: number; fees_paid: number }[]>;
+  stop(): Promise<void>;
+};
+
+async function startOnce(dir: string, venv: string, o: NutshellOptions): Promise<NutshellMint> {
+  const [port, rpcPort] = [await freePort(), await freePort()];
+  const dataDir = mkdtempSync(join(tmpdir(), 'offchain-nutshell-mint-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, VENV: venv, DATA_DIR: dataDir,
+    MINT_RPC_SERVER_ENABLE: 'TRUE', MINT_RPC_SERVER_MUTUAL_TLS: 'FALSE', MINT_RPC_SERVER_ADDR: '127.0.0.1', MINT_RPC_SERVER_PORT: String(rpcPort),
+    ...(o.inputFeePpk !== undefined ? { INPUT_FEE_PPK: String(o.inputFeePpk) } : {}),
+    ...(o.keysetIdVersion ? { KEYSET_ID_VERSION: o.keysetIdVersion } : {}),
+    ...(o.derivationPath ? { DERIVATION_PATH: o.derivationPath } : {}),
+  };
+  let stdout: string;
+  try {
+    ({ stdout } = await run('bash', [join(dir, 'start.sh'), String(port), o.seed], { env, timeout: 120_000 }));
+  } catch (e) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw new Error(`start.sh on port ${port} failed: ${(e as { stderr?: string }).stderr ?? e}`);
+  }
+  const pid = Number(stdout.trim().split('\n').at(-1));
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url, dataDir, pid,
+    async rotate(inputFeePpk = 100) {
+      const { stdout: out } = await run(join(venv, 'bin', 'mint-cli'), ['--insecure', '-h', '127.0.0.1', '-p', String(rpcPort), 'next-keyset', 'sat', String(inputFeePpk)], { cwd: dataDir, env: { ...process.env, HOME: dataDir }, timeout: 30_000 });
+      return out;
+    },
+    async accounting() {
+      const { stdout: out } = await run(join(venv, 'bin', 'mint-cli'), ['--insecure', '-h', '127.0.0.1', '-p', String(rpcPort), 'get', 'keysets'], { cwd: dataDir, env: { ...process.env, HOME: dataDir }, timeout: 30_000 });
+      // protobuf text format, one "keyset:" block each; a field at its default (0) is not printed
+      return out.split('keyset:').slice(1).map((b) => ({
+        id: /\bid: "([0-9a-f]+)"/.exec(b)![1]!,
+        balance: Number(/\bbalance: (-?\d+)/.exec(b)?.[1] ?? 0),
+        fees_paid: Number(/\bfees_paid: (\d+)/.exec(b)?.[1] ?? 0),
+      }));
+    },
+    async stop() {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* gone already */
+      }
+      for (let i = 0; i < 80; i++) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* stopped */
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A mint on a free port (once more on another port if something took it between the probe and the bind). */
+export async function startNutshell(dir: string, venv: string, o: NutshellOptions): Promise<NutshellMint> {
+  try {
+    return await startOnce(dir, venv, o);
+  } catch (e) {
+    if (!String(e).includes('already in use')) throw e;
+    return startOnce(dir, venv, o);
+  }
+}
+
+// ——— a wallet at the mint: GET, POST, and a swap built with cashu-ts ———
+
+export async function getJson(url: string): Promise<any> {
+  const r = await fetch(url, { signal: AbortSignal.timeout(20_000) });
+  if (!r.ok) throw new Error(`GET ${url}: HTTP ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+export async function postJson(url: string, body: unknown): Promise<{ status: number; body: any }> {
+  const r = await fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(30_000) });
+  return { status: r.status, body: await r.json().catch(() => undefined) };
+}
+
+type Keyset = { id: string; unit: string; active: boolean; input_fee_ppk: number };
+
+/** Powers of two summing to n, largest first. */
+const split = (n: number) => Array.from({ length: 53 }, (_, i) => 2 ** i).filter((p) => Math.floor(n / p) % 2 === 1).reverse();
+
+export type SwapResult = { status: number; body: any; inputs: number; fee: number; amount: number };
+
+/**
+ * A wallet receives a token at the mint: every proof as an input of POST /v1/swap, the
+ * outputs (blinded by cashu-ts) summing to the amount minus the input fee the mint's
+ * keysets announce (NUT-02: ceil(Σ input_fee_ppk / 1000)). On success every returned
+ * signature's DLEQ is checked with cashu-ts against the keys of the active keyset.
+ */
+export async function swapToken(url: string, token: string): Promise<SwapResult> {
+  const keysets = (await getJson(`${url}/v1/keysets`)).keysets as Keyset[];
+  const decoded = getDecodedToken(token, keysets.map((k) => k.id));
+  const inputs = decoded.proofs.map((p) => ({ id: p.id, amount: Number(p.amount.toString()), secret: p.secret, C: p.C }));
+  const amount = inputs.reduce((s, p) => s + p.amount, 0);
+  const ppk = inputs.reduce((s, p) => s + (keysets.find((k) => k.id === p.id)?.input_fee_ppk ?? 0), 0);
+  const fee = Math.ceil(ppk / 1000);
+  const active = keysets.find((k) => k.active && k.unit === 'sat')!;
+  const keys = (await getJson(`${url}/v1/keys/${active.id}`)).keysets[0].keys as Record<string, string>;
+  const blinded = split(amount - fee).map((a) => {
+    const bm = blindMessage(new TextEncoder().encode(randomBytes(32).toString('hex')));
+    return { a, bm, out: { amount: a, id: active.id, B_: bm.B_.toHex(true) } };
+  });
+  const r = await postJson(`${url}/v1/swap`, { inputs, outputs: blinded.map((b) => b.out) });
+  if (r.status === 200) {
+    if (r.body.signatures.length !== blinded.length) throw new Error(`the swap returned ${r.body.signatures.length} signatures for ${blinded.length} outputs`);
+    for (const [i, s] of (r.body.signatures as { amount: number; C_: string; dleq: { e: string; s: string } }[]).entries()) {
+      const A = secp256k1.Point.fromHex(keys[String(s.amount)]!);
+      const ok = verifyDLEQProof({ e: Buffer.from(s.dleq.e, 'hex'), s: Buffer.from(s.dleq.s, 'hex') }, blinded[i]!.bm.B_, secp256k1.Point.fromHex(s.C_) as never, A as never);
+      if (!ok) throw new Error(`the swap's signature ${i} has no valid DLEQ for the active keyset`);
+    }
+  }
+  return { ...r, inputs: inputs.length, fee, amount };
+}
+
+/** POST /v1/checkstate for every proof of a token: their states (UNSPENT, PENDING, SPENT). */
+export async function proofStates(url: string, token: string): Promise<string[]> {
+  const keysets = (await getJson(`${url}/v1/keysets`)).keysets as Keyset[];
+  const Ys = getDecodedToken(token, keysets.map((k) => k.id)).proofs.map((p) => hashToCurve(new TextEncoder().encode(p.secret)).toHex(true));
+  const r = await postJson(`${url}/v1/checkstate`, { Ys });
+  if (r.status !== 200) throw new Error(`checkstate: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+  return (r.body.states as { state: string }[]).map((s) => s.state);
+}
