@@ -14,8 +14,10 @@
  *    recognises the COMMIT message: dropped after the server committed (its answer never
  *    reaches the mint), the mint resolves the outcome from its epoch counter on a new
  *    connection and answers the receipt; the retry gets the same receipt (the stored
- *    answer). Dropped before COMMIT reached the server, the request is refused retryably
- *    and the retry is signed — with the same nonce, once.
+ *    answer). Dropped before COMMIT reached the server, the request is refused retryably;
+ *    its nonce is not opened again (the store's word that the COMMIT did not happen is not
+ *    trusted: src/lib/store/nonce-ledger.ts), so the retry is refused E_NONCE_USED and the
+ *    user abandons once and pays again.
  *
  * Every contract's final state is exited from the store and its signature verified by
  * the independent verifier. Skips visibly where no PostgreSQL can be started.
@@ -197,7 +199,7 @@ class Signed {
     await exitAndVerify(url, root, users, paid, latest);
   }, 600_000);
 
-  it('the connection dropped around COMMIT: after it, the mint answers the stored receipt and the retry gets it again; before it, the retry is signed once', async () => {
+  it('the connection dropped around COMMIT: after it, the mint answers the stored receipt and the retry gets it again; before it, the nonce is not opened again: the retry is refused as used, abandoned, and signed once', async () => {
     const url = await server.createDatabase('dropped');
     const proxy = new CommitProxy(server.port);
     await proxy.start();
@@ -224,14 +226,20 @@ class Signed {
     latest.set(0, answer.msg);
     paid.set(0, 1500);
 
-    // Dropped before COMMIT reached the server: refused retryably; the retry signs it.
+    // Dropped before COMMIT reached the server: refused retryably. The nonce it opened is
+    // not opened again whatever the store says (the ledger rule): the retry is refused as
+    // used (not as an alarm), the user abandons once and pays again, signed once.
     proxy.armed = 'before';
     const req2 = await payRequest(users[1]!, 900, env);
     const refused = await s.ask(req2.line);
     expect(proxy.fired).toBe(2);
     expect(refused.msg, refused.text).toMatchObject({ type: 'credit/error', code: 'E_STORE_UNREACHABLE', exit_code: 1 });
-    const signedNow = await s.ask(req2.line);
-    expect(signedNow.msg, signedNow.text).toMatchObject({ type: 'credit/receipt', contract_id: users[1]!.contractId, txid: requestTxid(req2.msg) });
+    const again = await s.ask(req2.line);
+    expect(again.msg, again.text).toMatchObject({ type: 'credit/error', code: 'E_NONCE_USED', exit_code: 5 });
+    await abandonVia(s, users[1]!, env);
+    const req3 = await payRequest(users[1]!, 900, env);
+    const signedNow = await s.ask(req3.line);
+    expect(signedNow.msg, signedNow.text).toMatchObject({ type: 'credit/receipt', contract_id: users[1]!.contractId, txid: requestTxid(req3.msg) });
     signed.add(signedNow.msg);
     await applyReceipt(users[1]!, signedNow.text, env);
     latest.set(1, signedNow.msg);

@@ -55,6 +55,13 @@
  *
  * The source's write lock (SQLite BEGIN IMMEDIATE) is held through (1) and (3), so no
  * writer interleaves; between them the mark keeps every writer out.
+ *
+ * SEALED STATES (state-seal.ts): the target's records carry no fully signed state in the
+ * clear. A source written by this toolkit's mint is sealed already and copied as it is; one
+ * holding plain states (an older toolkit's, never opened since by a mint command with its
+ * key) needs the mint's key to seal them in the copy — without it the migration is refused
+ * before anything is touched (E_STATE_UNSEALED, exit 2), and with another key than the
+ * offer's (E_WRONG_KEY, exit 2).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -65,6 +72,7 @@ import { OffchainError, StateConflictError, UsageError } from '../errors.ts';
 import { MIGRATION_KEY, MINT_DB_FILE, migratedError, type MigrationMark } from './mint-store.ts';
 import type pg from 'pg';
 import { pgConfig } from './pg/client.ts';
+import { hasPlainState, type StateSeal } from './state-seal.ts';
 import type { PgTarget } from './pg/connect.ts';
 import { MIGRATION_CLAIM_KEY, OPEN_LOCK, prepareSchema, storeConnectError, type MigrationClaim } from './pg/mint-store.ts';
 
@@ -106,7 +114,10 @@ function migrationRunning(to: string): StateConflictError {
   return new StateConflictError('E_STORE_MIGRATING', `another migration into the store ${to} is running now: nothing was changed here; when it has finished, run this one again if it is still needed`);
 }
 
-export async function migrateMintStore(sourceDir: string, target: PgTarget, network: string, hooks: MigrationHooks = {}): Promise<MigrationReport> {
+/** The mint's key, to seal plain states of an older source (SEALED STATES above). */
+export type MigrationKey = { seal: StateSeal; publicKey: string };
+
+export async function migrateMintStore(sourceDir: string, target: PgTarget, network: string, hooks: MigrationHooks = {}, key?: MigrationKey): Promise<MigrationReport> {
   const dir = resolve(sourceDir);
   const file = join(dir, MINT_DB_FILE);
   if (!existsSync(file)) throw new UsageError('E_NO_MINT_POLICY', `no mint store in ${dir} (no ${MINT_DB_FILE}): check --from, or --state-dir and --network`);
@@ -119,13 +130,13 @@ export async function migrateMintStore(sourceDir: string, target: PgTarget, netw
       throw storeConnectError(e, target);
     })).rows[0]!.got;
     if (!got) throw migrationRunning(target.url);
-    return await migrateLocked(dir, file, c, target, network, hooks);
+    return await migrateLocked(dir, file, c, target, network, hooks, key);
   } finally {
     await c.end().catch(() => undefined);
   }
 }
 
-async function migrateLocked(dir: string, file: string, c: pg.Client, target: PgTarget, network: string, hooks: MigrationHooks): Promise<MigrationReport> {
+async function migrateLocked(dir: string, file: string, c: pg.Client, target: PgTarget, network: string, hooks: MigrationHooks, key: MigrationKey | undefined): Promise<MigrationReport> {
   const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
   const db = new Database(file);
   try {
@@ -133,7 +144,16 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
     db.pragma('synchronous = FULL');
     db.pragma('secure_delete = ON');
     db.pragma('busy_timeout = 10000');
-    const meta = (key: string) => db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value;
+    const meta = (name: string) => db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(name)?.value;
+    // Plain states need the mint's key, checked before either store is touched.
+    const plain = db.prepare<[], { record: string }>(`SELECT record FROM contracts WHERE record LIKE '%"hex"%'`).all().some((r) => hasPlainState(JSON.parse(r.record)));
+    if (key) {
+      const offerKey = (JSON.parse(meta('doc:offer') ?? '{}') as { mint_pubkey?: string }).mint_pubkey;
+      if (offerKey !== undefined && offerKey !== key.publicKey) throw new UsageError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${offerKey})`);
+    }
+    if (plain && !key) {
+      throw new UsageError('E_STATE_UNSEALED', `the mint in ${dir} holds fully signed states stored in the clear (by an older offchain): pass the mint's key (--key-file or --key-env) so the migration seals them — the database never sees the key; nothing was changed`);
+    }
 
     // Phase 1: check and claim the target, burn the unused secrets and mark the source —
     // under the source's write lock and, in the target, the lock every mint process takes to
@@ -192,7 +212,7 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
     await hooks.afterPhase?.(1);
 
     // Phase 2: one transaction into the target, unless this migration's copy is already there.
-    const counts = await copyToTarget(db, dir, c, target, network, mark);
+    const counts = await copyToTarget(db, dir, c, target, network, mark, key?.seal);
     await hooks.afterPhase?.(2);
 
     // Phase 3: the source is migrated.
@@ -259,11 +279,17 @@ async function occupied(c: pg.Client, ownId: string): Promise<string | undefined
   return parts.length ? parts.join('; ') : undefined;
 }
 
-async function copyToTarget(db: BetterSqlite3.Database, dir: string, c: pg.Client, target: PgTarget, network: string, mark: MigrationMark): Promise<Omit<MigrationReport, 'from' | 'to' | 'migration_id'>> {
+async function copyToTarget(db: BetterSqlite3.Database, dir: string, c: pg.Client, target: PgTarget, network: string, mark: MigrationMark, seal: StateSeal | undefined): Promise<Omit<MigrationReport, 'from' | 'to' | 'migration_id'>> {
   // The migration's own epoch: the dead epoch its placeholder nonces belong to (no process holds its key).
   const epoch = randomBytes(16).toString('hex');
   const all = <T>(sql: string) => db.prepare(sql).all() as T[];
-  const contracts = all<{ contract_id: string; record: string }>('SELECT contract_id, record FROM contracts ORDER BY contract_id');
+  // A state in the clear is sealed on its way (checked above: then the key is here), so the target never holds one.
+  const contracts = all<{ contract_id: string; record: string }>('SELECT contract_id, record FROM contracts ORDER BY contract_id').map((r) => {
+    const record = JSON.parse(r.record) as { contract_id: string };
+    if (!hasPlainState(record)) return r;
+    if (!seal) throw new UsageError('E_STATE_UNSEALED', `the mint in ${dir} holds fully signed states stored in the clear: pass the mint's key (--key-file or --key-env) so the migration seals them`);
+    return { contract_id: r.contract_id, record: JSON.stringify(seal.seal(record)) };
+  });
   const funding = all<{ outpoint: string; contract_id: string; kind: string; from_contract_id: string | null }>('SELECT outpoint, contract_id, kind, from_contract_id FROM funding ORDER BY outpoint');
   const blind = all<{ B_: string; contract_id: string; state: number; keyset_id: string; amount: number }>('SELECT B_, contract_id, state, keyset_id, amount FROM blind_signatures ORDER BY B_');
   const docs = all<{ key: string; value: string }>("SELECT key, value FROM meta WHERE key LIKE 'doc:%' ORDER BY key");

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
 import { CreditCommand, noMint } from '../../../lib/cli/credit-command.ts';
-import { stateFlags } from '../../../lib/cli/flags.ts';
+import { keyFlags, stateFlags } from '../../../lib/cli/flags.ts';
 import { migrateTarget, migrateTargetFlags } from '../../../lib/cli/store-flags.ts';
 
 export default class CreditStoreMigrate extends CreditCommand<typeof CreditStoreMigrate> {
@@ -28,6 +28,7 @@ export default class CreditStoreMigrate extends CreditCommand<typeof CreditStore
   ];
   static override flags = {
     ...stateFlags,
+    ...keyFlags,
     from: Flags.string({ description: 'the SQLite mint directory (holding mint.sqlite); default: the credit-mint directory under --state-dir for --network', helpValue: 'DIR', helpGroup: 'STATE' }),
     ...migrateTargetFlags,
   };
@@ -37,7 +38,16 @@ export default class CreditStoreMigrate extends CreditCommand<typeof CreditStore
     const target = await migrateTarget(this.flags);
     const from = this.flags.from ?? this.existingState(network, 'credit-mint', noMint);
     const { migrateMintStore } = await import('../../../lib/store/migrate.ts');
-    const report = await migrateMintStore(from, target, network);
+    // The mint's key only seals states an older offchain stored in the clear (without it, such a source is refused).
+    const f = this.flags as { 'key-file'?: string; 'key-env'?: string };
+    let key: import('../../../lib/store/migrate.ts').MigrationKey | undefined;
+    if (f['key-file'] !== undefined || f['key-env'] !== undefined) {
+      const mint = await this.keyPair(network);
+      const { StateSeal } = await import('../../../lib/store/state-seal.ts');
+      const { toHex } = await import('../../../lib/bytes.ts');
+      key = { seal: StateSeal.fromMintKey(mint.secretKey), publicKey: toHex(mint.publicKey) };
+    }
+    const report = await migrateMintStore(from, target, network, {}, key);
     return {
       message: {
         type: 'credit/store-migrated', version: 1, network, ...report,

@@ -94,7 +94,9 @@ import { StoreWriteError } from '../mint-store.ts';
 import { pgConfig, storeError } from './client.ts';
 import type { PgTarget } from './connect.ts';
 import { HostEpoch, type RetiredEpoch } from './host-epoch.ts';
-import { SCHEMA_SQL, SCHEMA_VERSION, TABLES } from './schema.ts';
+import { NonceLedger } from '../nonce-ledger.ts';
+import { sealStoredRecords, unsealedRefused, type StateSeal } from '../state-seal.ts';
+import { OWNED_RELATIONS, SCHEMA_SQL, SCHEMA_VERSION, SEALED_STATES_VERSION, TABLES } from './schema.ts';
 
 /** How many times a step runs again after a deadlock or serialization failure. */
 export const RETRIES = 8;
@@ -172,6 +174,9 @@ export async function prepareSchema(client: pg.Client, target: PgTarget, network
   const exists = (await client.query<{ t: string | null }>("SELECT to_regclass('schema_version')::text AS t")).rows[0]!.t;
   let version = exists ? (await client.query<{ version: number }>('SELECT version FROM schema_version')).rows[0]?.version : undefined;
   if (version === undefined && view) throw new UsageError('E_NO_MINT_POLICY', `no mint in the store ${target.url} (nothing was created there): publish an offer first`);
+  // A writer adopts only tables of its own: before creating (CREATE … IF NOT EXISTS adopts
+  // anything found) and after.
+  if (!view) await checkOwners(client, target);
   if (version === undefined) {
     await client.query(SCHEMA_SQL);
     await client.query('INSERT INTO schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
@@ -180,9 +185,75 @@ export async function prepareSchema(client: pg.Client, target: PgTarget, network
   if (version > SCHEMA_VERSION) {
     throw new OffchainError('E_STORE_SCHEMA_NEWER', `the store ${target.url} has schema version ${version}, newer than this toolkit's ${SCHEMA_VERSION}: upgrade offchain`, 1);
   }
+  if (!view) await checkOwners(client, target, { complete: true });
   if (!view) await client.query("INSERT INTO meta (key, value) VALUES ('network', $1) ON CONFLICT (key) DO NOTHING", [network]);
   const stored = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'network'")).rows[0]?.value ?? network;
   if (stored !== network) throw new RefusedError('E_NETWORK_MISMATCH', `the store ${target.url} holds a ${stored} mint, not ${network}`);
+}
+
+export interface PgMintStoreOptions {
+  /** Read only (monitoring, `credit list`): no epoch, no key, nothing written. */
+  view?: boolean;
+  /** A one-shot command: the host's epoch, kept in this directory (host-epoch.ts). */
+  hostDir?: string;
+  /** Seals and opens the records' fully signed states (state-seal.ts): the mint's commands pass it. */
+  seal?: StateSeal;
+  /** Called with the text of an alarm (a nonce offered again: nonce-ledger.ts), e.g. to print it on stderr. */
+  alarm?: (message: string) => void;
+}
+
+/** A table of the mint's schema is another role's. Exit 4; nothing written. */
+export class StoreOwnerError extends RefusedError {}
+
+/**
+ * Every relation of the mint's schema that exists (all of them once `complete`) must be
+ * owned by this role or a role it is a member of — not merely one whose privileges it
+ * has: a superuser has every role's, and would adopt anything. On PostgreSQL ≤ 14 any
+ * role may create tables in `public` by default: one that pre-created `nonces` or
+ * `contracts` would own them (read every row, put rows back, add triggers, disable the
+ * single-use trigger), so the mint refuses to keep its state there (E_STORE_TABLE_OWNER,
+ * exit 4). Checked inside the opening transaction, under OPEN_LOCK.
+ */
+async function checkOwners(client: pg.Client, target: PgTarget, opts: { complete?: boolean } = {}): Promise<void> {
+  const rows = (await client.query<{ name: string; present: boolean; owner: string | null; mine: boolean }>(
+    `WITH RECURSIVE mine(oid) AS (
+       SELECT oid FROM pg_roles WHERE rolname = current_user
+       UNION SELECT m.roleid FROM pg_auth_members m JOIN mine ON m.member = mine.oid)
+     SELECT t.name, o.owner IS NOT NULL AS present, pg_get_userbyid(o.owner) AS owner, o.owner IN (SELECT oid FROM mine) AS mine
+       FROM unnest($1::text[]) AS t(name)
+       LEFT JOIN LATERAL (
+         SELECT c.relowner AS owner FROM pg_class c WHERE c.oid = to_regclass(t.name)
+         UNION ALL SELECT p.proowner FROM pg_proc p WHERE p.oid = to_regprocedure(t.name)) o ON true`,
+    [[...OWNED_RELATIONS, 'nonce_consumed_once()']],
+  )).rows;
+  const foreign = rows.find((r) => r.present && !r.mine);
+  if (foreign) {
+    const me = (await client.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u;
+    throw new StoreOwnerError(
+      'E_STORE_TABLE_OWNER',
+      `${foreign.name} in the store ${target.url} is owned by the role ${foreign.owner}, not by ${me} (nor a role ${me} is a member of): another role created it — on PostgreSQL 14 and older any role may create tables in the public schema — and could read, rewind or alter the mint's state there; nothing was written. Drop it (as its owner or a superuser) and revoke CREATE on the schema from PUBLIC, or use a database of the mint's own (docs/deployment.md)`,
+    );
+  }
+  if (!opts.complete) return;
+  const missing = rows.find((r) => !r.present);
+  const trigger = (await client.query<{ enabled: string }>("SELECT tgenabled AS enabled FROM pg_trigger WHERE tgrelid = to_regclass('nonces') AND tgname = 'nonce_consumed_once'")).rows[0];
+  if (missing || trigger?.enabled !== 'O') {
+    throw new OffchainError('E_STATE_CORRUPT', `the store ${target.url} is missing ${missing ? missing.name : 'its nonce trigger nonce_consumed_once (or it was disabled)'}: the schema was altered; nothing was written`, 3);
+  }
+}
+
+/**
+ * Schema 1 (older toolkits) stored fully signed states in the clear: sealed here, once, by
+ * the first process that opens the store with the mint's key (under OPEN_LOCK, in the
+ * opening transaction), which then marks the schema 2. Stop the older processes first: one
+ * still running would store its next state in the clear (schema 2 refuses their restart).
+ */
+async function sealStoredStates(client: pg.Client, seal: StateSeal): Promise<void> {
+  const version = (await client.query<{ version: number }>('SELECT version FROM schema_version')).rows[0]!.version;
+  if (version >= SEALED_STATES_VERSION) return;
+  const rows = (await client.query<{ contract_id: string; record: string }>("SELECT contract_id, record FROM contracts WHERE record LIKE '%\"hex\"%'")).rows;
+  for (const r of sealStoredRecords(rows, seal)) await client.query('UPDATE contracts SET record = $2 WHERE contract_id = $1', [r.contract_id, r.record]);
+  await client.query('UPDATE schema_version SET version = $1', [SEALED_STATES_VERSION]);
 }
 
 export class PgMintStore<R extends { contract_id: string }> implements MintStorePort<R> {
@@ -198,6 +269,10 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   private host: HostEpoch | undefined;
   /** A process epoch: its row is deleted when the process closes the store. */
   private processEpoch = false;
+  /** The nonces this epoch may still open (nonce-ledger.ts): the process's memory, or the host's journal. */
+  private ledger: NonceLedger | undefined;
+  /** Seals the fully signed states in records (state-seal.ts); without it (a view) they stay sealed. */
+  private stateSeal: StateSeal | undefined;
   private inTransaction = false;
   private savepoints = 0;
   private failed: Error | undefined;
@@ -264,7 +339,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   }
 
   /** Connect, create the schema on first use (refusing a newer one), register this process's epoch. */
-  static async open<R extends { contract_id: string }>(target: PgTarget, network: string, opts: { view?: boolean; hostDir?: string } = {}): Promise<PgMintStore<R>> {
+  static async open<R extends { contract_id: string }>(target: PgTarget, network: string, opts: PgMintStoreOptions = {}): Promise<PgMintStore<R>> {
     const client = newClient(await import('pg'), target);
     try {
       await client.connect();
@@ -287,6 +362,8 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       if (claim) throw migratingInto(target.url, JSON.parse(claim.value) as MigrationClaim);
       if (!opts.view) await client.query("INSERT INTO meta (key, value) VALUES ('store_id', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(16).toString('hex')]);
       if (!opts.view && !opts.hostDir) await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
+      // States stored plain by an older toolkit (schema 1) are sealed once, by the first process holding the key.
+      if (!opts.view && opts.seal) await sealStoredStates(client, opts.seal);
       await client.query('COMMIT');
       reached = await storeIdentity(client);
       if (!opts.view && opts.hostDir) {
@@ -296,6 +373,13 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
         const store = new PgMintStore<R>(client, target, host.epoch, host.key);
         store.host = host;
         store.reached = reached;
+        store.stateSeal = opts.seal;
+        store.ledger = NonceLedger.onDisk(host.ledgerDir, host.epoch, {
+          who: `this host's one-shot mint commands (epoch ${host.epoch.slice(0, 8)}…, under ${opts.hostDir})`,
+          where: target.url,
+          consumed: (ids) => store.consumedOf(ids),
+          ...(opts.alarm ? { alarm: opts.alarm } : {}),
+        });
         return store;
       }
     } catch (e) {
@@ -311,8 +395,22 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     if (opts.view) {
       store.wipe();
       store.viewOnly = true;
+    } else {
+      store.stateSeal = opts.seal;
+      store.ledger = NonceLedger.inMemory({
+        who: `this process (pid ${process.pid}, epoch ${epoch.slice(0, 8)}…)`,
+        where: target.url,
+        consumed: (ids) => store.consumedOf(ids),
+        ...(opts.alarm ? { alarm: opts.alarm } : {}),
+      });
     }
     return store;
+  }
+
+  /** Of `ids`, the nonces the store shows consumed (the ledger drops them: nonce-ledger.ts). */
+  private async consumedOf(ids: string[]): Promise<Set<string>> {
+    const rows = await this.q<{ id: string }>('SELECT id FROM nonces WHERE id = ANY($1::text[]) AND consumed', [ids]);
+    return new Set(rows.rows.map((r) => r.id));
   }
 
   get broken(): Error | undefined {
@@ -360,6 +458,8 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     this.inTransaction = false;
     this.pendingCounter = undefined;
     this.nonceTouched = false;
+    // Rolled back before COMMIT was sent: nothing of it left; the nonces it claimed stay openable.
+    this.ledger?.discard();
     if (!this.failed) await this.client.query('ROLLBACK').catch(() => undefined);
   }
 
@@ -373,6 +473,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     if (this.inTransaction) {
       const name = `step${++this.savepoints}`;
       await this.q(`SAVEPOINT ${name}`);
+      const mark = this.ledger?.mark() ?? 0;
       try {
         const result = await fn();
         await this.q(`RELEASE ${name}`);
@@ -380,6 +481,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       } catch (e) {
         // (A nonce it touched keeps `nonceTouched` set: one tick too many at COMMIT is harmless.)
         if (!this.failed) await this.q(`ROLLBACK TO ${name}`).then(() => this.q(`RELEASE ${name}`));
+        this.ledger?.discard(mark);
         throw e;
       } finally {
         this.savepoints--;
@@ -413,6 +515,9 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     if (!this.inTransaction) return;
     if (this.nonceTouched && this.pendingCounter === undefined) {
       try {
+        // The ledger first (nonce-ledger.ts): what this transaction issued and opened is final
+        // before COMMIT is sent; a claim a racing command of the host settled first refuses here.
+        await this.ledger?.settle();
         await this.tick();
       } catch (e) {
         if (this.inTransaction) await this.rollback();
@@ -482,7 +587,12 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     // holds `pending`, written before COMMIT, so after "did not commit" its next nonce step
     // retires the key anyway: it cannot tell "never committed" from "committed, then
     // restored" — see host-epoch.ts.)
-    if (found === pending - 1 && this.reached === committedTo) throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; retry it`, 1);
+    if (found === pending - 1 && this.reached === committedTo) {
+      // Its nonces stay opened all the same (nonce-ledger.ts, `commitLost`): the store is not
+      // trusted to say which of its nonces signed.
+      this.ledger?.commitLost();
+      throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; retry it (a request whose mint nonce was opened is then refused E_NONCE_USED: abandon it for a fresh nonce)`, 1);
+    }
     this.wipe();
     this.failed = new StoreRolledBackError(
       found === pending - 1
@@ -576,19 +686,27 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       // The request's lock on this contract, held to COMMIT; also when it does not exist yet.
       await this.q('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`contract:${id}`]);
       const row = (await this.q<{ record: string }>('SELECT record FROM contracts WHERE contract_id = $1 FOR UPDATE', [id])).rows[0];
-      return row ? (JSON.parse(row.record) as R) : undefined;
+      return row ? this.decode(row.record) : undefined;
     }
     const row = (await this.q<{ record: string }>('SELECT record FROM contracts WHERE contract_id = $1', [id])).rows[0];
-    return row ? (JSON.parse(row.record) as R) : undefined;
+    return row ? this.decode(row.record) : undefined;
+  }
+
+  /** A stored record: its fully signed states opened with the mint's key, or left sealed (a view). */
+  private decode(text: string): R {
+    const record = JSON.parse(text) as R;
+    return this.stateSeal ? this.stateSeal.open(record, this.dir) : record;
   }
 
   async put(record: R): Promise<void> {
     await this.begin();
-    await this.q('INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record', [record.contract_id, JSON.stringify(record)]);
+    // A fully signed state never reaches the database in the clear (state-seal.ts).
+    const text = JSON.stringify(this.stateSeal ? this.stateSeal.seal(record) : unsealedRefused(record, this.dir));
+    await this.q('INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record', [record.contract_id, text]);
   }
 
   async list(): Promise<R[]> {
-    return (await this.q<{ record: string }>('SELECT record FROM contracts ORDER BY contract_id')).rows.map((r) => JSON.parse(r.record) as R);
+    return (await this.q<{ record: string }>('SELECT record FROM contracts ORDER BY contract_id')).rows.map((r) => this.decode(r.record));
   }
 
   async remove(id: string): Promise<void> {
@@ -602,7 +720,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
        AND ((record::jsonb ->> 'opened_at_height')::bigint) < $1 ORDER BY ((record::jsonb ->> 'opened_at_height')::bigint) LIMIT $2`,
       [openedBefore, limit],
     );
-    return rows.rows.map((r) => JSON.parse(r.record) as R);
+    return rows.rows.map((r) => this.decode(r.record));
   }
 
   async readDoc<T>(name: string): Promise<T | undefined> {
@@ -661,6 +779,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     secnonce.fill(0);
     const r = await this.q('INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [id, context, toHex(pubnonce), this.epoch, sealed]);
     if (r.rowCount !== 1) throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
+    this.ledger!.issued(id);
     return { pubnonce };
   }
 
@@ -697,6 +816,8 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
         `the mint's nonce ${short} was issued by another mint process or host (epoch ${n.epoch.slice(0, 8)}…${who}); only it can sign with it: send the contract's requests there, or, if it is gone, abandon the request ("credit abandon") for a fresh nonce`,
       );
     }
+    // THE LEDGER RULE: the database says unused; this epoch's own record must say so too.
+    await this.ledger!.claim(id, short);
     await this.consume(id, short);
     return this.open(id, expectedContext, n.sealed);
   }
@@ -706,6 +827,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     this.nonceTouched = true;
     const { id, short } = await this.live(pubnonce, expectedContext);
     await this.consume(id, short);
+    this.ledger!.burned(id);
   }
 
   async status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'> {
