@@ -28,6 +28,7 @@ import { ROOT, tempDir } from '../helpers.ts';
 import { BIN, cleanEnv, finished, pipeline, run, type Run } from '../e2e/cli.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
+import { SCHEMA_VERSION } from '../../src/lib/store/pg/schema.ts';
 import {
   CAPACITY, MINT_KEY, MintStream, PAY_FLAGS, PAYOUT, applyReceipt, message, mintStage, openContracts, payRequest, userStage, type Msg, type Parties, type User,
 } from '../e2e/stream-credit.ts';
@@ -395,7 +396,7 @@ function refusedWith(r: Run, code: string, exit: number): string {
     expect(early.status, early.stderr).toBe(2);
     expect(early.stderr).toMatch(/error E_NO_MINT_POLICY: /);
     const left = await digest(opened);
-    expect(left).toMatch(/^schema_version: \[\{"one":true,"version":1\}\]$/m);
+    expect(left).toMatch(new RegExp(`^schema_version: \\[\\{"one":true,"version":${SCHEMA_VERSION}\\}\\]$`, 'm'));
     expect(left).toMatch(/^epochs: \[\{"epoch":/m);
     const moved = migrate(loser, opened);
     expect(moved.status, moved.stderr).toBe(0);

@@ -59,7 +59,7 @@ function input0Map(psbt: Uint8Array): Map<string, Uint8Array> {
 }
 
 /** BIP-373 fields of input 0 by participant (33-byte key, hex): public nonces (0x1b) and partial signatures (0x1c). */
-function musigFields(psbt: Uint8Array): { pubnonces: Map<string, Uint8Array>; psigs: Map<string, Uint8Array> } {
+export function musigFields(psbt: Uint8Array): { pubnonces: Map<string, Uint8Array>; psigs: Map<string, Uint8Array> } {
   const pubnonces = new Map<string, Uint8Array>();
   const psigs = new Map<string, Uint8Array>();
   for (const [k, v] of input0Map(psbt)) {
