@@ -154,11 +154,10 @@ class Journal {
 
   /** Under the lock: append `lines`, fsync. A torn tail (no final newline) is cut first. */
   async append(lines: string[]): Promise<void> {
-    const fresh = (await this.identity()) === undefined;
-    if (!fresh) {
-      const size = (await stat(this.path)).size;
-      if (size !== this.offset) await truncate(this.path, this.offset); // refresh() ran just before, under the lock
-    }
+    // No file, or an empty one (its creation outlived a crash): the header first.
+    const size = (await this.identity()) === undefined ? undefined : (await stat(this.path)).size;
+    const fresh = size === undefined || size === 0;
+    if (!fresh && size !== this.offset) await truncate(this.path, this.offset); // refresh() ran just before, under the lock
     const fh = await open(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
     let body = lines.map((l) => `${l}\n`).join('');
     if (fresh) body = `${this.header}\n${body}`;
