@@ -79,6 +79,25 @@
  * (it exits with an older state, which pays it less): a backup protects the contracts,
  * not the payments since; use synchronous replication for those.
  *
+ * THE LEDGER RULE — a database writer gets no second signature (nonce-ledger.ts).
+ * The restore rule sees a database gone back as a whole; a writer of the database (the
+ * mint's own role, a DBA, a managed database's staff, a table owner) can instead put one
+ * nonce's row back after it was used, past the single-use trigger, with the contract's row.
+ * So each epoch keeps its own ledger of the nonces it may still open — the process's
+ * memory, or a journal beside the host's key — and `take` opens only what that ledger
+ * holds: a nonce offered again is refused before its secret is touched (E_NONCE_REOPENED,
+ * exit 1, an alarm; nothing signed, nothing written). A COMMIT whose answer was lost keeps
+ * its nonces opened even when the database says it did not happen.
+ *
+ * WHAT A DATABASE WRITER CAN STILL DO. It cannot make this process sign twice with one
+ * nonce, read a secret nonce or a signed state (both sealed under keys it never sees:
+ * state-seal.ts), or get tables of its own adopted (`checkOwners`). It can deny service:
+ * hide, consume or corrupt nonces and records (users abandon; a corrupt sealed state is
+ * E_STATE_CORRUPT), refuse or slow every step; and it can roll a contract back to an older
+ * state — the mint then exits with that state and is paid less, as after a restore — or
+ * drop the record of a payment: the database holds the mint's accounts, and a writer of it
+ * is trusted with them. Keep the mint's role to the mint (docs/deployment.md).
+ *
  * With OFFCHAIN_TEST_SEED (deterministic randomness, tests only) nonces derive from a
  * counter the restore rolls back too: never run a PostgreSQL mint that way against a
  * backup you restore.
