@@ -184,13 +184,12 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
     return store;
   }
 
-  /** Open synchronously, in a directory that holds no pre-SQLite files (tests' worlds); with a seal, a new store only. */
+  /** Open synchronously, in a directory that holds no pre-SQLite files (tests' worlds). */
   static openSync<R extends { contract_id: string }>(dir: string, opts: MintStoreOptions = {}): MintStore<R> {
     const abs = resolve(dir);
     mkdirSync(abs, { recursive: true, mode: 0o700 });
     const store = MintStore.openDatabase<R>(abs);
     store.attach(opts);
-    if (opts.seal && !store.q.getMeta.get(STATES_SEALED_KEY)) store.q.putMeta.run(STATES_SEALED_KEY, '1');
     return store;
   }
 
@@ -225,7 +224,10 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       db.pragma('synchronous = FULL');
       db.pragma('secure_delete = ON');
       db.pragma('busy_timeout = 10000');
+      const created = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() === undefined;
       db.exec(SCHEMA);
+      // A new store never held a state in the clear: marked so at its creation, not by a later command.
+      if (created) db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run(STATES_SEALED_KEY, '1');
       const mark = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(MIGRATION_KEY);
       if (mark) {
         db.close();
@@ -524,6 +526,8 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       }
     }
     this.q.putMeta.run('legacy_imported', '1');
+    // Its states come in the clear: sealed by the first open with the mint's key (`prepare`).
+    this.db.prepare('DELETE FROM meta WHERE key = ?').run(STATES_SEALED_KEY);
     this.q.putMeta.run('counter', String(snap.counter));
     for (const [name, value] of Object.entries(snap.docs)) this.q.putMeta.run(`doc:${name}`, JSON.stringify(value));
     for (const r of Object.values(snap.records)) {
