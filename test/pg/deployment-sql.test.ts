@@ -217,6 +217,13 @@ const WRITE_REFUSED = /read-only transaction|permission denied/;
     expect(/^offchain: error (E_[A-Z0-9_]+): /.exec(lines[0]!)?.[1]).toBe('E_STORE_TABLE_OWNER');
     expect(lines[0]).toMatch(/nonces in the store postgres:\/\/victim_mint@.* is owned by the role intruder, not by victim_mint/);
     expect((await admin.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows).toEqual(before);
+    // Its trigger function first, instead: the same.
+    await intruder.query('DROP TABLE nonces');
+    await intruder.query("CREATE FUNCTION nonce_consumed_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$");
+    const again = run([...mintStage(join(dir.path, 'victim'), {}, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT).args, '--store', `postgres://victim_mint@${server.host}:${server.port}/intruded`], { env: { OFFCHAIN_STORE_PASSWORD: server.password, MINT_KEY } });
+    expect(again.status, again.stderr).toBe(4);
+    expect(again.stderr).toMatch(/^offchain: error E_STORE_TABLE_OWNER: nonce_consumed_once\(\) in the store .* is owned by the role intruder/);
+    expect((await admin.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).rows).toEqual([]);
     await intruder.end();
     await admin.end();
     // In the database the mint role's block ran in, the intruder cannot connect; given CONNECT, it cannot create.

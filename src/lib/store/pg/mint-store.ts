@@ -237,13 +237,13 @@ async function checkOwners(client: pg.Client, target: PgTarget, opts: { complete
   const rows = (await client.query<{ name: string; present: boolean; owner: string | null; mine: boolean }>(
     `WITH RECURSIVE mine(oid) AS (
        SELECT oid FROM pg_roles WHERE rolname = current_user
-       UNION SELECT m.roleid FROM pg_auth_members m JOIN mine ON m.member = mine.oid)
-     SELECT t.name, o.owner IS NOT NULL AS present, pg_get_userbyid(o.owner) AS owner, o.owner IN (SELECT oid FROM mine) AS mine
-       FROM unnest($1::text[]) AS t(name)
-       LEFT JOIN LATERAL (
-         SELECT c.relowner AS owner FROM pg_class c WHERE c.oid = to_regclass(t.name)
-         UNION ALL SELECT p.proowner FROM pg_proc p WHERE p.oid = to_regprocedure(t.name)) o ON true`,
-    [[...OWNED_RELATIONS, 'nonce_consumed_once()']],
+       UNION SELECT m.roleid FROM pg_auth_members m JOIN mine ON m.member = mine.oid),
+     objects AS (
+       SELECT r.name, c.relowner AS owner FROM unnest($1::text[]) AS r(name) LEFT JOIN pg_class c ON c.oid = to_regclass(r.name)
+       UNION ALL
+       SELECT f.name, p.proowner FROM unnest($2::text[]) AS f(name) LEFT JOIN pg_proc p ON p.oid = to_regprocedure(f.name))
+     SELECT name, owner IS NOT NULL AS present, pg_get_userbyid(owner) AS owner, owner IN (SELECT oid FROM mine) AS mine FROM objects`,
+    [[...OWNED_RELATIONS], ['nonce_consumed_once()']],
   )).rows;
   const foreign = rows.find((r) => r.present && !r.mine);
   if (foreign) {
