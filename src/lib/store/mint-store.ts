@@ -199,6 +199,10 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       who: `the mint processes of ${this.dir}`,
       where: join(this.dir, MINT_DB_FILE),
       consumed: async (ids) => new Set(ids.filter((id) => this.q.getNonce.get(id)?.consumed)),
+      // A step killed between its ledger and its COMMIT left nothing in this database (SQLite
+      // commits atomically, and the file is in the journal's own directory): its nonce may be
+      // opened again while the database still offers it.
+      reopenInterrupted: true,
       ...(opts.alarm ? { alarm: opts.alarm } : {}),
     }, async () => this.db.prepare<[], { id: string }>('SELECT id FROM nonces WHERE consumed = 0 AND secnonce IS NOT NULL').all().map((r) => r.id));
   }
@@ -302,6 +306,7 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       // The ledger first (nonce-ledger.ts): final before COMMIT, so before anything leaves.
       if (this.nonceTouched) await this.ledger.settle();
       this.db.exec('COMMIT');
+      if (this.nonceTouched) await this.ledger.committed();
     } catch (e) {
       this.failed = e as Error;
       if (this.db.inTransaction) this.db.exec('ROLLBACK');

@@ -32,7 +32,13 @@
  *   no signature and no pubnonce leaves a process before its ledger says so. `discard`
  *   (a rollback before COMMIT was sent: nothing of the transaction left) forgets them, and
  *   the nonces it claimed stay openable — a deadlock retried, a request refused after its
- *   nonce was taken. After COMMIT was sent, whatever its outcome, an opened nonce is gone.
+ *   nonce was taken. After COMMIT was sent, whatever its outcome, an opened nonce is gone:
+ *   offered again it is the alarm, or — when this signer cannot tell whether that COMMIT
+ *   happened (its answer lost: `commitLost`; a crash between the journal and the COMMIT's
+ *   `committed` mark) — refused as used (E_NONCE_USED, exit 5: its user abandons once).
+ *   SQLite alone reopens an interrupted one the database still offers (`reopenInterrupted`:
+ *   there the database and the journal are one domain, and an interrupted COMMIT left
+ *   nothing).
  * - Dropping an id only ever refuses more: a crash between `settle` and COMMIT, a pruned
  *   entry, a torn journal tail cost a user one `credit abandon`, never a second signature.
  *
@@ -72,6 +78,9 @@ const JOURNAL = 'journal';
 
 type Op = { kind: 'issue' | 'open' | 'burn'; id: string };
 
+/** What a journal says: the ids still openable, and those gone by a COMMIT not known to have happened. */
+type Entries = { live: Set<string>; unsure: Set<string> };
+
 export interface LedgerOptions {
   /** Whose ledger, for messages: "this stream (epoch 1a2b…)", "this host's one-shot commands". */
   who: string;
@@ -81,11 +90,21 @@ export interface LedgerOptions {
   consumed?: (ids: string[]) => Promise<Set<string>>;
   /** Called with the alarm's text when a nonce is refused (a stream prints it on stderr). */
   alarm?: (message: string) => void;
+  /**
+   * A journal entry gone by a step interrupted between its ledger and its COMMIT (a crash)
+   * may be opened again if the store still offers it (SQLite: the file and the journal are
+   * one domain, and a COMMIT that did not happen left nothing); otherwise it is refused as
+   * used (PostgreSQL host epochs: the database is the party not trusted).
+   */
+  reopenInterrupted?: boolean;
 }
 
 /**
  * The journal file: `journal` in its own directory (0700, its own lock), a header naming
- * the ledger, then one line per entry: `+<id>` issued, `-<id>` opened or burned.
+ * the ledger, then one line per entry: `+<id>` issued; `-<id>` opened or burned, written
+ * (fsynced) before its COMMIT is sent; `=<id>` that COMMIT done (written after it, not
+ * fsynced: lost, the entry only stays unsure). An id with `-` and no `=` belongs to a step
+ * interrupted between the two (a crash): whether it committed the journal cannot tell.
  */
 class Journal {
   readonly path: string;
@@ -116,11 +135,12 @@ class Journal {
    * replaced the file): complete lines only — a torn last line is an append whose COMMIT was
    * never sent. `undefined` when there is no journal.
    */
-  async refresh(live: Set<string>): Promise<boolean> {
+  async refresh(e: Entries): Promise<boolean> {
     const ino = await this.identity();
     if (ino === undefined) return false;
     if (ino !== this.ino) {
-      live.clear();
+      e.live.clear();
+      e.unsure.clear();
       this.offset = 0;
       this.lines = 0;
       this.ino = ino;
@@ -143,17 +163,20 @@ class Journal {
       }
       if (this.lines === 0) throw this.corrupt('its first line does not name this ledger');
       const id = line.slice(1);
-      if (!ID_RE.test(id) || (line[0] !== '+' && line[0] !== '-')) throw this.corrupt(`line ${this.lines + 1} is not an entry`);
-      if (line[0] === '+') live.add(id);
-      else live.delete(id);
+      if (!ID_RE.test(id) || !'+-='.includes(line[0]!)) throw this.corrupt(`line ${this.lines + 1} is not an entry`);
+      if (line[0] === '+') e.live.add(id);
+      else if (line[0] === '-') {
+        e.live.delete(id);
+        e.unsure.add(id);
+      } else e.unsure.delete(id);
       this.lines++;
     }
     this.offset = end;
     return true;
   }
 
-  /** Under the lock: append `lines`, fsync. A torn tail (no final newline) is cut first. */
-  async append(lines: string[]): Promise<void> {
+  /** Under the lock: append `lines`, fsync (unless `sync` is false). A torn tail (no final newline) is cut first. */
+  async append(lines: string[], sync = true): Promise<void> {
     // No file, or an empty one (its creation outlived a crash): the header first.
     const size = (await this.identity()) === undefined ? undefined : (await stat(this.path)).size;
     const fresh = size === undefined || size === 0;
@@ -163,7 +186,7 @@ class Journal {
     if (fresh) body = `${this.header}\n${body}`;
     try {
       await fh.write(body);
-      await fh.sync();
+      if (sync || fresh) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -178,13 +201,14 @@ class Journal {
     this.lines += fresh ? lines.length + 1 : lines.length;
   }
 
-  /** Under the lock: replace the file by the header and `live`. */
-  async compact(live: Set<string>): Promise<void> {
-    const body = [this.header, ...[...live].map((id) => `+${id}`)].map((l) => `${l}\n`).join('');
+  /** Under the lock: replace the file by the header and the entries. */
+  async compact(e: Entries): Promise<void> {
+    const lines = [this.header, ...[...e.live].map((id) => `+${id}`), ...[...e.unsure].flatMap((id) => [`+${id}`, `-${id}`])];
+    const body = lines.map((l) => `${l}\n`).join('');
     await writeFileAtomic(this.path, body, { mode: 0o600 });
     this.ino = await this.identity();
     this.offset = Buffer.byteLength(body, 'latin1');
-    this.lines = live.size + 1;
+    this.lines = lines.length;
   }
 
   private corrupt(why: string): MalformedInputError {
@@ -194,12 +218,18 @@ class Journal {
 
 export class NonceLedger {
   private readonly live = new Set<string>();
+  /** Gone by a COMMIT not known to have happened (a journal's `-` without `=`: a step interrupted). */
+  private readonly unsure = new Set<string>();
+  private get entries(): Entries {
+    return { live: this.live, unsure: this.unsure };
+  }
   private pending: Op[] = [];
   private pruneAt = COMPACT_MIN;
   /** The journal read once (on first need: a command that opens no nonce never reads it). */
   private loaded = false;
-  /** The nonces the last settled transaction opened (for `commitLost`). */
+  /** The nonces the last settled transaction opened (for `commitLost`), and every id it took out (for `committed`). */
   private settledOpens: string[] = [];
+  private settledGone: string[] = [];
   /** Opened by a transaction whose COMMIT answer was lost: refused as used, not as an attack. */
   private readonly lost = new Set<string>();
 
@@ -211,7 +241,7 @@ export class NonceLedger {
   ) {}
 
   /** A process epoch's ledger: memory only. */
-  static inMemory(opts: LedgerOptions): NonceLedger {
+  static inMemory(opts: Omit<LedgerOptions, 'reopenInterrupted'>): NonceLedger {
     return new NonceLedger(opts, undefined, undefined);
   }
 
@@ -226,7 +256,7 @@ export class NonceLedger {
 
   private async load(): Promise<void> {
     if (this.loaded || !this.journal) return;
-    if (!(await this.journal.refresh(this.live)) && this.bootstrap) for (const id of await this.bootstrap()) this.live.add(id);
+    if (!(await this.journal.refresh(this.entries)) && this.bootstrap) for (const id of await this.bootstrap()) this.live.add(id);
     this.loaded = true;
   }
 
@@ -259,14 +289,19 @@ export class NonceLedger {
       throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} was opened for a request whose COMMIT answer was lost; the store says it was not kept, but a store cannot be trusted to say so and a nonce is opened once: abandon the request ("credit abandon") for a fresh nonce`);
     }
     await this.load();
-    if (!this.openable(id) && this.journal) await this.journal.refresh(this.live); // another command of this host may have issued it
-    if (!this.openable(id)) throw this.reopened(id, short);
+    if (!this.openable(id) && this.journal) await this.journal.refresh(this.entries); // another command of this host may have issued it
+    if (!this.openable(id)) {
+      if (this.unsure.has(id) && !this.pending.some((op) => op.id === id)) {
+        throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} was opened by a step that was interrupted (a crash) between its ledger and its COMMIT: whether it signed cannot be told, so it is not opened again; abandon the request ("credit abandon") for a fresh nonce`);
+      }
+      throw this.reopened(id, short);
+    }
     this.pending.push({ kind: 'open', id });
   }
 
   private openable(id: string): boolean {
     if (this.pending.some((op) => op.id === id && op.kind !== 'issue')) return false;
-    return this.live.has(id) || this.pending.some((op) => op.id === id && op.kind === 'issue');
+    return this.live.has(id) || (this.opts.reopenInterrupted === true && this.unsure.has(id)) || this.pending.some((op) => op.id === id && op.kind === 'issue');
   }
 
   private reopened(id: string, short: string): NonceReopenedError {
@@ -284,6 +319,23 @@ export class NonceLedger {
    */
   commitLost(): void {
     for (const id of this.settledOpens) this.lost.add(id);
+  }
+
+  /**
+   * The COMMIT after the last `settle` happened: its entries are no longer unsure (the
+   * journal's `=` lines, not fsynced — lost in a crash, they leave the entries unsure,
+   * which only refuses more). Never throws: the COMMIT is done whatever happens here.
+   */
+  async committed(): Promise<void> {
+    const gone = this.settledGone;
+    this.settledGone = [];
+    if (!this.journal || gone.length === 0) return;
+    const journal = this.journal;
+    await withLock(journal.dir, async () => {
+      await journal.refresh(this.entries);
+      await journal.append(gone.map((id) => `=${id}`), false);
+      for (const id of gone) this.unsure.delete(id);
+    }).catch(() => undefined);
   }
 
   /** Where a savepoint starts: `discard(mark)` forgets what came after it. */
@@ -304,6 +356,7 @@ export class NonceLedger {
   async settle(): Promise<void> {
     const ops = this.pending;
     this.settledOpens = ops.filter((op) => op.kind === 'open').map((op) => op.id);
+    this.settledGone = ops.filter((op) => op.kind !== 'issue').map((op) => op.id);
     // A journal is created by the first transaction that ticks its epoch, even one whose
     // entries were all rolled back to a savepoint: a used epoch without one is retired.
     if (ops.length === 0 && (!this.journal || (await this.journal.exists()))) return;
@@ -317,12 +370,12 @@ export class NonceLedger {
     await this.load();
     await ensureDir(journal.dir);
     await withLock(journal.dir, async () => {
-      const had = await journal.refresh(this.live);
+      const had = await journal.refresh(this.entries);
       if (!had && this.bootstrap) {
         this.live.clear();
         for (const id of await this.bootstrap()) this.live.add(id);
       }
-      const view = new Set(this.live);
+      const view = new Set(this.opts.reopenInterrupted ? [...this.live, ...this.unsure] : this.live);
       for (const op of ops) {
         if (op.kind === 'open' && !view.has(op.id)) throw this.reopened(op.id, `${op.id.slice(0, 16)}…`);
         if (op.kind === 'issue') view.add(op.id);
@@ -331,9 +384,9 @@ export class NonceLedger {
       const initial = !had && this.bootstrap ? [...this.live].map((id) => `+${id}`) : [];
       await journal.append([...initial, ...ops.map((op) => `${op.kind === 'issue' ? '+' : '-'}${op.id}`)]);
       this.apply(ops);
-      if (journal.lines > Math.max(COMPACT_MIN, 2 * this.live.size)) {
+      if (journal.lines > Math.max(COMPACT_MIN, 2 * (this.live.size + this.unsure.size))) {
         await this.prune();
-        await journal.compact(this.live);
+        await journal.compact(this.entries);
       }
     });
     this.pending = [];
@@ -342,15 +395,22 @@ export class NonceLedger {
   private apply(ops: Op[]): void {
     for (const op of ops) {
       if (op.kind === 'issue') this.live.add(op.id);
-      else this.live.delete(op.id);
+      else {
+        this.live.delete(op.id);
+        // Unsure until `committed` (a journal's; memory dies with the process).
+        if (this.journal) this.unsure.add(op.id);
+      }
     }
   }
 
   /** Drop the ids the store shows consumed (never opened here: burned elsewhere, or lost). */
   private async prune(): Promise<void> {
-    if (this.opts.consumed && this.live.size > 0) {
-      const gone = await this.opts.consumed([...this.live]);
-      for (const id of gone) this.live.delete(id);
+    if (this.opts.consumed && this.live.size + this.unsure.size > 0) {
+      const gone = await this.opts.consumed([...this.live, ...this.unsure]);
+      for (const id of gone) {
+        this.live.delete(id);
+        this.unsure.delete(id); // consumed: the store refuses it before any ledger is asked
+      }
     }
     this.pruneAt = Math.max(COMPACT_MIN, 2 * this.live.size);
   }

@@ -21,10 +21,16 @@ const freshDir = () => join(tmp.path, `ledger-${++dirs}`);
 const id = (n: number) => n.toString(16).padStart(32, '0');
 const opts = (alarms: string[] = []) => ({ who: 'this test', where: 'nowhere', alarm: (m: string) => alarms.push(m) });
 
-/** Issue `ids` in one settled transaction. */
+/** A transaction's end as a store runs it: settle, COMMIT (here: nothing), committed. */
+async function commit(l: NonceLedger): Promise<void> {
+  await l.settle();
+  await l.committed();
+}
+
+/** Issue `ids` in one committed transaction. */
 async function issued(l: NonceLedger, ids: string[]): Promise<void> {
   for (const i of ids) l.issued(i);
-  await l.settle();
+  await commit(l);
 }
 
 describe('the nonce ledger in memory (a process epoch)', () => {
@@ -102,12 +108,12 @@ describe('the nonce ledger as a journal (a host epoch, a SQLite mint directory)'
     b.discard();
     await issued(a, [id(1), id(2)]);
     await b.claim(id(1), 'n1'); // a miss: b reads what a wrote since
-    await b.settle();
+    await commit(b);
     await a.claim(id(1), 'n1'); // a's view still holds it…
     await refusalAsync(a.settle(), 'E_NONCE_REOPENED', 1); // …the journal does not
     a.discard();
     await a.claim(id(2), 'n2');
-    await a.settle();
+    await commit(a);
   });
 
   it('a claim both processes passed before either settled: the second settle refuses, nothing of it written', async () => {
@@ -158,24 +164,50 @@ describe('the nonce ledger as a journal (a host epoch, a SQLite mint directory)'
     await b.claim(id(3), 'n3'); // b has read the journal before the compaction
     b.discard();
     for (const i of all.slice(3, COMPACT_MIN - 10)) await a.claim(i, i);
-    await a.settle(); // lines > max(COMPACT_MIN, 2 × live): compacted, id(2) pruned
+    await commit(a);
+    a.issued(id(99_999));
+    await a.settle(); // lines > max(COMPACT_MIN, 2 × entries): compacted, id(2) pruned
     const lines = readFileSync(join(dir, 'journal'), 'utf8').split('\n').filter(Boolean);
-    expect(lines).toEqual(['offchain nonce ledger v1 e1', `+${id(1)}`, `+${id(3)}`, ...all.slice(COMPACT_MIN - 10).map((i) => `+${i}`)]);
+    expect(lines).toEqual(['offchain nonce ledger v1 e1', `+${id(1)}`, `+${id(3)}`, ...all.slice(COMPACT_MIN - 10).map((i) => `+${i}`), `+${id(99_999)}`]);
     await b.claim(all[5]!, 'opened by a'); // b's view predates the compaction…
     await refusalAsync(b.settle(), 'E_NONCE_REOPENED', 1); // …its settle reads the new file
     b.discard();
     await b.claim(id(3), 'n3');
-    await b.settle();
+    await commit(b);
     await a.claim(id(3), 'n3');
     await refusalAsync(a.settle(), 'E_NONCE_REOPENED', 1);
+  });
+
+  it('a step interrupted between its journal and its COMMIT (a crash): refused as used (E_NONCE_USED, exit 5, no alarm) — or, for SQLite, opened again while the store offers it; once committed, the alarm', async () => {
+    for (const reopenInterrupted of [false, true]) {
+      const dir = freshDir();
+      const alarms: string[] = [];
+      const o = { ...opts(alarms), reopenInterrupted };
+      const crashed = NonceLedger.onDisk(dir, 'e1', o);
+      await issued(crashed, [id(1), id(2)]);
+      await crashed.claim(id(1), 'n1');
+      await crashed.settle(); // killed here: no COMMIT, no `=` line
+      const next = NonceLedger.onDisk(dir, 'e1', o);
+      if (!reopenInterrupted) {
+        await refusalAsync(next.claim(id(1), 'n1'), 'E_NONCE_USED', 5);
+        expect(alarms).toEqual([]);
+        continue;
+      }
+      await next.claim(id(1), 'n1'); // SQLite: the interrupted COMMIT left nothing
+      await commit(next);
+      const after = NonceLedger.onDisk(dir, 'e1', o);
+      await refusalAsync(after.claim(id(1), 'n1'), 'E_NONCE_REOPENED', 1);
+      expect(alarms).toHaveLength(1);
+      expect(readFileSync(join(dir, 'journal'), 'utf8').split('\n').filter(Boolean)).toEqual(['offchain nonce ledger v1 e1', `+${id(1)}`, `+${id(2)}`, `=${id(1)}`.slice(0, 0) || `-${id(1)}`, `-${id(1)}`, `=${id(1)}`]);
+    }
   });
 
   it('no journal yet: started from what the store holds (SQLite\'s unused nonces), written at the first settle', async () => {
     const dir = freshDir();
     const l = NonceLedger.onDisk(dir, 'sqlite', opts(), async () => [id(1), id(2)]);
     await l.claim(id(1), 'n1');
-    await l.settle();
-    expect(readFileSync(join(dir, 'journal'), 'utf8')).toBe(`offchain nonce ledger v1 sqlite\n+${id(1)}\n+${id(2)}\n-${id(1)}\n`);
+    await commit(l);
+    expect(readFileSync(join(dir, 'journal'), 'utf8')).toBe(`offchain nonce ledger v1 sqlite\n+${id(1)}\n+${id(2)}\n-${id(1)}\n=${id(1)}\n`);
     // From then on the journal is the record, not the store.
     const again = NonceLedger.onDisk(dir, 'sqlite', opts(), async () => [id(1), id(2), id(3)]);
     await refusalAsync(again.claim(id(1), 'n1'), 'E_NONCE_REOPENED', 1);

@@ -546,6 +546,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     try {
       await this.client.query('COMMIT');
       if (this.pendingCounter !== undefined) this.counter = this.pendingCounter;
+      await this.ledger?.committed();
     } catch (e) {
       if (isConnectionError(e) && this.pendingCounter !== undefined) {
         const pending = this.pendingCounter;
@@ -594,6 +595,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     // above `pending` is another command of this host that ticked after it, not a rollback.
     if (found === pending || (this.host && found !== undefined && found > pending)) {
       this.counter = pending;
+      await this.ledger?.committed();
       return;
     }
     // Not there — on the store that was sent the COMMIT, its server running and its tables
