@@ -19,8 +19,10 @@
  * request reconnects, keeping the process's epoch (see `reconnect`); a COMMIT whose answer
  * was lost is resolved by the epoch counter on the new connection (its absence counts only
  * on the same server, not restarted since), and only when it cannot be resolved is the
- * store `broken`: the process exits without releasing the answer, and
- * the retry, served by any process, finds the stored answer if it committed.
+ * store `broken`: nothing of the answer is released, and the retry, served by any
+ * process, finds the stored answer if it committed. A one-shot command then exits; a
+ * stream `renew`s the store — a fresh epoch, the old key wiped, as a restart would — and
+ * goes on (store/outages.ts).
  *
  * Single-use rules are database constraints (schema.ts): one contract per funding
  * outpoint, a nonce id issued once, consumed once (a trigger refuses consumed → unused
@@ -57,7 +59,8 @@
  *    nonce takes were undone, so was the counter increment committed with it, and its next
  *    nonce transaction sees a lower counter (or no row at all) before anything of it
  *    leaves the process: the process wipes its key (a host epoch's file is shredded),
- *    refuses (E_STORE_ROLLED_BACK) and the store is broken — it must exit. A restore that
+ *    refuses (E_STORE_ROLLED_BACK) and the store is broken — it exits, or (a stream) renews
+ *    it with a fresh epoch, its old key gone either way. A restore that
  *    undid none of its takes revives none of its nonces. Other epochs' nonces are not its
  *    business: it cannot open them.
  *    (Why not the WAL position or the timeline: other processes' writes move the LSN
@@ -103,7 +106,7 @@ export const RETRIES = 8;
 /** How long the answer to a lost COMMIT waits for that transaction to end on the server (ms). */
 const RESOLVE_WAIT_MS = 30_000;
 
-/** The database went back in time under this process: it wiped its key and must exit. Exit 1. */
+/** The database went back in time under this process: it wiped its key (and exits, or renews: `renew`). Exit 1. */
 export class StoreRolledBackError extends OffchainError {
   constructor(message: string) {
     super('E_STORE_ROLLED_BACK', message, 1);
