@@ -105,7 +105,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     const windowMs = reconnectWindowMs();
     await this.withMintStore(network, async (ctx, store) => {
       const outages = new Outages(store, windowMs, (retired, why) => this.term.warn(
-        `the store ${store.dir} broke under this stream (${why.message.split('\n')[0]}): it wiped its nonce key (epoch ${retired.slice(0, 8)}…), drew a fresh one and goes on; users holding a nonce of the old one are refused E_NONCE_ELSEWHERE once and recover with "credit abandon"`,
+        `the store ${store.dir} broke under this stream (${(why as { code?: string }).code ?? why.message.split('\n')[0]}: the request in flight says why): it wiped its nonce key (epoch ${retired.slice(0, 8)}…), drew a fresh one and goes on; users holding a nonce of the old one are refused E_NONCE_ELSEWHERE once and recover with "credit abandon"`,
       ));
       // A configuration error (no chain source, no ecash seed) stops the stream at its start, not per line.
       await ctx.chain.tip();
@@ -113,7 +113,14 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
       let out: unknown[] = [];
       const meter = this.term.meter('requests');
       const flush = async () => {
-        await store.commit();
+        // A PostgreSQL store broken and not yet renewed (unreachable past the window) has
+        // nothing to commit — each request committed itself — and the next request renews it.
+        try {
+          if (!store.broken || outages.mustStop()) await store.commit();
+        } catch (e) {
+          process.stdin.destroy(); // the stream ends here: an open standard input would keep the process alive
+          throw e;
+        }
         for (const line of out) this.emitLine(line);
         out = [];
       };

@@ -157,6 +157,44 @@ const ABANDON_THEN_RETRY = new Set(['E_NONCE_ELSEWHERE']);
     await exitAndVerify(url, root, users, book.paid, book.latest, env, await verifierP);
   }, 600_000);
 
+  it('a held COMMIT and a restart slower than the stream\'s window: that request refused E_STATE_WRITE, the stream alive; the next request renews its key and is served', async () => {
+    const url = await server.createDatabase('slow');
+    const root = join(tmp.path, 'slow');
+    const offer = await publishOffer(root, url, env);
+    const proxy = new WireProxy(server.port);
+    await proxy.start();
+    const s = new PgStream(root, url.replace(`:${server.port}/`, `:${proxy.port}/`), { ...env, OFFCHAIN_STORE_RECONNECT_SECONDS: '1' });
+    await s.started();
+    const users = [await openVia(s, root, offer, 0, env, 'slow'), await openVia(s, root, offer, 1, env, 'slow')];
+    const book = new Book();
+    for (const u of users) await book.pay(s, u, 1000);
+    let restarted: Promise<void> = Promise.resolve();
+    let armed = true;
+    proxy.onQuery = async (sql) => {
+      if (!armed || sql !== 'COMMIT') return 'forward';
+      armed = false;
+      await server.crash();
+      restarted = new Promise((r) => setTimeout(r, 4000)).then(() => server.resume());
+      return 'drop';
+    };
+    const req = await payRequest(users[0]!, 500, env);
+    const answer = await s.ask(req.line, 120_000);
+    expect(answer.msg, answer.text).toMatchObject({ type: 'credit/error', code: 'E_STATE_WRITE', exit_code: 1 });
+    await restarted;
+    await new Promise((r) => setTimeout(r, 500)); // the stream flushed its answers while the server was down
+    expect(s.stream.alive, s.stream.stderr).toBe(true);
+    // The same request again: the store renews (the old key wiped), the nonce is the dead epoch's.
+    const again = await s.ask(req.line, 120_000);
+    expect(again.msg, again.text).toMatchObject({ type: 'credit/error', code: 'E_NONCE_ELSEWHERE' });
+    expect(s.stream.stderr).toMatch(/drew a fresh one and goes on/);
+    await abandonVia(s, users[0]!, env);
+    await book.pay(s, users[0]!, 500);
+    await book.pay(s, users[1]!, 300);
+    await ends(s);
+    await proxy.stop();
+    await exitAndVerify(url, root, users, book.paid, book.latest, env, await verifierP);
+  }, 600_000);
+
   /** The stream is alive, ends 0 at EOF, and never said E_INTERNAL. */
   async function ends(s: PgStream): Promise<void> {
     expect(s.stream.alive, s.stream.stderr).toBe(true);
