@@ -195,6 +195,40 @@ const ABANDON_THEN_RETRY = new Set(['E_NONCE_ELSEWHERE']);
     await exitAndVerify(url, root, users, book.paid, book.latest, env, await verifierP);
   }, 600_000);
 
+  it("a replay's COMMIT (a step that used no nonce) held and the server crashed: the stream serves it again, the stored receipt byte for byte", async () => {
+    const url = await server.createDatabase('replayed');
+    const root = join(tmp.path, 'replayed');
+    const offer = await publishOffer(root, url, env);
+    const proxy = new WireProxy(server.port);
+    await proxy.start();
+    const s = new PgStream(root, url.replace(`:${server.port}/`, `:${proxy.port}/`), env);
+    await s.started();
+    const u = await openVia(s, root, offer, 0, env, 'replayed');
+    const req = await payRequest(u, 1000, env);
+    const first = await s.ask(req.line);
+    expect(first.msg, first.text).toMatchObject({ type: 'credit/receipt', txid: requestTxid(req.msg) });
+    let restarted: Promise<void> = Promise.resolve();
+    let armed = true;
+    proxy.onQuery = async (sql) => {
+      if (!armed || sql !== 'COMMIT') return 'forward';
+      armed = false;
+      await server.crash();
+      restarted = new Promise((r) => setTimeout(r, 400)).then(() => server.resume());
+      return 'drop';
+    };
+    const replay = await s.ask(req.line, 120_000);
+    await restarted;
+    expect(armed).toBe(false);
+    expect(replay.text).toBe(first.text);
+    const book = new Book();
+    book.paid.set(0, 1000);
+    await applyReceipt(u, first.text, env);
+    await book.pay(s, u, 400);
+    await ends(s);
+    await proxy.stop();
+    await exitAndVerify(url, root, [u], book.paid, book.latest, env, await verifierP);
+  }, 600_000);
+
   /** The stream is alive, ends 0 at EOF, and never said E_INTERNAL. */
   async function ends(s: PgStream): Promise<void> {
     expect(s.stream.alive, s.stream.stderr).toBe(true);

@@ -539,6 +539,12 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
         await this.resolveCommit(pending);
         return;
       }
+      if (isConnectionError(e) && !this.nonceTouched) {
+        // A step that used no nonce (a replay, a read): whether it was kept does not matter to
+        // the restore rule, and nothing of it is released; sent again, it finds what it kept.
+        this.lose(e);
+        throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during the COMMIT of a step that used no nonce: it may have been kept, nothing of it was released; send the request again (a kept step answers its stored answer)`, 1);
+      }
       this.failed = e as Error;
       throw new StoreWriteError(`could not make the mint's state durable in ${this.dir} (${(e as Error).message}): nothing of this request was released`);
     } finally {
