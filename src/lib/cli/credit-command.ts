@@ -87,19 +87,22 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * a streaming mint between its batches — without a directory lock held for a
    * command's whole life. Everything the step wrote is committed (and the WAL
    * checkpointed and truncated, so no consumed secret nonce lingers in it) before the
-   * result is returned for printing; a step that throws commits nothing.
+   * result is returned for printing; a step that throws commits nothing. A step that
+   * touches no nonce (an exit, a claim) says `nonces: 'none'`: on PostgreSQL it then keeps
+   * nothing under --state-dir (no host nonce key), so it writes nowhere it was not asked to.
    */
-  protected async withMint<T>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>): Promise<T> {
-    return this.withMintStore(network, (ctx, store) => store.step(() => step(ctx, store)));
+  protected async withMint<T>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'host' | 'none' } = {}): Promise<T> {
+    return this.withMintStore(network, (ctx, store) => store.step(() => step(ctx, store)), opts);
   }
 
   /**
    * The mint's context on its open store, for a caller that makes its own transactions (the
    * stream). On PostgreSQL, `nonces` says whose key seals the nonces this process issues:
    * the host's, shared by its one-shot commands (the default), or the process's own (the
-   * stream's) — see pg/host-epoch.ts and the restore rule in pg/mint-store.ts.
+   * stream's) — see pg/host-epoch.ts and the restore rule in pg/mint-store.ts; 'none' for a
+   * step that issues, takes and burns none (the process's own, then, unused: no file).
    */
-  protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'host' | 'process' } = {}): Promise<T> {
+  protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'host' | 'process' | 'none' } = {}): Promise<T> {
     const mint = await this.keyPair(network);
     const { StateSeal } = await import('../store/state-seal.ts');
     return this.onMintStore(network, async (store, dir, policy) => {
@@ -128,7 +131,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return this.onMintStore(network, async (store, _dir, policy) => view(store, policy, await this.mintChain(network, store)), { view: true });
   }
 
-  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean; nonces?: 'host' | 'process'; seal?: StateSeal } = {}): Promise<T> {
+  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean; nonces?: 'host' | 'process' | 'none'; seal?: StateSeal } = {}): Promise<T> {
     const store = await this.openMintStore(network, { create: false, ...opts });
     try {
       return await use(store, store.dir, await this.mintPolicy(store, store.dir));
@@ -143,7 +146,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * publishing an offer (`create`) needs a mint that exists: a mistyped --state-dir is
    * refused before anything is created under it.
    */
-  protected async openMintStore(network: Network, opts: { create: boolean; view?: boolean; nonces?: 'host' | 'process'; seal?: StateSeal }): Promise<MintStorePort<MintContractRecord>> {
+  protected async openMintStore(network: Network, opts: { create: boolean; view?: boolean; nonces?: 'host' | 'process' | 'none'; seal?: StateSeal }): Promise<MintStorePort<MintContractRecord>> {
     const { storeTarget } = await import('./store-flags.ts');
     const target = await storeTarget(this.flags as Record<string, unknown>);
     // A nonce offered again (nonce-ledger.ts): a stream says so on stderr, beside its credit/error line.

@@ -19,8 +19,10 @@
  * request reconnects, keeping the process's epoch (see `reconnect`); a COMMIT whose answer
  * was lost is resolved by the epoch counter on the new connection (its absence counts only
  * on the same server, not restarted since), and only when it cannot be resolved is the
- * store `broken`: the process exits without releasing the answer, and
- * the retry, served by any process, finds the stored answer if it committed.
+ * store `broken`: nothing of the answer is released, and the retry, served by any
+ * process, finds the stored answer if it committed. A one-shot command then exits; a
+ * stream `renew`s the store — a fresh epoch, the old key wiped, as a restart would — and
+ * goes on (store/outages.ts).
  *
  * Single-use rules are database constraints (schema.ts): one contract per funding
  * outpoint, a nonce id issued once, consumed once (a trigger refuses consumed → unused
@@ -57,7 +59,8 @@
  *    nonce takes were undone, so was the counter increment committed with it, and its next
  *    nonce transaction sees a lower counter (or no row at all) before anything of it
  *    leaves the process: the process wipes its key (a host epoch's file is shredded),
- *    refuses (E_STORE_ROLLED_BACK) and the store is broken — it must exit. A restore that
+ *    refuses (E_STORE_ROLLED_BACK) and the store is broken — it exits, or (a stream) renews
+ *    it with a fresh epoch, its old key gone either way. A restore that
  *    undid none of its takes revives none of its nonces. Other epochs' nonces are not its
  *    business: it cannot open them.
  *    (Why not the WAL position or the timeline: other processes' writes move the LSN
@@ -109,6 +112,7 @@ import { toHex } from '../../bytes.ts';
 import type { FundingBinding } from '../../credit/ports.ts';
 import { OffchainError, RefusedError, StateConflictError, UsageError } from '../../errors.ts';
 import type { MintStorePort } from '../mint-store-port.ts';
+import { RENEWABLE, reconnectWindowMs } from '../outages.ts';
 import { StoreWriteError } from '../mint-store.ts';
 import { pgConfig, storeError } from './client.ts';
 import type { PgTarget } from './connect.ts';
@@ -123,7 +127,7 @@ export const RETRIES = 8;
 /** How long the answer to a lost COMMIT waits for that transaction to end on the server (ms). */
 const RESOLVE_WAIT_MS = 30_000;
 
-/** The database went back in time under this process: it wiped its key and must exit. Exit 1. */
+/** The database went back in time under this process: it wiped its key (and exits, or renews: `renew`). Exit 1. */
 export class StoreRolledBackError extends OffchainError {
   constructor(message: string) {
     super('E_STORE_ROLLED_BACK', message, 1);
@@ -166,8 +170,15 @@ async function storeIdentity(client: pg.Client): Promise<string> {
 }
 
 function newClient(mod: { default: typeof pg }, target: PgTarget): pg.Client {
-  return new mod.default.Client(pgConfig(target, 'offchain-mint'));
+  const client = new mod.default.Client(pgConfig(target, 'offchain-mint'));
+  // From the first byte: a connection lost while the store is opened or reconnects — before
+  // `watch` — fails the query in flight (coded by its caller) instead of raising an 'error'
+  // event nobody listens to, which would end the process uncoded.
+  client.on('error', () => undefined);
+  return client;
 }
+
+
 
 /**
  * The lock every process that opens the store for writing takes in its opening
@@ -277,8 +288,8 @@ async function sealStoredStates(client: pg.Client, seal: StateSeal): Promise<voi
 
 export class PgMintStore<R extends { contract_id: string }> implements MintStorePort<R> {
   readonly dir: string;
-  /** The epoch whose key seals this process's nonces: its own (kept in memory alone) or its host's (`host`). */
-  readonly epoch: string;
+  /** The epoch whose key seals this process's nonces: its own (kept in memory alone) or its host's (`host`); a new one after `renew`. */
+  epoch: string;
   private key: Buffer;
   private counter = 0;
   private pendingCounter: number | undefined;
@@ -286,6 +297,9 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   private nonceTouched = false;
   /** The host's epoch (one-shot commands): the key from --state-dir, the counter checked against the host's witness. */
   private host: HostEpoch | undefined;
+  /** Where the host's epoch lives (--state-dir), and the network the store serves: for `renew`. */
+  private hostDir: string | undefined;
+  private network = '';
   /** A process epoch: its row is deleted when the process closes the store. */
   private processEpoch = false;
   /** The nonces this epoch may still open (nonce-ledger.ts): the process's memory, or the host's journal. */
@@ -357,6 +371,99 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     void old.end().catch(() => undefined);
   }
 
+  /**
+   * `reconnect`, again and again with bounded backoff (0.1 s doubling to 2 s) while the store
+   * is unreachable (a server restarting refuses connections, or takes one and drops it), for
+   * up to `withinMs`; the last refusal when it stays unreachable. Any other refusal (the login,
+   * the database gone) at once.
+   */
+  private async reconnectWithin(withinMs: number): Promise<void> {
+    const deadline = Date.now() + withinMs;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        return await this.reconnect();
+      } catch (e) {
+        if (!(e instanceof OffchainError && e.code === 'E_STORE_UNREACHABLE') || Date.now() + delay > deadline) throw e;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  /**
+   * After a lost connection (a request refused E_STORE_UNREACHABLE): wait, with bounded
+   * backoff, until the store answers again — true — or `withinMs` has passed — false. A
+   * stream then serves the request again: nothing of it was kept (the server rolled its
+   * transaction back) and nothing of it left the process.
+   */
+  async reachable(withinMs: number): Promise<boolean> {
+    if (this.failed || this.closed) return false;
+    if (!this.lost) return true;
+    try {
+      await this.reconnectWithin(withinMs);
+      return true;
+    } catch (e) {
+      if (e instanceof OffchainError && e.code === 'E_STORE_UNREACHABLE') return false;
+      throw e;
+    }
+  }
+
+  /**
+   * A STREAM GOES ON after its store broke — the database went back in time under it
+   * (E_STORE_ROLLED_BACK), or a COMMIT's outcome could not be told (E_STATE_WRITE: the
+   * server restarted before it could be asked, or could not be reached in time). What a
+   * restarted process would do, without the restart: the key that sealed this process's
+   * nonces is wiped (a host epoch's key file retired: host-epoch.ts), the old epoch's row is
+   * deleted (a process epoch: its nonces are dead, as a process that exits leaves them), and a
+   * fresh epoch is registered — a fresh random key (process) or the host's next key (host) —
+   * on a new connection, waited for with bounded backoff up to `withinMs`. No nonce sealed
+   * under the old key can ever be opened again, by this process or any other, so a revived or
+   * undecided nonce cannot sign twice; the users holding one recover with `credit abandon`.
+   * The request in flight is then served again: committed, the replay finds its stored
+   * answer; not committed, its nonce is the old epoch's and it is refused E_NONCE_ELSEWHERE.
+   * Returns the retired epoch (for the warning). Throws the original failure when the store is
+   * not broken that way, or stays unreachable.
+   */
+  async renew(withinMs: number): Promise<string> {
+    const failed = this.failed;
+    if (!failed || this.closed || this.viewOnly || !(failed instanceof OffchainError) || !RENEWABLE.has(failed.code)) throw failed ?? new StoreWriteError('the mint store is not broken');
+    const old = this.epoch;
+    this.wipe();
+    if (this.host) await this.host.retire(old);
+    this.lost ??= new OffchainError('E_STORE_UNREACHABLE', 'renewing the epoch', 1);
+    this.inTransaction = false;
+    this.savepoints = 0;
+    this.pendingCounter = undefined;
+    this.nonceTouched = false;
+    try {
+      await this.reconnectWithin(withinMs);
+      if (this.host) {
+        const storeId = (await this.client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'store_id'")).rows[0]!.value;
+        const host = await HostEpoch.join(this.client, this.hostDir!, storeId);
+        this.host = host;
+        this.epoch = host.epoch;
+        this.key = host.key;
+      } else {
+        const epoch = randomBytes(16).toString('hex');
+        await this.client.query('BEGIN');
+        await this.client.query('SELECT pg_advisory_xact_lock($1)', [OPEN_LOCK]);
+        await prepareSchema(this.client, this.target, this.network, false);
+        const claim = (await this.client.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [MIGRATION_CLAIM_KEY])).rows[0];
+        if (claim) throw migratingInto(this.target.url, JSON.parse(claim.value) as MigrationClaim);
+        await this.client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
+        await this.client.query('DELETE FROM epochs WHERE epoch = $1', [old]);
+        await this.client.query('COMMIT');
+        this.epoch = epoch;
+        this.key = randomBytes(32);
+      }
+    } catch (e) {
+      await this.client.query('ROLLBACK').catch(() => undefined);
+      throw e instanceof OffchainError ? e : isConnectionError(e) ? storeError(e, this.target) : failed;
+    }
+    this.counter = 0;
+    this.failed = undefined;
+    return old;
+  }
+
   /** Connect, create the schema on first use (refusing a newer one), register this process's epoch. */
   static async open<R extends { contract_id: string }>(target: PgTarget, network: string, opts: PgMintStoreOptions = {}): Promise<PgMintStore<R>> {
     const client = newClient(await import('pg'), target);
@@ -391,6 +498,8 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
         key.fill(0);
         const store = new PgMintStore<R>(client, target, host.epoch, host.key);
         store.host = host;
+        store.hostDir = opts.hostDir;
+        store.network = network;
         store.reached = reached;
         store.stateSeal = opts.seal;
         store.ledger = NonceLedger.onDisk(host.ledgerDir, host.epoch, {
@@ -410,6 +519,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     }
     const store = new PgMintStore<R>(client, target, epoch, key);
     store.processEpoch = !opts.view;
+    store.network = network;
     store.reached = reached;
     if (opts.view) {
       store.wipe();
@@ -554,6 +664,12 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
         await this.resolveCommit(pending);
         return;
       }
+      if (isConnectionError(e) && !this.nonceTouched) {
+        // A step that used no nonce (a replay, a read): whether it was kept does not matter to
+        // the restore rule, and nothing of it is released; sent again, it finds what it kept.
+        this.lose(e);
+        throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during the COMMIT of a step that used no nonce: it may have been kept, nothing of it was released; send the request again (a kept step answers its stored answer)`, 1);
+      }
       this.failed = e as Error;
       throw new StoreWriteError(`could not make the mint's state durable in ${this.dir} (${(e as Error).message}): nothing of this request was released`);
     } finally {
@@ -574,7 +690,8 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     let found: number | undefined;
     const committedTo = this.reached;
     try {
-      await this.reconnect();
+      // The server may be restarting (an immediate shutdown, a failover): wait for it, bounded.
+      await this.reconnectWithin(reconnectWindowMs());
       // The lost transaction holds the counter's row lock until its COMMIT has ended on the
       // server (or the server aborted it on noticing the connection gone). A plain read can
       // come before a COMMIT still in progress — waiting for a synchronous standby — is
