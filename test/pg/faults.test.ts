@@ -19,7 +19,12 @@
  *    answer). Dropped before COMMIT reached the server (the same server, still running: the
  *    store can tell it did not commit), the stream serves the request again on a new
  *    connection and answers the receipt — signed with the same nonce, for the same
- *    transaction; the retry gets the stored receipt.
+ *    transaction; the retry gets the stored receipt. The nonce ledger allows it because it
+ *    is the same signing session (src/lib/store/nonce-ledger.ts: a nonce opened before is
+ *    opened again only for the session digest it was opened for — the same partial
+ *    signature), not because the store said the COMMIT did not happen: a different request
+ *    on that nonce would be refused E_NONCE_USED (test/pg/ledger-session.test.ts). No
+ *    alarm: a lost COMMIT is no sign of a writer putting rows back.
  *
  * Every contract's final state is exited from the store and its signature verified by
  * the independent verifier. Skips visibly where no PostgreSQL can be started.
@@ -222,13 +227,17 @@ const ENV = {};
     paid.set(0, 1500);
 
     // Dropped before COMMIT reached the server: not committed (the store tells, on the same
-    // running server); the stream serves it again at once and answers it; the retry is the stored answer.
+    // running server); the stream serves it again at once, the same signing session — which
+    // the nonce ledger lets open the nonce again — and answers it; the retry is the stored answer.
     proxy.armed = 'before';
     const req2 = await payRequest(users[1]!, 900, env);
     const signedNow = await s.ask(req2.line);
     expect(proxy.fired).toBe(2);
     expect(signedNow.msg, signedNow.text).toMatchObject({ type: 'credit/receipt', contract_id: users[1]!.contractId, txid: requestTxid(req2.msg) });
     expect((await s.ask(req2.line)).text).toBe(signedNow.text);
+    // The nonce was opened again for its own session after a lost COMMIT: no alarm (that is for a
+    // committed nonce offered again, or one offered for another session).
+    expect(s.stream.stderr).not.toMatch(/ALARM/);
     signed.add(signedNow.msg);
     await applyReceipt(users[1]!, signedNow.text, env);
     latest.set(1, signedNow.msg);

@@ -149,9 +149,12 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   protected async openMintStore(network: Network, opts: { create: boolean; view?: boolean; nonces?: 'host' | 'process' | 'none'; seal?: StateSeal }): Promise<MintStorePort<MintContractRecord>> {
     const { storeTarget } = await import('./store-flags.ts');
     const target = await storeTarget(this.flags as Record<string, unknown>);
-    // A nonce offered again (nonce-ledger.ts): a stream says so on stderr, beside its credit/error line.
-    const alarm = (message: string) => {
-      if (this.longRunning) this.term.warn(`E_NONCE_REOPENED ${message}`);
+    // A nonce offered again (nonce-ledger.ts): a stream says so on stderr, beside its credit/error
+    // line; a committed nonce opened again for its own session (signed again, identically) is
+    // said by every command — nothing else would tell the operator a row was put back.
+    const alarm = (message: string, refused: boolean) => {
+      if (!refused) this.term.warn(message);
+      else if (this.longRunning) this.term.warn(`E_NONCE_REOPENED ${message}`);
     };
     const seal = opts.view ? {} : { ...(opts.seal ? { seal: opts.seal } : {}), alarm };
     if (target) {

@@ -84,8 +84,8 @@ const STATES_SEALED_KEY = 'states_sealed';
 export interface MintStoreOptions {
   /** Seals and opens the records' fully signed states: the mint's commands pass it. */
   seal?: StateSeal;
-  /** Called with the text of an alarm (a nonce offered again), e.g. to print it on stderr. */
-  alarm?: (message: string) => void;
+  /** Called with the text of an alarm (a nonce offered again: nonce-ledger.ts `LedgerOptions.alarm`), e.g. to print it on stderr. */
+  alarm?: (message: string, refused: boolean) => void;
 }
 
 /**
@@ -199,10 +199,9 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       who: `the mint processes of ${this.dir}`,
       where: join(this.dir, MINT_DB_FILE),
       consumed: async (ids) => new Set(ids.filter((id) => this.q.getNonce.get(id)?.consumed)),
-      // A step killed between its ledger and its COMMIT left nothing in this database (SQLite
-      // commits atomically, and the file is in the journal's own directory): its nonce may be
-      // opened again while the database still offers it.
-      reopenInterrupted: true,
+      // A step killed between its ledger and its COMMIT: its nonce is opened again for that
+      // same request only (the journal's digest; nonce-ledger.ts) — its COMMIT may have
+      // happened and its `=` mark, not fsynced, been lost with the machine.
       ...(opts.alarm ? { alarm: opts.alarm } : {}),
     }, async () => this.db.prepare<[], { id: string }>('SELECT id FROM nonces WHERE consumed = 0 AND secnonce IS NOT NULL').all().map((r) => r.id));
   }
@@ -414,10 +413,11 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
     return { pubnonce };
   }
 
-  async take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array> {
+  async take(pubnonce: Uint8Array, expectedContext: string, session?: Uint8Array): Promise<Uint8Array> {
     const { id, n, short } = this.unusedNonce(pubnonce, expectedContext);
-    // THE LEDGER RULE: the database says unused; this directory's own record must say so too.
-    await this.ledger.claim(id, short);
+    // THE LEDGER RULE: the database says unused; this directory's own record must say so too
+    // (or say it was opened for this very signing session).
+    await this.ledger.claim(id, short, session && toHex(session));
     this.begin();
     this.nonceTouched = true;
     this.q.takeNonce.run(id);

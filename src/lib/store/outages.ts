@@ -15,7 +15,12 @@
  *
  * Serving a request again is safe: its transaction was rolled back by the server, so no
  * effect of it remains and nothing derived from it left the process (a result leaves only
- * after its COMMIT returned) — it is the user's own retry, made for them. The window is
+ * after its COMMIT returned) — it is the user's own retry, made for them. And it is safe
+ * without trusting the server's word: the mint nonce it opened is opened again for this
+ * same signing session only (nonce-ledger.ts), so it produces the same partial signature
+ * as the first attempt — never a second, different one, whatever the database says or
+ * later puts back. (A host epoch's lost COMMIT is not served this way: its witness counted
+ * the COMMIT, so the retry meets a retired key — the renew row below.) The window is
  * shared by the requests of one outage (`Outages`): once it has passed, each request gets one
  * attempt, so a long outage does not hold every line for the whole window.
  *

@@ -89,12 +89,18 @@
  * So each epoch keeps its own ledger of the nonces it may still open — the process's
  * memory, or a journal beside the host's key — and `take` opens only what that ledger
  * holds: a nonce offered again is refused before its secret is touched (E_NONCE_REOPENED,
- * exit 1, an alarm; nothing signed, nothing written). A COMMIT whose answer was lost keeps
- * its nonces opened even when the database says it did not happen.
+ * exit 1, an alarm; nothing signed, nothing written) — unless it is offered for the very
+ * signing session it was opened for, which signs the same partial signature again (the
+ * invariant is "never two different partial signatures under one secret nonce"). A COMMIT
+ * whose answer was lost keeps its nonces opened for every other session even when the
+ * database says it did not happen; so a stream serving such a request again (outages.ts)
+ * opens the nonce again only because it is the same request, not on the database's word.
  *
- * WHAT A DATABASE WRITER CAN STILL DO. It cannot make this process sign twice with one
- * nonce, read a secret nonce or a signed state (both sealed under keys it never sees:
- * state-seal.ts), or get tables of its own adopted (`checkOwners`). It can deny service:
+ * WHAT A DATABASE WRITER CAN STILL DO. It cannot make this process produce two different
+ * partial signatures with one nonce, read a secret nonce or a signed state (both sealed
+ * under keys it never sees: state-seal.ts), or get tables of its own adopted
+ * (`checkOwners`). A row put back with the same request replayed gets the same signature
+ * again — the signed state the requester holds already — and the alarm; nothing new. It can deny service:
  * hide, consume or corrupt nonces and records (users abandon; a corrupt sealed state is
  * E_STATE_CORRUPT), refuse or slow every step; and it can roll a contract back to an older
  * state — the mint then exits with that state and is paid less, as after a restore — or
@@ -228,8 +234,8 @@ export interface PgMintStoreOptions {
   hostDir?: string;
   /** Seals and opens the records' fully signed states (state-seal.ts): the mint's commands pass it. */
   seal?: StateSeal;
-  /** Called with the text of an alarm (a nonce offered again: nonce-ledger.ts), e.g. to print it on stderr. */
-  alarm?: (message: string) => void;
+  /** Called with the text of an alarm (a nonce offered again: nonce-ledger.ts `LedgerOptions.alarm`), e.g. to print it on stderr. */
+  alarm?: (message: string, refused: boolean) => void;
 }
 
 /** A table of the mint's schema is another role's. Exit 4; nothing written. */
@@ -302,8 +308,9 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   private network = '';
   /** A process epoch: its row is deleted when the process closes the store. */
   private processEpoch = false;
-  /** The nonces this epoch may still open (nonce-ledger.ts): the process's memory, or the host's journal. */
+  /** The nonces this epoch may still open (nonce-ledger.ts): the process's memory, or the host's journal; a new one after `renew`. */
   private ledger: NonceLedger | undefined;
+  private alarm: ((message: string, refused: boolean) => void) | undefined;
   /** Seals the fully signed states in records (state-seal.ts); without it (a view) they stay sealed. */
   private stateSeal: StateSeal | undefined;
   private inTransaction = false;
@@ -461,6 +468,10 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     }
     this.counter = 0;
     this.failed = undefined;
+    // The new epoch's ledger: the old epoch's nonces are sealed under a key wiped above, so
+    // none of them can be opened again whatever its ledger said (they are refused
+    // E_NONCE_ELSEWHERE before any ledger is asked).
+    this.ledger = this.newLedger();
     return old;
   }
 
@@ -502,12 +513,8 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
         store.network = network;
         store.reached = reached;
         store.stateSeal = opts.seal;
-        store.ledger = NonceLedger.onDisk(host.ledgerDir, host.epoch, {
-          who: `this host's one-shot mint commands (epoch ${host.epoch.slice(0, 8)}…, under ${opts.hostDir})`,
-          where: target.url,
-          consumed: (ids) => store.consumedOf(ids),
-          ...(opts.alarm ? { alarm: opts.alarm } : {}),
-        });
+        store.alarm = opts.alarm;
+        store.ledger = store.newLedger();
         return store;
       }
     } catch (e) {
@@ -526,14 +533,18 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       store.viewOnly = true;
     } else {
       store.stateSeal = opts.seal;
-      store.ledger = NonceLedger.inMemory({
-        who: `this process (pid ${process.pid}, epoch ${epoch.slice(0, 8)}…)`,
-        where: target.url,
-        consumed: (ids) => store.consumedOf(ids),
-        ...(opts.alarm ? { alarm: opts.alarm } : {}),
-      });
+      store.alarm = opts.alarm;
+      store.ledger = store.newLedger();
     }
     return store;
+  }
+
+  /** The ledger of this store's epoch (nonce-ledger.ts): the host's journal beside its key, or the process's memory. */
+  private newLedger(): NonceLedger {
+    const common = { where: this.target.url, consumed: (ids: string[]) => this.consumedOf(ids), ...(this.alarm ? { alarm: this.alarm } : {}) };
+    return this.host
+      ? NonceLedger.onDisk(this.host.ledgerDir, this.host.epoch, { who: `this host's one-shot mint commands (epoch ${this.host.epoch.slice(0, 8)}…, under ${this.hostDir})`, ...common })
+      : NonceLedger.inMemory({ who: `this process (pid ${process.pid}, epoch ${this.epoch.slice(0, 8)}…)`, ...common });
   }
 
   /** Of `ids`, the nonces the store shows consumed (the ledger drops them: nonce-ledger.ts). */
@@ -726,10 +737,11 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     // retires the key anyway: it cannot tell "never committed" from "committed, then
     // restored" — see host-epoch.ts.)
     if (found === pending - 1 && this.reached === committedTo) {
-      // Its nonces stay opened all the same (nonce-ledger.ts, `commitLost`): the store is not
-      // trusted to say which of its nonces signed.
+      // Its nonces stay opened for every other session all the same (nonce-ledger.ts,
+      // `commitLost`): the store is not trusted to say which of its nonces signed. The same
+      // request again is the same signing session: signed again, identically.
       this.ledger?.commitLost();
-      throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; retry it (a request whose mint nonce was opened is then refused E_NONCE_USED: abandon it for a fresh nonce)`, 1);
+      throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; send the same request again (its mint nonce signs that request only: another one on it is refused E_NONCE_USED, abandon it for a fresh nonce)`, 1);
     }
     this.wipe();
     this.failed = new StoreRolledBackError(
@@ -941,7 +953,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     if (r.rowCount !== 1) throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} has already been used; request a fresh nonce`);
   }
 
-  async take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array> {
+  async take(pubnonce: Uint8Array, expectedContext: string, session?: Uint8Array): Promise<Uint8Array> {
     await this.begin();
     this.nonceTouched = true;
     const { id, short, n } = await this.live(pubnonce, expectedContext);
@@ -954,8 +966,9 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
         `the mint's nonce ${short} was issued by another mint process or host (epoch ${n.epoch.slice(0, 8)}…${who}); only it can sign with it: send the contract's requests there, or, if it is gone, abandon the request ("credit abandon") for a fresh nonce`,
       );
     }
-    // THE LEDGER RULE: the database says unused; this epoch's own record must say so too.
-    await this.ledger!.claim(id, short);
+    // THE LEDGER RULE: the database says unused; this epoch's own record must say so too
+    // (or say it was opened for this very signing session: signed again, identically).
+    await this.ledger!.claim(id, short, session && toHex(session));
     await this.consume(id, short);
     return this.open(id, expectedContext, n.sealed);
   }
