@@ -70,7 +70,7 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
       if (this.flags.broadcast) message = { ...message, broadcast: await this.submit(ctx.chain, message, Math.round(feeLimits.maxFeeRate * 1000)) };
       if (!record.exiting && !this.flags['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
       return message;
-    });
+    }, { nonces: 'none' }); // an exit signs with no nonce: nothing of the host's is kept under --state-dir
     return { message };
   }
 

@@ -82,7 +82,9 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
    * they come. Group commit: requests are processed while more input is already
    * waiting (up to a batch limit); then the batch is made durable with one commit
    * and its receipts are written — never before. A failed commit ends the stream
-   * (exit 1) without writing any receipt of that batch.
+   * (exit 1) without writing any receipt of that batch. On PostgreSQL the store's outages
+   * (a restart, a failover, a lost connection) do not end it: each request is served
+   * through them (store/outages.ts) — answered once, coded when refused.
    */
   private async stream(): Promise<void> {
     this.longRunning = true;
@@ -99,14 +101,26 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     await this.ecashOnBackend();
     const network = this.network();
     const BATCH = 256;
+    const { Outages, reconnectWindowMs } = await import('../lib/store/outages.ts');
+    const windowMs = reconnectWindowMs();
     await this.withMintStore(network, async (ctx, store) => {
+      const outages = new Outages(store, windowMs, (retired, why) => this.term.warn(
+        `the store ${store.dir} broke under this stream (${(why as { code?: string }).code ?? why.message.split('\n')[0]}: the request in flight says why): it wiped its nonce key (epoch ${retired.slice(0, 8)}…), drew a fresh one and goes on; users holding a nonce of the old one are refused E_NONCE_ELSEWHERE once and recover with "credit abandon"`,
+      ));
       // A configuration error (no chain source, no ecash seed) stops the stream at its start, not per line.
       await ctx.chain.tip();
       if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
       let out: unknown[] = [];
       const meter = this.term.meter('requests');
       const flush = async () => {
-        await store.commit();
+        // A PostgreSQL store broken and not yet renewed (unreachable past the window) has
+        // nothing to commit — each request committed itself — and the next request renews it.
+        try {
+          if (!store.broken || outages.mustStop()) await store.commit();
+        } catch (e) {
+          process.stdin.destroy(); // the stream ends here: an open standard input would keep the process alive
+          throw e;
+        }
         for (const line of out) this.emitLine(line);
         out = [];
       };
@@ -140,11 +154,11 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
             : envelope.type === 'credit/rollover-sign' ? () => acceptRollover(ctx, decodeMessage(RolloverSignSchema, value))
             : () => acceptUpdate(ctx, decodeMessage(UpdateRequestSchema, value));
           // One request, one savepoint (SQLite) or one transaction (PostgreSQL): a refused request leaves nothing.
-          out.push(await store.step(serve));
+          out.push(await outages.step(serve));
         } catch (e) {
-          // A store that failed (a commit's outcome unknown, the database rolled back under
-          // us) ends the stream: nothing more may be answered from this process.
-          if (store.broken) {
+          // A store that failed in a way no fresh epoch leaves behind (SQLite's commit) ends
+          // the stream: nothing more may be answered from this process.
+          if (outages.mustStop()) {
             // Stop reading too: an open standard input would keep the process alive.
             process.stdin.destroy();
             throw e;

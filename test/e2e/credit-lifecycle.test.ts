@@ -30,6 +30,7 @@ import { verifyKeyPathSpend, type VerifiedSpend } from '../independent/verify.ts
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
 import { MintStore } from '../../src/lib/store/mint-store.ts';
+import { StateSeal } from '../../src/lib/store/state-seal.ts';
 import { withLock } from '../../src/lib/store/lock.ts';
 
 // ---------------------------------------------------------------------------------
@@ -128,7 +129,8 @@ function parties(root: string) {
  */
 async function mintRecord(dir: string, id: string): Promise<MintRecord> {
   const record = await withLock(dir, async () => {
-    const store = await MintStore.open<MintRecord>(dir);
+    // The mint's key opens its sealed states, as its commands do (src/lib/store/state-seal.ts).
+    const store = await MintStore.open<MintRecord>(dir, { seal: StateSeal.fromMintKey(hex.decode(MINT_KEY)) });
     try {
       return await store.get(id);
     } finally {

@@ -30,6 +30,7 @@ import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { MINT_KEY, USER_KEY, demoParties, fixture, ok, openDemoChannel, tollPayStages } from './fixtures.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
 import { MintStore } from '../../src/lib/store/mint-store.ts';
+import { StateSeal } from '../../src/lib/store/state-seal.ts';
 import { withLock } from '../../src/lib/store/lock.ts';
 import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../../src/lib/invoice/bolt11.ts';
 
@@ -101,7 +102,8 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
   async function record(): Promise<GatewayRecord> {
     const dir = join(mintDir, 'regtest', 'credit-mint');
     const r = await withLock(dir, async () => {
-      const store = await MintStore.open<GatewayRecord & { contract_id: string }>(dir);
+      // The mint's key opens its sealed states, as the gateway's commands do (src/lib/store/state-seal.ts).
+      const store = await MintStore.open<GatewayRecord & { contract_id: string }>(dir, { seal: StateSeal.fromMintKey(hex.decode(MINT_KEY)) });
       try {
         return await store.get(contractId);
       } finally {

@@ -48,11 +48,13 @@ import { CAPACITY, PAYOUT, REFUND, fundingPsbt } from '../e2e/stream-credit.ts';
 import { BIN, assertFreshBuild, cleanEnv, finished, type Run, type Stage } from '../e2e/cli.ts';
 import { describePostgres } from './fixture.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
+import { StateSeal } from '../../src/lib/store/state-seal.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { MINT_KEY, USER_KEY } from '../e2e/fixtures.ts';
 import { NOW, invoice, paymentHash as paymentHashOf, preimage } from '../lib/device/world.ts';
 
 const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKeyOf(hex.decode(MINT_KEY))]);
+const SEAL = StateSeal.fromMintKey(hex.decode(MINT_KEY));
 const REGTEST = { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef };
 const scriptOf = (address: string) => hex.encode(OutScript.encode(Address(REGTEST).decode(address)));
 const TIP = '1000';
@@ -157,7 +159,8 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
   }
   /** SHA-256 over every row of the gateway's store: "nothing written". */
   const digest = () => withStore((s) => s.contentDigest());
-  const record = () => withStore(async (s) => (await s.get(contractId)) as unknown as Msg);
+  /** The gateway's record, its signed states opened with the mint's key (the store holds them sealed: src/lib/store/state-seal.ts). */
+  const record = () => withStore(async (s) => SEAL.open((await s.get(contractId))!, url) as unknown as Msg);
 
   /** The gateway's latest stored state, verified independently, with the outputs the test expects. */
   async function verifyLatest(wantState: number, wantSettled: number, htlc?: number): Promise<string> {

@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL harness itself (test/setup/postgres.ts): a server of our own on
  * 127.0.0.1, reachable with the password only, that survives a stop/start on its data
- * directory, and is gone after stop. Skips visibly where no PostgreSQL can be started.
+ * directory (and an immediate stop, `crash`), and is gone after stop. Skips visibly where no PostgreSQL can be started.
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,5 +48,21 @@ const TITLE = FOUND ? `PostgreSQL harness (${FOUND})` : 'PostgreSQL harness — 
     expect((await c.query('SELECT v FROM t')).rows).toEqual([{ v: 42 }]);
     await c.end();
     expect(existsSync(server.dataDir)).toBe(true);
+  }, 60_000);
+
+  it('crash() stops it as -m immediate does (a new postmaster start time after resume), keeping what was committed', async () => {
+    let c = await client();
+    const started = (await c.query<{ t: string }>('SELECT pg_postmaster_start_time()::text AS t')).rows[0]!.t;
+    await c.query('CREATE TABLE crash_check (v int)');
+    await c.query('INSERT INTO crash_check VALUES (7)');
+    const lost = new Promise<unknown>((resolve) => c.on('error', resolve));
+    await server.crash();
+    expect(String(await lost)).toMatch(/terminat|shutdown|crash/i); // the connection died with the server
+    await expect(client()).rejects.toThrow();
+    await server.resume();
+    c = await client();
+    expect((await c.query('SELECT v FROM crash_check')).rows).toEqual([{ v: 7 }]);
+    expect((await c.query<{ t: string }>('SELECT pg_postmaster_start_time()::text AS t')).rows[0]!.t).not.toBe(started);
+    await c.end();
   }, 60_000);
 });

@@ -130,13 +130,19 @@ describePostgres('host epochs: one-shot mint commands on PostgreSQL', (fx) => {
     rmSync(fx.server.dataDir, { recursive: true, force: true });
     execFileSync('cp', ['-a', backup, fx.server.dataDir]); // -a: as root the fx.server's files belong to postgres
     await fx.server.resume();
-    // A store open across the restore: its next nonce step (taking the revived a) is refused
-    // at its COMMIT — after opening a in memory, before anything leaves — and it is broken.
-    await expect(survivor.step(() => survivor.take(a.pub, 'ctx:a')).catch(async (e) => {
-      // The first use after the server restart may be the lost connection; the retry meets the check.
-      if ((e as { code?: string }).code === 'E_STORE_UNREACHABLE') return survivor.step(() => survivor.take(a.pub, 'ctx:a'));
+    // A store open across the restore. The first use after the server restart may be the lost
+    // connection; the retry meets the checks.
+    const retried = <T>(fn: () => Promise<T>) => survivor.step(fn).catch(async (e) => {
+      if ((e as { code?: string }).code === 'E_STORE_UNREACHABLE') return survivor.step(fn);
       throw e;
-    })).rejects.toMatchObject({ code: 'E_STORE_ROLLED_BACK', exitCode: 1 });
+    });
+    // The revived a was opened before: the host's ledger refuses it before its secret is
+    // touched (nonce-ledger.ts), the store stays usable.
+    await expect(retried(() => survivor.take(a.pub, 'ctx:a'))).rejects.toMatchObject({ code: 'E_NONCE_REOPENED', exitCode: 1 });
+    expect(survivor.broken).toBeUndefined();
+    // Its next nonce step (taking b, never opened) is refused at its COMMIT by the witness —
+    // after opening b in memory, before anything leaves — and the store is broken.
+    await expect(retried(() => survivor.take(b.pub, 'ctx:b'))).rejects.toMatchObject({ code: 'E_STORE_ROLLED_BACK', exitCode: 1 });
     expect(survivor.broken).toBeDefined();
     await survivor.abandon();
     // The key file was shredded: nothing under --state-dir can open the revived nonce.

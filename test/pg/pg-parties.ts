@@ -15,8 +15,11 @@ import { base64, hex } from '@scure/base';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { psbtUnsignedTx } from '../independent/tx.ts';
 import { pipeline } from '../e2e/cli.ts';
+import { expect } from 'vitest';
+import type { SchnorrVerifier } from '../independent/schnorr.ts';
+import { verifyKeyPathSpend } from '../independent/verify.ts';
 import {
-  MINT_PUB, MintStream, PAY_FLAGS, PAYOUT, REFUND, fundingPsbt, message, mintStage, payRequest, userStage, type Msg, type User,
+  CAPACITY, MINT_PUB, MintStream, PAY_FLAGS, PAYOUT, REFUND, fundingPsbt, message, mintStage, payRequest, userStage, type Msg, type User,
 } from '../e2e/stream-credit.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
@@ -78,6 +81,31 @@ export async function abandonVia(via: PgStream, user: User, env: Record<string, 
   if (answer.msg.type === 'credit/error') throw new Error(`abandon ${user.index} refused: ${answer.text}`);
   message(await pipeline([userStage(user, env, 'credit', 'abandon', '--role', 'user')], answer.text), 'credit/balance', `abandon apply ${user.index}`);
   return answer.msg;
+}
+
+/** Every receipt seen, per contract and state: one transaction each, or a nonce signed twice. */
+export class Signed {
+  private byState = new Map<string, string>();
+  add(receipt: Msg): void {
+    const key = `${receipt.contract_id}:${receipt.state}`;
+    const seen = this.byState.get(key);
+    if (seen !== undefined) expect(receipt.txid, `${key} signed for two transactions`).toBe(seen);
+    this.byState.set(key, receipt.txid as string);
+  }
+}
+
+/**
+ * exit-credit from the store for each contract: the state and cumulative amount the test
+ * expects, its signature verified by the independent verifier against the contract's key.
+ */
+export async function exitAndVerify(url: string, root: string, users: User[], paid: Map<number, number>, latest: Map<number, Msg>, env: Record<string, string>, verifier: SchnorrVerifier): Promise<void> {
+  for (const u of users) {
+    const exit = message(await pipeline([mintStage(join(root, 'unused-state'), env, 'exit-credit', '--fee-rate', '2', '--contract', u.contractId, '--store', url)], ''), 'credit/exit', `exit ${u.index}`);
+    expect(exit.msg).toMatchObject({ contract_id: u.contractId, state: latest.get(u.index)!.state, cumulative_sat: paid.get(u.index) });
+    const spend = verifyKeyPathSpend(exit.msg.state_tx.hex, [{ amount: CAPACITY, script: u.script, txid: u.funding.txid, vout: u.funding.vout }], u.outputKey, { verifier });
+    expect(spend.txid).toBe(latest.get(u.index)!.txid);
+    expect(spend.outputs[0]!.amount).toBe(BigInt(paid.get(u.index)!));
+  }
 }
 
 export { payRequest };

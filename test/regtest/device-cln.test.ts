@@ -29,6 +29,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '@scure/base';
 import { satsToBtc } from '../../src/lib/chain/amount.ts';
 import { MintStore } from '../../src/lib/store/mint-store.ts';
+import { StateSeal } from '../../src/lib/store/state-seal.ts';
 import { withLock } from '../../src/lib/store/lock.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
@@ -89,7 +90,8 @@ type Msg = Record<string, any>;
   async function gatewayRecord(): Promise<Msg> {
     const dir = join(mintDir, 'regtest', 'credit-mint');
     return withLock(dir, async () => {
-      const store = await MintStore.open<Msg & { contract_id: string }>(dir);
+      // The mint's key opens the sealed states, as the gateway's commands do (src/lib/store/state-seal.ts).
+      const store = await MintStore.open<Msg & { contract_id: string }>(dir, { seal: StateSeal.fromMintKey(hex.decode(MINT_KEY)) });
       try {
         return (await store.get(contractId))!;
       } finally {

@@ -12,7 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, chmodSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -34,6 +34,11 @@ export interface Postgres {
   pause(): Promise<void>;
   /** Start it again on the same directory and port. */
   resume(): Promise<void>;
+  /**
+   * Stop the server as `pg_ctl stop -m immediate` does (SIGQUIT to the postmaster: every
+   * backend dies at once, no checkpoint; the next start runs crash recovery). `resume` starts it.
+   */
+  crash(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -134,6 +139,20 @@ export async function startPostgres(settings: Record<string, string> = {}): Prom
     async resume() {
       if (!running) await start();
       running = true;
+    },
+    async crash() {
+      if (!running) return;
+      const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      process.kill(pid, 'SIGQUIT');
+      for (let alive = true; alive; ) {
+        await new Promise((r) => setTimeout(r, 20));
+        try {
+          process.kill(pid, 0);
+        } catch {
+          alive = false;
+        }
+      }
+      running = false;
     },
     async stop() {
       if (running) await halt().catch(() => {});

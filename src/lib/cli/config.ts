@@ -8,11 +8,15 @@
  *     rpc_url=http://127.0.0.1:8332/
  *     state_dir=/var/lib/offchain
  *     lightning_rpc=/var/lib/lightningd/bitcoin/lightning-rpc   (gateway pay --lightning-rpc)
+ *     store=postgres://mint@db.example/mint?sslmode=verify-full   (--store, $OFFCHAIN_STORE_URL)
+ *     store_password_file=/etc/offchain/db.pass             (--store-password-file, 0600)
  *
- * A state_dir or lightning_rpc starting with `~/` is under the home directory (as a shell would read it).
+ * A state_dir, lightning_rpc or store_password_file starting with `~/` is under the home
+ * directory (as a shell would read it). A store URL carrying a password is refused: the
+ * password goes in the 0600 file store_password_file names (or $OFFCHAIN_STORE_PASSWORD).
  *
  * Precedence: a flag, then the environment (OFFCHAIN_NETWORK, OFFCHAIN_RPC_URL,
- * OFFCHAIN_STATE_DIR), then this file — it only fills in environment variables that are
+ * OFFCHAIN_STATE_DIR, OFFCHAIN_STORE_URL, OFFCHAIN_STORE_PASSWORD_FILE), then this file — it only fills in environment variables that are
  * unset, which the commands already read. Credentials never go here: the node's cookie
  * or OFFCHAIN_RPC_USER / OFFCHAIN_RPC_PASSWORD, as before.
  */
@@ -20,10 +24,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { NETWORKS } from '../network.ts';
+import { redactUrl } from '../store/pg/connect.ts';
 
 export const CONFIG_ENV = 'OFFCHAIN_CONFIG';
 
-const KEYS: Record<string, string> = { network: 'OFFCHAIN_NETWORK', rpc_url: 'OFFCHAIN_RPC_URL', state_dir: 'OFFCHAIN_STATE_DIR', lightning_rpc: 'OFFCHAIN_LIGHTNING_RPC' };
+const KEYS: Record<string, string> = {
+  network: 'OFFCHAIN_NETWORK', rpc_url: 'OFFCHAIN_RPC_URL', state_dir: 'OFFCHAIN_STATE_DIR', lightning_rpc: 'OFFCHAIN_LIGHTNING_RPC',
+  store: 'OFFCHAIN_STORE_URL', store_password_file: 'OFFCHAIN_STORE_PASSWORD_FILE',
+};
+const PATHS = new Set(['state_dir', 'lightning_rpc', 'store_password_file']);
 
 /** Fill the unset environment variables from the configuration file, if there is one. */
 export function applyConfigFile(env: NodeJS.ProcessEnv, home: string): void {
@@ -41,7 +50,7 @@ export function applyConfigFile(env: NodeJS.ProcessEnv, home: string): void {
   for (const [key, value] of Object.entries(parseConfig(text, path))) {
     const name = KEYS[key]!;
     // `state_dir=~/x`, `lightning_rpc=~/x`: the home directory, as a shell would expand it (no shell reads this file).
-    const expanded = key === 'state_dir' || key === 'lightning_rpc' ? expandTilde(value, home) : value;
+    const expanded = PATHS.has(key) ? expandTilde(value, home) : value;
     if (env[name] === undefined || env[name] === '') env[name] = expanded;
   }
 }
@@ -67,6 +76,10 @@ export function parseConfig(text: string, path: string): Record<string, string> 
     if (value === '') throw new UsageError('E_CONFIG', `${where}: "${key}" has no value`);
     if (key === 'network' && !(NETWORKS as readonly string[]).includes(value)) {
       throw new UsageError('E_CONFIG', `${where}: network must be one of ${NETWORKS.join(', ')}, got "${value}"`);
+    }
+    // Credentials never go here: a password in the store's URL (user:pw@, ?password=) is refused, not kept.
+    if (key === 'store' && redactUrl(value) !== value) {
+      throw new UsageError('E_CONFIG', `${where}: "store" carries a password; put it in a 0600 file named by store_password_file (or $OFFCHAIN_STORE_PASSWORD)`);
     }
     out[key] = value;
   });

@@ -20,6 +20,7 @@ import type { ExpiryWindow } from '../credit/user.ts';
 import type { RecordBook } from '../store/record-book.ts';
 import type { FeeLimits } from '../tx/fee-guard.ts';
 import type { MintStorePort } from '../store/mint-store-port.ts';
+import type { StateSeal } from '../store/state-seal.ts';
 import { OffchainCommand, type CommandResult } from './base-command.ts';
 import { renamedFrom } from './flags.ts';
 
@@ -101,20 +102,24 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * a streaming mint between its batches — without a directory lock held for a
    * command's whole life. Everything the step wrote is committed (and the WAL
    * checkpointed and truncated, so no consumed secret nonce lingers in it) before the
-   * result is returned for printing; a step that throws commits nothing.
+   * result is returned for printing; a step that throws commits nothing. A step that
+   * touches no nonce (an exit, a claim) says `nonces: 'none'`: on PostgreSQL it then keeps
+   * nothing under --state-dir (no host nonce key), so it writes nowhere it was not asked to.
    */
-  protected async withMint<T>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>): Promise<T> {
-    return this.withMintStore(network, (ctx, store) => store.step(() => step(ctx, store)));
+  protected async withMint<T>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'host' | 'none' } = {}): Promise<T> {
+    return this.withMintStore(network, (ctx, store) => store.step(() => step(ctx, store)), opts);
   }
 
   /**
    * The mint's context on its open store, for a caller that makes its own transactions (the
    * stream). On PostgreSQL, `nonces` says whose key seals the nonces this process issues:
    * the host's, shared by its one-shot commands (the default), or the process's own (the
-   * stream's) — see pg/host-epoch.ts and the restore rule in pg/mint-store.ts.
+   * stream's) — see pg/host-epoch.ts and the restore rule in pg/mint-store.ts; 'none' for a
+   * step that issues, takes and burns none (the process's own, then, unused: no file).
    */
-  protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'host' | 'process' } = {}): Promise<T> {
+  protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'host' | 'process' | 'none' } = {}): Promise<T> {
     const mint = await this.keyPair(network);
+    const { StateSeal } = await import('../store/state-seal.ts');
     return this.onMintStore(network, async (store, dir, policy) => {
       const { toHex } = await import('../bytes.ts');
       if (toHex(mint.publicKey) !== policy.mint_pubkey) throw new UsageError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${policy.mint_pubkey})`);
@@ -129,7 +134,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       const result = await use(ctx, store);
       await store.close();
       return result;
-    }, { nonces: opts.nonces ?? 'host' });
+    }, { nonces: opts.nonces ?? 'host', seal: StateSeal.fromMintKey(mint.secretKey) });
   }
 
   /**
@@ -156,7 +161,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return this.onMintStore(network, async (store, _dir, policy) => view(store, policy, await this.mintChain(network, store)), { view: true });
   }
 
-  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean; nonces?: 'host' | 'process' } = {}): Promise<T> {
+  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean; nonces?: 'host' | 'process' | 'none'; seal?: StateSeal } = {}): Promise<T> {
     const store = await this.openMintStore(network, { create: false, ...opts });
     try {
       return await use(store, store.dir, await this.mintPolicy(store, store.dir));
@@ -171,15 +176,27 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * publishing an offer (`create`) needs a mint that exists: a mistyped --state-dir is
    * refused before anything is created under it.
    */
-  protected async openMintStore(network: Network, opts: { create: boolean; view?: boolean; nonces?: 'host' | 'process' }): Promise<MintStorePort<MintContractRecord>> {
+  protected async openMintStore(network: Network, opts: { create: boolean; view?: boolean; nonces?: 'host' | 'process' | 'none'; seal?: StateSeal }): Promise<MintStorePort<MintContractRecord>> {
     const { storeTarget } = await import('./store-flags.ts');
     const target = await storeTarget(this.flags as Record<string, unknown>);
+    // A nonce offered again (nonce-ledger.ts): a stream says so on stderr, beside its credit/error
+    // line; a committed nonce opened again for its own session (signed again, identically) is
+    // said by every command — nothing else would tell the operator a row was put back.
+    const alarm = (message: string, refused: boolean) => {
+      if (!refused) this.term.warn(message);
+      else if (this.longRunning) this.term.warn(`E_NONCE_REOPENED ${message}`);
+    };
+    const seal = opts.view ? {} : { ...(opts.seal ? { seal: opts.seal } : {}), alarm };
     if (target) {
       const { PgMintStore } = await import('../store/pg/mint-store.ts');
       const hostDir = !opts.view && opts.nonces === 'host' ? join(this.stateDir(network), 'credit-mint-pg') : undefined;
-      const store = await PgMintStore.open<MintContractRecord>(target, network, { view: opts.view ?? false, hostDir });
+      const store = await PgMintStore.open<MintContractRecord>(target, network, { view: opts.view ?? false, hostDir, ...seal });
       const retired = store.retiredHostEpoch;
-      if (retired && retired.seen < 0) {
+      if (retired?.noLedger) {
+        this.term.warn(
+          `this host's nonce key for ${store.dir} (epoch ${retired.epoch.slice(0, 8)}…) was used without a nonce ledger beside it (an older offchain, or the ledger was lost): which of its nonces were opened cannot be told, so it was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
+        );
+      } else if (retired && retired.seen < 0) {
         this.term.warn(
           `this host's nonce key for ${store.dir} (epoch ${retired.epoch.slice(0, 8)}…) is a copy: its rollback witness was written beside another key file (this --state-dir was copied from another host or restored from a file-level backup). It was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
         );
@@ -192,7 +209,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     }
     const { MintStore } = await import('../store/mint-store.ts');
     const dir = opts.create ? join(this.stateDir(network), 'credit-mint') : this.existingState(network, 'credit-mint', noMint);
-    return MintStore.open<MintContractRecord>(dir);
+    return MintStore.open<MintContractRecord>(dir, seal);
   }
 
   private async mintPolicy(store: MintStorePort<MintContractRecord>, dir: string): Promise<MintPolicy> {

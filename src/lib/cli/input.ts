@@ -126,9 +126,11 @@ export function fileError(flag: string, path: string, e: unknown): UsageError {
   return new UsageError('E_INPUT_FILE', `cannot read ${flag} ${path}: ${why}`, { flag, path, errno: code });
 }
 
-/** E_INPUT_FILE for a path that is a directory, not a file. */
-export function notAFile(flag: string, path: string): UsageError {
-  return new UsageError('E_INPUT_FILE', `cannot read ${flag} ${path}: it is a directory, not a file`, { flag, path, errno: 'EISDIR' });
+/** E_INPUT_FILE for a path that is a directory — or, given its `stat`, any other kind that is not a regular file — saying which. */
+export function notAFile(flag: string, path: string, st?: { isDirectory(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isFIFO(): boolean; isSocket(): boolean }): UsageError {
+  if (!st || st.isDirectory()) return new UsageError('E_INPUT_FILE', `cannot read ${flag} ${path}: it is a directory, not a file`, { flag, path, errno: 'EISDIR' });
+  const kind = st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isFIFO() ? 'a pipe' : st.isSocket() ? 'a socket' : 'not a file';
+  return new UsageError('E_INPUT_FILE', `cannot read ${flag} ${path}: it is not a regular file (${kind})`, { flag, path });
 }
 
 /**

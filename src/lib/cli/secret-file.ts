@@ -24,7 +24,7 @@ export function requirePrivateFile(path: string, flag: string): void {
   } catch (e) {
     throw fileError(flag, path, e);
   }
-  if (!st.isFile()) throw notAFile(flag, path);
+  if (!st.isFile()) throw notAFile(flag, path, st);
   if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
     throw new RefusedError('E_SECRET_FILE_PERMISSIONS', `${flag} ${path} holds a secret but is readable by others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 ${path}`);
   }

@@ -16,8 +16,13 @@ import type { EcashSigner, NextKeysetJson } from './ecash-keysets.ts';
 
 export interface NoncePort {
   issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }>;
-  /** Consumes durably before returning (the signature can only exist afterwards). */
-  take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array>;
+  /**
+   * Consumes durably before returning (the signature can only exist afterwards). `session`:
+   * the digest of the signing session the nonce is opened for (musig/psbt-keypath.ts
+   * `signingSessionDigest`). A store with a nonce ledger (store/nonce-ledger.ts) opens a
+   * nonce it opened before only for the same digest — the same partial signature again.
+   */
+  take(pubnonce: Uint8Array, expectedContext: string, session?: Uint8Array): Promise<Uint8Array>;
   /**
    * Consume without using: the same refusals as `take`, no secret returned. A store that
    * keeps secrets only a live process can open (PostgreSQL: pg/mint-store.ts) burns a

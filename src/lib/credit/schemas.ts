@@ -384,7 +384,7 @@ export const StoreMigratedSchema = messageSchema('credit/store-migrated', 'Opera
   documents: Type.Integer({ minimum: 0, description: 'the offer and other documents' }),
   nonces_consumed: Type.Integer({ minimum: 0, description: 'consumed nonces copied (their ids: never issued again)' }),
   nonces_burned: Type.Integer({ minimum: 0, description: 'unused secret nonces burned, not copied: each one\'s user recovers with credit abandon' }),
-  resumed: Type.Boolean({ description: 'an interrupted run had already copied; this run finished it' }),
+  resumed: Type.Boolean({ description: 'an earlier run had already copied: an interrupted one, which this run finished, or a finished one (nothing was left to do; `next` says so)' }),
   next: Type.String(),
 });
 

@@ -9,7 +9,7 @@ import { hash256 } from '../hash.ts';
 import { InvalidContributionError, RefusedError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import {
-  addPubNonce, lastSignature, musigDeterministicSign, readMusigInput, verifyPartialSigs, type MusigInput,
+  addPubNonce, lastSignature, musigDeterministicSign, readMusigInput, signingSessionDigest, verifyPartialSigs, type MusigInput,
 } from '../musig/psbt-keypath.ts';
 import { nonceGen } from '../musig/bip327.ts';
 import type { RandomSource } from '../random.ts';
@@ -55,8 +55,8 @@ export function userSignAgainst(tx: Transaction, index: number, user: KeyPair, m
 /**
  * The mint's side: the user's partial signature must be present and valid (blamed on
  * the user otherwise), the mint's nonce must be the one issued for `context`; only then
- * is the secret nonce consumed — durably — and used. Returns the final signature, which
- * has been verified against the output key.
+ * is the secret nonce consumed — durably, with the digest of the session it signs — and
+ * used. Returns the final signature, which has been verified against the output key.
  */
 export async function mintComplete(tx: Transaction, input: MusigInput, mint: KeyPair, userPubkey: Uint8Array, nonces: NoncePort, context: string): Promise<Uint8Array> {
   const me = indexOf(input, mint.publicKey);
@@ -69,7 +69,8 @@ export async function mintComplete(tx: Transaction, input: MusigInput, mint: Key
   if (!pubnonce) throw new RefusedError('E_MISSING_NONCES', 'the PSBT does not carry the mint\'s public nonce');
   if (input.partialSigs[me]) throw new RefusedError('E_MUSIG_FIELDS', 'the PSBT already carries a partial signature in the mint\'s name');
   verifyPartialSigs(input);
-  const secnonce = await nonces.take(pubnonce, context);
+  // The session it is opened for: a store's ledger opens it again only for this one (nonce-ledger.ts).
+  const secnonce = await nonces.take(pubnonce, context, signingSessionDigest(input));
   return lastSignature(input, mint, secnonce);
 }
 

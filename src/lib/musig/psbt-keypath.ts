@@ -24,6 +24,7 @@ import type { KeyPair } from '../keys/keys.ts';
 import { keyPathSighash, SIGHASH_DEFAULT } from '../taproot/taproot.ts';
 import { musigKey, type MusigKey } from './keyagg.ts';
 import { Bip327Error, Session, bip340Verify, deterministicSign, nonceAgg, nonceGen } from './bip327.ts';
+import { taggedHash } from './engine/scalar.ts';
 
 export type MusigInput = {
   index: number;
@@ -198,6 +199,27 @@ function session(input: MusigInput, aggnonce: Uint8Array): Session {
   const fresh = new Session({ aggnonce, pubkeys: input.key.participants, msg: input.msg, tweaks: [input.key.output.tweak], isXonly: [true] });
   sessions.set(input, { aggnonce, session: fresh });
   return fresh;
+}
+
+/**
+ * The digest of everything BIP-327 Sign's output depends on besides the secret nonce and
+ * the secret key: the session context — the aggregate nonce (of every participant's public
+ * nonce), the participants in KeyAgg order, the taproot tweak (x-only) — and the message.
+ * Sign is deterministic, so one secret nonce opened twice for equal digests gives the same
+ * partial signature (nothing new); for different ones, two equations in the nonce's secrets
+ * — a store's nonce ledger (store/nonce-ledger.ts) allows the first and refuses the second.
+ * Every public nonce must be present.
+ */
+export function signingSessionDigest(input: MusigInput): Uint8Array {
+  const aggnonce = aggregateNonces(input, allNonces(input), input.key.participants);
+  const u32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  return taggedHash(
+    'offchain/musig2-signing-session',
+    aggnonce,
+    u32(input.key.participants.length), ...input.key.participants,
+    Uint8Array.of(1), input.key.output.tweak, Uint8Array.of(1), // one tweak, x-only
+    u32(input.msg.length), input.msg,
+  );
 }
 
 /** Partial signatures already verified in this process (by verifyPartialSigs or our own Sign). */

@@ -48,13 +48,22 @@
  * running it again with the same --to copies (2) if the target has not got this
  * migration's copy yet (the copy is all-or-nothing: one transaction; killed between the
  * source's mark and the claim's commit, the rerun takes an empty unclaimed target as
- * claimed), then marks (3). A second migration of a migrated source is refused
+ * claimed), then marks (3). Running a finished migration again to the same target finds
+ * nothing left to do (the same report, `resumed`, nothing written) if the target holds it,
+ * else E_STORE_MIGRATED; a migration of a migrated source to another target is refused
  * (E_STORE_MIGRATED), and so is a migration of a `migrating` source to another target (it
  * might already hold the first copy: two stores serving one mint would sign two different
  * states n).
  *
  * The source's write lock (SQLite BEGIN IMMEDIATE) is held through (1) and (3), so no
  * writer interleaves; between them the mark keeps every writer out.
+ *
+ * SEALED STATES (state-seal.ts): the target's records carry no fully signed state in the
+ * clear. A source written by this toolkit's mint is sealed already and copied as it is; one
+ * holding plain states (an older toolkit's, never opened since by a mint command with its
+ * key) needs the mint's key to seal them in the copy — without it the migration is refused
+ * before anything is touched (E_STATE_UNSEALED, exit 2), and with another key than the
+ * offer's (E_WRONG_KEY, exit 2).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -65,6 +74,7 @@ import { OffchainError, StateConflictError, UsageError } from '../errors.ts';
 import { MIGRATION_KEY, MINT_DB_FILE, migratedError, type MigrationMark } from './mint-store.ts';
 import type pg from 'pg';
 import { pgConfig } from './pg/client.ts';
+import { hasPlainState, type StateSeal } from './state-seal.ts';
 import type { PgTarget } from './pg/connect.ts';
 import { MIGRATION_CLAIM_KEY, OPEN_LOCK, prepareSchema, storeConnectError, type MigrationClaim } from './pg/mint-store.ts';
 
@@ -79,8 +89,10 @@ export interface MigrationReport {
   nonces_consumed: number;
   /** Unused secret nonces burned in the source; each contract's user abandons once. */
   nonces_burned: number;
-  /** True when an earlier, interrupted run had already copied (this run only finished). */
+  /** True when an earlier run had already copied: an interrupted one (this run finished it), or a finished one (`nothingLeft`). */
   resumed: boolean;
+  /** The migration had finished before this run, and the target holds it: nothing was done. */
+  nothingLeft?: boolean;
 }
 
 /**
@@ -106,7 +118,10 @@ function migrationRunning(to: string): StateConflictError {
   return new StateConflictError('E_STORE_MIGRATING', `another migration into the store ${to} is running now: nothing was changed here; when it has finished, run this one again if it is still needed`);
 }
 
-export async function migrateMintStore(sourceDir: string, target: PgTarget, network: string, hooks: MigrationHooks = {}): Promise<MigrationReport> {
+/** The mint's key, to seal plain states of an older source (SEALED STATES above). */
+export type MigrationKey = { seal: StateSeal; publicKey: string };
+
+export async function migrateMintStore(sourceDir: string, target: PgTarget, network: string, hooks: MigrationHooks = {}, key?: MigrationKey): Promise<MigrationReport> {
   const dir = resolve(sourceDir);
   const file = join(dir, MINT_DB_FILE);
   if (!existsSync(file)) throw new UsageError('E_NO_MINT_POLICY', `no mint store in ${dir} (no ${MINT_DB_FILE}): check --from, or --state-dir and --network`);
@@ -119,13 +134,13 @@ export async function migrateMintStore(sourceDir: string, target: PgTarget, netw
       throw storeConnectError(e, target);
     })).rows[0]!.got;
     if (!got) throw migrationRunning(target.url);
-    return await migrateLocked(dir, file, c, target, network, hooks);
+    return await migrateLocked(dir, file, c, target, network, hooks, key);
   } finally {
     await c.end().catch(() => undefined);
   }
 }
 
-async function migrateLocked(dir: string, file: string, c: pg.Client, target: PgTarget, network: string, hooks: MigrationHooks): Promise<MigrationReport> {
+async function migrateLocked(dir: string, file: string, c: pg.Client, target: PgTarget, network: string, hooks: MigrationHooks, key: MigrationKey | undefined): Promise<MigrationReport> {
   const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
   const db = new Database(file);
   try {
@@ -133,7 +148,18 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
     db.pragma('synchronous = FULL');
     db.pragma('secure_delete = ON');
     db.pragma('busy_timeout = 10000');
-    const meta = (key: string) => db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value;
+    const meta = (name: string) => db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(name)?.value;
+    // Plain states need the mint's key, checked before either store is touched.
+    const plain = db.prepare<[], { record: string }>(`SELECT record FROM contracts WHERE record LIKE '%"hex"%'`).all().some((r) => hasPlainState(JSON.parse(r.record)));
+    if (key) {
+      const offerKey = (JSON.parse(meta('doc:offer') ?? '{}') as { mint_pubkey?: string }).mint_pubkey;
+      if (offerKey !== undefined && offerKey !== key.publicKey) throw new UsageError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${offerKey})`);
+    }
+    // (A finished migration run again copies nothing: it needs no key to say so.)
+    const finished = (JSON.parse(meta(MIGRATION_KEY) ?? '{}') as Partial<MigrationMark>).state === 'migrated';
+    if (plain && !key && !finished) {
+      throw new UsageError('E_STATE_UNSEALED', `the mint in ${dir} holds fully signed states stored in the clear (by an older offchain): pass the mint's key (--key-file or --key-env) so the migration seals them — the database never sees the key; nothing was changed`);
+    }
 
     // Phase 1: check and claim the target, burn the unused secrets and mark the source —
     // under the source's write lock and, in the target, the lock every mint process takes to
@@ -147,8 +173,9 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
       if (found) {
         mark = JSON.parse(found) as MigrationMark;
         marked = true;
-        if (mark.state === 'migrated') throw migratedError(dir, mark);
         if (mark.to !== target.url) throw migratedError(dir, mark);
+        // Finished before, to this target: nothing is left to do — if the target holds it.
+        if (mark.state === 'migrated') return await finishedBefore(db, dir, c, target, mark);
         db.exec('ROLLBACK');
       } else {
         const offer = meta('doc:offer');
@@ -192,7 +219,7 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
     await hooks.afterPhase?.(1);
 
     // Phase 2: one transaction into the target, unless this migration's copy is already there.
-    const counts = await copyToTarget(db, dir, c, target, network, mark);
+    const counts = await copyToTarget(db, dir, c, target, network, mark, key?.seal);
     await hooks.afterPhase?.(2);
 
     // Phase 3: the source is migrated.
@@ -205,6 +232,54 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
     if (db.inTransaction) db.exec('ROLLBACK');
     db.close();
   }
+}
+
+/**
+ * A rerun of a finished migration to the same target: the report again (the counts read from
+ * the source, which has not changed since its mark), nothing written anywhere — when the
+ * target holds that migration. A target that does not (restored from before it, or another
+ * database at that URL) is refused E_STORE_MIGRATED: the source stays frozen either way.
+ */
+async function finishedBefore(db: BetterSqlite3.Database, dir: string, c: pg.Client, target: PgTarget, mark: MigrationMark): Promise<MigrationReport> {
+  let held: string | undefined;
+  try {
+    const exists = (await c.query<{ t: string | null }>("SELECT to_regclass('meta')::text AS t")).rows[0]!.t;
+    held = exists ? (await c.query<{ value: string }>("SELECT value FROM meta WHERE key = 'migrated_from'")).rows[0]?.value : undefined;
+  } catch (e) {
+    throw storeConnectError(e, target);
+  }
+  if (!held || (JSON.parse(held) as MigrationClaim).id !== mark.id) {
+    throw new StateConflictError('E_STORE_MIGRATED', `the mint's state in ${dir} was migrated to ${mark.to} at ${mark.at}, but that database does not hold this migration (${mark.id}) now: it was restored from before it, or another database answers at that URL; nothing was changed — find the database that holds it (this copy refuses every use)`);
+  }
+  return { from: dir, to: target.url, migration_id: mark.id, ...sourceCounts(db), resumed: true, nothingLeft: true };
+}
+
+type SourceRows = {
+  contracts: { contract_id: string; record: string }[];
+  funding: { outpoint: string; contract_id: string; kind: string; from_contract_id: string | null }[];
+  blind: { B_: string; contract_id: string; state: number; keyset_id: string; amount: number }[];
+  docs: { key: string; value: string }[];
+  nonces: { id: string; context: string | null; pubnonce: string | null; secnonce: string | null }[];
+  /** The unused nonces burned by phase 1: their public nonce and context kept, the secret gone. */
+  burned: { id: string; context: string | null; pubnonce: string | null; secnonce: string | null }[];
+};
+
+/** What the source holds to copy, once phase 1 has burned its unused secrets. */
+function sourceRows(db: BetterSqlite3.Database): SourceRows {
+  const all = <T>(sql: string) => db.prepare(sql).all() as T[];
+  const nonces = all<SourceRows['nonces'][number]>('SELECT id, context, pubnonce, secnonce FROM nonces ORDER BY id');
+  return {
+    contracts: all('SELECT contract_id, record FROM contracts ORDER BY contract_id'),
+    funding: all('SELECT outpoint, contract_id, kind, from_contract_id FROM funding ORDER BY outpoint'),
+    blind: all('SELECT B_, contract_id, state, keyset_id, amount FROM blind_signatures ORDER BY B_'),
+    docs: all("SELECT key, value FROM meta WHERE key LIKE 'doc:%' ORDER BY key"),
+    nonces,
+    burned: nonces.filter((n) => n.context !== null && n.pubnonce !== null),
+  };
+}
+
+function sourceCounts(db: BetterSqlite3.Database, rows = sourceRows(db)): Omit<MigrationReport, 'from' | 'to' | 'migration_id' | 'resumed'> {
+  return { contracts: rows.contracts.length, funding_outpoints: rows.funding.length, blind_signatures: rows.blind.length, documents: rows.docs.length, nonces_consumed: rows.nonces.length - rows.burned.length, nonces_burned: rows.burned.length };
 }
 
 /** Held (session-level) by a running migration into the database, for its whole run. */
@@ -259,19 +334,21 @@ async function occupied(c: pg.Client, ownId: string): Promise<string | undefined
   return parts.length ? parts.join('; ') : undefined;
 }
 
-async function copyToTarget(db: BetterSqlite3.Database, dir: string, c: pg.Client, target: PgTarget, network: string, mark: MigrationMark): Promise<Omit<MigrationReport, 'from' | 'to' | 'migration_id'>> {
+async function copyToTarget(db: BetterSqlite3.Database, dir: string, c: pg.Client, target: PgTarget, network: string, mark: MigrationMark, seal: StateSeal | undefined): Promise<Omit<MigrationReport, 'from' | 'to' | 'migration_id'>> {
   // The migration's own epoch: the dead epoch its placeholder nonces belong to (no process holds its key).
   const epoch = randomBytes(16).toString('hex');
-  const all = <T>(sql: string) => db.prepare(sql).all() as T[];
-  const contracts = all<{ contract_id: string; record: string }>('SELECT contract_id, record FROM contracts ORDER BY contract_id');
-  const funding = all<{ outpoint: string; contract_id: string; kind: string; from_contract_id: string | null }>('SELECT outpoint, contract_id, kind, from_contract_id FROM funding ORDER BY outpoint');
-  const blind = all<{ B_: string; contract_id: string; state: number; keyset_id: string; amount: number }>('SELECT B_, contract_id, state, keyset_id, amount FROM blind_signatures ORDER BY B_');
-  const docs = all<{ key: string; value: string }>("SELECT key, value FROM meta WHERE key LIKE 'doc:%' ORDER BY key");
-  const nonces = all<{ id: string; context: string | null; pubnonce: string | null; secnonce: string | null }>('SELECT id, context, pubnonce, secnonce FROM nonces ORDER BY id');
+  const rows = sourceRows(db);
+  const { funding, blind, docs, nonces, burned } = rows;
+  // A state in the clear is sealed on its way (checked above: then the key is here), so the target never holds one.
+  const contracts = rows.contracts.map((r) => {
+    const record = JSON.parse(r.record) as { contract_id: string };
+    if (!hasPlainState(record)) return r;
+    if (!seal) throw new UsageError('E_STATE_UNSEALED', `the mint in ${dir} holds fully signed states stored in the clear: pass the mint's key (--key-file or --key-env) so the migration seals them`);
+    return { contract_id: r.contract_id, record: JSON.stringify(seal.seal(record)) };
+  });
   if (nonces.some((n) => n.secnonce !== null)) throw new OffchainError('E_STATE_CORRUPT', `the source ${dir} still holds an unused secret nonce after it was marked: refusing to copy`, 3);
   const counter = Number((db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get('counter')?.value) ?? 0);
-  const burned = nonces.filter((n) => n.context !== null && n.pubnonce !== null);
-  const counts = { contracts: contracts.length, funding_outpoints: funding.length, blind_signatures: blind.length, documents: docs.length, nonces_consumed: nonces.length - burned.length, nonces_burned: burned.length };
+  const counts = sourceCounts(db, rows);
 
   let resumed = false;
   await pgQuery(target, async () => {

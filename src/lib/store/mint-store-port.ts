@@ -14,7 +14,8 @@
  * - Nothing derived from a step may leave the process before `commit()` has resolved
  *   (PostgreSQL: before `step()` has resolved, which includes its COMMIT).
  * - A failed commit makes the store refuse all further use (`broken`): the process must
- *   exit without releasing anything of what it was committing.
+ *   exit without releasing anything of what it was committing — or, on PostgreSQL, `renew`
+ *   it, which is what exiting and starting again would do.
  */
 import type { BlindSignaturePort, FundingIndexPort, MintRecordPort, NoncePort } from '../credit/ports.ts';
 
@@ -38,5 +39,9 @@ export interface MintStorePort<R extends { contract_id: string }> extends Fundin
   abandon(): void | Promise<void>;
   /** Set once a commit failed or the store found itself rolled back: exit, release nothing. */
   readonly broken: Error | undefined;
+  /** PostgreSQL: after a lost connection, wait (bounded backoff) until the store answers again; false when it did not in `withinMs`. */
+  reachable?(withinMs: number): Promise<boolean>;
+  /** PostgreSQL: leave a broken store behind with a fresh nonce epoch, as a restart would (pg/mint-store.ts `renew`); the retired epoch. */
+  renew?(withinMs: number): Promise<string>;
 }
 

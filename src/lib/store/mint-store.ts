@@ -29,6 +29,19 @@
  * file. The files are 0600. Never back this directory up: restoring an old copy
  * revives consumed nonces.
  *
+ * THE LEDGER RULE (nonce-ledger.ts): whoever can write mint.sqlite (or puts an old copy of
+ * it back) could turn a consumed nonce's row back into an unused one. The processes on
+ * this directory — one-shot commands and streams share its nonces — keep their own
+ * journal of the nonces still openable in `nonce-ledger/`, and open only what it holds: a
+ * nonce offered again is refused (E_NONCE_REOPENED), nothing signed. It is in the same
+ * directory, so it catches a rewound row or the database file restored alone, not the
+ * whole directory put back. A journal is started from the database's unused nonces.
+ *
+ * SEALED STATES (state-seal.ts): a record's fully signed states are stored sealed under a
+ * key derived from the mint's secret key; the mint's commands open the store with it
+ * (`seal`), a view (`credit list`) without it sees them sealed. A store written before is
+ * sealed once, by the first open with the key.
+ *
  * A mint directory from before this store (snapshot.json + journal-N.jsonl) is imported
  * once, in one transaction, and its files shredded.
  *
@@ -46,6 +59,8 @@ import type { FundingBinding, SignedBlindedMessage } from '../credit/ports.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../errors.ts';
 import { ensureDir, shredFile, stateAccessError } from './atomic.ts';
 import type { MintStorePort } from './mint-store-port.ts';
+import { NonceLedger } from './nonce-ledger.ts';
+import { sealStoredRecords, unsealedRefused, type StateSeal } from './state-seal.ts';
 
 
 const SCHEMA = `
@@ -59,6 +74,19 @@ const SCHEMA = `
 `;
 
 export const MINT_DB_FILE = 'mint.sqlite';
+
+/** Where the processes on a mint directory keep their nonce ledger (nonce-ledger.ts). */
+export const LEDGER_DIR = 'nonce-ledger';
+
+/** The meta key set once every stored record's states are sealed (state-seal.ts). */
+const STATES_SEALED_KEY = 'states_sealed';
+
+export interface MintStoreOptions {
+  /** Seals and opens the records' fully signed states: the mint's commands pass it. */
+  seal?: StateSeal;
+  /** Called with the text of an alarm (a nonce offered again: nonce-ledger.ts `LedgerOptions.alarm`), e.g. to print it on stderr. */
+  alarm?: (message: string, refused: boolean) => void;
+}
 
 /**
  * The meta key a migration to PostgreSQL (store/migrate.ts) leaves in the source: while it
@@ -101,6 +129,11 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
   private savepoints = 0;
   private failed: Error | undefined;
   private readonly q;
+  /** The nonces the processes on this directory may still open (nonce-ledger.ts). */
+  private ledger!: NonceLedger;
+  /** A nonce issued, taken or burned in the open transaction: the ledger settles before COMMIT. */
+  private nonceTouched = false;
+  private stateSeal: StateSeal | undefined;
 
   private constructor(dir: string, db: BetterSqlite3.Database) {
     this.dir = dir;
@@ -130,7 +163,7 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
   }
 
   /** Open (creating or importing as needed). The caller must hold the directory lock. */
-  static async open<R extends { contract_id: string }>(dir: string): Promise<MintStore<R>> {
+  static async open<R extends { contract_id: string }>(dir: string, opts: MintStoreOptions = {}): Promise<MintStore<R>> {
     const abs = resolve(dir);
     await ensureDir(abs);
     // SQLite words an unwritable directory as "unable to open database file": say what it is.
@@ -140,15 +173,49 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       throw stateAccessError(e, abs);
     }
     const store = MintStore.openDatabase<R>(abs);
-    await store.importLegacy();
+    store.attach(opts);
+    try {
+      await store.importLegacy();
+      await store.prepare(opts);
+    } catch (e) {
+      store.abandon();
+      throw e;
+    }
     return store;
   }
 
   /** Open synchronously, in a directory that holds no pre-SQLite files (tests' worlds). */
-  static openSync<R extends { contract_id: string }>(dir: string): MintStore<R> {
+  static openSync<R extends { contract_id: string }>(dir: string, opts: MintStoreOptions = {}): MintStore<R> {
     const abs = resolve(dir);
     mkdirSync(abs, { recursive: true, mode: 0o700 });
-    return MintStore.openDatabase<R>(abs);
+    const store = MintStore.openDatabase<R>(abs);
+    store.attach(opts);
+    return store;
+  }
+
+  private attach(opts: MintStoreOptions): void {
+    this.stateSeal = opts.seal;
+    this.ledger = NonceLedger.onDisk(join(this.dir, LEDGER_DIR), 'sqlite', {
+      who: `the mint processes of ${this.dir}`,
+      where: join(this.dir, MINT_DB_FILE),
+      consumed: async (ids) => new Set(ids.filter((id) => this.q.getNonce.get(id)?.consumed)),
+      // A step killed between its ledger and its COMMIT: its nonce is opened again for that
+      // same request only (the journal's digest; nonce-ledger.ts) — its COMMIT may have
+      // happened and its `=` mark, not fsynced, been lost with the machine.
+      ...(opts.alarm ? { alarm: opts.alarm } : {}),
+    }, async () => this.db.prepare<[], { id: string }>('SELECT id FROM nonces WHERE consumed = 0 AND secnonce IS NOT NULL').all().map((r) => r.id));
+  }
+
+  /** The ledger, and (with the mint's key) every state stored in the clear sealed, once. */
+  private async prepare(opts: MintStoreOptions): Promise<void> {
+    this.attach(opts);
+    if (opts.seal && !this.q.getMeta.get(STATES_SEALED_KEY)) {
+      this.begin();
+      const rows = this.db.prepare<[], { contract_id: string; record: string }>(`SELECT contract_id, record FROM contracts WHERE record LIKE '%"hex"%'`).all();
+      for (const r of sealStoredRecords(rows, opts.seal)) this.q.putContract.run(r.contract_id, r.record);
+      this.q.putMeta.run(STATES_SEALED_KEY, '1');
+      await this.commit();
+    }
   }
 
   private static openDatabase<R extends { contract_id: string }>(abs: string): MintStore<R> {
@@ -160,7 +227,10 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       db.pragma('synchronous = FULL');
       db.pragma('secure_delete = ON');
       db.pragma('busy_timeout = 10000');
+      const created = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() === undefined;
       db.exec(SCHEMA);
+      // A new store never held a state in the clear: marked so at its creation, not by a later command.
+      if (created) db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run(STATES_SEALED_KEY, '1');
       const mark = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(MIGRATION_KEY);
       if (mark) {
         db.close();
@@ -206,6 +276,7 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
     this.begin();
     const name = `step${++this.savepoints}`;
     this.db.exec(`SAVEPOINT ${name}`);
+    const mark = this.ledger.mark();
     try {
       const result = await fn();
       this.db.exec(`RELEASE ${name}`);
@@ -213,6 +284,8 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
     } catch (e) {
       this.db.exec(`ROLLBACK TO ${name}`);
       this.db.exec(`RELEASE ${name}`);
+      // Nothing of the step left the process: the nonces it claimed stay openable.
+      this.ledger.discard(mark);
       throw e;
     } finally {
       this.savepoints--;
@@ -229,13 +302,18 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
     this.usable();
     if (!this.inTransaction) return;
     try {
+      // The ledger first (nonce-ledger.ts): final before COMMIT, so before anything leaves.
+      if (this.nonceTouched) await this.ledger.settle();
       this.db.exec('COMMIT');
+      if (this.nonceTouched) await this.ledger.committed();
     } catch (e) {
       this.failed = e as Error;
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      if (e instanceof OffchainError) throw e;
       throw new StoreWriteError(`could not make the mint's state durable (${(e as Error).message}): nothing of this batch was released`);
     } finally {
       this.inTransaction = this.db.inTransaction;
+      this.nonceTouched = false;
     }
   }
 
@@ -253,22 +331,31 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
   /** Close without committing: what a crash leaves (for tests and failed commands). */
   abandon(): void {
     if (this.db.open) this.db.close();
+    this.ledger?.discard();
   }
 
   // ——— records (RecordPort) ———
 
   async get(id: string): Promise<R | undefined> {
     const row = this.q.getContract.get(id);
-    return row ? (JSON.parse(row.record) as R) : undefined;
+    return row ? this.decode(row.record) : undefined;
+  }
+
+  /** A stored record: its fully signed states opened with the mint's key, or left sealed (a view). */
+  private decode(text: string): R {
+    const record = JSON.parse(text) as R;
+    return this.stateSeal ? this.stateSeal.open(record, this.dir) : record;
   }
 
   async put(record: R): Promise<void> {
+    // A fully signed state is stored sealed (state-seal.ts).
+    const text = JSON.stringify(this.stateSeal ? this.stateSeal.seal(record) : unsealedRefused(record, this.dir));
     this.begin();
-    this.q.putContract.run(record.contract_id, JSON.stringify(record));
+    this.q.putContract.run(record.contract_id, text);
   }
 
   async list(): Promise<R[]> {
-    return this.q.listContracts.all().map((row) => JSON.parse(row.record) as R);
+    return this.q.listContracts.all().map((row) => this.decode(row.record));
   }
 
   async remove(id: string): Promise<void> {
@@ -278,7 +365,7 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
 
   /** Open contracts never paid nor seen funded, opened before `openedBefore` (records with `opened_at_height`). */
   async unfundedOpens(openedBefore: number, limit: number): Promise<R[]> {
-    return this.q.unfundedOpens.all(openedBefore, limit).map((row) => JSON.parse(row.record) as R);
+    return this.q.unfundedOpens.all(openedBefore, limit).map((row) => this.decode(row.record));
   }
 
   async readDoc<T>(name: string): Promise<T | undefined> {
@@ -321,10 +408,33 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
     this.q.putMeta.run('counter', String(counter));
     this.q.issueNonce.run(id, context, toHex(pubnonce), toHex(secnonce));
     secnonce.fill(0);
+    this.nonceTouched = true;
+    this.ledger.issued(id);
     return { pubnonce };
   }
 
-  async take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array> {
+  async take(pubnonce: Uint8Array, expectedContext: string, session?: Uint8Array): Promise<Uint8Array> {
+    const { id, n, short } = this.unusedNonce(pubnonce, expectedContext);
+    // THE LEDGER RULE: the database says unused; this directory's own record must say so too
+    // (or say it was opened for this very signing session).
+    await this.ledger.claim(id, short, session && toHex(session));
+    this.begin();
+    this.nonceTouched = true;
+    this.q.takeNonce.run(id);
+    return Uint8Array.from(Buffer.from(n.secnonce, 'hex'));
+  }
+
+  /** Consume without using (an abandoned request's nonce): nothing is opened, so the ledger need not hold it. */
+  async burn(pubnonce: Uint8Array, expectedContext: string): Promise<void> {
+    const { id } = this.unusedNonce(pubnonce, expectedContext);
+    this.begin();
+    this.nonceTouched = true;
+    this.q.takeNonce.run(id);
+    this.ledger.burned(id);
+  }
+
+  /** The unused nonce row for `pubnonce`, issued for `expectedContext`; every refusal before anything is written. */
+  private unusedNonce(pubnonce: Uint8Array, expectedContext: string) {
     const id = nonceKey(pubnonce);
     const n = this.q.getNonce.get(id);
     const short = `${toHex(pubnonce).slice(0, 16)}…`;
@@ -335,14 +445,7 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       // the public nonce kill an honest session.
       throw new RefusedError('E_NONCE_MISBOUND', `the mint's nonce ${short} was issued for ${n.context}, not ${expectedContext}; refusing to sign with it (it stays unused for its own context)`);
     }
-    this.begin();
-    this.q.takeNonce.run(id);
-    return Uint8Array.from(Buffer.from(n.secnonce, 'hex'));
-  }
-
-  /** Consume without using (an abandoned request's nonce): nothing to sign with. */
-  async burn(pubnonce: Uint8Array, expectedContext: string): Promise<void> {
-    (await this.take(pubnonce, expectedContext)).fill(0);
+    return { id, short, n: n as { context: string; secnonce: string; consumed: number } };
   }
 
   // ——— blind signatures (BlindSignaturePort): a B_ is signed once ———
@@ -436,6 +539,8 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       }
     }
     this.q.putMeta.run('legacy_imported', '1');
+    // Its states come in the clear: sealed by the first open with the mint's key (`prepare`).
+    this.db.prepare('DELETE FROM meta WHERE key = ?').run(STATES_SEALED_KEY);
     this.q.putMeta.run('counter', String(snap.counter));
     for (const [name, value] of Object.entries(snap.docs)) this.q.putMeta.run(`doc:${name}`, JSON.stringify(value));
     for (const r of Object.values(snap.records)) {

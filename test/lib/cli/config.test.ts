@@ -53,3 +53,30 @@ describe('lightning_rpc in the configuration file (gateway pay --lightning-rpc)'
     expect(socketFrom('lightning_rpc=/run/cln/lightning-rpc', { OFFCHAIN_LIGHTNING_RPC: '/from/env' })).toBe('/from/env');
   });
 });
+
+describe('store and store_password_file in the configuration file (--store, --store-password-file)', () => {
+  const envFrom = (text: string, preset: Record<string, string> = {}) => {
+    const path = join(dir.path, 'config');
+    writeFileSync(path, text);
+    const env: NodeJS.ProcessEnv = { OFFCHAIN_CONFIG: path, ...preset };
+    applyConfigFile(env, '/home/operator');
+    return env;
+  };
+  it('fill $OFFCHAIN_STORE_URL and $OFFCHAIN_STORE_PASSWORD_FILE (~/ under the home directory); the environment wins', () => {
+    const env = envFrom('store=postgres://mint@db.example/mint?sslmode=verify-full\nstore_password_file=~/db.pass\n');
+    expect({ url: env.OFFCHAIN_STORE_URL, file: env.OFFCHAIN_STORE_PASSWORD_FILE }).toEqual({ url: 'postgres://mint@db.example/mint?sslmode=verify-full', file: '/home/operator/db.pass' });
+    expect(envFrom('store=postgres://a@h/d\n', { OFFCHAIN_STORE_URL: 'postgres://env@h/d' }).OFFCHAIN_STORE_URL).toBe('postgres://env@h/d');
+  });
+  it('a store URL carrying a password is refused (E_CONFIG, exit 2), the password not echoed', () => {
+    for (const url of ['postgres://mint:hunter2@db/mint', 'postgres://mint@db/mint?password=hunter2', 'postgres://mint:hun/ter2@db/mint']) {
+      let err: { code?: string; exitCode?: number; message?: string } = {};
+      try {
+        envFrom(`store=${url}\n`);
+      } catch (e) {
+        err = e as typeof err;
+      }
+      expect({ code: err.code, exit: err.exitCode }, url).toEqual({ code: 'E_CONFIG', exit: 2 });
+      expect(err.message).not.toMatch(/hun/);
+    }
+  });
+});

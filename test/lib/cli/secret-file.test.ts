@@ -30,6 +30,10 @@ describe.skipIf(process.platform === 'win32')('secret files are 0600', () => {
       mkdirSync(join(dir.path, 'd'), { mode: 0o700 });
       refusal(() => readHexSecretFile(join(dir.path, 'd'), '--secret-file'), 'E_INPUT_FILE', 2);
       refusal(() => readHexSecretFile(join(dir.path, 'missing'), '--secret-file'), 'E_INPUT_FILE', 2);
+      // Not a directory: a device says what it is (was "it is a directory").
+      const dev = refusal(() => requirePrivateFile('/dev/null', '--store-password-file'), 'E_INPUT_FILE', 2);
+      expect(dev.message).toBe('cannot read --store-password-file /dev/null: it is not a regular file (a character device)');
+      expect(refusal(() => requirePrivateFile(join(dir.path, 'd'), '--store-password-file'), 'E_INPUT_FILE', 2).message).toMatch(/it is a directory, not a file$/);
     } finally {
       dir.cleanup();
     }

@@ -32,7 +32,7 @@ import { MintStore } from '../../../src/lib/store/mint-store.ts';
 import { mintCosignRefund } from '../../../src/lib/credit/signing.ts';
 import type { CreditContract } from '../../../src/lib/credit/terms.ts';
 import { buildClose, buildRefund, buildRollover, buildState } from '../../../src/lib/credit/transactions.ts';
-import { CHANGE, MINT, PAYOUT, REFUND, USER, fundingPsbt, offer, world } from './world.ts';
+import { CHANGE, MINT, MINT_SEAL, PAYOUT, REFUND, USER, fundingPsbt, offer, world } from './world.ts';
 import { IndependentCheckError, verifyKeyPathSpend } from '../../independent/verify.ts';
 import { musigTaprootOutput, p2trScript } from '../../independent/keys.ts';
 import {
@@ -527,7 +527,7 @@ describe('nonces on a committed mint store (what the CLI runs on)', () => {
   let spent: NextNonceJson;
   afterAll(() => w.dir.cleanup());
   beforeAll(async () => {
-    store = await MintStore.open<MintContractRecord>(join(w.dir.path, 'mint-store'));
+    store = await MintStore.open<MintContractRecord>(join(w.dir.path, 'mint-store'), { seal: MINT_SEAL });
     ctx = { ...w.mint, records: store, nonces: store };
     const open = async (input: string) => {
       const req = await user.openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n, input), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });

@@ -15,6 +15,7 @@ import { deterministicRandom } from '../../../src/lib/random.ts';
 import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
 import { RecordBook } from '../../../src/lib/store/record-book.ts';
 import { MintStore } from '../../../src/lib/store/mint-store.ts';
+import { StateSeal } from '../../../src/lib/store/state-seal.ts';
 import { OfflineChainSource } from '../../../src/lib/chain/offline.ts';
 import type { ChainSource, UtxoInfo } from '../../../src/lib/chain/types.ts';
 import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../../../src/lib/credit/ports.ts';
@@ -27,6 +28,8 @@ export const liveStores = new Set<MintStore<MintContractRecord>>();
 
 export const MINT = keyPair(fromHex('a1'.repeat(32)));
 export const USER = keyPair(fromHex('b2'.repeat(32)));
+/** The mint's stores seal its fully signed states under its key, as the CLI's do. */
+export const MINT_SEAL = StateSeal.fromMintKey(MINT.secretKey);
 export const PAYOUT = scriptAddress(taprootOutput(keyPair(fromHex('c3'.repeat(32))).xOnly).script, 'regtest')!;
 export const REFUND = scriptAddress(taprootOutput(keyPair(fromHex('d4'.repeat(32))).xOnly).script, 'regtest')!;
 export const CHANGE = scriptAddress(fromHex('0014' + 'e5'.repeat(20)), 'regtest')!;
@@ -64,7 +67,7 @@ export class TestChain implements ChainSource {
 export function world() {
   const dir = tempDir('offchain-credit-');
   const chain = new TestChain();
-  const mintBook = MintStore.openSync<MintContractRecord>(join(dir.path, 'mint'));
+  const mintBook = MintStore.openSync<MintContractRecord>(join(dir.path, 'mint'), { seal: MINT_SEAL });
   liveStores.add(mintBook);
   const userBook = new RecordBook<UserContractRecord>(join(dir.path, 'user'));
   const mint: MintContext = {

@@ -8,11 +8,12 @@
  * implementation the product is not using.
  */
 import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
 import { Transaction } from '@scure/btc-signer';
 import { keyPair } from '../../../src/lib/keys/keys.ts';
 import {
   setMusigParticipants, readMusigInput, musigNonceGen, addPubNonce, musigPartialSign,
-  musigDeterministicSign, aggregateMusigInput, verifyPartialSigs, lastSignature,
+  musigDeterministicSign, aggregateMusigInput, verifyPartialSigs, lastSignature, partialSignature, signingSessionDigest,
 } from '../../../src/lib/musig/psbt-keypath.ts';
 import { finalizeAll } from '../../../src/lib/musig/finalize.ts';
 import { extractTransaction } from '../../../src/lib/psbt/roles.ts';
@@ -164,6 +165,66 @@ describe('the last signer (lastSignature): Sign without its self-check, then the
     expect((err as InvalidContributionError).code).toBe('E_BAD_PARTIAL_SIG');
     expect((err as InvalidContributionError).participant).toBe(toHex(alice.publicKey));
     expect(secretZeroed(nb.secnonce)).toBe(true);
+  });
+});
+
+describe('signingSessionDigest: equal digests give the same partial signature, and every change of the session another digest (src/lib/store/nonce-ledger.ts)', () => {
+  // Alice is the mint: ONE secret nonce, opened for each session below (a copy each time:
+  // Sign zeroes it). Bob is the user, signing last-but-one by DeterministicSign, as credit does.
+  const mintNonce = (() => {
+    const tx = fundedPsbt();
+    setMusigParticipants(tx, 0, [alice.publicKey, bob.publicKey]);
+    return musigNonceGen(readMusigInput(tx, 0), alice, new Uint8Array(32).fill(21), new Uint8Array());
+  })();
+
+  /** A session: Bob pays `amount` out (the message), with his nonce derived (or drawn with `rand`). */
+  function open(amount: bigint, rand?: Uint8Array) {
+    const tx = new Transaction({ version: 2 });
+    tx.addInput({ txid: PREVOUT.txid, index: PREVOUT.vout, witnessUtxo: { script: PREVOUT.script, amount: PREVOUT.amount }, sequence: 0xfffffffd });
+    tx.addOutput({ script: fromHex('0014' + '33'.repeat(20)), amount });
+    setMusigParticipants(tx, 0, [alice.publicKey, bob.publicKey]);
+    addPubNonce(tx, readMusigInput(tx, 0), alice.publicKey, mintNonce.pubnonce);
+    musigDeterministicSign(tx, readMusigInput(tx, 0), bob, rand);
+    // As the mint reads it: from the PSBT's bytes.
+    const input = readMusigInput(Transaction.fromPSBT(tx.toPSBT()), 0);
+    const digest = toHex(signingSessionDigest(input));
+    return { digest, psig: toHex(partialSignature(input, alice, mintNonce.secnonce.slice())) };
+  }
+
+  it('the same request read twice: one digest, one partial signature; another message or another user nonce: another digest and another partial signature', () => {
+    const first = open(99_000n);
+    expect(open(99_000n)).toEqual(first);
+    const otherMessage = open(98_000n);
+    const otherUserNonce = open(99_000n, new Uint8Array(32).fill(9)); // the same transaction, Bob's nonce drawn
+    for (const other of [otherMessage, otherUserNonce]) {
+      expect(other.digest).not.toBe(first.digest);
+      expect(other.psig).not.toBe(first.psig);
+    }
+    expect(otherMessage.digest).not.toBe(otherUserNonce.digest);
+  });
+
+  it('property: for any two sessions on one secret nonce, the digests are equal exactly when the partial signatures are', () => {
+    const sessionArb = fc.record({ amount: fc.constantFrom(99_000n, 98_500n, 1_000n), rand: fc.option(fc.constantFrom(1, 2), { nil: undefined }) });
+    const seen = { equal: 0, different: 0 };
+    fc.assert(
+      fc.property(sessionArb, sessionArb, (a, b) => {
+        const x = open(a.amount, a.rand === undefined ? undefined : new Uint8Array(32).fill(a.rand));
+        const y = open(b.amount, b.rand === undefined ? undefined : new Uint8Array(32).fill(b.rand));
+        const same = x.digest === y.digest;
+        seen[same ? 'equal' : 'different']++;
+        expect(x.psig === y.psig).toBe(same);
+        // And equal digests come only from equal sessions (test code's own reading of "the same").
+        expect(same).toBe(a.amount === b.amount && a.rand === b.rand);
+      }),
+      { numRuns: 40 },
+    );
+    expect(seen.equal).toBeGreaterThan(0);
+    expect(seen.different).toBeGreaterThan(0);
+  });
+
+  it('needs every public nonce (E_MISSING_NONCES)', () => {
+    const err = catchErr(() => signingSessionDigest(readMusigInput(fundedPsbtWith(mintNonce.pubnonce), 0)));
+    expect((err as RefusedError).code).toBe('E_MISSING_NONCES');
   });
 });
 

@@ -30,7 +30,9 @@ function fresh() {
 }
 
 const gen = (tag: number) => () => ({ secnonce: new Uint8Array(97).fill(tag), pubnonce: new Uint8Array(66).fill(tag) });
-const allFiles = (dir: string) => readdirSync(dir).map((f) => readFileSync(join(dir, f)).toString('hex')).join('\n');
+/** Every file under `dir` (the nonce ledger's directory too), as hex. */
+const allFiles = (dir: string): string =>
+  readdirSync(dir, { withFileTypes: true }).map((f) => (f.isDirectory() ? allFiles(join(dir, f.name)) : readFileSync(join(dir, f.name)).toString('hex'))).join('\n');
 
 describe('MintStore', () => {
   it('makes a batch durable at commit and loses an uncommitted one', async () => {
@@ -188,7 +190,10 @@ describe('MintStore', () => {
     const asStored = (hex: string) => Buffer.from(hex, 'utf8').toString('hex');
     expect(disk).not.toContain(asStored('ab'.repeat(97)));
     expect(disk).toContain(asStored('cd'.repeat(97))); // the unused one must survive
-    for (const f of readdirSync(dir)) expect(statSync(join(dir, f)).mode & 0o777).toBe(0o600);
+    for (const f of readdirSync(dir, { withFileTypes: true })) {
+      expect(statSync(join(dir, f.name)).mode & 0o777).toBe(f.isDirectory() ? 0o700 : 0o600);
+      if (f.isDirectory()) for (const g of readdirSync(join(dir, f.name))) expect(statSync(join(dir, f.name, g)).mode & 0o777, g).toBe(0o600);
+    }
   });
 
   it('never hands out the same nonce twice, even when the generator repeats itself', async () => {

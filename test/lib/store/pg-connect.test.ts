@@ -25,10 +25,10 @@ describe('resolvePgTarget', () => {
   });
 
   it('parses host, port, database, user and query options; the password from OFFCHAIN_STORE_PASSWORD', () => {
-    const t = resolvePgTarget({ store: 'postgresql://mint@db.example:6543/offchain?sslmode=require' }, { OFFCHAIN_STORE_PASSWORD: 's3cret' })!;
-    expect(t).toMatchObject({ host: 'db.example', port: 6543, database: 'offchain', user: 'mint', password: 's3cret', options: { sslmode: 'require' } });
+    const t = resolvePgTarget({ store: 'postgresql://mint@db.example:6543/offchain?sslmode=require' }, { OFFCHAIN_STORE_PASSWORD: 's3cret', HOME: '/nonexistent' })!;
+    expect(t).toMatchObject({ host: 'db.example', port: 6543, database: 'offchain', user: 'mint', password: 's3cret', tls: { mode: 'require' } });
     expect(t.url).not.toContain('s3cret');
-    expect(resolvePgTarget({ store: 'postgres://h/d' }, {})).toMatchObject({ host: 'h', port: 5432, database: 'd' });
+    expect(resolvePgTarget({ store: 'postgres://h/d?sslmode=disable' }, {})).toMatchObject({ host: 'h', port: 5432, database: 'd' });
   });
 
   it('refuses a password in --store (argv) with E_SECRET_ON_ARGV, exit 2, without echoing it', () => {
@@ -43,7 +43,7 @@ describe('resolvePgTarget', () => {
   });
 
   it('accepts a password in OFFCHAIN_STORE_URL (the environment is not argv)', () => {
-    expect(resolvePgTarget({}, { OFFCHAIN_STORE_URL: 'postgres://mint:p%40ss@h:1/d' })).toMatchObject({ password: 'p@ss', user: 'mint' });
+    expect(resolvePgTarget({}, { OFFCHAIN_STORE_URL: 'postgres://mint:p%40ss@localhost:1/d' })).toMatchObject({ password: 'p@ss', user: 'mint' });
   });
 
   it('reads the password from a 0600 file, and refuses a file others can read', () => {
@@ -51,15 +51,15 @@ describe('resolvePgTarget', () => {
     const f = join(dir.path, 'pw');
     writeFileSync(f, 'from-file\n');
     chmodSync(f, 0o600);
-    expect(resolvePgTarget({ store: 'postgres://u@h/d', passwordFile: f }, { OFFCHAIN_STORE_PASSWORD: 'env' }, readSecretText)!.password).toBe('from-file');
+    expect(resolvePgTarget({ store: 'postgres://u@localhost/d', passwordFile: f }, { OFFCHAIN_STORE_PASSWORD: 'env' }, readSecretText)!.password).toBe('from-file');
     chmodSync(f, 0o644);
-    expect(code(() => resolvePgTarget({ store: 'postgres://u@h/d', passwordFile: f }, {}, readSecretText))).toBe('E_SECRET_FILE_PERMISSIONS 4');
+    expect(code(() => resolvePgTarget({ store: 'postgres://u@localhost/d', passwordFile: f }, {}, readSecretText))).toBe('E_SECRET_FILE_PERMISSIONS 4');
     dir.cleanup();
   });
 
-  it('E_STORE_URL (exit 2) for what is not a postgres URL with a database', () => {
+  it('E_STORE_URL (exit 2) for what is not a postgres URL; no database named is the user\'s (libpq)', () => {
     expect(code(() => resolvePgTarget({ store: 'mysql://h/d' }, {}))).toBe('E_STORE_URL 2');
-    expect(code(() => resolvePgTarget({ store: 'postgres://h' }, {}))).toBe('E_STORE_URL 2');
+    expect(resolvePgTarget({ store: 'postgres://op@localhost' }, {})).toMatchObject({ user: 'op', database: 'op' });
     expect(code(() => resolvePgTarget({}, { OFFCHAIN_STORE_URL: 'postgres://[::1' }))).toBe('E_STORE_URL 2');
   });
 

@@ -11,7 +11,7 @@ import { VersionWitness } from '../../../src/lib/store/pg/witness.ts';
 import { pgConfig, storeError } from '../../../src/lib/store/pg/client.ts';
 import { resolvePgTarget } from '../../../src/lib/store/pg/connect.ts';
 
-const target = (url: string, env: Record<string, string> = {}) => resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, ...env })!;
+const target = (url: string, env: Record<string, string> = {}) => resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, HOME: '/nonexistent', ...env })!;
 
 describe('the rollback witness', () => {
   it('refuses a version below the highest seen (E_STORE_ROLLED_BACK, exit 1 as in the mint store); equal or above passes', async () => {
@@ -47,22 +47,23 @@ describe('the rollback witness', () => {
 });
 
 describe('connecting', () => {
-  it('maps sslmode to TLS: disable (default) plain, require unchecked, verify-full checked; prefer refused', () => {
-    expect(pgConfig(target('postgres://u@h:1/db'), 'x').ssl).toBe(false);
+  it('maps sslmode to TLS: disable (a local server\'s default) plain, require unchecked, verify-full checked; prefer refused', () => {
+    expect(pgConfig(target('postgres://u@localhost:1/db'), 'x').ssl).toBe(false);
+    expect(pgConfig(target('postgres://u@h:1/db?sslmode=disable'), 'x').ssl).toBe(false);
     expect(pgConfig(target('postgres://u@h:1/db?sslmode=require'), 'x').ssl).toEqual({ rejectUnauthorized: false });
-    expect(pgConfig(target('postgres://u@h:1/db?sslmode=verify-full'), 'x').ssl).toEqual({ rejectUnauthorized: true });
+    expect(pgConfig(target('postgres://u@h:1/db?sslmode=verify-full&sslrootcert=system'), 'x').ssl).toEqual({ rejectUnauthorized: true });
     expect(() => pgConfig(target('postgres://u@h:1/db?sslmode=prefer'), 'x')).toThrow(expect.objectContaining({ code: 'E_STORE_URL', exitCode: 2 }));
-    const c = pgConfig(target('postgres://u@h:1/db?application_name=op1&connect_timeout=3', { OFFCHAIN_STORE_PASSWORD: 'pw' }), 'x');
+    const c = pgConfig(target('postgres://u@h:1/db?sslmode=disable&application_name=op1&connect_timeout=3', { OFFCHAIN_STORE_PASSWORD: 'pw' }), 'x');
     expect(c).toMatchObject({ host: 'h', port: 1, database: 'db', user: 'u', password: 'pw', application_name: 'op1', connectionTimeoutMillis: 3000 });
   });
 
   it('a failed login is E_STORE_AUTH (2), anything else E_STORE_UNREACHABLE (1); the password is never in the message', () => {
-    const t = target('postgres://u:sekrit-pw@h:1/db');
+    const t = target('postgres://u:sekrit-pw@h:1/db?sslmode=disable');
     const auth = storeError(Object.assign(new Error('password authentication failed for user "u"'), { code: '28P01' }), t);
     expect({ code: auth.code, exit: auth.exitCode }).toEqual({ code: 'E_STORE_AUTH', exit: 2 });
     const down = storeError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), t);
     expect({ code: down.code, exit: down.exitCode }).toEqual({ code: 'E_STORE_UNREACHABLE', exit: 1 });
     for (const e of [auth, down]) expect(e.message).not.toContain('sekrit-pw');
-    expect(down.message).toContain('postgres://u@h:1/db');
+    expect(down.message).toContain('postgres://u@h:1/db?sslmode=disable');
   });
 });

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
 import { CreditCommand, noMint } from '../../../lib/cli/credit-command.ts';
-import { stateFlags } from '../../../lib/cli/flags.ts';
+import { keyFlags, stateFlags } from '../../../lib/cli/flags.ts';
 import { migrateTarget, migrateTargetFlags } from '../../../lib/cli/store-flags.ts';
 
 export default class CreditStoreMigrate extends CreditCommand<typeof CreditStoreMigrate> {
@@ -12,7 +12,7 @@ export default class CreditStoreMigrate extends CreditCommand<typeof CreditStore
     'single-use secret is a second chance to sign with it: they are burned in the source, and each user whose next request was ' +
     'signed against one is refused once (E_NONCE_ELSEWHERE) and recovers with "credit abandon". From the moment it starts the source ' +
     'refuses every use (E_STORE_MIGRATED), also a mint streaming on it; an interrupted migration is finished by running it again ' +
-    'with the same --to. The password from $OFFCHAIN_STORE_PASSWORD or --store-password-file, never the URL (docs/postgres.md).';
+    'with the same --to, and a finished one run again says there is nothing left (exit 0). The password from $OFFCHAIN_STORE_PASSWORD or --store-password-file, never the URL (docs/postgres.md).';
   static override examples = [
     {
       description: 'A demo mint, and a migration to a server that is not there: refused (E_STORE_UNREACHABLE) before anything in the source is touched',
@@ -28,6 +28,7 @@ export default class CreditStoreMigrate extends CreditCommand<typeof CreditStore
   ];
   static override flags = {
     ...stateFlags,
+    ...keyFlags,
     from: Flags.string({ description: 'the SQLite mint directory (holding mint.sqlite); default: the credit-mint directory under --state-dir for --network', helpValue: 'DIR', helpGroup: 'STATE' }),
     ...migrateTargetFlags,
   };
@@ -37,11 +38,22 @@ export default class CreditStoreMigrate extends CreditCommand<typeof CreditStore
     const target = await migrateTarget(this.flags);
     const from = this.flags.from ?? this.existingState(network, 'credit-mint', noMint);
     const { migrateMintStore } = await import('../../../lib/store/migrate.ts');
-    const report = await migrateMintStore(from, target, network);
+    // The mint's key only seals states an older offchain stored in the clear (without it, such a source is refused).
+    const f = this.flags as { 'key-file'?: string; 'key-env'?: string };
+    let key: import('../../../lib/store/migrate.ts').MigrationKey | undefined;
+    if (f['key-file'] !== undefined || f['key-env'] !== undefined) {
+      const mint = await this.keyPair(network);
+      const { StateSeal } = await import('../../../lib/store/state-seal.ts');
+      const { toHex } = await import('../../../lib/bytes.ts');
+      key = { seal: StateSeal.fromMintKey(mint.secretKey), publicKey: toHex(mint.publicKey) };
+    }
+    const { nothingLeft, ...report } = await migrateMintStore(from, target, network, {}, key);
     return {
       message: {
         type: 'credit/store-migrated', version: 1, network, ...report,
-        next: `serve the mint with --store ${report.to} (sign-update --stream); users whose next request was signed against a burned nonce are refused once with E_NONCE_ELSEWHERE and recover with "credit abandon"`,
+        next: nothingLeft
+          ? `nothing left to do: this migration (${report.migration_id}) had finished and ${report.to} holds it; serve the mint with --store ${report.to}`
+          : `serve the mint with --store ${report.to} (sign-update --stream); users whose next request was signed against a burned nonce are refused once with E_NONCE_ELSEWHERE and recover with "credit abandon"`,
       },
     };
   }

@@ -1,31 +1,77 @@
 /**
- * Where a PostgreSQL-backed store lives, and how to reach it without a secret on argv.
+ * Where a PostgreSQL-backed store lives, and how to reach it without a secret on argv —
+ * with libpq's conventions, so a runbook's `PGSSLMODE=verify-full` means what it means to
+ * psql (https://www.postgresql.org/docs/current/libpq-connect.html, libpq-envars.html).
  *
- * The store is named by a URL, `--store postgres://user@host:port/db` or
- * OFFCHAIN_STORE_URL; without either the command keeps its embedded SQLite store in
- * --state-dir. The password comes only from OFFCHAIN_STORE_PASSWORD, a 0600 file named by
- * --store-password-file (or OFFCHAIN_STORE_PASSWORD_FILE), or libpq's own PGPASSWORD /
- * ~/.pgpass, which `pg` reads — never from argv: a URL on the command line that carries
- * a password is refused (E_SECRET_ON_ARGV, exit 2) before anything connects, because
- * argv is visible to every user of the machine (`ps`). The same URL in the environment
- * may carry one. A password never appears in an output or an error: `redactUrl` is the
- * one way a URL is printed.
+ * The store is chosen by a URL — `--store postgres://user@host:port/db`, OFFCHAIN_STORE_URL,
+ * or the configuration file's `store=` — and without one the command keeps its embedded
+ * SQLite store in --state-dir. Each setting is then taken as libpq takes it: the URL
+ * first (libpq's URI grammar: `postgresql://[user@][host][:port][/dbname][?param=value&…]`,
+ * `%`-escapes, an IPv6 host in brackets, a Unix-socket directory as `?host=/run/postgresql`
+ * or `%2Frun%2Fpostgresql`), then the PG* environment (PGHOST, PGPORT, PGDATABASE, PGUSER,
+ * PGPASSWORD, PGPASSFILE, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGAPPNAME,
+ * PGCONNECT_TIMEOUT, PGOPTIONS, PGTZ, PGDATESTYLE), then libpq's defaults: port 5432, the OS
+ * user, a database named as the user, ~/.pgpass, ~/.postgresql/root.crt,
+ * ~/.postgresql/postgresql.crt and .key. What libpq would do and this cannot — several hosts,
+ * PGSERVICE, PGHOSTADDR, a CRL, `require_auth`, `target_session_attrs` other than `any`… — is
+ * refused (E_STORE_URL, exit 2) naming the setting, never ignored.
+ *
+ * Where it differs from libpq, on purpose, said here and in docs/postgres.md:
+ * - No host anywhere: `localhost` over TCP (libpq: its compiled-in socket directory, which a
+ *   Node program cannot know). Name a socket directory to use one.
+ * - TLS (client.ts): `prefer` and `allow` — libpq's default is `prefer` — fall back to plain
+ *   text when the server offers no TLS, so they are refused; say which you mean. With no
+ *   sslmode anywhere, a local server (a Unix socket, localhost, 127.0.0.0/8, ::1) is reached
+ *   in plain text and any other host with `verify-full`: plain text crosses a network only
+ *   when asked for (`sslmode=disable`).
+ * - A password file others can read is refused (E_SECRET_FILE_PERMISSIONS, exit 4; libpq
+ *   warns and ignores it), as is a client key file (libpq refuses that too).
+ *
+ * Secrets. The password comes from --store-password-file / OFFCHAIN_STORE_PASSWORD_FILE (a
+ * 0600 file), OFFCHAIN_STORE_PASSWORD, the URL when it came from the environment, PGPASSWORD,
+ * or the password file — never from argv: a URL on the command line that carries a password
+ * (`user:pw@`, `?password=`) is refused (E_SECRET_ON_ARGV, exit 2) before anything connects,
+ * because argv is visible to every user of the machine (`ps`). A password never appears in
+ * an output or an error: `redactUrl` is the one way a URL is printed.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { UsageError } from '../../errors.ts';
+import { passwordFromFile } from './pgpass.ts';
 
 export const STORE_URL_ENV = 'OFFCHAIN_STORE_URL';
 export const STORE_PASSWORD_ENV = 'OFFCHAIN_STORE_PASSWORD';
 export const STORE_PASSWORD_FILE_ENV = 'OFFCHAIN_STORE_PASSWORD_FILE';
 
+/** How the connection is protected (client.ts maps it to node's TLS options). */
+export type PgTls =
+  | { mode: 'disable' }
+  | {
+      /** libpq's sslmode as it acts: `require` with a root certificate acts as `verify-ca`. */
+      mode: 'require' | 'verify-ca' | 'verify-full';
+      /** The root certificates (PEM) to check the server against; 'system' = the platform's. Absent for plain `require`. */
+      ca?: string | 'system';
+      /** A client certificate and its key (PEM), when one is configured. */
+      cert?: string;
+      key?: string;
+    };
+
 export interface PgTarget {
   /** The URL as given, password removed: what may be printed. */
   url: string;
+  /** A host name, an IP address, or a Unix-socket directory (starting with `/`). */
   host: string;
   port: number;
   database: string;
   user?: string;
   password?: string;
-  /** Extra libpq-style options from the query string (sslmode, application_name…). */
+  /** The password file to look in when the server asks for a password and none is above. */
+  passfile?: string;
+  /** The password file's line for this connection, read when the server asks (client.ts); undefined when none matches. */
+  lookupPassword?: () => string | undefined;
+  tls: PgTls;
+  /** Other settings read (application_name, connect_timeout, options): `name` → value. */
   options: Record<string, string>;
 }
 
@@ -50,11 +96,48 @@ export function isPostgresUrl(text: string): boolean {
   return /^postgres(ql)?:\/\//i.test(text.trim());
 }
 
-/** The query parameters the connection reads (client.ts pgConfig); any other is refused. */
-const READ_PARAMS = new Set(['sslmode', 'sslrootcert', 'application_name', 'connect_timeout']);
+/** The URL's query parameters this store acts on (libpq's names); any other is refused. */
+const URL_PARAMS = new Set(['host', 'port', 'dbname', 'user', 'password', 'passfile', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'application_name', 'connect_timeout', 'options']);
 
 /** libpq's query parameters that carry a secret (`?password=`): refused on argv, never printed. */
 const SECRET_PARAMS = new Set(['password', 'sslpassword']);
+
+/** The PG* variables this store takes, and the parameter each stands for (libpq-envars). */
+const ENV_PARAMS: Record<string, string> = {
+  PGHOST: 'host', PGPORT: 'port', PGDATABASE: 'dbname', PGUSER: 'user', PGPASSWORD: 'password', PGPASSFILE: 'passfile',
+  PGSSLMODE: 'sslmode', PGSSLROOTCERT: 'sslrootcert', PGSSLCERT: 'sslcert', PGSSLKEY: 'sslkey',
+  PGAPPNAME: 'application_name', PGCONNECT_TIMEOUT: 'connect_timeout', PGOPTIONS: 'options',
+};
+
+/**
+ * PG* variables libpq acts on that this store cannot honour: refused when set, unless to the
+ * one value that changes nothing here (listed). Others libpq reads (PGKRBSRVNAME, PGGSSLIB,
+ * PGSERVICEFILE, PGSYSCONFDIR, PGLOCALEDIR, PGCLIENTENCODING) matter only to a feature that
+ * is not used (GSSAPI, a service, messages) and are left alone.
+ */
+const ENV_REFUSED: Record<string, { harmless: string[]; why: string }> = {
+  PGHOSTADDR: { harmless: [], why: 'a numeric address beside the host name is not offered: put the address in the host' },
+  PGSERVICE: { harmless: [], why: 'connection service files are not read: give the settings in the URL or the PG* variables' },
+  PGREQUIREAUTH: { harmless: [], why: 'require_auth is not offered' },
+  PGCHANNELBINDING: { harmless: ['disable', 'prefer'], why: 'channel binding cannot be required here' },
+  PGGSSENCMODE: { harmless: ['disable', 'prefer'], why: 'GSSAPI encryption is not offered: use sslmode' },
+  PGSSLCRL: { harmless: [], why: 'certificate revocation lists are not read' },
+  PGSSLCRLDIR: { harmless: [], why: 'certificate revocation lists are not read' },
+  PGSSLPASSWORD: { harmless: [], why: 'an encrypted client key is not offered: give an unencrypted key file (mode 0600)' },
+  PGSSLNEGOTIATION: { harmless: ['postgres'], why: 'only the postgres TLS negotiation is offered' },
+  PGSSLCERTMODE: { harmless: ['allow', 'disable'], why: 'a client certificate cannot be required here' },
+  PGSSLMINPROTOCOLVERSION: { harmless: ['TLSv1.2'], why: 'TLS 1.2 is the minimum here (as libpq\'s default)' },
+  PGSSLMAXPROTOCOLVERSION: { harmless: [], why: 'a maximum TLS version is not offered' },
+  PGTARGETSESSIONATTRS: { harmless: ['any'], why: 'target_session_attrs needs several hosts, which are not offered' },
+  PGLOADBALANCEHOSTS: { harmless: ['disable'], why: 'load_balance_hosts needs several hosts, which are not offered' },
+  PGREQUIRESSL: { harmless: ['0'], why: 'requiressl is deprecated: say sslmode=require' },
+  PGREQUIREPEER: { harmless: [], why: 'requirepeer is not offered' },
+};
+
+/** Session settings libpq sends at start-up from the environment, as `-c` options here. */
+const ENV_SESSION: Record<string, string> = { PGDATESTYLE: 'datestyle', PGTZ: 'timezone', PGGEQO: 'geqo' };
+
+const SSLMODES = new Set(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']);
 
 /**
  * The URL with any password replaced by `***`: the only form a URL is printed in. It is
@@ -67,27 +150,36 @@ export function redactUrl(text: string): string {
     .replace(/([?&;](?:ssl)?password=)[^&;#]*/gi, '$1***');
 }
 
-/**
- * The PostgreSQL store chosen by --store / OFFCHAIN_STORE_URL, or undefined when the
- * embedded store is to be used. E_STORE_URL (exit 2) for a URL that is not a postgres
- * one, E_SECRET_ON_ARGV (exit 2) for a password in a URL given on argv.
- */
-export function resolvePgTarget(src: StoreSource, env: NodeJS.ProcessEnv = process.env, readSecretText: SecretFileReader = noFileReader): PgTarget | undefined {
-  const fromArgv = src.store !== undefined && src.store !== '';
-  const text = fromArgv ? src.store! : env[STORE_URL_ENV];
-  if (text === undefined || text.trim() === '') return undefined;
-  const where = fromArgv ? '--store' : STORE_URL_ENV;
-  if (!isPostgresUrl(text)) throw new UsageError('E_STORE_URL', `${where} must be a postgres:// URL (got ${JSON.stringify(redactUrl(text).slice(0, 80))})`);
-  let u: URL;
-  try {
-    u = new URL(text.trim());
-  } catch {
-    throw new UsageError('E_STORE_URL', `${where} is not a valid URL: ${JSON.stringify(redactUrl(text).slice(0, 80))}`);
+/** A URL taken apart by libpq's grammar: each part still %-escaped. */
+type UrlParts = { userinfo: string | undefined; hostport: string; path: string | undefined; query: [string, string][] };
+
+function splitUrl(text: string, where: string): UrlParts {
+  const shown = () => JSON.stringify(redactUrl(text).slice(0, 80));
+  const rest = text.trim().replace(/^postgres(ql)?:\/\//i, '');
+  if (rest.includes('#')) throw new UsageError('E_STORE_URL', `${where} is not a valid URL (a "#" fragment): ${shown()}`);
+  const q = rest.indexOf('?');
+  const beforeQuery = q < 0 ? rest : rest.slice(0, q);
+  const slash = beforeQuery.indexOf('/');
+  const authority = slash < 0 ? beforeQuery : beforeQuery.slice(0, slash);
+  const path = slash < 0 ? undefined : beforeQuery.slice(slash + 1);
+  const at = authority.lastIndexOf('@');
+  const userinfo = at < 0 ? undefined : authority.slice(0, at);
+  const hostport = at < 0 ? authority : authority.slice(at + 1);
+  const query: [string, string][] = [];
+  if (q >= 0) {
+    for (const pair of rest.slice(q + 1).split('&')) {
+      if (pair === '') continue;
+      const eq = pair.indexOf('=');
+      if (eq < 0) throw new UsageError('E_STORE_URL', `${where}: the query parameter ${JSON.stringify(redactUrl('?' + pair).slice(1, 40))} has no "=value"`);
+      query.push([pair.slice(0, eq), pair.slice(eq + 1)]);
+    }
   }
-  const secretParams = [...u.searchParams.keys()].filter((k) => SECRET_PARAMS.has(k.toLowerCase()));
-  if (fromArgv && (u.password !== '' || secretParams.length > 0)) {
-    throw new UsageError('E_SECRET_ON_ARGV', `--store carries a password, which every user of this machine can read in the process list; put it in ${STORE_PASSWORD_ENV} or a 0600 file named by --store-password-file`);
-  }
+  return { userinfo, hostport, path, query };
+}
+
+/** Parts of a URL, decoded: user, password, host, port and dbname, and the query parameters. */
+function parseUrl(text: string, where: string): { url: Record<string, string>; printed: string; secretInUrl: boolean } {
+  const p = splitUrl(text, where);
   // A malformed %-escape is the URL's fault (E_STORE_URL), and the message names which part, never its text.
   const decode = (part: string, what: string) => {
     try {
@@ -96,31 +188,205 @@ export function resolvePgTarget(src: StoreSource, env: NodeJS.ProcessEnv = proce
       throw new UsageError('E_STORE_URL', `${where}: the ${what} in the URL has a malformed %-escape`);
     }
   };
-  const database = decode(u.pathname.replace(/^\//, ''), 'database');
-  if (database === '') throw new UsageError('E_STORE_URL', `${where} names no database (postgres://user@host:port/DATABASE)`);
-  // libpq's ?password= is the password as user:password@ is; neither stays in the URL we print.
-  let password: string | undefined = u.password !== '' ? decode(u.password, 'password') : (u.searchParams.get('password') ?? undefined);
-  for (const k of secretParams) u.searchParams.delete(k);
+  const url: Record<string, string> = {};
+  let secretInUrl = false;
+  if (p.userinfo !== undefined) {
+    const colon = p.userinfo.indexOf(':');
+    const user = colon < 0 ? p.userinfo : p.userinfo.slice(0, colon);
+    if (user !== '') url['user'] = decode(user, 'user');
+    if (colon >= 0) {
+      secretInUrl = true;
+      url['password'] = decode(p.userinfo.slice(colon + 1), 'password');
+    }
+  }
+  if (p.hostport.includes(',')) throw new UsageError('E_STORE_URL', `${where} names several hosts: failover between hosts is not offered here; name one host (a load balancer or a virtual IP for a cluster)`);
+  const bracket = /^\[([^\]]*)\](?::(.*))?$/.exec(p.hostport);
+  let host: string;
+  let port: string | undefined;
+  if (bracket) {
+    host = bracket[1]!;
+    port = bracket[2];
+  } else {
+    if (p.hostport.startsWith('[')) throw new UsageError('E_STORE_URL', `${where} is not a valid URL (an unclosed "[" around the host): ${JSON.stringify(redactUrl(text).slice(0, 80))}`);
+    const colon = p.hostport.lastIndexOf(':');
+    host = colon < 0 ? p.hostport : p.hostport.slice(0, colon);
+    port = colon < 0 ? undefined : p.hostport.slice(colon + 1);
+  }
+  if (host !== '') url['host'] = decode(host, 'host');
+  if (port !== undefined && port !== '') url['port'] = port;
+  if (p.path !== undefined && p.path !== '') url['dbname'] = decode(p.path, 'database');
+  for (const [rawKey, rawValue] of p.query) {
+    const key = decode(rawKey, 'parameter name');
+    const value = decode(rawValue, `parameter ${key}`);
+    if (SECRET_PARAMS.has(key.toLowerCase())) {
+      secretInUrl = true;
+      if (key !== 'password') throw new UsageError('E_STORE_URL', `${where}: the parameter ${JSON.stringify(key)} is not one this store reads (an encrypted client key is not offered)`);
+    } else if (!URL_PARAMS.has(key)) {
+      // A parameter we would not act on is refused, not dropped: ?ssl=true (node-postgres's spelling) would connect in plain text.
+      throw new UsageError('E_STORE_URL', `${where}: the parameter ${JSON.stringify(key)} is not one this store reads (${[...URL_PARAMS].filter((k) => k !== 'password').join(', ')}); for TLS write sslmode=require, verify-ca or verify-full`);
+    }
+    // libpq: a parameter in the query overrides the same setting in the URL's other parts.
+    url[key] = value;
+  }
+  // The URL as given, minus its password: `user:pw@` loses `:pw`, `password=` parameters go.
+  const schemeEnd = text.trim().indexOf('://') + 3;
+  const trimmed = text.trim();
+  let printed = trimmed.slice(0, schemeEnd) + (p.userinfo !== undefined ? `${p.userinfo.split(':')[0]}@` : '') + p.hostport + (p.path !== undefined ? `/${p.path}` : '');
+  const kept = p.query.filter(([k]) => !SECRET_PARAMS.has(safeDecode(k).toLowerCase()));
+  if (kept.length) printed += `?${kept.map(([k, v]) => `${k}=${v}`).join('&')}`;
+  return { url, printed, secretInUrl };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** The host is this machine: a Unix socket, localhost, 127.0.0.0/8 or ::1. */
+export function isLocalHost(host: string): boolean {
+  return host.startsWith('/') || host === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1';
+}
+
+/**
+ * The PostgreSQL store chosen by --store / OFFCHAIN_STORE_URL, or undefined when the
+ * embedded store is to be used; every setting resolved as libpq would (see above), the TLS
+ * files read (a client key through `readSecretText`, 0600). E_STORE_URL (exit 2) for a URL or
+ * setting that cannot be honoured, E_SECRET_ON_ARGV (exit 2) for a password in a URL given on
+ * argv, E_INPUT_FILE (exit 2) for a certificate file that cannot be read.
+ */
+export function resolvePgTarget(src: StoreSource, env: NodeJS.ProcessEnv = process.env, readSecretText: SecretFileReader = noFileReader): PgTarget | undefined {
+  const fromArgv = src.store !== undefined && src.store !== '';
+  const text = fromArgv ? src.store! : env[STORE_URL_ENV];
+  if (text === undefined || text.trim() === '') return undefined;
+  const where = fromArgv ? '--store' : STORE_URL_ENV;
+  if (!isPostgresUrl(text)) throw new UsageError('E_STORE_URL', `${where} must be a postgres:// URL (got ${JSON.stringify(redactUrl(text).slice(0, 80))})`);
+  const { url, printed, secretInUrl } = parseUrl(text, where);
+  if (fromArgv && secretInUrl) {
+    throw new UsageError('E_SECRET_ON_ARGV', `--store carries a password, which every user of this machine can read in the process list; put it in ${STORE_PASSWORD_ENV} or a 0600 file named by --store-password-file`);
+  }
+
+  for (const [name, rule] of Object.entries(ENV_REFUSED)) {
+    const v = env[name];
+    if (v !== undefined && v !== '' && !rule.harmless.includes(v)) throw new UsageError('E_STORE_URL', `${name}=${name === 'PGSSLPASSWORD' ? '***' : JSON.stringify(v.slice(0, 40))} is set, and ${rule.why} (unset it for offchain)`);
+  }
+  // The URL first, then the environment; `from` says where each setting came from, for messages.
+  const from: Record<string, string> = {};
+  const setting = (name: string): string | undefined => {
+    if (url[name] !== undefined) {
+      from[name] = where;
+      return url[name];
+    }
+    for (const [v, param] of Object.entries(ENV_PARAMS)) {
+      if (param === name && env[v] !== undefined && env[v] !== '') {
+        from[name] = v;
+        return env[v];
+      }
+    }
+    return undefined;
+  };
+  const home = env['HOME'] || homedir();
+
+  const host = setting('host') ?? 'localhost';
+  const portText = setting('port') ?? '5432';
+  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) throw new UsageError('E_STORE_URL', `${from['port']}: the port must be a number from 1 to 65535`);
+  let user = setting('user');
+  if (user === undefined) {
+    try {
+      user = userInfo().username; // libpq: the operating-system user
+    } catch {
+      user = undefined;
+    }
+  }
+  const database = setting('dbname') ?? user;
+  if (database === undefined || database === '') throw new UsageError('E_STORE_URL', `${where} names no database (postgres://user@host:port/DATABASE, or PGDATABASE)`);
+
   const options: Record<string, string> = {};
-  for (const [k, v] of u.searchParams) {
-    // A parameter we would not act on is refused, not dropped: ?ssl=true (node-postgres's spelling) would connect in plain text.
-    if (!READ_PARAMS.has(k)) throw new UsageError('E_STORE_URL', `${where}: the parameter ${JSON.stringify(k)} is not one this store reads (${[...READ_PARAMS].join(', ')}); for TLS write sslmode=require, verify-ca or verify-full`);
-    options[k] = v;
+  const app = setting('application_name');
+  if (app !== undefined) options['application_name'] = app;
+  const timeout = setting('connect_timeout');
+  if (timeout !== undefined) {
+    if (!/^[1-9][0-9]{0,4}$/.test(timeout)) throw new UsageError('E_STORE_URL', `${from['connect_timeout']}: connect_timeout must be a whole number of seconds from 1 to 99999`);
+    options['connect_timeout'] = timeout;
   }
-  if (options['connect_timeout'] !== undefined && !/^[1-9][0-9]{0,4}$/.test(options['connect_timeout'])) {
-    throw new UsageError('E_STORE_URL', `${where}: connect_timeout must be a whole number of seconds from 1 to 99999`);
-  }
+  const session = [setting('options'), ...Object.entries(ENV_SESSION).filter(([v]) => env[v]).map(([v, g]) => `-c ${g}=${env[v]!.replace(/([\\ ])/g, '\\$1')}`)].filter((o) => o);
+  if (session.length) options['options'] = session.join(' ');
+
+  // The password: ours first (flag, file, variable), then libpq's (the URL, PGPASSWORD), then its password file.
+  let password: string | undefined;
   const file = src.passwordFile ?? env[STORE_PASSWORD_FILE_ENV];
   if (file) password = readSecretText(file, src.passwordFile ? '--store-password-file' : STORE_PASSWORD_FILE_ENV).replace(/\r?\n$/, '');
   else if (env[STORE_PASSWORD_ENV] !== undefined) password = env[STORE_PASSWORD_ENV];
-  u.password = '';
-  return {
-    url: u.toString(),
-    host: u.hostname.replace(/^\[|\]$/g, '') || 'localhost',
-    port: u.port ? Number(u.port) : 5432,
+  else password = setting('password');
+  const namedPassfile = password === undefined ? setting('passfile') : undefined;
+  const passfile = password === undefined ? (namedPassfile ?? join(home, '.pgpass')) : undefined;
+
+  const tls = resolveTls(host, setting, from, home, readSecretText);
+  const target: PgTarget = {
+    url: printed,
+    host,
+    port: Number(portText),
     database,
-    ...(u.username ? { user: decode(u.username, 'user') } : {}),
+    ...(user !== undefined ? { user } : {}),
     ...(password !== undefined ? { password } : {}),
+    ...(passfile !== undefined ? { passfile } : {}),
+    tls,
     options,
   };
+  if (passfile !== undefined) target.lookupPassword = () => passwordFromFile(passfile, target, readSecretText, namedPassfile !== undefined);
+  return target;
+}
+
+/**
+ * libpq's sslmode, sslrootcert, sslcert and sslkey (libpq-ssl.html, "SSL Mode Descriptions"),
+ * with the defaults and refusals above. Files are read here, before anything connects.
+ */
+function resolveTls(host: string, setting: (name: string) => string | undefined, from: Record<string, string>, home: string, readSecretText: SecretFileReader): PgTls {
+  const given = setting('sslmode');
+  if (given !== undefined && !SSLMODES.has(given)) throw new UsageError('E_STORE_URL', `${from['sslmode']}: sslmode=${given} is not one of libpq's (disable, require, verify-ca, verify-full)`);
+  // libpq: sslmode is ignored for Unix-domain socket communication.
+  if (host.startsWith('/')) return { mode: 'disable' };
+  const rootGiven = setting('sslrootcert');
+  if (given === 'prefer' || given === 'allow') {
+    throw new UsageError('E_STORE_URL', `${from['sslmode']}: sslmode=${given} falls back to plain text when the server offers no TLS, so it is not offered here; say which you mean: sslmode=verify-full (or require, verify-ca), or sslmode=disable for plain text`);
+  }
+  // sslrootcert=system: libpq makes verify-full the default and refuses anything weaker.
+  const mode = (given ?? (rootGiven === 'system' ? 'verify-full' : isLocalHost(host) ? 'disable' : 'verify-full')) as 'disable' | 'require' | 'verify-ca' | 'verify-full';
+  if (rootGiven === 'system' && mode !== 'verify-full') throw new UsageError('E_STORE_URL', `sslrootcert=system (${from['sslrootcert']}) needs sslmode=verify-full: any CA the system trusts would vouch for a server under ${mode}`);
+  if (mode === 'disable') return { mode: 'disable' };
+
+  const defaultRoot = join(home, '.postgresql', 'root.crt');
+  const rootPath = rootGiven ?? (existsSync(defaultRoot) ? defaultRoot : undefined);
+  let ca: string | 'system' | undefined;
+  if (rootPath === 'system') ca = 'system';
+  else if (rootPath !== undefined) ca = readPem(rootPath, rootGiven !== undefined ? `sslrootcert (${from['sslrootcert']})` : 'the root certificate ~/.postgresql/root.crt');
+  if ((mode === 'verify-ca' || mode === 'verify-full') && ca === undefined) {
+    const why = given === undefined ? `the store's host ${host} is not this machine, so it is reached over TLS checked against a root certificate (sslmode=verify-full when none is given)` : `sslmode=${mode} (${from['sslmode']}) checks the server against a root certificate`;
+    throw new UsageError('E_STORE_URL', `${why}, and none is configured: give sslrootcert=FILE in the URL or PGSSLROOTCERT (or put the CA in ${defaultRoot}), sslrootcert=system for a CA the system trusts, or choose sslmode=require (TLS, server unchecked) or sslmode=disable (plain text)`);
+  }
+
+  const certGiven = setting('sslcert');
+  const defaultCert = join(home, '.postgresql', 'postgresql.crt');
+  const certPath = certGiven ?? (existsSync(defaultCert) ? defaultCert : undefined);
+  let client: { cert: string; key: string } | undefined;
+  if (certPath !== undefined) {
+    const keyPath = setting('sslkey') ?? join(home, '.postgresql', 'postgresql.key');
+    if (!existsSync(keyPath)) throw new UsageError('E_STORE_URL', `a client certificate is configured (${certGiven !== undefined ? from['sslcert'] : defaultCert}) but not its key ${keyPath}: give sslkey=FILE or PGSSLKEY`);
+    client = { cert: readPem(certPath, `sslcert (${from['sslcert'] ?? defaultCert})`), key: readSecretText(keyPath, `sslkey (${from['sslkey'] ?? 'the default key file'})`) };
+  } else if (setting('sslkey') !== undefined) {
+    throw new UsageError('E_STORE_URL', `sslkey (${from['sslkey']}) is given without a client certificate: give sslcert=FILE or PGSSLCERT too`);
+  }
+  // libpq: require with a root certificate file present verifies like verify-ca.
+  const acting = mode === 'require' && ca !== undefined ? 'verify-ca' : mode;
+  return { mode: acting, ...(acting !== 'require' && ca !== undefined ? { ca } : {}), ...(client ?? {}) };
+}
+
+function readPem(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError('E_INPUT_FILE', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path });
+  }
 }

@@ -54,6 +54,13 @@
  * The cost of a retirement is the same as a mint process restart on a process epoch: the
  * users holding that host's unused nonces abandon once.
  *
+ * THE LEDGER (nonce-ledger.ts) is the host's record of the nonces its epoch may still open,
+ * a journal in `ledger-<epoch>/` beside the key: the witness catches a database gone back
+ * as a whole, the ledger a single row put back (a nonce offered again after it was opened
+ * is refused, E_NONCE_REOPENED). An epoch whose counter moved without a ledger beside it
+ * (one used by an older toolkit, or whose ledger was lost) cannot tell which of its nonces
+ * were opened: it is retired, as after a restore.
+ *
  * What it cannot see: a --state-dir rolled back with the database by a block-level
  * snapshot (a VM or filesystem snapshot keeps the key file's identity), or a block-level
  * clone of it. Keep --state-dir out of the database's backups and never run two machines on
@@ -68,10 +75,15 @@ import type pg from 'pg';
 import { MalformedInputError, OffchainError } from '../../errors.ts';
 import { errnoCode, readJsonFile, shredFile, writeJsonAtomic } from '../atomic.ts';
 import { withLock } from '../lock.ts';
+import { NonceLedger } from '../nonce-ledger.ts';
 import { StateStore } from '../state-store.ts';
 
-/** A host epoch found outlived by a restore and replaced when the store was opened. */
-export type RetiredEpoch = { epoch: string; counter: number | undefined; seen: number };
+/**
+ * A host epoch found outlived by a restore and replaced when the store was opened
+ * (`noLedger`: used, but without the nonce ledger beside its key — an older toolkit's, or
+ * the ledger lost).
+ */
+export type RetiredEpoch = { epoch: string; counter: number | undefined; seen: number; noLedger?: true };
 
 type KeyDoc = { epoch: string; key: string };
 
@@ -119,6 +131,11 @@ export class HostEpoch {
     private readonly file: string | undefined,
   ) {}
 
+  /** Where this epoch's nonce ledger is kept (nonce-ledger.ts). */
+  get ledgerDir(): string {
+    return join(this.docs.dir, `ledger-${this.epoch}`);
+  }
+
   /**
    * The host's epoch for the store `storeId`, checked against the witness under the
    * counter's row lock (a step of another command of this host in flight finishes first).
@@ -147,14 +164,16 @@ export class HostEpoch {
         // this key without this witness wrote the counter (a --state-dir copied to another
         // host, a witness lost or restored older), and a restore under that other history
         // would be invisible here — retired either way (see "THE WITNESS IS EXACT" above).
-        if ((counter === undefined && seen === 0) || (counter !== undefined && counter === seen)) {
+        // And a used epoch keeps its ledger (THE LEDGER above).
+        const noLedger = counter !== undefined && counter > 0 && !(await NonceLedger.journalExists(join(docs.dir, `ledger-${doc.epoch}`)));
+        if (!noLedger && ((counter === undefined && seen === 0) || (counter !== undefined && counter === seen))) {
           await client.query('COMMIT');
           const epoch = new HostEpoch(docs, name, doc.epoch, Buffer.from(doc.key, 'hex'), file);
           epoch.retired = retired;
           return epoch;
         }
         await client.query('ROLLBACK');
-        retired = { epoch: doc.epoch, counter, seen };
+        retired = { epoch: doc.epoch, counter, seen, ...(noLedger ? { noLedger: true as const } : {}) };
       } catch (e) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw e;

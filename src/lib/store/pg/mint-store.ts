@@ -19,8 +19,10 @@
  * request reconnects, keeping the process's epoch (see `reconnect`); a COMMIT whose answer
  * was lost is resolved by the epoch counter on the new connection (its absence counts only
  * on the same server, not restarted since), and only when it cannot be resolved is the
- * store `broken`: the process exits without releasing the answer, and
- * the retry, served by any process, finds the stored answer if it committed.
+ * store `broken`: nothing of the answer is released, and the retry, served by any
+ * process, finds the stored answer if it committed. A one-shot command then exits; a
+ * stream `renew`s the store — a fresh epoch, the old key wiped, as a restart would — and
+ * goes on (store/outages.ts).
  *
  * Single-use rules are database constraints (schema.ts): one contract per funding
  * outpoint, a nonce id issued once, consumed once (a trigger refuses consumed → unused
@@ -57,7 +59,8 @@
  *    nonce takes were undone, so was the counter increment committed with it, and its next
  *    nonce transaction sees a lower counter (or no row at all) before anything of it
  *    leaves the process: the process wipes its key (a host epoch's file is shredded),
- *    refuses (E_STORE_ROLLED_BACK) and the store is broken — it must exit. A restore that
+ *    refuses (E_STORE_ROLLED_BACK) and the store is broken — it exits, or (a stream) renews
+ *    it with a fresh epoch, its old key gone either way. A restore that
  *    undid none of its takes revives none of its nonces. Other epochs' nonces are not its
  *    business: it cannot open them.
  *    (Why not the WAL position or the timeline: other processes' writes move the LSN
@@ -79,6 +82,31 @@
  * (it exits with an older state, which pays it less): a backup protects the contracts,
  * not the payments since; use synchronous replication for those.
  *
+ * THE LEDGER RULE — a database writer gets no second signature (nonce-ledger.ts).
+ * The restore rule sees a database gone back as a whole; a writer of the database (the
+ * mint's own role, a DBA, a managed database's staff, a table owner) can instead put one
+ * nonce's row back after it was used, past the single-use trigger, with the contract's row.
+ * So each epoch keeps its own ledger of the nonces it may still open — the process's
+ * memory, or a journal beside the host's key — and `take` opens only what that ledger
+ * holds: a nonce offered again is refused before its secret is touched (E_NONCE_REOPENED,
+ * exit 1, an alarm; nothing signed, nothing written) — unless it is offered for the very
+ * signing session it was opened for, which signs the same partial signature again (the
+ * invariant is "never two different partial signatures under one secret nonce"). A COMMIT
+ * whose answer was lost keeps its nonces opened for every other session even when the
+ * database says it did not happen; so a stream serving such a request again (outages.ts)
+ * opens the nonce again only because it is the same request, not on the database's word.
+ *
+ * WHAT A DATABASE WRITER CAN STILL DO. It cannot make this process produce two different
+ * partial signatures with one nonce, read a secret nonce or a signed state (both sealed
+ * under keys it never sees: state-seal.ts), or get tables of its own adopted
+ * (`checkOwners`). A row put back with the same request replayed gets the same signature
+ * again — the signed state the requester holds already — and the alarm; nothing new. It can deny service:
+ * hide, consume or corrupt nonces and records (users abandon; a corrupt sealed state is
+ * E_STATE_CORRUPT), refuse or slow every step; and it can roll a contract back to an older
+ * state — the mint then exits with that state and is paid less, as after a restore — or
+ * drop the record of a payment: the database holds the mint's accounts, and a writer of it
+ * is trusted with them. Keep the mint's role to the mint (docs/deployment.md).
+ *
  * With OFFCHAIN_TEST_SEED (deterministic randomness, tests only) nonces derive from a
  * counter the restore rolls back too: never run a PostgreSQL mint that way against a
  * backup you restore.
@@ -90,11 +118,14 @@ import { toHex } from '../../bytes.ts';
 import type { FundingBinding, SignedBlindedMessage } from '../../credit/ports.ts';
 import { OffchainError, RefusedError, StateConflictError, UsageError } from '../../errors.ts';
 import type { MintStorePort } from '../mint-store-port.ts';
+import { RENEWABLE, reconnectWindowMs } from '../outages.ts';
 import { StoreWriteError } from '../mint-store.ts';
 import { pgConfig, storeError } from './client.ts';
 import type { PgTarget } from './connect.ts';
 import { HostEpoch, type RetiredEpoch } from './host-epoch.ts';
-import { SCHEMA_SQL, SCHEMA_VERSION, TABLES } from './schema.ts';
+import { NonceLedger } from '../nonce-ledger.ts';
+import { sealStoredRecords, unsealedRefused, type StateSeal } from '../state-seal.ts';
+import { OWNED_RELATIONS, SCHEMA_SQL, SCHEMA_VERSION, SEALED_STATES_VERSION, TABLES } from './schema.ts';
 
 /** How many times a step runs again after a deadlock or serialization failure. */
 export const RETRIES = 8;
@@ -102,7 +133,7 @@ export const RETRIES = 8;
 /** How long the answer to a lost COMMIT waits for that transaction to end on the server (ms). */
 const RESOLVE_WAIT_MS = 30_000;
 
-/** The database went back in time under this process: it wiped its key and must exit. Exit 1. */
+/** The database went back in time under this process: it wiped its key (and exits, or renews: `renew`). Exit 1. */
 export class StoreRolledBackError extends OffchainError {
   constructor(message: string) {
     super('E_STORE_ROLLED_BACK', message, 1);
@@ -145,8 +176,15 @@ async function storeIdentity(client: pg.Client): Promise<string> {
 }
 
 function newClient(mod: { default: typeof pg }, target: PgTarget): pg.Client {
-  return new mod.default.Client(pgConfig(target, 'offchain-mint'));
+  const client = new mod.default.Client(pgConfig(target, 'offchain-mint'));
+  // From the first byte: a connection lost while the store is opened or reconnects — before
+  // `watch` — fails the query in flight (coded by its caller) instead of raising an 'error'
+  // event nobody listens to, which would end the process uncoded.
+  client.on('error', () => undefined);
+  return client;
 }
+
+
 
 /**
  * The lock every process that opens the store for writing takes in its opening
@@ -172,6 +210,9 @@ export async function prepareSchema(client: pg.Client, target: PgTarget, network
   const exists = (await client.query<{ t: string | null }>("SELECT to_regclass('schema_version')::text AS t")).rows[0]!.t;
   let version = exists ? (await client.query<{ version: number }>('SELECT version FROM schema_version')).rows[0]?.version : undefined;
   if (version === undefined && view) throw new UsageError('E_NO_MINT_POLICY', `no mint in the store ${target.url} (nothing was created there): publish an offer first`);
+  // A writer adopts only tables of its own: before creating (CREATE … IF NOT EXISTS adopts
+  // anything found) and after.
+  if (!view) await checkOwners(client, target);
   if (version === undefined) {
     await client.query(SCHEMA_SQL);
     await client.query('INSERT INTO schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
@@ -180,15 +221,81 @@ export async function prepareSchema(client: pg.Client, target: PgTarget, network
   if (version > SCHEMA_VERSION) {
     throw new OffchainError('E_STORE_SCHEMA_NEWER', `the store ${target.url} has schema version ${version}, newer than this toolkit's ${SCHEMA_VERSION}: upgrade offchain`, 1);
   }
+  if (!view) await checkOwners(client, target, { complete: true });
   if (!view) await client.query("INSERT INTO meta (key, value) VALUES ('network', $1) ON CONFLICT (key) DO NOTHING", [network]);
   const stored = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'network'")).rows[0]?.value ?? network;
   if (stored !== network) throw new RefusedError('E_NETWORK_MISMATCH', `the store ${target.url} holds a ${stored} mint, not ${network}`);
 }
 
+export interface PgMintStoreOptions {
+  /** Read only (monitoring, `credit list`): no epoch, no key, nothing written. */
+  view?: boolean;
+  /** A one-shot command: the host's epoch, kept in this directory (host-epoch.ts). */
+  hostDir?: string;
+  /** Seals and opens the records' fully signed states (state-seal.ts): the mint's commands pass it. */
+  seal?: StateSeal;
+  /** Called with the text of an alarm (a nonce offered again: nonce-ledger.ts `LedgerOptions.alarm`), e.g. to print it on stderr. */
+  alarm?: (message: string, refused: boolean) => void;
+}
+
+/** A table of the mint's schema is another role's. Exit 4; nothing written. */
+export class StoreOwnerError extends RefusedError {}
+
+/**
+ * Every relation of the mint's schema that exists (all of them once `complete`) must be
+ * owned by this role or a role it is a member of — not merely one whose privileges it
+ * has: a superuser has every role's, and would adopt anything. On PostgreSQL ≤ 14 any
+ * role may create tables in `public` by default: one that pre-created `nonces` or
+ * `contracts` would own them (read every row, put rows back, add triggers, disable the
+ * single-use trigger), so the mint refuses to keep its state there (E_STORE_TABLE_OWNER,
+ * exit 4). Checked inside the opening transaction, under OPEN_LOCK.
+ */
+async function checkOwners(client: pg.Client, target: PgTarget, opts: { complete?: boolean } = {}): Promise<void> {
+  const rows = (await client.query<{ name: string; present: boolean; owner: string | null; mine: boolean }>(
+    `WITH RECURSIVE mine(oid) AS (
+       SELECT oid FROM pg_roles WHERE rolname = current_user
+       UNION SELECT m.roleid FROM pg_auth_members m JOIN mine ON m.member = mine.oid),
+     objects AS (
+       SELECT r.name, c.relowner AS owner FROM unnest($1::text[]) AS r(name) LEFT JOIN pg_class c ON c.oid = to_regclass(r.name)
+       UNION ALL
+       SELECT f.name, p.proowner FROM unnest($2::text[]) AS f(name) LEFT JOIN pg_proc p ON p.oid = to_regprocedure(f.name))
+     SELECT name, owner IS NOT NULL AS present, pg_get_userbyid(owner) AS owner, owner IN (SELECT oid FROM mine) AS mine FROM objects`,
+    [[...OWNED_RELATIONS], ['nonce_consumed_once()']],
+  )).rows;
+  const foreign = rows.find((r) => r.present && !r.mine);
+  if (foreign) {
+    const me = (await client.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u;
+    throw new StoreOwnerError(
+      'E_STORE_TABLE_OWNER',
+      `${foreign.name} in the store ${target.url} is owned by the role ${foreign.owner}, not by ${me} (nor a role ${me} is a member of): another role created it — on PostgreSQL 14 and older any role may create tables in the public schema — and could read, rewind or alter the mint's state there; nothing was written. Drop it (as its owner or a superuser) and revoke CREATE on the schema from PUBLIC, or use a database of the mint's own (docs/deployment.md)`,
+    );
+  }
+  if (!opts.complete) return;
+  const missing = rows.find((r) => !r.present);
+  const trigger = (await client.query<{ enabled: string }>("SELECT tgenabled AS enabled FROM pg_trigger WHERE tgrelid = to_regclass('nonces') AND tgname = 'nonce_consumed_once'")).rows[0];
+  if (missing || trigger?.enabled !== 'O') {
+    throw new OffchainError('E_STATE_CORRUPT', `the store ${target.url} is missing ${missing ? missing.name : 'its nonce trigger nonce_consumed_once (or it was disabled)'}: the schema was altered; nothing was written`, 3);
+  }
+}
+
+/**
+ * Schema 1 (older toolkits) stored fully signed states in the clear: sealed here, once, by
+ * the first process that opens the store with the mint's key (under OPEN_LOCK, in the
+ * opening transaction), which then marks the schema 2. Stop the older processes first: one
+ * still running would store its next state in the clear (schema 2 refuses their restart).
+ */
+async function sealStoredStates(client: pg.Client, seal: StateSeal): Promise<void> {
+  const version = (await client.query<{ version: number }>('SELECT version FROM schema_version')).rows[0]!.version;
+  if (version >= SEALED_STATES_VERSION) return;
+  const rows = (await client.query<{ contract_id: string; record: string }>("SELECT contract_id, record FROM contracts WHERE record LIKE '%\"hex\"%'")).rows;
+  for (const r of sealStoredRecords(rows, seal)) await client.query('UPDATE contracts SET record = $2 WHERE contract_id = $1', [r.contract_id, r.record]);
+  await client.query('UPDATE schema_version SET version = $1', [SEALED_STATES_VERSION]);
+}
+
 export class PgMintStore<R extends { contract_id: string }> implements MintStorePort<R> {
   readonly dir: string;
-  /** The epoch whose key seals this process's nonces: its own (kept in memory alone) or its host's (`host`). */
-  readonly epoch: string;
+  /** The epoch whose key seals this process's nonces: its own (kept in memory alone) or its host's (`host`); a new one after `renew`. */
+  epoch: string;
   private key: Buffer;
   private counter = 0;
   private pendingCounter: number | undefined;
@@ -196,8 +303,16 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   private nonceTouched = false;
   /** The host's epoch (one-shot commands): the key from --state-dir, the counter checked against the host's witness. */
   private host: HostEpoch | undefined;
+  /** Where the host's epoch lives (--state-dir), and the network the store serves: for `renew`. */
+  private hostDir: string | undefined;
+  private network = '';
   /** A process epoch: its row is deleted when the process closes the store. */
   private processEpoch = false;
+  /** The nonces this epoch may still open (nonce-ledger.ts): the process's memory, or the host's journal; a new one after `renew`. */
+  private ledger: NonceLedger | undefined;
+  private alarm: ((message: string, refused: boolean) => void) | undefined;
+  /** Seals the fully signed states in records (state-seal.ts); without it (a view) they stay sealed. */
+  private stateSeal: StateSeal | undefined;
   private inTransaction = false;
   private savepoints = 0;
   private failed: Error | undefined;
@@ -263,8 +378,105 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     void old.end().catch(() => undefined);
   }
 
+  /**
+   * `reconnect`, again and again with bounded backoff (0.1 s doubling to 2 s) while the store
+   * is unreachable (a server restarting refuses connections, or takes one and drops it), for
+   * up to `withinMs`; the last refusal when it stays unreachable. Any other refusal (the login,
+   * the database gone) at once.
+   */
+  private async reconnectWithin(withinMs: number): Promise<void> {
+    const deadline = Date.now() + withinMs;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        return await this.reconnect();
+      } catch (e) {
+        if (!(e instanceof OffchainError && e.code === 'E_STORE_UNREACHABLE') || Date.now() + delay > deadline) throw e;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  /**
+   * After a lost connection (a request refused E_STORE_UNREACHABLE): wait, with bounded
+   * backoff, until the store answers again — true — or `withinMs` has passed — false. A
+   * stream then serves the request again: nothing of it was kept (the server rolled its
+   * transaction back) and nothing of it left the process.
+   */
+  async reachable(withinMs: number): Promise<boolean> {
+    if (this.failed || this.closed) return false;
+    if (!this.lost) return true;
+    try {
+      await this.reconnectWithin(withinMs);
+      return true;
+    } catch (e) {
+      if (e instanceof OffchainError && e.code === 'E_STORE_UNREACHABLE') return false;
+      throw e;
+    }
+  }
+
+  /**
+   * A STREAM GOES ON after its store broke — the database went back in time under it
+   * (E_STORE_ROLLED_BACK), or a COMMIT's outcome could not be told (E_STATE_WRITE: the
+   * server restarted before it could be asked, or could not be reached in time). What a
+   * restarted process would do, without the restart: the key that sealed this process's
+   * nonces is wiped (a host epoch's key file retired: host-epoch.ts), the old epoch's row is
+   * deleted (a process epoch: its nonces are dead, as a process that exits leaves them), and a
+   * fresh epoch is registered — a fresh random key (process) or the host's next key (host) —
+   * on a new connection, waited for with bounded backoff up to `withinMs`. No nonce sealed
+   * under the old key can ever be opened again, by this process or any other, so a revived or
+   * undecided nonce cannot sign twice; the users holding one recover with `credit abandon`.
+   * The request in flight is then served again: committed, the replay finds its stored
+   * answer; not committed, its nonce is the old epoch's and it is refused E_NONCE_ELSEWHERE.
+   * Returns the retired epoch (for the warning). Throws the original failure when the store is
+   * not broken that way, or stays unreachable.
+   */
+  async renew(withinMs: number): Promise<string> {
+    const failed = this.failed;
+    if (!failed || this.closed || this.viewOnly || !(failed instanceof OffchainError) || !RENEWABLE.has(failed.code)) throw failed ?? new StoreWriteError('the mint store is not broken');
+    const old = this.epoch;
+    this.wipe();
+    if (this.host) await this.host.retire(old);
+    this.lost ??= new OffchainError('E_STORE_UNREACHABLE', 'renewing the epoch', 1);
+    this.inTransaction = false;
+    this.savepoints = 0;
+    this.pendingCounter = undefined;
+    this.nonceTouched = false;
+    try {
+      await this.reconnectWithin(withinMs);
+      if (this.host) {
+        const storeId = (await this.client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'store_id'")).rows[0]!.value;
+        const host = await HostEpoch.join(this.client, this.hostDir!, storeId);
+        this.host = host;
+        this.epoch = host.epoch;
+        this.key = host.key;
+      } else {
+        const epoch = randomBytes(16).toString('hex');
+        await this.client.query('BEGIN');
+        await this.client.query('SELECT pg_advisory_xact_lock($1)', [OPEN_LOCK]);
+        await prepareSchema(this.client, this.target, this.network, false);
+        const claim = (await this.client.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [MIGRATION_CLAIM_KEY])).rows[0];
+        if (claim) throw migratingInto(this.target.url, JSON.parse(claim.value) as MigrationClaim);
+        await this.client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
+        await this.client.query('DELETE FROM epochs WHERE epoch = $1', [old]);
+        await this.client.query('COMMIT');
+        this.epoch = epoch;
+        this.key = randomBytes(32);
+      }
+    } catch (e) {
+      await this.client.query('ROLLBACK').catch(() => undefined);
+      throw e instanceof OffchainError ? e : isConnectionError(e) ? storeError(e, this.target) : failed;
+    }
+    this.counter = 0;
+    this.failed = undefined;
+    // The new epoch's ledger: the old epoch's nonces are sealed under a key wiped above, so
+    // none of them can be opened again whatever its ledger said (they are refused
+    // E_NONCE_ELSEWHERE before any ledger is asked).
+    this.ledger = this.newLedger();
+    return old;
+  }
+
   /** Connect, create the schema on first use (refusing a newer one), register this process's epoch. */
-  static async open<R extends { contract_id: string }>(target: PgTarget, network: string, opts: { view?: boolean; hostDir?: string } = {}): Promise<PgMintStore<R>> {
+  static async open<R extends { contract_id: string }>(target: PgTarget, network: string, opts: PgMintStoreOptions = {}): Promise<PgMintStore<R>> {
     const client = newClient(await import('pg'), target);
     try {
       await client.connect();
@@ -287,6 +499,8 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       if (claim) throw migratingInto(target.url, JSON.parse(claim.value) as MigrationClaim);
       if (!opts.view) await client.query("INSERT INTO meta (key, value) VALUES ('store_id', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(16).toString('hex')]);
       if (!opts.view && !opts.hostDir) await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [epoch, process.pid, hostname()]);
+      // States stored plain by an older toolkit (schema 1) are sealed once, by the first process holding the key.
+      if (!opts.view && opts.seal) await sealStoredStates(client, opts.seal);
       await client.query('COMMIT');
       reached = await storeIdentity(client);
       if (!opts.view && opts.hostDir) {
@@ -295,7 +509,12 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
         key.fill(0);
         const store = new PgMintStore<R>(client, target, host.epoch, host.key);
         store.host = host;
+        store.hostDir = opts.hostDir;
+        store.network = network;
         store.reached = reached;
+        store.stateSeal = opts.seal;
+        store.alarm = opts.alarm;
+        store.ledger = store.newLedger();
         return store;
       }
     } catch (e) {
@@ -307,12 +526,31 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     }
     const store = new PgMintStore<R>(client, target, epoch, key);
     store.processEpoch = !opts.view;
+    store.network = network;
     store.reached = reached;
     if (opts.view) {
       store.wipe();
       store.viewOnly = true;
+    } else {
+      store.stateSeal = opts.seal;
+      store.alarm = opts.alarm;
+      store.ledger = store.newLedger();
     }
     return store;
+  }
+
+  /** The ledger of this store's epoch (nonce-ledger.ts): the host's journal beside its key, or the process's memory. */
+  private newLedger(): NonceLedger {
+    const common = { where: this.target.url, consumed: (ids: string[]) => this.consumedOf(ids), ...(this.alarm ? { alarm: this.alarm } : {}) };
+    return this.host
+      ? NonceLedger.onDisk(this.host.ledgerDir, this.host.epoch, { who: `this host's one-shot mint commands (epoch ${this.host.epoch.slice(0, 8)}…, under ${this.hostDir})`, ...common })
+      : NonceLedger.inMemory({ who: `this process (pid ${process.pid}, epoch ${this.epoch.slice(0, 8)}…)`, ...common });
+  }
+
+  /** Of `ids`, the nonces the store shows consumed (the ledger drops them: nonce-ledger.ts). */
+  private async consumedOf(ids: string[]): Promise<Set<string>> {
+    const rows = await this.q<{ id: string }>('SELECT id FROM nonces WHERE id = ANY($1::text[]) AND consumed', [ids]);
+    return new Set(rows.rows.map((r) => r.id));
   }
 
   get broken(): Error | undefined {
@@ -360,6 +598,8 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     this.inTransaction = false;
     this.pendingCounter = undefined;
     this.nonceTouched = false;
+    // Rolled back before COMMIT was sent: nothing of it left; the nonces it claimed stay openable.
+    this.ledger?.discard();
     if (!this.failed) await this.client.query('ROLLBACK').catch(() => undefined);
   }
 
@@ -373,6 +613,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     if (this.inTransaction) {
       const name = `step${++this.savepoints}`;
       await this.q(`SAVEPOINT ${name}`);
+      const mark = this.ledger?.mark() ?? 0;
       try {
         const result = await fn();
         await this.q(`RELEASE ${name}`);
@@ -380,6 +621,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       } catch (e) {
         // (A nonce it touched keeps `nonceTouched` set: one tick too many at COMMIT is harmless.)
         if (!this.failed) await this.q(`ROLLBACK TO ${name}`).then(() => this.q(`RELEASE ${name}`));
+        this.ledger?.discard(mark);
         throw e;
       } finally {
         this.savepoints--;
@@ -413,6 +655,9 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     if (!this.inTransaction) return;
     if (this.nonceTouched && this.pendingCounter === undefined) {
       try {
+        // The ledger first (nonce-ledger.ts): what this transaction issued and opened is final
+        // before COMMIT is sent; a claim a racing command of the host settled first refuses here.
+        await this.ledger?.settle();
         await this.tick();
       } catch (e) {
         if (this.inTransaction) await this.rollback();
@@ -422,12 +667,19 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     try {
       await this.client.query('COMMIT');
       if (this.pendingCounter !== undefined) this.counter = this.pendingCounter;
+      await this.ledger?.committed();
     } catch (e) {
       if (isConnectionError(e) && this.pendingCounter !== undefined) {
         const pending = this.pendingCounter;
         this.lose(e);
         await this.resolveCommit(pending);
         return;
+      }
+      if (isConnectionError(e) && !this.nonceTouched) {
+        // A step that used no nonce (a replay, a read): whether it was kept does not matter to
+        // the restore rule, and nothing of it is released; sent again, it finds what it kept.
+        this.lose(e);
+        throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during the COMMIT of a step that used no nonce: it may have been kept, nothing of it was released; send the request again (a kept step answers its stored answer)`, 1);
       }
       this.failed = e as Error;
       throw new StoreWriteError(`could not make the mint's state durable in ${this.dir} (${(e as Error).message}): nothing of this request was released`);
@@ -449,7 +701,8 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     let found: number | undefined;
     const committedTo = this.reached;
     try {
-      await this.reconnect();
+      // The server may be restarting (an immediate shutdown, a failover): wait for it, bounded.
+      await this.reconnectWithin(reconnectWindowMs());
       // The lost transaction holds the counter's row lock until its COMMIT has ended on the
       // server (or the server aborted it on noticing the connection gone). A plain read can
       // come before a COMMIT still in progress — waiting for a synchronous standby — is
@@ -470,6 +723,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     // above `pending` is another command of this host that ticked after it, not a rollback.
     if (found === pending || (this.host && found !== undefined && found > pending)) {
       this.counter = pending;
+      await this.ledger?.committed();
       return;
     }
     // Not there — on the store that was sent the COMMIT, its server running and its tables
@@ -482,7 +736,13 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     // holds `pending`, written before COMMIT, so after "did not commit" its next nonce step
     // retires the key anyway: it cannot tell "never committed" from "committed, then
     // restored" — see host-epoch.ts.)
-    if (found === pending - 1 && this.reached === committedTo) throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; retry it`, 1);
+    if (found === pending - 1 && this.reached === committedTo) {
+      // Its nonces stay opened for every other session all the same (nonce-ledger.ts,
+      // `commitLost`): the store is not trusted to say which of its nonces signed. The same
+      // request again is the same signing session: signed again, identically.
+      this.ledger?.commitLost();
+      throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; send the same request again (its mint nonce signs that request only: another one on it is refused E_NONCE_USED, abandon it for a fresh nonce)`, 1);
+    }
     this.wipe();
     this.failed = new StoreRolledBackError(
       found === pending - 1
@@ -576,19 +836,27 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       // The request's lock on this contract, held to COMMIT; also when it does not exist yet.
       await this.q('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`contract:${id}`]);
       const row = (await this.q<{ record: string }>('SELECT record FROM contracts WHERE contract_id = $1 FOR UPDATE', [id])).rows[0];
-      return row ? (JSON.parse(row.record) as R) : undefined;
+      return row ? this.decode(row.record) : undefined;
     }
     const row = (await this.q<{ record: string }>('SELECT record FROM contracts WHERE contract_id = $1', [id])).rows[0];
-    return row ? (JSON.parse(row.record) as R) : undefined;
+    return row ? this.decode(row.record) : undefined;
+  }
+
+  /** A stored record: its fully signed states opened with the mint's key, or left sealed (a view). */
+  private decode(text: string): R {
+    const record = JSON.parse(text) as R;
+    return this.stateSeal ? this.stateSeal.open(record, this.dir) : record;
   }
 
   async put(record: R): Promise<void> {
     await this.begin();
-    await this.q('INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record', [record.contract_id, JSON.stringify(record)]);
+    // A fully signed state never reaches the database in the clear (state-seal.ts).
+    const text = JSON.stringify(this.stateSeal ? this.stateSeal.seal(record) : unsealedRefused(record, this.dir));
+    await this.q('INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record', [record.contract_id, text]);
   }
 
   async list(): Promise<R[]> {
-    return (await this.q<{ record: string }>('SELECT record FROM contracts ORDER BY contract_id')).rows.map((r) => JSON.parse(r.record) as R);
+    return (await this.q<{ record: string }>('SELECT record FROM contracts ORDER BY contract_id')).rows.map((r) => this.decode(r.record));
   }
 
   async remove(id: string): Promise<void> {
@@ -602,7 +870,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
        AND ((record::jsonb ->> 'opened_at_height')::bigint) < $1 ORDER BY ((record::jsonb ->> 'opened_at_height')::bigint) LIMIT $2`,
       [openedBefore, limit],
     );
-    return rows.rows.map((r) => JSON.parse(r.record) as R);
+    return rows.rows.map((r) => this.decode(r.record));
   }
 
   async readDoc<T>(name: string): Promise<T | undefined> {
@@ -661,6 +929,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     secnonce.fill(0);
     const r = await this.q('INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [id, context, toHex(pubnonce), this.epoch, sealed]);
     if (r.rowCount !== 1) throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
+    this.ledger!.issued(id);
     return { pubnonce };
   }
 
@@ -684,7 +953,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     if (r.rowCount !== 1) throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} has already been used; request a fresh nonce`);
   }
 
-  async take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array> {
+  async take(pubnonce: Uint8Array, expectedContext: string, session?: Uint8Array): Promise<Uint8Array> {
     await this.begin();
     this.nonceTouched = true;
     const { id, short, n } = await this.live(pubnonce, expectedContext);
@@ -697,6 +966,9 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
         `the mint's nonce ${short} was issued by another mint process or host (epoch ${n.epoch.slice(0, 8)}…${who}); only it can sign with it: send the contract's requests there, or, if it is gone, abandon the request ("credit abandon") for a fresh nonce`,
       );
     }
+    // THE LEDGER RULE: the database says unused; this epoch's own record must say so too
+    // (or say it was opened for this very signing session: signed again, identically).
+    await this.ledger!.claim(id, short, session && toHex(session));
     await this.consume(id, short);
     return this.open(id, expectedContext, n.sealed);
   }
@@ -706,6 +978,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     this.nonceTouched = true;
     const { id, short } = await this.live(pubnonce, expectedContext);
     await this.consume(id, short);
+    this.ledger!.burned(id);
   }
 
   async status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'> {

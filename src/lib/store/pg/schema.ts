@@ -14,12 +14,20 @@
  * - `epochs`: one row per running mint process (its epoch), whose counter the process
  *   checks against its memory in every transaction that issues or takes a nonce (see
  *   the restore rule in mint-store.ts).
- * - `schema_version`: one row; a store written by a newer toolkit is refused.
+ * - `schema_version`: one row; a store written by a newer toolkit is refused. Version 2:
+ *   the records' fully signed states are sealed under the mint's key (state-seal.ts); a
+ *   store of version 1 is sealed by the first mint process that opens it with its key.
+ * - Every relation here must be owned by the mint's role (or a role it is a member of):
+ *   checked at every writer's open (pg/mint-store.ts `checkOwners`), so tables another role
+ *   created first in `public` are never adopted.
  *
  * Records are kept as the exact JSON text the SQLite store keeps (not jsonb, which would
  * reorder keys): a receipt answered again on replay is byte-identical.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** From this version on, no record holds a fully signed state in the clear. */
+export const SEALED_STATES_VERSION = 2;
 
 /** Run once, in one transaction, under an advisory lock (many processes start at once). */
 export const SCHEMA_SQL = `
@@ -78,6 +86,9 @@ export const SCHEMA_SQL = `
     amount bigint NOT NULL CHECK (amount > 0)
   );
 `;
+
+/** Every relation the mint creates (the owner check): tables and the nonce counter. */
+export const OWNED_RELATIONS = ['schema_version', 'meta', 'contracts', 'funding', 'epochs', 'nonces', 'blind_signatures', 'nonce_counter'] as const;
 
 /** Every table, for a content digest (tests) and for migration tools. */
 export const TABLES = ['meta', 'contracts', 'funding', 'nonces', 'blind_signatures'] as const;
