@@ -209,6 +209,42 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
     expect(await tryTake(t, hostB, n1, 'ctx:1')).not.toBe(secret);
   }, 120_000);
 
+  it('a --nonce-epoch host stream open while another process holds its key under another witness, then a restore: the stream does not open the nonce that process signed with (the tick is exact)', async () => {
+    // Issue 42 item 6. The open check (HostEpoch.join) cannot see this: the stream passed it
+    // before the other holder ticked. Only the per-transaction tick — the counter must be
+    // EXACTLY the stream's witness + 1 — stands between the restore and a second opening.
+    const { t } = await target();
+    const hostA = join(fx.root, 'stream-a');
+    const hostB = join(fx.root, 'stream-b');
+    const n1 = await issue(t, hostA, 'ctx:1'); // counter 1, A's witness 1, n1 in A's ledger
+    // The long-running stream of host A (sign-update --stream --nonce-epoch host opens its store so).
+    const stream = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: hostA });
+    try {
+      // Host B holds the same key under a witness of its own: its --state-dir a clone of A's
+      // whose key file is the very same file (a block-level clone, a shared volume), so B's
+      // first command finds its witness consistent and serves.
+      cpSync(hostA, hostB, { recursive: true });
+      const keyFile = readdirSync(hostA).find((f) => f.startsWith('epoch-'))!;
+      rmSync(join(hostB, keyFile));
+      execFileSync('ln', [join(hostA, keyFile), join(hostB, keyFile)]);
+      await issue(t, hostB, 'ctx:2'); // counter 2: past the stream's witness
+      const b = await backup('stream-backup');
+      const secret = Buffer.from(n1.sec).toString('hex');
+      const opened: string[] = [];
+      opened.push(await tryTake(t, hostB, n1, 'ctx:1')); // B signs with n1: counter 3
+      expect(opened[0], 'host B opens n1 once').toBe(secret);
+      await restore(b); // counter 2, n1 unused again
+      // The stream (its ledger under A still holds n1: B's opening went to B's ledger) is asked for n1.
+      const second = await stream.step(async () => Buffer.from(await stream.take(n1.pub, 'ctx:1')).toString('hex'))
+        .then((sec) => sec, (e: { code?: string }) => `refused ${e.code}`);
+      opened.push(second);
+      expect(second, 'the stream refuses: the counter (3) is above its witness (1) + 1').toBe('refused E_STORE_ROLLED_BACK');
+      expect(opened.filter((o) => o === secret).length, `n1 committed by: ${opened.map((o) => (o === secret ? 'SECRET' : o)).join(', ')}`).toBe(1);
+    } finally {
+      await stream.abandon();
+    }
+  }, 120_000);
+
   it("a host whose witness was lost (its key kept), then a restore: the revived nonce's secret is not opened again", async () => {
     const { t } = await target();
     const host = join(fx.root, 'lost');
