@@ -49,6 +49,27 @@ describe('review: a password anywhere in the store URL', () => {
     }
   });
 
+  it('R13: a password with an unescaped "/" or "?" whose first part is a number (user:2024/Winter@host) is not read as host "user", port 2024: refused on argv (E_SECRET_ON_ARGV) and from the environment (E_STORE_URL), never printed', () => {
+    // libpq's grammar reads postgres://mint:2024/Winter@db/x as host "mint", port 2024,
+    // database "Winter@db/x": no password, so the argv check passed and the whole URL — the
+    // password with it — was kept as the URL we print (in every connection error).
+    for (const [url, secret] of [
+      ['postgres://mint:2024/Winter@127.0.0.1:5432/offchain?sslmode=disable', 'Winter'],
+      ['postgres://mint:12/s3cr+t@db.example/offchain?sslmode=require', 's3cr+t'],
+      ['postgres://mint:5?options=Zz9@127.0.0.1/offchain', 'Zz9'],
+    ] as const) {
+      const argv = outcome(() => resolvePgTarget({ store: url }, { HOME: '/nonexistent' }));
+      expect(argv.code, url).toBe('E_SECRET_ON_ARGV 2');
+      expect(argv.text, url).not.toContain(secret);
+      const env = outcome(() => resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, HOME: '/nonexistent' }));
+      expect(env.code, url).toBe('E_STORE_URL 2');
+      expect(env.text, url).not.toContain(secret);
+    }
+    // %40 is how an "@" in a database name (or a password) is written: accepted.
+    expect(resolvePgTarget({ store: 'postgres://mint@127.0.0.1/off%40chain' }, { HOME: '/nonexistent' })!.database).toBe('off@chain');
+    expect(resolvePgTarget({}, { OFFCHAIN_STORE_URL: 'postgres://mint:2024%2FWinter@127.0.0.1/offchain', HOME: '/nonexistent' })!.password).toBe('2024/Winter');
+  });
+
   it('redactUrl hides every form of password', () => {
     expect(redactUrl('postgres://u:p@ss@h/d')).not.toContain('ss@h');
     expect(redactUrl('postgres://u:p/ss@h/d')).not.toContain('ss');

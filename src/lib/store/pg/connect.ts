@@ -151,7 +151,7 @@ export function redactUrl(text: string): string {
 }
 
 /** A URL taken apart by libpq's grammar: each part still %-escaped. */
-type UrlParts = { userinfo: string | undefined; hostport: string; path: string | undefined; query: [string, string][] };
+type UrlParts = { userinfo: string | undefined; hostport: string; path: string | undefined; query: [string, string][]; authorityLength: number };
 
 function splitUrl(text: string, where: string): UrlParts {
   const shown = () => JSON.stringify(redactUrl(text).slice(0, 80));
@@ -174,12 +174,20 @@ function splitUrl(text: string, where: string): UrlParts {
       query.push([pair.slice(0, eq), pair.slice(eq + 1)]);
     }
   }
-  return { userinfo, hostport, path, query };
+  return { userinfo, hostport, path, query, authorityLength: authority.length };
 }
 
 /** Parts of a URL, decoded: user, password, host, port and dbname, and the query parameters. */
 function parseUrl(text: string, where: string): { url: Record<string, string>; printed: string; secretInUrl: boolean } {
   const p = splitUrl(text, where);
+  // An "@" after the host: libpq's grammar ends the authority at the first "/" or "?", so
+  // `user:2024/Winter@db` is host "user", port 2024, database "Winter@db" — a password with
+  // an unescaped "/" or "?" read as no password at all, and the URL we print would carry it.
+  // Refused as a password (on argv: E_SECRET_ON_ARGV), never echoed; %40 writes a real "@".
+  if (text.trim().replace(/^postgres(ql)?:\/\//i, '').slice(p.authorityLength).includes('@')) {
+    if (where === '--store') throw new UsageError('E_SECRET_ON_ARGV', `--store has an "@" after its host, as a password with a "/" or "?" in it would (user:pass/word@host): every user of this machine can read argv in the process list; put the password in ${STORE_PASSWORD_ENV} or a 0600 file named by --store-password-file (write a real "@" as %40)`);
+    throw new UsageError('E_STORE_URL', `${where} has an "@" after its host, as a password with a "/" or "?" in it would (user:pass/word@host): %-encode the password ("/" is %2F, "?" is %3F, "@" is %40), or put it in ${STORE_PASSWORD_ENV}`);
+  }
   // A malformed %-escape is the URL's fault (E_STORE_URL), and the message names which part, never its text.
   const decode = (part: string, what: string) => {
     try {
