@@ -285,4 +285,50 @@ describePostgres('statechain operator store, review', (fx) => {
     refused(migrate(dir, 'OPERATOR_KEY'), 'E_STATE_CORRUPT', 3);
     expect(existsSync(stray)).toBe(true);
   }, 180_000);
+
+  it("R12: tables another role created first (PostgreSQL 14's defaults) are refused, as the mint's are: E_STORE_TABLE_OWNER, exit 4, one line, nothing written", async () => {
+    const { default: pgm } = await import('pg');
+    const login = async (user: string, database: string) => {
+      const c = new pgm.Client({ host: fx.server.host, port: fx.server.port, user, password: fx.server.password, database });
+      c.on('error', () => {}); // the server stops at the end of the file
+      await c.connect();
+      return c;
+    };
+    await fx.server.createDatabase('op_intruded');
+    const admin = await login(fx.server.user, 'op_intruded');
+    await admin.query('GRANT CREATE ON SCHEMA public TO PUBLIC'); // PostgreSQL 14 and older
+    await admin.query(`CREATE ROLE op_intruder LOGIN PASSWORD ${admin.escapeLiteral(fx.server.password)}`);
+    await admin.query(`CREATE ROLE op_victim LOGIN PASSWORD ${admin.escapeLiteral(fx.server.password)}`);
+    const intruder = await login('op_intruder', 'op_intruded');
+    // The intruder creates the operator's whole schema first (the operator's own code run as
+    // it), open to all: the operator would keep its coins in tables whose owner reads, rewinds
+    // and alters them, and whose version trigger it can replace.
+    const asIntruder = new PgOperatorStore(resolvePgTarget({ store: `postgres://op_intruder@${fx.server.host}:${fx.server.port}/op_intruded` }, { OFFCHAIN_STORE_PASSWORD: fx.server.password })!, {
+      network: 'regtest', operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(join(temp(), 'witness')),
+    });
+    await asIntruder.ready();
+    await asIntruder.close();
+    await intruder.query('GRANT ALL ON ALL TABLES IN SCHEMA public TO PUBLIC');
+    const tables = async () => (await admin.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows.map((r) => r.t);
+    const before = await tables();
+    const dir = temp();
+    const url = `postgres://op_victim@${fx.server.host}:${fx.server.port}/op_intruded`;
+    const f = pgFlow(dir, fx.server, url);
+    const request = ok(f.as('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
+    const r = f.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request);
+    expect(r.status, r.stderr).toBe(4);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^offchain: error E_STORE_TABLE_OWNER: statechain_operator_\w+ in the store postgres:\/\/op_victim@.* is owned by the role op_intruder, not by op_victim/);
+    expect(await tables()).toEqual(before);
+    // Its trigger function alone, instead (its owner rewrites the version rule): the same.
+    await intruder.query(`DROP TABLE ${before.join(', ')} CASCADE`);
+    const again = f.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request);
+    expect(again.status, again.stderr).toBe(4);
+    expect(again.stderr).toMatch(/^offchain: error E_STORE_TABLE_OWNER: statechain_operator_coin_rules\(\) in the store .* is owned by the role op_intruder/);
+    expect(await tables()).toEqual([]);
+    await intruder.end();
+    await admin.end();
+  }, 60_000);
 }, { prefix: 'offchain-pg-opreview-' });

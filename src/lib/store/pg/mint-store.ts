@@ -116,7 +116,7 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import { toHex } from '../../bytes.ts';
 import type { FundingBinding, SignedBlindedMessage } from '../../credit/ports.ts';
-import { OffchainError, RefusedError, StateConflictError, UsageError } from '../../errors.ts';
+import { MalformedInputError, OffchainError, RefusedError, StateConflictError, UsageError } from '../../errors.ts';
 import type { MintStorePort } from '../mint-store-port.ts';
 import { RENEWABLE, reconnectWindowMs } from '../outages.ts';
 import { StoreWriteError } from '../mint-store.ts';
@@ -125,6 +125,7 @@ import type { PgTarget } from './connect.ts';
 import { HostEpoch, type RetiredEpoch } from './host-epoch.ts';
 import { NonceLedger } from '../nonce-ledger.ts';
 import { sealStoredRecords, unsealedRefused, type StateSeal } from '../state-seal.ts';
+import { foreignOwnerError, ownership } from './owners.ts';
 import { OWNED_RELATIONS, SCHEMA_SQL, SCHEMA_VERSION, SEALED_STATES_VERSION, TABLES } from './schema.ts';
 
 /** How many times a step runs again after a deadlock or serialization failure. */
@@ -238,43 +239,22 @@ export interface PgMintStoreOptions {
   alarm?: (message: string, refused: boolean) => void;
 }
 
-/** A table of the mint's schema is another role's. Exit 4; nothing written. */
-export class StoreOwnerError extends RefusedError {}
+export { StoreOwnerError } from './owners.ts';
 
 /**
  * Every relation of the mint's schema that exists (all of them once `complete`) must be
- * owned by this role or a role it is a member of — not merely one whose privileges it
- * has: a superuser has every role's, and would adopt anything. On PostgreSQL ≤ 14 any
- * role may create tables in `public` by default: one that pre-created `nonces` or
- * `contracts` would own them (read every row, put rows back, add triggers, disable the
- * single-use trigger), so the mint refuses to keep its state there (E_STORE_TABLE_OWNER,
- * exit 4). Checked inside the opening transaction, under OPEN_LOCK.
+ * owned by this role or a role it is a member of (owners.ts): the mint refuses to keep its
+ * state in tables another role created (E_STORE_TABLE_OWNER, exit 4). Checked inside the
+ * opening transaction, under OPEN_LOCK.
  */
 async function checkOwners(client: pg.Client, target: PgTarget, opts: { complete?: boolean } = {}): Promise<void> {
-  const rows = (await client.query<{ name: string; present: boolean; owner: string | null; mine: boolean }>(
-    `WITH RECURSIVE mine(oid) AS (
-       SELECT oid FROM pg_roles WHERE rolname = current_user
-       UNION SELECT m.roleid FROM pg_auth_members m JOIN mine ON m.member = mine.oid),
-     objects AS (
-       SELECT r.name, c.relowner AS owner FROM unnest($1::text[]) AS r(name) LEFT JOIN pg_class c ON c.oid = to_regclass(r.name)
-       UNION ALL
-       SELECT f.name, p.proowner FROM unnest($2::text[]) AS f(name) LEFT JOIN pg_proc p ON p.oid = to_regprocedure(f.name))
-     SELECT name, owner IS NOT NULL AS present, pg_get_userbyid(owner) AS owner, owner IN (SELECT oid FROM mine) AS mine FROM objects`,
-    [[...OWNED_RELATIONS], ['nonce_consumed_once()']],
-  )).rows;
-  const foreign = rows.find((r) => r.present && !r.mine);
-  if (foreign) {
-    const me = (await client.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u;
-    throw new StoreOwnerError(
-      'E_STORE_TABLE_OWNER',
-      `${foreign.name} in the store ${target.url} is owned by the role ${foreign.owner}, not by ${me} (nor a role ${me} is a member of): another role created it — on PostgreSQL 14 and older any role may create tables in the public schema — and could read, rewind or alter the mint's state there; nothing was written. Drop it (as its owner or a superuser) and revoke CREATE on the schema from PUBLIC, or use a database of the mint's own (docs/deployment.md)`,
-    );
-  }
+  const { missing: absent, foreign } = await ownership(client, OWNED_RELATIONS, ['nonce_consumed_once()']);
+  if (foreign) throw foreignOwnerError(foreign, target.url, "the mint's");
   if (!opts.complete) return;
-  const missing = rows.find((r) => !r.present);
+  const missing = absent[0];
   const trigger = (await client.query<{ enabled: string }>("SELECT tgenabled AS enabled FROM pg_trigger WHERE tgrelid = to_regclass('nonces') AND tgname = 'nonce_consumed_once'")).rows[0];
   if (missing || trigger?.enabled !== 'O') {
-    throw new OffchainError('E_STATE_CORRUPT', `the store ${target.url} is missing ${missing ? missing.name : 'its nonce trigger nonce_consumed_once (or it was disabled)'}: the schema was altered; nothing was written`, 3);
+    throw new OffchainError('E_STATE_CORRUPT', `the store ${target.url} is missing ${missing ?? 'its nonce trigger nonce_consumed_once (or it was disabled)'}: the schema was altered; nothing was written`, 3);
   }
 }
 

@@ -55,6 +55,7 @@ import type { OperatorRecord } from '../../statechain/operator.ts';
 import type { Network } from '../../network.ts';
 import { coinExists, unknownCoin, type OperatorStep, type OperatorStore } from '../operator-store.ts';
 import { connectPg, storeError } from './client.ts';
+import { foreignOwnerError, ownership } from './owners.ts';
 import type { PgTarget } from './connect.ts';
 import type { VersionWitness } from './witness.ts';
 
@@ -384,7 +385,7 @@ export class PgOperatorStore implements OperatorStore {
     if (this.client) return this.client;
     const client = await connectPg(this.target, 'offchain statechain operator');
     try {
-      await ensureSchema(client);
+      await ensureSchema(client, this.target);
     } catch (e) {
       await client.end().catch(() => {});
       throw storeError(e, this.target);
@@ -455,18 +456,33 @@ function stored(r: OperatorRecord): Stored {
   return rest;
 }
 
-/** Create the tables once, under a transaction-scoped advisory lock so racing first processes do not collide. */
-export async function ensureSchema(db: Client): Promise<void> {
+/** The operator's schema: every relation and function it keeps state in, which must be its own role's (owners.ts). */
+const OPERATOR_RELATIONS = [...OPERATOR_TABLES, 'statechain_operator_one_pending'];
+const OPERATOR_FUNCTIONS = ['statechain_operator_coin_rules()'];
+
+/**
+ * Create the tables once, under a transaction-scoped advisory lock so racing first processes
+ * do not collide. At every connection, before and after: every one of them that exists must be
+ * owned by this role (or a role it is a member of) — tables another role created first are
+ * refused, E_STORE_TABLE_OWNER (exit 4), nothing written (owners.ts).
+ */
+export async function ensureSchema(db: Client, target: PgTarget): Promise<void> {
   const have = await db.query<{ t: string | null }>("SELECT to_regclass('statechain_operator_withdrawals')::text AS t");
-  if (have.rows[0]?.t) return;
+  const first = await ownership(db, OPERATOR_RELATIONS, OPERATOR_FUNCTIONS);
+  if (first.foreign) throw foreignOwnerError(first.foreign, target.url, "the operator's");
+  if (have.rows[0]?.t && first.missing.length === 0) return;
   await db.query('BEGIN');
   try {
     await db.query("SELECT pg_advisory_xact_lock(hashtext('offchain statechain operator schema'))");
+    // Under the lock: what another role may have created meanwhile, then ours.
+    const before = await ownership(db, OPERATOR_RELATIONS, OPERATOR_FUNCTIONS);
+    if (before.foreign) throw foreignOwnerError(before.foreign, target.url, "the operator's");
     await db.query(SCHEMA);
+    const after = await ownership(db, OPERATOR_RELATIONS, OPERATOR_FUNCTIONS);
+    if (after.foreign) throw foreignOwnerError(after.foreign, target.url, "the operator's");
     await db.query('COMMIT');
   } catch (e) {
     await db.query('ROLLBACK').catch(() => {});
     throw e;
   }
 }
-
