@@ -127,6 +127,31 @@ type Rec = { contract_id: string; status: string; n?: number };
     await s.close();
   });
 
+  it("a writer swaps two nonces' sealed secrets (or relabels a nonce's context): take refuses E_STATE_CORRUPT (exit 3), coded, nothing written, the nonce still unused", async () => {
+    const t = await target();
+    const s = await PgMintStore.open<Rec>(t, 'regtest');
+    const a = nonce();
+    const b = nonce();
+    await s.step(() => s.issue('ctx:a', gen(a.sec, a.pub)));
+    await s.step(() => s.issue('ctx:b', gen(b.sec, b.pub)));
+    const c = await raw(t);
+    // The sealed secrets change places (the AES-GCM associated data names id, epoch and context).
+    await c.query(`UPDATE nonces SET sealed = CASE WHEN context = 'ctx:a' THEN (SELECT sealed FROM nonces WHERE context = 'ctx:b') ELSE (SELECT sealed FROM nonces WHERE context = 'ctx:a') END WHERE context IN ('ctx:a', 'ctx:b')`);
+    const before = await s.contentDigest();
+    await expect(s.step(() => s.take(a.pub, 'ctx:a'))).rejects.toMatchObject({ code: 'E_STATE_CORRUPT', exitCode: 3 });
+    await expect(s.step(() => s.take(b.pub, 'ctx:b'))).rejects.toMatchObject({ code: 'E_STATE_CORRUPT', exitCode: 3 });
+    expect(await s.contentDigest()).toBe(before);
+    expect(await s.status(a.pub)).toBe('unused');
+    // Put back: each opens, once, to its own secret (the refusals above claimed nothing in the ledger).
+    await c.query(`UPDATE nonces SET sealed = CASE WHEN context = 'ctx:a' THEN (SELECT sealed FROM nonces WHERE context = 'ctx:b') ELSE (SELECT sealed FROM nonces WHERE context = 'ctx:a') END WHERE context IN ('ctx:a', 'ctx:b')`);
+    // A nonce relabelled to another context: the same refusal.
+    await c.query("UPDATE nonces SET context = 'ctx:other' WHERE context = 'ctx:b'");
+    await expect(s.step(() => s.take(b.pub, 'ctx:other'))).rejects.toMatchObject({ code: 'E_STATE_CORRUPT', exitCode: 3 });
+    await c.end();
+    expect(Buffer.from(await s.step(() => s.take(a.pub, 'ctx:a'))).equals(a.sec)).toBe(true);
+    await s.close();
+  });
+
   it('nonce affinity: another process cannot sign with a nonce it did not issue (not burned: E_NONCE_ELSEWHERE), but can burn it', async () => {
     const t = await target();
     const a = await PgMintStore.open<Rec>(t, 'regtest');

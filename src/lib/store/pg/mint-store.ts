@@ -802,11 +802,22 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     return Buffer.concat([iv, body, c.getAuthTag()]);
   }
 
+  /**
+   * The secret nonce sealed for `id` in `context`, or E_STATE_CORRUPT (exit 3) when it does not
+   * open: a writer of the database swapped sealed secrets between rows or relabelled a
+   * nonce's context (the associated data names id, epoch and context). Thrown inside the
+   * step's transaction, which rolls back: nothing written, the ledger's claim discarded.
+   */
   private open(id: string, context: string, sealed: Buffer): Uint8Array {
-    const d = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(0, 12));
-    d.setAAD(Buffer.from(`${id}\n${this.epoch}\n${context}`));
-    d.setAuthTag(sealed.subarray(sealed.length - 16));
-    return new Uint8Array(Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]));
+    try {
+      if (sealed.length < 12 + 16) throw new Error('short');
+      const d = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(0, 12));
+      d.setAAD(Buffer.from(`${id}\n${this.epoch}\n${context}`));
+      d.setAuthTag(sealed.subarray(sealed.length - 16));
+      return new Uint8Array(Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]));
+    } catch {
+      throw new MalformedInputError('E_STATE_CORRUPT', `the mint's nonce ${id.slice(0, 16)}… in the store ${this.dir} does not open under this epoch's key for ${context}: its row was altered (a sealed secret moved from another row, or its context changed); nothing was signed or written — find out who writes the mint's store (docs/postgres.md, "The ledger rule"); its user abandons ("credit abandon")`, { nonce: id });
+    }
   }
 
   // ——— records ———
