@@ -80,7 +80,11 @@
  * same (a committed nonce offered again is evidence of a writer at work), without refusing. For SQLite the journal is in
  * the same directory as the database: it catches a rewound row or the file restored on its
  * own, not a whole --state-dir put back together (never back that directory up:
- * docs/state.md).
+ * docs/state.md). A journal that vanishes under a live process that read or wrote it is
+ * written again from that process's memory (with an alarm), never started again from the
+ * store's unused nonces — that start is for a directory that never had one. A journal
+ * REPLACED by a forged one is read as the host's record (another process of the host may
+ * have compacted it): whoever can write that directory is trusted as the store's file is.
  */
 import { constants } from 'node:fs';
 import { open, readFile, stat, truncate } from 'node:fs/promises';
@@ -145,6 +149,8 @@ class Journal {
   private offset = 0;
   private ino: bigint | undefined;
   lines = 0;
+  /** This process has read or written the journal: from then on it, not the store, is the record (`NonceLedger.settle`). */
+  known = false;
 
   constructor(readonly dir: string, private readonly header: string) {
     this.path = join(dir, JOURNAL);
@@ -171,6 +177,7 @@ class Journal {
   async refresh(e: Entries): Promise<boolean> {
     const ino = await this.identity();
     if (ino === undefined) return false;
+    this.known = true;
     if (ino !== this.ino) {
       e.live.clear();
       e.unsure.clear();
@@ -230,6 +237,7 @@ class Journal {
     } finally {
       await fh.close();
     }
+    this.known = true;
     if (fresh) {
       await syncDir(this.dir);
       this.ino = await this.identity();
@@ -468,9 +476,17 @@ export class NonceLedger {
     await ensureDir(journal.dir);
     await withLock(journal.dir, async () => {
       const had = await journal.refresh(this.entries);
-      if (!had && this.bootstrap) {
+      if (!had && journal.known) {
+        // The journal this process read or wrote is gone (deleted, perhaps beside a rewound
+        // row): its memory is the record — written back — never the store's unused nonces,
+        // which would make a nonce it opened openable again.
+        this.opts.alarm?.(`ALARM: the nonce ledger ${journal.path} of ${this.opts.who} was removed while it ran: it is written again from this process's memory, not from the store ${this.opts.where}; find out who writes that directory`, false);
+        await journal.compact(this.entries);
+      }
+      const booting = !had && !journal.known && this.bootstrap !== undefined;
+      if (booting) {
         this.live.clear();
-        for (const id of await this.bootstrap()) this.live.add(id);
+        for (const id of await this.bootstrap!()) this.live.add(id);
       }
       const view = new Set(this.live);
       const opened = new Map(this.sessions);
@@ -486,7 +502,7 @@ export class NonceLedger {
         else view.delete(op.id);
         if (op.kind === 'burn') opened.delete(op.id);
       }
-      const initial = !had && this.bootstrap ? [...this.live].map((id) => `+${id}`) : [];
+      const initial = booting ? [...this.live].map((id) => `+${id}`) : [];
       await journal.append([...initial, ...ops.map((op) => (op.kind === 'issue' ? `+${op.id}` : openLine(op.id, sessionOf(op))))]);
       this.apply(ops);
       if (journal.lines > Math.max(COMPACT_MIN, 2 * (this.live.size + this.unsure.size))) {

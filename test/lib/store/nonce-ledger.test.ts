@@ -13,7 +13,7 @@
  * after `settle`, a SQLite step killed before its COMMIT, a rewound row with the same
  * request (allowed, with the alarm said) — and for no other digest, none, or after a burn.
  */
-import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMPACT_MIN, NonceLedger } from '../../../src/lib/store/nonce-ledger.ts';
@@ -327,6 +327,30 @@ describe('the nonce ledger as a journal (a host epoch, a SQLite mint directory)'
     await refusalAsync(b.claim(id(1), 'n1', S(1)), 'E_NONCE_REOPENED', 1); // its digest went with its lines
     b.discard();
     await b.claim(id(2), 'n2', S(2)); // unsure: kept, with its digest
+  });
+
+  it("a live signer whose journal vanishes (deleted beside a rewound SQLite file) never starts again from the store: the nonce it opened stays refused for another session", async () => {
+    // Before: the next settle found no journal and took the store's unused nonces as its
+    // ledger again — the rewound row among them — and the nonce opened for S(1) opened for S(2).
+    const dir = freshDir();
+    const unused = new Set([id(1), id(2)]);
+    const alarms: string[] = [];
+    const l = NonceLedger.onDisk(dir, 'sqlite', opts(alarms), async () => [...unused]);
+    await l.claim(id(1), 'n1', S(1));
+    await commit(l);
+    unused.delete(id(1)); // its row consumed
+    // Whoever writes the directory puts n1's row back unused and removes the journal.
+    unused.add(id(1));
+    rmSync(join(dir, 'journal'));
+    l.issued(id(3)); // an unrelated request of the same live process
+    unused.add(id(3));
+    await commit(l);
+    await refusalAsync(l.claim(id(1), 'n1', S(2)), 'E_NONCE_REOPENED', 1);
+    // What it still holds is still openable, and the journal written again says so for the host's next process.
+    await l.claim(id(2), 'n2', S(3));
+    const next = NonceLedger.onDisk(dir, 'sqlite', opts(), async () => [...unused]);
+    await refusalAsync(next.claim(id(1), 'n1', S(2)), 'E_NONCE_REOPENED', 1);
+    await next.claim(id(3), 'n3', S(4));
   });
 
   it('no journal yet: started from what the store holds (SQLite\'s unused nonces), written at the first settle', async () => {
