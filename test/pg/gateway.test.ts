@@ -20,7 +20,9 @@
  *   → the cooperative close → a second channel whose host is lost between gateway settle and
  *   gateway complete: the device keeps the settle signed against that host's nonce, another
  *   host cannot complete it, there is nothing to abandon, the gateway's exit (gateway claim)
- *   is its way out.
+ *   is its way out → the steps that use no nonce open no host epoch: gateway pay's mark
+ *   before its node pays, from a --state-dir that never opened one, and gateway claim
+ *   without --state-dir (HOME a fresh directory) write nothing outside the store.
  *
  * The test keeps its own book of which gateway nonce each state was signed against (the
  * next_nonce of the last gateway message the device took) and which txids answered it
@@ -32,11 +34,13 @@
  * Seen failing: before host epochs, at the first gateway pay (E_NONCE_ELSEWHERE: the open's
  * nonce died with its process); with the host's witness check removed, after the restore
  * (the revived nonce signed a second state: a gateway/job printed); with the contract lock
- * and the nonce's consumed check removed, in the race (two jobs under one nonce).
+ * and the nonce's consumed check removed, in the race (two jobs under one nonce); before the
+ * no-nonce steps passed `nonces: 'none'`, the host's nonce key file written under the fresh
+ * --state-dir and under ~/.offchain.
  */
 import { beforeAll, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Address, OutScript } from '@scure/btc-signer';
 import { base64, hex } from '@scure/base';
@@ -52,6 +56,12 @@ import { StateSeal } from '../../src/lib/store/state-seal.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { MINT_KEY, USER_KEY } from '../e2e/fixtures.ts';
 import { NOW, invoice, paymentHash as paymentHashOf, preimage } from '../lib/device/world.ts';
+import { Config } from '@oclif/core';
+import { DeviceCommand } from '../../src/lib/cli/device-command.ts';
+import { createTerminal } from '../../src/lib/cli/terminal.ts';
+import { keyFlags, stateFlags } from '../../src/lib/cli/flags.ts';
+import { storeFlags } from '../../src/lib/cli/store-flags.ts';
+import { systemRandom } from '../../src/lib/random.ts';
 
 const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKeyOf(hex.decode(MINT_KEY))]);
 const SEAL = StateSeal.fromMintKey(hex.decode(MINT_KEY));
@@ -117,6 +127,8 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
   let raceLoser = '';
   /** The host serving the gateway's steps (host A until it is lost). */
   let home = hostA;
+  /** The toll whose job is in flight at the end (on the second channel), for the steps that use no nonce. */
+  let inFlight = -1;
 
   const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
   const gateway = (host: string, ...args: string[]): Stage => ({
@@ -496,9 +508,58 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
     expect(tx.outputs.map((o) => Number(o.amount))[0]).toBe(A);
     // And the channel carries on at host D.
     const m = toll++;
+    inFlight = m;
     const [, job2] = ok(await tee([devicePay(m, 2_000_000n), gw(hostD, 'gateway', 'pay', ...terms, '--now', String(NOW), ...chain)]), 'gateway/job');
     book(receipt!.next_nonce.pubnonce, job2!.state_txid);
     expect(job2!.state).toBe(signedC!.state + 1);
     for (const [under, txids] of signedUnder) expect(txids.size, `states signed against nonce ${under.slice(0, 16)}…`).toBe(1);
   }, 60_000);
+
+  // The steps that take, issue and burn no nonce open no host epoch (issue 38, as exit-credit):
+  // a host's nonce key and witness written for them would be files where none was asked for,
+  // and an epoch opened for nothing can retire the host's key or fail E_STORE_ROLLED_BACK.
+  it('gateway pay\'s mark before its node pays (DeviceCommand.gatewayMarkAttempted, in process) from a --state-dir that never opened the host epoch: the job marked, nothing written under it', async () => {
+    const hostE = join(fx.root, 'gateway-host-e');
+    mkdirSync(hostE);
+    expect((await record()).gateway.in_flight).toMatchObject({ payment_hash: paymentHash(inFlight) });
+    expect((await record()).gateway.in_flight.attempted).toBeUndefined();
+    const saved = { MINT_KEY: process.env.MINT_KEY, OFFCHAIN_STORE_PASSWORD: process.env.OFFCHAIN_STORE_PASSWORD };
+    Object.assign(process.env, { MINT_KEY, OFFCHAIN_STORE_PASSWORD: fx.server.password });
+    try {
+      const cmd = new MarkAttempted([], await Config.load(ROOT));
+      await cmd.mark({ 'key-env': 'MINT_KEY', 'state-dir': hostE, store: url }, contractId, paymentHash(inFlight));
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    }
+    expect((await record()).gateway.in_flight).toMatchObject({ payment_hash: paymentHash(inFlight), attempted: true });
+    expect(readdirSync(hostE, { recursive: true })).toEqual([]);
+  }, 30_000);
+
+  it('gateway claim without --state-dir (HOME a fresh directory): the exit with the HTLC claimed, the contract frozen, nothing written under the home directory', async () => {
+    const homeDir = join(fx.root, 'gateway-claim-home');
+    mkdirSync(homeDir);
+    const [claim] = await tee([{
+      args: ['gateway', 'claim', '--fee-rate', '2', '--preimage-file', preimageFile(inFlight), '--contract', contractId, '--key-env', 'MINT_KEY', '--store', url],
+      env: { MINT_KEY, OFFCHAIN_STORE_PASSWORD: fx.server.password, HOME: homeDir },
+    }]);
+    const [exit] = ok([claim!], 'credit/exit');
+    expect(exit).toMatchObject({ contract_id: contractId, htlc_claim: { amount_sat: htlcSat(2_000_000n) } });
+    expect((await record()).exiting).toMatchObject({ txid: exit!.state_tx.txid });
+    expect(readdirSync(homeDir, { recursive: true })).toEqual([]);
+  }, 30_000);
 }, { prefix: 'offchain-pg-gateway-' });
+
+/**
+ * gateway pay's mark (committed before its Lightning node is asked to pay), reached without a
+ * node: the real DeviceCommand method on flags set as oclif would parse them.
+ */
+class MarkAttempted extends DeviceCommand<typeof MarkAttempted> {
+  static override flags = { ...keyFlags, ...stateFlags, ...storeFlags };
+  protected async execute(): Promise<void> {}
+  async mark(flags: Record<string, string>, contractId: string, paymentHash: string): Promise<void> {
+    this.flags = flags as never;
+    this.term = createTerminal(process.stderr, {});
+    this.random = systemRandom;
+    await this.gatewayMarkAttempted('regtest', contractId, paymentHash);
+  }
+}

@@ -57,6 +57,8 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
     const maxFeeRate = Math.round(feeLimits.maxFeeRate * 1000);
     // One transaction of the mint's store, as exit-credit: the freeze is written only after
     // the node accepted (with --broadcast), so a refused or failed broadcast changes nothing.
+    // The state is signed already and the claim is the gateway's key alone: no nonce, so on
+    // PostgreSQL no host epoch is opened and nothing is kept under --state-dir.
     const message = await this.withMint(network, async (ctx, store) => {
       if (f.broadcast && !ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url (or drop --broadcast and submit the printed package with bitcoin-cli submitpackage)');
       const id = await this.pickContract(store, ['open', 'closing', 'rolling-over']);
@@ -96,7 +98,7 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
       }
       if (!record.exiting && !f['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
       return message;
-    });
+    }, { nonces: 'none' });
     return { message };
   }
 }

@@ -140,6 +140,7 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
   /**
    * Marks the payment in flight as attempted on Lightning, committed before the node is asked
    * to pay (lightning.ts: a completed payment settles only a job this gateway attempted).
+   * It takes, issues and burns no nonce: on PostgreSQL it opens no host epoch (`nonces: 'none'`).
    */
   protected async gatewayMarkAttempted(network: Network, contractId: string, paymentHash: string): Promise<void> {
     await this.withMint(network, async (_ctx, store) => {
@@ -149,7 +150,7 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
       if (rec.status !== 'open' || rec.exiting || rec.settlement) refuse('E_CONTRACT_FROZEN', `contract ${contractId} froze before its payment was sent: nothing is paid on Lightning for it`);
       if (f.attempted) return;
       await store.put({ ...rec, gateway: { ...rec.gateway!, in_flight: { ...f, attempted: true } } });
-    });
+    }, { nonces: 'none' });
   }
 
   /**
