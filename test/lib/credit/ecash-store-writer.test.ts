@@ -15,6 +15,7 @@
  * and offered to the test-code Nutshell mint, which must not accept a proof for more than
  * the payment signed.
  */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -22,9 +23,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { refusalAsync } from '../../setup/refusal.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
 import * as user from '../../../src/lib/credit/user.ts';
-import { makeOutputs } from '../../../src/lib/credit/ecash.ts';
 import { readRestoreRequest, restoreSignatures } from '../../../src/lib/credit/ecash-restore.ts';
-import { KS, ecashWorld, memorySink, open, type UpdateRequest, type W } from './ecash-world.ts';
+import { ECASH_KEYSETS_DOC, EcashSigner, followKeysets, publishedKeysets, readKeysAnswer, readKeysetsAnswer, settleKeyset, type EcashKeysetsDoc, type LiveMint } from '../../../src/lib/credit/ecash-keysets.ts';
+import { ecashOffer, makeOutputs } from '../../../src/lib/credit/ecash.ts';
+import { fromHex } from '../../../src/lib/bytes.ts';
+import { loadVector } from '../../helpers.ts';
+import { KS, MINT_URL, SEED, ecashWorld, memorySink, open, type UpdateRequest, type W } from './ecash-world.ts';
+import { POLICY, world } from './world.ts';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 
@@ -112,5 +117,79 @@ describe('as the mint\'s database writer: restore signs only what the receipts c
     const after = await pay(w, id, 1000n);
     const answer = await restoreSignatures(w.mintBook, [KS], ask(after.request.outputs));
     expect(JSON.stringify(answer.signatures)).toBe(JSON.stringify(after.receipt.signatures));
+  });
+});
+
+// ——— the `ecash-keysets` document ———
+
+const OLD = '01884a74bb2fc5ee6e5f958f89f9e4e6cf79241fbc9fd1012d6811b054a78beffe'; // a fresh 0.20.3's keyset (index 0, fee 100)
+const liveMint = (folder: string): LiveMint => ({
+  source: folder,
+  keysets: readKeysetsAnswer(loadVector(`nutshell/${folder}/keysets.json`), folder),
+  keys: readKeysAnswer(loadVector(`nutshell/${folder}/keys.json`), folder),
+});
+/** NUT-02 version 00 by test code: the first 7 bytes of SHA-256 over the keys' bytes, by amount. */
+const v00Id = (keys: Record<string, string>) =>
+  '00' + createHash('sha256').update(Buffer.concat(Object.entries(keys).sort(([a], [b]) => (BigInt(a) < BigInt(b) ? -1 : 1)).map(([, k]) => Buffer.from(k, 'hex')))).digest('hex').slice(0, 14);
+
+/** A world whose credit mint keeps its keysets in its store as the CLI does (--publish against a fresh 0.20.3), its signer reading them at each request. */
+async function storedKeysetsWorld(wallet: string) {
+  const w = world();
+  const { doc } = publishedKeysets(SEED, settleKeyset(SEED, {}, liveMint('default')), undefined, liveMint('default'));
+  await w.mintBook.writeDoc(ECASH_KEYSETS_DOC, doc);
+  w.mint.policy = { ...POLICY, ecash: ecashOffer(doc.keysets[0]!, MINT_URL) };
+  w.mint.ecash = { keyset: KS, signer: new EcashSigner(SEED, async () => (await w.mintBook.readDoc<EcashKeysetsDoc>(ECASH_KEYSETS_DOC))!), signatures: w.mintBook };
+  w.user.walletSeed = fromHex(wallet.repeat(64));
+  return w;
+}
+
+describe('as the mint\'s database writer: the ecash-keysets document', () => {
+  it('rewritten to issue under the version-00 id of the same keys (one a fresh 0.20.3 mint does not know): the mint signs nothing (E_STATE_CORRUPT), the nonce unused; was: the receipt announced that id and the user adopted it', async () => {
+    const w = await storedKeysetsWorld('5a');
+    try {
+      const id = await open(w);
+      await w.mintBook.commit();
+      const doc = (await w.mintBook.readDoc<EcashKeysetsDoc>(ECASH_KEYSETS_DOC))!;
+      expect(doc.active).toBe(OLD);
+      const old = doc.keysets.find((k) => k.id === OLD)!;
+      const alias = v00Id(old.keys);
+      expect(liveMint('default').keysets.map((k) => k.id)).not.toContain(alias);
+      // the writer: no seed, only the public keys and NUT-02 — the same keys, the same path, under the v00 id
+      const forged = { ...doc, active: alias, keysets: [{ ...old, id: alias, id_version: '00' }, ...doc.keysets.map((k) => ({ ...k, active: false }))] };
+      const db = await writer(w);
+      expect(db.prepare('UPDATE meta SET value = ? WHERE key = ?').run(JSON.stringify(forged), `doc:${ECASH_KEYSETS_DOC}`).changes).toBe(1);
+      db.close();
+      const request = await user.updateRequest(w.user, id, 1000n) as UpdateRequest;
+      expect(request.outputs.every((o) => o.id === OLD)).toBe(true);
+      const e = await refusalAsync(w.mintBook.step(() => mint.acceptUpdate(w.mint, request as never)), 'E_STATE_CORRUPT', 3);
+      expect(e.message).toMatch(/ecash-keysets/);
+      expect(await w.mint.nonces.status(fromHex((await w.userBook.get(id))!.mint_nonce!.pubnonce))).toBe('unused');
+      // and restore, which reads the same document, answers nothing either
+      await refusalAsync((async () => restoreSignatures(w.mintBook, await w.mint.ecash!.signer.kept(), ask(request.outputs)))(), 'E_STATE_CORRUPT', 3);
+    } finally {
+      w.dir.cleanup();
+    }
+  });
+
+  it('credit ecash follow (followKeysets against the mint\'s answers) rebuilds it: the forged keyset unlisted, the mint\'s own active again, payments signed under it', async () => {
+    const w = await storedKeysetsWorld('5b');
+    try {
+      const id = await open(w);
+      await w.mintBook.commit();
+      const doc = (await w.mintBook.readDoc<EcashKeysetsDoc>(ECASH_KEYSETS_DOC))!;
+      const old = doc.keysets.find((k) => k.id === OLD)!;
+      const alias = v00Id(old.keys);
+      const forged = { ...doc, active: alias, keysets: [{ ...old, id: alias, id_version: '00' }, ...doc.keysets.map((k) => ({ ...k, active: false }))] };
+      const rebuilt = followKeysets(SEED, forged as EcashKeysetsDoc, liveMint('default')).doc;
+      expect(rebuilt.active).toBe(OLD);
+      expect(rebuilt.keysets.find((k) => k.id === alias)).toMatchObject({ active: false, listed: false });
+      await w.mintBook.writeDoc(ECASH_KEYSETS_DOC, rebuilt);
+      const request = await user.updateRequest(w.user, id, 1000n) as UpdateRequest;
+      const receipt = await w.mintBook.step(() => mint.acceptUpdate(w.mint, request as never));
+      expect(receipt.signatures!.map((s) => s.id)).toEqual(request.outputs.map(() => OLD));
+      expect(receipt.next_keyset).toBeUndefined();
+    } finally {
+      w.dir.cleanup();
+    }
   });
 });
