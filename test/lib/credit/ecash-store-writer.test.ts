@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { refusalAsync } from '../../setup/refusal.ts';
+import { refusal, refusalAsync } from '../../setup/refusal.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
 import * as user from '../../../src/lib/credit/user.ts';
 import { readRestoreRequest, restoreSignatures } from '../../../src/lib/credit/ecash-restore.ts';
@@ -191,5 +191,30 @@ describe('as the mint\'s database writer: the ecash-keysets document', () => {
     } finally {
       w.dir.cleanup();
     }
+  });
+});
+
+describe('the user\'s side of the same attack: an announced keyset with the keys it already uses under another id', () => {
+  // Defence in depth for the finding above: a rotation derives new keys (the next index); the same keys under another id
+  // are never one — they are what a writer of the mint's database (or a dishonest mint) can announce without any seed.
+  it('refused (E_BAD_KEYSET) although signed by the mint: the same keys under their v00 id, or under a v01 id with another fee; a real rotation is adopted', async () => {
+    const { MINT } = await import('./world.ts');
+    const { adoptKeyset } = await import('../../../src/lib/credit/ecash.ts');
+    const { announce, recordOf, signAnnouncement } = await import('../../../src/lib/credit/ecash-keysets.ts');
+    const fresh = settleKeyset(SEED, {}, liveMint('default'));
+    const e = { ...ecashOffer(fresh, MINT_URL), counter: 3, issued_sat: 0 };
+    const CONTRACT = 'c5'.repeat(32);
+    const from = { contractId: CONTRACT, state: 2, mintPubkey: MINT.publicKey };
+    const signed = (a: ReturnType<typeof announce>) => signAnnouncement(a, CONTRACT, 2, MINT.secretKey, new Uint8Array(32).fill(7));
+    const same = announce(recordOf(fresh));
+    const asV00 = { ...same, id: v00Id(same.keys) };
+    const feeZero = recordOf(settleKeyset(SEED, { input_fee_ppk: 0 })); // the same keys, a v01 id committing to fee 0
+    expect(feeZero.id).not.toBe(fresh.id);
+    expect(feeZero.keys).toEqual(same.keys);
+    for (const alias of [asV00, announce(feeZero)]) {
+      expect(refusal(() => adoptKeyset(e, signed(alias), from), 'E_BAD_KEYSET', 4).message).toMatch(/the keys this contract already issues under/);
+    }
+    const index1 = recordOf(settleKeyset(SEED, { path: "m/0'/0'/1'" }, liveMint('default-rotated-once')));
+    expect(adoptKeyset(e, signed(announce(index1)), from).keyset_id).toBe(index1.id);
   });
 });
