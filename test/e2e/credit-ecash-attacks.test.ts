@@ -143,4 +143,25 @@ describe('review: ecash through the CLI, attacked', () => {
     expect(evil.stdout).toBe('');
     expect(evil.stderr).toMatch(/E_TOKEN_MISMATCH/);
   });
+
+
+  // Issue 42 item 3, through the command: a --keyset whose keys do not hash to the id it
+  // names (one key swapped; id, unit and fee as the mint announced them) is refused before
+  // any proof is checked against it — with the check removed, the token read all_valid.
+  it('credit token decode --keyset with one key swapped: E_BAD_KEYSET (exit 4, one line, nothing on stdout)', () => {
+    const doc = JSON.parse(readFileSync(join(ROOT, 'fixtures/credit/keyset.json'), 'utf8'));
+    const ks = doc.keysets[0];
+    const swapped = { ...doc, keysets: [{ ...ks, keys: { ...ks.keys, '1': ks.keys['2'] } }] };
+    writeFileSync(join(root, 'swapped-keyset.json'), JSON.stringify(swapped));
+    const ok = run(['credit', 'token', 'decode', '--keyset', 'fixtures/credit/keyset.json', '--in', 'fixtures/credit/token.txt'], { env: ENV });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).all_valid).toBe(true);
+    const bad = run(['credit', 'token', 'decode', '--keyset', join(root, 'swapped-keyset.json'), '--in', 'fixtures/credit/token.txt'], { env: ENV });
+    expect(bad.status).toBe(4);
+    expect(bad.stdout).toBe('');
+    const errors = bad.stderr.split('\n').filter((l) => l.startsWith('offchain: error')); // (besides the test seed's warning)
+    expect(errors).toHaveLength(1);
+    expect(/^offchain: error (E_[A-Z0-9_]+): /.exec(errors[0]!)?.[1]).toBe('E_BAD_KEYSET');
+    expect(bad.stderr).toContain(`keyset ${ks.id.slice(0, 18)}…`);
+  });
 });

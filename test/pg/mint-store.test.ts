@@ -63,7 +63,7 @@ type Rec = { contract_id: string; status: string; n?: number };
     await s.step(() => s.issue('ctx/1', gen(n.sec, n.pub)));
     await s.step(() => s.take(n.pub, 'ctx/1'));
     await s.step(() => s.bindFunding('aa:0', { contract_id: 'c1', kind: 'open' }));
-    await s.step(() => s.recordBlindSignatures('c1', 1, [{ B_: '02'.repeat(33), keyset_id: 'k', amount: 8 }]));
+    await s.step(() => s.recordBlindSignatures('c1', 1, [{ B_: '02'.repeat(33), keyset_id: 'k', amount: 8, C_: '02'.repeat(33) }]));
     const c = await raw(t);
     const refused = async (sql: string, params: unknown[] = []) => {
       const e = await c.query(sql, params).then(() => undefined, (err: { code: string }) => err);

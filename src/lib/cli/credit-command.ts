@@ -117,7 +117,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * stream's) — see pg/host-epoch.ts and the restore rule in pg/mint-store.ts; 'none' for a
    * step that issues, takes and burns none (the process's own, then, unused: no file).
    */
-  protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'host' | 'process' | 'none' } = {}): Promise<T> {
+  protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'host' | 'process' | 'none'; keysetsAsStored?: boolean } = {}): Promise<T> {
     const mint = await this.keyPair(network);
     const { StateSeal } = await import('../store/state-seal.ts');
     return this.onMintStore(network, async (store, dir, policy) => {
@@ -128,7 +128,8 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
         const seed = await this.ecashSeed(false);
         if (seed !== undefined) {
           const signer = await this.ecashSigner(store, policy.ecash, seed);
-          ctx.ecash = { keyset: (await signer.refresh()).active, signer, signatures: store };
+          // keysetsAsStored: `credit ecash follow`, which repairs a document without this seed's MAC (ecash-keysets.ts)
+          ctx.ecash = { keyset: (await signer.refresh(opts.keysetsAsStored !== true)).active, signer, signatures: store };
         }
       }
       const result = await use(ctx, store);

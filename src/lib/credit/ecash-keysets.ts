@@ -20,6 +20,16 @@
  *   receipt, so an announcement dropped on its way costs the user nothing.
  * - Following a rotation writes public data only (ids, paths, fees, keys); the private
  *   keys are derived from the seed at use and never stored.
+ * - The store is not the authority on which keyset to issue under: the document carries a
+ *   MAC (HMAC-SHA256 under a key derived from the ecash seed, which the store never sees)
+ *   made by whoever wrote it from the ecash mint's answers (--publish, follow); the signer
+ *   checks it at every read and signs nothing under a document without it
+ *   (E_STATE_CORRUPT). Each record's keys are self-consistent to anyone (public keys,
+ *   NUT-02), so without the MAC a writer of the database could have the mint issue — and
+ *   announce, signed — the same keys under an id the ecash mint never announced (its v00
+ *   id, another fee or expiry): tokens the ecash mint does not know. A document written
+ *   before it was sealed is sealed by `credit ecash follow` (which checks it against the
+ *   mint's answers) or a new --publish.
  *
  *   who       step            in                                checks                                              written                out
  *   operator  publish/check   settings (+ the mint's answers)   derive; reproduce the mint's active keyset          keysets doc, offer     credit/offer | credit/ecash-check
@@ -28,6 +38,7 @@
  *                                                               payment's or announced keyset
  *   user      receipt         next_keyset                       the mint's signature; keys hash to the id; unit    record: next keyset    credit/balance
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
@@ -55,8 +66,33 @@ export type EcashKeysetRecord = KeysetSettings & {
   keys: Record<string, string>;
 };
 
-/** The credit mint's store document 'ecash-keysets'. */
-export type EcashKeysetsDoc = { active: string; keysets: EcashKeysetRecord[] };
+/** The credit mint's store document 'ecash-keysets' (`mac`: sealKeysetsDoc). */
+export type EcashKeysetsDoc = { active: string; keysets: EcashKeysetRecord[]; mac?: string };
+
+/** The MAC key: tagged SHA-256 of the ecash seed (the seed itself never keys anything but BIP-32). */
+const docMacKey = (seed: string | Uint8Array) => schnorr.utils.taggedHash('offchain/credit/v1/ecash-keysets-mac', seedBytes(seed));
+const docMac = (seed: string | Uint8Array, doc: EcashKeysetsDoc) =>
+  createHmac('sha256', docMacKey(seed)).update(stringifyLine({ active: doc.active, keysets: doc.keysets })).digest('hex');
+
+/** The document with the MAC of the seed that derived its keysets (its writers: --publish, follow). */
+export function sealKeysetsDoc(seed: string | Uint8Array, doc: EcashKeysetsDoc): EcashKeysetsDoc {
+  const { mac: _m, ...body } = doc;
+  return { ...body, mac: docMac(seed, body) };
+}
+
+/** The document as this seed's holder wrote it, or E_STATE_CORRUPT (exit 3): nothing is issued under it. */
+export function checkKeysetsDoc(seed: string | Uint8Array, doc: EcashKeysetsDoc): EcashKeysetsDoc {
+  const want = Buffer.from(docMac(seed, doc), 'hex');
+  const got = typeof doc.mac === 'string' && /^[0-9a-f]{64}$/.test(doc.mac) ? Buffer.from(doc.mac, 'hex') : undefined;
+  if (!got || !timingSafeEqual(want, got)) {
+    throw new MalformedInputError(
+      'E_STATE_CORRUPT',
+      `the store's ${ECASH_KEYSETS_DOC} document ${got ? 'was changed by someone without the ecash seed' : 'carries no MAC of this ecash seed (changed by someone without it, or written before documents were sealed)'}: nothing is issued under it. ` +
+        'Rebuild it from the ecash mint\'s answers: offchain credit ecash follow --ecash-keysets URL (and check who writes the mint\'s database)',
+    );
+  }
+  return doc;
+}
 
 /**
  * The announcement a receipt carries when the next payment is to use another keyset, signed
@@ -260,7 +296,7 @@ export function followKeysets(seed: string | Uint8Array, doc: EcashKeysetsDoc, l
   }
   const issuing = keysets.filter((k) => k.active && k.unit === current.unit && splitPath(k.path).prefix === prefix).sort((a, b) => splitPath(b.path).index - splitPath(a.path).index)[0];
   if (!issuing) throw new RefusedError('E_ECASH_NO_ACTIVE_KEYSET', `${live.source} lists none of this credit mint's keysets as active any more, and no new active ${current.unit} keyset: nothing to issue under`);
-  return { doc: { active: issuing.id, keysets }, added };
+  return { doc: sealKeysetsDoc(bytes, { active: issuing.id, keysets }), added };
 }
 
 /**
@@ -272,7 +308,7 @@ export function followKeysets(seed: string | Uint8Array, doc: EcashKeysetsDoc, l
 export function publishedKeysets(seed: string | Uint8Array, ks: MintKeyset, stored: EcashKeysetsDoc | undefined, live?: LiveMint): { doc: EcashKeysetsDoc; keyset: EcashKeysetRecord } {
   if (ks.unit !== 'sat') throw new UsageError('E_USAGE', `the credit contract pays in sat; keyset ${short(ks.id)} is in ${ks.unit}`);
   const older = (stored?.keysets ?? []).filter((k) => k.id !== ks.id).map((k) => ({ ...k, active: false }));
-  let doc: EcashKeysetsDoc = { active: ks.id, keysets: [recordOf(ks), ...older] };
+  let doc: EcashKeysetsDoc = sealKeysetsDoc(seed, { active: ks.id, keysets: [recordOf(ks), ...older] });
   if (live) doc = followKeysets(seed, doc, live).doc;
   return { doc, keyset: doc.keysets.find((k) => k.id === doc.active)! };
 }
@@ -312,9 +348,9 @@ export class EcashSigner {
   private cache = new Map<string, MintKeyset>();
   private doc: EcashKeysetsDoc | undefined;
 
-  /** A signer over keysets already derived, the first active (library tests and benchmarks: no seed to derive from). */
+  /** A signer over keysets already derived, the first active (library tests and benchmarks: no seed to derive from; its document sealed under the empty seed). */
   static fixed(...keysets: MintKeyset[]): EcashSigner {
-    const signer = new EcashSigner('', async () => ({ active: keysets[0]!.id, keysets: keysets.map((k, i) => recordOf(k, i === 0)) }));
+    const signer = new EcashSigner('', async () => sealKeysetsDoc('', { active: keysets[0]!.id, keysets: keysets.map((k, i) => recordOf(k, i === 0)) }));
     for (const k of keysets) signer.cache.set(k.id, k);
     return signer;
   }
@@ -325,10 +361,14 @@ export class EcashSigner {
     private readonly now: () => number = () => Date.now(),
   ) {}
 
-  /** The document as stored now, and its active keyset (derived and checked: a wrong seed refuses here, before anything is signed). */
-  async refresh(): Promise<{ doc: EcashKeysetsDoc; active: MintKeyset }> {
-    this.doc = await this.load();
-    return { doc: this.doc, active: this.keyset(this.doc.keysets.find((k) => k.id === this.doc!.active)!) };
+  /** The document as stored now — its MAC this seed's (checkKeysetsDoc) unless `sealed` is false — and its active keyset (derived and checked: a wrong seed refuses here, before anything is signed). */
+  async refresh(sealed = true): Promise<{ doc: EcashKeysetsDoc; active: MintKeyset }> {
+    const doc = await this.load();
+    // The active keyset first: another seed than the mint's is E_WRONG_KEY (what the operator got wrong), not a changed document.
+    const active = this.keyset(doc.keysets.find((k) => k.id === doc.active)!);
+    // Unsealed only for `credit ecash follow`, which rebuilds the document from the ecash mint's answers and seals it.
+    this.doc = sealed ? checkKeysetsDoc(this.seed, doc) : doc;
+    return { doc: this.doc, active };
   }
 
   /** The keyset of a record, derived once from the seed; the seed must reproduce its keys and id. */
@@ -390,7 +430,9 @@ export class EcashSigner {
 
 /**
  * The document of a store published before keysets were kept (an offer naming one v00
- * keyset): that keyset, at the path the operator gives.
+ * keyset): that keyset, at the path the operator gives. Unsealed: the stored offer is the
+ * database's word, so nothing is issued under it (E_STATE_CORRUPT) until `credit ecash
+ * follow` has checked it against the ecash mint's answers and sealed the document.
  */
 export function legacyKeysetsDoc(offer: { keyset_id: string; unit: string; keys: Record<string, string>; input_fee_ppk?: number; final_expiry?: number | null }, path: string): EcashKeysetsDoc {
   const version = keysetIdVersion(offer.keyset_id) ?? '00';

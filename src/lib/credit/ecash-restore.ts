@@ -19,6 +19,13 @@
  *   the row's keyset and amount, and the NUT-12 DLEQ whose nonce is derived from
  *   (a, A, B_, C_) (nut12.ts) — recomputed, not stored, so nothing secret is read from the
  *   store and nothing is written (Nutshell recomputes its restored DLEQs too).
+ * - The store is not the authority on what was signed: a row is answered only if the C_ it
+ *   kept (the receipt's) is the C_ recomputed from its B_, keyset and amount. A writer of
+ *   the database has no key, so it cannot make that C_ for a B_ of its own or for another
+ *   amount: a row inserted, its amount or keyset changed, or its C_ missing (a row written
+ *   before rows kept it, or by an older toolkit) is E_STATE_CORRUPT (exit 3) and nothing is
+ *   answered. Before this, restore signed whatever a row said — ecash out of nothing for
+ *   whoever could write one row.
  * - Every keyset the credit mint signed under answers: the active one and each it issued
  *   under before the ecash mint rotated (the `ecash-keysets` document keeps them all).
  * - Read-only, and needs the keysets' private keys: a row under a keyset this mint does not
@@ -103,6 +110,13 @@ export async function restoreSignatures(
     if (k === undefined || !A) throw new Error(`keyset ${ks.id} has no key for the stored amount ${row.amount}`);
     const B_ = pointFromBytes(fromHex(o.B_, `outputs[${i}].B_`), `outputs[${i}].B_`);
     const C_ = signBlindedMessage(k, B_);
+    // The row must carry the C_ its receipt did: only the key makes it, so a row the mint did not write never gets signed.
+    if (row.C_ !== toHex(compressed(C_))) {
+      throw new MalformedInputError(
+        'E_STATE_CORRUPT',
+        `output ${i} (B_ ${o.B_.slice(0, 16)}…): the store's row (keyset ${row.keyset_id}, ${row.amount} sat) ${row.C_ === null ? 'keeps no signature (written before rows kept one, or by an older toolkit)' : 'keeps a signature this keyset\'s key does not give for it'}: not a row this mint wrote as it stands, so nothing is signed; check who writes the mint's database`,
+      );
+    }
     const d = createDleq(k, B_, C_, A);
     outputs.push(o);
     signatures.push({ amount: row.amount, id: row.keyset_id, C_: toHex(compressed(C_)), dleq: { e: toHex(d.e), s: toHex(d.s) } });

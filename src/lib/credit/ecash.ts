@@ -94,13 +94,18 @@ type UserEcashKeysets = EcashOfferJson & { counter: number; previous_keyset?: Pi
 /**
  * The user adopts the keyset a receipt announces for its next payment (the ecash mint
  * rotated): signed by the mint's key for this contract and state, and checked like an
- * offer's (keys hash to the id, with its unit, fee and expiry; the same unit), then it is the keyset of the next request's outputs, with its own NUT-13
+ * offer's (keys hash to the id, with its unit, fee and expiry; the same unit; no key of the
+ * current keyset — the same keys under another id are no rotation), then it is the keyset of the next request's outputs, with its own NUT-13
  * counter; the one it replaces is kept to check the last receipt again.
  */
 export function adoptKeyset<E extends UserEcashKeysets>(e: E, next: NextKeysetJson, from: { contractId: string; state: number; mintPubkey: Uint8Array }): E {
   if (next.id === e.keyset_id) return e;
   checkAnnouncement(next, from.contractId, from.state, from.mintPubkey);
   if (next.unit !== e.unit) refuse('E_BAD_KEYSET', `the receipt announces keyset ${next.id} in ${next.unit}, this contract takes ${e.unit}`);
+  // A rotation derives new keys (the next index): the same keys under another id (their v00 id, another fee or expiry) are
+  // none — an id the ecash mint may never have announced, which anyone can compute from public keys (a writer of the mint's store).
+  const shared = Object.entries(next.keys).find(([a, K]) => e.keys[a] === K);
+  if (shared) refuse('E_BAD_KEYSET', `the receipt announces keyset ${next.id} with the keys this contract already issues under (keyset ${e.keyset_id}; the key of ${shared[0]}): the same keys under another id are not a rotation; not adopted, nothing kept`);
   checkEcashOffer({ keyset_id: next.id, unit: next.unit, input_fee_ppk: next.input_fee_ppk, final_expiry: next.final_expiry, keys: next.keys });
   const { keyset_id, unit, input_fee_ppk, final_expiry, keys } = e;
   return {

@@ -223,7 +223,7 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
     ...(signatures && keysets?.announce ? { next_keyset: signAnnouncement(keysets.announce, c.id, req.state, ctx.mint.secretKey, ctx.random.bytes(32, 'next-keyset')) } : {}),
   };
   // Same transaction as the state: signatures exist only for stored states (B_ unique in the table).
-  if (signatures) await ctx.ecash!.signatures.recordBlindSignatures(c.id, req.state, req.outputs!.map((o) => ({ B_: o.B_, keyset_id: o.id, amount: o.amount })));
+  if (signatures) await ctx.ecash!.signatures.recordBlindSignatures(c.id, req.state, req.outputs!.map((o, i) => ({ B_: o.B_, keyset_id: o.id, amount: o.amount, C_: signatures[i]!.C_ })));
   const issued = signatures ? (record.ecash_issued_sat ?? 0) + req.amount_sat : record.ecash_issued_sat;
   await ctx.records.put({
     ...record, next_state: req.state + 1, latest: { state: req.state, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex, receipt },

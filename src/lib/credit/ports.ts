@@ -78,16 +78,19 @@ export type MintPolicy = {
 export interface BlindSignaturePort {
   /** Who B_ was signed for, if anyone. */
   blindSignatureOwner(B_: string): Promise<{ contract_id: string; state: number } | undefined>;
-  /** Inside the open step; refuses (E_BLINDED_MESSAGE_REUSED) a B_ already recorded. */
-  recordBlindSignatures(contractId: string, state: number, rows: { B_: string; keyset_id: string; amount: number }[]): Promise<void>;
+  /** Inside the open step; refuses (E_BLINDED_MESSAGE_REUSED) a B_ already recorded. Each row keeps the C_ its receipt carried (restore answers only that). */
+  recordBlindSignatures(contractId: string, state: number, rows: { B_: string; keyset_id: string; amount: number; C_: string }[]): Promise<void>;
   /** Per keyset: all ecash ever signed. */
   ecashIssuance(): Promise<{ keyset_id: string; issued_sat: number; signatures: number }[]>;
   /** The rows of the blinded messages among `B_s` (exact hex) that were signed; read-only (NUT-09 restore). */
   signedBlindedMessages(B_s: string[]): Promise<SignedBlindedMessage[]>;
 }
 
-/** One blinded message the mint signed: for whom, under which keyset, for what amount. */
-export type SignedBlindedMessage = { B_: string; contract_id: string; state: number; keyset_id: string; amount: number };
+/**
+ * One blinded message the mint signed: for whom, under which keyset, for what amount, and
+ * the C_ it answered (null in a row written before rows kept it, or by an older toolkit).
+ */
+export type SignedBlindedMessage = { B_: string; contract_id: string; state: number; keyset_id: string; amount: number; C_: string | null };
 
 export type NextNonceJson = { state: number; pubnonce: string };
 

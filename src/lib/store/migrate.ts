@@ -257,7 +257,7 @@ async function finishedBefore(db: BetterSqlite3.Database, dir: string, c: pg.Cli
 type SourceRows = {
   contracts: { contract_id: string; record: string }[];
   funding: { outpoint: string; contract_id: string; kind: string; from_contract_id: string | null }[];
-  blind: { B_: string; contract_id: string; state: number; keyset_id: string; amount: number }[];
+  blind: { B_: string; contract_id: string; state: number; keyset_id: string; amount: number; C_?: string | null }[];
   docs: { key: string; value: string }[];
   nonces: { id: string; context: string | null; pubnonce: string | null; secnonce: string | null }[];
   /** The unused nonces burned by phase 1: their public nonce and context kept, the secret gone. */
@@ -271,7 +271,7 @@ function sourceRows(db: BetterSqlite3.Database): SourceRows {
   return {
     contracts: all('SELECT contract_id, record FROM contracts ORDER BY contract_id'),
     funding: all('SELECT outpoint, contract_id, kind, from_contract_id FROM funding ORDER BY outpoint'),
-    blind: all('SELECT B_, contract_id, state, keyset_id, amount FROM blind_signatures ORDER BY B_'),
+    blind: all('SELECT * FROM blind_signatures ORDER BY B_'), // C_ where the source has it
     docs: all("SELECT key, value FROM meta WHERE key LIKE 'doc:%' ORDER BY key"),
     nonces,
     burned: nonces.filter((n) => n.context !== null && n.pubnonce !== null),
@@ -371,7 +371,7 @@ async function copyToTarget(db: BetterSqlite3.Database, dir: string, c: pg.Clien
     };
     await many('INSERT INTO contracts (contract_id, record) VALUES ($1, $2)', contracts.map((r) => [r.contract_id, r.record]));
     await many('INSERT INTO funding (outpoint, contract_id, kind, from_contract_id) VALUES ($1, $2, $3, $4)', funding.map((r) => [r.outpoint, r.contract_id, r.kind, r.from_contract_id]));
-    await many('INSERT INTO blind_signatures (b_, contract_id, state, keyset_id, amount) VALUES ($1, $2, $3, $4, $5)', blind.map((r) => [r.B_, r.contract_id, r.state, r.keyset_id, r.amount]));
+    await many('INSERT INTO blind_signatures (b_, contract_id, state, keyset_id, amount, c_) VALUES ($1, $2, $3, $4, $5, $6)', blind.map((r) => [r.B_, r.contract_id, r.state, r.keyset_id, r.amount, r.C_ ?? null]));
     await many('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', docs.map((r) => [r.key, r.value]));
     // Consumed: the id alone, consumed for ever. Burned: an unused row of the migration's
     // (dead) epoch whose `sealed` is random bytes — no key, no secret, nothing to open.

@@ -70,7 +70,7 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS unfunded_opens ON contracts (json_extract(record, '$.opened_at_height'))
     WHERE json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL AND json_extract(record, '$.funding_seen') IS NULL;
   CREATE TABLE IF NOT EXISTS nonces (id TEXT PRIMARY KEY, context TEXT, pubnonce TEXT, secnonce TEXT, consumed INTEGER NOT NULL DEFAULT 0);
-  CREATE TABLE IF NOT EXISTS blind_signatures (B_ TEXT PRIMARY KEY, contract_id TEXT NOT NULL, state INTEGER NOT NULL, keyset_id TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0));
+  CREATE TABLE IF NOT EXISTS blind_signatures (B_ TEXT PRIMARY KEY, contract_id TEXT NOT NULL, state INTEGER NOT NULL, keyset_id TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0), C_ TEXT);
 `;
 
 export const MINT_DB_FILE = 'mint.sqlite';
@@ -157,7 +157,7 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       takeNonce: db.prepare<[string]>('UPDATE nonces SET consumed = 1, secnonce = NULL, context = NULL, pubnonce = NULL WHERE id = ?'),
       getBlindSig: db.prepare<[string], { contract_id: string; state: number }>('SELECT contract_id, state FROM blind_signatures WHERE B_ = ?'),
       // No OR REPLACE / OR IGNORE: a second row for a B_ is a constraint violation.
-      putBlindSig: db.prepare<[string, string, number, string, number]>('INSERT INTO blind_signatures (B_, contract_id, state, keyset_id, amount) VALUES (?, ?, ?, ?, ?)'),
+      putBlindSig: db.prepare<[string, string, number, string, number, string]>('INSERT INTO blind_signatures (B_, contract_id, state, keyset_id, amount, C_) VALUES (?, ?, ?, ?, ?, ?)'),
       issuance: db.prepare<[], { keyset_id: string; issued_sat: number; signatures: number }>('SELECT keyset_id, SUM(amount) AS issued_sat, COUNT(*) AS signatures FROM blind_signatures GROUP BY keyset_id ORDER BY keyset_id'),
     };
   }
@@ -229,6 +229,8 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       db.pragma('busy_timeout = 10000');
       const created = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() === undefined;
       db.exec(SCHEMA);
+      // Rows keep the C_ they answered (ecash-restore.ts: restore answers only that); a store from before gets the column, its old rows none.
+      if (!db.prepare("SELECT 1 FROM pragma_table_info('blind_signatures') WHERE name = 'C_'").get()) db.exec('ALTER TABLE blind_signatures ADD COLUMN C_ TEXT');
       // A new store never held a state in the clear: marked so at its creation, not by a later command.
       if (created) db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run(STATES_SEALED_KEY, '1');
       const mark = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(MIGRATION_KEY);
@@ -454,11 +456,11 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
     return this.q.getBlindSig.get(B_);
   }
 
-  async recordBlindSignatures(contractId: string, state: number, rows: { B_: string; keyset_id: string; amount: number }[]): Promise<void> {
+  async recordBlindSignatures(contractId: string, state: number, rows: { B_: string; keyset_id: string; amount: number; C_: string }[]): Promise<void> {
     this.begin();
     for (const r of rows) {
       try {
-        this.q.putBlindSig.run(r.B_, contractId, state, r.keyset_id, r.amount);
+        this.q.putBlindSig.run(r.B_, contractId, state, r.keyset_id, r.amount, r.C_);
       } catch (e) {
         if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
           throw new RefusedError('E_BLINDED_MESSAGE_REUSED', `the blinded message ${r.B_.slice(0, 16)}… was already signed: a blinded message is signed once`);
@@ -476,7 +478,7 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
     if (B_s.length === 0) return [];
     // One query over a JSON array of the asked B_ (no statement per B_, no SQL built from input).
     return this.db.prepare<[string], SignedBlindedMessage>(
-      'SELECT B_, contract_id, state, keyset_id, amount FROM blind_signatures WHERE B_ IN (SELECT value FROM json_each(?))',
+      'SELECT B_, contract_id, state, keyset_id, amount, C_ FROM blind_signatures WHERE B_ IN (SELECT value FROM json_each(?))',
     ).all(JSON.stringify(B_s));
   }
 

@@ -19,7 +19,7 @@ import * as user from '../../../src/lib/credit/user.ts';
 import { adoptKeyset, ecashOffer } from '../../../src/lib/credit/ecash.ts';
 import {
   EcashSigner, announce, followKeysets, legacyKeysetsDoc, publishedKeysets, readKeysAnswer, readKeysetsAnswer, recordOf, settleKeyset,
-  signAnnouncement, type EcashKeysetsDoc, type LiveMint, type NamedSettings, type NextKeysetJson,
+  sealKeysetsDoc, signAnnouncement, type EcashKeysetsDoc, type LiveMint, type NamedSettings, type NextKeysetJson,
 } from '../../../src/lib/credit/ecash-keysets.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
@@ -173,7 +173,8 @@ describe('a rotation followed: the new active keyset reproduced at the next inde
 describe('the signer: the active keyset, or the one a contract has not moved past', () => {
   const fresh = settleKeyset(SEED, {}, live('default'));
   const rotated = followKeysets(SEED, publishedKeysets(SEED, fresh, undefined).doc, live('default-rotated-once')).doc;
-  const signer = (doc: EcashKeysetsDoc, now?: () => number) => new EcashSigner(SEED, async () => doc, now);
+  // documents changed here are sealed as their writer (the seed's holder) would (the MAC's own tests: ecash-store-writer.test.ts)
+  const signer = (doc: EcashKeysetsDoc, now?: () => number) => new EcashSigner(SEED, async () => sealKeysetsDoc(SEED, doc), now);
   const out = (id: string) => [{ id }];
 
   it('outputs under the active keyset: signed under it, nothing announced', async () => {
@@ -245,13 +246,17 @@ describe('the signer: the active keyset, or the one a contract has not moved pas
 });
 
 describe('a store published before keysets were kept (its offer names one v00 keyset, no document)', () => {
-  it("the offer's keyset at the path given is derived and checked; another path is E_WRONG_KEY", async () => {
+  it("the offer's keyset at the path given is derived and checked (another path is E_WRONG_KEY); nothing is issued under it until follow has sealed it (E_STATE_CORRUPT: the offer is the database's word), then it is", async () => {
     const v00 = deriveMintKeyset(SEED, { id_version: '00' });
     const { input_fee_ppk: _fee, ...old } = ecashOffer(v00, URL); // such offers carried no fee
     const doc = legacyKeysetsDoc(old, "m/0'/0'/0'");
     expect(doc.keysets[0]).toMatchObject({ id: ID.upgraded, id_version: '00', input_fee_ppk: 0, amounts: 64 });
-    expect((await new EcashSigner(SEED, async () => doc).refresh()).active.id).toBe(ID.upgraded);
-    await refusalAsync(new EcashSigner(SEED, async () => legacyKeysetsDoc(old, "m/0'/0'/1'")).refresh(), 'E_WRONG_KEY', 2);
+    expect((await new EcashSigner(SEED, async () => doc).refresh(false)).active.id).toBe(ID.upgraded); // what follow reads
+    await refusalAsync(new EcashSigner(SEED, async () => doc).refresh(), 'E_STATE_CORRUPT', 3);
+    await refusalAsync(new EcashSigner(SEED, async () => legacyKeysetsDoc(old, "m/0'/0'/1'")).refresh(false), 'E_WRONG_KEY', 2);
+    // follow against a mint upgraded from 0.19 (its keyset listed under the v00 id): sealed, issued under
+    const followed = followKeysets(SEED, doc, live('upgraded-0.19')).doc;
+    expect((await new EcashSigner(SEED, async () => followed).refresh()).active.id).toBe(ID.upgraded);
   });
 });
 

@@ -164,7 +164,10 @@ describe('restore from a NUT-13 seed: the vectors, unblinded by test code', () =
     // keys under that id, which is what restore's answer is checked against (the test-code Nutshell keyset).
     const v01 = { ...KS, id: V13.v01.keyset_id as string };
     const outputs = V13.v01.secrets.map((s: string, i: number) => ({ amount: 0, id: v01.id, B_: blindByTestCode(s, V13.v01.r[i]) }));
-    await w.mintBook.step(() => w.mintBook.recordBlindSignatures('cd'.repeat(32), 1, outputs.map((o: { B_: string }, i: number) => ({ B_: o.B_, keyset_id: v01.id, amount: 2 ** i }))));
+    await w.mintBook.step(() => w.mintBook.recordBlindSignatures('cd'.repeat(32), 1, outputs.map((o: { B_: string }, i: number) => ({
+      // the row as the mint writes it: with the C_ its receipt carried, k·B_ by test code
+      B_: o.B_, keyset_id: v01.id, amount: 2 ** i, C_: hex(encodeCompressed(pointMul(decodeCompressed(Buffer.from(o.B_, 'hex')), KS.privateKeys.get(BigInt(2 ** i))!))),
+    }))));
     const answer = await restoreSignatures(w.mintBook, [KS, v01], readRestoreRequest({ outputs: [...outputs].reverse() }));
     expect(answer.signatures.map((s) => [s.id, s.amount])).toEqual([16, 8, 4, 2, 1].map((a) => [v01.id, a]));
     for (const [j, s] of answer.signatures.entries()) {

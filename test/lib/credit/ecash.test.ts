@@ -151,8 +151,8 @@ describe('replays and reuse: a B_ is signed once', () => {
 
   it('the database itself refuses a second row for a B_ (the constraint, without the code check)', async () => {
     const B_ = '02' + '11'.repeat(32);
-    await w.mintBook.step(() => w.mintBook.recordBlindSignatures('aa'.repeat(32), 1, [{ B_, keyset_id: KS.id, amount: 1 }]));
-    await expect(w.mintBook.step(() => w.mintBook.recordBlindSignatures('bb'.repeat(32), 1, [{ B_, keyset_id: KS.id, amount: 2 }])))
+    await w.mintBook.step(() => w.mintBook.recordBlindSignatures('aa'.repeat(32), 1, [{ B_, keyset_id: KS.id, amount: 1, C_: B_ }]));
+    await expect(w.mintBook.step(() => w.mintBook.recordBlindSignatures('bb'.repeat(32), 1, [{ B_, keyset_id: KS.id, amount: 2, C_: B_ }])))
       .rejects.toMatchObject({ code: 'E_BLINDED_MESSAGE_REUSED', exitCode: 4 });
     expect(await w.mintBook.blindSignatureOwner(B_)).toEqual({ contract_id: 'aa'.repeat(32), state: 1 });
   });

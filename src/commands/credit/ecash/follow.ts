@@ -43,7 +43,9 @@ export default class CreditEcashFollow extends CreditCommand<typeof CreditEcashF
     return {
       message: await this.withMintStore(network, async (ctx, store) => {
         if (!ctx.policy.ecash || !ctx.ecash) throw new RefusedError('E_NO_ECASH', 'this mint\'s offer issues no ecash: publish one with --mint-url and the ecash seed first');
-        const before = (await ctx.ecash.signer.refresh()).doc;
+        // As stored, its MAC not required: a document changed by a writer of the database (or never sealed) is what
+        // follow repairs — every record re-marked from the mint's answers, each derived and checked at its use — and seals.
+        const before = (await ctx.ecash.signer.refresh(false)).doc;
         const { doc, added } = followKeysets(seed, before, live);
         const changed = JSON.stringify(doc) !== JSON.stringify(before);
         if (changed) await store.writeDoc(ECASH_KEYSETS_DOC, doc);
@@ -57,7 +59,7 @@ export default class CreditEcashFollow extends CreditCommand<typeof CreditEcashF
           type: 'credit/ecash-keysets', version: 1, network, source: live.source, active: doc.active, changed, added,
           keysets: doc.keysets.map(({ keys: _k, ...k }) => k),
         };
-      }),
+      }, { keysetsAsStored: true }),
     };
   }
 }

@@ -223,6 +223,10 @@ export async function prepareSchema(client: pg.Client, target: PgTarget, network
     throw new OffchainError('E_STORE_SCHEMA_NEWER', `the store ${target.url} has schema version ${version}, newer than this toolkit's ${SCHEMA_VERSION}: upgrade offchain`, 1);
   }
   if (!view) await checkOwners(client, target, { complete: true });
+  // Rows keep the C_ they answered (ecash-restore.ts); a store created before gets the column once (its old rows none).
+  if (!view && !(await client.query("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'blind_signatures' AND column_name = 'c_'")).rowCount) {
+    await client.query('ALTER TABLE blind_signatures ADD COLUMN IF NOT EXISTS c_ text');
+  }
   if (!view) await client.query("INSERT INTO meta (key, value) VALUES ('network', $1) ON CONFLICT (key) DO NOTHING", [network]);
   const stored = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'network'")).rows[0]?.value ?? network;
   if (stored !== network) throw new RefusedError('E_NETWORK_MISMATCH', `the store ${target.url} holds a ${stored} mint, not ${network}`);
@@ -983,10 +987,10 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     return (await this.q<{ contract_id: string; state: number }>('SELECT contract_id, state FROM blind_signatures WHERE b_ = $1', [B_])).rows[0];
   }
 
-  async recordBlindSignatures(contractId: string, state: number, rows: { B_: string; keyset_id: string; amount: number }[]): Promise<void> {
+  async recordBlindSignatures(contractId: string, state: number, rows: { B_: string; keyset_id: string; amount: number; C_: string }[]): Promise<void> {
     await this.begin();
     for (const r of rows) {
-      const res = await this.q('INSERT INTO blind_signatures (b_, contract_id, state, keyset_id, amount) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (b_) DO NOTHING', [r.B_, contractId, state, r.keyset_id, r.amount]);
+      const res = await this.q('INSERT INTO blind_signatures (b_, contract_id, state, keyset_id, amount, c_) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (b_) DO NOTHING', [r.B_, contractId, state, r.keyset_id, r.amount, r.C_]);
       if (res.rowCount !== 1) throw new RefusedError('E_BLINDED_MESSAGE_REUSED', `the blinded message ${r.B_.slice(0, 16)}… was already signed: a blinded message is signed once`);
     }
   }
@@ -994,8 +998,9 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
   /** Read-only (NUT-09 restore): the asked blinded messages that were signed. */
   async signedBlindedMessages(B_s: string[]): Promise<SignedBlindedMessage[]> {
     if (B_s.length === 0) return [];
-    const rows = await this.q<{ b_: string; contract_id: string; state: number; keyset_id: string; amount: string }>('SELECT b_, contract_id, state, keyset_id, amount FROM blind_signatures WHERE b_ = ANY($1::text[])', [B_s]);
-    return rows.rows.map((r) => ({ B_: r.b_, contract_id: r.contract_id, state: r.state, keyset_id: r.keyset_id, amount: Number(r.amount) }));
+    // SELECT *: a view of a store whose writer has not added c_ yet reads its rows as without one
+    const rows = await this.q<{ b_: string; contract_id: string; state: number; keyset_id: string; amount: string; c_?: string | null }>('SELECT * FROM blind_signatures WHERE b_ = ANY($1::text[])', [B_s]);
+    return rows.rows.map((r) => ({ B_: r.b_, contract_id: r.contract_id, state: r.state, keyset_id: r.keyset_id, amount: Number(r.amount), C_: r.c_ ?? null }));
   }
 
   async ecashIssuance(): Promise<{ keyset_id: string; issued_sat: number; signatures: number }[]> {

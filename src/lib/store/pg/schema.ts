@@ -83,7 +83,8 @@ export const SCHEMA_SQL = `
     contract_id text NOT NULL,
     state integer NOT NULL,
     keyset_id text NOT NULL,
-    amount bigint NOT NULL CHECK (amount > 0)
+    amount bigint NOT NULL CHECK (amount > 0),
+    c_ text
   );
 `;
 
