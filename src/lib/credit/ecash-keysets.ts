@@ -272,7 +272,14 @@ export function recordOf(ks: MintKeyset, active = true, listed = true): EcashKey
  */
 export function followKeysets(seed: string | Uint8Array, doc: EcashKeysetsDoc, live: LiveMint): { doc: EcashKeysetsDoc; added: string[] } {
   const bytes = seedBytes(seed);
-  const current = doc.keysets.find((k) => k.id === doc.active)!;
+  const current = doc.keysets.find((k) => k.id === doc.active);
+  if (!current) {
+    throw new MalformedInputError(
+      'E_STATE_CORRUPT',
+      `the store's ${ECASH_KEYSETS_DOC} document names ${typeof doc.active === 'string' ? `keyset ${doc.active.slice(0, 16)}` : 'no keyset'} as active but holds no record of it: there is nothing to follow from. ` +
+        'Publish the offer again from the ecash mint\'s answers (open-credit --role mint --publish --ecash-keysets URL) and check who writes the mint\'s database',
+    );
+  }
   const { prefix } = splitPath(current.path);
   const keysets = doc.keysets.map((r) => {
     const l = live.keysets.find((k) => k.id === r.id);

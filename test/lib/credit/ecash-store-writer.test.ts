@@ -194,6 +194,28 @@ describe('as the mint\'s database writer: the ecash-keysets document', () => {
   });
 });
 
+describe('a keysets document whose active id names no record (a writer\'s edit follow cannot repair)', () => {
+  it('credit ecash follow refuses it coded (E_STATE_CORRUPT, exit 3) instead of crashing on the missing record', async () => {
+    const w = await storedKeysetsWorld('5c');
+    try {
+      await open(w);
+      await w.mintBook.commit();
+      const doc = (await w.mintBook.readDoc<EcashKeysetsDoc>(ECASH_KEYSETS_DOC))!;
+      const orphan = { ...doc, active: '01' + 'ab'.repeat(32) };
+      let thrown: unknown;
+      try {
+        followKeysets(SEED, orphan, liveMint('default'));
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toMatchObject({ code: 'E_STATE_CORRUPT', exitCode: 3 });
+      expect(String((thrown as Error).message)).toMatch(/holds no record of it/);
+    } finally {
+      w.dir.cleanup();
+    }
+  });
+});
+
 describe('the user\'s side of the same attack: an announced keyset with the keys it already uses under another id', () => {
   // Defence in depth for the finding above: a rotation derives new keys (the next index); the same keys under another id
   // are never one — they are what a writer of the mint's database (or a dishonest mint) can announce without any seed.
