@@ -334,7 +334,12 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     const w = n.node.rpc.forWallet('threecoins');
     for (let i = 0; i < 3; i++) await n.wallet.call('sendtoaddress', [await w.call<string>('getnewaddress', ['', 'bech32']), 0.0003]);
     const parentFile = await zeroFeeParentFile(); // mines a block: the three coins confirm
-    const first = messageOf<ChildMessage>(await child(parentFile, await walletPsbt(), '10'), 'package/child');
+    // The first child spends exactly one wallet coin (the largest): left to coin selection, the main wallet's
+    // small change outputs from earlier tests made it a two-coin child now and then, as large as the second.
+    const coins = await n.wallet.call<{ txid: string; vout: number; amount: number }[]>('listunspent', [1]);
+    const big = coins.reduce((a, b) => (b.amount > a.amount ? b : a));
+    const one = await n.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[{ txid: big.txid, vout: big.vout }], [{ [await n.wallet.call<string>('getnewaddress', ['', 'bech32'])]: 0.0005 }], 0, { fee_rate: 1, add_inputs: false }]);
+    const first = messageOf<ChildMessage>(await child(parentFile, file('wallet.json', JSON.stringify(one)), '10'), 'package/child');
     const s1 = await n.wallet.call<{ psbt: string; complete: boolean; hex: string }>('walletprocesspsbt', [first.psbt]);
     const firstFile = file('child.json', JSON.stringify(first));
     const sub1 = await offchain(['package', 'submit', '--parent', firstFile, '--child', file('signed.json', JSON.stringify(s1)), ...net()]);
