@@ -17,7 +17,7 @@ import { serializePsbt } from '../../../src/lib/psbt/parse.ts';
 import * as device from '../../../src/lib/device/device.ts';
 import * as gateway from '../../../src/lib/device/gateway.ts';
 import { stateHtlc, type DeviceChannel, type GatewayChannel } from '../../../src/lib/device/channel.ts';
-import type { DevicePolicy } from '../../../src/lib/device/policy.ts';
+import { gatewayFeeMsat, type DevicePolicy } from '../../../src/lib/device/policy.ts';
 import { expectRefused } from '../credit/tamper.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { GATEWAY_TERMS, NOW, PAYEE, POLICY, channel, invoice, preimage } from './world.ts';
@@ -237,6 +237,24 @@ describe('device refusals (the step throws: no record, no message)', () => {
       const out = (await tryPay(o))();
       expect(out.message.type).toBe('device/pay');
     }
+  });
+
+  // Found by npm run mutate on policy.ts (issue 42): each control below fails with one surviving mutant.
+  it('controls at the edges the mutation run found: allowed_payees "any" pays any payee; an HTLC whose claim margin ends exactly at the channel expiry is signed, one block more is not', async () => {
+    const other = invoice(0, 2_000_000n, { key: Uint8Array.from(Buffer.alloc(32, 0x43)) });
+    expect((await tryPay({ inv: other, policy: policy({ allowed_payees: 'any' }) }))().message.type).toBe('device/pay');
+    const ch = await channel();
+    const room = ch.device.contract.expiry_height - ch.tip; // blocks from the tip to the channel's expiry (the contract's terms)
+    const fits = policy({ htlc_expiry_blocks: room - POLICY.claim_margin_blocks });
+    expect((await tryPay({ policy: fits }))().message.type).toBe('device/pay');
+    refusal(await tryPay({ policy: policy({ htlc_expiry_blocks: room - POLICY.claim_margin_blocks + 1 }) }), 'E_CHANNEL_EXPIRES_FIRST', 4);
+  });
+
+  it('the gateway fee is rounded up to the msat (1 ppm of 1 msat is 1 msat) and the expired message names when it expired', async () => {
+    expect(gatewayFeeMsat({ fee_base_msat: 0, fee_ppm: 1 }, 1n)).toBe(1n);
+    expect(gatewayFeeMsat({ fee_base_msat: 1000, fee_ppm: 2000 }, 2_000_001n)).toBe(1000n + 4001n); // 4000.002 msat up
+    const e = refusal(await tryPay({ now: NOW + 7200 }), 'E_INVOICE_EXPIRED', 4);
+    expect(e.message).toContain(`expired at ${NOW - 10 + 3600} `); // the test invoice: issued NOW - 10, expiry 3600 (world.ts)
   });
 
   it('E_WRONG_PREIMAGE, E_WRONG_PAYMENT, E_WRONG_CONTRACT on the device side; E_RECEIPT_MISMATCH', async () => {
