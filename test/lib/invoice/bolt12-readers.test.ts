@@ -62,3 +62,85 @@ describe('BOLT 12 reader: offers (offers-test.json), the refusal names the field
   }
 });
 
+describe('BOLT 12 reader: invoice requests', () => {
+  it('control: a request for an offer by PUB, with metadata, amount, payer id and its signature, is valid', () => {
+    expect(decodeBolt12(request({})).kind).toBe('invoice_request');
+  });
+
+  it('"MUST reject the invoice request if invreq_payer_id or invreq_metadata are not present", or the signature: E_BOLT12_MISSING_FIELD naming it', () => {
+    expect(refusal(() => decodeBolt12(request({ 0: undefined })), 'E_BOLT12_MISSING_FIELD', 4).message).toContain('invreq_metadata');
+    expect(refusal(() => decodeBolt12(request({ 88: undefined })), 'E_BOLT12_MISSING_FIELD', 4).message).toContain('invreq_payer_id');
+    const unsigned = encodeBolt12String('lnr', Uint8Array.from(body({ ...OFFER, ...REQUEST })));
+    expect(refusal(() => decodeBolt12(unsigned), 'E_BOLT12_MISSING_FIELD', 4).message).toContain('signature');
+  });
+
+  it('"if invreq_features contains unknown even bits: MUST reject"; an odd one is ignored', () => {
+    expect(decodeBolt12(request({ 84: [0b10] })).kind).toBe('invoice_request');
+    expect(refusal(() => decodeBolt12(request({ 84: [0b01] })), 'E_BOLT12_UNKNOWN_FEATURE', 4).message).toContain('invreq_features');
+  });
+
+  it('"if num_hops is 0 in any blinded_path in invreq_paths: MUST reject": E_BOLT12_EMPTY_PATH naming the path', () => {
+    expect(decodeBolt12(request({ 90: PATH })).kind).toBe('invoice_request');
+    expect(refusal(() => decodeBolt12(request({ 90: NO_HOPS })), 'E_BOLT12_EMPTY_PATH', 4).message).toContain('invreq_paths[0]');
+  });
+
+  it('a signature by another key than invreq_payer_id: E_BOLT12_SIGNATURE naming invreq_payer_id', () => {
+    expect(refusal(() => decodeBolt12(request({}, MALLORY)), 'E_BOLT12_SIGNATURE', 4).message).toContain('invreq_payer_id');
+  });
+
+  it('the offer fields a request copies must be a valid offer ("exactly match a valid, unexpired offer"): an amount without description is E_BOLT12_AMOUNT', () => {
+    refusal(() => decodeBolt12(request({ 8: tu64(1000n), 10: undefined })), 'E_BOLT12_AMOUNT', 4);
+  });
+
+  it('offer_quantity_max present: no invreq_quantity, or 0, or more than the max is E_BOLT12_QUANTITY; 1..max valid; max 0 means any quantity', () => {
+    expect(refusal(() => decodeBolt12(request({ 20: tu64(5n) })), 'E_BOLT12_QUANTITY', 4).message).toContain('invreq_quantity');
+    expect(refusal(() => decodeBolt12(request({ 20: tu64(5n), 86: tu64(0n) })), 'E_BOLT12_QUANTITY', 4).message).toContain('invreq_quantity 0');
+    refusal(() => decodeBolt12(request({ 20: tu64(5n), 86: tu64(6n) })), 'E_BOLT12_QUANTITY', 4);
+    expect(decodeBolt12(request({ 20: tu64(5n), 86: tu64(1n) })).fields.invreq_quantity).toBe(1n);
+    expect(decodeBolt12(request({ 20: tu64(5n), 86: tu64(5n) })).fields.invreq_quantity).toBe(5n);
+    // "if offer_quantity_max is non-zero: MUST reject ... if invreq_quantity is zero, OR greater": 0 sets no upper bound.
+    expect(decodeBolt12(request({ 20: tu64(0n), 86: tu64(7n) })).fields.invreq_quantity).toBe(7n);
+  });
+
+  it('no offer_quantity_max: "MUST reject the invoice request if there is an invreq_quantity field" (E_BOLT12_QUANTITY naming offer_quantity_max)', () => {
+    expect(refusal(() => decodeBolt12(request({ 86: tu64(1n) })), 'E_BOLT12_QUANTITY', 4).message).toContain('offer_quantity_max');
+  });
+
+  it('no offer_amount: "MUST reject the invoice request if it does not contain invreq_amount" (E_BOLT12_AMOUNT naming invreq_amount)', () => {
+    expect(refusal(() => decodeBolt12(request({ 82: undefined })), 'E_BOLT12_AMOUNT', 4).message).toContain('invreq_amount');
+  });
+
+  it('offer_amount in msat: invreq_amount below offer_amount x quantity is E_BOLT12_AMOUNT; exactly it, or more, valid; an offer in a currency is not compared with msat', () => {
+    const offer = { 8: tu64(1000n), 20: tu64(5n), 86: tu64(3n) };
+    expect(refusal(() => decodeBolt12(request({ ...offer, 82: tu64(2999n) })), 'E_BOLT12_AMOUNT', 4).message).toContain('invreq_amount 2999');
+    expect(decodeBolt12(request({ ...offer, 82: tu64(3000n) })).kind).toBe('invoice_request');
+    expect(decodeBolt12(request({ ...offer, 82: tu64(3500n) })).kind).toBe('invoice_request');
+    // "MAY omit invreq_amount" when the offer has one.
+    expect(decodeBolt12(request({ ...offer, 82: undefined })).kind).toBe('invoice_request');
+    // 100.00 USD against 5000 msat: converting is the payer's (bolt12.ts: "never compared with msat").
+    expect(decodeBolt12(request({ 6: text('USD'), 8: tu64(10_000n), 82: tu64(5000n) })).kind).toBe('invoice_request');
+  });
+
+  it('an offer with offer_paths and no offer_issuer_id is an offer too: its amount stands in for invreq_amount, offer_quantity_max is allowed', () => {
+    const paths = { 16: PATH, 22: undefined, 8: tu64(1000n) };
+    expect(decodeBolt12(request({ ...paths, 82: undefined })).kind).toBe('invoice_request');
+    expect(decodeBolt12(request({ ...paths, 20: tu64(2n), 86: tu64(2n), 82: undefined })).fields.invreq_quantity).toBe(2n);
+  });
+
+  describe('a request that answers no offer (no offer_issuer_id or offer_paths)', () => {
+    const NO_OFFER: Fields = { 10: text('refund'), 22: undefined };
+    it('with invreq_amount is valid, and the offer rules do not bind it: "MAY use offer_amount (or offer_currency) for informational display"', () => {
+      expect(decodeBolt12(request(NO_OFFER)).kind).toBe('invoice_request');
+      expect(decodeBolt12(request({ ...NO_OFFER, 6: text('USD') })).fields.offer_currency).toBe('USD');
+    });
+    it('"MUST reject the invoice request if any of the following are present: offer_chains, offer_features or offer_quantity_max" (E_BOLT12_FORBIDDEN_FIELD naming it)', () => {
+      for (const [type, value, name] of [[2, BITCOIN, 'offer_chains'], [12, [0b10], 'offer_features'], [20, tu64(5n), 'offer_quantity_max']] as const) {
+        expect(refusal(() => decodeBolt12(request({ ...NO_OFFER, [type]: [...value] })), 'E_BOLT12_FORBIDDEN_FIELD', 4).message, name).toContain(name);
+      }
+    });
+    it('"MUST reject the invoice request if invreq_amount is not present" (E_BOLT12_AMOUNT naming invreq_amount)', () => {
+      expect(refusal(() => decodeBolt12(request({ ...NO_OFFER, 82: undefined })), 'E_BOLT12_AMOUNT', 4).message).toContain('invreq_amount');
+    });
+  });
+});
+
