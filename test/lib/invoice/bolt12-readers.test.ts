@@ -144,3 +144,69 @@ describe('BOLT 12 reader: invoice requests', () => {
   });
 });
 
+describe('BOLT 12 reader: invoices', () => {
+  it('control: an invoice for a request for an offer by PUB, signed by PUB, is valid', () => {
+    expect(decodeBolt12(invoice({})).kind).toBe('invoice');
+  });
+
+  it('"MUST reject the invoice if" invoice_amount, invoice_created_at, invoice_payment_hash or invoice_node_id "is not present", or the signature: E_BOLT12_MISSING_FIELD naming it', () => {
+    for (const [type, name] of [[170, 'invoice_amount'], [164, 'invoice_created_at'], [168, 'invoice_payment_hash'], [176, 'invoice_node_id']] as const) {
+      expect(refusal(() => decodeBolt12(invoice({ [type]: undefined })), 'E_BOLT12_MISSING_FIELD', 4).message, name).toContain(name);
+    }
+    const unsigned = encodeBolt12String('lni', Uint8Array.from(body({ ...OFFER, ...REQUEST, ...INVOICE })));
+    expect(refusal(() => decodeBolt12(unsigned), 'E_BOLT12_MISSING_FIELD', 4).message).toContain('signature');
+  });
+
+  it('"if invoice_features contains unknown even bits: MUST reject"; MPP (16, known) and an odd bit are valid', () => {
+    expect(decodeBolt12(invoice({ 174: [0x01, 0x00, 0x00] })).kind).toBe('invoice'); // bit 16: MPP/compulsory
+    expect(decodeBolt12(invoice({ 174: [0b10] })).kind).toBe('invoice');
+    expect(refusal(() => decodeBolt12(invoice({ 174: [0b01] })), 'E_BOLT12_UNKNOWN_FEATURE', 4).message).toContain('invoice_features');
+  });
+
+  it('"MUST reject the invoice if invoice_paths is not present or is empty": E_BOLT12_NO_ROUTE naming invoice_paths', () => {
+    expect(refusal(() => decodeBolt12(invoice({ 160: undefined })), 'E_BOLT12_NO_ROUTE', 4).message).toContain('invoice_paths');
+    expect(refusal(() => decodeBolt12(invoice({ 160: [], 162: [] })), 'E_BOLT12_NO_ROUTE', 4).message).toContain('invoice_paths');
+  });
+
+  it('"MUST reject the invoice if num_hops is 0 in any blinded_path in invoice_paths" (and in the invreq_paths it copies): E_BOLT12_EMPTY_PATH naming the path', () => {
+    expect(refusal(() => decodeBolt12(invoice({ 160: NO_HOPS })), 'E_BOLT12_EMPTY_PATH', 4).message).toContain('invoice_paths[0]');
+    expect(refusal(() => decodeBolt12(invoice({ 90: NO_HOPS })), 'E_BOLT12_EMPTY_PATH', 4).message).toContain('invreq_paths[0]');
+  });
+
+  it('"MUST reject the invoice if invoice_blindedpay is not present", or not "exactly one blinded_payinfo per" path: E_BOLT12_NO_ROUTE with the counts', () => {
+    refusal(() => decodeBolt12(invoice({ 162: undefined })), 'E_BOLT12_NO_ROUTE', 4);
+    expect(refusal(() => decodeBolt12(invoice({ 162: [...PAYINFO, ...PAYINFO] })), 'E_BOLT12_NO_ROUTE', 4).message).toContain('invoice_blindedpay has 2 entries for 1 invoice_paths');
+    expect(decodeBolt12(invoice({ 160: [...PATH, ...PATH], 162: [...PAYINFO, ...PAYINFO] })).fields.invoice_paths).toHaveLength(2);
+  });
+
+  it('"MUST NOT use the corresponding path if payinfo.features has any unknown even bits set; MUST reject the invoice if this leaves no usable paths"', () => {
+    expect(refusal(() => decodeBolt12(invoice({ 162: payinfo([0b01]) })), 'E_BOLT12_NO_ROUTE', 4).message).toContain('unknown feature');
+    expect(decodeBolt12(invoice({ 162: payinfo([0b10]) })).kind).toBe('invoice'); // an odd bit: usable
+    expect(decodeBolt12(invoice({ 160: [...PATH, ...PATH], 162: [...payinfo([0b01]), ...payinfo([])] })).kind).toBe('invoice'); // one usable path is enough
+  });
+
+  it('"if invreq_amount is present: MUST reject the invoice if invoice_amount is not equal to invreq_amount" — also when the payer asked more than the offer\'s amount', () => {
+    expect(refusal(() => decodeBolt12(invoice({ 170: tu64(4999n) })), 'E_BOLT12_AMOUNT', 4).message).toContain('invreq_amount 5000');
+    // offer 1000 msat, request 1500 (a writer may ask more: "greater or equal to amount expected"), invoice 1500.
+    expect(decodeBolt12(invoice({ 8: tu64(1000n), 82: tu64(1500n), 170: tu64(1500n) })).fields.invoice_amount).toBe(1500n);
+  });
+
+  it('without invreq_amount the expected amount is offer_amount x invreq_quantity: the refusal shows the product', () => {
+    const f = { 8: tu64(1000n), 20: tu64(5n), 82: undefined, 86: tu64(3n), 170: tu64(2999n) };
+    expect(refusal(() => decodeBolt12(invoice(f)), 'E_BOLT12_AMOUNT', 4).message).toContain('offer_amount 1000 msat x quantity 3 = 3000 msat');
+  });
+
+  it('invoice_node_id not the offer\'s signer: E_BOLT12_NODE_ID naming offer_issuer_id, or offer_paths for an offer with paths only', () => {
+    const mallory = { 176: pub(MALLORY) };
+    expect(refusal(() => decodeBolt12(invoice(mallory, MALLORY)), 'E_BOLT12_NODE_ID', 4).message).toContain('offer_issuer_id');
+    expect(refusal(() => decodeBolt12(invoice({ ...mallory, 16: PATH, 22: undefined }, MALLORY)), 'E_BOLT12_NODE_ID', 4).message).toContain('offer_paths');
+  });
+
+  it('an invoice for a request that answers no offer: any invoice_node_id that signs it is valid ("MAY reject ... out-of-band")', () => {
+    expect(decodeBolt12(invoice({ 10: text('refund'), 22: undefined, 176: pub(MALLORY) }, MALLORY)).kind).toBe('invoice');
+  });
+
+  it('a signature not by invoice_node_id: E_BOLT12_SIGNATURE naming invoice_node_id', () => {
+    expect(refusal(() => decodeBolt12(invoice({}, MALLORY)), 'E_BOLT12_SIGNATURE', 4).message).toContain('invoice_node_id');
+  });
+});
