@@ -117,7 +117,7 @@ describe('BOLT 12 reader: invoice requests', () => {
     expect(decodeBolt12(request({ ...offer, 82: tu64(3500n) })).kind).toBe('invoice_request');
     // "MAY omit invreq_amount" when the offer has one.
     expect(decodeBolt12(request({ ...offer, 82: undefined })).kind).toBe('invoice_request');
-    // 100.00 USD against 5000 msat: converting is the payer's (bolt12.ts: "never compared with msat").
+    // 100.00 USD against 5000 msat: the conversion is left to the caller (bolt12.ts: "never compared with msat").
     expect(decodeBolt12(request({ 6: text('USD'), 8: tu64(10_000n), 82: tu64(5000n) })).kind).toBe('invoice_request');
   });
 
@@ -179,7 +179,7 @@ describe('BOLT 12 reader: invoices', () => {
     expect(decodeBolt12(invoice({ 160: [...PATH, ...PATH], 162: [...PAYINFO, ...PAYINFO] })).fields.invoice_paths).toHaveLength(2);
   });
 
-  it('"MUST NOT use the corresponding path if payinfo.features has any unknown even bits set; MUST reject the invoice if this leaves no usable paths"', () => {
+  it('"MUST NOT use the corresponding invoice_paths.path if payinfo.features has any unknown even bits set", "MUST reject the invoice if this leaves no usable paths"', () => {
     expect(refusal(() => decodeBolt12(invoice({ 162: payinfo([0b01]) })), 'E_BOLT12_NO_ROUTE', 4).message).toContain('unknown feature');
     expect(decodeBolt12(invoice({ 162: payinfo([0b10]) })).kind).toBe('invoice'); // an odd bit: usable
     expect(decodeBolt12(invoice({ 160: [...PATH, ...PATH], 162: [...payinfo([0b01]), ...payinfo([])] })).kind).toBe('invoice'); // one usable path is enough
