@@ -206,9 +206,8 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
     }, async () => this.db.prepare<[], { id: string }>('SELECT id FROM nonces WHERE consumed = 0 AND secnonce IS NOT NULL').all().map((r) => r.id));
   }
 
-  /** The ledger, and (with the mint's key) every state stored in the clear sealed, once. */
+  /** With the mint's key: every state stored in the clear sealed, once (`attach` has set the ledger). */
   private async prepare(opts: MintStoreOptions): Promise<void> {
-    this.attach(opts);
     if (opts.seal && !this.q.getMeta.get(STATES_SEALED_KEY)) {
       this.begin();
       const rows = this.db.prepare<[], { contract_id: string; record: string }>(`SELECT contract_id, record FROM contracts WHERE record LIKE '%"hex"%'`).all();
