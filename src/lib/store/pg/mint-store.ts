@@ -262,6 +262,12 @@ async function checkOwners(client: pg.Client, target: PgTarget, opts: { complete
   }
 }
 
+/** This host's epoch for the store `client` is on, keyed by the store's id (host-epoch.ts): at open, and again at `renew`. */
+async function joinHostEpoch(client: pg.Client, hostDir: string): Promise<HostEpoch> {
+  const storeId = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'store_id'")).rows[0]!.value;
+  return HostEpoch.join(client, hostDir, storeId);
+}
+
 /**
  * Schema 1 (older toolkits) stored fully signed states in the clear: sealed here, once, by
  * the first process that opens the store with the mint's key (under OPEN_LOCK, in the
@@ -428,8 +434,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
     try {
       await this.reconnectWithin(withinMs);
       if (this.host) {
-        const storeId = (await this.client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'store_id'")).rows[0]!.value;
-        const host = await HostEpoch.join(this.client, this.hostDir!, storeId);
+        const host = await joinHostEpoch(this.client, this.hostDir!);
         this.host = host;
         this.epoch = host.epoch;
         this.key = host.key;
@@ -488,8 +493,7 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
       await client.query('COMMIT');
       reached = await storeIdentity(client);
       if (!opts.view && opts.hostDir) {
-        const storeId = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'store_id'")).rows[0]!.value;
-        const host = await HostEpoch.join(client, opts.hostDir, storeId);
+        const host = await joinHostEpoch(client, opts.hostDir);
         key.fill(0);
         const store = new PgMintStore<R>(client, target, host.epoch, host.key);
         store.host = host;
