@@ -86,12 +86,10 @@
  * REPLACED by a forged one is read as the host's record (another process of the host may
  * have compacted it): whoever can write that directory is trusted as the store's file is.
  */
-import { constants } from 'node:fs';
-import { open, readFile, stat, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
-import { MalformedInputError, OffchainError, StateConflictError } from '../errors.ts';
-import { ensureDir, errnoCode, syncDir, writeFileAtomic } from './atomic.ts';
+import { OffchainError, StateConflictError } from '../errors.ts';
+import { ensureDir } from './atomic.ts';
 import { withLock } from './lock.ts';
+import { DIGEST_RE, Journal, openLine, type Entries } from './nonce-journal.ts';
 
 /** The store offered a nonce this signer already opened (or never issued): an alarm. Exit 1. */
 export class NonceReopenedError extends OffchainError {
@@ -103,21 +101,11 @@ export class NonceReopenedError extends OffchainError {
 /** Journal lines before compaction is considered; in memory, the committed openings whose digest is kept. */
 export const COMPACT_MIN = 4096;
 
-const ID_RE = /^[0-9a-f]{32}$/;
-const DIGEST_RE = /^[0-9a-f]{64}$/;
-const JOURNAL = 'journal';
-
 /**
  * `open` and `reopen` carry the session digest they open the nonce for (hex; none: never
  * opened again). `reopen`: an id opened before for that same digest.
  */
 type Op = { kind: 'issue' | 'burn'; id: string } | { kind: 'open' | 'reopen'; id: string; session: string | undefined };
-
-/**
- * What a journal says: the ids still openable; those gone by a COMMIT not known to have
- * happened; the session digest of each opening it still holds.
- */
-type Entries = { live: Set<string>; unsure: Set<string>; sessions: Map<string, string> };
 
 export interface LedgerOptions {
   /** Whose ledger, for messages: "this stream (epoch 1a2b…)", "this host's one-shot commands". */
@@ -135,147 +123,9 @@ export interface LedgerOptions {
   alarm?: (message: string, refused: boolean) => void;
 }
 
-/**
- * The journal file: `journal` in its own directory (0700, its own lock), a header naming
- * the ledger, then one line per entry: `+<id>` issued; `-<id> <digest>` opened for the
- * signing session whose digest it names, `-<id>` burned (or opened with no session named),
- * written (fsynced) before its COMMIT is sent; `=<id>` that COMMIT done (written after it,
- * not fsynced: lost, the entry only stays unsure). An id with `-` and no `=` belongs to a
- * step interrupted between the two (a crash): whether it committed the journal cannot tell.
- */
-class Journal {
-  readonly path: string;
-  /** Bytes read so far, and the file they were read from (a compaction replaces it). */
-  private offset = 0;
-  private ino: bigint | undefined;
-  lines = 0;
-  /** This process has read or written the journal: from then on it, not the store, is the record (`NonceLedger.settle`). */
-  known = false;
-
-  constructor(readonly dir: string, private readonly header: string) {
-    this.path = join(dir, JOURNAL);
-  }
-
-  async exists(): Promise<boolean> {
-    return (await this.identity()) !== undefined;
-  }
-
-  private async identity(): Promise<bigint | undefined> {
-    try {
-      return (await stat(this.path, { bigint: true })).ino;
-    } catch (e) {
-      if (errnoCode(e) === 'ENOENT') return undefined;
-      throw e;
-    }
-  }
-
-  /**
-   * Apply what was appended since the last read to the entries (everything, after a
-   * compaction replaced the file): complete lines only — a torn last line is an append whose
-   * COMMIT was never sent. False when there is no journal.
-   */
-  async refresh(e: Entries): Promise<boolean> {
-    const ino = await this.identity();
-    if (ino === undefined) return false;
-    this.known = true;
-    if (ino !== this.ino) {
-      e.live.clear();
-      e.unsure.clear();
-      e.sessions.clear();
-      this.offset = 0;
-      this.lines = 0;
-      this.ino = ino;
-    }
-    let text: Buffer;
-    try {
-      text = await readFile(this.path);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return false;
-      throw err;
-    }
-    const end = text.lastIndexOf(0x0a) + 1;
-    if (end <= this.offset) return true;
-    const chunk = text.subarray(this.offset, end).toString('latin1').split('\n');
-    chunk.pop();
-    for (const line of chunk) {
-      if (this.offset === 0 && this.lines === 0 && line === this.header) {
-        this.lines++;
-        continue;
-      }
-      if (this.lines === 0) throw this.corrupt('its first line does not name this ledger');
-      const [entry, session, ...rest] = line.slice(1).split(' ');
-      const id = entry ?? '';
-      const valid = ID_RE.test(id) && '+-='.includes(line[0]!) && rest.length === 0
-        && (session === undefined || (line[0] === '-' && DIGEST_RE.test(session)));
-      if (!valid) throw this.corrupt(`line ${this.lines + 1} is not an entry`);
-      if (line[0] === '+') e.live.add(id);
-      else if (line[0] === '-') {
-        e.live.delete(id);
-        e.unsure.add(id);
-        // A burn (no digest) after an opening leaves nothing to open again.
-        if (session !== undefined) e.sessions.set(id, session);
-        else e.sessions.delete(id);
-      } else e.unsure.delete(id);
-      this.lines++;
-    }
-    this.offset = end;
-    return true;
-  }
-
-  /** Under the lock: append `lines`, fsync (unless `sync` is false). A torn tail (no final newline) is cut first. */
-  async append(lines: string[], sync = true): Promise<void> {
-    // No file, or an empty one (its creation outlived a crash): the header first.
-    const size = (await this.identity()) === undefined ? undefined : (await stat(this.path)).size;
-    const fresh = size === undefined || size === 0;
-    if (!fresh && size !== this.offset) await truncate(this.path, this.offset); // refresh() ran just before, under the lock
-    const fh = await open(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
-    let body = lines.map((l) => `${l}\n`).join('');
-    if (fresh) body = `${this.header}\n${body}`;
-    try {
-      await fh.write(body);
-      if (sync || fresh) await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    this.known = true;
-    if (fresh) {
-      await syncDir(this.dir);
-      this.ino = await this.identity();
-      this.offset = 0;
-      this.lines = 0;
-    }
-    // Read back what we wrote (and nothing else can have been: we hold the lock).
-    this.offset += Buffer.byteLength(body, 'latin1');
-    this.lines += fresh ? lines.length + 1 : lines.length;
-  }
-
-  /**
-   * Under the lock: replace the file by the header and the live and unsure entries (an
-   * unsure one with its digest). The digests of committed openings go: such a nonce offered
-   * again is then refused for every session, which only refuses more.
-   */
-  async compact(e: Entries): Promise<void> {
-    for (const id of [...e.sessions.keys()]) if (!e.unsure.has(id)) e.sessions.delete(id);
-    const lines = [this.header, ...[...e.live].map((id) => `+${id}`), ...[...e.unsure].flatMap((id) => [`+${id}`, openLine(id, e.sessions.get(id))])];
-    const body = lines.map((l) => `${l}\n`).join('');
-    await writeFileAtomic(this.path, body, { mode: 0o600 });
-    this.ino = await this.identity();
-    this.offset = Buffer.byteLength(body, 'latin1');
-    this.lines = lines.length;
-  }
-
-  private corrupt(why: string): MalformedInputError {
-    return new MalformedInputError('E_STATE_CORRUPT', `the nonce ledger ${this.path} is damaged (${why}): move its directory aside; the nonces it held can then not be opened (their users abandon once)`, { path: this.path });
-  }
-}
-
 /** The session digest an op opens its nonce for; none for an issue, a burn, or an opening without one. */
 function sessionOf(op: Op): string | undefined {
   return op.kind === 'open' || op.kind === 'reopen' ? op.session : undefined;
-}
-
-function openLine(id: string, session: string | undefined): string {
-  return session === undefined ? `-${id}` : `-${id} ${session}`;
 }
 
 export class NonceLedger {

@@ -1,0 +1,158 @@
+/**
+ * The nonce ledger's journal file (nonce-ledger.ts): reading what was appended, appending
+ * under the lock, compacting. The rules it keeps are the ledger's (see there).
+ */
+import { constants } from 'node:fs';
+import { open, readFile, stat, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MalformedInputError } from '../errors.ts';
+import { errnoCode, syncDir, writeFileAtomic } from './atomic.ts';
+
+const ID_RE = /^[0-9a-f]{32}$/;
+export const DIGEST_RE = /^[0-9a-f]{64}$/;
+const JOURNAL = 'journal';
+
+/**
+ * What a journal says: the ids still openable; those gone by a COMMIT not known to have
+ * happened; the session digest of each opening it still holds.
+ */
+export type Entries = { live: Set<string>; unsure: Set<string>; sessions: Map<string, string> };
+
+/**
+ * The journal file: `journal` in its own directory (0700, its own lock), a header naming
+ * the ledger, then one line per entry: `+<id>` issued; `-<id> <digest>` opened for the
+ * signing session whose digest it names, `-<id>` burned (or opened with no session named),
+ * written (fsynced) before its COMMIT is sent; `=<id>` that COMMIT done (written after it,
+ * not fsynced: lost, the entry only stays unsure). An id with `-` and no `=` belongs to a
+ * step interrupted between the two (a crash): whether it committed the journal cannot tell.
+ */
+export class Journal {
+  readonly path: string;
+  /** Bytes read so far, and the file they were read from (a compaction replaces it). */
+  private offset = 0;
+  private ino: bigint | undefined;
+  lines = 0;
+  /** This process has read or written the journal: from then on it, not the store, is the record (`NonceLedger.settle`). */
+  known = false;
+
+  constructor(readonly dir: string, private readonly header: string) {
+    this.path = join(dir, JOURNAL);
+  }
+
+  async exists(): Promise<boolean> {
+    return (await this.identity()) !== undefined;
+  }
+
+  private async identity(): Promise<bigint | undefined> {
+    try {
+      return (await stat(this.path, { bigint: true })).ino;
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * Apply what was appended since the last read to the entries (everything, after a
+   * compaction replaced the file): complete lines only — a torn last line is an append whose
+   * COMMIT was never sent. False when there is no journal.
+   */
+  async refresh(e: Entries): Promise<boolean> {
+    const ino = await this.identity();
+    if (ino === undefined) return false;
+    this.known = true;
+    if (ino !== this.ino) {
+      e.live.clear();
+      e.unsure.clear();
+      e.sessions.clear();
+      this.offset = 0;
+      this.lines = 0;
+      this.ino = ino;
+    }
+    let text: Buffer;
+    try {
+      text = await readFile(this.path);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return false;
+      throw err;
+    }
+    const end = text.lastIndexOf(0x0a) + 1;
+    if (end <= this.offset) return true;
+    const chunk = text.subarray(this.offset, end).toString('latin1').split('\n');
+    chunk.pop();
+    for (const line of chunk) {
+      if (this.offset === 0 && this.lines === 0 && line === this.header) {
+        this.lines++;
+        continue;
+      }
+      if (this.lines === 0) throw this.corrupt('its first line does not name this ledger');
+      const [entry, session, ...rest] = line.slice(1).split(' ');
+      const id = entry ?? '';
+      const valid = ID_RE.test(id) && '+-='.includes(line[0]!) && rest.length === 0
+        && (session === undefined || (line[0] === '-' && DIGEST_RE.test(session)));
+      if (!valid) throw this.corrupt(`line ${this.lines + 1} is not an entry`);
+      if (line[0] === '+') e.live.add(id);
+      else if (line[0] === '-') {
+        e.live.delete(id);
+        e.unsure.add(id);
+        // A burn (no digest) after an opening leaves nothing to open again.
+        if (session !== undefined) e.sessions.set(id, session);
+        else e.sessions.delete(id);
+      } else e.unsure.delete(id);
+      this.lines++;
+    }
+    this.offset = end;
+    return true;
+  }
+
+  /** Under the lock: append `lines`, fsync (unless `sync` is false). A torn tail (no final newline) is cut first. */
+  async append(lines: string[], sync = true): Promise<void> {
+    // No file, or an empty one (its creation outlived a crash): the header first.
+    const size = (await this.identity()) === undefined ? undefined : (await stat(this.path)).size;
+    const fresh = size === undefined || size === 0;
+    if (!fresh && size !== this.offset) await truncate(this.path, this.offset); // refresh() ran just before, under the lock
+    const fh = await open(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+    let body = lines.map((l) => `${l}\n`).join('');
+    if (fresh) body = `${this.header}\n${body}`;
+    try {
+      await fh.write(body);
+      if (sync || fresh) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    this.known = true;
+    if (fresh) {
+      await syncDir(this.dir);
+      this.ino = await this.identity();
+      this.offset = 0;
+      this.lines = 0;
+    }
+    // Read back what we wrote (and nothing else can have been: we hold the lock).
+    this.offset += Buffer.byteLength(body, 'latin1');
+    this.lines += fresh ? lines.length + 1 : lines.length;
+  }
+
+  /**
+   * Under the lock: replace the file by the header and the live and unsure entries (an
+   * unsure one with its digest). The digests of committed openings go: such a nonce offered
+   * again is then refused for every session, which only refuses more.
+   */
+  async compact(e: Entries): Promise<void> {
+    for (const id of [...e.sessions.keys()]) if (!e.unsure.has(id)) e.sessions.delete(id);
+    const lines = [this.header, ...[...e.live].map((id) => `+${id}`), ...[...e.unsure].flatMap((id) => [`+${id}`, openLine(id, e.sessions.get(id))])];
+    const body = lines.map((l) => `${l}\n`).join('');
+    await writeFileAtomic(this.path, body, { mode: 0o600 });
+    this.ino = await this.identity();
+    this.offset = Buffer.byteLength(body, 'latin1');
+    this.lines = lines.length;
+  }
+
+  private corrupt(why: string): MalformedInputError {
+    return new MalformedInputError('E_STATE_CORRUPT', `the nonce ledger ${this.path} is damaged (${why}): move its directory aside; the nonces it held can then not be opened (their users abandon once)`, { path: this.path });
+  }
+}
+
+/** The journal line of an opening (`-<id> <digest>`), or of a burn or an opening with no session named (`-<id>`). */
+export function openLine(id: string, session: string | undefined): string {
+  return session === undefined ? `-${id}` : `-${id} ${session}`;
+}
