@@ -60,7 +60,7 @@ import { MalformedInputError, OffchainError, RefusedError, StateConflictError } 
 import { ensureDir, shredFile, stateAccessError } from './atomic.ts';
 import type { MintStorePort } from './mint-store-port.ts';
 import { NonceLedger } from './nonce-ledger.ts';
-import { sealStoredRecords, unsealedRefused, type StateSeal } from './state-seal.ts';
+import { sealStoredRecords, storedRecord, storedText, type StateSeal } from './state-seal.ts';
 
 
 const SCHEMA = `
@@ -344,13 +344,12 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
 
   /** A stored record: its fully signed states opened with the mint's key, or left sealed (a view). */
   private decode(text: string): R {
-    const record = JSON.parse(text) as R;
-    return this.stateSeal ? this.stateSeal.open(record, this.dir) : record;
+    return storedRecord<R>(text, this.stateSeal, this.dir);
   }
 
   async put(record: R): Promise<void> {
     // A fully signed state is stored sealed (state-seal.ts).
-    const text = JSON.stringify(this.stateSeal ? this.stateSeal.seal(record) : unsealedRefused(record, this.dir));
+    const text = storedText(record, this.stateSeal, this.dir);
     this.begin();
     this.q.putContract.run(record.contract_id, text);
   }

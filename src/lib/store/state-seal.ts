@@ -130,6 +130,17 @@ export class StateSeal {
   }
 }
 
+/** A record's stored text: its fully signed states sealed with `seal`, or (no key) E_STATE_UNSEALED should one be in the clear. */
+export function storedText(record: unknown, seal: StateSeal | undefined, where: string): string {
+  return JSON.stringify(seal ? seal.seal(record) : unsealedRefused(record, where));
+}
+
+/** A stored record from its text: its fully signed states opened with `seal`, or left sealed (a view, no key). */
+export function storedRecord<R>(text: string, seal: StateSeal | undefined, where: string): R {
+  const record = JSON.parse(text) as R;
+  return seal ? seal.open(record, where) : record;
+}
+
 /**
  * Of stored records (their JSON text), those holding a state in the clear, sealed: what a
  * store written by an older toolkit rewrites once, with the mint's key.

@@ -124,7 +124,7 @@ import { pgConfig, storeError } from './client.ts';
 import type { PgTarget } from './connect.ts';
 import { HostEpoch, type RetiredEpoch } from './host-epoch.ts';
 import { NonceLedger } from '../nonce-ledger.ts';
-import { sealStoredRecords, unsealedRefused, type StateSeal } from '../state-seal.ts';
+import { sealStoredRecords, storedRecord, storedText, type StateSeal } from '../state-seal.ts';
 import { foreignOwnerError, ownership } from './owners.ts';
 import { OWNED_RELATIONS, SCHEMA_SQL, SCHEMA_VERSION, SEALED_STATES_VERSION, TABLES } from './schema.ts';
 
@@ -843,14 +843,13 @@ export class PgMintStore<R extends { contract_id: string }> implements MintStore
 
   /** A stored record: its fully signed states opened with the mint's key, or left sealed (a view). */
   private decode(text: string): R {
-    const record = JSON.parse(text) as R;
-    return this.stateSeal ? this.stateSeal.open(record, this.dir) : record;
+    return storedRecord<R>(text, this.stateSeal, this.dir);
   }
 
   async put(record: R): Promise<void> {
     await this.begin();
     // A fully signed state never reaches the database in the clear (state-seal.ts).
-    const text = JSON.stringify(this.stateSeal ? this.stateSeal.seal(record) : unsealedRefused(record, this.dir));
+    const text = storedText(record, this.stateSeal, this.dir);
     await this.q('INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record', [record.contract_id, text]);
   }
 
