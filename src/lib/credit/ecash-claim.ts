@@ -19,7 +19,7 @@ import { RefusedError, StateConflictError, UsageError } from '../errors.ts';
 import { encodeTokenV4 } from '../ecash/token.ts';
 import { receiveSignatures, type BlindSignatureJson, type BlindedMessageJson } from './ecash.ts';
 import type { UserContext, UserContractRecord } from './ports.ts';
-import { balanceMessage, load, type TokenSink } from './user.ts';
+import { balanceMessage, load, walletSeed, type TokenSink } from './user.ts';
 
 export type RestoreAnswer = { network: string; outputs: { amount: number; id: string; B_: string }[]; signatures: BlindSignatureJson[] };
 
@@ -67,15 +67,10 @@ export async function applyClaim(ctx: UserContext, answer: RestoreAnswer, sink: 
     return answer.signatures[at]!;
   });
   if (!sink) throw new UsageError('E_USAGE', 'the answer carries ecash: pass --token-out FILE (a new 0600 file; "-" for standard output) to keep the token');
-  const proofs = receiveSignatures(walletSeedOf(ctx), e, u, signatures);
+  const proofs = receiveSignatures(walletSeed(ctx), e, u, signatures);
   await sink.write(encodeTokenV4({ mint: e.mint_url, unit: e.unit, proofs }));
   const { unpaid: _u, ...rest } = e;
   const paid: UserContractRecord = { ...r, ecash: { ...rest, issued_sat: e.issued_sat + u.amount_sat } };
   await ctx.records.put(paid);
   return balanceMessage(ctx, c, paid, { amount: u.amount_sat, proofs: proofs.length, token_out: sink.path });
-}
-
-function walletSeedOf(ctx: UserContext): Uint8Array {
-  if (!ctx.walletSeed) throw new UsageError('E_NO_WALLET_SEED', 'this contract takes its credit as ecash: pass the wallet seed (NUT-13) with --wallet-seed-env NAME or --wallet-seed-file FILE');
-  return ctx.walletSeed;
 }
