@@ -36,14 +36,15 @@ export async function claimRequest(ctx: UserContext, id: string): Promise<Record
   return { type: 'credit/restore-request', version: 1, network: ctx.network, outputs: u.outputs.map((o: BlindedMessageJson) => ({ amount: o.amount, id: o.id, B_: o.B_ })) };
 }
 
-/** The records with an unpaid payment whose outputs the answer mentions (by B_). */
-async function claimedContract(ctx: UserContext, answer: RestoreAnswer, id?: string): Promise<UserContractRecord> {
-  if (id) return (await load(ctx, id)).record;
+/** The contract with an unpaid payment whose outputs the answer mentions (by B_): its id, the store listed once. */
+async function claimedContract(ctx: UserContext, answer: RestoreAnswer, id?: string): Promise<string> {
+  if (id) return id;
   const asked = new Set(answer.outputs.map((o) => o.B_));
-  const matches = (await ctx.records.list()).filter((r) => r.network === ctx.network && r.ecash?.unpaid?.outputs.some((o) => asked.has(o.B_)));
-  if (matches.length === 1) return matches[0]!;
+  const records = await ctx.records.list();
+  const matches = records.filter((r) => r.network === ctx.network && r.ecash?.unpaid?.outputs.some((o) => asked.has(o.B_)));
+  if (matches.length === 1) return matches[0]!.contract_id;
   if (matches.length === 0) {
-    if (!(await ctx.records.list()).some((r) => r.ecash?.unpaid)) throw new StateConflictError('E_NOTHING_UNPAID', 'no contract here has a payment waiting for its ecash');
+    if (!records.some((r) => r.ecash?.unpaid)) throw new StateConflictError('E_NOTHING_UNPAID', 'no contract here has a payment waiting for its ecash');
     throw new RefusedError('E_ECASH_UNPAID', 'the mint\'s answer holds no signature on the outputs of any unpaid payment here: it never signed them. Close the contract (close-credit --role user --start) and keep the rest of its balance');
   }
   throw new UsageError('E_USAGE', `${matches.length} contracts have unpaid payments in this answer: pass --contract ID`);
@@ -55,8 +56,8 @@ async function claimedContract(ctx: UserContext, answer: RestoreAnswer, id?: str
  */
 export async function applyClaim(ctx: UserContext, answer: RestoreAnswer, sink: TokenSink | undefined, id?: string): Promise<Record<string, unknown>> {
   if (answer.outputs.length !== answer.signatures.length) throw new RefusedError('E_BAD_SIGNATURES', `the answer pairs ${answer.outputs.length} outputs with ${answer.signatures.length} signatures (NUT-09: one each)`);
-  const record = await claimedContract(ctx, answer, id);
-  const { record: r, c } = await load(ctx, record.contract_id);
+  // Loaded once: the contract named, or the one the answer's outputs point to.
+  const { record: r, c } = await load(ctx, await claimedContract(ctx, answer, id));
   const u = unpaidOf(r);
   const e = r.ecash!;
   const signatures = u.outputs.map((o, i) => {
