@@ -19,7 +19,7 @@ import { RefusedError, StateConflictError, UsageError } from '../errors.ts';
 import { encodeTokenV4 } from '../ecash/token.ts';
 import { receiveSignatures, type BlindSignatureJson, type BlindedMessageJson } from './ecash.ts';
 import type { UserContext, UserContractRecord } from './ports.ts';
-import { balanceMessage, load, type TokenSink } from './user.ts';
+import { balanceMessage, load, walletSeed, type TokenSink } from './user.ts';
 
 export type RestoreAnswer = { network: string; outputs: { amount: number; id: string; B_: string }[]; signatures: BlindSignatureJson[] };
 
@@ -36,14 +36,15 @@ export async function claimRequest(ctx: UserContext, id: string): Promise<Record
   return { type: 'credit/restore-request', version: 1, network: ctx.network, outputs: u.outputs.map((o: BlindedMessageJson) => ({ amount: o.amount, id: o.id, B_: o.B_ })) };
 }
 
-/** The records with an unpaid payment whose outputs the answer mentions (by B_). */
-async function claimedContract(ctx: UserContext, answer: RestoreAnswer, id?: string): Promise<UserContractRecord> {
-  if (id) return (await load(ctx, id)).record;
+/** The contract with an unpaid payment whose outputs the answer mentions (by B_): its id, the store listed once. */
+async function claimedContract(ctx: UserContext, answer: RestoreAnswer, id?: string): Promise<string> {
+  if (id) return id;
   const asked = new Set(answer.outputs.map((o) => o.B_));
-  const matches = (await ctx.records.list()).filter((r) => r.network === ctx.network && r.ecash?.unpaid?.outputs.some((o) => asked.has(o.B_)));
-  if (matches.length === 1) return matches[0]!;
+  const records = await ctx.records.list();
+  const matches = records.filter((r) => r.network === ctx.network && r.ecash?.unpaid?.outputs.some((o) => asked.has(o.B_)));
+  if (matches.length === 1) return matches[0]!.contract_id;
   if (matches.length === 0) {
-    if (!(await ctx.records.list()).some((r) => r.ecash?.unpaid)) throw new StateConflictError('E_NOTHING_UNPAID', 'no contract here has a payment waiting for its ecash');
+    if (!records.some((r) => r.ecash?.unpaid)) throw new StateConflictError('E_NOTHING_UNPAID', 'no contract here has a payment waiting for its ecash');
     throw new RefusedError('E_ECASH_UNPAID', 'the mint\'s answer holds no signature on the outputs of any unpaid payment here: it never signed them. Close the contract (close-credit --role user --start) and keep the rest of its balance');
   }
   throw new UsageError('E_USAGE', `${matches.length} contracts have unpaid payments in this answer: pass --contract ID`);
@@ -55,8 +56,8 @@ async function claimedContract(ctx: UserContext, answer: RestoreAnswer, id?: str
  */
 export async function applyClaim(ctx: UserContext, answer: RestoreAnswer, sink: TokenSink | undefined, id?: string): Promise<Record<string, unknown>> {
   if (answer.outputs.length !== answer.signatures.length) throw new RefusedError('E_BAD_SIGNATURES', `the answer pairs ${answer.outputs.length} outputs with ${answer.signatures.length} signatures (NUT-09: one each)`);
-  const record = await claimedContract(ctx, answer, id);
-  const { record: r, c } = await load(ctx, record.contract_id);
+  // Loaded once: the contract named, or the one the answer's outputs point to.
+  const { record: r, c } = await load(ctx, await claimedContract(ctx, answer, id));
   const u = unpaidOf(r);
   const e = r.ecash!;
   const signatures = u.outputs.map((o, i) => {
@@ -67,15 +68,10 @@ export async function applyClaim(ctx: UserContext, answer: RestoreAnswer, sink: 
     return answer.signatures[at]!;
   });
   if (!sink) throw new UsageError('E_USAGE', 'the answer carries ecash: pass --token-out FILE (a new 0600 file; "-" for standard output) to keep the token');
-  const proofs = receiveSignatures(walletSeedOf(ctx), e, u, signatures);
+  const proofs = receiveSignatures(walletSeed(ctx), e, u, signatures);
   await sink.write(encodeTokenV4({ mint: e.mint_url, unit: e.unit, proofs }));
   const { unpaid: _u, ...rest } = e;
   const paid: UserContractRecord = { ...r, ecash: { ...rest, issued_sat: e.issued_sat + u.amount_sat } };
   await ctx.records.put(paid);
   return balanceMessage(ctx, c, paid, { amount: u.amount_sat, proofs: proofs.length, token_out: sink.path });
-}
-
-function walletSeedOf(ctx: UserContext): Uint8Array {
-  if (!ctx.walletSeed) throw new UsageError('E_NO_WALLET_SEED', 'this contract takes its credit as ecash: pass the wallet seed (NUT-13) with --wallet-seed-env NAME or --wallet-seed-file FILE');
-  return ctx.walletSeed;
 }

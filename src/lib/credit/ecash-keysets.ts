@@ -40,10 +40,9 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { schnorr } from '@noble/curves/secp256k1.js';
-import { fromHex, toHex } from '../bytes.ts';
+import { toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
 import { stringifyLine } from '../json.ts';
-import { schnorrSign, schnorrVerify } from '../taproot/schnorr.ts';
 import { childKey, derivePath, hardened } from '../ecash/bip32.ts';
 import { G, bytesToScalar, compressed } from '../ecash/curve.ts';
 import { checkSettings, deriveMintKeyset, withDefaults, keysObject, parseKeys, splitPath, type KeysetSettings, type MintKeyset } from '../ecash/nut01.ts';
@@ -117,7 +116,7 @@ function mismatch(setting: string, message: string): never {
   throw new RefusedError('E_ECASH_KEYSET_MISMATCH', `${setting}: ${message} (the ecash mint: ${NUTSHELL_NAME[setting]}); no token was issued`, { setting });
 }
 
-const short = (id: string) => (id.length > 20 ? `${id.slice(0, 16)}…` : id);
+export const short = (id: string) => (id.length > 20 ? `${id.slice(0, 16)}…` : id);
 
 // ——— the ecash mint's answers ———
 
@@ -320,25 +319,9 @@ export function publishedKeysets(seed: string | Uint8Array, ks: MintKeyset, stor
   return { doc, keyset: doc.keysets.find((k) => k.id === doc.active)! };
 }
 
-/** The announcement of a keyset, for a receipt (unsigned: signAnnouncement binds it to a contract and state). */
+/** The announcement of a keyset, for a receipt (unsigned: signAnnouncement, ecash-announce.ts, binds it to a contract and state). */
 export function announce(r: EcashKeysetRecord): NextKeysetJson {
   return { id: r.id, unit: r.unit, input_fee_ppk: r.input_fee_ppk, final_expiry: r.final_expiry, keys: r.keys };
-}
-
-/** What the mint signs: BIP-340 tagged hash of the canonical JSON line {contract_id, state, next_keyset} (no sig). */
-export function announcementDigest(contractId: string, state: number, k: NextKeysetJson): Uint8Array {
-  const { sig: _sig, ...body } = k;
-  return schnorr.utils.taggedHash('offchain/credit/next-keyset', utf8(stringifyLine({ contract_id: contractId, state, next_keyset: body })));
-}
-
-export function signAnnouncement(k: NextKeysetJson, contractId: string, state: number, mintSecretKey: Uint8Array, auxRand: Uint8Array): NextKeysetJson {
-  return { ...k, sig: toHex(schnorrSign(announcementDigest(contractId, state, k), mintSecretKey, auxRand)) };
-}
-
-/** The user's check that the mint of this contract announced this keyset for this state (E_BAD_KEYSET otherwise). */
-export function checkAnnouncement(k: NextKeysetJson, contractId: string, state: number, mintPubkey: Uint8Array): void {
-  const ok = k.sig !== undefined && /^[0-9a-f]{128}$/.test(k.sig) && schnorrVerify(fromHex(k.sig, 'next_keyset.sig', 64), announcementDigest(contractId, state, k), mintPubkey.length === 33 ? mintPubkey.subarray(1) : mintPubkey);
-  if (!ok) throw new RefusedError('E_BAD_KEYSET', `the receipt's next keyset ${short(k.id)} is not signed by the mint's key for contract ${contractId} state ${state}: not adopted, nothing kept`);
 }
 
 // ——— the credit mint at work ———

@@ -110,8 +110,9 @@ export async function restoreSignatures(
     if (k === undefined || !A) throw new Error(`keyset ${ks.id} has no key for the stored amount ${row.amount}`);
     const B_ = pointFromBytes(fromHex(o.B_, `outputs[${i}].B_`), `outputs[${i}].B_`);
     const C_ = signBlindedMessage(k, B_);
+    const C_hex = toHex(compressed(C_));
     // The row must carry the C_ its receipt did: only the key makes it, so a row the mint did not write never gets signed.
-    if (row.C_ !== toHex(compressed(C_))) {
+    if (row.C_ !== C_hex) {
       throw new MalformedInputError(
         'E_STATE_CORRUPT',
         `output ${i} (B_ ${o.B_.slice(0, 16)}…): the store's row (keyset ${row.keyset_id}, ${row.amount} sat) ${row.C_ === null ? 'keeps no signature (written before rows kept one, or by an older toolkit)' : 'keeps a signature this keyset\'s key does not give for it'}: not a row this mint wrote as it stands, so nothing is signed; check who writes the mint's database`,
@@ -119,7 +120,7 @@ export async function restoreSignatures(
     }
     const d = createDleq(k, B_, C_, A);
     outputs.push(o);
-    signatures.push({ amount: row.amount, id: row.keyset_id, C_: toHex(compressed(C_)), dleq: { e: toHex(d.e), s: toHex(d.s) } });
+    signatures.push({ amount: row.amount, id: row.keyset_id, C_: C_hex, dleq: { e: toHex(d.e), s: toHex(d.s) } });
   }
   return { outputs, signatures };
 }

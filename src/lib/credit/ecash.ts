@@ -47,7 +47,8 @@ import { keysetId, keysetIdMatches, keysetIdVersion, type KeysetKeys } from '../
 import { createDleq, verifyDleq } from '../ecash/nut12.ts';
 import { deriveSecret } from '../ecash/nut13.ts';
 import type { Proof } from '../ecash/token.ts';
-import { checkAnnouncement, type NextKeysetJson } from './ecash-keysets.ts';
+import { checkAnnouncement } from './ecash-announce.ts';
+import type { NextKeysetJson } from './ecash-keysets.ts';
 
 /** The offer's ecash part: the mint that redeems, and the keyset (its fee and final expiry are what its v01 id commits to). */
 export type EcashOfferJson = { mint_url: string; unit: 'sat'; keyset_id: string; input_fee_ppk?: number; final_expiry?: number | null; keys: Record<string, string> };

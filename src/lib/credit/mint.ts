@@ -20,7 +20,7 @@ import { termsFromJson } from './codec.ts';
 import type { MintContext, MintContractRecord, MintPolicy, ReceiptJson } from './ports.ts';
 import { checkClose, checkFunding, checkRefund, checkRollover, checkState } from './rules.ts';
 import { checkOutputs, ecashOffer, signOutputs } from './ecash.ts';
-import { signAnnouncement } from './ecash-keysets.ts';
+import { signAnnouncement } from './ecash-announce.ts';
 import { rolloverTxid } from './transactions.ts';
 import type {
   CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema,

@@ -315,7 +315,8 @@ async function signedOutputsOnResend(ctx: UserContext, record: UserContractRecor
   return signed;
 }
 
-function walletSeed(ctx: UserContext): Uint8Array {
+/** The wallet seed (NUT-13) a contract with ecash needs, or E_NO_WALLET_SEED. */
+export function walletSeed(ctx: Pick<UserContext, 'walletSeed'>): Uint8Array {
   if (!ctx.walletSeed) throw new UsageError('E_NO_WALLET_SEED', 'this contract takes its credit as ecash: pass the wallet seed (NUT-13) with --wallet-seed-env NAME or --wallet-seed-file FILE');
   return ctx.walletSeed;
 }

@@ -19,8 +19,9 @@ import * as user from '../../../src/lib/credit/user.ts';
 import { adoptKeyset, ecashOffer } from '../../../src/lib/credit/ecash.ts';
 import {
   EcashSigner, announce, followKeysets, legacyKeysetsDoc, publishedKeysets, readKeysAnswer, readKeysetsAnswer, recordOf, settleKeyset,
-  sealKeysetsDoc, signAnnouncement, type EcashKeysetsDoc, type LiveMint, type NamedSettings, type NextKeysetJson,
+  sealKeysetsDoc, type EcashKeysetsDoc, type LiveMint, type NamedSettings, type NextKeysetJson,
 } from '../../../src/lib/credit/ecash-keysets.ts';
+import { signAnnouncement } from '../../../src/lib/credit/ecash-announce.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
 import { decodeToken } from '../../../src/lib/ecash/token.ts';

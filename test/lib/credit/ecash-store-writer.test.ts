@@ -222,7 +222,8 @@ describe('the user\'s side of the same attack: an announced keyset with the keys
   it('refused (E_BAD_KEYSET) although signed by the mint: the same keys under their v00 id, or under a v01 id with another fee; a real rotation is adopted', async () => {
     const { MINT } = await import('./world.ts');
     const { adoptKeyset } = await import('../../../src/lib/credit/ecash.ts');
-    const { announce, recordOf, signAnnouncement } = await import('../../../src/lib/credit/ecash-keysets.ts');
+    const { announce, recordOf } = await import('../../../src/lib/credit/ecash-keysets.ts');
+    const { signAnnouncement } = await import('../../../src/lib/credit/ecash-announce.ts');
     const fresh = settleKeyset(SEED, {}, liveMint('default'));
     const e = { ...ecashOffer(fresh, MINT_URL), counter: 3, issued_sat: 0 };
     const CONTRACT = 'c5'.repeat(32);
