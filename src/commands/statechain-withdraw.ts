@@ -58,13 +58,13 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
       const limits = await this.feeLimits();
       const ctx = await this.ownerContext(network);
       const store = await this.store(network);
-      if (await this.heldJointly(store, coinId) || (await this.heldJointly(store, coinId, true) && (await store.read(`coin-${coinId}`)) === undefined)) {
+      const jointly = await this.heldJointly(store, coinId) || (await this.heldJointly(store, coinId, true) && (await store.read(`coin-${coinId}`)) === undefined);
+      const relay = await this.relayFloor(network);
+      if (jointly) {
         // A pair's withdrawal (also once its package left, or again after a lost message) starts with B's nonce; A answers it with the same --to and --fee-rate.
         const send = await import('../lib/statechain/joint-send.ts');
-        const relay = await this.relayFloor(network);
         return { message: await this.jointStep(store, coinId, (r) => send.jointWithdrawNonce(r, destination, rate, ctx, relay, limits)) };
       }
-      const relay = await this.relayFloor(network);
       return { message: await this.ownerStep(network, coinId, (r) => own.withdrawRequest(r, destination, rate, ctx, relay, limits)) };
     }
     const step = await this.readStep('a statechain/withdraw-request or -cosigned (or --coin to start)');

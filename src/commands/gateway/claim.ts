@@ -75,13 +75,14 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
       // conflict, at the fee Core's replacement rules need (lib/device/replace.ts).
       const out = ctx.chain.kind === 'rpc' ? await ctx.chain.utxo(stateTxid, claim.vout) : null;
       const { mempoolConflict, incrementalRelayFee, claimReplacing, spendingLeaf } = await import('../../lib/device/replace.ts');
-      const { htlcOf } = await import('../../lib/device/onchain.ts');
+      const { htlcOf, gatewayClaim, claimPreimage } = await import('../../lib/device/onchain.ts');
       const rpc = ctx.chain.kind === 'rpc' ? (ctx.chain as RpcChainSource).client : undefined;
       const conflict = rpc && !out ? await mempoolConflict(rpc, { txid: stateTxid, vout: claim.vout }) : null;
       if ((out && out.confirmations > 0) || conflict) {
-        const { gatewayClaim, claimPreimage } = await import('../../lib/device/onchain.ts');
         const { termsFromJson } = await import('../../lib/credit/codec.ts');
-        const build = (rate: number) => gatewayClaim(record.gateway!, ctx.mint, claimPreimage(record.gateway!, preimage), to ?? termsFromJson(record.contract, network).payoutScript, rate, feeLimits);
+        // The preimage was checked by gatewayExitClaim above; build runs up to three times when replacing.
+        const held = claimPreimage(record.gateway!, preimage);
+        const build = (rate: number) => gatewayClaim(record.gateway!, ctx.mint, held, to ?? termsFromJson(record.contract, network).payoutScript, rate, feeLimits);
         // The gateway's own earlier claim in the mempool is bumped only when asked for more than it pays
         // (a rerun at the same rate would otherwise raise the fee each time); with the state unconfirmed,
         // --fee-rate is the rate of state + claim, as for the exit package.

@@ -18,7 +18,8 @@ import { fromHex, toHex } from '../bytes.ts';
 import { RefusedError, StateConflictError } from '../errors.ts';
 import { standardScriptType } from '../tx/policy.ts';
 import { closingFor, completeClosing, maxClosingFee, signClosing, verifyPeerClosing } from './close.ts';
-import { channelIdOf, checkChannelId, checkSeed, mismatch, ownPoint, type ChannelRecord, type StateTerms } from './party.ts';
+import { channelIdOf, checkChannelId, checkSeed, ownPoint, type ChannelRecord, type StateTerms } from './party.ts';
+import { mismatch } from './party-terms.ts';
 import type { ClosingSignedSchema, ShutdownSchema } from './schemas.ts';
 import { txid } from './tx.ts';
 

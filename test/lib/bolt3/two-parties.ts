@@ -7,9 +7,10 @@
 import { createHash } from 'node:crypto';
 import { toHex } from '../../../src/lib/bytes.ts';
 import {
-  channelPoints, flipTerms, initChannel, receiveRevocation, receiveSigs, signPeer,
+  channelPoints, initChannel, receiveRevocation, receiveSigs, signPeer,
   type ChannelRecord, type ChannelState, type OwnChannel, type RevokeAndAck,
 } from '../../../src/lib/bolt3/party.ts';
+import { flipTerms } from '../../../src/lib/bolt3/party-terms.ts';
 import { N, decodeCompressed, encodeCompressed, int, pointAdd, pointMul, publicKeyOf } from '../../independent/secp256k1.ts';
 import { compactSize, concat, u32le, u64le, type ParsedTx } from '../../independent/tx.ts';
 
