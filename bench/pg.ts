@@ -39,6 +39,7 @@ import { selectBackend } from '../src/lib/musig/bip327.ts';
 import { serializePsbt } from '../src/lib/psbt/parse.ts';
 import { deterministicRandom } from '../src/lib/random.ts';
 import { MintStore } from '../src/lib/store/mint-store.ts';
+import { StateSeal } from '../src/lib/store/state-seal.ts';
 import { taprootOutput } from '../src/lib/taproot/taproot.ts';
 import { scriptAddress } from '../src/lib/address.ts';
 import { findPostgres, startPostgres } from '../test/setup/postgres.ts';
@@ -55,7 +56,7 @@ type Ct = { c: CreditContract; user: KeyPair; state: number; nonce: { state: num
 
 /** A SQLite mint with CONTRACTS open contracts, each with its state-1 nonce issued. */
 async function setup(dir: string): Promise<Ct[]> {
-  const store = await MintStore.open<MintContractRecord>(join(dir, 'regtest', 'credit-mint'));
+  const store = await MintStore.open<MintContractRecord>(join(dir, 'regtest', 'credit-mint'), { seal: StateSeal.fromMintKey(mint.secretKey) });
   const payout = scriptAddress(taprootOutput(mint.xOnly).script, 'regtest')!;
   await store.writeDoc('offer', {
     type: 'credit/offer', version: 1, network: 'regtest', mint_pubkey: toHex(mint.publicKey), payout_address: payout, min_fee_rate: 1,
