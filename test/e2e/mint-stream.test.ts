@@ -1,6 +1,6 @@
 /**
  * The mint's streaming mode (`sign-update --role mint --stream`, src/commands/
- * sign-update.ts) through the built CLI: several users, each with its own key, state
+ * credit/sign-update.ts) through the built CLI: several users, each with its own key, state
  * directory and contract, send their update requests as JSON Lines into ONE mint
  * process that stays up across rounds (a user needs the mint's receipt — its next
  * nonce — before its next request, so each round carries one request per contract).

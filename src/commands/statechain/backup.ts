@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../lib/cli/statechain-command.ts';
-import { RefusedError, UsageError } from '../lib/errors.ts';
-import { feeGuardFlags } from '../lib/cli/flags.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../../lib/cli/statechain-command.ts';
+import { RefusedError, UsageError } from '../../lib/errors.ts';
+import { feeGuardFlags } from '../../lib/cli/flags.ts';
 
 export default class StatechainBackup extends StatechainCommand<typeof StatechainBackup> {
   /** Also `statechain-backup`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -34,19 +34,19 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
     const network = this.network();
     const coinId = checkCoinId(f.coin);
     if ((f.to === undefined) !== (f['fee-rate'] === undefined)) throw new UsageError('E_USAGE', '--to and --fee-rate go together (the CPFP child)');
-    const own = await import('../lib/statechain/owner.ts');
-    const { isFinalAtTip, blocksUntilFinal } = await import('../lib/chain/finality.ts');
-    const { fromHex } = await import('../lib/bytes.ts');
+    const own = await import('../../lib/statechain/owner.ts');
+    const { isFinalAtTip, blocksUntilFinal } = await import('../../lib/chain/finality.ts');
+    const { fromHex } = await import('../../lib/bytes.ts');
     const store = await this.store(network);
     // A part of a pair (O = A + B) holds the pair's backup in its joint record; it pays O (or the
     // channel's funding output), which no part signs alone: it is bumped from its anchor.
     const joint = await this.heldJointly(store, coinId);
-    const record = joint ? (await store.read<import('../lib/statechain/owner.ts').OwnerRecord>(`joint-${coinId}`))! : await this.ownerRecord(store, coinId);
+    const record = joint ? (await store.read<import('../../lib/statechain/owner.ts').OwnerRecord>(`joint-${coinId}`))! : await this.ownerRecord(store, coinId);
     if (joint && f.to !== undefined) {
       throw new RefusedError('E_NO_CHILD', 'a pair\'s backup pays the pair (or its channel), which no part signs alone: print it without --to/--fee-rate and bump it from its anchor with package child --parent <this message> --wallet-psbt <your wallet\'s coins> (an anchored coin; an older coin\'s pair backup cannot be bumped)');
     }
     const chain = await this.coinChain(network, record.statement);
-    const { parseFeeLimits } = await import('../lib/tx/fee-guard.ts');
+    const { parseFeeLimits } = await import('../../lib/tx/fee-guard.ts');
     const feeLimits = parseFeeLimits({ maxFeeRate: f['max-fee-rate'], maxFeeShare: f['max-fee-share'] });
     let child: { destination: Uint8Array; feeRate: number; feeLimits: typeof feeLimits } | undefined;
     if (f.to !== undefined) {
@@ -65,7 +65,7 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
         if (chain.submitPackage === undefined) throw new UsageError('E_CHAIN_OFFLINE', 'a package needs a node (--rpc-url)');
         // As package submit: maxfeerate from the fee guard, each transaction's answer read by its wtxid
         // (anything but success is E_BROADCAST_REJECTED, exit 4), the node's answer in snake_case.
-        const { submittedMessage } = await import('../lib/truc/submit.ts');
+        const { submittedMessage } = await import('../../lib/truc/submit.ts');
         const result = await chain.submitPackage([fromHex(out.hex), fromHex(out.childHex)], Math.round(feeLimits.maxFeeRate * 1000));
         const { type: _t, version: _v, network: _n, ...answer } = submittedMessage(result, out.verdict, network);
         message.broadcast = answer;

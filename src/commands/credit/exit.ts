@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag } from '../lib/cli/credit-command.ts';
-import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
-import { storeFlags } from '../lib/cli/store-flags.ts';
-import { MalformedInputError, UsageError } from '../lib/errors.ts';
-import type { ChainSource } from '../lib/chain/index.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { CreditCommand, contractFlag } from '../../lib/cli/credit-command.ts';
+import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
+import { MalformedInputError, UsageError } from '../../lib/errors.ts';
+import type { ChainSource } from '../../lib/chain/index.ts';
 
 export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
   /** Also `exit-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -44,8 +44,8 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
 
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
-    const { buildExit } = await import('../lib/credit/exit.ts');
-    const { decodeAddress } = await import('../lib/address.ts');
+    const { buildExit } = await import('../../lib/credit/exit.ts');
+    const { decodeAddress } = await import('../../lib/address.ts');
     const to = this.flags.to ? decodeAddress(this.flags.to, network, '--to') : undefined;
     const feeRate = await this.guardedRate(this.flags['fee-rate']);
     const feeLimits = await this.feeLimits();
@@ -62,9 +62,9 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
       if (!record) throw new UsageError('E_USAGE', `the mint has no contract ${id}`);
       let message: Record<string, unknown> = buildExit(record, ctx.mint, { feeRate, feeLimits, to, auxRand: this.random.bytes(32, 'credit/exit/aux') });
       if (childPsbt) {
-        const { withWalletChild } = await import('../lib/credit/exit-child.ts');
-        const { exitPrevouts } = await import('../lib/credit/exit.ts');
-        const { CORE_POLICY } = await import('../lib/truc/check.ts');
+        const { withWalletChild } = await import('../../lib/credit/exit-child.ts');
+        const { exitPrevouts } = await import('../../lib/credit/exit.ts');
+        const { CORE_POLICY } = await import('../../lib/truc/check.ts');
         message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt, exitPrevouts(record), { ...CORE_POLICY, maxFeeRate: Math.round(feeLimits.maxFeeRate * 1000) }, feeLimits);
       }
       if (this.flags.broadcast) message = { ...message, broadcast: await this.submit(ctx.chain, message, Math.round(feeLimits.maxFeeRate * 1000)) };
@@ -82,18 +82,18 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
     if (!(message.child as { hex?: string }).hex) {
       throw new UsageError('E_USAGE', 'the child is not signed (the payout address is not the mint key\'s): sign child.psbt with bitcoin-cli walletprocesspsbt and pass it back with --child');
     }
-    const { submitExit } = await import('../lib/credit/exit.ts');
+    const { submitExit } = await import('../../lib/credit/exit.ts');
     return submitExit(chain, message, maxFeeRateSatPerKvb);
   }
 
   /** --child: a finalized PSBT as bitcoin-cli walletprocesspsbt prints it (JSON with "psbt"), or the PSBT itself. */
   private async walletChild(path: string): Promise<Uint8Array> {
-    const { detectFormat } = await import('../lib/cli/input.ts');
+    const { detectFormat } = await import('../../lib/cli/input.ts');
     const doc = detectFormat(await this.readFlagInput('--child', path), `--child ${path}`);
     if (doc.format === 'psbt') return doc.psbt;
     const psbt = doc.format === 'json' ? (doc.value as { psbt?: unknown }).psbt : undefined;
     if (typeof psbt !== 'string') throw new MalformedInputError('E_MALFORMED_PSBT', `--child ${path} holds neither a PSBT nor a JSON object with a "psbt" field`);
-    const { psbtBytesFromBase64 } = await import('../lib/psbt/base64-field.ts');
+    const { psbtBytesFromBase64 } = await import('../../lib/psbt/base64-field.ts');
     return psbtBytesFromBase64(psbt, `--child ${path}: psbt`);
   }
 }

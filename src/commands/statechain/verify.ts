@@ -1,6 +1,6 @@
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, floorFlags, statechainFlags } from '../lib/cli/statechain-command.ts';
-import { StateConflictError } from '../lib/errors.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { StatechainCommand, floorFlags, statechainFlags } from '../../lib/cli/statechain-command.ts';
+import { StateConflictError } from '../../lib/errors.ts';
 
 export default class StatechainVerify extends StatechainCommand<typeof StatechainVerify> {
   /** Also `statechain-verify`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -24,18 +24,18 @@ export default class StatechainVerify extends StatechainCommand<typeof Statechai
   protected async execute(): Promise<CommandResult> {
     const step = await this.readStep('a statechain/transfer-package');
     const network = step.network;
-    const { TransferPackageSchema } = await import('../lib/statechain/schemas.ts');
-    const tr = await import('../lib/statechain/transfer.ts');
+    const { TransferPackageSchema } = await import('../../lib/statechain/schemas.ts');
+    const tr = await import('../../lib/statechain/transfer.ts');
     const pkg = await this.decode(TransferPackageSchema, step.value);
-    const pending = await (await this.store(network)).read<import('../lib/statechain/transfer.ts').PendingReceive | import('../lib/statechain/joint.ts').JointPending>(`receive-${pkg.coin_id}`);
+    const pending = await (await this.store(network)).read<import('../../lib/statechain/transfer.ts').PendingReceive | import('../../lib/statechain/joint.ts').JointPending>(`receive-${pkg.coin_id}`);
     if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we asked for no coin ${pkg.coin_id} (statechain-transfer --start first, same --state-dir)`);
     const auth = await this.keyPair(network);
     // A pair's first part (A) checks the package as its accepting step does (both parts bound, the pair's floor).
     const floor = this.floor();
-    let inner: import('../lib/statechain/schemas.ts').PackageInner;
-    let verify: (facts: import('../lib/statechain/verify.ts').ChainFacts) => import('../lib/statechain/verify.ts').Verified;
+    let inner: import('../../lib/statechain/schemas.ts').PackageInner;
+    let verify: (facts: import('../../lib/statechain/verify.ts').ChainFacts) => import('../../lib/statechain/verify.ts').Verified;
     if ('parts' in pending) {
-      const joint = await import('../lib/statechain/joint.ts');
+      const joint = await import('../../lib/statechain/joint.ts');
       const opened = joint.openJointPackage(pkg, pending, auth.secretKey);
       inner = opened;
       verify = (facts) => joint.jointVerify(pkg, pending, opened, facts, floor);
@@ -53,8 +53,8 @@ export default class StatechainVerify extends StatechainCommand<typeof Statechai
     // A second deposit to the coin's address is covered by no backup: report it.
     const chain = await this.coinChain(network);
     if (chain.outputsPaying !== undefined) {
-      const { coinKey } = await import('../lib/statechain/coin.ts');
-      const { parsePublicKey } = await import('../lib/keys/keys.ts');
+      const { coinKey } = await import('../../lib/statechain/coin.ts');
+      const { parsePublicKey } = await import('../../lib/keys/keys.ts');
       const st = inner.statement;
       const others = (await chain.outputsPaying(coinKey(parsePublicKey(st.owner_share), parsePublicKey(st.operator_share)).script)).filter((u) => `${u.txid}:${u.vout}` !== v.outpoint);
       message.other_deposits = others.map((u) => ({ outpoint: `${u.txid}:${u.vout}`, amount_sat: Number(u.value), confirmations: u.confirmations }));

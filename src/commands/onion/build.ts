@@ -1,12 +1,12 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { OffchainCommand } from '../lib/cli/base-command.ts';
-import { fromHex, toHex } from '../lib/bytes.ts';
-import { UsageError } from '../lib/errors.ts';
-import { flagValue, inputFlags } from '../lib/cli/flags.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { OffchainCommand } from '../../lib/cli/base-command.ts';
+import { fromHex, toHex } from '../../lib/bytes.ts';
+import { UsageError } from '../../lib/errors.ts';
+import { flagValue, inputFlags } from '../../lib/cli/flags.ts';
 import type { Static } from '@sinclair/typebox';
-import type { HopPayloadJson, OnionRouteSchema } from '../lib/onion/schemas.ts';
-import type { HopPayload } from '../lib/onion/payload.ts';
+import type { HopPayloadJson, OnionRouteSchema } from '../../lib/onion/schemas.ts';
+import type { HopPayload } from '../../lib/onion/payload.ts';
 
 type OnionRoute = Static<typeof OnionRouteSchema>;
 
@@ -62,12 +62,12 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
 
   /** A route/plan (route plan's output) as an onion/route: its payloads, plus --payment-hash and --payment-secret. */
   private async fromPlan(value: unknown) {
-    const { decodeMessage } = await import('../lib/message.ts');
-    const { RoutePlanSchema } = await import('../lib/route/schemas.ts');
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { RoutePlanSchema } = await import('../../lib/route/schemas.ts');
     const plan = decodeMessage(RoutePlanSchema, value);
     // The same checks as `route check`: no onion for a plan whose hops break a forwarding rule
     // or whose summary and payloads contradict its hops.
-    const { checkPlan } = await import('../lib/route/messages.ts');
+    const { checkPlan } = await import('../../lib/route/messages.ts');
     checkPlan(value);
     const hash = this.flags['payment-hash'];
     if (hash === undefined) throw new UsageError('E_USAGE', 'a route/plan input needs --payment-hash (the associated data)');
@@ -87,30 +87,30 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
   protected async execute(): Promise<CommandResult> {
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new UsageError('E_EXPECTED_MESSAGE', 'expected an onion/route JSON message');
-    const { decodeMessage } = await import('../lib/message.ts');
-    const { OnionRouteSchema } = await import('../lib/onion/schemas.ts');
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { OnionRouteSchema } = await import('../../lib/onion/schemas.ts');
     const fromPlan = (doc.value as { type?: unknown })?.type === 'route/plan';
     if (!fromPlan && (this.flags['payment-hash'] !== undefined || this.flags['payment-secret'] !== undefined)) {
       throw new UsageError('E_USAGE', '--payment-hash and --payment-secret go with a route/plan input; an onion/route carries its associated_data and payloads itself');
     }
     const route = fromPlan ? await this.fromPlan(doc.value) : decodeMessage(OnionRouteSchema, doc.value);
     const network = this.network(route.network);
-    const { payloadFromJson } = await import('../lib/onion/json.ts');
-    const { encodeHopPayload } = await import('../lib/onion/payload.ts');
-    const { buildOnion } = await import('../lib/onion/sphinx.ts');
-    const { onionBackend } = await import('../lib/onion/backend.ts');
+    const { payloadFromJson } = await import('../../lib/onion/json.ts');
+    const { encodeHopPayload } = await import('../../lib/onion/payload.ts');
+    const { buildOnion } = await import('../../lib/onion/sphinx.ts');
+    const { onionBackend } = await import('../../lib/onion/backend.ts');
     const clear = route.hops.map((h, i) => ({ pubkey: fromHex(h.node_id, `hops[${i}].node_id`, 33), payload: encodeHopPayload(payloadFromJson(h.payload, `hops[${i}].payload`)) }));
     const hops = [...clear, ...blindedHops(route as OnionRoute, encodeHopPayload, payloadFromJson)];
     if (hops.length === 0) throw new UsageError('E_USAGE', 'the route has no hops: give hops, or a blinded_path');
     let sessionKey: Uint8Array;
     if (this.flags['session-key-file'] !== undefined) {
-      const { loadKeyPair } = await import('../lib/cli/secrets.ts');
+      const { loadKeyPair } = await import('../../lib/cli/secrets.ts');
       sessionKey = (await loadKeyPair({ keyFile: this.flags['session-key-file'], keyFileFlag: '--session-key-file', keyEnv: undefined, env: {}, network, interactive: false, prompt: async () => '' })).secretKey;
     } else sessionKey = this.random.bytes(32, 'onion session key');
     const ad = fromHex(route.associated_data, 'associated_data', 32);
     const built = buildOnion(await onionBackend(), sessionKey, hops, ad);
     if (this.flags['secrets-out'] !== undefined) {
-      const { writeNewFile } = await import('../lib/store/exclusive.ts');
+      const { writeNewFile } = await import('../../lib/store/exclusive.ts');
       const nodeIds = hops.map((h) => toHex(h.pubkey));
       const secrets = { type: 'onion/secrets', version: 1, network, associated_data: route.associated_data, node_ids: nodeIds, shared_secrets: built.sharedSecrets.map(toHex) };
       writeNewFile(this.flags['secrets-out'], JSON.stringify(secrets, null, 2) + '\n', 0o600);

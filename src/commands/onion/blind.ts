@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { OffchainCommand } from '../lib/cli/base-command.ts';
-import { inputFlags } from '../lib/cli/flags.ts';
-import { fromHex, toHex } from '../lib/bytes.ts';
-import { UsageError } from '../lib/errors.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { OffchainCommand } from '../../lib/cli/base-command.ts';
+import { inputFlags } from '../../lib/cli/flags.ts';
+import { fromHex, toHex } from '../../lib/bytes.ts';
+import { UsageError } from '../../lib/errors.ts';
 
 export default class OnionBlind extends OffchainCommand<typeof OnionBlind> {
   /** Also `onion-blind`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -26,19 +26,19 @@ export default class OnionBlind extends OffchainCommand<typeof OnionBlind> {
   protected async execute(): Promise<CommandResult> {
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new UsageError('E_EXPECTED_MESSAGE', 'expected an onion/blind JSON message');
-    const { decodeMessage } = await import('../lib/message.ts');
-    const { OnionBlindSchema } = await import('../lib/onion/schemas.ts');
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { OnionBlindSchema } = await import('../../lib/onion/schemas.ts');
     const m = decodeMessage(OnionBlindSchema, doc.value);
     const network = this.network(m.network);
-    const { encodeRecipientData } = await import('../lib/onion/recipient-data.ts');
+    const { encodeRecipientData } = await import('../../lib/onion/recipient-data.ts');
     const data = m.hops.map((h) => ({ nodeId: fromHex(h.node_id, 'node_id', 33), tlvs: encodeRecipientData(h.recipient_data) }));
     let pathKey: Uint8Array;
     if (this.flags['session-key-file'] !== undefined) {
-      const { loadKeyPair } = await import('../lib/cli/secrets.ts');
+      const { loadKeyPair } = await import('../../lib/cli/secrets.ts');
       pathKey = (await loadKeyPair({ keyFile: this.flags['session-key-file'], keyFileFlag: '--session-key-file', keyEnv: undefined, env: {}, network, interactive: false, prompt: async () => '' })).secretKey;
     } else pathKey = this.random.bytes(32, 'blinded path key');
-    const { blindHop } = await import('../lib/onion/blinding.ts');
-    const { onionBackend } = await import('../lib/onion/backend.ts');
+    const { blindHop } = await import('../../lib/onion/blinding.ts');
+    const { onionBackend } = await import('../../lib/onion/backend.ts');
     const ec = await onionBackend();
     const hops = [];
     let first: Uint8Array | undefined;

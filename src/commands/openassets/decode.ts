@@ -1,14 +1,14 @@
 import { Flags } from '@oclif/core';
 import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { OffchainCommand, describeError } from '../lib/cli/base-command.ts';
-import { chainFlags, inputFlags } from '../lib/cli/flags.ts';
-import { inputFrom, readFlagFile, readInputBytes } from '../lib/cli/input.ts';
-import { fromHex } from '../lib/bytes.ts';
-import { MalformedInputError, UsageError } from '../lib/errors.ts';
-import { MESSAGE_VERSION } from '../lib/envelope.ts';
-import type { Network } from '../lib/network.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { OffchainCommand, describeError } from '../../lib/cli/base-command.ts';
+import { chainFlags, inputFlags } from '../../lib/cli/flags.ts';
+import { inputFrom, readFlagFile, readInputBytes } from '../../lib/cli/input.ts';
+import { fromHex } from '../../lib/bytes.ts';
+import { MalformedInputError, UsageError } from '../../lib/errors.ts';
+import { MESSAGE_VERSION } from '../../lib/envelope.ts';
+import type { Network } from '../../lib/network.ts';
 
 /** A --prev file's text; one that cannot be read is E_INPUT_FILE naming --prev, as for every file flag. */
 function readPrev(path: string): string {
@@ -62,7 +62,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     if (f.prev?.includes('-') && f.tx === undefined && (f.in === undefined || f.in === '-')) {
       throw new UsageError('E_USAGE', '--prev - and the input (no --in) both read standard input: give one of them a file');
     }
-    const ids = await import('../lib/openassets/ids.ts');
+    const ids = await import('../../lib/openassets/ids.ts');
     // An address names its network: without --network (or $OFFCHAIN_NETWORK), a mainnet
     // address is read as mainnet instead of refused against the regtest default.
     const address = f['colored-address'] ?? f['bitcoin-address'];
@@ -91,23 +91,23 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
 
     if (f.protocol === 'colu') {
       if (f.stream) throw new UsageError('E_USAGE', '--protocol colu decodes one transaction: no --stream');
-      const { txBytesFromText, parsePrevText } = await import('../lib/openassets/decode.ts');
-      const { parseRawTx } = await import('../lib/openassets/tx.ts');
-      const { coluMessage } = await import('../lib/colu/message.ts');
+      const { txBytesFromText, parsePrevText } = await import('../../lib/openassets/decode.ts');
+      const { parseRawTx } = await import('../../lib/openassets/tx.ts');
+      const { coluMessage } = await import('../../lib/colu/message.ts');
       const text = f.tx ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in === '-' ? undefined : f.in)));
       const tx = parseRawTx(txBytesFromText(text));
       const prevs = new Map<string, Uint8Array>();
       for (const path of f.prev ?? []) for (const [k, v] of parsePrevText(await this.prevText(path), path)) prevs.set(k, v);
       const node = await this.nodeSource(network);
       if (f.prev === undefined && !node) return { message: coluMessage(tx, network) };
-      const { ColuColorer } = await import('../lib/colu/coloring.ts');
+      const { ColuColorer } = await import('../../lib/colu/coloring.ts');
       const colorer = new ColuColorer({ source: async (txid) => prevs.get(txid) ?? (node ? node(txid) : undefined), parse: parseRawTx, network, cacheSize: f['cache-size'] });
       const m = coluMessage(tx, network, await colorer.color(tx));
       return { message: node && m.flow?.status === 'undecided' ? { ...m, hint_if_missing: TXINDEX_HINT } : m };
     }
-    const { Colorer } = await import('../lib/openassets/coloring.ts');
-    const { parseRawTx } = await import('../lib/openassets/tx.ts');
-    const oa = await import('../lib/openassets/decode.ts');
+    const { Colorer } = await import('../../lib/openassets/coloring.ts');
+    const { parseRawTx } = await import('../../lib/openassets/tx.ts');
+    const oa = await import('../../lib/openassets/decode.ts');
     const prevs = new Map<string, Uint8Array>();
     for (const path of f.prev ?? []) for (const [k, v] of oa.parsePrevText(await this.prevText(path), path)) prevs.set(k, v);
     const node = await this.nodeSource(network);
@@ -135,7 +135,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
 
   /** A node as the ancestor source (getrawtransaction): not-found is "missing", other failures stop. */
   private async nodeSource(network: Network): Promise<((txid: string) => Promise<Uint8Array | undefined>) | undefined> {
-    const chainMod = await import('../lib/chain/index.ts');
+    const chainMod = await import('../../lib/chain/index.ts');
     if (this.flags['rpc-url'] === undefined && !process.env[chainMod.ENV_RPC_URL]) return undefined;
     const chain = await this.chain(network);
     return async (txid) => {
@@ -149,11 +149,11 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
   }
 
   private async stream(
-    colorer: import('../lib/openassets/coloring.ts').Colorer,
+    colorer: import('../../lib/openassets/coloring.ts').Colorer,
     network: Network,
     rule: 'spec' | 'reference',
-    oa: typeof import('../lib/openassets/decode.ts'),
-    parseRawTx: typeof import('../lib/openassets/tx.ts').parseRawTx,
+    oa: typeof import('../../lib/openassets/decode.ts'),
+    parseRawTx: typeof import('../../lib/openassets/tx.ts').parseRawTx,
     fromNode: boolean,
   ): Promise<void> {
     const path = this.flags.in;

@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { OffchainCommand } from '../../lib/cli/base-command.ts';
-import { keyFlags } from '../../lib/cli/flags.ts';
-import { fromHex, toHex } from '../../lib/bytes.ts';
-import { MalformedInputError, OffchainError, UsageError } from '../../lib/errors.ts';
+import type { CommandResult } from '../../../lib/cli/base-command.ts';
+import { OffchainCommand } from '../../../lib/cli/base-command.ts';
+import { keyFlags } from '../../../lib/cli/flags.ts';
+import { fromHex, toHex } from '../../../lib/bytes.ts';
+import { MalformedInputError, OffchainError, UsageError } from '../../../lib/errors.ts';
 
 export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorCreate> {
   /** Also `onion-error create`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -26,9 +26,9 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
   };
 
   protected async execute(): Promise<CommandResult> {
-    const { readJsonFile } = await import('../../lib/onion/cli-support.ts');
-    const { decodeMessage } = await import('../../lib/message.ts');
-    const { OnionPacketSchema, OnionPeeledSchema } = await import('../../lib/onion/schemas.ts');
+    const { readJsonFile } = await import('../../../lib/onion/cli-support.ts');
+    const { decodeMessage } = await import('../../../lib/message.ts');
+    const { OnionPacketSchema, OnionPeeledSchema } = await import('../../../lib/onion/schemas.ts');
     // --onion FILE, or the message on standard input (the hop's onion-peel piped in).
     let raw: { type?: string };
     if (this.flags.onion === undefined) {
@@ -45,7 +45,7 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
       if (i <= 0) throw new UsageError('E_USAGE', `--field ${f}: expected NAME=VALUE`);
       fields[f.slice(0, i)] = f.slice(i + 1);
     }
-    const { encodeFailure } = await import('../../lib/onion/failure.ts');
+    const { encodeFailure } = await import('../../../lib/onion/failure.ts');
     let failure: Uint8Array;
     try {
       failure = encodeFailure(this.flags.failure, fields);
@@ -57,14 +57,14 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
       throw e;
     }
     const key = await this.keyPair(network);
-    const { peelOnion } = await import('../../lib/onion/sphinx.ts');
-    const { onionBackend } = await import('../../lib/onion/backend.ts');
-    const { createErrorPacket, wrapError } = await import('../../lib/onion/error.ts');
+    const { peelOnion } = await import('../../../lib/onion/sphinx.ts');
+    const { onionBackend } = await import('../../../lib/onion/backend.ts');
+    const { createErrorPacket, wrapError } = await import('../../../lib/onion/error.ts');
     const { sharedSecret } = peelOnion(await onionBackend(), key.secretKey, fromHex(m.packet, 'packet'), fromHex(m.associated_data, 'associated_data', 32));
     const packet = createErrorPacket(sharedSecret, failure);
     const message: Record<string, unknown> = { type: 'onion/error', version: 1, network, error_packet: toHex(packet) };
     if (this.flags['hold-time'] !== undefined) {
-      const { addAttribution } = await import('../../lib/onion/attribution.ts');
+      const { addAttribution } = await import('../../../lib/onion/attribution.ts');
       // The HMACs cover the packet as this node passes it to its ammag layer: the raw packet.
       message.attribution_data = toHex(addAttribution(sharedSecret, wrapError(sharedSecret, packet), this.flags['hold-time']));
     }

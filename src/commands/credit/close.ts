@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
-import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
-import { storeFlags } from '../lib/cli/store-flags.ts';
-import { RefusedError } from '../lib/errors.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { CreditCommand, contractFlag, parseRate, roleFlag } from '../../lib/cli/credit-command.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
+import { RefusedError } from '../../lib/errors.ts';
 
 export default class CloseCredit extends CreditCommand<typeof CloseCredit> {
   /** Also `close-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -39,15 +39,15 @@ The mint keeps its latest state and still exits with it if the close does not co
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
     if (f.role === 'user' && f.start) return this.request();
-    const { decodeMessage } = await import('../lib/message.ts');
-    const schemas = await import('../lib/credit/schemas.ts');
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const schemas = await import('../../lib/credit/schemas.ts');
     const { network, value } = await this.readMessage('a credit/close-request or credit/closed message (or --start)');
     if (f.role === 'mint') {
-      const { acceptClose } = await import('../lib/credit/mint.ts');
+      const { acceptClose } = await import('../../lib/credit/mint.ts');
       const req = decodeMessage(schemas.CloseRequestSchema, value);
       return { message: await this.withMint(network, (ctx) => acceptClose(ctx, req)) };
     }
-    const user = await import('../lib/credit/user.ts');
+    const user = await import('../../lib/credit/user.ts');
     const { ctx, book } = await this.userSession(network);
     const closed = decodeMessage(schemas.ClosedSchema, value);
     return { message: await book.exclusive(() => user.applyClosed(ctx, closed)) };
@@ -56,7 +56,7 @@ The mint keeps its latest state and still exits with it if the close does not co
   private async request(): Promise<CommandResult> {
     const network = this.network();
     const { ctx, book } = await this.userSession(network);
-    const { closeRequest } = await import('../lib/credit/user.ts');
+    const { closeRequest } = await import('../../lib/credit/user.ts');
     const id = await this.pickContract(book, ['open']);
     const record = await book.get(id);
     if (!record) throw new RefusedError('E_UNKNOWN_CONTRACT', `no contract ${id} in ${book.dir}`);

@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { OffchainCommand } from '../lib/cli/base-command.ts';
-import { flagValue, inputFlags, keyFlags } from '../lib/cli/flags.ts';
-import { fromHex, toHex } from '../lib/bytes.ts';
-import { RefusedError, UsageError } from '../lib/errors.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { OffchainCommand } from '../../lib/cli/base-command.ts';
+import { flagValue, inputFlags, keyFlags } from '../../lib/cli/flags.ts';
+import { fromHex, toHex } from '../../lib/bytes.ts';
+import { RefusedError, UsageError } from '../../lib/errors.ts';
 
 export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
   /** Also `onion-peel`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -29,8 +29,8 @@ export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
   protected async execute(): Promise<CommandResult> {
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new UsageError('E_EXPECTED_MESSAGE', 'expected an onion/packet or onion/peeled JSON message');
-    const { decodeMessage } = await import('../lib/message.ts');
-    const { OnionPacketSchema, OnionPeeledSchema } = await import('../lib/onion/schemas.ts');
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { OnionPacketSchema, OnionPeeledSchema } = await import('../../lib/onion/schemas.ts');
     const v = doc.value as { type?: unknown };
     let packetHex: string, adHex: string, msgNetwork;
     if (v && v.type === 'onion/peeled') {
@@ -43,16 +43,16 @@ export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
     }
     const network = this.network(msgNetwork);
     const key = await this.keyPair(network);
-    const { peelOnion } = await import('../lib/onion/sphinx.ts');
-    const { decodeHopPayload } = await import('../lib/onion/payload.ts');
-    const { payloadToJson } = await import('../lib/onion/json.ts');
-    const { onionBackend } = await import('../lib/onion/backend.ts');
+    const { peelOnion } = await import('../../lib/onion/sphinx.ts');
+    const { decodeHopPayload } = await import('../../lib/onion/payload.ts');
+    const { payloadToJson } = await import('../../lib/onion/json.ts');
+    const { onionBackend } = await import('../../lib/onion/backend.ts');
     const ec = await onionBackend();
     const given = this.flags['path-key'] === undefined ? undefined : flagValue(() => fromHex(this.flags['path-key']!, '--path-key', 33));
     // A blinded hop after the introduction node peels with its blinded key.
     let peelKey = key.secretKey;
     if (given) {
-      const { blindedNodePrivkey } = await import('../lib/onion/blinding.ts');
+      const { blindedNodePrivkey } = await import('../../lib/onion/blinding.ts');
       peelKey = blindedNodePrivkey(ec, key.secretKey, given);
     }
     let peeled;
@@ -71,8 +71,8 @@ export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
     if (payload.encrypted_recipient_data) {
       const pathKey = payload.current_path_key ?? given;
       if (!pathKey) throw new UsageError('E_ONION_PATH_KEY', 'this hop is in a blinded path: give --path-key, the path_key that came with the HTLC');
-      const { unblindHop } = await import('../lib/onion/blinding.ts');
-      const { decodeRecipientData } = await import('../lib/onion/recipient-data.ts');
+      const { unblindHop } = await import('../../lib/onion/blinding.ts');
+      const { decodeRecipientData } = await import('../../lib/onion/recipient-data.ts');
       const u = unblindHop(ec, key.secretKey, pathKey, payload.encrypted_recipient_data);
       const data = decodeRecipientData(u.decryptedData);
       blinded.recipient_data = data;

@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, checkCoinId, coinFlag, statechainFlags, operatorStoreFlags } from '../lib/cli/statechain-command.ts';
-import { feeGuardFlags } from '../lib/cli/flags.ts';
-import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { StatechainCommand, checkCoinId, coinFlag, statechainFlags, operatorStoreFlags } from '../../lib/cli/statechain-command.ts';
+import { feeGuardFlags } from '../../lib/cli/flags.ts';
+import { MalformedInputError, StateConflictError, UsageError } from '../../lib/errors.ts';
 
 export default class StatechainWithdraw extends StatechainCommand<typeof StatechainWithdraw> {
   /** Also `statechain-withdraw`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -39,7 +39,7 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
 
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
-    const own = await import('../lib/statechain/owner.ts');
+    const own = await import('../../lib/statechain/owner.ts');
     if (f.coin !== undefined) {
       const network = this.network();
       const coinId = checkCoinId(f.coin);
@@ -48,7 +48,7 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
         const store = await this.store(network);
         const held = await this.heldJointly(store, coinId, true);
         const signed = held
-          ? (await import('../lib/statechain/joint-send.ts')).storedJointWithdrawal(await this.jointRecord(store, coinId))
+          ? (await import('../../lib/statechain/joint-send.ts')).storedJointWithdrawal(await this.jointRecord(store, coinId))
           : own.storedWithdrawal(await this.ownerRecord(store, coinId));
         return { message: await this.spendMessage(network, coinId, signed, held) };
       }
@@ -62,19 +62,19 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
       const relay = await this.relayFloor(network);
       if (jointly) {
         // A pair's withdrawal (also once its package left, or again after a lost message) starts with B's nonce; A answers it with the same --to and --fee-rate.
-        const send = await import('../lib/statechain/joint-send.ts');
+        const send = await import('../../lib/statechain/joint-send.ts');
         return { message: await this.jointStep(store, coinId, (r) => send.jointWithdrawNonce(r, destination, rate, ctx, relay, limits)) };
       }
       return { message: await this.ownerStep(network, coinId, (r) => own.withdrawRequest(r, destination, rate, ctx, relay, limits)) };
     }
     const step = await this.readStep('a statechain/withdraw-request or -cosigned (or --coin to start)');
     const network = step.network;
-    const schemas = await import('../lib/statechain/schemas.ts');
+    const schemas = await import('../../lib/statechain/schemas.ts');
     switch (step.type) {
       case 'statechain/withdraw-request': {
         const req = await this.decode(schemas.WithdrawRequestSchema, step.value);
         this.noBroadcast('the operator\'s step prints its co-signature for the owner, who sends the withdrawal');
-        const op = await import('../lib/statechain/operator.ts');
+        const op = await import('../../lib/statechain/operator.ts');
         return { message: await this.operatorStep(network, req.coin_id, async (r) => op.cosignWithdrawal(r, req, await this.operatorContext(network))) };
       }
       case 'statechain/joint-withdraw-nonce': {
@@ -84,14 +84,14 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
         const { destination, feeRate: rate } = await this.payTo(network, f.to, f['fee-rate']);
         const limits = await this.feeLimits();
         const ctx = await this.ownerContext(network);
-        const send = await import('../lib/statechain/joint-send.ts');
+        const send = await import('../../lib/statechain/joint-send.ts');
         const relay = await this.relayFloor(network);
         return { message: await this.jointStep(await this.store(network), msg.coin_id, (r) => send.jointWithdrawRequest(r, msg, destination, rate, ctx, relay, limits)) };
       }
       case 'statechain/joint-withdraw-sign': {
         const msg = await this.decode(schemas.JointWithdrawSignSchema, step.value);
         const ctx = await this.ownerContext(network);
-        const send = await import('../lib/statechain/joint-send.ts');
+        const send = await import('../../lib/statechain/joint-send.ts');
         const signed = await this.jointStep(await this.store(network), msg.coin_id, async (r) => {
           const out = await send.jointWithdrawFinish(r, msg, ctx);
           return { record: out.record, message: out.signed };
@@ -103,7 +103,7 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
         const ctx = await this.ownerContext(network);
         const store = await this.store(network);
         if (await this.heldJointly(store, cos.coin_id, true)) {
-          const send = await import('../lib/statechain/joint-send.ts');
+          const send = await import('../../lib/statechain/joint-send.ts');
           return { message: await this.jointStep(store, cos.coin_id, (r) => send.jointWithdrawSignA(r, cos, ctx)) };
         }
         const signed = await this.ownerStep(network, cos.coin_id, async (r) => {
@@ -123,7 +123,7 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
    * needs no node. Offline there is no floor to check against: the withdrawal's anchor is then
    * what gets it mined if the rate asked was too low (package child).
    */
-  private async relayFloor(network: import('../lib/network.ts').Network): Promise<import('../lib/statechain/withdrawal.ts').RelayFloorSource | undefined> {
+  private async relayFloor(network: import('../../lib/network.ts').Network): Promise<import('../../lib/statechain/withdrawal.ts').RelayFloorSource | undefined> {
     const chain = await this.chain(network);
     if (chain.kind !== 'rpc' || chain.mempoolPolicy === undefined) return undefined;
     return () => chain.mempoolPolicy!();
@@ -131,7 +131,7 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
 
   /** The fee guard's limits (--max-fee-rate, --max-fee-share; Core's maxfeerate and half the coin by default). */
   private async feeLimits() {
-    const { parseFeeLimits } = await import('../lib/tx/fee-guard.ts');
+    const { parseFeeLimits } = await import('../../lib/tx/fee-guard.ts');
     return parseFeeLimits({ maxFeeRate: this.flags['max-fee-rate'], maxFeeShare: this.flags['max-fee-share'] });
   }
 
@@ -145,12 +145,12 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
    * the node's answer too. A refused or impossible broadcast changes nothing (the withdrawal
    * stays kept, its error says how to print it again); an accepted one is marked.
    */
-  private async spendMessage(network: import('../lib/network.ts').Network, coinId: string, signed: { txid: string; hex: string }, joint: boolean) {
+  private async spendMessage(network: import('../../lib/network.ts').Network, coinId: string, signed: { txid: string; hex: string }, joint: boolean) {
     const message: Record<string, unknown> = { type: 'statechain/spend', version: 1, network, coin_id: coinId, kind: 'withdrawal', txid: signed.txid, hex: signed.hex };
     if (this.flags.broadcast) {
-      const { fromHex } = await import('../lib/bytes.ts');
-      const { OffchainError, RefusedError } = await import('../lib/errors.ts');
-      const { RpcError } = await import('../lib/chain/rpc-client.ts');
+      const { fromHex } = await import('../../lib/bytes.ts');
+      const { OffchainError, RefusedError } = await import('../../lib/errors.ts');
+      const { RpcError } = await import('../../lib/chain/rpc-client.ts');
       const kept = `the signed withdrawal ${signed.txid} is kept: statechain-withdraw --coin ${coinId} prints it again (add --broadcast to send it)`;
       try {
         message.broadcast = { txid: await (await this.chain(network)).broadcast(fromHex(signed.hex)) };
@@ -163,14 +163,14 @@ export default class StatechainWithdraw extends StatechainCommand<typeof Statech
         throw new OffchainError(e.code, `${e.message} — ${kept}`, e.exitCode, e.detail);
       }
       if (!joint) {
-        await (await this.store(network)).update<import('../lib/statechain/owner.ts').OwnerRecord>(`coin-${coinId}`, (r) => (r?.withdrawal ? { ...r, withdrawal: { ...r.withdrawal, broadcast: true } } : r!));
+        await (await this.store(network)).update<import('../../lib/statechain/owner.ts').OwnerRecord>(`coin-${coinId}`, (r) => (r?.withdrawal ? { ...r, withdrawal: { ...r.withdrawal, broadcast: true } } : r!));
       }
     }
     return message;
   }
 
-  private async jointRecord(store: import('../lib/store/state-store.ts').StateStore, coinId: string) {
-    const r = await store.read<import('../lib/statechain/joint-send.ts').SendingRecord>(`joint-${coinId}`);
+  private async jointRecord(store: import('../../lib/store/state-store.ts').StateStore, coinId: string) {
+    const r = await store.read<import('../../lib/statechain/joint-send.ts').SendingRecord>(`joint-${coinId}`);
     if (r === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `no joint share of coin ${coinId} in ${store.dir}`);
     return r;
   }

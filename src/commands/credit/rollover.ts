@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag, fundingConfirmationsFlag, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
-import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
-import { storeFlags } from '../lib/cli/store-flags.ts';
-import { RefusedError } from '../lib/errors.ts';
-import type { CreditTermsJson } from '../lib/credit/codec.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { CreditCommand, contractFlag, fundingConfirmationsFlag, parseRate, roleFlag } from '../../lib/cli/credit-command.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
+import { RefusedError } from '../../lib/errors.ts';
+import type { CreditTermsJson } from '../../lib/credit/codec.ts';
 
 export default class Rollover extends CreditCommand<typeof Rollover> {
   /** Also `rollover`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -51,9 +51,9 @@ before the old expiry, until the rollover confirms.`;
 
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
-    const { decodeMessage } = await import('../lib/message.ts');
-    const schemas = await import('../lib/credit/schemas.ts');
-    const user = await import('../lib/credit/user.ts');
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const schemas = await import('../../lib/credit/schemas.ts');
+    const user = await import('../../lib/credit/user.ts');
     if (f.role === 'user' && f.expiry !== undefined) {
       const network = this.network();
       const { ctx, book } = await this.userSession(network);
@@ -67,7 +67,7 @@ before the old expiry, until the rollover confirms.`;
     }
     const { type, network, value } = await this.readMessage('a credit/rollover-* message (or --expiry to start)');
     if (f.role === 'mint') {
-      const mint = await import('../lib/credit/mint.ts');
+      const mint = await import('../../lib/credit/mint.ts');
       if (type === 'credit/rollover-sign') {
         const sign = decodeMessage(schemas.RolloverSignSchema, value);
         return { message: await this.withMint(network, (ctx) => mint.acceptRollover(ctx, sign)) };
@@ -86,8 +86,8 @@ before the old expiry, until the rollover confirms.`;
 
   /** The wallet's funded PSBT, used as is: its coins join, its change stays (see topUpFromPsbt). */
   private async topUp(path: string, terms: CreditTermsJson) {
-    const { topUpFromPsbt } = await import('../lib/credit/transactions.ts');
-    const { termsFromJson } = await import('../lib/credit/codec.ts');
+    const { topUpFromPsbt } = await import('../../lib/credit/transactions.ts');
+    const { termsFromJson } = await import('../../lib/credit/codec.ts');
     return topUpFromPsbt(await this.readPsbtAt(path, '--top-up'), termsFromJson(terms, this.network()).script);
   }
 

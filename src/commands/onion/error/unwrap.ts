@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { OffchainCommand } from '../../lib/cli/base-command.ts';
-import { inputFlags } from '../../lib/cli/flags.ts';
-import { fromHex, toHex } from '../../lib/bytes.ts';
-import { RefusedError, UsageError } from '../../lib/errors.ts';
+import type { CommandResult } from '../../../lib/cli/base-command.ts';
+import { OffchainCommand } from '../../../lib/cli/base-command.ts';
+import { inputFlags } from '../../../lib/cli/flags.ts';
+import { fromHex, toHex } from '../../../lib/bytes.ts';
+import { RefusedError, UsageError } from '../../../lib/errors.ts';
 
 export default class OnionErrorUnwrap extends OffchainCommand<typeof OnionErrorUnwrap> {
   /** Also `onion-error unwrap`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -25,16 +25,16 @@ export default class OnionErrorUnwrap extends OffchainCommand<typeof OnionErrorU
   protected async execute(): Promise<CommandResult> {
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new UsageError('E_EXPECTED_MESSAGE', 'expected an onion/error JSON message');
-    const { readJsonFile } = await import('../../lib/onion/cli-support.ts');
-    const { decodeMessage } = await import('../../lib/message.ts');
-    const { OnionErrorSchema, OnionSecretsSchema } = await import('../../lib/onion/schemas.ts');
+    const { readJsonFile } = await import('../../../lib/onion/cli-support.ts');
+    const { decodeMessage } = await import('../../../lib/message.ts');
+    const { OnionErrorSchema, OnionSecretsSchema } = await import('../../../lib/onion/schemas.ts');
     const err = decodeMessage(OnionErrorSchema, doc.value);
     const secrets = decodeMessage(OnionSecretsSchema, readJsonFile(this.flags.secrets, '--secrets', true));
     const network = this.network(err.network);
     this.network(secrets.network);
-    const { unwrapError } = await import('../../lib/onion/error.ts');
-    const { decodeFailure } = await import('../../lib/onion/failure.ts');
-    const { readAttribution } = await import('../../lib/onion/attribution.ts');
+    const { unwrapError } = await import('../../../lib/onion/error.ts');
+    const { decodeFailure } = await import('../../../lib/onion/failure.ts');
+    const { readAttribution } = await import('../../../lib/onion/attribution.ts');
     const sharedSecrets = secrets.shared_secrets.map((s, i) => fromHex(s, `shared_secrets[${i}]`, 32));
     const packet = fromHex(err.error_packet, 'error_packet');
     const attribution = err.attribution_data === undefined ? undefined : fromHex(err.attribution_data, 'attribution_data', 920);

@@ -1,11 +1,11 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, checkCoinId, coinFlag, floorFlags, statechainFlags, operatorStoreFlags } from '../lib/cli/statechain-command.ts';
-import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
-import { flagValue } from '../lib/cli/flags.ts';
-import type { JointPending, JointRecord } from '../lib/statechain/joint.ts';
-import type { OwnerContext, OwnerRecord } from '../lib/statechain/owner.ts';
-import type { StateStore } from '../lib/store/state-store.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { StatechainCommand, checkCoinId, coinFlag, floorFlags, statechainFlags, operatorStoreFlags } from '../../lib/cli/statechain-command.ts';
+import { MalformedInputError, StateConflictError, UsageError } from '../../lib/errors.ts';
+import { flagValue } from '../../lib/cli/flags.ts';
+import type { JointPending, JointRecord } from '../../lib/statechain/joint.ts';
+import type { OwnerContext, OwnerRecord } from '../../lib/statechain/owner.ts';
+import type { StateStore } from '../../lib/store/state-store.ts';
 
 export default class StatechainTransfer extends StatechainCommand<typeof StatechainTransfer> {
   /** Also `statechain-transfer`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -46,17 +46,17 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
 
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
-    const tr = await import('../lib/statechain/transfer.ts');
+    const tr = await import('../../lib/statechain/transfer.ts');
     if (f.start) {
       const network = this.network();
       const coinId = checkCoinId(f.coin);
       if (f['operator-key'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --operator-key: the operator whose statements you will trust for this coin');
-      const { parsePublicKey } = await import('../lib/keys/keys.ts');
+      const { parsePublicKey } = await import('../../lib/keys/keys.ts');
       const operatorKey = flagValue(() => parsePublicKey(f['operator-key']!, '--operator-key'));
       const store = await this.store(network);
       const ctx = await this.ownerContext(network);
       let backupScript: Uint8Array | undefined;
-      if (f['backup-address'] !== undefined) backupScript = (await import('../lib/address.ts')).decodeAddress(f['backup-address'], network, '--backup-address');
+      if (f['backup-address'] !== undefined) backupScript = (await import('../../lib/address.ts')).decodeAddress(f['backup-address'], network, '--backup-address');
       if (f['joint-part'] || f['joint-with'] !== undefined) return { message: await this.startJoint(store, coinId, operatorKey, ctx, backupScript) };
       // A coin this directory sent away ('sent') may come back: its old record is set aside when the new one is taken.
       const held = await store.read<OwnerRecord>(`coin-${coinId}`);
@@ -67,8 +67,8 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
     }
     const step = await this.readStep('a statechain/transfer-* message (or --start)');
     const network = step.network;
-    const schemas = await import('../lib/statechain/schemas.ts');
-    const op = await import('../lib/statechain/operator.ts');
+    const schemas = await import('../../lib/statechain/schemas.ts');
+    const op = await import('../../lib/statechain/operator.ts');
     const store = await this.store(network);
     switch (step.type) {
       case 'statechain/transfer-request': {
@@ -77,7 +77,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         const tip = await (await this.coinChain(network)).tip();
         // The pair's (also once its package left, 'sent', unless the coin came back to this directory as a single owner's).
         if (await this.heldJointly(store, req.coin_id) || ((await store.read<{ status?: string }>(`joint-${req.coin_id}`))?.status === 'sent' && (await store.read(`coin-${req.coin_id}`)) === undefined)) {
-          const send = await import('../lib/statechain/joint-send.ts');
+          const send = await import('../../lib/statechain/joint-send.ts');
           return { message: await this.jointStep(store, req.coin_id, (r) => send.jointNonce(r, req, tip.height, ctx)) };
         }
         return { message: await this.ownerStep(network, req.coin_id, (r) => tr.transferSign(r, req, tip.height, ctx)) };
@@ -90,29 +90,29 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         const msg = await this.decode(schemas.JointNonceSchema, step.value);
         const ctx = await this.ownerContext(network);
         const tip = await (await this.coinChain(network)).tip();
-        const send = await import('../lib/statechain/joint-send.ts');
+        const send = await import('../../lib/statechain/joint-send.ts');
         return { message: await this.jointStep(store, msg.coin_id, (r) => send.jointTransferSign(r, msg, tip.height, ctx)) };
       }
       case 'statechain/joint-sign': {
         const msg = await this.decode(schemas.JointSignSchema, step.value);
         const ctx = await this.ownerContext(network);
-        const send = await import('../lib/statechain/joint-send.ts');
+        const send = await import('../../lib/statechain/joint-send.ts');
         return { message: await this.jointStep(store, msg.coin_id, (r) => send.jointPackage(r, msg, ctx)) };
       }
       case 'statechain/transfer-cosigned': {
         const cos = await this.decode(schemas.TransferCosignedSchema, step.value);
         const ctx = await this.ownerContext(network);
         if (await this.heldJointly(store, cos.coin_id, true)) {
-          const send = await import('../lib/statechain/joint-send.ts');
+          const send = await import('../../lib/statechain/joint-send.ts');
           return { message: await this.jointStep(store, cos.coin_id, (r) => send.jointSignA(r, cos, ctx)) };
         }
         return { message: await this.ownerStep(network, cos.coin_id, (r) => tr.transferPackage(r, cos, ctx)) };
       }
       case 'statechain/transfer-package': {
         const pkg = await this.decode(schemas.TransferPackageSchema, step.value);
-        const pending = await store.read<import('../lib/statechain/transfer.ts').PendingReceive | JointPending>(`receive-${pkg.coin_id}`);
+        const pending = await store.read<import('../../lib/statechain/transfer.ts').PendingReceive | JointPending>(`receive-${pkg.coin_id}`);
         // A repeated step (its answer lost, even mid-write) prints the same answer: the same u, never a second one.
-        const again = (await import('../lib/statechain/joint.ts')).answeredBefore(await store.read<JointRecord>(`joint-${pkg.coin_id}`), pkg.transfer_id, 0);
+        const again = (await import('../../lib/statechain/joint.ts')).answeredBefore(await store.read<JointRecord>(`joint-${pkg.coin_id}`), pkg.transfer_id, 0);
         if (again !== undefined) {
           await store.remove(`receive-${pkg.coin_id}`);
           return { message: again };
@@ -126,7 +126,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we asked for no coin ${pkg.coin_id} (run step 1 with --start first, same --state-dir)`);
         const ctx = await this.ownerContext(network);
         if ('parts' in pending) {
-          const joint = await import('../lib/statechain/joint.ts');
+          const joint = await import('../../lib/statechain/joint.ts');
           const inner = joint.openJointPackage(pkg, pending, ctx.auth.secretKey);
           const out = joint.jointTakePackage(pkg, pending, await this.chainFacts(network, inner.statement), { ...ctx, floor: this.floor() }, inner);
           await this.keepJoint(store, out.record); // a and the chain on disk before u leaves
@@ -152,8 +152,8 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
       }
       case 'statechain/joint-handoff': {
         const msg = await this.decode(schemas.JointHandoffSchema, step.value);
-        const joint = await import('../lib/statechain/joint.ts');
-        const pending = await store.read<import('../lib/statechain/joint.ts').PendingPart>(`part-${msg.coin_id}`);
+        const joint = await import('../../lib/statechain/joint.ts');
+        const pending = await store.read<import('../../lib/statechain/joint.ts').PendingPart>(`part-${msg.coin_id}`);
         const again = joint.answeredBefore(await store.read<JointRecord>(`joint-${msg.coin_id}`), msg.transfer_id, 1);
         if (again !== undefined) {
           await store.remove(`part-${msg.coin_id}`);
@@ -171,7 +171,7 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
         const msg = await this.decode(schemas.JointT2Schema, step.value);
         const record = await store.read<JointRecord>(`joint-${msg.coin_id}`);
         if (record === undefined) throw new StateConflictError('E_NOT_RECEIVING', `no joint receipt of coin ${msg.coin_id} here`);
-        return { message: (await import('../lib/statechain/joint.ts')).jointAcceptFrom(msg, record, await this.ownerContext(network)) };
+        return { message: (await import('../../lib/statechain/joint.ts')).jointAcceptFrom(msg, record, await this.ownerContext(network)) };
       }
       case 'statechain/transfer-done': {
         const done = await this.decode(schemas.TransferDoneSchema, step.value);
@@ -195,16 +195,16 @@ export default class StatechainTransfer extends StatechainCommand<typeof Statech
     const f = this.flags;
     if (f['joint-part'] && f['joint-with'] !== undefined) throw new UsageError('E_USAGE', '--joint-part (B) and --joint-with (A) are the two parts\' step 1: give one');
     if ((await store.read(`joint-${coinId}`)) !== undefined) throw new StateConflictError('E_COIN_EXISTS', `a joint share of coin ${coinId} is already in this state directory`);
-    const joint = await import('../lib/statechain/joint.ts');
+    const joint = await import('../../lib/statechain/joint.ts');
     if (f['joint-part']) {
       const { pending, message } = joint.startPart(coinId, operatorKey, ctx, backupScript);
       await store.write(`part-${coinId}`, pending);
       return message;
     }
-    const { inputFrom, readInputBytes, detectFormat } = await import('../lib/cli/input.ts');
+    const { inputFrom, readInputBytes, detectFormat } = await import('../../lib/cli/input.ts');
     const doc = detectFormat(await readInputBytes(inputFrom(f['joint-with'], '--joint-with')), '--joint-with');
     if (doc.format !== 'json') throw new MalformedInputError('E_MALFORMED_MESSAGE', '--joint-with: not a JSON statechain/joint-part message');
-    const schemas = await import('../lib/statechain/schemas.ts');
+    const schemas = await import('../../lib/statechain/schemas.ts');
     const b = await this.decode(schemas.JointPartSchema, doc.value);
     const { pending, message } = joint.startJointReceive(coinId, operatorKey, b, ctx, backupScript);
     await store.write(`receive-${coinId}`, pending);

@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag, ecashSeedFlags, fundingConfirmationsFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../lib/cli/credit-command.ts';
-import { chainFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
-import { storeFlags } from '../lib/cli/store-flags.ts';
-import { RefusedError, UsageError } from '../lib/errors.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { CreditCommand, contractFlag, ecashSeedFlags, fundingConfirmationsFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../../lib/cli/credit-command.ts';
+import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
+import { RefusedError, UsageError } from '../../lib/errors.ts';
 
 export default class SignUpdate extends CreditCommand<typeof SignUpdate> {
   /** Also `sign-update`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -48,31 +48,31 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
 
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;
-    const { decodeMessage } = await import('../lib/message.ts');
-    const schemas = await import('../lib/credit/schemas.ts');
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const schemas = await import('../../lib/credit/schemas.ts');
     if (f.role === 'user' && f.amount !== undefined) {
       const network = this.network();
       const { ctx, book } = await this.userSession(network);
-      const { updateRequest } = await import('../lib/credit/user.ts');
+      const { updateRequest } = await import('../../lib/credit/user.ts');
       const id = await this.pickContract(book, ['open']);
       return { message: await book.exclusive(() => updateRequest(ctx, id, BigInt(f.amount!))) };
     }
     if (f['nonce-epoch'] !== undefined) {
       if (f.role !== 'mint' || !f.stream) throw new UsageError('E_USAGE', '--nonce-epoch is for the mint\'s --stream (a one-shot mint command always uses its host\'s epoch)');
-      const { storeTarget } = await import('../lib/cli/store-flags.ts');
+      const { storeTarget } = await import('../../lib/cli/store-flags.ts');
       if (!(await storeTarget(f as Record<string, unknown>))) throw new UsageError('E_USAGE', '--nonce-epoch needs a PostgreSQL store (--store or $OFFCHAIN_STORE_URL): SQLite keeps nonces under --state-dir already');
     }
     if (f.role === 'mint' && f.stream) return this.stream();
     const { network, value } = await this.readMessage(f.role === 'user' ? 'the mint\'s credit/receipt (or --amount N to pay)' : 'a credit/update-request');
     if (f.role === 'mint') {
       const req = decodeMessage(schemas.UpdateRequestSchema, value);
-      const { acceptUpdate } = await import('../lib/credit/mint.ts');
+      const { acceptUpdate } = await import('../../lib/credit/mint.ts');
       await this.ecashOnBackend(); // libsecp256k1 when $OFFCHAIN_SECP256K1 chose it; else noble
       return { message: await this.withMint(network, (ctx) => acceptUpdate(ctx, req)) };
     }
     const receipt = decodeMessage(schemas.ReceiptSchema, value);
     const { ctx, book } = await this.userSession(network);
-    const { applyReceipt } = await import('../lib/credit/user.ts');
+    const { applyReceipt } = await import('../../lib/credit/user.ts');
     const sink = this.tokenSink();
     return sink.result(await book.exclusive(() => applyReceipt(ctx, receipt, sink.sink)));
   }
@@ -88,20 +88,20 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
    */
   private async stream(): Promise<void> {
     this.longRunning = true;
-    const { decodeMessage } = await import('../lib/message.ts');
-    const { readEnvelope } = await import('../lib/envelope.ts');
-    const { AbandonSchema, CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema } = await import('../lib/credit/schemas.ts');
-    const { acceptClose, acceptOpen, acceptRollover, acceptUpdate, proposeRollover } = await import('../lib/credit/mint.ts');
-    const { acceptAbandon } = await import('../lib/credit/abandon.ts');
-    const { describeError } = await import('../lib/cli/base-command.ts');
-    const { setBasePointWindow } = await import('../lib/curve.ts');
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { readEnvelope } = await import('../../lib/envelope.ts');
+    const { AbandonSchema, CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema } = await import('../../lib/credit/schemas.ts');
+    const { acceptClose, acceptOpen, acceptRollover, acceptUpdate, proposeRollover } = await import('../../lib/credit/mint.ts');
+    const { acceptAbandon } = await import('../../lib/credit/abandon.ts');
+    const { describeError } = await import('../../lib/cli/base-command.ts');
+    const { setBasePointWindow } = await import('../../lib/curve.ts');
     setBasePointWindow(8);
     const backend = await this.useFastestBackend();
     this.term.info(`offchain: mint streaming on the ${backend} secp256k1 backend`);
     await this.ecashOnBackend();
     const network = this.network();
     const BATCH = 256;
-    const { Outages, reconnectWindowMs } = await import('../lib/store/outages.ts');
+    const { Outages, reconnectWindowMs } = await import('../../lib/store/outages.ts');
     const windowMs = reconnectWindowMs();
     await this.withMintStore(network, async (ctx, store) => {
       const outages = new Outages(store, windowMs, (retired, why) => this.term.warn(

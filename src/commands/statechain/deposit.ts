@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { StatechainCommand, floorFlags, operatorStoreFlags, relativeBlocks, statechainFlags, withoutConfirmations } from '../lib/cli/statechain-command.ts';
-import { MalformedInputError, StateConflictError, UsageError } from '../lib/errors.ts';
-import { flagValue } from '../lib/cli/flags.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { StatechainCommand, floorFlags, operatorStoreFlags, relativeBlocks, statechainFlags, withoutConfirmations } from '../../lib/cli/statechain-command.ts';
+import { MalformedInputError, StateConflictError, UsageError } from '../../lib/errors.ts';
+import { flagValue } from '../../lib/cli/flags.ts';
 
 export default class StatechainDeposit extends StatechainCommand<typeof StatechainDeposit> {
   /** Also `statechain-deposit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -68,11 +68,11 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     }
     if (f['deposit-confirmations'] !== undefined) this.term.warn('--deposit-confirmations is deprecated and ignored by statechain-deposit (no deposit step reads the deposit\'s confirmations); elsewhere it is now --confirmations');
     const initialLock = relativeBlocks(f['initial-lock'] ?? '+12960', '--initial-lock', (line) => this.term.warn(line));
-    const own = await import('../lib/statechain/owner.ts');
+    const own = await import('../../lib/statechain/owner.ts');
     if (f.start) {
       const network = this.network();
       if (f['operator-key'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --operator-key: the operator whose signed statements you will trust for this coin');
-      const { parsePublicKey } = await import('../lib/keys/keys.ts');
+      const { parsePublicKey } = await import('../../lib/keys/keys.ts');
       const operatorKey = flagValue(() => parsePublicKey(f['operator-key']!, '--operator-key'));
       const ctx = await this.ownerContext(network);
       const { pending, message } = own.startDeposit(ctx, operatorKey);
@@ -81,14 +81,14 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     }
     const step = await this.readStep('a statechain/deposit-* message (or --start)');
     const network = step.network;
-    const schemas = await import('../lib/statechain/schemas.ts');
-    const op = await import('../lib/statechain/operator.ts');
+    const schemas = await import('../../lib/statechain/schemas.ts');
+    const op = await import('../../lib/statechain/operator.ts');
     const store = await this.store(network);
     switch (step.type) {
       case 'statechain/deposit-request': {
         const req = await this.decode(schemas.DepositRequestSchema, step.value);
         const terms = { interval: f.interval, initial_lock: initialLock, confirmations: f['min-confirmations'] ?? 3, backup_fee_sat: f['backup-fee'], margin: f.margin, ...(f.anchor ? { anchor: true as const } : {}) };
-        const { checkTerms, termsFromJson } = await import('../lib/statechain/coin.ts');
+        const { checkTerms, termsFromJson } = await import('../../lib/statechain/coin.ts');
         checkTerms(termsFromJson(terms));
         const out = op.offerDeposit(req, terms, await this.operatorContext(network));
         await this.operatorCreate(network, out.record);
@@ -100,18 +100,18 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
         const fundingBytes = await this.readFlagInput('--funding', f.funding);
         const fundingHex = await this.fundingHex(fundingBytes, network);
         // This step answered before (its answer lost, or a crash before deposit- was removed): the same request.
-        const existing = await store.read<import('../lib/statechain/owner.ts').OwnerRecord>(`coin-${offer.coin_id}`);
+        const existing = await store.read<import('../../lib/statechain/owner.ts').OwnerRecord>(`coin-${offer.coin_id}`);
         const again = own.depositRequestedBefore(existing, offer, fundingHex);
         if (again !== undefined) {
           await store.remove(`deposit-${offer.statement.owner_share}`);
           return { message: again };
         }
-        const pending = await store.read<import('../lib/statechain/owner.ts').PendingDeposit>(`deposit-${offer.statement.owner_share}`);
+        const pending = await store.read<import('../../lib/statechain/owner.ts').PendingDeposit>(`deposit-${offer.statement.owner_share}`);
         if (pending === undefined) throw new StateConflictError('E_UNKNOWN_COIN', 'no deposit request of ours matches this offer (wrong --state-dir?)');
         if (f['operator-key'] !== undefined) {
           // The operator was pinned at step 1; a key given again must be the same one (a deposit begun before the pin takes it here).
-          const { toHex } = await import('../lib/bytes.ts');
-          const { parsePublicKey } = await import('../lib/keys/keys.ts');
+          const { toHex } = await import('../../lib/bytes.ts');
+          const { parsePublicKey } = await import('../../lib/keys/keys.ts');
           const given = toHex(flagValue(() => parsePublicKey(f['operator-key']!, '--operator-key')));
           if (pending.operator_auth !== undefined && pending.operator_auth !== given) throw new UsageError('E_USAGE', `--operator-key differs from the operator named at step 1 (${pending.operator_auth})`);
           pending.operator_auth = given;
@@ -133,7 +133,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
       case 'statechain/deposit-cosigned': {
         const cos = await this.decode(schemas.DepositCosignedSchema, step.value);
         const ctx = await this.ownerContext(network);
-        const { coinView } = await import('../lib/statechain/transfer.ts');
+        const { coinView } = await import('../../lib/statechain/transfer.ts');
         const record = await this.ownerStep(network, cos.coin_id, async (r) => {
           const next = await own.depositFinish(r, cos, ctx);
           return { record: next, message: next };
@@ -150,9 +150,9 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
    * witness_utxo) or a raw unsigned transaction in hex (inputs looked up on the node; offline,
    * refused with how to give it).
    */
-  private async fundingHex(bytes: Uint8Array, network: import('../lib/network.ts').Network): Promise<string> {
-    const { detectFormat } = await import('../lib/cli/input.ts');
-    const own = await import('../lib/statechain/owner.ts');
+  private async fundingHex(bytes: Uint8Array, network: import('../../lib/network.ts').Network): Promise<string> {
+    const { detectFormat } = await import('../../lib/cli/input.ts');
+    const own = await import('../../lib/statechain/owner.ts');
     const text = new TextDecoder().decode(bytes).trim();
     if (/^([0-9a-fA-F]{2})+$/.test(text) && !text.toLowerCase().startsWith('70736274ff')) {
       const hex = text.toLowerCase();
@@ -162,7 +162,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     }
     const doc = detectFormat(bytes);
     if (doc.format !== 'psbt') throw new UsageError('E_USAGE', '--funding must hold an unsigned transaction in hex or a PSBT');
-    const { parsePsbt } = await import('../lib/psbt/parse.ts');
+    const { parsePsbt } = await import('../../lib/psbt/parse.ts');
     return own.fundingFromPsbt(parsePsbt(doc.psbt));
   }
 }

@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
 import { join } from 'node:path';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { CreditCommand, ecashSeedFlags, ecashSettingsFlags, fundingConfirmationsFlag, noMint, parseRate, roleFlag } from '../lib/cli/credit-command.ts';
-import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
-import { storeFlags } from '../lib/cli/store-flags.ts';
-import { UsageError } from '../lib/errors.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { CreditCommand, ecashSeedFlags, ecashSettingsFlags, fundingConfirmationsFlag, noMint, parseRate, roleFlag } from '../../lib/cli/credit-command.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
+import { UsageError } from '../../lib/errors.ts';
 
 export default class OpenCredit extends CreditCommand<typeof OpenCredit> {
   /** Also `open-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -66,17 +66,17 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     const f = this.flags;
     if (f.role === 'mint' && f.publish) return this.mintOffer();
     const doc = await this.readDocument();
-    const { readEnvelope } = await import('../lib/envelope.ts');
-    const { decodeMessage } = await import('../lib/message.ts');
-    const schemas = await import('../lib/credit/schemas.ts');
+    const { readEnvelope } = await import('../../lib/envelope.ts');
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const schemas = await import('../../lib/credit/schemas.ts');
     if (f.role === 'mint') {
       if (doc.format !== 'json') throw new UsageError('E_USAGE', 'the mint step reads a credit/open-request message');
       const network = this.network(readEnvelope(doc.value).network);
       const req = decodeMessage(schemas.OpenRequestSchema, doc.value);
-      const { acceptOpen } = await import('../lib/credit/mint.ts');
+      const { acceptOpen } = await import('../../lib/credit/mint.ts');
       return { message: await this.withMint(network, (ctx) => acceptOpen(ctx, req)) };
     }
-    const user = await import('../lib/credit/user.ts');
+    const user = await import('../../lib/credit/user.ts');
     if (doc.format === 'psbt') {
       if (!f.offer) throw new UsageError('E_USAGE', 'with a funding PSBT on input, pass the mint\'s offer with --offer FILE');
       const offerDoc = await this.readFileDocument(f.offer, '--offer');
@@ -84,7 +84,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
       const offer = decodeMessage(schemas.CreditOfferSchema, offerDoc);
       if (!f['refund-address']) throw new UsageError('E_USAGE', '--refund-address is required to open');
       const { ctx, book } = await this.userSession(network, { create: true });
-      const { offerWindow } = await import('../lib/credit/user.ts');
+      const { offerWindow } = await import('../../lib/credit/user.ts');
       const expiryHeight = await this.expiryHeight(f.expiry ?? `+${offer.default_expiry_blocks}`, ctx.chain, offerWindow(offer));
       const feeRate = f['fee-rate'] !== undefined ? await this.guardedRate(f['fee-rate']) : offer.min_fee_rate;
       return {
@@ -109,10 +109,10 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     const f = this.flags;
     const network = this.network();
     const mint = await this.keyPair(network);
-    const { MintStore } = await import('../lib/store/mint-store.ts');
-    const { withLock } = await import('../lib/store/lock.ts');
-    const { storeTarget } = await import('../lib/cli/store-flags.ts');
-    const { makeOffer } = await import('../lib/credit/mint.ts');
+    const { MintStore } = await import('../../lib/store/mint-store.ts');
+    const { withLock } = await import('../../lib/store/lock.ts');
+    const { storeTarget } = await import('../../lib/cli/store-flags.ts');
+    const { makeOffer } = await import('../../lib/credit/mint.ts');
     const dir = join(this.stateDir(network), 'credit-mint');
     // The offer lives with the mint's state: in its PostgreSQL database when --store names one.
     const shared = await storeTarget(f);
@@ -133,7 +133,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     }
     const ecash = await this.ecashKeyset(f['mint-url'] !== undefined);
     if (ecash && f['mint-url'] === undefined) throw new UsageError('E_USAGE', 'an ecash seed names the keyset; --mint-url names the Cashu mint that redeems it: give both');
-    const { ECASH_KEYSETS_DOC, publishedKeysets } = await import('../lib/credit/ecash-keysets.ts');
+    const { ECASH_KEYSETS_DOC, publishedKeysets } = await import('../../lib/credit/ecash-keysets.ts');
     // Checked against the running mint when its answers are given: a keyset it would not redeem is refused here, before any token.
     const issuing = ecash ? await onStore(async (s) => publishedKeysets(ecash.seed, ecash.keyset, await s.readDoc(ECASH_KEYSETS_DOC), ecash.live)) : undefined;
     const offer = makeOffer(network, mint.publicKey, {

@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag } from '../lib/cli/credit-command.ts';
-import { chainFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
-import { RefusedError } from '../lib/errors.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { CreditCommand, contractFlag } from '../../lib/cli/credit-command.ts';
+import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { RefusedError } from '../../lib/errors.ts';
 
 export default class RefundCredit extends CreditCommand<typeof RefundCredit> {
   /** Also `refund-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -29,7 +29,7 @@ export default class RefundCredit extends CreditCommand<typeof RefundCredit> {
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
     const { ctx, book } = await this.userView(network);
-    const { refundMessage } = await import('../lib/credit/user.ts');
+    const { refundMessage } = await import('../../lib/credit/user.ts');
     const id = await this.pickContract(book, ['open', 'closing', 'rolling-over']);
     const out = await refundMessage(ctx, id);
     if (!out.final && !this.flags['any-time']) throw new RefusedError('E_NOT_FINAL', `${out.explain}; rerun then, or pass --any-time`);

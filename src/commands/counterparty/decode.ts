@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../lib/cli/base-command.ts';
-import { OffchainCommand } from '../lib/cli/base-command.ts';
-import { inputFlags } from '../lib/cli/flags.ts';
-import { inputFrom, readInputBytes } from '../lib/cli/input.ts';
-import { fromHex } from '../lib/bytes.ts';
-import { UsageError } from '../lib/errors.ts';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { OffchainCommand } from '../../lib/cli/base-command.ts';
+import { inputFlags } from '../../lib/cli/flags.ts';
+import { inputFrom, readInputBytes } from '../../lib/cli/input.ts';
+import { fromHex } from '../../lib/bytes.ts';
+import { UsageError } from '../../lib/errors.ts';
 
 export default class DecodeCounterparty extends OffchainCommand<typeof DecodeCounterparty> {
   /** Also `decode-counterparty`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -30,13 +30,13 @@ export default class DecodeCounterparty extends OffchainCommand<typeof DecodeCou
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;
     const network = this.network();
-    const msg = await import('../lib/counterparty/message.ts');
+    const msg = await import('../../lib/counterparty/message.ts');
     if (f.data !== undefined) {
       if (f.tx !== undefined || f.in !== undefined) throw new UsageError('E_USAGE', '--data stands alone: no --tx or --in');
       return { message: msg.unpackedMessage(fromHex(f.data, '--data'), network) };
     }
-    const { txBytesFromText } = await import('../lib/openassets/decode.ts');
-    const { parseRawTx } = await import('../lib/openassets/tx.ts');
+    const { txBytesFromText } = await import('../../lib/openassets/decode.ts');
+    const { parseRawTx } = await import('../../lib/openassets/tx.ts');
     const text = f.tx ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in === '-' ? undefined : f.in)));
     return { message: msg.counterpartyMessage(parseRawTx(txBytesFromText(text)), network) };
   }

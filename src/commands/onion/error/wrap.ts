@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { OffchainCommand } from '../../lib/cli/base-command.ts';
-import { inputFlags, keyFlags } from '../../lib/cli/flags.ts';
-import { fromHex, toHex } from '../../lib/bytes.ts';
-import { UsageError } from '../../lib/errors.ts';
+import type { CommandResult } from '../../../lib/cli/base-command.ts';
+import { OffchainCommand } from '../../../lib/cli/base-command.ts';
+import { inputFlags, keyFlags } from '../../../lib/cli/flags.ts';
+import { fromHex, toHex } from '../../../lib/bytes.ts';
+import { UsageError } from '../../../lib/errors.ts';
 
 export default class OnionErrorWrap extends OffchainCommand<typeof OnionErrorWrap> {
   /** Also `onion-error wrap`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -25,9 +25,9 @@ export default class OnionErrorWrap extends OffchainCommand<typeof OnionErrorWra
   protected async execute(): Promise<CommandResult> {
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new UsageError('E_EXPECTED_MESSAGE', 'expected an onion/error JSON message');
-    const { readJsonFile } = await import('../../lib/onion/cli-support.ts');
-    const { decodeMessage } = await import('../../lib/message.ts');
-    const { OnionErrorSchema, OnionPacketSchema, OnionPeeledSchema } = await import('../../lib/onion/schemas.ts');
+    const { readJsonFile } = await import('../../../lib/onion/cli-support.ts');
+    const { decodeMessage } = await import('../../../lib/message.ts');
+    const { OnionErrorSchema, OnionPacketSchema, OnionPeeledSchema } = await import('../../../lib/onion/schemas.ts');
     const err = decodeMessage(OnionErrorSchema, doc.value);
     const raw = readJsonFile(this.flags.onion, '--onion') as { type?: string };
     const m = raw?.type === 'onion/peeled' ? decodeMessage(OnionPeeledSchema, raw) : decodeMessage(OnionPacketSchema, raw);
@@ -35,14 +35,14 @@ export default class OnionErrorWrap extends OffchainCommand<typeof OnionErrorWra
     const network = this.network(err.network);
     this.network(m.network);
     const key = await this.keyPair(network);
-    const { peelOnion } = await import('../../lib/onion/sphinx.ts');
-    const { onionBackend } = await import('../../lib/onion/backend.ts');
-    const { wrapError } = await import('../../lib/onion/error.ts');
+    const { peelOnion } = await import('../../../lib/onion/sphinx.ts');
+    const { onionBackend } = await import('../../../lib/onion/backend.ts');
+    const { wrapError } = await import('../../../lib/onion/error.ts');
     const { sharedSecret } = peelOnion(await onionBackend(), key.secretKey, fromHex(m.packet, 'packet'), fromHex(m.associated_data, 'associated_data', 32));
     const received = fromHex(err.error_packet, 'error_packet');
     const message: Record<string, unknown> = { type: 'onion/error', version: 1, network, error_packet: toHex(wrapError(sharedSecret, received)) };
     if (err.attribution_data !== undefined || this.flags['hold-time'] !== undefined) {
-      const { addAttribution } = await import('../../lib/onion/attribution.ts');
+      const { addAttribution } = await import('../../../lib/onion/attribution.ts');
       const downstream = err.attribution_data === undefined ? undefined : fromHex(err.attribution_data, 'attribution_data', 920);
       message.attribution_data = toHex(addAttribution(sharedSecret, received, this.flags['hold-time'] ?? 0, downstream));
     }
