@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ROOT, tempDir } from '../helpers.ts';
 import { BIN, cleanEnv } from './cli.ts';
 import { runAsync, runShellAsync, shellQuote } from './process.ts';
+import { outputDigest } from './golden.ts';
 import { COMMANDS } from '../../src/cli.ts';
 
 type Example = string | { description?: string; command: string };
@@ -93,7 +94,7 @@ describe.each(commands)('%s', (id, command) => {
 
 describe('every command shows every example, rendered, in --help', () => {
   // At once (vitest runs up to 5 concurrent tests): 54 independent processes.
-  it.concurrent.each(commands)('%s', async (id, command) => {
+  it.concurrent.for(commands)('%s', async ([id, command], { expect }) => {
     const r = await runAsync([...id.split(':'), '--help']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('EXAMPLES');
@@ -102,6 +103,8 @@ describe('every command shows every example, rendered, in --help', () => {
     const fold = (s: string) => s.replace(/\s*\\\n\s*/g, ' ').replace(/\s+/g, ' ');
     const help = fold(r.stdout);
     for (const e of command.examples ?? []) expect(help).toContain(fold(render(commandText(e), id)));
+    // The whole help, byte for byte, as it was (test/e2e/__snapshots__; -u to change on purpose).
+    expect(r.stdout).toMatchSnapshot();
   });
 });
 
@@ -118,17 +121,19 @@ describe('running every fixtures example, twice in a row', () => {
   // write lands there, never in the checkout), with TMPDIR and HOME inside it (an example's
   // own mktemp -d, and state kept under ~/.offchain, are removed with it). The second run
   // meets whatever the first left: an example must not depend on a clean slate.
-  it.concurrent.each(runnable.map(([label, id, command], k) => [label, id, command, k] as const))('%s', async (_label, _id, documented, k) => {
+  it.concurrent.for(runnable.map(([label, id, command], k) => [label, id, command, k] as const))('%s', async ([, , documented, k], { expect }) => {
     const dir = join(sandbox.path, `example-${k}`);
     mkdirSync(join(dir, 'tmp'), { recursive: true });
     mkdirSync(join(dir, 'home'));
     mkdirSync(join(dir, 'work'));
     symlinkSync(join(ROOT, 'fixtures'), join(dir, 'work', 'fixtures'));
+    const outputs: string[] = [];
     for (const round of [1, 2]) {
       const r = await runShellAsync(documented, { env: { ...env, HOME: join(dir, 'home'), TMPDIR: join(dir, 'tmp') }, cwd: join(dir, 'work'), timeoutMs: 60_000 });
       expect(r.status, `run ${round}: ${documented}\n${r.stderr}`).toBe(0);
       expect(r.stderr).not.toMatch(/offchain: error/);
       const out = r.stdout.trim();
+      outputs.push(r.stdout);
       expect(out).not.toBe('');
       if (out.startsWith('{')) {
         const message = JSON.parse(out) as Record<string, unknown>;
@@ -139,5 +144,7 @@ describe('running every fixtures example, twice in a row', () => {
       }
     }
     expect(readdirSync(join(dir, 'work'))).toEqual(['fixtures']);
+    // The bytes the example prints, as they were (test/golden.ts).
+    expect(outputDigest(outputs[0]!, outputs[1]!)).toMatchSnapshot();
   });
 });

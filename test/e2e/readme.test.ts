@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { ROOT, tempDir } from '../helpers.ts';
 import { BIN, cleanEnv } from './cli.ts';
 import { shellQuote } from './process.ts';
+import { outputDigest } from './golden.ts';
 
 type Block = { file: string; n: number; line: number; code: string; illustrative?: string };
 
@@ -63,7 +64,7 @@ describe('README and docs shell blocks', () => {
   });
 
   for (const b of runnable) {
-    it(`${b.file} block ${b.n} (line ${b.line}) runs twice`, () => {
+    it(`${b.file} block ${b.n} runs twice`, () => {
       const sandbox = tempDir('offchain-docs-');
       try {
         const bin = join(sandbox.path, 'path');
@@ -73,6 +74,7 @@ describe('README and docs shell blocks', () => {
         mkdirSync(join(sandbox.path, 'home'));
         mkdirSync(join(sandbox.path, 'tmp'));
         const env = { ...cleanEnv({ NODE_ENV: '' }), PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: join(sandbox.path, 'home'), TMPDIR: join(sandbox.path, 'tmp') };
+        const outputs: string[] = [];
         for (const round of [1, 2]) {
           const work = join(sandbox.path, `work-${round}`);
           mkdirSync(work);
@@ -81,8 +83,11 @@ describe('README and docs shell blocks', () => {
           const r = spawnSync('bash', ['-euo', 'pipefail', '-c', b.code], { cwd: work, env, encoding: 'utf8', timeout: 120_000 });
           expect(r.status, `run ${round} exited ${r.status}\n${r.stderr}`).toBe(0);
           expect(r.stdout.trim().length).toBeGreaterThan(0);
+          outputs.push(r.stdout);
           expect(r.stderr).not.toMatch(/offchain: error/);
         }
+        // The bytes the block prints, as they were (golden.ts).
+        expect(outputDigest(outputs[0]!, outputs[1]!)).toMatchSnapshot();
       } finally {
         sandbox.cleanup();
       }
