@@ -27,7 +27,7 @@ export default class KeyNew extends OffchainCommand<typeof KeyNew> {
       // Elsewhere "-" means standard output; a secret key is never written there.
       throw new UsageError('E_USAGE', 'key new never prints the secret key: give --out a file name (it is created with mode 0600)');
     }
-    const { newKeyFile } = await import('../../lib/keys/key-file.ts');
+    const { newKeyFile } = await import('../../lib/store/key-file.ts');
     const pair = newKeyFile(this.flags.out, this.flags.format === 'wif' ? 'wif' : 'hex', network, this.random);
     const { publicKeyMessage } = await import('../../lib/keys/messages.ts');
     return { message: publicKeyMessage(pair, network, this.flags.out) };

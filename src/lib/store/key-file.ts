@@ -5,8 +5,8 @@
 import { toHex } from '../bytes.ts';
 import type { Network } from '../network.ts';
 import type { RandomSource } from '../random.ts';
-import { writeNewFile } from '../store/exclusive.ts';
-import { encodeWif, keyPair } from './keys.ts';
+import { writeNewFile } from './exclusive.ts';
+import { encodeWif, keyPair } from '../keys/keys.ts';
 
 export function newKeyFile(path: string, format: 'hex' | 'wif', network: Network, random: RandomSource): { publicKey: Uint8Array; xOnly: Uint8Array } {
   for (;;) {
