@@ -15,10 +15,10 @@ import { equalBytes, toHex, utf8 } from '../bytes.ts';
 import { RefusedError, StateConflictError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import type { RandomSource } from '../random.ts';
-import type { NonceStore } from '../store/nonce-store.ts';
 import {
   addPubNonce, isMusigInput, musigDeterministicSign, musigNonceGen, musigPartialSign, readMusigInput, type MusigInput,
 } from './psbt-keypath.ts';
+import type { NoncePort } from './nonce-port.ts';
 
 export function nonceContext(tx: Transaction, input: MusigInput): string {
   return `offchain/musig-psbt/v1/${tx.id}/${input.index}/${toHex(input.key.aggregatePubkey)}`;
@@ -41,7 +41,7 @@ export function inputsFor(tx: Transaction, signer: KeyPair): { input: MusigInput
 }
 
 /** Round 1: a fresh nonce for every input of ours that has none yet. Returns the input indices. */
-export async function contributeNonces(tx: Transaction, signer: KeyPair, store: NonceStore, random: RandomSource): Promise<number[]> {
+export async function contributeNonces(tx: Transaction, signer: KeyPair, store: NoncePort, random: RandomSource): Promise<number[]> {
   const todo = inputsFor(tx, signer).filter(({ input, me }) => !input.pubnonces[me]);
   if (todo.length === 0) throw new RefusedError('E_NOTHING_TO_DO', 'this key has already contributed a nonce to every one of its inputs');
   for (const { input } of todo) {
@@ -59,7 +59,7 @@ export async function contributeNonces(tx: Transaction, signer: KeyPair, store: 
  * `deterministic`, inputs where this key has no nonce yet are signed with BIP-327
  * DeterministicSign (this signer keeps no nonce state; every other nonce must be in).
  */
-export async function signInputs(tx: Transaction, signer: KeyPair, store: NonceStore, opts: { deterministic: boolean }): Promise<number[]> {
+export async function signInputs(tx: Transaction, signer: KeyPair, store: NoncePort, opts: { deterministic: boolean }): Promise<number[]> {
   const todo = inputsFor(tx, signer).filter(({ input, me }) => !input.partialSigs[me]);
   if (todo.length === 0) throw new RefusedError('E_NOTHING_TO_DO', 'this key has already signed every one of its inputs');
   // Check every input before consuming anything.
