@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import { join } from 'node:path';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CreditCommand, ecashSeedFlags, ecashSettingsFlags, fundingConfirmationsFlag, noMint, parseRate, roleFlag } from '../../lib/cli/credit-command.ts';
-import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { CreditCommand, ecashSeedFlags, ecashSettingsFlags, fundingConfirmationsFlag, noMint, roleFlag } from './shared/command.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags, parseRate } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { UsageError } from '../../lib/errors.ts';
 

@@ -1,5 +1,5 @@
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
-import { CreditCommand, ecashSeedFlags, ecashSettingsFlags } from '../../../lib/cli/credit-command.ts';
+import { CreditCommand, ecashSeedFlags, ecashSettingsFlags } from '../shared/command.ts';
 import { UsageError } from '../../../lib/errors.ts';
 
 export default class CreditEcashCheck extends CreditCommand<typeof CreditEcashCheck> {

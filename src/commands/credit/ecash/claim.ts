@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag, tokenOutFlag, walletSeedFlags } from '../../../lib/cli/credit-command.ts';
+import { CreditCommand, contractFlag, tokenOutFlag, walletSeedFlags } from '../shared/command.ts';
 import { inputFlags, keyFlags, stateFlags } from '../../../lib/cli/flags.ts';
 import { UsageError } from '../../../lib/errors.ts';
 

@@ -11,18 +11,17 @@
 import { Flags, type Command } from '@oclif/core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RefusedError, UsageError } from '../errors.ts';
-import { isMilliSatPrecise } from '../tx/policy.ts';
-import type { Network } from '../network.ts';
-import type { ChainSource, UtxoInfo } from '../chain/types.ts';
-import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../credit/ports.ts';
-import type { ExpiryWindow } from '../credit/user.ts';
-import type { RecordBook } from '../store/record-book.ts';
-import type { FeeLimits } from '../tx/fee-guard.ts';
-import type { MintStorePort } from '../store/mint-store-port.ts';
-import type { StateSeal } from '../store/state-seal.ts';
-import { OffchainCommand, type CommandResult } from './base-command.ts';
-import { renamedFrom } from './flags.ts';
+import { RefusedError, UsageError } from '../../../lib/errors.ts';
+import type { Network } from '../../../lib/network.ts';
+import type { ChainSource, UtxoInfo } from '../../../lib/chain/types.ts';
+import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../../../lib/credit/ports.ts';
+import type { ExpiryWindow } from '../../../lib/credit/user.ts';
+import type { RecordBook } from '../../../lib/store/record-book.ts';
+import type { FeeLimits } from '../../../lib/tx/fee-guard.ts';
+import type { MintStorePort } from '../../../lib/store/mint-store-port.ts';
+import type { StateSeal } from '../../../lib/store/state-seal.ts';
+import { OffchainCommand, type CommandResult } from '../../../lib/cli/base-command.ts';
+import { parseRate, renamedFrom } from '../../../lib/cli/flags.ts';
 
 export const roleFlag = {
   role: Flags.string({ description: 'which party runs this step', options: ['user', 'mint'], required: true }),
@@ -87,13 +86,6 @@ export function noUserState(dir: string): UsageError {
   return new UsageError('E_NO_STATE', `no credit contract in ${dir} (nothing was created there): check --state-dir and --network, or open one with open-credit --role user`);
 }
 
-export function parseRate(text: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0.1 || n > 100_000) throw new UsageError('E_USAGE', `fee rate must be a number of sat/vB between 0.1 and 100000, got ${text}`);
-  if (!isMilliSatPrecise(n)) throw new UsageError('E_USAGE', `fee rate ${text} has more than three decimals: give it in steps of 0.001 sat/vB`);
-  return n;
-}
-
 export abstract class CreditCommand<T extends typeof Command> extends OffchainCommand<T> {
   /**
    * Run `step` as the mint, as one transaction of its store (contracts, funding index
@@ -119,9 +111,9 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    */
   protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'host' | 'process' | 'none'; keysetsAsStored?: boolean } = {}): Promise<T> {
     const mint = await this.keyPair(network);
-    const { StateSeal } = await import('../store/state-seal.ts');
+    const { StateSeal } = await import('../../../lib/store/state-seal.ts');
     return this.onMintStore(network, async (store, dir, policy) => {
-      const { toHex } = await import('../bytes.ts');
+      const { toHex } = await import('../../../lib/bytes.ts');
       if (toHex(mint.publicKey) !== policy.mint_pubkey) throw new UsageError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${policy.mint_pubkey})`);
       const ctx: MintContext = { network, mint, policy, records: store, funding: store, nonces: store, chain: await this.mintChain(network, store), random: this.random };
       if (policy.ecash) {
@@ -144,9 +136,9 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * its offer's keyset at --ecash-path.
    */
   protected async ecashSigner(store: MintStorePort<MintContractRecord>, offer: NonNullable<MintPolicy['ecash']>, seed: string) {
-    const { ECASH_KEYSETS_DOC, EcashSigner, legacyKeysetsDoc } = await import('../credit/ecash-keysets.ts');
+    const { ECASH_KEYSETS_DOC, EcashSigner, legacyKeysetsDoc } = await import('../../../lib/credit/ecash-keysets.ts');
     const path = (this.flags as { 'ecash-path'?: string })['ecash-path'];
-    const stored = await store.readDoc<import('../credit/ecash-keysets.ts').EcashKeysetsDoc>(ECASH_KEYSETS_DOC);
+    const stored = await store.readDoc<import('../../../lib/credit/ecash-keysets.ts').EcashKeysetsDoc>(ECASH_KEYSETS_DOC);
     const activePath = stored?.keysets.find((k) => k.id === stored.active)?.path;
     if (stored && path !== undefined && path !== activePath) throw new UsageError('E_USAGE', `--ecash-path is kept with each keyset since --publish (the active one is at ${activePath}): drop it`);
     const legacy = stored ? undefined : legacyKeysetsDoc(offer, path ?? "m/0'/0'/0'");
@@ -178,7 +170,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * refused before anything is created under it.
    */
   protected async openMintStore(network: Network, opts: { create: boolean; view?: boolean; nonces?: 'host' | 'process' | 'none'; seal?: StateSeal }): Promise<MintStorePort<MintContractRecord>> {
-    const { storeTarget } = await import('./store-flags.ts');
+    const { storeTarget } = await import('../../../lib/cli/store-flags.ts');
     const target = await storeTarget(this.flags as Record<string, unknown>);
     // A nonce offered again (nonce-ledger.ts): a stream says so on stderr, beside its credit/error
     // line; a committed nonce opened again for its own session (signed again, identically) is
@@ -189,7 +181,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     };
     const seal = opts.view ? {} : { ...(opts.seal ? { seal: opts.seal } : {}), alarm };
     if (target) {
-      const { PgMintStore } = await import('../store/pg/mint-store.ts');
+      const { PgMintStore } = await import('../../../lib/store/pg/mint-store.ts');
       const hostDir = !opts.view && opts.nonces === 'host' ? join(this.stateDir(network), 'credit-mint-pg') : undefined;
       const store = await PgMintStore.open<MintContractRecord>(target, network, { view: opts.view ?? false, hostDir, ...seal });
       const retired = store.retiredHostEpoch;
@@ -208,14 +200,14 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       }
       return store;
     }
-    const { MintStore } = await import('../store/mint-store.ts');
+    const { MintStore } = await import('../../../lib/store/mint-store.ts');
     const dir = opts.create ? join(this.stateDir(network), 'credit-mint') : this.existingState(network, 'credit-mint', noMint);
     return MintStore.open<MintContractRecord>(dir, seal);
   }
 
   private async mintPolicy(store: MintStorePort<MintContractRecord>, dir: string): Promise<MintPolicy> {
-    const { decodeMessage } = await import('../message.ts');
-    const { CreditOfferSchema } = await import('../credit/schemas.ts');
+    const { decodeMessage } = await import('../../../lib/message.ts');
+    const { CreditOfferSchema } = await import('../../../lib/credit/schemas.ts');
     const stored = await store.readDoc<Record<string, unknown>>('offer');
     if (!stored) throw new UsageError('E_NO_MINT_POLICY', `no mint policy in ${dir}: run "open-credit --role mint --publish --payout-address ADDR" first`);
     const { type: _t, version: _v, network: _n, ...policy } = decodeMessage(CreditOfferSchema, stored);
@@ -231,7 +223,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       seed = process.env[f['ecash-seed-env']];
       if (!seed) throw new UsageError('E_NO_ECASH_SEED', `the environment variable ${f['ecash-seed-env']} (--ecash-seed-env) is not set`);
     } else if (f['ecash-seed-file'] !== undefined) {
-      const { readSecretText } = await import('./secret-file.ts');
+      const { readSecretText } = await import('../../../lib/cli/secret-file.ts');
       seed = readSecretText(f['ecash-seed-file'], '--ecash-seed-file').replace(/\r?\n$/, '');
       if (!seed) throw new UsageError('E_NO_ECASH_SEED', `--ecash-seed-file ${f['ecash-seed-file']} is empty`);
     }
@@ -240,7 +232,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   }
 
   /** The ecash mint's settings the operator named (--ecash-path, --ecash-input-fee-ppk, …); what is absent stays undefined. */
-  protected ecashNamed(): import('../credit/ecash-keysets.ts').NamedSettings {
+  protected ecashNamed(): import('../../../lib/credit/ecash-keysets.ts').NamedSettings {
     const f = this.flags as { 'ecash-path'?: string; 'ecash-input-fee-ppk'?: number; 'ecash-unit'?: string; 'ecash-id-version'?: string; 'ecash-amounts'?: number };
     return {
       ...(f['ecash-path'] !== undefined ? { path: f['ecash-path'] } : {}),
@@ -271,8 +263,8 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       if (live || Object.keys(named).length) throw new UsageError('E_NO_ECASH_SEED', 'the ecash settings need the ecash mint\'s seed: pass it with --ecash-seed-env NAME or --ecash-seed-file FILE');
       return undefined;
     }
-    const { publishedKeysets, settleKeyset } = await import('../credit/ecash-keysets.ts');
-    const { deriveMintKeyset } = await import('../ecash/nut01.ts');
+    const { publishedKeysets, settleKeyset } = await import('../../../lib/credit/ecash-keysets.ts');
+    const { deriveMintKeyset } = await import('../../../lib/ecash/nut01.ts');
     let keyset = settleKeyset(seed, named, live);
     // With the mint's answers: its newest active keyset at a higher index (a restart with the next index) is the one issued under.
     if (live) {
@@ -305,10 +297,10 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
 
   /** A long-running mint's blind signatures on the selected libsecp256k1 backend's constant-time multiply, when it has one. */
   protected async ecashOnBackend(): Promise<void> {
-    const { activeSecp256k1 } = await import('../musig/engine/select.ts');
+    const { activeSecp256k1 } = await import('../../../lib/musig/engine/select.ts');
     const ec = activeSecp256k1();
     if (ec.name === 'noble' || !ec.mulSecret) return;
-    const { useSecretMultiplier } = await import('../ecash/curve.ts');
+    const { useSecretMultiplier } = await import('../../../lib/ecash/curve.ts');
     useSecretMultiplier((p, k) => ec.mulSecret!(p, k) as Uint8Array | null);
   }
 
@@ -321,11 +313,11 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       hex = process.env[f['wallet-seed-env']];
       if (!hex) throw new UsageError('E_NO_WALLET_SEED', `the environment variable ${f['wallet-seed-env']} (--wallet-seed-env) is not set`);
     } else if (f['wallet-seed-file'] !== undefined) {
-      const { readSecretText } = await import('./secret-file.ts');
+      const { readSecretText } = await import('../../../lib/cli/secret-file.ts');
       hex = readSecretText(f['wallet-seed-file'], '--wallet-seed-file');
     }
     if (hex === undefined) return undefined;
-    const { fromHex } = await import('../bytes.ts');
+    const { fromHex } = await import('../../../lib/bytes.ts');
     const t = hex.trim();
     if (!/^([0-9a-fA-F]{2}){16,64}$/.test(t)) throw new UsageError('E_BAD_WALLET_SEED', 'the wallet seed must be 16–64 bytes as hex (e.g. a BIP-39 seed)');
     return fromHex(t.toLowerCase(), 'wallet seed');
@@ -336,8 +328,8 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * contract (`create`) may start a new user state directory; every other step needs one.
    */
   protected async userSession(network: Network, opts: { create?: boolean } = {}): Promise<{ ctx: UserContext; book: RecordBook<UserContractRecord> }> {
-    const { RecordBook } = await import('../store/record-book.ts');
-    const { NonceStore } = await import('../store/nonce-store.ts');
+    const { RecordBook } = await import('../../../lib/store/record-book.ts');
+    const { NonceStore } = await import('../../../lib/store/nonce-store.ts');
     const dir = this.stateDir(network);
     if (!opts.create) this.existingState(network, 'credit-user', noUserState);
     const book = new RecordBook<UserContractRecord>(join(dir, 'credit-user'));
@@ -348,7 +340,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
 
   /** The user's records and chain, without its key: for read-only views (the refund). */
   protected async userView(network: Network): Promise<{ ctx: Pick<UserContext, 'network' | 'records' | 'chain'>; book: RecordBook<UserContractRecord> }> {
-    const { RecordBook } = await import('../store/record-book.ts');
+    const { RecordBook } = await import('../../../lib/store/record-book.ts');
     const book = new RecordBook<UserContractRecord>(this.existingState(network, 'credit-user', noUserState));
     return { book, ctx: { network, records: book, chain: await this.chain(network) } };
   }
@@ -361,7 +353,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       if (confirmations !== undefined) throw new UsageError('E_USAGE', '--confirmations is for offline use; the node is asked instead');
       return base;
     }
-    const { termsFromJson } = await import('../credit/codec.ts');
+    const { termsFromJson } = await import('../../../lib/credit/codec.ts');
     // Funding outpoint → contract, built once: a contract's funding never changes.
     let byOutpoint: Map<string, MintContractRecord> | undefined;
     const find = async (key: string) => {
@@ -402,14 +394,14 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   /** --max-fee-rate / --max-fee-share (the fee guard), for commands that spread feeGuardFlags. */
   protected async feeLimits(): Promise<FeeLimits> {
     const f = this.flags as { 'max-fee-rate'?: string; 'max-fee-share'?: string };
-    const { parseFeeLimits } = await import('../tx/fee-guard.ts');
+    const { parseFeeLimits } = await import('../../../lib/tx/fee-guard.ts');
     return parseFeeLimits({ maxFeeRate: f['max-fee-rate'], maxFeeShare: f['max-fee-share'] });
   }
 
   /** A --fee-rate the user gave (sat/vB), parsed and held to --max-fee-rate before anything is built. */
   protected async guardedRate(text: string): Promise<number> {
     const rate = parseRate(text);
-    const { checkFeeRate } = await import('../tx/fee-guard.ts');
+    const { checkFeeRate } = await import('../../../lib/tx/fee-guard.ts');
     checkFeeRate(rate, await this.feeLimits());
     return rate;
   }
@@ -421,7 +413,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   protected async readMessage(expected: string): Promise<{ type: string; network: Network; value: unknown }> {
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new UsageError('E_USAGE', `expected ${expected}`);
-    const { readEnvelope } = await import('../envelope.ts');
+    const { readEnvelope } = await import('../../../lib/envelope.ts');
     const env = readEnvelope(doc.value);
     return { type: env.type, network: this.network(env.network), value: doc.value };
   }
@@ -431,7 +423,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * the mint's window before anything is written (coded errors, exit 2).
    */
   protected async expiryHeight(spec: string, chain: ChainSource, window?: ExpiryWindow): Promise<number> {
-    const { resolveExpiry } = await import('../credit/user.ts');
+    const { resolveExpiry } = await import('../../../lib/credit/user.ts');
     if (!/^\+?\d+$/.test(spec)) return resolveExpiry(spec, 0, window); // E_USAGE, before asking the chain
     return resolveExpiry(spec, (await chain.tip()).height, window);
   }
@@ -448,6 +440,6 @@ async function writeTokenFile(path: string, token: string): Promise<void> {
     if (old.trim() === token) return;
     throw new RefusedError('E_TOKEN_OUT_EXISTS', `--token-out ${path} already exists and holds something else (another token?): name a new file`);
   }
-  const { writeFileAtomic } = await import('../store/atomic.ts');
+  const { writeFileAtomic } = await import('../../../lib/store/atomic.ts');
   await writeFileAtomic(path, token + '\n', { mode: 0o600 });
 }
