@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
 import { join } from 'node:path';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CreditCommand, ecashSeedFlags, ecashSettingsFlags, fundingConfirmationsFlag, noMint, roleFlag } from './shared/command.ts';
+import { CreditCommand, noMint } from './shared/command.ts';
+import { ecashSeedFlags, ecashSettingsFlags, fundingConfirmationsFlag, roleFlag } from './shared/flags.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags, parseRate } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { UsageError } from '../../lib/errors.ts';

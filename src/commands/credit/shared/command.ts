@@ -7,74 +7,28 @@
  * Offline, the mint takes chain facts from flags: --tip-height, and
  * --confirmations N, the operator's assertion that the funding output of the
  * contract being served has N confirmations (its amount and script are the contract's).
+ *
+ * Beside it in this folder: the group's flags (./flags.ts), the mint's store and chain
+ * (./mint-store.ts), the ecash seeds, keysets and tokens (./ecash.ts), and the steps of the
+ * commands too long to be thin shells (./open.ts, ./stream.ts, ./rollover.ts, ./exit.ts).
  */
-import { Flags, type Command } from '@oclif/core';
-import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from '@oclif/core';
 import { join } from 'node:path';
-import { RefusedError, UsageError } from '../../../lib/errors.ts';
+import { UsageError } from '../../../lib/errors.ts';
 import type { Network } from '../../../lib/network.ts';
-import type { ChainSource, UtxoInfo } from '../../../lib/chain/types.ts';
+import type { ChainSource } from '../../../lib/chain/types.ts';
 import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../../../lib/credit/ports.ts';
 import type { ExpiryWindow } from '../../../lib/credit/user.ts';
 import type { RecordBook } from '../../../lib/store/record-book.ts';
 import type { FeeLimits } from '../../../lib/tx/fee-guard.ts';
 import type { MintStorePort } from '../../../lib/store/mint-store-port.ts';
 import type { StateSeal } from '../../../lib/store/state-seal.ts';
-import { OffchainCommand, type CommandResult } from '../../../lib/cli/base-command.ts';
-import { parseRate, renamedFrom } from '../../../lib/cli/flags.ts';
+import { OffchainCommand } from '../../../lib/cli/base-command.ts';
+import { parseRate } from '../../../lib/cli/flags.ts';
+import * as ecash from './ecash.ts';
+import { mintChain, mintPolicy, openMintStore, type MintStoreOptions } from './mint-store.ts';
 
-export const roleFlag = {
-  role: Flags.string({ description: 'which party runs this step', options: ['user', 'mint'], required: true }),
-};
-
-export const contractFlag = {
-  contract: Flags.string({ description: 'contract id (default: the only open contract in the state directory)', helpValue: 'ID' }),
-};
-
-export const fundingConfirmationsFlag = {
-  confirmations: renamedFrom(Flags.integer({
-    description: 'offline: assert the served contract\'s funding output has N confirmations (with a node, it is asked instead; was --funding-confirmations)',
-    helpValue: 'N',
-    min: 0,
-    helpGroup: 'CHAIN',
-  }), 'funding-confirmations'),
-};
-
-/**
- * The mint's ecash seed — the secret its keyset derives from, as the Cashu mint it fronts
- * derives its own (Nutshell: MINT_PRIVATE_KEY) — from the environment or a 0600 file,
- * never argv. --ecash-path is read only where no keyset is stored yet (a store published
- * before keysets were kept; the others keep each keyset's path).
- */
-export const ecashSeedFlags = {
-  'ecash-seed-env': Flags.string({ description: 'mint: name of the environment variable holding the ecash seed (the Cashu mint\'s private key string)', helpValue: 'NAME', helpGroup: 'ECASH' }),
-  'ecash-seed-file': Flags.string({ description: 'mint: file (mode 0600) holding the ecash seed', helpValue: 'FILE', helpGroup: 'ECASH' }),
-  'ecash-path': Flags.string({ description: 'mint: BIP-32 path of the keyset, its last step the keyset index (Nutshell\'s MINT_DERIVATION_PATH; default m/0\'/0\'/0\')', helpValue: 'PATH', helpGroup: 'ECASH' }),
-};
-
-/**
- * The ecash mint's settings (docs/ecash.md, "Settings side by side"), named once by the
- * operator, and/or the running mint's own answers to check them against. A setting not
- * named is taken from the mint's answers, or without them is Nutshell 0.20.3's default.
- */
-export const ecashSettingsFlags = {
-  'ecash-input-fee-ppk': Flags.integer({ description: 'mint: the keyset\'s input fee in ppk (Nutshell\'s MINT_INPUT_FEE_PPK; default: as the mint announces, else 100)', helpValue: 'PPK', min: 0, helpGroup: 'ECASH' }),
-  'ecash-unit': Flags.string({ description: 'mint: the keyset\'s unit (the credit contract pays in sat)', options: ['sat'], helpGroup: 'ECASH' }),
-  'ecash-id-version': Flags.string({ description: 'mint: the NUT-02 id version of the keyset: 01 for a keyset Nutshell 0.20 created, 00 for one created by 0.19 or older (default: as the mint announces, else 01)', options: ['00', '01'], helpGroup: 'ECASH' }),
-  'ecash-amounts': Flags.integer({ description: 'mint: the keyset\'s number of amounts, 2^0 … 2^(N−1) (Nutshell 64, CDK 32; default: as the mint announces, else 64)', helpValue: 'N', min: 1, max: 64, helpGroup: 'ECASH' }),
-  'ecash-keysets': Flags.string({ description: 'mint: the running ecash mint to check against: its URL (its /v1/keysets and /v1/keys are read), or a file with its /v1/keysets answer', helpValue: 'URL|FILE', helpGroup: 'ECASH' }),
-  'ecash-keys': Flags.string({ description: 'mint, with --ecash-keysets FILE: a file with the mint\'s /v1/keys answer', helpValue: 'FILE', helpGroup: 'ECASH' }),
-};
-
-/** The user's NUT-13 wallet seed (BIP-39 seed bytes, hex) from the environment or a 0600 file. */
-export const walletSeedFlags = {
-  'wallet-seed-env': Flags.string({ description: 'user: name of the environment variable holding the wallet seed (hex, 16–64 bytes; NUT-13)', helpValue: 'NAME', helpGroup: 'ECASH' }),
-  'wallet-seed-file': Flags.string({ description: 'user: file (mode 0600) holding the wallet seed as hex', helpValue: 'FILE', helpGroup: 'ECASH' }),
-};
-
-export const tokenOutFlag = {
-  'token-out': Flags.string({ description: 'user, with ecash: write the payment\'s cashuB token to this new file (mode 0600); "-" prints the token alone on standard output (it is bearer money)', helpValue: 'FILE', helpGroup: 'ECASH' }),
-};
+type EcashFlags = Parameters<typeof ecash.ecashSeed>[0];
 
 /** No mint under this state directory (and none was created). Exit 2. */
 export function noMint(dir: string): UsageError {
@@ -130,19 +84,9 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     }, { nonces: opts.nonces ?? 'host', seal: StateSeal.fromMintKey(mint.secretKey) });
   }
 
-  /**
-   * The keysets this mint issues under (kept since --publish, moved on by "credit ecash
-   * follow"), read again at each request; for a store published before keysets were kept,
-   * its offer's keyset at --ecash-path.
-   */
+  /** The keysets this mint issues under (./ecash.ts ecashSigner). */
   protected async ecashSigner(store: MintStorePort<MintContractRecord>, offer: NonNullable<MintPolicy['ecash']>, seed: string) {
-    const { ECASH_KEYSETS_DOC, EcashSigner, legacyKeysetsDoc } = await import('../../../lib/credit/ecash-keysets.ts');
-    const path = (this.flags as { 'ecash-path'?: string })['ecash-path'];
-    const stored = await store.readDoc<import('../../../lib/credit/ecash-keysets.ts').EcashKeysetsDoc>(ECASH_KEYSETS_DOC);
-    const activePath = stored?.keysets.find((k) => k.id === stored.active)?.path;
-    if (stored && path !== undefined && path !== activePath) throw new UsageError('E_USAGE', `--ecash-path is kept with each keyset since --publish (the active one is at ${activePath}): drop it`);
-    const legacy = stored ? undefined : legacyKeysetsDoc(offer, path ?? "m/0'/0'/0'");
-    return new EcashSigner(seed, async () => legacy ?? (await store.readDoc(ECASH_KEYSETS_DOC))!);
+    return ecash.ecashSigner(this.flags as EcashFlags, store, offer, seed);
   }
 
   /**
@@ -157,170 +101,48 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean; nonces?: 'host' | 'process' | 'none'; seal?: StateSeal } = {}): Promise<T> {
     const store = await this.openMintStore(network, { create: false, ...opts });
     try {
-      return await use(store, store.dir, await this.mintPolicy(store, store.dir));
+      return await use(store, store.dir, await mintPolicy(store, store.dir));
     } finally {
       await store.abandon();
     }
   }
 
-  /**
-   * The mint's store: PostgreSQL when --store / $OFFCHAIN_STORE_URL names one (no lock
-   * file, nothing under --state-dir), else SQLite under --state-dir. Every step but
-   * publishing an offer (`create`) needs a mint that exists: a mistyped --state-dir is
-   * refused before anything is created under it.
-   */
-  protected async openMintStore(network: Network, opts: { create: boolean; view?: boolean; nonces?: 'host' | 'process' | 'none'; seal?: StateSeal }): Promise<MintStorePort<MintContractRecord>> {
-    const { storeTarget } = await import('../../../lib/cli/store-flags.ts');
-    const target = await storeTarget(this.flags as Record<string, unknown>);
-    // A nonce offered again (nonce-ledger.ts): a stream says so on stderr, beside its credit/error
-    // line; a committed nonce opened again for its own session (signed again, identically) is
-    // said by every command — nothing else would tell the operator a row was put back.
-    const alarm = (message: string, refused: boolean) => {
-      if (!refused) this.term.warn(message);
-      else if (this.longRunning) this.term.warn(`E_NONCE_REOPENED ${message}`);
-    };
-    const seal = opts.view ? {} : { ...(opts.seal ? { seal: opts.seal } : {}), alarm };
-    if (target) {
-      const { PgMintStore } = await import('../../../lib/store/pg/mint-store.ts');
-      const hostDir = !opts.view && opts.nonces === 'host' ? join(this.stateDir(network), 'credit-mint-pg') : undefined;
-      const store = await PgMintStore.open<MintContractRecord>(target, network, { view: opts.view ?? false, hostDir, ...seal });
-      const retired = store.retiredHostEpoch;
-      if (retired?.noLedger) {
-        this.term.warn(
-          `this host's nonce key for ${store.dir} (epoch ${retired.epoch.slice(0, 8)}…) was used without a nonce ledger beside it (an older offchain, or the ledger was lost): which of its nonces were opened cannot be told, so it was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
-        );
-      } else if (retired && retired.seen < 0) {
-        this.term.warn(
-          `this host's nonce key for ${store.dir} (epoch ${retired.epoch.slice(0, 8)}…) is a copy: its rollback witness was written beside another key file (this --state-dir was copied from another host or restored from a file-level backup). It was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
-        );
-      } else if (retired) {
-        this.term.warn(
-          `the store ${store.dir} went back in time (this host's nonce epoch ${retired.epoch.slice(0, 8)}… counter ${retired.counter ?? 'gone'}, this host committed ${retired.seen}): a restore, failover, a step killed before its COMMIT, or a copy of this --state-dir used elsewhere. This host's nonce key was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
-        );
-      }
-      return store;
-    }
-    const { MintStore } = await import('../../../lib/store/mint-store.ts');
-    const dir = opts.create ? join(this.stateDir(network), 'credit-mint') : this.existingState(network, 'credit-mint', noMint);
-    return MintStore.open<MintContractRecord>(dir, seal);
-  }
-
-  private async mintPolicy(store: MintStorePort<MintContractRecord>, dir: string): Promise<MintPolicy> {
-    const { decodeMessage } = await import('../../../lib/message.ts');
-    const { CreditOfferSchema } = await import('../../../lib/credit/schemas.ts');
-    const stored = await store.readDoc<Record<string, unknown>>('offer');
-    if (!stored) throw new UsageError('E_NO_MINT_POLICY', `no mint policy in ${dir}: run "open-credit --role mint --publish --payout-address ADDR" first`);
-    const { type: _t, version: _v, network: _n, ...policy } = decodeMessage(CreditOfferSchema, stored);
-    return policy;
+  /** The mint's store (./mint-store.ts): PostgreSQL when --store names one, else SQLite under --state-dir. */
+  protected async openMintStore(network: Network, opts: MintStoreOptions): Promise<MintStorePort<MintContractRecord>> {
+    return openMintStore({
+      flags: this.flags as Record<string, unknown>, term: this.term, longRunning: this.longRunning, network,
+      stateDir: () => this.stateDir(network), existingDir: () => this.existingState(network, 'credit-mint', noMint),
+    }, opts);
   }
 
   /** The ecash seed from --ecash-seed-env/--ecash-seed-file; undefined when none is given and it is not `required`. */
-  protected async ecashSeed(required: boolean): Promise<string | undefined> {
-    const f = this.flags as { 'ecash-seed-env'?: string; 'ecash-seed-file'?: string };
-    let seed: string | undefined;
-    if (f['ecash-seed-env'] !== undefined && f['ecash-seed-file'] !== undefined) throw new UsageError('E_USAGE', 'give the ecash seed once: --ecash-seed-env or --ecash-seed-file');
-    if (f['ecash-seed-env'] !== undefined) {
-      seed = process.env[f['ecash-seed-env']];
-      if (!seed) throw new UsageError('E_NO_ECASH_SEED', `the environment variable ${f['ecash-seed-env']} (--ecash-seed-env) is not set`);
-    } else if (f['ecash-seed-file'] !== undefined) {
-      const { readSecretText } = await import('../../../lib/cli/secret-file.ts');
-      seed = readSecretText(f['ecash-seed-file'], '--ecash-seed-file').replace(/\r?\n$/, '');
-      if (!seed) throw new UsageError('E_NO_ECASH_SEED', `--ecash-seed-file ${f['ecash-seed-file']} is empty`);
-    }
-    if (seed === undefined && required) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
-    return seed;
+  protected ecashSeed(required: boolean): Promise<string | undefined> {
+    return ecash.ecashSeed(this.flags as EcashFlags, required);
   }
 
-  /** The ecash mint's settings the operator named (--ecash-path, --ecash-input-fee-ppk, …); what is absent stays undefined. */
-  protected ecashNamed(): import('../../../lib/credit/ecash-keysets.ts').NamedSettings {
-    const f = this.flags as { 'ecash-path'?: string; 'ecash-input-fee-ppk'?: number; 'ecash-unit'?: string; 'ecash-id-version'?: string; 'ecash-amounts'?: number };
-    return {
-      ...(f['ecash-path'] !== undefined ? { path: f['ecash-path'] } : {}),
-      ...(f['ecash-input-fee-ppk'] !== undefined ? { input_fee_ppk: f['ecash-input-fee-ppk'] } : {}),
-      ...(f['ecash-unit'] !== undefined ? { unit: f['ecash-unit'] } : {}),
-      ...(f['ecash-id-version'] !== undefined ? { id_version: f['ecash-id-version'] as '00' | '01' } : {}),
-      ...(f['ecash-amounts'] !== undefined ? { amounts: f['ecash-amounts'] } : {}),
-    };
+  /** The ecash mint's settings the operator named (--ecash-path, --ecash-input-fee-ppk, …). */
+  protected ecashNamed() {
+    return ecash.ecashNamed(this.flags as EcashFlags);
   }
 
   /** The running ecash mint's answers (--ecash-keysets URL, or --ecash-keysets FILE --ecash-keys FILE), if given. */
-  protected async ecashLive() {
-    const f = this.flags as { 'ecash-keysets'?: string; 'ecash-keys'?: string };
-    const { readEcashLive } = await import('./ecash-live.ts');
-    return readEcashLive(f['ecash-keysets'], f['ecash-keys'], (path, flag) => this.readFileDocument(path, flag));
+  protected ecashLive() {
+    return ecash.ecashLive(this.flags as EcashFlags, (path, flag) => this.readFileDocument(path, flag));
   }
 
-  /**
-   * The keyset the credit mint issues under, from the seed and the named settings, checked
-   * against the running mint's answers when given (E_ECASH_KEYSET_MISMATCH names the
-   * setting that differs); undefined when no seed is given and it is not `required`.
-   */
-  protected async ecashKeyset(required: boolean) {
-    const seed = await this.ecashSeed(required);
-    const named = this.ecashNamed();
-    const live = await this.ecashLive();
-    if (seed === undefined) {
-      if (live || Object.keys(named).length) throw new UsageError('E_NO_ECASH_SEED', 'the ecash settings need the ecash mint\'s seed: pass it with --ecash-seed-env NAME or --ecash-seed-file FILE');
-      return undefined;
-    }
-    const { publishedKeysets, settleKeyset } = await import('../../../lib/credit/ecash-keysets.ts');
-    const { deriveMintKeyset } = await import('../../../lib/ecash/nut01.ts');
-    let keyset = settleKeyset(seed, named, live);
-    // With the mint's answers: its newest active keyset at a higher index (a restart with the next index) is the one issued under.
-    if (live) {
-      const issuing = publishedKeysets(seed, keyset, undefined, live).keyset;
-      if (issuing.id !== keyset.id) keyset = deriveMintKeyset(seed, issuing, issuing.id);
-    }
-    return { seed, live, keyset };
+  /** The keyset the credit mint issues under, checked against the running mint's answers when given (./ecash.ts). */
+  protected ecashKeyset(required: boolean) {
+    return ecash.ecashKeyset(this.flags as EcashFlags, required, (path, flag) => this.readFileDocument(path, flag));
   }
 
-  /**
-   * Where a receipt's token goes (--token-out): a new 0600 file, never overwriting another
-   * token (the same token again is fine: a rerun), or with "-" standard output alone, the
-   * balance then on standard error. `result` turns the step's balance into the output.
-   */
+  /** Where a receipt's token goes (--token-out; ./ecash.ts). */
   protected tokenSink() {
-    const out = (this.flags as { 'token-out'?: string })['token-out'];
-    let printed: string | undefined;
-    const sink = out === undefined ? undefined : out === '-'
-      ? { path: '-', write: async (token: string) => void (printed = token) }
-      : { path: out, write: (token: string) => writeTokenFile(out, token) };
-    return {
-      sink,
-      result: (message: Record<string, unknown>): CommandResult => {
-        if (printed === undefined) return { message };
-        this.term.info(JSON.stringify(message));
-        return { text: printed };
-      },
-    };
+    return ecash.tokenSink(this.flags as EcashFlags, this.term);
   }
 
-  /** A long-running mint's blind signatures on the selected libsecp256k1 backend's constant-time multiply, when it has one. */
-  protected async ecashOnBackend(): Promise<void> {
-    const { activeSecp256k1 } = await import('../../../lib/musig/engine/select.ts');
-    const ec = activeSecp256k1();
-    if (ec.name === 'noble' || !ec.mulSecret) return;
-    const { useSecretMultiplier } = await import('../../../lib/ecash/curve.ts');
-    useSecretMultiplier((p, k) => ec.mulSecret!(p, k) as Uint8Array | null);
-  }
-
-  /** The user's wallet seed (hex, 16–64 bytes) from --wallet-seed-env/--wallet-seed-file, if given. */
-  protected async walletSeed(): Promise<Uint8Array | undefined> {
-    const f = this.flags as { 'wallet-seed-env'?: string; 'wallet-seed-file'?: string };
-    if (f['wallet-seed-env'] !== undefined && f['wallet-seed-file'] !== undefined) throw new UsageError('E_USAGE', 'give the wallet seed once: --wallet-seed-env or --wallet-seed-file');
-    let hex: string | undefined;
-    if (f['wallet-seed-env'] !== undefined) {
-      hex = process.env[f['wallet-seed-env']];
-      if (!hex) throw new UsageError('E_NO_WALLET_SEED', `the environment variable ${f['wallet-seed-env']} (--wallet-seed-env) is not set`);
-    } else if (f['wallet-seed-file'] !== undefined) {
-      const { readSecretText } = await import('../../../lib/cli/secret-file.ts');
-      hex = readSecretText(f['wallet-seed-file'], '--wallet-seed-file');
-    }
-    if (hex === undefined) return undefined;
-    const { fromHex } = await import('../../../lib/bytes.ts');
-    const t = hex.trim();
-    if (!/^([0-9a-fA-F]{2}){16,64}$/.test(t)) throw new UsageError('E_BAD_WALLET_SEED', 'the wallet seed must be 16–64 bytes as hex (e.g. a BIP-39 seed)');
-    return fromHex(t.toLowerCase(), 'wallet seed');
+  /** A long-running mint's blind signatures on the selected libsecp256k1 backend, when it has one. */
+  protected ecashOnBackend(): Promise<void> {
+    return ecash.ecashOnBackend();
   }
 
   /**
@@ -334,7 +156,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     if (!opts.create) this.existingState(network, 'credit-user', noUserState);
     const book = new RecordBook<UserContractRecord>(join(dir, 'credit-user'));
     const user = await this.keyPair(network);
-    const walletSeed = await this.walletSeed();
+    const walletSeed = await ecash.walletSeed(this.flags as EcashFlags);
     return { book, ctx: { network, user, records: book, nonces: new NonceStore(join(dir, 'nonces')), chain: await this.chain(network), random: this.random, ...(walletSeed ? { walletSeed } : {}) } };
   }
 
@@ -345,35 +167,9 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return { book, ctx: { network, records: book, chain: await this.chain(network) } };
   }
 
-  /** With a node, the node; offline, --tip-height and the asserted funding confirmations. */
+  /** With a node, the node; offline, --tip-height and the asserted funding confirmations (./mint-store.ts). */
   private async mintChain(network: Network, book: { list(): Promise<MintContractRecord[]> }): Promise<ChainSource> {
-    const base = await this.chain(network);
-    const confirmations = (this.flags as { confirmations?: number }).confirmations;
-    if (base.kind === 'rpc') {
-      if (confirmations !== undefined) throw new UsageError('E_USAGE', '--confirmations is for offline use; the node is asked instead');
-      return base;
-    }
-    const { termsFromJson } = await import('../../../lib/credit/codec.ts');
-    // Funding outpoint → contract, built once: a contract's funding never changes.
-    let byOutpoint: Map<string, MintContractRecord> | undefined;
-    const find = async (key: string) => {
-      if (!byOutpoint?.has(key)) byOutpoint = new Map((await book.list()).map((r) => [`${r.contract.funding.txid}:${r.contract.funding.vout}`, r]));
-      return byOutpoint.get(key);
-    };
-    return {
-      kind: 'offline',
-      tip: () => base.tip(),
-      async utxo(txid: string, vout: number): Promise<UtxoInfo | null> {
-        if (confirmations === undefined) return base.utxo(txid, vout);
-        const r = await find(`${txid}:${vout}`);
-        if (!r) return null;
-        const c = termsFromJson(r.contract, r.network);
-        return { txid, vout, value: c.capacity, scriptPubKey: c.script, confirmations };
-      },
-      rawTransaction: (txid) => base.rawTransaction(txid),
-      testMempoolAccept: (txs) => base.testMempoolAccept(txs),
-      broadcast: (tx) => base.broadcast(tx),
-    };
+    return mintChain(await this.chain(network), (this.flags as { confirmations?: number }).confirmations, book);
   }
 
   /** --contract, or the only contract in `status` in the book. */
@@ -429,17 +225,3 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   }
 }
 
-async function writeTokenFile(path: string, token: string): Promise<void> {
-  if (existsSync(path)) {
-    let old = '';
-    try {
-      old = readFileSync(path, 'utf8');
-    } catch {
-      // unreadable: refused below
-    }
-    if (old.trim() === token) return;
-    throw new RefusedError('E_TOKEN_OUT_EXISTS', `--token-out ${path} already exists and holds something else (another token?): name a new file`);
-  }
-  const { writeFileAtomic } = await import('../../../lib/store/atomic.ts');
-  await writeFileAtomic(path, token + '\n', { mode: 0o600 });
-}
