@@ -173,6 +173,28 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return mintChain(await this.chain(network), (this.flags as { confirmations?: number }).confirmations, book);
   }
 
+  /**
+   * An exit of the mint's (exit-credit, gateway claim), as one transaction of its store with the
+   * mint's other writers (a streaming mint included): the exit takes the latest committed state
+   * and freezes the contract, so no later state of it is signed that this exit would leave
+   * unpaid. `build` makes the package (and with --broadcast has the node accept it): the freeze is
+   * written only after it returns, so a failed broadcast (no node, a refusal, an unreachable
+   * node) changes nothing on disk; --dry-run writes nothing. It signs with no nonce: on
+   * PostgreSQL no host epoch is opened and nothing is kept under --state-dir.
+   */
+  protected async mintExit(network: Network, who: string, build: (ctx: MintContext, record: MintContractRecord) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+    const f = this.flags as { broadcast?: boolean; 'dry-run'?: boolean };
+    return this.withMint(network, async (ctx, store) => {
+      if (f.broadcast && !ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url (or drop --broadcast and submit the printed package with bitcoin-cli submitpackage)');
+      const id = await this.pickContract(store, ['open', 'closing', 'rolling-over']);
+      const record = await store.get(id);
+      if (!record) throw new UsageError('E_USAGE', `${who} has no contract ${id}`);
+      const message = await build(ctx, record);
+      if (!record.exiting && !f['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
+      return message;
+    }, { nonces: 'none' });
+  }
+
   /** --contract, or the only contract in `status` in the book. */
   protected async pickContract<R extends { contract_id: string; status: string }>(book: { list(): Promise<R[]>; dir: string }, statuses: readonly string[]): Promise<string> {
     const explicit = (this.flags as { contract?: string }).contract;
