@@ -1,12 +1,11 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag } from '../../lib/cli/credit-command.ts';
+import { ExitSteps } from './shared/exit.ts';
+import { contractFlag } from './shared/flags.ts';
 import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
-import { MalformedInputError, UsageError } from '../../lib/errors.ts';
-import type { ChainSource } from '../../lib/chain/index.ts';
 
-export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
+export default class ExitCredit extends ExitSteps<typeof ExitCredit> {
   /** Also `exit-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
   static override aliases = ['exit-credit'];
   static override summary = 'The mint\'s unilateral exit: its latest signed state plus a CPFP child, to mine before expiry.';
@@ -43,57 +42,6 @@ export default class ExitCredit extends CreditCommand<typeof ExitCredit> {
   };
 
   protected async execute(): Promise<CommandResult> {
-    const network = this.network();
-    const { buildExit } = await import('../../lib/credit/exit.ts');
-    const { decodeAddress } = await import('../../lib/address.ts');
-    const to = this.flags.to ? decodeAddress(this.flags.to, network, '--to') : undefined;
-    const feeRate = await this.guardedRate(this.flags['fee-rate']);
-    const feeLimits = await this.feeLimits();
-    // One transaction with the mint's other writers (a streaming mint included): the exit
-    // takes the latest committed state and freezes the contract, so no later state of it
-    // is signed that this exit would leave unpaid. With --broadcast the freeze is written
-    // only once the node has accepted the package, in the same transaction: a failed
-    // broadcast (no node, a refusal, an unreachable node) changes nothing on disk.
-    const childPsbt = this.flags.child === undefined ? undefined : await this.walletChild(this.flags.child);
-    const message = await this.withMint(network, async (ctx, store) => {
-      if (this.flags.broadcast && !ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url (or drop --broadcast and submit the printed package with bitcoin-cli submitpackage)');
-      const id = await this.pickContract(store, ['open', 'closing', 'rolling-over']);
-      const record = await store.get(id);
-      if (!record) throw new UsageError('E_USAGE', `the mint has no contract ${id}`);
-      let message: Record<string, unknown> = buildExit(record, ctx.mint, { feeRate, feeLimits, to, auxRand: this.random.bytes(32, 'credit/exit/aux') });
-      if (childPsbt) {
-        const { withWalletChild } = await import('../../lib/credit/exit-child.ts');
-        const { exitPrevouts } = await import('../../lib/credit/exit.ts');
-        const { CORE_POLICY } = await import('../../lib/truc/check.ts');
-        message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt, exitPrevouts(record), { ...CORE_POLICY, maxFeeRate: Math.round(feeLimits.maxFeeRate * 1000) }, feeLimits);
-      }
-      if (this.flags.broadcast) message = { ...message, broadcast: await this.submit(ctx.chain, message, Math.round(feeLimits.maxFeeRate * 1000)) };
-      if (!record.exiting && !this.flags['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
-      return message;
-    }, { nonces: 'none' }); // an exit signs with no nonce: nothing of the host's is kept under --state-dir
-    return { message };
-  }
-
-  /**
-   * Submit state + child as one package; throws (nothing is marked) unless the node
-   * accepted it. Returns what the node answered (Core's names, fees in sat).
-   */
-  private async submit(chain: ChainSource, message: Record<string, unknown>, maxFeeRateSatPerKvb: number): Promise<Record<string, unknown>> {
-    if (!(message.child as { hex?: string }).hex) {
-      throw new UsageError('E_USAGE', 'the child is not signed (the payout address is not the mint key\'s): sign child.psbt with bitcoin-cli walletprocesspsbt and pass it back with --child');
-    }
-    const { submitExit } = await import('../../lib/credit/exit.ts');
-    return submitExit(chain, message, maxFeeRateSatPerKvb);
-  }
-
-  /** --child: a finalized PSBT as bitcoin-cli walletprocesspsbt prints it (JSON with "psbt"), or the PSBT itself. */
-  private async walletChild(path: string): Promise<Uint8Array> {
-    const { detectFormat } = await import('../../lib/cli/input.ts');
-    const doc = detectFormat(await this.readFlagInput('--child', path), `--child ${path}`);
-    if (doc.format === 'psbt') return doc.psbt;
-    const psbt = doc.format === 'json' ? (doc.value as { psbt?: unknown }).psbt : undefined;
-    if (typeof psbt !== 'string') throw new MalformedInputError('E_MALFORMED_PSBT', `--child ${path} holds neither a PSBT nor a JSON object with a "psbt" field`);
-    const { psbtBytesFromBase64 } = await import('../../lib/psbt/base64-field.ts');
-    return psbtBytesFromBase64(psbt, `--child ${path}: psbt`);
+    return { message: await this.creditExit() }; // shared/exit.ts
   }
 }

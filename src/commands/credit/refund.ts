@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag } from '../../lib/cli/credit-command.ts';
+import { CreditCommand } from './shared/command.ts';
+import { contractFlag } from './shared/flags.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { RefusedError } from '../../lib/errors.ts';
 

@@ -1,12 +1,11 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CreditCommand, contractFlag, fundingConfirmationsFlag, parseRate, roleFlag } from '../../lib/cli/credit-command.ts';
+import { RolloverSteps } from './shared/rollover.ts';
+import { contractFlag, fundingConfirmationsFlag, roleFlag } from './shared/flags.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
-import { RefusedError } from '../../lib/errors.ts';
-import type { CreditTermsJson } from '../../lib/credit/codec.ts';
 
-export default class Rollover extends CreditCommand<typeof Rollover> {
+export default class Rollover extends RolloverSteps<typeof Rollover> {
   /** Also `rollover`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
   static override aliases = ['rollover'];
   static override summary = 'Roll a credit contract into the next period in one transaction: pay the mint, fund a new contract.';
@@ -50,45 +49,6 @@ before the old expiry, until the rollover confirms.`;
   };
 
   protected async execute(): Promise<CommandResult> {
-    const f = this.flags;
-    const { decodeMessage } = await import('../../lib/message.ts');
-    const schemas = await import('../../lib/credit/schemas.ts');
-    const user = await import('../../lib/credit/user.ts');
-    if (f.role === 'user' && f.expiry !== undefined) {
-      const network = this.network();
-      const { ctx, book } = await this.userSession(network);
-      const id = await this.pickContract(book, ['open']);
-      const record = await book.get(id);
-      if (!record) throw new RefusedError('E_UNKNOWN_CONTRACT', `no contract ${id} in ${book.dir}`);
-      const expiryHeight = await this.expiryHeight(f.expiry, ctx.chain, record?.expiry_window);
-      const feeRate = f['fee-rate'] !== undefined ? await this.guardedRate(f['fee-rate']) : record.contract.fee_rate;
-      const topUp = f['top-up'] ? await this.topUp(f['top-up'], record.contract) : undefined;
-      return { message: await book.exclusive(() => user.rolloverRequest(ctx, id, { expiryHeight, feeRate, topUp })) };
-    }
-    const { type, network, value } = await this.readMessage('a credit/rollover-* message (or --expiry to start)');
-    if (f.role === 'mint') {
-      const mint = await import('../../lib/credit/mint.ts');
-      if (type === 'credit/rollover-sign') {
-        const sign = decodeMessage(schemas.RolloverSignSchema, value);
-        return { message: await this.withMint(network, (ctx) => mint.acceptRollover(ctx, sign)) };
-      }
-      const req = decodeMessage(schemas.RolloverRequestSchema, value);
-      return { message: await this.withMint(network, (ctx) => mint.proposeRollover(ctx, req)) };
-    }
-    const { ctx, book } = await this.userSession(network);
-    if (type === 'credit/rollover-refund') {
-      const refund = decodeMessage(schemas.RolloverRefundSchema, value);
-      return { message: await book.exclusive(() => user.rolloverSign(ctx, refund)) };
-    }
-    const accept = decodeMessage(schemas.RolloverAcceptSchema, value);
-    return { message: await book.exclusive(() => user.applyRolloverAccept(ctx, accept)) };
+    return this.rolloverStep(); // shared/rollover.ts: the steps' table
   }
-
-  /** The wallet's funded PSBT, used as is: its coins join, its change stays (see topUpFromPsbt). */
-  private async topUp(path: string, terms: CreditTermsJson) {
-    const { topUpFromPsbt } = await import('../../lib/credit/transactions.ts');
-    const { termsFromJson } = await import('../../lib/credit/codec.ts');
-    return topUpFromPsbt(await this.readPsbtAt(path, '--top-up'), termsFromJson(terms, this.network()).script);
-  }
-
 }

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { DeviceCommand, termsFlag, tollExample } from '../../lib/cli/device-command.ts';
-import { contractFlag } from '../../lib/cli/credit-command.ts';
+import { DeviceCommand, termsFlag, tollExample } from './shared/command.ts';
+import { contractFlag } from '../credit/shared/flags.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { inputFrom, readInputBytes } from '../../lib/cli/input.ts';
 

@@ -1,12 +1,10 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { DeviceCommand, tollExample } from '../../lib/cli/device-command.ts';
-import { contractFlag } from '../../lib/cli/credit-command.ts';
+import { DeviceCommand, tollExample } from '../device/shared/command.ts';
+import { contractFlag } from '../credit/shared/flags.ts';
 import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
-import { UsageError } from '../../lib/errors.ts';
-import type { RpcChainSource } from '../../lib/chain/rpc.ts';
 
 export default class GatewayClaim extends DeviceCommand<typeof GatewayClaim> {
   static override summary = 'The gateway\'s unilateral exit with the HTLC: its latest state plus one TRUC child that claims the HTLC with the preimage.';
@@ -47,7 +45,7 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
     const network = this.network();
-    const { gatewayExitClaim } = await import('../../lib/device/onchain.ts');
+    const { gatewayClaimPackage } = await import('../../lib/device/replace.ts');
     const { submitExit } = await import('../../lib/credit/exit.ts');
     const { decodeAddress } = await import('../../lib/address.ts');
     const to = f.to ? decodeAddress(f.to, network, '--to') : undefined;
@@ -55,51 +53,14 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
     const feeRate = await this.guardedRate(f['fee-rate']);
     const feeLimits = await this.feeLimits();
     const maxFeeRate = Math.round(feeLimits.maxFeeRate * 1000);
-    // One transaction of the mint's store, as exit-credit: the freeze is written only after
-    // the node accepted (with --broadcast), so a refused or failed broadcast changes nothing.
-    // The state is signed already and the claim is the gateway's key alone: no nonce, so on
-    // PostgreSQL no host epoch is opened and nothing is kept under --state-dir.
-    const message = await this.withMint(network, async (ctx, store) => {
-      if (f.broadcast && !ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url (or drop --broadcast and submit the printed package with bitcoin-cli submitpackage)');
-      const id = await this.pickContract(store, ['open', 'closing', 'rolling-over']);
-      const record = await store.get(id);
-      if (!record) throw new UsageError('E_USAGE', `the gateway has no contract ${id}`);
-      let message = gatewayExitClaim(record, ctx.mint, { feeRate, feeLimits, ...(to ? { to } : {}), auxRand: this.random.bytes(32, 'gateway/claim/aux'), ...(preimage ? { preimage } : {}) });
-      const claim = message.htlc_claim as { vout: number; amount_sat: number };
-      const stateTx = message.state_tx as { txid: string; vsize: number; fee_sat: number };
-      const stateTxid = stateTx.txid;
-      // With a node: a state already mined (an earlier exit-credit) is not resubmitted, and its
-      // payout may be spent already: the HTLC is claimed alone (htlc/spend), fee for its own size.
-      // And when a transaction in the mempool spends the HTLC (the device's refund, from the
-      // HTLC's expiry on; the state mined or not), the claim alone REPLACES it: a direct
-      // conflict, at the fee Core's replacement rules need (lib/device/replace.ts).
-      const out = ctx.chain.kind === 'rpc' ? await ctx.chain.utxo(stateTxid, claim.vout) : null;
-      const { mempoolConflict, incrementalRelayFee, claimReplacing, spendingLeaf } = await import('../../lib/device/replace.ts');
-      const { htlcOf, gatewayClaim, claimPreimage } = await import('../../lib/device/onchain.ts');
-      const rpc = ctx.chain.kind === 'rpc' ? (ctx.chain as RpcChainSource).client : undefined;
-      const conflict = rpc && !out ? await mempoolConflict(rpc, { txid: stateTxid, vout: claim.vout }) : null;
-      if ((out && out.confirmations > 0) || conflict) {
-        const { termsFromJson } = await import('../../lib/credit/codec.ts');
-        // The preimage was checked by gatewayExitClaim above; build runs up to three times when replacing.
-        const held = claimPreimage(record.gateway!, preimage);
-        const build = (rate: number) => gatewayClaim(record.gateway!, ctx.mint, held, to ?? termsFromJson(record.contract, network).payoutScript, rate, feeLimits);
-        // The gateway's own earlier claim in the mempool is bumped only when asked for more than it pays
-        // (a rerun at the same rate would otherwise raise the fee each time); with the state unconfirmed,
-        // --fee-rate is the rate of state + claim, as for the exit package.
-        const leaf = conflict ? spendingLeaf(await ctx.chain.rawTransaction(conflict.txid), { txid: stateTxid, vout: claim.vout }, htlcOf(record.gateway!)) : undefined;
-        const spend = conflict ? claimReplacing(conflict, leaf!, await incrementalRelayFee(rpc!), feeRate, build, { txid: stateTxid, feeSat: BigInt(stateTx.fee_sat), vsize: stateTx.vsize }) : build(feeRate);
-        message = {
-          type: 'htlc/spend', version: 1, network, kind: 'taproot', path: 'claim', complete: true, txid: spend.txid, outpoint: { txid: stateTxid, vout: claim.vout },
-          amount_sat: claim.amount_sat, fee_sat: Number(spend.feeSat), locktime: spend.lockTime, sequence: spend.sequence, hex: spend.hex,
-          ...(conflict ? { replaces: { txid: conflict.txid, fee_sat: Number(conflict.feeSat), path: leaf } } : {}),
-        };
-        if (f.broadcast) message = { ...message, broadcast: { txid: await this.broadcastTx(ctx.chain, spend.tx.extract(), 'the claim', 'the channel') } };
-      } else if (f.broadcast) {
-        message = { ...message, broadcast: await submitExit(ctx.chain, message, maxFeeRate, 'the channel') };
-      }
-      if (!record.exiting && !f['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
-      return message;
-    }, { nonces: 'none' });
+    // As exit-credit (mintExit): the freeze is written only after the node accepted (with --broadcast).
+    // The claim alone (the state mined, or a spender of the HTLC in the mempool to replace) is sent by itself.
+    const message = await this.mintExit(network, 'the gateway', async (ctx, record) => {
+      const { message, alone } = await gatewayClaimPackage(ctx.chain, record, ctx.mint, { network, feeRate, feeLimits, ...(to ? { to } : {}), ...(preimage ? { preimage } : {}), auxRand: this.random.bytes(32, 'gateway/claim/aux') });
+      if (!f.broadcast) return message;
+      if (alone) return { ...message, broadcast: { txid: await this.broadcastTx(ctx.chain, alone(), 'the claim', 'the channel') } };
+      return { ...message, broadcast: await submitExit(ctx.chain, message, maxFeeRate, 'the channel') };
+    });
     return { message };
   }
 }

@@ -1,12 +1,13 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { DeviceCommand, termsFlag, tollExample } from '../../lib/cli/device-command.ts';
-import { contractFlag, fundingConfirmationsFlag } from '../../lib/cli/credit-command.ts';
+import { termsFlag, tollExample } from '../device/shared/command.ts';
+import { GatewayLightning } from '../device/shared/lightning.ts';
+import { contractFlag, fundingConfirmationsFlag } from '../credit/shared/flags.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
-import { StateConflictError, UsageError } from '../../lib/errors.ts';
+import { UsageError } from '../../lib/errors.ts';
 
-export default class GatewayPay extends DeviceCommand<typeof GatewayPay> {
+export default class GatewayPay extends GatewayLightning<typeof GatewayPay> {
   static override summary = 'The gateway checks and co-signs a device\'s payment state and pays it through its Lightning node (or prints the job for it).';
   static override description = `  gateway  < device/pay  → gateway/job (the invoice to pay, the amount, the most the route may cost, the HTLC expiry)
   gateway  < device/pay  --lightning-rpc SOCKET  → gateway/settle (paid: the preimage) | gateway/fail (failed)
@@ -64,33 +65,15 @@ it is printed.`;
     if (f.resume && !rpc) throw new UsageError('E_USAGE', '--resume asks the Lightning node: give --lightning-rpc SOCKET');
     const terms = await this.gatewayTerms();
     const now = f.now ?? Math.floor(Date.now() / 1000);
-    const gateway = await import('../../lib/device/gateway.ts');
     const { ClnRpc } = await import('../../lib/lightning/cln-rpc.ts');
     const node = rpc ? new ClnRpc(rpc) : undefined;
     let network = this.network();
     let contractId = f.contract;
     if (!f.resume) {
-      // A node that does not answer is found before the state is stored (E_LIGHTNING_UNREACHABLE, nothing written).
-      if (node) await node.call('getinfo', {});
-      const { decodeMessage } = await import('../../lib/message.ts');
-      const { DevicePaySchema } = await import('../../lib/device/schemas.ts');
-      const read = await this.readMessage('a device/pay');
-      const m = decodeMessage(DevicePaySchema, read.value);
-      network = read.network;
-      contractId = m.contract_id;
-      const job = await this.gatewayStep(network, m.contract_id, terms, (ctx, g) => gateway.pay(ctx, g, m, now));
-      if (!rpc) return { message: job };
+      const job = await this.coSignDevicePay(node, terms, now);
+      ({ network, contractId } = job);
+      if (!rpc) return { message: job.message };
     }
-    const { payInFlight } = await import('../../lib/device/lightning.ts');
-    const inFlight = await this.gatewayInFlight(network, contractId);
-    const started = performance.now();
-    const outcome = await payInFlight(node!, inFlight, {
-      claimMarginBlocks: terms.claim_margin_blocks, retryForSeconds: f['pay-timeout'], now: Math.floor(Date.now() / 1000),
-      beforePay: () => this.gatewayMarkAttempted(network, inFlight.contract_id, inFlight.payment_hash),
-    });
-    if (outcome.status === 'pending') throw new StateConflictError('E_PAYMENT_PENDING', `payment ${inFlight.payment_hash} is not decided yet (${outcome.reason}); its HTLC state stays stored, nothing else is written: run the same command again later, or "gateway pay --lightning-rpc SOCKET --resume"`);
-    if (outcome.status === 'failed') this.term.warn(`the Lightning payment failed: ${outcome.reason}`);
-    else if (outcome.how === 'paid now') this.term.info(`paid on Lightning in ${Math.round(performance.now() - started)} ms, routing fee ${outcome.fee_msat} msat`);
-    return { message: await this.gatewayStep(network, inFlight.contract_id, undefined, (ctx, g) => (outcome.status === 'paid' ? gateway.settle(ctx, g, outcome.preimage) : gateway.fail(ctx, g, inFlight.payment_hash))) };
+    return { message: await this.payOnLightning(node!, network, contractId, terms, f['pay-timeout']) }; // device/shared/lightning.ts
   }
 }

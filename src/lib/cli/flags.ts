@@ -5,6 +5,7 @@
 import { Flags } from '@oclif/core';
 import { NETWORKS } from '../network.ts';
 import { OffchainError, UsageError } from '../errors.ts';
+import { isMilliSatPrecise } from '../tx/policy.ts';
 
 /**
  * Parse a flag's value: whatever the parser refuses (bad hex, not a public key, an
@@ -115,3 +116,11 @@ export const feeGuardFlags = {
     helpGroup: 'FEE',
   }),
 };
+
+/** A --fee-rate (sat/vB) as typed: 0.1 … 100000, in steps of 0.001 (the contract id commits to it exactly). */
+export function parseRate(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0.1 || n > 100_000) throw new UsageError('E_USAGE', `fee rate must be a number of sat/vB between 0.1 and 100000, got ${text}`);
+  if (!isMilliSatPrecise(n)) throw new UsageError('E_USAGE', `fee rate ${text} has more than three decimals: give it in steps of 0.001 sat/vB`);
+  return n;
+}

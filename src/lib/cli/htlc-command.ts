@@ -19,7 +19,7 @@ import { readHexSecretFile } from './secret-file.ts';
 import { OffchainCommand, type CommandResult } from './base-command.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags } from './flags.ts';
 import { parseFeeLimits, type FeeLimits } from '../tx/fee-guard.ts';
-import { parseRate } from './credit-command.ts';
+import { parseRate } from './flags.ts';
 
 export { MAX_LOCKTIME };
 

@@ -40,6 +40,14 @@ import { RefusedError } from '../errors.ts';
 import type { HtlcOutput } from '../htlc/htlc.ts';
 import { btcToSats } from '../chain/amount.ts';
 import { protocolError, RpcError, RPC_INVALID_ADDRESS_OR_KEY } from '../chain/rpc-client.ts';
+import type { ChainSource } from '../chain/types.ts';
+import type { RpcChainSource } from '../chain/rpc.ts';
+import type { KeyPair } from '../keys/keys.ts';
+import type { Network } from '../network.ts';
+import type { FeeLimits } from '../tx/fee-guard.ts';
+import type { MintContractRecord } from '../credit/ports.ts';
+import { termsFromJson } from '../credit/codec.ts';
+import { claimPreimage, gatewayClaim, gatewayExitClaim, htlcOf } from './onchain.ts';
 
 /** A transaction in the mempool spending the HTLC output, and what replacing it evicts. */
 export type MempoolConflict = {
@@ -211,4 +219,53 @@ export function claimReplacing<S extends { feeSat: bigint; vsize: number; tx: { 
   const first = build(feeRate);
   const target = childFee(feeRate, first.vsize, parent);
   return replacing(conflict, incrementalSatPerKvb, target > first.feeSat ? Number(target) / first.vsize : feeRate, build).spend;
+}
+
+/**
+ * `gateway claim`'s package, as the chain it is given shows the HTLC: the exit (the latest
+ * state and one TRUC child claiming the HTLC, gatewayExitClaim: credit/exit with htlc_claim),
+ * or — with a node, the state already mined (an earlier exit-credit), or a transaction in the
+ * mempool spending the HTLC (the device's refund from the HTLC's expiry on, the state mined or
+ * not) — the claim alone (htlc/spend), replacing that spender at the fee Core's replacement
+ * rules need (claimReplacing). `alone`: the claim's bytes, when it goes by itself; else the
+ * message is a package for submitpackage. Nothing is broadcast or written here.
+ *
+ * (The mempool is read through the node's client here, not RpcChainSource's mempoolSpender /
+ * mempoolEviction / mempoolEntry: the replacement fee needs the spender's weight, its
+ * `depends` and its descendant count, which they do not return.)
+ */
+export async function gatewayClaimPackage(
+  chain: ChainSource, record: MintContractRecord, gateway: KeyPair,
+  opts: { network: Network; feeRate: number; feeLimits: FeeLimits; to?: Uint8Array; preimage?: Uint8Array; auxRand: Uint8Array },
+): Promise<{ message: Record<string, unknown>; alone?: () => Uint8Array }> {
+  const { network, feeRate, feeLimits, to, preimage } = opts;
+  const message = gatewayExitClaim(record, gateway, { feeRate, feeLimits, ...(to ? { to } : {}), auxRand: opts.auxRand, ...(preimage ? { preimage } : {}) });
+  const claim = message.htlc_claim as { vout: number; amount_sat: number };
+  const stateTx = message.state_tx as { txid: string; vsize: number; fee_sat: number };
+  const stateTxid = stateTx.txid;
+  // With a node: a state already mined (an earlier exit-credit) is not resubmitted, and its
+  // payout may be spent already: the HTLC is claimed alone (htlc/spend), fee for its own size.
+  // And when a transaction in the mempool spends the HTLC (the device's refund, from the
+  // HTLC's expiry on; the state mined or not), the claim alone REPLACES it: a direct
+  // conflict, at the fee Core's replacement rules need (above).
+  const out = chain.kind === 'rpc' ? await chain.utxo(stateTxid, claim.vout) : null;
+  const rpc = chain.kind === 'rpc' ? (chain as RpcChainSource).client : undefined;
+  const conflict = rpc && !out ? await mempoolConflict(rpc, { txid: stateTxid, vout: claim.vout }) : null;
+  if (!((out && out.confirmations > 0) || conflict)) return { message };
+  // The preimage was checked by gatewayExitClaim above; build runs up to three times when replacing.
+  const held = claimPreimage(record.gateway!, preimage);
+  const build = (rate: number) => gatewayClaim(record.gateway!, gateway, held, to ?? termsFromJson(record.contract, network).payoutScript, rate, feeLimits);
+  // The gateway's own earlier claim in the mempool is bumped only when asked for more than it pays
+  // (a rerun at the same rate would otherwise raise the fee each time); with the state unconfirmed,
+  // --fee-rate is the rate of state + claim, as for the exit package.
+  const leaf = conflict ? spendingLeaf(await chain.rawTransaction(conflict.txid), { txid: stateTxid, vout: claim.vout }, htlcOf(record.gateway!)) : undefined;
+  const spend = conflict ? claimReplacing(conflict, leaf!, await incrementalRelayFee(rpc!), feeRate, build, { txid: stateTxid, feeSat: BigInt(stateTx.fee_sat), vsize: stateTx.vsize }) : build(feeRate);
+  return {
+    message: {
+      type: 'htlc/spend', version: 1, network, kind: 'taproot', path: 'claim', complete: true, txid: spend.txid, outpoint: { txid: stateTxid, vout: claim.vout },
+      amount_sat: claim.amount_sat, fee_sat: Number(spend.feeSat), locktime: spend.lockTime, sequence: spend.sequence, hex: spend.hex,
+      ...(conflict ? { replaces: { txid: conflict.txid, fee_sat: Number(conflict.feeSat), path: leaf } } : {}),
+    },
+    alone: () => spend.tx.extract(),
+  };
 }

@@ -6,7 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import { termsFromJson, termsToJson } from '../../../src/lib/credit/codec.ts';
 import { makeContract } from '../../../src/lib/credit/terms.ts';
-import { parseRate } from '../../../src/lib/cli/credit-command.ts';
+import { parseRate } from '../../../src/lib/cli/flags.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../helpers.ts';

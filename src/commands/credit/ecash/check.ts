@@ -1,5 +1,6 @@
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
-import { CreditCommand, ecashSeedFlags, ecashSettingsFlags } from '../../../lib/cli/credit-command.ts';
+import { CreditCommand } from '../shared/command.ts';
+import { ecashSeedFlags, ecashSettingsFlags } from '../shared/flags.ts';
 import { UsageError } from '../../../lib/errors.ts';
 
 export default class CreditEcashCheck extends CreditCommand<typeof CreditEcashCheck> {

@@ -18,15 +18,15 @@
  * `mint_nonce` once it is idle again.
  */
 import { Flags, type Command } from '@oclif/core';
-import { malformedJson, readFlagFile } from './input.ts';
-import { RefusedError, StateConflictError, UsageError } from '../errors.ts';
-import type { Network } from '../network.ts';
-import type { KeyPair } from '../keys/keys.ts';
-import type { MintContractRecord, ReceiptJson, UserContractRecord } from '../credit/ports.ts';
-import type { DeviceChannel, GatewayChannel } from '../device/channel.ts';
-import type { GatewayContext } from '../device/gateway.ts';
-import type { DevicePolicy, GatewayTerms } from '../device/policy.ts';
-import { CreditCommand } from './credit-command.ts';
+import { malformedJson, readFlagFile } from '../../../lib/cli/input.ts';
+import { RefusedError, StateConflictError, UsageError } from '../../../lib/errors.ts';
+import type { Network } from '../../../lib/network.ts';
+import type { KeyPair } from '../../../lib/keys/keys.ts';
+import type { MintContractRecord, ReceiptJson, UserContractRecord } from '../../../lib/credit/ports.ts';
+import type { DeviceChannel, GatewayChannel } from '../../../lib/device/channel.ts';
+import type { GatewayContext } from '../../../lib/device/gateway.ts';
+import type { DevicePolicy, GatewayTerms } from '../../../lib/device/policy.ts';
+import { CreditCommand } from '../../credit/shared/command.ts';
 
 export const termsFlag = {
   terms: Flags.string({
@@ -77,7 +77,7 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     const path = (this.flags as { policy?: string }).policy;
     if (!path) throw new UsageError('E_USAGE', 'pass the device\'s spending policy with --policy FILE');
     const { Value } = await import('@sinclair/typebox/value');
-    const { DevicePolicySchema } = await import('../device/policy.ts');
+    const { DevicePolicySchema } = await import('../../../lib/device/policy.ts');
     let p: unknown;
     p = jsonFlagFile('--policy', path);
     const bad = [...Value.Errors(DevicePolicySchema, p)][0];
@@ -114,8 +114,8 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     const { ctx, book } = await this.userView(network);
     const rec = await book.get(id);
     if (!rec) refuse('E_UNKNOWN_CONTRACT', `no contract ${id} in this state directory`);
-    const { balanceMessage } = await import('../credit/user.ts');
-    const { termsFromJson } = await import('../credit/codec.ts');
+    const { balanceMessage } = await import('../../../lib/credit/user.ts');
+    const { termsFromJson } = await import('../../../lib/credit/codec.ts');
     return balanceMessage(ctx as Parameters<typeof balanceMessage>[0], termsFromJson(rec.contract, network), rec);
   }
 
@@ -158,7 +158,7 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
    * when the node refuses it (nothing is to be written then).
    */
   protected async broadcastTx(chain: { broadcast(raw: Uint8Array): Promise<string> }, raw: Uint8Array, what: string, unchanged: string): Promise<string> {
-    const { RpcError } = await import('../chain/rpc-client.ts');
+    const { RpcError } = await import('../../../lib/chain/rpc-client.ts');
     try {
       return await chain.broadcast(raw);
     } catch (e) {
