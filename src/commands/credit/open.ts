@@ -76,7 +76,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
       const { acceptOpen } = await import('../../lib/credit/mint.ts');
       return { message: await this.withMint(network, (ctx) => acceptOpen(ctx, req)) };
     }
-    const user = await import('../../lib/credit/user.ts');
+    const user = await import('../../lib/credit/user-open.ts');
     if (doc.format === 'psbt') {
       if (!f.offer) throw new UsageError('E_USAGE', 'with a funding PSBT on input, pass the mint\'s offer with --offer FILE');
       const offerDoc = await this.readFileDocument(f.offer, '--offer');

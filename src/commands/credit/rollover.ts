@@ -53,7 +53,7 @@ before the old expiry, until the rollover confirms.`;
     const f = this.flags;
     const { decodeMessage } = await import('../../lib/message.ts');
     const schemas = await import('../../lib/credit/schemas.ts');
-    const user = await import('../../lib/credit/user.ts');
+    const user = await import('../../lib/credit/user-rollover.ts');
     if (f.role === 'user' && f.expiry !== undefined) {
       const network = this.network();
       const { ctx, book } = await this.userSession(network);

@@ -24,7 +24,7 @@ import { refusal, refusalAsync } from '../../setup/refusal.ts';
 import { hashToCurve, nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
 import { G, decodeCompressed, encodeCompressed, int, pointAdd, pointMul, pointNegate } from '../../independent/secp256k1.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import * as user from '../../../src/lib/credit/user-update.ts';
 import { makeOutputs } from '../../../src/lib/credit/ecash.ts';
 import { Value } from '@sinclair/typebox/value';
 import { MAX_RESTORE_OUTPUTS, readRestoreRequest, restoreSignatures } from '../../../src/lib/credit/ecash-restore.ts';

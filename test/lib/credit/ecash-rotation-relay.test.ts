@@ -23,7 +23,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import * as user from '../../../src/lib/credit/user-update.ts';
 import { ecashOffer, makeOutputs } from '../../../src/lib/credit/ecash.ts';
 import { abandonRequest, acceptAbandon } from '../../../src/lib/credit/abandon.ts';
 import { applyClaim, claimRequest } from '../../../src/lib/credit/ecash-claim.ts';

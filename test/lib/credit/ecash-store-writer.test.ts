@@ -22,7 +22,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import * as user from '../../../src/lib/credit/user-update.ts';
 import { readRestoreRequest, restoreSignatures } from '../../../src/lib/credit/ecash-restore.ts';
 import { ECASH_KEYSETS_DOC, EcashSigner, followKeysets, publishedKeysets, readKeysAnswer, readKeysetsAnswer, settleKeyset, type EcashKeysetsDoc, type LiveMint } from '../../../src/lib/credit/ecash-keysets.ts';
 import { ecashOffer, makeOutputs } from '../../../src/lib/credit/ecash.ts';
