@@ -28,7 +28,7 @@ import * as user from '../../../src/lib/credit/user-update.ts';
 import { makeOutputs } from '../../../src/lib/credit/ecash.ts';
 import { Value } from '@sinclair/typebox/value';
 import { MAX_RESTORE_OUTPUTS, readRestoreRequest, restoreSignatures } from '../../../src/lib/credit/ecash-restore.ts';
-import { RestoreRequestSchema } from '../../../src/lib/credit/schemas.ts';
+import { RestoreRequestSchema } from '../../../src/lib/credit/schemas-ecash.ts';
 import { deriveMintKeyset, keysAnswer } from '../../../src/lib/ecash/nut01.ts';
 import { decodeToken } from '../../../src/lib/ecash/token.ts';
 import { KS, NUTSHELL, SEED, ecashWorld, memorySink, open, type UpdateRequest, type W } from './ecash-world.ts';
