@@ -133,7 +133,8 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     }
     const ecash = await this.ecashKeyset(f['mint-url'] !== undefined);
     if (ecash && f['mint-url'] === undefined) throw new UsageError('E_USAGE', 'an ecash seed names the keyset; --mint-url names the Cashu mint that redeems it: give both');
-    const { ECASH_KEYSETS_DOC, publishedKeysets } = await import('../../lib/credit/ecash-keysets.ts');
+    const { ECASH_KEYSETS_DOC } = await import('../../lib/credit/ecash-keysets.ts');
+    const { publishedKeysets } = await import('../../lib/credit/ecash-reproduce.ts');
     // Checked against the running mint when its answers are given: a keyset it would not redeem is refused here, before any token.
     const issuing = ecash ? await onStore(async (s) => publishedKeysets(ecash.seed, ecash.keyset, await s.readDoc(ECASH_KEYSETS_DOC), ecash.live)) : undefined;
     const offer = makeOffer(network, mint.publicKey, {

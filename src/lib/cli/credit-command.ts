@@ -144,7 +144,8 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * its offer's keyset at --ecash-path.
    */
   protected async ecashSigner(store: MintStorePort<MintContractRecord>, offer: NonNullable<MintPolicy['ecash']>, seed: string) {
-    const { ECASH_KEYSETS_DOC, EcashSigner, legacyKeysetsDoc } = await import('../credit/ecash-keysets.ts');
+    const { ECASH_KEYSETS_DOC, legacyKeysetsDoc } = await import('../credit/ecash-keysets.ts');
+    const { EcashSigner } = await import('../credit/ecash-signer.ts');
     const path = (this.flags as { 'ecash-path'?: string })['ecash-path'];
     const stored = await store.readDoc<import('../credit/ecash-keysets.ts').EcashKeysetsDoc>(ECASH_KEYSETS_DOC);
     const activePath = stored?.keysets.find((k) => k.id === stored.active)?.path;
@@ -271,7 +272,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       if (live || Object.keys(named).length) throw new UsageError('E_NO_ECASH_SEED', 'the ecash settings need the ecash mint\'s seed: pass it with --ecash-seed-env NAME or --ecash-seed-file FILE');
       return undefined;
     }
-    const { publishedKeysets, settleKeyset } = await import('../credit/ecash-keysets.ts');
+    const { publishedKeysets, settleKeyset } = await import('../credit/ecash-reproduce.ts');
     const { deriveMintKeyset } = await import('../ecash/nut01.ts');
     let keyset = settleKeyset(seed, named, live);
     // With the mint's answers: its newest active keyset at a higher index (a restart with the next index) is the one issued under.

@@ -11,7 +11,8 @@ import type { RandomSource } from '../random.ts';
 import type { CreditTermsJson } from './codec.ts';
 import type { MintKeyset } from '../ecash/nut01.ts';
 import type { BlindSignatureJson, BlindedMessageJson, EcashOfferJson } from './ecash.ts';
-import type { EcashSigner, NextKeysetJson } from './ecash-keysets.ts';
+import type { EcashSigner } from './ecash-signer.ts';
+import type { NextKeysetJson } from './ecash-keysets.ts';
 
 export interface NoncePort {
   issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }>;

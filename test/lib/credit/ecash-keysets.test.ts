@@ -18,10 +18,10 @@ import * as mint from '../../../src/lib/credit/mint.ts';
 import { openFinish, openRequest } from '../../../src/lib/credit/user-open.ts';
 import { applyReceipt, updateRequest } from '../../../src/lib/credit/user-update.ts';
 import { adoptKeyset, ecashOffer } from '../../../src/lib/credit/ecash.ts';
-import {
-  EcashSigner, announce, followKeysets, legacyKeysetsDoc, publishedKeysets, readKeysAnswer, readKeysetsAnswer, recordOf, settleKeyset,
-  sealKeysetsDoc, type EcashKeysetsDoc, type LiveMint, type NamedSettings, type NextKeysetJson,
-} from '../../../src/lib/credit/ecash-keysets.ts';
+import { EcashSigner } from '../../../src/lib/credit/ecash-signer.ts';
+import { announce, legacyKeysetsDoc, recordOf, sealKeysetsDoc, type EcashKeysetsDoc, type NamedSettings, type NextKeysetJson } from '../../../src/lib/credit/ecash-keysets.ts';
+import { followKeysets, publishedKeysets, settleKeyset } from '../../../src/lib/credit/ecash-reproduce.ts';
+import { readKeysAnswer, readKeysetsAnswer, type LiveMint } from '../../../src/lib/credit/ecash-answers.ts';
 import { signAnnouncement } from '../../../src/lib/credit/ecash-announce.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';

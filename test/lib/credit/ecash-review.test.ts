@@ -13,7 +13,7 @@ import { ecashOffer, makeOutputs } from '../../../src/lib/credit/ecash.ts';
 import { abandonRequest, acceptAbandon, applyAbandoned } from '../../../src/lib/credit/abandon.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
-import { EcashSigner } from '../../../src/lib/credit/ecash-keysets.ts';
+import { EcashSigner } from '../../../src/lib/credit/ecash-signer.ts';
 import { decodeToken, encodeTokenV4 } from '../../../src/lib/ecash/token.ts';
 import { keysetFromDocument, tokenMessage } from '../../../src/lib/credit/ecash-view.ts';
 import { nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';

@@ -15,7 +15,7 @@ import { applyReceipt, updateRequest } from '../../../src/lib/credit/user-update
 import { ecashOffer } from '../../../src/lib/credit/ecash.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
-import { EcashSigner } from '../../../src/lib/credit/ecash-keysets.ts';
+import { EcashSigner } from '../../../src/lib/credit/ecash-signer.ts';
 import { decodeToken } from '../../../src/lib/ecash/token.ts';
 import type { MintKeyset } from '../../../src/lib/ecash/nut01.ts';
 import { nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
