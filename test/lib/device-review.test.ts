@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import * as device from '../../src/lib/device/device.ts';
 import * as gateway from '../../src/lib/device/gateway.ts';
-import type { DeviceChannel } from '../../src/lib/device/channel.ts';
+import type { DeviceChannel } from '../../src/lib/credit/ports.ts';
 import { GATEWAY_TERMS, NOW, POLICY, type Channel, channel, invoice, payThrough, paymentHash, preimage, refusedWith } from './device/world.ts';
 import { expectRefused } from './credit/tamper.ts';
 import * as abandon from '../../src/lib/credit/abandon.ts';

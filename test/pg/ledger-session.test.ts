@@ -30,7 +30,8 @@ import { base64 } from '@scure/base';
 import { Transaction } from '@scure/btc-signer';
 import { expect, it } from 'vitest';
 import * as mint from '../../src/lib/credit/mint.ts';
-import * as user from '../../src/lib/credit/user.ts';
+import { openFinish, openRequest } from '../../src/lib/credit/user-open.ts';
+import { updateRequest } from '../../src/lib/credit/user-update.ts';
 import { termsFromJson } from '../../src/lib/credit/codec.ts';
 import type { CreditTermsJson } from '../../src/lib/credit/codec.ts';
 import type { MintContext, MintContractRecord, NextNonceJson, UserContractRecord } from '../../src/lib/credit/ports.ts';
@@ -54,7 +55,7 @@ const CONTRACT = musigTaprootOutput([USER_PUB, MINT_PUB]);
 const CAPACITY = 100_000n;
 
 type Alarm = { message: string; refused: boolean };
-type Request = Awaited<ReturnType<typeof user.updateRequest>>;
+type Request = Awaited<ReturnType<typeof updateRequest>>;
 
 describePostgres('the nonce ledger opens a nonce again for its own signing session only', (fx) => {
   /** A stream's store (process epoch) on a fresh database through a wire proxy; one contract opened and confirmed. */
@@ -67,9 +68,9 @@ describePostgres('the nonce ledger opens a nonce again for its own signing sessi
     const store = await PgMintStore.open<MintContractRecord>(t, 'regtest', { seal: MINT_SEAL, alarm: (message, refused) => alarms.push({ message, refused }) });
     const w = world();
     const ctx: MintContext = { ...w.mint, records: store, funding: store, nonces: store };
-    const req = await user.openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(CAPACITY), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
+    const req = await openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(CAPACITY), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
     const accept = await store.step(() => mint.acceptOpen(ctx, req as never));
-    await user.openFinish(w.user, accept as never);
+    await openFinish(w.user, accept as never);
     const c = termsFromJson(req.contract as CreditTermsJson, 'regtest');
     w.chain.confirm(c.funding.txid, c.funding.vout, c.capacity, c.script, 3);
     const id = req.contract_id as string;
@@ -79,7 +80,7 @@ describePostgres('the nonce ledger opens a nonce again for its own signing sessi
     /** A request for state 1 paying `amount`, made from the user's state before any payment (a twin when made twice). */
     const request = async (amount: number): Promise<Request> => {
       await w.userBook.put(userBefore as UserContractRecord);
-      return user.updateRequest(w.user, id, BigInt(amount));
+      return updateRequest(w.user, id, BigInt(amount));
     };
     const pay = (r: Request) => store.step(() => mint.acceptUpdate(ctx, r as never));
     /** The state the store holds for the contract, verified by test code; its hex. */

@@ -15,7 +15,8 @@
 import { base64 } from '@scure/base';
 import { expect, it } from 'vitest';
 import * as mint from '../../src/lib/credit/mint.ts';
-import * as user from '../../src/lib/credit/user.ts';
+import { openFinish, openRequest } from '../../src/lib/credit/user-open.ts';
+import { updateRequest } from '../../src/lib/credit/user-update.ts';
 import { termsFromJson } from '../../src/lib/credit/codec.ts';
 import type { CreditTermsJson } from '../../src/lib/credit/codec.ts';
 import type { MintContext, MintContractRecord, NextNonceJson } from '../../src/lib/credit/ports.ts';
@@ -47,9 +48,9 @@ describePostgres('three signatures under one rewound nonce solve the mint\'s key
     try {
       if (removeCheck) (store as unknown as { ledger: { claim: () => Promise<void> } }).ledger.claim = async () => undefined;
       const ctx: MintContext = { ...w.mint, records: store, funding: store, nonces: store };
-      const req = await user.openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(CAPACITY), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
+      const req = await openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(CAPACITY), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
       const accept = await store.step(() => mint.acceptOpen(ctx, req as never));
-      await user.openFinish(w.user, accept as never);
+      await openFinish(w.user, accept as never);
       const c = termsFromJson(req.contract as CreditTermsJson, 'regtest');
       w.chain.confirm(c.funding.txid, c.funding.vout, c.capacity, c.script, 3);
       const id = req.contract_id as string;
@@ -63,7 +64,7 @@ describePostgres('three signatures under one rewound nonce solve the mint\'s key
           await rewind(db, id, saved);
           await w.userBook.put(userBefore);
         }
-        const request = await user.updateRequest(w.user, id, BigInt(amount));
+        const request = await updateRequest(w.user, id, BigInt(amount));
         expect((request.psbt as string).length).toBeGreaterThan(0);
         const before = await rows(db);
         try {

@@ -59,7 +59,7 @@ or fail it).`;
       return { message: await this.withMint(network, (ctx) => abandon.acceptAbandon(ctx, req)) };
     }
     const { ctx, book } = await this.userSession(network);
-    const user = await import('../../lib/credit/user.ts');
+    const user = { ...(await import('../../lib/credit/user-update.ts')), ...(await import('../../lib/credit/user-close.ts')), ...(await import('../../lib/credit/user-rollover.ts')) };
     const sink = this.tokenSink(); // an ecash payment's receipt carries its token
     const apply: Record<string, () => Promise<Record<string, unknown>>> = {
       'credit/abandoned': () => abandon.applyAbandoned(ctx, decodeMessage(schemas.AbandonedSchema, value)),

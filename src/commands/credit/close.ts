@@ -48,7 +48,7 @@ The mint keeps its latest state and still exits with it if the close does not co
       const req = decodeMessage(schemas.CloseRequestSchema, value);
       return { message: await this.withMint(network, (ctx) => acceptClose(ctx, req)) };
     }
-    const user = await import('../../lib/credit/user.ts');
+    const user = await import('../../lib/credit/user-close.ts');
     const { ctx, book } = await this.userSession(network);
     const closed = decodeMessage(schemas.ClosedSchema, value);
     return { message: await book.exclusive(() => user.applyClosed(ctx, closed)) };
@@ -57,7 +57,7 @@ The mint keeps its latest state and still exits with it if the close does not co
   private async request(): Promise<CommandResult> {
     const network = this.network();
     const { ctx, book } = await this.userSession(network);
-    const { closeRequest } = await import('../../lib/credit/user.ts');
+    const { closeRequest } = await import('../../lib/credit/user-close.ts');
     const id = await this.pickContract(book, ['open']);
     const record = await book.get(id);
     if (!record) throw new RefusedError('E_UNKNOWN_CONTRACT', `no contract ${id} in ${book.dir}`);

@@ -30,7 +30,7 @@ export default class RefundCredit extends CreditCommand<typeof RefundCredit> {
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
     const { ctx, book } = await this.userView(network);
-    const { refundMessage } = await import('../../lib/credit/user.ts');
+    const { refundMessage } = await import('../../lib/credit/user-refund.ts');
     const id = await this.pickContract(book, ['open', 'closing', 'rolling-over']);
     const out = await refundMessage(ctx, id);
     if (!out.final && !this.flags['any-time']) throw new RefusedError('E_NOT_FINAL', `${out.explain}; rerun then, or pass --any-time`);

@@ -53,7 +53,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     if (f.role === 'user' && f.amount !== undefined) {
       const network = this.network();
       const { ctx, book } = await this.userSession(network);
-      const { updateRequest } = await import('../../lib/credit/user.ts');
+      const { updateRequest } = await import('../../lib/credit/user-update.ts');
       const id = await this.pickContract(book, ['open']);
       return { message: await book.exclusive(() => updateRequest(ctx, id, BigInt(f.amount!))) };
     }
@@ -68,7 +68,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     }
     const receipt = decodeMessage(schemas.ReceiptSchema, value);
     const { ctx, book } = await this.userSession(network);
-    const { applyReceipt } = await import('../../lib/credit/user.ts');
+    const { applyReceipt } = await import('../../lib/credit/user-update.ts');
     const sink = this.tokenSink();
     return sink.result(await book.exclusive(() => applyReceipt(ctx, receipt, sink.sink)));
   }

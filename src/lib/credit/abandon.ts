@@ -33,7 +33,7 @@ import type { AbandonSchema, AbandonedSchema } from './schemas.ts';
 import { issueStateNonce, refundNonceContext, stateNonceContext } from './signing.ts';
 import type { CreditContract } from './terms.ts';
 import { balanceMessage, load } from './user.ts';
-import { abandoned } from '../device/device.ts';
+import { abandoned } from './htlc-channel.ts';
 
 type Abandon = Static<typeof AbandonSchema>;
 type Abandoned = Static<typeof AbandonedSchema>;

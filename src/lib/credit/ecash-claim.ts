@@ -1,5 +1,5 @@
 /**
- * The user's way to be paid a payment the mint signed without its ecash (user.ts,
+ * The user's way to be paid a payment the mint signed without its ecash (user-update.ts,
  * settleUnpaid): ask the mint's NUT-09 restore for the outputs of that payment, and keep
  * the token if — and only if — every one of them comes back signed, each DLEQ valid
  * against the offer's keys. Then the payment is paid and payments resume. If the mint

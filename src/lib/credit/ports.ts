@@ -4,7 +4,6 @@
  * the storage ones on disk; tests can pass in-memory ones. Keeping these out of the
  * protocol modules keeps those pure and the disk rules in one place.
  */
-import type { DeviceChannel, GatewayChannel } from '../device/channel.ts';
 import type { ChainSource } from '../chain/types.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import type { Network } from '../network.ts';
@@ -12,7 +11,8 @@ import type { RandomSource } from '../random.ts';
 import type { CreditTermsJson } from './codec.ts';
 import type { MintKeyset } from '../ecash/nut01.ts';
 import type { BlindSignatureJson, BlindedMessageJson, EcashOfferJson } from './ecash.ts';
-import type { EcashSigner, NextKeysetJson } from './ecash-keysets.ts';
+import type { EcashSigner } from './ecash-signer.ts';
+import type { NextKeysetJson } from './ecash-keysets.ts';
 
 export interface NoncePort {
   issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }>;
@@ -221,4 +221,58 @@ export type UserContext = {
   random: RandomSource;
   /** The wallet seed (NUT-13) for contracts that take ecash; never stored. */
   walletSeed?: Uint8Array;
+};
+
+// ——— a contract used as a payment channel with one HTLC in flight (the IoT device ↔ gateway of src/lib/device/ is built on it) ———
+
+/** One payment in flight (JSON-native). amount_sat = invoice amount (rounded up) + gateway fee. */
+export type InFlightJson = {
+  state: number;
+  payment_hash: string;
+  amount_sat: number;
+  fee_sat: number;
+  invoice_amount_msat: string;
+  expiry_height: number;
+  invoice: string;
+};
+
+/** The device's record of its channel: what it agreed, never the gateway's word for it. */
+export type DeviceChannel = {
+  network: Network;
+  contract_id: string;
+  contract: CreditTermsJson;
+  /** The last state the gateway acknowledged. */
+  state: number;
+  settled_sat: number;
+  /** The gateway's nonce for the next state to sign. */
+  gateway_nonce?: NextNonceJson;
+  /** `abandon`: the credit/abandon sent for it (a device/pay the gateway refused), until the gateway answers. */
+  in_flight?: InFlightJson & { request: Record<string, unknown>; abandon?: Record<string, unknown> };
+  /** Signed and sent (settle or fail), not yet acknowledged by a receipt: resent as is. */
+  pending?: { kind: 'settle' | 'fail'; state: number; settled_sat: number; payment_hash: string; request: Record<string, unknown> };
+  /**
+   * Failed payments, kept: the gateway may still broadcast the state that held one, and
+   * the device then takes its HTLC back after the expiry (onchain.ts deviceRefund).
+   */
+  failed?: (InFlightJson & { txid: string; settled_sat: number })[];
+  /** Proofs of payment: every preimage the device paid for. */
+  paid: { payment_hash: string; preimage: string; amount_sat: number; state: number }[];
+  /** Spending so far today (UTC day), for the policy's daily limit. */
+  day: { date: string; spent_msat: string };
+};
+
+/** The gateway's record of a channel. */
+export type GatewayChannel = {
+  network: Network;
+  contract_id: string;
+  contract: CreditTermsJson;
+  /** The state number the outstanding gateway nonce is for. */
+  next_state: number;
+  settled_sat: number;
+  /** The latest fully signed state: what the gateway exits with. */
+  latest?: { state: number; settled_sat: number; txid: string; hex: string; htlc?: { payment_hash: string; amount_sat: number; expiry_height: number } };
+  /** `attempted`: this gateway asked its Lightning node to pay the job (written before the `pay` call). */
+  in_flight?: InFlightJson & { preimage?: string; failed?: true; job?: Record<string, unknown>; attempted?: true };
+  /** The last receipt, answered again if the same request is retried. */
+  receipt?: Record<string, unknown>;
 };

@@ -13,66 +13,15 @@
  * user `credit/refund`. Operator view: `credit/contracts`. Recovery from a refused or
  * lost request: `credit/abandon` → `credit/abandoned` (or the mint's lost answer);
  * a refused open: `credit/open-abandoned`.
+ *
+ * Families beside this file: the ecash messages (schemas-ecash.ts), the mint operator's
+ * (schemas-operator.ts), and the fields they share (schemas-fields.ts).
  */
 import { Type } from '@sinclair/typebox';
 import { Base64Psbt, Hex, Sats, Txid, messageSchema } from '../message.ts';
-
-const Pubkey = (who: string) => Hex(`${who}'s 33-byte compressed public key`, 33);
-const ContractId = Hex('contract id: SHA-256 over every term (docs/credit.md)', 32);
-const Address = (what: string) => Type.String({ minLength: 14, maxLength: 90, description: what });
-const FeeRate = (what: string) => Type.Number({ minimum: 0.1, maximum: 100_000, description: `${what}, sat/vB` });
-const Height = (what: string) => Type.Integer({ minimum: 1, maximum: 499_999_999, description: what });
-const StateNumber = Type.Integer({ minimum: 1, description: 'state number: 1 for the first payment, +1 for each next step' });
-const NextNonce = Type.Object(
-  { state: StateNumber, pubnonce: Hex('the mint\'s BIP-327 public nonce for that state, bound to this contract and state number', 66) },
-  { additionalProperties: false, description: 'the mint nonce the user signs the next state against (BIP-327 DeterministicSign)' },
-);
-
-const KEYSET_ID = '00[0-9a-f]{14}|01[0-9a-f]{64}';
-const KeysetId = Type.String({ pattern: `^(${KEYSET_ID})$`, description: 'NUT-02 keyset id: version 01 (33 bytes, Nutshell 0.20), or 00 (8 bytes, a keyset made by Nutshell ≤ 0.19)' });
-/** A keyset id as a token carries it: full, or in a V4 token the short form of a version-01 id, its first 8 bytes (NUT-00). */
-const TokenKeysetId = (description: string) => Type.String({ pattern: `^(${KEYSET_ID}|01[0-9a-f]{14})$`, description });
-const InputFeePpk = Type.Integer({ minimum: 0, maximum: 2 ** 32, description: 'NUT-02 input_fee_ppk: what the ecash mint charges to spend one proof of the keyset, in parts per thousand of its unit' });
-const FinalExpiry = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'NUT-02 final_expiry: unix seconds after which the ecash mint may drop the keyset; null (or 0) for none' });
-const EcashAmount = Type.Integer({ minimum: 1, maximum: 2 ** 52, description: 'a power of two, in the keyset\'s unit (sat)' });
-const PointHex = (what: string) => Hex(`${what}: a compressed secp256k1 point`, 33);
-const KeysByAmount = Type.Record(Type.String({ pattern: '^[1-9][0-9]{0,19}$' }), PointHex('the key for this amount'), { description: 'NUT-01 keys: amount (decimal string) → public key' });
-
-/** Where a contract's credit becomes ecash: the mint it fronts and the keyset it signs with. */
-export const EcashOfferSchema = Type.Object(
-  {
-    mint_url: Type.String({ minLength: 1, maxLength: 512, description: 'the Cashu mint that redeems the tokens' }),
-    unit: Type.Literal('sat'),
-    keyset_id: KeysetId,
-    input_fee_ppk: Type.Optional(InputFeePpk),
-    final_expiry: Type.Optional(FinalExpiry),
-    keys: KeysByAmount,
-  },
-  { additionalProperties: false, description: 'ecash for credit: every payment returns Cashu blind signatures under this keyset (docs/ecash.md)' },
-);
-
-/** A receipt's announcement of the keyset the next payment's outputs are to use (the ecash mint rotated). */
-export const NextKeysetSchema = Type.Object(
-  { id: KeysetId, unit: Type.Literal('sat'), input_fee_ppk: InputFeePpk, final_expiry: FinalExpiry, keys: KeysByAmount, sig: Hex('BIP-340 signature by the mint\'s key over the tagged hash ("offchain/credit/next-keyset") of the canonical JSON line {contract_id, state, next_keyset without sig}', 64) },
-  { additionalProperties: false, description: 'the ecash mint\'s active keyset, for the next payment: the user checks the mint\'s signature and that its keys, unit, fee and expiry hash to its id (NUT-02), then makes its next outputs under it' },
-);
-
-/** NUT-00 BlindedMessage: B_ = hash_to_curve(secret) + r·G, for one power-of-two amount. */
-export const BlindedMessageSchema = Type.Object(
-  { amount: EcashAmount, id: KeysetId, B_: PointHex('the blinded secret') },
-  { additionalProperties: false },
-);
-
-/** NUT-00 BlindSignature with its NUT-12 DLEQ proof. */
-export const BlindSignatureSchema = Type.Object(
-  {
-    amount: EcashAmount,
-    id: KeysetId,
-    C_: PointHex('the blind signature k·B_'),
-    dleq: Type.Object({ e: Hex('DLEQ challenge', 32), s: Hex('DLEQ response', 32) }, { additionalProperties: false }),
-  },
-  { additionalProperties: false },
-);
+import { Pubkey, ContractId, Address, FeeRate, Height, StateNumber, NextNonce } from './schemas-fields.ts';
+import { EcashOfferSchema, NextKeysetSchema, BlindedMessageSchema, BlindSignatureSchema, KeysetSchema, EcashCheckSchema, EcashKeysetsSchema, TokenSchema, RestoreRequestSchema, RestoreSchema } from './schemas-ecash.ts';
+import { ExitSchema, StoreMigratedSchema, ContractsSchema } from './schemas-operator.ts';
 
 export const CreditTermsSchema = Type.Object(
   {
@@ -172,72 +121,6 @@ export const BalanceSchema = messageSchema('credit/balance', 'The user\'s own re
   }, { additionalProperties: false })),
 });
 
-export const KeysetSchema = messageSchema('credit/keyset', 'The ecash keyset the credit mint issues under: a NUT-01 GET /v1/keys answer (keysets[], shaped as Nutshell 0.20.3 answers) with our envelope.', {
-  keysets: Type.Array(Type.Object({ id: KeysetId, unit: Type.Literal('sat'), active: Type.Boolean(), input_fee_ppk: InputFeePpk, final_expiry: FinalExpiry, keys: KeysByAmount }, { additionalProperties: false }), { minItems: 1, maxItems: 1 }),
-});
-
-/** One keyset as the credit mint keeps it (public: the private keys are derived from the seed at use). */
-const KeptKeyset = Type.Object({
-  id: KeysetId,
-  unit: Type.Literal('sat'),
-  input_fee_ppk: InputFeePpk,
-  final_expiry: FinalExpiry,
-  amounts: Type.Integer({ minimum: 1, maximum: 64, description: 'keys for the amounts 2^0 … 2^(amounts−1)' }),
-  id_version: Type.Union([Type.Literal('00'), Type.Literal('01')]),
-  path: Type.String({ description: 'the BIP-32 path its keys derive at (Nutshell: MINT_DERIVATION_PATH with the keyset index last)' }),
-  active: Type.Boolean({ description: 'the ecash mint issues under it' }),
-  listed: Type.Boolean({ description: 'the ecash mint lists it (its tokens redeem)' }),
-}, { additionalProperties: false });
-
-export const EcashCheckSchema = messageSchema('credit/ecash-check', 'Before going live: the credit mint\'s own derivation reproduces the ecash mint\'s active keyset (a difference is refused, E_ECASH_KEYSET_MISMATCH, naming the setting).', {
-  source: Type.String({ description: 'where the ecash mint\'s answers came from: its URL, or the files' }),
-  equal: Type.Literal(true),
-  keyset: KeptKeyset,
-  also_active: Type.Array(KeysetId, { description: 'other active keysets of the unit the mint lists (a restart with the next index leaves the old one active; "credit ecash follow" issues under the highest index)' }),
-});
-
-export const EcashKeysetsSchema = messageSchema('credit/ecash-keysets', 'The ecash mint\'s keysets as the credit mint keeps them, after following the mint\'s answers (a rotation: the new active keyset reproduced at the next index).', {
-  source: Type.String({ description: 'where the ecash mint\'s answers came from: its URL, or the files' }),
-  active: KeysetId,
-  changed: Type.Boolean({ description: 'the keyset issued under, or a keyset\'s state, changed' }),
-  added: Type.Array(KeysetId, { description: 'keysets reproduced for the first time' }),
-  keysets: Type.Array(KeptKeyset),
-});
-
-export const TokenSchema = messageSchema('credit/token', 'A decoded Cashu token: its proofs once each (no Y twice), and with --keyset each checked (NUT-12 DLEQ) against its keyset. No secret is shown: Y = hash_to_curve(secret) identifies a proof (NUT-07).', {
-  version_prefix: Type.Union([Type.Literal('cashuA'), Type.Literal('cashuB')]),
-  mint: Type.String(),
-  unit: Type.String(),
-  memo: Type.Optional(Type.String()),
-  amount_sat: Sats('the sum of the proofs'),
-  keyset_id: Type.Optional(Type.String({ pattern: `^(${KEYSET_ID})$`, description: 'verified: the one keyset every proof is under (NUT-02 version 00 or 01)' })),
-  proofs: Type.Array(Type.Object({
-    id: TokenKeysetId('the proof\'s keyset id as the token gives it, full or short (verified: the full id it resolves to)'),
-    amount: Type.Integer({ minimum: 1 }),
-    Y: PointHex('hash_to_curve(secret)'),
-    C: PointHex('the unblinded signature'),
-    dleq: Type.Union([Type.Literal('valid'), Type.Literal('not checked'), Type.Literal('absent')], { description: 'valid: verified against the keyset; not checked: present, decoded without --keyset' }),
-  }, { additionalProperties: false })),
-  verified: Type.Boolean({ description: 'false: decoded without a keyset, nothing but the encoding checked; true: every proof verified' }),
-  all_valid: Type.Optional(Type.Boolean({ description: 'with --keyset: every proof carries a DLEQ that verifies against its keyset (a token that fails is refused instead)' })),
-});
-
-const RestoreOutput = Type.Object(
-  { amount: Type.Integer({ minimum: 0, description: 'as the wallet asks (wallets ask with 0: the signature carries the amount)' }), id: Type.String({ pattern: '^[0-9a-f]{2,66}$', description: 'the keyset id the wallet derived the output for, as it asks (read, not trusted: the signature names the keyset the mint signed under)' }), B_: PointHex('the blinded message') },
-  { additionalProperties: false },
-);
-
-/** NUT-09 PostRestoreRequest with our envelope (`credit ecash restore` reads it, or the bare NUT-09 body a wallet POSTs). */
-export const RestoreRequestSchema = messageSchema('credit/restore-request', 'Wallet → mint: NUT-09 restore request — blinded messages regenerated from a NUT-13 seed, asking for the signatures the mint made on them.', {
-  outputs: Type.Array(RestoreOutput, { maxItems: 1000 }),
-});
-
-/** NUT-09 PostRestoreResponse with our envelope: what `credit ecash restore` prints (a NUT-09 client reads outputs and signatures). */
-export const RestoreSchema = messageSchema('credit/restore', 'Mint → wallet: NUT-09 restore. For each asked blinded message the mint signed, in the request\'s order, the output as asked and its blind signature with NUT-12 DLEQ; nothing for any other.', {
-  outputs: Type.Array(RestoreOutput, { maxItems: 1000 }),
-  signatures: Type.Array(BlindSignatureSchema, { maxItems: 1000, description: 'signatures[i] is outputs[i]\'s: the amount and keyset the mint signed it for' }),
-});
-
 export const CloseRequestSchema = messageSchema('credit/close-request', 'User → mint: a cooperative close, signed by the user.', {
   contract_id: ContractId,
   state: StateNumber,
@@ -296,52 +179,6 @@ export const RolledOverSchema = messageSchema('credit/rolled-over', 'The user ho
   }),
 });
 
-export const ExitSchema = messageSchema('credit/exit', 'The mint\'s unilateral exit: its latest state, and a CPFP child paying for both.', {
-  contract_id: ContractId,
-  state: Type.Integer({ minimum: 1 }),
-  cumulative_sat: Sats('what the state pays the mint'),
-  deadline_height: Height('the state must be mined by this block (the refund is final after it)'),
-  state_tx: Type.Object({ txid: Txid, hex: Hex('the fully signed state'), vsize: Type.Integer(), fee_sat: Sats('its own fee') }),
-  child: Type.Object({
-    txid: Txid,
-    complete: Type.Boolean(),
-    psbt: Base64Psbt,
-    hex: Type.Optional(Hex('the signed child: the mint key signs its own payout; a wallet\'s payout is signed by the wallet (--child)')),
-    package_fee_rate: Type.Number({ description: 'fee rate of state + child together, sat/vB' }),
-  }),
-  htlc_claim: Type.Optional(
-    Type.Object(
-      {
-        payment_hash: Hex('the HTLC\'s payment hash', 32),
-        vout: Type.Integer({ minimum: 0, description: 'the HTLC output of the state the child spends through its claim leaf' }),
-        amount_sat: Sats('the HTLC output'),
-      },
-      { additionalProperties: false, description: 'gateway claim (a device channel): the child also claims this HTLC with the preimage' },
-    ),
-  ),
-  broadcast: Type.Optional(Type.Union([
-    Type.Object({ txid: Txid }, { additionalProperties: false, description: 'gateway claim --broadcast of a state already confirmed: the child alone (sendrawtransaction)' }),
-    Type.Object(
-      {
-        package_msg: Type.String({ description: 'Core\'s submitpackage package_msg ("success")' }),
-        tx_results: Type.Array(
-          Type.Object(
-            {
-              txid: Txid,
-              wtxid: Hex('witness txid', 32),
-              vsize: Type.Optional(Type.Integer()),
-              fees_sat: Type.Optional(Sats('base fee the node counted')),
-              error: Type.Optional(Type.String()),
-            },
-            { additionalProperties: false },
-          ),
-        ),
-      },
-      { additionalProperties: false, description: 'with --broadcast: what the node answered' },
-    ),
-  ])),
-});
-
 export const AbandonSchema = messageSchema(
   'credit/abandon',
   'User → mint: abandon the request for this state (refused, or its answer lost). Signed by the user\'s key; the mint answers with what it signed at that state, or a credit/abandoned.',
@@ -374,59 +211,12 @@ export const OpenAbandonedSchema = messageSchema('credit/open-abandoned', 'User:
   next: Type.String(),
 });
 
-export const StoreMigratedSchema = messageSchema('credit/store-migrated', 'Operator: the mint\'s SQLite store was copied into an empty PostgreSQL database; the source refuses every use from now on.', {
-  from: Type.String({ description: 'the SQLite mint directory migrated' }),
-  to: Type.String({ description: 'the PostgreSQL store, its URL without a password' }),
-  migration_id: Type.String({ pattern: '^[0-9a-f]{32}$', description: 'names this migration in both stores (a rerun finishes it)' }),
-  contracts: Type.Integer({ minimum: 0 }),
-  funding_outpoints: Type.Integer({ minimum: 0 }),
-  blind_signatures: Type.Integer({ minimum: 0 }),
-  documents: Type.Integer({ minimum: 0, description: 'the offer and other documents' }),
-  nonces_consumed: Type.Integer({ minimum: 0, description: 'consumed nonces copied (their ids: never issued again)' }),
-  nonces_burned: Type.Integer({ minimum: 0, description: 'unused secret nonces burned, not copied: each one\'s user recovers with credit abandon' }),
-  resumed: Type.Boolean({ description: 'an earlier run had already copied: an interrupted one, which this run finished, or a finished one (nothing was left to do; `next` says so)' }),
-  next: Type.String(),
-});
-
 export const RefundSchema = messageSchema('credit/refund', 'The user\'s unilateral exit after expiry.', {
   contract_id: ContractId,
   txid: Txid,
   hex: Hex('the signed refund'),
   final: Type.Boolean({ description: 'whether the tip allows it into the mempool now' }),
   final_from_height: Height('first block that can include it'),
-});
-
-export const ContractsSchema = messageSchema('credit/contracts', 'The mint\'s contracts, with what must be exited now.', {
-  tip_height: Type.Integer({ minimum: 0 }),
-  ecash_outstanding: Type.Optional(Type.Array(Type.Object({ keyset_id: KeysetId, issued_sat: Sats('all ecash the credit mint ever signed under this keyset, over every contract'), signatures: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }))),
-  contracts: Type.Array(
-    Type.Object({
-      contract_id: ContractId,
-      status: Type.String({ description: 'open, closing, rolling-over, exiting (exit-credit marked it), or once confirmed closed, rolled-over, exited' }),
-      capacity_sat: Sats('locked'),
-      cumulative_sat: Sats('paid to the mint in its latest state'),
-      state: Type.Integer({ minimum: 0 }),
-      expiry_height: Height('expiry'),
-      blocks_to_expiry: Type.Integer(),
-      settlement: Type.Optional(
-        Type.Object({
-          kind: Type.Union([Type.Literal('close'), Type.Literal('rollover')]),
-          txid: Txid,
-          confirmations: Type.Optional(Type.Integer({ minimum: 0, description: 'asked of the node; absent offline or when unknown' })),
-        }),
-      ),
-      exit: Type.Optional(
-        Type.Object({
-          state: Type.Integer({ minimum: 1, description: 'the state the mint exits with (exit-credit marked the contract: it signs nothing more of it)' }),
-          txid: Txid,
-          confirmations: Type.Optional(Type.Integer({ minimum: 0, description: 'asked of the node; absent offline or when unknown' })),
-        }),
-      ),
-      must_exit: Type.Boolean({ description: 'a signed state, no confirmed settlement or exit, within the safety margin: broadcast the latest state now (exit-credit)' }),
-      next: Type.String({ description: 'what the operator does now for this contract, in words' }),
-      ecash_issued_sat: Type.Optional(Sats('ecash the mint signed under this contract (equals cumulative_sat when every payment carried outputs)')),
-    }),
-  ),
 });
 
 export const CREDIT_SCHEMAS = [

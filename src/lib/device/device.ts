@@ -48,8 +48,9 @@ import { serializePsbt } from '../psbt/parse.ts';
 import { termsFromJson } from '../credit/codec.ts';
 import { userSignAgainst } from '../credit/signing.ts';
 import { buildState } from '../credit/transactions.ts';
-import type { NextNonceJson } from '../credit/ports.ts';
-import { hexBytes, preimageMatches, stateHtlc, type DeviceChannel, type InFlightJson } from './channel.ts';
+import type { DeviceChannel, InFlightJson, NextNonceJson } from '../credit/ports.ts';
+import { stripRequest } from '../credit/htlc-channel.ts';
+import { hexBytes, preimageMatches, stateHtlc } from './channel.ts';
 import { checkPayment, msatToSatCeil, type DevicePolicy, type GatewayTerms } from './policy.ts';
 
 function refuse(code: string, message: string): never {
@@ -209,22 +210,6 @@ export function fail(r: DeviceChannel, device: KeyPair, n: GatewayNotice): Step 
   };
 }
 
-/**
- * The gateway's signed credit/abandoned for the payment in flight (a device/pay it refused):
- * it never signed that state and burned the nonce; the channel is idle again at the same
- * state with its fresh nonce. The HTLC is kept with the failed ones all the same (its
- * refund needs only the device's record), and no longer counts against the day.
- */
-export function abandoned(r: DeviceChannel, nextNonce: NextNonceJson): DeviceChannel {
-  const { in_flight: f, ...rest } = r;
-  if (!f) return r;
-  const spent = BigInt(r.day.spent_msat) - BigInt(f.invoice_amount_msat);
-  return {
-    ...rest, gateway_nonce: nextNonce, day: { ...r.day, spent_msat: (spent < 0n ? 0n : spent).toString() },
-    failed: [...(r.failed ?? []), { ...stripRequest(f), txid: String(f.request.txid), settled_sat: r.settled_sat }],
-  };
-}
-
 /** gateway/receipt for the pending settle or fail: the channel is idle again at that state. */
 export function receipt(r: DeviceChannel, m: { contract_id: string; state: number; settled_sat: number; next_nonce: NextNonceJson }): DeviceChannel {
   if (m.contract_id !== r.contract_id) refuse('E_WRONG_CONTRACT', `the receipt is for contract ${m.contract_id}, not ${r.contract_id}`);
@@ -238,9 +223,4 @@ export function receipt(r: DeviceChannel, m: { contract_id: string; state: numbe
   // A failed payment's HTLC state stays claimable by nobody but the device (after its expiry): remember it.
   const failed = p.kind === 'fail' && f ? [...(r.failed ?? []), { ...stripRequest(f), txid: String(f.request.txid), settled_sat: r.settled_sat }] : r.failed;
   return { ...rest, state: p.state, settled_sat: p.settled_sat, gateway_nonce: m.next_nonce, ...(failed ? { failed } : {}) };
-}
-
-export function stripRequest(f: NonNullable<DeviceChannel['in_flight']>): InFlightJson {
-  const { request: _r, abandon: _a, ...rest } = f;
-  return rest;
 }

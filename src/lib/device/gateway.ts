@@ -26,10 +26,10 @@ import { readMusigInput } from '../musig/psbt-keypath.ts';
 import { termsFromJson } from '../credit/codec.ts';
 import { checkState } from '../credit/rules.ts';
 import { issueStateNonce, mintComplete, signedKeyPathTx, stateNonceContext } from '../credit/signing.ts';
-import type { NoncePort } from '../credit/ports.ts';
+import type { GatewayChannel, InFlightJson, NoncePort } from '../credit/ports.ts';
 import { checkChain } from '../credit/mint.ts';
 import type { ChainSource } from '../chain/types.ts';
-import { hexBytes, preimageMatches, stateHtlc, toHex, type GatewayChannel, type InFlightJson } from './channel.ts';
+import { hexBytes, preimageMatches, stateHtlc, toHex } from './channel.ts';
 import { gatewayFeeMsat, msatToSatCeil, type GatewayTerms } from './policy.ts';
 
 function refuse(code: string, message: string): never {

@@ -24,11 +24,11 @@ import { RefusedError } from '../errors.ts';
 import type { HtlcOutput } from '../htlc/htlc.ts';
 import { buildSpend, type Spend } from '../htlc/spend.ts';
 import { termsFromJson } from '../credit/codec.ts';
-import { hexBytes, paymentHtlc, preimageMatches, type DeviceChannel, type GatewayChannel } from './channel.ts';
+import { hexBytes, paymentHtlc, preimageMatches } from './channel.ts';
 import { Transaction } from '@scure/btc-signer';
 import type { FeeLimits } from '../tx/fee-guard.ts';
 import { buildExit, type ExitOptions } from '../credit/exit.ts';
-import type { MintContractRecord } from '../credit/ports.ts';
+import type { DeviceChannel, GatewayChannel, MintContractRecord } from '../credit/ports.ts';
 import { equalBytes } from '../bytes.ts';
 
 function refuse(code: string, message: string): never {

@@ -18,7 +18,7 @@ import { toHex } from '../../../src/lib/bytes.ts';
 import { isOffchainError } from '../../../src/lib/errors.ts';
 import { readMusigInput } from '../../../src/lib/musig/psbt-keypath.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import * as user from '../../../src/lib/credit/user-update.ts';
 import * as abandon from '../../../src/lib/credit/abandon.ts';
 import { MINT, POLICY, world } from './world.ts';
 import { openContract, psbtOf, userRecord, type World } from './tamper.ts';

@@ -12,7 +12,11 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import { applyClosed, closeRequest } from '../../../src/lib/credit/user-close.ts';
+import { openFinish, openRequest } from '../../../src/lib/credit/user-open.ts';
+import { applyRolloverAccept, rolloverRequest, rolloverSign } from '../../../src/lib/credit/user-rollover.ts';
+import { applyReceipt, updateRequest } from '../../../src/lib/credit/user-update.ts';
+import { resolveExpiry } from '../../../src/lib/credit/user.ts';
 import * as abandon from '../../../src/lib/credit/abandon.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { refusal } from '../../setup/refusal.ts';
@@ -64,7 +68,7 @@ describe('a payment the mint refuses (too close to expiry), abandoned, then a co
     id = o.id;
     c = o.c;
     await pay(w, id, 5000n);
-    req = await user.updateRequest(w.user, id, 1000n);
+    req = await updateRequest(w.user, id, 1000n);
     oldNonce = (await userRecord(w, id)).mint_nonce!.pubnonce;
     w.chain.height = c.expiryHeight - POLICY.safety_margin_blocks; // inside the margin
   });
@@ -77,11 +81,11 @@ describe('a payment the mint refuses (too close to expiry), abandoned, then a co
 
   it('every other request is E_PENDING (exit 5, nothing written), naming credit abandon; the same one is resent', async () => {
     const e = { code: 'E_PENDING', exitCode: 5 as const, message: /state 2 \(update\) is still waiting for the mint's answer.*offchain credit abandon --role user --start --contract [0-9a-f]{64}/ };
-    await expectRefused(w.dir.path, () => user.updateRequest(w.user, id, 2000n), e);
-    await expectRefused(w.dir.path, () => user.closeRequest(w.user, id, 2), e);
-    await expectRefused(w.dir.path, () => user.rolloverRequest(w.user, id, { expiryHeight: w.chain.height + 4320, feeRate: 2 }), e);
+    await expectRefused(w.dir.path, () => updateRequest(w.user, id, 2000n), e);
+    await expectRefused(w.dir.path, () => closeRequest(w.user, id, 2), e);
+    await expectRefused(w.dir.path, () => rolloverRequest(w.user, id, { expiryHeight: w.chain.height + 4320, feeRate: 2 }), e);
     const snap = snapshot(w.dir.path);
-    expect(await user.updateRequest(w.user, id, 1000n)).toEqual(req);
+    expect(await updateRequest(w.user, id, 1000n)).toEqual(req);
     expect(snapshot(w.dir.path)).toEqual(snap);
   });
 
@@ -95,8 +99,8 @@ describe('a payment the mint refuses (too close to expiry), abandoned, then a co
     expect(snapshot(w.dir.path)).toEqual(snap);
     // While the mint has not answered, nothing is signed, not even the old request again.
     const e = { code: 'E_PENDING', exitCode: 5 as const, message: /being abandoned: feed the mint's answer/ };
-    await expectRefused(w.dir.path, () => user.updateRequest(w.user, id, 1000n), e);
-    await expectRefused(w.dir.path, () => user.closeRequest(w.user, id, 2), e);
+    await expectRefused(w.dir.path, () => updateRequest(w.user, id, 1000n), e);
+    await expectRefused(w.dir.path, () => closeRequest(w.user, id, 2), e);
   });
 
   const mintCases: [string, () => Msg, { code: string; exitCode: 4 | 5; message: RegExp }][] = [
@@ -116,7 +120,7 @@ describe('a payment the mint refuses (too close to expiry), abandoned, then a co
     const old = await abandon.acceptAbandon(w.mint, signedAbandon({ ...pick(sent), state: 1 }) as never);
     expect(old).toEqual((await w.mintBook.get(id))!.latest!.receipt);
     expect(snapshot(w.dir.path)).toEqual(snap);
-    await expectRefused(w.dir.path, () => user.applyReceipt(w.user, old as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: /no update for state 1 is waiting/ });
+    await expectRefused(w.dir.path, () => applyReceipt(w.user, old as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: /no update for state 1 is waiting/ });
   });
 
   it('the mint burns the old nonce and issues a fresh one for state 2, signed with its key (checked independently)', async () => {
@@ -163,10 +167,10 @@ describe('a payment the mint refuses (too close to expiry), abandoned, then a co
     const snap = snapshot(w.dir.path);
     expect(await abandon.applyAbandoned(w.user, answer as never)).toEqual(balance);
     expect(snapshot(w.dir.path)).toEqual(snap);
-    const close = await user.closeRequest(w.user, id, 2);
+    const close = await closeRequest(w.user, id, 2);
     const closed = (await mint.acceptClose(w.mint, close as never)) as Msg;
     expect(await nonceStatus(w, answer.next_nonce.pubnonce)).toBe('consumed'); // signed against the fresh nonce
-    await user.applyClosed(w.user, closed as never);
+    await applyClosed(w.user, closed as never);
     const spend = verifyKeyPathSpend(closed.hex, [{ script: c.script, amount: c.capacity }], c.key.output.outputKey);
     expect(spend.outputs[0]).toMatchObject({ amount: 5000n });
     expect((await userRecord(w, id)).status).toBe('closed');
@@ -182,13 +186,13 @@ describe('a lost answer: the mint signed, the user abandons, and gets the answer
     const w = world();
     try {
       const { id } = await openContract(w);
-      const req = await user.updateRequest(w.user, id, 2000n);
+      const req = await updateRequest(w.user, id, 2000n);
       const receipt = await mint.acceptUpdate(w.mint, req as never); // lost on the way
       const sent = await abandon.abandonRequest(w.user, id);
       const snap = snapshot(w.dir.path);
       expect(await abandon.acceptAbandon(w.mint, sent as never)).toEqual(receipt);
       expect(snapshot(w.dir.path)).toEqual(snap); // the mint burned and issued nothing
-      expect(await user.applyReceipt(w.user, receipt as never)).toMatchObject({ state: 1, cumulative_sat: 2000 });
+      expect(await applyReceipt(w.user, receipt as never)).toMatchObject({ state: 1, cumulative_sat: 2000 });
       expect((await userRecord(w, id)).pending).toBeUndefined();
       await pay(w, id, 500n);
       expect((await w.mintBook.get(id))!.latest).toMatchObject({ state: 2, cumulative_sat: 2500 });
@@ -202,12 +206,12 @@ describe('a lost answer: the mint signed, the user abandons, and gets the answer
     try {
       const { id, c } = await openContract(w);
       await pay(w, id, 3000n);
-      const req = await user.closeRequest(w.user, id, 2);
+      const req = await closeRequest(w.user, id, 2);
       const closed = await mint.acceptClose(w.mint, req as never);
       const sent = await abandon.abandonRequest(w.user, id);
       const answer = (await abandon.acceptAbandon(w.mint, sent as never)) as Msg;
       expect(answer).toEqual(closed);
-      await user.applyClosed(w.user, answer as never);
+      await applyClosed(w.user, answer as never);
       expect((await userRecord(w, id)).status).toBe('closed');
       verifyKeyPathSpend(answer.hex, [{ script: c.script, amount: c.capacity }], c.key.output.outputKey);
     } finally {
@@ -220,12 +224,12 @@ describe('a lost answer: the mint signed, the user abandons, and gets the answer
     try {
       const { id } = await openContract(w);
       await pay(w, id, 3000n);
-      const r1 = await user.rolloverRequest(w.user, id, { expiryHeight: w.chain.height + 4320, feeRate: 2 });
-      const sign = await user.rolloverSign(w.user, (await mint.proposeRollover(w.mint, r1 as never)) as never);
+      const r1 = await rolloverRequest(w.user, id, { expiryHeight: w.chain.height + 4320, feeRate: 2 });
+      const sign = await rolloverSign(w.user, (await mint.proposeRollover(w.mint, r1 as never)) as never);
       const accept = await mint.acceptRollover(w.mint, sign as never);
       const sent = await abandon.abandonRequest(w.user, id);
       expect(await abandon.acceptAbandon(w.mint, sent as never)).toEqual(accept);
-      const rolled = await user.applyRolloverAccept(w.user, accept as never);
+      const rolled = await applyRolloverAccept(w.user, accept as never);
       expect((await userRecord(w, rolled.new_contract_id as string)).status).toBe('open');
     } finally {
       w.dir.cleanup();
@@ -240,12 +244,12 @@ describe('a rollover refused in round 2 (its expiry left the window), abandoned,
       const { id, c } = await openContract(w);
       await pay(w, id, 3000n);
       const badExpiry = w.chain.height + 300; // inside the window now (288 blocks minimum)…
-      const r1 = (await user.rolloverRequest(w.user, id, { expiryHeight: badExpiry, feeRate: 2 })) as Msg;
-      const sign = await user.rolloverSign(w.user, (await mint.proposeRollover(w.mint, r1 as never)) as never);
+      const r1 = (await rolloverRequest(w.user, id, { expiryHeight: badExpiry, feeRate: 2 })) as Msg;
+      const sign = await rolloverSign(w.user, (await mint.proposeRollover(w.mint, r1 as never)) as never);
       w.chain.height += 20; // …but not by round 2
       await expectRefused(w.dir.path, () => mint.acceptRollover(w.mint, sign as never), { code: 'E_BAD_EXPIRY', exitCode: 4, message: /280 blocks from the tip/ });
       // Re-running with a corrected expiry does not resend the refused rollover.
-      await expectRefused(w.dir.path, () => user.rolloverRequest(w.user, id, { expiryHeight: w.chain.height + 4320, feeRate: 2 }), { code: 'E_PENDING', exitCode: 5, message: /state 2 \(rollover\) is still waiting.*credit abandon/ });
+      await expectRefused(w.dir.path, () => rolloverRequest(w.user, id, { expiryHeight: w.chain.height + 4320, feeRate: 2 }), { code: 'E_PENDING', exitCode: 5, message: /state 2 \(rollover\) is still waiting.*credit abandon/ });
       // The mint would refuse another proposal while this one can be completed.
       const sent = await abandon.abandonRequest(w.user, id);
       const answer = (await abandon.acceptAbandon(w.mint, sent as never)) as Msg;
@@ -255,13 +259,13 @@ describe('a rollover refused in round 2 (its expiry left the window), abandoned,
       const before = await userRecord(w, id);
       expect(before.abandoned_rollovers).toEqual([psbtOf(r1.rollover_psbt).id]);
       expect(await w.userBook.get(r1.new_contract_id)).toBeUndefined(); // the half-made next contract is gone
-      const again = (await user.rolloverRequest(w.user, id, { expiryHeight: w.chain.height + 4320, feeRate: 2 })) as Msg;
+      const again = (await rolloverRequest(w.user, id, { expiryHeight: w.chain.height + 4320, feeRate: 2 })) as Msg;
       const tx = psbtOf(again.rollover_psbt);
       const old = psbtOf(r1.rollover_psbt);
       expect(tx.id).not.toBe(old.id);
       expect(tx.getOutput(1).amount).toBe(old.getOutput(1).amount! - 1n); // one more sat of fee
-      const sign2 = await user.rolloverSign(w.user, (await mint.proposeRollover(w.mint, again as never)) as never);
-      const rolled = await user.applyRolloverAccept(w.user, (await mint.acceptRollover(w.mint, sign2 as never)) as never);
+      const sign2 = await rolloverSign(w.user, (await mint.proposeRollover(w.mint, again as never)) as never);
+      const rolled = await applyRolloverAccept(w.user, (await mint.acceptRollover(w.mint, sign2 as never)) as never);
       const hex = (rolled.rollover as { hex: string }).hex;
       const spend = verifyKeyPathSpend(hex, [{ script: c.script, amount: c.capacity }], c.key.output.outputKey);
       expect(spend.outputs[0]).toMatchObject({ amount: 3000n });
@@ -277,7 +281,7 @@ describe('a refused open is abandoned by the user alone', () => {
     try {
       const funding = fundingPsbt(100_000n, '31');
       const params = { offer: offer(), fundingPsbt: funding, expiryHeight: w.chain.height + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 };
-      const req = (await user.openRequest(w.user, params)) as Msg;
+      const req = (await openRequest(w.user, params)) as Msg;
       const strict = { ...w.mint, policy: { ...w.mint.policy, min_fee_rate: 3 } };
       await expectRefused(w.dir.path, () => mint.acceptOpen(strict, req as never), { code: 'E_FEE_TOO_LOW', exitCode: 4, message: /under the mint's floor/ });
       const c = termsFromJson(req.contract, 'regtest');
@@ -292,8 +296,8 @@ describe('a refused open is abandoned by the user alone', () => {
       expect(gone).toMatchObject({ type: 'credit/open-abandoned', contract_id: c.id, funding: c.funding });
       expect(await w.userBook.get(c.id)).toBeUndefined();
       expect(await w.user.nonces.status(refundNonce)).toBe('consumed');
-      const fixed = (await user.openRequest(w.user, { ...params, feeRate: 3 })) as Msg;
-      await user.openFinish(w.user, (await mint.acceptOpen(strict, fixed as never)) as never);
+      const fixed = (await openRequest(w.user, { ...params, feeRate: 3 })) as Msg;
+      await openFinish(w.user, (await mint.acceptOpen(strict, fixed as never)) as never);
       expect((await userRecord(w, fixed.contract_id)).status).toBe('open');
     } finally {
       w.dir.cleanup();
@@ -322,14 +326,14 @@ describe('--expiry is checked on the user side before anything is written', () =
     ['not a number', '4320b', 800_000, 'E_USAGE', /a block height or \+BLOCKS/],
     ['a relative height with a sign', '-5', 800_000, 'E_USAGE', /a block height or \+BLOCKS/],
   ])('%s: %s (exit 2)', (_name, spec, tip, code, message) => {
-    const e = refusal(() => user.resolveExpiry(spec, tip, window), code, 2);
+    const e = refusal(() => resolveExpiry(spec, tip, window), code, 2);
     expect(e.message).toMatch(message);
   });
 
   it('accepted: +4320 and an absolute height inside the window', () => {
-    expect(user.resolveExpiry('+4320', 800_000, window)).toBe(804_320);
-    expect(user.resolveExpiry('4320', 1000, window)).toBe(4320);
-    expect(user.resolveExpiry('4320', 1000)).toBe(4320);
+    expect(resolveExpiry('+4320', 800_000, window)).toBe(804_320);
+    expect(resolveExpiry('4320', 1000, window)).toBe(4320);
+    expect(resolveExpiry('4320', 1000)).toBe(4320);
   });
 
   it('open and rollover refuse a bad expiry with nothing written (no record, no nonce)', async () => {
@@ -337,10 +341,10 @@ describe('--expiry is checked on the user side before anything is written', () =
     try {
       const params = { offer: offer(), fundingPsbt: fundingPsbt(100_000n, '41'), refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 };
       await openContract(w, { input: '42' }); // so the state directories exist
-      await expectRefused(w.dir.path, () => user.openRequest(w.user, { ...params, expiryHeight: 900 }), { code: 'E_EXPIRY_IN_PAST', exitCode: 2 as never, message: /not after the tip 1000/ });
-      await expectRefused(w.dir.path, () => user.openRequest(w.user, { ...params, expiryHeight: 1000 + 20_000 }), { code: 'E_EXPIRY_TOO_FAR', exitCode: 2 as never, message: /288–10000/ });
+      await expectRefused(w.dir.path, () => openRequest(w.user, { ...params, expiryHeight: 900 }), { code: 'E_EXPIRY_IN_PAST', exitCode: 2 as never, message: /not after the tip 1000/ });
+      await expectRefused(w.dir.path, () => openRequest(w.user, { ...params, expiryHeight: 1000 + 20_000 }), { code: 'E_EXPIRY_TOO_FAR', exitCode: 2 as never, message: /288–10000/ });
       const id = (await w.userBook.list())[0]!.contract_id;
-      await expectRefused(w.dir.path, () => user.rolloverRequest(w.user, id, { expiryHeight: 1100, feeRate: 2 }), { code: 'E_EXPIRY_TOO_SOON', exitCode: 2 as never, message: /100 blocks from the tip/ });
+      await expectRefused(w.dir.path, () => rolloverRequest(w.user, id, { expiryHeight: 1100, feeRate: 2 }), { code: 'E_EXPIRY_TOO_SOON', exitCode: 2 as never, message: /100 blocks from the tip/ });
     } finally {
       w.dir.cleanup();
     }
@@ -353,7 +357,7 @@ describe('more refusals around abandoning (code, exit code, nothing written)', (
     try {
       const A = await openContract(w);
       const B = await openContract(w, { input: '51' });
-      await user.updateRequest(w.user, A.id, 1000n);
+      await updateRequest(w.user, A.id, 1000n);
       const sent = (await abandon.abandonRequest(w.user, A.id)) as Msg;
       const bNonce = (await userRecord(w, B.id)).mint_nonce!.pubnonce;
       await expectRefused(w.dir.path, () => abandon.acceptAbandon(w.mint, signedAbandon({ ...pick(sent), mint_pubnonce: bNonce }) as never), { code: 'E_NONCE_MISBOUND', exitCode: 4, message: /issued for .*state\/1, not/ });
@@ -372,11 +376,11 @@ describe('more refusals around abandoning (code, exit code, nothing written)', (
     try {
       const { id } = await openContract(w);
       await pay(w, id, 3000n);
-      const r1 = (await user.rolloverRequest(w.user, id, { expiryHeight: w.chain.height + 4320, feeRate: 2 })) as Msg;
+      const r1 = (await rolloverRequest(w.user, id, { expiryHeight: w.chain.height + 4320, feeRate: 2 })) as Msg;
       const refund = await mint.proposeRollover(w.mint, r1 as never);
       await expectRefused(w.dir.path, () => abandon.abandonRequest(w.user, r1.new_contract_id), { code: 'E_PENDING', exitCode: 5, message: /next contract of a rollover.*abandon that rollover/ });
       const sent = (await abandon.abandonRequest(w.user, id)) as Msg;
-      await expectRefused(w.dir.path, () => user.rolloverSign(w.user, refund as never), { code: 'E_PENDING', exitCode: 5, message: /being abandoned/ });
+      await expectRefused(w.dir.path, () => rolloverSign(w.user, refund as never), { code: 'E_PENDING', exitCode: 5, message: /being abandoned/ });
       // The mint's answer: it never signed; the proposal is forgotten, the user's half-made next contract removed with its unused refund nonce.
       const answer = (await abandon.acceptAbandon(w.mint, sent as never)) as Msg;
       const input = readMusigInput(psbtOf(r1.refund_psbt), 0);

@@ -21,7 +21,7 @@ import { base64 } from '@scure/base';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import * as user from '../../../src/lib/credit/user-update.ts';
 import { makeOutputs } from '../../../src/lib/credit/ecash.ts';
 import { abandonRequest, acceptAbandon, applyAbandoned } from '../../../src/lib/credit/abandon.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';

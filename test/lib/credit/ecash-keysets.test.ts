@@ -15,12 +15,13 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import { openFinish, openRequest } from '../../../src/lib/credit/user-open.ts';
+import { applyReceipt, updateRequest } from '../../../src/lib/credit/user-update.ts';
 import { adoptKeyset, ecashOffer } from '../../../src/lib/credit/ecash.ts';
-import {
-  EcashSigner, announce, followKeysets, legacyKeysetsDoc, publishedKeysets, readKeysAnswer, readKeysetsAnswer, recordOf, settleKeyset,
-  sealKeysetsDoc, type EcashKeysetsDoc, type LiveMint, type NamedSettings, type NextKeysetJson,
-} from '../../../src/lib/credit/ecash-keysets.ts';
+import { EcashSigner } from '../../../src/lib/credit/ecash-signer.ts';
+import { announce, legacyKeysetsDoc, recordOf, sealKeysetsDoc, type EcashKeysetsDoc, type NamedSettings, type NextKeysetJson } from '../../../src/lib/credit/ecash-keysets.ts';
+import { followKeysets, publishedKeysets, settleKeyset } from '../../../src/lib/credit/ecash-reproduce.ts';
+import { readKeysAnswer, readKeysetsAnswer, type LiveMint } from '../../../src/lib/credit/ecash-answers.ts';
 import { signAnnouncement } from '../../../src/lib/credit/ecash-announce.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
@@ -346,20 +347,20 @@ function rotatingWorld() {
 let inputs = 0;
 async function open(w: ReturnType<typeof world>): Promise<string> {
   const offer = { type: 'credit/offer' as const, version: 1 as const, network: 'regtest' as const, ...w.mint.policy };
-  const req = await user.openRequest(w.user, {
+  const req = await openRequest(w.user, {
     offer: offer as never, fundingPsbt: fundingPsbt(1_000_000n, (0x70 + inputs++).toString(16)), expiryHeight: w.chain.height + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2,
   });
-  await user.openFinish(w.user, (await mint.acceptOpen(w.mint, req as never)) as never);
+  await openFinish(w.user, (await mint.acceptOpen(w.mint, req as never)) as never);
   const c = termsFromJson((req as { contract: never }).contract, 'regtest');
   w.chain.confirm(c.funding.txid, c.funding.vout, c.capacity, c.script, 3);
   return c.id;
 }
 
 async function pay(w: ReturnType<typeof world>, id: string, amount: bigint) {
-  const request = await user.updateRequest(w.user, id, amount);
+  const request = await updateRequest(w.user, id, amount);
   const receipt = (await mint.acceptUpdate(w.mint, request as never)) as Record<string, any>;
   let token = '';
-  await user.applyReceipt(w.user, receipt as never, { path: 'memory', write: async (t) => void (token = t) });
+  await applyReceipt(w.user, receipt as never, { path: 'memory', write: async (t) => void (token = t) });
   return { request: request as Record<string, any>, receipt, token };
 }
 
@@ -396,7 +397,7 @@ describe('a rotation between payments: one payment under the keyset the contract
       r();
       const lag = await pay(v, id, 300n);
       let again = '';
-      await user.applyReceipt(v.user, lag.receipt as never, { path: 'again', write: async (t) => void (again = t) });
+      await applyReceipt(v.user, lag.receipt as never, { path: 'again', write: async (t) => void (again = t) });
       expect(again).toBe(lag.token);
     } finally {
       v.dir.cleanup();
@@ -409,14 +410,14 @@ describe('a rotation between payments: one payment under the keyset the contract
       const id = await open(v);
       await pay(v, id, 500n);
       r();
-      const request = await user.updateRequest(v.user, id, 300n);
+      const request = await updateRequest(v.user, id, 300n);
       const receipt = (await mint.acceptUpdate(v.mint, request as never)) as Record<string, any>;
       const forged = { ...receipt, next_keyset: { ...receipt.next_keyset, keys: { ...receipt.next_keyset.keys, '1': receipt.next_keyset.keys['2'] } } };
       let written = false;
-      await expectRefused(v.dir.path, () => user.applyReceipt(v.user, forged as never, { path: 'm', write: async () => void (written = true) }), { code: 'E_BAD_KEYSET', exitCode: 4, message: /not signed by the mint's key/ });
+      await expectRefused(v.dir.path, () => applyReceipt(v.user, forged as never, { path: 'm', write: async () => void (written = true) }), { code: 'E_BAD_KEYSET', exitCode: 4, message: /not signed by the mint's key/ });
       expect(written).toBe(false);
       // the honest receipt then applies
-      await user.applyReceipt(v.user, receipt as never, { path: 'm', write: async () => undefined });
+      await applyReceipt(v.user, receipt as never, { path: 'm', write: async () => undefined });
       expect((await v.userBook.get(id))!.ecash!.keyset_id).toBe(ID.index1);
     } finally {
       v.dir.cleanup();

@@ -9,7 +9,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex } from '../../../src/lib/bytes.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import * as user from '../../../src/lib/credit/user-update.ts';
 import { expectRefused } from './tamper.ts';
 import { ecashWorld, memorySink, open, signedByUser, type UpdateRequest } from './ecash-world.ts';
 

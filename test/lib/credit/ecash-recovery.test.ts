@@ -18,7 +18,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex } from '../../../src/lib/bytes.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import { applyClosed, closeRequest } from '../../../src/lib/credit/user-close.ts';
+import { applyReceipt, updateRequest } from '../../../src/lib/credit/user-update.ts';
 import { makeOutputs } from '../../../src/lib/credit/ecash.ts';
 import { abandonRequest, acceptAbandon } from '../../../src/lib/credit/abandon.ts';
 import { applyClaim, claimRequest, type RestoreAnswer } from '../../../src/lib/credit/ecash-claim.ts';
@@ -57,19 +58,19 @@ describe('a mint that signs the state and outputs the user did not ask for: not 
 
   it('receipt refused, resend refused; the abandon settles the state unpaid; no further payment; the claim finds nothing; the close pays the user the rest (checked by test code)', async () => {
     const id = await open(w);
-    const genuine = await user.updateRequest(w.user, id, 1000n) as UpdateRequest;
+    const genuine = await updateRequest(w.user, id, 1000n) as UpdateRequest;
     // The mint signs the user's state with other outputs — a mint skipping its check, or a relay's swap
     // signed before requests carried the user's signature (played here by signing them as the user).
     const swapped = signedByUser({ ...genuine, outputs: makeOutputs(fromHex('e7'.repeat(64)), KS.id, 0, 1000n) });
     const receipt = await w.mintBook.step(() => mint.acceptUpdate(w.mint, swapped as never));
-    const refused = await expectRefused(w.dir.path, () => user.applyReceipt(w.user, receipt as never, memorySink()), { code: 'E_BAD_DLEQ', exitCode: 4, message: /settle this payment without its ecash: .*credit abandon --role user --start/ });
+    const refused = await expectRefused(w.dir.path, () => applyReceipt(w.user, receipt as never, memorySink()), { code: 'E_BAD_DLEQ', exitCode: 4, message: /settle this payment without its ecash: .*credit abandon --role user --start/ });
     expect(refused.message).toContain(`--contract ${id}`);
     // the resend gets the stored receipt: the same refusal
-    expect(await user.updateRequest(w.user, id, 1000n)).toEqual(genuine);
+    expect(await updateRequest(w.user, id, 1000n)).toEqual(genuine);
     expect(JSON.stringify(await w.mintBook.step(() => mint.acceptUpdate(w.mint, genuine as never)))).toBe(JSON.stringify(receipt));
     // the abandon: the mint answers its stored receipt; the user settles the state without its ecash
     const sink = memorySink();
-    const balance = await user.applyReceipt(w.user, await abandonRound(w, id) as never, sink) as { state: number; cumulative_sat: number; ecash: Record<string, unknown> };
+    const balance = await applyReceipt(w.user, await abandonRound(w, id) as never, sink) as { state: number; cumulative_sat: number; ecash: Record<string, unknown> };
     expect(sink.token).toBeUndefined();
     expect([balance.state, balance.cumulative_sat]).toEqual([1, 1000]);
     expect(balance.ecash).toMatchObject({ issued_sat: 0, unpaid_sat: 1000, unpaid_state: 1 });
@@ -77,7 +78,7 @@ describe('a mint that signs the state and outputs the user did not ask for: not 
     expect(record.pending).toBeUndefined();
     expect(record.mint_nonce).toEqual(receipt.next_nonce);
     // no further payment is signed into this contract: the mint gains this one payment, no more
-    const e = await expectRefused(w.dir.path, () => user.updateRequest(w.user, id, 500n), { code: 'E_ECASH_UNPAID', exitCode: 4, message: /pay no more into it/ });
+    const e = await expectRefused(w.dir.path, () => updateRequest(w.user, id, 500n), { code: 'E_ECASH_UNPAID', exitCode: 4, message: /pay no more into it/ });
     expect(e.message).toContain('close-credit --role user --start');
     // the claim: the mint never signed the user's outputs, its restore has nothing
     const answer = await restoreFor(w, await claimRequest(w.user, id));
@@ -85,9 +86,9 @@ describe('a mint that signs the state and outputs the user did not ask for: not 
     await expectRefused(w.dir.path, () => applyClaim(w.user, answer, memorySink()), { code: 'E_ECASH_UNPAID', exitCode: 4, message: /never signed them\. Close the contract/ });
     await expectRefused(w.dir.path, () => applyClaim(w.user, answer, memorySink(), id), { code: 'E_ECASH_UNPAID', exitCode: 4, message: /never signed your outputs/ });
     // refunded: the cooperative close pays the mint its 1000 and the user the rest
-    const close = await user.closeRequest(w.user, id, 3);
+    const close = await closeRequest(w.user, id, 3);
     const closed = await w.mintBook.step(() => mint.acceptClose(w.mint, close as never));
-    await user.applyClosed(w.user, closed as never);
+    await applyClosed(w.user, closed as never);
     const c = termsFromJson(record.contract, 'regtest');
     const tx = verifyKeyPathSpend(closed.hex as string, [{ txid: c.funding.txid, vout: c.funding.vout, amount: c.capacity, script: CONTRACT.script }], CONTRACT.outputKey);
     expect(tx.outputs.map((o) => hexOf(o.script))).toEqual([hexOf(c.payoutScript), hexOf(c.changeScript)]);
@@ -102,10 +103,10 @@ describe('a receipt changed on its way (twice): settled unpaid, then paid throug
 
   it('the claim gets the signatures the mint made; the token redeems; payments resume; issued = cumulative', async () => {
     const id = await open(w);
-    const req = await user.updateRequest(w.user, id, 2048n) as UpdateRequest;
+    const req = await updateRequest(w.user, id, 2048n) as UpdateRequest;
     const receipt = await w.mintBook.step(() => mint.acceptUpdate(w.mint, req as never));
-    await expectRefused(w.dir.path, () => user.applyReceipt(w.user, corrupted(receipt as never) as never, memorySink()), { code: 'E_BAD_DLEQ', exitCode: 4, message: /Resend the request/ });
-    const settled = await user.applyReceipt(w.user, await abandonRound(w, id, corrupted) as never, memorySink()) as { ecash: Record<string, unknown> };
+    await expectRefused(w.dir.path, () => applyReceipt(w.user, corrupted(receipt as never) as never, memorySink()), { code: 'E_BAD_DLEQ', exitCode: 4, message: /Resend the request/ });
+    const settled = await applyReceipt(w.user, await abandonRound(w, id, corrupted) as never, memorySink()) as { ecash: Record<string, unknown> };
     expect(settled.ecash).toMatchObject({ issued_sat: 0, unpaid_sat: 2048 });
     const claim = await claimRequest(w.user, id);
     expect(claim).toEqual({ type: 'credit/restore-request', version: 1, network: 'regtest', outputs: req.outputs });
@@ -121,9 +122,9 @@ describe('a receipt changed on its way (twice): settled unpaid, then paid throug
     expect(paid.ecash).toMatchObject({ issued_sat: 2048, this_payment_sat: 2048 });
     expect(paid.ecash.unpaid_sat).toBeUndefined();
     // payments resume
-    const next = await user.updateRequest(w.user, id, 100n);
+    const next = await updateRequest(w.user, id, 100n);
     const sink2 = memorySink();
-    const b = await user.applyReceipt(w.user, await w.mintBook.step(() => mint.acceptUpdate(w.mint, next as never)) as never, sink2) as { cumulative_sat: number; ecash: { issued_sat: number } };
+    const b = await applyReceipt(w.user, await w.mintBook.step(() => mint.acceptUpdate(w.mint, next as never)) as never, sink2) as { cumulative_sat: number; ecash: { issued_sat: number } };
     expect(redeemable(sink2.token!)).toBe(100n);
     expect([b.cumulative_sat, b.ecash.issued_sat]).toEqual([2148, 2148]);
     expect((await w.mintBook.get(id))!.ecash_issued_sat).toBe(2148);

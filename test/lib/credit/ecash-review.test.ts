@@ -7,12 +7,13 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import { openFinish, openRequest } from '../../../src/lib/credit/user-open.ts';
+import { applyReceipt, updateRequest } from '../../../src/lib/credit/user-update.ts';
 import { ecashOffer, makeOutputs } from '../../../src/lib/credit/ecash.ts';
 import { abandonRequest, acceptAbandon, applyAbandoned } from '../../../src/lib/credit/abandon.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
-import { EcashSigner } from '../../../src/lib/credit/ecash-keysets.ts';
+import { EcashSigner } from '../../../src/lib/credit/ecash-signer.ts';
 import { decodeToken, encodeTokenV4 } from '../../../src/lib/ecash/token.ts';
 import { keysetFromDocument, tokenMessage } from '../../../src/lib/credit/ecash-view.ts';
 import { nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
@@ -37,10 +38,10 @@ function ecashWorld(): W {
 let inputs = 0;
 async function open(w: W): Promise<string> {
   const offer = { type: 'credit/offer' as const, version: 1 as const, network: 'regtest' as const, ...w.mint.policy };
-  const req = await user.openRequest(w.user, {
+  const req = await openRequest(w.user, {
     offer: offer as never, fundingPsbt: fundingPsbt(1_000_000n, (0x30 + inputs++).toString(16)), expiryHeight: w.chain.height + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2,
   });
-  await user.openFinish(w.user, (await mint.acceptOpen(w.mint, req as never)) as never);
+  await openFinish(w.user, (await mint.acceptOpen(w.mint, req as never)) as never);
   const c = termsFromJson((req as { contract: never }).contract, 'regtest');
   w.chain.confirm(c.funding.txid, c.funding.vout, c.capacity, c.script, 3);
   return c.id;
@@ -69,14 +70,14 @@ describe('review: two contracts of one user on one keyset never share NUT-13 cou
   it('contracts opened before either pays: each payment gets fresh secrets and is signed', async () => {
     const a = await open(w);
     const b = await open(w);
-    const ra = await user.updateRequest(w.user, a, 515n) as { outputs: { B_: string }[] };
+    const ra = await updateRequest(w.user, a, 515n) as { outputs: { B_: string }[] };
     let tokenA = '';
-    await user.applyReceipt(w.user, await mint.acceptUpdate(w.mint, ra as never) as never, { path: 'm', write: async (t) => void (tokenA = t) });
-    const rb = await user.updateRequest(w.user, b, 515n) as { outputs: { B_: string }[] };
+    await applyReceipt(w.user, await mint.acceptUpdate(w.mint, ra as never) as never, { path: 'm', write: async (t) => void (tokenA = t) });
+    const rb = await updateRequest(w.user, b, 515n) as { outputs: { B_: string }[] };
     const shared = rb.outputs.filter((o) => ra.outputs.some((x) => x.B_ === o.B_));
     expect(shared).toEqual([]);
     let tokenB = '';
-    await user.applyReceipt(w.user, await mint.acceptUpdate(w.mint, rb as never) as never, { path: 'm', write: async (t) => void (tokenB = t) });
+    await applyReceipt(w.user, await mint.acceptUpdate(w.mint, rb as never) as never, { path: 'm', write: async (t) => void (tokenB = t) });
     const A = redeemable(tokenA);
     const B = redeemable(tokenB);
     expect([A.sum, B.sum]).toEqual([515n, 515n]);
@@ -93,14 +94,14 @@ describe('review: a token whose output was lost after the record moved on can be
   // loses bearer money for good, since feeding the same receipt again wrote nothing.
   it('the same receipt fed again with a sink writes the same token (verified again), and changes no balance', async () => {
     const id = await open(w);
-    const request = await user.updateRequest(w.user, id, 1234n);
+    const request = await updateRequest(w.user, id, 1234n);
     const receipt = await mint.acceptUpdate(w.mint, request as never);
     let first = '';
-    await user.applyReceipt(w.user, receipt as never, { path: '-', write: async (t) => void (first = t) });
+    await applyReceipt(w.user, receipt as never, { path: '-', write: async (t) => void (first = t) });
     expect(redeemable(first).sum).toBe(1234n);
     const before = JSON.stringify(await w.userBook.get(id));
     let again: string | undefined;
-    const balance = await user.applyReceipt(w.user, receipt as never, { path: '-', write: async (t) => void (again = t) }) as { ecash: { issued_sat: number } };
+    const balance = await applyReceipt(w.user, receipt as never, { path: '-', write: async (t) => void (again = t) }) as { ecash: { issued_sat: number } };
     expect(again).toBe(first);
     expect(balance.ecash.issued_sat).toBe(1234);
     expect(JSON.stringify(await w.userBook.get(id))).toBe(before);
@@ -108,7 +109,7 @@ describe('review: a token whose output was lost after the record moved on can be
     const reordered = { ...receipt, signatures: [...receipt.signatures!].reverse() };
     expect(reordered.signatures.length).toBe(5);
     let none: string | undefined;
-    await expect(user.applyReceipt(w.user, reordered as never, { path: '-', write: async (t) => void (none = t) })).rejects.toMatchObject({ code: 'E_BAD_SIGNATURES' });
+    await expect(applyReceipt(w.user, reordered as never, { path: '-', write: async (t) => void (none = t) })).rejects.toMatchObject({ code: 'E_BAD_SIGNATURES' });
     expect(none).toBeUndefined();
   });
 });
@@ -153,7 +154,7 @@ describe('review: what held up (each would have been a finding)', () => {
 
   it('a fork of a state (same state, other outputs) gets the stored receipt: no second issuance, no new rows', async () => {
     const id = await open(w);
-    const request = await user.updateRequest(w.user, id, 1024n) as { outputs: { amount: number; id: string; B_: string }[] };
+    const request = await updateRequest(w.user, id, 1024n) as { outputs: { amount: number; id: string; B_: string }[] };
     const first = await mint.acceptUpdate(w.mint, request as never);
     const issued = await w.mintBook.ecashIssuance();
     const digest = w.mintBook.contentDigest();
@@ -163,28 +164,28 @@ describe('review: what held up (each would have been a finding)', () => {
     expect(await w.mintBook.ecashIssuance()).toEqual(issued);
     expect(w.mintBook.contentDigest()).toBe(digest);
     expect(await w.mintBook.blindSignatureOwner(fork.outputs[0]!.B_)).toBeUndefined();
-    await user.applyReceipt(w.user, first as never, { path: 'm', write: async () => undefined });
+    await applyReceipt(w.user, first as never, { path: 'm', write: async () => undefined });
   });
 
   it('a receipt whose signature is valid (DLEQ and all) for another B_ of the same amount: E_BAD_DLEQ, nothing kept; the honest one then applies', async () => {
     const id = await open(w);
-    const r1 = await mint.acceptUpdate(w.mint, await user.updateRequest(w.user, id, 512n) as never);
-    await user.applyReceipt(w.user, r1 as never, { path: 'm', write: async () => undefined });
-    const r2 = await mint.acceptUpdate(w.mint, await user.updateRequest(w.user, id, 512n) as never);
+    const r1 = await mint.acceptUpdate(w.mint, await updateRequest(w.user, id, 512n) as never);
+    await applyReceipt(w.user, r1 as never, { path: 'm', write: async () => undefined });
+    const r2 = await mint.acceptUpdate(w.mint, await updateRequest(w.user, id, 512n) as never);
     const before = JSON.stringify(await w.userBook.get(id));
     let written: string | undefined;
     const swapped = { ...r2, signatures: r1.signatures };
-    await expect(user.applyReceipt(w.user, swapped as never, { path: 'm', write: async (t) => void (written = t) })).rejects.toMatchObject({ code: 'E_BAD_DLEQ', exitCode: 4 });
+    await expect(applyReceipt(w.user, swapped as never, { path: 'm', write: async (t) => void (written = t) })).rejects.toMatchObject({ code: 'E_BAD_DLEQ', exitCode: 4 });
     expect(written).toBeUndefined();
     expect(JSON.stringify(await w.userBook.get(id))).toBe(before);
-    await user.applyReceipt(w.user, r2 as never, { path: 'm', write: async (t) => void (written = t) });
+    await applyReceipt(w.user, r2 as never, { path: 'm', write: async (t) => void (written = t) });
     expect(redeemable(written!).sum).toBe(512n);
   });
 
   it('a request replayed after its nonce was burned by an abandon: refused (E_NONCE_USED), nothing written, no signature row', async () => {
     const id = await open(w);
     w.chain.utxos.clear(); // the funding vanishes: the mint refuses the payment
-    const request = await user.updateRequest(w.user, id, 600n) as { outputs: { B_: string }[] };
+    const request = await updateRequest(w.user, id, 600n) as { outputs: { B_: string }[] };
     await expect(mint.acceptUpdate(w.mint, request as never)).rejects.toMatchObject({ code: 'E_FUNDING_MISSING' });
     const answer = await acceptAbandon(w.mint, await abandonRequest(w.user, id) as never);
     await applyAbandoned(w.user, answer as never);
@@ -195,7 +196,7 @@ describe('review: what held up (each would have been a finding)', () => {
     expect(w.mintBook.contentDigest()).toBe(digest);
     expect(await w.mintBook.blindSignatureOwner(request.outputs[0]!.B_)).toBeUndefined();
     // the next payment uses fresh counters and is signed
-    const next = await user.updateRequest(w.user, id, 600n) as { outputs: { B_: string }[] };
+    const next = await updateRequest(w.user, id, 600n) as { outputs: { B_: string }[] };
     expect(next.outputs.some((o) => request.outputs.some((x) => x.B_ === o.B_))).toBe(false);
     expect((await mint.acceptUpdate(w.mint, next as never)).signatures!.length).toBe(next.outputs.length);
   });

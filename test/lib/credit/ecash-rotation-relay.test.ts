@@ -23,12 +23,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import * as user from '../../../src/lib/credit/user-update.ts';
 import { ecashOffer, makeOutputs } from '../../../src/lib/credit/ecash.ts';
 import { abandonRequest, acceptAbandon } from '../../../src/lib/credit/abandon.ts';
 import { applyClaim, claimRequest } from '../../../src/lib/credit/ecash-claim.ts';
 import { readRestoreRequest, restoreSignatures } from '../../../src/lib/credit/ecash-restore.ts';
-import { EcashSigner, followKeysets, publishedKeysets, readKeysAnswer, readKeysetsAnswer, settleKeyset, type LiveMint } from '../../../src/lib/credit/ecash-keysets.ts';
+import { EcashSigner } from '../../../src/lib/credit/ecash-signer.ts';
+import { followKeysets, publishedKeysets, settleKeyset } from '../../../src/lib/credit/ecash-reproduce.ts';
+import { readKeysAnswer, readKeysetsAnswer, type LiveMint } from '../../../src/lib/credit/ecash-answers.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
 import { decodeToken } from '../../../src/lib/ecash/token.ts';
 import { decodeMessage } from '../../../src/lib/message.ts';

@@ -21,7 +21,7 @@ import { hashToCurve, nutshellKeyset } from '../../independent/cashu.ts';
 import { encodeCompressed } from '../../independent/secp256k1.ts';
 import { Value } from '@sinclair/typebox/value';
 import { keysetFromDocument, tokenMessage } from '../../../src/lib/credit/ecash-view.ts';
-import { TokenSchema } from '../../../src/lib/credit/schemas.ts';
+import { TokenSchema } from '../../../src/lib/credit/schemas-ecash.ts';
 import { MAX_TOKEN_PROOFS, decodeToken, encodeTokenV4 } from '../../../src/lib/ecash/token.ts';
 
 const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures/credit', p), 'utf8');

@@ -7,9 +7,9 @@
 import { expect } from 'vitest';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import * as user from '../../../src/lib/credit/user-open.ts';
 import { authorizeOutputs, ecashOffer } from '../../../src/lib/credit/ecash.ts';
-import { EcashSigner } from '../../../src/lib/credit/ecash-keysets.ts';
+import { EcashSigner } from '../../../src/lib/credit/ecash-signer.ts';
 import { readMusigInput } from '../../../src/lib/musig/psbt-keypath.ts';
 import { parsePsbtBase64 } from '../../../src/lib/psbt/parse.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';

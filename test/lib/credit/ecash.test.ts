@@ -10,11 +10,12 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import { openFinish, openRequest } from '../../../src/lib/credit/user-open.ts';
+import { applyReceipt, updateRequest } from '../../../src/lib/credit/user-update.ts';
 import { ecashOffer } from '../../../src/lib/credit/ecash.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
-import { EcashSigner } from '../../../src/lib/credit/ecash-keysets.ts';
+import { EcashSigner } from '../../../src/lib/credit/ecash-signer.ts';
 import { decodeToken } from '../../../src/lib/ecash/token.ts';
 import type { MintKeyset } from '../../../src/lib/ecash/nut01.ts';
 import { nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
@@ -41,10 +42,10 @@ function ecashWorld(keyset: MintKeyset = KS): W {
 let inputs = 0;
 async function open(w: W): Promise<string> {
   const offer = { type: 'credit/offer' as const, version: 1 as const, network: 'regtest' as const, ...w.mint.policy };
-  const req = await user.openRequest(w.user, {
+  const req = await openRequest(w.user, {
     offer: offer as never, fundingPsbt: fundingPsbt(1_000_000n, (0xa0 + inputs++).toString(16)), expiryHeight: w.chain.height + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2,
   });
-  await user.openFinish(w.user, (await mint.acceptOpen(w.mint, req as never)) as never);
+  await openFinish(w.user, (await mint.acceptOpen(w.mint, req as never)) as never);
   const c = termsFromJson((req as { contract: never }).contract, 'regtest');
   w.chain.confirm(c.funding.txid, c.funding.vout, c.capacity, c.script, 3);
   return c.id;
@@ -52,10 +53,10 @@ async function open(w: W): Promise<string> {
 
 /** One payment; returns the token the user kept (the sink's content). */
 async function pay(w: W, id: string, amount: bigint): Promise<{ token: string; receipt: Record<string, unknown>; request: Record<string, unknown> }> {
-  const request = await user.updateRequest(w.user, id, amount);
+  const request = await updateRequest(w.user, id, amount);
   const receipt = await mint.acceptUpdate(w.mint, request as never);
   let token = '';
-  await user.applyReceipt(w.user, receipt as never, { path: 'memory', write: async (t) => void (token = t) });
+  await applyReceipt(w.user, receipt as never, { path: 'memory', write: async (t) => void (token = t) });
   return { token, receipt: receipt as never, request };
 }
 
@@ -120,21 +121,21 @@ describe('replays and reuse: a B_ is signed once', () => {
 
   it('a replayed request gets the same receipt, byte for byte, and no second issuance', async () => {
     const id = await open(w);
-    const request = await user.updateRequest(w.user, id, 400n);
+    const request = await updateRequest(w.user, id, 400n);
     const first = await mint.acceptUpdate(w.mint, request as never);
     const issued = await w.mintBook.ecashIssuance();
     const again = await mint.acceptUpdate(w.mint, JSON.parse(JSON.stringify(request)));
     expect(JSON.stringify(again)).toBe(JSON.stringify(first));
     expect(await w.mintBook.ecashIssuance()).toEqual(issued);
     // the user's resend is the same request (same outputs: NUT-13 counter not advanced twice)
-    expect(await user.updateRequest(w.user, id, 400n)).toEqual(request);
-    await user.applyReceipt(w.user, first as never, { path: 'm', write: async () => undefined });
+    expect(await updateRequest(w.user, id, 400n)).toEqual(request);
+    await applyReceipt(w.user, first as never, { path: 'm', write: async () => undefined });
   });
 
   it('the same B_ in a second request is refused before the nonce is taken; nothing written', async () => {
     const id = await open(w);
     const { request: one } = await pay(w, id, 512n);
-    const two = await user.updateRequest(w.user, id, 512n) as { outputs: unknown[] };
+    const two = await updateRequest(w.user, id, 512n) as { outputs: unknown[] };
     const nonce = (await w.userBook.get(id))!.mint_nonce!;
     // the user itself reuses its outputs (and signs them: a relay could not)
     const reused = signedByUser({ ...two, outputs: (one as { outputs: unknown[] }).outputs } as never);
@@ -142,7 +143,7 @@ describe('replays and reuse: a B_ is signed once', () => {
     expect(await w.mint.nonces.status(fromHex(nonce.pubnonce))).toBe('unused');
     // and in another contract
     const other = await open(w);
-    const three = await user.updateRequest(w.user, other, 512n);
+    const three = await updateRequest(w.user, other, 512n);
     await expectRefused(w.dir.path, () => mint.acceptUpdate(w.mint, signedByUser({ ...three, outputs: (one as { outputs: unknown[] }).outputs } as never) as never), { code: 'E_BLINDED_MESSAGE_REUSED', exitCode: 4, message: /already signed/ });
     // the honest request still goes through
     const receipt = await mint.acceptUpdate(w.mint, two as never);
@@ -164,7 +165,7 @@ describe('the mint refuses bad outputs: exit 4, nothing written, the nonce unuse
   let id = '';
 
   const tampered = async (f: (o: { amount: number; id: string; B_: string }[]) => unknown[]) => {
-    const req = await user.updateRequest(w.user, id, 1000n) as { outputs: { amount: number; id: string; B_: string }[] };
+    const req = await updateRequest(w.user, id, 1000n) as { outputs: { amount: number; id: string; B_: string }[] };
     return { ...req, outputs: f(req.outputs.map((o) => ({ ...o }))) };
   };
   const refusedWith = async (req: unknown, code: string, message: RegExp) => {
@@ -200,7 +201,7 @@ describe('the mint refuses bad outputs: exit 4, nothing written, the nonce unuse
     await refusedWith(bare, 'E_ECASH_OUTPUTS', /must carry blinded messages/);
   });
   it('and then the honest request is signed', async () => {
-    const req = await user.updateRequest(w.user, id, 1000n);
+    const req = await updateRequest(w.user, id, 1000n);
     const receipt = await mint.acceptUpdate(w.mint, req as never);
     expect(receipt.signatures!.map((s) => s.amount)).toEqual([512, 256, 128, 64, 32, 8]);
   });
@@ -212,10 +213,10 @@ describe('the user refuses a mint that signs with another key: E_BAD_DLEQ, nothi
     const w = ecashWorld({ ...rogue, id: KS.id }); // claims the offered id, signs with other keys
     try {
       const id = await open(w);
-      const req = await user.updateRequest(w.user, id, 400n);
+      const req = await updateRequest(w.user, id, 400n);
       const receipt = await mint.acceptUpdate(w.mint, req as never);
       let written = false;
-      await expectRefused(w.dir.path, () => user.applyReceipt(w.user, receipt as never, { path: 'm', write: async () => void (written = true) }), { code: 'E_BAD_DLEQ', exitCode: 4, message: /DLEQ proof does not show/ });
+      await expectRefused(w.dir.path, () => applyReceipt(w.user, receipt as never, { path: 'm', write: async () => void (written = true) }), { code: 'E_BAD_DLEQ', exitCode: 4, message: /DLEQ proof does not show/ });
       expect(written).toBe(false);
       // a flipped bit in an honest DLEQ: refused too
       const honest = ecashOffer(KS, URL);
@@ -229,15 +230,15 @@ describe('the user refuses a mint that signs with another key: E_BAD_DLEQ, nothi
     const w = ecashWorld();
     try {
       const id = await open(w);
-      const req = await user.updateRequest(w.user, id, 384n);
+      const req = await updateRequest(w.user, id, 384n);
       const receipt = await mint.acceptUpdate(w.mint, req as never) as { signatures: unknown[] };
       const sink = { path: 'm', write: async () => undefined };
-      await expectRefused(w.dir.path, () => user.applyReceipt(w.user, { ...receipt, signatures: receipt.signatures.slice(1) } as never, sink), { code: 'E_BAD_SIGNATURES', exitCode: 4, message: /1 blind signatures for 2 outputs/ });
-      await expectRefused(w.dir.path, () => user.applyReceipt(w.user, { ...receipt, signatures: [...receipt.signatures].reverse() } as never, sink), { code: 'E_BAD_SIGNATURES', exitCode: 4, message: /signature 0 is for 128/ });
+      await expectRefused(w.dir.path, () => applyReceipt(w.user, { ...receipt, signatures: receipt.signatures.slice(1) } as never, sink), { code: 'E_BAD_SIGNATURES', exitCode: 4, message: /1 blind signatures for 2 outputs/ });
+      await expectRefused(w.dir.path, () => applyReceipt(w.user, { ...receipt, signatures: [...receipt.signatures].reverse() } as never, sink), { code: 'E_BAD_SIGNATURES', exitCode: 4, message: /signature 0 is for 128/ });
       const flipped = JSON.parse(JSON.stringify(receipt));
       flipped.signatures[0].dleq.s = flipped.signatures[0].dleq.s.slice(0, 63) + (flipped.signatures[0].dleq.s.endsWith('0') ? '1' : '0');
-      await expectRefused(w.dir.path, () => user.applyReceipt(w.user, flipped, sink), { code: 'E_BAD_DLEQ', exitCode: 4, message: /DLEQ/ });
-      await user.applyReceipt(w.user, receipt as never, sink);
+      await expectRefused(w.dir.path, () => applyReceipt(w.user, flipped, sink), { code: 'E_BAD_DLEQ', exitCode: 4, message: /DLEQ/ });
+      await applyReceipt(w.user, receipt as never, sink);
     } finally {
       w.dir.cleanup();
     }
@@ -251,7 +252,7 @@ describe('the user side: offers, seeds', () => {
       const bad = ecashOffer(KS, URL);
       const keys = { ...bad.keys, '1': bad.keys['2']! };
       const offer = { type: 'credit/offer' as const, version: 1 as const, network: 'regtest' as const, ...POLICY, ecash: { ...bad, keys } };
-      await expectRefused(w.dir.path, () => user.openRequest(w.user, {
+      await expectRefused(w.dir.path, () => openRequest(w.user, {
         offer: offer as never, fundingPsbt: fundingPsbt(1_000_000n, 'c7'), expiryHeight: w.chain.height + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2,
       }), { code: 'E_BAD_KEYSET', exitCode: 4, message: /hash to keyset 01/ });
     } finally {
@@ -265,15 +266,15 @@ describe('the user side: offers, seeds', () => {
       const id = await open(w);
       const seed = w.user.walletSeed;
       delete w.user.walletSeed;
-      await expect(user.updateRequest(w.user, id, 1000n)).rejects.toMatchObject({ code: 'E_NO_WALLET_SEED', exitCode: 2 });
+      await expect(updateRequest(w.user, id, 1000n)).rejects.toMatchObject({ code: 'E_NO_WALLET_SEED', exitCode: 2 });
       expect((await w.userBook.get(id))!.pending).toBeUndefined();
       w.user.walletSeed = seed;
-      const req = await user.updateRequest(w.user, id, 1000n);
+      const req = await updateRequest(w.user, id, 1000n);
       const receipt = await mint.acceptUpdate(w.mint, req as never);
       w.user.walletSeed = fromHex('99'.repeat(64));
       const before = JSON.stringify(await w.userBook.get(id));
       let written = false;
-      await expect(user.applyReceipt(w.user, receipt as never, { path: 'm', write: async () => void (written = true) })).rejects.toMatchObject({ code: 'E_WRONG_WALLET_SEED', exitCode: 2 });
+      await expect(applyReceipt(w.user, receipt as never, { path: 'm', write: async () => void (written = true) })).rejects.toMatchObject({ code: 'E_WRONG_WALLET_SEED', exitCode: 2 });
       expect(written).toBe(false);
       expect(JSON.stringify(await w.userBook.get(id))).toBe(before);
     } finally {
@@ -286,13 +287,13 @@ describe('the user side: offers, seeds', () => {
     try {
       w.user.walletSeed = WALLET;
       const id = await open(w); // POLICY has no ecash: the contract has no keyset
-      const req = await user.updateRequest(w.user, id, 1000n) as Record<string, unknown>;
+      const req = await updateRequest(w.user, id, 1000n) as Record<string, unknown>;
       expect(req.outputs).toBeUndefined();
       const withOutputs = { ...req, outputs: [{ amount: 512, id: KS.id, B_: '0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798' }, { amount: 488, id: KS.id, B_: '02' + '11'.repeat(32) }] };
       await expectRefused(w.dir.path, () => mint.acceptUpdate(w.mint, withOutputs as never), { code: 'E_NO_ECASH', exitCode: 4, message: /issues no ecash/ });
       const receipt = await mint.acceptUpdate(w.mint, req as never);
       expect(receipt.signatures).toBeUndefined();
-      const balance = await user.applyReceipt(w.user, receipt as never);
+      const balance = await applyReceipt(w.user, receipt as never);
       expect(balance.ecash).toBeUndefined();
       expect(balance.cumulative_sat).toBe(1000);
     } finally {

@@ -10,7 +10,10 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { Transaction } from '@scure/btc-signer';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import { applyClosed, closeRequest } from '../../../src/lib/credit/user-close.ts';
+import { openFinish, openRequest } from '../../../src/lib/credit/user-open.ts';
+import { applyRolloverAccept, rolloverRequest, rolloverSign } from '../../../src/lib/credit/user-rollover.ts';
+import { applyReceipt, updateRequest } from '../../../src/lib/credit/user-update.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { musigTaprootOutput, publicKeyOf } from '../../independent/keys.ts';
 import { bytesOf, hexOf, psbtUnsignedTx } from '../../independent/tx.ts';
@@ -34,10 +37,10 @@ describe('credit contract lifecycle (library)', () => {
   let fundingTxid = '';
 
   it('opens: the user holds a verified refund before anything says to fund', async () => {
-    const req = await user.openRequest(w.user, { offer: offer(), fundingPsbt: FUNDING, expiryHeight: 1000 + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
+    const req = await openRequest(w.user, { offer: offer(), fundingPsbt: FUNDING, expiryHeight: 1000 + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
     id = req.contract_id as string;
     const accept = await mint.acceptOpen(w.mint, req as any);
-    const opened = await user.openFinish(w.user, accept as any);
+    const opened = await openFinish(w.user, accept as any);
     const c = termsFromJson((req as any).contract, 'regtest');
     // The wallet's funding pays the output derived here, and the terms name that outpoint.
     const funding = psbtUnsignedTx(FUNDING);
@@ -55,12 +58,12 @@ describe('credit contract lifecycle (library)', () => {
   it('pays three times; the mint stores each state fully signed and never returns a signature', async () => {
     let cumulative = 0;
     for (const amount of [1_000, 2_500, 700]) {
-      const req = await user.updateRequest(w.user, id, BigInt(amount));
+      const req = await updateRequest(w.user, id, BigInt(amount));
       const receipt = await mint.acceptUpdate(w.mint, req as any);
       expect(JSON.stringify(receipt)).not.toMatch(/psbt|hex|sig/i);
       cumulative += amount;
       expect(receipt.cumulative_sat).toBe(cumulative);
-      const balance = await user.applyReceipt(w.user, receipt as any);
+      const balance = await applyReceipt(w.user, receipt as any);
       expect(balance.cumulative_sat).toBe(cumulative);
     }
     const record = await w.mintBook.get(id);
@@ -71,30 +74,30 @@ describe('credit contract lifecycle (library)', () => {
   });
 
   it('answers a retried request with the stored receipt', async () => {
-    const req = await user.updateRequest(w.user, id, 300n);
+    const req = await updateRequest(w.user, id, 300n);
     const first = await mint.acceptUpdate(w.mint, req as any);
     const again = await mint.acceptUpdate(w.mint, req as any);
     expect(again).toEqual(first);
     // The user also re-sends the same request until it has the receipt.
-    expect(await user.updateRequest(w.user, id, 300n)).toEqual(req);
-    await user.applyReceipt(w.user, first as any);
+    expect(await updateRequest(w.user, id, 300n)).toEqual(req);
+    await applyReceipt(w.user, first as any);
   });
 
   it('rolls over into a new contract, refund first, then pays and closes it', async () => {
-    const req = await user.rolloverRequest(w.user, id, { expiryHeight: 1100 + 4320, feeRate: 2 });
+    const req = await rolloverRequest(w.user, id, { expiryHeight: 1100 + 4320, feeRate: 2 });
     w.chain.height = 1100;
     const refundRound = await mint.proposeRollover(w.mint, req as any);
     // The user has signed nothing that moves its funds until its new refund verifies.
     const proposed = Transaction.fromPSBT(Buffer.from((req as any).rollover_psbt, 'base64'));
     expect(proposed.getInput(0).musig2PartialSig ?? []).toHaveLength(0);
-    const sign = await user.rolloverSign(w.user, refundRound as any);
+    const sign = await rolloverSign(w.user, refundRound as any);
     const accept = await mint.acceptRollover(w.mint, sign as any);
-    const rolled = await user.applyRolloverAccept(w.user, accept as any);
+    const rolled = await applyRolloverAccept(w.user, accept as any);
     expect((rolled.rollover as any).complete).toBe(true);
     const rollover = verifySpend((rolled.rollover as any).hex, fundingTxid, 0, 100_000n);
     expect(rollover.outputs[0]!.amount).toBe(4_500n);
     // Frozen: the old contract takes no more payments.
-    await expect(user.updateRequest(w.user, id, 1n)).rejects.toMatchObject({ code: 'E_CONTRACT_FROZEN' });
+    await expect(updateRequest(w.user, id, 1n)).rejects.toMatchObject({ code: 'E_CONTRACT_FROZEN' });
     const next = rolled.new_contract_id as string;
     const nextTerms = termsFromJson((req as any).new_contract, 'regtest');
     // The new contract is the rollover's output 1, to the same two keys.
@@ -103,11 +106,11 @@ describe('credit contract lifecycle (library)', () => {
     expect(nextTerms.capacity).toBe(rollover.outputs[1]!.amount);
     verifySpend((rolled.refund as any).hex, rollover.txid, 1, rollover.outputs[1]!.amount);
     w.chain.confirm(nextTerms.funding.txid, 1, nextTerms.capacity, nextTerms.script, 1);
-    const pay = await user.updateRequest(w.user, next, 5_000n);
-    await user.applyReceipt(w.user, (await mint.acceptUpdate(w.mint, pay as any)) as any);
-    const close = await user.closeRequest(w.user, next, 3);
+    const pay = await updateRequest(w.user, next, 5_000n);
+    await applyReceipt(w.user, (await mint.acceptUpdate(w.mint, pay as any)) as any);
+    const close = await closeRequest(w.user, next, 3);
     const closed = await mint.acceptClose(w.mint, close as any);
-    await user.applyClosed(w.user, closed as any);
+    await applyClosed(w.user, closed as any);
     const tx = verifySpend(closed.hex as string, rollover.txid, 1, rollover.outputs[1]!.amount);
     expect(tx.outputs[0]!.amount).toBe(5_000n);
   });

@@ -12,7 +12,7 @@
 import { describe, it, expect } from 'vitest';
 import { Transaction } from '@scure/btc-signer';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import * as user from '../../../src/lib/credit/user-open.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import type { NextNonceJson } from '../../../src/lib/credit/ports.ts';
 import { buildRollover } from '../../../src/lib/credit/transactions.ts';

@@ -22,7 +22,7 @@ import fc from 'fast-check';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { dustThreshold } from '../../../src/lib/tx/policy.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import * as user from '../../../src/lib/credit/user-update.ts';
 import type { ReceiptJson } from '../../../src/lib/credit/ports.ts';
 import type { CreditContract } from '../../../src/lib/credit/terms.ts';
 import { maxCumulative, split } from '../../../src/lib/credit/transactions.ts';

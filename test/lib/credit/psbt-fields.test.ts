@@ -8,7 +8,9 @@ import * as mint from '../../../src/lib/credit/mint.ts';
 import { MalformedInputError } from '../../../src/lib/errors.ts';
 import { CHANGE, REFUND, fundingPsbt, offer, world } from './world.ts';
 import { openContract, pay, userRecord, snapshot } from './tamper.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import { openRequest } from '../../../src/lib/credit/user-open.ts';
+import { rolloverRequest } from '../../../src/lib/credit/user-rollover.ts';
+import { updateRequest } from '../../../src/lib/credit/user-update.ts';
 
 const BAD_LENGTH = 'cHNidP8BAA'; // base64 alphabet, 10 characters: no byte string has this encoding
 
@@ -19,11 +21,11 @@ describe('PSBT fields with bad base64', () => {
       const A = await openContract(w);
       await pay(w, A.id, 1000n);
       // A fresh open-request (never sent), so the mint gets as far as its PSBTs.
-      const open = await user.openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n, 'f2'), expiryHeight: w.chain.height + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
-      const update = await user.updateRequest(w.user, A.id, 500n);
+      const open = await openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n, 'f2'), expiryHeight: w.chain.height + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
+      const update = await updateRequest(w.user, A.id, 500n);
       const B = await openContract(w, { input: 'f1' });
       await pay(w, B.id, 1000n);
-      const rollover = await user.rolloverRequest(w.user, B.id, { expiryHeight: w.chain.height + 4320, feeRate: 2 });
+      const rollover = await rolloverRequest(w.user, B.id, { expiryHeight: w.chain.height + 4320, feeRate: 2 });
       const cases: [string, () => Promise<unknown>][] = [
         ['open refund_psbt', () => mint.acceptOpen(w.mint, { ...open, refund_psbt: BAD_LENGTH } as never)],
         ['funding_psbt', () => mint.acceptOpen(w.mint, { ...open, funding_psbt: BAD_LENGTH } as never)],

@@ -25,7 +25,10 @@ import { readMusigInput, verifyPartialSigs } from '../../../src/lib/musig/psbt-k
 import { taprootOutput } from '../../../src/lib/taproot/taproot.ts';
 import { RefusedError, StateConflictError } from '../../../src/lib/errors.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import { applyClosed, closeRequest } from '../../../src/lib/credit/user-close.ts';
+import { openFinish, openRequest } from '../../../src/lib/credit/user-open.ts';
+import { applyRolloverAccept, rolloverRequest, rolloverSign } from '../../../src/lib/credit/user-rollover.ts';
+import { applyReceipt, updateRequest } from '../../../src/lib/credit/user-update.ts';
 import { termsFromJson, type CreditTermsJson } from '../../../src/lib/credit/codec.ts';
 import type { MintContext, MintContractRecord, NextNonceJson, ReceiptJson } from '../../../src/lib/credit/ports.ts';
 import { MintStore } from '../../../src/lib/store/mint-store.ts';
@@ -91,7 +94,7 @@ describe('the tamper kit', () => {
     const rebuilt = buildSpend(stateSpec(A.c, 1000n));
     expect(toHex(rebuilt.toPSBT())).toBe(toHex(honest.toPSBT()));
     const tx = signAsUser(rebuilt, USER, MINT.publicKey, nonce);
-    const viaLibrary = await user.updateRequest(w.user, A.id, 1000n);
+    const viaLibrary = await updateRequest(w.user, A.id, 1000n);
     expect(updateMessage(A.c, 1, 1000n, 1000n, tx)).toEqual(viaLibrary);
     const receipt = await mint.acceptUpdate(w.mint, viaLibrary as never);
     expect(receipt.cumulative_sat).toBe(1000);
@@ -259,9 +262,9 @@ describe('updates: the mint co-signs only a minable next state that pays it exac
   beforeAll(async () => {
     A = await openContract(w);
     B = await openContract(w, { input: 'f1' });
-    state1 = await user.updateRequest(w.user, A.id, 5000n);
+    state1 = await updateRequest(w.user, A.id, 5000n);
     receipt1 = await mint.acceptUpdate(w.mint, state1 as never);
-    await user.applyReceipt(w.user, receipt1 as never);
+    await applyReceipt(w.user, receipt1 as never);
     nonceA = (await userRecord(w, A.id)).mint_nonce!;
     nonceB = (await userRecord(w, B.id)).mint_nonce!;
     expect(nonceA.state).toBe(2);
@@ -490,7 +493,7 @@ describe('nonces: single use across a crash', () => {
       const A = await openContract(w);
       await pay(w, A.id, 5000n);
       const nonce = (await userRecord(w, A.id)).mint_nonce!;
-      const req = await user.updateRequest(w.user, A.id, 1000n);
+      const req = await updateRequest(w.user, A.id, 1000n);
       // The crash: the mint consumed its nonce and signed, then died before its record was written.
       const crashing: MintContext = {
         ...w.mint,
@@ -530,10 +533,10 @@ describe('nonces on a committed mint store (what the CLI runs on)', () => {
     store = await MintStore.open<MintContractRecord>(join(w.dir.path, 'mint-store'), { seal: MINT_SEAL });
     ctx = { ...w.mint, records: store, nonces: store };
     const open = async (input: string) => {
-      const req = await user.openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n, input), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
+      const req = await openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n, input), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
       const accept = await mint.acceptOpen(ctx, req as never);
       await store.commit();
-      await user.openFinish(w.user, accept as never);
+      await openFinish(w.user, accept as never);
       const c = termsFromJson(req.contract as CreditTermsJson, 'regtest');
       w.chain.confirm(c.funding.txid, c.funding.vout, c.capacity, c.script, 3);
       return { c, first: (accept as { next_nonce: NextNonceJson }).next_nonce };
@@ -542,9 +545,9 @@ describe('nonces on a committed mint store (what the CLI runs on)', () => {
     const b = await open('f1');
     A = a.c;
     spent = a.first;
-    const receipt = await mint.acceptUpdate(ctx, (await user.updateRequest(w.user, A.id, 5000n)) as never);
+    const receipt = await mint.acceptUpdate(ctx, (await updateRequest(w.user, A.id, 5000n)) as never);
     await store.commit();
-    await user.applyReceipt(w.user, receipt as never);
+    await applyReceipt(w.user, receipt as never);
     nonceA = (await userRecord(w, A.id)).mint_nonce!;
     nonceB = b.first;
   });
@@ -662,11 +665,11 @@ describe('close and rollover: the mint is paid at least its latest amount; then 
       await pay(v, P.id, 5000n);
       const n = (await userRecord(v, P.id)).mint_nonce!;
       if (kind === 'close') {
-        await user.applyClosed(v.user, (await mint.acceptClose(v.mint, (await user.closeRequest(v.user, P.id, 2)) as never)) as never);
+        await applyClosed(v.user, (await mint.acceptClose(v.mint, (await closeRequest(v.user, P.id, 2)) as never)) as never);
       } else {
-        const req = await user.rolloverRequest(v.user, P.id, { expiryHeight: v.chain.height + 4320, feeRate: 2 });
-        const sign = await user.rolloverSign(v.user, (await mint.proposeRollover(v.mint, req as never)) as never);
-        await user.applyRolloverAccept(v.user, (await mint.acceptRollover(v.mint, sign as never)) as never);
+        const req = await rolloverRequest(v.user, P.id, { expiryHeight: v.chain.height + 4320, feeRate: 2 });
+        const sign = await rolloverSign(v.user, (await mint.proposeRollover(v.mint, req as never)) as never);
+        await applyRolloverAccept(v.user, (await mint.acceptRollover(v.mint, sign as never)) as never);
       }
       expect(await v.mint.nonces.status(fromHex(n.pubnonce))).toBe('consumed');
       const message = new RegExp(`contract ${P.id} is frozen: the mint signed a ${kind} at state 2`);
@@ -681,7 +684,7 @@ describe('close and rollover: the mint is paid at least its latest amount; then 
       await refused(v, () => mint.acceptUpdate(v.mint, later as never), { code: 'E_CONTRACT_FROZEN', exitCode: 4, message });
       // The user's own library will not sign for a settled contract either.
       const status = kind === 'close' ? 'closed' : 'rolled-over';
-      await refused(v, () => user.updateRequest(v.user, P.id, 1000n), { code: 'E_CONTRACT_FROZEN', exitCode: 4, message: new RegExp(`contract ${P.id} is ${status}`) });
+      await refused(v, () => updateRequest(v.user, P.id, 1000n), { code: 'E_CONTRACT_FROZEN', exitCode: 4, message: new RegExp(`contract ${P.id} is ${status}`) });
     } finally {
       v.dir.cleanup();
     }
@@ -698,7 +701,7 @@ describe('user side: the user signs only what it asked for and checks every answ
     let userNonce: Uint8Array;
     afterAll(() => w.dir.cleanup());
     beforeAll(async () => {
-      request = await user.openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
+      request = await openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
       accept = await mint.acceptOpen(w.mint, request as never);
       c = termsFromJson(request.contract as CreditTermsJson, 'regtest');
       userNonce = musigFieldsOf(psbtOf(request.refund_psbt as string), USER.publicKey).pubnonce;
@@ -711,7 +714,7 @@ describe('user side: the user signs only what it asked for and checks every answ
       return { ...accept, refund_psbt: psbtBase64(refund) };
     }
     async function userRefuses(message: unknown, e: Expected) {
-      await refused(w, () => user.openFinish(w.user, message as never), e);
+      await refused(w, () => openFinish(w.user, message as never), e);
       // The user's single-use refund nonce was not spent on it.
       expect(await w.user.nonces.status(userNonce)).toBe('unused');
     }
@@ -743,7 +746,7 @@ describe('user side: the user signs only what it asked for and checks every answ
     });
 
     it('after which the honest accept completes the refund', async () => {
-      const opened = await user.openFinish(w.user, accept as never);
+      const opened = await openFinish(w.user, accept as never);
       const key = musigTaprootOutput(PARTICIPANTS).outputKey;
       const spent = verifyKeyPathSpend((opened.refund as { hex: string }).hex, [{ amount: c.capacity, script: p2trScript(key), txid: c.funding.txid, vout: c.funding.vout }], key);
       expect(spent.lockTime).toBe(c.expiryHeight);
@@ -761,7 +764,7 @@ describe('user side: the user signs only what it asked for and checks every answ
       A = await openContract(w);
       B = await openContract(w, { input: 'f1' });
       await pay(w, A.id, 5000n);
-      req = await user.updateRequest(w.user, A.id, 1000n);
+      req = await updateRequest(w.user, A.id, 1000n);
       receipt = await mint.acceptUpdate(w.mint, req as never);
     });
 
@@ -774,12 +777,12 @@ describe('user side: the user signs only what it asked for and checks every answ
 
     it('a second update while one awaits its receipt: E_PENDING, exit 5 (the same one is resent unchanged)', async () => {
       const snap = snapshot(w.dir.path);
-      expect(await user.updateRequest(w.user, A.id, 1000n)).toEqual(req);
+      expect(await updateRequest(w.user, A.id, 1000n)).toEqual(req);
       expect(snapshot(w.dir.path)).toEqual(snap);
       const e: Expected = { code: 'E_PENDING', exitCode: 5, message: /state 2 \(update\) is still waiting for the mint's answer/ };
-      await refused(w, () => user.updateRequest(w.user, A.id, 2000n), e);
-      await refused(w, () => user.closeRequest(w.user, A.id, 2), e);
-      await refused(w, () => user.rolloverRequest(w.user, A.id, { expiryHeight: 6000, feeRate: 2 }), e);
+      await refused(w, () => updateRequest(w.user, A.id, 2000n), e);
+      await refused(w, () => closeRequest(w.user, A.id, 2), e);
+      await refused(w, () => rolloverRequest(w.user, A.id, { expiryHeight: 6000, feeRate: 2 }), e);
     });
 
     const receiptCases: [string, () => unknown, Expected][] = [
@@ -792,31 +795,31 @@ describe('user side: the user signs only what it asked for and checks every answ
       ['whose next nonce is not for the next state', () => ({ ...receipt, next_nonce: { ...receipt.next_nonce, state: 2 } }), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: /next nonce is for state 2, not 3/ }],
     ];
     it.each(receiptCases)('a receipt %s', async (_name, make, e) => {
-      await refused(w, () => user.applyReceipt(w.user, make() as never), e);
+      await refused(w, () => applyReceipt(w.user, make() as never), e);
     });
 
     it('after which the honest receipt is taken', async () => {
-      const balance = await user.applyReceipt(w.user, receipt as never);
+      const balance = await applyReceipt(w.user, receipt as never);
       expect(balance).toMatchObject({ state: 2, cumulative_sat: 6000 });
     });
 
     it('a closed message for another contract, another tx, or with a bad signature', async () => {
-      const close = await user.closeRequest(w.user, A.id, 2);
+      const close = await closeRequest(w.user, A.id, 2);
       const closed = await mint.acceptClose(w.mint, close as never);
       const latest = (await w.mintBook.get(A.id))!.latest!;
-      await refused(w, () => user.applyClosed(w.user, { ...closed, contract_id: UNKNOWN_ID } as never), { code: 'E_UNKNOWN_CONTRACT', exitCode: 4, message: /no contract abab/ });
-      await refused(w, () => user.applyClosed(w.user, { ...closed, hex: latest.hex } as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: new RegExp(`signed transaction ${latest.txid} is not the one this user signed`) });
+      await refused(w, () => applyClosed(w.user, { ...closed, contract_id: UNKNOWN_ID } as never), { code: 'E_UNKNOWN_CONTRACT', exitCode: 4, message: /no contract abab/ });
+      await refused(w, () => applyClosed(w.user, { ...closed, hex: latest.hex } as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: new RegExp(`signed transaction ${latest.txid} is not the one this user signed`) });
       const sig = Transaction.fromRaw(fromHex(closed.hex as string)).getInput(0).finalScriptWitness![0]!;
       const forged = (closed.hex as string).replace(toHex(sig), toHex(flipLastBit(sig)));
-      await refused(w, () => user.applyClosed(w.user, { ...closed, hex: forged } as never), { code: 'E_BAD_SIGNATURE', exitCode: 4, message: /signature does not verify/ });
-      await user.applyClosed(w.user, closed as never);
+      await refused(w, () => applyClosed(w.user, { ...closed, hex: forged } as never), { code: 'E_BAD_SIGNATURE', exitCode: 4, message: /signature does not verify/ });
+      await applyClosed(w.user, closed as never);
     });
 
     it('a rollover-accept naming another new contract: E_RECEIPT_MISMATCH', async () => {
-      const roll = await user.rolloverRequest(w.user, B.id, { expiryHeight: w.chain.height + 4320, feeRate: 2 });
-      const sign = await user.rolloverSign(w.user, (await mint.proposeRollover(w.mint, roll as never)) as never);
+      const roll = await rolloverRequest(w.user, B.id, { expiryHeight: w.chain.height + 4320, feeRate: 2 });
+      const sign = await rolloverSign(w.user, (await mint.proposeRollover(w.mint, roll as never)) as never);
       const accepted = await mint.acceptRollover(w.mint, sign as never);
-      await refused(w, () => user.applyRolloverAccept(w.user, { ...accepted, new_contract_id: UNKNOWN_ID } as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: new RegExp(`no rollover of contract ${B.id} to ${UNKNOWN_ID} is waiting`) });
+      await refused(w, () => applyRolloverAccept(w.user, { ...accepted, new_contract_id: UNKNOWN_ID } as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: new RegExp(`no rollover of contract ${B.id} to ${UNKNOWN_ID} is waiting`) });
     });
   });
 });
@@ -887,7 +890,7 @@ describe('found by these tests, fixed: what a PSBT claims about the spent output
   it('the user refuses a refund whose witness_utxo the mint changed (it would be invalid on chain)', async () => {
     const w = world();
     try {
-      const request = await user.openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
+      const request = await openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
       const accept = await mint.acceptOpen(w.mint, request as never);
       const c = termsFromJson(request.contract as CreditTermsJson, 'regtest');
       const spec = specOf(buildRefund(c), PARTICIPANTS);
@@ -896,7 +899,7 @@ describe('found by these tests, fixed: what a PSBT claims about the spent output
       mintCosignRefund(refund, MINT, USER.publicKey);
       const tampered = { ...accept, refund_psbt: psbtBase64(refund) };
       const refundHex = async () => (await userRecord(w, c.id)).refund!.hex;
-      await expectRefusedOrShowCost(w, () => user.openFinish(w.user, tampered as never), refundHex, c, 'the user was told to fund: its refund can never be mined');
+      await expectRefusedOrShowCost(w, () => openFinish(w.user, tampered as never), refundHex, c, 'the user was told to fund: its refund can never be mined');
     } finally {
       w.dir.cleanup();
     }
@@ -905,12 +908,12 @@ describe('found by these tests, fixed: what a PSBT claims about the spent output
   it('once closed, the user refuses a credit/closed message for another transaction', async () => {
     const { w, A } = await paidContract();
     try {
-      const closed = await mint.acceptClose(w.mint, (await user.closeRequest(w.user, A.id, 2)) as never);
-      await user.applyClosed(w.user, closed as never);
+      const closed = await mint.acceptClose(w.mint, (await closeRequest(w.user, A.id, 2)) as never);
+      await applyClosed(w.user, closed as never);
       const latest = (await w.mintBook.get(A.id))!.latest!;
       // The mint's latest update state, sold to the user as "the close to broadcast".
       const forged = { ...closed, txid: latest.txid, hex: latest.hex, cumulative_sat: latest.cumulative_sat };
-      await refused(w, () => user.applyClosed(w.user, forged as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: /not the one this user signed/ });
+      await refused(w, () => applyClosed(w.user, forged as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: /not the one this user signed/ });
     } finally {
       w.dir.cleanup();
     }

@@ -32,7 +32,7 @@ import {
 import { PSBT_TX_OPTS, parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
 import { taprootOutput } from '../../../src/lib/taproot/taproot.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import * as user from '../../../src/lib/credit/user-update.ts';
 import { userSignAgainst } from '../../../src/lib/credit/signing.ts';
 import { makeContract, type CreditContract } from '../../../src/lib/credit/terms.ts';
 import { buildClose, buildState } from '../../../src/lib/credit/transactions.ts';

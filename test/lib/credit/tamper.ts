@@ -28,7 +28,8 @@ import { addPubNonce, musigDeterministicSign, readMusigInput, setMusigParticipan
 import { parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
 import { termsFromJson, termsToJson } from '../../../src/lib/credit/codec.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import { openFinish, openRequest } from '../../../src/lib/credit/user-open.ts';
+import { applyReceipt, updateRequest } from '../../../src/lib/credit/user-update.ts';
 import type { NextNonceJson, ReceiptJson, UserContractRecord } from '../../../src/lib/credit/ports.ts';
 import { userSignAgainst } from '../../../src/lib/credit/signing.ts';
 import { makeContract, type CreditContract } from '../../../src/lib/credit/terms.ts';
@@ -217,12 +218,12 @@ export async function openContract(
   w: World,
   o: { capacity?: bigint; feeRate?: number; expiryHeight?: number; confirmations?: number; input?: string } = {},
 ): Promise<Opened> {
-  const request = await user.openRequest(w.user, {
+  const request = await openRequest(w.user, {
     offer: offer(), fundingPsbt: fundingPsbt(o.capacity ?? 100_000n, o.input), expiryHeight: o.expiryHeight ?? w.chain.height + 4320,
     refundAddress: REFUND, changeAddress: CHANGE, feeRate: o.feeRate ?? 2,
   });
   const accept = await mint.acceptOpen(w.mint, request as never);
-  await user.openFinish(w.user, accept as never);
+  await openFinish(w.user, accept as never);
   const c = termsFromJson((request as { contract: never }).contract, 'regtest');
   w.chain.confirm(c.funding.txid, c.funding.vout, c.capacity, c.script, o.confirmations ?? 3);
   return { id: c.id, c, request, accept };
@@ -230,9 +231,9 @@ export async function openContract(
 
 /** One honest payment, receipt applied. */
 export async function pay(w: World, id: string, amount: bigint): Promise<ReceiptJson> {
-  const req = await user.updateRequest(w.user, id, amount);
+  const req = await updateRequest(w.user, id, amount);
   const receipt = await mint.acceptUpdate(w.mint, req as never);
-  await user.applyReceipt(w.user, receipt as never);
+  await applyReceipt(w.user, receipt as never);
   return receipt;
 }
 

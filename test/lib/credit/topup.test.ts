@@ -12,7 +12,7 @@ import { Transaction, p2sh, p2wpkh } from '@scure/btc-signer';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { keyPair } from '../../../src/lib/keys/keys.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import * as user from '../../../src/lib/credit/user-rollover.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { buildRollover, rolloverTxid, topUpFromPsbt } from '../../../src/lib/credit/transactions.ts';
 import { refusal } from '../../setup/refusal.ts';

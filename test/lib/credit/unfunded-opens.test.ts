@@ -7,7 +7,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import * as mint from '../../../src/lib/credit/mint.ts';
-import * as user from '../../../src/lib/credit/user.ts';
+import * as user from '../../../src/lib/credit/user-open.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { UNFUNDED_OPEN_EXPIRY_BLOCKS } from '../../../src/lib/credit/mint.ts';
 import { CHANGE, REFUND, fundingPsbt, offer, world, type TestChain } from './world.ts';

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
 import * as device from '../../../src/lib/device/device.ts';
 import * as gateway from '../../../src/lib/device/gateway.ts';
-import type { GatewayChannel } from '../../../src/lib/device/channel.ts';
+import type { GatewayChannel } from '../../../src/lib/credit/ports.ts';
 import { musigTaprootOutput, publicKeyOf } from '../../independent/keys.ts';
 import { bytesOf, hexOf, psbtUnsignedTx } from '../../independent/tx.ts';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';

@@ -27,7 +27,7 @@ import fc from 'fast-check';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import * as device from '../../../src/lib/device/device.ts';
 import * as gateway from '../../../src/lib/device/gateway.ts';
-import type { DeviceChannel, GatewayChannel } from '../../../src/lib/device/channel.ts';
+import type { DeviceChannel, GatewayChannel } from '../../../src/lib/credit/ports.ts';
 import { issueStateNonce } from '../../../src/lib/credit/signing.ts';
 import { deterministicRandom } from '../../../src/lib/random.ts';
 import { NonceStore } from '../../../src/lib/store/nonce-store.ts';

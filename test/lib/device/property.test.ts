@@ -58,7 +58,7 @@ import { MalformedInputError, OffchainError } from '../../../src/lib/errors.ts';
 import * as device from '../../../src/lib/device/device.ts';
 import * as gateway from '../../../src/lib/device/gateway.ts';
 import { deviceRefund } from '../../../src/lib/device/onchain.ts';
-import type { DeviceChannel, GatewayChannel } from '../../../src/lib/device/channel.ts';
+import type { DeviceChannel, GatewayChannel } from '../../../src/lib/credit/ports.ts';
 import { DEVICE_SCHEMAS } from '../../../src/lib/device/schemas.ts';
 import { decodeMessage } from '../../../src/lib/message.ts';
 import { detectFormat } from '../../../src/lib/cli/input.ts';

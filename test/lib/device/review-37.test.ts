@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as device from '../../../src/lib/device/device.ts';
-import type { DeviceChannel } from '../../../src/lib/device/channel.ts';
+import type { DeviceChannel } from '../../../src/lib/credit/ports.ts';
 import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, refusedWith } from './world.ts';
 
 const DAY = 86_400;

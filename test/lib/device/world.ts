@@ -15,7 +15,7 @@ import { deterministicRandom } from '../../../src/lib/random.ts';
 import { RefusedError } from '../../../src/lib/errors.ts';
 import * as device from '../../../src/lib/device/device.ts';
 import * as gateway from '../../../src/lib/device/gateway.ts';
-import type { DeviceChannel, GatewayChannel } from '../../../src/lib/device/channel.ts';
+import type { DeviceChannel, GatewayChannel } from '../../../src/lib/credit/ports.ts';
 import type { GatewayContext } from '../../../src/lib/device/gateway.ts';
 import type { DevicePolicy } from '../../../src/lib/device/policy.ts';
 import { MINT, USER, world } from '../credit/world.ts';

@@ -45,7 +45,7 @@ back and this keeps the token. If it never did, nothing comes back (E_ECASH_UNPA
     }
     const { network, value } = await this.readMessage('the mint\'s credit/restore (or --start)');
     const { decodeMessage } = await import('../../../lib/message.ts');
-    const { RestoreSchema } = await import('../../../lib/credit/schemas.ts');
+    const { RestoreSchema } = await import('../../../lib/credit/schemas-ecash.ts');
     const answer = decodeMessage(RestoreSchema, value);
     const { ctx, book } = await this.userSession(network);
     const sink = this.tokenSink();

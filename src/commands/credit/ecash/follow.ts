@@ -39,7 +39,8 @@ export default class CreditEcashFollow extends CreditCommand<typeof CreditEcashF
     if (this.flags['ecash-path'] !== undefined) throw new UsageError('E_USAGE', 'follow derives at the stored keysets\' path: drop --ecash-path');
     const seed = (await this.ecashSeed(true))!;
     const live = (await this.ecashLive())!;
-    const { ECASH_KEYSETS_DOC, followKeysets } = await import('../../../lib/credit/ecash-keysets.ts');
+    const { ECASH_KEYSETS_DOC } = await import('../../../lib/credit/ecash-keysets.ts');
+    const { followKeysets } = await import('../../../lib/credit/ecash-reproduce.ts');
     const { ecashOffer } = await import('../../../lib/credit/ecash.ts');
     return {
       message: await this.withMintStore(network, async (ctx, store) => {

@@ -5,7 +5,7 @@
  * Only operator commands read them; no signing step ever talks to the ecash mint.
  */
 import { MalformedInputError, OffchainError, UsageError } from '../../../lib/errors.ts';
-import type { LiveMint } from '../../../lib/credit/ecash-keysets.ts';
+import type { LiveMint } from '../../../lib/credit/ecash-answers.ts';
 
 const TIMEOUT_MS = 10_000;
 
@@ -34,7 +34,7 @@ export async function readEcashLive(
   keys: string | undefined,
   readDocument: (path: string, flag: string) => Promise<unknown>,
 ): Promise<LiveMint | undefined> {
-  const { readKeysAnswer, readKeysetsAnswer } = await import('../../../lib/credit/ecash-keysets.ts');
+  const { readKeysAnswer, readKeysetsAnswer } = await import('../../../lib/credit/ecash-answers.ts');
   if (keysets === undefined) {
     if (keys !== undefined) throw new UsageError('E_USAGE', '--ecash-keys goes with --ecash-keysets FILE (the mint\'s /v1/keysets answer)');
     return undefined;

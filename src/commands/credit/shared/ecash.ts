@@ -41,7 +41,8 @@ export async function ecashSeed(f: EcashFlags, required: boolean): Promise<strin
  * its offer's keyset at --ecash-path.
  */
 export async function ecashSigner(f: EcashFlags, store: MintStorePort<MintContractRecord>, offer: NonNullable<MintPolicy['ecash']>, seed: string) {
-  const { ECASH_KEYSETS_DOC, EcashSigner, legacyKeysetsDoc } = await import('../../../lib/credit/ecash-keysets.ts');
+  const { ECASH_KEYSETS_DOC, legacyKeysetsDoc } = await import('../../../lib/credit/ecash-keysets.ts');
+  const { EcashSigner } = await import('../../../lib/credit/ecash-signer.ts');
   const path = f['ecash-path'];
   const stored = await store.readDoc<import('../../../lib/credit/ecash-keysets.ts').EcashKeysetsDoc>(ECASH_KEYSETS_DOC);
   const activePath = stored?.keysets.find((k) => k.id === stored.active)?.path;
@@ -80,7 +81,7 @@ export async function ecashKeyset(f: EcashFlags, required: boolean, readDocument
     if (live || Object.keys(named).length) throw new UsageError('E_NO_ECASH_SEED', 'the ecash settings need the ecash mint\'s seed: pass it with --ecash-seed-env NAME or --ecash-seed-file FILE');
     return undefined;
   }
-  const { publishedKeysets, settleKeyset } = await import('../../../lib/credit/ecash-keysets.ts');
+  const { publishedKeysets, settleKeyset } = await import('../../../lib/credit/ecash-reproduce.ts');
   const { deriveMintKeyset } = await import('../../../lib/ecash/nut01.ts');
   let keyset = settleKeyset(seed, named, live);
   // With the mint's answers: its newest active keyset at a higher index (a restart with the next index) is the one issued under.

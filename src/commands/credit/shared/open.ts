@@ -1,6 +1,6 @@
 /**
  * The opening's steps, run by `credit open` (docs/credit.md): each reads one message and
- * prints the next; the protocol is src/lib/credit/mint.ts and user.ts, this is who reads
+ * prints the next; the protocol is src/lib/credit/mint.ts and user-open.ts, this is who reads
  * what, opens which state and writes it.
  *
  *   role  message in                  checks                          written                        message out
@@ -42,7 +42,7 @@ export abstract class OpenSteps<T extends typeof Command> extends CreditCommand<
       const { acceptOpen } = await import('../../../lib/credit/mint.ts');
       return { message: await this.withMint(network, (ctx) => acceptOpen(ctx, req)) };
     }
-    const user = await import('../../../lib/credit/user.ts');
+    const user = await import('../../../lib/credit/user-open.ts');
     if (doc.format === 'psbt') {
       if (!f.offer) throw new UsageError('E_USAGE', 'with a funding PSBT on input, pass the mint\'s offer with --offer FILE');
       const offerDoc = await this.readFileDocument(f.offer, '--offer');
@@ -100,7 +100,8 @@ export abstract class OpenSteps<T extends typeof Command> extends CreditCommand<
     }
     const ecash = await this.ecashKeyset(f['mint-url'] !== undefined);
     if (ecash && f['mint-url'] === undefined) throw new UsageError('E_USAGE', 'an ecash seed names the keyset; --mint-url names the Cashu mint that redeems it: give both');
-    const { ECASH_KEYSETS_DOC, publishedKeysets } = await import('../../../lib/credit/ecash-keysets.ts');
+    const { ECASH_KEYSETS_DOC } = await import('../../../lib/credit/ecash-keysets.ts');
+    const { publishedKeysets } = await import('../../../lib/credit/ecash-reproduce.ts');
     // Checked against the running mint when its answers are given: a keyset it would not redeem is refused here, before any token.
     const issuing = ecash ? await onStore(async (s) => publishedKeysets(ecash.seed, ecash.keyset, await s.readDoc(ECASH_KEYSETS_DOC), ecash.live)) : undefined;
     const offer = makeOffer(network, mint.publicKey, {

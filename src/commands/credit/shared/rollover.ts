@@ -1,7 +1,7 @@
 /**
  * The rollover's steps, run by `credit rollover` (two round trips: the user holds the next
  * contract's verified refund before it signs anything that moves its funds). The protocol is
- * src/lib/credit/mint.ts and user.ts; this is who reads what and which record it writes.
+ * src/lib/credit/mint.ts and user-rollover.ts; this is who reads what and which record it writes.
  *
  *   role  message in                 step                written                          message out
  *   user  (--expiry, --top-up PSBT)  rolloverRequest     the contract's pending rollover  credit/rollover-request
@@ -24,7 +24,7 @@ export abstract class RolloverSteps<T extends typeof Command> extends CreditComm
     const f = this.flags as unknown as RolloverFlags;
     const { decodeMessage } = await import('../../../lib/message.ts');
     const schemas = await import('../../../lib/credit/schemas.ts');
-    const user = await import('../../../lib/credit/user.ts');
+    const user = await import('../../../lib/credit/user-rollover.ts');
     if (f.role === 'user' && f.expiry !== undefined) {
       const network = this.network();
       const { ctx, book } = await this.userSession(network);

@@ -1,0 +1,28 @@
+/**
+ * The fields the credit contract's messages share (schemas.ts and its families):
+ * keys, contract id, heights, fee rates, state numbers, the mint's next nonce, and the
+ * NUT-00/01/02 pieces of the ecash ones. Field builders only: no message here.
+ */
+import { Type } from '@sinclair/typebox';
+import { Hex } from '../message.ts';
+
+export const Pubkey = (who: string) => Hex(`${who}'s 33-byte compressed public key`, 33);
+export const ContractId = Hex('contract id: SHA-256 over every term (docs/credit.md)', 32);
+export const Address = (what: string) => Type.String({ minLength: 14, maxLength: 90, description: what });
+export const FeeRate = (what: string) => Type.Number({ minimum: 0.1, maximum: 100_000, description: `${what}, sat/vB` });
+export const Height = (what: string) => Type.Integer({ minimum: 1, maximum: 499_999_999, description: what });
+export const StateNumber = Type.Integer({ minimum: 1, description: 'state number: 1 for the first payment, +1 for each next step' });
+export const NextNonce = Type.Object(
+  { state: StateNumber, pubnonce: Hex('the mint\'s BIP-327 public nonce for that state, bound to this contract and state number', 66) },
+  { additionalProperties: false, description: 'the mint nonce the user signs the next state against (BIP-327 DeterministicSign)' },
+);
+
+export const KEYSET_ID = '00[0-9a-f]{14}|01[0-9a-f]{64}';
+export const KeysetId = Type.String({ pattern: `^(${KEYSET_ID})$`, description: 'NUT-02 keyset id: version 01 (33 bytes, Nutshell 0.20), or 00 (8 bytes, a keyset made by Nutshell ≤ 0.19)' });
+/** A keyset id as a token carries it: full, or in a V4 token the short form of a version-01 id, its first 8 bytes (NUT-00). */
+export const TokenKeysetId = (description: string) => Type.String({ pattern: `^(${KEYSET_ID}|01[0-9a-f]{14})$`, description });
+export const InputFeePpk = Type.Integer({ minimum: 0, maximum: 2 ** 32, description: 'NUT-02 input_fee_ppk: what the ecash mint charges to spend one proof of the keyset, in parts per thousand of its unit' });
+export const FinalExpiry = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'NUT-02 final_expiry: unix seconds after which the ecash mint may drop the keyset; null (or 0) for none' });
+export const EcashAmount = Type.Integer({ minimum: 1, maximum: 2 ** 52, description: 'a power of two, in the keyset\'s unit (sat)' });
+export const PointHex = (what: string) => Hex(`${what}: a compressed secp256k1 point`, 33);
+export const KeysByAmount = Type.Record(Type.String({ pattern: '^[1-9][0-9]{0,19}$' }), PointHex('the key for this amount'), { description: 'NUT-01 keys: amount (decimal string) → public key' });
