@@ -71,7 +71,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError, StateConflictError, UsageError } from '../errors.ts';
-import { MIGRATION_KEY, MINT_DB_FILE, migratedError, type MigrationMark } from './mint-store.ts';
+import { MIGRATION_KEY, MINT_DB_FILE, migratedError, type MigrationMark } from './mint-database.ts';
 import type pg from 'pg';
 import { pgConfig } from './pg/client.ts';
 import { hasPlainState, type StateSeal } from './state-seal.ts';

@@ -29,7 +29,7 @@
 import type pg from 'pg';
 import { OffchainError, StateConflictError, UsageError } from '../../errors.ts';
 import { reconnectWindowMs } from '../outages.ts';
-import { StoreWriteError } from '../mint-store.ts';
+import { StoreWriteError } from '../mint-database.ts';
 import type { PgTarget } from './connect.ts';
 import type { HostEpoch, RetiredEpoch } from './host-epoch.ts';
 import { NonceLedger } from '../nonce-ledger.ts';
