@@ -24,7 +24,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { NETWORKS } from '../network.ts';
-import { redactUrl } from '../store/pg/connect.ts';
+import { redactUrl } from '../store/pg/url.ts';
 
 export const CONFIG_ENV = 'OFFCHAIN_CONFIG';
 

@@ -31,7 +31,7 @@
  *   touches the source to its end; a second migration into the same database meanwhile —
  *   of this source or another — is refused (E_STORE_MIGRATING, exit 5) with nothing changed.
  * - Phase 1's check and claim run in one PostgreSQL transaction holding the lock every mint
- *   process takes to open the store (pg/mint-store.ts OPEN_LOCK), and that transaction
+ *   process takes to open the store (pg/mint-open.ts OPEN_LOCK), and that transaction
  *   commits only after the source's mark did. A mint process that starts while the claim
  *   is there is refused (E_STORE_MIGRATING) and writes nothing; one that opened the empty
  *   database before (it created the schema and its epoch row, which are no content) has no
@@ -71,12 +71,13 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError, StateConflictError, UsageError } from '../errors.ts';
-import { MIGRATION_KEY, MINT_DB_FILE, migratedError, type MigrationMark } from './mint-store.ts';
+import { MIGRATION_KEY, MINT_DB_FILE, migratedError, type MigrationMark } from './mint-database.ts';
 import type pg from 'pg';
 import { pgConfig } from './pg/client.ts';
 import { hasPlainState, type StateSeal } from './state-seal.ts';
 import type { PgTarget } from './pg/connect.ts';
-import { MIGRATION_CLAIM_KEY, OPEN_LOCK, prepareSchema, storeConnectError, type MigrationClaim } from './pg/mint-store.ts';
+import { storeConnectError } from './pg/mint-connection.ts';
+import { MIGRATION_CLAIM_KEY, OPEN_LOCK, prepareSchema, type MigrationClaim } from './pg/mint-open.ts';
 
 export interface MigrationReport {
   from: string;

@@ -50,36 +50,16 @@
  */
 import { createHash } from 'node:crypto';
 import { accessSync, chmodSync, constants, mkdirSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import type BetterSqlite3 from 'better-sqlite3';
 import { toHex } from '../bytes.ts';
 import type { FundingBinding, SignedBlindedMessage } from '../credit/ports.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../errors.ts';
-import { ensureDir, shredFile, stateAccessError } from './atomic.ts';
+import { ensureDir, stateAccessError } from './atomic.ts';
+import { LEDGER_DIR, migratedError, MIGRATION_KEY, MINT_DB_FILE, MintDatabase, SCHEMA, sqlite, STATES_SEALED_KEY, type MigrationMark } from './mint-database.ts';
+import { importLegacy } from './mint-store-legacy.ts';
 import type { MintStorePort } from './mint-store-port.ts';
 import { NonceLedger } from './nonce-ledger.ts';
 import { sealStoredRecords, storedRecord, storedText, type StateSeal } from './state-seal.ts';
-
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS contracts (contract_id TEXT PRIMARY KEY, record TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS funding (outpoint TEXT PRIMARY KEY, contract_id TEXT NOT NULL, kind TEXT NOT NULL, from_contract_id TEXT);
-  CREATE INDEX IF NOT EXISTS unfunded_opens ON contracts (json_extract(record, '$.opened_at_height'))
-    WHERE json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL AND json_extract(record, '$.funding_seen') IS NULL;
-  CREATE TABLE IF NOT EXISTS nonces (id TEXT PRIMARY KEY, context TEXT, pubnonce TEXT, secnonce TEXT, consumed INTEGER NOT NULL DEFAULT 0);
-  CREATE TABLE IF NOT EXISTS blind_signatures (B_ TEXT PRIMARY KEY, contract_id TEXT NOT NULL, state INTEGER NOT NULL, keyset_id TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0), C_ TEXT);
-`;
-
-export const MINT_DB_FILE = 'mint.sqlite';
-
-/** Where the processes on a mint directory keep their nonce ledger (nonce-ledger.ts). */
-export const LEDGER_DIR = 'nonce-ledger';
-
-/** The meta key set once every stored record's states are sealed (state-seal.ts). */
-const STATES_SEALED_KEY = 'states_sealed';
 
 export interface MintStoreOptions {
   /** Seals and opens the records' fully signed states: the mint's commands pass it. */
@@ -88,79 +68,13 @@ export interface MintStoreOptions {
   alarm?: (message: string, refused: boolean) => void;
 }
 
-/**
- * The meta key a migration to PostgreSQL (store/migrate.ts) leaves in the source: while it
- * is there the store refuses every use — opening it, and the next transaction of a process
- * that had it open — so a migrated mint is never served from two places.
- */
-export const MIGRATION_KEY = 'migration';
-export type MigrationMark = { state: 'migrating' | 'migrated'; to: string; id: string; at: string };
-
-/** E_STORE_MIGRATED (exit 5): this SQLite store was (or is being) moved to PostgreSQL. */
-export function migratedError(dir: string, mark: MigrationMark): StateConflictError {
-  return mark.state === 'migrated'
-    ? new StateConflictError('E_STORE_MIGRATED', `the mint's state in ${dir} was migrated to ${mark.to} at ${mark.at}: serve it with --store ${mark.to} (this copy refuses every use)`)
-    : new StateConflictError('E_STORE_MIGRATED', `a migration of the mint's state in ${dir} to ${mark.to} started at ${mark.at} and did not finish: run "credit store migrate --to ${mark.to}" again to finish it (this copy refuses every use)`);
-}
-
 function nonceKey(pubnonce: Uint8Array | string): string {
   const hex = typeof pubnonce === 'string' ? pubnonce : toHex(pubnonce);
   return createHash('sha256').update(hex).digest('hex').slice(0, 32);
 }
 
-/** The store failed to write: nothing of the batch may be released. Exit 1. */
-export class StoreWriteError extends OffchainError {
-  constructor(message: string) {
-    super('E_STATE_WRITE', message, 1);
-  }
-}
-
-let Database: typeof BetterSqlite3 | undefined;
-function sqlite(): typeof BetterSqlite3 {
-  // Loaded on first use: a native module, needed only by commands that keep mint state.
-  Database ??= createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
-  return Database;
-}
-
-export class MintStore<R extends { contract_id: string }> implements MintStorePort<R> {
-  readonly dir: string;
-  private readonly db: BetterSqlite3.Database;
-  private inTransaction = false;
-  private savepoints = 0;
-  private failed: Error | undefined;
-  private readonly q;
-  /** The nonces the processes on this directory may still open (nonce-ledger.ts). */
-  private ledger!: NonceLedger;
-  /** A nonce issued, taken or burned in the open transaction: the ledger settles before COMMIT. */
-  private nonceTouched = false;
+export class MintStore<R extends { contract_id: string }> extends MintDatabase implements MintStorePort<R> {
   private stateSeal: StateSeal | undefined;
-
-  private constructor(dir: string, db: BetterSqlite3.Database) {
-    this.dir = dir;
-    this.db = db;
-    this.q = {
-      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      putMeta: db.prepare<[string, string]>('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
-      getContract: db.prepare<[string], { record: string }>('SELECT record FROM contracts WHERE contract_id = ?'),
-      putContract: db.prepare<[string, string]>('INSERT OR REPLACE INTO contracts (contract_id, record) VALUES (?, ?)'),
-      listContracts: db.prepare<[], { record: string }>('SELECT record FROM contracts ORDER BY contract_id'),
-      removeContract: db.prepare<[string]>('DELETE FROM contracts WHERE contract_id = ?'),
-      unfundedOpens: db.prepare<[number, number], { record: string }>(
-        `SELECT record FROM contracts WHERE json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL
-         AND json_extract(record, '$.funding_seen') IS NULL AND json_extract(record, '$.opened_at_height') < ?
-         ORDER BY json_extract(record, '$.opened_at_height') LIMIT ?`,
-      ),
-      getFunding: db.prepare<[string], { contract_id: string; kind: string; from_contract_id: string | null }>('SELECT contract_id, kind, from_contract_id FROM funding WHERE outpoint = ?'),
-      putFunding: db.prepare<[string, string, string, string | null]>('INSERT OR REPLACE INTO funding (outpoint, contract_id, kind, from_contract_id) VALUES (?, ?, ?, ?)'),
-      getNonce: db.prepare<[string], { context: string | null; secnonce: string | null; consumed: number }>('SELECT context, secnonce, consumed FROM nonces WHERE id = ?'),
-      issueNonce: db.prepare<[string, string, string, string]>('INSERT INTO nonces (id, context, pubnonce, secnonce) VALUES (?, ?, ?, ?)'),
-      takeNonce: db.prepare<[string]>('UPDATE nonces SET consumed = 1, secnonce = NULL, context = NULL, pubnonce = NULL WHERE id = ?'),
-      getBlindSig: db.prepare<[string], { contract_id: string; state: number }>('SELECT contract_id, state FROM blind_signatures WHERE B_ = ?'),
-      // No OR REPLACE / OR IGNORE: a second row for a B_ is a constraint violation.
-      putBlindSig: db.prepare<[string, string, number, string, number, string]>('INSERT INTO blind_signatures (B_, contract_id, state, keyset_id, amount, C_) VALUES (?, ?, ?, ?, ?, ?)'),
-      issuance: db.prepare<[], { keyset_id: string; issued_sat: number; signatures: number }>('SELECT keyset_id, SUM(amount) AS issued_sat, COUNT(*) AS signatures FROM blind_signatures GROUP BY keyset_id ORDER BY keyset_id'),
-    };
-  }
 
   /** Open (creating or importing as needed). The caller must hold the directory lock. */
   static async open<R extends { contract_id: string }>(dir: string, opts: MintStoreOptions = {}): Promise<MintStore<R>> {
@@ -175,7 +89,7 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
     const store = MintStore.openDatabase<R>(abs);
     store.attach(opts);
     try {
-      await store.importLegacy();
+      await importLegacy<R>({ dir: store.dir, db: store.db, q: store.q, begin: () => store.begin(), commit: () => store.commit() });
       await store.prepare(opts);
     } catch (e) {
       store.abandon();
@@ -242,97 +156,6 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       if (e instanceof OffchainError) throw e;
       throw new MalformedInputError('E_STATE_CORRUPT', `the mint database ${path} cannot be opened: ${(e as Error).message}`);
     }
-  }
-
-  // ——— transactions ———
-
-  get broken(): Error | undefined {
-    return this.failed;
-  }
-
-  private usable(): void {
-    if (this.failed) throw new StoreWriteError(`the mint's state could not be written earlier (${this.failed.message}); restart the mint`);
-  }
-
-  private begin(): void {
-    this.usable();
-    if (!this.inTransaction) {
-      this.db.exec('BEGIN IMMEDIATE');
-      // A migration that committed while this process had the store open: stop here.
-      const mark = this.q.getMeta.get(MIGRATION_KEY);
-      if (mark) {
-        this.db.exec('ROLLBACK');
-        this.failed = migratedError(this.dir, JSON.parse(mark.value) as MigrationMark);
-        throw this.failed;
-      }
-      this.inTransaction = true;
-    }
-  }
-
-  /**
-   * Run one protocol step atomically inside the batch: if it throws, everything it
-   * wrote is undone (the batch's earlier steps stay).
-   */
-  async step<T>(fn: () => Promise<T>): Promise<T> {
-    this.begin();
-    const name = `step${++this.savepoints}`;
-    this.db.exec(`SAVEPOINT ${name}`);
-    const mark = this.ledger.mark();
-    try {
-      const result = await fn();
-      this.db.exec(`RELEASE ${name}`);
-      return result;
-    } catch (e) {
-      this.db.exec(`ROLLBACK TO ${name}`);
-      this.db.exec(`RELEASE ${name}`);
-      // Nothing of the step left the process: the nonces it claimed stay openable.
-      this.ledger.discard(mark);
-      throw e;
-    } finally {
-      this.savepoints--;
-    }
-  }
-
-  /** A transaction is open: something may be written but not yet committed. */
-  get dirty(): boolean {
-    return this.inTransaction && this.db.inTransaction;
-  }
-
-  /** Make everything written durable: one COMMIT, one WAL fsync (group commit). */
-  async commit(): Promise<void> {
-    this.usable();
-    if (!this.inTransaction) return;
-    try {
-      // The ledger first (nonce-ledger.ts): final before COMMIT, so before anything leaves.
-      if (this.nonceTouched) await this.ledger.settle();
-      this.db.exec('COMMIT');
-      if (this.nonceTouched) await this.ledger.committed();
-    } catch (e) {
-      this.failed = e as Error;
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      if (e instanceof OffchainError) throw e;
-      throw new StoreWriteError(`could not make the mint's state durable (${(e as Error).message}): nothing of this batch was released`);
-    } finally {
-      this.inTransaction = this.db.inTransaction;
-      this.nonceTouched = false;
-    }
-  }
-
-  /** Commit, checkpoint the WAL into the database and truncate it, close. */
-  async close(): Promise<void> {
-    try {
-      await this.commit();
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
-    } finally {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      this.db.close();
-    }
-  }
-
-  /** Close without committing: what a crash leaves (for tests and failed commands). */
-  abandon(): void {
-    if (this.db.open) this.db.close();
-    this.ledger?.discard();
   }
 
   // ——— records (RecordPort) ———
@@ -495,68 +318,5 @@ export class MintStore<R extends { contract_id: string }> implements MintStorePo
       for (const row of this.db.prepare(`SELECT * FROM ${table} ORDER BY 1`).all()) h.update(`${table}:${JSON.stringify(row)}\n`);
     }
     return h.digest('hex');
-  }
-
-  // ——— the store before SQLite ———
-
-  /** Import snapshot.json + journal-N.jsonl (a torn last line never committed), then shred them. */
-  private async importLegacy(): Promise<void> {
-    const legacy = async () => (await readdir(this.dir)).filter((f) => f === 'snapshot.json' || /^journal-\d+\.jsonl$/.test(f));
-    let files = await legacy();
-    if (files.length === 0) return;
-    // One importer at a time (BEGIN IMMEDIATE), and only once: a process that finds the
-    // files still there after another imported them only shreds them.
-    this.begin();
-    files = await legacy();
-    if (this.q.getMeta.get('legacy_imported')) {
-      await this.commit();
-      for (const f of files) await shredFile(join(this.dir, f));
-      return;
-    }
-    type Legacy = { generation: number; counter: number; records: Record<string, R>; nonces: Record<string, { context: string; pubnonce: string; secnonce: string }>; consumed: string[]; docs: Record<string, unknown> };
-    const text = await readFile(join(this.dir, 'snapshot.json'), 'utf8').catch(() => undefined);
-    const snap: Legacy = text ? (JSON.parse(text) as Legacy) : { generation: 0, counter: 0, records: {}, nonces: {}, consumed: [], docs: {} };
-    const consumed = new Set(snap.consumed);
-    const journal = await readFile(join(this.dir, `journal-${snap.generation}.jsonl`), 'utf8').catch(() => '');
-    const lines = journal.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      if (!lines[i]) continue;
-      let batch: { op: string; record?: R; id?: string; context?: string; pubnonce?: string; secnonce?: string; counter?: number }[];
-      try {
-        batch = JSON.parse(lines[i]!);
-      } catch {
-        if (i >= lines.length - 2) break;
-        throw new MalformedInputError('E_STATE_CORRUPT', `journal line ${i + 1} in ${this.dir} is damaged`);
-      }
-      for (const op of batch) {
-        if (op.op === 'put') snap.records[op.record!.contract_id] = op.record!;
-        if (op.op === 'issue' && !consumed.has(op.id!)) snap.nonces[op.id!] = { context: op.context!, pubnonce: op.pubnonce!, secnonce: op.secnonce! };
-        if (op.op === 'issue') snap.counter = Math.max(snap.counter, op.counter!);
-        if (op.op === 'take') {
-          delete snap.nonces[op.id!];
-          consumed.add(op.id!);
-        }
-      }
-    }
-    this.q.putMeta.run('legacy_imported', '1');
-    // Its states come in the clear: sealed by the first open with the mint's key (`prepare`).
-    this.db.prepare('DELETE FROM meta WHERE key = ?').run(STATES_SEALED_KEY);
-    this.q.putMeta.run('counter', String(snap.counter));
-    for (const [name, value] of Object.entries(snap.docs)) this.q.putMeta.run(`doc:${name}`, JSON.stringify(value));
-    for (const r of Object.values(snap.records)) {
-      this.q.putContract.run(r.contract_id, JSON.stringify(r));
-      // The funding index did not exist then: build it from the records (first come, first bound).
-      const rec = r as unknown as { contract?: { funding?: { txid: string; vout: number } }; proposed_rollover?: { new_contract_id: string; new_contract: { funding: { txid: string; vout: number } } } };
-      const bind = (f: { txid: string; vout: number }, binding: FundingBinding) => {
-        if (!this.q.getFunding.get(`${f.txid}:${f.vout}`)) this.q.putFunding.run(`${f.txid}:${f.vout}`, binding.contract_id, binding.kind, binding.from_contract_id ?? null);
-      };
-      if (rec.contract?.funding) bind(rec.contract.funding, { contract_id: r.contract_id, kind: 'open' });
-      const p = rec.proposed_rollover;
-      if (p) bind(p.new_contract.funding, { contract_id: p.new_contract_id, kind: 'rollover', from_contract_id: r.contract_id });
-    }
-    for (const [id, n] of Object.entries(snap.nonces)) this.q.issueNonce.run(id, n.context, n.pubnonce, n.secnonce);
-    for (const id of consumed) this.db.prepare('INSERT OR REPLACE INTO nonces (id, consumed) VALUES (?, 1)').run(id);
-    await this.commit();
-    for (const f of files) await shredFile(join(this.dir, f));
   }
 }

@@ -5,7 +5,8 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { redactUrl, resolvePgTarget } from '../../../src/lib/store/pg/connect.ts';
+import { resolvePgTarget } from '../../../src/lib/store/pg/connect.ts';
+import { redactUrl } from '../../../src/lib/store/pg/url.ts';
 import { readSecretText } from '../../../src/lib/cli/secret-file.ts';
 import { tempDir } from '../../helpers.ts';
 

@@ -6,7 +6,8 @@
  * parameter we do not act on must not be silently dropped (R6: `?ssl=true` meant TLS).
  */
 import { describe, expect, it } from 'vitest';
-import { redactUrl, resolvePgTarget } from '../../../src/lib/store/pg/connect.ts';
+import { resolvePgTarget } from '../../../src/lib/store/pg/connect.ts';
+import { redactUrl } from '../../../src/lib/store/pg/url.ts';
 
 /** The code, exit and message of what `f` throws, or 'no error' and the URL it resolved. */
 function outcome(f: () => { url: string } | undefined): { code: string; text: string } {

@@ -2,19 +2,9 @@
  * The statechain operator's store on PostgreSQL (issue 29; the port is ../operator-store.ts).
  * Any number of operator processes, on any number of machines, serve one operator.
  *
- * Tables (one per concern, prefix statechain_operator_):
- *   coins      one row per coin: its record as JSON text (statement, finished transfers,
- *              last answer — no secret), its status and a version that rises by one per step
- *   shares     one row per coin: s and x₁, sealed (ChaCha20-Poly1305 under a key derived from
- *              the operator's own key, which is not in the database)
- *   nonces     every owner nonce the coin was signed against          PK (coin, nonce tag)
- *   backups    every backup the operator signed                        PK (coin, n), UNIQUE (coin, locktime)
- *   transfers  every transfer begun: pending, done or replaced         PK (coin, transfer id), UNIQUE (coin, backup n),
- *                                                                      one 'pending' per coin (partial unique index)
- *   withdrawals the one cooperative spend of a coin                    PK (coin)
- * and a trigger: a withdrawn coin's row never changes again, and each update raises the
- * version by exactly one. These hold whatever a process's code does; the code checks the
- * same rules first, so a refusal carries the protocol's own code.
+ * Tables: pg/operator-schema.ts (one per concern, and the constraints and trigger that hold
+ * the single-use rules whatever a process's code does; the code checks the same rules first,
+ * so a refusal carries the protocol's own code). Sealing: pg/operator-seal.ts.
  *
  * A step is one transaction: BEGIN; SELECT the coin's rows FOR UPDATE (every other step on
  * this coin waits here — steps on other coins do not); run the protocol step; write the
@@ -45,94 +35,19 @@
  * never saw the newer version (a new machine, a lost --state-dir) cannot tell; that risk,
  * and what an operator does after a restore, is written down in docs/deployment.md.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { concatBytes, fromHex, toHex, utf8 } from '../../bytes.ts';
+import { fromHex, toHex } from '../../bytes.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../../errors.ts';
 import type { OperatorRecord } from '../../statechain/operator.ts';
 import type { Network } from '../../network.ts';
 import { coinExists, unknownCoin, type OperatorStep, type OperatorStore } from '../operator-store.ts';
 import { connectPg, storeError } from './client.ts';
-import { foreignOwnerError, ownership } from './owners.ts';
 import type { PgTarget } from './connect.ts';
+import { CONSTRAINT_CODES, ensureSchema } from './operator-schema.ts';
+import { fingerprint, sealShare, shareSealKey, stored, unsealShare, type Stored } from './operator-seal.ts';
 import type { VersionWitness } from './witness.ts';
 
-export const OPERATOR_TABLES = ['coins', 'shares', 'nonces', 'backups', 'transfers', 'withdrawals'].map((t) => `statechain_operator_${t}`);
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS statechain_operator_coins (
-  coin_id text PRIMARY KEY CHECK (coin_id ~ '^[0-9a-f]{32}$'),
-  network text NOT NULL,
-  status text NOT NULL CHECK (status IN ('deposit', 'active', 'transferring', 'withdrawn')),
-  version bigint NOT NULL CHECK (version >= 1),
-  record text NOT NULL,
-  updated_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS statechain_operator_shares (
-  coin_id text PRIMARY KEY REFERENCES statechain_operator_coins (coin_id),
-  sealed bytea NOT NULL CHECK (length(sealed) > 28)
-);
-CREATE TABLE IF NOT EXISTS statechain_operator_nonces (
-  coin_id text NOT NULL REFERENCES statechain_operator_coins (coin_id),
-  ordinal integer NOT NULL CHECK (ordinal >= 0),
-  nonce_tag text NOT NULL CHECK (nonce_tag ~ '^[0-9a-f]{32}$'),
-  CONSTRAINT statechain_operator_nonce_once PRIMARY KEY (coin_id, nonce_tag),
-  CONSTRAINT statechain_operator_nonce_order UNIQUE (coin_id, ordinal)
-);
-CREATE TABLE IF NOT EXISTS statechain_operator_backups (
-  coin_id text NOT NULL REFERENCES statechain_operator_coins (coin_id),
-  n integer NOT NULL CHECK (n >= 1),
-  txid text NOT NULL CHECK (txid ~ '^[0-9a-f]{64}$'),
-  locktime bigint NOT NULL,
-  CONSTRAINT statechain_operator_backup_once PRIMARY KEY (coin_id, n),
-  CONSTRAINT statechain_operator_locktime_once UNIQUE (coin_id, locktime)
-);
-CREATE TABLE IF NOT EXISTS statechain_operator_transfers (
-  coin_id text NOT NULL,
-  transfer_id text NOT NULL,
-  backup_n integer NOT NULL,
-  state text NOT NULL CHECK (state IN ('pending', 'done', 'replaced')),
-  CONSTRAINT statechain_operator_transfer_once PRIMARY KEY (coin_id, transfer_id),
-  UNIQUE (coin_id, backup_n),
-  FOREIGN KEY (coin_id, backup_n) REFERENCES statechain_operator_backups (coin_id, n)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS statechain_operator_one_pending ON statechain_operator_transfers (coin_id) WHERE state = 'pending';
-CREATE TABLE IF NOT EXISTS statechain_operator_withdrawals (
-  coin_id text CONSTRAINT statechain_operator_withdrawal_once PRIMARY KEY REFERENCES statechain_operator_coins (coin_id),
-  txid text NOT NULL,
-  signed_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE OR REPLACE FUNCTION statechain_operator_coin_rules() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF OLD.status = 'withdrawn' THEN
-    RAISE EXCEPTION 'coin % was withdrawn: its record never changes again', OLD.coin_id USING ERRCODE = 'P0001', HINT = 'statechain_operator_withdrawn';
-  END IF;
-  IF NEW.version <> OLD.version + 1 THEN
-    RAISE EXCEPTION 'coin % version must rise by one (% to %)', OLD.coin_id, OLD.version, NEW.version USING ERRCODE = 'P0001', HINT = 'statechain_operator_version';
-  END IF;
-  RETURN NEW;
-END $$;
-DROP TRIGGER IF EXISTS statechain_operator_coin_rules ON statechain_operator_coins;
-CREATE TRIGGER statechain_operator_coin_rules BEFORE UPDATE ON statechain_operator_coins FOR EACH ROW EXECUTE FUNCTION statechain_operator_coin_rules();
-`;
-
-/** Which constraint refused a write, as the protocol's own code. */
-const CONSTRAINT_CODES: Record<string, [string, string]> = {
-  statechain_operator_nonce_once: ['E_NONCE_REPLAY', 'this owner nonce was already signed against for this coin: start the step again for a fresh one'],
-  statechain_operator_backup_once: ['E_ALREADY_SIGNED', 'this backup number of the coin is signed already: one backup per number'],
-  statechain_operator_locktime_once: ['E_ALREADY_SIGNED', 'a backup with this locktime is signed already for this coin'],
-  statechain_operator_transfer_once: ['E_TRANSFER_REPEATED', 'this transfer id was used already for this coin'],
-  statechain_operator_one_pending: ['E_TRANSFER_PENDING', 'another transfer of this coin is pending'],
-  statechain_operator_withdrawal_once: ['E_COIN_WITHDRAWN', 'this coin was withdrawn already'],
-  statechain_operator_coins_pkey: ['E_COIN_EXISTS', 'this coin exists already'],
-  // Two steps on one coin both read the same version (only possible without the row lock): the later one loses here.
-  statechain_operator_nonce_order: ['E_STATE_CONFLICT', 'another step on this coin committed first; run the step again'],
-};
-
-type Secrets = { share_secret: string; x1: string | null };
-type Stored = Omit<OperatorRecord, 'share_secret' | 'x1' | 'seen_nonces'>;
 
 export interface PgOperatorStoreOptions {
   /**
@@ -158,14 +73,14 @@ export class PgOperatorStore implements OperatorStore {
 
   constructor(private readonly target: PgTarget, private readonly opts: PgOperatorStoreOptions) {
     this.where = target.url;
-    this.sealKey = sha256(concatBytes(utf8('offchain/statechain/operator-store/v1'), opts.operatorSecret));
+    this.sealKey = shareSealKey(opts.operatorSecret);
   }
 
   async create(record: OperatorRecord): Promise<void> {
     this.sameNetwork(record);
     const db = await this.connection();
     const text = JSON.stringify(stored(record));
-    const sealed = this.seal(record, 1);
+    const sealed = sealShare(this.sealKey, record, 1);
     await this.transaction(db, async () => {
       await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, text]);
       await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, sealed]);
@@ -223,7 +138,7 @@ export class PgOperatorStore implements OperatorStore {
         [record.coin_id],
       )).rows[0];
       if (row === undefined || Number(row.version) !== 1 || row.network !== record.network || row.record !== JSON.stringify(stored(record))) return false;
-      const secrets = this.unseal(row.sealed, record.coin_id, 1);
+      const secrets = unsealShare(this.sealKey, this.where, row.sealed, record.coin_id, 1);
       const nonces = (await db.query<{ nonce_tag: string }>('SELECT nonce_tag FROM statechain_operator_nonces WHERE coin_id = $1 ORDER BY ordinal', [record.coin_id])).rows.map((r) => r.nonce_tag);
       return secrets.share_secret === record.share_secret && secrets.x1 === record.x1 && JSON.stringify(nonces) === JSON.stringify(record.seen_nonces);
     } catch {
@@ -233,7 +148,7 @@ export class PgOperatorStore implements OperatorStore {
 
   private async importIn(db: Client, record: OperatorRecord): Promise<string> {
     const text = JSON.stringify(stored(record));
-    const sealed = this.seal(record, 1);
+    const sealed = sealShare(this.sealKey, record, 1);
     await this.transaction(db, async () => {
       await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, text]);
       await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, sealed]);
@@ -278,14 +193,14 @@ export class PgOperatorStore implements OperatorStore {
       await this.opts.witness.check(coinId, version, this.where, seenHere);
       onRead({ version, fingerprint: seenHere });
       const nonces = (await db.query<{ nonce_tag: string }>('SELECT nonce_tag FROM statechain_operator_nonces WHERE coin_id = $1 ORDER BY ordinal', [coinId])).rows.map((r) => r.nonce_tag);
-      const current: OperatorRecord = { ...(JSON.parse(row.record) as Stored), ...this.unseal(row.sealed, coinId, version), seen_nonces: nonces };
+      const current: OperatorRecord = { ...(JSON.parse(row.record) as Stored), ...unsealShare(this.sealKey, this.where, row.sealed, coinId, version), seen_nonces: nonces };
       const before = JSON.stringify(current);
       const out = await fn(current);
       if (JSON.stringify(out.record) === before) return out.message; // a repeated request: its stored answer, nothing written
       if (out.record.coin_id !== coinId) throw new OffchainError('E_INTERNAL', 'an operator step changed the coin id');
       await this.writeLedger(db, current, out.record);
       const text = JSON.stringify(stored(out.record));
-      const sealed = this.seal(out.record, version + 1);
+      const sealed = sealShare(this.sealKey, out.record, version + 1);
       await db.query('UPDATE statechain_operator_coins SET status = $2, version = version + 1, record = $3, updated_at = now() WHERE coin_id = $1', [coinId, out.record.statement.status, text]);
       // The old sealed share becomes a dead row version here: see the module header for where it still lives.
       await db.query('UPDATE statechain_operator_shares SET sealed = $2 WHERE coin_id = $1', [coinId, sealed]);
@@ -355,32 +270,6 @@ export class PgOperatorStore implements OperatorStore {
     }
   }
 
-  private seal(record: OperatorRecord, version: number): Buffer {
-    const nonce = randomBytes(12);
-    const secrets: Secrets = { share_secret: record.share_secret, x1: record.x1 };
-    const plain = utf8(JSON.stringify(secrets));
-    const cipher = createCipheriv('chacha20-poly1305', this.sealKey, nonce, { authTagLength: 16 });
-    cipher.setAAD(utf8(`${record.coin_id}/${version}`), { plaintextLength: plain.length });
-    const out = Buffer.concat([nonce, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
-    plain.fill(0);
-    return out;
-  }
-
-  private unseal(sealed: Buffer, coinId: string, version: number): Secrets {
-    try {
-      const decipher = createDecipheriv('chacha20-poly1305', this.sealKey, sealed.subarray(0, 12), { authTagLength: 16 });
-      decipher.setAAD(utf8(`${coinId}/${version}`), { plaintextLength: sealed.length - 28 });
-      decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-      const plain = Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
-      const s = JSON.parse(plain.toString('utf8')) as Secrets;
-      plain.fill(0);
-      fromHex(s.share_secret, 'share', 32);
-      return s;
-    } catch {
-      throw new RefusedError('E_WRONG_KEY', `coin ${coinId}'s share in ${this.where} does not open with this operator key (another operator's store, or a moved row)`);
-    }
-  }
-
   private async connection(): Promise<Client> {
     if (this.client) return this.client;
     const client = await connectPg(this.target, 'offchain statechain operator');
@@ -439,50 +328,5 @@ export class PgOperatorStore implements OperatorStore {
     if (err.code === '40P01' || err.code === '40001') return new StateConflictError('E_STATE_CONFLICT', `the store aborted the step (${err.code}); run it again — nothing was written`);
     if (err.code === '22P02' || err.code === '23514') return new MalformedInputError('E_STATE_CORRUPT', `the store refused a value (${err.message ?? err.code})`);
     return storeError(e, this.target);
-  }
-}
-
-/**
- * What the witness keeps of a row version besides its number: a digest of the record text and
- * the sealed share (sealed afresh, with a random nonce, at every write — so two writes of one
- * version, in two forked histories, never share it). Not secret: the sealed share is not either.
- */
-function fingerprint(record: string, sealed: Uint8Array): string {
-  return toHex(sha256(concatBytes(utf8(`${record.length}:${record}`), sealed))).slice(0, 32);
-}
-
-function stored(r: OperatorRecord): Stored {
-  const { share_secret: _s, x1: _x, seen_nonces: _n, ...rest } = r;
-  return rest;
-}
-
-/** The operator's schema: every relation and function it keeps state in, which must be its own role's (owners.ts). */
-const OPERATOR_RELATIONS = [...OPERATOR_TABLES, 'statechain_operator_one_pending'];
-const OPERATOR_FUNCTIONS = ['statechain_operator_coin_rules()'];
-
-/**
- * Create the tables once, under a transaction-scoped advisory lock so racing first processes
- * do not collide. At every connection, before and after: every one of them that exists must be
- * owned by this role (or a role it is a member of) — tables another role created first are
- * refused, E_STORE_TABLE_OWNER (exit 4), nothing written (owners.ts).
- */
-export async function ensureSchema(db: Client, target: PgTarget): Promise<void> {
-  const have = await db.query<{ t: string | null }>("SELECT to_regclass('statechain_operator_withdrawals')::text AS t");
-  const first = await ownership(db, OPERATOR_RELATIONS, OPERATOR_FUNCTIONS);
-  if (first.foreign) throw foreignOwnerError(first.foreign, target.url, "the operator's");
-  if (have.rows[0]?.t && first.missing.length === 0) return;
-  await db.query('BEGIN');
-  try {
-    await db.query("SELECT pg_advisory_xact_lock(hashtext('offchain statechain operator schema'))");
-    // Under the lock: what another role may have created meanwhile, then ours.
-    const before = await ownership(db, OPERATOR_RELATIONS, OPERATOR_FUNCTIONS);
-    if (before.foreign) throw foreignOwnerError(before.foreign, target.url, "the operator's");
-    await db.query(SCHEMA);
-    const after = await ownership(db, OPERATOR_RELATIONS, OPERATOR_FUNCTIONS);
-    if (after.foreign) throw foreignOwnerError(after.foreign, target.url, "the operator's");
-    await db.query('COMMIT');
-  } catch (e) {
-    await db.query('ROLLBACK').catch(() => {});
-    throw e;
   }
 }

@@ -18,7 +18,7 @@
  *   the records' fully signed states are sealed under the mint's key (state-seal.ts); a
  *   store of version 1 is sealed by the first mint process that opens it with its key.
  * - Every relation here must be owned by the mint's role (or a role it is a member of):
- *   checked at every writer's open (pg/mint-store.ts `checkOwners`), so tables another role
+ *   checked at every writer's open (pg/mint-open.ts `checkOwners`), so tables another role
  *   created first in `public` are never adopted.
  *
  * Records are kept as the exact JSON text the SQLite store keeps (not jsonb, which would

@@ -1,0 +1,195 @@
+/**
+ * The mint's SQLite database (mint-store.ts holds the rules that keep it safe): its schema,
+ * its prepared statements, the migration mark that retires it, and its transactions — one
+ * batch per COMMIT, a SAVEPOINT per protocol step, the nonce ledger settled before COMMIT.
+ * The base of MintStore; not here: opening the file, the records and nonces (mint-store.ts),
+ * the import of a directory from before SQLite (mint-store-legacy.ts).
+ */
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import { OffchainError, StateConflictError } from '../errors.ts';
+import type { NonceLedger } from './nonce-ledger.ts';
+
+export const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS contracts (contract_id TEXT PRIMARY KEY, record TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS funding (outpoint TEXT PRIMARY KEY, contract_id TEXT NOT NULL, kind TEXT NOT NULL, from_contract_id TEXT);
+  CREATE INDEX IF NOT EXISTS unfunded_opens ON contracts (json_extract(record, '$.opened_at_height'))
+    WHERE json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL AND json_extract(record, '$.funding_seen') IS NULL;
+  CREATE TABLE IF NOT EXISTS nonces (id TEXT PRIMARY KEY, context TEXT, pubnonce TEXT, secnonce TEXT, consumed INTEGER NOT NULL DEFAULT 0);
+  CREATE TABLE IF NOT EXISTS blind_signatures (B_ TEXT PRIMARY KEY, contract_id TEXT NOT NULL, state INTEGER NOT NULL, keyset_id TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0), C_ TEXT);
+`;
+
+export const MINT_DB_FILE = 'mint.sqlite';
+
+/** Where the processes on a mint directory keep their nonce ledger (nonce-ledger.ts). */
+export const LEDGER_DIR = 'nonce-ledger';
+
+/** The meta key set once every stored record's states are sealed (state-seal.ts). */
+export const STATES_SEALED_KEY = 'states_sealed';
+
+/**
+ * The meta key a migration to PostgreSQL (store/migrate.ts) leaves in the source: while it
+ * is there the store refuses every use — opening it, and the next transaction of a process
+ * that had it open — so a migrated mint is never served from two places.
+ */
+export const MIGRATION_KEY = 'migration';
+export type MigrationMark = { state: 'migrating' | 'migrated'; to: string; id: string; at: string };
+
+/** E_STORE_MIGRATED (exit 5): this SQLite store was (or is being) moved to PostgreSQL. */
+export function migratedError(dir: string, mark: MigrationMark): StateConflictError {
+  return mark.state === 'migrated'
+    ? new StateConflictError('E_STORE_MIGRATED', `the mint's state in ${dir} was migrated to ${mark.to} at ${mark.at}: serve it with --store ${mark.to} (this copy refuses every use)`)
+    : new StateConflictError('E_STORE_MIGRATED', `a migration of the mint's state in ${dir} to ${mark.to} started at ${mark.at} and did not finish: run "credit store migrate --to ${mark.to}" again to finish it (this copy refuses every use)`);
+}
+
+/** The store failed to write: nothing of the batch may be released. Exit 1. */
+export class StoreWriteError extends OffchainError {
+  constructor(message: string) {
+    super('E_STATE_WRITE', message, 1);
+  }
+}
+
+let Database: typeof BetterSqlite3 | undefined;
+export function sqlite(): typeof BetterSqlite3 {
+  // Loaded on first use: a native module, needed only by commands that keep mint state.
+  Database ??= createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+  return Database;
+}
+
+/** The statements every step runs, prepared once per connection. */
+function statements(db: BetterSqlite3.Database) {
+  return {
+    getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+    putMeta: db.prepare<[string, string]>('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+    getContract: db.prepare<[string], { record: string }>('SELECT record FROM contracts WHERE contract_id = ?'),
+    putContract: db.prepare<[string, string]>('INSERT OR REPLACE INTO contracts (contract_id, record) VALUES (?, ?)'),
+    listContracts: db.prepare<[], { record: string }>('SELECT record FROM contracts ORDER BY contract_id'),
+    removeContract: db.prepare<[string]>('DELETE FROM contracts WHERE contract_id = ?'),
+    unfundedOpens: db.prepare<[number, number], { record: string }>(
+      `SELECT record FROM contracts WHERE json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL
+       AND json_extract(record, '$.funding_seen') IS NULL AND json_extract(record, '$.opened_at_height') < ?
+       ORDER BY json_extract(record, '$.opened_at_height') LIMIT ?`,
+    ),
+    getFunding: db.prepare<[string], { contract_id: string; kind: string; from_contract_id: string | null }>('SELECT contract_id, kind, from_contract_id FROM funding WHERE outpoint = ?'),
+    putFunding: db.prepare<[string, string, string, string | null]>('INSERT OR REPLACE INTO funding (outpoint, contract_id, kind, from_contract_id) VALUES (?, ?, ?, ?)'),
+    getNonce: db.prepare<[string], { context: string | null; secnonce: string | null; consumed: number }>('SELECT context, secnonce, consumed FROM nonces WHERE id = ?'),
+    issueNonce: db.prepare<[string, string, string, string]>('INSERT INTO nonces (id, context, pubnonce, secnonce) VALUES (?, ?, ?, ?)'),
+    takeNonce: db.prepare<[string]>('UPDATE nonces SET consumed = 1, secnonce = NULL, context = NULL, pubnonce = NULL WHERE id = ?'),
+    getBlindSig: db.prepare<[string], { contract_id: string; state: number }>('SELECT contract_id, state FROM blind_signatures WHERE B_ = ?'),
+    // No OR REPLACE / OR IGNORE: a second row for a B_ is a constraint violation.
+    putBlindSig: db.prepare<[string, string, number, string, number, string]>('INSERT INTO blind_signatures (B_, contract_id, state, keyset_id, amount, C_) VALUES (?, ?, ?, ?, ?, ?)'),
+    issuance: db.prepare<[], { keyset_id: string; issued_sat: number; signatures: number }>('SELECT keyset_id, SUM(amount) AS issued_sat, COUNT(*) AS signatures FROM blind_signatures GROUP BY keyset_id ORDER BY keyset_id'),
+  };
+}
+export type MintStatements = ReturnType<typeof statements>;
+
+export abstract class MintDatabase {
+  readonly dir: string;
+  protected readonly db: BetterSqlite3.Database;
+  private inTransaction = false;
+  private savepoints = 0;
+  private failed: Error | undefined;
+  protected readonly q: MintStatements;
+  /** The nonces the processes on this directory may still open (nonce-ledger.ts). */
+  protected ledger!: NonceLedger;
+  /** A nonce issued, taken or burned in the open transaction: the ledger settles before COMMIT. */
+  protected nonceTouched = false;
+
+  protected constructor(dir: string, db: BetterSqlite3.Database) {
+    this.dir = dir;
+    this.db = db;
+    this.q = statements(db);
+  }
+
+  // ——— transactions ———
+
+  get broken(): Error | undefined {
+    return this.failed;
+  }
+
+  private usable(): void {
+    if (this.failed) throw new StoreWriteError(`the mint's state could not be written earlier (${this.failed.message}); restart the mint`);
+  }
+
+  protected begin(): void {
+    this.usable();
+    if (!this.inTransaction) {
+      this.db.exec('BEGIN IMMEDIATE');
+      // A migration that committed while this process had the store open: stop here.
+      const mark = this.q.getMeta.get(MIGRATION_KEY);
+      if (mark) {
+        this.db.exec('ROLLBACK');
+        this.failed = migratedError(this.dir, JSON.parse(mark.value) as MigrationMark);
+        throw this.failed;
+      }
+      this.inTransaction = true;
+    }
+  }
+
+  /**
+   * Run one protocol step atomically inside the batch: if it throws, everything it
+   * wrote is undone (the batch's earlier steps stay).
+   */
+  async step<T>(fn: () => Promise<T>): Promise<T> {
+    this.begin();
+    const name = `step${++this.savepoints}`;
+    this.db.exec(`SAVEPOINT ${name}`);
+    const mark = this.ledger.mark();
+    try {
+      const result = await fn();
+      this.db.exec(`RELEASE ${name}`);
+      return result;
+    } catch (e) {
+      this.db.exec(`ROLLBACK TO ${name}`);
+      this.db.exec(`RELEASE ${name}`);
+      // Nothing of the step left the process: the nonces it claimed stay openable.
+      this.ledger.discard(mark);
+      throw e;
+    } finally {
+      this.savepoints--;
+    }
+  }
+
+  /** A transaction is open: something may be written but not yet committed. */
+  get dirty(): boolean {
+    return this.inTransaction && this.db.inTransaction;
+  }
+
+  /** Make everything written durable: one COMMIT, one WAL fsync (group commit). */
+  async commit(): Promise<void> {
+    this.usable();
+    if (!this.inTransaction) return;
+    try {
+      // The ledger first (nonce-ledger.ts): final before COMMIT, so before anything leaves.
+      if (this.nonceTouched) await this.ledger.settle();
+      this.db.exec('COMMIT');
+      if (this.nonceTouched) await this.ledger.committed();
+    } catch (e) {
+      this.failed = e as Error;
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      if (e instanceof OffchainError) throw e;
+      throw new StoreWriteError(`could not make the mint's state durable (${(e as Error).message}): nothing of this batch was released`);
+    } finally {
+      this.inTransaction = this.db.inTransaction;
+      this.nonceTouched = false;
+    }
+  }
+
+  /** Commit, checkpoint the WAL into the database and truncate it, close. */
+  async close(): Promise<void> {
+    try {
+      await this.commit();
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.db.close();
+    }
+  }
+
+  /** Close without committing: what a crash leaves (for tests and failed commands). */
+  abandon(): void {
+    if (this.db.open) this.db.close();
+    this.ledger?.discard();
+  }
+}

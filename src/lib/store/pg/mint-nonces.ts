@@ -1,0 +1,115 @@
+/**
+ * The mint's secret nonces on PostgreSQL (pg/mint-store.ts, "THE RESTORE RULE" and "THE
+ * LEDGER RULE"): each stored only sealed under this process's (or host's) epoch key, with the
+ * nonce id, epoch and context as associated data; issued once, taken or burned once (the
+ * schema's constraints and trigger, schema.ts), and opened only for what the epoch's ledger
+ * still holds (nonce-ledger.ts). Every issue, take and burn marks the transaction so its
+ * COMMIT ticks the epoch (pg/mint-transactions.ts `tick`). Not here: nonce generation
+ * (musig/), the records.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { toHex } from '../../bytes.ts';
+import { MalformedInputError, RefusedError, StateConflictError } from '../../errors.ts';
+import { PgMintTransactions } from './mint-transactions.ts';
+
+function nonceKey(pubnonce: Uint8Array | string): string {
+  const hex = typeof pubnonce === 'string' ? pubnonce : toHex(pubnonce);
+  return createHash('sha256').update(hex).digest('hex').slice(0, 32);
+}
+
+export abstract class PgMintNonces extends PgMintTransactions {
+  private seal(id: string, context: string, secret: Uint8Array): Buffer {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.key, iv);
+    c.setAAD(Buffer.from(`${id}\n${this.epoch}\n${context}`));
+    const body = Buffer.concat([c.update(secret), c.final()]);
+    return Buffer.concat([iv, body, c.getAuthTag()]);
+  }
+
+  /**
+   * The secret nonce sealed for `id` in `context`, or E_STATE_CORRUPT (exit 3) when it does not
+   * open: a writer of the database swapped sealed secrets between rows or relabelled a
+   * nonce's context (the associated data names id, epoch and context). Thrown inside the
+   * step's transaction, which rolls back: nothing written, the ledger's claim discarded.
+   */
+  private open(id: string, context: string, sealed: Buffer): Uint8Array {
+    try {
+      if (sealed.length < 12 + 16) throw new Error('short');
+      const d = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(0, 12));
+      d.setAAD(Buffer.from(`${id}\n${this.epoch}\n${context}`));
+      d.setAuthTag(sealed.subarray(sealed.length - 16));
+      return new Uint8Array(Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]));
+    } catch {
+      throw new MalformedInputError('E_STATE_CORRUPT', `the mint's nonce ${id.slice(0, 16)}… in the store ${this.dir} does not open under this epoch's key for ${context}: its row was altered (a sealed secret moved from another row, or its context changed); nothing was signed or written — find out who writes the mint's store (docs/postgres.md, "The ledger rule"); its user abandons ("credit abandon")`, { nonce: id });
+    }
+  }
+
+  // ——— nonces: sealed under this process's epoch key ———
+
+  async issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }> {
+    await this.begin();
+    this.nonceTouched = true;
+    const counter = Number((await this.q<{ n: string }>("SELECT nextval('nonce_counter') AS n")).rows[0]!.n);
+    const { secnonce, pubnonce } = generate(counter);
+    const id = nonceKey(pubnonce);
+    const sealed = this.seal(id, context, secnonce);
+    secnonce.fill(0);
+    const r = await this.q('INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [id, context, toHex(pubnonce), this.epoch, sealed]);
+    if (r.rowCount !== 1) throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
+    this.ledger!.issued(id);
+    return { pubnonce };
+  }
+
+  /** The live nonce row, locked; every refusal before anything is written. */
+  private async live(pubnonce: Uint8Array, expectedContext: string) {
+    await this.begin();
+    const id = nonceKey(pubnonce);
+    const n = (await this.q<{ context: string | null; epoch: string | null; sealed: Buffer | null; consumed: boolean }>('SELECT context, epoch, sealed, consumed FROM nonces WHERE id = $1 FOR UPDATE', [id])).rows[0];
+    const short = `${toHex(pubnonce).slice(0, 16)}…`;
+    if (n?.consumed) throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} has already been used; request a fresh nonce`);
+    if (!n || n.sealed === null) throw new StateConflictError('E_NONCE_UNKNOWN', `the mint's nonce ${short} was never issued by this store (or the store was restored from an older copy); abandon the request ("credit abandon") for a fresh nonce`);
+    if (n.context !== expectedContext) {
+      throw new RefusedError('E_NONCE_MISBOUND', `the mint's nonce ${short} was issued for ${n.context}, not ${expectedContext}; refusing to sign with it (it stays unused for its own context)`);
+    }
+    return { id, short, n: n as { context: string; epoch: string; sealed: Buffer; consumed: false } };
+  }
+
+  private async consume(id: string, short: string): Promise<void> {
+    // `AND NOT consumed`: even a second taker that skipped the row lock changes nothing.
+    const r = await this.q('UPDATE nonces SET consumed = true, sealed = NULL, context = NULL, pubnonce = NULL WHERE id = $1 AND NOT consumed', [id]);
+    if (r.rowCount !== 1) throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} has already been used; request a fresh nonce`);
+  }
+
+  async take(pubnonce: Uint8Array, expectedContext: string, session?: Uint8Array): Promise<Uint8Array> {
+    await this.begin();
+    this.nonceTouched = true;
+    const { id, short, n } = await this.live(pubnonce, expectedContext);
+    if (n.epoch !== this.epoch) {
+      const alive = (await this.q<{ pid: number | null; host: string }>('SELECT pid, host FROM epochs WHERE epoch = $1', [n.epoch])).rows[0];
+      const who = !alive ? '' : alive.pid === null ? `, the one-shot commands of ${alive.host}` : `, pid ${alive.pid} on ${alive.host}`;
+      // Not burned: the process (or host) that issued it may still serve it.
+      throw new StateConflictError(
+        'E_NONCE_ELSEWHERE',
+        `the mint's nonce ${short} was issued by another mint process or host (epoch ${n.epoch.slice(0, 8)}…${who}); only it can sign with it: send the contract's requests there, or, if it is gone, abandon the request ("credit abandon") for a fresh nonce`,
+      );
+    }
+    // THE LEDGER RULE: the database says unused; this epoch's own record must say so too
+    // (or say it was opened for this very signing session: signed again, identically).
+    await this.ledger!.claim(id, short, session && toHex(session));
+    await this.consume(id, short);
+    return this.open(id, expectedContext, n.sealed);
+  }
+
+  async burn(pubnonce: Uint8Array, expectedContext: string): Promise<void> {
+    await this.begin();
+    this.nonceTouched = true;
+    const { id, short } = await this.live(pubnonce, expectedContext);
+    await this.consume(id, short);
+    this.ledger!.burned(id);
+  }
+
+  async status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'> {
+    const n = (await this.q<{ consumed: boolean }>('SELECT consumed FROM nonces WHERE id = $1', [nonceKey(pubnonce)])).rows[0];
+    return !n ? 'unknown' : n.consumed ? 'consumed' : 'unused';
+  }
+}
