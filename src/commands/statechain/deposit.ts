@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { StatechainCommand, floorFlags, operatorStoreFlags, relativeBlocks, statechainFlags, withoutConfirmations } from '../../lib/cli/statechain-command.ts';
+import { StatechainCommand } from './shared/command.ts';
+import { floorFlags, operatorStoreFlags, relativeBlocks, statechainFlags, withoutConfirmations } from './shared/flags.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../../lib/errors.ts';
 import { flagValue } from '../../lib/cli/flags.ts';
 

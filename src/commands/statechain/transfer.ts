@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { StatechainCommand, checkCoinId, coinFlag, floorFlags, statechainFlags, operatorStoreFlags } from '../../lib/cli/statechain-command.ts';
+import { StatechainCommand } from './shared/command.ts';
+import { checkCoinId, coinFlag, floorFlags, statechainFlags, operatorStoreFlags } from './shared/flags.ts';
 import { MalformedInputError, StateConflictError, UsageError } from '../../lib/errors.ts';
 import { flagValue } from '../../lib/cli/flags.ts';
 import type { JointPending, JointRecord } from '../../lib/statechain/joint.ts';
