@@ -69,14 +69,14 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
     }
     if (f['deposit-confirmations'] !== undefined) this.term.warn('--deposit-confirmations is deprecated and ignored by statechain-deposit (no deposit step reads the deposit\'s confirmations); elsewhere it is now --confirmations');
     const initialLock = relativeBlocks(f['initial-lock'] ?? '+12960', '--initial-lock', (line) => this.term.warn(line));
-    const own = await import('../../lib/statechain/owner.ts');
+    const dep = await import('../../lib/statechain/deposit.ts');
     if (f.start) {
       const network = this.network();
       if (f['operator-key'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --operator-key: the operator whose signed statements you will trust for this coin');
       const { parsePublicKey } = await import('../../lib/keys/keys.ts');
       const operatorKey = flagValue(() => parsePublicKey(f['operator-key']!, '--operator-key'));
       const ctx = await this.ownerContext(network);
-      const { pending, message } = own.startDeposit(ctx, operatorKey);
+      const { pending, message } = dep.startDeposit(ctx, operatorKey);
       await (await this.store(network)).write(`deposit-${pending.share}`, pending);
       return { message };
     }
@@ -102,7 +102,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
         const fundingHex = await this.fundingHex(fundingBytes, network);
         // This step answered before (its answer lost, or a crash before deposit- was removed): the same request.
         const existing = await store.read<import('../../lib/statechain/owner.ts').OwnerRecord>(`coin-${offer.coin_id}`);
-        const again = own.depositRequestedBefore(existing, offer, fundingHex);
+        const again = dep.depositRequestedBefore(existing, offer, fundingHex);
         if (again !== undefined) {
           await store.remove(`deposit-${offer.statement.owner_share}`);
           return { message: again };
@@ -120,7 +120,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
         const ctx = await this.ownerContext(network);
         const tip = await (await this.coinChain(network)).tip();
         if (existing !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${offer.coin_id} is already in this state directory`);
-        const out = await own.depositBackup(pending, offer, fundingHex, tip.height, this.floor(), ctx);
+        const out = await dep.depositBackup(pending, offer, fundingHex, tip.height, this.floor(), ctx);
         await store.write(`coin-${offer.coin_id}`, out.record);
         await store.remove(`deposit-${pending.share}`);
         return { message: out.message };
@@ -136,7 +136,7 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
         const ctx = await this.ownerContext(network);
         const { coinView } = await import('../../lib/statechain/transfer.ts');
         const record = await this.ownerStep(network, cos.coin_id, async (r) => {
-          const next = await own.depositFinish(r, cos, ctx);
+          const next = await dep.depositFinish(r, cos, ctx);
           return { record: next, message: next };
         });
         return { message: { ...coinView(record), next: `backup 1 is signed (locktime ${record.statement.backups[0]!.locktime}): now sign and broadcast the funding transaction ${record.statement.outpoint!.split(':')[0]}` } };
@@ -153,17 +153,17 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
    */
   private async fundingHex(bytes: Uint8Array, network: import('../../lib/network.ts').Network): Promise<string> {
     const { detectFormat } = await import('../../lib/cli/input.ts');
-    const own = await import('../../lib/statechain/owner.ts');
+    const fund = await import('../../lib/statechain/funding.ts');
     const text = new TextDecoder().decode(bytes).trim();
     if (/^([0-9a-fA-F]{2})+$/.test(text) && !text.toLowerCase().startsWith('70736274ff')) {
       const hex = text.toLowerCase();
       const chain = await this.chain(network);
-      if (chain.kind !== 'rpc') return own.fundingFromRaw(hex, undefined);
-      return own.fundingFromRaw(hex, await Promise.all(own.fundingInputs(hex).map((i) => chain.utxo(i.txid, i.vout))));
+      if (chain.kind !== 'rpc') return fund.fundingFromRaw(hex, undefined);
+      return fund.fundingFromRaw(hex, await Promise.all(fund.fundingInputs(hex).map((i) => chain.utxo(i.txid, i.vout))));
     }
     const doc = detectFormat(bytes);
     if (doc.format !== 'psbt') throw new UsageError('E_USAGE', '--funding must hold an unsigned transaction in hex or a PSBT');
     const { parsePsbt } = await import('../../lib/psbt/parse.ts');
-    return own.fundingFromPsbt(parsePsbt(doc.psbt));
+    return fund.fundingFromPsbt(parsePsbt(doc.psbt));
   }
 }
