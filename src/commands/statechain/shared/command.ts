@@ -23,9 +23,9 @@ import type { Statement } from '../../../lib/statechain/schemas.ts';
 import type { UnsignedStatement } from '../../../lib/statechain/statement.ts';
 import type { ChainFacts } from '../../../lib/statechain/verify.ts';
 import type { SendingRecord } from '../../../lib/statechain/joint-send.ts';
-import { DEFAULT_FLOOR, type Floor } from '../../../lib/statechain/floor.ts';
+import type { Floor } from '../../../lib/statechain/floor.ts';
 import { OffchainCommand } from '../../../lib/cli/base-command.ts';
-import { strictDecimal } from './flags.ts';
+import { strictDecimal } from '../shared/flags.ts';
 import type { OperatorStore } from '../../../lib/store/operator-store.ts';
 
 export abstract class StatechainCommand<T extends typeof Command> extends OffchainCommand<T> {
@@ -139,7 +139,8 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
   }
 
   /** The owner's safety floor from its flags (floorFlags), defaults where not given. */
-  protected floor(): Floor {
+  protected async floor(): Promise<Floor> {
+    const { DEFAULT_FLOOR } = await import('../../../lib/statechain/floor.ts');
     const f = this.flags as { 'min-confirmations'?: number; 'min-margin'?: number; 'min-interval'?: number; 'max-backup-fee'?: number; 'max-backup-fee-percent'?: string; 'max-initial-lock'?: number; 'allow-unanchored'?: boolean };
     const percent = f['max-backup-fee-percent'] === undefined ? DEFAULT_FLOOR.maxBackupFeePercent : strictDecimal(f['max-backup-fee-percent'], '--max-backup-fee-percent', 0, 100, 2);
     return {

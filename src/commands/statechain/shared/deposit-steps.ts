@@ -12,8 +12,8 @@ import { flagValue } from '../../../lib/cli/flags.ts';
 import type { Network } from '../../../lib/network.ts';
 import type { OwnerRecord, PendingDeposit } from '../../../lib/statechain/owner.ts';
 import type { StateStore } from '../../../lib/store/state-store.ts';
-import { StatechainCommand } from './command.ts';
-import { relativeBlocks } from './flags.ts';
+import { StatechainCommand } from '../shared/command.ts';
+import { relativeBlocks } from '../shared/flags.ts';
 
 /** The flags the steps read (../deposit.ts declares them). */
 type DepositFlags = {
@@ -112,7 +112,7 @@ export abstract class DepositRoles<T extends typeof Command> extends StatechainC
         const ctx = await this.ownerContext(network);
         const tip = await (await this.coinChain(network)).tip();
         if (existing !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${offer.coin_id} is already in this state directory`);
-        const out = await dep.depositBackup(pending, offer, fundingHex, tip.height, this.floor(), ctx);
+        const out = await dep.depositBackup(pending, offer, fundingHex, tip.height, await this.floor(), ctx);
         await store.write(`coin-${offer.coin_id}`, out.record);
         await store.remove(`deposit-${pending.share}`);
         return out.message;

@@ -18,8 +18,8 @@ import type { JointPending, JointRecord, PendingPart } from '../../../lib/statec
 import type { OwnerContext, OwnerRecord } from '../../../lib/statechain/owner.ts';
 import type { PendingReceive } from '../../../lib/statechain/transfer.ts';
 import type { StateStore } from '../../../lib/store/state-store.ts';
-import { StatechainCommand } from './command.ts';
-import { checkCoinId } from './flags.ts';
+import { StatechainCommand } from '../shared/command.ts';
+import { checkCoinId } from '../shared/flags.ts';
 
 /** The flags the steps read (../transfer.ts declares them). */
 type TransferFlags = { coin?: string; 'operator-key'?: string; 'joint-part'?: boolean; 'joint-with'?: string; 'backup-address'?: string };
@@ -145,7 +145,7 @@ export abstract class TransferRoles<T extends typeof Command> extends Statechain
         if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we made no part for coin ${msg.coin_id} (run step 1 with --start --joint-part first, same --state-dir)`);
         const ctx = await this.ownerContext(network);
         const inner = joint.openHandoffFor(msg, pending, ctx.auth.secretKey);
-        const out = joint.jointTakeHandoff(msg, pending, await this.chainFacts(network, inner.statement), { ...ctx, floor: this.floor() }, inner);
+        const out = joint.jointTakeHandoff(msg, pending, await this.chainFacts(network, inner.statement), { ...ctx, floor: await this.floor() }, inner);
         await this.keepJoint(store, out.record); // b and the chain on disk before t₂ leaves
         await store.remove(`part-${msg.coin_id}`);
         return out.message;
@@ -215,13 +215,13 @@ export abstract class TransferRoles<T extends typeof Command> extends Statechain
     if ('parts' in pending) {
       const joint = await lib.joint();
       const inner = joint.openJointPackage(pkg, pending, ctx.auth.secretKey);
-      const out = joint.jointTakePackage(pkg, pending, await this.chainFacts(network, inner.statement), { ...ctx, floor: this.floor() }, inner);
+      const out = joint.jointTakePackage(pkg, pending, await this.chainFacts(network, inner.statement), { ...ctx, floor: await this.floor() }, inner);
       await this.keepJoint(store, out.record); // a and the chain on disk before u leaves
       await store.remove(`receive-${pkg.coin_id}`);
       return out.message;
     }
     const facts = await this.chainFacts(network, tr.openPackage(pkg, pending, ctx.auth.secretKey).statement);
-    const out = tr.acceptPackage(pkg, pending, facts, ctx, this.floor());
+    const out = tr.acceptPackage(pkg, pending, facts, ctx, await this.floor());
     // The coin coming back to a directory that sent it: the old record ('sent') is kept aside as coin-<id>.sent-<transfer>.
     const before = await store.read<OwnerRecord>(`coin-${pkg.coin_id}`);
     if (before !== undefined && before.status === 'sent') await store.write(`coin-${pkg.coin_id}.sent-${before.transfer?.transfer_id ?? 'unknown'}`, before);

@@ -12,8 +12,8 @@ import type { SendingRecord } from '../../../lib/statechain/joint-send.ts';
 import type { OwnerRecord } from '../../../lib/statechain/owner.ts';
 import type { RelayFloorSource } from '../../../lib/statechain/withdrawal.ts';
 import type { StateStore } from '../../../lib/store/state-store.ts';
-import { StatechainCommand } from './command.ts';
-import { checkCoinId } from './flags.ts';
+import { StatechainCommand } from '../shared/command.ts';
+import { checkCoinId } from '../shared/flags.ts';
 
 /** The flags the steps read (../withdraw.ts declares them). */
 type WithdrawFlags = { coin?: string; to?: string; 'fee-rate'?: string; broadcast?: boolean; 'max-fee-rate'?: string; 'max-fee-share'?: string };
