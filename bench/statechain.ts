@@ -15,7 +15,7 @@ import { keyPair } from '../src/lib/keys/keys.ts';
 import { deterministicRandom } from '../src/lib/random.ts';
 import { coinKey, parseTransaction } from '../src/lib/statechain/coin.ts';
 import * as op from '../src/lib/statechain/operator.ts';
-import * as own from '../src/lib/statechain/owner.ts';
+import * as dep from '../src/lib/statechain/deposit.ts';
 import * as tr from '../src/lib/statechain/transfer.ts';
 import { verifyTransfer } from '../src/lib/statechain/verify.ts';
 import { loadEngine, useEngine } from '../src/lib/musig/engine/select.ts';
@@ -67,17 +67,17 @@ async function benchOn(name: string) {
   const operator = party(0);
   const opCtx = { operator: operator.auth, random, chain, network: 'regtest' as const };
   const alice = party(1);
-  const start = own.startDeposit(alice, operator.auth.publicKey);
+  const start = dep.startDeposit(alice, operator.auth.publicKey);
   const offer = op.offerDeposit(start.message as never, TERMS, opCtx);
   const key = coinKey(Buffer.from(offer.record.statement.owner_share, 'hex'), Buffer.from(offer.record.statement.operator_share, 'hex'));
   const funding = new Transaction({ version: 2, allowUnknownOutputs: true });
   funding.addInput({ txid: new Uint8Array(32).fill(1), index: 0 });
   funding.addOutput({ script: key.script, amount: 1_000_000n });
   deposit = { txid: funding.id, vout: 0, value: 1_000_000n, scriptPubKey: key.script, confirmations: 6 };
-  const backupReq = await own.depositBackup(start.pending, offer.message as never, toHex(funding.unsignedTx), 100, FLOOR, alice);
+  const backupReq = await dep.depositBackup(start.pending, offer.message as never, toHex(funding.unsignedTx), 100, FLOOR, alice);
   const cos = await op.cosignDepositBackup(offer.record, backupReq.message as never, opCtx);
   let opRecord = cos.record;
-  let owner = { party: alice, record: await own.depositFinish(backupReq.record, cos.message as never, alice) };
+  let owner = { party: alice, record: await dep.depositFinish(backupReq.record, cos.message as never, alice) };
 
   /** One whole transfer; returns the operator's CPU time for its two steps and the package verified. */
   async function transfer(i: number) {

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { StatechainCommand, checkCoinId, coinFlag, statechainFlags } from '../../lib/cli/statechain-command.ts';
+import { StatechainCommand } from './shared/command.ts';
+import { checkCoinId, coinFlag, statechainFlags } from './shared/flags.ts';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
 import { feeGuardFlags } from '../../lib/cli/flags.ts';
 

@@ -1,10 +1,9 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { StatechainCommand, floorFlags, operatorStoreFlags, relativeBlocks, statechainFlags, withoutConfirmations } from '../../lib/cli/statechain-command.ts';
-import { MalformedInputError, StateConflictError, UsageError } from '../../lib/errors.ts';
-import { flagValue } from '../../lib/cli/flags.ts';
+import { DepositRoles } from './shared/deposit-steps.ts';
+import { floorFlags, operatorStoreFlags, statechainFlags, withoutConfirmations } from './shared/flags.ts';
 
-export default class StatechainDeposit extends StatechainCommand<typeof StatechainDeposit> {
+export default class StatechainDeposit extends DepositRoles<typeof StatechainDeposit> {
   /** Also `statechain-deposit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
   static override aliases = ['statechain-deposit'];
   static override summary = 'Create a statechain coin: owner and operator shares, backup 1 signed before the coin is funded.';
@@ -59,110 +58,10 @@ export default class StatechainDeposit extends StatechainCommand<typeof Statecha
   };
 
   protected async execute(): Promise<CommandResult> {
-    const f = this.flags;
-    if (f.confirmations !== undefined) {
-      throw new UsageError(
-        'E_FLAG_RENAMED',
-        'statechain-deposit --confirmations is retired: the confirmations the operator\'s terms require are now --min-confirmations N; --confirmations, which elsewhere asserts a coin\'s confirmations offline, is read by no deposit step: drop it',
-      );
-    }
-    if (f['deposit-confirmations'] !== undefined) this.term.warn('--deposit-confirmations is deprecated and ignored by statechain-deposit (no deposit step reads the deposit\'s confirmations); elsewhere it is now --confirmations');
-    const initialLock = relativeBlocks(f['initial-lock'] ?? '+12960', '--initial-lock', (line) => this.term.warn(line));
-    const own = await import('../../lib/statechain/owner.ts');
-    if (f.start) {
-      const network = this.network();
-      if (f['operator-key'] === undefined) throw new UsageError('E_USAGE', 'step 1 needs --operator-key: the operator whose signed statements you will trust for this coin');
-      const { parsePublicKey } = await import('../../lib/keys/keys.ts');
-      const operatorKey = flagValue(() => parsePublicKey(f['operator-key']!, '--operator-key'));
-      const ctx = await this.ownerContext(network);
-      const { pending, message } = own.startDeposit(ctx, operatorKey);
-      await (await this.store(network)).write(`deposit-${pending.share}`, pending);
-      return { message };
-    }
+    const { initialLock } = this.depositFlags();
+    if (this.flags.start) return { message: await this.depositStart.run({ network: this.network() }) };
     const step = await this.readStep('a statechain/deposit-* message (or --start)');
-    const network = step.network;
-    const schemas = await import('../../lib/statechain/schemas.ts');
-    const op = await import('../../lib/statechain/operator.ts');
-    const store = await this.store(network);
-    switch (step.type) {
-      case 'statechain/deposit-request': {
-        const req = await this.decode(schemas.DepositRequestSchema, step.value);
-        const terms = { interval: f.interval, initial_lock: initialLock, confirmations: f['min-confirmations'] ?? 3, backup_fee_sat: f['backup-fee'], margin: f.margin, ...(f.anchor ? { anchor: true as const } : {}) };
-        const { checkTerms, termsFromJson } = await import('../../lib/statechain/coin.ts');
-        checkTerms(termsFromJson(terms));
-        const out = op.offerDeposit(req, terms, await this.operatorContext(network));
-        await this.operatorCreate(network, out.record);
-        return { message: out.message };
-      }
-      case 'statechain/deposit-offer': {
-        const offer = await this.decode(schemas.DepositOfferSchema, step.value);
-        if (f.funding === undefined) throw new UsageError('E_USAGE', 'step 3 needs --funding FILE: the unsigned transaction that will pay the coin\'s address');
-        const fundingBytes = await this.readFlagInput('--funding', f.funding);
-        const fundingHex = await this.fundingHex(fundingBytes, network);
-        // This step answered before (its answer lost, or a crash before deposit- was removed): the same request.
-        const existing = await store.read<import('../../lib/statechain/owner.ts').OwnerRecord>(`coin-${offer.coin_id}`);
-        const again = own.depositRequestedBefore(existing, offer, fundingHex);
-        if (again !== undefined) {
-          await store.remove(`deposit-${offer.statement.owner_share}`);
-          return { message: again };
-        }
-        const pending = await store.read<import('../../lib/statechain/owner.ts').PendingDeposit>(`deposit-${offer.statement.owner_share}`);
-        if (pending === undefined) throw new StateConflictError('E_UNKNOWN_COIN', 'no deposit request of ours matches this offer (wrong --state-dir?)');
-        if (f['operator-key'] !== undefined) {
-          // The operator was pinned at step 1; a key given again must be the same one (a deposit begun before the pin takes it here).
-          const { toHex } = await import('../../lib/bytes.ts');
-          const { parsePublicKey } = await import('../../lib/keys/keys.ts');
-          const given = toHex(flagValue(() => parsePublicKey(f['operator-key']!, '--operator-key')));
-          if (pending.operator_auth !== undefined && pending.operator_auth !== given) throw new UsageError('E_USAGE', `--operator-key differs from the operator named at step 1 (${pending.operator_auth})`);
-          pending.operator_auth = given;
-        }
-        const ctx = await this.ownerContext(network);
-        const tip = await (await this.coinChain(network)).tip();
-        if (existing !== undefined) throw new StateConflictError('E_COIN_EXISTS', `coin ${offer.coin_id} is already in this state directory`);
-        const out = await own.depositBackup(pending, offer, fundingHex, tip.height, this.floor(), ctx);
-        await store.write(`coin-${offer.coin_id}`, out.record);
-        await store.remove(`deposit-${pending.share}`);
-        return { message: out.message };
-      }
-      case 'statechain/deposit-backup': {
-        const req = await this.decode(schemas.DepositBackupSchema, step.value);
-        return {
-          message: await this.operatorStep(network, req.coin_id, async (r) => op.cosignDepositBackup(r, req, await this.operatorContext(network))),
-        };
-      }
-      case 'statechain/deposit-cosigned': {
-        const cos = await this.decode(schemas.DepositCosignedSchema, step.value);
-        const ctx = await this.ownerContext(network);
-        const { coinView } = await import('../../lib/statechain/transfer.ts');
-        const record = await this.ownerStep(network, cos.coin_id, async (r) => {
-          const next = await own.depositFinish(r, cos, ctx);
-          return { record: next, message: next };
-        });
-        return { message: { ...coinView(record), next: `backup 1 is signed (locktime ${record.statement.backups[0]!.locktime}): now sign and broadcast the funding transaction ${record.statement.outpoint!.split(':')[0]}` } };
-      }
-      default:
-        throw new MalformedInputError('E_WRONG_MESSAGE', `statechain-deposit reads statechain/deposit-request, -offer, -backup or -cosigned, not ${step.type}`);
-    }
-  }
-
-  /**
-   * --funding: a wallet PSBT (base64, hex or binary; inputs checked native segwit from their
-   * witness_utxo) or a raw unsigned transaction in hex (inputs looked up on the node; offline,
-   * refused with how to give it).
-   */
-  private async fundingHex(bytes: Uint8Array, network: import('../../lib/network.ts').Network): Promise<string> {
-    const { detectFormat } = await import('../../lib/cli/input.ts');
-    const own = await import('../../lib/statechain/owner.ts');
-    const text = new TextDecoder().decode(bytes).trim();
-    if (/^([0-9a-fA-F]{2})+$/.test(text) && !text.toLowerCase().startsWith('70736274ff')) {
-      const hex = text.toLowerCase();
-      const chain = await this.chain(network);
-      if (chain.kind !== 'rpc') return own.fundingFromRaw(hex, undefined);
-      return own.fundingFromRaw(hex, await Promise.all(own.fundingInputs(hex).map((i) => chain.utxo(i.txid, i.vout))));
-    }
-    const doc = detectFormat(bytes);
-    if (doc.format !== 'psbt') throw new UsageError('E_USAGE', '--funding must hold an unsigned transaction in hex or a PSBT');
-    const { parsePsbt } = await import('../../lib/psbt/parse.ts');
-    return own.fundingFromPsbt(parsePsbt(doc.psbt));
+    const store = await this.store(step.network);
+    return { message: await this.depositStep(step.type).run({ network: step.network, value: step.value, store, initialLock }) };
   }
 }

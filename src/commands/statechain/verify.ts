@@ -1,5 +1,6 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { StatechainCommand, floorFlags, statechainFlags } from '../../lib/cli/statechain-command.ts';
+import { StatechainCommand } from './shared/command.ts';
+import { floorFlags, statechainFlags } from './shared/flags.ts';
 import { StateConflictError } from '../../lib/errors.ts';
 
 export default class StatechainVerify extends StatechainCommand<typeof StatechainVerify> {
@@ -31,7 +32,7 @@ export default class StatechainVerify extends StatechainCommand<typeof Statechai
     if (pending === undefined) throw new StateConflictError('E_NOT_RECEIVING', `we asked for no coin ${pkg.coin_id} (statechain-transfer --start first, same --state-dir)`);
     const auth = await this.keyPair(network);
     // A pair's first part (A) checks the package as its accepting step does (both parts bound, the pair's floor).
-    const floor = this.floor();
+    const floor = await this.floor();
     let inner: import('../../lib/statechain/schemas.ts').PackageInner;
     let verify: (facts: import('../../lib/statechain/verify.ts').ChainFacts) => import('../../lib/statechain/verify.ts').Verified;
     if ('parts' in pending) {

@@ -43,7 +43,8 @@ import type { FeeLimits } from '../tx/fee-guard.ts';
 import type { JointNonceSchema, JointSignSchema, JointWithdrawNonceSchema, JointWithdrawSignSchema, TransferCosignedSchema, TransferRequestSchema, WithdrawCosignedSchema } from './schemas.ts';
 import { sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
 import { aggregate, partialSign, partialVerify, type SessionInput } from './signer.ts';
-import { jointPubnonce, type JointPart, type JointRecord } from './joint.ts';
+import { jointPubnonce, type JointPart } from './joint-share.ts';
+import type { JointRecord } from './joint.ts';
 import { checkTransferCosigned, checkTransferRequest, nextBackup, openX1, requireSig, transferSignMessage } from './transfer.ts';
 import { bindingBody } from './verify.ts';
 

@@ -19,12 +19,12 @@
  * read transfer-done. Each keeps `joint-<coin>` (its part secret and the chain) before its
  * step's answer leaves — A before the handoff, B before t₂.
  *
+ * The joint share's arithmetic (O = Σ parts, proofs, the joint nonce): ./joint-share.ts.
  * A pair sending its coin (the next transfer, the virtual close) or withdrawing it:
  * ./joint-send.ts.
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
-import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
+import { fromHex, toHex, utf8 } from '../bytes.ts';
+import { RefusedError, StateConflictError } from '../errors.ts';
 import { parsePublicKey } from '../keys/keys.ts';
 import type { RandomSource } from '../random.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
@@ -33,69 +33,18 @@ import type { OwnerContext, OwnerRecord } from './owner.ts';
 import { newShare, sign } from './owner.ts';
 import type { JointHandoffSchema, JointPartSchema, JointT2Schema, PackageInner, TransferPackageSchema } from './schemas.ts';
 import { openPackage, packageInner, requireSig } from './transfer.ts';
+import { jointShare, type JointPart } from './joint-share.ts';
 import { seal, sealJson, signBody, unsealJson } from './seal.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { stringifyLine } from '../json.ts';
-import { provePossession, verifyPossession } from './signer.ts';
+import { provePossession } from './signer.ts';
 import { verifyTransfer, type ChainFacts, type Expected, type Verified } from './verify.ts';
 import type { Floor } from './floor.ts';
-
-/** One part of a joint share, public: its key, its proof of possession for the coin, and its party's authentication key. */
-export type JointPart = { share: string; pop: string; auth: string };
 
 export function jointPart(coinId: string, auth: Uint8Array, random: RandomSource): { secret: Uint8Array; part: JointPart } {
   const { secret, share } = newShare(random, 'statechain/joint-part');
   const pop = provePossession(secret, fromHex(coinId, 'coin id', 16), random.bytes(32, 'statechain/pop-aux'));
   return { secret, part: { share: toHex(share), pop: toHex(pop), auth: toHex(auth) } };
-}
-
-/** O = Σ parts, every part's proof checked for this coin. */
-export function jointShare(coinId: string, parts: readonly JointPart[]): string {
-  if (parts.length < 2) throw new MalformedInputError('E_STATECHAIN_PARTIES', 'a joint owner has at least two parts');
-  const points = parts.map((p, i) => {
-    const share = parsePublicKey(p.share, `part ${i}'s share`);
-    if (!verifyPossession(share, fromHex(coinId, 'coin id', 16), fromHex(p.pop, `part ${i}'s proof`, 64))) {
-      throw new RefusedError('E_BAD_POSSESSION', `part ${i}'s proof of possession does not verify for this coin`);
-    }
-    return secp256k1.Point.fromBytes(share);
-  });
-  return points.reduce((a, b) => a.add(b)).toHex(true);
-}
-
-/**
- * A receiver's proof that it holds its new share: one proof for a single receiver, or one
- * per part for a joint receiver, whose parts must sum to the share.
- */
-export function checkReceiverPossession(coinId: string, req: { receiver_share: string; receiver_pop?: string | undefined; receiver_parts?: readonly JointPart[] | undefined }): void {
-  if ((req.receiver_pop === undefined) === (req.receiver_parts === undefined)) {
-    throw new RefusedError('E_BAD_POSSESSION', 'a transfer request carries either the receiver\'s proof of possession or its parts\' proofs, exactly one');
-  }
-  if (req.receiver_parts !== undefined) {
-    if (jointShare(coinId, req.receiver_parts) !== req.receiver_share) throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s parts do not sum to its share');
-    return;
-  }
-  if (!verifyPossession(parsePublicKey(req.receiver_share, 'receiver_share'), fromHex(coinId, 'coin_id', 16), fromHex(req.receiver_pop!, 'receiver_pop', 64))) {
-    throw new RefusedError('E_BAD_POSSESSION', 'the receiver\'s proof of possession of its new share does not verify for this coin');
-  }
-}
-
-/** The joint owner's public nonce: each of the two points summed over the parts. */
-export function jointPubnonce(pubnonces: readonly Uint8Array[]): Uint8Array {
-  const sum = (at: number) => {
-    const total = pubnonces
-      .map((n, i) => {
-        try {
-          if (n.length !== 66) throw new Error('length');
-          return secp256k1.Point.fromBytes(n.subarray(at, at + 33));
-        } catch {
-          throw new RefusedError('E_BAD_PUBNONCE', `part ${i}'s public nonce is not two points on the curve`);
-        }
-      })
-      .reduce((a, b) => a.add(b));
-    if (total.is0()) throw new RefusedError('E_BAD_PUBNONCE', 'the parts\' nonces sum to infinity');
-    return total.toBytes(true);
-  };
-  return concatBytes(sum(0), sum(33));
 }
 
 /**

@@ -45,7 +45,7 @@ import {
 import type {
   DepositBackupSchema, DepositRequestSchema, Statement, TransferAcceptSchema, TransferSignSchema, WithdrawRequestSchema,
 } from './schemas.ts';
-import { checkReceiverPossession, jointPubnonce } from './joint.ts';
+import { checkReceiverPossession, jointPubnonce } from './joint-share.ts';
 import { sealJson, unseal, verifyBody } from './seal.ts';
 import { nonceGen, partialSign, provePossession, verifyPossession } from './signer.ts';
 import { signStatement, type UnsignedStatement } from './statement.ts';

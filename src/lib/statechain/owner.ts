@@ -21,32 +21,31 @@
  *   of them finishes the coin;
  * - the owner's share o is kept in its state (0600) and appears in no message.
  *
- * Not here: the transfer (transfer.ts), persistence and locking (the command's store).
+ * Here: the owner's record and signing session, the withdrawal and the backup with its child.
+ * Not here: the deposit's steps (deposit.ts) and its funding (funding.ts), the transfer
+ * (transfer.ts), persistence and locking (the command's store).
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { Transaction } from '@scure/btc-signer';
 import type { Static, TObject } from '@sinclair/typebox';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
-import { RefusedError, StateConflictError, UsageError } from '../errors.ts';
-import { scriptAddress } from '../address.ts';
-import { stringifyLine } from '../json.ts';
+import { RefusedError, StateConflictError } from '../errors.ts';
 import type { NoncePort } from '../credit/ports.ts';
-import { parsePublicKey, validatePublicKey, type KeyPair } from '../keys/keys.ts';
+import { parsePublicKey, type KeyPair } from '../keys/keys.ts';
 import type { Network } from '../network.ts';
 import type { RandomSource } from '../random.ts';
 import { N, int } from '../musig/engine/scalar.ts';
 import { keyPathSighash, tweakSecretKey } from '../taproot/taproot.ts';
 import { schnorrSign } from '../taproot/schnorr.ts';
-import { checkFloor, checkInitialLock, type Floor } from './floor.ts';
-import { P2A_SCRIPT, backupTransaction, checkTerms, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction, termsFromJson, type OutPoint } from './coin.ts';
+import { P2A_SCRIPT, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction } from './coin.ts';
 import { checkTrucPackage, CORE_POLICY } from '../truc/check.ts';
 import { buildChild } from '../truc/child.ts';
 import { DEFAULT_FEE_LIMITS, checkFee, type FeeLimits } from '../tx/fee-guard.ts';
 import { finalizedRaw } from '../truc/input.ts';
-import type { DepositCosignedSchema, DepositOfferSchema, Statement, WithdrawCosignedSchema } from './schemas.ts';
+import type { Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
 import { checkRelayFloor, withdrawalTransaction as buildWithdrawal, withdrawalVsize, type RelayFloorSource } from './withdrawal.ts';
-import { aggregate, nonceGen, partialSign, partialVerify, provePossession, verifyPossession } from './signer.ts';
+import { aggregate, nonceGen, partialSign, partialVerify } from './signer.ts';
 import { FIXED_FIELDS, checkStatement, requireUnchanged } from './statement.ts';
 
 type Msg<S extends TObject> = Static<S>;
@@ -139,124 +138,6 @@ export async function finishSignature(
   return aggregate(input, [psig, operatorPsig]);
 }
 
-/** Step 1: a fresh share and the request the operator answers with a coin; the operator's key is pinned here. */
-export function startDeposit(ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>, operatorAuth: Uint8Array) {
-  const { secret, share } = newShare(ctx.random, 'statechain/owner-share');
-  const pending: PendingDeposit = { network: ctx.network, share_secret: toHex(secret), share: toHex(share), auth: toHex(ctx.auth.publicKey), operator_auth: toHex(validatePublicKey(operatorAuth, 'operator key')) };
-  secret.fill(0);
-  const body = { type: 'statechain/deposit-request', version: 1, network: ctx.network, owner_auth: pending.auth, owner_share: pending.share };
-  return { pending, message: sign(body.type, body, 'owner_sig', ctx) };
-}
-
-/** The deposit output in an (unsigned) funding transaction: exactly one output paying the coin. */
-export function findDeposit(fundingHex: string, script: Uint8Array): { outpoint: OutPoint; amountSat: bigint; unsignedHex: string } {
-  const tx = parseTransaction(fundingHex, 'the funding transaction');
-  const hits: number[] = [];
-  for (let i = 0; i < tx.outputsLength; i++) if (equalBytes(tx.getOutput(i).script ?? new Uint8Array(), script)) hits.push(i);
-  if (hits.length === 0) throw new RefusedError('E_DEPOSIT_MISMATCH', 'the funding transaction pays nothing to the coin\'s address');
-  if (hits.length > 1) throw new RefusedError('E_SECOND_DEPOSIT', `the funding transaction pays the coin's address ${hits.length} times: one coin is one output`);
-  return { outpoint: { txid: tx.id, vout: hits[0]! }, amountSat: tx.getOutput(hits[0]!).amount!, unsignedHex: toHex(tx.unsignedTx) };
-}
-
-/** A witness program (native segwit, any version): its spend's signature is in the witness only. */
-function isWitnessProgram(script: Uint8Array): boolean {
-  const version = script[0];
-  return script.length >= 4 && script.length <= 42 && (version === 0x00 || (version! >= 0x51 && version! <= 0x60)) && script[1] === script.length - 2;
-}
-
-/** Refuse a funding input whose spent output is not native segwit (or unknown): signing it would change the txid. */
-function requireWitnessInput(i: number, script: Uint8Array | undefined, how: string): void {
-  if (script === undefined || !isWitnessProgram(script)) {
-    throw new RefusedError('E_FUNDING_MALLEABLE', `funding input ${i} does not spend a native segwit output (${how}): signing it would change the txid backup 1 is signed for`);
-  }
-}
-
-/**
- * The funding from a wallet's PSBT (walletcreatefundedpsbt): every input must spend a
- * native segwit output, or signing it would change the txid backup 1 spends
- * (E_FUNDING_MALLEABLE) — a P2SH-wrapped or legacy input's scriptSig is in the txid.
- */
-export function fundingFromPsbt(tx: Transaction): string {
-  for (let i = 0; i < tx.inputsLength; i++) requireWitnessInput(i, tx.getInput(i).witnessUtxo?.script, 'or its witness_utxo is missing');
-  return toHex(tx.unsignedTx);
-}
-
-/**
- * The funding as a raw unsigned transaction, checked like a PSBT: `spent` is each input's
- * output as the node knows it (gettxout), in input order. Offline there is nothing to
- * check a raw transaction's inputs against, so it is refused (E_FUNDING_UNCHECKED) with
- * the two ways to give it.
- */
-export function fundingFromRaw(hex: string, spent: ({ scriptPubKey: Uint8Array } | null)[] | undefined): string {
-  const tx = parseTransaction(hex, 'the funding transaction');
-  if (spent === undefined) {
-    throw new RefusedError('E_FUNDING_UNCHECKED', 'a raw funding transaction cannot be checked offline (are its inputs segwit? signing a non-segwit one changes its txid): give the wallet\'s PSBT (walletcreatefundedpsbt) as --funding, or pass --rpc-url so each input is looked up');
-  }
-  if (spent.length !== tx.inputsLength) throw new RefusedError('E_FUNDING_UNCHECKED', `${spent.length} of the funding's ${tx.inputsLength} inputs were looked up`);
-  for (let i = 0; i < tx.inputsLength; i++) requireWitnessInput(i, spent[i]?.scriptPubKey, spent[i] === null ? 'the node knows no unspent output there' : 'looked up on the node');
-  return toHex(tx.unsignedTx);
-}
-
-/** The funding's inputs as (txid, vout), in order: what to look up for fundingFromRaw. */
-export function fundingInputs(hex: string): { txid: string; vout: number }[] {
-  const tx = parseTransaction(hex, 'the funding transaction');
-  return Array.from({ length: tx.inputsLength }, (_, i) => ({ txid: toHex(tx.getInput(i).txid!), vout: tx.getInput(i).index! }));
-}
-
-/**
- * Step 3: check the operator's offer — from the operator pinned at step 1, for our share,
- * with terms above our own floor — build backup 1 on the (unsigned) funding, issue our nonce.
- */
-export async function depositBackup(pending: PendingDeposit, offer: Msg<typeof DepositOfferSchema>, fundingHex: string, tipHeight: number, floor: Floor, ctx: OwnerContext) {
-  if (pending.operator_auth === undefined) throw new UsageError('E_USAGE', 'this deposit names no operator: give --operator-key KEY (the operator whose offer you take)');
-  const operatorAuth = parsePublicKey(offer.statement.operator_auth, 'operator_auth');
-  if (!equalBytes(parsePublicKey(pending.operator_auth, 'operator_auth'), operatorAuth)) throw new RefusedError('E_WRONG_OPERATOR', `this offer is from operator ${toHex(operatorAuth)}, not the one you named`);
-  const st = checkStatement(offer.statement, operatorAuth, offer.coin_id);
-  if (st.owner_share !== pending.share || st.owner_auth !== pending.auth) throw new RefusedError('E_WRONG_COIN', 'this offer is for another owner\'s request');
-  // checkStatement already holds a 'deposit' statement to no count, backup, outpoint or amount.
-  if (st.status !== 'deposit' || st.transfer !== null || st.network !== ctx.network) {
-    throw new RefusedError('E_BAD_STATEMENT', 'a deposit offer names a new coin on this network with no deposit and no backup yet');
-  }
-  // A deposit is one owner's: a second part the depositor never named would have to consent to every transfer and withdrawal.
-  if (st.owner_auth_b !== undefined) throw new RefusedError('E_BAD_STATEMENT', 'the offer binds the coin to a second part (owner_auth_b) you never named; do not fund this coin');
-  const coinId = fromHex(offer.coin_id, 'coin_id', 16);
-  if (!verifyPossession(parsePublicKey(st.operator_share, 'operator_share'), coinId, fromHex(offer.operator_pop, 'operator_pop', 64))) {
-    throw new RefusedError('E_BAD_POSSESSION', 'the operator\'s proof of possession of its share does not verify for this coin');
-  }
-  const key = coinKey(parsePublicKey(pending.share, 'share'), parsePublicKey(st.operator_share, 'operator_share'));
-  if (!equalBytes(key.aggregate, parsePublicKey(st.aggregate, 'aggregate'))) throw new RefusedError('E_KEY_SUM', 'the offer\'s P is not O + S');
-  if (scriptAddress(key.script, ctx.network) !== st.address) throw new RefusedError('E_BAD_STATEMENT', 'the offer\'s address is not the P2TR of P = O + S');
-  const { outpoint, amountSat, unsignedHex } = findDeposit(fundingHex, key.script);
-  const terms = termsFromJson(st.terms);
-  checkTerms(terms);
-  checkFloor(terms, amountSat, floor);
-  checkInitialLock(terms, floor);
-  const locktime = tipHeight + terms.initialLock;
-  const backup = backupTransaction(key, { outpoint, amountSat, locktime, ownerShare: parsePublicKey(pending.share, 'share'), feeSat: terms.backupFeeSat, anchor: terms.anchor });
-  const secret = fromHex(pending.share_secret, 'share', 32);
-  const pop = provePossession(secret, coinId, ctx.random.bytes(32, 'statechain/pop-aux'));
-  secret.fill(0);
-  const pubnonce = await issueOwnerNonce(ctx, nonceContext(offer.coin_id, 'backup', backup.id));
-  const record: OwnerRecord = {
-    coin_id: offer.coin_id, network: ctx.network, status: 'depositing', share_secret: pending.share_secret, share: pending.share, auth: pending.auth,
-    operator_auth: st.operator_auth, statement: offer.statement, funding_tx: unsignedHex, backups: [],
-    signing: { purpose: 'backup', tx: toHex(backup.unsignedTx), pubnonce }, transfer: null,
-  };
-  const body = {
-    type: 'statechain/deposit-backup', version: 1, network: ctx.network, coin_id: offer.coin_id, owner_pop: toHex(pop), funding_tx: unsignedHex,
-    outpoint: `${outpoint.txid}:${outpoint.vout}`, amount_sat: Number(amountSat), backup_tx: toHex(backup.unsignedTx), owner_pubnonce: pubnonce,
-  };
-  const message = sign(body.type, body, 'owner_sig', ctx);
-  // Kept: the same offer and funding again (this answer lost) print the same request.
-  return { record: { ...record, request: message }, message };
-}
-
-/** The request this depositor already sent for `offer` with this funding (its answer lost), or undefined. */
-export function depositRequestedBefore(record: OwnerRecord | undefined, offer: Msg<typeof DepositOfferSchema>, fundingHex: string): Record<string, unknown> | undefined {
-  if (record === undefined || record.status !== 'depositing' || !record.request || record.statement.operator_sig !== offer.statement.operator_sig) return undefined;
-  return (record.request as { funding_tx?: unknown }).funding_tx === toHex(parseTransaction(fundingHex, 'the funding transaction').unsignedTx) ? record.request : undefined;
-}
-
 /** The transaction under signature, with the coin's output as its witness UTXO again. */
 export function signingTx(record: OwnerRecord, expected: NonNullable<OwnerRecord['signing']>['purpose']): Transaction {
   if (record.signing === null || record.signing.purpose !== expected) throw new StateConflictError('E_NOT_SIGNING', `no ${expected} signature is under way for this coin`);
@@ -266,53 +147,6 @@ export function signingTx(record: OwnerRecord, expected: NonNullable<OwnerRecord
   if (st.amount_sat === null) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement names no deposit amount');
   tx.updateInput(0, { witnessUtxo: { script: key.script, amount: BigInt(st.amount_sat) } }, true);
   return tx;
-}
-
-/**
- * What the depositor asked for, from its own bytes (never from the operator's statement):
- * the funding's outpoint and amount, backup 1's txid and locktime.
- */
-function ownDeposit(record: OwnerRecord) {
-  const backup = parseTransaction(record.signing!.tx, 'the stored backup 1');
-  const input = backup.getInput(0);
-  const outpoint = `${toHex(input.txid!)}:${input.index!}`;
-  const funding = parseTransaction(record.funding_tx, 'the stored funding');
-  const amount = funding.getOutput(input.index!).amount!;
-  return { outpoint, amount, backup };
-}
-
-/**
- * Step 5: backup 1 finished; the coin can now be funded. The operator's signed statement
- * must say exactly what we asked for — the amount, outpoint, backup 1 (txid, locktime, our
- * share), the offer's terms, shares, keys and address — or backup 1 could be signed for
- * another amount (its signature would not verify on chain: the coin hostage) or the coin
- * recorded as another; nothing is signed, no nonce is spent, until it does.
- */
-export async function depositFinish(record: OwnerRecord, cosigned: Msg<typeof DepositCosignedSchema>, ctx: OwnerContext): Promise<OwnerRecord> {
-  // The same answer again (our coin view lost): the coin as it is, nothing signed or written.
-  if (record.backups.length > 0 && record.statement.count === 1 && cosigned.statement.operator_sig === record.statement.operator_sig) return record;
-  if (record.status !== 'depositing' || record.signing === null) throw new StateConflictError('E_NOT_SIGNING', `this coin is ${record.status}, not waiting for its first backup`);
-  const st = checkStatement(cosigned.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
-  const own = ownDeposit(record);
-  const offered = record.statement;
-  const differs = (what: string, mine: unknown, theirs: unknown) => {
-    const [a, b] = [stringifyLine(mine).trim(), stringifyLine(theirs).trim()];
-    if (a !== b) throw new RefusedError('E_BAD_STATEMENT', `the operator's statement does not say what we asked for: ${what} is ${b}, not ${a}; do not fund this coin`);
-  };
-  differs('the amount', Number(own.amount), st.amount_sat);
-  differs('the outpoint', own.outpoint, st.outpoint);
-  differs('the status', 'active', st.status);
-  differs('the count', 1, st.count);
-  differs('backup 1', [{ n: 1, txid: own.backup.id, locktime: own.backup.lockTime, owner_share: record.share }], st.backups);
-  differs('the backup txid', own.backup.id, cosigned.backup_txid);
-  differs('the terms', offered.terms, st.terms);
-  for (const field of ['network', 'operator_auth', 'operator_share', 'owner_auth', 'owner_share', 'aggregate', 'address', 'transfer'] as const) differs(field, offered[field], st[field]);
-  if (st.owner_auth_b !== undefined) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement binds the coin to a second part (owner_auth_b) you never named; do not fund this coin');
-  if (cosigned.owner_pubnonce !== record.signing.pubnonce) throw new RefusedError('E_NONCE_MISMATCH', 'this answer is for another nonce of ours');
-  const tx = signingTx({ ...record, statement: cosigned.statement }, 'backup');
-  const sig = await finishSignature(record, st.operator_share, tx, 'backup', { owner: cosigned.owner_pubnonce, operator: cosigned.operator_pubnonce, operatorPsig: cosigned.operator_psig }, ctx);
-  const signed = finishSpend(tx, sig);
-  return { ...record, status: 'active', statement: cosigned.statement, backups: [signed.hex], signing: null };
 }
 
 /** The withdrawal (./withdrawal.ts): the whole coin, less the fee at `feeRate` and a 240-sat anchor, to `destination`; TRUC, so anyone holding it can bump it. */

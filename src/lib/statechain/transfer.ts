@@ -41,7 +41,7 @@ import { PackageInnerSchema, type PackageInner, type Statement, type TransferCos
 import { seal, sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
 import { provePossession } from './signer.ts';
 import { FIXED_FIELDS, checkStatement, requireUnchanged } from './statement.ts';
-import { checkReceiverPossession } from './joint.ts';
+import { checkReceiverPossession } from './joint-share.ts';
 import { bindingBody, verifyTransfer, type ChainFacts, type Expected, type Verified } from './verify.ts';
 import type { Floor } from './floor.ts';
 

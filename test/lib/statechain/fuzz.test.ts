@@ -25,7 +25,7 @@ import { stringifyLine } from '../../../src/lib/json.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { decodeMessage } from '../../../src/lib/message.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
-import * as own from '../../../src/lib/statechain/owner.ts';
+import * as dep from '../../../src/lib/statechain/deposit.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
 import * as schemas from '../../../src/lib/statechain/schemas.ts';
 import { sealJson, signBody } from '../../../src/lib/statechain/seal.ts';
@@ -188,7 +188,7 @@ describe('statechain steps on a mutated message: a coded refusal or the original
     const cos2 = await op.cosignTransfer(s.d.opRecord, sign2.message as never, s.d.opCtx);
     // [name, message, step (on fresh state), the sender's free fields (re-signed: may change the answer)]
     const cases: [string, Json, (v: unknown) => unknown, RegExp | null][] = [
-      ['deposit-request → operator', own.startDeposit(s.d.owner, s.d.operator.auth.publicKey).message as Json, (v) => op.offerDeposit(decodeMessage(schemas.DepositRequestSchema, v), s.d.opRecord.statement.terms, freshOp(s.d.opCtx)), /^(owner_auth|owner_share)$/],
+      ['deposit-request → operator', dep.startDeposit(s.d.owner, s.d.operator.auth.publicKey).message as Json, (v) => op.offerDeposit(decodeMessage(schemas.DepositRequestSchema, v), s.d.opRecord.statement.terms, freshOp(s.d.opCtx)), /^(owner_auth|owner_share)$/],
       ['deposit-backup → operator', s.d.backupMessage as Json, (v) => op.cosignDepositBackup(s.d.offer.record, decodeMessage(schemas.DepositBackupSchema, v), freshOp(s.d.opCtx)), /^owner_pubnonce$/],
       ['transfer-request → sender', s.req.message as Json, (v) => tr.transferSign(s.d.ownerRecord, decodeMessage(schemas.TransferRequestSchema, v), 200, fresh(s.d.owner)), /^(receiver_auth|backup_script)$/],
       ['transfer-sign → operator', s.sign.message as Json, (v) => op.cosignTransfer(s.d.opRecord, decodeMessage(schemas.TransferSignSchema, v), freshOp(s.d.opCtx)), /^(transfer_id|receiver_auth|owner_pubnonce)$/],

@@ -18,6 +18,7 @@ import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
+import * as dep from '../../../src/lib/statechain/deposit.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
 import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
@@ -89,7 +90,7 @@ export async function depositRequested(chain: ChainStub, amount = 100_000n, term
   const operator = party('operator');
   const owner = party('owner');
   const opCtx = { operator: operator.auth, random: operator.random, chain, network: 'regtest' as const };
-  const start = own.startDeposit(owner, operator.auth.publicKey);
+  const start = dep.startDeposit(owner, operator.auth.publicKey);
   const offer = op.offerDeposit(start.message as never, terms, opCtx);
   const { coinKey } = await import('../../../src/lib/statechain/coin.ts');
   const { fromHex } = await import('../../../src/lib/bytes.ts');
@@ -101,9 +102,9 @@ export async function depositRequested(chain: ChainStub, amount = 100_000n, term
 /** Operator + first owner through a whole deposit: returns the operator's record, the owner's, and the parties. */
 export async function deposit(chain: ChainStub, amount = 100_000n, terms: typeof TERMS = TERMS) {
   const { operator, owner, opCtx, start, offer, key, funding } = await depositRequested(chain, amount, terms);
-  const backup = await own.depositBackup(start.pending, offer.message as never, funding, chain.height, DEFAULT_FLOOR, owner);
+  const backup = await dep.depositBackup(start.pending, offer.message as never, funding, chain.height, DEFAULT_FLOOR, owner);
   const cosigned = await op.cosignDepositBackup(offer.record, backup.message as never, opCtx);
-  const ownerRecord = await own.depositFinish(backup.record, cosigned.message as never, owner);
+  const ownerRecord = await dep.depositFinish(backup.record, cosigned.message as never, owner);
   return { operator, owner, opCtx, opRecord: cosigned.record, ownerRecord, key, funding, backupMessage: backup.message, offer };
 }
 

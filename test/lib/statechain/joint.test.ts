@@ -12,6 +12,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as coin from '../../../src/lib/statechain/coin.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
+import { jointPubnonce } from '../../../src/lib/statechain/joint-share.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
@@ -95,7 +96,7 @@ describe('a coin owned by two parties', () => {
     const body = {
       type: 'statechain/transfer-sign', version: 1, network: 'regtest', coin_id: coinId, transfer_id: 'ab'.repeat(16),
       receiver_auth: bobAgain.pending.auth, receiver_share: bobAgain.pending.share, receiver_pop: (bobAgain.message as { receiver_pop: string }).receiver_pop,
-      locktime, backup_tx: toHex(backup.unsignedTx), owner_pubnonce: toHex(joint.jointPubnonce([nA.pubnonce, nB.pubnonce])), a_pubnonce: toHex(nA.pubnonce),
+      locktime, backup_tx: toHex(backup.unsignedTx), owner_pubnonce: toHex(jointPubnonce([nA.pubnonce, nB.pubnonce])), a_pubnonce: toHex(nA.pubnonce),
       part_b: { ...consent, part_sig: signBody(consent.type, consent, bob.auth.secretKey, new Uint8Array(32)) },
     };
     const request = { ...body, owner_sig: signBody(body.type, body, alice.auth.secretKey, new Uint8Array(32)) };

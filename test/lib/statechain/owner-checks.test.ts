@@ -17,7 +17,8 @@ import { Transaction } from '@scure/btc-signer';
 import { toHex, fromHex } from '../../../src/lib/bytes.ts';
 import * as coin from '../../../src/lib/statechain/coin.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
-import * as own from '../../../src/lib/statechain/owner.ts';
+import * as dep from '../../../src/lib/statechain/deposit.ts';
+import * as fund from '../../../src/lib/statechain/funding.ts';
 import { DEFAULT_FLOOR, type Floor } from '../../../src/lib/statechain/floor.ts';
 import { nonceGen, partialSign } from '../../../src/lib/statechain/signer.ts';
 import { checkStatement, signStatement } from '../../../src/lib/statechain/statement.ts';
@@ -34,7 +35,7 @@ type Cosigned = { statement: Statement; operator_pubnonce: string; operator_psig
 async function depositing() {
   const chain = chainStub(200);
   const r = await depositRequested(chain);
-  const backup = await own.depositBackup(r.start.pending, r.offer.message as never, r.funding, 200, DEFAULT_FLOOR, r.owner);
+  const backup = await dep.depositBackup(r.start.pending, r.offer.message as never, r.funding, 200, DEFAULT_FLOOR, r.owner);
   const honest = await op.cosignDepositBackup(r.offer.record, backup.message as never, r.opCtx);
   return { ...r, chain, backup, honest: honest.message as unknown as Cosigned };
 }
@@ -63,10 +64,10 @@ describe('the depositor checks the operator\'s signed statement against its own 
   it('an operator signing backup 1 for 99,999 sat of a 100,000 sat funding is refused (E_BAD_STATEMENT); the honest answer still finishes', async () => {
     const s = await depositing();
     const lying = lie(s, (st) => void (st.amount_sat = 99_999), 99_999n);
-    const e = await refusalAsync(own.depositFinish(s.backup.record, lying as never, s.owner), 'E_BAD_STATEMENT', 4);
+    const e = await refusalAsync(dep.depositFinish(s.backup.record, lying as never, s.owner), 'E_BAD_STATEMENT', 4);
     expect(e.message).toContain('amount');
     // Nothing was spent: our nonce is unused, the honest answer finishes backup 1.
-    const done = await own.depositFinish(s.backup.record, s.honest as never, s.owner);
+    const done = await dep.depositFinish(s.backup.record, s.honest as never, s.owner);
     expect(done.status).toBe('active');
   });
 
@@ -90,10 +91,10 @@ describe('the depositor checks the operator\'s signed statement against its own 
     ];
     expect(lies.length).toBe(13);
     for (const [what, patch] of lies) {
-      const e = await refusalAsync(own.depositFinish(s.backup.record, lie(s, patch) as never, s.owner), 'E_BAD_STATEMENT', 4);
+      const e = await refusalAsync(dep.depositFinish(s.backup.record, lie(s, patch) as never, s.owner), 'E_BAD_STATEMENT', 4);
       expect(e.message, what).toContain('does not say what we asked for');
     }
-    expect((await own.depositFinish(s.backup.record, s.honest as never, s.owner)).status).toBe('active');
+    expect((await dep.depositFinish(s.backup.record, s.honest as never, s.owner)).status).toBe('active');
   });
 
   it('the operator is pinned at step 1: an offer from another operator key is refused (E_WRONG_OPERATOR); a deposit with no pin is a usage error', async () => {
@@ -101,9 +102,9 @@ describe('the depositor checks the operator\'s signed statement against its own 
     const r = await depositRequested(chain);
     const mallory = party('mallory');
     const pinnedElsewhere = { ...r.start.pending, operator_auth: toHex(mallory.auth.publicKey) };
-    await refusalAsync(own.depositBackup(pinnedElsewhere, r.offer.message as never, r.funding, 200, DEFAULT_FLOOR, r.owner), 'E_WRONG_OPERATOR', 4);
+    await refusalAsync(dep.depositBackup(pinnedElsewhere, r.offer.message as never, r.funding, 200, DEFAULT_FLOOR, r.owner), 'E_WRONG_OPERATOR', 4);
     const { operator_auth: _pin, ...unpinned } = r.start.pending;
-    await refusalAsync(own.depositBackup(unpinned, r.offer.message as never, r.funding, 200, DEFAULT_FLOOR, r.owner), 'E_USAGE', 2);
+    await refusalAsync(dep.depositBackup(unpinned, r.offer.message as never, r.funding, 200, DEFAULT_FLOOR, r.owner), 'E_USAGE', 2);
   });
 });
 
@@ -111,7 +112,7 @@ describe('the owner\'s own safety floor, whatever the operator\'s terms say', ()
   const offered = async (terms: Partial<typeof TERMS>, floor: Floor = DEFAULT_FLOOR, amount = 100_000n) => {
     const chain = chainStub(200);
     const r = await depositRequested(chain, amount, { ...TERMS, ...terms });
-    return own.depositBackup(r.start.pending, r.offer.message as never, r.funding, 200, floor, r.owner);
+    return dep.depositBackup(r.start.pending, r.offer.message as never, r.funding, 200, floor, r.owner);
   };
 
   it('a depositor refuses a backup fee above its floor, absolute or as a share of the coin (E_BACKUP_FEE_TOO_HIGH), and an interval below it (E_BELOW_FLOOR)', async () => {
@@ -173,19 +174,19 @@ describe('funding that cannot be malleated (finding 6): raw hex is checked like 
   };
 
   it('offline (no inputs looked up): refused, naming the PSBT and --rpc-url (E_FUNDING_UNCHECKED)', () => {
-    const e = refusal(() => own.fundingFromRaw(twoInputs(), undefined), 'E_FUNDING_UNCHECKED', 4);
+    const e = refusal(() => fund.fundingFromRaw(twoInputs(), undefined), 'E_FUNDING_UNCHECKED', 4);
     expect(e.message).toContain('walletcreatefundedpsbt');
     expect(e.message).toContain('--rpc-url');
   });
 
   it('with a node: every input must spend a native segwit output; P2SH-wrapped, legacy or unknown inputs are refused (E_FUNDING_MALLEABLE)', () => {
     const hex = twoInputs();
-    expect(own.fundingInputs(hex)).toEqual([{ txid: '07'.repeat(32), vout: 0 }, { txid: '08'.repeat(32), vout: 3 }]);
-    expect(own.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }, { scriptPubKey: P2TR }])).toBe(hex);
-    refusal(() => own.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }, { scriptPubKey: P2SH }]), 'E_FUNDING_MALLEABLE', 4);
-    refusal(() => own.fundingFromRaw(hex, [{ scriptPubKey: P2PKH }, { scriptPubKey: P2TR }]), 'E_FUNDING_MALLEABLE', 4);
-    refusal(() => own.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }, null]), 'E_FUNDING_MALLEABLE', 4);
-    refusal(() => own.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }]), 'E_FUNDING_UNCHECKED', 4);
+    expect(fund.fundingInputs(hex)).toEqual([{ txid: '07'.repeat(32), vout: 0 }, { txid: '08'.repeat(32), vout: 3 }]);
+    expect(fund.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }, { scriptPubKey: P2TR }])).toBe(hex);
+    refusal(() => fund.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }, { scriptPubKey: P2SH }]), 'E_FUNDING_MALLEABLE', 4);
+    refusal(() => fund.fundingFromRaw(hex, [{ scriptPubKey: P2PKH }, { scriptPubKey: P2TR }]), 'E_FUNDING_MALLEABLE', 4);
+    refusal(() => fund.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }, null]), 'E_FUNDING_MALLEABLE', 4);
+    refusal(() => fund.fundingFromRaw(hex, [{ scriptPubKey: P2WPKH }]), 'E_FUNDING_UNCHECKED', 4);
   });
 });
 

@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
+import * as dep from '../../../src/lib/statechain/deposit.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
 import { toHex } from '../../../src/lib/bytes.ts';
@@ -135,13 +136,13 @@ describe('a depositor repeats its steps', () => {
   it('step 3 again (its deposit-backup lost) prints the same request; step 5 again prints the same coin, nothing signed twice', async () => {
     const chain = chainStub(200);
     const r = await depositRequested(chain);
-    const backup = await own.depositBackup(r.start.pending, r.offer.message as never, r.funding, 200, DEFAULT_FLOOR, r.owner);
-    expect(own.depositRequestedBefore(backup.record, r.offer.message as never, r.funding)).toEqual(backup.message);
+    const backup = await dep.depositBackup(r.start.pending, r.offer.message as never, r.funding, 200, DEFAULT_FLOOR, r.owner);
+    expect(dep.depositRequestedBefore(backup.record, r.offer.message as never, r.funding)).toEqual(backup.message);
     // Another funding for the same offer is not this request.
-    expect(own.depositRequestedBefore(backup.record, r.offer.message as never, fundingTx(r.key.script, 90_000n))).toBeUndefined();
+    expect(dep.depositRequestedBefore(backup.record, r.offer.message as never, fundingTx(r.key.script, 90_000n))).toBeUndefined();
     const cos = await op.cosignDepositBackup(r.offer.record, backup.message as never, r.opCtx);
-    const coin = await own.depositFinish(backup.record, cos.message as never, r.owner);
-    expect(await own.depositFinish(coin, cos.message as never, r.owner)).toBe(coin);
-    expect(own.depositRequestedBefore(coin, r.offer.message as never, r.funding)).toBeUndefined();
+    const coin = await dep.depositFinish(backup.record, cos.message as never, r.owner);
+    expect(await dep.depositFinish(coin, cos.message as never, r.owner)).toBe(coin);
+    expect(dep.depositRequestedBefore(coin, r.offer.message as never, r.funding)).toBeUndefined();
   });
 });

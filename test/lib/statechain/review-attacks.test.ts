@@ -9,6 +9,7 @@ import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import { parseTx } from '../../independent/tx.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
+import * as dep from '../../../src/lib/statechain/deposit.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
 import { ownerScript } from '../../../src/lib/statechain/coin.ts';
 import { signStatement } from '../../../src/lib/statechain/statement.ts';
@@ -143,7 +144,7 @@ describe('finding D: the depositor\'s floor does not bound how long its refund i
     const r = await depositRequested(chain, 100_000n, { ...TERMS, initial_lock: 100_000 });
     let backupLocktime: number | undefined;
     try {
-      const backup = await own.depositBackup(r.start.pending, r.offer.message as never, r.funding, chain.height, DEFAULT_FLOOR, r.owner);
+      const backup = await dep.depositBackup(r.start.pending, r.offer.message as never, r.funding, chain.height, DEFAULT_FLOOR, r.owner);
       backupLocktime = parseTx(backup.message.backup_tx as string).lockTime;
     } catch (e) {
       if (!(e instanceof OffchainError) || e.exitCode !== 4) throw e;
@@ -163,7 +164,7 @@ describe('finding H: the depositor does not check the statement\'s owner_auth_b'
     const lied = { ...offer, statement: signStatement({ ...body, owner_auth_b: stranger } as never, r.opCtx.operator, r.operator.random) };
     let requested = false;
     try {
-      await own.depositBackup(r.start.pending, lied as never, r.funding, chain.height, DEFAULT_FLOOR, r.owner);
+      await dep.depositBackup(r.start.pending, lied as never, r.funding, chain.height, DEFAULT_FLOOR, r.owner);
       requested = true;
     } catch (e) {
       if (!(e instanceof OffchainError) || e.exitCode !== 4) throw e;

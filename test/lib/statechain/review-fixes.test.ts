@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
+import * as dep from '../../../src/lib/statechain/deposit.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
 import { signStatement } from '../../../src/lib/statechain/statement.ts';
 import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
@@ -45,24 +46,24 @@ describe('the depositor\'s own checks (findings D, H)', () => {
   it('a deposit-cosigned naming a second part (owner_auth_b) is refused E_BAD_STATEMENT before anything is signed', async () => {
     const chain = chainStub(200);
     const r = await depositRequested(chain);
-    const backup = await own.depositBackup(r.start.pending, r.offer.message as never, r.funding, chain.height, DEFAULT_FLOOR, r.owner);
+    const backup = await dep.depositBackup(r.start.pending, r.offer.message as never, r.funding, chain.height, DEFAULT_FLOOR, r.owner);
     const cosigned = await op.cosignDepositBackup(r.offer.record, backup.message as never, r.opCtx);
     const m = cosigned.message as { statement: Record<string, unknown> };
     const { operator_sig: _sig, ...body } = m.statement;
     const stranger = Buffer.from(secp256k1.getPublicKey(Uint8Array.from({ length: 32 }, (_, i) => 100 + i), true)).toString('hex');
     const lied = { ...m, statement: signStatement({ ...body, owner_auth_b: stranger } as never, r.opCtx.operator, r.operator.random) };
-    await refusalAsync(own.depositFinish(backup.record, lied as never, r.owner), 'E_BAD_STATEMENT', 4);
+    await refusalAsync(dep.depositFinish(backup.record, lied as never, r.owner), 'E_BAD_STATEMENT', 4);
     // The true answer still finishes (no nonce was consumed by the refusal).
-    expect((await own.depositFinish(backup.record, cosigned.message as never, r.owner)).status).toBe('active');
+    expect((await dep.depositFinish(backup.record, cosigned.message as never, r.owner)).status).toBe('active');
   });
 
   it('--max-initial-lock: 25,920 blocks is taken by default, 25,921 refused E_BELOW_FLOOR; a lower floor refuses the default 12,960', async () => {
     const chain = chainStub(200);
     const ok = await depositRequested(chain, 100_000n, { ...TERMS, initial_lock: 25_920 });
-    await own.depositBackup(ok.start.pending, ok.offer.message as never, ok.funding, chain.height, DEFAULT_FLOOR, ok.owner);
+    await dep.depositBackup(ok.start.pending, ok.offer.message as never, ok.funding, chain.height, DEFAULT_FLOOR, ok.owner);
     const over = await depositRequested(chain, 100_000n, { ...TERMS, initial_lock: 25_921 });
-    await refusalAsync(own.depositBackup(over.start.pending, over.offer.message as never, over.funding, chain.height, DEFAULT_FLOOR, over.owner), 'E_BELOW_FLOOR', 4);
+    await refusalAsync(dep.depositBackup(over.start.pending, over.offer.message as never, over.funding, chain.height, DEFAULT_FLOOR, over.owner), 'E_BELOW_FLOOR', 4);
     const dflt = await depositRequested(chain, 100_000n, { ...TERMS, initial_lock: 12_960 });
-    await refusalAsync(own.depositBackup(dflt.start.pending, dflt.offer.message as never, dflt.funding, chain.height, { ...DEFAULT_FLOOR, maxInitialLock: 1_000 }, dflt.owner), 'E_BELOW_FLOOR', 4);
+    await refusalAsync(dep.depositBackup(dflt.start.pending, dflt.offer.message as never, dflt.funding, chain.height, { ...DEFAULT_FLOOR, maxInitialLock: 1_000 }, dflt.owner), 'E_BELOW_FLOOR', 4);
   });
 });

@@ -12,6 +12,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import * as own from '../../../src/lib/statechain/owner.ts';
+import * as dep from '../../../src/lib/statechain/deposit.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
 import { DEFAULT_FEE_LIMITS } from '../../../src/lib/tx/fee-guard.ts';
@@ -26,9 +27,9 @@ const TO = Uint8Array.from([0x00, 0x14, ...new Uint8Array(20).fill(9)]);
 async function ownerRecord(terms: Record<string, unknown>) {
   const chain = chainStub(200);
   const { owner, opCtx, start, offer, funding } = await depositRequested(chain, 100_000n, terms as typeof TERMS);
-  const backup = await own.depositBackup(start.pending, offer.message as never, funding, chain.height, DEFAULT_FLOOR, owner);
+  const backup = await dep.depositBackup(start.pending, offer.message as never, funding, chain.height, DEFAULT_FLOOR, owner);
   const cosigned = await op.cosignDepositBackup(offer.record, backup.message as never, opCtx);
-  return own.depositFinish(backup.record, cosigned.message as never, owner);
+  return dep.depositFinish(backup.record, cosigned.message as never, owner);
 }
 
 describe('the statechain owner\'s backup child comes from the one CPFP builder', () => {

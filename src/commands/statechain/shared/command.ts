@@ -11,96 +11,26 @@
  * handed the coin). With --store (or $OFFCHAIN_STORE_URL) the operator's records live in
  * PostgreSQL instead (src/lib/store/operator-store.ts is the port; owners keep their files).
  */
-import { Flags, type Command } from '@oclif/core';
+import { type Command } from '@oclif/core';
 import { join } from 'node:path';
-import { MalformedInputError, StateConflictError, UsageError } from '../errors.ts';
-import type { Network } from '../network.ts';
-import type { ChainSource, UtxoInfo } from '../chain/types.ts';
-import type { StateStore } from '../store/state-store.ts';
-import type { OperatorContext, OperatorRecord } from '../statechain/operator.ts';
-import type { OwnerContext, OwnerRecord } from '../statechain/owner.ts';
-import type { Statement } from '../statechain/schemas.ts';
-import type { UnsignedStatement } from '../statechain/statement.ts';
-import type { ChainFacts } from '../statechain/verify.ts';
-import type { SendingRecord } from '../statechain/joint-send.ts';
-import { DEFAULT_FLOOR, type Floor } from '../statechain/floor.ts';
-import { OffchainCommand } from './base-command.ts';
-import { chainFlags, inputFlags, keyFlags, renamedFrom, stateFlags } from './flags.ts';
-import { storeFlagsFor } from './store-flags.ts';
-import type { OperatorStore } from '../store/operator-store.ts';
-
-export const statechainFlags = {
-  ...inputFlags,
-  ...keyFlags,
-  ...stateFlags,
-  ...chainFlags,
-  confirmations: renamedFrom(Flags.integer({
-    description: 'offline: assert the coin\'s deposit output is unspent with N confirmations (with a node, it is asked instead; was --deposit-confirmations)',
-    helpValue: 'N',
-    min: 0,
-    helpGroup: 'CHAIN',
-  }), 'deposit-confirmations'),
-};
-
-/** The statechain flags without the offline confirmations assertion (statechain-deposit reads none). */
-export function withoutConfirmations<F extends { confirmations: unknown }>(flags: F): Omit<F, 'confirmations'> {
-  const { confirmations: _, ...rest } = flags;
-  return rest;
-}
-
-/**
- * A number of blocks after the tip, spelled +N (docs/cli.md: relative heights are +N);
- * a bare N, the old spelling of --initial-lock, means the same, with a warning.
- */
-export function relativeBlocks(text: string, flag: string, warn: (line: string) => void, max = 100_000): number {
-  const m = /^(\+?)([1-9][0-9]{0,5})$/.exec(text);
-  const n = m ? Number(m[2]) : NaN;
-  if (!m || n > max) throw new UsageError('E_USAGE', `${flag} must be +N, a number of blocks after the tip from 1 to ${max}, got ${JSON.stringify(text)}`);
-  if (m[1] === '') warn(`${flag} ${text} without "+" is deprecated: write ${flag} +${text} (same meaning: ${text} blocks after the tip)`);
-  return n;
-}
-
-/**
- * An owner's own safety floor (src/lib/statechain/floor.ts): checked by a depositor (step 3)
- * and a receiver (statechain-verify and its accepting step), whatever the operator's terms say.
- */
-export const floorFlags = {
-  'min-confirmations': Flags.integer({ description: 'owner: refuse a coin whose deposit has fewer confirmations, whatever the terms ask', default: 2, min: 1, max: 100_000, helpGroup: 'SAFETY FLOOR' }),
-  'min-margin': Flags.integer({ description: 'owner: refuse a coin whose newest backup\'s locktime is within this many blocks of the tip', default: 6, min: 0, max: 100_000, helpGroup: 'SAFETY FLOOR' }),
-  'min-interval': Flags.integer({ description: 'owner: refuse terms whose interval (your backup\'s head start) is shorter', default: 6, min: 2, max: 100_000, helpGroup: 'SAFETY FLOOR' }),
-  'max-backup-fee': Flags.integer({ description: 'owner: refuse terms whose backup fee is above this, sat', default: 25_000, min: 0, max: 2_100_000_000_000_000, helpGroup: 'SAFETY FLOOR' }),
-  'max-backup-fee-percent': Flags.string({ description: 'owner: refuse terms whose backup fee is above this share of the coin, percent (default 5)', helpValue: 'PCT', helpGroup: 'SAFETY FLOOR' }),
-  'allow-unanchored': Flags.boolean({
-    description: 'a pair receiving: take a coin whose terms have no anchor, accepting the fee risk: neither part can bump its backup, so if fees rise the previous owner\'s backup may confirm first (refused by default, E_BACKUP_UNBUMPABLE)',
-    helpGroup: 'SAFETY FLOOR',
-  }),
-};
-
-/** A decimal number written plainly (no 0x, exponent, sign or spaces), within [min, max], with at most `decimals` decimals. */
-export function strictDecimal(text: string, flag: string, min: number, max: number, decimals: number): number {
-  const re = new RegExp(`^(0|[1-9][0-9]{0,14})(\\.[0-9]{1,${decimals}})?$`);
-  const n = Number(text);
-  if (!re.test(text) || !Number.isFinite(n) || n < min || n > max) {
-    throw new UsageError('E_USAGE', `${flag} must be a plain decimal number from ${min} to ${max} with at most ${decimals} decimal(s), got ${JSON.stringify(text)}`);
-  }
-  return n;
-}
-
-/** The commands an operator runs (deposit, transfer, withdraw): its records in --state-dir, or PostgreSQL with --store. */
-export const operatorStoreFlags = storeFlagsFor('operator: keep the coins\' records (shares sealed)');
-
-export const coinFlag = {
-  coin: Flags.string({ description: 'the coin id (32 hex digits)', helpValue: 'ID' }),
-};
-
-export function checkCoinId(id: string | undefined, flag = '--coin'): string {
-  if (id === undefined || !/^[0-9a-f]{32}$/.test(id)) throw new UsageError('E_USAGE', `${flag} must be a coin id (32 lower-case hex digits)`);
-  return id;
-}
+import { MalformedInputError, StateConflictError, UsageError } from '../../../lib/errors.ts';
+import type { Network } from '../../../lib/network.ts';
+import type { ChainSource, UtxoInfo } from '../../../lib/chain/types.ts';
+import type { StateStore } from '../../../lib/store/state-store.ts';
+import type { OperatorContext, OperatorRecord } from '../../../lib/statechain/operator.ts';
+import type { OwnerContext, OwnerRecord } from '../../../lib/statechain/owner.ts';
+import type { Statement } from '../../../lib/statechain/schemas.ts';
+import type { UnsignedStatement } from '../../../lib/statechain/statement.ts';
+import type { ChainFacts } from '../../../lib/statechain/verify.ts';
+import type { SendingRecord } from '../../../lib/statechain/joint-send.ts';
+import type { Floor } from '../../../lib/statechain/floor.ts';
+import { OffchainCommand } from '../../../lib/cli/base-command.ts';
+import { strictDecimal } from '../shared/flags.ts';
+import type { OperatorStore } from '../../../lib/store/operator-store.ts';
 
 export abstract class StatechainCommand<T extends typeof Command> extends OffchainCommand<T> {
   protected async store(network: Network): Promise<StateStore> {
-    const { StateStore } = await import('../store/state-store.ts');
+    const { StateStore } = await import('../../../lib/store/state-store.ts');
     return new StateStore(join(this.stateDir(network), 'statechain'));
   }
 
@@ -108,13 +38,13 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
   protected async readStep(expected: string): Promise<{ type: string; network: Network; value: Record<string, unknown> }> {
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', `expected ${expected}`);
-    const { readEnvelope } = await import('../envelope.ts');
+    const { readEnvelope } = await import('../../../lib/envelope.ts');
     const env = readEnvelope(doc.value);
     return { type: env.type, network: this.network(env.network), value: doc.value as Record<string, unknown> };
   }
 
   protected async decode<S extends import('@sinclair/typebox').TObject>(schema: S, value: unknown): Promise<import('@sinclair/typebox').Static<S>> {
-    const { decodeMessage } = await import('../message.ts');
+    const { decodeMessage } = await import('../../../lib/message.ts');
     return decodeMessage(schema, value);
   }
 
@@ -122,7 +52,7 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
     if ((this.flags as { store?: string }).store !== undefined) {
       throw new UsageError('E_USAGE', '--store keeps an operator\'s records; an owner\'s share and backups stay in --state-dir');
     }
-    const { NonceStore } = await import('../store/nonce-store.ts');
+    const { NonceStore } = await import('../../../lib/store/nonce-store.ts');
     return { auth: await this.keyPair(network), random: this.random, nonces: new NonceStore(join(this.stateDir(network), 'nonces')), network };
   }
 
@@ -153,8 +83,8 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
     return Object.assign(source, {
       async utxo(txid: string, vout: number): Promise<UtxoInfo | null> {
         if (confirmations === undefined || statement === undefined || statement.outpoint !== `${txid}:${vout}` || statement.amount_sat === null) return base.utxo(txid, vout);
-        const { coinKey } = await import('../statechain/coin.ts');
-        const { fromHex } = await import('../bytes.ts');
+        const { coinKey } = await import('../../../lib/statechain/coin.ts');
+        const { fromHex } = await import('../../../lib/bytes.ts');
         const key = coinKey(fromHex(statement.owner_share, 'owner_share', 33), fromHex(statement.operator_share, 'operator_share', 33));
         return { txid, vout, value: BigInt(statement.amount_sat), scriptPubKey: key.script, confirmations };
       },
@@ -167,14 +97,14 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
    * op-<coin> files under --state-dir.
    */
   protected async operatorStore(network: Network): Promise<OperatorStore> {
-    const { storeTarget } = await import('./store-flags.ts');
+    const { storeTarget } = await import('../../../lib/cli/store-flags.ts');
     const target = await storeTarget(this.flags as Record<string, unknown>);
     if (target === undefined) {
-      const { fileOperatorStore } = await import('../store/operator-store.ts');
+      const { fileOperatorStore } = await import('../../../lib/store/operator-store.ts');
       return fileOperatorStore(this.stateDir(network));
     }
-    const { PgOperatorStore } = await import('../store/pg/operator-store.ts');
-    const { VersionWitness } = await import('../store/pg/witness.ts');
+    const { PgOperatorStore } = await import('../../../lib/store/pg/operator-store.ts');
+    const { VersionWitness } = await import('../../../lib/store/pg/witness.ts');
     return new PgOperatorStore(target, { network, operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
   }
 
@@ -204,12 +134,13 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
 
   /** --to and --fee-rate: the script a spend pays and its rate (a plain decimal: `0x10` and `1e3` are refused, exit 2). */
   protected async payTo(network: Network, to: string, rate: string): Promise<{ destination: Uint8Array; feeRate: number }> {
-    const { decodeAddress } = await import('../address.ts');
+    const { decodeAddress } = await import('../../../lib/address.ts');
     return { destination: decodeAddress(to, network, '--to'), feeRate: strictDecimal(rate, '--fee-rate', 0.1, 100_000, 3) };
   }
 
   /** The owner's safety floor from its flags (floorFlags), defaults where not given. */
-  protected floor(): Floor {
+  protected async floor(): Promise<Floor> {
+    const { DEFAULT_FLOOR } = await import('../../../lib/statechain/floor.ts');
     const f = this.flags as { 'min-confirmations'?: number; 'min-margin'?: number; 'min-interval'?: number; 'max-backup-fee'?: number; 'max-backup-fee-percent'?: string; 'max-initial-lock'?: number; 'allow-unanchored'?: boolean };
     const percent = f['max-backup-fee-percent'] === undefined ? DEFAULT_FLOOR.maxBackupFeePercent : strictDecimal(f['max-backup-fee-percent'], '--max-backup-fee-percent', 0, 100, 2);
     return {
