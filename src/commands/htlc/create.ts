@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, MAX_SAT } from '../../lib/cli/htlc-command.ts';
+import { HtlcCommand, MAX_SAT } from './shared/command.ts';
 import { chainFlags, flagValues } from '../../lib/cli/flags.ts';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
-import { invoiceFlags, readInvoiceTerms } from '../../lib/cli/invoice-flag.ts';
+import { invoiceFlags, readInvoiceTerms } from '../invoice/shared/invoice-flag.ts';
 import type { Network } from '../../lib/network.ts';
 
 export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
