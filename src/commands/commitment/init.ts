@@ -31,7 +31,8 @@ export default class CommitmentInit extends CommitmentCommand<typeof CommitmentI
 
   protected async execute(): Promise<CommandResult> {
     const { ChannelPointsSchema } = await import('../../lib/bolt3/schemas.ts');
-    const { channelIdOf, initChannel } = await import('../../lib/bolt3/party.ts');
+    const { channelIdOf } = await import('../../lib/bolt3/party.ts');
+    const { initChannel } = await import('../../lib/bolt3/party-open.ts');
     const { RefusedError, StateConflictError } = await import('../../lib/errors.ts');
     const peer = await this.readMessage(ChannelPointsSchema);
     const channel = await this.ownChannel(this.flags.channel);

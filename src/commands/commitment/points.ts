@@ -21,7 +21,7 @@ export default class CommitmentPoints extends CommitmentCommand<typeof Commitmen
 
   protected async execute(): Promise<CommandResult> {
     const channel = await this.ownChannel(this.flags.channel);
-    const { channelPoints } = await import('../../lib/bolt3/party.ts');
+    const { channelPoints } = await import('../../lib/bolt3/party-open.ts');
     const seed = this.seed();
     try {
       return { message: channelPoints(this.network(), channel, seed) };

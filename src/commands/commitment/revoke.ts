@@ -18,7 +18,7 @@ export default class CommitmentRevoke extends CommitmentCommand<typeof Commitmen
   static override flags = { ...stateFlags, ...channelIdFlag, ...seedFileFlag };
 
   protected async execute(): Promise<CommandResult> {
-    const { revokeMessage } = await import('../../lib/bolt3/party.ts');
+    const { revokeMessage } = await import('../../lib/bolt3/party-revoke-and-ack.ts');
     const record = await this.channelRecord(this.channelId());
     const seed = this.seed();
     try {
