@@ -182,6 +182,19 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
     return { message, psbt };
   }
 
+  /**
+   * `htlc create --invoice`: the payment hash of an invoice signed by --payee (verified,
+   * unexpired), and its network; an --amount below what the invoice asks is refused.
+   */
+  protected async invoiceLock(path: string, payee: string | undefined, network: Network | undefined, now: number | undefined, amount: number | undefined): Promise<{ paymentHash: string; network: Network }> {
+    const { readInvoiceTerms } = await import('../../invoice/shared/invoice-flag.ts');
+    const terms = await readInvoiceTerms(path, payee, network, now, false);
+    if (terms.amountMsat !== undefined && amount !== undefined && BigInt(amount) * 1000n < terms.amountMsat) {
+      throw new RefusedError('E_INVOICE_MISMATCH', `--amount ${amount} sat is below the invoice's ${terms.amountMsat} msat`);
+    }
+    return { paymentHash: Buffer.from(terms.paymentHash).toString('hex'), network: terms.network };
+  }
+
   /** A timeout given as an absolute height or time, or `+N` blocks after the chain tip. */
   protected async absoluteLocktime(network: Network, text: string | undefined): Promise<number> {
     if (text === undefined) throw new UsageError('E_USAGE', 'give --locktime (an absolute height or time, or +N blocks after the tip)');
