@@ -56,16 +56,8 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
 
     if (f.protocol === 'colu') {
       if (f.stream) throw new UsageError('E_USAGE', '--protocol colu decodes one transaction: no --stream');
-      const { txBytesFromText } = await import('../../lib/openassets/decode.ts');
-      const { parseRawTx } = await import('../../lib/openassets/tx.ts');
-      const { coluMessage } = await import('../../lib/colu/message.ts');
-      const tx = parseRawTx(txBytesFromText(await readText()));
-      const [known, chain] = [await prevs(), await node()];
-      if (f.prev === undefined && !chain) return { message: coluMessage(tx, network) };
-      const { ColuColorer } = await import('../../lib/colu/coloring.ts');
-      const colorer = new ColuColorer({ source: async (txid) => known.get(txid) ?? (chain ? chain(txid) : undefined), parse: parseRawTx, network, cacheSize: f['cache-size'] });
-      const m = coluMessage(tx, network, await colorer.color(tx));
-      return { message: chain && m.flow?.status === 'undecided' ? { ...m, hint_if_missing: TXINDEX_HINT } : m };
+      const { decodeColu } = await import('./shared/colu.ts');
+      return { message: await decodeColu({ text: readText, prevs, prevGiven: f.prev !== undefined, node }, network, f['cache-size']) };
     }
     const { Colorer } = await import('../../lib/openassets/coloring.ts');
     const { parseRawTx } = await import('../../lib/openassets/tx.ts');
