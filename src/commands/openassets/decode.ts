@@ -55,9 +55,8 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     const readText = async () => f.tx ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in === '-' ? undefined : f.in)));
 
     if (f.protocol === 'colu') {
-      if (f.stream) throw new UsageError('E_USAGE', '--protocol colu decodes one transaction: no --stream');
       const { decodeColu } = await import('./shared/colu.ts');
-      return { message: await decodeColu({ text: readText, prevs, prevGiven: f.prev !== undefined, node }, network, f['cache-size']) };
+      return { message: await decodeColu({ text: readText, prevs, prevGiven: f.prev !== undefined, stream: f.stream, node }, network, f['cache-size']) };
     }
     const { Colorer } = await import('../../lib/openassets/coloring.ts');
     const { parseRawTx } = await import('../../lib/openassets/tx.ts');

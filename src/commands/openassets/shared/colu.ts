@@ -3,6 +3,7 @@
  * --prev files or a node, the Colu assets on every output (src/lib/colu/coloring.ts). One
  * transaction: no --stream.
  */
+import { UsageError } from '../../../lib/errors.ts';
 import type { Network } from '../../../lib/network.ts';
 
 export type ColuSources = {
@@ -11,10 +12,13 @@ export type ColuSources = {
   /** --prev's transactions by txid; read after the transaction. */
   prevs: () => Promise<Map<string, Uint8Array>>;
   prevGiven: boolean;
+  /** --stream was given: refused, before anything is read. */
+  stream: boolean;
   node: () => Promise<((txid: string) => Promise<Uint8Array | undefined>) | undefined>;
 };
 
 export async function decodeColu(s: ColuSources, network: Network, cacheSize: number): Promise<Record<string, unknown>> {
+  if (s.stream) throw new UsageError('E_USAGE', '--protocol colu decodes one transaction: no --stream');
   const { txBytesFromText } = await import('../../../lib/openassets/decode.ts');
   const { parseRawTx } = await import('../../../lib/openassets/tx.ts');
   const { coluMessage } = await import('../../../lib/colu/message.ts');
