@@ -12,6 +12,8 @@ import { HTLC_SCHEMAS } from './htlc/schemas.ts';
 import { PTLC_SCHEMAS } from './ptlc/schemas.ts';
 import { ROUTE_SCHEMAS } from './route/schemas.ts';
 import { OPENASSETS_SCHEMAS } from './openassets/schemas.ts';
+import { ColuDecodedSchema } from './colu/message.ts';
+import { XcpDecodedSchema, XcpUnpackedSchema } from './counterparty/message.ts';
 import { ONION_SCHEMAS } from './onion/schemas.ts';
 import { STATECHAIN_SCHEMAS } from './statechain/schemas.ts';
 import { TRUC_SCHEMAS } from './truc/schemas.ts';
@@ -19,7 +21,7 @@ import { INVOICE_SCHEMAS } from './invoice/schemas.ts';
 import { DEVICE_SCHEMAS } from './device/schemas.ts';
 
 export const MESSAGE_SCHEMAS: readonly TObject[] = [
-  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...ROUTE_SCHEMAS, ...BOLT3_SCHEMAS, ...OPENASSETS_SCHEMAS, ...ONION_SCHEMAS, ...STATECHAIN_SCHEMAS, ...TRUC_SCHEMAS, ...INVOICE_SCHEMAS, ...DEVICE_SCHEMAS,
+  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...ROUTE_SCHEMAS, ...BOLT3_SCHEMAS, ...OPENASSETS_SCHEMAS, ColuDecodedSchema, XcpDecodedSchema, XcpUnpackedSchema, ...ONION_SCHEMAS, ...STATECHAIN_SCHEMAS, ...TRUC_SCHEMAS, ...INVOICE_SCHEMAS, ...DEVICE_SCHEMAS,
 ];
 
 /** schemas/credit.update.json for `credit/update`. */

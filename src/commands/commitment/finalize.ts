@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, channelIdFlag, htlcKeyFlags, seedFileFlag } from '../../lib/cli/commitment-command.ts';
+import { CommitmentCommand, channelIdFlag, htlcKeyFlags, seedFileFlag } from './shared/command.ts';
 import { feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { MalformedInputError, UsageError } from '../../lib/errors.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
@@ -36,12 +36,12 @@ export default class CommitmentFinalize extends CommitmentCommand<typeof Commitm
   };
 
   protected async execute(): Promise<CommandResult> {
-    const { closeUnilaterally } = await import('../../lib/bolt3/party.ts');
+    const { closeUnilaterally } = await import('../../lib/bolt3/party-holder-commitment.ts');
     const keys = await this.signingKeys();
     const seed = this.seed();
     const preimages = (this.flags['preimage-file'] ?? []).map((f) => readHexSecretFile(f, '--preimage-file', { length: 32 }));
     try {
-      let funding: import('../../lib/bolt3/party.ts').HtlcFunding | undefined;
+      let funding: import('../../lib/bolt3/party-holder-commitment.ts').HtlcFunding | undefined;
       if (this.flags['fee-psbt']?.length) {
         const { parseFeeLimits } = await import('../../lib/tx/fee-guard.ts');
         const feeRate = Number(this.flags['fee-rate']);

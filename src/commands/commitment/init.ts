@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, seedFileFlag } from '../../lib/cli/commitment-command.ts';
+import { CommitmentCommand, seedFileFlag } from './shared/command.ts';
 import { inputFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class CommitmentInit extends CommitmentCommand<typeof CommitmentInit> {
@@ -31,7 +31,8 @@ export default class CommitmentInit extends CommitmentCommand<typeof CommitmentI
 
   protected async execute(): Promise<CommandResult> {
     const { ChannelPointsSchema } = await import('../../lib/bolt3/schemas.ts');
-    const { channelIdOf, initChannel } = await import('../../lib/bolt3/party.ts');
+    const { channelIdOf } = await import('../../lib/bolt3/party.ts');
+    const { initChannel } = await import('../../lib/bolt3/party-open.ts');
     const { RefusedError, StateConflictError } = await import('../../lib/errors.ts');
     const peer = await this.readMessage(ChannelPointsSchema);
     const channel = await this.ownChannel(this.flags.channel);

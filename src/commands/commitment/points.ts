@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, seedFileFlag } from '../../lib/cli/commitment-command.ts';
+import { CommitmentCommand, seedFileFlag } from './shared/command.ts';
 
 export default class CommitmentPoints extends CommitmentCommand<typeof CommitmentPoints> {
   static override summary = 'Your per-commitment points for commitments 0 and 1, for your peer\'s `commitment init` (BOLT 2 open_channel / channel_ready).';
@@ -21,7 +21,7 @@ export default class CommitmentPoints extends CommitmentCommand<typeof Commitmen
 
   protected async execute(): Promise<CommandResult> {
     const channel = await this.ownChannel(this.flags.channel);
-    const { channelPoints } = await import('../../lib/bolt3/party.ts');
+    const { channelPoints } = await import('../../lib/bolt3/party-open.ts');
     const seed = this.seed();
     try {
       return { message: channelPoints(this.network(), channel, seed) };

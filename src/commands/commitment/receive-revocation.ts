@@ -1,5 +1,5 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand } from '../../lib/cli/commitment-command.ts';
+import { CommitmentCommand } from './shared/command.ts';
 import { inputFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class CommitmentReceiveRevocation extends CommitmentCommand<typeof CommitmentReceiveRevocation> {
@@ -21,7 +21,7 @@ export default class CommitmentReceiveRevocation extends CommitmentCommand<typeo
 
   protected async execute(): Promise<CommandResult> {
     const { RevokeAndAckSchema } = await import('../../lib/bolt3/schemas.ts');
-    const { receiveRevocation } = await import('../../lib/bolt3/party.ts');
+    const { receiveRevocation } = await import('../../lib/bolt3/party-revoke-and-ack.ts');
     const m = await this.readMessage(RevokeAndAckSchema);
     return { message: await this.channelStep(m.channel_id, (record) => receiveRevocation(record, m)) };
   }

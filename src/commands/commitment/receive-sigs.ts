@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, agreedStateFlag, seedFileFlag } from '../../lib/cli/commitment-command.ts';
+import { CommitmentCommand, agreedStateFlag, seedFileFlag } from './shared/command.ts';
 import { inputFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class CommitmentReceiveSigs extends CommitmentCommand<typeof CommitmentReceiveSigs> {
@@ -28,7 +28,7 @@ export default class CommitmentReceiveSigs extends CommitmentCommand<typeof Comm
 
   protected async execute(): Promise<CommandResult> {
     const { CommitmentSignedSchema } = await import('../../lib/bolt3/schemas.ts');
-    const { receiveSigs } = await import('../../lib/bolt3/party.ts');
+    const { receiveSigs } = await import('../../lib/bolt3/party-commitment-signed.ts');
     const m = await this.readMessage(CommitmentSignedSchema);
     const state = await this.agreedState();
     const seed = this.seed();

@@ -1,5 +1,5 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, channelIdFlag, seedFileFlag } from '../../lib/cli/commitment-command.ts';
+import { CommitmentCommand, channelIdFlag, seedFileFlag } from './shared/command.ts';
 import { stateFlags } from '../../lib/cli/flags.ts';
 
 export default class CommitmentRevoke extends CommitmentCommand<typeof CommitmentRevoke> {
@@ -18,7 +18,7 @@ export default class CommitmentRevoke extends CommitmentCommand<typeof Commitmen
   static override flags = { ...stateFlags, ...channelIdFlag, ...seedFileFlag };
 
   protected async execute(): Promise<CommandResult> {
-    const { revokeMessage } = await import('../../lib/bolt3/party.ts');
+    const { revokeMessage } = await import('../../lib/bolt3/party-revoke-and-ack.ts');
     const record = await this.channelRecord(this.channelId());
     const seed = this.seed();
     try {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, agreedStateFlag, htlcKeyFlags } from '../../lib/cli/commitment-command.ts';
+import { CommitmentCommand, agreedStateFlag, htlcKeyFlags } from './shared/command.ts';
 import { keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class CommitmentSign extends CommitmentCommand<typeof CommitmentSign> {
@@ -35,7 +35,7 @@ export default class CommitmentSign extends CommitmentCommand<typeof CommitmentS
   protected async execute(): Promise<CommandResult> {
     const state = await this.agreedState();
     const keys = await this.signingKeys();
-    const { signPeer } = await import('../../lib/bolt3/party.ts');
+    const { signPeer } = await import('../../lib/bolt3/party-commitment-signed.ts');
     const locktime = this.flags['funding-locktime'];
     try {
       const message = await this.channelStep(state.channel_id, (record) => signPeer(record, state, keys, { fundingLocktime: locktime }));

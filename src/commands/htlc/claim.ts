@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, MAX_LOCKTIME, destinationFlags, feePsbtFlags, htlcSpendFlags, parseOutpoint } from '../../lib/cli/htlc-command.ts';
+import { HtlcCommand, MAX_LOCKTIME, destinationFlags, feePsbtFlags, htlcSpendFlags, parseOutpoint } from './shared/command.ts';
 import { psbtOutputFlags } from '../../lib/cli/flags.ts';
 
 export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
@@ -38,7 +38,7 @@ export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
       const { signSecondStage } = await import('../../lib/htlc/second-stage.ts');
       const feeWallet = await this.feeWallet();
       const s = signSecondStage({
-        htlc: input.htlc, outpoint, amountSat, signer, feeRate: this.feeRate(), feeLimits: this.feeLimits(),
+        htlc: input.htlc, outpoint, amountSat, signer, feeRate: this.feeRate(), feeLimits: await this.feeLimits(),
         ...(preimage ? { preimage } : {}), ...(input.psbt ? { psbt: input.psbt } : {}), ...(feeWallet ? { feeWallet } : {}),
       });
       return this.secondStageResult(input, s, outpoint, amountSat);
@@ -48,7 +48,7 @@ export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {
     const { buildSpend } = await import('../../lib/htlc/spend.ts');
     const s = buildSpend({
       htlc: input.htlc, path: 'claim', outpoint, amountSat, signer, lockTime,
-      destination: await this.destination(input.network), feeRate: this.feeRate(), feeLimits: this.feeLimits(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
+      destination: await this.destination(input.network), feeRate: this.feeRate(), feeLimits: await this.feeLimits(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
       ...(preimage ? { preimage } : {}),
     });
     return this.spendResult(input, 'claim', s, outpoint, amountSat);

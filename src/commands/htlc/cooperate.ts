@@ -1,5 +1,5 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, destinationFlags, outpointFlags, parseOutpoint } from '../../lib/cli/htlc-command.ts';
+import { HtlcCommand, destinationFlags, outpointFlags, parseOutpoint } from './shared/command.ts';
 import { chainFlags, inputFlags, psbtOutputFlags } from '../../lib/cli/flags.ts';
 
 export default class HtlcCooperate extends HtlcCommand<typeof HtlcCooperate> {
@@ -22,7 +22,7 @@ export default class HtlcCooperate extends HtlcCommand<typeof HtlcCooperate> {
     const { cooperativePsbt } = await import('../../lib/htlc/cooperative.ts');
     const { spendMessage } = await import('../../lib/htlc/messages.ts');
     const { serializePsbt } = await import('../../lib/psbt/parse.ts');
-    const s = cooperativePsbt({ htlc: input.htlc, outpoint, amountSat, destination: await this.destination(input.network), feeRate: this.feeRate(), feeLimits: this.feeLimits() });
+    const s = cooperativePsbt({ htlc: input.htlc, outpoint, amountSat, destination: await this.destination(input.network), feeRate: this.feeRate(), feeLimits: await this.feeLimits() });
     const psbt = serializePsbt(s.tx);
     return {
       message: spendMessage(input.created, {

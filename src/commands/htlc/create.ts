@@ -1,10 +1,9 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, MAX_SAT } from '../../lib/cli/htlc-command.ts';
+import { HtlcCommand, MAX_SAT } from './shared/command.ts';
 import { chainFlags, flagValues } from '../../lib/cli/flags.ts';
-import { RefusedError, UsageError } from '../../lib/errors.ts';
-import { invoiceFlags, readInvoiceTerms } from '../../lib/cli/invoice-flag.ts';
-import type { Network } from '../../lib/network.ts';
+import { UsageError } from '../../lib/errors.ts';
+import { invoiceFlags } from '../invoice/shared/invoice-flag.ts';
 
 export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
   static override summary = 'Create an HTLC output: its address, script, and a description to claim or refund it later.';
@@ -50,44 +49,21 @@ export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
     const { createHtlc } = await import('../../lib/htlc/create.ts');
-    let paymentHash = f['payment-hash'];
-    let invoiceNetwork: Network | undefined;
-    if (f.invoice !== undefined) {
-      // The invoice's payment hash (verified, unexpired); an --amount must cover what it asks.
-      const terms = await readInvoiceTerms(f.invoice, f.payee, f.network as never, f.now, false);
-      invoiceNetwork = terms.network;
-      paymentHash = Buffer.from(terms.paymentHash).toString('hex');
-      if (terms.amountMsat !== undefined && f.amount !== undefined && BigInt(f.amount) * 1000n < terms.amountMsat) {
-        throw new RefusedError('E_INVOICE_MISMATCH', `--amount ${f.amount} sat is below the invoice's ${terms.amountMsat} msat`);
-      }
-    }
-    const network = this.network(invoiceNetwork);
+    // The invoice's payment hash (verified, unexpired); an --amount must cover what it asks.
+    const invoice = f.invoice === undefined ? undefined : await this.invoiceLock(f.invoice, f.payee, f.network as never, f.now, f.amount);
+    const paymentHash = invoice === undefined ? f['payment-hash'] : invoice.paymentHash;
+    const network = this.network(invoice?.network);
     if (paymentHash === undefined && f['preimage-out'] === undefined) {
       throw new UsageError('E_USAGE', 'give --payment-hash HEX, --invoice FILE, or --preimage-out FILE to draw a fresh preimage');
     }
     const locktime = await this.absoluteLocktime(network, f.locktime);
     const preimage = f['preimage-out'] !== undefined ? this.random.bytes(32, 'htlc/preimage') : undefined;
     // Every field comes from a flag: a malformed one is a usage error (exit 2); a refusal (dust) stays 4.
-    const { message, preimageFile } = flagValues(() => createHtlc(
-      {
-        kind: f.kind as 'seed' | 'offered' | 'received' | 'taproot',
-        paymentHash,
-        preimage,
-        payer: f.payer,
-        recipient: f.recipient,
-        locktime,
-        bare: f.bare,
-        amountSat: f.amount === undefined ? undefined : BigInt(f.amount),
-        revocationPubkey: f['revocation-pubkey'],
-        localHtlcPubkey: f['local-htlc-pubkey'],
-        remoteHtlcPubkey: f['remote-htlc-pubkey'],
-        anchors: f.anchors,
-        toSelfDelay: f['to-self-delay'],
-        localDelayedPubkey: f['local-delayed-pubkey'],
-        feeratePerKw: f['feerate-per-kw'],
-      },
-      network,
-    ));
+    const { message, preimageFile } = flagValues(() => createHtlc({
+      kind: f.kind as 'seed' | 'offered' | 'received' | 'taproot', paymentHash, preimage, payer: f.payer, recipient: f.recipient, locktime, bare: f.bare,
+      amountSat: f.amount === undefined ? undefined : BigInt(f.amount), revocationPubkey: f['revocation-pubkey'], localHtlcPubkey: f['local-htlc-pubkey'],
+      remoteHtlcPubkey: f['remote-htlc-pubkey'], anchors: f.anchors, toSelfDelay: f['to-self-delay'], localDelayedPubkey: f['local-delayed-pubkey'], feeratePerKw: f['feerate-per-kw'],
+    }, network));
     if (preimage && preimageFile) {
       // Last, once everything else is valid: nothing is written for a refused create.
       const { writeNewFile } = await import('../../lib/store/exclusive.ts');

@@ -1,5 +1,5 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, destinationFlags, htlcSpendFlags, parseOutpoint } from '../../lib/cli/htlc-command.ts';
+import { HtlcCommand, destinationFlags, htlcSpendFlags, parseOutpoint } from './shared/command.ts';
 import { psbtOutputFlags } from '../../lib/cli/flags.ts';
 
 export default class HtlcPunish extends HtlcCommand<typeof HtlcPunish> {
@@ -22,7 +22,7 @@ export default class HtlcPunish extends HtlcCommand<typeof HtlcPunish> {
     const signer = await this.keyPair(input.network);
     const amountSat = await this.htlcAmount(input, outpoint);
     const { buildSpend } = await import('../../lib/htlc/spend.ts');
-    const s = buildSpend({ htlc: input.htlc, path: 'revoke', outpoint, amountSat, signer, destination: await this.destination(input.network), feeRate: this.feeRate(), feeLimits: this.feeLimits() });
+    const s = buildSpend({ htlc: input.htlc, path: 'revoke', outpoint, amountSat, signer, destination: await this.destination(input.network), feeRate: this.feeRate(), feeLimits: await this.feeLimits() });
     return this.spendResult(input, 'revoke', s, outpoint, amountSat);
   }
 }

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, destinationFlags, feePsbtFlags, htlcSpendFlags, parseOutpoint } from '../../lib/cli/htlc-command.ts';
+import { HtlcCommand, destinationFlags, feePsbtFlags, htlcSpendFlags, parseOutpoint } from './shared/command.ts';
 import { psbtOutputFlags } from '../../lib/cli/flags.ts';
 
 export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
@@ -35,7 +35,7 @@ export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
     if (input.htlc.spec.kind === 'offered') {
       const { signSecondStage } = await import('../../lib/htlc/second-stage.ts');
       const feeWallet = await this.feeWallet();
-      const s = signSecondStage({ htlc: input.htlc, outpoint, amountSat, signer, feeRate: this.feeRate(), feeLimits: this.feeLimits(), ...(input.psbt ? { psbt: input.psbt } : {}), ...(feeWallet ? { feeWallet } : {}) });
+      const s = signSecondStage({ htlc: input.htlc, outpoint, amountSat, signer, feeRate: this.feeRate(), feeLimits: await this.feeLimits(), ...(input.psbt ? { psbt: input.psbt } : {}), ...(feeWallet ? { feeWallet } : {}) });
       // Final once the HTLC's own part is complete (a wallet may still have its fee inputs to sign).
       if (s.missing.every((m) => m === 'wallet_signatures') && !this.flags['any-time']) await this.requireFinal(input.network, s.lockTime);
       return this.secondStageResult(input, s, outpoint, amountSat);
@@ -44,7 +44,7 @@ export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
     const { buildSpend } = await import('../../lib/htlc/spend.ts');
     const s = buildSpend({
       htlc: input.htlc, path: 'refund', outpoint, amountSat, signer,
-      destination: await this.destination(input.network), feeRate: this.feeRate(), feeLimits: this.feeLimits(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
+      destination: await this.destination(input.network), feeRate: this.feeRate(), feeLimits: await this.feeLimits(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
     });
     return this.spendResult(input, 'refund', s, outpoint, amountSat);
   }

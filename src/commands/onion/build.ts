@@ -3,39 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { fromHex, toHex } from '../../lib/bytes.ts';
 import { UsageError } from '../../lib/errors.ts';
-import { flagValue, inputFlags } from '../../lib/cli/flags.ts';
-import type { Static } from '@sinclair/typebox';
-import type { HopPayloadJson, OnionRouteSchema } from '../../lib/onion/schemas.ts';
-import type { HopPayload } from '../../lib/onion/payload.ts';
-
-type OnionRoute = Static<typeof OnionRouteSchema>;
-
-/**
- * A recipient's blinded path as hops after the clear ones (BOLT 4 route blinding): the
- * introduction node under its real id with current_path_key, the others under their blinded
- * ids, each with its encrypted_recipient_data; the last also carries blinded_payload.
- */
-function blindedHops(
-  route: OnionRoute,
-  encode: (p: HopPayload) => Uint8Array,
-  fromJson: (j: HopPayloadJson, where: string) => HopPayload,
-): { pubkey: Uint8Array; payload: Uint8Array }[] {
-  const path = route.blinded_path;
-  if (!path) {
-    if (route.blinded_payload) throw new UsageError('E_USAGE', 'blinded_payload without blinded_path');
-    return [];
-  }
-  if (!route.blinded_payload) throw new UsageError('E_USAGE', 'a blinded_path needs blinded_payload (amt_to_forward, outgoing_cltv_value, total_amount_msat for the recipient)');
-  const last = path.hops.length - 1;
-  return path.hops.map((h, i) => {
-    const payload: HopPayloadJson = { encrypted_recipient_data: h.encrypted_recipient_data };
-    if (i === 0) payload.current_path_key = path.path_key;
-    if (i === last) Object.assign(payload, route.blinded_payload);
-    const nodeId = i === 0 ? path.introduction_node_id : h.blinded_node_id;
-    return { pubkey: fromHex(nodeId, `blinded_path.hops[${i}]`, 33), payload: encode(fromJson(payload, `blinded_path.hops[${i}]`)) };
-  });
-}
-
+import { inputFlags } from '../../lib/cli/flags.ts';
 export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
   /** Also `onion-build`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
   static override aliases = ['onion-build'];
@@ -60,30 +28,6 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     'secrets-out': Flags.string({ description: 'new file (created 0600, never overwritten) for the per-hop shared secrets', helpValue: 'FILE' }),
   };
 
-  /** A route/plan (route plan's output) as an onion/route: its payloads, plus --payment-hash and --payment-secret. */
-  private async fromPlan(value: unknown) {
-    const { decodeMessage } = await import('../../lib/message.ts');
-    const { RoutePlanSchema } = await import('../../lib/route/schemas.ts');
-    const plan = decodeMessage(RoutePlanSchema, value);
-    // The same checks as `route check`: no onion for a plan whose hops break a forwarding rule
-    // or whose summary and payloads contradict its hops.
-    const { checkPlan } = await import('../../lib/route/messages.ts');
-    checkPlan(value);
-    const hash = this.flags['payment-hash'];
-    if (hash === undefined) throw new UsageError('E_USAGE', 'a route/plan input needs --payment-hash (the associated data)');
-    flagValue(() => fromHex(hash, '--payment-hash', 32));
-    const secret = this.flags['payment-secret'];
-    if (secret !== undefined) flagValue(() => fromHex(secret, '--payment-secret', 32));
-    const last = plan.hops.length - 1;
-    return {
-      type: 'onion/route' as const, version: 1 as const, network: plan.network, associated_data: hash.toLowerCase(),
-      hops: plan.hops.map((h, i) => ({
-        node_id: h.node_id,
-        payload: { ...h.payload, ...(i === last && secret !== undefined ? { payment_data: { payment_secret: secret.toLowerCase(), total_msat: plan.final_amount_msat } } : {}) },
-      })),
-    };
-  }
-
   protected async execute(): Promise<CommandResult> {
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new UsageError('E_EXPECTED_MESSAGE', 'expected an onion/route JSON message');
@@ -93,15 +37,13 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     if (!fromPlan && (this.flags['payment-hash'] !== undefined || this.flags['payment-secret'] !== undefined)) {
       throw new UsageError('E_USAGE', '--payment-hash and --payment-secret go with a route/plan input; an onion/route carries its associated_data and payloads itself');
     }
-    const route = fromPlan ? await this.fromPlan(doc.value) : decodeMessage(OnionRouteSchema, doc.value);
+    const { onionRouteFromPlan } = await import('./shared/route-plan.ts');
+    const route = fromPlan ? await onionRouteFromPlan(doc.value, this.flags['payment-hash'], this.flags['payment-secret']) : decodeMessage(OnionRouteSchema, doc.value);
     const network = this.network(route.network);
-    const { payloadFromJson } = await import('../../lib/onion/json.ts');
-    const { encodeHopPayload } = await import('../../lib/onion/payload.ts');
+    const { routeHops } = await import('../../lib/onion/route.ts');
     const { buildOnion } = await import('../../lib/onion/sphinx.ts');
     const { onionBackend } = await import('../../lib/onion/backend.ts');
-    const clear = route.hops.map((h, i) => ({ pubkey: fromHex(h.node_id, `hops[${i}].node_id`, 33), payload: encodeHopPayload(payloadFromJson(h.payload, `hops[${i}].payload`)) }));
-    const hops = [...clear, ...blindedHops(route as OnionRoute, encodeHopPayload, payloadFromJson)];
-    if (hops.length === 0) throw new UsageError('E_USAGE', 'the route has no hops: give hops, or a blinded_path');
+    const hops = routeHops(route as import('../../lib/onion/route.ts').OnionRoute);
     let sessionKey: Uint8Array;
     if (this.flags['session-key-file'] !== undefined) {
       const { loadKeyPair } = await import('../../lib/cli/secrets.ts');

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { flagValue, inputFlags, keyFlags } from '../../lib/cli/flags.ts';
-import { fromHex, toHex } from '../../lib/bytes.ts';
+import { fromHex } from '../../lib/bytes.ts';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
 
 export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
@@ -43,50 +43,10 @@ export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
     }
     const network = this.network(msgNetwork);
     const key = await this.keyPair(network);
-    const { peelOnion } = await import('../../lib/onion/sphinx.ts');
-    const { decodeHopPayload } = await import('../../lib/onion/payload.ts');
-    const { payloadToJson } = await import('../../lib/onion/json.ts');
+    const { peelHop } = await import('../../lib/onion/peel.ts');
     const { onionBackend } = await import('../../lib/onion/backend.ts');
     const ec = await onionBackend();
     const given = this.flags['path-key'] === undefined ? undefined : flagValue(() => fromHex(this.flags['path-key']!, '--path-key', 33));
-    // A blinded hop after the introduction node peels with its blinded key.
-    let peelKey = key.secretKey;
-    if (given) {
-      const { blindedNodePrivkey } = await import('../../lib/onion/blinding.ts');
-      peelKey = blindedNodePrivkey(ec, key.secretKey, given);
-    }
-    let peeled;
-    try {
-      peeled = peelOnion(ec, peelKey, fromHex(packetHex, 'packet'), fromHex(adHex, 'associated_data', 32));
-    } catch (e) {
-      // A hop inside a blinded path cannot tell from the packet that it is blinded: say how it would peel.
-      if (given || !(e instanceof RefusedError) || e.code !== 'E_ONION_HMAC') throw e;
-      throw new RefusedError(e.code, `${e.message}; a hop inside a blinded path peels with --path-key`);
-    }
-    const payload = decodeHopPayload(peeled.payload);
-    const blinded: Record<string, unknown> = {};
-    if (given && payload.current_path_key) {
-      throw new RefusedError('E_ONION_PATH_KEY', 'the payload carries current_path_key and --path-key was given too: BOLT 4 fails such an HTLC');
-    }
-    if (payload.encrypted_recipient_data) {
-      const pathKey = payload.current_path_key ?? given;
-      if (!pathKey) throw new UsageError('E_ONION_PATH_KEY', 'this hop is in a blinded path: give --path-key, the path_key that came with the HTLC');
-      const { unblindHop } = await import('../../lib/onion/blinding.ts');
-      const { decodeRecipientData } = await import('../../lib/onion/recipient-data.ts');
-      const u = unblindHop(ec, key.secretKey, pathKey, payload.encrypted_recipient_data);
-      const data = decodeRecipientData(u.decryptedData);
-      blinded.recipient_data = data;
-      if (!peeled.final) blinded.next_path_key = data.next_path_key_override ?? toHex(u.nextPathKey);
-    } else if (given) {
-      throw new RefusedError('E_ONION_PATH_KEY', '--path-key was given but the payload has no encrypted_recipient_data: this hop is not in a blinded path');
-    }
-    return {
-      message: {
-        type: 'onion/peeled', version: 1, network, final: peeled.final, payload: payloadToJson(payload), payload_hex: toHex(peeled.payload),
-        unknown_even_types: payload.unknownEvenTypes.map(String), associated_data: adHex,
-        ...(peeled.nextPacket ? { packet: toHex(peeled.nextPacket) } : {}),
-        ...blinded,
-      },
-    };
+    return { message: { type: 'onion/peeled', version: 1, network, ...peelHop(ec, key.secretKey, packetHex, adHex, given) } };
   }
 }

@@ -1,21 +1,11 @@
 import { Flags } from '@oclif/core';
-import { createReadStream } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { OffchainCommand, describeError } from '../../lib/cli/base-command.ts';
+import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { chainFlags, inputFlags } from '../../lib/cli/flags.ts';
-import { inputFrom, readFlagFile, readInputBytes } from '../../lib/cli/input.ts';
-import { fromHex } from '../../lib/bytes.ts';
-import { MalformedInputError, UsageError } from '../../lib/errors.ts';
-import { MESSAGE_VERSION } from '../../lib/envelope.ts';
-import type { Network } from '../../lib/network.ts';
-
-/** A --prev file's text; one that cannot be read is E_INPUT_FILE naming --prev, as for every file flag. */
-function readPrev(path: string): string {
-  return new TextDecoder().decode(readFlagFile('--prev', path));
-}
-
-const TXINDEX_HINT = 'the node did not return these transactions; a confirmed transaction can only be looked up on a node started with -txindex';
+import { inputFrom, readInputBytes } from '../../lib/cli/input.ts';
+import { UsageError } from '../../lib/errors.ts';
+import { TXINDEX_HINT, nodeSource, prevTransactions } from './shared/ancestors.ts';
+import { checkUtilityFlags, utilityMessage } from './shared/utilities.ts';
 
 export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpenassets> {
   /** Also `decode-openassets`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -54,175 +44,32 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
 
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;
-    let network = this.network();
-    const utilities = [f['asset-id-of'], f['colored-address'], f['bitcoin-address']].filter((x) => x !== undefined).length;
-    if (utilities > 1 || (utilities === 1 && (f.tx !== undefined || f.stream || f.prev !== undefined))) {
-      throw new UsageError('E_USAGE', '--asset-id-of, --colored-address and --bitcoin-address stand alone: give one, without a transaction');
-    }
-    if (f.prev?.includes('-') && f.tx === undefined && (f.in === undefined || f.in === '-')) {
-      throw new UsageError('E_USAGE', '--prev - and the input (no --in) both read standard input: give one of them a file');
-    }
-    const ids = await import('../../lib/openassets/ids.ts');
-    // An address names its network: without --network (or $OFFCHAIN_NETWORK), a mainnet
-    // address is read as mainnet instead of refused against the regtest default.
-    const address = f['colored-address'] ?? f['bitcoin-address'];
-    if (address !== undefined && f.network === undefined) {
-      try {
-        if (f['colored-address'] !== undefined) ids.toColoredAddress(address, 'mainnet');
-        else ids.fromColoredAddress(address, 'mainnet');
-        network = 'mainnet';
-      } catch {
-        // not a mainnet address: the default stands, and the call below words any refusal
-      }
-    }
-    if (f['asset-id-of'] !== undefined) {
-      const script = fromHex(f['asset-id-of'], '--asset-id-of');
-      return { message: { type: 'openassets/asset-id', version: MESSAGE_VERSION, network, script: f['asset-id-of'].toLowerCase(), asset_id: ids.assetIdOfScript(script, network) } };
-    }
-    if (f['colored-address'] !== undefined) {
-      const address = f['colored-address'];
-      return { message: { type: 'openassets/address', version: MESSAGE_VERSION, network, address, colored_address: ids.toColoredAddress(address, network) } };
-    }
-    if (f['bitcoin-address'] !== undefined) {
-      const colored = f['bitcoin-address'];
-      return { message: { type: 'openassets/address', version: MESSAGE_VERSION, network, address: ids.fromColoredAddress(colored, network), colored_address: colored } };
-    }
+    const defaultNetwork = this.network();
+    checkUtilityFlags(f);
+    const utility = await utilityMessage(f, defaultNetwork);
+    if (utility.message) return { message: utility.message };
+    const network = utility.network;
     if (f.stream && f.tx !== undefined) throw new UsageError('E_USAGE', '--stream reads --in or standard input, not --tx');
+    const prevs = () => prevTransactions(f.prev ?? [], () => this.readFlagInput('--prev', '-'));
+    const node = () => nodeSource(f['rpc-url'], () => this.chain(network));
+    const readText = async () => f.tx ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in === '-' ? undefined : f.in)));
 
     if (f.protocol === 'colu') {
-      if (f.stream) throw new UsageError('E_USAGE', '--protocol colu decodes one transaction: no --stream');
-      const { txBytesFromText, parsePrevText } = await import('../../lib/openassets/decode.ts');
-      const { parseRawTx } = await import('../../lib/openassets/tx.ts');
-      const { coluMessage } = await import('../../lib/colu/message.ts');
-      const text = f.tx ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in === '-' ? undefined : f.in)));
-      const tx = parseRawTx(txBytesFromText(text));
-      const prevs = new Map<string, Uint8Array>();
-      for (const path of f.prev ?? []) for (const [k, v] of parsePrevText(await this.prevText(path), path)) prevs.set(k, v);
-      const node = await this.nodeSource(network);
-      if (f.prev === undefined && !node) return { message: coluMessage(tx, network) };
-      const { ColuColorer } = await import('../../lib/colu/coloring.ts');
-      const colorer = new ColuColorer({ source: async (txid) => prevs.get(txid) ?? (node ? node(txid) : undefined), parse: parseRawTx, network, cacheSize: f['cache-size'] });
-      const m = coluMessage(tx, network, await colorer.color(tx));
-      return { message: node && m.flow?.status === 'undecided' ? { ...m, hint_if_missing: TXINDEX_HINT } : m };
+      const { decodeColu } = await import('./shared/colu.ts');
+      return { message: await decodeColu({ text: readText, prevs, prevGiven: f.prev !== undefined, stream: f.stream, node }, network, f['cache-size']) };
     }
     const { Colorer } = await import('../../lib/openassets/coloring.ts');
     const { parseRawTx } = await import('../../lib/openassets/tx.ts');
     const oa = await import('../../lib/openassets/decode.ts');
-    const prevs = new Map<string, Uint8Array>();
-    for (const path of f.prev ?? []) for (const [k, v] of oa.parsePrevText(await this.prevText(path), path)) prevs.set(k, v);
-    const node = await this.nodeSource(network);
-    const source = async (txid: string): Promise<Uint8Array | undefined> => {
-      const hit = prevs.get(txid);
-      if (hit) return hit;
-      return node ? node(txid) : undefined;
-    };
+    const [known, chain] = [await prevs(), await node()];
+    const source = async (txid: string): Promise<Uint8Array | undefined> => known.get(txid) ?? (chain ? chain(txid) : undefined);
     const rule = f.rule as 'spec' | 'reference';
     const colorer = new Colorer({ rule, source, parse: parseRawTx, cacheSize: f['cache-size'] });
-    const hint = node ? { hint_if_missing: TXINDEX_HINT } : {};
-
-    if (f.stream) return this.stream(colorer, network, rule, oa, parseRawTx, node !== undefined);
-
-    const text = f.tx ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in === '-' ? undefined : f.in)));
-    const bytes = oa.txBytesFromText(text);
-    const { message } = await oa.decodeTransaction(bytes, colorer, network, rule);
-    return { message: message.status === 'undecided' ? { ...message, ...hint } : message };
-  }
-
-  /** A --prev file's text; `-` is standard input (the transaction then comes from --in FILE or --tx). */
-  private async prevText(path: string): Promise<string> {
-    return path === '-' ? new TextDecoder().decode(await this.readFlagInput('--prev', '-')) : readPrev(path);
-  }
-
-  /** A node as the ancestor source (getrawtransaction): not-found is "missing", other failures stop. */
-  private async nodeSource(network: Network): Promise<((txid: string) => Promise<Uint8Array | undefined>) | undefined> {
-    const chainMod = await import('../../lib/chain/index.ts');
-    if (this.flags['rpc-url'] === undefined && !process.env[chainMod.ENV_RPC_URL]) return undefined;
-    const chain = await this.chain(network);
-    return async (txid) => {
-      try {
-        return await chain.rawTransaction(txid);
-      } catch (e) {
-        if (e instanceof chainMod.RpcError && e.rpcCode === -5) return undefined;
-        throw e;
-      }
-    };
-  }
-
-  private async stream(
-    colorer: import('../../lib/openassets/coloring.ts').Colorer,
-    network: Network,
-    rule: 'spec' | 'reference',
-    oa: typeof import('../../lib/openassets/decode.ts'),
-    parseRawTx: typeof import('../../lib/openassets/tx.ts').parseRawTx,
-    fromNode: boolean,
-  ): Promise<void> {
-    const path = this.flags.in;
-    const input = path === undefined || path === '-' ? process.stdin : createReadStream(path);
-    input.on('error', () => {});
-    let lineNo = 0;
-    let done = 0;
-    let buffer = '';
-    const flushOut = async () => {
-      if (buffer.length === 0) return;
-      const chunk = buffer;
-      buffer = '';
-      if (!process.stdout.write(chunk)) await new Promise((res) => process.stdout.once('drain', res));
-    };
-    const one = async (line: string) => {
-      lineNo++;
-      if (line.trim() === '') return;
-      let out: unknown;
-      try {
-        const bytes = oa.txBytesFromText(line, `line ${lineNo}`);
-        const tx = parseRawTx(bytes);
-        colorer.remember(tx);
-        const coloring = await colorer.color(tx);
-        out = oa.decodedLine(tx, coloring, network, rule, lineNo, coloring.status === 'undecided' && fromNode ? TXINDEX_HINT : undefined);
-      } catch (e) {
-        const { code, message, exitCode } = describeError(e);
-        if (e instanceof MalformedInputError || code.startsWith('E_OA_') || code === 'E_MALFORMED_JSON' || code === 'E_MALFORMED_PSBT') {
-          out = { type: oa.ERROR_TYPE, version: MESSAGE_VERSION, network, line: lineNo, code, exit_code: exitCode, message };
-        } else throw e;
-      }
-      buffer += (typeof out === 'string' ? out : JSON.stringify(out)) + '\n';
-      if (buffer.length > 1 << 16) await flushOut();
-      meter.tick();
-    };
-    const meter = this.term.meter('transactions');
-    // Lines split by hand from the read chunks (faster than readline); a line longer than
-    // MAX_LINE is reported as malformed, so memory stays bounded.
-    const MAX_LINE = 8 * 1024 * 1024;
-    let pending = '';
-    let skipping = false;
-    const utf8 = new StringDecoder('utf8'); // a character split across two chunks stays whole
-    try {
-      for await (const chunk of input as AsyncIterable<Buffer>) {
-        const text = pending + utf8.write(chunk);
-        let from = 0;
-        for (let nl = text.indexOf('\n', from); nl !== -1; nl = text.indexOf('\n', from)) {
-          const line = text.slice(from, nl);
-          from = nl + 1;
-          if (skipping) { skipping = false; continue; }
-          await one(line.endsWith('\r') ? line.slice(0, -1) : line);
-        }
-        // Every line decoded from what has arrived is written before waiting for more:
-        // a slow producer (a node's ZMQ feed, a pipe from another tool) sees each answer
-        // as soon as its line is complete; a fast one still gets one write per read chunk.
-        await flushOut();
-        pending = text.slice(from);
-        if (pending.length > MAX_LINE) {
-          pending = '';
-          skipping = true;
-          lineNo++;
-          buffer += JSON.stringify({ type: oa.ERROR_TYPE, version: MESSAGE_VERSION, network, line: lineNo, code: 'E_OA_LINE_TOO_LONG', exit_code: 3, message: `line ${lineNo} is longer than ${MAX_LINE} bytes` }) + '\n';
-        }
-      }
-      if (pending.length > 0 && !skipping) await one(pending);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError('E_USAGE', `cannot read --in ${path}: no such file`);
-      throw e;
+    if (f.stream) {
+      const { streamDecode } = await import('./shared/stream.ts');
+      return streamDecode(f.in, this.term, colorer, network, rule, oa, parseRawTx, chain ? TXINDEX_HINT : undefined);
     }
-    await flushOut();
-    meter.done();
+    const { message } = await oa.decodeTransaction(oa.txBytesFromText(await readText()), colorer, network, rule);
+    return { message: message.status === 'undecided' ? { ...message, ...(chain ? { hint_if_missing: TXINDEX_HINT } : {}) } : message };
   }
 }

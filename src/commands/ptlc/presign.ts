@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, MAX_SAT, parseOutpoint } from '../../lib/cli/htlc-command.ts';
+import { HtlcCommand, MAX_SAT, parseOutpoint } from '../htlc/shared/command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { MalformedInputError, RefusedError, UsageError } from '../../lib/errors.ts';
 
@@ -37,7 +37,7 @@ export default class PtlcPresign extends HtlcCommand<typeof PtlcPresign> {
     const { NonceStore } = await import('../../lib/store/nonce-store.ts');
     const { parsePsbt, serializePsbt } = await import('../../lib/psbt/parse.ts');
     const { psbtBytesFromBase64 } = await import('../../lib/psbt/base64-field.ts');
-    const { fromHex, toHex, equalBytes } = await import('../../lib/bytes.ts');
+    const { toHex, equalBytes } = await import('../../lib/bytes.ts');
     const presign = await import('../../lib/ptlc/presign.ts');
     const { base64 } = await import('@scure/base');
 
@@ -73,32 +73,6 @@ export default class PtlcPresign extends HtlcCommand<typeof PtlcPresign> {
     const tx = parsePsbt(psbtBytesFromBase64(m.psbt, 'psbt'));
     if (tx.id !== m.claim_txid) throw new MalformedInputError('E_MALFORMED_MESSAGE', 'ptlc/presign: claim_txid is not the PSBT\'s transaction');
     const signer = await this.keyPair(network);
-    const store = new NonceStore(`${this.stateDir(network)}/nonces`);
-    const nonces = { payee: fromHex(m.payee_pubnonce, 'payee_pubnonce', 66) };
-    const base = { ...m };
-
-    if (m.pre_signature !== undefined) {
-      // Step 4: the payer checks what it will extract t against.
-      if (!equalBytes(signer.publicKey, ptlc.spec.payer)) throw new RefusedError('E_KEY_MISMATCH', 'this message is complete: only the payer has a check left to make');
-      presign.checkPresigned(
-        ptlc, tx, { payer: fromHex(m.payer_pubnonce!, 'payer_pubnonce', 66), payee: nonces.payee },
-        { payer: fromHex(m.payer_partial_sig!, 'payer_partial_sig', 32), payee: fromHex(m.payee_partial_sig!, 'payee_partial_sig', 32) },
-        { preSignature: fromHex(m.pre_signature, 'pre_signature', 64), parity: m.nonce_parity! },
-      );
-      return { message: { ...base, next: 'claim' } };
-    }
-    if (m.payer_pubnonce === undefined) {
-      // Step 2: the payer.
-      if (!equalBytes(signer.publicKey, ptlc.spec.payer)) throw new RefusedError('E_KEY_MISMATCH', 'step 2 is the payer\'s: this key is not the PTLC\'s payer');
-      const out = await presign.payerSign(ptlc, tx, signer, nonces.payee, store, this.random);
-      return { message: { ...base, payer_pubnonce: toHex(out.pubnonce), payer_partial_sig: toHex(out.psig), next: 'payee' } };
-    }
-    // Step 3: the payee finishes.
-    if (!equalBytes(signer.publicKey, ptlc.spec.payee)) throw new RefusedError('E_KEY_MISMATCH', 'step 3 is the payee\'s: this key is not the PTLC\'s payee');
-    if (m.payer_partial_sig === undefined) throw new MalformedInputError('E_MALFORMED_MESSAGE', 'ptlc/presign: the payer\'s nonce came without its partial signature');
-    const done = await presign.payeeFinish(ptlc, tx, signer, { payer: fromHex(m.payer_pubnonce, 'payer_pubnonce', 66), payee: nonces.payee }, fromHex(m.payer_partial_sig, 'payer_partial_sig', 32), store);
-    return {
-      message: { ...base, payee_partial_sig: toHex(done.payeePsig), pre_signature: toHex(done.preSignature), nonce_parity: done.parity, next: 'payer' },
-    };
+    return { message: await presign.presignStep(m, ptlc, tx, signer, new NonceStore(`${this.stateDir(network)}/nonces`), this.random) };
   }
 }

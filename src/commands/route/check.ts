@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
-import { flagValue, inputFlags } from '../../lib/cli/flags.ts';
-import { MalformedInputError, UsageError } from '../../lib/errors.ts';
+import { inputFlags } from '../../lib/cli/flags.ts';
+import { MalformedInputError } from '../../lib/errors.ts';
+import { ownPolicy } from './shared/own-policy.ts';
 
 export default class RouteCheck extends OffchainCommand<typeof RouteCheck> {
   static override summary = 'Check a route/plan as each forwarding node would: expiry margins and fees, hop by hop, and every field the hops determine.';
@@ -37,47 +37,4 @@ export default class RouteCheck extends OffchainCommand<typeof RouteCheck> {
     this.network(checkPlan(doc.value, own).network);
     return { message: doc.value as Record<string, unknown> };
   }
-}
-
-/** A file holding a channel_update's three terms: the same `name=value,…` text, or a JSON object with those fields. */
-function policyFile(path: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8').trim();
-  } catch (e) {
-    throw new UsageError('E_USAGE', `--policy ${path}: not name=value terms, nor a readable file (${(e as NodeJS.ErrnoException).code})`);
-  }
-  if (!text.startsWith('{')) return text.split(',');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new UsageError('E_USAGE', `--policy ${path} is not valid JSON`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError('E_USAGE', `--policy ${path} must hold one JSON object`);
-  return Object.entries(value).map(([k, v]) => `${k}=${typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : JSON.stringify(v)}`);
-}
-
-async function ownPolicy(nodeIdHex: string, text: string) {
-  const { parsePublicKey } = await import('../../lib/keys/keys.ts');
-  const nodeId = flagValue(() => parsePublicKey(nodeIdHex, '--node-id'));
-  const limits = { fee_base_msat: 0xffff_ffff, fee_proportional_millionths: 0xffff_ffff, cltv_expiry_delta: 0xffff } as const;
-  const values: Partial<Record<keyof typeof limits, number>> = {};
-  const parts = text.includes('=') ? text.split(',') : policyFile(text);
-  for (const part of parts) {
-    const m = /^\s*([a-z_]+)=(\d{1,10})\s*$/.exec(part);
-    const name = m?.[1] as keyof typeof limits | undefined;
-    if (!m || !name || !(name in limits) || values[name] !== undefined) {
-      throw new UsageError('E_USAGE', `--policy takes fee_base_msat=N,fee_proportional_millionths=N,cltv_expiry_delta=N (non-negative integers), got "${part}"`);
-    }
-    const n = Number(m[2]);
-    if (n > limits[name]) throw new UsageError('E_USAGE', `--policy ${name} must be at most ${limits[name]}, got ${m[2]}`);
-    values[name] = n;
-  }
-  const missing = Object.keys(limits).filter((k) => values[k as keyof typeof limits] === undefined);
-  if (missing.length) throw new UsageError('E_USAGE', `--policy is missing ${missing.join(', ')}`);
-  return {
-    nodeId,
-    policy: { feeBaseMsat: BigInt(values.fee_base_msat!), feeProportionalMillionths: BigInt(values.fee_proportional_millionths!), cltvExpiryDelta: values.cltv_expiry_delta! },
-  };
 }

@@ -10,11 +10,13 @@
  * broadcast it, whose outputs are delayed); to build the other party's commitment,
  * swap local and remote, flip `opener` and every HTLC's direction (`counterpartyView`).
  * Amounts are bigint: satoshis, or millisatoshis where the name says msat.
+ *
+ * The `CommitmentFormat` interface is declared here, with the parameters that carry it;
+ * ./formats.ts supplies the three formats (so formats know the channel, never the reverse).
  */
 import { sha256 } from '../hash.ts';
 import { concatBytes } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
-import type { CommitmentFormat } from './formats.ts';
 import { nobleBackend } from '../musig/engine/backend-noble.ts';
 import { decodePoint, derivePubkey, deriveRevocationPubkey, type Ec } from './keys.ts';
 import { checkIndex } from './per-commitment.ts';
@@ -83,6 +85,54 @@ export type CommitmentKeys = {
   /** `remotepubkey`: with option_static_remotekey, the remote payment_basepoint itself. */
   remotePubkey: Uint8Array;
 };
+
+// ---- what a commitment format provides (the three formats themselves: ./formats.ts) ----
+
+export type CommitmentFormatName = 'legacy' | 'anchors' | 'zero-fee';
+
+/** An output's scriptPubKey and, for P2WSH, the witness script it commits to. */
+export type OutputTemplate = { script: Uint8Array; witnessScript?: Uint8Array };
+
+export type AnchorKind = 'to_local_anchor' | 'to_remote_anchor' | 'shared_anchor';
+export type AnchorOutput = OutputTemplate & { kind: AnchorKind; amountSat: bigint };
+
+/** What a format needs to decide its anchor outputs, once every other output is known. */
+export type AnchorContext = {
+  localFundingPubkey: Uint8Array;
+  remoteFundingPubkey: Uint8Array;
+  hasToLocal: boolean;
+  hasToRemote: boolean;
+  hasUntrimmedHtlcs: boolean;
+  /** Funding amount minus every non-anchor output: trimmed amounts, msat remainders and the fee. */
+  unassignedSat: bigint;
+};
+
+export interface CommitmentFormat {
+  readonly name: CommitmentFormatName;
+  /** The BOLT 9 channel_type features that select this format. */
+  readonly channelType: readonly string[];
+  readonly commitmentTxVersion: number;
+  readonly htlcTxVersion: number;
+  /** Refuse a feerate the format does not allow (zero-fee commitments have none). */
+  checkFeerate(feeratePerKw: number): void;
+  /** BOLT 3 "Fee Calculation": the base fee for a commitment with this many untrimmed HTLCs. */
+  commitmentFee(feeratePerKw: number, untrimmedHtlcs: number): bigint;
+  /** The fee a second-stage transaction takes out of its HTLC (0 for zero-fee HTLC transactions). */
+  htlcTxFee(kind: 'htlc-timeout' | 'htlc-success', feeratePerKw: number): bigint;
+  /** What the opener pays for anchors besides the fee. */
+  readonly openerAnchorCostSat: bigint;
+  /** The CSV on HTLC outputs, hence the nSequence of the HTLC transactions' input (0 or 1). */
+  readonly htlcCsv: number;
+  /** The sighash type of the remote party's signature on HTLC transactions (the local one is ALL). */
+  readonly remoteHtlcSighash: number;
+  toLocal(keys: CommitmentKeys, toSelfDelay: number): OutputTemplate;
+  toRemote(keys: CommitmentKeys): OutputTemplate;
+  offeredHtlc(keys: CommitmentKeys, htlc: Htlc): OutputTemplate;
+  receivedHtlc(keys: CommitmentKeys, htlc: Htlc): OutputTemplate;
+  /** The output of HTLC-timeout / HTLC-success transactions. */
+  secondStage(keys: CommitmentKeys, toSelfDelay: number): OutputTemplate;
+  anchors(ctx: AnchorContext): AnchorOutput[];
+}
 
 /** BOLT 3 "Key Derivation" for the commitment held by `local` at `perCommitmentPoint`. */
 export function commitmentKeys(local: ChannelPublicKeys, remote: ChannelPublicKeys, perCommitmentPoint: Uint8Array, ec: Ec = nobleBackend): CommitmentKeys {

@@ -22,9 +22,8 @@ import { compareBytes } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import { NOBLE, type Bolt3Backend } from './backend.ts';
 import {
-  checkCommitmentInputs, commitmentKeys, obscuredCommitmentNumber, type ChannelParameters, type CommitmentKeys, type CommitmentState, type Htlc,
+  checkCommitmentInputs, commitmentKeys, obscuredCommitmentNumber, type AnchorKind, type ChannelParameters, type CommitmentKeys, type CommitmentState, type Htlc,
 } from './channel.ts';
-import type { AnchorKind } from './formats.ts';
 import { decodePoint } from './keys.ts';
 import { txid, type Tx } from './tx.ts';
 

@@ -18,56 +18,10 @@
  * All three have option_static_remotekey: `remotepubkey` is the remote payment_basepoint.
  */
 import { MalformedInputError, RefusedError } from '../errors.ts';
-import type { CommitmentKeys, Htlc } from './channel.ts';
+import type { AnchorOutput, CommitmentFormat, CommitmentFormatName, CommitmentKeys, Htlc, OutputTemplate } from './channel.ts';
 import { P2A_SCRIPT, p2wpkh, p2wsh } from './script.ts';
 import { anchorScript, offeredHtlcScript, receivedHtlcScript, toLocalScript, toRemoteAnchorsScript } from './scripts.ts';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from './sighash.ts';
-
-export type CommitmentFormatName = 'legacy' | 'anchors' | 'zero-fee';
-
-/** An output's scriptPubKey and, for P2WSH, the witness script it commits to. */
-export type OutputTemplate = { script: Uint8Array; witnessScript?: Uint8Array };
-
-export type AnchorKind = 'to_local_anchor' | 'to_remote_anchor' | 'shared_anchor';
-export type AnchorOutput = OutputTemplate & { kind: AnchorKind; amountSat: bigint };
-
-/** What a format needs to decide its anchor outputs, once every other output is known. */
-export type AnchorContext = {
-  localFundingPubkey: Uint8Array;
-  remoteFundingPubkey: Uint8Array;
-  hasToLocal: boolean;
-  hasToRemote: boolean;
-  hasUntrimmedHtlcs: boolean;
-  /** Funding amount minus every non-anchor output: trimmed amounts, msat remainders and the fee. */
-  unassignedSat: bigint;
-};
-
-export interface CommitmentFormat {
-  readonly name: CommitmentFormatName;
-  /** The BOLT 9 channel_type features that select this format. */
-  readonly channelType: readonly string[];
-  readonly commitmentTxVersion: number;
-  readonly htlcTxVersion: number;
-  /** Refuse a feerate the format does not allow (zero-fee commitments have none). */
-  checkFeerate(feeratePerKw: number): void;
-  /** BOLT 3 "Fee Calculation": the base fee for a commitment with this many untrimmed HTLCs. */
-  commitmentFee(feeratePerKw: number, untrimmedHtlcs: number): bigint;
-  /** The fee a second-stage transaction takes out of its HTLC (0 for zero-fee HTLC transactions). */
-  htlcTxFee(kind: 'htlc-timeout' | 'htlc-success', feeratePerKw: number): bigint;
-  /** What the opener pays for anchors besides the fee. */
-  readonly openerAnchorCostSat: bigint;
-  /** The CSV on HTLC outputs, hence the nSequence of the HTLC transactions' input (0 or 1). */
-  readonly htlcCsv: number;
-  /** The sighash type of the remote party's signature on HTLC transactions (the local one is ALL). */
-  readonly remoteHtlcSighash: number;
-  toLocal(keys: CommitmentKeys, toSelfDelay: number): OutputTemplate;
-  toRemote(keys: CommitmentKeys): OutputTemplate;
-  offeredHtlc(keys: CommitmentKeys, htlc: Htlc): OutputTemplate;
-  receivedHtlc(keys: CommitmentKeys, htlc: Htlc): OutputTemplate;
-  /** The output of HTLC-timeout / HTLC-success transactions. */
-  secondStage(keys: CommitmentKeys, toSelfDelay: number): OutputTemplate;
-  anchors(ctx: AnchorContext): AnchorOutput[];
-}
 
 /** BOLT 3: `fee = feerate_per_kw * weight / 1000`, rounded down. */
 export function feeFromWeight(feeratePerKw: number, weight: number): bigint {

@@ -11,9 +11,8 @@
  *     input: the commitment's HTLC output, nSequence = the format's HTLC CSV (0 or 1)
  *     output: HTLC amount - the format's HTLC-tx fee, to the second-stage script
  */
-import type { ChannelParameters, CommitmentKeys, Htlc } from './channel.ts';
+import type { ChannelParameters, CommitmentKeys, Htlc, OutputTemplate } from './channel.ts';
 import type { CommitmentOutput, CommitmentTransaction } from './commitment.ts';
-import type { OutputTemplate } from './formats.ts';
 import type { Tx } from './tx.ts';
 
 export type HtlcTransactionKind = 'htlc-timeout' | 'htlc-success';

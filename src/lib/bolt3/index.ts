@@ -13,12 +13,11 @@
  */
 export { type Bolt3Backend, NOBLE, bolt3Backend } from './backend.ts';
 export {
-  type ChannelParameters, type ChannelPublicKeys, type CommitmentKeys, type CommitmentState, type Htlc,
+  type AnchorOutput, type ChannelParameters, type ChannelPublicKeys, type CommitmentFormat, type CommitmentFormatName, type CommitmentKeys, type CommitmentState, type Htlc,
   channelFundingOutput, checkCommitmentInputs, commitmentKeys, counterpartyView, fundingOutput, obscuredCommitmentNumber, obscuringFactor,
 } from './channel.ts';
 export { type CommitmentOutput, type CommitmentOutputKind, type CommitmentTransaction, buildCommitment, isTrimmed } from './commitment.ts';
 export {
-  type AnchorOutput, type CommitmentFormat, type CommitmentFormatName,
   ANCHORS, ANCHOR_OUTPUT_SAT, COMMITMENT_FORMATS, LEGACY, P2A_MAX_SAT, WEIGHTS, ZERO_FEE, commitmentFormat, feeFromWeight,
 } from './formats.ts';
 export { type HtlcTransaction, type HtlcTransactionKind, buildHtlcTransaction, buildHtlcTransactions } from './htlc-tx.ts';

@@ -1,8 +1,6 @@
 /** JSON Schemas of the Open Assets messages (decode-openassets). */
 import { Type } from '@sinclair/typebox';
 import { Hex, messageSchema, Sats, Txid } from '../message.ts';
-import { ColuDecodedSchema } from '../colu/message.ts';
-import { XcpDecodedSchema, XcpUnpackedSchema } from '../counterparty/message.ts';
 
 const Quantity = (description: string) => Type.String({ pattern: '^(0|[1-9][0-9]{0,18})$', description: `${description} (decimal string, at most 2^63-1)` });
 const AssetId = Type.String({ pattern: '^[1-9A-HJ-NP-Za-km-z]{30,40}$', description: 'asset ID, base58check (A… mainnet, o… test networks)' });
@@ -65,4 +63,5 @@ export const OaAddressSchema = messageSchema('openassets/address', 'A Bitcoin ad
   colored_address: Type.String(),
 });
 
-export const OPENASSETS_SCHEMAS = [OaDecodedSchema, OaErrorSchema, OaAssetIdSchema, OaAddressSchema, ColuDecodedSchema, XcpDecodedSchema, XcpUnpackedSchema];
+/** Colu's and Counterparty's messages (also printed by `openassets decode`) are theirs: src/lib/schemas.ts lists them after these (both protocols are built on ./tx.ts). */
+export const OPENASSETS_SCHEMAS = [OaDecodedSchema, OaErrorSchema, OaAssetIdSchema, OaAddressSchema];

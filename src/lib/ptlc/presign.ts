@@ -18,16 +18,28 @@
  * signer, E_BAD_PARTIAL_SIG), a pre-signature that does not verify against T
  * (E_BAD_PRESIGNATURE).
  */
+import type { Static } from '@sinclair/typebox';
 import type { Transaction } from '@scure/btc-signer';
-import { equalBytes, toHex, utf8 } from '../bytes.ts';
-import { InvalidContributionError, RefusedError } from '../errors.ts';
+import { equalBytes, fromHex, toHex, utf8 } from '../bytes.ts';
+import { InvalidContributionError, MalformedInputError, RefusedError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import { Session, nonceAgg, nonceGen, verifyPreSignature } from '../musig/bip327.ts';
 import type { RandomSource } from '../random.ts';
-import type { NonceStore } from '../store/nonce-store.ts';
 import { keyPathSighash } from '../taproot/taproot.ts';
 import { validatePubNonce } from '../musig/psbt-keypath.ts';
 import type { PtlcOutput } from './ptlc.ts';
+import type { PtlcPresignSchema } from './schemas.ts';
+
+export type PtlcPresign = Static<typeof PtlcPresignSchema>;
+
+/**
+ * The single-use nonce store a pre-signing party needs (its port: src/lib/store/nonce-store.ts
+ * implements it). `take` consumes the secret nonce durably before returning it.
+ */
+export interface NoncePort {
+  issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }>;
+  take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array>;
+}
 
 /** The claim's signature message, after checking the transaction spends this PTLC alone. */
 export function claimMessage(ptlc: PtlcOutput, tx: Transaction): Uint8Array {
@@ -55,16 +67,16 @@ function index(ptlc: PtlcOutput, who: Uint8Array): number {
   return ptlc.participants.findIndex((p) => equalBytes(p, who));
 }
 
-async function issue(ptlc: PtlcOutput, tx: Transaction, msg: Uint8Array, signer: KeyPair, store: NonceStore, random: RandomSource) {
+async function issue(ptlc: PtlcOutput, tx: Transaction, msg: Uint8Array, signer: KeyPair, store: NoncePort, random: RandomSource) {
   const context = nonceContext(ptlc, tx);
   return store.issue(context, (counter) => nonceGen(signer.publicKey, signer.secretKey, ptlc.outputKey, msg, utf8(context), random.bytes(32, `ptlc/nonce/${counter}`)));
 }
 
-export async function payeeStart(ptlc: PtlcOutput, tx: Transaction, payee: KeyPair, store: NonceStore, random: RandomSource): Promise<Uint8Array> {
+export async function payeeStart(ptlc: PtlcOutput, tx: Transaction, payee: KeyPair, store: NoncePort, random: RandomSource): Promise<Uint8Array> {
   return (await issue(ptlc, tx, claimMessage(ptlc, tx), payee, store, random)).pubnonce;
 }
 
-export async function payerSign(ptlc: PtlcOutput, tx: Transaction, payer: KeyPair, payeeNonce: Uint8Array, store: NonceStore, random: RandomSource) {
+export async function payerSign(ptlc: PtlcOutput, tx: Transaction, payer: KeyPair, payeeNonce: Uint8Array, store: NoncePort, random: RandomSource) {
   const msg = claimMessage(ptlc, tx);
   validatePubNonce(payeeNonce, ptlc.spec.payee); // before anything of ours is issued
   const { pubnonce } = await issue(ptlc, tx, msg, payer, store, random);
@@ -76,7 +88,7 @@ export async function payerSign(ptlc: PtlcOutput, tx: Transaction, payer: KeyPai
 export type Presigned = { preSignature: Uint8Array; parity: 0 | 1; payeePsig: Uint8Array };
 
 export async function payeeFinish(
-  ptlc: PtlcOutput, tx: Transaction, payee: KeyPair, nonces: { payer: Uint8Array; payee: Uint8Array }, payerPsig: Uint8Array, store: NonceStore,
+  ptlc: PtlcOutput, tx: Transaction, payee: KeyPair, nonces: { payer: Uint8Array; payee: Uint8Array }, payerPsig: Uint8Array, store: NoncePort,
 ): Promise<Presigned> {
   const msg = claimMessage(ptlc, tx);
   const pubnonces = ordered(ptlc, nonces.payer, nonces.payee);
@@ -113,4 +125,37 @@ export function checkPresigned(
   if (!equalBytes(pre, p.preSignature) || p.parity !== s.nonceParity() || !verifyPreSignature(pre, p.parity, ptlc.spec.point, ptlc.outputKey, msg)) {
     throw new RefusedError('E_BAD_PRESIGNATURE', 'the pre-signature is not the aggregate of these partial signatures for the lock point');
   }
+}
+
+/**
+ * Steps 2–4 on a `ptlc/presign` message, dispatched on what it already holds (the table at
+ * the top): a pre-signature → the payer's check (4); no payer nonce → the payer signs (2);
+ * else → the payee finishes (3). `signer` must be the party whose step it is. Returns the
+ * message to pass on.
+ */
+export async function presignStep(m: PtlcPresign, ptlc: PtlcOutput, tx: Transaction, signer: KeyPair, store: NoncePort, random: RandomSource): Promise<PtlcPresign> {
+  const nonces = { payee: fromHex(m.payee_pubnonce, 'payee_pubnonce', 66) };
+  const base = { ...m };
+
+  if (m.pre_signature !== undefined) {
+    // Step 4: the payer checks what it will extract t against.
+    if (!equalBytes(signer.publicKey, ptlc.spec.payer)) throw new RefusedError('E_KEY_MISMATCH', 'this message is complete: only the payer has a check left to make');
+    checkPresigned(
+      ptlc, tx, { payer: fromHex(m.payer_pubnonce!, 'payer_pubnonce', 66), payee: nonces.payee },
+      { payer: fromHex(m.payer_partial_sig!, 'payer_partial_sig', 32), payee: fromHex(m.payee_partial_sig!, 'payee_partial_sig', 32) },
+      { preSignature: fromHex(m.pre_signature, 'pre_signature', 64), parity: m.nonce_parity! },
+    );
+    return { ...base, next: 'claim' };
+  }
+  if (m.payer_pubnonce === undefined) {
+    // Step 2: the payer.
+    if (!equalBytes(signer.publicKey, ptlc.spec.payer)) throw new RefusedError('E_KEY_MISMATCH', 'step 2 is the payer\'s: this key is not the PTLC\'s payer');
+    const out = await payerSign(ptlc, tx, signer, nonces.payee, store, random);
+    return { ...base, payer_pubnonce: toHex(out.pubnonce), payer_partial_sig: toHex(out.psig), next: 'payee' };
+  }
+  // Step 3: the payee finishes.
+  if (!equalBytes(signer.publicKey, ptlc.spec.payee)) throw new RefusedError('E_KEY_MISMATCH', 'step 3 is the payee\'s: this key is not the PTLC\'s payee');
+  if (m.payer_partial_sig === undefined) throw new MalformedInputError('E_MALFORMED_MESSAGE', 'ptlc/presign: the payer\'s nonce came without its partial signature');
+  const done = await payeeFinish(ptlc, tx, signer, { payer: fromHex(m.payer_pubnonce, 'payer_pubnonce', 66), payee: nonces.payee }, fromHex(m.payer_partial_sig, 'payer_partial_sig', 32), store);
+  return { ...base, payee_partial_sig: toHex(done.payeePsig), pre_signature: toHex(done.preSignature), nonce_parity: done.parity, next: 'payer' };
 }

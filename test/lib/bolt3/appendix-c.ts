@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { loadVector } from '../../helpers.ts';
 import { fromHex } from '../../../src/lib/bytes.ts';
 import type { ChannelParameters, CommitmentState, Htlc } from '../../../src/lib/bolt3/channel.ts';
-import type { CommitmentFormat } from '../../../src/lib/bolt3/formats.ts';
+import type { CommitmentFormat } from '../../../src/lib/bolt3/channel.ts';
 
 export const C = loadVector('bolts/bolt03/commitment-tx-test-vectors.json');
 export const F = loadVector('bolts/bolt03/commitment-tx-anchors-test-vectors.json');

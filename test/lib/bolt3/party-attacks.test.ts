@@ -13,10 +13,11 @@ import { describe, expect, it } from 'vitest';
 import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
 import { toHex } from '../../../src/lib/bytes.ts';
-import {
-  channelPoints, holderCommitment, initChannel, ownCommitment, peerCommitment, receiveRevocation, receiveSigs, signPeer,
-  type ChannelRecord, type ChannelState, type CommitmentSigned, type OwnChannel, type RevokeAndAck,
-} from '../../../src/lib/bolt3/party.ts';
+import { ownCommitment, peerCommitment, type ChannelRecord, type ChannelState, type CommitmentSigned, type OwnChannel, type RevokeAndAck } from '../../../src/lib/bolt3/party.ts';
+import { channelPoints, initChannel } from '../../../src/lib/bolt3/party-open.ts';
+import { receiveSigs, signPeer } from '../../../src/lib/bolt3/party-commitment-signed.ts';
+import { receiveRevocation } from '../../../src/lib/bolt3/party-revoke-and-ack.ts';
+import { holderCommitment } from '../../../src/lib/bolt3/party-holder-commitment.ts';
 import { parseSecondStage, penalties } from '../../../src/lib/bolt3/party-penalty.ts';
 import { generateFromSeed } from '../../../src/lib/bolt3/per-commitment.ts';
 import { signCounterpartyCommitment } from '../../../src/lib/bolt3/sign.ts';

@@ -9,10 +9,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { toHex } from '../../../src/lib/bytes.ts';
-import {
-  channelPoints, holderCommitment, initChannel, ownCommitment, peerCommitment, receiveRevocation, receiveSigs, revokeMessage, signPeer,
-  type ChannelState, type CommitmentSigned, type RevokeAndAck,
-} from '../../../src/lib/bolt3/party.ts';
+import { ownCommitment, peerCommitment, type ChannelState, type CommitmentSigned, type RevokeAndAck } from '../../../src/lib/bolt3/party.ts';
+import { channelPoints, initChannel } from '../../../src/lib/bolt3/party-open.ts';
+import { receiveSigs, signPeer } from '../../../src/lib/bolt3/party-commitment-signed.ts';
+import { receiveRevocation, revokeMessage } from '../../../src/lib/bolt3/party-revoke-and-ack.ts';
+import { holderCommitment } from '../../../src/lib/bolt3/party-holder-commitment.ts';
 import { finishClose, proposeClose, replyClose } from '../../../src/lib/bolt3/party-close.ts';
 import { parseSecondStage, penalties } from '../../../src/lib/bolt3/party-penalty.ts';
 import { claimFromPeerCommitment } from '../../../src/lib/bolt3/party-claim.ts';

@@ -6,10 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { toHex } from '../../../src/lib/bytes.ts';
-import {
-  channelPoints, initChannel, receiveRevocation, receiveSigs, signPeer,
-  type ChannelRecord, type ChannelState, type OwnChannel, type RevokeAndAck,
-} from '../../../src/lib/bolt3/party.ts';
+import type { ChannelRecord, ChannelState, OwnChannel, RevokeAndAck } from '../../../src/lib/bolt3/party.ts';
+import { channelPoints, initChannel } from '../../../src/lib/bolt3/party-open.ts';
+import { receiveSigs, signPeer } from '../../../src/lib/bolt3/party-commitment-signed.ts';
+import { receiveRevocation } from '../../../src/lib/bolt3/party-revoke-and-ack.ts';
 import { flipTerms } from '../../../src/lib/bolt3/party-terms.ts';
 import { N, decodeCompressed, encodeCompressed, int, pointAdd, pointMul, publicKeyOf } from '../../independent/secp256k1.ts';
 import { compactSize, concat, u32le, u64le, type ParsedTx } from '../../independent/tx.ts';

@@ -4,18 +4,18 @@
  * payer — checks the PTLC it carries against the payer's own copy (--ptlc).
  */
 import type { Command } from '@oclif/core';
-import { MalformedInputError, UsageError } from '../errors.ts';
-import { HtlcCommand } from './htlc-command.ts';
+import { MalformedInputError, UsageError } from '../../../lib/errors.ts';
+import { HtlcCommand } from '../../htlc/shared/command.ts';
 
 export abstract class PtlcCommand<T extends typeof Command> extends HtlcCommand<T> {
   protected async readPresigned(opts: { ownCopy: boolean }) {
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', 'expected a finished ptlc/presign message');
-    const { decodeMessage } = await import('../message.ts');
-    const { PtlcPresignSchema } = await import('../ptlc/schemas.ts');
-    const { ptlcFromMessage, sameTerms } = await import('../ptlc/messages.ts');
-    const { parsePsbt } = await import('../psbt/parse.ts');
-    const { psbtBytesFromBase64 } = await import('../psbt/base64-field.ts');
+    const { decodeMessage } = await import('../../../lib/message.ts');
+    const { PtlcPresignSchema } = await import('../../../lib/ptlc/schemas.ts');
+    const { ptlcFromMessage, sameTerms } = await import('../../../lib/ptlc/messages.ts');
+    const { parsePsbt } = await import('../../../lib/psbt/parse.ts');
+    const { psbtBytesFromBase64 } = await import('../../../lib/psbt/base64-field.ts');
     const m = decodeMessage(PtlcPresignSchema, doc.value);
     if (m.pre_signature === undefined || m.nonce_parity === undefined) {
       throw new MalformedInputError('E_NOT_PRESIGNED', 'this ptlc/presign has no pre-signature yet: finish ptlc presign first');

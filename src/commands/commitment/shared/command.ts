@@ -9,10 +9,10 @@
  *   `readCommitment` reads a `bolt3/commitment-request`, rebuilt from channel and state.
  */
 import { Flags, type Command } from '@oclif/core';
-import { MalformedInputError, UsageError } from '../errors.ts';
-import { OffchainCommand } from './base-command.ts';
-import { readHexSecretFile } from './secret-file.ts';
-import type { ChannelRecord } from '../bolt3/party.ts';
+import { MalformedInputError, UsageError } from '../../../lib/errors.ts';
+import { OffchainCommand } from '../../../lib/cli/base-command.ts';
+import { readHexSecretFile } from '../../../lib/cli/secret-file.ts';
+import type { ChannelRecord } from '../../../lib/bolt3/party.ts';
 
 /** The per-commitment seed and commitment number (`commitment point`). */
 export const seedFlags = {
@@ -44,11 +44,11 @@ export abstract class CommitmentCommand<T extends typeof Command> extends Offcha
   protected async readCommitment() {
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', 'expected a bolt3/commitment-request message');
-    const { decodeMessage } = await import('../message.ts');
-    const { CommitmentRequestSchema } = await import('../bolt3/schemas.ts');
+    const { decodeMessage } = await import('../../../lib/message.ts');
+    const { CommitmentRequestSchema } = await import('../../../lib/bolt3/schemas.ts');
     const m = decodeMessage(CommitmentRequestSchema, doc.value);
     const network = this.network(m.network);
-    const { buildFromJson } = await import('../bolt3/messages.ts');
+    const { buildFromJson } = await import('../../../lib/bolt3/messages.ts');
     const { c, htlcTxs } = buildFromJson(m.channel, m.state);
     return { m, network, c, htlcTxs };
   }
@@ -58,15 +58,15 @@ export abstract class CommitmentCommand<T extends typeof Command> extends Offcha
     const doc = await this.readDocument();
     const expected = schema.properties.type?.const as string;
     if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', `expected a ${expected} message`);
-    const { decodeMessage } = await import('../message.ts');
+    const { decodeMessage } = await import('../../../lib/message.ts');
     const m = decodeMessage(schema, doc.value);
-    this.network((m as { network: import('../network.ts').Network }).network);
+    this.network((m as { network: import('../../../lib/network.ts').Network }).network);
     return m;
   }
 
   /** This network's channel book under --state-dir. */
   protected async channelBook() {
-    const { ChannelBook } = await import('../store/channel-book.ts');
+    const { ChannelBook } = await import('../../../lib/store/channel-book.ts');
     return new ChannelBook(this.stateDir(this.network()));
   }
 
@@ -81,7 +81,7 @@ export abstract class CommitmentCommand<T extends typeof Command> extends Offcha
    * never trusted as written) and returns the record to write, if any, and the message.
    */
   protected async channelStep<M>(channelId: string, fn: (record: ChannelRecord) => { record?: ChannelRecord; message: M }): Promise<M> {
-    const { decodeChannelRecord } = await import('../bolt3/party.ts');
+    const { decodeChannelRecord } = await import('../../../lib/bolt3/party.ts');
     const book = await this.channelBook();
     const network = this.network();
     return book.step(channelId, (value) => {
@@ -98,8 +98,8 @@ export abstract class CommitmentCommand<T extends typeof Command> extends Offcha
 
   /** Your channel from your side (--channel FILE, a bolt3/channel), without its envelope. */
   protected async ownChannel(path: string) {
-    const { decodeMessage } = await import('../message.ts');
-    const { OwnChannelSchema } = await import('../bolt3/schemas.ts');
+    const { decodeMessage } = await import('../../../lib/message.ts');
+    const { OwnChannelSchema } = await import('../../../lib/bolt3/schemas.ts');
     const { type: _t, version: _v, network, ...channel } = decodeMessage(OwnChannelSchema, await this.readFileDocument(path));
     this.network(network);
     return channel;
@@ -112,8 +112,8 @@ export abstract class CommitmentCommand<T extends typeof Command> extends Offcha
 
   /** The state the caller agreed to (--state), as a bolt3/channel-state. */
   protected async agreedState() {
-    const { decodeMessage } = await import('../message.ts');
-    const { ChannelStateSchema } = await import('../bolt3/schemas.ts');
+    const { decodeMessage } = await import('../../../lib/message.ts');
+    const { ChannelStateSchema } = await import('../../../lib/bolt3/schemas.ts');
     const m = decodeMessage(ChannelStateSchema, await this.readFileDocument((this.flags as { state: string }).state));
     this.network(m.network);
     return m;
@@ -129,7 +129,7 @@ export abstract class CommitmentCommand<T extends typeof Command> extends Offcha
   protected async htlcKey(): Promise<{ htlcBasepointSecret?: Uint8Array }> {
     const f = this.flags as { 'htlc-key-env'?: string; 'htlc-key-file'?: string };
     if (f['htlc-key-env'] === undefined && f['htlc-key-file'] === undefined) return {};
-    const { loadKeyPair } = await import('./secrets.ts');
+    const { loadKeyPair } = await import('../../../lib/cli/secrets.ts');
     const key = await loadKeyPair({ keyFile: f['htlc-key-file'], keyFileFlag: '--htlc-key-file', keyEnv: f['htlc-key-env'], env: process.env, network: this.network(), interactive: false, prompt: async () => '' });
     return { htlcBasepointSecret: key.secretKey };
   }

@@ -6,10 +6,10 @@
  * invoice verifies for whoever signed it: anyone can hand over their own).
  */
 import { Flags } from '@oclif/core';
-import { inputFrom, readInputBytes } from './input.ts';
-import { UsageError } from '../errors.ts';
-import type { InvoiceTerms } from '../invoice/messages.ts';
-import type { Network } from '../network.ts';
+import { inputFrom, readInputBytes } from '../../../lib/cli/input.ts';
+import { UsageError } from '../../../lib/errors.ts';
+import type { InvoiceTerms } from '../../../lib/invoice/messages.ts';
+import type { Network } from '../../../lib/network.ts';
 
 export const invoiceFlags = {
   invoice: Flags.string({ description: 'the invoice to pay: a file (or - for standard input) holding the invoice text or an invoice decode message', helpValue: 'FILE|-', helpGroup: 'INVOICE' }),
@@ -23,11 +23,11 @@ export async function readInvoiceTerms(path: string, payee: string | undefined, 
   if (!/^0[23][0-9a-fA-F]{64}$/.test(payee)) throw new UsageError('E_USAGE', '--payee must be a compressed public key: 66 hex digits starting 02 or 03');
   if (path === '-' && stdinTaken) throw new UsageError('E_USAGE', '--invoice - and the input both want standard input: give one of them as a file');
   const text = new TextDecoder().decode(await readInputBytes(inputFrom(path === '-' ? undefined : path, '--invoice'))).trim();
-  const { invoiceTerms, invoiceText } = await import('../invoice/messages.ts');
-  const { checkPayee } = await import('../invoice/payment.ts');
+  const { invoiceTerms, invoiceText } = await import('../../../lib/invoice/messages.ts');
+  const { checkPayee } = await import('../../../lib/invoice/payment.ts');
   let invoice = text;
   if (text.startsWith('{')) {
-    const { detectFormat } = await import('./input.ts');
+    const { detectFormat } = await import('../../../lib/cli/input.ts');
     const doc = detectFormat(new TextEncoder().encode(text), '--invoice');
     invoice = invoiceText(doc.format === 'json' ? doc.value : text, '--invoice');
   }

@@ -5,21 +5,19 @@
  * preimage file, and the chain tip for the one finality rule.
  */
 import { Flags, type Command } from '@oclif/core';
-import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
-import { toHex, equalBytes } from '../bytes.ts';
-import type { Network } from '../network.ts';
-import type { HtlcOutput } from '../htlc/htlc.ts';
-import type { HtlcCreated } from '../htlc/messages.ts';
-import type { OutPoint, Spend } from '../htlc/spend.ts';
-import type { SecondStage } from '../htlc/second-stage.ts';
+import { MalformedInputError, RefusedError, UsageError } from '../../../lib/errors.ts';
+import { toHex, equalBytes } from '../../../lib/bytes.ts';
+import type { Network } from '../../../lib/network.ts';
+import type { HtlcOutput } from '../../../lib/htlc/htlc.ts';
+import type { HtlcCreated } from '../../../lib/htlc/messages.ts';
+import type { OutPoint, Spend } from '../../../lib/htlc/spend.ts';
+import type { SecondStage } from '../../../lib/htlc/second-stage.ts';
 import type { Transaction } from '@scure/btc-signer';
-import { sameJson } from '../json.ts';
-import { MAX_LOCKTIME, MAX_MONEY } from '../constants.ts';
-import { readHexSecretFile } from './secret-file.ts';
-import { OffchainCommand, type CommandResult } from './base-command.ts';
-import { chainFlags, feeGuardFlags, inputFlags, keyFlags } from './flags.ts';
-import { parseFeeLimits, type FeeLimits } from '../tx/fee-guard.ts';
-import { parseRate } from './flags.ts';
+import { MAX_LOCKTIME, MAX_MONEY } from '../../../lib/constants.ts';
+import { readHexSecretFile } from '../../../lib/cli/secret-file.ts';
+import { OffchainCommand, type CommandResult } from '../../../lib/cli/base-command.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags, parseRate } from '../../../lib/cli/flags.ts';
+import type { FeeLimits } from '../../../lib/tx/fee-guard.ts';
 
 export { MAX_LOCKTIME };
 
@@ -73,15 +71,16 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
     const ownDoc = ownFile === undefined ? undefined : await this.readFileDocument(ownFile);
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', 'expected an htlc/created message (from htlc create) or an incomplete htlc/spend');
-    const { htlcFromMessage } = await import('../htlc/messages.ts');
+    const { htlcFromMessage } = await import('../../../lib/htlc/messages.ts');
+    const { sameJson } = await import('../../../lib/json.ts');
     const value = doc.value as Record<string, unknown>;
     if (value?.type === 'htlc/spend') {
-      const { decodeMessage } = await import('../message.ts');
-      const { HtlcSpendSchema } = await import('../htlc/schemas.ts');
+      const { decodeMessage } = await import('../../../lib/message.ts');
+      const { HtlcSpendSchema } = await import('../../../lib/htlc/schemas.ts');
       const spend = decodeMessage(HtlcSpendSchema, value);
       if (spend.complete || !spend.htlc || !spend.psbt) throw new RefusedError('E_ALREADY_COMPLETE', 'this htlc/spend is complete: broadcast its hex');
-      const { psbtBytesFromBase64 } = await import('../psbt/base64-field.ts');
-      const { parsePsbt } = await import('../psbt/parse.ts');
+      const { psbtBytesFromBase64 } = await import('../../../lib/psbt/base64-field.ts');
+      const { parsePsbt } = await import('../../../lib/psbt/parse.ts');
       // The other signer's copy of the HTLC is not trusted: terms the script does not commit
       // to (the second stage's delay, key and feerate; an offered HTLC's cltv_expiry) could
       // have been changed in it. Ours must be given, and theirs must be the same.
@@ -140,7 +139,8 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
   }
 
   /** The fee guard's limits (--max-fee-rate, --max-fee-share). */
-  protected feeLimits(): FeeLimits {
+  protected async feeLimits(): Promise<FeeLimits> {
+    const { parseFeeLimits } = await import('../../../lib/tx/fee-guard.ts');
     const f = this.flags as { 'max-fee-rate'?: string; 'max-fee-share'?: string };
     return parseFeeLimits({ maxFeeRate: f['max-fee-rate'], maxFeeShare: f['max-fee-share'] });
   }
@@ -162,8 +162,8 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
 
   /** A one-signer spend as the command's result: the htlc/spend message and its PSBT. */
   protected async spendResult(input: HtlcInput, path: 'claim' | 'refund' | 'revoke', s: Spend, outpoint: OutPoint, amountSat: bigint): Promise<CommandResult> {
-    const { spendMessage } = await import('../htlc/messages.ts');
-    const { serializePsbt } = await import('../psbt/parse.ts');
+    const { spendMessage } = await import('../../../lib/htlc/messages.ts');
+    const { serializePsbt } = await import('../../../lib/psbt/parse.ts');
     const psbt = serializePsbt(s.tx);
     const message = spendMessage(input.created, { path, complete: true, txid: s.txid, outpoint, amountSat, feeSat: s.feeSat, lockTime: s.lockTime, sequence: s.sequence, hex: s.hex, psbt });
     return { message, psbt };
@@ -171,14 +171,27 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
 
   /** A BOLT 3 second-stage step as the command's result: complete, or a PSBT for the other HTLC key. */
   protected async secondStageResult(input: HtlcInput, s: SecondStage, outpoint: OutPoint, amountSat: bigint): Promise<CommandResult> {
-    const { spendMessage } = await import('../htlc/messages.ts');
-    const { serializePsbt } = await import('../psbt/parse.ts');
+    const { spendMessage } = await import('../../../lib/htlc/messages.ts');
+    const { serializePsbt } = await import('../../../lib/psbt/parse.ts');
     const psbt = serializePsbt(s.tx);
     const message = spendMessage(input.created, {
       path: s.kind, complete: s.complete, txid: s.txid, outpoint, amountSat, feeSat: s.feeSat, lockTime: s.lockTime,
       sequence: s.tx.getInput(0).sequence!, psbt, ...(s.hex ? { hex: s.hex } : {}), missing: s.missing,
     });
     return { message, psbt };
+  }
+
+  /**
+   * `htlc create --invoice`: the payment hash of an invoice signed by --payee (verified,
+   * unexpired), and its network; an --amount below what the invoice asks is refused.
+   */
+  protected async invoiceLock(path: string, payee: string | undefined, network: Network | undefined, now: number | undefined, amount: number | undefined): Promise<{ paymentHash: string; network: Network }> {
+    const { readInvoiceTerms } = await import('../../invoice/shared/invoice-flag.ts');
+    const terms = await readInvoiceTerms(path, payee, network, now, false);
+    if (terms.amountMsat !== undefined && amount !== undefined && BigInt(amount) * 1000n < terms.amountMsat) {
+      throw new RefusedError('E_INVOICE_MISMATCH', `--amount ${amount} sat is below the invoice's ${terms.amountMsat} msat`);
+    }
+    return { paymentHash: Buffer.from(terms.paymentHash).toString('hex'), network: terms.network };
   }
 
   /** A timeout given as an absolute height or time, or `+N` blocks after the chain tip. */
@@ -194,17 +207,17 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
 
   /** --to as an output script of this network. */
   protected async destination(network: Network): Promise<Uint8Array> {
-    const { decodeAddress } = await import('../address.ts'); // btc-signer: loaded only when needed
+    const { decodeAddress } = await import('../../../lib/address.ts'); // btc-signer: loaded only when needed
     return decodeAddress((this.flags as { to: string }).to, network, '--to');
   }
 
   /**
-   * The one finality rule (Core's, ../chain/finality.ts) at the tip from the node or
+   * The one finality rule (Core's, src/lib/chain/finality.ts) at the tip from the node or
    * --tip-height/--tip-mtp: refuse a transaction with this nLockTime that Core would
    * still reject as non-final.
    */
   protected async requireFinal(network: Network, lockTime: number): Promise<void> {
-    const { explainFinality, isFinalAtTip } = await import('../chain/finality.ts');
+    const { explainFinality, isFinalAtTip } = await import('../../../lib/chain/finality.ts');
     const tip = await (await this.chain(network)).tip();
     const tx = { lockTime, inputs: [{ sequence: 0xffff_fffd }] };
     if (!isFinalAtTip(tx, tip)) throw new RefusedError('E_NOT_FINAL', `not final yet: ${explainFinality(tx, tip)}`);

@@ -6,11 +6,11 @@
  * and the node's policy numbers (getmempoolinfo when a node is given, else the flags).
  */
 import { Flags, type Command } from '@oclif/core';
-import { OffchainCommand } from './base-command.ts';
-import { UsageError } from '../errors.ts';
-import type { ChainSource } from '../chain/index.ts';
-import type { Prevout, TrucPolicy } from '../truc/check.ts';
-import type { PackageTx } from '../truc/input.ts';
+import { OffchainCommand } from '../../../lib/cli/base-command.ts';
+import { UsageError } from '../../../lib/errors.ts';
+import type { ChainSource } from '../../../lib/chain/index.ts';
+import type { Prevout, TrucPolicy } from '../../../lib/truc/check.ts';
+import type { PackageTx } from '../../../lib/truc/input.ts';
 
 const INLINE = /^(([0-9a-fA-F]{2})+|cHNidP8[A-Za-z0-9+/=]*)$/;
 
@@ -34,17 +34,17 @@ export const policyFlags = {
 export abstract class PackageCommand<T extends typeof Command> extends OffchainCommand<T> {
   /** A transaction from a flag: inline raw hex / base64 PSBT, or a file (hex, PSBT, walletprocesspsbt's JSON, one of our messages). */
   protected async packageTx(flag: string, value: string, role: 'parent' | 'child'): Promise<PackageTx> {
-    const { packageTxFrom, packageTxFromDocument } = await import('../truc/input.ts');
+    const { packageTxFrom, packageTxFromDocument } = await import('../../../lib/truc/input.ts');
     if (INLINE.test(value.trim())) return packageTxFrom(new TextEncoder().encode(value), `--${flag}`);
     return packageTxFromDocument(await this.readFlagInput(`--${flag}`, value), `--${flag} ${value}`, role);
   }
 
   /** A wallet's PSBT from a file: bitcoin-cli's JSON answer (walletcreatefundedpsbt, walletprocesspsbt: its "psbt"), or the PSBT itself. */
   protected async walletPsbtAt(flag: string, path: string) {
-    const { detectFormat } = await import('./input.ts');
-    const { parsePsbt } = await import('../psbt/parse.ts');
-    const { psbtBytesFromBase64 } = await import('../psbt/base64-field.ts');
-    const { MalformedInputError } = await import('../errors.ts');
+    const { detectFormat } = await import('../../../lib/cli/input.ts');
+    const { parsePsbt } = await import('../../../lib/psbt/parse.ts');
+    const { psbtBytesFromBase64 } = await import('../../../lib/psbt/base64-field.ts');
+    const { MalformedInputError } = await import('../../../lib/errors.ts');
     const doc = detectFormat(await this.readFlagInput(flag, path), `${flag} ${path}`);
     if (doc.format === 'psbt') return parsePsbt(doc.psbt);
     const psbt = doc.format === 'json' ? (doc.value as { psbt?: unknown }).psbt : undefined;
@@ -57,8 +57,8 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
    * guard's). Also the incremental relay fee a replacement pays on top (the node's; offline Core's default, 0.1 sat/vB).
    */
   protected async policy(chain: ChainSource, maxFeeRate: number): Promise<TrucPolicy & { incrementalRelayFeeRate: number }> {
-    const { CORE_POLICY } = await import('../truc/check.ts');
-    const { INCREMENTAL_RELAY_FEE_RATE } = await import('../truc/child.ts');
+    const { CORE_POLICY } = await import('../../../lib/truc/check.ts');
+    const { INCREMENTAL_RELAY_FEE_RATE } = await import('../../../lib/truc/child.ts');
     const f = this.flags as { 'min-relay-fee'?: string; 'mempool-min-fee'?: string; 'dust-relay-fee'?: string };
     const policy: TrucPolicy & { incrementalRelayFeeRate: number } = {
       minRelayFeeRate: satPerKvb('min-relay-fee', f['min-relay-fee'], CORE_POLICY.minRelayFeeRate),
@@ -79,18 +79,18 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
 
   /**
    * Every input of `raws` (the parent, then the child) that is not an output of one of them.
-   * With a node, as the node vouches for it (../truc/vouched.ts): a claim of a file or
+   * With a node, as the node vouches for it (src/lib/truc/vouched.ts): a claim of a file or
    * --prevout it contradicts is E_TRUC_PREVOUT_CONFLICT, naming the input — the parent's fee
    * sets the child's (issue 37 finding 3). Offline, as given; `onTrust` lists those.
    */
   protected async completePrevouts(chain: ChainSource, raws: Uint8Array[], given: Prevout[]): Promise<{ prevouts: Prevout[]; onTrust: Prevout[] }> {
-    const { measureTx } = await import('../truc/transaction.ts');
-    const { toHex } = await import('../bytes.ts');
+    const { measureTx } = await import('../../../lib/truc/transaction.ts');
+    const { toHex } = await import('../../../lib/bytes.ts');
     const txs = raws.map((r) => measureTx(r, 'a package transaction'));
     const inside = (txid: string, vout: number) => txs.find((t) => t.txid === txid)?.tx.outputs[vout] ?? (txs.some((t) => t.txid === txid) ? { amount: 0n, script: new Uint8Array() } : undefined);
     const names = ['parent', 'child'];
     if (chain.kind === 'rpc') {
-      const { vouchedPrevouts } = await import('../truc/vouched.ts');
+      const { vouchedPrevouts } = await import('../../../lib/truc/vouched.ts');
       const node = {
         prevout: (txid: string, vout: number) => this.prevoutIfNodeKnows(chain, txid, vout),
         mempoolEntry: async (txid: string) => (chain.mempoolEntry ? chain.mempoolEntry(txid) : null),
@@ -118,7 +118,7 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
   }
 
   private async prevoutIfNodeKnows(chain: ChainSource, txid: string, vout: number): Promise<Prevout | undefined> {
-    const { measureTx } = await import('../truc/transaction.ts');
+    const { measureTx } = await import('../../../lib/truc/transaction.ts');
     if (chain.kind !== 'rpc') return undefined;
     const u = await chain.utxo(txid, vout);
     if (u) return { txid, vout, amount: u.value, script: u.scriptPubKey };
@@ -130,18 +130,18 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
 
   /**
    * The wallet PSBT's coins (`--wallet-psbt`): with a node, each as the node holds it unspent and confirmed
-   * (../truc/vouched.ts: a coin it contradicts is E_TRUC_PREVOUT_CONFLICT, one it does not hold or holds unconfirmed
+   * (src/lib/truc/vouched.ts: a coin it contradicts is E_TRUC_PREVOUT_CONFLICT, one it does not hold or holds unconfirmed
    * E_WALLET_PSBT_INPUT), and none is on trust; offline, all of them are (returned).
    */
   protected async walletCoinsVouched(chain: ChainSource, wallet: import('@scure/btc-signer').Transaction): Promise<Prevout[]> {
-    const { toHex } = await import('../bytes.ts');
+    const { toHex } = await import('../../../lib/bytes.ts');
     const coins: Prevout[] = [];
     for (let i = 0; i < wallet.inputsLength; i++) {
       const input = wallet.getInput(i);
       if (input.txid && input.index !== undefined && input.witnessUtxo) coins.push({ txid: toHex(input.txid), vout: input.index, amount: input.witnessUtxo.amount, script: input.witnessUtxo.script });
     }
     if (chain.kind !== 'rpc') return coins;
-    const { vouchedWalletCoins } = await import('../truc/vouched.ts');
+    const { vouchedWalletCoins } = await import('../../../lib/truc/vouched.ts');
     await vouchedWalletCoins(async (txid, vout) => {
       const u = await chain.utxo(txid, vout);
       return u ? { amount: u.value, script: u.scriptPubKey, confirmations: u.confirmations } : undefined;
@@ -149,10 +149,10 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
     return [];
   }
 
-  /** Where the parent stands with the node (../truc/standing.ts): refusals for a parent it already judged, and the conflicts to outbid; offline nothing is known. */
+  /** Where the parent stands with the node (src/lib/truc/standing.ts): refusals for a parent it already judged, and the conflicts to outbid; offline nothing is known. */
   protected async parentStanding(chain: ChainSource, parent: Uint8Array) {
     if (chain.kind !== 'rpc' || !chain.mempoolSpender || !chain.mempoolEviction) return { conflicts: [] };
-    const { parentStanding } = await import('../truc/standing.ts');
+    const { parentStanding } = await import('../../../lib/truc/standing.ts');
     const spender = chain.mempoolSpender.bind(chain), eviction = chain.mempoolEviction.bind(chain);
     return parentStanding({
       unspent: async (txid, vout) => chain.utxo(txid, vout).then((u) => (u ? { confirmations: u.confirmations } : undefined)),
@@ -162,10 +162,10 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
     }, parent);
   }
 
-  /** The earlier child (`--replaces`) as the node knows it (../truc/replaced.ts): its mempool fee, or its vouched inputs; offline: E_CHAIN_OFFLINE. */
+  /** The earlier child (`--replaces`) as the node knows it (src/lib/truc/replaced.ts): its mempool fee, or its vouched inputs; offline: E_CHAIN_OFFLINE. */
   protected async replacedChild(chain: ChainSource, raw: Uint8Array, parent: Uint8Array, claims: Prevout[]) {
     if (chain.kind !== 'rpc') throw new UsageError('E_CHAIN_OFFLINE', '--replaces needs a node (--rpc-url): the fee the earlier child pays is the node\'s to say, not its file\'s');
-    const { replacedChild } = await import('../truc/replaced.ts');
+    const { replacedChild } = await import('../../../lib/truc/replaced.ts');
     return replacedChild({
       prevout: (txid, vout) => this.prevoutIfNodeKnows(chain, txid, vout),
       mempoolEntry: async (txid) => (chain.mempoolEntry ? chain.mempoolEntry(txid) : null),

@@ -1,6 +1,6 @@
-/** Small helpers shared by the onion commands (reading messages from named files). */
+/** Small helpers shared by the onion commands (reading messages from named files): I/O, so not in src/lib/onion/. */
 import { readFileSync, statSync } from 'node:fs';
-import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
+import { MalformedInputError, RefusedError, UsageError } from '../../../lib/errors.ts';
 
 export function readJsonFile(path: string, flag: string, secret = false): unknown {
   let text: string;
