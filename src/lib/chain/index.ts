@@ -6,7 +6,7 @@
  */
 export * from './types.ts';
 export * from './finality.ts';
-export { btcToSats, satsToBtc, MAX_MONEY } from './amount.ts';
+export { btcToSats, satsToBtc } from './amount.ts';
 export * from './rpc-config.ts';
 export { RpcClient, RpcError } from './rpc-client.ts';
 export type { RpcClientDeps } from './rpc-client.ts';

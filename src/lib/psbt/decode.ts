@@ -19,7 +19,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { compareBytes, concatBytes, toHex } from '../bytes.ts';
 import type { Network } from '../network.ts';
 import { scriptAddress } from '../address.ts';
-import { serializePsbt, splitPsbtMaps, type PsbtRecord } from './parse.ts';
+import { serializePsbt } from './parse.ts';
+import { splitPsbtMaps, type PsbtRecord } from './maps.ts';
 import {
   addExtensions,
   bip32Views,

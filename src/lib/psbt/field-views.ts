@@ -8,7 +8,7 @@ import { TaprootControlBlock } from '@scure/btc-signer/psbt.js';
 import { createBase58check } from '@scure/base';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { compareBytes, concatBytes, toHex } from '../bytes.ts';
-import { readCompactSize, type PsbtRecord } from './parse.ts';
+import { readCompactSize, type PsbtRecord } from './maps.ts';
 
 export type Bip32DerivView = { pubkey: Uint8Array; master_fingerprint: string; path: string };
 export type TaprootBip32DerivView = Bip32DerivView & { leaf_hashes: Uint8Array[] };

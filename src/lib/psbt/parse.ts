@@ -23,9 +23,6 @@ import { psbtBytesFromBase64 } from './base64-field.ts';
 import { FramingError, readCompactSize, splitPsbtMaps, type PsbtRecord } from './maps.ts';
 import { readPsbt } from './read.ts';
 
-/** `psbt` followed by the 0xff separator (BIP-174 "magic bytes"). */
-export { PSBT_MAGIC, MAX_MONEY };
-export { FramingError, readCompactSize, splitPsbtMaps, type PsbtRecord };
 
 const CODE = 'E_MALFORMED_PSBT';
 
@@ -388,9 +385,3 @@ function checkUtxo(records: PsbtRecord[], index: number, unsigned: UnsignedTxSha
   }
   return undefined;
 }
-
-// ---------------------------------------------------------------------------------------
-// Field names (BIP-174, BIP-370, BIP-371, BIP-373 and the registry), with what each key and
-// value must hold, for error messages and for decode.ts.
-
-export { fieldName, type MapScope };
