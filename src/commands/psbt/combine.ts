@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { OffchainCommand, psbtBytesOf, type CommandResult } from '../../lib/cli/base-command.ts';
+import { OffchainCommand, type CommandResult } from '../../lib/cli/base-command.ts';
 import { psbtOutputFlags } from '../../lib/cli/flags.ts';
 import { detectFormat, inputFrom, readInputBytes } from '../../lib/cli/input.ts';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
@@ -26,6 +26,7 @@ export default class PsbtCombine extends OffchainCommand<typeof PsbtCombine> {
       for (const line of text.split(/\r?\n/).filter((l) => l.trim())) documents.push(detectFormat(new TextEncoder().encode(line)));
     }
     if (documents.length < 2) throw new UsageError('E_USAGE', `combine needs at least two PSBTs, got ${documents.length}`);
+    const { psbtBytesOf } = await import('../../lib/cli/psbt-input.ts');
     const parts = documents.map((d) => psbtBytesOf(d));
     const networks = [...new Set(parts.map((p) => p.network).filter((n): n is Network => n !== undefined))];
     if (networks.length > 1) throw new RefusedError('E_NETWORK_MISMATCH', `the PSBT messages name different networks: ${networks.join(', ')}`);

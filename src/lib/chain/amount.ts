@@ -15,7 +15,6 @@
 import { MalformedInputError } from '../errors.ts';
 import { MAX_MONEY } from '../constants.ts';
 
-export { MAX_MONEY };
 const SATS_PER_BTC = 100_000_000n;
 const DECIMAL_RE = /^(-?)(\d+)(?:\.(\d{1,8}))?$/;
 

@@ -6,11 +6,10 @@
  */
 export * from './types.ts';
 export * from './finality.ts';
-export { btcToSats, satsToBtc, MAX_MONEY } from './amount.ts';
+export { btcToSats, satsToBtc } from './amount.ts';
 export * from './rpc-config.ts';
 export { RpcClient, RpcError } from './rpc-client.ts';
 export type { RpcClientDeps } from './rpc-client.ts';
 export { RpcChainSource, CORE_CHAIN_NAME, computeTxid } from './rpc.ts';
-export type { SubmitPackageResult, SubmitPackageTxResult } from './rpc.ts';
 export { OfflineChainSource } from './offline.ts';
 export type { OfflineChainFacts, OfflineFlagNames } from './offline.ts';

@@ -13,7 +13,7 @@
  */
 import { UsageError } from '../errors.ts';
 import { LOCKTIME_THRESHOLD } from './finality.ts';
-import type { SubmitPackageResult } from './rpc.ts';
+import type { SubmitPackageResult } from './types.ts';
 import type { ChainSource, ChainTip, MempoolAcceptResult, UtxoInfo } from './types.ts';
 
 export interface OfflineFlagNames {

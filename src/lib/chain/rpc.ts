@@ -20,11 +20,7 @@ import { btcToSats } from './amount.ts';
 import { RpcClient, RpcError, protocolError } from './rpc-client.ts';
 import type { RpcClientDeps } from './rpc-client.ts';
 import type { RpcConfig } from './rpc-config.ts';
-import type { ChainSource, ChainTip, MempoolAcceptResult, UtxoInfo } from './types.ts';
-
-export { resolveRpcConfig, defaultRpcPort, defaultCookiePath, DEFAULT_RPC_TIMEOUT_MS } from './rpc-config.ts';
-export type { RpcAuth, RpcConfig, RpcConfigInput } from './rpc-config.ts';
-export { RpcClient, RpcError } from './rpc-client.ts';
+import type { ChainSource, ChainTip, MempoolAcceptResult, SubmitPackageResult, SubmitPackageTxResult, UtxoInfo } from './types.ts';
 
 /** getblockchaininfo's `chain` for each network (CChainParams::GetChainTypeString). */
 export const CORE_CHAIN_NAME: Readonly<Record<Network, string>> = {
@@ -34,26 +30,6 @@ export const CORE_CHAIN_NAME: Readonly<Record<Network, string>> = {
   signet: 'signet',
   regtest: 'regtest',
 };
-
-export interface SubmitPackageTxResult {
-  wtxid: string;
-  txid: string;
-  /** A transaction with the same txid but another witness was already in the mempool. */
-  otherWtxid?: string;
-  vsize?: number;
-  fees?: bigint;
-  /** Effective (package) fee rate in sat/kvB, when Core reports one. */
-  effectiveFeeRate?: bigint;
-  error?: string;
-}
-
-export interface SubmitPackageResult {
-  /** "success" when every transaction is in the mempool. */
-  packageMsg: string;
-  /** In the order the transactions were submitted. */
-  txResults: SubmitPackageTxResult[];
-  replacedTransactions: string[];
-}
 
 const TXID_RE = /^[0-9a-f]{64}$/;
 

@@ -7,7 +7,6 @@
  * `OfflineChainSource` (explicit values from flags; refuses what it was not told).
  * Amounts are bigint satoshis; hashes are the usual big-endian display hex.
  */
-import type { SubmitPackageResult } from './rpc.ts';
 
 export interface ChainTip {
   /** Height of the best validated block (Core's `blocks`, not `headers`). */
@@ -39,6 +38,26 @@ export interface MempoolAcceptResult {
   packageError?: string;
   vsize?: number;
   fees?: bigint;
+}
+
+export interface SubmitPackageTxResult {
+  wtxid: string;
+  txid: string;
+  /** A transaction with the same txid but another witness was already in the mempool. */
+  otherWtxid?: string;
+  vsize?: number;
+  fees?: bigint;
+  /** Effective (package) fee rate in sat/kvB, when Core reports one. */
+  effectiveFeeRate?: bigint;
+  error?: string;
+}
+
+export interface SubmitPackageResult {
+  /** "success" when every transaction is in the mempool. */
+  packageMsg: string;
+  /** In the order the transactions were submitted. */
+  txResults: SubmitPackageTxResult[];
+  replacedTransactions: string[];
 }
 
 export interface ChainSource {

@@ -25,8 +25,6 @@ import { globalFlags } from './flags.ts';
 import { expandTilde } from './config.ts';
 import { detectFormat, inputFrom, jsonLines, readFlagFile, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
-
-export { psbtBytesOf };
 import { createTerminal, type Terminal } from './terminal.ts';
 import { nearest } from './suggest.ts';
 import { BrokenPipe, onLateOutputError, writeOutput, writeOutputLine } from './output.ts';
@@ -265,15 +263,17 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
    */
   protected async chain(network: Network): Promise<ChainSource> {
     const f = this.flags as { 'rpc-url'?: string; 'rpc-cookie'?: string; 'tip-height'?: number; 'tip-mtp'?: number };
-    const chain = await import('../chain/index.ts');
-    if (f['rpc-url'] !== undefined || process.env[chain.ENV_RPC_URL]) {
+    const { ENV_RPC_URL, resolveRpcConfig } = await import('../chain/rpc-config.ts');
+    if (f['rpc-url'] !== undefined || process.env[ENV_RPC_URL]) {
       if (f['tip-height'] !== undefined || f['tip-mtp'] !== undefined) {
         throw new UsageError('E_USAGE', '--tip-height/--tip-mtp are for offline use; drop them when a node is given');
       }
-      const config = chain.resolveRpcConfig({ url: f['rpc-url'], cookieFile: f['rpc-cookie'], env: process.env, network, home: homedir(), platform: process.platform });
-      return new chain.RpcChainSource(config);
+      const config = resolveRpcConfig({ url: f['rpc-url'], cookieFile: f['rpc-cookie'], env: process.env, network, home: homedir(), platform: process.platform });
+      const { RpcChainSource } = await import('../chain/rpc.ts');
+      return new RpcChainSource(config);
     }
-    return new chain.OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'], flags: { confirmations: '--confirmations N' } });
+    const { OfflineChainSource } = await import('../chain/offline.ts');
+    return new OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'], flags: { confirmations: '--confirmations N' } });
   }
 
   /**

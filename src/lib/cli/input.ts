@@ -17,8 +17,7 @@ import { Transform, type Readable } from 'node:stream';
 import { base64, hex } from '@scure/base';
 import { MalformedInputError, OffchainError, UsageError, type ExitCode } from '../errors.ts';
 import { PSBT_MAGIC } from '../constants.ts';
-
-export { PSBT_MAGIC };
+import { jsonErrorPosition, jsonReason } from './json-position.ts';
 
 export type InputDocument =
   | { format: 'psbt'; encoding: 'binary' | 'base64' | 'hex'; psbt: Uint8Array }
@@ -211,117 +210,6 @@ function parsesAlone(line: string): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * The offset of the first syntax error in `text` (RFC 8259's grammar), found by a small
- * scanner of our own: V8's messages give a position for some errors ("at position N") and
- * none for others ("Unexpected token 'o', …"). Undefined when the scanner finds none (or
- * the nesting is too deep for it): then V8's own position, if it gave one, is used.
- */
-export function jsonErrorOffset(text: string): number | undefined {
-  let i = 0;
-  const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-  const fail = (): never => {
-    throw new JsonSyntaxAt(i);
-  };
-  const ws = () => {
-    for (let c = text.charCodeAt(i); c === 32 || c === 9 || c === 10 || c === 13; c = text.charCodeAt(++i));
-  };
-  const string = () => {
-    i++; // the opening quote
-    for (;;) {
-      const c = text[i];
-      if (c === undefined) fail();
-      if (c === '"') return void i++;
-      if (c === '\\') {
-        const e = text[++i];
-        if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
-        else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) i += 5;
-        else fail();
-        continue;
-      }
-      if (c! < ' ') fail();
-      i++;
-    }
-  };
-  const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') return void i++;
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail();
-        string();
-        ws();
-        if (text[i] !== ':') fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === '}') return void i++;
-        else fail();
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') return void i++;
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === ']') return void i++;
-        else fail();
-      }
-    }
-    if (c === '"') return string();
-    for (const literal of ['true', 'false', 'null']) if (text.startsWith(literal, i)) return void (i += literal.length);
-    NUMBER.lastIndex = i;
-    if (NUMBER.test(text)) return void (i = NUMBER.lastIndex);
-    fail();
-  };
-  try {
-    value();
-    ws();
-    if (i < text.length) fail();
-    return undefined;
-  } catch (e) {
-    if (e instanceof JsonSyntaxAt) return e.offset;
-    return undefined; // RangeError: nested deeper than the stack
-  }
-}
-
-class JsonSyntaxAt {
-  constructor(readonly offset: number) {}
-}
-
-/** Where a JSON.parse error is, as line and column (1-based) of `text`. */
-export function jsonErrorPosition(text: string, error: Error): { line: number; column: number } {
-  let offset = jsonErrorOffset(text);
-  if (offset === undefined) {
-    const lc = /\(line (\d+) column (\d+)\)/.exec(error.message);
-    if (lc) return { line: Number(lc[1]), column: Number(lc[2]) };
-    const pos = /at position (\d+)/.exec(error.message);
-    offset = pos ? Math.min(Number(pos[1]), text.length) : text.length;
-  }
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, column: offset - lineStart + 1 };
-}
-
-/** V8's reason without its own offsets (we give line and column instead). */
-function jsonReason(error: Error): string {
-  return error.message.replace(/\s*\(line \d+ column \d+\)/, '').replace(/\s*in JSON at position \d+.*$/, '').replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '').replace(/^JSON\.parse: /, '');
 }
 
 /** E_MALFORMED_JSON saying where, in line and column of the whole text (`what` names the text). */

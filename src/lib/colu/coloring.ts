@@ -9,9 +9,8 @@ import type { Network } from '../network.ts';
 import { OffchainError } from '../errors.ts';
 import type { RawTx } from '../openassets/tx.ts';
 import { lockedAssetId, unlockedAssetId } from './asset-id.ts';
-import { decodeColuPayload, type ColuPayload } from './decode.ts';
+import { decodeColuPayload, findColuOutput, type ColuPayload } from './decode.ts';
 import { assetsOutputs, type ColuAsset } from './flow.ts';
-import { findColuOutput } from './message.ts';
 
 export interface ColuColoring {
   status: 'colored' | 'undecided' | 'no-payload' | 'unsupported';

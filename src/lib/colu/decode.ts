@@ -2,10 +2,12 @@
  * Colu Colored Coins ("CC", protocol 0x4343) OP_RETURN data: SFFC amounts, transfer
  * instructions ("payments") and issuance / transfer / burn payloads, decoded as the
  * reference npm packages do (sffc-encoder, cc-payment-encoder, cc-issuance-encoder,
- * cc-transfer-encoder, cc-transaction). Pure; malformed data is a MalformedInputError.
+ * cc-transfer-encoder, cc-transaction), and the output of a transaction that carries
+ * them. Pure; malformed data is a MalformedInputError.
  */
-import { MalformedInputError } from '../errors.ts';
+import { MalformedInputError, OffchainError } from '../errors.ts';
 import { toHex } from '../bytes.ts';
+import type { RawTx } from '../openassets/tx.ts';
 
 const bad = (m: string) => new MalformedInputError('E_COLU_MALFORMED', m);
 
@@ -149,4 +151,33 @@ export function decodeColuPayload(b: Uint8Array): ColuPayload {
     pos = r.next;
   }
   return out;
+}
+
+/** The data of `OP_RETURN <one push>`, or undefined. */
+function opReturnData(s: Uint8Array): Uint8Array | undefined {
+  if (s.length < 2 || s[0] !== 0x6a) return undefined;
+  const op = s[1]!;
+  let start = 2;
+  let len: number;
+  if (op >= 1 && op <= 0x4b) len = op;
+  else if (op === 0x4c && s.length >= 3) { len = s[2]!; start = 3; }
+  else if (op === 0x4d && s.length >= 4) { len = s[2]! | (s[3]! << 8); start = 4; }
+  else return undefined;
+  return start + len === s.length ? s.subarray(start) : undefined;
+}
+
+/** The first output whose OP_RETURN data is a decodable Colu payload (or why none is). */
+export function findColuOutput(tx: RawTx): { index?: number; data?: Uint8Array; reason?: string } {
+  let reason: string | undefined;
+  for (let i = 0; i < tx.outputs.length; i++) {
+    const data = opReturnData(tx.outputs[i]!.script);
+    if (!data || data.length < 4 || data[0] !== 0x43 || data[1] !== 0x43) continue;
+    try {
+      decodeColuPayload(data);
+      return { index: i, data };
+    } catch (e) {
+      reason ??= `output ${i}: ${e instanceof OffchainError ? e.message : String(e)}`;
+    }
+  }
+  return { reason: reason ?? 'no Colu ("CC") OP_RETURN output' };
 }

@@ -5,7 +5,7 @@
  */
 import { toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
-import type { BlindedPath, Bolt12, Bolt12Fields, Bolt12Kind } from './bolt12.ts';
+import type { BlindedPath, Bolt12, Bolt12Fields, Bolt12Kind } from './bolt12-fields.ts';
 import { BOLT12_INVOICE_FEATURES, NO_FEATURES, checkFeatures, featureBits } from './features.ts';
 import { verifyBolt12Signature } from './merkle.ts';
 

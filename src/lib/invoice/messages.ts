@@ -9,7 +9,8 @@ import { toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import type { Network } from '../network.ts';
 import { CURRENCY_NETWORKS, type Bolt11Invoice, decodeBolt11, encodeBolt11 } from './bolt11.ts';
-import { type BlindedPath, type Bolt12, decodeBolt12, encodeBolt12 } from './bolt12.ts';
+import type { BlindedPath, Bolt12 } from './bolt12-fields.ts';
+import { decodeBolt12, encodeBolt12 } from './bolt12.ts';
 import { fallbackAddress } from './fallback.ts';
 import { wordsToChars } from './words.ts';
 

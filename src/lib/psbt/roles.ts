@@ -15,7 +15,8 @@ import { toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
 import { analyzePsbt } from './analyze.ts';
 import { knownFee } from './decode.ts';
-import { libraryReason, parsePsbt, serializePsbt } from './parse.ts';
+import { libraryReason } from './diagnose.ts';
+import { parsePsbt, serializePsbt } from './parse.ts';
 
 /** BIP-174 Combiner: one PSBT holding every record of the given PSBTs. */
 export function combinePsbts(list: Uint8Array[]): Uint8Array {

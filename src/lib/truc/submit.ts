@@ -7,7 +7,7 @@
  * rejected package is reported in the answer, not as an RPC error. Pure.
  */
 import { RefusedError } from '../errors.ts';
-import type { SubmitPackageResult, SubmitPackageTxResult } from '../chain/rpc.ts';
+import type { SubmitPackageResult, SubmitPackageTxResult } from '../chain/types.ts';
 import type { PackageVerdict } from './check.ts';
 
 export type SubmittedTx = { txid: string; wtxid: string; vsize?: number; fees_sat?: number; other_wtxid?: string };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MAX_MONEY, btcToSats, satsToBtc } from '../../../src/lib/chain/amount.ts';
+import { btcToSats, satsToBtc } from '../../../src/lib/chain/amount.ts';
+import { MAX_MONEY } from '../../../src/lib/constants.ts';
 import { refusal } from '../../setup/refusal.ts';
 
 describe('btcToSats — Core JSON amounts to exact satoshis', () => {

@@ -29,7 +29,8 @@ import { musigKey } from '../../../src/lib/musig/keyagg.ts';
 import {
   outputKeyCompressed, readMusigInput, setMusigParticipants, type MusigInput, type ReadOptions,
 } from '../../../src/lib/musig/psbt-keypath.ts';
-import { PSBT_TX_OPTS, parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
+import { parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
+import { PSBT_TX_OPTS } from '../../../src/lib/psbt/tx-opts.ts';
 import { taprootOutput } from '../../../src/lib/taproot/taproot.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
 import * as user from '../../../src/lib/credit/user-update.ts';

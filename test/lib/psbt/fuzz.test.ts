@@ -14,7 +14,8 @@ import { MalformedInputError } from '../../../src/lib/errors.ts';
 import { stringifyLine } from '../../../src/lib/json.ts';
 import { analyzePsbt } from '../../../src/lib/psbt/analyze.ts';
 import { decodePsbt } from '../../../src/lib/psbt/decode.ts';
-import { parsePsbt, PSBT_MAGIC, serializePsbt } from '../../../src/lib/psbt/parse.ts';
+import { parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
+import { PSBT_MAGIC } from '../../../src/lib/constants.ts';
 import { applyMutations, byteMutation } from '../../fuzz.ts';
 import { rawMaps, recordSet } from './raw.ts';
 

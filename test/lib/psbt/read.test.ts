@@ -17,7 +17,8 @@ import { base64, hex } from '@scure/base';
 import { loadVector } from '../../helpers.ts';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { MalformedInputError } from '../../../src/lib/errors.ts';
-import { PSBT_TX_OPTS, parsePsbt } from '../../../src/lib/psbt/parse.ts';
+import { parsePsbt } from '../../../src/lib/psbt/parse.ts';
+import { PSBT_TX_OPTS } from '../../../src/lib/psbt/tx-opts.ts';
 import { applyMutations, byteMutation } from '../../fuzz.ts';
 
 const bip174 = loadVector('bips/bip-0174/psbt-test-vectors.json');
