@@ -17,8 +17,8 @@ import { startPostgres } from '../test/setup/postgres.ts';
 import { resolvePgTarget } from '../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../src/lib/store/pg/operator-store.ts';
 import { VersionWitness } from '../src/lib/store/pg/witness.ts';
-import { FileOperatorStore, type OperatorStore } from '../src/lib/store/operator-store.ts';
-import type { OperatorRecord } from '../src/lib/statechain/operator.ts';
+import { FileOperatorStore } from '../src/lib/store/operator-store.ts';
+import type { OperatorRecord, OperatorStore } from '../src/lib/statechain/ports.ts';
 
 const STEPS = Number(process.env.STEPS ?? 400);
 const hex = (n: number) => randomBytes(n).toString('hex');

@@ -10,7 +10,7 @@
 import { Transaction } from '@scure/btc-signer';
 import { toHex } from '../src/lib/bytes.ts';
 import type { ChainSource } from '../src/lib/chain/types.ts';
-import type { NoncePort } from '../src/lib/credit/ports.ts';
+import type { NoncePort } from '../src/lib/musig/nonce-port.ts';
 import { keyPair } from '../src/lib/keys/keys.ts';
 import { deterministicRandom } from '../src/lib/random.ts';
 import { coinKey, parseTransaction } from '../src/lib/statechain/coin.ts';

@@ -45,7 +45,7 @@ import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
 import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
 import { fromHex } from '../../src/lib/bytes.ts';
-import type { OperatorRecord } from '../../src/lib/statechain/operator.ts';
+import type { OperatorRecord } from '../../src/lib/statechain/ports.ts';
 import { signBody } from '../../src/lib/statechain/seal.ts';
 import { parseSecretKey } from '../../src/lib/keys/keys.ts';
 

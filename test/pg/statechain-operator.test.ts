@@ -25,7 +25,7 @@ import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
 import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
 import { fromHex } from '../../src/lib/bytes.ts';
 import { signBody } from '../../src/lib/statechain/seal.ts';
-import type { OperatorRecord } from '../../src/lib/statechain/operator.ts';
+import type { OperatorRecord } from '../../src/lib/statechain/ports.ts';
 
 const TO = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
 

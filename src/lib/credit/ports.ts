@@ -13,24 +13,7 @@ import type { MintKeyset } from '../ecash/nut01.ts';
 import type { BlindSignatureJson, BlindedMessageJson, EcashOfferJson } from './ecash.ts';
 import type { EcashSigner } from './ecash-signer.ts';
 import type { NextKeysetJson } from './ecash-keysets.ts';
-
-export interface NoncePort {
-  issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }>;
-  /**
-   * Consumes durably before returning (the signature can only exist afterwards). `session`:
-   * the digest of the signing session the nonce is opened for (musig/psbt-keypath.ts
-   * `signingSessionDigest`). A store with a nonce ledger (store/nonce-ledger.ts) opens a
-   * nonce it opened before only for the same digest — the same partial signature again.
-   */
-  take(pubnonce: Uint8Array, expectedContext: string, session?: Uint8Array): Promise<Uint8Array>;
-  /**
-   * Consume without using: the same refusals as `take`, no secret returned. A store that
-   * keeps secrets only a live process can open (PostgreSQL: pg/mint-store.ts) burns a
-   * nonce it can no longer open; without `burn`, `take` is used and the secret wiped.
-   */
-  burn?(pubnonce: Uint8Array, expectedContext: string): Promise<void>;
-  status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'>;
-}
+import type { NoncePort } from '../musig/nonce-port.ts';
 
 export interface RecordPort<R> {
   get(id: string): Promise<R | undefined>;

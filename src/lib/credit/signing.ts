@@ -13,7 +13,8 @@ import {
 } from '../musig/psbt-keypath.ts';
 import { nonceGen } from '../musig/bip327.ts';
 import type { RandomSource } from '../random.ts';
-import type { NextNonceJson, NoncePort } from './ports.ts';
+import type { NextNonceJson } from './ports.ts';
+import type { NoncePort } from '../musig/nonce-port.ts';
 import type { CreditContract } from './terms.ts';
 
 /** The mint's nonce for `state` of contract `id` serves that state and nothing else. */

@@ -29,17 +29,9 @@ import { keyPathSighash } from '../taproot/taproot.ts';
 import { validatePubNonce } from '../musig/psbt-keypath.ts';
 import type { PtlcOutput } from './ptlc.ts';
 import type { PtlcPresignSchema } from './schemas.ts';
+import type { NoncePort } from '../musig/nonce-port.ts';
 
 export type PtlcPresign = Static<typeof PtlcPresignSchema>;
-
-/**
- * The single-use nonce store a pre-signing party needs (its port: src/lib/store/nonce-store.ts
- * implements it). `take` consumes the secret nonce durably before returning it.
- */
-export interface NoncePort {
-  issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }>;
-  take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array>;
-}
 
 /** The claim's signature message, after checking the transaction spends this PTLC alone. */
 export function claimMessage(ptlc: PtlcOutput, tx: Transaction): Uint8Array {

@@ -50,27 +50,7 @@ import { sealJson, unseal, verifyBody } from './seal.ts';
 import { nonceGen, partialSign, provePossession, verifyPossession } from './signer.ts';
 import { signStatement, type UnsignedStatement } from './statement.ts';
 import { requireBumpable } from './withdrawal.ts';
-
-export type OperatorRecord = {
-  coin_id: string;
-  network: Network;
-  /** s, the operator's current share: the only secret here. */
-  share_secret: string;
-  statement: UnsignedStatement;
-  funding_tx: string | null;
-  /** x₁ of the pending transfer, if any. */
-  x1: string | null;
-  /** sha256(owner pubnonce)[0..16] of every nonce this coin was signed against. */
-  seen_nonces: string[];
-  /** Finished transfers' statements, so a repeated last step answers the same. */
-  done: { transfer_id: string; statement: Statement }[];
-  /**
-   * The last co-signing answer and a digest of its request: the same request again (the
-   * answer was lost, or the operator crashed after writing but before printing) gets the
-   * same answer — the same partial signature, no new one.
-   */
-  last_answer?: { request: string; message: Record<string, unknown> } | null;
-};
+import type { OperatorRecord } from './ports.ts';
 
 function requestDigest(req: unknown): string {
   return toHex(sha256(utf8(stringifyLine(req))));

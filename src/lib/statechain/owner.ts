@@ -30,7 +30,7 @@ import { Transaction } from '@scure/btc-signer';
 import type { Static, TObject } from '@sinclair/typebox';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { RefusedError, StateConflictError } from '../errors.ts';
-import type { NoncePort } from '../credit/ports.ts';
+import type { NoncePort } from '../musig/nonce-port.ts';
 import { parsePublicKey, type KeyPair } from '../keys/keys.ts';
 import type { Network } from '../network.ts';
 import type { RandomSource } from '../random.ts';

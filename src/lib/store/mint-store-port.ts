@@ -17,7 +17,8 @@
  *   exit without releasing anything of what it was committing — or, on PostgreSQL, `renew`
  *   it, which is what exiting and starting again would do.
  */
-import type { BlindSignaturePort, FundingIndexPort, MintRecordPort, NoncePort } from '../credit/ports.ts';
+import type { BlindSignaturePort, FundingIndexPort, MintRecordPort } from '../credit/ports.ts';
+import type { NoncePort } from '../musig/nonce-port.ts';
 
 export interface MintStorePort<R extends { contract_id: string }> extends FundingIndexPort, NoncePort, BlindSignaturePort {
   /** Where it lives, for messages: a directory, or the store's URL without its password. */

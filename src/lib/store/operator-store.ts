@@ -25,22 +25,9 @@
 import { join } from 'node:path';
 import { StateConflictError } from '../errors.ts';
 import { readJsonFile } from './atomic.ts';
-import type { OperatorRecord } from '../statechain/operator.ts';
+import type { OperatorRecord, OperatorStep, OperatorStore } from '../statechain/ports.ts';
 import { updateErasingReplaced } from './erase-on-replace.ts';
 import { StateStore } from './state-store.ts';
-
-export type OperatorStep<M> = (record: OperatorRecord) => Promise<{ record: OperatorRecord; message: M }> | { record: OperatorRecord; message: M };
-
-export interface OperatorStore {
-  /** Where the records are, for messages (a directory, or a redacted URL). */
-  readonly where: string;
-  /** Keep a new coin's first record; E_COIN_EXISTS if the id is taken. */
-  create(record: OperatorRecord): Promise<void>;
-  /** One step on coin `coinId` under its lock; the record is durable before this returns the message. */
-  step<M>(coinId: string, fn: OperatorStep<M>): Promise<M>;
-  /** Release connections (no-op for files). */
-  close(): Promise<void>;
-}
 
 export function unknownCoin(coinId: string): StateConflictError {
   return new StateConflictError('E_UNKNOWN_COIN', `this operator has no coin ${coinId} (wrong --state-dir, --store or network?)`);

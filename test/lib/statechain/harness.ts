@@ -17,6 +17,7 @@ import { deterministicRandom, type RandomSource } from '../../../src/lib/random.
 import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
+import type { OperatorRecord } from '../../../src/lib/statechain/ports.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
 import * as dep from '../../../src/lib/statechain/deposit.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
@@ -109,7 +110,7 @@ export async function deposit(chain: ChainStub, amount = 100_000n, terms: typeof
 }
 
 /** One whole transfer from `senderRecord` to a new party. */
-export async function transfer(chain: ChainStub, s: { opRecord: op.OperatorRecord; opCtx: op.OperatorContext; sender: Party; senderRecord: own.OwnerRecord }, name: string) {
+export async function transfer(chain: ChainStub, s: { opRecord: OperatorRecord; opCtx: op.OperatorContext; sender: Party; senderRecord: own.OwnerRecord }, name: string) {
   const receiver = party(name);
   const req = tr.startReceive(s.senderRecord.coin_id, s.opCtx.operator.publicKey, receiver);
   const signReq = await tr.transferSign(s.senderRecord, req.message as never, chain.height, s.sender);

@@ -6,13 +6,14 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import * as op from '../../../src/lib/statechain/operator.ts';
+import type { OperatorRecord } from '../../../src/lib/statechain/ports.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
 import { cleanup, pairOwned, party } from './harness.ts';
 
 afterAll(cleanup);
 
-async function sendTo(p: Awaited<ReturnType<typeof pairOwned>>, recA: send.SendingRecord, recB: send.SendingRecord, opRecord: op.OperatorRecord, name: string) {
+async function sendTo(p: Awaited<ReturnType<typeof pairOwned>>, recA: send.SendingRecord, recB: send.SendingRecord, opRecord: OperatorRecord, name: string) {
   const who = party(name);
   const req = tr.startReceive(p.coinId, p.d.operator.auth.publicKey, who);
   const nonce = await send.jointNonce(recB, req.message as never, 200, p.bob);

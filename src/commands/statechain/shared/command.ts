@@ -17,7 +17,8 @@ import { MalformedInputError, StateConflictError, UsageError } from '../../../li
 import type { Network } from '../../../lib/network.ts';
 import type { ChainSource, UtxoInfo } from '../../../lib/chain/types.ts';
 import type { StateStore } from '../../../lib/store/state-store.ts';
-import type { OperatorContext, OperatorRecord } from '../../../lib/statechain/operator.ts';
+import type { OperatorContext } from '../../../lib/statechain/operator.ts';
+import type { OperatorRecord, OperatorStore } from '../../../lib/statechain/ports.ts';
 import type { OwnerContext, OwnerRecord } from '../../../lib/statechain/owner.ts';
 import type { Statement } from '../../../lib/statechain/schemas.ts';
 import type { UnsignedStatement } from '../../../lib/statechain/statement.ts';
@@ -26,7 +27,6 @@ import type { SendingRecord } from '../../../lib/statechain/joint-send.ts';
 import type { Floor } from '../../../lib/statechain/floor.ts';
 import { OffchainCommand } from '../../../lib/cli/base-command.ts';
 import { strictDecimal } from '../shared/flags.ts';
-import type { OperatorStore } from '../../../lib/store/operator-store.ts';
 
 export abstract class StatechainCommand<T extends typeof Command> extends OffchainCommand<T> {
   protected async store(network: Network): Promise<StateStore> {

@@ -38,7 +38,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.ts';
-import { passwordFromFile } from './pgpass.ts';
+import { passwordFromFile, type SecretFileReader } from './pgpass.ts';
 import { isPostgresUrl, parseUrl, redactUrl, STORE_PASSWORD_ENV, STORE_PASSWORD_FILE_ENV, STORE_URL_ENV } from './url.ts';
 
 /** How the connection is protected (client.ts maps it to node's TLS options). */
@@ -79,11 +79,6 @@ export interface StoreSource {
   passwordFile?: string;
 }
 
-/**
- * Reads a 0600 secret file (the CLI's `readSecretText`: refuses a file others can read,
- * E_SECRET_FILE_PERMISSIONS, exit 4), given by the caller so this module stays below the CLI.
- */
-export type SecretFileReader = (path: string, flag: string) => string;
 const noFileReader: SecretFileReader = (_path, flag) => {
   throw new UsageError('E_USAGE', `${flag}: no secret-file reader given`);
 };

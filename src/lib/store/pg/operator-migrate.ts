@@ -20,7 +20,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StateConflictError } from '../../errors.ts';
-import type { OperatorRecord } from '../../statechain/operator.ts';
+import type { OperatorRecord } from '../../statechain/ports.ts';
 import { readJsonFile, shredFile, writeJsonAtomic } from '../atomic.ts';
 import { MIGRATED_MARK, type MigratedMark } from '../operator-store.ts';
 import { withLock } from '../lock.ts';

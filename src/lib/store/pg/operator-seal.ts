@@ -10,7 +10,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, fromHex, toHex, utf8 } from '../../bytes.ts';
 import { RefusedError } from '../../errors.ts';
-import type { OperatorRecord } from '../../statechain/operator.ts';
+import type { OperatorRecord } from '../../statechain/ports.ts';
 
 export type Secrets = { share_secret: string; x1: string | null };
 export type Stored = Omit<OperatorRecord, 'share_secret' | 'x1' | 'seen_nonces'>;

@@ -5,7 +5,12 @@
  */
 import { existsSync } from 'node:fs';
 import { UsageError } from '../../errors.ts';
-import type { PgTarget, SecretFileReader } from './connect.ts';
+
+/**
+ * Reads a 0600 secret file (the CLI's `readSecretText`: refuses a file others can read,
+ * E_SECRET_FILE_PERMISSIONS, exit 4), given by the caller so this module stays below the CLI.
+ */
+export type SecretFileReader = (path: string, flag: string) => string;
 
 /**
  * The password for this connection from a libpq password file (libpq-pgpass.html): lines
@@ -41,6 +46,6 @@ export function passwordFromFile(path: string, t: { host: string; port: number; 
 }
 
 /** Refused: the server wants a password and none was found. Exit 2, like a wrong one. */
-export function noPassword(t: PgTarget): UsageError {
+export function noPassword(t: { url: string; host: string; port: number; database: string; user?: string; passfile?: string }): UsageError {
   return new UsageError('E_STORE_AUTH', `the store at ${t.url} asks for a password and none was given: set OFFCHAIN_STORE_PASSWORD, --store-password-file FILE (0600), PGPASSWORD, or a line for ${t.host}:${t.port}:${t.database}:${t.user ?? '*'} in the password file (${t.passfile ?? '~/.pgpass'})`, { store: t.url });
 }

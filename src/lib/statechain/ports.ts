@@ -1,0 +1,45 @@
+/**
+ * The statechain operator's port (issue 29, issue 43): what the operator's steps keep per
+ * coin (`OperatorRecord`) and what they need from storage (`OperatorStore`). The protocol
+ * declares it; the stores implement it (src/lib/store/operator-store.ts, the files under
+ * --state-dir, and src/lib/store/pg/operator-store.ts, PostgreSQL) and import only this
+ * file from the protocol. The rules every implementation keeps are written at the top of
+ * src/lib/store/operator-store.ts.
+ */
+import type { Network } from '../network.ts';
+import type { Statement } from './schemas.ts';
+import type { UnsignedStatement } from './statement.ts';
+
+export type OperatorRecord = {
+  coin_id: string;
+  network: Network;
+  /** s, the operator's current share: the only secret here. */
+  share_secret: string;
+  statement: UnsignedStatement;
+  funding_tx: string | null;
+  /** x₁ of the pending transfer, if any. */
+  x1: string | null;
+  /** sha256(owner pubnonce)[0..16] of every nonce this coin was signed against. */
+  seen_nonces: string[];
+  /** Finished transfers' statements, so a repeated last step answers the same. */
+  done: { transfer_id: string; statement: Statement }[];
+  /**
+   * The last co-signing answer and a digest of its request: the same request again (the
+   * answer was lost, or the operator crashed after writing but before printing) gets the
+   * same answer — the same partial signature, no new one.
+   */
+  last_answer?: { request: string; message: Record<string, unknown> } | null;
+};
+
+export type OperatorStep<M> = (record: OperatorRecord) => Promise<{ record: OperatorRecord; message: M }> | { record: OperatorRecord; message: M };
+
+export interface OperatorStore {
+  /** Where the records are, for messages (a directory, or a redacted URL). */
+  readonly where: string;
+  /** Keep a new coin's first record; E_COIN_EXISTS if the id is taken. */
+  create(record: OperatorRecord): Promise<void>;
+  /** One step on coin `coinId` under its lock; the record is durable before this returns the message. */
+  step<M>(coinId: string, fn: OperatorStep<M>): Promise<M>;
+  /** Release connections (no-op for files). */
+  close(): Promise<void>;
+}
