@@ -38,7 +38,7 @@ export default defineConfig({
     // vitest's default is one fork fewer than the cores: ONE on a 2-core machine. The files
     // that start nodes (bitcoind, lightningd, PostgreSQL, Nutshell) or the built CLI spend
     // most of their time waiting on those children, so four forks keep two cores busy
-    // (`--maxWorkers=n` overrides it for one run).
+    // (`VITEST_MAX_FORKS=n` or `--maxWorkers=n` overrides it for one run).
     maxWorkers: FORKS,
     minWorkers: 1,
     // Library tests first, on their own: a broken library fails within seconds, before the
