@@ -10,12 +10,18 @@ import { expect, it } from 'vitest';
 import { tempDir } from '../helpers.ts';
 import { startScript } from './nutshell.ts';
 
-const alive = (pid: number) => {
+/** Running: it exists and is not a zombie (killed, waiting for init to reap it: kill(pid, 0) still answers for it). */
+const running = (pid: number) => {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false; // gone between the two looks
   }
 };
 
@@ -30,8 +36,11 @@ it('a start.sh killed at its limit takes the mint it launched in the background 
     const err = await startScript(script, [], process.env, 1_500).then(() => undefined, (e: Error) => e);
     expect(err?.message).toMatch(/^killed at its 1\.5 s limit .*start\.sh: waiting for the mint$/s);
     const pid = Number(readFileSync(mintPid, 'utf8'));
-    await new Promise((r) => setTimeout(r, 200));
-    const left = alive(pid);
+    let left = running(pid);
+    for (let i = 0; left && i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = running(pid);
+    }
     if (left) process.kill(pid, 'SIGKILL');
     expect(left, `the background "mint" (pid ${pid}) is still running`).toBe(false);
   } finally {
