@@ -1,4 +1,4 @@
-import { defineConfig, type Plugin } from 'vitest/config';
+import { configDefaults, defineConfig, type Plugin } from 'vitest/config';
 import SlowestFiles from './test/setup/slowest-files.ts';
 
 /**
@@ -18,10 +18,14 @@ const snapshotsNeverWriteThemselves: Plugin = {
   },
 };
 
+/** No real node, no built CLI as a child: library code in-process, vectors, the independent verifier, the harness's own tests. */
+const LIBRARY = ['test/lib/**/*.test.ts', 'test/vectors/**/*.test.ts', 'test/independent/**/*.test.ts', 'test/setup/**/*.test.ts', 'test/helpers.test.ts'];
+
+const FORKS = 4;
+
 export default defineConfig({
   plugins: [snapshotsNeverWriteThemselves],
   test: {
-    include: ['test/**/*.test.ts'],
     // vitest's own report, then the 15 slowest files (test/setup/slowest-files.ts says why).
     reporters: ['default', new SlowestFiles()],
     // Every fast-check property runs from one seed (FC_SEED overrides it; printed on failure);
@@ -31,5 +35,17 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // vitest's default is one fork fewer than the cores: ONE on a 2-core machine. The files
+    // that start nodes (bitcoind, lightningd, PostgreSQL, Nutshell) or the built CLI spend
+    // most of their time waiting on those children, so four forks keep two cores busy
+    // (`VITEST_MAX_FORKS=n` or `--maxWorkers=n` overrides it for one run).
+    maxWorkers: FORKS,
+    minWorkers: 1,
+    // Library tests first, on their own: a broken library fails within seconds, before the
+    // first node starts. `groupOrder` runs the groups one after the other, in one `vitest run`.
+    projects: [
+      { extends: true, test: { name: 'lib', include: LIBRARY, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'nodes', include: ['test/**/*.test.ts'], exclude: [...LIBRARY, ...configDefaults.exclude], sequence: { groupOrder: 1 } } },
+    ],
   },
 });

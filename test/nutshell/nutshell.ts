@@ -81,6 +81,47 @@ export type NutshellMint = {
   stop(): Promise<void>;
 };
 
+/** start.sh's own wait is 120 probes 0.5 s apart (60 s and more); a start, twice that for a v1 keyset, may take this long. */
+const START_LIMIT_MS = 120_000;
+
+/**
+ * Run start.sh in a process group of its own and return its stdout. The mint it launches in
+ * the background stays in that group, so a start.sh that fails, or is killed at its limit,
+ * takes that mint with it instead of leaving it running on the machine.
+ */
+export function startScript(script: string, args: string[], env: NodeJS.ProcessEnv, limitMs = START_LIMIT_MS): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [script, ...args], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let killed = false;
+    const killGroup = () => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* nothing left in the group */
+      }
+    };
+    const timer = setTimeout(() => {
+      killed = true;
+      killGroup();
+    }, limitMs);
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0 && !killed) return resolve(stdout);
+      killGroup();
+      // Killed mid-wait, its stderr ends at its last step: say so.
+      reject(new Error(`${killed ? `killed at its ${limitMs / 1000} s limit (the mint did not answer in time); ` : `exit ${code}; `}${stderr.trim()}`));
+    });
+  });
+}
+
 async function startOnce(dir: string, venv: string, o: NutshellOptions): Promise<NutshellMint> {
   const [port, rpcPort] = [await freePort(), await freePort()];
   const dataDir = mkdtempSync(join(tmpdir(), 'offchain-nutshell-mint-'));
@@ -93,10 +134,10 @@ async function startOnce(dir: string, venv: string, o: NutshellOptions): Promise
   };
   let stdout: string;
   try {
-    ({ stdout } = await run('bash', [join(dir, 'start.sh'), String(port), o.seed], { env, timeout: 120_000 }));
+    stdout = await startScript(join(dir, 'start.sh'), [String(port), o.seed], env);
   } catch (e) {
     rmSync(dataDir, { recursive: true, force: true });
-    throw new Error(`start.sh on port ${port} failed: ${(e as { stderr?: string }).stderr ?? e}`);
+    throw new Error(`start.sh on port ${port} failed: ${(e as Error).message}`);
   }
   const pid = Number(stdout.trim().split('\n').at(-1));
   const url = `http://127.0.0.1:${port}`;
