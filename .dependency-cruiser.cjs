@@ -47,8 +47,8 @@ const PROTOCOLS = {
   colu: ['openassets'], // Colu payloads, read with Open Assets' transaction reader
   counterparty: ['openassets'], // Counterparty messages, read with Open Assets' transaction reader
   invoice: ['onion'], // BOLT 11/12 invoices: TLV streams are BOLT 4's BigSize
-  statechain: ['truc'], // statechain coins: backups are TRUC packages
-  bolt3: ['truc', 'statechain'], // BOLT 3 transactions; a channel funded by a statechain backup checks the coin's timelocks
+  statechain: ['truc', 'bolt3'], // statechain coins: backups are TRUC packages; a Lightning channel on a coin uses BOLT 3's funding-locktime check
+  bolt3: ['truc'], // BOLT 3 transactions (a channel funded at a locktime: bolt3/funding-locktime.ts)
   htlc: ['bolt3', 'truc'], // HTLC contracts over BOLT 3's scripts and signatures
   ptlc: ['htlc'], // PTLCs: the HTLC's script tree with adaptor signatures
   credit: ['ecash', 'htlc', 'truc'], // the credit channel in front of a Cashu mint; an HTLC on a state; exits as TRUC packages

@@ -77,7 +77,7 @@ import {
   ChannelPointsSchema, ChannelStateSchema, CommitmentSignedSchema, OwnChannelJson, RevokeAndAckSchema,
 } from './schemas.ts';
 import { nobleBackend } from '../musig/engine/backend-noble.ts';
-import { checkChannelTimelocks } from '../statechain/channel.ts';
+import { checkChannelTimelocks } from './funding-locktime.ts';
 
 export type OwnChannel = Static<typeof OwnChannelJson>;
 export type ChannelState = Static<typeof ChannelStateSchema>;

@@ -12,11 +12,12 @@
  *   wait `to_self_delay` more, so every HTLC expiry must lie beyond funding locktime +
  *   to_self_delay, or the HTLC could time out before its claim can confirm (E_CHANNEL_TIMELOCK).
  *
- * Run by `commitment sign --funding-locktime` (the timelocks); the order holds by the
+ * Run by `commitment sign --funding-locktime` (the timelocks: ../bolt3/funding-locktime.ts); the order holds by the
  * receiver's verification (every backup exactly one interval below the previous one). The
  * coin owned jointly by the two channel parties is ./joint.ts and ./joint-send.ts.
  */
 import { RefusedError } from '../errors.ts';
+import { checkChannelTimelocks } from '../bolt3/funding-locktime.ts';
 
 export type ChannelOnCoin = {
   /** nLockTime of the backup paying the channel's funding output. */
@@ -34,17 +35,4 @@ export function checkChannelOnCoin(c: ChannelOnCoin): void {
     throw new RefusedError('E_CHANNEL_ORDER', `the channel funding's locktime ${c.fundingLocktime} is not below the previous owner's backup (${c.previousLocktime}): that backup could confirm first`);
   }
   checkChannelTimelocks(c);
-}
-
-/**
- * The second ordering alone, for a commitment of a channel whose funding is a statechain
- * backup (`commitment sign --funding-locktime`): no HTLC may expire before the funding's
- * locktime plus `to_self_delay`.
- */
-export function checkChannelTimelocks(c: Pick<ChannelOnCoin, 'fundingLocktime' | 'toSelfDelay' | 'htlcExpiries'>): void {
-  const earliest = c.fundingLocktime + c.toSelfDelay;
-  const early = c.htlcExpiries.filter((e) => e <= earliest);
-  if (early.length > 0) {
-    throw new RefusedError('E_CHANNEL_TIMELOCK', `HTLC expiry ${Math.min(...early)} is not beyond the funding's locktime plus to_self_delay (${earliest}): it could time out before the channel can be on chain`);
-  }
 }
