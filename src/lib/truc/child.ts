@@ -42,7 +42,6 @@ import { dustThreshold, feeFor, standardScriptType } from '../tx/policy.ts';
 import { derivationMakesScript } from '../tx/wallet-output.ts';
 import { isNestedP2wpkh, psbtInputOf, txidOnceSigned, walletCoins, walletInputVbytes, walletInputsAmount, type WalletPsbtRole } from '../tx/wallet-psbt.ts';
 import { checkTrucPackage, TRUC_VERSION, type PackageVerdict, type Prevout, type TrucPolicy } from './check.ts';
-import { feeAt } from './core-accept.ts';
 import { measureTx, sigOpCost, sigopAdjustedVsize } from './transaction.ts';
 import type { Conflict } from './standing.ts';
 
@@ -211,9 +210,9 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   const target = feeFor(packageVsize, req.feeRate) - parentFee;
   // The child pays at least the relay floor on its own size: a parent that pays enough alone is taken
   // alone, and then the child is judged alone (the credit exit paid its own rate here, the statechain child 1 sat/vB).
-  const relay = feeAt(Math.max(req.policy.minRelayFeeRate, req.policy.mempoolMinFeeRate), childVsize);
+  const relay = BigInt(Math.ceil((Math.max(req.policy.minRelayFeeRate, req.policy.mempoolMinFeeRate) * childVsize) / 1000));
   const incremental = req.incrementalRelayFeeRate ?? INCREMENTAL_RELAY_FEE_RATE;
-  const floor = replaces ? replaces.fee + feeAt(incremental, childVsize) : relay;
+  const floor = replaces ? replaces.fee + BigInt(Math.ceil((incremental * childVsize) / 1000)) : relay;
   // Package RBF over the parent's conflicts: Core's PaysForRBF (what they and their descendants pay, plus the incremental
   // fee on the package's size) and a feerate diagram that improves — the package's fee per (sigop-adjusted) weight above
   // each conflict's chunk's, in weight as cluster mempool compares them (per vB, rounded, 45.84 sat/vB beat 45.83 and
@@ -222,7 +221,7 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   const evicted = (req.conflicts ?? []).reduce((a, c) => a + c.descendantFee, 0n);
   const above = (fee: bigint, weight: number) => (fee * BigInt(packageWeight)) / BigInt(weight) + 1n;
   const rbf = (req.conflicts ?? []).reduce((need, c) => (above(c.chunkFee, c.chunkWeight) > need ? above(c.chunkFee, c.chunkWeight) : need),
-    req.conflicts?.length ? evicted + feeAt(incremental, packageVsize) : 0n) - parentFee;
+    req.conflicts?.length ? evicted + BigInt(Math.ceil((incremental * packageVsize) / 1000)) : 0n) - parentFee;
   // Replacing an earlier child that the mempool mines in a chunk: beat that chunk's fee per weight (the package's, when
   // the chunk holds the parent; the child's own otherwise), or the diagram does not improve — a larger child at a lower
   // rate paid the earlier fee plus the incremental fee and was "replacement-failed, … does not improve feerate diagram".
