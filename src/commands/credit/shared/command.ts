@@ -110,8 +110,10 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
 
   /** The mint's store (./mint-store.ts): PostgreSQL when --store names one, else SQLite under --state-dir. */
   protected async openMintStore(network: Network, opts: MintStoreOptions): Promise<MintStorePort<MintContractRecord>> {
+    const command = this;
     return openMintStore({
-      flags: this.flags as Record<string, unknown>, term: this.term, longRunning: this.longRunning, network,
+      // Read when a nonce is reopened (the alarm fires later), not copied now: as when the check lived in the base class.
+      flags: this.flags as Record<string, unknown>, term: this.term, get longRunning() { return command.longRunning; }, network,
       stateDir: () => this.stateDir(network), existingDir: () => this.existingState(network, 'credit-mint', noMint),
     }, opts);
   }
