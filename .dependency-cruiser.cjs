@@ -9,7 +9,10 @@
  *                  the spec; each may use only the protocols PROTOCOLS below says it is built on
  *   4 store        src/lib/store/: disk and database state; implements the protocols' ports
  *   5 cli          src/lib/cli/: input, output, exit codes, shared flags, terminal — no protocol
- *   6 commands     src/commands/<topic>/<verb>.ts (+ <group>/shared/), src/cli.ts, src/fast-decode.ts
+ *   6 topics       src/topics/<topic>/: what one topic's commands share — its base class, flags,
+ *                  and its roles' steps as tables (they touch stores, nodes and files)
+ *   7 commands     src/commands/<topic>/<verb>.ts, src/cli.ts (the command list), src/fast-decode.ts;
+ *                  every file under src/commands/ is a command, as oclif has it
  *
  * Changing a rule here is changing the architecture: say why in the commit.
  *
@@ -59,6 +62,7 @@ const PROTOCOL_FOLDERS = `^src/lib/(${PROTOCOL_NAMES.join('|')})/`;
 
 const STORE = '^src/lib/store/';
 const CLI = '^src/lib/cli/';
+const TOPICS = '^src/topics/';
 const COMMANDS = '^src/(commands/|cli[.]ts$|fast-decode[.]ts$)';
 
 // The protocol order must be a DAG: a cycle here would let two protocols import each other.
@@ -142,7 +146,7 @@ module.exports = {
       severity: 'error',
       comment:
         'src/lib/cli/ is the protocol-free CLI layer (input, output, exit codes, flags every group shares, terminal, config): ' +
-        'it imports layers 1–2 and generic store code. A group\'s base class and shared flags live in src/commands/<group>/shared/.',
+        'it imports layers 1–2 and generic store code. A topic\'s base class, shared flags and steps live in src/topics/<topic>/.',
       from: { path: CLI },
       to: { path: '^src/', pathNot: [FOUNDATION, PRIMITIVES, STORE, CLI] },
     },
@@ -160,10 +164,19 @@ module.exports = {
       name: 'command-is-a-leaf',
       severity: 'error',
       comment:
-        'Nothing imports a command: what two commands share lives in src/commands/<group>/shared/ (or in src/lib/ when it is ' +
+        'Nothing imports a command: what two commands share lives in src/topics/<topic>/ (or in src/lib/ when it is ' +
         'not about the CLI). Only src/cli.ts, the command list, imports them.',
       from: { path: '^src/', pathNot: '^src/cli[.]ts$' },
-      to: { path: '^src/commands/', pathNot: '^src/commands/.*/shared/' },
+      to: { path: '^src/commands/' },
+    },
+    {
+      name: 'topics-below-commands',
+      severity: 'error',
+      comment:
+        'Layer 6 (src/topics/) serves the commands and knows none of them: not a command (the rule above), not the command ' +
+        'list src/cli.ts, not the psbt fast path src/fast-decode.ts.',
+      from: { path: TOPICS },
+      to: { path: '^src/(cli|fast-decode)[.]ts$' },
     },
     {
       name: 'unlayered',
@@ -174,7 +187,7 @@ module.exports = {
       from: { path: '^src/' },
       to: {
         path: '^src/',
-        pathNot: [FOUNDATION, CATALOGUE, PRIMITIVES, PROTOCOL_FOLDERS, STORE, CLI, COMMANDS],
+        pathNot: [FOUNDATION, CATALOGUE, PRIMITIVES, PROTOCOL_FOLDERS, STORE, CLI, TOPICS, COMMANDS],
       },
     },
     {

@@ -57,7 +57,7 @@ import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { MINT_KEY, USER_KEY } from '../e2e/fixtures.ts';
 import { NOW, invoice, paymentHash as paymentHashOf, preimage } from '../lib/device/world.ts';
 import { Config } from '@oclif/core';
-import { DeviceCommand } from '../../src/commands/device/shared/command.ts';
+import { DeviceCommand } from '../../src/topics/device/command.ts';
 import { createTerminal } from '../../src/lib/cli/terminal.ts';
 import { keyFlags, stateFlags } from '../../src/lib/cli/flags.ts';
 import { storeFlags } from '../../src/lib/cli/store-flags.ts';

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, channelIdFlag, htlcKeyFlags } from './shared/command.ts';
+import { CommitmentCommand, channelIdFlag, htlcKeyFlags } from '../../topics/commitment/command.ts';
 import { stateFlags } from '../../lib/cli/flags.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
 

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, channelIdFlag, htlcKeyFlags, seedFileFlag } from './shared/command.ts';
+import { CommitmentCommand, channelIdFlag, htlcKeyFlags, seedFileFlag } from '../../topics/commitment/command.ts';
 import { feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { MalformedInputError, UsageError } from '../../lib/errors.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, seedFileFlag } from './shared/command.ts';
+import { CommitmentCommand, seedFileFlag } from '../../topics/commitment/command.ts';
 import { inputFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class CommitmentInit extends CommitmentCommand<typeof CommitmentInit> {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, channelIdFlag } from './shared/command.ts';
+import { CommitmentCommand, channelIdFlag } from '../../topics/commitment/command.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class CommitmentPenalty extends CommitmentCommand<typeof CommitmentPenalty> {

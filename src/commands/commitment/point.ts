@@ -1,5 +1,5 @@
 import { OffchainCommand, type CommandResult } from '../../lib/cli/base-command.ts';
-import { seedFlags } from './shared/command.ts';
+import { seedFlags } from '../../topics/commitment/command.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
 
 export default class CommitmentPoint extends OffchainCommand<typeof CommitmentPoint> {

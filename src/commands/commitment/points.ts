@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, seedFileFlag } from './shared/command.ts';
+import { CommitmentCommand, seedFileFlag } from '../../topics/commitment/command.ts';
 
 export default class CommitmentPoints extends CommitmentCommand<typeof CommitmentPoints> {
   static override summary = 'Your per-commitment points for commitments 0 and 1, for your peer\'s `commitment init` (BOLT 2 open_channel / channel_ready).';

@@ -1,5 +1,5 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand } from './shared/command.ts';
+import { CommitmentCommand } from '../../topics/commitment/command.ts';
 import { inputFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class CommitmentReceiveRevocation extends CommitmentCommand<typeof CommitmentReceiveRevocation> {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, agreedStateFlag, seedFileFlag } from './shared/command.ts';
+import { CommitmentCommand, agreedStateFlag, seedFileFlag } from '../../topics/commitment/command.ts';
 import { inputFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class CommitmentReceiveSigs extends CommitmentCommand<typeof CommitmentReceiveSigs> {

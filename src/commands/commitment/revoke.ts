@@ -1,5 +1,5 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, channelIdFlag, seedFileFlag } from './shared/command.ts';
+import { CommitmentCommand, channelIdFlag, seedFileFlag } from '../../topics/commitment/command.ts';
 import { stateFlags } from '../../lib/cli/flags.ts';
 
 export default class CommitmentRevoke extends CommitmentCommand<typeof CommitmentRevoke> {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand, agreedStateFlag, htlcKeyFlags } from './shared/command.ts';
+import { CommitmentCommand, agreedStateFlag, htlcKeyFlags } from '../../topics/commitment/command.ts';
 import { keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class CommitmentSign extends CommitmentCommand<typeof CommitmentSign> {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CommitmentCommand } from './shared/command.ts';
+import { CommitmentCommand } from '../../topics/commitment/command.ts';
 import { inputFlags, keyFlags } from '../../lib/cli/flags.ts';
 import { RefusedError } from '../../lib/errors.ts';
 

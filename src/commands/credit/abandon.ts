@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CreditCommand } from './shared/command.ts';
-import { contractFlag, roleFlag, tokenOutFlag, walletSeedFlags } from './shared/flags.ts';
+import { CreditCommand } from '../../topics/credit/command.ts';
+import { contractFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../../topics/credit/flags.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { UsageError } from '../../lib/errors.ts';

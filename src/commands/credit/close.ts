@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CreditCommand } from './shared/command.ts';
-import { contractFlag, roleFlag } from './shared/flags.ts';
+import { CreditCommand } from '../../topics/credit/command.ts';
+import { contractFlag, roleFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags, parseRate } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { RefusedError } from '../../lib/errors.ts';

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { ExitSteps } from './shared/exit.ts';
-import { contractFlag } from './shared/flags.ts';
+import { ExitSteps } from '../../topics/credit/exit.ts';
+import { contractFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 
@@ -42,6 +42,6 @@ export default class ExitCredit extends ExitSteps<typeof ExitCredit> {
   };
 
   protected async execute(): Promise<CommandResult> {
-    return { message: await this.creditExit() }; // shared/exit.ts
+    return { message: await this.creditExit() }; // topics/credit/exit.ts
   }
 }

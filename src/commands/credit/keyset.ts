@@ -1,6 +1,6 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CreditCommand } from './shared/command.ts';
-import { ecashSeedFlags, ecashSettingsFlags } from './shared/flags.ts';
+import { CreditCommand } from '../../topics/credit/command.ts';
+import { ecashSeedFlags, ecashSettingsFlags } from '../../topics/credit/flags.ts';
 
 export default class CreditKeyset extends CreditCommand<typeof CreditKeyset> {
   static override summary = 'The ecash keyset the credit mint issues under, as a NUT-01 GET /v1/keys answer.';

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { OpenSteps } from './shared/open.ts';
-import { ecashSeedFlags, ecashSettingsFlags, fundingConfirmationsFlag, roleFlag } from './shared/flags.ts';
+import { OpenSteps } from '../../topics/credit/open.ts';
+import { ecashSeedFlags, ecashSettingsFlags, fundingConfirmationsFlag, roleFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 
@@ -62,6 +62,6 @@ transactions; the mint is always paid exactly its cumulative amount.`;
   };
 
   protected async execute(): Promise<CommandResult> {
-    return this.openStep(); // shared/open.ts: the steps' table
+    return this.openStep(); // topics/credit/open.ts: the steps' table
   }
 }

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { CreditCommand } from './shared/command.ts';
-import { contractFlag } from './shared/flags.ts';
+import { CreditCommand } from '../../topics/credit/command.ts';
+import { contractFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { RefusedError } from '../../lib/errors.ts';
 

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { RolloverSteps } from './shared/rollover.ts';
-import { contractFlag, fundingConfirmationsFlag, roleFlag } from './shared/flags.ts';
+import { RolloverSteps } from '../../topics/credit/rollover.ts';
+import { contractFlag, fundingConfirmationsFlag, roleFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 
@@ -49,6 +49,6 @@ before the old expiry, until the rollover confirms.`;
   };
 
   protected async execute(): Promise<CommandResult> {
-    return this.rolloverStep(); // shared/rollover.ts: the steps' table
+    return this.rolloverStep(); // topics/credit/rollover.ts: the steps' table
   }
 }

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { MintStream } from './shared/stream.ts';
-import { contractFlag, ecashSeedFlags, fundingConfirmationsFlag, roleFlag, tokenOutFlag, walletSeedFlags } from './shared/flags.ts';
+import { MintStream } from '../../topics/credit/stream.ts';
+import { contractFlag, ecashSeedFlags, fundingConfirmationsFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../../topics/credit/flags.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 

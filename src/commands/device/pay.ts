@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { DeviceCommand, termsFlag, tollExample } from './shared/command.ts';
-import { contractFlag } from '../credit/shared/flags.ts';
+import { DeviceCommand, termsFlag, tollExample } from '../../topics/device/command.ts';
+import { contractFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { inputFrom, readInputBytes } from '../../lib/cli/input.ts';
 

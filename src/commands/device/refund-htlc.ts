@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { tollExample } from './shared/command.ts';
-import { HtlcRefundSteps } from './shared/htlc-refund.ts';
-import { contractFlag } from '../credit/shared/flags.ts';
+import { tollExample } from '../../topics/device/command.ts';
+import { HtlcRefundSteps } from '../../topics/device/htlc-refund.ts';
+import { contractFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class DeviceRefundHtlc extends HtlcRefundSteps<typeof DeviceRefundHtlc> {
@@ -40,6 +40,6 @@ the channel's expiry when no state was broadcast.`;
   };
 
   protected async execute(): Promise<CommandResult> {
-    return { message: await this.htlcRefund() }; // shared/htlc-refund.ts
+    return { message: await this.htlcRefund() }; // topics/device/htlc-refund.ts
   }
 }

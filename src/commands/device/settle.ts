@@ -1,5 +1,5 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { DeviceCommand, tollExample } from './shared/command.ts';
+import { DeviceCommand, tollExample } from '../../topics/device/command.ts';
 import { inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class DeviceSettle extends DeviceCommand<typeof DeviceSettle> {

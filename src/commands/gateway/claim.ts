@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { DeviceCommand, tollExample } from '../device/shared/command.ts';
-import { contractFlag } from '../credit/shared/flags.ts';
+import { DeviceCommand, tollExample } from '../../topics/device/command.ts';
+import { contractFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';

@@ -1,6 +1,6 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { DeviceCommand, tollExample } from '../device/shared/command.ts';
-import { fundingConfirmationsFlag } from '../credit/shared/flags.ts';
+import { DeviceCommand, tollExample } from '../../topics/device/command.ts';
+import { fundingConfirmationsFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 

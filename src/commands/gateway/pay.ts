@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { termsFlag, tollExample } from '../device/shared/command.ts';
-import { GatewayLightning } from '../device/shared/lightning.ts';
-import { contractFlag, fundingConfirmationsFlag } from '../credit/shared/flags.ts';
+import { termsFlag, tollExample } from '../../topics/device/command.ts';
+import { GatewayLightning } from '../../topics/device/lightning.ts';
+import { contractFlag, fundingConfirmationsFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { UsageError } from '../../lib/errors.ts';
@@ -74,6 +74,6 @@ it is printed.`;
       ({ network, contractId } = job);
       if (!rpc) return { message: job.message };
     }
-    return { message: await this.payOnLightning(node!, network, contractId, terms, f['pay-timeout']) }; // device/shared/lightning.ts
+    return { message: await this.payOnLightning(node!, network, contractId, terms, f['pay-timeout']) }; // topics/device/lightning.ts
   }
 }

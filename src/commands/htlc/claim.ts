@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, MAX_LOCKTIME, destinationFlags, feePsbtFlags, htlcSpendFlags, parseOutpoint } from './shared/command.ts';
+import { HtlcCommand, MAX_LOCKTIME, destinationFlags, feePsbtFlags, htlcSpendFlags, parseOutpoint } from '../../topics/htlc/command.ts';
 import { psbtOutputFlags } from '../../lib/cli/flags.ts';
 
 export default class HtlcClaim extends HtlcCommand<typeof HtlcClaim> {

@@ -1,5 +1,5 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, destinationFlags, outpointFlags, parseOutpoint } from './shared/command.ts';
+import { HtlcCommand, destinationFlags, outpointFlags, parseOutpoint } from '../../topics/htlc/command.ts';
 import { chainFlags, inputFlags, psbtOutputFlags } from '../../lib/cli/flags.ts';
 
 export default class HtlcCooperate extends HtlcCommand<typeof HtlcCooperate> {

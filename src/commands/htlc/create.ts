@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, MAX_SAT } from './shared/command.ts';
+import { HtlcCommand, MAX_SAT } from '../../topics/htlc/command.ts';
 import { chainFlags, flagValues } from '../../lib/cli/flags.ts';
 import { UsageError } from '../../lib/errors.ts';
-import { invoiceFlags } from '../invoice/shared/invoice-flag.ts';
+import { invoiceFlags } from '../../topics/invoice/invoice-flag.ts';
 
 export default class HtlcCreate extends HtlcCommand<typeof HtlcCreate> {
   static override summary = 'Create an HTLC output: its address, script, and a description to claim or refund it later.';

@@ -1,5 +1,5 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, destinationFlags, htlcSpendFlags, parseOutpoint } from './shared/command.ts';
+import { HtlcCommand, destinationFlags, htlcSpendFlags, parseOutpoint } from '../../topics/htlc/command.ts';
 import { psbtOutputFlags } from '../../lib/cli/flags.ts';
 
 export default class HtlcPunish extends HtlcCommand<typeof HtlcPunish> {

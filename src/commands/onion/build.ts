@@ -37,7 +37,7 @@ export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
     if (!fromPlan && (this.flags['payment-hash'] !== undefined || this.flags['payment-secret'] !== undefined)) {
       throw new UsageError('E_USAGE', '--payment-hash and --payment-secret go with a route/plan input; an onion/route carries its associated_data and payloads itself');
     }
-    const { onionRouteFromPlan } = await import('./shared/route-plan.ts');
+    const { onionRouteFromPlan } = await import('../../topics/onion/route-plan.ts');
     const route = fromPlan ? await onionRouteFromPlan(doc.value, this.flags['payment-hash'], this.flags['payment-secret']) : decodeMessage(OnionRouteSchema, doc.value);
     const network = this.network(route.network);
     const { routeHops } = await import('../../lib/onion/route.ts');

@@ -4,8 +4,8 @@ import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { chainFlags, inputFlags } from '../../lib/cli/flags.ts';
 import { inputFrom, readInputBytes } from '../../lib/cli/input.ts';
 import { UsageError } from '../../lib/errors.ts';
-import { TXINDEX_HINT, nodeSource, prevTransactions } from './shared/ancestors.ts';
-import { checkUtilityFlags, utilityMessage } from './shared/utilities.ts';
+import { TXINDEX_HINT, nodeSource, prevTransactions } from '../../topics/openassets/ancestors.ts';
+import { checkUtilityFlags, utilityMessage } from '../../topics/openassets/utilities.ts';
 
 export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpenassets> {
   /** Also `decode-openassets`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -55,7 +55,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     const readText = async () => f.tx ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in === '-' ? undefined : f.in)));
 
     if (f.protocol === 'colu') {
-      const { decodeColu } = await import('./shared/colu.ts');
+      const { decodeColu } = await import('../../topics/openassets/colu.ts');
       return { message: await decodeColu({ text: readText, prevs, prevGiven: f.prev !== undefined, stream: f.stream, node }, network, f['cache-size']) };
     }
     const { Colorer } = await import('../../lib/openassets/coloring.ts');
@@ -66,7 +66,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
     const rule = f.rule as 'spec' | 'reference';
     const colorer = new Colorer({ rule, source, parse: parseRawTx, cacheSize: f['cache-size'] });
     if (f.stream) {
-      const { streamDecode } = await import('./shared/stream.ts');
+      const { streamDecode } = await import('../../topics/openassets/stream.ts');
       return streamDecode(f.in, this.term, colorer, network, rule, oa, parseRawTx, chain ? TXINDEX_HINT : undefined);
     }
     const { message } = await oa.decodeTransaction(oa.txBytesFromText(await readText()), colorer, network, rule);

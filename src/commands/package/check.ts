@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
-import { satPerKvb } from './shared/command.ts';
+import { satPerKvb } from '../../topics/package/command.ts';
 import { UsageError } from '../../lib/errors.ts';
 
 const HEX_TX = /^([0-9a-fA-F]{2})+$/;

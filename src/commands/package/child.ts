@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { chainFlags, feeGuardFlags } from '../../lib/cli/flags.ts';
-import { PackageCommand, policyFlags } from './shared/command.ts';
+import { PackageCommand, policyFlags } from '../../topics/package/command.ts';
 import { UsageError } from '../../lib/errors.ts';
 
 export default class PackageChild extends PackageCommand<typeof PackageChild> {

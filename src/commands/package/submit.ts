@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { chainFlags } from '../../lib/cli/flags.ts';
-import { PackageCommand, policyFlags } from './shared/command.ts';
+import { PackageCommand, policyFlags } from '../../topics/package/command.ts';
 import { UsageError } from '../../lib/errors.ts';
 
 export default class PackageSubmit extends PackageCommand<typeof PackageSubmit> {
@@ -38,7 +38,7 @@ export default class PackageSubmit extends PackageCommand<typeof PackageSubmit> 
     const { checkTrucPackage, checkedMessage } = await import('../../lib/truc/check.ts');
     const { parsePrevout } = await import('../../lib/truc/input.ts');
     const { submittedMessage } = await import('../../lib/truc/submit.ts');
-    const { satPerKvb } = await import('./shared/command.ts');
+    const { satPerKvb } = await import('../../topics/package/command.ts');
     const { CORE_MAX_FEE_RATE } = await import('../../lib/tx/fee-guard.ts');
     const maxKvb = satPerKvb('max-fee-rate', f['max-fee-rate'], CORE_MAX_FEE_RATE * 1000);
     const parent = await this.packageTx('parent', f.parent, 'parent');

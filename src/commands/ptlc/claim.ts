@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { PtlcCommand } from './shared/command.ts';
+import { PtlcCommand } from '../../topics/ptlc/command.ts';
 import { inputFlags } from '../../lib/cli/flags.ts';
 
 export default class PtlcClaim extends PtlcCommand<typeof PtlcClaim> {

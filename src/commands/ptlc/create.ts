@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, MAX_SAT } from '../htlc/shared/command.ts';
+import { HtlcCommand, MAX_SAT } from '../../topics/htlc/command.ts';
 import { chainFlags, flagValue } from '../../lib/cli/flags.ts';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
 

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { PtlcCommand } from './shared/command.ts';
+import { PtlcCommand } from '../../topics/ptlc/command.ts';
 import { chainFlags, inputFlags } from '../../lib/cli/flags.ts';
 import { UsageError } from '../../lib/errors.ts';
 

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand } from '../htlc/shared/command.ts';
+import { HtlcCommand } from '../../topics/htlc/command.ts';
 
 export default class PtlcLockSecret extends HtlcCommand<typeof PtlcLockSecret> {
   static override summary = 'Settle a multi-hop lock: from the outgoing claim\'s secret r to the incoming lock\'s l = r − y (or, payee, z to z + Σy).';

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, MAX_SAT, parseOutpoint } from '../htlc/shared/command.ts';
+import { HtlcCommand, MAX_SAT, parseOutpoint } from '../../topics/htlc/command.ts';
 import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { MalformedInputError, RefusedError, UsageError } from '../../lib/errors.ts';
 

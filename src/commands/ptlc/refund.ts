@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { HtlcCommand, destinationFlags, outpointFlags, parseOutpoint } from '../htlc/shared/command.ts';
+import { HtlcCommand, destinationFlags, outpointFlags, parseOutpoint } from '../../topics/htlc/command.ts';
 import { chainFlags, inputFlags, keyFlags } from '../../lib/cli/flags.ts';
 import { MalformedInputError } from '../../lib/errors.ts';
 

@@ -3,7 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { inputFlags } from '../../lib/cli/flags.ts';
 import { MalformedInputError } from '../../lib/errors.ts';
-import { ownPolicy } from './shared/own-policy.ts';
+import { ownPolicy } from '../../topics/route/own-policy.ts';
 
 export default class RouteCheck extends OffchainCommand<typeof RouteCheck> {
   static override summary = 'Check a route/plan as each forwarding node would: expiry margins and fees, hop by hop, and every field the hops determine.';

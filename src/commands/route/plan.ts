@@ -2,7 +2,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { Flags } from '@oclif/core';
 import { chainFlags, inputFlags } from '../../lib/cli/flags.ts';
-import { invoiceFlags, readInvoiceTerms } from '../invoice/shared/invoice-flag.ts';
+import { invoiceFlags, readInvoiceTerms } from '../../topics/invoice/invoice-flag.ts';
 import { MalformedInputError } from '../../lib/errors.ts';
 
 export default class RoutePlan extends OffchainCommand<typeof RoutePlan> {

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { StatechainCommand } from './shared/command.ts';
-import { checkCoinId, coinFlag, statechainFlags } from './shared/flags.ts';
+import { StatechainCommand } from '../../topics/statechain/command.ts';
+import { checkCoinId, coinFlag, statechainFlags } from '../../topics/statechain/flags.ts';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
 import { feeGuardFlags } from '../../lib/cli/flags.ts';
 

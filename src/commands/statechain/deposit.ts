@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { DepositRoles } from './shared/deposit-steps.ts';
-import { floorFlags, operatorStoreFlags, statechainFlags, withoutConfirmations } from './shared/flags.ts';
+import { DepositRoles } from '../../topics/statechain/deposit-steps.ts';
+import { floorFlags, operatorStoreFlags, statechainFlags, withoutConfirmations } from '../../topics/statechain/flags.ts';
 
 export default class StatechainDeposit extends DepositRoles<typeof StatechainDeposit> {
   /** Also `statechain-deposit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { TransferRoles } from './shared/transfer-steps.ts';
-import { coinFlag, floorFlags, statechainFlags, operatorStoreFlags } from './shared/flags.ts';
+import { TransferRoles } from '../../topics/statechain/transfer-steps.ts';
+import { coinFlag, floorFlags, statechainFlags, operatorStoreFlags } from '../../topics/statechain/flags.ts';
 
 export default class StatechainTransfer extends TransferRoles<typeof StatechainTransfer> {
   /** Also `statechain-transfer`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */

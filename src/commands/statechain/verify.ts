@@ -1,6 +1,6 @@
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { StatechainCommand } from './shared/command.ts';
-import { floorFlags, statechainFlags } from './shared/flags.ts';
+import { StatechainCommand } from '../../topics/statechain/command.ts';
+import { floorFlags, statechainFlags } from '../../topics/statechain/flags.ts';
 import { StateConflictError } from '../../lib/errors.ts';
 
 export default class StatechainVerify extends StatechainCommand<typeof StatechainVerify> {

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { WithdrawRoles } from './shared/withdraw-steps.ts';
-import { coinFlag, statechainFlags, operatorStoreFlags } from './shared/flags.ts';
+import { WithdrawRoles } from '../../topics/statechain/withdraw-steps.ts';
+import { coinFlag, statechainFlags, operatorStoreFlags } from '../../topics/statechain/flags.ts';
 import { feeGuardFlags } from '../../lib/cli/flags.ts';
 
 export default class StatechainWithdraw extends WithdrawRoles<typeof StatechainWithdraw> {

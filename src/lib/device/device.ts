@@ -23,7 +23,7 @@
  *   refused (E_ALREADY_PAID), so records written before the pay rule, with one hash in
  *   flight on two channels, get one settle for one preimage.
  * - The caller runs each step under the lock of the device's state directory (every
- *   channel's record in one directory, one lock: commands/device/shared/command.ts deviceStep), and
+ *   channel's record in one directory, one lock: topics/device/command.ts deviceStep), and
  *   passes every other channel's record as `others`, read under that lock.
  * - The daily limit counts the spending of all the device's channels that day (PayParams.others).
  * - The daily limit's UTC day never goes back: a clock set back counts against the

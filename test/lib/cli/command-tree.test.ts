@@ -3,8 +3,9 @@
  * src/commands/credit/open.ts, `offchain onion error create` in
  * src/commands/onion/error/create.ts. Read from src/cli.ts's explicit command table (what
  * oclif runs) and from the files on disk, so a command registered under one id but kept in
- * another file, or a command file nobody registered, fails here. A group's shared flags and
- * steps live beside its commands in a `shared/` folder, which is not a command.
+ * another file, or a command file nobody registered, fails here. Every file under
+ * src/commands/ is a command, as oclif has it: what a topic's commands share (base class,
+ * flags, steps) lives in src/topics/<topic>/.
  * (test/e2e/topics.test.ts runs every alias: the old names still work.)
  */
 import { describe, expect, it } from 'vitest';
@@ -18,7 +19,7 @@ const COMMANDS_DIR = join(ROOT, 'src/commands');
 function commandFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
     const p = join(dir, f);
-    if (statSync(p).isDirectory()) return f === 'shared' ? [] : commandFiles(p);
+    if (statSync(p).isDirectory()) return commandFiles(p);
     return p.endsWith('.ts') ? [relative(COMMANDS_DIR, p)] : [];
   });
 }
@@ -40,7 +41,7 @@ describe('the command tree is the file tree', () => {
     expect(fileOf.get(name)).toBe(`${id.replaceAll(':', '/')}.ts`);
   });
 
-  it('every file under src/commands (outside shared/) is a registered command', () => {
+  it('every file under src/commands is a registered command', () => {
     const registered = new Set(table.map(([, name]) => fileOf.get(name)));
     const files = commandFiles(COMMANDS_DIR);
     expect(files.length).toBe(table.length);

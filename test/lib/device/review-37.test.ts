@@ -3,7 +3,7 @@
  * finding 2): each test is one finding, written to fail on the code as reviewed and pass once
  * fixed. The attacker is a gateway (or two colluding ones) and the clock they can feed the
  * device; the device's channels are records of one state directory, passed to each step as
- * `others` as commands/device/shared/command.ts deviceStep reads them under the directory's lock.
+ * `others` as topics/device/command.ts deviceStep reads them under the directory's lock.
  */
 import { describe, expect, it } from 'vitest';
 import * as device from '../../../src/lib/device/device.ts';

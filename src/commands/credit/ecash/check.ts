@@ -1,6 +1,6 @@
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
-import { CreditCommand } from '../shared/command.ts';
-import { ecashSeedFlags, ecashSettingsFlags } from '../shared/flags.ts';
+import { CreditCommand } from '../../../topics/credit/command.ts';
+import { ecashSeedFlags, ecashSettingsFlags } from '../../../topics/credit/flags.ts';
 import { UsageError } from '../../../lib/errors.ts';
 
 export default class CreditEcashCheck extends CreditCommand<typeof CreditEcashCheck> {

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
-import { CreditCommand } from '../shared/command.ts';
-import { ecashSeedFlags } from '../shared/flags.ts';
+import { CreditCommand } from '../../../topics/credit/command.ts';
+import { ecashSeedFlags } from '../../../topics/credit/flags.ts';
 import { keyFlags, stateFlags } from '../../../lib/cli/flags.ts';
 import { storeFlags } from '../../../lib/cli/store-flags.ts';
 import { RefusedError, UsageError } from '../../../lib/errors.ts';

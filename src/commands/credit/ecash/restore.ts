@@ -1,6 +1,6 @@
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
-import { CreditCommand } from '../shared/command.ts';
-import { ecashSeedFlags } from '../shared/flags.ts';
+import { CreditCommand } from '../../../topics/credit/command.ts';
+import { ecashSeedFlags } from '../../../topics/credit/flags.ts';
 import { inputFlags, stateFlags } from '../../../lib/cli/flags.ts';
 import { storeFlags } from '../../../lib/cli/store-flags.ts';
 import { MalformedInputError } from '../../../lib/errors.ts';

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
-import { CreditCommand, noMint } from '../shared/command.ts';
+import { CreditCommand, noMint } from '../../../topics/credit/command.ts';
 import { keyFlags, stateFlags } from '../../../lib/cli/flags.ts';
 import { migrateTarget, migrateTargetFlags } from '../../../lib/cli/store-flags.ts';
 

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
-import { CreditCommand } from '../shared/command.ts';
+import { CreditCommand } from '../../../topics/credit/command.ts';
 import { inputFlags } from '../../../lib/cli/flags.ts';
 
 export default class CreditTokenDecode extends CreditCommand<typeof CreditTokenDecode> {

@@ -26,7 +26,7 @@ export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorC
   };
 
   protected async execute(): Promise<CommandResult> {
-    const { readJsonFile } = await import('../shared/read-json-file.ts');
+    const { readJsonFile } = await import('../../../topics/onion/read-json-file.ts');
     const { decodeMessage } = await import('../../../lib/message.ts');
     const { OnionPacketSchema, OnionPeeledSchema } = await import('../../../lib/onion/schemas.ts');
     // --onion FILE, or the message on standard input (the hop's onion-peel piped in).

@@ -25,7 +25,7 @@ export default class OnionErrorWrap extends OffchainCommand<typeof OnionErrorWra
   protected async execute(): Promise<CommandResult> {
     const doc = await this.readDocument();
     if (doc.format !== 'json') throw new UsageError('E_EXPECTED_MESSAGE', 'expected an onion/error JSON message');
-    const { readJsonFile } = await import('../shared/read-json-file.ts');
+    const { readJsonFile } = await import('../../../topics/onion/read-json-file.ts');
     const { decodeMessage } = await import('../../../lib/message.ts');
     const { OnionErrorSchema, OnionPacketSchema, OnionPeeledSchema } = await import('../../../lib/onion/schemas.ts');
     const err = decodeMessage(OnionErrorSchema, doc.value);

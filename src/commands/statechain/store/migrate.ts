@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
-import { StatechainCommand } from '../shared/command.ts';
+import { StatechainCommand } from '../../../topics/statechain/command.ts';
 import { keyFlags, stateFlags } from '../../../lib/cli/flags.ts';
 import { migrateTarget, migrateTargetFlags } from '../../../lib/cli/store-flags.ts';
 import { UsageError } from '../../../lib/errors.ts';

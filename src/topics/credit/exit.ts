@@ -1,0 +1,60 @@
+/**
+ * The mint's unilateral exit (`credit exit`): its latest fully signed state and a TRUC child
+ * spending its payout, the child signed by the mint key or by the operator's wallet (--child),
+ * optionally submitted as a package. The package is src/lib/credit/exit.ts; the transaction
+ * that freezes the contract is CreditCommand.mintExit.
+ */
+import type { Command } from '@oclif/core';
+import { MalformedInputError, UsageError } from '../../lib/errors.ts';
+import type { ChainSource } from '../../lib/chain/index.ts';
+import { CreditCommand } from './command.ts';
+
+type ExitFlags = { 'fee-rate': string; to?: string; child?: string; broadcast?: boolean };
+
+export abstract class ExitSteps<T extends typeof Command> extends CreditCommand<T> {
+  /** The exit package (credit/exit), the contract frozen unless --dry-run. */
+  protected async creditExit(): Promise<Record<string, unknown>> {
+    const f = this.flags as unknown as ExitFlags;
+    const network = this.network();
+    const { buildExit } = await import('../../lib/credit/exit.ts');
+    const { decodeAddress } = await import('../../lib/address.ts');
+    const to = f.to ? decodeAddress(f.to, network, '--to') : undefined;
+    const feeRate = await this.guardedRate(f['fee-rate']);
+    const feeLimits = await this.feeLimits();
+    const childPsbt = f.child === undefined ? undefined : await this.walletChild(f.child);
+    return this.mintExit(network, 'the mint', async (ctx, record) => {
+      let message: Record<string, unknown> = buildExit(record, ctx.mint, { feeRate, feeLimits, to, auxRand: this.random.bytes(32, 'credit/exit/aux') });
+      if (childPsbt) {
+        const { withWalletChild } = await import('../../lib/credit/exit-child.ts');
+        const { exitPrevouts } = await import('../../lib/credit/exit.ts');
+        const { CORE_POLICY } = await import('../../lib/truc/check.ts');
+        message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt, exitPrevouts(record), { ...CORE_POLICY, maxFeeRate: Math.round(feeLimits.maxFeeRate * 1000) }, feeLimits);
+      }
+      if (f.broadcast) message = { ...message, broadcast: await this.submit(ctx.chain, message, Math.round(feeLimits.maxFeeRate * 1000)) };
+      return message;
+    });
+  }
+
+  /**
+   * Submit state + child as one package; throws (nothing is marked) unless the node
+   * accepted it. Returns what the node answered (Core's names, fees in sat).
+   */
+  private async submit(chain: ChainSource, message: Record<string, unknown>, maxFeeRateSatPerKvb: number): Promise<Record<string, unknown>> {
+    if (!(message.child as { hex?: string }).hex) {
+      throw new UsageError('E_USAGE', 'the child is not signed (the payout address is not the mint key\'s): sign child.psbt with bitcoin-cli walletprocesspsbt and pass it back with --child');
+    }
+    const { submitExit } = await import('../../lib/credit/exit.ts');
+    return submitExit(chain, message, maxFeeRateSatPerKvb);
+  }
+
+  /** --child: a finalized PSBT as bitcoin-cli walletprocesspsbt prints it (JSON with "psbt"), or the PSBT itself. */
+  private async walletChild(path: string): Promise<Uint8Array> {
+    const { detectFormat } = await import('../../lib/cli/input.ts');
+    const doc = detectFormat(await this.readFlagInput('--child', path), `--child ${path}`);
+    if (doc.format === 'psbt') return doc.psbt;
+    const psbt = doc.format === 'json' ? (doc.value as { psbt?: unknown }).psbt : undefined;
+    if (typeof psbt !== 'string') throw new MalformedInputError('E_MALFORMED_PSBT', `--child ${path} holds neither a PSBT nor a JSON object with a "psbt" field`);
+    const { psbtBytesFromBase64 } = await import('../../lib/psbt/base64-field.ts');
+    return psbtBytesFromBase64(psbt, `--child ${path}: psbt`);
+  }
+}

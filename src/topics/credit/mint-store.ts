@@ -1,0 +1,110 @@
+/**
+ * The credit mint's store and chain, as its commands open them: PostgreSQL when --store /
+ * $OFFCHAIN_STORE_URL names one (its host epoch's alarms said on stderr), else SQLite under
+ * --state-dir; the offer (the mint's policy) read from it; and offline, the chain facts the
+ * operator asserts (--tip-height, --confirmations). Which step runs in which transaction is
+ * ./command.ts (withMint).
+ */
+import { join } from 'node:path';
+import { UsageError } from '../../lib/errors.ts';
+import type { Terminal } from '../../lib/cli/terminal.ts';
+import type { Network } from '../../lib/network.ts';
+import type { ChainSource, UtxoInfo } from '../../lib/chain/types.ts';
+import type { MintContractRecord, MintPolicy } from '../../lib/credit/ports.ts';
+import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
+import type { StateSeal } from '../../lib/store/state-seal.ts';
+
+export type MintStoreOptions = { create: boolean; view?: boolean; nonces?: 'host' | 'process' | 'none'; seal?: StateSeal };
+
+/** What opening the store needs of the command: its flags, its terminal, and where its state lives. */
+export type MintStoreHost = {
+  flags: Record<string, unknown>;
+  term: Terminal;
+  longRunning: boolean;
+  network: Network;
+  /** --state-dir for this network, asked only when used (a PostgreSQL view keeps nothing there). */
+  stateDir: () => string;
+  /** The existing SQLite mint directory (E_NO_MINT_POLICY when there is none). */
+  existingDir: () => string;
+};
+
+/**
+ * The mint's store: PostgreSQL when --store / $OFFCHAIN_STORE_URL names one (no lock
+ * file, nothing under --state-dir), else SQLite under --state-dir. Every step but
+ * publishing an offer (`create`) needs a mint that exists: a mistyped --state-dir is
+ * refused before anything is created under it.
+ */
+export async function openMintStore(host: MintStoreHost, opts: MintStoreOptions): Promise<MintStorePort<MintContractRecord>> {
+  const { storeTarget } = await import('../../lib/cli/store-flags.ts');
+  const target = await storeTarget(host.flags);
+  // A nonce offered again (nonce-ledger.ts): a stream says so on stderr, beside its credit/error
+  // line; a committed nonce opened again for its own session (signed again, identically) is
+  // said by every command — nothing else would tell the operator a row was put back.
+  const alarm = (message: string, refused: boolean) => {
+    if (!refused) host.term.warn(message);
+    else if (host.longRunning) host.term.warn(`E_NONCE_REOPENED ${message}`);
+  };
+  const seal = opts.view ? {} : { ...(opts.seal ? { seal: opts.seal } : {}), alarm };
+  if (target) {
+    const { PgMintStore } = await import('../../lib/store/pg/mint-store.ts');
+    const hostDir = !opts.view && opts.nonces === 'host' ? join(host.stateDir(), 'credit-mint-pg') : undefined;
+    const store = await PgMintStore.open<MintContractRecord>(target, host.network, { view: opts.view ?? false, hostDir, ...seal });
+    const retired = store.retiredHostEpoch;
+    if (retired?.noLedger) {
+      host.term.warn(
+        `this host's nonce key for ${store.dir} (epoch ${retired.epoch.slice(0, 8)}…) was used without a nonce ledger beside it (an older offchain, or the ledger was lost): which of its nonces were opened cannot be told, so it was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
+      );
+    } else if (retired && retired.seen < 0) {
+      host.term.warn(
+        `this host's nonce key for ${store.dir} (epoch ${retired.epoch.slice(0, 8)}…) is a copy: its rollback witness was written beside another key file (this --state-dir was copied from another host or restored from a file-level backup). It was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
+      );
+    } else if (retired) {
+      host.term.warn(
+        `the store ${store.dir} went back in time (this host's nonce epoch ${retired.epoch.slice(0, 8)}… counter ${retired.counter ?? 'gone'}, this host committed ${retired.seen}): a restore, failover, a step killed before its COMMIT, or a copy of this --state-dir used elsewhere. This host's nonce key was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
+      );
+    }
+    return store;
+  }
+  const { MintStore } = await import('../../lib/store/mint-store.ts');
+  const dir = opts.create ? join(host.stateDir(), 'credit-mint') : host.existingDir();
+  return MintStore.open<MintContractRecord>(dir, seal);
+}
+
+/** The mint's policy: its stored offer, without the envelope. */
+export async function mintPolicy(store: MintStorePort<MintContractRecord>, dir: string): Promise<MintPolicy> {
+  const { decodeMessage } = await import('../../lib/message.ts');
+  const { CreditOfferSchema } = await import('../../lib/credit/schemas.ts');
+  const stored = await store.readDoc<Record<string, unknown>>('offer');
+  if (!stored) throw new UsageError('E_NO_MINT_POLICY', `no mint policy in ${dir}: run "open-credit --role mint --publish --payout-address ADDR" first`);
+  const { type: _t, version: _v, network: _n, ...policy } = decodeMessage(CreditOfferSchema, stored);
+  return policy;
+}
+
+/** With a node, the node; offline, --tip-height and the asserted funding confirmations. */
+export async function mintChain(base: ChainSource, confirmations: number | undefined, book: { list(): Promise<MintContractRecord[]> }): Promise<ChainSource> {
+  if (base.kind === 'rpc') {
+    if (confirmations !== undefined) throw new UsageError('E_USAGE', '--confirmations is for offline use; the node is asked instead');
+    return base;
+  }
+  const { termsFromJson } = await import('../../lib/credit/codec.ts');
+  // Funding outpoint → contract, built once: a contract's funding never changes.
+  let byOutpoint: Map<string, MintContractRecord> | undefined;
+  const find = async (key: string) => {
+    if (!byOutpoint?.has(key)) byOutpoint = new Map((await book.list()).map((r) => [`${r.contract.funding.txid}:${r.contract.funding.vout}`, r]));
+    return byOutpoint.get(key);
+  };
+  return {
+    kind: 'offline',
+    tip: () => base.tip(),
+    async utxo(txid: string, vout: number): Promise<UtxoInfo | null> {
+      if (confirmations === undefined) return base.utxo(txid, vout);
+      const r = await find(`${txid}:${vout}`);
+      if (!r) return null;
+      const c = termsFromJson(r.contract, r.network);
+      return { txid, vout, value: c.capacity, scriptPubKey: c.script, confirmations };
+    },
+    rawTransaction: (txid) => base.rawTransaction(txid),
+    testMempoolAccept: (txs) => base.testMempoolAccept(txs),
+    broadcast: (tx) => base.broadcast(tx),
+  };
+}

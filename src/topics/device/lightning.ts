@@ -1,0 +1,43 @@
+/**
+ * `gateway pay`'s steps: the device's payment state co-signed (the job), then the payment in flight paid through Core Lightning
+ * (src/lib/device/lightning.ts payInFlight: listpays first, never a hash the node knows; the
+ * job marked attempted, committed, before pay), and the outcome taken as `gateway settle` or
+ * `gateway fail` would take it — stored before it is printed. Still pending: E_PAYMENT_PENDING
+ * (exit 5), nothing more written.
+ */
+import type { Command } from '@oclif/core';
+import { StateConflictError } from '../../lib/errors.ts';
+import type { Network } from '../../lib/network.ts';
+import type { ClnRpc } from '../../lib/lightning/cln-rpc.ts';
+import { DeviceCommand, type GatewayTermsFile } from './command.ts';
+
+export abstract class GatewayLightning<T extends typeof Command> extends DeviceCommand<T> {
+  /** The device/pay read, checked and co-signed (gateway.ts pay): the gateway/job, stored. A node that does not answer is found first. */
+  protected async coSignDevicePay(node: ClnRpc | undefined, terms: GatewayTermsFile, now: number): Promise<{ message: Record<string, unknown>; network: Network; contractId: string }> {
+    const gateway = await import('../../lib/device/gateway.ts');
+    // A node that does not answer is found before the state is stored (E_LIGHTNING_UNREACHABLE, nothing written).
+    if (node) await node.call('getinfo', {});
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { DevicePaySchema } = await import('../../lib/device/schemas.ts');
+    const read = await this.readMessage('a device/pay');
+    const m = decodeMessage(DevicePaySchema, read.value);
+    const message = await this.gatewayStep(read.network, m.contract_id, terms, (ctx, g) => gateway.pay(ctx, g, m, now));
+    return { message, network: read.network, contractId: m.contract_id };
+  }
+
+  /** gateway/settle (paid) or gateway/fail (failed for good) for the payment in flight on `contractId` (or the only open contract). */
+  protected async payOnLightning(node: ClnRpc, network: Network, contractId: string | undefined, terms: GatewayTermsFile, retryForSeconds: number): Promise<Record<string, unknown>> {
+    const gateway = await import('../../lib/device/gateway.ts');
+    const { payInFlight } = await import('../../lib/device/lightning.ts');
+    const inFlight = await this.gatewayInFlight(network, contractId);
+    const started = performance.now();
+    const outcome = await payInFlight(node, inFlight, {
+      claimMarginBlocks: terms.claim_margin_blocks, retryForSeconds, now: Math.floor(Date.now() / 1000),
+      beforePay: () => this.gatewayMarkAttempted(network, inFlight.contract_id, inFlight.payment_hash),
+    });
+    if (outcome.status === 'pending') throw new StateConflictError('E_PAYMENT_PENDING', `payment ${inFlight.payment_hash} is not decided yet (${outcome.reason}); its HTLC state stays stored, nothing else is written: run the same command again later, or "gateway pay --lightning-rpc SOCKET --resume"`);
+    if (outcome.status === 'failed') this.term.warn(`the Lightning payment failed: ${outcome.reason}`);
+    else if (outcome.how === 'paid now') this.term.info(`paid on Lightning in ${Math.round(performance.now() - started)} ms, routing fee ${outcome.fee_msat} msat`);
+    return this.gatewayStep(network, inFlight.contract_id, undefined, (ctx, g) => (outcome.status === 'paid' ? gateway.settle(ctx, g, outcome.preimage) : gateway.fail(ctx, g, inFlight.payment_hash)));
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The base of the statechain commands: each party's state (one JSON document per coin
+ * under <state-dir>/<network>/statechain, read-modify-written under the directory lock,
+ * so a step's record is on disk before its answer is printed), its single-use nonce
+ * store, and the chain facts a step needs — from a node, or offline from --tip-height and
+ * --confirmations N (an explicit assertion that the coin's deposit has N).
+ *
+ * Documents: `op-<coin>` (operator: its share s, pending x₁, statement), `coin-<coin>`
+ * (owner or receiver: its share o, the backup chain), `deposit-<O>` (an owner's share
+ * before the operator names the coin), `receive-<coin>` (a receiver's share before it is
+ * handed the coin). With --store (or $OFFCHAIN_STORE_URL) the operator's records live in
+ * PostgreSQL instead (src/lib/store/operator-store.ts is the port; owners keep their files).
+ */
+import { type Command } from '@oclif/core';
+import { join } from 'node:path';
+import { MalformedInputError, StateConflictError, UsageError } from '../../lib/errors.ts';
+import type { Network } from '../../lib/network.ts';
+import type { ChainSource, UtxoInfo } from '../../lib/chain/types.ts';
+import type { StateStore } from '../../lib/store/state-store.ts';
+import type { OperatorContext } from '../../lib/statechain/operator.ts';
+import type { OperatorRecord, OperatorStore } from '../../lib/statechain/ports.ts';
+import type { OwnerContext, OwnerRecord } from '../../lib/statechain/owner.ts';
+import type { Statement } from '../../lib/statechain/schemas.ts';
+import type { UnsignedStatement } from '../../lib/statechain/statement.ts';
+import type { ChainFacts } from '../../lib/statechain/verify.ts';
+import type { SendingRecord } from '../../lib/statechain/joint-send.ts';
+import type { Floor } from '../../lib/statechain/floor.ts';
+import { OffchainCommand } from '../../lib/cli/base-command.ts';
+import { strictDecimal } from './flags.ts';
+
+export abstract class StatechainCommand<T extends typeof Command> extends OffchainCommand<T> {
+  protected async store(network: Network): Promise<StateStore> {
+    const { StateStore } = await import('../../lib/store/state-store.ts');
+    return new StateStore(join(this.stateDir(network), 'statechain'));
+  }
+
+  /** The one JSON message a step reads, its envelope checked, the network resolved. */
+  protected async readStep(expected: string): Promise<{ type: string; network: Network; value: Record<string, unknown> }> {
+    const doc = await this.readDocument();
+    if (doc.format !== 'json') throw new MalformedInputError('E_EXPECTED_MESSAGE', `expected ${expected}`);
+    const { readEnvelope } = await import('../../lib/envelope.ts');
+    const env = readEnvelope(doc.value);
+    return { type: env.type, network: this.network(env.network), value: doc.value as Record<string, unknown> };
+  }
+
+  protected async decode<S extends import('@sinclair/typebox').TObject>(schema: S, value: unknown): Promise<import('@sinclair/typebox').Static<S>> {
+    const { decodeMessage } = await import('../../lib/message.ts');
+    return decodeMessage(schema, value);
+  }
+
+  protected async ownerContext(network: Network): Promise<OwnerContext> {
+    if ((this.flags as { store?: string }).store !== undefined) {
+      throw new UsageError('E_USAGE', '--store keeps an operator\'s records; an owner\'s share and backups stay in --state-dir');
+    }
+    const { NonceStore } = await import('../../lib/store/nonce-store.ts');
+    return { auth: await this.keyPair(network), random: this.random, nonces: new NonceStore(join(this.stateDir(network), 'nonces')), network };
+  }
+
+  protected async operatorContext(network: Network, statement?: Statement | UnsignedStatement): Promise<OperatorContext> {
+    return { operator: await this.keyPair(network), random: this.random, chain: await this.coinChain(network, statement), network };
+  }
+
+  /** The tip and the deposit's state, as the receiver's verification takes them. */
+  protected async chainFacts(network: Network, statement: Statement): Promise<ChainFacts> {
+    const chain = await this.coinChain(network, statement);
+    const tip = await chain.tip();
+    if (statement.outpoint === null) return { tipHeight: tip.height, deposit: null };
+    const [txid, vout] = statement.outpoint.split(':');
+    return { tipHeight: tip.height, deposit: await chain.utxo(txid!, Number(vout)) };
+  }
+
+  /** With a node, the node; offline, --tip-height and the asserted deposit confirmations. */
+  protected async coinChain(network: Network, statement?: Statement | UnsignedStatement): Promise<ChainSource> {
+    const base = await this.chain(network);
+    const confirmations = (this.flags as { confirmations?: number }).confirmations;
+    if (base.kind === 'rpc') {
+      if (confirmations !== undefined) throw new UsageError('E_USAGE', '--confirmations is for offline use; the node is asked instead');
+      return base;
+    }
+    // The offline source with its utxo() answering for the coin's deposit; every other
+    // method (broadcast: E_CHAIN_OFFLINE) is the source's own — a spread would drop them.
+    const source = Object.create(base) as ChainSource;
+    return Object.assign(source, {
+      async utxo(txid: string, vout: number): Promise<UtxoInfo | null> {
+        if (confirmations === undefined || statement === undefined || statement.outpoint !== `${txid}:${vout}` || statement.amount_sat === null) return base.utxo(txid, vout);
+        const { coinKey } = await import('../../lib/statechain/coin.ts');
+        const { fromHex } = await import('../../lib/bytes.ts');
+        const key = coinKey(fromHex(statement.owner_share, 'owner_share', 33), fromHex(statement.operator_share, 'operator_share', 33));
+        return { txid, vout, value: BigInt(statement.amount_sat), scriptPubKey: key.script, confirmations };
+      },
+    });
+  }
+
+  /**
+   * The operator's store: PostgreSQL when --store or $OFFCHAIN_STORE_URL names one (the
+   * shares sealed under this operator's key, a rollback witness in --state-dir), else the
+   * op-<coin> files under --state-dir.
+   */
+  protected async operatorStore(network: Network): Promise<OperatorStore> {
+    const { storeTarget } = await import('../../lib/cli/store-flags.ts');
+    const target = await storeTarget(this.flags as Record<string, unknown>);
+    if (target === undefined) {
+      const { fileOperatorStore } = await import('../../lib/store/operator-store.ts');
+      return fileOperatorStore(this.stateDir(network));
+    }
+    const { PgOperatorStore } = await import('../../lib/store/pg/operator-store.ts');
+    const { VersionWitness } = await import('../../lib/store/pg/witness.ts');
+    return new PgOperatorStore(target, { network, operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
+  }
+
+  /** Operator: keep a new coin's first record (E_COIN_EXISTS if the id is taken). */
+  protected async operatorCreate(network: Network, record: OperatorRecord): Promise<void> {
+    const store = await this.operatorStore(network);
+    try {
+      await store.create(record);
+    } finally {
+      await store.close();
+    }
+  }
+
+  /**
+   * Operator: one step on one coin's record, under the coin's lock; `step` returns the next
+   * record and the answer, which leaves only once the record is durable. The replaced
+   * version is erased (the file store overwrites its bytes; PostgreSQL: pg/operator-store.ts).
+   */
+  protected async operatorStep<M>(network: Network, coinId: string, step: (r: OperatorRecord) => Promise<{ record: OperatorRecord; message: M }> | { record: OperatorRecord; message: M }): Promise<M> {
+    const store = await this.operatorStore(network);
+    try {
+      return await store.step(coinId, step);
+    } finally {
+      await store.close();
+    }
+  }
+
+  /** --to and --fee-rate: the script a spend pays and its rate (a plain decimal: `0x10` and `1e3` are refused, exit 2). */
+  protected async payTo(network: Network, to: string, rate: string): Promise<{ destination: Uint8Array; feeRate: number }> {
+    const { decodeAddress } = await import('../../lib/address.ts');
+    return { destination: decodeAddress(to, network, '--to'), feeRate: strictDecimal(rate, '--fee-rate', 0.1, 100_000, 3) };
+  }
+
+  /** The owner's safety floor from its flags (floorFlags), defaults where not given. */
+  protected async floor(): Promise<Floor> {
+    const { DEFAULT_FLOOR } = await import('../../lib/statechain/floor.ts');
+    const f = this.flags as { 'min-confirmations'?: number; 'min-margin'?: number; 'min-interval'?: number; 'max-backup-fee'?: number; 'max-backup-fee-percent'?: string; 'max-initial-lock'?: number; 'allow-unanchored'?: boolean };
+    const percent = f['max-backup-fee-percent'] === undefined ? DEFAULT_FLOOR.maxBackupFeePercent : strictDecimal(f['max-backup-fee-percent'], '--max-backup-fee-percent', 0, 100, 2);
+    return {
+      minConfirmations: f['min-confirmations'] ?? DEFAULT_FLOOR.minConfirmations,
+      minMargin: f['min-margin'] ?? DEFAULT_FLOOR.minMargin,
+      minInterval: f['min-interval'] ?? DEFAULT_FLOOR.minInterval,
+      maxBackupFeeSat: f['max-backup-fee'] === undefined ? DEFAULT_FLOOR.maxBackupFeeSat : BigInt(f['max-backup-fee']),
+      maxBackupFeePercent: percent,
+      maxInitialLock: f['max-initial-lock'] ?? DEFAULT_FLOOR.maxInitialLock,
+      ...(f['allow-unanchored'] === true ? { allowUnanchored: true } : {}),
+    };
+  }
+
+  protected async ownerRecord(store: StateStore, coinId: string): Promise<OwnerRecord> {
+    const record = await store.read<OwnerRecord>(`coin-${coinId}`);
+    if (record === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `no coin ${coinId} in ${store.dir} (wrong --state-dir or network?)`);
+    return record;
+  }
+
+  /** Owner: read-modify-write its coin record under the lock. */
+  protected async ownerStep<M>(network: Network, coinId: string, step: (r: OwnerRecord) => Promise<{ record: OwnerRecord; message: M }>): Promise<M> {
+    const store = await this.store(network);
+    let message: M | undefined;
+    await store.update<OwnerRecord>(`coin-${coinId}`, async (current) => {
+      if (current === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `no coin ${coinId} in ${store.dir} (wrong --state-dir or network?)`);
+      const out = await step(current);
+      message = out.message;
+      return out.record;
+    });
+    return message!;
+  }
+
+  /** One step of a pair's send or withdrawal on this part's record, written before the answer is printed. */
+  protected async jointStep<M>(store: StateStore, coinId: string, step: (r: SendingRecord) => Promise<{ record: SendingRecord; message: M }>): Promise<M> {
+    let message: M | undefined;
+    await store.update<SendingRecord>(`joint-${coinId}`, async (current) => {
+      if (current === undefined) throw new StateConflictError('E_UNKNOWN_COIN', `no joint share of coin ${coinId} in ${store.dir}`);
+      const out = await step(current);
+      message = out.message;
+      return out.record;
+    });
+    return message!;
+  }
+
+  /**
+   * We hold the coin as a part of a pair, so a step on it is the pair's: an active (or
+   * sending) joint record; with `answering`, also one waiting for (or past) the operator's answer.
+   */
+  protected async heldJointly(store: StateStore, coinId: string, answering = false): Promise<boolean> {
+    const r = await store.read<SendingRecord>(`joint-${coinId}`);
+    if (r === undefined) return false;
+    return r.status === 'active' || r.status === 'sending' || (answering && (r.status === 'sent' || r.status === 'withdrawing' || r.status === 'withdrawn'));
+  }
+}
