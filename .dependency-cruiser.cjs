@@ -26,7 +26,7 @@
 'use strict';
 
 /** Layer 1. Pure helpers everyone may use; they import only each other. */
-const FOUNDATION = '^src/lib/(bytes|hash|errors|json|network|constants|random|lru|curve|envelope|message|message-steps|address|descriptor)[.]ts$';
+const FOUNDATION = '^src/lib/(bytes|hash|errors|json|network|constants|random|lru|curve|envelope|message|message-steps|address|descriptor|bigsize)[.]ts$';
 /**
  * The catalogue of every message's JSON Schema (npm run schemas, the schema tests): it lists
  * every protocol, so it sits above them all, and nothing in src/ may import it.
@@ -46,10 +46,10 @@ const PROTOCOLS = {
   ecash: [], // Cashu NUTs: blind signatures, keysets, tokens
   onion: [], // BOLT 4: Sphinx packets, BigSize/TLV
   route: [], // BOLT 7 fees and CLTV deltas into BOLT 4 payloads
-  openassets: [], // Open Assets, and the raw-transaction reader the colored-coin decoders share
-  colu: ['openassets'], // Colu payloads, read with Open Assets' transaction reader
-  counterparty: ['openassets'], // Counterparty messages, read with Open Assets' transaction reader
-  invoice: ['onion'], // BOLT 11/12 invoices: TLV streams are BOLT 4's BigSize
+  openassets: [], // Open Assets (the raw-transaction reader it shares with Colu and Counterparty is tx/raw.ts)
+  colu: [], // Colu payloads
+  counterparty: [], // Counterparty messages
+  invoice: [], // BOLT 11/12 invoices (their TLV streams use BOLT 1's BigSize: src/lib/bigsize.ts)
   statechain: ['truc', 'bolt3'], // statechain coins: backups are TRUC packages; a Lightning channel on a coin uses BOLT 3's funding-locktime check
   bolt3: ['truc'], // BOLT 3 transactions (a channel funded at a locktime: bolt3/funding-locktime.ts)
   htlc: ['bolt3', 'truc'], // HTLC contracts over BOLT 3's scripts and signatures

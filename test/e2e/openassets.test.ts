@@ -156,7 +156,7 @@ describe('decode-openassets --protocol colu --prev (built CLI): the asset flow',
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { p2pkh, serializeTx } = await import('../lib/counterparty/encode.ts');
-    const { parseRawTx } = await import('../../src/lib/openassets/tx.ts');
+    const { parseRawTx } = await import('../../src/lib/tx/raw.ts');
     const b = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
     const F = serializeTx([{ txid: 'ab'.repeat(32), vout: 0 }], [{ value: 50_000, script: p2pkh('11'.repeat(20)) }]);
     const I = serializeTx([{ txid: parseRawTx(b(F)).txid, vout: 0 }], [{ value: 0, script: b('6a06434302050a60') }, { value: 600, script: p2pkh('22'.repeat(20)) }]);

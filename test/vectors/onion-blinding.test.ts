@@ -76,7 +76,7 @@ if (skipped !== undefined) {
 }
 describe(`blinded-payment-onion-test.json on ${name}`, async () => {
   const { buildOnion, peelOnion } = await import('../../src/lib/onion/sphinx.ts');
-  const { decodeBigSize } = await import('../../src/lib/onion/bigsize.ts');
+  const { decodeBigSize } = await import('../../src/lib/bigsize.ts');
   const { blindedNodePrivkey } = await import('../../src/lib/onion/blinding.ts');
   const strip = (hex: string) => { const b = fromHex(hex); return b.subarray(decodeBigSize(b)[1]); };
   const g = bp.generate;

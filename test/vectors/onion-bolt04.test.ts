@@ -16,7 +16,7 @@ import { backendUnderTest } from '../setup/backends.ts';
 import type { BackendName } from '../../src/lib/musig/engine/backend.ts';
 import { fromHex, toHex } from '../../src/lib/bytes.ts';
 import { buildOnion, peelOnion } from '../../src/lib/onion/sphinx.ts';
-import { decodeBigSize } from '../../src/lib/onion/bigsize.ts';
+import { decodeBigSize } from '../../src/lib/bigsize.ts';
 import { createErrorPacket, wrapError, unwrapError } from '../../src/lib/onion/error.ts';
 import { generateKey } from '../../src/lib/onion/crypto.ts';
 import { addAttribution, readAttribution } from '../../src/lib/onion/attribution.ts';

@@ -36,7 +36,7 @@ export default class DecodeCounterparty extends OffchainCommand<typeof DecodeCou
       return { message: msg.unpackedMessage(fromHex(f.data, '--data'), network) };
     }
     const { txBytesFromText } = await import('../../lib/openassets/decode.ts');
-    const { parseRawTx } = await import('../../lib/openassets/tx.ts');
+    const { parseRawTx } = await import('../../lib/tx/raw.ts');
     const text = f.tx ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in === '-' ? undefined : f.in)));
     return { message: msg.counterpartyMessage(parseRawTx(txBytesFromText(text)), network) };
   }

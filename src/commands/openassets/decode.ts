@@ -59,7 +59,7 @@ export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpena
       return { message: await decodeColu({ text: readText, prevs, prevGiven: f.prev !== undefined, stream: f.stream, node }, network, f['cache-size']) };
     }
     const { Colorer } = await import('../../lib/openassets/coloring.ts');
-    const { parseRawTx } = await import('../../lib/openassets/tx.ts');
+    const { parseRawTx } = await import('../../lib/tx/raw.ts');
     const oa = await import('../../lib/openassets/decode.ts');
     const [known, chain] = [await prevs(), await node()];
     const source = async (txid: string): Promise<Uint8Array | undefined> => known.get(txid) ?? (chain ? chain(txid) : undefined);

@@ -7,7 +7,7 @@
  */
 import type { Network } from '../network.ts';
 import { OffchainError } from '../errors.ts';
-import type { RawTx } from '../openassets/tx.ts';
+import type { RawTx } from '../tx/raw.ts';
 import { lockedAssetId, unlockedAssetId } from './asset-id.ts';
 import { decodeColuPayload, findColuOutput, type ColuPayload } from './decode.ts';
 import { assetsOutputs, type ColuAsset } from './flow.ts';

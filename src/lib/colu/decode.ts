@@ -7,7 +7,7 @@
  */
 import { MalformedInputError, OffchainError } from '../errors.ts';
 import { toHex } from '../bytes.ts';
-import type { RawTx } from '../openassets/tx.ts';
+import type { RawTx } from '../tx/raw.ts';
 
 const bad = (m: string) => new MalformedInputError('E_COLU_MALFORMED', m);
 

@@ -9,7 +9,7 @@ import { MESSAGE_VERSION } from '../envelope.ts';
 import { Hex, messageSchema, Sats, Txid } from '../message.ts';
 import type { Network } from '../network.ts';
 import { scriptAddress } from '../address.ts';
-import type { RawTx } from '../openassets/tx.ts';
+import type { RawTx } from '../tx/raw.ts';
 import { decodeColuPayload, findColuOutput } from './decode.ts';
 import type { ColuColoring } from './coloring.ts';
 

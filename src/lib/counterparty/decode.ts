@@ -26,7 +26,7 @@ import { createBase58check } from '@scure/base';
 import { fromHex } from '../bytes.ts';
 import { scriptAddress } from '../address.ts';
 import type { Network } from '../network.ts';
-import type { RawTx } from '../openassets/tx.ts';
+import type { RawTx } from '../tx/raw.ts';
 import { arc4 } from './arc4.ts';
 
 export const PREFIX = new TextEncoder().encode('CNTRPRTY');

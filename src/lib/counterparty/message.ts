@@ -8,7 +8,7 @@ import { MESSAGE_VERSION } from '../envelope.ts';
 import { OffchainError } from '../errors.ts';
 import { Hex, messageSchema, Sats, Txid } from '../message.ts';
 import type { Network } from '../network.ts';
-import type { RawTx } from '../openassets/tx.ts';
+import type { RawTx } from '../tx/raw.ts';
 import { findData } from './decode.ts';
 import { unpackMessage, type Unpacked } from './messages.ts';
 

@@ -5,7 +5,7 @@
  */
 import { concatBytes } from '../bytes.ts';
 import { MalformedInputError } from '../errors.ts';
-import { BigSizeError, decodeBigSize, encodeBigSize } from '../onion/bigsize.ts';
+import { BigSizeError, decodeBigSize, encodeBigSize } from '../bigsize.ts';
 
 export type TlvRecord = { type: bigint; value: Uint8Array; typeBytes: Uint8Array; raw: Uint8Array };
 

@@ -9,7 +9,7 @@
  */
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { fromHex, toHex } from '../bytes.ts';
-import { decodeBigSize, encodeBigSize } from './bigsize.ts';
+import { decodeBigSize, encodeBigSize } from '../bigsize.ts';
 
 export const BADONION = 0x8000;
 export const PERM = 0x4000;

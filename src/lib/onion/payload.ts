@@ -11,7 +11,7 @@
  * policy and is reported, not hidden (`unknownEvenTypes`).
  */
 import { MalformedInputError, RefusedError } from '../errors.ts';
-import { BigSizeError, decodeBigSize, encodeBigSize } from './bigsize.ts';
+import { BigSizeError, decodeBigSize, encodeBigSize } from '../bigsize.ts';
 
 export type PaymentData = { readonly payment_secret: Uint8Array; readonly total_msat: bigint };
 

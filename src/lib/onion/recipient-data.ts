@@ -12,7 +12,7 @@
  */
 import { fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
-import { BigSizeError, decodeBigSize, encodeBigSize } from './bigsize.ts';
+import { BigSizeError, decodeBigSize, encodeBigSize } from '../bigsize.ts';
 import { decodeTruncated, encodeTruncated, formatScid, parseScid } from './payload.ts';
 
 export type RecipientDataJson = {

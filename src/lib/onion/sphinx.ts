@@ -14,7 +14,7 @@ import type { Secp256k1Backend } from '../musig/engine/backend.ts';
 import { N } from '../musig/engine/scalar.ts';
 import { secretMul } from './ecdh.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
-import { BigSizeError, decodeBigSize, encodeBigSize } from './bigsize.ts';
+import { BigSizeError, decodeBigSize, encodeBigSize } from '../bigsize.ts';
 import { cipherStream, generateKey, hmacEquals, hmacSha256, sha256 } from './crypto.ts';
 
 export const HOP_PAYLOADS_SIZE = 1300;

@@ -11,7 +11,7 @@
 import { toHex } from '../bytes.ts';
 import { hash160 } from './ids.ts';
 import { looksLikeMarker, parseMarkerScript, type MarkerRule } from './marker.ts';
-import type { RawTx } from './tx.ts';
+import type { RawTx } from '../tx/raw.ts';
 
 /**
  * A bounded map evicting the oldest entry (insertion order, no reordering on reads:

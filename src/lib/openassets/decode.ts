@@ -13,7 +13,7 @@ import type { Network } from '../network.ts';
 import { scriptAddress } from '../address.ts';
 import { base58AddressesOfScript, encodeAssetId } from './ids.ts';
 import { assetDefinitionUrl, metadataText, type MarkerRule } from './marker.ts';
-import { parseRawTx, type RawTx } from './tx.ts';
+import { parseRawTx, type RawTx } from '../tx/raw.ts';
 import type { Colorer, MarkerInfo, TxColoring } from './coloring.ts';
 
 export const DECODED_TYPE = 'openassets/decoded';

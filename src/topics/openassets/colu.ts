@@ -20,7 +20,7 @@ export type ColuSources = {
 export async function decodeColu(s: ColuSources, network: Network, cacheSize: number): Promise<Record<string, unknown>> {
   if (s.stream) throw new UsageError('E_USAGE', '--protocol colu decodes one transaction: no --stream');
   const { txBytesFromText } = await import('../../lib/openassets/decode.ts');
-  const { parseRawTx } = await import('../../lib/openassets/tx.ts');
+  const { parseRawTx } = await import('../../lib/tx/raw.ts');
   const { coluMessage } = await import('../../lib/colu/message.ts');
   const tx = parseRawTx(txBytesFromText(await s.text()));
   const [known, chain] = [await s.prevs(), await s.node()];

@@ -21,7 +21,7 @@ export async function streamDecode(
   network: Network,
   rule: 'spec' | 'reference',
   oa: typeof import('../../lib/openassets/decode.ts'),
-  parseRawTx: typeof import('../../lib/openassets/tx.ts').parseRawTx,
+  parseRawTx: typeof import('../../lib/tx/raw.ts').parseRawTx,
   /** Said of a line whose ancestors are missing (the node's -txindex hint), if any. */
   hint: string | undefined,
 ): Promise<void> {

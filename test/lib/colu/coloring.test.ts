@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { base58checkEncode, hash160 } from '../../independent/base58check.ts';
 import { ColuColorer } from '../../../src/lib/colu/coloring.ts';
 import { coluMessage } from '../../../src/lib/colu/message.ts';
-import { parseRawTx } from '../../../src/lib/openassets/tx.ts';
+import { parseRawTx } from '../../../src/lib/tx/raw.ts';
 import { p2pkh, serializeTx } from '../counterparty/encode.ts';
 
 const bytes = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));

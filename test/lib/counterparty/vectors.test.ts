@@ -16,7 +16,7 @@ import { arc4 } from '../../../src/lib/counterparty/arc4.ts';
 import { findData } from '../../../src/lib/counterparty/decode.ts';
 import { assetName, unpackMessage } from '../../../src/lib/counterparty/messages.ts';
 import { counterpartyMessage } from '../../../src/lib/counterparty/message.ts';
-import { parseRawTx } from '../../../src/lib/openassets/tx.ts';
+import { parseRawTx } from '../../../src/lib/tx/raw.ts';
 import { p2pkh as p2pkhAddress, TEST_NETWORK } from '@scure/btc-signer';
 import { multisigScripts, opReturnScript, p2pkh, p2shDataScriptSig, rc4, serializeTx, PREFIX } from './encode.ts';
 

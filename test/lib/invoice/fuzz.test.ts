@@ -18,7 +18,7 @@ import { toHex } from '../../../src/lib/bytes.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { decodeBolt11, encodeBolt11 } from '../../../src/lib/invoice/bolt11.ts';
 import { decodeBolt12, decodeBolt12String, encodeBolt12, encodeBolt12String } from '../../../src/lib/invoice/bolt12.ts';
-import { encodeBigSize } from '../../../src/lib/onion/bigsize.ts';
+import { encodeBigSize } from '../../../src/lib/bigsize.ts';
 import { ROOT, loadVector, readVectorText } from '../../helpers.ts';
 import { bolt11Payee } from '../../independent/invoice.ts';
 

@@ -11,7 +11,7 @@ import { toHex } from '../../../src/lib/bytes.ts';
 import { type Bolt11Field, bolt11SigningHash, decodeBolt11, encodeBolt11 } from '../../../src/lib/invoice/bolt11.ts';
 import { decodeBolt12, decodeBolt12String, encodeBolt12String } from '../../../src/lib/invoice/bolt12.ts';
 import { decodeInvoiceText, invoiceTerms } from '../../../src/lib/invoice/messages.ts';
-import { encodeBigSize } from '../../../src/lib/onion/bigsize.ts';
+import { encodeBigSize } from '../../../src/lib/bigsize.ts';
 import { bolt11Payee } from '../../independent/invoice.ts';
 import { refusal } from '../../setup/refusal.ts';
 

@@ -15,7 +15,7 @@ import { merkleTree } from '../../../src/lib/invoice/merkle.ts';
 import { decodeInvoiceText, invoiceTerms } from '../../../src/lib/invoice/messages.ts';
 import { requestWithInvoice } from '../../../src/lib/invoice/payment.ts';
 import { parseTlvStream } from '../../../src/lib/invoice/tlv.ts';
-import { encodeBigSize } from '../../../src/lib/onion/bigsize.ts';
+import { encodeBigSize } from '../../../src/lib/bigsize.ts';
 import { bolt12MerkleRoot } from '../../independent/invoice.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { D, P, PATH, PAYINFO, PUB, S, T0, bolt11, rec, signed12, tu64 } from './writer.ts';

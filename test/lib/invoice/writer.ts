@@ -8,7 +8,7 @@ import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../../../src/
 import { encodeBolt12String } from '../../../src/lib/invoice/bolt12.ts';
 import { merkleTree, signatureMessage } from '../../../src/lib/invoice/merkle.ts';
 import { parseTlvStream } from '../../../src/lib/invoice/tlv.ts';
-import { encodeBigSize } from '../../../src/lib/onion/bigsize.ts';
+import { encodeBigSize } from '../../../src/lib/bigsize.ts';
 
 export const KEY = Uint8Array.from(Buffer.alloc(32, 9));
 export const PUB = secp256k1.getPublicKey(KEY, true);

@@ -12,7 +12,7 @@ import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { nobleBackend as ec } from '../../../src/lib/musig/engine/backend-noble.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { buildOnion, peelOnion, PACKET_SIZE } from '../../../src/lib/onion/sphinx.ts';
-import { decodeBigSize } from '../../../src/lib/onion/bigsize.ts';
+import { decodeBigSize } from '../../../src/lib/bigsize.ts';
 import { decodeHopPayload, encodeHopPayload } from '../../../src/lib/onion/payload.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { refusal } from '../../setup/refusal.ts';

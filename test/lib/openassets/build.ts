@@ -1,6 +1,6 @@
 /**
  * Test-only builder of raw legacy transactions (no signatures: coloring reads outpoints
- * and outputs only), written independently of src/lib/openassets/tx.ts, with the txid
+ * and outputs only), written independently of src/lib/tx/raw.ts, with the txid
  * from @scure/btc-signer's parser as a cross-check.
  */
 import { sha256 } from '@noble/hashes/sha2.js';

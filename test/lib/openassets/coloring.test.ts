@@ -12,7 +12,7 @@ import { refusal, thrown } from '../../setup/refusal.ts';
 import { MalformedInputError } from '../../../src/lib/errors.ts';
 import { Colorer, type TxColoring } from '../../../src/lib/openassets/coloring.ts';
 import { parseMarkerScript, parsePayload } from '../../../src/lib/openassets/marker.ts';
-import { parseRawTx } from '../../../src/lib/openassets/tx.ts';
+import { parseRawTx } from '../../../src/lib/tx/raw.ts';
 import { txBytesFromText } from '../../../src/lib/openassets/decode.ts';
 import { buildTx, opReturn, OTHER_H160, p2pkh, scenario, SEED_H160, SEED_MARKER } from './build.ts';
 

@@ -37,7 +37,7 @@ describe('decodedLine = JSON.stringify(decodedMessage)', () => {
   it('over random chains of issuances and transfers, with missing ancestors and bad markers, on both rules', async () => {
     const { buildTx, p2pkh, opReturn, SEED_MARKER } = await import('./build.ts');
     const { Colorer } = await import('../../../src/lib/openassets/coloring.ts');
-    const { parseRawTx } = await import('../../../src/lib/openassets/tx.ts');
+    const { parseRawTx } = await import('../../../src/lib/tx/raw.ts');
     const { decodedLine, decodedMessage } = await import('../../../src/lib/openassets/decode.ts');
     const markers = [SEED_MARKER, '4f410100023c2800', '4f41010001ff', '4f4101000300000000', '4f410100010a0d22225c757b226121227d'];
     fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.nat(4), fc.nat(3), fc.boolean(), fc.boolean()), { minLength: 1, maxLength: 12 }), fc.constantFrom('spec', 'reference'), fc.constantFrom('mainnet', 'testnet'), async (steps, rule, network) => {
@@ -66,7 +66,7 @@ describe('decodedLine = JSON.stringify(decodedMessage)', () => {
 describe('the own parser agrees with @scure/btc-signer', () => {
   it('txids, outpoints, values and scripts of legacy and segwit transactions', async () => {
     const { Transaction } = await import('@scure/btc-signer');
-    const { parseRawTx } = await import('../../../src/lib/openassets/tx.ts');
+    const { parseRawTx } = await import('../../../src/lib/tx/raw.ts');
     const { readFileSync } = await import('node:fs');
     const g = JSON.parse(readFileSync(new URL('../../vectors/counterparty/gettxinfo_vectors.json', import.meta.url), 'utf8'));
     // a segwit transaction written out here: version 2, marker/flag, one input, two outputs, a two-item witness
