@@ -28,7 +28,7 @@
  * against the HTLC tree derived in test code (taprootHtlcContract).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
@@ -121,9 +121,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   async function openChannel(tag: string, expiryBlocks = 60, capacity = 100_000n): Promise<Channel> {
     const ch = { dev: join(work.path, tag, 'device'), gw: join(work.path, tag, 'gateway') } as Channel;
     mkdirSync(join(work.path, tag), { recursive: true });
-    // The mint's offer state (its policy) goes with each gateway directory.
-    const offer = JSON.parse(readFileSync(offerFile, 'utf8')) as { payout_address: string };
-    await step(asGw(ch, 'open-credit', '--role', 'mint', '--publish', '--payout-address', offer.payout_address, '--min-expiry', '5', '--max-expiry', '200', '--safety-margin', '3'), '', 'credit/offer');
+    // The mint's offer state (its policy) goes with each gateway directory: a copy of the state directory that
+    // published the offer once (beforeAll), the same files a publish with the same flags writes.
+    cpSync(join(work.path, 'offer-mint'), ch.gw, { recursive: true });
     const address = await step<{ address: string }>(asDev(ch, 'open-credit', '--role', 'user'), readFileSync(offerFile, 'utf8'), 'credit/address');
     const created = await n.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [address.address]: Number(capacity) / 1e8 }], 0, { change_type: 'bech32m', replaceable: false }]);
     const refundAddress = await n.wallet.call<string>('getnewaddress', ['', 'bech32m']);
