@@ -7,6 +7,9 @@
  * process that will serve it (the stream answers open-requests too), and a request
  * refused with E_NONCE_ELSEWHERE (its nonce's process is gone) is recovered with
  * `credit abandon` through the serving process, then sent again.
+ *
+ * The user's open and abandon are its built CLI; its payment request and its taking of a
+ * receipt run in process (./user-steps.ts), on the same --state-dir.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,8 +22,9 @@ import { expect } from 'vitest';
 import type { SchnorrVerifier } from '../independent/schnorr.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import {
-  CAPACITY, MINT_PUB, MintStream, PAY_FLAGS, PAYOUT, REFUND, fundingPsbt, message, mintStage, payRequest, userStage, type Msg, type User,
+  CAPACITY, MINT_PUB, MintStream, PAY_FLAGS, PAYOUT, REFUND, fundingPsbt, message, mintStage, userStage, type Msg, type User,
 } from '../e2e/stream-credit.ts';
+import { applyReceipt, payRequest } from './user-steps.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
@@ -108,4 +112,5 @@ export async function exitAndVerify(url: string, root: string, users: User[], pa
   }
 }
 
-export { payRequest };
+/** The user's payment steps, in process (./user-steps.ts says why). */
+export { applyReceipt, payRequest };
