@@ -32,10 +32,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.ts';
-import { applyReceipt, requestTxid, type Msg, type User } from '../e2e/stream-credit.ts';
+import { requestTxid, type Msg, type User } from '../e2e/stream-credit.ts';
 import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
-import { PgStream, Signed, abandonVia, exitAndVerify as verifyExits, openVia, payRequest, publishOffer } from './pg-parties.ts';
+import { PgStream, Signed, abandonVia, applyReceipt, exitAndVerify as verifyExits, openVia, payRequest, publishOffer } from './pg-parties.ts';
 import { CommitProxy } from './commit-proxy.ts';
 
 const FOUND = findPostgres();

@@ -31,6 +31,11 @@ const TITLE = FOUND ? `PostgreSQL harness (${FOUND})` : 'PostgreSQL harness — 
     expect(r.rows[0]!.addr).toMatch(/^127\.0\.0\.1/);
     expect(Number(r.rows[0]!.v)).toBeGreaterThanOrEqual(130000);
     await expect(client('postgres', 'not-the-password')).rejects.toThrow(/password/);
+    // A server copied from the initdb'd template answers to its own password only.
+    if (server.templatePassword !== undefined) {
+      expect(server.templatePassword).not.toBe(server.password);
+      await expect(client('postgres', server.templatePassword)).rejects.toThrow(/password/);
+    }
     expect(server.url).not.toContain(server.password);
   });
 

