@@ -9,7 +9,7 @@
  * directory changed.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir, fileSnapshot } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
@@ -25,10 +25,34 @@ type Who = 'alice' | 'bob';
 const roots: { cleanup: () => void }[] = [];
 afterAll(() => roots.forEach((d) => d.cleanup()));
 
-/** Two fresh parties with their channel recorded (`commitment points` + `commitment init`). */
-function parties() {
+/**
+ * Two parties with their channel recorded (`commitment points` + `commitment init`), or with
+ * `'exchanged'`, after commitments 0 and 1 signed both ways in BOLT 2's order (0 revoked by
+ * both). Each stage is made once per file in a template root; every test gets its own copy.
+ */
+const templates: Partial<Record<'init' | 'exchanged', string>> = {};
+function parties(stage: 'init' | 'exchanged' = 'init'): ReturnType<typeof partiesIn> {
+  if (!templates[stage]) {
+    const p: ReturnType<typeof partiesIn> = stage === 'init' ? partiesIn() : parties('init');
+    if (stage === 'exchanged') {
+      const { step, stateFile } = p;
+      for (const n of [0, 1]) {
+        const bobAnswer = ok(step('bob', 'receive-sigs', ok(step('alice', 'sign', undefined, '--state', stateFile('alice', n))), '--state', stateFile('bob', n)));
+        if (n > 0) ok(step('alice', 'receive-revocation', bobAnswer));
+        const aliceAnswer = ok(step('alice', 'receive-sigs', ok(step('bob', 'sign', undefined, '--state', stateFile('bob', n))), '--state', stateFile('alice', n)));
+        if (n > 0) ok(step('bob', 'receive-revocation', aliceAnswer));
+      }
+    }
+    templates[stage] = p.root;
+  }
+  return partiesIn(templates[stage]);
+}
+
+/** The parties in a new root: a copy of `from`, or (none given) freshly initialised. */
+function partiesIn(from?: string) {
   const root = tempDir('offchain-e2e-attacks-');
   roots.push(root);
+  if (from) cpSync(from, root.path, { recursive: true });
   const seed = (who: Who) => {
     const f = join(root.path, `${who}.seed`);
     copyFileSync(fx(`${who}.seed`), f);
@@ -52,12 +76,14 @@ function parties() {
     writeFileSync(f, JSON.stringify({ ...JSON.parse(readFileSync(fx(`${who}-state-1.json`), 'utf8')), commitment_number: n }));
     return f;
   };
-  const points = {
-    alice: ok(run(['commitment', 'points', '--channel', fx('alice-channel.json'), '--seed-file', seeds.alice])),
-    bob: ok(run(['commitment', 'points', '--channel', fx('bob-channel.json'), '--seed-file', seeds.bob])),
-  };
-  ok(step('alice', 'init', points.bob, '--channel', fx('alice-channel.json')));
-  ok(step('bob', 'init', points.alice, '--channel', fx('bob-channel.json')));
+  if (!from) {
+    const points = {
+      alice: ok(run(['commitment', 'points', '--channel', fx('alice-channel.json'), '--seed-file', seeds.alice])),
+      bob: ok(run(['commitment', 'points', '--channel', fx('bob-channel.json'), '--seed-file', seeds.bob])),
+    };
+    ok(step('alice', 'init', points.bob, '--channel', fx('alice-channel.json')));
+    ok(step('bob', 'init', points.alice, '--channel', fx('bob-channel.json')));
+  }
   return { step, stateFile, stateDir, root: root.path };
 }
 
@@ -74,16 +100,8 @@ const snapshot = fileSnapshot;
 
 describe('the commitment commands attacked through the CLI', () => {
   it('E1 a commitment completed for broadcast (finalize) is never revoked afterwards: receive-sigs for the next one is refused, nothing written', () => {
-    const { step, stateFile, stateDir } = parties();
     // Commitments 0 and 1, both ways, in BOLT 2's order.
-    for (const n of [0, 1]) {
-      const toBob = ok(step('alice', 'sign', undefined, '--state', stateFile('alice', n)));
-      const bobAnswer = ok(step('bob', 'receive-sigs', toBob, '--state', stateFile('bob', n)));
-      if (n > 0) ok(step('alice', 'receive-revocation', bobAnswer));
-      const toAlice = ok(step('bob', 'sign', undefined, '--state', stateFile('bob', n)));
-      const aliceAnswer = ok(step('alice', 'receive-sigs', toAlice, '--state', stateFile('alice', n)));
-      if (n > 0) ok(step('bob', 'receive-revocation', aliceAnswer));
-    }
+    const { step, stateFile, stateDir } = parties('exchanged');
     // Alice closes: she completes her commitment 1 and hands it to her node.
     const closing = ok(step('alice', 'finalize', undefined, '--channel-id', CHANNEL_ID));
     expect(closing).toMatchObject({ type: 'bolt3/holder-commitment', commitment_number: 1 });
@@ -149,13 +167,7 @@ describe('the commitment commands attacked through the CLI', () => {
 
 describe('issue 37 review (held, kept as regression): commitment penalty refusing a cheater\'s transactions through the CLI', () => {
   it('E5 an --htlc-tx whose HTLC input is not paired with its second stage (E_NOT_SECOND_STAGE), two offline that spend one HTLC output (E_SECOND_STAGE_CONFLICT): exit 4, nothing on stdout, not a byte of the state directory changed', () => {
-    const { step, stateFile, stateDir, root } = parties();
-    for (const n of [0, 1]) {
-      const bobAnswer = ok(step('bob', 'receive-sigs', ok(step('alice', 'sign', undefined, '--state', stateFile('alice', n))), '--state', stateFile('bob', n)));
-      if (n > 0) ok(step('alice', 'receive-revocation', bobAnswer));
-      const aliceAnswer = ok(step('alice', 'receive-sigs', ok(step('bob', 'sign', undefined, '--state', stateFile('bob', n))), '--state', stateFile('alice', n)));
-      if (n > 0) ok(step('bob', 'receive-revocation', aliceAnswer));
-    }
+    const { stateDir, root } = parties('exchanged'); // commitments 0 and 1 both ways
     const revoked = 'fe5636b3df52ae43e998cab0edf5af7f71e213ed649fcf5d967e54b379fbaa6a'; // Bob's commitment 0
     const penalty = (...extra: string[]) => run(['commitment', 'penalty', '--channel-id', CHANNEL_ID, '--txid', revoked, '--key-env', 'A_HTLC', '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500', '--state-dir', stateDir('alice'), ...extra], { env: ENV });
     const honest = ok(penalty()) as { transactions: { hex: string; inputs: { kind: string; vout: number }[] }[] };

@@ -15,7 +15,7 @@
  *     then B with the same preimage: the device signs the first settle only (E_ALREADY_PAID).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hex } from '@scure/base';
 import { Address, OutScript, Transaction } from '@scure/btc-signer';
@@ -57,10 +57,19 @@ const one = async (s: Stage, input = ''): Promise<Run> => (await pipeline([s], i
  * `sameGateway`, to the demo gateway again (root/mint). B's funding is a PSBT the test writes
  * as the device's wallet would (another input than A's).
  */
+/** Channel A as fixtures/credit/open-demo.sh leaves it, opened once per file (deterministic: OFFCHAIN_TEST_SEED=demo); each test copies it. */
+let openedA: string | undefined;
+
 async function twoChannels(o: { sameGateway: boolean }) {
+  if (!openedA) {
+    const t = tempDir('offchain-device-hash-a-');
+    roots.push(t);
+    openDemoChannel(t.path);
+    openedA = t.path;
+  }
   const root = tempDir('offchain-device-hash-');
   roots.push(root);
-  openDemoChannel(root.path);
+  cpSync(openedA, root.path, { recursive: true });
   const a = (JSON.parse(readFileSync(join(root.path, 'opened.json'), 'utf8')) as { contract_id: string }).contract_id;
   const gwA: Gateway = { dir: join(root.path, 'mint'), env: { MINT_KEY }, key: 'MINT_KEY' };
   const gwB: Gateway = o.sameGateway ? gwA : { dir: join(root.path, 'mint2'), env: { ALICE_KEY }, key: 'ALICE_KEY' };

@@ -5,8 +5,8 @@
  * reviewed and pass once fixed; every refusal leaves both state directories
  * byte-identical.
  */
-import { describe, it, expect } from 'vitest';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, it, expect } from 'vitest';
+import { chmodSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hex } from '@scure/base';
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
@@ -22,10 +22,39 @@ function refused(r: Run, exitCode: number, code: string): void {
   expect(r.stdout).toBe('');
 }
 
-/** A fresh demo channel (fixtures/credit/open-demo.sh: tip 1000, 1 000 000 sat) and each party's commands. */
-function demo() {
+/** Template state roots, each made once per file; every test works on its own copy. */
+const templates: { path: string; cleanup: () => void }[] = [];
+afterAll(() => templates.forEach((t) => t.cleanup()));
+let opened: string | undefined;
+let tolled: string | undefined;
+
+/** The demo channel as fixtures/credit/open-demo.sh leaves it (tip 1000, 1 000 000 sat; deterministic: OFFCHAIN_TEST_SEED=demo). */
+function openedTemplate(): string {
+  if (!opened) {
+    const t = tempDir('offchain-device-review-opened-');
+    templates.push(t);
+    openDemoChannel(t.path);
+    opened = t.path;
+  }
+  return opened;
+}
+
+/** The same channel after one toll of 20,000,000 msat paid and settled (state 2). */
+async function tolledTemplate(): Promise<string> {
+  if (!tolled) {
+    const d = demo();
+    templates.push(d.root);
+    const balance = await d.toll(0, 20_000_000n);
+    expect(balance.state).toBe(2);
+    tolled = d.root.path;
+  }
+  return tolled;
+}
+
+/** A copy of a demo channel (a fresh one unless `from` is given) and each party's commands. */
+function demo(from: string = openedTemplate()) {
   const root = tempDir('offchain-device-review-');
-  openDemoChannel(root.path);
+  cpSync(from, root.path, { recursive: true });
   const mintDir = join(root.path, 'mint');
   const userDir = join(root.path, 'user');
   const { device, gateway } = demoParties(() => root.path);
@@ -51,10 +80,8 @@ function demo() {
 
 describe('review: the gateway after its own exit, the device after the close', () => {
   it('once the mint ran exit-credit (the contract frozen, its latest state to be mined), gateway pay co-signs no new payment state', async () => {
-    const d = demo();
+    const d = demo(await tolledTemplate()); // one toll paid and settled: state 2
     try {
-      const balance = await d.toll(0, 20_000_000n);
-      expect(balance.state).toBe(2);
       // The gateway exits with its latest state (settled, no HTLC): the contract is frozen.
       const exit = ok(await pipeline([d.gateway('exit-credit', '--fee-rate', '2')], ''), 'credit/exit');
       expect(exit.state).toBe(2);
@@ -72,9 +99,8 @@ describe('review: the gateway after its own exit, the device after the close', (
   }, 120_000);
 
   it('once the channel closed cooperatively, device pay signs no new state', async () => {
-    const d = demo();
+    const d = demo(await tolledTemplate()); // one toll paid and settled (before: 2,500,000 msat, an arbitrary amount)
     try {
-      await d.toll(0, 2_500_000n);
       ok(await pipeline([d.device('close-credit', '--role', 'user', '--start'), d.gateway('close-credit', '--role', 'mint'), d.device('close-credit', '--role', 'user')], ''), 'credit/closed');
       const before = d.both();
       const id = (JSON.parse(readFileSync(join(d.root.path, 'opened.json'), 'utf8')) as { contract_id: string }).contract_id;

@@ -18,8 +18,8 @@
  * exchange's wall time through the CLI's processes is measured and printed.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Address, OutScript } from '@scure/btc-signer';
@@ -144,10 +144,15 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
     mintDir = join(root.path, 'mint');
     userDir = join(root.path, 'user');
     openDemoChannel(root.path);
+    // The freshly opened channel, kept for the last test (which needs one with nothing on it).
+    cpSync(root.path, join(root.path, '..', `${basename(root.path)}-fresh`), { recursive: true });
     const opened = JSON.parse(readFileSync(join(root.path, 'opened.json'), 'utf8')) as Msg;
     contractId = opened.contract_id;
   });
-  afterAll(() => root?.cleanup());
+  afterAll(() => {
+    root?.cleanup();
+    if (root) rmSync(join(root.path, '..', `${basename(root.path)}-fresh`), { recursive: true, force: true });
+  });
 
   const timings: number[] = [];
   const payMs: number[] = [];
@@ -277,7 +282,7 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
   it('exit-credit on a fresh channel whose only state holds the HTLC (nothing settled) is refused E_NO_PAYOUT, nothing written', async () => {
     const other = tempDir('offchain-device-exit-');
     try {
-      openDemoChannel(other.path);
+      cpSync(join(root.path, '..', `${basename(root.path)}-fresh`), other.path, { recursive: true }); // as openDemoChannel left it
       const parties = demoParties(() => other.path);
       ok(await pipeline(tollPayStages(parties, Number(TIP)), ''), 'gateway/job');
       const before = fileSnapshot(other.path, { locks: true });

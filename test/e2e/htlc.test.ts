@@ -195,7 +195,7 @@ describe('htlc spends: one party\'s output piped into the other\'s input', () =>
     half.htlc.to_self_delay = 1;
     refused(run(spendArgs('refund', 'ALICE_KEY', '--tip-height', '1100', '--htlc', own), { input: JSON.stringify(half), env: ENV }), 'E_HTLC_MISMATCH');
     expect(timeout).toMatchObject({ complete: true, path: 'htlc-timeout', locktime: 1100, fee_sat: Math.floor((2500 * 663) / 1000) });
-    const created = JSON.parse(create('--kind', 'offered', '--locktime', '1100', ...bolt3).stdout) as Created;
+    const created = JSON.parse(readFileSync(own, 'utf8')) as Created; // the same terms as the pipeline's first stage
     const ws = bytesOf(created.witness_script!);
     const tx = parseTx(bytesOf(timeout.hex!));
     expect(hexOf(tx.inputs[0]!.witness[0]!)).toBe(''); // CHECKMULTISIG's extra element
@@ -209,8 +209,11 @@ describe('htlc spends: one party\'s output piped into the other\'s input', () =>
   });
 });
 
+/** The seed HTLC the refusals are asked about, created once (the same terms give the same bytes) instead of per step. */
+let seedHtlc: string | undefined;
+const seed = () => (seedHtlc ??= create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH).stdout);
+
 describe('htlc refusals: a coded line, nothing on stdout', () => {
-  const seed = () => create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH).stdout;
 
   it('a preimage that does not hash to the payment hash, or of the wrong length where the script demands 32 bytes', () => {
     const { dir } = files();
@@ -264,7 +267,6 @@ describe('htlc refusals: a coded line, nothing on stdout', () => {
 });
 
 describe('numbers and secret files are checked before anything is built (issue 21)', () => {
-  const seed = () => create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH).stdout;
   const bolt3 = ['--revocation-pubkey', pub(ENV.REVOCATION_KEY), '--local-htlc-pubkey', ALICE, '--remote-htlc-pubkey', BOB, '--to-self-delay', '6', '--local-delayed-pubkey', pub('44'.repeat(32)), '--feerate-per-kw', '253'];
 
   it('a BOLT 3 HTLC with a cltv_expiry that is a time (≥ 500,000,000) is refused, writing no preimage file; 499,999,999 is made', () => {

@@ -7,8 +7,8 @@
  * wrong key, the wrong secret, a transaction that is not the claim. Bitcoin Core mines
  * claim and refund in test/regtest/ptlc.test.ts.
  */
-import { describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
@@ -44,14 +44,38 @@ const snapshot = (dir: string): Record<string, string> => {
   return out;
 };
 
+/**
+ * One PTLC created and its first step (the payee's) taken, once per file in a template
+ * directory; each test works on its own copy (the payee's state with its nonce included:
+ * fixture keys, never funds). `s3()` is the presigned message of one more copy, for the
+ * tests that need a presigned PTLC but are about what comes after it.
+ */
+let template: { path: string; created: string; s1: string; s3?: string } | undefined;
+afterAll(() => rmSync(template?.path ?? '/nonexistent', { recursive: true, force: true }));
+
 function setup() {
+  if (!template) {
+    const t = tempDir('offchain-e2e-ptlc-template-');
+    const f = (n: string) => join(t.path, n);
+    const created = ok(run(['ptlc', 'create', '--payer', pub(ENV.ALICE_KEY), '--payee', pub(ENV.BOB_KEY), '--locktime', '1100', '--secret-out', f('t.hex'), '--amount', '50000']));
+    writeFileSync(f('created.json'), created);
+    const s1 = ok(run(['ptlc', 'presign', '--key-env', 'BOB_KEY', '--state-dir', f('BOB_KEY'), '--in', f('created.json'), '--outpoint', OUTPOINT, '--to', TO, '--fee-rate', '2'], { env: ENV }));
+    template = { path: t.path, created, s1 };
+  }
+  const { created, s1 } = template;
   const dir = tempDir('offchain-e2e-ptlc-');
+  cpSync(template.path, dir.path, { recursive: true });
   const f = (n: string) => join(dir.path, n);
-  const created = ok(run(['ptlc', 'create', '--payer', pub(ENV.ALICE_KEY), '--payee', pub(ENV.BOB_KEY), '--locktime', '1100', '--secret-out', f('t.hex'), '--amount', '50000']));
-  writeFileSync(f('created.json'), created);
   const as = (who: string, ...extra: string[]) => ['ptlc', 'presign', '--key-env', who, '--state-dir', f(who), '--ptlc', f('created.json'), ...extra];
-  const s1 = ok(run(['ptlc', 'presign', '--key-env', 'BOB_KEY', '--state-dir', f('BOB_KEY'), '--in', f('created.json'), '--outpoint', OUTPOINT, '--to', TO, '--fee-rate', '2'], { env: ENV }));
-  return { dir, f, created, as, s1 };
+  const s3 = () => {
+    if (template!.s3 === undefined) {
+      const { dir: d, as: as2 } = setup();
+      template!.s3 = ok(run(as2('BOB_KEY'), { input: ok(run(as2('ALICE_KEY'), { input: s1, env: ENV })), env: ENV }));
+      d.cleanup();
+    }
+    return template!.s3;
+  };
+  return { dir, f, created, as, s1, s3 };
 }
 
 describe('a PTLC payment through pipes', () => {
@@ -108,11 +132,10 @@ describe('what a PTLC party refuses', () => {
   });
 
   it('the wrong key at a step, the wrong secret at the claim, a transaction that is not the claim', () => {
-    const { dir, f, as, s1 } = setup();
+    const { dir, f, as, s1, s3 } = setup();
     refused(run(as('CAROL_KEY'), { input: s1, env: ENV }), 'E_KEY_MISMATCH');
     refused(run(as('BOB_KEY'), { input: s1, env: ENV }), 'E_KEY_MISMATCH'); // step 2 is the payer's
-    const s3 = ok(run(as('BOB_KEY'), { input: ok(run(as('ALICE_KEY'), { input: s1, env: ENV })), env: ENV }));
-    writeFileSync(f('presigned.json'), s3);
+    writeFileSync(f('presigned.json'), s3());
     writeFileSync(f('wrong.hex'), '11'.repeat(32), { mode: 0o600 });
     refused(run(['ptlc', 'claim', '--in', f('presigned.json'), '--secret-file', f('wrong.hex')]), 'E_WRONG_SECRET');
     // The refund is a valid transaction of this PTLC, but not the claim: no t in it.
@@ -134,15 +157,14 @@ describe('what a PTLC party refuses', () => {
 
 describe('numbers and secret files are checked before anything is built or consumed (issue 21)', () => {
   it('--amount ≥ 2^53 on presign (no nonce drawn or stored) and create: exit 2; a secret or lock file others can read: E_SECRET_FILE_PERMISSIONS', () => {
-    const { dir, f, s1 } = setup();
+    const { dir, f, s3: presigned } = setup();
     const huge = '9007199254740993'; // 2^53 + 1
     const before = snapshot(dir.path);
     refused(run(['ptlc', 'presign', '--key-env', 'BOB_KEY', '--state-dir', f('BOB_KEY'), '--in', f('created.json'), '--outpoint', OUTPOINT, '--to', TO, '--fee-rate', '2', '--amount', huge], { env: ENV }), 'E_USAGE', 2);
     refused(run(['ptlc', 'create', '--payer', pub(ENV.ALICE_KEY), '--payee', pub(ENV.BOB_KEY), '--locktime', '1100', '--secret-out', f('t9.hex'), '--amount', huge]), 'E_USAGE', 2);
     expect(snapshot(dir.path)).toEqual(before);
     // The claim's secret, readable by others: refused before it is used.
-    const s3 = ok(run(['ptlc', 'presign', '--key-env', 'BOB_KEY', '--state-dir', f('BOB_KEY'), '--ptlc', f('created.json')], { input: ok(run(['ptlc', 'presign', '--key-env', 'ALICE_KEY', '--state-dir', f('ALICE_KEY'), '--ptlc', f('created.json')], { input: s1, env: ENV })), env: ENV }));
-    writeFileSync(f('presigned.json'), s3);
+    writeFileSync(f('presigned.json'), presigned());
     writeFileSync(f('loose.hex'), readFileSync(f('t.hex')), { mode: 0o644 });
     refused(run(['ptlc', 'claim', '--in', f('presigned.json'), '--secret-file', f('loose.hex')]), 'E_SECRET_FILE_PERMISSIONS');
     writeFileSync(f('loose-lock.json'), readFileSync(join(ROOT, 'fixtures/ptlc/lock-1.json')), { mode: 0o644 });
