@@ -7,11 +7,11 @@
  * followed), so a failed step that writes, creates or removes anything is seen.
  */
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { closeSync, cpSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, symlinkSync, truncateSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.ts';
 import { BIN, assertFreshBuild, cleanEnv, finished, type Run } from './cli.ts';
+import { runInProcess } from './in-process.ts';
 
 /** How a case falls short of BRIEF §2, if it does: what the run counts. */
 export type Kind =
@@ -214,88 +214,20 @@ export async function pool<T, R>(items: T[], size: number, fn: (item: T, index: 
   return out;
 }
 
-/** The CLI bundle (dist/offchain.cjs) loaded once into this process, for `runCaseInProcess`. */
-let bundle: { main(argv: string[]): Promise<void> } | undefined;
-
-/** Thrown in place of process.exit while a case runs in-process. */
-class Exited extends Error {
-  constructor(readonly code: number) {
-    super(`process.exit(${code})`);
-  }
-}
-
 /**
- * Run one case in this process: the built bundle's `main` (what bin/run.js calls), in the
- * case's directory made as `runCase` makes it, with the case's environment, its standard
- * input handed over as bin/run.js's fast path hands it (input.ts: STDIN_HANDOFF), and
- * stdout, stderr, the exit code and process.exit captured. The same outcome, judged by
- * the same `shortfalls`; what it cannot see is the process boundary itself (bin/run.js,
- * a real pipe, an uncaught error's last resort), which the spawned cases keep.
+ * Run one case in this process (in-process.ts: the built bundle's `main`), in the case's
+ * directory made as `runCase` makes it, with the case's environment and standard input.
+ * The same outcome, judged by the same `shortfalls`; what it cannot see is the process
+ * boundary itself (bin/run.js, a real pipe, an uncaught error's last resort), which the
+ * spawned cases keep.
  */
 export async function runCaseInProcess(c: Case, caseDir: string, templates: Templates): Promise<Outcome> {
-  assertFreshBuild();
   if (c.stdout && c.stdout !== 'pipe') throw new Error(`${c.name}: stdout ${c.stdout} needs a process`);
   if (c.stream) throw new Error(`${c.name}: a streaming command reads a real pipe`);
-  const g = globalThis as unknown as Record<symbol, unknown>;
-  if (!bundle) {
-    g[Symbol.for('offchain.import')] ??= (specifier: string) => import(specifier);
-    bundle = createRequire(import.meta.url)(join(ROOT, 'dist', 'offchain.cjs'));
-  }
   materialise(caseDir, c, templates);
   const before = treeOf(caseDir);
-  const env = cleanEnv({ HOME: join(caseDir, 'home'), TMPDIR: join(caseDir, 'tmp'), ...c.env });
-  const saved = { env: { ...process.env }, cwd: process.cwd(), out: process.stdout.write, err: process.stderr.write, exit: process.exit, exitCode: process.exitCode };
-  // process.env is changed in place (a new object would not reach os.homedir(), os.tmpdir() or a child).
-  const setEnv = (to: NodeJS.ProcessEnv) => {
-    for (const k of Object.keys(process.env)) if (!(k in to)) delete process.env[k];
-    Object.assign(process.env, to);
-  };
-  // Listeners a run leaves on the process and its streams (oclif's `drain` waits, a lock's exit hook) go with it.
-  const emitters = [process, process.stdout, process.stderr] as NodeJS.EventEmitter[];
-  const listening = emitters.map((e) => new Map(e.eventNames().map((n) => [n, new Set(e.listeners(n))])));
-  let stdout = '';
-  let stderr = '';
-  const text = (chunk: string | Uint8Array) => (typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-  const capture = (append: (s: string) => void) =>
-    ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      append(text(chunk));
-      const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-      if (cb) queueMicrotask(cb);
-      return true;
-    }) as typeof process.stdout.write;
   const started = performance.now();
-  let status: number;
-  try {
-    setEnv(env);
-    process.chdir(caseDir);
-    process.exitCode = undefined;
-    process.stdout.write = capture((s) => (stdout += s));
-    process.stderr.write = capture((s) => (stderr += s));
-    process.exit = ((code?: number) => {
-      throw new Exited(code ?? (typeof process.exitCode === 'number' ? process.exitCode : 0));
-    }) as typeof process.exit;
-    g[Symbol.for('offchain.stdin')] = typeof c.input === 'string' ? new Uint8Array(Buffer.from(c.input)) : (c.input ?? new Uint8Array());
-    try {
-      await bundle!.main(c.args);
-      status = typeof process.exitCode === 'number' ? process.exitCode : Number(process.exitCode ?? 0);
-    } catch (e) {
-      if (!(e instanceof Exited)) throw e;
-      status = e.code;
-    }
-    // A write the command left pending lands before the tree is read again, as it would before a process exits.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-  } finally {
-    emitters.forEach((e, i) => {
-      for (const n of e.eventNames()) for (const l of e.listeners(n)) if (!listening[i]!.get(n)?.has(l)) e.removeListener(n, l as (...a: unknown[]) => void);
-    });
-    delete g[Symbol.for('offchain.stdin')];
-    process.stdout.write = saved.out;
-    process.stderr.write = saved.err;
-    process.exit = saved.exit;
-    process.exitCode = saved.exitCode;
-    process.chdir(saved.cwd);
-    setEnv(saved.env);
-  }
+  const result = await runInProcess(c.args, { input: c.input, cwd: caseDir, env: { HOME: join(caseDir, 'home'), TMPDIR: join(caseDir, 'tmp'), ...c.env } });
   const ms = performance.now() - started;
-  return { status, stdout, stderr, before, after: treeOf(caseDir), ms };
+  return { ...result, before, after: treeOf(caseDir), ms };
 }
