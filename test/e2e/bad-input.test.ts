@@ -22,7 +22,7 @@
  * case the in-process run must see the same exit code, stderr and stdout, so the
  * in-process runner answers for what it stands in for.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
@@ -71,6 +71,9 @@ beforeAll(async () => {
   mkdirSync(tpl);
   // credit: a contract opened and one payment of 5000 sat made (so exit-credit has a state to exit with).
   await openDemo(join(tpl, 'credit'));
+  // device: a fresh contract for the device/gateway steps — a copy of the one just opened, before its
+  // payment (open-demo.sh is deterministic and its state names no path: a second open would be the same).
+  cpSync(join(tpl, 'credit'), join(tpl, 'device'), { recursive: true, preserveTimestamps: true });
   const mint = ['--key-env', 'MINT_KEY', '--state-dir', join(tpl, 'credit', 'mint')];
   const user = ['--key-env', 'USER_KEY', '--state-dir', join(tpl, 'credit', 'user')];
   const env = { MINT_KEY: KEYS.MINT_KEY, USER_KEY: KEYS.USER_KEY };
@@ -85,8 +88,6 @@ beforeAll(async () => {
   paid.forEach((r, i) => {
     if (r.status !== 0) throw new Error(`payment stage ${i}: ${r.stderr}`);
   });
-  // device: a fresh contract for the device/gateway steps.
-  await openDemo(join(tpl, 'device'));
   // …and the device's first payment (its device/pay, for the gateway's side), as the device-toll example.
   const pay = await pipeline(
     [{ args: ['device', 'pay', '--invoice', fixtures('device/toll.bolt11'), '--policy', fixtures('policies/device.json'), '--terms', fixtures('policies/gateway-terms.json'), '--now', '1800000000', '--tip-height', '1000', '--key-env', 'USER_KEY', '--state-dir', join(tpl, 'device', 'user')], env }],
