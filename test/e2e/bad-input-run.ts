@@ -11,6 +11,7 @@ import { closeSync, cpSync, lstatSync, mkdirSync, openSync, readFileSync, readdi
 import { join } from 'node:path';
 import { ROOT } from '../helpers.ts';
 import { BIN, assertFreshBuild, cleanEnv, finished, type Run } from './cli.ts';
+import { runInProcess } from './in-process.ts';
 
 /** How a case falls short of BRIEF §2, if it does: what the run counts. */
 export type Kind =
@@ -211,4 +212,22 @@ export async function pool<T, R>(items: T[], size: number, fn: (item: T, index: 
   };
   await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
   return out;
+}
+
+/**
+ * Run one case in this process (in-process.ts: the built bundle's `main`), in the case's
+ * directory made as `runCase` makes it, with the case's environment and standard input.
+ * The same outcome, judged by the same `shortfalls`; what it cannot see is the process
+ * boundary itself (bin/run.js, a real pipe, an uncaught error's last resort), which the
+ * spawned cases keep.
+ */
+export async function runCaseInProcess(c: Case, caseDir: string, templates: Templates): Promise<Outcome> {
+  if (c.stdout && c.stdout !== 'pipe') throw new Error(`${c.name}: stdout ${c.stdout} needs a process`);
+  if (c.stream) throw new Error(`${c.name}: a streaming command reads a real pipe`);
+  materialise(caseDir, c, templates);
+  const before = treeOf(caseDir);
+  const started = performance.now();
+  const result = await runInProcess(c.args, { input: c.input, cwd: caseDir, env: { HOME: join(caseDir, 'home'), TMPDIR: join(caseDir, 'tmp'), ...c.env } });
+  const ms = performance.now() - started;
+  return { ...result, before, after: treeOf(caseDir), ms };
 }

@@ -11,15 +11,23 @@
  *     byte for byte as before, no entry created or removed;
  *   - a secret given the wrong way never echoed.
  *
- * The cases run in a small pool of child processes (all at once in `beforeAll`), each
- * then asserted by its own test, so a report names every case that falls short.
+ * Every case runs once (all in `beforeAll`), each then asserted by its own test, so a report
+ * names every case that falls short. A sample crosses the process boundary — the built CLI
+ * spawned through bin/run.js, a real stdin pipe, the process's own exit code — in a small
+ * pool of child processes: every case a process is the point of (standard output to
+ * /dev/full or closed, a stream, 33 MiB through a pipe, a plugin's command), and the first
+ * case of each command group × exit code and of each kind. The others run the same
+ * built bundle's `main` in this process (bad-input-run.ts: runCaseInProcess; ~10 ms each
+ * instead of a ~0.15 CPU-s process), judged by the same `shortfalls`; for every spawned
+ * case the in-process run must see the same exit code, stderr and stdout, so the
+ * in-process runner answers for what it stands in for.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
 import { CASES, KEYS } from './bad-input-cases.ts';
-import { pool, runCase, shortfalls, type Case, type Outcome, type Templates } from './bad-input-run.ts';
+import { pool, runCase, runCaseInProcess, shortfalls, type Case, type Outcome, type Templates } from './bad-input-run.ts';
 import { cleanEnv, pipeline } from './cli.ts';
 import { runShellAsync } from './process.ts';
 
@@ -27,6 +35,29 @@ const fixtures = (p: string) => join(ROOT, 'fixtures', p);
 
 let root: { path: string; cleanup: () => void };
 const outcomes = new Map<string, Outcome | Error>();
+/** For each spawned case, the same case run in-process (the runner's agreement check). */
+const twins = new Map<string, Outcome | Error>();
+
+/** Cases only a process can run: output to /dev/full or a closed descriptor, a stream's real pipe, 33 MiB through stdin (bin/run.js's fast path caps it), a plugin's command (autocomplete). */
+const needsProcess = (c: Case) => (c.stdout !== undefined && c.stdout !== 'pipe') || c.stream === true || (c.input !== undefined && c.input.length > 32 * 1024 * 1024) || c.args[0] === 'autocomplete';
+
+/** The spawned sample: every case that needs a process, then the first of each group × exit code and of each kind. */
+function spawnedSample(cases: Case[]): Set<Case> {
+  const seen = new Set<string>();
+  const first = (key: string) => {
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  };
+  const out = new Set(cases.filter(needsProcess));
+  for (const c of cases) {
+    const a = first(`${c.group} exit ${c.exit}`);
+    const b = first(`kind ${c.kind}`);
+    if (a || b) out.add(c);
+  }
+  return out;
+}
+const SPAWNED = spawnedSample(CASES);
 
 /** A demo credit contract (fixtures/credit/open-demo.sh) in `dir`: mint/, user/, offer.json. */
 async function openDemo(dir: string): Promise<void> {
@@ -40,6 +71,9 @@ beforeAll(async () => {
   mkdirSync(tpl);
   // credit: a contract opened and one payment of 5000 sat made (so exit-credit has a state to exit with).
   await openDemo(join(tpl, 'credit'));
+  // device: a fresh contract for the device/gateway steps — a copy of the one just opened, before its
+  // payment (open-demo.sh is deterministic and its state names no path: a second open would be the same).
+  cpSync(join(tpl, 'credit'), join(tpl, 'device'), { recursive: true, preserveTimestamps: true });
   const mint = ['--key-env', 'MINT_KEY', '--state-dir', join(tpl, 'credit', 'mint')];
   const user = ['--key-env', 'USER_KEY', '--state-dir', join(tpl, 'credit', 'user')];
   const env = { MINT_KEY: KEYS.MINT_KEY, USER_KEY: KEYS.USER_KEY };
@@ -54,8 +88,6 @@ beforeAll(async () => {
   paid.forEach((r, i) => {
     if (r.status !== 0) throw new Error(`payment stage ${i}: ${r.stderr}`);
   });
-  // device: a fresh contract for the device/gateway steps.
-  await openDemo(join(tpl, 'device'));
   // …and the device's first payment (its device/pay, for the gateway's side), as the device-toll example.
   const pay = await pipeline(
     [{ args: ['device', 'pay', '--invoice', fixtures('device/toll.bolt11'), '--policy', fixtures('policies/device.json'), '--terms', fixtures('policies/gateway-terms.json'), '--now', '1800000000', '--tip-height', '1000', '--key-env', 'USER_KEY', '--state-dir', join(tpl, 'device', 'user')], env }],
@@ -82,19 +114,30 @@ beforeAll(async () => {
     'bolt3-bob': [[fixtures('bolt3/bob-state-dir'), 'bolt3']],
   };
   // Two cores, shared: four children at a time keeps both busy without thrashing.
-  await pool(CASES, 4, async (c, i) => {
+  const index = new Map(CASES.map((c, i) => [c, i]));
+  await pool([...SPAWNED], 4, async (c) => {
     try {
-      outcomes.set(c.name, await runCase(c, join(root.path, `case-${i}`), templates));
+      outcomes.set(c.name, await runCase(c, join(root.path, `case-${index.get(c)}`), templates));
     } catch (e) {
       outcomes.set(c.name, e as Error);
     }
   });
+  // In this process, one at a time (it changes the process's directory, environment and streams).
+  for (const [c, i] of index) {
+    if (needsProcess(c)) continue;
+    try {
+      const o = await runCaseInProcess(c, join(root.path, `in-${i}`), templates);
+      (SPAWNED.has(c) ? twins : outcomes).set(c.name, o);
+    } catch (e) {
+      (SPAWNED.has(c) ? twins : outcomes).set(c.name, e as Error);
+    }
+  }
   if (process.env.BAD_INPUT_REPORT) {
     const lines = CASES.map((c) => {
       const o = outcomes.get(c.name)!;
       const bad = o instanceof Error ? [o.message] : shortfalls(c, o);
       const got = o instanceof Error ? '' : `${o.status} ${o.stderr.split('\n')[0]!.slice(0, 160)}`;
-      return `${bad.length ? 'SHORT' : 'ok   '} [${c.group}/${c.kind}] ${c.name} :: ${bad.join('; ')} :: ${got}`;
+      return `${bad.length ? 'SHORT' : 'ok   '} ${SPAWNED.has(c) ? 'spawned   ' : 'in-process'} [${c.group}/${c.kind}] ${c.name} :: ${bad.join('; ')} :: ${got}`;
     });
     process.stderr.write(`${lines.join('\n')}\n`);
   }
@@ -108,6 +151,27 @@ describe('the bad-input run covers every command group', () => {
     const groups = new Set(CASES.map((c) => c.group));
     for (const g of ['credit', 'device', 'statechain', 'htlc', 'commitment', 'route', 'onion', 'onion-error', 'ptlc', 'musig', 'psbt', 'package', 'invoice', 'key', 'openassets', 'counterparty', 'help']) expect(groups, g).toContain(g);
     expect(new Set(CASES.map((c) => c.name)).size, 'case names are unique').toBe(CASES.length);
+  });
+});
+
+describe('the in-process runner sees what the process does', () => {
+  it('samples every group, exit code and kind at the process boundary', () => {
+    const spawned = [...SPAWNED];
+    expect(new Set(spawned.map((c) => `${c.group} ${c.exit}`))).toEqual(new Set(CASES.map((c) => `${c.group} ${c.exit}`)));
+    expect(new Set(spawned.map((c) => c.kind))).toEqual(new Set(CASES.map((c) => c.kind)));
+    expect(CASES.filter(needsProcess).every((c) => SPAWNED.has(c))).toBe(true);
+  });
+  /** The case's own directory is named in some messages: compare them without it. */
+  const plain = (o: Outcome, dir: string) => ({ status: o.status, stdout: o.stdout.split(dir).join('CASE'), stderr: o.stderr.split(dir).join('CASE') });
+  it.each(CASES.filter((c) => SPAWNED.has(c) && !needsProcess(c)).map((c) => [c.name, c] as const))('%s: the same exit code, stderr and stdout in-process', (_name, c) => {
+    const i = CASES.indexOf(c);
+    const spawned = outcomes.get(c.name);
+    const inProcess = twins.get(c.name);
+    if (spawned instanceof Error) throw spawned;
+    if (inProcess instanceof Error) throw inProcess;
+    expect(spawned && inProcess, 'both ran').toBeTruthy();
+    expect(plain(inProcess!, join(root.path, `in-${i}`))).toEqual(plain(spawned!, join(root.path, `case-${i}`)));
+    expect(shortfalls(c, inProcess!), 'in-process').toEqual([]);
   });
 });
 

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
+import { runInProcess } from './in-process.ts';
 
 const dir = tempDir('offchain-errors-help-');
 afterAll(() => dir.cleanup());
@@ -57,9 +58,11 @@ describe('a file flag that names no readable file: E_INPUT_FILE, exit 2, naming 
     ['--funding', ['statechain-deposit', '--in', 'fixtures/statechain/deposit-offer.json']],
     // Was E_INTERNAL (issue 28): read with readFileSync, its ENOENT unmapped.
     ['--claim-tx', ['ptlc', 'extract', '--in', 'fixtures/ptlc/presigned.json', '--ptlc', 'fixtures/ptlc/created.json', '--secret-out', join(dir.path, 't.hex')]],
-  ])('%s: missing, then a directory', (flag, args) => {
-    expect(oneLine(run([...args, flag, missing]), 2, 'E_INPUT_FILE')).toBe(`offchain: error E_INPUT_FILE: cannot read ${flag} ${missing}: no such file (ENOENT)`);
-    expect(oneLine(run([...args, flag, folder]), 2, 'E_INPUT_FILE')).toBe(`offchain: error E_INPUT_FILE: cannot read ${flag} ${folder}: it is a directory, not a file`);
+  ])('%s: missing, then a directory', async (flag, args) => {
+    // --offer through the built CLI as a process, the other flags the same bundle in this process (in-process.ts).
+    const go = (a: string[]) => (flag === '--offer' ? run(a) : runInProcess(a));
+    expect(oneLine(await go([...args, flag, missing]), 2, 'E_INPUT_FILE')).toBe(`offchain: error E_INPUT_FILE: cannot read ${flag} ${missing}: no such file (ENOENT)`);
+    expect(oneLine(await go([...args, flag, folder]), 2, 'E_INPUT_FILE')).toBe(`offchain: error E_INPUT_FILE: cannot read ${flag} ${folder}: it is a directory, not a file`);
   });
 
   it('--in: the same code and words', () => {

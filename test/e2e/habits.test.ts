@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { CLI, hasPtyScript, runInPty } from './process.ts';
 import { ROOT, tempDir } from '../helpers.ts';
+import { runInProcess } from './in-process.ts';
 
 const runIn = (env: Record<string, string>, ...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { env: cleanEnv(env), cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
 const run = (...args: string[]) => runIn({}, ...args);
@@ -125,15 +126,17 @@ describe('global flags before the subcommand', () => {
 
 describe('the configuration file', () => {
   const K = '11'.repeat(32);
-  const networkOf = (r: ReturnType<typeof runIn>) => (r.status === 0 ? (JSON.parse(r.stdout) as { network: string }).network : `exit ${r.status}: ${r.stderr}`);
+  const networkOf = (r: { status: number | null; stdout: string; stderr: string }) => (r.status === 0 ? (JSON.parse(r.stdout) as { network: string }).network : `exit ${r.status}: ${r.stderr}`);
+  /** The same invocation, the built bundle in this process (in-process.ts): the precedence rules after the first, spawned, run. */
+  const inProcess = (env: Record<string, string>, ...args: string[]) => runInProcess(args, { env });
 
-  it('$OFFCHAIN_CONFIG or ~/.offchain/config sets the network; the environment and a flag win over it', () => {
+  it('$OFFCHAIN_CONFIG or ~/.offchain/config sets the network; the environment and a flag win over it', async () => {
     const dir = tempDir('offchain-config-');
     const file = join(dir.path, 'offchain.conf');
     writeFileSync(file, '# operator settings\nnetwork=testnet\nrpc_url=http://127.0.0.1:1/\n');
     expect(networkOf(runIn({ K, OFFCHAIN_CONFIG: file }, 'key', 'show', '--key-env', 'K'))).toBe('testnet');
-    expect(networkOf(runIn({ K, OFFCHAIN_CONFIG: file, OFFCHAIN_NETWORK: 'signet' }, 'key', 'show', '--key-env', 'K'))).toBe('signet');
-    expect(networkOf(runIn({ K, OFFCHAIN_CONFIG: file }, 'key', 'show', '--key-env', 'K', '--network', 'regtest'))).toBe('regtest');
+    expect(networkOf(await inProcess({ K, OFFCHAIN_CONFIG: file, OFFCHAIN_NETWORK: 'signet' }, 'key', 'show', '--key-env', 'K'))).toBe('signet');
+    expect(networkOf(await inProcess({ K, OFFCHAIN_CONFIG: file }, 'key', 'show', '--key-env', 'K', '--network', 'regtest'))).toBe('regtest');
     // The default place, found through HOME.
     const home = join(dir.path, 'home');
     mkdirSync(join(home, '.offchain'), { recursive: true });
@@ -142,7 +145,7 @@ describe('the configuration file', () => {
     dir.cleanup();
   });
 
-  it('a bad line, an unknown key, a bad network or a missing named file: E_CONFIG, exit 2, nothing on stdout', () => {
+  it('a bad line, an unknown key, a bad network or a missing named file: E_CONFIG, exit 2, nothing on stdout', async () => {
     const dir = tempDir('offchain-config-');
     const file = join(dir.path, 'offchain.conf');
     for (const [text, says] of [
@@ -151,12 +154,13 @@ describe('the configuration file', () => {
       ['network=bitcoin\n', 'network must be one of'],
     ] as const) {
       writeFileSync(file, text);
-      const r = runIn({ K, OFFCHAIN_CONFIG: file }, 'key', 'show', '--key-env', 'K');
+      // The first through the built CLI as a process, the others in this process.
+      const r = text === 'network mainnet\n' ? runIn({ K, OFFCHAIN_CONFIG: file }, 'key', 'show', '--key-env', 'K') : await inProcess({ K, OFFCHAIN_CONFIG: file }, 'key', 'show', '--key-env', 'K');
       expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
       expect(r.stderr).toMatch(/^offchain: error E_CONFIG: /);
       expect(r.stderr).toContain(says);
     }
-    const missing = runIn({ K, OFFCHAIN_CONFIG: join(dir.path, 'nope') }, 'key', 'show', '--key-env', 'K');
+    const missing = await inProcess({ K, OFFCHAIN_CONFIG: join(dir.path, 'nope') }, 'key', 'show', '--key-env', 'K');
     expect({ status: missing.status, stdout: missing.stdout }).toEqual({ status: 2, stdout: '' });
     expect(missing.stderr).toMatch(/E_CONFIG: cannot read the configuration file .*nope/);
     dir.cleanup();

@@ -1,6 +1,8 @@
 /**
  * Newcomer gaps (issue 28 item 7): decoders take the network from the input where the
  * input names one, and say so when --network disagrees; `htlc decode` reads standard input.
+ * Where one test runs a command several times with other flags, the first run is a
+ * process and the others the same built bundle in this process (in-process.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { base58check } from '@scure/base';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { run } from './cli.ts';
+import { runInProcess } from './in-process.ts';
 import { fixturePath } from './fixtures.ts';
 
 const b58 = base58check(sha256);
@@ -87,12 +90,12 @@ describe('htlc decode', () => {
     expect(r.stderr).toMatch(/^offchain: error E_EMPTY_INPUT: no script given/);
     expect(r.status).toBe(3);
   });
-  it('takes the network from --address; a --network it contradicts is refused', () => {
+  it('takes the network from --address; a --network it contradicts is refused', async () => {
     const main = JSON.parse(run(['htlc', 'decode', '--network', 'mainnet', '--script', script]).stdout);
-    const r = run(['htlc', 'decode', '--script', script, '--address', main.address]);
+    const r = await runInProcess(['htlc', 'decode', '--script', script, '--address', main.address]);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).network).toBe('mainnet');
-    const bad = run(['htlc', 'decode', '--network', 'regtest', '--script', script, '--address', main.address]);
+    const bad = await runInProcess(['htlc', 'decode', '--network', 'regtest', '--script', script, '--address', main.address]);
     expect(bad.stderr).toMatch(/^offchain: error E_NETWORK_MISMATCH: /);
     expect(bad.status).toBe(4);
   });
@@ -115,16 +118,16 @@ describe('onion-error create reads the onion it received on standard input', () 
 });
 
 describe('key show: a WIF names its network', () => {
-  it('a mainnet WIF without --network is shown as mainnet; with --network regtest it is refused (exit 4)', () => {
+  it('a mainnet WIF without --network is shown as mainnet; with --network regtest it is refused (exit 4)', async () => {
     const dir = tempDir('offchain-wif-');
     try {
       const file = join(dir.path, 'k.wif');
       const made = run(['key', 'new', '--format', 'wif', '--network', 'mainnet', '--out', file]);
       expect(made.status, made.stderr).toBe(0);
-      const r = run(['key', 'show', '--key-file', file]);
+      const r = await runInProcess(['key', 'show', '--key-file', file]);
       expect(r.status, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ type: 'key/public', network: 'mainnet', public_key: JSON.parse(made.stdout).public_key });
-      const bad = run(['key', 'show', '--key-file', file, '--network', 'regtest']);
+      const bad = await runInProcess(['key', 'show', '--key-file', file, '--network', 'regtest']);
       expect(bad.stderr).toMatch(/^offchain: error E_NETWORK_MISMATCH: .* is a mainnet WIF key but the network is regtest\n$/);
       expect(bad.status).toBe(4);
     } finally {
@@ -134,14 +137,14 @@ describe('key show: a WIF names its network', () => {
 });
 
 describe('decode-openassets address utilities: the address names its network', () => {
-  it('a mainnet address without --network: mainnet; with --network testnet: refused (exit 4)', () => {
+  it('a mainnet address without --network: mainnet; with --network testnet: refused (exit 4)', async () => {
     const a = run(['decode-openassets', '--colored-address', '1HpyyiGaXLq7ZCHk3s9EkVEFoG15oLn2Us']);
     expect(a.status, a.stderr).toBe(0);
     expect(JSON.parse(a.stdout)).toMatchObject({ network: 'mainnet', colored_address: 'akTnsDt5uzpioRST76VFRQM8q8sBFnQiwcx' });
-    const b = run(['decode-openassets', '--bitcoin-address', 'akTnsDt5uzpioRST76VFRQM8q8sBFnQiwcx']);
+    const b = await runInProcess(['decode-openassets', '--bitcoin-address', 'akTnsDt5uzpioRST76VFRQM8q8sBFnQiwcx']);
     expect(b.status, b.stderr).toBe(0);
     expect(JSON.parse(b.stdout)).toMatchObject({ network: 'mainnet', address: '1HpyyiGaXLq7ZCHk3s9EkVEFoG15oLn2Us' });
-    const c = run(['decode-openassets', '--bitcoin-address', 'akTnsDt5uzpioRST76VFRQM8q8sBFnQiwcx', '--network', 'testnet']);
+    const c = await runInProcess(['decode-openassets', '--bitcoin-address', 'akTnsDt5uzpioRST76VFRQM8q8sBFnQiwcx', '--network', 'testnet']);
     expect(c.stderr).toMatch(/^offchain: error E_NETWORK_MISMATCH: /);
     expect(c.status).toBe(4);
   });

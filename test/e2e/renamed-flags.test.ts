@@ -8,6 +8,9 @@
  *     --confirmations asserts a coin's confirmations, so an old script's value is never
  *     read as the other meaning;
  *   - statechain-deposit --initial-lock takes +N; a bare N means the same, with a warning.
+ *
+ * The tables of refused values run the built bundle in this process (in-process.ts): what
+ * they check is the flag's parsing; the runs around them cross the process boundary.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync } from 'node:fs';
@@ -16,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
 import { fixture, fixturePath } from './fixtures.ts';
+import { runInProcess } from './in-process.ts';
 
 const SEED = { OFFCHAIN_TEST_SEED: 'renamed-flags' };
 const SEED_LINE = 'offchain: warning: OFFCHAIN_TEST_SEED is set: all randomness is DETERMINISTIC (tests only). Never use this with real funds.';
@@ -98,6 +102,11 @@ describe('statechain-deposit: --min-confirmations and --initial-lock +N; the old
     const state = join(dir.path, `op-${n++}`);
     return { state, r: run(['statechain-deposit', '--key-env', 'OPERATOR_KEY', '--state-dir', state, '--tip-height', '200', ...flags, '--in', 'fixtures/statechain/deposit-request.json'], { env }) };
   };
+  /** The same step in this process: for the tables of refusals. */
+  const operatorInProcess = async (flags: string[]) => {
+    const state = join(dir.path, `op-${n++}`);
+    return { state, r: await runInProcess(['statechain-deposit', '--key-env', 'OPERATOR_KEY', '--state-dir', state, '--tip-height', '200', ...flags, '--in', 'fixtures/statechain/deposit-request.json'], { env }) };
+  };
   const terms = (r: Run) => (JSON.parse(r.stdout) as { statement: { terms: { initial_lock: number; confirmations: number } } }).statement.terms;
 
   it('--min-confirmations N and --initial-lock +N set the terms; the defaults are 3 and +12960', () => {
@@ -118,8 +127,9 @@ describe('statechain-deposit: --min-confirmations and --initial-lock +N; the old
     expect(warnings(bare)).toEqual(['offchain: warning: --initial-lock 100 without "+" is deprecated: write --initial-lock +100 (same meaning: 100 blocks after the tip)']);
   });
 
-  it.each([['0'], ['+0'], ['-5'], ['+100001'], ['12abc'], ['+ 5'], ['0x10'], ['']])('--initial-lock %j: E_USAGE, exit 2, nothing written', (value) => {
-    const { state, r } = operator(['--initial-lock', value]);
+  it.each([['0'], ['+0'], ['-5'], ['+100001'], ['12abc'], ['+ 5'], ['0x10'], ['']])('--initial-lock %j: E_USAGE, exit 2, nothing written', async (value) => {
+    // The first through the built CLI as a process, the others in this process.
+    const { state, r } = value === '0' ? operator(['--initial-lock', value]) : await operatorInProcess(['--initial-lock', value]);
     expect(r.stdout).toBe('');
     expect(warnings(r)).toEqual([expect.stringMatching(/^offchain: error E_USAGE: --initial-lock must be \+N, a number of blocks after the tip from 1 to 100000/)]);
     expect(r.status).toBe(2);
@@ -130,8 +140,9 @@ describe('statechain-deposit: --min-confirmations and --initial-lock +N; the old
     ['step 2, the operator', ['--confirmations', '6']],
     ['step 2, with --min-confirmations too', ['--min-confirmations', '2', '--confirmations', '6']],
     ['step 2, --confirmations=6', ['--confirmations=6']],
-  ])('--confirmations (%s): E_FLAG_RENAMED naming both flags, exit 2, nothing written', (_label, flags) => {
-    const { state, r } = operator(flags);
+  ])('--confirmations (%s): E_FLAG_RENAMED naming both flags, exit 2, nothing written', async (label, flags) => {
+    // The first through the built CLI as a process, the others in this process.
+    const { state, r } = label === 'step 2, the operator' ? operator(flags) : await operatorInProcess(flags);
     expect(r.stdout).toBe('');
     expect(warnings(r)).toEqual([
       'offchain: error E_FLAG_RENAMED: statechain-deposit --confirmations is retired: the confirmations the operator\'s terms require are now --min-confirmations N; --confirmations, which elsewhere asserts a coin\'s confirmations offline, is read by no deposit step: drop it',

@@ -5,11 +5,16 @@
  * no warning, their --help is the command's (its primary name in USAGE, the alias under
  * ALIASES), `help ALIAS` too, "did you mean" knows both spellings, and the root listing
  * shows the topics, not the aliases.
+ *
+ * The help texts of every alias and the "did you mean" lines are what the built bundle
+ * answers, run in this process (in-process.ts); a sample of aliases is also run as
+ * processes and must print the same bytes.
  */
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli.ts';
 import { run } from './cli.ts';
 import { runAsync } from './process.ts';
+import { runInProcess } from './in-process.ts';
 
 const pairs = Object.entries(COMMANDS).flatMap(([id, c]) => ((c as { aliases?: string[] }).aliases ?? []).map((a): [string, string] => [a, id]));
 const words = (id: string) => id.split(':');
@@ -19,12 +24,13 @@ describe('an alias is the command it names', () => {
     expect(pairs.length).toBe(19);
   });
 
-  it.concurrent.each(pairs)('%s --help and help %s are %s --help: its name in USAGE, the alias under ALIASES', async (alias, id) => {
-    const [primary, viaAlias, viaHelp] = await Promise.all([
-      runAsync([...words(id), '--help']),
-      runAsync([...words(alias), '--help']),
-      runAsync(['help', ...words(alias)]),
-    ]);
+  /** What the three invocations printed in-process, per alias (for the spawned sample below). */
+  const seen = new Map<string, Awaited<ReturnType<typeof runInProcess>>[]>();
+  it.each(pairs)('%s --help and help %s are %s --help: its name in USAGE, the alias under ALIASES', async (alias, id) => {
+    const primary = await runInProcess([...words(id), '--help']);
+    const viaAlias = await runInProcess([...words(alias), '--help']);
+    const viaHelp = await runInProcess(['help', ...words(alias)]);
+    seen.set(alias, [primary, viaAlias, viaHelp]);
     expect(primary.status, primary.stderr).toBe(0);
     expect(primary.stdout).toContain(`USAGE\n  $ offchain ${words(id).join(' ')} `);
     expect(primary.stdout).toContain(`ALIASES\n  $ offchain ${words(alias).join(' ')}\n`);
@@ -33,6 +39,13 @@ describe('an alias is the command it names', () => {
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe(primary.stdout);
     }
+  });
+
+  it.each([pairs[0]!, pairs[pairs.length - 1]!])('as processes, %s --help, help %s and %s --help print what they printed in-process', async (alias, id) => {
+    const inProcess = seen.get(alias);
+    expect(inProcess, 'the in-process case ran').toBeDefined();
+    const spawned = await Promise.all([runAsync([...words(id), '--help']), runAsync([...words(alias), '--help']), runAsync(['help', ...words(alias)])]);
+    expect(spawned.map(({ status, stdout, stderr }) => ({ status, stdout, stderr }))).toEqual(inProcess);
   });
 
   it('runs the same command, with the same output and no warning (decode-openassets, onion-error create)', () => {
@@ -61,8 +74,8 @@ describe('an alias is the command it names', () => {
     [['statechain', 'depost'], 'statechain deposit'],
     [['statechain-depost'], 'statechain-deposit'],
     [['onion', 'eror', 'wrap'], 'onion error wrap'],
-  ])('did you mean: %j → "%s"', (typed, meant) => {
-    const r = run(typed);
+  ])('did you mean: %j → "%s"', async (typed, meant) => {
+    const r = await runInProcess(typed);
     expect(r.stderr).toBe(`offchain: error E_UNKNOWN_COMMAND: "${typed.join(' ')}" is not an offchain command; did you mean "${meant}"? see offchain --help\n`);
     expect(r.status).toBe(2);
   });

@@ -22,6 +22,7 @@ import { COMMANDS } from '../../src/cli.ts';
 import { ROOT, tempDir } from '../helpers.ts';
 import { run } from './cli.ts';
 import { fixture } from './fixtures.ts';
+import { runInProcess } from './in-process.ts';
 
 type FlagDef = { description?: string; options?: readonly string[]; type?: string; hidden?: boolean; aliases?: string[]; deprecateAliases?: boolean };
 const flagsOf = (id: string): Record<string, FlagDef> => {
@@ -247,8 +248,9 @@ describe('a bad flag value exits 2, whatever parser refused it', () => {
     ['--format not an option', ['key', 'new', '--format', 'nope'], 'E_USAGE'],
     ['--locktime not a height', ['ptlc', 'create', '--payer', ALICE, '--payee', BOB, '--point', POINT, '--locktime', 'soon', '--amount', '50000'], 'E_USAGE'],
   ];
-  it.each(cases)('%s', (_label, args, code) => {
-    const r = run(args, { input: '' });
+  // The first row through the built CLI as a process, the others the same bundle in this process (in-process.ts).
+  it.each(cases)('%s', async (label, args, code) => {
+    const r = label === cases[0]![0] ? run(args, { input: '' }) : await runInProcess(args, { input: '' });
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
     expect(r.stderr).toMatch(new RegExp(`^offchain: error ${code}: `));
