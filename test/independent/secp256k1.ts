@@ -113,6 +113,7 @@ function remembered<K, V>(cache: Map<K, V>, key: K, compute: () => V): V {
 const frozen = (p: Point): Point => (p === null ? null : Object.freeze(p));
 const products = new Map<string, Point>();
 const lifted = new Map<bigint, Point>();
+let G_DOUBLINGS: Jacobian[] | undefined;
 
 /** k·A by double-and-add (k is reduced mod n first). */
 export function pointMul(a: Point, k: bigint): Point {
@@ -122,13 +123,24 @@ export function pointMul(a: Point, k: bigint): Point {
 function multiply(a: Point, k: bigint): Point {
   let e = mod(k, N);
   let acc = INFINITY;
+  // For G the successive doublings below are always the same 256 points: computed once, in
+  // the same way (the table is exactly the `addend`s of the loop), so only the additions remain.
+  const doublings = a !== null && a.x === GX && a.y === GY ? gDoublings() : undefined;
   let addend = toJacobian(a);
-  while (e > 0n) {
-    if (e & 1n) acc = add(acc, addend);
-    addend = double(addend);
+  for (let i = 0; e > 0n; i++) {
+    if (e & 1n) acc = add(acc, doublings ? doublings[i]! : addend);
+    if (!doublings) addend = double(addend);
     e >>= 1n;
   }
   return toAffine(acc);
+}
+
+function gDoublings(): Jacobian[] {
+  if (!G_DOUBLINGS) {
+    G_DOUBLINGS = [toJacobian(G)];
+    for (let i = 1; i < 256; i++) G_DOUBLINGS.push(double(G_DOUBLINGS[i - 1]!));
+  }
+  return G_DOUBLINGS;
 }
 
 export const hasEvenY = (p: { y: bigint }): boolean => p.y % 2n === 0n;
