@@ -95,23 +95,62 @@ export function pointNegate(a: Point): Point {
   return a === null ? null : { x: a.x, y: mod(-a.y) };
 }
 
+/**
+ * Results of the slow steps below, by their inputs: tests derive the same keys and outputs
+ * over and over (a property re-derives each HTLC output after every step), and a product
+ * of the same point and scalar is the same point. Points are frozen, so a cached one cannot
+ * be changed by a caller; each cache is emptied when full (a bound, not a policy).
+ */
+const CACHE_LIMIT = 20_000;
+function remembered<K, V>(cache: Map<K, V>, key: K, compute: () => V): V {
+  const hit = cache.get(key);
+  if (hit !== undefined || cache.has(key)) return hit as V;
+  const value = compute();
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+const frozen = (p: Point): Point => (p === null ? null : Object.freeze(p));
+const products = new Map<string, Point>();
+const lifted = new Map<bigint, Point>();
+let G_DOUBLINGS: Jacobian[] | undefined;
+
 /** k·A by double-and-add (k is reduced mod n first). */
 export function pointMul(a: Point, k: bigint): Point {
+  return remembered(products, a === null ? `∞ ${k}` : `${a.x} ${a.y} ${k}`, () => frozen(multiply(a, k)));
+}
+
+function multiply(a: Point, k: bigint): Point {
   let e = mod(k, N);
   let acc = INFINITY;
+  // For G the successive doublings below are always the same 256 points: computed once, in
+  // the same way (the table is exactly the `addend`s of the loop), so only the additions remain.
+  const doublings = a !== null && a.x === GX && a.y === GY ? gDoublings() : undefined;
   let addend = toJacobian(a);
-  while (e > 0n) {
-    if (e & 1n) acc = add(acc, addend);
-    addend = double(addend);
+  for (let i = 0; e > 0n; i++) {
+    if (e & 1n) acc = add(acc, doublings ? doublings[i]! : addend);
+    if (!doublings) addend = double(addend);
     e >>= 1n;
   }
   return toAffine(acc);
+}
+
+function gDoublings(): Jacobian[] {
+  if (!G_DOUBLINGS) {
+    G_DOUBLINGS = [toJacobian(G)];
+    for (let i = 1; i < 256; i++) G_DOUBLINGS.push(double(G_DOUBLINGS[i - 1]!));
+  }
+  return G_DOUBLINGS;
 }
 
 export const hasEvenY = (p: { y: bigint }): boolean => p.y % 2n === 0n;
 
 /** BIP-340 lift_x: the point with x coordinate x and an even y, or null if there is none. */
 export function liftX(x: bigint): Point {
+  return remembered(lifted, x, () => frozen(lift(x)));
+}
+
+function lift(x: bigint): Point {
   if (x >= P) return null;
   const c = mod(x * x * x + 7n);
   const y = pow(c, (P + 1n) / 4n);

@@ -333,12 +333,31 @@ function redeem(token: string): { amount: bigint; ids: Set<string> } {
   return { amount, ids };
 }
 
+/**
+ * What every rotating world starts from — the settled keyset's published document and the
+ * mint's keyset — is a pure function of SEED and the ecash mint's answers: derived once (64
+ * keys each), not once per world. The document is frozen, so code that changed it in place
+ * instead of writing a new one (as followKeysets does) would throw, not leak into the next world.
+ */
+let start: { doc: ReturnType<typeof publishedKeysets>['doc']; keyset: ReturnType<typeof deriveMintKeyset> } | undefined;
+const deepFreeze = <T>(v: T): T => {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+};
+function rotatingStart() {
+  start ??= { doc: deepFreeze(publishedKeysets(SEED, settleKeyset(SEED, {}, live('default')), undefined, live('default')).doc), keyset: deriveMintKeyset(SEED) };
+  return start;
+}
+
 function rotatingWorld() {
   const w = world();
-  const ref = { doc: publishedKeysets(SEED, settleKeyset(SEED, {}, live('default')), undefined, live('default')).doc };
+  const ref = { doc: rotatingStart().doc };
   const signer = new EcashSigner(SEED, async () => ref.doc);
   w.mint.policy = { ...POLICY, ecash: ecashOffer(ref.doc.keysets[0]!, URL) };
-  w.mint.ecash = { keyset: deriveMintKeyset(SEED), signer, signatures: w.mintBook };
+  w.mint.ecash = { keyset: rotatingStart().keyset, signer, signatures: w.mintBook };
   w.user.walletSeed = fromHex('3c'.repeat(64));
   const rotate = () => void (ref.doc = followKeysets(SEED, ref.doc, live('default-rotated-once')).doc);
   return { w, rotate };

@@ -10,7 +10,7 @@
  * a tampered backup re-signed with the coin's key (both secrets are in the test's hands):
  * the receiver must still refuse what the template or the count does not allow.
  */
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { Transaction } from '@scure/btc-signer';
@@ -89,9 +89,23 @@ function templateOf(s: Scenario, n: number, patch: { version?: number; sequence?
 }
 
 describe('the receiver refuses a bad transfer package', () => {
+  // One scenario for the receiver's checks: verifyTransfer and openPackage only read it, and
+  // every changed package below is a copy. The tests that move the chain (its tip, the
+  // deposit's facts) get it back as it was before the next test.
   let s: Scenario;
-  beforeEach(async () => {
+  let chainAsBuilt: { height: number; deposit: Scenario['chain']['deposit'] };
+  let messagesAsBuilt: string;
+  const messages = () => JSON.stringify([s.inner, s.pkg, s.req, s.expect]);
+  beforeAll(async () => {
     s = await scenario();
+    chainAsBuilt = { height: s.chain.height, deposit: s.chain.deposit && { ...s.chain.deposit } };
+    messagesAsBuilt = messages();
+  });
+  beforeEach(() => {
+    // Sharing is sound only if no test (nor the code under test) changed what the next one reads.
+    expect(messages(), 'a test changed the shared scenario').toBe(messagesAsBuilt);
+    s.chain.height = chainAsBuilt.height;
+    s.chain.deposit = chainAsBuilt.deposit && { ...chainAsBuilt.deposit };
   });
 
   it('accepts the honest package (the baseline every case below changes one thing of)', () => {
