@@ -37,6 +37,8 @@ export default defineConfig({
     // Every fast-check property runs from one seed (FC_SEED overrides it; printed on failure);
     // between tests each worker lets its event loop turn (breathe.ts says why).
     setupFiles: ['test/setup/fast-check.ts', 'test/setup/breathe.ts'],
+    // The PostgreSQL harness's initdb template, one per run, removed at its end (pg-templates.ts).
+    globalSetup: ['test/setup/pg-templates.ts'],
     // End-to-end tests spawn the built CLI; give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 120_000,

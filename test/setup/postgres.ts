@@ -10,8 +10,9 @@
  * user (created when missing), so the data directory is made in the system temp dir,
  * which that user can enter.
  *
- * initdb runs once per machine, not once per server: its cluster is kept as a template in
- * the system temp dir (keyed by the binaries, made under a temp name and renamed into
+ * initdb runs once per test run, not once per server: its cluster is kept as a template in
+ * the run's own directory (pg-templates.ts, removed when the run ends; the system temp dir
+ * when run without it), keyed by the binaries, made under a temp name and renamed into
  * place, so two workers racing to make it cannot see half of one), and each server starts
  * on a copy of it (`cp -a`, far cheaper than initdb) under its own fresh password, set
  * before the server is handed out; the template's password is refused from then on.
@@ -24,6 +25,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { freePort } from '../regtest/bitcoind.ts';
+import { PG_TEMPLATES_ENV } from './pg-templates.ts';
 
 export interface Postgres {
   /** postgres://user@127.0.0.1:port/database — no password in it. */
@@ -188,8 +190,8 @@ export async function startPostgres(settings: Record<string, string> = {}): Prom
 }
 
 /**
- * The initdb'd cluster every embedded server starts from a copy of: made once per machine
- * (per binaries and user), in the system temp dir, with a password of its own in a 0600
+ * The initdb'd cluster every embedded server starts from a copy of: made once per test run
+ * (per binaries and user), in the run's directory, with a password of its own in a 0600
  * file beside it. Made under a temp name and renamed into place: a worker that loses the
  * race to make it removes its own and uses the winner's.
  */
@@ -201,7 +203,7 @@ async function embeddedTemplate(Embedded: Embedded, user: string): Promise<{ dat
     version = readFileSync(join(pkg, '..', '..', 'package.json'), 'utf8');
   } catch { /* the path alone then */ }
   const key = createHash('sha256').update(`${pkg}\n${version}\n${user}\n${process.getuid?.() ?? ''}`).digest('hex').slice(0, 16);
-  const dir = join(tmpdir(), `offchain-pg-template-${key}`);
+  const dir = join(process.env[PG_TEMPLATES_ENV] ?? tmpdir(), `offchain-pg-template-${key}`);
   const found = (d: string) => ({ dataDir: join(d, 'data'), password: readFileSync(join(d, 'password'), 'utf8') });
   if (existsSync(join(dir, 'ready'))) return found(dir);
   const making = mkdtempSync(`${dir}.making-`);
