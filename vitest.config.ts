@@ -58,7 +58,11 @@ export default defineConfig({
     // Sound because no library file mocks a module or leaves process-wide state behind (the
     // two that change cwd/umask are in lib-process; backend selections and env are restored
     // by the files that change them); the nodes project stays one fresh fork per file.
-    poolOptions: { threads: { isolate: false } },
+    // All four threads live for the whole group (minWorkers = maxWorkers): with fewer, the pool
+    // ends an idle thread while vitest still counts on it, and the run fails at the end of the
+    // group with "Unhandled Rejection: Terminating worker thread" after every file passed
+    // (seen twice in a row with minWorkers 1; never with 4).
+    poolOptions: { threads: { isolate: false, minThreads: FORKS, maxThreads: FORKS } },
     projects: [
       { extends: true, test: { name: 'lib', include: LIBRARY, exclude: [...PROCESS_WIDE, ...configDefaults.exclude], pool: 'threads', sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'lib-process', include: PROCESS_WIDE, sequence: { groupOrder: 0 } } },
