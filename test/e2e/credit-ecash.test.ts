@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers.ts';
+import { tempDir, seeded } from '../helpers.ts';
 import { nutshellAccepts, nutshellKeyset } from '../independent/cashu.ts';
 import { snapshot } from '../lib/credit/tamper.ts';
 import { pipeline, run } from './cli.ts';
@@ -33,18 +33,6 @@ const NUTSHELL = nutshellKeyset(SEED);
 const MINT_URL = 'http://127.0.0.1:3338';
 const ECASH = ['--ecash-seed-env', 'ECASH_SEED'];
 const WALLET = ['--wallet-seed-env', 'WALLET_SEED'];
-
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Party = { key: string; dir: string; contractId: string; env: Record<string, string> };
 
@@ -105,7 +93,7 @@ describe('credit paid in ecash, through the CLI', () => {
   // Three payments through the pipes; all twenty of the sequence are paid in process, every token
   // checked the same way, in test/lib/credit/ecash-tokens-cashu-ts.test.ts.
   it('three payments: each token is its amount in a new 0600 file, verified by cashu-ts (DLEQ against credit keyset) and accepted by the Nutshell-derived keyset proof by proof', async () => {
-    const random = prng(0xeca5);
+    const random = seeded(0xeca5);
     let cumulative = 0;
     for (let i = 0; i < 3; i++) {
       const amount = i === 0 ? 1000 : 1 + Math.floor(random() * 6000);
@@ -293,7 +281,7 @@ describe('credit paid in ecash, through the CLI', () => {
     const dave = await openEcashContract(root, mintDir, offerPath, 'dave');
     const seen = new Map<string, string>();
     let cumulative = 0;
-    const random = prng(0xdead);
+    const random = seeded(0xdead);
     // Two rounds: the first state, and a state whose predecessor came back from kills. Each round kills at
     // every point; random kill points over many rounds and users are test/e2e/mint-stream-crash.test.ts's.
     for (let round = 0; round < 2; round++) {

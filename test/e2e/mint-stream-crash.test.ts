@@ -38,7 +38,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../helpers.ts';
+import { tempDir, seeded } from '../helpers.ts';
 import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { pipeline } from './cli.ts';
@@ -52,17 +52,6 @@ const ROUNDS = 3;
 const KILLS_PER_ROUND = 5;
 const ENV: Record<string, string> = {};
 
-/** mulberry32: a small seeded PRNG for the plan. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 async function until(pred: () => boolean): Promise<void> {
   while (!pred()) await sleep(1);
@@ -71,7 +60,7 @@ async function until(pred: () => boolean): Promise<void> {
 type Request = { user: User; msg: Msg; text: string; txid: string; twin: boolean };
 
 describe(`kill -9 of a streaming mint at random points (STREAM_CRASH_SEED=${SEED})`, () => {
-  const random = prng(SEED);
+  const random = seeded(SEED);
   const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
   const shuffle = <T>(xs: T[]): T[] => {
     const a = [...xs];

@@ -28,7 +28,6 @@ import { parseRate } from '../../lib/cli/flags.ts';
 import * as ecash from './ecash.ts';
 import { mintChain, mintPolicy, openMintStore, type MintStoreOptions } from './mint-store.ts';
 
-// Siblings are named through ../shared/ (test/lib/cli/layering.test.ts admits a command's static import of a shared module in that form).
 type EcashFlags = Parameters<typeof ecash.ecashSeed>[0];
 
 /** No mint under this state directory (and none was created). Exit 2. */

@@ -6,6 +6,7 @@
  * prints (keysAnswer), and each proof accepted by the test-code Nutshell mint
  * (test/independent/cashu.ts, same seed). Nothing here decides validity with src/.
  */
+import { seeded } from '../../helpers.ts';
 import { getDecodedToken, hasValidDleq } from '@cashu/cashu-ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex } from '../../../src/lib/bytes.ts';
@@ -23,18 +24,6 @@ const SEED = 'TEST_PRIVATE_KEY';
 const KS = deriveMintKeyset(SEED);
 const NUTSHELL = nutshellKeyset(SEED);
 const URL = 'http://127.0.0.1:3338';
-
-/** mulberry32, the amounts of test/e2e/credit-ecash.test.ts */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('twenty ecash payments, every token verified by cashu-ts', () => {
   const w = world();
@@ -56,7 +45,7 @@ describe('twenty ecash payments, every token verified by cashu-ts', () => {
     const c = termsFromJson((req as { contract: never }).contract, 'regtest');
     w.chain.confirm(c.funding.txid, c.funding.vout, c.capacity, c.script, 3);
 
-    const random = prng(0xeca5);
+    const random = seeded(0xeca5);
     let cumulative = 0;
     for (let i = 0; i < 20; i++) {
       const amount = i === 0 ? 1000 : 1 + Math.floor(random() * 6000);

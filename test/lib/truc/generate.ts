@@ -21,17 +21,7 @@ import { hash160, sha256 } from '../../independent/base58check.ts';
 import { concat } from '../../independent/tx.ts';
 import { ANYONE, OP_TRUE_SCRIPT, P2A, buildTx, opReturn, p2wshOf, sigopScript, spendAnchor, spendAnyone, type BuildInput, type Built } from './build.ts';
 
-/** mulberry32: a small seeded generator, so a failing case replays from its seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seeded } from '../../helpers.ts';
 
 type Out = { amount: bigint; script: Uint8Array };
 /**
