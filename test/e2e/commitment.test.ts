@@ -82,7 +82,7 @@ describe('two parties through BOLT 2\'s commitment exchange, by pipes', () => {
     expect([signs(ENV.A_FUNDING), signs(ENV.B_FUNDING)]).toEqual([true, true]);
     // Completed for broadcast, Alice's commitment 1 is never revoked: the channel signs nothing more.
     refused(run(as('alice', 'sign', ...state('alice', 1)).args, { env: ENV }), 'E_CHANNEL_CLOSING');
-  });
+  }, 240_000); // ~25 CLI steps: 23–31 s alone, past 60 s with two suites at once
 
   it('the peer as an attacker: changed terms, a fake revocation, an early revocation — refused, exit 4, nothing written', async () => {
     const before = { alice: snapshot(join(dirs.alice.path, 'state')), bob: snapshot(join(dirs.bob.path, 'state')) };
