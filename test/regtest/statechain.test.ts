@@ -47,6 +47,9 @@ import { checkChannelOnCoin } from '../../src/lib/statechain/channel.ts';
 import { requireBumpable } from '../../src/lib/statechain/withdrawal.ts';
 import { Transaction } from '@scure/btc-signer';
 
+/** Anchored backup terms (a zero-fee backup with a P2A anchor), as four tests deposit under them. */
+const ANCHORED = ['--interval', '5', '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
+
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND ? `statechains against bitcoind -regtest (${BITCOIND})` : 'statechains against bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
 if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
@@ -445,7 +448,6 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
             }
             throw new Error(`${name} not under ${dir}`);
           };
-          const ANCHORED = ['--interval', '5', '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
           const terms = anchored ? ANCHORED : TERMS;
           const d = await deposit('ALICE_KEY', 60_000n, 'raw', terms);
           await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
@@ -519,7 +521,6 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     // One test per part that bumps (one coin each).
     for (const bumper of ['ALICE_KEY', 'BOB_KEY']) {
       it.sequential(`anchored backups (issue 24): the pair\'s zero-fee backup, refused alone, is bumped by ${bumper === 'ALICE_KEY' ? 'Alice' : 'Bob'} (either part) from its own wallet with package child, and mined before the previous owner\'s backup is final`, async () => {
-        const ANCHORED = ['--interval', '5', '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
         const d = await deposit('ALICE_KEY', 60_000n, 'raw', ANCHORED);
         await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
         await n.mine(2);
@@ -561,7 +562,6 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     }
 
     it.sequential('an anchored backup of a single owner: statechain-backup --to --fee-rate spends its output and its anchor (ephemeral dust) in one child; the package is checked, submitted and mined', async () => {
-      const ANCHORED = ['--interval', '5', '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
       const d = await deposit('ALICE_KEY', 50_000n, 'raw', ANCHORED);
       await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
       await n.mine(2);
@@ -579,7 +579,6 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     });
 
     it.sequential('review: the previous owner\'s older anchored backup, bumped from its own wallet and mined, wins the race; the current owner\'s statechain-backup --broadcast is refused (exit 4, E_BROADCAST_REJECTED), not printed as sent', async () => {
-      const ANCHORED = ['--interval', '5', '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
       const d = await deposit('ALICE_KEY', 50_000n, 'raw', ANCHORED);
       await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
       await n.mine(2);
