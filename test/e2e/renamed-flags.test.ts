@@ -17,7 +17,7 @@ import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
-import { run, type Run } from './cli.ts';
+import { cleanEnv, run, type Run } from './cli.ts';
 import { fixture, fixturePath } from './fixtures.ts';
 import { runInProcess } from './in-process.ts';
 
@@ -66,7 +66,7 @@ describe('credit: --funding-confirmations is now --confirmations', () => {
   const env = { MINT_KEY: fixture('keys/mint.key'), USER_KEY: fixture('keys/user.key'), ...SEED };
   let request = '';
   beforeAll(() => {
-    const r = spawnSync('sh', [join(ROOT, 'fixtures/credit/open-demo.sh')], { env: { ...process.env, OFFCHAIN_DEMO_DIR: dir.path }, encoding: 'utf8' });
+    const r = spawnSync('sh', [join(ROOT, 'fixtures/credit/open-demo.sh')], { env: cleanEnv({ OFFCHAIN_DEMO_DIR: dir.path }), encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const u = run(['sign-update', '--role', 'user', '--amount', '1000', '--key-env', 'USER_KEY', '--state-dir', join(dir.path, 'user')], { env });
     expect(u.status, u.stderr).toBe(0);

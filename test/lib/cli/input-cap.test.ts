@@ -67,9 +67,13 @@ describe('input size cap', () => {
     expect(got).toEqual([{ line: 1, value: { a: 1 } }, { line: 2, code: 'E_MALFORMED_JSON', exitCode: 3 }, { line: 4, value: { a: 2 } }]);
   });
 
+  // As an operator's shell runs it: without vitest's NODE_ENV=test, under which oclif looks for
+  // TypeScript sources behind every command (test/e2e/cli.ts cleanEnv says more).
+  const operatorEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_ENV'));
+
   it('the CLI refuses 33 MiB on stdin with one coded line, exit 3, nothing on stdout', () => {
     expect(MAX_INPUT_BYTES).toBe(32 * 1024 * 1024);
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/run.js'), 'psbt', 'decode'], { input: Buffer.alloc(MAX_INPUT_BYTES + 1024 * 1024, 0x7b), encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/run.js'), 'psbt', 'decode'], { input: Buffer.alloc(MAX_INPUT_BYTES + 1024 * 1024, 0x7b), env: operatorEnv(), encoding: 'utf8', timeout: 60_000 });
     expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 3, stdout: '' });
     expect(r.stderr.trim()).toMatch(/^offchain: error E_INPUT_TOO_LARGE: the input is larger than 33554432 bytes/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
