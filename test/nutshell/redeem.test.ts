@@ -15,7 +15,9 @@
  * that lost its tokens (cashu-ts, its NUT-13 seed only) restores them through the credit
  * mint's NUT-09 answers — Nutshell's own /v1/restore knows none — and they swap at the
  * fee-0 mint (a v01 keyset) and the upgraded one (v00). Mints start in
- * parallel from one venv (test/nutshell/nutshell.ts); the three runs go at once.
+ * parallel from one venv (test/nutshell/nutshell.ts); the three runs go at once. The user's side
+ * of most payments and opens, and four of the five refusals, run the built bundle in this process
+ * (one-at-a-time.ts); the process-boundary samples stay spawned (see `inThisProcess`).
  * Skipped, visibly, without NUTSHELL (.ci/run sets it when ../shared/nutshell exists).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -52,8 +54,8 @@ const spawned = (stages: Stage[], input: string) => spawnTurn(() => pipeline(sta
 /**
  * The same stages run in this process (runInProcess, in their turn), each one's stdout the next one's
  * input, as the pipe would carry it: for the steps whose point is what they answer (the 60 payments'
- * user side). The file keeps spawned samples of each: the default run's first payment, the opens,
- * payments and restores of the restore test, the refusals' first pair, every --stream mint.
+ * user side). The file keeps spawned samples of each: the default run's first payment, the open,
+ * payments and restores at the upgraded mint in the restore test, the seed refusal pair, every --stream mint.
  */
 async function inThisProcess(stages: Stage[], input: string): Promise<Run[]> {
   const runs: Run[] = [];
@@ -248,12 +250,12 @@ describe.skipIf(!NUTSHELL)(TITLE, () => {
   // NUT-09 (issue 36, Deliver 4): the Nutshell mint never saw credit-issued outputs, so its own
   // /v1/restore answers nothing for them; the credit mint's `credit ecash restore` does.
   it('restore: a wallet that lost its tokens restores them from its NUT-13 seed through the credit mint\'s NUT-09 answers (cashu-ts), and they swap here; Nutshell\'s own /v1/restore knows none of them', async () => {
-    const restoreAt = async (name: string, m: NutshellMint, fee: (inputs: number) => number) => {
-      const { dir, mintDir, user, env, offer } = await openAgainst(tmp.path, name, m.url);
+    const restoreAt = async (name: string, m: NutshellMint, fee: (inputs: number) => number, exec: Exec) => {
+      const { dir, mintDir, user, env, offer } = await openAgainst(tmp.path, name, m.url, exec);
       const lost: string[] = [];
       for (const [n, amount] of [1000, 437, 2500].entries()) {
         const tokenPath = join(dir, `lost-${n}.txt`);
-        message(await spawned([
+        message(await exec([
           userStage(user, env, 'sign-update', '--role', 'user', '--amount', String(amount), '--wallet-seed-env', 'WALLET_SEED'),
           mintStage(mintDir, ENV, 'sign-update', '--role', 'mint', ...PAY_FLAGS, ...ECASH),
           userStage(user, env, 'sign-update', '--role', 'user', '--wallet-seed-env', 'WALLET_SEED', '--token-out', tokenPath),
@@ -268,7 +270,7 @@ describe.skipIf(!NUTSHELL)(TITLE, () => {
         const own = await postJson(`${m.url}/v1/restore`, requestBody);
         expect(own.status).toBe(200);
         nutshellAnswers.push(own.body.signatures.length);
-        const r = await spawned([{ args: ['credit', 'ecash', 'restore', '--state-dir', mintDir, ...ECASH], env: ENV }], JSONInt.stringify(requestBody) ?? '');
+        const r = await exec([{ args: ['credit', 'ecash', 'restore', '--state-dir', mintDir, ...ECASH], env: ENV }], JSONInt.stringify(requestBody) ?? '');
         expect(r[0]!.status, r[0]!.stderr).toBe(0);
         return JSON.parse(r[0]!.stdout);
       };
@@ -290,8 +292,9 @@ describe.skipIf(!NUTSHELL)(TITLE, () => {
       console.info(`[nutshell] ${name}: ${restored.proofs.length} proofs (${s.amount} sat) restored from the wallet's seed through credit ecash restore under ${keysetId.slice(0, 16)}…, swapped (fee ${s.fee} sat)`);
     };
     await Promise.all([
-      restoreAt('restore-fee0', fee0, () => 0), // NUT-13 for a v01 keyset (HMAC-SHA256)
-      restoreAt('restore-upgraded', upgraded, (n) => Math.ceil(n / 10)), // NUT-13 for a v00 keyset (BIP-32), fee 100
+      // the v01 one in this process; the v00 one as processes (the 3-process pipe per payment, credit ecash restore answering cashu-ts)
+      restoreAt('restore-fee0', fee0, () => 0, inThisProcess), // NUT-13 for a v01 keyset (HMAC-SHA256)
+      restoreAt('restore-upgraded', upgraded, (n) => Math.ceil(n / 10), spawned), // NUT-13 for a v00 keyset (BIP-32), fee 100
     ]);
   }, 300_000);
 });
