@@ -84,6 +84,11 @@ export type NutshellMint = {
   rotate(inputFeePpk?: number): Promise<string>;
   /** mint-cli get keysets: the mint's own accounting per keyset (balance: its outstanding-ecash liability; fees_paid). */
   accounting(): Promise<{ id: string; balance: number; fees_paid: number }[]>;
+  /**
+   * The mint process's CPU so far (user + system, /proc/PID/stat), for measuring: start.sh launches it
+   * in the background and exits, so it is init's child and no `time` of the test run counts it.
+   */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 };
 
@@ -161,6 +166,15 @@ async function startOnce(dir: string, venv: string, o: NutshellOptions): Promise
         balance: Number(/\bbalance: (-?\d+)/.exec(b)?.[1] ?? 0),
         fees_paid: Number(/\bfees_paid: (\d+)/.exec(b)?.[1] ?? 0),
       }));
+    },
+    cpuSeconds() {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const [utime, stime] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(11, 13).map(Number);
+        return (utime! + stime!) / 100; // USER_HZ, 100 on Linux
+      } catch {
+        return NaN; // gone
+      }
     },
     async stop() {
       try {

@@ -152,6 +152,7 @@ describe.skipIf(!NUTSHELL)(TITLE, () => {
   }, 240_000);
 
   afterAll(async () => {
+    console.info(`[nutshell] the mints' own CPU (not in a \`time\` of this run: start.sh leaves them to init): ${mints.map((m) => `${m.cpuSeconds()} s`).join(', ')}`);
     await Promise.all(mints.map((m) => m.stop()));
     tmp.cleanup();
   });
