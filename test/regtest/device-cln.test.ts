@@ -12,7 +12,8 @@
  *     verified by the independent verifier. Tolls 0, 4, 8, 12, 16 run as processes through OS
  *     pipes (their wall times are the printed benchmark); the other fifteen run the same five
  *     steps, each one's stdout the next one's input, in the test process (~10 ms a step instead
- *     of a process), and the open is set up in the test process too
+ *     of a process); the open, and device fail | gateway complete | device receipt after the
+ *     deleted-invoice and held tolls (the too-big toll's are processes), run there too
  *   → one toll the channel to the payee cannot carry (no route: nothing sent), and one whose
  *     invoice the payee deleted (its HTLC failed back): CLN fails each, the gateway prints
  *     gateway/fail → device fail
@@ -256,7 +257,8 @@ type Msg = Record<string, any>;
     expect(last.stderr).toMatch(/the Lightning payment failed: /);
     if (reruns) console.log(`deleted invoice: pending at first, decided (failed) after ${reruns} --resume run(s)`);
     expect((await gw.call<{ pays: { status: string }[] }>('listpays', { payment_hash: gone.payment_hash })).pays.map((p) => p.status)).toEqual(['failed']);
-    const receipt2 = ok(await pipeline([device('device', 'fail'), gateway('gateway', 'complete'), device('device', 'receipt')], JSON.stringify(failMsg2)), 'credit/balance');
+    // device fail | gateway complete | device receipt as processes: the too-big toll's; here in the test process.
+    const receipt2 = ok(await pipelineInProcess([device('device', 'fail'), gateway('gateway', 'complete'), device('device', 'receipt')], JSON.stringify(failMsg2)), 'credit/balance');
     state += 2;
     expect([receipt2.state, receipt2.cumulative_sat]).toEqual([state, settled]);
     await verifyLatest(state, settled);
@@ -309,7 +311,8 @@ type Msg = Record<string, any>;
     expect(tip).toBeLessThanOrEqual(expiry - TERMS.claim_margin_blocks);
     const failMsg = ok(await pipeline([gatewayPay('--pay-timeout', '2', '--resume')], ''), 'gateway/fail');
     expect(failMsg.payment_hash).toBe(inv.payment_hash);
-    const receipt = ok(await pipeline([device('device', 'fail'), gateway('gateway', 'complete'), device('device', 'receipt')], JSON.stringify(failMsg)), 'credit/balance');
+    // device fail | gateway complete | device receipt as processes: the too-big toll's; here in the test process.
+    const receipt = ok(await pipelineInProcess([device('device', 'fail'), gateway('gateway', 'complete'), device('device', 'receipt')], JSON.stringify(failMsg)), 'credit/balance');
     state += 2;
     expect([receipt.state, receipt.cumulative_sat]).toEqual([state, settled]);
     await verifyLatest(state, settled);
