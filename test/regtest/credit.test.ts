@@ -13,9 +13,10 @@
  * rejected because its input is spent. Every transaction we produce goes through
  * testmempoolaccept before it is broadcast.
  *
- * Contract A's steps are all processes; the opens and payments that only set up the later
- * tests (contracts B to E) run in the test process (test/regtest/in-process-steps.ts), the
- * steps those tests are about as processes.
+ * Contract A's open, first payment (with its refusals), exits and refund are processes; its
+ * later payments, and the opens and payments that only set up the later tests (contracts B
+ * to E), run in the test process (test/regtest/in-process-steps.ts); the steps those tests
+ * are about, and every refusal, as processes.
  *
  * Written against Bitcoin Core v30's RPC reference (doc/release-notes and the RPC help of
  * bitcoincore.org/en/doc/30.0.0/rpc/); what each check relies on is cited where it is used.
@@ -212,8 +213,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   type Runner = (args: string[], input?: string) => Promise<CliRun>;
   /**
    * Setup steps — opening contracts B to E and their payments, which the tests after A's are not
-   * about — run in the test process (the same bundle's `main`, ~10 ms a step instead of a
-   * ~0.15 CPU-s process); contract A's open and payments are processes, the sample they agree with.
+   * about, and A's payments after its first — run in the test process (the same bundle's `main`,
+   * ~10 ms a step instead of a ~0.15 CPU-s process); contract A's open and first payment are
+   * processes, the sample they agree with.
    */
   const inProcess: Runner = (args, input = '') => offchainInProcess(args, { input, env });
   const stepVia = async <T>(via: Runner, args: string[], input: string, type: string) => messageOf<T>(await via(args, input), type);
@@ -461,8 +463,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await step<Balance>(asUser('sign-update', '--role', 'user'), JSON.stringify(receipt), 'credit/balance');
     A.lastUpdate = request;
 
-    const second = await pay(A, 25_000, run);
-    const third = await pay(A, 40_000, run);
+    // The first payment above is the processes' sample; the next two in the test process.
+    const second = await pay(A, 25_000);
+    const third = await pay(A, 40_000);
     expect([second.receipt.state, third.receipt.state]).toEqual([2, 3]);
     expect(third.balance.cumulative_sat).toBe(75_000);
     expect(third.balance.spendable_sat).toBeLessThan(second.balance.spendable_sat);
@@ -613,7 +616,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const margin = offer.safety_margin_blocks;
     const expiry = A.terms.expiry_height;
     await mineTo(expiry - margin - 1);
-    const last = await pay(A, 5_000, run);
+    const last = await pay(A, 5_000); // in the test process; the refusal below is a process
     expect(last.receipt).toMatchObject({ state: 4, cumulative_sat: 80_000 });
 
     await mine(1);
