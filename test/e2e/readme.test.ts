@@ -15,9 +15,9 @@
 import { describe, expect, it } from 'vitest';
 import { chmodSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { ROOT, tempDir } from '../helpers.ts';
-import { BIN, cleanEnv } from './cli.ts';
+import { BIN, cleanEnv, finished } from './cli.ts';
 import { shellQuote } from './process.ts';
 import { leftState, outputDigest, snapshotsThatVary } from './golden.ts';
 
@@ -69,7 +69,7 @@ describe('README and docs shell blocks', () => {
 
   for (const b of runnable) {
     const title = `${b.file} block ${b.n} runs`;
-    it(title, () => {
+    it(title, async () => {
       const sandbox = tempDir('offchain-docs-');
       try {
         const bin = join(sandbox.path, 'path');
@@ -85,7 +85,11 @@ describe('README and docs shell blocks', () => {
           mkdirSync(work);
           symlinkSync(join(ROOT, 'fixtures'), join(work, 'fixtures'));
           symlinkSync(join(ROOT, 'bin'), join(work, 'bin'));
-          const r = spawnSync('bash', ['-euo', 'pipefail', '-c', b.code], { cwd: work, env, encoding: 'utf8', timeout: 120_000 });
+          // Asynchronously, so a block's seconds do not block the test worker (a blocked worker misses vitest's RPC
+          // deadline under load); its own process group, so the time limit kills the whole block.
+          const child = spawn('bash', ['-euo', 'pipefail', '-c', b.code], { cwd: work, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+          child.stdin.end();
+          const r = await finished(child, `${b.file} block ${b.n}`, 120_000, { group: true });
           expect(r.status, `run ${round} exited ${r.status}\n${r.stderr}`).toBe(0);
           expect(r.stdout.trim().length).toBeGreaterThan(0);
           outputs.push(r.stdout);
