@@ -10,7 +10,7 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.ts';
-import { assertFreshBuild } from './cli.ts';
+import { assertFreshBuild, cleanEnv } from './cli.ts';
 import { runShellAsync, shellQuote } from './process.ts';
 
 /** The pretty-printed JSON messages in `text`, one after another, as printed. */
@@ -31,7 +31,10 @@ function messages(text: string): { type: string; text: string }[] {
 describe('docs/credit.md examples', () => {
   it('every credit message example is the demo\'s output', async () => {
     assertFreshBuild();
-    const env = { ...process.env, NO_COLOR: '1', OFFCHAIN_TEST_SEED: 'demo' };
+    // cleanEnv: without vitest's NODE_ENV=test, under which oclif looks for TypeScript sources
+    // behind every command (each of the demo's CLI processes then costs ~3x), and which no
+    // operator's shell has; without a developer's own OFFCHAIN_* settings.
+    const env = cleanEnv({ NO_COLOR: '1', OFFCHAIN_TEST_SEED: 'demo' });
     // Asynchronously, so the demo's ~20 s do not block the test worker (test/setup/breathe.ts).
     const r = await runShellAsync(`sh ${shellQuote(join(ROOT, 'scripts/demo.sh'))}`, { cwd: ROOT, env, timeoutMs: 180_000, shell: 'sh' });
     expect(r.status, r.stderr).toBe(0);

@@ -22,6 +22,12 @@ import { freePort } from '../regtest/bitcoind.ts';
 
 const run = promisify(execFile);
 
+/**
+ * The environment as this file was loaded: mint-cli is spawned while the built CLI may be running in
+ * this process (test/e2e/in-process.ts swaps process.env for as long as it awaits), so it gets this.
+ */
+const ENV_AT_LOAD: NodeJS.ProcessEnv = { ...process.env };
+
 /** $NUTSHELL when it holds setup.sh and start.sh; a NUTSHELL naming anything else is returned as is, so the suite fails loudly rather than skipping. */
 export function findNutshell(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const dir = env['NUTSHELL']?.trim();
@@ -78,6 +84,11 @@ export type NutshellMint = {
   rotate(inputFeePpk?: number): Promise<string>;
   /** mint-cli get keysets: the mint's own accounting per keyset (balance: its outstanding-ecash liability; fees_paid). */
   accounting(): Promise<{ id: string; balance: number; fees_paid: number }[]>;
+  /**
+   * The mint process's CPU so far (user + system, /proc/PID/stat), for measuring: start.sh launches it
+   * in the background and exits, so it is init's child and no `time` of the test run counts it.
+   */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 };
 
@@ -144,17 +155,26 @@ async function startOnce(dir: string, venv: string, o: NutshellOptions): Promise
   return {
     url, dataDir, pid,
     async rotate(inputFeePpk = 100) {
-      const { stdout: out } = await run(join(venv, 'bin', 'mint-cli'), ['--insecure', '-h', '127.0.0.1', '-p', String(rpcPort), 'next-keyset', 'sat', String(inputFeePpk)], { cwd: dataDir, env: { ...process.env, HOME: dataDir }, timeout: 30_000 });
+      const { stdout: out } = await run(join(venv, 'bin', 'mint-cli'), ['--insecure', '-h', '127.0.0.1', '-p', String(rpcPort), 'next-keyset', 'sat', String(inputFeePpk)], { cwd: dataDir, env: { ...ENV_AT_LOAD, HOME: dataDir }, timeout: 30_000 });
       return out;
     },
     async accounting() {
-      const { stdout: out } = await run(join(venv, 'bin', 'mint-cli'), ['--insecure', '-h', '127.0.0.1', '-p', String(rpcPort), 'get', 'keysets'], { cwd: dataDir, env: { ...process.env, HOME: dataDir }, timeout: 30_000 });
+      const { stdout: out } = await run(join(venv, 'bin', 'mint-cli'), ['--insecure', '-h', '127.0.0.1', '-p', String(rpcPort), 'get', 'keysets'], { cwd: dataDir, env: { ...ENV_AT_LOAD, HOME: dataDir }, timeout: 30_000 });
       // protobuf text format, one "keyset:" block each; a field at its default (0) is not printed
       return out.split('keyset:').slice(1).map((b) => ({
         id: /\bid: "([0-9a-f]+)"/.exec(b)![1]!,
         balance: Number(/\bbalance: (-?\d+)/.exec(b)?.[1] ?? 0),
         fees_paid: Number(/\bfees_paid: (\d+)/.exec(b)?.[1] ?? 0),
       }));
+    },
+    cpuSeconds() {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const [utime, stime] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(11, 13).map(Number);
+        return (utime! + stime!) / 100; // USER_HZ, 100 on Linux
+      } catch {
+        return NaN; // gone
+      }
     },
     async stop() {
       try {

@@ -15,7 +15,9 @@
  * that lost its tokens (cashu-ts, its NUT-13 seed only) restores them through the credit
  * mint's NUT-09 answers — Nutshell's own /v1/restore knows none — and they swap at the
  * fee-0 mint (a v01 keyset) and the upgraded one (v00). Mints start in
- * parallel from one venv (test/nutshell/nutshell.ts); the three runs go at once.
+ * parallel from one venv (test/nutshell/nutshell.ts); the three runs go at once. The user's side
+ * of most payments and opens, and four of the five refusals, run the built bundle in this process
+ * (one-at-a-time.ts); the process-boundary samples stay spawned (see `inThisProcess`).
  * Skipped, visibly, without NUTSHELL (.ci/run sets it when ../shared/nutshell exists).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,10 +27,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { nutshellKeyset } from '../independent/cashu.ts';
-import { pipeline, type Run } from '../e2e/cli.ts';
+import { pipeline, type Run, type Stage } from '../e2e/cli.ts';
 import { MINT_KEY, MintStream, PAYOUT, PAY_FLAGS, REFUND, fundingPsbt, message, mintStage, userStage, type Msg } from '../e2e/stream-credit.ts';
 import { JSONInt, Mint, Wallet, getDecodedToken, getEncodedToken } from '@cashu/cashu-ts';
 import { findNutshell, getJson, nutshellVenv, postJson, proofStates, startNutshell, swapToken, type NutshellMint } from './nutshell.ts';
+import { inProcess, spawnTurn } from './one-at-a-time.ts';
 
 const NUTSHELL = findNutshell();
 const TITLE = NUTSHELL
@@ -45,19 +48,36 @@ const amountOf = (run: number, i: number) => 400 + ((i * 7919 + run * 104729) % 
 
 type Run3 = { name: string; mint: NutshellMint; dir: string; mintDir: string; tokens: string[]; receipts: Msg[] };
 
+/** `a | b | c` as real processes (test/e2e/cli.ts pipeline, started in their turn: one-at-a-time.ts). */
+const spawned = (stages: Stage[], input: string) => spawnTurn(() => pipeline(stages, input));
+
+/**
+ * The same stages run in this process (runInProcess, in their turn), each one's stdout the next one's
+ * input, as the pipe would carry it: for the steps whose point is what they answer (the 60 payments'
+ * user side). The file keeps spawned samples of each: the default run's first payment, the open,
+ * payments and restores at the upgraded mint in the restore test, the seed refusal pair, every --stream mint.
+ */
+async function inThisProcess(stages: Stage[], input: string): Promise<Run[]> {
+  const runs: Run[] = [];
+  for (const s of stages) runs.push(await inProcess(s.args, { input: runs.at(-1)?.stdout ?? input, env: s.env }));
+  return runs;
+}
+
+type Exec = (stages: Stage[], input: string) => Promise<Run[]>;
+
 /** Publish a credit mint against the Nutshell mint's live answers, open one contract, keep the user's party. */
-async function openAgainst(root: string, name: string, url: string) {
+async function openAgainst(root: string, name: string, url: string, exec: Exec = spawned) {
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
   const mintDir = join(dir, 'mint');
-  const offer = message(await pipeline([mintStage(mintDir, ENV, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, '--mint-url', url, ...ECASH, '--ecash-keysets', url)], ''), 'credit/offer', `${name}: publish`);
+  const offer = message(await exec([mintStage(mintDir, ENV, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, '--mint-url', url, ...ECASH, '--ecash-keysets', url)], ''), 'credit/offer', `${name}: publish`);
   const offerPath = join(dir, 'offer.json');
   writeFileSync(offerPath, offer.text);
   const key = hex.encode(Buffer.from(`nutshell user ${name}`.padEnd(32, '.').slice(0, 32)));
   const user = { key, dir: join(dir, 'user') };
   const output = musigTaprootOutput([publicKeyOf(hex.decode(key)), publicKeyOf(hex.decode(MINT_KEY))]);
   const env = { ...ENV, WALLET_SEED: Buffer.from(name.padEnd(64, '#')).toString('hex') };
-  message(await pipeline([
+  message(await exec([
     userStage(user, env, 'open-credit', '--role', 'user', '--offer', offerPath, '--tip-height', '1000', '--refund-address', REFUND),
     mintStage(mintDir, ENV, 'open-credit', '--role', 'mint', '--tip-height', '1000'),
     userStage(user, env, 'open-credit', '--role', 'user'),
@@ -65,21 +85,25 @@ async function openAgainst(root: string, name: string, url: string) {
   return { dir, mintDir, user, env, offer: offer.msg };
 }
 
-/** The twenty payments through the streaming credit mint; `between(i)` runs after payment i (a rotation). */
-async function twentyPayments(root: string, name: string, index: number, mint: NutshellMint, between?: (i: number, mintDir: string) => Promise<void>): Promise<Run3> {
-  const { dir, mintDir, user, env } = await openAgainst(root, name, mint.url);
-  const stream = new MintStream(mintDir, ENV, [...PAY_FLAGS, ...ECASH]);
+/**
+ * The twenty payments through the streaming credit mint (a process); the user's side in this process
+ * but for `spawnFirst` (its first request and receipt as processes); `between(i)` runs after payment i (a rotation).
+ */
+async function twentyPayments(root: string, name: string, index: number, mint: NutshellMint, between?: (i: number, mintDir: string) => Promise<void>, spawnFirst = false): Promise<Run3> {
+  const { dir, mintDir, user, env } = await openAgainst(root, name, mint.url, inThisProcess);
+  const stream = await spawnTurn(() => new MintStream(mintDir, ENV, [...PAY_FLAGS, ...ECASH]));
   const tokens: string[] = [];
   const receipts: Msg[] = [];
   try {
     for (let i = 0; i < PAYMENTS; i++) {
-      const req = message(await pipeline([userStage(user, env, 'sign-update', '--role', 'user', '--amount', String(amountOf(index, i)), '--wallet-seed-env', 'WALLET_SEED')], ''), 'credit/update-request', `${name}: request ${i}`);
+      const exec = spawnFirst && i === 0 ? spawned : inThisProcess;
+      const req = message(await exec([userStage(user, env, 'sign-update', '--role', 'user', '--amount', String(amountOf(index, i)), '--wallet-seed-env', 'WALLET_SEED')], ''), 'credit/update-request', `${name}: request ${i}`);
       stream.write(JSON.stringify(req.msg) + '\n');
       await stream.until(() => stream.lines().length > i, `${name}: receipt ${i}`, 60_000);
       const receipt = stream.lines()[i]!;
       receipts.push(JSON.parse(receipt));
       const tokenPath = join(dir, `token-${i}.txt`);
-      message(await pipeline([userStage(user, env, 'sign-update', '--role', 'user', '--wallet-seed-env', 'WALLET_SEED', '--token-out', tokenPath)], receipt), 'credit/balance', `${name}: receipt ${i} applied`);
+      message(await exec([userStage(user, env, 'sign-update', '--role', 'user', '--wallet-seed-env', 'WALLET_SEED', '--token-out', tokenPath)], receipt), 'credit/balance', `${name}: receipt ${i} applied`);
       tokens.push(readFileSync(tokenPath, 'utf8').trim());
       if (between) await between(i, mintDir);
     }
@@ -128,6 +152,7 @@ describe.skipIf(!NUTSHELL)(TITLE, () => {
   }, 240_000);
 
   afterAll(async () => {
+    console.info(`[nutshell] the mints' own CPU (not in a \`time\` of this run: start.sh leaves them to init): ${mints.map((m) => `${m.cpuSeconds()} s`).join(', ')}`);
     await Promise.all(mints.map((m) => m.stop()));
     tmp.cleanup();
   });
@@ -141,11 +166,12 @@ describe.skipIf(!NUTSHELL)(TITLE, () => {
   });
 
   it('a wrong seed, path or fee is refused before any token is issued, naming it (publish and check, exit 4, nothing written)', async () => {
-    const bad = async (label: string, extra: string[], env: Record<string, string>) => {
+    // The seed's refusal by both commands as processes (the coded line, exit 4, empty stdout at the process boundary); the other four in this process.
+    const bad = async (label: string, extra: string[], env: Record<string, string>, exec: Exec = inThisProcess) => {
       const dir = join(tmp.path, `refused-${label}`);
       const [publish, check] = await Promise.all([
-        pipeline([mintStage(dir, env, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, '--mint-url', fresh.url, ...ECASH, '--ecash-keysets', fresh.url, ...extra)], ''),
-        pipeline([{ args: ['credit', 'ecash', 'check', ...ECASH, '--ecash-keysets', fresh.url, ...extra], env }], ''),
+        exec([mintStage(dir, env, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, '--mint-url', fresh.url, ...ECASH, '--ecash-keysets', fresh.url, ...extra)], ''),
+        exec([{ args: ['credit', 'ecash', 'check', ...ECASH, '--ecash-keysets', fresh.url, ...extra], env }], ''),
       ]);
       for (const r of [publish[0]!, check[0]!] as Run[]) {
         expect(r.status, r.stderr).toBe(4);
@@ -159,14 +185,14 @@ describe.skipIf(!NUTSHELL)(TITLE, () => {
       return check[0]!.stderr;
     };
     await Promise.all([
-      bad('seed', [], { ...ENV, ECASH_SEED: 'not the mint\'s seed' }),
+      bad('seed', [], { ...ENV, ECASH_SEED: 'not the mint\'s seed' }, spawned),
       bad('path', ['--ecash-path', "m/0'/1'/0'"], ENV),
       bad('index', ['--ecash-path', "m/0'/0'/4'"], ENV),
       bad('fee', ['--ecash-input-fee-ppk', '0'], ENV),
       bad('id version', ['--ecash-id-version', '00'], ENV),
     ]);
     // and equal with the right settings
-    const ok = await pipeline([{ args: ['credit', 'ecash', 'check', ...ECASH, '--ecash-keysets', fresh.url, '--ecash-input-fee-ppk', '100'], env: ENV }], '');
+    const ok = await inThisProcess([{ args: ['credit', 'ecash', 'check', ...ECASH, '--ecash-keysets', fresh.url, '--ecash-input-fee-ppk', '100'], env: ENV }], '');
     expect(ok[0]!.status, ok[0]!.stderr).toBe(0);
     expect(JSON.parse(ok[0]!.stdout)).toMatchObject({ type: 'credit/ecash-check', equal: true, keyset: { id: nutshellKeyset(SEED).id, path: "m/0'/0'/0'", input_fee_ppk: 100 } });
   }, 120_000);
@@ -176,13 +202,13 @@ describe.skipIf(!NUTSHELL)(TITLE, () => {
     const rotation = async (i: number, mintDir: string) => {
       if (i !== 9) return;
       await fresh.rotate(100);
-      const follow = await pipeline([mintStage(mintDir, ENV, 'credit', 'ecash', 'follow', ...ECASH, '--ecash-keysets', fresh.url)], '');
+      const follow = await spawned([mintStage(mintDir, ENV, 'credit', 'ecash', 'follow', ...ECASH, '--ecash-keysets', fresh.url)], '');
       const followed = message(follow, 'credit/ecash-keysets', 'follow').msg;
       expect(followed).toMatchObject({ changed: true, added: [followed.active] });
       rotatedTo = followed.active;
     };
     runs = await Promise.all([
-      twentyPayments(tmp.path, 'default', 0, fresh, rotation),
+      twentyPayments(tmp.path, 'default', 0, fresh, rotation, true),
       twentyPayments(tmp.path, 'fee0', 1, fee0),
       twentyPayments(tmp.path, 'upgraded', 2, upgraded),
     ]);
@@ -225,12 +251,12 @@ describe.skipIf(!NUTSHELL)(TITLE, () => {
   // NUT-09 (issue 36, Deliver 4): the Nutshell mint never saw credit-issued outputs, so its own
   // /v1/restore answers nothing for them; the credit mint's `credit ecash restore` does.
   it('restore: a wallet that lost its tokens restores them from its NUT-13 seed through the credit mint\'s NUT-09 answers (cashu-ts), and they swap here; Nutshell\'s own /v1/restore knows none of them', async () => {
-    const restoreAt = async (name: string, m: NutshellMint, fee: (inputs: number) => number) => {
-      const { dir, mintDir, user, env, offer } = await openAgainst(tmp.path, name, m.url);
+    const restoreAt = async (name: string, m: NutshellMint, fee: (inputs: number) => number, exec: Exec) => {
+      const { dir, mintDir, user, env, offer } = await openAgainst(tmp.path, name, m.url, exec);
       const lost: string[] = [];
       for (const [n, amount] of [1000, 437, 2500].entries()) {
         const tokenPath = join(dir, `lost-${n}.txt`);
-        message(await pipeline([
+        message(await exec([
           userStage(user, env, 'sign-update', '--role', 'user', '--amount', String(amount), '--wallet-seed-env', 'WALLET_SEED'),
           mintStage(mintDir, ENV, 'sign-update', '--role', 'mint', ...PAY_FLAGS, ...ECASH),
           userStage(user, env, 'sign-update', '--role', 'user', '--wallet-seed-env', 'WALLET_SEED', '--token-out', tokenPath),
@@ -245,7 +271,7 @@ describe.skipIf(!NUTSHELL)(TITLE, () => {
         const own = await postJson(`${m.url}/v1/restore`, requestBody);
         expect(own.status).toBe(200);
         nutshellAnswers.push(own.body.signatures.length);
-        const r = await pipeline([{ args: ['credit', 'ecash', 'restore', '--state-dir', mintDir, ...ECASH], env: ENV }], JSONInt.stringify(requestBody) ?? '');
+        const r = await exec([{ args: ['credit', 'ecash', 'restore', '--state-dir', mintDir, ...ECASH], env: ENV }], JSONInt.stringify(requestBody) ?? '');
         expect(r[0]!.status, r[0]!.stderr).toBe(0);
         return JSON.parse(r[0]!.stdout);
       };
@@ -267,8 +293,9 @@ describe.skipIf(!NUTSHELL)(TITLE, () => {
       console.info(`[nutshell] ${name}: ${restored.proofs.length} proofs (${s.amount} sat) restored from the wallet's seed through credit ecash restore under ${keysetId.slice(0, 16)}…, swapped (fee ${s.fee} sat)`);
     };
     await Promise.all([
-      restoreAt('restore-fee0', fee0, () => 0), // NUT-13 for a v01 keyset (HMAC-SHA256)
-      restoreAt('restore-upgraded', upgraded, (n) => Math.ceil(n / 10)), // NUT-13 for a v00 keyset (BIP-32), fee 100
+      // the v01 one in this process; the v00 one as processes (the 3-process pipe per payment, credit ecash restore answering cashu-ts)
+      restoreAt('restore-fee0', fee0, () => 0, inThisProcess), // NUT-13 for a v01 keyset (HMAC-SHA256)
+      restoreAt('restore-upgraded', upgraded, (n) => Math.ceil(n / 10), spawned), // NUT-13 for a v00 keyset (BIP-32), fee 100
     ]);
   }, 300_000);
 });

@@ -18,6 +18,7 @@ import { bolt11Payee, bolt12SignatureValid } from '../independent/invoice.ts';
 import { findBitcoind, startBitcoind, type Bitcoind } from './bitcoind.ts';
 import { findLightningd, startLightningd, waitFor, type Lightningd } from './lightningd.ts';
 import { assertBuilt, messageOf, offchain } from './offchain-cli.ts';
+import { offchainInProcess } from './in-process-steps.ts';
 
 const BITCOIND = findBitcoind();
 const LIGHTNINGD = findLightningd();
@@ -136,9 +137,15 @@ type Made = { what: string; text: string; cln: Record<string, any> };
     }
   });
 
-  it('the built CLI prints the same messages for all of them at once, and a signed one with one bit of its signature flipped is refused or names another payee', async () => {
+  it('the built CLI prints the same messages for all of them (the first BOLT 11 and BOLT 12 as two processes at once, the rest in the test process), and a signed one with one bit of its signature flipped is refused or names another payee', async () => {
     const now = String(Math.floor(Date.now() / 1000));
-    const runs = await Promise.all(made.map((m) => offchain(['invoice', 'decode', '--network', 'regtest', '--now', now], { input: m.text + '\n' })));
+    const args = ['invoice', 'decode', '--network', 'regtest', '--now', now];
+    // Two processes at once (a BOLT 11 invoice, a BOLT 12 offer); the others through the same bundle's `main` in this process.
+    const sampled = [made.findIndex((m) => m.cln.type === 'bolt11 invoice'), made.findIndex((m) => m.cln.type !== 'bolt11 invoice')];
+    expect(sampled.every((i) => i >= 0)).toBe(true);
+    const spawned = await Promise.all(sampled.map((i) => offchain(args, { input: made[i]!.text + '\n' })));
+    const runs = [];
+    for (const [i, m] of made.entries()) runs.push(sampled.includes(i) ? spawned[sampled.indexOf(i)]! : await offchainInProcess(args, { input: m.text + '\n' }));
     runs.forEach((r, i) => expect(messageOf(r), made[i]!.what).toEqual(decodeInvoiceText(made[i]!.text, { network: 'regtest', now: Number(now) }).message));
     const signed = made.filter((m) => m.cln.type !== 'bolt12 offer'); // offers carry no signature
     expect(signed.length).toBe(12);
