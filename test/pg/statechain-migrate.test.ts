@@ -19,8 +19,9 @@ import { describePostgres } from './fixture.ts';
 import { bytesOf, parseTx } from '../independent/tx.ts';
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
-import { KEYS, OPERATOR_PUB, depositThrough, flow, fundingTo, ok, transferThrough } from '../e2e/statechain-flow.ts';
-import { OFFLINE, connect, count, pgFlow, snapshot } from './operator.ts';
+import { KEYS, OPERATOR_PUB, fundingTo, ok } from '../e2e/statechain-flow.ts';
+import { connect, count, snapshot } from './operator.ts';
+import { depositVia, filesFlow, ownerFlow, transferVia } from './owner-steps.ts';
 import { cleanEnv, run } from '../e2e/cli.ts';
 
 const CHILD = join(ROOT, 'test', 'pg', 'statechain-migrate-child.ts');
@@ -32,9 +33,10 @@ describePostgres('statechain operator: files to PostgreSQL mid-life', (fx) => {
   });
 
   it('deposit and a transfer on files, migrated, then a transfer and the withdrawal on PostgreSQL', async () => {
-    const files = flow(fx.root, () => OFFLINE);
-    const d = depositThrough(files, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
-    const t1 = transferThrough(files, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
+    // The coin's life on files is setup for the migration under test: every party in process (./owner-steps.ts).
+    const files = filesFlow(fx.root, { operator: 'in-process' });
+    const d = await depositVia(files, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const t1 = await transferVia(files, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
     const opDir = join(fx.root, 'OPERATOR_KEY', 'regtest', 'statechain');
     expect(readdirSync(opDir)).toContain(`op-${d.coinId}.json`);
 
@@ -55,15 +57,16 @@ describePostgres('statechain operator: files to PostgreSQL mid-life', (fx) => {
       expect(await count(db, 'nonces', 'coin_id = $1', [d.coinId])).toBe(2);
       expect(await count(db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
 
-      const pg = pgFlow(fx.root, fx.server, url);
+      // On the store: the operator's steps its own processes, the owners' in process.
+      const pg = ownerFlow(fx.root, fx.server, url);
       // The last step the file store answered, asked of the database: the same bytes, nothing written.
       const before = await snapshot(db);
-      expect(ok(pg.as('OPERATOR_KEY', ['statechain-transfer'], t1.accept))).toBe(t1.done);
+      expect(ok(await pg.as('OPERATOR_KEY', ['statechain-transfer'], t1.accept))).toBe(t1.done);
       expect(await snapshot(db)).toEqual(before);
 
-      const t2 = transferThrough(pg, d.coinId, OPERATOR_PUB, 'BOB_KEY', 'CAROL_KEY');
-      const w1 = ok(pg.as('CAROL_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2']));
-      const spend = JSON.parse(ok(pg.as('CAROL_KEY', ['statechain-withdraw'], ok(pg.as('OPERATOR_KEY', ['statechain-withdraw'], w1))))) as { hex: string };
+      const t2 = await transferVia(pg, d.coinId, OPERATOR_PUB, 'BOB_KEY', 'CAROL_KEY');
+      const w1 = ok(await pg.as('CAROL_KEY', ['statechain-withdraw', '--coin', d.coinId, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2']));
+      const spend = JSON.parse(ok(await pg.as('CAROL_KEY', ['statechain-withdraw'], ok(await pg.as('OPERATOR_KEY', ['statechain-withdraw'], w1))))) as { hex: string };
       const fundingOut = parseTx(readFileSync(d.fundingFile, 'utf8')).outputs[1]!;
       const prevout = [{ amount: fundingOut.amount, script: fundingOut.script }];
       const outputKey = taprootOutput(bytesOf(d.coin.statement.aggregate).subarray(1)).outputKey;
@@ -79,8 +82,8 @@ describePostgres('statechain operator: files to PostgreSQL mid-life', (fx) => {
   it('killed after a coin committed and before its file was erased: the real command run again recognises the same record, erases the file and the coin goes on from PostgreSQL; a different copy is still refused', async () => {
     const crashUrl = await fx.server.createDatabase('operator_crash');
     const root = join(fx.root, 'crash');
-    const files = flow(root, () => OFFLINE);
-    const d = depositThrough(files, 'ALICE_KEY', (address) => fundingTo(address, 50_000n));
+    const files = filesFlow(root, { operator: 'in-process' });
+    const d = await depositVia(files, 'ALICE_KEY', (address) => fundingTo(address, 50_000n));
     const opState = join(root, 'OPERATOR_KEY');
     const file = join(opState, 'regtest', 'statechain', `op-${d.coinId}.json`);
     const fileText = readFileSync(file, 'utf8');
@@ -103,8 +106,8 @@ describePostgres('statechain operator: files to PostgreSQL mid-life', (fx) => {
       expect(await snapshot(db)).toEqual(imported); // nothing imported twice
 
       // The coin goes on from the database.
-      const pg = pgFlow(root, fx.server, crashUrl);
-      transferThrough(pg, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
+      const pg = ownerFlow(root, fx.server, crashUrl);
+      await transferVia(pg, d.coinId, OPERATOR_PUB, 'ALICE_KEY', 'BOB_KEY');
       expect(await count(db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
       // The old file put back (a stale backup): not the record the database holds any more — refused, kept, nothing written.
       writeFileSync(file, fileText, { mode: 0o600 });

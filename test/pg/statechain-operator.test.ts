@@ -19,7 +19,8 @@ import { decodeCompressed, encodeCompressed, pointAdd } from '../independent/sec
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { KEYS, OPERATOR_PUB, depositThrough, files, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
-import { connect, count, aliceSignedTransfer, operatorDatabase, pgFlow, snapshot } from './operator.ts';
+import { connect, count, operatorDatabase, pgFlow, snapshot } from './operator.ts';
+import { aliceSignedTransferVia, depositVia, ownerFlow } from './owner-steps.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
 import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
@@ -150,21 +151,21 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
   it('N operator processes race one coin\'s transfer step: exactly one signs, the others are refused with nothing written, every replay answers the same', async () => {
     const N = 6;
     const dir = temp();
-    const f = pgFlow(dir, fx.server, pgdb.url);
-    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const f = ownerFlow(dir, fx.server, pgdb.url);
+    const d = await depositVia(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     // N receivers, and N copies of Alice's state each answering one of them: N different
     // transfer-sign requests for the same state of the coin (the old owner trying to sell it N times).
     const signs: string[] = [];
     for (let i = 0; i < N; i++) {
-      const request = ok(f.as(`R${i}_KEY`, ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
+      const request = ok(await f.as(`R${i}_KEY`, ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
       cpSync(join(dir, 'ALICE_KEY'), join(dir, `ALICE${i}`), { recursive: true });
-      signs.push(ok(pgFlow(dir, fx.server, pgdb.url, { [`ALICE${i}`]: KEYS.ALICE_KEY! }).as(`ALICE${i}`, ['statechain-transfer'], request)));
+      signs.push(ok(await ownerFlow(dir, fx.server, pgdb.url, { [`ALICE${i}`]: KEYS.ALICE_KEY! }).as(`ALICE${i}`, ['statechain-transfer'], request)));
     }
     const before = await snapshot(pgdb.db);
     const version = Number((before['statechain_operator_coins'] as { version: string }[]).find((c) => (c as unknown as { coin_id: string }).coin_id === d.coinId)!.version);
 
     // Each request through its own operator process (its own host: its own --state-dir), all at once.
-    const runs = await Promise.all(signs.map((s, i) => f.asAsync(`OPERATOR${i}`, ['statechain-transfer'], s)));
+    const runs = await Promise.all(signs.map((s, i) => f.as(`OPERATOR${i}`, ['statechain-transfer'], s)));
     const winners = runs.flatMap((r, i) => (r.status === 0 ? [i] : []));
     expect(winners).toHaveLength(1);
     const w = winners[0]!;
@@ -183,28 +184,28 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
 
     // Replays: the winner's request, N times at once on N hosts — the same answer byte for byte, nothing written;
     // a loser's again — the same refusal, nothing written.
-    const replays = await Promise.all(signs.map((_, i) => f.asAsync(`OPERATOR${i}`, ['statechain-transfer'], signs[w]!)));
+    const replays = await Promise.all(signs.map((_, i) => f.as(`OPERATOR${i}`, ['statechain-transfer'], signs[w]!)));
     for (const r of replays) expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: runs[w]!.stdout });
-    refused(f.as('OPERATOR_KEY', ['statechain-transfer'], signs[(w + 1) % N]!), 'E_BACKUP_LOCKTIME');
+    refused(await f.as('OPERATOR_KEY', ['statechain-transfer'], signs[(w + 1) % N]!), 'E_BACKUP_LOCKTIME');
     expect(await snapshot(pgdb.db)).toEqual(after);
 
     // The transfer the winner began finishes; its last step raced N ways answers the same everywhere.
-    const pkg = ok(pgFlow(dir, fx.server, pgdb.url, { [`ALICE${w}`]: KEYS.ALICE_KEY! }).as(`ALICE${w}`, ['statechain-transfer'], runs[w]!.stdout));
-    const accept = ok(f.as(`R${w}_KEY`, ['statechain-transfer'], pkg));
-    const dones = await Promise.all(signs.map((_, i) => f.asAsync(`OPERATOR${i}`, ['statechain-transfer'], accept)));
+    const pkg = ok(await ownerFlow(dir, fx.server, pgdb.url, { [`ALICE${w}`]: KEYS.ALICE_KEY! }).as(`ALICE${w}`, ['statechain-transfer'], runs[w]!.stdout));
+    const accept = ok(await f.as(`R${w}_KEY`, ['statechain-transfer'], pkg));
+    const dones = await Promise.all(signs.map((_, i) => f.as(`OPERATOR${i}`, ['statechain-transfer'], accept)));
     for (const r of dones) expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: dones[0]!.stdout });
     expect(await count(pgdb.db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
     expect(Number((await pgdb.db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version)).toBe(version + 2);
-    ok(f.as(`R${w}_KEY`, ['statechain-transfer'], dones[0]!.stdout));
+    ok(await f.as(`R${w}_KEY`, ['statechain-transfer'], dones[0]!.stdout));
   }, 300_000);
 
   it('the server restarted mid-flow: the step fails coded with nothing written, the same step after it answers, and again answers the same', async () => {
-    const { f, d, sign } = aliceSignedTransfer(fx, pgdb);
+    const { f, d, sign } = await aliceSignedTransferVia(fx, pgdb);
     const before = await snapshot(pgdb.db);
     await pgdb.db.end();
     await fx.server.pause();
     try {
-      const down = f.as('OPERATOR_KEY', ['statechain-transfer'], sign);
+      const down = await f.as('OPERATOR_KEY', ['statechain-transfer'], sign);
       refused(down, 'E_STORE_UNREACHABLE', 1);
       expect(down.stderr).toContain('nothing was written');
     } finally {
@@ -212,16 +213,16 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
       await pgdb.reconnect();
     }
     expect(await snapshot(pgdb.db)).toEqual(before);
-    const cosigned = ok(f.as('OPERATOR_KEY', ['statechain-transfer'], sign));
+    const cosigned = ok(await f.as('OPERATOR_KEY', ['statechain-transfer'], sign));
     // The answer lost on the way (the connection dropped after COMMIT, the process killed before printing): asked again, the same bytes.
-    expect(ok(f.as('OPERATOR_KEY', ['statechain-transfer'], sign))).toBe(cosigned);
-    const pkg = ok(f.as('ALICE_KEY', ['statechain-transfer'], cosigned));
-    ok(f.as('BOB_KEY', ['statechain-transfer'], ok(f.as('OPERATOR_KEY', ['statechain-transfer'], ok(f.as('BOB_KEY', ['statechain-transfer'], pkg))))));
+    expect(ok(await f.as('OPERATOR_KEY', ['statechain-transfer'], sign))).toBe(cosigned);
+    const pkg = ok(await f.as('ALICE_KEY', ['statechain-transfer'], cosigned));
+    ok(await f.as('BOB_KEY', ['statechain-transfer'], ok(await f.as('OPERATOR_KEY', ['statechain-transfer'], ok(await f.as('BOB_KEY', ['statechain-transfer'], pkg))))));
     expect(await count(pgdb.db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(1);
   }, 180_000);
 
   it('a process dies holding a coin\'s lock, its write half done: the server rolls it back, the waiting step goes on', async () => {
-    const { f, d, sign, version } = aliceSignedTransfer(fx, pgdb);
+    const { f, d, sign, version } = await aliceSignedTransferVia(fx, pgdb);
     const v0 = await version();
     // A process inside its step: the coin locked, a write made, no COMMIT yet.
     const holder = await connect(fx.server, 'operator');
@@ -230,7 +231,7 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
     await holder.query('SELECT 1 FROM statechain_operator_coins WHERE coin_id = $1 FOR UPDATE', [d.coinId]);
     await holder.query("UPDATE statechain_operator_coins SET version = version + 1, record = '{}' WHERE coin_id = $1", [d.coinId]);
     let finished = false;
-    const waiting = f.asAsync('OPERATOR_KEY', ['statechain-transfer'], sign).finally(() => (finished = true));
+    const waiting = f.as('OPERATOR_KEY', ['statechain-transfer'], sign).finally(() => (finished = true));
     await new Promise((r) => setTimeout(r, 2000));
     expect(finished).toBe(false); // queued on the coin's row
     // kill -9: the connection dies without a word; the server aborts its transaction.
@@ -253,11 +254,11 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
         ...(beforeCommit ? { beforeCommit } : {}),
       });
 
-    beforeAll(() => {
+    beforeAll(async () => {
       const dir = temp();
-      const f = pgFlow(dir, fx.server, pgdb.url);
-      coinA = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n)).coinId;
-      coinB = depositThrough(f, 'BOB_KEY', (address) => fundingTo(address, 90_000n)).coinId;
+      const f = ownerFlow(dir, fx.server, pgdb.url);
+      coinA = (await depositVia(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n))).coinId;
+      coinB = (await depositVia(f, 'BOB_KEY', (address) => fundingTo(address, 90_000n))).coinId;
     }, 120_000);
 
     it('a step holds its coin\'s rows until COMMIT: a second step on the coin waits and then sees it; another coin does not wait', async () => {

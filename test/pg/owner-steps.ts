@@ -1,0 +1,91 @@
+/**
+ * The statechain owners' and receivers' steps in process, the operator's as real processes
+ * (test/pg): the same argv, environment and --state-dir as `pgFlow` (./operator.ts), but a
+ * party whose name does not start OPERATOR runs the built bundle's `main` in this process
+ * (test/e2e/in-process.ts, ~10 ms instead of ~0.14 CPU-s a spawn), while every operator
+ * step is still its own `offchain` process on the PostgreSQL store, as the operator runs.
+ *
+ * For the PostgreSQL operator runs, where the process under test is the operator on its
+ * store and the owners are its drivers (as ./user-steps.ts is for the credit mint). Each
+ * file that uses it keeps one flow with every party its own process (statechain-operator's
+ * "deposit, transfer ×2, withdraw"), and the owners' commands at the process boundary are
+ * the e2e suite's (test/e2e/statechain*.test.ts).
+ */
+import { writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Client } from 'pg';
+import type { Run } from '../e2e/cli.ts';
+import { runAsync } from '../e2e/process.ts';
+import { runInProcess } from '../e2e/in-process.ts';
+import { KEYS, OPERATOR_PUB, TERMS, chainFor, fundingPsbt, fundingTo, ok, type CoinView } from '../e2e/statechain-flow.ts';
+import type { Postgres } from '../setup/postgres.ts';
+import type { PgFixture } from './fixture.ts';
+import { OFFLINE, RECEIVER_KEYS, isOperator } from './operator.ts';
+
+/** `pgFlow`'s parties, every step awaited: operators spawned, the others in process. */
+export type OwnerFlow = {
+  dir: string;
+  as(who: string, args: string[], input?: string): Promise<Run>;
+};
+
+export function ownerFlow(dir: string, server: Postgres, url: string, keys: Record<string, string> = {}): OwnerFlow {
+  const env = (who: string) => ({ ...KEYS, ...RECEIVER_KEYS, ...keys, ...(isOperator(who) ? { [who]: KEYS.OPERATOR_KEY!, OFFCHAIN_STORE_PASSWORD: server.password } : {}) });
+  const args = (who: string, a: string[]) => [...a, '--key-env', who, '--state-dir', join(dir, who), ...chainFor(a, OFFLINE), ...(isOperator(who) ? ['--store', url] : [])];
+  return {
+    dir,
+    as: (who, a, input) => (isOperator(who) ? runAsync(args(who, a), { input, env: env(who) }) : runInProcess(args(who, a), { input, env: env(who) })),
+  };
+}
+
+/** test/e2e/statechain-flow.ts depositThrough, on an OwnerFlow: deposit steps 1–5. */
+export async function depositVia(f: OwnerFlow, owner: string, funding: (address: string) => string, terms: string[] = TERMS) {
+  const request = ok(await f.as(owner, ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
+  const offer = ok(await f.as('OPERATOR_KEY', ['statechain-deposit', ...terms], request));
+  const { coin_id: coinId, statement } = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
+  const fundingFile = join(f.dir, `${coinId}.funding.hex`);
+  writeFileSync(fundingFile, funding(statement.address));
+  const psbtFile = join(f.dir, `${coinId}.funding.psbt`);
+  writeFileSync(psbtFile, fundingPsbt(readFileSync(fundingFile, 'utf8')));
+  const backupReq = ok(await f.as(owner, ['statechain-deposit', '--funding', psbtFile], offer));
+  const cosigned = ok(await f.as('OPERATOR_KEY', ['statechain-deposit'], backupReq));
+  const coin = JSON.parse(ok(await f.as(owner, ['statechain-deposit'], cosigned))) as CoinView;
+  return { coinId, coin, request, offer, backupReq, cosigned, fundingFile };
+}
+
+/** test/e2e/statechain-flow.ts transferThrough, on an OwnerFlow: transfer steps 1–7. */
+export async function transferVia(f: OwnerFlow, coinId: string, operatorPub: string, sender: string, receiver: string) {
+  const request = ok(await f.as(receiver, ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub]));
+  const sign = ok(await f.as(sender, ['statechain-transfer'], request));
+  const cosigned = ok(await f.as('OPERATOR_KEY', ['statechain-transfer'], sign));
+  const pkg = ok(await f.as(sender, ['statechain-transfer'], cosigned));
+  const verified = JSON.parse(ok(await f.as(receiver, ['statechain-verify'], pkg))) as { transfers_remaining: number; backups: number };
+  const accept = ok(await f.as(receiver, ['statechain-transfer'], pkg));
+  const done = ok(await f.as('OPERATOR_KEY', ['statechain-transfer'], accept));
+  const coin = JSON.parse(ok(await f.as(receiver, ['statechain-transfer'], done))) as CoinView;
+  return { request, sign, cosigned, pkg, verified, accept, done, coin };
+}
+
+/** ./operator.ts aliceSignedTransfer on an OwnerFlow: Alice's coin and her signed transfer to Bob. */
+export async function aliceSignedTransferVia(fx: PgFixture, pgdb: { url: string; db: Client; temp: () => string }) {
+  const dir = pgdb.temp();
+  const f = ownerFlow(dir, fx.server, pgdb.url);
+  const d = await depositVia(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+  const request = ok(await f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', OPERATOR_PUB]));
+  const sign = ok(await f.as('ALICE_KEY', ['statechain-transfer'], request));
+  const version = async () => Number((await pgdb.db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version);
+  return { dir, f, d, sign, version };
+}
+
+/**
+ * test/e2e/statechain-flow.ts `flow(dir, () => OFFLINE)` (the operator on files, no store), every step
+ * awaited: the owners in process; the operator spawned, or with `operator: 'in-process'` in process
+ * too — for coins that are only setup (an operator on files whose `statechain store migrate` is the
+ * process under test).
+ */
+export function filesFlow(dir: string, opts: { operator: 'spawned' | 'in-process' } = { operator: 'spawned' }): OwnerFlow {
+  const args = (who: string, a: string[]) => [...a, '--key-env', who, '--state-dir', join(dir, who), ...chainFor(a, OFFLINE)];
+  return {
+    dir,
+    as: (who, a, input) => (isOperator(who) && opts.operator === 'spawned' ? runAsync(args(who, a), { input, env: KEYS }) : runInProcess(args(who, a), { input, env: KEYS })),
+  };
+}
