@@ -21,6 +21,12 @@
  *
  * The tests run in two lanes at once, each with its own nodes and state directories and its
  * tests in order: on two cores the file takes about as long as its longer lane.
+ *
+ * The narrated flows spawn the built CLI at every step (the first deposit and its cooperative
+ * withdrawal, the PSBT deposit and the Alice → Bob → Carol transfers, the channel's joint
+ * hand-over, the virtual close) as does every refusal; the deposits and hand-overs the other
+ * tests only stand on run the same bundle's `main` in-process (in-process-cli.ts), ~10 ms a
+ * step instead of a node process. Whatever they produce is still accepted and mined by Core.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -41,6 +47,7 @@ import { KEYS } from '../e2e/statechain-flow.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
+import { offchainInProcess } from './in-process-cli.ts';
 import { LEGACY, buildCommitment, finalizeCommitment, fundingOutput, perCommitmentPoint, pointOf, signCommitment, generateFromSeed } from '../../src/lib/bolt3/index.ts';
 import { scriptAddress } from '../../src/lib/address.ts';
 import { checkChannelOnCoin } from '../../src/lib/statechain/channel.ts';
@@ -63,6 +70,8 @@ type Spend = { hex: string; txid: string; child_hex?: string; broadcast?: unknow
 
 /** What a lane's steps run against: its node now (a test may point it at another node of the lane) and its state root. */
 type Lane = { n: FundedNode; root: string };
+/** How a step runs: the built CLI spawned (the narrated flows, every refusal), or its `main` in-process (setup a test repeats). */
+type Runner = typeof offchain;
 
 describe.skipIf(!BITCOIND)(TITLE, () => {
   let work: { path: string; cleanup: () => void };
@@ -76,10 +85,10 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
 
   /** Each party's steps through the built CLI against the lane's node, in the lane's own state directories. */
   const flows = (L: Lane) => {
-    const as = (who: string, args: string[], input = '') =>
-      offchain([...withFloor(args), '--key-env', who, '--state-dir', join(L.root, who), ...L.n.chain()], { input, env: KEYS });
-    const step = async <T = Record<string, unknown>>(who: string, args: string[], input = '', type?: string) => {
-      const r = await as(who, args, input);
+    const as = (who: string, args: string[], input = '', run: Runner = offchain) =>
+      run([...withFloor(args), '--key-env', who, '--state-dir', join(L.root, who), ...L.n.chain()], { input, env: KEYS });
+    const step = async <T = Record<string, unknown>>(who: string, args: string[], input = '', type?: string, run: Runner = offchain) => {
+      const r = await as(who, args, input, run);
       messageOf(r, type);
       return { text: r.stdout, msg: JSON.parse(r.stdout) as T };
     };
@@ -91,9 +100,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
      * fundrawtransaction, or walletcreatefundedpsbt's PSBT as is — signed by the wallet only
      * after backup 1; returns the signed funding's hex too.
      */
-    const deposit = async (owner: string, sat: bigint, form: 'raw' | 'psbt' = 'raw', terms = TERMS) => {
-      const req = await step(owner, ['statechain-deposit', '--start', '--operator-key', operatorPub]);
-      const offer = await step<{ coin_id: string; statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...terms], req.text);
+    const deposit = async (owner: string, sat: bigint, form: 'raw' | 'psbt' = 'raw', terms = TERMS, run: Runner = offchainInProcess) => {
+      const req = await step(owner, ['statechain-deposit', '--start', '--operator-key', operatorPub], '', undefined, run);
+      const offer = await step<{ coin_id: string; statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...terms], req.text, undefined, run);
       const outputs = [{ [offer.msg.statement.address]: satsToBtc(sat) }];
       const fundingFile = join(L.root, `${offer.msg.coin_id}.funding`);
       let sign: () => Promise<{ hex: string; complete: boolean }>;
@@ -106,9 +115,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         writeFileSync(fundingFile, psbt);
         sign = async () => L.n.wallet.call('finalizepsbt', [(await L.n.wallet.call<{ psbt: string }>('walletprocesspsbt', [psbt])).psbt]);
       }
-      const backup = await step(owner, ['statechain-deposit', '--funding', fundingFile, '--operator-key', operatorPub], offer.text);
-      const cosigned = await step('OPERATOR_KEY', ['statechain-deposit'], backup.text);
-      const coin = await step<Coin>(owner, ['statechain-deposit'], cosigned.text, 'statechain/coin');
+      const backup = await step(owner, ['statechain-deposit', '--funding', fundingFile, '--operator-key', operatorPub], offer.text, undefined, run);
+      const cosigned = await step('OPERATOR_KEY', ['statechain-deposit'], backup.text, undefined, run);
+      const coin = await step<Coin>(owner, ['statechain-deposit'], cosigned.text, 'statechain/coin', run);
       const signed = await sign();
       expect(signed.complete).toBe(true);
       // Backup 1 was signed for the unsigned funding's txid: signing (segwit inputs) keeps it.
@@ -117,32 +126,32 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     };
 
     /** Alice (sender) hands the coin to the pair Alice+Bob through the joint steps; both parts record it. `accept`: flags for each part's accepting step (e.g. --allow-unanchored). */
-    const pairReceives = async (coinId: string, extra: string[] = [], accept: string[] = []) => {
+    const pairReceives = async (coinId: string, extra: string[] = [], accept: string[] = [], run: Runner = offchainInProcess) => {
       const start = ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub, ...extra];
-      const part = await step('BOB_KEY', [...start, '--joint-part']);
+      const part = await step('BOB_KEY', [...start, '--joint-part'], '', undefined, run);
       const partFile = join(L.root, `${coinId}.part.json`);
       writeFileSync(partFile, part.text);
-      const req = await step('ALICE_KEY', [...start, '--joint-with', partFile]);
-      const sign = await step('ALICE_KEY', ['statechain-transfer'], req.text);
-      const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text);
-      const pkg = await step('ALICE_KEY', ['statechain-transfer'], cos.text);
-      const handoff = await step('ALICE_KEY', ['statechain-transfer', ...accept], pkg.text, 'statechain/joint-handoff');
-      const t2 = await step('BOB_KEY', ['statechain-transfer', ...accept], handoff.text, 'statechain/joint-t2');
-      const acc = await step('ALICE_KEY', ['statechain-transfer'], t2.text);
-      const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text);
-      await step('ALICE_KEY', ['statechain-transfer'], done.text, 'statechain/coin');
-      return { coin: (await step<Coin>('BOB_KEY', ['statechain-transfer'], done.text, 'statechain/coin')).msg };
+      const req = await step('ALICE_KEY', [...start, '--joint-with', partFile], '', undefined, run);
+      const sign = await step('ALICE_KEY', ['statechain-transfer'], req.text, undefined, run);
+      const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text, undefined, run);
+      const pkg = await step('ALICE_KEY', ['statechain-transfer'], cos.text, undefined, run);
+      const handoff = await step('ALICE_KEY', ['statechain-transfer', ...accept], pkg.text, 'statechain/joint-handoff', run);
+      const t2 = await step('BOB_KEY', ['statechain-transfer', ...accept], handoff.text, 'statechain/joint-t2', run);
+      const acc = await step('ALICE_KEY', ['statechain-transfer'], t2.text, undefined, run);
+      const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text, undefined, run);
+      await step('ALICE_KEY', ['statechain-transfer'], done.text, 'statechain/coin', run);
+      return { coin: (await step<Coin>('BOB_KEY', ['statechain-transfer'], done.text, 'statechain/coin', run)).msg };
     };
 
-    const transfer = async (coinId: string, sender: string, receiver: string) => {
-      const req = await step(receiver, ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub]);
-      const sign = await step(sender, ['statechain-transfer'], req.text);
-      const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text);
-      const pkg = await step(sender, ['statechain-transfer'], cos.text);
-      const verified = await step<{ confirmations: number; transfers_remaining: number; anchor?: boolean; backup_fee_sat?: number; backup_value_sat?: number; other_deposits?: { outpoint: string; amount_sat: number }[] }>(receiver, ['statechain-verify'], pkg.text, 'statechain/verified');
-      const acc = await step(receiver, ['statechain-transfer'], pkg.text);
-      const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text);
-      return { verified: verified.msg, coin: (await step<Coin>(receiver, ['statechain-transfer'], done.text, 'statechain/coin')).msg };
+    const transfer = async (coinId: string, sender: string, receiver: string, run: Runner = offchainInProcess) => {
+      const req = await step(receiver, ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub], '', undefined, run);
+      const sign = await step(sender, ['statechain-transfer'], req.text, undefined, run);
+      const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text, undefined, run);
+      const pkg = await step(sender, ['statechain-transfer'], cos.text, undefined, run);
+      const verified = await step<{ confirmations: number; transfers_remaining: number; anchor?: boolean; backup_fee_sat?: number; backup_value_sat?: number; other_deposits?: { outpoint: string; amount_sat: number }[] }>(receiver, ['statechain-verify'], pkg.text, 'statechain/verified', run);
+      const acc = await step(receiver, ['statechain-transfer'], pkg.text, undefined, run);
+      const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text, undefined, run);
+      return { verified: verified.msg, coin: (await step<Coin>(receiver, ['statechain-transfer'], done.text, 'statechain/coin', run)).msg };
     };
     return { as, step, expectRefused, deposit, pairReceives, transfer };
   };
@@ -174,7 +183,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     });
 
     it.sequential('a deposit from a Core wallet: not transferable while in the mempool; withdrawn cooperatively, accepted and mined', async () => {
-      const d = await deposit('ALICE_KEY', 150_000n);
+      const d = await deposit('ALICE_KEY', 150_000n, 'raw', TERMS, offchain); // spawned: the narrated deposit
       await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
       // Mempool only: the operator will not co-sign a transfer.
       const req = await step('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub]);
@@ -357,15 +366,15 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     // Alice → Bob → Carol in two tests (the second goes on from the coin the first moved): the transfers, then the exits.
     let abc: { coinId: string; backups: { hex: string; lockTime: number }[] } | undefined;
     it.sequential('Alice → Bob → Carol: a second payment to the coin\'s address is reported to Bob; each owner\'s backup is final 5 blocks before the previous one', async () => {
-      const d = await deposit('ALICE_KEY', 120_000n, 'psbt');
+      const d = await deposit('ALICE_KEY', 120_000n, 'psbt', TERMS, offchain); // spawned: the narrated PSBT deposit and transfers
       await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
       // Someone pays the coin's address a second time: no backup covers it, and the receiver is told.
       const second = await n.fund(d.coin.statement.address, 7_000n);
       await n.mine(1);
-      const toBob = await transfer(d.coinId, 'ALICE_KEY', 'BOB_KEY');
+      const toBob = await transfer(d.coinId, 'ALICE_KEY', 'BOB_KEY', offchain);
       expect(toBob.verified.confirmations).toBe(2);
       expect(toBob.verified.other_deposits).toEqual([{ outpoint: `${second.txid}:${second.vout}`, amount_sat: 7_000, confirmations: 2 }]);
-      const toCarol = await transfer(d.coinId, 'BOB_KEY', 'CAROL_KEY');
+      const toCarol = await transfer(d.coinId, 'BOB_KEY', 'CAROL_KEY', offchain);
       const [alice, bob, carol] = toCarol.coin.backups.map((hex) => ({ hex, lockTime: parseTx(hex).lockTime }));
       expect([alice!.lockTime - bob!.lockTime, bob!.lockTime - carol!.lockTime]).toEqual([5, 5]);
       abc = { coinId: d.coinId, backups: [alice!, bob!, carol!] };
@@ -408,7 +417,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       await n.mine(2);
       // The coin goes to the pair Alice+Bob (O = A + B), its backup paying the channel's funding. Old terms (a one-output
       // backup with its fixed fee, mined alone here): each part takes them only with --allow-unanchored, accepting the fee risk.
-      const coin = (await pairReceives(d.coinId, ['--backup-address', scriptAddress(funding.script, 'regtest')!], ['--allow-unanchored'])).coin;
+      const coin = (await pairReceives(d.coinId, ['--backup-address', scriptAddress(funding.script, 'regtest')!], ['--allow-unanchored'], offchain)).coin; // spawned: the narrated joint hand-over
       const [aliceBackup, channelFunding] = coin.backups.map((hex) => parseTx(hex));
       expect(hexOf(channelFunding!.outputs[0]!.script)).toBe(hexOf(funding.script));
       checkChannelOnCoin({ fundingLocktime: channelFunding!.lockTime, previousLocktime: aliceBackup!.lockTime, toSelfDelay: 6, htlcExpiries: [] });
