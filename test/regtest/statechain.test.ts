@@ -24,9 +24,11 @@
  *
  * The narrated flows spawn the built CLI at every step (the first deposit and its cooperative
  * withdrawal, the PSBT deposit and the Alice → Bob → Carol transfers, the channel's joint
- * hand-over, the virtual close) as does every refusal; the deposits and hand-overs the other
- * tests only stand on run the same bundle's `main` in-process (in-process-cli.ts), ~10 ms a
- * step instead of a node process. Whatever they produce is still accepted and mined by Core.
+ * hand-over, the virtual close, the pair's withdrawal) as does every refusal; the deposits and
+ * hand-overs the other tests only stand on, and their steps that are not refused (a withdrawal,
+ * statechain-backup, package child / submit), run the same bundle's `main` in-process
+ * (in-process-cli.ts), ~10 ms a step instead of a node process. Whatever they produce is still
+ * accepted and mined by Core.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -232,17 +234,17 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     it.sequential('a withdrawal whose broadcast the node refused is kept: printed again, re-broadcast once its deposit is on chain, accepted and mined', async () => {
       const d = await deposit('ALICE_KEY', 110_000n); // the funding is signed but not yet broadcast
       const to = ['--to', n.sweepTo, '--fee-rate', '3'];
-      const w1 = await step('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, ...to]);
-      const w2 = await step('OPERATOR_KEY', ['statechain-withdraw'], w1.text);
+      const w1 = await step('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, ...to], '', undefined, offchainInProcess);
+      const w2 = await step('OPERATOR_KEY', ['statechain-withdraw'], w1.text, undefined, offchainInProcess);
       // The node refuses it: its input (the deposit) is not on chain yet.
       const refusedRun = await as('ALICE_KEY', ['statechain-withdraw', '--broadcast'], w2.text);
       expect({ status: refusedRun.status === 0, stdout: refusedRun.stdout }, describeRun(refusedRun)).toEqual({ status: false, stdout: '' });
       expect(refusedRun.stderr).toContain('is kept');
-      const spend = (await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId], '', 'statechain/spend')).msg;
-      expect((await step<Spend>('ALICE_KEY', ['statechain-withdraw'], w2.text, 'statechain/spend')).msg.hex).toBe(spend.hex);
+      const spend = (await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId], '', 'statechain/spend', offchainInProcess)).msg;
+      expect((await step<Spend>('ALICE_KEY', ['statechain-withdraw'], w2.text, 'statechain/spend', offchainInProcess)).msg.hex).toBe(spend.hex);
       await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
       await n.mine(1);
-      const sent = (await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--broadcast'], '', 'statechain/spend')).msg;
+      const sent = (await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--broadcast'], '', 'statechain/spend', offchainInProcess)).msg;
       expect(sent.broadcast).toEqual({ txid: spend.txid });
       await n.mine(1);
       const mined = await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [spend.txid, true]);
@@ -264,13 +266,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         expect(dirs.map(snapshot)).toEqual(before);
 
         // Offline (no node to ask), the owner may still ask 0.5: the operator co-signs it — a withdrawal it can count on being bumped.
-        const offline = await offchain(['statechain-withdraw', '--coin', d.coinId, ...to, '--key-env', 'ALICE_KEY', '--state-dir', join(root, 'ALICE_KEY')], { env: KEYS });
+        const offline = await offchainInProcess(['statechain-withdraw', '--coin', d.coinId, ...to, '--key-env', 'ALICE_KEY', '--state-dir', join(root, 'ALICE_KEY')], { env: KEYS });
         messageOf(offline, 'statechain/withdraw-request');
-        const cos = await step('OPERATOR_KEY', ['statechain-withdraw'], offline.stdout);
+        const cos = await step('OPERATOR_KEY', ['statechain-withdraw'], offline.stdout, undefined, offchainInProcess);
         const refusedAlone = await as('ALICE_KEY', ['statechain-withdraw', '--broadcast'], cos.text);
         expectRefused(refusedAlone, 'E_BROADCAST_REJECTED');
         expect(refusedAlone.stderr).toContain('min relay fee not met');
-        const spend = await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId], '', 'statechain/spend');
+        const spend = await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId], '', 'statechain/spend', offchainInProcess);
         const w = parseTx(spend.msg.hex);
         expect([w.version, hexOf(w.outputs[1]!.script), w.outputs[1]!.amount]).toEqual([3, '51024e73', 240n]);
         expect(await n.mempool(spend.msg.hex)).toMatchObject({ allowed: false, 'reject-reason': 'min relay fee not met' });
@@ -292,13 +294,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         const walletFile = join(root, `${d.coinId}.floor.wallet.json`);
         const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
         writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 2 }])));
-        const child = await offchain(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '5', '--replaces', strangerFile, '--network', 'regtest', ...n.chain()]);
+        const child = await offchainInProcess(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '5', '--replaces', strangerFile, '--network', 'regtest', ...n.chain()]);
         const childMsg = messageOf<{ psbt: string; child: { txid: string } }>(child, 'package/child');
         const childFile = join(root, `${d.coinId}.floor.child.json`);
         writeFileSync(childFile, child.stdout);
         const signedFile = join(root, `${d.coinId}.floor.signed.json`);
         writeFileSync(signedFile, JSON.stringify(await n.wallet.call('walletprocesspsbt', [childMsg.psbt])));
-        messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+        messageOf(await offchainInProcess(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
         await n.mine(1);
         for (const txid of [spend.msg.txid, childMsg.child.txid]) {
           expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations).toBe(1);
@@ -476,19 +478,19 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
             expectRefused(r, 'E_NO_CHILD');
           } else {
             // Either part bumps the pair's anchored backup from its own wallet (package child, then package submit).
-            const spend = await step('BOB_KEY', ['statechain-backup', '--coin', d.coinId], '', 'statechain/spend');
+            const spend = await step('BOB_KEY', ['statechain-backup', '--coin', d.coinId], '', 'statechain/spend', offchainInProcess);
             const spendFile = join(root, `${d.coinId}.race.spend.json`);
             writeFileSync(spendFile, spend.text);
             const walletFile = join(root, `${d.coinId}.race.wallet.json`);
             const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
             writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 25 }])));
-            const child = await offchain(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '30', '--network', 'regtest', ...n.chain()]);
+            const child = await offchainInProcess(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '30', '--network', 'regtest', ...n.chain()]);
             const childMsg = messageOf<{ psbt: string; child: { txid: string } }>(child, 'package/child');
             const childFile = join(root, `${d.coinId}.race.child.json`);
             writeFileSync(childFile, child.stdout);
             const signedFile = join(root, `${d.coinId}.race.signed.json`);
             writeFileSync(signedFile, JSON.stringify(await n.wallet.call('walletprocesspsbt', [childMsg.psbt])));
-            messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+            messageOf(await offchainInProcess(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
           }
           // The previous owner races with her older backup, bumped from her share's output at 30 sat/vB (the one child builder).
           const cheat = backupWithChild(aliceRecord, { destination: bytesOf(hexOf(parseTx(coin.backups[0]!).outputs[0]!.script)), feeRate: 30, feeLimits: { maxFeeRate: 10_000, maxFeeShare: 0.5 } }, new Uint8Array(32));
@@ -546,20 +548,20 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         expect(await n.mempool(alice!.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
 
         // Either part prints the pair's backup from its own state and bumps it from a wallet.
-        const spend = await step<Spend>(bumper, ['statechain-backup', '--coin', d.coinId], '', 'statechain/spend');
+        const spend = await step<Spend>(bumper, ['statechain-backup', '--coin', d.coinId], '', 'statechain/spend', offchainInProcess);
         expect(spend.msg.txid).toBe(pair!.tx.txid);
         const spendFile = join(root, `${d.coinId}.${bumper}.spend.json`);
         writeFileSync(spendFile, spend.text);
         const walletFile = join(root, `${d.coinId}.${bumper}.wallet.json`);
         const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
         writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 1 }])));
-        const child = await offchain(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '10', '--network', 'regtest', ...n.chain()]);
+        const child = await offchainInProcess(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '10', '--network', 'regtest', ...n.chain()]);
         const childMsg = messageOf<{ psbt: string; child: { txid: string } }>(child, 'package/child');
         const childFile = join(root, `${d.coinId}.${bumper}.child.json`);
         writeFileSync(childFile, child.stdout);
         const signedFile = join(root, `${d.coinId}.${bumper}.signed.json`);
         writeFileSync(signedFile, JSON.stringify(await n.wallet.call('walletprocesspsbt', [childMsg.psbt])));
-        messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+        messageOf(await offchainInProcess(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
         await n.mine(1);
         for (const txid of [pair!.tx.txid, childMsg.child.txid]) {
           expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations).toBe(1);
@@ -579,7 +581,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect(toBob.verified).toMatchObject({ anchor: true, backup_fee_sat: 0, backup_value_sat: 50_000 });
       const backup = parseTx(toBob.coin.backups[1]!);
       await n.mine(backup.lockTime - (await n.tip()));
-      const spend = (await step<Spend>('BOB_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '3', '--broadcast'], '', 'statechain/spend')).msg;
+      const spend = (await step<Spend>('BOB_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '3', '--broadcast'], '', 'statechain/spend', offchainInProcess)).msg;
       const child = parseTx(spend.child_hex!);
       expect(child.inputs.map((i) => [i.txid, i.vout])).toEqual([[backup.txid, 0], [backup.txid, 1]]);
       expect(spend.broadcast).toMatchObject({ package_msg: 'success', parent: { txid: backup.txid }, child: { txid: child.txid, wtxid: child.wtxid } });
@@ -600,12 +602,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       const walletFile = join(root, `${d.coinId}.alice-wallet.json`);
       const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
       writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 1 }])));
-      const child = messageOf<{ psbt: string }>(await offchain(['package', 'child', '--parent', parentFile, '--wallet-psbt', walletFile, '--fee-rate', '10', '--network', 'regtest', ...n.chain()]), 'package/child');
+      const child = messageOf<{ psbt: string }>(await offchainInProcess(['package', 'child', '--parent', parentFile, '--wallet-psbt', walletFile, '--fee-rate', '10', '--network', 'regtest', ...n.chain()]), 'package/child');
       const childFile = join(root, `${d.coinId}.alice-child.json`);
       writeFileSync(childFile, JSON.stringify(child));
       const signedFile = join(root, `${d.coinId}.alice-signed.json`);
       writeFileSync(signedFile, JSON.stringify(await n.wallet.call('walletprocesspsbt', [child.psbt])));
-      messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+      messageOf(await offchainInProcess(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
       await n.mine(1);
       expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [alice!.tx.txid, 1])).confirmations).toBe(1);
       // Bob wakes up: his package cannot go in (the coin is spent); he must be told, not shown a "broadcast".
