@@ -158,13 +158,15 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       const aliceAnswer = await step('alice', ['receive-sigs', '--state', states.alice, '--seed-file', files.alice.seed], JSON.stringify(await step('bob', ['sign', '--state', states.bob], '', setup)), setup);
       if (n > 0) expect(await step('bob', ['receive-revocation'], JSON.stringify(aliceAnswer), setup)).toMatchObject({ commitment_number: n - 1 });
     };
-    return { p, id, dir, files, step, agree, update };
+    return { p, id, dir, files, points, step, agree, update };
   }
   type HolderCommitment = { txid: string; hex: string; commitment_number: number; htlc_txs: { kind: string; txid: string; hex?: string; locktime: number }[] };
   const htlcOf = (direction: 'offered' | 'received', sat: number, hash: Uint8Array, cltv: number): AgreedHtlc => ({ direction, amount_msat: `${sat}000`, payment_hash: toHex(hash), cltv_expiry: cltv });
 
   it('a channel\'s life by the CLI: updates with HTLCs added and settled, revocations; the cheater\'s revoked commitment and its HTLC-timeout punished output by output', async () => {
     const c = await cliChannel('legacy', offchain); // spawned: the narrated channel
+    // The in-process CLI (the other channels' setup) answers as the spawned one did.
+    expect(await c.step('alice', ['points', '--channel', c.files.alice.channel, '--seed-file', c.files.alice.seed], '', offchainInProcess)).toEqual(c.points.alice);
     const t0 = await n.tip();
     const bobsCltv = t0 + 4; // Bob's offered HTLC, timed out by the cheater
     const alicesCltv = t0 + 60;

@@ -7,7 +7,9 @@
  * still accepts and mines it. The files that use it keep their narrated flow spawned.
  *
  * Runs are queued one at a time: runInProcess changes the process's environment, directory
- * and streams, and a file may run two lanes of tests at once.
+ * and streams, and a file may run two lanes of tests at once. While one run waits on its node,
+ * the other lane's code goes on in the same process: it must not print (that would land in the
+ * run's stdout) — its spawned steps are fine, `offchain` builds their environment itself.
  */
 import { runInProcess } from '../e2e/in-process.ts';
 import type { CliRun } from './offchain-cli.ts';

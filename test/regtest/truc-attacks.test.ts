@@ -155,7 +155,11 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
 
     // The lie: the right amount (so the fee is the mempool's 1,000 sat), a taproot script (no witness sigops).
     const wallet = await walletPsbt();
-    const lie = await child(parentPsbt(parent, c, { amount: c.amount, script: SOME_P2TR }, [heavy]), wallet, '10');
+    const lieFile = parentPsbt(parent, c, { amount: c.amount, script: SOME_P2TR }, [heavy]);
+    const lie = await child(lieFile, wallet, '10');
+    // The in-process CLI (the file's other steps) refuses alike: the same exit code and the same line on stderr.
+    const lieHere = await offchainInProcess(['package', 'child', '--parent', lieFile, '--wallet-psbt', wallet, '--fee-rate', '10', ...net()]);
+    expect([lieHere.status, lieHere.stderr, lieHere.stdout]).toEqual([lie.status, lie.stderr, lie.stdout]);
     // Before the fix: exit 0, the parent counted at ~150 vB, and the package went out at ~2.6 sat/vB (asked 10).
     expect([lie.status, errorCode(lie), lie.stdout], describeRun(lie)).toEqual([2, 'E_TRUC_PREVOUT_CONFLICT', '']);
     expect(lie.stderr).toContain(parent.parsed.txid);

@@ -158,8 +158,12 @@ describe.skipIf(!BITCOIND)(`package child / package submit on regtest${BITCOIND 
     const stranger = await child(parentFile, await walletPsbt(50_000n, anyoneAddress), '2');
     expect([stranger.status, errorCode(stranger), stranger.stdout]).toEqual([4, 'E_WALLET_PSBT_OUTPUT', '']);
 
-    const v2 = await child(file('parent.hex', zeroFeeParent(await anyoneCoin(), 2).hex), await walletPsbt(), '2');
+    const v2Args = [file('parent.hex', zeroFeeParent(await anyoneCoin(), 2).hex), await walletPsbt(), '2'] as const;
+    const v2 = await child(...v2Args);
     expect([v2.status, errorCode(v2), v2.stdout]).toEqual([4, 'E_TRUC_VERSION', '']);
+    // The in-process CLI (the file's other steps) refuses alike: the same exit code and the same line on stderr.
+    const v2Here = await offchainInProcess(['package', 'child', '--parent', v2Args[0], '--wallet-psbt', v2Args[1], '--fee-rate', v2Args[2], ...net()]);
+    expect([v2Here.status, v2Here.stderr, v2Here.stdout]).toEqual([v2.status, v2.stderr, '']);
 
     // Sixteen small P2WPKH coins of the wallet's, all spent by one child: 16 × 68 vB is over 1,000.
     const address = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
