@@ -13,6 +13,9 @@
  * Library-made: on a third channel an anchors commitment bumped by a CPFP child spending
  * the holder's anchor, submitted as a package. Every one accepted and mined: Core's script
  * interpreter is the independent check of every witness. Skipped visibly without a bitcoind.
+ * The first channel's life spawns the built CLI at every step; the other channels' setup
+ * (`points`, `init`, the updates) runs the same bundle's `main` in-process
+ * (in-process-cli.ts), their closing steps — each test's point — spawned.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -27,6 +30,7 @@ import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
 import { findBitcoind } from './bitcoind.ts';
 import { assertBuilt, errorCode, messageOf, offchain } from './offchain-cli.ts';
+import { offchainInProcess } from './in-process-cli.ts';
 import { tempDir } from '../helpers.ts';
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -116,8 +120,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     B_FUNDING: toHex(B.funding), B_HTLC: toHex(B.htlc), B_REVOCATION: toHex(B.revocation), B_DELAYED: toHex(B.delayed),
   };
 
-  /** Fund a channel and have both parties record it through `commitment points` / `commitment init`. */
-  async function cliChannel(format: 'legacy' | 'anchors' | 'zero-fee' = 'legacy') {
+  /**
+   * Fund a channel and have both parties record it through `commitment points` / `commitment init`. `setup`: how
+   * those steps and the updates run — the built CLI spawned (the narrated channel), or its `main` in-process (the
+   * channel a test only needs to stand on; its closing steps, the test's point, stay spawned through `step`).
+   */
+  async function cliChannel(format: 'legacy' | 'anchors' | 'zero-fee' = 'legacy', setup: typeof offchain = offchainInProcess) {
     const p = await openChannel();
     const dir = tempDir('offchain-regtest-channel-');
     const id = `${p.fundingOutpoint.txid}:${p.fundingOutpoint.vout}`;
@@ -129,14 +137,14 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     };
     const k = (who: Who) => (who === 'alice' ? 'A' : 'B');
     /** One step of one party: its state directory, its keys where the step signs. */
-    const step = async <T = Record<string, unknown>>(who: Who, args: string[], input = ''): Promise<T> => {
+    const step = async <T = Record<string, unknown>>(who: Who, args: string[], input = '', run: typeof offchain = offchain): Promise<T> => {
       const signs = ['sign', 'finalize'].includes(args[0]!) ? ['--key-env', `${k(who)}_FUNDING`, '--htlc-key-env', `${k(who)}_HTLC`] : [];
       const stateDir = args[0] === 'points' ? [] : ['--state-dir', join(dir.path, who)];
-      return messageOf<T>(await offchain(['commitment', ...args, ...stateDir, ...signs], { input, env: ENV }));
+      return messageOf<T>(await run(['commitment', ...args, ...stateDir, ...signs], { input, env: ENV }));
     };
-    const points = { alice: await step('alice', ['points', '--channel', files.alice.channel, '--seed-file', files.alice.seed]), bob: await step('bob', ['points', '--channel', files.bob.channel, '--seed-file', files.bob.seed]) };
-    await step('alice', ['init', '--channel', files.alice.channel, '--seed-file', files.alice.seed], JSON.stringify(points.bob));
-    await step('bob', ['init', '--channel', files.bob.channel, '--seed-file', files.bob.seed], JSON.stringify(points.alice));
+    const points = { alice: await step('alice', ['points', '--channel', files.alice.channel, '--seed-file', files.alice.seed], '', setup), bob: await step('bob', ['points', '--channel', files.bob.channel, '--seed-file', files.bob.seed], '', setup) };
+    await step('alice', ['init', '--channel', files.alice.channel, '--seed-file', files.alice.seed], JSON.stringify(points.bob), setup);
+    await step('bob', ['init', '--channel', files.bob.channel, '--seed-file', files.bob.seed], JSON.stringify(points.alice), setup);
     /** State n as Alice sees it (sat); Bob's copy is the same state from his side. */
     const agree = (n: number, aliceSat: number, bobSat: number, htlcs: AgreedHtlc[]) => {
       const alice = { type: 'bolt3/channel-state', version: 1, network: 'regtest', channel_id: id, commitment_number: n, to_local_msat: `${aliceSat}000`, to_remote_msat: `${bobSat}000`, feerate_per_kw: format === 'zero-fee' ? 0 : 2500, htlcs };
@@ -145,18 +153,20 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     };
     /** One update in BOLT 2's order: Alice signs Bob's, Bob revokes his previous; Bob signs Alice's, Alice revokes hers. */
     const update = async (n: number, states: { alice: string; bob: string }) => {
-      const bobAnswer = await step('bob', ['receive-sigs', '--state', states.bob, '--seed-file', files.bob.seed], JSON.stringify(await step('alice', ['sign', '--state', states.alice])));
-      if (n > 0) expect(await step('alice', ['receive-revocation'], JSON.stringify(bobAnswer))).toMatchObject({ commitment_number: n - 1 });
-      const aliceAnswer = await step('alice', ['receive-sigs', '--state', states.alice, '--seed-file', files.alice.seed], JSON.stringify(await step('bob', ['sign', '--state', states.bob])));
-      if (n > 0) expect(await step('bob', ['receive-revocation'], JSON.stringify(aliceAnswer))).toMatchObject({ commitment_number: n - 1 });
+      const bobAnswer = await step('bob', ['receive-sigs', '--state', states.bob, '--seed-file', files.bob.seed], JSON.stringify(await step('alice', ['sign', '--state', states.alice], '', setup)), setup);
+      if (n > 0) expect(await step('alice', ['receive-revocation'], JSON.stringify(bobAnswer), setup)).toMatchObject({ commitment_number: n - 1 });
+      const aliceAnswer = await step('alice', ['receive-sigs', '--state', states.alice, '--seed-file', files.alice.seed], JSON.stringify(await step('bob', ['sign', '--state', states.bob], '', setup)), setup);
+      if (n > 0) expect(await step('bob', ['receive-revocation'], JSON.stringify(aliceAnswer), setup)).toMatchObject({ commitment_number: n - 1 });
     };
-    return { p, id, dir, files, step, agree, update };
+    return { p, id, dir, files, points, step, agree, update };
   }
   type HolderCommitment = { txid: string; hex: string; commitment_number: number; htlc_txs: { kind: string; txid: string; hex?: string; locktime: number }[] };
   const htlcOf = (direction: 'offered' | 'received', sat: number, hash: Uint8Array, cltv: number): AgreedHtlc => ({ direction, amount_msat: `${sat}000`, payment_hash: toHex(hash), cltv_expiry: cltv });
 
   it('a channel\'s life by the CLI: updates with HTLCs added and settled, revocations; the cheater\'s revoked commitment and its HTLC-timeout punished output by output', async () => {
-    const c = await cliChannel();
+    const c = await cliChannel('legacy', offchain); // spawned: the narrated channel
+    // The in-process CLI (the other channels' setup) answers as the spawned one did.
+    expect(await c.step('alice', ['points', '--channel', c.files.alice.channel, '--seed-file', c.files.alice.seed], '', offchainInProcess)).toEqual(c.points.alice);
     const t0 = await n.tip();
     const bobsCltv = t0 + 4; // Bob's offered HTLC, timed out by the cheater
     const alicesCltv = t0 + 60;
@@ -214,7 +224,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(sweep.commitment_txid).toBe(kept.txid);
     expect(await n.mempool(sweep.hex)).toMatchObject({ allowed: false, 'reject-reason': 'missing-inputs' });
     c.dir.cleanup();
-  });
+  }, 180_000); // the narrated channel, some thirty spawned CLI steps: room for two suites at once on two cores (a test past its limit goes on mining under the next)
 
   it('issue 37 F1: the cheater merges two HTLC-timeouts (one cltv_expiry) of his revoked anchors commitment into one transaction with his fee coin — the penalty finds both second-stage outputs (in the mempool, in the UTXO set, from --htlc-tx) and takes them, mined; his sweep after to_self_delay finds nothing', async () => {
     const c = await cliChannel('anchors');
@@ -300,7 +310,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect(await n.node.rpc.call('gettxout', [id, Number(vout), true]), outpoint).toBeNull();
     }
     c.dir.cleanup();
-  }, 120_000); // some twenty CLI steps and a dozen blocks
+  }, 120_000); // a dozen blocks, eight spawned CLI steps (its channel's twenty-odd setup steps run in-process)
 
   it('issue 37 review R1–R3: the cheater replaces (RBF) the batch Alice saved with one carrying 1,300 decoy outputs paying the second-stage script — her --combine penalty with the node and the stale --htlc-tx is split under 400,000 WU, the same in the mempool and confirmed, all mined; his sweeps after to_self_delay find nothing', async () => {
     const c = await cliChannel('anchors');
@@ -358,7 +368,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const expected = [`${kept.txid}:${toLocal}`, ...second.tx.outputs.flatMap((o, k) => (toHex(o.script) === toHex(secondStage) ? [`${second.txid}:${k}`] : []))].sort();
     expect(expected).toHaveLength(1 + 2 + 1_300);
     type Penalties = { skipped: { txid?: string; vout: number; reason: string }[]; transactions: { hex: string; inputs: { txid: string; vout: number }[] }[] };
-    const penalty = (...extra: string[]) => c.step<Penalties>('alice', ['penalty', '--channel-id', c.id, '--txid', kept.txid, '--key-env', 'A_REVOCATION', '--to', n.sweepTo, '--feerate-per-kw', '253', '--combine', ...extra]);
+    // Each --combine run over 1,303 outputs is the file's heaviest step (seconds of CPU on a quiet machine): its own time limit widened from 60 s.
+    const patient: typeof offchain = (args, opts) => offchain(args, { ...opts, timeoutMs: 200_000 });
+    const penalty = (...extra: string[]) => c.step<Penalties>('alice', ['penalty', '--channel-id', c.id, '--txid', kept.txid, '--key-env', 'A_REVOCATION', '--to', n.sweepTo, '--feerate-per-kw', '253', '--combine', ...extra], '', patient);
     const taken = (p: Penalties) => p.transactions.flatMap((t) => t.inputs.map((i) => `${i.txid}:${i.vout}`)).sort();
     const hexes = (p: Penalties) => p.transactions.map((t) => t.hex).sort();
     // In the mempool, with the stale batch given: not refused; the stale outputs listed, the replacement's taken.
@@ -387,7 +399,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     for (const t of confirmed.transactions) await n.acceptAndMine(t.hex);
     for (const h of sweeps) expect(await n.mempool(h)).toMatchObject({ allowed: false, 'reject-reason': 'missing-inputs' });
     c.dir.cleanup();
-  }, 120_000);
+  }, 300_000); // the slowest test (~42 s on a quiet 2-core machine, two --combine penalties): room for two suites at once
 
   it('an honest unilateral close by the CLI: the held commitment, its HTLC-success and HTLC-timeout (non-final one block early), the delayed sweeps (non-BIP68-final one block early)', async () => {
     const c = await cliChannel();

@@ -6,7 +6,8 @@
  * keys signing in turn through a pipe, the revocation (penalty) path, the taproot
  * cooperative key path through the MuSig2 commands. Core is the independent verifier
  * here: its script interpreter runs every witness we built. Skipped visibly without a
- * bitcoind.
+ * bitcoind. The first seed HTLC spawns the built CLI at every step, as do the samples of
+ * the refusals; the other steps run the same bundle's `main` in-process (in-process-cli.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { publicKeyOf } from '../independent/secp256k1.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode, type OutPoint } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
+import { offchainInProcess } from './in-process-cli.ts';
 
 const fixtureKey = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
 const KEYS = {
@@ -46,7 +48,20 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   let preimageFile: string;
   let paymentHash: string;
 
-  const run = (args: string[], input = '') => offchain(args, { input, env: KEYS });
+  /**
+   * How a step runs: the built CLI's `main` in-process, or spawned inside `spawned(...)` — the narrated seed HTLC and a
+   * sample of each refusal (E_NOT_FINAL, E_ANCHORS_FEE_INPUT, E_FOREIGN_INPUT) keep the process.
+   */
+  let via: typeof offchain = offchainInProcess;
+  const spawned = async <T>(f: () => Promise<T>): Promise<T> => {
+    via = offchain;
+    try {
+      return await f();
+    } finally {
+      via = offchainInProcess;
+    }
+  };
+  const run = (args: string[], input = '') => via(args, { input, env: KEYS });
   const expectRefused = (r: CliRun, code: string) =>
     expect({ status: r.status, code: errorCode(r), stdout: r.stdout }, describeRun(r)).toEqual({ status: 4, code, stdout: '' });
   const tip = () => n.tip();
@@ -78,10 +93,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   });
 
   for (const bare of [false, true]) {
-    it(`seed HTLC${bare ? ' (bare form)' : ''}: Bob claims with the preimage; Alice's refund is non-final at locktime − 1, mined at the locktime`, async () => {
+    it(`seed HTLC${bare ? ' (bare form)' : ''}: Bob claims with the preimage; Alice's refund is non-final at locktime − 1, mined at the locktime`, () => (bare ? (f: () => Promise<void>) => f() : spawned)(async () => {
       const locktime = (await tip()) + 5;
       const created = await create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', String(locktime), ...(bare ? ['--bare'] : []));
       const text = JSON.stringify(created);
+      // The spawned CLI (this test's steps when not bare) and the in-process one (the file's other steps) answer alike.
+      if (!bare) expect(messageOf(await offchainInProcess(['htlc', 'create', '--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', String(locktime), '--amount', '50000', '--payment-hash', paymentHash, ...chain()], { env: KEYS }), 'htlc/created')).toEqual(created);
       const [a, b] = [await fund(created.address), await fund(created.address)];
 
       const claim = messageOf<Spend>(await spend('claim', 'BOB_KEY', text, a, '--preimage-file', preimageFile), 'htlc/spend');
@@ -95,7 +112,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       await mine(1);
       const refund = messageOf<Spend>(await spend('refund', 'ALICE_KEY', text, b), 'htlc/spend');
       await acceptAndMine(refund.hex!);
-    });
+    }));
   }
 
   it('taproot HTLC: Core derives its address from the descriptor; claim leaf, refund leaf (non-final one block early) and the MuSig2 key path are mined', async () => {
@@ -202,7 +219,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const [a, b] = [await fund(received.address), await fund(offered.address)];
 
     // The holder alone cannot sign a zero-fee HTLC transaction.
-    expectRefused(await spend('claim', 'ALICE_KEY', JSON.stringify(received), a), 'E_ANCHORS_FEE_INPUT');
+    expectRefused(await spawned(() => spend('claim', 'ALICE_KEY', JSON.stringify(received), a)), 'E_ANCHORS_FEE_INPUT');
 
     // The remote's signature comes first (in BOLT 2 with commitment_signed); the holder has the preimage.
     const half = messageOf<Spend>(await spend('claim', 'BOB_KEY', JSON.stringify(received), a), 'htlc/spend');
@@ -242,7 +259,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const attack = JSON.stringify({ ...half, psbt: Buffer.from(t.toPSBT()).toString('base64') });
     // The holder's wallet would sign that coin in the runbook's next step (walletprocesspsbt): the holder's signature is what must not happen.
     for (const withFee of [true, false]) {
-      const r = await spend('claim', 'ALICE_KEY', attack, a, '--preimage-file', preimageFile, '--htlc', own, ...(withFee ? ['--fee-psbt', await feePsbt('fee-slipped.psbt')] : []));
+      const fee = withFee ? ['--fee-psbt', await feePsbt('fee-slipped.psbt')] : [];
+      const r = await spawned(() => spend('claim', 'ALICE_KEY', attack, a, '--preimage-file', preimageFile, '--htlc', own, ...fee));
       expectRefused(r, 'E_FOREIGN_INPUT');
       expect(r.stderr).not.toMatch(/fee-psbt.*(drop|without)|already has its fee/);
     }

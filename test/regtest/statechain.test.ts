@@ -21,6 +21,14 @@
  *
  * The tests run in two lanes at once, each with its own nodes and state directories and its
  * tests in order: on two cores the file takes about as long as its longer lane.
+ *
+ * The narrated flows spawn the built CLI at every step (the first deposit and its cooperative
+ * withdrawal, the PSBT deposit and the Alice → Bob → Carol transfers, the channel's joint
+ * hand-over, the virtual close, the pair's withdrawal) as does every refusal; the deposits and
+ * hand-overs the other tests only stand on, and their steps that are not refused (a withdrawal,
+ * statechain-backup, package child / submit), run the same bundle's `main` in-process
+ * (in-process-cli.ts), ~10 ms a step instead of a node process. Whatever they produce is still
+ * accepted and mined by Core.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -41,6 +49,7 @@ import { KEYS } from '../e2e/statechain-flow.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
+import { offchainInProcess } from './in-process-cli.ts';
 import { LEGACY, buildCommitment, finalizeCommitment, fundingOutput, perCommitmentPoint, pointOf, signCommitment, generateFromSeed } from '../../src/lib/bolt3/index.ts';
 import { scriptAddress } from '../../src/lib/address.ts';
 import { checkChannelOnCoin } from '../../src/lib/statechain/channel.ts';
@@ -63,6 +72,8 @@ type Spend = { hex: string; txid: string; child_hex?: string; broadcast?: unknow
 
 /** What a lane's steps run against: its node now (a test may point it at another node of the lane) and its state root. */
 type Lane = { n: FundedNode; root: string };
+/** How a step runs: the built CLI spawned (the narrated flows, every refusal), or its `main` in-process (setup a test repeats). */
+type Runner = typeof offchain;
 
 describe.skipIf(!BITCOIND)(TITLE, () => {
   let work: { path: string; cleanup: () => void };
@@ -76,10 +87,10 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
 
   /** Each party's steps through the built CLI against the lane's node, in the lane's own state directories. */
   const flows = (L: Lane) => {
-    const as = (who: string, args: string[], input = '') =>
-      offchain([...withFloor(args), '--key-env', who, '--state-dir', join(L.root, who), ...L.n.chain()], { input, env: KEYS });
-    const step = async <T = Record<string, unknown>>(who: string, args: string[], input = '', type?: string) => {
-      const r = await as(who, args, input);
+    const as = (who: string, args: string[], input = '', run: Runner = offchain) =>
+      run([...withFloor(args), '--key-env', who, '--state-dir', join(L.root, who), ...L.n.chain()], { input, env: KEYS });
+    const step = async <T = Record<string, unknown>>(who: string, args: string[], input = '', type?: string, run: Runner = offchain) => {
+      const r = await as(who, args, input, run);
       messageOf(r, type);
       return { text: r.stdout, msg: JSON.parse(r.stdout) as T };
     };
@@ -91,9 +102,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
      * fundrawtransaction, or walletcreatefundedpsbt's PSBT as is — signed by the wallet only
      * after backup 1; returns the signed funding's hex too.
      */
-    const deposit = async (owner: string, sat: bigint, form: 'raw' | 'psbt' = 'raw', terms = TERMS) => {
-      const req = await step(owner, ['statechain-deposit', '--start', '--operator-key', operatorPub]);
-      const offer = await step<{ coin_id: string; statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...terms], req.text);
+    const deposit = async (owner: string, sat: bigint, form: 'raw' | 'psbt' = 'raw', terms = TERMS, run: Runner = offchainInProcess) => {
+      const req = await step(owner, ['statechain-deposit', '--start', '--operator-key', operatorPub], '', undefined, run);
+      const offer = await step<{ coin_id: string; statement: { address: string } }>('OPERATOR_KEY', ['statechain-deposit', ...terms], req.text, undefined, run);
       const outputs = [{ [offer.msg.statement.address]: satsToBtc(sat) }];
       const fundingFile = join(L.root, `${offer.msg.coin_id}.funding`);
       let sign: () => Promise<{ hex: string; complete: boolean }>;
@@ -106,9 +117,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         writeFileSync(fundingFile, psbt);
         sign = async () => L.n.wallet.call('finalizepsbt', [(await L.n.wallet.call<{ psbt: string }>('walletprocesspsbt', [psbt])).psbt]);
       }
-      const backup = await step(owner, ['statechain-deposit', '--funding', fundingFile, '--operator-key', operatorPub], offer.text);
-      const cosigned = await step('OPERATOR_KEY', ['statechain-deposit'], backup.text);
-      const coin = await step<Coin>(owner, ['statechain-deposit'], cosigned.text, 'statechain/coin');
+      const backup = await step(owner, ['statechain-deposit', '--funding', fundingFile, '--operator-key', operatorPub], offer.text, undefined, run);
+      const cosigned = await step('OPERATOR_KEY', ['statechain-deposit'], backup.text, undefined, run);
+      const coin = await step<Coin>(owner, ['statechain-deposit'], cosigned.text, 'statechain/coin', run);
       const signed = await sign();
       expect(signed.complete).toBe(true);
       // Backup 1 was signed for the unsigned funding's txid: signing (segwit inputs) keeps it.
@@ -117,32 +128,32 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     };
 
     /** Alice (sender) hands the coin to the pair Alice+Bob through the joint steps; both parts record it. `accept`: flags for each part's accepting step (e.g. --allow-unanchored). */
-    const pairReceives = async (coinId: string, extra: string[] = [], accept: string[] = []) => {
+    const pairReceives = async (coinId: string, extra: string[] = [], accept: string[] = [], run: Runner = offchainInProcess) => {
       const start = ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub, ...extra];
-      const part = await step('BOB_KEY', [...start, '--joint-part']);
+      const part = await step('BOB_KEY', [...start, '--joint-part'], '', undefined, run);
       const partFile = join(L.root, `${coinId}.part.json`);
       writeFileSync(partFile, part.text);
-      const req = await step('ALICE_KEY', [...start, '--joint-with', partFile]);
-      const sign = await step('ALICE_KEY', ['statechain-transfer'], req.text);
-      const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text);
-      const pkg = await step('ALICE_KEY', ['statechain-transfer'], cos.text);
-      const handoff = await step('ALICE_KEY', ['statechain-transfer', ...accept], pkg.text, 'statechain/joint-handoff');
-      const t2 = await step('BOB_KEY', ['statechain-transfer', ...accept], handoff.text, 'statechain/joint-t2');
-      const acc = await step('ALICE_KEY', ['statechain-transfer'], t2.text);
-      const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text);
-      await step('ALICE_KEY', ['statechain-transfer'], done.text, 'statechain/coin');
-      return { coin: (await step<Coin>('BOB_KEY', ['statechain-transfer'], done.text, 'statechain/coin')).msg };
+      const req = await step('ALICE_KEY', [...start, '--joint-with', partFile], '', undefined, run);
+      const sign = await step('ALICE_KEY', ['statechain-transfer'], req.text, undefined, run);
+      const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text, undefined, run);
+      const pkg = await step('ALICE_KEY', ['statechain-transfer'], cos.text, undefined, run);
+      const handoff = await step('ALICE_KEY', ['statechain-transfer', ...accept], pkg.text, 'statechain/joint-handoff', run);
+      const t2 = await step('BOB_KEY', ['statechain-transfer', ...accept], handoff.text, 'statechain/joint-t2', run);
+      const acc = await step('ALICE_KEY', ['statechain-transfer'], t2.text, undefined, run);
+      const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text, undefined, run);
+      await step('ALICE_KEY', ['statechain-transfer'], done.text, 'statechain/coin', run);
+      return { coin: (await step<Coin>('BOB_KEY', ['statechain-transfer'], done.text, 'statechain/coin', run)).msg };
     };
 
-    const transfer = async (coinId: string, sender: string, receiver: string) => {
-      const req = await step(receiver, ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub]);
-      const sign = await step(sender, ['statechain-transfer'], req.text);
-      const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text);
-      const pkg = await step(sender, ['statechain-transfer'], cos.text);
-      const verified = await step<{ confirmations: number; transfers_remaining: number; anchor?: boolean; backup_fee_sat?: number; backup_value_sat?: number; other_deposits?: { outpoint: string; amount_sat: number }[] }>(receiver, ['statechain-verify'], pkg.text, 'statechain/verified');
-      const acc = await step(receiver, ['statechain-transfer'], pkg.text);
-      const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text);
-      return { verified: verified.msg, coin: (await step<Coin>(receiver, ['statechain-transfer'], done.text, 'statechain/coin')).msg };
+    const transfer = async (coinId: string, sender: string, receiver: string, run: Runner = offchainInProcess) => {
+      const req = await step(receiver, ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub], '', undefined, run);
+      const sign = await step(sender, ['statechain-transfer'], req.text, undefined, run);
+      const cos = await step('OPERATOR_KEY', ['statechain-transfer'], sign.text, undefined, run);
+      const pkg = await step(sender, ['statechain-transfer'], cos.text, undefined, run);
+      const verified = await step<{ confirmations: number; transfers_remaining: number; anchor?: boolean; backup_fee_sat?: number; backup_value_sat?: number; other_deposits?: { outpoint: string; amount_sat: number }[] }>(receiver, ['statechain-verify'], pkg.text, 'statechain/verified', run);
+      const acc = await step(receiver, ['statechain-transfer'], pkg.text, undefined, run);
+      const done = await step('OPERATOR_KEY', ['statechain-transfer'], acc.text, undefined, run);
+      return { verified: verified.msg, coin: (await step<Coin>(receiver, ['statechain-transfer'], done.text, 'statechain/coin', run)).msg };
     };
     return { as, step, expectRefused, deposit, pairReceives, transfer };
   };
@@ -174,7 +185,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     });
 
     it.sequential('a deposit from a Core wallet: not transferable while in the mempool; withdrawn cooperatively, accepted and mined', async () => {
-      const d = await deposit('ALICE_KEY', 150_000n);
+      const d = await deposit('ALICE_KEY', 150_000n, 'raw', TERMS, offchain); // spawned: the narrated deposit
       await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
       // Mempool only: the operator will not co-sign a transfer.
       const req = await step('BOB_KEY', ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub]);
@@ -223,17 +234,18 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     it.sequential('a withdrawal whose broadcast the node refused is kept: printed again, re-broadcast once its deposit is on chain, accepted and mined', async () => {
       const d = await deposit('ALICE_KEY', 110_000n); // the funding is signed but not yet broadcast
       const to = ['--to', n.sweepTo, '--fee-rate', '3'];
-      const w1 = await step('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, ...to]);
-      const w2 = await step('OPERATOR_KEY', ['statechain-withdraw'], w1.text);
+      const w1 = await step('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, ...to], '', undefined, offchainInProcess);
+      const w2 = await step('OPERATOR_KEY', ['statechain-withdraw'], w1.text, undefined, offchainInProcess);
       // The node refuses it: its input (the deposit) is not on chain yet.
       const refusedRun = await as('ALICE_KEY', ['statechain-withdraw', '--broadcast'], w2.text);
       expect({ status: refusedRun.status === 0, stdout: refusedRun.stdout }, describeRun(refusedRun)).toEqual({ status: false, stdout: '' });
       expect(refusedRun.stderr).toContain('is kept');
-      const spend = (await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId], '', 'statechain/spend')).msg;
+      const spend = (await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId], '', 'statechain/spend', offchainInProcess)).msg;
+      // Printed again by the spawned CLI: the same spend as the in-process one printed.
       expect((await step<Spend>('ALICE_KEY', ['statechain-withdraw'], w2.text, 'statechain/spend')).msg.hex).toBe(spend.hex);
       await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
       await n.mine(1);
-      const sent = (await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--broadcast'], '', 'statechain/spend')).msg;
+      const sent = (await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, '--broadcast'], '', 'statechain/spend', offchainInProcess)).msg;
       expect(sent.broadcast).toEqual({ txid: spend.txid });
       await n.mine(1);
       const mined = await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [spend.txid, true]);
@@ -255,13 +267,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         expect(dirs.map(snapshot)).toEqual(before);
 
         // Offline (no node to ask), the owner may still ask 0.5: the operator co-signs it — a withdrawal it can count on being bumped.
-        const offline = await offchain(['statechain-withdraw', '--coin', d.coinId, ...to, '--key-env', 'ALICE_KEY', '--state-dir', join(root, 'ALICE_KEY')], { env: KEYS });
+        const offline = await offchainInProcess(['statechain-withdraw', '--coin', d.coinId, ...to, '--key-env', 'ALICE_KEY', '--state-dir', join(root, 'ALICE_KEY')], { env: KEYS });
         messageOf(offline, 'statechain/withdraw-request');
-        const cos = await step('OPERATOR_KEY', ['statechain-withdraw'], offline.stdout);
+        const cos = await step('OPERATOR_KEY', ['statechain-withdraw'], offline.stdout, undefined, offchainInProcess);
         const refusedAlone = await as('ALICE_KEY', ['statechain-withdraw', '--broadcast'], cos.text);
         expectRefused(refusedAlone, 'E_BROADCAST_REJECTED');
         expect(refusedAlone.stderr).toContain('min relay fee not met');
-        const spend = await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId], '', 'statechain/spend');
+        const spend = await step<Spend>('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId], '', 'statechain/spend', offchainInProcess);
         const w = parseTx(spend.msg.hex);
         expect([w.version, hexOf(w.outputs[1]!.script), w.outputs[1]!.amount]).toEqual([3, '51024e73', 240n]);
         expect(await n.mempool(spend.msg.hex)).toMatchObject({ allowed: false, 'reject-reason': 'min relay fee not met' });
@@ -283,13 +295,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         const walletFile = join(root, `${d.coinId}.floor.wallet.json`);
         const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
         writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 2 }])));
-        const child = await offchain(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '5', '--replaces', strangerFile, '--network', 'regtest', ...n.chain()]);
+        const child = await offchainInProcess(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '5', '--replaces', strangerFile, '--network', 'regtest', ...n.chain()]);
         const childMsg = messageOf<{ psbt: string; child: { txid: string } }>(child, 'package/child');
         const childFile = join(root, `${d.coinId}.floor.child.json`);
         writeFileSync(childFile, child.stdout);
         const signedFile = join(root, `${d.coinId}.floor.signed.json`);
         writeFileSync(signedFile, JSON.stringify(await n.wallet.call('walletprocesspsbt', [childMsg.psbt])));
-        messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+        messageOf(await offchainInProcess(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
         await n.mine(1);
         for (const txid of [spend.msg.txid, childMsg.child.txid]) {
           expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations).toBe(1);
@@ -357,15 +369,15 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     // Alice → Bob → Carol in two tests (the second goes on from the coin the first moved): the transfers, then the exits.
     let abc: { coinId: string; backups: { hex: string; lockTime: number }[] } | undefined;
     it.sequential('Alice → Bob → Carol: a second payment to the coin\'s address is reported to Bob; each owner\'s backup is final 5 blocks before the previous one', async () => {
-      const d = await deposit('ALICE_KEY', 120_000n, 'psbt');
+      const d = await deposit('ALICE_KEY', 120_000n, 'psbt', TERMS, offchain); // spawned: the narrated PSBT deposit and transfers
       await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
       // Someone pays the coin's address a second time: no backup covers it, and the receiver is told.
       const second = await n.fund(d.coin.statement.address, 7_000n);
       await n.mine(1);
-      const toBob = await transfer(d.coinId, 'ALICE_KEY', 'BOB_KEY');
+      const toBob = await transfer(d.coinId, 'ALICE_KEY', 'BOB_KEY', offchain);
       expect(toBob.verified.confirmations).toBe(2);
       expect(toBob.verified.other_deposits).toEqual([{ outpoint: `${second.txid}:${second.vout}`, amount_sat: 7_000, confirmations: 2 }]);
-      const toCarol = await transfer(d.coinId, 'BOB_KEY', 'CAROL_KEY');
+      const toCarol = await transfer(d.coinId, 'BOB_KEY', 'CAROL_KEY', offchain);
       const [alice, bob, carol] = toCarol.coin.backups.map((hex) => ({ hex, lockTime: parseTx(hex).lockTime }));
       expect([alice!.lockTime - bob!.lockTime, bob!.lockTime - carol!.lockTime]).toEqual([5, 5]);
       abc = { coinId: d.coinId, backups: [alice!, bob!, carol!] };
@@ -408,7 +420,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       await n.mine(2);
       // The coin goes to the pair Alice+Bob (O = A + B), its backup paying the channel's funding. Old terms (a one-output
       // backup with its fixed fee, mined alone here): each part takes them only with --allow-unanchored, accepting the fee risk.
-      const coin = (await pairReceives(d.coinId, ['--backup-address', scriptAddress(funding.script, 'regtest')!], ['--allow-unanchored'])).coin;
+      const coin = (await pairReceives(d.coinId, ['--backup-address', scriptAddress(funding.script, 'regtest')!], ['--allow-unanchored'], offchain)).coin; // spawned: the narrated joint hand-over
       const [aliceBackup, channelFunding] = coin.backups.map((hex) => parseTx(hex));
       expect(hexOf(channelFunding!.outputs[0]!.script)).toBe(hexOf(funding.script));
       checkChannelOnCoin({ fundingLocktime: channelFunding!.lockTime, previousLocktime: aliceBackup!.lockTime, toSelfDelay: 6, htlcExpiries: [] });
@@ -467,19 +479,19 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
             expectRefused(r, 'E_NO_CHILD');
           } else {
             // Either part bumps the pair's anchored backup from its own wallet (package child, then package submit).
-            const spend = await step('BOB_KEY', ['statechain-backup', '--coin', d.coinId], '', 'statechain/spend');
+            const spend = await step('BOB_KEY', ['statechain-backup', '--coin', d.coinId], '', 'statechain/spend', offchainInProcess);
             const spendFile = join(root, `${d.coinId}.race.spend.json`);
             writeFileSync(spendFile, spend.text);
             const walletFile = join(root, `${d.coinId}.race.wallet.json`);
             const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
             writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 25 }])));
-            const child = await offchain(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '30', '--network', 'regtest', ...n.chain()]);
+            const child = await offchainInProcess(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '30', '--network', 'regtest', ...n.chain()]);
             const childMsg = messageOf<{ psbt: string; child: { txid: string } }>(child, 'package/child');
             const childFile = join(root, `${d.coinId}.race.child.json`);
             writeFileSync(childFile, child.stdout);
             const signedFile = join(root, `${d.coinId}.race.signed.json`);
             writeFileSync(signedFile, JSON.stringify(await n.wallet.call('walletprocesspsbt', [childMsg.psbt])));
-            messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+            messageOf(await offchainInProcess(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
           }
           // The previous owner races with her older backup, bumped from her share's output at 30 sat/vB (the one child builder).
           const cheat = backupWithChild(aliceRecord, { destination: bytesOf(hexOf(parseTx(coin.backups[0]!).outputs[0]!.script)), feeRate: 30, feeLimits: { maxFeeRate: 10_000, maxFeeShare: 0.5 } }, new Uint8Array(32));
@@ -537,20 +549,20 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         expect(await n.mempool(alice!.hex)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
 
         // Either part prints the pair's backup from its own state and bumps it from a wallet.
-        const spend = await step<Spend>(bumper, ['statechain-backup', '--coin', d.coinId], '', 'statechain/spend');
+        const spend = await step<Spend>(bumper, ['statechain-backup', '--coin', d.coinId], '', 'statechain/spend', offchainInProcess);
         expect(spend.msg.txid).toBe(pair!.tx.txid);
         const spendFile = join(root, `${d.coinId}.${bumper}.spend.json`);
         writeFileSync(spendFile, spend.text);
         const walletFile = join(root, `${d.coinId}.${bumper}.wallet.json`);
         const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
         writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 1 }])));
-        const child = await offchain(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '10', '--network', 'regtest', ...n.chain()]);
+        const child = await offchainInProcess(['package', 'child', '--parent', spendFile, '--wallet-psbt', walletFile, '--fee-rate', '10', '--network', 'regtest', ...n.chain()]);
         const childMsg = messageOf<{ psbt: string; child: { txid: string } }>(child, 'package/child');
         const childFile = join(root, `${d.coinId}.${bumper}.child.json`);
         writeFileSync(childFile, child.stdout);
         const signedFile = join(root, `${d.coinId}.${bumper}.signed.json`);
         writeFileSync(signedFile, JSON.stringify(await n.wallet.call('walletprocesspsbt', [childMsg.psbt])));
-        messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+        messageOf(await offchainInProcess(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
         await n.mine(1);
         for (const txid of [pair!.tx.txid, childMsg.child.txid]) {
           expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations).toBe(1);
@@ -570,7 +582,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect(toBob.verified).toMatchObject({ anchor: true, backup_fee_sat: 0, backup_value_sat: 50_000 });
       const backup = parseTx(toBob.coin.backups[1]!);
       await n.mine(backup.lockTime - (await n.tip()));
-      const spend = (await step<Spend>('BOB_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '3', '--broadcast'], '', 'statechain/spend')).msg;
+      const spend = (await step<Spend>('BOB_KEY', ['statechain-backup', '--coin', d.coinId, '--to', n.sweepTo, '--fee-rate', '3', '--broadcast'], '', 'statechain/spend', offchainInProcess)).msg;
       const child = parseTx(spend.child_hex!);
       expect(child.inputs.map((i) => [i.txid, i.vout])).toEqual([[backup.txid, 0], [backup.txid, 1]]);
       expect(spend.broadcast).toMatchObject({ package_msg: 'success', parent: { txid: backup.txid }, child: { txid: child.txid, wtxid: child.wtxid } });
@@ -591,12 +603,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       const walletFile = join(root, `${d.coinId}.alice-wallet.json`);
       const own = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
       writeFileSync(walletFile, JSON.stringify(await n.wallet.call('walletcreatefundedpsbt', [[], [{ [own]: satsToBtc(20_000n) }], 0, { fee_rate: 1 }])));
-      const child = messageOf<{ psbt: string }>(await offchain(['package', 'child', '--parent', parentFile, '--wallet-psbt', walletFile, '--fee-rate', '10', '--network', 'regtest', ...n.chain()]), 'package/child');
+      const child = messageOf<{ psbt: string }>(await offchainInProcess(['package', 'child', '--parent', parentFile, '--wallet-psbt', walletFile, '--fee-rate', '10', '--network', 'regtest', ...n.chain()]), 'package/child');
       const childFile = join(root, `${d.coinId}.alice-child.json`);
       writeFileSync(childFile, JSON.stringify(child));
       const signedFile = join(root, `${d.coinId}.alice-signed.json`);
       writeFileSync(signedFile, JSON.stringify(await n.wallet.call('walletprocesspsbt', [child.psbt])));
-      messageOf(await offchain(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
+      messageOf(await offchainInProcess(['package', 'submit', '--parent', childFile, '--child', signedFile, '--network', 'regtest', ...n.chain()]), 'package/submitted');
       await n.mine(1);
       expect((await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [alice!.tx.txid, 1])).confirmations).toBe(1);
       // Bob wakes up: his package cannot go in (the coin is spent); he must be told, not shown a "broadcast".

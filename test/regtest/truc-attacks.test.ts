@@ -18,6 +18,7 @@ import { tempDir } from '../helpers.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain } from './offchain-cli.ts';
+import { offchainInProcess } from './in-process-cli.ts';
 import { OP_TRUE_SCRIPT, P2A, buildTx, p2wshOf, sigopScript, spendAnyone, ANYONE, type Built } from '../lib/truc/build.ts';
 import { taprootOutput } from '../independent/keys.ts';
 import { publicKeyOf, taggedHash } from '../independent/secp256k1.ts';
@@ -41,6 +42,19 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     return path;
   };
   const net = () => ['--network', 'regtest', ...n.chain()];
+  /**
+   * How a step runs: the built CLI's `main` in-process (in-process-cli.ts), or spawned inside `spawned(...)` —
+   * the first attack (an E_TRUC_PREVOUT_CONFLICT refusal, exit 2, and the honest bump, mined) and one exit-4 refusal (E_TRUC_PARENT_SPENT) keep the process.
+   */
+  let via: typeof offchain = offchainInProcess;
+  const spawned = async <T>(f: () => Promise<T>): Promise<T> => {
+    via = offchain;
+    try {
+      return await f();
+    } finally {
+      via = offchainInProcess;
+    }
+  };
   const rpc = <T>(method: string, params: unknown[] = []) => n.node.rpc.call<T>(method, params);
 
   /** A confirmed coin paying P2WSH(`witnessScript`) (found in the mempool before it is mined: no -txindex). */
@@ -74,7 +88,7 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     return { path, prevout: `${c.txid}:${c.vout}:${c.amount}:${Buffer.from(c.script).toString('hex')}` };
   };
   const zeroFeeParentFile = async () => (await zeroFeeParent()).path;
-  const child = (parentFile: string, wallet: string, feeRate: string, extra: string[] = []) => offchain(['package', 'child', '--parent', parentFile, '--wallet-psbt', wallet, '--fee-rate', feeRate, ...extra, ...net()]);
+  const child = (parentFile: string, wallet: string, feeRate: string, extra: string[] = []) => via(['package', 'child', '--parent', parentFile, '--wallet-psbt', wallet, '--fee-rate', feeRate, ...extra, ...net()]);
   /**
    * Sign the child with the wallet, submit `parent` (a file: package child's message, or the parent's PSBT) + the child
    * with `package submit`, and return Core's package rate (sat/vB) from getmempoolentry.
@@ -82,7 +96,7 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
   const signSubmit = async (msg: ChildMessage, parent = file('child.json', JSON.stringify(msg)), wallet = n.wallet) => {
     const s = await wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [msg.psbt]);
     expect(s.complete).toBe(true);
-    const sub = await offchain(['package', 'submit', '--parent', parent, '--child', file('signed.json', JSON.stringify(s)), ...net()]);
+    const sub = await via(['package', 'submit', '--parent', parent, '--child', file('signed.json', JSON.stringify(s)), ...net()]);
     expect(sub.status, describeRun(sub)).toBe(0);
     const [p, c] = [await rpc<MempoolEntry>('getmempoolentry', [msg.parent.txid]), await rpc<MempoolEntry>('getmempoolentry', [msg.child.txid])];
     return Math.round((p.fees.base + c.fees.base) * 1e8) / (p.vsize + c.vsize);
@@ -126,7 +140,7 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     work?.cleanup();
   });
 
-  it('a misstated script hiding the parent\'s sigops (a node that cannot show the input): refused naming the parent; the honest PSBT is bumped to the asked rate as Core measures it, and mined', async () => {
+  it('a misstated script hiding the parent\'s sigops (a node that cannot show the input): refused naming the parent; the honest PSBT is bumped to the asked rate as Core measures it, and mined', () => spawned(async () => {
     // A v3 parent spending a P2WSH whose witness script holds 200 sigops (never executed): Core sizes it at
     // 200 × 20 / 4 = 1,000 vB, not its ~150 vB of weight. It pays its own floor and is in the mempool.
     const heavy = sigopScript(200);
@@ -141,7 +155,11 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
 
     // The lie: the right amount (so the fee is the mempool's 1,000 sat), a taproot script (no witness sigops).
     const wallet = await walletPsbt();
-    const lie = await child(parentPsbt(parent, c, { amount: c.amount, script: SOME_P2TR }, [heavy]), wallet, '10');
+    const lieFile = parentPsbt(parent, c, { amount: c.amount, script: SOME_P2TR }, [heavy]);
+    const lie = await child(lieFile, wallet, '10');
+    // The in-process CLI (the file's other steps) refuses alike: the same exit code and the same line on stderr.
+    const lieHere = await offchainInProcess(['package', 'child', '--parent', lieFile, '--wallet-psbt', wallet, '--fee-rate', '10', ...net()]);
+    expect([lieHere.status, lieHere.stderr, lieHere.stdout]).toEqual([lie.status, lie.stderr, lie.stdout]);
     // Before the fix: exit 0, the parent counted at ~150 vB, and the package went out at ~2.6 sat/vB (asked 10).
     expect([lie.status, errorCode(lie), lie.stdout], describeRun(lie)).toEqual([2, 'E_TRUC_PREVOUT_CONFLICT', '']);
     expect(lie.stderr).toContain(parent.parsed.txid);
@@ -153,7 +171,7 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     expect(rate).toBeGreaterThanOrEqual(10);
     expect(rate).toBeLessThan(10.1);
     await mined([parent.parsed.txid, honest.child.txid]);
-  });
+  }));
 
   it('finding 7\'s check, attacked: Core\'s own taproot change record moved onto its key tweaked by a tree with a stranger\'s leaf is refused (it passed); wallets whose change is a script tree, multi_a under H, or wsh(multi) still bump, signed, submitted and mined', async () => {
     const parentFile = await zeroFeeParentFile();
@@ -212,13 +230,13 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     const { path: parentFile, prevout } = await zeroFeeParent();
     const first = messageOf<ChildMessage>(await child(parentFile, await walletPsbt(), '2'), 'package/child');
     const s1 = await n.wallet.call<{ psbt: string; complete: boolean; hex: string }>('walletprocesspsbt', [first.psbt]);
-    const sub1 = await offchain(['package', 'submit', '--parent', file('child.json', JSON.stringify(first)), '--child', file('signed.json', JSON.stringify(s1)), ...net()]);
+    const sub1 = await via(['package', 'submit', '--parent', file('child.json', JSON.stringify(first)), '--child', file('signed.json', JSON.stringify(s1)), ...net()]);
     expect(sub1.status, describeRun(sub1)).toBe(0);
     // The same rate again: the floor is what decides the new child's fee. The parent is given as its hex with --prevout
     // (its funding is confirmed and the node has no -txindex: the file's word, vouched by getmempoolentry).
     const second = messageOf<ChildMessage>(await child(parentFile, await walletPsbt(), '2', ['--replaces', file('first.json', JSON.stringify(s1)), '--prevout', prevout]), 'package/child');
     const s2 = await n.wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [second.psbt]);
-    const sub2 = await offchain(['package', 'submit', '--parent', file('child.json', JSON.stringify(second)), '--child', file('signed.json', JSON.stringify(s2)), '--prevout', prevout, ...net()]);
+    const sub2 = await via(['package', 'submit', '--parent', file('child.json', JSON.stringify(second)), '--child', file('signed.json', JSON.stringify(s2)), '--prevout', prevout, ...net()]);
     // Before the fix: E_BROADCAST_REJECTED — "insufficient fee, not enough additional fees to relay".
     expect(sub2.status, describeRun(sub2)).toBe(0);
     expect(messageOf<{ replaced_transactions: string[] }>(sub2, 'package/submitted').replaced_transactions).toEqual([first.child.txid]);
@@ -232,7 +250,7 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     const first = messageOf<ChildMessage>(await child(parentFile, await walletPsbt(), '2'), 'package/child');
     const s1 = await n.wallet.call<{ psbt: string; complete: boolean; hex: string }>('walletprocesspsbt', [first.psbt]);
     const firstFile = file('child.json', JSON.stringify(first));
-    const sub1 = await offchain(['package', 'submit', '--parent', firstFile, '--child', file('signed.json', JSON.stringify(s1)), ...net()]);
+    const sub1 = await via(['package', 'submit', '--parent', firstFile, '--child', file('signed.json', JSON.stringify(s1)), ...net()]);
     expect(sub1.status, describeRun(sub1)).toBe(0);
     // Whoever made the first child, what the mempool shows of it is its raw hex.
     const mempoolHex = await rpc<string>('getrawtransaction', [first.child.txid]);
@@ -284,14 +302,14 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
       return { c, parent, path: file('parent.hex', parent.hex), prevout: `${c.txid}:${c.vout}:${c.amount}:${Buffer.from(c.script).toString('hex')}` };
     };
 
-    it('its input already spent on chain by another transaction: E_TRUC_PARENT_SPENT (4), nothing printed (before: E_TRUC_PREVOUT, or with --prevout a child for a parent that can never confirm, exit 0)', async () => {
+    it('its input already spent on chain by another transaction: E_TRUC_PARENT_SPENT (4), nothing printed (before: E_TRUC_PREVOUT, or with --prevout a child for a parent that can never confirm, exit 0)', () => spawned(async () => {
       const { c, path, prevout } = await parentOf();
       const other = buildTx(3, [spendAnyone(c.txid, c.vout)], [{ amount: c.amount - 1_000n, script: ANYONE }]);
       expect(await rpc<string>('sendrawtransaction', [other.hex])).toBe(other.parsed.txid);
       await n.mine(1);
       const r = await child(path, await walletPsbt(), '2', ['--prevout', prevout]);
       expect([r.status, errorCode(r), r.stdout], describeRun(r)).toEqual([4, 'E_TRUC_PARENT_SPENT', '']);
-    });
+    }));
 
     it('its input an output of a transaction still in the mempool (a TRUC child cannot have a child): E_TRUC_TOO_MANY_ANCESTORS (v3) or E_TRUC_INHERITANCE (v2) with Core\'s reason, as Core refuses the package (before: exit 0)', async () => {
       for (const version of [3, 2]) {
@@ -321,7 +339,7 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
       // Core's terms, in test code: the package pays the 4,400 sat it evicts plus 0.333 sat/vB on its own size.
       expect(msg.child.fee_sat).toBeGreaterThanOrEqual(4_400 + Math.ceil((333 * (parent.parsed.vsize + msg.child.vsize_max)) / 1000));
       const s = await n.wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [msg.psbt]);
-      const sub = await offchain(['package', 'submit', '--parent', file('child.json', JSON.stringify(msg)), '--child', file('signed.json', JSON.stringify(s)), ...net()]);
+      const sub = await via(['package', 'submit', '--parent', file('child.json', JSON.stringify(msg)), '--child', file('signed.json', JSON.stringify(s)), ...net()]);
       expect(sub.status, describeRun(sub)).toBe(0);
       expect(messageOf<{ replaced_transactions: string[] }>(sub, 'package/submitted').replaced_transactions).toEqual([theirs.parsed.txid]);
       await mined([parent.parsed.txid, msg.child.txid]);
@@ -342,13 +360,13 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
     const first = messageOf<ChildMessage>(await child(parentFile, file('wallet.json', JSON.stringify(one)), '10'), 'package/child');
     const s1 = await n.wallet.call<{ psbt: string; complete: boolean; hex: string }>('walletprocesspsbt', [first.psbt]);
     const firstFile = file('child.json', JSON.stringify(first));
-    const sub1 = await offchain(['package', 'submit', '--parent', firstFile, '--child', file('signed.json', JSON.stringify(s1)), ...net()]);
+    const sub1 = await via(['package', 'submit', '--parent', firstFile, '--child', file('signed.json', JSON.stringify(s1)), ...net()]);
     expect(sub1.status, describeRun(sub1)).toBe(0);
     const created = await w.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [await w.call<string>('getnewaddress', ['', 'bech32'])]: 0.0008 }], 0, { fee_rate: 1 }]);
     const second = messageOf<ChildMessage>(await child(firstFile, file('wallet.json', JSON.stringify(created)), '2', ['--replaces', file('first.hex', s1.hex)]), 'package/child');
     expect(second.child.vsize_max).toBeGreaterThan(first.child.vsize_max + 100);
     const s2 = await w.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [second.psbt]);
-    const sub2 = await offchain(['package', 'submit', '--parent', file('child.json', JSON.stringify(second)), '--child', file('signed.json', JSON.stringify(s2)), ...net()]);
+    const sub2 = await via(['package', 'submit', '--parent', file('child.json', JSON.stringify(second)), '--child', file('signed.json', JSON.stringify(s2)), ...net()]);
     expect(sub2.status, describeRun(sub2)).toBe(0);
     expect(messageOf<{ replaced_transactions: string[] }>(sub2, 'package/submitted').replaced_transactions).toEqual([first.child.txid]);
     await mined([second.parent.txid, second.child.txid]);

@@ -19,6 +19,7 @@ import { tempDir } from '../helpers.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode, type OutPoint } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain } from './offchain-cli.ts';
+import { offchainInProcess } from './in-process-cli.ts';
 import { Value } from '@sinclair/typebox/value';
 import { base64 } from '@scure/base';
 import { Transaction } from '@scure/btc-signer';
@@ -43,6 +44,19 @@ describe.skipIf(!BITCOIND)(`package child / package submit on regtest${BITCOIND 
     return path;
   };
   const net = () => ['--network', 'regtest', ...n.chain()];
+  /**
+   * How a step runs: the built CLI's `main` in-process (in-process-cli.ts), or spawned inside `spawned(...)` —
+   * the narrated bump (the first test) and the refusals' samples (E_WALLET_PSBT_OUTPUT, E_TRUC_VERSION, E_TRUC_CHILD_TOO_BIG) keep the process.
+   */
+  let via: typeof offchain = offchainInProcess;
+  const spawned = async <T>(f: () => Promise<T>): Promise<T> => {
+    via = offchain;
+    try {
+      return await f();
+    } finally {
+      via = offchainInProcess;
+    }
+  };
 
   /** A coin locked to P2WSH(OP_TRUE), confirmed. */
   const anyoneCoin = async (): Promise<OutPoint & { amount: bigint }> => ({ ...(await n.fund(anyoneAddress, COIN)), amount: COIN });
@@ -54,13 +68,13 @@ describe.skipIf(!BITCOIND)(`package child / package submit on regtest${BITCOIND 
     const created = await n.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [address]: satsToBtc(sat) }], 0, { fee_rate: 1, ...options }]);
     return file('wallet.json', JSON.stringify(created));
   };
-  const child = async (parentFile: string, wallet: string, feeRate: string, extra: string[] = []) => offchain(['package', 'child', '--parent', parentFile, '--wallet-psbt', wallet, '--fee-rate', feeRate, ...extra, ...net()]);
+  const child = async (parentFile: string, wallet: string, feeRate: string, extra: string[] = []) => via(['package', 'child', '--parent', parentFile, '--wallet-psbt', wallet, '--fee-rate', feeRate, ...extra, ...net()]);
   const sign = async (psbt: string) => {
     const signed = await n.wallet.call<{ psbt: string; complete: boolean; hex: string }>('walletprocesspsbt', [psbt]);
     expect(signed.complete).toBe(true);
     return file('signed.json', JSON.stringify(signed));
   };
-  const submit = (parentFile: string, childFile: string) => offchain(['package', 'submit', '--parent', parentFile, '--child', childFile, ...net()]);
+  const submit = (parentFile: string, childFile: string) => via(['package', 'submit', '--parent', parentFile, '--child', childFile, ...net()]);
   const confirmations = async (txid: string) => (await n.node.rpc.call<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations ?? 0;
 
   beforeAll(async () => {
@@ -74,7 +88,7 @@ describe.skipIf(!BITCOIND)(`package child / package submit on regtest${BITCOIND 
     work?.cleanup();
   });
 
-  it('a zero-fee parent refused alone is bumped by a wallet-funded child to 5 sat/vB, submitted and mined; Core measures the package at 5 sat/vB or just above', async () => {
+  it('a zero-fee parent refused alone is bumped by a wallet-funded child to 5 sat/vB, submitted and mined; Core measures the package at 5 sat/vB or just above', () => spawned(async () => {
     const parent = zeroFeeParent(await anyoneCoin());
     // The parent alone: zero fee, refused by the node.
     expect((await n.mempool(parent.hex))['reject-reason']).toBe('min relay fee not met');
@@ -98,7 +112,7 @@ describe.skipIf(!BITCOIND)(`package child / package submit on regtest${BITCOIND 
     await n.mine(1);
     expect(await confirmations(parent.parsed.txid)).toBe(1);
     expect(await confirmations(msg.child.txid)).toBe(1);
-  });
+  }));
 
   it('a second child replaces the first (TRUC sibling eviction) with --replaces; one that does not pay more is refused by the node, nothing replaced', async () => {
     const parent = zeroFeeParent(await anyoneCoin());
@@ -138,14 +152,18 @@ describe.skipIf(!BITCOIND)(`package child / package submit on regtest${BITCOIND 
     expect(await confirmations(msg.child.txid)).toBe(1);
   });
 
-  it('refusals before anything is printed: a wallet PSBT paying a stranger, a v2 parent, a child over 1,000 vB (Core\'s reason)', async () => {
+  it('refusals before anything is printed: a wallet PSBT paying a stranger, a v2 parent, a child over 1,000 vB (Core\'s reason)', () => spawned(async () => {
     const parent = zeroFeeParent(await anyoneCoin());
     const parentFile = file('parent.hex', parent.hex);
     const stranger = await child(parentFile, await walletPsbt(50_000n, anyoneAddress), '2');
     expect([stranger.status, errorCode(stranger), stranger.stdout]).toEqual([4, 'E_WALLET_PSBT_OUTPUT', '']);
 
-    const v2 = await child(file('parent.hex', zeroFeeParent(await anyoneCoin(), 2).hex), await walletPsbt(), '2');
+    const v2Args = [file('parent.hex', zeroFeeParent(await anyoneCoin(), 2).hex), await walletPsbt(), '2'] as const;
+    const v2 = await child(...v2Args);
     expect([v2.status, errorCode(v2), v2.stdout]).toEqual([4, 'E_TRUC_VERSION', '']);
+    // The in-process CLI (the file's other steps) refuses alike: the same exit code and the same line on stderr.
+    const v2Here = await offchainInProcess(['package', 'child', '--parent', v2Args[0], '--wallet-psbt', v2Args[1], '--fee-rate', v2Args[2], ...net()]);
+    expect([v2Here.status, v2Here.stderr, v2Here.stdout]).toEqual([v2.status, v2.stderr, '']);
 
     // Sixteen small P2WPKH coins of the wallet's, all spent by one child: 16 × 68 vB is over 1,000.
     const address = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
@@ -161,7 +179,7 @@ describe.skipIf(!BITCOIND)(`package child / package submit on regtest${BITCOIND 
     expect([big.status, errorCode(big), big.stdout]).toEqual([4, 'E_TRUC_CHILD_TOO_BIG', '']);
     expect(big.stderr).toContain('Bitcoin Core: "TRUC-violation, version=3 child tx');
     expect(readFileSync(parentFile, 'utf8')).toBe(parent.hex);
-  });
+  }));
 
   it('issue 37 finding 7: the wallet\'s own outputs of every address type Core makes are proved by their derivation (each child built); Core\'s mark moved onto a stranger\'s script is refused', async () => {
     const parentFile = file('parent.hex', zeroFeeParent(await anyoneCoin()).hex);
