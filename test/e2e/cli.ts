@@ -20,6 +20,18 @@ export const BIN = join(ROOT, 'bin', 'run.js');
 /** A process that exited by itself: its exit code (never null: see `KilledError`). */
 export type Run = { status: number; stdout: string; stderr: string };
 
+/** Where in-process.ts keeps the environment as it was before the run it is in. */
+export const OUTSIDE_ENV = Symbol.for('offchain.test.environmentOutsideRuns');
+
+/**
+ * The test process's environment — as it is outside an in-process run (in-process.ts): while
+ * a run awaits, process.env is that run's, and a child another test spawns meanwhile (a
+ * second lane, a race) must not inherit it.
+ */
+export function environmentOutsideRuns(): NodeJS.ProcessEnv {
+  return ((globalThis as unknown as Record<symbol, NodeJS.ProcessEnv | undefined>)[OUTSIDE_ENV]) ?? process.env;
+}
+
 /**
  * Environment without the developer's own offchain settings leaking in, and without
  * vitest's NODE_ENV=test: under "test" (or "development") oclif looks for TypeScript
@@ -28,7 +40,7 @@ export type Run = { status: number; stdout: string; stderr: string };
  * unsets it too).
  */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
+  const env = { ...environmentOutsideRuns() };
   for (const k of Object.keys(env)) if (k.startsWith('OFFCHAIN_')) delete env[k];
   delete env.NO_COLOR;
   delete env.NODE_ENV;

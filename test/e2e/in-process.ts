@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { format } from 'node:util';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.ts';
-import { assertFreshBuild, cleanEnv, type Run } from './cli.ts';
+import { assertFreshBuild, cleanEnv, OUTSIDE_ENV, type Run } from './cli.ts';
 
 /** The CLI bundle, loaded once into this process. */
 let bundle: { main(argv: string[]): Promise<void> } | undefined;
@@ -40,6 +40,9 @@ export async function runInProcess(args: string[], opts: { input?: string | Uint
   }
   const env = cleanEnv(opts.env);
   const saved = { env: { ...process.env }, cwd: process.cwd(), out: process.stdout.write, err: process.stderr.write, exit: process.exit, exitCode: process.exitCode };
+  // A child another test spawns while this run awaits is given the environment as it was
+  // outside the run, not this run's (cli.ts environmentOutsideRuns).
+  g[OUTSIDE_ENV] = saved.env;
   // process.env is changed in place (a new object would not reach os.homedir(), os.tmpdir() or a child).
   const setEnv = (to: NodeJS.ProcessEnv) => {
     for (const k of Object.keys(process.env)) if (!(k in to)) delete process.env[k];
@@ -90,6 +93,7 @@ export async function runInProcess(args: string[], opts: { input?: string | Uint
     });
     Object.assign(console, savedConsole);
     delete g[Symbol.for('offchain.stdin')];
+    delete g[OUTSIDE_ENV];
     process.stdout.write = saved.out;
     process.stderr.write = saved.err;
     process.exit = saved.exit;

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.ts';
-import { finished } from '../e2e/cli.ts';
+import { environmentOutsideRuns, finished } from '../e2e/cli.ts';
 import { assertFreshBuild } from '../setup/dist.ts';
 
 export const BIN = join(ROOT, 'bin', 'run.js');
@@ -30,7 +30,7 @@ export type CliRun = { args: string[]; status: number; stdout: string; stderr: s
  * operator's shell (vitest sets it to "test", which changes oclif's output), plus `env`.
  */
 export function offchain(args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliRun> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...environmentOutsideRuns() };
   for (const k of Object.keys(env)) if (k.startsWith('OFFCHAIN_')) delete env[k];
   delete env['NO_COLOR'];
   Object.assign(env, { NODE_ENV: '', OFFCHAIN_CONFIG: '/dev/null' }, opts.env);
