@@ -50,7 +50,7 @@ import { musigTaprootOutput, p2trScript as independentP2tr, publicKeyOf } from '
 import type { Bitcoind } from './bitcoind.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain } from './offchain-cli.ts';
 import type { CliRun } from './offchain-cli.ts';
-import { offchainInProcess } from './in-process-steps.ts';
+import { offchainInProcess } from './in-process-cli.ts';
 
 // The fixture keys (regtest only; never fund them elsewhere), passed by environment as an operator would.
 const fixtureKey = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();

@@ -45,7 +45,7 @@ import { MINT_KEY, USER_KEY } from '../e2e/fixtures.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
-import { offchainInProcess } from './in-process-steps.ts';
+import { offchainInProcess } from './in-process-cli.ts';
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND

@@ -44,7 +44,7 @@ import { findBitcoind } from './bitcoind.ts';
 import { findLightningd, startLightningd, waitFor, type Lightningd } from './lightningd.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, messageOf } from './offchain-cli.ts';
-import { offchainInProcess as offchain, pipelineInProcess } from './in-process-steps.ts';
+import { offchainInProcess as offchain, pipelineInProcess } from './in-process-cli.ts';
 import { ClnRpc } from '../../src/lib/lightning/cln-rpc.ts';
 
 const BITCOIND = findBitcoind();

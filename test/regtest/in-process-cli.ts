@@ -12,6 +12,7 @@
  * run's stdout) — its spawned steps are fine, `offchain` builds their environment itself.
  */
 import { runInProcess } from '../e2e/in-process.ts';
+import type { Run, Stage } from '../e2e/cli.ts';
 import type { CliRun } from './offchain-cli.ts';
 
 let queue: Promise<unknown> = Promise.resolve();
@@ -21,4 +22,20 @@ export function offchainInProcess(args: string[], opts: { input?: string; env?: 
   const run = queue.then(() => runInProcess(args, { input: opts.input ?? '', env: opts.env }));
   queue = run.catch(() => undefined);
   return run.then((r) => ({ args, ...r, timedOut: false as const }));
+}
+
+/**
+ * `a | b | c` as test/e2e/cli.ts `pipeline` runs it, but one step after the other in this
+ * process: each step's stdout is the next one's standard input (a failed step's empty stdout
+ * too, as through a pipe).
+ */
+export async function pipelineInProcess(stages: Stage[], input: string): Promise<Run[]> {
+  const results: Run[] = [];
+  let next = input;
+  for (const s of stages) {
+    const r = await offchainInProcess(s.args, { input: next, env: s.env });
+    results.push({ status: r.status, stdout: r.stdout, stderr: r.stderr });
+    next = r.stdout;
+  }
+  return results;
 }

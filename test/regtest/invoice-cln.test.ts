@@ -18,7 +18,7 @@ import { bolt11Payee, bolt12SignatureValid } from '../independent/invoice.ts';
 import { findBitcoind, startBitcoind, type Bitcoind } from './bitcoind.ts';
 import { findLightningd, startLightningd, waitFor, type Lightningd } from './lightningd.ts';
 import { assertBuilt, messageOf, offchain } from './offchain-cli.ts';
-import { offchainInProcess } from './in-process-steps.ts';
+import { offchainInProcess } from './in-process-cli.ts';
 
 const BITCOIND = findBitcoind();
 const LIGHTNINGD = findLightningd();
