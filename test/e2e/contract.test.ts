@@ -8,6 +8,13 @@
  *
  * Tests that need a pseudo-terminal use util-linux `script`; without it they are
  * reported as skipped, not passed.
+ *
+ * Where a check is a rule of what a command answers (a malformed input's code, a usage
+ * error, the network rule, key order, a key file's mode) a spawned sample of each command
+ * and error class crosses the process boundary and the rest run the same built bundle's
+ * `main` in this process (in-process.ts, ~10 ms instead of a ~0.15 CPU-s node process).
+ * `psbt decode` always runs spawned: bin/run.js answers it through its own small bundle
+ * (src/fast-decode.ts), which `main` does not go through.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -17,7 +24,9 @@ import { hex } from '@scure/base';
 import { Transaction, WIF, TEST_NETWORK } from '@scure/btc-signer';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { tempDir } from '../helpers.ts';
-import { cleanEnv, pipeline, type Run } from './cli.ts';
+import { cleanEnv, pipeline, type Run, type Stage } from './cli.ts';
+import { runInProcess } from './in-process.ts';
+import { pipelineInProcess } from './in-process-pipeline.ts';
 import { CLI, hasPtyScript, linesOf, runAsync, runInPty, runShellAsync, runSlowly, shellQuote } from './process.ts';
 import { ALICE, ALICE_KEY, BOB, BOB_KEY, NONCES_MESSAGE, UNSIGNED, fixturePath, fixtureText } from './fixtures.ts';
 
@@ -32,6 +41,20 @@ const NEEDS_PTY = PTY ? '' : ' [SKIPPED: util-linux `script` not available]';
 const OPERATOR = { NODE_ENV: '' };
 function run(args: string[], opts: { input?: string | Uint8Array; env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
   return runAsync(args, { input: opts.input, env: { ...OPERATOR, ...opts.env }, cwd: opts.cwd, timeoutMs: 60_000 });
+}
+
+/**
+ * The same, in this process (in-process.ts), as the operator's shell would run it. One at a
+ * time: runs asked for concurrently (it.concurrent) wait their turn.
+ */
+let inProcessQueue: Promise<unknown> = Promise.resolve();
+function queued<T>(work: () => Promise<T>): Promise<T> {
+  const next = inProcessQueue.then(work);
+  inProcessQueue = next.catch(() => undefined);
+  return next;
+}
+function runHere(args: string[], opts: { input?: string | Uint8Array; env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
+  return queued(() => runInProcess(args, { input: opts.input, env: { ...OPERATOR, ...opts.env }, cwd: opts.cwd }));
 }
 
 /** Drop ANSI escape sequences (what a terminal shows, as text). */
@@ -202,15 +225,20 @@ describe('malformed input: exit 3, one coded line on stderr, nothing on stdout',
   // Every input once, the consumers in turn (each gets 3 or 4): the CLI's refusal path for each kind of
   // input and for each command. The whole matrix is library-level: detectFormat on any bytes
   // (test/lib/cli/input.test.ts), message decoding (test/lib/message.test.ts), PSBT parsing (test/lib/psbt/).
-  const sample = inputs.map(([what, input], k) => [consumers[k % consumers.length]![0], what, input, consumers[k % consumers.length]![1]] as const);
-  it('the sample covers every input and every consumer', () => {
+  // Spawned: each consumer's first input, and every psbt decode (bin/run.js's own decoder); the rest in this process.
+  const sample = inputs.map(([what, input], k) => {
+    const [name, invocation] = consumers[k % consumers.length]!;
+    return [name, what, k < consumers.length || name === 'psbt decode' ? 'spawned' : 'in-process', input, invocation] as const;
+  });
+  it('the sample covers every input and every consumer, each consumer spawned at least once', () => {
     expect(new Set(sample.map((s) => s[0])).size).toBe(consumers.length);
+    expect(new Set(sample.filter((s) => s[2] === 'spawned').map((s) => s[0])).size).toBe(consumers.length);
     expect(sample).toHaveLength(inputs.length);
   });
-  it.concurrent.each(sample)('%s: %s', async (_name, _what, input, invocation) => {
+  it.concurrent.each(sample)('%s: %s (%s)', async (_name, _what, how, input, invocation) => {
     const state = fresh('state');
     const { args, env } = invocation(state);
-    const line = expectOneErrorLine(await run(args, { input, env }), 3);
+    const line = expectOneErrorLine(await (how === 'spawned' ? run : runHere)(args, { input, env }), 3);
     expect(line).not.toMatch(/E_INTERNAL/);
     // Refused before any state was touched: no nonce was issued or consumed.
     const nonceFiles = existsSync(state) ? readdirSync(state, { recursive: true }).filter((f) => String(f).endsWith('.json')) : [];
@@ -238,10 +266,13 @@ describe('usage errors: exit 2, one coded line', () => {
     ['an unknown flag on a key command', ['key', 'show', '--secret', ALICE_KEY]],
   ];
 
-  it.concurrent.each(cases)('%s', async (_what, template) => {
+  // Spawned: psbt decode's (bin/run.js's own decoder) and the first of each other command group
+  // (musig init, key new); the rest in this process.
+  const spawnedUsage = new Set([0, 1, 2, 3, 4, 5]);
+  it.concurrent.each(cases.map(([what, template], i) => [what, spawnedUsage.has(i) ? 'spawned' : 'in-process', template] as const))('%s (%s)', async (_what, how, template) => {
     const out = fresh('never.key');
     const args = template.map((a) => (a === '@OUT@' ? out : a));
-    const r = await run(args, { input: UNSIGNED, env: { ALICE_KEY } });
+    const r = await (how === 'spawned' ? run : runHere)(args, { input: UNSIGNED, env: { ALICE_KEY } });
     const line = expectOneErrorLine(r, 2);
     expect(line).not.toContain(ALICE_KEY); // an argv secret is not echoed back either
     expect(existsSync(out)).toBe(false);
@@ -272,36 +303,37 @@ describe('usage errors: exit 2, one coded line', () => {
 describe('the network rule and the test seed', () => {
   const regtestMessage = NONCES_MESSAGE;
 
+  // psbt decode spawned (the error class's sample, through bin/run.js's own decoder); the others in this process.
   it.each([
     ['psbt decode', ['psbt', 'decode']],
     ['psbt analyze', ['psbt', 'analyze']],
     ['psbt finalize', ['psbt', 'finalize']],
     ['musig init', ['musig', 'init', '--participant', ALICE, '--participant', BOB]],
     ['musig sign', ['musig', 'sign', '--key-env', 'BOB_KEY', '--deterministic', '--state-dir', '@STATE@']],
-  ])('%s: a regtest message with --network signet is refused (exit 4 E_NETWORK_MISMATCH)', async (_name, template) => {
+  ])('%s: a regtest message with --network signet is refused (exit 4 E_NETWORK_MISMATCH)', async (name, template) => {
     const state = fresh('state');
     const args = template.map((a) => (a === '@STATE@' ? state : a));
-    const line = expectOneErrorLine(await run([...args, '--network', 'signet'], { input: regtestMessage, env: { BOB_KEY } }), 4, 'E_NETWORK_MISMATCH');
+    const line = expectOneErrorLine(await (name === 'psbt decode' ? run : runHere)([...args, '--network', 'signet'], { input: regtestMessage, env: { BOB_KEY } }), 4, 'E_NETWORK_MISMATCH');
     expect(line).toMatch(/regtest/);
     expect(line).toMatch(/signet/);
     expect(existsSync(join(state, 'signet'))).toBe(false);
   });
 
   it('psbt combine: a regtest message with --network signet is refused (exit 4 E_NETWORK_MISMATCH)', async () => {
-    const r = await run(['psbt', 'combine', '--in', fixturePath('psbt/musig-keypath-init.json'), '--in', fixturePath('psbt/musig-keypath-signed.psbt'), '--network', 'signet']);
+    const r = await runHere(['psbt', 'combine', '--in', fixturePath('psbt/musig-keypath-init.json'), '--in', fixturePath('psbt/musig-keypath-signed.psbt'), '--network', 'signet']);
     expectOneErrorLine(r, 4, 'E_NETWORK_MISMATCH');
   });
 
   it('psbt combine of messages naming different networks exits 4 like every other E_NETWORK_MISMATCH', async () => {
     const signet = fresh('init-signet.json');
     writeFileSync(signet, compact({ ...(JSON.parse(fixtureText('psbt/musig-keypath-init.json')) as object), network: 'signet' }));
-    const r = await run(['psbt', 'combine', '--in', fixturePath('psbt/musig-keypath-init.json'), '--in', signet]);
+    const r = await runHere(['psbt', 'combine', '--in', fixturePath('psbt/musig-keypath-init.json'), '--in', signet]);
     expectOneErrorLine(r, 4, 'E_NETWORK_MISMATCH');
   });
 
   it('musig nonce: the mismatch is refused before any nonce is issued', async () => {
     const state = fresh('state');
-    const r = await run(['musig', 'nonce', '--key-env', 'ALICE_KEY', '--state-dir', state, '--network', 'signet'], { input: regtestMessage, env: { ALICE_KEY } });
+    const r = await runHere(['musig', 'nonce', '--key-env', 'ALICE_KEY', '--state-dir', state, '--network', 'signet'], { input: regtestMessage, env: { ALICE_KEY } });
     expectOneErrorLine(r, 4, 'E_NETWORK_MISMATCH');
     const files = existsSync(state) ? readdirSync(state, { recursive: true }).filter((f) => String(f).endsWith('.json')) : [];
     expect(files).toEqual([]);
@@ -316,7 +348,7 @@ describe('the network rule and the test seed', () => {
     const env = { OFFCHAIN_TEST_SEED: 'x' };
     expectOneErrorLine(await run(['psbt', 'decode', '--network', 'mainnet'], { input: UNSIGNED, env }), 4, 'E_TEST_SEED_MAINNET');
     const out = fresh('mainnet.key');
-    expectOneErrorLine(await run(['key', 'new', '--network', 'mainnet', '--out', out], { env }), 4, 'E_TEST_SEED_MAINNET');
+    expectOneErrorLine(await runHere(['key', 'new', '--network', 'mainnet', '--out', out], { env }), 4, 'E_TEST_SEED_MAINNET');
     expect(existsSync(out)).toBe(false);
   });
 
@@ -342,7 +374,7 @@ describe('the network rule and the test seed', () => {
     expect(seeded.stderr).toMatch(/DETERMINISTIC/);
 
     const out = fresh('seeded.key');
-    const key = await run(['key', 'new', '--out', out], { env: { OFFCHAIN_TEST_SEED: 'x' } });
+    const key = await runHere(['key', 'new', '--out', out], { env: { OFFCHAIN_TEST_SEED: 'x' } });
     expect(key.status, key.stderr).toBe(0);
     expect(key.stderr).toContain('OFFCHAIN_TEST_SEED');
     expect(JSON.parse(key.stdout).type).toBe('key/public');
@@ -352,12 +384,14 @@ describe('the network rule and the test seed', () => {
 describe('determinism and stable output', () => {
   /**
    * The whole two-party flow up to both partial signatures, in fresh state dirs; with
-   * `stages` 3, up to both public nonces (Bob's musig nonce prints them both).
+   * `stages` 3, up to both public nonces (Bob's musig nonce prints them both). Through real
+   * processes and pipes, or (`here`) in this process: each comparison below sets a spawned
+   * flow against an in-process one, the same bytes (or not) whichever way it runs.
    */
-  async function musigFlow(env: Record<string, string>, stages = 5): Promise<string> {
+  async function musigFlow(env: Record<string, string>, stages = 5, here = false): Promise<string> {
     const a = fresh('alice');
     const b = fresh('bob');
-    const results = await pipeline(
+    const results = await (here ? (st: Stage[], input: string) => queued(() => pipelineInProcess(st, input)) : pipeline)(
       [
         { args: ['musig', 'init', '--participant', ALICE, '--participant', BOB], env },
         { args: ['musig', 'nonce', '--key-env', 'ALICE_KEY', '--state-dir', a], env: { ...env, ALICE_KEY } },
@@ -378,26 +412,26 @@ describe('determinism and stable output', () => {
     const seed = { OFFCHAIN_TEST_SEED: 'ci-snapshot' };
     seeded = await musigFlow(seed);
     expect(JSON.parse(seeded).type).toBe('psbt/updated');
-    expect(await musigFlow(seed)).toBe(seeded);
+    expect(await musigFlow(seed, 5, true)).toBe(seeded);
   }, FLOW_TIMEOUT);
 
   it('another seed gives other nonces', async () => {
     expect(JSON.parse(seeded).type, 'the seeded flow of the test above ran').toBe('psbt/updated');
-    expect(await musigFlow({ OFFCHAIN_TEST_SEED: 'another' })).not.toBe(seeded);
+    expect(await musigFlow({ OFFCHAIN_TEST_SEED: 'another' }, 5, true)).not.toBe(seeded);
   }, FLOW_TIMEOUT);
 
   // Compared where the nonces are made: after both musig nonce steps (partial signing adds nothing random).
   it('without a seed two runs differ (nonces are random)', async () => {
-    const [first, second] = await Promise.all([musigFlow({}, 3), musigFlow({}, 3)]);
+    const [first, second] = await Promise.all([musigFlow({}, 3), musigFlow({}, 3, true)]);
     expect(JSON.parse(first).type).toBe('psbt/updated');
     expect(first).not.toBe(second);
   }, FLOW_TIMEOUT);
 
   it('the same OFFCHAIN_TEST_SEED gives the same key from key new', async () => {
     const outputs: string[] = [];
-    for (const dir of [fresh('k1'), fresh('k2')]) {
+    for (const [dir, how] of [[fresh('k1'), run], [fresh('k2'), runHere]] as const) {
       mkdirSync(dir);
-      outputs.push(expectOk(await run(['key', 'new', '--out', 'k.key'], { cwd: dir, env: { OFFCHAIN_TEST_SEED: 'ci-snapshot' } })));
+      outputs.push(expectOk(await how(['key', 'new', '--out', 'k.key'], { cwd: dir, env: { OFFCHAIN_TEST_SEED: 'ci-snapshot' } })));
     }
     expect(outputs[1]).toBe(outputs[0]);
   });
@@ -419,7 +453,7 @@ describe('determinism and stable output', () => {
     ['musig init', ['musig', 'init', '--participant', BOB, '--participant', ALICE], UNSIGNED],
     ['key show', ['key', 'show', '--key-env', 'ALICE_KEY'], ''],
   ])('%s prints type, version, network first, then sorted keys, recursively', async (_name, args, input) => {
-    const out = args[0] === 'psbt' ? await outputOf(args, input) : expectOk(await run(args, { input, env: { ALICE_KEY } }));
+    const out = args[0] === 'psbt' ? await outputOf(args, input) : expectOk(await runHere(args, { input, env: { ALICE_KEY } }));
     const value = JSON.parse(out) as Record<string, unknown>;
     expect(Object.keys(value).slice(0, 3)).toEqual(['type', 'version', 'network']);
     checkKeyOrder(value, '$');
@@ -480,11 +514,12 @@ describe('secrets', () => {
   };
 
   it('key show --key-file refuses a file others can read (0644, 0640, 0604) and accepts 0600', async () => {
+    // 0644 spawned, the other modes in this process
     for (const mode of [0o644, 0o640, 0o604]) {
-      const line = expectOneErrorLine(await run(['key', 'show', '--key-file', copyKey(mode)]), 4, 'E_KEY_FILE_PERMISSIONS');
+      const line = expectOneErrorLine(await (mode === 0o644 ? run : runHere)(['key', 'show', '--key-file', copyKey(mode)]), 4, 'E_KEY_FILE_PERMISSIONS');
       expect(line).toMatch(/chmod 600/);
     }
-    const ok = JSON.parse(expectOk(await run(['key', 'show', '--key-file', copyKey(0o600)])));
+    const ok = JSON.parse(expectOk(await runHere(['key', 'show', '--key-file', copyKey(0o600)])));
     expect(ok.public_key).toBe(ALICE);
   });
 
@@ -500,7 +535,7 @@ describe('secrets', () => {
   it('a PSBT on stdin and no key: exit 2 E_NO_KEY, nothing issued', async () => {
     const state = fresh('state');
     expectOneErrorLine(await run(['musig', 'nonce', '--state-dir', state], { input: NONCES_MESSAGE }), 2, 'E_NO_KEY');
-    expectOneErrorLine(await run(['musig', 'sign', '--key-env', 'UNSET_KEY_VAR', '--state-dir', state], { input: NONCES_MESSAGE }), 2, 'E_NO_KEY');
+    expectOneErrorLine(await runHere(['musig', 'sign', '--key-env', 'UNSET_KEY_VAR', '--state-dir', state], { input: NONCES_MESSAGE }), 2, 'E_NO_KEY');
     const files = existsSync(state) ? readdirSync(state, { recursive: true }).filter((f) => String(f).endsWith('.json')) : [];
     expect(files).toEqual([]);
   });
@@ -571,7 +606,7 @@ describe('secrets', () => {
     expect(r.stderr.toLowerCase()).not.toContain(secretHex);
     expect(readdirSync(dir)).toEqual(['user.key']); // no temp file left behind
 
-    const again = await run(['key', 'new', '--out', out]);
+    const again = await runHere(['key', 'new', '--out', out]);
     expectOneErrorLine(again, 4, 'E_FILE_EXISTS');
     expect(readFileSync(out, 'utf8').trim()).toBe(secretHex);
     expect(readdirSync(dir)).toEqual(['user.key']);

@@ -9,6 +9,13 @@
  * and the test-code Nutshell mint (test/independent/cashu.ts, same seed) accepts it proof
  * by proof. Then: cashu-ts's own blinded outputs signed by the mint; refusals (exit 4,
  * one line, nothing written); a replay; and kill -9 of a streaming mint.
+ *
+ * Through processes: the offer, alice's open and her payments (the narrated flow), one
+ * sample of each error class per command (sign-update --role mint exit 4 and 2, --role
+ * user exit 4, credit token decode exit 4, credit keyset exit 4), and the streaming mint
+ * killed. The other contracts' opens, requests, receipts and refusals run the same
+ * bundle's `main` in this process (in-process.ts, ~10 ms instead of a ~0.15 CPU-s node
+ * process): what is checked there is what a command answers, not the process around it.
  */
 import { blindMessage, getDecodedToken, hasValidDleq, unblindSignature, verifyDLEQProof } from '@cashu/cashu-ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -20,6 +27,8 @@ import { tempDir, seeded } from '../helpers.ts';
 import { nutshellAccepts, nutshellKeyset } from '../independent/cashu.ts';
 import { snapshot } from '../lib/credit/tamper.ts';
 import { pipeline, run } from './cli.ts';
+import { runInProcess } from './in-process.ts';
+import { pipelineInProcess } from './in-process-pipeline.ts';
 import {
   MINT_KEY, MintStream, PAYOUT, PAY_FLAGS, REFUND, fundingPsbt, message, mintStage, type Msg, userStage,
 } from './stream-credit.ts';
@@ -39,11 +48,12 @@ type Party = { key: string; dir: string; contractId: string; env: Record<string,
 /** Each user has its own wallet seed (two wallets on one seed would derive the same B_, which the mint refuses: see the refusals). */
 const walletSeedOf = (label: string) => Buffer.from(label.padEnd(64, '*').slice(0, 64)).toString('hex');
 
-async function openEcashContract(root: string, mintDir: string, offerPath: string, label: string): Promise<Party> {
+/** Opens a contract for `label`: through real processes and pipes when `spawned` (alice's, the narrated one), else in this process. */
+async function openEcashContract(root: string, mintDir: string, offerPath: string, label: string, spawned = false): Promise<Party> {
   const key = hex.encode(Uint8Array.from(Buffer.from(label.padEnd(32, '.').slice(0, 32))));
   const user = { key, dir: join(root, `user-${label}`) };
   const output = musigTaprootOutput([publicKeyOf(hex.decode(key)), publicKeyOf(hex.decode(MINT_KEY))]);
-  const opened = message(await pipeline([
+  const opened = message(await (spawned ? pipeline : pipelineInProcess)([
     userStage(user, ENV, 'open-credit', '--role', 'user', '--offer', offerPath, '--tip-height', '1000', '--refund-address', REFUND),
     mintStage(mintDir, ENV, 'open-credit', '--role', 'mint', '--tip-height', '1000'),
     userStage(user, ENV, 'open-credit', '--role', 'user'),
@@ -52,7 +62,7 @@ async function openEcashContract(root: string, mintDir: string, offerPath: strin
 }
 
 const userRequest = async (u: Party, amount: number) =>
-  message(await pipeline([userStage(u, u.env, 'sign-update', '--role', 'user', '--amount', String(amount), ...WALLET)], ''), 'credit/update-request', `request ${amount}`).text;
+  message(await pipelineInProcess([userStage(u, u.env, 'sign-update', '--role', 'user', '--amount', String(amount), ...WALLET)], ''), 'credit/update-request', `request ${amount}`).text;
 
 /** Every proof of a token: cashu-ts decodes it and verifies its DLEQ; the test-code Nutshell mint accepts it. Returns its amount. */
 function checkToken(token: string, keyset: { id: string; keys: Record<string, string> }): number {
@@ -87,7 +97,7 @@ describe('credit paid in ecash, through the CLI', () => {
     expect(keyset.id).toBe('01884a74bb2fc5ee6e5f958f89f9e4e6cf79241fbc9fd1012d6811b054a78beffe'); // what a fresh Nutshell 0.20.3 announces for this seed (test/vectors/nutshell/default)
     expect(keyset.id).toBe(NUTSHELL.id);
     expect(offer.msg.ecash).toMatchObject({ mint_url: MINT_URL, unit: 'sat', keyset_id: keyset.id });
-    alice = await openEcashContract(root, mintDir, offerPath, 'alice');
+    alice = await openEcashContract(root, mintDir, offerPath, 'alice', true);
   }, 60_000);
 
   // Three payments through the pipes; all twenty of the sequence are paid in process, every token
@@ -120,7 +130,7 @@ describe('credit paid in ecash, through the CLI', () => {
     expect(row.ecash_issued_sat).toBe(cumulative);
     expect(contracts.ecash_outstanding).toEqual([{ keyset_id: keyset.id, issued_sat: cumulative, signatures: expect.any(Number) }]);
     // and `credit token decode` agrees with cashu-ts on the last token
-    const decoded = run(['credit', 'token', 'decode', '--keyset', join(root, 'keyset.json'), '--in', join(root, 'token-2.txt')], { env: ENV });
+    const decoded = await runInProcess(['credit', 'token', 'decode', '--keyset', join(root, 'keyset.json'), '--in', join(root, 'token-2.txt')], { env: ENV });
     expect(decoded.status, decoded.stderr).toBe(0);
     expect(JSON.parse(decoded.stdout)).toMatchObject({ type: 'credit/token', all_valid: true, keyset_id: keyset.id });
   }, 240_000);
@@ -130,16 +140,17 @@ describe('credit paid in ecash, through the CLI', () => {
     const first = run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: req, env: { ...ENV, MINT_KEY } });
     expect(first.status, first.stderr).toBe(0);
     const before = snapshot(mintDir);
-    const again = run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: req, env: { ...ENV, MINT_KEY } });
+    // the replay in this process: byte for byte the spawned first answer
+    const again = await runInProcess(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: req, env: { ...ENV, MINT_KEY } });
     expect(again.status, again.stderr).toBe(0);
     expect(again.stdout).toBe(first.stdout);
     expect(snapshot(mintDir)).toEqual(before);
     const tokenPath = join(root, 'token-replay.txt');
-    const balance = message(await pipeline([userStage(alice, alice.env, 'sign-update', '--role', 'user', ...WALLET, '--token-out', tokenPath)], first.stdout), 'credit/balance', 'replay').msg;
+    const balance = message(await pipelineInProcess([userStage(alice, alice.env, 'sign-update', '--role', 'user', ...WALLET, '--token-out', tokenPath)], first.stdout), 'credit/balance', 'replay').msg;
     expect(checkToken(readFileSync(tokenPath, 'utf8').trim(), keyset)).toBe(4321);
     // the same receipt fed again: the user writes the same token again, no change
     const userBefore = snapshot(alice.dir);
-    const repeat = run(['sign-update', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', alice.dir, ...WALLET, '--token-out', tokenPath], { input: first.stdout, env: { ...alice.env, USER_KEY: alice.key } });
+    const repeat = await runInProcess(['sign-update', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', alice.dir, ...WALLET, '--token-out', tokenPath], { input: first.stdout, env: { ...alice.env, USER_KEY: alice.key } });
     expect(repeat.status, repeat.stderr).toBe(0);
     expect(snapshot(alice.dir)).toEqual(userBefore);
     expect(balance.ecash.issued_sat).toBe(JSON.parse(repeat.stdout).ecash.issued_sat);
@@ -147,18 +158,19 @@ describe('credit paid in ecash, through the CLI', () => {
 
   it('--token-out: an existing file with other content is refused (exit 4, nothing written); "-" prints the token alone; the seed file must be 0600', async () => {
     const req = await userRequest(alice, 777);
-    const receipt = run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: req, env: { ...ENV, MINT_KEY } });
+    const receipt = await runInProcess(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: req, env: { ...ENV, MINT_KEY } });
     expect(receipt.status, receipt.stderr).toBe(0);
     const taken = join(root, 'taken.txt');
     writeFileSync(taken, 'cashuBanother token\n', { mode: 0o600 });
     const before = snapshot(root);
-    const user = (out: string) => run(['sign-update', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', alice.dir, ...WALLET, '--token-out', out], { input: receipt.stdout, env: { ...alice.env, USER_KEY: alice.key } });
-    const refused = user(taken);
+    const userArgs = (out: string) => ['sign-update', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', alice.dir, ...WALLET, '--token-out', out];
+    const userEnv = { ...alice.env, USER_KEY: alice.key };
+    const refused = run(userArgs(taken), { input: receipt.stdout, env: userEnv }); // spawned: sign-update --role user's exit-4 sample
     expect(refused.status).toBe(4);
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toMatch(/E_TOKEN_OUT_EXISTS/);
     expect(snapshot(root)).toEqual(before);
-    const printed = user('-');
+    const printed = await runInProcess(userArgs('-'), { input: receipt.stdout, env: userEnv });
     expect(printed.status, printed.stderr).toBe(0);
     expect(printed.stdout).toMatch(/^cashuB[A-Za-z0-9_-]+\n$/);
     expect(checkToken(printed.stdout.trim(), keyset)).toBe(777);
@@ -178,16 +190,16 @@ describe('credit paid in ecash, through the CLI', () => {
     expect(open.stderr).toMatch(/E_SECRET_FILE_PERMISSIONS/);
     const { chmodSync } = await import('node:fs');
     chmodSync(seedFile, 0o600);
-    expect(JSON.parse(run(['credit', 'keyset', '--ecash-seed-file', seedFile], { env: ENV }).stdout).keysets[0].id).toBe(keyset.id);
+    expect(JSON.parse((await runInProcess(['credit', 'keyset', '--ecash-seed-file', seedFile], { env: ENV })).stdout).keysets[0].id).toBe(keyset.id);
   }, 60_000);
 
   it('an ecash payment whose receipt was lost is recovered by credit abandon: the mint answers with the receipt, the user keeps the same token', async () => {
     const frank = await openEcashContract(root, mintDir, offerPath, 'frank');
     const req = await userRequest(frank, 2048);
-    const lost = run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: req, env: { ...ENV, MINT_KEY } });
+    const lost = await runInProcess(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: req, env: { ...ENV, MINT_KEY } });
     expect(lost.status, lost.stderr).toBe(0); // …and the answer never reaches the user
     const tokenPath = join(root, 'frank.txt');
-    const balance = message(await pipeline([
+    const balance = message(await pipelineInProcess([
       userStage(frank, frank.env, 'credit', 'abandon', '--role', 'user', '--start'),
       mintStage(mintDir, ENV, 'credit', 'abandon', '--role', 'mint'), // no ecash seed needed: it signs no ecash
       userStage(frank, frank.env, 'credit', 'abandon', '--role', 'user', ...WALLET, '--token-out', tokenPath),
@@ -208,7 +220,7 @@ describe('credit paid in ecash, through the CLI', () => {
       return { secret, r: bm.r, B_: bm.B_, out: { amount: o.amount, id: o.id, B_: bm.B_.toHex(true) } };
     });
     // bob puts cashu-ts's outputs into its request and signs them (test code: the documented digest)
-    const r = run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: JSON.stringify(signedOutputs({ ...req, outputs: mine.map((m: Msg) => m.out) }, bob.key, MINT_KEY)), env: { ...ENV, MINT_KEY } });
+    const r = await runInProcess(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: JSON.stringify(signedOutputs({ ...req, outputs: mine.map((m: Msg) => m.out) }, bob.key, MINT_KEY)), env: { ...ENV, MINT_KEY } });
     expect(r.status, r.stderr).toBe(0);
     const receipt = JSON.parse(r.stdout);
     expect(receipt.signatures).toHaveLength(mine.length);
@@ -224,7 +236,7 @@ describe('credit paid in ecash, through the CLI', () => {
     expect(sum).toBe(1000);
     // These signatures are not on the user's own outputs: their DLEQ proofs do not hold for its B_, so it keeps nothing.
     const before = snapshot(bob.dir);
-    const u = run(['sign-update', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', bob.dir, ...WALLET, '--token-out', join(root, 'bob.txt')], { input: r.stdout, env: { ...bob.env, USER_KEY: bob.key } });
+    const u = await runInProcess(['sign-update', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', bob.dir, ...WALLET, '--token-out', join(root, 'bob.txt')], { input: r.stdout, env: { ...bob.env, USER_KEY: bob.key } });
     expect(u.stderr).toMatch(/E_BAD_DLEQ: signature 0/);
     expect(u.status).toBe(4);
     expect(snapshot(bob.dir)).toEqual(before);
@@ -233,9 +245,12 @@ describe('credit paid in ecash, through the CLI', () => {
   it('refusals: exit 4, one line, empty stdout, both state directories unchanged, the nonce unused', async () => {
     const carol = await openEcashContract(root, mintDir, offerPath, 'carol');
     const req = JSON.parse(await userRequest(carol, 1000));
-    const refuse = (input: Msg, code: string, pattern: RegExp) => {
+    // the first refusal spawned (sign-update --role mint's exit-4 sample), the next in this process
+    const refuse = async (input: Msg, code: string, pattern: RegExp, spawned: boolean) => {
       const before = snapshot(root);
-      const r = run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: JSON.stringify(input), env: { ...ENV, MINT_KEY } });
+      const args = ['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH];
+      const opts = { input: JSON.stringify(input), env: { ...ENV, MINT_KEY } };
+      const r = spawned ? run(args, opts) : await runInProcess(args, opts);
       expect(r.status, r.stderr).toBe(4);
       expect(r.stdout).toBe('');
       const lines = r.stderr.split('\n').filter((l) => l && !l.includes('warning'));
@@ -245,7 +260,7 @@ describe('credit paid in ecash, through the CLI', () => {
       expect(snapshot(root)).toEqual(before);
     };
     const extra = { amount: 1, id: keyset.id, B_: '0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798' };
-    refuse({ ...req, outputs: [...req.outputs, extra] }, 'E_ECASH_OUTPUTS', /sum to 1001 sat/);
+    await refuse({ ...req, outputs: [...req.outputs, extra] }, 'E_ECASH_OUTPUTS', /sum to 1001 sat/, true);
     // E_UNKNOWN_KEYSET, E_BAD_BLINDED_MESSAGE and the other output rules: test/lib/credit/ecash.test.ts
     // ('the mint refuses bad outputs'); a relay's outputs (E_OUTPUTS_SIGNATURE): test/lib/credit/ecash-binding.test.ts.
     // a B_ the mint signed for alice
@@ -254,15 +269,15 @@ describe('credit paid in ecash, through the CLI', () => {
     const signedBefore = JSON.parse(readFileSync(offerPath, 'utf8'));
     expect(signedBefore.ecash.keyset_id).toBe(keyset.id);
     // the honest request then goes through
-    const ok = run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: JSON.stringify(req), env: { ...ENV, MINT_KEY } });
+    const ok = await runInProcess(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: JSON.stringify(req), env: { ...ENV, MINT_KEY } });
     expect(ok.status, ok.stderr).toBe(0);
     // a B_ is signed once: the same outputs in carol's own next request, test/lib/credit/ecash.test.ts ('the same B_ in a
     // second request is refused before the nonce is taken; nothing written'); here, across state directories:
     // two wallets on one seed (dan copies carol's wallet seed into a new state directory): the same B_, refused
     const dan = { ...(await openEcashContract(root, mintDir, offerPath, 'dan')), env: carol.env };
     const danReq = JSON.parse(await userRequest(dan, 1000));
-    refuse(danReq, 'E_BLINDED_MESSAGE_REUSED', /already signed/);
-    // without the ecash seed the mint refuses (exit 2) a request it has not signed yet (dan's, refused above)
+    await refuse(danReq, 'E_BLINDED_MESSAGE_REUSED', /already signed/, false);
+    // without the ecash seed the mint refuses (exit 2) a request it has not signed yet (dan's, refused above); spawned: the exit-2 sample
     const noSeed = run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS], { input: JSON.stringify(danReq), env: { ...ENV, MINT_KEY } });
     expect(noSeed.status).toBe(2);
     expect(noSeed.stderr).toMatch(/E_NO_ECASH_SEED/);
@@ -271,7 +286,7 @@ describe('credit paid in ecash, through the CLI', () => {
   it('a mint run with another ecash seed is refused before it signs (its keyset is not the offer\'s); nothing written', async () => {
     const req = await userRequest(alice, 1000); // alice's next payment (her last in this file)
     const before = snapshot(mintDir);
-    const r = run(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: req, env: { ...ENV, MINT_KEY, ECASH_SEED: 'ANOTHER' } });
+    const r = await runInProcess(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: req, env: { ...ENV, MINT_KEY, ECASH_SEED: 'ANOTHER' } });
     expect(snapshot(mintDir)).toEqual(before);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/E_WRONG_KEY: this ecash seed does not give keyset 01/);
@@ -317,10 +332,10 @@ describe('credit paid in ecash, through the CLI', () => {
       expect(JSON.parse(receipt!).signatures.length).toBeGreaterThan(0);
       cumulative += amount;
       const tokenPath = join(root, `dave-${round}.txt`);
-      message(await pipeline([userStage(dave, dave.env, 'sign-update', '--role', 'user', ...WALLET, '--token-out', tokenPath)], receipt!), 'credit/balance', `dave ${round}`);
+      message(await pipelineInProcess([userStage(dave, dave.env, 'sign-update', '--role', 'user', ...WALLET, '--token-out', tokenPath)], receipt!), 'credit/balance', `dave ${round}`);
       expect(checkToken(readFileSync(tokenPath, 'utf8').trim(), keyset)).toBe(amount);
     }
-    const list = JSON.parse(run(['credit', 'list', '--state-dir', mintDir, '--tip-height', '1001'], { env: ENV }).stdout);
+    const list = JSON.parse((await runInProcess(['credit', 'list', '--state-dir', mintDir, '--tip-height', '1001'], { env: ENV })).stdout);
     const row = list.contracts.find((c: Msg) => c.contract_id === dave.contractId);
     expect(row.ecash_issued_sat).toBe(cumulative);
     expect(row.cumulative_sat).toBe(cumulative);

@@ -18,6 +18,13 @@
  * derived in test code from the fixture secret keys (KeyAgg of the sorted keys and
  * TapTweak for the contract, TapTweak alone for the mint's payout) — never through
  * src/lib/credit, src/lib/musig or the libraries the product signs with.
+ *
+ * The first describe is the narrated flow, every step a real process. The exits and the
+ * rollover's signing order open their contract and make their honest steps with the same
+ * built bundle's `main` in this process (in-process-pipeline.ts; ~10 ms a step instead of
+ * a ~0.15 CPU-s node process) and keep through processes one sample of each command's
+ * refusal (sign-update exit 2, refund-credit exit 4, rollover exit 4) and the refund a
+ * monitoring job prints.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -29,6 +36,7 @@ import { parseTx, psbtUnsignedTx } from '../independent/tx.ts';
 import { verifyKeyPathSpend, type VerifiedSpend } from '../independent/verify.ts';
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
+import { pipelineInProcess } from './in-process-pipeline.ts';
 import { MintStore } from '../../src/lib/store/mint-store.ts';
 import { StateSeal } from '../../src/lib/store/state-seal.ts';
 import { withLock } from '../../src/lib/store/lock.ts';
@@ -471,10 +479,10 @@ describe('unilateral exits of a contract with payments: the mint\'s exit-credit,
   beforeAll(async () => {
     dir = tempDir('offchain-credit-exit-');
     p = parties(dir.path);
-    const offer = ok(await pipeline([p.mint('open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT)], ''), 'credit/offer');
+    const offer = ok(await pipelineInProcess([p.mint('open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT)], ''), 'credit/offer');
     writeFileSync(join(dir.path, 'offer.json'), offer.text);
     const opened = ok(
-      await pipeline(
+      await pipelineInProcess(
         [
           p.user('open-credit', '--role', 'user', '--offer', join(dir.path, 'offer.json'), '--tip-height', '1000', '--expiry', '5320', '--refund-address', REFUND),
           p.mint('open-credit', '--role', 'mint', '--tip-height', '1000'),
@@ -505,32 +513,32 @@ describe('unilateral exits of a contract with payments: the mint\'s exit-credit,
   it('the mint exits with its latest state and a CPFP child it pays for; credit list says when', async () => {
     for (const [i, amount] of [50_000, 70_000].entries()) {
       const receipt = ok(
-        await pipeline(
+        await pipelineInProcess(
           [p.user('sign-update', '--role', 'user', '--amount', String(amount)), p.mint('sign-update', '--role', 'mint', '--tip-height', '1001', '--confirmations', '1')],
           '',
         ),
         'credit/receipt',
       );
       expect(receipt.msg.state).toBe(i + 1);
-      ok(await pipeline([p.user('sign-update', '--role', 'user')], receipt.text), 'credit/balance');
+      ok(await pipelineInProcess([p.user('sign-update', '--role', 'user')], receipt.text), 'credit/balance');
     }
     const record = await p.record(id);
     expect(record.latest).toMatchObject({ state: 2, cumulative_sat: 120_000 });
     for (const [tip, mustExit] of [[5175, false], [5176, true]] as const) {
-      const list = ok(await pipeline([p.mint('credit', 'list', '--tip-height', String(tip))], ''), 'credit/contracts');
+      const list = ok(await pipelineInProcess([p.mint('credit', 'list', '--tip-height', String(tip))], ''), 'credit/contracts');
       expect(list.msg.contracts).toHaveLength(1);
       expect(list.msg.contracts[0]).toMatchObject({ contract_id: id, must_exit: mustExit, blocks_to_expiry: 5320 - tip });
     }
     // Inside the margin the mint takes no more payments: it only exits.
     refused(
-      await pipeline(
+      await pipelineInProcess(
         [p.user('sign-update', '--role', 'user', '--amount', '1000'), p.mint('sign-update', '--role', 'mint', '--tip-height', '5176', '--confirmations', '6')],
         '',
       ),
       4,
       'E_TOO_CLOSE_TO_EXPIRY',
     );
-    const exit = ok(await pipeline([p.mint('exit-credit', '--fee-rate', '12')], ''), 'credit/exit');
+    const exit = ok(await pipelineInProcess([p.mint('exit-credit', '--fee-rate', '12')], ''), 'credit/exit');
     verifyExit(exit.msg, await p.record(id), 12);
     expect(exit.msg.child.package_fee_rate).toBeGreaterThanOrEqual(12);
   });
@@ -540,7 +548,7 @@ describe('unilateral exits of a contract with payments: the mint\'s exit-credit,
     const early = refused(await pipeline([p.user('refund-credit', '--tip-height', '5319')], ''), 4, 'E_NOT_FINAL');
     expect(early.stderr).toMatch(/5320/);
     expect(fileSnapshot(p.userDir, { locks: true })).toEqual(before);
-    const refund = ok(await pipeline([p.user('refund-credit', '--tip-height', '5320')], ''), 'credit/refund');
+    const refund = ok(await pipelineInProcess([p.user('refund-credit', '--tip-height', '5320')], ''), 'credit/refund');
     expect(refund.msg).toMatchObject({ contract_id: id, final: true, final_from_height: 5321 });
     expect(refund.msg.hex).toBe(openedRefund);
     const v = verifyRefund(refund.msg.hex, terms);
@@ -562,10 +570,10 @@ describe('the order of signatures in a rollover: the user\'s funds never move in
   beforeAll(async () => {
     dir = tempDir('offchain-credit-roll-');
     p = parties(dir.path);
-    const offer = ok(await pipeline([p.mint('open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT)], ''), 'credit/offer');
+    const offer = ok(await pipelineInProcess([p.mint('open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT)], ''), 'credit/offer');
     writeFileSync(join(dir.path, 'offer.json'), offer.text);
     ok(
-      await pipeline(
+      await pipelineInProcess(
         [
           p.user('open-credit', '--role', 'user', '--offer', join(dir.path, 'offer.json'), '--tip-height', '1000', '--refund-address', REFUND),
           p.mint('open-credit', '--role', 'mint', '--tip-height', '1000'),
@@ -575,8 +583,8 @@ describe('the order of signatures in a rollover: the user\'s funds never move in
       ),
       'credit/opened',
     );
-    request = ok(await pipeline([p.user('rollover', '--role', 'user', '--expiry', '+4320', '--tip-height', '1002')], ''), 'credit/rollover-request');
-    proposal = ok(await pipeline([p.mint('rollover', '--role', 'mint', '--tip-height', '1002')], request.text), 'credit/rollover-refund');
+    request = ok(await pipelineInProcess([p.user('rollover', '--role', 'user', '--expiry', '+4320', '--tip-height', '1002')], ''), 'credit/rollover-request');
+    proposal = ok(await pipelineInProcess([p.mint('rollover', '--role', 'mint', '--tip-height', '1002')], request.text), 'credit/rollover-refund');
   });
   afterAll(() => dir.cleanup());
 
@@ -608,12 +616,12 @@ describe('the order of signatures in a rollover: the user\'s funds never move in
   });
 
   it('with the honest answer the user signs, and only then does the mint hold a valid rollover', async () => {
-    const sign = ok(await pipeline([p.user('rollover', '--role', 'user')], proposal.text), 'credit/rollover-sign');
+    const sign = ok(await pipelineInProcess([p.user('rollover', '--role', 'user')], proposal.text), 'credit/rollover-sign');
     const signed = Transaction.fromPSBT(base64.decode(sign.msg.rollover_psbt));
     expect(signed.id).toBe(Transaction.fromPSBT(base64.decode(request.msg.rollover_psbt)).id); // the very transaction approved in round 1
     expect(signed.getInput(0).musig2PartialSig).toHaveLength(1);
-    const accept = ok(await pipeline([p.mint('rollover', '--role', 'mint', '--tip-height', '1002')], sign.text), 'credit/rollover-accept');
-    const rolled = ok(await pipeline([p.user('rollover', '--role', 'user')], accept.text), 'credit/rolled-over');
+    const accept = ok(await pipelineInProcess([p.mint('rollover', '--role', 'mint', '--tip-height', '1002')], sign.text), 'credit/rollover-accept');
+    const rolled = ok(await pipelineInProcess([p.user('rollover', '--role', 'user')], accept.text), 'credit/rolled-over');
     expect(rolled.msg.rollover.txid).toBe(signed.id);
   });
 });

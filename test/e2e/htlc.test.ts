@@ -5,6 +5,13 @@
  * and addresses are compared with bytes assembled here from the spec text, and every
  * refusal shows its code, exit 4 (or 3 for malformed input), an empty stdout and no file
  * written. Bitcoin Core runs the same spends in test/regtest/htlc.test.ts.
+ *
+ * The creates and spends run through processes; of the refusals, one sample of each exit
+ * class per command stays spawned (htlc claim 4 E_PREIMAGE_MISMATCH and 2 E_USAGE, htlc
+ * decode 3 E_NOT_HTLC, htlc create 2 E_USAGE; create's 4 are the spawned E_FILE_EXISTS and
+ * E_DUST_AMOUNT above), and the others with the steps between them run the same built
+ * bundle's `main` in this process (in-process.ts; ~10 ms instead of a ~0.15 CPU-s node
+ * process), checked the same way.
  */
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -12,6 +19,7 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { ROOT, tempDir } from '../helpers.ts';
 import { pipeline, run, type Run } from './cli.ts';
+import { runInProcess as here } from './in-process.ts';
 import { bytesOf, concat, compactSize, hexOf, parseTx } from '../independent/tx.ts';
 import { publicKeyOf, taggedHash } from '../independent/secp256k1.ts';
 import { aggregateXOnly, keySort, taprootOutput } from '../independent/keys.ts';
@@ -52,6 +60,7 @@ const files = () => {
   return { dir, preimageFile };
 };
 const create = (...args: string[]) => run(['htlc', 'create', ...args]);
+const createHere = (...args: string[]) => here(['htlc', 'create', ...args]);
 const spendArgs = (command: string, keyEnv: string, ...extra: string[]) =>
   ['htlc', command, '--key-env', keyEnv, '--outpoint', OUTPOINT, '--amount', '50000', '--to', TO, '--fee-rate', '2', ...extra];
 
@@ -213,97 +222,97 @@ describe('htlc spends: one party\'s output piped into the other\'s input', () =>
 let seedHtlc: string | undefined;
 const seed = () => (seedHtlc ??= create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH).stdout);
 
-describe('htlc refusals: a coded line, nothing on stdout', () => {
+describe('htlc refusals: a coded line, nothing on stdout', async () => {
 
-  it('a preimage that does not hash to the payment hash, or of the wrong length where the script demands 32 bytes', () => {
+  it('a preimage that does not hash to the payment hash, or of the wrong length where the script demands 32 bytes', async () => {
     const { dir } = files();
     const wrong = join(dir.path, 'wrong.hex');
     writeFileSync(wrong, '00'.repeat(32), { mode: 0o600 });
-    refused(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', wrong), { input: seed(), env: ENV }), 'E_PREIMAGE_MISMATCH');
+    refused(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', wrong), { input: seed(), env: ENV }), 'E_PREIMAGE_MISMATCH'); // spawned: htlc claim's exit-4 sample
     // A 31-byte preimage of a sized script: its hash matches, the length does not.
     const short = new Uint8Array(31).fill(7);
     writeFileSync(wrong, hexOf(short), { mode: 0o600 });
-    const sized = create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', hexOf(sha256(short))).stdout;
-    refused(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', wrong), { input: sized, env: ENV }), 'E_PREIMAGE_LENGTH');
+    const sized = (await createHere('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', hexOf(sha256(short)))).stdout;
+    refused(await here(spendArgs('claim', 'BOB_KEY', '--preimage-file', wrong), { input: sized, env: ENV }), 'E_PREIMAGE_LENGTH');
     // The bare seed form takes it: that is the difference the size check makes.
-    const bare = create('--kind', 'seed', '--bare', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', hexOf(sha256(short))).stdout;
-    const claim = ok<Spend>(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', wrong), { input: bare, env: ENV }));
+    const bare = (await createHere('--kind', 'seed', '--bare', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', hexOf(sha256(short)))).stdout;
+    const claim = ok<Spend>(await here(spendArgs('claim', 'BOB_KEY', '--preimage-file', wrong), { input: bare, env: ENV }));
     expect(hexOf(parseTx(bytesOf(claim.hex!)).inputs[0]!.witness[1]!)).toBe(hexOf(short));
     dir.cleanup();
   });
 
-  it('a refund before its locktime is final (one finality rule: final once the tip reaches it), and a claim with a non-final anti-sniping locktime', () => {
+  it('a refund before its locktime is final (one finality rule: final once the tip reaches it), and a claim with a non-final anti-sniping locktime', async () => {
     const { dir, preimageFile } = files();
-    refused(run(spendArgs('refund', 'ALICE_KEY', '--tip-height', '1099'), { input: seed(), env: ENV }), 'E_NOT_FINAL');
-    ok(run(spendArgs('refund', 'ALICE_KEY', '--tip-height', '1100'), { input: seed(), env: ENV }));
-    refused(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile, '--locktime', '1001', '--tip-height', '1000'), { input: seed(), env: ENV }), 'E_NOT_FINAL');
-    ok(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile, '--locktime', '1000', '--tip-height', '1000'), { input: seed(), env: ENV }));
+    refused(await here(spendArgs('refund', 'ALICE_KEY', '--tip-height', '1099'), { input: seed(), env: ENV }), 'E_NOT_FINAL');
+    ok(await here(spendArgs('refund', 'ALICE_KEY', '--tip-height', '1100'), { input: seed(), env: ENV }));
+    refused(await here(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile, '--locktime', '1001', '--tip-height', '1000'), { input: seed(), env: ENV }), 'E_NOT_FINAL');
+    ok(await here(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile, '--locktime', '1000', '--tip-height', '1000'), { input: seed(), env: ENV }));
     dir.cleanup();
   });
 
-  it('the wrong key for the path, an output left below dust, an edited description, a script that only looks like an HTLC', () => {
+  it('the wrong key for the path, an output left below dust, an edited description, a script that only looks like an HTLC', async () => {
     const { dir, preimageFile } = files();
-    refused(run(spendArgs('claim', 'CAROL_KEY', '--preimage-file', preimageFile), { input: seed(), env: ENV }), 'E_KEY_MISMATCH');
-    refused(run(spendArgs('refund', 'BOB_KEY', '--tip-height', '1100'), { input: seed(), env: ENV }), 'E_KEY_MISMATCH');
+    refused(await here(spendArgs('claim', 'CAROL_KEY', '--preimage-file', preimageFile), { input: seed(), env: ENV }), 'E_KEY_MISMATCH');
+    refused(await here(spendArgs('refund', 'BOB_KEY', '--tip-height', '1100'), { input: seed(), env: ENV }), 'E_KEY_MISMATCH');
     // 500 sat less a 274 sat fee (137 vB at 2 sat/vB) leaves 226 sat, under the P2WPKH dust limit of 294.
     const small = ['htlc', 'claim', '--key-env', 'BOB_KEY', '--outpoint', OUTPOINT, '--amount', '500', '--to', TO, '--fee-rate', '2', '--preimage-file', preimageFile];
-    refused(run(small, { input: seed(), env: ENV }), 'E_DUST_OUTPUT');
+    refused(await here(small, { input: seed(), env: ENV }), 'E_DUST_OUTPUT');
     // Issue 28's finding, the fee guard (issue 24): --fee-rate 300 on the 137 vB claim is 41,100 sat of the 50,000 sat HTLC —
     // above half of it (--max-fee-share 0.5): refused, nothing printed; raised on purpose, it is paid.
     const greedy = ['htlc', 'claim', '--key-env', 'BOB_KEY', '--outpoint', OUTPOINT, '--amount', '50000', '--to', TO, '--fee-rate', '300', '--preimage-file', preimageFile];
-    const tooHigh = run(greedy, { input: seed(), env: ENV });
+    const tooHigh = await here(greedy, { input: seed(), env: ENV });
     refused(tooHigh, 'E_FEE_TOO_HIGH');
     expect(tooHigh.stderr).toContain('41100 sat');
-    expect(ok<Spend>(run([...greedy, '--max-fee-share', '0.9'], { input: seed(), env: ENV })).fee_sat).toBe(41_100);
-    refused(run([...greedy.slice(0, -4), '--fee-rate', '300', '--max-fee-rate', '250', '--preimage-file', preimageFile], { input: seed(), env: ENV }), 'E_FEE_TOO_HIGH');
+    expect(ok<Spend>(await here([...greedy, '--max-fee-share', '0.9'], { input: seed(), env: ENV })).fee_sat).toBe(41_100);
+    refused(await here([...greedy.slice(0, -4), '--fee-rate', '300', '--max-fee-rate', '250', '--preimage-file', preimageFile], { input: seed(), env: ENV }), 'E_FEE_TOO_HIGH');
     const edited = JSON.parse(seed()) as Record<string, unknown>;
     edited.address = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
-    refused(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile), { input: JSON.stringify(edited), env: ENV }), 'E_HTLC_MISMATCH');
+    refused(await here(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile), { input: JSON.stringify(edited), env: ENV }), 'E_HTLC_MISMATCH');
     const ws = (JSON.parse(seed()) as Created).witness_script!;
-    refused(run(['htlc', 'decode', '--script', ws.replace(/ac$/, 'ad')]), 'E_NOT_HTLC', 3);
-    refused(run(spendArgs('punish', 'BOB_KEY'), { input: seed(), env: ENV }), 'E_NO_REVOCATION_PATH');
+    refused(run(['htlc', 'decode', '--script', ws.replace(/ac$/, 'ad')]), 'E_NOT_HTLC', 3); // spawned: exit 3's sample
+    refused(await here(spendArgs('punish', 'BOB_KEY'), { input: seed(), env: ENV }), 'E_NO_REVOCATION_PATH');
     dir.cleanup();
   });
 });
 
-describe('numbers and secret files are checked before anything is built (issue 21)', () => {
+describe('numbers and secret files are checked before anything is built (issue 21)', async () => {
   const bolt3 = ['--revocation-pubkey', pub(ENV.REVOCATION_KEY), '--local-htlc-pubkey', ALICE, '--remote-htlc-pubkey', BOB, '--to-self-delay', '6', '--local-delayed-pubkey', pub('44'.repeat(32)), '--feerate-per-kw', '253'];
 
-  it('a BOLT 3 HTLC with a cltv_expiry that is a time (≥ 500,000,000) is refused, writing no preimage file; 499,999,999 is made', () => {
+  it('a BOLT 3 HTLC with a cltv_expiry that is a time (≥ 500,000,000) is refused, writing no preimage file; 499,999,999 is made', async () => {
     const { dir } = files();
     const file = join(dir.path, 'unused.preimage');
     for (const kind of ['offered', 'received']) {
-      refused(create('--kind', kind, '--locktime', '500000000', '--preimage-out', file, ...bolt3), 'E_CLTV_NOT_HEIGHT');
-      refused(create('--kind', kind, '--locktime', '+499999000', '--tip-height', '1000', '--preimage-out', file, ...bolt3), 'E_CLTV_NOT_HEIGHT');
-      ok(create('--kind', kind, '--locktime', '499999999', '--payment-hash', HASH, ...bolt3));
+      refused(await createHere('--kind', kind, '--locktime', '500000000', '--preimage-out', file, ...bolt3), 'E_CLTV_NOT_HEIGHT');
+      refused(await createHere('--kind', kind, '--locktime', '+499999000', '--tip-height', '1000', '--preimage-out', file, ...bolt3), 'E_CLTV_NOT_HEIGHT');
+      ok(await createHere('--kind', kind, '--locktime', '499999999', '--payment-hash', HASH, ...bolt3));
     }
     expect(existsSync(file)).toBe(false);
     dir.cleanup();
   });
 
-  it('--amount ≥ 2^53 and past 21 million BTC, --locktime ≥ 2^32, --feerate-per-kw past u32: exit 2 (E_USAGE), never E_INTERNAL, nothing printed', () => {
+  it('--amount ≥ 2^53 and past 21 million BTC, --locktime ≥ 2^32, --feerate-per-kw past u32: exit 2 (E_USAGE), never E_INTERNAL, nothing printed', async () => {
     const { dir, preimageFile } = files();
     const huge = '9007199254740993'; // 2^53 + 1
-    const claim = (...extra: string[]) => run(['htlc', 'claim', '--key-env', 'BOB_KEY', '--outpoint', OUTPOINT, '--to', TO, '--fee-rate', '2', '--preimage-file', preimageFile, ...extra], { input: seed(), env: ENV });
-    refused(claim('--amount', huge), 'E_USAGE', 2);
-    refused(claim('--amount', '2100000000000001'), 'E_USAGE', 2);
-    refused(claim('--amount', '50000', '--locktime', '4294967296', '--tip-height', '1000'), 'E_USAGE', 2);
-    refused(create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH, '--amount', huge), 'E_USAGE', 2);
-    refused(create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '+4294967295', '--tip-height', '1000', '--payment-hash', HASH), 'E_USAGE', 2);
-    refused(create('--kind', 'offered', '--locktime', '1100', '--payment-hash', HASH, ...bolt3.slice(0, -1), '4294967296'), 'E_USAGE', 2);
-    const taproot = create('--kind', 'taproot', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH).stdout;
-    refused(run(['htlc', 'cooperate', '--outpoint', OUTPOINT, '--amount', huge, '--to', TO, '--fee-rate', '2'], { input: taproot }), 'E_USAGE', 2);
+    const claim = (...extra: string[]) => here(['htlc', 'claim', '--key-env', 'BOB_KEY', '--outpoint', OUTPOINT, '--to', TO, '--fee-rate', '2', '--preimage-file', preimageFile, ...extra], { input: seed(), env: ENV });
+    refused(run(['htlc', 'claim', '--key-env', 'BOB_KEY', '--outpoint', OUTPOINT, '--to', TO, '--fee-rate', '2', '--preimage-file', preimageFile, '--amount', huge], { input: seed(), env: ENV }), 'E_USAGE', 2); // spawned: htlc claim's exit-2 sample
+    refused(await claim('--amount', '2100000000000001'), 'E_USAGE', 2);
+    refused(await claim('--amount', '50000', '--locktime', '4294967296', '--tip-height', '1000'), 'E_USAGE', 2);
+    refused(create('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH, '--amount', huge), 'E_USAGE', 2); // spawned: htlc create's exit-2 sample
+    refused(await createHere('--kind', 'seed', '--payer', ALICE, '--recipient', BOB, '--locktime', '+4294967295', '--tip-height', '1000', '--payment-hash', HASH), 'E_USAGE', 2);
+    refused(await createHere('--kind', 'offered', '--locktime', '1100', '--payment-hash', HASH, ...bolt3.slice(0, -1), '4294967296'), 'E_USAGE', 2);
+    const taproot = (await createHere('--kind', 'taproot', '--payer', ALICE, '--recipient', BOB, '--locktime', '1100', '--payment-hash', HASH)).stdout;
+    refused(await here(['htlc', 'cooperate', '--outpoint', OUTPOINT, '--amount', huge, '--to', TO, '--fee-rate', '2'], { input: taproot }), 'E_USAGE', 2);
     // The largest amount there is still goes through to the protocol's own checks.
-    ok(claim('--amount', '2100000000000000'));
+    ok(await claim('--amount', '2100000000000000'));
     dir.cleanup();
   });
 
-  it('a preimage file others can read is refused (E_SECRET_FILE_PERMISSIONS, exit 4) before anything is signed, as a 0644 key file is', () => {
+  it('a preimage file others can read is refused (E_SECRET_FILE_PERMISSIONS, exit 4) before anything is signed, as a 0644 key file is', async () => {
     const { dir, preimageFile } = files();
     chmodSync(preimageFile, 0o644);
-    refused(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile), { input: seed(), env: ENV }), 'E_SECRET_FILE_PERMISSIONS');
+    refused(await here(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile), { input: seed(), env: ENV }), 'E_SECRET_FILE_PERMISSIONS');
     chmodSync(preimageFile, 0o600);
-    ok(run(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile), { input: seed(), env: ENV }));
+    ok(await here(spendArgs('claim', 'BOB_KEY', '--preimage-file', preimageFile), { input: seed(), env: ENV }));
     dir.cleanup();
   });
 });

@@ -11,11 +11,17 @@
  *   and freezes X, so the stream answers X's next request with E_CONTRACT_FROZEN, and
  *   never prints a receipt for X past the exited state. The other contracts go on.
  * - The stream stops at its start, with a non-zero exit, when it has no chain source.
+ *
+ * The contracts are opened and the users make their requests and take their receipts in
+ * this process (stream-credit-here.ts: the built bundle's `main`, ~10 ms a step instead of
+ * a ~0.15 CPU-s node process): the mint's processes are the point here, and they stay
+ * processes; credit-ecash.test.ts and credit-lifecycle.test.ts run the users' steps spawned.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { tempDir } from '../helpers.ts';
 import { pipeline, type Run } from './cli.ts';
-import { MintStream, applyReceipt, message, mintStage, openContracts, payRequest, type Msg, type Parties } from './stream-credit.ts';
+import { MintStream, message, mintStage, type Msg, type Parties } from './stream-credit.ts';
+import { applyReceiptHere, openContractsHere, payRequestHere } from './stream-credit-here.ts';
 
 const ENV = { OFFCHAIN_TEST_SEED: 'mint-serves-and-acts' };
 const USERS = 4;
@@ -29,14 +35,14 @@ describe('the mint lists and exits while it streams', () => {
     dir.cleanup();
   });
   beforeAll(async () => {
-    p = await openContracts(dir.path, USERS, ENV, 'serve-act');
+    p = await openContractsHere(dir.path, USERS, ENV, 'serve-act');
     stream = new MintStream(p.mintDir, ENV);
   }, 180_000);
 
   const answers = () => stream.lines().map((l) => JSON.parse(l) as Msg);
   /** Send one request per user (the users' own CLI makes each), and wait for as many answers. */
   async function round(amount: number) {
-    const reqs = await Promise.all(p.users.map((u) => payRequest(u, amount, ENV)));
+    const reqs = await Promise.all(p.users.map((u) => payRequestHere(u, amount, ENV)));
     const before = stream.lines().length;
     for (const r of reqs) stream.write(r.line + '\n');
     await stream.until(() => stream.lines().length >= before + reqs.length, `${reqs.length} answers`);
@@ -48,7 +54,7 @@ describe('the mint lists and exits while it streams', () => {
   it('round 1 is served; meanwhile credit list, with no key, lists every contract without waiting for the stream', async () => {
     const served = await round(1000);
     expect(served.map((a) => [a.type, a.state])).toEqual(p.users.map(() => ['credit/receipt', 1]));
-    for (const [i, u] of p.users.entries()) await applyReceipt(u, JSON.stringify(served[i]), ENV);
+    for (const [i, u] of p.users.entries()) await applyReceiptHere(u, JSON.stringify(served[i]), ENV);
     // The stream is still running, holding its state directory.
     expect(stream.child.exitCode).toBeNull();
     const started = Date.now();
@@ -60,7 +66,7 @@ describe('the mint lists and exits while it streams', () => {
   }, 120_000);
 
   it('under load: lists taken while a round is served show each contract at a committed state (1 or 2), never a made-up one', async () => {
-    const reqs = await Promise.all(p.users.map((u) => payRequest(u, 500, ENV)));
+    const reqs = await Promise.all(p.users.map((u) => payRequestHere(u, 500, ENV)));
     const before = stream.lines().length;
     const lists: Promise<Run>[] = [];
     for (const r of reqs) {
@@ -70,7 +76,7 @@ describe('the mint lists and exits while it streams', () => {
     await stream.until(() => stream.lines().length >= before + reqs.length, 'round 2 answers');
     const served = answers().slice(before);
     expect(served.map((a) => [a.type, a.state])).toEqual(p.users.map(() => ['credit/receipt', 2]));
-    for (const [i, u] of p.users.entries()) await applyReceipt(u, JSON.stringify(served[i]), ENV);
+    for (const [i, u] of p.users.entries()) await applyReceiptHere(u, JSON.stringify(served[i]), ENV);
     for (const r of await Promise.all(lists)) {
       expect(r.status, r.stderr).toBe(0);
       for (const row of (JSON.parse(r.stdout) as Msg).contracts as Msg[]) {
@@ -85,7 +91,7 @@ describe('the mint lists and exits while it streams', () => {
     expect(preview).toMatchObject({ contract_id: x!.contractId, state: 2, cumulative_sat: 1500 });
     const served = await round(250);
     expect(served.map((a) => [a.type, a.state])).toEqual(p.users.map(() => ['credit/receipt', 3]));
-    for (const [i, u] of p.users.entries()) await applyReceipt(u, JSON.stringify(served[i]), ENV);
+    for (const [i, u] of p.users.entries()) await applyReceiptHere(u, JSON.stringify(served[i]), ENV);
   }, 120_000);
 
   it('exit-credit of one contract while the stream runs: its latest state, the contract frozen for the stream, the others served', async () => {

@@ -34,6 +34,11 @@
  *
  * The plan (amounts, shuffles, chunk sizes, kill points) comes from STREAM_CRASH_SEED
  * (default below), printed in the test name; timing still varies run to run.
+ *
+ * The contracts are opened and the users make their requests and take their receipts in
+ * this process (stream-credit-here.ts: the built bundle's `main`, ~10 ms a step instead of
+ * a ~0.15 CPU-s node process): the mint's processes are the point here, and they stay
+ * processes; credit-ecash.test.ts and credit-lifecycle.test.ts run the users' steps spawned.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { cpSync } from 'node:fs';
@@ -43,8 +48,9 @@ import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { pipeline } from './cli.ts';
 import {
-  CAPACITY, MintStream, applyReceipt, message, mintStage, openContracts, payRequest, requestTxid, type Msg, type Parties, type User,
+  CAPACITY, MintStream, message, mintStage, requestTxid, type Msg, type Parties, type User,
 } from './stream-credit.ts';
+import { applyReceiptHere, openContractsHere, payRequestHere } from './stream-credit-here.ts';
 
 const SEED = Number(process.env.STREAM_CRASH_SEED ?? 0x5eed11);
 const USERS = 3;
@@ -83,7 +89,7 @@ describe(`kill -9 of a streaming mint at random points (STREAM_CRASH_SEED=${SEED
 
   beforeAll(async () => {
     dir = tempDir('offchain-mint-crash-');
-    p = await openContracts(dir.path, USERS, ENV, 'mint-crash');
+    p = await openContractsHere(dir.path, USERS, ENV, 'mint-crash');
   });
   afterAll(() => dir?.cleanup());
 
@@ -191,7 +197,7 @@ describe(`kill -9 of a streaming mint at random points (STREAM_CRASH_SEED=${SEED
       const t = p.users[round % USERS]!;
       const twinUser: User = { ...t, dir: join(dir.path, `twin-${round}`) };
       cpSync(t.dir, twinUser.dir, { recursive: true });
-      const [twin, ...reqs] = await Promise.all([payRequest(twinUser, amounts[t.index]! + 1, ENV), ...p.users.map((u, i) => payRequest(u, amounts[i]!, ENV))]);
+      const [twin, ...reqs] = await Promise.all([payRequestHere(twinUser, amounts[t.index]! + 1, ENV), ...p.users.map((u, i) => payRequestHere(u, amounts[i]!, ENV))]);
       const req = (user: User, r: { line: string; msg: Msg }, isTwin: boolean): Request => ({ user, msg: r.msg, text: r.line, txid: requestTxid(r.msg), twin: isTwin });
       return { pending: reqs.map((r, i) => req(p.users[i]!, r, false)), twin: req(t, twin!, true) };
     };
@@ -210,7 +216,7 @@ describe(`kill -9 of a streaming mint at random points (STREAM_CRASH_SEED=${SEED
       const input = shuffle([...history, ...pending]);
       checkRun(await completeRun(input), input, `round ${round + 1}, last run`);
       for (const r of pending) expect(released.has(key(r)), `state ${r.msg.state} of contract ${r.user.index} answered`).toBe(true);
-      await Promise.all(pending.map((r) => applyReceipt(r.user, released.get(key(r))!, ENV)));
+      await Promise.all(pending.map((r) => applyReceiptHere(r.user, released.get(key(r))!, ENV)));
       history.push(...pending, twin);
       if (round + 1 < ROUNDS) next = await sign(round + 1);
     }

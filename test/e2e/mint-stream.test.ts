@@ -16,6 +16,11 @@
  * Backends: the run above is on noble; the same input replayed from the same starting
  * state on tiny-secp256k1 and native (each skipped, visibly, where test code cannot import it) must
  * print byte-identical receipts and exits under OFFCHAIN_TEST_SEED.
+ *
+ * The contracts are opened and the users make their requests and take their receipts in
+ * this process (stream-credit-here.ts: the built bundle's `main`, ~10 ms a step instead of
+ * a ~0.15 CPU-s node process): the mint's processes are the point here, and they stay
+ * processes; credit-ecash.test.ts and credit-lifecycle.test.ts run the users' steps spawned.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { cpSync } from 'node:fs';
@@ -27,8 +32,9 @@ import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { pipeline } from './cli.ts';
 import { OPTIONAL_BACKENDS, installed } from '../setup/backends.ts';
 import {
-  CAPACITY, MintStream, applyReceipt, message, mintStage, openContracts, payRequest, requestTxid, type Msg, type Parties, type User,
+  CAPACITY, MintStream, message, mintStage, requestTxid, type Msg, type Parties, type User,
 } from './stream-credit.ts';
+import { applyReceiptHere, openContractsHere, payRequestHere } from './stream-credit-here.ts';
 
 const SEED = 'mint-stream';
 const ENV = { OFFCHAIN_TEST_SEED: SEED };
@@ -77,7 +83,7 @@ describe('sign-update --role mint --stream: three users, one mint process, recei
 
   beforeAll(async () => {
     dir = tempDir('offchain-mint-stream-');
-    p = await openContracts(join(dir.path, 'noble'), 3, ENV, 'mint-stream');
+    p = await openContractsHere(join(dir.path, 'noble'), 3, ENV, 'mint-stream');
     pristineMint = join(dir.path, 'pristine-mint');
     cpSync(p.mintDir, pristineMint, { recursive: true });
     stream = new MintStream(p.mintDir, { ...ENV, OFFCHAIN_SECP256K1: 'noble' });
@@ -89,7 +95,7 @@ describe('sign-update --role mint --stream: three users, one mint process, recei
 
   /** Each user's next request (all users at once), remembered per user. */
   async function requests(amounts: number[]): Promise<Msg[]> {
-    const out = await Promise.all(p.users.map((u, i) => payRequest(u, amounts[i]!, ENV)));
+    const out = await Promise.all(p.users.map((u, i) => payRequestHere(u, amounts[i]!, ENV)));
     out.forEach((r, i) => sent.set(i, [...(sent.get(i) ?? []), r.msg]));
     return out.map((r) => r.msg);
   }
@@ -131,7 +137,7 @@ describe('sign-update --role mint --stream: three users, one mint process, recei
   /** Every user takes its receipt; each balance says the state and cumulative the receipt did. */
   async function accept(receipts: Map<number, string>): Promise<void> {
     expect([...receipts.keys()].sort()).toEqual(p.users.map((u) => u.index));
-    const balances = await Promise.all(p.users.map((u) => applyReceipt(u, receipts.get(u.index)!, ENV)));
+    const balances = await Promise.all(p.users.map((u) => applyReceiptHere(u, receipts.get(u.index)!, ENV)));
     balances.forEach((b, i) => {
       const r = JSON.parse(receipts.get(i)!) as Msg;
       expect(b).toMatchObject({ contract_id: p.users[i]!.contractId, state: r.state, cumulative_sat: r.cumulative_sat });

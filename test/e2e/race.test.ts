@@ -10,6 +10,11 @@
  *
  * Also: concurrent `musig nonce` runs sharing a state directory under OFFCHAIN_TEST_SEED
  * (where a repeated counter would mean a repeated secret nonce) all get distinct nonces.
+ *
+ * The racers are processes, all at once (the point). The steps before a race (musig init,
+ * both nonces) and after it (Bob's signature, finalize, extract) run the same built
+ * bundle's `main` in this process (in-process-pipeline.ts; ~10 ms a step instead of a
+ * ~0.15 CPU-s node process); test/e2e/contract.test.ts runs that flow spawned.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync, readdirSync } from 'node:fs';
@@ -21,6 +26,7 @@ import { bytesOf, psbtUnsignedTx, psbtWitnessUtxos } from '../independent/tx.ts'
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { tempDir } from '../helpers.ts';
 import { pipeline, type Run } from './cli.ts';
+import { pipelineInProcess } from './in-process-pipeline.ts';
 import { linesOf, runAsync } from './process.ts';
 import { ALICE, ALICE_KEY, BOB, BOB_KEY, UNSIGNED } from './fixtures.ts';
 
@@ -52,7 +58,7 @@ describe('the secret-nonce race through the CLI', () => {
       const aliceState = join(dir.path, `alice-${round}`);
       const bobState = join(dir.path, `bob-${round}`);
       const withNonces = expectAllOk(
-        await pipeline(
+        await pipelineInProcess(
           [
             { args: ['musig', 'init', '--participant', ALICE, '--participant', BOB], env },
             { args: ['musig', 'nonce', '--key-env', 'ALICE_KEY', '--state-dir', aliceState], env: { ...env, ALICE_KEY } },
@@ -92,7 +98,7 @@ describe('the secret-nonce race through the CLI', () => {
       const signedByAlice = Transaction.fromPSBT(Buffer.from(winner.psbt, 'base64')).getInput(0).musig2PartialSig ?? [];
       expect(signedByAlice.map(([k]) => hex.encode(k.participantPubkey))).toEqual([ALICE]);
       const rawHex = expectAllOk(
-        await pipeline(
+        await pipelineInProcess(
           [
             { args: ['musig', 'sign', '--key-env', 'BOB_KEY', '--state-dir', bobState], env: { ...env, BOB_KEY } },
             { args: ['psbt', 'finalize'], env },

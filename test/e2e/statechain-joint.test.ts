@@ -10,6 +10,13 @@
  * Checked by test code: s·G + A + B = P, each part's secret is its own part's key, every
  * backup verifies for the coin's output key, no message carries a part's secret, and the
  * pair's refusals leave nothing written.
+ *
+ * Each coin is deposited and every honest step of the pair's flows runs through processes
+ * (statechain-flow.ts), with one spawned sample of the pair's refusals (A's forged part,
+ * E_BAD_REQUEST_SIG). The other refusals and every step repeated (its answer lost) run the
+ * same built bundle's `main` in this process (statechain-here.ts; ~10 ms instead of a
+ * ~0.15 CPU-s node process), with the same state directories checked the same way; so do
+ * the steps of the old-terms coin, whose point is what each part refuses.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +28,7 @@ import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { signBody } from '../../src/lib/statechain/seal.ts';
 import { ANCHORED_TERMS, KEYS, TERMS, depositThrough, files, flow, fundingTo, ok, refused, type CoinView } from './statechain-flow.ts';
+import { flowHere } from './statechain-here.ts';
 
 const dirs: { cleanup: () => void }[] = [];
 afterAll(() => dirs.forEach((d) => d.cleanup()));
@@ -33,11 +41,12 @@ function depositedCoin(prefix: string, terms: string[] = ANCHORED_TERMS) {
   const dir = tempDir(prefix);
   dirs.push(dir);
   const f = flow(dir.path, () => ['--tip-height', '200', '--confirmations', '3']);
+  const h = flowHere(dir.path, () => ['--tip-height', '200', '--confirmations', '3']);
   const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
   const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n), terms);
   const P = d.coin.statement.aggregate;
   const fundingOut = parseTx(readFileSync(d.fundingFile, 'utf8')).outputs[1]!;
-  return { dir, f, operatorPub, d, P, prevout: [{ amount: fundingOut.amount, script: fundingOut.script }], outputKey: taprootOutput(bytesOf(P).subarray(1)).outputKey };
+  return { dir, f, h, operatorPub, d, P, prevout: [{ amount: fundingOut.amount, script: fundingOut.script }], outputKey: taprootOutput(bytesOf(P).subarray(1)).outputKey };
 }
 
 /**
@@ -49,7 +58,7 @@ let paired: { path: string; d: ReturnType<typeof depositedCoin>['d']; prevout: R
 
 describe('a statechain coin received by a pair (Alice+Bob) through pipes', () => {
   it('Alice → Alice+Bob (each part keeps only its own secret; P = S + A + B), then the virtual close to Bob alone, signed three-party', async () => {
-    const { dir, f, operatorPub, d, P, prevout, outputKey } = depositedCoin('offchain-e2e-sc-joint-');
+    const { dir, f, h, operatorPub, d, P, prevout, outputKey } = depositedCoin('offchain-e2e-sc-joint-');
     const start = ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub];
 
     // Bob's part, then Alice's request with it (Alice's own state directory: she is also the sender).
@@ -80,11 +89,11 @@ describe('a statechain coin received by a pair (Alice+Bob) through pipes', () =>
     expect(JSON.parse(t2).type).toBe('statechain/joint-t2');
     // Each part's step repeated (its answer lost) prints the same answer and writes nothing new.
     const settled = files(dir.path);
-    expect(ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], handoff))).toBe(t2);
-    expect(ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], pkg))).toBe(handoff);
+    expect(ok(await h.as('BOB_KEY', ['statechain-transfer'], handoff))).toBe(t2);
+    expect(ok(await h.as('ALICE_KEY', ['statechain-transfer'], pkg))).toBe(handoff);
     expect(files(dir.path)).toEqual(settled);
     const beforeT2 = files(dir.path);
-    refused(await f.asAsync('ALICE_KEY', ['statechain-transfer'], JSON.stringify({ ...JSON.parse(t2), part_sig: '11'.repeat(64) })), 'E_BAD_REQUEST_SIG');
+    refused(await h.as('ALICE_KEY', ['statechain-transfer'], JSON.stringify({ ...JSON.parse(t2), part_sig: '11'.repeat(64) })), 'E_BAD_REQUEST_SIG');
     expect(files(dir.path)).toEqual(beforeT2);
     const accept = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], t2));
     const done = ok(await f.asAsync('OPERATOR_KEY', ['statechain-transfer'], accept));
@@ -116,7 +125,7 @@ describe('a statechain coin received by a pair (Alice+Bob) through pipes', () =>
     // The virtual close: the pair hands the whole coin to Bob alone (a fresh share of his),
     // signing three-party [A, B, S]; the operator answers as for any sender.
     const closeReq = ok(await f.asAsync('BOB_KEY', start));
-    refused(await f.asAsync('ALICE_KEY', ['statechain-transfer'], closeReq), 'E_WRONG_PART', 5); // B gives its nonce first
+    refused(await h.as('ALICE_KEY', ['statechain-transfer'], closeReq), 'E_WRONG_PART', 5); // B gives its nonce first
     const nonce = ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], closeReq));
     expect(JSON.parse(nonce).type).toBe('statechain/joint-nonce');
     const sign2 = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], nonce));
@@ -124,10 +133,10 @@ describe('a statechain coin received by a pair (Alice+Bob) through pipes', () =>
     const jointSign = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], cosigned2));
     expect(JSON.parse(jointSign).type).toBe('statechain/joint-sign');
     const beforeSign = files(dir.path);
-    refused(await f.asAsync('BOB_KEY', ['statechain-transfer'], JSON.stringify({ ...JSON.parse(jointSign), a_psig: '01'.repeat(32) })), 'E_BAD_REQUEST_SIG');
+    refused(await h.as('BOB_KEY', ['statechain-transfer'], JSON.stringify({ ...JSON.parse(jointSign), a_psig: '01'.repeat(32) })), 'E_BAD_REQUEST_SIG');
     expect(files(dir.path)).toEqual(beforeSign);
     const pkg2 = ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], jointSign));
-    expect(ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], jointSign))).toBe(pkg2); // B's step repeated answers the same
+    expect(ok(await h.as('BOB_KEY', ['statechain-transfer'], jointSign))).toBe(pkg2); // B's step repeated answers the same
     const accept2 = ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], pkg2));
     const done2 = ok(await f.asAsync('OPERATOR_KEY', ['statechain-transfer'], accept2));
     const bobAlone = JSON.parse(ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], done2))) as CoinView & { owner_share: string; next: string };
@@ -151,7 +160,8 @@ describe('a statechain coin received by a pair (Alice+Bob) through pipes', () =>
 async function pairedCoin() {
   if (paired) {
     const f = flow(paired.path, () => ['--tip-height', '200', '--confirmations', '3']);
-    return { ...paired, dir: { path: paired.path }, f };
+    const h = flowHere(paired.path, () => ['--tip-height', '200', '--confirmations', '3']);
+    return { ...paired, dir: { path: paired.path }, f, h };
   }
   const c = depositedCoin('offchain-e2e-sc-joint-w-');
   const { dir, f, operatorPub, d } = c;
@@ -167,13 +177,13 @@ async function pairedCoin() {
 
 describe('a pair withdraws its coin cooperatively through pipes', () => {
   it('B builds the withdrawal and gives its nonce, A must name the same one, the operator co-signs, A then B sign; the spend verifies', async () => {
-    const { dir, f, d, prevout, outputKey } = await pairedCoin();
+    const { dir, f, h, d, prevout, outputKey } = await pairedCoin();
     const to = ['--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2'];
-    refused(await f.asAsync('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, ...to]), 'E_WRONG_PART', 5); // B starts
+    refused(await h.as('ALICE_KEY', ['statechain-withdraw', '--coin', d.coinId, ...to]), 'E_WRONG_PART', 5); // B starts
     const nonce = ok(await f.asAsync('BOB_KEY', ['statechain-withdraw', '--coin', d.coinId, ...to]));
     expect(JSON.parse(nonce).type).toBe('statechain/joint-withdraw-nonce');
     const before = files(dir.path);
-    refused(await f.asAsync('ALICE_KEY', ['statechain-withdraw', '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '3'], nonce), 'E_WITHDRAWAL_MISMATCH');
+    refused(await h.as('ALICE_KEY', ['statechain-withdraw', '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '3'], nonce), 'E_WITHDRAWAL_MISMATCH');
     expect(files(dir.path)).toEqual(before);
     const request = ok(await f.asAsync('ALICE_KEY', ['statechain-withdraw', ...to], nonce));
 
@@ -192,7 +202,7 @@ describe('a pair withdraws its coin cooperatively through pipes', () => {
     const operatorDir = join(dir.path, 'OPERATOR_KEY');
     const operatorBefore = files(operatorDir);
     for (const fields of [{ owner_pubnonce: stranger, a_pubnonce: undefined }, { owner_pubnonce: stranger, a_pubnonce: stranger }]) {
-      refused(await f.asAsync('OPERATOR_KEY', ['statechain-withdraw'], resigned(fields)), 'E_PAIR_CONSENT');
+      refused(await h.as('OPERATOR_KEY', ['statechain-withdraw'], resigned(fields)), 'E_PAIR_CONSENT');
       expect(files(operatorDir)).toEqual(operatorBefore);
     }
 
@@ -203,44 +213,44 @@ describe('a pair withdraws its coin cooperatively through pipes', () => {
     expect(spend.kind).toBe('withdrawal');
     verifyKeyPathSpend(spend.hex, prevout, outputKey);
     // Repeated, each part's step answers the same; the operator signs nothing more for the coin.
-    expect(ok(await f.asAsync('ALICE_KEY', ['statechain-withdraw'], cosigned))).toBe(sign);
-    expect(JSON.parse(ok(await f.asAsync('BOB_KEY', ['statechain-withdraw'], sign))).hex).toBe(spend.hex);
+    expect(ok(await h.as('ALICE_KEY', ['statechain-withdraw'], cosigned))).toBe(sign);
+    expect(JSON.parse(ok(await h.as('BOB_KEY', ['statechain-withdraw'], sign))).hex).toBe(spend.hex);
   }, 240_000);
 });
 
-describe('a pair receiving an old-terms coin (no anchor) through pipes', () => {
+describe('a pair receiving an old-terms coin (no anchor), step by step', () => {
   it('each part refuses it by default (E_BACKUP_UNBUMPABLE, 4: A at statechain-verify and accepting, B at accepting), nothing written; with --allow-unanchored both take it', async () => {
-    const { dir, f, operatorPub, d } = depositedCoin('offchain-e2e-sc-joint-old-', TERMS);
+    const { dir, h, operatorPub, d } = depositedCoin('offchain-e2e-sc-joint-old-', TERMS);
     const start = ['statechain-transfer', '--start', '--coin', d.coinId, '--operator-key', operatorPub];
     const partFile = join(dir.path, 'bob-part.json');
-    writeFileSync(partFile, ok(await f.asAsync('BOB_KEY', [...start, '--joint-part'])));
-    let pkg = ok(await f.asAsync('ALICE_KEY', [...start, '--joint-with', partFile]));
-    for (const who of ['ALICE_KEY', 'OPERATOR_KEY', 'ALICE_KEY']) pkg = ok(await f.asAsync(who, ['statechain-transfer'], pkg));
+    writeFileSync(partFile, ok(await h.as('BOB_KEY', [...start, '--joint-part'])));
+    let pkg = ok(await h.as('ALICE_KEY', [...start, '--joint-with', partFile]));
+    for (const who of ['ALICE_KEY', 'OPERATOR_KEY', 'ALICE_KEY']) pkg = ok(await h.as(who, ['statechain-transfer'], pkg));
     expect(JSON.parse(pkg).type).toBe('statechain/transfer-package');
 
     // A: refused at verifying and at accepting; the state root byte-identical after each.
     const before = files(dir.path);
-    const r1 = await f.asAsync('ALICE_KEY', ['statechain-verify'], pkg);
+    const r1 = await h.as('ALICE_KEY', ['statechain-verify'], pkg);
     refused(r1, 'E_BACKUP_UNBUMPABLE');
     expect(r1.stderr).toContain('--allow-unanchored');
     expect(files(dir.path)).toEqual(before);
-    refused(await f.asAsync('ALICE_KEY', ['statechain-transfer'], pkg), 'E_BACKUP_UNBUMPABLE');
+    refused(await h.as('ALICE_KEY', ['statechain-transfer'], pkg), 'E_BACKUP_UNBUMPABLE');
     expect(files(dir.path)).toEqual(before);
 
     // The opt-in: A verifies and hands over; B, without it, refuses for itself, nothing written; with it, answers t₂.
-    const unanchored = JSON.parse(ok(await f.asAsync('ALICE_KEY', ['statechain-verify', '--allow-unanchored'], pkg))) as { anchor?: boolean };
+    const unanchored = JSON.parse(ok(await h.as('ALICE_KEY', ['statechain-verify', '--allow-unanchored'], pkg))) as { anchor?: boolean };
     expect(unanchored).toMatchObject({ backup_fee_sat: 400, backup_value_sat: 99_600 });
     expect(unanchored.anchor).toBeUndefined();
-    const handoff = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer', '--allow-unanchored'], pkg));
+    const handoff = ok(await h.as('ALICE_KEY', ['statechain-transfer', '--allow-unanchored'], pkg));
     expect(JSON.parse(handoff).type).toBe('statechain/joint-handoff');
     const beforeB = files(dir.path);
-    refused(await f.asAsync('BOB_KEY', ['statechain-transfer'], handoff), 'E_BACKUP_UNBUMPABLE');
+    refused(await h.as('BOB_KEY', ['statechain-transfer'], handoff), 'E_BACKUP_UNBUMPABLE');
     expect(files(dir.path)).toEqual(beforeB);
-    const t2 = ok(await f.asAsync('BOB_KEY', ['statechain-transfer', '--allow-unanchored'], handoff));
-    const accept = ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], t2));
-    const done = ok(await f.asAsync('OPERATOR_KEY', ['statechain-transfer'], accept));
-    const aliceView = JSON.parse(ok(await f.asAsync('ALICE_KEY', ['statechain-transfer'], done))) as CoinView & { next: string };
-    const bobView = JSON.parse(ok(await f.asAsync('BOB_KEY', ['statechain-transfer'], done))) as CoinView & { next: string };
+    const t2 = ok(await h.as('BOB_KEY', ['statechain-transfer', '--allow-unanchored'], handoff));
+    const accept = ok(await h.as('ALICE_KEY', ['statechain-transfer'], t2));
+    const done = ok(await h.as('OPERATOR_KEY', ['statechain-transfer'], accept));
+    const aliceView = JSON.parse(ok(await h.as('ALICE_KEY', ['statechain-transfer'], done))) as CoinView & { next: string };
+    const bobView = JSON.parse(ok(await h.as('BOB_KEY', ['statechain-transfer'], done))) as CoinView & { next: string };
     expect(aliceView.next).toContain('part 1 of 2');
     expect(bobView.next).toContain('part 2 of 2');
   }, 240_000);
