@@ -25,8 +25,7 @@ import { Transaction, WIF, TEST_NETWORK } from '@scure/btc-signer';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { tempDir } from '../helpers.ts';
 import { cleanEnv, pipeline, type Run, type Stage } from './cli.ts';
-import { runInProcess } from './in-process.ts';
-import { pipelineInProcess } from './in-process-pipeline.ts';
+import { pipelineInProcess, runInProcess } from './in-process.ts';
 import { CLI, hasPtyScript, linesOf, runAsync, runInPty, runShellAsync, runSlowly, shellQuote } from './process.ts';
 import { ALICE, ALICE_KEY, BOB, BOB_KEY, NONCES_MESSAGE, UNSIGNED, fixturePath, fixtureText } from './fixtures.ts';
 

@@ -27,8 +27,7 @@ import { tempDir, seeded } from '../helpers.ts';
 import { nutshellAccepts, nutshellKeyset } from '../independent/cashu.ts';
 import { snapshot } from '../lib/credit/tamper.ts';
 import { pipeline, run } from './cli.ts';
-import { runInProcess } from './in-process.ts';
-import { pipelineInProcess } from './in-process-pipeline.ts';
+import { pipelineInProcess, runInProcess } from './in-process.ts';
 import {
   MINT_KEY, MintStream, PAYOUT, PAY_FLAGS, REFUND, fundingPsbt, message, mintStage, type Msg, userStage,
 } from './stream-credit.ts';

@@ -36,7 +36,7 @@ import { parseTx, psbtUnsignedTx } from '../independent/tx.ts';
 import { verifyKeyPathSpend, type VerifiedSpend } from '../independent/verify.ts';
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
-import { pipelineInProcess } from './in-process-pipeline.ts';
+import { pipelineInProcess } from './in-process.ts';
 import { MintStore } from '../../src/lib/store/mint-store.ts';
 import { StateSeal } from '../../src/lib/store/state-seal.ts';
 import { withLock } from '../../src/lib/store/lock.ts';

@@ -34,7 +34,7 @@ import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { MINT_KEY, USER_KEY, demoParties, fixture, ok, openDemoChannel, tollPayStages } from './fixtures.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
-import { pipelineInProcess } from './in-process-pipeline.ts';
+import { pipelineInProcess } from './in-process.ts';
 import { MintStore } from '../../src/lib/store/mint-store.ts';
 import { StateSeal } from '../../src/lib/store/state-seal.ts';
 import { withLock } from '../../src/lib/store/lock.ts';

@@ -4,9 +4,12 @@
  * second lane of a regtest file, an operator in a race) is given the environment as it is
  * outside the run, never the run's variables (a party's key, a seed).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers.ts';
 import { cleanEnv, environmentOutsideRuns } from './cli.ts';
-import { runInProcess } from './in-process.ts';
+import { pipelineInProcess, runInProcess } from './in-process.ts';
 
 describe('a child spawned while an in-process run awaits', () => {
   it('gets the environment outside the run, not the run\'s', async () => {
@@ -26,5 +29,19 @@ describe('a child spawned while an in-process run awaits', () => {
     }
     expect(process.env[key]).toBeUndefined();
     expect(environmentOutsideRuns()).toBe(process.env);
+  });
+});
+
+describe('runs asked for at once', () => {
+  it('go one after another, each with its own input, and answer as they do one at a time', async () => {
+    const decode = ['invoice', 'decode', '--in', 'fixtures/invoice/regtest.bolt11', '--now', '1795488100'];
+    const route = ['route', 'plan', '--in', 'fixtures/route/seed-request.json'];
+    const alone = [await runInProcess(decode), await runInProcess(route)];
+    const bolt11 = readFileSync(join(ROOT, 'fixtures/invoice/regtest.bolt11'), 'utf8');
+    // The invoice on standard input this time: the same message.
+    const [a, b, [piped]] = await Promise.all([runInProcess(decode), runInProcess(route), pipelineInProcess([{ args: ['invoice', 'decode', '--now', '1795488100'] }], bolt11)]);
+    expect([a, b]).toEqual(alone);
+    expect(alone.map((r) => r.status)).toEqual([0, 0]);
+    expect(piped).toEqual(alone[0]);
   });
 });

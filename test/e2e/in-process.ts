@@ -7,7 +7,8 @@
  * command answers, not the process around it (bin/run.js, a real pipe, the last-resort
  * handler, a signal): files that use it keep a spawned sample that must agree with it.
  *
- * One run at a time (it changes the process's directory, environment and streams).
+ * One run at a time (it changes the process's directory, environment and streams): runs asked
+ * for at once are queued.
  * Standard input is handed over as bin/run.js's fast path hands it (lib/cli/input.ts:
  * STDIN_HANDOFF), so a command that reads process.stdin itself (a stream) needs a process.
  */
@@ -27,9 +28,51 @@ class Exited extends Error {
   }
 }
 
+type Options = { input?: string | Uint8Array; env?: Record<string, string>; cwd?: string };
+
+/** Runs asked for and not yet finished, and the last of them: runs asked for at once (two lanes, Promise.all) go one after another. */
+let pending = 0;
+let last: Promise<unknown> = Promise.resolve();
+
+/** The CLI in this process; a run asked for while another is under way starts when the runs before it have ended. */
+export function runInProcess(args: string[], opts: Options = {}): Promise<Run> {
+  return inTurn(() => runNow(args, opts));
+}
+
+/** `job` once the runs asked for before it have ended; with none under way, at once (up to its first await, synchronously). */
+function inTurn<T>(job: () => Promise<T>): Promise<T> {
+  const run = pending === 0 ? job() : last.then(job);
+  pending++;
+  last = run.then(
+    () => pending--,
+    () => pending--,
+  );
+  return run;
+}
+
+/**
+ * `a | b | c` in this process, one stage after the other, each stage's stdout the next one's
+ * standard input (a failed stage's too, as through a pipe): what test/e2e/cli.ts `pipeline`
+ * answers, for steps whose point is what the commands answer. The stages run back to back:
+ * no other run starts between them.
+ */
+export function pipelineInProcess(stages: { args: string[]; env?: Record<string, string> }[], input: string | Uint8Array = ''): Promise<Run[]> {
+  const chain = async () => {
+    const results: Run[] = [];
+    let next: string | Uint8Array = input;
+    for (const s of stages) {
+      const r = await runNow(s.args, { input: next, env: s.env });
+      results.push(r);
+      next = r.stdout;
+    }
+    return results;
+  };
+  return inTurn(chain);
+}
+
 let running = false;
 
-export async function runInProcess(args: string[], opts: { input?: string | Uint8Array; env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
+async function runNow(args: string[], opts: Options): Promise<Run> {
   assertFreshBuild();
   if (running) throw new Error('runInProcess: one run at a time');
   running = true;

@@ -26,7 +26,7 @@ import { bytesOf, psbtUnsignedTx, psbtWitnessUtxos } from '../independent/tx.ts'
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { tempDir } from '../helpers.ts';
 import { pipeline, type Run } from './cli.ts';
-import { pipelineInProcess } from './in-process-pipeline.ts';
+import { pipelineInProcess } from './in-process.ts';
 import { linesOf, runAsync } from './process.ts';
 import { ALICE, ALICE_KEY, BOB, BOB_KEY, UNSIGNED } from './fixtures.ts';
 

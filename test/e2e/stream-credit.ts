@@ -84,14 +84,17 @@ export function message(results: Run[], type: string, what: string): { text: str
   return { text, msg };
 }
 
+/** How the steps run: as processes joined by OS pipes (cli.ts `pipeline`), or in this process (in-process.ts `pipelineInProcess`). */
+export type Pipeline = (stages: Stage[], input: string) => Promise<Run[]>;
+
 /**
  * A mint with a published offer and `count` open contracts, one per user, in `root`.
  * `env` goes to every process (e.g. OFFCHAIN_TEST_SEED). Users' keys depend on `label`.
  */
-export async function openContracts(root: string, count: number, env: Record<string, string>, label = 'stream'): Promise<Parties> {
+export async function openContracts(root: string, count: number, env: Record<string, string>, label = 'stream', via: Pipeline = pipeline): Promise<Parties> {
   const mintDir = join(root, 'mint');
   mkdirSync(mintDir, { recursive: true });
-  const offer = message(await pipeline([mintStage(mintDir, env, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT)], ''), 'credit/offer', 'offer');
+  const offer = message(await via([mintStage(mintDir, env, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT)], ''), 'credit/offer', 'offer');
   const offerPath = join(root, 'offer.json');
   writeFileSync(offerPath, offer.text);
   const users: User[] = [];
@@ -102,7 +105,7 @@ export async function openContracts(root: string, count: number, env: Record<str
     const psbt = fundingPsbt(output.script, `${label} ${index}`);
     const user = { key, dir: join(root, `user-${index}`) };
     const opened = message(
-      await pipeline(
+      await via(
         [
           userStage(user, env, 'open-credit', '--role', 'user', '--offer', offerPath, '--tip-height', '1000', '--refund-address', REFUND),
           mintStage(mintDir, env, 'open-credit', '--role', 'mint', '--tip-height', '1000'),
@@ -120,14 +123,14 @@ export async function openContracts(root: string, count: number, env: Record<str
 }
 
 /** The user's next payment: its credit/update-request as one JSON line. */
-export async function payRequest(user: User, amount: number, env: Record<string, string>): Promise<{ line: string; msg: Msg }> {
-  const { msg } = message(await pipeline([userStage(user, env, 'sign-update', '--role', 'user', '--amount', String(amount))], ''), 'credit/update-request', `user ${user.index} pays ${amount}`);
+export async function payRequest(user: User, amount: number, env: Record<string, string>, via: Pipeline = pipeline): Promise<{ line: string; msg: Msg }> {
+  const { msg } = message(await via([userStage(user, env, 'sign-update', '--role', 'user', '--amount', String(amount))], ''), 'credit/update-request', `user ${user.index} pays ${amount}`);
   return { line: JSON.stringify(msg), msg };
 }
 
 /** The user takes the mint's receipt: its credit/balance (throws if the user refuses it). */
-export async function applyReceipt(user: User, receipt: string, env: Record<string, string>): Promise<Msg> {
-  return message(await pipeline([userStage(user, env, 'sign-update', '--role', 'user')], receipt), 'credit/balance', `user ${user.index} applies a receipt`).msg;
+export async function applyReceipt(user: User, receipt: string, env: Record<string, string>, via: Pipeline = pipeline): Promise<Msg> {
+  return message(await via([userStage(user, env, 'sign-update', '--role', 'user')], receipt), 'credit/balance', `user ${user.index} applies a receipt`).msg;
 }
 
 /** The txid of the state a request asks the mint to sign, read from its PSBT by test code. */

@@ -6,36 +6,18 @@
  * bundle, so every transaction a step makes is the one the spawned CLI would make, and Core
  * still accepts and mines it. The files that use it keep their narrated flow spawned.
  *
- * Runs are queued one at a time: runInProcess changes the process's environment, directory
- * and streams, and a file may run two lanes of tests at once. While one run waits on its node,
- * the other lane's code goes on in the same process: it must not print (that would land in the
- * run's stdout) — its spawned steps are fine, `offchain` builds their environment itself.
+ * Runs go one at a time (in-process.ts queues them): a run changes the process's environment,
+ * directory and streams, and a file may run two lanes of tests at once. While one run waits on
+ * its node, the other lane's code goes on in the same process: it must not print (that would
+ * land in the run's stdout); its spawned steps are fine (they get the environment outside the
+ * run: e2e/cli.ts environmentOutsideRuns).
  */
 import { runInProcess } from '../e2e/in-process.ts';
-import type { Run, Stage } from '../e2e/cli.ts';
 import type { CliRun } from './offchain-cli.ts';
 
-let queue: Promise<unknown> = Promise.resolve();
+export { pipelineInProcess } from '../e2e/in-process.ts';
 
-/** `offchain <args>` in-process, after any run already queued; the same answer shape as a spawned step. */
-export function offchainInProcess(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
-  const run = queue.then(() => runInProcess(args, { input: opts.input ?? '', env: opts.env }));
-  queue = run.catch(() => undefined);
-  return run.then((r) => ({ args, ...r, timedOut: false as const }));
-}
-
-/**
- * `a | b | c` as test/e2e/cli.ts `pipeline` runs it, but one step after the other in this
- * process: each step's stdout is the next one's standard input (a failed step's empty stdout
- * too, as through a pipe).
- */
-export async function pipelineInProcess(stages: Stage[], input: string): Promise<Run[]> {
-  const results: Run[] = [];
-  let next = input;
-  for (const s of stages) {
-    const r = await offchainInProcess(s.args, { input: next, env: s.env });
-    results.push({ status: r.status, stdout: r.stdout, stderr: r.stderr });
-    next = r.stdout;
-  }
-  return results;
+/** `offchain <args>` in-process (after any run under way: in-process.ts queues them); the same answer shape as a spawned step. */
+export async function offchainInProcess(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
+  return { args, ...(await runInProcess(args, { input: opts.input ?? '', env: opts.env })), timedOut: false as const };
 }
