@@ -20,7 +20,7 @@ import { publicKeyOf } from '../independent/secp256k1.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode, type OutPoint } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
-import { offchainInProcess } from './in-process-cli.ts';
+import { inProcessUnlessSpawned, offchainInProcess } from './in-process-cli.ts';
 
 const fixtureKey = (name: string) => readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim();
 const KEYS = {
@@ -52,15 +52,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
    * How a step runs: the built CLI's `main` in-process, or spawned inside `spawned(...)` — the narrated seed HTLC and a
    * sample of each refusal (E_NOT_FINAL, E_ANCHORS_FEE_INPUT, E_FOREIGN_INPUT) keep the process.
    */
-  let via: typeof offchain = offchainInProcess;
-  const spawned = async <T>(f: () => Promise<T>): Promise<T> => {
-    via = offchain;
-    try {
-      return await f();
-    } finally {
-      via = offchainInProcess;
-    }
-  };
+  const { step: via, spawned } = inProcessUnlessSpawned();
   const run = (args: string[], input = '') => via(args, { input, env: KEYS });
   const expectRefused = (r: CliRun, code: string) =>
     expect({ status: r.status, code: errorCode(r), stdout: r.stdout }, describeRun(r)).toEqual({ status: 4, code, stdout: '' });

@@ -13,11 +13,31 @@
  * run: e2e/cli.ts environmentOutsideRuns).
  */
 import { runInProcess } from '../e2e/in-process.ts';
-import type { CliRun } from './offchain-cli.ts';
+import { offchain, type CliRun } from './offchain-cli.ts';
 
 export { pipelineInProcess } from '../e2e/in-process.ts';
 
 /** `offchain <args>` in-process (after any run under way: in-process.ts queues them); the same answer shape as a spawned step. */
 export async function offchainInProcess(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
   return { args, ...(await runInProcess(args, { input: opts.input ?? '', env: opts.env })), timedOut: false as const };
+}
+
+/**
+ * A file's steps in-process, except inside `spawned(...)`, where they are processes: its
+ * narrated flow and its refusal samples. `step` is `offchain` or `offchainInProcess` as the
+ * test it is in says (a file's tests run one after another).
+ */
+export function inProcessUnlessSpawned(): { step: typeof offchain; spawned: <T>(f: () => Promise<T>) => Promise<T> } {
+  let via: typeof offchain = offchainInProcess;
+  return {
+    step: (args, opts) => via(args, opts),
+    spawned: async (f) => {
+      via = offchain;
+      try {
+        return await f();
+      } finally {
+        via = offchainInProcess;
+      }
+    },
+  };
 }

@@ -18,7 +18,7 @@ import { tempDir } from '../helpers.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain } from './offchain-cli.ts';
-import { offchainInProcess } from './in-process-cli.ts';
+import { inProcessUnlessSpawned, offchainInProcess } from './in-process-cli.ts';
 import { OP_TRUE_SCRIPT, P2A, buildTx, p2wshOf, sigopScript, spendAnyone, ANYONE, type Built } from '../lib/truc/build.ts';
 import { taprootOutput } from '../independent/keys.ts';
 import { publicKeyOf, taggedHash } from '../independent/secp256k1.ts';
@@ -46,15 +46,7 @@ describe.skipIf(!BITCOIND)(`package child, review attacks on a node without -txi
    * How a step runs: the built CLI's `main` in-process (in-process-cli.ts), or spawned inside `spawned(...)` —
    * the first attack (an E_TRUC_PREVOUT_CONFLICT refusal, exit 2, and the honest bump, mined) and one exit-4 refusal (E_TRUC_PARENT_SPENT) keep the process.
    */
-  let via: typeof offchain = offchainInProcess;
-  const spawned = async <T>(f: () => Promise<T>): Promise<T> => {
-    via = offchain;
-    try {
-      return await f();
-    } finally {
-      via = offchainInProcess;
-    }
-  };
+  const { step: via, spawned } = inProcessUnlessSpawned();
   const rpc = <T>(method: string, params: unknown[] = []) => n.node.rpc.call<T>(method, params);
 
   /** A confirmed coin paying P2WSH(`witnessScript`) (found in the mempool before it is mined: no -txindex). */

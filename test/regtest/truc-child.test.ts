@@ -19,7 +19,7 @@ import { tempDir } from '../helpers.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode, type OutPoint } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain } from './offchain-cli.ts';
-import { offchainInProcess } from './in-process-cli.ts';
+import { inProcessUnlessSpawned, offchainInProcess } from './in-process-cli.ts';
 import { Value } from '@sinclair/typebox/value';
 import { base64 } from '@scure/base';
 import { Transaction } from '@scure/btc-signer';
@@ -48,15 +48,7 @@ describe.skipIf(!BITCOIND)(`package child / package submit on regtest${BITCOIND 
    * How a step runs: the built CLI's `main` in-process (in-process-cli.ts), or spawned inside `spawned(...)` —
    * the narrated bump (the first test) and the refusals' samples (E_WALLET_PSBT_OUTPUT, E_TRUC_VERSION, E_TRUC_CHILD_TOO_BIG) keep the process.
    */
-  let via: typeof offchain = offchainInProcess;
-  const spawned = async <T>(f: () => Promise<T>): Promise<T> => {
-    via = offchain;
-    try {
-      return await f();
-    } finally {
-      via = offchainInProcess;
-    }
-  };
+  const { step: via, spawned } = inProcessUnlessSpawned();
 
   /** A coin locked to P2WSH(OP_TRUE), confirmed. */
   const anyoneCoin = async (): Promise<OutPoint & { amount: bigint }> => ({ ...(await n.fund(anyoneAddress, COIN)), amount: COIN });
