@@ -35,9 +35,10 @@ import { tempDir } from '../helpers.ts';
 import { requestTxid, type Msg, type User } from '../e2e/stream-credit.ts';
 import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
-import { PgStream, Signed, applyReceipt, exitAndVerify as verifyExits, openVia, payRequest, publishOffer } from './pg-parties.ts';
-// The user's abandons, and the exits after the first test's (its spawned sample), in process: ./open-steps.ts.
-import { abandonInProcess, exitAndVerifyInProcess } from './open-steps.ts';
+import { PgStream, Signed, abandonVia, applyReceipt, exitAndVerify as verifyExits, openVia, payRequest, publishOffer } from './pg-parties.ts';
+// The user's abandons, and the exits after the first test's (its spawned sample), in process.
+import { pipeline } from '../e2e/cli.ts';
+import { pipelineInProcess } from '../e2e/in-process.ts';
 import { CommitProxy } from './commit-proxy.ts';
 
 const FOUND = findPostgres();
@@ -64,7 +65,7 @@ const ENV = {};
     let req = await payRequest(u, amount, env);
     let answer = await via.ask(req.line);
     if (answer.msg.code === 'E_NONCE_ELSEWHERE') {
-      await abandonInProcess(via, u, env);
+      await abandonVia(via, u, env, pipelineInProcess);
       req = await payRequest(u, amount, env);
       answer = await via.ask(req.line);
     }
@@ -76,7 +77,7 @@ const ENV = {};
 
   /** exit-credit from the store for each contract: the state and amount expected, verified independently. */
   const exitAndVerify = async (url: string, root: string, users: User[], paid: Map<number, number>, latest: Map<number, Msg>, spawned = false) =>
-    (spawned ? verifyExits : exitAndVerifyInProcess)(url, root, users, paid, latest, env, await verifierP);
+    verifyExits(url, root, users, paid, latest, env, await verifierP, spawned ? pipeline : pipelineInProcess);
 
   it('kill -9 of one stream mid-batch: the other keeps serving, the killed one\'s requests are answered identically or recovered by abandon', async () => {
     const url = await server.createDatabase('killed');
@@ -136,7 +137,7 @@ const ENV = {};
         // Not burned by the refusal: the same refusal again (its input line number aside).
         const again = await b.ask(req.line);
         expect({ ...again.msg, line: 0 }).toEqual({ ...first.msg, line: 0 });
-        await abandonInProcess(b, u, env);
+        await abandonVia(b, u, env, pipelineInProcess);
         recovered++;
       }
     }

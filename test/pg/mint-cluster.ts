@@ -2,9 +2,10 @@
  * Several `sign-update --role mint --stream` processes (the built CLI) serving ONE mint
  * whose state is in a PostgreSQL database (OFFCHAIN_STORE_URL + OFFCHAIN_STORE_PASSWORD
  * in their environment, never argv), and users driven through the CLI as in
- * test/e2e/stream-credit.ts — except a user's open, and a plain user's payment request and
- * its taking of a receipt, which run in process on the same --state-dir (./user-steps.ts
- * says why); a user with its own environment or flags (ecash) keeps its CLI for paying.
+ * test/e2e/stream-credit.ts — a user's open, and a plain user's payment request and its
+ * taking of a receipt, run the same bundle in this process (test/e2e/in-process.ts: the user
+ * is the driver, the streams are under test); a user with its own environment or flags
+ * (ecash) pays through processes unless told otherwise.
  *
  * The test side keeps its own book of which mint nonce each request was signed against:
  * the `next_nonce` of the last answer (open-accept, receipt, abandoned) it fed to that
@@ -20,7 +21,8 @@ import { psbtUnsignedTx } from '../independent/tx.ts';
 import { pipeline } from '../e2e/cli.ts';
 import { MINT_PUB, MintStream, PAY_FLAGS, PAYOUT, REFUND, fundingPsbt, message, mintStage, userStage, type Msg, type User } from '../e2e/stream-credit.ts';
 import type { Postgres } from '../setup/postgres.ts';
-import * as inProcess from './user-steps.ts';
+import { pipelineInProcess } from '../e2e/in-process.ts';
+import type { Pipeline } from '../e2e/stream-credit.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
@@ -44,7 +46,7 @@ export async function userOpenRequest(root: string, offerPath: string, label: st
   const output = musigTaprootOutput([pub, MINT_PUB]);
   const psbt = fundingPsbt(output.script, `${label} ${index}`);
   const dir = join(root, opts.dirName ?? `user-${label}-${index}`);
-  const req = { msg: await inProcess.openRequest({ key, dir }, offerPath, psbt, opts.refund ?? REFUND) };
+  const req = message(await pipelineInProcess([userStage({ key, dir }, {}, 'open-credit', '--role', 'user', '--offer', offerPath, '--tip-height', '1000', '--refund-address', opts.refund ?? REFUND)], psbt), 'credit/open-request', `open request ${label} ${index}`);
   const funding = psbtUnsignedTx(base64.decode(psbt));
   const user: PgUser = { index, key, pub, dir, contractId: req.msg.contract_id, outputKey: output.outputKey, script: output.script, funding: { txid: funding.txid, vout: 0 }, home: index };
   return { user, line: JSON.stringify(req.msg) };
@@ -52,22 +54,27 @@ export async function userOpenRequest(root: string, offerPath: string, label: st
 
 /** The user takes the mint's open-accept. */
 export async function userOpened(user: PgUser, accept: string): Promise<void> {
-  await inProcess.openFinished(user, accept);
+  message(await pipelineInProcess([userStage(user, {}, 'open-credit', '--role', 'user')], accept), 'credit/opened', `user ${user.index} opened`);
   user.nonce = (JSON.parse(accept) as Msg).next_nonce.pubnonce;
 }
 
+/**
+ * How a user's payment steps run unless told: in this process (test/e2e/in-process.ts), or,
+ * for a user with its own environment or flags (an ecash wallet), as processes.
+ */
+const stepsOf = (user: PgUser): Pipeline => (user.env === undefined && user.flags === undefined ? pipelineInProcess : pipeline);
+
 /** The user's next payment request (one line) and the mint nonce it is signed against. */
-export async function userPays(user: PgUser, amount: number): Promise<{ line: string; msg: Msg; nonce: string }> {
-  if (user.env === undefined && user.flags === undefined) return { ...(await inProcess.payRequest(user, amount)), nonce: user.nonce! };
-  const { msg } = message(await pipeline([userStage(user, user.env ?? {}, 'sign-update', '--role', 'user', '--amount', String(amount), ...(user.flags ?? []))], ''), 'credit/update-request', `user ${user.index} pays ${amount}`);
+export async function userPays(user: PgUser, amount: number, run: Pipeline = stepsOf(user)): Promise<{ line: string; msg: Msg; nonce: string }> {
+  const { msg } = message(await run([userStage(user, user.env ?? {}, 'sign-update', '--role', 'user', '--amount', String(amount), ...(user.flags ?? []))], ''), 'credit/update-request', `user ${user.index} pays ${amount}`);
   return { line: JSON.stringify(msg), msg, nonce: user.nonce! };
 }
 
 let tokens = 0;
 
 /** The user applies a receipt (with ecash flags, its token goes to a new file beside its state directory). */
-export async function userTakesReceipt(user: PgUser, receipt: string): Promise<Msg> {
-  const balance = user.env === undefined && user.flags === undefined ? await inProcess.applyReceipt(user, receipt) : message(await pipeline([userStage(user, user.env ?? {}, 'sign-update', '--role', 'user', ...(user.flags ?? []), ...(user.flags ? ['--token-out', `${user.dir}.token-${++tokens}`] : []))], receipt), 'credit/balance', `user ${user.index} applies a receipt`).msg;
+export async function userTakesReceipt(user: PgUser, receipt: string, run: Pipeline = stepsOf(user)): Promise<Msg> {
+  const balance = message(await run([userStage(user, user.env ?? {}, 'sign-update', '--role', 'user', ...(user.flags ?? []), ...(user.flags ? ['--token-out', `${user.dir}.token-${++tokens}`] : []))], receipt), 'credit/balance', `user ${user.index} applies a receipt`).msg;
   user.nonce = (JSON.parse(receipt) as Msg).next_nonce.pubnonce;
   return balance;
 }

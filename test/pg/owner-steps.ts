@@ -6,7 +6,7 @@
  * step is still its own `offchain` process on the PostgreSQL store, as the operator runs.
  *
  * For the PostgreSQL operator runs, where the process under test is the operator on its
- * store and the owners are its drivers (as ./user-steps.ts is for the credit mint). Each
+ * store and the owners are its drivers (as ./mint-cluster.ts's users are for the credit mint). Each
  * file that uses it keeps one flow with every party its own process (statechain-operator's
  * "deposit, transfer ×2, withdraw"), and the owners' commands at the process boundary are
  * the e2e suite's (test/e2e/statechain*.test.ts).

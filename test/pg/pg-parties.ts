@@ -8,8 +8,8 @@
  * refused with E_NONCE_ELSEWHERE (its nonce's process is gone) is recovered with
  * `credit abandon` through the serving process, then sent again.
  *
- * The user's abandon is its built CLI; its open, its payment request and its taking of a
- * receipt run in process (./user-steps.ts), on the same --state-dir.
+ * The user's steps are its built CLI: its abandon a process, its open, its payment request
+ * and its taking of a receipt the same bundle in this process (test/e2e/in-process.ts).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,8 +24,8 @@ import { verifyKeyPathSpend } from '../independent/verify.ts';
 import {
   CAPACITY, MINT_PUB, MintStream, PAY_FLAGS, PAYOUT, REFUND, fundingPsbt, message, mintStage, userStage, type Msg, type User,
 } from '../e2e/stream-credit.ts';
-import * as inProcess from './user-steps.ts';
-import { applyReceipt, payRequest } from './user-steps.ts';
+import { pipelineInProcess } from '../e2e/in-process.ts';
+import { applyReceipt as applyReceiptVia, payRequest as payRequestVia, type Pipeline } from '../e2e/stream-credit.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
@@ -71,20 +71,20 @@ export async function openVia(via: PgStream, root: string, offerPath: string, in
   const output = musigTaprootOutput([pub, MINT_PUB]);
   const psbt = fundingPsbt(output.script, `pg ${label} ${index}`);
   const user = { key, dir: join(root, `user-${index}`) };
-  const request = await inProcess.openRequest(user, offerPath, psbt, REFUND);
+  const request = message(await pipelineInProcess([userStage(user, env, 'open-credit', '--role', 'user', '--offer', offerPath, '--tip-height', '1000', '--refund-address', REFUND)], psbt), 'credit/open-request', `open request ${index}`).msg;
   const accept = await via.ask(JSON.stringify(request));
   if (accept.msg.type === 'credit/error') throw new Error(`open ${index} refused: ${accept.text}`);
-  const opened = { msg: await inProcess.openFinished(user, accept.text) };
+  const opened = message(await pipelineInProcess([userStage(user, env, 'open-credit', '--role', 'user')], accept.text), 'credit/opened', `open ${index}`);
   const funding = psbtUnsignedTx(base64.decode(psbt));
   return { index, ...user, pub, contractId: opened.msg.contract_id, outputKey: output.outputKey, script: output.script, funding: { txid: funding.txid, vout: 0 } };
 }
 
 /** `credit abandon` of the user's pending request, answered by `via`; the user applies it. */
-export async function abandonVia(via: PgStream, user: User, env: Record<string, string>): Promise<Msg> {
-  const start = message(await pipeline([userStage(user, env, 'credit', 'abandon', '--role', 'user', '--start')], ''), 'credit/abandon', `abandon ${user.index}`);
+export async function abandonVia(via: PgStream, user: User, env: Record<string, string>, run: Pipeline = pipeline): Promise<Msg> {
+  const start = message(await run([userStage(user, env, 'credit', 'abandon', '--role', 'user', '--start')], ''), 'credit/abandon', `abandon ${user.index}`);
   const answer = await via.ask(JSON.stringify(start.msg));
   if (answer.msg.type === 'credit/error') throw new Error(`abandon ${user.index} refused: ${answer.text}`);
-  message(await pipeline([userStage(user, env, 'credit', 'abandon', '--role', 'user')], answer.text), 'credit/balance', `abandon apply ${user.index}`);
+  message(await run([userStage(user, env, 'credit', 'abandon', '--role', 'user')], answer.text), 'credit/balance', `abandon apply ${user.index}`);
   return answer.msg;
 }
 
@@ -103,9 +103,9 @@ export class Signed {
  * exit-credit from the store for each contract: the state and cumulative amount the test
  * expects, its signature verified by the independent verifier against the contract's key.
  */
-export async function exitAndVerify(url: string, root: string, users: User[], paid: Map<number, number>, latest: Map<number, Msg>, env: Record<string, string>, verifier: SchnorrVerifier): Promise<void> {
+export async function exitAndVerify(url: string, root: string, users: User[], paid: Map<number, number>, latest: Map<number, Msg>, env: Record<string, string>, verifier: SchnorrVerifier, run: Pipeline = pipeline): Promise<void> {
   for (const u of users) {
-    const exit = message(await pipeline([mintStage(join(root, 'unused-state'), env, 'exit-credit', '--fee-rate', '2', '--contract', u.contractId, '--store', url)], ''), 'credit/exit', `exit ${u.index}`);
+    const exit = message(await run([mintStage(join(root, 'unused-state'), env, 'exit-credit', '--fee-rate', '2', '--contract', u.contractId, '--store', url)], ''), 'credit/exit', `exit ${u.index}`);
     expect(exit.msg).toMatchObject({ contract_id: u.contractId, state: latest.get(u.index)!.state, cumulative_sat: paid.get(u.index) });
     const spend = verifyKeyPathSpend(exit.msg.state_tx.hex, [{ amount: CAPACITY, script: u.script, txid: u.funding.txid, vout: u.funding.vout }], u.outputKey, { verifier });
     expect(spend.txid).toBe(latest.get(u.index)!.txid);
@@ -113,5 +113,6 @@ export async function exitAndVerify(url: string, root: string, users: User[], pa
   }
 }
 
-/** The user's payment steps, in process (./user-steps.ts says why). */
-export { applyReceipt, payRequest };
+/** The user's payment steps, in process (in-process.ts): the user drives the stream under test. */
+export const payRequest = (user: User, amount: number, env: Record<string, string>) => payRequestVia(user, amount, env, pipelineInProcess);
+export const applyReceipt = (user: User, receipt: string, env: Record<string, string>) => applyReceiptVia(user, receipt, env, pipelineInProcess);

