@@ -19,14 +19,9 @@ import { promisify } from 'node:util';
 import { blindMessage, getDecodedToken, hashToCurve, verifyDLEQProof } from '@cashu/cashu-ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { freePort } from '../regtest/bitcoind.ts';
+import { environmentOutsideRuns } from '../e2e/cli.ts';
 
 const run = promisify(execFile);
-
-/**
- * The environment as this file was loaded: mint-cli is spawned while the built CLI may be running in
- * this process (test/e2e/in-process.ts swaps process.env for as long as it awaits), so it gets this.
- */
-const ENV_AT_LOAD: NodeJS.ProcessEnv = { ...process.env };
 
 /** $NUTSHELL when it holds setup.sh and start.sh; a NUTSHELL naming anything else is returned as is, so the suite fails loudly rather than skipping. */
 export function findNutshell(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -64,7 +59,7 @@ export async function nutshellVenv(dir: string): Promise<string> {
     try {
       writeFileSync(join(lock, 'pid'), String(process.pid));
       if (!existsSync(complete)) {
-        await run('bash', [join(dir, 'setup.sh')], { env: { ...process.env, VENV: venv }, timeout: 240_000 });
+        await run('bash', [join(dir, 'setup.sh')], { env: { ...environmentOutsideRuns(), VENV: venv }, timeout: 240_000 });
         writeFileSync(complete, new Date().toISOString());
       }
     } finally {
@@ -137,7 +132,7 @@ async function startOnce(dir: string, venv: string, o: NutshellOptions): Promise
   const [port, rpcPort] = [await freePort(), await freePort()];
   const dataDir = mkdtempSync(join(tmpdir(), 'offchain-nutshell-mint-'));
   const env: NodeJS.ProcessEnv = {
-    ...process.env, VENV: venv, DATA_DIR: dataDir,
+    ...environmentOutsideRuns(), VENV: venv, DATA_DIR: dataDir,
     MINT_RPC_SERVER_ENABLE: 'TRUE', MINT_RPC_SERVER_MUTUAL_TLS: 'FALSE', MINT_RPC_SERVER_ADDR: '127.0.0.1', MINT_RPC_SERVER_PORT: String(rpcPort),
     ...(o.inputFeePpk !== undefined ? { INPUT_FEE_PPK: String(o.inputFeePpk) } : {}),
     ...(o.keysetIdVersion ? { KEYSET_ID_VERSION: o.keysetIdVersion } : {}),
@@ -155,11 +150,11 @@ async function startOnce(dir: string, venv: string, o: NutshellOptions): Promise
   return {
     url, dataDir, pid,
     async rotate(inputFeePpk = 100) {
-      const { stdout: out } = await run(join(venv, 'bin', 'mint-cli'), ['--insecure', '-h', '127.0.0.1', '-p', String(rpcPort), 'next-keyset', 'sat', String(inputFeePpk)], { cwd: dataDir, env: { ...ENV_AT_LOAD, HOME: dataDir }, timeout: 30_000 });
+      const { stdout: out } = await run(join(venv, 'bin', 'mint-cli'), ['--insecure', '-h', '127.0.0.1', '-p', String(rpcPort), 'next-keyset', 'sat', String(inputFeePpk)], { cwd: dataDir, env: { ...environmentOutsideRuns(), HOME: dataDir }, timeout: 30_000 });
       return out;
     },
     async accounting() {
-      const { stdout: out } = await run(join(venv, 'bin', 'mint-cli'), ['--insecure', '-h', '127.0.0.1', '-p', String(rpcPort), 'get', 'keysets'], { cwd: dataDir, env: { ...ENV_AT_LOAD, HOME: dataDir }, timeout: 30_000 });
+      const { stdout: out } = await run(join(venv, 'bin', 'mint-cli'), ['--insecure', '-h', '127.0.0.1', '-p', String(rpcPort), 'get', 'keysets'], { cwd: dataDir, env: { ...environmentOutsideRuns(), HOME: dataDir }, timeout: 30_000 });
       // protobuf text format, one "keyset:" block each; a field at its default (0) is not printed
       return out.split('keyset:').slice(1).map((b) => ({
         id: /\bid: "([0-9a-f]+)"/.exec(b)![1]!,

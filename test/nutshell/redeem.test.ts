@@ -17,7 +17,7 @@
  * fee-0 mint (a v01 keyset) and the upgraded one (v00). Mints start in
  * parallel from one venv (test/nutshell/nutshell.ts); the three runs go at once. The user's side
  * of most payments and opens, and four of the five refusals, run the built bundle in this process
- * (one-at-a-time.ts); the process-boundary samples stay spawned (see `inThisProcess`).
+ * (test/e2e/in-process.ts); the process-boundary samples stay spawned (see `inThisProcess`).
  * Skipped, visibly, without NUTSHELL (.ci/run sets it when ../shared/nutshell exists).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,7 +31,7 @@ import { pipeline, type Run, type Stage } from '../e2e/cli.ts';
 import { MINT_KEY, MintStream, PAYOUT, PAY_FLAGS, REFUND, fundingPsbt, message, mintStage, userStage, type Msg } from '../e2e/stream-credit.ts';
 import { JSONInt, Mint, Wallet, getDecodedToken, getEncodedToken } from '@cashu/cashu-ts';
 import { findNutshell, getJson, nutshellVenv, postJson, proofStates, startNutshell, swapToken, type NutshellMint } from './nutshell.ts';
-import { inProcess, spawnTurn } from './one-at-a-time.ts';
+import { pipelineInProcess } from '../e2e/in-process.ts';
 
 const NUTSHELL = findNutshell();
 const TITLE = NUTSHELL
@@ -48,20 +48,16 @@ const amountOf = (run: number, i: number) => 400 + ((i * 7919 + run * 104729) % 
 
 type Run3 = { name: string; mint: NutshellMint; dir: string; mintDir: string; tokens: string[]; receipts: Msg[] };
 
-/** `a | b | c` as real processes (test/e2e/cli.ts pipeline, started in their turn: one-at-a-time.ts). */
-const spawned = (stages: Stage[], input: string) => spawnTurn(() => pipeline(stages, input));
+/** `a | b | c` as real processes (test/e2e/cli.ts pipeline). */
+const spawned = (stages: Stage[], input: string) => pipeline(stages, input);
 
 /**
- * The same stages run in this process (runInProcess, in their turn), each one's stdout the next one's
+ * The same stages run in this process (test/e2e/in-process.ts), each one's stdout the next one's
  * input, as the pipe would carry it: for the steps whose point is what they answer (the 60 payments'
  * user side). The file keeps spawned samples of each: the default run's first payment, the open,
  * payments and restores at the upgraded mint in the restore test, the seed refusal pair, every --stream mint.
  */
-async function inThisProcess(stages: Stage[], input: string): Promise<Run[]> {
-  const runs: Run[] = [];
-  for (const s of stages) runs.push(await inProcess(s.args, { input: runs.at(-1)?.stdout ?? input, env: s.env }));
-  return runs;
-}
+const inThisProcess = (stages: Stage[], input: string): Promise<Run[]> => pipelineInProcess(stages, input);
 
 type Exec = (stages: Stage[], input: string) => Promise<Run[]>;
 
@@ -91,7 +87,7 @@ async function openAgainst(root: string, name: string, url: string, exec: Exec =
  */
 async function twentyPayments(root: string, name: string, index: number, mint: NutshellMint, between?: (i: number, mintDir: string) => Promise<void>, spawnFirst = false): Promise<Run3> {
   const { dir, mintDir, user, env } = await openAgainst(root, name, mint.url, inThisProcess);
-  const stream = await spawnTurn(() => new MintStream(mintDir, ENV, [...PAY_FLAGS, ...ECASH]));
+  const stream = new MintStream(mintDir, ENV, [...PAY_FLAGS, ...ECASH]);
   const tokens: string[] = [];
   const receipts: Msg[] = [];
   try {
