@@ -55,14 +55,15 @@ export function chainFor(args: string[], chain: string[]): string[] {
   return i === -1 ? chain : [...chain.slice(0, i), ...chain.slice(i + 2)];
 }
 
+/** A party's argv for `args`: its key's variable, its own state directory under `dir`, the chain flags. */
+export const partyArgs = (dir: string, chain: () => string[], who: string, args: string[]) => [...args, '--key-env', who, '--state-dir', join(dir, who), ...chainFor(args, chain())];
+
 export function flow(dir: string, chain: () => string[], env: Record<string, string> = {}): Flow {
   return {
     dir,
     chain,
-    as: (who, args, input) =>
-      run([...args, '--key-env', who, '--state-dir', join(dir, who), ...chainFor(args, chain())], { input, env: { ...KEYS, ...env } }),
-    asAsync: (who, args, input) =>
-      runAsync([...args, '--key-env', who, '--state-dir', join(dir, who), ...chainFor(args, chain())], { input, env: { ...KEYS, ...env } }),
+    as: (who, args, input) => run(partyArgs(dir, chain, who, args), { input, env: { ...KEYS, ...env } }),
+    asAsync: (who, args, input) => runAsync(partyArgs(dir, chain, who, args), { input, env: { ...KEYS, ...env } }),
   };
 }
 

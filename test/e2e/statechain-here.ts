@@ -5,15 +5,14 @@
  * the steps whose point is what a command answers or refuses; the files that use it keep
  * spawned samples through `flow`.
  */
-import { join } from 'node:path';
 import type { Run } from './cli.ts';
 import { runInProcess } from './in-process.ts';
-import { KEYS, chainFor } from './statechain-flow.ts';
+import { KEYS, partyArgs } from './statechain-flow.ts';
 
 export type FlowHere = { as(who: string, args: string[], input?: string): Promise<Run> };
 
 export function flowHere(dir: string, chain: () => string[], env: Record<string, string> = {}): FlowHere {
   return {
-    as: (who, args, input) => runInProcess([...args, '--key-env', who, '--state-dir', join(dir, who), ...chainFor(args, chain())], { input, env: { ...KEYS, ...env } }),
+    as: (who, args, input) => runInProcess(partyArgs(dir, chain, who, args), { input, env: { ...KEYS, ...env } }),
   };
 }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll } from 'vitest';
 import type { Client } from 'pg';
 import { run } from '../e2e/cli.ts';
 import { runAsync } from '../e2e/process.ts';
-import { KEYS, OPERATOR_PUB, chainFor, depositThrough, fundingTo, ok, type Flow } from '../e2e/statechain-flow.ts';
+import { KEYS, OPERATOR_PUB, depositThrough, fundingTo, ok, partyArgs, type Flow } from '../e2e/statechain-flow.ts';
 import type { Postgres } from '../setup/postgres.ts';
 import type { PgFixture } from './fixture.ts';
 
@@ -23,9 +23,16 @@ export const RECEIVER_KEYS: Record<string, string> = Object.fromEntries(Array.fr
 /** An operator host: a name starting OPERATOR, the operator's key under it. */
 export const isOperator = (who: string) => who.startsWith('OPERATOR');
 
+/** A party's argv and environment in a PostgreSQL run: an operator gets the operator's key, the store and its password. */
+export function pgParty(dir: string, server: Postgres, url: string, keys: Record<string, string> = {}) {
+  return {
+    env: (who: string) => ({ ...KEYS, ...RECEIVER_KEYS, ...keys, ...(isOperator(who) ? { [who]: KEYS.OPERATOR_KEY!, OFFCHAIN_STORE_PASSWORD: server.password } : {}) }),
+    args: (who: string, a: string[]) => [...partyArgs(dir, () => OFFLINE, who, a), ...(isOperator(who) ? ['--store', url] : [])],
+  };
+}
+
 export function pgFlow(dir: string, server: Postgres, url: string, keys: Record<string, string> = {}): Flow {
-  const env = (who: string) => ({ ...KEYS, ...RECEIVER_KEYS, ...keys, ...(isOperator(who) ? { [who]: KEYS.OPERATOR_KEY!, OFFCHAIN_STORE_PASSWORD: server.password } : {}) });
-  const args = (who: string, a: string[]) => [...a, '--key-env', who, '--state-dir', join(dir, who), ...chainFor(a, OFFLINE), ...(isOperator(who) ? ['--store', url] : [])];
+  const { env, args } = pgParty(dir, server, url, keys);
   return {
     dir,
     chain: () => OFFLINE,

@@ -17,10 +17,10 @@ import type { Client } from 'pg';
 import type { Run } from '../e2e/cli.ts';
 import { runAsync } from '../e2e/process.ts';
 import { runInProcess } from '../e2e/in-process.ts';
-import { KEYS, OPERATOR_PUB, TERMS, chainFor, fundingPsbt, fundingTo, ok, type CoinView } from '../e2e/statechain-flow.ts';
+import { KEYS, OPERATOR_PUB, TERMS, fundingPsbt, fundingTo, ok, partyArgs, type CoinView } from '../e2e/statechain-flow.ts';
 import type { Postgres } from '../setup/postgres.ts';
 import type { PgFixture } from './fixture.ts';
-import { OFFLINE, RECEIVER_KEYS, isOperator } from './operator.ts';
+import { OFFLINE, isOperator, pgParty } from './operator.ts';
 
 /** `pgFlow`'s parties, every step awaited: operators spawned, the others in process. */
 export type OwnerFlow = {
@@ -29,8 +29,7 @@ export type OwnerFlow = {
 };
 
 export function ownerFlow(dir: string, server: Postgres, url: string, keys: Record<string, string> = {}): OwnerFlow {
-  const env = (who: string) => ({ ...KEYS, ...RECEIVER_KEYS, ...keys, ...(isOperator(who) ? { [who]: KEYS.OPERATOR_KEY!, OFFCHAIN_STORE_PASSWORD: server.password } : {}) });
-  const args = (who: string, a: string[]) => [...a, '--key-env', who, '--state-dir', join(dir, who), ...chainFor(a, OFFLINE), ...(isOperator(who) ? ['--store', url] : [])];
+  const { env, args } = pgParty(dir, server, url, keys);
   return {
     dir,
     as: (who, a, input) => (isOperator(who) ? runAsync(args(who, a), { input, env: env(who) }) : runInProcess(args(who, a), { input, env: env(who) })),
@@ -83,7 +82,7 @@ export async function aliceSignedTransferVia(fx: PgFixture, pgdb: { url: string;
  * process under test).
  */
 export function filesFlow(dir: string, opts: { operator: 'spawned' | 'in-process' } = { operator: 'spawned' }): OwnerFlow {
-  const args = (who: string, a: string[]) => [...a, '--key-env', who, '--state-dir', join(dir, who), ...chainFor(a, OFFLINE)];
+  const args = (who: string, a: string[]) => partyArgs(dir, () => OFFLINE, who, a);
   return {
     dir,
     as: (who, a, input) => (isOperator(who) && opts.operator === 'spawned' ? runAsync(args(who, a), { input, env: KEYS }) : runInProcess(args(who, a), { input, env: KEYS })),
