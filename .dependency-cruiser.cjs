@@ -207,6 +207,15 @@ module.exports = {
       to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'], pathNot: 'node_modules/@types/' },
     },
     {
+      name: 'service-libraries-in-serve',
+      severity: 'error',
+      comment:
+        'The HTTP server, its logger and metrics (fastify, @fastify/*, pino, prom-client) belong to the services\' shell, ' +
+        'src/topics/serve/ and src/commands/serve/: protocols, stores and other commands stay free of them (and of their start-up cost).',
+      from: { path: '^src/', pathNot: '^src/(topics|commands)/serve/' },
+      to: { path: 'node_modules/(fastify|@fastify/[^/]+|pino|prom-client)/' },
+    },
+    {
       name: 'no-undeclared-package',
       severity: 'error',
       comment: 'Every package src/ imports is declared in package.json (one that only works as a transitive dependency breaks on any update).',

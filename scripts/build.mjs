@@ -89,7 +89,9 @@ const common = {
   // oclif loads TypeScript only to run .ts plugins in development; never in the bundle.
   // inquirer (the hidden key prompt) is big and needed only at a terminal: load it from
   // node_modules when asked instead of carrying it in every start-up.
-  external: ['typescript', 'ts-node', 'inquirer', 'better-sqlite3'],
+  // The services' HTTP server, logger and metrics (src/topics/serve/) are loaded from
+  // node_modules by `serve` alone: no other command parses them at start-up.
+  external: ['typescript', 'ts-node', 'inquirer', 'better-sqlite3', 'fastify', '@fastify/rate-limit', 'pino', 'prom-client'],
   // OFFCHAIN_BUILD_READABLE=1: unminified, for reading CPU profiles.
   minify: !process.env.OFFCHAIN_BUILD_READABLE,
   keepNames: true,

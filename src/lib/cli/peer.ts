@@ -1,0 +1,117 @@
+/**
+ * The counterpart's side of `serve` (`--peer URL`): send one message to a service and read
+ * its answer. Protocol-free: bytes out, a JSON value or a coded refusal back.
+ *
+ * Retries are safe by construction: the same bytes go every time, and every service step
+ * answers the same message with the same answer (stored before it leaves). So a request
+ * is sent again on anything that may not have reached the step or whose answer was lost —
+ * a refused or dropped connection, a timeout, 408, 429, 503 (after its Retry-After) — and
+ * never on a refusal (another 4xx, 5xx with a code), which is raised as the one-shot
+ * command's own error: the same code and exit code, one line on stderr.
+ */
+import { ExitCode, OffchainError, UsageError } from '../errors.ts';
+
+export type PeerCall = {
+  /** The message, exactly as a pipe would carry it; absent for a GET. */
+  body?: string;
+  /** Sent as the Offchain-Contract header, for a proxy that routes by contract (public: it is in the body too). */
+  contract?: string;
+  /** Attempts in all (default 6). */
+  attempts?: number;
+  /** Per attempt, ms (default 60 s). */
+  timeoutMs?: number;
+  /** Told of each retry: what went wrong and when the next attempt is. */
+  onRetry?: (why: string, waitMs: number) => void;
+  /** Injected for tests. */
+  sleep?: (ms: number) => Promise<void>;
+};
+
+/** A service's base URL from --peer (or $OFFCHAIN_PEER): http(s) only, never with credentials in it. */
+export function peerUrl(text: string, flag = '--peer'): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError('E_USAGE', `${flag} must be a URL such as http://127.0.0.1:8338, got ${JSON.stringify(text)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('E_USAGE', `${flag} must be an http:// or https:// URL, got ${url.protocol}`);
+  if (url.username !== '' || url.password !== '') throw new UsageError('E_SECRET_ON_ARGV', `${flag} carries credentials in the URL, which every process listing shows: put them in a proxy or a config file instead`);
+  if (url.search !== '' || url.hash !== '') throw new UsageError('E_USAGE', `${flag} is a base URL without query or fragment, got ${JSON.stringify(text)}`);
+  return url;
+}
+
+/** Join a base URL (which may carry a path prefix behind a proxy) and an endpoint path. */
+export function endpoint(base: URL, path: string): URL {
+  const prefix = base.pathname.replace(/\/+$/, '');
+  return new URL(`${prefix}${path}`, base);
+}
+
+const RETRY_STATUS = new Set([408, 429, 502, 503, 504]);
+
+/**
+ * One call: the answer's JSON value on 2xx; the service's refusal as an OffchainError (its
+ * code and exit code); E_PEER_UNREACHABLE (exit 1) once every attempt failed to get an answer.
+ */
+export async function callPeer(base: URL, path: string, call: PeerCall = {}): Promise<{ status: number; value: unknown; text: string }> {
+  const url = endpoint(base, path);
+  const attempts = call.attempts ?? 6;
+  const sleep = call.sleep ?? ((ms: number) => new Promise<void>((res) => setTimeout(res, ms)));
+  let last = '';
+  for (let i = 1; ; i++) {
+    let retryAfterMs: number | undefined;
+    try {
+      const res = await fetch(url, {
+        method: call.body === undefined ? 'GET' : 'POST',
+        headers: { accept: 'application/json', ...(call.body === undefined ? {} : { 'content-type': 'application/json' }), ...(call.contract ? { 'offchain-contract': call.contract } : {}) },
+        ...(call.body === undefined ? {} : { body: call.body }),
+        signal: AbortSignal.timeout(call.timeoutMs ?? 60_000),
+        redirect: 'error',
+      });
+      const text = await res.text();
+      const value = parseAnswer(text);
+      if (res.ok) {
+        if (value === undefined) throw new OffchainError('E_PEER_ANSWER', `${url.origin} answered ${res.status} with a body that is not JSON`, ExitCode.general);
+        return { status: res.status, value, text };
+      }
+      const refused = asRefusal(value);
+      if (!RETRY_STATUS.has(res.status)) {
+        if (refused) throw refused;
+        throw new OffchainError('E_PEER_ANSWER', `${url.origin}${url.pathname} answered HTTP ${res.status} without a coded refusal: is --peer the right service?`, ExitCode.general);
+      }
+      last = refused ? `${refused.code} (HTTP ${res.status})` : `HTTP ${res.status}`;
+      const ra = Number(res.headers.get('retry-after'));
+      if (Number.isFinite(ra) && ra > 0) retryAfterMs = Math.min(ra, 30) * 1000;
+      if (i >= attempts && refused) throw refused;
+    } catch (e) {
+      if (e instanceof OffchainError) throw e;
+      const err = e as Error & { cause?: { code?: string } };
+      last = err.name === 'TimeoutError' ? `no answer within ${(call.timeoutMs ?? 60_000) / 1000} s` : (err.cause?.code ?? err.message);
+    }
+    if (i >= attempts) throw new OffchainError('E_PEER_UNREACHABLE', `${url.origin} did not answer after ${attempts} attempts (last: ${last}); the same message may be sent again safely`, ExitCode.general);
+    const backoff = Math.min(5000, 200 * 2 ** (i - 1));
+    const wait = retryAfterMs ?? Math.round(backoff / 2 + Math.random() * (backoff / 2));
+    call.onRetry?.(last, wait);
+    await sleep(wait);
+  }
+}
+
+function parseAnswer(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+const EXIT_CLASSES = new Set<number>([ExitCode.general, ExitCode.usage, ExitCode.malformed, ExitCode.refused, ExitCode.state]);
+
+/** A service's coded refusal ({type:"…/error", code, exit_code, message}) as the error the one-shot raises. */
+function asRefusal(value: unknown): OffchainError | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (typeof v.type !== 'string' || !v.type.endsWith('/error') || typeof v.code !== 'string' || !/^E_[A-Z0-9_]{1,60}$/.test(v.code)) return undefined;
+  const exit = typeof v.exit_code === 'number' && EXIT_CLASSES.has(v.exit_code) ? (v.exit_code as ExitCode) : ExitCode.general;
+  // The service's words, on one line and bounded: they go to our stderr.
+  const message = typeof v.message === 'string' ? v.message.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 500) : 'refused by the service';
+  return new OffchainError(v.code, `${message} (the service)`, exit);
+}

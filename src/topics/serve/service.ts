@@ -1,0 +1,349 @@
+/**
+ * The shell every `serve` command runs (docs/serve.md): one HTTP endpoint per step, taking
+ * the JSON message a pipe carries and answering the bytes the one-shot command prints
+ * (`stringifyMessage`), with the limits, logs, metrics and drain a network service needs.
+ * A role gives its table of routes (./<role>-routes.ts); this file knows no protocol.
+ *
+ *   what                          where
+ *   POST body                     read by our JSON reader (E_MALFORMED_JSON line/column), never fastify's
+ *   2xx body                      stringifyMessage(answer): the one-shot's stdout, byte for byte
+ *   refusal                       {type:"<group>/error",version:1,network,code,exit_code,message}
+ *                                 exit 2/3 → 400, 4 → 422, 5 → 409, 1 → 500; unavailable → 503 + Retry-After
+ *   NUT routes' refusal           NUT-00 {"detail","code"}, 400
+ *   /healthz                      both listeners: 200 ok, 503 draining
+ *   /metrics                      the operator's listener only (Prometheus text)
+ *   operator routes               the operator's listener only: 404 on the public one
+ *   logs                          JSON on standard error: request id, route, status, time, code — never a body
+ *
+ * Invariants: an answer leaves only once the step returned (the step commits before it
+ * returns); a step is never cancelled by the service — a step timeout answers 503 and the
+ * step still commits or rolls back, so the client's retry gets its stored answer; SIGTERM
+ * stops taking connections, finishes what is in flight, then runs the role's drain.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ExitCode, OffchainError, MalformedInputError } from '../../lib/errors.ts';
+import { stringifyLine, stringifyMessage } from '../../lib/json.ts';
+import { describeError } from '../../lib/cli/base-command.ts';
+import { malformedJson } from '../../lib/cli/input.ts';
+import { ServiceMetrics, type Gauge } from './metrics.ts';
+
+export type ListenAt = { host: string; port: number } | { path: string };
+export type Listener = 'public' | 'operator';
+
+export type ServeOptions = {
+  role: string;
+  /** The message group of the role's refusals: `<group>/error`. */
+  group: string;
+  network: string;
+  listen: { host: string; port: number };
+  operatorListen?: ListenAt;
+  bodyLimit: number;
+  requestTimeoutMs: number;
+  stepTimeoutMs: number;
+  rateLimit: { max: number; windowMs: number } | undefined;
+  trustProxy?: string[];
+  drainTimeoutMs: number;
+  logLevel: string;
+};
+
+export type RouteRequest = { body: unknown; params: Record<string, string>; query: Record<string, string | undefined>; id: string };
+
+/** One endpoint: the columns are what docs/serve.md shows and the same-bytes test iterates. */
+export type Route = {
+  method: 'GET' | 'POST';
+  /** fastify's path syntax: /v1/keys/:id */
+  path: string;
+  /** The metric label: a fixed name, never a value from the request. */
+  step: string;
+  listener: Listener;
+  /** The message read (a type, or "—") and the one answered: documentation. */
+  in: string;
+  out: string;
+  /** NUT routes answer refusals in NUT-00's shape. */
+  errors?: 'offchain' | 'nut';
+  handle: (req: RouteRequest) => Promise<unknown>;
+};
+
+/** An answer with another status than 200 (202 for a job still running, say) or headers of its own. */
+export class Answer {
+  constructor(readonly status: number, readonly value: unknown, readonly headers: Record<string, string> = {}) {}
+}
+
+export type ServiceHooks = {
+  /** Gauges read at each scrape (open contracts, nonces outstanding): one cheap query each. */
+  gauges?: Gauge[];
+  /** After the listeners closed and in-flight requests finished: flush and close the role's store. */
+  drain?: () => Promise<void>;
+};
+
+export type RunningService = {
+  urls: { public: string; operator?: string };
+  /** Stop as SIGTERM does; resolves with the exit code. */
+  stop(): Promise<number>;
+  /** Resolves with the exit code once the service stopped (signal, stop()). */
+  done: Promise<number>;
+  /** Requests being served right now. */
+  inflight(): number;
+};
+
+/** HTTP status of a refusal, by its code and exit class. */
+export function httpStatus(code: string, exitCode: number): number {
+  if (code === 'E_RATE_LIMITED') return 429;
+  if (UNAVAILABLE.has(code)) return 503;
+  if (code === 'E_NO_SUCH_ENDPOINT') return 404;
+  if (code === 'E_INPUT_TOO_LARGE') return 413;
+  if (code === 'E_CONTENT_TYPE') return 415;
+  switch (exitCode) {
+    case ExitCode.usage:
+    case ExitCode.malformed: return 400;
+    case ExitCode.refused: return 422;
+    case ExitCode.state: return 409;
+    default: return 500;
+  }
+}
+
+/** Refusals a client should retry after a while: the answer carries Retry-After. */
+const UNAVAILABLE = new Set(['E_STORE_UNREACHABLE', 'E_STORE_BUSY', 'E_STEP_TIMEOUT', 'E_DRAINING', 'E_PAYMENT_PENDING']);
+
+type FastifyLike = Error & { statusCode?: number; code?: string };
+
+/** A fastify or Node error (not ours) as one of our codes. */
+function fromFastify(e: FastifyLike): OffchainError | undefined {
+  if (e instanceof OffchainError) return undefined;
+  switch (e.statusCode ?? (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 413 : undefined)) {
+    case 413: return new MalformedInputError('E_INPUT_TOO_LARGE', 'the request body is larger than this service takes (--body-limit)');
+    case 415: return new OffchainError('E_CONTENT_TYPE', 'send the message as Content-Type: application/json', ExitCode.usage);
+    case 404: return new OffchainError('E_NO_SUCH_ENDPOINT', 'no such endpoint on this listener (docs/serve.md lists them)', ExitCode.usage);
+    case 400: return new MalformedInputError(e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'E_EMPTY_INPUT' : 'E_MALFORMED_REQUEST', e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'the request body is empty: send one JSON message' : `the request is malformed: ${e.message.split('\n')[0]}`);
+    default: return undefined;
+  }
+}
+
+/** The refusal's status, headers and body for a route's error shape. */
+export function refusal(e: unknown, opts: Pick<ServeOptions, 'group' | 'network'>, shape: 'offchain' | 'nut' = 'offchain'): { status: number; headers: Record<string, string>; body: string; code: string; exitCode: number } {
+  const { code, message, exitCode } = describeError(fromFastify(e as FastifyLike) ?? e);
+  const status = httpStatus(code, exitCode);
+  const headers: Record<string, string> = status === 503 || status === 429 ? { 'retry-after': String(retryAfter(e)) } : {};
+  if (shape === 'nut') {
+    const nutCode = (e as { detail?: { nut_code?: unknown } }).detail?.nut_code;
+    return { status: status === 503 || status === 429 ? status : status >= 500 ? 500 : 400, headers, body: stringifyLine({ detail: `${code}: ${message}`, code: typeof nutCode === 'number' ? nutCode : 0 }), code, exitCode };
+  }
+  return { status, headers, body: stringifyMessage({ type: `${opts.group}/error`, version: 1, network: opts.network, code, exit_code: exitCode, message }), code, exitCode };
+}
+
+function retryAfter(e: unknown): number {
+  const s = (e as { detail?: { retry_after?: unknown } }).detail?.retry_after;
+  return typeof s === 'number' && s > 0 ? Math.ceil(s) : 1;
+}
+
+/** Our JSON reader on a request body: the one-shot's E_MALFORMED_JSON text, not fastify's. */
+function parseBody(text: string): unknown {
+  if (text.trim() === '') throw new MalformedInputError('E_EMPTY_INPUT', 'the request body is empty: send one JSON message');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw malformedJson('the request body', text, e as Error);
+  }
+}
+
+function urlOf(app: FastifyInstance): string {
+  const a = app.server.address();
+  if (a === null) return 'closed';
+  if (typeof a === 'string') return `unix:${a}`;
+  return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+}
+
+/**
+ * Start the listeners with the role's routes; resolves once both listen. The caller prints
+ * `urls` and awaits `done`, which SIGTERM/SIGINT (or `stop()`) resolves after the drain.
+ */
+export async function startService(opts: ServeOptions, routes: readonly Route[], hooks: ServiceHooks = {}): Promise<RunningService> {
+  const { default: fastify } = await import('fastify');
+  const { default: pino } = await import('pino');
+  const logger = pino(
+    {
+      level: opts.logLevel,
+      base: { role: opts.role },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // A second defence: no handler logs a body or a header, and these are censored if one ever did.
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.preimage', '*.seed', '*.password', '*.secret', 'body'], censor: '[redacted]' },
+      serializers: {
+        req: (req: FastifyRequest) => ({ id: req.id, method: req.method, route: req.routeOptions?.url ?? 'unknown', remote: req.ip }),
+        res: (res: FastifyReply) => ({ status: res.statusCode }),
+      },
+    },
+    pino.destination({ dest: 2, sync: true }),
+  );
+  const metrics = new ServiceMetrics(opts.role, hooks.gauges ?? []);
+  await metrics.ready();
+  let draining = false;
+  let inflight = 0;
+
+  const build = async (listener: Listener): Promise<FastifyInstance> => {
+    const app = fastify({
+      loggerInstance: logger as unknown as import('fastify').FastifyBaseLogger,
+      disableRequestLogging: true,
+      bodyLimit: opts.bodyLimit,
+      requestTimeout: opts.requestTimeoutMs,
+      connectionTimeout: opts.requestTimeoutMs,
+      keepAliveTimeout: 5000,
+      return503OnClosing: true,
+      forceCloseConnections: 'idle',
+      genReqId: () => randomUUID(),
+      requestIdHeader: opts.trustProxy ? 'x-request-id' : false,
+      trustProxy: listener === 'public' && opts.trustProxy ? opts.trustProxy : false,
+      routerOptions: { ignoreTrailingSlash: true },
+    });
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+      try {
+        done(null, parseBody(body as string));
+      } catch (e) {
+        done(e as Error, undefined);
+      }
+    });
+    app.addHook('onRequest', async (req, reply) => {
+      reply.header('x-request-id', req.id);
+      (req as { started?: bigint }).started = process.hrtime.bigint();
+    });
+    app.addHook('onResponse', async (req, reply) => {
+      const started = (req as { started?: bigint }).started;
+      const ms = started === undefined ? undefined : Number(process.hrtime.bigint() - started) / 1e6;
+      const code = (reply as { refusedWith?: string }).refusedWith;
+      req.log.info({ req, status: reply.statusCode, ms: ms === undefined ? undefined : Math.round(ms * 10) / 10, ...(code ? { code } : {}) }, 'served');
+    });
+    if (listener === 'public' && opts.rateLimit) {
+      const { default: rateLimit } = await import('@fastify/rate-limit');
+      await app.register(rateLimit, {
+        global: true,
+        max: opts.rateLimit.max,
+        timeWindow: opts.rateLimit.windowMs,
+        hook: 'onRequest',
+        keyGenerator: (req) => req.ip,
+        errorResponseBuilder: (_req, ctx) => Object.assign(new OffchainError('E_RATE_LIMITED', `more than ${ctx.max} requests from this address within ${ctx.after}: retry later`, ExitCode.general, { retry_after: Math.ceil(ctx.ttl / 1000) }), { statusCode: 429 }),
+      });
+    }
+    app.setNotFoundHandler((req, reply) => {
+      const r = refusal(new OffchainError('E_NO_SUCH_ENDPOINT', `no ${req.method} ${req.url.split('?')[0]} on this listener (docs/serve.md lists the endpoints)`, ExitCode.usage), opts);
+      (reply as { refusedWith?: string }).refusedWith = r.code;
+      void reply.code(r.status).type('application/json').send(r.body);
+    });
+    app.setErrorHandler((e, req, reply) => {
+      const shape = (req.routeOptions?.config as { shape?: 'offchain' | 'nut' } | undefined)?.shape ?? 'offchain';
+      const r = refusal(e, opts, shape);
+      if (r.status >= 500 && r.code === 'E_INTERNAL') req.log.error({ err: { message: (e as Error).message, stack: (e as Error).stack } }, 'internal error');
+      (reply as { refusedWith?: string }).refusedWith = r.code;
+      if (!(e instanceof OffchainError) || e.code !== 'E_RATE_LIMITED') metrics.refused(r.code);
+      void reply.code(r.status).headers(r.headers).type('application/json').send(r.body);
+    });
+    const health = async (_req: FastifyRequest, reply: FastifyReply) => {
+      void reply.code(draining ? 503 : 200).type('application/json').send(stringifyLine({ status: draining ? 'draining' : 'ok' }));
+    };
+    app.get('/healthz', { config: { rateLimit: false } }, health);
+    if (listener === 'operator') {
+      app.get('/metrics', async (_req, reply) => {
+        void reply.type(metrics.contentType).send(await metrics.text());
+      });
+    }
+    for (const route of routes) {
+      if (route.listener !== listener) continue;
+      app.route({
+        method: route.method,
+        url: route.path,
+        config: { shape: route.errors ?? 'offchain' },
+        handler: async (req, reply) => {
+          if (draining) throw new OffchainError('E_DRAINING', 'this service is stopping: retry on another instance or later', ExitCode.general);
+          inflight++;
+          const stop = metrics.start(route.step);
+          try {
+            const answer = await withTimeout(route.handle({ body: req.body, params: req.params as Record<string, string>, query: req.query as Record<string, string | undefined>, id: req.id }), opts.stepTimeoutMs);
+            const a = answer instanceof Answer ? answer : new Answer(200, answer);
+            stop('answered');
+            return reply.code(a.status).headers(a.headers).type('application/json').send(stringifyMessage(a.value));
+          } catch (e) {
+            stop(e instanceof OffchainError && e.exitCode !== ExitCode.general ? 'refused' : 'failed');
+            throw e;
+          } finally {
+            inflight--;
+          }
+        },
+      });
+    }
+    return app;
+  };
+
+  const pub = await build('public');
+  const op = opts.operatorListen ? await build('operator') : undefined;
+  try {
+    await pub.listen({ host: opts.listen.host, port: opts.listen.port });
+    if (op && opts.operatorListen) await op.listen('path' in opts.operatorListen ? { path: opts.operatorListen.path } : { host: opts.operatorListen.host, port: opts.operatorListen.port });
+  } catch (e) {
+    await Promise.allSettled([pub.close(), op?.close()]);
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') throw new OffchainError('E_LISTEN', `cannot listen (${err.code}): ${err.message.split('\n')[0]}`, ExitCode.usage);
+    throw e;
+  }
+  const urls = { public: urlOf(pub), ...(op ? { operator: urlOf(op) } : {}) };
+  logger.info({ urls }, 'listening');
+
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((res) => (resolveDone = res));
+  let stopping: Promise<number> | undefined;
+  const stop = (): Promise<number> => {
+    if (stopping) return stopping;
+    draining = true;
+    logger.info({ inflight }, 'draining');
+    stopping = (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<number>((res) => {
+        timer = setTimeout(() => {
+          logger.error({ inflight }, 'drain timed out: exiting with requests in flight (each commits or rolls back; a retry gets its stored answer)');
+          res(1);
+        }, opts.drainTimeoutMs);
+      });
+      const orderly = (async () => {
+        await Promise.all([pub.close(), op?.close()]);
+        await hooks.drain?.();
+        logger.info('stopped');
+        return 0;
+      })();
+      const code = await Promise.race([orderly, late]);
+      clearTimeout(timer);
+      return code;
+    })();
+    void stopping.then(resolveDone, (e) => {
+      logger.error({ err: { message: (e as Error).message } }, 'drain failed');
+      resolveDone(1);
+    });
+    return stopping;
+  };
+  const onSignal = () => {
+    if (stopping) {
+      logger.error({ inflight }, 'second signal: exiting now');
+      resolveDone(1);
+      return;
+    }
+    void stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  void done.finally(() => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  });
+  return { urls, stop, done, inflight: () => inflight };
+}
+
+/** The step's answer, or 503 E_STEP_TIMEOUT once `ms` passed; the step goes on either way. */
+async function withTimeout<T>(step: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_res, rej) => {
+    timer = setTimeout(() => rej(new OffchainError('E_STEP_TIMEOUT', `the step did not answer within ${ms / 1000} s (--step-timeout); it is not cancelled: retry the same message for its answer`, ExitCode.general)), ms);
+  });
+  try {
+    return await Promise.race([step, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
