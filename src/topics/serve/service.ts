@@ -159,7 +159,7 @@ function urlOf(app: FastifyInstance): string {
  * `urls` and awaits `done`, which SIGTERM/SIGINT (or `stop()`) resolves after the drain.
  */
 export async function startService(opts: ServeOptions, routes: readonly Route[], hooks: ServiceHooks = {}): Promise<RunningService> {
-  const { default: fastify } = await import('fastify');
+  const { default: fastify, LogController } = await import('fastify');
   const { default: pino } = await import('pino');
   const logger = pino(
     {
@@ -183,7 +183,7 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
   const build = async (listener: Listener): Promise<FastifyInstance> => {
     const app = fastify({
       loggerInstance: logger as unknown as import('fastify').FastifyBaseLogger,
-      disableRequestLogging: true,
+      logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: opts.bodyLimit,
       requestTimeout: opts.requestTimeoutMs,
       connectionTimeout: opts.requestTimeoutMs,
@@ -206,6 +206,10 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
     app.addHook('onRequest', async (req, reply) => {
       reply.header('x-request-id', req.id);
       (req as { started?: bigint }).started = process.hrtime.bigint();
+    });
+    // While draining, every answer closes its connection: a kept-alive socket would hold the close open.
+    app.addHook('onSend', async (_req, reply) => {
+      if (draining) reply.header('connection', 'close');
     });
     app.addHook('onResponse', async (req, reply) => {
       const started = (req as { started?: bigint }).started;
