@@ -124,3 +124,12 @@ export function parseRate(text: string): number {
   if (!isMilliSatPrecise(n)) throw new UsageError('E_USAGE', `fee rate ${text} has more than three decimals: give it in steps of 0.001 sat/vB`);
   return n;
 }
+
+/** A counterpart's step sent to a running service (`offchain serve …`, docs/serve.md) instead of printed for a pipe. */
+export const peerFlags = {
+  peer: Flags.string({
+    description: 'send this step\'s message to the service at URL (offchain serve …) and apply its answer in this one invocation; retried safely (the same message gets the same answer). Without it, the message is printed for a pipe',
+    helpValue: 'URL',
+    helpGroup: 'PEER',
+  }),
+};

@@ -351,3 +351,8 @@ async function withTimeout<T>(step: Promise<T>, ms: number): Promise<T> {
     clearTimeout(timer);
   }
 }
+
+/** The first line a service prints on standard output: where it listens (a supervisor, or a test that asked for port 0, reads it). */
+export function announcement(role: string, urls: RunningService['urls']): Record<string, unknown> {
+  return { type: 'serve/listening', version: 1, role, public: urls.public, ...(urls.operator ? { operator: urls.operator } : {}) };
+}
