@@ -231,6 +231,7 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
     app.setNotFoundHandler((req, reply) => {
       const r = refusal(new OffchainError('E_NO_SUCH_ENDPOINT', `no ${req.method} ${req.url.split('?')[0]} on this listener (docs/serve.md lists the endpoints)`, ExitCode.usage), opts);
       (reply as { refusedWith?: string }).refusedWith = r.code;
+      metrics.refused(r.code);
       void reply.code(r.status).type('application/json').send(r.body);
     });
     app.setErrorHandler((e, req, reply) => {

@@ -1,0 +1,114 @@
+/**
+ * The counterpart's client (src/lib/cli/peer.ts) against a plain node:http server the test
+ * scripts answer by answer: it retries — the same bytes — only where the request may not
+ * have reached a step or its answer was lost, and raises a service's refusal as the
+ * one-shot command's own error, without retrying it.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { callPeer, endpoint, peerUrl } from '../../../src/lib/cli/peer.ts';
+
+type Seen = { method: string; url: string; body: string; headers: IncomingMessage['headers'] };
+
+let server: Server | undefined;
+afterEach(async () => {
+  await new Promise<void>((res) => (server ? server.close(() => res()) : res()));
+  server = undefined;
+});
+
+/** A server answering the n-th request with the n-th script entry (the last one repeats). */
+async function scripted(script: Array<(res: ServerResponse) => void>): Promise<{ url: URL; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      seen.push({ method: req.method!, url: req.url!, body, headers: req.headers });
+      script[Math.min(seen.length, script.length) - 1]!(res);
+    });
+  });
+  await new Promise<void>((res) => server!.listen(0, '127.0.0.1', res));
+  return { url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), seen };
+}
+
+const json = (status: number, value: unknown, headers: Record<string, string> = {}) => (res: ServerResponse) => {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(value));
+};
+const refusal = (code: string, exit: number, message = 'no') => ({ type: 'credit/error', version: 1, network: 'regtest', code, exit_code: exit, message });
+const noWait = { sleep: async () => {} };
+
+describe('callPeer', () => {
+  it('sends the message as JSON with the contract header and returns the answer', async () => {
+    const { url, seen } = await scripted([json(200, { type: 'credit/receipt', state: 3 })]);
+    const body = '{\n  "type": "credit/update-request"\n}\n';
+    const out = await callPeer(url, '/v1/credit/update', { body, contract: 'ab'.repeat(32) });
+    expect(out).toEqual({ status: 200, value: { type: 'credit/receipt', state: 3 }, text: '{"type":"credit/receipt","state":3}' });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ method: 'POST', url: '/v1/credit/update', body });
+    expect(seen[0]!.headers['content-type']).toBe('application/json');
+    expect(seen[0]!.headers['offchain-contract']).toBe('ab'.repeat(32));
+  });
+
+  it('retries the same bytes after 503 (waiting its Retry-After) and a dropped connection, then takes the answer', async () => {
+    const waits: number[] = [];
+    const why: string[] = [];
+    const { url, seen } = await scripted([
+      json(503, refusal('E_STORE_BUSY', 1), { 'retry-after': '2' }),
+      (res) => res.socket!.destroy(),
+      json(200, { ok: true }),
+    ]);
+    const out = await callPeer(url, '/v1/x', { body: '{"a":1}', sleep: async (ms) => void waits.push(ms), onRetry: (w) => why.push(w) });
+    expect(out.value).toEqual({ ok: true });
+    expect(seen.map((s) => s.body)).toEqual(['{"a":1}', '{"a":1}', '{"a":1}']);
+    expect(waits[0]).toBe(2000);
+    expect(waits[1]).toBeGreaterThanOrEqual(200);
+    expect(why[0]).toBe('E_STORE_BUSY (HTTP 503)');
+  });
+
+  it('never retries a refusal: it is the one-shot\'s error, same code and exit code', async () => {
+    const { url, seen } = await scripted([json(422, refusal('E_BAD_SIGNATURE', 4, 'the update is not signed\nby you'))]);
+    const e = await callPeer(url, '/v1/x', { body: '{}', ...noWait }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'E_BAD_SIGNATURE', exitCode: 4, message: 'the update is not signed by you (the service)' });
+    expect(seen).toHaveLength(1);
+  });
+
+  it('takes an unknown exit code as 1 and an answer that is not the service\'s as E_PEER_ANSWER', async () => {
+    let s = await scripted([json(409, refusal('E_ODD', 77))]);
+    expect(await callPeer(s.url, '/v1/x', { body: '{}', ...noWait }).catch((x) => x)).toMatchObject({ code: 'E_ODD', exitCode: 1 });
+    await new Promise<void>((res) => server!.close(() => res()));
+    s = await scripted([(res) => { res.writeHead(404, { 'content-type': 'text/html' }); res.end('<h1>nginx</h1>'); }]);
+    expect(await callPeer(s.url, '/v1/x', { body: '{}', ...noWait }).catch((x) => x)).toMatchObject({ code: 'E_PEER_ANSWER', exitCode: 1 });
+    await new Promise<void>((res) => server!.close(() => res()));
+    s = await scripted([(res) => { res.writeHead(200); res.end('not json'); }]);
+    expect(await callPeer(s.url, '/v1/x', { body: '{}', ...noWait }).catch((x) => x)).toMatchObject({ code: 'E_PEER_ANSWER' });
+  });
+
+  it('gives up with E_PEER_UNREACHABLE after its attempts when nothing listens', async () => {
+    const { url } = await scripted([json(200, {})]);
+    await new Promise<void>((res) => server!.close(() => res()));
+    server = undefined;
+    let calls = 0;
+    const e = await callPeer(url, '/v1/x', { body: '{}', attempts: 3, sleep: async () => void calls++ }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'E_PEER_UNREACHABLE', exitCode: 1 });
+    expect(e.message).toMatch(/after 3 attempts \(last: ECONNREFUSED\)/);
+    expect(calls).toBe(2);
+  });
+
+  it('surfaces the last refusal when a service stays unavailable', async () => {
+    const { url, seen } = await scripted([json(503, refusal('E_STEP_TIMEOUT', 1))]);
+    const e = await callPeer(url, '/v1/x', { body: '{}', attempts: 2, ...noWait }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'E_STEP_TIMEOUT', exitCode: 1 });
+    expect(seen).toHaveLength(2);
+  });
+});
+
+describe('peerUrl', () => {
+  it('takes an http(s) base URL, keeps a proxy\'s path prefix, and refuses credentials on argv', () => {
+    expect(endpoint(peerUrl('http://127.0.0.1:8338'), '/v1/keys').href).toBe('http://127.0.0.1:8338/v1/keys');
+    expect(endpoint(peerUrl('https://mint.example/offchain/'), '/v1/keys').href).toBe('https://mint.example/offchain/v1/keys');
+    expect(() => peerUrl('http://user:pw@127.0.0.1:1')).toThrow(expect.objectContaining({ code: 'E_SECRET_ON_ARGV', exitCode: 2 }));
+    for (const bad of ['ftp://x', '127.0.0.1:8338', 'http://x/?a=1']) expect(() => peerUrl(bad)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
+  });
+});
