@@ -261,6 +261,13 @@ describe('serve mint: every route answers what the one-shot prints', () => {
     expect(r.stderr).toMatch(/error E_USAGE: --operator-listen 0\.0\.0\.0:1/);
   });
 
+  it('--nonce-epoch on SQLite: E_USAGE (its nonces are under --state-dir already), exit 2', () => {
+    const r = run(['serve', 'mint', ...serveArgs(cur, '--nonce-epoch', 'host')], { env: ENV });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/error E_USAGE: --nonce-epoch needs a PostgreSQL store/);
+  });
+
   it('every route of the table had its case', () => {
     writeFileSync(join(dir.path, 'routes.txt'), ROUTES.join('\n'));
     expect(ROUTES.filter((r) => !covered.has(r))).toEqual([]);
