@@ -213,6 +213,10 @@ describe('serve mint: every route answers what the one-shot prints', () => {
       const r = await svc.get('/v1/operator/contracts', svc.operator);
       expect(r.status, r.text).toBe(200);
       expect(Buffer.from(r.text)).toEqual(Buffer.from(one));
+      const within = ok(await runInProcess(['credit', 'list', ...mintArgs(g), ...TIP, '--expiring-within', '144'], { env: ENV }), 'credit/contracts');
+      expect([JSON.parse(within).contracts.length, JSON.parse(one).contracts.length > 0]).toEqual([0, true]); // the filter filters here
+      expect(Buffer.from((await svc.get('/v1/operator/contracts?expiring-within=144', svc.operator)).text)).toEqual(Buffer.from(within));
+      expect((await svc.get('/v1/operator/contracts?expiring-within=soon', svc.operator)).status).toBe(400);
       const pub = await svc.get('/v1/operator/contracts');
       expect(pub.status).toBe(404);
       expect(JSON.parse(pub.text)).toMatchObject({ type: 'credit/error', code: 'E_NO_SUCH_ENDPOINT' });
