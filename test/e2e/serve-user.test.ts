@@ -1,0 +1,258 @@
+/**
+ * A credit user pays a running mint service through `--peer URL` (issue 39, "done when"):
+ * one `offchain serve mint` (SQLite), spawned from the built CLI, and one user who opens a
+ * contract, pays, rolls over, pays on, recovers a payment across a kill -9 of the service,
+ * and closes — each step one invocation. Beside it the same life as today's pipes (one-shot
+ * mint and user steps, in-process), on their own directories; the results must agree: the
+ * same balances byte for byte, the same contract ids, refund, rollover and close txids, the
+ * mint's stored view (`credit list`) the same, and every signed transaction checked by the
+ * independent verifier (test/independent/: its own parser, BIP-341 sighash and BIP-340 on
+ * a library the CLI is not using, against output keys derived in test code).
+ *
+ * Also: a refusal through --peer is the one-shot mint's (code, exit code, one stderr line,
+ * nothing on stdout); a request whose answer was lost is answered the same bytes by the
+ * service restarted after kill -9, and the user's command that met the service down
+ * (E_PEER_UNREACHABLE) is safe to run again.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { hex } from '@scure/base';
+import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
+import { verifyKeyPathSpend } from '../independent/verify.ts';
+import { ROOT, tempDir } from '../helpers.ts';
+import { BIN, assertFreshBuild, cleanEnv, type Run } from './cli.ts';
+import { runAsync } from './process.ts';
+import { pipelineInProcess, runInProcess } from './in-process.ts';
+
+const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
+const MINT_KEY = fixture('keys/mint.key');
+const USER_KEY = fixture('keys/user.key');
+const FUNDING = join(ROOT, 'fixtures', 'credit', 'funding.psbt');
+const PAYOUT = 'bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte';
+const REFUND = 'bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j';
+/** The contract's output key: KeyAgg of the sorted fixture keys and TapTweak, in test code. */
+const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKeyOf(hex.decode(MINT_KEY))]);
+const TIP = ['--tip-height', '1000'];
+
+type Msg = Record<string, any>;
+type Service = { child: ChildProcess; url: string; port: number; exited: Promise<number | null> };
+
+/** `offchain serve mint` on `port` (0: any): resolves once its serve/listening line is read. */
+async function serveMint(stateDir: string, port = 0): Promise<Service> {
+  assertFreshBuild();
+  const child = spawn(process.execPath, [BIN, 'serve', 'mint', '--key-env', 'MINT_KEY', '--state-dir', stateDir, ...TIP, '--confirmations', '1', '--listen', `127.0.0.1:${port}`], {
+    env: cleanEnv({ MINT_KEY }), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  const line = await new Promise<string>((res, rej) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (l) => res(l));
+    child.once('exit', (code) => rej(new Error(`serve mint exited ${code} before listening: ${stderr}`)));
+    setTimeout(() => rej(new Error(`serve mint did not listen within 30 s: ${stderr}`)), 30_000);
+  });
+  const listening = JSON.parse(line) as Msg;
+  expect(listening.type).toBe('serve/listening');
+  const url = String(listening.public);
+  return { child, url, port: Number(new URL(url).port), exited };
+}
+
+async function stop(s: Service | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (!s || s.child.exitCode !== null || s.child.signalCode !== null) return s ? s.exited : null;
+  s.child.kill(signal);
+  return s.exited;
+}
+
+function parties(root: string) {
+  const mintDir = join(root, 'mint');
+  const userDir = join(root, 'user');
+  return {
+    mintDir,
+    userDir,
+    mint: (...args: string[]) => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', mintDir], env: { MINT_KEY } }),
+    user: (...args: string[]) => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } }),
+  };
+}
+
+/** Every stage exited 0; the last one's stdout is one message of `type`. */
+function ok(results: Run[] | Run, type: string): { text: string; msg: Msg } {
+  const list = Array.isArray(results) ? results : [results];
+  list.forEach((r, i) => expect(r.status, `stage ${i} failed: ${r.stderr}`).toBe(0));
+  const text = list.at(-1)!.stdout;
+  const msg = JSON.parse(text) as Msg;
+  expect(msg.type, text).toBe(type);
+  return { text, msg };
+}
+
+describe('a user pays a mint service through --peer', () => {
+  const piped = tempDir('offchain-serve-user-piped-');
+  const served = tempDir('offchain-serve-user-peer-');
+  const P = parties(piped.path);
+  const S = parties(served.path);
+  let svc: Service | undefined;
+  const peer = () => ['--peer', svc!.url];
+  /** The user's one-step command through the service (in this process: the service is the process under test). */
+  const viaPeer = (...args: string[]) => {
+    const stage = S.user(...args, ...peer());
+    return runInProcess(stage.args, { env: stage.env });
+  };
+  const viaPipe = (...stages: { args: string[]; env?: Record<string, string> }[]) => pipelineInProcess(stages);
+
+  beforeAll(async () => {
+    for (const party of [P, S]) {
+      const offer = await runInProcess(party.mint('open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT).args, { env: { MINT_KEY } });
+      ok(offer, 'credit/offer');
+      if (party === P) writeFileSync(join(piped.path, 'offer.json'), offer.stdout);
+    }
+    svc = await serveMint(S.mintDir);
+  }, 60_000);
+
+  afterAll(async () => {
+    expect(await stop(svc)).toBe(0);
+    piped.cleanup();
+    served.cleanup();
+  }, 30_000);
+
+  let rolloverTxid = '';
+  let nextCapacity = 0n;
+
+  it('open-credit --peer takes the service\'s offer, sends the open-request and prints credit/opened', async () => {
+    const openArgs = [...TIP, '--expiry', '+4320', '--refund-address', REFUND, '--in', FUNDING];
+    const p = ok(await viaPipe(
+      P.user('open-credit', '--role', 'user', '--offer', join(piped.path, 'offer.json'), ...openArgs),
+      P.mint('open-credit', '--role', 'mint', ...TIP),
+      P.user('open-credit', '--role', 'user'),
+    ), 'credit/opened').msg;
+    const s = ok(await viaPeer('open-credit', '--role', 'user', ...openArgs), 'credit/opened').msg;
+    // The same contract and refund; the signatures differ only by the parties' nonces.
+    expect(s.contract_id).toBe(p.contract_id);
+    expect(s.address).toBe(p.address);
+    expect(s.refund.txid).toBe(p.refund.txid);
+    expect(s.refund.final_from_height).toBe(5321);
+    expect(s.funding_psbt).toBe(p.funding_psbt);
+    for (const m of [p, s]) {
+      const tx = verifyKeyPathSpend(m.refund.hex, [{ amount: 1_000_000n, script: CONTRACT.script }], CONTRACT.outputKey);
+      expect(tx.lockTime).toBe(5320);
+    }
+  }, 60_000);
+
+  const pay = async (amount: number) => {
+    const p = ok(await viaPipe(
+      P.user('sign-update', '--role', 'user', '--amount', String(amount)),
+      P.mint('sign-update', '--role', 'mint', ...TIP, '--confirmations', '1'),
+      P.user('sign-update', '--role', 'user'),
+    ), 'credit/balance');
+    const s = ok(await viaPeer('sign-update', '--role', 'user', '--amount', String(amount)), 'credit/balance');
+    expect(s.text, 'the same balance, byte for byte').toBe(p.text);
+    return s.msg;
+  };
+
+  it('sign-update --peer pays: each balance is the piped flow\'s, byte for byte', async () => {
+    await pay(10_000);
+    await pay(25_000);
+    const b = await pay(40_000);
+    expect(b).toMatchObject({ state: 3, cumulative_sat: 75_000 });
+  }, 60_000);
+
+  it('rollover --peer runs both rounds in one invocation: the same rollover and next refund as the pipe\'s, validly signed', async () => {
+    const args = ['--expiry', '+4322', ...TIP];
+    const p = ok(await viaPipe(
+      P.user('rollover', '--role', 'user', ...args),
+      P.mint('rollover', '--role', 'mint', ...TIP),
+      P.user('rollover', '--role', 'user'),
+      P.mint('rollover', '--role', 'mint', ...TIP),
+      P.user('rollover', '--role', 'user'),
+    ), 'credit/rolled-over').msg;
+    const s = ok(await viaPeer('rollover', '--role', 'user', ...args), 'credit/rolled-over').msg;
+    expect(s.new_contract_id).toBe(p.new_contract_id);
+    expect(s.rollover.txid).toBe(p.rollover.txid);
+    expect(s.refund.txid).toBe(p.refund.txid);
+    expect(s.rollover.complete).toBe(true);
+    rolloverTxid = s.rollover.txid;
+    for (const m of [p, s]) {
+      const tx = verifyKeyPathSpend(m.rollover.hex, [{ amount: 1_000_000n, script: CONTRACT.script }], CONTRACT.outputKey);
+      expect(tx.txid).toBe(m.rollover.txid);
+      const next = tx.outputs[1]!;
+      expect(hex.encode(next.script)).toBe(hex.encode(CONTRACT.script));
+      verifyKeyPathSpend(m.refund.hex, [{ txid: m.rollover.txid, vout: 1, amount: next.amount, script: CONTRACT.script }], CONTRACT.outputKey);
+      nextCapacity = next.amount;
+    }
+    expect((await pay(20_000)).cumulative_sat).toBe(20_000);
+  }, 60_000);
+
+  it('a payment whose answer was lost: the service killed -9 and restarted answers the same bytes; the user\'s command that met it down (E_PEER_UNREACHABLE) is run again safely', async () => {
+    // The user's request, sent and answered, the answer never applied (the user step lost it).
+    const request = await runInProcess(S.user('sign-update', '--role', 'user', '--amount', '30000').args, { env: { USER_KEY } });
+    ok(request, 'credit/update-request');
+    const post = (url: string) => fetch(`${url}/v1/credit/update`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: request.stdout });
+    const first = await post(svc!.url);
+    expect(first.status).toBe(200);
+    const answered = Buffer.from(await first.arrayBuffer());
+    expect(JSON.parse(answered.toString()).type).toBe('credit/receipt');
+    const port = svc!.port;
+    await stop(svc, 'SIGKILL');
+
+    // The service down: every attempt refused, the user's command says so and writes nothing more.
+    const down = await runAsync(S.user('sign-update', '--role', 'user', '--amount', '30000', '--peer', svc!.url).args, { env: { USER_KEY } });
+    expect(down.status, down.stderr).toBe(1);
+    expect(down.stdout).toBe('');
+    expect(down.stderr.trim().split('\n').at(-1)).toMatch(/^offchain: error E_PEER_UNREACHABLE: /);
+
+    svc = await serveMint(S.mintDir, port);
+    const again = await post(svc.url);
+    expect(again.status).toBe(200);
+    expect(Buffer.from(await again.arrayBuffer()).equals(answered), 'the stored answer, byte for byte').toBe(true);
+
+    // Run again: the pending request resent unchanged, its stored receipt applied.
+    const p = ok(await viaPipe(
+      P.user('sign-update', '--role', 'user', '--amount', '30000'),
+      P.mint('sign-update', '--role', 'mint', ...TIP, '--confirmations', '1'),
+      P.user('sign-update', '--role', 'user'),
+    ), 'credit/balance');
+    const s = ok(await viaPeer('sign-update', '--role', 'user', '--amount', '30000'), 'credit/balance');
+    expect(s.text).toBe(p.text);
+    expect(s.msg).toMatchObject({ state: 2, cumulative_sat: 50_000 });
+  }, 90_000);
+
+  it('close-credit --peer: the same close as the pipe\'s, validly signed; both mints store the same contracts', async () => {
+    const p = ok(await viaPipe(
+      P.user('close-credit', '--role', 'user', '--start'),
+      P.mint('close-credit', '--role', 'mint'),
+      P.user('close-credit', '--role', 'user'),
+    ), 'credit/closed').msg;
+    const s = ok(await viaPeer('close-credit', '--role', 'user', '--start'), 'credit/closed').msg;
+    expect(s.txid).toBe(p.txid);
+    expect(s.cumulative_sat).toBe(50_000);
+    for (const m of [p, s]) verifyKeyPathSpend(m.hex, [{ txid: rolloverTxid, vout: 1, amount: nextCapacity, script: CONTRACT.script }], CONTRACT.outputKey);
+    // The mint's stored view (credit list: read-only, beside the running service).
+    const list = async (dir: string) => ok(await runInProcess(['credit', 'list', '--state-dir', dir, ...TIP]), 'credit/contracts').text;
+    expect(await list(S.mintDir)).toBe(await list(P.mintDir));
+  }, 60_000);
+
+  it('a refusal through --peer is the one-shot mint\'s: its code and exit code, one line on stderr, nothing on stdout', async () => {
+    // Another user directory opens on the same funding outpoint (another expiry: another contract).
+    const other = tempDir('offchain-serve-user-other-');
+    try {
+      const O = parties(other.path);
+      const args = ['open-credit', '--role', 'user', ...TIP, '--expiry', '+4000', '--refund-address', REFUND, '--in', FUNDING];
+      const oneShot = await viaPipe(O.user(...args, '--offer', join(piped.path, 'offer.json')), P.mint('open-credit', '--role', 'mint', ...TIP));
+      const refusal = oneShot[1]!;
+      expect(refusal.status).toBe(4);
+      const code = /^offchain: error (E_[A-Z_]+): /.exec(refusal.stderr)![1];
+      expect(code).toBe('E_FUNDING_IN_USE');
+      // A process, as an operator's shell runs it.
+      const stage = parties(join(other.path, 'peer')).user(...args, '--peer', svc!.url);
+      const r = await runAsync(stage.args, { env: stage.env });
+      expect(r.status, r.stderr).toBe(4);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.split('\n').filter((l) => l !== '')).toHaveLength(1);
+      expect(r.stderr).toMatch(new RegExp(`^offchain: error ${code}: `));
+    } finally {
+      other.cleanup();
+    }
+  }, 60_000);
+});
