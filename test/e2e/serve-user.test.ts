@@ -15,15 +15,14 @@
  * (E_PEER_UNREACHABLE) is safe to run again.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { hex } from '@scure/base';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
-import { ROOT, tempDir } from '../helpers.ts';
-import { BIN, assertFreshBuild, cleanEnv, type Run } from './cli.ts';
+import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
+import type { Run } from './cli.ts';
+import { serveMint, stopService as stop, type Service } from './serve-user-service.ts';
 import { runAsync } from './process.ts';
 import { pipelineInProcess, runInProcess } from './in-process.ts';
 
@@ -38,35 +37,8 @@ const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKe
 const TIP = ['--tip-height', '1000'];
 
 type Msg = Record<string, any>;
-type Service = { child: ChildProcess; url: string; port: number; exited: Promise<number | null> };
 
-/** `offchain serve mint` on `port` (0: any): resolves once its serve/listening line is read. */
-async function serveMint(stateDir: string, port = 0): Promise<Service> {
-  assertFreshBuild();
-  const child = spawn(process.execPath, [BIN, 'serve', 'mint', '--key-env', 'MINT_KEY', '--state-dir', stateDir, ...TIP, '--confirmations', '1', '--listen', `127.0.0.1:${port}`], {
-    env: cleanEnv({ MINT_KEY }), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  const line = await new Promise<string>((res, rej) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', (l) => res(l));
-    child.once('exit', (code) => rej(new Error(`serve mint exited ${code} before listening: ${stderr}`)));
-    setTimeout(() => rej(new Error(`serve mint did not listen within 30 s: ${stderr}`)), 30_000);
-  });
-  const listening = JSON.parse(line) as Msg;
-  expect(listening.type).toBe('serve/listening');
-  const url = String(listening.public);
-  return { child, url, port: Number(new URL(url).port), exited };
-}
-
-async function stop(s: Service | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (!s || s.child.exitCode !== null || s.child.signalCode !== null) return s ? s.exited : null;
-  s.child.kill(signal);
-  return s.exited;
-}
-
+const MINT_ARGS = (dir: string) => ['--key-env', 'MINT_KEY', '--state-dir', dir, ...TIP, '--confirmations', '1'];
 function parties(root: string) {
   const mintDir = join(root, 'mint');
   const userDir = join(root, 'user');
@@ -108,7 +80,7 @@ describe('a user pays a mint service through --peer', () => {
       ok(offer, 'credit/offer');
       if (party === P) writeFileSync(join(piped.path, 'offer.json'), offer.stdout);
     }
-    svc = await serveMint(S.mintDir);
+    svc = await serveMint(MINT_ARGS(S.mintDir), { MINT_KEY });
   }, 60_000);
 
   afterAll(async () => {
@@ -202,7 +174,7 @@ describe('a user pays a mint service through --peer', () => {
     expect(down.stdout).toBe('');
     expect(down.stderr.trim().split('\n').at(-1)).toMatch(/^offchain: error E_PEER_UNREACHABLE: /);
 
-    svc = await serveMint(S.mintDir, port);
+    svc = await serveMint(MINT_ARGS(S.mintDir), { MINT_KEY }, port);
     const again = await post(svc.url);
     expect(again.status).toBe(200);
     expect(Buffer.from(await again.arrayBuffer()).equals(answered), 'the stored answer, byte for byte').toBe(true);
@@ -218,6 +190,49 @@ describe('a user pays a mint service through --peer', () => {
     expect(s.msg).toMatchObject({ state: 2, cumulative_sat: 50_000 });
   }, 90_000);
 
+  it('credit abandon --peer: a request never sent is abandoned (nonce burned, a fresh one), one the mint signed is answered with its receipt — as the pipe\'s', async () => {
+    const request = (party: ReturnType<typeof parties>, amount: number) => runInProcess(party.user('sign-update', '--role', 'user', '--amount', String(amount)).args, { env: { USER_KEY } });
+    const abandonPiped = () => viaPipe(P.user('credit', 'abandon', '--role', 'user', '--start'), P.mint('credit', 'abandon', '--role', 'mint'), P.user('credit', 'abandon', '--role', 'user'));
+    // Never sent: nothing was signed at that state.
+    ok(await request(P, 7000), 'credit/update-request');
+    ok(await request(S, 7000), 'credit/update-request');
+    const neverSent = ok(await abandonPiped(), 'credit/balance');
+    const s1 = ok(await viaPeer('credit', 'abandon', '--role', 'user', '--start'), 'credit/balance');
+    expect(s1.text).toBe(neverSent.text);
+    expect(s1.msg).toMatchObject({ state: 2, cumulative_sat: 50_000 });
+    // Signed by the mint, its answer lost: the abandon brings the receipt, applied.
+    const p2 = ok(await request(P, 8000), 'credit/update-request');
+    ok(await runInProcess(P.mint('sign-update', '--role', 'mint', ...TIP, '--confirmations', '1').args, { env: { MINT_KEY }, input: p2.text }), 'credit/receipt'); // the answer lost
+    const q = ok(await request(S, 8000), 'credit/update-request');
+    const lost = await fetch(`${svc!.url}/v1/credit/update`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: q.text });
+    expect(lost.status).toBe(200);
+    const signedPiped = ok(await abandonPiped(), 'credit/balance');
+    const s2 = ok(await viaPeer('credit', 'abandon', '--role', 'user', '--start'), 'credit/balance');
+    expect(s2.text).toBe(signedPiped.text);
+    expect(s2.msg).toMatchObject({ state: 3, cumulative_sat: 58_000 });
+  }, 60_000);
+
+  it('--peer is refused before anything is written where it does not belong, and with credentials in the URL', async () => {
+    const before = fileSnapshot(S.userDir);
+    const cases: [string[], string][] = [
+      [S.mint('sign-update', '--role', 'mint', '--peer', svc!.url).args, 'E_USAGE'],
+      [S.user('sign-update', '--role', 'user', '--peer', svc!.url).args, 'E_USAGE'],
+      [S.user('close-credit', '--role', 'user', '--peer', svc!.url).args, 'E_USAGE'],
+      [S.user('rollover', '--role', 'user', '--peer', svc!.url).args, 'E_USAGE'],
+      [S.user('credit', 'abandon', '--role', 'user', '--peer', svc!.url).args, 'E_USAGE'],
+      [S.mint('open-credit', '--role', 'mint', '--publish', '--peer', svc!.url).args, 'E_USAGE'],
+      [S.user('sign-update', '--role', 'user', '--amount', '1000', '--peer', svc!.url.replace('http://', 'http://user:secret@')).args, 'E_SECRET_ON_ARGV'],
+      [S.user('sign-update', '--role', 'user', '--amount', '1000', '--peer', 'ftp://127.0.0.1/').args, 'E_USAGE'],
+    ];
+    for (const [args, code] of cases) {
+      const r = await runInProcess(args, { env: { USER_KEY, MINT_KEY }, input: '{"type":"credit/receipt","version":1,"network":"regtest"}' });
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(new RegExp(`^offchain: error ${code}: `));
+    }
+    expect(fileSnapshot(S.userDir)).toEqual(before);
+  }, 60_000);
+
   it('close-credit --peer: the same close as the pipe\'s, validly signed; both mints store the same contracts', async () => {
     const p = ok(await viaPipe(
       P.user('close-credit', '--role', 'user', '--start'),
@@ -226,7 +241,7 @@ describe('a user pays a mint service through --peer', () => {
     ), 'credit/closed').msg;
     const s = ok(await viaPeer('close-credit', '--role', 'user', '--start'), 'credit/closed').msg;
     expect(s.txid).toBe(p.txid);
-    expect(s.cumulative_sat).toBe(50_000);
+    expect(s.cumulative_sat).toBe(58_000);
     for (const m of [p, s]) verifyKeyPathSpend(m.hex, [{ txid: rolloverTxid, vout: 1, amount: nextCapacity, script: CONTRACT.script }], CONTRACT.outputKey);
     // The mint's stored view (credit list: read-only, beside the running service).
     const list = async (dir: string) => ok(await runInProcess(['credit', 'list', '--state-dir', dir, ...TIP]), 'credit/contracts').text;
