@@ -212,6 +212,26 @@ describe('a user pays a mint service through --peer', () => {
     expect(s2.msg).toMatchObject({ state: 3, cumulative_sat: 58_000 });
   }, 60_000);
 
+  it('sign-update --peer takes up an abandon begun before (a run stopped half-way): the answer applied, the same payment signed again', async () => {
+    const begin = async (party: ReturnType<typeof parties>) => {
+      ok(await runInProcess(party.user('sign-update', '--role', 'user', '--amount', '3000').args, { env: { USER_KEY } }), 'credit/update-request');
+      ok(await runInProcess(party.user('credit', 'abandon', '--role', 'user', '--start').args, { env: { USER_KEY } }), 'credit/abandon');
+    };
+    await begin(P);
+    await begin(S);
+    // The pipe: the abandon's answer fed, then the payment made again.
+    // (--start again prints the abandon already signed, as sent the first time.)
+    ok(await viaPipe(P.user('credit', 'abandon', '--role', 'user', '--start'), P.mint('credit', 'abandon', '--role', 'mint'), P.user('credit', 'abandon', '--role', 'user')), 'credit/balance');
+    const p = ok(await viaPipe(
+      P.user('sign-update', '--role', 'user', '--amount', '3000'),
+      P.mint('sign-update', '--role', 'mint', ...TIP, '--confirmations', '1'),
+      P.user('sign-update', '--role', 'user'),
+    ), 'credit/balance');
+    const s = ok(await viaPeer('sign-update', '--role', 'user', '--amount', '3000'), 'credit/balance');
+    expect(s.text).toBe(p.text);
+    expect(s.msg).toMatchObject({ state: 4, cumulative_sat: 61_000 });
+  }, 60_000);
+
   it('--peer is refused before anything is written where it does not belong, and with credentials in the URL', async () => {
     const before = fileSnapshot(S.userDir);
     const cases: [string[], string][] = [
@@ -241,7 +261,7 @@ describe('a user pays a mint service through --peer', () => {
     ), 'credit/closed').msg;
     const s = ok(await viaPeer('close-credit', '--role', 'user', '--start'), 'credit/closed').msg;
     expect(s.txid).toBe(p.txid);
-    expect(s.cumulative_sat).toBe(58_000);
+    expect(s.cumulative_sat).toBe(61_000);
     for (const m of [p, s]) verifyKeyPathSpend(m.hex, [{ txid: rolloverTxid, vout: 1, amount: nextCapacity, script: CONTRACT.script }], CONTRACT.outputKey);
     // The mint's stored view (credit list: read-only, beside the running service).
     const list = async (dir: string) => ok(await runInProcess(['credit', 'list', '--state-dir', dir, ...TIP]), 'credit/contracts').text;
