@@ -17,12 +17,13 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { getDecodedToken, hasValidDleq } from '@cashu/cashu-ts';
 import { hex } from '@scure/base';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import type { Run } from './cli.ts';
-import { serveMint, stopService as stop, type Service } from './serve-user-service.ts';
+import { serveMint, stopService, stopService as stop, type Service } from './serve-user-service.ts';
 import { runAsync } from './process.ts';
 import { pipelineInProcess, runInProcess } from './in-process.ts';
 
@@ -289,5 +290,56 @@ describe('a user pays a mint service through --peer', () => {
     } finally {
       other.cleanup();
     }
+  }, 60_000);
+});
+
+describe('a user paid in ecash through --peer', () => {
+  const tmp = tempDir('offchain-serve-user-ecash-');
+  const E = parties(tmp.path);
+  const MINT_URL = 'http://127.0.0.1:3338';
+  const ENV = { MINT_KEY, USER_KEY, ECASH_SEED: 'TEST_PRIVATE_KEY', WALLET_SEED: 'a7'.repeat(64) };
+  let svc: Service | undefined;
+
+  beforeAll(async () => {
+    ok(await runInProcess(E.mint('open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, '--mint-url', MINT_URL, '--ecash-seed-env', 'ECASH_SEED').args, { env: ENV }), 'credit/offer');
+    svc = await serveMint([...MINT_ARGS(E.mintDir), '--ecash-seed-env', 'ECASH_SEED'], ENV);
+    ok(await runInProcess(E.user('open-credit', '--role', 'user', '--peer', svc.url, ...TIP, '--refund-address', REFUND, '--in', FUNDING).args, { env: ENV }), 'credit/opened');
+  }, 60_000);
+
+  afterAll(async () => {
+    expect(await stopService(svc)).toBe(0);
+    tmp.cleanup();
+  }, 30_000);
+
+  it('without --token-out the payment is refused before it is signed (nothing written); with it, the token is the amount, each proof\'s DLEQ valid (cashu-ts)', async () => {
+    const pay = (...extra: string[]) => runInProcess(E.user('sign-update', '--role', 'user', '--amount', '1000', '--wallet-seed-env', 'WALLET_SEED', '--peer', svc!.url, ...extra).args, { env: ENV });
+    const before = fileSnapshot(E.userDir);
+    const refused = await pay();
+    expect(refused.status, refused.stderr).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^offchain: error E_USAGE: .*--token-out/);
+    expect(fileSnapshot(E.userDir), 'nothing signed, nothing written').toEqual(before);
+
+    const tokenPath = join(tmp.path, 'token.txt');
+    const balance = ok(await pay('--token-out', tokenPath), 'credit/balance').msg;
+    expect(balance).toMatchObject({ state: 1, cumulative_sat: 1000, ecash: { issued_sat: 1000, this_payment_sat: 1000, token_out: tokenPath } });
+    const keyset = JSON.parse((await runInProcess(['credit', 'keyset', '--ecash-seed-env', 'ECASH_SEED'], { env: ENV })).stdout).keysets[0];
+    const token = getDecodedToken(readFileSync(tokenPath, 'utf8').trim(), [keyset.id]);
+    expect(token.mint).toBe(MINT_URL);
+    expect(token.proofs.reduce((s, p) => s + Number(p.amount.toString()), 0)).toBe(1000);
+    for (const p of token.proofs) expect(hasValidDleq(p, keyset as never), `DLEQ of a ${p.amount} proof`).toBe(true);
+  }, 60_000);
+
+  it('credit abandon --peer of an ecash payment without --token-out is refused before the abandon is signed (its answer may be the receipt, with the token)', async () => {
+    ok(await runInProcess(E.user('sign-update', '--role', 'user', '--amount', '500', '--wallet-seed-env', 'WALLET_SEED').args, { env: ENV }), 'credit/update-request');
+    const abandon = (...extra: string[]) => runInProcess(E.user('credit', 'abandon', '--role', 'user', '--start', '--wallet-seed-env', 'WALLET_SEED', '--peer', svc!.url, ...extra).args, { env: ENV });
+    const before = fileSnapshot(E.userDir);
+    const refused = await abandon();
+    expect(refused.status, refused.stderr).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^offchain: error E_USAGE: .*--token-out/);
+    expect(fileSnapshot(E.userDir)).toEqual(before);
+    // Never sent: the mint burns its nonce and issues a fresh one; no token.
+    expect(ok(await abandon('--token-out', join(tmp.path, 'unused.txt')), 'credit/balance').msg).toMatchObject({ state: 1, cumulative_sat: 1000 });
   }, 60_000);
 });
