@@ -4,7 +4,7 @@ import { CreditCommand } from '../../topics/credit/command.ts';
 import { contractFlag, roleFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import type { UserContext } from '../../lib/credit/ports.ts';
-import { EXAMPLE_DEMO, MintPeer, exampleService } from '../../topics/credit/peer.ts';
+import { EXAMPLE_DEMO, EXAMPLE_STOP, MintPeer, exampleService } from '../../topics/credit/peer.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { RefusedError } from '../../lib/errors.ts';
 
@@ -28,7 +28,7 @@ The mint keeps its latest state and still exits with it if the close does not co
     },
     {
       description: 'The same close through a running mint service (offchain serve mint), in one invocation',
-      command: EXAMPLE_DEMO + exampleService(1001) + '<%= config.bin %> close-credit --role user --start --key-env USER_KEY --state-dir $D/user --peer $URL && kill %1',
+      command: EXAMPLE_DEMO + exampleService(1001) + '<%= config.bin %> close-credit --role user --start --key-env USER_KEY --state-dir $D/user --peer $URL' + EXAMPLE_STOP,
     },
   ];
   static override flags = {

@@ -135,12 +135,17 @@ export async function payThrough(peer: MintPeer, ctx: UserContext, book: RecordB
 
 /**
  * For the commands' --help examples: `serve mint` started in the background on the demo mint
- * of $D (fixtures/credit/open-demo.sh) at tip `tip`, its URL in $URL once it listens.
+ * of $D (fixtures/credit/open-demo.sh) at tip `tip`, its URL in $URL once it listens. In braces,
+ * so that `&` backgrounds the service alone, not the `&&` list before it (whose subshell a
+ * `kill %1` would end, leaving the service running); the example ends with `kill %1; wait`.
  */
 export function exampleService(tip: number, dir = '$D/mint'): string {
-  return `<%= config.bin %> serve mint --key-env MINT_KEY --state-dir ${dir} --tip-height ${tip} --confirmations 1 --listen 127.0.0.1:0 > $D/listening 2> $D/mint.log & ` +
-    'until [ -s $D/listening ]; do sleep 0.2; done; URL=$(sed -n \'s/.*"public":"\\([^"]*\\)".*/\\1/p\' $D/listening); ';
+  return `{ <%= config.bin %> serve mint --key-env MINT_KEY --state-dir ${dir} --tip-height ${tip} --confirmations 1 --listen 127.0.0.1:0 > $D/listening 2> $D/mint.log & } && ` +
+    'until [ -s $D/listening ] || ! kill -0 %1 2> /dev/null; do sleep 0.2; done; URL=$(sed -n \'s/.*"public":"\\([^"]*\\)".*/\\1/p\' $D/listening); ';
 }
+
+/** How each --peer example ends: the service stopped (SIGTERM: it drains and exits 0), and waited for. */
+export const EXAMPLE_STOP = '; kill %1; wait';
 
 /** The demo contract, as the credit commands' other examples open it. */
 export const EXAMPLE_DEMO = 'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ';
