@@ -16,6 +16,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { getDecodedToken, hasValidDleq } from '@cashu/cashu-ts';
 import { hex } from '@scure/base';
@@ -341,5 +342,70 @@ describe('a user paid in ecash through --peer', () => {
     expect(fileSnapshot(E.userDir)).toEqual(before);
     // Never sent: the mint burns its nonce and issues a fresh one; no token.
     expect(ok(await abandon('--token-out', join(tmp.path, 'unused.txt')), 'credit/balance').msg).toMatchObject({ state: 1, cumulative_sat: 1000 });
+  }, 60_000);
+});
+
+describe('a service\'s answer is read as one from a pipe (a peer that answers wrongly; transport only, no mint behind it)', () => {
+  const tmp = tempDir('offchain-serve-user-answers-');
+  const U = parties(tmp.path);
+  let server: Server;
+  let url = '';
+  let answer: { status: number; body: string } = { status: 200, body: '' };
+  const seen: { body: string; contract: string | undefined }[] = [];
+  let contractId = '';
+
+  beforeAll(async () => {
+    const offer = ok(await runInProcess(U.mint('open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT).args, { env: { MINT_KEY } }), 'credit/offer');
+    writeFileSync(join(tmp.path, 'offer.json'), offer.text);
+    contractId = ok(await pipelineInProcess([
+      U.user('open-credit', '--role', 'user', '--offer', join(tmp.path, 'offer.json'), ...TIP, '--refund-address', REFUND, '--in', FUNDING),
+      U.mint('open-credit', '--role', 'mint', ...TIP),
+      U.user('open-credit', '--role', 'user'),
+    ]), 'credit/opened').msg.contract_id;
+    server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => {
+        seen.push({ body, contract: req.headers['offchain-contract'] as string | undefined });
+        res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body);
+      });
+    });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  }, 60_000);
+
+  afterAll(async () => {
+    await new Promise((res) => server.close(res));
+    tmp.cleanup();
+  });
+
+  it('another network, not JSON, another message, a receipt for another transaction: each refused with the pipe\'s code, nothing printed, the request resent byte for byte', async () => {
+    const receipt = (network: string) => JSON.stringify({
+      type: 'credit/receipt', version: 1, network, amount_sat: 1000, contract_id: contractId, cumulative_sat: 1000,
+      next_nonce: { pubnonce: `02${'11'.repeat(32)}03${'22'.repeat(32)}`, state: 2 }, state: 1, txid: 'ab'.repeat(32),
+    });
+    const cases: [{ status: number; body: string }, number, string][] = [
+      [{ status: 200, body: receipt('testnet') }, 4, 'E_NETWORK_MISMATCH'],
+      [{ status: 200, body: 'ok' }, 1, 'E_PEER_ANSWER'],
+      [{ status: 200, body: JSON.stringify({ type: 'credit/closed', version: 1, network: 'regtest' }) }, 3, 'E_WRONG_MESSAGE'],
+      [{ status: 200, body: receipt('regtest') }, 4, 'E_RECEIPT_MISMATCH'],
+      [{ status: 422, body: JSON.stringify({ type: 'credit/error', version: 1, network: 'regtest', code: 'E_TOO_CLOSE_TO_EXPIRY', exit_code: 4, message: 'refused' }) }, 4, 'E_TOO_CLOSE_TO_EXPIRY'],
+    ];
+    let after: Record<string, string> | undefined;
+    for (const [given, exit, code] of cases) {
+      answer = given;
+      const r = await runInProcess(U.user('sign-update', '--role', 'user', '--amount', '1000', '--peer', url).args, { env: { USER_KEY } });
+      expect(r.status, `${code}: ${r.stderr}`).toBe(exit);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(new RegExp(`^offchain: error ${code}: `));
+      // The request was written once, before it first left; no answer moved the record.
+      after ??= fileSnapshot(U.userDir);
+      expect(fileSnapshot(U.userDir)).toEqual(after);
+    }
+    expect(seen).toHaveLength(cases.length);
+    expect(JSON.parse(seen[0]!.body)).toMatchObject({ type: 'credit/update-request', contract_id: contractId, state: 1, cumulative_sat: 1000 });
+    for (const s of seen) {
+      expect(s.body, 'the same request, byte for byte').toBe(seen[0]!.body);
+      expect(s.contract).toBe(contractId);
+    }
   }, 60_000);
 });

@@ -49,11 +49,11 @@ export abstract class OpenSteps<T extends typeof Command> extends CreditCommand<
     const user = await import('../../lib/credit/user-open.ts');
     if (doc.format === 'psbt') {
       if (!f.offer && f.peer === undefined) throw new UsageError('E_USAGE', 'with a funding PSBT on input, pass the mint\'s offer with --offer FILE (or --peer URL: the mint service\'s)');
-      let offerDoc = f.offer ? await this.readFileDocument(f.offer, '--offer') : undefined;
-      const peer = await MintPeer.from(f.peer, this.network(offerDoc === undefined ? undefined : readEnvelope(offerDoc).network), this.term);
-      // With --peer and no --offer: the offer the mint service publishes (GET /v1/credit/offer).
-      offerDoc ??= (await peer!.offer()).value;
+      const service = await MintPeer.from(f.peer, this.network(), this.term);
+      // With --peer and no --offer: the offer the mint service publishes (GET /v1/credit/offer), read as a piped one.
+      const offerDoc = f.offer ? await this.readFileDocument(f.offer, '--offer') : (await service!.offer()).value;
       const network = this.network(readEnvelope(offerDoc).network);
+      const peer = service?.on(network);
       const offer = decodeMessage(schemas.CreditOfferSchema, offerDoc);
       if (!f['refund-address']) throw new UsageError('E_USAGE', '--refund-address is required to open');
       const { ctx, book } = await this.userSession(network, { create: true });

@@ -56,9 +56,14 @@ export class MintPeer {
     return new UsageError('E_USAGE', `--peer is for the user's first step, which sends its request to a mint service and applies the answer (${step})`);
   }
 
-  /** The mint's published offer (GET /v1/credit/offer). */
+  /** The same service, its answers taken for `network` (the offer's, when the command had none of its own). */
+  on(network: Network): MintPeer {
+    return new MintPeer(this.base, network, this.term);
+  }
+
+  /** The mint's published offer (GET /v1/credit/offer), on whichever network: it names the network, as a piped offer does. */
   async offer(): Promise<PeerAnswer> {
-    return this.call('/v1/credit/offer');
+    return this.call('/v1/credit/offer', undefined, undefined, false);
   }
 
   /** Send one of the user's messages to its route; the answer, on our network. */
@@ -70,7 +75,7 @@ export class MintPeer {
     return this.call(path, stringifyMessage(message), typeof message.contract_id === 'string' ? message.contract_id : undefined);
   }
 
-  private async call(path: string, body?: string, contract?: string): Promise<PeerAnswer> {
+  private async call(path: string, body?: string, contract?: string, sameNetwork = true): Promise<PeerAnswer> {
     const { callPeer } = await import('../../lib/cli/peer.ts');
     const { readEnvelope } = await import('../../lib/envelope.ts');
     const { value } = await callPeer(this.base, path, {
@@ -79,7 +84,7 @@ export class MintPeer {
       onRetry: (why, waitMs) => this.term.warn(`${this.base.origin}${path}: ${why}; sending the same message again in ${(waitMs / 1000).toFixed(1)} s`),
     });
     const env = readEnvelope(value);
-    if (env.network !== this.network) throw new RefusedError('E_NETWORK_MISMATCH', `the service at ${this.base.origin} answered for ${env.network}, not ${this.network}: is --peer the right mint?`);
+    if (sameNetwork && env.network !== this.network) throw new RefusedError('E_NETWORK_MISMATCH', `the service at ${this.base.origin} answered for ${env.network}, not ${this.network}: is --peer the right mint?`);
     return { type: env.type, value };
   }
 }
