@@ -2,8 +2,9 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { RolloverSteps } from '../../topics/credit/rollover.ts';
 import { contractFlag, fundingConfirmationsFlag, roleFlag } from '../../topics/credit/flags.ts';
-import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
+import { EXAMPLE_DEMO, EXAMPLE_STOP, exampleService } from '../../topics/credit/peer.ts';
 
 export default class Rollover extends RolloverSteps<typeof Rollover> {
   /** Also `rollover`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -33,6 +34,10 @@ before the old expiry, until the rollover confirms.`;
         '| <%= config.bin %> rollover --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1002 ' +
         '| <%= config.bin %> rollover --role user --key-env USER_KEY --state-dir $D/user',
     },
+    {
+      description: 'Both rounds through a running mint service (offchain serve mint), in one invocation',
+      command: EXAMPLE_DEMO + exampleService(1002) + '<%= config.bin %> rollover --role user --expiry +4320 --tip-height 1002 --key-env USER_KEY --state-dir $D/user --peer $URL' + EXAMPLE_STOP,
+    },
   ];
   static override flags = {
     ...roleFlag,
@@ -46,6 +51,7 @@ before the old expiry, until the rollover confirms.`;
     ...feeGuardFlags,
     ...chainFlags,
     ...fundingConfirmationsFlag,
+    ...peerFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
