@@ -31,13 +31,21 @@ export type OperatorRecord = {
   last_answer?: { request: string; message: Record<string, unknown> } | null;
 };
 
+/** A new coin's first record and the offer it answers a deposit request with (statechain/deposit-offer). */
+export type DepositOffer = { record: OperatorRecord; message: Record<string, unknown> };
+
 export type OperatorStep<M> = (record: OperatorRecord) => Promise<{ record: OperatorRecord; message: M }> | { record: OperatorRecord; message: M };
 
 export interface OperatorStore {
   /** Where the records are, for messages (a directory, or a redacted URL). */
   readonly where: string;
-  /** Keep a new coin's first record; E_COIN_EXISTS if the id is taken. */
-  create(record: OperatorRecord): Promise<void>;
+  /**
+   * A deposit request's offer, `request` its digest: the offer kept for that request if there
+   * is one (the answer was lost, the owner sends it again: nothing is written, whatever became
+   * of the coin since); else `make`'s, its record and the offer kept before it returns
+   * (E_COIN_EXISTS if make's coin id is taken). Two of the same request at once keep one.
+   */
+  offer(request: string, make: () => DepositOffer): Promise<Record<string, unknown>>;
   /** One step on coin `coinId` under its lock; the record is durable before this returns the message. */
   step<M>(coinId: string, fn: OperatorStep<M>): Promise<M>;
   /** Release connections (no-op for files). */

@@ -18,7 +18,7 @@ import type { Network } from '../../lib/network.ts';
 import type { ChainSource, UtxoInfo } from '../../lib/chain/types.ts';
 import type { StateStore } from '../../lib/store/state-store.ts';
 import type { OperatorContext } from '../../lib/statechain/operator.ts';
-import type { OperatorRecord, OperatorStore } from '../../lib/statechain/ports.ts';
+import type { DepositOffer, OperatorRecord, OperatorStore } from '../../lib/statechain/ports.ts';
 import type { OwnerContext, OwnerRecord } from '../../lib/statechain/owner.ts';
 import type { Statement } from '../../lib/statechain/schemas.ts';
 import type { UnsignedStatement } from '../../lib/statechain/statement.ts';
@@ -108,11 +108,11 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
     return new PgOperatorStore(target, { network, operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
   }
 
-  /** Operator: keep a new coin's first record (E_COIN_EXISTS if the id is taken). */
-  protected async operatorCreate(network: Network, record: OperatorRecord): Promise<void> {
+  /** Operator: a deposit request's offer, kept with the coin's first record; the same request again gets the same offer (ports.ts `offer`). */
+  protected async operatorOffer(network: Network, request: string, make: () => DepositOffer): Promise<Record<string, unknown>> {
     const store = await this.operatorStore(network);
     try {
-      await store.create(record);
+      return await store.offer(request, make);
     } finally {
       await store.close();
     }

@@ -78,9 +78,8 @@ export abstract class DepositRoles<T extends typeof Command> extends StatechainC
         const terms = { interval: f.interval, initial_lock: initialLock, confirmations: f['min-confirmations'] ?? 3, backup_fee_sat: f['backup-fee'], margin: f.margin, ...(f.anchor ? { anchor: true as const } : {}) };
         const { checkTerms, termsFromJson } = await import('../../lib/statechain/coin.ts');
         checkTerms(termsFromJson(terms));
-        const out = op.offerDeposit(req, terms, await this.operatorContext(network));
-        await this.operatorCreate(network, out.record);
-        return out.message;
+        const ctx = await this.operatorContext(network);
+        return this.operatorOffer(network, op.requestDigest(req), () => op.offerDeposit(req, terms, ctx));
       },
     },
     'statechain/deposit-offer': {
