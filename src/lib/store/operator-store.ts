@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { OffchainError, StateConflictError } from '../errors.ts';
 import { readJsonFile, writeJsonAtomic } from './atomic.ts';
 import { withLock } from './lock.ts';
-import type { DepositOffer, OperatorRecord, OperatorStep, OperatorStore } from '../statechain/ports.ts';
+import { coinSummary, type CoinSummary, type DepositOffer, type OperatorRecord, type OperatorStep, type OperatorStore } from '../statechain/ports.ts';
 import { updateErasingReplaced } from './erase-on-replace.ts';
 import { StateStore } from './state-store.ts';
 
@@ -95,6 +95,16 @@ export class FileOperatorStore implements OperatorStore {
       return { next: out.record, erase: true };
     });
     return message!;
+  }
+
+  async coins(): Promise<CoinSummary[]> {
+    const out: CoinSummary[] = [];
+    for (const name of await this.docs.list()) {
+      if (!/^op-[0-9a-f]{32}$/.test(name)) continue;
+      const r = await this.docs.read<OperatorRecord>(name);
+      if (r !== undefined) out.push(coinSummary(r));
+    }
+    return out;
   }
 
   async close(): Promise<void> {}

@@ -39,7 +39,7 @@ import type { Client } from 'pg';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { fromHex, toHex } from '../../bytes.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../../errors.ts';
-import type { DepositOffer, OperatorRecord, OperatorStep, OperatorStore } from '../../statechain/ports.ts';
+import { coinSummary, type CoinSummary, type DepositOffer, type OperatorRecord, type OperatorStep, type OperatorStore } from '../../statechain/ports.ts';
 import type { Network } from '../../network.ts';
 import { coinExists, unknownCoin } from '../operator-store.ts';
 import { connectPg, storeError } from './client.ts';
@@ -246,6 +246,16 @@ export class PgOperatorStore implements OperatorStore {
     const db = await this.connection();
     try {
       return (await db.query('SELECT 1 FROM statechain_operator_coins WHERE coin_id = $1 AND network = $2', [coinId, this.opts.network])).rowCount === 1;
+    } catch (e) {
+      throw storeError(e, this.target);
+    }
+  }
+
+  async coins(): Promise<CoinSummary[]> {
+    const db = await this.connection();
+    try {
+      const rows = (await db.query<{ record: string }>('SELECT record FROM statechain_operator_coins WHERE network = $1 ORDER BY coin_id', [this.opts.network])).rows;
+      return rows.map((row) => coinSummary(JSON.parse(row.record) as Stored));
     } catch (e) {
       throw storeError(e, this.target);
     }
