@@ -18,12 +18,12 @@ export default class ServeStatechain extends StatechainCommand<typeof ServeState
     'is {"type":"serve/listening",…} with the address; logs are JSON on standard error; SIGTERM drains. Endpoints: docs/serve.md.';
   static override examples = [
     {
-      description: 'The operator serves on the default port, its records in --state-dir, offline chain facts (a node: --rpc-url instead)',
-      command: 'OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> serve statechain --key-env OPERATOR_KEY --state-dir ~/sc-operator --rpc-url http://127.0.0.1:18443 --interval 144 --initial-lock +12960',
+      description: 'The operator serves (offline: the tip height given; with a node, --rpc-url instead) and answers a deposit request sent with curl; then it is stopped',
+      command: 'D=$(mktemp -d); OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> serve statechain --key-env OPERATOR_KEY --state-dir $D/sc-operator --tip-height 200 --confirmations 3 --listen 127.0.0.1:0 --log-level warn > $D/up & for i in $(seq 100); do grep -qs public $D/up && break; sleep 0.1; done; curl -s -H \'content-type: application/json\' --data-binary @fixtures/statechain/deposit-request.json $(grep -o \'http://[^\"]*\' $D/up)/v1/statechain/deposit; kill $!',
     },
     {
       description: 'Three processes on one PostgreSQL behind any load balancer (the password from the environment, never argv)',
-      command: 'OFFCHAIN_STORE_PASSWORD=… <%= config.bin %> serve statechain --key-env OPERATOR_KEY --store postgres://operator@db:5432/statechain --listen 0.0.0.0:8340 --operator-listen 127.0.0.1:9340',
+      command: 'OFFCHAIN_STORE_PASSWORD=… <%= config.bin %> serve statechain --key-env OPERATOR_KEY --store postgres://operator@db:5432/statechain --rpc-url http://127.0.0.1:8332 --listen 0.0.0.0:8340 --operator-listen 127.0.0.1:9340',
     },
   ];
   static override flags = {

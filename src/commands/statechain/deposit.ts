@@ -32,6 +32,10 @@ export default class StatechainDeposit extends DepositRoles<typeof StatechainDep
       description: 'Step 5, the owner finishes backup 1 (from a copy of the fixture owner\'s state before it)',
       command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/alice-depositing $D/sc-alice && ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> statechain-deposit --key-env ALICE_KEY --state-dir $D/sc-alice --in fixtures/statechain/deposit-cosigned.json',
     },
+    {
+      description: "Steps 1–2 through a running operator (serve statechain, started here and stopped after): --peer sends the request and prints the operator's offer; fund its address, then run again with --funding FILE --peer URL and the offer for steps 3–5",
+      command: 'D=$(mktemp -d); OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> serve statechain --key-env OPERATOR_KEY --state-dir $D/sc-operator --tip-height 200 --confirmations 3 --listen 127.0.0.1:0 --log-level warn > $D/up & for i in $(seq 100); do grep -qs public $D/up && break; sleep 0.1; done; ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> statechain-deposit --start --operator-key $(cat fixtures/statechain/operator.pub) --key-env ALICE_KEY --state-dir $D/sc-alice --peer $(grep -o \'http://[^"]*\' $D/up); kill $!',
+    },
   ];
   static override flags = {
     // No step of a deposit reads the deposit's confirmations (the coin is funded after step 5): no --confirmations assertion here.

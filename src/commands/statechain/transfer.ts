@@ -28,6 +28,10 @@ export default class StatechainTransfer extends TransferRoles<typeof StatechainT
       description: 'Step 1, the receiver (Bob) asks for the fixture coin',
       command: 'D=$(mktemp -d); BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-transfer --start --coin 3a95fbf6f491e385593b652bb35c5934 --operator-key $(cat fixtures/statechain/operator.pub) --key-env BOB_KEY --state-dir $D/sc-bob',
     },
+    {
+      description: "Steps 5–7 in one run, the receiver (Bob) with --peer: its acceptance sent to the operator's service, the answer recorded, statechain/coin printed",
+      command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/operator $D/sc-operator; OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> serve statechain --key-env OPERATOR_KEY --state-dir $D/sc-operator --tip-height 200 --confirmations 3 --listen 127.0.0.1:0 --log-level warn > $D/up & for i in $(seq 100); do grep -qs public $D/up && break; sleep 0.1; done; cp -r fixtures/statechain/state/bob-receiving $D/sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-transfer --key-env BOB_KEY --state-dir $D/sc-bob --tip-height 200 --confirmations 3 --in fixtures/statechain/transfer-package.json --peer $(grep -o \'http://[^"]*\' $D/up); kill $!',
+    },
   ];
   static override flags = {
     ...statechainFlags,

@@ -27,6 +27,10 @@ export default class StatechainWithdraw extends WithdrawRoles<typeof StatechainW
       description: 'Step 2, the operator co-signs the fixture request',
       command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/operator $D/sc-operator && OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> statechain-withdraw --key-env OPERATOR_KEY --state-dir $D/sc-operator --in fixtures/statechain/withdraw-request.json',
     },
+    {
+      description: "Steps 1–3 in one run, the owner (Bob) with --peer: the request co-signed by the operator's service, the signed withdrawal printed (add --broadcast to send it)",
+      command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/operator $D/sc-operator; OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> serve statechain --key-env OPERATOR_KEY --state-dir $D/sc-operator --tip-height 200 --confirmations 3 --listen 127.0.0.1:0 --log-level warn > $D/up & for i in $(seq 100); do grep -qs public $D/up && break; sleep 0.1; done; cp -r fixtures/statechain/state/bob $D/sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-withdraw --coin $(cat fixtures/statechain/coin-id) --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-rate 2 --key-env BOB_KEY --state-dir $D/sc-bob --peer $(grep -o \'http://[^"]*\' $D/up); kill $!',
+    },
   ];
   static override flags = {
     ...statechainFlags,
