@@ -2,11 +2,8 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { ExitCode, OffchainError } from '../../lib/errors.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { StatechainCommand } from '../../topics/statechain/command.ts';
-import { operatorStoreFlags, relativeBlocks, statechainFlags } from '../../topics/statechain/flags.ts';
+import { operatorStoreFlags, relativeBlocks, statechainFlags, termsFlags } from '../../topics/statechain/flags.ts';
 import { serveFlags, serveOptions, type ServeFlagValues } from '../../topics/serve/flags.ts';
-import StatechainDeposit from '../statechain/deposit.ts';
-
-const deposit = StatechainDeposit.flags;
 
 export default class ServeStatechain extends StatechainCommand<typeof ServeStatechain> {
   static override summary = 'Run the statechain operator as an HTTP service: every operator step of deposit, transfer and withdraw, one endpoint each.';
@@ -32,12 +29,7 @@ export default class ServeStatechain extends StatechainCommand<typeof ServeState
     ...chainFlags,
     confirmations: statechainFlags.confirmations,
     ...operatorStoreFlags,
-    interval: deposit.interval,
-    'initial-lock': deposit['initial-lock'],
-    'min-confirmations': deposit['min-confirmations'],
-    'backup-fee': deposit['backup-fee'],
-    margin: deposit.margin,
-    anchor: deposit.anchor,
+    ...termsFlags,
     ...serveFlags,
   };
 
