@@ -1,7 +1,8 @@
 /**
  * `offchain serve statechain` (the built CLI, spawned: the process under test):
  * - same bytes: every POST route of its table answers what the one-shot operator step
- *   (`statechain deposit|transfer|withdraw`) prints for the same message from the same state
+ *   (`statechain deposit|transfer|withdraw`, the same bundle's `main` run in this process, as
+ *   are the owners' steps around it) prints for the same message from the same state
  *   (a copy of the service's --state-dir taken just before; both under one test seed), and
  *   refuses what it refuses with the same code and exit code; the table is iterated, so a
  *   route without a case fails; the GET routes against independently computed values;
@@ -18,8 +19,10 @@ import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'nod
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
 import { tempDir } from '../helpers.ts';
-import { run, type Run } from './cli.ts';
-import { KEYS, OPERATOR_PUB, TERMS, chainFor, flow, fundingPsbt, fundingTo, ok, type Flow } from './statechain-flow.ts';
+import type { Run } from './cli.ts';
+import { runInProcess } from './in-process.ts';
+import { flowHere, type FlowHere } from './statechain-here.ts';
+import { KEYS, OPERATOR_PUB, TERMS, chainFor, flow, fundingPsbt, fundingTo, ok } from './statechain-flow.ts';
 import { startServe, type Served } from './serve-process.ts';
 import { bytesOf, hexOf, parseTx } from '../independent/tx.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
@@ -52,14 +55,14 @@ const codeOf = (r: Run) => /error (E_[A-Z0-9_]+):/.exec(r.stderr)?.[1];
 describe('serve statechain: the same bytes as the one-shot operator, route by route', () => {
   let dir: { path: string; cleanup: () => void };
   let svc: Served;
-  let f: Flow;
+  let f: FlowHere;
   const covered = new Set<string>();
   const opDir = () => join(dir.path, 'OP');
   let copies = 0;
 
   beforeAll(async () => {
     dir = tempDir('offchain-e2e-serve-sc-');
-    f = flow(dir.path, () => OFFLINE, SEED);
+    f = flowHere(dir.path, () => OFFLINE, SEED);
     svc = await startServe(['statechain', '--key-env', 'OPERATOR_KEY', '--state-dir', opDir(), ...OFFLINE, ...TERMS, '--operator-listen', '127.0.0.1:0', '--network', 'regtest', '--log-level', 'warn'], { ...KEYS, ...SEED });
   }, 60_000);
   afterAll(async () => {
@@ -73,14 +76,14 @@ describe('serve statechain: the same bytes as the one-shot operator, route by ro
     cpSync(opDir(), copy, { recursive: true });
     const cmd = `statechain-${/^\/v1\/statechain\/(deposit|transfer|withdraw)/.exec(path)![1]}`;
     const args = [cmd, ...(cmd === 'statechain-deposit' ? TERMS : []), '--key-env', 'OPERATOR_KEY', '--state-dir', copy, ...chainFor([cmd], OFFLINE), '--network', 'regtest'];
-    return (input: string) => run(args, { input, env: { ...KEYS, ...SEED } });
+    return (input: string) => runInProcess(args, { input, env: { ...KEYS, ...SEED } });
   };
 
   /** `message` to `path` and to the one-shot from the same state: the same bytes (or the same refusal). Returns the service's answer. */
   const same = async (path: string, message: string): Promise<string> => {
     const oneShot = oneShotFromHere(path);
     const served = await post(svc.public, path, message);
-    const r = oneShot(message);
+    const r = await oneShot(message);
     if (r.status === 0) {
       expect(served.status, served.text).toBe(200);
       expect(Buffer.from(served.text)).toEqual(Buffer.from(r.stdout));
@@ -104,7 +107,7 @@ describe('serve statechain: the same bytes as the one-shot operator, route by ro
 
   it('deposit, transfer, withdraw: each operator step served as the one-shot answers it; refusals alike; every route covered', async () => {
     // Deposit: the request, and the same request again (its answer lost): the same offer.
-    const request = ok(f.as('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
+    const request = ok(await f.as('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
     const forged = JSON.parse(request) as Record<string, string>;
     forged.owner_sig = forged.owner_sig!.slice(0, -2) + (forged.owner_sig!.endsWith('00') ? '01' : '00');
     await refusedAlike('/v1/statechain/deposit', JSON.stringify(forged), 'E_BAD_REQUEST_SIG');
@@ -113,29 +116,29 @@ describe('serve statechain: the same bytes as the one-shot operator, route by ro
     const { coin_id: coinId, statement } = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
     const psbt = join(dir.path, 'funding.psbt');
     writeFileSync(psbt, fundingPsbt(fundingTo(statement.address, 100_000n)));
-    const backup = ok(f.as('ALICE_KEY', ['statechain-deposit', '--funding', psbt], offer));
+    const backup = ok(await f.as('ALICE_KEY', ['statechain-deposit', '--funding', psbt], offer));
     await refusedAlike('/v1/statechain/deposit/backup', unknownCoin(backup), 'E_UNKNOWN_COIN');
     const cosigned = await same('/v1/statechain/deposit/backup', backup);
-    expect(JSON.parse(ok(f.as('ALICE_KEY', ['statechain-deposit'], cosigned)))).toMatchObject({ coin_id: coinId });
+    expect(JSON.parse(ok(await f.as('ALICE_KEY', ['statechain-deposit'], cosigned)))).toMatchObject({ coin_id: coinId });
 
     // Transfer Alice → Bob.
-    const tRequest = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', OPERATOR_PUB]));
-    const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], tRequest));
+    const tRequest = ok(await f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', OPERATOR_PUB]));
+    const sign = ok(await f.as('ALICE_KEY', ['statechain-transfer'], tRequest));
     await refusedAlike('/v1/statechain/transfer/sign', unknownCoin(sign), 'E_UNKNOWN_COIN');
     const tCosigned = await same('/v1/statechain/transfer/sign', sign);
-    const pkg = ok(f.as('ALICE_KEY', ['statechain-transfer'], tCosigned));
-    const accept = ok(f.as('BOB_KEY', ['statechain-transfer'], pkg));
+    const pkg = ok(await f.as('ALICE_KEY', ['statechain-transfer'], tCosigned));
+    const accept = ok(await f.as('BOB_KEY', ['statechain-transfer'], pkg));
     await refusedAlike('/v1/statechain/transfer/accept', unknownCoin(accept), 'E_UNKNOWN_COIN');
     const done = await same('/v1/statechain/transfer/accept', accept);
-    expect(JSON.parse(ok(f.as('BOB_KEY', ['statechain-transfer'], done)))).toMatchObject({ type: 'statechain/coin', coin_id: coinId });
+    expect(JSON.parse(ok(await f.as('BOB_KEY', ['statechain-transfer'], done)))).toMatchObject({ type: 'statechain/coin', coin_id: coinId });
 
     // Withdrawal by Bob.
-    const wRequest = ok(f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, '--to', TO, '--fee-rate', '2']));
+    const wRequest = ok(await f.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId, '--to', TO, '--fee-rate', '2']));
     await refusedAlike('/v1/statechain/withdraw', unknownCoin(wRequest), 'E_UNKNOWN_COIN');
     // A message of another route's type: E_WRONG_MESSAGE (exit 3) from both.
     await refusedAlike('/v1/statechain/withdraw', accept, 'E_WRONG_MESSAGE');
     const wCosigned = await same('/v1/statechain/withdraw', wRequest);
-    expect(JSON.parse(ok(f.as('BOB_KEY', ['statechain-withdraw'], wCosigned)))).toMatchObject({ type: 'statechain/spend', coin_id: coinId });
+    expect(JSON.parse(ok(await f.as('BOB_KEY', ['statechain-withdraw'], wCosigned)))).toMatchObject({ type: 'statechain/spend', coin_id: coinId });
 
     // GET /v1/statechain/info: the operator's key (computed here from its secret) and the terms of its flags.
     const info = await get(svc.public, '/v1/statechain/info');
