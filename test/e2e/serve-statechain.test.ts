@@ -228,6 +228,34 @@ describe('serve statechain: --peer sends a deposit-request again after its answe
     expect(coin.status, coin.stderr).toBe(0);
     expect(JSON.parse(coin.stdout)).toMatchObject({ type: 'statechain/coin', coin_id: offer.coin_id, backups: [expect.any(String)] });
     expect((await get(svc.operator!, '/v1/operator/coins')).value).toMatchObject({ coins: [{ coin_id: offer.coin_id, status: 'active', backups: 1 }] });
+
+    // A transfer through --peer, each --peer step run a second time as after a crash before it printed. The sender's
+    // step answers the same package (the operator its stored answer); the receiver's and the withdrawal's, whose runs
+    // ended with the coin recorded, are refused coded with nothing changed (as re-piping those steps is): nothing signed twice.
+    const request = await f.asAsync('BOB_KEY', ['statechain-transfer', '--start', '--coin', offer.coin_id, '--operator-key', OPERATOR_PUB]);
+    const peerRun = async (who: string, args: string[], input: string) => {
+      const r = await f.asAsync(who, [...args, '--peer', svc.public], input);
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    const again = async (who: string, args: string[], input: string, code: string) => {
+      const before = readTree(join(dir.path, who));
+      const r = await f.asAsync(who, [...args, '--peer', svc.public], input);
+      expect({ status: r.status, stdout: r.stdout, code: /error (E_[A-Z_]+)/.exec(r.stderr)?.[1] }).toEqual({ status: 5, stdout: '', code });
+      expect(readTree(join(dir.path, who))).toEqual(before);
+    };
+    await again('ALICE_KEY', ['statechain-deposit', '--funding', psbt], r.stdout, 'E_UNKNOWN_COIN');
+    const pkg = await peerRun('ALICE_KEY', ['statechain-transfer'], request.stdout);
+    expect(await peerRun('ALICE_KEY', ['statechain-transfer'], request.stdout)).toBe(pkg);
+    expect(JSON.parse(await peerRun('BOB_KEY', ['statechain-transfer'], pkg))).toMatchObject({ type: 'statechain/coin', coin_id: offer.coin_id });
+    await again('BOB_KEY', ['statechain-transfer'], pkg, 'E_NOT_RECEIVING');
+    const withdraw = ['statechain-withdraw', '--coin', offer.coin_id, '--to', TO, '--fee-rate', '2'];
+    const spend = JSON.parse(await peerRun('BOB_KEY', withdraw, '')) as { type: string; hex: string };
+    expect(spend.type).toBe('statechain/spend');
+    await again('BOB_KEY', withdraw, '', 'E_ALREADY_WITHDRAWN');
+    // `--coin ID` alone prints the kept withdrawal again.
+    expect(JSON.parse((await f.asAsync('BOB_KEY', ['statechain-withdraw', '--coin', offer.coin_id])).stdout)).toMatchObject({ hex: spend.hex });
+    expect((await get(svc.operator!, '/v1/operator/coins')).value).toMatchObject({ coins: [{ coin_id: offer.coin_id, status: 'withdrawn', backups: 2, transfers: 1 }] });
   }, 120_000);
 });
 
