@@ -63,6 +63,7 @@ describe('serve statechain: the same bytes as the one-shot operator, route by ro
   beforeAll(async () => {
     dir = tempDir('offchain-e2e-serve-sc-');
     f = flowHere(dir.path, () => OFFLINE, SEED);
+    mkdirSync(opDir()); // the service writes nothing before its first request: the one-shots' copies start from this empty directory
     svc = await startServe(['statechain', '--key-env', 'OPERATOR_KEY', '--state-dir', opDir(), ...OFFLINE, ...TERMS, '--operator-listen', '127.0.0.1:0', '--network', 'regtest', '--log-level', 'warn'], { ...KEYS, ...SEED });
   }, 60_000);
   afterAll(async () => {

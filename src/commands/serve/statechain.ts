@@ -45,7 +45,8 @@ export default class ServeStatechain extends StatechainCommand<typeof ServeState
     const terms = await offeredTerms({ interval: f.interval, initialLock, minConfirmations: f['min-confirmations'], backupFee: f['backup-fee'], margin: f.margin, anchor: f.anchor });
     const operator = await this.keyPair(network);
     const stores = await this.storePool(network);
-    await stores.use((s) => s.coins()); // the store answers (and PostgreSQL's tables exist) before the service listens
+    // PostgreSQL answers (and its tables are the operator's) before the service listens: E_STORE_* now, not at the first request.
+    await stores.use(async (s) => (s as { ready?: () => Promise<void> }).ready?.());
 
     // Under the test seed each request draws from a stream restarted as a one-shot's is: the same bytes as `statechain …` from the same state.
     const seed = process.env.OFFCHAIN_TEST_SEED;
