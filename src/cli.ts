@@ -97,6 +97,7 @@ import StatechainDeposit from './commands/statechain/deposit.ts';
 import StatechainTransfer from './commands/statechain/transfer.ts';
 import StatechainVerify from './commands/statechain/verify.ts';
 import StatechainWithdraw from './commands/statechain/withdraw.ts';
+import ServeStatechain from './commands/serve/statechain.ts';
 
 export const COMMANDS = {
   'credit:close': CloseCredit,
@@ -181,6 +182,7 @@ export const COMMANDS = {
   'statechain:verify': StatechainVerify,
   'statechain:withdraw': StatechainWithdraw,
   'statechain:store:migrate': StatechainStoreMigrate,
+  'serve:statechain': ServeStatechain,
 };
 
 /** argv as oclif reads it, and the older-name notice, for this table (lib/cli/argv.ts). */

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { peerFlags } from '../../lib/cli/flags.ts';
 import { TransferRoles } from '../../topics/statechain/transfer-steps.ts';
 import { coinFlag, floorFlags, statechainFlags, operatorStoreFlags } from '../../topics/statechain/flags.ts';
 
@@ -27,6 +28,10 @@ export default class StatechainTransfer extends TransferRoles<typeof StatechainT
       description: 'Step 1, the receiver (Bob) asks for the fixture coin',
       command: 'D=$(mktemp -d); BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-transfer --start --coin 3a95fbf6f491e385593b652bb35c5934 --operator-key $(cat fixtures/statechain/operator.pub) --key-env BOB_KEY --state-dir $D/sc-bob',
     },
+    {
+      description: "Steps 5–7 in one run, the receiver (Bob) with --peer: its acceptance sent to the operator's service, the answer recorded, statechain/coin printed",
+      command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/operator $D/sc-operator; OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> serve statechain --key-env OPERATOR_KEY --state-dir $D/sc-operator --tip-height 200 --confirmations 3 --listen 127.0.0.1:0 --log-level warn > $D/up & for i in $(seq 100); do grep -qs public $D/up && break; sleep 0.1; done; cp -r fixtures/statechain/state/bob-receiving $D/sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain-transfer --key-env BOB_KEY --state-dir $D/sc-bob --tip-height 200 --confirmations 3 --in fixtures/statechain/transfer-package.json --peer $(grep -o \'http://[^"]*\' $D/up); kill $!',
+    },
   ];
   static override flags = {
     ...statechainFlags,
@@ -38,12 +43,15 @@ export default class StatechainTransfer extends TransferRoles<typeof StatechainT
     'joint-part': Flags.boolean({ description: 'step 1 (second part B of a joint receiver): make B\'s part for A instead of a request' }),
     'joint-with': Flags.string({ description: 'step 1 (first part A of a joint receiver): B\'s statechain/joint-part message', helpValue: 'FILE' }),
     'backup-address': Flags.string({ description: 'step 1 (receiver): your backup pays this address instead of your share\'s P2TR (e.g. a Lightning channel\'s funding output)', helpValue: 'ADDRESS' }),
+    ...peerFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
     if (this.flags.start) return { message: await this.transferStart.run({ network: this.network() }) };
     const step = await this.readStep('a statechain/transfer-* message (or --start)');
     const store = await this.store(step.network);
-    return { message: await this.transferStep(step.type).run({ network: step.network, value: step.value, store }) };
+    const message = await this.transferStep(step.type).run({ network: step.network, value: step.value, store });
+    // --peer: a transfer-sign (the sender's step 2, a pair's A) or a transfer-accept (the receiver's step 5) goes to the operator, its answer applied here.
+    return { message: await this.viaPeer(step.network, message, (type, value) => this.transferStep(type).run({ network: step.network, value, store })) };
   }
 }

@@ -13,12 +13,13 @@
  */
 import { type Command } from '@oclif/core';
 import { join } from 'node:path';
-import { MalformedInputError, StateConflictError, UsageError } from '../../lib/errors.ts';
+import { ExitCode, MalformedInputError, OffchainError, StateConflictError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ChainSource, UtxoInfo } from '../../lib/chain/types.ts';
 import type { StateStore } from '../../lib/store/state-store.ts';
 import type { OperatorContext } from '../../lib/statechain/operator.ts';
-import type { OperatorRecord, OperatorStore } from '../../lib/statechain/ports.ts';
+import type { OperatorStore } from '../../lib/statechain/ports.ts';
+import type { OfferedTerms } from './operator-steps.ts';
 import type { OwnerContext, OwnerRecord } from '../../lib/statechain/owner.ts';
 import type { Statement } from '../../lib/statechain/schemas.ts';
 import type { UnsignedStatement } from '../../lib/statechain/statement.ts';
@@ -108,28 +109,51 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
     return new PgOperatorStore(target, { network, operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
   }
 
-  /** Operator: keep a new coin's first record (E_COIN_EXISTS if the id is taken). */
-  protected async operatorCreate(network: Network, record: OperatorRecord): Promise<void> {
+  /**
+   * Operator: its row for this message (operator-steps.ts, the one implementation `serve
+   * statechain` runs too) on this invocation's store, closed after; `terms` for a deposit-request.
+   */
+  protected async operatorAnswer(network: Network, type: string, value: unknown, terms?: () => Promise<OfferedTerms>): Promise<Record<string, unknown>> {
+    const { operatorStep } = await import('./operator-steps.ts');
+    const row = operatorStep(type);
     const store = await this.operatorStore(network);
     try {
-      await store.create(record);
+      return await row.run({ network, store, context: (statement) => this.operatorContext(network, statement), ...(terms ? { terms } : {}) }, value);
     } finally {
       await store.close();
     }
   }
 
   /**
-   * Operator: one step on one coin's record, under the coin's lock; `step` returns the next
-   * record and the answer, which leaves only once the record is durable. The replaced
-   * version is erased (the file store overwrites its bytes; PostgreSQL: pg/operator-store.ts).
+   * --peer URL (an owner's or receiver's step): while our step's message is one the operator
+   * reads, send it to `serve statechain` at URL (operator-steps.ts names the endpoint; the same
+   * bytes a pipe carries, retried safely) and run our own row (`next`) on its answer, which
+   * must be the answer that row of the operator gives (anything else: E_PEER_ANSWER, nothing
+   * applied). Without --peer, or for a message bound to another party, `message` as it is.
    */
-  protected async operatorStep<M>(network: Network, coinId: string, step: (r: OperatorRecord) => Promise<{ record: OperatorRecord; message: M }> | { record: OperatorRecord; message: M }): Promise<M> {
-    const store = await this.operatorStore(network);
-    try {
-      return await store.step(coinId, step);
-    } finally {
-      await store.close();
+  protected async viaPeer(network: Network, message: Record<string, unknown>, next: (type: string, value: Record<string, unknown>) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+    const peer = (this.flags as { peer?: string }).peer;
+    if (peer === undefined) return message;
+    const { peerUrl, callPeer } = await import('../../lib/cli/peer.ts');
+    const { operatorSteps } = await import('./operator-steps.ts');
+    const { stringifyMessage } = await import('../../lib/json.ts');
+    const { readEnvelope } = await import('../../lib/envelope.ts');
+    const { resolveNetwork } = await import('../../lib/network.ts');
+    const base = peerUrl(peer);
+    let out = message;
+    for (let row = operatorSteps[String(out.type)]; row !== undefined && Object.hasOwn(operatorSteps, String(out.type)); row = operatorSteps[String(out.type)]) {
+      const sent = String(out.type);
+      const answer = await callPeer(base, row.path, {
+        body: stringifyMessage(out),
+        ...(typeof out.coin_id === 'string' ? { contract: out.coin_id } : {}),
+        onRetry: (why, ms) => this.term.warn(`--peer: ${why}; sending the same ${sent} again in ${Math.round(ms)} ms`),
+      });
+      const env = readEnvelope(answer.value);
+      if (env.type !== row.answers) throw new OffchainError('E_PEER_ANSWER', `${base.origin} answered a ${sent} with ${env.type}, not ${row.answers}: is --peer the statechain operator's service?`, ExitCode.general);
+      resolveNetwork(network, env.network);
+      out = await next(env.type, answer.value as Record<string, unknown>);
     }
+    return out;
   }
 
   /** --to and --fee-rate: the script a spend pays and its rate (a plain decimal: `0x10` and `1e3` are refused, exit 2). */

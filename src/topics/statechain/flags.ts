@@ -66,6 +66,21 @@ export function strictDecimal(text: string, flag: string, min: number, max: numb
   return n;
 }
 
+/** The terms an operator offers a new coin (statechain deposit's step 2, serve statechain): its deposit-offer writes them. */
+export const termsFlags = {
+  interval: Flags.integer({ description: 'step 2 (operator): blocks between owners\' backup locktimes', default: 144, min: 2, max: 100_000 }),
+  'initial-lock': Flags.string({ description: 'step 2 (operator): +N: backup 1\'s locktime is the owner\'s tip (at step 3) plus N blocks, 1 to 100000 (default +12960); a bare N (the old spelling) means the same, with a warning', helpValue: '+N' }),
+  'min-confirmations': Flags.integer({
+    description: 'step 2 (operator): the confirmations the deposit needs, written in the terms: the operator refuses to move the coin with fewer (default 3; was --confirmations); an owner sets its own floor at statechain-verify',
+    helpValue: 'N',
+    min: 1,
+    max: 100_000,
+  }),
+  'backup-fee': Flags.integer({ description: 'step 2 (operator): fee every backup pays, sat', default: 1000, min: 0, max: 2_100_000_000_000_000 }),
+  margin: Flags.integer({ description: 'step 2 (operator): no backup locktime within this many blocks of the tip', default: 36, min: 0, max: 100_000 }),
+  anchor: Flags.boolean({ description: 'step 2 (operator): backups pay zero fee (give --backup-fee 0) and carry a keyless pay-to-anchor output, so whoever holds one bumps it at broadcast with package child (a pair\'s parts, a watchtower)' }),
+};
+
 /** The commands an operator runs (deposit, transfer, withdraw): its records in --state-dir, or PostgreSQL with --store. */
 export const operatorStoreFlags = storeFlagsFor('operator: keep the coins\' records (shares sealed)');
 
