@@ -189,6 +189,9 @@ describe('serve gateway answers the bytes of the one-shot gateway steps (built C
     expect(t.status).toBe(200);
     expect(JSON.parse(t.text)).toEqual(JSON.parse(readFileSync(TERMS, 'utf8')));
     covered.add('GET /v1/gateway/terms');
+    // The credit routes of serve mint are the gateway's too (their bytes: test/e2e/serve-mint.test.ts): the offer as --publish printed it.
+    const offer = await http('GET', `${svc.public}/v1/credit/offer`);
+    expect([offer.status, offer.text]).toEqual([200, readFileSync(join(root.path, 'offer.json'), 'utf8')]);
   });
 
   it('every route of the table had a case (a route added without one fails here)', () => {
