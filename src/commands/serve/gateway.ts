@@ -29,11 +29,11 @@ asked again on the retry, and never pays a hash it knows). Every step goes throu
 committed before it is answered; on SQLite one serve process holds a --state-dir.`;
   static override examples = [
     {
-      description: 'The demo gateway as a service without a Lightning node (it answers jobs) on a free port; ask it for its terms',
+      description: 'The demo gateway as a service without a Lightning node (it answers jobs) on a free port for 6 s (timeout stops it: SIGTERM drains and exits 0); ask it for its credit offer (a gateway is a credit mint on device channels)',
       command:
         'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> serve gateway --terms fixtures/policies/gateway-terms.json --tip-height 1000 --confirmations 1 --key-env MINT_KEY --state-dir $D/mint --listen 127.0.0.1:0 > $D/listening & ' +
-        'sleep 2; curl -s $(sed -n \'s/.*"public":"\\([^"]*\\)".*/\\1/p\' $D/listening)/v1/gateway/terms; kill %1',
+        '(timeout -s TERM 6 <%= config.bin %> serve gateway --terms fixtures/policies/gateway-terms.json --tip-height 1000 --confirmations 1 --key-env MINT_KEY --state-dir $D/mint --listen 127.0.0.1:0 > $D/listening &) ; ' +
+        'sleep 3; curl -s $(sed -n \'s/.*"public":"\\([^"]*\\)".*/\\1/p\' $D/listening)/v1/credit/offer',
     },
     {
       description: 'With Core Lightning, the operator\'s listener on loopback (a device then runs: device pay --peer http://GATEWAY:8339 …)',
