@@ -6,7 +6,6 @@ import { GatewayLightning } from '../../topics/device/lightning.ts';
 import { ecashSeedFlags, fundingConfirmationsFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
-import { deterministicRandom } from '../../lib/random.ts';
 import { serveFlags, serveOptions, type ServeFlagValues } from '../../topics/serve/flags.ts';
 import type { Network } from '../../lib/network.ts';
 import type { MintContext, MintContractRecord } from '../../lib/credit/ports.ts';
@@ -74,8 +73,10 @@ committed before it is answered; on SQLite one serve process holds a --state-dir
     const s = this.served;
     if (!s) return super.withMint(network, step, opts);
     const seed = process.env[TEST_SEED_ENV];
-    const ctx = this.random.deterministic && seed ? { ...s.ctx, random: deterministicRandom(seed) } : s.ctx;
-    return s.batch.read(() => step(ctx, s.store));
+    return s.batch.read(async () => {
+      const ctx = this.random.deterministic && seed ? { ...s.ctx, random: (await import('../../lib/random.ts')).deterministicRandom(seed) } : s.ctx;
+      return step(ctx, s.store);
+    });
   }
 
   protected async execute(): Promise<CommandResult | void> {
