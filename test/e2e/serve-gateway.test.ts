@@ -120,6 +120,9 @@ describe('serve gateway answers the bytes of the one-shot gateway steps (built C
     expect(JSON.parse(settle).type).toBe('gateway/settle');
     const polled = await http('GET', `${svc.public}/v1/gateway/payments/${hash}`);
     expect([polled.status, polled.text]).toEqual([200, settle]);
+    // The gateway's exit claiming the HTLC with the stored preimage, as a dry run (nothing frozen).
+    const claim = await same('POST /v1/operator/claim', await oneShot(gateway('gateway', 'claim', '--fee-rate', '2', '--dry-run')), await http('POST', `${svc.operator}/v1/operator/claim`, JSON.stringify({ fee_rate: '2', dry_run: true })));
+    expect(JSON.parse(claim).htlc_claim).toBeDefined();
     covered.add('GET /v1/gateway/payments/:hash');
     const deviceSettle = ok([await oneShot(device('device', 'settle'), settle)], 'device/settle');
     // A message of another kind: refused alike (malformed input).
@@ -146,6 +149,8 @@ describe('serve gateway answers the bytes of the one-shot gateway steps (built C
     const receipt = await same('POST /v1/gateway/complete', await oneShot(gateway('gateway', 'complete', ...chain), deviceFail), await http('POST', `${svc.public}/v1/gateway/complete`, deviceFail));
     const balance = ok([await oneShot(device('device', 'receipt'), receipt)], 'credit/balance');
     expect([balance.state, balance.cumulative_sat]).toEqual([4, 2506]);
+    // No HTLC in the latest state any more: the claim is refused alike.
+    await same('POST /v1/operator/claim', await oneShot(gateway('gateway', 'claim', '--fee-rate', '2', '--dry-run')), await http('POST', `${svc.operator}/v1/operator/claim`, JSON.stringify({ fee_rate: '2', dry_run: true })));
   }, 120_000);
 
   it('the terms, as the file says', async () => {

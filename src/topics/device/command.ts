@@ -253,6 +253,30 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
   }
 
   /**
+   * `gateway claim`'s step: the gateway's exit with its latest state and one child claiming the
+   * HTLC (lib/device/replace.ts gatewayClaimPackage), frozen as by exit-credit (unless dry run;
+   * with broadcast only once the node accepted). `contract`: a service's request names it (the
+   * one-shot takes --contract or the only contract).
+   */
+  protected async gatewayClaim(network: Network, o: { feeRate: string; to?: string; preimage?: Uint8Array; broadcast?: boolean; dryRun?: boolean; contract?: string }): Promise<Record<string, unknown>> {
+    const { gatewayClaimPackage } = await import('../../lib/device/replace.ts');
+    const { submitExit } = await import('../../lib/credit/exit.ts');
+    const { decodeAddress } = await import('../../lib/address.ts');
+    const to = o.to ? decodeAddress(o.to, network, '--to') : undefined;
+    const feeRate = await this.guardedRate(o.feeRate);
+    const feeLimits = await this.feeLimits();
+    const maxFeeRate = Math.round(feeLimits.maxFeeRate * 1000);
+    // As exit-credit (mintExit): the freeze is written only after the node accepted (with --broadcast).
+    // The claim alone (the state mined, or a spender of the HTLC in the mempool to replace) is sent by itself.
+    return this.mintExit(network, 'the gateway', async (ctx, record) => {
+      const { message, alone } = await gatewayClaimPackage(ctx.chain, record, ctx.mint, { network, feeRate, feeLimits, ...(to ? { to } : {}), ...(o.preimage ? { preimage: o.preimage } : {}), auxRand: ctx.random.bytes(32, 'gateway/claim/aux') });
+      if (!o.broadcast) return message;
+      if (alone) return { ...message, broadcast: { txid: await this.broadcastTx(ctx.chain, alone(), 'the claim', 'the channel') } };
+      return { ...message, broadcast: await submitExit(ctx.chain, message, maxFeeRate, 'the channel') };
+    }, { broadcast: o.broadcast === true, 'dry-run': o.dryRun === true, ...(o.contract ? { contract: o.contract } : {}) });
+  }
+
+  /**
    * sendrawtransaction: the txid, or E_BROADCAST_REJECTED (exit 4) naming the node's reason
    * when the node refuses it (nothing is to be written then).
    */

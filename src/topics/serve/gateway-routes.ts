@@ -13,6 +13,8 @@
  *                                      given for it; 404 E_PAYMENT_UNDECIDED before
  *   POST /v1/operator/settle (O)       {contract_id?, preimage} → gateway/settle  gateway settle --preimage-file
  *   POST /v1/operator/fail (O)         {contract_id?, payment_hash} → gateway/fail gateway fail --payment-hash
+ *   POST /v1/operator/claim (O)        {contract_id?, fee_rate, to?, preimage?,    gateway claim
+ *                                      broadcast?, dry_run?} → credit/exit (htlc_claim)
  *
  * Retries: a repeated device/pay gets the stored job, or with a node the stored settle/fail
  * once the payment is decided; one attempted but undecided goes through `gateway pay`'s own
@@ -33,19 +35,31 @@ export type GatewaySteps = {
   payment: (hash: string) => Promise<Record<string, unknown> | undefined>;
   settle: (contractId: string | undefined, preimage: Uint8Array) => Promise<Record<string, unknown>>;
   fail: (contractId: string | undefined, paymentHash: string) => Promise<Record<string, unknown>>;
+  claim: (c: { contract?: string; feeRate: string; to?: string; preimage?: Uint8Array; broadcast: boolean; dryRun: boolean }) => Promise<Record<string, unknown>>;
 };
 
-/** An operator's request body: a JSON object whose fields are strings (the flags of the one-shot). */
-function fields(req: RouteRequest, allowed: readonly string[]): Record<string, string | undefined> {
+/** An operator's request body: a JSON object of the one-shot's flags — strings, and `switches` as booleans. */
+function fields(req: RouteRequest, allowed: readonly string[], switches: readonly string[] = []): Record<string, string | undefined> & { on: Set<string> } {
   const b = req.body;
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new MalformedInputError('E_MALFORMED_REQUEST', `the request body must be a JSON object with ${allowed.join(', ')}`);
-  const out: Record<string, string | undefined> = {};
+  const all = [...allowed, ...switches];
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new MalformedInputError('E_MALFORMED_REQUEST', `the request body must be a JSON object with ${all.join(', ')}`);
+  const out: Record<string, string | undefined> & { on: Set<string> } = Object.assign(Object.create(null) as Record<string, string | undefined>, { on: new Set<string>() });
   for (const [k, v] of Object.entries(b)) {
-    if (!allowed.includes(k)) throw new MalformedInputError('E_MALFORMED_REQUEST', `unknown field ${JSON.stringify(k)} (takes ${allowed.join(', ')})`);
+    if (!all.includes(k)) throw new MalformedInputError('E_MALFORMED_REQUEST', `unknown field ${JSON.stringify(k)} (takes ${all.join(', ')})`);
+    if (switches.includes(k)) {
+      if (typeof v !== 'boolean') throw new MalformedInputError('E_MALFORMED_REQUEST', `${k} must be true or false`);
+      if (v) out.on.add(k);
+      continue;
+    }
     if (typeof v !== 'string') throw new MalformedInputError('E_MALFORMED_REQUEST', `${k} must be a string`);
     out[k] = v;
   }
   return out;
+}
+
+function preimageOf(text: string | undefined): Uint8Array {
+  if (!/^[0-9a-fA-F]{64}$/.test(text ?? '')) throw new MalformedInputError('E_MALFORMED_REQUEST', 'preimage must be 64 hex digits');
+  return Uint8Array.from(Buffer.from(text!, 'hex'));
 }
 
 function contractIdOf(f: Record<string, string | undefined>): string | undefined {
@@ -73,8 +87,7 @@ export function gatewayRoutes(s: GatewaySteps): Route[] {
       method: 'POST', path: '/v1/operator/settle', step: 'settle', listener: 'operator', in: '{contract_id?, preimage}', out: 'gateway/settle',
       handle: async (req) => {
         const f = fields(req, ['contract_id', 'preimage']);
-        if (!/^[0-9a-fA-F]{64}$/.test(f.preimage ?? '')) throw new MalformedInputError('E_MALFORMED_REQUEST', 'preimage must be 64 hex digits');
-        return s.settle(contractIdOf(f), Uint8Array.from(Buffer.from(f.preimage!, 'hex')));
+        return s.settle(contractIdOf(f), preimageOf(f.preimage));
       },
     },
     {
@@ -83,6 +96,19 @@ export function gatewayRoutes(s: GatewaySteps): Route[] {
         const f = fields(req, ['contract_id', 'payment_hash']);
         if (f.payment_hash === undefined) throw new MalformedInputError('E_MALFORMED_REQUEST', 'payment_hash is required');
         return s.fail(contractIdOf(f), f.payment_hash);
+      },
+    },
+    {
+      method: 'POST', path: '/v1/operator/claim', step: 'claim', listener: 'operator', in: '{contract_id?, fee_rate, to?, preimage?, broadcast?, dry_run?}', out: 'credit/exit (htlc_claim)',
+      handle: async (req) => {
+        const f = fields(req, ['contract_id', 'fee_rate', 'to', 'preimage'], ['broadcast', 'dry_run']);
+        if (f.fee_rate === undefined) throw new MalformedInputError('E_MALFORMED_REQUEST', 'fee_rate is required (sat/vB, as --fee-rate)');
+        if (f.on.has('broadcast') && f.on.has('dry_run')) throw new MalformedInputError('E_MALFORMED_REQUEST', 'broadcast and dry_run exclude each other');
+        const id = contractIdOf(f);
+        return s.claim({
+          ...(id ? { contract: id } : {}), feeRate: f.fee_rate, ...(f.to ? { to: f.to } : {}), ...(f.preimage !== undefined ? { preimage: preimageOf(f.preimage) } : {}),
+          broadcast: f.on.has('broadcast'), dryRun: f.on.has('dry_run'),
+        });
       },
     },
   ];
