@@ -44,23 +44,7 @@ state without an HTLC (E_NO_HTLC: use exit-credit), no preimage (E_NO_PREIMAGE),
 
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
-    const network = this.network();
-    const { gatewayClaimPackage } = await import('../../lib/device/replace.ts');
-    const { submitExit } = await import('../../lib/credit/exit.ts');
-    const { decodeAddress } = await import('../../lib/address.ts');
-    const to = f.to ? decodeAddress(f.to, network, '--to') : undefined;
     const preimage = f['preimage-file'] === undefined ? undefined : readHexSecretFile(f['preimage-file'], '--preimage-file', { length: 32 });
-    const feeRate = await this.guardedRate(f['fee-rate']);
-    const feeLimits = await this.feeLimits();
-    const maxFeeRate = Math.round(feeLimits.maxFeeRate * 1000);
-    // As exit-credit (mintExit): the freeze is written only after the node accepted (with --broadcast).
-    // The claim alone (the state mined, or a spender of the HTLC in the mempool to replace) is sent by itself.
-    const message = await this.mintExit(network, 'the gateway', async (ctx, record) => {
-      const { message, alone } = await gatewayClaimPackage(ctx.chain, record, ctx.mint, { network, feeRate, feeLimits, ...(to ? { to } : {}), ...(preimage ? { preimage } : {}), auxRand: this.random.bytes(32, 'gateway/claim/aux') });
-      if (!f.broadcast) return message;
-      if (alone) return { ...message, broadcast: { txid: await this.broadcastTx(ctx.chain, alone(), 'the claim', 'the channel') } };
-      return { ...message, broadcast: await submitExit(ctx.chain, message, maxFeeRate, 'the channel') };
-    });
-    return { message };
+    return { message: await this.gatewayClaim(this.network(), { feeRate: f['fee-rate'], to: f.to, preimage, broadcast: f.broadcast, dryRun: f['dry-run'] }) }; // topics/device/command.ts
   }
 }

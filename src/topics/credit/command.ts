@@ -183,11 +183,12 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * node) changes nothing on disk; --dry-run writes nothing. It signs with no nonce: on
    * PostgreSQL no host epoch is opened and nothing is kept under --state-dir.
    */
-  protected async mintExit(network: Network, who: string, build: (ctx: MintContext, record: MintContractRecord) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
-    const f = this.flags as { broadcast?: boolean; 'dry-run'?: boolean };
+  protected async mintExit(network: Network, who: string, build: (ctx: MintContext, record: MintContractRecord) => Promise<Record<string, unknown>>, given?: { broadcast?: boolean; 'dry-run'?: boolean; contract?: string }): Promise<Record<string, unknown>> {
+    // `given`: a service's request in place of this command's flags (serve gateway's /v1/operator/claim).
+    const f = given ?? (this.flags as { broadcast?: boolean; 'dry-run'?: boolean });
     return this.withMint(network, async (ctx, store) => {
       if (f.broadcast && !ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url (or drop --broadcast and submit the printed package with bitcoin-cli submitpackage)');
-      const id = await this.pickContract(store, ['open', 'closing', 'rolling-over']);
+      const id = given?.contract ?? await this.pickContract(store, ['open', 'closing', 'rolling-over']);
       const record = await store.get(id);
       if (!record) throw new UsageError('E_USAGE', `${who} has no contract ${id}`);
       const message = await build(ctx, record);
