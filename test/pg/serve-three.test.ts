@@ -1,0 +1,291 @@
+/**
+ * Many `serve mint` processes on one PostgreSQL (issue 39, deliverable 3; docs/serve.md,
+ * "Many processes, one PostgreSQL"): the built CLI's services, spawned, behind a small
+ * proxy written here (node:http), and users paying through it with `--peer`.
+ *
+ * One host: three services on one store and one --state-dir (its host epoch: each process
+ * opens every nonce the host issued), each request to a random live one. At a seeded
+ * payment the proxy kills the service it just handed that request to (SIGKILL, a seeded
+ * few ms after forwarding it) and a new one is started on the same --state-dir. The
+ * request in flight is a 502 to its user, whose --peer sends the same bytes again.
+ *
+ * Two hosts: two --state-dirs (two host epochs) on one store, the proxy hashing the
+ * Offchain-Contract header (which --peer sends) to a host, as nginx's `hash
+ * $http_offchain_contract consistent` would; then one host's processes are all killed and
+ * its contracts hash to the other, which serves their next payments after one automatic
+ * abandon each (E_NONCE_ELSEWHERE absorbed by sign-update --peer).
+ *
+ * What must hold, from what the test saw and raw SQL over the store's tables:
+ * - every payment completes: each user's last balance is the sum of its payments;
+ * - no user command fails, and its stderr names no error code except the second part's
+ *   E_NONCE_ELSEWHERE recovery note, at most once per contract of the lost host;
+ * - no nonce is consumed twice: every state the store's records hold was signed against a
+ *   nonce the store shows consumed, each public nonce once in `nonces`, and no two of the
+ *   users' receipts name one nonce as their next;
+ * - the store's contracts hold exactly the users' final states.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { hex } from '@scure/base';
+import { afterAll, expect, it } from 'vitest';
+import { ROOT } from '../helpers.ts';
+import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
+import { BIN, assertFreshBuild, cleanEnv, type Run } from '../e2e/cli.ts';
+import { runAsync } from '../e2e/process.ts';
+import { runInProcess } from '../e2e/in-process.ts';
+import { MINT_KEY, MINT_PUB, PAYOUT, REFUND, fundingPsbt } from '../e2e/stream-credit.ts';
+import { describePostgres } from './fixture.ts';
+
+type Msg = Record<string, any>;
+const SEED = Number(process.env['OFFCHAIN_SERVE_SEED'] ?? 39);
+
+/** mulberry32: the test's own seeded choices (the kill's moment, amounts, routing). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Service = { child: ChildProcess; url: URL; exited: Promise<number | null>; stderr: () => string };
+
+/** `offchain serve mint` on the store, `--listen 127.0.0.1:0`: resolves once its serve/listening line is read. */
+async function serveMint(hostDir: string, env: Record<string, string>): Promise<Service> {
+  assertFreshBuild();
+  const child = spawn(process.execPath, [BIN, 'serve', 'mint', '--key-env', 'MINT_KEY', '--state-dir', hostDir, '--tip-height', '1000', '--confirmations', '1', '--listen', '127.0.0.1:0', '--rate-limit', '0', '--log-level', 'warn'], {
+    env: cleanEnv({ ...env, MINT_KEY }), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-20_000)));
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  const line = await new Promise<string>((res, rej) => {
+    createInterface({ input: child.stdout! }).once('line', res);
+    child.once('exit', (code) => rej(new Error(`serve mint exited ${code} before listening: ${stderr}`)));
+    setTimeout(() => rej(new Error(`serve mint did not listen within 60 s: ${stderr}`)), 60_000);
+  });
+  const listening = JSON.parse(line) as Msg;
+  expect(listening.type).toBe('serve/listening');
+  return { child, url: new URL(String(listening.public)), exited, stderr: () => stderr };
+}
+
+async function stop(s: Service, signal: NodeJS.Signals): Promise<number | null> {
+  if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill(signal);
+  return s.exited;
+}
+
+/**
+ * The proxy: each request to the backend `pick` names (a slot of `backends`), its body and
+ * headers passed on, the answer passed back; a backend that cannot be reached or drops the
+ * connection is a 502 to the client. `onForward` sees each forwarded request (the kill's trigger).
+ */
+class Proxy {
+  readonly backends: (Service | undefined)[] = [];
+  private server!: http.Server;
+  url!: URL;
+  forwarded = 0;
+  failed = 0;
+  constructor(
+    private readonly pick: (req: http.IncomingMessage, backends: (Service | undefined)[]) => number,
+    readonly onForward: (slot: number, req: http.IncomingMessage) => void = () => undefined,
+  ) {}
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const slot = this.pick(req, this.backends);
+        const to = this.backends[slot]!.url;
+        const bad = () => {
+          this.failed++;
+          if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end('bad gateway\n');
+          else res.destroy();
+        };
+        const up = http.request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host, connection: 'close' }, agent: false }, (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          answer.on('error', bad);
+        });
+        up.on('error', bad);
+        up.end(Buffer.concat(chunks));
+        this.forwarded++;
+        this.onForward(slot, req);
+      });
+    });
+    await new Promise<void>((res) => this.server.listen(0, '127.0.0.1', res));
+    this.url = new URL(`http://127.0.0.1:${(this.server.address() as AddressInfo).port}`);
+  }
+
+  close(): Promise<void> {
+    return new Promise((res) => this.server.close(() => res()));
+  }
+}
+
+type Payer = { index: number; key: string; dir: string; psbt: string; contractId?: string; paid: number; last?: Msg; stderr: string[]; waits: number[]; spawned: boolean };
+
+function payers(root: string, label: string, count: number, spawned: (i: number) => boolean): Payer[] {
+  return Array.from({ length: count }, (_, index) => {
+    const key = hex.encode(createHash('sha256').update(`offchain serve-three ${label} ${index}`).digest());
+    const out = musigTaprootOutput([publicKeyOf(hex.decode(key)), MINT_PUB]);
+    const dir = join(root, `${label}-user-${index}`);
+    mkdirSync(dir, { recursive: true });
+    const psbt = join(dir, '..', `${label}-funding-${index}.psbt`);
+    writeFileSync(psbt, fundingPsbt(out.script, `serve-three ${label} ${index}`));
+    return { index, key, dir, psbt, paid: 0, stderr: [], waits: [], spawned: spawned(index) };
+  });
+}
+
+/** One user command through the proxy: in this process, or as a process (`spawned`). */
+async function userRuns(u: Payer, proxy: Proxy, ...args: string[]): Promise<Run> {
+  const argv = [...args, '--key-env', 'USER_KEY', '--state-dir', u.dir, '--peer', proxy.url.origin];
+  const t0 = performance.now();
+  const r = u.spawned ? await runAsync(argv, { env: { USER_KEY: u.key } }) : await runInProcess(argv, { env: { USER_KEY: u.key } });
+  u.waits.push(performance.now() - t0);
+  u.stderr.push(r.stderr);
+  return r;
+}
+
+function answer(r: Run, type: string, what: string): Msg {
+  expect(r.status, `${what}: ${r.stderr}`).toBe(0);
+  const msg = JSON.parse(r.stdout) as Msg;
+  expect(msg.type, `${what}: ${r.stdout}`).toBe(type);
+  return msg;
+}
+
+async function open(u: Payer, proxy: Proxy): Promise<void> {
+  const m = answer(await userRuns(u, proxy, 'open-credit', '--role', 'user', '--tip-height', '1000', '--expiry', '+4320', '--refund-address', REFUND, '--in', u.psbt), 'credit/opened', `user ${u.index} opens`);
+  u.contractId = String(m.contract_id);
+}
+
+async function pay(u: Payer, proxy: Proxy, amount: number): Promise<void> {
+  const b = answer(await userRuns(u, proxy, 'sign-update', '--role', 'user', '--amount', String(amount)), 'credit/balance', `user ${u.index} pays ${amount}`);
+  u.paid += amount;
+  u.last = b;
+  expect(b.cumulative_sat, `user ${u.index}'s balance after paying ${amount}`).toBe(u.paid);
+}
+
+/** `lanes` of users paying `rounds` times each, concurrently; the in-process users share one lane (runs queue in this process anyway). */
+async function payAll(users: Payer[], proxy: Proxy, rounds: number, rnd: () => number): Promise<number> {
+  const t0 = performance.now();
+  const amounts = users.map(() => Array.from({ length: rounds }, () => 1000 + Math.floor(rnd() * 9000)));
+  const inProcess = users.filter((u) => !u.spawned);
+  const lane = async (group: Payer[]) => {
+    for (let r = 0; r < rounds; r++) for (const u of group) await pay(u, proxy, amounts[u.index]![r]!);
+  };
+  await Promise.all([lane(inProcess), ...users.filter((u) => u.spawned).map((u) => lane([u]))]);
+  return performance.now() - t0;
+}
+
+const CODE = /\bE_[A-Z][A-Z0-9_]{2,}\b/g;
+const codes = (u: Payer) => u.stderr.flatMap((s) => s.match(CODE) ?? []);
+
+/** Raw SQL over the store: its contracts' latest states, and the nonce table's facts. */
+async function storeFacts(server: { host: string; port: number; user: string; password: string }, database: string) {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database });
+  await c.connect();
+  try {
+    const contracts = (await c.query<{ contract_id: string; record: string }>('SELECT contract_id, record FROM contracts ORDER BY contract_id')).rows.map((r) => ({ id: r.contract_id, record: JSON.parse(r.record) as Msg }));
+    const nonces = (await c.query<{ id: string; context: string | null; pubnonce: string | null; consumed: boolean }>('SELECT id, context, pubnonce, consumed FROM nonces')).rows;
+    return { contracts, nonces };
+  } finally {
+    await c.end();
+  }
+}
+
+describePostgres('serve mint: many processes, one PostgreSQL, behind a proxy', (pgf) => {
+  const services: Service[] = [];
+  const proxies: Proxy[] = [];
+  afterAll(async () => {
+    for (const p of proxies) await p.close().catch(() => undefined);
+    await Promise.all(services.map((s) => stop(s, 'SIGTERM')));
+  }, 30_000);
+
+  async function mintOn(database: string): Promise<Record<string, string>> {
+    const url = await pgf.server.createDatabase(database);
+    const env = { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: pgf.server.password };
+    const offer = await runInProcess(['open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, '--key-env', 'MINT_KEY', '--state-dir', join(pgf.root, `${database}-publisher`)], { env: { ...env, MINT_KEY } });
+    answer(offer, 'credit/offer', 'the offer');
+    return env;
+  }
+
+  async function started(hostDir: string, env: Record<string, string>): Promise<Service> {
+    const s = await serveMint(hostDir, env);
+    services.push(s);
+    return s;
+  }
+
+  it(`one host: three services behind random routing, one killed -9 mid-payment and restarted; nothing lost (seed ${SEED})`, async () => {
+    const rnd = prng(SEED);
+    const env = await mintOn('three');
+    const hostDir = join(pgf.root, 'host-one');
+    const killAt = 14 + Math.floor(rnd() * 14); // the Nth payment request forwarded
+    const killAfterMs = Math.floor(rnd() * 12);
+    let updates = 0;
+    let killed: { slot: number; at: number; restartedAt?: number; code?: number | null; signal?: string | null } | undefined;
+    const proxy: Proxy = new Proxy(
+      (_req, backends) => {
+        const live = backends.map((b, i) => (b ? i : -1)).filter((i) => i >= 0);
+        return live[Math.floor(rnd() * live.length)]!;
+      },
+      (slot, req) => {
+        if (req.url !== '/v1/credit/update' || ++updates !== killAt || killed) return;
+        const victim = proxy.backends[slot]!;
+        killed = { slot, at: performance.now() };
+        setTimeout(() => {
+          victim.child.kill('SIGKILL');
+          // The slot keeps the dead address (connection refused: 502) until its successor listens.
+          void victim.exited.then(async () => {
+            killed!.signal = victim.child.signalCode;
+            proxy.backends[slot] = await started(hostDir, env);
+            killed!.restartedAt = performance.now();
+          });
+        }, killAfterMs);
+      },
+    );
+    proxies.push(proxy);
+    for (let i = 0; i < 3; i++) proxy.backends.push(await started(hostDir, env));
+    await proxy.start();
+
+    const users = payers(pgf.root, 'one', 8, (i) => i >= 6);
+    for (const u of users) await open(u, proxy);
+    const ms = await payAll(users, proxy, 6, rnd);
+    const payments = users.length * 6;
+    console.log(`serve-three one host (seed ${SEED}): ${payments} payments through the proxy in ${(ms / 1000).toFixed(2)} s = ${(payments / (ms / 1000)).toFixed(1)}/s; proxy 502s ${proxy.failed}; slowest payment ${Math.max(...users.flatMap((u) => u.waits.slice(1))).toFixed(0)} ms; killed at update ${killAt} +${killAfterMs} ms, successor listening after ${killed?.restartedAt !== undefined ? (killed.restartedAt - killed.at).toFixed(0) : '?'} ms`);
+
+    expect(killed?.signal, 'a service was killed -9 mid-run').toBe('SIGKILL');
+    expect(killed?.restartedAt, 'and restarted').toBeDefined();
+    for (const u of users) {
+      expect(u.last!.cumulative_sat).toBe(u.paid);
+      expect(codes(u), `user ${u.index}'s stderr names no error code: ${u.stderr.join('')}`).toEqual([]);
+    }
+    await checkStore('three', users);
+  }, 240_000);
+
+  async function checkStore(database: string, users: Payer[]): Promise<void> {
+    const { contracts, nonces } = await storeFacts(pgf.server, database);
+    // The store holds exactly the users' contracts, each at the user's final state.
+    expect(contracts.map((c) => c.id).sort()).toEqual(users.map((u) => u.contractId!).sort());
+    for (const u of users) {
+      const rec = contracts.find((c) => c.id === u.contractId)!.record;
+      expect({ state: rec.latest?.state, cumulative_sat: rec.latest?.cumulative_sat }, `contract of user ${u.index}`).toEqual({ state: u.last!.state, cumulative_sat: u.paid });
+    }
+    // Each public nonce issued once; each signed state's nonce consumed; the outstanding next nonces unused and distinct.
+    const pubs = nonces.map((n) => n.pubnonce).filter((p): p is string => p !== null);
+    expect(new Set(pubs).size).toBe(pubs.length);
+    const byPub = new Map(nonces.map((n) => [n.pubnonce, n]));
+    const next = contracts.map((c) => String(c.record.latest.receipt.next_nonce.pubnonce));
+    expect(new Set(next).size).toBe(next.length);
+    for (const p of next) expect(byPub.get(p)?.consumed, 'a contract\'s next nonce is unused').toBe(false);
+    void nonces;
+  }
+}, { prefix: 'offchain-serve-three-' });
