@@ -83,9 +83,9 @@ async function stop(s: Service, signal: NodeJS.Signals): Promise<number | null> 
 }
 
 /**
- * The proxy: each request to the backend `pick` names (a slot of `backends`), its body and
- * headers passed on, the answer passed back; a backend that cannot be reached or drops the
- * connection is a 502 to the client. `onForward` sees each forwarded request (the kill's trigger).
+ * The proxy: each request to the backend `pick` names (a slot of `backends`, undefined when
+ * down), its body and headers passed on, the answer passed back; a backend that cannot be
+ * reached or drops the connection is a 502 to the client (which --peer retries). `onForward` sees each forwarded request (the kill's trigger).
  */
 class Proxy {
   readonly backends: (Service | undefined)[] = [];
@@ -115,7 +115,12 @@ class Proxy {
           answer.pipe(res);
           answer.on('error', bad);
         });
-        up.on('error', bad);
+        up.on('error', (e: NodeJS.ErrnoException) => {
+          // Connection refused: the backend is down — taken out until it is replaced (a
+          // proxy's passive health check, as nginx's max_fails or HAProxy's observe).
+          if (e.code === 'ECONNREFUSED' && this.backends[slot]?.url === to) this.backends[slot] = undefined;
+          bad();
+        });
         up.end(Buffer.concat(chunks));
         this.forwarded++;
         this.onForward(slot, req);
@@ -186,6 +191,11 @@ async function payAll(users: Payer[], proxy: Proxy, rounds: number, rnd: () => n
 }
 
 const CODE = /\bE_[A-Z][A-Z0-9_]{2,}\b/g;
+/** How long each payment that met a 502 took in all (its --peer warned of a retry). */
+const retried = (users: Payer[]) => users.flatMap((u) => u.waits.filter((_, i) => /sending the same message again/.test(u.stderr[i]!))).map((w) => w.toFixed(0)).join(', ') || 'none';
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+/** Payments slower than 5 s, with what their user's --peer said (a figure to explain, not an assertion). */
+const slow = (users: Payer[]) => users.forEach((u) => u.waits.forEach((w, i) => w > 5000 && console.log(`user ${u.index} step ${i} took ${w.toFixed(0)} ms: ${u.stderr[i]!.trim()}`)));
 const codes = (u: Payer) => u.stderr.flatMap((s) => s.match(CODE) ?? []);
 
 /** Raw SQL over the store: its contracts' latest states, and the nonce table's facts. */
@@ -260,7 +270,8 @@ describePostgres('serve mint: many processes, one PostgreSQL, behind a proxy', (
     for (const u of users) await open(u, proxy);
     const ms = await payAll(users, proxy, 6, rnd);
     const payments = users.length * 6;
-    console.log(`serve-three one host (seed ${SEED}): ${payments} payments through the proxy in ${(ms / 1000).toFixed(2)} s = ${(payments / (ms / 1000)).toFixed(1)}/s; proxy 502s ${proxy.failed}; slowest payment ${Math.max(...users.flatMap((u) => u.waits.slice(1))).toFixed(0)} ms; killed at update ${killAt} +${killAfterMs} ms, successor listening after ${killed?.restartedAt !== undefined ? (killed.restartedAt - killed.at).toFixed(0) : '?'} ms`);
+    slow(users);
+    console.log(`serve-three one host (seed ${SEED}): ${payments} payments through the proxy in ${(ms / 1000).toFixed(2)} s = ${(payments / (ms / 1000)).toFixed(1)}/s; proxy 502s ${proxy.failed}; payments retried after a 502 took ${retried(users)} ms (median payment ${median(users.flatMap((u) => u.waits.slice(1))).toFixed(0)} ms); killed at update ${killAt} +${killAfterMs} ms, successor listening after ${killed?.restartedAt !== undefined ? (killed.restartedAt - killed.at).toFixed(0) : '?'} ms`);
 
     expect(killed?.signal, 'a service was killed -9 mid-run').toBe('SIGKILL');
     expect(killed?.restartedAt, 'and restarted').toBeDefined();
@@ -269,6 +280,60 @@ describePostgres('serve mint: many processes, one PostgreSQL, behind a proxy', (
       expect(codes(u), `user ${u.index}'s stderr names no error code: ${u.stderr.join('')}`).toEqual([]);
     }
     await checkStore('three', users);
+  }, 240_000);
+
+  it(`two hosts: hashed by Offchain-Contract; one host killed whole, the other serves its contracts after one automatic abandon each (seed ${SEED})`, async () => {
+    const rnd = prng(SEED + 1);
+    const env = await mintOn('two');
+    const dirs = [join(pgf.root, 'host-a'), join(pgf.root, 'host-b')];
+    // Host A runs two services, host B one; a contract hashes to a host (the first byte of
+    // sha256 of its id), then any live service of it; a host with none left: the other.
+    const hostOf = [0, 0, 1];
+    const hostFor = (contract: string) => createHash('sha256').update(contract).digest()[0]! % 2;
+    const live = (backends: (Service | undefined)[], host?: number) => backends.map((b, i) => (b && (host === undefined || hostOf[i] === host) ? i : -1)).filter((i) => i >= 0);
+    let killAt = Infinity; // the Nth payment request forwarded to host A in the first three rounds: set once its users are known
+    let toA = 0;
+    let hostDown: { at: number } | undefined;
+    const proxy: Proxy = new Proxy(
+      (req, backends) => {
+        const contract = req.headers['offchain-contract'];
+        const home = typeof contract === 'string' ? hostFor(contract) : undefined;
+        const candidates = home !== undefined && live(backends, home).length > 0 ? live(backends, home) : live(backends);
+        return candidates[Math.floor(rnd() * candidates.length)]!;
+      },
+      (slot, req) => {
+        if (req.url !== '/v1/credit/update' || hostOf[slot] !== 0 || ++toA !== killAt || hostDown) return;
+        hostDown = { at: performance.now() };
+        // Host A lost whole, a payment it was just handed in flight.
+        setTimeout(() => proxy.backends.forEach((b, i) => hostOf[i] === 0 && b?.child.kill('SIGKILL')), Math.floor(rnd() * 12));
+      },
+    );
+    proxies.push(proxy);
+    for (const h of hostOf) proxy.backends.push(await started(dirs[h]!, env));
+    const onA = proxy.backends.filter((_, i) => hostOf[i] === 0) as Service[];
+    await proxy.start();
+
+    const users = payers(pgf.root, 'two', 6, (i) => i >= 4);
+    for (const u of users) await open(u, proxy);
+    const home = (u: Payer) => hostFor(u.contractId!);
+    expect(new Set(users.map(home)).size, 'the users\' contracts hash to both hosts').toBe(2);
+    // Within the first three rounds (host A takes 3 × nA payment requests in them), so each of
+    // its users pays again after it is gone, in the last three.
+    const nA = users.filter((u) => home(u) === 0).length;
+    killAt = 1 + Math.floor(rnd() * 3 * nA);
+    const ms = (await payAll(users, proxy, 3, rnd)) + (await payAll(users, proxy, 3, rnd));
+    expect(hostDown, 'host A was killed mid-run').toBeDefined();
+    expect(await Promise.all(onA.map((s) => s.exited.then(() => s.child.signalCode)))).toEqual(['SIGKILL', 'SIGKILL']);
+
+    const payments = users.length * 6;
+    const recoveries = users.filter((u) => home(u) === 0).map((u) => Math.max(...u.waits.filter((_, i) => /E_NONCE_ELSEWHERE/.test(u.stderr[i]!))));
+    console.log(`serve-three two hosts (seed ${SEED}): ${payments} payments in ${(ms / 1000).toFixed(2)} s; host A killed at its update ${killAt}; its users' payment with the abandon took ${recoveries.map((w) => w.toFixed(0)).join(', ')} ms; payments retried after a 502 took ${retried(users)} ms; proxy 502s ${proxy.failed}`);
+    for (const u of users) {
+      expect(u.last!.cumulative_sat).toBe(u.paid);
+      // Host B's users never met host A; each of host A's users recovered once, automatically.
+      expect(codes(u), `user ${u.index} (host ${'AB'[home(u)]}): ${u.stderr.join('')}`).toEqual(home(u) === 0 ? ['E_NONCE_ELSEWHERE'] : []);
+    }
+    await checkStore('two', users);
   }, 240_000);
 
   async function checkStore(database: string, users: Payer[]): Promise<void> {
