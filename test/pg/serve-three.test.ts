@@ -26,7 +26,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -198,6 +198,13 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const slow = (users: Payer[]) => users.forEach((u) => u.waits.forEach((w, i) => w > 5000 && console.log(`user ${u.index} step ${i} took ${w.toFixed(0)} ms: ${u.stderr[i]!.trim()}`)));
 const codes = (u: Payer) => u.stderr.flatMap((s) => s.match(CODE) ?? []);
 
+/** The host epoch's id in the key file under `hostDir` (host-epoch.ts: `<network>/credit-mint-pg/epoch-<store id>.json`). */
+function hostEpochOf(hostDir: string): string {
+  const dir = readdirSync(hostDir, { recursive: true, encoding: 'utf8' }).filter((f) => /credit-mint-pg\/epoch-[^/]+\.json$/.test(f));
+  expect(dir, `one host key under ${hostDir}`).toHaveLength(1);
+  return String((JSON.parse(readFileSync(join(hostDir, dir[0]!), 'utf8')) as Msg).epoch);
+}
+
 /** Raw SQL over the store: its contracts' latest states, and the nonce table's facts. */
 async function storeFacts(server: { host: string; port: number; user: string; password: string }, database: string) {
   const { default: pg } = await import('pg');
@@ -265,6 +272,7 @@ describePostgres('serve mint: many processes, one PostgreSQL, behind a proxy', (
     proxies.push(proxy);
     for (let i = 0; i < 3; i++) proxy.backends.push(await started(hostDir, env));
     await proxy.start();
+    const epochBefore = hostEpochOf(hostDir);
 
     const users = payers(pgf.root, 'one', 8, (i) => i >= 6);
     for (const u of users) await open(u, proxy);
@@ -275,9 +283,19 @@ describePostgres('serve mint: many processes, one PostgreSQL, behind a proxy', (
 
     expect(killed?.signal, 'a service was killed -9 mid-run').toBe('SIGKILL');
     expect(killed?.restartedAt, 'and restarted').toBeDefined();
+    // The host's key outlives the kill — unless the kill fell between the victim raising the
+    // host's witness and its COMMIT (docs/postgres.md, "the host check is deliberately
+    // conservative"): then a sibling's next nonce step retires the key, and each user's next
+    // payment is absorbed once by --peer's automatic abandon. Told from the key file, not assumed.
+    const retired = hostEpochOf(hostDir) !== epochBefore;
+    if (retired) console.log(`serve-three one host (seed ${SEED}): the kill fell between the witness and the COMMIT: the host's key was retired`);
+    if (users.some((u) => codes(u).length > 0)) for (const s of services) console.log(`service ${s.child.pid} (${s.child.signalCode ?? 'running'}): ${s.stderr().split('\n').filter((l) => /E_[A-Z]/.test(l)).slice(0, 5).join('\n')}`);
     for (const u of users) {
       expect(u.last!.cumulative_sat).toBe(u.paid);
-      expect(codes(u), `user ${u.index}'s stderr names no error code: ${u.stderr.join('')}`).toEqual([]);
+      const seen = codes(u);
+      if (retired) expect(seen.filter((c) => c !== 'E_NONCE_ELSEWHERE'), `user ${u.index}: ${u.stderr.join('')}`).toEqual([]);
+      if (retired) expect(seen.length).toBeLessThanOrEqual(1);
+      else expect(seen, `user ${u.index}'s stderr names no error code: ${u.stderr.join('')}`).toEqual([]);
     }
     await checkStore('three', users);
   }, 240_000);
@@ -344,13 +362,16 @@ describePostgres('serve mint: many processes, one PostgreSQL, behind a proxy', (
       const rec = contracts.find((c) => c.id === u.contractId)!.record;
       expect({ state: rec.latest?.state, cumulative_sat: rec.latest?.cumulative_sat }, `contract of user ${u.index}`).toEqual({ state: u.last!.state, cumulative_sat: u.paid });
     }
-    // Each public nonce issued once; each signed state's nonce consumed; the outstanding next nonces unused and distinct.
-    const pubs = nonces.map((n) => n.pubnonce).filter((p): p is string => p !== null);
-    expect(new Set(pubs).size).toBe(pubs.length);
-    const byPub = new Map(nonces.map((n) => [n.pubnonce, n]));
-    const next = contracts.map((c) => String(c.record.latest.receipt.next_nonce.pubnonce));
-    expect(new Set(next).size).toBe(next.length);
-    for (const p of next) expect(byPub.get(p)?.consumed, 'a contract\'s next nonce is unused').toBe(false);
-    void nonces;
+    // One signature per nonce, counted: each payment consumed the nonce it was signed
+    // against and each abandon burned one (E_NONCE_ELSEWHERE's note on the user's stderr),
+    // so consumed rows = payments + abandons — fewer would mean two signings on one nonce
+    // (the row's trigger keeps a consumed nonce consumed); each contract holds exactly one
+    // unused nonce, its latest receipt's next, and no two contracts the same one.
+    const payments = users.reduce((n, u) => n + u.waits.length - 1, 0);
+    const abandons = users.reduce((n, u) => n + codes(u).filter((c) => c === 'E_NONCE_ELSEWHERE').length, 0);
+    expect(nonces.filter((n) => n.consumed).length, 'consumed nonces = payments + abandons').toBe(payments + abandons);
+    const unused = nonces.filter((n) => !n.consumed);
+    expect(unused.map((n) => n.pubnonce).sort()).toEqual(contracts.map((c) => String(c.record.latest.receipt.next_nonce.pubnonce)).sort());
+    expect(new Set(unused.map((n) => n.pubnonce)).size).toBe(users.length);
   }
 }, { prefix: 'offchain-serve-three-' });
