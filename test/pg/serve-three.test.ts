@@ -64,9 +64,9 @@ function prng(seed: number): () => number {
 type Service = { child: ChildProcess; url: URL; exited: Promise<number | null>; stderr: () => string };
 
 /** `offchain serve mint` on the store, `--listen 127.0.0.1:0`: resolves once its serve/listening line is read. */
-async function serveMint(hostDir: string, env: Record<string, string>): Promise<Service> {
+async function serveMint(hostDir: string, env: Record<string, string>, level = 'warn', extra: string[] = []): Promise<Service> {
   assertFreshBuild();
-  const child = spawn(process.execPath, [BIN, 'serve', 'mint', '--key-env', 'MINT_KEY', '--state-dir', hostDir, '--tip-height', '1000', '--confirmations', '1', '--listen', '127.0.0.1:0', '--rate-limit', '0', '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [BIN, 'serve', 'mint', '--key-env', 'MINT_KEY', '--state-dir', hostDir, '--tip-height', '1000', '--confirmations', '1', '--listen', '127.0.0.1:0', '--rate-limit', '0', '--log-level', level, ...extra], {
     env: cleanEnv({ ...env, MINT_KEY }), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -244,8 +244,8 @@ describePostgres('serve mint: many processes, one PostgreSQL, behind a proxy', (
     return env;
   }
 
-  async function started(hostDir: string, env: Record<string, string>): Promise<Service> {
-    const s = await serveMint(hostDir, env);
+  async function started(hostDir: string, env: Record<string, string>, level?: string, extra?: string[]): Promise<Service> {
+    const s = await serveMint(hostDir, env, level, extra);
     services.push(s);
     return s;
   }
@@ -413,6 +413,43 @@ describePostgres('serve mint: many processes, one PostgreSQL, behind a proxy', (
       await commits.stop();
     }
   }, 240_000);
+
+  it('the store down: a payment is answered 503 with Retry-After (not a dropped connection) once --step-timeout passes, and --peer waits the outage out', async () => {
+    const env = await mintOn('outage');
+    // --request-timeout below --step-timeout (the defaults are 10 and 30): a step waiting for
+    // the store must still get its 503 E_STEP_TIMEOUT, not the socket closed under it.
+    const svc = await started(join(pgf.root, 'host-outage'), env, 'warn', ['--request-timeout', '2', '--step-timeout', '4']);
+    const proxy = new Proxy(() => 0);
+    proxies.push(proxy);
+    proxy.backends.push(svc);
+    await proxy.start();
+    const [u] = payers(pgf.root, 'outage', 1, () => false);
+    await open(u!, proxy);
+    await pay(u!, proxy, 1000);
+    await pgf.server.pause();
+    let resumed: Promise<void> | undefined;
+    try {
+      const req = await runInProcess(['sign-update', '--role', 'user', '--amount', '500', '--key-env', 'USER_KEY', '--state-dir', u!.dir], { env: { USER_KEY: u!.key } });
+      answer(req, 'credit/update-request', 'the payment request');
+      const t0 = performance.now();
+      const r = await fetch(`${svc.url.origin}/v1/credit/update`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: req.stdout }).catch((e: Error) => e);
+      expect(r instanceof Error ? `no answer after ${(performance.now() - t0).toFixed(0)} ms: ${r.message} (${String((r as { cause?: unknown }).cause)})` : r.status).toBe(503);
+      const res = r as Response;
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      const body = (await res.json()) as Msg;
+      expect(body).toMatchObject({ type: 'credit/error', exit_code: 1 });
+      expect(['E_STEP_TIMEOUT', 'E_STORE_UNREACHABLE']).toContain(body.code);
+      // The store back 3 s later: the same payment, run again through --peer, is answered.
+      resumed = new Promise((res) => setTimeout(res, 3000)).then(() => pgf.server.resume());
+      await pay(u!, proxy, 500);
+    } finally {
+      await (resumed ?? pgf.server.resume());
+    }
+    expect(u!.last!.cumulative_sat).toBe(1500);
+    // What the user saw of the outage: --peer's retry notes (a 503's code), nothing else.
+    const lines = u!.stderr.join('').split('\n').filter((l) => /\bE_[A-Z][A-Z0-9_]{2,}\b/.test(l));
+    expect(lines.filter((l) => !/^offchain: warning: .*: E_(STEP_TIMEOUT|STORE_UNREACHABLE) \(HTTP 503\); sending the same message again/.test(l))).toEqual([]);
+  }, 120_000);
 
   async function checkStore(database: string, users: Payer[]): Promise<void> {
     const { contracts, nonces } = await storeFacts(pgf.server, database);

@@ -186,7 +186,9 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: opts.bodyLimit,
       requestTimeout: opts.requestTimeoutMs,
-      connectionTimeout: opts.requestTimeoutMs,
+      // A socket silent this long is dropped: never while a step may still answer (its 503
+      // E_STEP_TIMEOUT comes at --step-timeout), so past the request's and the step's time.
+      connectionTimeout: opts.requestTimeoutMs + opts.stepTimeoutMs,
       keepAliveTimeout: 5000,
       return503OnClosing: true,
       forceCloseConnections: 'idle',
