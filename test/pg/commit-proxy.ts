@@ -12,13 +12,15 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  *   (the server committed; the client never hears it);
  * - 'before': the connection dropped without forwarding it;
  * - 'during': forwarded, and the connection dropped at once (the COMMIT is on its way; the
- *   client is gone before the server has finished it).
+ *   client is gone before the server has finished it);
+ * - 'held': neither forwarded nor dropped (the client waits for its answer: a process to be
+ *   killed -9 while its COMMIT has not reached the server).
  * While `hold` is set, new connections wait before reaching the server.
  */
 export class CommitProxy {
   server!: Server;
   port = 0;
-  armed: 'after' | 'before' | 'during' | undefined;
+  armed: 'after' | 'before' | 'during' | 'held' | undefined;
   fired = 0;
   hold: Promise<void> | undefined;
   private sockets = new Set<Socket>();
@@ -44,6 +46,7 @@ export class CommitProxy {
             this.armed = undefined;
             this.fired++;
             if (how === 'before') return drop();
+            if (how === 'held') return;
             if (how === 'during') return upstream.write(d, drop);
             dropOnAnswer = true;
           }

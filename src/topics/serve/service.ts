@@ -261,6 +261,10 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
         handler: async (req, reply) => {
           if (draining) throw new OffchainError('E_DRAINING', 'this service is stopping: retry on another instance or later', ExitCode.general);
           inflight++;
+          // The request is in: from here the step's limit applies, not the sender's. A socket
+          // left at connectionTimeout (--request-timeout of silence) was dropped under a step
+          // waiting for its store, before its 503 E_STEP_TIMEOUT could be sent.
+          req.raw.socket?.setTimeout(opts.stepTimeoutMs + opts.requestTimeoutMs);
           const stop = metrics.start(route.step);
           try {
             const answer = await withTimeout(route.handle({ body: req.body, params: req.params as Record<string, string>, query: req.query as Record<string, string | undefined>, id: req.id }), opts.stepTimeoutMs);
