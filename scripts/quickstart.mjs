@@ -511,7 +511,8 @@ async function creditJourney() {
   const store = pg.url ? ['--store', pg.url, '--store-password-file', pg.passwordFile] : [];
   const mint = (...more) => [...as('mint', ...more), ...store, ...chain()];
   const user = (...more) => [...as('user', ...more), ...chain()];
-  const ecash = ['--ecash-seed-file', ecashSeedFile, ...(nutshell.url ? ['--ecash-keysets', nutshell.url] : [])];
+  const seed = ['--ecash-seed-file', ecashSeedFile];
+  const ecash = [...seed, ...(nutshell.url ? ['--ecash-keysets', nutshell.url] : [])]; // checked against the Cashu mint's keysets
   if (nutshell.url) await offchain(J, 'ecash-check', ['credit', 'ecash', 'check', ...ecash]);
   const offer = await offchain(J, 'offer', ['open-credit', '--role', 'mint', '--publish', '--payout-address', keys.mint.address, '--mint-url', mintUrl, ...ecash, ...mint()]);
   const offerFile = path(J, 'offer.json');
@@ -527,7 +528,7 @@ async function creditJourney() {
     opened = await offchain(J, 'opened', ['open-credit', '--role', 'user', '--offer', offerFile, '--expiry', '+1000', '--refund-address', refund, ...peer, ...user()], psbt);
   } else {
     const request = await offchain(J, 'open-request', ['open-credit', '--role', 'user', '--offer', offerFile, '--expiry', '+1000', '--refund-address', refund, ...user()], psbt);
-    const accept = await offchain(J, 'open-accept', ['open-credit', '--role', 'mint', ...ecash, ...mint()], request);
+    const accept = await offchain(J, 'open-accept', ['open-credit', '--role', 'mint', ...seed, ...mint()], request);
     opened = await offchain(J, 'opened', ['open-credit', '--role', 'user', ...user()], accept);
   }
   const o = json(opened);
@@ -541,7 +542,7 @@ async function creditJourney() {
       balance = json(await offchain(J, `pay-${amount}`, ['sign-update', '--role', 'user', '--amount', String(amount), ...wallet, '--token-out', tokenOut, ...peer, ...user()]));
     } else {
       const request = await offchain(J, `update-request-${amount}`, ['sign-update', '--role', 'user', '--amount', String(amount), ...wallet, ...user()]);
-      const receipt = await offchain(J, `receipt-${amount}`, ['sign-update', '--role', 'mint', ...ecash, ...mint()], request);
+      const receipt = await offchain(J, `receipt-${amount}`, ['sign-update', '--role', 'mint', ...seed, ...mint()], request);
       balance = json(await offchain(J, `balance-${amount}`, ['sign-update', '--role', 'user', ...wallet, '--token-out', tokenOut, ...user()], receipt));
     }
     paid.push(amount);
