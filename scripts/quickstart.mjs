@@ -6,7 +6,7 @@
 // Ctrl-C (or SIGTERM) stops everything it started.
 //
 //   node scripts/quickstart.mjs [--lightning] [--nutshell] [--postgres] [--all]
-//                               [--dir DIR] [--keep] [--once]
+//                               [--dir DIR] [--keep] [--once] [--nodes-only]
 //
 // Each peer comes from a path in an environment variable, never a fixed one:
 //   BITCOIND    bitcoind (required; bitcoin-cli beside it is used for the lines to try)
@@ -19,7 +19,8 @@
 // Everything lives in one work directory (printed first): a new temporary one, removed when
 // the script stops, or --dir DIR (created if missing, never removed); --keep keeps the
 // temporary one. Every process listens on 127.0.0.1 on a free port. --once runs the
-// journeys, prints the summary and stops everything (what the test runs).
+// journeys, prints the summary and stops everything (what the test runs); --nodes-only
+// starts the nodes and services and runs no journey.
 //
 // Keys and seeds are fresh (`offchain key new`, 0600 files under the work directory) and
 // reach the commands as files, never on a command line. Regtest only.
@@ -41,7 +42,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function usage(code) {
   (code ? process.stderr : process.stdout).write(
-    'usage: node scripts/quickstart.mjs [--lightning] [--nutshell] [--postgres] [--all] [--dir DIR] [--keep] [--once]\n' +
+    'usage: node scripts/quickstart.mjs [--lightning] [--nutshell] [--postgres] [--all] [--dir DIR] [--keep] [--once] [--nodes-only]\n' +
       '  BITCOIND (required), LIGHTNINGD, NUTSHELL, PG_BIN: see docs/quickstart.md\n',
   );
   process.exit(code);
@@ -52,7 +53,7 @@ function die(message) {
   process.exit(2);
 }
 
-const opts = { lightning: false, nutshell: false, postgres: false, once: false, keep: false, dir: undefined };
+const opts = { lightning: false, nutshell: false, postgres: false, once: false, keep: false, nodesOnly: false, dir: undefined };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   if (a === '--lightning') opts.lightning = true;
@@ -64,6 +65,7 @@ for (let i = 2; i < process.argv.length; i++) {
     opts.postgres = true; // the embedded package needs no variable
   } else if (a === '--once') opts.once = true;
   else if (a === '--keep') opts.keep = true;
+  else if (a === '--nodes-only') opts.nodesOnly = true;
   else if (a === '--dir') opts.dir = process.argv[++i] ?? usage(2);
   else if (a === '--help' || a === '-h') usage(0);
   else die(`unknown argument ${a} (--help)`);
@@ -559,6 +561,21 @@ async function creditJourney() {
 // ---------------------------------------------------------------------------------------
 // Journey 2: a device channel paying a Lightning invoice through the gateway
 
+/** The gateway's terms (what it charges; the service reads them too) and the device's policy (what it pays). */
+function deviceFiles() {
+  const terms = path('device', 'terms.json');
+  const policy = path('device', 'policy.json');
+  if (!existsSync(terms)) {
+    mkdirSync(path('device'), { recursive: true });
+    writeFileSync(terms, JSON.stringify({ fee_base_msat: 1000, fee_ppm: 2000, cltv_budget_blocks: 10, claim_margin_blocks: 6 }, null, 2));
+    writeFileSync(policy, JSON.stringify({
+      max_payment_msat: 50_000_000, max_daily_msat: 500_000_000, max_fee_base_msat: 1000, max_fee_ppm: 5000,
+      allowed_payees: [ln.payee.id], htlc_expiry_blocks: 40, claim_margin_blocks: 6,
+    }, null, 2));
+  }
+  return { terms, policy };
+}
+
 async function deviceJourney() {
   const J = 'device';
   if (!ln.gateway) {
@@ -567,14 +584,7 @@ async function deviceJourney() {
   }
   const gw = (...more) => [...as('gateway', ...more), ...chain()];
   const dev = (...more) => [...as('device', ...more)];
-  const terms = path(J, 'terms.json');
-  const policy = path(J, 'policy.json');
-  mkdirSync(path(J), { recursive: true });
-  writeFileSync(terms, JSON.stringify({ fee_base_msat: 1000, fee_ppm: 2000, cltv_budget_blocks: 10, claim_margin_blocks: 6 }, null, 2));
-  writeFileSync(policy, JSON.stringify({
-    max_payment_msat: 50_000_000, max_daily_msat: 500_000_000, max_fee_base_msat: 1000, max_fee_ppm: 5000,
-    allowed_payees: [ln.payee.id], htlc_expiry_blocks: 40, claim_margin_blocks: 6,
-  }, null, 2));
+  const { terms, policy } = deviceFiles();
   // The device's channel is a credit contract: device = user, gateway = mint.
   const offer = await offchain(J, 'offer', ['open-credit', '--role', 'mint', '--publish', '--payout-address', keys.gateway.address, '--min-expiry', '5', '--max-expiry', '500', '--safety-margin', '3', ...gw()]);
   const offerFile = path(J, 'offer.json');
@@ -682,10 +692,10 @@ async function main() {
   }
   if (serveRoles && commandHelp(['serve', 'statechain'])) await startService('statechain', [...as('operator'), ...chain()]);
   if (serveRoles && ln.gateway && commandHelp(['serve', 'gateway'])) {
-    await startService('gateway', [...as('gateway'), '--terms', path('device', 'terms.json'), '--lightning-rpc', ln.gateway.socket, ...chain()]);
+    await startService('gateway', [...as('gateway'), '--terms', deviceFiles().terms, '--lightning-rpc', ln.gateway.socket, ...chain()]);
   }
 
-  for (const [name, journey] of [['credit', creditJourney], ['device', deviceJourney], ['statechain', statechainJourney]]) {
+  for (const [name, journey] of opts.nodesOnly ? [] : [['credit', creditJourney], ['device', deviceJourney], ['statechain', statechainJourney]]) {
     const t = Date.now();
     await journey();
     note(`${name} journey: ${((Date.now() - t) / 1000).toFixed(1)} s`);
@@ -699,7 +709,7 @@ async function main() {
   if (pg.url) out(`  postgres           pid ${pg.pid}  ${pg.url}  (password in ${pg.passwordFile})  data ${pg.dataDir}`);
   for (const [role, s] of Object.entries(services)) out(`  serve ${role.padEnd(12)} pid ${s.pid}  ${s.url}${s.operator ? `  operator ${s.operator}` : ''}`);
   for (const role of ['mint', 'statechain', 'gateway']) {
-    if (!services[role] && (role !== 'gateway' || ln.gateway)) out(`  serve ${role.padEnd(12)} not in this build: its journey ran through pipes`);
+    if (!services[role] && (role !== 'gateway' || ln.gateway)) out(`  serve ${role.padEnd(12)} not in this build${opts.nodesOnly ? '' : ': its journey ran through pipes'}`);
   }
   out(`  keys and seeds     ${path('keys')} (0600 files)   state directories ${path('state')}   each step's output under ${work}/<journey>/`);
   out('');
