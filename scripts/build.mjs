@@ -50,6 +50,11 @@ const routeDynamicImports = {
       contents: readFileSync(args.path, 'utf8').replace("import('inquirer')", "__offchainImport('inquirer')"),
       loader: 'ts',
     }));
+    // The services' external packages (fastify, pino, prom-client): a script compiled by vm cannot import() them by itself.
+    b.onLoad({ filter: /src[\\/]topics[\\/]serve[\\/][^\\/]+\.ts$/ }, (args) => ({
+      contents: readFileSync(args.path, 'utf8').replace(/\bawait import\('(fastify|@fastify\/rate-limit|pino|prom-client)'\)/g, "await __offchainImport('$1')"),
+      loader: 'ts',
+    }));
   },
 };
 

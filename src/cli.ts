@@ -43,6 +43,7 @@ import CreditKeyset from './commands/credit/keyset.ts';
 import CreditEcashCheck from './commands/credit/ecash/check.ts';
 import CreditEcashFollow from './commands/credit/ecash/follow.ts';
 import CreditList from './commands/credit/list.ts';
+import ServeMint from './commands/serve/mint.ts';
 import CreditStoreMigrate from './commands/credit/store/migrate.ts';
 import StatechainStoreMigrate from './commands/statechain/store/migrate.ts';
 import CreditTokenDecode from './commands/credit/token/decode.ts';
@@ -126,6 +127,7 @@ export const COMMANDS = {
   'credit:ecash:check': CreditEcashCheck,
   'credit:ecash:follow': CreditEcashFollow,
   'credit:list': CreditList,
+  'serve:mint': ServeMint,
   'credit:store:migrate': CreditStoreMigrate,
   'credit:token:decode': CreditTokenDecode,
   'credit:ecash:restore': CreditEcashRestore,

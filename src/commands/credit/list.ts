@@ -24,11 +24,8 @@ export default class CreditList extends CreditCommand<typeof CreditList> {
 
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
-    const { contractsMessage } = await import('../../lib/credit/operator.ts');
+    const { contractsList } = await import('../../topics/credit/list.ts');
     const within = this.flags['expiring-within'];
-    return {
-      message: await this.withMintView(network, async (store, policy, chain) =>
-        contractsMessage(await store.list(), (await chain.tip()).height, policy, network, chain, within, policy.ecash ? await store.ecashIssuance() : undefined)),
-    };
+    return { message: await this.withMintView(network, (store, policy, chain) => contractsList(store, policy, chain, network, within)) };
   }
 }

@@ -12,10 +12,16 @@
  *   credit/rollover-sign     acceptRollover           credit/rollover-accept
  *   anything else            acceptUpdate             credit/receipt
  *   (refused)                —                        credit/error (code, exit_code, line)
+ *
+ * The dispatch is ./mint-steps.ts, the group commit ./mint-batch.ts (shared with `serve mint`).
  */
 import type { Command } from '@oclif/core';
-import { RefusedError, UsageError } from '../../lib/errors.ts';
+import { UsageError } from '../../lib/errors.ts';
+import type { MintContext, MintContractRecord } from '../../lib/credit/ports.ts';
+import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
+import type { Network } from '../../lib/network.ts';
 import { CreditCommand } from './command.ts';
+import type { MintBatch } from './mint-batch.ts';
 
 type StreamFlags = { role: string; stream?: boolean; 'nonce-epoch'?: string };
 
@@ -41,11 +47,6 @@ export abstract class MintStream<T extends typeof Command> extends CreditCommand
    */
   protected async stream(): Promise<void> {
     this.longRunning = true;
-    const { decodeMessage } = await import('../../lib/message.ts');
-    const { readEnvelope } = await import('../../lib/envelope.ts');
-    const { AbandonSchema, CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema } = await import('../../lib/credit/schemas.ts');
-    const { acceptClose, acceptOpen, acceptRollover, acceptUpdate, proposeRollover } = await import('../../lib/credit/mint.ts');
-    const { acceptAbandon } = await import('../../lib/credit/abandon.ts');
     const { describeError } = await import('../../lib/cli/base-command.ts');
     const { setBasePointWindow } = await import('../../lib/curve.ts');
     setBasePointWindow(8);
@@ -53,78 +54,68 @@ export abstract class MintStream<T extends typeof Command> extends CreditCommand
     this.term.info(`offchain: mint streaming on the ${backend} secp256k1 backend`);
     await this.ecashOnBackend();
     const network = this.network();
-    const BATCH = 256;
-    const { Outages, reconnectWindowMs } = await import('../../lib/store/outages.ts');
-    const windowMs = reconnectWindowMs();
     await this.withMintStore(network, async (ctx, store) => {
-      const outages = new Outages(store, windowMs, (retired, why) => this.term.warn(
-        `the store ${store.dir} broke under this stream (${(why as { code?: string }).code ?? why.message.split('\n')[0]}: the request in flight says why): it wiped its nonce key (epoch ${retired.slice(0, 8)}…), drew a fresh one and goes on; users holding a nonce of the old one are refused E_NONCE_ELSEWHERE once and recover with "credit abandon"`,
-      ));
-      // A configuration error (no chain source, no ecash seed) stops the stream at its start, not per line.
-      await ctx.chain.tip();
-      if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
-      let out: unknown[] = [];
+      const batch = await this.mintBatch(network, ctx, store, 'stream');
       const meter = this.term.meter('requests');
-      const flush = async () => {
-        // A PostgreSQL store broken and not yet renewed (unreachable past the window) has
-        // nothing to commit — each request committed itself — and the next request renews it.
-        try {
-          if (!store.broken || outages.mustStop()) await store.commit();
-        } catch (e) {
-          process.stdin.destroy(); // the stream ends here: an open standard input would keep the process alive
-          throw e;
-        }
-        for (const line of out) this.emitLine(line);
-        out = [];
-      };
       const lines = this.inputLines()[Symbol.asyncIterator]();
-      const idle = Symbol('idle');
-      let next = lines.next();
-      for (;;) {
-        // Commit as soon as the input has nothing more for us right now: nothing came in a
-        // whole turn of the event loop, I/O polled once. (One setImmediate is not enough:
-        // a file read that completed while the batch was served is only seen in the next
-        // poll phase, and committing there put an fsync at every 64 KiB of a file.)
-        let r = await Promise.race([next, new Promise<typeof idle>((res) => setImmediate(() => setImmediate(() => res(idle))))]);
-        if (r === idle) {
-          await flush();
-          r = await next;
-        }
-        if (r.done) break;
-        const item = r.value;
-        const { line } = item;
-        try {
-          if ('error' in item) throw item.error;
-          const { value } = item;
-          const envelope = readEnvelope(value);
-          if (envelope.network !== network) throw new RefusedError('E_NETWORK_MISMATCH', `line ${line} is for another network than ${network}`);
-          // Opens, abandons, closes and rollovers too: with a PostgreSQL store a nonce is usable
-          // only by the process that issued it, so a contract's whole life goes through one stream.
-          const serve = envelope.type === 'credit/open-request' ? () => acceptOpen(ctx, decodeMessage(OpenRequestSchema, value))
-            : envelope.type === 'credit/abandon' ? () => acceptAbandon(ctx, decodeMessage(AbandonSchema, value))
-            : envelope.type === 'credit/close-request' ? () => acceptClose(ctx, decodeMessage(CloseRequestSchema, value))
-            : envelope.type === 'credit/rollover-request' ? () => proposeRollover(ctx, decodeMessage(RolloverRequestSchema, value))
-            : envelope.type === 'credit/rollover-sign' ? () => acceptRollover(ctx, decodeMessage(RolloverSignSchema, value))
-            : () => acceptUpdate(ctx, decodeMessage(UpdateRequestSchema, value));
-          // One request, one savepoint (SQLite) or one transaction (PostgreSQL): a refused request leaves nothing.
-          out.push(await outages.step(serve));
-        } catch (e) {
-          // A store that failed in a way no fresh epoch leaves behind (SQLite's commit) ends
-          // the stream: nothing more may be answered from this process.
-          if (outages.mustStop()) {
-            // Stop reading too: an open standard input would keep the process alive.
-            process.stdin.destroy();
-            throw e;
+      // Answers are released by the batcher in the order the requests came, after their commit.
+      const written: Promise<void>[] = [];
+      // A failed commit while the input is idle ends the stream: stop reading (an open standard
+      // input would keep the process alive), and the read below ends.
+      batch.ended.catch(() => process.stdin.destroy());
+      try {
+        for (;;) {
+          const r = await lines.next();
+          if (r.done) break;
+          const item = r.value;
+          const { line } = item;
+          if ('error' in item) {
+            const err = item.error;
+            written.push(batch.read(() => Promise.reject(err)).then(undefined, (e) => this.streamRefusal(batch, network, line, e, describeError)));
+          } else {
+            // Opens, abandons, closes and rollovers too: with a PostgreSQL store a nonce is usable
+            // only by the process that issued it, so a contract's whole life goes through one stream.
+            const { answer, served } = batch.enqueue(item.value, undefined, `line ${line}`);
+            written.push(answer.then((v) => this.emitLine(v), (e) => this.streamRefusal(batch, network, line, e, describeError)));
+            await served;
           }
-          const { code, message, exitCode } = describeError(e);
-          out.push({ type: 'credit/error', version: 1, network, line, code, exit_code: exitCode, message });
+          meter.tick();
+          if (batch.failure !== undefined) break;
         }
-        if (out.length >= BATCH) await flush();
-        meter.tick();
-        next = lines.next();
+        await batch.close();
+      } catch (e) {
+        // The stream ends here: an open standard input would keep the process alive.
+        process.stdin.destroy();
+        throw batch.failure ?? e;
       }
-      await flush();
+      await Promise.all(written);
       meter.done();
     }, { nonces: (this.flags as StreamFlags)['nonce-epoch'] === 'host' ? 'host' : 'process' });
+  }
+
+  /** A refused line as its credit/error line; nothing when the batcher ended (the stream fails instead). */
+  private streamRefusal(batch: { failure: unknown }, network: string, line: number, e: unknown, describe: typeof import('../../lib/cli/base-command.ts').describeError): void {
+    if (batch.failure !== undefined) return;
+    const { code, message, exitCode } = describe(e);
+    this.emitLine({ type: 'credit/error', version: 1, network, line, code, exit_code: exitCode, message });
+  }
+
+  /**
+   * The mint's steps behind its group commit (./mint-batch.ts), on an open store: the stream
+   * and the service (`serve mint`) both. Checks first what would fail every request (no chain
+   * source, no ecash seed), so a configuration error stops the process at its start.
+   */
+  protected async mintBatch(network: Network, ctx: MintContext, store: MintStorePort<MintContractRecord>, what: string): Promise<MintBatch> {
+    const { Outages, reconnectWindowMs } = await import('../../lib/store/outages.ts');
+    const { MintBatch } = await import('./mint-batch.ts');
+    const { mintSteps } = await import('./mint-steps.ts');
+    const windowMs = reconnectWindowMs();
+    const outages = new Outages(store, windowMs, (retired, why) => this.term.warn(
+      `the store ${store.dir} broke under this ${what} (${(why as { code?: string }).code ?? why.message.split('\n')[0]}: the request in flight says why): it wiped its nonce key (epoch ${retired.slice(0, 8)}…), drew a fresh one and goes on; users holding a nonce of the old one are refused E_NONCE_ELSEWHERE once and recover with "credit abandon"`,
+    ));
+    // A configuration error (no chain source, no ecash seed) stops the process at its start, not per request.
+    await ctx.chain.tip();
+    if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
+    return new MintBatch(ctx, store, outages, await mintSteps(network));
   }
 }

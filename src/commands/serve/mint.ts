@@ -1,0 +1,76 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { MintStream } from '../../topics/credit/stream.ts';
+import { ecashSeedFlags, fundingConfirmationsFlag } from '../../topics/credit/flags.ts';
+import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
+import { UsageError } from '../../lib/errors.ts';
+import { serveFlags } from '../../topics/serve/flags.ts';
+
+export default class ServeMint extends MintStream<typeof ServeMint> {
+  static override summary = 'The credit mint as an HTTP service: each step of the credit protocol one endpoint, answering the bytes the one-shot command prints.';
+  static override description = `Serves what "sign-update --role mint --stream" serves (opens, payments, abandons, closes, rollovers), plus the published
+offer, the ecash keysets (NUT-01/02) and restore (NUT-09), over HTTP (docs/serve.md, "The credit mint"). Each POST takes the
+JSON message a pipe carries and answers what the one-shot command would print for it, byte for byte; a refusal is a
+credit/error body with its code and exit_code. Answers leave only after their batch is committed (group commit, as the
+stream). The operator's listener (--operator-listen, loopback only) adds /metrics and GET /v1/operator/contracts.
+On SQLite one serve process holds a --state-dir; on PostgreSQL any number may share the store, and by default
+(--nonce-epoch host) every serve process of a host can open every nonce the host issued.
+Prints one serve/listening line on standard output, then logs JSON on standard error; SIGTERM drains and exits 0.`;
+  static override examples = [
+    {
+      description: 'Serve the demo mint on a free port, then ask it for its offer',
+      command:
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> serve mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --confirmations 1 --listen 127.0.0.1:0 > $D/listening & ' +
+        'sleep 2; curl -s $(sed -n \'s/.*"public":"\\([^"]*\\)".*/\\1/p\' $D/listening)/v1/credit/offer; kill %1',
+    },
+  ];
+  static override flags = {
+    ...serveFlags,
+    ...keyFlags,
+    ...stateFlags, ...storeFlags,
+    'nonce-epoch': Flags.string({
+      description: 'PostgreSQL: whose key seals the nonces this service issues — its host\'s (host, the default: kept under --state-dir, so every serve process of the host, and the next one after a restart, opens them) or its own (process: a restart makes its users abandon once)',
+      options: ['process', 'host'],
+    }),
+    ...ecashSeedFlags,
+    ...chainFlags,
+    ...fundingConfirmationsFlag,
+  };
+
+  /** Keeps noble's large precompute tables (the base class narrows them for one-shot commands). */
+  protected override longRunning = true;
+
+  protected async execute(): Promise<CommandResult | void> {
+    const f = this.flags;
+    const { serveOptions } = await import('../../topics/serve/flags.ts');
+    const options = serveOptions(f, 8338); // E_USAGE before anything is opened
+    const { storeTarget } = await import('../../lib/cli/store-flags.ts');
+    const shared = await storeTarget(f as Record<string, unknown>);
+    if (f['nonce-epoch'] !== undefined && !shared) throw new UsageError('E_USAGE', '--nonce-epoch needs a PostgreSQL store (--store or $OFFCHAIN_STORE_URL): SQLite keeps nonces under --state-dir already');
+    const { setBasePointWindow } = await import('../../lib/curve.ts');
+    setBasePointWindow(8);
+    const backend = await this.useFastestBackend();
+    this.term.info(`offchain: mint serving on the ${backend} secp256k1 backend`);
+    await this.ecashOnBackend();
+    const network = this.network();
+    let code = 0;
+    await this.withMintStore(network, async (ctx, store) => {
+      const batch = await this.mintBatch(network, ctx, store, 'service');
+      const { mintRoutes } = await import('../../topics/serve/mint-routes.ts');
+      const { announcement, startService } = await import('../../topics/serve/service.ts');
+      const svc = await startService({ ...options, role: 'mint', group: 'credit', network }, mintRoutes({ network, ctx, store, batch }), {
+        // What is in flight finished (the listeners closed first): commit the last batch and release it.
+        drain: () => batch.close(),
+      });
+      // A store that broke for good (a failed commit) ends the service: nothing more may be answered.
+      batch.ended.catch(() => void svc.stop());
+      this.emitLine(announcement('mint', svc.urls));
+      code = await svc.done;
+      if (batch.failure !== undefined) throw batch.failure;
+      // Past --drain-timeout (or a second signal): exit now; every step in flight is uncommitted and rolls back.
+      if (code !== 0) process.exit(code);
+    }, { nonces: shared && f['nonce-epoch'] !== 'process' ? 'host' : 'process' });
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The credit mint's group commit, shared by the streaming mint (./stream.ts) and the service
+ * (`serve mint`): requests are served one at a time, each as one savepoint (SQLite) or one
+ * transaction (PostgreSQL) through the store's outages (src/lib/store/outages.ts); a batch is
+ * made durable with one `store.commit()` once no request is waiting (the event loop turned
+ * twice with nothing new: I/O polled once) or at BATCH requests — and only then are its
+ * answers and refusals released, in the order the requests came.
+ *
+ * Invariants:
+ * - nothing a request produced leaves before the commit of its batch returned;
+ * - a failed commit, or a store broken in a way no renewal leaves behind (`mustStop`), ends
+ *   the batcher: every request of the batch not yet released is rejected with that failure
+ *   (none was answered), and so is every later one;
+ * - a refused request left nothing (its savepoint/transaction rolled back).
+ */
+import type { MintContext, MintContractRecord } from '../../lib/credit/ports.ts';
+import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
+import type { Outages } from '../../lib/store/outages.ts';
+import type { MintSteps, MintStepType } from './mint-steps.ts';
+
+export const BATCH = 256;
+
+type Job = { run: () => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void; served: () => void };
+type Outcome = { job: Job; ok: true; value: unknown } | { job: Job; ok: false; error: unknown };
+
+export class MintBatch {
+  private queue: Job[] = [];
+  private batch: Outcome[] = [];
+  private wake: (() => void) | undefined;
+  private closing = false;
+  /** Set once the batcher ended on a store failure: every later request is rejected with it. */
+  failure: unknown;
+  /** Rejects (with `failure`) when the batcher ends on a store failure; resolves after close(). */
+  readonly ended: Promise<void>;
+  private end!: { resolve: () => void; reject: (e: unknown) => void };
+
+  constructor(
+    private readonly ctx: MintContext,
+    private readonly store: Pick<MintStorePort<MintContractRecord>, 'commit' | 'broken'>,
+    private readonly outages: Outages,
+    private readonly steps: MintSteps,
+  ) {
+    this.ended = new Promise((resolve, reject) => (this.end = { resolve, reject }));
+    this.ended.catch(() => undefined); // observed by whoever awaits it; not an unhandled rejection
+    void this.pump();
+  }
+
+  /** Serve one message (its type pinned by `expect`, if given); the answer once its batch is committed. */
+  submit(value: unknown, expect?: MintStepType, where?: string): Promise<unknown> {
+    return this.enqueue(value, expect, where).answer;
+  }
+
+  /**
+   * As submit, also telling when the request was served (not yet committed): a reader that
+   * takes its next request only then (the stream) holds at most one request unserved.
+   */
+  enqueue(value: unknown, expect?: MintStepType, where?: string): { answer: Promise<unknown>; served: Promise<void> } {
+    return this.add(() => this.steps.bind(this.ctx, value, expect, where)());
+  }
+
+  /** A read of the store in the same order as the steps (it sees what the batch will commit, and is released after it). */
+  read<T>(fn: () => Promise<T>): Promise<T> {
+    return this.add(fn).answer as Promise<T>;
+  }
+
+  /** Serve what is queued, commit, release, and end. Rejects with the failure if the batcher ended on one. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.wake?.();
+    await this.ended;
+  }
+
+  private add(run: () => Promise<unknown>): { answer: Promise<unknown>; served: Promise<void> } {
+    let served!: () => void;
+    const servedP = new Promise<void>((r) => (served = r));
+    const answer = new Promise<unknown>((resolve, reject) => {
+      if (this.failure !== undefined) {
+        reject(this.failure);
+        served();
+        return;
+      }
+      if (this.closing) {
+        reject(new Error('the mint\'s batcher is closed'));
+        served();
+        return;
+      }
+      this.queue.push({ run, resolve, reject, served });
+    });
+    this.wake?.();
+    return { answer, served: servedP };
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.queue.length === 0) {
+          if (this.batch.length > 0) {
+            // Commit as soon as nothing more came in a whole turn of the event loop, I/O
+            // polled once. (One setImmediate is not enough: a read that completed while the
+            // batch was served is only seen in the next poll phase.)
+            await new Promise<void>((res) => setImmediate(() => setImmediate(res)));
+            if (this.queue.length === 0) await this.flush();
+            continue;
+          }
+          if (this.closing) {
+            await this.flush(); // as the stream always ended: one last commit
+            break;
+          }
+          await new Promise<void>((res) => (this.wake = res));
+          this.wake = undefined;
+          continue;
+        }
+        const job = this.queue.shift()!;
+        try {
+          // One request, one savepoint (SQLite) or one transaction (PostgreSQL): a refused request leaves nothing.
+          this.batch.push({ job, ok: true, value: await this.outages.step(job.run) });
+        } catch (e) {
+          // A store that failed in a way no fresh epoch leaves behind (SQLite's commit) ends
+          // the batcher: nothing more may be answered from this process.
+          if (this.outages.mustStop()) {
+            job.served();
+            throw e;
+          }
+          this.batch.push({ job, ok: false, error: e });
+        }
+        job.served();
+        if (this.batch.length >= BATCH) await this.flush();
+      }
+      this.end.resolve();
+    } catch (e) {
+      this.failure = e;
+      for (const o of this.batch) o.job.reject(e);
+      for (const j of this.queue) {
+        j.reject(e);
+        j.served();
+      }
+      this.batch = [];
+      this.queue = [];
+      this.end.reject(e);
+    }
+  }
+
+  private async flush(): Promise<void> {
+    // A PostgreSQL store broken and not yet renewed (unreachable past the window) has
+    // nothing to commit — each request committed itself — and the next request renews it.
+    if (!this.store.broken || this.outages.mustStop()) await this.store.commit();
+    const done = this.batch;
+    this.batch = [];
+    for (const o of done) {
+      if (o.ok) o.job.resolve(o.value);
+      else o.job.reject(o.error);
+    }
+  }
+}

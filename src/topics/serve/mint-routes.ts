@@ -1,0 +1,116 @@
+/**
+ * The credit mint's endpoints (`offchain serve mint`, docs/serve.md "The credit mint"): the
+ * table docs/serve.md shows and test/e2e/serve-mint.test.ts iterates. Every POST of the credit
+ * protocol goes through the mint's group commit (src/topics/credit/mint-batch.ts) to the step the
+ * one-shot command calls (src/topics/credit/mint-steps.ts); every read goes through it too, so a
+ * read sees what its batch commits and is released after that commit.
+ *
+ *   method path                     listener  in → out                                  step
+ *   GET  /v1/credit/offer           public    — → credit/offer (as stored at --publish)  readDoc('offer')
+ *   GET  /v1/keys                   public    — → NUT-01 {keysets:[active]}              keysAnswer (as credit keyset)
+ *   GET  /v1/keys/:id               public    — → NUT-01 {keysets:[that one]}            keysAnswer over the kept keysets
+ *   GET  /v1/keysets                public    — → NUT-02 {keysets:[{id,unit,active,…}]}  the store's ecash-keysets document (checked)
+ *   POST /v1/restore                public    NUT-09 request → NUT-09 response           restoreSignatures (as credit ecash restore)
+ *   POST /v1/credit/open            public    credit/open-request → credit/open-accept   acceptOpen
+ *   POST /v1/credit/update          public    credit/update-request → credit/receipt     acceptUpdate
+ *   POST /v1/credit/abandon         public    credit/abandon → credit/abandoned          acceptAbandon
+ *   POST /v1/credit/close           public    credit/close-request → credit/closed       acceptClose
+ *   POST /v1/credit/rollover        public    credit/rollover-request → rollover-refund  proposeRollover
+ *   POST /v1/credit/rollover/sign   public    credit/rollover-sign → rollover-accept     acceptRollover
+ *   GET  /v1/operator/contracts     operator  — → credit/contracts (as credit list)      contractsList
+ *
+ * A POST of another message type than its route's is E_WRONG_MESSAGE; of another network,
+ * E_NETWORK_MISMATCH. The NUT routes answer refusals in NUT-00's {detail, code}.
+ */
+import { OffchainError, ExitCode, UsageError } from '../../lib/errors.ts';
+import { resolveNetwork } from '../../lib/network.ts';
+import type { MintContext, MintContractRecord } from '../../lib/credit/ports.ts';
+import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
+import type { Network } from '../../lib/network.ts';
+import type { MintBatch } from '../credit/mint-batch.ts';
+import type { MintStepType } from '../credit/mint-steps.ts';
+import type { Route } from './service.ts';
+
+export type MintServe = { network: Network; ctx: MintContext; store: MintStorePort<MintContractRecord>; batch: MintBatch };
+
+/** The routes of the credit protocol's POSTs: path → the message type it takes. */
+export const MINT_POSTS: readonly { path: string; step: string; type: MintStepType; out: string }[] = [
+  { path: '/v1/credit/open', step: 'open', type: 'credit/open-request', out: 'credit/open-accept' },
+  { path: '/v1/credit/update', step: 'update', type: 'credit/update-request', out: 'credit/receipt' },
+  { path: '/v1/credit/abandon', step: 'abandon', type: 'credit/abandon', out: 'credit/abandoned' },
+  { path: '/v1/credit/close', step: 'close', type: 'credit/close-request', out: 'credit/closed' },
+  { path: '/v1/credit/rollover', step: 'rollover', type: 'credit/rollover-request', out: 'credit/rollover-refund' },
+  { path: '/v1/credit/rollover/sign', step: 'rollover-sign', type: 'credit/rollover-sign', out: 'credit/rollover-accept' },
+];
+
+/** NUT-00 error code of an unknown keyset (Nutshell's KeysetNotFoundError). */
+const NUT_UNKNOWN_KEYSET = 12001;
+
+export function mintRoutes(m: MintServe): Route[] {
+  const { ctx, store, batch, network } = m;
+  const signer = () => ctx.ecash?.signer;
+  const posts: Route[] = MINT_POSTS.map((p) => ({
+    method: 'POST', path: p.path, step: p.step, listener: 'public', in: p.type, out: p.out,
+    handle: (req) => batch.submit(req.body, p.type),
+  }));
+  return [
+    {
+      method: 'GET', path: '/v1/credit/offer', step: 'offer', listener: 'public', in: '—', out: 'credit/offer',
+      handle: () => batch.read(async () => (await store.readDoc('offer'))!),
+    },
+    {
+      method: 'GET', path: '/v1/keys', step: 'keys', listener: 'public', in: '—', out: 'NUT-01 GetKeysResponse', errors: 'nut',
+      handle: () => batch.read(async () => {
+        const s = signer();
+        if (!s) return { keysets: [] };
+        const { keysAnswer } = await import('../../lib/ecash/nut01.ts');
+        return keysAnswer((await s.refresh()).active);
+      }),
+    },
+    {
+      method: 'GET', path: '/v1/keys/:id', step: 'keys-id', listener: 'public', in: '—', out: 'NUT-01 GetKeysResponse', errors: 'nut',
+      handle: (req) => batch.read(async () => {
+        const id = req.params['id'] ?? '';
+        const s = signer();
+        const kept = s ? await s.kept() : undefined;
+        const ks = /^[0-9a-f]{16}$|^[0-9a-f]{66}$/.test(id) ? kept?.keyset(id) : undefined;
+        if (!ks) throw new OffchainError('E_UNKNOWN_KEYSET', `this credit mint keeps no keyset ${JSON.stringify(id.slice(0, 70))}`, ExitCode.refused, { nut_code: NUT_UNKNOWN_KEYSET });
+        const { keysAnswer } = await import('../../lib/ecash/nut01.ts');
+        const { doc } = await s!.refresh();
+        const answer = keysAnswer(ks);
+        answer.keysets[0]!.active = doc.active === ks.id;
+        return answer;
+      }),
+    },
+    {
+      method: 'GET', path: '/v1/keysets', step: 'keysets', listener: 'public', in: '—', out: 'NUT-02 GetKeysetsResponse', errors: 'nut',
+      handle: () => batch.read(async () => {
+        const s = signer();
+        if (!s) return { keysets: [] };
+        const { doc } = await s.refresh();
+        return { keysets: doc.keysets.filter((k) => k.listed).map((k) => ({ id: k.id, unit: k.unit, active: k.id === doc.active, input_fee_ppk: k.input_fee_ppk, final_expiry: k.final_expiry })) };
+      }),
+    },
+    {
+      method: 'POST', path: '/v1/restore', step: 'restore', listener: 'public', in: 'NUT-09 PostRestoreRequest', out: 'NUT-09 PostRestoreResponse', errors: 'nut',
+      handle: (req) => batch.read(async () => {
+        const { readRestoreRequest, restoreSignatures } = await import('../../lib/credit/ecash-restore.ts');
+        const r = readRestoreRequest(req.body);
+        // A bare NUT-09 body names no network; a credit/restore-request does, and must be this mint's.
+        resolveNetwork(network, (req.body as { network?: Network }).network);
+        const s = signer();
+        return restoreSignatures(store, s ? await s.kept() : [], r);
+      }),
+    },
+    ...posts,
+    {
+      method: 'GET', path: '/v1/operator/contracts', step: 'contracts', listener: 'operator', in: '—', out: 'credit/contracts',
+      handle: (req) => batch.read(async () => {
+        const text = req.query['expiring-within'];
+        if (text !== undefined && !/^[0-9]{1,9}$/.test(text)) throw new UsageError('E_USAGE', `expiring-within must be a number of blocks, got ${JSON.stringify(text.slice(0, 20))}`);
+        const { contractsList } = await import('../credit/list.ts');
+        return contractsList(store, ctx.policy, ctx.chain, network, text === undefined ? undefined : Number(text));
+      }),
+    },
+  ];
+}
