@@ -445,6 +445,24 @@ function offchain(journey, label, args, input = '') {
 }
 const json = (text) => JSON.parse(text);
 
+/** A message POSTed to a service (what `curl --data-binary @-` does); its answer kept as a step's output. */
+async function post(journey, label, base, route, body) {
+  const res = await fetch(`${base}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const text = await res.text();
+  const file = path(journey, `${String(++stepNo).padStart(2, '0')}-${label}.json`);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
+  if (!res.ok) throw new Error(`POST ${base}${route} (${label}): ${res.status} ${text.trim()}`);
+  return text;
+}
+async function get(journey, label, base, route) {
+  const res = await fetch(`${base}${route}`);
+  const text = await res.text();
+  if (!res.ok) throw new Error(`GET ${base}${route}: ${res.status} ${text.trim()}`);
+  writeFileSync(path(journey, `${String(++stepNo).padStart(2, '0')}-${label}.json`), text);
+  return text;
+}
+
 /** Whether this build has `offchain <command…>`, and whether it takes a flag. */
 function commandHelp(words) {
   const r = spawnSync(process.execPath, [BIN, ...words, '--help'], { env: cliEnv, encoding: 'utf8' });
@@ -453,6 +471,13 @@ function commandHelp(words) {
 const hasFlag = (words, flag) => (commandHelp(words) ?? '').includes(`--${flag}`);
 
 const services = {};
+/** What this build has: each service, and each counterpart's --peer (asked of --help once). */
+const available = {
+  serveMint: !!commandHelp(['serve', 'mint']),
+  serveStatechain: !!commandHelp(['serve', 'statechain']),
+  serveGateway: !!commandHelp(['serve', 'gateway']),
+  peer: { credit: hasFlag(['sign-update'], 'peer'), device: hasFlag(['device', 'pay'], 'peer'), statechain: hasFlag(['statechain', 'deposit'], 'peer') },
+};
 /** `offchain serve <role> --listen 127.0.0.1:0 …`: waits for its serve/listening line. */
 async function startService(role, args) {
   const p = launch(`serve ${role}`, process.execPath, [BIN, 'serve', role, '--listen', '127.0.0.1:0', ...args], { env: cliEnv, cwd: work });
@@ -506,8 +531,7 @@ const tryNext = [];
 
 async function creditJourney() {
   const J = 'credit';
-  const ecashSeed = nutshell.seed;
-  const ecashSeedFile = secretFile('ecash-seed', ecashSeed);
+  const ecashSeedFile = secretFile('ecash-seed', nutshell.seed);
   const walletSeedFile = secretFile('wallet-seed', randomBytes(64).toString('hex'));
   const mintUrl = nutshell.url ?? 'http://127.0.0.1:3338';
   const store = pg.url ? ['--store', pg.url, '--store-password-file', pg.passwordFile] : [];
@@ -516,44 +540,61 @@ async function creditJourney() {
   const seed = ['--ecash-seed-file', ecashSeedFile];
   const ecash = [...seed, ...(nutshell.url ? ['--ecash-keysets', nutshell.url] : [])]; // checked against the Cashu mint's keysets
   if (nutshell.url) await offchain(J, 'ecash-check', ['credit', 'ecash', 'check', ...ecash]);
-  const offer = await offchain(J, 'offer', ['open-credit', '--role', 'mint', '--publish', '--payout-address', keys.mint.address, '--mint-url', mintUrl, ...ecash, ...mint()]);
+  // The offer is published once, into the mint's store, before its service opens that store.
+  const published = await offchain(J, 'offer', ['open-credit', '--role', 'mint', '--publish', '--payout-address', keys.mint.address, '--mint-url', mintUrl, ...ecash, ...mint()]);
+  if (available.serveMint) await startService('mint', [...mint(), ...seed]);
+  // How the user reaches the mint: --peer (one command a step), or its messages POSTed to the
+  // service (curl's part, by the script), or the mint's own one-shot commands (today's pipes).
+  const mode = !services.mint ? 'pipes' : available.peer.credit ? 'peer' : 'http';
+  const peer = mode === 'peer' ? ['--peer', services.mint.url] : [];
+  const mintStep = (label, route, args, input) =>
+    mode === 'http' ? post(J, label, services.mint.url, route, input) : offchain(J, label, [...args, ...mint()], input);
+  const offer = services.mint ? await get(J, 'offer-served', services.mint.url, '/v1/credit/offer') : published;
   const offerFile = path(J, 'offer.json');
   writeFileSync(offerFile, offer);
 
-  const viaService = !!services.mint && hasFlag(['sign-update'], 'peer');
-  const peer = viaService ? ['--peer', services.mint.url] : [];
   const address = json(await offchain(J, 'address', ['open-credit', '--role', 'user', ...user()], offer)).address;
   const psbt = await fundingPsbt(address, 1_000_000n);
   const refund = await rpc('getnewaddress', ['', 'bech32m'], 'quickstart');
+  const open = ['open-credit', '--role', 'user', '--offer', offerFile, '--expiry', '+1000', '--refund-address', refund];
   let opened;
-  if (viaService) {
-    opened = await offchain(J, 'opened', ['open-credit', '--role', 'user', '--offer', offerFile, '--expiry', '+1000', '--refund-address', refund, ...peer, ...user()], psbt);
+  if (mode === 'peer') {
+    opened = await offchain(J, 'opened', [...open, ...peer, ...user()], psbt);
   } else {
-    const request = await offchain(J, 'open-request', ['open-credit', '--role', 'user', '--offer', offerFile, '--expiry', '+1000', '--refund-address', refund, ...user()], psbt);
-    const accept = await offchain(J, 'open-accept', ['open-credit', '--role', 'mint', ...seed, ...mint()], request);
+    const request = await offchain(J, 'open-request', [...open, ...user()], psbt);
+    const accept = await mintStep('open-accept', '/v1/credit/open', ['open-credit', '--role', 'mint', ...seed], request);
     opened = await offchain(J, 'opened', ['open-credit', '--role', 'user', ...user()], accept);
   }
   const o = json(opened);
   await signSendMine(o.funding_psbt);
   const paid = [];
   let balance;
+  const wallet = ['--wallet-seed-file', walletSeedFile];
   for (const amount of [1000, 2500, 4000]) {
     const tokenOut = path(J, `payment-${paid.length + 1}.token`);
-    const wallet = ['--wallet-seed-file', walletSeedFile];
-    if (viaService) {
+    if (mode === 'peer') {
       balance = json(await offchain(J, `pay-${amount}`, ['sign-update', '--role', 'user', '--amount', String(amount), ...wallet, '--token-out', tokenOut, ...peer, ...user()]));
     } else {
       const request = await offchain(J, `update-request-${amount}`, ['sign-update', '--role', 'user', '--amount', String(amount), ...wallet, ...user()]);
-      const receipt = await offchain(J, `receipt-${amount}`, ['sign-update', '--role', 'mint', ...seed, ...mint()], request);
+      const receipt = await mintStep(`receipt-${amount}`, '/v1/credit/update', ['sign-update', '--role', 'mint', ...seed], request);
       balance = json(await offchain(J, `balance-${amount}`, ['sign-update', '--role', 'user', ...wallet, '--token-out', tokenOut, ...user()], receipt));
     }
     paid.push(amount);
   }
-  const how = viaService ? `through offchain serve mint at ${services.mint.url} (--peer)` : services.mint ? 'through pipes (this build\'s sign-update has no --peer)' : 'through pipes (this build has no offchain serve mint)';
+  const how = {
+    peer: `through offchain serve mint at ${services.mint?.url} (--peer)`,
+    http: `through offchain serve mint at ${services.mint?.url} (each message POSTed to it; this build's user commands have no --peer)`,
+    pipes: 'through pipes (this build has no offchain serve mint)',
+  }[mode];
   report.push(`journey credit: ok — contract ${o.contract_id} funded (mined), paid ${paid.join(' + ')} sat in ecash (cumulative ${balance.cumulative_sat}), ${how}; tokens in ${path(J)}`);
+  const U = `--key-file ${keys.user.file} --state-dir ${path('state', 'user')} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile}`;
+  const W = `--wallet-seed-file ${walletSeedFile} --token-out ${path(J, 'more.token')}`;
   tryNext.push(
-    `offchain sign-update --role user --amount 500 --wallet-seed-file ${walletSeedFile} --token-out ${path(J, 'more.token')} ${viaService ? `--peer ${services.mint.url} ` : ''}--key-file ${keys.user.file} --state-dir ${path('state', 'user')} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile}` +
-      (viaService ? '' : ` \\\n    | offchain sign-update --role mint --ecash-seed-file ${ecashSeedFile} --key-file ${keys.mint.file} --state-dir ${path('state', 'mint')}${store.length ? ` --store ${pg.url} --store-password-file ${pg.passwordFile}` : ''} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile} \\\n    | offchain sign-update --role user --wallet-seed-file ${walletSeedFile} --token-out ${path(J, 'more.token')} --key-file ${keys.user.file} --state-dir ${path('state', 'user')} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile}`),
+    {
+      peer: `offchain sign-update --role user --amount 500 ${W} --peer ${services.mint?.url} ${U}`,
+      http: `offchain sign-update --role user --amount 500 ${W.split(' --token-out')[0]} ${U} \\\n    | curl -sf -H 'content-type: application/json' --data-binary @- ${services.mint?.url}/v1/credit/update \\\n    | offchain sign-update --role user ${W} ${U}`,
+      pipes: `offchain sign-update --role user --amount 500 ${W.split(' --token-out')[0]} ${U} \\\n    | offchain sign-update --role mint --ecash-seed-file ${ecashSeedFile} --key-file ${keys.mint.file} --state-dir ${path('state', 'mint')}${store.length ? ` --store ${pg.url} --store-password-file ${pg.passwordFile}` : ''} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile} \\\n    | offchain sign-update --role user ${W} ${U}`,
+    }[mode],
     `offchain credit token decode --in ${path(J, 'payment-1.token')}`,
   );
 }
@@ -685,14 +726,13 @@ async function main() {
   ]);
 
   // The services this build has (serve-* landing one by one): each started, or its journey runs through pipes.
-  const serveRoles = commandHelp(['serve']) !== undefined;
-  if (serveRoles && commandHelp(['serve', 'mint'])) {
-    const store = pg.url ? ['--store', pg.url, '--store-password-file', pg.passwordFile] : [];
-    await startService('mint', [...as('mint'), '--ecash-seed-file', secretFile('ecash-seed', nutshell.seed), ...store, ...chain()]);
-  }
-  if (serveRoles && commandHelp(['serve', 'statechain'])) await startService('statechain', [...as('operator'), ...chain()]);
-  if (serveRoles && ln.gateway && commandHelp(['serve', 'gateway'])) {
+  if (available.serveStatechain) await startService('statechain', [...as('operator'), ...chain()]);
+  if (available.serveGateway && ln.gateway) {
     await startService('gateway', [...as('gateway'), '--terms', deviceFiles().terms, '--lightning-rpc', ln.gateway.socket, ...chain()]);
+  }
+  if (opts.nodesOnly && available.serveMint) {
+    await offchain('credit', 'offer', ['open-credit', '--role', 'mint', '--publish', '--payout-address', keys.mint.address, '--mint-url', nutshell.url ?? 'http://127.0.0.1:3338', '--ecash-seed-file', secretFile('ecash-seed', nutshell.seed), ...as('mint'), ...(pg.url ? ['--store', pg.url, '--store-password-file', pg.passwordFile] : []), ...chain()]);
+    await startService('mint', [...as('mint'), '--ecash-seed-file', path('keys', 'ecash-seed'), ...(pg.url ? ['--store', pg.url, '--store-password-file', pg.passwordFile] : []), ...chain()]);
   }
 
   for (const [name, journey] of opts.nodesOnly ? [] : [['credit', creditJourney], ['device', deviceJourney], ['statechain', statechainJourney]]) {
