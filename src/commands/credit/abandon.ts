@@ -2,9 +2,10 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { CreditCommand } from '../../topics/credit/command.ts';
 import { contractFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../../topics/credit/flags.ts';
-import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { chainFlags, inputFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { UsageError } from '../../lib/errors.ts';
+import { MintPeer } from '../../topics/credit/peer.ts';
 
 export default class CreditAbandon extends CreditCommand<typeof CreditAbandon> {
   static override summary = 'Abandon a request the mint refused or never answered, safely: the mint says what it signed, or burns that nonce and gives a fresh one.';
@@ -40,36 +41,42 @@ or fail it).`;
     ...walletSeedFlags,
     ...tokenOutFlag,
     ...chainFlags,
+    ...peerFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
     const abandon = await import('../../lib/credit/abandon.ts');
-    const { decodeMessage } = await import('../../lib/message.ts');
-    const schemas = await import('../../lib/credit/schemas.ts');
+    const { applyAbandonAnswer } = await import('../../topics/credit/answers.ts');
     if (f.role === 'user' && f.start) {
-      const { ctx, book } = await this.userSession(this.network());
+      const network = this.network();
+      const peer = await MintPeer.from(f.peer, network, this.term);
+      const { ctx, book } = await this.userSession(network);
       const id = f.contract ?? (await this.onlyStuck(book));
       if (!/^[0-9a-f]{64}$/.test(id)) throw new UsageError('E_USAGE', `--contract must be a contract id (64 hex digits), got ${JSON.stringify(id)}`);
-      return { message: await book.exclusive(() => abandon.abandonRequest(ctx, id)) };
+      const sink = this.tokenSink(); // the lost answer may be an ecash payment's receipt
+      if (peer && !sink.sink) {
+        // Asked before anything is signed: a receipt the service answers with carries the payment's token.
+        const r = await book.get(id);
+        if (r?.pending?.kind === 'update' && r.ecash?.pending_outputs) throw new UsageError('E_USAGE', 'the request abandoned is an ecash payment the mint may have signed: pass --token-out FILE (a new 0600 file; "-" for standard output) to keep its token');
+      }
+      const message = await book.exclusive(() => abandon.abandonRequest(ctx, id));
+      // An open the mint refused is abandoned by the user alone: nothing goes to the mint.
+      if (!peer || message.type !== 'credit/abandon') return { message };
+      const answer = await peer.send(message);
+      return sink.result(await book.exclusive(() => applyAbandonAnswer(ctx, answer.type, answer.value, sink.sink)));
     }
+    if (f.peer !== undefined) throw MintPeer.refuse('credit abandon --role user --start');
     const { type, network, value } = await this.readMessage(f.role === 'mint' ? 'a credit/abandon' : 'the mint\'s answer to a credit/abandon (or --start)');
     if (f.role === 'mint') {
+      const { decodeMessage } = await import('../../lib/message.ts');
+      const schemas = await import('../../lib/credit/schemas.ts');
       const req = decodeMessage(schemas.AbandonSchema, value);
       return { message: await this.withMint(network, (ctx) => abandon.acceptAbandon(ctx, req)) };
     }
     const { ctx, book } = await this.userSession(network);
-    const user = { ...(await import('../../lib/credit/user-update.ts')), ...(await import('../../lib/credit/user-close.ts')), ...(await import('../../lib/credit/user-rollover.ts')) };
     const sink = this.tokenSink(); // an ecash payment's receipt carries its token
-    const apply: Record<string, () => Promise<Record<string, unknown>>> = {
-      'credit/abandoned': () => abandon.applyAbandoned(ctx, decodeMessage(schemas.AbandonedSchema, value)),
-      'credit/receipt': () => user.applyReceipt(ctx, decodeMessage(schemas.ReceiptSchema, value), sink.sink),
-      'credit/closed': () => user.applyClosed(ctx, decodeMessage(schemas.ClosedSchema, value)),
-      'credit/rollover-accept': () => user.applyRolloverAccept(ctx, decodeMessage(schemas.RolloverAcceptSchema, value)),
-    };
-    const step = apply[type];
-    if (!step) throw new UsageError('E_USAGE', `expected the mint's answer to a credit/abandon (${Object.keys(apply).join(', ')}), got ${type}`);
-    return sink.result(await book.exclusive(step));
+    return sink.result(await book.exclusive(() => applyAbandonAnswer(ctx, type, value, sink.sink)));
   }
 
   /** The one contract with something to abandon: a pending request, or an open never answered. */

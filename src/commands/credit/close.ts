@@ -2,7 +2,9 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { CreditCommand } from '../../topics/credit/command.ts';
 import { contractFlag, roleFlag } from '../../topics/credit/flags.ts';
-import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags, parseRate } from '../../lib/cli/flags.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
+import type { UserContext } from '../../lib/credit/ports.ts';
+import { MintPeer } from '../../topics/credit/peer.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { RefusedError } from '../../lib/errors.ts';
 
@@ -35,33 +37,45 @@ The mint keeps its latest state and still exits with it if the close does not co
     'fee-rate': Flags.string({ description: 'user: fee rate of the close, sat/vB (default: the contract\'s)', helpValue: 'SAT/VB' }),
     ...feeGuardFlags,
     ...chainFlags,
+    ...peerFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
     if (f.role === 'user' && f.start) return this.request();
-    const { decodeMessage } = await import('../../lib/message.ts');
-    const schemas = await import('../../lib/credit/schemas.ts');
+    if (f.peer !== undefined) throw MintPeer.refuse('close-credit --role user --start');
     const { network, value } = await this.readMessage('a credit/close-request or credit/closed message (or --start)');
     if (f.role === 'mint') {
+      const { decodeMessage } = await import('../../lib/message.ts');
+      const schemas = await import('../../lib/credit/schemas.ts');
       const { acceptClose } = await import('../../lib/credit/mint.ts');
       const req = decodeMessage(schemas.CloseRequestSchema, value);
       return { message: await this.withMint(network, (ctx) => acceptClose(ctx, req)) };
     }
-    const user = await import('../../lib/credit/user-close.ts');
     const { ctx, book } = await this.userSession(network);
-    const closed = decodeMessage(schemas.ClosedSchema, value);
-    return { message: await book.exclusive(() => user.applyClosed(ctx, closed)) };
+    return { message: await book.exclusive(() => this.applyClosed(ctx, value)) };
   }
 
   private async request(): Promise<CommandResult> {
     const network = this.network();
+    const peer = await MintPeer.from(this.flags.peer, network, this.term);
     const { ctx, book } = await this.userSession(network);
     const { closeRequest } = await import('../../lib/credit/user-close.ts');
     const id = await this.pickContract(book, ['open']);
     const record = await book.get(id);
     if (!record) throw new RefusedError('E_UNKNOWN_CONTRACT', `no contract ${id} in ${book.dir}`);
     const feeRate = this.flags['fee-rate'] !== undefined ? await this.guardedRate(this.flags['fee-rate']) : record.contract.fee_rate;
-    return { message: await book.exclusive(() => closeRequest(ctx, id, feeRate)) };
+    const request = await book.exclusive(() => closeRequest(ctx, id, feeRate));
+    if (!peer) return { message: request };
+    const answer = await peer.send(request);
+    return { message: await book.exclusive(() => this.applyClosed(ctx, answer.value)) };
+  }
+
+  /** The user's last step: the mint's credit/closed, checked against the close it signed. */
+  private async applyClosed(ctx: UserContext, value: unknown): Promise<Record<string, unknown>> {
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { ClosedSchema } = await import('../../lib/credit/schemas.ts');
+    const { applyClosed } = await import('../../lib/credit/user-close.ts');
+    return applyClosed(ctx, decodeMessage(ClosedSchema, value));
   }
 }

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OpenSteps } from '../../topics/credit/open.ts';
 import { ecashSeedFlags, ecashSettingsFlags, fundingConfirmationsFlag, roleFlag } from '../../topics/credit/flags.ts';
-import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 
 export default class OpenCredit extends OpenSteps<typeof OpenCredit> {
@@ -59,6 +59,7 @@ transactions; the mint is always paid exactly its cumulative amount.`;
     ...feeGuardFlags,
     ...chainFlags,
     ...fundingConfirmationsFlag,
+    ...peerFlags,
   };
 
   protected async execute(): Promise<CommandResult> {

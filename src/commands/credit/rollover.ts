@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { RolloverSteps } from '../../topics/credit/rollover.ts';
 import { contractFlag, fundingConfirmationsFlag, roleFlag } from '../../topics/credit/flags.ts';
-import { chainFlags, feeGuardFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { chainFlags, feeGuardFlags, inputFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 
 export default class Rollover extends RolloverSteps<typeof Rollover> {
@@ -46,6 +46,7 @@ before the old expiry, until the rollover confirms.`;
     ...feeGuardFlags,
     ...chainFlags,
     ...fundingConfirmationsFlag,
+    ...peerFlags,
   };
 
   protected async execute(): Promise<CommandResult> {

@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { MintStream } from '../../topics/credit/stream.ts';
 import { contractFlag, ecashSeedFlags, fundingConfirmationsFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../../topics/credit/flags.ts';
-import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { chainFlags, inputFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { MintPeer, payThrough } from '../../topics/credit/peer.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 
 export default class SignUpdate extends MintStream<typeof SignUpdate> {
@@ -44,6 +45,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     ...walletSeedFlags,
     ...chainFlags,
     ...fundingConfirmationsFlag,
+    ...peerFlags,
   };
 
   protected async execute(): Promise<CommandResult | void> {
@@ -52,11 +54,17 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     const schemas = await import('../../lib/credit/schemas.ts');
     if (f.role === 'user' && f.amount !== undefined) {
       const network = this.network();
+      const peer = await MintPeer.from(f.peer, network, this.term);
       const { ctx, book } = await this.userSession(network);
-      const { updateRequest } = await import('../../lib/credit/user-update.ts');
       const id = await this.pickContract(book, ['open']);
-      return { message: await book.exclusive(() => updateRequest(ctx, id, BigInt(f.amount!))) };
+      if (!peer) {
+        const { updateRequest } = await import('../../lib/credit/user-update.ts');
+        return { message: await book.exclusive(() => updateRequest(ctx, id, BigInt(f.amount!))) };
+      }
+      const sink = this.tokenSink();
+      return sink.result(await payThrough(peer, ctx, book, id, BigInt(f.amount), sink.sink, this.term));
     }
+    if (f.peer !== undefined) throw MintPeer.refuse('sign-update --role user --amount N');
     await this.checkNonceEpoch();
     if (f.role === 'mint' && f.stream) return this.stream();
     const { network, value } = await this.readMessage(f.role === 'user' ? 'the mint\'s credit/receipt (or --amount N to pay)' : 'a credit/update-request');

@@ -12,7 +12,9 @@
  *   user  credit/open-accept          openFinish (refund verified)    contract record                credit/opened
  *
  * Every user step but the first request runs on an existing user state directory; every mint
- * step but --publish on an existing mint.
+ * step but --publish on an existing mint. With --peer URL the user's request step (its offer
+ * from --offer, else GET /v1/credit/offer) sends the open-request to the mint service and runs
+ * the finish on its answer, in one invocation (./peer.ts).
  */
 import type { Command } from '@oclif/core';
 import { join } from 'node:path';
@@ -20,16 +22,18 @@ import { UsageError } from '../../lib/errors.ts';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { parseRate } from '../../lib/cli/flags.ts';
 import { CreditCommand, noMint } from './command.ts';
+import { MintPeer } from './peer.ts';
 
 type OpenFlags = {
   role: string; publish?: boolean; offer?: string; 'payout-address'?: string; 'min-fee-rate': string; 'safety-margin': number; 'min-confirmations': number;
-  'min-expiry': number; 'max-expiry': number; 'mint-url'?: string; expiry?: string; 'refund-address'?: string; 'change-address'?: string; 'fee-rate'?: string;
+  'min-expiry': number; 'max-expiry': number; 'mint-url'?: string; expiry?: string; 'refund-address'?: string; 'change-address'?: string; 'fee-rate'?: string; peer?: string;
 };
 
 export abstract class OpenSteps<T extends typeof Command> extends CreditCommand<T> {
   /** One step of the table above, picked by --role and the input read. */
   protected async openStep(): Promise<CommandResult> {
     const f = this.flags as unknown as OpenFlags;
+    if (f.peer !== undefined && f.role !== 'user') throw MintPeer.refuse('open-credit --role user with the funding PSBT on input');
     if (f.role === 'mint' && f.publish) return this.publishOffer();
     const doc = await this.readDocument();
     const { readEnvelope } = await import('../../lib/envelope.ts');
@@ -44,8 +48,11 @@ export abstract class OpenSteps<T extends typeof Command> extends CreditCommand<
     }
     const user = await import('../../lib/credit/user-open.ts');
     if (doc.format === 'psbt') {
-      if (!f.offer) throw new UsageError('E_USAGE', 'with a funding PSBT on input, pass the mint\'s offer with --offer FILE');
-      const offerDoc = await this.readFileDocument(f.offer, '--offer');
+      if (!f.offer && f.peer === undefined) throw new UsageError('E_USAGE', 'with a funding PSBT on input, pass the mint\'s offer with --offer FILE (or --peer URL: the mint service\'s)');
+      let offerDoc = f.offer ? await this.readFileDocument(f.offer, '--offer') : undefined;
+      const peer = await MintPeer.from(f.peer, this.network(offerDoc === undefined ? undefined : readEnvelope(offerDoc).network), this.term);
+      // With --peer and no --offer: the offer the mint service publishes (GET /v1/credit/offer).
+      offerDoc ??= (await peer!.offer()).value;
       const network = this.network(readEnvelope(offerDoc).network);
       const offer = decodeMessage(schemas.CreditOfferSchema, offerDoc);
       if (!f['refund-address']) throw new UsageError('E_USAGE', '--refund-address is required to open');
@@ -53,12 +60,14 @@ export abstract class OpenSteps<T extends typeof Command> extends CreditCommand<
       const { offerWindow } = await import('../../lib/credit/user.ts');
       const expiryHeight = await this.expiryHeight(f.expiry ?? `+${offer.default_expiry_blocks}`, ctx.chain, offerWindow(offer));
       const feeRate = f['fee-rate'] !== undefined ? await this.guardedRate(f['fee-rate']) : offer.min_fee_rate;
-      return {
-        message: await book.exclusive(() =>
-          user.openRequest(ctx, { offer, fundingPsbt: doc.psbt, expiryHeight, refundAddress: f['refund-address']!, changeAddress: f['change-address'] ?? f['refund-address']!, feeRate }),
-        ),
-      };
+      const request = await book.exclusive(() =>
+        user.openRequest(ctx, { offer, fundingPsbt: doc.psbt, expiryHeight, refundAddress: f['refund-address']!, changeAddress: f['change-address'] ?? f['refund-address']!, feeRate }),
+      );
+      if (!peer) return { message: request };
+      const accept = await peer.send(request);
+      return { message: await book.exclusive(() => user.openFinish(ctx, decodeMessage(schemas.OpenAcceptSchema, accept.value))) };
     }
+    if (f.peer !== undefined) throw MintPeer.refuse('open-credit --role user with the funding PSBT on input');
     if (doc.format !== 'json') throw new UsageError('E_USAGE', 'expected a credit/offer or credit/open-accept message, or a funding PSBT');
     const env = readEnvelope(doc.value);
     const network = this.network(env.network);

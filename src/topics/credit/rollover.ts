@@ -15,11 +15,16 @@ import { RefusedError } from '../../lib/errors.ts';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import type { CreditTermsJson } from '../../lib/credit/codec.ts';
 import { CreditCommand } from './command.ts';
+import { MintPeer } from './peer.ts';
 
-type RolloverFlags = { role: string; expiry?: string; 'fee-rate'?: string; 'top-up'?: string };
+type RolloverFlags = { role: string; expiry?: string; 'fee-rate'?: string; 'top-up'?: string; peer?: string };
 
 export abstract class RolloverSteps<T extends typeof Command> extends CreditCommand<T> {
-  /** One step of the table above, picked by --role and the message read (--expiry starts). */
+  /**
+   * One step of the table above, picked by --role and the message read (--expiry starts).
+   * With --peer (./peer.ts) the user's start runs both rounds against the mint service: each
+   * message the user prints is sent, and the answer applied by the user's step for it.
+   */
   protected async rolloverStep(): Promise<CommandResult> {
     const f = this.flags as unknown as RolloverFlags;
     const { decodeMessage } = await import('../../lib/message.ts');
@@ -27,6 +32,7 @@ export abstract class RolloverSteps<T extends typeof Command> extends CreditComm
     const user = await import('../../lib/credit/user-rollover.ts');
     if (f.role === 'user' && f.expiry !== undefined) {
       const network = this.network();
+      const peer = await MintPeer.from(f.peer, network, this.term);
       const { ctx, book } = await this.userSession(network);
       const id = await this.pickContract(book, ['open']);
       const record = await book.get(id);
@@ -34,8 +40,17 @@ export abstract class RolloverSteps<T extends typeof Command> extends CreditComm
       const expiryHeight = await this.expiryHeight(f.expiry, ctx.chain, record?.expiry_window);
       const feeRate = f['fee-rate'] !== undefined ? await this.guardedRate(f['fee-rate']) : record.contract.fee_rate;
       const topUp = f['top-up'] ? await this.topUp(f['top-up'], record.contract) : undefined;
-      return { message: await book.exclusive(() => user.rolloverRequest(ctx, id, { expiryHeight, feeRate, topUp })) };
+      // Round 1, or — run again once round 2 was sent — the credit/rollover-sign to resend.
+      let message = await book.exclusive(() => user.rolloverRequest(ctx, id, { expiryHeight, feeRate, topUp }));
+      if (!peer) return { message };
+      if (message.type === 'credit/rollover-request') {
+        const refund = await peer.send(message);
+        message = await book.exclusive(() => user.rolloverSign(ctx, decodeMessage(schemas.RolloverRefundSchema, refund.value)));
+      }
+      const accept = await peer.send(message);
+      return { message: await book.exclusive(() => user.applyRolloverAccept(ctx, decodeMessage(schemas.RolloverAcceptSchema, accept.value))) };
     }
+    if (f.peer !== undefined) throw MintPeer.refuse('rollover --role user --expiry …');
     const { type, network, value } = await this.readMessage('a credit/rollover-* message (or --expiry to start)');
     if (f.role === 'mint') {
       const mint = await import('../../lib/credit/mint.ts');
