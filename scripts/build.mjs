@@ -46,6 +46,11 @@ const routeDynamicImports = {
       contents: readFileSync(args.path, 'utf8').replace(/(?<![\w.$])import\(/g, '__offchainImport('),
       loader: 'js',
     }));
+    // serve's packages, kept out of the bundle (external): loaded by the importer like oclif's plugins.
+    b.onLoad({ filter: /src[\\/]topics[\\/]serve[\\/][^\\/]+\.ts$/ }, (args) => ({
+      contents: readFileSync(args.path, 'utf8').replace(/await import\('(fastify|pino|@fastify\/rate-limit|prom-client)'\)/g, "await __offchainImport('$1')"),
+      loader: 'ts',
+    }));
     b.onLoad({ filter: /src[\\/]lib[\\/]cli[\\/]secrets\.ts$/ }, (args) => ({
       contents: readFileSync(args.path, 'utf8').replace("import('inquirer')", "__offchainImport('inquirer')"),
       loader: 'ts',

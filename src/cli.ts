@@ -13,6 +13,7 @@ import GatewayComplete from './commands/gateway/complete.ts';
 import GatewayFail from './commands/gateway/fail.ts';
 import GatewayPay from './commands/gateway/pay.ts';
 import GatewaySettle from './commands/gateway/settle.ts';
+import ServeGateway from './commands/serve/gateway.ts';
 import { Config, execute, flush, handle, run, type Interfaces } from '@oclif/core';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -123,6 +124,7 @@ export const COMMANDS = {
   'gateway:fail': GatewayFail,
   'gateway:pay': GatewayPay,
   'gateway:settle': GatewaySettle,
+  'serve:gateway': ServeGateway,
   'credit:keyset': CreditKeyset,
   'credit:ecash:check': CreditEcashCheck,
   'credit:ecash:follow': CreditEcashFollow,

@@ -18,15 +18,6 @@ device/fail.`;
   static override flags = { ...inputFlags, ...keyFlags, ...stateFlags };
 
   protected async execute(): Promise<CommandResult> {
-    const { decodeMessage } = await import('../../lib/message.ts');
-    const { GatewayFailSchema } = await import('../../lib/device/schemas.ts');
-    const { network, value } = await this.readMessage('the gateway\'s gateway/fail');
-    const m = decodeMessage(GatewayFailSchema, value);
-    const { fail } = await import('../../lib/device/device.ts');
-    const message = await this.deviceStep(network, m.contract_id, (d, key) => {
-      const s = fail(d, key, m);
-      return { record: s.record, out: s.message };
-    });
-    return { message };
+    return { message: await this.deviceFail(await this.readMessage('the gateway\'s gateway/fail')) }; // topics/device/command.ts
   }
 }

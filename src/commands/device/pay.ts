@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { DeviceCommand, termsFlag, tollExample } from '../../topics/device/command.ts';
 import { contractFlag } from '../../topics/credit/flags.ts';
-import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { chainFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { inputFrom, readInputBytes } from '../../lib/cli/input.ts';
 
 export default class DevicePay extends DeviceCommand<typeof DevicePay> {
@@ -15,11 +15,22 @@ each refusal exits 4 and writes nothing. One payment in flight at a time. One pa
 settled on any channel of --state-dir is E_ALREADY_PAID, one in flight or failed on another channel
 E_PAYMENT_ON_OTHER_CHANNEL (that channel's gateway could claim it too). The device's record is kept with the
 credit contract under --state-dir (the contract is the device's channel from its first payment on; credit
-sign-update is refused on it from then).`;
+sign-update is refused on it from then).
+
+With --peer URL (a gateway's "offchain serve gateway" with a Lightning node) the whole toll runs in this one
+invocation: device/pay to URL/v1/gateway/pay, its gateway/settle or gateway/fail applied (as "device settle" or
+"device fail"), that state to URL/v1/gateway/complete, its receipt applied (as "device receipt"); it prints the
+credit/balance "device receipt" prints. Each step is written before the next message leaves, as in the pipes, so
+running the same command again after a crash resumes where it stopped (a pending payment: E_PAYMENT_PENDING,
+exit 5, after the retries; run it again later).`;
   static override examples = [
     {
       description: 'A toll of 2500 sat through a freshly opened demo channel (fixed clock and tip)',
       command: tollExample(1),
+    },
+    {
+      description: 'The whole toll against a gateway service (offchain serve gateway --lightning-rpc …): pay, settle, receipt in one process',
+      command: '<%= config.bin %> device pay --peer http://gateway.example:8339 --invoice toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --key-env USER_KEY --state-dir $D/user',
     },
   ];
   static override flags = {
@@ -31,6 +42,7 @@ sign-update is refused on it from then).`;
     ...stateFlags,
     ...contractFlag,
     ...chainFlags,
+    ...peerFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
@@ -42,10 +54,14 @@ sign-update is refused on it from then).`;
     const tip = (await (await this.chain(network)).tip()).height;
     const now = f.now ?? Math.floor(Date.now() / 1000);
     const { pay } = await import('../../lib/device/device.ts');
-    const message = await this.deviceStep(network, f.contract, (d, key, others) => {
+    const base = f.peer === undefined ? undefined : (await import('../../lib/cli/peer.ts')).peerUrl(f.peer);
+    // --peer after a crash between the device's settle/fail and the gateway's receipt: that state again (device.ts keeps it as `pending`).
+    const pending = base ? await this.pendingFor(network, f.contract, invoice) : undefined;
+    const message = pending ?? await this.deviceStep(network, f.contract, (d, key, others) => {
       const s = pay(d, key, { invoice, policy, gateway: terms, now, tip, others });
       return { record: s.record, out: s.message };
     });
-    return { message };
+    if (!base) return { message };
+    return { message: await this.tollThrough(base, message) }; // topics/device/command.ts
   }
 }

@@ -17,12 +17,6 @@ the device signed (E_RECEIPT_MISMATCH).`;
   static override flags = { ...inputFlags, ...keyFlags, ...stateFlags };
 
   protected async execute(): Promise<CommandResult> {
-    const { decodeMessage } = await import('../../lib/message.ts');
-    const { GatewayReceiptSchema } = await import('../../lib/device/schemas.ts');
-    const { network, value } = await this.readMessage('the gateway\'s gateway/receipt');
-    const m = decodeMessage(GatewayReceiptSchema, value);
-    const { receipt } = await import('../../lib/device/device.ts');
-    await this.deviceStep(network, m.contract_id, (d) => ({ record: receipt(d, m), out: undefined }));
-    return { message: await this.deviceBalance(network, m.contract_id) };
+    return { message: await this.deviceReceipt(await this.readMessage('the gateway\'s gateway/receipt')) }; // topics/device/command.ts
   }
 }

@@ -19,15 +19,6 @@ device/settle.`;
   static override flags = { ...inputFlags, ...keyFlags, ...stateFlags };
 
   protected async execute(): Promise<CommandResult> {
-    const { decodeMessage } = await import('../../lib/message.ts');
-    const { GatewaySettleSchema } = await import('../../lib/device/schemas.ts');
-    const { network, value } = await this.readMessage('the gateway\'s gateway/settle');
-    const m = decodeMessage(GatewaySettleSchema, value);
-    const { settle } = await import('../../lib/device/device.ts');
-    const message = await this.deviceStep(network, m.contract_id, (d, key, others) => {
-      const s = settle(d, key, m, others);
-      return { record: s.record, out: s.message };
-    });
-    return { message };
+    return { message: await this.deviceSettle(await this.readMessage('the gateway\'s gateway/settle')) }; // topics/device/command.ts
   }
 }

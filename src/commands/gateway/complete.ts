@@ -20,11 +20,6 @@ write nothing. A repeated message gets the stored receipt.`;
   static override flags = { ...inputFlags, ...keyFlags, ...stateFlags, ...storeFlags, ...chainFlags, ...fundingConfirmationsFlag };
 
   protected async execute(): Promise<CommandResult> {
-    const { decodeMessage } = await import('../../lib/message.ts');
-    const { DeviceSettleSchema, DeviceFailSchema } = await import('../../lib/device/schemas.ts');
-    const { type, network, value } = await this.readMessage('the device\'s device/settle or device/fail');
-    const m = decodeMessage(type === 'device/settle' ? DeviceSettleSchema : DeviceFailSchema, value);
-    const { completeStep } = await import('../../lib/device/gateway.ts');
-    return { message: await this.gatewayStep(network, m.contract_id, undefined, (ctx, g) => completeStep(ctx, g, m)) };
+    return { message: await this.gatewayComplete(await this.readMessage('the device\'s device/settle or device/fail')) }; // topics/device/command.ts
   }
 }

@@ -4,7 +4,6 @@ import { DeviceCommand, tollExample } from '../../topics/device/command.ts';
 import { contractFlag } from '../../topics/credit/flags.ts';
 import { keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
-import { UsageError } from '../../lib/errors.ts';
 
 export default class GatewayFail extends DeviceCommand<typeof GatewayFail> {
   static override summary = 'The gateway\'s Lightning payment failed (or it gives up): the nonce for the state that gives the device its amount back.';
@@ -27,9 +26,6 @@ preimage of (E_PAYMENT_SETTLED: settle it instead).`;
 
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
-    const hash = f['payment-hash'].toLowerCase();
-    if (!/^[0-9a-f]{64}$/.test(hash)) throw new UsageError('E_USAGE', '--payment-hash must be 64 hex digits');
-    const { fail } = await import('../../lib/device/gateway.ts');
-    return { message: await this.gatewayStep(this.network(), f.contract, undefined, (ctx, g) => fail(ctx, g, hash)) };
+    return { message: await this.gatewayFail(this.network(), f.contract, f['payment-hash']) }; // topics/device/command.ts
   }
 }

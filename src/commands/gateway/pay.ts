@@ -67,13 +67,7 @@ it is printed.`;
     const now = f.now ?? Math.floor(Date.now() / 1000);
     const { ClnRpc } = await import('../../lib/lightning/cln-rpc.ts');
     const node = rpc ? new ClnRpc(rpc) : undefined;
-    let network = this.network();
-    let contractId = f.contract;
-    if (!f.resume) {
-      const job = await this.coSignDevicePay(node, terms, now);
-      ({ network, contractId } = job);
-      if (!rpc) return { message: job.message };
-    }
-    return { message: await this.payOnLightning(node!, network, contractId, terms, f['pay-timeout']) }; // topics/device/lightning.ts
+    if (f.resume) return { message: await this.payOnLightning(node!, this.network(), f.contract, terms, f['pay-timeout']) };
+    return { message: await this.payDevicePay(node, terms, now, await this.readMessage('a device/pay'), f['pay-timeout']) }; // topics/device/lightning.ts
   }
 }

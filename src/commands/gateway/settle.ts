@@ -29,7 +29,6 @@ failed payment, or no payment in flight.`;
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
     const preimage = readHexSecretFile(f['preimage-file'], '--preimage-file', { length: 32 });
-    const { settle } = await import('../../lib/device/gateway.ts');
-    return { message: await this.gatewayStep(this.network(), f.contract, undefined, (ctx, g) => settle(ctx, g, preimage)) };
+    return { message: await this.gatewaySettle(this.network(), f.contract, preimage) }; // topics/device/command.ts
   }
 }

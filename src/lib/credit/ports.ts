@@ -255,7 +255,9 @@ export type GatewayChannel = {
   /** The latest fully signed state: what the gateway exits with. */
   latest?: { state: number; settled_sat: number; txid: string; hex: string; htlc?: { payment_hash: string; amount_sat: number; expiry_height: number } };
   /** `attempted`: this gateway asked its Lightning node to pay the job (written before the `pay` call). */
-  in_flight?: InFlightJson & { preimage?: string; failed?: true; job?: Record<string, unknown>; attempted?: true };
+  in_flight?: InFlightJson & { preimage?: string; failed?: true; job?: Record<string, unknown>; attempted?: true; answer?: Record<string, unknown> };
   /** The last receipt, answered again if the same request is retried. */
   receipt?: Record<string, unknown>;
+  /** The last payment decided and completed: its gateway/settle or gateway/fail, for a service's poll (GET /v1/gateway/payments/HASH). */
+  decided?: { payment_hash: string; answer: Record<string, unknown> };
 };

@@ -133,7 +133,7 @@ export async function settle(ctx: GatewayContext, r: GatewayChannel, preimage: U
   const c = termsFromJson(r.contract, r.network);
   const next_nonce = await issueStateNonce(ctx.nonces, ctx.random, ctx.gateway, c, r.next_state);
   const message = { type: 'gateway/settle', version: 1, network: r.network, contract_id: r.contract_id, payment_hash: f.payment_hash, preimage: toHex(preimage), next_nonce };
-  return { record: { ...r, in_flight: { ...f, preimage: toHex(preimage) } }, message };
+  return { record: { ...r, in_flight: { ...f, preimage: toHex(preimage), answer: message } }, message };
 }
 
 /** The Lightning payment failed (or the gateway gives up): the device gets the amount back. */
@@ -145,7 +145,24 @@ export async function fail(ctx: GatewayContext, r: GatewayChannel, paymentHash: 
   const c = termsFromJson(r.contract, r.network);
   const next_nonce = await issueStateNonce(ctx.nonces, ctx.random, ctx.gateway, c, r.next_state);
   const message = { type: 'gateway/fail', version: 1, network: r.network, contract_id: r.contract_id, payment_hash: f.payment_hash, next_nonce };
-  return { record: { ...r, in_flight: { ...f, failed: true } }, message };
+  return { record: { ...r, in_flight: { ...f, failed: true, answer: message } }, message };
+}
+
+/**
+ * The gateway/settle or gateway/fail already given for the payment a retried device/pay carries
+ * (same contract, state and transaction): a service answers the retry with it, unchanged,
+ * instead of asking the Lightning node again or issuing another nonce. Undefined otherwise.
+ */
+export function decidedAnswer(r: GatewayChannel, m: { contract_id: string; state: number; psbt: string }): Record<string, unknown> | undefined {
+  const f = r.in_flight;
+  if (!f?.answer || m.contract_id !== r.contract_id || f.state !== m.state || r.latest?.state !== m.state) return undefined;
+  return parsePsbtBase64(m.psbt, 'psbt').id === r.latest.txid ? f.answer : undefined;
+}
+
+/** The gateway/settle or gateway/fail given for `paymentHash`, while in flight or as the last payment completed; undefined until decided. */
+export function paymentAnswer(r: GatewayChannel, paymentHash: string): Record<string, unknown> | undefined {
+  if (r.in_flight?.payment_hash === paymentHash) return r.in_flight.answer;
+  return r.decided?.payment_hash === paymentHash ? r.decided.answer : undefined;
 }
 
 type CompleteMessage = { type: string; contract_id: string; state: number; payment_hash: string; settled_sat: number; psbt: string };
@@ -175,6 +192,7 @@ export async function completeStep(ctx: GatewayContext, r: GatewayChannel, m: Co
     type: 'gateway/receipt', version: 1, network: r.network, contract_id: r.contract_id, state: m.state, settled_sat: Number(settled), txid: signed.txid,
     next_nonce: await issueStateNonce(ctx.nonces, ctx.random, ctx.gateway, c, m.state + 1),
   };
-  const { in_flight: _f, ...rest } = r;
-  return { record: { ...rest, next_state: m.state + 1, settled_sat: Number(settled), latest: { state: m.state, settled_sat: Number(settled), txid: signed.txid, hex: signed.hex }, receipt: message }, message };
+  const { in_flight: _f, decided: _d, ...rest } = r;
+  const decided = f.answer ? { decided: { payment_hash: f.payment_hash, answer: f.answer } } : {};
+  return { record: { ...rest, ...decided, next_state: m.state + 1, settled_sat: Number(settled), latest: { state: m.state, settled_sat: Number(settled), txid: signed.txid, hex: signed.hex }, receipt: message }, message };
 }

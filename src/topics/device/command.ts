@@ -19,7 +19,7 @@
  */
 import { Flags, type Command } from '@oclif/core';
 import { malformedJson, readFlagFile } from '../../lib/cli/input.ts';
-import { RefusedError, StateConflictError, UsageError } from '../../lib/errors.ts';
+import { ExitCode, OffchainError, RefusedError, StateConflictError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 import type { KeyPair } from '../../lib/keys/keys.ts';
 import type { DeviceChannel, GatewayChannel, MintContractRecord, ReceiptJson, UserContractRecord } from '../../lib/credit/ports.ts';
@@ -108,6 +108,73 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     });
   }
 
+  /** `device settle`'s step: gateway/settle → device/settle (the preimage checked and kept, the settled state signed). */
+  protected async deviceSettle(read: { network: Network; value: unknown }): Promise<Record<string, unknown>> {
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { GatewaySettleSchema } = await import('../../lib/device/schemas.ts');
+    const m = decodeMessage(GatewaySettleSchema, read.value);
+    const { settle } = await import('../../lib/device/device.ts');
+    return this.deviceStep(read.network, m.contract_id, (d, key, others) => {
+      const s = settle(d, key, m, others);
+      return { record: s.record, out: s.message };
+    });
+  }
+
+  /** `device fail`'s step: gateway/fail → device/fail (the amount back in the change). */
+  protected async deviceFail(read: { network: Network; value: unknown }): Promise<Record<string, unknown>> {
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { GatewayFailSchema } = await import('../../lib/device/schemas.ts');
+    const m = decodeMessage(GatewayFailSchema, read.value);
+    const { fail } = await import('../../lib/device/device.ts');
+    return this.deviceStep(read.network, m.contract_id, (d, key) => {
+      const s = fail(d, key, m);
+      return { record: s.record, out: s.message };
+    });
+  }
+
+  /** `device receipt`'s step: gateway/receipt applied, the channel idle again → credit/balance. */
+  protected async deviceReceipt(read: { network: Network; value: unknown }): Promise<Record<string, unknown>> {
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { GatewayReceiptSchema } = await import('../../lib/device/schemas.ts');
+    const m = decodeMessage(GatewayReceiptSchema, read.value);
+    const { receipt } = await import('../../lib/device/device.ts');
+    await this.deviceStep(read.network, m.contract_id, (d) => ({ record: receipt(d, m), out: undefined }));
+    return this.deviceBalance(read.network, m.contract_id);
+  }
+
+  /**
+   * `device pay --peer`: the rest of the toll against a gateway service, each answer applied
+   * by the step the pipe would run (device settle|fail, device receipt), each written before
+   * the next message leaves. `sent` is the device/pay, or the device/settle|fail a crashed run
+   * left pending. Prints what `device receipt` prints.
+   */
+  protected async tollThrough(base: URL, sent: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const { callPeer } = await import('../../lib/cli/peer.ts');
+    const { stringifyMessage } = await import('../../lib/json.ts');
+    const contract = String(sent.contract_id);
+    const onRetry = (why: string, ms: number) => this.term.info(`the gateway: ${why}; again in ${Math.round(ms / 100) / 10} s`);
+    let done = sent;
+    if (sent.type === 'device/pay') {
+      const answer = (await callPeer(base, '/v1/gateway/pay', { body: stringifyMessage(sent), contract, onRetry, timeoutMs: 120_000 })).value as Record<string, unknown>;
+      if (answer?.type === 'gateway/job') throw new OffchainError('E_PEER_ANSWER', `${base.origin} answered a gateway/job: that gateway pays no invoice itself (serve gateway without --lightning-rpc); its settle or fail goes to "device settle|fail" by hand`, ExitCode.general);
+      const read = await this.messageOf(answer);
+      done = read.type === 'gateway/fail' ? await this.deviceFail(read) : await this.deviceSettle(read);
+    }
+    const receipt = (await callPeer(base, '/v1/gateway/complete', { body: stringifyMessage(done), contract, onRetry })).value;
+    return this.deviceReceipt(await this.messageOf(receipt));
+  }
+
+  /** The device/settle or device/fail a crashed `device pay --peer` left unacknowledged for this invoice, if any. */
+  protected async pendingFor(network: Network, id: string | undefined, invoice: string): Promise<Record<string, unknown> | undefined> {
+    const { book } = await this.userView(network);
+    const contractId = id ?? (await this.pickContract(book, ['open']));
+    const p = (await book.get(contractId))?.device?.pending;
+    if (!p) return undefined;
+    const { decodeBolt11 } = await import('../../lib/invoice/bolt11.ts');
+    const hash = Buffer.from(decodeBolt11(invoice).paymentHash).toString('hex');
+    return p.payment_hash === hash ? p.request : undefined;
+  }
+
   /** The device's channel as the credit contract's balance (credit/balance: state, settled = cumulative, spendable). */
   protected async deviceBalance(network: Network, id: string): Promise<Record<string, unknown>> {
     const { ctx, book } = await this.userView(network);
@@ -150,6 +217,39 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
       if (f.attempted) return;
       await store.put({ ...rec, gateway: { ...rec.gateway!, in_flight: { ...f, attempted: true } } });
     }, { nonces: 'none' });
+  }
+
+  /**
+   * A message value (standard input's, or a service's request body) with its envelope checked
+   * and this invocation's network resolved from it, as readMessage does for standard input.
+   */
+  protected async messageOf(value: unknown): Promise<{ type: string; network: Network; value: unknown }> {
+    const { readEnvelope } = await import('../../lib/envelope.ts');
+    const env = readEnvelope(value);
+    return { type: env.type, network: this.network(env.network), value };
+  }
+
+  /** `gateway complete`'s step: device/settle or device/fail → gateway/receipt (stored; a repeat gets the stored receipt). */
+  protected async gatewayComplete(read: { type: string; network: Network; value: unknown }): Promise<Record<string, unknown>> {
+    const { decodeMessage } = await import('../../lib/message.ts');
+    const { DeviceSettleSchema, DeviceFailSchema } = await import('../../lib/device/schemas.ts');
+    const m = decodeMessage(read.type === 'device/settle' ? DeviceSettleSchema : DeviceFailSchema, read.value);
+    const { completeStep } = await import('../../lib/device/gateway.ts');
+    return this.gatewayStep(read.network, m.contract_id, undefined, (ctx, g) => completeStep(ctx, g, m));
+  }
+
+  /** `gateway settle`'s step: the preimage of the payment in flight → gateway/settle. */
+  protected async gatewaySettle(network: Network, contractId: string | undefined, preimage: Uint8Array): Promise<Record<string, unknown>> {
+    const { settle } = await import('../../lib/device/gateway.ts');
+    return this.gatewayStep(network, contractId, undefined, (ctx, g) => settle(ctx, g, preimage));
+  }
+
+  /** `gateway fail`'s step: the payment in flight given up → gateway/fail. */
+  protected async gatewayFail(network: Network, contractId: string | undefined, paymentHash: string): Promise<Record<string, unknown>> {
+    const hash = paymentHash.toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(hash)) throw new UsageError('E_USAGE', '--payment-hash must be 64 hex digits');
+    const { fail } = await import('../../lib/device/gateway.ts');
+    return this.gatewayStep(network, contractId, undefined, (ctx, g) => fail(ctx, g, hash));
   }
 
   /**

@@ -12,17 +12,34 @@ import type { ClnRpc } from '../../lib/lightning/cln-rpc.ts';
 import { DeviceCommand, type GatewayTermsFile } from './command.ts';
 
 export abstract class GatewayLightning<T extends typeof Command> extends DeviceCommand<T> {
-  /** The device/pay read, checked and co-signed (gateway.ts pay): the gateway/job, stored. A node that does not answer is found first. */
-  protected async coSignDevicePay(node: ClnRpc | undefined, terms: GatewayTermsFile, now: number): Promise<{ message: Record<string, unknown>; network: Network; contractId: string }> {
+  /**
+   * The device/pay (standard input's, or a service's request body) checked and co-signed
+   * (gateway.ts pay): the gateway/job, stored. A node that does not answer is found first.
+   * With a node, a retried device/pay whose payment was already decided gets the stored
+   * gateway/settle or gateway/fail instead (gateway.ts decidedAnswer): nothing asked, nothing issued.
+   */
+  protected async coSignDevicePay(node: ClnRpc | undefined, terms: GatewayTermsFile, now: number, read: { network: Network; value: unknown }): Promise<{ message: Record<string, unknown>; network: Network; contractId: string }> {
     const gateway = await import('../../lib/device/gateway.ts');
     // A node that does not answer is found before the state is stored (E_LIGHTNING_UNREACHABLE, nothing written).
     if (node) await node.call('getinfo', {});
     const { decodeMessage } = await import('../../lib/message.ts');
     const { DevicePaySchema } = await import('../../lib/device/schemas.ts');
-    const read = await this.readMessage('a device/pay');
     const m = decodeMessage(DevicePaySchema, read.value);
-    const message = await this.gatewayStep(read.network, m.contract_id, terms, (ctx, g) => gateway.pay(ctx, g, m, now));
+    const message = await this.gatewayStep(read.network, m.contract_id, terms, async (ctx, g) => {
+      const decided = node ? gateway.decidedAnswer(g, m) : undefined;
+      return decided ? { record: g, message: decided } : gateway.pay(ctx, g, m, now);
+    });
     return { message, network: read.network, contractId: m.contract_id };
+  }
+
+  /**
+   * `gateway pay`'s whole step on one device/pay: without a node, the job; with one, the job
+   * paid on Lightning (payOnLightning) → gateway/settle or gateway/fail, or the one already given.
+   */
+  protected async payDevicePay(node: ClnRpc | undefined, terms: GatewayTermsFile, now: number, read: { network: Network; value: unknown }, retryForSeconds: number): Promise<Record<string, unknown>> {
+    const job = await this.coSignDevicePay(node, terms, now, read);
+    if (!node || job.message.type !== 'gateway/job') return job.message;
+    return this.payOnLightning(node, job.network, job.contractId, terms, retryForSeconds);
   }
 
   /** gateway/settle (paid) or gateway/fail (failed for good) for the payment in flight on `contractId` (or the only open contract). */

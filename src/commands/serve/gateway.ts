@@ -1,0 +1,108 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { TEST_SEED_ENV } from '../../lib/cli/base-command.ts';
+import { termsFlag } from '../../topics/device/command.ts';
+import { GatewayLightning } from '../../topics/device/lightning.ts';
+import { fundingConfirmationsFlag } from '../../topics/credit/flags.ts';
+import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { storeFlags } from '../../lib/cli/store-flags.ts';
+import { deterministicRandom } from '../../lib/random.ts';
+import { serveFlags, serveOptions, type ServeFlagValues } from '../../topics/serve/flags.ts';
+import type { Network } from '../../lib/network.ts';
+import type { MintContext, MintContractRecord } from '../../lib/credit/ports.ts';
+import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
+
+export default class ServeGateway extends GatewayLightning<typeof ServeGateway> {
+  static override summary = 'Run the gateway as an HTTP service: devices pay through it (device pay --peer URL), its Lightning node pays their invoices.';
+  static override description = `  serve gateway --terms FILE [--lightning-rpc SOCKET]  → {"type":"serve/listening",…} then serves until SIGTERM
+
+Each endpoint is one step of the gateway commands, answering the bytes the one-shot prints (docs/serve.md, "The
+gateway"): POST /v1/gateway/pay (device/pay → gateway/job, or with --lightning-rpc the payment made and
+gateway/settle | gateway/fail), POST /v1/gateway/complete (device/settle | device/fail → gateway/receipt),
+GET /v1/gateway/terms, GET /v1/gateway/payments/HASH (the settle or fail given, 404 E_PAYMENT_UNDECIDED before);
+on --operator-listen only: POST /v1/operator/settle {preimage} and /v1/operator/fail {payment_hash}, as
+"gateway settle" and "gateway fail". Refusals: the one-shot's code and exit code as an HTTP status. A repeated
+device/pay gets the same answer; a payment still pending is 503 E_PAYMENT_PENDING with Retry-After (the node is
+asked again on the retry, and never pays a hash it knows). Every step is committed before it is answered.`;
+  static override examples = [
+    {
+      description: 'The demo gateway as a service without a Lightning node (it answers jobs), on a free port',
+      command: 'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && <%= config.bin %> serve gateway --terms fixtures/policies/gateway-terms.json --tip-height 1000 --confirmations 1 --key-env MINT_KEY --state-dir $D/mint --listen 127.0.0.1:0 & sleep 3; kill %1',
+    },
+    {
+      description: 'With Core Lightning, the operator\'s listener on loopback (a device then runs: device pay --peer http://GATEWAY:8339 …)',
+      command: '<%= config.bin %> serve gateway --terms terms.json --lightning-rpc ~/.lightning/bitcoin/lightning-rpc --operator-listen 127.0.0.1:9339 $GW',
+    },
+  ];
+  static override flags = {
+    ...termsFlag,
+    now: Flags.integer({ description: 'judge invoices\' expiry at this time, unix seconds (default: the clock at each request; tests)', helpValue: 'T', min: 0 }),
+    'lightning-rpc': Flags.string({
+      description: 'pay through this Core Lightning node: the path of its lightning-rpc socket (or $OFFCHAIN_LIGHTNING_RPC, config lightning_rpc=); without it /v1/gateway/pay answers the job',
+      helpValue: 'SOCKET',
+      env: 'OFFCHAIN_LIGHTNING_RPC',
+      helpGroup: 'LIGHTNING',
+    }),
+    'pay-timeout': Flags.integer({ description: 'seconds the node may try routes (pay\'s retry_for); then, with an HTLC still out, 503 E_PAYMENT_PENDING. Keep --step-timeout above it', helpValue: 'S', min: 1, default: 60, helpGroup: 'LIGHTNING' }),
+    ...serveFlags,
+    ...keyFlags,
+    ...stateFlags, ...storeFlags,
+    ...chainFlags,
+    ...fundingConfirmationsFlag,
+  };
+
+  protected override longRunning = true;
+
+  /** The mint's store transactions of this process, one at a time (each step opens, commits and closes as the one-shot does). */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Each store step in turn, as a separate one-shot invocation would run it: in test mode
+   * (OFFCHAIN_TEST_SEED) its randomness starts afresh, as a new process's would, so the
+   * service answers the same bytes as the one-shot from the same state.
+   */
+  protected override withMintStore<R>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<R>, opts: { nonces?: 'host' | 'process' | 'none'; keysetsAsStored?: boolean } = {}): Promise<R> {
+    const run = this.queue.then(() => {
+      const seed = process.env[TEST_SEED_ENV];
+      if (this.random.deterministic && seed) this.random = deterministicRandom(seed);
+      return super.withMintStore(network, use, opts);
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  protected async execute(): Promise<CommandResult | void> {
+    const f = this.flags;
+    const network = this.network();
+    const terms = await this.gatewayTerms();
+    const options = serveOptions(f as unknown as ServeFlagValues, 8339);
+    // The key and the store are checked before listening: a wrong key or state directory fails now, not at the first device.
+    await this.withMintView(network, async () => undefined);
+    await this.keyPair(network);
+    const { ClnRpc } = await import('../../lib/lightning/cln-rpc.ts');
+    const node = f['lightning-rpc'] ? new ClnRpc(f['lightning-rpc']) : undefined;
+    if (node) await node.call('getinfo', {});
+    const { paymentAnswer } = await import('../../lib/device/gateway.ts');
+    const { gatewayRoutes } = await import('../../topics/serve/gateway-routes.ts');
+    const { startService, announcement } = await import('../../topics/serve/service.ts');
+    const now = () => f.now ?? Math.floor(Date.now() / 1000);
+    const routes = gatewayRoutes({
+      network,
+      terms: async () => ({ ...terms }),
+      pay: async (body) => this.payDevicePay(node, terms, now(), await this.messageOf(body), f['pay-timeout']),
+      complete: async (body) => this.gatewayComplete(await this.messageOf(body)),
+      payment: (hash) => this.withMintView(network, async (store) => {
+        for (const r of await store.list()) {
+          const a = r.gateway ? paymentAnswer(r.gateway, hash) : undefined;
+          if (a) return a;
+        }
+        return undefined;
+      }),
+      settle: (id, preimage) => this.gatewaySettle(network, id, preimage),
+      fail: (id, hash) => this.gatewayFail(network, id, hash),
+    });
+    const svc = await startService({ ...options, role: 'gateway', group: 'gateway', network }, routes, { drain: async () => { await this.queue; } });
+    this.emitLine(announcement('gateway', svc.urls));
+    process.exitCode = await svc.done;
+  }
+}
