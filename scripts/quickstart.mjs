@@ -626,16 +626,18 @@ async function deviceJourney() {
   const gw = (...more) => [...as('gateway', ...more), ...chain()];
   const dev = (...more) => [...as('device', ...more)];
   const { terms, policy } = deviceFiles();
-  // The device's channel is a credit contract: device = user, gateway = mint.
-  const offer = await offchain(J, 'offer', ['open-credit', '--role', 'mint', '--publish', '--payout-address', keys.gateway.address, '--min-expiry', '5', '--max-expiry', '500', '--safety-margin', '3', ...gw()]);
+  // The device's channel is a credit contract: device = user, gateway = mint. Its offer is
+  // published into the gateway's store before the gateway's service opens that store.
+  const offer = await publishGateway();
+  if (available.serveGateway) await startService('gateway', [...gw(), '--terms', terms, '--lightning-rpc', ln.gateway.socket]);
+  const mode = !services.gateway ? 'pipes' : available.peer.device ? 'peer' : 'http';
   const offerFile = path(J, 'offer.json');
   writeFileSync(offerFile, offer);
+  // The open has no route on the gateway's service: the gateway's one-shot step answers it, as in a pipe.
   const address = json(await offchain(J, 'address', ['open-credit', '--role', 'user', ...dev(), ...chain()], offer)).address;
   const psbt = await fundingPsbt(address, 500_000n);
   const refund = await rpc('getnewaddress', ['', 'bech32m'], 'quickstart');
   const request = await offchain(J, 'open-request', ['open-credit', '--role', 'user', '--offer', offerFile, '--expiry', '+300', '--refund-address', refund, ...dev(), ...chain()], psbt);
-  const viaService = !!services.gateway && hasFlag(['device', 'pay'], 'peer');
-  const peer = viaService ? ['--peer', services.gateway.url] : [];
   const accept = await offchain(J, 'open-accept', ['open-credit', '--role', 'mint', ...gw()], request);
   const o = json(await offchain(J, 'opened', ['open-credit', '--role', 'user', ...dev(), ...chain()], accept));
   await signSendMine(o.funding_psbt);
@@ -646,21 +648,38 @@ async function deviceJourney() {
   writeFileSync(invoiceFile, invoice.bolt11);
   const pay = ['device', 'pay', '--invoice', invoiceFile, '--policy', policy, '--terms', terms, '--tip-height', String(await tip())];
   let receipt;
-  if (viaService) {
-    receipt = json(await offchain(J, 'paid', [...pay, ...peer, ...dev()]));
+  if (mode === 'peer') {
+    receipt = json(await offchain(J, 'paid', [...pay, '--peer', services.gateway.url, ...dev()]));
   } else {
     const devPay = await offchain(J, 'device-pay', [...pay, ...dev()]);
-    const settle = await offchain(J, 'gateway-settle', ['gateway', 'pay', '--terms', terms, '--lightning-rpc', ln.gateway.socket, ...gw()], devPay);
+    const settle = mode === 'http'
+      ? await post(J, 'gateway-settle', services.gateway.url, '/v1/gateway/pay', devPay)
+      : await offchain(J, 'gateway-settle', ['gateway', 'pay', '--terms', terms, '--lightning-rpc', ln.gateway.socket, ...gw()], devPay);
     const settled = await offchain(J, 'device-settle', ['device', 'settle', ...dev()], settle);
-    const gwReceipt = await offchain(J, 'gateway-receipt', ['gateway', 'complete', ...gw()], settled);
+    const gwReceipt = mode === 'http'
+      ? await post(J, 'gateway-receipt', services.gateway.url, '/v1/gateway/complete', settled)
+      : await offchain(J, 'gateway-receipt', ['gateway', 'complete', ...gw()], settled);
     receipt = json(await offchain(J, 'device-receipt', ['device', 'receipt', ...dev()], gwReceipt));
   }
   const status = (await lightningCli(ln.payee.dir, 'listinvoices', { payment_hash: invoice.payment_hash })).invoices[0]?.status;
-  const how = viaService ? `through offchain serve gateway at ${services.gateway.url} (--peer)` : services.gateway ? 'through pipes (this build\'s device pay has no --peer)' : 'through pipes with gateway pay --lightning-rpc (this build has no offchain serve gateway)';
-  report.push(`journey device: ok — channel ${o.contract_id} funded (mined), a ${amountMsat / 1000}-sat invoice of the payee node paid by the gateway's node (invoice ${status}), settled at state ${receipt.state}, ${how}`);
+  const how = {
+    peer: `through offchain serve gateway at ${services.gateway?.url} (--peer)`,
+    http: `through offchain serve gateway at ${services.gateway?.url} (each message POSTed to it; this build's device pay has no --peer)`,
+    pipes: 'through pipes with gateway pay --lightning-rpc (this build has no offchain serve gateway)',
+  }[mode];
+  report.push(`journey device: ok — channel ${o.contract_id} funded (mined), a ${amountMsat / 1000}-sat invoice of the payee node paid by the gateway's node (invoice ${status}), settled at state ${receipt.state}, ${how}; the channel's open through the gateway's one-shot step (its service has no open route)`);
+  const D = `--key-file ${keys.device.file} --state-dir ${path('state', 'device')}`;
   tryNext.push(
-    `lightning-cli --network=regtest --lightning-dir=${ln.payee.dir} -N none invoice amount_msat=5000000 label=mine description=try > ${path(J, 'mine.json')}`,
+    `lightning-cli --lightning-dir=${ln.payee.dir} invoice amount_msat=5000000 label=mine-$(date +%s) description=try | sed -n 's/^ *"bolt11": "\\(.*\\)",*$/\\1/p' > ${path(J, 'mine.bolt11')}`,
+    mode === 'peer'
+      ? `offchain device pay --invoice ${path(J, 'mine.bolt11')} --policy ${policy} --terms ${terms} --tip-height "$(bitcoin-cli getblockcount)" --peer ${services.gateway.url} ${D}`
+      : `offchain device pay --invoice ${path(J, 'mine.bolt11')} --policy ${policy} --terms ${terms} --tip-height "$(bitcoin-cli getblockcount)" ${D} \\\n    | offchain gateway pay --terms ${terms} --lightning-rpc ${ln.gateway.socket} --key-file ${keys.gateway.file} --state-dir ${path('state', 'gateway')} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile} \\\n    | offchain device settle ${D}   # then gateway complete | device receipt`,
   );
+}
+
+/** The gateway's offer (the device channel's terms), published into its store. */
+async function publishGateway() {
+  return offchain('device', 'offer', ['open-credit', '--role', 'mint', '--publish', '--payout-address', keys.gateway.address, '--min-expiry', '5', '--max-expiry', '500', '--safety-margin', '3', ...as('gateway'), ...chain()]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -727,8 +746,9 @@ async function main() {
 
   // The services this build has (serve-* landing one by one): each started, or its journey runs through pipes.
   if (available.serveStatechain) await startService('statechain', [...as('operator'), ...chain()]);
-  if (available.serveGateway && ln.gateway) {
-    await startService('gateway', [...as('gateway'), '--terms', deviceFiles().terms, '--lightning-rpc', ln.gateway.socket, ...chain()]);
+  if (opts.nodesOnly && available.serveGateway && ln.gateway) {
+    await publishGateway();
+    await startService('gateway', [...as('gateway'), ...chain(), '--terms', deviceFiles().terms, '--lightning-rpc', ln.gateway.socket]);
   }
   if (opts.nodesOnly && available.serveMint) {
     await offchain('credit', 'offer', ['open-credit', '--role', 'mint', '--publish', '--payout-address', keys.mint.address, '--mint-url', nutshell.url ?? 'http://127.0.0.1:3338', '--ecash-seed-file', secretFile('ecash-seed', nutshell.seed), ...as('mint'), ...(pg.url ? ['--store', pg.url, '--store-password-file', pg.passwordFile] : []), ...chain()]);
