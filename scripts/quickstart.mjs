@@ -238,7 +238,7 @@ async function startBitcoind() {
 
 /** An unsigned funding PSBT from the node's wallet: native segwit coins only, never RBF (the refund names its txid). */
 async function fundingPsbt(address, sat) {
-  const r = await rpc('walletcreatefundedpsbt', [[], [{ [address]: btc(sat) }], 0, { change_type: 'bech32m', replaceable: false }], 'quickstart');
+  const r = await rpc('walletcreatefundedpsbt', [[], [{ [address]: btc(sat) }], 0, { change_type: 'bech32m', replaceable: false, lockUnspents: true }], 'quickstart');
   return r.psbt;
 }
 async function signSendMine(psbt, blocks = 1) {
@@ -523,8 +523,9 @@ const secretFile = (name, text) => {
 };
 
 /** What each journey did and how: printed in the summary (and checked by the test). */
-const report = [];
-const tryNext = [];
+const report = {};
+const tryNext = {};
+const JOURNEYS = ['credit', 'device', 'statechain'];
 
 // ---------------------------------------------------------------------------------------
 // Journey 1: a credit contract paid in ecash
@@ -586,10 +587,10 @@ async function creditJourney() {
     http: `through offchain serve mint at ${services.mint?.url} (each message POSTed to it; this build's user commands have no --peer)`,
     pipes: 'through pipes (this build has no offchain serve mint)',
   }[mode];
-  report.push(`journey credit: ok — contract ${o.contract_id} funded (mined), paid ${paid.join(' + ')} sat in ecash (cumulative ${balance.cumulative_sat}), ${how}; tokens in ${path(J)}`);
+  report[J] = `journey credit: ok — contract ${o.contract_id} funded (mined), paid ${paid.join(' + ')} sat in ecash (cumulative ${balance.cumulative_sat}), ${how}; tokens in ${path(J)}`;
   const U = `--key-file ${keys.user.file} --state-dir ${path('state', 'user')} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile}`;
   const W = `--wallet-seed-file ${walletSeedFile} --token-out ${path(J, 'more.token')}`;
-  tryNext.push(
+  (tryNext[J] ??= []).push(
     {
       peer: `offchain sign-update --role user --amount 500 ${W} --peer ${services.mint?.url} ${U}`,
       http: `offchain sign-update --role user --amount 500 ${W.split(' --token-out')[0]} ${U} \\\n    | curl -sf -H 'content-type: application/json' --data-binary @- ${services.mint?.url}/v1/credit/update \\\n    | offchain sign-update --role user ${W} ${U}`,
@@ -620,7 +621,7 @@ function deviceFiles() {
 async function deviceJourney() {
   const J = 'device';
   if (!ln.gateway) {
-    report.push('journey device: skipped — needs Core Lightning (--lightning, LIGHTNINGD)');
+    report[J] = 'journey device: skipped — needs Core Lightning (--lightning, LIGHTNINGD)';
     return;
   }
   const gw = (...more) => [...as('gateway', ...more), ...chain()];
@@ -667,9 +668,9 @@ async function deviceJourney() {
     http: `through offchain serve gateway at ${services.gateway?.url} (each message POSTed to it; this build's device pay has no --peer)`,
     pipes: 'through pipes with gateway pay --lightning-rpc (this build has no offchain serve gateway)',
   }[mode];
-  report.push(`journey device: ok — channel ${o.contract_id} funded (mined), a ${amountMsat / 1000}-sat invoice of the payee node paid by the gateway's node (invoice ${status}), settled at state ${receipt.state}, ${how}; the channel's open through the gateway's one-shot step (its service has no open route)`);
+  report[J] = `journey device: ok — channel ${o.contract_id} funded (mined), a ${amountMsat / 1000}-sat invoice of the payee node paid by the gateway's node (invoice ${status}), settled at state ${receipt.state}, ${how}; the channel's open through the gateway's one-shot step (its service has no open route)`;
   const D = `--key-file ${keys.device.file} --state-dir ${path('state', 'device')}`;
-  tryNext.push(
+  (tryNext[J] ??= []).push(
     `lightning-cli --lightning-dir=${ln.payee.dir} invoice amount_msat=5000000 label=mine-$(date +%s) description=try | sed -n 's/^ *"bolt11": "\\(.*\\)",*$/\\1/p' > ${path(J, 'mine.bolt11')}`,
     mode === 'peer'
       ? `offchain device pay --invoice ${path(J, 'mine.bolt11')} --policy ${policy} --terms ${terms} --tip-height "$(bitcoin-cli getblockcount)" --peer ${services.gateway.url} ${D}`
@@ -718,11 +719,11 @@ async function statechainJourney() {
     coin = json(await offchain(J, 'coin-bob', [...tr, ...party('bob')], done));
   }
   const how = viaService ? `through offchain serve statechain at ${services.statechain.url} (--peer)` : services.statechain ? 'through pipes (this build\'s statechain deposit has no --peer)' : 'through pipes (this build has no offchain serve statechain)';
-  report.push(`journey statechain: ok — coin ${coin.coin_id} (${coin.amount_sat} sat, funding ${txid} mined) deposited by alice and transferred to bob, ${how}`);
+  report[J] = `journey statechain: ok — coin ${coin.coin_id} (${coin.amount_sat} sat, funding ${txid} mined) deposited by alice and transferred to bob, ${how}`;
   const coinFile = path(J, 'coin-bob.json');
   writeFileSync(coinFile, JSON.stringify(coin, null, 2));
   const bob = `--key-file ${keys.bob.file} --state-dir ${path('state', 'bob')} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile}`;
-  tryNext.push(
+  (tryNext[J] ??= []).push(
     `cat ${coinFile}   # bob's coin (statechain/coin); bob withdraws it:`,
     `offchain statechain withdraw --coin ${coin.coin_id} --to "$(bitcoin-cli getnewaddress)" --fee-rate 2 ${bob} \\\n    | offchain statechain withdraw --key-file ${keys.operator.file} --state-dir ${path('state', 'operator')} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile} \\\n    | offchain statechain withdraw --broadcast ${bob}`,
   );
@@ -755,11 +756,14 @@ async function main() {
     await startService('mint', [...as('mint'), '--ecash-seed-file', path('keys', 'ecash-seed'), ...(pg.url ? ['--store', pg.url, '--store-password-file', pg.passwordFile] : []), ...chain()]);
   }
 
-  for (const [name, journey] of opts.nodesOnly ? [] : [['credit', creditJourney], ['device', deviceJourney], ['statechain', statechainJourney]]) {
+  // The three journeys at once: each has its own parties, state directories and services; the
+  // wallet locks the coins each funding PSBT takes, and each mines only what it needs.
+  const journeys = { credit: creditJourney, device: deviceJourney, statechain: statechainJourney };
+  await Promise.all((opts.nodesOnly ? [] : JOURNEYS).map(async (name) => {
     const t = Date.now();
-    await journey();
+    await journeys[name]();
     note(`${name} journey: ${((Date.now() - t) / 1000).toFixed(1)} s`);
-  }
+  }));
 
   out('');
   out('running (each on 127.0.0.1):');
@@ -773,7 +777,7 @@ async function main() {
   }
   out(`  keys and seeds     ${path('keys')} (0600 files)   state directories ${path('state')}   each step's output under ${work}/<journey>/`);
   out('');
-  for (const line of report) out(line);
+  for (const name of JOURNEYS) if (report[name]) out(report[name]);
   out('');
   out('try next:');
   out(`  alias offchain='node ${BIN}'`);
@@ -786,7 +790,7 @@ async function main() {
   for (const [role, s] of Object.entries(services)) out(`  curl -s ${s.url}/healthz   # serve ${role}`);
   if (services.mint) out(`  curl -s ${services.mint.url}/v1/keysets`);
   if (nutshell.url) out(`  curl -s ${nutshell.url}/v1/keysets   # the Cashu mint the tokens redeem at`);
-  for (const line of tryNext) out(`  ${line}`);
+  for (const name of JOURNEYS) for (const line of tryNext[name] ?? []) out(`  ${line}`);
   out('');
   out(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (opts.once) {
