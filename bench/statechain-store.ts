@@ -64,7 +64,7 @@ try {
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {
       const r = coin();
-      await s.create(r);
+      await s.offer(r.coin_id.repeat(2), () => ({ record: r, message: { coin_id: r.coin_id } }));
       ids.push(r.coin_id);
     }
     return ids;

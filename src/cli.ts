@@ -98,6 +98,7 @@ import StatechainDeposit from './commands/statechain/deposit.ts';
 import StatechainTransfer from './commands/statechain/transfer.ts';
 import StatechainVerify from './commands/statechain/verify.ts';
 import StatechainWithdraw from './commands/statechain/withdraw.ts';
+import ServeStatechain from './commands/serve/statechain.ts';
 
 export const COMMANDS = {
   'credit:close': CloseCredit,
@@ -183,6 +184,7 @@ export const COMMANDS = {
   'statechain:verify': StatechainVerify,
   'statechain:withdraw': StatechainWithdraw,
   'statechain:store:migrate': StatechainStoreMigrate,
+  'serve:statechain': ServeStatechain,
 };
 
 /** argv as oclif reads it, and the older-name notice, for this table (lib/cli/argv.ts). */

@@ -60,7 +60,7 @@ function resigned(message: string, keyName: string, change: Record<string, unkno
 }
 
 
-const COIN_TABLES = ['transfers', 'backups', 'nonces', 'withdrawals', 'shares', 'coins'].map((t) => `statechain_operator_${t}`);
+const COIN_TABLES = ['offers', 'transfers', 'backups', 'nonces', 'withdrawals', 'shares', 'coins'].map((t) => `statechain_operator_${t}`);
 
 /** One coin's rows in every operator table (a backup of the coin, as a restore would bring it back). */
 async function coinRows(db: Client, coinId: string): Promise<Record<string, Record<string, unknown>[]>> {

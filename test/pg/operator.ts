@@ -55,6 +55,7 @@ const TABLES: [string, string][] = [
   ['statechain_operator_backups', 'coin_id, n'],
   ['statechain_operator_transfers', 'coin_id, transfer_id'],
   ['statechain_operator_withdrawals', 'coin_id'],
+  ['statechain_operator_offers', 'request'],
 ];
 
 /** Every operator row, in a stable order (updated_at / signed_at left out: they are not state). */

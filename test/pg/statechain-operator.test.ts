@@ -18,8 +18,8 @@ import { bytesOf, hexOf, parseTx } from '../independent/tx.ts';
 import { decodeCompressed, encodeCompressed, pointAdd } from '../independent/secp256k1.ts';
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
-import { KEYS, OPERATOR_PUB, depositThrough, files, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
-import { connect, count, operatorDatabase, pgFlow, snapshot } from './operator.ts';
+import { KEYS, OPERATOR_PUB, TERMS, depositThrough, files, fundingTo, ok, refused, transferThrough } from '../e2e/statechain-flow.ts';
+import { connect, count, operatorDatabase, pgFlow, pgParty, snapshot } from './operator.ts';
 import { aliceSignedTransferVia, depositVia, ownerFlow } from './owner-steps.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
@@ -198,6 +198,33 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
     expect(Number((await pgdb.db.query<{ version: string }>('SELECT version FROM statechain_operator_coins WHERE coin_id = $1', [d.coinId])).rows[0]!.version)).toBe(version + 2);
     ok(await f.as(`R${w}_KEY`, ['statechain-transfer'], dones[0]!.stdout));
   }, 300_000);
+
+  it('a deposit-request sent again (its answer lost) gets the offer already made, from any host, also N at once; another request on a taken coin id is refused; nothing written', async () => {
+    const N = 4;
+    const dir = temp();
+    const f = pgFlow(dir, fx.server, pgdb.url);
+    const request = ok(f.as('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
+    // The first time: N hosts at once (a client that gave up on the first and retried elsewhere): one coin, one offer.
+    const firsts = await Promise.all(Array.from({ length: N }, (_, i) => f.asAsync(`OPERATOR${i}`, ['statechain-deposit', ...TERMS], request)));
+    for (const r of firsts) expect({ status: r.status, stdout: r.stdout }, r.stderr).toEqual({ status: 0, stdout: firsts[0]!.stdout });
+    const offer = firsts[0]!.stdout;
+    const coinId = (JSON.parse(offer) as { coin_id: string }).coin_id;
+    expect((await pgdb.db.query('SELECT coin_id FROM statechain_operator_offers WHERE coin_id = $1', [coinId])).rowCount).toBe(1);
+    const before = await snapshot(pgdb.db);
+    expect(ok(f.as('OPERATOR9', ['statechain-deposit', ...TERMS], request))).toBe(offer);
+    expect(await snapshot(pgdb.db)).toEqual(before);
+    // Under the test seed every fresh process draws the same coin id: a second owner's request lands on a taken id.
+    const seeded = pgFlow(temp(), fx.server, pgdb.url);
+    const env = { OFFCHAIN_TEST_SEED: 'pg-deposit-retry' };
+    const as = (who: string, a: string[], input?: string) => run(pgParty(seeded.dir, fx.server, pgdb.url).args(who, a), { input, env: { ...pgParty(seeded.dir, fx.server, pgdb.url).env(who), ...env } });
+    const alice = ok(as('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
+    const bob = ok(as('BOB_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
+    const seededOffer = ok(as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], alice));
+    const beforeBob = await snapshot(pgdb.db);
+    expect(ok(as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], alice))).toBe(seededOffer);
+    refused(as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], bob), 'E_COIN_EXISTS', 5);
+    expect(await snapshot(pgdb.db)).toEqual(beforeBob);
+  }, 120_000);
 
   it('the server restarted mid-flow: the step fails coded with nothing written, the same step after it answers, and again answers the same', async () => {
     const { f, d, sign } = await aliceSignedTransferVia(fx, pgdb);

@@ -52,7 +52,8 @@ import { signStatement, type UnsignedStatement } from './statement.ts';
 import { requireBumpable } from './withdrawal.ts';
 import type { OperatorRecord } from './ports.ts';
 
-function requestDigest(req: unknown): string {
+/** The digest a request's answer is kept under: sha256 of its canonical line (the same request, byte for byte as we read it, the same digest). */
+export function requestDigest(req: unknown): string {
   return toHex(sha256(utf8(stringifyLine(req))));
 }
 

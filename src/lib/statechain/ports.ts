@@ -31,15 +31,33 @@ export type OperatorRecord = {
   last_answer?: { request: string; message: Record<string, unknown> } | null;
 };
 
+/** A new coin's first record and the offer it answers a deposit request with (statechain/deposit-offer). */
+export type DepositOffer = { record: OperatorRecord; message: Record<string, unknown> };
+
+/** What the operator's listing shows of a coin: its public state, never its share. */
+export type CoinSummary = { coin_id: string; status: string; outpoint: string | null; amount_sat: number | null; backups: number; transfers: number };
+
+/** A record's summary. */
+export function coinSummary(r: Pick<OperatorRecord, 'coin_id' | 'statement' | 'done'>): CoinSummary {
+  return { coin_id: r.coin_id, status: r.statement.status, outpoint: r.statement.outpoint, amount_sat: r.statement.amount_sat, backups: r.statement.count, transfers: r.done.length };
+}
+
 export type OperatorStep<M> = (record: OperatorRecord) => Promise<{ record: OperatorRecord; message: M }> | { record: OperatorRecord; message: M };
 
 export interface OperatorStore {
   /** Where the records are, for messages (a directory, or a redacted URL). */
   readonly where: string;
-  /** Keep a new coin's first record; E_COIN_EXISTS if the id is taken. */
-  create(record: OperatorRecord): Promise<void>;
+  /**
+   * A deposit request's offer, `request` its digest: the offer kept for that request if there
+   * is one (the answer was lost, the owner sends it again: nothing is written, whatever became
+   * of the coin since); else `make`'s, its record and the offer kept before it returns
+   * (E_COIN_EXISTS if make's coin id is taken). Two of the same request at once keep one.
+   */
+  offer(request: string, make: () => DepositOffer): Promise<Record<string, unknown>>;
   /** One step on coin `coinId` under its lock; the record is durable before this returns the message. */
   step<M>(coinId: string, fn: OperatorStep<M>): Promise<M>;
+  /** Every coin of this store's network, summarised (no secret): for the operator's own listing. */
+  coins(): Promise<CoinSummary[]>;
   /** Release connections (no-op for files). */
   close(): Promise<void>;
 }

@@ -13,6 +13,9 @@
  *
  * The rules every implementation keeps:
  * - one record per coin id (E_COIN_EXISTS);
+ * - one offer per deposit request: the same request again gets the offer kept for it (the
+ *   file store keeps it in `offer-<request digest>`, written before op-<coin>; PostgreSQL in
+ *   statechain_operator_offers, in the coin's own transaction), never a second coin;
  * - a step is read-modify-write of one coin's record with that coin locked for the whole
  *   step; nothing the step answers leaves before its record is durable;
  * - the version a step replaces is erased (the file store overwrites its bytes; PostgreSQL
@@ -23,9 +26,10 @@
  *   them as constraints too.
  */
 import { join } from 'node:path';
-import { StateConflictError } from '../errors.ts';
-import { readJsonFile } from './atomic.ts';
-import type { OperatorRecord, OperatorStep, OperatorStore } from '../statechain/ports.ts';
+import { OffchainError, StateConflictError } from '../errors.ts';
+import { readJsonFile, writeJsonAtomic } from './atomic.ts';
+import { withLock } from './lock.ts';
+import { coinSummary, type CoinSummary, type DepositOffer, type OperatorRecord, type OperatorStep, type OperatorStore } from '../statechain/ports.ts';
 import { updateErasingReplaced } from './erase-on-replace.ts';
 import { StateStore } from './state-store.ts';
 
@@ -62,11 +66,20 @@ export class FileOperatorStore implements OperatorStore {
     this.where = this.docs.dir;
   }
 
-  async create(record: OperatorRecord): Promise<void> {
-    await this.docs.update(`op-${record.coin_id}`, async (current) => {
-      await refuseIfMigrated(this.docs.dir);
-      if (current !== undefined) throw coinExists(record.coin_id);
-      return record;
+  async offer(request: string, make: () => DepositOffer): Promise<Record<string, unknown>> {
+    if (!/^[0-9a-f]{64}$/.test(request)) throw new OffchainError('E_INTERNAL', 'a deposit request digest is 64 hex digits');
+    const dir = this.docs.dir;
+    const file = (name: string) => join(dir, `${name}.json`);
+    return withLock(dir, async () => {
+      await refuseIfMigrated(dir);
+      // Kept: the offer answered before (an index whose coin never got written — a crash between the two writes — is no offer).
+      const kept = await readJsonFile<{ coin_id: string; offer: Record<string, unknown> }>(file(`offer-${request}`));
+      if (kept !== undefined && (await readJsonFile(file(`op-${kept.coin_id}`))) !== undefined) return kept.offer;
+      const out = make();
+      if ((await readJsonFile(file(`op-${out.record.coin_id}`))) !== undefined) throw coinExists(out.record.coin_id);
+      await writeJsonAtomic(file(`offer-${request}`), { coin_id: out.record.coin_id, offer: out.message });
+      await writeJsonAtomic(file(`op-${out.record.coin_id}`), out.record);
+      return out.message;
     });
   }
 
@@ -82,6 +95,16 @@ export class FileOperatorStore implements OperatorStore {
       return { next: out.record, erase: true };
     });
     return message!;
+  }
+
+  async coins(): Promise<CoinSummary[]> {
+    const out: CoinSummary[] = [];
+    for (const name of await this.docs.list()) {
+      if (!/^op-[0-9a-f]{32}$/.test(name)) continue;
+      const r = await this.docs.read<OperatorRecord>(name);
+      if (r !== undefined) out.push(coinSummary(r));
+    }
+    return out;
   }
 
   async close(): Promise<void> {}

@@ -18,7 +18,8 @@ import type { Network } from '../../lib/network.ts';
 import type { ChainSource, UtxoInfo } from '../../lib/chain/types.ts';
 import type { StateStore } from '../../lib/store/state-store.ts';
 import type { OperatorContext } from '../../lib/statechain/operator.ts';
-import type { OperatorRecord, OperatorStore } from '../../lib/statechain/ports.ts';
+import type { OperatorStore } from '../../lib/statechain/ports.ts';
+import type { OfferedTerms } from './operator-steps.ts';
 import type { OwnerContext, OwnerRecord } from '../../lib/statechain/owner.ts';
 import type { Statement } from '../../lib/statechain/schemas.ts';
 import type { UnsignedStatement } from '../../lib/statechain/statement.ts';
@@ -108,25 +109,16 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
     return new PgOperatorStore(target, { network, operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
   }
 
-  /** Operator: keep a new coin's first record (E_COIN_EXISTS if the id is taken). */
-  protected async operatorCreate(network: Network, record: OperatorRecord): Promise<void> {
-    const store = await this.operatorStore(network);
-    try {
-      await store.create(record);
-    } finally {
-      await store.close();
-    }
-  }
-
   /**
-   * Operator: one step on one coin's record, under the coin's lock; `step` returns the next
-   * record and the answer, which leaves only once the record is durable. The replaced
-   * version is erased (the file store overwrites its bytes; PostgreSQL: pg/operator-store.ts).
+   * Operator: its row for this message (operator-steps.ts, the one implementation `serve
+   * statechain` runs too) on this invocation's store, closed after; `terms` for a deposit-request.
    */
-  protected async operatorStep<M>(network: Network, coinId: string, step: (r: OperatorRecord) => Promise<{ record: OperatorRecord; message: M }> | { record: OperatorRecord; message: M }): Promise<M> {
+  protected async operatorAnswer(network: Network, type: string, value: unknown, terms?: () => Promise<OfferedTerms>): Promise<Record<string, unknown>> {
+    const { operatorStep } = await import('./operator-steps.ts');
+    const row = operatorStep(type);
     const store = await this.operatorStore(network);
     try {
-      return await store.step(coinId, step);
+      return await row.run({ network, store, context: (statement) => this.operatorContext(network, statement), ...(terms ? { terms } : {}) }, value);
     } finally {
       await store.close();
     }

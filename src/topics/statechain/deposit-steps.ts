@@ -29,7 +29,6 @@ export type DepositStep<I = StepInput> = { by: string; holds: string; checks: st
 
 const lib = {
   deposit: () => import('../../lib/statechain/deposit.ts'),
-  operator: () => import('../../lib/statechain/operator.ts'),
   schemas: () => import('../../lib/statechain/schemas.ts'),
 };
 
@@ -73,14 +72,9 @@ export abstract class DepositRoles<T extends typeof Command> extends StatechainC
       by: 'operator', holds: 'nothing for this coin', checks: 'the owner\'s signature, the terms (--interval, --initial-lock, --min-confirmations, --backup-fee, --margin)', writes: 'op-<id>, its share sealed', out: 'deposit-offer (coin id, share, proof, address, terms)',
       run: async ({ network, value, initialLock }) => {
         const f = this.flags as DepositFlags;
-        const op = await lib.operator();
-        const req = await this.decode((await lib.schemas()).DepositRequestSchema, value);
-        const terms = { interval: f.interval, initial_lock: initialLock, confirmations: f['min-confirmations'] ?? 3, backup_fee_sat: f['backup-fee'], margin: f.margin, ...(f.anchor ? { anchor: true as const } : {}) };
-        const { checkTerms, termsFromJson } = await import('../../lib/statechain/coin.ts');
-        checkTerms(termsFromJson(terms));
-        const out = op.offerDeposit(req, terms, await this.operatorContext(network));
-        await this.operatorCreate(network, out.record);
-        return out.message;
+        const { offeredTerms } = await import('./operator-steps.ts');
+        const terms = () => offeredTerms({ interval: f.interval, initialLock, minConfirmations: f['min-confirmations'], backupFee: f['backup-fee'], margin: f.margin, anchor: f.anchor });
+        return this.operatorAnswer(network, 'statechain/deposit-request', value, terms);
       },
     },
     'statechain/deposit-offer': {
@@ -120,11 +114,7 @@ export abstract class DepositRoles<T extends typeof Command> extends StatechainC
     },
     'statechain/deposit-backup': {
       by: 'operator', holds: 'op-<id>', checks: 'the owner\'s signature and proof, backup 1 on the funding', writes: 'op-<id> active, backup 1 counted', out: 'deposit-cosigned',
-      run: async ({ network, value }) => {
-        const op = await lib.operator();
-        const req = await this.decode((await lib.schemas()).DepositBackupSchema, value);
-        return this.operatorStep(network, req.coin_id, async (r) => op.cosignDepositBackup(r, req, await this.operatorContext(network)));
-      },
+      run: async ({ network, value }) => this.operatorAnswer(network, 'statechain/deposit-backup', value),
     },
     'statechain/deposit-cosigned': {
       by: 'owner', holds: 'coin-<id> depositing', checks: 'the statement says exactly what we asked for, the operator\'s partial signature', writes: 'coin-<id> active, backup 1 signed', out: 'statechain/coin (then fund the coin)',

@@ -36,7 +36,6 @@ const lib = {
   transfer: () => import('../../lib/statechain/transfer.ts'),
   joint: () => import('../../lib/statechain/joint.ts'),
   send: () => import('../../lib/statechain/joint-send.ts'),
-  operator: () => import('../../lib/statechain/operator.ts'),
   schemas: () => import('../../lib/statechain/schemas.ts'),
 };
 
@@ -96,11 +95,7 @@ export abstract class TransferRoles<T extends typeof Command> extends Statechain
     'statechain/transfer-sign': {
       by: 'operator', holds: 'op-<id>', checks: 'the current owner\'s signature, the receiver\'s backup one interval below', writes: 'op-<id>: the backup counted, x₁ pending',
       out: 'transfer-cosigned (x₁ sealed to the sender)',
-      run: async ({ network, value }) => {
-        const req = await this.decode((await lib.schemas()).TransferSignSchema, value);
-        const op = await lib.operator();
-        return this.operatorStep(network, req.coin_id, async (r) => op.cosignTransfer(r, req, await this.operatorContext(network, r.statement)));
-      },
+      run: async ({ network, value }) => this.operatorAnswer(network, 'statechain/transfer-sign', value),
     },
     'statechain/transfer-cosigned': {
       by: 'sender (a pair: A)', holds: 'coin-<id> sending (a pair: joint-<id>)', checks: 'the operator\'s partial signature and statement', writes: 'the backup finished, the package kept',
@@ -162,11 +157,7 @@ export abstract class TransferRoles<T extends typeof Command> extends Statechain
     },
     'statechain/transfer-accept': {
       by: 'operator', holds: 'op-<id> with x₁ pending', checks: 'the receiver\'s signature, s₂·G + O₂ = P', writes: 'op-<id>: its share rotated (the old one erased)', out: 'transfer-done',
-      run: async ({ network, value }) => {
-        const acc = await this.decode((await lib.schemas()).TransferAcceptSchema, value);
-        const op = await lib.operator();
-        return this.operatorStep(network, acc.coin_id, async (r) => op.completeTransfer(r, acc, await this.operatorContext(network)));
-      },
+      run: async ({ network, value }) => this.operatorAnswer(network, 'statechain/transfer-accept', value),
     },
     'statechain/transfer-done': {
       by: 'receiver (a pair: both parts)', holds: 'coin-<id> (a pair: joint-<id>) receiving', checks: 'the operator\'s statement keeps what we verified, S₂ + O₂ = P', writes: 'the coin active',

@@ -24,7 +24,6 @@ export type WithdrawStep<I = { network: Network; value: Record<string, unknown> 
 const lib = {
   owner: () => import('../../lib/statechain/owner.ts'),
   send: () => import('../../lib/statechain/joint-send.ts'),
-  operator: () => import('../../lib/statechain/operator.ts'),
   schemas: () => import('../../lib/statechain/schemas.ts'),
 };
 
@@ -68,10 +67,9 @@ export abstract class WithdrawRoles<T extends typeof Command> extends Statechain
     'statechain/withdraw-request': {
       by: 'operator', holds: 'op-<id>', checks: 'the current owner\'s signature, a spend of exactly the coin', writes: 'op-<id> closed (withdrawn)', out: 'withdraw-cosigned',
       run: async ({ network, value }) => {
-        const req = await this.decode((await lib.schemas()).WithdrawRequestSchema, value);
+        await this.decode((await lib.schemas()).WithdrawRequestSchema, value); // a malformed request is that (exit 3) before a flag's misuse
         this.noBroadcast('the operator\'s step prints its co-signature for the owner, who sends the withdrawal');
-        const op = await lib.operator();
-        return this.operatorStep(network, req.coin_id, async (r) => op.cosignWithdrawal(r, req, await this.operatorContext(network)));
+        return this.operatorAnswer(network, 'statechain/withdraw-request', value);
       },
     },
     'statechain/joint-withdraw-nonce': {

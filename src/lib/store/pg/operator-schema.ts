@@ -12,6 +12,7 @@
  *   transfers  every transfer begun: pending, done or replaced         PK (coin, transfer id), UNIQUE (coin, backup n),
  *                                                                      one 'pending' per coin (partial unique index)
  *   withdrawals the one cooperative spend of a coin                    PK (coin)
+ *   offers     the offer each deposit request got (no secret)         PK (request digest), UNIQUE (coin)
  * and a trigger: a withdrawn coin's row never changes again, and each update raises the
  * version by exactly one. These hold whatever a process's code does; the code checks the
  * same rules first, so a refusal carries the protocol's own code.
@@ -22,7 +23,7 @@ import type { Client } from 'pg';
 import { foreignOwnerError, ownership } from './owners.ts';
 import type { PgTarget } from './connect.ts';
 
-export const OPERATOR_TABLES = ['coins', 'shares', 'nonces', 'backups', 'transfers', 'withdrawals'].map((t) => `statechain_operator_${t}`);
+export const OPERATOR_TABLES = ['coins', 'shares', 'nonces', 'backups', 'transfers', 'withdrawals', 'offers'].map((t) => `statechain_operator_${t}`);
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS statechain_operator_coins (
@@ -67,6 +68,11 @@ CREATE TABLE IF NOT EXISTS statechain_operator_withdrawals (
   txid text NOT NULL,
   signed_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS statechain_operator_offers (
+  request text CONSTRAINT statechain_operator_offer_once PRIMARY KEY CHECK (request ~ '^[0-9a-f]{64}$'),
+  coin_id text NOT NULL UNIQUE REFERENCES statechain_operator_coins (coin_id),
+  offer text NOT NULL
+);
 CREATE OR REPLACE FUNCTION statechain_operator_coin_rules() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF OLD.status = 'withdrawn' THEN
@@ -90,6 +96,8 @@ export const CONSTRAINT_CODES: Record<string, [string, string]> = {
   statechain_operator_one_pending: ['E_TRANSFER_PENDING', 'another transfer of this coin is pending'],
   statechain_operator_withdrawal_once: ['E_COIN_WITHDRAWN', 'this coin was withdrawn already'],
   statechain_operator_coins_pkey: ['E_COIN_EXISTS', 'this coin exists already'],
+  // The same deposit request answered by another process meanwhile: the store reads that offer instead (operator-store.ts offer).
+  statechain_operator_offer_once: ['E_STATE_CONFLICT', 'this deposit request was answered by another step meanwhile; send it again for that answer'],
   // Two steps on one coin both read the same version (only possible without the row lock): the later one loses here.
   statechain_operator_nonce_order: ['E_STATE_CONFLICT', 'another step on this coin committed first; run the step again'],
 };

@@ -39,7 +39,7 @@ import type { Client } from 'pg';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { fromHex, toHex } from '../../bytes.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../../errors.ts';
-import type { OperatorRecord, OperatorStep, OperatorStore } from '../../statechain/ports.ts';
+import { coinSummary, type CoinSummary, type DepositOffer, type OperatorRecord, type OperatorStep, type OperatorStore } from '../../statechain/ports.ts';
 import type { Network } from '../../network.ts';
 import { coinExists, unknownCoin } from '../operator-store.ts';
 import { connectPg, storeError } from './client.ts';
@@ -76,17 +76,46 @@ export class PgOperatorStore implements OperatorStore {
     this.sealKey = shareSealKey(opts.operatorSecret);
   }
 
-  async create(record: OperatorRecord): Promise<void> {
-    this.sameNetwork(record);
+  async offer(request: string, make: () => DepositOffer): Promise<Record<string, unknown>> {
+    if (!/^[0-9a-f]{64}$/.test(request)) throw new OffchainError('E_INTERNAL', 'a deposit request digest is 64 hex digits');
     const db = await this.connection();
+    const kept = await this.keptOffer(db, request);
+    if (kept !== undefined) return kept;
+    const out = make();
+    this.sameNetwork(out.record);
+    const record = out.record;
     const text = JSON.stringify(stored(record));
     const sealed = sealShare(this.sealKey, record, 1);
-    await this.transaction(db, async () => {
-      await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, text]);
-      await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, sealed]);
-      await this.writeLedger(db, undefined, record);
-    });
+    try {
+      await this.transaction(db, async () => {
+        await db.query('INSERT INTO statechain_operator_coins (coin_id, network, status, version, record) VALUES ($1, $2, $3, 1, $4)', [record.coin_id, record.network, record.statement.status, text]);
+        await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, sealed]);
+        await this.writeLedger(db, undefined, record);
+        await db.query('INSERT INTO statechain_operator_offers (request, coin_id, offer) VALUES ($1, $2, $3)', [request, record.coin_id, JSON.stringify(out.message)]);
+      });
+    } catch (e) {
+      // Another process kept an offer for this very request between our read and our COMMIT: that one is the answer (ours rolled back).
+      if (e instanceof OffchainError && (e.detail as { constraint?: string } | undefined)?.constraint === 'statechain_operator_offer_once') {
+        const theirs = await this.keptOffer(db, request);
+        if (theirs !== undefined) return theirs;
+      }
+      throw e;
+    }
     await this.opts.witness.advance(record.coin_id, 1, fingerprint(text, sealed));
+    return out.message;
+  }
+
+  /** The offer kept for a deposit request (by its digest) on this store's network, if any. */
+  private async keptOffer(db: Client, request: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      const row = (await db.query<{ offer: string }>(
+        'SELECT o.offer FROM statechain_operator_offers o JOIN statechain_operator_coins c USING (coin_id) WHERE o.request = $1 AND c.network = $2',
+        [request, this.opts.network],
+      )).rows[0];
+      return row === undefined ? undefined : (JSON.parse(row.offer) as Record<string, unknown>);
+    } catch (e) {
+      throw storeError(e, this.target);
+    }
   }
 
   /**
@@ -217,6 +246,16 @@ export class PgOperatorStore implements OperatorStore {
     const db = await this.connection();
     try {
       return (await db.query('SELECT 1 FROM statechain_operator_coins WHERE coin_id = $1 AND network = $2', [coinId, this.opts.network])).rowCount === 1;
+    } catch (e) {
+      throw storeError(e, this.target);
+    }
+  }
+
+  async coins(): Promise<CoinSummary[]> {
+    const db = await this.connection();
+    try {
+      const rows = (await db.query<{ record: string }>('SELECT record FROM statechain_operator_coins WHERE network = $1 ORDER BY coin_id', [this.opts.network])).rows;
+      return rows.map((row) => coinSummary(JSON.parse(row.record) as Stored));
     } catch (e) {
       throw storeError(e, this.target);
     }

@@ -1,0 +1,115 @@
+import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { ExitCode, OffchainError } from '../../lib/errors.ts';
+import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { StatechainCommand } from '../../topics/statechain/command.ts';
+import { operatorStoreFlags, relativeBlocks, statechainFlags } from '../../topics/statechain/flags.ts';
+import { serveFlags, serveOptions, type ServeFlagValues } from '../../topics/serve/flags.ts';
+import StatechainDeposit from '../statechain/deposit.ts';
+
+const deposit = StatechainDeposit.flags;
+
+export default class ServeStatechain extends StatechainCommand<typeof ServeStatechain> {
+  static override summary = 'Run the statechain operator as an HTTP service: every operator step of deposit, transfer and withdraw, one endpoint each.';
+  static override description =
+    'Answers each message a pipe would carry to the operator with the bytes `statechain deposit|transfer|withdraw` print for it (the same rows: ' +
+    'src/topics/statechain/operator-steps.ts), from the same key, --state-dir or --store, chain and terms flags. Owners and receivers reach it with ' +
+    '--peer URL. The operator keeps no secret nonce, so any number of processes on one PostgreSQL (--store) may take any request: each coin\'s ' +
+    'row lock serialises its steps. A request sent again gets the answer already given (a deposit-request too). The first line on standard output ' +
+    'is {"type":"serve/listening",…} with the address; logs are JSON on standard error; SIGTERM drains. Endpoints: docs/serve.md.';
+  static override examples = [
+    {
+      description: 'The operator serves on the default port, its records in --state-dir, offline chain facts (a node: --rpc-url instead)',
+      command: 'OPERATOR_KEY=$(cat fixtures/keys/mint.key) <%= config.bin %> serve statechain --key-env OPERATOR_KEY --state-dir ~/sc-operator --rpc-url http://127.0.0.1:18443 --interval 144 --initial-lock +12960',
+    },
+    {
+      description: 'Three processes on one PostgreSQL behind any load balancer (the password from the environment, never argv)',
+      command: 'OFFCHAIN_STORE_PASSWORD=… <%= config.bin %> serve statechain --key-env OPERATOR_KEY --store postgres://operator@db:5432/statechain --listen 0.0.0.0:8340 --operator-listen 127.0.0.1:9340',
+    },
+  ];
+  static override flags = {
+    ...keyFlags,
+    ...stateFlags,
+    ...chainFlags,
+    confirmations: statechainFlags.confirmations,
+    ...operatorStoreFlags,
+    interval: deposit.interval,
+    'initial-lock': deposit['initial-lock'],
+    'min-confirmations': deposit['min-confirmations'],
+    'backup-fee': deposit['backup-fee'],
+    margin: deposit.margin,
+    anchor: deposit.anchor,
+    ...serveFlags,
+  };
+
+  protected override longRunning = true;
+
+  protected async execute(): Promise<CommandResult | void> {
+    const f = this.flags;
+    const network = this.network();
+    const opts = serveOptions(f as ServeFlagValues, 8340);
+    const { offeredTerms } = await import('../../topics/statechain/operator-steps.ts');
+    const initialLock = relativeBlocks(f['initial-lock'] ?? '+12960', '--initial-lock', (line) => this.term.warn(line));
+    // The terms and the key are checked before the service listens: a bad flag never starts it.
+    const terms = await offeredTerms({ interval: f.interval, initialLock, minConfirmations: f['min-confirmations'], backupFee: f['backup-fee'], margin: f.margin, anchor: f.anchor });
+    const operator = await this.keyPair(network);
+    const stores = await this.storePool(network);
+    await stores.use((s) => s.coins()); // the store answers (and PostgreSQL's tables exist) before the service listens
+
+    // Under the test seed each request draws from a stream restarted as a one-shot's is: the same bytes as `statechain …` from the same state.
+    const seed = process.env.OFFCHAIN_TEST_SEED;
+    const { deterministicRandom } = await import('../../lib/random.ts');
+    const random = () => (this.random.deterministic && seed ? deterministicRandom(seed) : this.random);
+
+    const { operatorStep } = await import('../../topics/statechain/operator-steps.ts');
+    const { statechainRoutes } = await import('../../topics/serve/statechain-routes.ts');
+    const { toHex } = await import('../../lib/bytes.ts');
+    const routes = statechainRoutes({
+      network,
+      answer: async (type, value) => {
+        const row = operatorStep(type);
+        const r = random();
+        return stores.use((store) => row.run({
+          network, store, terms: async () => terms,
+          context: async (statement) => ({ operator, random: r, chain: await this.coinChain(network, statement), network }),
+        }, value));
+      },
+      info: async () => ({ type: 'statechain/operator-info', version: 1, network, operator_auth: toHex(operator.publicKey), terms }),
+      coins: async () => ({ type: 'statechain/operator-coins', version: 1, network, coins: await stores.use((s) => s.coins()) }),
+    });
+    const { startService, announcement } = await import('../../topics/serve/service.ts');
+    const svc = await startService({ ...opts, role: 'statechain', group: 'statechain', network }, routes, { drain: () => stores.close() });
+    this.emitLine(announcement('statechain', svc.urls));
+    process.exitCode = await svc.done;
+  }
+
+  /**
+   * The operator's stores, one per request in flight: a PostgreSQL store is one connection
+   * (one transaction at a time), so concurrent requests each take their own; idle ones are
+   * kept for the next (at most 8), one that failed is closed rather than reused.
+   */
+  private async storePool(network: import('../../lib/network.ts').Network) {
+    type Store = import('../../lib/statechain/ports.ts').OperatorStore;
+    const idle: Store[] = [];
+    let closed = false;
+    const use = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
+      const store = idle.pop() ?? (await this.operatorStore(network));
+      let ok = false;
+      try {
+        const out = await fn(store);
+        ok = true;
+        return out;
+      } catch (e) {
+        // A coded refusal leaves the connection as it was; anything else (the store unreachable, an internal error) does not reuse it.
+        ok = e instanceof OffchainError && e.exitCode !== ExitCode.general;
+        throw e;
+      } finally {
+        if (ok && !closed && idle.length < 8) idle.push(store);
+        else await store.close();
+      }
+    };
+    return { use, close: async () => {
+      closed = true;
+      await Promise.all(idle.splice(0).map((s) => s.close()));
+    } };
+  }
+}
