@@ -686,46 +686,51 @@ async function publishGateway() {
 // ---------------------------------------------------------------------------------------
 // Journey 3: a statechain coin deposited and transferred
 
+/** The operator's terms (small numbers, so regtest can mine past them): its one-shot deposit step or its service takes them. */
+const STATECHAIN_TERMS = ['--interval', '10', '--initial-lock', '+100', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '6'];
+
 async function statechainJourney() {
   const J = 'statechain';
   const op = (...more) => [...as('operator', ...more), ...chain()];
   const party = (who, ...more) => [...as(who, ...more), ...chain()];
   const opPub = keys.operator.pub;
-  const viaService = !!services.statechain && hasFlag(['statechain', 'deposit'], 'peer');
-  const peer = viaService ? ['--peer', services.statechain.url] : [];
-  let coin;
-  let txid;
-  if (viaService) {
-    // Not yet wired: the owner's --peer steps, once their flags are known (see below).
-    throw new Error('statechain --peer not wired');
-  } else {
-    const dep = ['statechain', 'deposit'];
-    const req = await offchain(J, 'deposit-request', [...dep, '--start', '--operator-key', opPub, ...party('alice')]);
-    const offer = await offchain(J, 'deposit-offer', [...dep, '--interval', '10', '--initial-lock', '+100', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '6', ...op()], req);
-    const psbt = await fundingPsbt(json(offer).statement.address, 100_000n);
-    const fundingFile = path(J, 'funding.psbt');
-    writeFileSync(fundingFile, psbt);
-    const backup = await offchain(J, 'deposit-backup', [...dep, '--funding', fundingFile, '--operator-key', opPub, ...party('alice')], offer);
-    const cosigned = await offchain(J, 'deposit-cosigned', [...dep, ...op()], backup);
-    coin = json(await offchain(J, 'coin-alice', [...dep, ...party('alice')], cosigned));
-    txid = await signSendMine(psbt, 2); // backup 1 is held: now the funding goes on chain (2 confirmations: the receiver's floor)
-    const tr = ['statechain', 'transfer'];
-    const request = await offchain(J, 'transfer-request', [...tr, '--start', '--coin', coin.coin_id, '--operator-key', opPub, ...party('bob')]);
-    const sign = await offchain(J, 'transfer-sign', [...tr, ...party('alice')], request);
-    const tcos = await offchain(J, 'transfer-cosigned', [...tr, ...op()], sign);
-    const pkg = await offchain(J, 'transfer-package', [...tr, ...party('alice')], tcos);
-    const acc = await offchain(J, 'transfer-accept', [...tr, ...party('bob')], pkg);
-    const done = await offchain(J, 'transfer-done', [...tr, ...op()], acc);
-    coin = json(await offchain(J, 'coin-bob', [...tr, ...party('bob')], done));
-  }
-  const how = viaService ? `through offchain serve statechain at ${services.statechain.url} (--peer)` : services.statechain ? 'through pipes (this build\'s statechain deposit has no --peer)' : 'through pipes (this build has no offchain serve statechain)';
+  // The owners' commands have no --peer in this build: with the service, each operator message
+  // is POSTed to it (what curl would do); without it, the operator's one-shot steps answer.
+  const mode = services.statechain ? 'http' : 'pipes';
+  const opStep = (label, route, args, input) =>
+    mode === 'http' ? post(J, label, services.statechain.url, route, input) : offchain(J, label, [...args, ...op()], input);
+  const dep = ['statechain', 'deposit'];
+  const req = await offchain(J, 'deposit-request', [...dep, '--start', '--operator-key', opPub, ...party('alice')]);
+  const offer = await opStep('deposit-offer', '/v1/statechain/deposit', [...dep, ...STATECHAIN_TERMS], req);
+  const psbt = await fundingPsbt(json(offer).statement.address, 100_000n);
+  const fundingFile = path(J, 'funding.psbt');
+  writeFileSync(fundingFile, psbt);
+  const backup = await offchain(J, 'deposit-backup', [...dep, '--funding', fundingFile, '--operator-key', opPub, ...party('alice')], offer);
+  const cosigned = await opStep('deposit-cosigned', '/v1/statechain/deposit/backup', dep, backup);
+  let coin = json(await offchain(J, 'coin-alice', [...dep, ...party('alice')], cosigned));
+  const txid = await signSendMine(psbt, 2); // backup 1 is held: now the funding goes on chain (2 confirmations: the receiver's floor)
+  const tr = ['statechain', 'transfer'];
+  const request = await offchain(J, 'transfer-request', [...tr, '--start', '--coin', coin.coin_id, '--operator-key', opPub, ...party('bob')]);
+  const sign = await offchain(J, 'transfer-sign', [...tr, ...party('alice')], request);
+  const tcos = await opStep('transfer-cosigned', '/v1/statechain/transfer/sign', tr, sign);
+  const pkg = await offchain(J, 'transfer-package', [...tr, ...party('alice')], tcos);
+  const acc = await offchain(J, 'transfer-accept', [...tr, ...party('bob')], pkg);
+  const done = await opStep('transfer-done', '/v1/statechain/transfer/accept', tr, acc);
+  coin = json(await offchain(J, 'coin-bob', [...tr, ...party('bob')], done));
+  const how = {
+    http: `through offchain serve statechain at ${services.statechain?.url} (each operator message POSTed to it${available.peer.statechain ? '' : '; this build\'s statechain commands have no --peer'})`,
+    pipes: 'through pipes (this build has no offchain serve statechain)',
+  }[mode];
   report[J] = `journey statechain: ok — coin ${coin.coin_id} (${coin.amount_sat} sat, funding ${txid} mined) deposited by alice and transferred to bob, ${how}`;
   const coinFile = path(J, 'coin-bob.json');
   writeFileSync(coinFile, JSON.stringify(coin, null, 2));
   const bob = `--key-file ${keys.bob.file} --state-dir ${path('state', 'bob')} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile}`;
+  const operator = mode === 'http'
+    ? `curl -sf -H 'content-type: application/json' --data-binary @- ${services.statechain.url}/v1/statechain/withdraw`
+    : `offchain statechain withdraw --key-file ${keys.operator.file} --state-dir ${path('state', 'operator')} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile}`;
   (tryNext[J] ??= []).push(
     `cat ${coinFile}   # bob's coin (statechain/coin); bob withdraws it:`,
-    `offchain statechain withdraw --coin ${coin.coin_id} --to "$(bitcoin-cli getnewaddress)" --fee-rate 2 ${bob} \\\n    | offchain statechain withdraw --key-file ${keys.operator.file} --state-dir ${path('state', 'operator')} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile} \\\n    | offchain statechain withdraw --broadcast ${bob}`,
+    `offchain statechain withdraw --coin ${coin.coin_id} --to "$(bitcoin-cli getnewaddress)" --fee-rate 2 ${bob} \\\n    | ${operator} \\\n    | offchain statechain withdraw --broadcast ${bob}`,
   );
 }
 
@@ -746,7 +751,7 @@ async function main() {
   ]);
 
   // The services this build has (serve-* landing one by one): each started, or its journey runs through pipes.
-  if (available.serveStatechain) await startService('statechain', [...as('operator'), ...chain()]);
+  if (available.serveStatechain) await startService('statechain', [...as('operator'), ...chain(), ...STATECHAIN_TERMS]);
   if (opts.nodesOnly && available.serveGateway && ln.gateway) {
     await publishGateway();
     await startService('gateway', [...as('gateway'), ...chain(), '--terms', deviceFiles().terms, '--lightning-rpc', ln.gateway.socket]);
