@@ -26,7 +26,7 @@
 // reach the commands as files, never on a command line. Regtest only.
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -131,9 +131,10 @@ async function waitGone(pids, ms) {
  * A long-running child in a process group of its own: Ctrl-C in the terminal reaches this
  * script alone, which stops each child in order (a node's own `stop`, then SIGTERM, then SIGKILL).
  */
-function launch(name, cmd, args, { log, env: extra = {}, cwd } = {}) {
-  const fd = log ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'];
-  const child = spawn(cmd, args, { detached: true, stdio: fd, cwd, env: { ...process.env, ...extra } });
+function launch(name, cmd, args, { env: extra = {}, fullEnv, cwd, stderrFile } = {}) {
+  const stderr = stderrFile ? openSync(stderrFile, 'a') : 'pipe';
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', stderr], cwd, env: fullEnv ?? { ...process.env, ...extra } });
+  if (stderrFile) closeSync(stderr);
   const proc = { name, pid: child.pid, child, exited: false, output: '' };
   child.on('exit', () => (proc.exited = true));
   child.on('error', (e) => {
@@ -144,7 +145,7 @@ function launch(name, cmd, args, { log, env: extra = {}, cwd } = {}) {
     proc.output = (proc.output + d.toString()).slice(-20_000);
   };
   child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
+  child.stderr?.on('data', keep);
   return proc;
 }
 
@@ -343,23 +344,26 @@ async function startNutshell(seed) {
   const venv = await nutshellVenv();
   const port = await freePort();
   const dataDir = path('nutshell');
-  // start.sh launches the mint in the background and prints its pid; both stay in start.sh's process group.
+  // start.sh launches the mint in the background and prints its pid; both stay in start.sh's
+  // process group, which is what is stopped — registered at once, so a Ctrl-C while start.sh
+  // waits for the mint stops both.
   const p = launch('nutshell', 'bash', [join(NUTSHELL, 'start.sh'), String(port), seed], { env: { VENV: venv, DATA_DIR: dataDir } });
+  const group = (signal) => {
+    try {
+      process.kill(-p.pid, signal);
+    } catch { /* the group is gone */ }
+  };
+  const entry = register('nutshell', [p.pid], async () => {
+    group('SIGTERM');
+    if (!(await waitGone(entry.pids, 10_000))) group('SIGKILL');
+  });
   await new Promise((res) => (p.exited ? res() : p.child.once('exit', res)));
   const pid = Number(/(\d+)\s*$/.exec(p.output)?.[1]);
   if (p.child.exitCode !== 0 || !pid) {
-    try {
-      process.kill(-p.pid, 'SIGKILL');
-    } catch { /* gone */ }
+    group('SIGKILL'); // whatever start.sh left in its group
     throw new Error(`Nutshell's start.sh failed:\n${p.output}`);
   }
-  register('nutshell', [pid], async () => {
-    try {
-      process.kill(-p.pid, 'SIGTERM');
-    } catch {
-      process.kill(pid, 'SIGTERM');
-    }
-  });
+  entry.pids = [pid];
   Object.assign(nutshell, { url: `http://127.0.0.1:${port}`, pid, dataDir });
 }
 
@@ -471,6 +475,8 @@ function commandHelp(words) {
 const hasFlag = (words, flag) => (commandHelp(words) ?? '').includes(`--${flag}`);
 
 const services = {};
+/** The running services in a fixed order (they start as their journeys need them). */
+const served = () => ['mint', 'gateway', 'statechain'].filter((r) => services[r]).map((r) => [r, services[r]]);
 /** What this build has: each service, and each counterpart's --peer (asked of --help once). */
 const available = {
   serveMint: !!commandHelp(['serve', 'mint']),
@@ -480,8 +486,10 @@ const available = {
 };
 /** `offchain serve <role> --listen 127.0.0.1:0 …`: waits for its serve/listening line. */
 async function startService(role, args) {
-  const p = launch(`serve ${role}`, process.execPath, [BIN, 'serve', role, '--listen', '127.0.0.1:0', ...args], { env: cliEnv, cwd: work });
-  p.child.env = cliEnv;
+  mkdirSync(path('logs'), { recursive: true });
+  const log = path('logs', `serve-${role}.log`); // its JSON log (no bodies, no secrets)
+  const p = launch(`serve ${role}`, process.execPath, [BIN, 'serve', role, '--listen', '127.0.0.1:0', ...args], { fullEnv: cliEnv, cwd: work, stderrFile: log });
+  const said = () => `${p.output}${existsSync(log) ? readFileSync(log, 'utf8').slice(-4000) : ''}`;
   register(`offchain serve ${role}`, [p.pid], async () => {
     if (!p.exited) p.child.kill('SIGTERM');
   });
@@ -496,11 +504,11 @@ async function startService(role, args) {
       }
     };
     p.child.stdout.on('data', onData);
-    p.child.once('exit', () => rej(new Error(`offchain serve ${role} exited at start:\n${p.output}`)));
-    setTimeout(() => rej(new Error(`offchain serve ${role} printed no listening line in 30 s:\n${p.output}`)), 30_000).unref();
+    p.child.once('exit', () => rej(new Error(`offchain serve ${role} exited at start:\n${said()}`)));
+    setTimeout(() => rej(new Error(`offchain serve ${role} printed no listening line in 30 s:\n${said()}`)), 30_000).unref();
   });
   const listening = json(line);
-  services[role] = { pid: p.pid, url: listening.public, operator: listening.operator, args };
+  services[role] = { pid: p.pid, url: listening.public, operator: listening.operator, log };
   return services[role];
 }
 
@@ -776,8 +784,8 @@ async function main() {
   for (const n of [ln.gateway, ln.payee].filter(Boolean)) out(`  lightningd ${n.name.padEnd(7)} pid ${n.pid}  id ${n.id}@127.0.0.1:${n.port}  dir ${n.dir}`);
   if (nutshell.url) out(`  nutshell           pid ${nutshell.pid}  ${nutshell.url}  data ${nutshell.dataDir}`);
   if (pg.url) out(`  postgres           pid ${pg.pid}  ${pg.url}  (password in ${pg.passwordFile})  data ${pg.dataDir}`);
-  for (const [role, s] of Object.entries(services)) out(`  serve ${role.padEnd(12)} pid ${s.pid}  ${s.url}${s.operator ? `  operator ${s.operator}` : ''}`);
-  for (const role of ['mint', 'statechain', 'gateway']) {
+  for (const [role, s] of served()) out(`  serve ${role.padEnd(12)} pid ${s.pid}  ${s.url}${s.operator ? `  operator ${s.operator}` : ''}  log ${s.log}`);
+  for (const role of ['mint', 'gateway', 'statechain']) {
     if (!services[role] && (role !== 'gateway' || ln.gateway)) out(`  serve ${role.padEnd(12)} not in this build${opts.nodesOnly ? '' : ': its journey ran through pipes'}`);
   }
   out(`  keys and seeds     ${path('keys')} (0600 files)   state directories ${path('state')}   each step's output under ${work}/<journey>/`);
@@ -792,7 +800,7 @@ async function main() {
     out(`  alias lightning-cli='${LIGHTNING_CLI} --network=regtest -N none'`);
     out(`  lightning-cli --lightning-dir=${ln.gateway.dir} listpeerchannels`);
   }
-  for (const [role, s] of Object.entries(services)) out(`  curl -s ${s.url}/healthz   # serve ${role}`);
+  for (const [role, s] of served()) out(`  curl -s ${s.url}/healthz   # serve ${role}`);
   if (services.mint) out(`  curl -s ${services.mint.url}/v1/keysets`);
   if (nutshell.url) out(`  curl -s ${nutshell.url}/v1/keysets   # the Cashu mint the tokens redeem at`);
   for (const name of JOURNEYS) for (const line of tryNext[name] ?? []) out(`  ${line}`);
