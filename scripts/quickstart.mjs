@@ -467,23 +467,25 @@ async function get(journey, label, base, route) {
   return text;
 }
 
-/** Whether this build has `offchain <command…>`, and whether it takes a flag. */
-function commandHelp(words) {
-  const r = spawnSync(process.execPath, [BIN, ...words, '--help'], { env: cliEnv, encoding: 'utf8' });
-  return r.status === 0 ? r.stdout : undefined;
-}
-const hasFlag = (words, flag) => (commandHelp(words) ?? '').includes(`--${flag}`);
-
 const services = {};
 /** The running services in a fixed order (they start as their journeys need them). */
 const served = () => ['mint', 'gateway', 'statechain'].filter((r) => services[r]).map((r) => [r, services[r]]);
-/** What this build has: each service, and each counterpart's --peer (asked of --help once). */
+/** What this build has: each service, and each counterpart's --peer (from the command manifest the build writes). */
+const manifest = (() => {
+  try {
+    return JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')).commands ?? {};
+  } catch {
+    return {};
+  }
+})();
+const hasFlag = (id, flag) => !!manifest[id]?.flags?.[flag];
 const available = {
-  serveMint: !!commandHelp(['serve', 'mint']),
-  serveStatechain: !!commandHelp(['serve', 'statechain']),
-  serveGateway: !!commandHelp(['serve', 'gateway']),
-  peer: { credit: hasFlag(['sign-update'], 'peer'), device: hasFlag(['device', 'pay'], 'peer'), statechain: hasFlag(['statechain', 'deposit'], 'peer') },
+  serveMint: !!manifest['serve:mint'],
+  serveStatechain: !!manifest['serve:statechain'],
+  serveGateway: !!manifest['serve:gateway'],
+  peer: { credit: hasFlag('credit:sign-update', 'peer'), device: hasFlag('device:pay', 'peer'), statechain: hasFlag('statechain:deposit', 'peer') },
 };
+
 /** `offchain serve <role> --listen 127.0.0.1:0 …`: waits for its serve/listening line. */
 async function startService(role, args) {
   mkdirSync(path('logs'), { recursive: true });
@@ -697,8 +699,11 @@ async function publishGateway() {
 /** The operator's terms (small numbers, so regtest can mine past them): its one-shot deposit step or its service takes them. */
 const STATECHAIN_TERMS = ['--interval', '10', '--initial-lock', '+100', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '6'];
 
+const startStatechainService = () => startService('statechain', [...as('operator'), ...chain(), ...STATECHAIN_TERMS]);
+
 async function statechainJourney() {
   const J = 'statechain';
+  if (available.serveStatechain) await startStatechainService();
   const op = (...more) => [...as('operator', ...more), ...chain()];
   const party = (who, ...more) => [...as(who, ...more), ...chain()];
   const opPub = keys.operator.pub;
@@ -748,25 +753,26 @@ async function main() {
   const t0 = Date.now();
   out(`offchain quick start — regtest; work directory ${work}${removeWork ? ' (removed when stopped; --keep or --dir keeps it)' : ''}`);
   mkdirSync(path('keys'), { recursive: true, mode: 0o700 });
-  const btcNode = await startBitcoind();
-  note(`bitcoind up: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   nutshell.seed = `quickstart-${randomBytes(8).toString('hex')}`; // the Cashu mint's MINT_PRIVATE_KEY (its UTF-8 bytes seed its keys)
-  await Promise.all([
-    opts.lightning ? startLightning(btcNode) : undefined,
+  const [btcNode] = await Promise.all([
+    startBitcoind(),
     opts.nutshell ? startNutshell(nutshell.seed) : undefined,
     opts.postgres ? startPostgres() : undefined,
     ...['mint', 'user', 'gateway', 'device', 'operator', 'alice', 'bob'].map(newKey),
   ]);
+  note(`bitcoind${opts.nutshell ? ', nutshell' : ''}${opts.postgres ? ', postgres' : ''} and the keys: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (opts.lightning) await startLightning(btcNode);
 
-  // The services this build has (serve-* landing one by one): each started, or its journey runs through pipes.
-  if (available.serveStatechain) await startService('statechain', [...as('operator'), ...chain(), ...STATECHAIN_TERMS]);
-  if (opts.nodesOnly && available.serveGateway && ln.gateway) {
-    await publishGateway();
-    await startService('gateway', [...as('gateway'), ...chain(), '--terms', deviceFiles().terms, '--lightning-rpc', ln.gateway.socket]);
-  }
-  if (opts.nodesOnly && available.serveMint) {
-    await offchain('credit', 'offer', ['open-credit', '--role', 'mint', '--publish', '--payout-address', keys.mint.address, '--mint-url', nutshell.url ?? 'http://127.0.0.1:3338', '--ecash-seed-file', secretFile('ecash-seed', nutshell.seed), ...as('mint'), ...(pg.url ? ['--store', pg.url, '--store-password-file', pg.passwordFile] : []), ...chain()]);
-    await startService('mint', [...as('mint'), '--ecash-seed-file', path('keys', 'ecash-seed'), ...(pg.url ? ['--store', pg.url, '--store-password-file', pg.passwordFile] : []), ...chain()]);
+  // Each service this build has is started by its journey (after what must be in its store
+  // first); without the journey (--nodes-only) here, all at once.
+  if (opts.nodesOnly) {
+    const store = pg.url ? ['--store', pg.url, '--store-password-file', pg.passwordFile] : [];
+    await Promise.all([
+      available.serveStatechain && startStatechainService(),
+      available.serveGateway && ln.gateway && publishGateway().then(() => startService('gateway', [...as('gateway'), ...chain(), '--terms', deviceFiles().terms, '--lightning-rpc', ln.gateway.socket])),
+      available.serveMint && offchain('credit', 'offer', ['open-credit', '--role', 'mint', '--publish', '--payout-address', keys.mint.address, '--mint-url', nutshell.url ?? 'http://127.0.0.1:3338', '--ecash-seed-file', secretFile('ecash-seed', nutshell.seed), ...as('mint'), ...store, ...chain()])
+        .then(() => startService('mint', [...as('mint'), '--ecash-seed-file', path('keys', 'ecash-seed'), ...store, ...chain()])),
+    ]);
   }
 
   // The three journeys at once: each has its own parties, state directories and services; the
