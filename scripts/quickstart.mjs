@@ -149,14 +149,16 @@ function launch(name, cmd, args, { env: extra = {}, fullEnv, cwd, stderrFile } =
   return proc;
 }
 
+/** The order things stop in: the services, then what they use, Bitcoin Core last (Core Lightning talks to it to the end). */
+const STOP_RANK = { serve: 0, lightningd: 1, nutshell: 2, postgres: 2, bitcoind: 3 };
 function register(name, pids, stop) {
-  const entry = { name, pids, stop };
+  const entry = { name, pids, stop, rank: STOP_RANK[/^(offchain )?(\w+)/.exec(name)[2]] ?? 2 };
   started.push(entry);
   return entry;
 }
 
 async function stopAll() {
-  for (const entry of [...started].reverse()) {
+  for (const entry of [...started].reverse().sort((a, b) => a.rank - b.rank)) {
     try {
       await entry.stop();
     } catch (e) {

@@ -119,7 +119,7 @@ describe('the quick start without BITCOIND', () => {
     if (LIGHTNINGD) expect(r.stdout).toMatch(/^ {2}alias lightning-cli='\S+lightning-cli --network=regtest -N none'$/m);
     expect(r.stdout).toMatch(/^ {2}offchain sign-update --role user --amount 500 /m);
 
-    // Stopped: every process it listed, in reverse order of start, and nothing left behind.
+    // Stopped: every process it listed, bitcoind last, and nothing left behind.
     const pids = pidsOf(r.stdout);
     expect(pids.length).toBe(1 + (LIGHTNINGD ? 2 : 0) + (NUTSHELL ? 1 : 0) + (POSTGRES ? 1 : 0) + (r.stdout.match(/^ {2}serve \S+ +pid /gm)?.length ?? 0));
     expect(r.stdout).toMatch(/\nstopped bitcoind \(pid \d+\)\n$/);
