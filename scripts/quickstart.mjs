@@ -88,6 +88,7 @@ if (!existsSync(join(ROOT, 'dist', 'offchain.cjs'))) die(`${join(ROOT, 'dist')} 
 // ---------------------------------------------------------------------------------------
 // The work directory and what runs in it
 
+if (opts.dir && existsSync(join(opts.dir, 'bitcoind'))) die(`${opts.dir} holds an earlier quick start: give a new or empty directory`);
 const work = opts.dir ? resolve(opts.dir) : mkdtempSync(join(process.env.TMPDIR || tmpdir(), 'offchain-quickstart.'));
 mkdirSync(work, { recursive: true });
 const removeWork = !opts.dir && !opts.keep;

@@ -3,13 +3,14 @@
  * real nodes .ci/run names: `--once` runs every journey and stops; what it printed says each
  * journey went through (and how: services or pipes), where every process ran, and every
  * process it started (each printed with its pid) is gone afterwards, as is its temporary work
- * directory. Then the signal path: `--nodes-only`, SIGTERM once it is ready → the same.
+ * directory. Then the signal path: `--nodes-only --keep`, SIGTERM once it is ready → the same,
+ * its work directory kept.
  * BITCOIND is required (the whole file skips visibly without it); Core Lightning
  * (LIGHTNINGD) and Nutshell (NUTSHELL) are used when set, each skipped visibly otherwise
  * (the device journey then prints "skipped"); PostgreSQL when the harness finds one.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers.ts';
@@ -129,8 +130,8 @@ describe('the quick start without BITCOIND', () => {
     expect(existsSync(work!), `${work} left behind`).toBe(false);
   }, 240_000);
 
-  it('SIGTERM while it waits stops everything it started (--nodes-only: no journey)', async () => {
-    const r = await quickstart(['--nodes-only'], {
+  it('SIGTERM while it waits stops everything it started and keeps what it was asked to keep (--nodes-only: no journey; --keep)', async () => {
+    const r = await quickstart(['--nodes-only', '--keep'], {
       env: { BITCOIND },
       until: /Ctrl-C stops everything it started\.\n/,
       onReady: (pid) => process.kill(pid, 'SIGTERM'),
@@ -139,8 +140,14 @@ describe('the quick start without BITCOIND', () => {
     expect(r.stdout, r.stderr).toMatch(/Ctrl-C stops everything it started\.\n/);
     expect(r.stdout).not.toMatch(/^journey /m);
     expect(r.status).toBe(143);
-    expect(r.stdout).toMatch(/\nstopped bitcoind \(pid \d+\)\n$/);
+    expect(r.stdout).toMatch(/\nstopped bitcoind \(pid \d+\)\nkept \S+\n$/);
     await expectAllGone(pidsOf(r.stdout));
-    expect(existsSync(workOf(r.stdout)!)).toBe(false);
+    const work = workOf(r.stdout)!;
+    try {
+      expect(r.stdout).toContain(`\nkept ${work}\n`);
+      expect(existsSync(join(work, 'bitcoind', 'regtest')), `${work} kept with the node's data`).toBe(true);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   }, 120_000);
 });
