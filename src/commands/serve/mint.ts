@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { MintStream } from '../../topics/credit/stream.ts';
-import { ecashSeedFlags, fundingConfirmationsFlag } from '../../topics/credit/flags.ts';
+import { ecashSeedFlags } from '../../topics/credit/flags.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { UsageError } from '../../lib/errors.ts';
@@ -19,11 +19,12 @@ On SQLite one serve process holds a --state-dir; on PostgreSQL any number may sh
 Prints one serve/listening line on standard output, then logs JSON on standard error; SIGTERM drains and exits 0.`;
   static override examples = [
     {
-      description: 'Serve the demo mint on a free port, then ask it for its offer',
+      description: 'Serve the demo mint on a free port, ask it for its offer, stop it (SIGTERM: it drains and exits 0)',
       command:
-        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
-        '<%= config.bin %> serve mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --confirmations 1 --listen 127.0.0.1:0 > $D/listening & ' +
-        'sleep 2; curl -s $(sed -n \'s/.*"public":"\\([^"]*\\)".*/\\1/p\' $D/listening)/v1/credit/offer; kill %1',
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+        '{ <%= config.bin %> serve mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --confirmations 1 --listen 127.0.0.1:0 --log-level warn > $D/listening & ' +
+        'pid=$!; for i in $(seq 50); do [ -s $D/listening ] && break; sleep 0.2; done; ' +
+        'curl -s "$(sed -n \'s/.*"public":"\\([^"]*\\)".*/\\1/p\' $D/listening)/v1/credit/offer"; kill $pid; wait $pid; }',
     },
   ];
   static override flags = {
@@ -36,7 +37,8 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
     }),
     ...ecashSeedFlags,
     ...chainFlags,
-    ...fundingConfirmationsFlag,
+    // A new command: --confirmations without the one-shots' old spelling (--funding-confirmations).
+    confirmations: Flags.integer({ description: 'offline: assert the served contract\'s funding output has N confirmations (with a node, it is asked instead)', helpValue: 'N', min: 0, helpGroup: 'CHAIN' }),
   };
 
   /** Keeps noble's large precompute tables (the base class narrows them for one-shot commands). */
