@@ -1,5 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { peerFlags } from '../../lib/cli/flags.ts';
+import type { Network } from '../../lib/network.ts';
 import { DepositRoles } from '../../topics/statechain/deposit-steps.ts';
 import { floorFlags, operatorStoreFlags, statechainFlags, withoutConfirmations } from '../../topics/statechain/flags.ts';
 
@@ -55,13 +57,22 @@ export default class StatechainDeposit extends DepositRoles<typeof StatechainDep
     margin: Flags.integer({ description: 'step 2 (operator): no backup locktime within this many blocks of the tip', default: 36, min: 0, max: 100_000 }),
     anchor: Flags.boolean({ description: 'step 2 (operator): backups pay zero fee (give --backup-fee 0) and carry a keyless pay-to-anchor output, so whoever holds one bumps it at broadcast with package child (a pair\'s parts, a watchtower)' }),
     'max-initial-lock': Flags.integer({ description: 'step 3 (owner): refuse terms whose backup 1 (your refund) is final more than this many blocks after the tip', default: 25_920, min: 1, max: 100_000, helpGroup: 'SAFETY FLOOR' }),
+    ...peerFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
     const { initialLock } = this.depositFlags();
-    if (this.flags.start) return { message: await this.depositStart.run({ network: this.network() }) };
+    // --peer: the operator's answers are applied here too, until the deposit needs what only the owner has (--funding for the offer's address).
+    const after = async (network: Network, message: Record<string, unknown>) => this.viaPeer(network, message, async (type, value) => {
+      if (type === 'statechain/deposit-offer' && this.flags.funding === undefined) return value; // the offer, printed: fund its address, then run again with --funding and the offer
+      return this.depositStep(type).run({ network, value, store: await this.store(network), initialLock });
+    });
+    if (this.flags.start) {
+      const network = this.network();
+      return { message: await after(network, await this.depositStart.run({ network })) };
+    }
     const step = await this.readStep('a statechain/deposit-* message (or --start)');
     const store = await this.store(step.network);
-    return { message: await this.depositStep(step.type).run({ network: step.network, value: step.value, store, initialLock }) };
+    return { message: await after(step.network, await this.depositStep(step.type).run({ network: step.network, value: step.value, store, initialLock })) };
   }
 }

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
+import { peerFlags } from '../../lib/cli/flags.ts';
 import { TransferRoles } from '../../topics/statechain/transfer-steps.ts';
 import { coinFlag, floorFlags, statechainFlags, operatorStoreFlags } from '../../topics/statechain/flags.ts';
 
@@ -38,12 +39,15 @@ export default class StatechainTransfer extends TransferRoles<typeof StatechainT
     'joint-part': Flags.boolean({ description: 'step 1 (second part B of a joint receiver): make B\'s part for A instead of a request' }),
     'joint-with': Flags.string({ description: 'step 1 (first part A of a joint receiver): B\'s statechain/joint-part message', helpValue: 'FILE' }),
     'backup-address': Flags.string({ description: 'step 1 (receiver): your backup pays this address instead of your share\'s P2TR (e.g. a Lightning channel\'s funding output)', helpValue: 'ADDRESS' }),
+    ...peerFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
     if (this.flags.start) return { message: await this.transferStart.run({ network: this.network() }) };
     const step = await this.readStep('a statechain/transfer-* message (or --start)');
     const store = await this.store(step.network);
-    return { message: await this.transferStep(step.type).run({ network: step.network, value: step.value, store }) };
+    const message = await this.transferStep(step.type).run({ network: step.network, value: step.value, store });
+    // --peer: a transfer-sign (the sender's step 2, a pair's A) or a transfer-accept (the receiver's step 5) goes to the operator, its answer applied here.
+    return { message: await this.viaPeer(step.network, message, (type, value) => this.transferStep(type).run({ network: step.network, value, store })) };
   }
 }

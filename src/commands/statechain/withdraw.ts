@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { WithdrawRoles } from '../../topics/statechain/withdraw-steps.ts';
 import { coinFlag, statechainFlags, operatorStoreFlags } from '../../topics/statechain/flags.ts';
-import { feeGuardFlags } from '../../lib/cli/flags.ts';
+import { feeGuardFlags, peerFlags } from '../../lib/cli/flags.ts';
+import type { Network } from '../../lib/network.ts';
 
 export default class StatechainWithdraw extends WithdrawRoles<typeof StatechainWithdraw> {
   /** Also `statechain-withdraw`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -35,11 +36,17 @@ export default class StatechainWithdraw extends WithdrawRoles<typeof StatechainW
     'fee-rate': Flags.string({ description: 'step 1: fee rate, sat/vB', helpValue: 'RATE' }),
     broadcast: Flags.boolean({ description: 'step 3 (or --coin ID alone): send the signed withdrawal to the node and print its answer' }),
     ...feeGuardFlags,
+    ...peerFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
-    if (this.flags.coin !== undefined) return { message: await this.withdrawStart.run({ network: this.network() }) };
+    // --peer: the withdraw-request (the owner's step 1, a pair's A) goes to the operator, its answer finished here (with --broadcast, sent).
+    const after = (network: Network, message: Record<string, unknown>) => this.viaPeer(network, message, (type, value) => this.withdrawStep(type).run({ network, value }));
+    if (this.flags.coin !== undefined) {
+      const network = this.network();
+      return { message: await after(network, await this.withdrawStart.run({ network })) };
+    }
     const step = await this.readStep('a statechain/withdraw-request or -cosigned (or --coin to start)');
-    return { message: await this.withdrawStep(step.type).run({ network: step.network, value: step.value }) };
+    return { message: await after(step.network, await this.withdrawStep(step.type).run({ network: step.network, value: step.value })) };
   }
 }

@@ -13,29 +13,15 @@
  * | POST /v1/statechain/withdraw       | withdraw-request → withdraw-cosigned (a pair's A too) | P |
  * | GET  /v1/operator/coins            | — → statechain/operator-coins                | O |
  *
+ * The POST rows are operator-steps.ts's table (each row names its path): a row added there is served.
  * A body whose type is not the route's is E_WRONG_MESSAGE; a message of another network than
  * the service's, the one-shot's network refusal. Retries: every row answers the same message
  * with the same answer (operator-steps.ts), so a client may send again whatever it did not hear.
  */
 import { MalformedInputError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
+import { operatorSteps } from '../statechain/operator-steps.ts';
 import type { Route } from './service.ts';
-
-/** The operator's POST endpoints by the message each reads (the rows of operator-steps.ts). */
-export const STATECHAIN_POSTS: readonly { path: string; step: string; type: string; answers: string }[] = [
-  { path: '/v1/statechain/deposit', step: 'deposit', type: 'statechain/deposit-request', answers: 'statechain/deposit-offer' },
-  { path: '/v1/statechain/deposit/backup', step: 'deposit-backup', type: 'statechain/deposit-backup', answers: 'statechain/deposit-cosigned' },
-  { path: '/v1/statechain/transfer/sign', step: 'transfer-sign', type: 'statechain/transfer-sign', answers: 'statechain/transfer-cosigned' },
-  { path: '/v1/statechain/transfer/accept', step: 'transfer-accept', type: 'statechain/transfer-accept', answers: 'statechain/transfer-done' },
-  { path: '/v1/statechain/withdraw', step: 'withdraw', type: 'statechain/withdraw-request', answers: 'statechain/withdraw-cosigned' },
-];
-
-/** The endpoint a message type goes to (`--peer`'s side). */
-export function statechainPath(type: string): string {
-  const p = STATECHAIN_POSTS.find((r) => r.type === type);
-  if (p === undefined) throw new MalformedInputError('E_WRONG_MESSAGE', `the statechain operator's service takes no ${type}`);
-  return p.path;
-}
 
 export type StatechainService = {
   network: Network;
@@ -48,20 +34,20 @@ export type StatechainService = {
 };
 
 export function statechainRoutes(s: StatechainService): Route[] {
-  const posts: Route[] = STATECHAIN_POSTS.map((p) => ({
+  const posts: Route[] = Object.values(operatorSteps).map((p) => ({
     method: 'POST',
     path: p.path,
     step: p.step,
     listener: 'public',
-    in: p.type,
+    in: p.reads,
     out: p.answers,
     handle: async (req) => {
       const { readEnvelope } = await import('../../lib/envelope.ts');
       const { resolveNetwork } = await import('../../lib/network.ts');
       const env = readEnvelope(req.body);
-      if (env.type !== p.type) throw new MalformedInputError('E_WRONG_MESSAGE', `${p.path} takes a ${p.type}, not ${env.type}`);
+      if (env.type !== p.reads) throw new MalformedInputError('E_WRONG_MESSAGE', `${p.path} takes a ${p.reads}, not ${env.type}`);
       resolveNetwork(s.network, env.network);
-      return s.answer(p.type, req.body);
+      return s.answer(p.reads, req.body);
     },
   }));
   return [

@@ -13,7 +13,7 @@
  */
 import { type Command } from '@oclif/core';
 import { join } from 'node:path';
-import { MalformedInputError, StateConflictError, UsageError } from '../../lib/errors.ts';
+import { ExitCode, MalformedInputError, OffchainError, StateConflictError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ChainSource, UtxoInfo } from '../../lib/chain/types.ts';
 import type { StateStore } from '../../lib/store/state-store.ts';
@@ -122,6 +122,38 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
     } finally {
       await store.close();
     }
+  }
+
+  /**
+   * --peer URL (an owner's or receiver's step): while our step's message is one the operator
+   * reads, send it to `serve statechain` at URL (operator-steps.ts names the endpoint; the same
+   * bytes a pipe carries, retried safely) and run our own row (`next`) on its answer, which
+   * must be the answer that row of the operator gives (anything else: E_PEER_ANSWER, nothing
+   * applied). Without --peer, or for a message bound to another party, `message` as it is.
+   */
+  protected async viaPeer(network: Network, message: Record<string, unknown>, next: (type: string, value: Record<string, unknown>) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+    const peer = (this.flags as { peer?: string }).peer;
+    if (peer === undefined) return message;
+    const { peerUrl, callPeer } = await import('../../lib/cli/peer.ts');
+    const { operatorSteps } = await import('./operator-steps.ts');
+    const { stringifyMessage } = await import('../../lib/json.ts');
+    const { readEnvelope } = await import('../../lib/envelope.ts');
+    const { resolveNetwork } = await import('../../lib/network.ts');
+    const base = peerUrl(peer);
+    let out = message;
+    for (let row = operatorSteps[String(out.type)]; row !== undefined && Object.hasOwn(operatorSteps, String(out.type)); row = operatorSteps[String(out.type)]) {
+      const sent = String(out.type);
+      const answer = await callPeer(base, row.path, {
+        body: stringifyMessage(out),
+        ...(typeof out.coin_id === 'string' ? { contract: out.coin_id } : {}),
+        onRetry: (why, ms) => this.term.warn(`--peer: ${why}; sending the same ${sent} again in ${Math.round(ms)} ms`),
+      });
+      const env = readEnvelope(answer.value);
+      if (env.type !== row.answers) throw new OffchainError('E_PEER_ANSWER', `${base.origin} answered a ${sent} with ${env.type}, not ${row.answers}: is --peer the statechain operator's service?`, ExitCode.general);
+      resolveNetwork(network, env.network);
+      out = await next(env.type, answer.value as Record<string, unknown>);
+    }
+    return out;
   }
 
   /** --to and --fee-rate: the script a spend pays and its rate (a plain decimal: `0x10` and `1e3` are refused, exit 2). */

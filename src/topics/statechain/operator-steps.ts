@@ -40,7 +40,8 @@ export type OperatorEnv = {
   terms?: () => Promise<OfferedTerms>;
 };
 
-export type OperatorRow = { reads: string; answers: string; run: (env: OperatorEnv, value: unknown) => Promise<Record<string, unknown>> };
+/** One row: the message it reads and answers, its endpoint under `serve statechain` and its metric name, and the step. */
+export type OperatorRow = { reads: string; answers: string; path: string; step: string; run: (env: OperatorEnv, value: unknown) => Promise<Record<string, unknown>> };
 
 const lib = {
   operator: () => import('../../lib/statechain/operator.ts'),
@@ -63,7 +64,7 @@ export async function offeredTerms(f: { interval: number; initialLock: number; m
 /** The operator's rows by the message type they read. */
 export const operatorSteps: Readonly<Record<string, OperatorRow>> = {
   'statechain/deposit-request': {
-    reads: 'statechain/deposit-request', answers: 'statechain/deposit-offer',
+    reads: 'statechain/deposit-request', path: '/v1/statechain/deposit', step: 'deposit', answers: 'statechain/deposit-offer',
     run: async (env, value) => {
       const op = await lib.operator();
       const req = await decode((await lib.schemas()).DepositRequestSchema, value);
@@ -74,7 +75,7 @@ export const operatorSteps: Readonly<Record<string, OperatorRow>> = {
     },
   },
   'statechain/deposit-backup': {
-    reads: 'statechain/deposit-backup', answers: 'statechain/deposit-cosigned',
+    reads: 'statechain/deposit-backup', path: '/v1/statechain/deposit/backup', step: 'deposit-backup', answers: 'statechain/deposit-cosigned',
     run: async (env, value) => {
       const op = await lib.operator();
       const req = await decode((await lib.schemas()).DepositBackupSchema, value);
@@ -82,7 +83,7 @@ export const operatorSteps: Readonly<Record<string, OperatorRow>> = {
     },
   },
   'statechain/transfer-sign': {
-    reads: 'statechain/transfer-sign', answers: 'statechain/transfer-cosigned',
+    reads: 'statechain/transfer-sign', path: '/v1/statechain/transfer/sign', step: 'transfer-sign', answers: 'statechain/transfer-cosigned',
     run: async (env, value) => {
       const op = await lib.operator();
       const req = await decode((await lib.schemas()).TransferSignSchema, value);
@@ -90,7 +91,7 @@ export const operatorSteps: Readonly<Record<string, OperatorRow>> = {
     },
   },
   'statechain/transfer-accept': {
-    reads: 'statechain/transfer-accept', answers: 'statechain/transfer-done',
+    reads: 'statechain/transfer-accept', path: '/v1/statechain/transfer/accept', step: 'transfer-accept', answers: 'statechain/transfer-done',
     run: async (env, value) => {
       const op = await lib.operator();
       const acc = await decode((await lib.schemas()).TransferAcceptSchema, value);
@@ -98,7 +99,7 @@ export const operatorSteps: Readonly<Record<string, OperatorRow>> = {
     },
   },
   'statechain/withdraw-request': {
-    reads: 'statechain/withdraw-request', answers: 'statechain/withdraw-cosigned',
+    reads: 'statechain/withdraw-request', path: '/v1/statechain/withdraw', step: 'withdraw', answers: 'statechain/withdraw-cosigned',
     run: async (env, value) => {
       const op = await lib.operator();
       const req = await decode((await lib.schemas()).WithdrawRequestSchema, value);

@@ -147,7 +147,8 @@ export abstract class WithdrawRoles<T extends typeof Command> extends Statechain
 
   /** --broadcast on a step that has nothing to send: refused before anything is done (it would be ignored). */
   private noBroadcast(why: string): void {
-    if ((this.flags as WithdrawFlags).broadcast) throw new UsageError('E_USAGE', `--broadcast is for step 3 (or --coin ID alone): ${why}`);
+    // With --peer the operator's answer is finished in this run: --broadcast is for that last step.
+    if ((this.flags as WithdrawFlags).broadcast && (this.flags as { peer?: string }).peer === undefined) throw new UsageError('E_USAGE', `--broadcast is for step 3 (or --coin ID alone): ${why}`);
   }
 
   /**
