@@ -18,7 +18,7 @@
  *   process's CPU of pay → receipt printed (median of 5).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ import { toHex } from '../../src/lib/bytes.ts';
 import { gatewayRoutes, type GatewaySteps } from '../../src/topics/serve/gateway-routes.ts';
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { BIN, assertFreshBuild, cleanEnv, pipeline, type Run, type Stage } from './cli.ts';
+import { http, startGateway, timedRun, type Service } from './serve-gateway-service.ts';
 import { MINT_KEY, USER_KEY, ok, openDemoChannel } from './fixtures.ts';
 import { NOW, invoice, paymentHash, preimage } from '../lib/device/world.ts';
 
@@ -34,43 +35,6 @@ const SEED = 'serve-gateway';
 const TERMS = join(ROOT, 'fixtures/policies/gateway-terms.json');
 const POLICY = join(ROOT, 'fixtures/policies/device.json');
 type Msg = Record<string, any>;
-
-/** A running `serve gateway`: its URLs, its stderr so far, and how to stop it. */
-type Service = { child: ChildProcess; public: string; operator?: string; stderr: () => string; stop: (signal?: NodeJS.Signals) => Promise<number | null> };
-
-async function startGateway(args: string[], env: Record<string, string>): Promise<Service> {
-  const child = spawn(process.execPath, [BIN, 'serve', 'gateway', '--listen', '127.0.0.1:0', '--log-level', 'warn', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  const first = await new Promise<string>((res, rej) => {
-    let out = '';
-    const timer = setTimeout(() => rej(new Error(`serve gateway did not announce itself in 30 s: ${stderr}`)), 30_000);
-    child.stdout!.on('data', (d) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        res(out.slice(0, nl));
-      }
-    });
-    void exited.then((code) => rej(new Error(`serve gateway exited ${code} before listening: ${stderr}`)));
-  });
-  const line = JSON.parse(first) as Msg;
-  expect(line.type).toBe('serve/listening');
-  return {
-    child, public: line.public, operator: line.operator, stderr: () => stderr,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
-}
-
-async function http(method: 'GET' | 'POST', url: string, body?: string): Promise<{ status: number; text: string; headers: Headers }> {
-  const res = await fetch(url, { method, ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }) });
-  return { status: res.status, text: await res.text(), headers: res.headers };
-}
 
 /** A one-shot's refusal: its code and exit code (stdout empty). */
 function refusalOf(r: Run): { code: string; exit_code: number } {
@@ -189,6 +153,9 @@ describe('serve gateway answers the bytes of the one-shot gateway steps (built C
     expect(t.status).toBe(200);
     expect(JSON.parse(t.text)).toEqual(JSON.parse(readFileSync(TERMS, 'utf8')));
     covered.add('GET /v1/gateway/terms');
+    // The credit routes of serve mint are the gateway's too (their bytes: test/e2e/serve-mint.test.ts): the offer as --publish printed it.
+    const offer = await http('GET', `${svc.public}/v1/credit/offer`);
+    expect([offer.status, offer.text]).toEqual([200, readFileSync(join(root.path, 'offer.json'), 'utf8')]);
   });
 
   it('every route of the table had a case (a route added without one fails here)', () => {
@@ -213,20 +180,8 @@ describe('device pay --peer against serve gateway --lightning-rpc (a scripted Co
   };
   const payArgs = (n: number, msat: bigint) => ['device', 'pay', '--peer', svc.public, '--invoice', invoiceFile(n, msat), '--policy', POLICY, '--terms', TERMS, '--now', String(NOW), '--tip-height', TIP, '--key-env', 'USER_KEY', '--state-dir', join(root.path, 'user')];
   /** `device pay --peer` as its own process, with its CPU time (user + system, from the shell's `times`). */
-  const peerPay = async (n: number, msat: bigint): Promise<Run & { ms: number; cpuMs: number }> => {
-    const started = performance.now();
-    // Not spawnSync: the scripted node answers from this process's event loop.
-    const child = spawn('bash', ['-c', `"${process.execPath}" "${BIN}" "$@"; s=$?; times >&2; exit $s`, 'bash', ...payArgs(n, msat)], { env: cleanEnv({ USER_KEY }), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d.toString()));
-    child.stderr!.on('data', (d) => (stderr += d.toString()));
-    const status = await new Promise<number>((res) => child.on('close', (c) => res(c ?? -1)));
-    const ms = performance.now() - started;
-    // `times`' second line: the children's user and system time, e.g. "0m0.412s 0m0.052s".
-    const t = [...(stderr.trim().split('\n').at(-1) ?? '').matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60_000 + Number(m[2]) * 1000);
-    return { status, stdout, stderr, ms, cpuMs: (t[0] ?? NaN) + (t[1] ?? NaN) };
-  };
+  /** `device pay --peer` as its own process, with its wall and CPU time. */
+  const peerPay = (n: number, msat: bigint) => timedRun(payArgs(n, msat), { USER_KEY });
   const pays = () => seen.filter((r) => r.method === 'pay');
   const completeFor = (n: number, msat: number) => ({ status: 'complete', payment_hash: toHex(paymentHash(n)), payment_preimage: toHex(preimage(n)), amount_msat: msat, amount_sent_msat: msat, created_at: Math.floor(Date.now() / 1000) });
 

@@ -30,7 +30,7 @@ exit 5, after the retries; run it again later).`;
     },
     {
       description: 'The whole toll against a gateway service (offchain serve gateway --lightning-rpc …): pay, settle, receipt in one process',
-      command: '<%= config.bin %> device pay --peer http://gateway.example:8339 --invoice toll.bolt11 --policy fixtures/policies/device.json --terms fixtures/policies/gateway-terms.json --key-env USER_KEY --state-dir $D/user',
+      command: '<%= config.bin %> device pay --peer http://gateway.example:8339 --invoice toll.bolt11 --policy device.json --terms terms.json --key-env USER_KEY --state-dir ~/device',
     },
   ];
   static override flags = {

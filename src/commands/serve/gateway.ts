@@ -3,7 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { TEST_SEED_ENV } from '../../lib/cli/base-command.ts';
 import { termsFlag } from '../../topics/device/command.ts';
 import { GatewayLightning } from '../../topics/device/lightning.ts';
-import { fundingConfirmationsFlag } from '../../topics/credit/flags.ts';
+import { ecashSeedFlags, fundingConfirmationsFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { deterministicRandom } from '../../lib/random.ts';
@@ -11,6 +11,7 @@ import { serveFlags, serveOptions, type ServeFlagValues } from '../../topics/ser
 import type { Network } from '../../lib/network.ts';
 import type { MintContext, MintContractRecord } from '../../lib/credit/ports.ts';
 import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
+import type { MintBatch } from '../../topics/credit/mint-batch.ts';
 
 export default class ServeGateway extends GatewayLightning<typeof ServeGateway> {
   static override summary = 'Run the gateway as an HTTP service: devices pay through it (device pay --peer URL), its Lightning node pays their invoices.';
@@ -21,13 +22,18 @@ gateway"): POST /v1/gateway/pay (device/pay → gateway/job, or with --lightning
 gateway/settle | gateway/fail), POST /v1/gateway/complete (device/settle | device/fail → gateway/receipt),
 GET /v1/gateway/terms, GET /v1/gateway/payments/HASH (the settle or fail given, 404 E_PAYMENT_UNDECIDED before);
 on --operator-listen only: POST /v1/operator/settle {preimage} and /v1/operator/fail {payment_hash}, as
-"gateway settle" and "gateway fail". Refusals: the one-shot's code and exit code as an HTTP status. A repeated
+"gateway settle" and "gateway fail". The gateway is a credit mint on device channels, so it also serves "serve mint"'s
+credit routes (/v1/credit/offer, /open, /update, /abandon, /close, /rollover…, GET /v1/operator/contracts). Refusals: the one-shot's code and exit code as an HTTP status. A repeated
 device/pay gets the same answer; a payment still pending is 503 E_PAYMENT_PENDING with Retry-After (the node is
-asked again on the retry, and never pays a hash it knows). Every step is committed before it is answered.`;
+asked again on the retry, and never pays a hash it knows). Every step goes through the mint's group commit and is
+committed before it is answered; on SQLite one serve process holds a --state-dir.`;
   static override examples = [
     {
-      description: 'The demo gateway as a service without a Lightning node (it answers jobs), on a free port',
-      command: 'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && <%= config.bin %> serve gateway --terms fixtures/policies/gateway-terms.json --tip-height 1000 --confirmations 1 --key-env MINT_KEY --state-dir $D/mint --listen 127.0.0.1:0 & sleep 3; kill %1',
+      description: 'The demo gateway as a service without a Lightning node (it answers jobs) on a free port; ask it for its terms',
+      command:
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> serve gateway --terms fixtures/policies/gateway-terms.json --tip-height 1000 --confirmations 1 --key-env MINT_KEY --state-dir $D/mint --listen 127.0.0.1:0 > $D/listening & ' +
+        'sleep 2; curl -s $(sed -n \'s/.*"public":"\\([^"]*\\)".*/\\1/p\' $D/listening)/v1/gateway/terms; kill %1',
     },
     {
       description: 'With Core Lightning, the operator\'s listener on loopback (a device then runs: device pay --peer http://GATEWAY:8339 …)',
@@ -47,28 +53,29 @@ asked again on the retry, and never pays a hash it knows). Every step is committ
     ...serveFlags,
     ...keyFlags,
     ...stateFlags, ...storeFlags,
+    ...ecashSeedFlags,
     ...chainFlags,
     ...fundingConfirmationsFlag,
   };
 
   protected override longRunning = true;
 
-  /** The mint's store transactions of this process, one at a time (each step opens, commits and closes as the one-shot does). */
-  private queue: Promise<unknown> = Promise.resolve();
+  /** The mint's store, open for the service's life, and its group commit (every step of this process goes through it). */
+  private served: { ctx: MintContext; store: MintStorePort<MintContractRecord>; batch: MintBatch } | undefined;
 
   /**
-   * Each store step in turn, as a separate one-shot invocation would run it: in test mode
-   * (OFFCHAIN_TEST_SEED) its randomness starts afresh, as a new process's would, so the
-   * service answers the same bytes as the one-shot from the same state.
+   * A gateway step (gatewayStep, gatewayMarkAttempted) as one request of the service's group
+   * commit, as the credit routes' steps: one savepoint (SQLite) or transaction (PostgreSQL),
+   * answered only once its batch is committed. In test mode (OFFCHAIN_TEST_SEED) its
+   * randomness starts afresh, as a new one-shot process's would, so the service answers the
+   * same bytes as the one-shot from the same state.
    */
-  protected override withMintStore<R>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<R>, opts: { nonces?: 'host' | 'process' | 'none'; keysetsAsStored?: boolean } = {}): Promise<R> {
-    const run = this.queue.then(() => {
-      const seed = process.env[TEST_SEED_ENV];
-      if (this.random.deterministic && seed) this.random = deterministicRandom(seed);
-      return super.withMintStore(network, use, opts);
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
+  protected override withMint<R>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<R>, opts: { nonces?: 'host' | 'none' } = {}): Promise<R> {
+    const s = this.served;
+    if (!s) return super.withMint(network, step, opts);
+    const seed = process.env[TEST_SEED_ENV];
+    const ctx = this.random.deterministic && seed ? { ...s.ctx, random: deterministicRandom(seed) } : s.ctx;
+    return s.batch.read(() => step(ctx, s.store));
   }
 
   protected async execute(): Promise<CommandResult | void> {
@@ -76,33 +83,48 @@ asked again on the retry, and never pays a hash it knows). Every step is committ
     const network = this.network();
     const terms = await this.gatewayTerms();
     const options = serveOptions(f as unknown as ServeFlagValues, 8339);
-    // The key and the store are checked before listening: a wrong key or state directory fails now, not at the first device.
-    await this.withMintView(network, async () => undefined);
-    await this.keyPair(network);
+    const { storeTarget } = await import('../../lib/cli/store-flags.ts');
+    const shared = await storeTarget(f as Record<string, unknown>);
     const { ClnRpc } = await import('../../lib/lightning/cln-rpc.ts');
     const node = f['lightning-rpc'] ? new ClnRpc(f['lightning-rpc']) : undefined;
+    // A node that does not answer stops the service at its start (E_LIGHTNING_UNREACHABLE), not at the first device.
     if (node) await node.call('getinfo', {});
     const { paymentAnswer } = await import('../../lib/device/gateway.ts');
     const { gatewayRoutes } = await import('../../topics/serve/gateway-routes.ts');
+    const { mintRoutes } = await import('../../topics/serve/mint-routes.ts');
+    const { mintBatchOn } = await import('../../topics/credit/stream.ts');
     const { startService, announcement } = await import('../../topics/serve/service.ts');
     const now = () => f.now ?? Math.floor(Date.now() / 1000);
-    const routes = gatewayRoutes({
-      network,
-      terms: async () => ({ ...terms }),
-      pay: async (body) => this.payDevicePay(node, terms, now(), await this.messageOf(body), f['pay-timeout']),
-      complete: async (body) => this.gatewayComplete(await this.messageOf(body)),
-      payment: (hash) => this.withMintView(network, async (store) => {
-        for (const r of await store.list()) {
-          const a = r.gateway ? paymentAnswer(r.gateway, hash) : undefined;
-          if (a) return a;
-        }
-        return undefined;
-      }),
-      settle: (id, preimage) => this.gatewaySettle(network, id, preimage),
-      fail: (id, hash) => this.gatewayFail(network, id, hash),
-    });
-    const svc = await startService({ ...options, role: 'gateway', group: 'gateway', network }, routes, { drain: async () => { await this.queue; } });
-    this.emitLine(announcement('gateway', svc.urls));
-    process.exitCode = await svc.done;
+    let code = 0;
+    await this.withMintStore(network, async (ctx, store) => {
+      const batch = await mintBatchOn(this.term, network, ctx, store, 'service');
+      this.served = { ctx, store, batch };
+      const routes = [
+        ...gatewayRoutes({
+          network,
+          terms: async () => ({ ...terms }),
+          pay: async (body) => this.payDevicePay(node, terms, now(), await this.messageOf(body), f['pay-timeout']),
+          complete: async (body) => this.gatewayComplete(await this.messageOf(body)),
+          payment: (hash) => batch.read(async () => {
+            for (const r of await store.list()) {
+              const a = r.gateway ? paymentAnswer(r.gateway, hash) : undefined;
+              if (a) return a;
+            }
+            return undefined;
+          }),
+          settle: (id, preimage) => this.gatewaySettle(network, id, preimage),
+          fail: (id, hash) => this.gatewayFail(network, id, hash),
+        }),
+        // The gateway is a credit mint on device channels: the credit routes of `serve mint` (open, abandon, close, …).
+        ...mintRoutes({ network, ctx, store, batch }),
+      ];
+      const svc = await startService({ ...options, role: 'gateway', group: 'gateway', network }, routes, { drain: () => batch.close() });
+      batch.ended.catch(() => void svc.stop());
+      this.emitLine(announcement('gateway', svc.urls));
+      code = await svc.done;
+      this.served = undefined;
+      if (batch.failure !== undefined) throw batch.failure;
+      if (code !== 0) process.exit(code);
+    }, { nonces: shared ? 'host' : 'process' });
   }
 }

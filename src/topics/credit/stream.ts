@@ -106,16 +106,21 @@ export abstract class MintStream<T extends typeof Command> extends CreditCommand
    * source, no ecash seed), so a configuration error stops the process at its start.
    */
   protected async mintBatch(network: Network, ctx: MintContext, store: MintStorePort<MintContractRecord>, what: string): Promise<MintBatch> {
-    const { Outages, reconnectWindowMs } = await import('../../lib/store/outages.ts');
-    const { MintBatch } = await import('./mint-batch.ts');
-    const { mintSteps } = await import('./mint-steps.ts');
-    const windowMs = reconnectWindowMs();
-    const outages = new Outages(store, windowMs, (retired, why) => this.term.warn(
-      `the store ${store.dir} broke under this ${what} (${(why as { code?: string }).code ?? why.message.split('\n')[0]}: the request in flight says why): it wiped its nonce key (epoch ${retired.slice(0, 8)}…), drew a fresh one and goes on; users holding a nonce of the old one are refused E_NONCE_ELSEWHERE once and recover with "credit abandon"`,
-    ));
-    // A configuration error (no chain source, no ecash seed) stops the process at its start, not per request.
-    await ctx.chain.tip();
-    if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
-    return new MintBatch(ctx, store, outages, await mintSteps(network));
+    return mintBatchOn(this.term, network, ctx, store, what);
   }
+}
+
+/** MintStream's mintBatch for a command that is no MintStream (`serve gateway`, a credit mint on device channels). */
+export async function mintBatchOn(term: { warn(text: string): void }, network: Network, ctx: MintContext, store: MintStorePort<MintContractRecord>, what: string): Promise<MintBatch> {
+  const { Outages, reconnectWindowMs } = await import('../../lib/store/outages.ts');
+  const { MintBatch } = await import('./mint-batch.ts');
+  const { mintSteps } = await import('./mint-steps.ts');
+  const windowMs = reconnectWindowMs();
+  const outages = new Outages(store, windowMs, (retired, why) => term.warn(
+    `the store ${store.dir} broke under this ${what} (${(why as { code?: string }).code ?? why.message.split('\n')[0]}: the request in flight says why): it wiped its nonce key (epoch ${retired.slice(0, 8)}…), drew a fresh one and goes on; users holding a nonce of the old one are refused E_NONCE_ELSEWHERE once and recover with "credit abandon"`,
+  ));
+  // A configuration error (no chain source, no ecash seed) stops the process at its start, not per request.
+  await ctx.chain.tip();
+  if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
+  return new MintBatch(ctx, store, outages, await mintSteps(network));
 }
