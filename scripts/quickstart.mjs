@@ -710,43 +710,63 @@ async function statechainJourney() {
   const op = (...more) => [...as('operator', ...more), ...chain()];
   const party = (who, ...more) => [...as(who, ...more), ...chain()];
   const opPub = keys.operator.pub;
-  // The owners' commands have no --peer in this build: with the service, each operator message
-  // is POSTed to it (what curl would do); without it, the operator's one-shot steps answer.
-  const mode = services.statechain ? 'http' : 'pipes';
+  // How the owners reach the operator: --peer (each owner step sends its message and applies the
+  // answer), or their messages POSTed to the service (curl's part, by the script), or the
+  // operator's one-shot steps (today's pipes).
+  const mode = !services.statechain ? 'pipes' : available.peer.statechain ? 'peer' : 'http';
+  const peer = mode === 'peer' ? ['--peer', services.statechain.url] : [];
   const opStep = (label, route, args, input) =>
     mode === 'http' ? post(J, label, services.statechain.url, route, input) : offchain(J, label, [...args, ...op()], input);
   const dep = ['statechain', 'deposit'];
-  const req = await offchain(J, 'deposit-request', [...dep, '--start', '--operator-key', opPub, ...party('alice')]);
-  const offer = await opStep('deposit-offer', '/v1/statechain/deposit', [...dep, ...STATECHAIN_TERMS], req);
-  const psbt = await fundingPsbt(json(offer).statement.address, 100_000n);
-  const fundingFile = path(J, 'funding.psbt');
-  writeFileSync(fundingFile, psbt);
-  const backup = await offchain(J, 'deposit-backup', [...dep, '--funding', fundingFile, '--operator-key', opPub, ...party('alice')], offer);
-  const cosigned = await opStep('deposit-cosigned', '/v1/statechain/deposit/backup', dep, backup);
-  let coin = json(await offchain(J, 'coin-alice', [...dep, ...party('alice')], cosigned));
-  const txid = await signSendMine(psbt, 2); // backup 1 is held: now the funding goes on chain (2 confirmations: the receiver's floor)
   const tr = ['statechain', 'transfer'];
+  const fundingFile = path(J, 'funding.psbt');
+  let coin;
+  let psbt;
+  if (mode === 'peer') {
+    const offer = await offchain(J, 'deposit-offer', [...dep, '--start', '--operator-key', opPub, ...peer, ...party('alice')]);
+    psbt = await fundingPsbt(json(offer).statement.address, 100_000n);
+    writeFileSync(fundingFile, psbt);
+    coin = json(await offchain(J, 'coin-alice', [...dep, '--funding', fundingFile, ...peer, ...party('alice')], offer));
+  } else {
+    const req = await offchain(J, 'deposit-request', [...dep, '--start', '--operator-key', opPub, ...party('alice')]);
+    const offer = await opStep('deposit-offer', '/v1/statechain/deposit', [...dep, ...STATECHAIN_TERMS], req);
+    psbt = await fundingPsbt(json(offer).statement.address, 100_000n);
+    writeFileSync(fundingFile, psbt);
+    const backup = await offchain(J, 'deposit-backup', [...dep, '--funding', fundingFile, '--operator-key', opPub, ...party('alice')], offer);
+    const cosigned = await opStep('deposit-cosigned', '/v1/statechain/deposit/backup', dep, backup);
+    coin = json(await offchain(J, 'coin-alice', [...dep, ...party('alice')], cosigned));
+  }
+  const txid = await signSendMine(psbt, 2); // backup 1 is held: now the funding goes on chain (2 confirmations: the receiver's floor)
   const request = await offchain(J, 'transfer-request', [...tr, '--start', '--coin', coin.coin_id, '--operator-key', opPub, ...party('bob')]);
-  const sign = await offchain(J, 'transfer-sign', [...tr, ...party('alice')], request);
-  const tcos = await opStep('transfer-cosigned', '/v1/statechain/transfer/sign', tr, sign);
-  const pkg = await offchain(J, 'transfer-package', [...tr, ...party('alice')], tcos);
-  const acc = await offchain(J, 'transfer-accept', [...tr, ...party('bob')], pkg);
-  const done = await opStep('transfer-done', '/v1/statechain/transfer/accept', tr, acc);
-  coin = json(await offchain(J, 'coin-bob', [...tr, ...party('bob')], done));
+  if (mode === 'peer') {
+    const pkg = await offchain(J, 'transfer-package', [...tr, ...peer, ...party('alice')], request);
+    coin = json(await offchain(J, 'coin-bob', [...tr, ...peer, ...party('bob')], pkg));
+  } else {
+    const sign = await offchain(J, 'transfer-sign', [...tr, ...party('alice')], request);
+    const tcos = await opStep('transfer-cosigned', '/v1/statechain/transfer/sign', tr, sign);
+    const pkg = await offchain(J, 'transfer-package', [...tr, ...party('alice')], tcos);
+    const acc = await offchain(J, 'transfer-accept', [...tr, ...party('bob')], pkg);
+    const done = await opStep('transfer-done', '/v1/statechain/transfer/accept', tr, acc);
+    coin = json(await offchain(J, 'coin-bob', [...tr, ...party('bob')], done));
+  }
   const how = {
-    http: `through offchain serve statechain at ${services.statechain?.url} (each operator message POSTed to it${available.peer.statechain ? '' : '; this build\'s statechain commands have no --peer'})`,
+    peer: `through offchain serve statechain at ${services.statechain?.url} (--peer)`,
+    http: `through offchain serve statechain at ${services.statechain?.url} (each operator message POSTed to it; this build's statechain commands have no --peer)`,
     pipes: 'through pipes (this build has no offchain serve statechain)',
   }[mode];
   report[J] = `journey statechain: ok — coin ${coin.coin_id} (${coin.amount_sat} sat, funding ${txid} mined) deposited by alice and transferred to bob, ${how}`;
   const coinFile = path(J, 'coin-bob.json');
   writeFileSync(coinFile, JSON.stringify(coin, null, 2));
   const bob = `--key-file ${keys.bob.file} --state-dir ${path('state', 'bob')} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile}`;
+  const withdraw = `offchain statechain withdraw --coin ${coin.coin_id} --to "$(bitcoin-cli getnewaddress)" --fee-rate 2`;
   const operator = mode === 'http'
     ? `curl -sf -H 'content-type: application/json' --data-binary @- ${services.statechain.url}/v1/statechain/withdraw`
     : `offchain statechain withdraw --key-file ${keys.operator.file} --state-dir ${path('state', 'operator')} --rpc-url ${rpcUrl} --rpc-cookie ${cookieFile}`;
   (tryNext[J] ??= []).push(
     `cat ${coinFile}   # bob's coin (statechain/coin); bob withdraws it:`,
-    `offchain statechain withdraw --coin ${coin.coin_id} --to "$(bitcoin-cli getnewaddress)" --fee-rate 2 ${bob} \\\n    | ${operator} \\\n    | offchain statechain withdraw --broadcast ${bob}`,
+    mode === 'peer'
+      ? `${withdraw} --broadcast --peer ${services.statechain.url} ${bob}`
+      : `${withdraw} ${bob} \\\n    | ${operator} \\\n    | offchain statechain withdraw --broadcast ${bob}`,
   );
 }
 

@@ -105,9 +105,9 @@ describe('the quick start without BITCOIND', () => {
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     console.log(`[quickstart] --once ${WITH.join(' ')}: ${wall.toFixed(1)} s wall`);
 
-    // Each journey, and how it ran: through a service with --peer, or through pipes (said so).
+    // Each journey, and how it ran: through its service, with the counterpart's --peer (all three merged here).
     expect(r.stdout).toMatch(/^journey credit: ok — contract [0-9a-f]{64} funded \(mined\), paid 1000 \+ 2500 \+ 4000 sat in ecash \(cumulative 7500\), through offchain serve mint at http:\/\/127\.0\.0\.1:\d+ \(--peer\)/m);
-    expect(r.stdout).toMatch(/^journey statechain: ok — coin [0-9a-f]{32} \(100000 sat, funding [0-9a-f]{64} mined\) deposited by alice and transferred to bob, through offchain serve statechain at http:\/\/127\.0\.0\.1:\d+ \((--peer|each operator message POSTed to it[^)]*)\)/m);
+    expect(r.stdout).toMatch(/^journey statechain: ok — coin [0-9a-f]{32} \(100000 sat, funding [0-9a-f]{64} mined\) deposited by alice and transferred to bob, through offchain serve statechain at http:\/\/127\.0\.0\.1:\d+ \(--peer\)/m);
     if (LIGHTNINGD) expect(r.stdout).toMatch(/^journey device: ok — channel [0-9a-f]{64} funded \(mined\), a 21000-sat invoice of the payee node paid by the gateway's node \(invoice paid\), settled at state 2, through offchain serve gateway at http:\/\/127\.0\.0\.1:\d+ \(--peer\)/m);
     else expect(r.stdout).toMatch(/^journey device: skipped — needs Core Lightning \(--lightning, LIGHTNINGD\)$/m);
 
