@@ -158,23 +158,27 @@ function register(name, pids, stop) {
   return entry;
 }
 
-async function stopAll() {
-  for (const entry of [...started].reverse().sort((a, b) => a.rank - b.rank)) {
-    try {
-      await entry.stop();
-    } catch (e) {
-      note(`stopping ${entry.name}: ${e.message}`);
-    }
-    if (!(await waitGone(entry.pids, 15_000))) {
-      for (const pid of entry.pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch { /* gone */ }
-      }
-      await waitGone(entry.pids, 5_000);
-    }
-    out(`stopped ${entry.name} (pid ${entry.pids.join(', ')})`);
+async function stopOne(entry) {
+  try {
+    await entry.stop();
+  } catch (e) {
+    note(`stopping ${entry.name}: ${e.message}`);
   }
+  if (!(await waitGone(entry.pids, 15_000))) {
+    for (const pid of entry.pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch { /* gone */ }
+    }
+    await waitGone(entry.pids, 5_000);
+  }
+  out(`stopped ${entry.name} (pid ${entry.pids.join(', ')})`);
+}
+
+/** Rank by rank (the services first, Bitcoin Core last); the processes of one rank at once. */
+async function stopAll() {
+  const ranks = [...new Set(started.map((e) => e.rank))].sort((a, b) => a - b);
+  for (const rank of ranks) await Promise.all(started.filter((e) => e.rank === rank).reverse().map(stopOne));
   started.length = 0;
 }
 
