@@ -20,7 +20,8 @@ import type { MintSteps, MintStepType } from './mint-steps.ts';
 
 export const BATCH = 256;
 
-type Job = { run: () => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void; served: () => void };
+/** `prepare` gives the store work (a step bound to its checked message) or throws the refusal; `store`: run it in a savepoint/transaction. */
+type Job = { prepare: () => () => Promise<unknown>; store: boolean; resolve: (v: unknown) => void; reject: (e: unknown) => void; served: () => void };
 type Outcome = { job: Job; ok: true; value: unknown } | { job: Job; ok: false; error: unknown };
 
 export class MintBatch {
@@ -55,12 +56,21 @@ export class MintBatch {
    * takes its next request only then (the stream) holds at most one request unserved.
    */
   enqueue(value: unknown, expect?: MintStepType, where?: string): { answer: Promise<unknown>; served: Promise<void> } {
-    return this.add(() => this.steps.bind(this.ctx, value, expect, where)());
+    // The envelope, the network and the schema are checked before the store is touched (a refusal there waits for no outage).
+    return this.add(() => this.steps.bind(this.ctx, value, expect, where));
   }
 
   /** A read of the store in the same order as the steps (it sees what the batch will commit, and is released after it). */
   read<T>(fn: () => Promise<T>): Promise<T> {
-    return this.add(fn).answer as Promise<T>;
+    return this.add(() => fn).answer as Promise<T>;
+  }
+
+  /**
+   * A refusal known before any step (a line that is not JSON), released in its place among
+   * the answers: it touches no store (an outage must not turn it into E_STORE_UNREACHABLE).
+   */
+  refuse(e: unknown): Promise<never> {
+    return this.add(() => () => Promise.reject(e), false).answer as Promise<never>;
   }
 
   /** Serve what is queued, commit, release, and end. Rejects with the failure if the batcher ended on one. */
@@ -70,7 +80,7 @@ export class MintBatch {
     await this.ended;
   }
 
-  private add(run: () => Promise<unknown>): { answer: Promise<unknown>; served: Promise<void> } {
+  private add(prepare: () => () => Promise<unknown>, store = true): { answer: Promise<unknown>; served: Promise<void> } {
     let served!: () => void;
     const servedP = new Promise<void>((r) => (served = r));
     const answer = new Promise<unknown>((resolve, reject) => {
@@ -84,7 +94,7 @@ export class MintBatch {
         served();
         return;
       }
-      this.queue.push({ run, resolve, reject, served });
+      this.queue.push({ prepare, store, resolve, reject, served });
     });
     this.wake?.();
     return { answer, served: servedP };
@@ -113,7 +123,8 @@ export class MintBatch {
         const job = this.queue.shift()!;
         try {
           // One request, one savepoint (SQLite) or one transaction (PostgreSQL): a refused request leaves nothing.
-          this.batch.push({ job, ok: true, value: await this.outages.step(job.run) });
+          const run = job.prepare();
+          this.batch.push({ job, ok: true, value: job.store ? await this.outages.step(run) : await run() });
         } catch (e) {
           // A store that failed in a way no fresh epoch leaves behind (SQLite's commit) ends
           // the batcher: nothing more may be answered from this process.

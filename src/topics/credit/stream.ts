@@ -70,8 +70,7 @@ export abstract class MintStream<T extends typeof Command> extends CreditCommand
           const item = r.value;
           const { line } = item;
           if ('error' in item) {
-            const err = item.error;
-            written.push(batch.read(() => Promise.reject(err)).then(undefined, (e) => this.streamRefusal(batch, network, line, e, describeError)));
+            written.push(batch.refuse(item.error).then(undefined, (e) => this.streamRefusal(batch, network, line, e, describeError)));
           } else {
             // Opens, abandons, closes and rollovers too: with a PostgreSQL store a nonce is usable
             // only by the process that issued it, so a contract's whole life goes through one stream.
