@@ -5,7 +5,7 @@ import { contractFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../../top
 import { chainFlags, inputFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { UsageError } from '../../lib/errors.ts';
-import { MintPeer } from '../../topics/credit/peer.ts';
+import { EXAMPLE_DEMO, MintPeer, exampleService } from '../../topics/credit/peer.ts';
 
 export default class CreditAbandon extends CreditCommand<typeof CreditAbandon> {
   static override summary = 'Abandon a request the mint refused or never answered, safely: the mint says what it signed, or burns that nonce and gives a fresh one.';
@@ -29,6 +29,11 @@ or fail it).`;
         '<%= config.bin %> credit abandon --role user --start --key-env USER_KEY --state-dir $D/user ' +
         '| <%= config.bin %> credit abandon --role mint --key-env MINT_KEY --state-dir $D/mint ' +
         '| <%= config.bin %> credit abandon --role user --key-env USER_KEY --state-dir $D/user',
+    },
+    {
+      description: 'The same abandon through a running mint service (offchain serve mint): sent, and its answer applied, in one invocation',
+      command: EXAMPLE_DEMO + '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir $D/user > /dev/null && ' +
+        exampleService(1001) + '<%= config.bin %> credit abandon --role user --start --key-env USER_KEY --state-dir $D/user --peer $URL && kill %1',
     },
   ];
   static override flags = {

@@ -4,7 +4,7 @@ import { CreditCommand } from '../../topics/credit/command.ts';
 import { contractFlag, roleFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import type { UserContext } from '../../lib/credit/ports.ts';
-import { MintPeer } from '../../topics/credit/peer.ts';
+import { EXAMPLE_DEMO, MintPeer, exampleService } from '../../topics/credit/peer.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { RefusedError } from '../../lib/errors.ts';
 
@@ -25,6 +25,10 @@ The mint keeps its latest state and still exits with it if the close does not co
         '<%= config.bin %> close-credit --role user --start --key-env USER_KEY --state-dir $D/user ' +
         '| <%= config.bin %> close-credit --role mint --key-env MINT_KEY --state-dir $D/mint ' +
         '| <%= config.bin %> close-credit --role user --key-env USER_KEY --state-dir $D/user',
+    },
+    {
+      description: 'The same close through a running mint service (offchain serve mint), in one invocation',
+      command: EXAMPLE_DEMO + exampleService(1001) + '<%= config.bin %> close-credit --role user --start --key-env USER_KEY --state-dir $D/user --peer $URL && kill %1',
     },
   ];
   static override flags = {

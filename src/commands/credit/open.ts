@@ -4,6 +4,7 @@ import { OpenSteps } from '../../topics/credit/open.ts';
 import { ecashSeedFlags, ecashSettingsFlags, fundingConfirmationsFlag, roleFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
+import { exampleService } from '../../topics/credit/peer.ts';
 
 export default class OpenCredit extends OpenSteps<typeof OpenCredit> {
   /** Also `open-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -30,6 +31,15 @@ transactions; the mint is always paid exactly its cumulative amount.`;
         '--refund-address bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j --in fixtures/credit/funding.psbt ' +
         '| <%= config.bin %> open-credit --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1000 ' +
         '| <%= config.bin %> open-credit --role user --key-env USER_KEY --state-dir $D/user',
+    },
+    {
+      description: 'The user\'s opening against a running mint service (offchain serve mint): its offer fetched, the open-request sent, the open-accept applied, in one invocation',
+      command:
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); ' +
+        '<%= config.bin %> open-credit --role mint --publish --key-env MINT_KEY --state-dir $D/mint --payout-address bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte > /dev/null && ' +
+        exampleService(1000) +
+        '<%= config.bin %> open-credit --role user --peer $URL --key-env USER_KEY --state-dir $D/user --tip-height 1000 --expiry +4320 ' +
+        '--refund-address bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j --in fixtures/credit/funding.psbt && kill %1',
     },
   ];
   static override flags = {

@@ -4,6 +4,7 @@ import { RolloverSteps } from '../../topics/credit/rollover.ts';
 import { contractFlag, fundingConfirmationsFlag, roleFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
+import { EXAMPLE_DEMO, exampleService } from '../../topics/credit/peer.ts';
 
 export default class Rollover extends RolloverSteps<typeof Rollover> {
   /** Also `rollover`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -32,6 +33,10 @@ before the old expiry, until the rollover confirms.`;
         '| <%= config.bin %> rollover --role user --key-env USER_KEY --state-dir $D/user ' +
         '| <%= config.bin %> rollover --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1002 ' +
         '| <%= config.bin %> rollover --role user --key-env USER_KEY --state-dir $D/user',
+    },
+    {
+      description: 'Both rounds through a running mint service (offchain serve mint), in one invocation',
+      command: EXAMPLE_DEMO + exampleService(1002) + '<%= config.bin %> rollover --role user --expiry +4320 --tip-height 1002 --key-env USER_KEY --state-dir $D/user --peer $URL && kill %1',
     },
   ];
   static override flags = {

@@ -3,7 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { MintStream } from '../../topics/credit/stream.ts';
 import { contractFlag, ecashSeedFlags, fundingConfirmationsFlag, roleFlag, tokenOutFlag, walletSeedFlags } from '../../topics/credit/flags.ts';
 import { chainFlags, inputFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
-import { MintPeer, payThrough } from '../../topics/credit/peer.ts';
+import { EXAMPLE_DEMO, MintPeer, exampleService, payThrough } from '../../topics/credit/peer.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 
 export default class SignUpdate extends MintStream<typeof SignUpdate> {
@@ -26,6 +26,10 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
         '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir $D/user ' +
         '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --confirmations 1 ' +
         '| <%= config.bin %> sign-update --role user --key-env USER_KEY --state-dir $D/user',
+    },
+    {
+      description: 'The same payment to a running mint service (offchain serve mint): the request sent, its receipt applied, in one invocation',
+      command: EXAMPLE_DEMO + exampleService(1001) + '<%= config.bin %> sign-update --role user --amount 1000 --key-env USER_KEY --state-dir $D/user --peer $URL && kill %1',
     },
   ];
   static override flags = {

@@ -132,3 +132,15 @@ export async function payThrough(peer: MintPeer, ctx: UserContext, book: RecordB
     return applied(await peer.send(again));
   }
 }
+
+/**
+ * For the commands' --help examples: `serve mint` started in the background on the demo mint
+ * of $D (fixtures/credit/open-demo.sh) at tip `tip`, its URL in $URL once it listens.
+ */
+export function exampleService(tip: number, dir = '$D/mint'): string {
+  return `<%= config.bin %> serve mint --key-env MINT_KEY --state-dir ${dir} --tip-height ${tip} --confirmations 1 --listen 127.0.0.1:0 > $D/listening 2> $D/mint.log & ` +
+    'until [ -s $D/listening ]; do sleep 0.2; done; URL=$(sed -n \'s/.*"public":"\\([^"]*\\)".*/\\1/p\' $D/listening); ';
+}
+
+/** The demo contract, as the credit commands' other examples open it. */
+export const EXAMPLE_DEMO = 'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ';
