@@ -46,11 +46,6 @@ const routeDynamicImports = {
       contents: readFileSync(args.path, 'utf8').replace(/(?<![\w.$])import\(/g, '__offchainImport('),
       loader: 'js',
     }));
-    // serve's packages stay outside the bundle: a bare import() of them cannot run in the code-cached script.
-    b.onLoad({ filter: /src[\\/]topics[\\/]serve[\\/][^\\/]+\.ts$/ }, (args) => ({
-      contents: readFileSync(args.path, 'utf8').replace(/(?<![\w.$])import\('(fastify|@fastify\/rate-limit|pino|prom-client)'\)(?!\.)/g, "__offchainImport('$1')"),
-      loader: 'ts',
-    }));
     b.onLoad({ filter: /src[\\/]lib[\\/]cli[\\/]secrets\.ts$/ }, (args) => ({
       contents: readFileSync(args.path, 'utf8').replace("import('inquirer')", "__offchainImport('inquirer')"),
       loader: 'ts',
