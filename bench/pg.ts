@@ -21,76 +21,18 @@
  * (BENCH_PG_CONTRACTS, BENCH_PG_PAYMENTS).
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { schnorr } from '@noble/curves/secp256k1.js';
-import { base64 } from '@scure/base';
-import { fromHex, toHex } from '../src/lib/bytes.ts';
-import { abandonDigest } from '../src/lib/credit/abandon.ts';
-import { termsToJson } from '../src/lib/credit/codec.ts';
-import type { MintContractRecord } from '../src/lib/credit/ports.ts';
-import { issueStateNonce, userSignAgainst } from '../src/lib/credit/signing.ts';
-import { makeContract, type CreditContract } from '../src/lib/credit/terms.ts';
-import { buildState } from '../src/lib/credit/transactions.ts';
-import { keyPair, type KeyPair } from '../src/lib/keys/keys.ts';
 import { selectBackend } from '../src/lib/musig/bip327.ts';
-import { serializePsbt } from '../src/lib/psbt/parse.ts';
-import { deterministicRandom } from '../src/lib/random.ts';
-import { MintStore } from '../src/lib/store/mint-store.ts';
-import { StateSeal } from '../src/lib/store/state-seal.ts';
-import { taprootOutput } from '../src/lib/taproot/taproot.ts';
-import { scriptAddress } from '../src/lib/address.ts';
+import { abandon, MINT_KEY, request, setup, type Ct } from './credit-closed-loop.ts';
 import { findPostgres, startPostgres } from '../test/setup/postgres.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'run.js');
 const CONTRACTS = Number(process.env.BENCH_PG_CONTRACTS ?? 32);
 const PAYMENTS = Number(process.env.BENCH_PG_PAYMENTS ?? 12);
-const MINT_KEY = readFileSync(join(ROOT, 'fixtures/keys/mint.key'), 'utf8').trim();
-const mint = keyPair(fromHex(MINT_KEY));
-const AMOUNT = 1000;
-
-type Ct = { c: CreditContract; user: KeyPair; state: number; nonce: { state: number; pubnonce: string }; sentAt: number };
-
-/** A SQLite mint with CONTRACTS open contracts, each with its state-1 nonce issued. */
-async function setup(dir: string): Promise<Ct[]> {
-  const store = await MintStore.open<MintContractRecord>(join(dir, 'regtest', 'credit-mint'), { seal: StateSeal.fromMintKey(mint.secretKey) });
-  const payout = scriptAddress(taprootOutput(mint.xOnly).script, 'regtest')!;
-  await store.writeDoc('offer', {
-    type: 'credit/offer', version: 1, network: 'regtest', mint_pubkey: toHex(mint.publicKey), payout_address: payout, min_fee_rate: 1,
-    safety_margin_blocks: 144, min_confirmations: 1, min_expiry_blocks: 100, max_expiry_blocks: 100_000, default_expiry_blocks: 4320,
-  });
-  const random = deterministicRandom('bench-pg');
-  const out: Ct[] = [];
-  for (let i = 0; i < CONTRACTS; i++) {
-    const user = keyPair(fromHex((i + 1).toString(16).padStart(64, '6')));
-    const c = makeContract({
-      network: 'regtest', userPubkey: user.publicKey, mintPubkey: mint.publicKey, capacity: 1_000_000n,
-      funding: { txid: toHex(random.bytes(32, 'txid')), vout: 0 }, expiryHeight: 10_000,
-      refundScript: taprootOutput(user.xOnly).script, changeScript: taprootOutput(user.xOnly).script, payoutScript: taprootOutput(mint.xOnly).script, feeRate: 2,
-    });
-    await store.put({ contract_id: c.id, network: 'regtest', contract: termsToJson(c), status: 'open', next_state: 1, open_accept: {} });
-    await store.bindFunding(`${c.funding.txid}:${c.funding.vout}`, { contract_id: c.id, kind: 'open' });
-    out.push({ c, user, state: 1, nonce: await issueStateNonce(store, random, mint, c, 1), sentAt: 0 });
-  }
-  await store.close();
-  return out;
-}
-
-function request(ct: Ct): string {
-  const tx = buildState(ct.c, BigInt(ct.state * AMOUNT));
-  userSignAgainst(tx, 0, ct.user, mint.publicKey, ct.nonce);
-  return JSON.stringify({ type: 'credit/update-request', version: 1, network: 'regtest', contract_id: ct.c.id, state: ct.state, amount_sat: AMOUNT, cumulative_sat: ct.state * AMOUNT, psbt: base64.encode(serializePsbt(tx)) });
-}
-
-function abandon(ct: Ct): string {
-  const body = { contract_id: ct.c.id, state: ct.state, kind: 'update' as const, txid: toHex(new Uint8Array(32).fill(0x11)), mint_pubnonce: ct.nonce.pubnonce };
-  const user_signature = toHex(schnorr.sign(abandonDigest(body), ct.user.secretKey, new Uint8Array(32)));
-  return JSON.stringify({ type: 'credit/abandon', version: 1, network: 'regtest', ...body, user_signature });
-}
-
 /** One stream process and its answers, by contract. */
 class Stream {
   private waiting = new Map<string, (m: Record<string, any>) => void>();
@@ -164,7 +106,7 @@ await selectBackend('auto');
 const work = mkdtempSync(join(tmpdir(), 'offchain-bench-pg-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const pristine = join(work, 'pristine');
-await setup(pristine);
+await setup(pristine, CONTRACTS);
 console.log(`\nMint on PostgreSQL vs SQLite (bench/pg.ts): ${CONTRACTS} contracts × ${PAYMENTS} payments, closed loop (one request in flight per contract), ` +
   `${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start`);
 
@@ -172,7 +114,7 @@ console.log(`\nMint on PostgreSQL vs SQLite (bench/pg.ts): ${CONTRACTS} contract
 {
   const dir = join(work, 'sqlite');
   cpSync(pristine, dir, { recursive: true });
-  const cts = await setup(join(work, 'scratch-sqlite')); // the same contracts and nonces (deterministic), fresh state objects
+  const cts = await setup(join(work, 'scratch-sqlite'), CONTRACTS); // the same contracts and nonces (deterministic), fresh state objects
   const s = new Stream(['--state-dir', dir], {});
   await s.ready;
   await run('SQLite, 1 process', [s], cts);
@@ -196,7 +138,7 @@ if (!findPostgres()) {
       const { spawnSync } = await import('node:child_process');
       const m = spawnSync(process.execPath, [BIN, 'credit', 'store', 'migrate', '--state-dir', dir, '--to', url], { env: { ...base, OFFCHAIN_CONFIG: '/dev/null', ...env }, encoding: 'utf8' });
       if (m.status !== 0) throw new Error(`bench: migrate failed: ${m.stderr}`);
-      const cts = await setup(join(work, `scratch-pg-${n}${host ? "-host" : ""}`));
+      const cts = await setup(join(work, `scratch-pg-${n}${host ? "-host" : ""}`), CONTRACTS);
       const streams = Array.from({ length: n }, () => new Stream(['--store', url, ...(host ? ['--nonce-epoch', 'host', '--state-dir', join(work, 'host')] : [])], env));
       await Promise.all(streams.map((s) => s.ready));
       // Not timed: each contract's nonce from its own process.
