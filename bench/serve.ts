@@ -50,6 +50,12 @@ const cleanEnv = (): NodeJS.ProcessEnv => {
 };
 const MINT_ARGS = ['--key-env', 'MINT_KEY', '--tip-height', '1001', '--confirmations', '1'];
 
+/** Every service still running: killed if this bench dies on its way (a refusal it did not expect). */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
 /** A `serve mint` process and its public URL (its first line on standard output). */
 async function serve(args: string[], env: NodeJS.ProcessEnv, pin: boolean): Promise<{ url: string; child: ChildProcess; backend: string; stop: () => Promise<void> }> {
   const argv = [BIN, 'serve', 'mint', ...MINT_ARGS, '--listen', '127.0.0.1:0', '--rate-limit', '0', '--log-level', 'warn', ...args];
@@ -60,6 +66,8 @@ async function serve(args: string[], env: NodeJS.ProcessEnv, pin: boolean): Prom
     createInterface({ input: child.stdout! }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`bench: serve mint exited ${code}: ${stderr}`)));
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const url = (JSON.parse(line) as { public: string }).public;
   const backend = /on the (\S+) secp256k1 backend/.exec(stderr)?.[1] ?? '?';
   return {
