@@ -26,6 +26,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { hex } from '@scure/base';
 import { Mint } from '@cashu/cashu-ts';
+import Database from 'better-sqlite3';
 import { ROOT, tempDir } from '../helpers.ts';
 import { cleanEnv, run, type Run } from './cli.ts';
 import { pipelineInProcess, runInProcess } from './in-process.ts';
@@ -222,6 +223,19 @@ describe('serve mint: every route answers what the one-shot prints', () => {
       expect(JSON.parse(pub.text)).toMatchObject({ type: 'credit/error', code: 'E_NO_SUCH_ENDPOINT' });
       expect((await svc.get('/metrics')).status).toBe(404);
       covered.add('GET /v1/operator/contracts');
+    });
+
+    it('/metrics on the operator listener: the mint\'s contracts and unused nonces, counted apart from the service', async () => {
+      const listed = JSON.parse(ok(await runInProcess(['credit', 'list', ...mintArgs(g), ...TIP], { env: ENV }), 'credit/contracts')).contracts.length;
+      // The nonce rows read straight from the SQLite file (read-only), not through the store's code.
+      const db = new Database(join(g, 'regtest', 'credit-mint', 'mint.sqlite'), { readonly: true });
+      const unused = (db.prepare('SELECT COUNT(*) AS n FROM nonces WHERE consumed = 0').get() as { n: number }).n;
+      db.close();
+      expect([listed > 0, unused > 0]).toEqual([true, true]);
+      const text = (await svc.get('/metrics', svc.operator)).text;
+      expect(text).toMatch(new RegExp(`^offchain_contracts\\{role="mint"\\} ${listed}$`, 'm'));
+      expect(text).toMatch(new RegExp(`^offchain_nonces_outstanding\\{role="mint"\\} ${unused}$`, 'm'));
+      expect(text).toMatch(/^offchain_steps_total\{role="mint",step="[a-z/-]+",outcome="answered"\} [1-9]/m);
     });
 
     it('refusals: the one-shot\'s code and exit_code; a retried payment: its stored receipt, byte for byte', async () => {

@@ -92,7 +92,7 @@ committed before it is answered; on SQLite one serve process holds a --state-dir
     if (node) await node.call('getinfo', {});
     const { paymentAnswer } = await import('../../lib/device/gateway.ts');
     const { gatewayRoutes } = await import('../../topics/serve/gateway-routes.ts');
-    const { mintRoutes } = await import('../../topics/serve/mint-routes.ts');
+    const { mintGauges, mintRoutes } = await import('../../topics/serve/mint-routes.ts');
     const { mintBatchOn } = await import('../../topics/credit/stream.ts');
     const { startService, announcement } = await import('../../topics/serve/service.ts');
     const now = () => f.now ?? Math.floor(Date.now() / 1000);
@@ -120,7 +120,7 @@ committed before it is answered; on SQLite one serve process holds a --state-dir
         // The gateway is a credit mint on device channels: the credit routes of `serve mint` (open, abandon, close, …).
         ...mintRoutes({ network, ctx, store, batch }),
       ];
-      const svc = await startService({ ...options, role: 'gateway', group: 'gateway', network }, routes, { drain: () => batch.close() });
+      const svc = await startService({ ...options, role: 'gateway', group: 'gateway', network }, routes, { drain: () => batch.close(), gauges: mintGauges({ store, batch }) });
       batch.ended.catch(() => void svc.stop());
       this.emitLine(announcement('gateway', svc.urls));
       code = await svc.done;

@@ -60,11 +60,12 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
     let code = 0;
     await this.withMintStore(network, async (ctx, store) => {
       const batch = await this.mintBatch(network, ctx, store, 'service');
-      const { mintRoutes } = await import('../../topics/serve/mint-routes.ts');
+      const { mintGauges, mintRoutes } = await import('../../topics/serve/mint-routes.ts');
       const { announcement, startService } = await import('../../topics/serve/service.ts');
       const svc = await startService({ ...options, role: 'mint', group: 'credit', network }, mintRoutes({ network, ctx, store, batch }), {
         // What is in flight finished (the listeners closed first): commit the last batch and release it.
         drain: () => batch.close(),
+        gauges: mintGauges({ store, batch }),
       });
       // A store that broke for good (a failed commit) ends the service: nothing more may be answered.
       batch.ended.catch(() => void svc.stop());

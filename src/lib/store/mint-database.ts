@@ -65,6 +65,8 @@ function statements(db: BetterSqlite3.Database) {
     getContract: db.prepare<[string], { record: string }>('SELECT record FROM contracts WHERE contract_id = ?'),
     putContract: db.prepare<[string, string]>('INSERT OR REPLACE INTO contracts (contract_id, record) VALUES (?, ?)'),
     listContracts: db.prepare<[], { record: string }>('SELECT record FROM contracts ORDER BY contract_id'),
+    countContracts: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM contracts'),
+    countUnusedNonces: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM nonces WHERE consumed = 0'),
     removeContract: db.prepare<[string]>('DELETE FROM contracts WHERE contract_id = ?'),
     unfundedOpens: db.prepare<[number, number], { record: string }>(
       `SELECT record FROM contracts WHERE json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL

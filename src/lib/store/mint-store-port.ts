@@ -26,6 +26,8 @@ export interface MintStorePort<R extends { contract_id: string }> extends Fundin
   get(id: string): Promise<R | undefined>;
   put(record: R): Promise<void>;
   list(): Promise<R[]>;
+  /** What a service's metrics show (one query each): the contracts kept (open, closing or rolling over) and the nonces issued and not yet consumed. */
+  counts(): Promise<{ contracts: number; unusedNonces: number }>;
   remove(id: string): Promise<void>;
   unfundedOpens(openedBefore: number, limit: number): Promise<R[]>;
   readDoc<T>(name: string): Promise<T | undefined>;

@@ -181,6 +181,10 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
     return this.q.listContracts.all().map((row) => this.decode(row.record));
   }
 
+  async counts(): Promise<{ contracts: number; unusedNonces: number }> {
+    return { contracts: this.q.countContracts.get()!.n, unusedNonces: this.q.countUnusedNonces.get()!.n };
+  }
+
   async remove(id: string): Promise<void> {
     this.begin();
     this.q.removeContract.run(id);

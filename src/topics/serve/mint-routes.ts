@@ -30,6 +30,7 @@ import type { Network } from '../../lib/network.ts';
 import type { MintBatch } from '../credit/mint-batch.ts';
 import type { MintStepType } from '../credit/mint-steps.ts';
 import type { Route } from './service.ts';
+import type { Gauge } from './metrics.ts';
 
 export type MintServe = { network: Network; ctx: MintContext; store: MintStorePort<MintContractRecord>; batch: MintBatch };
 
@@ -45,6 +46,26 @@ export const MINT_POSTS: readonly { path: string; step: string; type: MintStepTy
 
 /** NUT-00 error code of an unknown keyset (Nutshell's KeysetNotFoundError). */
 const NUT_UNKNOWN_KEYSET = 12001;
+
+/**
+ * The mint's gauges (docs/serve.md, "Metrics"): the contracts it keeps (open, closing or
+ * rolling over) and the nonces it issued that no signature consumed yet — read in the
+ * batch's order (one COUNT query each), at most once per 10 s however often it is scraped.
+ */
+export function mintGauges(m: Pick<MintServe, 'store' | 'batch'>): Gauge[] {
+  let cached: { at: number; counts: Promise<{ contracts: number; unusedNonces: number }> } | undefined;
+  const counts = () => {
+    if (!cached || Date.now() - cached.at > 10_000) {
+      cached = { at: Date.now(), counts: m.batch.read(() => m.store.counts()) };
+      cached.counts.catch(() => (cached = undefined));
+    }
+    return cached.counts;
+  };
+  return [
+    { name: 'offchain_contracts', help: 'Contracts the mint keeps: open, closing or rolling over', read: async () => (await counts()).contracts },
+    { name: 'offchain_nonces_outstanding', help: 'Mint nonces issued and not yet consumed by a signature', read: async () => (await counts()).unusedNonces },
+  ];
+}
 
 export function mintRoutes(m: MintServe): Route[] {
   const { ctx, store, batch, network } = m;
@@ -93,6 +114,8 @@ export function mintRoutes(m: MintServe): Route[] {
     },
     {
       method: 'POST', path: '/v1/restore', step: 'restore', listener: 'public', in: 'NUT-09 PostRestoreRequest', out: 'NUT-09 PostRestoreResponse', errors: 'nut',
+      // A wallet restores in batches of outputs: 1000 of them are about 150 KiB of JSON.
+      bodyLimit: 256 * 1024,
       handle: (req) => batch.read(async () => {
         const { readRestoreRequest, restoreSignatures } = await import('../../lib/credit/ecash-restore.ts');
         const r = readRestoreRequest(req.body);

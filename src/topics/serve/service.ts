@@ -62,6 +62,8 @@ export type Route = {
   out: string;
   /** NUT routes answer refusals in NUT-00's shape. */
   errors?: 'offchain' | 'nut';
+  /** A larger body than --body-limit for this route alone (NUT-09 restore: up to 1000 outputs). Never smaller. */
+  bodyLimit?: number;
   handle: (req: RouteRequest) => Promise<unknown>;
 };
 
@@ -258,6 +260,7 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
         method: route.method,
         url: route.path,
         config: { shape: route.errors ?? 'offchain' },
+        ...(route.bodyLimit !== undefined ? { bodyLimit: Math.max(route.bodyLimit, opts.bodyLimit) } : {}),
         handler: async (req, reply) => {
           if (draining) throw new OffchainError('E_DRAINING', 'this service is stopping: retry on another instance or later', ExitCode.general);
           inflight++;

@@ -27,6 +27,7 @@ describe('answers and refusals', () => {
   const done: string[] = [];
   const routes: Route[] = [
     { method: 'POST', path: '/v1/echo', step: 'echo', listener: 'public', in: 'x', out: 'x', handle: async (r) => ({ type: 'test/echo', got: r.body, big: 10n }) },
+    { method: 'POST', path: '/v1/big', step: 'big', listener: 'public', in: 'x', out: 'x', bodyLimit: 8192, handle: async (r) => ({ length: JSON.stringify(r.body).length }) },
     { method: 'POST', path: '/v1/throw/:kind', step: 'throw', listener: 'public', in: 'x', out: 'x', handle: async (r) => {
       const kinds: Record<string, Error> = {
         usage: new UsageError('E_USAGE', 'bad flag'), malformed: new MalformedInputError('E_MALFORMED_MESSAGE', 'bad field'),
@@ -71,6 +72,9 @@ describe('answers and refusals', () => {
     expect([plain.status, await plain.text()]).toEqual([415, refusalText('E_CONTENT_TYPE', 2, 'send the message as Content-Type: application/json')]);
     const big = await fetch(`${svc.urls.public}/v1/echo`, post(`{"a":"${'x'.repeat(3000)}"}`));
     expect([big.status, (await big.json() as { code: string }).code]).toEqual([413, 'E_INPUT_TOO_LARGE']);
+    // A route with a larger limit of its own (restore's) takes it, and no more.
+    expect((await fetch(`${svc.urls.public}/v1/big`, post(`{"a":"${'x'.repeat(3000)}"}`))).status).toBe(200);
+    expect((await fetch(`${svc.urls.public}/v1/big`, post(`{"a":"${'x'.repeat(9000)}"}`))).status).toBe(413);
     const none = await fetch(`${svc.urls.public}/v1/nothing?q=secret`);
     expect(none.status).toBe(404);
     expect(await none.text()).toBe(refusalText('E_NO_SUCH_ENDPOINT', 2, 'no GET /v1/nothing on this listener (docs/serve.md lists the endpoints)'));

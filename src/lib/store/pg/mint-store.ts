@@ -255,6 +255,11 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     return (await this.q<{ record: string }>('SELECT record FROM contracts ORDER BY contract_id')).rows.map((r) => this.decode(r.record));
   }
 
+  async counts(): Promise<{ contracts: number; unusedNonces: number }> {
+    const row = (await this.q<{ contracts: string; unused: string }>('SELECT (SELECT COUNT(*) FROM contracts) AS contracts, (SELECT COUNT(*) FROM nonces WHERE NOT consumed) AS unused')).rows[0]!;
+    return { contracts: Number(row.contracts), unusedNonces: Number(row.unused) };
+  }
+
   async remove(id: string): Promise<void> {
     await this.begin();
     await this.q('DELETE FROM contracts WHERE contract_id = $1', [id]);
