@@ -154,7 +154,6 @@ describe('the command table follows docs/cli.md', () => {
       'gateway:complete --confirmations ← --funding-confirmations',
       'gateway:pay --confirmations ← --funding-confirmations',
       'serve:gateway --confirmations ← --funding-confirmations',
-      'serve:mint --confirmations ← --funding-confirmations',
       'serve:statechain --confirmations ← --deposit-confirmations',
       'statechain:backup --confirmations ← --deposit-confirmations',
       'statechain:transfer --confirmations ← --deposit-confirmations',
