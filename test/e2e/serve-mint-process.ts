@@ -21,7 +21,7 @@ export class ServeMintProcess {
   operator = '';
 
   constructor(args: string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [BIN, 'serve', 'mint', '--listen', '127.0.0.1:0', '--log-level', 'warn', ...args], { env: cleanEnv(env), cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [BIN, 'serve', 'mint', '--listen', '127.0.0.1:0', ...(args.includes('--log-level') ? [] : ['--log-level', 'warn']), ...args], { env: cleanEnv(env), cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdin.end();
     this.exited = new Promise((resolve) => this.child.on('close', (status, signal) => resolve({ status, signal })));
     this.child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));

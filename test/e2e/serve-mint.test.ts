@@ -158,7 +158,8 @@ describe('serve mint: every route answers what the one-shot prints', () => {
     beforeAll(async () => {
       g = join(dir.path, 'reads');
       cpSync(cur, g, { recursive: true });
-      svc = await ServeMintProcess.start(serveArgs(g, '--operator-listen', '127.0.0.1:0'), ENV);
+      // Every log line kept (debug): the secrets test below reads them all.
+      svc = await ServeMintProcess.start(serveArgs(g, '--operator-listen', '127.0.0.1:0', '--log-level', 'debug'), ENV);
     }, 30_000);
     afterAll(async () => {
       if (svc) expect((await svc.stop()).status, svc.stderr).toBe(0);
@@ -269,6 +270,17 @@ describe('serve mint: every route answers what the one-shot prints', () => {
       expect(refusals.has('E_WRONG_MESSAGE')).toBe(true);
       expect(refusals.size).toBeGreaterThanOrEqual(3);
       expect(replayed).toBe(1);
+    });
+
+    it('its log (every line, at debug) and its metrics carry no key, seed or message: only ids, routes, statuses, times and codes', async () => {
+      const metrics = (await svc.get('/metrics', svc.operator)).text;
+      const log = svc.stderr;
+      expect(log).toMatch(/"route":"\/v1\/credit\/update"/); // the requests above were logged
+      const stalePsbt = (JSON.parse(stale) as { psbt: string }).psbt;
+      for (const secret of [ENV.MINT_KEY, ENV.USER_KEY, ENV.DEMO_ECASH_SEED, ENV.DEMO_WALLET_SEED, stalePsbt.slice(0, 40)]) {
+        expect(log.includes(secret), `log holds ${secret.slice(0, 8)}…`).toBe(false);
+        expect(metrics.includes(secret), `metrics hold ${secret.slice(0, 8)}…`).toBe(false);
+      }
     });
   });
 
