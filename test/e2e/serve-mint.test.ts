@@ -14,6 +14,8 @@
  * - refusals: the same code and exit_code as the one-shot's stderr line and exit status.
  * The table is iterated: a route without a case fails the last test.
  *
+ * - the operator's exit: `credit exit` on one copy, the service on the other, dry_run and not,
+ *   the freeze read from the SQLite file and then seen as E_CONTRACT_FROZEN through the service.
  * Also: operator routes answer 404 on the public listener, a non-loopback --operator-listen is
  * E_USAGE (exit 2, nothing on stdout), and @cashu/cashu-ts (independent) reads /v1/keys and
  * /v1/keysets. The mint is fixtures/credit/ecash-demo.sh's (one contract paying in ecash); the
@@ -59,7 +61,8 @@ const ONE_SHOT: Record<string, (dir: string) => string[]> = {
   'credit/rollover-sign': (d) => ['rollover', '--role', 'mint', ...mintArgs(d), ...TIP],
 };
 
-const ROUTES = mintRoutes({} as never).map((r) => `${r.method} ${r.path}`);
+// With serve mint's exit bound (serve gateway binds none: it claims instead).
+const ROUTES = mintRoutes({ exit: () => Promise.reject(new Error('not called')) } as never).map((r) => `${r.method} ${r.path}`);
 
 /** The coded line of a failed one-shot: its code and exit status. */
 function oneShotRefusal(r: Run): { code: string; exit_code: number } {
@@ -131,6 +134,77 @@ describe('serve mint: every route answers what the one-shot prints', () => {
     const answer = await sameBytes('/v1/credit/abandon', abandon);
     const settled = (await pipelineInProcess([user('credit', 'abandon', '--role', 'user', ...wallet, '--token-out', join(dir.path, 'token-2.txt'))], answer))[0]!;
     expect(settled.status, settled.stderr).toBe(0);
+  }, 60_000);
+
+  it('POST /v1/operator/exit: what credit exit prints, dry_run and not; the freeze then refuses an update; on the operator listener only (the state after the abandon, copied)', async () => {
+    const a = join(dir.path, `case-${n}-exit-one-shot`);
+    const b = join(dir.path, `case-${n++}-exit-serve`);
+    cpSync(cur, a, { recursive: true });
+    cpSync(cur, b, { recursive: true });
+    const exitArgs = (...more: string[]) => ['credit', 'exit', ...mintArgs(a), ...TIP, '--fee-rate', '2', ...more];
+    /** The record's `exiting` mark, read straight from the service's SQLite file (read-only), not through the store's code. */
+    const exiting = (id: string) => {
+      const db = new Database(join(b, 'regtest', 'credit-mint', 'mint.sqlite'), { readonly: true });
+      try {
+        return (db.prepare('SELECT json_extract(record, \'$.exiting\') AS e FROM contracts WHERE contract_id = ?').get(id) as { e: string | null }).e;
+      } finally {
+        db.close();
+      }
+    };
+    // A payment the user (a copy: the later cases go on with the user's own state) asks for now, sent once the mint exited.
+    const u = join(dir.path, `case-${n}-exit-user`);
+    cpSync(join(dir.path, 'user'), u, { recursive: true });
+    const request = ok((await pipelineInProcess([{ args: ['sign-update', '--role', 'user', '--amount', '100', ...wallet, '--key-env', 'USER_KEY', '--state-dir', u], env: ENV }]))[0]!, 'credit/update-request');
+    const id = JSON.parse(request).contract_id as string;
+    const svc = await ServeMintProcess.start(serveArgs(b, '--operator-listen', '127.0.0.1:0'), ENV);
+    try {
+      // The contract not named: the one-shot's pick (its only open one) or its refusal (several).
+      const pick = await runInProcess(exitArgs('--dry-run'), { env: ENV });
+      const r0 = await svc.post('/v1/operator/exit', JSON.stringify({ fee_rate: '2', dry_run: true }), svc.operator);
+      if (pick.status === 0) expect(Buffer.from(r0.text)).toEqual(Buffer.from(pick.stdout));
+      else expect(JSON.parse(r0.text)).toMatchObject({ type: 'credit/error', ...oneShotRefusal(pick) });
+
+      // dry_run: the same bytes, nothing frozen.
+      const dry = ok(await runInProcess(exitArgs('--dry-run', '--contract', id), { env: ENV }), 'credit/exit');
+      const r1 = await svc.post('/v1/operator/exit', JSON.stringify({ contract_id: id, fee_rate: '2', dry_run: true }), svc.operator);
+      expect(r1.status, r1.text).toBe(200);
+      expect(Buffer.from(r1.text)).toEqual(Buffer.from(dry));
+      expect(JSON.parse(dry).child.complete).toBe(true); // the demo's payout is the mint key's own address: the child is signed
+      expect(exiting(id)).toBeNull(); // a dry run freezes nothing
+
+      // Malformed requests: refused before any step, nothing written.
+      for (const body of [{ fee_rate: '2', 'dry-run': true }, { dry_run: true }, { fee_rate: 5 }, { fee_rate: '2', broadcast: true, dry_run: true }, { fee_rate: '2', contract_id: id.toUpperCase() }]) {
+        const bad = await svc.post('/v1/operator/exit', JSON.stringify(body), svc.operator);
+        expect([bad.status, JSON.parse(bad.text).code], JSON.stringify(body)).toEqual([400, 'E_MALFORMED_REQUEST']);
+      }
+      // Offline, a broadcast has no node: the one-shot's refusal (E_CHAIN_OFFLINE), nothing frozen.
+      const offline = oneShotRefusal(await runInProcess(exitArgs('--broadcast', '--contract', id), { env: ENV }));
+      expect(offline.code).toBe('E_CHAIN_OFFLINE');
+      const rb = await svc.post('/v1/operator/exit', JSON.stringify({ contract_id: id, fee_rate: '2', broadcast: true }), svc.operator);
+      expect(JSON.parse(rb.text)).toMatchObject({ type: 'credit/error', ...offline });
+      expect(exiting(id)).toBeNull();
+
+      // The exit itself, the contract named: the same bytes, and the contract frozen.
+      const real = ok(await runInProcess(exitArgs('--contract', id), { env: ENV }), 'credit/exit');
+      const r2 = await svc.post('/v1/operator/exit', JSON.stringify({ contract_id: id, fee_rate: '2' }), svc.operator);
+      expect(r2.status, r2.text).toBe(200);
+      expect(Buffer.from(r2.text)).toEqual(Buffer.from(real));
+      expect(JSON.parse(exiting(id)!)).toEqual({ state: JSON.parse(real).state, txid: JSON.parse(real).state_tx.txid });
+
+      // A later payment, through the service: refused as the one-shot mint refuses it on its frozen copy.
+      const frozen = oneShotRefusal(await runInProcess(ONE_SHOT['credit/update-request']!(a), { input: request, env: ENV }));
+      expect(frozen).toEqual({ code: 'E_CONTRACT_FROZEN', exit_code: 4 });
+      const r3 = await svc.post('/v1/credit/update', request);
+      expect([r3.status, JSON.parse(r3.text)]).toEqual([422, expect.objectContaining({ type: 'credit/error', ...frozen })]);
+
+      // Never on the public listener.
+      const pub = await svc.post('/v1/operator/exit', JSON.stringify({ fee_rate: '2', dry_run: true }));
+      expect(pub.status).toBe(404);
+      expect(JSON.parse(pub.text)).toMatchObject({ type: 'credit/error', code: 'E_NO_SUCH_ENDPOINT' });
+    } finally {
+      expect((await svc.stop()).status, svc.stderr).toBe(0);
+    }
+    covered.add('POST /v1/operator/exit');
   }, 60_000);
 
   it('POST /v1/credit/rollover and /v1/credit/rollover/sign: the same refund, the same acceptance', async () => {

@@ -1,6 +1,5 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { TEST_SEED_ENV } from '../../lib/cli/base-command.ts';
 import { termsFlag } from '../../topics/device/command.ts';
 import { GatewayLightning } from '../../topics/device/lightning.ts';
 import { ecashSeedFlags, fundingConfirmationsFlag } from '../../topics/credit/flags.ts';
@@ -10,7 +9,7 @@ import { serveFlags, serveOptions, type ServeFlagValues } from '../../topics/ser
 import type { Network } from '../../lib/network.ts';
 import type { MintContext, MintContractRecord } from '../../lib/credit/ports.ts';
 import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
-import type { MintBatch } from '../../topics/credit/mint-batch.ts';
+import { onServedMint, type ServedMint } from '../../topics/serve/served-mint.ts';
 
 export default class ServeGateway extends GatewayLightning<typeof ServeGateway> {
   static override summary = 'Run the gateway as an HTTP service: devices pay through it (device pay --peer URL), its Lightning node pays their invoices.';
@@ -60,23 +59,16 @@ committed before it is answered; on SQLite one serve process holds a --state-dir
   protected override longRunning = true;
 
   /** The mint's store, open for the service's life, and its group commit (every step of this process goes through it). */
-  private served: { ctx: MintContext; store: MintStorePort<MintContractRecord>; batch: MintBatch } | undefined;
+  private served: ServedMint | undefined;
 
   /**
    * A gateway step (gatewayStep, gatewayMarkAttempted) as one request of the service's group
-   * commit, as the credit routes' steps: one savepoint (SQLite) or transaction (PostgreSQL),
-   * answered only once its batch is committed. In test mode (OFFCHAIN_TEST_SEED) its
-   * randomness starts afresh, as a new one-shot process's would, so the service answers the
-   * same bytes as the one-shot from the same state.
+   * commit, as the credit routes' steps (topics/serve/served-mint.ts).
    */
   protected override withMint<R>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<R>, opts: { nonces?: 'host' | 'none' } = {}): Promise<R> {
     const s = this.served;
     if (!s) return super.withMint(network, step, opts);
-    const seed = process.env[TEST_SEED_ENV];
-    return s.batch.read(async () => {
-      const ctx = this.random.deterministic && seed ? { ...s.ctx, random: (await import('../../lib/random.ts')).deterministicRandom(seed) } : s.ctx;
-      return step(ctx, s.store);
-    });
+    return onServedMint(s, this.random.deterministic, step);
   }
 
   protected async execute(): Promise<CommandResult | void> {

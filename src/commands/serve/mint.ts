@@ -6,6 +6,11 @@ import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { UsageError } from '../../lib/errors.ts';
 import { serveFlags } from '../../topics/serve/flags.ts';
+import { onServedMint, type ServedMint } from '../../topics/serve/served-mint.ts';
+import type { ExitRequest } from '../../topics/credit/exit.ts';
+import type { Network } from '../../lib/network.ts';
+import type { MintContext, MintContractRecord } from '../../lib/credit/ports.ts';
+import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
 
 export default class ServeMint extends MintStream<typeof ServeMint> {
   static override summary = 'The credit mint as an HTTP service: each step of the credit protocol one endpoint, answering the bytes the one-shot command prints.';
@@ -13,7 +18,8 @@ export default class ServeMint extends MintStream<typeof ServeMint> {
 offer, the ecash keysets (NUT-01/02) and restore (NUT-09), over HTTP (docs/serve.md, "The credit mint"). Each POST takes the
 JSON message a pipe carries and answers what the one-shot command would print for it, byte for byte; a refusal is a
 credit/error body with its code and exit_code. Answers leave only after their batch is committed (group commit, as the
-stream). The operator's listener (--operator-listen, loopback only) adds /metrics and GET /v1/operator/contracts.
+stream). The operator's listener (--operator-listen, loopback only) adds /metrics, GET /v1/operator/contracts (as credit list)
+and POST /v1/operator/exit {fee_rate, contract_id?, to?, broadcast|dry_run} (as credit exit, signed by the mint key: no --child).
 On SQLite one serve process holds a --state-dir; on PostgreSQL any number may share the store, and by default
 (--nonce-epoch host) every serve process of a host can open every nonce the host issued.
 Prints one serve/listening line on standard output, then logs JSON on standard error; SIGTERM drains and exits 0.`;
@@ -44,6 +50,16 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
   /** Keeps noble's large precompute tables (the base class narrows them for one-shot commands). */
   protected override longRunning = true;
 
+  /** The mint's store, open for the service's life, and its group commit. */
+  private served: ServedMint | undefined;
+
+  /** The exit's store step (mintExit) as one request of the service's group commit (topics/serve/served-mint.ts). */
+  protected override withMint<R>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<R>, opts: { nonces?: 'host' | 'none' } = {}): Promise<R> {
+    const s = this.served;
+    if (!s) return super.withMint(network, step, opts);
+    return onServedMint(s, this.random.deterministic, step);
+  }
+
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;
     const { serveOptions } = await import('../../topics/serve/flags.ts');
@@ -60,9 +76,11 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
     let code = 0;
     await this.withMintStore(network, async (ctx, store) => {
       const batch = await this.mintBatch(network, ctx, store, 'service');
+      this.served = { ctx, store, batch };
       const { mintGauges, mintRoutes } = await import('../../topics/serve/mint-routes.ts');
       const { announcement, startService } = await import('../../topics/serve/service.ts');
-      const svc = await startService({ ...options, role: 'mint', group: 'credit', network }, mintRoutes({ network, ctx, store, batch }), {
+      const exit = (r: ExitRequest) => this.creditExit(r); // topics/credit/exit.ts, as `credit exit`
+      const svc = await startService({ ...options, role: 'mint', group: 'credit', network }, mintRoutes({ network, ctx, store, batch, exit }), {
         // What is in flight finished (the listeners closed first): commit the last batch and release it.
         drain: () => batch.close(),
         gauges: mintGauges({ store, batch }),
@@ -71,6 +89,7 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
       batch.ended.catch(() => void svc.stop());
       this.emitLine(announcement('mint', svc.urls));
       code = await svc.done;
+      this.served = undefined;
       if (batch.failure !== undefined) throw batch.failure;
       // Past --drain-timeout (or a second signal): exit now; every step in flight is uncommitted and rolls back.
       if (code !== 0) process.exit(code);

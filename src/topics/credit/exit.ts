@@ -2,7 +2,8 @@
  * The mint's unilateral exit (`credit exit`): its latest fully signed state and a TRUC child
  * spending its payout, the child signed by the mint key or by the operator's wallet (--child),
  * optionally submitted as a package. The package is src/lib/credit/exit.ts; the transaction
- * that freezes the contract is CreditCommand.mintExit.
+ * that freezes the contract is CreditCommand.mintExit. `serve mint`'s POST /v1/operator/exit
+ * runs the same step with its request in place of the flags (no --child there).
  */
 import type { Command } from '@oclif/core';
 import { MalformedInputError, UsageError } from '../../lib/errors.ts';
@@ -11,10 +12,19 @@ import { CreditCommand } from './command.ts';
 
 type ExitFlags = { 'fee-rate': string; to?: string; child?: string; broadcast?: boolean };
 
+/** A service's exit request (serve mint's POST /v1/operator/exit): the one-shot's flags but --child. */
+export type ExitRequest = { feeRate: string; to?: string; broadcast: boolean; dryRun: boolean; contract?: string };
+
 export abstract class ExitSteps<T extends typeof Command> extends CreditCommand<T> {
-  /** The exit package (credit/exit), the contract frozen unless --dry-run. */
-  protected async creditExit(): Promise<Record<string, unknown>> {
-    const f = this.flags as unknown as ExitFlags;
+  /**
+   * The exit package (credit/exit), the contract frozen unless --dry-run. `given`: a service's
+   * request in place of this command's flags (the fee guard's limits stay the command's: its
+   * defaults in a service, as for the gateway's claim).
+   */
+  protected async creditExit(given?: ExitRequest): Promise<Record<string, unknown>> {
+    const f: ExitFlags = given
+      ? { 'fee-rate': given.feeRate, ...(given.to !== undefined ? { to: given.to } : {}), broadcast: given.broadcast }
+      : this.flags as unknown as ExitFlags;
     const network = this.network();
     const { buildExit } = await import('../../lib/credit/exit.ts');
     const { decodeAddress } = await import('../../lib/address.ts');
@@ -23,7 +33,8 @@ export abstract class ExitSteps<T extends typeof Command> extends CreditCommand<
     const feeLimits = await this.feeLimits();
     const childPsbt = f.child === undefined ? undefined : await this.walletChild(f.child);
     return this.mintExit(network, 'the mint', async (ctx, record) => {
-      let message: Record<string, unknown> = buildExit(record, ctx.mint, { feeRate, feeLimits, to, auxRand: this.random.bytes(32, 'credit/exit/aux') });
+      // ctx.random: the command's own source for the one-shot; a service's per step (serve mint's withMint).
+      let message: Record<string, unknown> = buildExit(record, ctx.mint, { feeRate, feeLimits, to, auxRand: ctx.random.bytes(32, 'credit/exit/aux') });
       if (childPsbt) {
         const { withWalletChild } = await import('../../lib/credit/exit-child.ts');
         const { exitPrevouts } = await import('../../lib/credit/exit.ts');
@@ -32,7 +43,7 @@ export abstract class ExitSteps<T extends typeof Command> extends CreditCommand<
       }
       if (f.broadcast) message = { ...message, broadcast: await this.submit(ctx.chain, message, Math.round(feeLimits.maxFeeRate * 1000)) };
       return message;
-    });
+    }, given && { broadcast: given.broadcast, 'dry-run': given.dryRun, ...(given.contract ? { contract: given.contract } : {}) });
   }
 
   /**

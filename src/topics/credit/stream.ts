@@ -20,12 +20,13 @@ import { UsageError } from '../../lib/errors.ts';
 import type { MintContext, MintContractRecord } from '../../lib/credit/ports.ts';
 import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
 import type { Network } from '../../lib/network.ts';
-import { CreditCommand } from './command.ts';
+import { ExitSteps } from './exit.ts';
 import type { MintBatch } from './mint-batch.ts';
 
 type StreamFlags = { role: string; stream?: boolean; 'nonce-epoch'?: string };
 
-export abstract class MintStream<T extends typeof Command> extends CreditCommand<T> {
+// ExitSteps: `serve mint` answers POST /v1/operator/exit with `credit exit`'s step (./exit.ts).
+export abstract class MintStream<T extends typeof Command> extends ExitSteps<T> {
   /** --nonce-epoch: only for the mint's --stream, and only on PostgreSQL. */
   protected async checkNonceEpoch(): Promise<void> {
     const f = this.flags as StreamFlags;

@@ -22,7 +22,8 @@
  * pending is 503 E_PAYMENT_PENDING with Retry-After. The preimage travels only in the settle
  * bodies (the device's proof of payment); the service logs no body.
  */
-import { Answer, type Route, type RouteRequest } from './service.ts';
+import { Answer, type Route } from './service.ts';
+import { contractIdOf, fields } from './operator-request.ts';
 import { MalformedInputError } from '../../lib/errors.ts';
 
 /** What the routes need of the gateway: the serve command's bindings of the one-shots' step functions. */
@@ -38,34 +39,9 @@ export type GatewaySteps = {
   claim: (c: { contract?: string; feeRate: string; to?: string; preimage?: Uint8Array; broadcast: boolean; dryRun: boolean }) => Promise<Record<string, unknown>>;
 };
 
-/** An operator's request body: a JSON object of the one-shot's flags — strings, and `switches` as booleans. */
-function fields(req: RouteRequest, allowed: readonly string[], switches: readonly string[] = []): Record<string, string | undefined> & { on: Set<string> } {
-  const b = req.body;
-  const all = [...allowed, ...switches];
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new MalformedInputError('E_MALFORMED_REQUEST', `the request body must be a JSON object with ${all.join(', ')}`);
-  const out: Record<string, string | undefined> & { on: Set<string> } = Object.assign(Object.create(null) as Record<string, string | undefined>, { on: new Set<string>() });
-  for (const [k, v] of Object.entries(b)) {
-    if (!all.includes(k)) throw new MalformedInputError('E_MALFORMED_REQUEST', `unknown field ${JSON.stringify(k)} (takes ${all.join(', ')})`);
-    if (switches.includes(k)) {
-      if (typeof v !== 'boolean') throw new MalformedInputError('E_MALFORMED_REQUEST', `${k} must be true or false`);
-      if (v) out.on.add(k);
-      continue;
-    }
-    if (typeof v !== 'string') throw new MalformedInputError('E_MALFORMED_REQUEST', `${k} must be a string`);
-    out[k] = v;
-  }
-  return out;
-}
-
 function preimageOf(text: string | undefined): Uint8Array {
   if (!/^[0-9a-fA-F]{64}$/.test(text ?? '')) throw new MalformedInputError('E_MALFORMED_REQUEST', 'preimage must be 64 hex digits');
   return Uint8Array.from(Buffer.from(text!, 'hex'));
-}
-
-function contractIdOf(f: Record<string, string | undefined>): string | undefined {
-  const id = f.contract_id;
-  if (id !== undefined && !/^[0-9a-f]{64}$/.test(id)) throw new MalformedInputError('E_MALFORMED_REQUEST', 'contract_id must be 64 lowercase hex digits');
-  return id;
 }
 
 export function gatewayRoutes(s: GatewaySteps): Route[] {

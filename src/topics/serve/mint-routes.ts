@@ -18,11 +18,14 @@
  *   POST /v1/credit/rollover        public    credit/rollover-request → rollover-refund  proposeRollover
  *   POST /v1/credit/rollover/sign   public    credit/rollover-sign → rollover-accept     acceptRollover
  *   GET  /v1/operator/contracts     operator  — → credit/contracts (as credit list)      contractsList
+ *   POST /v1/operator/exit          operator  {contract_id?, fee_rate, to?, broadcast?,  creditExit (as credit exit:
+ *                                             dry_run?} → credit/exit                    frozen unless dry_run)
  *
  * A POST of another message type than its route's is E_WRONG_MESSAGE; of another network,
- * E_NETWORK_MISMATCH. The NUT routes answer refusals in NUT-00's {detail, code}.
+ * E_NETWORK_MISMATCH. The NUT routes answer refusals in NUT-00's {detail, code}. The exit is
+ * served only where the command binds `exit` (serve mint; serve gateway claims instead).
  */
-import { OffchainError, ExitCode, UsageError } from '../../lib/errors.ts';
+import { OffchainError, ExitCode, MalformedInputError, UsageError } from '../../lib/errors.ts';
 import { resolveNetwork } from '../../lib/network.ts';
 import type { MintContext, MintContractRecord } from '../../lib/credit/ports.ts';
 import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
@@ -30,9 +33,15 @@ import type { Network } from '../../lib/network.ts';
 import type { MintBatch } from '../credit/mint-batch.ts';
 import type { MintStepType } from '../credit/mint-steps.ts';
 import type { Route } from './service.ts';
+import type { ExitRequest } from '../credit/exit.ts';
+import { contractIdOf, fields } from './operator-request.ts';
 import type { Gauge } from './metrics.ts';
 
-export type MintServe = { network: Network; ctx: MintContext; store: MintStorePort<MintContractRecord>; batch: MintBatch };
+export type MintServe = {
+  network: Network; ctx: MintContext; store: MintStorePort<MintContractRecord>; batch: MintBatch;
+  /** `credit exit`'s step bound by the command (ExitSteps.creditExit), run through `batch`. */
+  exit?: (r: ExitRequest) => Promise<Record<string, unknown>>;
+};
 
 /** The routes of the credit protocol's POSTs: path → the message type it takes. */
 export const MINT_POSTS: readonly { path: string; step: string; type: MintStepType; out: string }[] = [
@@ -135,5 +144,20 @@ export function mintRoutes(m: MintServe): Route[] {
         return contractsList(store, ctx.policy, ctx.chain, network, text === undefined ? undefined : Number(text));
       }),
     },
+    ...(m.exit ? [exitRoute(m.exit)] : []),
   ];
+}
+
+/** POST /v1/operator/exit: `credit exit`'s flags as a JSON object (no --child: the route signs with the mint key only). */
+function exitRoute(exit: NonNullable<MintServe['exit']>): Route {
+  return {
+    method: 'POST', path: '/v1/operator/exit', step: 'exit', listener: 'operator', in: '{contract_id?, fee_rate, to?, broadcast?, dry_run?}', out: 'credit/exit',
+    handle: async (req) => {
+      const f = fields(req, ['contract_id', 'fee_rate', 'to'], ['broadcast', 'dry_run']);
+      if (f.fee_rate === undefined) throw new MalformedInputError('E_MALFORMED_REQUEST', 'fee_rate is required (sat/vB, as --fee-rate)');
+      if (f.on.has('broadcast') && f.on.has('dry_run')) throw new MalformedInputError('E_MALFORMED_REQUEST', 'broadcast and dry_run exclude each other');
+      const id = contractIdOf(f);
+      return exit({ feeRate: f.fee_rate, ...(f.to !== undefined ? { to: f.to } : {}), broadcast: f.on.has('broadcast'), dryRun: f.on.has('dry_run'), ...(id ? { contract: id } : {}) });
+    },
+  };
 }
