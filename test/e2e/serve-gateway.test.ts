@@ -26,7 +26,8 @@ import { toHex } from '../../src/lib/bytes.ts';
 import { gatewayRoutes, type GatewaySteps } from '../../src/topics/serve/gateway-routes.ts';
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { BIN, assertFreshBuild, cleanEnv, pipeline, type Run, type Stage } from './cli.ts';
-import { http, startGateway, timedRun, type Service } from './serve-gateway-service.ts';
+import { http, timedRun } from './serve-gateway-service.ts';
+import { startGateway, type GatewayService as Service } from './serve-process.ts';
 import { MINT_KEY, USER_KEY, ok, openDemoChannel } from './fixtures.ts';
 import { NOW, invoice, paymentHash, preimage } from '../lib/device/world.ts';
 

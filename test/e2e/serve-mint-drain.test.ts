@@ -26,7 +26,7 @@ import { tempDir, seeded } from '../helpers.ts';
 import { runInProcess } from './in-process.ts';
 import { MINT_KEY, PAY_FLAGS, type Msg, type Parties } from './stream-credit.ts';
 import { applyReceiptHere, openContractsHere, payRequestHere } from './stream-credit-here.ts';
-import { ServeMintProcess } from './serve-mint-process.ts';
+import { ServeMintProcess } from './serve-process.ts';
 
 type Outcome = { status: number; text: string } | { error: string };
 

@@ -36,7 +36,7 @@ import { fixture, fixturePath } from './fixtures.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { fundingPsbt, MINT_PUB, REFUND } from './stream-credit.ts';
 import { mintRoutes } from '../../src/topics/serve/mint-routes.ts';
-import { ServeMintProcess } from './serve-mint-process.ts';
+import { ServeMintProcess } from './serve-process.ts';
 
 const USER2_KEY = hex.encode(createHash('sha256').update('offchain serve-mint test user 2').digest());
 const ENV = {

@@ -24,7 +24,7 @@ import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import type { Run } from './cli.ts';
-import { serveMint, stopService, stopService as stop, type Service } from './serve-user-service.ts';
+import { serveMint, stopService, stopService as stop, type Service } from './serve-process.ts';
 import { runAsync } from './process.ts';
 import { pipelineInProcess, runInProcess } from './in-process.ts';
 

@@ -7,7 +7,7 @@
  */
 import { expect, it } from 'vitest';
 import { PAY_FLAGS, MINT_KEY } from '../e2e/stream-credit.ts';
-import { ServeMintProcess } from '../e2e/serve-mint-process.ts';
+import { ServeMintProcess } from '../e2e/serve-process.ts';
 import { describePostgres } from './fixture.ts';
 import { pgMint, userOpenRequest, userOpened, userPays, userTakesReceipt } from './mint-cluster.ts';
 

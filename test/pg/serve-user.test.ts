@@ -19,7 +19,7 @@ import { ROOT } from '../helpers.ts';
 import { runInProcess } from '../e2e/in-process.ts';
 import { runAsync } from '../e2e/process.ts';
 import type { Run } from '../e2e/cli.ts';
-import { serveMint, stopService, type Service } from '../e2e/serve-user-service.ts';
+import { serveMint, stopService, type Service } from '../e2e/serve-process.ts';
 import { readFileSync } from 'node:fs';
 
 const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();

@@ -18,7 +18,7 @@ import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { runInProcess } from '../e2e/in-process.ts';
 import type { Run } from '../e2e/cli.ts';
-import { serveMint, stopService, type Service } from '../e2e/serve-user-service.ts';
+import { serveMint, stopService, type Service } from '../e2e/serve-process.ts';
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND
