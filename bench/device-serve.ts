@@ -151,6 +151,7 @@ for (let n = 0; n < TOLLS; n++) {
   const r = await timed('"$@"', [process.execPath, ...NODE_ARGS, BIN, 'device', 'pay', '--peer', url, '--invoice', inv('svc', n), ...payFlags, ...user('svc')], cleanEnv({ USER_KEY }));
   if (r.status !== 0 || !r.stdout.includes('"credit/balance"')) throw new Error(`bench: device pay --peer ${n} exited ${r.status}: ${r.stderr}`);
   if (n > 0) runs.push(r);
+  if (process.env.BENCH_DEVICE_SERVE_SHOW === '1' && n === TOLLS - 1) console.log(r.stdout, r.stderr);
 }
 /** The service's own time per request of `route` (its "served" log lines' `ms`). */
 const logTimes = (route: string) => log.split('\n').filter((l) => l.includes('"msg":"served"') && l.includes(`"route":"${route}"`)).map((l) => Number(/"ms":([\d.]+)/.exec(l)?.[1]));
