@@ -14,7 +14,8 @@
  * Beside it, today's six-process piped toll on a second copy of the channel: device pay |
  * gateway pay (job), then gateway settle | device settle | gateway complete | device receipt.
  * Run alone: `node --import tsx bench/device-serve.ts [tolls]` (default 21; BENCH_DEVICE_SERVE_PIPED, default 7;
- * BENCH_DEVICE_SERVE_NODE_ARGS: node flags for the device process, e.g. `--cpu-prof --cpu-prof-dir=DIR`).
+ * BENCH_DEVICE_SERVE_NODE_ARGS: node flags for the device process, e.g. `--cpu-prof --cpu-prof-dir=DIR`;
+ * BENCH_DEVICE_SERVE_SVC_NODE_ARGS: the same for the service).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -125,7 +126,7 @@ const node = createServer((s) => {
 await new Promise<void>((res) => node.listen(socket, res));
 
 // The service.
-const svcArgs = [BIN, 'serve', 'gateway', '--listen', '127.0.0.1:0', '--log-level', 'info', '--rate-limit', '0', '--terms', TERMS, '--now', String(NOW), '--tip-height', TIP, '--confirmations', '1', '--key-env', 'MINT_KEY', '--state-dir', join(work, 'svc', 'mint'), '--lightning-rpc', socket];
+const svcArgs = [...(process.env.BENCH_DEVICE_SERVE_SVC_NODE_ARGS ?? '').split(' ').filter(Boolean), BIN, 'serve', 'gateway', '--listen', '127.0.0.1:0', '--log-level', 'info', '--rate-limit', '0', '--terms', TERMS, '--now', String(NOW), '--tip-height', TIP, '--confirmations', '1', '--key-env', 'MINT_KEY', '--state-dir', join(work, 'svc', 'mint'), '--lightning-rpc', socket];
 const svc = spawn(process.execPath, svcArgs, { env: cleanEnv({ MINT_KEY }), stdio: ['ignore', 'pipe', 'pipe'] });
 children.add(svc);
 let log = '';
