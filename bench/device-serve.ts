@@ -186,6 +186,8 @@ const pcpu = piped.map((r) => r.cpuMs);
 console.log(`\nThe device's toll through serve gateway (bench/device-serve.ts): scripted Lightning node (no Lightning time), ${cpus().length} cores, load average ${startLoad.map((l) => l.toFixed(1)).join(' ')} at start`);
 console.log(`  device pay --peer, pay → receipt, 1 process      wall p50 ${ms(q(wall, 0.5))}  p90 ${ms(q(wall, 0.9))}   device CPU p50 ${ms(q(cpu, 0.5))}  p90 ${ms(q(cpu, 0.9))}   (n=${runs.length}, the first left out)`);
 if (payMs.length) console.log(`    the service's own time (its log)               POST /v1/gateway/pay p50 ${q(payMs, 0.5).toFixed(1)} ms, POST /v1/gateway/complete p50 ${q(completeMs, 0.5).toFixed(1)} ms`);
-console.log(`  today's pipes, 6 processes per toll               wall p50 ${ms(q(pwall, 0.5))}  p90 ${ms(q(pwall, 0.9))}   all CPU p50 ${ms(q(pcpu, 0.5))}  p90 ${ms(q(pcpu, 0.9))}   (n=${piped.length}, the first left out)`);
-console.log(`  ratio pipes / service: wall ${(q(pwall, 0.5) / q(wall, 0.5)).toFixed(2)}×, CPU ${(q(pcpu, 0.5) / q(cpu, 0.5)).toFixed(2)}×   (target: < 300 ms wall, ${q(wall, 0.5) < 300 ? 'met' : 'not met'} here)`);
+if (piped.length) {
+  console.log(`  today's pipes, 6 processes per toll               wall p50 ${ms(q(pwall, 0.5))}  p90 ${ms(q(pwall, 0.9))}   all CPU p50 ${ms(q(pcpu, 0.5))}  p90 ${ms(q(pcpu, 0.9))}   (n=${piped.length}, the first left out)`);
+  console.log(`  ratio pipes / service: wall ${(q(pwall, 0.5) / q(wall, 0.5)).toFixed(2)}×, CPU ${(q(pcpu, 0.5) / q(cpu, 0.5)).toFixed(2)}×   (target: < 300 ms wall, ${q(wall, 0.5) < 300 ? 'met' : 'not met'} here)`);
+}
 console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
