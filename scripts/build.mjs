@@ -184,4 +184,26 @@ for (const fastPaths of ['0', '1']) {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
+// And a signing step, so the full CLI's cache also holds what every MuSig2 step compiles (noble's
+// field and point arithmetic, btc-signer's PSBT coder, BIP-327, the state store): the demo toll's
+// `device pay` on a throw-away demo channel (offline, fixed clock). A cache that holds them spares
+// each signing process their lazy compilation: `device pay --peer` -20 ms of CPU (bench/device-serve.ts),
+// with no change to a command that does not sign (the cache loads in the same time).
+{
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const demo = mkdtempSync(join(tmpdir(), 'offchain-build-train-'));
+  try {
+    const env = { ...process.env, OFFCHAIN_CONFIG: '/dev/null', OFFCHAIN_DEMO_DIR: demo };
+    execFileSync('sh', [join(root, 'fixtures/credit/open-demo.sh')], { env, stdio: ['ignore', 'ignore', 'ignore'] });
+    const fx = (p) => join(root, 'fixtures', p);
+    execFileSync(process.execPath, [join(root, 'bin', 'run.js'), 'device', 'pay', '--invoice', fx('device/toll.bolt11'), '--policy', fx('policies/device.json'), '--terms', fx('policies/gateway-terms.json'),
+      '--now', '1800000000', '--tip-height', '1000', '--key-env', 'USER_KEY', '--state-dir', join(demo, 'user')], {
+      env: { ...env, OFFCHAIN_WRITE_CODE_CACHE: '1', USER_KEY: readFileSync(fx('keys/user.key'), 'utf8').trim() },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  } finally {
+    rmSync(demo, { recursive: true, force: true });
+  }
+}
 console.error(`built dist/offchain.cjs, dist/psbt-decode.cjs (+ V8 code caches) and oclif.manifest.json (${Object.keys(plugin.manifest.commands).length} commands)`);

@@ -76,6 +76,10 @@ committed before it is answered; on SQLite one serve process holds a --state-dir
     const network = this.network();
     const terms = await this.gatewayTerms();
     const options = serveOptions(f as unknown as ServeFlagValues, 8339);
+    // As serve mint: the fastest secp256k1 backend that loads (libsecp256k1), not pure-JS noble —
+    // the gateway verifies the device's partial signature and signs last on every step (byte-identical results).
+    const backend = await this.useFastestBackend();
+    this.term.info(`offchain: gateway serving on the ${backend} secp256k1 backend`);
     const { storeTarget } = await import('../../lib/cli/store-flags.ts');
     const shared = await storeTarget(f as Record<string, unknown>);
     const { ClnRpc } = await import('../../lib/lightning/cln-rpc.ts');

@@ -7,8 +7,11 @@
  * is sent again on anything that may not have reached the step or whose answer was lost —
  * a refused or dropped connection, a timeout, 408, 429, 503 (after its Retry-After) — and
  * never on a refusal (another 4xx, 5xx with a code), which is raised as the one-shot
- * command's own error: the same code and exit code, one line on stderr.
+ * command's own error: the same code and exit code, one line on stderr. A redirect is not
+ * followed.
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { ExitCode, OffchainError, UsageError } from '../errors.ts';
 
 export type PeerCall = {
@@ -60,14 +63,10 @@ export async function callPeer(base: URL, path: string, call: PeerCall = {}): Pr
   for (let i = 1; ; i++) {
     let retryAfterMs: number | undefined;
     try {
-      const res = await fetch(url, {
-        method: call.body === undefined ? 'GET' : 'POST',
-        headers: { accept: 'application/json', ...(call.body === undefined ? {} : { 'content-type': 'application/json' }), ...(call.contract ? { 'offchain-contract': call.contract } : {}) },
-        ...(call.body === undefined ? {} : { body: call.body }),
-        signal: AbortSignal.timeout(call.timeoutMs ?? 60_000),
-        redirect: 'error',
-      });
-      const text = await res.text();
+      const res = await send(url, call.body === undefined ? 'GET' : 'POST', {
+        accept: 'application/json', ...(call.body === undefined ? {} : { 'content-type': 'application/json' }), ...(call.contract ? { 'offchain-contract': call.contract } : {}),
+      }, call.body, call.timeoutMs ?? 60_000);
+      const text = res.text;
       const value = parseAnswer(text);
       if (res.ok) {
         if (value === undefined) throw new OffchainError('E_PEER_ANSWER', `${url.origin} answered ${res.status} with a body that is not JSON`, ExitCode.general);
@@ -79,13 +78,13 @@ export async function callPeer(base: URL, path: string, call: PeerCall = {}): Pr
         throw new OffchainError('E_PEER_ANSWER', `${url.origin}${url.pathname} answered HTTP ${res.status} without a coded refusal: is --peer the right service?`, ExitCode.general);
       }
       last = refused ? `${refused.code} (HTTP ${res.status})` : `HTTP ${res.status}`;
-      const ra = Number(res.headers.get('retry-after'));
+      const ra = Number(res.retryAfter);
       if (Number.isFinite(ra) && ra > 0) retryAfterMs = Math.min(ra, 30) * 1000;
       if (i >= attempts && refused) throw refused;
     } catch (e) {
       if (e instanceof OffchainError) throw e;
       const err = e as Error & { cause?: { code?: string } };
-      last = err.name === 'TimeoutError' ? `no answer within ${(call.timeoutMs ?? 60_000) / 1000} s` : (err.cause?.code ?? err.message);
+      last = err.name === 'TimeoutError' ? `no answer within ${(call.timeoutMs ?? 60_000) / 1000} s` : ((err as NodeJS.ErrnoException).code ?? err.cause?.code ?? err.message);
     }
     if (i >= attempts) throw new OffchainError('E_PEER_UNREACHABLE', `${url.origin} did not answer after ${attempts} attempts (last: ${last}); the same message may be sent again safely`, ExitCode.general);
     const backoff = Math.min(5000, 200 * 2 ** (i - 1));
@@ -93,6 +92,42 @@ export async function callPeer(base: URL, path: string, call: PeerCall = {}): Pr
     call.onRetry?.(last, wait);
     await sleep(wait);
   }
+}
+
+/**
+ * One HTTP exchange on node:http (node:https for an https URL): status, body as text, and
+ * Retry-After. Not fetch: a fresh process pays for undici and its WASM HTTP parser on the
+ * first fetch (~110 ms of CPU on the bench machine, more than a toll's protocol work),
+ * while node:http and node:https cost ~5 ms (imported with this module, which
+ * only --peer commands load). A redirect is never followed (the message goes
+ * only where --peer says): a 3xx is an answer like any other non-2xx. `timeoutMs` bounds
+ * the whole exchange, the answer's body included (a TimeoutError, as AbortSignal.timeout).
+ */
+function send(url: URL, method: 'GET' | 'POST', headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<{ status: number; ok: boolean; text: string; retryAfter: string | undefined }> {
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: { ...headers, ...(bytes ? { 'content-length': String(bytes.length) } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', fail);
+      res.on('aborted', () => fail(Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' })));
+      res.on('end', () => {
+        clearTimeout(timer);
+        const status = res.statusCode ?? 0;
+        const ra = res.headers['retry-after'];
+        resolve({ status, ok: status >= 200 && status < 300, text: Buffer.concat(chunks).toString('utf8'), retryAfter: Array.isArray(ra) ? ra[0] : ra });
+      });
+    });
+    function fail(e: Error): void {
+      clearTimeout(timer);
+      req.destroy();
+      reject(e);
+    }
+    const timer = setTimeout(() => fail(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { name: 'TimeoutError' })), timeoutMs);
+    req.on('error', fail);
+    req.end(bytes);
+  });
 }
 
 function parseAnswer(text: string): unknown {

@@ -104,6 +104,28 @@ describe('callPeer', () => {
   });
 });
 
+describe('callPeer on node:http (not fetch: a fresh process paid ~110 ms of CPU for undici)', () => {
+  it('never follows a redirect: the message goes only where --peer says (a 3xx is an answer, not retried)', async () => {
+    const { url, seen } = await scripted([(res) => { res.writeHead(307, { location: 'http://127.0.0.1:9/elsewhere' }); res.end(); }]);
+    const e = await callPeer(url, '/v1/x', { body: '{"a":1}', ...noWait }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'E_PEER_ANSWER', exitCode: 1 });
+    expect(e.message).toMatch(/answered HTTP 307/);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('bounds each attempt by timeoutMs, the answer\'s body included, then retries the same bytes', async () => {
+    const why: string[] = [];
+    const { url, seen } = await scripted([
+      (res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.write('{"half":'); }, // never ends
+      json(200, { ok: true }),
+    ]);
+    const out = await callPeer(url, '/v1/x', { body: 'é', timeoutMs: 300, sleep: async () => {}, onRetry: (w) => why.push(w) });
+    expect(out.value).toEqual({ ok: true });
+    expect(why).toEqual(['no answer within 0.3 s']);
+    expect(seen.map((s) => [s.body, s.headers['content-length']])).toEqual([['é', '2'], ['é', '2']]);
+  });
+});
+
 describe('peerUrl', () => {
   it('takes an http(s) base URL, keeps a proxy\'s path prefix, and refuses credentials on argv', () => {
     expect(endpoint(peerUrl('http://127.0.0.1:8338'), '/v1/keys').href).toBe('http://127.0.0.1:8338/v1/keys');

@@ -1,0 +1,193 @@
+/**
+ * `npm run bench`, the device's toll through a gateway service (issue 39 item 5's target:
+ * pay → settle through the gateway service in < 300 ms excluding the Lightning payment, the
+ * device step still ≤ 50 ms of CPU in pure JS). Printed, never asserted.
+ *
+ * One demo channel (fixtures/credit/open-demo.sh), one `offchain serve gateway --lightning-rpc`
+ * on a scripted Core Lightning socket in this process (it answers `pay` at once with the
+ * invoice's preimage: no Lightning time, as test/e2e/serve-gateway.test.ts does), then N
+ * tolls, each one `offchain device pay --peer` process: pay → gateway/settle → device settle →
+ * complete → receipt. For each: the wall time from spawn to exit, and the device process's
+ * CPU (user + system from its resource usage, via the shell's `times`). The first toll (cold
+ * files, the service's first request) is left out; median and p90 of the rest. The service's
+ * own time per request comes from its log (--log-level info: each "served" line's ms).
+ * Beside it, today's six-process piped toll on a second copy of the channel: device pay |
+ * gateway pay (job), then gateway settle | device settle | gateway complete | device receipt.
+ * Run alone: `node --import tsx bench/device-serve.ts [tolls]` (default 21; BENCH_DEVICE_SERVE_PIPED, default 7;
+ * BENCH_DEVICE_SERVE_NODE_ARGS: node flags for the device process, e.g. `--cpu-prof --cpu-prof-dir=DIR`;
+ * BENCH_DEVICE_SERVE_SVC_NODE_ARGS: the same for the service).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { toHex } from '../src/lib/bytes.ts';
+import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../src/lib/invoice/bolt11.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin', 'run.js');
+const TOLLS = Number(process.argv[2] ?? process.env.BENCH_DEVICE_SERVE_TOLLS ?? 21);
+const PIPED = Number(process.env.BENCH_DEVICE_SERVE_PIPED ?? 7);
+const NOW = 1_800_000_000;
+/** Node flags for the device process only, e.g. BENCH_DEVICE_SERVE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+const NODE_ARGS = (process.env.BENCH_DEVICE_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const TIP = '1000';
+const TERMS = join(ROOT, 'fixtures/policies/gateway-terms.json');
+const POLICY = join(ROOT, 'fixtures/policies/device.json');
+const PAYEE_KEY = Uint8Array.from(Buffer.alloc(32, 0x42)); // the payee fixtures/policies/device.json allows
+const key = (name: string) => spawnSync('cat', [join(ROOT, 'fixtures/keys', `${name}.key`)], { encoding: 'utf8' }).stdout.trim();
+const MINT_KEY = key('mint');
+const USER_KEY = key('user');
+
+const cleanEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('OFFCHAIN_')) delete env[k];
+  delete env.NODE_ENV;
+  delete env.NO_COLOR;
+  return { ...env, OFFCHAIN_CONFIG: '/dev/null', ...extra };
+};
+
+const preimage = (n: number) => Uint8Array.from(Buffer.alloc(32, (n % 250) + 1));
+/** A regtest BOLT 11 invoice of payment `n`, signed by the payee key (as test/lib/device/world.ts writes them). */
+function invoice(n: number, msat: bigint): string {
+  const hrp = `lnbcrt${msat * 10n}p`;
+  const fields: Bolt11Field[] = [
+    { tag: 1, name: 'payment_hash', bytes: sha256(preimage(n)) },
+    { tag: 16, name: 'payment_secret', bytes: Uint8Array.from(Buffer.alloc(32, 0x11)) },
+    { tag: 13, name: 'description', text: `toll ${n}` },
+  ];
+  const sig = secp256k1.Signature.fromBytes(secp256k1.sign(bolt11SigningHash(hrp, NOW - 10, fields), PAYEE_KEY, { prehash: false, format: 'recovered' }), 'recovered');
+  const rs = Uint8Array.from(Buffer.from(sig.r.toString(16).padStart(64, '0') + sig.s.toString(16).padStart(64, '0'), 'hex'));
+  return encodeBolt11({ hrp, timestamp: NOW - 10, fields, signature: rs, recoveryId: sig.recovery! });
+}
+
+/** A command run: exit status, output, wall ms, and its CPU ms (user + system of the shell's children, `times`). */
+type Timed = { status: number; stdout: string; stderr: string; ms: number; cpuMs: number };
+function timed(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
+  const started = performance.now();
+  const child = spawn('bash', ['-c', `${script}; s=$?; times >&2; exit $s`, 'bash', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((res) => child.on('close', (c) => {
+    const ms = performance.now() - started;
+    const t = [...(stderr.trim().split('\n').at(-1) ?? '').matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60_000 + Number(m[2]) * 1000);
+    res({ status: c ?? -1, stdout, stderr, ms, cpuMs: (t[0] ?? NaN) + (t[1] ?? NaN) });
+  }));
+}
+
+const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+const work = mkdtempSync(join(tmpdir(), 'offchain-bench-device-serve-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+const startLoad = loadavg();
+
+// The channel, twice: one for the service, one for the pipes.
+const open = spawnSync('sh', [join(ROOT, 'fixtures/credit/open-demo.sh')], { env: cleanEnv({ OFFCHAIN_DEMO_DIR: join(work, 'svc') }), encoding: 'utf8' });
+if (open.status !== 0) throw new Error(`bench: open-demo failed: ${open.stderr}`);
+cpSync(join(work, 'svc'), join(work, 'pipe'), { recursive: true });
+
+// The scripted node: getinfo, listpays (nothing yet), pay (complete at once, with the preimage).
+const socket = join(work, 'lightning-rpc');
+const byHash = new Map<string, number>();
+const node = createServer((s) => {
+  let buf = '';
+  s.on('error', () => {});
+  s.on('data', (d) => {
+    buf += d.toString();
+    let req: { id: string; method: string; params: Record<string, unknown> };
+    try {
+      req = JSON.parse(buf);
+    } catch {
+      return;
+    }
+    buf = '';
+    let result: unknown;
+    if (req.method === 'getinfo') result = { network: 'regtest', blockheight: Number(TIP) };
+    else if (req.method === 'listpays') result = { pays: [] };
+    else if (req.method === 'pay') {
+      const bolt11 = String(req.params.bolt11 ?? (req.params as unknown as string[])[0]);
+      const n = byHash.get(bolt11)!;
+      const msat = Number(1_000_000 + n * 1000);
+      result = { status: 'complete', payment_hash: toHex(sha256(preimage(n))), payment_preimage: toHex(preimage(n)), amount_msat: msat, amount_sent_msat: msat, created_at: Math.floor(Date.now() / 1000) };
+    }
+    s.write(JSON.stringify({ jsonrpc: '2.0', id: req.id, ...(result === undefined ? { error: { code: -32601, message: 'bench: unscripted' } } : { result }) }) + '\n\n');
+  });
+});
+await new Promise<void>((res) => node.listen(socket, res));
+
+// The service.
+const svcArgs = [...(process.env.BENCH_DEVICE_SERVE_SVC_NODE_ARGS ?? '').split(' ').filter(Boolean), BIN, 'serve', 'gateway', '--listen', '127.0.0.1:0', '--log-level', 'info', '--rate-limit', '0', '--terms', TERMS, '--now', String(NOW), '--tip-height', TIP, '--confirmations', '1', '--key-env', 'MINT_KEY', '--state-dir', join(work, 'svc', 'mint'), '--lightning-rpc', socket];
+const svc = spawn(process.execPath, svcArgs, { env: cleanEnv({ MINT_KEY }), stdio: ['ignore', 'pipe', 'pipe'] });
+children.add(svc);
+let log = '';
+svc.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
+const line = await new Promise<string>((resolve, reject) => {
+  createInterface({ input: svc.stdout }).once('line', resolve);
+  svc.once('exit', (code) => reject(new Error(`bench: serve gateway exited ${code}: ${log}`)));
+});
+const url = (JSON.parse(line) as { public: string }).public;
+
+const inv = (dir: string, n: number) => {
+  const bolt11 = invoice(n, BigInt(1_000_000 + n * 1000));
+  byHash.set(bolt11, n);
+  const p = join(work, `${dir}-${n}.bolt11`);
+  writeFileSync(p, bolt11 + '\n');
+  return p;
+};
+const payFlags = ['--policy', POLICY, '--terms', TERMS, '--now', String(NOW), '--tip-height', TIP];
+const user = (dir: string) => ['--key-env', 'USER_KEY', '--state-dir', join(work, dir, 'user')];
+
+const runs: Timed[] = [];
+for (let n = 0; n < TOLLS; n++) {
+  const r = await timed('"$@"', [process.execPath, ...NODE_ARGS, BIN, 'device', 'pay', '--peer', url, '--invoice', inv('svc', n), ...payFlags, ...user('svc')], cleanEnv({ USER_KEY }));
+  if (r.status !== 0 || !r.stdout.includes('"credit/balance"')) throw new Error(`bench: device pay --peer ${n} exited ${r.status}: ${r.stderr}`);
+  if (n > 0) runs.push(r);
+  if (process.env.BENCH_DEVICE_SERVE_SHOW === '1' && n === TOLLS - 1) console.log(r.stdout, r.stderr);
+}
+/** The service's own time per request of `route` (its "served" log lines' `ms`). */
+const logTimes = (route: string) => log.split('\n').filter((l) => l.includes('"msg":"served"') && l.includes(`"route":"${route}"`)).map((l) => Number(/"ms":([\d.]+)/.exec(l)?.[1]));
+const payMs = logTimes('/v1/gateway/pay').slice(1);
+const completeMs = logTimes('/v1/gateway/complete').slice(1);
+svc.kill('SIGTERM');
+await new Promise((res) => svc.once('exit', res));
+node.close();
+
+// Today's pipes: six processes per toll.
+const gw = ['--key-env', 'MINT_KEY', '--state-dir', join(work, 'pipe', 'mint')];
+const chain = ['--tip-height', TIP, '--confirmations', '1'];
+const piped: Timed[] = [];
+for (let n = 0; n < PIPED; n++) {
+  const pre = join(work, `preimage-${n}`);
+  writeFileSync(pre, toHex(preimage(n)) + '\n', { mode: 0o600 });
+  const o = (args: string[]) => args.map((a) => `'${a}'`).join(' ');
+  const node = `'${process.execPath}' '${BIN}'`;
+  const script = `set -o pipefail; ${node} device pay --invoice ${o([inv('pipe', n)])} ${o(payFlags)} ${o(user('pipe'))} | ${node} gateway pay --terms '${TERMS}' --now ${NOW} ${o(chain)} ${o(gw)} >/dev/null`
+    + ` && ${node} gateway settle --preimage-file '${pre}' ${o(gw)} | ${node} device settle ${o(user('pipe'))} | ${node} gateway complete ${o(chain)} ${o(gw)} | ${node} device receipt ${o(user('pipe'))}`;
+  const r = await timed(script, [], cleanEnv({ USER_KEY, MINT_KEY }));
+  if (r.status !== 0 || !r.stdout.includes('"credit/balance"')) throw new Error(`bench: piped toll ${n} exited ${r.status}: ${r.stderr}`);
+  if (n > 0) piped.push(r);
+}
+
+const ms = (x: number) => `${x.toFixed(0).padStart(5)} ms`;
+const wall = runs.map((r) => r.ms);
+const cpu = runs.map((r) => r.cpuMs);
+const pwall = piped.map((r) => r.ms);
+const pcpu = piped.map((r) => r.cpuMs);
+console.log(`\nThe device's toll through serve gateway (bench/device-serve.ts): scripted Lightning node (no Lightning time), ${cpus().length} cores, load average ${startLoad.map((l) => l.toFixed(1)).join(' ')} at start`);
+console.log(`  device pay --peer, pay → receipt, 1 process      wall p50 ${ms(q(wall, 0.5))}  p90 ${ms(q(wall, 0.9))}   device CPU p50 ${ms(q(cpu, 0.5))}  p90 ${ms(q(cpu, 0.9))}   (n=${runs.length}, the first left out)`);
+if (payMs.length) console.log(`    the service's own time (its log)               POST /v1/gateway/pay p50 ${q(payMs, 0.5).toFixed(1)} ms, POST /v1/gateway/complete p50 ${q(completeMs, 0.5).toFixed(1)} ms`);
+if (piped.length) {
+  console.log(`  today's pipes, 6 processes per toll               wall p50 ${ms(q(pwall, 0.5))}  p90 ${ms(q(pwall, 0.9))}   all CPU p50 ${ms(q(pcpu, 0.5))}  p90 ${ms(q(pcpu, 0.9))}   (n=${piped.length}, the first left out)`);
+  console.log(`  ratio pipes / service: wall ${(q(pwall, 0.5) / q(wall, 0.5)).toFixed(2)}×, CPU ${(q(pcpu, 0.5) / q(cpu, 0.5)).toFixed(2)}×   (target: < 300 ms wall, ${q(wall, 0.5) < 300 ? 'met' : 'not met'} here)`);
+}
+console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
