@@ -22,7 +22,7 @@ const TITLE = BITCOIND
   ? `serve mint's POST /v1/operator/exit: the package accepted by bitcoind -regtest and mined (${BITCOIND})`
   : 'serve mint\'s POST /v1/operator/exit on bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
 
-/** The exit's child is signed by the mint key: PAYOUT (serve-mint-peer.ts) is the mint key's own P2TR address. */
+/** The exit's child is signed by the mint key: the offer's PAYOUT (test/e2e/stream-credit.ts) is the mint key's own P2TR address. */
 const PAYOUT_OUTPUT = singleKeyTaprootOutput(publicKeyOf(hex.decode(MINT_KEY)));
 
 describe.skipIf(!BITCOIND)(TITLE, () => {

@@ -17,11 +17,9 @@ import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { runInProcess } from '../e2e/in-process.ts';
 import type { Run } from '../e2e/cli.ts';
 import { MINT_KEY, USER_KEY } from '../e2e/fixtures.ts';
+import { PAYOUT, REFUND } from '../e2e/stream-credit.ts';
 
 export { MINT_KEY, USER_KEY };
-/** The mint key's own P2TR address (`key show`). */
-export const PAYOUT = 'bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte';
-export const REFUND = 'bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j';
 export const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKeyOf(hex.decode(MINT_KEY))]);
 
 /** The run exited 0 and printed a message of `type`: that message. */
@@ -44,7 +42,7 @@ export function mintPeerSetup(prefix: string) {
     userDir,
     /** The user's command, in process, on the node's chain. */
     user,
-    /** Starts the funded node (`wallet`) and publishes the mint's offer (paid to PAYOUT) in mintDir. */
+    /** Starts the funded node (`wallet`) and publishes the mint's offer (paid to PAYOUT, the mint key's own P2TR address) in mintDir. */
     async start(bitcoind: string, wallet: string): Promise<FundedNode> {
       node = await startFundedNode(bitcoind, wallet);
       ok(await runInProcess(['open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, '--key-env', 'MINT_KEY', '--state-dir', mintDir], { env: { MINT_KEY } }), 'credit/offer');
