@@ -15,7 +15,7 @@
  *     a preimage that does not hash (E_LIGHTNING_PROTOCOL, 1): nothing written past the stored job.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../../src/lib/bytes.ts';
@@ -23,10 +23,10 @@ import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
 import { demoParties, ok, openDemoChannel } from './fixtures.ts';
 import { NOW, invoice, paymentHash, preimage } from '../lib/device/world.ts';
+import { fakeLightningRpc, type Req, type Script } from './fake-lightning-rpc.ts';
 
 const TIP = '1000';
 type Msg = Record<string, any>;
-type Req = { id: string; method: string; params: Record<string, unknown> };
 
 function refused(r: Run, exit: number, code: string): void {
   expect(r.stderr).toMatch(new RegExp(`error ${code}: `));
@@ -40,8 +40,7 @@ describe('gateway pay --lightning-rpc against a scripted Core Lightning socket (
   let userDir: string;
   let socket: string;
   let server: Server;
-  /** What the node answers, per method: a result, an error {code, message}, or undefined (never answers). */
-  let script: Record<string, (p: Record<string, unknown>) => { result?: unknown; error?: { code: number; message: string } } | undefined>;
+  let script: Script;
   const seen: Req[] = [];
 
   const { device, gateway } = demoParties(() => root.path);
@@ -66,27 +65,11 @@ describe('gateway pay --lightning-rpc against a scripted Core Lightning socket (
     openDemoChannel(root.path);
     for (const n of [0, 1, 2, 3, 4, 5]) invoiceText.set(n, invoice(n, [2_500_000n, 1_200_000n, 3_000_000n, 1_000_000n, 1_000_000n, 1_000_000n][n]!));
     socket = join(root.path, 'lightning-rpc');
-    server = createServer((s) => {
-      let buf = '';
-      s.on('error', () => {});
-      s.on('data', (d) => {
-        buf += d.toString();
-        let req: Req;
-        try {
-          req = JSON.parse(buf) as Req;
-        } catch {
-          return;
-        }
-        seen.push(req);
-        const answer = script[req.method]?.(req.params);
-        if (answer === undefined) return; // held: no answer
-        // lightningd's framing: the object, then a blank line; written in two pieces.
-        const text = JSON.stringify({ jsonrpc: '2.0', id: req.id, ...answer }) + '\n\n';
-        s.write(text.slice(0, 10));
-        setTimeout(() => s.write(text.slice(10)), 5);
-      });
-    });
-    await new Promise<void>((res) => server.listen(socket, res));
+    // lightningd's framing, each answer written in two pieces.
+    server = await fakeLightningRpc(socket, (req) => {
+      seen.push(req);
+      return script[req.method]?.(req.params);
+    }, { split: true });
   });
   afterAll(async () => {
     await new Promise<void>((res) => server.close(() => res()));

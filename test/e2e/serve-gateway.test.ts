@@ -19,7 +19,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../../src/lib/bytes.ts';
@@ -30,6 +30,7 @@ import { http, timedRun } from './serve-gateway-service.ts';
 import { startGateway, type GatewayService as Service } from './serve-process.ts';
 import { MINT_KEY, USER_KEY, ok, openDemoChannel } from './fixtures.ts';
 import { NOW, invoice, paymentHash, preimage } from '../lib/device/world.ts';
+import { fakeLightningRpc, type Req, type Script } from './fake-lightning-rpc.ts';
 
 const TIP = '1000';
 const SEED = 'serve-gateway';
@@ -169,14 +170,12 @@ describe('serve gateway answers the bytes of the one-shot gateway steps (built C
   });
 });
 
-type Req = { id: string; method: string; params: Record<string, unknown> };
-
 describe('device pay --peer against serve gateway --lightning-rpc (a scripted Core Lightning socket)', () => {
   let root: { path: string; cleanup: () => void };
   let svc: Service;
   let socket: string;
   let server: Server;
-  let script: Record<string, (p: Record<string, unknown>) => { result?: unknown; error?: { code: number; message: string } } | undefined>;
+  let script: Script;
   const seen: Req[] = [];
   const gwArgs = () => ['--terms', TERMS, '--now', String(NOW), '--tip-height', TIP, '--confirmations', '1', '--key-env', 'MINT_KEY', '--state-dir', join(root.path, 'mint'), '--lightning-rpc', socket, '--pay-timeout', '2'];
   const invoiceFile = (n: number, msat: bigint) => {
@@ -196,25 +195,10 @@ describe('device pay --peer against serve gateway --lightning-rpc (a scripted Co
     root = tempDir('offchain-serve-gw-peer-');
     openDemoChannel(root.path);
     socket = join(root.path, 'lightning-rpc');
-    server = createServer((s) => {
-      let buf = '';
-      s.on('error', () => {});
-      s.on('data', (d) => {
-        buf += d.toString();
-        let req: Req;
-        try {
-          req = JSON.parse(buf) as Req;
-        } catch {
-          return;
-        }
-        buf = '';
-        seen.push(req);
-        const answer = script[req.method]?.(req.params);
-        if (answer === undefined) return; // held: no answer
-        s.write(JSON.stringify({ jsonrpc: '2.0', id: req.id, ...answer }) + '\n\n');
-      });
+    server = await fakeLightningRpc(socket, (req) => {
+      seen.push(req);
+      return script[req.method]?.(req.params);
     });
-    await new Promise<void>((res) => server.listen(socket, res));
     script = { getinfo: () => ({ result: { network: 'regtest', blockheight: 1000 } }) };
     svc = await startGateway(gwArgs(), { MINT_KEY });
   }, 60_000);

@@ -22,18 +22,15 @@ import { getDecodedToken, hasValidDleq } from '@cashu/cashu-ts';
 import { hex } from '@scure/base';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
-import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
+import { fileSnapshot, tempDir } from '../helpers.ts';
 import type { Run } from './cli.ts';
 import { serveMint, stopService, stopService as stop, type Service } from './serve-process.ts';
+import { MINT_KEY, PAYOUT, REFUND } from './stream-credit.ts';
+import { USER_KEY, fixturePath } from './fixtures.ts';
 import { runAsync } from './process.ts';
 import { pipelineInProcess, runInProcess } from './in-process.ts';
 
-const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
-const MINT_KEY = fixture('keys/mint.key');
-const USER_KEY = fixture('keys/user.key');
-const FUNDING = join(ROOT, 'fixtures', 'credit', 'funding.psbt');
-const PAYOUT = 'bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte';
-const REFUND = 'bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j';
+const FUNDING = fixturePath('credit/funding.psbt');
 /** The contract's output key: KeyAgg of the sorted fixture keys and TapTweak, in test code. */
 const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKeyOf(hex.decode(MINT_KEY))]);
 const TIP = ['--tip-height', '1000'];
@@ -182,14 +179,7 @@ describe('a user pays a mint service through --peer', () => {
     expect(Buffer.from(await again.arrayBuffer()).equals(answered), 'the stored answer, byte for byte').toBe(true);
 
     // Run again: the pending request resent unchanged, its stored receipt applied.
-    const p = ok(await viaPipe(
-      P.user('sign-update', '--role', 'user', '--amount', '30000'),
-      P.mint('sign-update', '--role', 'mint', ...TIP, '--confirmations', '1'),
-      P.user('sign-update', '--role', 'user'),
-    ), 'credit/balance');
-    const s = ok(await viaPeer('sign-update', '--role', 'user', '--amount', '30000'), 'credit/balance');
-    expect(s.text).toBe(p.text);
-    expect(s.msg).toMatchObject({ state: 2, cumulative_sat: 50_000 });
+    expect(await pay(30000)).toMatchObject({ state: 2, cumulative_sat: 50_000 });
   }, 90_000);
 
   it('credit abandon --peer: a request never sent is abandoned (nonce burned, a fresh one), one the mint signed is answered with its receipt — as the pipe\'s', async () => {
@@ -224,14 +214,7 @@ describe('a user pays a mint service through --peer', () => {
     // The pipe: the abandon's answer fed, then the payment made again.
     // (--start again prints the abandon already signed, as sent the first time.)
     ok(await viaPipe(P.user('credit', 'abandon', '--role', 'user', '--start'), P.mint('credit', 'abandon', '--role', 'mint'), P.user('credit', 'abandon', '--role', 'user')), 'credit/balance');
-    const p = ok(await viaPipe(
-      P.user('sign-update', '--role', 'user', '--amount', '3000'),
-      P.mint('sign-update', '--role', 'mint', ...TIP, '--confirmations', '1'),
-      P.user('sign-update', '--role', 'user'),
-    ), 'credit/balance');
-    const s = ok(await viaPeer('sign-update', '--role', 'user', '--amount', '3000'), 'credit/balance');
-    expect(s.text).toBe(p.text);
-    expect(s.msg).toMatchObject({ state: 4, cumulative_sat: 61_000 });
+    expect(await pay(3000)).toMatchObject({ state: 4, cumulative_sat: 61_000 });
   }, 60_000);
 
   it('--peer is refused before anything is written where it does not belong, and with credentials in the URL', async () => {

@@ -37,7 +37,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { hex } from '@scure/base';
 import { afterAll, expect, it } from 'vitest';
-import { ROOT } from '../helpers.ts';
+import { ROOT, seeded } from '../helpers.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { BIN, assertFreshBuild, cleanEnv, type Run } from '../e2e/cli.ts';
 import { runAsync } from '../e2e/process.ts';
@@ -47,19 +47,8 @@ import { CommitProxy } from './commit-proxy.ts';
 import { describePostgres } from './fixture.ts';
 
 type Msg = Record<string, any>;
+/** The seed of the test's own choices (the kill's moment, amounts, routing): `seeded` (mulberry32, test/helpers.ts). */
 const SEED = Number(process.env['OFFCHAIN_SERVE_SEED'] ?? 39);
-
-/** mulberry32: the test's own seeded choices (the kill's moment, amounts, routing). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Service = { child: ChildProcess; url: URL; exited: Promise<number | null>; stderr: () => string };
 
@@ -251,7 +240,7 @@ describePostgres('serve mint: many processes, one PostgreSQL, behind a proxy', (
   }
 
   it(`one host: three services behind random routing, one killed -9 mid-payment and restarted; nothing lost (seed ${SEED})`, async () => {
-    const rnd = prng(SEED);
+    const rnd = seeded(SEED);
     const env = await mintOn('three');
     const hostDir = join(pgf.root, 'host-one');
     const killAt = 10 + Math.floor(rnd() * 12); // the Nth of the 32 payment requests forwarded
@@ -310,7 +299,7 @@ describePostgres('serve mint: many processes, one PostgreSQL, behind a proxy', (
   }, 240_000);
 
   it(`two hosts: hashed by Offchain-Contract; one host killed whole, the other serves its contracts after one automatic abandon each (seed ${SEED})`, async () => {
-    const rnd = prng(SEED + 1);
+    const rnd = seeded(SEED + 1);
     const env = await mintOn('two');
     const dirs = [join(pgf.root, 'host-a'), join(pgf.root, 'host-b')];
     // Host A runs two services, host B one; a contract hashes to a host (the first byte of
@@ -374,7 +363,7 @@ describePostgres('serve mint: many processes, one PostgreSQL, behind a proxy', (
     const held = new URL(env.OFFCHAIN_STORE_URL!);
     held.port = String(commits.port);
     let force: number | undefined;
-    const rnd = prng(SEED + 2);
+    const rnd = seeded(SEED + 2);
     const proxy = new Proxy((_req, backends) => {
       if (force !== undefined && backends[force]) return force;
       const live = backends.map((b, i) => (b ? i : -1)).filter((i) => i >= 0);

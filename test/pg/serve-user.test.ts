@@ -15,19 +15,14 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describePostgres } from './fixture.ts';
-import { ROOT } from '../helpers.ts';
 import { runInProcess } from '../e2e/in-process.ts';
 import { runAsync } from '../e2e/process.ts';
 import type { Run } from '../e2e/cli.ts';
 import { serveMint, stopService, type Service } from '../e2e/serve-process.ts';
-import { readFileSync } from 'node:fs';
+import { MINT_KEY, PAYOUT, REFUND } from '../e2e/stream-credit.ts';
+import { USER_KEY, fixturePath } from '../e2e/fixtures.ts';
 
-const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
-const MINT_KEY = fixture('keys/mint.key');
-const USER_KEY = fixture('keys/user.key');
-const FUNDING = join(ROOT, 'fixtures', 'credit', 'funding.psbt');
-const PAYOUT = 'bcrt1plr5908qjdayaa5ehcxwy7hcur9glqafpvtt2v8c2nc24s4v5899s50wnte';
-const REFUND = 'bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j';
+const FUNDING = fixturePath('credit/funding.psbt');
 const TIP = ['--tip-height', '1000'];
 
 function ok(r: Run, type: string): Record<string, any> {

@@ -27,67 +27,46 @@
  * Skipped visibly without LIGHTNINGD or BITCOIND.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '@scure/base';
-import { satsToBtc } from '../../src/lib/chain/amount.ts';
 import { MintStore } from '../../src/lib/store/mint-store.ts';
 import { StateSeal } from '../../src/lib/store/state-seal.ts';
 import { withLock } from '../../src/lib/store/lock.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
-import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
-import { pipeline, type Stage } from '../e2e/cli.ts';
+import { fileSnapshot } from '../helpers.ts';
+import { pipeline } from '../e2e/cli.ts';
 import { MINT_KEY, USER_KEY, ok } from '../e2e/fixtures.ts';
-import { findBitcoind } from './bitcoind.ts';
-import { findLightningd, startLightningd, waitFor, type Lightningd } from './lightningd.ts';
-import { startFundedNode, type FundedNode } from './funded-node.ts';
-import { assertBuilt, messageOf } from './offchain-cli.ts';
-import { offchainInProcess as offchain, pipelineInProcess } from './in-process-cli.ts';
-import { ClnRpc } from '../../src/lib/lightning/cln-rpc.ts';
+import { waitFor, type Lightningd } from './lightningd.ts';
+import type { FundedNode } from './funded-node.ts';
+import { pipelineInProcess } from './in-process-cli.ts';
+import type { ClnRpc } from '../../src/lib/lightning/cln-rpc.ts';
+import { CAPACITY, RUN, TERMS, htlcSat, startDeviceClnWorld, worldTitle, type DeviceClnWorld, type Msg } from './device-cln-world.ts';
 
-const BITCOIND = findBitcoind();
-const LIGHTNINGD = findLightningd();
-const RUN = BITCOIND !== undefined && LIGHTNINGD !== undefined;
-const TITLE = RUN
-  ? `device ↔ gateway paying through Core Lightning (${LIGHTNINGD})`
-  : `device ↔ gateway paying through Core Lightning — SKIPPED: ${LIGHTNINGD ? 'no bitcoind (BITCOIND)' : 'LIGHTNINGD is unset'}`;
-if (!RUN) console.warn(`[regtest] ${TITLE}`);
+const TITLE = worldTitle('device ↔ gateway paying through Core Lightning');
 
 const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKeyOf(hex.decode(MINT_KEY))]);
-const CAPACITY = 2_000_000n;
-const TERMS = { fee_base_msat: 1000, fee_ppm: 2000, cltv_budget_blocks: 10, claim_margin_blocks: 6 };
-const HTLC_BLOCKS = 40;
-const HOLD_PLUGIN = join(ROOT, 'test/regtest/cln-plugins/hold-htlc.cjs');
-/** The HTLC amount by the terms (base + ppm rounded up, the sum rounded up to the sat): the test's own arithmetic. */
-const htlcSat = (msat: bigint) => Number((msat + 1000n + (msat * 2000n + 999_999n) / 1_000_000n + 999n) / 1000n);
-
-type Msg = Record<string, any>;
 
 (RUN ? describe : describe.skip)(TITLE, () => {
+  let w: DeviceClnWorld;
   let n: FundedNode;
   let gw: Lightningd;
   let payee: Lightningd;
-  let work: { path: string; cleanup: () => void };
   let mintDir: string;
   let userDir: string;
   let contractId: string;
   let socket: string;
-  /** The test's own calls in the toll loop go over the sockets (no lightning-cli process per call). */
   let payeeRpc: ClnRpc;
   let gwRpc: ClnRpc;
-  let settled = 0;
-  let state = 0;
-  const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
-  const gateway = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...n.chain()], env: { MINT_KEY } });
-  const file = (name: string, text: string) => {
-    const p = join(work.path, name);
-    writeFileSync(p, text);
-    return p;
-  };
   let terms: string;
   let policy: string;
+  let settled = 0;
+  let state = 0;
+  const file = (name: string, text: string) => w.file(name, text);
+  const device = (...args: string[]) => w.device(...args);
+  const gateway = (...args: string[]) => w.gateway(...args);
   const devicePay = async (invoiceFile: string) => device('device', 'pay', '--invoice', invoiceFile, '--policy', policy, '--terms', terms, '--tip-height', String(await n.tip()));
   const gatewayPay = (...extra: string[]) => gateway('gateway', 'pay', '--terms', terms, '--lightning-rpc', socket, ...extra);
 
@@ -105,12 +84,7 @@ type Msg = Record<string, any>;
     });
   }
 
-  /** The device's record (its credit contract file). */
-  function deviceRecord(): Msg {
-    const dir = join(userDir, 'regtest', 'credit-user', 'contracts');
-    const name = readdirSync(dir).find((f) => f.startsWith(contractId))!;
-    return JSON.parse(readFileSync(join(dir, name), 'utf8')) as Msg;
-  }
+  const deviceRecord = () => w.deviceRecord();
 
   /** The gateway's latest stored state verified independently: its key-path signature, and the payout = settled. */
   async function verifyLatest(wantState: number, wantSettled: number) {
@@ -125,60 +99,12 @@ type Msg = Record<string, any>;
   }
 
   beforeAll(async () => {
-    assertBuilt();
-    work = tempDir('offchain-device-cln-');
-    mintDir = join(work.path, 'mint');
-    userDir = join(work.path, 'user');
-    n = await startFundedNode(BITCOIND!, 'miner');
-    // The payee's hold plugin, run by this very node binary (whatever PATH lightningd gets).
-    const plugin = join(work.path, 'hold-htlc');
-    writeFileSync(plugin, `#!/bin/sh\nexec '${process.execPath}' '${HOLD_PLUGIN}'\n`, { mode: 0o755 });
-    [gw, payee] = await Promise.all([
-      startLightningd(LIGHTNINGD!, n.node, 'gateway'),
-      startLightningd(LIGHTNINGD!, n.node, 'payee', 30_000, [`--plugin=${plugin}`]),
-    ]);
-    socket = join(gw.dir, 'regtest', 'lightning-rpc');
-    gwRpc = new ClnRpc(socket);
-    payeeRpc = new ClnRpc(join(payee.dir, 'regtest', 'lightning-rpc'));
-    // The gateway's Lightning channel to the payee: 1 000 000 sat, unannounced.
-    const addr = (await gw.call<{ p2tr: string }>('newaddr', { addresstype: 'p2tr' })).p2tr;
-    await n.wallet.call('sendtoaddress', [addr, 1]);
-    await n.mine(1);
-    await waitFor('the gateway node sees its coin', async () => ((await gw.call<{ outputs: { status: string }[] }>('listfunds')).outputs.some((o) => o.status === 'confirmed') ? true : undefined));
-    await gw.call('connect', { id: payee.id, host: '127.0.0.1', port: payee.port });
-    await gw.call('fundchannel', { id: payee.id, amount: 1_000_000, announce: false });
-    await n.mine(6);
-    await waitFor('the channel is normal', async () => ((await gw.call<{ channels: { state: string }[] }>('listpeerchannels')).channels.some((c) => c.state === 'CHANNELD_NORMAL') ? true : undefined));
-
-    terms = file('terms.json', JSON.stringify({ ...TERMS }));
-    policy = file('policy.json', JSON.stringify({
-      max_payment_msat: 1_500_000_000, max_daily_msat: 10_000_000_000, max_fee_base_msat: 1000, max_fee_ppm: 5000,
-      allowed_payees: [payee.id], htlc_expiry_blocks: HTLC_BLOCKS, claim_margin_blocks: TERMS.claim_margin_blocks,
-    }));
-
-    // The device's channel: a credit contract (device = user, gateway = mint) funded on the same node. Setup, run
-    // in the test process (the same bundle's `main`, ~10 ms a step instead of a ~0.15 CPU-s process); the tolls
-    // below are processes, and the open as processes is test/regtest/device-cli.test.ts's channel A.
-    const env = { MINT_KEY, USER_KEY };
-    const key = messageOf<{ p2tr_address: string }>(await offchain(['key', 'show', '--key-env', 'MINT_KEY'], { env }), 'key/public');
-    const offer = messageOf<Msg>(await offchain(['open-credit', '--role', 'mint', '--publish', '--payout-address', key.p2tr_address, '--min-expiry', '5', '--max-expiry', '200', '--safety-margin', '3', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...n.chain()], { env }), 'credit/offer');
-    const offerFile = file('offer.json', JSON.stringify(offer));
-    const address = messageOf<{ address: string }>(await offchain(['open-credit', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', userDir, ...n.chain()], { env, input: JSON.stringify(offer) }), 'credit/address');
-    const created = await n.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [address.address]: satsToBtc(CAPACITY) }], 0, { change_type: 'bech32m', replaceable: false }]);
-    const refund = await n.wallet.call<string>('getnewaddress', ['', 'bech32m']);
-    const request = messageOf<Msg>(await offchain(['open-credit', '--role', 'user', '--offer', offerFile, '--expiry', '+150', '--refund-address', refund, '--key-env', 'USER_KEY', '--state-dir', userDir, ...n.chain()], { env, input: created.psbt }), 'credit/open-request');
-    contractId = request.contract_id;
-    const accept = messageOf<Msg>(await offchain(['open-credit', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...n.chain()], { env, input: JSON.stringify(request) }), 'credit/open-accept');
-    const opened = messageOf<Msg>(await offchain(['open-credit', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', userDir, ...n.chain()], { env, input: JSON.stringify(accept) }), 'credit/opened');
-    const signed = await n.wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [opened.funding_psbt]);
-    const final = await n.node.rpc.call<{ hex: string }>('finalizepsbt', [signed.psbt]);
-    await n.acceptAndMine(final.hex);
+    w = await startDeviceClnWorld('offchain-device-cln-');
+    ({ n, gw, payee, mintDir, userDir, contractId, socket, gwRpc, payeeRpc, terms, policy } = w);
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.allSettled([gw?.stop(), payee?.stop()]);
-    await n?.stop();
-    work?.cleanup();
+    await w?.stop();
   });
 
   const paidMs: number[] = [];

@@ -18,125 +18,56 @@
  * Skipped visibly without LIGHTNINGD or BITCOIND.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '@scure/base';
-import { satsToBtc } from '../../src/lib/chain/amount.ts';
-import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
-import { BIN, cleanEnv, pipeline, type Stage } from '../e2e/cli.ts';
+import { fileSnapshot } from '../helpers.ts';
+import { BIN, cleanEnv, pipeline } from '../e2e/cli.ts';
 import { MINT_KEY, USER_KEY, ok } from '../e2e/fixtures.ts';
 import { median, timedRun } from '../e2e/serve-gateway-service.ts';
 import { startGateway, type GatewayService as Service } from '../e2e/serve-process.ts';
-import { findBitcoind } from './bitcoind.ts';
-import { findLightningd, startLightningd, waitFor, type Lightningd } from './lightningd.ts';
-import { startFundedNode, type FundedNode } from './funded-node.ts';
-import { assertBuilt, messageOf } from './offchain-cli.ts';
-import { offchainInProcess as offchain } from './in-process-cli.ts';
-import { ClnRpc } from '../../src/lib/lightning/cln-rpc.ts';
+import { waitFor, type Lightningd } from './lightningd.ts';
+import type { FundedNode } from './funded-node.ts';
+import type { ClnRpc } from '../../src/lib/lightning/cln-rpc.ts';
+import { RUN, htlcSat, startDeviceClnWorld, worldTitle, type DeviceClnWorld, type Msg } from './device-cln-world.ts';
 
-const BITCOIND = findBitcoind();
-const LIGHTNINGD = findLightningd();
-const RUN = BITCOIND !== undefined && LIGHTNINGD !== undefined;
-const TITLE = RUN
-  ? `device pay --peer through serve gateway and Core Lightning (${LIGHTNINGD})`
-  : `device pay --peer through serve gateway and Core Lightning — SKIPPED: ${LIGHTNINGD ? 'no bitcoind (BITCOIND)' : 'LIGHTNINGD is unset'}`;
-if (!RUN) console.warn(`[regtest] ${TITLE}`);
-
-const CAPACITY = 2_000_000n;
-const TERMS = { fee_base_msat: 1000, fee_ppm: 2000, cltv_budget_blocks: 10, claim_margin_blocks: 6 };
-const HTLC_BLOCKS = 40;
-const HOLD_PLUGIN = join(ROOT, 'test/regtest/cln-plugins/hold-htlc.cjs');
-/** The HTLC amount by the terms (base + ppm rounded up, the sum rounded up to the sat): the test's own arithmetic. */
-const htlcSat = (msat: bigint) => Number((msat + 1000n + (msat * 2000n + 999_999n) / 1_000_000n + 999n) / 1000n);
-
-type Msg = Record<string, any>;
+const TITLE = worldTitle('device pay --peer through serve gateway and Core Lightning');
 
 (RUN ? describe : describe.skip)(TITLE, () => {
+  let w: DeviceClnWorld;
   let n: FundedNode;
   let gw: Lightningd;
   let payee: Lightningd;
-  let work: { path: string; cleanup: () => void };
   let mintDir: string;
   let userDir: string;
-  let contractId: string;
   let socket: string;
   let payeeRpc: ClnRpc;
   let gwRpc: ClnRpc;
+  let terms: string;
+  let policy: string;
   let svc: Service;
   let settled = 0;
   let state = 0;
-  const file = (name: string, text: string) => {
-    const p = join(work.path, name);
-    writeFileSync(p, text);
-    return p;
-  };
-  let terms: string;
-  let policy: string;
-  const device = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } });
-  const gateway = (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...n.chain()], env: { MINT_KEY } });
+  const file = (name: string, text: string) => w.file(name, text);
+  const device = (...args: string[]) => w.device(...args);
+  const gateway = (...args: string[]) => w.gateway(...args);
   const serve = () => startGateway(['--terms', terms, '--lightning-rpc', socket, '--pay-timeout', '2', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...n.chain()], { MINT_KEY });
   const peerArgs = async (invoiceFile: string) => ['device', 'pay', '--peer', svc.public, '--invoice', invoiceFile, '--policy', policy, '--terms', terms, '--tip-height', String(await n.tip()), '--key-env', 'USER_KEY', '--state-dir', userDir];
   const paysFor = async (hash: string) => (await gwRpc.call<{ pays: { status: string }[] }>('listpays', { payment_hash: hash })).pays;
 
-  function deviceRecord(): Msg {
-    const dir = join(userDir, 'regtest', 'credit-user', 'contracts');
-    const name = readdirSync(dir).find((f) => f.startsWith(contractId))!;
-    return JSON.parse(readFileSync(join(dir, name), 'utf8')) as Msg;
-  }
+  const deviceRecord = () => w.deviceRecord();
 
   beforeAll(async () => {
-    assertBuilt();
-    work = tempDir('offchain-serve-gw-cln-');
-    mintDir = join(work.path, 'mint');
-    userDir = join(work.path, 'user');
-    n = await startFundedNode(BITCOIND!, 'miner');
-    const plugin = join(work.path, 'hold-htlc');
-    writeFileSync(plugin, `#!/bin/sh\nexec '${process.execPath}' '${HOLD_PLUGIN}'\n`, { mode: 0o755 });
-    [gw, payee] = await Promise.all([
-      startLightningd(LIGHTNINGD!, n.node, 'gateway'),
-      startLightningd(LIGHTNINGD!, n.node, 'payee', 30_000, [`--plugin=${plugin}`]),
-    ]);
-    socket = join(gw.dir, 'regtest', 'lightning-rpc');
-    gwRpc = new ClnRpc(socket);
-    payeeRpc = new ClnRpc(join(payee.dir, 'regtest', 'lightning-rpc'));
-    const addr = (await gw.call<{ p2tr: string }>('newaddr', { addresstype: 'p2tr' })).p2tr;
-    await n.wallet.call('sendtoaddress', [addr, 1]);
-    await n.mine(1);
-    await waitFor('the gateway node sees its coin', async () => ((await gw.call<{ outputs: { status: string }[] }>('listfunds')).outputs.some((o) => o.status === 'confirmed') ? true : undefined));
-    await gw.call('connect', { id: payee.id, host: '127.0.0.1', port: payee.port });
-    await gw.call('fundchannel', { id: payee.id, amount: 1_000_000, announce: false });
-    await n.mine(6);
-    await waitFor('the channel is normal', async () => ((await gw.call<{ channels: { state: string }[] }>('listpeerchannels')).channels.some((c) => c.state === 'CHANNELD_NORMAL') ? true : undefined));
-    terms = file('terms.json', JSON.stringify({ ...TERMS }));
-    policy = file('policy.json', JSON.stringify({
-      max_payment_msat: 1_500_000_000, max_daily_msat: 10_000_000_000, max_fee_base_msat: 1000, max_fee_ppm: 5000,
-      allowed_payees: [payee.id], htlc_expiry_blocks: HTLC_BLOCKS, claim_margin_blocks: TERMS.claim_margin_blocks,
-    }));
-    // The device's channel: a credit contract funded on the node (as test/regtest/device-cln.test.ts opens it, in process).
-    const env = { MINT_KEY, USER_KEY };
-    const key = messageOf<{ p2tr_address: string }>(await offchain(['key', 'show', '--key-env', 'MINT_KEY'], { env }), 'key/public');
-    const offer = messageOf<Msg>(await offchain(['open-credit', '--role', 'mint', '--publish', '--payout-address', key.p2tr_address, '--min-expiry', '5', '--max-expiry', '200', '--safety-margin', '3', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...n.chain()], { env }), 'credit/offer');
-    const offerFile = file('offer.json', JSON.stringify(offer));
-    const address = messageOf<{ address: string }>(await offchain(['open-credit', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', userDir, ...n.chain()], { env, input: JSON.stringify(offer) }), 'credit/address');
-    const created = await n.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [address.address]: satsToBtc(CAPACITY) }], 0, { change_type: 'bech32m', replaceable: false }]);
-    const refund = await n.wallet.call<string>('getnewaddress', ['', 'bech32m']);
-    const request = messageOf<Msg>(await offchain(['open-credit', '--role', 'user', '--offer', offerFile, '--expiry', '+150', '--refund-address', refund, '--key-env', 'USER_KEY', '--state-dir', userDir, ...n.chain()], { env, input: created.psbt }), 'credit/open-request');
-    contractId = request.contract_id;
-    const accept = messageOf<Msg>(await offchain(['open-credit', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...n.chain()], { env, input: JSON.stringify(request) }), 'credit/open-accept');
-    const opened = messageOf<Msg>(await offchain(['open-credit', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', userDir, ...n.chain()], { env, input: JSON.stringify(accept) }), 'credit/opened');
-    const signed = await n.wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [opened.funding_psbt]);
-    const final = await n.node.rpc.call<{ hex: string }>('finalizepsbt', [signed.psbt]);
-    await n.acceptAndMine(final.hex);
+    w = await startDeviceClnWorld('offchain-serve-gw-cln-');
+    ({ n, gw, payee, mintDir, userDir, socket, gwRpc, payeeRpc, terms, policy } = w);
     svc = await serve();
   }, 240_000);
 
   afterAll(async () => {
     await svc?.stop();
-    await Promise.allSettled([gw?.stop(), payee?.stop()]);
-    await n?.stop();
-    work?.cleanup();
+    await w?.stop();
   });
 
   it('6 tolls, each one device pay --peer process: paid by Core Lightning once, settled with its preimage, the receipt applied', async () => {
