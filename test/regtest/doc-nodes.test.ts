@@ -11,6 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +48,19 @@ const CHECKS: Record<string, (r: Ran) => void> = {
     const txid = stdout.trim().split('\n').at(-1)!;
     expect(txid).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.parse(bcli('getmempoolentry', txid)).vsize).toBeGreaterThan(0);
+  },
+  // htlc.md, "A session": create a seed HTLC, fund it from the node's wallet, Bob claims with the preimage.
+  'docs/htlc.md block 2': ({ stdout, bcli }) => {
+    const txid = stdout.trim();
+    expect(txid).toMatch(/^[0-9a-f]{64}$/);
+    // The claim the node accepted spends the HTLC output through its preimage path: the witness
+    // carries a 32-byte preimage whose SHA-256 is the script's hash (checked here with node:crypto).
+    const tx = JSON.parse(bcli('getrawtransaction', txid, 'true')) as { vin: { txinwitness: string[] }[] };
+    expect(tx.vin).toHaveLength(1);
+    const witness = tx.vin[0]!.txinwitness;
+    const preimage = witness.find((w) => w.length === 64)!;
+    const script = witness.at(-1)!;
+    expect(script).toContain(createHash('ripemd160').update(createHash('sha256').update(Buffer.from(preimage, 'hex')).digest()).digest('hex'));
   },
 };
 
