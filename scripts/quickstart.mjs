@@ -774,6 +774,30 @@ async function statechainJourney() {
   );
 }
 
+/**
+ * The aliases of "try next" as commands a script can use (an alias does not reach a
+ * non-interactive shell, xargs or a pipe's `sh -c`): wrappers in `bin/`, and `env.sh`
+ * putting them first on PATH with the node's RPC for every offchain command and the
+ * services' URLs. The docs' blocks marked `quickstart:` run after `source env.sh`
+ * (test/regtest/doc-nodes.test.ts).
+ */
+function writeShellEnv(btcNode) {
+  const q = (s) => `'${String(s).replaceAll("'", "'\\''")}'`;
+  const wrap = (name, argv) => writeFileSync(path('bin', name), `#!/bin/sh\nexec ${argv.map(q).join(' ')} "$@"\n`, { mode: 0o755 });
+  mkdirSync(path('bin'), { recursive: true });
+  wrap('offchain', [process.execPath, BIN]);
+  wrap('bitcoin-cli', [BITCOIN_CLI, '-regtest', `-datadir=${btcNode.datadir}`, `-rpcport=${btcNode.rpcPort}`, '-rpcwallet=quickstart']);
+  if (ln.gateway) wrap('lightning-cli', [LIGHTNING_CLI, '--network=regtest', '-N', 'none', `--lightning-dir=${ln.gateway.dir}`]);
+  const vars = {
+    PATH: null, QUICKSTART_DIR: work, OFFCHAIN_RPC_URL: rpcUrl, OFFCHAIN_RPC_COOKIE: cookieFile,
+    ...(ln.payee ? { QUICKSTART_PAYEE_LIGHTNING_DIR: ln.payee.dir } : {}),
+    ...Object.fromEntries(served().map(([role, s]) => [`QUICKSTART_${role.toUpperCase()}_URL`, s.url])),
+    ...(nutshell.url ? { QUICKSTART_NUTSHELL_URL: nutshell.url } : {}),
+  };
+  const lines = Object.entries(vars).map(([k, v]) => (v === null ? `export PATH=${q(path('bin'))}:"$PATH"` : `export ${k}=${q(v)}`));
+  writeFileSync(path('env.sh'), `# offchain quick start (regtest): source this file in sh or bash\n${lines.join('\n')}\n`);
+}
+
 // ---------------------------------------------------------------------------------------
 
 async function main() {
@@ -824,6 +848,8 @@ async function main() {
   out(`  keys and seeds     ${path('keys')} (0600 files)   state directories ${path('state')}   each step's output under ${work}/<journey>/`);
   out('');
   for (const name of JOURNEYS) if (report[name]) out(report[name]);
+  writeShellEnv(btcNode);
+  out(`  for scripts: source ${path('env.sh')}   (bitcoin-cli, lightning-cli, offchain on PATH as the aliases below; OFFCHAIN_RPC_URL/_COOKIE; QUICKSTART_* URLs)`);
   out('');
   out('try next:');
   out(`  alias offchain='node ${BIN}'`);

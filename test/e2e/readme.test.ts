@@ -11,10 +11,12 @@
  * A block that cannot run on its own (it needs a node, a wallet, the other party, or is a
  * fragment with your values in it) is marked on the line before it with
  * `<!-- illustrative: why -->`; the reason is required, and the count of blocks run is
- * asserted so marking cannot quietly empty this test.
+ * asserted so marking cannot quietly empty this test. A block that needs a node and runs as
+ * written against the quick start's is marked `<!-- quickstart: why -->` and run by
+ * test/regtest/doc-nodes.test.ts instead (doc-blocks.ts).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { ROOT, tempDir } from '../helpers.ts';
@@ -22,24 +24,12 @@ import { BIN, cleanEnv, finished } from './cli.ts';
 import { shellQuote } from './process.ts';
 import { leftState, outputDigest, snapshotsThatVary } from './golden.ts';
 import { OPEN_DEMO, demoOpenedOnce, withOpenedDemo } from './demo-copy.ts';
+import { DOCS, blocksOf } from './doc-blocks.ts';
 
-type Block = { file: string; n: number; line: number; code: string; illustrative?: string };
-
-function blocksOf(file: string): Block[] {
-  const text = readFileSync(join(ROOT, file), 'utf8');
-  return [...text.matchAll(/^([ \t]*)```sh\n([\s\S]*?)^[ \t]*```/gm)].map((m, i) => {
-    const before = text.slice(0, m.index).split('\n');
-    const previous = before[before.length - 2]?.trim() ?? '';
-    const mark = /^<!-- illustrative: (.*) -->$/.exec(previous);
-    const indent = m[1]!;
-    const code = m[2]!.split('\n').map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l)).join('\n');
-    return { file, n: i + 1, line: before.length, code, ...(mark ? { illustrative: mark[1]! } : {}) };
-  });
-}
-
-const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
 const blocks = DOCS.flatMap(blocksOf);
-const runnable = blocks.filter((b) => b.illustrative === undefined);
+const runnable = blocks.filter((b) => b.illustrative === undefined && b.quickstart === undefined);
+/** Blocks that need a node run against the quick start's nodes in test/regtest/doc-nodes.test.ts, not here. */
+const quickstart = blocks.filter((b) => b.quickstart !== undefined);
 /** The blocks whose output the snapshot says varies between two runs (golden.ts: they run twice). */
 const varies = snapshotsThatVary(join(ROOT, 'test/e2e/__snapshots__/readme.test.ts.snap'));
 
@@ -55,6 +45,11 @@ describe('README and docs shell blocks', () => {
     expect(blocks.length).toBeGreaterThanOrEqual(20);
     expect(runnable.length).toBeGreaterThanOrEqual(6);
     for (const b of blocks) if (b.illustrative !== undefined) expect(b.illustrative.trim().length, `${b.file}:${b.line}`).toBeGreaterThan(10);
+    // Counted apart: a `quickstart:` block is run, by test/regtest/doc-nodes.test.ts (which asserts its own
+    // count), so it leaves `runnable` without being illustrative; every block is one of the three.
+    expect(quickstart.length).toBeGreaterThanOrEqual(1);
+    for (const b of quickstart) expect(b.quickstart!.trim().length, `${b.file}:${b.line}`).toBeGreaterThan(10);
+    expect(runnable.length + quickstart.length + blocks.filter((b) => b.illustrative !== undefined).length).toBe(blocks.length);
   });
 
   it('names no internal document (the brief, its sections, its seeds), and --help neither', () => {
