@@ -1,7 +1,7 @@
 /**
  * What the gateway's service tests (test/e2e/serve-gateway.test.ts,
  * test/regtest/serve-gateway-cln.test.ts) measure and ask with: one HTTP request, one CLI
- * run with its wall and CPU time, a median. The service itself: serve-process.ts.
+ * run with its wall and CPU time. The service itself: serve-process.ts.
  */
 import { spawn } from 'node:child_process';
 import { BIN, cleanEnv, type Run } from './cli.ts';
@@ -30,5 +30,3 @@ export async function timedRun(args: string[], env: Record<string, string>): Pro
   return { status, stdout, stderr, ms, cpuMs: (t[0] ?? NaN) + (t[1] ?? NaN) };
 }
 
-/** The median of some measurements. */
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
