@@ -7,23 +7,8 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { tempDir } from '../helpers.ts';
+import { running, tempDir } from '../helpers.ts';
 import { startScript } from './nutshell.ts';
-
-/** Running: it exists and is not a zombie (killed, waiting for init to reap it: kill(pid, 0) still answers for it). */
-const running = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false; // gone between the two looks
-  }
-};
 
 it('a start.sh killed at its limit takes the mint it launched in the background with it, and says it was killed', async () => {
   const dir = tempDir('offchain-nutshell-harness-');

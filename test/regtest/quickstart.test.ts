@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers.ts';
+import { ROOT, running } from '../helpers.ts';
 import { findPostgres } from '../setup/postgres.ts';
 import { environmentOutsideRuns } from '../e2e/cli.ts';
 import { findBitcoind } from './bitcoind.ts';
@@ -33,21 +33,6 @@ const TITLE = BITCOIND
 if (!BITCOIND || SKIPPED.length) console.warn(`[regtest] ${TITLE}`);
 
 type Run = { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string };
-
-/** Running: it exists and is not a zombie. */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** The script with `args`; `onReady` is called once it printed `until` (then it is left to stop by itself or be signalled). */
 function quickstart(args: string[], opts: { env?: Record<string, string | undefined>; until?: RegExp; onReady?: (pid: number) => void; timeoutMs?: number } = {}): Promise<Run> {
