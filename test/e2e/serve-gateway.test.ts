@@ -112,7 +112,7 @@ describe('serve gateway answers the bytes of the one-shot gateway steps (built C
     expect((await http('POST', `${svc.public}/v1/gateway/pay`, pay)).text).toBe(job);
     const hash = toHex(paymentHash(0));
     // Not decided yet: 404 with its code.
-    const undecided = await http('GET', `${svc.public}/v1/gateway/payments/${hash}`);
+    const undecided = await http('GET', `${svc.operator}/v1/operator/payments/${hash}`);
     expect([undecided.status, JSON.parse(undecided.text).code]).toEqual([404, 'E_PAYMENT_UNDECIDED']);
     // Operator routes are not on the public listener.
     expect((await http('POST', `${svc.public}/v1/operator/settle`, JSON.stringify({ preimage: toHex(preimage(0)) }))).status).toBe(404);
@@ -120,12 +120,15 @@ describe('serve gateway answers the bytes of the one-shot gateway steps (built C
     await same('POST /v1/operator/settle', await oneShot(gateway('gateway', 'settle', '--preimage-file', preimageFile(preimage(7)))), await http('POST', `${svc.operator}/v1/operator/settle`, JSON.stringify({ preimage: toHex(preimage(7)) })));
     const settle = await same('POST /v1/operator/settle', await oneShot(gateway('gateway', 'settle', '--preimage-file', preimageFile(preimage(0)))), await http('POST', `${svc.operator}/v1/operator/settle`, JSON.stringify({ preimage: toHex(preimage(0)) })));
     expect(JSON.parse(settle).type).toBe('gateway/settle');
-    const polled = await http('GET', `${svc.public}/v1/gateway/payments/${hash}`);
+    const polled = await http('GET', `${svc.operator}/v1/operator/payments/${hash}`);
     expect([polled.status, polled.text]).toEqual([200, settle]);
+    // The settle carries the preimage: never on the public listener, where anyone knowing the invoice's hash would ask.
+    expect((await http('GET', `${svc.public}/v1/operator/payments/${hash}`)).status).toBe(404);
+    expect((await http('GET', `${svc.public}/v1/gateway/payments/${hash}`)).status).toBe(404);
     // The gateway's exit claiming the HTLC with the stored preimage, as a dry run (nothing frozen).
     const claim = await same('POST /v1/operator/claim', await oneShot(gateway('gateway', 'claim', '--fee-rate', '2', '--dry-run')), await http('POST', `${svc.operator}/v1/operator/claim`, JSON.stringify({ fee_rate: '2', dry_run: true })));
     expect(JSON.parse(claim).htlc_claim).toBeDefined();
-    covered.add('GET /v1/gateway/payments/:hash');
+    covered.add('GET /v1/operator/payments/:hash');
     const deviceSettle = ok([await oneShot(device('device', 'settle'), settle)], 'device/settle');
     // A message of another kind: refused alike (malformed input).
     await same('POST /v1/gateway/complete', await oneShot(gateway('gateway', 'complete', ...chain), pay), await http('POST', `${svc.public}/v1/gateway/complete`, pay));
@@ -134,7 +137,7 @@ describe('serve gateway answers the bytes of the one-shot gateway steps (built C
     const balance = ok([await oneShot(device('device', 'receipt'), receipt)], 'credit/balance');
     expect([balance.state, balance.cumulative_sat]).toEqual([2, 2506]); // 2 500 000 msat + 1000 + 2000 ppm → 2 506 sat
     // Still answerable once completed (the last payment decided).
-    expect((await http('GET', `${svc.public}/v1/gateway/payments/${hash}`)).text).toBe(settle);
+    expect((await http('GET', `${svc.operator}/v1/operator/payments/${hash}`)).text).toBe(settle);
   }, 120_000);
 
   it('toll 1, failed: operator fail (and a wrong or malformed hash), the failed device/pay again, complete', async () => {
@@ -177,7 +180,7 @@ describe('device pay --peer against serve gateway --lightning-rpc (a scripted Co
   let server: Server;
   let script: Script;
   const seen: Req[] = [];
-  const gwArgs = () => ['--terms', TERMS, '--now', String(NOW), '--tip-height', TIP, '--confirmations', '1', '--key-env', 'MINT_KEY', '--state-dir', join(root.path, 'mint'), '--lightning-rpc', socket, '--pay-timeout', '2'];
+  const gwArgs = () => ['--terms', TERMS, '--now', String(NOW), '--tip-height', TIP, '--confirmations', '1', '--key-env', 'MINT_KEY', '--state-dir', join(root.path, 'mint'), '--lightning-rpc', socket, '--pay-timeout', '2', '--operator-listen', '127.0.0.1:0'];
   const invoiceFile = (n: number, msat: bigint) => {
     const p = join(root.path, `toll-${n}.bolt11`);
     writeFileSync(p, invoice(n, msat) + '\n');
@@ -240,7 +243,7 @@ describe('device pay --peer against serve gateway --lightning-rpc (a scripted Co
       const again = await http('POST', `${svc.public}/v1/gateway/pay`, pay.stdout);
       expect([again.status, again.text]).toEqual([200, first.text]);
       expect(pays()).toHaveLength(1);
-      const polled = await http('GET', `${svc.public}/v1/gateway/payments/${toHex(paymentHash(n))}`);
+      const polled = await http('GET', `${svc.operator}/v1/operator/payments/${toHex(paymentHash(n))}`);
       expect([polled.status, polled.text]).toEqual([200, first.text]);
       const signed = await step(['device', outcome], first.text);
       expect(signed.status, signed.stderr).toBe(0);

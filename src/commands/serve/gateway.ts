@@ -18,8 +18,8 @@ export default class ServeGateway extends GatewayLightning<typeof ServeGateway> 
 Each endpoint is one step of the gateway commands, answering the bytes the one-shot prints (docs/serve.md, "The
 gateway"): POST /v1/gateway/pay (device/pay → gateway/job, or with --lightning-rpc the payment made and
 gateway/settle | gateway/fail), POST /v1/gateway/complete (device/settle | device/fail → gateway/receipt),
-GET /v1/gateway/terms, GET /v1/gateway/payments/HASH (the settle or fail given, 404 E_PAYMENT_UNDECIDED before);
-on --operator-listen only: POST /v1/operator/settle {preimage}, /v1/operator/fail {payment_hash} and
+GET /v1/gateway/terms;
+on --operator-listen only: GET /v1/operator/payments/HASH (the settle or fail given, 404 E_PAYMENT_UNDECIDED before), POST /v1/operator/settle {preimage}, /v1/operator/fail {payment_hash} and
 /v1/operator/claim {fee_rate, dry_run|broadcast, …}, as "gateway settle", "gateway fail" and "gateway claim". The gateway is a credit mint on device channels, so it also serves "serve mint"'s
 credit routes (/v1/credit/offer, /open, /update, /abandon, /close, /rollover…, GET /v1/operator/contracts). Refusals: the one-shot's code and exit code as an HTTP status. A repeated
 device/pay gets the same answer; a payment still pending is 503 E_PAYMENT_PENDING with Retry-After (the node is

@@ -258,6 +258,6 @@ export type GatewayChannel = {
   in_flight?: InFlightJson & { preimage?: string; failed?: true; job?: Record<string, unknown>; attempted?: true; answer?: Record<string, unknown> };
   /** The last receipt, answered again if the same request is retried. */
   receipt?: Record<string, unknown>;
-  /** The last payment decided and completed: its gateway/settle or gateway/fail, for a service's poll (GET /v1/gateway/payments/HASH). */
+  /** The last payment decided and completed: its gateway/settle or gateway/fail, for the operator's view (GET /v1/operator/payments/HASH) and a resent device/pay. */
   decided?: { payment_hash: string; answer: Record<string, unknown> };
 };

@@ -9,7 +9,8 @@
  *   POST /v1/gateway/pay               device/pay → gateway/job, or with a node   gateway pay [--lightning-rpc]
  *                                      gateway/settle | gateway/fail
  *   POST /v1/gateway/complete          device/settle | device/fail → receipt      gateway complete
- *   GET  /v1/gateway/payments/:hash    — → the gateway/settle | gateway/fail      (job mode's poll)
+ *   GET  /v1/operator/payments/:hash (O) — → the gateway/settle | gateway/fail    (the operator's view; a
+ *        settle carries the preimage, so never public: with a node a device resends its device/pay)
  *                                      given for it; 404 E_PAYMENT_UNDECIDED before
  *   POST /v1/operator/settle (O)       {contract_id?, preimage} → gateway/settle  gateway settle --preimage-file
  *   POST /v1/operator/fail (O)         {contract_id?, payment_hash} → gateway/fail gateway fail --payment-hash
@@ -50,7 +51,7 @@ export function gatewayRoutes(s: GatewaySteps): Route[] {
     { method: 'POST', path: '/v1/gateway/pay', step: 'pay', listener: 'public', in: 'device/pay', out: 'gateway/job | gateway/settle | gateway/fail', handle: (req) => s.pay(req.body) },
     { method: 'POST', path: '/v1/gateway/complete', step: 'complete', listener: 'public', in: 'device/settle | device/fail', out: 'gateway/receipt', handle: (req) => s.complete(req.body) },
     {
-      method: 'GET', path: '/v1/gateway/payments/:hash', step: 'payment', listener: 'public', in: '—', out: 'gateway/settle | gateway/fail',
+      method: 'GET', path: '/v1/operator/payments/:hash', step: 'payment', listener: 'operator', in: '—', out: 'gateway/settle | gateway/fail',
       handle: async (req) => {
         const hash = (req.params.hash ?? '').toLowerCase();
         if (!/^[0-9a-f]{64}$/.test(hash)) throw new MalformedInputError('E_MALFORMED_REQUEST', 'the payment hash must be 64 hex digits');
