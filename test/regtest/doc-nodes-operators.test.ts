@@ -14,9 +14,9 @@
  * broadcast, paid or stored is asked of the node that holds it: bitcoind (`getrawtransaction`,
  * `getmempoolentry`), the Core Lightning nodes (`listpays`, `listinvoices`), PostgreSQL (its tables).
  *
- * Two lanes at once: the pages that use Core Lightning (their tolls are tip-sensitive, and
- * device-gateway.md mines to an HTLC's expiry) one after the other, the PostgreSQL pages beside
- * them. BITCOIND is required (the file skips visibly without it); without LIGHTNINGD the Lightning
+ * Two lanes at once: the pages that pay a device toll (tip-sensitive: the HTLC's expiry against
+ * the gateway's margins, and device-gateway.md mines ~40 blocks to an HTLC's expiry) one after
+ * the other, the others beside them. BITCOIND is required (the file skips visibly without it); without LIGHTNINGD the Lightning
  * pages are skipped visibly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -44,6 +44,8 @@ const blocks = operatorsBlocks();
 const key = (b: OperatorsBlock) => `${b.file} block ${b.n}`;
 const pages = [...new Set(blocks.map((b) => b.file))];
 const usesLightning = (file: string) => blocks.some((b) => b.file === file && /lightning-cli|open-on-node\.sh/.test(b.code));
+/** A page that pays a toll: tip-sensitive (the HTLC's expiry against the gateway's margins), so never beside a page that mines to an expiry. */
+const paysTolls = (file: string) => blocks.some((b) => b.file === file && /\bdevice pay\b/.test(b.code));
 
 type Json = Record<string, any>;
 type Ran = {
@@ -297,7 +299,8 @@ let work = '';
       child.on('close', (status) => (clearTimeout(timer), reject(new Error(`quickstart exited ${status}\n${out}\n${err}`))));
     });
     work = /work directory (\S+)/.exec(out)![1]!;
-    // The Lightning pages one after another (their tolls are tip-sensitive; one mines to an HTLC's expiry), the others beside them.
+    // The pages that pay tolls one after another (a toll is tip-sensitive, and device-gateway.md mines
+    // ~40 blocks to an HTLC's expiry), the others beside them; without Core Lightning its pages are skipped.
     const lane = async (files: string[]) => {
       for (const f of files) {
         const run = runPage(f);
@@ -305,9 +308,9 @@ let work = '';
         await run;
       }
     };
-    const ln = pages.filter(usesLightning);
-    void lane(LIGHTNINGD ? ln : []);
-    void lane(pages.filter((f) => !usesLightning(f)));
+    const runnable = pages.filter((f) => LIGHTNINGD || !usesLightning(f));
+    void lane(runnable.filter(paysTolls));
+    void lane(runnable.filter((f) => !paysTolls(f)));
   }, 120_000);
 
   afterAll(async () => {
