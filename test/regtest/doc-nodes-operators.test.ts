@@ -19,7 +19,7 @@
  * the other, the others beside them. BITCOIND is required (the file skips visibly without it); without LIGHTNINGD the Lightning
  * pages are skipped visibly.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -27,11 +27,12 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
-import { cleanEnv, environmentOutsideRuns, finished } from '../e2e/cli.ts';
+import { cleanEnv, finished } from '../e2e/cli.ts';
 import { operatorsBlocks, type OperatorsBlock } from '../e2e/doc-blocks-operators.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { findLightningd } from './lightningd.ts';
 import { assertBuilt } from './offchain-cli.ts';
+import { startQuickstartNodes, type QuickstartNodes } from './quickstart-nodes.ts';
 
 const BITCOIND = findBitcoind();
 const LIGHTNINGD = findLightningd();
@@ -238,8 +239,7 @@ const REFUSES = new Set(['docs/device-gateway.md block 7']);
 let work = '';
 
 (BITCOIND ? describe : describe.skip)(TITLE, () => {
-  let qs: ChildProcess | undefined;
-  let out = '';
+  let qs: QuickstartNodes | undefined;
   const sandbox = tempDir('offchain-doc-nodes-operators-');
   /** Each page's run, started once the quick start is ready: each block's output and whether it finished. */
   const runs = new Map<string, Promise<Map<number, { ok: boolean; stdout: string; stderr: string }> & { tmp: string; tail: string }>>();
@@ -283,22 +283,8 @@ let work = '';
 
   beforeAll(async () => {
     assertBuilt();
-    const env = { ...environmentOutsideRuns(), BITCOIND } as NodeJS.ProcessEnv;
-    if (LIGHTNINGD) env['LIGHTNINGD'] = LIGHTNINGD;
-    const args = ['--nodes-only', '--postgres', ...(LIGHTNINGD ? ['--lightning'] : [])];
-    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'quickstart.mjs'), ...args], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    qs = child;
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`quickstart not ready in 90 s\n${out}\n${err}`)), 90_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d;
-        if (/Ctrl-C stops everything it started\.\n/.test(out)) (clearTimeout(timer), resolve());
-      });
-      child.on('close', (status) => (clearTimeout(timer), reject(new Error(`quickstart exited ${status}\n${out}\n${err}`))));
-    });
-    work = /work directory (\S+)/.exec(out)![1]!;
+    qs = await startQuickstartNodes(['--postgres', ...(LIGHTNINGD ? ['--lightning'] : [])], { BITCOIND, LIGHTNINGD });
+    work = qs.work;
     // The pages that pay tolls one after another (a toll is tip-sensitive, and device-gateway.md mines
     // ~40 blocks to an HTLC's expiry), the others beside them; without Core Lightning its pages are skipped.
     const lane = async (files: string[]) => {
@@ -315,11 +301,7 @@ let work = '';
 
   afterAll(async () => {
     await Promise.allSettled(runs.values());
-    if (qs && qs.exitCode === null) {
-      const closed = new Promise((r) => qs!.once('close', r));
-      qs.kill('SIGTERM');
-      await Promise.race([closed, new Promise((r) => setTimeout(r, 30_000))]);
-    }
+    await qs?.stop();
     sandbox.cleanup();
   }, 300_000);
 
