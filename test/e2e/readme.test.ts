@@ -25,8 +25,9 @@ import { shellQuote } from './process.ts';
 import { leftState, outputDigest, snapshotsThatVary } from './golden.ts';
 import { OPEN_DEMO, demoOpenedOnce, withOpenedDemo } from './demo-copy.ts';
 import { DOCS, blocksOf } from './doc-blocks.ts';
+import { asRunElsewhere } from './doc-blocks-operators.ts'; // `quickstart-operators:` blocks: test/regtest/doc-nodes-operators.test.ts
 
-const blocks = DOCS.flatMap(blocksOf);
+const blocks = DOCS.flatMap(blocksOf).map(asRunElsewhere);
 const runnable = blocks.filter((b) => b.illustrative === undefined && b.quickstart === undefined);
 /** Blocks that need a node run against the quick start's nodes in test/regtest/doc-nodes.test.ts, not here. */
 const quickstart = blocks.filter((b) => b.quickstart !== undefined);

