@@ -217,8 +217,8 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
     const completion = completionRequest(argv, process.env.SHELL);
     if (completion) {
       // The one line for the rc file, or the script it evaluates: nothing written under ~/.cache (lib/cli/autocomplete.ts).
-      const config = await Config.load(await loadOptions(argv));
-      await writeOutput(completion.kind === 'line' ? setupLine(config.bin, completion.shell) : await completionScript(config, completion.shell, () => bashValueCompletion(completionCommands())));
+      if (completion.kind === 'line') await writeOutput(setupLine(packageBin(), completion.shell));
+      else await writeOutput(await completionScript(await Config.load(await loadOptions(argv)), completion.shell, () => bashValueCompletion(completionCommands())));
     } else if (argv[0]?.startsWith('autocomplete')) {
       const config = await Config.load(await loadOptions(argv));
       const restore = argv[1] === 'bash' ? rewriteStdout(accurateBashSetup) : () => {};
@@ -324,6 +324,12 @@ function completeBashValues(config: Config): void {
   const file = join(config.cacheDir, 'autocomplete', 'functions', 'bash', `${config.bin}.bash`);
   if (!existsSync(file) || readFileSync(file, 'utf8').includes(BASH_VALUES_MARKER)) return;
   appendFileSync(file, `\n${bashValueCompletion(completionCommands())}`);
+}
+
+/** The command's name (package.json oclif.bin), without loading oclif's configuration. */
+function packageBin(): string {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { oclif: { bin: string } }).oclif.bin;
 }
 
 function completionCommands() {

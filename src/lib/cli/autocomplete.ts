@@ -45,7 +45,8 @@ export async function completionScript(config: Config, shell: Shell, bashValues:
   const cacheDir = config.cacheDir;
   try {
     config.cacheDir = dir;
-    await create.run([], config);
+    // Constructed on this config (Create.run would load a config of its own, with the real cache directory).
+    await new (create as unknown as new (argv: string[], config: Config) => { run(): Promise<unknown> })([], config).run();
     const functions = join(dir, 'autocomplete', 'functions');
     if (shell === 'bash') return `${readFileSync(join(functions, 'bash', `${config.bin}.bash`), 'utf8')}\n${bashValues()}`;
     // The plugin writes an autoloaded function file that ends by calling itself; evaluated, it registers instead.
