@@ -151,6 +151,21 @@ type Made = { what: string; text: string; cln: Record<string, any> };
     const runs = [];
     for (const [i, m] of made.entries()) runs.push(sampled.includes(i) ? spawned[sampled.indexOf(i)]! : await offchainInProcess(args, { input: m.text + '\n' }));
     runs.forEach((r, i) => expect(messageOf(r), made[i]!.what).toEqual(decodeInvoiceText(made[i]!.text, { network: 'regtest', now: Number(now) }).message));
+    // --cln: CLN's own names and types. Equal to CLN's decode on every field both print (offer_id included); what only one prints is named.
+    const onlyCln: Record<string, string[]> = {};
+    for (const m of made) {
+      const r = await offchainInProcess([...args, '--cln'], { input: m.text + '\n' });
+      expect(r.status, r.stderr).toBe(0);
+      const view = JSON.parse(r.stdout) as Record<string, unknown>;
+      const both = Object.keys(view).filter((k) => k in m.cln);
+      expect(both.length, m.what).toBeGreaterThan(5);
+      for (const k of both) expect(view[k], `${m.what}: ${k}`).toEqual(m.cln[k]);
+      expect(Object.keys(view).filter((k) => !(k in m.cln)), `${m.what}: printed by --cln only`).toEqual([]);
+      for (const k of Object.keys(m.cln).filter((k) => !(k in view))) (onlyCln[k] ??= []).push(m.what);
+      if (m.cln.type !== 'bolt11 invoice' && m.cln.type !== 'bolt12 invoice_request') expect(view.offer_id, m.what).toBe(m.cln.offer_id);
+    }
+    // What CLN prints and --cln does not (its own bookkeeping ids), by name.
+    expect(Object.keys(onlyCln).sort(), JSON.stringify(onlyCln)).toEqual(Object.keys(onlyCln).filter((k) => ['invreq_id', 'warning_missing_offer_issuer_id'].includes(k)).sort());
     const signed = made.filter((m) => m.cln.type !== 'bolt12 offer'); // offers carry no signature
     expect(signed.length).toBe(12);
     for (const m of signed) {
