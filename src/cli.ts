@@ -21,7 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { homedir } from 'node:os';
 import { applyConfigFile } from './lib/cli/config.ts';
 import { BASH_VALUES_MARKER, bashValueCompletion } from './lib/cli/completion.ts';
-import { BrokenPipe, onLateOutputError, outputFailure } from './lib/cli/output.ts';
+import { BrokenPipe, onLateOutputError, outputFailure, writeOutput } from './lib/cli/output.ts';
+import { completionRequest, completionScript, setupLine } from './lib/cli/autocomplete.ts';
 import { OffchainError } from './lib/errors.ts';
 import { describeError } from './lib/cli/base-command.ts';
 import { suggestCommand } from './lib/cli/suggest.ts';
@@ -213,7 +214,12 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
     return;
   }
   try {
-    if (argv[0]?.startsWith('autocomplete')) {
+    const completion = completionRequest(argv, process.env.SHELL);
+    if (completion) {
+      // The one line for the rc file, or the script it evaluates: nothing written under ~/.cache (lib/cli/autocomplete.ts).
+      if (completion.kind === 'line') await writeOutput(setupLine(packageBin(), completion.shell));
+      else await writeOutput(await completionScript(await Config.load(await loadOptions(argv)), completion.shell, () => bashValueCompletion(completionCommands())));
+    } else if (argv[0]?.startsWith('autocomplete')) {
       const config = await Config.load(await loadOptions(argv));
       const restore = argv[1] === 'bash' ? rewriteStdout(accurateBashSetup) : () => {};
       try {
@@ -317,9 +323,18 @@ function rewriteStdout(rewrite: (text: string) => string): () => void {
 function completeBashValues(config: Config): void {
   const file = join(config.cacheDir, 'autocomplete', 'functions', 'bash', `${config.bin}.bash`);
   if (!existsSync(file) || readFileSync(file, 'utf8').includes(BASH_VALUES_MARKER)) return;
-  const commands = Object.entries(COMMANDS).flatMap(([id, command]) =>
+  appendFileSync(file, `\n${bashValueCompletion(completionCommands())}`);
+}
+
+/** The command's name (package.json oclif.bin), without loading oclif's configuration. */
+function packageBin(): string {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { oclif: { bin: string } }).oclif.bin;
+}
+
+function completionCommands() {
+  return Object.entries(COMMANDS).flatMap(([id, command]) =>
     [id, ...((command as { aliases?: string[] }).aliases ?? [])].map((name) => ({ id: name, flags: { ...command.baseFlags, ...command.flags } })));
-  appendFileSync(file, `\n${bashValueCompletion(commands)}`);
 }
 
 /**

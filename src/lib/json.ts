@@ -4,6 +4,11 @@
  * hex. The order is: `type`, `version`, `network` first (every message leads with
  * them), then all other keys sorted by code point, recursively.
  *
+ * A printed message (stringifyMessage) lists an object whose keys are ALL decimal integers
+ * — an ecash keyset's amount → key map — in numeric order, as NUT-01 and Nutshell print
+ * it ("1", "2", "4", … "1024", not "1", "1024", "1048576", …). The line form keeps code-point
+ * order: signatures and MACs already made hash it (credit/ecash-announce.ts, ecash-keysets.ts).
+ *
  * Amounts: satoshis leave as JSON integers; a bigint beyond 2^53 cannot be a satoshi
  * amount and is refused here so that millisatoshi values are explicitly written as
  * decimal strings by their encoder (the brief: never a lossy number).
@@ -32,7 +37,14 @@ function byCodePoint(a: string, b: string): number {
   return x.length - y.length;
 }
 
-function canonical(value: unknown, path: string): Canonical {
+const DECIMAL = /^(0|[1-9][0-9]*)$/;
+
+/** An amount map: every key a decimal integer, compared as numbers. */
+function numericKeys(keys: readonly string[]): boolean {
+  return keys.length > 1 && keys.every((k) => DECIMAL.test(k));
+}
+
+function canonical(value: unknown, path: string, numeric = false): Canonical {
   if (value === null) return null;
   switch (typeof value) {
     case 'boolean':
@@ -52,12 +64,14 @@ function canonical(value: unknown, path: string): Canonical {
       throw new TypeError(`${path}: cannot serialise ${typeof value}`);
   }
   if (value instanceof Uint8Array) return toHex(value);
-  if (Array.isArray(value)) return value.map((v, i) => canonical(v, `${path}[${i}]`));
+  if (Array.isArray(value)) return value.map((v, i) => canonical(v, `${path}[${i}]`, numeric));
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj).filter((k) => obj[k] !== undefined);
   const header = HEADER_KEYS.filter((k) => keys.includes(k));
-  const rest = keys.filter((k) => !(HEADER_KEYS as readonly string[]).includes(k)).sort(byCodePoint);
-  return { entries: [...header, ...rest].map((k) => [k, canonical(obj[k], `${path}.${k}`)]) };
+  const rest = keys.filter((k) => !(HEADER_KEYS as readonly string[]).includes(k));
+  if (numeric && numericKeys(rest)) rest.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+  else rest.sort(byCodePoint);
+  return { entries: [...header, ...rest].map((k) => [k, canonical(obj[k], `${path}.${k}`, numeric)]) };
 }
 
 /** JSON text of a canonical value: compact, or pretty with `indent` per level (as JSON.stringify). */
@@ -84,7 +98,7 @@ export function toJsonValue(value: unknown, path = '$'): JsonValue {
 
 /** Pretty (2-space) canonical JSON with a trailing newline: one message on stdout. */
 export function stringifyMessage(value: unknown): string {
-  return write(canonical(value, '$'), '  ', 0) + '\n';
+  return write(canonical(value, '$', true), '  ', 0) + '\n';
 }
 
 /** Compact canonical JSON on one line: one item of a JSON Lines stream. */

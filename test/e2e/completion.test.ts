@@ -5,6 +5,10 @@
  * offchain appends the completion of values (src/lib/cli/completion.ts), which real bash
  * runs here. Generated in a sandboxed cache, as `offchain autocomplete zsh|bash` does for
  * an operator.
+ *
+ * The scripts are what `offchain autocomplete script zsh|bash` prints (the line
+ * `autocomplete bash` prints evaluates them); `autocomplete --refresh-cache` still builds
+ * the plugin's cache, with offchain's bash addition appended once.
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -17,9 +21,10 @@ describe('shell completion', () => {
   it('zsh: --network and --role complete their values, file flags complete file names, every command is listed', () => {
     const dir = tempDir('offchain-completion-');
     const env = cleanEnv({ HOME: dir.path, XDG_CACHE_HOME: join(dir.path, 'cache'), NODE_ENV: '' });
-    const r = spawnSync(process.execPath, [BIN, 'autocomplete', 'zsh'], { env, cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [BIN, 'autocomplete', 'script', 'zsh'], { env, cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
-    const zsh = readFileSync(join(dir.path, 'cache', 'offchain', 'autocomplete', 'functions', 'zsh', '_offchain'), 'utf8');
+    const zsh = r.stdout;
+    expect(zsh.trimEnd().endsWith('compdef _offchain offchain')).toBe(true);
     expect(zsh).toContain('--network"[network to work on; must agree with the network named in the input message (default: the message\'s, else regtest)]:network options:(regtest signet testnet testnet4 mainnet)"');
     expect(zsh).toMatch(/--role"\[which party runs this step\]:role options:\(user mint\)"/);
     for (const flag of ['--in', '--key-file', '--state-dir', '--preimage-file', '--child']) expect(zsh).toMatch(new RegExp(`${flag}"\\[[^\\]]*\\]:file:_files"`));
@@ -30,12 +35,15 @@ describe('shell completion', () => {
   it('bash: the values of --network/--role, file names for FILE flags, directories for DIR flags, nothing for amounts; names still complete', () => {
     const dir = tempDir('offchain-completion-bash-');
     const env = cleanEnv({ HOME: dir.path, XDG_CACHE_HOME: join(dir.path, 'cache'), NODE_ENV: '' });
-    const r = spawnSync(process.execPath, [BIN, 'autocomplete', 'bash'], { env, cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [BIN, 'autocomplete', 'script', 'bash'], { env, cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
-    const file = join(dir.path, 'cache', 'offchain', 'autocomplete', 'functions', 'bash', 'offchain.bash');
-    // A second build of the cache appends nothing more.
-    expect(spawnSync(process.execPath, [BIN, 'autocomplete', '--refresh-cache'], { env, cwd: ROOT, encoding: 'utf8', timeout: 60_000 }).status).toBe(0);
-    expect(readFileSync(file, 'utf8').split('# offchain: completion of flag values')).toHaveLength(2);
+    expect(r.stdout.split('# offchain: completion of flag values')).toHaveLength(2);
+    const file = join(dir.path, 'offchain.bash');
+    writeFileSync(file, r.stdout);
+    // The plugin's own cache (--refresh-cache): offchain's addition appended once, not again on a second build.
+    const cached = join(dir.path, 'cache', 'offchain', 'autocomplete', 'functions', 'bash', 'offchain.bash');
+    for (let i = 0; i < 2; i++) expect(spawnSync(process.execPath, [BIN, 'autocomplete', '--refresh-cache'], { env, cwd: ROOT, encoding: 'utf8', timeout: 60_000 }).status).toBe(0);
+    expect(readFileSync(cached, 'utf8').split('# offchain: completion of flag values')).toHaveLength(2);
     const work = join(dir.path, 'work');
     mkdirSync(join(work, 'state-a'), { recursive: true });
     writeFileSync(join(work, 'alpha.psbt'), '');

@@ -25,6 +25,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Address, OutScript } from '@scure/btc-signer';
@@ -205,6 +206,38 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
     expect([balance.state, balance.cumulative_sat]).toEqual([state + 2, settled]);
     state += 2;
     await verifyLatest(state, settled);
+
+    // Proof of payment a person can read (issue 41): every payment, each paid one with its preimage.
+    const sha = (h: string) => createHash('sha256').update(Buffer.from(h, 'hex')).digest('hex');
+    const fee = (m: bigint) => htlcSat(m) - Number((m + 999n) / 1000n);
+    const paidRows = [2_500_000n, 1_200_000n, 7_654_321n].map((m, n) => ({
+      payment_hash: paymentHash(n), outcome: 'paid', amount_sat: htlcSat(m), fee_sat: fee(m), invoice_amount_msat: m.toString(), preimage: hex.encode(preimage(n)), state: 1 + 2 * n,
+    }));
+    const failedRow = { payment_hash: paymentHash(3), outcome: 'failed', amount_sat: A, fee_sat: fee(msat), invoice_amount_msat: msat.toString(), state: 7 };
+    expect(balance.payments).toEqual([...paidRows, failedRow]);
+    for (const p of balance.payments.filter((x: Msg) => x.outcome === 'paid')) expect(sha(p.preimage)).toBe(p.payment_hash);
+    // The same receipt again, for a person: the facts of the JSON, not its styling.
+    const receiptAgain = JSON.stringify(((await record()) as { gateway?: { receipt?: unknown } }).gateway!.receipt);
+    const human = (await pipelineInProcess([device('device', 'receipt', '--human')], receiptAgain))[0]!;
+    expect(human.status, human.stderr).toBe(0);
+    expect(human.stdout).not.toMatch(/^\s*[{[]/);
+    expect(human.stdout).toContain(contractId);
+    expect(human.stdout).toMatch(/payments: 3 paid, 1 failed, 0 pending/);
+    for (const p of paidRows) expect(human.stdout).toMatch(new RegExp(`paid +${p.amount_sat.toLocaleString('en-US')} sat \\(fee ${p.fee_sat} sat\\), state ${p.state}\\n +payment hash +${p.payment_hash}\\n +preimage +${p.preimage}`));
+    expect(human.stdout).toMatch(new RegExp(`failed +${A.toLocaleString('en-US')} sat \\(fee ${failedRow.fee_sat} sat\\), state 7\\n +payment hash +${failedRow.payment_hash}\\n(?! +preimage)`));
+    // The gateway's view (credit list on its state directory): the last payment it decided, as it keeps it.
+    const list = ok(await pipelineInProcess([gateway('credit', 'list', '--tip-height', TIP)], ''), 'credit/contracts');
+    expect(list.contracts[0].payments).toEqual([failedRow]);
+    const listHuman = (await pipelineInProcess([gateway('credit', 'list', '--tip-height', TIP, '--human')], ''))[0]!;
+    expect(listHuman.status, listHuman.stderr).toBe(0);
+    const c = list.contracts[0];
+    expect(listHuman.stdout).toContain(`1 contract at tip ${TIP} (regtest)`);
+    expect(listHuman.stdout).toMatch(new RegExp(`^${contractId}  open\\n`, 'm'));
+    expect(listHuman.stdout).toMatch(/capacity +1,000,000 sat\n/);
+    expect(listHuman.stdout).toContain(`${c.cumulative_sat.toLocaleString('en-US')} sat at state ${c.state}`);
+    expect(listHuman.stdout).toContain(`at block ${c.expiry_height}, in ${c.blocks_to_expiry} blocks`);
+    expect(listHuman.stdout.split('\n').map((l) => l.trim().replace(/ {2,}/g, '  '))).toContain(`next  ${c.next}`);
+    expect(listHuman.stdout).toMatch(new RegExp(`failed +${A.toLocaleString('en-US')} sat \\(fee ${failedRow.fee_sat} sat\\), state 7\\n +payment hash +${failedRow.payment_hash}`));
   }, 60_000);
 
   it('refusals through the CLI write nothing (both state directories byte-identical)', async () => {

@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir } from '../helpers.ts';
 import { pipeline, run, type Run } from './cli.ts';
+import { runInProcess } from './in-process.ts';
 
 const request = readFileSync(join(ROOT, 'fixtures/route/seed-request.json'), 'utf8');
 const refused = (r: Run, code: string, status: number) =>
@@ -67,6 +68,19 @@ describe('route plan | route check', () => {
       edit(p);
       for (const args of [['route', 'check'], ONION]) refused(run(args, { input: JSON.stringify(p) }), 'E_ROUTE_MISMATCH', 4);
     }
+  });
+
+  it('a plan from an invoice carries the payee\'s payment_data into onion-build; a different --payment-secret is refused, the same one accepted', async () => {
+    const fx = (f: string) => join(ROOT, 'fixtures/invoice', f);
+    const payee = readFileSync(fx('regtest.payee'), 'utf8').trim();
+    const cln = JSON.parse(readFileSync(fx('cln/regtest.bolt11.json'), 'utf8'));
+    const planned = run(['route', 'plan', '--invoice', fx('regtest.bolt11'), '--payee', payee, '--in', fx('route/partial-request.json'), '--tip-height', '1000', '--now', '1795488100']);
+    expect(planned.status, planned.stderr).toBe(0);
+    const build = (...extra: string[]) => runInProcess(['onion', 'build', '--payment-hash', cln.payment_hash, ...extra], { input: planned.stdout });
+    refused(await build('--payment-secret', '11'.repeat(32)), 'E_USAGE', 2);
+    const same = await build('--payment-secret', cln.payment_secret.toUpperCase());
+    expect(same.status, same.stderr).toBe(0);
+    expect(JSON.parse(same.stdout).type).toBe('onion/packet');
   });
 
   it('--policy: Carol checks her hop against her own channel_update, not the sender\'s copy', () => {

@@ -14,6 +14,17 @@ describe('canonical JSON', () => {
     expect(stringifyMessage({ '10': [1, { '2': {}, '1': [] }] })).toBe('{\n  "10": [\n    1,\n    {\n      "1": [],\n      "2": {}\n    }\n  ]\n}\n');
   });
 
+  it('a printed message lists an object whose keys are all decimal integers (a NUT-01 keyset\'s amounts) in numeric order, as NUT-01 and Nutshell do; the line form, which signatures and MACs hash, keeps code-point order', () => {
+    const amounts = Array.from({ length: 64 }, (_, i) => (1n << BigInt(i)).toString());
+    const keys = Object.fromEntries([...amounts].reverse().map((a) => [a, `K${a}`]));
+    const printed = stringifyMessage({ type: 't', keysets: [{ id: '00', keys }] });
+    expect([...printed.matchAll(/^ {8}"([0-9]+)":/gm)].map((m) => m[1])).toEqual(amounts);
+    expect(printed.indexOf('"id"')).toBeLessThan(printed.indexOf('"keys"'));
+    // Mixed keys (an integer beside a name) are not an amount map: code-point order.
+    expect(stringifyMessage({ '10': 1, '9': 2, a: 3 })).toBe('{\n  "10": 1,\n  "9": 2,\n  "a": 3\n}\n');
+    expect(stringifyLine({ '1024': 'b', '2': 'a', '1': 'c' })).toBe('{"1":"c","1024":"b","2":"a"}\n');
+  });
+
   it('pretty output is JSON.stringify(…, null, 2) of the compact line, at any depth (property)', () => {
     const key = fc.stringMatching(/^[a-z_][a-z0-9_]{0,6}$/);
     const { tree } = fc.letrec((tie) => ({

@@ -12,6 +12,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bech32 } from '@scure/base';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { decodeBolt12String, encodeBolt12String } from '../../src/lib/invoice/bolt12.ts';
 import { decodeInvoiceText } from '../../src/lib/invoice/messages.ts';
 import { bolt11Payee, bolt12SignatureValid } from '../independent/invoice.ts';
@@ -147,6 +151,21 @@ type Made = { what: string; text: string; cln: Record<string, any> };
     const runs = [];
     for (const [i, m] of made.entries()) runs.push(sampled.includes(i) ? spawned[sampled.indexOf(i)]! : await offchainInProcess(args, { input: m.text + '\n' }));
     runs.forEach((r, i) => expect(messageOf(r), made[i]!.what).toEqual(decodeInvoiceText(made[i]!.text, { network: 'regtest', now: Number(now) }).message));
+    // --cln: CLN's own names and types. Equal to CLN's decode on every field both print (offer_id included); what only one prints is named.
+    const onlyCln: Record<string, string[]> = {};
+    for (const m of made) {
+      const r = await offchainInProcess([...args, '--cln'], { input: m.text + '\n' });
+      expect(r.status, r.stderr).toBe(0);
+      const view = JSON.parse(r.stdout) as Record<string, unknown>;
+      const both = Object.keys(view).filter((k) => k in m.cln);
+      expect(both.length, m.what).toBeGreaterThan(5);
+      for (const k of both) expect(view[k], `${m.what}: ${k}`).toEqual(m.cln[k]);
+      expect(Object.keys(view).filter((k) => !(k in m.cln)), `${m.what}: printed by --cln only`).toEqual([]);
+      for (const k of Object.keys(m.cln).filter((k) => !(k in view))) (onlyCln[k] ??= []).push(m.what);
+      if (m.cln.type !== 'bolt11 invoice' && m.cln.type !== 'bolt12 invoice_request') expect(view.offer_id, m.what).toBe(m.cln.offer_id);
+    }
+    // What CLN prints and --cln does not (its own bookkeeping ids), by name.
+    expect(Object.keys(onlyCln).sort(), JSON.stringify(onlyCln)).toEqual(Object.keys(onlyCln).filter((k) => ['invreq_id', 'warning_missing_offer_issuer_id'].includes(k)).sort());
     const signed = made.filter((m) => m.cln.type !== 'bolt12 offer'); // offers carry no signature
     expect(signed.length).toBe(12);
     for (const m of signed) {
@@ -174,6 +193,39 @@ type Made = { what: string; text: string; cln: Record<string, any> };
       }
     }
   });
+
+  it('route plan --invoice → onion build → A\'s sendonion: B, the payee, accepts the onion (its payment_data carries the invoice\'s payment_secret and total_msat) and reveals the preimage; the same onion without payment_data is refused', async () => {
+    const inv = await b.call<{ bolt11: string; payment_hash: string; payment_secret: string }>('invoice', { label: 'routed', amount_msat: 12_345_000, description: 'paid through route plan' });
+    const tip = (await a.call<{ blockheight: number }>('getinfo')).blockheight;
+    const request = JSON.stringify({ type: 'route/request', version: 1, network: 'regtest', hops: [{ node_id: b.id, policy: { fee_base_msat: 0, fee_proportional_millionths: 0, cltv_expiry_delta: 0 } }] });
+    const invoiceFile = join(mkdtempSync(join(tmpdir(), 'offchain-routed-')), 'invoice.bolt11');
+    writeFileSync(invoiceFile, inv.bolt11 + '\n');
+    const planned = await offchainInProcess(['route', 'plan', '--invoice', invoiceFile, '--payee', b.id, '--tip-height', String(tip)], { input: request });
+    const plan = messageOf<{ final_cltv_expiry: number; first_htlc: { amount_msat: string; cltv_expiry: number }; hops: { payload: Record<string, unknown> }[] }>(planned, 'route/plan');
+    expect(plan.hops.at(-1)!.payload.payment_data).toEqual({ payment_secret: inv.payment_secret, total_msat: '12345000' });
+    const send = async (p: unknown, partid: number) => {
+      // The shared secrets let A read B's failure (without them CLN reports only a "Malformed error reply").
+      const secretsFile = join(dirname(invoiceFile), `secrets-${partid}.json`);
+      const onion = messageOf<{ packet: string }>(await offchainInProcess(['onion', 'build', '--payment-hash', inv.payment_hash, '--secrets-out', secretsFile], { input: JSON.stringify(p) }), 'onion/packet');
+      const { shared_secrets } = JSON.parse(readFileSync(secretsFile, 'utf8')) as { shared_secrets: string[] };
+      await a.call('sendonion', { onion: onion.packet, payment_hash: inv.payment_hash, partid, shared_secrets, first_hop: { id: b.id, amount_msat: Number(plan.first_htlc.amount_msat), delay: plan.first_htlc.cltv_expiry - tip } });
+      try {
+        return { ok: await a.call<{ status: string; payment_preimage: string }>('waitsendpay', { payment_hash: inv.payment_hash, partid, timeout: 30 }) };
+      } catch (e) {
+        return { error: String((e as Error).message) };
+      }
+    };
+    // Without payment_data B cannot tell the payment from a probe: refused (BOLT 4 incorrect_or_unknown_payment_details).
+    const bare = structuredClone(plan);
+    delete bare.hops.at(-1)!.payload.payment_data;
+    const refused = await send(bare, 1);
+    expect(refused.ok, 'B took an onion without its payment_secret').toBeUndefined();
+    expect(refused.error).toMatch(/INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS|incorrect_or_unknown_payment_details|16399/i);
+    const paid = await send(plan, 2);
+    expect(paid.ok?.status, paid.error).toBe('complete');
+    expect(createHash('sha256').update(Buffer.from(paid.ok!.payment_preimage, 'hex')).digest('hex')).toBe(inv.payment_hash);
+    expect((await b.call<{ invoices: { status: string }[] }>('listinvoices', { label: 'routed' })).invoices[0]!.status).toBe('paid');
+  }, 90_000);
 });
 
 const VARIANTS = [

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { CreditCommand } from '../../topics/credit/command.ts';
-import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { chainFlags, humanFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 
 export default class CreditList extends CreditCommand<typeof CreditList> {
@@ -20,12 +20,15 @@ export default class CreditList extends CreditCommand<typeof CreditList> {
     ...stateFlags, ...storeFlags,
     'expiring-within': Flags.integer({ description: 'only contracts expiring within N blocks', helpValue: 'N' }),
     ...chainFlags,
+    ...humanFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
     const { contractsList } = await import('../../topics/credit/list.ts');
     const within = this.flags['expiring-within'];
-    return { message: await this.withMintView(network, (store, policy, chain) => contractsList(store, policy, chain, network, within)) };
+    const message = await this.withMintView(network, (store, policy, chain) => contractsList(store, policy, chain, network, within));
+    const { contractsText } = await import('../../topics/credit/human.ts');
+    return { message, human: () => contractsText(message as never) };
   }
 }

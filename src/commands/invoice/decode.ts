@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
-import { inputFlags } from '../../lib/cli/flags.ts';
+import { humanFlags, inputFlags } from '../../lib/cli/flags.ts';
 import { detectFormat, inputFrom, readInputBytes } from '../../lib/cli/input.ts';
 import { UsageError } from '../../lib/errors.ts';
 
@@ -26,6 +26,8 @@ export default class InvoiceDecode extends OffchainCommand<typeof InvoiceDecode>
   static override flags = {
     ...inputFlags,
     now: Flags.integer({ description: 'judge expiry at this time, unix seconds (default: the clock)', helpValue: 'T', min: 0 }),
+    ...humanFlags,
+    cln: Flags.boolean({ description: 'print Core Lightning\'s `lightning-cli decode` names and types instead (amount_msat a number, min_final_cltv_expiry, offer_amount_msat, first_path_key, offer_id, …; docs/invoice.md)', exclusive: ['human'] }),
   };
 
   protected async execute(): Promise<CommandResult> {
@@ -40,6 +42,8 @@ export default class InvoiceDecode extends OffchainCommand<typeof InvoiceDecode>
     }
     const { network, message } = decodeInvoiceText(text, { network: f.network as never, now: f.now ?? Math.floor(Date.now() / 1000) });
     this.network(network);
-    return { message };
+    if (f.cln) return { text: (await import('../../lib/invoice/cln-view.ts')).clnDecodeText(message) };
+    const { invoiceHumanText } = await import('../../topics/invoice/human.ts');
+    return { message, human: () => invoiceHumanText(message) };
   }
 }

@@ -26,6 +26,7 @@ import { expandTilde } from './config.ts';
 import { detectFormat, inputFrom, jsonLines, readFlagFile, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
 import { createTerminal, type Terminal } from './terminal.ts';
+import { wantsHuman } from './human.ts';
 import { nearest } from './suggest.ts';
 import { BrokenPipe, onLateOutputError, writeOutput, writeOutputLine } from './output.ts';
 
@@ -33,7 +34,7 @@ export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
 
 /** What a command returns: a JSON message (optionally with its PSBT) or plain text. */
 export type CommandResult =
-  | { message: Record<string, unknown>; psbt?: Uint8Array }
+  | { message: Record<string, unknown>; psbt?: Uint8Array; /** the view for people (--human, or stdout a terminal): lib/cli/human.ts */ human?: () => string }
   | { text: string };
 
 export type InferredFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof OffchainCommand)['baseFlags'] & T['flags']>;
@@ -314,6 +315,10 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     if ((this.flags as { psbt?: boolean }).psbt) {
       if (!result.psbt) throw new UsageError('E_NO_PSBT', 'this result carries no PSBT; drop --psbt');
       return base64.encode(result.psbt) + '\n';
+    }
+    if (result.human && wantsHuman((this.flags as { human?: boolean }).human, process.stdout)) {
+      const text = result.human();
+      return text.endsWith('\n') ? text : text + '\n';
     }
     return stringifyMessage(result.message);
   }

@@ -133,3 +133,11 @@ export const peerFlags = {
     helpGroup: 'PEER',
   }),
 };
+
+/** `--human` / `--no-human` (lib/cli/human.ts): the view for people, the default when standard output is a terminal. */
+export const humanFlags = {
+  human: Flags.boolean({
+    allowNo: true,
+    description: 'a view for people instead of the JSON message (the default when standard output is a terminal; --no-human for JSON there)',
+  }),
+};

@@ -18,6 +18,7 @@
  */
 import type { ChainSource } from '../chain/types.ts';
 import type { MintContractRecord, MintPolicy } from './ports.ts';
+import { gatewayPayments } from './channel-payments.ts';
 
 async function settlementConfirmations(chain: ChainSource, txid: string): Promise<number | undefined> {
   if (chain.kind !== 'rpc' || !chain.txConfirmations) return undefined;
@@ -58,6 +59,7 @@ export async function contractsMessage(
       must_exit: mustExit,
       next: nextStep(r, { settled, exited, mustExit, blocks, margin: policy.safety_margin_blocks, minConfirmations: policy.min_confirmations }),
       ecash_issued_sat: r.ecash_issued_sat,
+      payments: r.gateway ? gatewayPayments(r.gateway) : undefined,
     });
   }
   const contracts = rows

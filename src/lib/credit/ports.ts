@@ -239,7 +239,7 @@ export type DeviceChannel = {
    */
   failed?: (InFlightJson & { txid: string; settled_sat: number })[];
   /** Proofs of payment: every preimage the device paid for. */
-  paid: { payment_hash: string; preimage: string; amount_sat: number; state: number }[];
+  paid: { payment_hash: string; preimage: string; amount_sat: number; state: number; fee_sat?: number; invoice_amount_msat?: string }[];
   /** Spending so far today (UTC day), for the policy's daily limit. */
   day: { date: string; spent_msat: string };
 };
@@ -259,5 +259,5 @@ export type GatewayChannel = {
   /** The last receipt, answered again if the same request is retried. */
   receipt?: Record<string, unknown>;
   /** The last payment decided and completed: its gateway/settle or gateway/fail, for the operator's view (GET /v1/operator/payments/HASH) and a resent device/pay. */
-  decided?: { payment_hash: string; answer: Record<string, unknown> };
+  decided?: { payment_hash: string; answer: Record<string, unknown>; amount_sat?: number; fee_sat?: number; invoice_amount_msat?: string; state?: number };
 };

@@ -26,3 +26,17 @@ export const FinalExpiry = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()
 export const EcashAmount = Type.Integer({ minimum: 1, maximum: 2 ** 52, description: 'a power of two, in the keyset\'s unit (sat)' });
 export const PointHex = (what: string) => Hex(`${what}: a compressed secp256k1 point`, 33);
 export const KeysByAmount = Type.Record(Type.String({ pattern: '^[1-9][0-9]{0,19}$' }), PointHex('the key for this amount'), { description: 'NUT-01 keys: amount (decimal string) → public key' });
+
+/** Each payment of a device channel (channel-payments.ts): the proof of payment a person can read. */
+export const Payments = (whose: string) => Type.Array(
+  Type.Object({
+    payment_hash: Hex('the invoice\'s payment hash', 32),
+    outcome: Type.Union([Type.Literal('paid'), Type.Literal('failed'), Type.Literal('pending')], { description: 'paid (the preimage is known), failed (the amount came back), or pending (in flight)' }),
+    amount_sat: Type.Optional(Type.Integer({ minimum: 0, description: 'what the HTLC carried: the invoice amount rounded up to a satoshi, plus the gateway\'s fee' })),
+    fee_sat: Type.Optional(Type.Integer({ minimum: 0, description: 'the gateway\'s fee within amount_sat' })),
+    invoice_amount_msat: Type.Optional(Type.String({ pattern: '^[0-9]+$', description: 'the invoice\'s amount, millisatoshis' })),
+    preimage: Type.Optional(Hex('paid only: SHA-256(preimage) = payment_hash, the proof of payment', 32)),
+    state: Type.Optional(Type.Integer({ minimum: 1, description: 'the state that carried the payment\'s HTLC' })),
+  }, { additionalProperties: false }),
+  { description: `${whose}, oldest first` },
+);

@@ -6,7 +6,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { Base64Psbt, Hex, Sats, Txid, messageSchema } from '../message.ts';
-import { ContractId, Height, KeysetId } from './schemas-fields.ts';
+import { ContractId, Height, KeysetId, Payments } from './schemas-fields.ts';
 
 export const ExitSchema = messageSchema('credit/exit', 'The mint\'s unilateral exit: its latest state, and a CPFP child paying for both.', {
   contract_id: ContractId,
@@ -97,6 +97,7 @@ export const ContractsSchema = messageSchema('credit/contracts', 'The mint\'s co
       must_exit: Type.Boolean({ description: 'a signed state, no confirmed settlement or exit, within the safety margin: broadcast the latest state now (exit-credit)' }),
       next: Type.String({ description: 'what the operator does now for this contract, in words' }),
       ecash_issued_sat: Type.Optional(Sats('ecash the mint signed under this contract (equals cumulative_sat when every payment carried outputs)')),
+      payments: Type.Optional(Payments('a gateway\'s channel: the payment in flight and the last one decided, as its record keeps them (its Lightning node\'s listpays holds the rest)')),
     }),
   ),
 });

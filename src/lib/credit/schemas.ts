@@ -19,7 +19,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { Base64Psbt, Hex, Sats, Txid, messageSchema } from '../message.ts';
-import { Pubkey, ContractId, Address, FeeRate, Height, StateNumber, NextNonce } from './schemas-fields.ts';
+import { Pubkey, ContractId, Address, FeeRate, Height, StateNumber, NextNonce, Payments } from './schemas-fields.ts';
 import { EcashOfferSchema, NextKeysetSchema, BlindedMessageSchema, BlindSignatureSchema, KeysetSchema, EcashCheckSchema, EcashKeysetsSchema, TokenSchema, RestoreRequestSchema, RestoreSchema } from './schemas-ecash.ts';
 import { ExitSchema, StoreMigratedSchema, ContractsSchema } from './schemas-operator.ts';
 
@@ -119,6 +119,7 @@ export const BalanceSchema = messageSchema('credit/balance', 'The user\'s own re
     token_out: Type.Optional(Type.String({ description: 'where the cashuB token was written (a 0600 file), or "-" for standard output' })),
     counter: Type.Integer({ minimum: 0, description: 'the NUT-13 counter: next derivation index for this keyset' }),
   }, { additionalProperties: false })),
+  payments: Type.Optional(Payments('a device channel\'s payments (device receipt): every one paid with its preimage, failed, or in flight')),
 });
 
 export const CloseRequestSchema = messageSchema('credit/close-request', 'User → mint: a cooperative close, signed by the user.', {

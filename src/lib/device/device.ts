@@ -184,7 +184,7 @@ export function settle(r: DeviceChannel, device: KeyPair, n: GatewayNotice, othe
     record: {
       ...r, gateway_nonce: n.next_nonce,
       pending: { kind: 'settle', state, settled_sat: Number(settled), payment_hash: f.payment_hash, request: message },
-      paid: repeat ? r.paid : [...r.paid, { payment_hash: f.payment_hash, preimage: n.preimage!, amount_sat: f.amount_sat, state }],
+      paid: repeat ? r.paid : [...r.paid, { payment_hash: f.payment_hash, preimage: n.preimage!, amount_sat: f.amount_sat, fee_sat: f.fee_sat, invoice_amount_msat: f.invoice_amount_msat, state }],
     },
     message,
   };

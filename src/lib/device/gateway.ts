@@ -193,6 +193,6 @@ export async function completeStep(ctx: GatewayContext, r: GatewayChannel, m: Co
     next_nonce: await issueStateNonce(ctx.nonces, ctx.random, ctx.gateway, c, m.state + 1),
   };
   const { in_flight: _f, decided: _d, ...rest } = r;
-  const decided = f.answer ? { decided: { payment_hash: f.payment_hash, answer: f.answer } } : {};
+  const decided = f.answer ? { decided: { payment_hash: f.payment_hash, answer: f.answer, amount_sat: f.amount_sat, fee_sat: f.fee_sat, invoice_amount_msat: f.invoice_amount_msat, state: f.state } } : {};
   return { record: { ...rest, ...decided, next_state: m.state + 1, settled_sat: Number(settled), latest: { state: m.state, settled_sat: Number(settled), txid: signed.txid, hex: signed.hex }, receipt: message }, message };
 }

@@ -69,6 +69,16 @@ export function requestWithInvoice(value: unknown, terms: InvoiceTerms, tipHeigh
     throw new RefusedError('E_INVOICE_MISMATCH', `final_cltv_expiry ${req.final_cltv_expiry} is below the tip ${tipHeight} + the invoice's min_final_cltv_expiry_delta ${delta}`);
   }
 
+  // BOLT 4: the payee's payload carries the invoice's payment_secret and the payment's total (one part: all of it).
+  if (terms.paymentSecret !== undefined) {
+    const data = { payment_secret: toHex(terms.paymentSecret), total_msat: String(req.final_amount_msat) };
+    const had = req.payment_data as { payment_secret?: unknown; total_msat?: unknown } | undefined;
+    if (had !== undefined && (String(had.payment_secret).toLowerCase() !== data.payment_secret || had.total_msat !== data.total_msat)) {
+      throw new RefusedError('E_INVOICE_MISMATCH', `the request's payment_data is not the invoice's (payment_secret ${data.payment_secret}, total_msat ${data.total_msat})`);
+    }
+    req.payment_data = data;
+  }
+
   if (opts.payee !== undefined) checkPayee(terms, opts.payee);
   const hops = Array.isArray(req.hops) ? (req.hops as Hop[]) : [];
   const last = hops.at(-1)?.node_id;

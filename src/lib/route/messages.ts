@@ -43,7 +43,13 @@ export function planFromRequest(value: unknown): { network: Network; message: Re
         amount_msat: h.amountMsat.toString(),
         cltv_expiry: h.cltvExpiry,
         fee_msat: h.feeMsat.toString(),
-        payload: { amt_to_forward: h.amtToForward.toString(), outgoing_cltv_value: h.outgoingCltvValue, ...(h.outgoingShortChannelId ? { short_channel_id: h.outgoingShortChannelId } : {}) },
+        payload: {
+          amt_to_forward: h.amtToForward.toString(),
+          outgoing_cltv_value: h.outgoingCltvValue,
+          ...(h.outgoingShortChannelId ? { short_channel_id: h.outgoingShortChannelId } : {}),
+          // The payee's alone: a forwarding node that saw the secret could probe or claim as the payee.
+          ...(i === plan.hops.length - 1 && m.payment_data ? { payment_data: { payment_secret: m.payment_data.payment_secret.toLowerCase(), total_msat: m.payment_data.total_msat } } : {}),
+        },
       })),
     },
   };
@@ -106,5 +112,9 @@ function checkDerivedFields(m: Static<typeof RoutePlanSchema>, hops: readonly Pl
     // The channel a hop forwards on is the one that reaches the next hop; the payee forwards on none.
     const next = m.hops[i + 1]?.short_channel_id;
     if (h.payload.short_channel_id !== next) mismatch(`hops[${i}].payload.short_channel_id`, h.payload.short_channel_id ?? 'absent', next ?? 'absent');
+    // payment_data is the payee's (BOLT 4): never on a forwarding hop, and never promising less than the payee is paid.
+    const pd = h.payload.payment_data;
+    if (pd !== undefined && i < m.hops.length - 1) mismatch(`hops[${i}].payload.payment_data`, 'present', 'absent on a forwarding hop (the payee\'s secret)');
+    if (pd !== undefined && BigInt(pd.total_msat) < hops[i]!.amtToForward) mismatch(`hops[${i}].payload.payment_data.total_msat`, pd.total_msat, `at least amt_to_forward ${hops[i]!.amtToForward}`);
   });
 }

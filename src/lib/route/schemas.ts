@@ -19,10 +19,17 @@ const Policy = Type.Object(
   { additionalProperties: false, description: 'the policy of the channel into this hop, set by the node before it (what that node charges to forward)' },
 );
 const NodeId = Hex('node id, 33-byte compressed public key', 33);
+const PaymentData = Type.Optional(
+  Type.Object(
+    { payment_secret: Hex('the invoice\'s payment_secret (BOLT 11 s)', 32), total_msat: Msat('the whole payment (all its parts), millisatoshis') },
+    { additionalProperties: false, description: 'BOLT 4 payment_data (TLV 8), for the payee only' },
+  ),
+);
 
 export const RouteRequestSchema = messageSchema('route/request', 'A route to price: the nodes after the sender (the payee last) and what the payee must receive.', {
   final_amount_msat: Msat('what the payee must receive'),
   final_cltv_expiry: Cltv('the payee\'s HTLC expiry (absolute block height: tip + its min_final_cltv_expiry_delta)'),
+  payment_data: PaymentData,
   hops: Type.Array(Type.Object({ node_id: NodeId, short_channel_id: Type.Optional(Scid), policy: Policy }, { additionalProperties: false }), { minItems: 1 }),
 });
 
@@ -44,8 +51,8 @@ export const RoutePlanSchema = messageSchema('route/plan', 'Every HTLC of a rout
         cltv_expiry: Cltv('its expiry'),
         fee_msat: Msat('what this node keeps (0 for the payee)'),
         payload: Type.Object(
-          { amt_to_forward: Msat('BOLT 4 amt_to_forward'), outgoing_cltv_value: Cltv('BOLT 4 outgoing_cltv_value'), short_channel_id: Type.Optional(Scid) },
-          { additionalProperties: false, description: 'this hop\'s BOLT 4 payload (the payee\'s has no short_channel_id)' },
+          { amt_to_forward: Msat('BOLT 4 amt_to_forward'), outgoing_cltv_value: Cltv('BOLT 4 outgoing_cltv_value'), short_channel_id: Type.Optional(Scid), payment_data: PaymentData },
+          { additionalProperties: false, description: 'this hop\'s BOLT 4 payload (the payee\'s has no short_channel_id, and payment_data when the invoice gave a payment_secret)' },
         ),
       },
       { additionalProperties: false },

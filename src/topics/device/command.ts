@@ -182,7 +182,8 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     if (!rec) refuse('E_UNKNOWN_CONTRACT', `no contract ${id} in this state directory`);
     const { balanceMessage } = await import('../../lib/credit/user.ts');
     const { termsFromJson } = await import('../../lib/credit/codec.ts');
-    return balanceMessage(ctx as Parameters<typeof balanceMessage>[0], termsFromJson(rec.contract, network), rec);
+    const { devicePayments } = await import('../../lib/credit/channel-payments.ts');
+    return { ...balanceMessage(ctx as Parameters<typeof balanceMessage>[0], termsFromJson(rec.contract, network), rec), ...(rec.device ? { payments: devicePayments(rec.device) } : {}) };
   }
 
   /** The gateway's payment in flight on contract `id` (or the only open one), read from its last commit; nothing written. */

@@ -19,6 +19,11 @@ export async function onionRouteFromPlan(value: unknown, hash: string | undefine
   flagValue(() => fromHex(hash, '--payment-hash', 32));
   if (secret !== undefined) flagValue(() => fromHex(secret, '--payment-secret', 32));
   const last = plan.hops.length - 1;
+  // A plan from an invoice (route plan --invoice) carries the payee's payment_data already: a different secret is a mistake.
+  const carried = plan.hops[last]!.payload.payment_data;
+  if (carried !== undefined && secret !== undefined && secret.toLowerCase() !== carried.payment_secret.toLowerCase()) {
+    throw new UsageError('E_USAGE', `--payment-secret differs from the plan's payment_data (${carried.payment_secret}, from its invoice): drop the flag`);
+  }
   return {
     type: 'onion/route' as const, version: 1 as const, network: plan.network, associated_data: hash.toLowerCase(),
     hops: plan.hops.map((h, i) => ({

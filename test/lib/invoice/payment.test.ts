@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeInvoiceText, invoiceTerms, invoiceText } from '../../../src/lib/invoice/messages.ts';
 import { checkPayee, DEFAULT_MAX_CLTV, requestWithInvoice } from '../../../src/lib/invoice/payment.ts';
 import { INVOICE_SCHEMAS } from '../../../src/lib/invoice/schemas.ts';
-import { planFromRequest } from '../../../src/lib/route/messages.ts';
+import { checkPlan, planFromRequest } from '../../../src/lib/route/messages.ts';
 import { ROOT, loadVector } from '../../helpers.ts';
 import { refusal } from '../../setup/refusal.ts';
 
@@ -33,6 +33,7 @@ describe('route plan from an invoice', () => {
       ...request(),
       final_amount_msat: String(CLN.amount_msat),
       final_cltv_expiry: 1000 + CLN.min_final_cltv_expiry,
+      payment_data: { payment_secret: CLN.payment_secret, total_msat: String(CLN.amount_msat) },
       hops: [
         toHint,
         { node_id: CLN.payee, short_channel_id: HINT.short_channel_id, policy: { fee_base_msat: HINT.fee_base_msat, fee_proportional_millionths: HINT.fee_proportional_millionths, cltv_expiry_delta: HINT.cltv_expiry_delta } },
@@ -43,6 +44,23 @@ describe('route plan from an invoice', () => {
     const fee = BigInt(HINT.fee_base_msat) + (BigInt(CLN.amount_msat) * BigInt(HINT.fee_proportional_millionths)) / 1_000_000n;
     expect(plan.total_fee_msat).toBe(fee.toString());
     expect(plan.first_htlc).toMatchObject({ amount_msat: (BigInt(CLN.amount_msat) + fee).toString(), cltv_expiry: 1000 + CLN.min_final_cltv_expiry + HINT.cltv_expiry_delta });
+  });
+
+  it('the payee\'s payload carries the invoice\'s payment_secret with total_msat = what it receives (BOLT 4 payment_data, TLV 8); no other hop\'s does', () => {
+    for (const final of [CLN.amount_msat, 2 * CLN.amount_msat]) {
+      const plan = planFromRequest(requestWithInvoice(request({ final_amount_msat: String(final) }), terms(), 1000, { payee: CLN.payee })).message as { hops: { payload: Record<string, unknown> }[] };
+      expect(plan.hops).toHaveLength(2);
+      expect(plan.hops[1]!.payload).toEqual({ amt_to_forward: String(final), outgoing_cltv_value: 1000 + CLN.min_final_cltv_expiry, payment_data: { payment_secret: CLN.payment_secret, total_msat: String(final) } });
+      expect(plan.hops[0]!.payload.payment_data).toBeUndefined();
+      // route check takes it as it is, and refuses it on a forwarding hop (a forwarder must never learn the secret).
+      expect(checkPlan(plan).hops).toBe(2);
+      const moved = structuredClone(plan);
+      moved.hops[0]!.payload.payment_data = moved.hops[1]!.payload.payment_data;
+      refusal(() => checkPlan(moved), 'E_ROUTE_MISMATCH', 4);
+      const short = structuredClone(plan);
+      (short.hops[1]!.payload.payment_data as { total_msat: string }).total_msat = String(final - 1);
+      refusal(() => checkPlan(short), 'E_ROUTE_MISMATCH', 4);
+    }
   });
 
   it('a route that already ends at the payee is kept as it is', () => {
