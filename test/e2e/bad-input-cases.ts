@@ -165,6 +165,8 @@ const SPECIFIC: Case[] = [
   // ——— musig ———
   c('musig', 'bad hex', 'musig init --participant zz', ['musig', 'init', '--participant', 'zz', '--participant', BOB, '--in', PSBT], 'E_BAD_HEX', 2),
   c('musig', 'missing flag', 'musig init without --participant', ['musig', 'init', '--in', PSBT], 'E_USAGE', 2),
+  c('musig', 'out of range', 'musig init with one --participant (a flag, not the input: 2)', ['musig', 'init', '--participant', ALICE, '--in', PSBT], 'E_MUSIG_PARTICIPANTS', 2, { says: 'two' }),
+  c('musig', 'out of range', 'musig init with the same --participant twice', ['musig', 'init', '--participant', ALICE, '--participant', ALICE, '--in', PSBT], 'E_MUSIG_PARTICIPANTS', 2),
   c('musig', 'bad number', 'musig init --input -1', ['musig', 'init', '--participant', ALICE, '--participant', BOB, '--input', '-1', '--in', PSBT], 'E_USAGE', 2),
   c('musig', 'out of range', 'musig init --input 7 (the PSBT has one input)', ['musig', 'init', '--participant', ALICE, '--participant', BOB, '--input', '7', '--in', PSBT], /^E_/, 2),
   c('musig', 'secret', 'musig nonce --key-env naming an unset variable', ['musig', 'nonce', '--key-env', 'NO_SUCH_VAR', '--state-dir', 'alice-state', '--in', 'fixtures/psbt/musig-keypath-init.json'], 'E_NO_KEY', 2),
@@ -336,6 +338,8 @@ const SPECIFIC: Case[] = [
   // ——— credit (a contract opened and one payment made: state template "credit") ———
   c('credit', 'out of range', 'credit list --tip-height -5', ['credit', 'list', '--tip-height', '-5', ...mintSide], 'E_USAGE', 2, { state: ['credit'], env: env('MINT_KEY') }),
   c('credit', 'bad number', 'credit list --expiring-within soon', ['credit', 'list', '--tip-height', '1000', '--expiring-within', 'soon', ...mintSide], 'E_USAGE', 2, { state: ['credit'], env: env('MINT_KEY') }),
+  c('credit', 'out of range', 'credit list --expiring-within -5', ['credit', 'list', '--tip-height', '1000', '--expiring-within', '-5', ...mintSide], 'E_USAGE', 2, { state: ['credit'], env: env('MINT_KEY'), says: '--expiring-within' }),
+  c('credit', 'wrong party', "sign-update --role mint with the user's key (another key than the mint's: a refusal)", ['sign-update', '--role', 'mint', '--key-env', 'USER_KEY', '--state-dir', 'mint', '--tip-height', '1001', '--confirmations', '1', '--in', 'fixtures/credit/update-request.json'], 'E_WRONG_KEY', 4, { state: ['credit'], env: env('USER_KEY') }),
   c('credit', 'state dir', 'credit list --state-dir mistyped', ['credit', 'list', '--tip-height', '1000', '--state-dir', 'mnt'], 'E_NO_MINT_POLICY', 2, { state: ['credit'] }),
   c('credit', 'state dir', 'credit list --state-dir a file', ['credit', 'list', '--tip-height', '1000', '--state-dir', 'offer.json'], 'E_STATE_NOT_DIR', 2, { state: ['credit'] }),
   c('credit', 'state dir', 'credit list on the mint dir with --network testnet (nothing there)', ['credit', 'list', '--network', 'testnet', '--tip-height', '1000', ...mintSide], 'E_NO_MINT_POLICY', 2, { state: ['credit'], env: env('MINT_KEY') }),
@@ -407,6 +411,11 @@ const SPECIFIC: Case[] = [
   c('device', 'state dir', 'gateway pay on a mistyped --state-dir', ['gateway', 'pay', '--terms', 'fixtures/policies/gateway-terms.json', '--now', '1800000000', '--tip-height', '1000', '--confirmations', '1', '--key-env', 'MINT_KEY', '--state-dir', 'mnt', '--in', 'fixtures/device/pay.json'], /^(E_NO_MINT_POLICY|E_NO_STATE)$/, 2, { state: ['device'], env: env('MINT_KEY') }),
   c('device', 'no node', 'gateway pay --rpc-url to a closed port', ['gateway', 'pay', '--terms', 'fixtures/policies/gateway-terms.json', '--now', '1800000000', '--rpc-url', NO_NODE, ...mintSide, '--in', 'pay.json'], 'E_RPC_UNREACHABLE', 1, { state: ['device'], env: { ...env('MINT_KEY'), ...RPC } }),
 
+  // issue 41: the exit class docs/cli.md names (a malformed flag 2, a refusal 4), not what the code happened to do
+  c('device', 'bad hex', 'device pay --contract xyz', ['device', 'pay', '--contract', 'xyz', '--invoice', 'fixtures/device/toll.bolt11', '--policy', 'fixtures/policies/device.json', '--terms', 'fixtures/policies/gateway-terms.json', '--now', '1800000000', '--tip-height', '1000', ...userSide], 'E_BAD_HEX', 2, { state: ['device'], env: env('USER_KEY'), says: '--contract' }),
+  c('device', 'bad hex', 'device refund-htlc --payment-hash zz', ['device', 'refund-htlc', '--payment-hash', 'zz', '--fee-rate', '2', '--tip-height', '1000', ...userSide], 'E_BAD_HEX', 2, { state: ['device'], env: env('USER_KEY'), says: '--payment-hash' }),
+  c('device', 'bad hex', 'device refund-htlc --payment-hash of 31 bytes', ['device', 'refund-htlc', '--payment-hash', 'ab'.repeat(31), '--fee-rate', '2', '--tip-height', '1000', ...userSide], 'E_BAD_LENGTH', 2, { state: ['device'], env: env('USER_KEY'), says: '--payment-hash' }),
+  c('device', 'bad hex', 'device refund-htlc --state-txid 1234', ['device', 'refund-htlc', '--payment-hash', HASH, '--state-txid', '1234', '--fee-rate', '2', '--tip-height', '1000', ...userSide], 'E_BAD_LENGTH', 2, { state: ['device'], env: env('USER_KEY'), says: '--state-txid' }),
   // ——— statechain ———
   c('statechain', 'wrong party', "statechain-deposit: the operator given its own deposit-offer (the depositor's step 3)", ['statechain-deposit', '--key-env', 'OPERATOR_KEY', '--state-dir', 'sc-operator', '--in', 'fixtures/statechain/deposit-offer.json'], 'E_USAGE', 2, { env: env('OPERATOR_KEY'), says: '--funding' }),
   c('statechain', 'wrong party', "statechain-deposit: the depositor given its own deposit-request (the operator's step)", ['statechain-deposit', '--key-env', 'ALICE_KEY', '--state-dir', 'sc-alice', '--in', 'fixtures/statechain/deposit-request.json'], 'E_KEY_MISMATCH', 4, { state: ['sc-alice-depositing'], env: env('ALICE_KEY') }),

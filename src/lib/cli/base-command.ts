@@ -357,7 +357,12 @@ export function checkNotUnderFile(path: string, given: string): void {
 
 export function describeError(e: unknown): { code: string; message: string; exitCode: number } {
   const oneLine = (s: string) => s.split('\n')[0]!.trim();
-  if (e instanceof OffchainError) return { code: e.code, message: oneLine(e.message), exitCode: e.exitCode };
+  if (e instanceof OffchainError) {
+    // A flag's own parser refused its value (hexFlag): oclif prefixes "Parsing --flag" and
+    // appends "See more help with --help" on lines of their own; our message names the flag.
+    const parsing = /^Parsing --[\w-]+ \n\t([^\n]*)/.exec(e.message);
+    return { code: e.code, message: parsing ? `${parsing[1]!.trim()} (see --help)` : oneLine(e.message), exitCode: e.exitCode };
+  }
   // oclif's parser errors (unknown flag, missing value, bad option) carry oclif.exit = 2.
   const oclif = (e as { oclif?: { exit?: number } } | undefined)?.oclif;
   if (oclif && e instanceof Error) {
