@@ -154,6 +154,9 @@ const SPECIFIC: Case[] = [
   c('psbt', 'oversized', 'psbt analyze: 33 MiB on standard input', ['psbt', 'analyze'], 'E_INPUT_TOO_LARGE', 3, { input: 'A'.repeat(33 * 1024 * 1024) }),
   c('psbt', 'stdout', 'psbt decode > /dev/full', ['psbt', 'decode', '--in', PSBT], 'E_OUTPUT_WRITE', 1, { stdout: 'full' }),
   c('psbt', 'stdout', 'psbt decode (full CLI) > /dev/full', ['psbt', 'decode', '--in', PSBT], 'E_OUTPUT_WRITE', 1, { stdout: 'full', env: { OFFCHAIN_FAST_PATHS: '0' } }),
+  // issue 41: a message given as an argument gets a hint, and no echoed value comes back whole (secret: the value must not appear)
+  c('psbt', 'unknown flag', 'psbt analyze PSBT (as an argument, as bitcoin-cli decodepsbt takes it)', ['psbt', 'analyze', unsigned], 'E_USAGE', 2, { says: /read from standard input or --in FILE.*\(\d+ bytes\)|\(\d+ bytes\).*standard input or --in/, secret: unsigned }),
+  c('psbt', 'oversized', 'psbt analyze --network with a 100 kB value (cut short in the error)', ['psbt', 'analyze', '--network', `x${'y'.repeat(100_000)}`, '--in', PSBT], 'E_USAGE', 2, { says: /… \(1000\d\d bytes\) to be one of/, secret: 'y'.repeat(200) }),
   c('psbt', 'stdout', 'psbt extract --hex > /dev/full', ['psbt', 'extract', '--hex', '--in', 'fixtures/psbt/musig-keypath-final.psbt'], 'E_OUTPUT_WRITE', 1, { stdout: 'full' }),
   c('psbt', 'wrong message', 'psbt decode: a JSON message with no PSBT', ['psbt', 'decode', '--in', 'fixtures/route/seed-request.json'], /^(E_NO_PSBT|E_WRONG_MESSAGE)$/, 3),
   c('psbt', 'protocol', 'psbt extract: a PSBT nobody signed', ['psbt', 'extract', '--in', PSBT], /^E_/, 4),
@@ -178,6 +181,7 @@ const SPECIFIC: Case[] = [
   c('musig', 'state dir', 'musig nonce --state-dir under a file', ['musig', 'nonce', '--key-env', 'ALICE_KEY', '--state-dir', 'a-file/sub', '--in', 'fixtures/psbt/musig-keypath-init.json'], 'E_STATE_NOT_DIR', 2, { env: env('ALICE_KEY'), files: { 'a-file': 'x' } }),
   c('musig', 'protocol', 'musig nonce with a key that is not a participant', ['musig', 'nonce', '--key-env', 'MINT_KEY', '--state-dir', 'mint-state', '--in', 'fixtures/psbt/musig-keypath-init.json'], 'E_KEY_MISMATCH', 4, { env: env('MINT_KEY') }),
   c('musig', 'wrong step', 'musig sign: a PSBT with no nonces yet', ['musig', 'sign', '--key-env', 'BOB_KEY', '--deterministic', '--in', 'fixtures/psbt/musig-keypath-init.json'], /^E_/, 4, { env: env('BOB_KEY') }),
+  c('musig', 'state dir', 'musig sign --state-dir alcie (mistyped: nothing created; the nonce is unknown there)', ['musig', 'sign', '--key-env', 'ALICE_KEY', '--state-dir', 'alcie', '--in', 'fixtures/psbt/musig-keypath-nonces.json'], 'E_NONCE_UNKNOWN', 5, { env: env('ALICE_KEY'), says: /not issued from this state directory.*start a new round with `offchain musig nonce`/ }),
 
   // ——— key ———
   c('key', 'bad number', 'key new --format nope', ['key', 'new', '--format', 'nope'], 'E_USAGE', 2),
@@ -297,6 +301,7 @@ const SPECIFIC: Case[] = [
   // ——— invoice ———
   c('invoice', 'not JSON', 'invoice decode: not an invoice', ['invoice', 'decode', 'lnbcrt1garbage'], /^E_(INVOICE|BOLT12)_[A-Z0-9_]+$/, 3),
   c('invoice', 'oversized', 'invoice decode: 8,000 characters', ['invoice', 'decode'], 'E_INVOICE_TOO_LONG', 3, { input: `lnbcrt1${'q'.repeat(8000)}` }),
+  c('invoice', 'missing file', 'invoice decode inv.bolt11 (a file named where the invoice goes)', ['invoice', 'decode', 'inv.bolt11'], 'E_USAGE', 2, { says: 'is a file: pass its contents (< inv.bolt11 or --in inv.bolt11)', files: { 'inv.bolt11': fx('device/toll.bolt11') } }),
   c('invoice', 'oversized', 'invoice decode: a 120,000-character offer', ['invoice', 'decode'], 'E_BOLT12_TOO_LONG', 3, { input: `lno1${'q'.repeat(120_000)}` }),
   c('invoice', 'truncated', 'invoice decode: an invoice cut short', ['invoice', 'decode', '--now', '1795488100'], /^E_INVOICE_[A-Z0-9_]+$/, 3, { input: key('invoice/regtest.bolt11').slice(0, 120) }),
   c('invoice', 'empty', 'invoice decode: empty standard input', ['invoice', 'decode'], 'E_EMPTY_INPUT', 3, { input: '' }),
@@ -438,6 +443,7 @@ const SPECIFIC: Case[] = [
   c('statechain', 'wrong network', 'statechain-verify: a regtest package with --network testnet', ['statechain-verify', '--network', 'testnet', '--key-env', 'BOB_KEY', '--state-dir', 'sc-bob', '--tip-height', '200', '--confirmations', '3', '--in', 'fixtures/statechain/transfer-package.json'], /^(E_NETWORK_MISMATCH|E_NO_STATE)$/, 4, { state: ['sc-bob-receiving'], env: env('BOB_KEY') }),
   c('statechain', 'bad number', 'statechain-transfer --start --coin zz', ['statechain-transfer', '--start', '--coin', 'zz', '--operator-key', key('statechain/operator.pub'), '--key-env', 'BOB_KEY', '--state-dir', 'sc-bob'], 'E_USAGE', 2, { state: ['sc-bob'], env: env('BOB_KEY') }),
   c('statechain', 'state dir', 'statechain-withdraw on a --state-dir that is a file', ['statechain-withdraw', '--coin', COIN, '--to', TO, '--fee-rate', '2', '--key-env', 'BOB_KEY', '--state-dir', 'f'], 'E_STATE_NOT_DIR', 2, { env: env('BOB_KEY'), files: { f: 'x' } }),
+  c('statechain', 'state dir', "statechain-withdraw, the operator's step, on a mistyped --state-dir (nothing created)", ['statechain-withdraw', '--key-env', 'OPERATOR_KEY', '--state-dir', 'sc-oprator', '--in', 'fixtures/statechain/withdraw-request.json'], 'E_UNKNOWN_COIN', 5, { state: ['sc-operator'], env: env('OPERATOR_KEY'), says: '--state-dir' }),
   c('statechain', 'state dir', 'statechain-deposit (operator) on /sys (cannot be written)', ['statechain-deposit', '--key-env', 'OPERATOR_KEY', '--state-dir', '/sys/offchain-bad-input', '--tip-height', '200', '--in', 'fixtures/statechain/deposit-request.json'], 'E_STATE_ACCESS', 2, { env: env('OPERATOR_KEY') }),
 ];
 

@@ -28,6 +28,7 @@ import { inputDocument, psbtBytesOf } from './psbt-input.ts';
 import { createTerminal, type Terminal } from './terminal.ts';
 import { nearest } from './suggest.ts';
 import { BrokenPipe, onLateOutputError, writeOutput, writeOutputLine } from './output.ts';
+import { reportError } from './error-line.ts';
 
 export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
 
@@ -334,7 +335,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     }
     this.term ??= createTerminal(process.stderr, process.env);
     this.term.clearProgress();
-    process.stderr.write(`${this.term.color.red('offchain: error')} ${code}: ${message}\n`);
+    reportError(code, message, exitCode, (s) => this.term.color.red(s));
     if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     process.exitCode = exitCode;
   }
@@ -355,6 +356,17 @@ export function checkNotUnderFile(path: string, given: string): void {
   }
 }
 
+/**
+ * A message given as an argument, as `bitcoin-cli decodepsbt` and hal take it: say where it
+ * goes instead (the value itself is cut short in the error line, error-line.ts).
+ */
+function positionalHint(text: string): string {
+  const arg = /^Unexpected arguments?: (\S+)/.exec(text)?.[1];
+  if (arg === undefined) return '';
+  const kind = /^(cHNidP8|70736274ff)/i.test(arg) ? 'a PSBT' : /^ln/i.test(arg) ? 'an invoice' : /^cashu[AB]/.test(arg) ? 'a token' : arg.length > 40 || arg.startsWith('{') ? 'an input' : undefined;
+  return kind === undefined ? '' : ` — ${kind} is read from standard input or --in FILE, not from an argument: pass it on stdin (… | offchain …) or with --in`;
+}
+
 export function describeError(e: unknown): { code: string; message: string; exitCode: number } {
   const oneLine = (s: string) => s.split('\n')[0]!.trim();
   if (e instanceof OffchainError) {
@@ -372,7 +384,8 @@ export function describeError(e: unknown): { code: string; message: string; exit
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l));
-    return { code: 'E_USAGE', message: `${reasons.join('; ') || oneLine(e.message)} (see --help)`, exitCode: ExitCode.usage };
+    const text = reasons.join('; ') || oneLine(e.message);
+    return { code: 'E_USAGE', message: `${text}${positionalHint(text)} (see --help)`, exitCode: ExitCode.usage };
   }
   const message = e instanceof Error ? e.message : String(e);
   return { code: 'E_INTERNAL', message: `${oneLine(message)} (rerun with --debug for details)`, exitCode: ExitCode.general };

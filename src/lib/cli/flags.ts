@@ -68,6 +68,8 @@ export const globalFlags = {
     helpGroup: 'GLOBAL',
   }),
   debug: Flags.boolean({ description: 'print stack traces with errors', helpGroup: 'GLOBAL' }),
+  // Read from argv before parsing (error-line.ts), so a parse error is JSON too; hidden from each command's help, documented in docs/cli.md.
+  'json-errors': Flags.boolean({ description: 'an error is one JSON line on standard error (same exit code); or OFFCHAIN_JSON_ERRORS=1', helpGroup: 'GLOBAL', hidden: true }),
   quiet: Flags.boolean({ char: 'q', description: 'no progress line on standard error (it is shown on a terminal only, for work over ~2 s)', helpGroup: 'GLOBAL' }),
 };
 

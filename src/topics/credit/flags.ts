@@ -11,7 +11,7 @@ export const roleFlag = {
 };
 
 export const contractFlag = {
-  contract: hexFlag(32, { description: 'contract id, 64 hex digits (default: the only open contract in the state directory)', helpValue: 'ID' }),
+  contract: hexFlag(32, { description: 'contract id (default: the only open contract in the state directory)', helpValue: 'ID' }),
 };
 
 export const fundingConfirmationsFlag = {
