@@ -25,6 +25,7 @@ import { BrokenPipe, onLateOutputError, outputFailure, writeOutput } from './lib
 import { completionRequest, completionScript, setupLine } from './lib/cli/autocomplete.ts';
 import { OffchainError } from './lib/errors.ts';
 import { describeError } from './lib/cli/base-command.ts';
+import { reportError } from './lib/cli/error-line.ts';
 import { suggestCommand } from './lib/cli/suggest.ts';
 import { argvRules } from './lib/cli/argv.ts';
 import CloseCredit from './commands/credit/close.ts';
@@ -199,7 +200,7 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
     applyConfigFile(process.env, homedir());
   } catch (e) {
     if (!(e instanceof OffchainError)) throw e;
-    process.stderr.write(`offchain: error ${e.code}: ${e.message}\n`);
+    reportError(e.code, e.message, e.exitCode);
     process.exitCode = e.exitCode;
     return;
   }
@@ -240,7 +241,8 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
     // not found.") gets our one-line error format.
     const unknown = e instanceof Error ? /^command (.+) not found\.?$/i.exec(e.message) : null;
     if (unknown) {
-      process.stderr.write(`offchain: error ${unknownCommand(unknown[1]!)}\n`);
+      const [code, message] = unknownCommand(unknown[1]!);
+      reportError(code, message, 2);
       process.exitCode = 2;
       return;
     }
@@ -248,7 +250,7 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
     const oclifExit = (e as { oclif?: { exit?: number } } | undefined)?.oclif?.exit;
     if (e instanceof Error && oclifExit !== undefined && oclifExit !== 0 && e.name !== 'ExitError') {
       const d = describeError(e);
-      process.stderr.write(`offchain: error ${d.code}: ${d.message}\n`);
+      reportError(d.code, d.message, d.exitCode);
       process.exitCode = d.exitCode;
       return;
     }
@@ -273,7 +275,7 @@ function reportOutputFailure(e: unknown): void {
   const failure = outputFailure(e);
   if (failure instanceof BrokenPipe || (process.exitCode !== undefined && process.exitCode !== 0)) return;
   const coded = failure as OffchainError;
-  process.stderr.write(`offchain: error ${coded.code}: ${coded.message}\n`);
+  reportError(coded.code, coded.message, coded.exitCode);
   process.exitCode = coded.exitCode;
 }
 
@@ -282,18 +284,18 @@ function reportOutputFailure(e: unknown): void {
  * word is almost always an input given as an argument (`psbt decode file.psbt`), which
  * commands read from --in or standard input instead.
  */
-function unknownCommand(id: string): string {
+function unknownCommand(id: string): [code: string, message: string] {
   const words = id.split(':');
   for (let n = words.length - 1; n > 0; n--) {
     const command = words.slice(0, n).join(':');
     if (command in COMMANDS) {
       const extra = words.slice(n).join(':');
-      return `E_USAGE: ${command.replace(/:/g, ' ')} takes no argument "${extra}": pass a file with --in ${extra}, or pipe it on standard input`;
+      return ['E_USAGE', `${command.replace(/:/g, ' ')} takes no argument "${extra}": pass a file with --in ${extra}, or pipe it on standard input`];
     }
   }
   const meant = suggestCommand(words, [...Object.keys(COMMANDS), ...ALIASES.map(([a]) => a.join(':')), 'help', 'autocomplete']);
   const hint = meant ? `did you mean "${meant}"? ` : '';
-  return `E_UNKNOWN_COMMAND: "${id.replace(/:/g, ' ')}" is not an offchain command; ${hint}see offchain --help`;
+  return ['E_UNKNOWN_COMMAND', `"${id.replace(/:/g, ' ')}" is not an offchain command; ${hint}see offchain --help`];
 }
 
 /**

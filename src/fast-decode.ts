@@ -24,6 +24,7 @@ import { BrokenPipe, OutputWriteError, onLateOutputError, writeOutput } from './
 import { NETWORKS, resolveNetwork, type Network } from './lib/network.ts';
 import { decodedMessage, psbtNetworkHint } from './lib/psbt/decode.ts';
 import { parsePsbt } from './lib/psbt/parse.ts';
+import { reportError } from './lib/cli/error-line.ts';
 
 /** Done, or not: then the full CLI runs, given standard input as read here (or the error reading it met). */
 export type FastResult = { done: true } | { done: false; stdin?: StdinHandoff };
@@ -91,7 +92,7 @@ export async function main(argv: readonly string[]): Promise<FastResult> {
 function quit(e: unknown): never {
   if (!(e instanceof BrokenPipe)) {
     const coded = e instanceof OffchainError ? e : new OutputWriteError(e as NodeJS.ErrnoException);
-    process.stderr.write(`offchain: error ${coded.code}: ${coded.message}\n`);
+    reportError(coded.code, coded.message, coded.exitCode);
     process.exitCode = coded.exitCode;
   }
   process.exit(process.exitCode ?? 0);

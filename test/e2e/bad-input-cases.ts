@@ -154,6 +154,9 @@ const SPECIFIC: Case[] = [
   c('psbt', 'oversized', 'psbt analyze: 33 MiB on standard input', ['psbt', 'analyze'], 'E_INPUT_TOO_LARGE', 3, { input: 'A'.repeat(33 * 1024 * 1024) }),
   c('psbt', 'stdout', 'psbt decode > /dev/full', ['psbt', 'decode', '--in', PSBT], 'E_OUTPUT_WRITE', 1, { stdout: 'full' }),
   c('psbt', 'stdout', 'psbt decode (full CLI) > /dev/full', ['psbt', 'decode', '--in', PSBT], 'E_OUTPUT_WRITE', 1, { stdout: 'full', env: { OFFCHAIN_FAST_PATHS: '0' } }),
+  // issue 41: a message given as an argument gets a hint, and no echoed value comes back whole (secret: the value must not appear)
+  c('psbt', 'unknown flag', 'psbt analyze PSBT (as an argument, as bitcoin-cli decodepsbt takes it)', ['psbt', 'analyze', unsigned], 'E_USAGE', 2, { says: /read from standard input or --in FILE.*\(\d+ bytes\)|\(\d+ bytes\).*standard input or --in/, secret: unsigned }),
+  c('psbt', 'oversized', 'psbt analyze --network with a 100 kB value (cut short in the error)', ['psbt', 'analyze', '--network', `x${'y'.repeat(100_000)}`, '--in', PSBT], 'E_USAGE', 2, { says: /… \(1000\d\d bytes\) to be one of/, secret: 'y'.repeat(200) }),
   c('psbt', 'stdout', 'psbt extract --hex > /dev/full', ['psbt', 'extract', '--hex', '--in', 'fixtures/psbt/musig-keypath-final.psbt'], 'E_OUTPUT_WRITE', 1, { stdout: 'full' }),
   c('psbt', 'wrong message', 'psbt decode: a JSON message with no PSBT', ['psbt', 'decode', '--in', 'fixtures/route/seed-request.json'], /^(E_NO_PSBT|E_WRONG_MESSAGE)$/, 3),
   c('psbt', 'protocol', 'psbt extract: a PSBT nobody signed', ['psbt', 'extract', '--in', PSBT], /^E_/, 4),
@@ -165,6 +168,8 @@ const SPECIFIC: Case[] = [
   // ——— musig ———
   c('musig', 'bad hex', 'musig init --participant zz', ['musig', 'init', '--participant', 'zz', '--participant', BOB, '--in', PSBT], 'E_BAD_HEX', 2),
   c('musig', 'missing flag', 'musig init without --participant', ['musig', 'init', '--in', PSBT], 'E_USAGE', 2),
+  c('musig', 'out of range', 'musig init with one --participant (a flag, not the input: 2)', ['musig', 'init', '--participant', ALICE, '--in', PSBT], 'E_MUSIG_PARTICIPANTS', 2, { says: 'two' }),
+  c('musig', 'out of range', 'musig init with the same --participant twice', ['musig', 'init', '--participant', ALICE, '--participant', ALICE, '--in', PSBT], 'E_MUSIG_PARTICIPANTS', 2),
   c('musig', 'bad number', 'musig init --input -1', ['musig', 'init', '--participant', ALICE, '--participant', BOB, '--input', '-1', '--in', PSBT], 'E_USAGE', 2),
   c('musig', 'out of range', 'musig init --input 7 (the PSBT has one input)', ['musig', 'init', '--participant', ALICE, '--participant', BOB, '--input', '7', '--in', PSBT], /^E_/, 2),
   c('musig', 'secret', 'musig nonce --key-env naming an unset variable', ['musig', 'nonce', '--key-env', 'NO_SUCH_VAR', '--state-dir', 'alice-state', '--in', 'fixtures/psbt/musig-keypath-init.json'], 'E_NO_KEY', 2),
@@ -176,6 +181,7 @@ const SPECIFIC: Case[] = [
   c('musig', 'state dir', 'musig nonce --state-dir under a file', ['musig', 'nonce', '--key-env', 'ALICE_KEY', '--state-dir', 'a-file/sub', '--in', 'fixtures/psbt/musig-keypath-init.json'], 'E_STATE_NOT_DIR', 2, { env: env('ALICE_KEY'), files: { 'a-file': 'x' } }),
   c('musig', 'protocol', 'musig nonce with a key that is not a participant', ['musig', 'nonce', '--key-env', 'MINT_KEY', '--state-dir', 'mint-state', '--in', 'fixtures/psbt/musig-keypath-init.json'], 'E_KEY_MISMATCH', 4, { env: env('MINT_KEY') }),
   c('musig', 'wrong step', 'musig sign: a PSBT with no nonces yet', ['musig', 'sign', '--key-env', 'BOB_KEY', '--deterministic', '--in', 'fixtures/psbt/musig-keypath-init.json'], /^E_/, 4, { env: env('BOB_KEY') }),
+  c('musig', 'state dir', 'musig sign --state-dir alcie (mistyped: nothing created; the nonce is unknown there)', ['musig', 'sign', '--key-env', 'ALICE_KEY', '--state-dir', 'alcie', '--in', 'fixtures/psbt/musig-keypath-nonces.json'], 'E_NONCE_UNKNOWN', 5, { env: env('ALICE_KEY'), says: /not issued from this state directory.*start a new round with `offchain musig nonce`/ }),
 
   // ——— key ———
   c('key', 'bad number', 'key new --format nope', ['key', 'new', '--format', 'nope'], 'E_USAGE', 2),
@@ -295,6 +301,7 @@ const SPECIFIC: Case[] = [
   // ——— invoice ———
   c('invoice', 'not JSON', 'invoice decode: not an invoice', ['invoice', 'decode', 'lnbcrt1garbage'], /^E_(INVOICE|BOLT12)_[A-Z0-9_]+$/, 3),
   c('invoice', 'oversized', 'invoice decode: 8,000 characters', ['invoice', 'decode'], 'E_INVOICE_TOO_LONG', 3, { input: `lnbcrt1${'q'.repeat(8000)}` }),
+  c('invoice', 'missing file', 'invoice decode inv.bolt11 (a file named where the invoice goes)', ['invoice', 'decode', 'inv.bolt11'], 'E_USAGE', 2, { says: 'is a file: pass its contents (< inv.bolt11 or --in inv.bolt11)', files: { 'inv.bolt11': fx('device/toll.bolt11') } }),
   c('invoice', 'oversized', 'invoice decode: a 120,000-character offer', ['invoice', 'decode'], 'E_BOLT12_TOO_LONG', 3, { input: `lno1${'q'.repeat(120_000)}` }),
   c('invoice', 'truncated', 'invoice decode: an invoice cut short', ['invoice', 'decode', '--now', '1795488100'], /^E_INVOICE_[A-Z0-9_]+$/, 3, { input: key('invoice/regtest.bolt11').slice(0, 120) }),
   c('invoice', 'empty', 'invoice decode: empty standard input', ['invoice', 'decode'], 'E_EMPTY_INPUT', 3, { input: '' }),
@@ -336,6 +343,8 @@ const SPECIFIC: Case[] = [
   // ——— credit (a contract opened and one payment made: state template "credit") ———
   c('credit', 'out of range', 'credit list --tip-height -5', ['credit', 'list', '--tip-height', '-5', ...mintSide], 'E_USAGE', 2, { state: ['credit'], env: env('MINT_KEY') }),
   c('credit', 'bad number', 'credit list --expiring-within soon', ['credit', 'list', '--tip-height', '1000', '--expiring-within', 'soon', ...mintSide], 'E_USAGE', 2, { state: ['credit'], env: env('MINT_KEY') }),
+  c('credit', 'out of range', 'credit list --expiring-within -5', ['credit', 'list', '--tip-height', '1000', '--expiring-within', '-5', ...mintSide], 'E_USAGE', 2, { state: ['credit'], env: env('MINT_KEY'), says: '--expiring-within' }),
+  c('credit', 'wrong party', "sign-update --role mint with the user's key (another key than the mint's: a refusal)", ['sign-update', '--role', 'mint', '--key-env', 'USER_KEY', '--state-dir', 'mint', '--tip-height', '1001', '--confirmations', '1', '--in', 'fixtures/credit/update-request.json'], 'E_WRONG_KEY', 4, { state: ['credit'], env: env('USER_KEY') }),
   c('credit', 'state dir', 'credit list --state-dir mistyped', ['credit', 'list', '--tip-height', '1000', '--state-dir', 'mnt'], 'E_NO_MINT_POLICY', 2, { state: ['credit'] }),
   c('credit', 'state dir', 'credit list --state-dir a file', ['credit', 'list', '--tip-height', '1000', '--state-dir', 'offer.json'], 'E_STATE_NOT_DIR', 2, { state: ['credit'] }),
   c('credit', 'state dir', 'credit list on the mint dir with --network testnet (nothing there)', ['credit', 'list', '--network', 'testnet', '--tip-height', '1000', ...mintSide], 'E_NO_MINT_POLICY', 2, { state: ['credit'], env: env('MINT_KEY') }),
@@ -407,6 +416,11 @@ const SPECIFIC: Case[] = [
   c('device', 'state dir', 'gateway pay on a mistyped --state-dir', ['gateway', 'pay', '--terms', 'fixtures/policies/gateway-terms.json', '--now', '1800000000', '--tip-height', '1000', '--confirmations', '1', '--key-env', 'MINT_KEY', '--state-dir', 'mnt', '--in', 'fixtures/device/pay.json'], /^(E_NO_MINT_POLICY|E_NO_STATE)$/, 2, { state: ['device'], env: env('MINT_KEY') }),
   c('device', 'no node', 'gateway pay --rpc-url to a closed port', ['gateway', 'pay', '--terms', 'fixtures/policies/gateway-terms.json', '--now', '1800000000', '--rpc-url', NO_NODE, ...mintSide, '--in', 'pay.json'], 'E_RPC_UNREACHABLE', 1, { state: ['device'], env: { ...env('MINT_KEY'), ...RPC } }),
 
+  // issue 41: the exit class docs/cli.md names (a malformed flag 2, a refusal 4), not what the code happened to do
+  c('device', 'bad hex', 'device pay --contract xyz', ['device', 'pay', '--contract', 'xyz', '--invoice', 'fixtures/device/toll.bolt11', '--policy', 'fixtures/policies/device.json', '--terms', 'fixtures/policies/gateway-terms.json', '--now', '1800000000', '--tip-height', '1000', ...userSide], 'E_BAD_HEX', 2, { state: ['device'], env: env('USER_KEY'), says: '--contract' }),
+  c('device', 'bad hex', 'device refund-htlc --payment-hash zz', ['device', 'refund-htlc', '--payment-hash', 'zz', '--fee-rate', '2', '--tip-height', '1000', ...userSide], 'E_BAD_HEX', 2, { state: ['device'], env: env('USER_KEY'), says: '--payment-hash' }),
+  c('device', 'bad hex', 'device refund-htlc --payment-hash of 31 bytes', ['device', 'refund-htlc', '--payment-hash', 'ab'.repeat(31), '--fee-rate', '2', '--tip-height', '1000', ...userSide], 'E_BAD_LENGTH', 2, { state: ['device'], env: env('USER_KEY'), says: '--payment-hash' }),
+  c('device', 'bad hex', 'device refund-htlc --state-txid 1234', ['device', 'refund-htlc', '--payment-hash', HASH, '--state-txid', '1234', '--fee-rate', '2', '--tip-height', '1000', ...userSide], 'E_BAD_LENGTH', 2, { state: ['device'], env: env('USER_KEY'), says: '--state-txid' }),
   // ——— statechain ———
   c('statechain', 'wrong party', "statechain-deposit: the operator given its own deposit-offer (the depositor's step 3)", ['statechain-deposit', '--key-env', 'OPERATOR_KEY', '--state-dir', 'sc-operator', '--in', 'fixtures/statechain/deposit-offer.json'], 'E_USAGE', 2, { env: env('OPERATOR_KEY'), says: '--funding' }),
   c('statechain', 'wrong party', "statechain-deposit: the depositor given its own deposit-request (the operator's step)", ['statechain-deposit', '--key-env', 'ALICE_KEY', '--state-dir', 'sc-alice', '--in', 'fixtures/statechain/deposit-request.json'], 'E_KEY_MISMATCH', 4, { state: ['sc-alice-depositing'], env: env('ALICE_KEY') }),
@@ -429,6 +443,7 @@ const SPECIFIC: Case[] = [
   c('statechain', 'wrong network', 'statechain-verify: a regtest package with --network testnet', ['statechain-verify', '--network', 'testnet', '--key-env', 'BOB_KEY', '--state-dir', 'sc-bob', '--tip-height', '200', '--confirmations', '3', '--in', 'fixtures/statechain/transfer-package.json'], /^(E_NETWORK_MISMATCH|E_NO_STATE)$/, 4, { state: ['sc-bob-receiving'], env: env('BOB_KEY') }),
   c('statechain', 'bad number', 'statechain-transfer --start --coin zz', ['statechain-transfer', '--start', '--coin', 'zz', '--operator-key', key('statechain/operator.pub'), '--key-env', 'BOB_KEY', '--state-dir', 'sc-bob'], 'E_USAGE', 2, { state: ['sc-bob'], env: env('BOB_KEY') }),
   c('statechain', 'state dir', 'statechain-withdraw on a --state-dir that is a file', ['statechain-withdraw', '--coin', COIN, '--to', TO, '--fee-rate', '2', '--key-env', 'BOB_KEY', '--state-dir', 'f'], 'E_STATE_NOT_DIR', 2, { env: env('BOB_KEY'), files: { f: 'x' } }),
+  c('statechain', 'state dir', "statechain-withdraw, the operator's step, on a mistyped --state-dir (nothing created)", ['statechain-withdraw', '--key-env', 'OPERATOR_KEY', '--state-dir', 'sc-oprator', '--in', 'fixtures/statechain/withdraw-request.json'], 'E_UNKNOWN_COIN', 5, { state: ['sc-operator'], env: env('OPERATOR_KEY'), says: '--state-dir' }),
   c('statechain', 'state dir', 'statechain-deposit (operator) on /sys (cannot be written)', ['statechain-deposit', '--key-env', 'OPERATOR_KEY', '--state-dir', '/sys/offchain-bad-input', '--tip-height', '200', '--in', 'fixtures/statechain/deposit-request.json'], 'E_STATE_ACCESS', 2, { env: env('OPERATOR_KEY') }),
 ];
 

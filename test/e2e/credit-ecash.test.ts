@@ -287,7 +287,7 @@ describe('credit paid in ecash, through the CLI', () => {
     const before = snapshot(mintDir);
     const r = await runInProcess(['sign-update', '--role', 'mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS, ...ECASH], { input: req, env: { ...ENV, MINT_KEY, ECASH_SEED: 'ANOTHER' } });
     expect(snapshot(mintDir)).toEqual(before);
-    expect(r.status).toBe(2);
+    expect(r.status).toBe(4); // a refusal (issue 41: E_WRONG_KEY is exit 4 wherever it is thrown)
     expect(r.stderr).toMatch(/E_WRONG_KEY: this ecash seed does not give keyset 01/);
   });
 

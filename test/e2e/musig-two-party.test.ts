@@ -93,7 +93,7 @@ describe('two-party MuSig2 through pipes', () => {
     const second = run(['musig', 'sign', '--key-env', 'ALICE_KEY', '--state-dir', state], { input: withNonces, env: { ALICE_KEY } });
     expect(second.status).toBe(5);
     expect(second.stdout).toBe('');
-    expect(second.stderr).toMatch(/E_NONCE_USED/);
+    expect(second.stderr).toMatch(/E_NONCE_USED: .*has signed already.*start a new round with `offchain musig nonce`$/m); // issue 41: says the next step
   });
 
   it('blames the participant whose partial signature is bad when finalizing', async () => {

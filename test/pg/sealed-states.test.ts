@@ -116,9 +116,9 @@ describePostgres('signed states stored in the clear before are sealed (issue 38,
     const pgEnv = { OFFCHAIN_STORE_PASSWORD: fx.server.password };
     const migrate = (...key: string[]) => run(['credit', 'store', 'migrate', '--state-dir', parties.mintDir, '--to', url, ...key], { env: { ...pgEnv, MINT_KEY, OTHER_KEY } });
     const before = digest();
-    for (const [key, code] of [[[], 'E_STATE_UNSEALED'], [['--key-env', 'OTHER_KEY'], 'E_WRONG_KEY']] as const) {
+    for (const [key, code, exit] of [[[], 'E_STATE_UNSEALED', 2], [['--key-env', 'OTHER_KEY'], 'E_WRONG_KEY', 4]] as const) {
       const refused = migrate(...key);
-      expect(refused.status, refused.stderr).toBe(2);
+      expect(refused.status, refused.stderr).toBe(exit);
       expect(refused.stdout).toBe('');
       expect(/^offchain: error (E_[A-Z0-9_]+): /.exec(refused.stderr)?.[1]).toBe(code);
       expect(digest()).toBe(before);

@@ -18,7 +18,7 @@ export default class CreditList extends CreditCommand<typeof CreditList> {
   static override flags = {
     ...keyFlags,
     ...stateFlags, ...storeFlags,
-    'expiring-within': Flags.integer({ description: 'only contracts expiring within N blocks', helpValue: 'N' }),
+    'expiring-within': Flags.integer({ description: 'only contracts expiring within N blocks', helpValue: 'N', min: 0 }),
     ...chainFlags,
     ...humanFlags,
   };

@@ -3,7 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { tollExample } from '../../topics/device/command.ts';
 import { HtlcRefundSteps } from '../../topics/device/htlc-refund.ts';
 import { contractFlag } from '../../topics/credit/flags.ts';
-import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { chainFlags, feeGuardFlags, hexFlag, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class DeviceRefundHtlc extends HtlcRefundSteps<typeof DeviceRefundHtlc> {
   static override summary = 'The device\'s unilateral path for a payment: take its HTLC back through the refund leaf once the HTLC\'s expiry height is final.';
@@ -25,8 +25,8 @@ the channel's expiry when no state was broadcast.`;
     },
   ];
   static override flags = {
-    'payment-hash': Flags.string({ description: 'the payment whose HTLC to refund (default: the one in flight)', helpValue: 'HEX' }),
-    'state-txid': Flags.string({ description: 'the state on chain holding the HTLC, when the payment hash was in several states (a failed payment paid again)', helpValue: 'TXID' }),
+    'payment-hash': hexFlag(32, { description: 'the payment whose HTLC to refund (default: the one in flight)' }),
+    'state-txid': hexFlag(32, { description: 'the state on chain holding the HTLC, when the payment hash was in several states (a failed payment paid again)', helpValue: 'TXID' }),
     'fee-rate': Flags.string({ description: 'fee rate of the refund, sat/vB', required: true, helpValue: 'SAT/VB' }),
     to: Flags.string({ description: 'where the refund pays (default: the contract\'s refund address)', helpValue: 'ADDRESS' }),
     'any-time': Flags.boolean({ description: 'print the refund even before it is final (rejected as non-final until then)' }),

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { DeviceCommand, tollExample } from '../../topics/device/command.ts';
 import { contractFlag } from '../../topics/credit/flags.ts';
-import { keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { hexFlag, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 
 export default class GatewayFail extends DeviceCommand<typeof GatewayFail> {
@@ -18,7 +18,7 @@ preimage of (E_PAYMENT_SETTLED: settle it instead).`;
     },
   ];
   static override flags = {
-    'payment-hash': Flags.string({ description: 'the payment in flight to fail (the job\'s payment_hash)', helpValue: 'HEX', required: true }),
+    'payment-hash': hexFlag(32, { description: 'the payment in flight to fail (the job\'s payment_hash)', required: true }),
     ...keyFlags,
     ...stateFlags, ...storeFlags,
     ...contractFlag,
@@ -26,6 +26,6 @@ preimage of (E_PAYMENT_SETTLED: settle it instead).`;
 
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
-    return { message: await this.gatewayFail(this.network(), f.contract, f['payment-hash']) }; // topics/device/command.ts
+    return { message: await this.gatewayFail(this.network(), f.contract, f['payment-hash']!) }; // topics/device/command.ts
   }
 }

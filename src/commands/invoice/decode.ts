@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { existsSync } from 'node:fs';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { humanFlags, inputFlags } from '../../lib/cli/flags.ts';
@@ -33,7 +34,12 @@ export default class InvoiceDecode extends OffchainCommand<typeof InvoiceDecode>
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
     if (this.args.invoice !== undefined && f.in !== undefined) throw new UsageError('E_USAGE', 'give the invoice as the argument or with --in, not both');
-    let text = this.args.invoice ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in)));
+    const given = this.args.invoice;
+    // A file's name where the invoice goes (`invoice decode inv.bolt11`): say so, not "broken invoice".
+    if (given !== undefined && !/^ln/i.test(given.trim()) && existsSync(given)) {
+      throw new UsageError('E_USAGE', `${JSON.stringify(given)} is a file: pass its contents (< ${given} or --in ${given}), or the invoice itself as the argument`);
+    }
+    let text = given ?? new TextDecoder().decode(await readInputBytes(inputFrom(f.in)));
     const { decodeInvoiceText, invoiceText } = await import('../../lib/invoice/messages.ts');
     if (text.trimStart().startsWith('{')) {
       // An invoice decode message again (e.g. from a file a payer kept): its string, decoded afresh.

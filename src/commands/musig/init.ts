@@ -22,7 +22,10 @@ export default class MusigInit extends OffchainCommand<typeof MusigInit> {
 
   protected async execute(): Promise<CommandResult> {
     const { parsePublicKey } = await import('../../lib/keys/keys.ts');
-    this.flags.participant.forEach((p, i) => flagValue(() => parsePublicKey(p, `--participant ${i + 1}`)));
+    const keys = this.flags.participant.map((p, i) => flagValue(() => parsePublicKey(p, `--participant ${i + 1}`)));
+    // Fewer than two, or one key twice: the flags are wrong (exit 2), before the PSBT is read.
+    const { musigKey } = await import('../../lib/musig/keyagg.ts');
+    flagValue(() => musigKey(keys));
     const { tx, network } = await this.readPsbt();
     const { setParticipantsWhereMatching } = await import('../../lib/musig/init.ts');
     const { psbtUpdated } = await import('../../lib/psbt/messages.ts');

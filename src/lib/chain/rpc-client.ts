@@ -121,7 +121,7 @@ export class RpcClient {
             : 'check the path';
       throw new UsageError(
         'E_RPC_COOKIE',
-        `cannot read the RPC cookie file ${path} (${code}): ${why}; or pass --rpc-cookie FILE, or set OFFCHAIN_RPC_USER and OFFCHAIN_RPC_PASSWORD`,
+        `cannot read the RPC cookie file ${path} (${code}): ${why}; or pass --rpc-cookie FILE (or $OFFCHAIN_RPC_COOKIE, or rpc_cookie= in the configuration file), or set OFFCHAIN_RPC_USER and OFFCHAIN_RPC_PASSWORD`,
         { path, reason: code },
       );
     }

@@ -18,7 +18,7 @@ export type CommandTable = Readonly<Record<string, { aliases?: string[] }>>;
 const CARD_NAMES = new Set(['open-credit', 'sign-update', 'rollover', 'statechain-transfer', 'decode-openassets', 'onion-build']);
 
 /** Flags that take no value; any other flag before the command is followed by its value. */
-const VALUELESS = new Set(['--debug', '--quiet', '-q', '--psbt', '--dry-run', '--broadcast', '--any-time', '--anchors', '--bare']);
+const VALUELESS = new Set(['--debug', '--json-errors', '--quiet', '-q', '--psbt', '--dry-run', '--broadcast', '--any-time', '--anchors', '--bare']);
 
 export function argvRules(commands: CommandTable) {
   /**

@@ -29,6 +29,7 @@ import { createTerminal, type Terminal } from './terminal.ts';
 import { wantsHuman } from './human.ts';
 import { nearest } from './suggest.ts';
 import { BrokenPipe, onLateOutputError, writeOutput, writeOutputLine } from './output.ts';
+import { reportError } from './error-line.ts';
 
 export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
 
@@ -339,7 +340,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     }
     this.term ??= createTerminal(process.stderr, process.env);
     this.term.clearProgress();
-    process.stderr.write(`${this.term.color.red('offchain: error')} ${code}: ${message}\n`);
+    reportError(code, message, exitCode, (s) => this.term.color.red(s));
     if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     process.exitCode = exitCode;
   }
@@ -360,9 +361,25 @@ export function checkNotUnderFile(path: string, given: string): void {
   }
 }
 
+/**
+ * A message given as an argument, as `bitcoin-cli decodepsbt` and hal take it: say where it
+ * goes instead (the value itself is cut short in the error line, error-line.ts).
+ */
+function positionalHint(text: string): string {
+  const arg = /^Unexpected arguments?: (\S+)/.exec(text)?.[1];
+  if (arg === undefined) return '';
+  const kind = /^(cHNidP8|70736274ff)/i.test(arg) ? 'a PSBT' : /^ln/i.test(arg) ? 'an invoice' : /^cashu[AB]/.test(arg) ? 'a token' : arg.length > 40 || arg.startsWith('{') ? 'an input' : undefined;
+  return kind === undefined ? '' : ` — ${kind} is read from standard input or --in FILE, not from an argument: pass it on stdin (… | offchain …) or with --in`;
+}
+
 export function describeError(e: unknown): { code: string; message: string; exitCode: number } {
   const oneLine = (s: string) => s.split('\n')[0]!.trim();
-  if (e instanceof OffchainError) return { code: e.code, message: oneLine(e.message), exitCode: e.exitCode };
+  if (e instanceof OffchainError) {
+    // A flag's own parser refused its value (hexFlag): oclif prefixes "Parsing --flag" and
+    // appends "See more help with --help" on lines of their own; our message names the flag.
+    const parsing = /^Parsing --[\w-]+ \n\t([^\n]*)/.exec(e.message);
+    return { code: e.code, message: parsing ? `${parsing[1]!.trim()} (see --help)` : oneLine(e.message), exitCode: e.exitCode };
+  }
   // oclif's parser errors (unknown flag, missing value, bad option) carry oclif.exit = 2.
   const oclif = (e as { oclif?: { exit?: number } } | undefined)?.oclif;
   if (oclif && e instanceof Error) {
@@ -372,7 +389,8 @@ export function describeError(e: unknown): { code: string; message: string; exit
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l));
-    return { code: 'E_USAGE', message: `${reasons.join('; ') || oneLine(e.message)} (see --help)`, exitCode: ExitCode.usage };
+    const text = reasons.join('; ') || oneLine(e.message);
+    return { code: 'E_USAGE', message: `${text}${positionalHint(text)} (see --help)`, exitCode: ExitCode.usage };
   }
   const message = e instanceof Error ? e.message : String(e);
   return { code: 'E_INTERNAL', message: `${oneLine(message)} (rerun with --debug for details)`, exitCode: ExitCode.general };

@@ -6,17 +6,18 @@
  *
  *     network=mainnet
  *     rpc_url=http://127.0.0.1:8332/
+ *     rpc_cookie=~/.bitcoin/.cookie                         (--rpc-cookie, $OFFCHAIN_RPC_COOKIE: a path, not the secret)
  *     state_dir=/var/lib/offchain
  *     lightning_rpc=/var/lib/lightningd/bitcoin/lightning-rpc   (gateway pay --lightning-rpc)
  *     store=postgres://mint@db.example/mint?sslmode=verify-full   (--store, $OFFCHAIN_STORE_URL)
  *     store_password_file=/etc/offchain/db.pass             (--store-password-file, 0600)
  *
- * A state_dir, lightning_rpc or store_password_file starting with `~/` is under the home
+ * A state_dir, rpc_cookie, lightning_rpc or store_password_file starting with `~/` is under the home
  * directory (as a shell would read it). A store URL carrying a password is refused: the
  * password goes in the 0600 file store_password_file names (or $OFFCHAIN_STORE_PASSWORD).
  *
  * Precedence: a flag, then the environment (OFFCHAIN_NETWORK, OFFCHAIN_RPC_URL,
- * OFFCHAIN_STATE_DIR, OFFCHAIN_STORE_URL, OFFCHAIN_STORE_PASSWORD_FILE), then this file — it only fills in environment variables that are
+ * OFFCHAIN_RPC_COOKIE, OFFCHAIN_STATE_DIR, OFFCHAIN_STORE_URL, OFFCHAIN_STORE_PASSWORD_FILE), then this file — it only fills in environment variables that are
  * unset, which the commands already read. Credentials never go here: the node's cookie
  * or OFFCHAIN_RPC_USER / OFFCHAIN_RPC_PASSWORD, as before.
  */
@@ -29,10 +30,10 @@ import { redactUrl } from '../store/pg/url.ts';
 export const CONFIG_ENV = 'OFFCHAIN_CONFIG';
 
 const KEYS: Record<string, string> = {
-  network: 'OFFCHAIN_NETWORK', rpc_url: 'OFFCHAIN_RPC_URL', state_dir: 'OFFCHAIN_STATE_DIR', lightning_rpc: 'OFFCHAIN_LIGHTNING_RPC',
+  network: 'OFFCHAIN_NETWORK', rpc_url: 'OFFCHAIN_RPC_URL', rpc_cookie: 'OFFCHAIN_RPC_COOKIE', state_dir: 'OFFCHAIN_STATE_DIR', lightning_rpc: 'OFFCHAIN_LIGHTNING_RPC',
   store: 'OFFCHAIN_STORE_URL', store_password_file: 'OFFCHAIN_STORE_PASSWORD_FILE',
 };
-const PATHS = new Set(['state_dir', 'lightning_rpc', 'store_password_file']);
+const PATHS = new Set(['state_dir', 'lightning_rpc', 'store_password_file', 'rpc_cookie']);
 
 /** Fill the unset environment variables from the configuration file, if there is one. */
 export function applyConfigFile(env: NodeJS.ProcessEnv, home: string): void {

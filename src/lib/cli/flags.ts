@@ -6,6 +6,7 @@ import { Flags } from '@oclif/core';
 import { NETWORKS } from '../network.ts';
 import { OffchainError, UsageError } from '../errors.ts';
 import { isMilliSatPrecise } from '../tx/policy.ts';
+import { fromHex, toHex } from '../bytes.ts';
 
 /**
  * Parse a flag's value: whatever the parser refuses (bad hex, not a public key, an
@@ -19,6 +20,20 @@ export function flagValue<T>(parse: () => T): T {
     if (e instanceof OffchainError && e.exitCode !== 2) throw new UsageError(e.code, e.message, e.detail);
     throw e;
   }
+}
+
+/**
+ * A flag whose value is `bytes` bytes of hex (a contract id, a payment hash, a txid), checked
+ * when the flags are parsed: not hex is E_BAD_HEX, another length E_BAD_LENGTH — exit 2 and
+ * naming the flag, before any state is opened (docs/cli.md: a malformed flag is 2). The value
+ * comes back lower-case.
+ */
+export function hexFlag(bytes: number, opts: { description: string; required?: boolean; helpValue?: string; exclusive?: string[] }) {
+  return Flags.string({
+    helpValue: 'HEX',
+    ...opts,
+    parse: async (value, _ctx, flag) => flagValue(() => toHex(fromHex(value, `--${flag.name}`, bytes))),
+  });
 }
 
 /**
@@ -53,6 +68,8 @@ export const globalFlags = {
     helpGroup: 'GLOBAL',
   }),
   debug: Flags.boolean({ description: 'print stack traces with errors', helpGroup: 'GLOBAL' }),
+  // Read from argv before parsing (error-line.ts), so a parse error is JSON too; hidden from each command's help, documented in docs/cli.md.
+  'json-errors': Flags.boolean({ description: 'an error is one JSON line on standard error (same exit code); or OFFCHAIN_JSON_ERRORS=1', helpGroup: 'GLOBAL', hidden: true }),
   quiet: Flags.boolean({ char: 'q', description: 'no progress line on standard error (it is shown on a terminal only, for work over ~2 s)', helpGroup: 'GLOBAL' }),
 };
 

@@ -36,7 +36,7 @@
  * "quick-but-doxxing": the mint learns them).
  */
 import { fromHex, toHex } from '../bytes.ts';
-import { MalformedInputError, UsageError } from '../errors.ts';
+import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
 import { compressed, pointFromBytes } from '../ecash/curve.ts';
 import { signBlindedMessage } from '../ecash/nut00.ts';
 import type { MintKeyset } from '../ecash/nut01.ts';
@@ -102,7 +102,7 @@ export async function restoreSignatures(
     if (!row) continue;
     const ks = lookup.keyset(row.keyset_id);
     if (!ks) {
-      throw new UsageError('E_WRONG_KEY', `output ${i} was signed under keyset ${row.keyset_id}; this ecash seed and path give ${lookup.ids.join(', ') || 'no keyset'}: run it with the seed and --ecash-path of that keyset`);
+      throw new RefusedError('E_WRONG_KEY', `output ${i} was signed under keyset ${row.keyset_id}; this ecash seed and path give ${lookup.ids.join(', ') || 'no keyset'}: run it with the seed and --ecash-path of that keyset`);
     }
     const a = BigInt(row.amount);
     const k = ks.privateKeys.get(a);

@@ -53,7 +53,7 @@ export class EcashSigner {
     const ks = deriveMintKeyset(this.seed, r, r.id);
     const same = Object.keys(r.keys).length === ks.keys.size && [...ks.keys].every(([a, K]) => r.keys[a.toString()] === toHex(K));
     if (!same || !keysetIdMatches(r.id, ks.keys, r)) {
-      throw new UsageError('E_WRONG_KEY', `this ecash seed does not give keyset ${short(r.id)} (at ${r.path}), the one this credit mint issues under: pass the ecash mint's own seed (Nutshell: MINT_PRIVATE_KEY)`, { setting: 'seed' });
+      throw new RefusedError('E_WRONG_KEY', `this ecash seed does not give keyset ${short(r.id)} (at ${r.path}), the one this credit mint issues under: pass the ecash mint's own seed (Nutshell: MINT_PRIVATE_KEY)`, { setting: 'seed' });
     }
     this.cache.set(r.id, ks);
     return ks;

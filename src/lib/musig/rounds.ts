@@ -69,11 +69,13 @@ export async function signInputs(tx: Transaction, signer: KeyPair, store: NonceP
     if (!input.pubnonces[me] && !opts.deterministic) {
       throw new RefusedError('E_MISSING_NONCES', `input ${input.index} has no nonce from this key: run "musig nonce" first, or sign with --deterministic`);
     }
-    if (input.pubnonces[me] && (await store.status(input.pubnonces[me]!)) !== 'unused') {
-      throw new StateConflictError(
-        (await store.status(input.pubnonces[me]!)) === 'consumed' ? 'E_NONCE_USED' : 'E_NONCE_UNKNOWN',
-        `input ${input.index}: this key's nonce ${toHex(input.pubnonces[me]!).slice(0, 16)}… is not an unused nonce of this state directory`,
-      );
+    const status = input.pubnonces[me] ? await store.status(input.pubnonces[me]!) : 'unused';
+    if (status !== 'unused') {
+      const nonce = `input ${input.index}: this key's nonce ${toHex(input.pubnonces[me]!).slice(0, 16)}…`;
+      // Two situations, two sentences; the next step is the same: a nonce signs once, so a new round.
+      throw status === 'consumed'
+        ? new StateConflictError('E_NONCE_USED', `${nonce} has signed already, and a nonce signs only once: start a new round with \`offchain musig nonce\``)
+        : new StateConflictError('E_NONCE_UNKNOWN', `${nonce} was not issued from this state directory (another --state-dir, or another machine's): sign with the --state-dir that ran \`musig nonce\`, or start a new round with \`offchain musig nonce\``);
     }
   }
   for (const { input, me } of todo) {

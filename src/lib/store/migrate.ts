@@ -63,14 +63,14 @@
  * holding plain states (an older toolkit's, never opened since by a mint command with its
  * key) needs the mint's key to seal them in the copy — without it the migration is refused
  * before anything is touched (E_STATE_UNSEALED, exit 2), and with another key than the
- * offer's (E_WRONG_KEY, exit 2).
+ * offer's (E_WRONG_KEY, exit 4: a refusal).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { OffchainError, StateConflictError, UsageError } from '../errors.ts';
+import { OffchainError, RefusedError, StateConflictError, UsageError } from '../errors.ts';
 import { MIGRATION_KEY, MINT_DB_FILE, migratedError, type MigrationMark } from './mint-database.ts';
 import type pg from 'pg';
 import { pgConfig } from './pg/client.ts';
@@ -154,7 +154,7 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
     const plain = db.prepare<[], { record: string }>(`SELECT record FROM contracts WHERE record LIKE '%"hex"%'`).all().some((r) => hasPlainState(JSON.parse(r.record)));
     if (key) {
       const offerKey = (JSON.parse(meta('doc:offer') ?? '{}') as { mint_pubkey?: string }).mint_pubkey;
-      if (offerKey !== undefined && offerKey !== key.publicKey) throw new UsageError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${offerKey})`);
+      if (offerKey !== undefined && offerKey !== key.publicKey) throw new RefusedError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${offerKey})`);
     }
     // (A finished migration run again copies nothing: it needs no key to say so.)
     const finished = (JSON.parse(meta(MIGRATION_KEY) ?? '{}') as Partial<MigrationMark>).state === 'migrated';
@@ -182,7 +182,7 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
         const offer = meta('doc:offer');
         if (!offer) throw new UsageError('E_NO_MINT_POLICY', `no mint policy in ${dir}: nothing to migrate`);
         const offerNetwork = (JSON.parse(offer) as { network?: string }).network;
-        if (offerNetwork !== undefined && offerNetwork !== network) throw new UsageError('E_NETWORK_MISMATCH', `the mint in ${dir} is a ${offerNetwork} mint, not ${network}: pass --network ${offerNetwork}`);
+        if (offerNetwork !== undefined && offerNetwork !== network) throw new RefusedError('E_NETWORK_MISMATCH', `the mint in ${dir} is a ${offerNetwork} mint, not ${network}: pass --network ${offerNetwork}`);
         mark = { state: 'migrating', to: target.url, id: randomBytes(16).toString('hex'), at: new Date().toISOString() };
         claiming = true;
         await pgQuery(target, async () => {

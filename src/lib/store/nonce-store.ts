@@ -26,7 +26,7 @@
  * Not here: nonce generation (musig/), expiry or pruning of issued-but-never-used
  * nonces, and any protection against restoring an old copy of `dir` (docs/state.md).
  */
-import { readdir, readFile, rename } from 'node:fs/promises';
+import { readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { equalBytes, fromHex, toHex, wipe } from '../bytes.ts';
@@ -135,8 +135,8 @@ export class NonceStore {
    */
   async take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array> {
     const id = nonceId(pubnonce);
-    await this.recover();
-    const found = await this.locate(id);
+    // No store here at all (a mistyped --state-dir): unknown, and nothing is created.
+    const found = (await this.present()) ? (await this.recover(), await this.locate(id)) : ({ state: 'unknown', context: null } as const);
     if (found.state === 'unknown') {
       throw new StateConflictError('E_NONCE_UNKNOWN', `nonce ${id} was never issued by this store (or the store was replaced); request a fresh nonce`, { id });
     }
@@ -181,6 +181,7 @@ export class NonceStore {
 
   /** Look without consuming: for idempotent retries and listings. */
   async status(pubnonce: Uint8Array): Promise<NonceStatus> {
+    if (!(await this.present())) return 'unknown'; // looking creates nothing (a mistyped --state-dir leaves no trace)
     await this.recover();
     return (await this.locate(nonceId(pubnonce))).state;
   }
@@ -308,6 +309,17 @@ export class NonceStore {
   private async removeStaleTemps(dir: string): Promise<void> {
     for (const name of await readdir(dir)) {
       if (name.startsWith('.') && name.endsWith('.tmp')) await shredFile(join(dir, name));
+    }
+  }
+
+  /** Whether the store's directory exists: only `issue` creates it. */
+  private async present(): Promise<boolean> {
+    try {
+      await stat(this.dir);
+      return true;
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return false;
+      throw e;
     }
   }
 

@@ -25,6 +25,7 @@
  *   withdrawal per coin. The file store holds them in code under the lock; PostgreSQL holds
  *   them as constraints too.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OffchainError, StateConflictError } from '../errors.ts';
 import { readJsonFile, writeJsonAtomic } from './atomic.ts';
@@ -85,6 +86,8 @@ export class FileOperatorStore implements OperatorStore {
 
   async step<M>(coinId: string, fn: OperatorStep<M>): Promise<M> {
     let message: M | undefined;
+    // A step is on a coin this store holds: no directory, no coin — and none is created (a mistyped --state-dir leaves no trace).
+    if (!existsSync(this.docs.dir)) throw unknownCoin(coinId);
     await updateErasingReplaced<OperatorRecord>(this.docs.dir, `op-${coinId}`, async (current) => {
       await refuseIfMigrated(this.docs.dir);
       if (current === undefined) throw unknownCoin(coinId);

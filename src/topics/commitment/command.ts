@@ -9,7 +9,7 @@
  *   `readCommitment` reads a `bolt3/commitment-request`, rebuilt from channel and state.
  */
 import { Flags, type Command } from '@oclif/core';
-import { MalformedInputError, UsageError } from '../../lib/errors.ts';
+import { MalformedInputError, RefusedError, UsageError } from '../../lib/errors.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { readHexSecretFile } from '../../lib/cli/secret-file.ts';
 import type { ChannelRecord } from '../../lib/bolt3/party.ts';
@@ -86,7 +86,7 @@ export abstract class CommitmentCommand<T extends typeof Command> extends Offcha
     const network = this.network();
     return book.step(channelId, (value) => {
       const record = decodeChannelRecord(value, `the record of channel ${channelId}`);
-      if (record.network !== network) throw new MalformedInputError('E_NETWORK_MISMATCH', `channel ${channelId} is a ${record.network} channel`);
+      if (record.network !== network) throw new RefusedError('E_NETWORK_MISMATCH', `channel ${channelId} is a ${record.network} channel`);
       return fn(record);
     });
   }

@@ -14,7 +14,7 @@
  */
 import type { Command } from '@oclif/core';
 import { join } from 'node:path';
-import { UsageError } from '../../lib/errors.ts';
+import { RefusedError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ChainSource } from '../../lib/chain/types.ts';
 import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../../lib/credit/ports.ts';
@@ -68,7 +68,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     const { StateSeal } = await import('../../lib/store/state-seal.ts');
     return this.onMintStore(network, async (store, dir, policy) => {
       const { toHex } = await import('../../lib/bytes.ts');
-      if (toHex(mint.publicKey) !== policy.mint_pubkey) throw new UsageError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${policy.mint_pubkey})`);
+      if (toHex(mint.publicKey) !== policy.mint_pubkey) throw new RefusedError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${policy.mint_pubkey}): pass the mint's --key-file/--key-env`);
       const ctx: MintContext = { network, mint, policy, records: store, funding: store, nonces: store, chain: await this.mintChain(network, store), random: this.random };
       if (policy.ecash) {
         const seed = await this.ecashSeed(false);

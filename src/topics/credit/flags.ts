@@ -4,14 +4,14 @@
  * Spread into a command's `static flags`; read by the steps in ./command.ts and ./ecash.ts.
  */
 import { Flags } from '@oclif/core';
-import { renamedFrom } from '../../lib/cli/flags.ts';
+import { hexFlag, renamedFrom } from '../../lib/cli/flags.ts';
 
 export const roleFlag = {
   role: Flags.string({ description: 'which party runs this step', options: ['user', 'mint'], required: true }),
 };
 
 export const contractFlag = {
-  contract: Flags.string({ description: 'contract id (default: the only open contract in the state directory)', helpValue: 'ID' }),
+  contract: hexFlag(32, { description: 'contract id (default: the only open contract in the state directory)', helpValue: 'ID' }),
 };
 
 export const fundingConfirmationsFlag = {

@@ -92,7 +92,7 @@ export abstract class HtlcCommand<T extends typeof Command> extends OffchainComm
       if (!sameJson(own.message, inner.message)) {
         throw new RefusedError('E_HTLC_MISMATCH', `the HTLC carried by this htlc/spend differs from yours (${ownFile}); refusing to sign other terms`);
       }
-      if (inner.network !== spend.network) throw new MalformedInputError('E_NETWORK_MISMATCH', 'the htlc/spend and the HTLC it carries name different networks');
+      if (inner.network !== spend.network) throw new RefusedError('E_NETWORK_MISMATCH', 'the htlc/spend and the HTLC it carries name different networks');
       return { ...inner, created: inner.message, network: this.network(inner.network), psbt: parsePsbt(psbtBytesFromBase64(spend.psbt, 'psbt')) };
     }
     const r = htlcFromMessage(value);

@@ -109,6 +109,8 @@ describe('RpcChainSource — request shape and authentication', () => {
     expect(missing).toBeInstanceOf(UsageError);
     expect(missing.code).toBe('E_RPC_COOKIE');
     expect(missing.message).toMatch(/ENOENT.*is bitcoind running for regtest/);
+    // issue 41: the ways to name the cookie, the environment variable and the configuration key among them
+    expect(missing.message).toMatch(/--rpc-cookie FILE \(or \$OFFCHAIN_RPC_COOKIE, or rpc_cookie= in the configuration file\)/);
     const bad = join(dir.path, 'bad');
     writeFileSync(bad, 'no-colon-here');
     expect((await failure(new RpcChainSource(config(core, { auth: { cookieFile: bad } })).tip())).code).toBe('E_RPC_COOKIE');

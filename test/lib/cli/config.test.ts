@@ -80,3 +80,16 @@ describe('store and store_password_file in the configuration file (--store, --st
     }
   });
 });
+
+describe('rpc_cookie in the configuration file (issue 41: a setting an operator repeats on every command)', () => {
+  it('fills $OFFCHAIN_RPC_COOKIE, ~ expanded; the environment still wins', () => {
+    const path = join(dir.path, 'config-cookie');
+    writeFileSync(path, 'rpc_url=http://127.0.0.1:8332/\nrpc_cookie=~/.bitcoin/.cookie\n');
+    const env: NodeJS.ProcessEnv = { OFFCHAIN_CONFIG: path };
+    applyConfigFile(env, '/home/operator');
+    expect(env.OFFCHAIN_RPC_COOKIE).toBe('/home/operator/.bitcoin/.cookie');
+    const preset: NodeJS.ProcessEnv = { OFFCHAIN_CONFIG: path, OFFCHAIN_RPC_COOKIE: '/from/env' };
+    applyConfigFile(preset, '/home/operator');
+    expect(preset.OFFCHAIN_RPC_COOKIE).toBe('/from/env');
+  });
+});

@@ -211,14 +211,14 @@ describe('the signer: the active keyset, or the one a contract has not moved pas
     expect((await signer(expiring, () => 2_059_210_352_000).forRequest(undefined, out(ID.index3))).keyset.id).toBe(ID.index3);
   });
 
-  it('another seed than the keysets were reproduced from: E_WRONG_KEY (exit 2) before anything is signed', async () => {
-    const e = await refusalAsync(new EcashSigner('NOT_THE_SEED', async () => rotated).refresh(), 'E_WRONG_KEY', 2);
+  it('another seed than the keysets were reproduced from: E_WRONG_KEY (exit 4) before anything is signed', async () => {
+    const e = await refusalAsync(new EcashSigner('NOT_THE_SEED', async () => rotated).refresh(), 'E_WRONG_KEY', 4);
     expect(e.detail?.['setting']).toBe('seed');
   });
 
   it('a stored keyset whose keys were altered is refused too (the seed must reproduce keys and id)', async () => {
     const altered = { ...rotated, keysets: rotated.keysets.map((k) => (k.id === ID.index1 ? { ...k, keys: { ...k.keys, '1': k.keys['2']! } } : k)) };
-    await refusalAsync(signer(altered).refresh(), 'E_WRONG_KEY', 2);
+    await refusalAsync(signer(altered).refresh(), 'E_WRONG_KEY', 4);
   });
 
   it('kept(): every keyset of the document by id — active, inactive, no longer listed — each derived from the seed at its first use (what restore answers under)', async () => {
@@ -235,7 +235,7 @@ describe('the signer: the active keyset, or the one a contract has not moved pas
     // a keyset whose stored keys this seed does not give: E_WRONG_KEY when it is asked for, never a wrong signature
     const altered = { ...unlisted, keysets: unlisted.keysets.map((k) => (k.id === ID.fresh ? { ...k, keys: { ...k.keys, '1': k.keys['2']! } } : k)) };
     const k2 = await signer(altered).kept();
-    refusal(() => k2.keyset(ID.fresh), 'E_WRONG_KEY', 2);
+    refusal(() => k2.keyset(ID.fresh), 'E_WRONG_KEY', 4);
   });
 
   it('the document is read at each request: a rotation followed reaches a running signer', async () => {
@@ -255,7 +255,7 @@ describe('a store published before keysets were kept (its offer names one v00 ke
     expect(doc.keysets[0]).toMatchObject({ id: ID.upgraded, id_version: '00', input_fee_ppk: 0, amounts: 64 });
     expect((await new EcashSigner(SEED, async () => doc).refresh(false)).active.id).toBe(ID.upgraded); // what follow reads
     await refusalAsync(new EcashSigner(SEED, async () => doc).refresh(), 'E_STATE_CORRUPT', 3);
-    await refusalAsync(new EcashSigner(SEED, async () => legacyKeysetsDoc(old, "m/0'/0'/1'")).refresh(false), 'E_WRONG_KEY', 2);
+    await refusalAsync(new EcashSigner(SEED, async () => legacyKeysetsDoc(old, "m/0'/0'/1'")).refresh(false), 'E_WRONG_KEY', 4);
     // follow against a mint upgraded from 0.19 (its keyset listed under the v00 id): sealed, issued under
     const followed = followKeysets(SEED, doc, live('upgraded-0.19')).doc;
     expect((await new EcashSigner(SEED, async () => followed).refresh()).active.id).toBe(ID.upgraded);

@@ -95,11 +95,11 @@ describe('the same blinded messages get the same signatures, nothing else', () =
     expect(empty).toBeGreaterThan(0);
   });
 
-  it('a signed output under a keyset this mint was not given: E_WRONG_KEY (exit 2) naming it', async () => {
+  it('a signed output under a keyset this mint was not given: E_WRONG_KEY (exit 4) naming it', async () => {
     const id = await open(w);
     const { request } = await pay(w, id, 600n);
     const other = deriveMintKeyset('ANOTHER_SEED');
-    const e = await refusalAsync(restoreSignatures(w.mintBook, [other], { outputs: request.outputs }), 'E_WRONG_KEY', 2);
+    const e = await refusalAsync(restoreSignatures(w.mintBook, [other], { outputs: request.outputs }), 'E_WRONG_KEY', 4);
     expect(e.message).toContain(`signed under keyset ${KS.id}; this ecash seed and path give ${other.id}`);
   });
 

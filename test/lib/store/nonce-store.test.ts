@@ -313,3 +313,15 @@ describe('NonceStore: concurrent processes', () => {
     expect(issued.map((n) => n.counter).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 });
+
+describe('NonceStore: looking creates nothing (issue 41: a mistyped --state-dir leaves no trace)', () => {
+  it('status() and take() on a directory that does not exist: unknown / E_NONCE_UNKNOWN, and no directory is made', async () => {
+    const parent = join(tmp.path, 'mistyped');
+    mkdirSync(parent);
+    const store = new NonceStore(join(parent, 'alcie', 'regtest', 'nonces'));
+    const pubnonce = new Uint8Array(66).fill(2);
+    expect(await store.status(pubnonce)).toBe('unknown');
+    await expect(store.take(pubnonce, 'ctx')).rejects.toMatchObject({ code: 'E_NONCE_UNKNOWN', exitCode: 5 });
+    expect(readdirSync(parent)).toEqual([]);
+  });
+});

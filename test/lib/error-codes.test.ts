@@ -1,0 +1,113 @@
+/**
+ * One exit class per error code (issue 41): every code src/ names is in the table
+ * (src/lib/error-codes.ts), every throw site that test code can resolve exits as its code's
+ * class allows, and docs/cli.md's code list is the table's (generated, like schemas/).
+ * The scan of src/ is test code (error-codes-scan.ts), not the table's.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers.ts';
+import { ERROR_CODES, EXIT_CLASSES } from '../../src/lib/error-codes.ts';
+import { errorCodesSection, withErrorCodes } from '../../scripts/error-codes-doc.ts';
+import { scanErrorCodes, type Site } from './error-codes-scan.ts';
+
+const { codes, sites } = scanErrorCodes(ROOT);
+
+/**
+ * Throw sites that still exit otherwise than their code's class, each with what it should
+ * become. The list only shrinks: a listed site that agrees, or that is gone, fails too.
+ */
+const KNOWN_DISAGREEMENTS: Record<string, string> = {
+  'E_BAD_OUTPUTS src/commands/commitment/penalty.ts': 'exit 3: a penalty\'s outputs are a refusal (4) as everywhere else, or a code of its own for a malformed one',
+  'E_BAD_OUTPUTS src/lib/bolt3/party-penalty.ts': 'as above',
+  'E_ONION_FINAL src/commands/onion/peel.ts': 'exit 4; create/wrap say 2 for the same code: peel\'s should be its own code (the onion ends here), or 2',
+  'E_BAD_SIGNATURE src/lib/bolt3/ecdsa.ts': 'exit 3 for a DER signature that does not parse: give it its own code (E_BAD_DER), keep E_BAD_SIGNATURE for one that does not verify (4)',
+  'E_BAD_DERIVED_KEY src/lib/bolt3/party-claim.ts': 'exit 1 (an internal check): RefusedError like keys.ts, or E_INTERNAL',
+  'E_NOT_SIGNED src/lib/bolt3/party-holder-commitment.ts': 'exit 4: a state conflict (5) as statechain\'s, or its own code',
+  'E_CHANNEL_CLOSING src/lib/bolt3/party.ts': 'exit 4; party-close.ts says 5: one of them',
+  'E_BAD_KEYSET src/lib/credit/ecash-announce.ts': 'exit 4: a keyset document that breaks a rule is a refusal; the malformed one (3) wants its own code (E_MALFORMED_KEYSET)',
+  'E_BAD_KEYSET src/lib/credit/ecash-view.ts': 'as above',
+  'E_BAD_KEYSET src/lib/credit/ecash.ts': 'as above',
+  'E_ECASH_OUTPUTS src/lib/credit/ecash.ts': 'exit 3 at one site of five (4): split the malformed one off',
+  'E_NO_STATE src/lib/credit/exit.ts': 'exit 4; elsewhere 2 (nothing in the state directory)',
+  'E_STALE_STATE src/lib/credit/user-open.ts': 'exit 4; abandon.ts says 5 (state conflict)',
+  'E_STATE_NUMBER src/lib/device/gateway.ts': 'exit 5; device.ts says 4',
+  'E_WRONG_MESSAGE src/lib/device/gateway.ts': 'exit 4; everywhere else 3 (docs/cli.md)',
+  'E_BAD_PUBKEY src/lib/musig/keyagg.ts': 'exit 4 (InvalidContributionError naming the participant): a contributed key; parsing one is 2/3 — give the contribution its own code',
+  'E_BAD_PUBKEY src/lib/statechain/signer.ts': 'as above',
+  'E_BAD_PUBKEY src/lib/statechain/verify.ts': 'as above',
+  'E_ONION_BLINDED_DATA src/lib/onion/blinding.ts': 'exit 4 at one of two sites (3)',
+  'E_ONION_PATH_KEY src/lib/onion/peel.ts': 'exit 4 (and 2) at peel; blinding.ts says 3',
+  'E_PSBT_COMBINE src/lib/psbt/roles.ts': 'exit 2 for nothing to combine, 4 for a conflict: two codes',
+  'E_BAD_AMOUNT src/lib/route/plan.ts': 'exit 4 (an amount below the minimum): its own code; a malformed amount is 2/3 (docs/cli.md)',
+  'E_BAD_TERMS src/lib/statechain/coin.ts': 'exit 3 at two sites, 4 at three: split',
+  'E_BAD_T2 src/lib/statechain/operator.ts': 'exit 3 at one site, 4 at three: split',
+  'E_NOT_OWNER src/lib/statechain/owner.ts': 'exit 4; the other four sites say 5',
+  'E_UNDECRYPTABLE src/lib/statechain/seal.ts': 'exit 3 at one site, 4 at three: split',
+  'E_TRUC_CHILD_INPUT src/lib/truc/child.ts': 'exit 2 at one site, 4 at two',
+};
+
+/** The prefixes of a wallet PSBT's codes (src/lib/tx/wallet-psbt.ts WalletPsbtRole.code): E_TOPUP → E_TOPUP_INPUT, E_TOPUP_OUTPUT. */
+const ROLE_PREFIXES = ['E_FEE_PSBT', 'E_TOPUP', 'E_WALLET_PSBT'];
+
+const key = (s: Site) => `${s.code} ${s.file}`;
+const disagrees = (s: Site) => !(EXIT_CLASSES[ERROR_CODES[s.code]!]?.exits as readonly number[] | undefined)?.includes(s.exit);
+
+describe('error codes: one exit class each (src/lib/error-codes.ts)', () => {
+  it('the scan finds what it is meant to (a scan that finds nothing cannot pass)', () => {
+    expect(codes.size).toBeGreaterThan(400);
+    expect(sites.length).toBeGreaterThan(1000);
+    // A direct throw, a file's helper, an OffchainError with its exit, a subclass's super().
+    const at = (code: string, via: string) => sites.find((s) => s.code === code && s.via === via)?.exit;
+    expect(at('E_MUSIG_PARTICIPANTS', 'MalformedInputError')).toBe(3);
+    expect(at('E_ALREADY_PAID', 'refuse')).toBe(4);
+    expect(at('E_STEP_TIMEOUT', 'OffchainError')).toBe(1);
+    expect(at('E_CONTENT_TYPE', 'OffchainError')).toBe(2);
+    expect(at('E_OUTPUT_WRITE', 'super')).toBe(1);
+    expect(at('E_TRUC_VERSION', 'TrucRefusal')).toBe(4);
+  });
+
+  it('every code src/ names is in the table', () => {
+    const missing = [...codes.keys()].filter((c) => ERROR_CODES[c] === undefined && !ROLE_PREFIXES.includes(c)).sort();
+    expect(
+      missing,
+      `src/ names error code(s) the table does not have: ${missing.map((c) => `${c} (${codes.get(c)![0]})`).join(', ')}. ` +
+        "Add each to ERROR_CODES in src/lib/error-codes.ts with its one exit class (docs/cli.md's classes), then run `npm run -s error-codes` to regenerate docs/cli.md.",
+    ).toEqual([]);
+  });
+
+  it('every code in the table is named in src/ (a code derived from a role prefix, E_WALLET_PSBT → E_WALLET_PSBT_INPUT, counts)', () => {
+    const src = (p: string) => readFileSync(join(ROOT, p), 'utf8');
+    const derivedSuffixes = new Set([...src('src/lib/tx/wallet-psbt.ts').matchAll(/\$\{role\.code\}_([A-Z]+)/g), ...src('src/lib/truc/fee-input.ts').matchAll(/\$\{role\.code\}_([A-Z]+)/g)].map((m) => m[1]!));
+    const prefixes = ROLE_PREFIXES;
+    expect(prefixes.every((p) => codes.has(p)), 'the role prefixes are still in src/').toBe(true);
+    const derived = new Set(prefixes.flatMap((p) => [...derivedSuffixes].map((s) => `${p}_${s}`)));
+    const stale = Object.keys(ERROR_CODES).filter((c) => !codes.has(c) && !derived.has(c));
+    expect(stale, 'codes in the table that src/ no longer emits: remove them').toEqual([]);
+  });
+
+  it('every resolvable throw site exits as its code\'s class allows (malformed: 2 in a flag, 3 in the input)', () => {
+    const wrong = sites.filter(disagrees).filter((s) => KNOWN_DISAGREEMENTS[key(s)] === undefined);
+    expect(
+      wrong.map((s) => `${s.file}:${s.line} throws ${s.code} with exit ${s.exit} (${s.via}); the table says ${ERROR_CODES[s.code]}`),
+      'one code, one class: throw the class the table names, or give the other meaning its own code',
+    ).toEqual([]);
+    const fixed = Object.keys(KNOWN_DISAGREEMENTS).filter((k) => !sites.some((s) => key(s) === k && disagrees(s)));
+    expect(fixed, 'listed in KNOWN_DISAGREEMENTS but now agreeing (or gone): remove them from the list').toEqual([]);
+  });
+
+  it('the table is sorted (one line per code, so branches adding codes merge cleanly)', () => {
+    const text = readFileSync(join(ROOT, 'src/lib/error-codes.ts'), 'utf8');
+    const listed = [...text.matchAll(/^ {2}(E_[A-Z0-9_]+): '/gm)].map((m) => m[1]!);
+    expect(listed.length).toBe(Object.keys(ERROR_CODES).length);
+    expect(listed).toEqual([...listed].sort());
+  });
+
+  it('docs/cli.md lists exactly the table (run `npm run -s error-codes` after changing it)', () => {
+    const page = readFileSync(join(ROOT, 'docs/cli.md'), 'utf8');
+    expect(page).toContain(errorCodesSection());
+    expect(withErrorCodes(page)).toBe(page);
+    for (const [code, cls] of Object.entries(ERROR_CODES)) expect(page).toContain(`| \`${code}\` | ${cls} |`);
+  });
+});
