@@ -22,6 +22,7 @@ import type { KeyPair } from '../keys/keys.ts';
 import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
+import { isFullError, stateAccessError } from '../store/atomic.ts';
 import { expandTilde } from './config.ts';
 import { detectFormat, inputFrom, jsonLines, readFlagFile, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
@@ -368,6 +369,11 @@ export function describeError(e: unknown): { code: string; message: string; exit
       .map((l) => l.trim())
       .filter((l) => l && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l));
     return { code: 'E_USAGE', message: `${reasons.join('; ') || oneLine(e.message)} (see --help)`, exitCode: ExitCode.usage };
+  }
+  // A full filesystem met by a write no store path codes itself: still the store's code, not E_INTERNAL.
+  if (isFullError(e)) {
+    const full = stateAccessError(e, (e as { path?: string }).path ?? 'the state directory') as OffchainError;
+    return { code: full.code, message: oneLine(full.message), exitCode: full.exitCode };
   }
   const message = e instanceof Error ? e.message : String(e);
   return { code: 'E_INTERNAL', message: `${oneLine(message)} (rerun with --debug for details)`, exitCode: ExitCode.general };

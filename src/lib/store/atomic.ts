@@ -46,6 +46,10 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
     renamed = true;
     opts.onStep?.('renamed');
     await syncDir(dir);
+  } catch (e) {
+    // A full disk or a read-only remount mid-write: coded, and (before the rename) the
+    // target untouched and the temp file gone (`finally`).
+    throw stateAccessError(e, dir);
   } finally {
     if (!renamed) {
       await fh.close().catch(() => undefined);
@@ -117,7 +121,9 @@ export async function ensureDir(path: string, mode = 0o700): Promise<void> {
   if (first !== undefined) {
     // New entries exist in their parents only once the parents are synced.
     for (let d = target; ; d = dirname(d)) {
-      await syncDir(dirname(d));
+      await syncDir(dirname(d)).catch((e) => {
+        throw stateAccessError(e, target);
+      });
       if (d === resolve(first)) break;
     }
   }
@@ -136,13 +142,36 @@ const ACCESS_WORDS: Record<string, string> = {
   EROFS: 'read-only file system (EROFS)',
 };
 
+const FULL_WORDS: Record<string, string> = {
+  ENOSPC: 'no space left on the device (ENOSPC)',
+  EDQUOT: 'disk quota exceeded (EDQUOT)',
+  SQLITE_FULL: 'the database or disk is full (SQLITE_FULL)',
+};
+
+/** E_STORE_FULL (exit 1): the filesystem under the state is full; nothing of the step was kept. */
+export class StoreFullError extends OffchainError {
+  constructor(path: string, why: string) {
+    super('E_STORE_FULL', `cannot write the state in ${path}: ${why}; nothing of this step was kept — free space (or raise the quota) and run it again`, 1, { path });
+  }
+}
+
+/** True for the errors of a full filesystem or quota (a Node errno, or SQLite's own code). */
+export function isFullError(e: unknown): boolean {
+  const code = errnoCode(e);
+  return code !== undefined && code in FULL_WORDS;
+}
+
 /**
  * A state directory this process may not write (its permissions, a read-only mount):
  * E_STATE_ACCESS, exit 2 — the directory given is the wrong one for this user, not an
- * internal error. Any other error is returned as it is.
+ * internal error. A full filesystem or quota: E_STORE_FULL, exit 1 — the environment,
+ * not the invocation, and the same command succeeds once there is room. Any other error
+ * is returned as it is.
  */
 export function stateAccessError(e: unknown, path: string): unknown {
+  if (e instanceof OffchainError) return e;
   const code = errnoCode(e);
+  if (code !== undefined && code in FULL_WORDS) return new StoreFullError(path, FULL_WORDS[code]!);
   if (code === undefined || !(code in ACCESS_WORDS)) return e;
   return new UsageError('E_STATE_ACCESS', `cannot write the state directory ${path}: ${ACCESS_WORDS[code]}; check its owner and mode, or pass another --state-dir`, { path, errno: code });
 }
