@@ -173,7 +173,7 @@ export abstract class MintDatabase {
     } catch (e) {
       this.failed = e as Error;
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      if (isFullError(e)) {
+      if (isFullError(e) && !(e instanceof OffchainError)) {
         // SQLITE_FULL: the commit record was never written, so the COMMIT did not happen and
         // nothing of the batch left: the ledger's lines go too, the directory as it was.
         if (settled) await this.ledger.unsettle().catch(() => undefined);
@@ -191,7 +191,13 @@ export abstract class MintDatabase {
   async close(): Promise<void> {
     try {
       await this.commit();
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      try {
+        this.db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch (e) {
+        // Committed already (in the WAL, durable): a full disk only defers the checkpoint,
+        // which copies into mint.sqlite and may grow it; the next close does it.
+        if (!isFullError(e)) throw e;
+      }
     } finally {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.db.close();
