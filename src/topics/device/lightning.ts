@@ -21,8 +21,9 @@ export abstract class GatewayLightning<T extends typeof Command> extends DeviceC
    */
   protected async coSignDevicePay(node: ClnRpc | undefined, terms: GatewayTermsFile, now: number, read: { network: Network; value: unknown }): Promise<{ message: Record<string, unknown>; network: Network; contractId: string }> {
     const gateway = await import('../../lib/device/gateway.ts');
-    // A node that does not answer is found before the state is stored (E_LIGHTNING_UNREACHABLE, nothing written).
-    if (node) await node.call('getinfo', {});
+    // A node that does not answer, or that is on another network, is found before the state
+    // is opened (E_LIGHTNING_UNREACHABLE, E_NETWORK_MISMATCH: nothing written).
+    if (node) (await import('../../lib/device/lightning.ts')).checkNodeNetwork(await node.call<{ network?: unknown }>('getinfo', {}), read.network);
     const { decodeMessage } = await import('../../lib/message.ts');
     const { DevicePaySchema } = await import('../../lib/device/schemas.ts');
     const m = decodeMessage(DevicePaySchema, read.value);
