@@ -11,11 +11,11 @@
  *   → toll 1 held: E_PAYMENT_PENDING (exit 5, stdout empty) and a --resume likewise, both state
  *     directories unchanged, no second pay; then the node completes it: --resume → settle
  *   → toll 2: pay refused by the node (no route) → gateway/fail → device fail (via $OFFCHAIN_LIGHTNING_RPC)
- *   → a node on another network (E_NETWORK_MISMATCH, 4), no node at all (E_LIGHTNING_UNREACHABLE, 1),
+ *   → a node on another network (E_NETWORK_MISMATCH, 4: before the job is stored), no node at all (E_LIGHTNING_UNREACHABLE, 1),
  *     a preimage that does not hash (E_LIGHTNING_PROTOCOL, 1): nothing written past the stored job.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../../src/lib/bytes.ts';
@@ -140,8 +140,30 @@ describe('gateway pay --lightning-rpc against a scripted Core Lightning socket (
     seen.length = 0;
     const payMsg = (await pipeline([devicePay(3, 1_000_000n)], ''))[0]!;
     expect(payMsg.status, payMsg.stderr).toBe(0);
+    // A node on another network: refused before the gateway stores anything (issue 41: the
+    // mint's SQLite changed — the job was stored, then the network checked). Every file, lock
+    // litter and SQLite's -wal/-shm included.
+    const mintBefore = fileSnapshot(mintDir, { locks: true });
+    script = { getinfo: getinfo('bitcoin') };
+    refused((await pipeline([gatewayPay()], payMsg.stdout))[0]!, 4, 'E_NETWORK_MISMATCH');
+    expect(fileSnapshot(mintDir, { locks: true })).toEqual(mintBefore);
+    // Something that is not lightningd at the socket (an HTTP server, keeping the connection
+    // open): E_LIGHTNING_PROTOCOL at once — not E_LIGHTNING_TIMEOUT after 30 s — nothing stored.
+    const liar = createServer((c) => {
+      c.on('error', () => {});
+      c.once('data', () => c.write('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    });
+    const liarSocket = join(root.path, 'not-lightning');
+    await new Promise<void>((res) => liar.listen(liarSocket, res));
+    try {
+      const started = performance.now();
+      refused((await pipeline([gateway('gateway', 'pay', ...terms, '--now', String(NOW), ...chain, '--lightning-rpc', liarSocket)], payMsg.stdout))[0]!, 1, 'E_LIGHTNING_PROTOCOL');
+      expect(performance.now() - started).toBeLessThan(15_000);
+    } finally {
+      liar.close();
+    }
+    expect(fileSnapshot(mintDir, { locks: true })).toEqual(mintBefore);
     // No node at the socket: refused before the gateway stores anything.
-    const mintBefore = fileSnapshot(mintDir);
     refused((await pipeline([gateway('gateway', 'pay', ...terms, '--now', String(NOW), ...chain, '--lightning-rpc', join(root.path, 'no-such-socket'))], payMsg.stdout))[0]!, 1, 'E_LIGHTNING_UNREACHABLE');
     expect(fileSnapshot(mintDir)).toEqual(mintBefore);
     const job = ok(await pipeline([gateway('gateway', 'pay', ...terms, '--now', String(NOW), ...chain)], payMsg.stdout), 'gateway/job');

@@ -22,6 +22,7 @@ import type { KeyPair } from '../keys/keys.ts';
 import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
+import { isFullError, sealStateStep, stateAccessError, withStateStep } from '../store/atomic.ts';
 import { expandTilde } from './config.ts';
 import { detectFormat, inputFrom, jsonLines, readFlagFile, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
@@ -79,7 +80,10 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       this.random = this.randomSource();
       if (!this.longRunning) (await import('../curve.ts')).setBasePointWindow(4);
       await this.selectSecp256k1();
-      const result = await this.execute();
+      // One step, all or nothing (store/atomic.ts withStateStep): a step that fails after
+      // writing — a full disk at its second file, a refusal after its first — leaves the
+      // state directory as it was, unless something left the process (then it is sealed).
+      const result = this.longRunning ? await this.execute() : await withStateStep(() => this.execute());
       if (result) await this.emit(result);
     } catch (e) {
       // We own the error path, including parse errors: tell oclif parsing was handled so
@@ -272,7 +276,13 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       }
       const config = resolveRpcConfig({ url: f['rpc-url'], cookieFile: f['rpc-cookie'], env: process.env, network, home: homedir(), platform: process.platform });
       const { RpcChainSource } = await import('../chain/rpc.ts');
-      return new RpcChainSource(config);
+      const source = new RpcChainSource(config);
+      // A transaction sent to the node is never forgotten by the step that sent it (withStateStep).
+      const broadcast = source.broadcast.bind(source);
+      const submitPackage = source.submitPackage.bind(source);
+      source.broadcast = (raw) => (sealStateStep(), broadcast(raw));
+      source.submitPackage = (raws, max) => (sealStateStep(), submitPackage(raws, max));
+      return source;
     }
     const { OfflineChainSource } = await import('../chain/offline.ts');
     return new OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'], flags: { confirmations: '--confirmations N' } });
@@ -391,6 +401,11 @@ export function describeError(e: unknown): { code: string; message: string; exit
       .filter((l) => l && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l));
     const text = reasons.join('; ') || oneLine(e.message);
     return { code: 'E_USAGE', message: `${text}${positionalHint(text)} (see --help)`, exitCode: ExitCode.usage };
+  }
+  // A full filesystem met by a write no store path codes itself: still the store's code, not E_INTERNAL.
+  if (isFullError(e)) {
+    const full = stateAccessError(e, (e as { path?: string }).path ?? 'the state directory') as OffchainError;
+    return { code: full.code, message: oneLine(full.message), exitCode: full.exitCode };
   }
   const message = e instanceof Error ? e.message : String(e);
   return { code: 'E_INTERNAL', message: `${oneLine(message)} (rerun with --debug for details)`, exitCode: ExitCode.general };

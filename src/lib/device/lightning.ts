@@ -78,6 +78,13 @@ export type PayOptions = {
 /** Core Lightning's names of our networks (getinfo.network). */
 const CLN_NETWORK: Record<Network, string> = { mainnet: 'bitcoin', testnet: 'testnet', testnet4: 'testnet4', signet: 'signet', regtest: 'regtest' };
 
+/** E_NETWORK_MISMATCH (exit 4) unless the node's getinfo names `network` (Core Lightning's word for it). */
+export function checkNodeNetwork(info: { network?: unknown }, network: Network): void {
+  if (info.network !== CLN_NETWORK[network]) {
+    throw new RefusedError('E_NETWORK_MISMATCH', `the Lightning node is on ${String(info.network)}, the channel on ${network} (Core Lightning calls it ${CLN_NETWORK[network]})`);
+  }
+}
+
 /** Extra seconds beyond retry_for before a failed payment counts as final, and before the answer is given up. */
 const GRACE_SECONDS = 10;
 
@@ -138,9 +145,7 @@ export function payParams(job: LightningJob, blockheight: number, opts: Pick<Pay
  */
 export async function payJob(node: LightningRpc, job: LightningJob, opts: PayOptions): Promise<PaymentOutcome> {
   const info = await node.call<{ network?: string; blockheight?: number }>('getinfo', {});
-  if (info.network !== CLN_NETWORK[job.network]) {
-    throw new RefusedError('E_NETWORK_MISMATCH', `the Lightning node is on ${String(info.network)}, the channel on ${job.network} (Core Lightning calls it ${CLN_NETWORK[job.network]})`);
-  }
+  checkNodeNetwork(info, job.network);
   if (typeof info.blockheight !== 'number') throw new OffchainError('E_LIGHTNING_PROTOCOL', 'Core Lightning getinfo: no blockheight');
   const known = await paymentStatus(node, job, opts);
   if (known?.status === 'paid' && !opts.attempted) {

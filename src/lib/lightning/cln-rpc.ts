@@ -75,13 +75,20 @@ export class ClnRpc implements LightningRpc {
           if (final) finish(() => reject(new OffchainError('E_LIGHTNING_PROTOCOL', `Core Lightning ${method}: the node closed the connection without an answer`)));
           return;
         }
+        // An answer is one JSON object: anything else (an HTTP server, a line of text, noise)
+        // is not lightningd, and waiting for the time limit would only hide it.
+        if (!text.startsWith('{')) {
+          finish(() => reject(new OffchainError('E_LIGHTNING_PROTOCOL', `Core Lightning ${method}: the answer is not JSON-RPC (it begins ${JSON.stringify(text.slice(0, 16))}): is --lightning-rpc the node's lightning-rpc socket?`)));
+          return;
+        }
         // lightningd ends each answer with a blank line; parse once one is there (or the stream ended).
-        if (!final && !Buffer.concat(chunks, size).toString('utf8').endsWith('\n\n')) return;
+        const ended = final || Buffer.concat(chunks, size).toString('utf8').endsWith('\n\n');
+        if (!ended) return;
         let answer: { id?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown; data?: unknown } };
         try {
           answer = JSON.parse(text) as typeof answer;
         } catch {
-          if (final) finish(() => reject(new OffchainError('E_LIGHTNING_PROTOCOL', `Core Lightning ${method}: the answer is not JSON`)));
+          finish(() => reject(new OffchainError('E_LIGHTNING_PROTOCOL', `Core Lightning ${method}: the answer is not JSON`)));
           return;
         }
         finish(() => {

@@ -62,7 +62,13 @@ export async function updateErasingReplaced<T>(dir: string, name: string, fn: (c
     const { next, erase } = await fn(await readJsonFile<T>(path));
     const keep = erase && (await inode(path)) !== undefined;
     if (keep) await link(path, old);
-    await writeJsonAtomic(path, next);
+    try {
+      await writeJsonAtomic(path, next);
+    } catch (e) {
+      // Not replaced (a full disk): the live file is the old one, the link goes.
+      if (keep) await unlink(old).catch(() => undefined);
+      throw e;
+    }
     if (keep) await shredFile(old);
     return next;
   });

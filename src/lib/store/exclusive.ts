@@ -7,6 +7,7 @@ import { closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync } from 
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RefusedError, UsageError } from '../errors.ts';
+import { isFullError, StoreFullError } from './atomic.ts';
 
 export function writeNewFile(path: string, data: Uint8Array | string, mode = 0o600): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
@@ -19,9 +20,14 @@ export function writeNewFile(path: string, data: Uint8Array | string, mode = 0o6
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
-  } finally {
+  } catch (e) {
+    // A full disk mid-write: no partial file left behind, and the error coded.
     closeSync(fd);
+    unlinkSync(tmp);
+    if (isFullError(e)) throw new StoreFullError(dirname(path), (e as NodeJS.ErrnoException).code!);
+    throw new UsageError('E_OUTPUT_FILE', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code}`);
   }
+  closeSync(fd);
   try {
     linkSync(tmp, path);
   } catch (e) {

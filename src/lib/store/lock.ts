@@ -159,15 +159,19 @@ async function tryCreate(dir: string, path: string): Promise<string | null> {
     await fh.writeFile(`${JSON.stringify(record)}\n`);
     // Synced so that a lock file surviving a power cut is readable (and then stale by boot id).
     await fh.sync();
-  } finally {
     await fh.close();
+  } catch (e) {
+    // A full disk: no lock, and no temp file left behind.
+    await fh.close().catch(() => undefined);
+    await unlinkIfPresent(temp).catch(() => undefined);
+    throw stateAccessError(e, dir);
   }
   try {
     await link(temp, path);
     return token;
   } catch (e) {
     if (errnoCode(e) === 'EEXIST') return null;
-    throw e;
+    throw stateAccessError(e, dir);
   } finally {
     await unlinkIfPresent(temp);
   }

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError, StateConflictError } from '../errors.ts';
 import type { NonceLedger } from './nonce-ledger.ts';
+import { isFullError, StoreFullError } from './atomic.ts';
 
 export const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -162,14 +163,22 @@ export abstract class MintDatabase {
   async commit(): Promise<void> {
     this.usable();
     if (!this.inTransaction) return;
+    let settled = false;
     try {
       // The ledger first (nonce-ledger.ts): final before COMMIT, so before anything leaves.
       if (this.nonceTouched) await this.ledger.settle();
+      settled = this.nonceTouched;
       this.db.exec('COMMIT');
       if (this.nonceTouched) await this.ledger.committed();
     } catch (e) {
       this.failed = e as Error;
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      if (isFullError(e) && !(e instanceof OffchainError)) {
+        // SQLITE_FULL: the commit record was never written, so the COMMIT did not happen and
+        // nothing of the batch left: the ledger's lines go too, the directory as it was.
+        if (settled) await this.ledger.unsettle().catch(() => undefined);
+        throw new StoreFullError(this.dir, 'the database or disk is full (SQLITE_FULL)');
+      }
       if (e instanceof OffchainError) throw e;
       throw new StoreWriteError(`could not make the mint's state durable (${(e as Error).message}): nothing of this batch was released`);
     } finally {
@@ -182,7 +191,13 @@ export abstract class MintDatabase {
   async close(): Promise<void> {
     try {
       await this.commit();
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      try {
+        this.db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch (e) {
+        // Committed already (in the WAL, durable): a full disk only defers the checkpoint,
+        // which copies into mint.sqlite and may grow it; the next close does it.
+        if (!isFullError(e)) throw e;
+      }
     } finally {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.db.close();

@@ -49,12 +49,25 @@
  * PostgreSQL (pg/mint-store.ts, for many processes).
  */
 import { createHash } from 'node:crypto';
-import { accessSync, chmodSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
+import type BetterSqlite3 from 'better-sqlite3';
 import { join, resolve } from 'node:path';
 import { toHex } from '../bytes.ts';
 import type { FundingBinding, SignedBlindedMessage } from '../credit/ports.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../errors.ts';
-import { ensureDir, stateAccessError } from './atomic.ts';
+import { ensureDir, errnoCode, isFullError, stateAccessError, StoreFullError } from './atomic.ts';
+
+/** Below this many free bytes, an I/O error of SQLite's is taken for a full filesystem. */
+const FULL_BELOW = 1 << 20;
+
+function freeBytes(dir: string): number {
+  try {
+    const st = statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
 import { LEDGER_DIR, migratedError, MIGRATION_KEY, MINT_DB_FILE, MintDatabase, SCHEMA, sqlite, STATES_SEALED_KEY, type MigrationMark } from './mint-database.ts';
 import { importLegacy } from './mint-store-legacy.ts';
 import type { MintStorePort } from './mint-store-port.ts';
@@ -133,8 +146,13 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
 
   private static openDatabase<R extends { contract_id: string }>(abs: string): MintStore<R> {
     const path = join(abs, MINT_DB_FILE);
+    // Opening in WAL mode creates the -wal and -shm files (and a new store the file itself):
+    // an open that fails takes back what it created (we hold the directory lock: no other
+    // process has the database open).
+    const created = [path, `${path}-wal`, `${path}-shm`].filter((p) => !existsSync(p));
+    let db: BetterSqlite3.Database | undefined;
     try {
-      const db = new (sqlite())(path);
+      db = new (sqlite())(path);
       chmodSync(path, 0o600);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
@@ -153,7 +171,12 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
       }
       return new MintStore<R>(abs, db);
     } catch (e) {
+      if (db?.open) db.close();
+      const full = isFullError(e) || (/^SQLITE_(IOERR|CANTOPEN)/.test(errnoCode(e) ?? '') && freeBytes(abs) < FULL_BELOW);
+      if (full || !(e instanceof OffchainError)) for (const p of created) rmSync(p, { force: true });
       if (e instanceof OffchainError) throw e;
+      // SQLite words a full disk at open as "disk I/O error" (its -shm cannot be sized).
+      if (full) throw new StoreFullError(abs, `the filesystem is full (${errnoCode(e)}: ${(e as Error).message})`);
       throw new MalformedInputError('E_STATE_CORRUPT', `the mint database ${path} cannot be opened: ${(e as Error).message}`);
     }
   }

@@ -3,10 +3,10 @@
  * under the lock, compacting. The rules it keeps are the ledger's (see there).
  */
 import { constants } from 'node:fs';
-import { open, readFile, stat, truncate } from 'node:fs/promises';
+import { open, readFile, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MalformedInputError } from '../errors.ts';
-import { errnoCode, syncDir, writeFileAtomic } from './atomic.ts';
+import { errnoCode, stateAccessError, syncDir, writeFileAtomic } from './atomic.ts';
 
 const ID_RE = /^[0-9a-f]{32}$/;
 export const DIGEST_RE = /^[0-9a-f]{64}$/;
@@ -111,18 +111,25 @@ export class Journal {
     const size = (await this.identity()) === undefined ? undefined : (await stat(this.path)).size;
     const fresh = size === undefined || size === 0;
     if (!fresh && size !== this.offset) await truncate(this.path, this.offset); // refresh() ran just before, under the lock
-    const fh = await open(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+    const from = fresh ? 0 : this.offset;
+    const fh = await open(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600).catch((e) => {
+      throw stateAccessError(e, this.dir);
+    });
     let body = lines.map((l) => `${l}\n`).join('');
     if (fresh) body = `${this.header}\n${body}`;
     try {
       await fh.write(body);
       if (sync || fresh) await fh.sync();
-    } finally {
       await fh.close();
+      if (fresh) await syncDir(this.dir);
+    } catch (e) {
+      // A full disk part-way: the journal as it was (a file this append created, gone).
+      await fh.close().catch(() => undefined);
+      await this.cut(size === undefined ? undefined : from).catch(() => undefined);
+      throw stateAccessError(e, this.dir);
     }
     this.known = true;
     if (fresh) {
-      await syncDir(this.dir);
       this.ino = await this.identity();
       this.offset = 0;
       this.lines = 0;
@@ -130,6 +137,50 @@ export class Journal {
     // Read back what we wrote (and nothing else can have been: we hold the lock).
     this.offset += Buffer.byteLength(body, 'latin1');
     this.lines += fresh ? lines.length + 1 : lines.length;
+    this.lastAppend = { ino: this.ino, from: size === undefined ? undefined : from, to: this.offset, lines: fresh ? lines.length + 1 : lines.length };
+  }
+
+  /** The last append, while it is the file's tail: `undoLastAppend` can take it back. */
+  private lastAppend: { ino: bigint | undefined; from: number | undefined; to: number; lines: number } | undefined;
+
+  /**
+   * Under the lock: take back the last append — only when its COMMIT certainly did not
+   * happen (a full disk refused it: nothing of the transaction left the process) and the
+   * file still ends with it. Anything else keeps the lines (which only refuses more).
+   */
+  async undoLastAppend(): Promise<void> {
+    const last = this.lastAppend;
+    this.lastAppend = undefined;
+    if (!last || last.ino !== (await this.identity())) return;
+    if ((await stat(this.path)).size !== last.to) return;
+    await this.cut(last.from);
+    if (last.from === undefined) {
+      this.ino = undefined;
+      this.known = false;
+      this.offset = 0;
+      this.lines = 0;
+    } else {
+      this.offset = last.from;
+      this.lines -= last.lines;
+    }
+  }
+
+  /** Cut the file back to `size` bytes, fsynced; `undefined`: it did not exist, remove it. */
+  private async cut(size: number | undefined): Promise<void> {
+    if (size === undefined) {
+      await unlink(this.path).catch((e) => {
+        if (errnoCode(e) !== 'ENOENT') throw e;
+      });
+      await syncDir(this.dir);
+      return;
+    }
+    const fh = await open(this.path, 'r+');
+    try {
+      await fh.truncate(size);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
   }
 
   /**
@@ -142,6 +193,7 @@ export class Journal {
     const lines = [this.header, ...[...e.live].map((id) => `+${id}`), ...[...e.unsure].flatMap((id) => [`+${id}`, openLine(id, e.sessions.get(id))])];
     const body = lines.map((l) => `${l}\n`).join('');
     await writeFileAtomic(this.path, body, { mode: 0o600 });
+    this.lastAppend = undefined;
     this.ino = await this.identity();
     this.offset = Buffer.byteLength(body, 'latin1');
     this.lines = lines.length;

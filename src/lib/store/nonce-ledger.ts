@@ -363,6 +363,19 @@ export class NonceLedger {
     this.pending = [];
   }
 
+  /**
+   * The COMMIT after the last `settle` certainly did not happen (a full disk refused it
+   * before its commit record was written) and nothing of it left the process: the
+   * journal's lines of that settle are taken back, so the directory is as it was. The
+   * memory is not: the store refuses all further use after a failed COMMIT. Without the
+   * journal's lock (taking it writes a file, and the disk is full): for SQLite only, whose
+   * writer holds the mint directory's lock, so no other process appends meanwhile — and
+   * the lines are taken back only while the file still ends with them.
+   */
+  async unsettle(): Promise<void> {
+    await this.journal?.undoLastAppend();
+  }
+
   private apply(ops: Op[]): void {
     for (const op of ops) {
       if (op.kind === 'issue') {

@@ -31,7 +31,7 @@ import { join, resolve } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { equalBytes, fromHex, toHex, wipe } from '../bytes.ts';
 import { MalformedInputError, OffchainError, StateConflictError } from '../errors.ts';
-import { ensureDir, errnoCode, readJsonFile, shredFile, syncDir, writeJsonAtomic } from './atomic.ts';
+import { ensureDir, errnoCode, isWriteFailure, readJsonFile, sealStateStep, shredFile, stateAccessError, syncDir, writeJsonAtomic } from './atomic.ts';
 import { withLock } from './lock.ts';
 import { checkContext, inFlight, misbound, parseRecord, PUBNONCE_LENGTH, takerIsGone, takerTag, used, type Located, type NonceRecord, type Tombstone } from './nonce-files.ts';
 
@@ -148,13 +148,16 @@ export class NonceStore {
     const takingPath = join(this.takingDir, takingName);
     inFlight.add(takingName);
     let secnonce: Uint8Array | undefined;
+    let renamed = false;
+    let tombstoned = false;
     try {
       try {
         await rename(join(this.unusedDir, `${id}.json`), takingPath);
       } catch (e) {
         if (errnoCode(e) === 'ENOENT') throw used(id); // another taker won the rename
-        throw e;
+        throw stateAccessError(e, this.dir);
       }
+      renamed = true;
       this.step('take:renamed');
       await syncDir(this.unusedDir);
       await syncDir(this.takingDir);
@@ -168,11 +171,17 @@ export class NonceStore {
       if (record.context !== expectedContext) throw misbound(id, record.context, expectedContext);
       secnonce = fromHex(record.secnonce);
       this.step('take:read');
-      await this.bury(takingPath, record, false);
+      await this.bury(takingPath, record, false, () => (tombstoned = true));
       this.step('take:done');
+      // Consumed durably: whatever fails after this, the step keeps it (withStateStep).
+      sealStateStep();
       return secnonce;
     } catch (e) {
       wipe(secnonce);
+      // Its tombstone could not be written (a full disk): nothing was signed with it and
+      // the secret is wiped, so the nonce goes back to unused/ as it was. Once the
+      // tombstone exists the scrub has begun: it stays consumed (recover() finishes it).
+      if (renamed && !tombstoned && isWriteFailure(e)) await this.untake(takingPath, id).catch(() => undefined);
       throw e;
     } finally {
       inFlight.delete(takingName);
@@ -222,8 +231,15 @@ export class NonceStore {
     return buried;
   }
 
+  /** A take whose tombstone failed: its file back in unused/, both directories synced. */
+  private async untake(takingPath: string, id: string): Promise<void> {
+    await rename(takingPath, join(this.unusedDir, `${id}.json`));
+    await syncDir(this.takingDir);
+    await syncDir(this.unusedDir);
+  }
+
   /** Tombstone first, then scrub: at every instant the nonce reads as consumed. */
-  private async bury(takingPath: string, record: NonceRecord | string, recovered: boolean): Promise<void> {
+  private async bury(takingPath: string, record: NonceRecord | string, recovered: boolean, tombstoned?: () => void): Promise<void> {
     const consumed = new Date().toISOString();
     const tomb: Tombstone =
       typeof record === 'string'
@@ -231,6 +247,7 @@ export class NonceStore {
         : { id: record.id, context: record.context, pubnonce: record.pubnonce, counter: record.counter, created: record.created, consumed };
     if (recovered) tomb.recovered = true;
     await writeJsonAtomic(join(this.consumedDir, `${tomb.id}.json`), tomb);
+    tombstoned?.();
     if (!recovered) this.step('take:tombstoned');
     await shredFile(takingPath);
     await syncDir(this.takingDir);

@@ -7,6 +7,7 @@
  */
 import type { Command } from '@oclif/core';
 import { StateConflictError } from '../../lib/errors.ts';
+import { sealStateStep } from '../../lib/store/atomic.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ClnRpc } from '../../lib/lightning/cln-rpc.ts';
 import { DeviceCommand, type GatewayTermsFile } from './command.ts';
@@ -20,8 +21,9 @@ export abstract class GatewayLightning<T extends typeof Command> extends DeviceC
    */
   protected async coSignDevicePay(node: ClnRpc | undefined, terms: GatewayTermsFile, now: number, read: { network: Network; value: unknown }): Promise<{ message: Record<string, unknown>; network: Network; contractId: string }> {
     const gateway = await import('../../lib/device/gateway.ts');
-    // A node that does not answer is found before the state is stored (E_LIGHTNING_UNREACHABLE, nothing written).
-    if (node) await node.call('getinfo', {});
+    // A node that does not answer, or that is on another network, is found before the state
+    // is opened (E_LIGHTNING_UNREACHABLE, E_NETWORK_MISMATCH: nothing written).
+    if (node) (await import('../../lib/device/lightning.ts')).checkNodeNetwork(await node.call<{ network?: unknown }>('getinfo', {}), read.network);
     const { decodeMessage } = await import('../../lib/message.ts');
     const { DevicePaySchema } = await import('../../lib/device/schemas.ts');
     const m = decodeMessage(DevicePaySchema, read.value);
@@ -47,6 +49,8 @@ export abstract class GatewayLightning<T extends typeof Command> extends DeviceC
     const gateway = await import('../../lib/device/gateway.ts');
     const { payInFlight } = await import('../../lib/device/lightning.ts');
     const inFlight = await this.gatewayInFlight(network, contractId);
+    // A payment asked of the node is never forgotten by this step (store/atomic.ts withStateStep).
+    sealStateStep();
     const started = performance.now();
     const outcome = await payInFlight(node, inFlight, {
       claimMarginBlocks: terms.claim_margin_blocks, retryForSeconds, now: Math.floor(Date.now() / 1000),
