@@ -424,6 +424,7 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_STEP_TIMEOUT: 'general',
   E_STORE_AUTH: 'usage',
   E_STORE_BUSY: 'state',
+  E_STORE_FULL: 'general',
   E_STORE_MIGRATED: 'state',
   E_STORE_MIGRATING: 'state',
   E_STORE_NOT_EMPTY: 'state',
