@@ -2,11 +2,11 @@
  * The docs' blocks that need a node run as written against the quick start's (issue 39 item 4).
  * A block marked `<!-- quickstart: why -->` (test/e2e/doc-blocks.ts; readme.test.ts counts it
  * and leaves it to this file) runs here: one `node scripts/quickstart.mjs --nodes-only --state
- * credit` for the file (with Core Lightning when LIGHTNINGD is set, Nutshell when NUTSHELL is),
+ * credit,statechain` for the file (with Core Lightning when LIGHTNINGD is set, Nutshell when NUTSHELL is),
  * then each block as `bash -euo pipefail` after `. <work directory>/env.sh` (what a reader
  * sources: bitcoin-cli, lightning-cli -N none and offchain on PATH, OFFCHAIN_RPC_URL and its
  * cookie, the services' URLs, and what --state left: the credit mint's and the user's keys,
- * state directories and contract). The blocks of one page run in order in one directory
+ * state directories and contract; alice's statechain coin and the three parties' keys). The blocks of one page run in order in one directory
  * holding `fixtures` and `bin` links, as a reader runs them top to bottom: a page's later
  * block may use what an earlier one made (credit.md's rollover, then its abandon, exit and
  * refund). Each block's exit status and what it prints are checked, and what it says it
@@ -56,6 +56,12 @@ function printed<T>(stdout: string, type: string): T {
   expect(found, `${type} in\n${stdout}`).toHaveLength(1);
   return found[0] as T;
 }
+/** Every JSON document a block printed (pretty-printed: each starts and ends at column 0). */
+const documents = <T = { type: string }>(stdout: string) => [...stdout.matchAll(/^\{\n[\s\S]*?\n\}$/gm)].map((m) => JSON.parse(m[0]) as T);
+type Coin = {
+  type: string; coin_id: string; owner_share: string; next: string; outpoint: string; latest_locktime: number; backups: string[];
+  statement: { backups: { n: number; locktime: number; txid: string; script?: string }[] };
+};
 const txidLines = (stdout: string) => stdout.split('\n').filter((l) => /^[0-9a-f]{64}$/.test(l));
 
 /**
@@ -70,7 +76,7 @@ const CHECKS: Record<string, (r: Ran) => void | Promise<void>> = {
     expect(rolled.contract_id).toBe(env['CONTRACT']);
     expect(rolled.rollover.complete).toBe(false); // the wallet's inputs were the wallet's to sign
     expect(txidLines(stdout)).toEqual([rolled.rollover.txid]);
-    const tx = JSON.parse(bcli('getrawtransaction', rolled.rollover.txid, 'true')) as Tx & { confirmations: number };
+    const tx = JSON.parse(bcli('getrawtransaction', rolled.rollover.txid, 'true')) as Tx & { confirmations: number; vsize: number };
     expect(tx.confirmations).toBe(1);
     // Input 0 is the old contract's output, at the contract's address; the rest are the wallet's.
     const prev = JSON.parse(bcli('getrawtransaction', tx.vin[0]!.txid, 'true')) as Tx;
@@ -89,8 +95,8 @@ const CHECKS: Record<string, (r: Ran) => void | Promise<void>> = {
     const fee = contractIn! + walletIns.reduce((a, b) => a + b, 0) - tx.vout.reduce((a, o) => a + sat(o.value), 0);
     // The doc's accounting: new capacity = capacity − cumulative + top-up − fee, the fee at the contract's 1 sat/vB.
     expect(sat(tx.vout[1]!.value)).toBe(1_000_000 - 1000 + topUp - fee);
-    expect(fee / (tx as Tx & { vsize: number }).vsize).toBeGreaterThanOrEqual(1);
-    expect(fee / (tx as Tx & { vsize: number }).vsize).toBeLessThan(1.1);
+    expect(fee / tx.vsize).toBeGreaterThanOrEqual(1);
+    expect(fee / tx.vsize).toBeLessThan(1.1);
   },
   // credit.md, "Recovering from a refusal": the mint signed state 1 of the rolled-over contract, its
   // receipt lost; the abandon brings that receipt back and the user applies it.
@@ -149,6 +155,66 @@ const CHECKS: Record<string, (r: Ran) => void | Promise<void>> = {
     const active = served.keysets.filter((k) => k.active && k.unit === 'sat').map((k) => k.id);
     expect(active).toHaveLength(1);
     expect(JSON.stringify(doc)).toContain(active[0]);
+  },
+  // statechain.md, "The pair receives the coin": alice's coin to the pair alice+bob, each part's view the same
+  // coin under one owner share; the pair's backup, one interval below alice's, pays the channel funding
+  // address (the node's wallet here) and is not final: the node refuses it.
+  'docs/statechain.md block 3': ({ stdout, bcli, env }) => {
+    const coins = documents<Coin>(stdout).filter((d) => d.type === 'statechain/coin');
+    expect(coins.map((c) => [c.coin_id, c.owner_share])).toEqual([[env['COIN'], coins[0]!.owner_share], [env['COIN'], coins[0]!.owner_share]]);
+    expect(coins.map((c) => /part (\d) of 2/.exec(c.next)?.[1])).toEqual(['1', '2']);
+    const [first, pair] = coins[0]!.statement.backups;
+    expect([pair!.n, pair!.locktime]).toEqual([2, first!.locktime - 10]);
+    const address = (JSON.parse(bcli('decodescript', pair!.script!)) as { address: string }).address;
+    expect(JSON.parse(bcli('getaddressinfo', address)).ismine).toBe(true);
+    const hex = coins[0]!.backups.at(-1)!;
+    expect((JSON.parse(bcli('decoderawtransaction', hex)) as Tx).txid).toBe(pair!.txid);
+    const [verdict] = JSON.parse(bcli('testmempoolaccept', JSON.stringify([hex]))) as { allowed: boolean; 'reject-reason': string }[];
+    expect(verdict).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    const [txid, vout] = coins[0]!.outpoint.split(':');
+    expect(sat((JSON.parse(bcli('gettxout', txid!, vout!)) as { value: number }).value)).toBe(100_000); // off chain: the coin's output unspent
+  },
+  // statechain.md, "The pair sends the coin": the virtual close to bob alone, his backup one interval below the pair's.
+  'docs/statechain.md block 4': ({ stdout, bcli, env }) => {
+    const [coin] = documents<Coin>(stdout).filter((d) => d.type === 'statechain/coin');
+    expect(documents(stdout)).toHaveLength(1);
+    expect([coin!.coin_id, coin!.next]).toEqual([env['COIN'], expect.stringMatching(/^the coin is yours/)]);
+    const backups = coin!.statement.backups;
+    expect(backups.map((b) => b.n)).toEqual([1, 2, 3]);
+    expect(backups[2]!.locktime).toBe(backups[1]!.locktime - 10);
+    expect(coin!.latest_locktime).toBe(backups[2]!.locktime);
+    const [txid, vout] = coin!.outpoint.split(':');
+    expect(sat((JSON.parse(bcli('gettxout', txid!, vout!)) as { value: number }).value)).toBe(100_000);
+  },
+  // htlc.md, "Anchors second stage": an anchors HTLC-timeout, the remote's SINGLE|ANYONECANPAY signature,
+  // the holder's SIGHASH_ALL over the wallet's fee coins, the wallet's own: the node took it at the
+  // cltv_expiry, and one block earlier (the tip block set aside) refuses it non-final.
+  'docs/htlc.md block 1': ({ stdout, bcli, file }) => {
+    const offered = JSON.parse(file('offered.json')) as { script_pubkey: string; locktime: number; amount_sat: number };
+    const [txid] = txidLines(stdout);
+    expect(txidLines(stdout)).toHaveLength(1);
+    expect(JSON.parse(bcli('getmempoolentry', txid!)).vsize).toBeGreaterThan(0);
+    const hex = bcli('getrawtransaction', txid!).trim();
+    const tx = JSON.parse(bcli('decoderawtransaction', hex)) as Tx & { vin: { sequence: number }[] };
+    const prev = JSON.parse(bcli('getrawtransaction', tx.vin[0]!.txid, 'true')) as Tx;
+    expect(prev.vout[tx.vin[0]!.vout]!.scriptPubKey.hex).toBe(offered.script_pubkey);
+    expect([tx.locktime, tx.vin[0]!.sequence]).toEqual([offered.locktime, 1]); // nLockTime = cltv_expiry; 1 OP_CSV
+    // Witness 0 <remote sig> <local sig> <> <script>: the remote's SINGLE|ANYONECANPAY (0x83), the holder's ALL (0x01).
+    const w = tx.vin[0]!.txinwitness!;
+    expect([w.length, w[0], w[1]!.slice(-2), w[2]!.slice(-2), w[3]]).toEqual([5, '', '83', '01', '']);
+    expect(sat(tx.vout[0]!.value)).toBe(offered.amount_sat); // the HTLC's whole amount: the fee came from the wallet
+    for (const o of tx.vout.slice(1)) expect(JSON.parse(bcli('getaddressinfo', o.scriptPubKey.address!)).ismine).toBe(true);
+    expect(offered.locktime).toBe(Number(bcli('getblockcount')));
+    const tipHash = bcli('getbestblockhash').trim();
+    bcli('invalidateblock', tipHash);
+    try {
+      const [early] = JSON.parse(bcli('testmempoolaccept', JSON.stringify([hex]))) as { allowed: boolean; 'reject-reason': string }[];
+      expect(early).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    } finally {
+      bcli('reconsiderblock', tipHash);
+    }
+    expect(bcli('getbestblockhash').trim()).toBe(tipHash);
+    expect(bcli('sendrawtransaction', hex).trim()).toBe(txid);
   },
   // htlc.md, "A session": create a seed HTLC, fund it from the node's wallet, Bob claims with the preimage.
   'docs/htlc.md block 2': ({ stdout, bcli }) => {
@@ -223,7 +289,7 @@ const BEFORE: Record<string, (q: { sh: (code: string) => string; bcli: (...args:
     const env = { ...environmentOutsideRuns(), BITCOIND } as NodeJS.ProcessEnv;
     if (LIGHTNINGD) env['LIGHTNINGD'] = LIGHTNINGD;
     if (NUTSHELL) env['NUTSHELL'] = NUTSHELL;
-    const flags = ['--nodes-only', '--state', 'credit', ...(LIGHTNINGD ? ['--lightning'] : []), ...(NUTSHELL ? ['--nutshell'] : [])];
+    const flags = ['--nodes-only', '--state', 'credit,statechain', ...(LIGHTNINGD ? ['--lightning'] : []), ...(NUTSHELL ? ['--nutshell'] : [])];
     const child = spawn(process.execPath, [join(ROOT, 'scripts', 'quickstart.mjs'), ...flags], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     qs = child;
     let err = '';
