@@ -24,7 +24,7 @@ import { cleanEnv, environmentOutsideRuns, finished } from '../e2e/cli.ts';
 import { DOCS, blocksOf, type Block } from '../e2e/doc-blocks.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { findLightningd } from './lightningd.ts';
-import { findNutshell } from '../nutshell/nutshell.ts';
+import { findNutshell, proofStates, swapToken } from '../nutshell/nutshell.ts';
 import { base58checkEncode, hash160 } from '../independent/base58check.ts';
 import { assertBuilt } from './offchain-cli.ts';
 
@@ -146,6 +146,24 @@ const CHECKS: Record<string, (r: Ran) => void | Promise<void>> = {
     const txid = stdout.trim().split('\n').at(-1)!;
     expect(txid).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.parse(bcli('getmempoolentry', txid)).vsize).toBeGreaterThan(0);
+  },
+  // ecash.md, "The flow": a contract opened and funded from the node's wallet, a 1000-sat payment in ecash whose
+  // token then swaps at the running Nutshell (its outputs' DLEQs checked by the test's own code), and is spent there.
+  'docs/ecash.md block 1': async ({ stdout, bcli, file, env }) => {
+    const url = env['QUICKSTART_NUTSHELL_URL']!;
+    const check = printed<{ equal: boolean; keyset: { id: string } }>(stdout, 'credit/ecash-check');
+    const served = (await (await fetch(`${url}/v1/keysets`)).json()) as { keysets: { id: string; active: boolean; unit: string }[] };
+    expect(served.keysets.filter((k) => k.active && k.unit === 'sat').map((k) => k.id)).toEqual([check.keyset.id]);
+    const [funding] = txidLines(stdout);
+    expect(JSON.parse(bcli('getrawtransaction', funding!, 'true')).confirmations).toBe(1);
+    const balance = printed<{ cumulative_sat: number; ecash: { issued_sat: number } }>(stdout, 'credit/balance');
+    expect([balance.cumulative_sat, balance.ecash.issued_sat]).toEqual([1000, 1000]);
+    const decoded = printed<{ all_valid: boolean; amount_sat: number; keyset_id: string; mint: string }>(stdout, 'credit/token');
+    expect(decoded).toMatchObject({ all_valid: true, amount_sat: 1000, keyset_id: check.keyset.id, mint: url });
+    const token = file('pay-1.token').trim();
+    const swap = await swapToken(url, token);
+    expect([swap.status, swap.amount]).toEqual([200, 1000]);
+    expect(new Set(await proofStates(url, token))).toEqual(new Set(['SPENT']));
   },
   // ecash.md, "Rotation": follow against the running Nutshell: the keyset it issues under is Nutshell's active one.
   'docs/ecash.md block 3': async ({ stdout, env }) => {
