@@ -20,10 +20,12 @@
 // the script stops, or --dir DIR (created if missing, never removed); --keep keeps the
 // temporary one. Every process listens on 127.0.0.1 on a free port. --once runs the
 // journeys, prints the summary and stops everything (what the test runs); --nodes-only
-// starts the nodes and services and runs no journey. --state credit leaves behind what the
-// docs' blocks marked `quickstart:` start from (docs/quickstart.md, "State for the docs"): a
-// credit mint of its own with two contracts, the one of env.sh's user paid 1000 sat, the
-// other's close enough to its expiry that the mint must exit it.
+// starts the nodes and services and runs no journey. --state credit,statechain leaves behind
+// what the docs' blocks marked `quickstart:` start from (docs/quickstart.md): `credit`, a credit
+// mint of its own with two contracts, the one of env.sh's user paid 1000 sat, the other's close
+// enough to its expiry that the mint must exit it; `statechain`, alice's coin at an operator of
+// anchored terms. env.sh then names their keys (read from their files when sourced), state
+// directories, contract and coin.
 //
 // Keys and seeds are fresh (`offchain key new`, 0600 files under the work directory) and
 // reach the commands as files, never on a command line. Regtest only.
