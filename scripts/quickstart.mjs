@@ -849,21 +849,37 @@ async function statechainState() {
   const alice = party('alice', 'alice');
   const op = party('op', 'operator');
   const terms = ['--interval', '10', '--initial-lock', '+1000', '--min-confirmations', '2', '--anchor', '--backup-fee', '0', '--margin', '6'];
-  const request = await offchain(J, 'deposit-request', ['statechain', 'deposit', '--start', '--operator-key', keys.operator.pub, ...alice]);
-  const offer = await offchain(J, 'deposit-offer', ['statechain', 'deposit', ...terms, ...op], request);
-  const psbt = await fundingPsbt(json(offer).statement.address, 100_000n);
-  const fundingFile = path(J, 'funding.psbt');
-  writeFileSync(fundingFile, psbt);
-  const backup = await offchain(J, 'deposit-backup', ['statechain', 'deposit', '--funding', fundingFile, ...alice], offer);
-  const cosigned = await offchain(J, 'deposit-cosigned', ['statechain', 'deposit', ...op], backup);
-  const coin = json(await offchain(J, 'coin-alice', ['statechain', 'deposit', ...alice], cosigned));
-  const txid = await signSendMine(psbt, 2); // backup 1 held: the funding on chain, 2 confirmations (the terms')
+  const deposit = async (label) => {
+    const request = await offchain(J, `${label}-deposit-request`, ['statechain', 'deposit', '--start', '--operator-key', keys.operator.pub, ...alice]);
+    const offer = await offchain(J, `${label}-deposit-offer`, ['statechain', 'deposit', ...terms, ...op], request);
+    const psbt = await fundingPsbt(json(offer).statement.address, 100_000n);
+    const fundingFile = path(J, `${label}-funding.psbt`);
+    writeFileSync(fundingFile, psbt);
+    const backup = await offchain(J, `${label}-deposit-backup`, ['statechain', 'deposit', '--funding', fundingFile, ...alice], offer);
+    const cosigned = await offchain(J, `${label}-deposit-cosigned`, ['statechain', 'deposit', ...op], backup);
+    const coin = json(await offchain(J, `${label}-coin-alice`, ['statechain', 'deposit', ...alice], cosigned));
+    return { coin, txid: await signSendMine(psbt, 0) }; // backup 1 held: now the funding goes out
+  };
+  const { coin, txid } = await deposit('coin');
+  const { coin: paired } = await deposit('pair');
+  await mine(2); // the terms' 2 confirmations
+  // The second coin moved to the pair alice+bob (statechain.md, "The pair receives the coin"), for the pair's withdrawal.
+  const bob = party('bob', 'bob');
+  const start = ['statechain', 'transfer', '--start', '--coin', paired.coin_id, '--operator-key', keys.operator.pub];
+  const partFile = path(J, 'pair-part.json');
+  writeFileSync(partFile, await offchain(J, 'pair-part', [...start, '--joint-part', ...bob]));
+  let m = await offchain(J, 'pair-request', [...start, '--joint-with', partFile, ...alice]);
+  for (const [who, args] of [['sign', alice], ['cosigned', op], ['package', alice], ['handoff', alice], ['t2', bob], ['accept', alice], ['done', op]]) {
+    m = await offchain(J, `pair-${who}`, ['statechain', 'transfer', ...args], m);
+  }
+  await offchain(J, 'pair-coin-alice', ['statechain', 'transfer', ...alice], m);
+  await offchain(J, 'pair-coin-bob', ['statechain', 'transfer', ...bob], m);
   docState.statechain = {
     vars: {
-      STATECHAIN_DIR: root, COIN: coin.coin_id, OP: keys.operator.pub,
+      STATECHAIN_DIR: root, COIN: coin.coin_id, PAIR_COIN: paired.coin_id, OP: keys.operator.pub,
       ALICE_KEY: { file: keys.alice.file }, BOB_KEY: { file: keys.bob.file }, OPERATOR_KEY: { file: keys.operator.file },
     },
-    line: `state statechain: alice's coin ${coin.coin_id} (${coin.amount_sat} sat, funding ${txid} mined, anchored terms) at an operator of its own; alice/, bob/, op/ in ${root}`,
+    line: `state statechain: alice's coin ${coin.coin_id} (${coin.amount_sat} sat, funding ${txid} mined, anchored terms) at an operator of its own, and coin ${paired.coin_id} held by the pair alice+bob; alice/, bob/, op/ in ${root}`,
   };
 }
 

@@ -6,7 +6,7 @@
  * then each block as `bash -euo pipefail` after `. <work directory>/env.sh` (what a reader
  * sources: bitcoin-cli, lightning-cli -N none and offchain on PATH, OFFCHAIN_RPC_URL and its
  * cookie, the services' URLs, and what --state left: the credit mint's and the user's keys,
- * state directories and contract; alice's statechain coin and the three parties' keys). The blocks of one page run in order in one directory
+ * state directories and contract; alice's statechain coin, the pair's, and the three parties' keys). The blocks of one page run in order in one directory
  * holding `fixtures` and `bin` links, as a reader runs them top to bottom: a page's later
  * block may use what an earlier one made (credit.md's rollover, then its abandon, exit and
  * refund). Each block's exit status and what it prints are checked, and what it says it
@@ -203,6 +203,20 @@ const CHECKS: Record<string, (r: Ran) => void | Promise<void>> = {
     expect(coin!.latest_locktime).toBe(backups[2]!.locktime);
     const [txid, vout] = coin!.outpoint.split(':');
     expect(sat((JSON.parse(bcli('gettxout', txid!, vout!)) as { value: number }).value)).toBe(100_000);
+  },
+  // statechain.md, "The pair withdraws": the pair's coin closed to the node's wallet, both parts and the
+  // operator signing; a TRUC withdrawal with its 240-sat anchor, accepted by the node.
+  'docs/statechain.md block 5': ({ stdout, bcli, env }) => {
+    const spend = JSON.parse(readFileSync(join(env['STATECHAIN_DIR']!, 'spend.json'), 'utf8')) as { type: string; kind: string; coin_id: string; txid: string };
+    expect([spend.type, spend.kind, spend.coin_id]).toEqual(['statechain/spend', 'withdrawal', env['PAIR_COIN']]);
+    expect(txidLines(stdout)).toEqual([spend.txid]);
+    expect(JSON.parse(bcli('getmempoolentry', spend.txid)).vsize).toBeGreaterThan(0);
+    const tx = JSON.parse(bcli('getrawtransaction', spend.txid, 'true')) as Tx & { version: number };
+    expect(tx.version).toBe(3);
+    expect(tx.vin).toHaveLength(1);
+    expect(sat((JSON.parse(bcli('getrawtransaction', tx.vin[0]!.txid, 'true')) as Tx).vout[tx.vin[0]!.vout]!.value)).toBe(100_000);
+    expect(tx.vout.map((o) => [o.scriptPubKey.hex === '51024e73', sat(o.value)])).toEqual([[false, expect.any(Number)], [true, 240]]);
+    expect(JSON.parse(bcli('getaddressinfo', tx.vout[0]!.scriptPubKey.address!)).ismine).toBe(true);
   },
   // htlc.md, "Anchors second stage": an anchors HTLC-timeout, the remote's SINGLE|ANYONECANPAY signature,
   // the holder's SIGHASH_ALL over the wallet's fee coins, the wallet's own: the node took it at the
