@@ -791,6 +791,9 @@ async function statechainJourney() {
 
 /** The variables env.sh exports for the docs' blocks, by --state name. */
 const docState = {};
+/** Resolved once --state statechain's deposits are co-signed (creditState mines many blocks after it). */
+const depositsSigned = {};
+depositsSigned.promise = new Promise((resolve) => (depositsSigned.resolve = resolve));
 async function creditState() {
   const J = 'state-credit';
   const dirs = { mint: path('state', 'credit-mint'), user: path('state', 'credit-user'), other: path('state', 'credit-other') };
@@ -823,7 +826,10 @@ async function creditState() {
     return offchain(J, `${who}-balance-${amount}`, ['sign-update', '--role', 'user', ...party(who)], receipt);
   };
   await Promise.all([pay('user', 1000), pay('other', 2000)]);
-  const behind = start + 14 - 6 - (await tip()); // another state's blocks may have been mined meanwhile
+  // The burst of blocks waits for --state statechain's deposits: a deposit's backup is co-signed only
+  // within 6 blocks of its offer. (Another state's blocks may have been mined meanwhile.)
+  if (opts.state.has('statechain')) await depositsSigned.promise;
+  const behind = start + 14 - 6 - (await tip());
   if (behind > 0) await mine(behind);
   docState.credit = {
     vars: {
@@ -862,6 +868,7 @@ async function statechainState() {
   };
   const { coin, txid } = await deposit('coin');
   const { coin: paired } = await deposit('pair');
+  depositsSigned.resolve();
   await mine(2); // the terms' 2 confirmations
   // The second coin moved to the pair alice+bob (statechain.md, "The pair receives the coin"), for the pair's withdrawal.
   const bob = party('bob', 'bob');
