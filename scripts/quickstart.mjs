@@ -6,7 +6,7 @@
 // Ctrl-C (or SIGTERM) stops everything it started.
 //
 //   node scripts/quickstart.mjs [--lightning] [--nutshell] [--postgres] [--all]
-//                               [--dir DIR] [--keep] [--once] [--nodes-only]
+//                               [--dir DIR] [--keep] [--once] [--nodes-only] [--state credit,statechain]
 //
 // Each peer comes from a path in an environment variable, never a fixed one:
 //   BITCOIND    bitcoind (required; bitcoin-cli beside it is used for the lines to try)
@@ -20,7 +20,12 @@
 // the script stops, or --dir DIR (created if missing, never removed); --keep keeps the
 // temporary one. Every process listens on 127.0.0.1 on a free port. --once runs the
 // journeys, prints the summary and stops everything (what the test runs); --nodes-only
-// starts the nodes and services and runs no journey.
+// starts the nodes and services and runs no journey. --state credit,statechain leaves behind
+// what the docs' blocks marked `quickstart:` start from (docs/quickstart.md): `credit`, a credit
+// mint of its own with two contracts, the one of env.sh's user paid 1000 sat, the other's close
+// enough to its expiry that the mint must exit it; `statechain`, alice's coin at an operator of
+// anchored terms. env.sh then names their keys (read from their files when sourced), state
+// directories, contract and coin.
 //
 // Keys and seeds are fresh (`offchain key new`, 0600 files under the work directory) and
 // reach the commands as files, never on a command line. Regtest only.
@@ -42,7 +47,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function usage(code) {
   (code ? process.stderr : process.stdout).write(
-    'usage: node scripts/quickstart.mjs [--lightning] [--nutshell] [--postgres] [--all] [--dir DIR] [--keep] [--once] [--nodes-only]\n' +
+    'usage: node scripts/quickstart.mjs [--lightning] [--nutshell] [--postgres] [--all] [--dir DIR] [--keep] [--once] [--nodes-only] [--state credit,statechain]\n' +
       '  BITCOIND (required), LIGHTNINGD, NUTSHELL, PG_BIN: see docs/quickstart.md\n',
   );
   process.exit(code);
@@ -53,7 +58,8 @@ function die(message) {
   process.exit(2);
 }
 
-const opts = { lightning: false, nutshell: false, postgres: false, once: false, keep: false, nodesOnly: false, dir: undefined };
+const opts = { lightning: false, nutshell: false, postgres: false, once: false, keep: false, nodesOnly: false, dir: undefined, state: new Set() };
+const STATES = ['credit', 'statechain'];
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   if (a === '--lightning') opts.lightning = true;
@@ -67,6 +73,12 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === '--keep') opts.keep = true;
   else if (a === '--nodes-only') opts.nodesOnly = true;
   else if (a === '--dir') opts.dir = process.argv[++i] ?? usage(2);
+  else if (a === '--state') {
+    for (const name of (process.argv[++i] ?? usage(2)).split(',')) {
+      if (!STATES.includes(name)) die(`--state ${name}: one of ${STATES.join(', ')}`);
+      opts.state.add(name);
+    }
+  }
   else if (a === '--help' || a === '-h') usage(0);
   else die(`unknown argument ${a} (--help)`);
 }
@@ -253,7 +265,7 @@ async function signSendMine(psbt, blocks = 1) {
   const signed = await rpc('walletprocesspsbt', [psbt], 'quickstart');
   const final = await rpc('finalizepsbt', [signed.psbt]);
   const txid = await rpc('sendrawtransaction', [final.hex]);
-  await mine(blocks);
+  if (blocks) await mine(blocks);
   return txid;
 }
 
@@ -774,6 +786,110 @@ async function statechainJourney() {
   );
 }
 
+// ---------------------------------------------------------------------------------------
+// --state credit: what the docs' credit blocks start from (docs/credit.md's `quickstart:` blocks)
+
+/** The variables env.sh exports for the docs' blocks, by --state name. */
+const docState = {};
+/** Resolved once --state statechain's deposits are co-signed (creditState mines many blocks after it). */
+const depositsSigned = {};
+depositsSigned.promise = new Promise((resolve) => (depositsSigned.resolve = resolve));
+async function creditState() {
+  const J = 'state-credit';
+  const dirs = { mint: path('state', 'credit-mint'), user: path('state', 'credit-user'), other: path('state', 'credit-other') };
+  const key = { user: keys.user, other: keys.other };
+  const mint = (...more) => ['--key-file', keys.mint.file, '--state-dir', dirs.mint, ...more, ...chain()];
+  const party = (who, ...more) => ['--key-file', key[who].file, '--state-dir', dirs[who], ...more, ...chain()];
+  // A mint of its own (no ecash: credit.md's contracts), with a margin short enough for regtest:
+  // it stops taking payments 6 blocks before a contract's expiry, and then must exit it.
+  const offer = await offchain(J, 'offer', ['open-credit', '--role', 'mint', '--publish', '--payout-address', keys.mint.address, '--min-expiry', '10', '--safety-margin', '6', ...mint()]);
+  const offerFile = path(J, 'offer.json');
+  writeFileSync(offerFile, offer);
+  const start = await tip();
+  // The user's contract (expiry far) and another user's (expiry start + 14: inside the margin
+  // once 8 more blocks are mined), both funded from the node's wallet, mined in one block.
+  const open = async (who, sat, expiry) => {
+    const address = json(await offchain(J, `${who}-address`, ['open-credit', '--role', 'user', ...party(who)], offer)).address;
+    const psbt = await fundingPsbt(address, sat);
+    const refund = await rpc('getnewaddress', ['', 'bech32m'], 'quickstart');
+    const request = await offchain(J, `${who}-open-request`, ['open-credit', '--role', 'user', '--offer', offerFile, '--expiry', String(expiry), '--refund-address', refund, ...party(who)], psbt);
+    const accept = await offchain(J, `${who}-open-accept`, ['open-credit', '--role', 'mint', ...mint()], request);
+    const opened = json(await offchain(J, `${who}-opened`, ['open-credit', '--role', 'user', ...party(who)], accept));
+    await signSendMine(opened.funding_psbt, 0);
+    return { ...opened, address };
+  };
+  const [yours, other] = await Promise.all([open('user', 1_000_000n, start + 1000), open('other', 200_000n, start + 14)]);
+  await mine(1);
+  const pay = async (who, amount) => {
+    const request = await offchain(J, `${who}-pay-${amount}`, ['sign-update', '--role', 'user', '--amount', String(amount), ...party(who)]);
+    const receipt = await offchain(J, `${who}-receipt-${amount}`, ['sign-update', '--role', 'mint', ...mint()], request);
+    return offchain(J, `${who}-balance-${amount}`, ['sign-update', '--role', 'user', ...party(who)], receipt);
+  };
+  await Promise.all([pay('user', 1000), pay('other', 2000)]);
+  // The burst of blocks waits for --state statechain's deposits: a deposit's backup is co-signed only
+  // within 6 blocks of its offer. (Another state's blocks may have been mined meanwhile.)
+  if (opts.state.has('statechain')) await depositsSigned.promise;
+  const behind = start + 14 - 6 - (await tip());
+  if (behind > 0) await mine(behind);
+  docState.credit = {
+    vars: {
+      MINT_KEY: { file: keys.mint.file }, USER_KEY: { file: keys.user.file }, MINT_DIR: dirs.mint, USER_DIR: dirs.user,
+      CONTRACT: yours.contract_id, CONTRACT_ADDRESS: yours.address,
+      // The ecash mint's credit mint (the one `serve mint` runs), for ecash.md's blocks: its seed is Nutshell's.
+      ...(nutshell.url && services.mint ? { ECASH_SEED: { file: path('keys', 'ecash-seed') }, ECASH_MINT_DIR: path('state', 'mint') } : {}),
+    },
+    line: `state credit: a mint in ${dirs.mint} (its key ${keys.mint.file}); the user's contract ${yours.contract_id} in ${dirs.user} (paid 1000 sat, expiry ${start + 1000}); another user's ${other.contract_id}, paid 2000 sat, expiry ${start + 14}: the mint must exit it`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// --state statechain: what the docs' statechain blocks start from (docs/statechain.md's `quickstart:` blocks)
+
+async function statechainState() {
+  const J = 'state-statechain';
+  // The three parties' state directories side by side, as the docs' blocks name them (alice, bob, op),
+  // the operator's its own, apart from the service's: a pair takes anchored terms only. The first
+  // backup's lock is 1000 blocks on, so the docs' other blocks may mine without ending its transfers.
+  const root = path('state', 'statechain-docs');
+  const party = (who, key) => ['--key-file', keys[key].file, '--state-dir', join(root, who), ...chain()];
+  const alice = party('alice', 'alice');
+  const op = party('op', 'operator');
+  const terms = ['--interval', '10', '--initial-lock', '+1000', '--min-confirmations', '2', '--anchor', '--backup-fee', '0', '--margin', '6'];
+  const deposit = async (label) => {
+    const request = await offchain(J, `${label}-deposit-request`, ['statechain', 'deposit', '--start', '--operator-key', keys.operator.pub, ...alice]);
+    const offer = await offchain(J, `${label}-deposit-offer`, ['statechain', 'deposit', ...terms, ...op], request);
+    const psbt = await fundingPsbt(json(offer).statement.address, 100_000n);
+    const fundingFile = path(J, `${label}-funding.psbt`);
+    writeFileSync(fundingFile, psbt);
+    const backup = await offchain(J, `${label}-deposit-backup`, ['statechain', 'deposit', '--funding', fundingFile, ...alice], offer);
+    const cosigned = await offchain(J, `${label}-deposit-cosigned`, ['statechain', 'deposit', ...op], backup);
+    const coin = json(await offchain(J, `${label}-coin-alice`, ['statechain', 'deposit', ...alice], cosigned));
+    return { coin, txid: await signSendMine(psbt, 0) }; // backup 1 held: now the funding goes out
+  };
+  const { coin, txid } = await deposit('coin');
+  const { coin: paired } = await deposit('pair');
+  depositsSigned.resolve();
+  await mine(2); // the terms' 2 confirmations
+  // The second coin moved to the pair alice+bob (statechain.md, "The pair receives the coin"), for the pair's withdrawal.
+  const bob = party('bob', 'bob');
+  const start = ['statechain', 'transfer', '--start', '--coin', paired.coin_id, '--operator-key', keys.operator.pub];
+  const partFile = path(J, 'pair-part.json');
+  writeFileSync(partFile, await offchain(J, 'pair-part', [...start, '--joint-part', ...bob]));
+  let m = await offchain(J, 'pair-request', [...start, '--joint-with', partFile, ...alice]);
+  for (const [who, args] of [['sign', alice], ['cosigned', op], ['package', alice], ['handoff', alice], ['t2', bob], ['accept', alice], ['done', op]]) {
+    m = await offchain(J, `pair-${who}`, ['statechain', 'transfer', ...args], m);
+  }
+  await offchain(J, 'pair-coin-alice', ['statechain', 'transfer', ...alice], m);
+  await offchain(J, 'pair-coin-bob', ['statechain', 'transfer', ...bob], m);
+  docState.statechain = {
+    vars: {
+      STATECHAIN_DIR: root, COIN: coin.coin_id, PAIR_COIN: paired.coin_id, OP: keys.operator.pub,
+      ALICE_KEY: { file: keys.alice.file }, BOB_KEY: { file: keys.bob.file }, OPERATOR_KEY: { file: keys.operator.file },
+    },
+    line: `state statechain: alice's coin ${coin.coin_id} (${coin.amount_sat} sat, funding ${txid} mined, anchored terms) at an operator of its own, and coin ${paired.coin_id} held by the pair alice+bob; alice/, bob/, op/ in ${root}`,
+  };
+}
+
 /**
  * The aliases of "try next" as commands a script can use (an alias does not reach a
  * non-interactive shell, xargs or a pipe's `sh -c`): wrappers in `bin/`, and `env.sh`
@@ -793,8 +909,11 @@ function writeShellEnv(btcNode) {
     ...(ln.payee ? { QUICKSTART_PAYEE_LIGHTNING_DIR: ln.payee.dir } : {}),
     ...Object.fromEntries(served().map(([role, s]) => [`QUICKSTART_${role.toUpperCase()}_URL`, s.url])),
     ...(nutshell.url ? { QUICKSTART_NUTSHELL_URL: nutshell.url } : {}),
+    ...Object.assign({}, ...Object.values(docState).map((s) => s.vars)),
   };
-  const lines = Object.entries(vars).map(([k, v]) => (v === null ? `export PATH=${q(path('bin'))}:"$PATH"` : `export ${k}=${q(v)}`));
+  // A secret is read from its 0600 file when env.sh is sourced: env.sh itself holds none.
+  const value = (v) => (typeof v === 'object' ? `"$(cat ${q(v.file)})"` : q(v));
+  const lines = Object.entries(vars).map(([k, v]) => (v === null ? `export PATH=${q(path('bin'))}:"$PATH"` : `export ${k}=${value(v)}`));
   writeFileSync(path('env.sh'), `# offchain quick start (regtest): source this file in sh or bash\n${lines.join('\n')}\n`);
 }
 
@@ -809,7 +928,7 @@ async function main() {
     startBitcoind(),
     opts.nutshell ? startNutshell(nutshell.seed) : undefined,
     opts.postgres ? startPostgres() : undefined,
-    ...['mint', 'user', 'gateway', 'device', 'operator', 'alice', 'bob'].map(newKey),
+    ...['mint', 'user', 'gateway', 'device', 'operator', 'alice', 'bob', ...(opts.state.has('credit') ? ['other'] : [])].map(newKey),
   ]);
   note(`bitcoind${opts.nutshell ? ', nutshell' : ''}${opts.postgres ? ', postgres' : ''} and the keys: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (opts.lightning) await startLightning(btcNode);
@@ -826,14 +945,22 @@ async function main() {
     ]);
   }
 
+  // What the docs' blocks start from (--state), beside the journeys.
+  const states = { credit: creditState, statechain: statechainState };
+  const docStates = Promise.all([...opts.state].map(async (name) => {
+    const t = Date.now();
+    await states[name]();
+    note(`state ${name}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  }));
+
   // The three journeys at once: each has its own parties, state directories and services; the
   // wallet locks the coins each funding PSBT takes, and each mines only what it needs.
   const journeys = { credit: creditJourney, device: deviceJourney, statechain: statechainJourney };
-  await Promise.all((opts.nodesOnly ? [] : JOURNEYS).map(async (name) => {
+  await Promise.all([docStates, ...(opts.nodesOnly ? [] : JOURNEYS).map(async (name) => {
     const t = Date.now();
     await journeys[name]();
     note(`${name} journey: ${((Date.now() - t) / 1000).toFixed(1)} s`);
-  }));
+  })]);
 
   out('');
   out('running (each on 127.0.0.1):');
@@ -848,6 +975,7 @@ async function main() {
   out(`  keys and seeds     ${path('keys')} (0600 files)   state directories ${path('state')}   each step's output under ${work}/<journey>/`);
   out('');
   for (const name of JOURNEYS) if (report[name]) out(report[name]);
+  for (const s of Object.values(docState)) out(s.line);
   writeShellEnv(btcNode);
   out(`  for scripts: source ${path('env.sh')}   (bitcoin-cli, lightning-cli, offchain on PATH as the aliases below; OFFCHAIN_RPC_URL/_COOKIE; QUICKSTART_* URLs)`);
   out('');
