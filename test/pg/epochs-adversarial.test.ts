@@ -16,6 +16,11 @@
  *    dropped: the new connection must not read the counter before that COMMIT has ended —
  *    saying "nothing was kept" of a request that was, and then taking its own counter for
  *    a restore.
+ * 4. The witness window (host-epoch.ts, "THE WITNESS IS EXACT, BUT ONE"): a command killed
+ *    between raising the witness and its COMMIT costs no retirement, and its nonce signs
+ *    only its own request again; a COMMIT lost that did not happen is not taken for
+ *    committed when another command's tick passed one below; and, as a property
+ *    (witness-window.ts), kills and restores in any order never open a nonce for two sessions.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -6,11 +6,13 @@
  *
  * Library level (PgMintStore, several "commands" as separate stores on separate
  * connections): the key is shared on one host and not across hosts; many commands of one
- * host racing leave the witness exactly at the counter (no false alarm); a store that
- * survives a real restore (the server's data directory put back) refuses before anything
- * leaves and shreds the key; a command opened after the restore retires the epoch and
- * cannot open a revived nonce; a witness left above the counter (a step killed between
- * its witness and its COMMIT) retires the key too — the conservative side.
+ * host racing leave the witness exactly at the counter (no false alarm); a witness one
+ * above the counter (a step killed between its witness and its COMMIT) keeps the key, two
+ * above retire it, a counter above the witness retires it; a real restore (the server's
+ * data directory put back) of exactly one tick keeps the key and the host's ledger refuses
+ * the revived nonce (E_NONCE_REOPENED) in every command; a restore of two ticks: a store
+ * that survives it refuses before anything leaves and shreds the key, and a command opened
+ * after it retires the epoch and cannot open a revived nonce.
  *
  * CLI level: a contract opened and paid through one-shot `open-credit`/`sign-update
  * --role mint` processes on PostgreSQL; a backup; more one-shot payments; the restore;
