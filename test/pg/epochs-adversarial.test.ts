@@ -16,6 +16,11 @@
  *    dropped: the new connection must not read the counter before that COMMIT has ended —
  *    saying "nothing was kept" of a request that was, and then taking its own counter for
  *    a restore.
+ * 4. The witness window (host-epoch.ts, "THE WITNESS IS EXACT, BUT ONE"): a command killed
+ *    between raising the witness and its COMMIT costs no retirement, and its nonce signs
+ *    only its own request again; a COMMIT lost that did not happen is not taken for
+ *    committed when another command's tick passed one below; and, as a property
+ *    (witness-window.ts), kills and restores in any order never open a nonce for two sessions.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -29,6 +34,7 @@ import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
 import { CommitProxy } from './commit-proxy.ts';
 import { command, issue, nonce, storeTarget, type Rec } from './host-stores.ts';
+import { witnessWindowProperty } from './witness-window.ts';
 
 
 
@@ -291,6 +297,100 @@ describePostgres('host epochs, adversarial: copied state directories, lost COMMI
       await end();
     }
   }, 120_000);
+
+  const session = (b: number) => new Uint8Array(32).fill(b);
+  const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  const witnessOf = (host: string, epoch: string) => (JSON.parse(readFileSync(join(host, `seen-${epoch}.json`), 'utf8')) as { version: number }).version;
+  const counterOf = async (admin: { query: (q: string, v: unknown[]) => Promise<{ rows: { counter: string }[] }> }, epoch: string) => Number((await admin.query('SELECT counter FROM epochs WHERE epoch = $1', [epoch])).rows[0]!.counter);
+
+  it('a command killed between raising the witness and its COMMIT: the host keeps its key; the nonce it opened signs only that same request again (another is E_NONCE_USED: one abandon); the next tick brings the witness back to the counter', async () => {
+    const { t, url } = await target();
+    const host = join(fx.root, 'killed-tick');
+    const { proxy, admin, viaProxy, end } = await throughProxy({ t, url });
+    const window = process.env['OFFCHAIN_STORE_RECONNECT_SECONDS'];
+    try {
+      const n1 = await issue(t, host, 'ctx:1');
+      const n2 = await issue(t, host, 'ctx:2');
+      const keyFile = readdirSync(host).find((f) => f.startsWith('epoch-'))!;
+      const keyBefore = readFileSync(join(host, keyFile), 'utf8');
+      const { epoch } = JSON.parse(keyBefore) as { epoch: string };
+      // The victim signs with n1 (session 1) and issues the contract's next nonce; its COMMIT
+      // is held on the wire — ledger settled, witness raised — and then it dies: its
+      // connection closes (the server rolls the transaction back) and it never speaks again.
+      const victim = await PgMintStore.open<Rec>(viaProxy, 'regtest', { hostDir: host });
+      proxy.armed = 'held';
+      process.env['OFFCHAIN_STORE_RECONNECT_SECONDS'] = '0';
+      const dying = victim.step(async () => {
+        await victim.take(n1.pub, 'ctx:1', session(1));
+        await victim.issue('ctx:1/next', () => ({ secnonce: new Uint8Array(97).fill(7), pubnonce: nonce().pub }));
+      }).then(() => 'answered', (e: { code?: string }) => `refused ${e.code}`);
+      await proxy.fires();
+      await proxy.stop();
+      expect(await dying).not.toBe('answered');
+      await victim.abandon();
+      if (window === undefined) delete process.env['OFFCHAIN_STORE_RECONNECT_SECONDS'];
+      else process.env['OFFCHAIN_STORE_RECONNECT_SECONDS'] = window;
+      expect(witnessOf(host, epoch), 'the window: the witness one above the counter').toBe((await counterOf(admin, epoch)) + 1);
+      // The host's next command keeps the key.
+      const next = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host });
+      expect(next.retiredHostEpoch).toBeUndefined();
+      expect(next.epoch).toBe(epoch);
+      await next.abandon();
+      // n1 is unused in the database but opened in the host's ledger (settled before the
+      // witness): another request on it is refused as used — its user abandons once —
+      // before its secret is touched …
+      await expect(command(t, host, (s) => s.take(n1.pub, 'ctx:1', session(2)))).rejects.toMatchObject({ code: 'E_NONCE_USED', exitCode: 5 });
+      // … and the same request again (a --peer retry sends the same bytes) is signed again identically.
+      expect(hexOf(await command(t, host, (s) => s.take(n1.pub, 'ctx:1', session(1))))).toBe(hexOf(n1.sec));
+      // That tick passed one below and left the counter at the witness; the next is plain.
+      expect(witnessOf(host, epoch)).toBe(await counterOf(admin, epoch));
+      expect(hexOf(await command(t, host, (s) => s.take(n2.pub, 'ctx:2', session(3))))).toBe(hexOf(n2.sec));
+      expect(witnessOf(host, epoch)).toBe(await counterOf(admin, epoch));
+      expect(readFileSync(join(host, keyFile), 'utf8')).toBe(keyBefore);
+    } finally {
+      if (window === undefined) delete process.env['OFFCHAIN_STORE_RECONNECT_SECONDS'];
+      else process.env['OFFCHAIN_STORE_RECONNECT_SECONDS'] = window;
+      await end();
+    }
+  }, 120_000);
+
+  it("a COMMIT lost on the wire that did not happen, while another command of the host ticked one below the witness: not taken for committed (the server says aborted), nothing released", async () => {
+    const { t, url } = await target();
+    const host = join(fx.root, 'lost-aborted');
+    const { proxy, viaProxy, end } = await throughProxy({ t, url });
+    try {
+      const n1 = await issue(t, host, 'ctx:1');
+      const keyFile = readdirSync(host).find((f) => f.startsWith('epoch-'))!;
+      const keyBefore = readFileSync(join(host, keyFile), 'utf8');
+      // Command 1 (through the proxy) takes n1; its COMMIT is dropped before the server sees it
+      // (the server rolls the transaction back), and its reconnection is held.
+      const a = await PgMintStore.open<Rec>(viaProxy, 'regtest', { hostDir: host });
+      let release!: () => void;
+      proxy.hold = new Promise<void>((r) => (release = r));
+      proxy.armed = 'before';
+      const first = a.step(() => a.take(n1.pub, 'ctx:1', session(1))).then(hexOf, (e: { code?: string }) => `refused ${e.code}`);
+      await proxy.fires();
+      // Command 2 of the host ticks: the counter one below the witness command 1 raised, it
+      // passes and brings the counter to exactly what command 1's tick would have made it.
+      const n2 = await issue(t, host, 'ctx:2');
+      release();
+      const outcome = await first;
+      await a.abandon();
+      expect(outcome, 'command 1 releases nothing: its COMMIT did not happen').toBe('refused E_STORE_UNREACHABLE');
+      expect(await command(t, host, (s) => s.status(n1.pub))).toBe('unused');
+      // The key is kept; n1 signs only that same request again; n2 signs.
+      expect(readFileSync(join(host, keyFile), 'utf8')).toBe(keyBefore);
+      await expect(command(t, host, (s) => s.take(n1.pub, 'ctx:1', session(2)))).rejects.toMatchObject({ code: 'E_NONCE_USED' });
+      expect(hexOf(await command(t, host, (s) => s.take(n1.pub, 'ctx:1', session(1))))).toBe(hexOf(n1.sec));
+      expect(await tryTake(t, host, n2, 'ctx:2')).toBe(hexOf(n2.sec));
+    } finally {
+      await end();
+    }
+  }, 120_000);
+
+  it('property: kills between witness and COMMIT, one- and many-step restores in random order: no nonce opened for two sessions; the key retired exactly when the counter is two or more below the witness (witness-window.ts)', async () => {
+    await witnessWindowProperty(fx);
+  }, 300_000);
 
   it("a stream's COMMIT answer lost, its result replayed by another process, then a failover to a standby without it: the stream does not sign with that nonce again", async () => {
     const { t, url } = await target();

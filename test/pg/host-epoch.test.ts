@@ -6,11 +6,13 @@
  *
  * Library level (PgMintStore, several "commands" as separate stores on separate
  * connections): the key is shared on one host and not across hosts; many commands of one
- * host racing leave the witness exactly at the counter (no false alarm); a store that
- * survives a real restore (the server's data directory put back) refuses before anything
- * leaves and shreds the key; a command opened after the restore retires the epoch and
- * cannot open a revived nonce; a witness left above the counter (a step killed between
- * its witness and its COMMIT) retires the key too — the conservative side.
+ * host racing leave the witness exactly at the counter (no false alarm); a witness one
+ * above the counter (a step killed between its witness and its COMMIT) keeps the key, two
+ * above retire it, a counter above the witness retires it; a real restore (the server's
+ * data directory put back) of exactly one tick keeps the key and the host's ledger refuses
+ * the revived nonce (E_NONCE_REOPENED) in every command; a restore of two ticks: a store
+ * that survives it refuses before anything leaves and shreds the key, and a command opened
+ * after it retires the epoch and cannot open a revived nonce.
  *
  * CLI level: a contract opened and paid through one-shot `open-credit`/`sign-update
  * --role mint` processes on PostgreSQL; a backup; more one-shot payments; the restore;
@@ -88,19 +90,31 @@ describePostgres('host epochs: one-shot mint commands on PostgreSQL', (fx) => {
     expect(await counterOf(t, epoch)).toBe(2 * WORKERS * ROUNDS);
   }, 120_000);
 
-  it('a witness above the counter (a step killed between witness and COMMIT) retires the key: conservative, never a revived secret', async () => {
+  it('a witness one above the counter (a step killed between witness and COMMIT) keeps the key; two above retires it, never a revived secret', async () => {
     const t = await target();
     const host = join(fx.root, 'killed');
     const n = await issue(t, host, 'ctx:k');
     const file = join(host, keyFile(host));
     const { epoch } = JSON.parse(readFileSync(file, 'utf8')) as { epoch: string };
-    // What the witness write of a step killed before its COMMIT leaves behind.
-    writeFileSync(join(host, `seen-${epoch}.json`), JSON.stringify({ version: seenOf(host, epoch) + 1 }), { mode: 0o600 });
+    const witness = (v: number) => writeFileSync(join(host, `seen-${epoch}.json`), JSON.stringify({ version: v }), { mode: 0o600 });
+    // What the witness write of a step killed before its COMMIT leaves behind: one above.
+    witness(seenOf(host, epoch) + 1);
+    const kept = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host });
+    expect(kept.retiredHostEpoch).toBeUndefined();
+    expect(kept.epoch).toBe(epoch);
+    await kept.abandon();
+    // The next tick passes one below and leaves the counter at the witness (not above it).
+    const m = await issue(t, host, 'ctx:m');
+    expect(seenOf(host, epoch)).toBe(2);
+    expect(await counterOf(t, epoch)).toBe(2);
+    // Two above (one-belows never add up: the witness only rises): retired.
+    witness(4);
     const s = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host });
-    expect(s.retiredHostEpoch).toMatchObject({ epoch, counter: 1, seen: 2 });
+    expect(s.retiredHostEpoch).toMatchObject({ epoch, counter: 2, seen: 4 });
     expect(s.epoch).not.toBe(epoch);
     await s.abandon();
     await expect(command(t, host, (x) => x.take(n.pub, 'ctx:k'))).rejects.toMatchObject({ code: 'E_NONCE_ELSEWHERE' });
+    await expect(command(t, host, (x) => x.take(m.pub, 'ctx:m'))).rejects.toMatchObject({ code: 'E_NONCE_ELSEWHERE' });
     // The user's way out: the dead nonce is burned by the new epoch, no secret needed.
     await command(t, host, (x) => x.burn(n.pub, 'ctx:k'));
     expect(await command(t, host, (x) => x.status(n.pub))).toBe('consumed');
@@ -110,49 +124,113 @@ describePostgres('host epochs: one-shot mint commands on PostgreSQL', (fx) => {
     await expect(PgMintStore.open<Rec>(t, 'regtest', { hostDir: host })).rejects.toMatchObject({ code: 'E_STATE_CORRUPT' });
   }, 60_000);
 
-  it('a real restore: the surviving store refuses before anything leaves and shreds the key; the next command retires the epoch and cannot open a revived nonce', async () => {
+  it('a counter above the witness (a tick this witness never saw) retires the key at the tick, before anything leaves', async () => {
+    const t = await target();
+    const host = join(fx.root, 'above');
+    const n = await issue(t, host, 'ctx:a');
+    const { epoch } = JSON.parse(readFileSync(join(host, keyFile(host)), 'utf8')) as { epoch: string };
+    // Another holder of the key ticked (a copy of this --state-dir): the witness lags by one.
+    const open = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host }); // passed its open check before
+    writeFileSync(join(host, `seen-${epoch}.json`), JSON.stringify({ version: 0 }), { mode: 0o600 });
+    await expect(open.step(() => open.take(n.pub, 'ctx:a'))).rejects.toMatchObject({ code: 'E_STORE_ROLLED_BACK' });
+    await open.abandon();
+    const s = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host });
+    expect(s.epoch).not.toBe(epoch);
+    await s.abandon();
+    await expect(command(t, host, (x) => x.take(n.pub, 'ctx:a'))).rejects.toMatchObject({ code: 'E_NONCE_ELSEWHERE' });
+  }, 60_000);
+
+  const backupServer = async (name: string) => {
+    await fx.server.pause();
+    const to = join(fx.root, name);
+    execFileSync('cp', ['-a', fx.server.dataDir, to]);
+    await fx.server.resume();
+    return to;
+  };
+  const restoreServer = async (from: string) => {
+    await fx.server.pause();
+    rmSync(fx.server.dataDir, { recursive: true, force: true });
+    execFileSync('cp', ['-a', from, fx.server.dataDir]); // -a: as root the fx.server's files belong to postgres
+    await fx.server.resume();
+  };
+  /** A store open across a restore: its first use after the server restart may be the lost connection; the retry meets the checks. */
+  const retrying = (s: PgMintStore<Rec>) => <T>(fn: () => Promise<T>) => s.step(fn).catch(async (e) => {
+    if ((e as { code?: string }).code === 'E_STORE_UNREACHABLE') return s.step(fn);
+    throw e;
+  });
+  const session = (b: number) => new Uint8Array(32).fill(b);
+  const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
+  it('a real restore of exactly one tick (it took a nonce): the key is kept, the revived nonce is refused by the ledger (E_NONCE_REOPENED) in every command, nothing signed; the next tick restores the witness', async () => {
+    const t = await target();
+    const host = join(fx.root, 'restore-one');
+    const a = await issue(t, host, 'ctx:a');
+    const b = await issue(t, host, 'ctx:b');
+    const backup = await backupServer('one-backup');
+    // After the backup, one tick: nonce a signs session 1 (its secret leaves this "command").
+    expect(same(await command(t, host, (s) => s.take(a.pub, 'ctx:a', session(1))), a.sec)).toBe(true);
+    const survivor = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host });
+    const keyPath = join(host, keyFile(host));
+    const keyBefore = readFileSync(keyPath, 'utf8');
+    const { epoch } = JSON.parse(keyBefore) as { epoch: string };
+    expect(seenOf(host, epoch)).toBe(3);
+    await restoreServer(backup); // the counter is 2: one below the witness, as after a killed step
+    expect(await counterOf(t, epoch)).toBe(2);
+    const opened: string[] = [];
+    const take = (s: PgMintStore<Rec>, n: { pub: Uint8Array; sec: Uint8Array }, ctx: string, k: number) => async () => {
+      const sec = await s.take(n.pub, ctx, session(k));
+      opened.push(`${ctx}/${k}`);
+      return sec;
+    };
+    // The revived a, for another session: the store open across the restore refuses it before its secret is touched …
+    await expect(retrying(survivor)(take(survivor, a, 'ctx:a', 2))).rejects.toMatchObject({ code: 'E_NONCE_REOPENED', exitCode: 1 });
+    expect(survivor.broken).toBeUndefined();
+    // … and so does a command opened after it (the host's journal, not the process's memory).
+    const fresh = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host });
+    expect(fresh.retiredHostEpoch).toBeUndefined();
+    await expect(fresh.step(take(fresh, a, 'ctx:a', 3))).rejects.toMatchObject({ code: 'E_NONCE_REOPENED' });
+    await fresh.abandon();
+    expect(opened, 'a opened for no second session').toEqual([]);
+    // The key is kept: b, never opened, signs; the tick (counter 2 → 3, the witness 3) restores equality.
+    expect(same(await retrying(survivor)(take(survivor, b, 'ctx:b', 4)), b.sec)).toBe(true);
+    await survivor.close();
+    expect(readFileSync(keyPath, 'utf8')).toBe(keyBefore);
+    expect(seenOf(host, epoch)).toBe(3);
+    expect(await counterOf(t, epoch)).toBe(3);
+    // The same session a signed before is signed again (the same partial signature: nothing new).
+    expect(same(await command(t, host, (s) => s.take(a.pub, 'ctx:a', session(1))), a.sec)).toBe(true);
+  }, 180_000);
+
+  it('a real restore of two ticks: the surviving store refuses before anything leaves and shreds the key; the next command retires the epoch and cannot open a revived nonce', async () => {
     const t = await target();
     const host = join(fx.root, 'restore');
     const a = await issue(t, host, 'ctx:a');
     const b = await issue(t, host, 'ctx:b');
-    // The backup: the server stopped, its data directory copied.
-    await fx.server.pause();
-    const backup = join(fx.root, 'lib-backup');
-    execFileSync('cp', ['-a', fx.server.dataDir, backup]);
-    await fx.server.resume();
-    // After the backup: nonce a signs (its secret leaves this "command").
-    expect(Buffer.from(await command(t, host, (s) => s.take(a.pub, 'ctx:a'))).equals(Buffer.from(a.sec))).toBe(true);
+    const c = await issue(t, host, 'ctx:c');
+    const backup = await backupServer('lib-backup');
+    // After the backup, two ticks: nonces a and b sign (their secrets leave these "commands").
+    expect(same(await command(t, host, (s) => s.take(a.pub, 'ctx:a')), a.sec)).toBe(true);
+    expect(same(await command(t, host, (s) => s.take(b.pub, 'ctx:b')), b.sec)).toBe(true);
     const survivor = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host });
     const keyPath = join(host, keyFile(host));
     const keyBefore = readFileSync(keyPath, 'utf8');
-    // The restore.
-    await fx.server.pause();
-    rmSync(fx.server.dataDir, { recursive: true, force: true });
-    execFileSync('cp', ['-a', backup, fx.server.dataDir]); // -a: as root the fx.server's files belong to postgres
-    await fx.server.resume();
-    // A store open across the restore. The first use after the server restart may be the lost
-    // connection; the retry meets the checks.
-    const retried = <T>(fn: () => Promise<T>) => survivor.step(fn).catch(async (e) => {
-      if ((e as { code?: string }).code === 'E_STORE_UNREACHABLE') return survivor.step(fn);
-      throw e;
-    });
+    await restoreServer(backup);
     // The revived a was opened before: the host's ledger refuses it before its secret is
     // touched (nonce-ledger.ts), the store stays usable.
-    await expect(retried(() => survivor.take(a.pub, 'ctx:a'))).rejects.toMatchObject({ code: 'E_NONCE_REOPENED', exitCode: 1 });
+    await expect(retrying(survivor)(() => survivor.take(a.pub, 'ctx:a'))).rejects.toMatchObject({ code: 'E_NONCE_REOPENED', exitCode: 1 });
     expect(survivor.broken).toBeUndefined();
-    // Its next nonce step (taking b, never opened) is refused at its COMMIT by the witness —
-    // after opening b in memory, before anything leaves — and the store is broken.
-    await expect(retried(() => survivor.take(b.pub, 'ctx:b'))).rejects.toMatchObject({ code: 'E_STORE_ROLLED_BACK', exitCode: 1 });
+    // Its next nonce step (taking c, never opened) is refused at its COMMIT by the witness —
+    // after opening c in memory, before anything leaves — and the store is broken.
+    await expect(retrying(survivor)(() => survivor.take(c.pub, 'ctx:c'))).rejects.toMatchObject({ code: 'E_STORE_ROLLED_BACK', exitCode: 1 });
     expect(survivor.broken).toBeDefined();
     await survivor.abandon();
-    // The key file was shredded: nothing under --state-dir can open the revived nonce.
+    // The key file was shredded: nothing under --state-dir can open the revived nonces.
     expect(readdirSync(host).some((f) => f.startsWith('epoch-') && readFileSync(join(host, f), 'utf8') === keyBefore)).toBe(false);
-    // The next command draws a fresh epoch; the revived a (and b) are dead to it, not signable.
+    // The next command draws a fresh epoch; the revived a, b (and c) are dead to it, not signable.
     const next = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host });
     expect(next.epoch).not.toBe(JSON.parse(keyBefore).epoch);
     await next.close();
-    await expect(command(t, host, (s) => s.take(a.pub, 'ctx:a'))).rejects.toMatchObject({ code: 'E_NONCE_ELSEWHERE' });
-    await expect(command(t, host, (s) => s.take(b.pub, 'ctx:b'))).rejects.toMatchObject({ code: 'E_NONCE_ELSEWHERE' });
+    for (const [n, ctx] of [[a, 'ctx:a'], [b, 'ctx:b'], [c, 'ctx:c']] as const) await expect(command(t, host, (s) => s.take(n.pub, ctx))).rejects.toMatchObject({ code: 'E_NONCE_ELSEWHERE' });
     expect(await command(t, host, (s) => s.status(a.pub))).toBe('unused');
   }, 180_000);
 

@@ -104,4 +104,21 @@ describePostgres('sign-update --peer absorbs E_NONCE_ELSEWHERE once', (pg) => {
       await new Promise((res) => server.close(res));
     }
   }, 120_000);
+
+  it('rollover --peer and close-credit --start --peer absorb one E_NONCE_ELSEWHERE the same way: abandoned through the same URL, then done in the same invocation', async () => {
+    // The contract's next nonce (state 5) was issued by the service the last test paid through; it ends.
+    const [a, b] = services.slice(-2) as [Service, Service];
+    expect(await stopService(a)).toBe(0);
+    const rolled = await user('rollover', '--role', 'user', '--expiry', '+4320', ...TIP, '--peer', b.url);
+    const r = ok(rolled, 'credit/rolled-over');
+    expect(rolled.stderr).toMatch(/E_NONCE_ELSEWHERE.*abandoning that rollover.*then the rollover again/);
+    expect(rolled.stderr).not.toMatch(/error/);
+    // The new contract's first nonce was issued by b; it ends too.
+    expect(await stopService(b)).toBe(0);
+    const c = await serve();
+    const closing = await user('close-credit', '--role', 'user', '--start', '--peer', c.url);
+    expect(ok(closing, 'credit/closed')).toMatchObject({ contract_id: r.new_contract_id, cumulative_sat: 0 });
+    expect(closing.stderr).toMatch(/E_NONCE_ELSEWHERE.*abandoning that close.*then the close again/);
+    expect(closing.stderr).not.toMatch(/error/);
+  }, 120_000);
 });

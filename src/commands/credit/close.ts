@@ -4,7 +4,7 @@ import { CreditCommand } from '../../topics/credit/command.ts';
 import { contractFlag, roleFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, feeGuardFlags, inputFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import type { UserContext } from '../../lib/credit/ports.ts';
-import { EXAMPLE_DEMO, EXAMPLE_STOP, MintPeer, exampleService } from '../../topics/credit/peer.ts';
+import { EXAMPLE_DEMO, EXAMPLE_STOP, MintPeer, absorbingElsewhere, exampleService } from '../../topics/credit/peer.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { RefusedError } from '../../lib/errors.ts';
 
@@ -69,10 +69,15 @@ The mint keeps its latest state and still exits with it if the close does not co
     const record = await book.get(id);
     if (!record) throw new RefusedError('E_UNKNOWN_CONTRACT', `no contract ${id} in ${book.dir}`);
     const feeRate = this.flags['fee-rate'] !== undefined ? await this.guardedRate(this.flags['fee-rate']) : record.contract.fee_rate;
-    const request = await book.exclusive(() => closeRequest(ctx, id, feeRate));
-    if (!peer) return { message: request };
-    const answer = await peer.send(request);
-    return { message: await book.exclusive(() => this.applyClosed(ctx, answer.value)) };
+    if (!peer) return { message: await book.exclusive(() => closeRequest(ctx, id, feeRate)) };
+    // The mint process that issued the contract's nonce gone: abandoned, and the close once more (topics/credit/peer.ts).
+    return {
+      message: await absorbingElsewhere(peer, ctx, book, id, 'close', this.term, async () => {
+        const request = await book.exclusive(() => closeRequest(ctx, id, feeRate));
+        const answer = await peer.send(request);
+        return book.exclusive(() => this.applyClosed(ctx, answer.value));
+      }),
+    };
   }
 
   /** The user's last step: the mint's credit/closed, checked against the close it signed. */

@@ -15,6 +15,7 @@
  *   close-credit --start     credit/close-request → POST /v1/credit/close           closed           applyClosed
  *   rollover --expiry …      credit/rollover-request → POST /v1/credit/rollover     rollover-refund  rolloverSign
  *                            credit/rollover-sign → POST /v1/credit/rollover/sign   rollover-accept  applyRolloverAccept
+ *                            either refused E_NONCE_ELSEWHERE: credit/abandon, then the close or rollover once more (`absorbingElsewhere`)
  *   credit abandon --start   credit/abandon → POST /v1/credit/abandon               abandoned, or the lost answer (./answers.ts)
  *
  * A refusal comes back as the one-shot mint's own error (src/lib/cli/peer.ts): one coded
@@ -135,6 +136,41 @@ export async function payThrough(peer: MintPeer, ctx: UserContext, book: RecordB
     if (answer.type !== 'credit/abandoned') return result;
     const again = await book.exclusive(() => updateRequest(ctx, id, amount));
     return applied(await peer.send(again));
+  }
+}
+
+/**
+ * `close-credit --start --peer` and `rollover --expiry … --peer`, as `payThrough` for a
+ * payment: `run` (the command's own steps against the service) refused E_NONCE_ELSEWHERE is
+ * abandoned through the same service — its answer applied: what the mint signed at that state
+ * (the close or rollover it made, returned as the command's result), or a fresh nonce — and
+ * then `run` once more, against the fresh nonce. A second E_NONCE_ELSEWHERE is the command's
+ * error. A run stopped after its abandon was sent (the contract's pending `kind` carries it)
+ * takes that abandon up first when it is run again.
+ */
+export async function absorbingElsewhere(peer: MintPeer, ctx: UserContext, book: RecordBook<UserContractRecord>, id: string, kind: 'close' | 'rollover', term: Terminal, run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+  const { abandonRequest } = await import('../../lib/credit/abandon.ts');
+  const { applyAbandonAnswer } = await import('./answers.ts');
+  const abandonThenRun = async (): Promise<Record<string, unknown>> => {
+    const abandon = await book.exclusive(() => abandonRequest(ctx, id));
+    const answer = await peer.send(abandon);
+    const result = await book.exclusive(() => applyAbandonAnswer(ctx, answer.type, answer.value, undefined));
+    // The mint had made that close or rollover (its answer lost): the command is done.
+    if (answer.type !== 'credit/abandoned') return result;
+    return run();
+  };
+  const p = (await book.get(id))?.pending;
+  if (p?.kind === kind && p.abandon !== undefined) {
+    term.info(`offchain: the ${kind} of contract ${id} (state ${p.state}) is being abandoned: asking ${peer.base.origin} for its answer, then the ${kind} again`);
+    return abandonThenRun();
+  }
+  try {
+    return await run();
+  } catch (e) {
+    const state = (await book.get(id))?.pending?.state;
+    if (!isOffchainError(e) || e.code !== 'E_NONCE_ELSEWHERE') throw e;
+    term.info(`offchain: the mint process that issued the nonce of state ${String(state)} is gone (E_NONCE_ELSEWHERE): abandoning that ${kind} through ${peer.base.origin}, then the ${kind} again`);
+    return abandonThenRun();
   }
 }
 

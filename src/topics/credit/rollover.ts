@@ -15,7 +15,7 @@ import { RefusedError } from '../../lib/errors.ts';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import type { CreditTermsJson } from '../../lib/credit/codec.ts';
 import { CreditCommand } from './command.ts';
-import { MintPeer } from './peer.ts';
+import { MintPeer, absorbingElsewhere } from './peer.ts';
 
 type RolloverFlags = { role: string; expiry?: string; 'fee-rate'?: string; 'top-up'?: string; peer?: string };
 
@@ -41,14 +41,19 @@ export abstract class RolloverSteps<T extends typeof Command> extends CreditComm
       const feeRate = f['fee-rate'] !== undefined ? await this.guardedRate(f['fee-rate']) : record.contract.fee_rate;
       const topUp = f['top-up'] ? await this.topUp(f['top-up'], record.contract) : undefined;
       // Round 1, or — run again once round 2 was sent — the credit/rollover-sign to resend.
-      let message = await book.exclusive(() => user.rolloverRequest(ctx, id, { expiryHeight, feeRate, topUp }));
-      if (!peer) return { message };
-      if (message.type === 'credit/rollover-request') {
-        const refund = await peer.send(message);
-        message = await book.exclusive(() => user.rolloverSign(ctx, decodeMessage(schemas.RolloverRefundSchema, refund.value)));
-      }
-      const accept = await peer.send(message);
-      return { message: await book.exclusive(() => user.applyRolloverAccept(ctx, decodeMessage(schemas.RolloverAcceptSchema, accept.value))) };
+      const rounds = async () => {
+        let message = await book.exclusive(() => user.rolloverRequest(ctx, id, { expiryHeight, feeRate, topUp }));
+        if (!peer) return message;
+        if (message.type === 'credit/rollover-request') {
+          const refund = await peer.send(message);
+          message = await book.exclusive(() => user.rolloverSign(ctx, decodeMessage(schemas.RolloverRefundSchema, refund.value)));
+        }
+        const accept = await peer.send(message);
+        return book.exclusive(() => user.applyRolloverAccept(ctx, decodeMessage(schemas.RolloverAcceptSchema, accept.value)));
+      };
+      if (!peer) return { message: await rounds() };
+      // The mint process that issued the contract's nonce gone: abandoned, and the rollover once more (./peer.ts).
+      return { message: await absorbingElsewhere(peer, ctx, book, id, 'rollover', this.term, rounds) };
     }
     if (f.peer !== undefined) throw MintPeer.refuse('rollover --role user --expiry …');
     const { type, network, value } = await this.readMessage('a credit/rollover-* message (or --expiry to start)');

@@ -13,31 +13,44 @@
  *   counter that this host has written. It only rises (under the directory lock).
  *
  * THE RESTORE RULE for a host epoch. Every transaction that issues, takes or burns one of
- * the epoch's nonces increments the epoch's counter in the database just before its
- * COMMIT, holding the counter's row lock to the COMMIT, and checks that the counter it
- * found equals the witness (see THE WITNESS IS EXACT below); it then raises the witness to the new value — durably, on
- * local disk — and only then COMMITs. So before anything derived from a nonce transaction
- * can leave any process (this one after COMMIT, or another answering a replay from the
- * stored answer), the witness holds at least that transaction's counter value. A restore
- * (backup, lagging standby, point-in-time recovery) that undoes a transaction which took
- * one of the epoch's nonces also undoes its counter increment, so the counter is then below
- * the witness, and the host's next nonce transaction — or the next command opening the
- * store — sees it before opening anything: the key is retired (its file overwritten and
- * replaced by a fresh epoch). Nonces sealed under a retired key can be burned (`credit
- * abandon`) but never signed with: nobody holds the key. A restore that undid none of the
- * epoch's takes revives none of its nonces.
+ * the epoch's nonces first makes its entries final in THE LEDGER (below: fsynced, before
+ * anything else of it), then increments the epoch's counter in the database just before
+ * its COMMIT, holding the counter's row lock to the COMMIT, and checks the counter it found
+ * against the witness (THE WITNESS IS EXACT, BUT ONE); it then raises the witness to the
+ * new value — durably, on local disk — and only then COMMITs (pg/mint-transactions.ts
+ * `commit`, `tick`). Nothing derived from a nonce (a partial signature, a pubnonce) leaves
+ * any process before that COMMIT: this one returns its result after it, another answers a
+ * replay only from what it committed. So when anything of a transaction has left, the
+ * witness holds at least its counter value and the ledger records every nonce it opened. A
+ * restore (backup, lagging standby, point-in-time recovery) that undoes transactions which
+ * took the epoch's nonces undoes their counter increments too: the counter is then below
+ * the witness. Two or more below, the host's next nonce transaction — or the next command
+ * opening the store — sees it before opening anything: the key is retired (its file
+ * overwritten and replaced by a fresh epoch). Nonces sealed under a retired key can be
+ * burned (`credit abandon`) but never signed with: nobody holds the key.
  *
- * THE WITNESS IS EXACT. With one witness per key, the witness is at least the counter
- * (it is raised before each COMMIT, under the counter's row lock), and equal to it except
- * after a step that died between the two. A counter ABOVE the witness means a tick this
- * witness never saw: the key is held elsewhere with another witness (the --state-dir was
- * copied to a second host, or restored from an older copy while the database was not), or
- * the witness was lost. That other holder's takes are not covered by this witness, so a
- * later restore that revives one of them would pass a `counter >= witness` check here and
- * its secret would be opened a second time. So the counter must equal the witness, at open
- * and at every tick; otherwise the key is retired. (That catches a copy the first time
- * either host runs a nonce step after the other did; a file-level copy is caught at its
- * first command, below.)
+ * THE WITNESS IS EXACT, BUT ONE. With one witness per key, the witness is at least the
+ * counter (it is raised before each COMMIT, under the counter's row lock), and equal to it
+ * except after a step that died between the two (kill -9, or a COMMIT lost on the wire that
+ * did not happen): then it is exactly one above. A tick therefore passes when the counter it
+ * found is the witness (the new value witness + 1, raised to) or one below it (the new value
+ * the witness itself, which stays: equality is restored). Nothing can tell that one-below
+ * from a restore that undid exactly the last committed tick, so that restore passes too —
+ * and is THE LEDGER's to catch: every nonce that tick opened or burned is out of the ledger
+ * (settled before its witness and COMMIT), so its row revived is refused E_NONCE_REOPENED
+ * before its secret is touched, or signed again for the very session it signed (the same
+ * partial signature: nothing new); what it issued died with the database's rows (the sealed
+ * secret was only there). Anything further is retired: a counter two or more below the
+ * witness (a restore of two ticks, or of one after a killed step: the witness only rises,
+ * and a passing tick leaves the counter equal to it, so one-belows never add up), and a
+ * counter ABOVE the witness — a tick this witness never saw: the key is held elsewhere with
+ * another witness (the --state-dir was copied to a second host, or restored from an older
+ * copy while the database was not), or the witness was lost. That other holder's openings
+ * are in neither this witness nor this ledger, so a later restore that revives one of them
+ * would be invisible here. (That catches a copy the first time either host runs a nonce
+ * step after the other did; a file-level copy is caught at its first command, below.) A
+ * lost COMMIT's outcome is asked of the server (`resolveCommit`: the counter past it may be
+ * another command's tick that passed one below).
  *
  * THE KEY FILE IS ONE FILE. The witness also names the key file it was written beside
  * (its inode and birth time: the file is written once, never replaced). A --state-dir
@@ -47,19 +60,23 @@
  * before the copy's first use finds nothing to revive for it. (A block-level clone of the
  * disk keeps both: that copy is beyond any local check.)
  *
- * The check is conservative: a step that died between raising the witness and its COMMIT
- * (kill -9, or a COMMIT lost on the wire that did not happen) leaves the witness one above
- * the counter, which looks like a restore, and retires the key too. Lowering the witness
- * would need to tell "never committed" from "committed, then restored" — which nothing can.
- * The cost of a retirement is the same as a mint process restart on a process epoch: the
- * users holding that host's unused nonces abandon once.
+ * A step killed between its witness and its COMMIT costs no retirement: the next tick
+ * passes one below. It did settle its ledger entries: the nonce it opened (one per step, one
+ * contract's) stays opened in the ledger though its row is unused — the same request again
+ * (a --peer retry sends the same bytes) is signed again identically and goes through; any
+ * other request on it is refused E_NONCE_USED and its user abandons once. The nonce it
+ * issued stays live in the ledger with no row (its sealed secret was only in the rows that
+ * were never committed, so nothing can offer it: one dead entry per killed step).
  *
  * THE LEDGER (nonce-ledger.ts) is the host's record of the nonces its epoch may still open,
  * a journal in `ledger-<epoch>/` beside the key: the witness catches a database gone back
- * as a whole, the ledger a single row put back (a nonce offered again after it was opened
- * is refused, E_NONCE_REOPENED). An epoch whose counter moved without a ledger beside it
- * (one used by an older toolkit, or whose ledger was lost) cannot tell which of its nonces
- * were opened: it is retired, as after a restore.
+ * by two ticks or more, the ledger a single row put back and a database gone back by one
+ * tick (a nonce offered again after it was opened is refused, E_NONCE_REOPENED). An epoch
+ * whose counter moved without a ledger beside it (one used by an older toolkit, or whose
+ * ledger was lost) cannot tell which of its nonces were opened: it is retired, as after a
+ * restore. What neither catches: the ledger and the witness lost or put back together with
+ * the database (below), and a copy of this directory serving while the database is
+ * restored before the copies' ticks cross (above).
  *
  * What it cannot see: a --state-dir rolled back with the database by a block-level
  * snapshot (a VM or filesystem snapshot keeps the key file's identity), or a block-level
@@ -160,13 +177,15 @@ export class HostEpoch {
         if (counter === undefined && seen === 0) {
           await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, NULL, $2) ON CONFLICT (epoch) DO NOTHING', [doc.epoch, hostname()]);
         }
-        // Exactly the witness: below it, the database went back; above it, someone holding
-        // this key without this witness wrote the counter (a --state-dir copied to another
-        // host, a witness lost or restored older), and a restore under that other history
-        // would be invisible here — retired either way (see "THE WITNESS IS EXACT" above).
-        // And a used epoch keeps its ledger (THE LEDGER above).
+        // The witness, or one below it (a step killed between its witness and its COMMIT, or
+        // a restore of exactly one tick: THE LEDGER refuses what that tick opened). Two or more
+        // below, the database went back further; above it, someone holding this key without
+        // this witness wrote the counter (a --state-dir copied to another host, a witness lost
+        // or restored older), and a restore under that other history would be invisible here —
+        // retired either way (see "THE WITNESS IS EXACT, BUT ONE" above). And a used epoch
+        // keeps its ledger (THE LEDGER above).
         const noLedger = counter !== undefined && counter > 0 && !(await NonceLedger.journalExists(join(docs.dir, `ledger-${doc.epoch}`)));
-        if (!noLedger && ((counter === undefined && seen === 0) || (counter !== undefined && counter === seen))) {
+        if (!noLedger && ((counter === undefined && seen === 0) || (counter !== undefined && seen >= 0 && (counter === seen || counter === seen - 1)))) {
           await client.query('COMMIT');
           const epoch = new HostEpoch(docs, name, doc.epoch, Buffer.from(doc.key, 'hex'), file);
           epoch.retired = retired;

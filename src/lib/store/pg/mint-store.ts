@@ -60,8 +60,8 @@
  * answer the mint gives by burning the dead nonce (no secret needed) and issuing a fresh
  * one from the serving epoch. Restarting a stream process therefore invalidates the
  * nonces it handed out: restart in a quiet hour, or accept that those users abandon once;
- * a host epoch survives restarts and dies only with a restore (or a crash between witness
- * and COMMIT). States the mint signed after the backup are lost to the mint by a restore
+ * a host epoch survives restarts and crashes and dies only with a restore (of more than
+ * one step: host-epoch.ts). States the mint signed after the backup are lost to the mint by a restore
  * (it exits with an older state, which pays it less): a backup protects the contracts,
  * not the payments since; use synchronous replication for those.
  *

@@ -54,6 +54,8 @@ export abstract class PgMintTransactions extends PgMintConnection {
   protected key: Buffer;
   protected counter = 0;
   protected pendingCounter: number | undefined;
+  /** The server's id of the transaction that ticked (`txid_current()`), for `resolveCommit` of a host epoch. */
+  private pendingXid: string | undefined;
   /** Set by a nonce issued, taken or burned in the open transaction: its COMMIT ticks the epoch (`tick`). */
   protected nonceTouched = false;
   /** The host's epoch (one-shot commands): the key from --state-dir, the counter checked against the host's witness. */
@@ -188,8 +190,9 @@ export abstract class PgMintTransactions extends PgMintConnection {
     } catch (e) {
       if (isConnectionError(e) && this.pendingCounter !== undefined) {
         const pending = this.pendingCounter;
+        const xid = this.pendingXid;
         this.lose(e);
-        await this.resolveCommit(pending);
+        await this.resolveCommit(pending, xid);
         return;
       }
       if (isConnectionError(e) && !this.nonceTouched) {
@@ -203,6 +206,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
     } finally {
       this.inTransaction = false;
       this.pendingCounter = undefined;
+      this.pendingXid = undefined;
       this.nonceTouched = false;
     }
   }
@@ -214,8 +218,9 @@ export abstract class PgMintTransactions extends PgMintConnection {
    * result. It is not (the counter this process knew): it did not — the request is
    * refused, retryable. Anything else (or no answer): broken.
    */
-  private async resolveCommit(pending: number): Promise<void> {
+  private async resolveCommit(pending: number, xid: string | undefined): Promise<void> {
     let found: number | undefined;
+    let status: string | null | undefined;
     const committedTo = this.reached;
     try {
       // The server may be restarting (an immediate shutdown, a failover): wait for it, bounded.
@@ -228,17 +233,41 @@ export abstract class PgMintTransactions extends PgMintConnection {
       await this.client.query('BEGIN');
       await this.client.query(`SET LOCAL lock_timeout = ${RESOLVE_WAIT_MS}`);
       const row = (await this.client.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1 FOR SHARE', [this.epoch])).rows[0];
-      await this.client.query('COMMIT');
       found = row ? Number(row.counter) : undefined;
+      // A host epoch's counter at or past `pending` does not say whose tick put it there (below);
+      // the server's own record of the transaction does — on the server it ran on, not
+      // restarted or restored since (`reached`), where its id names no other transaction.
+      if (this.host && xid !== undefined && found !== undefined && found >= pending && this.reached === committedTo) {
+        status = (await this.client.query<{ s: string | null }>('SELECT txid_status($1::bigint) AS s', [xid])).rows[0]!.s;
+      }
+      await this.client.query('COMMIT');
     } catch (e) {
       await this.client.query('ROLLBACK').catch(() => undefined);
       this.failed = new StoreWriteError(`the answer to a COMMIT was lost and the store ${this.dir} cannot be asked whether it committed (${(e as Error).message}): nothing of this request was released; restart the mint`);
       throw this.failed;
     }
-    // A host epoch: our witness already holds `pending`, so no later tick of this host
-    // could have passed (exactly witness + 1) unless this transaction committed — a counter
-    // above `pending` is another command of this host that ticked after it, not a rollback.
-    if (found === pending || (this.host && found !== undefined && found > pending)) {
+    // A host epoch: the counter at or past `pending` is this transaction's tick — or, since a
+    // tick passes with the counter one below the witness (host-epoch.ts), another command of
+    // this host that found this one aborted (the counter `pending - 1`, the witness `pending`)
+    // and ticked to `pending` itself. So the server says which (`txid_status`): committed, the
+    // result may leave; aborted, it did not happen (below). Where it cannot be asked (the
+    // server restarted or the store was restored since), the outcome is unknown: broken,
+    // nothing released (the ledger keeps the nonces it opened unsure: E_NONCE_USED for any
+    // other request on them, the same request signed again identically).
+    if (this.host && found !== undefined && found >= pending) {
+      if (status === 'committed') {
+        this.counter = pending;
+        await this.ledger?.committed();
+        return;
+      }
+      if (status === 'aborted') {
+        this.ledger?.commitLost();
+        throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; send the same request again (its mint nonce signs that request only: another one on it is refused E_NONCE_USED, abandon it for a fresh nonce)`, 1);
+      }
+      this.failed = new StoreWriteError(`the answer to a COMMIT was lost and the store ${this.dir} cannot tell whether it committed (its epoch counter is ${found}, another command of this host may have ticked it; ${this.reached === committedTo ? `the server says ${status ?? 'nothing'} of it` : 'the server restarted or was restored since'}): nothing of this request was released; restart the mint`);
+      throw this.failed;
+    }
+    if (found === pending) {
       this.counter = pending;
       await this.ledger?.committed();
       return;
@@ -250,9 +279,9 @@ export abstract class PgMintTransactions extends PgMintConnection {
     // from the stored answer — a close's partial signature — and then been lost, so its
     // nonce is as good as used. A process epoch's memory, advanced only after COMMIT, would
     // not catch it: the process stops, as on any rollback. (A host epoch's witness already
-    // holds `pending`, written before COMMIT, so after "did not commit" its next nonce step
-    // retires the key anyway: it cannot tell "never committed" from "committed, then
-    // restored" — see host-epoch.ts.)
+    // holds `pending`, written before COMMIT; after "did not commit" its next tick finds the
+    // counter one below it and passes — host-epoch.ts, "THE WITNESS IS EXACT, BUT ONE" — while
+    // the nonces this transaction opened stay opened in the host's ledger.)
     if (found === pending - 1 && this.reached === committedTo) {
       // Its nonces stay opened for every other session all the same (nonce-ledger.ts,
       // `commitLost`): the store is not trusted to say which of its nonces signed. The same
@@ -306,20 +335,23 @@ export abstract class PgMintTransactions extends PgMintConnection {
    * (or, for a host epoch, that its key is also held under another witness).
    */
   private async tick(): Promise<void> {
-    const row = (await this.q<{ counter: string }>('UPDATE epochs SET counter = counter + 1 WHERE epoch = $1 RETURNING counter', [this.epoch])).rows[0];
+    const row = (await this.q<{ counter: string; xid: string }>('UPDATE epochs SET counter = counter + 1 WHERE epoch = $1 RETURNING counter, txid_current()::text AS xid', [this.epoch])).rows[0];
     const found = row ? Number(row.counter) : undefined;
     const floor = this.host ? await this.host.seen() : this.counter;
-    // A host epoch: exactly the witness + 1, as a process epoch's memory + 1 (host-epoch.ts,
-    // "THE WITNESS IS EXACT": a counter ahead of the witness was written by a holder of this
-    // key that this witness does not cover).
-    const ok = found !== undefined && found === floor + 1;
+    // A process epoch: exactly its memory + 1. A host epoch (host-epoch.ts, "THE WITNESS IS
+    // EXACT, BUT ONE"): the witness + 1, or the witness itself — the counter one below it, left
+    // by a step killed between its witness and its COMMIT (or by a restore that undid exactly
+    // one tick: the ledger refuses what that tick opened, before its secret is touched). Never
+    // a counter ahead of the witness (a holder of this key this witness does not cover), never
+    // two or more below it.
+    const ok = found !== undefined && (found === floor + 1 || (this.host !== undefined && found === floor));
     if (!ok) {
       this.wipe();
       this.failed = new StoreRolledBackError(
         this.host?.foreignWitness
           ? `this host's nonce key under --state-dir is a copy (its rollback witness was written beside another key file: the directory was copied from another host or restored from a file-level backup), so a restore of the store ${this.dir} could revive nonces the original signed with; nothing was signed. This host retired its nonce key: run the step again (a fresh key is drawn); users whose nonces were lost recover with "credit abandon"`
           : this.host
-          ? `the store ${this.dir} went back in time (this host's nonce epoch ${this.epoch.slice(0, 8)}… counter is ${found === undefined ? 'gone' : found - 1}, but this host committed ${floor}): a backup, failover or point-in-time recovery was restored, a step died between its witness and its COMMIT, or another copy of this --state-dir holds the key; nothing was signed. This host retired its nonce key: run the step again (a fresh key is drawn); users whose nonces were lost recover with "credit abandon"`
+          ? `the store ${this.dir} went back in time (this host's nonce epoch ${this.epoch.slice(0, 8)}… counter is ${found === undefined ? 'gone' : found - 1}, but this host committed ${floor}): a backup, failover or point-in-time recovery was restored (undoing more than the one step a crash between its witness and its COMMIT can leave), or another copy of this --state-dir holds the key; nothing was signed. This host retired its nonce key: run the step again (a fresh key is drawn); users whose nonces were lost recover with "credit abandon"`
           : `the store ${this.dir} went back in time under this process (its epoch ${this.epoch.slice(0, 8)}… counter is ${found ?? 'gone'}, this process counted ${this.counter}): a backup or failover was restored; this process wiped its nonce key and stops — restart it (users whose nonces were lost recover with "credit abandon")`,
       );
       await this.client.query('ROLLBACK').catch(() => undefined);
@@ -329,5 +361,6 @@ export abstract class PgMintTransactions extends PgMintConnection {
     }
     if (this.host) await this.host.advance(found);
     this.pendingCounter = found;
+    this.pendingXid = row!.xid;
   }
 }
