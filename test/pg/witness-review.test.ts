@@ -1,0 +1,84 @@
+/**
+ * Review of "THE WITNESS IS EXACT, BUT ONE" (src/lib/store/pg/host-epoch.ts): a restore of
+ * exactly one tick now passes the witness, so whatever that tick opened is the host's nonce
+ * ledger's alone to refuse (nonce-ledger.ts, its journal nonce-journal.ts). These attacks aim
+ * at that ledger, with the database's administrator as the attacker (every row writable, any
+ * restore) and a long-lived process of the host (a `sign-update --stream --nonce-epoch host`,
+ * here a store opened with the host's --state-dir and kept open across steps).
+ */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import type pg from 'pg';
+import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
+import { Journal } from '../../src/lib/store/nonce-journal.ts';
+import { describePostgres } from './fixture.ts';
+import { command, issue, storeTarget, type Rec } from './host-stores.ts';
+
+const session = (k: number) => new Uint8Array(32).fill(k);
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
+describePostgres('host epoch witness window, attacked', (fx) => {
+  let db = 0;
+
+  /** The DBA's view of the store: snapshots of the nonce tables and their restore (as a backup restored: the single-use trigger does not fire). */
+  const dba = async (url: string) => {
+    const { default: pgm } = await import('pg');
+    const admin: pg.Client = new pgm.Client({ host: fx.server.host, port: fx.server.port, user: fx.server.user, password: fx.server.password, database: new URL(url).pathname.slice(1) });
+    await admin.connect();
+    return {
+      admin,
+      snapshot: async () => (await admin.query<{ s: unknown }>("SELECT json_build_object('e', (SELECT coalesce(json_agg(e), '[]') FROM epochs e), 'n', (SELECT coalesce(json_agg(n), '[]') FROM nonces n)) AS s")).rows[0]!.s as { e: unknown[]; n: unknown[] },
+      restore: async (s: { e: unknown[]; n: unknown[] }) => {
+        await admin.query('BEGIN');
+        await admin.query('SET LOCAL session_replication_role = replica');
+        await admin.query('DELETE FROM nonces');
+        await admin.query('DELETE FROM epochs');
+        await admin.query('INSERT INTO epochs SELECT * FROM json_populate_recordset(null::epochs, $1::json)', [JSON.stringify(s.e)]);
+        await admin.query('INSERT INTO nonces SELECT * FROM json_populate_recordset(null::nonces, $1::json)', [JSON.stringify(s.n)]);
+        await admin.query('COMMIT');
+      },
+    };
+  };
+
+  it("a one-tick restore while a long-lived host process holds an old read of the journal, compacted twice meanwhile (ext4 hands the first file's inode back): that process does not open the revived nonce for another session", async (ctx) => {
+    const { t, url } = await storeTarget(fx.server, `review_${++db}`);
+    const host = join(fx.root, `compact-${db}`);
+    const x = await issue(t, host, 'ctx:x'); // the host's journal: header, +x
+    // The long-lived process (a --nonce-epoch host stream): it reads the journal at its first nonce step.
+    const stream = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host });
+    const y = await issue(t, host, 'ctx:y');
+    expect(same(await stream.step(() => stream.take(y.pub, 'ctx:y', session(9))), y.sec)).toBe(true);
+    const { epoch } = stream as unknown as { epoch: string };
+    const dir = join(host, `ledger-${epoch}`);
+    const first = statSync(join(dir, 'journal')).ino;
+    const d = await dba(url);
+    try {
+      const before = await d.snapshot();
+      // One tick: a one-shot command of the host opens x for session 1; its signature leaves.
+      expect(same(await command(t, host, (s) => s.take(x.pub, 'ctx:x', session(1))), x.sec)).toBe(true);
+      // Other commands of the host compact the journal twice (nonce-journal.ts `compact`: a new file renamed over it) —
+      // as a busy host does every few thousand lines. On ext4 the second new file gets the first one's inode.
+      const j = new Journal(dir, `offchain nonce ledger v1 ${epoch}`);
+      const entries = { live: new Set<string>(), unsure: new Set<string>(), sessions: new Map<string, string>() };
+      let reused = false;
+      for (let i = 0; i < 64 && !reused; i++) {
+        await j.refresh(entries);
+        await j.compact(entries);
+        reused = statSync(join(dir, 'journal')).ino === first;
+      }
+      if (!reused) {
+        console.warn('SKIPPED: this filesystem does not hand a freed inode back to the next new file (the attack needs it)');
+        ctx.skip();
+      }
+      // The DBA restores exactly that one tick: the counter one below the witness (passes), x unused again.
+      await d.restore(before);
+      // x, offered to the long-lived process for another session: its ledger must refuse it.
+      const got = await stream.step(() => stream.take(x.pub, 'ctx:x', session(2))).then((sec) => (same(sec, x.sec) ? 'SIGNED x AGAIN' : 'another secret'), (e: { code?: string }) => e.code);
+      expect(got, 'x opened for a second session').toBe('E_NONCE_REOPENED');
+    } finally {
+      await stream.abandon();
+      await d.admin.end();
+    }
+  }, 120_000);
+});
