@@ -81,4 +81,26 @@ describePostgres('host epoch witness window, attacked', (fx) => {
       await d.admin.end();
     }
   }, 120_000);
+  it('the DBA puts three ticks back (every nonce they opened unused again) and sets the counter to one below the witness by hand: the witness passes, the ledger refuses each revived nonce for another session in a fresh command, nothing signed twice', async () => {
+    const { t, url } = await storeTarget(fx.server, `review_${++db}`);
+    const host = join(fx.root, `by-hand-${db}`);
+    const ns = [await issue(t, host, 'ctx:0'), await issue(t, host, 'ctx:1'), await issue(t, host, 'ctx:2')];
+    const d = await dba(url);
+    try {
+      const before = await d.snapshot();
+      for (const [i, n] of ns.entries()) expect(same(await command(t, host, (s) => s.take(n.pub, `ctx:${i}`, session(1))), n.sec)).toBe(true);
+      const { epoch, counter } = (await d.admin.query<{ epoch: string; counter: string }>('SELECT epoch, counter FROM epochs')).rows[0]!;
+      await d.restore(before);
+      await d.admin.query('UPDATE epochs SET counter = $2 WHERE epoch = $1', [epoch, Number(counter) - 1]);
+      const got: string[] = [];
+      for (const [i, n] of ns.entries()) {
+        got.push(await command(t, host, (s) => s.take(n.pub, `ctx:${i}`, session(2))).then((sec) => (same(sec, n.sec) ? 'SIGNED AGAIN' : 'another secret'), (e: { code?: string }) => e.code ?? String(e)));
+      }
+      expect(got).toEqual(['E_NONCE_REOPENED', 'E_NONCE_REOPENED', 'E_NONCE_REOPENED']);
+      // The witness saw nothing (the key is kept): against a writer of the counter only the ledger holds.
+      expect((await d.admin.query<{ epoch: string }>('SELECT epoch FROM epochs')).rows.map((r) => r.epoch)).toEqual([epoch]);
+    } finally {
+      await d.admin.end();
+    }
+  }, 120_000);
 });
