@@ -25,12 +25,24 @@ export type Entries = { live: Set<string>; unsure: Set<string>; sessions: Map<st
  * written (fsynced) before its COMMIT is sent; `=<id>` that COMMIT done (written after it,
  * not fsynced: lost, the entry only stays unsure). An id with `-` and no `=` belongs to a
  * step interrupted between the two (a crash): whether it committed the journal cannot tell.
+ *
+ * A compaction renames a new file over it; a reader knows the file it read by inode number
+ * and birth time (the number alone comes back: ext4 gives a freed inode to the next new
+ * file), and a file shorter than what it read is another file. What is left: a filesystem
+ * without birth times, where two compactions hand the read file's inode back with a file
+ * at least as long as what was read — the reader then parses from the middle of it (a torn
+ * line refuses E_STATE_CORRUPT; a line boundary would go unnoticed).
  */
 export class Journal {
   readonly path: string;
-  /** Bytes read so far, and the file they were read from (a compaction replaces it). */
+  /**
+   * Bytes read so far, and the file they were read from (a compaction replaces it): its inode
+   * number AND birth time — a filesystem hands a freed inode number to the next new file (ext4
+   * does at once), so after two compactions by other processes the number alone can name the
+   * file this process read, and its stale entries (a nonce since opened still "live") would stand.
+   */
   private offset = 0;
-  private ino: bigint | undefined;
+  private ino: string | undefined;
   lines = 0;
   /** This process has read or written the journal: from then on it, not the store, is the record (`NonceLedger.settle`). */
   known = false;
@@ -43,9 +55,10 @@ export class Journal {
     return (await this.identity()) !== undefined;
   }
 
-  private async identity(): Promise<bigint | undefined> {
+  private async identity(): Promise<string | undefined> {
     try {
-      return (await stat(this.path, { bigint: true })).ino;
+      const st = await stat(this.path, { bigint: true });
+      return `${st.ino}:${st.birthtimeNs}`;
     } catch (e) {
       if (errnoCode(e) === 'ENOENT') return undefined;
       throw e;
@@ -77,6 +90,15 @@ export class Journal {
       throw err;
     }
     const end = text.lastIndexOf(0x0a) + 1;
+    if (end < this.offset) {
+      // Shorter than what was read from it: another file (where there is no birth time to tell).
+      e.live.clear();
+      e.unsure.clear();
+      e.sessions.clear();
+      this.offset = 0;
+      this.lines = 0;
+      return this.refresh(e);
+    }
     if (end <= this.offset) return true;
     const chunk = text.subarray(this.offset, end).toString('latin1').split('\n');
     chunk.pop();

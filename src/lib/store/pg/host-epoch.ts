@@ -71,7 +71,12 @@
  * THE LEDGER (nonce-ledger.ts) is the host's record of the nonces its epoch may still open,
  * a journal in `ledger-<epoch>/` beside the key: the witness catches a database gone back
  * by two ticks or more, the ledger a single row put back and a database gone back by one
- * tick (a nonce offered again after it was opened is refused, E_NONCE_REOPENED). An epoch
+ * tick (a nonce offered again after it was opened is refused, E_NONCE_REOPENED). The witness
+ * reads a counter anyone who writes the database can set: against that writer (rows put back
+ * any number of ticks, the counter set to the witness or one below it by hand) it sees
+ * nothing, and the ledger alone — which never asks the counter — refuses every nonce this
+ * host opened (test/pg/witness-review.test.ts). The witness is for honest restores, and for
+ * a second holder of the key (above), whose openings no ledger here knows. An epoch
  * whose counter moved without a ledger beside it (one used by an older toolkit, or whose
  * ledger was lost) cannot tell which of its nonces were opened: it is retired, as after a
  * restore. What neither catches: the ledger and the witness lost or put back together with
