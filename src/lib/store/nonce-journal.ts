@@ -163,7 +163,7 @@ export class Journal {
   }
 
   /** The last append, while it is the file's tail: `undoLastAppend` can take it back. */
-  private lastAppend: { ino: bigint | undefined; from: number | undefined; to: number; lines: number } | undefined;
+  private lastAppend: { ino: string | undefined; from: number | undefined; to: number; lines: number } | undefined;
 
   /**
    * Under the lock: take back the last append — only when its COMMIT certainly did not
