@@ -70,3 +70,19 @@ describe('a failed step and the nonce ledger', () => {
     expect(JSON.parse(readFileSync(witness, 'utf8'))).toEqual({ version: 5 });
   });
 });
+
+describe('a failed step and a rollback witness (store/pg/witness.ts, host-epoch.ts)', () => {
+  it('the version a statechain operator read under the lock is kept by its witness when the step then fails (PgOperatorStore.step): a store gone below it later is refused', async () => {
+    const { VersionWitness } = await import('../../../src/lib/store/pg/witness.ts');
+    const witness = new VersionWitness(freshDir());
+    await witness.advance('coin', 3, 'f3');
+    await expect(
+      withStateStep(async () => {
+        // Another host committed version 4; this step read it, then refused: "the witness keeps it even when this step failed".
+        await witness.advance('coin', 4, 'f4');
+        throw refusal;
+      }),
+    ).rejects.toBe(refusal);
+    await refusalAsync(witness.check('coin', 3, 'the store', 'f3'), 'E_STORE_ROLLED_BACK', 1);
+  });
+});
