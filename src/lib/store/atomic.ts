@@ -22,6 +22,11 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Test hook, called after each step; throwing from it aborts the write there. */
   onStep?: (step: AtomicWriteStep) => void;
+  /**
+   * Never put back by the step's rollback (withStateStep): a rewrite of a record that only
+   * grows — the nonce ledger's journal compacted, whose appends are not undone either.
+   */
+  keep?: boolean;
 }
 
 /**
@@ -118,7 +123,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
     await fh.sync();
     opts.onStep?.('synced');
     await fh.close();
-    const step = openStep();
+    const step = opts.keep ? undefined : openStep();
     let backup: string | undefined;
     if (step) {
       // The version this write replaces, kept (a hard link: no data blocks) until the step ends.

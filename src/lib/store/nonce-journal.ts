@@ -214,7 +214,10 @@ export class Journal {
     for (const id of [...e.sessions.keys()]) if (!e.unsure.has(id)) e.sessions.delete(id);
     const lines = [this.header, ...[...e.live].map((id) => `+${id}`), ...[...e.unsure].flatMap((id) => [`+${id}`, openLine(id, e.sessions.get(id))])];
     const body = lines.map((l) => `${l}\n`).join('');
-    await writeFileAtomic(this.path, body, { mode: 0o600 });
+    // Kept whatever the step does next (`keep`): put back, the old file would lack every line
+    // appended after this, and with no old file (the ALARM's rewrite) the journal would be gone
+    // — a nonce opened made openable again (test/lib/store/step-ledger.test.ts).
+    await writeFileAtomic(this.path, body, { mode: 0o600, keep: true });
     this.lastAppend = undefined;
     this.ino = await this.identity();
     this.offset = Buffer.byteLength(body, 'latin1');

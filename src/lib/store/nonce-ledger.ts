@@ -87,7 +87,7 @@
  * have compacted it): whoever can write that directory is trusted as the store's file is.
  */
 import { OffchainError, StateConflictError } from '../errors.ts';
-import { ensureDir } from './atomic.ts';
+import { ensureDir, sealStateStep } from './atomic.ts';
 import { withLock } from './lock.ts';
 import { DIGEST_RE, Journal, openLine, type Entries } from './nonce-journal.ts';
 
@@ -263,6 +263,10 @@ export class NonceLedger {
    * which only refuses more). Never throws: the COMMIT is done whatever happens here.
    */
   async committed(): Promise<void> {
+    // The store keeps this COMMIT whatever the command does next (a replay answers from it):
+    // the files written with it — a host epoch's witness, its key, this journal — stay too
+    // (store/atomic.ts withStateStep; test/lib/store/step-ledger.test.ts).
+    sealStateStep();
     const gone = this.settledGone;
     this.settledGone = [];
     this.settledOpens = [];

@@ -41,14 +41,16 @@ export class StateStore {
   /**
    * Read, transform, write, all under the lock; returns what was written. `fn` must not
    * call this store's `write`/`update` (the lock is not re-entrant: E_LOCK_REENTRANT).
+   * `keep`: the write stays even if the command's step fails (atomic.ts writeFileAtomic).
    */
-  async update<T>(name: string, fn: (current: T | undefined) => T | Promise<T>): Promise<T> {
+  async update<T>(name: string, fn: (current: T | undefined) => T | Promise<T>, opts: { keep?: boolean } = {}): Promise<T> {
     const path = this.path(name);
     return withLock(
       this.dir,
       async () => {
         const next = await fn(await readJsonFile<T>(path));
-        await writeJsonAtomic(path, next);
+        // `keep`: never put back by a failed step (atomic.ts withStateStep) — a witness that only rises.
+        await writeJsonAtomic(path, next, opts.keep ? { keep: true } : {});
         return next;
       },
       { timeoutMs: this.lockTimeoutMs },

@@ -216,7 +216,9 @@ export class HostEpoch {
 
   /** Raise the witness to `counter` (never lowers it), durably, before the transaction's COMMIT; it names this key file. */
   async advance(counter: number): Promise<void> {
-    await this.docs.update<WitnessDoc>(`seen-${this.epoch}`, (cur) => (cur !== undefined && cur.version >= counter ? cur : { version: counter, ...(this.file ? { file: this.file } : {}) }));
+    // Kept whatever the step does next (atomic.ts withStateStep): the witness only rises, and one
+    // above a COMMIT that did not happen is what THE WITNESS IS EXACT, BUT ONE allows for.
+    await this.docs.update<WitnessDoc>(`seen-${this.epoch}`, (cur) => (cur !== undefined && cur.version >= counter ? cur : { version: counter, ...(this.file ? { file: this.file } : {}) }), { keep: true });
   }
 
   /** The database went back in time: overwrite the key file (if it still holds this epoch). */
