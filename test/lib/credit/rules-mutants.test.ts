@@ -11,7 +11,8 @@ import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { keyPair } from '../../../src/lib/keys/keys.ts';
 import { taprootOutput } from '../../../src/lib/taproot/taproot.ts';
 import { makeContract, type CreditContract } from '../../../src/lib/credit/terms.ts';
-import { checkClose, checkFunding, checkRefund, checkState } from '../../../src/lib/credit/rules.ts';
+import { checkClose, checkFunding, checkRefund, checkRollover, checkState } from '../../../src/lib/credit/rules.ts';
+import { rolloverTxid } from '../../../src/lib/credit/transactions.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { MINT, USER } from './world.ts';
 
@@ -175,5 +176,72 @@ describe('checkState with an HTLC', () => {
     checkState(tx({ outputs: [[PAYOUT, 6_000n], [HTLC.script, 2_000n], [CHANGE, 91_500n]] }), C, 6_000n, FLOOR, HTLC);
     expect(refused(() => checkState(tx({ outputs: [[PAYOUT, 6_000n], [CHANGE, 93_500n]] }), C, 6_000n, FLOOR, HTLC), 'E_BAD_HTLC_OUTPUT')).toBe(
       'the update state must have exactly one output to the HTLC\'s script of 2000 sat, it has 0 paying 0 sat');
+    const h = (outputs: [Uint8Array, bigint][], cumulative = 6_000n, o: Partial<Spec> = {}) => () => checkState(tx({ outputs, ...o }), C, cumulative, FLOOR, HTLC);
+    checkState(tx({ outputs: [[HTLC.script, 2_000n], [CHANGE, 97_500n]] }), C, 0n, FLOOR, HTLC); // nothing settled yet: no payout output
+    expect(refused(h([[PAYOUT, 6_000n], [HTLC.script, 2_000n], [CHANGE, 91_500n]], 6_000n, { version: 2 }), 'E_BAD_VERSION')).toContain('the update state has version 2');
+    expect(refused(h([[PAYOUT, 5_999n], [HTLC.script, 2_000n], [CHANGE, 91_500n]]), 'E_BAD_PAYOUT')).toBe('the update state pays the mint 5999 sat in 1 outputs, not its settled 6000 sat in 1');
+    expect(refused(h([[PAYOUT, 1_000n], [HTLC.script, 2_000n], [CHANGE, 96_500n]], 0n), 'E_BAD_PAYOUT')).toBe('the update state pays the mint 1000 sat in 1 outputs, not its settled 0 sat in 0');
+    expect(refused(h([[PAYOUT, 3_000n], [PAYOUT, 3_000n], [HTLC.script, 2_000n], [CHANGE, 91_500n]]), 'E_BAD_PAYOUT')).toBe('the update state pays the mint 6000 sat in 2 outputs, not its settled 6000 sat in 1');
+    expect(refused(h([[PAYOUT, 6_000n], [HTLC.script, 1_000n], [HTLC.script, 1_000n], [CHANGE, 91_500n]]), 'E_BAD_HTLC_OUTPUT')).toContain('it has 2 paying 2000 sat');
+    expect(refused(h([[PAYOUT, 6_000n], [HTLC.script, 2_001n], [CHANGE, 91_499n]]), 'E_BAD_HTLC_OUTPUT')).toContain('it has 1 paying 2001 sat');
+    expect(refused(h([[PAYOUT, 6_000n], [HTLC.script, 2_000n], [CHANGE, 45_000n], [CHANGE, 46_500n]]), 'E_BAD_OUTPUTS')).toBe('the update state may only pay the mint, the HTLC and the user\'s change address');
+    refused(h([[PAYOUT, 6_000n], [HTLC.script, 2_000n], [CHANGE, 91_000n], [STRANGER, 500n]]), 'E_BAD_OUTPUTS');
+    // three P2TR outputs: 10.5 + 57.5 + 3 × 43 = 197 vB; 393 sat is under 2 sat/vB
+    expect(refused(h([[PAYOUT, 6_000n], [HTLC.script, 2_000n], [CHANGE, 100_000n - 8_000n - 393n]]), 'E_FEE_TOO_LOW')).toContain('pays 1.99 sat/vB');
+    checkState(tx({ outputs: [[PAYOUT, 6_000n], [HTLC.script, 2_000n], [CHANGE, 100_000n - 8_000n - 394n]] }), C, 6_000n, FLOOR, HTLC);
+  });
+});
+
+describe('checkRollover', () => {
+  const P2WPKH = fromHex('0014' + '99'.repeat(20));
+  /** The rollover with `outputs` (NEXT marks the next contract's) and `wallet` inputs after the funding; the next contract it funds at `vout`. */
+  const NEXT = new Uint8Array(); // placeholder for the next contract's script (the same two keys: the same script)
+  function rollover(outputs: [Uint8Array, bigint][], o: { wallet?: { script: Uint8Array; amount: bigint }[]; vout?: number; nextCapacity?: bigint } = {}) {
+    const t = tx({ version: 2, inputs: [{ txid: FUNDING.txid, index: 1 }, ...(o.wallet ?? []).map((w, i) => ({ txid: 'cc'.repeat(32), index: i, amount: w.amount, script: w.script }))], outputs: outputs.map(([sc, a]) => [sc === NEXT ? C.script : sc, a]) });
+    const vout = o.vout ?? outputs.findIndex(([sc]) => sc === NEXT);
+    const next = makeContract({ ...C, capacity: o.nextCapacity ?? outputs[vout]![1], funding: { txid: rolloverTxid(t), vout }, expiryHeight: 20_000 });
+    return { t, next };
+  }
+  const check = (r: { t: Transaction; next: CreditContract }, latest = 6_000n, floor = FLOOR) => checkRollover(r.t, C, latest, r.next, floor);
+  const fund = 100_000n - 6_000n - BigInt(VSIZE_2 * FLOOR); // 154 vB at 2 sat/vB
+
+  it('the mint at least its amount in output 0, the next contract exactly its capacity next: signed; each other shape refused, naming it', () => {
+    check(rollover([[PAYOUT, 6_000n], [NEXT, fund]]));
+    check(rollover([[NEXT, 99_000n]]), 0n); // owed nothing: no payout output
+    expect(refused(() => check(rollover([[PAYOUT, 5_999n], [NEXT, fund + 1n]])), 'E_UNDERPAYS_MINT')).toBe(
+      'the rollover pays the mint 5999 sat, less than its latest cumulative amount 6000 sat');
+    expect(refused(() => check(rollover([[NEXT, 99_000n]])), 'E_UNDERPAYS_MINT')).toBe('the rollover pays the mint 0 sat, less than its latest cumulative amount 6000 sat');
+    expect(refused(() => check(rollover([[PAYOUT, 3_000n], [PAYOUT, 3_000n], [NEXT, fund - 400n]])), 'E_BAD_OUTPUTS')).toBe(
+      'the rollover pays the mint\'s payout address in 2 outputs; it must be one');
+    expect(refused(() => check(rollover([[NEXT, fund], [PAYOUT, 6_000n]]), 6_000n, 0), 'E_BAD_OUTPUTS')).toBe('the rollover must pay the mint in output 0');
+    expect(refused(() => check(rollover([[PAYOUT, 6_000n], [NEXT, fund]], { nextCapacity: fund + 1n })), 'E_BAD_OUTPUTS')).toBe(
+      `the rollover output 1 must fund the next contract with exactly ${fund + 1n} sat`);
+    refused(() => check(rollover([[PAYOUT, 6_000n], [NEXT, fund]], { vout: 2, nextCapacity: fund })), 'E_BAD_OUTPUTS');
+    expect(refused(() => check(rollover([[PAYOUT, 6_000n], [NEXT, fund - 1_000n], [CHANGE, 1_000n]]), 6_000n, 0), 'E_BAD_OUTPUTS')).toBe(
+      'the rollover may only pay the mint and the next contract: change outputs come with the wallet\'s inputs');
+    expect(refused(() => check(rollover([[PAYOUT, 6_000n], [NEXT, fund - 1_000n], [C.script, 1_000n]]), 6_000n, 0), 'E_BAD_OUTPUTS')).toBe(
+      'the rollover output 2 pays the contract key a second time');
+    expect(refused(() => check(rollover([[PAYOUT, 6_000n], [NEXT, fund + 1n]])), 'E_FEE_TOO_LOW')).toContain('the rollover pays 1.99 sat/vB');
+    check(rollover([[PAYOUT, 1_000n], [NEXT, 98_000n]]), 0n); // owed nothing, paid anyway: fine
+    expect(refused(() => check(rollover([[CHANGE, 1_000n], [NEXT, 98_000n]]), 0n, 0), 'E_BAD_OUTPUTS')).toBe('the rollover output 0 must fund the next contract with exactly 98000 sat');
+    refused(() => check(rollover([[PAYOUT, 99_000n]], { vout: 1, nextCapacity: 1_000n }), 6_000n, 0), 'E_BAD_OUTPUTS'); // no output where the next contract is said to be
+    const r = rollover([[PAYOUT, 6_000n], [NEXT, fund]]);
+    refused(() => check({ t: r.t, next: makeContract({ ...r.next, funding: { txid: 'ee'.repeat(32), vout: 1 } }) }), 'E_BAD_OUTPUTS'); // another funding txid
+  });
+  it('wallet inputs: segwit with their witness_utxo; their change no more than they bring; their size in the fee', () => {
+    const w = [{ script: P2WPKH, amount: 10_000n }];
+    check(rollover([[PAYOUT, 6_000n], [NEXT, 90_000n], [CHANGE, 10_000n]], { wallet: w }), 6_000n, 0);
+    check(rollover([[PAYOUT, 6_000n], [NEXT, 90_000n], [CHANGE, 10_000n]], { wallet: [{ script: CHANGE, amount: 10_000n }] }), 6_000n, 0); // a P2TR wallet coin
+    expect(refused(() => check(rollover([[PAYOUT, 6_000n], [NEXT, 83_999n], [CHANGE, 10_001n]], { wallet: w }), 6_000n, 0), 'E_BAD_OUTPUTS')).toBe(
+      'the rollover\'s change outputs take 10001 sat, more than the 10000 sat the wallet\'s inputs bring: the old contract\'s funds go to the mint, the next contract and the fee only');
+    for (const script of [fromHex('76a914' + '99'.repeat(20) + '88ac'), fromHex('0020' + '99'.repeat(32))]) {
+      expect(refused(() => check(rollover([[PAYOUT, 6_000n], [NEXT, 90_000n]], { wallet: [{ script, amount: 10_000n }] }), 6_000n, 0), 'E_NOT_SEGWIT')).toMatch(
+        /^the rollover input 1 is not a P2TR, P2WPKH or P2SH-P2WPKH input/);
+    }
+    // 1 funding + 1 P2WPKH input, 3 P2TR outputs: 10.5 + 57.5 + 67.75 + 3 × 43 ≈ 265 vB, of which the wallet's
+    // input is 10.25 vB more than a key-path one. 540 sat is over 2 sat/vB; 520 sat is under it — though over it
+    // for the 255 vB the transaction would have without the wallet input's extra size.
+    check(rollover([[PAYOUT, 6_000n], [NEXT, 110_000n - 6_000n - 1_000n - 540n], [CHANGE, 1_000n]], { wallet: w }));
+    refused(() => check(rollover([[PAYOUT, 6_000n], [NEXT, 110_000n - 6_000n - 1_000n - 520n], [CHANGE, 1_000n]], { wallet: w })), 'E_FEE_TOO_LOW');
   });
 });
