@@ -45,5 +45,7 @@ export default {
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   tempDirName: '.stryker-tmp',
+  // Other runs' sandboxes (a narrow run with --tempDirName .stryker-tmp-x) are not copied into this one.
+  ignorePatterns: ['/.stryker-tmp*'],
   cleanTempDir: 'always',
 };

@@ -113,7 +113,8 @@ async function runNow(args: string[], opts: Options): Promise<Run> {
       console[m as keyof typeof consoleMethods] = (...a: unknown[]) => (to === 'out' ? (stdout += `${format(...a)}\n`) : (stderr += `${format(...a)}\n`)) && undefined;
     }
     setEnv(env);
-    process.chdir(opts.cwd ?? ROOT);
+    // A worker thread (the mutation run's vitest pool) cannot chdir: skip it when already there.
+    if (process.cwd() !== (opts.cwd ?? ROOT)) process.chdir(opts.cwd ?? ROOT);
     process.exitCode = undefined;
     process.stdout.write = capture((s) => (stdout += s));
     process.stderr.write = capture((s) => (stderr += s));
@@ -141,7 +142,7 @@ async function runNow(args: string[], opts: Options): Promise<Run> {
     process.stderr.write = saved.err;
     process.exit = saved.exit;
     process.exitCode = saved.exitCode;
-    process.chdir(saved.cwd);
+    if (process.cwd() !== saved.cwd) process.chdir(saved.cwd);
     setEnv(saved.env);
     running = false;
   }
