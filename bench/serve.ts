@@ -27,7 +27,9 @@
  *    of the PostgreSQL server's processes (the postmaster and its children, /proc) and of
  *    this process (the loader, its signing and the proxy: process.cpuUsage) — the figure
  *    that carries over to a bigger machine on this shared two-core one, and marks the row
- *    LOADER-BOUND when this process used 0.8 core or more. Last, the host epoch's serial
+ *    LOADER-BOUND when this process used 0.8 core or more. (A mint process has one
+ *    connection and runs one step at a time: its mint cores well under n say it waits —
+ *    on its fsyncs and COMMIT, or on the host epoch's row lock, or for a core.) Last, the host epoch's serial
  *    section timed alone: the witness write (StateStore.update, as host-epoch.ts `advance`)
  *    and an UPDATE+COMMIT on the same server, and the ceiling they imply.
  * Run alone: `node --import tsx bench/serve.ts` (BENCH_SERVE_RUNS, BENCH_SERVE_PG_CONTRACTS).
@@ -283,7 +285,7 @@ if (!findPostgres()) {
         const perUpdate = (s: number) => (1000 * s / updates).toFixed(1);
         const loaderCores = cpu.loader / wall;
         const label = `PostgreSQL ×${n}, ${epoch === 'host' ? 'host epoch, random' : 'process epochs, by contract'}`;
-        console.log(fmt(label, row, `   CPU ms/update: mint ${perUpdate(cpu.mint)}, postgres ${perUpdate(cpu.pg)}, loader ${perUpdate(cpu.loader)} (${loaderCores.toFixed(2)} core${loaderCores >= 0.8 ? ': LOADER-BOUND' : ''}; signing ${(signMs / (PG_CONTRACTS * PG_PAYMENTS)).toFixed(1)} ms/request); all ${((cpu.mint + cpu.pg + cpu.loader) / wall).toFixed(2)} cores; load ${loadavg()[0]!.toFixed(1)}`));
+        console.log(fmt(label, row, `   CPU ms/update: mint ${perUpdate(cpu.mint)} (${(cpu.mint / wall).toFixed(2)} core over ${n}), postgres ${perUpdate(cpu.pg)}, loader ${perUpdate(cpu.loader)} (${loaderCores.toFixed(2)} core${loaderCores >= 0.8 ? ': LOADER-BOUND' : ''}; signing ${(signMs / (PG_CONTRACTS * PG_PAYMENTS)).toFixed(1)} ms/request); all ${((cpu.mint + cpu.pg + cpu.loader) / wall).toFixed(2)} cores; load ${loadavg()[0]!.toFixed(1)}`));
         pgRows.push({ epoch, n, rate: row.rate, cpu: { mint: cpu.mint / updates, pg: cpu.pg / updates, loader: cpu.loader / updates }, cores: (cpu.mint + cpu.pg + cpu.loader) / wall });
         proxy.server.close();
         await Promise.all(services.map((s) => s.stop()));
