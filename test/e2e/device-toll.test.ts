@@ -235,7 +235,7 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
     expect(listHuman.stdout).toMatch(new RegExp(`^${contractId}  open\\n`, 'm'));
     expect(listHuman.stdout).toMatch(/capacity +1,000,000 sat\n/);
     expect(listHuman.stdout).toContain(`${c.cumulative_sat.toLocaleString('en-US')} sat at state ${c.state}`);
-    expect(listHuman.stdout).toContain(`at block ${c.expiry_height}, in ${c.blocks_to_expiry} blocks`);
+    expect(listHuman.stdout).toContain(`at block ${c.expiry_height}, in ${c.blocks_to_expiry.toLocaleString('en-US')} blocks`);
     expect(listHuman.stdout.split('\n').map((l) => l.trim().replace(/ {2,}/g, '  '))).toContain(`next  ${c.next}`);
     expect(listHuman.stdout).toMatch(new RegExp(`failed +${A.toLocaleString('en-US')} sat \\(fee ${failedRow.fee_sat} sat\\), state 7\\n +payment hash +${failedRow.payment_hash}`));
   }, 60_000);

@@ -26,6 +26,8 @@
 import { Answer, type Route } from './service.ts';
 import { contractIdOf, fields } from './operator-request.ts';
 import { MalformedInputError } from '../../lib/errors.ts';
+import { fromHex, toHex } from '../../lib/bytes.ts';
+import { flagValue } from '../../lib/cli/flags.ts';
 
 /** What the routes need of the gateway: the serve command's bindings of the one-shots' step functions. */
 export type GatewaySteps = {
@@ -72,7 +74,8 @@ export function gatewayRoutes(s: GatewaySteps): Route[] {
       handle: async (req) => {
         const f = fields(req, ['contract_id', 'payment_hash']);
         if (f.payment_hash === undefined) throw new MalformedInputError('E_MALFORMED_REQUEST', 'payment_hash is required');
-        return s.fail(contractIdOf(f), f.payment_hash);
+        // Read as `gateway fail --payment-hash` reads its flag (hexFlag): the same refusal, code and exit class.
+        return s.fail(contractIdOf(f), flagValue(() => toHex(fromHex(f.payment_hash!, 'payment_hash', 32))));
       },
     },
     {
