@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
+import type pg from 'pg';
 import type { Postgres } from '../setup/postgres.ts';
 
 export type Rec = { contract_id: string; status: string };
@@ -36,4 +37,26 @@ export async function issue(t: PgTarget, hostDir: string, ctx: string): Promise<
   const n = nonce();
   await command(t, hostDir, (s) => s.issue(ctx, () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub })));
   return n;
+}
+
+/** The nonce tables as the database's administrator sees them. */
+export type NonceTables = { e: unknown[]; n: unknown[] };
+
+/**
+ * The DBA's snapshot of the nonce tables (epochs, nonces) and its restore, as a backup restored
+ * is: rows put back whole, the single-use trigger not fired (session_replication_role = replica).
+ */
+export function nonceTables(admin: pg.Client): { snapshot: () => Promise<NonceTables>; restore: (s: NonceTables) => Promise<void> } {
+  return {
+    snapshot: async () => (await admin.query<{ s: unknown }>("SELECT json_build_object('e', (SELECT coalesce(json_agg(e), '[]') FROM epochs e), 'n', (SELECT coalesce(json_agg(n), '[]') FROM nonces n)) AS s")).rows[0]!.s as NonceTables,
+    restore: async (s) => {
+      await admin.query('BEGIN');
+      await admin.query('SET LOCAL session_replication_role = replica');
+      await admin.query('DELETE FROM nonces');
+      await admin.query('DELETE FROM epochs');
+      await admin.query('INSERT INTO epochs SELECT * FROM json_populate_recordset(null::epochs, $1::json)', [JSON.stringify(s.e)]);
+      await admin.query('INSERT INTO nonces SELECT * FROM json_populate_recordset(null::nonces, $1::json)', [JSON.stringify(s.n)]);
+      await admin.query('COMMIT');
+    },
+  };
 }

@@ -13,7 +13,7 @@ import type pg from 'pg';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { Journal } from '../../src/lib/store/nonce-journal.ts';
 import { describePostgres } from './fixture.ts';
-import { command, issue, storeTarget, type Rec } from './host-stores.ts';
+import { command, issue, nonceTables, storeTarget, type Rec } from './host-stores.ts';
 
 const session = (k: number) => new Uint8Array(32).fill(k);
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
@@ -26,19 +26,7 @@ describePostgres('host epoch witness window, attacked', (fx) => {
     const { default: pgm } = await import('pg');
     const admin: pg.Client = new pgm.Client({ host: fx.server.host, port: fx.server.port, user: fx.server.user, password: fx.server.password, database: new URL(url).pathname.slice(1) });
     await admin.connect();
-    return {
-      admin,
-      snapshot: async () => (await admin.query<{ s: unknown }>("SELECT json_build_object('e', (SELECT coalesce(json_agg(e), '[]') FROM epochs e), 'n', (SELECT coalesce(json_agg(n), '[]') FROM nonces n)) AS s")).rows[0]!.s as { e: unknown[]; n: unknown[] },
-      restore: async (s: { e: unknown[]; n: unknown[] }) => {
-        await admin.query('BEGIN');
-        await admin.query('SET LOCAL session_replication_role = replica');
-        await admin.query('DELETE FROM nonces');
-        await admin.query('DELETE FROM epochs');
-        await admin.query('INSERT INTO epochs SELECT * FROM json_populate_recordset(null::epochs, $1::json)', [JSON.stringify(s.e)]);
-        await admin.query('INSERT INTO nonces SELECT * FROM json_populate_recordset(null::nonces, $1::json)', [JSON.stringify(s.n)]);
-        await admin.query('COMMIT');
-      },
-    };
+    return { admin, ...nonceTables(admin) };
   };
 
   it("a one-tick restore while a long-lived host process holds an old read of the journal, compacted twice meanwhile (ext4 hands the first file's inode back): that process does not open the revived nonce for another session", async (ctx) => {

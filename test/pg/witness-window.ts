@@ -24,7 +24,7 @@ import { expect } from 'vitest';
 import type pg from 'pg';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import type { PgFixture } from './fixture.ts';
-import { command, nonce, storeTarget, type Rec } from './host-stores.ts';
+import { command, nonce, nonceTables, storeTarget, type NonceTables, type Rec } from './host-stores.ts';
 
 type Op =
   | { kind: 'issue' }
@@ -73,20 +73,11 @@ export async function witnessWindowProperty(fx: PgFixture, numRuns = 8): Promise
         const row = (await admin.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1', [epoch])).rows[0];
         return row ? Number(row.counter) : undefined;
       };
+      const tables = nonceTables(admin);
       const snapshot = async () => {
-        const r = (await admin.query<{ s: unknown }>("SELECT json_build_object('e', (SELECT coalesce(json_agg(e), '[]') FROM epochs e), 'n', (SELECT coalesce(json_agg(n), '[]') FROM nonces n)) AS s")).rows[0]!.s;
-        snapshots.push(JSON.stringify(r));
+        snapshots.push(JSON.stringify(await tables.snapshot()));
       };
-      const restore = async (text: string) => {
-        const s = JSON.parse(text) as { e: unknown[]; n: unknown[] };
-        await admin.query('BEGIN');
-        await admin.query('SET LOCAL session_replication_role = replica');
-        await admin.query('DELETE FROM nonces');
-        await admin.query('DELETE FROM epochs');
-        await admin.query('INSERT INTO epochs SELECT * FROM json_populate_recordset(null::epochs, $1::json)', [JSON.stringify(s.e)]);
-        await admin.query('INSERT INTO nonces SELECT * FROM json_populate_recordset(null::nonces, $1::json)', [JSON.stringify(s.n)]);
-        await admin.query('COMMIT');
-      };
+      const restore = (text: string) => tables.restore(JSON.parse(text) as NonceTables);
       const record = (i: number, k: number) => {
         const set = opened.get(i) ?? new Set<number>();
         opened.set(i, set.add(k));
