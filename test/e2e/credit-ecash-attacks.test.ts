@@ -148,7 +148,7 @@ describe('review: ecash through the CLI, attacked', () => {
   // Issue 42 item 3, through the command: a --keyset whose keys do not hash to the id it
   // names (one key swapped; id, unit and fee as the mint announced them) is refused before
   // any proof is checked against it — with the check removed, the token read all_valid.
-  it('credit token decode --keyset with one key swapped: E_BAD_KEYSET (exit 4, one line, nothing on stdout)', () => {
+  it('credit token decode --keyset with one key swapped: E_KEYSET_ID_MISMATCH (exit 4, one line, nothing on stdout)', () => {
     const doc = JSON.parse(readFileSync(join(ROOT, 'fixtures/credit/keyset.json'), 'utf8'));
     const ks = doc.keysets[0];
     const swapped = { ...doc, keysets: [{ ...ks, keys: { ...ks.keys, '1': ks.keys['2'] } }] };
@@ -161,7 +161,7 @@ describe('review: ecash through the CLI, attacked', () => {
     expect(bad.stdout).toBe('');
     const errors = bad.stderr.split('\n').filter((l) => l.startsWith('offchain: error')); // (besides the test seed's warning)
     expect(errors).toHaveLength(1);
-    expect(/^offchain: error (E_[A-Z0-9_]+): /.exec(errors[0]!)?.[1]).toBe('E_BAD_KEYSET');
+    expect(/^offchain: error (E_[A-Z0-9_]+): /.exec(errors[0]!)?.[1]).toBe('E_KEYSET_ID_MISMATCH');
     expect(bad.stderr).toContain(`keyset ${ks.id.slice(0, 18)}…`);
   });
 });

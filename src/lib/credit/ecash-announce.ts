@@ -21,8 +21,8 @@ export function signAnnouncement(k: NextKeysetJson, contractId: string, state: n
   return { ...k, sig: toHex(schnorrSign(announcementDigest(contractId, state, k), mintSecretKey, auxRand)) };
 }
 
-/** The user's check that the mint of this contract announced this keyset for this state (E_BAD_KEYSET otherwise). */
+/** The user's check that the mint of this contract announced this keyset for this state (E_BAD_NEXT_KEYSET otherwise). */
 export function checkAnnouncement(k: NextKeysetJson, contractId: string, state: number, mintPubkey: Uint8Array): void {
   const ok = k.sig !== undefined && /^[0-9a-f]{128}$/.test(k.sig) && schnorrVerify(fromHex(k.sig, 'next_keyset.sig', 64), announcementDigest(contractId, state, k), mintPubkey.length === 33 ? mintPubkey.subarray(1) : mintPubkey);
-  if (!ok) throw new RefusedError('E_BAD_KEYSET', `the receipt's next keyset ${short(k.id)} is not signed by the mint's key for contract ${contractId} state ${state}: not adopted, nothing kept`);
+  if (!ok) throw new RefusedError('E_BAD_NEXT_KEYSET', `the receipt's next keyset ${short(k.id)} is not signed by the mint's key for contract ${contractId} state ${state}: not adopted, nothing kept`);
 }

@@ -38,7 +38,7 @@ function optionalInt(v: unknown, field: string, id: string): number | undefined 
 function checkId(claimed: string, keys: KeysetKeys, unit: string, fee: number | undefined, expiry: number | undefined): string {
   if (/^00[0-9a-f]{14}$/.test(claimed)) {
     const id = keysetIdV00(keys);
-    if (id !== claimed) throw new RefusedError('E_BAD_KEYSET', `keyset ${claimed} (NUT-02 version 00, a hash of its keys alone): these keys hash to ${id}, so they are another keyset's keys`);
+    if (id !== claimed) throw new RefusedError('E_KEYSET_ID_MISMATCH', `keyset ${claimed} (NUT-02 version 00, a hash of its keys alone): these keys hash to ${id}, so they are another keyset's keys`);
     return id;
   }
   if (/^01[0-9a-f]{64}$/.test(claimed)) {
@@ -48,7 +48,7 @@ function checkId(claimed: string, keys: KeysetKeys, unit: string, fee: number | 
     const asV00 = keysetIdV00(keys);
     const given = `unit ${JSON.stringify(unit)}, input_fee_ppk ${fee ?? 'none'}, final_expiry ${expiry ?? 'none'}`;
     throw new RefusedError(
-      'E_BAD_KEYSET',
+      'E_KEYSET_ID_MISMATCH',
       `keyset ${claimed.slice(0, 18)}… (NUT-02 version 01: a hash of its keys, unit, input_fee_ppk and final_expiry): these keys with ${given} hash to ${id.slice(0, 18)}…; ` +
         `give the keyset as the mint's GET /v1/keys answer, which carries its input_fee_ppk and final_expiry (as version 00 these keys would be ${asV00})`,
     );

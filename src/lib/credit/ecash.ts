@@ -84,7 +84,7 @@ export function checkEcashOffer(e: Pick<EcashOfferJson, 'keyset_id' | 'unit' | '
   if (!keysetIdMatches(e.keyset_id, keys, e)) {
     const version = keysetIdVersion(e.keyset_id);
     const computed = version ? keysetId(version, keys, e) : 'no NUT-02 id (version 00 or 01)';
-    refuse('E_BAD_KEYSET', `the keyset's keys (unit ${e.unit}, fee ${e.input_fee_ppk ?? 0}) hash to keyset ${computed}, not the ${e.keyset_id} it names`);
+    refuse('E_KEYSET_ID_MISMATCH', `the keyset's keys (unit ${e.unit}, fee ${e.input_fee_ppk ?? 0}) hash to keyset ${computed}, not the ${e.keyset_id} it names`);
   }
   return { id: e.keyset_id, points };
 }
@@ -102,11 +102,11 @@ type UserEcashKeysets = EcashOfferJson & { counter: number; previous_keyset?: Pi
 export function adoptKeyset<E extends UserEcashKeysets>(e: E, next: NextKeysetJson, from: { contractId: string; state: number; mintPubkey: Uint8Array }): E {
   if (next.id === e.keyset_id) return e;
   checkAnnouncement(next, from.contractId, from.state, from.mintPubkey);
-  if (next.unit !== e.unit) refuse('E_BAD_KEYSET', `the receipt announces keyset ${next.id} in ${next.unit}, this contract takes ${e.unit}`);
+  if (next.unit !== e.unit) refuse('E_BAD_NEXT_KEYSET', `the receipt announces keyset ${next.id} in ${next.unit}, this contract takes ${e.unit}`);
   // A rotation derives new keys (the next index): the same keys under another id (their v00 id, another fee or expiry) are
   // none — an id the ecash mint may never have announced, which anyone can compute from public keys (a writer of the mint's store).
   const shared = Object.entries(next.keys).find(([a, K]) => e.keys[a] === K);
-  if (shared) refuse('E_BAD_KEYSET', `the receipt announces keyset ${next.id} with the keys this contract already issues under (keyset ${e.keyset_id}; the key of ${shared[0]}): the same keys under another id are not a rotation; not adopted, nothing kept`);
+  if (shared) refuse('E_BAD_NEXT_KEYSET', `the receipt announces keyset ${next.id} with the keys this contract already issues under (keyset ${e.keyset_id}; the key of ${shared[0]}): the same keys under another id are not a rotation; not adopted, nothing kept`);
   checkEcashOffer({ keyset_id: next.id, unit: next.unit, input_fee_ppk: next.input_fee_ppk, final_expiry: next.final_expiry, keys: next.keys });
   const { keyset_id, unit, input_fee_ppk, final_expiry, keys } = e;
   return {
@@ -158,7 +158,7 @@ function be(n: bigint | number, bytes: number): Uint8Array {
 }
 
 export function outputsDigest(a: OutputsAuthorization): Uint8Array {
-  if (a.outputs.length > 0xffff) throw new MalformedInputError('E_ECASH_OUTPUTS', 'too many outputs');
+  if (a.outputs.length > 0xffff) refuse('E_ECASH_OUTPUTS', `too many outputs (${a.outputs.length}; a payment carries 1–${MAX_OUTPUTS})`);
   const parts: Uint8Array[] = [
     fromHex(a.contract_id, 'contract_id', 32), be(a.state, 4), fromHex(a.txid, 'txid', 32), a.mint_pubnonce,
     be(a.amount_sat, 8), be(a.cumulative_sat, 8), be(a.outputs.length, 2),

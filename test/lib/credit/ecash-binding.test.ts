@@ -22,7 +22,7 @@ import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
 import * as user from '../../../src/lib/credit/user-update.ts';
-import { makeOutputs } from '../../../src/lib/credit/ecash.ts';
+import { makeOutputs, outputsDigest } from '../../../src/lib/credit/ecash.ts';
 import { abandonRequest, acceptAbandon, applyAbandoned } from '../../../src/lib/credit/abandon.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { decodeMessage } from '../../../src/lib/message.ts';
@@ -152,6 +152,12 @@ describe('the signature is the documented digest', () => {
     expect(TEST_CODE_VERIFIER.verify(sig, digest, MINT.publicKey.subarray(1))).toBe(false);
     const other = specDigest({ ...req, state: req.state + 1 }, tx.id, mintNonce);
     expect(TEST_CODE_VERIFIER.verify(sig, other, USER.publicKey.subarray(1))).toBe(false);
+  });
+
+  it('more outputs than its u16 count can say: E_ECASH_OUTPUTS, exit 4 (a refusal, as the mint\'s of over 64)', () => {
+    const o = { amount: 1, id: KS.id, B_: '02' + '79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798' };
+    const a = { contract_id: '00'.repeat(32), state: 1, txid: '00'.repeat(32), mint_pubnonce: new Uint8Array(66), amount_sat: 0x10000, cumulative_sat: 0x10000, outputs: Array.from({ length: 0x10000 }, () => o) };
+    expect(() => outputsDigest(a)).toThrow(expect.objectContaining({ code: 'E_ECASH_OUTPUTS', exitCode: 4, message: 'too many outputs (65536; a payment carries 1–64)' }));
   });
 });
 

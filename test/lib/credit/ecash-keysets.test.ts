@@ -289,25 +289,25 @@ describe('the user adopts an announced keyset only if the mint signed it for thi
     expect(TEST_CODE_VERIFIER.verify(flipped, digest, MINT.xOnly)).toBe(false);
   });
 
-  it('refused (E_BAD_KEYSET, exit 4) unsigned, signed by another key, for another contract or state, or swapped by a relay for a keyset of its own', () => {
+  it('refused (E_BAD_NEXT_KEYSET, exit 4) unsigned, signed by another key, for another contract or state, or swapped by a relay for a keyset of its own', () => {
     const a = announce(index1);
     const notSigned = /is not signed by the mint's key/;
-    expect(refusal(() => adoptKeyset(e, a, from), 'E_BAD_KEYSET', 4).message).toMatch(notSigned);
-    expect(refusal(() => adoptKeyset(e, signed(a, USER.secretKey), from), 'E_BAD_KEYSET', 4).message).toMatch(notSigned);
-    expect(refusal(() => adoptKeyset(e, signed(a, MINT.secretKey, 'c1'.repeat(32)), from), 'E_BAD_KEYSET', 4).message).toMatch(notSigned);
-    expect(refusal(() => adoptKeyset(e, signed(a, MINT.secretKey, CONTRACT, 4), from), 'E_BAD_KEYSET', 4).message).toMatch(notSigned);
+    expect(refusal(() => adoptKeyset(e, a, from), 'E_BAD_NEXT_KEYSET', 4).message).toMatch(notSigned);
+    expect(refusal(() => adoptKeyset(e, signed(a, USER.secretKey), from), 'E_BAD_NEXT_KEYSET', 4).message).toMatch(notSigned);
+    expect(refusal(() => adoptKeyset(e, signed(a, MINT.secretKey, 'c1'.repeat(32)), from), 'E_BAD_NEXT_KEYSET', 4).message).toMatch(notSigned);
+    expect(refusal(() => adoptKeyset(e, signed(a, MINT.secretKey, CONTRACT, 4), from), 'E_BAD_NEXT_KEYSET', 4).message).toMatch(notSigned);
     // a relay's own keyset: a valid id for its keys, the mint's signature kept
     const relay = recordOf(deriveMintKeyset('RELAY', { path: "m/0'/0'/1'" }));
-    expect(refusal(() => adoptKeyset(e, { ...announce(relay), sig: signed(a).sig }, from), 'E_BAD_KEYSET', 4).message).toMatch(notSigned);
+    expect(refusal(() => adoptKeyset(e, { ...announce(relay), sig: signed(a).sig }, from), 'E_BAD_NEXT_KEYSET', 4).message).toMatch(notSigned);
   });
 
   it('refused even when signed (a dishonest mint): keys that do not give the id, a fee or expiry changed, another unit', () => {
     const a = announce(index1);
     const hash = /hash to keyset/;
-    expect(refusal(() => adoptKeyset(e, signed({ ...a, keys: { ...a.keys, '1': a.keys['2']! } }), from), 'E_BAD_KEYSET', 4).message).toMatch(hash);
-    expect(refusal(() => adoptKeyset(e, signed({ ...a, input_fee_ppk: 0 }), from), 'E_BAD_KEYSET', 4).message).toMatch(hash);
-    expect(refusal(() => adoptKeyset(e, signed({ ...a, final_expiry: null }), from), 'E_BAD_KEYSET', 4).message).toMatch(hash);
-    refusal(() => adoptKeyset(e, signed({ ...a, unit: 'usd' }), from), 'E_BAD_KEYSET', 4);
+    expect(refusal(() => adoptKeyset(e, signed({ ...a, keys: { ...a.keys, '1': a.keys['2']! } }), from), 'E_KEYSET_ID_MISMATCH', 4).message).toMatch(hash);
+    expect(refusal(() => adoptKeyset(e, signed({ ...a, input_fee_ppk: 0 }), from), 'E_KEYSET_ID_MISMATCH', 4).message).toMatch(hash);
+    expect(refusal(() => adoptKeyset(e, signed({ ...a, final_expiry: null }), from), 'E_KEYSET_ID_MISMATCH', 4).message).toMatch(hash);
+    refusal(() => adoptKeyset(e, signed({ ...a, unit: 'usd' }), from), 'E_BAD_NEXT_KEYSET', 4);
   });
 });
 
@@ -433,7 +433,7 @@ describe('a rotation between payments: one payment under the keyset the contract
       const receipt = (await mint.acceptUpdate(v.mint, request as never)) as Record<string, any>;
       const forged = { ...receipt, next_keyset: { ...receipt.next_keyset, keys: { ...receipt.next_keyset.keys, '1': receipt.next_keyset.keys['2'] } } };
       let written = false;
-      await expectRefused(v.dir.path, () => applyReceipt(v.user, forged as never, { path: 'm', write: async () => void (written = true) }), { code: 'E_BAD_KEYSET', exitCode: 4, message: /not signed by the mint's key/ });
+      await expectRefused(v.dir.path, () => applyReceipt(v.user, forged as never, { path: 'm', write: async () => void (written = true) }), { code: 'E_BAD_NEXT_KEYSET', exitCode: 4, message: /not signed by the mint's key/ });
       expect(written).toBe(false);
       // the honest receipt then applies
       await applyReceipt(v.user, receipt as never, { path: 'm', write: async () => undefined });

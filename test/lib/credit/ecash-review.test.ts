@@ -142,7 +142,7 @@ describe('review: credit token decode vouches only for a token of the keyset\'s 
     // a /v1/keys answer says its unit: a usd keyset does not vouch for a sat token (a v01 id commits to the
     // unit, so relabelling this one is caught by its id; a v00 keyset labelled usd by the token's unit)
     const usdKeys = { keysets: [{ ...keyset.keysets[0], unit: 'usd' }] };
-    expect(() => keysetFromDocument(usdKeys)).toThrow(expect.objectContaining({ code: 'E_BAD_KEYSET', exitCode: 4 }));
+    expect(() => keysetFromDocument(usdKeys)).toThrow(expect.objectContaining({ code: 'E_KEYSET_ID_MISMATCH', exitCode: 4 }));
     const usdV00 = { keysets: [{ id: deriveMintKeyset(SEED, { id_version: '00' }).id, unit: 'usd', keys: keyset.keysets[0]!.keys }] };
     expect(() => tokenMessage('regtest', text, t, keysetFromDocument(usdV00))).toThrow(expect.objectContaining({ code: 'E_TOKEN_MISMATCH', exitCode: 4 }));
   });

@@ -9,7 +9,7 @@
  *   keyset or the old, gets a refusal (E_OUTPUTS_SIGNATURE) with nothing written and the
  *   nonce unused, and the genuine request is then signed (and announces the new keyset);
  * - a relay that swaps the receipt's next_keyset for a keyset of its own is refused
- *   (E_BAD_KEYSET) before the token or the record is written; the resend gets the mint's
+ *   (E_BAD_NEXT_KEYSET) before the token or the record is written; the resend gets the mint's
  *   stored receipt, which applies;
  * - a relay that drops the receipt's next_keyset leaves the user on the old keyset: its
  *   next payment is signed under it again, announcing the new one again, and the user
@@ -124,7 +124,7 @@ describe('the payment across a rotation, its outputs bound to the payer', () => 
 });
 
 describe('a relay and the receipt\'s next_keyset', () => {
-  it('swapped for a keyset of its own (a valid id for its keys, the mint\'s signature kept): E_BAD_KEYSET, nothing written; the resend gets the stored receipt, which applies', async () => {
+  it('swapped for a keyset of its own (a valid id for its keys, the mint\'s signature kept): E_BAD_NEXT_KEYSET, nothing written; the resend gets the stored receipt, which applies', async () => {
     const { w, rotate } = rotatingWorld('4b');
     try {
       const id = await open(w);
@@ -135,7 +135,7 @@ describe('a relay and the receipt\'s next_keyset', () => {
       const relay = deriveMintKeyset('the relay\'s own seed', { path: "m/0'/0'/1'" });
       const keys = Object.fromEntries([...relay.keys].map(([a, K]) => [a.toString(), toHex(K)]));
       const swapped = { ...receipt, next_keyset: { ...receipt.next_keyset, id: relay.id, final_expiry: null, keys } };
-      await expectRefused(w.dir.path, () => user.applyReceipt(w.user, swapped as never, sinkOf()), { code: 'E_BAD_KEYSET', exitCode: 4, message: /not signed by the mint's key/ });
+      await expectRefused(w.dir.path, () => user.applyReceipt(w.user, swapped as never, sinkOf()), { code: 'E_BAD_NEXT_KEYSET', exitCode: 4, message: /not signed by the mint's key/ });
       // the resend: the same request, the mint's stored receipt
       expect(await user.updateRequest(w.user, id, 300n)).toEqual(request);
       const again = await serve(w, request);

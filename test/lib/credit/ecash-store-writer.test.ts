@@ -222,7 +222,7 @@ describe('a keysets document whose active id names no record (a writer\'s edit f
 describe('the user\'s side of the same attack: an announced keyset with the keys it already uses under another id', () => {
   // Defence in depth for the finding above: a rotation derives new keys (the next index); the same keys under another id
   // are never one — they are what a writer of the mint's database (or a dishonest mint) can announce without any seed.
-  it('refused (E_BAD_KEYSET) although signed by the mint: the same keys under their v00 id, or under a v01 id with another fee; a real rotation is adopted', async () => {
+  it('refused (E_BAD_NEXT_KEYSET) although signed by the mint: the same keys under their v00 id, or under a v01 id with another fee; a real rotation is adopted', async () => {
     const { MINT } = await import('./world.ts');
     const { adoptKeyset } = await import('../../../src/lib/credit/ecash.ts');
     const { announce, recordOf } = await import('../../../src/lib/credit/ecash-keysets.ts');
@@ -238,7 +238,7 @@ describe('the user\'s side of the same attack: an announced keyset with the keys
     expect(feeZero.id).not.toBe(fresh.id);
     expect(feeZero.keys).toEqual(same.keys);
     for (const alias of [asV00, announce(feeZero)]) {
-      expect(refusal(() => adoptKeyset(e, signed(alias), from), 'E_BAD_KEYSET', 4).message).toMatch(/the keys this contract already issues under/);
+      expect(refusal(() => adoptKeyset(e, signed(alias), from), 'E_BAD_NEXT_KEYSET', 4).message).toMatch(/the keys this contract already issues under/);
     }
     const index1 = recordOf(settleKeyset(SEED, { path: "m/0'/0'/1'" }, liveMint('default-rotated-once')));
     expect(adoptKeyset(e, signed(announce(index1)), from).keyset_id).toBe(index1.id);

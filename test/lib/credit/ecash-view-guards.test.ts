@@ -53,22 +53,22 @@ describe('issue 42 item 3: a keyset whose keys do not hash to the id it names is
     expect(keysetFromDocument(OFFER).keysets.map((k) => k.id)).toEqual([ID]);
   });
 
-  it('version 01: one key swapped, id, unit and fee as announced → E_BAD_KEYSET naming the hash the keys give', () => {
+  it('version 01: one key swapped, id, unit and fee as announced → E_KEYSET_ID_MISMATCH naming the hash the keys give', () => {
     const doc = { keysets: [{ ...KEYSET.keysets[0], keys: SWAPPED }] };
-    const e = refusal(() => keysetFromDocument(doc), 'E_BAD_KEYSET', 4);
+    const e = refusal(() => keysetFromDocument(doc), 'E_KEYSET_ID_MISMATCH', 4);
     expect(e.message).toContain(`hash to ${v01Id(SWAPPED, 'sat', 100).slice(0, 18)}…`);
     // and a token under that id is never checked against the swapped keys
-    refusal(() => decode(TEXT, doc), 'E_BAD_KEYSET', 4);
+    refusal(() => decode(TEXT, doc), 'E_KEYSET_ID_MISMATCH', 4);
   });
 
-  it('version 00: one key swapped under the id of the true keys → E_BAD_KEYSET naming the hash the keys give', () => {
+  it('version 00: one key swapped under the id of the true keys → E_KEYSET_ID_MISMATCH naming the hash the keys give', () => {
     const doc = { keysets: [{ id: v00Id(KEYS), unit: 'sat', keys: SWAPPED }] };
     expect(v00Id(SWAPPED)).not.toBe(v00Id(KEYS));
-    expect(refusal(() => keysetFromDocument(doc), 'E_BAD_KEYSET', 4).message).toContain(`these keys hash to ${v00Id(SWAPPED)}`);
+    expect(refusal(() => keysetFromDocument(doc), 'E_KEYSET_ID_MISMATCH', 4).message).toContain(`these keys hash to ${v00Id(SWAPPED)}`);
   });
 
-  it('a credit/offer whose ecash keys are swapped → E_BAD_KEYSET', () => {
-    refusal(() => keysetFromDocument({ ...OFFER, ecash: { ...OFFER.ecash, keys: SWAPPED } }), 'E_BAD_KEYSET', 4);
+  it('a credit/offer whose ecash keys are swapped → E_KEYSET_ID_MISMATCH', () => {
+    refusal(() => keysetFromDocument({ ...OFFER, ecash: { ...OFFER.ecash, keys: SWAPPED } }), 'E_KEYSET_ID_MISMATCH', 4);
   });
 });
 

@@ -163,7 +163,7 @@ describe('a mint\'s GET /v1/keys answer of either id version', () => {
     for (const c of v.v01) {
       const answer = { id: c.id, unit: c.unit, input_fee_ppk: c.input_fee_ppk, final_expiry: c.final_expiry, keys: c.keys };
       expect(keysetFromDocument({ keysets: [answer] }).keysets.map((k) => k.id)).toEqual([c.id]);
-      const e = refusal(() => keysetFromDocument({ keysets: [{ ...answer, input_fee_ppk: (c.input_fee_ppk ?? 0) + 1 }] }), 'E_BAD_KEYSET', 4);
+      const e = refusal(() => keysetFromDocument({ keysets: [{ ...answer, input_fee_ppk: (c.input_fee_ppk ?? 0) + 1 }] }), 'E_KEYSET_ID_MISMATCH', 4);
       expect(e.message).toMatch(/NUT-02 version 01: a hash of its keys, unit, input_fee_ppk and final_expiry/);
       expect(e.message).toContain(`input_fee_ppk ${(c.input_fee_ppk ?? 0) + 1}`);
     }
@@ -190,7 +190,7 @@ describe('a mint\'s GET /v1/keys answer of either id version', () => {
     expect(keysetFromDocument(v01Answer).keysets[0]!.id).toBe(V01);
     const other = nutshellKeyset('ANOTHER_SEED', undefined, { idVersion: '00' });
     const wrongKeys = { keysets: [{ id: V00, unit: 'sat', keys: Object.fromEntries([...other.publicKeys].map(([a, k]) => [a.toString(), k])) }] };
-    expect(refusal(() => keysetFromDocument(wrongKeys), 'E_BAD_KEYSET', 4).message).toMatch(new RegExp(`keyset ${V00} \\(NUT-02 version 00, a hash of its keys alone\\): these keys hash to ${other.id}`));
+    expect(refusal(() => keysetFromDocument(wrongKeys), 'E_KEYSET_ID_MISMATCH', 4).message).toMatch(new RegExp(`keyset ${V00} \\(NUT-02 version 00, a hash of its keys alone\\): these keys hash to ${other.id}`));
   });
 
   it('a /v1/keys answer with several keysets: each proof is checked against its own', () => {

@@ -254,7 +254,7 @@ describe('the user side: offers, seeds', () => {
       const offer = { type: 'credit/offer' as const, version: 1 as const, network: 'regtest' as const, ...POLICY, ecash: { ...bad, keys } };
       await expectRefused(w.dir.path, () => openRequest(w.user, {
         offer: offer as never, fundingPsbt: fundingPsbt(1_000_000n, 'c7'), expiryHeight: w.chain.height + 4320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2,
-      }), { code: 'E_BAD_KEYSET', exitCode: 4, message: /hash to keyset 01/ });
+      }), { code: 'E_KEYSET_ID_MISMATCH', exitCode: 4, message: /hash to keyset 01/ });
     } finally {
       w.dir.cleanup();
     }
