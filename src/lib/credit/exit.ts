@@ -45,7 +45,7 @@ export type ExitOptions = { feeRate: number; /** The fee guard (default: Core's 
 
 export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitOptions): Record<string, unknown> {
   if (!record.latest) {
-    throw new RefusedError('E_NO_STATE', `contract ${record.contract_id} has no signed state yet: there is nothing for the mint to claim`);
+    throw new RefusedError('E_NO_PAYOUT', `contract ${record.contract_id} has no signed state yet: there is nothing for the mint to claim until the user's first payment is co-signed`);
   }
   const c = termsFromJson(record.contract, record.network);
   const stateRaw = fromHex(record.latest.hex, 'state');

@@ -126,7 +126,7 @@ export async function openFinish(ctx: UserContext, accept: Static<typeof OpenAcc
   const { record, c } = await load(ctx, accept.contract_id);
   if (record.status !== 'opening') {
     if (record.refund) return openedMessage(ctx, c, record);
-    refuse('E_STALE_STATE', `contract ${c.id} is ${record.status}, not opening`);
+    throw new StateConflictError('E_STALE_STATE', `contract ${c.id} is ${record.status}, not opening: this open-accept answers an open that no longer waits for it (credit list shows the contract)`);
   }
   checkFirstNonce(accept.next_nonce);
   const refund = await completeRefund(ctx, c, accept.refund_psbt);

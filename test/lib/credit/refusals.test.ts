@@ -25,6 +25,7 @@ import { readMusigInput, verifyPartialSigs } from '../../../src/lib/musig/psbt-k
 import { taprootOutput } from '../../../src/lib/taproot/taproot.ts';
 import { RefusedError, StateConflictError } from '../../../src/lib/errors.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
+import { buildExit } from '../../../src/lib/credit/exit.ts';
 import { applyClosed, closeRequest } from '../../../src/lib/credit/user-close.ts';
 import { openFinish, openRequest } from '../../../src/lib/credit/user-open.ts';
 import { applyRolloverAccept, rolloverRequest, rolloverSign } from '../../../src/lib/credit/user-rollover.ts';
@@ -245,6 +246,12 @@ describe('open: the mint co-signs only the exact refund of the terms, for terms 
     const snap = snapshot(w.dir.path);
     expect(await mint.acceptOpen(w.mint, B.request as never)).toEqual(B.accept);
     expect(snapshot(w.dir.path)).toEqual(snap);
+  });
+
+  it('exit-credit on a contract with no payment yet: E_NO_PAYOUT, exit 4 (nothing for the mint to claim, as with a state paying it nothing)', async () => {
+    const record = (await w.mint.records.get(B.id))!;
+    expect(record.latest).toBeUndefined();
+    await refused(w, async () => buildExit(record, MINT, { feeRate: 2, auxRand: new Uint8Array(32) }), { code: 'E_NO_PAYOUT', exitCode: 4, message: /has no signed state yet: there is nothing for the mint to claim until the user's first payment is co-signed/ });
   });
 });
 
@@ -743,6 +750,16 @@ describe('user side: the user signs only what it asked for and checks every answ
     it('an open-accept whose first nonce is not for state 1: E_RECEIPT_MISMATCH', async () => {
       const next = accept.next_nonce as NextNonceJson;
       await userRefuses({ ...accept, next_nonce: { ...next, state: 2 } }, { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: /first nonce must be for state 1, not 2/ });
+    });
+
+    it('an open-accept for an open that no longer waits (its record closed, no refund kept): E_STALE_STATE, exit 5', async () => {
+      const waiting = (await w.user.records.get(accept.contract_id as string))!;
+      await w.user.records.put({ ...waiting, status: 'closed' });
+      try {
+        await userRefuses(accept, { code: 'E_STALE_STATE', exitCode: 5, message: /is closed, not opening: this open-accept answers an open that no longer waits for it/ });
+      } finally {
+        await w.user.records.put(waiting);
+      }
     });
 
     it('after which the honest accept completes the refund', async () => {
