@@ -26,8 +26,6 @@ const KNOWN_DISAGREEMENTS: Record<string, string> = {
   'E_BAD_DERIVED_KEY src/lib/bolt3/party-claim.ts': 'exit 1 (an internal check): RefusedError like keys.ts, or E_INTERNAL',
   'E_NOT_SIGNED src/lib/bolt3/party-holder-commitment.ts': 'exit 4: a state conflict (5) as statechain\'s, or its own code',
   'E_CHANNEL_CLOSING src/lib/bolt3/party.ts': 'exit 4; party-close.ts says 5: one of them',
-  'E_STATE_NUMBER src/lib/device/gateway.ts': 'exit 5; device.ts says 4',
-  'E_WRONG_MESSAGE src/lib/device/gateway.ts': 'exit 4; everywhere else 3 (docs/cli.md)',
   'E_BAD_PUBKEY src/lib/musig/keyagg.ts': 'exit 4 (InvalidContributionError naming the participant): a contributed key; parsing one is 2/3 — give the contribution its own code',
   'E_BAD_PUBKEY src/lib/statechain/signer.ts': 'as above',
   'E_BAD_PUBKEY src/lib/statechain/verify.ts': 'as above',

@@ -329,7 +329,7 @@ describePostgres('the device and its gateway on a PostgreSQL gateway store, ever
     const winners = runs.filter((r) => r.status === 0);
     expect(winners.length, runs.map((r) => r.stderr).join('\n')).toBe(1);
     const loser = runs.find((r) => r.status !== 0)!;
-    expect(['E_HTLC_IN_FLIGHT', 'E_NONCE_USED', 'E_STATE_NUMBER', 'E_STORE_BUSY']).toContain(refusal(loser).code);
+    expect(['E_HTLC_IN_FLIGHT', 'E_NONCE_USED', 'E_STALE_STATE', 'E_STORE_BUSY']).toContain(refusal(loser).code);
     expect(loser.stdout).toBe('');
     raceLoser = refusal(loser).code!;
     const job = JSON.parse(winners[0]!.stdout) as Msg;

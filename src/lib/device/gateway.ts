@@ -17,7 +17,7 @@
  *   fail      the Lightning payment failed → gateway/fail + nonce
  *   complete  device/settle or device/fail: the state without the HTLC, settled + A or S
  */
-import { RefusedError, StateConflictError } from '../errors.ts';
+import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import type { RandomSource } from '../random.ts';
 import { decodeBolt11 } from '../invoice/bolt11.ts';
@@ -59,7 +59,7 @@ function checkContract(r: GatewayChannel, id: string): void {
 }
 
 function checkStateNumber(r: GatewayChannel, state: number): void {
-  if (state !== r.next_state) throw new StateConflictError('E_STATE_NUMBER', `state ${state} is not the next state ${r.next_state} of contract ${r.contract_id}`);
+  if (state !== r.next_state) throw new StateConflictError('E_STALE_STATE', `state ${state} is not the next state ${r.next_state} of contract ${r.contract_id}`);
 }
 
 async function complete(ctx: GatewayContext, r: GatewayChannel, psbt: string, state: number, settled: bigint, htlc?: InFlightJson) {
@@ -183,7 +183,7 @@ export async function completeStep(ctx: GatewayContext, r: GatewayChannel, m: Co
     if (!f.failed) refuse('E_PAYMENT_NOT_FAILED', 'the gateway has not failed this payment (gateway fail first)');
     settled = BigInt(r.settled_sat);
   } else {
-    refuse('E_WRONG_MESSAGE', `expected device/settle or device/fail, got ${m.type}`);
+    throw new MalformedInputError('E_WRONG_MESSAGE', `expected device/settle or device/fail, got ${m.type}`);
   }
   if (BigInt(m.settled_sat) !== settled) refuse('E_BAD_PAYOUT', `the state says settled ${m.settled_sat} sat, the gateway expects ${settled} sat`);
   const signed = await complete(ctx, r, m.psbt, m.state, settled);

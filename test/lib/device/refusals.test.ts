@@ -201,6 +201,19 @@ describe('gateway refusals (nothing written, no nonce burnt)', () => {
     const s = device.settle(d, ch.deviceKey, settled.message as never).message as Record<string, any>;
     await gw(ch, 'E_WRONG_PAYMENT', 4, () => gateway.completeStep(ch.gctx, settled.record, { ...s, payment_hash: toHex(sha256(preimage(7))) } as never), /one in flight/);
   });
+
+  it('one code, one class (docs/cli.md): a settle for a state past the next is E_STALE_STATE (exit 5, as the credit mint\'s); a message of another type E_WRONG_MESSAGE (exit 3)', async () => {
+    const ch = await channel();
+    const { d, g } = await inFlight(ch);
+    const settled = await gateway.settle(ch.gctx, g, preimage(0));
+    const s = device.settle(d, ch.deviceKey, settled.message as never).message as Record<string, any>;
+    await gw(ch, 'E_STALE_STATE', 5, () => gateway.completeStep(ch.gctx, settled.record, { ...s, state: s.state + 1 } as never), /is not the next state/);
+    // malformed input (exit 3), as a message of another type everywhere else; nothing written either
+    const { snapshot } = await import('../credit/tamper.ts');
+    const before = snapshot(ch.w.dir.path);
+    await expect(gateway.completeStep(ch.gctx, settled.record, { ...s, type: 'device/pay' } as never)).rejects.toMatchObject({ code: 'E_WRONG_MESSAGE', exitCode: 3, message: 'expected device/settle or device/fail, got device/pay' });
+    expect(snapshot(ch.w.dir.path)).toEqual(before);
+  });
 });
 
 describe('device refusals (the step throws: no record, no message)', () => {
