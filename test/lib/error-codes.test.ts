@@ -33,10 +33,6 @@ const KNOWN_DISAGREEMENTS: Record<string, string> = {
   'E_ONION_PATH_KEY src/lib/onion/peel.ts': 'exit 4 (and 2) at peel; blinding.ts says 3',
   'E_PSBT_COMBINE src/lib/psbt/roles.ts': 'exit 2 for nothing to combine, 4 for a conflict: two codes',
   'E_BAD_AMOUNT src/lib/route/plan.ts': 'exit 4 (an amount below the minimum): its own code; a malformed amount is 2/3 (docs/cli.md)',
-  'E_BAD_TERMS src/lib/statechain/coin.ts': 'exit 3 at two sites, 4 at three: split',
-  'E_BAD_T2 src/lib/statechain/operator.ts': 'exit 3 at one site, 4 at three: split',
-  'E_NOT_OWNER src/lib/statechain/owner.ts': 'exit 4; the other four sites say 5',
-  'E_UNDECRYPTABLE src/lib/statechain/seal.ts': 'exit 3 at one site, 4 at three: split',
   'E_TRUC_CHILD_INPUT src/lib/truc/child.ts': 'exit 2 at one site, 4 at two',
 };
 

@@ -75,14 +75,14 @@ export function ownerScript(share: Uint8Array): Uint8Array {
 
 export function checkTerms(t: Terms): void {
   const whole = (v: number, min: number, what: string) => {
-    if (!Number.isInteger(v) || v < min || v > 100_000) throw new MalformedInputError('E_BAD_TERMS', `${what} must be a whole number of blocks from ${min} to 100000, got ${v}`);
+    if (!Number.isInteger(v) || v < min || v > 100_000) throw new RefusedError('E_BAD_TERMS', `${what} must be a whole number of blocks from ${min} to 100000, got ${v}`);
   };
   whole(t.interval, 1, 'interval');
   whole(t.initialLock, 1, 'initial lock');
   whole(t.confirmations, 1, 'confirmations');
   whole(t.margin, 0, 'margin');
   if (t.interval <= 1) throw new RefusedError('E_BAD_TERMS', 'an interval of one block gives the newest backup no head start: use at least 2');
-  if (t.backupFeeSat < 0n) throw new MalformedInputError('E_BAD_TERMS', 'backup fee must not be negative');
+  if (t.backupFeeSat < 0n) throw new RefusedError('E_BAD_TERMS', 'backup fee must not be negative');
   if (t.anchor && t.backupFeeSat !== 0n) {
     throw new RefusedError('E_BAD_TERMS', `an anchored backup pays zero fee (its 0-sat anchor is dust, allowed only in a zero-fee transaction: Bitcoin Core "dust, tx with dust output must be 0-fee"), not ${t.backupFeeSat} sat`);
   }

@@ -63,7 +63,7 @@ export function unseal(secretKey: Uint8Array, sealedHex: string, aad: string, wh
   try {
     sealed = fromHex(sealedHex, what);
   } catch {
-    throw new MalformedInputError('E_UNDECRYPTABLE', `${what} is not hex`);
+    throw new MalformedInputError('E_BAD_HEX', `${what} is not hex`);
   }
   if (sealed.length < 33 + TAG_LENGTH) throw new RefusedError('E_UNDECRYPTABLE', `${what} is too short to be a sealed message`);
   const E = sealed.subarray(0, 33);

@@ -19,7 +19,7 @@ import * as coin from '../../../src/lib/statechain/coin.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import * as own from '../../../src/lib/statechain/owner.ts';
 import * as tr from '../../../src/lib/statechain/transfer.ts';
-import { signBody, seal, sealJson } from '../../../src/lib/statechain/seal.ts';
+import { signBody, seal, sealJson, unseal } from '../../../src/lib/statechain/seal.ts';
 import { aggregate, nonceGen, partialSign } from '../../../src/lib/statechain/signer.ts';
 import { signStatement } from '../../../src/lib/statechain/statement.ts';
 import type { PackageInner, Statement } from '../../../src/lib/statechain/schemas.ts';
@@ -177,6 +177,15 @@ describe('the receiver refuses a bad transfer package', () => {
     refusal(verify(s, { ...s.inner, statement: resign(s, feeAndAnchor) }), 'E_BAD_TERMS', 4);
   });
 
+  it('terms the coin module refuses, whoever passes them (E_BAD_TERMS, exit 4 at every site: a block count out of range, a negative fee)', () => {
+    const t = coin.termsFromJson(s.inner.statement.terms);
+    coin.checkTerms(t);
+    refusal(() => coin.checkTerms({ ...t, interval: 0 }), 'E_BAD_TERMS', 4);
+    refusal(() => coin.checkTerms({ ...t, margin: 100_001 }), 'E_BAD_TERMS', 4);
+    refusal(() => coin.checkTerms({ ...t, interval: 1 }), 'E_BAD_TERMS', 4);
+    expect(refusal(() => coin.checkTerms({ ...t, backupFeeSat: -1n }), 'E_BAD_TERMS', 4).message).toBe('backup fee must not be negative');
+  });
+
   it('a locktime of the wrong kind or off the interval (E_BACKUP_INTERVAL, E_BACKUP_TEMPLATE)', () => {
     const h1 = s.inner.statement.backups[1]!.locktime;
     refusal(verify(s, swapBackup(s, s.inner, 1, templateOf(s, 1, { lockTime: h1 + 1 }))), 'E_BACKUP_INTERVAL', 4);
@@ -240,6 +249,8 @@ describe('the receiver refuses a bad transfer package', () => {
     refusal(() => tr.openPackage({ ...pkg, sealed: seal(s.bob.auth.publicKey, new TextEncoder().encode('not json'), aad, eph) } as never, s.req.pending, s.bob.auth.secretKey), 'E_MALFORMED_MESSAGE', 3);
     refusal(() => tr.openPackage({ ...pkg, sealed: sealJson(s.bob.auth.publicKey, { t1: 5 }, aad, eph) } as never, s.req.pending, s.bob.auth.secretKey), 'E_MALFORMED_MESSAGE', 3);
     refusal(() => tr.openPackage({ ...pkg, coin_id: 'ab'.repeat(16) } as never, s.req.pending, s.bob.auth.secretKey), 'E_WRONG_COIN', 4);
+    // bytes that are not hex are malformed (E_BAD_HEX, exit 3), not a ciphertext that does not open
+    expect(refusal(() => unseal(s.bob.auth.secretKey, `zz${pkg.sealed.slice(2)}`, aad, 'sealed'), 'E_BAD_HEX', 3).message).toBe('sealed is not hex');
   });
 });
 
@@ -259,6 +270,10 @@ describe('the operator refuses', () => {
     const wrong = resignAccept({ ...m, t2_sealed: seal(s.d.operator.auth.publicKey, fromHex(hex32(12345n)), `${s.expect.coinId}/${s.expect.transferId}/t2`, new Uint8Array(32).fill(6)) }, s.bob.auth.secretKey);
     const before = clone(s.cosigned.record);
     refusal(() => op.completeTransfer(s.cosigned.record, wrong as never, s.d.opCtx), 'E_BAD_T2', 4);
+    // a t₂ of 31 bytes, or not below the group order: refused alike (exit 4 at every site)
+    const t2 = (b: Uint8Array) => resignAccept({ ...m, t2_sealed: seal(s.d.operator.auth.publicKey, b, `${s.expect.coinId}/${s.expect.transferId}/t2`, new Uint8Array(32).fill(6)) }, s.bob.auth.secretKey);
+    expect(refusal(() => op.completeTransfer(s.cosigned.record, t2(fromHex(hex32(12345n)).subarray(1)) as never, s.d.opCtx), 'E_BAD_T2', 4).message).toBe('t₂ must be a 32-byte scalar');
+    expect(refusal(() => op.completeTransfer(s.cosigned.record, t2(fromHex(hex32(N))) as never, s.d.opCtx), 'E_BAD_T2', 4).message).toBe('t₂ is not a scalar below the group order');
     expect(s.cosigned.record).toEqual(before);
   });
 
@@ -372,6 +387,13 @@ describe('the owner refuses a bad answer without spending its nonce', () => {
     const s = await scenario();
     const other = tr.startReceive('12'.repeat(16), s.d.operator.auth.publicKey, party('x'));
     await refusalAsync(tr.transferSign(s.d.ownerRecord, other.message as never, 200, s.d.owner), 'E_WRONG_COIN', 4);
+  });
+
+  it('its own record naming no backup for its share: E_NOT_OWNER, exit 5 (the stored state, as at its other sites)', async () => {
+    const r = (await deposit(chainStub(200))).ownerRecord;
+    expect(own.backupWithChild(r, undefined, new Uint8Array(32)).hex).toBe(r.backups[0]);
+    const none = { ...r, statement: { ...r.statement, backups: r.statement.backups.map((b) => ({ ...b, owner_share: `02${'11'.repeat(32)}` })) } };
+    expect(refusal(() => own.backupWithChild(none, undefined, new Uint8Array(32)), 'E_NOT_OWNER', 5).message).toBe('no backup of this coin is ours');
   });
 });
 
