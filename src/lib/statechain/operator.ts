@@ -313,7 +313,10 @@ export function completeTransfer(record: OperatorRecord, req: Msg<typeof Transfe
   }
   requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
   const opened = unseal(ctx.operator.secretKey, req.t2_sealed, `${record.coin_id}/${req.transfer_id}/t2`, 't2_sealed');
-  if (opened.length !== 32) throw new RefusedError('E_BAD_T2', 't₂ must be a 32-byte scalar');
+  if (opened.length !== 32) {
+    opened.fill(0);
+    throw new RefusedError('E_BAD_T2', 't₂ must be a 32-byte scalar');
+  }
   const t2 = int(opened);
   opened.fill(0);
   if (t2 >= N) throw new RefusedError('E_BAD_T2', 't₂ is not a scalar below the group order');
