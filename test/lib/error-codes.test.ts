@@ -19,8 +19,6 @@ const { codes, sites } = scanErrorCodes(ROOT);
  * become. The list only shrinks: a listed site that agrees, or that is gone, fails too.
  */
 const KNOWN_DISAGREEMENTS: Record<string, string> = {
-  'E_BAD_OUTPUTS src/commands/commitment/penalty.ts': 'exit 3: a penalty\'s outputs are a refusal (4) as everywhere else, or a code of its own for a malformed one',
-  'E_BAD_OUTPUTS src/lib/bolt3/party-penalty.ts': 'as above',
   'E_ONION_FINAL src/commands/onion/peel.ts': 'exit 4; create/wrap say 2 for the same code: peel\'s should be its own code (the onion ends here), or 2',
   'E_BAD_SIGNATURE src/lib/bolt3/ecdsa.ts': 'exit 3 for a DER signature that does not parse: give it its own code (E_BAD_DER), keep E_BAD_SIGNATURE for one that does not verify (4)',
   'E_BAD_DERIVED_KEY src/lib/bolt3/party-claim.ts': 'exit 1 (an internal check): RefusedError like keys.ts, or E_INTERNAL',
