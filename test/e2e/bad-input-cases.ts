@@ -221,6 +221,10 @@ const SPECIFIC: Case[] = [
   c('onion', 'bad hex', 'onion-build --payment-hash zz', ['onion-build', '--in', 'fixtures/route/seed-plan.json', '--session-key-file', 'fixtures/onion/session.key', '--payment-hash', 'zz'], 'E_BAD_HEX', 2),
   c('onion', 'protocol', "onion-peel with another hop's key", ['onion-peel', '--in', 'fixtures/onion/packet.json', '--key-file', 'fixtures/onion/hop2.key'], /^E_/, 4),
   c('onion', 'bad hex', 'onion-peel --path-key zz', ['onion-peel', '--in', 'fixtures/onion/packet.json', '--key-file', 'fixtures/onion/hop1.key', '--path-key', 'zz'], 'E_BAD_HEX', 2),
+  c('onion', 'bad hex', 'onion-peel --path-key 33 bytes that are not a point', ['onion-peel', '--in', 'fixtures/onion/blinded-packet.json', '--key-file', 'fixtures/onion/hop2.key', '--path-key', 'ff'.repeat(33)], 'E_ONION_PATH_KEY', 2, { says: '--path-key' }),
+  c('onion', 'wrong step', 'onion-peel given a final onion/peeled (the onion ends at this hop)', ['onion-peel', '--key-file', 'fixtures/onion/hop3.key'], 'E_ONION_FINAL', 2, {
+    input: JSON.stringify({ type: 'onion/peeled', version: 1, network: 'regtest', associated_data: '42'.repeat(32), final: true, payload: { amt_to_forward: '14000', outgoing_cltv_value: 1400 }, payload_hex: '020236b004020578', unknown_even_types: [] }),
+  }),
   c('onion', 'stdout', 'onion-peel > /dev/full', ['onion-peel', '--in', 'fixtures/onion/packet.json', '--key-file', 'fixtures/onion/hop1.key'], 'E_OUTPUT_WRITE', 1, { stdout: 'full' }),
   c('onion', 'wrong network', 'onion-build: a regtest route with --network signet', ['onion-build', '--network', 'signet', '--in', 'fixtures/onion/route.json', '--session-key-file', 'fixtures/onion/session.key'], 'E_NETWORK_MISMATCH', 4),
 

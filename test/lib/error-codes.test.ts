@@ -19,7 +19,6 @@ const { codes, sites } = scanErrorCodes(ROOT);
  * become. The list only shrinks: a listed site that agrees, or that is gone, fails too.
  */
 const KNOWN_DISAGREEMENTS: Record<string, string> = {
-  'E_ONION_FINAL src/commands/onion/peel.ts': 'exit 4; create/wrap say 2 for the same code: peel\'s should be its own code (the onion ends here), or 2',
   'E_BAD_SIGNATURE src/lib/bolt3/ecdsa.ts': 'exit 3 for a DER signature that does not parse: give it its own code (E_BAD_DER), keep E_BAD_SIGNATURE for one that does not verify (4)',
   'E_BAD_DERIVED_KEY src/lib/bolt3/party-claim.ts': 'exit 1 (an internal check): RefusedError like keys.ts, or E_INTERNAL',
   'E_NOT_SIGNED src/lib/bolt3/party-holder-commitment.ts': 'exit 4: a state conflict (5) as statechain\'s, or its own code',
@@ -35,8 +34,6 @@ const KNOWN_DISAGREEMENTS: Record<string, string> = {
   'E_BAD_PUBKEY src/lib/musig/keyagg.ts': 'exit 4 (InvalidContributionError naming the participant): a contributed key; parsing one is 2/3 — give the contribution its own code',
   'E_BAD_PUBKEY src/lib/statechain/signer.ts': 'as above',
   'E_BAD_PUBKEY src/lib/statechain/verify.ts': 'as above',
-  'E_ONION_BLINDED_DATA src/lib/onion/blinding.ts': 'exit 4 at one of two sites (3)',
-  'E_ONION_PATH_KEY src/lib/onion/peel.ts': 'exit 4 (and 2) at peel; blinding.ts says 3',
   'E_PSBT_COMBINE src/lib/psbt/roles.ts': 'exit 2 for nothing to combine, 4 for a conflict: two codes',
   'E_BAD_AMOUNT src/lib/route/plan.ts': 'exit 4 (an amount below the minimum): its own code; a malformed amount is 2/3 (docs/cli.md)',
   'E_BAD_TERMS src/lib/statechain/coin.ts': 'exit 3 at two sites, 4 at three: split',
