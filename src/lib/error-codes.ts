@@ -55,6 +55,7 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_BAD_COMMITMENT_SIGNATURE: 'refused',
   E_BAD_CONFIRMATIONS: 'usage',
   E_BAD_COUNTER: 'malformed',
+  E_BAD_DER: 'malformed',
   E_BAD_DERIVED_KEY: 'refused',
   E_BAD_DLEQ: 'refused',
   E_BAD_EXPIRY: 'refused',

@@ -19,10 +19,6 @@ const { codes, sites } = scanErrorCodes(ROOT);
  * become. The list only shrinks: a listed site that agrees, or that is gone, fails too.
  */
 const KNOWN_DISAGREEMENTS: Record<string, string> = {
-  'E_BAD_SIGNATURE src/lib/bolt3/ecdsa.ts': 'exit 3 for a DER signature that does not parse: give it its own code (E_BAD_DER), keep E_BAD_SIGNATURE for one that does not verify (4)',
-  'E_BAD_DERIVED_KEY src/lib/bolt3/party-claim.ts': 'exit 1 (an internal check): RefusedError like keys.ts, or E_INTERNAL',
-  'E_NOT_SIGNED src/lib/bolt3/party-holder-commitment.ts': 'exit 4: a state conflict (5) as statechain\'s, or its own code',
-  'E_CHANNEL_CLOSING src/lib/bolt3/party.ts': 'exit 4; party-close.ts says 5: one of them',
   'E_BAD_KEYSET src/lib/credit/ecash-announce.ts': 'exit 4: a keyset document that breaks a rule is a refusal; the malformed one (3) wants its own code (E_MALFORMED_KEYSET)',
   'E_BAD_KEYSET src/lib/credit/ecash-view.ts': 'as above',
   'E_BAD_KEYSET src/lib/credit/ecash.ts': 'as above',
