@@ -389,6 +389,7 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_REVOKED_COMMITMENT: 'refused',
   E_ROLLOVER_CHANGED: 'refused',
   E_ROLLOVER_PROPOSED: 'refused',
+  E_ROUTE_AMOUNT_OVERFLOW: 'refused',
   E_ROUTE_CLTV_SHORT: 'refused',
   E_ROUTE_EMPTY: 'malformed',
   E_ROUTE_FEE_SHORT: 'refused',

@@ -27,13 +27,10 @@ const KNOWN_DISAGREEMENTS: Record<string, string> = {
   'E_STALE_STATE src/lib/credit/user-open.ts': 'exit 4; abandon.ts says 5 (state conflict)',
   'E_STATE_NUMBER src/lib/device/gateway.ts': 'exit 5; device.ts says 4',
   'E_WRONG_MESSAGE src/lib/device/gateway.ts': 'exit 4; everywhere else 3 (docs/cli.md)',
-  'E_PSBT_COMBINE src/lib/psbt/roles.ts': 'exit 2 for nothing to combine, 4 for a conflict: two codes',
-  'E_BAD_AMOUNT src/lib/route/plan.ts': 'exit 4 (an amount below the minimum): its own code; a malformed amount is 2/3 (docs/cli.md)',
   'E_BAD_TERMS src/lib/statechain/coin.ts': 'exit 3 at two sites, 4 at three: split',
   'E_BAD_T2 src/lib/statechain/operator.ts': 'exit 3 at one site, 4 at three: split',
   'E_NOT_OWNER src/lib/statechain/owner.ts': 'exit 4; the other four sites say 5',
   'E_UNDECRYPTABLE src/lib/statechain/seal.ts': 'exit 3 at one site, 4 at three: split',
-  'E_TRUC_CHILD_INPUT src/lib/truc/child.ts': 'exit 2 at one site, 4 at two',
 };
 
 /** The prefixes of a wallet PSBT's codes (src/lib/tx/wallet-psbt.ts WalletPsbtRole.code): E_TOPUP → E_TOPUP_INPUT, E_TOPUP_OUTPUT. */
