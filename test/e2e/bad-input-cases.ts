@@ -221,6 +221,10 @@ const SPECIFIC: Case[] = [
   c('onion', 'bad hex', 'onion-build --payment-hash zz', ['onion-build', '--in', 'fixtures/route/seed-plan.json', '--session-key-file', 'fixtures/onion/session.key', '--payment-hash', 'zz'], 'E_BAD_HEX', 2),
   c('onion', 'protocol', "onion-peel with another hop's key", ['onion-peel', '--in', 'fixtures/onion/packet.json', '--key-file', 'fixtures/onion/hop2.key'], /^E_/, 4),
   c('onion', 'bad hex', 'onion-peel --path-key zz', ['onion-peel', '--in', 'fixtures/onion/packet.json', '--key-file', 'fixtures/onion/hop1.key', '--path-key', 'zz'], 'E_BAD_HEX', 2),
+  c('onion', 'bad hex', 'onion-peel --path-key 33 bytes that are not a point', ['onion-peel', '--in', 'fixtures/onion/blinded-packet.json', '--key-file', 'fixtures/onion/hop2.key', '--path-key', 'ff'.repeat(33)], 'E_ONION_PATH_KEY', 2, { says: '--path-key' }),
+  c('onion', 'wrong step', 'onion-peel given a final onion/peeled (the onion ends at this hop)', ['onion-peel', '--key-file', 'fixtures/onion/hop3.key'], 'E_ONION_FINAL', 2, {
+    input: JSON.stringify({ type: 'onion/peeled', version: 1, network: 'regtest', associated_data: '42'.repeat(32), final: true, payload: { amt_to_forward: '14000', outgoing_cltv_value: 1400 }, payload_hex: '020236b004020578', unknown_even_types: [] }),
+  }),
   c('onion', 'stdout', 'onion-peel > /dev/full', ['onion-peel', '--in', 'fixtures/onion/packet.json', '--key-file', 'fixtures/onion/hop1.key'], 'E_OUTPUT_WRITE', 1, { stdout: 'full' }),
   c('onion', 'wrong network', 'onion-build: a regtest route with --network signet', ['onion-build', '--network', 'signet', '--in', 'fixtures/onion/route.json', '--session-key-file', 'fixtures/onion/session.key'], 'E_NETWORK_MISMATCH', 4),
 
@@ -297,6 +301,7 @@ const SPECIFIC: Case[] = [
   c('commitment', 'state dir', 'commitment revoke on a mistyped --state-dir', ['commitment', 'revoke', '--channel-id', CHANNEL, '--seed-file', 'fixtures/bolt3/bob.seed', '--state-dir', 'bolt3-typo'], /^(E_UNKNOWN_CHANNEL|E_NO_STATE)$/, 5),
   c('commitment', 'wrong party', "commitment close: Bob given the closing-signed meant for Alice", ['commitment', 'close', '--seed-file', 'fixtures/bolt3/bob.seed', '--to', REFUND, '--key-env', 'BOB_FUNDING', '--state-dir', 'bolt3', '--in', 'fixtures/bolt3/bob-closing-signed.json'], 'E_NO_SHUTDOWN', 4, { state: ['bolt3-bob'], env: env('BOB_FUNDING') }),
   c('commitment', 'no node', 'commitment penalty --rpc-url to a closed port', ['commitment', 'penalty', '--channel-id', CHANNEL, '--txid', 'fe5636b3df52ae43e998cab0edf5af7f71e213ed649fcf5d967e54b379fbaa6a', '--key-env', 'DELAYED', '--to', TO, '--feerate-per-kw', '2500', '--state-dir', 'bolt3', '--rpc-url', NO_NODE], /^(E_RPC_UNREACHABLE|E_NO_REVOCATION|E_UNKNOWN_TXID)$/, 1, { env: { ...env('DELAYED'), ...RPC }, state: ['bolt3-alice'] }),
+  c('commitment', 'bad number', 'commitment penalty --outputs 1,x (not an output index)', ['commitment', 'penalty', '--channel-id', CHANNEL, '--txid', 'fe5636b3df52ae43e998cab0edf5af7f71e213ed649fcf5d967e54b379fbaa6a', '--outputs', '1,x', '--key-env', 'DELAYED', '--to', TO, '--feerate-per-kw', '2500', '--state-dir', 'bolt3'], 'E_BAD_VOUT', 2, { env: env('DELAYED'), state: ['bolt3-alice'], says: '--outputs' }),
 
   // ——— invoice ———
   c('invoice', 'not JSON', 'invoice decode: not an invoice', ['invoice', 'decode', 'lnbcrt1garbage'], /^E_(INVOICE|BOLT12)_[A-Z0-9_]+$/, 3),

@@ -296,7 +296,7 @@ describe('route blinding through the CLI', () => {
     expectRefused(run(['onion-peel', '--key-file', keyFiles[0]!, '--path-key', path.path_key], { input: readFileSync('fixtures/onion/packet.json', 'utf8') }), 'E_ONION_HMAC', 4);
   });
 
-  it('packets a sender crafted wrongly: blinded data but no path_key anywhere (exit 2), and a path_key both in the payload and given (BOLT 4: fail, exit 4)', () => {
+  it('packets a sender crafted wrongly: blinded data but no path_key anywhere (exit 2), a path_key both in the payload and given, or given to a hop with no blinded data (BOLT 4: fail, exit 4)', () => {
     for (const k of ['hop2', 'hop3']) chmodSync(`fixtures/onion/${k}.key`, 0o600);
     const path = JSON.parse(readFileSync('fixtures/onion/blinded-path.json', 'utf8'));
     const hop3 = JSON.parse(readFileSync('fixtures/onion/blind.json', 'utf8')).hops[1].node_id as string;
@@ -306,12 +306,16 @@ describe('route blinding through the CLI', () => {
     expect(noKey.status, noKey.stderr).toBe(0);
     const r1 = run(['onion-peel', '--key-file', 'fixtures/onion/hop3.key'], { input: noKey.stdout });
     expect({ status: r1.status, stdout: r1.stdout }).toEqual({ status: 2, stdout: '' });
-    expect(r1.stderr).toContain('E_ONION_PATH_KEY');
+    expect(r1.stderr).toContain('E_ONION_PATH_KEY_MISSING');
     // Addressed to the blinded id the intro's next_path_key unlocks, and also carrying current_path_key.
     const intro = run(['onion-peel', '--key-file', 'fixtures/onion/hop2.key'], { input: readFileSync('fixtures/onion/blinded-packet.json', 'utf8') });
     const next = JSON.parse(intro.stdout).next_path_key as string;
     const both = build([{ node_id: path.hops[1].blinded_node_id, payload: { encrypted_recipient_data: path.hops[1].encrypted_recipient_data, current_path_key: next } }]);
     expect(both.status, both.stderr).toBe(0);
-    expectRefused(run(['onion-peel', '--key-file', 'fixtures/onion/hop3.key', '--path-key', next], { input: both.stdout }), 'E_ONION_PATH_KEY', 4);
+    expectRefused(run(['onion-peel', '--key-file', 'fixtures/onion/hop3.key', '--path-key', next], { input: both.stdout }), 'E_ONION_PATH_KEY_UNEXPECTED', 4);
+    // Addressed to that blinded id with no encrypted_recipient_data: a path_key for a hop that is not blinded (BOLT 4 fails it too).
+    const plain = build([{ node_id: path.hops[1].blinded_node_id, payload: { amt_to_forward: '1000', outgoing_cltv_value: 100 } }]);
+    expect(plain.status, plain.stderr).toBe(0);
+    expectRefused(run(['onion-peel', '--key-file', 'fixtures/onion/hop3.key', '--path-key', next], { input: plain.stdout }), 'E_ONION_PATH_KEY_UNEXPECTED', 4);
   });
 });

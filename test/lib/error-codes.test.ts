@@ -14,32 +14,9 @@ import { scanErrorCodes, type Site } from './error-codes-scan.ts';
 
 const { codes, sites } = scanErrorCodes(ROOT);
 
-/**
- * Throw sites that still exit otherwise than their code's class, each with what it should
- * become. The list only shrinks: a listed site that agrees, or that is gone, fails too.
- */
-const KNOWN_DISAGREEMENTS: Record<string, string> = {
-  'E_BAD_OUTPUTS src/commands/commitment/penalty.ts': 'exit 3: a penalty\'s outputs are a refusal (4) as everywhere else, or a code of its own for a malformed one',
-  'E_BAD_OUTPUTS src/lib/bolt3/party-penalty.ts': 'as above',
-  'E_ONION_FINAL src/commands/onion/peel.ts': 'exit 4; create/wrap say 2 for the same code: peel\'s should be its own code (the onion ends here), or 2',
-  'E_BAD_SIGNATURE src/lib/bolt3/ecdsa.ts': 'exit 3 for a DER signature that does not parse: give it its own code (E_BAD_DER), keep E_BAD_SIGNATURE for one that does not verify (4)',
-  'E_BAD_DERIVED_KEY src/lib/bolt3/party-claim.ts': 'exit 1 (an internal check): RefusedError like keys.ts, or E_INTERNAL',
-  'E_NOT_SIGNED src/lib/bolt3/party-holder-commitment.ts': 'exit 4: a state conflict (5) as statechain\'s, or its own code',
-  'E_CHANNEL_CLOSING src/lib/bolt3/party.ts': 'exit 4; party-close.ts says 5: one of them',
-  'E_BAD_PUBKEY src/lib/musig/keyagg.ts': 'exit 4 (InvalidContributionError naming the participant): a contributed key; parsing one is 2/3 — give the contribution its own code',
-  'E_BAD_PUBKEY src/lib/statechain/signer.ts': 'as above',
-  'E_BAD_PUBKEY src/lib/statechain/verify.ts': 'as above',
-  'E_ONION_BLINDED_DATA src/lib/onion/blinding.ts': 'exit 4 at one of two sites (3)',
-  'E_ONION_PATH_KEY src/lib/onion/peel.ts': 'exit 4 (and 2) at peel; blinding.ts says 3',
-  'E_PSBT_COMBINE src/lib/psbt/roles.ts': 'exit 2 for nothing to combine, 4 for a conflict: two codes',
-  'E_BAD_AMOUNT src/lib/route/plan.ts': 'exit 4 (an amount below the minimum): its own code; a malformed amount is 2/3 (docs/cli.md)',
-  'E_TRUC_CHILD_INPUT src/lib/truc/child.ts': 'exit 2 at one site, 4 at two',
-};
-
 /** The prefixes of a wallet PSBT's codes (src/lib/tx/wallet-psbt.ts WalletPsbtRole.code): E_TOPUP → E_TOPUP_INPUT, E_TOPUP_OUTPUT. */
 const ROLE_PREFIXES = ['E_FEE_PSBT', 'E_TOPUP', 'E_WALLET_PSBT'];
 
-const key = (s: Site) => `${s.code} ${s.file}`;
 const disagrees = (s: Site) => !(EXIT_CLASSES[ERROR_CODES[s.code]!]?.exits as readonly number[] | undefined)?.includes(s.exit);
 
 describe('error codes: one exit class each (src/lib/error-codes.ts)', () => {
@@ -76,13 +53,11 @@ describe('error codes: one exit class each (src/lib/error-codes.ts)', () => {
   });
 
   it('every resolvable throw site exits as its code\'s class allows (malformed: 2 in a flag, 3 in the input)', () => {
-    const wrong = sites.filter(disagrees).filter((s) => KNOWN_DISAGREEMENTS[key(s)] === undefined);
+    const wrong = sites.filter(disagrees);
     expect(
       wrong.map((s) => `${s.file}:${s.line} throws ${s.code} with exit ${s.exit} (${s.via}); the table says ${ERROR_CODES[s.code]}`),
       'one code, one class: throw the class the table names, or give the other meaning its own code',
     ).toEqual([]);
-    const fixed = Object.keys(KNOWN_DISAGREEMENTS).filter((k) => !sites.some((s) => key(s) === k && disagrees(s)));
-    expect(fixed, 'listed in KNOWN_DISAGREEMENTS but now agreeing (or gone): remove them from the list').toEqual([]);
   });
 
   it('the table is sorted (one line per code, so branches adding codes merge cleanly)', () => {

@@ -506,7 +506,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(tx.vout.map((o) => [o.scriptPubKey.address, Math.round(o.value * 1e8)]).sort()).toEqual([[n.sweepTo, 649_000], [bobTo, 350_000]].sort());
     // Closing, neither party signs another commitment.
     const refusedSign = await offchain(['commitment', 'sign', '--state', c.agree(3, 650_000, 350_000, []).alice, '--state-dir', join(c.dir.path, 'alice'), '--key-env', 'A_FUNDING'], { env: ENV });
-    expect([refusedSign.status, errorCode(refusedSign)]).toEqual([4, 'E_CHANNEL_CLOSING']);
+    expect([refusedSign.status, errorCode(refusedSign)]).toEqual([5, 'E_CHANNEL_CLOSING']);
     c.dir.cleanup();
   });
 

@@ -3,7 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { flagValue, inputFlags, keyFlags } from '../../lib/cli/flags.ts';
 import { fromHex } from '../../lib/bytes.ts';
-import { RefusedError, UsageError } from '../../lib/errors.ts';
+import { UsageError } from '../../lib/errors.ts';
 
 export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
   /** Also `onion-peel`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
@@ -35,18 +35,20 @@ export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
     let packetHex: string, adHex: string, msgNetwork;
     if (v && v.type === 'onion/peeled') {
       const m = decodeMessage(OnionPeeledSchema, doc.value);
-      if (m.final || m.packet === undefined) throw new RefusedError('E_ONION_FINAL', 'this onion/peeled is final: there is nothing left to forward');
+      if (m.final || m.packet === undefined) throw new UsageError('E_ONION_FINAL', 'this onion/peeled is final: there is nothing left to forward (this node is the recipient: its payload is in it)');
       [packetHex, adHex, msgNetwork] = [m.packet, m.associated_data, m.network];
     } else {
       const m = decodeMessage(OnionPacketSchema, doc.value);
       [packetHex, adHex, msgNetwork] = [m.packet, m.associated_data, m.network];
     }
     const network = this.network(msgNetwork);
-    const key = await this.keyPair(network);
     const { peelHop } = await import('../../lib/onion/peel.ts');
     const { onionBackend } = await import('../../lib/onion/backend.ts');
     const ec = await onionBackend();
+    // The flag's value checked whole (a point) before the node's key is read: a malformed flag is exit 2.
     const given = this.flags['path-key'] === undefined ? undefined : flagValue(() => fromHex(this.flags['path-key']!, '--path-key', 33));
+    if (given && ec.pointFromBytes(given) === undefined) throw new UsageError('E_ONION_PATH_KEY', '--path-key is not a valid compressed point: give the path_key that came with the HTLC');
+    const key = await this.keyPair(network);
     return { message: { type: 'onion/peeled', version: 1, network, ...peelHop(ec, key.secretKey, packetHex, adHex, given) } };
   }
 }

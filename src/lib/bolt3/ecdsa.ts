@@ -87,7 +87,7 @@ function derInteger(be32: Uint8Array): Uint8Array {
 
 /** The DER encoding (BIP-66 strict) of a 64-byte compact signature, without a sighash byte. */
 export function derFromCompact(compact: Uint8Array): Uint8Array {
-  if (compact.length !== 64) throw new MalformedInputError('E_BAD_SIGNATURE', 'a compact signature is 64 bytes');
+  if (compact.length !== 64) throw new MalformedInputError('E_BAD_DER', 'a compact signature is 64 bytes');
   const r = derInteger(compact.subarray(0, 32));
   const s = derInteger(compact.subarray(32, 64));
   const out = new Uint8Array(2 + r.length + s.length);
@@ -104,7 +104,7 @@ export function derFromCompact(compact: Uint8Array): Uint8Array {
  */
 export function compactFromDer(der: Uint8Array): Uint8Array {
   const bad = (why: string): never => {
-    throw new MalformedInputError('E_BAD_SIGNATURE', `not a strict DER signature: ${why}`);
+    throw new MalformedInputError('E_BAD_DER', `not a strict DER signature: ${why}`);
   };
   if (der.length < 8 || der.length > 72) bad('length');
   if (der[0] !== 0x30 || der[1] !== der.length - 2) bad('sequence header');

@@ -52,7 +52,7 @@ export function claimFromPeerCommitment(rec: ChannelRecord, commitmentTxid: stri
   if (!equalBytes(pointOf(plan.htlcBasepointSecret), basepoint)) throw new RefusedError('E_KEY_MISMATCH', 'this key is not your htlc_basepoint secret of the channel');
   // On the peer's commitment we are "remote": our HTLC key is its remote_htlcpubkey.
   const privkey = derivePrivkey(plan.htlcBasepointSecret, c.keys.perCommitmentPoint, undefined, basepoint);
-  if (!equalBytes(pointOf(privkey), c.keys.remoteHtlcPubkey)) throw new OffchainError('E_BAD_DERIVED_KEY', 'the derived HTLC key is not the commitment\'s remote_htlcpubkey');
+  if (!equalBytes(pointOf(privkey), c.keys.remoteHtlcPubkey)) throw new OffchainError('E_INTERNAL', 'the derived HTLC key is not the commitment\'s remote_htlcpubkey');
   const csv = c.params.format.htlcCsv;
   const skipped: { vout: number; reason: string }[] = [];
   const transactions: Record<string, unknown>[] = [];

@@ -6,7 +6,7 @@
  */
 import { base64 } from '@scure/base';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
-import { OffchainError, RefusedError, UsageError } from '../errors.ts';
+import { OffchainError, RefusedError, StateConflictError, UsageError } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import { derivePrivkey, pointOf } from './keys.ts';
 import { finalizeCommitment, finalizeHtlcTransaction, signCommitment, signHtlcTransaction } from './sign.ts';
@@ -31,7 +31,7 @@ export type HtlcFunding = { wallets: import('@scure/btc-signer').Transaction[]; 
 export function closeUnilaterally(rec: ChannelRecord, seed: Uint8Array, keys: SigningKeys, preimages: readonly Uint8Array[], funding?: HtlcFunding): { record?: ChannelRecord; message: Record<string, unknown> } {
   checkSeed(rec, seed);
   const held = rec.local;
-  if (!held) throw new RefusedError('E_NOT_SIGNED', 'the peer has not signed any commitment of yours yet (commitment receive-sigs)');
+  if (!held) throw new StateConflictError('E_NOT_SIGNED', 'the peer has not signed any commitment of yours yet (commitment receive-sigs)');
   const n = held.state.commitment_number;
   const { c, htlcTxs } = ownCommitment(rec.channel, held.state, ownPoint(seed, n));
   if (c.txid !== held.txid) throw new OffchainError('E_BAD_CHANNEL_RECORD', `the record's commitment ${n} does not rebuild to ${held.txid}`);

@@ -43,7 +43,7 @@
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import type { ChainSource } from '../chain/types.ts';
-import { MalformedInputError, OffchainError, RefusedError } from '../errors.ts';
+import { MalformedInputError, OffchainError, RefusedError, UsageError } from '../errors.ts';
 import type { CommitmentTransaction } from './commitment.ts';
 import type { HtlcTransaction } from './htlc-tx.ts';
 import { channelIdOf, peerCommitment, secretStore, type ChannelRecord } from './party.ts';
@@ -191,7 +191,7 @@ export function penalties(
   const { n, c, htlcTxs, secret } = revoked;
   const revocable = revocableOutputs(c).map((i) => i.vout);
   const wanted = plan.outputs ?? revocable;
-  if (new Set(wanted).size !== wanted.length) throw new MalformedInputError('E_BAD_OUTPUTS', `--outputs names an output twice: ${wanted.join(',')}`);
+  if (new Set(wanted).size !== wanted.length) throw new UsageError('E_BAD_VOUT', `--outputs names an output twice: ${wanted.join(',')}`);
   for (const v of wanted) {
     if (!revocable.includes(v)) throw new RefusedError('E_NOT_REVOCABLE', `output ${v} of ${revokedTxid} is not one the revocation key can take`, { vout: v });
   }

@@ -64,7 +64,7 @@ import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { fromHex, toHex } from '../bytes.ts';
-import { OffchainError, RefusedError } from '../errors.ts';
+import { OffchainError, RefusedError, StateConflictError } from '../errors.ts';
 import { Hex as MessageHex } from '../message.ts';
 import { counterpartyView, type CommitmentState } from './channel.ts';
 import { buildCommitment, type CommitmentTransaction } from './commitment.ts';
@@ -197,9 +197,9 @@ export function secretStore(rec: ChannelRecord): PerCommitmentSecretStore {
 export type SigningKeys = { fundingSecret: Uint8Array; htlcBasepointSecret?: Uint8Array };
 
 export function checkNotClosing(rec: ChannelRecord): void {
-  if (rec.closing) throw new RefusedError('E_CHANNEL_CLOSING', 'a mutual close of this channel was proposed or signed: no further commitment is signed');
+  if (rec.closing) throw new StateConflictError('E_CHANNEL_CLOSING', 'a mutual close of this channel was proposed or signed: no further commitment is signed');
   if (rec.broadcast !== undefined) {
-    throw new RefusedError('E_CHANNEL_CLOSING', `you completed your commitment ${rec.broadcast} for broadcast (finalize): it is never revoked, and no further commitment is signed`);
+    throw new StateConflictError('E_CHANNEL_CLOSING', `you completed your commitment ${rec.broadcast} for broadcast (finalize): it is never revoked, and no further commitment is signed`);
   }
 }
 

@@ -8,7 +8,7 @@
  * would need.
  */
 import { equalBytes, toHex } from '../bytes.ts';
-import { InvalidContributionError, MalformedInputError } from '../errors.ts';
+import { MalformedInputError } from '../errors.ts';
 import { validatePublicKey } from '../keys/keys.ts';
 import { taprootOutput, type TaprootOutput } from '../taproot/taproot.ts';
 import { Bip327Error, keyAgg, keySort } from './bip327.ts';
@@ -54,7 +54,7 @@ function deriveMusigKey(pubkeys: readonly Uint8Array[], opts: { sort?: boolean; 
     aggregatePubkey = keyAgg(participants).aggregatePubkey;
   } catch (e) {
     if (e instanceof Bip327Error && e.signer !== undefined) {
-      throw new InvalidContributionError('E_BAD_PUBKEY', toHex(participants[e.signer]!), `participant key ${e.signer} is invalid`);
+      throw new MalformedInputError('E_BAD_PUBKEY', `participant key ${e.signer} is invalid`, { participant: toHex(participants[e.signer]!) });
     }
     throw e;
   }

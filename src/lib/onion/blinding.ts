@@ -37,7 +37,7 @@ export function aeadEncrypt(key: Uint8Array, plaintext: Uint8Array): Uint8Array 
 }
 
 export function aeadDecrypt(key: Uint8Array, ciphertext: Uint8Array): Uint8Array {
-  if (ciphertext.length < 16) throw new MalformedInputError('E_ONION_BLINDED_DATA', 'encrypted_recipient_data shorter than its 16-byte tag');
+  if (ciphertext.length < 16) throw new RefusedError('E_ONION_BLINDED_DATA', 'encrypted_recipient_data shorter than its 16-byte tag');
   const d = createDecipheriv('chacha20-poly1305', key, NONCE, { authTagLength: 16 });
   d.setAuthTag(ciphertext.subarray(ciphertext.length - 16));
   const body = d.update(ciphertext.subarray(0, ciphertext.length - 16));

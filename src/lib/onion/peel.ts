@@ -33,17 +33,17 @@ export function peelHop<P>(ec: Secp256k1Backend<P>, nodeSecret: Uint8Array, pack
   const payload = decodeHopPayload(peeled.payload);
   const blinded: Record<string, unknown> = {};
   if (given && payload.current_path_key) {
-    throw new RefusedError('E_ONION_PATH_KEY', 'the payload carries current_path_key and --path-key was given too: BOLT 4 fails such an HTLC');
+    throw new RefusedError('E_ONION_PATH_KEY_UNEXPECTED', 'the payload carries current_path_key and --path-key was given too: BOLT 4 fails such an HTLC');
   }
   if (payload.encrypted_recipient_data) {
     const pathKey = payload.current_path_key ?? given;
-    if (!pathKey) throw new UsageError('E_ONION_PATH_KEY', 'this hop is in a blinded path: give --path-key, the path_key that came with the HTLC');
+    if (!pathKey) throw new UsageError('E_ONION_PATH_KEY_MISSING', 'this hop is in a blinded path: give --path-key, the path_key that came with the HTLC');
     const u = unblindHop(ec, nodeSecret, pathKey, payload.encrypted_recipient_data);
     const data = decodeRecipientData(u.decryptedData);
     blinded.recipient_data = data;
     if (!peeled.final) blinded.next_path_key = data.next_path_key_override ?? toHex(u.nextPathKey);
   } else if (given) {
-    throw new RefusedError('E_ONION_PATH_KEY', '--path-key was given but the payload has no encrypted_recipient_data: this hop is not in a blinded path');
+    throw new RefusedError('E_ONION_PATH_KEY_UNEXPECTED', '--path-key was given but the payload has no encrypted_recipient_data: this hop is not in a blinded path');
   }
   return {
     final: peeled.final, payload: payloadToJson(payload), payload_hex: toHex(peeled.payload),

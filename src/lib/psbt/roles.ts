@@ -20,7 +20,7 @@ import { parsePsbt, serializePsbt } from './parse.ts';
 
 /** BIP-174 Combiner: one PSBT holding every record of the given PSBTs. */
 export function combinePsbts(list: Uint8Array[]): Uint8Array {
-  if (list.length === 0) throw new UsageError('E_PSBT_COMBINE', 'give at least one PSBT to combine');
+  if (list.length === 0) throw new UsageError('E_USAGE', 'give at least one PSBT to combine');
   const txs = list.map((bytes, i) => {
     try {
       return parsePsbt(bytes);

@@ -70,7 +70,7 @@ export function planRoute(hops: readonly RouteHop[], finalAmountMsat: bigint, fi
     const fee = channelFee(next.policy, amount);
     const incoming = amount + fee;
     const incomingCltv = cltv + next.policy.cltvExpiryDelta;
-    if (incoming > MAX_MSAT) throw new RefusedError('E_BAD_AMOUNT', 'the route\'s fees push the first HTLC past 21 million BTC');
+    if (incoming > MAX_MSAT) throw new RefusedError('E_ROUTE_AMOUNT_OVERFLOW', 'the route\'s fees push the first HTLC past 21 million BTC: check the channels\' fee policies');
     checkCltv(incomingCltv, `hop ${i}'s cltv expiry`);
     out[i] = {
       nodeId: hops[i]!.nodeId, ...scid(hops[i]!), amountMsat: incoming, cltvExpiry: incomingCltv,

@@ -50,13 +50,16 @@ export type AdditiveKey = {
   script: Uint8Array;
 };
 
-function point(ec: Ec, bytes: Uint8Array, who: number, what: string): Pt {
+/** A party's share (a key that is not a point: malformed, E_BAD_PUBKEY as wherever a key is parsed) or nonce half (a refused contribution, E_BAD_PUBNONCE). */
+function point(ec: Ec, bytes: Uint8Array, who: number, what: 'public share' | 'nonce'): Pt {
   const p = bytes.length === 33 ? ec.pointFromBytes(bytes) : undefined;
-  if (p === undefined) throw new InvalidContributionError('E_BAD_PUBKEY', String(who), `party ${who}'s ${what} is not a valid point`);
-  return p;
+  if (p !== undefined) return p;
+  const message = `party ${who}'s ${what} is not a valid point`;
+  throw what === 'nonce' ? new InvalidContributionError('E_BAD_PUBNONCE', String(who), message) : new MalformedInputError('E_BAD_PUBKEY', message, { participant: String(who) });
 }
 
-function sum(ec: Ec, points: Pt[], what: string, code = 'E_BAD_PUBKEY'): Pt {
+/** Valid keys (or nonces) that sum to infinity: a party chose its own to cancel the others' — refused, E_BAD_DERIVED_KEY for keys. */
+function sum(ec: Ec, points: Pt[], what: string, code = 'E_BAD_DERIVED_KEY'): Pt {
   const total = points.reduce<Pt | null>((a, b) => ec.add(a, b), null);
   if (total === null) throw new InvalidContributionError(code, String(points.length - 1), `the ${what} sum to infinity`);
   return total;
@@ -69,7 +72,7 @@ function keyOf(ec: Ec, shares: readonly Uint8Array[]): Key {
   const P = sum(ec, shares.map((s, i) => point(ec, s, i, 'public share')), 'public shares');
   const tweak = tapTweak(xOf(ec, P));
   const Q = plusMulBase(ec, ec.hasEvenY(P) ? P : ec.negate(P), int(tweak));
-  if (Q === null) throw new InvalidContributionError('E_BAD_PUBKEY', '0', 'the tweaked key is infinity');
+  if (Q === null) throw new InvalidContributionError('E_BAD_DERIVED_KEY', '0', 'the tweaked key is infinity');
   const outputKey = xOf(ec, Q);
   return { P, Q, aggregate: ec.pointToBytes(P), tweak, outputKey, script: Uint8Array.from([0x51, 0x20, ...outputKey]) };
 }

@@ -18,7 +18,7 @@ import { parsePublicKey } from '../keys/keys.ts';
 import { equalBytes, fromHex } from '../bytes.ts';
 import { N, int } from '../musig/engine/scalar.ts';
 import type { UtxoInfo } from '../chain/types.ts';
-import { RefusedError } from '../errors.ts';
+import { MalformedInputError, RefusedError } from '../errors.ts';
 import { backupTransaction, checkFunding, coinKey, coinSighash, parseOutpointText, parseTransaction, termsFromJson, transfersRemaining } from './coin.ts';
 import type { PackageInner } from './schemas.ts';
 import { verifyBody } from './seal.ts';
@@ -80,7 +80,7 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
   const ec = activeSecp256k1();
   const pt = (hex: string, field: string) => {
     const p = ec.pointFromBytes(parsePublicKey(hex, field));
-    if (p === undefined) return refuse('E_BAD_PUBKEY', `${field} is not a point on the curve`);
+    if (p === undefined) throw new MalformedInputError('E_BAD_PUBKEY', `${field} is not a point on the curve`);
     return p;
   };
   const O1 = pt(st.owner_share, 'owner_share');

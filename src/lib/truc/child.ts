@@ -170,7 +170,7 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
     const type = standardScriptType(o.script);
     if (type !== 'p2a' && type !== 'p2tr' && type !== 'p2wpkh') throw new RefusedError('E_TRUC_CHILD_INPUT', `the parent's output ${v} pays ${toHex(o.script)}: a child spends P2A anchors, or a P2TR or P2WPKH output of the caller's wallet`);
     const items = req.scriptPathWitness?.get(v);
-    if (items && type !== 'p2tr') throw new UsageError('E_TRUC_CHILD_INPUT', `the parent's output ${v} is not taproot: it has no script path`);
+    if (items && type !== 'p2tr') throw new RefusedError('E_TRUC_CHILD_INPUT', `the parent's output ${v} is not taproot: it has no script path`);
     tx.addInput({ txid: parent.txid, index: v, sequence: SEQUENCE, witnessUtxo: { script: o.script, amount: o.amount } });
     redeem.push(undefined);
     scriptPath.push(items);

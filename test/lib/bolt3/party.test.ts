@@ -238,6 +238,8 @@ describe('a channel party (BOLT 2 commitment_signed / revoke_and_ack)', () => {
     const verifies = (k: Uint8Array) => [s1, s2].some((s) => verifyEcdsa(k, s!.subarray(0, -1), digest));
     expect([verifies(publicKeyOf(A.funding)), verifies(publicKeyOf(B.funding))]).toEqual([true, true]);
     expect(h.htlc_txs.map((t) => [t.kind, t.hex !== undefined])).toEqual(expect.arrayContaining([['htlc-timeout', true], ['htlc-success', false]]));
+    // Before the peer signed any commitment of ours there is nothing to finalize yet: a step not yet taken (state, exit 5).
+    refusal(() => holderCommitment(open().a, A.seed, sk(A), []), 'E_NOT_SIGNED', 5);
   });
 });
 
@@ -302,7 +304,7 @@ describe('mutual close (BOLT 2 shutdown / closing_signed)', () => {
     const p = quiet();
     refusal(() => proposeClose(p.a, P2WPKH(1), 10_000_000n, A.seed), 'E_CLOSING_FEE', 4);
     const shutdown = proposeClose(p.a, P2WPKH(1), 1000n, A.seed);
-    refusal(() => signPeer(shutdown.record!, aliceState(2, 0), sk(A)), 'E_CHANNEL_CLOSING', 4);
+    refusal(() => signPeer(shutdown.record!, aliceState(2, 0), sk(A)), 'E_CHANNEL_CLOSING', 5); // the stored close forbids it: a state conflict, as a second close with other terms
     const signed = replyClose(p.b, shutdown.message as never, P2WPKH(2), B.seed, B.funding).message as Record<string, unknown>;
     for (const [field, value] of [['receiver_script_pubkey', toHex(P2WPKH(3))], ['fee_sat', 999]] as const) {
       const e = refusal(() => finishClose(shutdown.record!, { ...signed, [field]: value } as never, A.seed, A.funding), 'E_TERMS_MISMATCH', 4);

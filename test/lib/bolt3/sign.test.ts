@@ -125,7 +125,7 @@ describe('signing', () => {
     expect(checked).toBe(10);
   });
 
-  it('DER: round trip, and anything not strict BIP-66 is malformed', () => {
+  it('DER: round trip, and anything not strict BIP-66 is malformed (E_BAD_DER)', () => {
     const der = fromHex(fiveHtlcs.remote_signature);
     expect(toHex(derFromCompact(compactFromDer(der)))).toBe(fiveHtlcs.remote_signature);
     const highR = fromHex(fiveHtlcs.htlc_txs[0].remote_htlc_signature); // r starts 0xd9: 33-byte INTEGER
@@ -134,9 +134,11 @@ describe('signing', () => {
     const padded = Uint8Array.from([0x30, der[1]! + 1, 0x02, der[3]! + 1, 0x00, ...der.subarray(4)]);
     for (const bad of [der.subarray(0, 10), Uint8Array.from([...der, 0]), padded, new Uint8Array(0)]) {
       const e = thrown(() => compactFromDer(bad));
-      expect(e.code).toBe('E_BAD_SIGNATURE');
+      expect(e.code).toBe('E_BAD_DER'); // malformed; E_BAD_SIGNATURE is a signature that does not verify (refused)
       expect(e.exitCode).toBe(ExitCode.malformed);
     }
+    const short = thrown(() => derFromCompact(new Uint8Array(63)));
+    expect([short.code, short.exitCode]).toEqual(['E_BAD_DER', ExitCode.malformed]);
   });
 
   describe('refusals', () => {

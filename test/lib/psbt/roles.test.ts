@@ -195,6 +195,10 @@ describe('combinePsbts refuses, naming the PSBT at fault', () => {
     throw new Error('expected a refusal');
   }
 
+  it('nothing to combine is a usage error (E_USAGE, exit 2, as the command\'s own check), not a refusal', () => {
+    expect(() => combinePsbts([])).toThrow(expect.objectContaining({ code: 'E_USAGE', exitCode: 2, message: 'give at least one PSBT to combine' }));
+  });
+
   it('the odd one out, wherever it is', () => {
     expect(refusal([a, b, other]).message).toMatch(/^PSBT 3 of 3 is for a different transaction than PSBT 1 \(/);
     expect(refusal([other, a, b]).message).toMatch(/^PSBT 1 of 3 is for a different transaction than PSBT 2 \(/);

@@ -43,10 +43,12 @@ describe('route plan', () => {
     expect(plan.hops[0]).toMatchObject({ amountMsat: 1_235_875n, cltvExpiry: 800_040, amtToForward: 1_234_567n, outgoingCltvValue: 800_000, feeMsat: 1308n });
   });
 
-  it('refuses an empty route, one too long for an onion, an amount beyond 21 million BTC', () => {
+  it('refuses an empty route, one too long for an onion, an amount beyond 21 million BTC, given or reached by the fees', () => {
     refusal(() => planRoute([], 1n, 100), 'E_ROUTE_EMPTY', 3);
     refusal(() => planRoute(Array.from({ length: MAX_HOPS + 1 }, (_, i) => ({ nodeId: node(i), policy: flat(0n) })), 1n, 100), 'E_ROUTE_TOO_LONG', 4);
     refusal(() => planRoute([{ nodeId: node(2), policy: flat(0n) }], 21_000_000n * BTC + 1n, 100), 'E_BAD_AMOUNT', 3);
+    // Each amount well-formed, the fees pushing the first HTLC past 21 million BTC: a refusal of its own (exit 4), not a malformed amount.
+    refusal(() => planRoute([{ nodeId: node(2), policy: flat(0n) }, { nodeId: node(3), policy: flat(1n) }], 21_000_000n * BTC, 100), 'E_ROUTE_AMOUNT_OVERFLOW', 4);
   });
 
   const policyArb = fc.record({ feeBaseMsat: fc.bigInt({ min: 0n, max: 100_000n }), feeProportionalMillionths: fc.bigInt({ min: 0n, max: 5000n }), cltvExpiryDelta: fc.integer({ min: 0, max: 200 }) });

@@ -18,7 +18,7 @@ import { additiveKey, aggregate, keyPathOnlyScript, nonceGen, partialSign, parti
 import { VERIFIER } from '../../independent/verify.ts';
 import { TEST_CODE_VERIFIER } from '../../independent/schnorr.ts';
 import { taprootOutput } from '../../independent/keys.ts';
-import { thrown } from '../../setup/refusal.ts';
+import { refusal, thrown } from '../../setup/refusal.ts';
 import { OPTIONAL_BACKENDS, backendUnderTest } from '../../setup/backends.ts';
 
 const N = secp256k1.Point.Fn.ORDER;
@@ -49,6 +49,17 @@ describe('additive Schnorr signing for P = ΣXᵢ', () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it('a share that is not a point is malformed (E_BAD_PUBKEY, exit 3, naming its party); shares that sum to infinity and a nonce that is not a point are refused (exit 4)', () => {
+    const offCurve = Uint8Array.of(2, ...new Uint8Array(32).fill(0xff)); // x ≥ p
+    const e = refusal(() => additiveKey([pub(5n), offCurve]), 'E_BAD_PUBKEY', 3);
+    expect(e.detail).toEqual({ participant: '1' });
+    // A rogue share −X cancelling the other: each a valid key, their sum no key at all.
+    refusal(() => additiveKey([pub(5n), pub(N - 5n)]), 'E_BAD_DERIVED_KEY', 4);
+    const nonces = [1, 2].map((i) => nonceGen(new Uint8Array(64).fill(i)));
+    const input = { shares: [pub(11n), pub(13n)], pubnonces: [nonces[0]!.pubnonce, Uint8Array.from([...offCurve, ...nonces[1]!.pubnonce.subarray(33)])], msg: new Uint8Array(32) };
+    expect(refusal(() => partialVerify(input, 0, new Uint8Array(32)), 'E_BAD_PUBNONCE', 4).detail).toEqual({ participant: '1' });
   });
 
   it('a tampered partial signature is refused, naming its party', () => {

@@ -126,6 +126,8 @@ describe('buildChild', () => {
     refusal(() => buildChild(request({ parent: noAnchor.raw, spend: [1] })), 'E_TRUC_NO_SUCH_OUTPUT', 2);
     // An anyone-can-spend P2WSH cannot be sized before signing: not a child input we build.
     refusal(() => buildChild(request({ spend: [0] })), 'E_TRUC_CHILD_INPUT', 4);
+    // A script path asked for the anchor (P2A, not taproot): no such spend of it — the same refusal (was exit 2).
+    refusal(() => buildChild(request({ scriptPathWitness: new Map([[1, [64]]]) })), 'E_TRUC_CHILD_INPUT', 4);
     expect(buildChild(request({ parent: noAnchor.raw, spend: [0] })).verdict.spent_parent_outputs).toEqual([0]);
   });
 
