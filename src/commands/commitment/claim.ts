@@ -35,12 +35,12 @@ export default class CommitmentClaim extends CommitmentCommand<typeof Commitment
   };
 
   protected async execute(): Promise<CommandResult> {
-    const { MalformedInputError, UsageError } = await import('../../lib/errors.ts');
+    const { UsageError } = await import('../../lib/errors.ts');
     const { decodeAddress } = await import('../../lib/address.ts');
     const { claimFromPeerCommitment } = await import('../../lib/bolt3/party-claim.ts');
     const network = this.network();
     const txid = this.flags.txid.toLowerCase();
-    if (!/^[0-9a-f]{64}$/.test(txid)) throw new MalformedInputError('E_BAD_TXID', `--txid ${this.flags.txid} is not a transaction id`);
+    if (!/^[0-9a-f]{64}$/.test(txid)) throw new UsageError('E_BAD_TXID', `--txid ${this.flags.txid} is not a transaction id`);
     const { htlcBasepointSecret } = await this.htlcKey();
     if (!htlcBasepointSecret) throw new UsageError('E_NO_KEY', 'give your htlc_basepoint secret (--htlc-key-env or --htlc-key-file)');
     const preimages = (this.flags['preimage-file'] ?? []).map((f) => readHexSecretFile(f, '--preimage-file', { length: 32 }));

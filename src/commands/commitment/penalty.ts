@@ -40,12 +40,12 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
   };
 
   protected async execute(): Promise<CommandResult> {
-    const { MalformedInputError, UsageError } = await import('../../lib/errors.ts');
+    const { UsageError } = await import('../../lib/errors.ts');
     const { decodeAddress } = await import('../../lib/address.ts');
     const { findOnChain, parseSecondStage, penalties, revokedPeerCommitment } = await import('../../lib/bolt3/party-penalty.ts');
     const network = this.network();
     const txid = this.flags.txid.toLowerCase();
-    if (!/^[0-9a-f]{64}$/.test(txid)) throw new MalformedInputError('E_BAD_TXID', `--txid ${this.flags.txid} is not a transaction id`);
+    if (!/^[0-9a-f]{64}$/.test(txid)) throw new UsageError('E_BAD_TXID', `--txid ${this.flags.txid} is not a transaction id`);
     const outputs = this.flags.outputs?.split(',').map((v) => {
       if (!/^(0|[1-9][0-9]{0,5})$/.test(v.trim())) throw new UsageError('E_BAD_VOUT', `--outputs: ${v} is not an output index`);
       return Number(v.trim());
