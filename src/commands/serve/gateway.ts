@@ -84,8 +84,9 @@ committed before it is answered; on SQLite one serve process holds a --state-dir
     const shared = await storeTarget(f as Record<string, unknown>);
     const { ClnRpc } = await import('../../lib/lightning/cln-rpc.ts');
     const node = f['lightning-rpc'] ? new ClnRpc(f['lightning-rpc']) : undefined;
-    // A node that does not answer stops the service at its start (E_LIGHTNING_UNREACHABLE), not at the first device.
-    if (node) await node.call('getinfo', {});
+    // A node that does not answer stops the service at its start (E_LIGHTNING_UNREACHABLE), not at the first
+    // device; a node on another network (E_NETWORK_MISMATCH, exit 4) too, as gateway pay: before the store is opened.
+    if (node) (await import('../../lib/device/lightning.ts')).checkNodeNetwork(await node.call<{ network?: unknown }>('getinfo', {}), network, 'the gateway (--network)');
     const { paymentAnswer } = await import('../../lib/device/gateway.ts');
     const { gatewayRoutes } = await import('../../topics/serve/gateway-routes.ts');
     const { mintGauges, mintRoutes } = await import('../../topics/serve/mint-routes.ts');
