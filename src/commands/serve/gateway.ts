@@ -27,11 +27,12 @@ asked again on the retry, and never pays a hash it knows). Every step goes throu
 committed before it is answered; on SQLite one serve process holds a --state-dir.`;
   static override examples = [
     {
-      description: 'The demo gateway as a service without a Lightning node (it answers jobs) on a free port for 6 s (timeout stops it: SIGTERM drains and exits 0); ask it for its credit offer (a gateway is a credit mint on device channels)',
+      description: 'The demo gateway as a service without a Lightning node (it answers jobs) on a free port: once its serve/listening line is out (it is ready), ask it for its credit offer (a gateway is a credit mint on device channels), then stop it (SIGTERM: it drains and exits 0)',
       command:
         'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
-        '(timeout -s TERM 6 <%= config.bin %> serve gateway --terms fixtures/policies/gateway-terms.json --tip-height 1000 --confirmations 1 --key-env MINT_KEY --state-dir $D/mint --listen 127.0.0.1:0 > $D/listening &) ; ' +
-        'sleep 3; curl -s $(sed -n \'s/.*"public":"\\([^"]*\\)".*/\\1/p\' $D/listening)/v1/credit/offer',
+        '{ <%= config.bin %> serve gateway --terms fixtures/policies/gateway-terms.json --tip-height 1000 --confirmations 1 --key-env MINT_KEY --state-dir $D/mint --listen 127.0.0.1:0 --log-level warn > $D/listening & ' +
+        'pid=$!; for i in $(seq 300); do [ -s $D/listening ] && break; sleep 0.1; done; ' +
+        'curl -s "$(sed -n \'s/.*"public":"\\([^"]*\\)".*/\\1/p\' $D/listening)/v1/credit/offer"; kill $pid; wait $pid; }',
     },
     {
       description: 'With Core Lightning, the operator\'s listener on loopback (a device then runs: device pay --peer http://GATEWAY:8339 …)',
