@@ -59,9 +59,12 @@ export interface AtomicWriteOptions {
  * the records of owners that are gone (lock.ts's test; a live or other-host owner is left
  * alone) and does what the dead step's own error path would have done:
  *   | record  | what happened                         | recovery                                  |
- *   | open    | died before its seal: nothing left     | old versions renamed back, its new files  |
+ *   | open    | died before its seal: nothing left    | old versions renamed back, its new files  |
  *   |         | the process                           | (same inode as their .new) and dirs gone  |
- *   | sealed  | sealed, perhaps acted, perhaps done   | links removed; every write kept            |
+ *   | sealed  | sealed, perhaps acted, perhaps done   | links removed; every write kept           |
+ * An act that may prove not to have happened (a COMMIT refused before its commit record)
+ * seals with `sealStateStepUntil`, which can take the seal back then, if nothing
+ * irreversible was written since.
  * A crash between the seal and the act keeps writes whose act never happened: the same
  * as a refusal after a seal (a nonce wasted, never reused). `keep` writes (witnesses, the
  * nonce ledger's journal) and renames outside writeFileAtomic (a nonce leaving unused/)
@@ -78,6 +81,8 @@ class StepJournal {
   private undo: (() => Promise<void>)[] = [];
   private done: (() => Promise<void>)[] = [];
   sealed = false;
+  /** Irreversible changes since the seal (writes no longer kept, a shred): a seal with any is never taken back. */
+  afterSeal = 0;
   /** The state directory whose record lists this step's changes (see STEP RECORD). */
   home: string | undefined;
   private disk: { path: string; fd: number } | undefined;
@@ -96,7 +101,10 @@ class StepJournal {
     this.undo.push(undo);
     if (done) this.done.push(done);
     // A long step (a stream that writes files) stops keeping old versions past a bound.
-    if (this.undo.length > 256) this.seal();
+    if (this.undo.length > 256) {
+      this.seal();
+      this.undo = [];
+    }
   }
 
   /** Sealed durably (the record renamed, its directory fsynced) before this returns; throws if it cannot be. */
@@ -117,12 +125,30 @@ class StepJournal {
       }
     }
     this.sealed = true;
-    this.undo = [];
+    this.afterSeal = 0;
+  }
+
+  /** Take the seal back (its act provably did not happen); false, still sealed, if anything irreversible came since. */
+  unseal(): boolean {
+    if (!this.sealed || this.afterSeal > 0) return false;
+    if (this.disk) {
+      const sealed = this.disk.path;
+      const open = sealed.replace(/\.sealed$/, '.open');
+      try {
+        renameSync(sealed, open);
+        this.disk.path = open;
+        syncDirSync(this.home!);
+      } catch {
+        return false; // sealed it stays on disk (or may): keeping is the safe side
+      }
+    }
+    this.sealed = false;
+    return true;
   }
 
   async rollback(): Promise<void> {
     let whole = true;
-    for (const undo of this.undo.reverse()) await undo().catch(() => (whole = false));
+    if (!this.sealed) for (const undo of this.undo.reverse()) await undo().catch(() => (whole = false));
     this.undo = [];
     await this.finish(whole);
   }
@@ -350,7 +376,21 @@ function inodeOf(path: string): number | undefined {
 
 function openStep(): StepJournal | undefined {
   const j = steps.getStore();
+  if (j?.sealed) j.afterSeal++; // written while sealed: the seal can no longer be taken back
   return j && !j.sealed ? j : undefined;
+}
+
+/**
+ * `sealStateStep` before an act that may yet prove not to have happened — a COMMIT the
+ * database refused before writing its commit record (SQLITE_FULL): the returned function
+ * takes the seal back then, unless something irreversible came since (then it stays).
+ * Sealed durably before the act, so a crash after the act never rolls back (STEP RECORD).
+ */
+export function sealStateStepUntil(): () => void {
+  const step = steps.getStore();
+  if (!step || step.sealed) return () => undefined;
+  sealStateStep();
+  return () => void step.unseal();
 }
 
 export async function writeFileAtomic(path: string, data: Uint8Array | string, opts: AtomicWriteOptions = {}): Promise<void> {
@@ -590,8 +630,10 @@ export function stateAccessError(e: unknown, path: string): unknown {
 export async function shredFile(path: string): Promise<void> {
   try {
     const fh = await open(path, 'r+');
-    // Erased bytes cannot be put back: the step keeps what it wrote (withStateStep).
+    // Erased bytes cannot be put back: the step keeps what it wrote (withStateStep), for good.
     sealStateStep();
+    const step = steps.getStore();
+    if (step) step.afterSeal++;
     try {
       const { size } = await fh.stat();
       await fh.write(new Uint8Array(size), 0, size, 0);
