@@ -8,7 +8,7 @@
  * filesystems only (rename atomicity and directory fsync are what we rely on).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { closeSync, constants, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, link, mkdir, open, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -39,7 +39,9 @@ export interface AtomicWriteOptions {
  * no data blocks, so it is made on a full disk too), a file it creates as a second link
  * (`.<name>.<hex>.new`), and every `ensureDir` notes the directories it created; the
  * step's error puts the old versions back by rename (no space needed either), removes the
- * files and directories it created, and the step's success drops the links.
+ * files and directories it created — the bytes of each version it discards overwritten
+ * with zeros first, in place (a share that never left is not left on the disk) — and the
+ * step's success drops the links.
  *
  * Never undone: what left the process or cannot be taken back. `sealStateStep()` — called
  * when a secret nonce is consumed (its signature may follow), a file is shredded, a message
@@ -324,11 +326,14 @@ function finishStep(path: string, sealed: boolean): boolean {
         if (!('d' in e)) {
           dropIfThere(e.p); // the dead writer's temp file, when it died before its rename
           if (inodeOf(e.b) !== undefined) {
+            const live = inodeOf(e.t);
+            if (live !== undefined && live !== inodeOf(e.b)) zeroInPlaceSync(e.t); // the version it wrote, erased (as in-process)
             renameSync(e.b, e.t);
             if (inodeOf(e.b) !== undefined) unlinkSync(e.b); // the rename never happened: both named one inode
           } else {
             const made = inodeOf(e.n);
             if (made === undefined) continue; // never made, or already undone
+            zeroInPlaceSync(e.n); // the file it made (same inode as its target, if it was renamed there)
             if (inodeOf(e.t) === made) unlinkSync(e.t);
             unlinkSync(e.n);
           }
@@ -355,6 +360,29 @@ function finishStep(path: string, sealed: boolean): boolean {
     throw stuck(`its ${sealed ? 'links' : 'old versions'} cannot be ${sealed ? 'removed' : 'put back'} (${why})`, `make ${dirname(path)} and the directories under it writable by this user and run the command again`);
   }
   return true;
+}
+
+/** Overwrite a file's bytes with zeros where they are and fsync (no new blocks: a full disk allows it). Not shredFile: no seal. */
+async function zeroInPlace(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    const { size } = await fh.stat();
+    await fh.write(new Uint8Array(size), 0, size, 0);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function zeroInPlaceSync(path: string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    const size = fstatSync(fd).size;
+    writeSync(fd, new Uint8Array(size), 0, size, 0);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function dropIfThere(path: string): void {
@@ -450,8 +478,10 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
     if (step) {
       const kept = backup;
       const second = made!;
-      if (kept) step.record(() => rename(kept, target), () => unlink(kept));
-      else step.record(async () => (await unlink(target), await unlink(second)), () => unlink(second));
+      // Undone, the version this step wrote is erased before it goes (it may hold a share that
+      // never left: erase-on-replace's rule, every version replaced is erased, holds for it too).
+      if (kept) step.record(async () => (await zeroInPlace(target), await rename(kept, target)), () => unlink(kept));
+      else step.record(async () => (await zeroInPlace(target), await unlink(target), await unlink(second)), () => unlink(second));
     }
     opts.onStep?.('renamed');
     await syncDir(dir);

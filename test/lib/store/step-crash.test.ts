@@ -6,7 +6,7 @@
  * before the step. Died after it: every write kept, no link and no record left. A step
  * still running is never touched; a damaged record refuses with what to run.
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { recoverInterruptedSteps } from '../../../src/lib/store/atomic.ts';
@@ -48,8 +48,12 @@ describe('a step killed mid-way, then the next command', () => {
       const before = contents(home);
       await crash('open', nth, at);
       expect(names(home).some((k) => /\.(undo|new)$|\/\.step\./.test(k))).toBe(true); // the leftovers are there
+      // The version the dead step wrote (write 3: a.json is a3), held by a link here: erased when it is undone.
+      const held = join(home, '..', 'held');
+      if (nth === 3) linkSync(join(home, 'a.json'), held);
       expect(recoverInterruptedSteps(home)).toBe(1);
       expect(contents(home)).toEqual(before);
+      if (nth === 3) expect(readFileSync(held)).toEqual(Buffer.alloc(3));
     });
   }
 
