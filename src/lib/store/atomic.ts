@@ -322,34 +322,9 @@ function finishStep(path: string, sealed: boolean): boolean {
         dirs.add(dirname(e.t));
       }
     } else {
-      for (const e of entries.reverse()) {
-        if (!('d' in e)) {
-          dropIfThere(e.p); // the dead writer's temp file, when it died before its rename
-          if (inodeOf(e.b) !== undefined) {
-            const live = inodeOf(e.t);
-            if (live !== undefined && live !== inodeOf(e.b)) zeroInPlaceSync(e.t); // the version it wrote, erased (as in-process)
-            renameSync(e.b, e.t);
-            if (inodeOf(e.b) !== undefined) unlinkSync(e.b); // the rename never happened: both named one inode
-          } else {
-            const made = inodeOf(e.n);
-            if (made === undefined) continue; // never made, or already undone
-            zeroInPlaceSync(e.n); // the file it made (same inode as its target, if it was renamed there)
-            if (inodeOf(e.t) === made) unlinkSync(e.t);
-            unlinkSync(e.n);
-          }
-          dirs.add(dirname(e.t));
-        } else {
-          for (let d = e.d; ; d = dirname(d)) {
-            try {
-              rmdirSync(d);
-            } catch (err) {
-              if (errnoCode(err) !== 'ENOENT') break;
-            }
-            if (d === e.first || dirname(d) === d) break;
-          }
-          dirs.add(dirname(e.first));
-        }
-      }
+      // Two commands finishing one record at once (both found its owner gone) can meet a name the
+      // other just moved: E_STEP_INTERRUPTED below, and run again the survivor finds it finished.
+      for (const e of entries.reverse()) undoEntry(e, dirs);
     }
     for (const d of dirs) if (inodeOf(d) !== undefined) syncDirSync(d);
     unlinkSync(path);
@@ -360,6 +335,36 @@ function finishStep(path: string, sealed: boolean): boolean {
     throw stuck(`its ${sealed ? 'links' : 'old versions'} cannot be ${sealed ? 'removed' : 'put back'} (${why})`, `make ${dirname(path)} and the directories under it writable by this user and run the command again`);
   }
   return true;
+}
+
+/** Undo one line of an open record, as the step's own error path would have (idempotent). */
+function undoEntry(e: StepEntry, dirs: Set<string>): void {
+  if ('d' in e) {
+    for (let d = e.d; ; d = dirname(d)) {
+      try {
+        rmdirSync(d);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') break;
+      }
+      if (d === e.first || dirname(d) === d) break;
+    }
+    dirs.add(dirname(e.first));
+    return;
+  }
+  dropIfThere(e.p); // the dead writer's temp file, when it died before its rename
+  if (inodeOf(e.b) !== undefined) {
+    const live = inodeOf(e.t);
+    if (live !== undefined && live !== inodeOf(e.b)) zeroInPlaceSync(e.t); // the version it wrote, erased (as in-process)
+    renameSync(e.b, e.t);
+    if (inodeOf(e.b) !== undefined) unlinkSync(e.b); // the rename never happened: both named one inode
+  } else {
+    const made = inodeOf(e.n);
+    if (made === undefined) return; // never made, or already undone
+    zeroInPlaceSync(e.n); // the file it made (same inode as its target, if it was renamed there)
+    if (inodeOf(e.t) === made) unlinkSync(e.t);
+    unlinkSync(e.n);
+  }
+  dirs.add(dirname(e.t));
 }
 
 /** Overwrite a file's bytes with zeros where they are and fsync (no new blocks: a full disk allows it). Not shredFile: no seal. */
