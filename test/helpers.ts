@@ -47,6 +47,14 @@ export function fileSnapshot(dir: string, o: { locks?: boolean } = {}): Record<s
   return out;
 }
 
+/**
+ * A snapshot without what a killed command's step leaves (store/atomic.ts STEP RECORD: its
+ * record, its .undo/.new links, its temp file), which the next command removes.
+ */
+export function withoutStepLeftovers(snapshot: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(snapshot).filter(([k]) => !/\/\.step\.[0-9a-f]{16}\.(open|sealed)$|\/\..*\.[0-9a-f]{16}\.(undo|new|tmp)$/.test(k)));
+}
+
 /** mulberry32: a small seeded generator, so a failing case replays from its seed. */
 export function seeded(seed: number): () => number {
   let a = seed >>> 0;

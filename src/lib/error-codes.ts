@@ -427,6 +427,7 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_STATE_UNSEALED: 'usage',
   E_STATE_UNSERIALISABLE: 'general',
   E_STATE_WRITE: 'general',
+  E_STEP_INTERRUPTED: 'state',
   E_STEP_TIMEOUT: 'general',
   E_STORE_AUTH: 'usage',
   E_STORE_BUSY: 'state',

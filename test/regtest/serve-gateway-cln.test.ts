@@ -23,8 +23,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '@scure/base';
-import { fileSnapshot } from '../helpers.ts';
-import { BIN, cleanEnv, pipeline } from '../e2e/cli.ts';
+import { fileSnapshot, withoutStepLeftovers } from '../helpers.ts';
+import { BIN, cleanEnv, pipeline, run } from '../e2e/cli.ts';
 import { MINT_KEY, USER_KEY, ok } from '../e2e/fixtures.ts';
 import { timedRun } from '../e2e/serve-gateway-service.ts';
 import { startGateway, type GatewayService as Service } from '../e2e/serve-process.ts';
@@ -70,6 +70,14 @@ const TITLE = worldTitle('device pay --peer through serve gateway and Core Light
     await w?.stop();
   });
 
+  it('a gateway started on another network than its Lightning node is refused at its start (E_NETWORK_MISMATCH, exit 4), before it listens or opens its store', () => {
+    const before = fileSnapshot(mintDir, { locks: true });
+    const r = run(['serve', 'gateway', '--terms', terms, '--lightning-rpc', socket, '--key-env', 'MINT_KEY', '--state-dir', mintDir, '--network', 'signet', '--tip-height', '1000', '--confirmations', '1', '--listen', '127.0.0.1:0'], { env: { MINT_KEY } });
+    expect([r.status, /error (E_[A-Z_]+)/.exec(r.stderr)?.[1], r.stdout], r.stderr).toEqual([4, 'E_NETWORK_MISMATCH', '']);
+    expect(r.stderr).toContain('the Lightning node is on regtest, the gateway (--network) on signet');
+    expect(fileSnapshot(mintDir, { locks: true })).toEqual(before);
+  });
+
   it('3 tolls, each one device pay --peer process: paid by Core Lightning once, settled with its preimage, the receipt applied', async () => {
     // Three: the timing is bench/device-serve.ts's (a test measures nothing).
     for (let k = 0; k < 3; k++) {
@@ -109,7 +117,10 @@ const TITLE = worldTitle('device pay --peer through serve gateway and Core Light
     const userBefore = fileSnapshot(userDir);
     const again = await timedRun(await peerArgs(invoiceFile), { USER_KEY });
     expect([again.status, /error (E_[A-Z_]+)/.exec(again.stderr)?.[1], again.stdout], again.stderr).toEqual([5, 'E_PAYMENT_PENDING', '']);
-    expect(fileSnapshot(userDir)).toEqual(userBefore);
+    // The killed device pay had sent its message (a sealed step): this command removes only its
+    // record and links (store/atomic.ts STEP RECORD), every write of it stays.
+    expect(Object.keys(userBefore).some((k) => k.endsWith('.sealed'))).toBe(true);
+    expect(fileSnapshot(userDir)).toEqual(withoutStepLeftovers(userBefore));
     expect((await paysFor(inv.payment_hash)).map((p) => p.status)).toEqual(['pending']);
 
     // The payee goes away with the HTLC; blocks come until the gateway's node has failed it on chain.

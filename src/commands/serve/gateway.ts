@@ -27,11 +27,12 @@ asked again on the retry, and never pays a hash it knows). Every step goes throu
 committed before it is answered; on SQLite one serve process holds a --state-dir.`;
   static override examples = [
     {
-      description: 'The demo gateway as a service without a Lightning node (it answers jobs) on a free port for 6 s (timeout stops it: SIGTERM drains and exits 0); ask it for its credit offer (a gateway is a credit mint on device channels)',
+      description: 'The demo gateway as a service without a Lightning node (it answers jobs) on a free port: once its serve/listening line is out (it is ready), ask it for its credit offer (a gateway is a credit mint on device channels), then stop it (SIGTERM: it drains and exits 0)',
       command:
         'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
-        '(timeout -s TERM 6 <%= config.bin %> serve gateway --terms fixtures/policies/gateway-terms.json --tip-height 1000 --confirmations 1 --key-env MINT_KEY --state-dir $D/mint --listen 127.0.0.1:0 > $D/listening &) ; ' +
-        'sleep 3; curl -s $(sed -n \'s/.*"public":"\\([^"]*\\)".*/\\1/p\' $D/listening)/v1/credit/offer',
+        '{ <%= config.bin %> serve gateway --terms fixtures/policies/gateway-terms.json --tip-height 1000 --confirmations 1 --key-env MINT_KEY --state-dir $D/mint --listen 127.0.0.1:0 --log-level warn > $D/listening & ' +
+        'pid=$!; for i in $(seq 300); do [ -s $D/listening ] && break; sleep 0.1; done; ' +
+        'curl -s "$(sed -n \'s/.*"public":"\\([^"]*\\)".*/\\1/p\' $D/listening)/v1/credit/offer"; kill $pid; wait $pid; }',
     },
     {
       description: 'With Core Lightning, the operator\'s listener on loopback (a device then runs: device pay --peer http://GATEWAY:8339 …)',
@@ -84,8 +85,9 @@ committed before it is answered; on SQLite one serve process holds a --state-dir
     const shared = await storeTarget(f as Record<string, unknown>);
     const { ClnRpc } = await import('../../lib/lightning/cln-rpc.ts');
     const node = f['lightning-rpc'] ? new ClnRpc(f['lightning-rpc']) : undefined;
-    // A node that does not answer stops the service at its start (E_LIGHTNING_UNREACHABLE), not at the first device.
-    if (node) await node.call('getinfo', {});
+    // A node that does not answer stops the service at its start (E_LIGHTNING_UNREACHABLE), not at the first
+    // device; a node on another network (E_NETWORK_MISMATCH, exit 4) too, as gateway pay: before the store is opened.
+    if (node) (await import('../../lib/device/lightning.ts')).checkNodeNetwork(await node.call<{ network?: unknown }>('getinfo', {}), network, 'the gateway (--network)');
     const { paymentAnswer } = await import('../../lib/device/gateway.ts');
     const { gatewayRoutes } = await import('../../topics/serve/gateway-routes.ts');
     const { mintGauges, mintRoutes } = await import('../../topics/serve/mint-routes.ts');

@@ -19,6 +19,7 @@
 import { readFile } from 'node:fs/promises';
 import { OffchainError, UsageError } from '../errors.ts';
 import { defaultRpcPort } from './rpc-config.ts';
+import { settingPlaces } from '../cli/config.ts';
 import type { RpcConfig } from './rpc-config.ts';
 
 /** Core's error codes that get a specific hint (src/rpc/protocol.h). */
@@ -152,7 +153,7 @@ function unreachable(e: unknown, method: string, config: RpcConfig): OffchainErr
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') {
     return new OffchainError(
       'E_RPC_UNREACHABLE',
-      `bitcoind at ${config.url} did not answer ${method} within ${config.timeoutMs} ms; the node may be busy (initial sync, rescan) — retry, or check --rpc-url`,
+      `bitcoind at ${config.url} did not answer ${method} within ${config.timeoutMs} ms; the node may be busy (initial sync, rescan) — retry, or check ${settingPlaces('rpc_url')}`,
       undefined,
       { method, reason: 'timeout' },
     );
@@ -161,7 +162,7 @@ function unreachable(e: unknown, method: string, config: RpcConfig): OffchainErr
   return new OffchainError(
     'E_RPC_UNREACHABLE',
     `cannot reach bitcoind at ${config.url} (${code}): is it running for ${config.network} with -server? ` +
-      `Otherwise point --rpc-url or OFFCHAIN_RPC_URL at its RPC port (${config.network} default: ${defaultRpcPort(config.network)})`,
+      `Otherwise point ${settingPlaces('rpc_url')} at its RPC port (${config.network} default: ${defaultRpcPort(config.network)})`,
     undefined,
     { method, reason: code },
   );

@@ -22,7 +22,7 @@ import type { KeyPair } from '../keys/keys.ts';
 import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
-import { isFullError, sealStateStep, stateAccessError, withStateStep } from '../store/atomic.ts';
+import { isFullError, sealStateStep, stateAccessError, stepHome, withStateStep } from '../store/atomic.ts';
 import { expandTilde } from './config.ts';
 import { detectFormat, inputFrom, jsonLines, readFlagFile, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
@@ -301,6 +301,8 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     const [given, source] = flag !== undefined ? [flag, '--state-dir'] : env !== undefined ? [env, '$OFFCHAIN_STATE_DIR'] : [join(homedir(), '.offchain'), 'the default state directory'];
     const base = resolve(expandTilde(given, homedir()));
     checkNotUnderFile(base, `${source} ${given}`);
+    // A step that died here first (store/atomic.ts STEP RECORD); then this step's record lives here.
+    stepHome(join(base, network));
     return join(base, network);
   }
 

@@ -19,20 +19,23 @@
  * Precedence: a flag, then the environment (OFFCHAIN_NETWORK, OFFCHAIN_RPC_URL,
  * OFFCHAIN_RPC_COOKIE, OFFCHAIN_STATE_DIR, OFFCHAIN_STORE_URL, OFFCHAIN_STORE_PASSWORD_FILE), then this file — it only fills in environment variables that are
  * unset, which the commands already read. Credentials never go here: the node's cookie
- * or OFFCHAIN_RPC_USER / OFFCHAIN_RPC_PASSWORD, as before.
+ * or OFFCHAIN_RPC_USER / OFFCHAIN_RPC_PASSWORD, as before. An error about one of these
+ * settings names all three places (`settingPlaces`). Not a key: `--peer`, which changes
+ * what a step does (send instead of print), not where it connects.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { NETWORKS } from '../network.ts';
 import { redactUrl } from '../store/pg/url.ts';
+import { nearest } from './suggest.ts';
 
 export const CONFIG_ENV = 'OFFCHAIN_CONFIG';
 
-const KEYS: Record<string, string> = {
+const KEYS = {
   network: 'OFFCHAIN_NETWORK', rpc_url: 'OFFCHAIN_RPC_URL', rpc_cookie: 'OFFCHAIN_RPC_COOKIE', state_dir: 'OFFCHAIN_STATE_DIR', lightning_rpc: 'OFFCHAIN_LIGHTNING_RPC',
   store: 'OFFCHAIN_STORE_URL', store_password_file: 'OFFCHAIN_STORE_PASSWORD_FILE',
-};
+} as const satisfies Record<string, string>;
 const PATHS = new Set(['state_dir', 'lightning_rpc', 'store_password_file', 'rpc_cookie']);
 
 /** Fill the unset environment variables from the configuration file, if there is one. */
@@ -49,11 +52,16 @@ export function applyConfigFile(env: NodeJS.ProcessEnv, home: string): void {
     throw new UsageError('E_CONFIG', `cannot read the configuration file ${path} (${CONFIG_ENV}): ${(e as NodeJS.ErrnoException).code}`);
   }
   for (const [key, value] of Object.entries(parseConfig(text, path))) {
-    const name = KEYS[key]!;
+    const name = KEYS[key as keyof typeof KEYS];
     // `state_dir=~/x`, `lightning_rpc=~/x`: the home directory, as a shell would expand it (no shell reads this file).
     const expanded = PATHS.has(key) ? expandTilde(value, home) : value;
     if (env[name] === undefined || env[name] === '') env[name] = expanded;
   }
+}
+
+/** Where a setting comes from, for an error to name: `--rpc-url, $OFFCHAIN_RPC_URL or rpc_url= in the configuration file`. */
+export function settingPlaces(key: keyof typeof KEYS & string, flag = `--${key.replace(/_/g, '-')}`): string {
+  return `${flag}, $${KEYS[key]} or ${key}= in the configuration file`;
 }
 
 /** `~` or `~/…` → the home directory (what a shell would have done). */
@@ -72,7 +80,10 @@ export function parseConfig(text: string, path: string): Record<string, string> 
     const where = `${path} line ${i + 1}`;
     if (!m) throw new UsageError('E_CONFIG', `${where}: expected key=value, got "${line.slice(0, 40)}"`);
     const [, key, value] = m as unknown as [string, string, string];
-    if (!(key in KEYS)) throw new UsageError('E_CONFIG', `${where}: unknown key "${key}" (known: ${Object.keys(KEYS).join(', ')})`);
+    if (!(key in KEYS)) {
+      const near = nearest(key, Object.keys(KEYS));
+      throw new UsageError('E_CONFIG', `${where}: unknown key "${key}"${near ? `; did you mean "${near}"?` : ''} (known: ${Object.keys(KEYS).join(', ')})`);
+    }
     if (key in out) throw new UsageError('E_CONFIG', `${where}: "${key}" is set twice`);
     if (value === '') throw new UsageError('E_CONFIG', `${where}: "${key}" has no value`);
     if (key === 'network' && !(NETWORKS as readonly string[]).includes(value)) {

@@ -78,10 +78,10 @@ export type PayOptions = {
 /** Core Lightning's names of our networks (getinfo.network). */
 const CLN_NETWORK: Record<Network, string> = { mainnet: 'bitcoin', testnet: 'testnet', testnet4: 'testnet4', signet: 'signet', regtest: 'regtest' };
 
-/** E_NETWORK_MISMATCH (exit 4) unless the node's getinfo names `network` (Core Lightning's word for it). */
-export function checkNodeNetwork(info: { network?: unknown }, network: Network): void {
+/** E_NETWORK_MISMATCH (exit 4) unless the node's getinfo names `network` (Core Lightning's word for it); `what` is on `network`. */
+export function checkNodeNetwork(info: { network?: unknown }, network: Network, what = 'the channel'): void {
   if (info.network !== CLN_NETWORK[network]) {
-    throw new RefusedError('E_NETWORK_MISMATCH', `the Lightning node is on ${String(info.network)}, the channel on ${network} (Core Lightning calls it ${CLN_NETWORK[network]})`);
+    throw new RefusedError('E_NETWORK_MISMATCH', `the Lightning node is on ${String(info.network)}, ${what} on ${network} (Core Lightning calls it ${CLN_NETWORK[network]})`);
   }
 }
 

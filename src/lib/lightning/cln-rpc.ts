@@ -14,6 +14,7 @@
  * to classify.
  */
 import { connect } from 'node:net';
+import { settingPlaces } from '../cli/config.ts';
 import { OffchainError } from '../errors.ts';
 
 /** The node answered with a JSON-RPC error object (e.g. `pay`'s 205 "could not find a route"). */
@@ -66,7 +67,7 @@ export class ClnRpc implements LightningRpc {
       };
       const timer = setTimeout(() => finish(() => reject(new ClnTimeoutError(method, timeoutMs))), timeoutMs);
       socket.on('error', (e: NodeJS.ErrnoException) =>
-        finish(() => reject(new OffchainError('E_LIGHTNING_UNREACHABLE', `cannot reach Core Lightning at ${this.socketPath} (--lightning-rpc): ${e.code ?? e.message}; is lightningd running, and is this its lightning-rpc socket?`))),
+        finish(() => reject(new OffchainError('E_LIGHTNING_UNREACHABLE', `cannot reach Core Lightning at ${this.socketPath} (${settingPlaces('lightning_rpc')}): ${e.code ?? e.message}; is lightningd running, and is this its lightning-rpc socket?`))),
       );
       socket.on('connect', () => socket.write(JSON.stringify({ jsonrpc: '2.0', id, method, params })));
       const tryAnswer = (final: boolean) => {

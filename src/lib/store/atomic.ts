@@ -8,14 +8,15 @@
  * filesystems only (rename atomicity and directory fsync are what we rely on).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, link, mkdir, open, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { MalformedInputError, OffchainError, UsageError } from '../errors.ts';
+import { MalformedInputError, OffchainError, StateConflictError, UsageError } from '../errors.ts';
+import { currentProcess, processIsGone, type ProcessIdentity } from './lock.ts';
 
 /** Points inside writeFileAtomic where a test can inject a failure (a simulated crash). */
-export type AtomicWriteStep = 'opened' | 'written' | 'synced' | 'renamed';
+export type AtomicWriteStep = 'opened' | 'written' | 'synced' | 'kept' | 'renamed';
 
 export interface AtomicWriteOptions {
   /** Permission bits of the target; default 0o600 (state may hold secrets). */
@@ -35,10 +36,12 @@ export interface AtomicWriteOptions {
  * a write that fails half-way (a full disk, a read-only remount) or a refusal after the
  * first write must leave the state directory as it was. Inside `withStateStep`, every
  * `writeFileAtomic` keeps the version it replaces as a hard link (`.<name>.<hex>.undo`:
- * no data blocks, so it is made on a full disk too) and every `ensureDir` notes the
- * directories it created; the step's error puts the old versions back by rename (no space
- * needed either), removes the files and directories it created, and the step's success
- * drops the links.
+ * no data blocks, so it is made on a full disk too), a file it creates as a second link
+ * (`.<name>.<hex>.new`), and every `ensureDir` notes the directories it created; the
+ * step's error puts the old versions back by rename (no space needed either), removes the
+ * files and directories it created — the bytes of each version it discards overwritten
+ * with zeros first, in place (a share that never left is not left on the disk) — and the
+ * step's success drops the links.
  *
  * Never undone: what left the process or cannot be taken back. `sealStateStep()` — called
  * when a secret nonce is consumed (its signature may follow), a file is shredded, a message
@@ -46,33 +49,160 @@ export interface AtomicWriteOptions {
  * everything the step wrote up to then and from then on, whatever follows: a nonce never
  * becomes usable again, a payment sent is never forgotten. Streams and services write
  * outside any step (their stores commit request by request).
+ *
+ * A CRASH MID-STEP (STEP RECORD). Once a step knows its home (`stepHome`: the network's
+ * state directory, named by the command before it reads or writes there), it keeps a
+ * record there, `.step.<id>.open`: its owner (host, pid, start time, boot id) and, one
+ * fsynced line each, every link and directory BEFORE the change it guards (the link's
+ * directory fsynced before the rename). Sealing renames it `.step.<id>.sealed` and fsyncs
+ * the home BEFORE `sealStateStep` returns, so before the act: a sealed act never has an
+ * open record. A success seals too, then drops the links, then the record. The next
+ * command that names the home (`recoverInterruptedSteps`, before anything is read) finds
+ * the records of owners that are gone (lock.ts's test; a live or other-host owner is left
+ * alone) and does what the dead step's own error path would have done:
+ *   | record  | what happened                         | recovery                                  |
+ *   | open    | died before its seal: nothing left    | old versions renamed back, its new files  |
+ *   |         | the process                           | (same inode as their .new) and dirs gone  |
+ *   | sealed  | sealed, perhaps acted, perhaps done   | links removed; every write kept           |
+ * An act that may prove not to have happened (a COMMIT refused before its commit record)
+ * seals with `sealStateStepUntil`, which can take the seal back then, if nothing
+ * irreversible was written since.
+ * A crash between the seal and the act keeps writes whose act never happened: the same
+ * as a refusal after a seal (a nonce wasted, never reused). `keep` writes (witnesses, the
+ * nonce ledger's journal) and renames outside writeFileAtomic (a nonce leaving unused/)
+ * are never in a record, so no recovery lowers a witness or brings a nonce back. A
+ * recovery that cannot finish (a read-only directory, a damaged record) refuses the
+ * command E_STEP_INTERRUPTED (exit 5) saying what to run; run again, it resumes (every
+ * undo is idempotent). Not covered: a step's writes before it names its home (none write
+ * state), and a crash between a new directory's mkdir and its line (an empty directory).
  */
+/** A write (target, the old version's link, the new file's link — one of the two is made —, its temp file) or a directory made. */
+type StepEntry = { t: string; b: string; n: string; p: string } | { d: string; first: string };
+
 class StepJournal {
   private undo: (() => Promise<void>)[] = [];
   private done: (() => Promise<void>)[] = [];
   sealed = false;
+  /** Irreversible changes since the seal (writes no longer kept, a shred): a seal with any is never taken back. */
+  afterSeal = 0;
+  /** The state directory whose record lists this step's changes (see STEP RECORD). */
+  home: string | undefined;
+  private disk: { path: string; fd: number } | undefined;
+  private readonly id = randomBytes(8).toString('hex');
+
+  /** Durably note a change before it is made (a no-op without a home, or once sealed). */
+  note(entry: StepEntry): void {
+    if (this.home === undefined || this.sealed) return;
+    this.disk ??= openStepRecord(this.home, this.id);
+    const line = Buffer.from(`${JSON.stringify(entry)}\n`);
+    writeSync(this.disk.fd, line, 0, line.length);
+    fsyncSync(this.disk.fd);
+  }
 
   record(undo: () => Promise<void>, done?: () => Promise<void>): void {
     this.undo.push(undo);
     if (done) this.done.push(done);
     // A long step (a stream that writes files) stops keeping old versions past a bound.
-    if (this.undo.length > 256) this.seal();
+    if (this.undo.length > 256) {
+      this.seal();
+      this.undo = [];
+    }
   }
 
+  /** Sealed durably (the record renamed, its directory fsynced) before this returns; throws if it cannot be. */
   seal(): void {
+    if (this.sealed) return;
+    if (this.disk) {
+      const open = this.disk.path;
+      const sealed = open.replace(/\.open$/, '.sealed');
+      renameSync(open, sealed);
+      this.disk.path = sealed;
+      try {
+        syncDirSync(this.home!);
+      } catch (e) {
+        // Not known durable: not sealed (the step's error path undoes, under an open record).
+        renameSync(sealed, open);
+        this.disk.path = open;
+        throw e;
+      }
+    }
     this.sealed = true;
-    this.undo = [];
+    this.afterSeal = 0;
+  }
+
+  /** Take the seal back (its act provably did not happen); false, still sealed, if anything irreversible came since. */
+  unseal(): boolean {
+    if (!this.sealed || this.afterSeal > 0) return false;
+    if (this.disk) {
+      const sealed = this.disk.path;
+      const open = sealed.replace(/\.sealed$/, '.open');
+      try {
+        renameSync(sealed, open);
+        this.disk.path = open;
+        syncDirSync(this.home!);
+      } catch {
+        return false; // sealed it stays on disk (or may): keeping is the safe side
+      }
+    }
+    this.sealed = false;
+    return true;
   }
 
   async rollback(): Promise<void> {
-    for (const undo of this.undo.reverse()) await undo().catch(() => undefined);
+    let whole = true;
+    if (!this.sealed) for (const undo of this.undo.reverse()) await undo().catch(() => (whole = false));
     this.undo = [];
-    await this.finish();
+    await this.finish(whole);
   }
 
-  async finish(): Promise<void> {
+  /** Drop the links, then the record — unless an undo failed: the next command finishes it. */
+  async finish(whole = true): Promise<void> {
     for (const done of this.done) await done().catch(() => undefined);
     this.done = [];
+    if (this.disk) {
+      closeSync(this.disk.fd);
+      if (whole) try {
+        unlinkSync(this.disk.path);
+        syncDirSync(this.home!);
+      } catch {
+        // Left for the next command, which finds its owner gone and finishes it.
+      }
+      this.disk = undefined;
+    }
+  }
+}
+
+const STEP_RECORD = /^\.step\.([0-9a-f]{16})\.(open|sealed)$/;
+
+function openStepRecord(home: string, id: string): { path: string; fd: number } {
+  // Complete before it has a name: the owner line written and fsynced in a temp file first.
+  const path = join(home, `.step.${id}.open`);
+  const temp = join(home, `.step.${id}.tmp`);
+  const fd = openSync(temp, 'wx', 0o600);
+  try {
+    const owner = Buffer.from(`${JSON.stringify(currentProcess())}\n`);
+    writeSync(fd, owner, 0, owner.length);
+    fsyncSync(fd);
+    renameSync(temp, path);
+    syncDirSync(home);
+  } catch (e) {
+    closeSync(fd);
+    try {
+      unlinkSync(temp);
+    } catch {
+      // never named
+    }
+    throw stateAccessError(e, home);
+  }
+  return { path, fd };
+}
+
+function syncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -89,18 +219,211 @@ export async function withStateStep<T>(fn: () => Promise<T>): Promise<T> {
     await journal.rollback();
     throw e;
   }
+  try {
+    // Done: sealed durably before any link goes, so a crash while they go keeps every write.
+    journal.seal();
+  } catch (e) {
+    await journal.rollback();
+    throw stateAccessError(e, journal.home ?? '.');
+  }
   await journal.finish();
   return result;
 }
 
-/** What the step wrote so far stays, whatever follows (see above). No-op outside a step. */
+/**
+ * What the step wrote so far stays, whatever follows (see above). No-op outside a step.
+ * Durable when it returns (STEP RECORD): call it before the act, never after.
+ */
 export function sealStateStep(): void {
-  steps.getStore()?.seal();
+  const step = steps.getStore();
+  if (!step) return;
+  try {
+    step.seal();
+  } catch (e) {
+    throw stateAccessError(e, step.home ?? '.');
+  }
+}
+
+/**
+ * The current step's home: the state directory its record lives in (STEP RECORD). The
+ * first call in a step wins; outside a step, nothing. Recovers the home first.
+ */
+export function stepHome(dir: string): void {
+  const home = resolve(dir);
+  recoverInterruptedSteps(home);
+  const step = steps.getStore();
+  if (step && step.home === undefined && !step.sealed) {
+    try {
+      if (lstatSync(home).isDirectory()) step.home = home;
+    } catch {
+      // Not there yet: this step creates it, with no record (an empty directory at worst).
+    }
+  }
+}
+
+const recovered = new Set<string>();
+
+/**
+ * Finish the steps whose process died in `home` (STEP RECORD): an open record is rolled
+ * back, a sealed one cleaned. Once per directory per process; returns how many it finished.
+ * E_STEP_INTERRUPTED (exit 5) when one cannot be finished.
+ */
+export function recoverInterruptedSteps(dir: string): number {
+  const home = resolve(dir);
+  if (recovered.has(home)) return 0;
+  let names: string[];
+  try {
+    names = readdirSync(home);
+  } catch {
+    return 0; // not there (nothing to finish), or not readable (the command says so itself)
+  }
+  let finished = 0;
+  let running = 0;
+  for (const name of names) {
+    const m = STEP_RECORD.exec(name);
+    if (!m) continue;
+    if (finishStep(join(home, name), m[2] === 'sealed')) finished++;
+    else running++;
+  }
+  // Looked at again by this process only while another's step is still running there.
+  if (running === 0) recovered.add(home);
+  return finished;
+}
+
+function finishStep(path: string, sealed: boolean): boolean {
+  const stuck = (why: string, run: string) =>
+    new StateConflictError('E_STEP_INTERRUPTED', `a command died mid-step and left ${path}; ${why}: ${run}`, { path });
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return false; // finished concurrently
+    throw e;
+  }
+  const lines = text.split('\n');
+  const complete = lines.slice(0, -1); // the last piece has no newline: torn mid-write, never acted on
+  let owner: ProcessIdentity;
+  let entries: StepEntry[];
+  try {
+    owner = JSON.parse(complete[0] ?? '') as ProcessIdentity;
+    entries = complete.slice(1).map((l) => JSON.parse(l) as StepEntry);
+  } catch {
+    throw stuck('its record is damaged, so what it changed is unknown', `look at the files it names, then remove it (rm '${path}') and run the command again`);
+  }
+  if (!processIsGone(owner)) return false; // still running (or on another host): its own step
+  const dirs = new Set<string>();
+  try {
+    if (sealed) {
+      for (const e of entries) {
+        if ('d' in e) continue;
+        dropIfThere(e.b);
+        dropIfThere(e.n);
+        dropIfThere(e.p);
+        dirs.add(dirname(e.t));
+      }
+    } else {
+      // Two commands finishing one record at once (both found its owner gone) can meet a name the
+      // other just moved: E_STEP_INTERRUPTED below, and run again the survivor finds it finished.
+      for (const e of entries.reverse()) undoEntry(e, dirs);
+    }
+    for (const d of dirs) if (inodeOf(d) !== undefined) syncDirSync(d);
+    unlinkSync(path);
+    syncDirSync(dirname(path));
+  } catch (e) {
+    if (e instanceof OffchainError) throw e;
+    const why = `${errnoCode(e) ?? (e as Error).message}`;
+    throw stuck(`its ${sealed ? 'links' : 'old versions'} cannot be ${sealed ? 'removed' : 'put back'} (${why})`, `make ${dirname(path)} and the directories under it writable by this user and run the command again`);
+  }
+  return true;
+}
+
+/** Undo one line of an open record, as the step's own error path would have (idempotent). */
+function undoEntry(e: StepEntry, dirs: Set<string>): void {
+  if ('d' in e) {
+    for (let d = e.d; ; d = dirname(d)) {
+      try {
+        rmdirSync(d);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') break;
+      }
+      if (d === e.first || dirname(d) === d) break;
+    }
+    dirs.add(dirname(e.first));
+    return;
+  }
+  dropIfThere(e.p); // the dead writer's temp file, when it died before its rename
+  if (inodeOf(e.b) !== undefined) {
+    const live = inodeOf(e.t);
+    if (live !== undefined && live !== inodeOf(e.b)) zeroInPlaceSync(e.t); // the version it wrote, erased (as in-process)
+    renameSync(e.b, e.t);
+    if (inodeOf(e.b) !== undefined) unlinkSync(e.b); // the rename never happened: both named one inode
+  } else {
+    const made = inodeOf(e.n);
+    if (made === undefined) return; // never made, or already undone
+    zeroInPlaceSync(e.n); // the file it made (same inode as its target, if it was renamed there)
+    if (inodeOf(e.t) === made) unlinkSync(e.t);
+    unlinkSync(e.n);
+  }
+  dirs.add(dirname(e.t));
+}
+
+/** Overwrite a file's bytes with zeros where they are and fsync (no new blocks: a full disk allows it). Not shredFile: no seal. */
+async function zeroInPlace(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    const { size } = await fh.stat();
+    await fh.write(new Uint8Array(size), 0, size, 0);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function zeroInPlaceSync(path: string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    const size = fstatSync(fd).size;
+    writeSync(fd, new Uint8Array(size), 0, size, 0);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function dropIfThere(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw e;
+  }
+}
+
+function inodeOf(path: string): number | undefined {
+  try {
+    return lstatSync(path).ino;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
 }
 
 function openStep(): StepJournal | undefined {
   const j = steps.getStore();
+  if (j?.sealed) j.afterSeal++; // written while sealed: the seal can no longer be taken back
   return j && !j.sealed ? j : undefined;
+}
+
+/**
+ * `sealStateStep` before an act that may yet prove not to have happened — a COMMIT the
+ * database refused before writing its commit record (SQLITE_FULL): the returned function
+ * takes the seal back then, unless something irreversible came since (then it stays).
+ * Sealed durably before the act, so a crash after the act never rolls back (STEP RECORD).
+ */
+export function sealStateStepUntil(): () => void {
+  const step = steps.getStore();
+  if (!step || step.sealed) return () => undefined;
+  sealStateStep();
+  return () => void step.unseal();
 }
 
 export async function writeFileAtomic(path: string, data: Uint8Array | string, opts: AtomicWriteOptions = {}): Promise<void> {
@@ -125,27 +448,45 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
     await fh.close();
     const step = opts.keep ? undefined : openStep();
     let backup: string | undefined;
+    let made: string | undefined;
     if (step) {
-      // The version this write replaces, kept (a hard link: no data blocks) until the step ends.
-      backup = join(dir, `.${basename(target)}.${randomBytes(8).toString('hex')}.undo`);
+      // The version this write replaces, kept (a hard link: no data blocks) until the step ends;
+      // or, for a new file, a second name for it, so a recovery removes only what it made.
+      // Both names in the record first, and the link durable before the rename (STEP RECORD).
+      const tag = randomBytes(8).toString('hex');
+      const names = { t: target, b: join(dir, `.${basename(target)}.${tag}.undo`), n: join(dir, `.${basename(target)}.${tag}.new`), p: temp };
+      step.note(names);
       try {
-        await link(target, backup);
+        await link(target, names.b);
+        backup = names.b;
       } catch (e) {
         if (errnoCode(e) !== 'ENOENT') throw e;
-        backup = undefined;
+        await link(temp, names.n);
+        made = names.n;
       }
+      try {
+        if (step.home !== undefined) await syncDir(dir);
+      } catch (e) {
+        await unlink((backup ?? made)!).catch(() => undefined);
+        throw e;
+      }
+      opts.onStep?.('kept');
     }
     try {
       await rename(temp, target);
     } catch (e) {
       if (backup) await unlink(backup).catch(() => undefined);
+      if (made) await unlink(made).catch(() => undefined);
       throw e;
     }
     renamed = true;
     if (step) {
       const kept = backup;
-      if (kept) step.record(() => rename(kept, target), () => unlink(kept));
-      else step.record(() => unlink(target));
+      const second = made!;
+      // Undone, the version this step wrote is erased before it goes (it may hold a share that
+      // never left: erase-on-replace's rule, every version replaced is erased, holds for it too).
+      if (kept) step.record(async () => (await zeroInPlace(target), await rename(kept, target)), () => unlink(kept));
+      else step.record(async () => (await zeroInPlace(target), await unlink(target), await unlink(second)), () => unlink(second));
     }
     opts.onStep?.('renamed');
     await syncDir(dir);
@@ -232,6 +573,12 @@ export async function ensureDir(path: string, mode = 0o700): Promise<void> {
           if (d === resolve(first)) break;
         }
       });
+      // After the mkdir (the home may be what it made): a crash just here leaves an empty directory.
+      try {
+        step.note({ d: target, first: resolve(first) });
+      } catch (e) {
+        throw stateAccessError(e, target);
+      }
     }
     // New entries exist in their parents only once the parents are synced.
     for (let d = target; ; d = dirname(d)) {
@@ -318,8 +665,10 @@ export function stateAccessError(e: unknown, path: string): unknown {
 export async function shredFile(path: string): Promise<void> {
   try {
     const fh = await open(path, 'r+');
-    // Erased bytes cannot be put back: the step keeps what it wrote (withStateStep).
+    // Erased bytes cannot be put back: the step keeps what it wrote (withStateStep), for good.
     sealStateStep();
+    const step = steps.getStore();
+    if (step) step.afterSeal++;
     try {
       const { size } = await fh.stat();
       await fh.write(new Uint8Array(size), 0, size, 0);

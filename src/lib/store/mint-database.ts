@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError, StateConflictError } from '../errors.ts';
 import type { NonceLedger } from './nonce-ledger.ts';
-import { isFullError, StoreFullError } from './atomic.ts';
+import { isFullError, sealStateStepUntil, StoreFullError } from './atomic.ts';
 
 export const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -164,10 +164,14 @@ export abstract class MintDatabase {
     this.usable();
     if (!this.inTransaction) return;
     let settled = false;
+    let reopen: (() => void) | undefined;
     try {
       // The ledger first (nonce-ledger.ts): final before COMMIT, so before anything leaves.
       if (this.nonceTouched) await this.ledger.settle();
       settled = this.nonceTouched;
+      // Sealed before the COMMIT, not after (store/atomic.ts STEP RECORD): a crash just after it
+      // must not roll back the files that go with it; taken back below if it provably did not happen.
+      if (settled) reopen = sealStateStepUntil();
       this.db.exec('COMMIT');
       if (this.nonceTouched) await this.ledger.committed();
     } catch (e) {
@@ -177,6 +181,7 @@ export abstract class MintDatabase {
         // SQLITE_FULL: the commit record was never written, so the COMMIT did not happen and
         // nothing of the batch left: the ledger's lines go too, the directory as it was.
         if (settled) await this.ledger.unsettle().catch(() => undefined);
+        reopen?.();
         throw new StoreFullError(this.dir, 'the database or disk is full (SQLITE_FULL)');
       }
       if (e instanceof OffchainError) throw e;

@@ -320,6 +320,8 @@ describe('RpcChainSource — failures, each with one code', () => {
     expect(e.code).toBe('E_RPC_UNREACHABLE');
     expect(e.message).toMatch(/ECONNREFUSED/);
     expect(e.message).toMatch(/regtest default: 18443/);
+    // Every place the URL can come from, so an operator can set it once (issue 41).
+    expect(e.message).toContain('--rpc-url, $OFFCHAIN_RPC_URL or rpc_url= in the configuration file');
     expect(e.detail).toMatchObject({ reason: 'ECONNREFUSED' });
   });
 

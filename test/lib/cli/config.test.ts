@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers.ts';
 import { applyConfigFile } from '../../../src/lib/cli/config.ts';
+import { ClnRpc } from '../../../src/lib/lightning/cln-rpc.ts';
 
 const dir = tempDir('offchain-config-');
 afterAll(() => dir.cleanup());
@@ -91,5 +92,29 @@ describe('rpc_cookie in the configuration file (issue 41: a setting an operator 
     const preset: NodeJS.ProcessEnv = { OFFCHAIN_CONFIG: path, OFFCHAIN_RPC_COOKIE: '/from/env' };
     applyConfigFile(preset, '/home/operator');
     expect(preset.OFFCHAIN_RPC_COOKIE).toBe('/from/env');
+  });
+});
+
+describe('a mistyped key and the errors that name a setting (issue 41)', () => {
+  const refusal = (text: string) => {
+    const path = join(dir.path, 'config');
+    writeFileSync(path, text);
+    try {
+      applyConfigFile({ OFFCHAIN_CONFIG: path }, '/home/operator');
+    } catch (e) {
+      return e as { code?: string; exitCode?: number; message: string };
+    }
+    throw new Error('accepted');
+  };
+  it('an unknown key is still refused (E_CONFIG, exit 2), with the key it was probably meant to be', () => {
+    expect(refusal('lightning_prc=/run/x\n')).toMatchObject({ code: 'E_CONFIG', exitCode: 2 });
+    expect(refusal('lightning_prc=/run/x\n').message).toContain('unknown key "lightning_prc"; did you mean "lightning_rpc"?');
+    expect(refusal('rpc_ur=http://x/\n').message).toContain('did you mean "rpc_url"?');
+    expect(refusal('peer=http://x/\n').message).not.toContain('did you mean');
+  });
+  it('a Lightning node that cannot be reached: the socket\'s flag, environment variable and key named', async () => {
+    const e = await new ClnRpc(join(dir.path, 'no-such-socket'), 2000).call('getinfo', {}).catch((x: Error) => x);
+    expect(e).toMatchObject({ code: 'E_LIGHTNING_UNREACHABLE' });
+    expect((e as Error).message).toContain('--lightning-rpc, $OFFCHAIN_LIGHTNING_RPC or lightning_rpc= in the configuration file');
   });
 });

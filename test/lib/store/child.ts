@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { isOffchainError } from '../../../src/lib/errors.ts';
-import { writeFileAtomic } from '../../../src/lib/store/atomic.ts';
+import { ensureDir, sealStateStep, stepHome, withStateStep, writeFileAtomic, type AtomicWriteStep } from '../../../src/lib/store/atomic.ts';
 import { withLock } from '../../../src/lib/store/lock.ts';
 import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
 
@@ -117,6 +117,28 @@ async function main(): Promise<void> {
       await writeFileAtomic(file, a);
       process.stdout.write('ready\n');
       for (let i = 0; ; i++) await writeFileAtomic(file, i % 2 ? a : b);
+    }
+    case 'step-crash': {
+      // One step in `home`: replace a.json, make sub/ and sub/b.json, (seal,) replace a.json
+      // again, make c.json; SIGKILL at `at` of write number `nth` (1..4), or hang at the end.
+      const [home = '', seal = 'open', nth = '0', at = 'renamed'] = args;
+      let n = 0;
+      const write = (name: string, body: string) => {
+        const mine = ++n;
+        return writeFileAtomic(join(home, name), body, { onStep: (s: AtomicWriteStep) => mine === Number(nth) && crashAt(at)(s) });
+      };
+      await withStateStep(async () => {
+        stepHome(home);
+        await write('a.json', 'a2\n');
+        await ensureDir(join(home, 'sub'));
+        await write('sub/b.json', 'b1\n');
+        if (seal === 'sealed') sealStateStep();
+        await write('a.json', 'a3\n');
+        await write('c.json', 'c1\n');
+        process.stdout.write('mid\n');
+        await new Promise(() => setInterval(() => undefined, 60_000));
+      });
+      break;
     }
     default:
       throw new Error(`unknown mode ${mode}`);

@@ -4,7 +4,7 @@
  * directories gone, no `.undo` link left — unless it sealed (a nonce consumed, a message
  * sent): then everything written stays. The full filesystem itself: test/e2e/full-disk.test.ts.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sealStateStep, withStateStep, writeJsonAtomic, ensureDir, shredFile } from '../../../src/lib/store/atomic.ts';
@@ -73,6 +73,26 @@ describe('withStateStep', () => {
     const after = fileSnapshot(dir.path, { locks: true });
     expect(after[p('secret.json')]).toBeUndefined();
     expect(after[p('contract.json')]).toContain(Buffer.from('{\n  "n": 2\n}\n').toString('hex'));
+  });
+
+  it('a step undone erases each version it discards before it goes (a statechain operator\'s op-<coin> holds its share): a link to it reads zeros', async () => {
+    const before = fileSnapshot(join(dir.path, 'state'), { locks: true });
+    const held = (name: string) => join(dir.path, `held-${name}`);
+    await expect(
+      withStateStep(async () => {
+        await writeJsonAtomic(p('secret.json'), { s: 'bb'.repeat(32) });
+        linkSync(p('secret.json'), held('replaced'));
+        await writeJsonAtomic(p('fresh.json'), { s: 'cc'.repeat(32) });
+        linkSync(p('fresh.json'), held('created'));
+        throw refusal;
+      }),
+    ).rejects.toBe(refusal);
+    expect(fileSnapshot(join(dir.path, 'state'), { locks: true })).toEqual(before);
+    for (const name of ['replaced', 'created']) {
+      const bytes = readFileSync(held(name));
+      expect(bytes.length, name).toBeGreaterThan(64);
+      expect(bytes.every((b) => b === 0), name).toBe(true);
+    }
   });
 
   it('outside a step, writes are as before (nothing kept, nothing undone)', async () => {

@@ -5,11 +5,11 @@
  * host epoch's witness, its key): the store keeps that COMMIT whatever the step does next,
  * and a replay answers from it. Found by the review of the step rollback (disk41).
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NonceLedger } from '../../../src/lib/store/nonce-ledger.ts';
-import { ensureDir, withStateStep, writeJsonAtomic } from '../../../src/lib/store/atomic.ts';
+import { ensureDir, sealStateStepUntil, stepHome, withStateStep, writeJsonAtomic } from '../../../src/lib/store/atomic.ts';
 import { tempDir } from '../../helpers.ts';
 import { refusalAsync } from '../../setup/refusal.ts';
 
@@ -84,5 +84,85 @@ describe('a failed step and a rollback witness (store/pg/witness.ts, host-epoch.
       }),
     ).rejects.toBe(refusal);
     await refusalAsync(witness.check('coin', 3, 'the store', 'f3'), 'E_STORE_ROLLED_BACK', 1);
+  });
+});
+
+describe('a COMMIT and the step record on disk (store/atomic.ts STEP RECORD)', () => {
+  const records = (home: string) => readdirSync(home).filter((n) => n.startsWith('.step.')).map((n) => n.replace(/[0-9a-f]{16}/, 'ID'));
+
+  it('the mint\'s COMMIT that touched nonces is sent with the step already sealed on disk: a crash just after it keeps the files that go with it', async () => {
+    const { MintStore } = await import('../../../src/lib/store/mint-store.ts');
+    const home = freshDir();
+    await ensureDir(home);
+    const store = await MintStore.open(join(home, 'credit-mint'));
+    const seen: string[][] = [];
+    const db = (store as unknown as { db: { exec: (sql: string) => unknown } }).db;
+    const exec = db.exec.bind(db);
+    db.exec = (sql: string) => {
+      if (sql === 'COMMIT') seen.push(records(home));
+      return exec(sql);
+    };
+    await withStateStep(async () => {
+      stepHome(home);
+      await writeJsonAtomic(join(home, 'policy.json'), { v: 1 }); // a file of the step: the record exists
+      await store.issue('ctx', () => ({ secnonce: new Uint8Array(97).fill(1), pubnonce: new Uint8Array(66).fill(2) }));
+      await store.commit();
+    });
+    await store.close();
+    expect(seen).toEqual([['.step.ID.sealed']]);
+    expect(records(home)).toEqual([]);
+  });
+
+  it('a COMMIT the disk refused (SQLITE_FULL: no commit record, it did not happen) takes the seal back: the step\'s files are put back', async () => {
+    const { MintStore } = await import('../../../src/lib/store/mint-store.ts');
+    const home = freshDir();
+    await ensureDir(home);
+    await writeJsonAtomic(join(home, 'policy.json'), { v: 1 });
+    const store = await MintStore.open(join(home, 'credit-mint'));
+    const db = (store as unknown as { db: { exec: (sql: string) => unknown } }).db;
+    const exec = db.exec.bind(db);
+    db.exec = (sql: string) => {
+      if (sql === 'COMMIT') throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      return exec(sql);
+    };
+    await expect(
+      withStateStep(async () => {
+        stepHome(home);
+        await writeJsonAtomic(join(home, 'policy.json'), { v: 2 });
+        await store.issue('ctx', () => ({ secnonce: new Uint8Array(97).fill(1), pubnonce: new Uint8Array(66).fill(3) }));
+        await store.commit();
+      }),
+    ).rejects.toMatchObject({ code: 'E_STORE_FULL' });
+    expect(JSON.parse(readFileSync(join(home, 'policy.json'), 'utf8'))).toEqual({ v: 1 });
+    expect(records(home)).toEqual([]);
+  });
+
+  it('a seal taken back (the act did not happen) leaves the step undoable; not once something irreversible was written since', async () => {
+    const home = freshDir();
+    await ensureDir(home);
+    await writeJsonAtomic(join(home, 'a.json'), { v: 1 });
+    await expect(
+      withStateStep(async () => {
+        stepHome(home);
+        await writeJsonAtomic(join(home, 'a.json'), { v: 2 });
+        const reopen = sealStateStepUntil();
+        expect(records(home)).toEqual(['.step.ID.sealed']);
+        reopen();
+        expect(records(home)).toEqual(['.step.ID.open']);
+        throw refusal;
+      }),
+    ).rejects.toBe(refusal);
+    expect(JSON.parse(readFileSync(join(home, 'a.json'), 'utf8'))).toEqual({ v: 1 });
+    await expect(
+      withStateStep(async () => {
+        await writeJsonAtomic(join(home, 'a.json'), { v: 2 });
+        const reopen = sealStateStepUntil();
+        await writeJsonAtomic(join(home, 'b.json'), { v: 1 }); // not kept as undoable: the seal stays
+        reopen();
+        throw refusal;
+      }),
+    ).rejects.toBe(refusal);
+    expect(JSON.parse(readFileSync(join(home, 'a.json'), 'utf8'))).toEqual({ v: 2 });
+    expect(records(home)).toEqual([]);
   });
 });

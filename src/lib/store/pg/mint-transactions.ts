@@ -29,6 +29,7 @@
 import type pg from 'pg';
 import { OffchainError, StateConflictError, UsageError } from '../../errors.ts';
 import { reconnectWindowMs } from '../outages.ts';
+import { sealStateStepUntil } from '../atomic.ts';
 import { StoreWriteError } from '../mint-database.ts';
 import type { PgTarget } from './connect.ts';
 import type { HostEpoch, RetiredEpoch } from './host-epoch.ts';
@@ -183,11 +184,15 @@ export abstract class PgMintTransactions extends PgMintConnection {
         throw e;
       }
     }
+    // Sealed before the COMMIT, not after (store/atomic.ts STEP RECORD): a crash just after it must
+    // not roll back the files that go with it; taken back when the server refused it (then it did not happen).
+    const reopen = this.nonceTouched ? sealStateStepUntil() : undefined;
     try {
       await this.client.query('COMMIT');
       if (this.pendingCounter !== undefined) this.counter = this.pendingCounter;
       await this.ledger?.committed();
     } catch (e) {
+      if (!isConnectionError(e)) reopen?.();
       if (isConnectionError(e) && this.pendingCounter !== undefined) {
         const pending = this.pendingCounter;
         const xid = this.pendingXid;
