@@ -3,9 +3,10 @@
  * refusal tests: each kind of write a refused step could make must change it.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileSnapshot, tempDir } from './helpers.ts';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, rmdirSync, statfsSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { NODE_TMP_MIN_FREE, fileSnapshot, nodeTempDir, nodeTempDirRoot, roomyDir, tempDir } from './helpers.ts';
 
 describe('fileSnapshot', () => {
   let dir: { path: string; cleanup: () => void };
@@ -54,5 +55,50 @@ describe('fileSnapshot', () => {
     writeFileSync(join(dir.path, 'state', '.lock'), 'pid 1');
     expect(fileSnapshot(dir.path)).toEqual(before);
     expect(fileSnapshot(dir.path, { locks: true })).not.toEqual(withLocks);
+  });
+});
+
+describe('nodeTempDir (where the real nodes keep their data)', () => {
+  const saved = process.env['OFFCHAIN_TEST_NODE_TMP'];
+  afterEach(() => {
+    if (saved === undefined) delete process.env['OFFCHAIN_TEST_NODE_TMP'];
+    else process.env['OFFCHAIN_TEST_NODE_TMP'] = saved;
+  });
+
+  it('is in memory (/dev/shm) when the machine has a writable one with 2 GiB free, else the system temp dir', () => {
+    delete process.env['OFFCHAIN_TEST_NODE_TMP'];
+    let shm = false;
+    try {
+      accessSync('/dev/shm', constants.W_OK);
+      const free = statfsSync('/dev/shm');
+      shm = statSync('/dev/shm').isDirectory() && free.bavail * free.bsize >= NODE_TMP_MIN_FREE;
+    } catch { /* none here */ }
+    expect(nodeTempDirRoot()).toBe(shm ? '/dev/shm' : tmpdir());
+    const d = nodeTempDir('offchain-node-dir-');
+    expect(dirname(d.path)).toBe(nodeTempDirRoot());
+    expect(basename(d.path)).toMatch(/^offchain-node-dir-/);
+    d.cleanup();
+    expect(existsSync(d.path)).toBe(false);
+  });
+
+  it('a directory without the room asked for, or not writable, or missing, is not taken', () => {
+    const d = tempDir('offchain-roomy-');
+    const free = statfsSync(d.path);
+    expect(roomyDir(d.path, 0)).toBe(d.path);
+    expect(roomyDir(d.path, free.bavail * free.bsize + 1024 ** 3)).toBeUndefined();
+    expect(roomyDir(join(d.path, 'missing'), 0)).toBeUndefined();
+    writeFileSync(join(d.path, 'file'), '');
+    expect(roomyDir(join(d.path, 'file'), 0)).toBeUndefined();
+    d.cleanup();
+  });
+
+  it('OFFCHAIN_TEST_NODE_TMP names another directory; empty means the system temp dir', () => {
+    const other = tempDir('offchain-node-root-');
+    process.env['OFFCHAIN_TEST_NODE_TMP'] = other.path;
+    expect(nodeTempDirRoot()).toBe(other.path);
+    expect(dirname(nodeTempDir('x-').path)).toBe(other.path);
+    process.env['OFFCHAIN_TEST_NODE_TMP'] = '';
+    expect(nodeTempDirRoot()).toBe(tmpdir());
+    other.cleanup();
   });
 });

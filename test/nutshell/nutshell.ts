@@ -20,6 +20,7 @@ import { blindMessage, getDecodedToken, hashToCurve, verifyDLEQProof } from '@ca
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { freePort } from '../regtest/bitcoind.ts';
 import { environmentOutsideRuns } from '../e2e/cli.ts';
+import { nodeTempDirRoot } from '../helpers.ts';
 
 const run = promisify(execFile);
 
@@ -130,7 +131,7 @@ export function startScript(script: string, args: string[], env: NodeJS.ProcessE
 
 async function startOnce(dir: string, venv: string, o: NutshellOptions): Promise<NutshellMint> {
   const [port, rpcPort] = [await freePort(), await freePort()];
-  const dataDir = mkdtempSync(join(tmpdir(), 'offchain-nutshell-mint-'));
+  const dataDir = mkdtempSync(join(nodeTempDirRoot(), 'offchain-nutshell-mint-')); // in memory when it can be (helpers.ts)
   const env: NodeJS.ProcessEnv = {
     ...environmentOutsideRuns(), VENV: venv, DATA_DIR: dataDir,
     MINT_RPC_SERVER_ENABLE: 'TRUE', MINT_RPC_SERVER_MUTUAL_TLS: 'FALSE', MINT_RPC_SERVER_ADDR: '127.0.0.1', MINT_RPC_SERVER_PORT: String(rpcPort),

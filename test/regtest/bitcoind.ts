@@ -13,7 +13,7 @@ import { delimiter, join } from 'node:path';
 import { RpcClient, RpcError } from '../../src/lib/chain/rpc-client.ts';
 import type { RpcConfig } from '../../src/lib/chain/rpc-config.ts';
 import { OffchainError } from '../../src/lib/errors.ts';
-import { tempDir } from '../helpers.ts';
+import { nodeTempDir } from '../helpers.ts';
 
 function isExecutable(path: string): boolean {
   try {
@@ -90,7 +90,7 @@ export async function startBitcoind(binary: string, extraArgs: string[] = [], st
 class PortTakenError extends Error {}
 
 async function startOnce(binary: string, extraArgs: string[], startTimeoutMs: number, rpcPort: number, p2pPort: number): Promise<Bitcoind> {
-  const dir = tempDir('offchain-regtest-');
+  const dir = nodeTempDir('offchain-regtest-');
   const args = [
     '-regtest',
     `-datadir=${dir.path}`,

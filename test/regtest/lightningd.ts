@@ -7,7 +7,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { tempDir } from '../helpers.ts';
+import { nodeTempDir } from '../helpers.ts';
 import { findBitcoind, freePort, type Bitcoind } from './bitcoind.ts';
 
 export function findLightningd(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -27,7 +27,7 @@ export interface Lightningd {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startLightningd(binary: string, btc: Bitcoind, name: string, timeoutMs = 30_000, extraArgs: string[] = []): Promise<Lightningd> {
-  const dir = tempDir(`offchain-cln-${name}-`);
+  const dir = nodeTempDir(`offchain-cln-${name}-`);
   const port = await freePort();
   const cli = join(dirname(binary), 'lightning-cli');
   // bitcoin-cli beside the bitcoind the suite runs ($BITCOIND or PATH), or $BITCOIN_CLI.

@@ -11,7 +11,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, running } from '../helpers.ts';
+import { tmpdir } from 'node:os';
+import { ROOT, nodeTempDirRoot, running } from '../helpers.ts';
+import { nutshellVenv } from '../nutshell/nutshell.ts';
 import { environmentOutsideRuns } from '../e2e/cli.ts';
 
 export type QuickstartNodes = { work: string; out: string; stop: () => Promise<void> };
@@ -19,6 +21,7 @@ export type QuickstartNodes = { work: string; out: string; stop: () => Promise<v
 export async function startQuickstartNodes(args: string[], peers: Record<string, string | undefined>, readyMs = 90_000): Promise<QuickstartNodes> {
   const env = { ...environmentOutsideRuns() } as NodeJS.ProcessEnv;
   for (const [k, v] of Object.entries(peers)) if (v) env[k] = v;
+  await quickstartInNodeTempDir(env);
   const child = spawn(process.execPath, [join(ROOT, 'scripts', 'quickstart.mjs'), '--nodes-only', ...args], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -65,4 +68,15 @@ export async function startQuickstartNodes(args: string[], peers: Record<string,
     throw e;
   }
   return { work: /work directory (\S+)/.exec(out)![1]!, out, stop };
+}
+
+/**
+ * The quick start's environment, changed so that its work directory (the nodes' data) is
+ * where the suite's own nodes keep theirs (helpers.ts nodeTempDirRoot), with the Nutshell
+ * venv it would otherwise look for under TMPDIR named as it is (the same cached venv).
+ */
+export async function quickstartInNodeTempDir(env: NodeJS.ProcessEnv): Promise<void> {
+  if (nodeTempDirRoot() === tmpdir()) return;
+  if (env['NUTSHELL'] && !env['VENV']) env['VENV'] = await nutshellVenv(env['NUTSHELL']);
+  env['TMPDIR'] = nodeTempDirRoot();
 }

@@ -19,6 +19,7 @@ import { environmentOutsideRuns } from '../e2e/cli.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { findLightningd } from './lightningd.ts';
 import { assertBuilt } from './offchain-cli.ts';
+import { quickstartInNodeTempDir } from './quickstart-nodes.ts';
 
 const SCRIPT = join(ROOT, 'scripts', 'quickstart.mjs');
 const BITCOIND = findBitcoind();
@@ -35,9 +36,10 @@ if (!BITCOIND || SKIPPED.length) console.warn(`[regtest] ${TITLE}`);
 type Run = { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string };
 
 /** The script with `args`; `onReady` is called once it printed `until` (then it is left to stop by itself or be signalled). */
-function quickstart(args: string[], opts: { env?: Record<string, string | undefined>; until?: RegExp; onReady?: (pid: number) => void; timeoutMs?: number } = {}): Promise<Run> {
+async function quickstart(args: string[], opts: { env?: Record<string, string | undefined>; until?: RegExp; onReady?: (pid: number) => void; timeoutMs?: number } = {}): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...environmentOutsideRuns(), ...opts.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  await quickstartInNodeTempDir(env); // its nodes' data in memory, as the suite's own (quickstart-nodes.ts)
   const child = spawn(process.execPath, [SCRIPT, ...args], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
