@@ -15,6 +15,7 @@ import { bytesToBigInt } from '../keys/keys.ts';
 import { plusMulBase } from '../musig/engine/backend.ts';
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { N } from '../musig/engine/scalar.ts';
+import { inputView } from '../psbt/views.ts';
 
 export const SIGHASH_DEFAULT = 0x00;
 
@@ -78,7 +79,7 @@ export function keyPathSighash(tx: Transaction, index: number, hashType = SIGHAS
   const scripts: Uint8Array[] = [];
   const amounts: bigint[] = [];
   for (let i = 0; i < tx.inputsLength; i++) {
-    const utxo = tx.getInput(i).witnessUtxo;
+    const utxo = inputView(tx, i).witnessUtxo;
     if (!utxo) {
       throw new RefusedError('E_PSBT_MISSING_UTXO', `input ${i} has no witness_utxo; a taproot signature hash needs every spent output`);
     }
