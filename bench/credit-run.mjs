@@ -5,8 +5,11 @@
  *
  * 1. N update requests (C contracts × M payments each), fed as JSON Lines to ONE real
  *    `offchain sign-update --role mint --stream` process pinned to one core (taskset,
- *    when available); updates/s = N / wall time, with the process start-up shown apart.
- *    Median of three runs per backend, from one prepared state copied for each run.
+ *    when available): its CPU time per update (less its start-up, the same stream with no
+ *    requests), beside the crypto ceiling measured in the same round (the same MuSig2 work
+ *    alone, bench/credit-ceiling.mjs) and the ratio of the two — the machine's load moves
+ *    both, the ratio much less; wall-clock updates/s too. Medians of BENCH_ROUNDS (3) rounds
+ *    per backend, each from one prepared state copied for each run.
  * 2. What one update costs, part by part, per backend: acceptUpdate's steps timed one by
  *    one in a fresh process per backend (bench/credit-breakdown.mjs), beside the
  *    stream's own time per update after start-up.
@@ -14,8 +17,8 @@
  *    `sign-update --role user | sign-update --role mint | sign-update --role user`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,22 +35,43 @@ const { setupMintStream } = await import(join(root, 'dist', 'bench-credit.js'));
 
 // The mint and its requests are prepared once (users' signing is slow on pure JS) and
 // copied for every run: each run starts from the same state.
-const setup = mkdtempSync(join(tmpdir(), 'offchain-bench-setup-'));
-process.on('exit', () => rmSync(setup, { recursive: true, force: true }));
-await setupMintStream({ dir: setup, contracts: CONTRACTS, payments: PAYMENTS, mintKeyHex: mintKey });
+// BENCH_SETUP=DIR: a setup prepared before (by this bench, with the same BENCH_CONTRACTS and
+// BENCH_PAYMENTS) is reused and kept; an empty DIR is prepared and kept.
+const kept = process.env.BENCH_SETUP;
+const setup = kept ?? mkdtempSync(join(tmpdir(), 'offchain-bench-setup-'));
+if (!kept) process.on('exit', () => rmSync(setup, { recursive: true, force: true }));
+if (!kept || !existsSync(join(setup, 'requests.jsonl'))) await setupMintStream({ dir: setup, contracts: CONTRACTS, payments: PAYMENTS, mintKeyHex: mintKey });
 
-async function streamRun(backend) {
+const cpuHook = join(root, 'bench', 'cpu-at-exit.cjs');
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** One stream over `requests` (N lines, or none: the start-up alone): wall and CPU seconds of the mint's process. */
+async function streamRun(backend, requests = join(setup, 'requests.jsonl'), expected = N) {
   const dir = mkdtempSync(join(tmpdir(), 'offchain-bench-'));
   try {
     cpSync(join(setup, 'regtest'), join(dir, 'regtest'), { recursive: true });
-    const env = { ...process.env, MINT_KEY: mintKey, OFFCHAIN_SECP256K1: backend };
-    const [cmd, args] = pin([bin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--confirmations', '1', '--in', join(setup, 'requests.jsonl')]);
+    const cpuFile = join(dir, 'cpu.json');
+    const env = { ...process.env, MINT_KEY: mintKey, OFFCHAIN_SECP256K1: backend, BENCH_CPU_FILE: cpuFile, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${cpuHook}` };
+    const [cmd, args] = pin([bin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--confirmations', '1', '--in', requests]);
     const t0 = process.hrtime.bigint();
     const out = execFileSync(cmd, args, { env, maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const receipts = out.split('\n').filter((l) => l.includes('"credit/receipt"')).length;
-    if (receipts !== N) throw new Error(`expected ${N} receipts, got ${receipts}: ${out.slice(0, 400)}`);
-    return seconds;
+    if (receipts !== expected) throw new Error(`expected ${expected} receipts, got ${receipts}: ${out.slice(0, 400)}`);
+    const cpu = JSON.parse(readFileSync(cpuFile, 'utf8'));
+    return { wall: seconds, cpu: (cpu.user + cpu.system) / 1e6 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The crypto ceiling on `backend` (bench/credit-ceiling.mjs, a fresh process): CPU µs per update. */
+function ceilingRun(backend) {
+  const dir = mkdtempSync(join(tmpdir(), 'offchain-bench-'));
+  try {
+    const [cmd, args] = pin([join(root, 'bench', 'credit-ceiling.mjs'), setup, dir, backend]);
+    const r = JSON.parse(execFileSync(cmd, args, { env: { ...process.env, MINT_KEY: mintKey }, stdio: ['ignore', 'pipe', 'inherit'] }).toString());
+    return r?.us_per_update;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -60,19 +84,41 @@ function startup() {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-console.log(`\nmint streaming mode: ${N} update requests (${CONTRACTS} contracts × ${PAYMENTS} payments), one process${hasTaskset ? ' pinned to one core' : ''}, group commit; median of 3 runs`);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const empty = join(setup, 'empty.jsonl');
+writeFileSync(empty, '');
+console.log(`\nmint streaming mode: ${N} update requests (${CONTRACTS} contracts × ${PAYMENTS} payments), one process${hasTaskset ? ' pinned to one core' : ''}, group commit; ` +
+  `CPU time of the mint's process (process.cpuUsage) less its start-up (the same stream with no requests), beside the crypto ceiling ` +
+  `(bench/credit.ts musigCeiling: the same MuSig2 work alone, same backend), interleaved, medians of ${ROUNDS} rounds; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 const start = startup();
 const backends = (process.env.BENCH_BACKENDS ?? 'noble,tiny-secp256k1,native').split(',');
 const streamed = {};
 for (const backend of backends) {
-  const runs = [await streamRun(backend), await streamRun(backend), await streamRun(backend)].sort((a, b) => a - b);
-  const s = runs[1];
-  streamed[backend] = s;
+  const rounds = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const ceiling = ceilingRun(backend);
+    if (ceiling === undefined) break; // the backend is not available here
+    const s = await streamRun(backend);
+    const idle = await streamRun(backend, empty, 0);
+    rounds.push({ ceiling, wall: s.wall, perUpdate: ((s.cpu - idle.cpu) * 1e6) / N, startCpu: idle.cpu });
+  }
+  if (!rounds.length) {
+    console.log(`  ${backend.padEnd(16)} not available here`);
+    continue;
+  }
+  const us = median(rounds.map((r) => r.perUpdate));
+  const ceiling = median(rounds.map((r) => r.ceiling));
+  const ratio = median(rounds.map((r) => r.ceiling / r.perUpdate));
+  const wall = median(rounds.map((r) => r.wall));
+  streamed[backend] = us;
   console.log(
-    `  ${backend.padEnd(16)} ${(N / s).toFixed(0).padStart(6)} updates/s   (${s.toFixed(2)} s wall, ~${start.toFixed(2)} s of it start-up;` +
-      ` ${(N / (s - start)).toFixed(0)} updates/s after start-up)`,
+    `  ${backend.padEnd(16)} ${(1e6 / us).toFixed(0).padStart(6)} updates per CPU-s (${us.toFixed(0)} µs each)   ceiling ${(1e6 / ceiling).toFixed(0).padStart(6)}/CPU-s (${ceiling.toFixed(0)} µs)` +
+      `   ratio ${ratio.toFixed(2)}   wall ${(N / wall).toFixed(0)} updates/s (${wall.toFixed(2)} s, start-up ${median(rounds.map((r) => r.startCpu)).toFixed(2)} CPU-s); load ${loadavg()[0].toFixed(1)}`,
   );
 }
+
+// BENCH_STREAM_ONLY=1: the rows above and nothing else.
+if (process.env.BENCH_STREAM_ONLY) process.exit(0);
 
 // What one update costs, part by part (a fresh process per backend; see bench/credit-breakdown.mjs).
 const breakdowns = [];
@@ -94,7 +140,7 @@ if (breakdowns.length) {
   }
   const sum = (b) => b.parts.reduce((t, [, us]) => t + us, 0);
   console.log('  ' + 'sum of the parts'.padEnd(40) + breakdowns.map(([, b]) => sum(b).toFixed(0).padStart(16)).join(''));
-  console.log('  ' + 'the stream, after start-up'.padEnd(40) + breakdowns.map(([name]) => (((streamed[name] - start) * 1e6) / N).toFixed(0).padStart(16)).join(''));
+  console.log('  ' + 'the stream, CPU after start-up'.padEnd(40) + breakdowns.map(([name]) => (streamed[name] ?? NaN).toFixed(0).padStart(16)).join(''));
 }
 
 // One piped payment end to end.

@@ -207,3 +207,52 @@ export async function blindSignatureCost(n = 500): Promise<{ sign_us: number; si
   const verify = (performance.now() - t0) / n;
   return { sign_us: sign * 1000, sign_dleq_us: (sign + dleq) * 1000, verify_unblind_us: verify * 1000 };
 }
+
+/**
+ * The crypto ceiling of a mint update, the anchor the stream is quoted against: the same
+ * MuSig2 work and nothing else — NonceAgg, the session, the user's partial signature
+ * verified, the mint's Sign, PartialSigAgg, BIP-340 Verify of the result, and the next
+ * NonceGen — over the requests the stream serves (prepared by setupMintStream in `setup`,
+ * copied here), on one backend, in CPU µs per update (process.cpuUsage). Everything else
+ * (PSBT, sighash, store) is done before the clock starts; the secret nonces are taken from
+ * a copy of the mint's store, as the stream takes them.
+ */
+export async function musigCeiling(opts: { setup: string; dir: string; mintKeyHex: string; backend: string }) {
+  const { selectBackend, nonceAgg, nonceGen, Session, bip340Verify } = await import('../src/lib/musig/bip327.ts');
+  const selection = await selectBackend(opts.backend as never);
+  if (selection.engine !== opts.backend) return undefined;
+  const { readFileSync, cpSync } = await import('node:fs');
+  const { utf8 } = await import('../src/lib/bytes.ts');
+  const { parsePsbtBase64 } = await import('../src/lib/psbt/parse.ts');
+  const { readMusigInput, signingSessionDigest } = await import('../src/lib/musig/psbt-keypath.ts');
+  const { stateNonceContext } = await import('../src/lib/credit/signing.ts');
+  const { setBasePointWindow } = await import('../src/lib/curve.ts');
+  setBasePointWindow(8); // as the stream does
+  cpSync(join(opts.setup, 'regtest'), join(opts.dir, 'regtest'), { recursive: true });
+  const mint = keyPair(fromHex(opts.mintKeyHex));
+  const store = await MintStore.open<MintContractRecord>(join(opts.dir, 'regtest', 'credit-mint'), { seal: StateSeal.fromMintKey(mint.secretKey) });
+  const random = deterministicRandom('bench-ceiling');
+  const work = [];
+  for (const line of readFileSync(join(opts.setup, 'requests.jsonl'), 'utf8').trim().split('\n')) {
+    const req = JSON.parse(line) as { contract_id: string; state: number; psbt: string };
+    const input = readMusigInput(parsePsbtBase64(req.psbt, 'psbt'), 0);
+    const me = input.key.participants.findIndex((p) => equalBytes(p, mint.publicKey));
+    const context = stateNonceContext(req.contract_id, req.state);
+    const secnonce = await store.take(input.pubnonces[me]!, context, signingSessionDigest(input));
+    work.push({ input, me, secnonce, next: utf8(stateNonceContext(req.contract_id, req.state + 1)), rand: random.bytes(32, 'next') });
+  }
+  await store.close();
+  const cpu0 = process.cpuUsage();
+  for (const { input, me, secnonce, next, rand } of work) {
+    const nonces = input.pubnonces as Uint8Array[];
+    const s = new Session({ aggnonce: nonceAgg(nonces), pubkeys: input.key.participants, msg: input.msg, tweaks: [input.key.output.tweak], isXonly: [true] });
+    const psigs = [...input.partialSigs] as Uint8Array[];
+    if (!s.partialSigVerify(psigs[1 - me]!, nonces, 1 - me)) throw new Error('the user\'s partial signature does not verify');
+    psigs[me] = s.sign(secnonce, mint.secretKey, { publicKey: mint.publicKey, selfCheck: false });
+    if (!bip340Verify(s.partialSigAgg(psigs), input.msg, input.key.output.outputKey)) throw new Error('the signature does not verify');
+    nonceGen(mint.publicKey, mint.secretKey, input.key.output.outputKey, undefined, next, rand);
+  }
+  const used = process.cpuUsage(cpu0);
+  await selectBackend('noble');
+  return { updates: work.length, us_per_update: (used.user + used.system) / work.length };
+}

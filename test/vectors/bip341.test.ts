@@ -16,8 +16,9 @@
  *   not taproot, keep the vector's own scriptSig and witness).
  *
  * What the project has no function for, and so is not checked here against our code:
- * - the signature message: `keyPathSighash` returns only hash_TapSighash (it wraps
- *   @scure/btc-signer's `preimageWitnessV1`), so there is no project `sigMsg`,
+ * - the signature message: `keyPathSighash` returns only hash_TapSighash (src/lib/taproot/
+ *   sighash.ts for SIGHASH_DEFAULT and SIGHASH_ALL — the vectors' inputs of those types check
+ *   it —, @scure/btc-signer's `preimageWitnessV1` for the others), so there is no project `sigMsg`,
  *   hashPrevouts, hashAmounts, hashScriptPubkeys, hashSequences or hashOutputs to
  *   compare. The independent verifier's own BIP-341 code (test/independent/sighash.ts) is
  *   checked against every one of them in test/independent/independent.test.ts.

@@ -206,7 +206,9 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   const keysets = ctx.ecash ? await ctx.ecash.signer.forRequest(record.latest?.receipt, req.outputs) : undefined;
   // The outputs are the user's: its signature over them, this state's txid and the mint nonce it signs against (ecash.ts).
   const mintPubnonce = input.pubnonces[input.key.participants.findIndex((k) => equalBytes(k, ctx.mint.publicKey))];
-  const points = await checkOutputs(keysets ? { ecash: { ...ctx.ecash!, keyset: keysets.keyset } } : ctx, req, { userPubkey: c.userPubkey, txid: tx.id, mintPubnonce });
+  // The txid only when the outputs are checked against it (a mint without ecash never reads it: re-encoding costs ~20 µs).
+  const binding = { userPubkey: c.userPubkey, mintPubnonce, get txid() { return tx.id; } };
+  const points = await checkOutputs(keysets ? { ecash: { ...ctx.ecash!, keyset: keysets.keyset } } : ctx, req, binding);
   const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
   const signatures = points ? signOutputs(keysets!.keyset, req.outputs!, points) : undefined;
   const receipt: ReceiptJson = {

@@ -11,6 +11,7 @@ import { equalBytes, toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import { dustThreshold, keyPathTxVsize, standardScriptType } from '../tx/policy.ts';
 import type { CreditContract } from './terms.ts';
+import { inputView, outputView } from '../psbt/views.ts';
 import { buildRefund, extraInputVbytes, isNestedP2wpkh, rolloverTxid, type StateHtlc } from './transactions.ts';
 
 const SEQUENCE_FINAL = 0xffffffff;
@@ -27,7 +28,7 @@ export function checkSpendsFundingOnly(tx: Transaction, c: CreditContract, what:
 }
 
 function checkFundingInput(tx: Transaction, index: number, c: CreditContract, what: string): void {
-  const input = tx.getInput(index);
+  const input = inputView(tx, index);
   if (!input.txid || toHex(input.txid) !== c.funding.txid || input.index !== c.funding.vout) {
     refuse('E_BAD_INPUTS', `${what} input ${index} is not the funding outpoint ${c.funding.txid}:${c.funding.vout}`);
   }
@@ -47,7 +48,7 @@ function outputsTo(tx: Transaction, script: Uint8Array) {
   let total = 0n;
   let count = 0;
   for (let i = 0; i < tx.outputsLength; i++) {
-    const o = tx.getOutput(i);
+    const o = outputView(tx, i);
     if (o.script && equalBytes(o.script, script)) {
       total += o.amount ?? 0n;
       count++;
@@ -59,7 +60,7 @@ function outputsTo(tx: Transaction, script: Uint8Array) {
 function checkStandardAndAboveDust(tx: Transaction, what: string): bigint {
   let sum = 0n;
   for (let i = 0; i < tx.outputsLength; i++) {
-    const o = tx.getOutput(i);
+    const o = outputView(tx, i);
     const script = o.script!;
     const type = standardScriptType(script);
     if (!type || type === 'op_return') refuse('E_NONSTANDARD_SCRIPT', `${what} output ${i} has a non-standard script ${toHex(script)}`);
@@ -143,7 +144,7 @@ export function checkClose(tx: Transaction, c: CreditContract, latestCumulative:
 }
 
 function outputScripts(tx: Transaction): Uint8Array[] {
-  return Array.from({ length: tx.outputsLength }, (_, i) => tx.getOutput(i).script!);
+  return Array.from({ length: tx.outputsLength }, (_, i) => outputView(tx, i).script!);
 }
 
 function checkPayoutAndChange(tx: Transaction, c: CreditContract, cumulative: bigint, what: string, rule: 'exact' | 'at-least'): bigint {
@@ -182,7 +183,7 @@ export function checkRollover(tx: Transaction, c: CreditContract, latestCumulati
   let wallet = 0n;
   let extraVbytes = 0;
   for (let i = 1; i < tx.inputsLength; i++) {
-    const input = tx.getInput(i);
+    const input = inputView(tx, i);
     const utxo = input.witnessUtxo;
     const type = utxo ? standardScriptType(utxo.script) : undefined;
     if (!utxo || !(type === 'p2tr' || type === 'p2wpkh' || isNestedP2wpkh(utxo.script, input.redeemScript))) {
@@ -197,15 +198,15 @@ export function checkRollover(tx: Transaction, c: CreditContract, latestCumulati
   if (payout.count !== payoutOutputs || payout.total < latestCumulative) {
     refuse('E_UNDERPAYS_MINT', `${what} pays the mint ${payout.total} sat, less than its latest cumulative amount ${latestCumulative} sat`);
   }
-  if (payoutOutputs === 1 && !equalBytes(tx.getOutput(0).script!, c.payoutScript)) refuse('E_BAD_OUTPUTS', `${what} must pay the mint in output 0`);
+  if (payoutOutputs === 1 && !equalBytes(outputView(tx, 0).script!, c.payoutScript)) refuse('E_BAD_OUTPUTS', `${what} must pay the mint in output 0`);
   const vout = next.funding.vout;
-  const o = vout < tx.outputsLength ? tx.getOutput(vout) : undefined;
+  const o = vout < tx.outputsLength ? outputView(tx, vout) : undefined;
   if (vout !== payoutOutputs || !o?.script || !equalBytes(o.script, next.script) || o.amount !== next.capacity || next.funding.txid !== rolloverTxid(tx)) {
     refuse('E_BAD_OUTPUTS', `${what} output ${payoutOutputs} must fund the next contract with exactly ${next.capacity} sat`);
   }
   let change = 0n;
   for (let i = vout + 1; i < tx.outputsLength; i++) {
-    const out = tx.getOutput(i);
+    const out = outputView(tx, i);
     if (equalBytes(out.script!, next.script)) refuse('E_BAD_OUTPUTS', `${what} output ${i} pays the contract key a second time`);
     change += out.amount ?? 0n;
   }
@@ -224,9 +225,9 @@ export function checkRefund(tx: Transaction, c: CreditContract): void {
   if (tx.lockTime !== expected.lockTime) refuse('E_REFUND_LOCKTIME', `the refund's nLockTime is ${tx.lockTime}, not the agreed expiry height ${expected.lockTime}`);
   if (tx.version !== expected.version) refuse('E_REFUND_MISMATCH', `the refund has version ${tx.version}, expected ${expected.version}`);
   checkSpendsFundingOnly(tx, c, 'the refund');
-  if (tx.getInput(0).sequence !== expected.getInput(0).sequence) refuse('E_BAD_SEQUENCE', 'the refund must use nSequence 0xfffffffd so its nLockTime is enforced');
-  const want = expected.getOutput(0);
-  const got = tx.outputsLength === 1 ? tx.getOutput(0) : undefined;
+  if (inputView(tx, 0).sequence !== inputView(expected, 0).sequence) refuse('E_BAD_SEQUENCE', 'the refund must use nSequence 0xfffffffd so its nLockTime is enforced');
+  const want = outputView(expected, 0);
+  const got = tx.outputsLength === 1 ? outputView(tx, 0) : undefined;
   if (!got?.script || !equalBytes(got.script, want.script!) || got.amount !== want.amount) {
     refuse('E_REFUND_OUTPUTS', `the refund must have one output paying the user's refund address ${want.amount} sat (capacity less the fee)`);
   }
@@ -235,12 +236,12 @@ export function checkRefund(tx: Transaction, c: CreditContract): void {
 /** A funding transaction whose txid cannot change: every input native segwit. */
 export function checkFunding(tx: Transaction, c: CreditContract): void {
   if (tx.id !== c.funding.txid) refuse('E_FUNDING_MISMATCH', `the funding PSBT's txid ${tx.id} is not the contract's funding txid ${c.funding.txid}`);
-  const o = c.funding.vout < tx.outputsLength ? tx.getOutput(c.funding.vout) : undefined;
+  const o = c.funding.vout < tx.outputsLength ? outputView(tx, c.funding.vout) : undefined;
   if (!o?.script || !equalBytes(o.script, c.script) || o.amount !== c.capacity) {
     refuse('E_FUNDING_MISMATCH', `funding output ${c.funding.vout} must pay the contract address exactly ${c.capacity} sat`);
   }
   for (let i = 0; i < tx.inputsLength; i++) {
-    const input = tx.getInput(i);
+    const input = inputView(tx, i);
     const type = input.witnessUtxo ? standardScriptType(input.witnessUtxo.script) : undefined;
     if (!input.witnessUtxo || (type !== 'p2tr' && type !== 'p2wpkh' && type !== 'p2wsh') || input.finalScriptSig?.length) {
       refuse('E_NOT_SEGWIT', `funding input ${i} is not native segwit (with its witness_utxo): a non-segwit input lets the txid change and orphans the refund`);

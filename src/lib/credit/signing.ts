@@ -16,6 +16,7 @@ import type { RandomSource } from '../random.ts';
 import type { NextNonceJson } from './ports.ts';
 import type { NoncePort } from '../musig/nonce-port.ts';
 import type { CreditContract } from './terms.ts';
+import { unsignedTxBytes } from '../psbt/views.ts';
 
 /** The mint's nonce for `state` of contract `id` serves that state and nothing else. */
 export function stateNonceContext(id: string, state: number): string {
@@ -96,7 +97,7 @@ export function mintCosignRefund(tx: Transaction, mint: KeyPair, userPubkey: Uin
  */
 export function signedKeyPathTx(tx: Transaction, tapKeySig: Uint8Array): { txid: string; hex: string } {
   if (tx.inputsLength !== 1) throw new Error('signedKeyPathTx: a single-input spend only');
-  const unsigned = tx.unsignedTx;
+  const unsigned = unsignedTxBytes(tx);
   const witness = concatBytes(Uint8Array.of(1, tapKeySig.length), tapKeySig); // one stack item, 64 or 65 bytes
   const raw = concatBytes(unsigned.subarray(0, 4), Uint8Array.of(0, 1), unsigned.subarray(4, -4), witness, unsigned.subarray(-4));
   return { txid: toHex(hash256(unsigned).reverse()), hex: toHex(raw) };

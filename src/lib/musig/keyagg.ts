@@ -48,7 +48,8 @@ function deriveMusigKey(pubkeys: readonly Uint8Array[], opts: { sort?: boolean; 
       }
     }
   }
-  const participants = opts.sort === false ? [...pubkeys] : keySort(pubkeys);
+  // Copies: the cache outlives the caller's arrays (a PSBT's own fields, read in place).
+  const participants = (opts.sort === false ? [...pubkeys] : keySort(pubkeys)).map((p) => p.slice());
   let aggregatePubkey: Uint8Array;
   try {
     aggregatePubkey = keyAgg(participants).aggregatePubkey;

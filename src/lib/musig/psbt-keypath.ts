@@ -21,6 +21,7 @@ import { Transaction } from '@scure/btc-signer';
 import { equalBytes, toHex } from '../bytes.ts';
 import { InvalidContributionError, RefusedError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
+import { inputView } from '../psbt/views.ts';
 import { keyPathSighash, SIGHASH_DEFAULT } from '../taproot/taproot.ts';
 import { musigKey, type MusigKey } from './keyagg.ts';
 import { Bip327Error, Session, bip340Verify, deterministicSign, nonceAgg, nonceGen } from './bip327.ts';
@@ -55,7 +56,7 @@ export function setMusigParticipants(tx: Transaction, index: number, pubkeys: re
 }
 
 function checkSpentScript(tx: Transaction, index: number, key: MusigKey): void {
-  const utxo = tx.getInput(index).witnessUtxo;
+  const utxo = inputView(tx, index).witnessUtxo;
   if (!utxo) throw new RefusedError('E_PSBT_MISSING_UTXO', `input ${index} has no witness_utxo`);
   if (!equalBytes(utxo.script, key.output.script)) {
     throw new RefusedError(
@@ -66,7 +67,7 @@ function checkSpentScript(tx: Transaction, index: number, key: MusigKey): void {
 }
 
 export function isMusigInput(tx: Transaction, index: number): boolean {
-  return (tx.getInput(index).musig2ParticipantPubkeys?.length ?? 0) > 0;
+  return (inputView(tx, index).musig2ParticipantPubkeys?.length ?? 0) > 0;
 }
 
 /** A BIP-373 field key: the participant, the key signed for, and a leaf hash (script path only). */
@@ -74,7 +75,7 @@ export type MusigFieldKey = { participantPubkey: Uint8Array; aggregatePubkey: Ui
 
 /** Read and check everything a signer or aggregator needs from the PSBT input. */
 export function readMusigInput(tx: Transaction, index: number, opts: ReadOptions = {}): MusigInput {
-  const fields = tx.getInput(index);
+  const fields = inputView(tx, index);
   const entries = fields.musig2ParticipantPubkeys ?? [];
   if (entries.length !== 1) {
     throw new RefusedError('E_MUSIG_FIELDS', `input ${index} must carry exactly one MuSig2 participant list, found ${entries.length}`);
@@ -99,7 +100,7 @@ export function readMusigInput(tx: Transaction, index: number, opts: ReadOptions
   const pick = (list: typeof pubNonces) =>
     key.participants.map((p) => {
       const hit = list.find(([k]) => !k.leafHash && equalBytes(k.participantPubkey, p) && equalBytes(k.aggregatePubkey, signingKey));
-      return hit?.[1];
+      return hit?.[1].slice(); // a copy: the PSBT's field is read in place (inputView)
     });
   for (const [k] of [...pubNonces, ...partialSigs]) {
     if (equalBytes(k.aggregatePubkey, signingKey) && !key.participants.some((p) => equalBytes(p, k.participantPubkey))) {

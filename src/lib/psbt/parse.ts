@@ -19,6 +19,7 @@ import { psbtBytesFromBase64 } from './base64-field.ts';
 import { diagnose, libraryReason, type Problem } from './diagnose.ts';
 import { INSPECT_TX_OPTS, PSBT_TX_OPTS } from './tx-opts.ts';
 import { readPsbt } from './read.ts';
+import { inputView, outputView } from './views.ts';
 
 
 const CODE = 'E_MALFORMED_PSBT';
@@ -88,14 +89,14 @@ function amountProblem(tx: Transaction): Problem | undefined {
   const tooMuch = (amount: bigint) => amount > MAX_MONEY;
   let totalOut = 0n;
   for (let o = 0; o < tx.outputsLength; o++) {
-    const amount = tx.getOutput(o).amount ?? 0n;
+    const amount = outputView(tx, o).amount ?? 0n;
     if (tooMuch(amount)) return { message: `output ${o} pays ${amount} sat, more than 21 million BTC`, detail: { map: `output ${o}` } };
     totalOut += amount;
   }
   if (tooMuch(totalOut)) return { message: `the outputs together pay ${totalOut} sat, more than 21 million BTC`, detail: {} };
   let totalIn = 0n;
   for (let i = 0; i < tx.inputsLength; i++) {
-    const input = tx.getInput(i);
+    const input = inputView(tx, i);
     const label = `input ${i}`;
     for (const [n, out] of (input.nonWitnessUtxo?.outputs ?? []).entries()) {
       if (tooMuch(out.amount)) return { message: `${label}: output ${n} of PSBT_IN_NON_WITNESS_UTXO holds ${out.amount} sat, more than 21 million BTC`, detail: { map: label } };

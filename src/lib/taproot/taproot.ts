@@ -15,6 +15,11 @@ import { bytesToBigInt } from '../keys/keys.ts';
 import { plusMulBase } from '../musig/engine/backend.ts';
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { N } from '../musig/engine/scalar.ts';
+import { inputView, outputView } from '../psbt/views.ts';
+import { keyPathSighashAll, type SighashInput, type SighashOutput } from './sighash.ts';
+
+/** nSequence when a PSBT input leaves it out (btc-signer's default too). */
+const SEQUENCE_FINAL = 0xffffffff;
 
 export const SIGHASH_DEFAULT = 0x00;
 
@@ -77,13 +82,26 @@ export function tweakSecretKey(secretKey: Uint8Array, merkleRoot?: Uint8Array): 
 export function keyPathSighash(tx: Transaction, index: number, hashType = SIGHASH_DEFAULT): Uint8Array {
   const scripts: Uint8Array[] = [];
   const amounts: bigint[] = [];
+  const inputs: SighashInput[] = [];
   for (let i = 0; i < tx.inputsLength; i++) {
-    const utxo = tx.getInput(i).witnessUtxo;
+    const input = inputView(tx, i);
+    const utxo = input.witnessUtxo;
     if (!utxo) {
       throw new RefusedError('E_PSBT_MISSING_UTXO', `input ${i} has no witness_utxo; a taproot signature hash needs every spent output`);
     }
     scripts.push(utxo.script);
     amounts.push(utxo.amount);
+    if (input.txid && input.index !== undefined) inputs.push({ txid: input.txid, index: input.index, sequence: input.sequence ?? SEQUENCE_FINAL, amount: utxo.amount, script: utxo.script });
+  }
+  // SIGHASH_DEFAULT and SIGHASH_ALL from cached parts (./sighash.ts); every other type by btc-signer.
+  if ((hashType === 0 || hashType === 1) && inputs.length === tx.inputsLength) {
+    const outputs: SighashOutput[] = [];
+    for (let o = 0; o < tx.outputsLength; o++) {
+      const out = outputView(tx, o);
+      if (out.amount === undefined || !out.script) return tx.preimageWitnessV1(index, scripts, hashType, amounts);
+      outputs.push({ amount: out.amount, script: out.script });
+    }
+    return keyPathSighashAll(tx.version, tx.lockTime, inputs, outputs, index, hashType);
   }
   return tx.preimageWitnessV1(index, scripts, hashType, amounts);
 }

@@ -59,7 +59,8 @@ export function decodePubnonce<P>(ec: Secp256k1Backend<P>, pubnonce: Uint8Array,
   return [R1, R2];
 }
 
-export type NonceAggregate<P> = { readonly aggnonce: Uint8Array; readonly points: readonly (readonly [P, P])[] };
+/** `sums`: the aggregate nonce's two points (R1, R2; null for infinity), as decodeAggregateNonce would read them. */
+export type NonceAggregate<P> = { readonly aggnonce: Uint8Array; readonly points: readonly (readonly [P, P])[]; readonly sums: readonly [P | null, P | null] };
 
 /**
  * NonceAgg, also handing back the decoded points so PartialSigVerify need not decode a
@@ -78,7 +79,7 @@ export function nonceAggPoints<P>(ec: Secp256k1Backend<P>, pubnonces: readonly U
     R1 = ec.add(R1, a);
     R2 = ec.add(R2, b);
   }
-  return { aggnonce: concatBytes(cbytesExt(ec, R1), cbytesExt(ec, R2)), points };
+  return { aggnonce: concatBytes(cbytesExt(ec, R1), cbytesExt(ec, R2)), points, sums: [R1, R2] };
 }
 
 export function nonceAgg<P>(ec: Secp256k1Backend<P>, pubnonces: readonly Uint8Array[]): Uint8Array {
@@ -92,14 +93,29 @@ export function nonceAgg<P>(ec: Secp256k1Backend<P>, pubnonces: readonly Uint8Ar
  */
 export class NonceAggCache<P> {
   private readonly lru = new Lru<NonceAggregate<P>>(64);
+  /** The two points of each aggregate nonce made here (cpoint_ext of its halves), by its bytes. */
+  private readonly sums = new Lru<readonly [P | null, P | null]>(64);
   constructor(private readonly ec: Secp256k1Backend<P>) {}
 
   aggregate(pubnonces: readonly Uint8Array[]): NonceAggregate<P> {
     if (pubnonces.some((n) => n.length !== 66)) return nonceAggPoints(this.ec, pubnonces); // throws
     const id = keyOf(pubnonces);
-    return this.lru.get(id) ?? this.lru.set(id, nonceAggPoints(this.ec, pubnonces));
+    const hit = this.lru.get(id);
+    if (hit) return hit;
+    const made = nonceAggPoints(this.ec, pubnonces);
+    this.sums.set(keyOf([made.aggnonce]), made.sums);
+    return this.lru.set(id, made);
+  }
+
+  /**
+   * decodeAggregateNonce(aggnonce, 'aggnonce') without decoding: the points of an aggregate
+   * this cache made (the session a signer opens right after aggregating), else undefined.
+   */
+  decoded(aggnonce: Uint8Array): readonly [P | null, P | null] | undefined {
+    return aggnonce.length === 66 ? this.sums.get(keyOf([aggnonce])) : undefined;
   }
 }
+
 
 /**
  * An aggregate nonce as the session reads it: cpoint_ext of each half (33 zero bytes is

@@ -55,7 +55,8 @@ export class SigningSession<P> {
   constructor(private readonly ctx: EngineContext<P>, session: SessionContext) {
     const { ec } = ctx;
     // The aggregate nonce first, then the keys: the order in which blame was always given.
-    const [R1plain, R2] = decodeAggregateNonce(ec, session.aggnonce, 'aggnonce');
+    // An aggregate this engine just made is not decoded again (two square roots on noble).
+    const [R1plain, R2] = ctx.nonces.decoded(session.aggnonce) ?? decodeAggregateNonce(ec, session.aggnonce, 'aggnonce');
     this.aggnonce = Uint8Array.from(session.aggnonce);
     this.keySet = ctx.keys.keySet(session.pubkeys);
     this.keyGen = ctx.keys.keyGen(this.keySet, session.tweaks, session.isXonly);

@@ -1,0 +1,100 @@
+/**
+ * BIP-341 key-path signature hash (hash_TapSighash of SigMsg, no annex) for SIGHASH_DEFAULT
+ * and SIGHASH_ALL, from a transaction's fields, with the parts that depend only on what the
+ * inputs spend — sha_prevouts, sha_amounts, sha_scriptpubkeys, sha_sequences — hashed once
+ * per set of spent outputs and kept (a mint signs state after state of one contract: the
+ * same funding outpoint, amount, script and sequence each time), and the TapSighash tag's
+ * midstate computed once. Per signature only sha_outputs and the 175-byte SigMsg are hashed.
+ *
+ * ./taproot.ts `keyPathSighash` routes here for those two hash types (the BIP-341 wallet
+ * vectors check both, multi-input) and keeps @scure/btc-signer's `preimageWitnessV1` for
+ * every other; test/lib/taproot/sighash.test.ts checks the two agree on random transactions.
+ * Public values only.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { Lru } from '../lru.ts';
+
+/** What the signature hash reads of an input: its outpoint (txid in display order), sequence and spent output. */
+export type SighashInput = { txid: Uint8Array; index: number; sequence: number; amount: bigint; script: Uint8Array };
+export type SighashOutput = { amount: bigint; script: Uint8Array };
+
+const TAG = createHash('sha256').update('TapSighash').digest();
+const TAP_SIGHASH = createHash('sha256').update(TAG).update(TAG);
+
+/** sha_prevouts ‖ sha_amounts ‖ sha_scriptpubkeys ‖ sha_sequences of one set of inputs. */
+const spentParts = new Lru<Uint8Array>(4096);
+
+function u32le(out: Uint8Array, at: number, n: number): void {
+  out[at] = n & 0xff;
+  out[at + 1] = (n >>> 8) & 0xff;
+  out[at + 2] = (n >>> 16) & 0xff;
+  out[at + 3] = (n >>> 24) & 0xff;
+}
+
+function u64le(n: bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, n, true);
+  return out;
+}
+
+function compactSize(n: number): Uint8Array {
+  if (n < 0xfd) return Uint8Array.of(n);
+  if (n <= 0xffff) return Uint8Array.of(0xfd, n & 0xff, n >>> 8);
+  const out = new Uint8Array(5);
+  out[0] = 0xfe;
+  u32le(out, 1, n);
+  return out;
+}
+
+function outpoint(i: SighashInput): Uint8Array {
+  const out = new Uint8Array(36);
+  for (let k = 0; k < 32; k++) out[k] = i.txid[31 - k]!;
+  u32le(out, 32, i.index);
+  return out;
+}
+
+function spentKey(inputs: readonly SighashInput[]): string {
+  let s = '';
+  for (const i of inputs) s += `${Buffer.from(i.txid).toString('hex')}:${i.index}:${i.sequence}:${i.amount}:${Buffer.from(i.script).toString('hex')};`;
+  return s;
+}
+
+function hashSpent(inputs: readonly SighashInput[]): Uint8Array {
+  const prevouts = createHash('sha256');
+  const amounts = createHash('sha256');
+  const scripts = createHash('sha256');
+  const sequences = createHash('sha256');
+  const seq = new Uint8Array(4);
+  for (const i of inputs) {
+    prevouts.update(outpoint(i));
+    amounts.update(u64le(i.amount));
+    scripts.update(compactSize(i.script.length)).update(i.script);
+    u32le(seq, 0, i.sequence);
+    sequences.update(seq);
+  }
+  const out = new Uint8Array(128);
+  [prevouts, amounts, scripts, sequences].forEach((h: Hash, k) => out.set(h.digest(), 32 * k));
+  return out;
+}
+
+/**
+ * hash_TapSighash(SigMsg(hash_type, ext_flag = 0)) of input `index`, for hash_type 0x00
+ * (SIGHASH_DEFAULT) or 0x01 (SIGHASH_ALL) only: both commit to every input and output.
+ */
+export function keyPathSighashAll(version: number, lockTime: number, inputs: readonly SighashInput[], outputs: readonly SighashOutput[], index: number, hashType: 0 | 1): Uint8Array {
+  if (!Number.isSafeInteger(index) || index < 0 || index >= inputs.length) throw new Error(`Invalid input idx=${index}`);
+  const key = spentKey(inputs);
+  const spent = spentParts.get(key) ?? spentParts.set(key, hashSpent(inputs));
+  const shaOutputs = createHash('sha256');
+  for (const o of outputs) shaOutputs.update(u64le(o.amount)).update(compactSize(o.script.length)).update(o.script);
+  const msg = new Uint8Array(175);
+  msg[0] = 0x00; // epoch
+  msg[1] = hashType;
+  u32le(msg, 2, version);
+  u32le(msg, 6, lockTime);
+  msg.set(spent, 10);
+  msg.set(shaOutputs.digest(), 138);
+  msg[170] = 0x00; // spend_type: key path, no annex
+  u32le(msg, 171, index);
+  return Uint8Array.from(TAP_SIGHASH.copy().update(msg).digest());
+}
