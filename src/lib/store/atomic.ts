@@ -307,6 +307,7 @@ function finishStep(path: string, sealed: boolean): boolean {
   try {
     owner = JSON.parse(complete[0] ?? '') as ProcessIdentity;
     entries = complete.slice(1).map((l) => JSON.parse(l) as StepEntry);
+    if (!entries.every(wellFormed)) throw new Error('not a step line');
   } catch {
     throw stuck('its record is damaged, so what it changed is unknown', `look at the files it names, then remove it (rm '${path}') and run the command again`);
   }
@@ -337,6 +338,27 @@ function finishStep(path: string, sealed: boolean): boolean {
   return true;
 }
 
+/**
+ * A line a step of this toolkit could have written (review 41): whoever can write the state
+ * directory can forge a record, and its recovery runs as the directory's owner. So every name
+ * is absolute and normal (no `..`), the links and the temp file are the target's own
+ * (`.<name>.<hex>.undo|new|tmp` beside it: a forged line cannot point recovery at a key file,
+ * the nonce store or anything else as "a version the step made"), and a directory line only
+ * removes directories from `d` up to `first`, an ancestor of it.
+ */
+function wellFormed(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const o = e as Record<string, unknown>;
+  const normal = (v: unknown): v is string => typeof v === 'string' && v.length > 1 && resolve(v) === v;
+  if ('d' in o) return normal(o['d']) && normal(o['first']) && (o['d'] === o['first'] || o['d'].startsWith(`${o['first']}/`)) && o['first'] !== '/';
+  if (!normal(o['t']) || !normal(o['b']) || !normal(o['n']) || !normal(o['p'])) return false;
+  const dir = dirname(o['t']);
+  const name = basename(o['t']);
+  const own = (v: string, suffix: RegExp) => dirname(v) === dir && basename(v).startsWith(`.${name}.`) && suffix.test(basename(v).slice(name.length + 2));
+  const tag = basename(o['b']).slice(name.length + 2, -'.undo'.length);
+  return own(o['b'], /^[0-9a-f]{16}\.undo$/) && o['n'] === join(dir, `.${name}.${tag}.new`) && own(o['p'], /^[0-9a-f]{16}\.tmp$/);
+}
+
 /** Undo one line of an open record, as the step's own error path would have (idempotent). */
 function undoEntry(e: StepEntry, dirs: Set<string>): void {
   if ('d' in e) {
@@ -352,15 +374,16 @@ function undoEntry(e: StepEntry, dirs: Set<string>): void {
     return;
   }
   dropIfThere(e.p); // the dead writer's temp file, when it died before its rename
-  if (inodeOf(e.b) !== undefined) {
+  const old = fileInode(e.b);
+  if (old !== undefined) {
     const live = inodeOf(e.t);
-    if (live !== undefined && live !== inodeOf(e.b)) zeroInPlaceSync(e.t); // the version it wrote, erased (as in-process)
+    if (live !== undefined && live !== old) zeroInPlaceSync(e.t, live); // the version it wrote, erased (as in-process)
     renameSync(e.b, e.t);
     if (inodeOf(e.b) !== undefined) unlinkSync(e.b); // the rename never happened: both named one inode
   } else {
-    const made = inodeOf(e.n);
+    const made = fileInode(e.n);
     if (made === undefined) return; // never made, or already undone
-    zeroInPlaceSync(e.n); // the file it made (same inode as its target, if it was renamed there)
+    zeroInPlaceSync(e.n, made); // the file it made (same inode as its target, if it was renamed there)
     if (inodeOf(e.t) === made) unlinkSync(e.t);
     unlinkSync(e.n);
   }
@@ -379,10 +402,19 @@ async function zeroInPlace(path: string): Promise<void> {
   }
 }
 
-function zeroInPlaceSync(path: string): void {
-  const fd = openSync(path, 'r+');
+/** Only the inode `ino` seen there, a regular file, never through a symlink: anything else there is left as it is. */
+function zeroInPlaceSync(path: string, ino: number): void {
+  let fd: number;
   try {
-    const size = fstatSync(fd).size;
+    fd = openSync(path, constants.O_RDWR | constants.O_NOFOLLOW);
+  } catch (e) {
+    if (errnoCode(e) === 'ELOOP' || errnoCode(e) === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.ino !== ino) return;
+    const size = st.size;
     writeSync(fd, new Uint8Array(size), 0, size, 0);
     fsyncSync(fd);
   } finally {
@@ -395,6 +427,18 @@ function dropIfThere(path: string): void {
     unlinkSync(path);
   } catch (e) {
     if (errnoCode(e) !== 'ENOENT') throw e;
+  }
+}
+
+/** The inode of a step's own link (a regular file it made), or undefined; anything else there (a planted symlink) refuses. */
+function fileInode(path: string): number | undefined {
+  try {
+    const st = lstatSync(path);
+    if (!st.isFile()) throw new Error(`${path} is not a regular file (not a link this toolkit made)`);
+    return st.ino;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
   }
 }
 
