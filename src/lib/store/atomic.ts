@@ -59,7 +59,9 @@ export interface AtomicWriteOptions {
  * open record. A success seals too, then drops the links, then the record. The next
  * command that names the home (`recoverInterruptedSteps`, before anything is read) finds
  * the records of owners that are gone (lock.ts's test; a live or other-host owner is left
- * alone) and does what the dead step's own error path would have done:
+ * alone) and does what the dead step's own error path would have done — and again once a
+ * lock is taken while such a step was seen running (`recoverUnfinishedSteps`, withLock: its
+ * owner may have died holding that lock, which the waiter just took over):
  *   | record  | what happened                         | recovery                                  |
  *   | open    | died before its seal: nothing left    | old versions renamed back, its new files  |
  *   |         | the process                           | (same inode as their .new) and dirs gone  |
@@ -262,6 +264,8 @@ export function stepHome(dir: string): void {
 }
 
 const recovered = new Set<string>();
+/** Homes where a step of a live process was seen: looked at again after every lock this process takes (withLock). */
+const unfinished = new Set<string>();
 
 /**
  * Finish the steps whose process died in `home` (STEP RECORD): an open record is rolled
@@ -286,8 +290,22 @@ export function recoverInterruptedSteps(dir: string): number {
     else running++;
   }
   // Looked at again by this process only while another's step is still running there.
-  if (running === 0) recovered.add(home);
+  if (running === 0) {
+    recovered.add(home);
+    unfinished.delete(home);
+  } else unfinished.add(home);
   return finished;
+}
+
+/**
+ * Finish, again, the steps that were running when this process first looked (review 41): a
+ * lock just taken may have been taken over from one of them, dead since — its step must be
+ * undone before anything is read under that lock, or the reader builds on a version nothing
+ * kept, and the next recovery puts the dead step's old version back over what it wrote.
+ * withLock calls this once the lock is held; a no-op when no step was seen running.
+ */
+export function recoverUnfinishedSteps(): void {
+  for (const home of [...unfinished]) recoverInterruptedSteps(home);
 }
 
 function finishStep(path: string, sealed: boolean): boolean {

@@ -42,7 +42,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OffchainError, StateConflictError } from '../errors.ts';
-import { ensureDir, errnoCode, stateAccessError } from './atomic.ts';
+import { ensureDir, errnoCode, recoverUnfinishedSteps, stateAccessError } from './atomic.ts';
 
 /** Enough to tell, on this host, whether a process is still the one that wrote a file. */
 export interface ProcessIdentity {
@@ -84,6 +84,8 @@ export async function withLock<T>(dir: string, fn: () => Promise<T> | T, opts: L
   let ok = false;
   try {
     opts.onStep?.('acquired');
+    // A holder that died mid-step (its lock taken over just now): its step undone before anything is read.
+    recoverUnfinishedSteps();
     const result = await heldByTask.run(new Set([...(outer ?? []), abs]), fn);
     ok = true;
     return result;
