@@ -8,7 +8,7 @@
  * filesystems only (rename atomicity and directory fsync are what we rely on).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, link, mkdir, open, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -89,7 +89,7 @@ class StepJournal {
   afterSeal = 0;
   /** The state directory whose record lists this step's changes (see STEP RECORD). */
   home: string | undefined;
-  private disk: { path: string; fd: number } | undefined;
+  private disk: { path: string; fd: number; size: number } | undefined;
   private readonly id = randomBytes(8).toString('hex');
 
   /** Durably note a change before it is made (a no-op without a home, or once sealed). */
@@ -97,8 +97,27 @@ class StepJournal {
     if (this.home === undefined || this.sealed) return;
     this.disk ??= openStepRecord(this.home, this.id);
     const line = Buffer.from(`${JSON.stringify(entry)}\n`);
-    writeSync(this.disk.fd, line, 0, line.length);
-    fsyncSync(this.disk.fd);
+    const disk = this.disk;
+    // Whole or not at all (review 41): write(2) may write part of a line and say so without an
+    // error (a full filesystem, a file-size limit). A line without its newline is read as torn,
+    // "never acted on", so the change must not follow it; and the next line must not be glued
+    // to it (a damaged record): the piece is cut off again and the change refused.
+    try {
+      for (let done = 0; done < line.length; ) {
+        const n = writeSync(disk.fd, line, done, line.length - done, disk.size + done);
+        if (n <= 0) throw Object.assign(new Error('no space left on the device'), { code: 'ENOSPC' });
+        done += n;
+      }
+      fsyncSync(disk.fd);
+    } catch (e) {
+      try {
+        ftruncateSync(disk.fd, disk.size);
+      } catch {
+        // the torn piece stays: read as torn, and this step's error path ends the record
+      }
+      throw e;
+    }
+    disk.size += line.length;
   }
 
   record(undo: () => Promise<void>, done?: () => Promise<void>): void {
@@ -176,14 +195,14 @@ class StepJournal {
 
 const STEP_RECORD = /^\.step\.([0-9a-f]{16})\.(open|sealed)$/;
 
-function openStepRecord(home: string, id: string): { path: string; fd: number } {
+function openStepRecord(home: string, id: string): { path: string; fd: number; size: number } {
   // Complete before it has a name: the owner line written and fsynced in a temp file first.
   const path = join(home, `.step.${id}.open`);
   const temp = join(home, `.step.${id}.tmp`);
   const fd = openSync(temp, 'wx', 0o600);
   try {
     const owner = Buffer.from(`${JSON.stringify(currentProcess())}\n`);
-    writeSync(fd, owner, 0, owner.length);
+    if (writeSync(fd, owner, 0, owner.length) !== owner.length) throw Object.assign(new Error('no space left on the device'), { code: 'ENOSPC' });
     fsyncSync(fd);
     renameSync(temp, path);
     syncDirSync(home);
@@ -196,7 +215,7 @@ function openStepRecord(home: string, id: string): { path: string; fd: number } 
     }
     throw stateAccessError(e, home);
   }
-  return { path, fd };
+  return { path, fd, size: fstatSync(fd).size };
 }
 
 function syncDirSync(dir: string): void {
