@@ -327,6 +327,18 @@ export function recoverUnfinishedSteps(): void {
   for (const home of [...unfinished]) recoverInterruptedSteps(home);
 }
 
+/**
+ * A lock whose holder was found gone was just taken: every home this process has looked at is
+ * looked at again, whatever it held then (a long-running stream looked before that holder's
+ * step began). Rare: only after a holder died.
+ */
+export function recoverAfterTakeover(): void {
+  for (const home of new Set([...recovered, ...unfinished])) {
+    recovered.delete(home);
+    recoverInterruptedSteps(home);
+  }
+}
+
 function finishStep(path: string, sealed: boolean): boolean {
   const stuck = (why: string, run: string) =>
     new StateConflictError('E_STEP_INTERRUPTED', `a command died mid-step and left ${path}; ${why}: ${run}`, { path });

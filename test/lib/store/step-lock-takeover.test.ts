@@ -26,11 +26,15 @@ function startTime(pid: number): string {
   return text.slice(text.lastIndexOf(')') + 2).split(' ')[19]!;
 }
 
-it.skipIf(process.platform !== 'linux')('a waiter that takes over a dead holder\'s lock finishes the holder\'s step before it reads', async () => {
-  const home = join(tmp.path, 'regtest');
+for (const [name, lookedFirst] of [
+  ['a waiter that takes over a dead holder\'s lock finishes the holder\'s step before it reads', false],
+  ['so does a process that looked at the directory before the holder\'s step began (a long-running stream)', true],
+] as const) it.skipIf(process.platform !== 'linux')(name, async () => {
+  const home = join(tmp.path, lookedFirst ? 'looked' : 'regtest', 'regtest');
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const file = join(home, 'counter.json');
   writeFileSync(file, '{"counter":5}\n', { mode: 0o600 });
+  if (lookedFirst) recoverInterruptedSteps(home); // nothing there yet: this process will not look again by itself
 
   // The holder: a live process that has the lock and, mid-step, replaced counter.json (5 → 6)
   // under an open record (its old version kept as the record's .undo link), then is killed.
@@ -49,7 +53,7 @@ it.skipIf(process.platform !== 'linux')('a waiter that takes over a dead holder\
 
   let seen: unknown;
   const waiter = withStateStep(async () => {
-    stepHome(home); // its recovery: the holder is alive, its record left alone
+    if (!lookedFirst) stepHome(home); // its recovery: the holder is alive, its record left alone
     return withLock(home, async () => {
       const cur = await readJsonFile<{ counter: number }>(file);
       seen = cur?.counter;
