@@ -55,6 +55,9 @@ export class WireProxy {
   /** How many cuts fired. */
   cuts = 0;
   onQuery: ((sql: string) => 'forward' | 'drop' | Promise<'forward' | 'drop'>) | undefined;
+  /** The server's first answer to the next query with exactly this text reaches the client with a type byte no server sends ('!'), once. */
+  garbleReplyTo: string | undefined;
+  private garbleNext = false;
   private sockets = new Set<Socket>();
   constructor(private readonly target: number) {}
 
@@ -106,6 +109,10 @@ export class WireProxy {
             const verdict = await this.onQuery(sql);
             if (verdict === 'drop' || dead) return drop();
           }
+          if (sql !== undefined && sql === this.garbleReplyTo) {
+            this.garbleReplyTo = undefined;
+            this.garbleNext = true;
+          }
           pass.push(m);
         }
         flush();
@@ -115,6 +122,10 @@ export class WireProxy {
       const pass: Buffer[] = [];
       for (const m of fromServer.push(d)) {
         if (dead) return;
+        if (this.garbleNext) {
+          this.garbleNext = false;
+          m[0] = 0x21;
+        }
         pass.push(m);
         if (m[0] === 0x5a /* 'Z' */) ready++;
         if (m[0] === 0x5a && this.cut?.how === 'idle' && ready === this.cut.at) {

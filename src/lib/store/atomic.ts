@@ -8,7 +8,7 @@
  * filesystems only (rename atomicity and directory fsync are what we rely on).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, link, mkdir, open, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -59,7 +59,9 @@ export interface AtomicWriteOptions {
  * open record. A success seals too, then drops the links, then the record. The next
  * command that names the home (`recoverInterruptedSteps`, before anything is read) finds
  * the records of owners that are gone (lock.ts's test; a live or other-host owner is left
- * alone) and does what the dead step's own error path would have done:
+ * alone) and does what the dead step's own error path would have done — and again once a
+ * lock is taken while such a step was seen running (`recoverUnfinishedSteps`, withLock: its
+ * owner may have died holding that lock, which the waiter just took over):
  *   | record  | what happened                         | recovery                                  |
  *   | open    | died before its seal: nothing left    | old versions renamed back, its new files  |
  *   |         | the process                           | (same inode as their .new) and dirs gone  |
@@ -87,7 +89,7 @@ class StepJournal {
   afterSeal = 0;
   /** The state directory whose record lists this step's changes (see STEP RECORD). */
   home: string | undefined;
-  private disk: { path: string; fd: number } | undefined;
+  private disk: { path: string; fd: number; size: number } | undefined;
   private readonly id = randomBytes(8).toString('hex');
 
   /** Durably note a change before it is made (a no-op without a home, or once sealed). */
@@ -95,8 +97,27 @@ class StepJournal {
     if (this.home === undefined || this.sealed) return;
     this.disk ??= openStepRecord(this.home, this.id);
     const line = Buffer.from(`${JSON.stringify(entry)}\n`);
-    writeSync(this.disk.fd, line, 0, line.length);
-    fsyncSync(this.disk.fd);
+    const disk = this.disk;
+    // Whole or not at all (review 41): write(2) may write part of a line and say so without an
+    // error (a full filesystem, a file-size limit). A line without its newline is read as torn,
+    // "never acted on", so the change must not follow it; and the next line must not be glued
+    // to it (a damaged record): the piece is cut off again and the change refused.
+    try {
+      for (let done = 0; done < line.length; ) {
+        const n = writeSync(disk.fd, line, done, line.length - done, disk.size + done);
+        if (n <= 0) throw Object.assign(new Error('no space left on the device'), { code: 'ENOSPC' });
+        done += n;
+      }
+      fsyncSync(disk.fd);
+    } catch (e) {
+      try {
+        ftruncateSync(disk.fd, disk.size);
+      } catch {
+        // the torn piece stays: read as torn, and this step's error path ends the record
+      }
+      throw e;
+    }
+    disk.size += line.length;
   }
 
   record(undo: () => Promise<void>, done?: () => Promise<void>): void {
@@ -174,14 +195,14 @@ class StepJournal {
 
 const STEP_RECORD = /^\.step\.([0-9a-f]{16})\.(open|sealed)$/;
 
-function openStepRecord(home: string, id: string): { path: string; fd: number } {
+function openStepRecord(home: string, id: string): { path: string; fd: number; size: number } {
   // Complete before it has a name: the owner line written and fsynced in a temp file first.
   const path = join(home, `.step.${id}.open`);
   const temp = join(home, `.step.${id}.tmp`);
   const fd = openSync(temp, 'wx', 0o600);
   try {
     const owner = Buffer.from(`${JSON.stringify(currentProcess())}\n`);
-    writeSync(fd, owner, 0, owner.length);
+    if (writeSync(fd, owner, 0, owner.length) !== owner.length) throw Object.assign(new Error('no space left on the device'), { code: 'ENOSPC' });
     fsyncSync(fd);
     renameSync(temp, path);
     syncDirSync(home);
@@ -194,7 +215,7 @@ function openStepRecord(home: string, id: string): { path: string; fd: number } 
     }
     throw stateAccessError(e, home);
   }
-  return { path, fd };
+  return { path, fd, size: fstatSync(fd).size };
 }
 
 function syncDirSync(dir: string): void {
@@ -262,6 +283,8 @@ export function stepHome(dir: string): void {
 }
 
 const recovered = new Set<string>();
+/** Homes where a step of a live process was seen: looked at again after every lock this process takes (withLock). */
+const unfinished = new Set<string>();
 
 /**
  * Finish the steps whose process died in `home` (STEP RECORD): an open record is rolled
@@ -286,8 +309,34 @@ export function recoverInterruptedSteps(dir: string): number {
     else running++;
   }
   // Looked at again by this process only while another's step is still running there.
-  if (running === 0) recovered.add(home);
+  if (running === 0) {
+    recovered.add(home);
+    unfinished.delete(home);
+  } else unfinished.add(home);
   return finished;
+}
+
+/**
+ * Finish, again, the steps that were running when this process first looked (review 41): a
+ * lock just taken may have been taken over from one of them, dead since — its step must be
+ * undone before anything is read under that lock, or the reader builds on a version nothing
+ * kept, and the next recovery puts the dead step's old version back over what it wrote.
+ * withLock calls this once the lock is held; a no-op when no step was seen running.
+ */
+export function recoverUnfinishedSteps(): void {
+  for (const home of [...unfinished]) recoverInterruptedSteps(home);
+}
+
+/**
+ * A lock whose holder was found gone was just taken: every home this process has looked at is
+ * looked at again, whatever it held then (a long-running stream looked before that holder's
+ * step began). Rare: only after a holder died.
+ */
+export function recoverAfterTakeover(): void {
+  for (const home of new Set([...recovered, ...unfinished])) {
+    recovered.delete(home);
+    recoverInterruptedSteps(home);
+  }
 }
 
 function finishStep(path: string, sealed: boolean): boolean {
@@ -307,6 +356,7 @@ function finishStep(path: string, sealed: boolean): boolean {
   try {
     owner = JSON.parse(complete[0] ?? '') as ProcessIdentity;
     entries = complete.slice(1).map((l) => JSON.parse(l) as StepEntry);
+    if (!entries.every(wellFormed)) throw new Error('not a step line');
   } catch {
     throw stuck('its record is damaged, so what it changed is unknown', `look at the files it names, then remove it (rm '${path}') and run the command again`);
   }
@@ -337,6 +387,27 @@ function finishStep(path: string, sealed: boolean): boolean {
   return true;
 }
 
+/**
+ * A line a step of this toolkit could have written (review 41): whoever can write the state
+ * directory can forge a record, and its recovery runs as the directory's owner. So every name
+ * is absolute and normal (no `..`), the links and the temp file are the target's own
+ * (`.<name>.<hex>.undo|new|tmp` beside it: a forged line cannot point recovery at a key file,
+ * the nonce store or anything else as "a version the step made"), and a directory line only
+ * removes directories from `d` up to `first`, an ancestor of it.
+ */
+function wellFormed(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const o = e as Record<string, unknown>;
+  const normal = (v: unknown): v is string => typeof v === 'string' && v.length > 1 && resolve(v) === v;
+  if ('d' in o) return normal(o['d']) && normal(o['first']) && (o['d'] === o['first'] || o['d'].startsWith(`${o['first']}/`)) && o['first'] !== '/';
+  if (!normal(o['t']) || !normal(o['b']) || !normal(o['n']) || !normal(o['p'])) return false;
+  const dir = dirname(o['t']);
+  const name = basename(o['t']);
+  const own = (v: string, suffix: RegExp) => dirname(v) === dir && basename(v).startsWith(`.${name}.`) && suffix.test(basename(v).slice(name.length + 2));
+  const tag = basename(o['b']).slice(name.length + 2, -'.undo'.length);
+  return own(o['b'], /^[0-9a-f]{16}\.undo$/) && o['n'] === join(dir, `.${name}.${tag}.new`) && own(o['p'], /^[0-9a-f]{16}\.tmp$/);
+}
+
 /** Undo one line of an open record, as the step's own error path would have (idempotent). */
 function undoEntry(e: StepEntry, dirs: Set<string>): void {
   if ('d' in e) {
@@ -352,15 +423,16 @@ function undoEntry(e: StepEntry, dirs: Set<string>): void {
     return;
   }
   dropIfThere(e.p); // the dead writer's temp file, when it died before its rename
-  if (inodeOf(e.b) !== undefined) {
+  const old = fileInode(e.b);
+  if (old !== undefined) {
     const live = inodeOf(e.t);
-    if (live !== undefined && live !== inodeOf(e.b)) zeroInPlaceSync(e.t); // the version it wrote, erased (as in-process)
+    if (live !== undefined && live !== old) zeroInPlaceSync(e.t, live); // the version it wrote, erased (as in-process)
     renameSync(e.b, e.t);
     if (inodeOf(e.b) !== undefined) unlinkSync(e.b); // the rename never happened: both named one inode
   } else {
-    const made = inodeOf(e.n);
+    const made = fileInode(e.n);
     if (made === undefined) return; // never made, or already undone
-    zeroInPlaceSync(e.n); // the file it made (same inode as its target, if it was renamed there)
+    zeroInPlaceSync(e.n, made); // the file it made (same inode as its target, if it was renamed there)
     if (inodeOf(e.t) === made) unlinkSync(e.t);
     unlinkSync(e.n);
   }
@@ -379,10 +451,19 @@ async function zeroInPlace(path: string): Promise<void> {
   }
 }
 
-function zeroInPlaceSync(path: string): void {
-  const fd = openSync(path, 'r+');
+/** Only the inode `ino` seen there, a regular file, never through a symlink: anything else there is left as it is. */
+function zeroInPlaceSync(path: string, ino: number): void {
+  let fd: number;
   try {
-    const size = fstatSync(fd).size;
+    fd = openSync(path, constants.O_RDWR | constants.O_NOFOLLOW);
+  } catch (e) {
+    if (errnoCode(e) === 'ELOOP' || errnoCode(e) === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.ino !== ino) return;
+    const size = st.size;
     writeSync(fd, new Uint8Array(size), 0, size, 0);
     fsyncSync(fd);
   } finally {
@@ -395,6 +476,18 @@ function dropIfThere(path: string): void {
     unlinkSync(path);
   } catch (e) {
     if (errnoCode(e) !== 'ENOENT') throw e;
+  }
+}
+
+/** The inode of a step's own link (a regular file it made), or undefined; anything else there (a planted symlink) refuses. */
+function fileInode(path: string): number | undefined {
+  try {
+    const st = lstatSync(path);
+    if (!st.isFile()) throw new Error(`${path} is not a regular file (not a link this toolkit made)`);
+    return st.ino;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
   }
 }
 

@@ -42,7 +42,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OffchainError, StateConflictError } from '../errors.ts';
-import { ensureDir, errnoCode, stateAccessError } from './atomic.ts';
+import { ensureDir, errnoCode, recoverAfterTakeover, recoverUnfinishedSteps, stateAccessError } from './atomic.ts';
 
 /** Enough to tell, on this host, whether a process is still the one that wrote a file. */
 export interface ProcessIdentity {
@@ -80,10 +80,13 @@ export async function withLock<T>(dir: string, fn: () => Promise<T> | T, opts: L
     throw new OffchainError('E_LOCK_REENTRANT', `the lock on ${abs} is already held by this task and is not re-entrant`);
   }
   await ensureDir(abs);
-  const token = await acquire(abs, opts);
+  const { token, deadHolder } = await acquire(abs, opts);
   let ok = false;
   try {
     opts.onStep?.('acquired');
+    // A holder that died mid-step (its lock taken over just now): its step undone before anything is read.
+    if (deadHolder) recoverAfterTakeover();
+    else recoverUnfinishedSteps();
     const result = await heldByTask.run(new Set([...(outer ?? []), abs]), fn);
     ok = true;
     return result;
@@ -100,21 +103,25 @@ export async function withLock<T>(dir: string, fn: () => Promise<T> | T, opts: L
   }
 }
 
-async function acquire(dir: string, opts: LockOptions): Promise<string> {
+/** The lock's token, and whether a holder found gone was waited out (its step may need finishing: atomic.ts). */
+async function acquire(dir: string, opts: LockOptions): Promise<{ token: string; deadHolder: boolean }> {
   const lockPath = join(dir, LOCK_NAME);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const retryMs = opts.retryMs ?? 25;
   const deadline = Date.now() + timeoutMs;
+  let deadHolder = false;
   for (;;) {
     const token = await tryCreate(dir, lockPath);
     if (token !== null) {
       // Housekeeping only: a failure here must not leave a lock we never release.
       await sweepLitter(dir, token).catch(() => undefined);
-      return token;
+      return { token, deadHolder };
     }
     const holder = await readRecord(lockPath);
     if (holder === 'missing') continue;
-    if (holder !== 'unreadable' && processIsGone(holder) && (await removeIfStale(dir, lockPath, holder, opts, 0))) continue;
+    const gone = holder !== 'unreadable' && processIsGone(holder);
+    deadHolder ||= gone;
+    if (gone && (await removeIfStale(dir, lockPath, holder, opts, 0))) continue;
     if (Date.now() >= deadline) throw lockHeldError(dir, lockPath, holder);
     // Jitter keeps a crowd of waiters from retrying in lockstep.
     await sleep(retryMs * (0.5 + Math.random()));

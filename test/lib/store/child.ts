@@ -140,6 +140,23 @@ async function main(): Promise<void> {
       });
       break;
     }
+    case 'step-short': {
+      // One step in `home` replacing f0.json … f<k-1>.json (run under a file-size limit, so the
+      // record's lines end up written short); SIGKILLed (unsealed) after the first write whose
+      // record line has no newline, or at the end.
+      const [home = '', k = '0'] = args;
+      const { readdirSync, readFileSync } = await import('node:fs');
+      await withStateStep(async () => {
+        stepHome(home);
+        for (let i = 0; i < Number(k); i++) {
+          await writeFileAtomic(join(home, `f${i}.json`), 'new\n').catch(() => undefined);
+          const rec = readdirSync(home).find((f) => f.endsWith('.open'));
+          if (rec !== undefined && !readFileSync(join(home, rec), 'utf8').endsWith('\n')) process.kill(process.pid, 'SIGKILL');
+        }
+        process.kill(process.pid, 'SIGKILL');
+      });
+      break;
+    }
     default:
       throw new Error(`unknown mode ${mode}`);
   }

@@ -192,7 +192,10 @@ export abstract class PgMintTransactions extends PgMintConnection {
       if (this.pendingCounter !== undefined) this.counter = this.pendingCounter;
       await this.ledger?.committed();
     } catch (e) {
-      if (!isConnectionError(e)) reopen?.();
+      // Only the server's own answer proves the COMMIT did not happen (review 41): an ErrorResponse,
+      // with its severity and SQLSTATE. An error the client made up (a reply it could not parse, a
+      // socket errno not listed as a connection error) says nothing of it: sealed it stays.
+      if (!isConnectionError(e) && isServerAnswer(e)) reopen?.();
       if (isConnectionError(e) && this.pendingCounter !== undefined) {
         const pending = this.pendingCounter;
         const xid = this.pendingXid;
@@ -368,4 +371,10 @@ export abstract class PgMintTransactions extends PgMintConnection {
     this.pendingCounter = found;
     this.pendingXid = row!.xid;
   }
+}
+
+/** An ErrorResponse the server sent (node-postgres puts its severity and SQLSTATE on the error). */
+function isServerAnswer(e: unknown): boolean {
+  const o = e as { severity?: unknown; code?: unknown };
+  return typeof o === 'object' && o !== null && typeof o.severity === 'string' && typeof o.code === 'string' && /^[0-9A-Z]{5}$/.test(o.code);
 }
