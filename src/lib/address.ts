@@ -4,9 +4,7 @@
  * mistake), and the address of an output script.
  */
 import { Address, NETWORK, TEST_NETWORK, OutScript } from '@scure/btc-signer';
-import { concatBytes } from './bytes.ts';
 import { MalformedInputError, RefusedError, UsageError } from './errors.ts';
-import { activeSecp256k1 } from './musig/engine/select.ts';
 import { NETWORKS, type Network } from './network.ts';
 
 export type NetworkParams = typeof NETWORK;
@@ -27,15 +25,7 @@ export function networkParams(network: Network): NetworkParams {
 /** Decode an address for `network`; an address of another network is refused by name. */
 export function decodeAddress(address: string, network: Network, field = 'address'): Uint8Array {
   try {
-    const decoded = Address(networkParams(network)).decode(address);
-    // P2TR: the key checked to be a point (lift_x) on the selected secp256k1 backend, not by
-    // OutScript's pure-JS square root (~100 µs; a mint decodes three addresses per contract) —
-    // the same script, the same refusal (caught below) for an x that is no point.
-    if (decoded.type === 'tr') {
-      if (activeSecp256k1().liftX(decoded.pubkey) === undefined) throw new Error('the taproot output key is not a point');
-      return concatBytes(Uint8Array.of(0x51, 0x20), decoded.pubkey);
-    }
-    return OutScript.encode(decoded);
+    return OutScript.encode(Address(networkParams(network)).decode(address));
   } catch {
     for (const other of NETWORKS) {
       if (networkParams(other).bech32 === networkParams(network).bech32) continue;

@@ -19,7 +19,7 @@
 import { readFile } from 'node:fs/promises';
 import { OffchainError, UsageError } from '../errors.ts';
 import { defaultRpcPort } from './rpc-config.ts';
-import { settingPlaces } from '../cli/config.ts';
+import { settingPlaces } from '../settings.ts';
 import type { RpcConfig } from './rpc-config.ts';
 
 /** Core's error codes that get a specific hint (src/rpc/protocol.h). */

@@ -20,7 +20,7 @@
  * OFFCHAIN_RPC_COOKIE, OFFCHAIN_STATE_DIR, OFFCHAIN_STORE_URL, OFFCHAIN_STORE_PASSWORD_FILE), then this file — it only fills in environment variables that are
  * unset, which the commands already read. Credentials never go here: the node's cookie
  * or OFFCHAIN_RPC_USER / OFFCHAIN_RPC_PASSWORD, as before. An error about one of these
- * settings names all three places (`settingPlaces`). Not a key: `--peer`, which changes
+ * settings names all three places (`settingPlaces`, src/lib/settings.ts). Not a key: `--peer`, which changes
  * what a step does (send instead of print), not where it connects.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,14 +28,11 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { NETWORKS } from '../network.ts';
 import { redactUrl } from '../store/pg/url.ts';
+import { SETTINGS as KEYS } from '../settings.ts';
 import { nearest } from './suggest.ts';
 
 export const CONFIG_ENV = 'OFFCHAIN_CONFIG';
 
-const KEYS = {
-  network: 'OFFCHAIN_NETWORK', rpc_url: 'OFFCHAIN_RPC_URL', rpc_cookie: 'OFFCHAIN_RPC_COOKIE', state_dir: 'OFFCHAIN_STATE_DIR', lightning_rpc: 'OFFCHAIN_LIGHTNING_RPC',
-  store: 'OFFCHAIN_STORE_URL', store_password_file: 'OFFCHAIN_STORE_PASSWORD_FILE',
-} as const satisfies Record<string, string>;
 const PATHS = new Set(['state_dir', 'lightning_rpc', 'store_password_file', 'rpc_cookie']);
 
 /** Fill the unset environment variables from the configuration file, if there is one. */
@@ -57,11 +54,6 @@ export function applyConfigFile(env: NodeJS.ProcessEnv, home: string): void {
     const expanded = PATHS.has(key) ? expandTilde(value, home) : value;
     if (env[name] === undefined || env[name] === '') env[name] = expanded;
   }
-}
-
-/** Where a setting comes from, for an error to name: `--rpc-url, $OFFCHAIN_RPC_URL or rpc_url= in the configuration file`. */
-export function settingPlaces(key: keyof typeof KEYS & string, flag = `--${key.replace(/_/g, '-')}`): string {
-  return `${flag}, $${KEYS[key]} or ${key}= in the configuration file`;
 }
 
 /** `~` or `~/…` → the home directory (what a shell would have done). */

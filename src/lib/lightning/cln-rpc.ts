@@ -14,7 +14,7 @@
  * to classify.
  */
 import { connect } from 'node:net';
-import { settingPlaces } from '../cli/config.ts';
+import { settingPlaces } from '../settings.ts';
 import { OffchainError } from '../errors.ts';
 
 /** The node answered with a JSON-RPC error object (e.g. `pay`'s 205 "could not find a route"). */

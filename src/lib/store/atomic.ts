@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { access, chmod, link, mkdir, open, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { MalformedInputError, OffchainError, StateConflictError, UsageError } from '../errors.ts';
-import { currentProcess, processIsGone, type ProcessIdentity } from './lock.ts';
+import { currentProcess, processIsGone, type ProcessIdentity } from './process-identity.ts';
 
 /** Points inside writeFileAtomic where a test can inject a failure (a simulated crash). */
 export type AtomicWriteStep = 'opened' | 'written' | 'synced' | 'kept' | 'renamed';

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex, utf8 } from '../bytes.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../errors.ts';
-import { currentProcess, processIsGone } from './lock.ts';
+import { currentProcess, processIsGone } from './process-identity.ts';
 
 export interface NonceRecord {
   id: string;

@@ -10,7 +10,7 @@ import { linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { recoverInterruptedSteps } from '../../../src/lib/store/atomic.ts';
-import { currentProcess } from '../../../src/lib/store/lock.ts';
+import { currentProcess } from '../../../src/lib/store/process-identity.ts';
 import { fileSnapshot, tempDir } from '../../helpers.ts';
 import { bundleChild, kill, startChild } from './spawn.ts';
 import { run } from '../../e2e/cli.ts';

@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { recoverInterruptedSteps } from '../../../src/lib/store/atomic.ts';
-import { currentProcess } from '../../../src/lib/store/lock.ts';
+import { currentProcess } from '../../../src/lib/store/process-identity.ts';
 import { tempDir } from '../../helpers.ts';
 
 let tmp: { path: string; cleanup: () => void };

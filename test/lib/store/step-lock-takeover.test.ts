@@ -13,7 +13,8 @@ import { linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { readJsonFile, recoverInterruptedSteps, sealStateStep, stepHome, withStateStep, writeJsonAtomic } from '../../../src/lib/store/atomic.ts';
-import { currentProcess, withLock } from '../../../src/lib/store/lock.ts';
+import { withLock } from '../../../src/lib/store/lock.ts';
+import { currentProcess } from '../../../src/lib/store/process-identity.ts';
 import { tempDir } from '../../helpers.ts';
 
 let tmp: { path: string; cleanup: () => void };
