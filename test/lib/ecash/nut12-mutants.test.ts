@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { concatBytes, fromHex } from '../../../src/lib/bytes.ts';
-import { pointFromHex } from '../../../src/lib/ecash/curve.ts';
+import { Point, pointFromHex } from '../../../src/lib/ecash/curve.ts';
 import { verifyDleq, verifyProofDleq } from '../../../src/lib/ecash/nut12.ts';
 import { loadVector } from '../../helpers.ts';
 
@@ -46,6 +46,19 @@ describe('NUT-12: each part of a DLEQ is 32 bytes, and r a scalar in [1, n−1]'
 
   it('r = 0 or r ≥ n → false, not an exception', () => {
     for (const r of [0n, N, N + 1n]) expect(verifyProofDleq({ ...PD, r: be32(r) }, PA, p.proof.secret, PC), `r ${r}`).toBe(false);
+  });
+
+  it('R1 and R2 the identity (s = a·e, with the vector\'s a = 2 and C_ = 2·B_) → false', () => {
+    // the deterministic-nonce vector's key is a = 2: with s = 2e mod n, s·G − e·A and s·B_ − e·C_ are both the identity
+    const c = v12.deterministic_nonce;
+    const [KA, KB, KC] = [pointFromHex(c.A, 'A'), pointFromHex(c.B_, 'B_'), pointFromHex(c.C_, 'C_')];
+    const e = BigInt('0x' + c.e);
+    expect(verifyDleq({ e: be32(e), s: be32((2n * e) % N) }, KA, KB, KC)).toBe(false);
+    expect(verifyDleq({ e: fromHex(c.e), s: fromHex(c.s) }, KA, KB, KC)).toBe(true);
+  });
+
+  it('A the identity (a caller passing Point.ZERO) → false, not an exception or undefined', () => {
+    expect(verifyDleq(D, Point.ZERO, B_, C_)).toBe(false);
   });
 
   it('s = 0 or s ≥ n, e = 0 or e ≥ n → false, not an exception', () => {
