@@ -14,8 +14,14 @@ import { createHash } from 'node:crypto';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../../setup/refusal.ts';
-import { MAX_OUTPUTS, checkOutputs, ecashOffer, negatedPointHex, type BlindedMessageJson, type OutputsRequest } from '../../../src/lib/credit/ecash.ts';
-import { deriveMintKeyset } from '../../../src/lib/ecash/nut01.ts';
+import {
+  MAX_OUTPUTS, checkEcashOffer, checkOutputs, ecashOffer, keysetOfOutputs, makeOutputs, negatedPointHex, outputsDigest, receiveSignatures, type BlindSignatureJson, type BlindedMessageJson, type OutputsRequest,
+} from '../../../src/lib/credit/ecash.ts';
+import { G, pointFromHex } from '../../../src/lib/ecash/curve.ts';
+import { blindMessage, secretPoint, signBlindedMessage } from '../../../src/lib/ecash/nut00.ts';
+import { deriveMintKeyset, keysObject } from '../../../src/lib/ecash/nut01.ts';
+import { createDleq } from '../../../src/lib/ecash/nut12.ts';
+import { deriveSecret } from '../../../src/lib/ecash/nut13.ts';
 
 const KS = deriveMintKeyset('ecash-mutants seed', { amounts: 8 });
 const USER_SK = new Uint8Array(32).fill(7);
@@ -41,7 +47,7 @@ function specDigest(r: OutputsRequest & { outputs: BlindedMessageJson[] }): Uint
 /** A request for these outputs, signed by the user over exactly them. */
 function request(outputs: BlindedMessageJson[], over: Partial<OutputsRequest> = {}): OutputsRequest {
   const amount = outputs.reduce((s, o) => s + o.amount, 0);
-  const r = { contract_id: CONTRACT, state: 3, amount_sat: amount, cumulative_sat: amount + 100, outputs, ...over };
+  const r = { contract_id: CONTRACT, state: 3, amount_sat: amount, cumulative_sat: amount + 1000, outputs, ...over };
   return { ...r, outputs_signature: hexOf(schnorr.sign(specDigest(r as OutputsRequest & { outputs: BlindedMessageJson[] }), USER_SK, new Uint8Array(32))) };
 }
 const out = (amount: number, k: number, id = KS.id): BlindedMessageJson => ({ amount, id, B_: point(k) });
@@ -69,6 +75,10 @@ describe('checkOutputs: the bounds', () => {
     expect(await checkOutputs(mint(), request(many), BINDING)).toHaveLength(64);
     expect(await refusedAsync(checkOutputs(mint(), request([...many, out(1, 200)]), BINDING), 'E_ECASH_OUTPUTS')).toBe('a payment carries 1–64 outputs, not 65');
     expect(await refusedAsync(checkOutputs(mint(), request([], { amount_sat: 5 }), BINDING), 'E_ECASH_OUTPUTS')).toBe('a payment carries 1–64 outputs, not 0');
+  });
+
+  it('every field\'s bytes are in the digest: a state with a non-zero top byte, a cumulative amount above 255', async () => {
+    expect(await checkOutputs(mint(), request([out(4, 1)], { state: 0x0100_0003, cumulative_sat: 0x0102_0304 }), BINDING)).toHaveLength(1);
   });
 
   it('the points come back in order, as the outputs named them', async () => {
@@ -138,6 +148,7 @@ describe('the offer a mint publishes', () => {
       expect([e.code, e.message]).toEqual(['E_BAD_MINT_URL', m]);
     }
     expect(ecashOffer(keyset, 'http://mint.example').mint_url).toBe('http://mint.example');
+    expect(ecashOffer(keyset, 'http://mint.example').unit).toBe('sat');
     const e = thrown(() => ecashOffer({ ...keyset, unit: 'usd' }, 'https://mint.example'));
     expect([e.code, e.message]).toEqual(['E_USAGE', `the credit contract pays in sat; keyset ${KS.id} is in usd`]);
   });
@@ -151,3 +162,110 @@ describe('the offer a mint publishes', () => {
     expect(ecashOffer({ ...keyset, keys: o.keys }, 'https://mint.example').keys).toBe(o.keys);
   });
 });
+
+describe('the digest and the negated point', () => {
+  const a = { contract_id: CONTRACT, state: 3, txid: TXID, mint_pubnonce: NONCE, amount_sat: 1, cumulative_sat: 1, outputs: [out(1, 1)] };
+  it('a field that is not hex is refused naming it', () => {
+    const named = (over: object, code: string, message: string) => {
+      const e = thrown(() => outputsDigest({ ...a, ...over }));
+      expect([e.code, e.message]).toEqual([code, message]);
+    };
+    named({ contract_id: 'zz' }, 'E_BAD_HEX', 'contract_id is not valid hex');
+    named({ txid: 'zz' }, 'E_BAD_HEX', 'txid is not valid hex');
+    named({ outputs: [out(1, 1), { amount: 1, id: 'zz', B_: point(2) }] }, 'E_BAD_HEX', 'outputs[1].id is not valid hex');
+    named({ outputs: [{ amount: 1, id: KS.id, B_: '02ab' }] }, 'E_BAD_LENGTH', 'outputs[0].B_ must be 33 bytes, got 2');
+  });
+
+  it('at most 65535 outputs (a u16 count): 65536 refused', () => {
+    const o = out(1, 1);
+    expect(outputsDigest({ ...a, outputs: Array(0xffff).fill(o) })).toHaveLength(32);
+    const e = thrown(() => outputsDigest({ ...a, outputs: Array(0x10000).fill(o) }));
+    expect([e.code, e.message]).toEqual(['E_ECASH_OUTPUTS', 'too many outputs']);
+  });
+
+  it('negatedPointHex flips 02 ↔ 03 and keeps x', () => {
+    expect(negatedPointHex('02' + 'ab'.repeat(32))).toBe('03' + 'ab'.repeat(32));
+    expect(negatedPointHex('03' + 'ab'.repeat(32))).toBe('02' + 'ab'.repeat(32));
+  });
+});
+
+describe('the user: checking an offer, adopting nothing, receiving signatures', () => {
+  const SEED = new Uint8Array(64).fill(3);
+  const offer = { ...ecashOffer({ id: KS.id, unit: 'sat', input_fee_ppk: KS.input_fee_ppk, final_expiry: KS.final_expiry, keys: KS.keys }, 'https://mint.example'), counter: 10 };
+  /** Outputs at counter 10, 11, … written from NUT-13 and NUT-00 (nut13.ts, nut00.ts: vector-tested), not makeOutputs. */
+  const outputs = (amounts: number[], counter = 10): BlindedMessageJson[] =>
+    amounts.map((amount, i) => {
+      const { secret, r } = deriveSecret(SEED, KS.id, counter + i);
+      return { amount, id: KS.id, B_: hexOf(blindMessage(secretPoint(secret), r).toBytes(true)) };
+    });
+  /** The mint's answer with the keyset's private keys (nut00, nut12). */
+  const sign = (os: BlindedMessageJson[]): BlindSignatureJson[] =>
+    os.map((o) => {
+      const k = KS.privateKeys.get(BigInt(o.amount))!;
+      const B_ = pointFromHex(o.B_, 'B_');
+      const C_ = signBlindedMessage(k, B_);
+      const d = createDleq(k, B_, C_);
+      return { amount: o.amount, id: KS.id, C_: hexOf(C_.toBytes(true)), dleq: { e: hexOf(d.e), s: hexOf(d.s) } };
+    });
+  const refused = (fn: () => unknown, code: string) => {
+    const e = thrown(fn);
+    expect(e.code, e.message).toBe(code);
+    return e.message;
+  };
+
+  it('makeOutputs: the amount\'s powers of two, largest first, at counter, counter + 1, …', () => {
+    expect(makeOutputs(SEED, KS.id, 10, 13n)).toEqual(outputs([8, 4, 1]));
+  });
+
+  it('checkEcashOffer: the offer\'s id and points; keys that hash elsewhere refused naming both ids', () => {
+    const c = checkEcashOffer(offer);
+    expect(c.id).toBe(KS.id);
+    expect(c.points.get(2n)!.equals(G.multiply(KS.privateKeys.get(2n)!))).toBe(true);
+    const swapped = { ...offer, keys: { ...offer.keys, '1': offer.keys['2']! } };
+    expect(refused(() => checkEcashOffer(swapped), 'E_BAD_KEYSET')).toMatch(new RegExp(`^the keyset's keys \\(unit sat, fee 0\\) hash to keyset 01[0-9a-f]{64}, not the ${KS.id} it names$`.replace('fee 0', 'fee 100')));
+    const { input_fee_ppk: _f, ...noFee } = swapped;
+    expect(refused(() => checkEcashOffer(noFee), 'E_BAD_KEYSET')).toContain('(unit sat, fee 0)');
+    expect(refused(() => checkEcashOffer({ ...offer, keyset_id: 'xx' }), 'E_BAD_KEYSET')).toBe(`the keyset's keys (unit sat, fee 100) hash to keyset no NUT-02 id (version 00 or 01), not the xx it names`);
+  });
+
+  it('keysetOfOutputs: the previous keyset only for outputs under its id', () => {
+    const prev = { keyset_id: '00' + 'ab'.repeat(7), unit: 'sat' as const, input_fee_ppk: 0, final_expiry: null, keys: offer.keys };
+    const e = { ...offer, previous_keyset: prev };
+    expect(keysetOfOutputs(e, [{ amount: 1, id: prev.keyset_id, B_: point(1) }])).toBe(prev);
+    expect(keysetOfOutputs(e, outputs([1]))).toBe(e);
+    expect(keysetOfOutputs(e, [])).toBe(e);
+    expect(keysetOfOutputs(offer, [{ amount: 1, id: prev.keyset_id, B_: point(1) }])).toBe(offer);
+  });
+
+  it('receiveSignatures: proofs C = k·Y with the DLEQ and r, in order', () => {
+    const os = outputs([8, 4, 1]);
+    const proofs = receiveSignatures(SEED, offer, { counter: 10, outputs: os }, sign(os));
+    expect(proofs.map((p) => [p.id, p.amount, p.secret])).toEqual(os.map((o, i) => [KS.id, BigInt(o.amount), deriveSecret(SEED, KS.id, 10 + i).secret]));
+    for (const [i, p] of proofs.entries()) {
+      const k = KS.privateKeys.get(p.amount)!;
+      expect(hexOf(p.C)).toBe(hexOf(secretPoint(p.secret).multiply(k).toBytes(true)));
+      expect(hexOf(p.dleq!.r!)).toBe(deriveSecret(SEED, KS.id, 10 + i).r.toString(16).padStart(64, '0'));
+      expect(hexOf(p.dleq!.e)).toBe(sign(os)[i]!.dleq.e);
+    }
+  });
+
+  it('receiveSignatures refuses: a count off, a signature for another amount or keyset, another seed, C_ not a point, a DLEQ for another key', () => {
+    const os = outputs([8, 4]);
+    const sigs = sign(os);
+    const pending = { counter: 10, outputs: os };
+    expect(refused(() => receiveSignatures(SEED, offer, pending, sigs.slice(0, 1)), 'E_BAD_SIGNATURES')).toBe('the receipt carries 1 blind signatures for 2 outputs');
+    expect(refused(() => receiveSignatures(SEED, offer, pending, undefined), 'E_BAD_SIGNATURES')).toBe('the receipt carries 0 blind signatures for 2 outputs');
+    expect(refused(() => receiveSignatures(SEED, offer, pending, [sigs[0]!, { ...sigs[1]!, amount: 8 }]), 'E_BAD_SIGNATURES')).toBe('signature 1 is for 8 under ' + KS.id + ', the output for 4 under ' + KS.id);
+    expect(refused(() => receiveSignatures(SEED, offer, pending, [sigs[0]!, { ...sigs[1]!, id: '00' + 'ab'.repeat(7) }]), 'E_BAD_SIGNATURES')).toBe(`signature 1 is for 4 under 00${'ab'.repeat(7)}, the output for 4 under ${KS.id}`);
+    expect(refused(() => receiveSignatures(new Uint8Array(64).fill(4), offer, pending, sigs), 'E_WRONG_WALLET_SEED')).toBe('output 0 does not derive from this wallet seed at counter 10: give the seed the request was made with');
+    // output 1 made at counter 11, not the 10 (= 9 + 1) the pending record says: the second is checked at counter + 1
+    const mixed = [outputs([8], 9)[0]!, outputs([8, 4], 10)[1]!];
+    expect(refused(() => receiveSignatures(SEED, offer, { counter: 9, outputs: mixed }, sign(mixed)), 'E_WRONG_WALLET_SEED')).toBe('output 1 does not derive from this wallet seed at counter 10: give the seed the request was made with');
+    expect(refused(() => receiveSignatures(SEED, offer, pending, [sigs[0]!, { ...sigs[1]!, C_: '02' + 'ff'.repeat(32) }]), 'E_BAD_DLEQ')).toBe('signature 1: C_ is not a point');
+    expect(refused(() => receiveSignatures(SEED, offer, pending, [sigs[0]!, { ...sigs[1]!, dleq: sigs[0]!.dleq }]), 'E_BAD_DLEQ')).toMatch(/^signature 1 \(4 sat\): its DLEQ proof does not show/);
+    expect(refused(() => receiveSignatures(SEED, offer, pending, [sigs[0]!, { ...sigs[1]!, dleq: { ...sigs[1]!.dleq, e: 'ab' } }]), 'E_BAD_LENGTH')).toBe('dleq.e must be 32 bytes, got 1');
+    expect(refused(() => receiveSignatures(SEED, offer, pending, [sigs[0]!, { ...sigs[1]!, dleq: { ...sigs[1]!.dleq, s: 'ab' } }]), 'E_BAD_LENGTH')).toBe('dleq.s must be 32 bytes, got 1');
+  });
+});
+
+void keysObject;
