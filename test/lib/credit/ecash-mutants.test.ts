@@ -15,9 +15,11 @@ import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../../setup/refusal.ts';
 import {
-  MAX_OUTPUTS, checkEcashOffer, checkOutputs, ecashOffer, keysetOfOutputs, makeOutputs, negatedPointHex, outputsDigest, receiveSignatures, type BlindSignatureJson, type BlindedMessageJson, type OutputsRequest,
+  MAX_OUTPUTS, adoptKeyset, checkEcashOffer, checkOutputs, ecashOffer, keysetOfOutputs, makeOutputs, negatedPointHex, outputsDigest, receiveSignatures, type BlindSignatureJson, type BlindedMessageJson, type OutputsRequest,
 } from '../../../src/lib/credit/ecash.ts';
+import { signAnnouncement } from '../../../src/lib/credit/ecash-announce.ts';
 import { G, pointFromHex } from '../../../src/lib/ecash/curve.ts';
+import { keysetId } from '../../../src/lib/ecash/nut02.ts';
 import { blindMessage, secretPoint, signBlindedMessage } from '../../../src/lib/ecash/nut00.ts';
 import { deriveMintKeyset, keysObject } from '../../../src/lib/ecash/nut01.ts';
 import { createDleq } from '../../../src/lib/ecash/nut12.ts';
@@ -235,6 +237,30 @@ describe('the user: checking an offer, adopting nothing, receiving signatures', 
     expect(keysetOfOutputs(e, outputs([1]))).toBe(e);
     expect(keysetOfOutputs(e, [])).toBe(e);
     expect(keysetOfOutputs(offer, [{ amount: 1, id: prev.keyset_id, B_: point(1) }])).toBe(offer);
+    expect(keysetOfOutputs(offer, [])).toBe(offer); // no previous keyset and no outputs: still the record's
+  });
+
+  describe('adoptKeyset: what is not a rotation', () => {
+    const MINT_SK = new Uint8Array(32).fill(11);
+    const from = { contractId: CONTRACT, state: 5, mintPubkey: secp256k1.getPublicKey(MINT_SK, true) };
+    const announce = (k: { id: string; unit: string; input_fee_ppk: number; final_expiry: number | null; keys: Record<string, string> }) =>
+      signAnnouncement(k, CONTRACT, 5, MINT_SK, new Uint8Array(32).fill(9));
+    it('a keyset in another unit, its id right for that unit → refused naming both units', () => {
+      const usd = deriveMintKeyset('ecash-mutants seed', { amounts: 8, unit: 'usd', path: "m/0'/0'/1'" });
+      const next = announce({ id: usd.id, unit: 'usd', input_fee_ppk: usd.input_fee_ppk, final_expiry: null, keys: keysObject(usd.keys) });
+      expect(refused(() => adoptKeyset(offer, next, from), 'E_BAD_KEYSET')).toBe(`the receipt announces keyset ${usd.id} in usd, this contract takes sat`);
+    });
+    it('the same keys under another id (their version-00 id) → refused naming the shared key', () => {
+      const v00 = keysetId('00', KS.keys, { unit: 'sat' }); // input: an id anyone can compute from the public keys
+      const next = announce({ id: v00, unit: 'sat', input_fee_ppk: 0, final_expiry: null, keys: offer.keys });
+      expect(refused(() => adoptKeyset(offer, next, from), 'E_BAD_KEYSET')).toBe(
+        `the receipt announces keyset ${v00} with the keys this contract already issues under (keyset ${KS.id}; the key of 1): the same keys under another id are not a rotation; not adopted, nothing kept`,
+      );
+      // one key changed is still the same keyset re-labelled
+      const one = { ...keysObject(deriveMintKeyset('another seed', { amounts: 8 }).keys), '4': offer.keys['4']! };
+      const next2 = announce({ id: keysetId('00', new Map(Object.entries(one).map(([a, k]) => [BigInt(a), Buffer.from(k, 'hex')])), { unit: 'sat' }), unit: 'sat', input_fee_ppk: 0, final_expiry: null, keys: one });
+      expect(refused(() => adoptKeyset(offer, next2, from), 'E_BAD_KEYSET')).toContain('(keyset ' + KS.id + '; the key of 4)');
+    });
   });
 
   it('receiveSignatures: proofs C = k·Y with the DLEQ and r, in order', () => {
@@ -268,4 +294,3 @@ describe('the user: checking an offer, adopting nothing, receiving signatures', 
   });
 });
 
-void keysObject;
