@@ -182,7 +182,7 @@ describe('the digest and the negated point', () => {
     const o = out(1, 1);
     expect(outputsDigest({ ...a, outputs: Array(0xffff).fill(o) })).toHaveLength(32);
     const e = thrown(() => outputsDigest({ ...a, outputs: Array(0x10000).fill(o) }));
-    expect([e.code, e.message]).toEqual(['E_ECASH_OUTPUTS', 'too many outputs']);
+    expect([e.code, e.message]).toEqual(['E_ECASH_OUTPUTS', 'too many outputs (65536; a payment carries 1–64)']);
   });
 
   it('negatedPointHex flips 02 ↔ 03 and keeps x', () => {
@@ -224,10 +224,10 @@ describe('the user: checking an offer, adopting nothing, receiving signatures', 
     expect(c.id).toBe(KS.id);
     expect(c.points.get(2n)!.equals(G.multiply(KS.privateKeys.get(2n)!))).toBe(true);
     const swapped = { ...offer, keys: { ...offer.keys, '1': offer.keys['2']! } };
-    expect(refused(() => checkEcashOffer(swapped), 'E_BAD_KEYSET')).toMatch(new RegExp(`^the keyset's keys \\(unit sat, fee 0\\) hash to keyset 01[0-9a-f]{64}, not the ${KS.id} it names$`.replace('fee 0', 'fee 100')));
+    expect(refused(() => checkEcashOffer(swapped), 'E_KEYSET_ID_MISMATCH')).toMatch(new RegExp(`^the keyset's keys \\(unit sat, fee 0\\) hash to keyset 01[0-9a-f]{64}, not the ${KS.id} it names$`.replace('fee 0', 'fee 100')));
     const { input_fee_ppk: _f, ...noFee } = swapped;
-    expect(refused(() => checkEcashOffer(noFee), 'E_BAD_KEYSET')).toContain('(unit sat, fee 0)');
-    expect(refused(() => checkEcashOffer({ ...offer, keyset_id: 'xx' }), 'E_BAD_KEYSET')).toBe(`the keyset's keys (unit sat, fee 100) hash to keyset no NUT-02 id (version 00 or 01), not the xx it names`);
+    expect(refused(() => checkEcashOffer(noFee), 'E_KEYSET_ID_MISMATCH')).toContain('(unit sat, fee 0)');
+    expect(refused(() => checkEcashOffer({ ...offer, keyset_id: 'xx' }), 'E_KEYSET_ID_MISMATCH')).toBe(`the keyset's keys (unit sat, fee 100) hash to keyset no NUT-02 id (version 00 or 01), not the xx it names`);
   });
 
   it('keysetOfOutputs: the previous keyset only for outputs under its id', () => {
@@ -248,18 +248,18 @@ describe('the user: checking an offer, adopting nothing, receiving signatures', 
     it('a keyset in another unit, its id right for that unit → refused naming both units', () => {
       const usd = deriveMintKeyset('ecash-mutants seed', { amounts: 8, unit: 'usd', path: "m/0'/0'/1'" });
       const next = announce({ id: usd.id, unit: 'usd', input_fee_ppk: usd.input_fee_ppk, final_expiry: null, keys: keysObject(usd.keys) });
-      expect(refused(() => adoptKeyset(offer, next, from), 'E_BAD_KEYSET')).toBe(`the receipt announces keyset ${usd.id} in usd, this contract takes sat`);
+      expect(refused(() => adoptKeyset(offer, next, from), 'E_BAD_NEXT_KEYSET')).toBe(`the receipt announces keyset ${usd.id} in usd, this contract takes sat`);
     });
     it('the same keys under another id (their version-00 id) → refused naming the shared key', () => {
       const v00 = keysetId('00', KS.keys, { unit: 'sat' }); // input: an id anyone can compute from the public keys
       const next = announce({ id: v00, unit: 'sat', input_fee_ppk: 0, final_expiry: null, keys: offer.keys });
-      expect(refused(() => adoptKeyset(offer, next, from), 'E_BAD_KEYSET')).toBe(
+      expect(refused(() => adoptKeyset(offer, next, from), 'E_BAD_NEXT_KEYSET')).toBe(
         `the receipt announces keyset ${v00} with the keys this contract already issues under (keyset ${KS.id}; the key of 1): the same keys under another id are not a rotation; not adopted, nothing kept`,
       );
       // one key changed is still the same keyset re-labelled
       const one = { ...keysObject(deriveMintKeyset('another seed', { amounts: 8 }).keys), '4': offer.keys['4']! };
       const next2 = announce({ id: keysetId('00', new Map(Object.entries(one).map(([a, k]) => [BigInt(a), Buffer.from(k, 'hex')])), { unit: 'sat' }), unit: 'sat', input_fee_ppk: 0, final_expiry: null, keys: one });
-      expect(refused(() => adoptKeyset(offer, next2, from), 'E_BAD_KEYSET')).toContain('(keyset ' + KS.id + '; the key of 4)');
+      expect(refused(() => adoptKeyset(offer, next2, from), 'E_BAD_NEXT_KEYSET')).toContain('(keyset ' + KS.id + '; the key of 4)');
     });
   });
 

@@ -91,14 +91,14 @@ describe('the keyset id: which form, and what a mismatch says', () => {
 
   it('a version-01 id its data does not hash to: the id shortened, what was given ("none" for an absent fee and expiry), the hash, and what to pass instead', () => {
     // the fixture's keys under the id they give with fee 100, given here with no fee and no expiry
-    const m = refused(() => keysetFromDocument(doc({ id: ID, unit: 'sat', keys: KEYS })), 'E_BAD_KEYSET');
+    const m = refused(() => keysetFromDocument(doc({ id: ID, unit: 'sat', keys: KEYS })), 'E_KEYSET_ID_MISMATCH');
     const given = v01Id(KEYS, 'sat');
     expect(m).toBe(
       `keyset ${ID.slice(0, 18)}… (NUT-02 version 01: a hash of its keys, unit, input_fee_ppk and final_expiry): these keys with unit "sat", input_fee_ppk none, final_expiry none hash to ${given.slice(0, 18)}…; ` +
         `give the keyset as the mint's GET /v1/keys answer, which carries its input_fee_ppk and final_expiry (as version 00 these keys would be ${v00Id(KEYS)})`,
     );
     // an expiry given is written as given
-    expect(refused(() => keysetFromDocument(doc({ ...ENTRY, final_expiry: 1_900_000_000 })), 'E_BAD_KEYSET')).toContain('input_fee_ppk 100, final_expiry 1900000000 hash to');
+    expect(refused(() => keysetFromDocument(doc({ ...ENTRY, final_expiry: 1_900_000_000 })), 'E_KEYSET_ID_MISMATCH')).toContain('input_fee_ppk 100, final_expiry 1900000000 hash to');
   });
 });
 
