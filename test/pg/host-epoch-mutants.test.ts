@@ -37,6 +37,8 @@ describePostgres('host epoch, at the edges the mutation run found', (fx) => {
     const row = (await admin.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1', [epoch])).rows[0];
     return row ? Number(row.counter) : undefined;
   };
+  /** The joining connection is still inside a transaction (one left open holds its row locks). */
+  const inTransaction = async () => (await c.query<{ open: boolean }>('SELECT now() <> statement_timestamp() AS open')).rows[0]!.open;
   const setCounter = (epoch: string, v: number) => admin.query('UPDATE epochs SET counter = $2 WHERE epoch = $1', [epoch, v]);
   /** A host directory whose epoch ticked once for real (a nonce issued): counter 1, witness 1, its ledger beside the key. */
   const used = async () => {
@@ -221,7 +223,32 @@ describePostgres('host epoch, at the edges the mutation run found', (fx) => {
     await admin.query('BEGIN');
     expect((await admin.query('SELECT counter FROM epochs WHERE epoch = $1 FOR UPDATE NOWAIT', [epoch])).rowCount).toBe(1);
     await admin.query('ROLLBACK');
-    expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    expect(await inTransaction()).toBe(false);
+  }, 60_000);
+
+  it("the counter is read and the witness checked under the counter's row lock (another command's tick in flight finishes first)", async () => {
+    const { d, epoch } = await used();
+    let probed: unknown;
+    // Right after join's SELECT … FOR UPDATE, before it reads the witness: the DBA's connection
+    // asks for the same row without waiting. It must be refused (lock_not_available).
+    const watched = new Proxy(c, {
+      get(target, prop) {
+        if (prop !== 'query') return Reflect.get(target, prop);
+        return async (text: string, params?: unknown[]) => {
+          const r = await target.query(text, params);
+          if (text.startsWith('SELECT counter FROM epochs')) {
+            await admin.query('BEGIN');
+            probed = await admin.query('SELECT counter FROM epochs WHERE epoch = $1 FOR UPDATE NOWAIT', [epoch]).then(() => 'free', (e: { code?: string }) => e.code);
+            await admin.query('ROLLBACK');
+          }
+          return r;
+        };
+      },
+    });
+    const h = await HostEpoch.join(watched, d, storeId);
+    expect(h.retired).toBeUndefined();
+    expect(probed).toBe('55P03');
+    expect(await inTransaction()).toBe(false); // and committed after
   }, 60_000);
 
   it('a retirement that keeps coming back: four keys drawn, then E_STORE_ROLLED_BACK (exit 1)', async () => {
@@ -245,5 +272,6 @@ describePostgres('host epoch, at the edges the mutation run found', (fx) => {
     expect(e.message).toContain(`under ${d} keeps being retired`);
     expect(draws).toBe(4);
     expect(readdirSync(d).filter((f) => f.startsWith('seen-'))).toHaveLength(4);
+    expect(await inTransaction()).toBe(false); // each retired draw rolled its transaction back
   }, 60_000);
 }, { prefix: 'offchain-pg-hemut-' });
