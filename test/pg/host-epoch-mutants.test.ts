@@ -11,11 +11,12 @@
  * file. A retirement that keeps coming back stops after four draws (E_STORE_ROLLED_BACK).
  * One server, one database, a few seconds.
  */
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { beforeAll, afterAll, expect, it } from 'vitest';
+import { withStateStep } from '../../src/lib/store/atomic.ts';
 import { HostEpoch } from '../../src/lib/store/pg/host-epoch.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import type { PgTarget } from '../../src/lib/store/pg/connect.ts';
@@ -107,10 +108,16 @@ describePostgres('host epoch, at the edges the mutation run found', (fx) => {
     }
   }, 60_000);
 
+  it('a used epoch whose witness was lost (counter 1, witness 0) is retired', async () => {
+    const { d, epoch } = await used();
+    rmSync(join(d, `seen-${epoch}.json`));
+    const h = await HostEpoch.join(c, d, storeId);
+    expect(h.retired).toEqual({ epoch, counter: 1, seen: 0 });
+  }, 60_000);
+
   it('a used epoch without its ledger is retired as such (noLedger); with it, or unused, it is not', async () => {
     const { d, epoch } = await used();
     expect((await HostEpoch.join(c, d, storeId)).retired).toBeUndefined();
-    const { rmSync } = await import('node:fs');
     rmSync(join(d, `ledger-${epoch}`), { recursive: true });
     const h = await HostEpoch.join(c, d, storeId);
     expect(h.retired).toEqual({ epoch, counter: 1, seen: 1, noLedger: true });
@@ -156,6 +163,12 @@ describePostgres('host epoch, at the edges the mutation run found', (fx) => {
     expect(JSON.parse(readFileSync(seenPath, 'utf8'))).toEqual({ version: 5 });
     await h.advance(6);
     expect(JSON.parse(readFileSync(seenPath, 'utf8'))).toEqual({ version: 6, file: `${st.ino}:${st.birthtimeNs}` });
+    // Raised inside a step that then fails (its files put back): the witness stays raised.
+    await expect(withStateStep(async () => {
+      await h.advance(7);
+      throw new Error('the COMMIT was lost');
+    })).rejects.toThrow('the COMMIT was lost');
+    expect(await h.seen()).toBe(7);
   }, 60_000);
 
   it('retire: wipes the key in memory, shreds the key file only while it still holds that epoch, and leaves a corrupt one alone', async () => {
@@ -209,10 +222,13 @@ describePostgres('host epoch, at the edges the mutation run found', (fx) => {
     expect(keyDoc(z).epoch).toBe(fresh.epoch);
   }, 60_000);
 
-  it('a key path that cannot be read (a directory) is that error, not a fresh key', async () => {
+  it('a key file that cannot be read (a symlink loop) is that error, and is not replaced by a fresh key', async () => {
     const d = dir();
-    mkdirSync(keyPath(d), { recursive: true });
-    await expect(HostEpoch.join(c, d, storeId)).rejects.toMatchObject({ code: 'EISDIR' });
+    mkdirSync(d, { recursive: true });
+    symlinkSync(keyPath(d), keyPath(d));
+    await expect(HostEpoch.join(c, d, storeId)).rejects.toMatchObject({ code: 'ELOOP' });
+    expect(readdirSync(d).filter((f) => f.startsWith('epoch-'))).toEqual([`epoch-${storeId}.json`]);
+    expect(lstatSync(keyPath(d)).isSymbolicLink()).toBe(true); // still the loop
   }, 60_000);
 
   it('a witness that is not JSON: E_STATE_CORRUPT, and the join leaves no transaction open (the row is not held)', async () => {
