@@ -86,3 +86,27 @@ export function nutshellAccepts(ks: NutshellKeyset, proof: { id: string; amount:
   const expected = pointMul(hashToCurve(Buffer.from(proof.secret, 'utf8')), k);
   return expected !== null && expected.x === C.x && expected.y === C.y;
 }
+
+/** The fields of a credit update the user's outputs signature commits to (docs/ecash.md). */
+export interface CreditOutputsFields {
+  contract_id: string;
+  state: number;
+  amount_sat: number | bigint;
+  cumulative_sat: number | bigint;
+  outputs: ReadonlyArray<{ amount: number | bigint; id: string; B_: string }>;
+}
+
+/**
+ * docs/ecash.md's outputs digest, by hand: tagged SHA-256 ("offchain/credit/v1/outputs") of
+ * contract id, state (u32), the state's txid, the mint's public nonce, amount and cumulative
+ * (u64), the output count (u16), then each output's amount (u64), id length, id and B_.
+ */
+export function creditOutputsDigest(r: CreditOutputsFields, txid: string, mintPubnonce: Uint8Array): Uint8Array {
+  const tag = createHash('sha256').update('offchain/credit/v1/outputs').digest();
+  const h = createHash('sha256').update(tag).update(tag);
+  const u = (n: number | bigint, len: number) => Buffer.from(BigInt(n).toString(16).padStart(len * 2, '0'), 'hex');
+  h.update(Buffer.from(r.contract_id, 'hex')).update(u(r.state, 4)).update(Buffer.from(txid, 'hex')).update(mintPubnonce);
+  h.update(u(r.amount_sat, 8)).update(u(r.cumulative_sat, 8)).update(u(r.outputs.length, 2));
+  for (const o of r.outputs) h.update(u(o.amount, 8)).update(Buffer.from([o.id.length / 2])).update(Buffer.from(o.id, 'hex')).update(Buffer.from(o.B_, 'hex'));
+  return new Uint8Array(h.digest());
+}

@@ -10,7 +10,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { access, chmod, link, mkdir, open, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { access, chmod, link, mkdir, open, readFile, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { MalformedInputError, OffchainError, StateConflictError, UsageError } from '../errors.ts';
 import { currentProcess, processIsGone, type ProcessIdentity } from './process-identity.ts';
@@ -441,7 +441,11 @@ function undoEntry(e: StepEntry, dirs: Set<string>): void {
 
 /** Overwrite a file's bytes with zeros where they are and fsync (no new blocks: a full disk allows it). Not shredFile: no seal. */
 async function zeroInPlace(path: string): Promise<void> {
-  const fh = await open(path, 'r+');
+  await zeroOpened(await open(path, 'r+'));
+}
+
+/** Zeros over an opened file's bytes, fsync, close (zeroInPlace, shredFile). */
+async function zeroOpened(fh: FileHandle): Promise<void> {
   try {
     const { size } = await fh.stat();
     await fh.write(new Uint8Array(size), 0, size, 0);
@@ -762,13 +766,7 @@ export async function shredFile(path: string): Promise<void> {
     sealStateStep();
     const step = steps.getStore();
     if (step) step.afterSeal++;
-    try {
-      const { size } = await fh.stat();
-      await fh.write(new Uint8Array(size), 0, size, 0);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await zeroOpened(fh);
     await unlink(path);
   } catch (e) {
     if (errnoCode(e) !== 'ENOENT') throw e;

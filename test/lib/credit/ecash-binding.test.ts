@@ -14,7 +14,6 @@
  * is resent signed. Property: a relay mutating any field of a request gets a coded
  * refusal and nothing written, or (never seen) the user's own outputs signed.
  */
-import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { base64 } from '@scure/base';
@@ -30,6 +29,7 @@ import { UpdateRequestSchema } from '../../../src/lib/credit/schemas.ts';
 import { readMusigInput } from '../../../src/lib/musig/psbt-keypath.ts';
 import { parsePsbtBase64 } from '../../../src/lib/psbt/parse.ts';
 import { TEST_CODE_VERIFIER } from '../../independent/schnorr.ts';
+import { creditOutputsDigest } from '../../independent/cashu.ts';
 import { expectRefused } from './tamper.ts';
 import { KS, ecashWorld, memorySink, open, redeemable, type UpdateRequest, type W } from './ecash-world.ts';
 import { MINT, USER } from './world.ts';
@@ -124,16 +124,8 @@ describe('the signature is the documented digest', () => {
   const w = ecashWorld();
   afterAll(() => w.dir.cleanup());
 
-  // Written from docs/ecash.md with node:crypto, not src/'s tagged hash.
-  function specDigest(req: UpdateRequest, txid: string, mintPubnonce: Uint8Array): Uint8Array {
-    const tag = createHash('sha256').update('offchain/credit/v1/outputs').digest();
-    const h = createHash('sha256').update(tag).update(tag);
-    const u = (n: number | bigint, len: number) => Buffer.from(BigInt(n).toString(16).padStart(len * 2, '0'), 'hex');
-    h.update(Buffer.from(req.contract_id, 'hex')).update(u(req.state, 4)).update(Buffer.from(txid, 'hex')).update(mintPubnonce);
-    h.update(u(req.amount_sat, 8)).update(u(req.cumulative_sat, 8)).update(u(req.outputs.length, 2));
-    for (const o of req.outputs) h.update(u(o.amount, 8)).update(Buffer.from([o.id.length / 2])).update(Buffer.from(o.id, 'hex')).update(Buffer.from(o.B_, 'hex'));
-    return new Uint8Array(h.digest());
-  }
+  // Written from docs/ecash.md with node:crypto, not src/'s tagged hash (test/independent/cashu.ts).
+  const specDigest = creditOutputsDigest;
 
   it('a BIP-340 signature by the user\'s key over the tagged hash of every field; one flipped bit fails', async () => {
     const id = await open(w);

@@ -10,7 +10,7 @@
  * outputsDigest; the blinded messages are public keys of small scalars (noble). Refusals
  * are matched by code and message, not exit class (E_ECASH_OUTPUTS's class is being revised).
  */
-import { createHash } from 'node:crypto';
+import { creditOutputsDigest } from '../../independent/cashu.ts';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../../setup/refusal.ts';
@@ -35,16 +35,8 @@ const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
 /** B_ = k·G for a small k: a point, and no one's blinded message. */
 const point = (k: number) => hexOf(secp256k1.getPublicKey(Uint8Array.from({ length: 32 }, (_, i) => (i === 31 ? k % 256 : i === 30 ? Math.floor(k / 256) + 1 : 0)), true));
 
-/** docs/ecash.md's digest, by hand. */
-function specDigest(r: OutputsRequest & { outputs: BlindedMessageJson[] }): Uint8Array {
-  const tag = createHash('sha256').update('offchain/credit/v1/outputs').digest();
-  const h = createHash('sha256').update(tag).update(tag);
-  const u = (n: number | bigint, len: number) => Buffer.from(BigInt(n).toString(16).padStart(len * 2, '0'), 'hex');
-  h.update(Buffer.from(r.contract_id, 'hex')).update(u(r.state, 4)).update(Buffer.from(TXID, 'hex')).update(NONCE);
-  h.update(u(r.amount_sat, 8)).update(u(r.cumulative_sat, 8)).update(u(r.outputs.length, 2));
-  for (const o of r.outputs) h.update(u(o.amount, 8)).update(Buffer.from([o.id.length / 2])).update(Buffer.from(o.id, 'hex')).update(Buffer.from(o.B_, 'hex'));
-  return new Uint8Array(h.digest());
-}
+/** docs/ecash.md's digest, by hand (test/independent/cashu.ts). */
+const specDigest = (r: OutputsRequest & { outputs: BlindedMessageJson[] }): Uint8Array => creditOutputsDigest(r, TXID, NONCE);
 
 /** A request for these outputs, signed by the user over exactly them. */
 function request(outputs: BlindedMessageJson[], over: Partial<OutputsRequest> = {}): OutputsRequest {
