@@ -61,13 +61,13 @@ async function settled(ch: Ch) {
 }
 
 describe('gateway steps at the edges the mutation run found', () => {
-  it('device/pay: another contract (E_WRONG_CONTRACT), another state (E_STATE_NUMBER, exit 5), a misstated settled amount, an invoice without amount', async () => {
+  it('device/pay: another contract (E_WRONG_CONTRACT), another state (E_STALE_STATE, exit 5), a misstated settled amount, an invoice without amount', async () => {
     const ch = await channel();
     const m = devicePay(ch, ch.device).message as Msg;
     const other = '00'.repeat(32);
     const e1 = await refusalAsync(gateway.pay(ch.gctx, ch.gateway, { ...m, contract_id: other } as never, NOW), 'E_WRONG_CONTRACT', 4);
     expect(e1.message).toBe(`the message is for contract ${other}, not ${ch.gateway.contract_id}`);
-    const e2 = await refusalAsync(gateway.pay(ch.gctx, ch.gateway, { ...m, state: m.state + 1 } as never, NOW), 'E_STATE_NUMBER', 5);
+    const e2 = await refusalAsync(gateway.pay(ch.gctx, ch.gateway, { ...m, state: m.state + 1 } as never, NOW), 'E_STALE_STATE', 5);
     expect(e2.message).toBe(`state ${m.state + 1} is not the next state ${m.state} of contract ${ch.gateway.contract_id}`);
     // The state itself pays the gateway its 0 sat: only the message's claim is wrong.
     const e3 = await refusalAsync(gateway.pay(ch.gctx, ch.gateway, { ...m, settled_sat: 1000 } as never, NOW), 'E_BAD_PAYOUT', 4);
@@ -97,7 +97,7 @@ describe('gateway steps at the edges the mutation run found', () => {
     expect(ok.record.in_flight?.expiry_height).toBe(edge);
   });
 
-  it('a retried device/pay with another transaction is E_HTLC_IN_FLIGHT, with a broken PSBT names its field; a completed state passed off as a device/pay is E_STATE_NUMBER', async () => {
+  it('a retried device/pay with another transaction is E_HTLC_IN_FLIGHT, with a broken PSBT names its field; a completed state passed off as a device/pay is E_STALE_STATE', async () => {
     const ch = await channel();
     const { job } = await inFlight(ch);
     const other = crafted(ch, { amount: (job.record.in_flight!.amount_sat) + 1 });
@@ -110,7 +110,7 @@ describe('gateway steps at the edges the mutation run found', () => {
     const latest = done.record.latest!;
     expect(latest.state).toBe(s.message.state);
     const passedOff = { ...(p.message as Msg), state: latest.state, psbt: (s.message as Msg).psbt };
-    await refusalAsync(gateway.pay(ch2.gctx, done.record, passedOff as never, NOW), 'E_STATE_NUMBER', 5);
+    await refusalAsync(gateway.pay(ch2.gctx, done.record, passedOff as never, NOW), 'E_STALE_STATE', 5);
   });
 
   it('settle and fail with nothing in flight, settle after fail, fail after settle: each refused with its code and message', async () => {
@@ -135,7 +135,7 @@ describe('gateway steps at the edges the mutation run found', () => {
     const f = device.fail(p.record, ch.deviceKey, failed.message as never).message as Msg;
     const e0 = await refusalAsync(gateway.completeStep(ch.gctx, ch.gateway, f as never), 'E_NO_PAYMENT_IN_FLIGHT', 4);
     expect(e0.message).toBe('no payment is in flight on this channel');
-    const e1 = await refusalAsync(gateway.completeStep(ch.gctx, failed.record, { ...f, type: 'device/pay' } as never), 'E_WRONG_MESSAGE', 4);
+    const e1 = await refusalAsync(gateway.completeStep(ch.gctx, failed.record, { ...f, type: 'device/pay' } as never), 'E_WRONG_MESSAGE', 3);
     expect(e1.message).toBe('expected device/settle or device/fail, got device/pay');
     const e2 = await refusalAsync(gateway.completeStep(ch.gctx, failed.record, { ...f, psbt: '!!!' } as never), 'E_MALFORMED_PSBT', 3);
     expect(e2.message).toMatch(/^psbt is not valid base64/);
