@@ -87,7 +87,7 @@ export function fileSnapshot(dir: string, o: { locks?: boolean } = {}): Record<s
 }
 
 /**
- * A snapshot without what a killed command's step leaves (store/atomic.ts STEP RECORD: its
+ * A snapshot without what a killed command's step leaves (store/state-step.ts STEP RECORD: its
  * record, its .undo/.new links, its temp file), which the next command removes.
  */
 export function withoutStepLeftovers(snapshot: Record<string, string>): Record<string, string> {

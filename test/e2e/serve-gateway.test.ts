@@ -279,7 +279,7 @@ describe('device pay --peer against serve gateway --lightning-rpc (a scripted Co
     expect([again.status, /error (E_[A-Z_]+)/.exec(again.stderr)?.[1]], again.stderr).toEqual([5, 'E_PAYMENT_PENDING']);
     expect(again.stdout).toBe('');
     // The killed device pay had sent its message (a sealed step): this command removes only its
-    // record and links (store/atomic.ts STEP RECORD), every write of it stays.
+    // record and links (store/state-step.ts STEP RECORD), every write of it stays.
     expect(Object.keys(deviceBefore).some((k) => k.endsWith('.sealed'))).toBe(true);
     expect(fileSnapshot(join(root.path, 'user'))).toEqual(withoutStepLeftovers(deviceBefore));
     expect(pays()).toHaveLength(1);

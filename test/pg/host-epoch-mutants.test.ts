@@ -16,7 +16,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { beforeAll, afterAll, expect, it } from 'vitest';
-import { withStateStep } from '../../src/lib/store/atomic.ts';
+import { withStateStep } from '../../src/lib/store/state-step.ts';
 import { HostEpoch } from '../../src/lib/store/pg/host-epoch.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import type { PgTarget } from '../../src/lib/store/pg/connect.ts';

@@ -28,7 +28,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stepHome, withStateStep, writeJsonAtomic } from '../../src/lib/store/atomic.ts';
+import { writeJsonAtomic } from '../../src/lib/store/atomic.ts';
+import { stepHome, withStateStep } from '../../src/lib/store/state-step.ts';
 import { base64 } from '@scure/base';
 import { Transaction } from '@scure/btc-signer';
 import { expect, it } from 'vitest';
@@ -188,7 +189,7 @@ describePostgres('the nonce ledger opens a nonce again for its own signing sessi
   }, 120_000);
 
   /**
-   * The mint's COMMIT that touched nonces and the step's seal (store/atomic.ts STEP RECORD,
+   * The mint's COMMIT that touched nonces and the step's seal (store/state-step.ts STEP RECORD,
    * pg/mint-transactions.ts, review 41): the step is sealed before COMMIT is sent and the seal
    * taken back only when the COMMIT provably did not happen — PostgreSQL ANSWERING it with an
    * error. An error the client makes up itself is no such answer: here the server commits and

@@ -118,7 +118,7 @@ const TITLE = worldTitle('device pay --peer through serve gateway and Core Light
     const again = await timedRun(await peerArgs(invoiceFile), { USER_KEY });
     expect([again.status, /error (E_[A-Z_]+)/.exec(again.stderr)?.[1], again.stdout], again.stderr).toEqual([5, 'E_PAYMENT_PENDING', '']);
     // The killed device pay had sent its message (a sealed step): this command removes only its
-    // record and links (store/atomic.ts STEP RECORD), every write of it stays.
+    // record and links (store/state-step.ts STEP RECORD), every write of it stays.
     expect(Object.keys(userBefore).some((k) => k.endsWith('.sealed'))).toBe(true);
     expect(fileSnapshot(userDir)).toEqual(withoutStepLeftovers(userBefore));
     expect((await paysFor(inv.payment_hash)).map((p) => p.status)).toEqual(['pending']);

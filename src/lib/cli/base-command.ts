@@ -22,7 +22,8 @@ import type { KeyPair } from '../keys/keys.ts';
 import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
-import { isFullError, sealStateStep, stateAccessError, stepHome, withStateStep } from '../store/atomic.ts';
+import { sealStateStep, stepHome, withStateStep } from '../store/state-step.ts';
+import { isFullError, stateAccessError } from '../store/write-errors.ts';
 import { expandTilde } from './config.ts';
 import { detectFormat, inputFrom, jsonLines, readFlagFile, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
@@ -80,7 +81,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       this.random = this.randomSource();
       if (!this.longRunning) (await import('../curve.ts')).setBasePointWindow(4);
       await this.selectSecp256k1();
-      // One step, all or nothing (store/atomic.ts withStateStep): a step that fails after
+      // One step, all or nothing (store/state-step.ts withStateStep): a step that fails after
       // writing — a full disk at its second file, a refusal after its first — leaves the
       // state directory as it was, unless something left the process (then it is sealed).
       const result = this.longRunning ? await this.execute() : await withStateStep(() => this.execute());
@@ -301,7 +302,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     const [given, source] = flag !== undefined ? [flag, '--state-dir'] : env !== undefined ? [env, '$OFFCHAIN_STATE_DIR'] : [join(homedir(), '.offchain'), 'the default state directory'];
     const base = resolve(expandTilde(given, homedir()));
     checkNotUnderFile(base, `${source} ${given}`);
-    // A step that died here first (store/atomic.ts STEP RECORD); then this step's record lives here.
+    // A step that died here first (store/state-step.ts STEP RECORD); then this step's record lives here.
     stepHome(join(base, network));
     return join(base, network);
   }

@@ -13,7 +13,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { ExitCode, OffchainError, UsageError } from '../errors.ts';
-import { sealStateStep } from '../store/atomic.ts';
+import { sealStateStep } from '../store/state-step.ts';
 
 export type PeerCall = {
   /** The message, exactly as a pipe would carry it; absent for a GET. */
@@ -106,7 +106,7 @@ export async function callPeer(base: URL, path: string, call: PeerCall = {}): Pr
  */
 function send(url: URL, method: 'GET' | 'POST', headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<{ status: number; ok: boolean; text: string; retryAfter: string | undefined }> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  // A message sent is never taken back by the step that sent it (store/atomic.ts withStateStep).
+  // A message sent is never taken back by the step that sent it (store/state-step.ts withStateStep).
   sealStateStep();
   const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
   return new Promise((resolve, reject) => {

@@ -20,7 +20,9 @@
  */
 import { link, lstat, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoCode, readJsonFile, shredFile, writeJsonAtomic } from './atomic.ts';
+import { readJsonFile, writeJsonAtomic } from './atomic.ts';
+import { shredFile } from './state-step.ts';
+import { errnoCode } from './write-errors.ts';
 import { withLock } from './lock.ts';
 
 export const REPLACED_SUFFIX = '.replaced';

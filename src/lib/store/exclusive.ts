@@ -7,7 +7,7 @@ import { closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync } from 
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RefusedError, UsageError } from '../errors.ts';
-import { isFullError, StoreFullError } from './atomic.ts';
+import { isFullError, StoreFullError } from './write-errors.ts';
 
 export function writeNewFile(path: string, data: Uint8Array | string, mode = 0o600): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);

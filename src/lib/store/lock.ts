@@ -40,7 +40,9 @@ import { link, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OffchainError, StateConflictError } from '../errors.ts';
-import { ensureDir, errnoCode, recoverAfterTakeover, recoverUnfinishedSteps, stateAccessError } from './atomic.ts';
+import { ensureDir } from './atomic.ts';
+import { recoverAfterTakeover, recoverUnfinishedSteps } from './step-recovery.ts';
+import { errnoCode, stateAccessError } from './write-errors.ts';
 import { currentProcess, processIsGone, type ProcessIdentity } from './process-identity.ts';
 
 interface LockRecord extends ProcessIdentity {
@@ -93,7 +95,7 @@ export async function withLock<T>(dir: string, fn: () => Promise<T> | T, opts: L
   }
 }
 
-/** The lock's token, and whether a holder found gone was waited out (its step may need finishing: atomic.ts). */
+/** The lock's token, and whether a holder found gone was waited out (its step may need finishing: step-recovery.ts). */
 async function acquire(dir: string, opts: LockOptions): Promise<{ token: string; deadHolder: boolean }> {
   const lockPath = join(dir, LOCK_NAME);
   const timeoutMs = opts.timeoutMs ?? 10_000;

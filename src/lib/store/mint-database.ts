@@ -9,7 +9,8 @@ import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError, StateConflictError } from '../errors.ts';
 import type { NonceLedger } from './nonce-ledger.ts';
-import { isFullError, sealStateStepUntil, StoreFullError } from './atomic.ts';
+import { sealStateStepUntil } from './state-step.ts';
+import { isFullError, StoreFullError } from './write-errors.ts';
 
 export const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -169,7 +170,7 @@ export abstract class MintDatabase {
       // The ledger first (nonce-ledger.ts): final before COMMIT, so before anything leaves.
       if (this.nonceTouched) await this.ledger.settle();
       settled = this.nonceTouched;
-      // Sealed before the COMMIT, not after (store/atomic.ts STEP RECORD): a crash just after it
+      // Sealed before the COMMIT, not after (store/state-step.ts STEP RECORD): a crash just after it
       // must not roll back the files that go with it; taken back below if it provably did not happen.
       if (settled) reopen = sealStateStepUntil();
       this.db.exec('COMMIT');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { FundingBinding } from '../credit/ports.ts';
 import { MalformedInputError } from '../errors.ts';
-import { shredFile } from './atomic.ts';
+import { shredFile } from './state-step.ts';
 import { STATES_SEALED_KEY, type MintStatements } from './mint-database.ts';
 
 /** What the import needs of the store it fills: its directory, database, statements and transaction. */

@@ -55,7 +55,8 @@ import { join, resolve } from 'node:path';
 import { toHex } from '../bytes.ts';
 import type { FundingBinding, SignedBlindedMessage } from '../credit/ports.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../errors.ts';
-import { ensureDir, errnoCode, isFullError, stateAccessError, StoreFullError } from './atomic.ts';
+import { ensureDir } from './atomic.ts';
+import { errnoCode, isFullError, stateAccessError, StoreFullError } from './write-errors.ts';
 
 /** Below this many free bytes, an I/O error of SQLite's is taken for a full filesystem. */
 const FULL_BELOW = 1 << 20;

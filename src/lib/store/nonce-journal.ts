@@ -6,7 +6,8 @@ import { constants } from 'node:fs';
 import { open, readFile, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MalformedInputError } from '../errors.ts';
-import { errnoCode, stateAccessError, syncDir, writeFileAtomic } from './atomic.ts';
+import { syncDir, writeFileAtomic } from './atomic.ts';
+import { errnoCode, stateAccessError } from './write-errors.ts';
 
 const ID_RE = /^[0-9a-f]{32}$/;
 export const DIGEST_RE = /^[0-9a-f]{64}$/;

@@ -87,7 +87,8 @@
  * have compacted it): whoever can write that directory is trusted as the store's file is.
  */
 import { OffchainError, StateConflictError } from '../errors.ts';
-import { ensureDir, sealStateStep } from './atomic.ts';
+import { ensureDir } from './atomic.ts';
+import { sealStateStep } from './state-step.ts';
 import { withLock } from './lock.ts';
 import { DIGEST_RE, Journal, openLine, type Entries } from './nonce-journal.ts';
 
@@ -291,7 +292,7 @@ export class NonceLedger {
   async committed(): Promise<void> {
     // The store keeps this COMMIT whatever the command does next (a replay answers from it):
     // the files written with it — a host epoch's witness, its key, this journal — stay too
-    // (store/atomic.ts withStateStep; test/lib/store/step-ledger.test.ts).
+    // (store/state-step.ts withStateStep; test/lib/store/step-ledger.test.ts).
     sealStateStep();
     const gone = this.settledGone;
     this.settledGone = [];

@@ -31,7 +31,9 @@ import { join, resolve } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { equalBytes, fromHex, toHex, wipe } from '../bytes.ts';
 import { MalformedInputError, OffchainError, StateConflictError } from '../errors.ts';
-import { ensureDir, errnoCode, isWriteFailure, readJsonFile, sealStateStep, shredFile, stateAccessError, syncDir, writeJsonAtomic } from './atomic.ts';
+import { ensureDir, readJsonFile, syncDir, writeJsonAtomic } from './atomic.ts';
+import { sealStateStep, shredFile } from './state-step.ts';
+import { errnoCode, isWriteFailure, stateAccessError } from './write-errors.ts';
 import { withLock } from './lock.ts';
 import { checkContext, inFlight, misbound, parseRecord, PUBNONCE_LENGTH, takerIsGone, takerTag, used, type Located, type NonceRecord, type Tombstone } from './nonce-files.ts';
 

@@ -1,7 +1,7 @@
 /**
  * Which process wrote a lock or a step's record, and whether it still runs (by its start
  * time, so a reused pid is not taken for it). Shared by the lock (lock.ts), the one-shot
- * steps' crash recovery (atomic.ts) and the nonce files (nonce-files.ts); its own file so
+ * steps' crash recovery (step-recovery.ts) and the nonce files (nonce-files.ts); its own file so
  * that the lock and the steps, which use each other, do not import each other.
  */
 import { readFileSync } from 'node:fs';

@@ -8,7 +8,8 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { OffchainError } from '../errors.ts';
-import { ensureDir, errnoCode, readJsonFile, syncDir, writeJsonAtomic } from './atomic.ts';
+import { ensureDir, readJsonFile, syncDir, writeJsonAtomic } from './atomic.ts';
+import { errnoCode } from './write-errors.ts';
 import { withLock } from './lock.ts';
 
 const ID_RE = /^[0-9a-f]{64}$/;

@@ -9,7 +9,8 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { OffchainError } from '../errors.ts';
-import { ensureDir, readJsonFile, shredFile, writeJsonAtomic } from './atomic.ts';
+import { ensureDir, readJsonFile, writeJsonAtomic } from './atomic.ts';
+import { shredFile } from './state-step.ts';
 import { withLock } from './lock.ts';
 
 /** Lower-case names, no dots in front, no path separators: they become file names. */
@@ -49,7 +50,7 @@ export class StateStore {
       this.dir,
       async () => {
         const next = await fn(await readJsonFile<T>(path));
-        // `keep`: never put back by a failed step (atomic.ts withStateStep) — a witness that only rises.
+        // `keep`: never put back by a failed step (state-step.ts withStateStep) — a witness that only rises.
         await writeJsonAtomic(path, next, opts.keep ? { keep: true } : {});
         return next;
       },

@@ -7,7 +7,7 @@
  */
 import type { Command } from '@oclif/core';
 import { StateConflictError } from '../../lib/errors.ts';
-import { sealStateStep } from '../../lib/store/atomic.ts';
+import { sealStateStep } from '../../lib/store/state-step.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ClnRpc } from '../../lib/lightning/cln-rpc.ts';
 import { DeviceCommand, type GatewayTermsFile } from './command.ts';
@@ -49,7 +49,7 @@ export abstract class GatewayLightning<T extends typeof Command> extends DeviceC
     const gateway = await import('../../lib/device/gateway.ts');
     const { payInFlight } = await import('../../lib/device/lightning.ts');
     const inFlight = await this.gatewayInFlight(network, contractId);
-    // A payment asked of the node is never forgotten by this step (store/atomic.ts withStateStep).
+    // A payment asked of the node is never forgotten by this step (store/state-step.ts withStateStep).
     sealStateStep();
     const started = performance.now();
     const outcome = await payInFlight(node, inFlight, {

@@ -2,7 +2,8 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSyn
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDir, readJsonFile, shredFile, writeFileAtomic, writeJsonAtomic, type AtomicWriteStep } from '../../../src/lib/store/atomic.ts';
+import { ensureDir, readJsonFile, writeFileAtomic, writeJsonAtomic, type AtomicWriteStep } from '../../../src/lib/store/atomic.ts';
+import { shredFile } from '../../../src/lib/store/state-step.ts';
 import { tempDir } from '../../helpers.ts';
 import { bundleChild, kill, startChild } from './spawn.ts';
 

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { isOffchainError } from '../../../src/lib/errors.ts';
-import { ensureDir, sealStateStep, stepHome, withStateStep, writeFileAtomic, type AtomicWriteStep } from '../../../src/lib/store/atomic.ts';
+import { ensureDir, writeFileAtomic, type AtomicWriteStep } from '../../../src/lib/store/atomic.ts';
+import { sealStateStep, stepHome, withStateStep } from '../../../src/lib/store/state-step.ts';
 import { withLock } from '../../../src/lib/store/lock.ts';
 import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
 

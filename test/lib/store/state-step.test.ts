@@ -1,5 +1,5 @@
 /**
- * withStateStep (store/atomic.ts): one step, all or nothing. A step that fails after writing
+ * withStateStep (store/state-step.ts): one step, all or nothing. A step that fails after writing
  * leaves the directory byte for byte as it was — replaced files back, new files and new
  * directories gone, no `.undo` link left — unless it sealed (a nonce consumed, a message
  * sent): then everything written stays. The full filesystem itself: test/e2e/full-disk.test.ts.
@@ -7,7 +7,8 @@
 import { linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sealStateStep, withStateStep, writeJsonAtomic, ensureDir, shredFile } from '../../../src/lib/store/atomic.ts';
+import { writeJsonAtomic, ensureDir } from '../../../src/lib/store/atomic.ts';
+import { sealStateStep, withStateStep, shredFile } from '../../../src/lib/store/state-step.ts';
 import { fileSnapshot, tempDir } from '../../helpers.ts';
 
 let dir: { path: string; cleanup: () => void };

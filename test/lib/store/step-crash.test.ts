@@ -1,5 +1,5 @@
 /**
- * A step whose process dies (store/atomic.ts STEP RECORD): a real child process runs one
+ * A step whose process dies (store/state-step.ts STEP RECORD): a real child process runs one
  * step in a state directory and is SIGKILLed at a chosen point of a chosen write; the next
  * process that names the directory (recoverInterruptedSteps, which every command runs
  * through stateDir()) finishes it. Died before its seal: the directory byte for byte as
@@ -9,7 +9,7 @@
 import { linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { recoverInterruptedSteps } from '../../../src/lib/store/atomic.ts';
+import { recoverInterruptedSteps } from '../../../src/lib/store/step-recovery.ts';
 import { currentProcess } from '../../../src/lib/store/process-identity.ts';
 import { fileSnapshot, tempDir } from '../../helpers.ts';
 import { bundleChild, kill, startChild } from './spawn.ts';

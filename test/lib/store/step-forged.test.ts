@@ -1,5 +1,5 @@
 /**
- * A step record written by someone else (store/atomic.ts STEP RECORD, review 41): whoever
+ * A step record written by someone else (store/state-step.ts STEP RECORD, review 41): whoever
  * can write the state directory can leave a `.step.<id>.open` naming a dead owner and any
  * lines. The next command's recovery runs as the directory's owner, so a record must not make
  * it zero, unlink or rename anything the step it describes could not have written: a name
@@ -13,7 +13,7 @@
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { recoverInterruptedSteps } from '../../../src/lib/store/atomic.ts';
+import { recoverInterruptedSteps } from '../../../src/lib/store/step-recovery.ts';
 import { currentProcess } from '../../../src/lib/store/process-identity.ts';
 import { tempDir } from '../../helpers.ts';
 

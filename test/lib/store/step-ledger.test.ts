@@ -1,5 +1,5 @@
 /**
- * The nonce ledger's journal and a command's step (store/atomic.ts withStateStep): a step
+ * The nonce ledger's journal and a command's step (store/state-step.ts withStateStep): a step
  * that fails puts back the files it replaced — but never the ledger's record of nonces
  * opened, nor (after a COMMIT that touched nonces) the files that go with the database (a
  * host epoch's witness, its key): the store keeps that COMMIT whatever the step does next,
@@ -9,7 +9,8 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NonceLedger } from '../../../src/lib/store/nonce-ledger.ts';
-import { ensureDir, sealStateStepUntil, stepHome, withStateStep, writeJsonAtomic } from '../../../src/lib/store/atomic.ts';
+import { ensureDir, writeJsonAtomic } from '../../../src/lib/store/atomic.ts';
+import { sealStateStepUntil, stepHome, withStateStep } from '../../../src/lib/store/state-step.ts';
 import { tempDir } from '../../helpers.ts';
 import { refusalAsync } from '../../setup/refusal.ts';
 
@@ -87,7 +88,7 @@ describe('a failed step and a rollback witness (store/pg/witness.ts, host-epoch.
   });
 });
 
-describe('a COMMIT and the step record on disk (store/atomic.ts STEP RECORD)', () => {
+describe('a COMMIT and the step record on disk (store/state-step.ts STEP RECORD)', () => {
   const records = (home: string) => readdirSync(home).filter((n) => n.startsWith('.step.')).map((n) => n.replace(/[0-9a-f]{16}/, 'ID'));
 
   it('the mint\'s COMMIT that touched nonces is sent with the step already sealed on disk: a crash just after it keeps the files that go with it', async () => {

@@ -1,5 +1,5 @@
 /**
- * A step that waits for a lock whose holder dies mid-step (store/atomic.ts STEP RECORD, review
+ * A step that waits for a lock whose holder dies mid-step (store/state-step.ts STEP RECORD, review
  * 41). The waiter's recovery ran in stateDir() while the holder was alive, so the holder's
  * record was rightly left alone; then the holder is killed, its lock goes stale, and the
  * waiter takes it. Before it reads under that lock the dead holder's step must be finished
@@ -12,7 +12,9 @@ import { spawn } from 'node:child_process';
 import { linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { readJsonFile, recoverInterruptedSteps, sealStateStep, stepHome, withStateStep, writeJsonAtomic } from '../../../src/lib/store/atomic.ts';
+import { readJsonFile, writeJsonAtomic } from '../../../src/lib/store/atomic.ts';
+import { sealStateStep, stepHome, withStateStep } from '../../../src/lib/store/state-step.ts';
+import { recoverInterruptedSteps } from '../../../src/lib/store/step-recovery.ts';
 import { withLock } from '../../../src/lib/store/lock.ts';
 import { currentProcess } from '../../../src/lib/store/process-identity.ts';
 import { tempDir } from '../../helpers.ts';

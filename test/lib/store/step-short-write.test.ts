@@ -1,5 +1,5 @@
 /**
- * A step record's line written short (store/atomic.ts STEP RECORD, review 41): write(2) on a
+ * A step record's line written short (store/state-step.ts STEP RECORD, review 41): write(2) on a
  * file may write part of a buffer and return the count (a full filesystem between two pages,
  * a file-size limit) without an error. A line noted short has no newline: recovery reads it
  * as torn, "never acted on" — so the change it guards must not be made. Here the child's
@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { recoverInterruptedSteps } from '../../../src/lib/store/atomic.ts';
+import { recoverInterruptedSteps } from '../../../src/lib/store/step-recovery.ts';
 import { tempDir } from '../../helpers.ts';
 import { bundleChild } from './spawn.ts';
 

@@ -95,7 +95,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { MalformedInputError, OffchainError } from '../../errors.ts';
-import { errnoCode, readJsonFile, shredFile, writeJsonAtomic } from '../atomic.ts';
+import { readJsonFile, writeJsonAtomic } from '../atomic.ts';
+import { shredFile } from '../state-step.ts';
+import { errnoCode } from '../write-errors.ts';
 import { withLock } from '../lock.ts';
 import { NonceLedger } from '../nonce-ledger.ts';
 import { StateStore } from '../state-store.ts';
@@ -216,7 +218,7 @@ export class HostEpoch {
 
   /** Raise the witness to `counter` (never lowers it), durably, before the transaction's COMMIT; it names this key file. */
   async advance(counter: number): Promise<void> {
-    // Kept whatever the step does next (atomic.ts withStateStep): the witness only rises, and one
+    // Kept whatever the step does next (state-step.ts withStateStep): the witness only rises, and one
     // above a COMMIT that did not happen is what THE WITNESS IS EXACT, BUT ONE allows for.
     await this.docs.update<WitnessDoc>(`seen-${this.epoch}`, (cur) => (cur !== undefined && cur.version >= counter ? cur : { version: counter, ...(this.file ? { file: this.file } : {}) }), { keep: true });
   }

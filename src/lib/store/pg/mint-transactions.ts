@@ -29,7 +29,7 @@
 import type pg from 'pg';
 import { OffchainError, StateConflictError, UsageError } from '../../errors.ts';
 import { reconnectWindowMs } from '../outages.ts';
-import { sealStateStepUntil } from '../atomic.ts';
+import { sealStateStepUntil } from '../state-step.ts';
 import { StoreWriteError } from '../mint-database.ts';
 import type { PgTarget } from './connect.ts';
 import type { HostEpoch, RetiredEpoch } from './host-epoch.ts';
@@ -184,7 +184,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
         throw e;
       }
     }
-    // Sealed before the COMMIT, not after (store/atomic.ts STEP RECORD): a crash just after it must
+    // Sealed before the COMMIT, not after (store/state-step.ts STEP RECORD): a crash just after it must
     // not roll back the files that go with it; taken back when the server refused it (then it did not happen).
     const reopen = this.nonceTouched ? sealStateStepUntil() : undefined;
     try {

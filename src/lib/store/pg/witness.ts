@@ -62,7 +62,7 @@ export class VersionWitness {
       // The same version seen again: a fingerprint learned now is kept; one seen already is never replaced.
       if (seen.version === version && seen.fingerprint === undefined && fingerprint !== undefined) return next;
       return seen;
-      // Kept whatever the step does next (atomic.ts withStateStep): a version committed or read
+      // Kept whatever the step does next (state-step.ts withStateStep): a version committed or read
       // is in the store; put back, a restore below it would pass (test/lib/store/step-ledger.test.ts).
     }, { keep: true });
   }
