@@ -9,7 +9,7 @@
  * script derived there. Expected amounts are worked from the policy (docs/device.md):
  * fee = base + ppm rounded up to the msat, the HTLC = invoice + fee rounded up to the sat.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base64 } from '@scure/base';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -19,6 +19,7 @@ import { bytesOf, hexOf, psbtUnsignedTx } from '../../independent/tx.ts';
 import { publicKeyOf } from '../../independent/keys.ts';
 import { taprootHtlcContract } from '../../independent/descriptor.ts';
 import { refusal } from '../../setup/refusal.ts';
+import { liveStores } from '../credit/world.ts';
 import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, paymentHash, preimage } from './world.ts';
 
 type Ch = Awaited<ReturnType<typeof channel>>;
@@ -52,6 +53,12 @@ let base: DeviceChannel;
 beforeAll(async () => {
   ch = await channel();
   base = { ...ch.device, state: 4, settled_sat: 5000, gateway_nonce: nonce(5) };
+});
+// The channel's stores and directory go with the file (a mutation run opens one per mutant run).
+afterAll(async () => {
+  liveStores.delete(ch.w.mintBook);
+  await ch.w.mintBook.close();
+  ch.w.dir.cleanup();
 });
 
 const params = (inv: string, o: { now?: number; others?: device.OtherChannel[]; policy?: typeof POLICY } = {}) =>
