@@ -37,8 +37,9 @@ export default defineConfig({
     // Every fast-check property runs from one seed (FC_SEED overrides it; printed on failure);
     // between tests each worker lets its event loop turn (breathe.ts says why).
     setupFiles: ['test/setup/fast-check.ts', 'test/setup/breathe.ts'],
-    // The PostgreSQL harness's initdb template, one per run, removed at its end (pg-templates.ts).
-    globalSetup: ['test/setup/pg-templates.ts'],
+    // This run's temp dir, in memory when it can be (run-tmp.ts says why), then the PostgreSQL
+    // harness's initdb template in it, one per run; both removed at its end (pg-templates.ts).
+    globalSetup: ['test/setup/run-tmp.ts', 'test/setup/pg-templates.ts'],
     // End-to-end tests spawn the built CLI; give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -4,6 +4,7 @@
  * mistake), and the address of an output script.
  */
 import { Address, NETWORK, TEST_NETWORK, OutScript } from '@scure/btc-signer';
+import { bech32m } from '@scure/base';
 import { MalformedInputError, RefusedError, UsageError } from './errors.ts';
 import { NETWORKS, type Network } from './network.ts';
 
@@ -42,8 +43,28 @@ export function decodeAddress(address: string, network: Network, field = 'addres
   }
 }
 
-/** The address of an output script on `network`, or undefined for scripts without one. */
+/**
+ * A witness program as BIP-141 shapes it — a version opcode (OP_0, OP_1..OP_16) then one push
+ * of 2 to 40 bytes, nothing else — with its version number, or undefined.
+ */
+export function witnessProgram(script: Uint8Array): { version: number; program: Uint8Array } | undefined {
+  if (script.length < 4 || script.length > 42 || script[1] !== script.length - 2) return undefined;
+  const op = script[0]!;
+  const version = op === 0x00 ? 0 : op >= 0x51 && op <= 0x60 ? op - 0x50 : -1;
+  return version < 0 ? undefined : { version, program: script.subarray(2) };
+}
+
+/**
+ * The address of an output script on `network`, or undefined for scripts without one. A
+ * witness program of version 1 to 16 is its bech32m address (BIP-350) whatever its program,
+ * as Core's ExtractDestination gives it (WitnessV1Taproot, PayToAnchor, WitnessUnknown): the
+ * program is not read as a key, so a taproot output key that is not on the curve still has the
+ * address Core shows, and no square root is taken (lifting the x-only key was most of `psbt
+ * decode`'s own cold-start work).
+ */
 export function scriptAddress(script: Uint8Array, network: Network): string | undefined {
+  const witness = witnessProgram(script);
+  if (witness && witness.version > 0) return bech32m.encode(networkParams(network).bech32, [witness.version, ...bech32m.toWords(witness.program)]);
   try {
     return Address(networkParams(network)).encode(OutScript.decode(script));
   } catch {

@@ -21,6 +21,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { freePort } from '../regtest/bitcoind.ts';
 import { environmentOutsideRuns } from '../e2e/cli.ts';
 import { nodeTempDirRoot } from '../helpers.ts';
+import { SYSTEM_TMP_ENV } from '../setup/run-tmp.ts';
 
 const run = promisify(execFile);
 
@@ -38,7 +39,7 @@ export function findNutshell(env: NodeJS.ProcessEnv = process.env): string | und
  */
 export async function nutshellVenv(dir: string): Promise<string> {
   const key = createHash('sha256').update(readFileSync(join(dir, 'wheelhouse.SHA256SUMS'))).update(readFileSync(join(dir, 'requirements-lock.txt'))).digest('hex').slice(0, 16);
-  const venv = join(tmpdir(), `offchain-nutshell-venv-${key}`);
+  const venv = join(process.env[SYSTEM_TMP_ENV] || tmpdir(), `offchain-nutshell-venv-${key}`);
   const complete = join(venv, '.offchain-complete');
   const lock = `${venv}.lock`;
   for (let waited = 0; !existsSync(complete); waited++) {

@@ -8,10 +8,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { SigHash, TEST_NETWORK, Transaction, p2tr } from '@scure/btc-signer';
-import { equalBytes } from '../../src/lib/bytes.ts';
+import { equalBytes, fromHex, toHex } from '../../src/lib/bytes.ts';
 import { OffchainError } from '../../src/lib/errors.ts';
 import { SEQUENCE_FINAL, blocksUntilFinal, explainFinality, isFinal, isFinalAtTip, lockTimeFields } from '../../src/lib/chain/finality.ts';
 import { RpcChainSource } from '../../src/lib/chain/rpc.ts';
+import { scriptPubKeyView } from '../../src/lib/psbt/decode.ts';
 import type { RpcClient } from '../../src/lib/chain/rpc-client.ts';
 import type { ChainTip } from '../../src/lib/chain/types.ts';
 import { findBitcoind, startBitcoind } from './bitcoind.ts';
@@ -172,6 +173,24 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     // `credit list` asks of a settlement (gettxout would say null and cry wolf).
     expect(await source.utxo(fund.txid, fund.vout)).toBeNull();
     expect(await source.txConfirmations(fund.txid)).toBeGreaterThanOrEqual(3);
+  });
+
+  it("psbt decode names and addresses every kind of output script as Core's decodescript does (a taproot key off the curve, future witness versions, P2A)", async () => {
+    const h = (n: number, b = '11') => b.repeat(n);
+    const pub = `02${toHex(INTERNAL)}`;
+    const scripts = [
+      `76a914${h(20)}88ac`, `a914${h(20)}87`, `0014${h(20)}`, `0020${h(32)}`,
+      `5120${toHex(INTERNAL)}`,
+      `5120${h(32, '00')}`, // x = 0: not on the curve; Core's Solver does not look
+      `5120${h(31, '00')}05`, // x = 5: not on the curve either
+      `5114${h(20)}`, '5202abcd', `6028${h(40)}`, '51024e73', `0015${h(21)}`,
+      '6a0100', `21${pub}ac`, `5121${pub}21${pub}52ae`, 'ac',
+    ];
+    for (const hex of scripts) {
+      const core = await node.rpc.call<{ type: string; address?: string }>('decodescript', [hex]);
+      const ours = scriptPubKeyView(fromHex(hex), 'regtest');
+      expect({ hex, type: ours.type, address: ours.address }).toEqual({ hex, type: core.type, address: core.address });
+    }
   });
 
   it('refuses to talk to the node as another network, and rejects a wrong password', async () => {

@@ -18,7 +18,7 @@ import { RawTx } from '@scure/btc-signer/script.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { compareBytes, concatBytes, toHex } from '../bytes.ts';
 import type { Network } from '../network.ts';
-import { scriptAddress } from '../address.ts';
+import { scriptAddress, witnessProgram } from '../address.ts';
 import { serializePsbt } from './parse.ts';
 import { splitPsbtMaps, type PsbtRecord } from './maps.ts';
 import {
@@ -226,7 +226,8 @@ function txOutView(n: number, amount: bigint, script: Uint8Array, network: Netwo
   return { n, amount_sat: amount, scriptPubKey: scriptPubKeyView(script, network) };
 }
 
-function scriptPubKeyView(script: Uint8Array, network: Network): ScriptPubKeyView {
+/** An output script as `psbt decode` shows it: hex, Core's type name, and its address where Core gives one. */
+export function scriptPubKeyView(script: Uint8Array, network: Network): ScriptPubKeyView {
   const view: ScriptPubKeyView = { hex: script, type: scriptType(script) };
   const address = scriptAddress(script, network);
   if (address !== undefined && view.type !== 'nonstandard' && view.type !== 'nulldata') view.address = address;
@@ -236,6 +237,10 @@ function scriptPubKeyView(script: Uint8Array, network: Network): ScriptPubKeyVie
 /** Classify a script the way Core's `Solver` names it. */
 export function scriptType(script: Uint8Array): ScriptType {
   if (script[0] === 0x6a) return isPushOnly(script.subarray(1)) ? 'nulldata' : 'nonstandard';
+  // Core's Solver: any 32-byte version-1 program is taproot, its key not checked (OutScript
+  // would lift it, refusing one off the curve, and spend a square root on every other).
+  const witness = witnessProgram(script);
+  if (witness?.version === 1 && witness.program.length === 32) return 'witness_v1_taproot';
   let kind: string;
   try {
     kind = OutScript.decode(script).type;
@@ -253,10 +258,7 @@ export function scriptType(script: Uint8Array): ScriptType {
     case 'p2a': return 'anchor';
   }
   // A witness program of a version (1..16) nobody has defined yet, per BIP-141's shape.
-  const op = script[0] ?? 0;
-  const isProgram = script.length >= 4 && script.length <= 42 && script[1] === script.length - 2;
-  if (isProgram && op >= 0x51 && op <= 0x60) return 'witness_unknown';
-  return 'nonstandard';
+  return witness && witness.version > 0 ? 'witness_unknown' : 'nonstandard';
 }
 
 function isPushOnly(script: Uint8Array): boolean {

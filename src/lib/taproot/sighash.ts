@@ -11,15 +11,29 @@
  * every other; test/lib/taproot/sighash.test.ts checks the two agree on random transactions.
  * Public values only.
  */
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { Lru } from '../lru.ts';
 
 /** What the signature hash reads of an input: its outpoint (txid in display order), sequence and spent output. */
 export type SighashInput = { txid: Uint8Array; index: number; sequence: number; amount: bigint; script: Uint8Array };
 export type SighashOutput = { amount: bigint; script: Uint8Array };
 
-const TAG = createHash('sha256').update('TapSighash').digest();
-const TAP_SIGHASH = createHash('sha256').update(TAG).update(TAG);
+/**
+ * node:crypto, loaded at the first signature hash rather than with this module: `psbt decode`'s
+ * small bundle (bin/run.js, src/fast-decode.ts) reaches this module through the PSBT reader
+ * and never hashes, and loading node:crypto was ~10 ms of its ~80 ms CPU cold start.
+ */
+const createHash = (algorithm: 'sha256'): Hash => process.getBuiltinModule('node:crypto').createHash(algorithm);
+
+/** The TapSighash tag's midstate: sha256(tag) ‖ sha256(tag) absorbed, copied for each message. */
+let tapSighash: Hash | undefined;
+function tapSighashMidstate(): Hash {
+  if (!tapSighash) {
+    const tag = createHash('sha256').update('TapSighash').digest();
+    tapSighash = createHash('sha256').update(tag).update(tag);
+  }
+  return tapSighash;
+}
 
 /** sha_prevouts ‖ sha_amounts ‖ sha_scriptpubkeys ‖ sha_sequences of one set of inputs. */
 const spentParts = new Lru<Uint8Array>(4096);
@@ -96,5 +110,5 @@ export function keyPathSighashAll(version: number, lockTime: number, inputs: rea
   msg.set(shaOutputs.digest(), 138);
   msg[170] = 0x00; // spend_type: key path, no annex
   u32le(msg, 171, index);
-  return Uint8Array.from(TAP_SIGHASH.copy().update(msg).digest());
+  return Uint8Array.from(tapSighashMidstate().copy().update(msg).digest());
 }

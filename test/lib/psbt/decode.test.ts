@@ -8,7 +8,7 @@ import { base58checkEncode } from '../../independent/base58check.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { loadVector } from '../../helpers.ts';
 import { stringifyMessage, toJsonValue } from '../../../src/lib/json.ts';
-import { decodePsbt, scriptType, sighashName } from '../../../src/lib/psbt/decode.ts';
+import { decodePsbt, scriptPubKeyView, scriptType, sighashName } from '../../../src/lib/psbt/decode.ts';
 import { parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
 import { rawMaps, type RawRecord } from './raw.ts';
 
@@ -224,10 +224,26 @@ describe('scriptType follows Core names', () => {
     [`5121${PARTICIPANTS[0]}21${PARTICIPANTS[1]}52ae`, 'multisig'],
     ['ac', 'nonstandard'],
     ['0015000000000000000000000000000000000000000000', 'nonstandard'],
+    // Core's Solver takes any 32-byte version-1 program as taproot, its key unchecked: x = 0 is not on the curve.
+    [`5120${'00'.repeat(32)}`, 'witness_v1_taproot'],
+    [`5114${'00'.repeat(20)}`, 'witness_unknown'],
+    [`6028${'00'.repeat(40)}`, 'witness_unknown'],
   ];
   for (const [script, type] of cases) {
     it(`${script.slice(0, 16)}… is ${type}`, () => expect(scriptType(hex.decode(script))).toBe(type));
   }
+
+  it('a witness program of version 1 to 16 has its bech32m address whatever its program (Core: WitnessV1Taproot, PayToAnchor, WitnessUnknown); version 0 only as P2WPKH/P2WSH', () => {
+    const bech32mOf = (version: number, program: string) => bech32m.encode('bcrt', [version, ...bech32m.toWords(hex.decode(program))]);
+    const address = (script: string) => scriptPubKeyView(hex.decode(script), 'regtest').address;
+    expect(address(`5120${'00'.repeat(32)}`)).toBe(bech32mOf(1, '00'.repeat(32)));
+    expect(address(`5120${AGGREGATE.slice(2)}`)).toBe(bech32mOf(1, AGGREGATE.slice(2)));
+    expect(address('51024e73')).toBe(bech32mOf(1, '4e73'));
+    expect(address('5202abcd')).toBe(bech32mOf(2, 'abcd'));
+    expect(address(`6028${'11'.repeat(40)}`)).toBe(bech32mOf(16, '11'.repeat(40)));
+    expect(address(`0015${'00'.repeat(21)}`)).toBeUndefined();
+    expect(address('6a0100')).toBeUndefined();
+  });
 });
 
 describe('field names are Bitcoin Core decodepsbt\'s', () => {
