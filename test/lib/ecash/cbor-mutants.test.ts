@@ -60,6 +60,9 @@ describe('RFC 8949 Appendix A', () => {
     refused('9fff', 'indefinite lengths are not allowed');
     refused('bf61610161629f0203ffff', 'indefinite lengths are not allowed');
     refused('7f657374726561646d696e67ff', 'indefinite lengths are not allowed');
+    // major type 7 ("floating-point numbers and simple values", RFC 8949 3.3) with info 28-31,
+    // a lone break among them: refused as what the major type is, not as a tag or a length
+    for (const h of ['fc', 'fd', 'fe', 'ff']) refused(h, 'floats and simple values other than false/true/null are not allowed');
     refused('1c', 'reserved additional info 28');
     refused('5d', 'reserved additional info 29');
     refused('9e', 'reserved additional info 30');

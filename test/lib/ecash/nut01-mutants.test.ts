@@ -123,7 +123,7 @@ describe('the keys object', () => {
     for (const a of ['0', '3', '01', '+1', '1.0', '18446744073709551616', '36893488147419103232', '123456789012345678901', ' 1', '1 ']) {
       badKeys({ [a]: K1 }, `keyset amount ${a} is not a power of two below 2^64`);
     }
-    for (const v of [K1.toUpperCase(), K1.slice(0, 64), K1 + '00', 5, null, ' ' + K1.slice(1), K1.slice(0, 65) + 'g']) {
+    for (const v of [K1.toUpperCase(), K1.slice(0, 64), K1 + '00', 5, null, ' ' + K1.slice(1), K1.slice(0, 65) + 'g', [K1]]) {
       badKeys({ 2: v }, 'the key for amount 2 is not a 33-byte compressed public key in lowercase hex');
     }
     let x = 1n;
