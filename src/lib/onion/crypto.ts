@@ -14,9 +14,13 @@ import { createCipheriv, createHash, createHmac, timingSafeEqual } from 'node:cr
 export type KeyType = 'rho' | 'mu' | 'um' | 'ammag' | 'ammagext' | 'pad';
 
 const ZERO_IV = new Uint8Array(16);
+const KEY_TYPES: Record<KeyType, Uint8Array> = {
+  rho: new TextEncoder().encode('rho'), mu: new TextEncoder().encode('mu'), um: new TextEncoder().encode('um'),
+  ammag: new TextEncoder().encode('ammag'), ammagext: new TextEncoder().encode('ammagext'), pad: new TextEncoder().encode('pad'),
+};
 
 export function generateKey(keyType: KeyType, secret: Uint8Array): Uint8Array {
-  return hmacSha256(new TextEncoder().encode(keyType), secret);
+  return hmacSha256(KEY_TYPES[keyType], secret);
 }
 
 export function hmacSha256(key: Uint8Array, ...msg: Uint8Array[]): Uint8Array {
