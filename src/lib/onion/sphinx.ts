@@ -45,10 +45,15 @@ export type PeeledOnion = {
   readonly nextPacket: Uint8Array | undefined;
 };
 
+/** A 32-byte big-endian integer, four 64-bit words at a time. */
 function bytesToScalar(b: Uint8Array): bigint {
-  let v = 0n;
-  for (const x of b) v = (v << 8n) | BigInt(x);
-  return v;
+  if (b.length !== 32) {
+    let v = 0n;
+    for (const x of b) v = (v << 8n) | BigInt(x);
+    return v;
+  }
+  const d = new DataView(b.buffer, b.byteOffset, 32);
+  return (((((d.getBigUint64(0) << 64n) | d.getBigUint64(8)) << 64n) | d.getBigUint64(16)) << 64n) | d.getBigUint64(24);
 }
 
 function xorInto(target: Uint8Array, stream: Uint8Array, targetOffset = 0, streamOffset = 0, length = target.length - targetOffset): void {
