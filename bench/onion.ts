@@ -5,7 +5,8 @@
  * onion at its first hop, payload TLV decoded — what Electrum's process_onion_packet
  * does). Payloads are real TLV hop payloads encoded once by the toolkit
  * (encodeHopPayload) and handed to both sides as bytes, so neither side's encoder is
- * timed. Rounds interleave ours and Electrum's; each figure is the median of the rounds,
+ * timed. Beside each backend, the same point arithmetic alone (what bounds the row when
+ * the rest is small). Rounds interleave ours and Electrum's; each figure is the median of the rounds,
  * per CPU-second (and per wall-second), with the load average. Before timing, the packets
  * (and the peeled next packet) are compared byte for byte with Electrum's. Printed, never
  * asserted.
@@ -20,6 +21,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { loadBackend } from '../src/lib/musig/engine/select.ts';
 import type { BackendName, Secp256k1Backend } from '../src/lib/musig/engine/backend.ts';
 import { buildOnion, peelOnion } from '../src/lib/onion/sphinx.ts';
+import { secretMul } from '../src/lib/onion/ecdh.ts';
 import { decodeHopPayload, encodeHopPayload } from '../src/lib/onion/payload.ts';
 import { toHex } from '../src/lib/bytes.ts';
 
@@ -90,6 +92,16 @@ else {
 }
 
 const ours = new Map<BackendName, { build5: Rate[]; build20: Rate[]; peel: Rate[] }>();
+// The point arithmetic alone, as sphinx.ts calls it: per hop of a build a decode, the ECDH
+// multiplication and the next ephemeral key's k·G; per peel a decode and two multiplications.
+const floor = new Map<BackendName, { build5: Rate[]; build20: Rate[]; peel: Rate[] }>();
+const k41 = 0x4141414141414141414141414141414141414141414141414141414141414141n;
+const ecOnly = <P>(ec: Secp256k1Backend<P>, n: number) => () => {
+  for (let i = 0; i < n; i++) {
+    ec.pointToBytes(secretMul(ec, ec.pointFromBytes(pubkeys[i]!)!, k41)!);
+    ec.pointToBytes(ec.mulBase(k41)!);
+  }
+};
 const theirs: { build5: Rate[]; build20: Rate[]; peel: Rate[] } = { build5: [], build20: [], peel: [] };
 for (let r = 0; r < rounds; r++) {
   for (const [name, ec] of ecs) {
@@ -99,6 +111,16 @@ for (let r = 0; r < rounds; r++) {
     row.build5.push(rate(() => buildOnion(ec, session, hops5, ad)));
     row.build20.push(rate(() => buildOnion(ec, session, hops20, ad)));
     row.peel.push(rate(() => decodeHopPayload(peelOnion(ec, sks[0]!, packet, ad).payload)));
+    const f = floor.get(name) ?? { build5: [], build20: [], peel: [] };
+    floor.set(name, f);
+    f.build5.push(rate(ecOnly(ec, 5)));
+    f.build20.push(rate(ecOnly(ec, 20)));
+    const E = packet.subarray(1, 34);
+    f.peel.push(rate(() => {
+      const P = ec.pointFromBytes(E)!;
+      ec.pointToBytes(secretMul(ec, P, k41)!);
+      ec.pointToBytes(ec.mul(P, k41)!);
+    }));
   }
   const e = r === 0 || typeof first === 'string' ? first : electrum();
   if (typeof e !== 'string') for (const k of ['build5', 'build20', 'peel'] as const) theirs[k].push(e.rates[k]);
@@ -116,4 +138,10 @@ if (theirs.build5.length)
   console.log(`  ${'Electrum'.padEnd(16)}${cell(theirs.build5, []).padStart(16)}${cell(theirs.build20, []).padStart(24)}${cell(theirs.peel, []).padStart(24)}`);
 for (const [name, row] of ours)
   console.log(`  ${name.padEnd(16)}${cell(row.build5, theirs.build5).padStart(23)}${cell(row.build20, theirs.build20).padStart(24)}${cell(row.peel, theirs.peel).padStart(24)}`);
+console.log('  the point arithmetic alone (the same calls, nothing else), per CPU-second, and the share of it reached:');
+for (const [name, f] of floor) {
+  const row = ours.get(name)!;
+  const share = (k: 'build5' | 'build20' | 'peel') => `${med(f[k], 'cpu').toFixed(0).padStart(7)} ${((100 * med(row[k], 'cpu')) / med(f[k], 'cpu')).toFixed(0).padStart(3)}%`;
+  console.log(`  ${name.padEnd(16)}${share('build5').padStart(23)}${share('build20').padStart(24)}${share('peel').padStart(24)}`);
+}
 console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
