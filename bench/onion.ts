@@ -1,54 +1,147 @@
 /**
- * BOLT 4 onion throughput, in process, per secp256k1 backend: 5-hop and 20-hop builds
- * per second and single-layer peels per second (route of 5 hops, 30-byte
- * payloads), plus the symmetric part of one peel (ChaCha20 over 2.6 kB + HMAC-SHA256
- * over 1.3 kB) on node:crypto, and HMAC on node:crypto vs @noble/hashes. Printed, never asserted.
- * Anchor (issue 8): Electrum 4.3.4 on this machine: 5-hop build ~800/s, 20-hop ~144/s, peel ~5,500/s.
- * Run: node --import tsx bench/onion.ts
+ * BOLT 4 onion throughput, in process, per secp256k1 backend, beside its anchor measured
+ * in the same run: Electrum (Debian's python3-electrum, ./onion-electrum.py) building and
+ * peeling the same onions. Rows: 5-hop build, 20-hop build, peel (one layer of the 5-hop
+ * onion at its first hop, payload TLV decoded — what Electrum's process_onion_packet
+ * does). Payloads are real TLV hop payloads encoded once by the toolkit
+ * (encodeHopPayload) and handed to both sides as bytes, so neither side's encoder is
+ * timed. Beside each backend, the same point arithmetic alone (what bounds the row when
+ * the rest is small). Rounds interleave ours and Electrum's; each figure is the median of the rounds,
+ * per CPU-second (and per wall-second), with the load average. Before timing, the packets
+ * (and the peeled next packet) are compared byte for byte with Electrum's. Printed, never
+ * asserted.
+ * Run: node --import tsx bench/onion.ts [seconds per measurement] (BENCH_ROUNDS, default 3;
+ * BENCH_ELECTRUM_PYTHON, default /usr/bin/python3).
  */
+import { spawnSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { loadBackend } from '../src/lib/musig/engine/select.ts';
-import type { BackendName } from '../src/lib/musig/engine/backend.ts';
+import type { BackendName, Secp256k1Backend } from '../src/lib/musig/engine/backend.ts';
 import { buildOnion, peelOnion } from '../src/lib/onion/sphinx.ts';
-import { cipherStream, hmacSha256 } from '../src/lib/onion/crypto.ts';
+import { secretMul } from '../src/lib/onion/ecdh.ts';
+import { decodeHopPayload, encodeHopPayload } from '../src/lib/onion/payload.ts';
+import { toHex } from '../src/lib/bytes.ts';
 
-function rate(fn: () => void, seconds = 1.5): number {
+const here = dirname(fileURLToPath(import.meta.url));
+const seconds = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 1);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const python = process.env.BENCH_ELECTRUM_PYTHON ?? '/usr/bin/python3';
+
+type Rate = { cpu: number; wall: number };
+function rate(fn: () => void): Rate {
   for (let i = 0; i < 20; i++) fn();
   let n = 0;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   while (performance.now() - t0 < seconds * 1000) {
     fn();
     n++;
   }
-  return n / ((performance.now() - t0) / 1000);
+  const c = process.cpuUsage(c0);
+  return { cpu: n / ((c.user + c.system) / 1e6), wall: n / ((performance.now() - t0) / 1000) };
 }
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 const sks = Array.from({ length: 20 }, (_, i) => Uint8Array.from({ length: 32 }, (_, j) => (j === 0 ? 1 : i + 2)));
-const hops = sks.map((sk) => ({ pubkey: secp256k1.getPublicKey(sk, true), payload: new Uint8Array(30).fill(7) }));
+const pubkeys = sks.map((sk) => secp256k1.getPublicKey(sk, true));
+// Forwarding hops: amount, CLTV, next channel; the last hop of each route: amount, CLTV, payment_data.
+const forward = (i: number) => encodeHopPayload({ amt_to_forward: 1_000_000n + BigInt(i) * 1000n, outgoing_cltv_value: 800_000 + 40 * i, short_channel_id: `${700_000 + i}x${i + 1}x${i % 3}` });
+const last = (i: number) => encodeHopPayload({ amt_to_forward: 1_000_000n, outgoing_cltv_value: 800_000 + 40 * i, payment_data: { payment_secret: new Uint8Array(32).fill(0x5e), total_msat: 1_000_000n } });
+const route = (n: number) => Array.from({ length: n }, (_, i) => ({ pubkey: pubkeys[i]!, payload: i === n - 1 ? last(i) : forward(i) }));
+const hops5 = route(5);
+const hops20 = route(20);
 const session = new Uint8Array(32).fill(0x41);
 const ad = new Uint8Array(32).fill(0x42);
 
-console.log('\nBOLT 4 onions, per second (anchor Electrum 4.3.4: 5-hop build ~800, 20-hop build ~144, peel ~5,500)');
-console.log('  backend'.padEnd(20) + '5-hop builds'.padStart(14) + '20-hop builds'.padStart(15) + 'peels'.padStart(10));
-for (const name of ['noble', 'tiny-secp256k1', 'native'] as BackendName[]) {
-  const ec = await loadBackend(name).catch((e: Error) => e);
-  if (ec instanceof Error) {
-    console.log(`  ${name}: not installed (${ec.message})`);
-    continue;
-  }
-  const five = hops.slice(0, 5);
-  const b5 = rate(() => buildOnion(ec, session, five, ad));
-  const b20 = rate(() => buildOnion(ec, session, hops, ad));
-  const { packet } = buildOnion(ec, session, five, ad);
-  const p = rate(() => peelOnion(ec, sks[0]!, packet, ad));
-  console.log(`  ${name.padEnd(18)}${b5.toFixed(0).padStart(14)}${b20.toFixed(0).padStart(15)}${p.toFixed(0).padStart(10)}`);
+type Electrum = { version: string; packet5: string; packet20: string; next5: string; final5: boolean; payload5_fields: string[]; rates: { build5: Rate; build20: Rate; peel: Rate } };
+function electrum(): Electrum | string {
+  const req = { seconds, session: toHex(session), ad: toHex(ad), node_key: toHex(sks[0]!), pubkeys: pubkeys.map(toHex), payloads5: hops5.map((h) => toHex(h.payload)), payloads20: hops20.map((h) => toHex(h.payload)) };
+  const r = spawnSync(python, [join(here, 'onion-electrum.py')], { input: JSON.stringify(req), encoding: 'utf8' });
+  if (r.status !== 0) return `${python} onion-electrum.py: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`;
+  return JSON.parse(r.stdout) as Electrum;
 }
-const key = new Uint8Array(32).fill(3);
-const buf = new Uint8Array(1300);
-const nodeSym = rate(() => { cipherStream(key, 2600); hmacSha256(key, buf, ad); });
-const nodeHmac = rate(() => hmacSha256(key, buf, ad));
-const nobleHmac = rate(() => hmac(sha256, key, new Uint8Array([...buf, ...ad])));
-console.log(`  symmetric part of one peel (ChaCha20 2.6 kB + HMAC 1.3 kB) on node:crypto: ${nodeSym.toFixed(0)}/s`);
-console.log(`  HMAC-SHA256 over 1.3 kB: node:crypto ${nodeHmac.toFixed(0)}/s, @noble/hashes ${nobleHmac.toFixed(0)}/s (@noble/ciphers is not a dependency: pure-JS ChaCha20 not measured)`);
+
+const names: BackendName[] = ['noble', 'tiny-secp256k1', 'native'];
+const ecs = new Map<BackendName, Secp256k1Backend<unknown>>();
+for (const name of names) {
+  const ec = await loadBackend(name).catch((e: Error) => e);
+  if (ec instanceof Error) console.log(`  ${name}: not installed (${ec.message})`);
+  else ecs.set(name, ec as Secp256k1Backend<unknown>);
+}
+
+const load0 = loadavg();
+console.log(`\nBOLT 4 onions: ${cpus().length} cores, load average ${load0.map((l) => l.toFixed(1)).join(' ')} at start; ${rounds} rounds of ${seconds} s per figure, medians`);
+
+// Bytes first: each backend's packets against Electrum's (same session key, same payload bytes).
+const first = electrum();
+if (typeof first === 'string') console.log(`  Electrum: not measured (${first}); install Debian's python3-electrum`);
+else {
+  for (const [name, ec] of ecs) {
+    const p5 = toHex(buildOnion(ec, session, hops5, ad).packet);
+    const p20 = toHex(buildOnion(ec, session, hops20, ad).packet);
+    const next = peelOnion(ec, sks[0]!, buildOnion(ec, session, hops5, ad).packet, ad).nextPacket;
+    const same = p5 === first.packet5 && p20 === first.packet20 && next !== undefined && toHex(next) === first.next5;
+    console.log(`  ${name}: 5-hop and 20-hop packets and the peeled next packet ${same ? 'identical to' : 'DIFFER FROM'} Electrum ${first.version}'s`);
+  }
+}
+
+const ours = new Map<BackendName, { build5: Rate[]; build20: Rate[]; peel: Rate[] }>();
+// The point arithmetic alone, as sphinx.ts calls it: per hop of a build a decode, the ECDH
+// multiplication and the next ephemeral key's k·G; per peel a decode and two multiplications.
+const floor = new Map<BackendName, { build5: Rate[]; build20: Rate[]; peel: Rate[] }>();
+const k41 = 0x4141414141414141414141414141414141414141414141414141414141414141n;
+const ecOnly = <P>(ec: Secp256k1Backend<P>, n: number) => () => {
+  for (let i = 0; i < n; i++) {
+    ec.pointToBytes(secretMul(ec, ec.pointFromBytes(pubkeys[i]!)!, k41)!);
+    ec.pointToBytes(ec.mulBase(k41)!);
+  }
+};
+const theirs: { build5: Rate[]; build20: Rate[]; peel: Rate[] } = { build5: [], build20: [], peel: [] };
+for (let r = 0; r < rounds; r++) {
+  for (const [name, ec] of ecs) {
+    const row = ours.get(name) ?? { build5: [], build20: [], peel: [] };
+    ours.set(name, row);
+    const packet = buildOnion(ec, session, hops5, ad).packet;
+    row.build5.push(rate(() => buildOnion(ec, session, hops5, ad)));
+    row.build20.push(rate(() => buildOnion(ec, session, hops20, ad)));
+    row.peel.push(rate(() => decodeHopPayload(peelOnion(ec, sks[0]!, packet, ad).payload)));
+    const f = floor.get(name) ?? { build5: [], build20: [], peel: [] };
+    floor.set(name, f);
+    f.build5.push(rate(ecOnly(ec, 5)));
+    f.build20.push(rate(ecOnly(ec, 20)));
+    const E = packet.subarray(1, 34);
+    f.peel.push(rate(() => {
+      const P = ec.pointFromBytes(E)!;
+      ec.pointToBytes(secretMul(ec, P, k41)!);
+      ec.pointToBytes(ec.mul(P, k41)!);
+    }));
+  }
+  const e = r === 0 || typeof first === 'string' ? first : electrum();
+  if (typeof e !== 'string') for (const k of ['build5', 'build20', 'peel'] as const) theirs[k].push(e.rates[k]);
+}
+
+const med = (rs: Rate[], k: keyof Rate) => median(rs.map((x) => x[k]));
+const cell = (rs: Rate[], anchor: Rate[]) => {
+  const cpu = med(rs, 'cpu');
+  const ratio = anchor.length ? ` ${(cpu / med(anchor, 'cpu')).toFixed(2)}×` : '';
+  return `${cpu.toFixed(0).padStart(7)} (${med(rs, 'wall').toFixed(0).padStart(6)})${ratio.padStart(7)}`;
+};
+console.log('  per CPU-second (per wall-second) and × Electrum per CPU-second');
+console.log('  '.padEnd(18) + '5-hop build'.padStart(23) + '20-hop build'.padStart(24) + 'peel'.padStart(24));
+if (theirs.build5.length)
+  console.log(`  ${'Electrum'.padEnd(16)}${cell(theirs.build5, []).padStart(16)}${cell(theirs.build20, []).padStart(24)}${cell(theirs.peel, []).padStart(24)}`);
+for (const [name, row] of ours)
+  console.log(`  ${name.padEnd(16)}${cell(row.build5, theirs.build5).padStart(23)}${cell(row.build20, theirs.build20).padStart(24)}${cell(row.peel, theirs.peel).padStart(24)}`);
+console.log('  the point arithmetic alone (the same calls, nothing else), per CPU-second, and the share of it reached:');
+for (const [name, f] of floor) {
+  const row = ours.get(name)!;
+  const share = (k: 'build5' | 'build20' | 'peel') => `${med(f[k], 'cpu').toFixed(0).padStart(7)} ${((100 * med(row[k], 'cpu')) / med(f[k], 'cpu')).toFixed(0).padStart(3)}%`;
+  console.log(`  ${name.padEnd(16)}${share('build5').padStart(23)}${share('build20').padStart(24)}${share('peel').padStart(24)}`);
+}
+console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);

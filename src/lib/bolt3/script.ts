@@ -7,8 +7,7 @@
  * Deliberately tiny: no parsing of arbitrary scripts (./script-decode.ts matches the
  * BOLT 3 templates only) and no interpreter.
  */
-import { sha256 } from '../hash.ts';
-import { ripemd160 } from '@noble/hashes/legacy.js';
+import { ripemd160, sha256 } from '../hash.ts';
 
 /** The opcodes BOLT 3 scripts are made of, by their Bitcoin Core names. */
 export const OP = {
@@ -75,20 +74,37 @@ export function pushData(data: Uint8Array): Uint8Array {
   throw new RangeError('BOLT 3 scripts push at most 255 bytes');
 }
 
-/** Assemble a script from opcodes, pushes and numbers. */
+/** Assemble a script from opcodes, pushes and numbers (sized first, then written once: no chunk per opcode). */
 export function script(...parts: ScriptPart[]): Uint8Array {
-  const chunks = parts.map((p) =>
-    typeof p === 'number' ? Uint8Array.of(p) : p instanceof Uint8Array ? pushData(p) : scriptNumber(p.num),
-  );
   let length = 0;
-  for (const c of chunks) length += c.length;
+  for (const p of parts) {
+    if (typeof p === 'number') length += 1;
+    else if (p instanceof Uint8Array) length += pushLength(p.length);
+    else length += scriptNumber(p.num).length;
+  }
   const out = new Uint8Array(length);
   let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
+  for (const p of parts) {
+    if (typeof p === 'number') out[at++] = p;
+    else if (p instanceof Uint8Array) {
+      if (p.length > 75) out[at++] = OP.OP_PUSHDATA1;
+      out[at++] = p.length;
+      out.set(p, at);
+      at += p.length;
+    } else {
+      const n = scriptNumber(p.num);
+      out.set(n, at);
+      at += n.length;
+    }
   }
   return out;
+}
+
+/** The bytes a minimal push of `n` bytes takes, its opcode(s) included. */
+function pushLength(n: number): number {
+  if (n <= 75) return 1 + n;
+  if (n <= 255) return 2 + n;
+  throw new RangeError('BOLT 3 scripts push at most 255 bytes');
 }
 
 export function hash160(data: Uint8Array): Uint8Array {

@@ -22,7 +22,7 @@
  */
 import { OP, hash160, script, type ScriptPart } from './script.ts';
 import { compareBytes } from '../bytes.ts';
-import { ripemd160 } from '@noble/hashes/legacy.js';
+import { ripemd160 } from '../hash.ts';
 
 const {
   OP_IF, OP_NOTIF, OP_ELSE, OP_ENDIF, OP_DROP, OP_DUP, OP_SWAP, OP_SIZE, OP_EQUAL, OP_EQUALVERIFY, OP_HASH160,

@@ -7,6 +7,7 @@
  *     double-SHA256(nVersion | hashPrevouts | hashSequence | outpoint | scriptCode |
  *                   amount | nSequence | hashOutputs | nLockTime | nHashType)
  */
+import { hash } from 'node:crypto';
 import { hash256, internal, type Tx } from './tx.ts';
 
 export const SIGHASH_ALL = 0x01;
@@ -16,22 +17,30 @@ export const SIGHASH_ANYONECANPAY = 0x80;
 
 const ZERO32: Uint8Array = new Uint8Array(32);
 
+/** SHA256(SHA256(x)) written into `out` at `at` (OpenSSL's one-shot hash, no intermediate copies). */
+function hash256Into(data: Uint8Array, out: Uint8Array, at: number): void {
+  out.set(hash('sha256', hash('sha256', data, 'buffer'), 'buffer'), at);
+}
+
 /** hashSequence of a one-input transaction: BOLT 3 uses a handful of nSequence values, over and over. */
 const sequenceHashes = new Map<number, Uint8Array>();
 function singleSequenceHash(sequence: number): Uint8Array {
   let h = sequenceHashes.get(sequence);
   if (!h) {
-    const w = new internal.Writer();
-    w.u32(sequence);
-    h = hash256(w.done());
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, sequence, true);
+    h = hash256(b);
     if (sequenceHashes.size < 64) sequenceHashes.set(sequence, h);
   }
   return h;
 }
 
+const varintLength = (n: number): number => (n < 0xfd ? 1 : n <= 0xffff ? 3 : 5);
+
 /**
  * The BIP-143 digest for input `index` spending `amount` sat locked by P2WSH
- * `witnessScript` (the scriptCode), under `hashType`.
+ * `witnessScript` (the scriptCode), under `hashType`. The preimage is sized and written
+ * once (a commitment's 21 signatures make 21 of these, each three double hashes).
  */
 export function segwitV0Sighash(tx: Tx, index: number, witnessScript: Uint8Array, amount: bigint, hashType: number): Uint8Array {
   const input = tx.inputs[index];
@@ -40,46 +49,46 @@ export function segwitV0Sighash(tx: Tx, index: number, witnessScript: Uint8Array
   const base = hashType & 0x1f;
   const { Writer, writeOutpoint } = internal;
 
-  let hashPrevouts = ZERO32;
+  // nVersion | hashPrevouts | hashSequence | outpoint | scriptCode | amount | nSequence | hashOutputs | nLockTime | nHashType
+  const scriptAt = 4 + 32 + 32 + 36;
+  const afterScript = scriptAt + varintLength(witnessScript.length) + witnessScript.length;
+  const pre = new Uint8Array(afterScript + 8 + 4 + 32 + 4 + 4);
+  const view = new DataView(pre.buffer);
+  view.setUint32(0, tx.version, true);
   if (!anyoneCanPay) {
     const w = new Writer();
     for (const i of tx.inputs) writeOutpoint(w, i);
-    hashPrevouts = hash256(w.done());
+    hash256Into(w.done(), pre, 4);
   }
-  let hashSequence = ZERO32;
   if (!anyoneCanPay && base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
-    if (tx.inputs.length === 1) hashSequence = singleSequenceHash(tx.inputs[0]!.sequence);
+    if (tx.inputs.length === 1) pre.set(singleSequenceHash(tx.inputs[0]!.sequence), 36);
     else {
       const w = new Writer();
       for (const i of tx.inputs) w.u32(i.sequence);
-      hashSequence = hash256(w.done());
+      hash256Into(w.done(), pre, 36);
     }
   }
-  let hashOutputs = ZERO32;
-  if (base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
-    const w = new Writer();
-    for (const o of tx.outputs) {
-      w.u64(o.amount);
-      w.varBytes(o.script);
-    }
-    hashOutputs = hash256(w.done());
-  } else if (base === SIGHASH_SINGLE && index < tx.outputs.length) {
-    const w = new Writer();
-    w.u64(tx.outputs[index]!.amount);
-    w.varBytes(tx.outputs[index]!.script);
-    hashOutputs = hash256(w.done());
-  }
-
   const w = new Writer();
-  w.u32(tx.version);
-  w.bytes(hashPrevouts);
-  w.bytes(hashSequence);
   writeOutpoint(w, input);
   w.varBytes(witnessScript);
   w.u64(amount);
   w.u32(input.sequence);
-  w.bytes(hashOutputs);
-  w.u32(tx.lockTime);
-  w.u32(hashType);
-  return hash256(w.done());
+  pre.set(w.buf.subarray(0, w.length), 68);
+  const outputsAt = afterScript + 12;
+  if (base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
+    const o = new Writer();
+    for (const out of tx.outputs) {
+      o.u64(out.amount);
+      o.varBytes(out.script);
+    }
+    hash256Into(o.buf.subarray(0, o.length), pre, outputsAt);
+  } else if (base === SIGHASH_SINGLE && index < tx.outputs.length) {
+    const o = new Writer();
+    o.u64(tx.outputs[index]!.amount);
+    o.varBytes(tx.outputs[index]!.script);
+    hash256Into(o.buf.subarray(0, o.length), pre, outputsAt);
+  } else pre.set(ZERO32, outputsAt);
+  view.setUint32(outputsAt + 32, tx.lockTime, true);
+  view.setUint32(outputsAt + 36, hashType, true);
+  return hash256(pre);
 }

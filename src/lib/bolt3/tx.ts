@@ -14,8 +14,11 @@ export type TxOutput = { amount: bigint; script: Uint8Array };
 export type Tx = { version: number; lockTime: number; inputs: TxInput[]; outputs: TxOutput[] };
 
 class Writer {
-  buf = new Uint8Array(256);
+  buf: Uint8Array;
   length = 0;
+  constructor(capacity = 256) {
+    this.buf = new Uint8Array(capacity);
+  }
   private room(n: number): void {
     if (this.length + n <= this.buf.length) return;
     const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
@@ -99,10 +102,22 @@ function hasWitness(tx: Tx): boolean {
   return tx.inputs.some((i) => i.witness !== undefined && i.witness.length > 0);
 }
 
+/** At least the serialized size (varints counted at 5 bytes): one buffer, never grown. */
+function sizeBound(tx: Tx, segwit: boolean): number {
+  let n = 4 + 2 + 5 + 5 + 4;
+  for (const i of tx.inputs) {
+    n += 36 + 5 + (i.scriptSig?.length ?? 0) + 4;
+    if (segwit) for (const item of i.witness ?? []) n += 5 + item.length;
+    n += 5;
+  }
+  for (const o of tx.outputs) n += 8 + 5 + o.script.length;
+  return n;
+}
+
 /** Network serialization; `withWitness: false` gives the txid form. */
 export function serializeTx(tx: Tx, withWitness = true): Uint8Array {
   const segwit = withWitness && hasWitness(tx);
-  const w = new Writer();
+  const w = new Writer(sizeBound(tx, segwit));
   w.u32(tx.version);
   if (segwit) {
     w.u8(0x00);

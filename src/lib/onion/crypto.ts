@@ -9,14 +9,18 @@
  *   counter 0, encrypting zeros. Node's 'chacha20' takes a 16-byte IV:
  *   4-byte little-endian counter || 12-byte nonce; all zero here.
  */
-import { createCipheriv, createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createHmac, hash, timingSafeEqual } from 'node:crypto';
 
 export type KeyType = 'rho' | 'mu' | 'um' | 'ammag' | 'ammagext' | 'pad';
 
 const ZERO_IV = new Uint8Array(16);
+const KEY_TYPES: Record<KeyType, Uint8Array> = {
+  rho: new TextEncoder().encode('rho'), mu: new TextEncoder().encode('mu'), um: new TextEncoder().encode('um'),
+  ammag: new TextEncoder().encode('ammag'), ammagext: new TextEncoder().encode('ammagext'), pad: new TextEncoder().encode('pad'),
+};
 
 export function generateKey(keyType: KeyType, secret: Uint8Array): Uint8Array {
-  return hmacSha256(new TextEncoder().encode(keyType), secret);
+  return hmacSha256(KEY_TYPES[keyType], secret);
 }
 
 export function hmacSha256(key: Uint8Array, ...msg: Uint8Array[]): Uint8Array {
@@ -25,10 +29,18 @@ export function hmacSha256(key: Uint8Array, ...msg: Uint8Array[]): Uint8Array {
   return new Uint8Array(h.digest());
 }
 
+/** SHA256 of the parts, concatenated: OpenSSL's one-shot hash (no hash object per call). */
 export function sha256(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
+  if (parts.length === 1) return new Uint8Array(hash('sha256', parts[0]!, 'buffer'));
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const all = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return new Uint8Array(hash('sha256', all, 'buffer'));
 }
 
 /** `length` bytes of the ChaCha20 stream keyed by `key` (nonce 0, counter 0). */

@@ -15,7 +15,7 @@ import { N } from '../musig/engine/scalar.ts';
 import { secretMul } from './ecdh.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { BigSizeError, decodeBigSize, encodeBigSize } from '../bigsize.ts';
-import { cipherStream, generateKey, hmacEquals, hmacSha256, sha256 } from './crypto.ts';
+import { chacha20Xor, cipherStream, generateKey, hmacEquals, hmacSha256, sha256 } from './crypto.ts';
 
 export const HOP_PAYLOADS_SIZE = 1300;
 export const HMAC_SIZE = 32;
@@ -45,10 +45,15 @@ export type PeeledOnion = {
   readonly nextPacket: Uint8Array | undefined;
 };
 
+/** A 32-byte big-endian integer, four 64-bit words at a time. */
 function bytesToScalar(b: Uint8Array): bigint {
-  let v = 0n;
-  for (const x of b) v = (v << 8n) | BigInt(x);
-  return v;
+  if (b.length !== 32) {
+    let v = 0n;
+    for (const x of b) v = (v << 8n) | BigInt(x);
+    return v;
+  }
+  const d = new DataView(b.buffer, b.byteOffset, 32);
+  return (((((d.getBigUint64(0) << 64n) | d.getBigUint64(8)) << 64n) | d.getBigUint64(16)) << 64n) | d.getBigUint64(24);
 }
 
 function xorInto(target: Uint8Array, stream: Uint8Array, targetOffset = 0, streamOffset = 0, length = target.length - targetOffset): void {
@@ -94,6 +99,16 @@ export function routeSecrets<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array,
 /** BOLT 4 generate_filler for the rho stream. */
 export function generateFiller(sharedSecrets: readonly Uint8Array[], frameSizes: readonly number[]): Uint8Array {
   const n = sharedSecrets.length;
+  return fillerOf(sharedSecrets.map((ss, i) => cipherStream(generateKey('rho', ss), HOP_PAYLOADS_SIZE + (i < n - 1 ? frameSizes[i]! : 0))), frameSizes);
+}
+
+/**
+ * The filler from each hop's rho stream (hop i's at least 1300 + frame_i bytes long, but
+ * the last hop's, which the filler does not use): hop i XORs stream bytes
+ * [1300 − (frames before i), 1300 + frame_i) into the filler's first bytes.
+ */
+function fillerOf(streams: readonly Uint8Array[], frameSizes: readonly number[]): Uint8Array {
+  const n = streams.length;
   let fillerSize = 0;
   for (let i = 0; i < n - 1; i++) fillerSize += frameSizes[i]!;
   const filler = new Uint8Array(fillerSize);
@@ -101,13 +116,15 @@ export function generateFiller(sharedSecrets: readonly Uint8Array[], frameSizes:
   for (let i = 0; i < n - 1; i++) {
     const start = HOP_PAYLOADS_SIZE - used;
     used += frameSizes[i]!;
-    const stream = cipherStream(generateKey('rho', sharedSecrets[i]!), HOP_PAYLOADS_SIZE + frameSizes[i]!);
-    xorInto(filler, stream, 0, start, used);
+    xorInto(filler, streams[i]!, 0, start, used);
   }
   return filler;
 }
 
-/** Build the onion packet for a route (1..20 hops; payloads must fit in 1300 bytes). */
+/**
+ * Build the onion packet for a route (1..20 hops; payloads must fit in 1300 bytes). Each
+ * hop's rho stream is generated once, long enough for its layer and its part of the filler.
+ */
 export function buildOnion<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, hops: readonly Hop[], associatedData: Uint8Array): BuiltOnion {
   if (hops.length === 0) throw new RefusedError('E_ONION_EMPTY_ROUTE', 'route has no hops');
   const frames = hops.map((h) => framedLength(h.payload));
@@ -115,22 +132,23 @@ export function buildOnion<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, h
   if (total > HOP_PAYLOADS_SIZE)
     throw new RefusedError('E_ONION_ROUTE_TOO_LARGE', `hop payloads need ${total} bytes, more than the ${HOP_PAYLOADS_SIZE} an onion carries`);
   const { ephemeral0, sharedSecrets } = routeSecrets(ec, sessionKey, hops.map((h) => h.pubkey));
-  const filler = generateFiller(sharedSecrets, frames);
-  let mix = cipherStream(generateKey('pad', sessionKey), HOP_PAYLOADS_SIZE);
+  const n = hops.length;
+  const streams = sharedSecrets.map((ss, i) => cipherStream(generateKey('rho', ss), HOP_PAYLOADS_SIZE + (i < n - 1 ? frames[i]! : 0)));
+  const filler = fillerOf(streams, frames);
+  // mix: the pad stream, then each layer in place from the last hop back: shift right by
+  // the frame, write BigSize(length) || payload || next HMAC in front, XOR the rho stream.
+  const mix = cipherStream(generateKey('pad', sessionKey), HOP_PAYLOADS_SIZE);
   let nextHmac: Uint8Array = new Uint8Array(HMAC_SIZE);
-  for (let i = hops.length - 1; i >= 0; i--) {
-    const rho = generateKey('rho', sharedSecrets[i]!);
-    const mu = generateKey('mu', sharedSecrets[i]!);
-    const len = encodeBigSize(BigInt(hops[i]!.payload.length));
-    const shifted = new Uint8Array(HOP_PAYLOADS_SIZE);
-    shifted.set(len, 0);
-    shifted.set(hops[i]!.payload, len.length);
-    shifted.set(nextHmac, len.length + hops[i]!.payload.length);
-    shifted.set(mix.subarray(0, HOP_PAYLOADS_SIZE - frames[i]!), frames[i]!);
-    xorInto(shifted, cipherStream(rho, HOP_PAYLOADS_SIZE));
-    if (i === hops.length - 1) shifted.set(filler, HOP_PAYLOADS_SIZE - filler.length);
-    mix = shifted;
-    nextHmac = hmacSha256(mu, mix, associatedData);
+  for (let i = n - 1; i >= 0; i--) {
+    const payload = hops[i]!.payload;
+    const len = encodeBigSize(BigInt(payload.length));
+    mix.copyWithin(frames[i]!, 0, HOP_PAYLOADS_SIZE - frames[i]!);
+    mix.set(len, 0);
+    mix.set(payload, len.length);
+    mix.set(nextHmac, len.length + payload.length);
+    xorInto(mix, streams[i]!, 0, 0, HOP_PAYLOADS_SIZE);
+    if (i === n - 1) mix.set(filler, HOP_PAYLOADS_SIZE - filler.length);
+    nextHmac = hmacSha256(generateKey('mu', sharedSecrets[i]!), mix, associatedData);
   }
   const packet = new Uint8Array(PACKET_SIZE);
   packet[0] = ONION_VERSION;
@@ -160,9 +178,9 @@ export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packe
   const hmac = packet.subarray(34 + HOP_PAYLOADS_SIZE);
   const expected = hmacSha256(generateKey('mu', ss), hopPayloads, associatedData);
   if (!hmacEquals(expected, hmac)) throw new RefusedError('E_ONION_HMAC', 'onion HMAC does not verify (wrong node key, wrong associated data or a corrupted packet)');
-  const stream = cipherStream(generateKey('rho', ss), 2 * HOP_PAYLOADS_SIZE);
-  const bytes = stream; // (hop_payloads || zeros) XOR stream, in place
-  xorInto(bytes, hopPayloads, 0, 0, HOP_PAYLOADS_SIZE);
+  const padded = new Uint8Array(2 * HOP_PAYLOADS_SIZE);
+  padded.set(hopPayloads);
+  const bytes = chacha20Xor(generateKey('rho', ss), padded); // (hop_payloads || zeros) XOR the rho stream
   let len: bigint, prefix: number;
   try {
     [len, prefix] = decodeBigSize(bytes, 0);

@@ -182,6 +182,20 @@ describe('signing', () => {
       expect(thrown(() => signHtlcTransaction(h, secrets.localPaymentBasepoint, 'local')).code).toBe('E_WRONG_SIGNING_KEY');
     });
 
+    it('a key proven once does not vouch for another secret: a wrong funding key or htlc_basepoint secret after a right one, or the right array changed in place (E_WRONG_SIGNING_KEY)', () => {
+      const c = legacy();
+      const htlcTxs = buildHtlcTransactions(c);
+      const funding = Uint8Array.from(secrets.localFunding);
+      expect(toHex(signCommitment(c, funding))).toBe(toHex(signCommitment(c, secrets.localFunding)));
+      expect(thrown(() => signCommitment(c, secrets.localPaymentBasepoint)).code).toBe('E_WRONG_SIGNING_KEY');
+      funding[31]! ^= 1;
+      expect(thrown(() => signCommitment(c, funding)).code).toBe('E_WRONG_SIGNING_KEY');
+      // The remote signs local's commitment (htlc_basepoint = payment_basepoint in these vectors), then with a wrong htlc_basepoint secret.
+      expect(signCounterpartyCommitment(c, htlcTxs, secrets.remoteFunding, secrets.remotePaymentBasepoint).htlcSignatures.map(toHex))
+        .toEqual(fiveHtlcs.htlc_txs.map((t: { remote_htlc_signature: string }) => t.remote_htlc_signature));
+      expect(thrown(() => signCounterpartyCommitment(c, [], secrets.remoteFunding, secrets.localPaymentBasepoint)).code).toBe('E_WRONG_SIGNING_KEY');
+    });
+
     it('the commitment digest commits to the funding amount: another amount gives another digest', () => {
       const c = legacy();
       const other = { ...c, params: { ...c.params, fundingSatoshis: c.params.fundingSatoshis + 1n } };
