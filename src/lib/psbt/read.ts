@@ -112,14 +112,33 @@ export function readKeyPathSpend(maps: readonly (readonly PsbtRecord[])[], opts:
   } catch {
     return undefined; // the general path refuses it, in its words
   }
-  const tx = new Transaction({ ...opts, version: unsigned.version, lockTime: unsigned.lockTime, PSBTVersion: 0 });
   const input = unsigned.inputs[0]!;
-  const internal = tx as unknown as { global: Record<string, unknown>; inputs: Record<string, unknown>[]; outputs: Record<string, unknown>[] };
-  // As fromPSBT: the unsigned transaction's input (its empty scriptSig dropped) merged with its map, outputs likewise.
-  internal.inputs = [{ txid: input.txid, index: input.index, sequence: input.sequence, ...plan.fields }];
-  internal.outputs = unsigned.outputs.map((o) => ({ ...o }));
-  internal.global = { unsignedTx: unsigned, txVersion: unsigned.version, fallbackLocktime: unsigned.lockTime };
+  // As fromPSBT: the options its constructor validates (the same for every request of one
+  // version and lock time: validated once, ~8 µs), the unsigned transaction's input (its empty
+  // scriptSig dropped) merged with its map, outputs likewise, the global map.
+  const tx = Object.create(Transaction.prototype) as Transaction;
+  Object.assign(tx, {
+    global: { unsignedTx: unsigned, txVersion: unsigned.version, fallbackLocktime: unsigned.lockTime },
+    inputs: [{ txid: input.txid, index: input.index, sequence: input.sequence, ...plan.fields }],
+    outputs: unsigned.outputs.map((o) => ({ ...o })),
+    opts: { ...validatedOpts(opts, unsigned.version, unsigned.lockTime) },
+  });
   return tx;
+}
+
+const optsSeen = new WeakMap<Readonly<TxOpts>, Map<string, Readonly<Record<string, unknown>>>>();
+
+/** `new Transaction({ ...opts, version, lockTime, PSBTVersion: 0 }).opts`, remembered per options object. */
+function validatedOpts(opts: Readonly<TxOpts>, version: number, lockTime: number): Readonly<Record<string, unknown>> {
+  const byTx = optsSeen.get(opts) ?? new Map<string, Readonly<Record<string, unknown>>>();
+  optsSeen.set(opts, byTx);
+  const id = `${version}:${lockTime}`;
+  let seen = byTx.get(id);
+  if (!seen) {
+    seen = Object.freeze({ ...(new Transaction({ ...opts, version, lockTime, PSBTVersion: 0 }) as unknown as { opts: Record<string, unknown> }).opts });
+    if (byTx.size < 64) byTx.set(id, seen);
+  }
+  return seen;
 }
 
 type UnsignedTx = {
