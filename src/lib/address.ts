@@ -5,6 +5,7 @@
  */
 import { Address, NETWORK, TEST_NETWORK, OutScript } from '@scure/btc-signer';
 import { bech32m } from '@scure/base';
+import { concatBytes } from './bytes.ts';
 import { MalformedInputError, RefusedError, UsageError } from './errors.ts';
 import { NETWORKS, type Network } from './network.ts';
 
@@ -23,10 +24,26 @@ export function networkParams(network: Network): NetworkParams {
   }
 }
 
-/** Decode an address for `network`; an address of another network is refused by name. */
-export function decodeAddress(address: string, network: Network, field = 'address'): Uint8Array {
+/**
+ * Whether a P2TR address's 32 bytes are the x of a point (BIP-340 lift_x). A caller above the
+ * foundation passes the selected secp256k1 backend's (src/lib/credit/codec.ts): this layer may
+ * not import it, and btc-signer's OutScript check is a pure-JS square root (~100 µs).
+ */
+export type XOnlyPointCheck = (x: Uint8Array) => boolean;
+
+/**
+ * Decode an address for `network`; an address of another network is refused by name. With
+ * `isXOnlyPoint`, a P2TR address's key is checked by it instead of by OutScript: the same
+ * script (OP_1 <x>), the same refusal for an x that is no point.
+ */
+export function decodeAddress(address: string, network: Network, field = 'address', isXOnlyPoint?: XOnlyPointCheck): Uint8Array {
   try {
-    return OutScript.encode(Address(networkParams(network)).decode(address));
+    const decoded = Address(networkParams(network)).decode(address);
+    if (decoded.type === 'tr' && isXOnlyPoint) {
+      if (!isXOnlyPoint(decoded.pubkey)) throw new Error('the taproot output key is not a point');
+      return concatBytes(Uint8Array.of(0x51, 0x20), decoded.pubkey);
+    }
+    return OutScript.encode(decoded);
   } catch {
     for (const other of NETWORKS) {
       if (networkParams(other).bech32 === networkParams(network).bech32) continue;

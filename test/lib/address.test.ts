@@ -1,6 +1,7 @@
 /**
- * decodeAddress on P2TR addresses (src/lib/address.ts checks the output key with the selected
- * secp256k1 backend's lift_x, not btc-signer's OutScript): on every backend the test code can
+ * decodeAddress on P2TR addresses, with btc-signer's OutScript check and with the selected
+ * secp256k1 backend's lift_x the credit terms pass it (src/lib/credit/codec.ts
+ * xOnlyPointOnBackend): on every backend the test code can
  * load, a bech32m address of any 32-byte x — encoded here with @scure/base, the key judged by
  * the independent curve code (test/independent/secp256k1.ts) — decodes to OP_1 <x> exactly
  * when x is a point, and is refused E_BAD_ADDRESS (malformed input) when it is not: x ≥ p
@@ -10,6 +11,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import fc from 'fast-check';
 import { bech32m } from '@scure/base';
 import { decodeAddress } from '../../src/lib/address.ts';
+import { xOnlyPointOnBackend } from '../../src/lib/credit/codec.ts';
 import { selectBackend } from '../../src/lib/musig/bip327.ts';
 import { ALL_BACKENDS, installed } from '../setup/backends.ts';
 import { P, liftX } from '../independent/secp256k1.ts';
@@ -36,9 +38,11 @@ describe('decodeAddress of P2TR addresses', () => {
           if (liftX(v) !== null) {
             points++;
             expect(hex(decodeAddress(address, 'regtest', 'refund_address'))).toBe(`5120${hex(x)}`);
+            expect(hex(decodeAddress(address, 'regtest', 'refund_address', xOnlyPointOnBackend))).toBe(`5120${hex(x)}`);
           } else {
             refused++;
             expect(() => decodeAddress(address, 'regtest', 'refund_address')).toThrow(expect.objectContaining({ code: 'E_BAD_ADDRESS' }));
+            expect(() => decodeAddress(address, 'regtest', 'refund_address', xOnlyPointOnBackend)).toThrow(expect.objectContaining({ code: 'E_BAD_ADDRESS' }));
           }
         }),
         { numRuns: 200 },

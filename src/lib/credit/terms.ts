@@ -94,5 +94,6 @@ export function contractKey(userPubkey: Uint8Array, mintPubkey: Uint8Array): Mus
 export function makeContract(t: CreditTerms): CreditContract {
   if (!isMilliSatPrecise(t.feeRate)) throw new MalformedInputError('E_BAD_FEE_RATE', `fee rate ${t.feeRate} sat/vB has more than three decimals: contracts carry milli-sat/vB precision`);
   const key = contractKey(t.userPubkey, t.mintPubkey);
-  return { ...t, id: contractId(t), key, script: key.output.script, descriptor: musigTaprootDescriptor(key.participants) };
+  // The descriptor (a pure-JS checksum) is written out only by the user's open: computed when read.
+  return { ...t, id: contractId(t), key, script: key.output.script, get descriptor() { return musigTaprootDescriptor(key.participants); } };
 }

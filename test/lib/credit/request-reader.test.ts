@@ -12,6 +12,10 @@
  *   `parsePsbt` refuses (E_MALFORMED_PSBT) where btc-signer refuses too (or where the amounts are
  *   impossible, which `parsePsbt` alone checks);
  * - fuzz: random bytes and mutations of request PSBTs (bytes, and records), the same;
+ * - the dedicated reader (read.ts readKeyPathSpend, the update's shape without btc-signer's
+ *   coder): every honest request takes it; wherever it builds a transaction (honest, edited,
+ *   fuzzed), btc-signer accepts the PSBT and builds the same; everything else it leaves to the
+ *   general path, whose refusal stands;
  * - the mint: requests, honest and decorated with records a wallet may add, are accepted; a
  *   key that is not a point is refused as malformed.
  */
@@ -29,7 +33,9 @@ import { musigKey } from '../../../src/lib/musig/keyagg.ts';
 import {
   outputKeyCompressed, readMusigInput, setMusigParticipants, type MusigInput, type ReadOptions,
 } from '../../../src/lib/musig/psbt-keypath.ts';
-import { parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
+import { looksLikePsbt, parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
+import { splitPsbtMaps } from '../../../src/lib/psbt/maps.ts';
+import { readKeyPathSpend } from '../../../src/lib/psbt/read.ts';
 import { PSBT_TX_OPTS } from '../../../src/lib/psbt/tx-opts.ts';
 import { taprootOutput } from '../../../src/lib/taproot/taproot.ts';
 import * as mint from '../../../src/lib/credit/mint.ts';
@@ -84,12 +90,38 @@ function inputSummary(m: MusigInput) {
 
 const musigReadings = (tx: Transaction) => [attempt(() => inputSummary(readMusigInput(tx, 0))), attempt(() => inputSummary(readMusigInput(tx, 0, ALL_SIGHASH)))];
 
-const seen = { accepted: 0, refused: 0 };
+const seen = { accepted: 0, refused: 0, fast: 0 };
 
-/** `parsePsbt` agrees with btc-signer's `fromPSBT`; returns whether it accepted the PSBT. */
+/**
+ * The dedicated reader of a key-path spend (read.ts readKeyPathSpend) on the PSBT: the
+ * transaction it built, or undefined where it leaves the PSBT to the general path. It never
+ * throws (a framing error is splitPsbtMaps', before it).
+ */
+function fastRead(bytes: Uint8Array): Transaction | undefined {
+  if (!looksLikePsbt(bytes)) return undefined;
+  let maps: ReturnType<typeof splitPsbtMaps>;
+  try {
+    maps = splitPsbtMaps(bytes);
+  } catch {
+    return undefined;
+  }
+  return readKeyPathSpend(maps, PSBT_TX_OPTS);
+}
+
+/**
+ * `parsePsbt` agrees with btc-signer's `fromPSBT`; returns whether it accepted the PSBT. The
+ * dedicated reader too: where it builds a transaction, btc-signer accepts the PSBT with the same.
+ */
 function expectSameAsBtcSigner(bytes: Uint8Array): boolean {
   const ours = attempt(() => parsePsbt(bytes));
   const theirs = attempt(() => Transaction.fromPSBT(bytes, PSBT_TX_OPTS));
+  const fast = fastRead(bytes);
+  if (fast) {
+    seen.fast++;
+    expect(typeof theirs, `the dedicated reader accepts where btc-signer refuses (${String(theirs)})`).toBe('object');
+    expect(stateOf(fast)).toEqual(stateOf(theirs as Transaction));
+    expect(musigReadings(fast)).toEqual(musigReadings(theirs as Transaction));
+  }
   if (typeof ours === 'string') {
     seen.refused++;
     expect(ours, 'refusals are E_MALFORMED_PSBT').toMatch(/^MalformedInputError E_MALFORMED_PSBT: /);
@@ -179,6 +211,7 @@ describe('equivalence on every backend: honest requests (random keys and amounts
           const cumulative = 330n + ((capacity / 2n) * BigInt(share)) / 100n;
           const bytes = signed(close ? buildClose(c, cumulative, feeRate) : buildState(c, cumulative), userKey);
           expect(expectSameAsBtcSigner(bytes), 'an honest request is accepted').toBe(true);
+          expect(fastRead(bytes), 'an honest request takes the dedicated reader').toBeDefined();
         },
       ),
       { numRuns: backend === 'noble' ? 40 : 15 },
@@ -315,6 +348,10 @@ describe('equivalence: record-level edits of an honest request', () => {
     const accepted = cases.filter(([, bytes]) => typeof attempt(() => parsePsbt(bytes())) !== 'string').length;
     expect(accepted).toBeGreaterThanOrEqual(30);
     expect(cases.length - accepted).toBeGreaterThanOrEqual(20);
+    // The dedicated reader takes the honest shape and its in-shape variants, and leaves the rest (accepted or not) to the general path.
+    const fast = cases.filter(([, bytes]) => fastRead(bytes()) !== undefined).length;
+    expect(fast).toBeGreaterThanOrEqual(5);
+    expect(accepted - fast).toBeGreaterThanOrEqual(10);
   });
 });
 
@@ -447,6 +484,7 @@ describe('fuzz: parsePsbt never differs from btc-signer', () => {
 
   it('record mutations of input 0 (dropped, changed, added: the request\'s keys, non-points, odd lengths)', () => {
     const before = seen.accepted;
+    const fastBefore = seen.fast;
     fc.assert(
       fc.property(fc.constantFrom(...SEEDS), fc.array(recordMutation, { minLength: 1, maxLength: 3 }), (seed, mutations) => {
         fuzzCase(mutateRecords(seed, mutations));
@@ -455,6 +493,8 @@ describe('fuzz: parsePsbt never differs from btc-signer', () => {
     );
     // Many mutations keep a readable PSBT, so accepted transactions are compared, not only refusals.
     expect(seen.accepted - before).toBeGreaterThan(100);
+    // and many keep the shape the dedicated reader takes: its transactions are compared too.
+    expect(seen.fast - fastBefore).toBeGreaterThan(50);
   });
 });
 
