@@ -379,5 +379,8 @@ describe('the backup that is ours, and its child only from our share\'s output',
     verifyKeyPathSpend(out.childHex!, [{ amount: backup.outputs[0]!.amount, script: backup.outputs[0]!.script }], taprootOutput(fromHex(c.d.ownerRecord.share).subarray(1)).outputKey);
     expect(out.verdict!.parent.txid).toBe(backup.txid);
     expect(out.verdict!.spent_parent_outputs).toEqual([0]);
+    // A rate whose fee leaves less than dust of the backup's 99,600 sat (100,000 less the terms' 400 sat fee) is a fee too high (the fee guard's code), whatever the limits.
+    const e = refusal(() => own.backupWithChild(c.d.ownerRecord, { destination: DEST, feeRate: 600, feeLimits: { maxFeeRate: 10_000, maxFeeShare: 1 } }, new Uint8Array(32)), 'E_FEE_TOO_HIGH', 4);
+    expect(e.message).toMatch(/^at 600 sat\/vB the child's \d+ sat fee leaves -?\d+ sat of the 99600 sat it spends/);
   });
 });
