@@ -257,7 +257,13 @@ export function backupWithChild(record: OwnerRecord, child: { destination: Uint8
   const own = ownerScript(parsePublicKey(record.share, 'share'));
   const records = record.statement.backups;
   const index = records.map((r) => r.owner_share).lastIndexOf(record.share);
-  if (index < 0 || record.backups[index] === undefined) throw new StateConflictError('E_NOT_OWNER', 'no backup of this coin is ours');
+  if (index < 0 || record.backups[index] === undefined) {
+    throw new StateConflictError(
+      'E_NOT_OWNER',
+      `no backup of this coin is ours: the operator's statement names ${records.length} backup(s), ${index < 0 ? 'none for our share' : `ours at ${index + 1}, past the ${record.backups.length} this record holds`} — ` +
+        'finish the receive under way (statechain-transfer with the operator\'s answer) or restore this state directory from a copy',
+    );
+  }
   const hex = record.backups[index]!;
   const backup = parseTransaction(hex, 'the stored backup');
   if (child === undefined) return { backup, hex };

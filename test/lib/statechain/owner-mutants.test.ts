@@ -362,7 +362,7 @@ describe('the backup that is ours, and its child only from our share\'s output',
     expect(hexOf(parseTx(receiver.hex).outputs[0]!.script)).toBe(hexOf(CHANNEL));
     expect(Object.keys(receiver).sort()).toEqual(['backup', 'hex']);
     const short = refusal(() => own.backupWithChild({ ...t.receiverRecord, backups: t.receiverRecord.backups.slice(0, 1) }, undefined, new Uint8Array(32)), 'E_NOT_OWNER', 5);
-    expect(short.message).toBe('no backup of this coin is ours');
+    expect(short.message).toBe("no backup of this coin is ours: the operator's statement names 2 backup(s), ours at 2, past the 1 this record holds — finish the receive under way (statechain-transfer with the operator's answer) or restore this state directory from a copy");
   });
 
   it('a backup paying the script its receiver chose (a channel\'s funding output) gets no child from us: E_NO_CHILD (4), naming where to bump it from', async () => {

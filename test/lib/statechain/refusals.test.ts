@@ -393,7 +393,9 @@ describe('the owner refuses a bad answer without spending its nonce', () => {
     const r = (await deposit(chainStub(200))).ownerRecord;
     expect(own.backupWithChild(r, undefined, new Uint8Array(32)).hex).toBe(r.backups[0]);
     const none = { ...r, statement: { ...r.statement, backups: r.statement.backups.map((b) => ({ ...b, owner_share: `02${'11'.repeat(32)}` })) } };
-    expect(refusal(() => own.backupWithChild(none, undefined, new Uint8Array(32)), 'E_NOT_OWNER', 5).message).toBe('no backup of this coin is ours');
+    expect(refusal(() => own.backupWithChild(none, undefined, new Uint8Array(32)), 'E_NOT_OWNER', 5).message).toBe(
+      `no backup of this coin is ours: the operator's statement names ${none.statement.backups.length} backup(s), none for our share — finish the receive under way (statechain-transfer with the operator's answer) or restore this state directory from a copy`,
+    );
   });
 });
 
