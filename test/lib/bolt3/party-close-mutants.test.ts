@@ -180,6 +180,11 @@ describe('closing_signed (replyClose)', () => {
     }
   });
 
+  it('a field of the shutdown that is not hex is malformed input naming it', () => {
+    const s = shutdownOf(quiet().a).message as Shutdown;
+    expect(refusal(() => replyClose(quiet().b, { ...s, script_pubkey: 'zz' }, BOB, B.seed, B.funding), 'E_BAD_HEX', 3).message).toBe('script_pubkey is not valid hex');
+  });
+
   it('a rerun with the same shutdown and script signs the same and writes nothing; any other script or fee, or a close of one\'s own proposed, is a state conflict', () => {
     const p = quiet();
     const s = shutdownOf(p.a).message as Shutdown;
@@ -259,6 +264,12 @@ describe('the proposer completes the close (finishClose)', () => {
     const done = finishClose(a, signed, A.seed, A.funding).record!;
     const e = refusal(() => finishClose(done, { ...signed, sender_script_pubkey: toHex(P2WPKH(4)) }, A.seed, A.funding), 'E_TERMS_MISMATCH', 4);
     expect(e.detail).toEqual({ field: 'sender_script_pubkey' });
+  });
+
+  it('a field of the closing_signed that is not hex is malformed input naming it', () => {
+    const { a, signed } = setup();
+    expect(refusal(() => finishClose(a, { ...signed, sender_script_pubkey: 'zz' }, A.seed, A.funding), 'E_BAD_HEX', 3).message).toBe('sender_script_pubkey is not valid hex');
+    expect(refusal(() => finishClose(a, { ...signed, signature: 'zz' }, A.seed, A.funding), 'E_BAD_HEX', 3).message).toBe('signature is not valid hex');
   });
 
   it('a signature that is not the peer\'s on this transaction is refused naming the transaction', () => {

@@ -226,3 +226,139 @@ describe('penalties: what is taken, in which transactions', () => {
     refusal(() => run({ found: { spenders: [spender, spender2], utxos: [], spent: new Set() } }), 'E_SECOND_STAGE_CONFLICT', 4);
   });
 });
+
+describe('penalties: an output worth less than its justice fee is left out and listed, never sinking the rest', () => {
+  const BELOW = 'worth less than its fee at this feerate';
+
+  it('per output: at 9000 sat/kw the HTLC outputs (5,000 and 5,001 sat) are listed, to_local (10,000 sat) taken; at 30,000 nothing is left — lower the feerate or --combine', () => {
+    const f = fixture();
+    const out = run({ feeratePerKw: 9000 });
+    expect(out.skipped).toEqual(f.htlcs.map((vout) => ({ vout, reason: BELOW })));
+    expect(taken(out)).toEqual([[`${f.c0.txid}:${f.toLocal}`]]);
+    const e = refusal(() => run({ feeratePerKw: 30_000 }), 'E_PENALTY_BELOW_DUST', 4);
+    expect(e.message).toBe(`every output of ${f.c0.txid} is worth less than its justice transaction's fee at 30000 sat/kw: lower the feerate or --combine`);
+    const c = refusal(() => run({ feeratePerKw: 30_000, combine: true }), 'E_PENALTY_BELOW_DUST', 4);
+    expect(c.message).toBe(`every output of ${f.c0.txid} is worth less than its justice transaction's fee at 30000 sat/kw: lower the feerate`);
+  });
+
+  it('--combine: one transaction, the commitment\'s outputs in vout order then the second-stage outputs; an input worth exactly the fee it adds is left out, one satoshi more is taken', () => {
+    const f = fixture();
+    const all = run({ combine: true });
+    expect(taken(all)).toEqual([[f.toLocal, ...f.htlcs].sort((x, y) => x - y).map((v) => `${f.c0.txid}:${v}`)]);
+    // The weight a second-stage input adds, counted with a 73-byte signature (BOLT 3): outpoint, empty scriptSig, sequence (41 bytes ×4),
+    // then its witness: 3 items — the signature, the selector 1, to_local's witness script (its length read from a justice input here).
+    const toLocalTx = parseTx(run().transactions.find((t) => t.inputs[0]!.vout === f.toLocal)!.hex);
+    const scriptLength = toLocalTx.inputs[0]!.witness[2]!.length;
+    const w = 4 * 41 + 1 + (1 + 73) + (1 + 1) + (1 + scriptLength);
+    const fee = (2500n * BigInt(w)) / 1000n;
+    const at = (amountSat: bigint, vout: number) => ({ txid: 'bb'.repeat(32), vout, amountSat });
+    const out = run({ combine: true, found: { spenders: [], utxos: [at(fee, 0), at(fee + 1n, 1)], spent: new Set() } });
+    expect(out.skipped).toEqual([{ txid: 'bb'.repeat(32), vout: 0, reason: BELOW }]);
+    expect(taken(out)).toEqual([[...[f.toLocal, ...f.htlcs].sort((x, y) => x - y).map((v) => `${f.c0.txid}:${v}`), `${'bb'.repeat(32)}:1`]]);
+    // A commitment output worth less than the fee its own input adds (an HTLC input weighs about 410: 6,100 sat at 15,000 sat/kw): listed by vout, to_local still taken.
+    const high = run({ combine: true, feeratePerKw: 15_000 });
+    expect(high.skipped).toEqual(f.htlcs.map((vout) => ({ vout, reason: BELOW })));
+    expect(taken(high)).toEqual([[`${f.c0.txid}:${f.toLocal}`]]);
+  });
+});
+
+/** A transaction of the cheater's as a node would hand it over (BIP-144 bytes written by test code). */
+function rawOf(spends: { txid: string; vout: number }[], outputs: { amount: bigint; script: Uint8Array }[]): { hex: string; txid: string } {
+  const inputs = spends.map((s) => ({
+    outpoint: Uint8Array.from([...Buffer.from(s.txid, 'hex').reverse(), s.vout, 0, 0, 0]), witness: [new Uint8Array(72)], sequence: 0xfffffffd,
+    txid: s.txid, vout: s.vout, scriptSig: new Uint8Array(0),
+  }));
+  const hexTx = serializeSegwit({ version: 2, lockTime: 0, inputs, outputs });
+  return { hex: hexTx, txid: parseTx(hexTx).txid };
+}
+
+/** A node as test code: the unspent outputs it holds, its mempool's spenders, its raw transactions; every question recorded. */
+function node(f: Fixture, o: { unspent: string[]; mempool?: Record<string, string>; raw?: Record<string, string>; paying?: { txid: string; vout: number; value: bigint }[]; noMempool?: boolean; noScan?: boolean }) {
+  const asked = { utxo: [] as string[], raw: [] as string[], paying: [] as string[] };
+  const chain = {
+    utxo: async (txid: string, vout: number) => {
+      asked.utxo.push(`${txid}:${vout}`);
+      return o.unspent.includes(`${txid}:${vout}`) ? { txid, vout, value: 1n, scriptPubKey: new Uint8Array(0), confirmations: 1 } : null;
+    },
+    rawTransaction: async (txid: string) => (asked.raw.push(txid), Uint8Array.from(Buffer.from(o.raw![txid]!, 'hex'))),
+    ...(o.noMempool ? {} : { mempoolSpender: async (txid: string, vout: number) => o.mempool?.[`${txid}:${vout}`] }),
+    ...(o.noScan ? {} : {
+      outputsPaying: async (script: Uint8Array) => (asked.paying.push(hex(script)), (o.paying ?? []).map((u) => ({ ...u, scriptPubKey: script, confirmations: 3 }))),
+    }),
+  };
+  const revoked = revokedPeerCommitment(f.rec, f.c0.txid);
+  return { chain, asked, revoked };
+}
+
+describe('findOnChain: the node\'s view, asked as the header says', () => {
+  it('a mempool spender of an HTLC output: parsed, its outputs paying the script asked again (one spent is listed as spent), no UTXO scan', async () => {
+    const f = fixture();
+    const m = rawOf([{ txid: f.c0.txid, vout: f.htlcs[0]! }], [{ amount: 4_000n, script: f.script }, { amount: 1_000n, script: OTHER }, { amount: 3_000n, script: f.script }]);
+    const { chain, asked, revoked } = node(f, {
+      unspent: [`${f.c0.txid}:${f.toLocal}`, `${f.c0.txid}:${f.htlcs[1]}`, `${m.txid}:0`], mempool: { [`${f.c0.txid}:${f.htlcs[0]}`]: m.txid }, raw: { [m.txid]: m.hex },
+    });
+    const r = await findOnChain(chain, revoked);
+    expect([...r.spent]).toEqual([f.htlcs[0]]);
+    expect(r.found.spenders.map((s) => [s.txid, s.inputs])).toEqual([[m.txid, [{ txid: f.c0.txid, vout: f.htlcs[0] }]]]);
+    expect([r.found.utxos, asked.paying]).toEqual([[], []]);
+    expect([...r.found.spent]).toEqual([`${m.txid}:2`]);
+    expect(asked.utxo.filter((k) => k.startsWith(m.txid)).sort()).toEqual([`${m.txid}:0`, `${m.txid}:2`]);
+    expect([...r.found.absent!]).toEqual([]);
+  });
+
+  it('an HTLC output spent by no mempool transaction (confirmed): the UTXO set scanned for the script, the commitment\'s own to_local left out, each found output asked again', async () => {
+    const f = fixture();
+    const x = 'a1'.repeat(32);
+    const y = 'a2'.repeat(32);
+    for (const noMempool of [false, true]) {
+      const { chain, asked, revoked } = node(f, {
+        unspent: [`${f.c0.txid}:${f.toLocal}`, `${f.c0.txid}:${f.htlcs[0]}`, `${x}:0`], noMempool,
+        paying: [{ txid: f.c0.txid, vout: f.toLocal, value: 10_000n }, { txid: x, vout: 0, value: 4_000n }, { txid: y, vout: 1, value: 4_100n }],
+      });
+      const r = await findOnChain(chain, revoked);
+      expect([...r.spent]).toEqual([f.htlcs[1]]);
+      expect(asked.paying).toEqual([hex(f.script)]);
+      expect(r.found.utxos).toEqual([{ txid: x, vout: 0, amountSat: 4_000n }, { txid: y, vout: 1, amountSat: 4_100n }]);
+      expect([...r.found.spent]).toEqual([`${y}:1`]);
+      expect(r.found.spenders).toEqual([]);
+    }
+    // A node that cannot scan: nothing found that way, and nothing refused.
+    const { chain, revoked } = node(f, { unspent: [`${f.c0.txid}:${f.toLocal}`], noScan: true });
+    expect((await findOnChain(chain, revoked)).found.utxos).toEqual([]);
+  });
+
+  it('only to_local and the HTLC outputs are asked of the commitment; nothing spent, nothing scanned', async () => {
+    const f = fixture();
+    const all = [f.toLocal, ...f.htlcs].map((v) => `${f.c0.txid}:${v}`);
+    const { chain, asked, revoked } = node(f, { unspent: all });
+    const r = await findOnChain(chain, revoked);
+    expect([[...r.spent], r.found.spenders, r.found.utxos, asked.paying]).toEqual([[], [], [], []]);
+    expect(asked.utxo.sort()).toEqual(all.sort());
+  });
+
+  it('the transactions given: each output paying the script the node does not hold is absent — unless already known spent; outputs paying elsewhere never asked', async () => {
+    const f = fixture();
+    const m = rawOf([{ txid: f.c0.txid, vout: f.htlcs[0]! }], [{ amount: 4_000n, script: f.script }]);
+    const g = stage(f, '9a', [f.htlcs[1]!], [{ amountSat: 4_000n, script: f.script }, { amountSat: 500n, script: OTHER }, { amountSat: 4_100n, script: f.script }]);
+    const { chain, asked, revoked } = node(f, {
+      unspent: [`${f.c0.txid}:${f.toLocal}`, `${g.txid}:2`], mempool: { [`${f.c0.txid}:${f.htlcs[0]}`]: m.txid }, raw: { [m.txid]: m.hex },
+    });
+    const r = await findOnChain(chain, revoked, [g, parseSecondStage(m.hex, 'm')]);
+    expect([...r.found.spent]).toEqual([`${m.txid}:0`]);
+    expect([...r.found.absent!]).toEqual([`${g.txid}:0`]);
+    expect(asked.utxo).not.toContain(`${g.txid}:1`);
+  });
+});
+
+describe('parseSecondStage', () => {
+  it('reads txid, the outpoints spent and the outputs; bytes that are not a transaction are malformed input naming what they were', () => {
+    const f = fixture();
+    const m = rawOf([{ txid: f.c0.txid, vout: 2 }, { txid: 'cc'.repeat(32), vout: 7 }], [{ amount: 4_000n, script: f.script }, { amount: 1n, script: OTHER }]);
+    const s = parseSecondStage(m.hex, 'x');
+    expect(s.txid).toBe(m.txid);
+    expect(s.inputs).toEqual([{ txid: f.c0.txid, vout: 2 }, { txid: 'cc'.repeat(32), vout: 7 }]);
+    expect(s.outputs.map((o) => [o.amountSat, hex(o.script)])).toEqual([[4_000n, hex(f.script)], [1n, hex(OTHER)]]);
+    const e = refusal(() => parseSecondStage('0200000000', '--htlc-tx 2'), 'E_BAD_TRANSACTION', 3);
+    expect(e.message).toMatch(/^--htlc-tx 2 is not a transaction: \S/);
+  });
+});
