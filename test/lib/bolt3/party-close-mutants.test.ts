@@ -263,7 +263,7 @@ describe('the proposer completes the close (finishClose)', () => {
     // Once completed, the peer's script is the one recorded: another one is named as such.
     const done = finishClose(a, signed, A.seed, A.funding).record!;
     const e = refusal(() => finishClose(done, { ...signed, sender_script_pubkey: toHex(P2WPKH(4)) }, A.seed, A.funding), 'E_TERMS_MISMATCH', 4);
-    expect(e.detail).toEqual({ field: 'sender_script_pubkey' });
+    expect([e.message, e.detail]).toEqual(['the peer\'s closing_signed: sender_script_pubkey differs from the state you agreed to', { field: 'sender_script_pubkey' }]);
   });
 
   it('a field of the closing_signed that is not hex is malformed input naming it', () => {

@@ -227,6 +227,12 @@ describe('penalties: what is taken, in which transactions', () => {
   });
 });
 
+describe('penalties: a refusal of the justice transaction itself is not taken for a dust output', () => {
+  it('a revocation basepoint secret that is not ours: E_WRONG_SIGNING_KEY, per output and --combine, nothing listed as below its fee', () => {
+    for (const combine of [false, true]) refusal(() => run({ revocationBasepointSecret: B.revocation, combine }), 'E_WRONG_SIGNING_KEY', 4);
+  });
+});
+
 describe('penalties: an output worth less than its justice fee is left out and listed, never sinking the rest', () => {
   const BELOW = 'worth less than its fee at this feerate';
 
@@ -358,6 +364,9 @@ describe('parseSecondStage', () => {
     expect(s.txid).toBe(m.txid);
     expect(s.inputs).toEqual([{ txid: f.c0.txid, vout: 2 }, { txid: 'cc'.repeat(32), vout: 7 }]);
     expect(s.outputs.map((o) => [o.amountSat, hex(o.script)])).toEqual([[4_000n, hex(f.script)], [1n, hex(OTHER)]]);
+    // The cheater's own outputs may pay anything consensus allows: a bare OP_TRUE, bytes that do not parse as a script.
+    const odd = rawOf([{ txid: f.c0.txid, vout: 2 }], [{ amount: 4_000n, script: f.script }, { amount: 1n, script: Uint8Array.of(0x51) }, { amount: 2n, script: Uint8Array.of(0x4c) }]);
+    expect(parseSecondStage(odd.hex, 'x').outputs.map((o) => hex(o.script))).toEqual([hex(f.script), '51', '4c']);
     const e = refusal(() => parseSecondStage('0200000000', '--htlc-tx 2'), 'E_BAD_TRANSACTION', 3);
     expect(e.message).toMatch(/^--htlc-tx 2 is not a transaction: \S/);
   });
