@@ -18,7 +18,7 @@ import { holderCommitment } from '../../../src/lib/bolt3/party-holder-commitment
 import {
   findOnChain, parseSecondStage, penalties, revokedPeerCommitment, secondStageScript, type BroadcastSecondStage, type PenaltyPlan,
 } from '../../../src/lib/bolt3/party-penalty.ts';
-import { refusal } from '../../setup/refusal.ts';
+import { refusal, refusalAsync } from '../../setup/refusal.ts';
 import { publicKeyOf } from '../../independent/secp256k1.ts';
 import type { ParsedTx } from '../../independent/tx.ts';
 import { SIGHASH_ALL, bip143SingleHash, p2wshOf, parseTx, verifyEcdsa } from './independent-p2wsh.ts';
@@ -192,6 +192,16 @@ describe('penalties: what is taken, in which transactions', () => {
     expect([e2.message, e2.detail]).toEqual([pairedMessage(0, f.htlcs[1]!), { txid: 'd3'.repeat(32), input: 0 }]);
   });
 
+  it('a fee input of the cheater\'s beside his second stages (SIGHASH_SINGLE|ANYONECANPAY) spends none of the commitment\'s outputs, whatever its vout; two such batches are no conflict', () => {
+    const f = fixture();
+    const batch = (tag: string, htlc: number) => ({
+      txid: tag.repeat(32), inputs: [{ txid: 'ff'.repeat(32), vout: f.toLocal }, { txid: f.c0.txid, vout: htlc }], outputs: [{ amountSat: 50_000n, script: OTHER }, { amountSat: 4_000n, script: f.script }],
+    });
+    const out = run({ secondStage: [batch('a5', f.htlcs[0]!), batch('a6', f.htlcs[1]!)] });
+    expect(out.skipped).toEqual(f.htlcs.map((vout) => ({ vout, reason: 'spent' })));
+    expect(taken(out)).toEqual([[`${f.c0.txid}:${f.toLocal}`], [`${'a5'.repeat(32)}:1`], [`${'a6'.repeat(32)}:1`]]);
+  });
+
   it('offline, two different transactions given spending one output: only one can be on chain (E_SECOND_STAGE_CONFLICT, naming both and the output)', () => {
     const f = fixture();
     const x = stage(f, 'e1', [f.htlcs[0]!], [{ amountSat: 4_000n, script: f.script }]);
@@ -221,6 +231,11 @@ describe('penalties: what is taken, in which transactions', () => {
     // Two different transactions given with a node: not a conflict (the node's view wins).
     const rival = stage(f, 'f4', [f.htlcs[0]!], [{ amountSat: 4_000n, script: f.script }]);
     expect(() => run({ secondStage: [given, rival], found: { spenders: [], utxos: [], spent: new Set() } })).not.toThrow();
+    // The node's mempool spender may be an earlier penalty of ours (spending to_local, paying DEST): not a second stage, and not refused as one.
+    const ours = stage(f, 'f6', [f.toLocal], [{ amountSat: 9_000n, script: DEST }]);
+    const again = run({ spent: new Set([f.toLocal]), found: { spenders: [ours], utxos: [], spent: new Set() } });
+    expect(again.skipped).toEqual([{ vout: f.toLocal, reason: 'spent' }]);
+    expect(taken(again)).toEqual(f.htlcs.map((v) => [`${f.c0.txid}:${v}`]));
     // The node's mempool spenders do count as spends: two of them on one output are a conflict.
     const spender2 = stage(f, 'f5', [f.htlcs[1]!], [{ amountSat: 4_000n, script: f.script }]);
     refusal(() => run({ found: { spenders: [spender, spender2], utxos: [], spent: new Set() } }), 'E_SECOND_STAGE_CONFLICT', 4);
@@ -245,6 +260,8 @@ describe('penalties: an output worth less than its justice fee is left out and l
     expect(e.message).toBe(`every output of ${f.c0.txid} is worth less than its justice transaction's fee at 30000 sat/kw: lower the feerate or --combine`);
     const c = refusal(() => run({ feeratePerKw: 30_000, combine: true }), 'E_PENALTY_BELOW_DUST', 4);
     expect(c.message).toBe(`every output of ${f.c0.txid} is worth less than its justice transaction's fee at 30000 sat/kw: lower the feerate`);
+    // At 40,000 sat/kw even to_local (10,000 sat) is worth less than the fee its own input adds (about 318 weight units): no transaction at all.
+    expect(refusal(() => run({ feeratePerKw: 40_000, combine: true }), 'E_PENALTY_BELOW_DUST', 4).message).toBe(`every output of ${f.c0.txid} is worth less than its justice transaction's fee at 40000 sat/kw: lower the feerate`);
   });
 
   it('--combine: one transaction, the commitment\'s outputs in vout order then the second-stage outputs; an input worth exactly the fee it adds is left out, one satoshi more is taken', () => {
@@ -331,6 +348,14 @@ describe('findOnChain: the node\'s view, asked as the header says', () => {
     // A node that cannot scan: nothing found that way, and nothing refused.
     const { chain, revoked } = node(f, { unspent: [`${f.c0.txid}:${f.toLocal}`], noScan: true });
     expect((await findOnChain(chain, revoked)).found.utxos).toEqual([]);
+  });
+
+  it('a transaction the node hands over that does not parse is refused naming it as the node\'s', async () => {
+    const f = fixture();
+    const id = '9b'.repeat(32);
+    const { chain, revoked } = node(f, { unspent: [], mempool: { [`${f.c0.txid}:${f.htlcs[0]}`]: id }, raw: { [id]: '0200000000' } });
+    const e = await refusalAsync(findOnChain(chain, revoked), 'E_BAD_TRANSACTION', 3);
+    expect(e.message).toMatch(new RegExp(`^the node's transaction ${id} is not a transaction: \\S`));
   });
 
   it('only to_local and the HTLC outputs are asked of the commitment; nothing spent, nothing scanned', async () => {
