@@ -278,16 +278,16 @@ describe('penalties: an output worth less than its justice fee is left out and l
     const out = run({ combine: true, found: { spenders: [], utxos: [at(fee, 0), at(fee + 1n, 1)], spent: new Set() } });
     expect(out.skipped).toEqual([{ txid: 'bb'.repeat(32), vout: 0, reason: BELOW }]);
     expect(taken(out)).toEqual([[...[f.toLocal, ...f.htlcs].sort((x, y) => x - y).map((v) => `${f.c0.txid}:${v}`), `${'bb'.repeat(32)}:1`]]);
-    // Core's 400,000 weight units (counted as the fee is): a destination script long enough that 1,257 second-stage inputs weigh exactly that.
-    // One more input goes to a second transaction; the first pays the fee of exactly 400,000 units.
-    const base = (len: number) => 4 * (4 + 3 + 1 + 8 + 1 + len + 4) + 2; // version, input count (3 bytes up to 65,535), output count, amount, script, locktime; segwit marker
-    const k = Math.floor((400_000 - base(0)) / w);
-    const len = (400_000 - k * w - base(0)) / 4;
-    expect([Number.isInteger(len), len > 0 && len < 0xfd]).toEqual([true, true]);
-    const heavy = Array.from({ length: k + 1 }, (_, vout) => at(1_000n, vout));
+    // Core's 400,000 weight units, counted as the fee is: a destination script so long (no one would pay to it) that three
+    // second-stage inputs fill one transaction to the unit — version, input count (counted as 3 bytes), output count, amount,
+    // the script's 5-byte length and itself, locktime, segwit marker, then the inputs. A fourth input goes to a second transaction.
+    const len = (400_000 - 3 * w - 2 - 4 * (4 + 3 + 1 + 8 + 5 + 4)) / 4;
+    expect([Number.isInteger(len), len > 0xffff]).toEqual([true, true]);
+    const heavy = Array.from({ length: 4 }, (_, vout) => at(200_000n, vout));
     const split = run({ combine: true, feeratePerKw: 253, destinationScript: new Uint8Array(len), spent: new Set([f.toLocal, ...f.htlcs]), found: { spenders: [], utxos: heavy, spent: new Set() } });
-    expect(split.transactions.map((t) => t.inputs.length)).toEqual([k, 1]);
-    expect(split.transactions[0]!.fee_sat).toBe((253 * 400_000) / 1000);
+    expect(split.transactions.map((t) => t.inputs.length)).toEqual([3, 1]);
+    // Its fee is on the transaction as serialized, whose input count takes 1 byte (2 fewer than counted above): 399,992 units at 253 sat/kw.
+    expect(split.transactions[0]!.fee_sat).toBe(Math.floor((253 * (400_000 - 2 * 4)) / 1000));
     expect(parseTx(split.transactions[0]!.hex).weight).toBeLessThanOrEqual(400_000);
     // A commitment output worth less than the fee its own input adds (an HTLC input weighs about 410: 6,100 sat at 15,000 sat/kw): listed by vout, to_local still taken.
     const high = run({ combine: true, feeratePerKw: 15_000 });
