@@ -61,8 +61,8 @@ function referenceBuild(sessionKey: Uint8Array, hops: RefHop[], ad: Uint8Array):
     for (let j = 0; j < grown.length; j++) grown[j]! ^= s[1300 - filler.length + j]!;
     filler = grown;
   }
-  let mix = stream(hmac('pad', sessionKey), 1300);
-  let next = new Uint8Array(32);
+  let mix: Uint8Array = stream(hmac('pad', sessionKey), 1300);
+  let next: Uint8Array = new Uint8Array(32);
   for (let i = hops.length - 1; i >= 0; i--) {
     const p = hops[i]!.payload;
     const layer = new Uint8Array(Buffer.concat([bigSize(p.length), p, next, mix]).subarray(0, 1300));
