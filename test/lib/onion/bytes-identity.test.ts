@@ -175,4 +175,24 @@ describe('onion bytes: the in-place build and the one-call peel against a BOLT 4
       );
     });
   }
+  it('a packet with a valid HMAC whose length field is 0, non-canonical or one byte past the packet is E_ONION_PAYLOAD_LENGTH; the exact fill is accepted', async () => {
+    const nodeKey = new Uint8Array(32).fill(0x41);
+    const session = new Uint8Array(32).fill(0x42);
+    const ad = new Uint8Array(32).fill(0x43);
+    // What a sender who controls the plaintext writes: the first bytes of the decrypted hop_payloads.
+    const crafted = (plain: number[]): Uint8Array => {
+      const ss = sha(secp256k1.getSharedSecret(session, secp256k1.getPublicKey(nodeKey, true), true));
+      const payloads = stream(hmac('rho', ss), 1300);
+      plain.forEach((b, i) => (payloads[i]! ^= b));
+      return new Uint8Array(Buffer.concat([Uint8Array.of(0), secp256k1.getPublicKey(session, true), payloads, hmac(hmac('mu', ss), payloads, ad)]));
+    };
+    for (const [, load] of backends) {
+      const ec = await load();
+      expect(codeOf(() => peelOnion(ec, nodeKey, crafted([0x00]), ad))).toBe('E_ONION_PAYLOAD_LENGTH');
+      expect(codeOf(() => peelOnion(ec, nodeKey, crafted([0xfd, 0x00, 0x10]), ad))).toBe('E_ONION_PAYLOAD_LENGTH');
+      expect(codeOf(() => peelOnion(ec, nodeKey, crafted([0xfd, 0x04, 0xf2]), ad))).toBe('E_ONION_PAYLOAD_LENGTH'); // 3 + 1266 + 32 = 1301
+      const full = peelOnion(ec, nodeKey, crafted([0xfd, 0x04, 0xf1]), ad); // 3 + 1265 + 32 = 1300
+      expect([full.payload.length, full.final]).toEqual([1265, true]);
+    }
+  });
 });
