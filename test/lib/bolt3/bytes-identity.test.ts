@@ -16,7 +16,13 @@ import { serializeTx, txid, weight, type Tx } from '../../../src/lib/bolt3/tx.ts
 import { segwitV0Sighash } from '../../../src/lib/bolt3/sighash.ts';
 import { hash160, script, type ScriptPart } from '../../../src/lib/bolt3/script.ts';
 import { compactSize, concat, u32le, u64le } from '../../independent/tx.ts';
-import { bip143SingleHash, hash160 as refHash160, parseTx } from './independent-p2wsh.ts';
+import { bip143SingleHash, hash160 as refHash160, p2wshOf, parseTx, verifyEcdsa } from './independent-p2wsh.ts';
+import { buildCommitment } from '../../../src/lib/bolt3/commitment.ts';
+import { buildHtlcTransactions } from '../../../src/lib/bolt3/htlc-tx.ts';
+import { signCounterpartyCommitment } from '../../../src/lib/bolt3/sign.ts';
+import { ANCHORS, LEGACY } from '../../../src/lib/bolt3/formats.ts';
+import { channel, perCommitmentPoint, secrets } from './appendix-c.ts';
+import { C } from './appendix-c.ts';
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max });
 const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
@@ -134,5 +140,40 @@ describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 pre
     script(0x00, new Uint8Array(20).fill(2));
     expect(toHex(first)).toBe(copy);
     expect(toHex(firstScript)).toBe('7614' + '01'.repeat(20) + '88');
+  });
+  it('whole commitments with 0, 1..20 and 483 HTLCs (BOLT 2 max_accepted_htlcs), legacy and anchors: every P2WSH output is its witness script\'s hash and every signature verifies by OpenSSL over the BIP-143 digest written in the test', () => {
+    const htlcs = (n: number, seed: number) => Array.from({ length: n }, (_, i) => ({
+      direction: (i + seed) % 2 ? ('offered' as const) : ('received' as const),
+      amountMsat: BigInt(600_000 + ((i * 7919 + seed * 104729) % 4_000_000)),
+      paymentHash: sha(Uint8Array.of(i & 0xff, i >> 8, seed)),
+      cltvExpiry: 500 + ((i * 31 + seed) % 300),
+    }));
+    const cases = fc.sample(fc.tuple(fc.constantFrom(LEGACY, ANCHORS), fc.integer({ min: 0, max: 20 }), fc.nat(1000)), { numRuns: 4, seed: 11 });
+    cases.push([LEGACY, 0, 1], [ANCHORS, 483, 2]);
+    for (const [format, n, seed] of cases) {
+      const params = channel(format);
+      const hs = htlcs(n, seed);
+      const toRemoteMsat = 1_000_000_000n;
+      const toLocalMsat = params.fundingSatoshis * 1000n - toRemoteMsat - hs.reduce((a, h) => a + h.amountMsat, 0n);
+      const c = buildCommitment(params, { commitmentNumber: C.parameters.commitment_number, perCommitmentPoint, toLocalMsat, toRemoteMsat, feeratePerKw: 253, htlcs: hs });
+      const htlcTxs = buildHtlcTransactions(c);
+      const parsed = parseTx(serializeTx(c.tx));
+      expect(parsed.txid).toBe(c.txid);
+      expect(parsed.outputs.length).toBe(c.outputs.length);
+      for (const o of c.outputs) if (o.witnessScript) expect(toHex(parsed.outputs[o.index]!.script)).toBe(toHex(p2wshOf(o.witnessScript)));
+      // Each HTLC script holds RIPEMD160(payment_hash) (BOLT 3), here by node:crypto's own RIPEMD160.
+      for (const o of c.outputs) if (o.htlc) expect(toHex(o.witnessScript!)).toContain('14' + createHash('ripemd160').update(o.htlc.paymentHash).digest('hex'));
+      const [a, b] = [params.local.fundingPubkey, params.remote.fundingPubkey].sort((x, y) => Buffer.compare(x, y));
+      const funding = concat(Uint8Array.of(0x52, 33), a!, Uint8Array.of(33), b!, Uint8Array.of(0x52, 0xae));
+      const signed = signCounterpartyCommitment(c, htlcTxs, secrets.remoteFunding, secrets.remotePaymentBasepoint);
+      expect(verifyEcdsa(params.remote.fundingPubkey, signed.signature, bip143SingleHash(parsed, 0, funding, params.fundingSatoshis, 0x01))).toBe(true);
+      expect(signed.htlcSignatures.length).toBe(htlcTxs.length);
+      htlcTxs.forEach((h, i) => {
+        const ph = parseTx(serializeTx(h.tx));
+        expect(ph.inputs[0]!.txid).toBe(c.txid);
+        expect(verifyEcdsa(c.keys.remoteHtlcPubkey, signed.htlcSignatures[i]!, bip143SingleHash(ph, 0, h.spentWitnessScript, h.spentAmountSat, h.remoteSighashType))).toBe(true);
+      });
+      if (n === 483) expect(htlcTxs.length).toBeGreaterThan(400);
+    }
   });
 });
