@@ -1,0 +1,179 @@
+/**
+ * BOLT 3's speed changes (d173447: the BIP-143 preimage written once, scripts assembled
+ * without a chunk per opcode, transactions into one pre-sized buffer, RIPEMD160 on
+ * OpenSSL) must give the bytes they gave before. The references are test code sharing
+ * nothing with src/lib/bolt3: the transaction is written and parsed with
+ * test/independent/tx.ts's helpers, the BIP-143 digest by ./independent-p2wsh.ts (from the
+ * BIP text), scripts by hand from the Script push rules, HASH160 by node:crypto.
+ * Sizes cover the CompactSize edges (252/253 outputs and script bytes, 483 HTLCs + 2),
+ * every hash type, SIGHASH_SINGLE past the last output, and pushes of 0..255 bytes.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createHash } from 'node:crypto';
+import { toHex } from '../../../src/lib/bytes.ts';
+import { serializeTx, txid, weight, type Tx } from '../../../src/lib/bolt3/tx.ts';
+import { segwitV0Sighash } from '../../../src/lib/bolt3/sighash.ts';
+import { hash160, script, type ScriptPart } from '../../../src/lib/bolt3/script.ts';
+import { compactSize, concat, u32le, u64le } from '../../independent/tx.ts';
+import { bip143SingleHash, hash160 as refHash160, p2wshOf, parseTx, verifyEcdsa } from './independent-p2wsh.ts';
+import { buildCommitment } from '../../../src/lib/bolt3/commitment.ts';
+import { buildHtlcTransactions } from '../../../src/lib/bolt3/htlc-tx.ts';
+import { signCounterpartyCommitment } from '../../../src/lib/bolt3/sign.ts';
+import { ANCHORS, LEGACY } from '../../../src/lib/bolt3/formats.ts';
+import { channel, perCommitmentPoint, secrets } from './appendix-c.ts';
+import { C } from './appendix-c.ts';
+
+const bytes = (max: number) => fc.uint8Array({ maxLength: max });
+const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const input = fc.record({
+  txid: hex32,
+  vout: u32,
+  sequence: u32,
+  scriptSig: fc.option(bytes(80), { nil: undefined }),
+  witness: fc.option(fc.array(bytes(300), { maxLength: 5 }), { nil: undefined }),
+});
+const output = fc.record({ amount: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), script: bytes(300) });
+const outputs = fc.oneof(
+  { weight: 4, arbitrary: fc.array(output, { maxLength: 6 }) },
+  // 252/253 straddle the 1- to 3-byte CompactSize; 485 = 483 HTLCs (BOLT 2's max_accepted_htlcs) + to_local + to_remote.
+  { weight: 1, arbitrary: fc.constantFrom(252, 253, 485).chain((n) => fc.array(fc.record({ amount: fc.bigInt({ min: 0n, max: 1n << 40n }), script: bytes(34) }), { minLength: n, maxLength: n })) },
+);
+const tx: fc.Arbitrary<Tx> = fc.record({
+  version: u32,
+  lockTime: u32,
+  // One shared txid for several inputs too: the serializer caches the last decoded txid.
+  inputs: fc.oneof(fc.array(input, { minLength: 1, maxLength: 4 }), fc.tuple(input, fc.array(input, { minLength: 1, maxLength: 3 })).map(([a, rest]) => [a, ...rest.map((r) => ({ ...r, txid: a.txid }))])),
+  outputs,
+});
+
+/** BIP-144 / legacy serialization, written here. */
+function reference(t: Tx, withWitness: boolean): Uint8Array {
+  const segwit = withWitness && t.inputs.some((i) => (i.witness ?? []).length > 0);
+  const parts: Uint8Array[] = [u32le(t.version)];
+  if (segwit) parts.push(Uint8Array.of(0, 1));
+  parts.push(compactSize(t.inputs.length));
+  for (const i of t.inputs) {
+    const sig = i.scriptSig ?? new Uint8Array(0);
+    parts.push(Buffer.from(i.txid, 'hex').reverse(), u32le(i.vout), compactSize(sig.length), sig, u32le(i.sequence));
+  }
+  parts.push(compactSize(t.outputs.length));
+  for (const o of t.outputs) parts.push(u64le(o.amount), compactSize(o.script.length), o.script);
+  if (segwit) for (const i of t.inputs) {
+    const items = i.witness ?? [];
+    parts.push(compactSize(items.length));
+    for (const item of items) parts.push(compactSize(item.length), item);
+  }
+  parts.push(u32le(t.lockTime));
+  return concat(...parts);
+}
+
+const sha = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
+
+describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 preimage and the script assembler against references in test code', () => {
+  it('serializeTx (both forms), txid and weight equal the reference and the independent parser', () => {
+    fc.assert(
+      fc.property(tx, (t) => {
+        const full = serializeTx(t);
+        const stripped = serializeTx(t, false);
+        expect(toHex(full)).toBe(toHex(reference(t, true)));
+        expect(toHex(stripped)).toBe(toHex(reference(t, false)));
+        const parsed = parseTx(full);
+        expect(txid(t)).toBe(parsed.txid);
+        expect(weight(t)).toBe(parsed.weight);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('segwitV0Sighash equals BIP-143 from the BIP text for every hash type, any input, witness scripts across the 253-byte CompactSize edge', () => {
+    const hashType = fc.constantFrom(0x01, 0x02, 0x03, 0x81, 0x82, 0x83);
+    fc.assert(
+      fc.property(tx, fc.nat(), fc.uint8Array({ maxLength: 600 }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), hashType, (t, at, ws, amount, ht) => {
+        const index = at % t.inputs.length;
+        const parsed = parseTx(serializeTx(t, false));
+        expect(toHex(segwitV0Sighash(t, index, ws, amount, ht))).toBe(toHex(sha(bip143SingleHash(parsed, index, ws, amount, ht))));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('SIGHASH_SINGLE on an input past the last output commits to 32 zero bytes (BIP-143), as before', () => {
+    const t: Tx = { version: 2, lockTime: 0, inputs: [0, 1].map((vout) => ({ txid: '11'.repeat(32), vout, sequence: 0 })), outputs: [{ amount: 1n, script: Uint8Array.of(0x51) }] };
+    const parsed = parseTx(serializeTx(t, false));
+    for (const ht of [0x03, 0x83]) expect(toHex(segwitV0Sighash(t, 1, Uint8Array.of(0x51), 5n, ht))).toBe(toHex(sha(bip143SingleHash(parsed, 1, Uint8Array.of(0x51), 5n, ht))));
+  });
+
+  it('script() writes opcodes, minimal pushes of 0..255 bytes and small numbers as Script does; hash160 is RIPEMD160(SHA256)', () => {
+    const part: fc.Arbitrary<ScriptPart> = fc.oneof(
+      fc.integer({ min: 0x4f, max: 0xff }),
+      fc.uint8Array({ maxLength: 255 }),
+      // the push encodings' edges: OP_0-length, 20/32/33-byte keys and hashes, 75 | 76 (OP_PUSHDATA1), 255
+      fc.constantFrom(0, 1, 20, 32, 33, 74, 75, 76, 77, 254, 255).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })), fc.integer({ min: 0, max: 0x7fffffff }).map((num) => ({ num })));
+    const refNum = (n: number): Uint8Array => {
+      if (n === 0) return Uint8Array.of(0);
+      if (n <= 16) return Uint8Array.of(0x50 + n);
+      const b: number[] = [];
+      for (let v = n; v > 0; v = Math.floor(v / 256)) b.push(v & 0xff);
+      if (b[b.length - 1]! & 0x80) b.push(0);
+      return Uint8Array.of(b.length, ...b);
+    };
+    const refPush = (d: Uint8Array): Uint8Array => concat(d.length <= 75 ? Uint8Array.of(d.length) : Uint8Array.of(0x4c, d.length), d);
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 12 }), (parts) => {
+        const want = concat(...parts.map((p) => (typeof p === 'number' ? Uint8Array.of(p) : p instanceof Uint8Array ? refPush(p) : refNum(p.num))));
+        expect(toHex(script(...parts))).toBe(toHex(want));
+        expect(toHex(hash160(want))).toBe(toHex(refHash160(want)));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('a returned transaction or script is not overwritten by the next call (no shared scratch buffer)', () => {
+    const t = fc.sample(tx, { numRuns: 2, seed: 7 });
+    const first = serializeTx(t[0]!);
+    const copy = toHex(first);
+    const firstScript = script(0x76, new Uint8Array(20).fill(1), 0x88);
+    serializeTx(t[1]!);
+    segwitV0Sighash(t[1]!, 0, firstScript, 1n, 1);
+    script(0x00, new Uint8Array(20).fill(2));
+    expect(toHex(first)).toBe(copy);
+    expect(toHex(firstScript)).toBe('7614' + '01'.repeat(20) + '88');
+  });
+  it('whole commitments with 0, 1..20 and 483 HTLCs (BOLT 2 max_accepted_htlcs), legacy and anchors: every P2WSH output is its witness script\'s hash and every signature verifies by OpenSSL over the BIP-143 digest written in the test', () => {
+    const htlcs = (n: number, seed: number) => Array.from({ length: n }, (_, i) => ({
+      direction: (i + seed) % 2 ? ('offered' as const) : ('received' as const),
+      amountMsat: BigInt(600_000 + ((i * 7919 + seed * 104729) % 4_000_000)),
+      paymentHash: sha(Uint8Array.of(i & 0xff, i >> 8, seed)),
+      cltvExpiry: 500 + ((i * 31 + seed) % 300),
+    }));
+    const cases = fc.sample(fc.tuple(fc.constantFrom(LEGACY, ANCHORS), fc.integer({ min: 0, max: 20 }), fc.nat(1000)), { numRuns: 4, seed: 11 });
+    cases.push([LEGACY, 0, 1], [ANCHORS, 483, 2]);
+    for (const [format, n, seed] of cases) {
+      const params = channel(format);
+      const hs = htlcs(n, seed);
+      const toRemoteMsat = 1_000_000_000n;
+      const toLocalMsat = params.fundingSatoshis * 1000n - toRemoteMsat - hs.reduce((a, h) => a + h.amountMsat, 0n);
+      const c = buildCommitment(params, { commitmentNumber: C.parameters.commitment_number, perCommitmentPoint, toLocalMsat, toRemoteMsat, feeratePerKw: 253, htlcs: hs });
+      const htlcTxs = buildHtlcTransactions(c);
+      const parsed = parseTx(serializeTx(c.tx));
+      expect(parsed.txid).toBe(c.txid);
+      expect(parsed.outputs.length).toBe(c.outputs.length);
+      for (const o of c.outputs) if (o.witnessScript) expect(toHex(parsed.outputs[o.index]!.script)).toBe(toHex(p2wshOf(o.witnessScript)));
+      // Each HTLC script holds RIPEMD160(payment_hash) (BOLT 3), here by node:crypto's own RIPEMD160.
+      for (const o of c.outputs) if (o.htlc) expect(toHex(o.witnessScript!)).toContain('14' + createHash('ripemd160').update(o.htlc.paymentHash).digest('hex'));
+      const [a, b] = [params.local.fundingPubkey, params.remote.fundingPubkey].sort((x, y) => Buffer.compare(x, y));
+      const funding = concat(Uint8Array.of(0x52, 33), a!, Uint8Array.of(33), b!, Uint8Array.of(0x52, 0xae));
+      const signed = signCounterpartyCommitment(c, htlcTxs, secrets.remoteFunding, secrets.remotePaymentBasepoint);
+      expect(verifyEcdsa(params.remote.fundingPubkey, signed.signature, bip143SingleHash(parsed, 0, funding, params.fundingSatoshis, 0x01))).toBe(true);
+      expect(signed.htlcSignatures.length).toBe(htlcTxs.length);
+      htlcTxs.forEach((h, i) => {
+        const ph = parseTx(serializeTx(h.tx));
+        expect(ph.inputs[0]!.txid).toBe(c.txid);
+        expect(verifyEcdsa(c.keys.remoteHtlcPubkey, signed.htlcSignatures[i]!, bip143SingleHash(ph, 0, h.spentWitnessScript, h.spentAmountSat, h.remoteSighashType))).toBe(true);
+      });
+      if (n === 483) expect(htlcTxs.length).toBeGreaterThan(400);
+    }
+  });
+});

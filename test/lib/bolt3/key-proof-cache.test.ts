@@ -1,0 +1,77 @@
+/**
+ * The signer's per-process key-proof cache (9ccbee2): a funding key or htlc_basepoint
+ * secret proven by k·G once is later accepted by a salted hash recorded under its public
+ * key. Attacked here as the counterparty and as a reviewer: with the right keys proven on
+ * every backend in turn (the suite runs them all in one process), no other secret is ever
+ * accepted — random ones, the proven key's negation n − k (same x coordinate, the other
+ * parity), the other party's key, the per-commitment derived HTLC key — a refused call does
+ * not poison the record, and a refusal carries no key material.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { toHex } from '../../../src/lib/bytes.ts';
+import { buildCommitment, type CommitmentTransaction } from '../../../src/lib/bolt3/commitment.ts';
+import { NOBLE, bolt3Backend, type Bolt3Backend } from '../../../src/lib/bolt3/backend.ts';
+import { nativeEcdsa, tinySecp256k1Ecdsa, type NativeSecp256k1Ecdsa, type TinySecp256k1Ecdsa } from '../../../src/lib/bolt3/ecdsa.ts';
+import { nativeBackend, type NativeSecp256k1 } from '../../../src/lib/musig/engine/backend-native.ts';
+import { tinySecp256k1Backend, type TinySecp256k1 } from '../../../src/lib/musig/engine/backend-tiny-secp256k1.ts';
+import { LEGACY } from '../../../src/lib/bolt3/formats.ts';
+import { buildHtlcTransactions } from '../../../src/lib/bolt3/htlc-tx.ts';
+import { signCommitment, signCounterpartyCommitment } from '../../../src/lib/bolt3/sign.ts';
+import { C, channel, htlcIndicesFor, secrets, state } from './appendix-c.ts';
+import { thrown } from '../../setup/refusal.ts';
+
+const v = C.test_vectors[1];
+const legacy = (): CommitmentTransaction => buildCommitment(channel(LEGACY), state(BigInt(v.to_local_msat), BigInt(v.to_remote_msat), v.local_feerate_per_kw, htlcIndicesFor(v.name)));
+const N = secp256k1.Point.CURVE().n;
+const negate = (k: Uint8Array): Uint8Array => Uint8Array.from(Buffer.from((N - BigInt('0x' + toHex(k))).toString(16).padStart(64, '0'), 'hex'));
+
+async function backends(): Promise<Bolt3Backend[]> {
+  const tiny = (await import('tiny-secp256k1')) as unknown as TinySecp256k1 & TinySecp256k1Ecdsa;
+  const mod = (await import('secp256k1/bindings.js' as string)) as { default?: unknown };
+  const native = (mod.default ?? mod) as NativeSecp256k1 & NativeSecp256k1Ecdsa;
+  return [NOBLE, bolt3Backend(tinySecp256k1Backend(tiny), tinySecp256k1Ecdsa(tiny)), bolt3Backend(nativeBackend(native), nativeEcdsa(native))];
+}
+
+describe('the key-proof cache never vouches for a secret that is not the claimed key', () => {
+  it('after the right keys are proven on every backend, any other secret is E_WRONG_SIGNING_KEY on every backend; the right ones sign the same bytes everywhere', async () => {
+    const all = await backends();
+    const c = legacy();
+    const htlcTxs = buildHtlcTransactions(c);
+    // A refusal first: it must not leave a record that a later call trusts.
+    expect(thrown(() => signCounterpartyCommitment(c, htlcTxs, secrets.remoteFunding, negate(secrets.remotePaymentBasepoint), all[2]!)).code).toBe('E_WRONG_SIGNING_KEY');
+    const want = toHex(signCommitment(c, secrets.localFunding));
+    const wantHtlc = signCounterpartyCommitment(c, htlcTxs, secrets.remoteFunding, secrets.remotePaymentBasepoint).htlcSignatures.map(toHex);
+    for (const b of all) {
+      expect(toHex(signCommitment(c, secrets.localFunding, b))).toBe(want);
+      expect(signCounterpartyCommitment(c, htlcTxs, secrets.remoteFunding, secrets.remotePaymentBasepoint, b).htlcSignatures.map(toHex)).toEqual(wantHtlc);
+    }
+    const known = [secrets.localFunding, secrets.remoteFunding].map(toHex);
+    const adversarial = fc.oneof(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((k) => secp256k1.utils.isValidSecretKey(k)),
+      fc.constantFrom(negate(secrets.localFunding), negate(secrets.remoteFunding), secrets.localPaymentBasepoint, secrets.remoteHtlcPrivkey, secrets.localHtlcPrivkey),
+      // one bit away from a proven key
+      fc.tuple(fc.constantFrom(secrets.localFunding, secrets.remotePaymentBasepoint), fc.nat(255)).map(([k, bit]) => {
+        const x = Uint8Array.from(k);
+        x[bit >> 3]! ^= 1 << (bit & 7);
+        return x;
+      }),
+    );
+    fc.assert(
+      fc.property(adversarial, fc.nat(2), (secret, which) => {
+        const b = all[which]!;
+        if (!known.includes(toHex(secret))) {
+          const e = thrown(() => signCommitment(c, secret, b));
+          expect(e.code).toBe('E_WRONG_SIGNING_KEY');
+          // No key material in what a refusal carries (message, JSON of the error).
+          expect(`${e.message} ${JSON.stringify(e)}`).not.toMatch(/[0-9a-f]{64}/i);
+        }
+        if (toHex(secret) !== toHex(secrets.remotePaymentBasepoint)) {
+          expect(thrown(() => signCounterpartyCommitment(c, [], secrets.remoteFunding, secret, b)).code).toBe('E_WRONG_SIGNING_KEY');
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
