@@ -13,9 +13,7 @@
  * is; a preimage that does not hash to the payment hash is refused before any witness
  * is built. Signatures are DER without the sighash byte, as BOLT 3's vectors print them.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { sha256 } from '../hash.ts';
-import { Lru, keyOf } from '../lru.ts';
 import { concatBytes, equalBytes, toHex } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import { channelFundingOutput } from './channel.ts';
@@ -41,28 +39,6 @@ function withHashType(der: Uint8Array, hashType: number): Uint8Array {
   return concatBytes(der, Uint8Array.of(hashType));
 }
 
-/**
- * Whether `secret`'s point is one of `expected` (a channel's funding keys, its
- * htlc_basepoint): k·G once per key and process, after that a salted hash of the secret
- * compared with the one recorded under that public key (a signer checks the same few
- * channel keys for every commitment; a record tells nothing about a secret to anyone
- * without it, and the salt never leaves the process).
- */
-const SALT = randomBytes(32);
-const provenKeys = new Lru<Uint8Array>(256);
-function isKeyOf(secret: Uint8Array, expected: readonly Uint8Array[], field: string, ec: Bolt3Backend['ec']): boolean {
-  const tag = sha256(SALT, secret);
-  for (const e of expected) {
-    const known = provenKeys.get(keyOf([e]));
-    if (known !== undefined && timingSafeEqual(known, tag)) return true;
-  }
-  const point = pointOf(secret, field, ec);
-  const match = expected.find((e) => equalBytes(point, e));
-  if (match === undefined) return false;
-  provenKeys.set(keyOf([match]), tag);
-  return true;
-}
-
 function wrongKey(what: string): never {
   throw new RefusedError('E_WRONG_SIGNING_KEY', `the secret key given is not ${what}`);
 }
@@ -77,7 +53,8 @@ export function commitmentSighash(c: CommitmentTransaction): Uint8Array {
 
 /** Sign the commitment with a funding secret key (either party's). */
 export function signCommitment(c: CommitmentTransaction, fundingSecretKey: Uint8Array, backend: Bolt3Backend = NOBLE): Uint8Array {
-  if (!isKeyOf(fundingSecretKey, [c.params.local.fundingPubkey, c.params.remote.fundingPubkey], 'funding secret key', backend.ec)) wrongKey("either party's funding key");
+  const pub = pointOf(fundingSecretKey, 'funding secret key', backend.ec);
+  if (!equalBytes(pub, c.params.local.fundingPubkey) && !equalBytes(pub, c.params.remote.fundingPubkey)) wrongKey("either party's funding key");
   return derFromCompact(backend.ecdsa.signCompact(commitmentSighash(c), fundingSecretKey));
 }
 
@@ -181,7 +158,7 @@ export function signCounterpartyCommitment(
 ): { signature: Uint8Array; htlcSignatures: Uint8Array[] } {
   // We are the remote party of c: our htlc_basepoint is c.params.remote's, and the
   // privkey derived from its secret is then remote_htlcpubkey's by construction.
-  if (!isKeyOf(htlcBasepointSecret, [c.params.remote.htlcBasepoint], 'htlc basepoint secret', backend.ec)) {
+  if (!equalBytes(pointOf(htlcBasepointSecret, 'htlc basepoint secret', backend.ec), c.params.remote.htlcBasepoint)) {
     wrongKey('the secret of our htlc_basepoint in this channel');
   }
   const htlcPrivkey = derivePrivkey(htlcBasepointSecret, c.keys.perCommitmentPoint, backend.ec, c.params.remote.htlcBasepoint);

@@ -1,11 +1,12 @@
 /**
- * The signer's per-process key-proof cache (9ccbee2): a funding key or htlc_basepoint
- * secret proven by k·G once is later accepted by a salted hash recorded under its public
- * key. Attacked here as the counterparty and as a reviewer: with the right keys proven on
- * every backend in turn (the suite runs them all in one process), no other secret is ever
- * accepted — random ones, the proven key's negation n − k (same x coordinate, the other
- * parity), the other party's key, the per-commitment derived HTLC key — a refused call does
- * not poison the record, and a refusal carries no key material.
+ * The signer checks every secret it is given against the channel's public keys, on every
+ * call and every backend: a funding key or htlc_basepoint secret signs only if it is the
+ * claimed key. Written as the attack on a per-process key-proof cache (9ccbee2, reviewed and
+ * then taken out, docs/bolt3.md) and kept as the guard for any later one: with the right keys
+ * used on every backend in turn (the suite runs them all in one process), no other secret is
+ * ever accepted — random ones, the right key's negation n − k (same x coordinate, the other
+ * parity), the other party's key, the per-commitment derived HTLC key — a refused call
+ * changes nothing, and a refusal carries no key material.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -34,7 +35,7 @@ async function backends(): Promise<Bolt3Backend[]> {
   return [NOBLE, bolt3Backend(tinySecp256k1Backend(tiny), tinySecp256k1Ecdsa(tiny)), bolt3Backend(nativeBackend(native), nativeEcdsa(native))];
 }
 
-describe('the key-proof cache never vouches for a secret that is not the claimed key', () => {
+describe('no secret but the claimed key signs, after the right one has signed, on any backend', () => {
   it('after the right keys are proven on every backend, any other secret is E_WRONG_SIGNING_KEY on every backend; the right ones sign the same bytes everywhere', async () => {
     const all = await backends();
     const c = legacy();
