@@ -121,7 +121,8 @@ export function readKeyPathSpend(maps: readonly (readonly PsbtRecord[])[], opts:
     global: { unsignedTx: unsigned, txVersion: unsigned.version, fallbackLocktime: unsigned.lockTime },
     inputs: [{ txid: input.txid, index: input.index, sequence: input.sequence, ...plan.fields }],
     outputs: unsigned.outputs.map((o) => ({ ...o })),
-    opts: { ...validatedOpts(opts, unsigned.version, unsigned.lockTime) },
+    // frozen, as btc-signer's own: a holder cannot loosen the checks toPSBT and signing re-read
+    opts: validatedOpts(opts, unsigned.version, unsigned.lockTime),
   });
   return tx;
 }

@@ -97,6 +97,8 @@ function stateOf(tx: Transaction) {
   return {
     id: tx.id, version: tx.version, lockTime: tx.lockTime, unsigned: hex(tx.unsignedTx),
     global: plain(sorted(inner.global)), opts: plain(sorted(inner.opts)),
+    // what a holder of the transaction can change: btc-signer freezes its options (toPSBT, signing and finalising re-read them)
+    frozen: [inner.opts, inner.global, ...inner.inputs, ...inner.outputs].map((o) => Object.isFrozen(o)),
     inputs: inner.inputs.map((i) => plain(sorted(i))), outputs: inner.outputs.map((o) => plain(sorted(o))),
     psbt: attempt(() => hex(tx.toPSBT())),
     sighashes: prevouts.every(Boolean) ? [0x00, 0x01, 0x02, 0x03, 0x81, 0x82, 0x83].map(sighash) : [],
@@ -396,8 +398,8 @@ describe('readKeyPathSpend: targeted attacks', () => {
         expect([tx.version, tx.lockTime]).toEqual([version, lockTime]);
         const fresh = new Transaction({ ...PSBT_TX_OPTS, version, lockTime, PSBTVersion: 0 }) as unknown as { opts: object };
         expect(plain(sorted((tx as unknown as { opts: object }).opts))).toEqual(plain(sorted(fresh.opts)));
-        (tx as unknown as { opts: Record<string, unknown> }).opts.lockTime = 12345; // a caller's own copy
-        (tx as unknown as { opts: Record<string, unknown> }).opts.allowUnknownOutputs = false;
+        // As on the general path, a holder cannot loosen the checks its later toPSBT/sign run (nor the cache's next answer).
+        expect(() => { (tx as unknown as { opts: Record<string, unknown> }).opts.disableScriptCheck = true; }).toThrow(TypeError);
       }
     }
     takes(HONEST);
