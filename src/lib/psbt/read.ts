@@ -129,8 +129,12 @@ export function readKeyPathSpend(maps: readonly (readonly PsbtRecord[])[], opts:
 
 const optsSeen = new WeakMap<Readonly<TxOpts>, Map<string, Readonly<Record<string, unknown>>>>();
 
-/** `new Transaction({ ...opts, version, lockTime, PSBTVersion: 0 }).opts`, remembered per options object. */
+/**
+ * `new Transaction({ ...opts, version, lockTime, PSBTVersion: 0 }).opts`, remembered per options
+ * object — only a frozen one (PSBT_TX_OPTS): a caller's mutable object may change between reads.
+ */
 function validatedOpts(opts: Readonly<TxOpts>, version: number, lockTime: number): Readonly<Record<string, unknown>> {
+  if (!Object.isFrozen(opts)) return (new Transaction({ ...opts, version, lockTime, PSBTVersion: 0 }) as unknown as { opts: Readonly<Record<string, unknown>> }).opts;
   const byTx = optsSeen.get(opts) ?? new Map<string, Readonly<Record<string, unknown>>>();
   optsSeen.set(opts, byTx);
   const id = `${version}:${lockTime}`;

@@ -403,6 +403,13 @@ describe('readKeyPathSpend: targeted attacks', () => {
       }
     }
     takes(HONEST);
+    // A caller's options object it changes between reads: each read sees the options as they are then.
+    const mutable: Record<string, unknown> = { ...PSBT_TX_OPTS };
+    for (const lowR of [false, true]) {
+      mutable.lowR = lowR;
+      const read = readKeyPathSpend(splitPsbtMaps(HONEST), mutable)!;
+      expect(plain(sorted((read as unknown as { opts: object }).opts))).toEqual(plain(sorted((Transaction.fromPSBT(HONEST, mutable) as unknown as { opts: object }).opts)));
+    }
     // Other options objects (equal in content, or different) get their own validated options.
     const strict = Object.freeze({ ...PSBT_TX_OPTS, allowUnknownOutputs: false });
     const tx = readKeyPathSpend(splitPsbtMaps(HONEST), strict)!;
