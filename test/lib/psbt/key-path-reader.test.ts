@@ -184,7 +184,7 @@ const HOSTILE: Rec[] = [
   rec('0f', '00000000'), // v2 output index
   rec('10', 'ffffffff'), // v2 sequence
   rec('11', '00000000'), // required time locktime
-  rec('03', '00000000'), // sighash DEFAULT (btc-signer rejects or normalises?)
+  rec('03', '00000000'), // sighash type 0 (DEFAULT) written out
   rec(`1a${hex(KEYS[4]!)}`, `${hex(KEYS[0]!)}${hex(KEYS[4]!)}`), // a second participants record
   rec(`1b${hex(KEYS[1]!)}${hex(KEYS[4]!)}`, '00'.repeat(66)), // a nonce of another pair
   rec(`1c${hex(KEYS[1]!)}${hex(KEYS[4]!)}${'33'.repeat(32)}`, '00'.repeat(32)), // a partial sig with leaf hash
