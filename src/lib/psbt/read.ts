@@ -121,15 +121,20 @@ export function readKeyPathSpend(maps: readonly (readonly PsbtRecord[])[], opts:
     global: { unsignedTx: unsigned, txVersion: unsigned.version, fallbackLocktime: unsigned.lockTime },
     inputs: [{ txid: input.txid, index: input.index, sequence: input.sequence, ...plan.fields }],
     outputs: unsigned.outputs.map((o) => ({ ...o })),
-    opts: { ...validatedOpts(opts, unsigned.version, unsigned.lockTime) },
+    // frozen, as btc-signer's own: a holder cannot loosen the checks toPSBT and signing re-read
+    opts: validatedOpts(opts, unsigned.version, unsigned.lockTime),
   });
   return tx;
 }
 
 const optsSeen = new WeakMap<Readonly<TxOpts>, Map<string, Readonly<Record<string, unknown>>>>();
 
-/** `new Transaction({ ...opts, version, lockTime, PSBTVersion: 0 }).opts`, remembered per options object. */
+/**
+ * `new Transaction({ ...opts, version, lockTime, PSBTVersion: 0 }).opts`, remembered per options
+ * object — only a frozen one (PSBT_TX_OPTS): a caller's mutable object may change between reads.
+ */
 function validatedOpts(opts: Readonly<TxOpts>, version: number, lockTime: number): Readonly<Record<string, unknown>> {
+  if (!Object.isFrozen(opts)) return (new Transaction({ ...opts, version, lockTime, PSBTVersion: 0 }) as unknown as { opts: Readonly<Record<string, unknown>> }).opts;
   const byTx = optsSeen.get(opts) ?? new Map<string, Readonly<Record<string, unknown>>>();
   optsSeen.set(opts, byTx);
   const id = `${version}:${lockTime}`;
