@@ -139,6 +139,19 @@ describe('offerDeposit', () => {
   });
 });
 
+describe('a malformed field of a request is named in its refusal (exit 3)', () => {
+  it('offerDeposit: an owner_auth or owner_share that is no key', () => {
+    const operator = party('op-mut-malformed');
+    const owner = party('op-mut-malformed-owner');
+    const ctx: Ctx = { operator: operator.auth, random: operator.random, chain: chainStub(200), network: 'regtest' };
+    const m = dep.startDeposit(owner, operator.auth.publicKey).message as Msg;
+    const noPoint = '02' + 'ff'.repeat(32);
+    expect(refusal(() => op.offerDeposit({ ...m, owner_auth: noPoint } as never, TERMS, ctx), 'E_BAD_PUBKEY', 3).message).toBe('key is not a point on secp256k1');
+    const share = resigned(m, { owner_share: noPoint }, 'owner_sig', owner.auth.secretKey);
+    expect(refusal(() => op.offerDeposit(share as never, TERMS, ctx), 'E_BAD_PUBKEY', 3).message).toBe('owner_share is not a point on secp256k1');
+  });
+});
+
 describe('cosignDepositBackup', () => {
   let d: Awaited<ReturnType<typeof depositRequested>>;
   let backup: Msg;
@@ -210,6 +223,13 @@ describe('cosignDepositBackup', () => {
     const popOfS = resigned(backup, { owner_pop: d.offer.message.operator_pop }, 'owner_sig', d.owner.auth.secretKey);
     await refused(r, (x) => op.cosignDepositBackup(x, popOfS as never, ctx), 'E_BAD_POSSESSION', 4, 'the owner\'s proof of possession of its share does not verify for this coin');
     await refused(r, (x) => op.cosignDepositBackup(x, withBackup(300, 401n) as never, ctx), 'E_BACKUP_TEMPLATE', 4, 'backup_tx is not the backup this coin\'s template gives (version, input, sequence, locktime or output differ)');
+    const sign = (changes: Msg) => resigned(backup, changes, 'owner_sig', d.owner.auth.secretKey);
+    const e1 = await refusalAsync(op.cosignDepositBackup(r, sign({ owner_pop: (backup.owner_pop as string).slice(2) }) as never, ctx), 'E_BAD_LENGTH', 3);
+    expect(e1.message).toBe('owner_pop must be 64 bytes, got 63');
+    const e2 = await refusalAsync(op.cosignDepositBackup(r, sign({ backup_tx: '00' }) as never, ctx), 'E_BAD_TRANSACTION', 3);
+    expect(e2.message).toMatch(/^backup_tx is not a transaction: /);
+    const e3 = await refusalAsync(op.cosignDepositBackup(r, sign({ owner_pubnonce: (backup.owner_pubnonce as string).slice(2) }) as never, ctx), 'E_BAD_LENGTH', 3);
+    expect(e3.message).toBe('pubnonce must be 66 bytes, got 65');
     const seen = { ...r, seen_nonces: [tagOf(backup.owner_pubnonce)] };
     await refused(seen, (x) => op.cosignDepositBackup(x, backup as never, ctx), 'E_NONCE_REPLAY', 5, 'this owner nonce was already signed against for this coin: start the step again for a fresh one');
   });
@@ -262,6 +282,8 @@ describe('cosignTransfer', () => {
     // The receiver's proof, made for another coin.
     const noPop = resigned(m, { receiver_pop: toHex(provePossession(fromHex(req.pending.share_secret), fromHex(OTHER_COIN), new Uint8Array(32))) }, 'owner_sig', base.d.owner.auth.secretKey);
     await refused(r, (x) => op.cosignTransfer(x, noPop as never, ctxAt()), 'E_BAD_POSSESSION', 4, 'the receiver\'s proof of possession of its new share does not verify for this coin');
+    const badScript = resigned(m, { backup_script: 'zz' }, 'owner_sig', base.d.owner.auth.secretKey);
+    expect((await refusalAsync(op.cosignTransfer(r, badScript as never, ctxAt()), 'E_BAD_HEX', 3)).message).toBe('backup_script is not valid hex');
     const notKey = resigned(m, { receiver_auth: '02' + 'ff'.repeat(32) }, 'owner_sig', base.d.owner.auth.secretKey);
     const e = await refusalAsync(op.cosignTransfer(r, notKey as never, ctxAt()), 'E_BAD_PUBKEY', 3);
     expect(e.message).toContain('receiver_auth');
@@ -360,6 +382,22 @@ describe('completeTransfer', () => {
     const rec = tr.finishReceive(acc.record, dn.message as never);
     for (const b of rec.backups) verifyKeyPathSpend(b, [base.prevout], base.coinOutputKey);
     expect(rec.backups).toHaveLength(2);
+  });
+
+  it('a second transfer of the coin completes as its own, not as the finished one: the next receiver owns it, two transfers kept', async () => {
+    await world();
+    const bobRecord = tr.finishReceive(acc.record, done.message as never);
+    const carol = party('op-mut-carol2');
+    const rq = tr.startReceive(bobRecord.coin_id, base.d.operator.auth.publicKey, carol);
+    const sg = await tr.transferSign(bobRecord, rq.message as never, 200, bob);
+    const c2 = await op.cosignTransfer(done.record, sg.message as never, ctxAt());
+    const pk = await tr.transferPackage(sg.record, c2.message as never, bob);
+    const ac = tr.acceptPackage(pk.message as never, rq.pending, { tipHeight: 200, deposit: base.chain.deposit! }, carol);
+    const d2 = op.completeTransfer(c2.record, ac.message as never, ctxAt());
+    expect((d2.message as Msg).transfer_id).toBe((ac.message as Msg).transfer_id);
+    expect(d2.record.statement.owner_auth).toBe(rq.pending.auth);
+    expect(d2.record.done.map((x) => x.transfer_id)).toEqual([accMsg().transfer_id, (ac.message as Msg).transfer_id]);
+    expect(sumHex(pubOf(d2.record.share_secret), rq.pending.share)).toBe(base.d.opRecord.statement.aggregate);
   });
 
   it('a finished transfer asked again by another receiver (E_WRONG_RECEIVER) or without the receiver\'s signature (E_BAD_REQUEST_SIG)', async () => {
@@ -469,6 +507,8 @@ describe('cosignWithdrawal', () => {
     await refusalAsync(Promise.resolve().then(() => op.cosignWithdrawal(r, resigned(m, { tx: toHex(v2.unsignedTx) }, 'owner_sig', base.d.owner.auth.secretKey) as never, ctxAt())), 'E_WITHDRAWAL_UNBUMPABLE', 4);
     const used = resigned(m, { owner_pubnonce: (base.d.backupMessage as Msg).owner_pubnonce }, 'owner_sig', base.d.owner.auth.secretKey);
     await refused(r, step(used), 'E_NONCE_REPLAY', 5, 'this owner nonce was already signed against for this coin: start the step again for a fresh one');
+    const notTx = resigned(m, { tx: '00' }, 'owner_sig', base.d.owner.auth.secretKey);
+    expect((await refusalAsync(Promise.resolve().then(() => op.cosignWithdrawal(r, notTx as never, ctxAt())), 'E_BAD_TRANSACTION', 3)).message).toMatch(/^tx is not a transaction: /);
   });
 });
 
@@ -504,6 +544,10 @@ describe('a pair\'s coin moves only with part B\'s consent to exactly this reque
     // A consent naming no receiver's request at all (a library caller's; the schema asks for one) consents to nothing.
     await refused(r, step(asA(m, { part_b: asB(b, { request: undefined }) })), 'E_PAIR_CONSENT', 4, another);
     await refused(r, step(asA(m, { a_pubnonce: undefined })), 'E_PAIR_CONSENT', 4, 'a pair\'s transfer names part A\'s nonce (a_pubnonce): the owner nonce must be A\'s plus B\'s, or B could not complete the signature');
+    const short = (n: string) => n.slice(2);
+    expect((await refusalAsync(op.cosignTransfer(r, asA(m, { a_pubnonce: short(m.a_pubnonce) }) as never, ctx()), 'E_BAD_LENGTH', 3)).message).toBe('a_pubnonce must be 66 bytes, got 65');
+    const shortB = asA(m, { part_b: asB(b, { pubnonce: short(b.pubnonce) }) });
+    expect((await refusalAsync(op.cosignTransfer(r, shortB as never, ctx()), 'E_BAD_LENGTH', 3)).message).toBe('part B\'s pubnonce must be 66 bytes, got 65');
     const aOnly = asA(m, { owner_pubnonce: m.a_pubnonce });
     await refused(r, step(aOnly), 'E_PAIR_CONSENT', 4, 'the owner nonce of this transfer is not part A\'s nonce plus the one part B consented with: B could not complete the signature; nothing signed');
     // The honest request: co-signed, the transfer bound to both parts' consent.
