@@ -418,6 +418,7 @@ describe('completeTransfer', () => {
     await refused({ ...r, statement: { ...r.statement, status: 'deposit' } }, (x) => step(x, m), 'E_NOT_ACTIVE', 4, 'this coin\'s first backup is not signed yet: finish the deposit first');
     await refused(base.d.opRecord, (x) => step(x, m), 'E_NO_TRANSFER', 5, 'no transfer of this coin is pending at the operator');
     await refused({ ...r, x1: null }, (x) => step(x, m), 'E_NO_TRANSFER', 5, 'no transfer of this coin is pending at the operator');
+    await refused({ ...base.d.opRecord, x1: r.x1 }, (x) => step(x, m), 'E_NO_TRANSFER', 5, 'no transfer of this coin is pending at the operator');
     const replaced = { ...r, statement: { ...r.statement, transfer: { ...r.statement.transfer!, transfer_id: 'cd'.repeat(16) } } };
     await refused(replaced, (x) => step(x, m), 'E_STALE_TRANSFER', 5, `transfer ${m.transfer_id} was replaced by ${'cd'.repeat(16)}: its x₁ is gone`);
     const stranger = party('op-mut-stranger2');
@@ -507,6 +508,14 @@ describe('cosignWithdrawal', () => {
     await refusalAsync(Promise.resolve().then(() => op.cosignWithdrawal(r, resigned(m, { tx: toHex(v2.unsignedTx) }, 'owner_sig', base.d.owner.auth.secretKey) as never, ctxAt())), 'E_WITHDRAWAL_UNBUMPABLE', 4);
     const used = resigned(m, { owner_pubnonce: (base.d.backupMessage as Msg).owner_pubnonce }, 'owner_sig', base.d.owner.auth.secretKey);
     await refused(r, step(used), 'E_NONCE_REPLAY', 5, 'this owner nonce was already signed against for this coin: start the step again for a fresh one');
+    // A witness on the request's transaction is not signed (BIP-341: the sighash leaves witnesses out): the same transaction is co-signed.
+    const carrying = Transaction.fromRaw(bytesOf(m.tx), { allowUnknownOutputs: true, disableScriptCheck: true });
+    carrying.updateInput(0, { finalScriptWitness: [new Uint8Array(64).fill(1)] }, true);
+    const withWitness = resigned(m, { tx: carrying.hex }, 'owner_sig', base.d.owner.auth.secretKey);
+    expect(withWitness.tx).not.toBe(m.tx);
+    const plain = op.cosignWithdrawal(r, m as never, ctxAt());
+    const witnessed = op.cosignWithdrawal(r, withWitness as never, { ...ctxAt(), random: deterministicRandom('op-mut-w') });
+    expect((witnessed.message as Msg).txid).toBe((plain.message as Msg).txid);
     const notTx = resigned(m, { tx: '00' }, 'owner_sig', base.d.owner.auth.secretKey);
     expect((await refusalAsync(Promise.resolve().then(() => op.cosignWithdrawal(r, notTx as never, ctxAt())), 'E_BAD_TRANSACTION', 3)).message).toMatch(/^tx is not a transaction: /);
   });
