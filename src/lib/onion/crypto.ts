@@ -10,6 +10,7 @@
  *   4-byte little-endian counter || 12-byte nonce; all zero here.
  */
 import { createCipheriv, createHmac, hash, timingSafeEqual } from 'node:crypto';
+import { concatBytes } from '../bytes.ts';
 
 export type KeyType = 'rho' | 'mu' | 'um' | 'ammag' | 'ammagext' | 'pad';
 
@@ -31,16 +32,7 @@ export function hmacSha256(key: Uint8Array, ...msg: Uint8Array[]): Uint8Array {
 
 /** SHA256 of the parts, concatenated: OpenSSL's one-shot hash (no hash object per call). */
 export function sha256(...parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return new Uint8Array(hash('sha256', parts[0]!, 'buffer'));
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const all = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return new Uint8Array(hash('sha256', all, 'buffer'));
+  return new Uint8Array(hash('sha256', parts.length === 1 ? parts[0]! : concatBytes(...parts), 'buffer'));
 }
 
 /** `length` bytes of the ChaCha20 stream keyed by `key` (nonce 0, counter 0). */
