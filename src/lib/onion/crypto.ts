@@ -9,8 +9,7 @@
  *   counter 0, encrypting zeros. Node's 'chacha20' takes a 16-byte IV:
  *   4-byte little-endian counter || 12-byte nonce; all zero here.
  */
-import { createCipheriv, createHmac, hash, timingSafeEqual } from 'node:crypto';
-import { concatBytes } from '../bytes.ts';
+import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 
 export type KeyType = 'rho' | 'mu' | 'um' | 'ammag' | 'ammagext' | 'pad';
 
@@ -30,10 +29,8 @@ export function hmacSha256(key: Uint8Array, ...msg: Uint8Array[]): Uint8Array {
   return new Uint8Array(h.digest());
 }
 
-/** SHA256 of the parts, concatenated: OpenSSL's one-shot hash (no hash object per call). */
-export function sha256(...parts: Uint8Array[]): Uint8Array {
-  return new Uint8Array(hash('sha256', parts.length === 1 ? parts[0]! : concatBytes(...parts), 'buffer'));
-}
+/** SHA256 of the parts, concatenated (OpenSSL's one-shot hash for one part). */
+export { sha256 } from '../hash.ts';
 
 /** `length` bytes of the ChaCha20 stream keyed by `key` (nonce 0, counter 0). */
 export function cipherStream(key: Uint8Array, length: number): Uint8Array {
