@@ -13,7 +13,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { blindMessage, getDecodedToken, hashToCurve, verifyDLEQProof } from '@cashu/cashu-ts';
@@ -21,7 +20,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { freePort } from '../regtest/bitcoind.ts';
 import { environmentOutsideRuns } from '../e2e/cli.ts';
 import { nodeTempDirRoot } from '../helpers.ts';
-import { SYSTEM_TMP_ENV } from '../setup/run-tmp.ts';
+import { systemTempDir } from '../setup/run-tmp.ts';
 
 const run = promisify(execFile);
 
@@ -39,7 +38,7 @@ export function findNutshell(env: NodeJS.ProcessEnv = process.env): string | und
  */
 export async function nutshellVenv(dir: string): Promise<string> {
   const key = createHash('sha256').update(readFileSync(join(dir, 'wheelhouse.SHA256SUMS'))).update(readFileSync(join(dir, 'requirements-lock.txt'))).digest('hex').slice(0, 16);
-  const venv = join(process.env[SYSTEM_TMP_ENV] || tmpdir(), `offchain-nutshell-venv-${key}`);
+  const venv = join(systemTempDir(), `offchain-nutshell-venv-${key}`);
   const complete = join(venv, '.offchain-complete');
   const lock = `${venv}.lock`;
   for (let waited = 0; !existsSync(complete); waited++) {

@@ -6,13 +6,14 @@
  * restore) and a long-lived process of the host (a `sign-update --stream --nonce-epoch host`,
  * here a store opened with the host's --state-dir and kept open across steps).
  */
-import { statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type pg from 'pg';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { Journal } from '../../src/lib/store/nonce-journal.ts';
 import { describePostgres } from './fixture.ts';
+import { systemTempDir } from '../setup/run-tmp.ts';
 import { command, issue, nonceTables, storeTarget, type Rec } from './host-stores.ts';
 
 const session = (k: number) => new Uint8Array(32).fill(k);
@@ -31,7 +32,11 @@ describePostgres('host epoch witness window, attacked', (fx) => {
 
   it("a one-tick restore while a long-lived host process holds an old read of the journal, compacted twice meanwhile (ext4 hands the first file's inode back): that process does not open the revived nonce for another session", async (ctx) => {
     const { t, url } = await storeTarget(fx.server, `review_${++db}`);
-    const host = join(fx.root, `compact-${db}`);
+    // On a disk (the system temp dir): the run's own temp dir may be in memory, and tmpfs
+    // never hands a freed inode straight back, so the attack could not be staged there.
+    const disk = mkdtempSync(join(systemTempDir(), 'offchain-witness-review-'));
+    ctx.onTestFinished(() => rmSync(disk, { recursive: true, force: true }));
+    const host = join(disk, `compact-${db}`);
     // The long-lived process (a --nonce-epoch host stream), and other commands of the host.
     const stream = await PgMintStore.open<Rec>(t, 'regtest', { hostDir: host });
     const { epoch } = stream as unknown as { epoch: string };

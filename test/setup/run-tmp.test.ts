@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NODE_TMP_MIN_FREE, roomyDir, tempDir } from '../helpers.ts';
-import setup, { runTempParent, SYSTEM_TMP_ENV } from './run-tmp.ts';
+import setup, { runTempParent, SYSTEM_TMP_ENV, systemTempDir } from './run-tmp.ts';
 
 describe("the run's temp dir (run-tmp.ts)", () => {
   it('this run has one: TMPDIR is an offchain-run- dir in /dev/shm when roomy (else the system temp dir), caches go to the system temp dir', () => {
@@ -12,6 +12,7 @@ describe("the run's temp dir (run-tmp.ts)", () => {
     if (expected !== null) expect(dirname(tmpdir())).toBe(expected);
     expect(process.env[SYSTEM_TMP_ENV]).toBeTruthy();
     expect(process.env[SYSTEM_TMP_ENV]).not.toBe(tmpdir());
+    expect(systemTempDir()).toBe(process.env[SYSTEM_TMP_ENV]);
   });
 
   it('OFFCHAIN_TEST_TMP names the parent; empty means the system temp dir', () => {

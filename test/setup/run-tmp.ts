@@ -23,6 +23,15 @@ import { NODE_TMP_MIN_FREE, roomyDir } from '../helpers.ts';
 /** The system temp dir as it was before this run moved TMPDIR: where caches shared by runs live. */
 export const SYSTEM_TMP_ENV = 'OFFCHAIN_TEST_SYSTEM_TMP';
 
+/**
+ * The system temp dir, outside this run's (which may be in memory): for the rare test that is
+ * about a disk filesystem's own behaviour (ext4 handing a freed inode back at once, which
+ * tmpfs does not), and for caches kept between runs.
+ */
+export function systemTempDir(): string {
+  return process.env[SYSTEM_TMP_ENV] || tmpdir();
+}
+
 /** Where this run's temp dir goes: OFFCHAIN_TEST_TMP if set (empty: the system temp dir), else /dev/shm when roomy. */
 export function runTempParent(env: NodeJS.ProcessEnv = process.env): string {
   const chosen = env['OFFCHAIN_TEST_TMP'];
@@ -32,7 +41,7 @@ export function runTempParent(env: NodeJS.ProcessEnv = process.env): string {
 
 export default function setup(): () => void {
   const saved = { TMPDIR: process.env['TMPDIR'], [SYSTEM_TMP_ENV]: process.env[SYSTEM_TMP_ENV] };
-  const system = process.env[SYSTEM_TMP_ENV] || tmpdir();
+  const system = systemTempDir();
   const dir = mkdtempSync(join(runTempParent(), 'offchain-run-'));
   // As root, PostgreSQL runs as `postgres`, which must pass through (not list) it.
   if (process.getuid?.() === 0) chmodSync(dir, 0o711);
