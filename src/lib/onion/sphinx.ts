@@ -98,8 +98,13 @@ export function routeSecrets<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array,
 
 /** BOLT 4 generate_filler for the rho stream. */
 export function generateFiller(sharedSecrets: readonly Uint8Array[], frameSizes: readonly number[]): Uint8Array {
+  return fillerOf(rhoStreams(sharedSecrets, frameSizes), frameSizes);
+}
+
+/** Each hop's rho stream, long enough for its layer (1300 bytes) and, but the last hop's, its part of the filler. */
+function rhoStreams(sharedSecrets: readonly Uint8Array[], frameSizes: readonly number[]): Uint8Array[] {
   const n = sharedSecrets.length;
-  return fillerOf(sharedSecrets.map((ss, i) => cipherStream(generateKey('rho', ss), HOP_PAYLOADS_SIZE + (i < n - 1 ? frameSizes[i]! : 0))), frameSizes);
+  return sharedSecrets.map((ss, i) => cipherStream(generateKey('rho', ss), HOP_PAYLOADS_SIZE + (i < n - 1 ? frameSizes[i]! : 0)));
 }
 
 /**
@@ -133,7 +138,7 @@ export function buildOnion<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, h
     throw new RefusedError('E_ONION_ROUTE_TOO_LARGE', `hop payloads need ${total} bytes, more than the ${HOP_PAYLOADS_SIZE} an onion carries`);
   const { ephemeral0, sharedSecrets } = routeSecrets(ec, sessionKey, hops.map((h) => h.pubkey));
   const n = hops.length;
-  const streams = sharedSecrets.map((ss, i) => cipherStream(generateKey('rho', ss), HOP_PAYLOADS_SIZE + (i < n - 1 ? frames[i]! : 0)));
+  const streams = rhoStreams(sharedSecrets, frames);
   const filler = fillerOf(streams, frames);
   // mix: the pad stream, then each layer in place from the last hop back: shift right by
   // the frame, write BigSize(length) || payload || next HMAC in front, XOR the rho stream.
