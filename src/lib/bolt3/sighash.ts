@@ -7,7 +7,6 @@
  *     double-SHA256(nVersion | hashPrevouts | hashSequence | outpoint | scriptCode |
  *                   amount | nSequence | hashOutputs | nLockTime | nHashType)
  */
-import { hash } from 'node:crypto';
 import { hash256, internal, type Tx } from './tx.ts';
 
 export const SIGHASH_ALL = 0x01;
@@ -16,11 +15,6 @@ export const SIGHASH_SINGLE = 0x03;
 export const SIGHASH_ANYONECANPAY = 0x80;
 
 const ZERO32: Uint8Array = new Uint8Array(32);
-
-/** SHA256(SHA256(x)) written into `out` at `at` (OpenSSL's one-shot hash, no intermediate copies). */
-function hash256Into(data: Uint8Array, out: Uint8Array, at: number): void {
-  out.set(hash('sha256', hash('sha256', data, 'buffer'), 'buffer'), at);
-}
 
 /** hashSequence of a one-input transaction: BOLT 3 uses a handful of nSequence values, over and over. */
 const sequenceHashes = new Map<number, Uint8Array>();
@@ -58,14 +52,14 @@ export function segwitV0Sighash(tx: Tx, index: number, witnessScript: Uint8Array
   if (!anyoneCanPay) {
     const w = new Writer();
     for (const i of tx.inputs) writeOutpoint(w, i);
-    hash256Into(w.done(), pre, 4);
+    pre.set(hash256(w.done()), 4);
   }
   if (!anyoneCanPay && base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
     if (tx.inputs.length === 1) pre.set(singleSequenceHash(tx.inputs[0]!.sequence), 36);
     else {
       const w = new Writer();
       for (const i of tx.inputs) w.u32(i.sequence);
-      hash256Into(w.done(), pre, 36);
+      pre.set(hash256(w.done()), 36);
     }
   }
   const w = new Writer();
@@ -81,12 +75,12 @@ export function segwitV0Sighash(tx: Tx, index: number, witnessScript: Uint8Array
       o.u64(out.amount);
       o.varBytes(out.script);
     }
-    hash256Into(o.buf.subarray(0, o.length), pre, outputsAt);
+    pre.set(hash256(o.buf.subarray(0, o.length)), outputsAt);
   } else if (base === SIGHASH_SINGLE && index < tx.outputs.length) {
     const o = new Writer();
     o.u64(tx.outputs[index]!.amount);
     o.varBytes(tx.outputs[index]!.script);
-    hash256Into(o.buf.subarray(0, o.length), pre, outputsAt);
+    pre.set(hash256(o.buf.subarray(0, o.length)), outputsAt);
   } else pre.set(ZERO32, outputsAt);
   view.setUint32(outputsAt + 32, tx.lockTime, true);
   view.setUint32(outputsAt + 36, hashType, true);
