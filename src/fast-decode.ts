@@ -14,7 +14,6 @@
  * lost. test/e2e/fast-decode.test.ts holds the two paths to the same bytes and exit codes.
  */
 import { fstatSync, writeSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { applyConfigFile } from './lib/cli/config.ts';
 import { inputFrom, readInputBytes, stdinFailure, type StdinHandoff } from './lib/cli/input.ts';
 import { inputDocument, psbtBytesOf } from './lib/cli/psbt-input.ts';
@@ -73,10 +72,10 @@ function stdoutIsNotTerminal(): boolean {
  */
 async function writeAnswer(text: string): Promise<void> {
   let done = 0;
-  if (Buffer.byteLength(text) === text.length) {
-    const bytes = Buffer.from(text, 'latin1');
+  if (!NOT_ASCII.test(text)) {
     try {
-      while (done < bytes.length) done += writeSync(1, bytes, done);
+      // A string written as UTF-8: for ASCII, the count of bytes written is the count of characters.
+      while (done < text.length) done += writeSync(1, done === 0 ? text : text.slice(done));
       return;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw outputFailure(e);
@@ -84,6 +83,17 @@ async function writeAnswer(text: string): Promise<void> {
   }
   onLateOutputError((late) => quit(late));
   await writeOutput(text.slice(done));
+}
+
+const NOT_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * The home directory as os.homedir() finds it (libuv reads $HOME first, even empty; only an unset
+ * $HOME sends it to the password database), without loading node:os when $HOME is set.
+ */
+function homeDirectory(): string {
+  const home = process.env.HOME;
+  return home !== undefined ? home : process.getBuiltinModule('node:os').homedir();
 }
 
 /** `write`: how the answer is written (a test's collector; standard output otherwise). */
@@ -95,7 +105,7 @@ export async function main(argv: readonly string[], write: (text: string) => Pro
   let stdin: StdinHandoff | undefined;
   let text: string;
   try {
-    applyConfigFile(process.env, homedir());
+    applyConfigFile(process.env, homeDirectory());
     // oclif's flag: --network, else $OFFCHAIN_NETWORK; a value outside the list is its error to word.
     const flagNetwork = opts.network ?? (process.env.OFFCHAIN_NETWORK || undefined);
     if (flagNetwork !== undefined && !(NETWORKS as readonly string[]).includes(flagNetwork)) return { done: false };

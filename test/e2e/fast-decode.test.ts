@@ -5,7 +5,7 @@
  * OFFCHAIN_FAST_PATHS=0 print the same stdout and stderr and exit the same way. In process,
  * the shortcut is shown to answer the common forms itself and to hand back everything else.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -47,6 +47,13 @@ const cases: [string, string[], (string | Uint8Array)?, Record<string, string>?]
   ['an argument', ['psbt', 'decode', PSBT]],
 ];
 
+// A configuration file found through $HOME (the shortcut reads $HOME itself, as os.homedir() does).
+const home = mkdtempSync(join(tmpdir(), 'offchain-home-'));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+mkdirSync(join(home, '.offchain'));
+writeFileSync(join(home, '.offchain', 'config'), 'network = signet\n');
+cases.push(['the configuration file in $HOME', ['psbt', 'decode', '--in', PSBT], undefined, { HOME: home, OFFCHAIN_CONFIG: '' }]);
+
 describe('the shortcut and the full CLI give the same answer', () => {
   /** Each case's exit code, as the runs above saw it (the count below needs no third run). */
   const statuses = new Map<string, number>();
@@ -61,6 +68,12 @@ describe('the shortcut and the full CLI give the same answer', () => {
     expect(statuses.size, 'every case above ran').toBe(cases.length);
     expect([...statuses.values()].filter((s) => s === 0).length).toBeGreaterThanOrEqual(9);
     expect([...statuses.values()].filter((s) => s !== 0).length).toBeGreaterThanOrEqual(9);
+  });
+
+  it('the configuration file in $HOME was read (its network, signet, names the addresses)', () => {
+    const r = run(['psbt', 'decode', '--in', PSBT], { env: { HOME: home, OFFCHAIN_CONFIG: '' } });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).network).toBe('signet');
   });
 });
 
