@@ -8,7 +8,10 @@
  *    ratio to it, with the load average (issue 40's target for `psbt decode`: ≤ 1.2× on CPU).
  * 2. MuSig2: one complete two-party signing of a taproot key-path PSBT input, in
  *    process (participants → nonces → partial signatures → aggregate → finalize),
- *    as signings per second, with the time of each phase so the dominant part is visible.
+ *    as signings per wall and per CPU second, with the time of each phase so the dominant part
+ *    is visible; per backend, beside the same signing on the BIP-327 API alone (its anchor, same
+ *    run) and the mint's per-update MuSig2 work; PTLC claims per backend beside native's.
+ * Each section says the load average while it ran.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const runs = Number(process.env.BENCH_RUNS ?? 15);
+const runs = Number(process.env.BENCH_RUNS ?? 31);
 const bin = join(root, 'bin', 'run.js');
 
 function median(xs) {
@@ -75,30 +78,50 @@ for (const r of rows) {
   console.log(r.name.padEnd(36) + r.cpu.toFixed(1).padStart(8) + `${(r.cpu / bare.cpu).toFixed(2)}×`.padStart(8) + r.wall.toFixed(1).padStart(10) + `${(r.wall / bare.wall).toFixed(2)}×`.padStart(8));
 }
 
-// In-process MuSig2 signing, timed through the built library.
+/** Load average now, for each section's heading: the machine is shared. */
+const loadNow = () => loadavg()[0].toFixed(1);
+
+/** `fn`'s result, with the CPU time this process used and the wall time while it ran (s). */
+async function timed(fn) {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const out = await fn();
+  const used = process.cpuUsage(cpu0);
+  return { out, cpu: (used.user + used.system) / 1e6, wall: (performance.now() - t0) / 1000 };
+}
+
+// In-process MuSig2 signing, timed through the built library: per wall second (the library's own
+// timing) and per CPU-second of this process over the same run.
 const { benchMusigSigning } = await import(join(root, 'dist', 'bench.js'));
-const r = await benchMusigSigning({ seconds: Number(process.env.BENCH_SECONDS ?? 3) });
-console.log(`\ntwo-party MuSig2 key-path signing (in process, ${r.signings} signings in ${r.seconds.toFixed(1)} s)`);
-console.log(`  signings per second: ${(r.signings / r.seconds).toFixed(1)}   (${((r.seconds * 1000) / r.signings).toFixed(1)} ms each)`);
+const load1 = loadNow();
+const { out: r, cpu: signingCpu } = await timed(() => benchMusigSigning({ seconds: Number(process.env.BENCH_SECONDS ?? 3) }));
+console.log(`\ntwo-party MuSig2 key-path signing (in process, ${r.signings} signings in ${r.seconds.toFixed(1)} s; load ${load1} → ${loadNow()})`);
+console.log(`  signings per second: ${(r.signings / r.seconds).toFixed(1)} wall, ${(r.signings / signingCpu).toFixed(1)} CPU   (${((r.seconds * 1000) / r.signings).toFixed(1)} ms each)`);
 for (const [phase, ms] of Object.entries(r.phases).sort((a, b) => b[1] - a[1])) {
   console.log(`  ${phase.padEnd(34)} ${(ms / r.signings).toFixed(2).padStart(7)} ms  ${((100 * ms) / (r.seconds * 1000)).toFixed(0).padStart(3)}%`);
 }
 
 // Per secp256k1 backend (src/lib/musig/engine/): PSBT signing as above, the same signing
-// on the BIP-327 API alone, and the mint's per-update work (PartialSigVerify + Sign +
-// PartialSigAgg + BIP-340 Verify + NonceGen, KeyAgg cached).
+// on the BIP-327 API alone — its anchor, measured in the same run: the PSBT signing's ratio to
+// it is the share of its CPU that is MuSig2 itself — and the mint's per-update work (PartialSigVerify
+// + Sign + PartialSigAgg + BIP-340 Verify + NonceGen, KeyAgg cached; the mint's own anchor, its
+// ratio printed by bench/credit-run.mjs).
 const { benchMusigBackends } = await import(join(root, 'dist', 'bench.js'));
+const load2 = loadNow();
 const b = await benchMusigBackends({ seconds: Number(process.env.BENCH_SECONDS ?? 3) });
-console.log('\nMuSig2 per backend, per CPU-second'.padEnd(34) + 'PSBT signings'.padStart(15) + 'BIP-327 signings'.padStart(18) + 'mint updates'.padStart(14));
+console.log('\nMuSig2 per backend, per CPU-second'.padEnd(45) + 'PSBT signings'.padStart(15) + '× BIP-327'.padStart(11) + 'BIP-327 signings'.padStart(18) + 'mint updates'.padStart(14) + `   (load ${load2} → ${loadNow()})`);
 for (const r of b.rows) {
-  console.log(`  ${r.engine.padEnd(32)}${r.psbtSignings.toFixed(1).padStart(15)}${r.engineSignings.toFixed(1).padStart(18)}${r.mintUpdates.toFixed(1).padStart(14)}`);
+  console.log(`  ${r.engine.padEnd(42)}${r.psbtSignings.toFixed(1).padStart(15)}${`${(r.psbtSignings / r.engineSignings).toFixed(2)}×`.padStart(11)}${r.engineSignings.toFixed(1).padStart(18)}${r.mintUpdates.toFixed(1).padStart(14)}`);
 }
 for (const s of b.skipped) console.log(`  not installed: ${s}`);
 
 // PTLC: one claim's whole adaptor crypto (nonces, adaptor partial signatures verified,
-// pre-signature checked against T, adapt, BIP-340 verify, extract t), per backend.
+// pre-signature checked against T, adapt, BIP-340 verify, extract t), per backend; beside it,
+// the native backend's figure in the same run as the anchor.
 const { benchAdaptorBackends } = await import(join(root, 'dist', 'bench.js'));
+const load3 = loadNow();
 const adaptor = await benchAdaptorBackends({ seconds: Number(process.env.BENCH_SECONDS ?? 3) });
-console.log('\nPTLC presign + adapt + extract, per CPU-second');
-for (const r of adaptor.rows) console.log(`  ${r.engine.padEnd(32)}${r.claims.toFixed(1).padStart(15)}`);
+const nativeClaims = adaptor.rows.find((row) => row.engine === 'native')?.claims;
+console.log(`\nPTLC presign + adapt + extract, per CPU-second (load ${load3} → ${loadNow()})`);
+for (const r of adaptor.rows) console.log(`  ${r.engine.padEnd(32)}${r.claims.toFixed(1).padStart(15)}${nativeClaims ? `${(r.claims / nativeClaims).toFixed(2)}× native`.padStart(16) : ''}`);
 for (const s of adaptor.skipped) console.log(`  not installed: ${s}`);

@@ -41,7 +41,8 @@ if (argv.length === 1 && ['--version', '-v', '-V', 'version'].includes(argv[0]))
 async function run() {
   // --debug: stacks point into src/ (dist/offchain.cjs.map, which the build writes).
   if (debug) process.setSourceMapsEnabled(true);
-  const fast = argv[0] === 'psbt' && argv[1] === 'decode' && process.env.OFFCHAIN_FAST_PATHS !== '0';
+  // (It hands back --debug: not tried then, since its file is no module for Node's own loader.)
+  const fast = !debug && argv[0] === 'psbt' && argv[1] === 'decode' && process.env.OFFCHAIN_FAST_PATHS !== '0';
   const answered = fast ? await loadBundle('psbt-decode.cjs').main(argv) : { done: false };
   if (!answered.done) {
     if (answered.stdin !== undefined) globalThis[Symbol.for('offchain.stdin')] = answered.stdin;
@@ -72,7 +73,11 @@ function loadBundle(name, cli = false) {
   }
   // The bundle's import() calls (oclif loading ES-module plugins, the lazy prompt) come
   // to the importer set above: a script compiled by vm cannot import() by itself (scripts/build.mjs).
-  const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
+  // The shortcut's file is already the function a module's code is wrapped in (scripts/build.mjs
+  // SHORTCUT_WRAPPER): compiled as it is, without a second copy of its text.
+  const text = fs.readFileSync(file, 'utf8');
+  const wrapped = text.startsWith('(function (exports, require, module, __filename, __dirname) { ');
+  const script = new vm.Script(wrapped ? text : Module.wrap(text), { filename: file, cachedData });
   const mod = new Module(file, undefined);
   mod.filename = file;
   mod.paths = Module._nodeModulePaths(path.dirname(file));

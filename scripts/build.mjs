@@ -122,6 +122,8 @@ const cli = await build({
   },
 });
 // `psbt decode`'s shortcut (src/fast-decode.ts): the same library code, without oclif.
+// Module.wrap's text (Node's CommonJS wrapper), which bin/run.js checks the file begins with.
+const SHORTCUT_WRAPPER = ['(function (exports, require, module, __filename, __dirname) { ', '\n});'];
 const fastDecode = await build({
   ...common,
   entryPoints: { 'psbt-decode': 'src/fast-decode.ts' },
@@ -134,6 +136,16 @@ const fastDecode = await build({
   // turns its scalar blinding off, and anything that did ask for random bytes would throw —
   // which the shortcut answers by handing the invocation to the full CLI.
   define: { 'globalThis.crypto': 'undefined' },
+  // Without keepNames: it wraps every function and class the bundle creates in a call that
+  // redefines its `name` — micro-packed's coders make thousands at start-up, 14 M of the
+  // ~50 M instructions this command ran beyond bare node (callgrind), and one young-generation
+  // GC of two. No name reaches this bundle's output: every error goes back to the full CLI
+  // (which keeps them), and the one it reports itself (a failed write) is its code and message.
+  keepNames: false,
+  // Written as the function Node's CommonJS loader would wrap it in, which bin/run.js compiles
+  // as it is: wrapping it there made a second copy of the 200 kB source for V8 to flatten.
+  banner: { js: SHORTCUT_WRAPPER[0] },
+  footer: { js: SHORTCUT_WRAPPER[1] },
   plugins: [linearTerminatorCheck],
 });
 // What the bundle is made of, by content: a test run compares it with the files on disk.
@@ -176,13 +188,29 @@ await plugin.load();
 writeFileSync(join(root, 'oclif.manifest.json'), JSON.stringify(plugin.manifest, null, 2) + '\n');
 
 // Training runs: decode a fixture so each cache also holds the functions that path compiles —
-// first through the full CLI (the shortcut turned off), then through the shortcut.
+// first through the full CLI (the shortcut turned off), then through the shortcut, on several
+// inputs in turn: each run starts from the cache the one before wrote and adds what it compiled.
+// A function missing from the cache is compiled from source when first called — trained on the
+// signed fixture alone, whose inputs parsePsbt's key-path reader takes, the shortcut compiled
+// btc-signer's general decoder (fromPSBT and 42 more) on every unsigned PSBT: 4.6 M instructions
+// of the bench's `psbt decode` row (callgrind). So both readers' inputs (a key-path MuSig2 PSBT
+// signed, unsigned and final; P2WPKH funding; a TRUC parent) and a message carrying a PSBT; standard
+// output a pipe, as a script's (the answer's write differs on a terminal or /dev/null).
 // (Not --debug: that loads the bundle through Node's loader, for its source map.)
-for (const fastPaths of ['0', '1']) {
-  execFileSync(process.execPath, [join(root, 'bin', 'run.js'), 'psbt', 'decode', '--in', join(root, 'fixtures/psbt/musig-keypath-signed.psbt')], {
-    env: { ...process.env, OFFCHAIN_WRITE_CODE_CACHE: '1', OFFCHAIN_FAST_PATHS: fastPaths },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+const decodeTraining = [
+  { env: { OFFCHAIN_FAST_PATHS: '0' }, inputs: ['fixtures/psbt/musig-keypath-signed.psbt'] },
+  {
+    env: { OFFCHAIN_FAST_PATHS: '1' },
+    inputs: ['psbt/musig-keypath-signed.psbt', 'psbt/musig-keypath-unsigned.psbt', 'psbt/musig-keypath-final.psbt', 'credit/funding.psbt', 'truc/parent.psbt', 'credit/update-request.json'].map((f) => `fixtures/${f}`),
+  },
+];
+for (const { env, inputs } of decodeTraining) {
+  for (const input of inputs) {
+    execFileSync(process.execPath, [join(root, 'bin', 'run.js'), 'psbt', 'decode', '--in', join(root, input)], {
+      env: { ...process.env, OFFCHAIN_WRITE_CODE_CACHE: '1', ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+  }
 }
 // And a signing step, so the full CLI's cache also holds what every MuSig2 step compiles (noble's
 // field and point arithmetic, btc-signer's PSBT coder, BIP-327, the state store): the demo toll's

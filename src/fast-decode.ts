@@ -13,14 +13,14 @@
  * error in its own words; standard input already read is handed back with it, so nothing is
  * lost. test/e2e/fast-decode.test.ts holds the two paths to the same bytes and exit codes.
  */
-import { homedir } from 'node:os';
+import { fstatSync, writeSync } from 'node:fs';
 import { applyConfigFile } from './lib/cli/config.ts';
 import { inputFrom, readInputBytes, stdinFailure, type StdinHandoff } from './lib/cli/input.ts';
 import { inputDocument, psbtBytesOf } from './lib/cli/psbt-input.ts';
 import { setBasePointWindow } from './lib/curve.ts';
 import { stringifyMessage } from './lib/json.ts';
 import { OffchainError } from './lib/errors.ts';
-import { BrokenPipe, OutputWriteError, onLateOutputError, writeOutput } from './lib/cli/output.ts';
+import { BrokenPipe, OutputWriteError, onLateOutputError, outputFailure, writeOutput } from './lib/cli/output.ts';
 import { NETWORKS, resolveNetwork, type Network } from './lib/network.ts';
 import { decodedMessage, psbtNetworkHint } from './lib/psbt/decode.ts';
 import { parsePsbt } from './lib/psbt/parse.ts';
@@ -46,15 +46,66 @@ function parseArgs(args: readonly string[]): Options | undefined {
   return opts;
 }
 
-export async function main(argv: readonly string[]): Promise<FastResult> {
-  if (argv[0] !== 'psbt' || argv[1] !== 'decode' || process.stdout.isTTY) return { done: false };
+/**
+ * Standard output is not a terminal. Told without process.stdout where fstat can: creating
+ * that stream for a pipe loads node:net and the stream modules, 23 M of the 78 M instructions
+ * this command ran beyond bare `node -e 0` (callgrind). Only a character device can be a
+ * terminal; for one (/dev/null, /dev/full, a terminal) the stream is asked, as the full CLI asks it.
+ */
+function stdoutIsNotTerminal(): boolean {
+  try {
+    if (!fstatSync(1).isCharacterDevice()) return true;
+  } catch {
+    return false;
+  }
+  return !process.stdout.isTTY;
+}
+
+/**
+ * Write the answer whole to descriptor 1, which is not a terminal: synchronously, as Node's
+ * stdout writes to a file or a pipe on Linux, without creating process.stdout (see above) —
+ * this process writes nothing else there. A failure is what writeOutput would report
+ * (outputFailure: EPIPE the quiet BrokenPipe, anything else E_OUTPUT_WRITE). A descriptor the
+ * parent left non-blocking may refuse a write (EAGAIN): the rest then goes through the stream,
+ * which waits for the reader — as text, so only an ASCII answer (every byte a character, the
+ * decode's JSON always in practice) is cut at a byte; any other goes through the stream whole.
+ */
+async function writeAnswer(text: string): Promise<void> {
+  let done = 0;
+  if (!NOT_ASCII.test(text)) {
+    try {
+      // A string written as UTF-8: for ASCII, the count of bytes written is the count of characters.
+      while (done < text.length) done += writeSync(1, done === 0 ? text : text.slice(done));
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw outputFailure(e);
+    }
+  }
+  onLateOutputError((late) => quit(late));
+  await writeOutput(text.slice(done));
+}
+
+const NOT_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * The home directory as os.homedir() finds it (libuv reads $HOME first, even empty; only an unset
+ * $HOME sends it to the password database), without loading node:os when $HOME is set.
+ */
+function homeDirectory(): string {
+  const home = process.env.HOME;
+  return home !== undefined ? home : process.getBuiltinModule('node:os').homedir();
+}
+
+/** `write`: how the answer is written (a test's collector; standard output otherwise). */
+export async function main(argv: readonly string[], write: (text: string) => Promise<void> = writeAnswer): Promise<FastResult> {
+  if (argv[0] !== 'psbt' || argv[1] !== 'decode' || !stdoutIsNotTerminal()) return { done: false };
   if (process.env.OFFCHAIN_TEST_SEED || process.env.OFFCHAIN_SECP256K1) return { done: false };
   const opts = parseArgs(argv.slice(2));
   if (!opts) return { done: false };
   let stdin: StdinHandoff | undefined;
   let text: string;
   try {
-    applyConfigFile(process.env, homedir());
+    applyConfigFile(process.env, homeDirectory());
     // oclif's flag: --network, else $OFFCHAIN_NETWORK; a value outside the list is its error to word.
     const flagNetwork = opts.network ?? (process.env.OFFCHAIN_NETWORK || undefined);
     if (flagNetwork !== undefined && !(NETWORKS as readonly string[]).includes(flagNetwork)) return { done: false };
@@ -80,9 +131,8 @@ export async function main(argv: readonly string[]): Promise<FastResult> {
   }
   // The answer is ours from here: a write that fails is reported as the full CLI reports
   // it (one coded line, exit 1; a reader that left, EPIPE, quietly), not handed back.
-  onLateOutputError((e) => quit(e));
   try {
-    await writeOutput(text);
+    await write(text);
   } catch (e) {
     quit(e);
   }

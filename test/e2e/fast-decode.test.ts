@@ -5,12 +5,14 @@
  * OFFCHAIN_FAST_PATHS=0 print the same stdout and stderr and exit the same way. In process,
  * the shortcut is shown to answer the common forms itself and to hand back everything else.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { Transaction } from '@scure/btc-signer';
 import { ROOT } from '../helpers.ts';
-import { run } from './cli.ts';
+import { BIN, assertFreshBuild, cleanEnv, run } from './cli.ts';
 import { main } from '../../src/fast-decode.ts';
 
 const PSBT = 'fixtures/psbt/musig-keypath-unsigned.psbt';
@@ -45,6 +47,13 @@ const cases: [string, string[], (string | Uint8Array)?, Record<string, string>?]
   ['an argument', ['psbt', 'decode', PSBT]],
 ];
 
+// A configuration file found through $HOME (the shortcut reads $HOME itself, as os.homedir() does).
+const home = mkdtempSync(join(tmpdir(), 'offchain-home-'));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+mkdirSync(join(home, '.offchain'));
+writeFileSync(join(home, '.offchain', 'config'), 'network = signet\n');
+cases.push(['the configuration file in $HOME', ['psbt', 'decode', '--in', PSBT], undefined, { HOME: home, OFFCHAIN_CONFIG: '' }]);
+
 describe('the shortcut and the full CLI give the same answer', () => {
   /** Each case's exit code, as the runs above saw it (the count below needs no third run). */
   const statuses = new Map<string, number>();
@@ -59,6 +68,12 @@ describe('the shortcut and the full CLI give the same answer', () => {
     expect(statuses.size, 'every case above ran').toBe(cases.length);
     expect([...statuses.values()].filter((s) => s === 0).length).toBeGreaterThanOrEqual(9);
     expect([...statuses.values()].filter((s) => s !== 0).length).toBeGreaterThanOrEqual(9);
+  });
+
+  it('the configuration file in $HOME was read (its network, signet, names the addresses)', () => {
+    const r = run(['psbt', 'decode', '--in', PSBT], { env: { HOME: home, OFFCHAIN_CONFIG: '' } });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).network).toBe('signet');
   });
 });
 
@@ -91,19 +106,14 @@ describe('the shortcut carries no randomness (scripts/build.mjs defines globalTh
 
 describe('in process: what the shortcut answers itself', () => {
   afterEach(() => {
-    vi.restoreAllMocks();
     delete process.env.OFFCHAIN_NETWORK;
   });
 
   async function attempt(argv: string[]) {
     const written: string[] = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array, done?: (e?: Error | null) => void) => {
-      written.push(String(chunk));
-      done?.(); // the shortcut waits for the write to complete (a failed write is its error to report)
-      return true;
-    }) as typeof process.stdout.write);
-    const result = await main(argv);
-    vi.restoreAllMocks();
+    const result = await main(argv, async (text) => {
+      written.push(text);
+    });
     return { result, written: written.join('') };
   }
 
@@ -125,5 +135,59 @@ describe('in process: what the shortcut answers itself', () => {
     const { result, written } = await attempt(argv);
     expect(result.done).toBe(false);
     expect(written).toBe('');
+  });
+});
+
+/**
+ * The shortcut writes its answer straight to descriptor 1; a descriptor its parent left
+ * non-blocking refuses a write once the pipe is full (EAGAIN), and the rest must then still
+ * arrive whole. The parent here (python3: Node's child_process always hands a child blocking
+ * descriptors) makes the pipe non-blocking and reads nothing until the pipe is full, so the
+ * child's writing meets EAGAIN on an answer of several times the pipe's 64 KiB.
+ */
+const PYTHON = spawnSync('python3', ['--version']).status === 0;
+describe.skipIf(!PYTHON)('standard output a non-blocking pipe that fills (EAGAIN)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'offchain-eagain-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const PARENT = [
+    'import fcntl, os, struct, subprocess, sys, termios, time',
+    'r, w = os.pipe()',
+    'os.set_blocking(w, False)',
+    'child = subprocess.Popen(sys.argv[1:], stdout=w, stderr=subprocess.PIPE)',
+    'os.close(w)',
+    'def pending():',
+    "    return struct.unpack('i', fcntl.ioctl(r, termios.FIONREAD, b'\\0\\0\\0\\0'))[0]",
+    'while pending() < 65536 and child.poll() is None:',
+    '    time.sleep(0.01)',
+    "sys.stderr.write('full\\n' if pending() >= 65536 else 'never full\\n')",
+    'out = []',
+    'while True:',
+    '    b = os.read(r, 1 << 16)',
+    '    if not b:',
+    '        break',
+    '    out.append(b)',
+    'err = child.stderr.read()',
+    "sys.stdout.buffer.write(b''.join(out))",
+    'sys.stderr.buffer.write(err)',
+    'sys.exit(child.wait())',
+  ].join('\n');
+
+  it('the answer arrives whole, as the full CLI prints it', () => {
+    // 700 inputs: a decoded answer of several hundred kB.
+    const key = Uint8Array.from(Buffer.from('79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798', 'hex'));
+    const script = Uint8Array.from([0x51, 0x20, ...key]);
+    const tx = new Transaction();
+    for (let i = 0; i < 700; i++) tx.addInput({ txid: new Uint8Array(32).fill(i % 251 + 1), index: i, witnessUtxo: { script, amount: 1000n } });
+    tx.addOutput({ script, amount: 500n });
+    const file = join(dir, 'wide.psbt');
+    writeFileSync(file, Buffer.from(tx.toPSBT()).toString('base64'));
+    assertFreshBuild();
+    const fast = spawnSync('python3', ['-c', PARENT, process.execPath, BIN, 'psbt', 'decode', '--in', file], { env: cleanEnv(), cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 60_000 });
+    const full = run(['psbt', 'decode', '--in', file], { env: { OFFCHAIN_FAST_PATHS: '0' } });
+    expect(full.status).toBe(0);
+    expect(full.stdout.length).toBeGreaterThan(4 * 65536);
+    expect(fast.stderr).toBe('full\n');
+    expect(fast.status).toBe(0);
+    expect(fast.stdout === full.stdout, 'the same bytes').toBe(true);
   });
 });
