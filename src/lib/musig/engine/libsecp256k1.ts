@@ -32,6 +32,7 @@ import { N, bytes32 } from './scalar.ts';
 export type Koffi = {
   load(path: string): KoffiLibrary;
   proto(prototype: string): unknown;
+  type(name: string): unknown;
   pointer(type: unknown): unknown;
   register(fn: (...args: never[]) => unknown, type: unknown): unknown;
   alloc(type: string, length: number): bigint;
@@ -83,7 +84,8 @@ export type Libsecp256k1 = {
 const SECP256K1_CONTEXT_SIGN_VERIFY = 0x0301; // SIGN | VERIFY: what 0.2.0+ calls CONTEXT_NONE plus two flags it ignores
 const SECP256K1_EC_UNCOMPRESSED = 0x0002;
 
-const opened = new Map<string, Libsecp256k1>();
+/** Bound libraries, per koffi instance and file: one context each for the process's life. */
+const opened = new WeakMap<Koffi, Map<string, Libsecp256k1>>();
 
 /**
  * Load the system's libsecp256k1 through `koffi` (memoized per file). Throws an Error
@@ -91,8 +93,10 @@ const opened = new Map<string, Libsecp256k1>();
  */
 export function openLibsecp256k1(koffi: Koffi, env: Record<string, string | undefined> = process.env): Libsecp256k1 {
   const failures: string[] = [];
+  let byPath = opened.get(koffi);
+  if (!byPath) opened.set(koffi, (byPath = new Map()));
   for (const path of libsecp256k1Candidates(env)) {
-    const hit = opened.get(path);
+    const hit = byPath.get(path);
     if (hit) return hit;
     let lib: KoffiLibrary;
     try {
@@ -102,7 +106,7 @@ export function openLibsecp256k1(koffi: Koffi, env: Record<string, string | unde
       continue;
     }
     const bound = bind(koffi, lib, path);
-    opened.set(path, bound);
+    byPath.set(path, bound);
     return bound;
   }
   throw new Error(`no libsecp256k1 found (${failures.join('; ')}); install the system's (Debian: apt-get install libsecp256k1-1) or set ${LIBSECP256K1_ENV}`);
@@ -126,7 +130,7 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
   const create = fn('int secp256k1_ec_pubkey_create(void *ctx, void *pubkey, const uint8_t *seckey)');
   const tweakAdd = fn('int secp256k1_ec_pubkey_tweak_add(void *ctx, void *pubkey, const uint8_t *tweak32)');
   const tweakMul = fn('int secp256k1_ec_pubkey_tweak_mul(void *ctx, void *pubkey, const uint8_t *tweak32)');
-  const ecdhHash = koffi.proto('int offchain_ecdh_hash(void *output, void *x32, void *y32, void *data)');
+  const ecdhHash = prototype(koffi, 'offchain_ecdh_hash', 'int offchain_ecdh_hash(void *output, void *x32, void *y32, void *data)');
   const ecdh = fn('int secp256k1_ecdh(void *ctx, uint8_t *output, const void *pubkey, const uint8_t *seckey, void *hashfp, void *data)');
   const sigParse = fn('int secp256k1_ecdsa_signature_parse_compact(void *ctx, void *sig, const uint8_t *input64)');
   const sigSerialize = fn('int secp256k1_ecdsa_signature_serialize_compact(void *ctx, uint8_t *output64, const void *sig)');
@@ -142,7 +146,7 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
   let illegal: string | undefined;
   const onIllegal = koffi.register((message: string) => {
     illegal = message;
-  }, koffi.pointer(koffi.proto('void offchain_secp256k1_callback(const char *message, void *data)')));
+  }, koffi.pointer(prototype(koffi, 'offchain_secp256k1_callback', 'void offchain_secp256k1_callback(const char *message, void *data)')));
   setIllegalCallback(ctx, onIllegal, null);
   const seed = randomBytes(32);
   const randomized = contextRandomize(ctx, seed);
@@ -184,7 +188,7 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
   };
   const parsed = (into: unknown, bytes: Uint8Array): boolean => parse(ctx, into, bytes, bytes.length) === 1;
   const point = (p: Point65, into: unknown) => {
-    if (p.length !== 65 || !parsed(into, p)) throw checked(new RangeError('not a 65-byte uncompressed point'));
+    if (p.length !== 65 || p[0] !== 4 || !parsed(into, p)) throw checked(new RangeError('not a 65-byte uncompressed point'));
   };
   const scalar = (k: Uint8Array) => {
     if (k.length !== 32) throw new RangeError('a scalar is 32 bytes');
@@ -266,6 +270,15 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
     },
   };
   return bound;
+}
+
+/** A callback type, declared once per koffi (its names are global there; a second library reuses them). */
+function prototype(koffi: Koffi, name: string, declaration: string): unknown {
+  try {
+    return koffi.type(name);
+  } catch {
+    return koffi.proto(declaration);
+  }
 }
 
 /** n, big-endian: tweak_add answers 0 both for infinity and for a tweak ≥ n. */
