@@ -15,6 +15,9 @@ import {
 } from '../src/lib/bolt3/index.ts';
 import { tinySecp256k1Backend } from '../src/lib/musig/engine/backend-tiny-secp256k1.ts';
 import { nativeBackend } from '../src/lib/musig/engine/backend-native.ts';
+import { libsecp256k1Backend } from '../src/lib/musig/engine/backend-libsecp256k1.ts';
+import { openLibsecp256k1 } from '../src/lib/musig/engine/libsecp256k1.ts';
+import { libsecp256k1Ecdsa } from '../src/lib/bolt3/ecdsa.ts';
 
 const req = createRequire(import.meta.url);
 const sec = (b: number) => new Uint8Array(32).fill(b);
@@ -41,6 +44,12 @@ try {
   backends.push(['native', bolt3Backend(nativeBackend(native), nativeEcdsa(native))]);
 } catch (e) {
   backends.push(['native', `not installed: ${(e as Error).message}`]);
+}
+try {
+  const lib = openLibsecp256k1(req('koffi'));
+  backends.push(['libsecp256k1', bolt3Backend(libsecp256k1Backend(lib), libsecp256k1Ecdsa(lib))]);
+} catch (e) {
+  backends.push(['libsecp256k1', `not installed: ${(e as Error).message}`]);
 }
 
 type Rate = { cpu: number; wall: number };

@@ -91,7 +91,7 @@ console.log(`\nmint streaming mode: ${N} update requests (${CONTRACTS} contracts
   `CPU time of the mint's process (process.cpuUsage) less its start-up (the same stream with no requests), beside the crypto ceiling ` +
   `(bench/credit.ts musigCeiling: the same MuSig2 work alone, same backend), interleaved, medians of ${ROUNDS} rounds; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 const start = startup();
-const backends = (process.env.BENCH_BACKENDS ?? 'noble,tiny-secp256k1,native').split(',');
+const backends = (process.env.BENCH_BACKENDS ?? 'noble,tiny-secp256k1,native,libsecp256k1').split(',');
 const streamed = {};
 for (const backend of backends) {
   const rounds = [];

@@ -193,7 +193,7 @@ export async function benchMusigBackends(opts: { seconds: number; engines?: read
   const user = keyPair(fromHex('33'.repeat(32)));
   const mint = keyPair(fromHex('44'.repeat(32)));
   const pool = userUpdates(user, mint);
-  return perEngine(opts.engines ?? ['noble', 'tiny-secp256k1', 'native', 'reference'], async (engine): Promise<BackendFigures> => {
+  return perEngine(opts.engines ?? ['noble', 'tiny-secp256k1', 'native', 'libsecp256k1', 'reference'], async (engine): Promise<BackendFigures> => {
     const psbt = await cpuSeconds(() => benchMusigSigning({ seconds: opts.seconds }));
     return {
       engine,
@@ -214,7 +214,7 @@ export async function benchAdaptorBackends(opts: { seconds: number; engines?: re
   const bob = keyPair(fromHex('22'.repeat(32)));
   const t = fromHex('25'.repeat(32));
   const T = keyPair(t).publicKey;
-  return perEngine(opts.engines ?? ['noble', 'tiny-secp256k1', 'native'], async (engine) => ({
+  return perEngine(opts.engines ?? ['noble', 'tiny-secp256k1', 'native', 'libsecp256k1'], async (engine) => ({
     engine,
     claims: await rate(opts.seconds, (i) => {
       const ch = channel(alice, bob);

@@ -67,7 +67,7 @@ function electrum(): Electrum | string {
   return JSON.parse(r.stdout) as Electrum;
 }
 
-const names: BackendName[] = ['noble', 'tiny-secp256k1', 'native'];
+const names: BackendName[] = ['noble', 'tiny-secp256k1', 'native', 'libsecp256k1'];
 const ecs = new Map<BackendName, Secp256k1Backend<unknown>>();
 for (const name of names) {
   const ec = await loadBackend(name).catch((e: Error) => e);

@@ -46,7 +46,7 @@ function memoryNonces(): NoncePort {
 }
 
 console.log('\nStatechains, per CPU-second, per secp256k1 backend (the additive signer and every signature check on it)');
-for (const name of ['noble', 'tiny-secp256k1', 'native'] as const) {
+for (const name of ['noble', 'tiny-secp256k1', 'native', 'libsecp256k1'] as const) {
   const engine = await loadEngine(name).catch((e: Error) => e);
   if (engine instanceof Error) {
     console.log(`  ${name.padEnd(15)} not installed: ${engine.message}`);

@@ -205,13 +205,15 @@ describe('the verifier is never the product\'s own', () => {
     expect(await independentSchnorr(productBackends())).toMatchObject({ name: VERIFIER.name });
   });
 
-  it('takes the test-code verifier whenever the product may be on tiny-secp256k1', async () => {
+  it('takes the test-code verifier whenever the product may be on tiny-secp256k1 or on the system libsecp256k1 (the same schnorrsig source)', async () => {
     expect(productBackends({ OFFCHAIN_SECP256K1: 'tiny-secp256k1' })).toEqual(['noble', 'tiny-secp256k1']);
     expect(productBackends({ OFFCHAIN_SECP256K1: 'auto' })).toContain('tiny-secp256k1');
     expect(productBackends({}, { longRunning: true })).toContain('tiny-secp256k1');
     expect(productBackends({})).toEqual(['noble']);
     expect(productBackends({ OFFCHAIN_SECP256K1: 'native' })).toEqual(['noble', 'native']);
-    for (const env of [{ OFFCHAIN_SECP256K1: 'tiny-secp256k1' }, { OFFCHAIN_SECP256K1: 'auto' }]) {
+    expect(productBackends({ OFFCHAIN_SECP256K1: 'libsecp256k1' })).toEqual(['noble', 'libsecp256k1']);
+    expect(productBackends({ OFFCHAIN_SECP256K1: 'auto' })).toContain('libsecp256k1');
+    for (const env of [{ OFFCHAIN_SECP256K1: 'tiny-secp256k1' }, { OFFCHAIN_SECP256K1: 'auto' }, { OFFCHAIN_SECP256K1: 'libsecp256k1' }]) {
       expect((await independentSchnorr(productBackends(env))).name).toBe(TEST_CODE_VERIFIER.name);
     }
   });

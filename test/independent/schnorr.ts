@@ -6,9 +6,10 @@
  * src/lib/taproot/schnorr.ts, btc-signer's own signing, and the default `noble` MuSig2
  * engine), plus whatever $OFFCHAIN_SECP256K1 selects for MuSig2 (src/lib/musig/engine/
  * select.ts): `tiny-secp256k1` (libsecp256k1 in WASM), `native` (libsecp256k1 through
- * the `secp256k1` package's N-API binding), `reference` (btc-signer, on @noble/curves),
- * or `auto` (native, else tiny-secp256k1, else noble — also what `sign-update --stream`
- * takes when the variable is unset).
+ * the `secp256k1` package's N-API binding), `libsecp256k1` (the system's libsecp256k1
+ * through koffi), `reference` (btc-signer, on @noble/curves), or `auto` (libsecp256k1,
+ * else native, else tiny-secp256k1, else noble — also what `sign-update --stream` takes
+ * when the variable is unset).
  *
  * The choice:
  * - **tiny-secp256k1's `verifySchnorr`** when the product cannot be on tiny-secp256k1:
@@ -16,7 +17,9 @@
  *   @noble/curves, and it is a separate build from the native binding, so it is
  *   independent of the noble, native and reference engines alike.
  * - **./secp256k1.ts's `bip340Verify`** (bigint arithmetic written in test code from the
- *   BIP-340 text) when the product may be on tiny-secp256k1, when tiny-secp256k1 is not
+ *   BIP-340 text) when the product may be on tiny-secp256k1 or on `libsecp256k1` (whose
+ *   Verify is the library's own secp256k1_schnorrsig_verify: the same upstream source as
+ *   tiny-secp256k1's, a shared bug would pass both), when tiny-secp256k1 is not
  *   installed, or when a test runs every engine at once (test/lib/musig/
  *   engine-equivalence.test.ts). @noble/secp256k1 was not chosen: it is the same
  *   author's design as @noble/curves and is a dependency of the product's package.
@@ -45,7 +48,7 @@ type Tiny = { verifySchnorr(h: Uint8Array, Q: Uint8Array, signature: Uint8Array)
 export function productBackends(env: Record<string, string | undefined> = process.env, opts: { longRunning?: boolean } = {}): string[] {
   const wanted = (env.OFFCHAIN_SECP256K1 ?? '').trim().toLowerCase() || (opts.longRunning ? 'auto' : 'noble');
   // noble is always there: the fallback of every choice, and the single-key signer.
-  if (wanted === 'auto') return ['noble', 'native', 'tiny-secp256k1'];
+  if (wanted === 'auto') return ['noble', 'libsecp256k1', 'native', 'tiny-secp256k1'];
   return wanted === 'noble' ? ['noble'] : ['noble', wanted];
 }
 
@@ -63,7 +66,7 @@ async function loadTiny(): Promise<Tiny | undefined> {
 
 /** The verifier for a run whose product may use `backends` (default: from the environment). */
 export async function independentSchnorr(backends: readonly string[] = productBackends()): Promise<SchnorrVerifier> {
-  if (backends.includes('tiny-secp256k1')) return TEST_CODE_VERIFIER;
+  if (backends.includes('tiny-secp256k1') || backends.includes('libsecp256k1')) return TEST_CODE_VERIFIER;
   const t = await loadTiny();
   if (!t) return TEST_CODE_VERIFIER;
   return {

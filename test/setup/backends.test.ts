@@ -11,7 +11,8 @@ import { join, relative } from 'node:path';
 import { ROOT, TEST_DIR } from '../helpers.ts';
 import { loadBackend, selectBackend } from '../../src/lib/musig/engine/select.ts';
 import { onionBackend } from '../../src/lib/onion/backend.ts';
-import { BACKEND_PACKAGE, OPTIONAL_BACKENDS, allowedMissing, importByTest, lockfileBackends } from './backends.ts';
+import { LIBSECP256K1_ENV, LIBSECP256K1_SONAMES } from '../../src/lib/musig/engine/libsecp256k1.ts';
+import { BACKEND_PACKAGE, OPTIONAL_BACKENDS, SYSTEM_LIBSECP256K1, allowedMissing, importByTest, lockfileBackends, systemLibraryRequired } from './backends.ts';
 
 const INSTALLED = lockfileBackends();
 
@@ -20,15 +21,25 @@ describe('the backends package-lock.json installs', () => {
     await selectBackend('noble');
   });
 
-  it('the lockfile lists both optional backends (a guard that lists nothing would guard nothing)', () => {
-    expect(INSTALLED).toEqual(['tiny-secp256k1', 'native']);
+  it('the lockfile lists every optional backend\'s package (a guard that lists nothing would guard nothing)', () => {
+    expect(INSTALLED).toEqual(['tiny-secp256k1', 'native', 'libsecp256k1']);
+  });
+
+  it('test code looks for the system libsecp256k1 where the product does (same variable, same sonames, same order)', () => {
+    expect(SYSTEM_LIBSECP256K1.env).toBe(LIBSECP256K1_ENV);
+    expect(SYSTEM_LIBSECP256K1.sonames).toEqual(LIBSECP256K1_SONAMES);
   });
 
   for (const name of OPTIONAL_BACKENDS) {
-    it(`${name}: test code imports ${BACKEND_PACKAGE[name].specifier}, and the product loads, self-tests and selects it`, async () => {
+    it(`${name}: test code imports ${BACKEND_PACKAGE[name].specifier}, and the product loads, self-tests and selects it`, async (ctx) => {
       expect(INSTALLED).toContain(name);
       const imported = await importByTest(name);
       if ('error' in imported) {
+        // The system library is no npm package: without it the backend skips, unless this run says the library is there.
+        if (name === 'libsecp256k1' && (await import('koffi').then(() => true, () => false)) && !systemLibraryRequired()) {
+          expect(imported.error).toMatch(/no system libsecp256k1 loads/);
+          return ctx.skip(`SKIPPED: ${imported.error} (set ${SYSTEM_LIBSECP256K1.requiredEnv}=1 where it must be there)`);
+        }
         // Only a run that says so on purpose may be without it (a machine that cannot build the binding).
         expect(allowedMissing(), `${name} is installed by package-lock.json but test code cannot import it: ${imported.error}; ` +
           `set OFFCHAIN_TEST_WITHOUT=${name} to run without it on purpose`).toContain(name);

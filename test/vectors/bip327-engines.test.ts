@@ -10,11 +10,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { backendSelection } from '../../src/lib/musig/bip327.ts';
 import { activeEngine, loadEngine, useEngine } from '../../src/lib/musig/engine/select.ts';
-import { backendUnderTest } from '../setup/backends.ts';
+import { ALL_BACKENDS, backendUnderTest } from '../setup/backends.ts';
 import type { Bip327Engine, EngineName } from '../../src/lib/musig/engine/engine.ts';
 import { bip327VectorSuites } from './bip327-cases.ts';
 
-const ENGINES: readonly EngineName[] = ['noble', 'tiny-secp256k1', 'native', 'reference'];
+const ENGINES: readonly EngineName[] = [...ALL_BACKENDS, 'reference'];
 
 for (const name of ENGINES) {
   // Installed or not is decided by test code (../setup/backends.ts); an installed backend the product cannot load fails the file.

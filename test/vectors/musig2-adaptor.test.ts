@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fromHex, toHex } from '../../src/lib/bytes.ts';
 import { Session, adapt, extractAdaptor, keyAgg, nonceAgg, nonceGen, verifyPreSignature } from '../../src/lib/musig/bip327.ts';
 import { activeEngine, loadEngine, useEngine } from '../../src/lib/musig/engine/select.ts';
-import { backendUnderTest } from '../setup/backends.ts';
+import { ALL_BACKENDS, backendUnderTest } from '../setup/backends.ts';
 import type { Bip327Engine, EngineName } from '../../src/lib/musig/engine/engine.ts';
 // The product runs on tiny-secp256k1 in one of the blocks below, so tiny-secp256k1 cannot
 // be the independent verifier here: BIP-340 written in test code (docs/testing.md).
@@ -77,7 +77,7 @@ function runCases() {
   }
 }
 
-for (const name of ['noble', 'tiny-secp256k1', 'native'] as const satisfies readonly EngineName[]) {
+for (const name of ALL_BACKENDS satisfies readonly EngineName[]) {
   // Installed or not is decided by test code (../setup/backends.ts); an installed backend the product cannot load fails the file.
   const under = await backendUnderTest(name, () => loadEngine(name));
   if (under.skipped !== undefined) {

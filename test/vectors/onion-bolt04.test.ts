@@ -12,7 +12,7 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { loadBackend } from '../../src/lib/musig/engine/select.ts';
-import { backendUnderTest } from '../setup/backends.ts';
+import { ALL_BACKENDS, backendUnderTest } from '../setup/backends.ts';
 import type { BackendName } from '../../src/lib/musig/engine/backend.ts';
 import { fromHex, toHex } from '../../src/lib/bytes.ts';
 import { buildOnion, peelOnion } from '../../src/lib/onion/sphinx.ts';
@@ -32,7 +32,7 @@ function stripLength(hex: string): Uint8Array {
   return b.subarray(prefix);
 }
 
-const BACKENDS: readonly BackendName[] = ['noble', 'tiny-secp256k1', 'native'];
+const BACKENDS: readonly BackendName[] = ALL_BACKENDS;
 for (const name of BACKENDS) {
   // Installed or not is decided by test code (../setup/backends.ts); an installed backend the product cannot load fails the file.
   const under = await backendUnderTest(name, () => loadBackend(name));

@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { loadBackend } from '../../src/lib/musig/engine/select.ts';
-import { backendUnderTest } from '../setup/backends.ts';
+import { ALL_BACKENDS, backendUnderTest } from '../setup/backends.ts';
 import type { BackendName } from '../../src/lib/musig/engine/backend.ts';
 import { fromHex, toHex } from '../../src/lib/bytes.ts';
 import { blindHop, blindedNodePrivkey, unblindHop } from '../../src/lib/onion/blinding.ts';
@@ -57,7 +57,7 @@ function readRecords(b: Uint8Array): Map<number, Uint8Array> {
   return out;
 }
 
-for (const name of ['noble', 'tiny-secp256k1', 'native'] as BackendName[]) {
+for (const name of ALL_BACKENDS as readonly BackendName[]) {
   // Installed or not is decided by test code (../setup/backends.ts); an installed backend the product cannot load fails the file.
   const under = await backendUnderTest(name, () => loadBackend(name));
   if (under.skipped !== undefined) {

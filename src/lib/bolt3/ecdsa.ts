@@ -4,16 +4,19 @@
  * of their signatures have a high R (71-byte DER). Signatures go into witnesses as
  * strict DER (BIP-66) followed by the sighash byte.
  *
- * One interface, three implementations of the same function: @noble/curves (pure JS,
- * the default), tiny-secp256k1 (libsecp256k1 in WASM) and the `secp256k1` package's
- * N-API binding. The optional ones are adapted from an already loaded module, as the
- * MuSig2 backends are (../musig/engine/select.ts loads them); all give identical bytes.
+ * One interface, four implementations of the same function: @noble/curves (pure JS,
+ * the default), tiny-secp256k1 (libsecp256k1 in WASM), the `secp256k1` package's N-API
+ * binding and the system's libsecp256k1 through koffi. The optional ones are adapted
+ * from an already loaded module, as the MuSig2 backends are (../musig/engine/select.ts
+ * loads them); all give identical bytes.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { MalformedInputError } from '../errors.ts';
+import type { BackendName } from '../musig/engine/backend.ts';
+import type { Libsecp256k1 } from '../musig/engine/libsecp256k1.ts';
 
 export interface EcdsaSigner {
-  readonly name: 'noble' | 'tiny-secp256k1' | 'native';
+  readonly name: BackendName;
   /** RFC 6979 ECDSA with low S over a 32-byte digest: the 64-byte compact r || s. */
   signCompact(digest: Uint8Array, secretKey: Uint8Array): Uint8Array;
   /** Verify a 64-byte compact signature (high S refused) for a 33-byte public key. */
@@ -69,6 +72,21 @@ export function nativeEcdsa(lib: NativeSecp256k1Ecdsa): EcdsaSigner {
         return false;
       }
     },
+  };
+}
+
+/**
+ * The system's libsecp256k1 (../musig/engine/libsecp256k1.ts): secp256k1_ecdsa_sign with
+ * its default nonce function (RFC 6979) and no extra data, which always returns low S;
+ * secp256k1_ecdsa_verify, which refuses high S as noble's lowS does. It takes 32-byte
+ * digests only: any other length goes to noble, whose answer it must equal.
+ */
+export function libsecp256k1Ecdsa(lib: Pick<Libsecp256k1, 'ecdsaSign' | 'ecdsaVerify'>): EcdsaSigner {
+  return {
+    name: 'libsecp256k1',
+    signCompact: (digest, secretKey) => (digest.length === 32 ? lib.ecdsaSign(digest, secretKey) : nobleEcdsa.signCompact(digest, secretKey)),
+    verifyCompact: (signature, digest, publicKey) =>
+      digest.length === 32 ? lib.ecdsaVerify(signature, digest, publicKey) : nobleEcdsa.verifyCompact(signature, digest, publicKey),
   };
 }
 

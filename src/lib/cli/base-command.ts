@@ -115,7 +115,9 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
 
   /**
    * The secp256k1 backend behind MuSig2: $OFFCHAIN_SECP256K1 (noble | tiny-secp256k1 |
-   * native | reference | auto) when set. Without it a one-shot command stays on pure-JS
+   * native | libsecp256k1 | reference | auto) when set; libsecp256k1 is the system's
+   * library through koffi ($OFFCHAIN_LIBSECP256K1 names its file, else it is found by
+   * soname). Without it a one-shot command stays on pure-JS
    * noble (loading the WASM costs more than it saves once); long-running modes select
    * theirs in `useFastestBackend()`. Every backend gives byte-identical results.
    */

@@ -14,7 +14,9 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { buildCommitment, type CommitmentTransaction } from '../../../src/lib/bolt3/commitment.ts';
 import { NOBLE, bolt3Backend, type Bolt3Backend } from '../../../src/lib/bolt3/backend.ts';
-import { nativeEcdsa, tinySecp256k1Ecdsa, type NativeSecp256k1Ecdsa, type TinySecp256k1Ecdsa } from '../../../src/lib/bolt3/ecdsa.ts';
+import { libsecp256k1Ecdsa, nativeEcdsa, tinySecp256k1Ecdsa, type NativeSecp256k1Ecdsa, type TinySecp256k1Ecdsa } from '../../../src/lib/bolt3/ecdsa.ts';
+import { libsecp256k1Backend } from '../../../src/lib/musig/engine/backend-libsecp256k1.ts';
+import { systemLibsecp256k1 } from '../../setup/backends.ts';
 import { nativeBackend, type NativeSecp256k1 } from '../../../src/lib/musig/engine/backend-native.ts';
 import { tinySecp256k1Backend, type TinySecp256k1 } from '../../../src/lib/musig/engine/backend-tiny-secp256k1.ts';
 import { LEGACY } from '../../../src/lib/bolt3/formats.ts';
@@ -32,8 +34,14 @@ async function backends(): Promise<Bolt3Backend[]> {
   const tiny = (await import('tiny-secp256k1')) as unknown as TinySecp256k1 & TinySecp256k1Ecdsa;
   const mod = (await import('secp256k1/bindings.js' as string)) as { default?: unknown };
   const native = (mod.default ?? mod) as NativeSecp256k1 & NativeSecp256k1Ecdsa;
-  return [NOBLE, bolt3Backend(tinySecp256k1Backend(tiny), tinySecp256k1Ecdsa(tiny)), bolt3Backend(nativeBackend(native), nativeEcdsa(native))];
+  const all = [NOBLE, bolt3Backend(tinySecp256k1Backend(tiny), tinySecp256k1Ecdsa(tiny)), bolt3Backend(nativeBackend(native), nativeEcdsa(native))];
+  if (systemLibrary.loaded) all.push(bolt3Backend(libsecp256k1Backend(systemLibrary.loaded), libsecp256k1Ecdsa(systemLibrary.loaded)));
+  return all;
 }
+
+// The system library may be absent: a visible skip (../../setup/backends.ts); present, koffi must bind it.
+const systemLibrary = await systemLibsecp256k1();
+if (systemLibrary.skipped !== undefined) describe.skip(`signing-key check on libsecp256k1: SKIPPED, ${systemLibrary.skipped}`, () => it('every case', () => {}));
 
 describe('no secret but the claimed key signs, after the right one has signed, on any backend', () => {
   it('after the right keys are proven on every backend, any other secret is E_WRONG_SIGNING_KEY on every backend; the right ones sign the same bytes everywhere', async () => {

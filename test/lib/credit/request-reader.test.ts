@@ -28,7 +28,7 @@ import { concatBytes, fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { MalformedInputError, OffchainError, RefusedError } from '../../../src/lib/errors.ts';
 import { keyPair, type KeyPair } from '../../../src/lib/keys/keys.ts';
 import { selectBackend, type BackendChoice } from '../../../src/lib/musig/bip327.ts';
-import { installed, type BackendId } from '../../setup/backends.ts';
+import { ALL_BACKENDS, installed, type BackendId } from '../../setup/backends.ts';
 import { musigKey } from '../../../src/lib/musig/keyagg.ts';
 import {
   outputKeyCompressed, readMusigInput, setMusigParticipants, type MusigInput, type ReadOptions,
@@ -187,7 +187,7 @@ const userNonce = (rs: RawRecord[]) => rs.find((r) => r.type === 0x1b && r.keyDa
 /** The backends this machine can run (an optional one missing is a visible skip below, never a silent pass). */
 const BACKENDS: BackendChoice[] = [];
 const MISSING: [BackendChoice, string][] = [];
-for (const backend of ['noble', 'tiny-secp256k1', 'native', 'reference'] as BackendChoice[]) {
+for (const backend of [...ALL_BACKENDS, 'reference'] as BackendChoice[]) {
   // Installed or not is decided by test code (../../setup/backends.ts): an installed backend the
   // product falls back from fails below (`.engine` toBe the backend), never a skip.
   if (backend === 'reference' || (await installed(backend as BackendId))) BACKENDS.push(backend);

@@ -15,7 +15,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { loadEngine } from '../../../src/lib/musig/engine/select.ts';
-import { backendUnderTest } from '../../setup/backends.ts';
+import { ALL_BACKENDS, backendUnderTest } from '../../setup/backends.ts';
 import type { Bip327Engine, EngineName } from '../../../src/lib/musig/engine/engine.ts';
 import { N, int } from '../../../src/lib/musig/engine/scalar.ts';
 import { keyPair } from '../../../src/lib/keys/keys.ts';
@@ -25,7 +25,7 @@ import { aggregateXOnly, tapTweak } from '../../independent/keys.ts';
 import { liftX } from '../../independent/secp256k1.ts';
 import { TEST_CODE_VERIFIER } from '../../independent/schnorr.ts';
 
-const NAMES: readonly EngineName[] = ['noble', 'tiny-secp256k1', 'native', 'reference'];
+const NAMES: readonly EngineName[] = [...ALL_BACKENDS, 'reference'];
 const available: Bip327Engine[] = [];
 const missing: string[] = [];
 for (const name of NAMES) {

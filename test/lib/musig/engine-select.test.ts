@@ -21,6 +21,7 @@ const noble = await loadEngine('noble');
 // the loader under test: a loader that breaks must turn these red, not into "not installed".
 const tinyInstalled = await installed('tiny-secp256k1');
 const nativeInstalled = await installed('native');
+const libsecp256k1Installed = await installed('libsecp256k1');
 
 afterEach(() => useEngine(noble));
 
@@ -66,19 +67,20 @@ describe('selectBackend', () => {
 
   it('auto takes the fastest backend that loads, and says why only if that is noble', async () => {
     const sel = await selectBackend('auto');
-    const expected = nativeInstalled ? 'native' : tinyInstalled ? 'tiny-secp256k1' : 'noble';
+    const expected = libsecp256k1Installed ? 'libsecp256k1' : nativeInstalled ? 'native' : tinyInstalled ? 'tiny-secp256k1' : 'noble';
     expect(sel.engine).toBe(expected);
-    if (expected === 'noble') expect(sel.fallbackReason).toMatch(/^native is not available: .*; tiny-secp256k1 is not available: .*; using noble$/);
+    if (expected === 'noble') expect(sel.fallbackReason).toMatch(/^libsecp256k1 is not available: .*; native is not available: .*; tiny-secp256k1 is not available: .*; using noble$/);
     else expect(sel.fallbackReason).toBeUndefined();
   });
 
-  it('auto with no libsecp256k1 backend importable lands on noble with both reasons on one line', async () => {
+  it('auto with no libsecp256k1 backend importable lands on noble with every reason on one line', async () => {
     const sel = await selectBackend('auto', { importer: (s) => Promise.reject(new Error(`Cannot find package '${s}'`)) });
     expect(sel).toEqual({
       requested: 'auto',
       engine: 'noble',
       fallbackReason:
-        "native is not available: Error: Cannot find package 'secp256k1/bindings.js'; tiny-secp256k1 is not available: Error: Cannot find package 'tiny-secp256k1'; using noble",
+        "libsecp256k1 is not available: Error: Cannot find package 'koffi'; native is not available: Error: Cannot find package 'secp256k1/bindings.js'; " +
+        "tiny-secp256k1 is not available: Error: Cannot find package 'tiny-secp256k1'; using noble",
     });
   });
 
@@ -87,7 +89,7 @@ describe('selectBackend', () => {
     expect(parseBackendChoice('')).toBe('noble');
     expect(parseBackendChoice(' Tiny-Secp256k1 ')).toBe('tiny-secp256k1');
     expect(parseBackendChoice('auto')).toBe('auto');
-    expect(refusal(() => parseBackendChoice('openssl'), 'E_USAGE', 2).message).toMatch(/^unknown secp256k1 backend "openssl": expected one of auto, noble, tiny-secp256k1, native/);
+    expect(refusal(() => parseBackendChoice('openssl'), 'E_USAGE', 2).message).toMatch(/^unknown secp256k1 backend "openssl": expected one of auto, noble, tiny-secp256k1, native, libsecp256k1/);
   });
 });
 

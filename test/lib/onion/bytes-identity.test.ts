@@ -18,6 +18,8 @@ import { nobleBackend } from '../../../src/lib/musig/engine/backend-noble.ts';
 import { nativeBackend, type NativeSecp256k1 } from '../../../src/lib/musig/engine/backend-native.ts';
 import { tinySecp256k1Backend, type TinySecp256k1 } from '../../../src/lib/musig/engine/backend-tiny-secp256k1.ts';
 import type { Secp256k1Backend } from '../../../src/lib/musig/engine/backend.ts';
+import { libsecp256k1Backend } from '../../../src/lib/musig/engine/backend-libsecp256k1.ts';
+import { systemLibsecp256k1 } from '../../setup/backends.ts';
 
 const N = secp256k1.Point.CURVE().n;
 const sha = (...parts: Uint8Array[]): Uint8Array => {
@@ -123,6 +125,11 @@ const backends: [string, () => Promise<Secp256k1Backend<unknown>>][] = [
     return nativeBackend((mod.default ?? mod) as NativeSecp256k1) as Secp256k1Backend<unknown>;
   }],
 ];
+
+// The system library may be absent: a visible skip (../../setup/backends.ts); present, koffi must bind it.
+const systemLibrary = await systemLibsecp256k1();
+if (systemLibrary.skipped === undefined) backends.push(['libsecp256k1', async () => libsecp256k1Backend(systemLibrary.loaded) as Secp256k1Backend<unknown>]);
+else describe.skip(`onion bytes on libsecp256k1: SKIPPED, ${systemLibrary.skipped}`, () => it('build, peel, tampering', () => {}));
 
 const codeOf = (f: () => unknown): string | undefined => {
   try {

@@ -5,6 +5,11 @@
  * The binding has no BIP-340, so Verify is ./backend.ts's verifySchnorrWith on its
  * point operations. Its functions throw on infinity and on a zero scalar; those cases
  * are decided here before calling it.
+ *
+ * Its k·P (publicKeyTweakMul) is libsecp256k1's variable-time secp256k1_ecmult: for
+ * public scalars. Secret ones go through its `ecdh` (secp256k1_ecmult_const, constant
+ * time) — with a hash function of ours that keeps x and y for `mulSecret`, with
+ * libsecp256k1's default hash (SHA256 of the compressed point) for `ecdhSha256`.
  */
 import type { Secp256k1Backend } from './backend.ts';
 import { uncompressedBackend, type Uncompressed } from './uncompressed.ts';
@@ -16,6 +21,11 @@ export type NativeSecp256k1 = {
   publicKeyTweakMul(pubkey: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array;
   publicKeyCreate(seckey: Uint8Array, compressed?: boolean): Uint8Array;
   publicKeyTweakAdd?(pubkey: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array;
+  ecdh?(
+    pubkey: Uint8Array, seckey: Uint8Array,
+    options?: { hashfn?: (x: Uint8Array, y: Uint8Array) => Uint8Array; xbuf?: Uint8Array; ybuf?: Uint8Array },
+    output?: Uint8Array,
+  ): Uint8Array;
 };
 
 export function nativeBackend(lib: NativeSecp256k1): Secp256k1Backend<Uncompressed> {
@@ -25,5 +35,38 @@ export function nativeBackend(lib: NativeSecp256k1): Secp256k1Backend<Uncompress
     mul: (p, k) => lib.publicKeyTweakMul(p, k, false),
     mulBase: (k) => lib.publicKeyCreate(k, false),
     ...(lib.publicKeyTweakAdd ? { addMulBase: (p: Uint8Array, k: Uint8Array) => lib.publicKeyTweakAdd!(p, k, false) } : {}),
+    ...(lib.ecdh ? nativeEcdh(lib.ecdh.bind(lib)) : {}),
   });
+}
+
+function nativeEcdh(ecdh: NonNullable<NativeSecp256k1['ecdh']>) {
+  // The hash function's output is empty (the binding copies outputlen bytes of what it returns).
+  const none = new Uint8Array(0);
+  const xbuf = new Uint8Array(32);
+  const ybuf = new Uint8Array(32);
+  let target = none;
+  const options = {
+    hashfn: (x: Uint8Array, y: Uint8Array) => {
+      target.set(x, 1);
+      target.set(y, 33);
+      return none;
+    },
+    xbuf,
+    ybuf,
+  };
+  return {
+    mulConst(p: Uncompressed, k: Uint8Array): Uncompressed {
+      const out = (target = new Uint8Array(65));
+      out[0] = 4;
+      try {
+        ecdh(p, k, options, none);
+      } finally {
+        target = none;
+        xbuf.fill(0);
+        ybuf.fill(0);
+      }
+      return out;
+    },
+    ecdhSha256: (p: Uncompressed, k: Uint8Array) => ecdh(p, k, {}, new Uint8Array(32)),
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * The secp256k1 operations BIP-327 and BIP-340 verification need, and nothing else:
  * decode / encode a compressed point, lift_x, parity, negation, addition, k·P, k·G and
- * BIP-340 Verify. Each backend (noble, tiny-secp256k1, the native binding) implements
+ * BIP-340 Verify. Each backend (noble, tiny-secp256k1, the native binding, the system's
+ * libsecp256k1 through koffi) implements
  * them over its own point representation `P`; the BIP-327 engine (./keyagg.ts,
  * ./nonces.ts, ./session.ts) is written once against this interface, with scalars as
  * bigints (./scalar.ts).
@@ -11,7 +12,7 @@
  */
 import { N, P as FIELD_P, int, taggedScalar } from './scalar.ts';
 
-export type BackendName = 'noble' | 'tiny-secp256k1' | 'native';
+export type BackendName = 'noble' | 'tiny-secp256k1' | 'native' | 'libsecp256k1';
 
 export interface Secp256k1Backend<P = unknown> {
   readonly name: BackendName;
@@ -28,10 +29,19 @@ export interface Secp256k1Backend<P = unknown> {
   /** k·P for a PUBLIC scalar (variable time is allowed). */
   mul(p: P, k: bigint): P | null;
   /**
-   * k·P for a SECRET scalar, constant time: libsecp256k1's tweak_mul (ecmult_const), in the
-   * backends that have it (the ecash mint's C_ = k·B_ uses it when the stream selected one).
+   * k·P for a SECRET scalar, constant time: libsecp256k1's ECDH multiplication
+   * (secp256k1_ecmult_const), in the backends that can reach it — not tiny-secp256k1,
+   * whose only k·P is pubkey_tweak_mul, variable time like `mul`. The ecash mint's
+   * C_ = k·B_ uses it when the stream selected such a backend, else noble's constant-time
+   * multiply.
    */
   mulSecret?(p: P, k: bigint): P | null;
+  /**
+   * BOLT 4's shared secret SHA256(compressed(k·P)) for a SECRET k in [1, n), constant
+   * time: libsecp256k1's secp256k1_ecdh with its default hash, in the backends that have
+   * it. Throws for k = 0 or k ≥ n.
+   */
+  ecdhSha256?(p: P, k: bigint): Uint8Array;
   /** k·G for any scalar, secret ones included (constant time in every backend). */
   mulBase(k: bigint): P | null;
   /** P + k·G for a PUBLIC scalar, in one library call where the library has one (a BOLT 3 key derivation); else add(P, mulBase(k)). */

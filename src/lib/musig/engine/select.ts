@@ -1,9 +1,11 @@
 /**
  * Which BIP-327 engine ../bip327.ts uses. `noble` (pure JS) is the default and always
- * there; `tiny-secp256k1` (libsecp256k1 in WASM) and `native` (the `secp256k1`
- * package's N-API binding) are optional packages, imported only when selected, and a
- * selection that cannot be met falls back to noble with a one-line reason. `reference`
- * is @scure/btc-signer's BIP-327, for cross-checks. `auto` takes the fastest that loads.
+ * there; `tiny-secp256k1` (libsecp256k1 in WASM), `native` (the `secp256k1` package's
+ * N-API binding, a 2019 libsecp256k1) and `libsecp256k1` (the system's libsecp256k1
+ * through the `koffi` FFI package: ./libsecp256k1.ts) are optional, imported only when
+ * selected, and a selection that cannot be met falls back to noble with a one-line
+ * reason. `reference` is @scure/btc-signer's BIP-327, for cross-checks. `auto` takes the
+ * fastest that loads.
  *
  * This module never reads the environment: the CLI layer reads OFFCHAIN_SECP256K1
  * (`SECP256K1_ENV`), parses it with `parseBackendChoice` and calls `selectBackend`.
@@ -11,6 +13,8 @@
 import { nobleBackend } from './backend-noble.ts';
 import { nativeBackend, type NativeSecp256k1 } from './backend-native.ts';
 import { tinySecp256k1Backend, type TinySecp256k1 } from './backend-tiny-secp256k1.ts';
+import { libsecp256k1Backend } from './backend-libsecp256k1.ts';
+import { openLibsecp256k1, type Koffi } from './libsecp256k1.ts';
 import type { BackendName, Secp256k1Backend } from './backend.ts';
 import type { Uncompressed } from './uncompressed.ts';
 import { createEngine, type Bip327Engine, type EngineName } from './engine.ts';
@@ -18,7 +22,7 @@ import { fromHex, toHex } from '../../bytes.ts';
 import { UsageError } from '../../errors.ts';
 
 export type BackendChoice = EngineName | 'auto';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'noble', 'tiny-secp256k1', 'native', 'reference'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'noble', 'tiny-secp256k1', 'native', 'libsecp256k1', 'reference'];
 /** The environment variable the CLI reads to choose a backend. */
 export const SECP256K1_ENV = 'OFFCHAIN_SECP256K1';
 
@@ -49,6 +53,11 @@ const OPTIONAL: Partial<Record<BackendName, { specifier: string; make: (mod: unk
   native: {
     specifier: 'secp256k1/bindings.js',
     make: (mod) => nativeBackend(((mod as { default?: unknown }).default ?? mod) as NativeSecp256k1),
+  },
+  // koffi, then the library itself by soname (or $OFFCHAIN_LIBSECP256K1): either missing is a fallback with its reason.
+  libsecp256k1: {
+    specifier: 'koffi',
+    make: (mod) => libsecp256k1Backend(openLibsecp256k1(((mod as { default?: unknown }).default ?? mod) as Koffi)),
   },
 };
 
@@ -95,10 +104,16 @@ export function useEngine(engine: Bip327Engine): void {
   selection = { requested: engine.name, engine: engine.name, fallbackReason: undefined };
 }
 
-/** Known answers a backend must reproduce before it is used: k·G by both multiplications, and BIP-340 vector 1. */
+/**
+ * Known answers a backend must reproduce before it is used: k·G by every multiplication
+ * it has, (k+1)·G by addition, BIP-340 vector 1 (and a forgery refused), and the ECDH
+ * secret SHA256(compressed(k·G)) where it offers one.
+ */
 const KNOWN = {
   k: 0x5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1edn,
   kG: '037ba3ce61433fadc755d06f6843f2fd9a09a56c4f89ed72775fe281e030b5a93e',
+  k1G: '02d4fb015db42d6d758e93181e6b0913e137037eaac4e3e949df9e89a6d0db7ec2',
+  ecdh: '860181747267f1135b27430f061427df9ad05fa9ef4fe8c08760abe1cb37cf94',
   G: '0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798',
   pk: 'dff1d77f2a671c5f36183726db2341be58feae1da2deced843240f7b502ba659',
   msg: '243f6a8885a308d313198a2e03707344a4093822299f31d0082efa98ec4e6c89',
@@ -106,14 +121,22 @@ const KNOWN = {
 };
 
 function selfTest<P>(ec: Secp256k1Backend<P>): void {
-  const viaBase = toHex(ec.pointToBytes(ec.mulBase(KNOWN.k)!));
-  const viaMul = toHex(ec.pointToBytes(ec.mul(ec.pointFromBytes(fromHex(KNOWN.G))!, KNOWN.k)!));
+  const G = ec.pointFromBytes(fromHex(KNOWN.G))!;
+  const hex = (p: P | null) => (p === null ? 'infinity' : toHex(ec.pointToBytes(p)));
+  const kG = ec.mulBase(KNOWN.k)!;
   const [sig, msg, pk] = [fromHex(KNOWN.sig), fromHex(KNOWN.msg), fromHex(KNOWN.pk)];
   const forged = Uint8Array.from(sig);
   forged[63] = forged[63]! ^ 1;
-  if (viaBase !== KNOWN.kG || viaMul !== KNOWN.kG || !ec.verifySchnorr(sig, msg, pk) || ec.verifySchnorr(forged, msg, pk)) {
-    throw new Error('it gets a known computation wrong');
-  }
+  const wrong = [
+    hex(kG) !== KNOWN.kG && 'k·G',
+    hex(ec.mul(G, KNOWN.k)) !== KNOWN.kG && 'k·P',
+    ec.mulSecret && hex(ec.mulSecret(G, KNOWN.k)) !== KNOWN.kG && 'secret k·P',
+    hex(ec.add(kG, G)) !== KNOWN.k1G && 'P + Q',
+    ec.addMulBase && hex(ec.addMulBase(kG, 1n)) !== KNOWN.k1G && 'P + k·G',
+    ec.ecdhSha256 && toHex(ec.ecdhSha256(G, KNOWN.k)) !== KNOWN.ecdh && 'ECDH',
+    (!ec.verifySchnorr(sig, msg, pk) || ec.verifySchnorr(forged, msg, pk)) && 'BIP-340 Verify',
+  ].filter(Boolean);
+  if (wrong.length) throw new Error(`it gets a known computation wrong (${wrong.join(', ')})`);
 }
 
 /**
@@ -154,7 +177,7 @@ function firstLine(e: unknown): string {
 }
 
 /** Fastest first; `auto` takes the first that loads. */
-const AUTO_ORDER: readonly EngineName[] = ['native', 'tiny-secp256k1', 'noble'];
+const AUTO_ORDER: readonly EngineName[] = ['libsecp256k1', 'native', 'tiny-secp256k1', 'noble'];
 
 /**
  * Select the engine ../bip327.ts uses from now on. Never throws for an unavailable

@@ -3,7 +3,7 @@
  * libsecp256k1 backends: parsing it costs libsecp256k1 no square root, and parity,
  * negation, equality and compression are byte operations done here in JS.
  */
-import { P as FIELD_P, bytes32, int } from './scalar.ts';
+import { P as FIELD_P, N, bytes32, int } from './scalar.ts';
 import { verifySchnorrWith, type BackendName, type Secp256k1Backend } from './backend.ts';
 
 export type Uncompressed = Uint8Array;
@@ -50,7 +50,27 @@ export type UncompressedOps = {
   mulBase(k: Uint8Array): Uncompressed;
   /** p + k·G for a 32-byte public scalar k in [1, n) whose sum is not infinity (throws if it is). */
   addMulBase?(p: Uncompressed, k: Uint8Array): Uncompressed;
+  /** k·p for a 32-byte SECRET scalar k in [1, n), in constant time (ECDH's multiplication); `mul` may be variable time. */
+  mulConst?(p: Uncompressed, k: Uint8Array): Uncompressed;
+  /** SHA256(compressed(k·p)) for a 32-byte secret scalar k in [1, n), constant time. */
+  ecdhSha256?(p: Uncompressed, k: Uint8Array): Uint8Array;
 };
+
+/** bytes(32, k) for a scalar in [0, n); anything else is refused as noble refuses it (bytes32 would truncate k ≥ 2^256). */
+function scalarBytes(k: bigint): Uint8Array {
+  if (k < 0n || k >= N) throw new RangeError('a scalar must be in [0, n)');
+  return bytes32(k);
+}
+
+/** Run `f` on bytes(32, k) and wipe them after: the scalar is secret. */
+function withSecret<T>(k: bigint, f: (d: Uint8Array) => T): T {
+  const d = scalarBytes(k);
+  try {
+    return f(d);
+  } finally {
+    d.fill(0);
+  }
+}
 
 /**
  * A backend over a library of uncompressed points (libsecp256k1 in WASM or native):
@@ -90,32 +110,18 @@ export function uncompressedBackend(
       if (areOpposite(a, b)) return null;
       return ops.add(a, b);
     },
-    mul: (p, k) => (k === 0n ? null : ops.mul(p, bytes32(k))),
-    // The same library call: libsecp256k1's pubkey tweak_mul is constant time (secp256k1_ecmult_const).
-    mulSecret(p, k) {
-      if (k === 0n) return null;
-      const d = bytes32(k);
-      try {
-        return ops.mul(p, d);
-      } finally {
-        d.fill(0);
-      }
-    },
-    mulBase(k) {
-      if (k === 0n) return null;
-      const d = bytes32(k);
-      try {
-        return ops.mulBase(d);
-      } finally {
-        d.fill(0);
-      }
-    },
+    // libsecp256k1's pubkey tweak_mul: secp256k1_ecmult, variable time — public scalars only.
+    mul: (p, k) => (k === 0n ? null : ops.mul(p, scalarBytes(k))),
+    ...(ops.mulConst ? { mulSecret: (p: Uncompressed, k: bigint) => (k === 0n ? null : withSecret(k, (d) => ops.mulConst!(p, d))) } : {}),
+    ...(ops.ecdhSha256 ? { ecdhSha256: (p: Uncompressed, k: bigint) => withSecret(k, (d) => ops.ecdhSha256!(p, d)) } : {}),
+    mulBase: (k) => (k === 0n ? null : withSecret(k, (d) => ops.mulBase(d))),
     ...(ops.addMulBase
       ? {
           addMulBase(p: Uncompressed, k: bigint): Uncompressed | null {
             if (k === 0n) return p;
+            const d = scalarBytes(k);
             try {
-              return ops.addMulBase!(p, bytes32(k));
+              return ops.addMulBase!(p, d);
             } catch {
               return ec.add(p, ec.mulBase(k)); // infinity (or a refusal): decided by the general path
             }
