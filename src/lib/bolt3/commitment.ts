@@ -22,9 +22,8 @@ import { compareBytes } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import { NOBLE, type Bolt3Backend } from './backend.ts';
 import {
-  checkCommitmentInputs, commitmentKeys, obscuredCommitmentNumber, type AnchorKind, type ChannelParameters, type CommitmentKeys, type CommitmentState, type Htlc,
+  Channel, checkCommitmentState, obscuredCommitmentNumber, type AnchorKind, type ChannelParameters, type CommitmentKeys, type CommitmentState, type Htlc,
 } from './channel.ts';
-import { decodePoint } from './keys.ts';
 import { txid, type Tx } from './tx.ts';
 
 export type CommitmentOutputKind = 'to_local' | 'to_remote' | 'offered_htlc' | 'received_htlc' | AnchorKind;
@@ -74,19 +73,24 @@ function bip69(a: Omit<CommitmentOutput, 'index'>, b: Omit<CommitmentOutput, 'in
   return (a.htlc?.cltvExpiry ?? 0) - (b.htlc?.cltvExpiry ?? 0);
 }
 
-/** Build the commitment transaction held by `params.local` in `state`. */
-export function buildCommitment(params: ChannelParameters, state: CommitmentState, backend: Bolt3Backend = NOBLE): CommitmentTransaction {
-  checkCommitmentInputs(params, state);
+/**
+ * Build the commitment transaction held by `local` in `state`: of a Channel the caller holds
+ * (its backend), or of plain parameters (on `backend`).
+ */
+export function buildCommitment(channel: Channel | ChannelParameters, state: CommitmentState, backend: Bolt3Backend = NOBLE): CommitmentTransaction {
+  const ch = channel instanceof Channel ? channel : new Channel(channel, backend);
+  const { params } = ch;
+  checkCommitmentState(params, state);
   const { format } = params;
   format.checkFeerate(state.feeratePerKw);
   // Points used as they are (funding script, obscuring factor) must be points too.
-  decodePoint(backend.ec, params.local.fundingPubkey, 'local funding_pubkey');
-  decodePoint(backend.ec, params.remote.fundingPubkey, 'remote funding_pubkey');
-  decodePoint(backend.ec, params.local.paymentBasepoint, 'local payment_basepoint');
-  const keys = commitmentKeys(params.local, params.remote, state.perCommitmentPoint, backend.ec);
+  ch.point(params.local.fundingPubkey, 'local funding_pubkey');
+  ch.point(params.remote.fundingPubkey, 'remote funding_pubkey');
+  ch.point(params.local.paymentBasepoint, 'local payment_basepoint');
+  const keys = ch.commitmentKeys(state.perCommitmentPoint);
 
   // 1. input and locktime
-  const obscured = obscuredCommitmentNumber(params, state.commitmentNumber);
+  const obscured = obscuredCommitmentNumber(ch, state.commitmentNumber);
 
   // 2. trimming
   const untrimmed: Htlc[] = [];
@@ -113,7 +117,7 @@ export function buildCommitment(params: ChannelParameters, state: CommitmentStat
   const hasToLocal = toLocalSat >= params.dustLimitSatoshis && toLocalSat > 0n;
   const hasToRemote = toRemoteSat >= params.dustLimitSatoshis && toRemoteSat > 0n;
   if (hasToLocal) outputs.push({ kind: 'to_local', amountSat: toLocalSat, ...format.toLocal(keys, params.toSelfDelay) });
-  if (hasToRemote) outputs.push({ kind: 'to_remote', amountSat: toRemoteSat, ...format.toRemote(keys) });
+  if (hasToRemote) outputs.push({ kind: 'to_remote', amountSat: toRemoteSat, ...ch.toRemote });
 
   // 9. anchors
   const assigned = outputs.reduce((a, o) => a + o.amountSat, 0n);
