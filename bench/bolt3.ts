@@ -4,13 +4,16 @@
  * (src/lib/bolt3/sign.ts signCounterpartyCommitment) — per secp256k1 backend, per
  * CPU-second (the machine may be shared). The issue's target: ≥ 500/s per core on the
  * fastest backend, and ≥ 70% of the signing-only ceiling measured in the same run (issue 40).
+ * As a node signs: the channel held (a Channel, its basepoints decoded once) and its two
+ * signing keys proven once (ProvenKey), each commitment at a per-commitment point never
+ * seen before (more points than ./src/lib/bolt3/keys.ts's cache of decoded points holds).
  * Run alone: `node --import tsx bench/bolt3.ts [seconds]` (BENCH_ROUNDS, default 3).
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import {
-  ANCHORS, LEGACY, NOBLE, bolt3Backend, buildCommitment, buildHtlcTransactions, generateFromSeed, nativeEcdsa, pointOf, signCounterpartyCommitment, tinySecp256k1Ecdsa,
+  ANCHORS, Channel, LEGACY, NOBLE, ProvenKey, bolt3Backend, buildCommitment, buildHtlcTransactions, generateFromSeed, nativeEcdsa, pointOf, signCounterpartyCommitment, tinySecp256k1Ecdsa,
   type Bolt3Backend, type ChannelParameters, type CommitmentFormat, type Htlc,
 } from '../src/lib/bolt3/index.ts';
 import { tinySecp256k1Backend } from '../src/lib/musig/engine/backend-tiny-secp256k1.ts';
@@ -27,7 +30,9 @@ const htlcs: Htlc[] = Array.from({ length: 20 }, (_, i) => ({
   direction: i % 2 ? 'offered' : 'received', amountMsat: BigInt(100_000_000 + i * 1000), paymentHash: createHash('sha256').update(String(i)).digest(), cltvExpiry: 800_000 + i,
 }));
 const htlcTotal = htlcs.reduce((a, h) => a + h.amountMsat, 0n);
-const points = Array.from({ length: 64 }, (_, i) => pointOf(generateFromSeed(sec(9), 2 ** 48 - 1 - i)));
+// Twice as many points as keys.ts's cache of decoded points holds (256): each is decoded anew, as a new commitment's is.
+const POINTS = 512;
+const points = Array.from({ length: POINTS }, (_, i) => pointOf(generateFromSeed(sec(9), 2 ** 48 - 1 - i)));
 
 const backends: [string, Bolt3Backend | string][] = [['noble', NOBLE]];
 try {
@@ -73,12 +78,14 @@ for (const format of [LEGACY, ANCHORS]) {
       console.log(`  ${format.name.padEnd(8)} ${name.padEnd(15)} ${backend}`);
       continue;
     }
-    const p = params(format);
+    const channel = new Channel(params(format), backend);
+    const fundingKey = new ProvenKey(sec(21), 'funding secret key', backend);
+    const htlcBasepointKey = new ProvenKey(sec(25), 'htlc basepoint secret', backend);
     let n = 0;
     const one = () => {
-      const c = buildCommitment(p, { commitmentNumber: n, perCommitmentPoint: points[n % 64]!, toLocalMsat: 6_000_000_000n - htlcTotal, toRemoteMsat: 4_000_000_000n, feeratePerKw: 253, htlcs }, backend);
+      const c = buildCommitment(channel, { commitmentNumber: n, perCommitmentPoint: points[n % POINTS]!, toLocalMsat: 6_000_000_000n - htlcTotal, toRemoteMsat: 4_000_000_000n, feeratePerKw: 253, htlcs });
       const txs = buildHtlcTransactions(c);
-      const signed = signCounterpartyCommitment(c, txs, sec(21), sec(25), backend);
+      const signed = signCounterpartyCommitment(c, txs, fundingKey, htlcBasepointKey, backend);
       if (txs.length !== 20 || signed.htlcSignatures.length !== 20) throw new Error('an HTLC was trimmed or left unsigned');
       n++;
     };
