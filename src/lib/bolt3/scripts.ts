@@ -118,7 +118,7 @@ function template(keys: HtlcScriptKeys, before: ScriptPart[], between: ScriptPar
 const sameKeys = (a: HtlcScriptKeys, b: HtlcScriptKeys): boolean =>
   a.revocationPubkey === b.revocationPubkey && a.remoteHtlcPubkey === b.remoteHtlcPubkey && a.localHtlcPubkey === b.localHtlcPubkey;
 
-const templates = new WeakMap<HtlcScriptKeys, Map<string, HtlcScriptTemplate>>();
+const templates = new WeakMap<HtlcScriptKeys, Map<number, HtlcScriptTemplate>>();
 
 /**
  * The template of `kind` for these keys and CSV, assembled on first use and kept while the keys
@@ -127,7 +127,7 @@ const templates = new WeakMap<HtlcScriptKeys, Map<string, HtlcScriptTemplate>>()
 function templateFor(keys: HtlcScriptKeys, kind: 'offered' | 'received', csv: number, make: () => HtlcScriptTemplate): HtlcScriptTemplate {
   let byKind = templates.get(keys);
   if (!byKind) templates.set(keys, (byKind = new Map()));
-  const name = `${kind} ${csv}`;
+  const name = kind === 'offered' ? csv : -1 - csv;
   let t = byKind.get(name);
   if (!t || !sameKeys(t.madeFor, keys)) byKind.set(name, (t = make()));
   return t;
