@@ -59,6 +59,7 @@ export class ProvenKey {
   constructor(secret: Uint8Array, field: string, backend: Bolt3Backend = NOBLE) {
     this.#publicKey = pointOf(secret, field, backend.ec);
     this.#secret = Uint8Array.from(secret);
+    Object.freeze(this); // no own method can be put in front of the class's
   }
 
   /** Whether this is the secret key of `publicKey`. */
