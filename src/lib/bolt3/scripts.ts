@@ -146,6 +146,18 @@ function fill(t: HtlcScriptTemplate, paymentHash: Uint8Array, cltvExpiry?: numbe
 }
 
 /**
+ * How both HTLC scripts begin: the revocation key's branch, then the remote key and the
+ * 32-byte size test that tells a preimage from a signature.
+ *
+ *     OP_DUP OP_HASH160 <RIPEMD160(SHA256(revocationpubkey))> OP_EQUAL
+ *     OP_IF OP_CHECKSIG
+ *     OP_ELSE <remote_htlcpubkey> OP_SWAP OP_SIZE 32 OP_EQUAL
+ */
+function htlcScriptStart(keys: HtlcScriptKeys): ScriptPart[] {
+  return [OP_DUP, OP_HASH160, revocationHash(keys.revocationPubkey), OP_EQUAL, OP_IF, OP_CHECKSIG, OP_ELSE, keys.remoteHtlcPubkey, OP_SWAP, OP_SIZE, { num: 32 }, OP_EQUAL];
+}
+
+/**
  * Offered HTLC output (the local node pays the remote):
  *
  *     OP_DUP OP_HASH160 <RIPEMD160(SHA256(revocationpubkey))> OP_EQUAL
@@ -168,11 +180,7 @@ export function offeredHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array,
   return fill(templateFor(keys, 'offered', csv, () => template(
     keys,
     [
-      OP_DUP, OP_HASH160, revocationHash(keys.revocationPubkey), OP_EQUAL,
-      OP_IF,
-      OP_CHECKSIG,
-      OP_ELSE,
-      keys.remoteHtlcPubkey, OP_SWAP, OP_SIZE, { num: 32 }, OP_EQUAL,
+      ...htlcScriptStart(keys),
       OP_NOTIF,
       OP_DROP, OP_2, OP_SWAP, keys.localHtlcPubkey, OP_2, OP_CHECKMULTISIG,
       OP_ELSE,
@@ -213,11 +221,7 @@ export function receivedHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array
   return fill(templateFor(keys, 'received', csv, () => template(
     keys,
     [
-      OP_DUP, OP_HASH160, revocationHash(keys.revocationPubkey), OP_EQUAL,
-      OP_IF,
-      OP_CHECKSIG,
-      OP_ELSE,
-      keys.remoteHtlcPubkey, OP_SWAP, OP_SIZE, { num: 32 }, OP_EQUAL,
+      ...htlcScriptStart(keys),
       OP_IF,
       OP_HASH160, /* RIPEMD160(payment_hash) */
     ],

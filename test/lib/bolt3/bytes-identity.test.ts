@@ -72,6 +72,16 @@ function reference(t: Tx, withWitness: boolean): Uint8Array {
 
 const sha = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
 
+/** A non-negative Script number as Script pushes it: OP_0, OP_1..OP_16, else a minimal little-endian push with a sign byte when needed. */
+function refNum(n: number): Uint8Array {
+  if (n === 0) return Uint8Array.of(0);
+  if (n <= 16) return Uint8Array.of(0x50 + n);
+  const b: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) b.push(v & 0xff);
+  if (b[b.length - 1]! & 0x80) b.push(0);
+  return Uint8Array.of(b.length, ...b);
+}
+
 describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 preimage and the script assembler against references in test code', () => {
   it('serializeTx (both forms), txid and weight equal the reference and the independent parser', () => {
     fc.assert(
@@ -112,14 +122,6 @@ describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 pre
       fc.uint8Array({ maxLength: 255 }),
       // the push encodings' edges: OP_0-length, 20/32/33-byte keys and hashes, 75 | 76 (OP_PUSHDATA1), 255
       fc.constantFrom(0, 1, 20, 32, 33, 74, 75, 76, 77, 254, 255).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })), fc.integer({ min: 0, max: 0x7fffffff }).map((num) => ({ num })));
-    const refNum = (n: number): Uint8Array => {
-      if (n === 0) return Uint8Array.of(0);
-      if (n <= 16) return Uint8Array.of(0x50 + n);
-      const b: number[] = [];
-      for (let v = n; v > 0; v = Math.floor(v / 256)) b.push(v & 0xff);
-      if (b[b.length - 1]! & 0x80) b.push(0);
-      return Uint8Array.of(b.length, ...b);
-    };
     const refPush = (d: Uint8Array): Uint8Array => concat(d.length <= 75 ? Uint8Array.of(d.length) : Uint8Array.of(0x4c, d.length), d);
     fc.assert(
       fc.property(fc.array(part, { maxLength: 12 }), (parts) => {
@@ -134,16 +136,8 @@ describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 pre
   it('offered and received HTLC scripts, assembled once per commitment\'s keys and filled per HTLC, equal BOLT 3\'s text written out byte by byte — for many HTLCs of one keys object, keys objects interleaved, and a key replaced in place', () => {
     // The BOLT 3 templates by hand: opcodes as bytes, every push a length byte, cltv_expiry a minimal script number.
     const ripemd = (b: Uint8Array) => new Uint8Array(createHash('ripemd160').update(b).digest());
-    const num = (n: number): Uint8Array => {
-      if (n === 0) return Uint8Array.of(0x00);
-      if (n <= 16) return Uint8Array.of(0x50 + n);
-      const b: number[] = [];
-      for (let v = n; v > 0; v = Math.floor(v / 256)) b.push(v & 0xff);
-      if (b[b.length - 1]! & 0x80) b.push(0);
-      return Uint8Array.of(b.length, ...b);
-    };
     type K = { revocationPubkey: Uint8Array; localHtlcPubkey: Uint8Array; remoteHtlcPubkey: Uint8Array };
-    const csvPart = (csv: number) => (csv > 0 ? concat(num(csv), Uint8Array.of(0xb2, 0x75)) : new Uint8Array(0));
+    const csvPart = (csv: number) => (csv > 0 ? concat(refNum(csv), Uint8Array.of(0xb2, 0x75)) : new Uint8Array(0));
     const offered = (k: K, ph: Uint8Array, csv: number) => concat(
       Uint8Array.of(0x76, 0xa9, 20), refHash160(k.revocationPubkey), Uint8Array.of(0x87, 0x63, 0xac, 0x67, 33), k.remoteHtlcPubkey,
       Uint8Array.of(0x7c, 0x82, 0x01, 0x20, 0x87, 0x64, 0x75, 0x52, 0x7c, 33), k.localHtlcPubkey, Uint8Array.of(0x52, 0xae, 0x67, 0xa9, 20), ripemd(ph),
@@ -152,7 +146,7 @@ describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 pre
     const received = (k: K, ph: Uint8Array, cltv: number, csv: number) => concat(
       Uint8Array.of(0x76, 0xa9, 20), refHash160(k.revocationPubkey), Uint8Array.of(0x87, 0x63, 0xac, 0x67, 33), k.remoteHtlcPubkey,
       Uint8Array.of(0x7c, 0x82, 0x01, 0x20, 0x87, 0x63, 0xa9, 20), ripemd(ph), Uint8Array.of(0x88, 0x52, 0x7c, 33), k.localHtlcPubkey,
-      Uint8Array.of(0x52, 0xae, 0x67, 0x75), num(cltv), Uint8Array.of(0xb1, 0x75, 0xac, 0x68), csvPart(csv), Uint8Array.of(0x68),
+      Uint8Array.of(0x52, 0xae, 0x67, 0x75), refNum(cltv), Uint8Array.of(0xb1, 0x75, 0xac, 0x68), csvPart(csv), Uint8Array.of(0x68),
     );
     const key = fc.uint8Array({ minLength: 33, maxLength: 33 });
     const keysArb = fc.record({ revocationPubkey: key, localHtlcPubkey: key, remoteHtlcPubkey: key });
