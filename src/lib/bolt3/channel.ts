@@ -18,7 +18,8 @@ import { sha256 } from '../hash.ts';
 import { concatBytes } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { nobleBackend } from '../musig/engine/backend-noble.ts';
-import { decodePoint, derivePubkey, deriveRevocationPubkey, type Ec } from './keys.ts';
+import { NOBLE, type Bolt3Backend } from './backend.ts';
+import { decodePoint, derivePubkeyAt, deriveRevocationPubkeyAt, type Ec, type KeyPoint } from './keys.ts';
 import { checkIndex } from './per-commitment.ts';
 import { p2wsh } from './script.ts';
 import { fundingScript } from './scripts.ts';
@@ -126,7 +127,8 @@ export interface CommitmentFormat {
   /** The sighash type of the remote party's signature on HTLC transactions (the local one is ALL). */
   readonly remoteHtlcSighash: number;
   toLocal(keys: CommitmentKeys, toSelfDelay: number): OutputTemplate;
-  toRemote(keys: CommitmentKeys): OutputTemplate;
+  /** `to_remote`: with option_static_remotekey it pays `remotepubkey` = the remote payment_basepoint, the same output on every commitment. */
+  toRemote(remotePubkey: Uint8Array): OutputTemplate;
   offeredHtlc(keys: CommitmentKeys, htlc: Htlc): OutputTemplate;
   receivedHtlc(keys: CommitmentKeys, htlc: Htlc): OutputTemplate;
   /** The output of HTLC-timeout / HTLC-success transactions. */
@@ -136,15 +138,72 @@ export interface CommitmentFormat {
 
 /** BOLT 3 "Key Derivation" for the commitment held by `local` at `perCommitmentPoint`. */
 export function commitmentKeys(local: ChannelPublicKeys, remote: ChannelPublicKeys, perCommitmentPoint: Uint8Array, ec: Ec = nobleBackend): CommitmentKeys {
-  decodePoint(ec, remote.paymentBasepoint, 'remote payment_basepoint'); // to_remote pays to it as it is
+  return keysAt(local, remote, perCommitmentPoint, ec, (bytes, field) => ({ bytes, point: decodePoint(ec, bytes, field) }));
+}
+
+/**
+ * The five keys of one commitment, every point through `decode` — a channel's basepoints are
+ * decoded once (Channel) — in the order the checks name a bad one: to_remote's point, the
+ * revocation basepoint, the per-commitment point (decoded once), then the three basepoints.
+ */
+function keysAt(
+  local: ChannelPublicKeys, remote: ChannelPublicKeys, perCommitmentPoint: Uint8Array, ec: Ec, decode: (bytes: Uint8Array, field: string) => KeyPoint,
+): CommitmentKeys {
+  decode(remote.paymentBasepoint, 'remote payment_basepoint'); // to_remote pays to it as it is
+  const revocationBasepoint = decode(remote.revocationBasepoint, 'revocation_basepoint');
+  const point = { bytes: perCommitmentPoint, point: decodePoint(ec, perCommitmentPoint, 'per_commitment_point') };
   return {
     perCommitmentPoint,
-    revocationPubkey: deriveRevocationPubkey(remote.revocationBasepoint, perCommitmentPoint, ec),
-    localDelayedPubkey: derivePubkey(local.delayedPaymentBasepoint, perCommitmentPoint, ec),
-    localHtlcPubkey: derivePubkey(local.htlcBasepoint, perCommitmentPoint, ec),
-    remoteHtlcPubkey: derivePubkey(remote.htlcBasepoint, perCommitmentPoint, ec),
+    revocationPubkey: deriveRevocationPubkeyAt(ec, revocationBasepoint, point),
+    localDelayedPubkey: derivePubkeyAt(ec, decode(local.delayedPaymentBasepoint, 'basepoint'), point),
+    localHtlcPubkey: derivePubkeyAt(ec, decode(local.htlcBasepoint, 'basepoint'), point),
+    remoteHtlcPubkey: derivePubkeyAt(ec, decode(remote.htlcBasepoint, 'basepoint'), point),
     remotePubkey: remote.paymentBasepoint,
   };
+}
+
+/**
+ * A channel its caller holds while the channel is open, so that what every commitment repeats
+ * is worked out once: the parameters checked, each basepoint and funding key decoded the first
+ * time a commitment uses it (so a bad one is named as when it is decoded for one commitment),
+ * the obscuring factor, the `to_remote` output. Public values only, on one backend;
+ * buildCommitment takes one, or makes one from plain parameters for a single commitment
+ * (whose points then come from ./keys.ts's process-wide cache of decoded public points).
+ * The parameters must not change while it is held.
+ */
+export class Channel {
+  readonly #points = new Map<Uint8Array, KeyPoint>();
+  #obscuringFactor: { high: number; low: number } | undefined;
+  #toRemote: OutputTemplate | undefined;
+
+  constructor(
+    readonly params: ChannelParameters,
+    readonly backend: Bolt3Backend = NOBLE,
+  ) {
+    checkChannelParameters(params);
+  }
+
+  /** A basepoint or funding key of this channel, decoded once; E_BAD_PUBKEY naming `field` when it is not a point. */
+  point(bytes: Uint8Array, field: string): KeyPoint {
+    let p = this.#points.get(bytes);
+    if (!p) this.#points.set(bytes, (p = { bytes, point: decodePoint(this.backend.ec, bytes, field) }));
+    return p;
+  }
+
+  /** BOLT 3 "Key Derivation" for the commitment held by `params.local` at `perCommitmentPoint`. */
+  commitmentKeys(perCommitmentPoint: Uint8Array): CommitmentKeys {
+    const { local, remote } = this.params;
+    return keysAt(local, remote, perCommitmentPoint, this.backend.ec, (bytes, field) => this.point(bytes, field));
+  }
+
+  /** The opener's payment_basepoint then the accepter's, hashed (obscuringFactor). */
+  get obscuringFactor(): { high: number; low: number } {
+    return (this.#obscuringFactor ??= channelObscuringFactor(this.params));
+  }
+
+  get toRemote(): OutputTemplate {
+    return (this.#toRemote ??= this.params.format.toRemote(this.params.remote.paymentBasepoint));
+  }
 }
 
 /** The funding output: P2WSH of the 2-of-2 funding script. */
@@ -171,18 +230,22 @@ export function obscuringFactor(openerPaymentBasepoint: Uint8Array, accepterPaym
   return { high: (h[26]! << 16) | (h[27]! << 8) | h[28]!, low: (h[29]! << 16) | (h[30]! << 8) | h[31]! };
 }
 
+function channelObscuringFactor(params: ChannelParameters): { high: number; low: number } {
+  const [opener, accepter] = params.opener === 'local' ? [params.local, params.remote] : [params.remote, params.local];
+  return obscuringFactor(opener.paymentBasepoint, accepter.paymentBasepoint);
+}
+
 /**
  * The commitment transaction's nLockTime and its input's nSequence: upper 8 bits 0x20
  * and 0x80, lower 24 bits the lower and upper halves of the obscured commitment number.
  */
-export function obscuredCommitmentNumber(params: ChannelParameters, commitmentNumber: number): {
+export function obscuredCommitmentNumber(params: ChannelParameters | Channel, commitmentNumber: number): {
   obscured: number;
   lockTime: number;
   sequence: number;
 } {
   checkIndex(commitmentNumber, 'commitment number');
-  const [opener, accepter] = params.opener === 'local' ? [params.local, params.remote] : [params.remote, params.local];
-  const f = obscuringFactor(opener.paymentBasepoint, accepter.paymentBasepoint);
+  const f = params instanceof Channel ? params.obscuringFactor : channelObscuringFactor(params);
   const high = f.high ^ Math.floor(commitmentNumber / 2 ** 24);
   const low = f.low ^ (commitmentNumber % 2 ** 24);
   return { obscured: high * 2 ** 24 + low, lockTime: (0x20 * 2 ** 24) + low, sequence: (0x80 * 2 ** 24) + high };
@@ -226,9 +289,16 @@ const MAX_U32 = 0xffffffff;
  * funding amount exactly, or the commitment would create or destroy money.
  */
 export function checkCommitmentInputs(params: ChannelParameters, state: CommitmentState): void {
-  const bad = (code: string, message: string): never => {
-    throw new MalformedInputError(code, message);
-  };
+  checkChannelParameters(params);
+  checkCommitmentState(params, state);
+}
+
+function bad(code: string, message: string): never {
+  throw new MalformedInputError(code, message);
+}
+
+/** The channel's own shapes and ranges (a Channel checks them once). */
+export function checkChannelParameters(params: ChannelParameters): void {
   if (params.fundingSatoshis <= 0n) bad('E_BAD_AMOUNT', 'funding_satoshis must be positive');
   if (!Number.isInteger(params.fundingOutpoint.vout) || params.fundingOutpoint.vout < 0 || params.fundingOutpoint.vout > MAX_U32) {
     bad('E_BAD_OUTPOINT', 'the funding output index must be a 32-bit unsigned integer');
@@ -237,6 +307,10 @@ export function checkCommitmentInputs(params: ChannelParameters, state: Commitme
     bad('E_BAD_TO_SELF_DELAY', 'to_self_delay must be an integer in [0, 65535] blocks');
   }
   if (params.dustLimitSatoshis < 0n) bad('E_BAD_AMOUNT', 'dust_limit_satoshis must not be negative');
+}
+
+/** One commitment's shapes and ranges, and the balance rule. */
+export function checkCommitmentState(params: ChannelParameters, state: CommitmentState): void {
   if (!Number.isInteger(state.feeratePerKw) || state.feeratePerKw < 0 || state.feeratePerKw > MAX_U32) {
     bad('E_BAD_FEERATE', 'feerate_per_kw must be a 32-bit unsigned integer');
   }

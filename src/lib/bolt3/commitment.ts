@@ -22,9 +22,8 @@ import { compareBytes } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
 import { NOBLE, type Bolt3Backend } from './backend.ts';
 import {
-  checkCommitmentInputs, commitmentKeys, obscuredCommitmentNumber, type AnchorKind, type ChannelParameters, type CommitmentKeys, type CommitmentState, type Htlc,
+  Channel, checkCommitmentState, obscuredCommitmentNumber, type AnchorKind, type ChannelParameters, type CommitmentKeys, type CommitmentState, type Htlc, type OutputTemplate,
 } from './channel.ts';
-import { decodePoint } from './keys.ts';
 import { txid, type Tx } from './tx.ts';
 
 export type CommitmentOutputKind = 'to_local' | 'to_remote' | 'offered_htlc' | 'received_htlc' | AnchorKind;
@@ -67,26 +66,31 @@ export function isTrimmed(params: ChannelParameters, feeratePerKw: number, htlc:
 }
 
 /** BIP-69 with BOLT 3's tie-break: amount, scriptPubKey, then cltv_expiry for HTLC outputs. */
-function bip69(a: Omit<CommitmentOutput, 'index'>, b: Omit<CommitmentOutput, 'index'>): number {
+function bip69(a: CommitmentOutput, b: CommitmentOutput): number {
   if (a.amountSat !== b.amountSat) return a.amountSat < b.amountSat ? -1 : 1;
   const byScript = compareBytes(a.script, b.script);
   if (byScript !== 0) return byScript;
   return (a.htlc?.cltvExpiry ?? 0) - (b.htlc?.cltvExpiry ?? 0);
 }
 
-/** Build the commitment transaction held by `params.local` in `state`. */
-export function buildCommitment(params: ChannelParameters, state: CommitmentState, backend: Bolt3Backend = NOBLE): CommitmentTransaction {
-  checkCommitmentInputs(params, state);
+/**
+ * Build the commitment transaction held by `local` in `state`: of a Channel the caller holds
+ * (its backend), or of plain parameters (on `backend`).
+ */
+export function buildCommitment(channel: Channel | ChannelParameters, state: CommitmentState, backend: Bolt3Backend = NOBLE): CommitmentTransaction {
+  const ch = channel instanceof Channel ? channel : new Channel(channel, backend);
+  const { params } = ch;
+  checkCommitmentState(params, state);
   const { format } = params;
   format.checkFeerate(state.feeratePerKw);
   // Points used as they are (funding script, obscuring factor) must be points too.
-  decodePoint(backend.ec, params.local.fundingPubkey, 'local funding_pubkey');
-  decodePoint(backend.ec, params.remote.fundingPubkey, 'remote funding_pubkey');
-  decodePoint(backend.ec, params.local.paymentBasepoint, 'local payment_basepoint');
-  const keys = commitmentKeys(params.local, params.remote, state.perCommitmentPoint, backend.ec);
+  ch.point(params.local.fundingPubkey, 'local funding_pubkey');
+  ch.point(params.remote.fundingPubkey, 'remote funding_pubkey');
+  ch.point(params.local.paymentBasepoint, 'local payment_basepoint');
+  const keys = ch.commitmentKeys(state.perCommitmentPoint);
 
   // 1. input and locktime
-  const obscured = obscuredCommitmentNumber(params, state.commitmentNumber);
+  const obscured = obscuredCommitmentNumber(ch, state.commitmentNumber);
 
   // 2. trimming
   const untrimmed: Htlc[] = [];
@@ -101,22 +105,23 @@ export function buildCommitment(params: ChannelParameters, state: CommitmentStat
   if (params.opener === 'local') toLocalSat = toLocalSat > openerOwes ? toLocalSat - openerOwes : 0n;
   else toRemoteSat = toRemoteSat > openerOwes ? toRemoteSat - openerOwes : 0n;
 
-  // 5-6. HTLC outputs
-  const outputs: Omit<CommitmentOutput, 'index'>[] = untrimmed.map((htlc) => ({
-    kind: htlc.direction === 'offered' ? 'offered_htlc' : 'received_htlc',
-    amountSat: htlc.amountMsat / 1000n,
-    ...(htlc.direction === 'offered' ? format.offeredHtlc(keys, htlc) : format.receivedHtlc(keys, htlc)),
-    htlc,
-  }));
+  // 5-6. HTLC outputs (each object made once, in its final shape: `index` is set after sorting)
+  const outputs: CommitmentOutput[] = untrimmed.map((htlc) => {
+    const { script, witnessScript } = htlc.direction === 'offered' ? format.offeredHtlc(keys, htlc) : format.receivedHtlc(keys, htlc);
+    return { index: 0, kind: htlc.direction === 'offered' ? 'offered_htlc' : 'received_htlc', amountSat: htlc.amountMsat / 1000n, script, witnessScript, htlc };
+  });
+  const output = (kind: CommitmentOutputKind, amountSat: bigint, { script, witnessScript }: OutputTemplate): CommitmentOutput =>
+    witnessScript ? { index: 0, kind, amountSat, script, witnessScript } : { index: 0, kind, amountSat, script };
 
   // 7-8. to_local and to_remote above the dust limit
   const hasToLocal = toLocalSat >= params.dustLimitSatoshis && toLocalSat > 0n;
   const hasToRemote = toRemoteSat >= params.dustLimitSatoshis && toRemoteSat > 0n;
-  if (hasToLocal) outputs.push({ kind: 'to_local', amountSat: toLocalSat, ...format.toLocal(keys, params.toSelfDelay) });
-  if (hasToRemote) outputs.push({ kind: 'to_remote', amountSat: toRemoteSat, ...format.toRemote(keys) });
+  if (hasToLocal) outputs.push(output('to_local', toLocalSat, format.toLocal(keys, params.toSelfDelay)));
+  if (hasToRemote) outputs.push(output('to_remote', toRemoteSat, ch.toRemote));
 
   // 9. anchors
-  const assigned = outputs.reduce((a, o) => a + o.amountSat, 0n);
+  let assigned = 0n;
+  for (const o of outputs) assigned += o.amountSat;
   for (const anchor of format.anchors({
     localFundingPubkey: params.local.fundingPubkey,
     remoteFundingPubkey: params.remote.fundingPubkey,
@@ -125,21 +130,22 @@ export function buildCommitment(params: ChannelParameters, state: CommitmentStat
     hasUntrimmedHtlcs: untrimmed.length > 0,
     unassignedSat: params.fundingSatoshis - assigned,
   })) {
-    const { amountSat, kind, script, witnessScript } = anchor;
-    outputs.push(witnessScript ? { kind, amountSat, script, witnessScript } : { kind, amountSat, script });
+    outputs.push(output(anchor.kind, anchor.amountSat, anchor));
   }
 
   // 10. BIP-69 + CLTV order (Array.prototype.sort is stable: identical HTLC outputs keep input order)
   outputs.sort(bip69);
-  const indexed: CommitmentOutput[] = outputs.map((o, index) => ({ ...o, index }));
+  outputs.forEach((o, index) => {
+    o.index = index;
+  });
 
   const tx: Tx = {
     version: format.commitmentTxVersion,
     lockTime: obscured.lockTime,
     inputs: [{ ...params.fundingOutpoint, sequence: obscured.sequence }],
-    outputs: indexed.map((o) => ({ amount: o.amountSat, script: o.script })),
+    outputs: outputs.map((o) => ({ amount: o.amountSat, script: o.script })),
   };
-  const total = indexed.reduce((a, o) => a + o.amountSat, 0n);
+  const total = outputs.reduce((a, o) => a + o.amountSat, 0n);
   if (total > params.fundingSatoshis) {
     // Only anchors can do this: they are paid for whatever the opener had left. BOLT 2
     // forbids the state (the opener must afford fee and anchors); we refuse to write it.
@@ -155,7 +161,7 @@ export function buildCommitment(params: ChannelParameters, state: CommitmentStat
     keys,
     tx,
     txid: txid(tx),
-    outputs: indexed,
+    outputs,
     obscuredCommitmentNumber: obscured.obscured,
     baseFeeSat,
     actualFeeSat: params.fundingSatoshis - total,

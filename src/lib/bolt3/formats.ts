@@ -65,7 +65,7 @@ export const LEGACY: CommitmentFormat = {
   htlcCsv: 0,
   remoteHtlcSighash: SIGHASH_ALL,
   ...segwitV0Outputs(0),
-  toRemote: (keys) => ({ script: p2wpkh(keys.remotePubkey) }),
+  toRemote: (remotePubkey) => ({ script: p2wpkh(remotePubkey) }),
   anchors: () => [],
 };
 
@@ -81,7 +81,7 @@ export const ANCHORS: CommitmentFormat = {
   htlcCsv: 1,
   remoteHtlcSighash: SIGHASH_SINGLE | SIGHASH_ANYONECANPAY,
   ...segwitV0Outputs(1),
-  toRemote: (keys) => wsh(toRemoteAnchorsScript(keys.remotePubkey)),
+  toRemote: (remotePubkey) => wsh(toRemoteAnchorsScript(remotePubkey)),
   anchors(ctx) {
     // Each anchor exists while its owner has something on this commitment to bump.
     const out: AnchorOutput[] = [];
@@ -111,7 +111,7 @@ export const ZERO_FEE: CommitmentFormat = {
   htlcCsv: 0,
   remoteHtlcSighash: SIGHASH_SINGLE | SIGHASH_ANYONECANPAY,
   ...segwitV0Outputs(0),
-  toRemote: (keys) => ({ script: p2wpkh(keys.remotePubkey) }),
+  toRemote: (remotePubkey) => ({ script: p2wpkh(remotePubkey) }),
   // Always present, even at 0 sat: it is how the package's child pays for the parent.
   anchors: (ctx) => [{ kind: 'shared_anchor', amountSat: ctx.unassignedSat < P2A_MAX_SAT ? ctx.unassignedSat : P2A_MAX_SAT, script: P2A_SCRIPT }],
 };

@@ -14,7 +14,7 @@
 export { type Bolt3Backend, NOBLE, bolt3Backend } from './backend.ts';
 export {
   type AnchorOutput, type ChannelParameters, type ChannelPublicKeys, type CommitmentFormat, type CommitmentFormatName, type CommitmentKeys, type CommitmentState, type Htlc,
-  channelFundingOutput, checkCommitmentInputs, commitmentKeys, counterpartyView, fundingOutput, obscuredCommitmentNumber, obscuringFactor,
+  Channel, channelFundingOutput, checkCommitmentInputs, commitmentKeys, counterpartyView, fundingOutput, obscuredCommitmentNumber, obscuringFactor,
 } from './channel.ts';
 export { type CommitmentOutput, type CommitmentOutputKind, type CommitmentTransaction, buildCommitment, isTrimmed } from './commitment.ts';
 export {
@@ -34,7 +34,7 @@ export { PerCommitmentSecretStore, type StoredSecret, whereToPutSecret } from '.
 export { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE, segwitV0Sighash } from './sighash.ts';
 export {
   type Party, type SignedTransaction,
-  commitmentSighash, finalizeCommitment, finalizeHtlcTransaction, htlcSighash, signCommitment, signCounterpartyCommitment, signHtlcTransaction,
+  ProvenKey, commitmentSighash, finalizeCommitment, finalizeHtlcTransaction, htlcSighash, signCommitment, signCounterpartyCommitment, signHtlcTransaction,
   verifyCommitmentSignature, verifyHtlcSignature,
 } from './sign.ts';
 export {

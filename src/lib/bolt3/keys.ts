@@ -35,6 +35,13 @@ export type Ec = Secp256k1Backend<unknown>;
 
 const decoded = new WeakMap<Ec, Lru<unknown>>();
 
+/** A compressed point through `ec`, not cached; malformed when it is not on the curve. */
+function parsePoint(ec: Ec, bytes: Uint8Array, field: string): unknown {
+  const p = bytes.length === 33 && (bytes[0] === 2 || bytes[0] === 3) ? ec.pointFromBytes(bytes) : undefined;
+  if (p === undefined) throw new MalformedInputError('E_BAD_PUBKEY', `${field} is not a 33-byte compressed point on secp256k1`);
+  return p;
+}
+
 /** A compressed point through `ec`, cached; malformed when it is not on the curve. */
 export function decodePoint(ec: Ec, bytes: Uint8Array, field: string): unknown {
   let cache = decoded.get(ec);
@@ -42,10 +49,14 @@ export function decodePoint(ec: Ec, bytes: Uint8Array, field: string): unknown {
   const key = bytes.length === 33 ? keyOf([bytes]) : '';
   const hit = key ? cache.get(key) : undefined;
   if (hit !== undefined) return hit;
-  const p = bytes.length === 33 && (bytes[0] === 2 || bytes[0] === 3) ? ec.pointFromBytes(bytes) : undefined;
-  if (p === undefined) throw new MalformedInputError('E_BAD_PUBKEY', `${field} is not a 33-byte compressed point on secp256k1`);
-  return cache.set(key, p);
+  return cache.set(key, parsePoint(ec, bytes, field));
 }
+
+/**
+ * A point the derivations use both ways: its 33 bytes (which they hash) and the backend's
+ * decoding of them (which they add and multiply).
+ */
+export type KeyPoint = { readonly bytes: Uint8Array; readonly point: unknown };
 
 function scalar(bytes: Uint8Array, field: string): bigint {
   const k = bytes.length === 32 ? int(bytes) : 0n;
@@ -72,10 +83,14 @@ function pointBytes(ec: Ec, p: unknown): Uint8Array {
 
 /** `pubkey = basepoint + SHA256(per_commitment_point || basepoint) * G`. */
 export function derivePubkey(basepoint: Uint8Array, perCommitmentPoint: Uint8Array, ec: Ec = nobleBackend): Uint8Array {
-  const base = decodePoint(ec, basepoint, 'basepoint');
-  decodePoint(ec, perCommitmentPoint, 'per_commitment_point');
-  const t = tweak(perCommitmentPoint, basepoint); // a public hash: one variable-time call where the backend has it
-  return pointBytes(ec, plusMulBase(ec, base, t));
+  const base = { bytes: basepoint, point: decodePoint(ec, basepoint, 'basepoint') };
+  return derivePubkeyAt(ec, base, { bytes: perCommitmentPoint, point: decodePoint(ec, perCommitmentPoint, 'per_commitment_point') });
+}
+
+/** derivePubkey of points already decoded (a channel's basepoints are decoded once: ./channel.ts). */
+export function derivePubkeyAt(ec: Ec, basepoint: KeyPoint, perCommitmentPoint: KeyPoint): Uint8Array {
+  const t = tweak(perCommitmentPoint.bytes, basepoint.bytes); // a public hash: one variable-time call where the backend has it
+  return pointBytes(ec, plusMulBase(ec, basepoint.point, t));
 }
 
 /**
@@ -94,11 +109,15 @@ export function derivePrivkey(basepointSecret: Uint8Array, perCommitmentPoint: U
  * + per_commitment_point * SHA256(per_commitment_point || revocation_basepoint)`.
  */
 export function deriveRevocationPubkey(revocationBasepoint: Uint8Array, perCommitmentPoint: Uint8Array, ec: Ec = nobleBackend): Uint8Array {
-  const R = decodePoint(ec, revocationBasepoint, 'revocation_basepoint');
-  const P = decodePoint(ec, perCommitmentPoint, 'per_commitment_point');
+  const R = { bytes: revocationBasepoint, point: decodePoint(ec, revocationBasepoint, 'revocation_basepoint') };
+  return deriveRevocationPubkeyAt(ec, R, { bytes: perCommitmentPoint, point: decodePoint(ec, perCommitmentPoint, 'per_commitment_point') });
+}
+
+/** deriveRevocationPubkey of points already decoded. */
+export function deriveRevocationPubkeyAt(ec: Ec, revocationBasepoint: KeyPoint, perCommitmentPoint: KeyPoint): Uint8Array {
   // Both scalars are public hashes: the backends' variable-time k·P is allowed.
-  const a = ec.mul(R, tweak(revocationBasepoint, perCommitmentPoint));
-  const b = ec.mul(P, tweak(perCommitmentPoint, revocationBasepoint));
+  const a = ec.mul(revocationBasepoint.point, tweak(revocationBasepoint.bytes, perCommitmentPoint.bytes));
+  const b = ec.mul(perCommitmentPoint.point, tweak(perCommitmentPoint.bytes, revocationBasepoint.bytes));
   return pointBytes(ec, ec.add(a, b));
 }
 

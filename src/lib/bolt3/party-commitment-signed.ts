@@ -5,12 +5,11 @@
  * answers with the revocation of n−1 (invariant 3, ./party-revoke-and-ack.ts).
  * Not here: the revocation received, the holder's commitment completed for broadcast.
  */
-import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError, StateConflictError, UsageError } from '../errors.ts';
 import type { Network } from '../network.ts';
-import { pointOf } from './keys.ts';
 import { indexOfCommitment, perCommitmentPoint } from './per-commitment.ts';
-import { signCommitment, signCounterpartyCommitment, verifyCommitmentSignature, verifyHtlcSignature } from './sign.ts';
+import { ProvenKey, signCommitment, signCounterpartyCommitment, verifyCommitmentSignature, verifyHtlcSignature } from './sign.ts';
 import {
   channelIdOf, checkChannelId, checkFundingLocktime, checkNotClosing, checkSeed, checkTermsFloor, ownCommitment, ownPoint, peerCommitment, secretStore,
   type ChannelRecord, type ChannelState, type CommitmentSigned, type SigningKeys, type StateTerms,
@@ -50,7 +49,9 @@ export function signPeer(
   const terms = termsOf(state);
   const n = terms.commitment_number;
   const ch = rec.channel;
-  if (!equalBytes(pointOf(keys.fundingSecret), fromHex(ch.local.funding_pubkey, 'funding_pubkey'))) {
+  // Each key proven once, here where it is loaded (k·G), then trusted by the signer below.
+  const fundingKey = new ProvenKey(keys.fundingSecret, 'secret');
+  if (!fundingKey.is(fromHex(ch.local.funding_pubkey, 'funding_pubkey'))) {
     throw new RefusedError('E_KEY_MISMATCH', 'this key is not your funding key of the channel');
   }
   const last = rec.remote_signed.at(-1);
@@ -78,14 +79,15 @@ export function signPeer(
   let signature: string;
   let htlcSignatures: string[] = [];
   if (htlcTxs.length === 0) {
-    signature = toHex(signCommitment(c, keys.fundingSecret));
+    signature = toHex(signCommitment(c, fundingKey));
   } else {
     if (!keys.htlcBasepointSecret) throw new UsageError('E_NO_KEY', 'this commitment has HTLC outputs: give your htlc_basepoint secret (--htlc-key-env/--htlc-key-file)');
-    if (!equalBytes(pointOf(keys.htlcBasepointSecret), fromHex(ch.local.htlc_basepoint, 'htlc_basepoint', 33))) {
+    const htlcBasepointKey = new ProvenKey(keys.htlcBasepointSecret, 'secret');
+    if (!htlcBasepointKey.is(fromHex(ch.local.htlc_basepoint, 'htlc_basepoint', 33))) {
       throw new RefusedError('E_KEY_MISMATCH', 'this key is not your htlc_basepoint secret of the channel');
     }
     // sign.ts's commitment_signed: the funding signature and one per HTLC transaction, as the peer's remote.
-    const signed = signCounterpartyCommitment(c, htlcTxs, keys.fundingSecret, keys.htlcBasepointSecret);
+    const signed = signCounterpartyCommitment(c, htlcTxs, fundingKey, htlcBasepointKey);
     signature = toHex(signed.signature);
     htlcSignatures = signed.htlcSignatures.map(toHex);
   }

@@ -20,7 +20,7 @@
  *   (`1 OP_CHECKSEQUENCEVERIFY`), so no one can chain unconfirmed spends off the
  *   commitment except through the anchors (the CPFP carve-out).
  */
-import { OP, hash160, script, type ScriptPart } from './script.ts';
+import { OP, hash160, script, scriptNumber, type ScriptPart } from './script.ts';
 import { compareBytes } from '../bytes.ts';
 import { ripemd160 } from '../hash.ts';
 
@@ -102,6 +102,62 @@ function csvDelay(csv: number): ScriptPart[] {
 }
 
 /**
+ * An HTLC script of one commitment with its per-HTLC parts left open: `head` holds 20 zero
+ * bytes at `hashAt` for RIPEMD160(payment_hash); a received HTLC's cltv_expiry goes between
+ * `head` and `tail`. A commitment's HTLC scripts share everything else (its keys, the CSV), so
+ * each kind is assembled once per commitment's keys and copied for every HTLC.
+ */
+type HtlcScriptTemplate = { head: Uint8Array; hashAt: number; tail: Uint8Array; madeFor: HtlcScriptKeys };
+
+const NO_HASH = new Uint8Array(20);
+
+function template(keys: HtlcScriptKeys, before: ScriptPart[], between: ScriptPart[], after: ScriptPart[]): HtlcScriptTemplate {
+  return { head: script(...before, NO_HASH, ...between), hashAt: script(...before).length + 1, tail: script(...after), madeFor: { ...keys } };
+}
+
+const sameKeys = (a: HtlcScriptKeys, b: HtlcScriptKeys): boolean =>
+  a.revocationPubkey === b.revocationPubkey && a.remoteHtlcPubkey === b.remoteHtlcPubkey && a.localHtlcPubkey === b.localHtlcPubkey;
+
+const templates = new WeakMap<HtlcScriptKeys, Map<number, HtlcScriptTemplate>>();
+
+/**
+ * The template of `kind` for these keys and CSV, assembled on first use and kept while the keys
+ * object lives (public values); assembled again if one of its keys was replaced since.
+ */
+function templateFor(keys: HtlcScriptKeys, kind: 'offered' | 'received', csv: number, make: () => HtlcScriptTemplate): HtlcScriptTemplate {
+  let byKind = templates.get(keys);
+  if (!byKind) templates.set(keys, (byKind = new Map()));
+  const name = kind === 'offered' ? csv : -1 - csv;
+  let t = byKind.get(name);
+  if (!t || !sameKeys(t.madeFor, keys)) byKind.set(name, (t = make()));
+  return t;
+}
+
+/** The template filled: RIPEMD160(payment_hash) at its place, then (received HTLCs) cltv_expiry and the tail. */
+function fill(t: HtlcScriptTemplate, paymentHash: Uint8Array, cltvExpiry?: number): Uint8Array {
+  const number = cltvExpiry === undefined ? undefined : scriptNumber(cltvExpiry);
+  const middle = number?.length ?? 0;
+  const out = new Uint8Array(t.head.length + middle + t.tail.length);
+  out.set(t.head);
+  out.set(ripemd160(paymentHash), t.hashAt);
+  if (number) out.set(number, t.head.length);
+  out.set(t.tail, t.head.length + middle);
+  return out;
+}
+
+/**
+ * How both HTLC scripts begin: the revocation key's branch, then the remote key and the
+ * 32-byte size test that tells a preimage from a signature.
+ *
+ *     OP_DUP OP_HASH160 <RIPEMD160(SHA256(revocationpubkey))> OP_EQUAL
+ *     OP_IF OP_CHECKSIG
+ *     OP_ELSE <remote_htlcpubkey> OP_SWAP OP_SIZE 32 OP_EQUAL
+ */
+function htlcScriptStart(keys: HtlcScriptKeys): ScriptPart[] {
+  return [OP_DUP, OP_HASH160, revocationHash(keys.revocationPubkey), OP_EQUAL, OP_IF, OP_CHECKSIG, OP_ELSE, keys.remoteHtlcPubkey, OP_SWAP, OP_SIZE, { num: 32 }, OP_EQUAL];
+}
+
+/**
  * Offered HTLC output (the local node pays the remote):
  *
  *     OP_DUP OP_HASH160 <RIPEMD160(SHA256(revocationpubkey))> OP_EQUAL
@@ -121,21 +177,24 @@ function csvDelay(csv: number): ScriptPart[] {
  *     OP_ENDIF
  */
 export function offeredHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array, csv = 0): Uint8Array {
-  return script(
-    OP_DUP, OP_HASH160, revocationHash(keys.revocationPubkey), OP_EQUAL,
-    OP_IF,
-    OP_CHECKSIG,
-    OP_ELSE,
-    keys.remoteHtlcPubkey, OP_SWAP, OP_SIZE, { num: 32 }, OP_EQUAL,
-    OP_NOTIF,
-    OP_DROP, OP_2, OP_SWAP, keys.localHtlcPubkey, OP_2, OP_CHECKMULTISIG,
-    OP_ELSE,
-    OP_HASH160, ripemd160(paymentHash), OP_EQUALVERIFY,
-    OP_CHECKSIG,
-    OP_ENDIF,
-    ...csvDelay(csv),
-    OP_ENDIF,
-  );
+  return fill(templateFor(keys, 'offered', csv, () => template(
+    keys,
+    [
+      ...htlcScriptStart(keys),
+      OP_NOTIF,
+      OP_DROP, OP_2, OP_SWAP, keys.localHtlcPubkey, OP_2, OP_CHECKMULTISIG,
+      OP_ELSE,
+      OP_HASH160, /* RIPEMD160(payment_hash) */
+    ],
+    [
+      OP_EQUALVERIFY,
+      OP_CHECKSIG,
+      OP_ENDIF,
+      ...csvDelay(csv),
+      OP_ENDIF,
+    ],
+    [],
+  )), paymentHash);
 }
 
 /**
@@ -159,20 +218,25 @@ export function offeredHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array,
  *     OP_ENDIF
  */
 export function receivedHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry: number, csv = 0): Uint8Array {
-  return script(
-    OP_DUP, OP_HASH160, revocationHash(keys.revocationPubkey), OP_EQUAL,
-    OP_IF,
-    OP_CHECKSIG,
-    OP_ELSE,
-    keys.remoteHtlcPubkey, OP_SWAP, OP_SIZE, { num: 32 }, OP_EQUAL,
-    OP_IF,
-    OP_HASH160, ripemd160(paymentHash), OP_EQUALVERIFY,
-    OP_2, OP_SWAP, keys.localHtlcPubkey, OP_2, OP_CHECKMULTISIG,
-    OP_ELSE,
-    OP_DROP, { num: cltvExpiry }, OP_CHECKLOCKTIMEVERIFY, OP_DROP,
-    OP_CHECKSIG,
-    OP_ENDIF,
-    ...csvDelay(csv),
-    OP_ENDIF,
-  );
+  return fill(templateFor(keys, 'received', csv, () => template(
+    keys,
+    [
+      ...htlcScriptStart(keys),
+      OP_IF,
+      OP_HASH160, /* RIPEMD160(payment_hash) */
+    ],
+    [
+      OP_EQUALVERIFY,
+      OP_2, OP_SWAP, keys.localHtlcPubkey, OP_2, OP_CHECKMULTISIG,
+      OP_ELSE,
+      OP_DROP, /* cltv_expiry */
+    ],
+    [
+      OP_CHECKLOCKTIMEVERIFY, OP_DROP,
+      OP_CHECKSIG,
+      OP_ENDIF,
+      ...csvDelay(csv),
+      OP_ENDIF,
+    ],
+  )), paymentHash, cltvExpiry);
 }

@@ -6,15 +6,20 @@
  *
  *     double-SHA256(nVersion | hashPrevouts | hashSequence | outpoint | scriptCode |
  *                   amount | nSequence | hashOutputs | nLockTime | nHashType)
+ *
+ * A commitment's 21 signatures make 21 of these, each three double hashes: the preimage
+ * is sized and written once into a reused buffer (public transaction data, hashed at once
+ * and never kept), and so are the parts hashPrevouts and hashOutputs hash.
  */
-import { hash256, internal, type Tx } from './tx.ts';
+import { hash256 } from '../hash.ts';
+import {
+  compactSizeLength, outputLength, putOutpoint, putOutput, putU32, putU64, putVarBytes, scratchBuffer, type Tx, type TxOutput,
+} from './tx.ts';
 
 export const SIGHASH_ALL = 0x01;
 export const SIGHASH_NONE = 0x02;
 export const SIGHASH_SINGLE = 0x03;
 export const SIGHASH_ANYONECANPAY = 0x80;
-
-const ZERO32: Uint8Array = new Uint8Array(32);
 
 /** hashSequence of a one-input transaction: BOLT 3 uses a handful of nSequence values, over and over. */
 const sequenceHashes = new Map<number, Uint8Array>();
@@ -22,67 +27,65 @@ function singleSequenceHash(sequence: number): Uint8Array {
   let h = sequenceHashes.get(sequence);
   if (!h) {
     const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, sequence, true);
+    putU32(b, 0, sequence);
     h = hash256(b);
     if (sequenceHashes.size < 64) sequenceHashes.set(sequence, h);
   }
   return h;
 }
 
-const varintLength = (n: number): number => (n < 0xfd ? 1 : n <= 0xffff ? 3 : 5);
+const preimageScratch = scratchBuffer();
+const partsScratch = scratchBuffer();
+
+/** hashPrevouts of several inputs, or hashSequence with `sequences`, into `pre` at `at`. */
+function hashInputsInto(pre: Uint8Array, at: number, inputs: Tx['inputs'], sequences: boolean): void {
+  const b = partsScratch(inputs.length * 36);
+  let w = 0;
+  for (const i of inputs) w = sequences ? putU32(b, w, i.sequence) : putOutpoint(b, w, i);
+  pre.set(hash256(b.subarray(0, w)), at);
+}
+
+/** hashOutputs: hash256 of the serialized outputs, into `pre` at `at`. */
+function hashOutputsInto(pre: Uint8Array, at: number, outputs: readonly TxOutput[]): void {
+  let n = 0;
+  for (const o of outputs) n += outputLength(o);
+  const b = partsScratch(n);
+  let w = 0;
+  for (const o of outputs) w = putOutput(b, w, o);
+  pre.set(hash256(b.subarray(0, w)), at);
+}
 
 /**
  * The BIP-143 digest for input `index` spending `amount` sat locked by P2WSH
- * `witnessScript` (the scriptCode), under `hashType`. The preimage is sized and written
- * once (a commitment's 21 signatures make 21 of these, each three double hashes).
+ * `witnessScript` (the scriptCode), under `hashType`.
  */
 export function segwitV0Sighash(tx: Tx, index: number, witnessScript: Uint8Array, amount: bigint, hashType: number): Uint8Array {
   const input = tx.inputs[index];
   if (!input) throw new RangeError(`no input ${index}`);
   const anyoneCanPay = (hashType & SIGHASH_ANYONECANPAY) !== 0;
   const base = hashType & 0x1f;
-  const { Writer, writeOutpoint } = internal;
 
   // nVersion | hashPrevouts | hashSequence | outpoint | scriptCode | amount | nSequence | hashOutputs | nLockTime | nHashType
-  const scriptAt = 4 + 32 + 32 + 36;
-  const afterScript = scriptAt + varintLength(witnessScript.length) + witnessScript.length;
-  const pre = new Uint8Array(afterScript + 8 + 4 + 32 + 4 + 4);
-  const view = new DataView(pre.buffer);
-  view.setUint32(0, tx.version, true);
-  if (!anyoneCanPay) {
-    const w = new Writer();
-    for (const i of tx.inputs) writeOutpoint(w, i);
-    pre.set(hash256(w.done()), 4);
-  }
-  if (!anyoneCanPay && base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
-    if (tx.inputs.length === 1) pre.set(singleSequenceHash(tx.inputs[0]!.sequence), 36);
-    else {
-      const w = new Writer();
-      for (const i of tx.inputs) w.u32(i.sequence);
-      pre.set(hash256(w.done()), 36);
-    }
-  }
-  const w = new Writer();
-  writeOutpoint(w, input);
-  w.varBytes(witnessScript);
-  w.u64(amount);
-  w.u32(input.sequence);
-  pre.set(w.buf.subarray(0, w.length), 68);
-  const outputsAt = afterScript + 12;
-  if (base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
-    const o = new Writer();
-    for (const out of tx.outputs) {
-      o.u64(out.amount);
-      o.varBytes(out.script);
-    }
-    pre.set(hash256(o.buf.subarray(0, o.length)), outputsAt);
-  } else if (base === SIGHASH_SINGLE && index < tx.outputs.length) {
-    const o = new Writer();
-    o.u64(tx.outputs[index]!.amount);
-    o.varBytes(tx.outputs[index]!.script);
-    pre.set(hash256(o.buf.subarray(0, o.length)), outputsAt);
-  } else pre.set(ZERO32, outputsAt);
-  view.setUint32(outputsAt + 32, tx.lockTime, true);
-  view.setUint32(outputsAt + 36, hashType, true);
-  return hash256(pre);
+  const OUTPOINT_AT = 4 + 32 + 32;
+  const outputsAt = OUTPOINT_AT + 36 + compactSizeLength(witnessScript.length) + witnessScript.length + 8 + 4;
+  const length = outputsAt + 32 + 4 + 4;
+  const pre = preimageScratch(length);
+  putU32(pre, 0, tx.version);
+  putU64(pre, putVarBytes(pre, putOutpoint(pre, OUTPOINT_AT, input), witnessScript), amount);
+  putU32(pre, outputsAt - 4, input.sequence);
+
+  if (anyoneCanPay) pre.fill(0, 4, 36);
+  else if (tx.inputs.length === 1) pre.set(hash256(pre.subarray(OUTPOINT_AT, OUTPOINT_AT + 36)), 4); // the one outpoint is written already
+  else hashInputsInto(pre, 4, tx.inputs, false);
+
+  if (anyoneCanPay || base === SIGHASH_SINGLE || base === SIGHASH_NONE) pre.fill(0, 36, 68);
+  else if (tx.inputs.length === 1) pre.set(singleSequenceHash(tx.inputs[0]!.sequence), 36);
+  else hashInputsInto(pre, 36, tx.inputs, true);
+
+  if (base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) hashOutputsInto(pre, outputsAt, tx.outputs);
+  else if (base === SIGHASH_SINGLE && index < tx.outputs.length) hashOutputsInto(pre, outputsAt, [tx.outputs[index]!]);
+  else pre.fill(0, outputsAt, outputsAt + 32);
+  putU32(pre, outputsAt + 32, tx.lockTime);
+  putU32(pre, outputsAt + 36, hashType);
+  return hash256(pre.subarray(0, length));
 }

@@ -43,6 +43,45 @@ function wrongKey(what: string): never {
   throw new RefusedError('E_WRONG_SIGNING_KEY', `the secret key given is not ${what}`);
 }
 
+/**
+ * A secret key proven to be the key it claims — its k·G computed and kept — once, where a
+ * channel's keys are loaded: each commitment signed with it after that compares public keys
+ * (bytes) instead of computing k·G again. The caller holds it for as long as it holds the
+ * channel; this module keeps none (no process-wide state derived from secrets). The secret is
+ * copied in, and neither it nor the proven public key can be changed from outside. Every
+ * signing function takes one of these or a plain secret, which it proves there and then.
+ */
+export class ProvenKey {
+  readonly #secret: Uint8Array;
+  readonly #publicKey: Uint8Array;
+
+  /** Refused as `field` (E_BAD_SECRET_KEY) when the secret is not a scalar in [1, n-1]. */
+  constructor(secret: Uint8Array, field: string, backend: Bolt3Backend = NOBLE) {
+    this.#publicKey = pointOf(secret, field, backend.ec);
+    this.#secret = Uint8Array.from(secret);
+    Object.freeze(this); // no own method can be put in front of the class's
+  }
+
+  /** Whether this is the secret key of `publicKey`. */
+  is(publicKey: Uint8Array): boolean {
+    return equalBytes(this.#publicKey, publicKey);
+  }
+
+  /** A DER signature (no sighash byte) of a 32-byte digest. */
+  sign(digest: Uint8Array, backend: Bolt3Backend): Uint8Array {
+    return derFromCompact(backend.ecdsa.signCompact(digest, this.#secret));
+  }
+
+  /** This basepoint secret's key for one commitment (`derivePrivkey`), its basepoint proven already. */
+  derivePrivkey(perCommitmentPoint: Uint8Array, backend: Bolt3Backend): Uint8Array {
+    return derivePrivkey(this.#secret, perCommitmentPoint, backend.ec, this.#publicKey);
+  }
+}
+
+function proven(key: Uint8Array | ProvenKey, field: string, backend: Bolt3Backend): ProvenKey {
+  return key instanceof ProvenKey ? key : new ProvenKey(key, field, backend);
+}
+
 // ---- commitment ------------------------------------------------------------------
 
 /** The BIP-143 SIGHASH_ALL digest both parties sign for the commitment. */
@@ -52,10 +91,10 @@ export function commitmentSighash(c: CommitmentTransaction): Uint8Array {
 }
 
 /** Sign the commitment with a funding secret key (either party's). */
-export function signCommitment(c: CommitmentTransaction, fundingSecretKey: Uint8Array, backend: Bolt3Backend = NOBLE): Uint8Array {
-  const pub = pointOf(fundingSecretKey, 'funding secret key', backend.ec);
-  if (!equalBytes(pub, c.params.local.fundingPubkey) && !equalBytes(pub, c.params.remote.fundingPubkey)) wrongKey("either party's funding key");
-  return derFromCompact(backend.ecdsa.signCompact(commitmentSighash(c), fundingSecretKey));
+export function signCommitment(c: CommitmentTransaction, fundingSecretKey: Uint8Array | ProvenKey, backend: Bolt3Backend = NOBLE): Uint8Array {
+  const key = proven(fundingSecretKey, 'funding secret key', backend);
+  if (!key.is(c.params.local.fundingPubkey) && !key.is(c.params.remote.fundingPubkey)) wrongKey("either party's funding key");
+  return key.sign(commitmentSighash(c), backend);
 }
 
 export function verifyCommitmentSignature(c: CommitmentTransaction, signature: Uint8Array, by: Party, backend: Bolt3Backend = NOBLE): boolean {
@@ -93,14 +132,10 @@ export function htlcSighash(h: HtlcTransaction, by: Party): Uint8Array {
  * Sign an HTLC transaction as `by` with its HTLC key for this commitment
  * (`derivePrivkey(htlc_basepoint_secret, per_commitment_point)`).
  */
-export function signHtlcTransaction(h: HtlcTransaction, htlcPrivkey: Uint8Array, by: Party, backend: Bolt3Backend = NOBLE): Uint8Array {
-  checkHtlcKey(h.keys, htlcPrivkey, by, backend);
-  return derFromCompact(backend.ecdsa.signCompact(htlcSighash(h, by), htlcPrivkey));
-}
-
-function checkHtlcKey(keys: HtlcTransaction['keys'], htlcPrivkey: Uint8Array, by: Party, backend: Bolt3Backend): void {
-  const expected = by === 'local' ? keys.localHtlcPubkey : keys.remoteHtlcPubkey;
-  if (!equalBytes(pointOf(htlcPrivkey, 'HTLC secret key', backend.ec), expected)) wrongKey(`the ${by} htlcpubkey of this commitment`);
+export function signHtlcTransaction(h: HtlcTransaction, htlcPrivkey: Uint8Array | ProvenKey, by: Party, backend: Bolt3Backend = NOBLE): Uint8Array {
+  const key = proven(htlcPrivkey, 'HTLC secret key', backend);
+  if (!key.is(by === 'local' ? h.keys.localHtlcPubkey : h.keys.remoteHtlcPubkey)) wrongKey(`the ${by} htlcpubkey of this commitment`);
+  return key.sign(htlcSighash(h, by), backend);
 }
 
 export function verifyHtlcSignature(h: HtlcTransaction, signature: Uint8Array, by: Party, backend: Bolt3Backend = NOBLE): boolean {
@@ -152,16 +187,15 @@ export function finalizeHtlcTransaction(
 export function signCounterpartyCommitment(
   c: CommitmentTransaction,
   htlcTransactions: readonly HtlcTransaction[],
-  fundingSecretKey: Uint8Array,
-  htlcBasepointSecret: Uint8Array,
+  fundingSecretKey: Uint8Array | ProvenKey,
+  htlcBasepointSecret: Uint8Array | ProvenKey,
   backend: Bolt3Backend = NOBLE,
 ): { signature: Uint8Array; htlcSignatures: Uint8Array[] } {
   // We are the remote party of c: our htlc_basepoint is c.params.remote's, and the
   // privkey derived from its secret is then remote_htlcpubkey's by construction.
-  if (!equalBytes(pointOf(htlcBasepointSecret, 'htlc basepoint secret', backend.ec), c.params.remote.htlcBasepoint)) {
-    wrongKey('the secret of our htlc_basepoint in this channel');
-  }
-  const htlcPrivkey = derivePrivkey(htlcBasepointSecret, c.keys.perCommitmentPoint, backend.ec, c.params.remote.htlcBasepoint);
+  const htlcBasepointKey = proven(htlcBasepointSecret, 'htlc basepoint secret', backend);
+  if (!htlcBasepointKey.is(c.params.remote.htlcBasepoint)) wrongKey('the secret of our htlc_basepoint in this channel');
+  const htlcPrivkey = htlcBasepointKey.derivePrivkey(c.keys.perCommitmentPoint, backend);
   return {
     signature: signCommitment(c, fundingSecretKey, backend),
     htlcSignatures: htlcTransactions.map((h) => {

@@ -4,6 +4,10 @@
  * commitment with 20 HTLCs means 21 transactions to build and sign, many times a
  * second, so no PSBT or script-interpreting object is created on this path. PSBT
  * output for the CLI is made from these values at the edge.
+ *
+ * Serialization is sized exactly first, then written once into one buffer by the `put*`
+ * functions below (./sighash.ts writes BIP-143 preimages with the same ones); the txid's
+ * bytes go into a reused scratch buffer, hashed and never kept (public data only).
  */
 import { hash256 } from '../hash.ts';
 import { fromHex, toHex } from '../bytes.ts';
@@ -13,59 +17,48 @@ export type TxInput = OutPoint & { sequence: number; scriptSig?: Uint8Array; wit
 export type TxOutput = { amount: bigint; script: Uint8Array };
 export type Tx = { version: number; lockTime: number; inputs: TxInput[]; outputs: TxOutput[] };
 
-class Writer {
-  buf: Uint8Array;
-  length = 0;
-  constructor(capacity = 256) {
-    this.buf = new Uint8Array(capacity);
+/** The length of a CompactSize (varint) for `n`. */
+export function compactSizeLength(n: number): number {
+  return n < 0xfd ? 1 : n <= 0xffff ? 3 : 5;
+}
+
+/** Each put* writes at `at` and returns the offset after what it wrote. */
+export function putU32(b: Uint8Array, at: number, n: number): number {
+  b[at] = n & 0xff;
+  b[at + 1] = (n >>> 8) & 0xff;
+  b[at + 2] = (n >>> 16) & 0xff;
+  b[at + 3] = (n >>> 24) & 0xff;
+  return at + 4;
+}
+
+export function putU64(b: Uint8Array, at: number, n: bigint): number {
+  putU32(b, at, Number(n & 0xffffffffn));
+  return putU32(b, at + 4, Number((n >> 32n) & 0xffffffffn));
+}
+
+export function putCompactSize(b: Uint8Array, at: number, n: number): number {
+  if (n < 0xfd) {
+    b[at] = n;
+    return at + 1;
   }
-  private room(n: number): void {
-    if (this.length + n <= this.buf.length) return;
-    const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
-    bigger.set(this.buf.subarray(0, this.length));
-    this.buf = bigger;
+  if (n <= 0xffff) {
+    b[at] = 0xfd;
+    b[at + 1] = n & 0xff;
+    b[at + 2] = n >>> 8;
+    return at + 3;
   }
-  bytes(b: Uint8Array): void {
-    this.room(b.length);
-    this.buf.set(b, this.length);
-    this.length += b.length;
-  }
-  u8(n: number): void {
-    this.room(1);
-    this.buf[this.length++] = n;
-  }
-  u32(n: number): void {
-    this.room(4);
-    const b = this.buf;
-    const at = this.length;
-    b[at] = n & 0xff;
-    b[at + 1] = (n >>> 8) & 0xff;
-    b[at + 2] = (n >>> 16) & 0xff;
-    b[at + 3] = (n >>> 24) & 0xff;
-    this.length += 4;
-  }
-  u64(n: bigint): void {
-    this.u32(Number(n & 0xffffffffn));
-    this.u32(Number((n >> 32n) & 0xffffffffn));
-  }
-  varint(n: number): void {
-    if (n < 0xfd) this.u8(n);
-    else if (n <= 0xffff) {
-      this.u8(0xfd);
-      this.u8(n & 0xff);
-      this.u8(n >>> 8);
-    } else {
-      this.u8(0xfe);
-      this.u32(n);
-    }
-  }
-  varBytes(b: Uint8Array): void {
-    this.varint(b.length);
-    this.bytes(b);
-  }
-  done(): Uint8Array {
-    return this.buf.slice(0, this.length);
-  }
+  b[at] = 0xfe;
+  return putU32(b, at + 1, n);
+}
+
+export function putBytes(b: Uint8Array, at: number, bytes: Uint8Array): number {
+  b.set(bytes, at);
+  return at + bytes.length;
+}
+
+/** Length-prefixed bytes (a script, a witness item). */
+export function putVarBytes(b: Uint8Array, at: number, bytes: Uint8Array): number {
+  return putBytes(b, putCompactSize(b, at, bytes.length), bytes);
 }
 
 /** The 32 txid bytes as serialized (little-endian, the reverse of the displayed hex). */
@@ -77,85 +70,94 @@ export function txidBytes(txid: string): Uint8Array {
 let lastTxid = '';
 let lastTxidBytes: Uint8Array = new Uint8Array(32);
 
-function writeOutpoint(w: Writer, input: OutPoint): void {
-  if (input.txid !== lastTxid) [lastTxidBytes, lastTxid] = [txidBytes(input.txid), input.txid];
-  w.bytes(lastTxidBytes);
-  w.u32(input.vout);
-}
-
 /** The 36-byte outpoint: txid (little-endian) then vout. */
-export function serializeOutpoint(input: OutPoint): Uint8Array {
-  const w = new Writer();
-  writeOutpoint(w, input);
-  return w.done();
+export function putOutpoint(b: Uint8Array, at: number, input: OutPoint): number {
+  if (input.txid !== lastTxid) [lastTxidBytes, lastTxid] = [txidBytes(input.txid), input.txid];
+  b.set(lastTxidBytes, at);
+  return putU32(b, at + 32, input.vout);
 }
 
 /** One output as serialized: amount (8 bytes LE) then the length-prefixed script. */
-export function serializeOutput(output: TxOutput): Uint8Array {
-  const w = new Writer();
-  w.u64(output.amount);
-  w.varBytes(output.script);
-  return w.done();
+export function putOutput(b: Uint8Array, at: number, output: TxOutput): number {
+  return putVarBytes(b, putU64(b, at, output.amount), output.script);
+}
+
+export function outputLength(output: TxOutput): number {
+  return 8 + compactSizeLength(output.script.length) + output.script.length;
 }
 
 function hasWitness(tx: Tx): boolean {
   return tx.inputs.some((i) => i.witness !== undefined && i.witness.length > 0);
 }
 
-/** At least the serialized size (varints counted at 5 bytes): one buffer, never grown. */
-function sizeBound(tx: Tx, segwit: boolean): number {
-  let n = 4 + 2 + 5 + 5 + 4;
+function serializedLength(tx: Tx, segwit: boolean): number {
+  let n = 4 + (segwit ? 2 : 0) + compactSizeLength(tx.inputs.length) + compactSizeLength(tx.outputs.length) + 4;
   for (const i of tx.inputs) {
-    n += 36 + 5 + (i.scriptSig?.length ?? 0) + 4;
-    if (segwit) for (const item of i.witness ?? []) n += 5 + item.length;
-    n += 5;
+    const sig = i.scriptSig?.length ?? 0;
+    n += 36 + compactSizeLength(sig) + sig + 4;
+    if (segwit) {
+      const items = i.witness ?? [];
+      n += compactSizeLength(items.length);
+      for (const item of items) n += compactSizeLength(item.length) + item.length;
+    }
   }
-  for (const o of tx.outputs) n += 8 + 5 + o.script.length;
+  for (const o of tx.outputs) n += outputLength(o);
   return n;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function putTx(b: Uint8Array, tx: Tx, segwit: boolean): number {
+  let at = putU32(b, 0, tx.version);
+  if (segwit) {
+    b[at++] = 0x00;
+    b[at++] = 0x01;
+  }
+  at = putCompactSize(b, at, tx.inputs.length);
+  for (const input of tx.inputs) {
+    at = putOutpoint(b, at, input);
+    at = putVarBytes(b, at, input.scriptSig ?? EMPTY);
+    at = putU32(b, at, input.sequence);
+  }
+  at = putCompactSize(b, at, tx.outputs.length);
+  for (const o of tx.outputs) at = putOutput(b, at, o);
+  if (segwit) {
+    for (const input of tx.inputs) {
+      const items = input.witness ?? [];
+      at = putCompactSize(b, at, items.length);
+      for (const item of items) at = putVarBytes(b, at, item);
+    }
+  }
+  return putU32(b, at, tx.lockTime);
 }
 
 /** Network serialization; `withWitness: false` gives the txid form. */
 export function serializeTx(tx: Tx, withWitness = true): Uint8Array {
   const segwit = withWitness && hasWitness(tx);
-  const w = new Writer(sizeBound(tx, segwit));
-  w.u32(tx.version);
-  if (segwit) {
-    w.u8(0x00);
-    w.u8(0x01);
-  }
-  w.varint(tx.inputs.length);
-  for (const input of tx.inputs) {
-    writeOutpoint(w, input);
-    w.varBytes(input.scriptSig ?? new Uint8Array(0));
-    w.u32(input.sequence);
-  }
-  w.varint(tx.outputs.length);
-  for (const o of tx.outputs) {
-    w.u64(o.amount);
-    w.varBytes(o.script);
-  }
-  if (segwit) {
-    for (const input of tx.inputs) {
-      const items = input.witness ?? [];
-      w.varint(items.length);
-      for (const item of items) w.varBytes(item);
-    }
-  }
-  w.u32(tx.lockTime);
-  return w.done();
+  const out = new Uint8Array(serializedLength(tx, segwit));
+  putTx(out, tx, segwit);
+  return out;
 }
 
-export { hash256 };
+/** A reused buffer of at least `n` bytes, for bytes that are hashed at once and never kept. */
+export function scratchBuffer(): (n: number) => Uint8Array {
+  let buf = new Uint8Array(1024);
+  return (n) => (n <= buf.length ? buf : (buf = new Uint8Array(Math.max(n, 2 * buf.length))));
+}
+
+const txidScratch = scratchBuffer();
 
 /** The txid as displayed (big-endian hex). */
 export function txid(tx: Tx): string {
-  return toHex(hash256(serializeTx(tx, false)).reverse());
+  const n = serializedLength(tx, false);
+  const b = txidScratch(n);
+  putTx(b, tx, false);
+  return toHex(hash256(b.subarray(0, n)).reverse());
 }
 
 /** BIP-141 weight: 3 × stripped size + total size. */
 export function weight(tx: Tx): number {
-  return 3 * serializeTx(tx, false).length + serializeTx(tx, true).length;
+  return 3 * serializedLength(tx, false) + serializedLength(tx, hasWitness(tx));
 }
 
-/** Internal helpers shared with ./sighash.ts. */
-export const internal = { Writer, writeOutpoint };
+export { hash256 };

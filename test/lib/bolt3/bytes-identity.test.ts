@@ -15,6 +15,7 @@ import { toHex } from '../../../src/lib/bytes.ts';
 import { serializeTx, txid, weight, type Tx } from '../../../src/lib/bolt3/tx.ts';
 import { segwitV0Sighash } from '../../../src/lib/bolt3/sighash.ts';
 import { hash160, script, type ScriptPart } from '../../../src/lib/bolt3/script.ts';
+import { offeredHtlcScript, receivedHtlcScript } from '../../../src/lib/bolt3/scripts.ts';
 import { compactSize, concat, u32le, u64le } from '../../independent/tx.ts';
 import { bip143SingleHash, hash160 as refHash160, p2wshOf, parseTx, verifyEcdsa } from './independent-p2wsh.ts';
 import { buildCommitment } from '../../../src/lib/bolt3/commitment.ts';
@@ -71,6 +72,16 @@ function reference(t: Tx, withWitness: boolean): Uint8Array {
 
 const sha = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
 
+/** A non-negative Script number as Script pushes it: OP_0, OP_1..OP_16, else a minimal little-endian push with a sign byte when needed. */
+function refNum(n: number): Uint8Array {
+  if (n === 0) return Uint8Array.of(0);
+  if (n <= 16) return Uint8Array.of(0x50 + n);
+  const b: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) b.push(v & 0xff);
+  if (b[b.length - 1]! & 0x80) b.push(0);
+  return Uint8Array.of(b.length, ...b);
+}
+
 describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 preimage and the script assembler against references in test code', () => {
   it('serializeTx (both forms), txid and weight equal the reference and the independent parser', () => {
     fc.assert(
@@ -111,20 +122,54 @@ describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 pre
       fc.uint8Array({ maxLength: 255 }),
       // the push encodings' edges: OP_0-length, 20/32/33-byte keys and hashes, 75 | 76 (OP_PUSHDATA1), 255
       fc.constantFrom(0, 1, 20, 32, 33, 74, 75, 76, 77, 254, 255).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })), fc.integer({ min: 0, max: 0x7fffffff }).map((num) => ({ num })));
-    const refNum = (n: number): Uint8Array => {
-      if (n === 0) return Uint8Array.of(0);
-      if (n <= 16) return Uint8Array.of(0x50 + n);
-      const b: number[] = [];
-      for (let v = n; v > 0; v = Math.floor(v / 256)) b.push(v & 0xff);
-      if (b[b.length - 1]! & 0x80) b.push(0);
-      return Uint8Array.of(b.length, ...b);
-    };
     const refPush = (d: Uint8Array): Uint8Array => concat(d.length <= 75 ? Uint8Array.of(d.length) : Uint8Array.of(0x4c, d.length), d);
     fc.assert(
       fc.property(fc.array(part, { maxLength: 12 }), (parts) => {
         const want = concat(...parts.map((p) => (typeof p === 'number' ? Uint8Array.of(p) : p instanceof Uint8Array ? refPush(p) : refNum(p.num))));
         expect(toHex(script(...parts))).toBe(toHex(want));
         expect(toHex(hash160(want))).toBe(toHex(refHash160(want)));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('offered and received HTLC scripts, assembled once per commitment\'s keys and filled per HTLC, equal BOLT 3\'s text written out byte by byte — for many HTLCs of one keys object, keys objects interleaved, and a key replaced in place', () => {
+    // The BOLT 3 templates by hand: opcodes as bytes, every push a length byte, cltv_expiry a minimal script number.
+    const ripemd = (b: Uint8Array) => new Uint8Array(createHash('ripemd160').update(b).digest());
+    type K = { revocationPubkey: Uint8Array; localHtlcPubkey: Uint8Array; remoteHtlcPubkey: Uint8Array };
+    const csvPart = (csv: number) => (csv > 0 ? concat(refNum(csv), Uint8Array.of(0xb2, 0x75)) : new Uint8Array(0));
+    const offered = (k: K, ph: Uint8Array, csv: number) => concat(
+      Uint8Array.of(0x76, 0xa9, 20), refHash160(k.revocationPubkey), Uint8Array.of(0x87, 0x63, 0xac, 0x67, 33), k.remoteHtlcPubkey,
+      Uint8Array.of(0x7c, 0x82, 0x01, 0x20, 0x87, 0x64, 0x75, 0x52, 0x7c, 33), k.localHtlcPubkey, Uint8Array.of(0x52, 0xae, 0x67, 0xa9, 20), ripemd(ph),
+      Uint8Array.of(0x88, 0xac, 0x68), csvPart(csv), Uint8Array.of(0x68),
+    );
+    const received = (k: K, ph: Uint8Array, cltv: number, csv: number) => concat(
+      Uint8Array.of(0x76, 0xa9, 20), refHash160(k.revocationPubkey), Uint8Array.of(0x87, 0x63, 0xac, 0x67, 33), k.remoteHtlcPubkey,
+      Uint8Array.of(0x7c, 0x82, 0x01, 0x20, 0x87, 0x63, 0xa9, 20), ripemd(ph), Uint8Array.of(0x88, 0x52, 0x7c, 33), k.localHtlcPubkey,
+      Uint8Array.of(0x52, 0xae, 0x67, 0x75), refNum(cltv), Uint8Array.of(0xb1, 0x75, 0xac, 0x68), csvPart(csv), Uint8Array.of(0x68),
+    );
+    const key = fc.uint8Array({ minLength: 33, maxLength: 33 });
+    const keysArb = fc.record({ revocationPubkey: key, localHtlcPubkey: key, remoteHtlcPubkey: key });
+    // cltv_expiry across the script number's length edges (OP_N, 1..4 bytes, a sign byte) up to BOLT 2's 500,000,000.
+    const cltv = fc.oneof(fc.integer({ min: 0, max: 499_999_999 }), fc.constantFrom(0, 1, 16, 17, 127, 128, 255, 256, 32767, 32768, 8_388_607, 8_388_608, 499_999_999));
+    const htlc = fc.record({ offered: fc.boolean(), paymentHash: fc.uint8Array({ minLength: 32, maxLength: 32 }), cltv, csv: fc.constantFrom(0, 1, 16, 17) });
+    fc.assert(
+      fc.property(fc.array(keysArb, { minLength: 1, maxLength: 3 }), fc.array(fc.tuple(fc.nat(2), htlc), { minLength: 1, maxLength: 12 }), fc.nat(2), key, (keyObjects, htlcs, replaced, newKey) => {
+        const check = () => {
+          for (const [which, h] of htlcs) {
+            const k = keyObjects[which % keyObjects.length]!;
+            const got = h.offered ? offeredHtlcScript(k, h.paymentHash, h.csv) : receivedHtlcScript(k, h.paymentHash, h.cltv, h.csv);
+            const want = h.offered ? offered(k, h.paymentHash, h.csv) : received(k, h.paymentHash, h.cltv, h.csv);
+            expect(toHex(got)).toBe(toHex(want));
+          }
+        };
+        check();
+        // One of the keys replaced in the same keys object: the scripts follow the new key.
+        const k = keyObjects[0]!;
+        if (replaced === 0) k.revocationPubkey = newKey;
+        else if (replaced === 1) k.localHtlcPubkey = newKey;
+        else k.remoteHtlcPubkey = newKey;
+        check();
       }),
       { numRuns: 150 },
     );

@@ -6,7 +6,10 @@
  * used on every backend in turn (the suite runs them all in one process), no other secret is
  * ever accepted — random ones, the right key's negation n − k (same x coordinate, the other
  * parity), the other party's key, the per-commitment derived HTLC key — a refused call
- * changes nothing, and a refusal carries no key material.
+ * changes nothing, and a refusal carries no key material. A key proven once where it is
+ * loaded (ProvenKey, held by the caller) is held to the same: proven for one key, it signs for
+ * no other; the secret it proved is the one it signs with, whatever happens to the caller's
+ * array; an object that only looks like one never signs.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -21,7 +24,7 @@ import { nativeBackend, type NativeSecp256k1 } from '../../../src/lib/musig/engi
 import { tinySecp256k1Backend, type TinySecp256k1 } from '../../../src/lib/musig/engine/backend-tiny-secp256k1.ts';
 import { LEGACY } from '../../../src/lib/bolt3/formats.ts';
 import { buildHtlcTransactions } from '../../../src/lib/bolt3/htlc-tx.ts';
-import { signCommitment, signCounterpartyCommitment } from '../../../src/lib/bolt3/sign.ts';
+import { ProvenKey, signCommitment, signCounterpartyCommitment, signHtlcTransaction } from '../../../src/lib/bolt3/sign.ts';
 import { C, channel, htlcIndicesFor, secrets, state } from './appendix-c.ts';
 import { thrown } from '../../setup/refusal.ts';
 
@@ -82,5 +85,58 @@ describe('no secret but the claimed key signs, after the right one has signed, o
       }),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('a key proven once where it is loaded (ProvenKey) signs only as the key it proved', () => {
+  it('proven for the wrong key: E_WRONG_SIGNING_KEY from every signer on every backend, the same as the plain secret', async () => {
+    const all = await backends();
+    const c = legacy();
+    const htlcTxs = buildHtlcTransactions(c);
+    for (const b of all) {
+      const wrong = new ProvenKey(secrets.localPaymentBasepoint, 'funding secret key', b);
+      expect(thrown(() => signCommitment(c, wrong, b)).code).toBe('E_WRONG_SIGNING_KEY');
+      expect(thrown(() => signCommitment(c, wrong, b)).message).toBe(thrown(() => signCommitment(c, secrets.localPaymentBasepoint, b)).message);
+      const fundingKey = new ProvenKey(secrets.remoteFunding, 'funding secret key', b);
+      const e = thrown(() => signCounterpartyCommitment(c, htlcTxs, fundingKey, new ProvenKey(negate(secrets.remotePaymentBasepoint), 'htlc basepoint secret', b), b));
+      expect(e.code).toBe('E_WRONG_SIGNING_KEY');
+      expect(e.message).toBe(thrown(() => signCounterpartyCommitment(c, htlcTxs, secrets.remoteFunding, negate(secrets.remotePaymentBasepoint), b)).message);
+      expect(`${e.message} ${JSON.stringify(e)}`).not.toMatch(/[0-9a-f]{64}/i);
+      // The right htlc_basepoint with the wrong funding key: refused at the funding signature.
+      expect(thrown(() => signCounterpartyCommitment(c, htlcTxs, wrong, new ProvenKey(secrets.remotePaymentBasepoint, 'htlc basepoint secret', b), b)).code).toBe('E_WRONG_SIGNING_KEY');
+      // An HTLC key proven for the local side used as the remote one.
+      expect(thrown(() => signHtlcTransaction(htlcTxs[0]!, new ProvenKey(secrets.localHtlcPrivkey, 'HTLC secret key', b), 'remote', b)).code).toBe('E_WRONG_SIGNING_KEY');
+      // Not a scalar: refused when it is loaded, as the plain secret is when it is used.
+      expect(thrown(() => new ProvenKey(new Uint8Array(32), 'funding secret key', b)).message).toBe(thrown(() => signCommitment(c, new Uint8Array(32), b)).message);
+    }
+  });
+
+  it('signs with the secret it proved: the caller\'s array changed afterwards changes nothing; the same signatures as the plain secrets', async () => {
+    const all = await backends();
+    const c = legacy();
+    const htlcTxs = buildHtlcTransactions(c);
+    const want = signCounterpartyCommitment(c, htlcTxs, secrets.remoteFunding, secrets.remotePaymentBasepoint);
+    for (const b of all) {
+      const funding = Uint8Array.from(secrets.remoteFunding);
+      const htlc = Uint8Array.from(secrets.remotePaymentBasepoint);
+      const [fundingKey, htlcKey] = [new ProvenKey(funding, 'funding secret key', b), new ProvenKey(htlc, 'htlc basepoint secret', b)];
+      funding.set(secrets.localPaymentBasepoint);
+      htlc.fill(7);
+      const got = signCounterpartyCommitment(c, htlcTxs, fundingKey, htlcKey, b);
+      expect(toHex(got.signature)).toBe(toHex(want.signature));
+      expect(got.htlcSignatures.map(toHex)).toEqual(want.htlcSignatures.map(toHex));
+    }
+  });
+
+  it('an object that only looks like a ProvenKey (its prototype, its methods) never signs', () => {
+    const c = legacy();
+    const forged = Object.create(ProvenKey.prototype) as ProvenKey;
+    expect(() => signCommitment(c, forged)).toThrow(TypeError);
+    const lookalike = { is: () => true, sign: () => new Uint8Array(70), derivePrivkey: () => secrets.remotePaymentBasepoint } as unknown as ProvenKey;
+    expect(thrown(() => signCommitment(c, lookalike)).code).toBe('E_BAD_SECRET_KEY');
+    // A real one proven for another key cannot be given an `is` that says yes.
+    const real = new ProvenKey(secrets.localPaymentBasepoint, 'funding secret key');
+    expect(() => Object.defineProperty(real, 'is', { value: () => true })).toThrow(TypeError);
+    expect(thrown(() => signCommitment(c, real)).code).toBe('E_WRONG_SIGNING_KEY');
   });
 });
