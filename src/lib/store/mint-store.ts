@@ -252,13 +252,22 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
 
   async issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }> {
     this.begin();
-    const counter = Number(this.q.getMeta.get('counter')?.value ?? 0) + 1;
+    // Ticked before the nonce is drawn (in deterministic test mode it labels the randomness); it
+    // reaches the disk with this nonce's row, at the same COMMIT (mint-database.ts `nextCounter`).
+    const counter = this.nextCounter();
     const { secnonce, pubnonce } = generate(counter);
-    const id = nonceKey(pubnonce);
-    if (this.q.getNonce.get(id)) throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
-    this.q.putMeta.run('counter', String(counter));
-    this.q.issueNonce.run(id, context, toHex(pubnonce), toHex(secnonce));
-    secnonce.fill(0);
+    const hex = toHex(pubnonce);
+    const id = nonceKey(hex);
+    try {
+      // A nonce issued before — unused, or consumed (its row keeps its id) — holds the key.
+      this.q.issueNonce.run(id, context, hex, toHex(secnonce));
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw e;
+      this.counter!--; // nothing issued: the tick is not kept
+      throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
+    } finally {
+      secnonce.fill(0);
+    }
     this.nonceTouched = true;
     this.ledger.issued(id);
     return { pubnonce };
