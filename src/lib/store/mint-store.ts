@@ -48,7 +48,7 @@
  * One implementation of the mint's store port (mint-store-port.ts); the other is
  * PostgreSQL (pg/mint-store.ts, for many processes).
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
 import { join, resolve } from 'node:path';
@@ -84,7 +84,7 @@ export interface MintStoreOptions {
 
 function nonceKey(pubnonce: Uint8Array | string): string {
   const hex = typeof pubnonce === 'string' ? pubnonce : toHex(pubnonce);
-  return createHash('sha256').update(hex).digest('hex').slice(0, 32);
+  return hash('sha256', hex, 'hex').slice(0, 32);
 }
 
 export class MintStore<R extends { contract_id: string }> extends MintDatabase implements MintStorePort<R> {
@@ -295,9 +295,10 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
 
   /** The unused nonce row for `pubnonce`, issued for `expectedContext`; every refusal before anything is written. */
   private unusedNonce(pubnonce: Uint8Array, expectedContext: string) {
-    const id = nonceKey(pubnonce);
+    const hex = toHex(pubnonce);
+    const id = nonceKey(hex);
     const n = this.q.getNonce.get(id);
-    const short = `${toHex(pubnonce).slice(0, 16)}…`;
+    const short = `${hex.slice(0, 16)}…`;
     if (n?.consumed) throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} has already been used; request a fresh nonce`);
     if (!n || n.secnonce === null) throw new StateConflictError('E_NONCE_UNKNOWN', `the mint's nonce ${short} was never issued by this store (or the store was replaced); request a fresh nonce`);
     if (n.context !== expectedContext) {
