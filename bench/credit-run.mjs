@@ -46,13 +46,13 @@ const cpuHook = join(root, 'bench', 'cpu-at-exit.cjs');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** One stream over `requests` (N lines, or none: the start-up alone): wall and CPU seconds of the mint's process. */
-async function streamRun(backend, requests = join(setup, 'requests.jsonl'), expected = N) {
+async function streamRun(backend, requests = join(setup, 'requests.jsonl'), expected = N, runBin = bin) {
   const dir = mkdtempSync(join(tmpdir(), 'offchain-bench-'));
   try {
     cpSync(join(setup, 'regtest'), join(dir, 'regtest'), { recursive: true });
     const cpuFile = join(dir, 'cpu.json');
     const env = { ...process.env, MINT_KEY: mintKey, OFFCHAIN_SECP256K1: backend, BENCH_CPU_FILE: cpuFile, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${cpuHook}` };
-    const [cmd, args] = pin([bin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--confirmations', '1', '--in', requests]);
+    const [cmd, args] = pin([runBin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--confirmations', '1', '--in', requests]);
     const t0 = process.hrtime.bigint();
     const out = execFileSync(cmd, args, { env, maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -85,6 +85,11 @@ function startup() {
 }
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+// BENCH_ANCHOR=DIR: a built tree of another commit (e.g. main's: `git archive <commit>`, node_modules
+// linked, `npm run build`): each round also streams the same requests through DIR/bin/run.js,
+// interleaved with this build's run, and the row prints both and their ratio.
+const anchor = process.env.BENCH_ANCHOR;
+const anchorBin = anchor ? join(anchor, 'bin', 'run.js') : undefined;
 const empty = join(setup, 'empty.jsonl');
 writeFileSync(empty, '');
 console.log(`\nmint streaming mode: ${N} update requests (${CONTRACTS} contracts × ${PAYMENTS} payments), one process${hasTaskset ? ' pinned to one core' : ''}, group commit; ` +
@@ -100,7 +105,9 @@ for (const backend of backends) {
     if (ceiling === undefined) break; // the backend is not available here
     const s = await streamRun(backend);
     const idle = await streamRun(backend, empty, 0);
-    rounds.push({ ceiling, wall: s.wall, perUpdate: ((s.cpu - idle.cpu) * 1e6) / N, startCpu: idle.cpu });
+    const a = anchorBin ? await streamRun(backend, undefined, N, anchorBin) : undefined;
+    const aIdle = anchorBin ? await streamRun(backend, empty, 0, anchorBin) : undefined;
+    rounds.push({ ceiling, wall: s.wall, perUpdate: ((s.cpu - idle.cpu) * 1e6) / N, startCpu: idle.cpu, ...(a ? { anchor: ((a.cpu - aIdle.cpu) * 1e6) / N } : {}) });
   }
   if (!rounds.length) {
     console.log(`  ${backend.padEnd(16)} not available here`);
@@ -110,11 +117,17 @@ for (const backend of backends) {
   const ceiling = median(rounds.map((r) => r.ceiling));
   const ratio = median(rounds.map((r) => r.ceiling / r.perUpdate));
   const wall = median(rounds.map((r) => r.wall));
+  const range = (xs) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
   streamed[backend] = us;
   console.log(
     `  ${backend.padEnd(16)} ${(1e6 / us).toFixed(0).padStart(6)} updates per CPU-s (${us.toFixed(0)} µs each)   ceiling ${(1e6 / ceiling).toFixed(0).padStart(6)}/CPU-s (${ceiling.toFixed(0)} µs)` +
       `   ratio ${ratio.toFixed(2)}   wall ${(N / wall).toFixed(0)} updates/s (${wall.toFixed(2)} s, start-up ${median(rounds.map((r) => r.startCpu)).toFixed(2)} CPU-s); load ${loadavg()[0].toFixed(1)}`,
   );
+  console.log(`  ${''.padEnd(16)} rounds: ${range(rounds.map((r) => 1e6 / r.perUpdate))} updates per CPU-s, ceiling ${range(rounds.map((r) => 1e6 / r.ceiling))}, ratio ${rounds.map((r) => (r.ceiling / r.perUpdate).toFixed(2)).join(' ')}`);
+  if (anchorBin) {
+    const au = median(rounds.map((r) => r.anchor));
+    console.log(`  ${'  anchor'.padEnd(16)} ${(1e6 / au).toFixed(0).padStart(6)} updates per CPU-s (${au.toFixed(0)} µs each; rounds ${range(rounds.map((r) => 1e6 / r.anchor))})   ratio ${median(rounds.map((r) => r.ceiling / r.anchor)).toFixed(2)}   this build ÷ anchor ${median(rounds.map((r) => r.anchor / r.perUpdate)).toFixed(2)}× (${anchor})`);
+  }
 }
 
 // BENCH_STREAM_ONLY=1: the rows above and nothing else.

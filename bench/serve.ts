@@ -32,7 +32,8 @@
  *    on its fsyncs and COMMIT, or on the host epoch's row lock, or for a core.) Last, the host epoch's serial
  *    section timed alone: the witness write (StateStore.update, as host-epoch.ts `advance`)
  *    and an UPDATE+COMMIT on the same server, and the ceiling they imply.
- * Run alone: `node --import tsx bench/serve.ts` (BENCH_SERVE_RUNS, BENCH_SERVE_PG_CONTRACTS).
+ * Run alone: `node --import tsx bench/serve.ts` (BENCH_SERVE_RUNS, BENCH_SERVE_PG_CONTRACTS; BENCH_SERVE_SQLITE_ONLY=1:
+ * the SQLite rows alone, each with the service's CPU per update — /proc, utime + stime).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -55,6 +56,7 @@ const PG_CONTRACTS = Number(process.env.BENCH_SERVE_PG_CONTRACTS ?? 32);
 const PG_PAYMENTS = 10;
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 if (hasTaskset) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
 const cleanEnv = (): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { ...process.env, OFFCHAIN_CONFIG: '/dev/null', MINT_KEY };
@@ -71,8 +73,8 @@ process.on('exit', () => {
 });
 
 /** A `serve mint` process and its public URL (its first line on standard output). */
-async function serve(args: string[], env: NodeJS.ProcessEnv, pin: boolean): Promise<{ url: string; child: ChildProcess; backend: string; stop: () => Promise<void> }> {
-  const argv = [BIN, 'serve', 'mint', ...MINT_ARGS, '--listen', '127.0.0.1:0', '--rate-limit', '0', '--log-level', 'warn', ...args];
+async function serve(args: string[], env: NodeJS.ProcessEnv, pin: boolean, bin = BIN): Promise<{ url: string; child: ChildProcess; backend: string; stop: () => Promise<void> }> {
+  const argv = [bin, 'serve', 'mint', ...MINT_ARGS, '--listen', '127.0.0.1:0', '--rate-limit', '0', '--log-level', 'warn', ...args];
   const child = pin && hasTaskset ? spawn('taskset', ['-c', '0', process.execPath, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -94,7 +96,7 @@ async function serve(args: string[], env: NodeJS.ProcessEnv, pin: boolean): Prom
   };
 }
 
-type Row = { rate: number; p50: number; p99: number; errors: number; total?: number };
+type Row = { rate: number; p50: number; p99: number; errors: number; total?: number; cpuMs?: number };
 
 /**
  * `connections` users, user k sending `bodies(k, j)` as its j-th request once its (j-1)-th
@@ -147,19 +149,32 @@ for (const [users, base] of [[1, 300], [8, 64], [64, 10]] as const) {
   const { requests } = await setupMintStream({ dir: setupDir, contracts: users, payments, mintKeyHex: MINT_KEY });
   // requests.jsonl interleaves rounds: payment j of contract k is line j * users + k.
   const lines = readFileSync(requests, 'utf8').trimEnd().split('\n');
-  const rows: Row[] = [];
+  // BENCH_ANCHOR=DIR (as bench/credit-run.mjs): the same load on DIR's build, interleaved run by run.
+  const builds = [BIN, ...(process.env.BENCH_ANCHOR ? [join(process.env.BENCH_ANCHOR, 'bin', 'run.js')] : [])];
+  const rows: Row[][] = builds.map(() => []);
   let backend = '?';
   for (let run = 0; run < RUNS; run++) {
-    const dir = join(work, `sqlite-${users}-${run}`);
-    cpSync(setupDir, dir, { recursive: true });
-    const svc = await serve(['--state-dir', dir], cleanEnv(), true);
-    backend = svc.backend;
-    rows.push(await load(svc.url, users, payments, (k, j) => lines[j * users + k]!));
-    await svc.stop();
+    for (const [b, bin] of builds.entries()) {
+      const dir = join(work, `sqlite-${users}-${run}-${b}`);
+      cpSync(setupDir, dir, { recursive: true });
+      const svc = await serve(['--state-dir', dir], cleanEnv(), true, bin);
+      backend = svc.backend;
+      // The service's own CPU over the load (/proc: its utime + stime), per update answered.
+      const cpu0 = cpuSeconds([svc.child.pid!]);
+      const row = await load(svc.url, users, payments, (k, j) => lines[j * users + k]!);
+      row.cpuMs = ((cpuSeconds([svc.child.pid!]) - cpu0) * 1000) / Math.max(1, row.total ?? 0);
+      rows[b]!.push(row);
+      await svc.stop();
+    }
   }
-  const row = { rate: median(rows.map((r) => r.rate)), p50: median(rows.map((r) => r.p50)), p99: median(rows.map((r) => r.p99)), errors: rows.reduce((a, r) => a + r.errors, 0) };
-  console.log(fmt(`SQLite, 1 process, ${users} user${users > 1 ? 's' : ''} (${backend})`, row, `   (median of ${RUNS}, ${users * payments} payments each; rates ${rows.map((r) => r.rate.toFixed(0)).join(', ')})`));
+  for (const [b, rs] of rows.entries()) {
+    const row = { rate: median(rs.map((r) => r.rate)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), errors: rs.reduce((a, r) => a + r.errors, 0) };
+    const cpuMs = median(rs.map((r) => r.cpuMs!));
+    console.log(fmt(`${b ? '  anchor: ' : ''}SQLite, 1 process, ${users} user${users > 1 ? 's' : ''} (${backend})`, row,
+      `   service CPU ${cpuMs.toFixed(2)} ms per update = ${(1000 / cpuMs).toFixed(0)} updates per CPU-s   (median of ${RUNS}, ${users * payments} payments each; rates ${rs.map((r) => r.rate.toFixed(0)).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`));
+  }
 }
+if (process.env.BENCH_SERVE_SQLITE_ONLY) process.exit(0);
 
 // Today's per-process figures, for comparison: one `sign-update --role mint` process per payment.
 {
@@ -203,7 +218,6 @@ async function proxyTo(backends: string[], byContract?: Map<string, number>): Pr
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 /** /proc/<pid>/stat after the command name: [state, ppid, …]; utime is field 14 of the whole line. */
 function stat(pid: number): string[] | undefined {
   try {

@@ -19,11 +19,14 @@ export class Lru<V> {
   }
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-/** A cache key for a list of byte strings of fixed lengths. */
+/**
+ * A cache key for a list of byte strings of fixed lengths: one latin1 character per byte,
+ * decoded natively into a flat string (a hex string built two characters at a time is a
+ * rope that Map.get flattens and hashes again: ~7 µs per 132-byte key against ~1.5 µs).
+ * A key, not a name: never print it (toHex for messages).
+ */
 export function keyOf(parts: readonly Uint8Array[]): string {
   let s = '';
-  for (const p of parts) for (let i = 0; i < p.length; i++) s += HEX[p[i]!];
+  for (const p of parts) s += Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('latin1');
   return s;
 }

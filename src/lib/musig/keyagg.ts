@@ -7,7 +7,7 @@
  * Deliberately no plain (non-x-only) tweaks, which BIP-32-derived aggregate keys
  * would need.
  */
-import { equalBytes, toHex } from '../bytes.ts';
+import { compareBytes, equalBytes, toHex } from '../bytes.ts';
 import { MalformedInputError } from '../errors.ts';
 import { validatePublicKey } from '../keys/keys.ts';
 import { taprootOutput, type TaprootOutput } from '../taproot/taproot.ts';
@@ -28,11 +28,18 @@ export type MusigKey = {
  * Derived keys of recent participant sets: a mint signs for the same contracts again and
  * again, and KeyAgg plus the taproot tweak (a point multiplication) are pure functions
  * of public keys. Callers must treat the returned object as read-only.
+ *
+ * Keyed by the participants in KeyAgg order and the merkle root — what the key depends on —
+ * so a contract's key built from its terms (sorted) and read back from a PSBT (the order
+ * the PSBT lists) is one entry, derived once. Keys that are not all 33 bytes are derived
+ * (and refused) uncached.
  */
 const cache = new Lru<MusigKey>(1024);
 
 export function musigKey(pubkeys: readonly Uint8Array[], opts: { sort?: boolean; merkleRoot?: Uint8Array } = {}): MusigKey {
-  const id = `${opts.sort === false ? 'u' : 's'}:${keyOf(pubkeys)}:${opts.merkleRoot ? keyOf([opts.merkleRoot]) : ''}`;
+  if (!pubkeys.every((p) => p.length === 33)) return deriveMusigKey(pubkeys, opts);
+  const order = opts.sort === false ? pubkeys : [...pubkeys].sort(compareBytes); // KeySort
+  const id = `${keyOf(order)}:${opts.merkleRoot ? keyOf([opts.merkleRoot]) : ''}`;
   return cache.get(id) ?? cache.set(id, deriveMusigKey(pubkeys, opts));
 }
 

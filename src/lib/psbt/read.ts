@@ -30,7 +30,7 @@
  */
 import { Transaction, type TxOpts } from '@scure/btc-signer';
 import { RawOutput } from '@scure/btc-signer/script.js';
-import { concatBytes, equalBytes } from '../bytes.ts';
+import { concatBytes, equalBytes, toHex } from '../bytes.ts';
 import { Lru, keyOf } from '../lru.ts';
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { taprootOutput } from '../taproot/taproot.ts';
@@ -218,7 +218,7 @@ function planInput(records: readonly PsbtRecord[], index: number, checks: boolea
     if (!ours) continue;
     const where = `input ${index}`;
     const id = keyOf([r.key]);
-    if (keys.has(id)) throw new Error(`${where}: duplicate key ${id}`);
+    if (keys.has(id)) throw new Error(`${where}: duplicate key ${toHex(r.key)}`);
     keys.add(id);
     taken.push(r);
     switch (r.keyType) {

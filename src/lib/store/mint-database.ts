@@ -84,6 +84,11 @@ function statements(db: BetterSqlite3.Database) {
     // No OR REPLACE / OR IGNORE: a second row for a B_ is a constraint violation.
     putBlindSig: db.prepare<[string, string, number, string, number, string]>('INSERT INTO blind_signatures (B_, contract_id, state, keyset_id, amount, C_) VALUES (?, ?, ?, ?, ?, ?)'),
     issuance: db.prepare<[], { keyset_id: string; issued_sat: number; signatures: number }>('SELECT keyset_id, SUM(amount) AS issued_sat, COUNT(*) AS signatures FROM blind_signatures GROUP BY keyset_id ORDER BY keyset_id'),
+    // A step's savepoint, prepared once (one name: SQLite's ROLLBACK TO and RELEASE take the
+    // innermost savepoint of that name, so nested steps unwind as with a name each).
+    savepoint: db.prepare('SAVEPOINT step'),
+    rollbackTo: db.prepare('ROLLBACK TO step'),
+    release: db.prepare('RELEASE step'),
   };
 }
 export type MintStatements = ReturnType<typeof statements>;
@@ -92,13 +97,26 @@ export abstract class MintDatabase {
   readonly dir: string;
   protected readonly db: BetterSqlite3.Database;
   private inTransaction = false;
-  private savepoints = 0;
   private failed: Error | undefined;
   protected readonly q: MintStatements;
   /** The nonces the processes on this directory may still open (nonce-ledger.ts). */
   protected ledger!: NonceLedger;
   /** A nonce issued, taken or burned in the open transaction: the ledger settles before COMMIT. */
   protected nonceTouched = false;
+  /**
+   * The nonce counter as the open transaction has it (meta `counter`): read at its first issue,
+   * written once, before its COMMIT — not a statement pair per nonce. Only this connection
+   * writes while its BEGIN IMMEDIATE holds; a step rolled back takes its ticks back with it.
+   * Undefined outside a transaction (another process may have moved it since).
+   */
+  protected counter: number | undefined;
+  private counterStored: number | undefined;
+
+  /** The next nonce counter value, in the open transaction (the caller has begun it). */
+  protected nextCounter(): number {
+    if (this.counter === undefined) this.counter = this.counterStored = Number(this.q.getMeta.get('counter')?.value ?? 0);
+    return ++this.counter;
+  }
 
   protected constructor(dir: string, db: BetterSqlite3.Database) {
     this.dir = dir;
@@ -137,21 +155,20 @@ export abstract class MintDatabase {
    */
   async step<T>(fn: () => Promise<T>): Promise<T> {
     this.begin();
-    const name = `step${++this.savepoints}`;
-    this.db.exec(`SAVEPOINT ${name}`);
+    this.q.savepoint.run();
     const mark = this.ledger.mark();
+    const counter = this.counter;
     try {
       const result = await fn();
-      this.db.exec(`RELEASE ${name}`);
+      this.q.release.run();
       return result;
     } catch (e) {
-      this.db.exec(`ROLLBACK TO ${name}`);
-      this.db.exec(`RELEASE ${name}`);
+      this.q.rollbackTo.run();
+      this.q.release.run();
       // Nothing of the step left the process: the nonces it claimed stay openable.
       this.ledger.discard(mark);
+      this.counter = counter; // its counter ticks were rolled back with it
       throw e;
-    } finally {
-      this.savepoints--;
     }
   }
 
@@ -167,6 +184,7 @@ export abstract class MintDatabase {
     let settled = false;
     let reopen: (() => void) | undefined;
     try {
+      if (this.counter !== undefined && this.counter !== this.counterStored) this.q.putMeta.run('counter', String(this.counter));
       // The ledger first (nonce-ledger.ts): final before COMMIT, so before anything leaves.
       if (this.nonceTouched) await this.ledger.settle();
       settled = this.nonceTouched;
@@ -190,6 +208,7 @@ export abstract class MintDatabase {
     } finally {
       this.inTransaction = this.db.inTransaction;
       this.nonceTouched = false;
+      this.counter = this.counterStored = undefined;
     }
   }
 

@@ -48,7 +48,7 @@
  * One implementation of the mint's store port (mint-store-port.ts); the other is
  * PostgreSQL (pg/mint-store.ts, for many processes).
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
 import { join, resolve } from 'node:path';
@@ -84,7 +84,7 @@ export interface MintStoreOptions {
 
 function nonceKey(pubnonce: Uint8Array | string): string {
   const hex = typeof pubnonce === 'string' ? pubnonce : toHex(pubnonce);
-  return createHash('sha256').update(hex).digest('hex').slice(0, 32);
+  return hash('sha256', hex, 'hex').slice(0, 32);
 }
 
 export class MintStore<R extends { contract_id: string }> extends MintDatabase implements MintStorePort<R> {
@@ -252,13 +252,22 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
 
   async issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }> {
     this.begin();
-    const counter = Number(this.q.getMeta.get('counter')?.value ?? 0) + 1;
+    // Ticked before the nonce is drawn (in deterministic test mode it labels the randomness); it
+    // reaches the disk with this nonce's row, at the same COMMIT (mint-database.ts `nextCounter`).
+    const counter = this.nextCounter();
     const { secnonce, pubnonce } = generate(counter);
-    const id = nonceKey(pubnonce);
-    if (this.q.getNonce.get(id)) throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
-    this.q.putMeta.run('counter', String(counter));
-    this.q.issueNonce.run(id, context, toHex(pubnonce), toHex(secnonce));
-    secnonce.fill(0);
+    const hex = toHex(pubnonce);
+    const id = nonceKey(hex);
+    try {
+      // A nonce issued before — unused, or consumed (its row keeps its id) — holds the key.
+      this.q.issueNonce.run(id, context, hex, toHex(secnonce));
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw e;
+      this.counter!--; // nothing issued: the tick is not kept
+      throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
+    } finally {
+      secnonce.fill(0);
+    }
     this.nonceTouched = true;
     this.ledger.issued(id);
     return { pubnonce };
@@ -286,9 +295,10 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
 
   /** The unused nonce row for `pubnonce`, issued for `expectedContext`; every refusal before anything is written. */
   private unusedNonce(pubnonce: Uint8Array, expectedContext: string) {
-    const id = nonceKey(pubnonce);
+    const hex = toHex(pubnonce);
+    const id = nonceKey(hex);
     const n = this.q.getNonce.get(id);
-    const short = `${toHex(pubnonce).slice(0, 16)}…`;
+    const short = `${hex.slice(0, 16)}…`;
     if (n?.consumed) throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} has already been used; request a fresh nonce`);
     if (!n || n.secnonce === null) throw new StateConflictError('E_NONCE_UNKNOWN', `the mint's nonce ${short} was never issued by this store (or the store was replaced); request a fresh nonce`);
     if (n.context !== expectedContext) {

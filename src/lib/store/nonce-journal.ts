@@ -83,14 +83,17 @@ export class Journal {
       this.lines = 0;
       this.ino = ino;
     }
+    // What was appended since the last read, from the byte before it (the newline that
+    // ended what was read): a file read whole each time costs its size twice per COMMIT.
+    const from = Math.max(0, this.offset - 1);
     let text: Buffer;
     try {
-      text = await readFile(this.path);
+      text = await readFrom(this.path, from);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return false;
       throw err;
     }
-    const end = text.lastIndexOf(0x0a) + 1;
+    const end = from + text.lastIndexOf(0x0a) + 1;
     if (end < this.offset) {
       // Shorter than what was read from it: another file (where there is no birth time to tell).
       e.live.clear();
@@ -101,7 +104,7 @@ export class Journal {
       return this.refresh(e);
     }
     if (end <= this.offset) return true;
-    const chunk = text.subarray(this.offset, end).toString('latin1').split('\n');
+    const chunk = text.subarray(this.offset - from, end - from).toString('latin1').split('\n');
     chunk.pop();
     for (const line of chunk) {
       if (this.offset === 0 && this.lines === 0 && line === this.header) {
@@ -227,6 +230,25 @@ export class Journal {
 
   private corrupt(why: string): MalformedInputError {
     return new MalformedInputError('E_STATE_CORRUPT', `the nonce ledger ${this.path} is damaged (${why}): move its directory aside; the nonces it held can then not be opened (their users abandon once)`, { path: this.path });
+  }
+}
+
+/** The bytes of `path` from byte `from` to its end (none when it is shorter). */
+async function readFrom(path: string, from: number): Promise<Buffer> {
+  if (from === 0) return readFile(path);
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const buf = Buffer.alloc(Math.max(0, size - from));
+    let at = 0;
+    while (at < buf.length) {
+      const { bytesRead } = await fh.read(buf, at, buf.length - at, from + at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return buf.subarray(0, at);
+  } finally {
+    await fh.close();
   }
 }
 

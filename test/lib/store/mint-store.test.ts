@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { MintStore } from '../../../src/lib/store/mint-store.ts';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { TEST_DIR, tempDir } from '../../helpers.ts';
@@ -211,5 +212,29 @@ describe('MintStore', () => {
     const t = await MintStore.open<Rec>(dir);
     await t.issue('c3', (c) => (counters.push(c), gen(3)()));
     expect(counters).toEqual([1, 2, 3]);
+  });
+
+  it('keeps the counter with the batch: a step rolled back, a repeated nonce and an uncommitted batch take their ticks back; a commit keeps them', async () => {
+    const dir = fresh();
+    const counters: number[] = [];
+    const tick = (tag: number) => (c: number) => (counters.push(c), gen(tag)());
+    const s = await MintStore.open<Rec>(dir);
+    await s.issue('a', tick(1)); // 1
+    await expect(s.step(async () => {
+      await s.issue('b', tick(2)); // 2, rolled back
+      throw new Error('refused');
+    })).rejects.toThrow('refused');
+    await expect(s.issue('c', tick(1))).rejects.toMatchObject({ code: 'E_NONCE_REPEATED' }); // 2, not kept
+    await s.step(() => s.issue('d', tick(3))); // 2
+    await s.commit();
+    await s.issue('e', tick(4)); // 3, never committed
+    s.abandon();
+    const t = await MintStore.open<Rec>(dir);
+    await t.issue('f', tick(5)); // 3 again: the batch that drew it never committed
+    await t.close();
+    expect(counters).toEqual([1, 2, 2, 2, 3, 3]);
+    const db = new Database(join(dir, 'mint.sqlite'), { readonly: true });
+    expect(db.prepare("SELECT value FROM meta WHERE key = 'counter'").get()).toEqual({ value: '3' });
+    db.close();
   });
 });

@@ -16,8 +16,12 @@ export function mod(a: bigint): bigint {
   return r < 0n ? r + N : r;
 }
 
-/** int(x): a big-endian byte string as an integer. */
+/** int(x): a big-endian byte string as an integer (32 bytes, the common case, as four 64-bit words). */
 export function int(bytes: Uint8Array): bigint {
+  if (bytes.length === 32) {
+    const v = new DataView(bytes.buffer, bytes.byteOffset, 32);
+    return (((v.getBigUint64(0) << 64n) | v.getBigUint64(8)) << 128n) | (v.getBigUint64(16) << 64n) | v.getBigUint64(24);
+  }
   let hex = '';
   for (let i = 0; i < bytes.length; i++) hex += HEX[bytes[i]!];
   return hex === '' ? 0n : BigInt('0x' + hex);
