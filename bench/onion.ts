@@ -21,7 +21,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { loadBackend } from '../src/lib/musig/engine/select.ts';
 import type { BackendName, Secp256k1Backend } from '../src/lib/musig/engine/backend.ts';
 import { buildOnion, peelOnion } from '../src/lib/onion/sphinx.ts';
-import { secretMul } from '../src/lib/onion/ecdh.ts';
+import { secretMul, sharedSecret } from '../src/lib/onion/ecdh.ts';
 import { decodeHopPayload, encodeHopPayload } from '../src/lib/onion/payload.ts';
 import { toHex } from '../src/lib/bytes.ts';
 
@@ -92,14 +92,15 @@ else {
 }
 
 const ours = new Map<BackendName, { build5: Rate[]; build20: Rate[]; peel: Rate[] }>();
-// The point arithmetic alone, as sphinx.ts calls it: per hop of a build a decode, the ECDH
-// multiplication and the next ephemeral key's k·G; per peel a decode and two multiplications.
+// The point arithmetic alone, as sphinx.ts calls it: per hop of a build a decode and the
+// ECDH (SHA256 of the shared point), and k·G for E_0 … E_{n−2}; per peel a decode, the
+// ECDH and the next ephemeral key b·E.
 const floor = new Map<BackendName, { build5: Rate[]; build20: Rate[]; peel: Rate[] }>();
 const k41 = 0x4141414141414141414141414141414141414141414141414141414141414141n;
 const ecOnly = <P>(ec: Secp256k1Backend<P>, n: number) => () => {
   for (let i = 0; i < n; i++) {
-    ec.pointToBytes(secretMul(ec, ec.pointFromBytes(pubkeys[i]!)!, k41)!);
-    ec.pointToBytes(ec.mulBase(k41)!);
+    sharedSecret(ec, ec.pointFromBytes(pubkeys[i]!)!, k41);
+    if (i < n - 1) ec.pointToBytes(ec.mulBase(k41)!);
   }
 };
 const theirs: { build5: Rate[]; build20: Rate[]; peel: Rate[] } = { build5: [], build20: [], peel: [] };
@@ -118,8 +119,8 @@ for (let r = 0; r < rounds; r++) {
     const E = packet.subarray(1, 34);
     f.peel.push(rate(() => {
       const P = ec.pointFromBytes(E)!;
+      sharedSecret(ec, P, k41);
       ec.pointToBytes(secretMul(ec, P, k41)!);
-      ec.pointToBytes(ec.mul(P, k41)!);
     }));
   }
   const e = r === 0 || typeof first === 'string' ? first : electrum();
