@@ -3,38 +3,104 @@
  *
  * - generate_key(key_type, secret) = HMAC-SHA256(key = ASCII key_type, msg = secret)
  *   for key_type in rho, mu, um, ammag, ammagext (attribution data), pad.
- * - the pseudo-random byte stream: ChaCha20 (RFC 8439 block function) with the key, a
- *   96-bit zero nonce and counter 0, encrypting zeros.
+ * - the pseudo-random byte stream: ChaCha20 with the key, a 96-bit zero nonce and
+ *   counter 0, encrypting zeros (./chacha20.ts).
  *
- * HMAC and SHA-256 run on Node's crypto (OpenSSL, SHA extensions). ChaCha20 runs here in
- * JavaScript: an onion needs ~1.3 kB of stream per hop, which OpenSSL produces in well
- * under a microsecond but Node's cipher objects cost 2.5–3.5 µs to create and an output
- * buffer; the block function here makes 64 bytes in ~0.18 µs and XORs them straight into
- * the caller's buffer from any stream position, so a build writes each layer in place and
- * a peel makes only the stream bytes it uses. Add, XOR and rotate only: no
- * data-dependent branch or index, so constant time as the C implementations.
+ * Where each runs: SHA-256 of a short message (a block or two: a key, a blinding factor,
+ * an HMAC's outer hash) in JavaScript (./sha256.ts), where it costs less than a call into
+ * Node's crypto; a long one on OpenSSL. The pads of the six key types are compressed once
+ * (they are public), so generate_key is two compressions. The HMAC of a packet goes to
+ * OpenSSL in one call with its inner pad in the 64 bytes the caller keeps in front of
+ * the message (hmacSha256Framed).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
+import { sha256 as opensslSha256 } from '../hash.ts';
+import { IV, midstate, sha256From } from './sha256.ts';
+import { chacha20XorInto } from './chacha20.ts';
+
+export { chacha20XorInto };
 
 export type KeyType = 'rho' | 'mu' | 'um' | 'ammag' | 'ammagext' | 'pad';
 
-const KEY_TYPES: Record<KeyType, Uint8Array> = {
-  rho: new TextEncoder().encode('rho'), mu: new TextEncoder().encode('mu'), um: new TextEncoder().encode('um'),
-  ammag: new TextEncoder().encode('ammag'), ammagext: new TextEncoder().encode('ammagext'), pad: new TextEncoder().encode('pad'),
+/** The longest message hashed here in JavaScript: two blocks with their padding. */
+const SHORT = 119;
+
+/** SHA256 of the parts, concatenated. */
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  return length <= SHORT ? sha256From(IV, 0, ...parts) : opensslSha256(...parts);
+}
+
+/** An HMAC key's pads, compressed: the SHA-256 states after (key ⊕ ipad) and after (key ⊕ opad). */
+type Pads = { readonly inner: Int32Array; readonly outer: Int32Array };
+
+/** RFC 2104: a key longer than the block is hashed first; both pads are the key XOR 0x36 / 0x5c, zero-padded to 64 bytes. */
+function padBlock(key: Uint8Array, pad: number): Uint8Array {
+  const k = key.length > 64 ? sha256(key) : key;
+  const block = new Uint8Array(64).fill(pad);
+  for (let i = 0; i < k.length; i++) block[i]! ^= k[i]!;
+  return block;
+}
+
+function padsOf(key: Uint8Array): Pads {
+  const inner = padBlock(key, 0x36);
+  const outer = padBlock(key, 0x5c);
+  const pads = { inner: midstate(inner), outer: midstate(outer) };
+  inner.fill(0);
+  outer.fill(0);
+  return pads;
+}
+
+const KEY_TYPES: Record<KeyType, Pads> = {
+  rho: padsOf(new TextEncoder().encode('rho')), mu: padsOf(new TextEncoder().encode('mu')), um: padsOf(new TextEncoder().encode('um')),
+  ammag: padsOf(new TextEncoder().encode('ammag')), ammagext: padsOf(new TextEncoder().encode('ammagext')), pad: padsOf(new TextEncoder().encode('pad')),
 };
 
 export function generateKey(keyType: KeyType, secret: Uint8Array): Uint8Array {
-  return hmacSha256(KEY_TYPES[keyType], secret);
+  const pads = KEY_TYPES[keyType];
+  return sha256From(pads.outer, 64, sha256From(pads.inner, 64, secret));
 }
 
+/** HMAC-SHA256(key, the parts concatenated). */
 export function hmacSha256(key: Uint8Array, ...msg: Uint8Array[]): Uint8Array {
-  const h = createHmac('sha256', key);
-  for (const m of msg) h.update(m);
-  return new Uint8Array(h.digest());
+  let length = 0;
+  for (const m of msg) length += m.length;
+  if (length <= SHORT) {
+    const pads = padsOf(key);
+    const mac = sha256From(pads.outer, 64, sha256From(pads.inner, 64, ...msg));
+    pads.inner.fill(0);
+    pads.outer.fill(0);
+    return mac;
+  }
+  const framed = new Uint8Array(64 + length);
+  let at = 64;
+  for (const m of msg) {
+    framed.set(m, at);
+    at += m.length;
+  }
+  return hmacSha256Framed(key, framed);
 }
 
-/** SHA256 of the parts, concatenated (OpenSSL's one-shot hash for one part). */
-export { sha256 } from '../hash.ts';
+/**
+ * HMAC-SHA256(key, framed[64..]): the first 64 bytes of `framed` are room for the inner
+ * pad (written, hashed with the message by OpenSSL in one call, then zeroed); the outer
+ * hash is two compressions here. The inner digest comes back as a latin1 ('binary')
+ * string: as a Buffer it would cost an off-heap allocation, ~0.8 µs, longer than the hash.
+ */
+export function hmacSha256Framed(key: Uint8Array, framed: Uint8Array): Uint8Array {
+  const ipad = padBlock(key, 0x36);
+  framed.set(ipad, 0);
+  ipad.fill(0);
+  const digest = hash('sha256', framed, 'binary'); // latin1
+  framed.fill(0, 0, 64);
+  const inner = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) inner[i] = digest.charCodeAt(i);
+  const outer = padBlock(key, 0x5c);
+  const mac = sha256From(midstate(outer), 64, inner);
+  outer.fill(0);
+  return mac;
+}
 
 /** `length` bytes of the ChaCha20 stream keyed by `key` (nonce 0, counter 0). */
 export function cipherStream(key: Uint8Array, length: number): Uint8Array {
@@ -48,76 +114,6 @@ export function chacha20Xor(key: Uint8Array, data: Uint8Array): Uint8Array {
   const out = Uint8Array.from(data);
   chacha20XorInto(key, out, 0, out.length);
   return out;
-}
-
-/**
- * XOR bytes [streamOffset, streamOffset + length) of the ChaCha20 stream keyed by `key`
- * (nonce 0) into target[offset, offset + length). On a zeroed target this writes the stream.
- */
-export function chacha20XorInto(key: Uint8Array, target: Uint8Array, offset: number, length: number, streamOffset = 0): void {
-  if (key.length !== 32) throw new RangeError(`ChaCha20 key is ${key.length} bytes, expected 32`);
-  if (offset < 0 || length < 0 || offset + length > target.length) throw new RangeError('ChaCha20: range outside the target');
-  if (streamOffset < 0 || streamOffset + length > 2 ** 38) throw new RangeError('ChaCha20: stream position outside the 32-bit block counter');
-  const kv = new DataView(key.buffer, key.byteOffset, 32);
-  const k0 = kv.getUint32(0, true), k1 = kv.getUint32(4, true), k2 = kv.getUint32(8, true), k3 = kv.getUint32(12, true);
-  const k4 = kv.getUint32(16, true), k5 = kv.getUint32(20, true), k6 = kv.getUint32(24, true), k7 = kv.getUint32(28, true);
-  let counter = Math.floor(streamOffset / 64);
-  let skip = streamOffset % 64;
-  let o = offset;
-  const end = offset + length;
-  const block = new Uint32Array(16); // one block's output words
-  while (o < end) {
-    // "expand 32-byte k", key, counter, nonce 0.
-    let x0 = 0x61707865, x1 = 0x3320646e, x2 = 0x79622d32, x3 = 0x6b206574;
-    let x4 = k0, x5 = k1, x6 = k2, x7 = k3, x8 = k4, x9 = k5, x10 = k6, x11 = k7;
-    let x12 = counter, x13 = 0, x14 = 0, x15 = 0;
-    for (let r = 0; r < 10; r++) {
-      // Column rounds: QR(0,4,8,12) QR(1,5,9,13) QR(2,6,10,14) QR(3,7,11,15).
-      x0 = (x0 + x4) | 0; x12 ^= x0; x12 = (x12 << 16) | (x12 >>> 16);
-      x8 = (x8 + x12) | 0; x4 ^= x8; x4 = (x4 << 12) | (x4 >>> 20);
-      x0 = (x0 + x4) | 0; x12 ^= x0; x12 = (x12 << 8) | (x12 >>> 24);
-      x8 = (x8 + x12) | 0; x4 ^= x8; x4 = (x4 << 7) | (x4 >>> 25);
-      x1 = (x1 + x5) | 0; x13 ^= x1; x13 = (x13 << 16) | (x13 >>> 16);
-      x9 = (x9 + x13) | 0; x5 ^= x9; x5 = (x5 << 12) | (x5 >>> 20);
-      x1 = (x1 + x5) | 0; x13 ^= x1; x13 = (x13 << 8) | (x13 >>> 24);
-      x9 = (x9 + x13) | 0; x5 ^= x9; x5 = (x5 << 7) | (x5 >>> 25);
-      x2 = (x2 + x6) | 0; x14 ^= x2; x14 = (x14 << 16) | (x14 >>> 16);
-      x10 = (x10 + x14) | 0; x6 ^= x10; x6 = (x6 << 12) | (x6 >>> 20);
-      x2 = (x2 + x6) | 0; x14 ^= x2; x14 = (x14 << 8) | (x14 >>> 24);
-      x10 = (x10 + x14) | 0; x6 ^= x10; x6 = (x6 << 7) | (x6 >>> 25);
-      x3 = (x3 + x7) | 0; x15 ^= x3; x15 = (x15 << 16) | (x15 >>> 16);
-      x11 = (x11 + x15) | 0; x7 ^= x11; x7 = (x7 << 12) | (x7 >>> 20);
-      x3 = (x3 + x7) | 0; x15 ^= x3; x15 = (x15 << 8) | (x15 >>> 24);
-      x11 = (x11 + x15) | 0; x7 ^= x11; x7 = (x7 << 7) | (x7 >>> 25);
-      // Diagonal rounds: QR(0,5,10,15) QR(1,6,11,12) QR(2,7,8,13) QR(3,4,9,14).
-      x0 = (x0 + x5) | 0; x15 ^= x0; x15 = (x15 << 16) | (x15 >>> 16);
-      x10 = (x10 + x15) | 0; x5 ^= x10; x5 = (x5 << 12) | (x5 >>> 20);
-      x0 = (x0 + x5) | 0; x15 ^= x0; x15 = (x15 << 8) | (x15 >>> 24);
-      x10 = (x10 + x15) | 0; x5 ^= x10; x5 = (x5 << 7) | (x5 >>> 25);
-      x1 = (x1 + x6) | 0; x12 ^= x1; x12 = (x12 << 16) | (x12 >>> 16);
-      x11 = (x11 + x12) | 0; x6 ^= x11; x6 = (x6 << 12) | (x6 >>> 20);
-      x1 = (x1 + x6) | 0; x12 ^= x1; x12 = (x12 << 8) | (x12 >>> 24);
-      x11 = (x11 + x12) | 0; x6 ^= x11; x6 = (x6 << 7) | (x6 >>> 25);
-      x2 = (x2 + x7) | 0; x13 ^= x2; x13 = (x13 << 16) | (x13 >>> 16);
-      x8 = (x8 + x13) | 0; x7 ^= x8; x7 = (x7 << 12) | (x7 >>> 20);
-      x2 = (x2 + x7) | 0; x13 ^= x2; x13 = (x13 << 8) | (x13 >>> 24);
-      x8 = (x8 + x13) | 0; x7 ^= x8; x7 = (x7 << 7) | (x7 >>> 25);
-      x3 = (x3 + x4) | 0; x14 ^= x3; x14 = (x14 << 16) | (x14 >>> 16);
-      x9 = (x9 + x14) | 0; x4 ^= x9; x4 = (x4 << 12) | (x4 >>> 20);
-      x3 = (x3 + x4) | 0; x14 ^= x3; x14 = (x14 << 8) | (x14 >>> 24);
-      x9 = (x9 + x14) | 0; x4 ^= x9; x4 = (x4 << 7) | (x4 >>> 25);
-    }
-    block[0] = x0 + 0x61707865; block[1] = x1 + 0x3320646e; block[2] = x2 + 0x79622d32; block[3] = x3 + 0x6b206574;
-    block[4] = x4 + k0; block[5] = x5 + k1; block[6] = x6 + k2; block[7] = x7 + k3;
-    block[8] = x8 + k4; block[9] = x9 + k5; block[10] = x10 + k6; block[11] = x11 + k7;
-    block[12] = x12 + counter; block[13] = x13; block[14] = x14; block[15] = x15;
-    // The block's bytes are its words little-endian.
-    const last = Math.min(64, skip + end - o);
-    for (let j = skip; j < last; j++, o++) target[o]! ^= (block[j >>> 2]! >>> ((j & 3) << 3)) & 0xff;
-    skip = 0;
-    counter++;
-  }
-  block.fill(0); // key stream
 }
 
 /** Constant-time comparison of two 32-byte HMACs. */
