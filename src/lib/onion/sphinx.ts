@@ -15,7 +15,7 @@ import { N } from '../musig/engine/scalar.ts';
 import { secretMul, sharedSecret } from './ecdh.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { BigSizeError, decodeBigSize, encodeBigSize } from '../bigsize.ts';
-import { chacha20XorInto, generateKey, hmacEquals, hmacSha256, sha256 } from './crypto.ts';
+import { chacha20XorInto, generateKey, hmacEquals, hmacSha256Framed, sha256 } from './crypto.ts';
 
 export const HOP_PAYLOADS_SIZE = 1300;
 export const HMAC_SIZE = 32;
@@ -54,11 +54,6 @@ function bytesToScalar(b: Uint8Array): bigint {
   }
   const d = new DataView(b.buffer, b.byteOffset, 32);
   return (((((d.getBigUint64(0) << 64n) | d.getBigUint64(8)) << 64n) | d.getBigUint64(16)) << 64n) | d.getBigUint64(24);
-}
-
-/** target[targetOffset, +length) ^= source[sourceOffset, +length). */
-function xorInto(target: Uint8Array, targetOffset: number, source: Uint8Array, sourceOffset: number, length: number): void {
-  for (let i = 0; i < length; i++) target[targetOffset + i]! ^= source[sourceOffset + i]!;
 }
 
 /** b = SHA256(E || ss) mod n, the blinding factor of the ephemeral key E (33 bytes) after the hop with shared secret ss. */
@@ -105,32 +100,16 @@ export function routeSecrets<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array,
 
 /** BOLT 4 generate_filler for the rho stream. */
 export function generateFiller(sharedSecrets: readonly Uint8Array[], frameSizes: readonly number[]): Uint8Array {
-  return fillerOf(rhoStreams(sharedSecrets, frameSizes), frameSizes);
+  return fillerOf(sharedSecrets.map((ss) => generateKey('rho', ss)), frameSizes);
 }
 
 /**
- * The rho streams of every hop but the last, in one buffer: hop i's bytes [0, 1300 +
- * frame_i) at `offsets[i]`, enough for its layer and its part of the filler. The last
- * hop's stream is not kept: the build XORs it straight into its layer.
+ * The filler from the hops' rho keys: hop i (all but the last) XORs its stream bytes
+ * [1300 − (frames before i), 1300 + frame_i) into the filler's first bytes — made here
+ * from that stream position, so no stream is kept from the filler to the layers.
  */
-function rhoStreams(sharedSecrets: readonly Uint8Array[], frameSizes: readonly number[]): { bytes: Uint8Array; offsets: number[] } {
-  const offsets: number[] = [];
-  let size = 0;
-  for (let i = 0; i < sharedSecrets.length - 1; i++) {
-    offsets.push(size);
-    size += HOP_PAYLOADS_SIZE + frameSizes[i]!;
-  }
-  const bytes = new Uint8Array(size);
-  offsets.forEach((at, i) => chacha20XorInto(generateKey('rho', sharedSecrets[i]!), bytes, at, HOP_PAYLOADS_SIZE + frameSizes[i]!));
-  return { bytes, offsets };
-}
-
-/**
- * The filler from the rho streams: hop i XORs its stream bytes [1300 − (frames before
- * i), 1300 + frame_i) into the filler's first bytes.
- */
-function fillerOf(streams: { bytes: Uint8Array; offsets: readonly number[] }, frameSizes: readonly number[]): Uint8Array {
-  const n = streams.offsets.length + 1;
+function fillerOf(rhoKeys: readonly Uint8Array[], frameSizes: readonly number[]): Uint8Array {
+  const n = rhoKeys.length;
   let fillerSize = 0;
   for (let i = 0; i < n - 1; i++) fillerSize += frameSizes[i]!;
   const filler = new Uint8Array(fillerSize);
@@ -138,16 +117,16 @@ function fillerOf(streams: { bytes: Uint8Array; offsets: readonly number[] }, fr
   for (let i = 0; i < n - 1; i++) {
     const start = HOP_PAYLOADS_SIZE - used;
     used += frameSizes[i]!;
-    xorInto(filler, 0, streams.bytes, streams.offsets[i]! + start, used);
+    chacha20XorInto(rhoKeys[i]!, filler, 0, used, start);
   }
   return filler;
 }
 
 /**
- * Build the onion packet for a route (1..20 hops; payloads must fit in 1300 bytes). Each
- * hop's rho stream is generated once, long enough for its layer and its part of the
- * filler; the layers are built in place in the packet's hop_payloads, from the last hop
- * back.
+ * Build the onion packet for a route (1..20 hops; payloads must fit in 1300 bytes). The
+ * layers are built in place from the last hop back, in a buffer that keeps 64 bytes in
+ * front of hop_payloads for the HMAC's inner pad and the associated data after it, so
+ * each layer's HMAC is one call into OpenSSL.
  */
 export function buildOnion<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, hops: readonly Hop[], associatedData: Uint8Array): BuiltOnion {
   if (hops.length === 0) throw new RefusedError('E_ONION_EMPTY_ROUTE', 'route has no hops');
@@ -157,12 +136,11 @@ export function buildOnion<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, h
     throw new RefusedError('E_ONION_ROUTE_TOO_LARGE', `hop payloads need ${total} bytes, more than the ${HOP_PAYLOADS_SIZE} an onion carries`);
   const { ephemeral0, sharedSecrets } = routeSecrets(ec, sessionKey, hops.map((h) => h.pubkey));
   const n = hops.length;
-  const streams = rhoStreams(sharedSecrets, frames);
-  const filler = fillerOf(streams, frames);
-  const packet = new Uint8Array(PACKET_SIZE);
-  packet[0] = ONION_VERSION;
-  packet.set(ephemeral0, 1);
-  const mix = packet.subarray(34, 34 + HOP_PAYLOADS_SIZE);
+  const rho = sharedSecrets.map((ss) => generateKey('rho', ss));
+  const filler = fillerOf(rho, frames);
+  const framed = new Uint8Array(64 + HOP_PAYLOADS_SIZE + associatedData.length);
+  framed.set(associatedData, 64 + HOP_PAYLOADS_SIZE);
+  const mix = framed.subarray(64, 64 + HOP_PAYLOADS_SIZE);
   // The pad stream: of its 1300 bytes only the first 1300 − (all frames) outlive the last
   // hop's shift and filler.
   chacha20XorInto(generateKey('pad', sessionKey), mix, 0, HOP_PAYLOADS_SIZE - total);
@@ -177,11 +155,15 @@ export function buildOnion<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, h
     mix.set(payload, len.length);
     mix.set(nextHmac, len.length + payload.length);
     if (i === n - 1) {
-      chacha20XorInto(generateKey('rho', sharedSecrets[i]!), mix, 0, HOP_PAYLOADS_SIZE - filler.length);
+      chacha20XorInto(rho[i]!, mix, 0, HOP_PAYLOADS_SIZE - filler.length);
       mix.set(filler, HOP_PAYLOADS_SIZE - filler.length);
-    } else xorInto(mix, 0, streams.bytes, streams.offsets[i]!, HOP_PAYLOADS_SIZE);
-    nextHmac = hmacSha256(generateKey('mu', sharedSecrets[i]!), mix, associatedData);
+    } else chacha20XorInto(rho[i]!, mix, 0, HOP_PAYLOADS_SIZE);
+    nextHmac = hmacSha256Framed(generateKey('mu', sharedSecrets[i]!), framed);
   }
+  const packet = new Uint8Array(PACKET_SIZE);
+  packet[0] = ONION_VERSION;
+  packet.set(ephemeral0, 1);
+  packet.set(mix, 34);
   packet.set(nextHmac, 34 + HOP_PAYLOADS_SIZE);
   return { packet, sharedSecrets };
 }
@@ -203,12 +185,15 @@ export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packe
   if (k <= 0n || k >= N) throw new RefusedError('E_ONION_NODE_KEY', 'node key is not a valid secp256k1 secret key');
   const ss = sharedSecret(ec, E, k);
   if (ss === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'onion ephemeral key gives the point at infinity');
-  const hopPayloads = packet.subarray(34, 34 + HOP_PAYLOADS_SIZE);
-  const hmac = packet.subarray(34 + HOP_PAYLOADS_SIZE);
-  const expected = hmacSha256(generateKey('mu', ss), hopPayloads, associatedData);
-  if (!hmacEquals(expected, hmac)) throw new RefusedError('E_ONION_HMAC', 'onion HMAC does not verify (wrong node key, wrong associated data or a corrupted packet)');
+  // hop_payloads with 64 bytes of room for the HMAC's inner pad in front and the
+  // associated data behind: the HMAC in one call into OpenSSL; then decrypted in place.
+  const framed = new Uint8Array(64 + HOP_PAYLOADS_SIZE + associatedData.length);
+  framed.set(packet.subarray(34, 34 + HOP_PAYLOADS_SIZE), 64);
+  framed.set(associatedData, 64 + HOP_PAYLOADS_SIZE);
+  const expected = hmacSha256Framed(generateKey('mu', ss), framed);
+  if (!hmacEquals(expected, packet.subarray(34 + HOP_PAYLOADS_SIZE))) throw new RefusedError('E_ONION_HMAC', 'onion HMAC does not verify (wrong node key, wrong associated data or a corrupted packet)');
   const rho = generateKey('rho', ss);
-  const bytes = hopPayloads.slice();
+  const bytes = framed.subarray(64, 64 + HOP_PAYLOADS_SIZE);
   chacha20XorInto(rho, bytes, 0, HOP_PAYLOADS_SIZE);
   let len: bigint, prefix: number;
   try {
