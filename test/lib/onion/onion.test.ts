@@ -51,6 +51,27 @@ describe('hop payload TLV', () => {
     for (const p of payloads) expect(toHex(encodeHopPayload(decodeHopPayload(p)))).toBe(toHex(p));
   });
 
+  it('reads every tu64 width (0 to 8 bytes, values up to 2^64 - 1) and tu32 as written, big-endian', () => {
+    const hexOf = (v: bigint): string => (v === 0n ? '' : v.toString(16).padStart(Math.ceil(v.toString(16).length / 2) * 2, '0'));
+    const tu64 = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.integer({ min: 0, max: 8 }).chain((n) => fc.bigInt({ min: n === 0 ? 0n : 2n ** BigInt(8 * n - 8), max: 2n ** BigInt(8 * n) - 1n })));
+    fc.assert(
+      fc.property(tu64, fc.bigInt({ min: 0n, max: 2n ** 32n - 1n }), (amt, cltv) => {
+        const a = hexOf(amt), c = hexOf(cltv);
+        const tlv = `02${(a.length / 2).toString(16).padStart(2, '0')}${a}04${(c.length / 2).toString(16).padStart(2, '0')}${c}`;
+        const p = decodeHopPayload(fromHex(tlv));
+        expect([p.amt_to_forward, p.outgoing_cltv_value]).toEqual([amt, Number(cltv)]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a record that ends exactly at the end of the payload is read; one byte past it is E_ONION_TLV', () => {
+    expect(decodeHopPayload(fromHex('02023a98')).amt_to_forward).toBe(15000n);
+    expect(codeOf(() => decodeHopPayload(fromHex('02033a98')))).toBe('E_ONION_TLV');
+    expect(codeOf(() => decodeHopPayload(fromHex('02023a980401')))).toBe('E_ONION_TLV');
+    expect(decodeHopPayload(fromHex('02023a98040105')).outgoing_cltv_value).toBe(5);
+  });
+
   it.each([
     ['tu64 with a leading zero', '0203003a98'],
     ['tu64 longer than 8 bytes', '0209010000000000000000'],
