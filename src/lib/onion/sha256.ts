@@ -61,7 +61,7 @@ function compress(h: Int32Array, block: Uint8Array, w: Int32Array): void {
 /** The state after one 64-byte first block (an HMAC key's inner or outer pad). */
 export function midstate(block: Uint8Array): Int32Array {
   if (block.length !== 64) throw new RangeError(`a SHA-256 block is 64 bytes, not ${block.length}`);
-  const h = Int32Array.from(IV);
+  const h = IV.slice();
   compress(h, block, new Int32Array(16));
   return h;
 }
@@ -71,7 +71,7 @@ export function midstate(block: Uint8Array): Int32Array {
  * bytes (a multiple of 64; 0 with IV). Meant for short messages (a block or two).
  */
 export function sha256From(state: Readonly<Int32Array>, prefixLength: number, ...parts: Uint8Array[]): Uint8Array {
-  const h = Int32Array.from(state);
+  const h = state.slice();
   const w = new Int32Array(16);
   const block = new Uint8Array(64);
   let at = 0;

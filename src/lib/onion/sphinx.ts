@@ -58,10 +58,7 @@ function bytesToScalar(b: Uint8Array): bigint {
 
 /** b = SHA256(E || ss) mod n, the blinding factor of the ephemeral key E (33 bytes) after the hop with shared secret ss. */
 function blindingFactor(E: Uint8Array, ss: Uint8Array): bigint {
-  const msg = new Uint8Array(65);
-  msg.set(E, 0);
-  msg.set(ss, 33);
-  return bytesToScalar(sha256(msg)) % N;
+  return bytesToScalar(sha256(E, ss)) % N;
 }
 
 /** The framed hop payload: BigSize(length) || payload (the HMAC follows it in the packet). */
