@@ -15,6 +15,7 @@ import { N } from '../musig/engine/scalar.ts';
 import { secretMul, sharedSecret } from './ecdh.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { BigSizeError, decodeBigSize, encodeBigSize } from '../bigsize.ts';
+import { Lru, keyOf } from '../lru.ts';
 import { chacha20XorInto, generateKey, hmacEquals, hmacSha256Framed, sha256 } from './crypto.ts';
 
 export const HOP_PAYLOADS_SIZE = 1300;
@@ -67,6 +68,22 @@ export function framedLength(payload: Uint8Array): number {
 }
 
 /**
+ * Node ids decoded through each backend, by their 33 bytes: a sender routes through the
+ * same nodes again and again, and decoding one (a square root) costs ~6 µs. Public values.
+ */
+const nodeIds = new WeakMap<Secp256k1Backend<unknown>, Lru<unknown>>();
+
+function nodeIdPoint<P>(ec: Secp256k1Backend<P>, bytes: Uint8Array): P | undefined {
+  let cache = nodeIds.get(ec) as Lru<P> | undefined;
+  if (!cache) nodeIds.set(ec, (cache = new Lru<P>(1024)) as Lru<unknown>);
+  const key = keyOf([bytes]);
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const P = ec.pointFromBytes(bytes);
+  return P === undefined ? undefined : cache.set(key, P);
+}
+
+/**
  * Ephemeral keys and shared secrets along the route (BOLT 4 "Shared Secret" and
  * "Blinding Ephemeral Onion Keys"): e_0 = session_key; E_i = e_i·G;
  * ss_i = SHA256(e_i·P_i); b_i = SHA256(E_i || ss_i); e_{i+1} = e_i·b_i. The sender
@@ -82,7 +99,7 @@ export function routeSecrets<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array,
   let E = ephemeral0;
   const sharedSecrets: Uint8Array[] = [];
   for (let i = 0; i < pubkeys.length; i++) {
-    const P = ec.pointFromBytes(pubkeys[i]!);
+    const P = nodeIdPoint(ec, pubkeys[i]!);
     if (P === undefined) throw new RefusedError('E_ONION_HOP_PUBKEY', `hop ${i}: node id is not a valid compressed secp256k1 point`);
     const ss = sharedSecret(ec, P, e);
     if (ss === null) throw new RefusedError('E_ONION_HOP_PUBKEY', `hop ${i}: shared point is infinity`);

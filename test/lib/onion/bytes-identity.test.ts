@@ -175,6 +175,23 @@ describe('onion bytes: the in-place build and the one-call peel against a BOLT 4
       );
     });
   }
+  it('node ids are told apart by all 33 bytes: P and −P (the same x) on one route, twice, build the reference\'s packet on every backend', async () => {
+    const sk = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
+    const minus = be32(N - big(sk));
+    const P = secp256k1.getPublicKey(sk, true);
+    const negP = secp256k1.getPublicKey(minus, true);
+    expect(toHex(P.subarray(1))).toBe(toHex(negP.subarray(1)));
+    const hops = [P, negP, P, negP].map((pubkey, i) => ({ pubkey, payload: Uint8Array.from({ length: 20 + i }, (_, j) => j ^ i) }));
+    const session = new Uint8Array(32).fill(0x33);
+    const ad = new Uint8Array(32).fill(0x44);
+    const want = toHex(referenceBuild(session, hops, ad).packet);
+    for (const [, load] of backends) {
+      const ec = await load();
+      for (const order of [hops, [...hops].reverse()]) expect(toHex(buildOnion(ec, session, order, ad).packet)).toBe(toHex(referenceBuild(session, order, ad).packet));
+      expect(toHex(buildOnion(ec, session, hops, ad).packet)).toBe(want);
+    }
+  });
+
   it('a packet with a valid HMAC whose length field is 0, non-canonical or one byte past the packet is E_ONION_PAYLOAD_LENGTH; the exact fill is accepted; one non-zero byte of the next HMAC makes it a forward', async () => {
     const nodeKey = new Uint8Array(32).fill(0x41);
     const session = new Uint8Array(32).fill(0x42);

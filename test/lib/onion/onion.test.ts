@@ -143,6 +143,23 @@ describe('Sphinx properties (noble)', () => {
     expect([...seen].sort()).toEqual(['E_ONION_EPHEMERAL_KEY', 'E_ONION_HMAC', 'E_ONION_PACKET_LENGTH', 'E_ONION_VERSION']);
   });
 
+  it('refuses a hop whose node id is not a compressed point, naming the hop, every time (a node id that failed is not remembered), on every build of the route', () => {
+    const good = secp256k1.getPublicKey(fromHex('4242424242424242424242424242424242424242424242424242424242424242'), true);
+    // x with no point on the curve, found by test code's own secp256k1
+    let x = 1;
+    while (decodeCompressed(Uint8Array.from([2, ...new Uint8Array(31), x])) !== null) x++;
+    const offCurve = Uint8Array.from([2, ...new Uint8Array(31), x]);
+    const cases: [Uint8Array, string][] = [[offCurve, 'off the curve'], [Uint8Array.from([4, ...good.subarray(1)]), 'prefix 04'], [good.subarray(0, 32), '32 bytes'], [good.subarray(1), 'no prefix']];
+    for (const [bad] of cases) {
+      for (let round = 0; round < 2; round++) {
+        const route = [{ pubkey: good, payload: new Uint8Array(10) }, { pubkey: bad, payload: new Uint8Array(10) }];
+        const e = refusal(() => buildOnion(ec, fromHex('41'.repeat(32)), route, new Uint8Array(32)), 'E_ONION_HOP_PUBKEY', 4);
+        expect(e.message).toBe('hop 1: node id is not a valid compressed secp256k1 point');
+      }
+    }
+    expect(codeOf(() => buildOnion(ec, fromHex('41'.repeat(32)), [{ pubkey: good, payload: new Uint8Array(10) }, { pubkey: good, payload: new Uint8Array(10) }], new Uint8Array(32)))).toBeUndefined();
+  });
+
   it('refuses a route whose payloads do not fit in 1300 bytes', () => {
     const pk = secp256k1.getPublicKey(fromHex('4242424242424242424242424242424242424242424242424242424242424242'), true);
     // one hop: 3 (BigSize) + 1266 + 32 = 1301 > 1300; 1265 fits exactly
