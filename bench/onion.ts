@@ -92,16 +92,19 @@ else {
 }
 
 const ours = new Map<BackendName, { build5: Rate[]; build20: Rate[]; peel: Rate[] }>();
-// The point arithmetic alone, as sphinx.ts calls it: per hop of a build a decode and the
-// ECDH (SHA256 of the shared point), and k·G for E_0 … E_{n−2}; per peel a decode, the
-// ECDH and the next ephemeral key b·E.
+// The point arithmetic alone, as sphinx.ts calls it: per hop of a build the ECDH (SHA256
+// of the shared point; the node ids decoded once, sphinx.ts keeps them), and k·G for
+// E_0 … E_{n−2}; per peel a decode of E, the ECDH and the next ephemeral key b·E.
 const floor = new Map<BackendName, { build5: Rate[]; build20: Rate[]; peel: Rate[] }>();
 const k41 = 0x4141414141414141414141414141414141414141414141414141414141414141n;
-const ecOnly = <P>(ec: Secp256k1Backend<P>, n: number) => () => {
-  for (let i = 0; i < n; i++) {
-    sharedSecret(ec, ec.pointFromBytes(pubkeys[i]!)!, k41);
-    if (i < n - 1) ec.pointToBytes(ec.mulBase(k41)!);
-  }
+const ecOnly = <P>(ec: Secp256k1Backend<P>, n: number) => {
+  const points = pubkeys.slice(0, n).map((pk) => ec.pointFromBytes(pk)!);
+  return () => {
+    for (let i = 0; i < n; i++) {
+      sharedSecret(ec, points[i]!, k41);
+      if (i < n - 1) ec.pointToBytes(ec.mulBase(k41)!);
+    }
+  };
 };
 const theirs: { build5: Rate[]; build20: Rate[]; peel: Rate[] } = { build5: [], build20: [], peel: [] };
 for (let r = 0; r < rounds; r++) {
