@@ -6,7 +6,9 @@
  * does). Payloads are real TLV hop payloads encoded once by the toolkit
  * (encodeHopPayload) and handed to both sides as bytes, so neither side's encoder is
  * timed. Beside each backend, the same point arithmetic alone (what bounds the row when
- * the rest is small). Rounds interleave ours and Electrum's; each figure is the median of the rounds,
+ * the rest is small) and its ratio to Electrum: the most the row could reach on that
+ * backend. Backends: noble, tiny-secp256k1, native, and libsecp256k1 (the system's
+ * library) where the tree has it. Rounds interleave ours and Electrum's; each figure is the median of the rounds,
  * per CPU-second (and per wall-second), with the load average. Before timing, the packets
  * (and the peeled next packet) are compared byte for byte with Electrum's. Printed, never
  * asserted.
@@ -67,7 +69,8 @@ function electrum(): Electrum | string {
   return JSON.parse(r.stdout) as Electrum;
 }
 
-const names: BackendName[] = ['noble', 'tiny-secp256k1', 'native'];
+// libsecp256k1 (the system's, through koffi) where this tree has that backend; else it says so.
+const names = ['noble', 'tiny-secp256k1', 'native', 'libsecp256k1'] as BackendName[];
 const ecs = new Map<BackendName, Secp256k1Backend<unknown>>();
 for (const name of names) {
   const ec = await loadBackend(name).catch((e: Error) => e);
@@ -142,10 +145,13 @@ if (theirs.build5.length)
   console.log(`  ${'Electrum'.padEnd(16)}${cell(theirs.build5, []).padStart(16)}${cell(theirs.build20, []).padStart(24)}${cell(theirs.peel, []).padStart(24)}`);
 for (const [name, row] of ours)
   console.log(`  ${name.padEnd(16)}${cell(row.build5, theirs.build5).padStart(23)}${cell(row.build20, theirs.build20).padStart(24)}${cell(row.peel, theirs.peel).padStart(24)}`);
-console.log('  the point arithmetic alone (the same calls, nothing else), per CPU-second, and the share of it reached:');
+console.log('  the point arithmetic alone (the same calls, nothing else), per CPU-second, × Electrum (the ceiling), and the share of it reached:');
 for (const [name, f] of floor) {
   const row = ours.get(name)!;
-  const share = (k: 'build5' | 'build20' | 'peel') => `${med(f[k], 'cpu').toFixed(0).padStart(7)} ${((100 * med(row[k], 'cpu')) / med(f[k], 'cpu')).toFixed(0).padStart(3)}%`;
+  const share = (k: 'build5' | 'build20' | 'peel') => {
+    const ceiling = theirs[k].length ? `${(med(f[k], 'cpu') / med(theirs[k], 'cpu')).toFixed(2)}×` : '';
+    return `${med(f[k], 'cpu').toFixed(0).padStart(7)} ${ceiling.padStart(6)} ${((100 * med(row[k], 'cpu')) / med(f[k], 'cpu')).toFixed(0).padStart(3)}%`;
+  };
   console.log(`  ${name.padEnd(16)}${share('build5').padStart(23)}${share('build20').padStart(24)}${share('peel').padStart(24)}`);
 }
 console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
