@@ -76,12 +76,10 @@ export function sha256From(state: Readonly<Int32Array>, prefixLength: number, ..
   const block = new Uint8Array(64);
   let at = 0;
   let length = prefixLength;
-  for (const p of parts) {
-    for (let i = 0; i < p.length; ) {
-      const n = Math.min(64 - at, p.length - i);
-      block.set(n === p.length ? p : p.subarray(i, i + n), at);
-      at += n;
-      i += n;
+  for (let j = 0; j < parts.length; j++) {
+    const p = parts[j]!;
+    for (let i = 0; i < p.length; i++) {
+      block[at++] = p[i]!;
       if (at === 64) {
         compress(h, block, w);
         at = 0;
@@ -92,11 +90,11 @@ export function sha256From(state: Readonly<Int32Array>, prefixLength: number, ..
   // Padding: 0x80, zeros, the length in bits as a 64-bit big-endian integer.
   block[at++] = 0x80;
   if (at > 56) {
-    block.fill(0, at);
+    while (at < 64) block[at++] = 0;
     compress(h, block, w);
     at = 0;
   }
-  block.fill(0, at, 56);
+  while (at < 56) block[at++] = 0;
   const bits = length * 8;
   const high = Math.floor(bits / 2 ** 32);
   block[56] = high >>> 24;
