@@ -6,7 +6,9 @@
  * does). Payloads are real TLV hop payloads encoded once by the toolkit
  * (encodeHopPayload) and handed to both sides as bytes, so neither side's encoder is
  * timed. Beside each backend, the same point arithmetic alone (what bounds the row when
- * the rest is small). Rounds interleave ours and Electrum's; each figure is the median of the rounds,
+ * the rest is small) and its ratio to Electrum: the most the row could reach on that
+ * backend. Backends: noble, tiny-secp256k1, native, and libsecp256k1 (the system's
+ * library) where the tree has it. Rounds interleave ours and Electrum's; each figure is the median of the rounds,
  * per CPU-second (and per wall-second), with the load average. Before timing, the packets
  * (and the peeled next packet) are compared byte for byte with Electrum's. Printed, never
  * asserted.
@@ -21,7 +23,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { loadBackend } from '../src/lib/musig/engine/select.ts';
 import type { BackendName, Secp256k1Backend } from '../src/lib/musig/engine/backend.ts';
 import { buildOnion, peelOnion } from '../src/lib/onion/sphinx.ts';
-import { secretMul } from '../src/lib/onion/ecdh.ts';
+import { secretMul, sharedSecret } from '../src/lib/onion/ecdh.ts';
 import { decodeHopPayload, encodeHopPayload } from '../src/lib/onion/payload.ts';
 import { toHex } from '../src/lib/bytes.ts';
 
@@ -92,15 +94,19 @@ else {
 }
 
 const ours = new Map<BackendName, { build5: Rate[]; build20: Rate[]; peel: Rate[] }>();
-// The point arithmetic alone, as sphinx.ts calls it: per hop of a build a decode, the ECDH
-// multiplication and the next ephemeral key's k·G; per peel a decode and two multiplications.
+// The point arithmetic alone, as sphinx.ts calls it: per hop of a build the ECDH (SHA256
+// of the shared point; the node ids decoded once, sphinx.ts keeps them), and k·G for
+// E_0 … E_{n−2}; per peel a decode of E, the ECDH and the next ephemeral key b·E.
 const floor = new Map<BackendName, { build5: Rate[]; build20: Rate[]; peel: Rate[] }>();
 const k41 = 0x4141414141414141414141414141414141414141414141414141414141414141n;
-const ecOnly = <P>(ec: Secp256k1Backend<P>, n: number) => () => {
-  for (let i = 0; i < n; i++) {
-    ec.pointToBytes(secretMul(ec, ec.pointFromBytes(pubkeys[i]!)!, k41)!);
-    ec.pointToBytes(ec.mulBase(k41)!);
-  }
+const ecOnly = <P>(ec: Secp256k1Backend<P>, n: number) => {
+  const points = pubkeys.slice(0, n).map((pk) => ec.pointFromBytes(pk)!);
+  return () => {
+    for (let i = 0; i < n; i++) {
+      sharedSecret(ec, points[i]!, k41);
+      if (i < n - 1) ec.pointToBytes(ec.mulBase(k41)!);
+    }
+  };
 };
 const theirs: { build5: Rate[]; build20: Rate[]; peel: Rate[] } = { build5: [], build20: [], peel: [] };
 for (let r = 0; r < rounds; r++) {
@@ -118,8 +124,8 @@ for (let r = 0; r < rounds; r++) {
     const E = packet.subarray(1, 34);
     f.peel.push(rate(() => {
       const P = ec.pointFromBytes(E)!;
+      sharedSecret(ec, P, k41);
       ec.pointToBytes(secretMul(ec, P, k41)!);
-      ec.pointToBytes(ec.mul(P, k41)!);
     }));
   }
   const e = r === 0 || typeof first === 'string' ? first : electrum();
@@ -138,10 +144,13 @@ if (theirs.build5.length)
   console.log(`  ${'Electrum'.padEnd(16)}${cell(theirs.build5, []).padStart(16)}${cell(theirs.build20, []).padStart(24)}${cell(theirs.peel, []).padStart(24)}`);
 for (const [name, row] of ours)
   console.log(`  ${name.padEnd(16)}${cell(row.build5, theirs.build5).padStart(23)}${cell(row.build20, theirs.build20).padStart(24)}${cell(row.peel, theirs.peel).padStart(24)}`);
-console.log('  the point arithmetic alone (the same calls, nothing else), per CPU-second, and the share of it reached:');
+console.log('  the point arithmetic alone (the same calls, nothing else), per CPU-second, × Electrum (the ceiling), and the share of it reached:');
 for (const [name, f] of floor) {
   const row = ours.get(name)!;
-  const share = (k: 'build5' | 'build20' | 'peel') => `${med(f[k], 'cpu').toFixed(0).padStart(7)} ${((100 * med(row[k], 'cpu')) / med(f[k], 'cpu')).toFixed(0).padStart(3)}%`;
+  const share = (k: 'build5' | 'build20' | 'peel') => {
+    const ceiling = theirs[k].length ? `${(med(f[k], 'cpu') / med(theirs[k], 'cpu')).toFixed(2)}×` : '';
+    return `${med(f[k], 'cpu').toFixed(0).padStart(7)} ${ceiling.padStart(6)} ${((100 * med(row[k], 'cpu')) / med(f[k], 'cpu')).toFixed(0).padStart(3)}%`;
+  };
   console.log(`  ${name.padEnd(16)}${share('build5').padStart(23)}${share('build20').padStart(24)}${share('peel').padStart(24)}`);
 }
 console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);

@@ -1,48 +1,119 @@
 /**
- * The symmetric primitives of BOLT 4, on Node's built-in crypto (ChaCha20 and
- * HMAC-SHA256 over ~1.3 kB are on every build/peel's critical path; OpenSSL is far
- * faster than pure JS there). Pure functions: no I/O.
+ * The symmetric primitives of BOLT 4. Pure functions: no I/O.
  *
  * - generate_key(key_type, secret) = HMAC-SHA256(key = ASCII key_type, msg = secret)
  *   for key_type in rho, mu, um, ammag, ammagext (attribution data), pad.
  * - the pseudo-random byte stream: ChaCha20 with the key, a 96-bit zero nonce and
- *   counter 0, encrypting zeros. Node's 'chacha20' takes a 16-byte IV:
- *   4-byte little-endian counter || 12-byte nonce; all zero here.
+ *   counter 0, encrypting zeros (./chacha20.ts).
+ *
+ * Where each runs: SHA-256 of a short message (a block or two: a key, a blinding factor,
+ * an HMAC's outer hash) in JavaScript (./sha256.ts), where it costs less than a call into
+ * Node's crypto; a long one on OpenSSL. The pads of the six key types are compressed once
+ * (they are public), so generate_key is two compressions. The HMAC of a packet goes to
+ * OpenSSL in one call with its inner pad in the 64 bytes the caller keeps in front of
+ * the message (hmacSha256Framed).
  */
-import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
+import { sha256 as opensslSha256 } from '../hash.ts';
+import { IV, midstate, sha256From } from './sha256.ts';
+import { chacha20XorInto } from './chacha20.ts';
+
+export { chacha20XorInto };
 
 export type KeyType = 'rho' | 'mu' | 'um' | 'ammag' | 'ammagext' | 'pad';
 
-const ZERO_IV = new Uint8Array(16);
-const KEY_TYPES: Record<KeyType, Uint8Array> = {
-  rho: new TextEncoder().encode('rho'), mu: new TextEncoder().encode('mu'), um: new TextEncoder().encode('um'),
-  ammag: new TextEncoder().encode('ammag'), ammagext: new TextEncoder().encode('ammagext'), pad: new TextEncoder().encode('pad'),
+/** The longest message hashed here in JavaScript: two blocks with their padding. */
+const SHORT = 119;
+
+/** SHA256 of the parts, concatenated. */
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  return length <= SHORT ? sha256From(IV, 0, ...parts) : opensslSha256(...parts);
+}
+
+/** An HMAC key's pads, compressed: the SHA-256 states after (key ⊕ ipad) and after (key ⊕ opad). */
+type Pads = { readonly inner: Int32Array; readonly outer: Int32Array };
+
+/** RFC 2104: a key longer than the block is hashed first; both pads are the key XOR 0x36 / 0x5c, zero-padded to 64 bytes. */
+function padBlock(key: Uint8Array, pad: number): Uint8Array {
+  const k = key.length > 64 ? sha256(key) : key;
+  const block = new Uint8Array(64).fill(pad);
+  for (let i = 0; i < k.length; i++) block[i]! ^= k[i]!;
+  return block;
+}
+
+function padsOf(key: Uint8Array): Pads {
+  const inner = padBlock(key, 0x36);
+  const outer = padBlock(key, 0x5c);
+  const pads = { inner: midstate(inner), outer: midstate(outer) };
+  inner.fill(0);
+  outer.fill(0);
+  return pads;
+}
+
+const KEY_TYPES: Record<KeyType, Pads> = {
+  rho: padsOf(new TextEncoder().encode('rho')), mu: padsOf(new TextEncoder().encode('mu')), um: padsOf(new TextEncoder().encode('um')),
+  ammag: padsOf(new TextEncoder().encode('ammag')), ammagext: padsOf(new TextEncoder().encode('ammagext')), pad: padsOf(new TextEncoder().encode('pad')),
 };
 
 export function generateKey(keyType: KeyType, secret: Uint8Array): Uint8Array {
-  return hmacSha256(KEY_TYPES[keyType], secret);
+  const pads = KEY_TYPES[keyType];
+  return sha256From(pads.outer, 64, sha256From(pads.inner, 64, secret));
 }
 
+/** HMAC-SHA256(key, the parts concatenated). */
 export function hmacSha256(key: Uint8Array, ...msg: Uint8Array[]): Uint8Array {
-  const h = createHmac('sha256', key);
-  for (const m of msg) h.update(m);
-  return new Uint8Array(h.digest());
+  let length = 0;
+  for (const m of msg) length += m.length;
+  if (length <= SHORT) {
+    const pads = padsOf(key);
+    const mac = sha256From(pads.outer, 64, sha256From(pads.inner, 64, ...msg));
+    pads.inner.fill(0);
+    pads.outer.fill(0);
+    return mac;
+  }
+  const framed = new Uint8Array(64 + length);
+  let at = 64;
+  for (const m of msg) {
+    framed.set(m, at);
+    at += m.length;
+  }
+  return hmacSha256Framed(key, framed);
 }
 
-/** SHA256 of the parts, concatenated (OpenSSL's one-shot hash for one part). */
-export { sha256 } from '../hash.ts';
+/**
+ * HMAC-SHA256(key, framed[64..]): the first 64 bytes of `framed` are room for the inner
+ * pad (written, hashed with the message by OpenSSL in one call, then zeroed); the outer
+ * hash is two compressions here. The inner digest comes back as a latin1 ('binary')
+ * string: as a Buffer it would cost an off-heap allocation, ~0.8 µs, longer than the hash.
+ */
+export function hmacSha256Framed(key: Uint8Array, framed: Uint8Array): Uint8Array {
+  const ipad = padBlock(key, 0x36);
+  framed.set(ipad, 0);
+  ipad.fill(0);
+  const digest = hash('sha256', framed, 'binary'); // latin1
+  framed.fill(0, 0, 64);
+  const inner = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) inner[i] = digest.charCodeAt(i);
+  const outer = padBlock(key, 0x5c);
+  const mac = sha256From(midstate(outer), 64, inner);
+  outer.fill(0);
+  return mac;
+}
 
 /** `length` bytes of the ChaCha20 stream keyed by `key` (nonce 0, counter 0). */
 export function cipherStream(key: Uint8Array, length: number): Uint8Array {
-  return chacha20Xor(key, new Uint8Array(length));
+  const out = new Uint8Array(length);
+  chacha20XorInto(key, out, 0, length);
+  return out;
 }
 
-/** `data` XOR the ChaCha20 stream keyed by `key`. */
+/** `data` XOR the ChaCha20 stream keyed by `key`, in a new array. */
 export function chacha20Xor(key: Uint8Array, data: Uint8Array): Uint8Array {
-  const c = createCipheriv('chacha20', key, ZERO_IV);
-  const out = c.update(data);
-  c.final();
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  const out = Uint8Array.from(data);
+  chacha20XorInto(key, out, 0, out.length);
+  return out;
 }
 
 /** Constant-time comparison of two 32-byte HMACs. */

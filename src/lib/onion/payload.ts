@@ -55,9 +55,14 @@ export function encodeTruncated(value: bigint, maxBytes: number): Uint8Array {
 export function decodeTruncated(bytes: Uint8Array, maxBytes: number, field: string): bigint {
   if (bytes.length > maxBytes) bad(`${field}: ${bytes.length} bytes, a tu${8 * maxBytes} has at most ${maxBytes}`);
   if (bytes.length > 0 && bytes[0] === 0) bad(`${field}: truncated integer not minimally encoded (leading zero byte)`);
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
-  return v;
+  // Up to 6 bytes the value is exact in a Number: one BigInt at the end instead of one per byte.
+  let v = 0;
+  const head = Math.max(0, bytes.length - 6);
+  for (let i = head; i < bytes.length; i++) v = v * 256 + bytes[i]!;
+  if (head === 0) return BigInt(v);
+  let high = 0n;
+  for (let i = 0; i < head; i++) high = (high << 8n) | BigInt(bytes[i]!);
+  return (high << 48n) | BigInt(v);
 }
 
 export function formatScid(bytes: Uint8Array): string {
@@ -113,27 +118,30 @@ export function encodeHopPayload(p: HopPayload): Uint8Array {
 
 export type DecodedHopPayload = HopPayload & { readonly unknownEvenTypes: readonly bigint[] };
 
+/** A BigSize of the TLV stream at `offset`; a malformed one is E_ONION_TLV naming the record's type or length. */
+function tlvBigSize(bytes: Uint8Array, offset: number, lengthOf: bigint | undefined): [bigint, number] {
+  try {
+    return decodeBigSize(bytes, offset);
+  } catch (e) {
+    return bad(`TLV ${lengthOf === undefined ? 'type' : `length of type ${lengthOf}`}: ${(e as BigSizeError).message}`);
+  }
+}
+
 export function decodeHopPayload(bytes: Uint8Array): DecodedHopPayload {
-  const p: HopPayload & { unknown: Array<{ type: bigint; value: Uint8Array }> } = { unknown: [] };
+  const p: HopPayload & { unknownEvenTypes?: bigint[] } = {};
+  const unknown: Array<{ type: bigint; value: Uint8Array }> = [];
   const unknownEvenTypes: bigint[] = [];
   let o = 0;
   let last = -1n;
-  const big = (what: string): bigint => {
-    try {
-      const [v, n] = decodeBigSize(bytes, o);
-      o += n;
-      return v;
-    } catch (e) {
-      return bad(`TLV ${what}: ${(e as BigSizeError).message}`);
-    }
-  };
   while (o < bytes.length) {
-    const type = big('type');
+    const [type, typeSize] = tlvBigSize(bytes, o, undefined);
+    o += typeSize;
     if (type <= last) bad(`TLV types not strictly increasing (${type} after ${last})`);
     last = type;
-    const len = big(`length of type ${type}`);
-    if (BigInt(o) + len > BigInt(bytes.length)) bad(`TLV type ${type}: length ${len} overruns the payload`);
-    const v = bytes.slice(o, o + Number(len));
+    const [len, lenSize] = tlvBigSize(bytes, o, type);
+    o += lenSize;
+    if (len > BigInt(bytes.length - o)) bad(`TLV type ${type}: length ${len} overruns the payload`);
+    const v = bytes.subarray(o, o + Number(len));
     o += Number(len);
     switch (type) {
       case TLV.amt_to_forward: p.amt_to_forward = decodeTruncated(v, 8, 'amt_to_forward'); break;
@@ -146,18 +154,19 @@ export function decodeHopPayload(bytes: Uint8Array): DecodedHopPayload {
         if (v.length < 32) bad(`payment_data: ${v.length} bytes, expected 32 + tu64`);
         p.payment_data = { payment_secret: v.slice(0, 32), total_msat: decodeTruncated(v.subarray(32), 8, 'payment_data.total_msat') };
         break;
-      case TLV.encrypted_recipient_data: p.encrypted_recipient_data = v; break;
+      case TLV.encrypted_recipient_data: p.encrypted_recipient_data = v.slice(); break;
       case TLV.current_path_key:
         if (v.length !== 33) bad(`current_path_key: ${v.length} bytes, expected 33`);
-        p.current_path_key = v;
+        p.current_path_key = v.slice();
         break;
-      case TLV.payment_metadata: p.payment_metadata = v; break;
+      case TLV.payment_metadata: p.payment_metadata = v.slice(); break;
       case TLV.total_amount_msat: p.total_amount_msat = decodeTruncated(v, 8, 'total_amount_msat'); break;
       default:
-        p.unknown.push({ type, value: v });
+        unknown.push({ type, value: v.slice() });
         if (type % 2n === 0n) unknownEvenTypes.push(type);
     }
   }
-  if (p.unknown.length === 0) delete (p as HopPayload).unknown;
-  return { ...p, unknownEvenTypes };
+  if (unknown.length > 0) p.unknown = unknown;
+  p.unknownEvenTypes = unknownEvenTypes;
+  return p as DecodedHopPayload;
 }

@@ -12,10 +12,11 @@
  */
 import type { Secp256k1Backend } from '../musig/engine/backend.ts';
 import { N } from '../musig/engine/scalar.ts';
-import { secretMul } from './ecdh.ts';
+import { secretMul, sharedSecret } from './ecdh.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { BigSizeError, decodeBigSize, encodeBigSize } from '../bigsize.ts';
-import { chacha20Xor, cipherStream, generateKey, hmacEquals, hmacSha256, sha256 } from './crypto.ts';
+import { Lru, keyOf } from '../lru.ts';
+import { chacha20XorInto, generateKey, hmacEquals, hmacSha256Framed, sha256 } from './crypto.ts';
 
 export const HOP_PAYLOADS_SIZE = 1300;
 export const HMAC_SIZE = 32;
@@ -56,8 +57,9 @@ function bytesToScalar(b: Uint8Array): bigint {
   return (((((d.getBigUint64(0) << 64n) | d.getBigUint64(8)) << 64n) | d.getBigUint64(16)) << 64n) | d.getBigUint64(24);
 }
 
-function xorInto(target: Uint8Array, stream: Uint8Array, targetOffset = 0, streamOffset = 0, length = target.length - targetOffset): void {
-  for (let i = 0; i < length; i++) target[targetOffset + i]! ^= stream[streamOffset + i]!;
+/** b = SHA256(E || ss) mod n, the blinding factor of the ephemeral key E (33 bytes) after the hop with shared secret ss. */
+function blindingFactor(E: Uint8Array, ss: Uint8Array): bigint {
+  return bytesToScalar(sha256(E, ss)) % N;
 }
 
 /** The framed hop payload: BigSize(length) || payload (the HMAC follows it in the packet). */
@@ -66,9 +68,27 @@ export function framedLength(payload: Uint8Array): number {
 }
 
 /**
+ * Node ids decoded through each backend, by their 33 bytes: a sender routes through the
+ * same nodes again and again, and decoding one (a square root) costs ~6 µs. Public values.
+ */
+const nodeIds = new WeakMap<Secp256k1Backend<unknown>, Lru<unknown>>();
+
+function nodeIdPoint<P>(ec: Secp256k1Backend<P>, bytes: Uint8Array): P | undefined {
+  let cache = nodeIds.get(ec) as Lru<P> | undefined;
+  if (!cache) nodeIds.set(ec, (cache = new Lru<P>(1024)) as Lru<unknown>);
+  const key = keyOf([bytes]);
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const P = ec.pointFromBytes(bytes);
+  return P === undefined ? undefined : cache.set(key, P);
+}
+
+/**
  * Ephemeral keys and shared secrets along the route (BOLT 4 "Shared Secret" and
  * "Blinding Ephemeral Onion Keys"): e_0 = session_key; E_i = e_i·G;
- * ss_i = SHA256(e_i·P_i); b_i = SHA256(E_i || ss_i); e_{i+1} = e_i·b_i.
+ * ss_i = SHA256(e_i·P_i); b_i = SHA256(E_i || ss_i); e_{i+1} = e_i·b_i. The sender
+ * blinds the scalar, so each hop costs one ECDH, and each E_i the packet or a blinding
+ * factor needs (E_0 … E_{n−2}) one k·G.
  */
 export function routeSecrets<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, pubkeys: readonly Uint8Array[]): { ephemeral0: Uint8Array; sharedSecrets: Uint8Array[] } {
   let e = bytesToScalar(sessionKey);
@@ -78,42 +98,32 @@ export function routeSecrets<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array,
   const ephemeral0 = ec.pointToBytes(E0);
   let E = ephemeral0;
   const sharedSecrets: Uint8Array[] = [];
-  pubkeys.forEach((pk, i) => {
-    const P = ec.pointFromBytes(pk);
+  for (let i = 0; i < pubkeys.length; i++) {
+    const P = nodeIdPoint(ec, pubkeys[i]!);
     if (P === undefined) throw new RefusedError('E_ONION_HOP_PUBKEY', `hop ${i}: node id is not a valid compressed secp256k1 point`);
-    const S = secretMul(ec, P, e);
-    if (S === null) throw new RefusedError('E_ONION_HOP_PUBKEY', `hop ${i}: shared point is infinity`);
-    const ss = sha256(ec.pointToBytes(S));
+    const ss = sharedSecret(ec, P, e);
+    if (ss === null) throw new RefusedError('E_ONION_HOP_PUBKEY', `hop ${i}: shared point is infinity`);
     sharedSecrets.push(ss);
-    if (i + 1 < pubkeys.length) {
-      const b = bytesToScalar(sha256(E, ss)) % N;
-      e = (e * b) % N;
-      const En = ec.mulBase(e);
-      if (En === null) throw new RefusedError('E_ONION_SESSION_KEY', 'ephemeral key reached zero');
-      E = ec.pointToBytes(En);
-    }
-  });
+    if (i + 1 === pubkeys.length) break;
+    e = (e * blindingFactor(E, ss)) % N;
+    if (e === 0n) throw new RefusedError('E_ONION_SESSION_KEY', 'ephemeral key reached zero');
+    if (i + 2 < pubkeys.length) E = ec.pointToBytes(ec.mulBase(e)!); // E_{n−1} blinds nothing: not computed
+  }
   return { ephemeral0, sharedSecrets };
 }
 
 /** BOLT 4 generate_filler for the rho stream. */
 export function generateFiller(sharedSecrets: readonly Uint8Array[], frameSizes: readonly number[]): Uint8Array {
-  return fillerOf(rhoStreams(sharedSecrets, frameSizes), frameSizes);
-}
-
-/** Each hop's rho stream, long enough for its layer (1300 bytes) and, but the last hop's, its part of the filler. */
-function rhoStreams(sharedSecrets: readonly Uint8Array[], frameSizes: readonly number[]): Uint8Array[] {
-  const n = sharedSecrets.length;
-  return sharedSecrets.map((ss, i) => cipherStream(generateKey('rho', ss), HOP_PAYLOADS_SIZE + (i < n - 1 ? frameSizes[i]! : 0)));
+  return fillerOf(sharedSecrets.map((ss) => generateKey('rho', ss)), frameSizes);
 }
 
 /**
- * The filler from each hop's rho stream (hop i's at least 1300 + frame_i bytes long, but
- * the last hop's, which the filler does not use): hop i XORs stream bytes
- * [1300 − (frames before i), 1300 + frame_i) into the filler's first bytes.
+ * The filler from the hops' rho keys: hop i (all but the last) XORs its stream bytes
+ * [1300 − (frames before i), 1300 + frame_i) into the filler's first bytes — made here
+ * from that stream position, so no stream is kept from the filler to the layers.
  */
-function fillerOf(streams: readonly Uint8Array[], frameSizes: readonly number[]): Uint8Array {
-  const n = streams.length;
+function fillerOf(rhoKeys: readonly Uint8Array[], frameSizes: readonly number[]): Uint8Array {
+  const n = rhoKeys.length;
   let fillerSize = 0;
   for (let i = 0; i < n - 1; i++) fillerSize += frameSizes[i]!;
   const filler = new Uint8Array(fillerSize);
@@ -121,14 +131,16 @@ function fillerOf(streams: readonly Uint8Array[], frameSizes: readonly number[])
   for (let i = 0; i < n - 1; i++) {
     const start = HOP_PAYLOADS_SIZE - used;
     used += frameSizes[i]!;
-    xorInto(filler, streams[i]!, 0, start, used);
+    chacha20XorInto(rhoKeys[i]!, filler, 0, used, start);
   }
   return filler;
 }
 
 /**
- * Build the onion packet for a route (1..20 hops; payloads must fit in 1300 bytes). Each
- * hop's rho stream is generated once, long enough for its layer and its part of the filler.
+ * Build the onion packet for a route (1..20 hops; payloads must fit in 1300 bytes). The
+ * layers are built in place from the last hop back, in a buffer that keeps 64 bytes in
+ * front of hop_payloads for the HMAC's inner pad and the associated data after it, so
+ * each layer's HMAC is one call into OpenSSL.
  */
 export function buildOnion<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, hops: readonly Hop[], associatedData: Uint8Array): BuiltOnion {
   if (hops.length === 0) throw new RefusedError('E_ONION_EMPTY_ROUTE', 'route has no hops');
@@ -138,11 +150,16 @@ export function buildOnion<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, h
     throw new RefusedError('E_ONION_ROUTE_TOO_LARGE', `hop payloads need ${total} bytes, more than the ${HOP_PAYLOADS_SIZE} an onion carries`);
   const { ephemeral0, sharedSecrets } = routeSecrets(ec, sessionKey, hops.map((h) => h.pubkey));
   const n = hops.length;
-  const streams = rhoStreams(sharedSecrets, frames);
-  const filler = fillerOf(streams, frames);
-  // mix: the pad stream, then each layer in place from the last hop back: shift right by
-  // the frame, write BigSize(length) || payload || next HMAC in front, XOR the rho stream.
-  const mix = cipherStream(generateKey('pad', sessionKey), HOP_PAYLOADS_SIZE);
+  const rho = sharedSecrets.map((ss) => generateKey('rho', ss));
+  const filler = fillerOf(rho, frames);
+  const framed = new Uint8Array(64 + HOP_PAYLOADS_SIZE + associatedData.length);
+  framed.set(associatedData, 64 + HOP_PAYLOADS_SIZE);
+  const mix = framed.subarray(64, 64 + HOP_PAYLOADS_SIZE);
+  // The pad stream: of its 1300 bytes only the first 1300 − (all frames) outlive the last
+  // hop's shift and filler.
+  chacha20XorInto(generateKey('pad', sessionKey), mix, 0, HOP_PAYLOADS_SIZE - total);
+  // Each layer: shift right by the frame, write BigSize(length) || payload || next HMAC in
+  // front, XOR the rho stream (the last hop's: only where the filler does not go).
   let nextHmac: Uint8Array = new Uint8Array(HMAC_SIZE);
   for (let i = n - 1; i >= 0; i--) {
     const payload = hops[i]!.payload;
@@ -151,9 +168,11 @@ export function buildOnion<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, h
     mix.set(len, 0);
     mix.set(payload, len.length);
     mix.set(nextHmac, len.length + payload.length);
-    xorInto(mix, streams[i]!, 0, 0, HOP_PAYLOADS_SIZE);
-    if (i === n - 1) mix.set(filler, HOP_PAYLOADS_SIZE - filler.length);
-    nextHmac = hmacSha256(generateKey('mu', sharedSecrets[i]!), mix, associatedData);
+    if (i === n - 1) {
+      chacha20XorInto(rho[i]!, mix, 0, HOP_PAYLOADS_SIZE - filler.length);
+      mix.set(filler, HOP_PAYLOADS_SIZE - filler.length);
+    } else chacha20XorInto(rho[i]!, mix, 0, HOP_PAYLOADS_SIZE);
+    nextHmac = hmacSha256Framed(generateKey('mu', sharedSecrets[i]!), framed);
   }
   const packet = new Uint8Array(PACKET_SIZE);
   packet[0] = ONION_VERSION;
@@ -166,7 +185,9 @@ export function buildOnion<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, h
 /**
  * Process one layer with the node's secret key: version, ephemeral key, HMAC (constant
  * time), decrypt, payload length, next ephemeral key, next packet; final when the next
- * HMAC is all zero.
+ * HMAC is all zero. Only the rho stream bytes the layer uses are made: the 1300 that
+ * decrypt hop_payloads, and the (length prefix + payload + HMAC) past them that fill the
+ * next packet's end.
  */
 export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packet: Uint8Array, associatedData: Uint8Array): PeeledOnion {
   if (packet.length !== PACKET_SIZE) throw new MalformedInputError('E_ONION_PACKET_LENGTH', `onion packet is ${packet.length} bytes, expected ${PACKET_SIZE}`);
@@ -176,16 +197,18 @@ export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packe
   if (E === undefined) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'onion ephemeral public key is not a valid compressed secp256k1 point');
   const k = bytesToScalar(nodeKey);
   if (k <= 0n || k >= N) throw new RefusedError('E_ONION_NODE_KEY', 'node key is not a valid secp256k1 secret key');
-  const S = secretMul(ec, E, k);
-  if (S === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'onion ephemeral key gives the point at infinity');
-  const ss = sha256(ec.pointToBytes(S));
-  const hopPayloads = packet.subarray(34, 34 + HOP_PAYLOADS_SIZE);
-  const hmac = packet.subarray(34 + HOP_PAYLOADS_SIZE);
-  const expected = hmacSha256(generateKey('mu', ss), hopPayloads, associatedData);
-  if (!hmacEquals(expected, hmac)) throw new RefusedError('E_ONION_HMAC', 'onion HMAC does not verify (wrong node key, wrong associated data or a corrupted packet)');
-  const padded = new Uint8Array(2 * HOP_PAYLOADS_SIZE);
-  padded.set(hopPayloads);
-  const bytes = chacha20Xor(generateKey('rho', ss), padded); // (hop_payloads || zeros) XOR the rho stream
+  const ss = sharedSecret(ec, E, k);
+  if (ss === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'onion ephemeral key gives the point at infinity');
+  // hop_payloads with 64 bytes of room for the HMAC's inner pad in front and the
+  // associated data behind: the HMAC in one call into OpenSSL; then decrypted in place.
+  const framed = new Uint8Array(64 + HOP_PAYLOADS_SIZE + associatedData.length);
+  framed.set(packet.subarray(34, 34 + HOP_PAYLOADS_SIZE), 64);
+  framed.set(associatedData, 64 + HOP_PAYLOADS_SIZE);
+  const expected = hmacSha256Framed(generateKey('mu', ss), framed);
+  if (!hmacEquals(expected, packet.subarray(34 + HOP_PAYLOADS_SIZE))) throw new RefusedError('E_ONION_HMAC', 'onion HMAC does not verify (wrong node key, wrong associated data or a corrupted packet)');
+  const rho = generateKey('rho', ss);
+  const bytes = framed.subarray(64, 64 + HOP_PAYLOADS_SIZE);
+  chacha20XorInto(rho, bytes, 0, HOP_PAYLOADS_SIZE);
   let len: bigint, prefix: number;
   try {
     [len, prefix] = decodeBigSize(bytes, 0);
@@ -196,17 +219,20 @@ export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packe
   if (BigInt(prefix) + len + BigInt(HMAC_SIZE) > BigInt(HOP_PAYLOADS_SIZE))
     throw new MalformedInputError('E_ONION_PAYLOAD_LENGTH', `hop payload length ${len} does not fit in the packet`);
   const n = Number(len);
-  const payload = bytes.slice(prefix, prefix + n);
-  const nextHmac = bytes.slice(prefix + n, prefix + n + HMAC_SIZE);
-  const final = nextHmac.every((b) => b === 0);
+  const shift = prefix + n + HMAC_SIZE;
+  const payload = bytes.subarray(prefix, prefix + n);
+  const nextHmac = bytes.subarray(prefix + n, shift);
+  let final = true;
+  for (let i = 0; i < HMAC_SIZE; i++) if (nextHmac[i] !== 0) final = false;
   if (final) return { payload, sharedSecret: ss, final: true, nextPacket: undefined };
-  const b = bytesToScalar(sha256(ephemeral, ss)) % N;
-  const En = secretMul(ec, E, b);
+  const En = secretMul(ec, E, blindingFactor(ephemeral, ss));
   if (En === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'next ephemeral key is the point at infinity');
+  // next: version || b·E || (decrypted hop_payloads after this hop's frame || rho stream bytes [1300, 1300 + frame)) || next HMAC
   const next = new Uint8Array(PACKET_SIZE);
   next[0] = ONION_VERSION;
   next.set(ec.pointToBytes(En), 1);
-  next.set(bytes.subarray(prefix + n + HMAC_SIZE, prefix + n + HMAC_SIZE + HOP_PAYLOADS_SIZE), 34);
+  next.set(bytes.subarray(shift), 34);
+  chacha20XorInto(rho, next, 34 + HOP_PAYLOADS_SIZE - shift, shift, HOP_PAYLOADS_SIZE);
   next.set(nextHmac, 34 + HOP_PAYLOADS_SIZE);
   return { payload, sharedSecret: ss, final: false, nextPacket: next };
 }

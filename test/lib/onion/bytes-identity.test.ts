@@ -182,7 +182,24 @@ describe('onion bytes: the in-place build and the one-call peel against a BOLT 4
       );
     });
   }
-  it('a packet with a valid HMAC whose length field is 0, non-canonical or one byte past the packet is E_ONION_PAYLOAD_LENGTH; the exact fill is accepted', async () => {
+  it('node ids are told apart by all 33 bytes: P and −P (the same x) on one route, twice, build the reference\'s packet on every backend', async () => {
+    const sk = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
+    const minus = be32(N - big(sk));
+    const P = secp256k1.getPublicKey(sk, true);
+    const negP = secp256k1.getPublicKey(minus, true);
+    expect(toHex(P.subarray(1))).toBe(toHex(negP.subarray(1)));
+    const hops = [P, negP, P, negP].map((pubkey, i) => ({ pubkey, payload: Uint8Array.from({ length: 20 + i }, (_, j) => j ^ i) }));
+    const session = new Uint8Array(32).fill(0x33);
+    const ad = new Uint8Array(32).fill(0x44);
+    const want = toHex(referenceBuild(session, hops, ad).packet);
+    for (const [, load] of backends) {
+      const ec = await load();
+      for (const order of [hops, [...hops].reverse()]) expect(toHex(buildOnion(ec, session, order, ad).packet)).toBe(toHex(referenceBuild(session, order, ad).packet));
+      expect(toHex(buildOnion(ec, session, hops, ad).packet)).toBe(want);
+    }
+  });
+
+  it('a packet with a valid HMAC whose length field is 0, non-canonical or one byte past the packet is E_ONION_PAYLOAD_LENGTH; the exact fill is accepted; one non-zero byte of the next HMAC makes it a forward', async () => {
     const nodeKey = new Uint8Array(32).fill(0x41);
     const session = new Uint8Array(32).fill(0x42);
     const ad = new Uint8Array(32).fill(0x43);
@@ -200,6 +217,13 @@ describe('onion bytes: the in-place build and the one-call peel against a BOLT 4
       expect(codeOf(() => peelOnion(ec, nodeKey, crafted([0xfd, 0x04, 0xf2]), ad))).toBe('E_ONION_PAYLOAD_LENGTH'); // 3 + 1266 + 32 = 1301
       const full = peelOnion(ec, nodeKey, crafted([0xfd, 0x04, 0xf1]), ad); // 3 + 1265 + 32 = 1300
       expect([full.payload.length, full.final]).toEqual([1265, true]);
+      // Final only when all 32 bytes of the next HMAC are zero: one non-zero byte anywhere makes a forward.
+      for (const at of [0, 1, 15, 30, 31]) {
+        const hmacBytes = Array.from({ length: 32 }, (_, j) => (j === at ? 0x80 : 0));
+        const peeled = peelOnion(ec, nodeKey, crafted([0x02, 0xaa, 0xbb, ...hmacBytes]), ad);
+        expect([toHex(peeled.payload), peeled.final, peeled.nextPacket?.length, peeled.nextPacket && toHex(peeled.nextPacket.subarray(1334))]).toEqual(['aabb', false, 1366, toHex(Uint8Array.from(hmacBytes))]);
+      }
+      expect(peelOnion(ec, nodeKey, crafted([0x02, 0xaa, 0xbb]), ad).final).toBe(true);
     }
   });
 });

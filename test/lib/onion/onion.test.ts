@@ -51,6 +51,27 @@ describe('hop payload TLV', () => {
     for (const p of payloads) expect(toHex(encodeHopPayload(decodeHopPayload(p)))).toBe(toHex(p));
   });
 
+  it('reads every tu64 width (0 to 8 bytes, values up to 2^64 - 1) and tu32 as written, big-endian', () => {
+    const hexOf = (v: bigint): string => (v === 0n ? '' : v.toString(16).padStart(Math.ceil(v.toString(16).length / 2) * 2, '0'));
+    const tu64 = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.integer({ min: 0, max: 8 }).chain((n) => fc.bigInt({ min: n === 0 ? 0n : 2n ** BigInt(8 * n - 8), max: 2n ** BigInt(8 * n) - 1n })));
+    fc.assert(
+      fc.property(tu64, fc.bigInt({ min: 0n, max: 2n ** 32n - 1n }), (amt, cltv) => {
+        const a = hexOf(amt), c = hexOf(cltv);
+        const tlv = `02${(a.length / 2).toString(16).padStart(2, '0')}${a}04${(c.length / 2).toString(16).padStart(2, '0')}${c}`;
+        const p = decodeHopPayload(fromHex(tlv));
+        expect([p.amt_to_forward, p.outgoing_cltv_value]).toEqual([amt, Number(cltv)]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a record that ends exactly at the end of the payload is read; one byte past it is E_ONION_TLV', () => {
+    expect(decodeHopPayload(fromHex('02023a98')).amt_to_forward).toBe(15000n);
+    expect(codeOf(() => decodeHopPayload(fromHex('02033a98')))).toBe('E_ONION_TLV');
+    expect(codeOf(() => decodeHopPayload(fromHex('02023a980401')))).toBe('E_ONION_TLV');
+    expect(decodeHopPayload(fromHex('02023a98040105')).outgoing_cltv_value).toBe(5);
+  });
+
   it.each([
     ['tu64 with a leading zero', '0203003a98'],
     ['tu64 longer than 8 bytes', '0209010000000000000000'],
@@ -120,6 +141,23 @@ describe('Sphinx properties (noble)', () => {
       { numRuns: 400 },
     );
     expect([...seen].sort()).toEqual(['E_ONION_EPHEMERAL_KEY', 'E_ONION_HMAC', 'E_ONION_PACKET_LENGTH', 'E_ONION_VERSION']);
+  });
+
+  it('refuses a hop whose node id is not a compressed point, naming the hop, every time (a node id that failed is not remembered), on every build of the route', () => {
+    const good = secp256k1.getPublicKey(fromHex('4242424242424242424242424242424242424242424242424242424242424242'), true);
+    // x with no point on the curve, found by test code's own secp256k1
+    let x = 1;
+    while (decodeCompressed(Uint8Array.from([2, ...new Uint8Array(31), x])) !== null) x++;
+    const offCurve = Uint8Array.from([2, ...new Uint8Array(31), x]);
+    const cases: [Uint8Array, string][] = [[offCurve, 'off the curve'], [Uint8Array.from([4, ...good.subarray(1)]), 'prefix 04'], [good.subarray(0, 32), '32 bytes'], [good.subarray(1), 'no prefix']];
+    for (const [bad] of cases) {
+      for (let round = 0; round < 2; round++) {
+        const route = [{ pubkey: good, payload: new Uint8Array(10) }, { pubkey: bad, payload: new Uint8Array(10) }];
+        const e = refusal(() => buildOnion(ec, fromHex('41'.repeat(32)), route, new Uint8Array(32)), 'E_ONION_HOP_PUBKEY', 4);
+        expect(e.message).toBe('hop 1: node id is not a valid compressed secp256k1 point');
+      }
+    }
+    expect(codeOf(() => buildOnion(ec, fromHex('41'.repeat(32)), [{ pubkey: good, payload: new Uint8Array(10) }, { pubkey: good, payload: new Uint8Array(10) }], new Uint8Array(32)))).toBeUndefined();
   });
 
   it('refuses a route whose payloads do not fit in 1300 bytes', () => {
