@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../../src/lib/bytes.ts';
-import { hash256, sha256 } from '../../src/lib/hash.ts';
+import { SHA256_IV, hash256, sha256, sha256From, sha256Midstate } from '../../src/lib/hash.ts';
 
 const openssl = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -43,5 +43,17 @@ describe('sha256 / hash256', () => {
       }),
       { numRuns: 400 },
     );
+  });
+
+  it('sha256From a midstate: SHA256(block || parts) for any 64-byte first block and parts of any length equals node:crypto; a wrong-length block is refused', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 64, maxLength: 64 }), fc.array(fc.uint8Array({ maxLength: 150 }), { maxLength: 3 }), (block, parts) => {
+        const whole = Uint8Array.from([...block, ...parts.flatMap((p) => [...p])]);
+        expect(toHex(sha256From(sha256Midstate(block), 64, ...parts))).toBe(openssl(whole));
+        expect(toHex(sha256From(SHA256_IV, 0, block, ...parts))).toBe(openssl(whole));
+      }),
+      { numRuns: 300 },
+    );
+    expect(() => sha256Midstate(new Uint8Array(63))).toThrow(RangeError);
   });
 });

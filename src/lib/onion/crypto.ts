@@ -7,30 +7,24 @@
  *   counter 0, encrypting zeros (./chacha20.ts).
  *
  * Where each runs: SHA-256 of a short message (a block or two: a key, a blinding factor,
- * an HMAC's outer hash) in JavaScript (./sha256.ts), where it costs less than a call into
+ * an HMAC's outer hash) in JavaScript (../hash.ts), where it costs less than a call into
  * Node's crypto; a long one on OpenSSL. The pads of the six key types are compressed once
  * (they are public), so generate_key is two compressions. The HMAC of a packet goes to
  * OpenSSL in one call with its inner pad in the 64 bytes the caller keeps in front of
  * the message (hmacSha256Framed).
  */
 import { hash, timingSafeEqual } from 'node:crypto';
-import { sha256 as opensslSha256 } from '../hash.ts';
-import { IV, midstate, sha256From } from './sha256.ts';
+import { sha256, sha256From, sha256Midstate as midstate } from '../hash.ts';
 import { chacha20XorInto } from './chacha20.ts';
 
 export { chacha20XorInto };
 
 export type KeyType = 'rho' | 'mu' | 'um' | 'ammag' | 'ammagext' | 'pad';
 
-/** The longest message hashed here in JavaScript: two blocks with their padding. */
-const SHORT = 119;
+export { sha256 };
 
-/** SHA256 of the parts, concatenated. */
-export function sha256(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  return length <= SHORT ? sha256From(IV, 0, ...parts) : opensslSha256(...parts);
-}
+/** The longest message an HMAC here hashes in JavaScript: two blocks with their padding. */
+const SHORT = 119;
 
 /** An HMAC key's pads, compressed: the SHA-256 states after (key ⊕ ipad) and after (key ⊕ opad). */
 type Pads = { readonly inner: Int32Array; readonly outer: Int32Array };

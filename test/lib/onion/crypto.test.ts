@@ -3,7 +3,7 @@
  * here. ChaCha20 (JavaScript, src/lib/onion/chacha20.ts): RFC 8439's nonce-0 key stream,
  * and any range of the stream XORed into any range of a buffer, from any stream position
  * (block boundaries, inside a block, past the first 64 bytes, long and empty ranges).
- * SHA-256 (JavaScript for short messages, src/lib/onion/sha256.ts) and the HMACs built on
+ * SHA-256 (JavaScript for short messages, src/lib/hash.ts) and the HMACs built on
  * it: FIPS 180-2's examples, every length across the block boundaries, any key length.
  */
 import { describe, expect, it } from 'vitest';
