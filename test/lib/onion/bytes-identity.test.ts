@@ -182,6 +182,32 @@ describe('onion bytes: the in-place build and the one-call peel against a BOLT 4
       );
     });
   }
+  it('secret scalars (session key chain, node key, blinding factors) never reach a backend\'s variable-time `mul`: with `mul` made to throw, every backend builds and peels the reference\'s bytes', async () => {
+    const hops = [1, 2, 3].map((i) => {
+      const sk = new Uint8Array(32).fill(i + 0x10);
+      return { sk, pubkey: secp256k1.getPublicKey(sk, true), payload: Uint8Array.from({ length: 30 + i }, (_, j) => j * i) };
+    });
+    const session = new Uint8Array(32).fill(0x21);
+    const ad = new Uint8Array(32).fill(0x42);
+    const ref = referenceBuild(session, hops, ad);
+    for (const [name, load] of backends) {
+      const real = await load();
+      const guarded: Secp256k1Backend<unknown> = {
+        ...real,
+        mul: () => {
+          throw new Error(`${name}: a variable-time k·P was asked for`);
+        },
+      };
+      const built = buildOnion(guarded, session, hops, ad);
+      expect(toHex(built.packet), name).toBe(toHex(ref.packet));
+      let packet = built.packet;
+      for (let i = 0; i < hops.length; i++) {
+        const peeled = peelOnion(guarded, hops[i]!.sk, packet, ad);
+        expect(toHex(peeled.payload), name).toBe(toHex(hops[i]!.payload));
+        if (peeled.nextPacket) packet = peeled.nextPacket;
+      }
+    }
+  });
   it('node ids are told apart by all 33 bytes: P and −P (the same x) on one route, twice, build the reference\'s packet on every backend', async () => {
     const sk = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
     const minus = be32(N - big(sk));
