@@ -12,7 +12,7 @@
  */
 import type { Secp256k1Backend } from '../musig/engine/backend.ts';
 import { N } from '../musig/engine/scalar.ts';
-import { secretMul, sharedSecret } from './ecdh.ts';
+import { sharedSecret } from './ecdh.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { BigSizeError, decodeBigSize, encodeBigSize } from '../bigsize.ts';
 import { Lru, keyOf } from '../lru.ts';
@@ -225,7 +225,11 @@ export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packe
   let final = true;
   for (let i = 0; i < HMAC_SIZE; i++) if (nextHmac[i] !== 0) final = false;
   if (final) return { payload, sharedSecret: ss, final: true, nextPacket: undefined };
-  const En = secretMul(ec, E, blindingFactor(ephemeral, ss));
+  // b·E on the backend's variable-time k·P, as Core Lightning, LDK and Electrum do (their
+  // tweak_mul): b = SHA256(E || ss) is no key — it is used once, the sender knows it, and it
+  // reveals only the link E → b·E that forwarding this packet shows anyway. The secrets
+  // (the node key above, the sender's session key chain) stay on constant-time calls.
+  const En = ec.mul(E, blindingFactor(ephemeral, ss));
   if (En === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'next ephemeral key is the point at infinity');
   // next: version || b·E || (decrypted hop_payloads after this hop's frame || rho stream bytes [1300, 1300 + frame)) || next HMAC
   const next = new Uint8Array(PACKET_SIZE);
