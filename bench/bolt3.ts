@@ -21,6 +21,7 @@ import { nativeBackend } from '../src/lib/musig/engine/backend-native.ts';
 import { libsecp256k1Backend } from '../src/lib/musig/engine/backend-libsecp256k1.ts';
 import { openLibsecp256k1 } from '../src/lib/musig/engine/libsecp256k1.ts';
 import { libsecp256k1Ecdsa } from '../src/lib/bolt3/ecdsa.ts';
+import { reportRow } from './rows.mjs';
 
 const req = createRequire(import.meta.url);
 const sec = (b: number) => new Uint8Array(32).fill(b);
@@ -125,6 +126,21 @@ for (const format of [LEGACY, ANCHORS]) {
     const shares = ours.map((o, r) => (100 * o.cpu) / ceiling[r]!.cpu);
     const range = `${Math.min(...shares).toFixed(0)}–${Math.max(...shares).toFixed(0)}`;
     console.log(`  ${format.name.padEnd(8)} ${name.padEnd(15)} ${c.toFixed(0).padStart(6)} (${cw.toFixed(0).padStart(5)})   signing alone ${l.toFixed(0).padStart(5)} (${lw.toFixed(0).padStart(5)}): ${median(shares).toFixed(0)}% of it (${range})`);
+    if (name === 'native' || name === 'libsecp256k1') {
+      reportRow({
+        id: `bolt3/${format.name}/${name}`,
+        label: `BOLT 3 commitment + 20 HTLC txs + 21 signatures, ${format.name}, ${name}, per CPU-second`,
+        value: c,
+        unit: '/CPU-s',
+        wall: cw,
+        range: [Math.min(...ours.map((x) => x.cpu)), Math.max(...ours.map((x) => x.cpu))],
+        anchor: { label: '21 signatures alone', value: l },
+        ratio: median(shares) / 100,
+        ratioRange: [Math.min(...shares) / 100, Math.max(...shares) / 100],
+        target: { on: 'ratio', atLeast: 0.7 },
+        note: `${rounds} rounds`,
+      });
+    }
   }
 }
 console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);

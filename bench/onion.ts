@@ -23,7 +23,8 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { loadBackend } from '../src/lib/musig/engine/select.ts';
 import type { BackendName, Secp256k1Backend } from '../src/lib/musig/engine/backend.ts';
 import { buildOnion, peelOnion } from '../src/lib/onion/sphinx.ts';
-import { secretMul, sharedSecret } from '../src/lib/onion/ecdh.ts';
+import { sharedSecret } from '../src/lib/onion/ecdh.ts';
+import { reportRow } from './rows.mjs';
 import { decodeHopPayload, encodeHopPayload } from '../src/lib/onion/payload.ts';
 import { toHex } from '../src/lib/bytes.ts';
 
@@ -125,7 +126,7 @@ for (let r = 0; r < rounds; r++) {
     f.peel.push(rate(() => {
       const P = ec.pointFromBytes(E)!;
       sharedSecret(ec, P, k41);
-      ec.pointToBytes(secretMul(ec, P, k41)!);
+      ec.pointToBytes(ec.mul(P, k41)!);
     }));
   }
   const e = r === 0 || typeof first === 'string' ? first : electrum();
@@ -154,3 +155,28 @@ for (const [name, f] of floor) {
   console.log(`  ${name.padEnd(16)}${share('build5').padStart(23)}${share('build20').padStart(24)}${share('peel').padStart(24)}`);
 }
 console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
+
+// Issue 40's rows (bench/rows.mjs): each libsecp256k1 backend's three figures beside Electrum's in the same rounds.
+const LABEL = { build5: '5-hop build', build20: '20-hop build', peel: 'peel + payload decode' } as const;
+if (theirs.build5.length) {
+  for (const name of ['libsecp256k1', 'native'] as const) {
+    const row = ours.get(name);
+    if (!row) continue;
+    for (const k of ['build5', 'build20', 'peel'] as const) {
+      const ratios = row[k].map((x, i) => x.cpu / theirs[k][i]!.cpu);
+      reportRow({
+        id: `onion/${k}/${name}`,
+        label: `onion ${LABEL[k]}, ${name}, per CPU-second`,
+        value: med(row[k], 'cpu'),
+        unit: '/CPU-s',
+        wall: med(row[k], 'wall'),
+        range: [Math.min(...row[k].map((x) => x.cpu)), Math.max(...row[k].map((x) => x.cpu))],
+        anchor: { label: `Electrum ${typeof first === 'string' ? '' : first.version}`, value: med(theirs[k], 'cpu') },
+        ratio: med(row[k], 'cpu') / med(theirs[k], 'cpu'),
+        ratioRange: [Math.min(...ratios), Math.max(...ratios)],
+        target: { on: 'ratio', atLeast: 2 },
+        note: `${rounds} rounds`,
+      });
+    }
+  }
+}

@@ -18,6 +18,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reportRow } from './rows.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const runs = Number(process.env.BENCH_RUNS ?? 31);
@@ -76,6 +77,19 @@ const bare = rows[0];
 console.log(`cold start (load ${load.toFixed(1)} → ${loadavg()[0].toFixed(1)})`.padEnd(36) + 'CPU ms'.padStart(8) + '  × bare' + 'wall ms'.padStart(10) + '  × bare');
 for (const r of rows) {
   console.log(r.name.padEnd(36) + r.cpu.toFixed(1).padStart(8) + `${(r.cpu / bare.cpu).toFixed(2)}×`.padStart(8) + r.wall.toFixed(1).padStart(10) + `${(r.wall / bare.wall).toFixed(2)}×`.padStart(8));
+}
+for (const [r, id, atMost] of [[rows[1], 'cold/version', 1.5], [rows[2], 'cold/psbt-decode', 1.2]]) {
+  reportRow({
+    id,
+    label: `\`${r.name.replace(/ \(fixture\)$/, '')}\` cold start, the child's own CPU (wall ${(r.wall / bare.wall).toFixed(2)}× bare)`,
+    value: r.cpu,
+    unit: 'ms CPU',
+    wall: r.wall,
+    anchor: { label: 'bare `node -e 0`, ms CPU', value: bare.cpu },
+    ratio: r.cpu / bare.cpu,
+    target: { on: 'ratio', atMost },
+    note: `medians of ${runs} interleaved runs`,
+  });
 }
 
 /** Load average now, for each section's heading: the machine is shared. */
