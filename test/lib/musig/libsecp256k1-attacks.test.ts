@@ -3,10 +3,11 @@
  * long-running mint, gateway or operator meets it: bytes that arrive as views into larger
  * buffers (Node's Buffer pool, a subarray of a packet), empty and detached views, a library
  * that reports an illegal argument and carries on, a library that returns 1 without calling
- * the ECDH hash function, a library with the 2021 schnorrsig ABI, a file on the search path
- * that loads but is no libsecp256k1, an ECDSA that answers wrongly, and the binding used from
- * several threads at once. Every answer is compared with noble (never with the code under
- * test), and the process must survive each one.
+ * the ECDH hash function (and a `secp256k1` binding that does the same), a library with the
+ * 2021 schnorrsig ABI, a file on the search path that loads but is no libsecp256k1, an
+ * ECDSA that answers wrongly, and the binding used from several threads at once. Every
+ * answer is compared with noble (never with the code under test), and the process must
+ * survive each one.
  *
  * The equivalence properties on random and hostile inputs are in ./libsecp256k1-backend.test.ts.
  */
@@ -22,7 +23,8 @@ import { libsecp256k1Ecdsa, nobleEcdsa } from '../../../src/lib/bolt3/ecdsa.ts';
 import { N, bytes32, int } from '../../../src/lib/musig/engine/scalar.ts';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { secretMul } from '../../../src/lib/onion/ecdh.ts';
-import { systemLibsecp256k1 } from '../../setup/backends.ts';
+import { backendUnderTest, systemLibsecp256k1 } from '../../setup/backends.ts';
+import { nativeBackend, type NativeSecp256k1 } from '../../../src/lib/musig/engine/backend-native.ts';
 
 const RUNS = Number(process.env.LIBSECP256K1_PROPERTY_RUNS ?? 0) || 60;
 const Point = secp256k1.Point;
@@ -269,5 +271,29 @@ describeOn(`${name}: secret k·P in the onion code (finding: src/lib/onion/ecdh.
     expect(toHex(ec.pointToBytes(S!))).toBe(toHex(Point.BASE.multiply(0xe1n * 0x5ec12e7n).toBytes(true)));
     expect(calls).not.toContain('secp256k1_ec_pubkey_tweak_mul');
     expect(calls).toContain('secp256k1_ecdh');
+  });
+});
+
+const native = await backendUnderTest('native', async () => {
+  const mod = (await import('secp256k1/bindings.js' as string)) as { default?: unknown };
+  return (mod.default ?? mod) as NativeSecp256k1;
+});
+(native.skipped === undefined ? describe : describe.skip)(`native${native.skipped ? `: SKIPPED, ${native.skipped}` : ''}: its secret k·P is refused when the binding skips the hash function`, () => {
+  it('an ecdh that returns without calling hashfn makes mulSecret throw, not answer 04 || 0…0', () => {
+    const lib = native.loaded!;
+    let skip = false;
+    const lying = new Proxy(lib, {
+      get: (target, key) => {
+        const v = Reflect.get(target, key) as unknown;
+        if (key !== 'ecdh' || typeof v !== 'function') return v;
+        return (p: Uint8Array, k: Uint8Array, options: object | undefined, output: Uint8Array) =>
+          skip ? (v as CFunction).call(target, p, k, {}, new Uint8Array(32)) : (v as CFunction).call(target, p, k, options, output);
+      },
+    });
+    const ec = nativeBackend(lying);
+    const P = ec.mulBase(77n)!;
+    expect(toHex(ec.pointToBytes(ec.mulSecret!(P, 5n)!))).toBe(toHex(Point.BASE.multiply(385n).toBytes(true)));
+    skip = true;
+    expect(() => ec.mulSecret!(P, 5n)).toThrow(/without calling its hash function/);
   });
 });
