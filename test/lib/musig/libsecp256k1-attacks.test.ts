@@ -20,7 +20,7 @@ import { LIBSECP256K1_ENV, openLibsecp256k1, type Koffi, type Libsecp256k1 } fro
 import { libsecp256k1Backend } from '../../../src/lib/musig/engine/backend-libsecp256k1.ts';
 import { nobleBackend } from '../../../src/lib/musig/engine/backend-noble.ts';
 import { libsecp256k1Ecdsa, nobleEcdsa } from '../../../src/lib/bolt3/ecdsa.ts';
-import { N, bytes32, int } from '../../../src/lib/musig/engine/scalar.ts';
+import { N, P as FIELD_P, bytes32, int } from '../../../src/lib/musig/engine/scalar.ts';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { secretMul } from '../../../src/lib/onion/ecdh.ts';
 import { backendUnderTest, systemLibsecp256k1 } from '../../setup/backends.ts';
@@ -144,6 +144,24 @@ describeOn(`${name}: bytes are read where the view says, nowhere else`, () => {
     expect(lib.verifySchnorr!(sig, new Uint8Array(0), schnorr.getPublicKey(sk))).toBe(true);
     expect(lib.verifySchnorr!(sig, detached(16), schnorr.getPublicKey(sk))).toBe(true);
     expect(toHex(lib.mulConst(G65, k))).toBe(toHex(Point.BASE.multiply(0xc0ffeen).toBytes(false)));
+  });
+});
+
+describeOn(`${name}: coordinates at or above p are no encoding of the point they reduce to`, () => {
+  it('04 || x + p || y for the point with x = 1 (x + p < 2^256) is refused by decompress, by every operation and as an ECDSA key, as noble refuses it', () => {
+    const lib = under.loaded!;
+    const P = nobleBackend.liftX(bytes32(1n))!; // x = 1 is on the curve (noble decides)
+    const valid = P.toBytes(false);
+    const aliased = Uint8Array.of(4, ...bytes32(1n + FIELD_P), ...valid.subarray(33));
+    expect(() => Point.fromBytes(aliased)).toThrow();
+    expect(toHex(lib.decompress(valid)!)).toBe(toHex(valid));
+    expect(lib.decompress(aliased)).toBeUndefined();
+    const k = bytes32(3n);
+    for (const op of [() => lib.mul(aliased, k), () => lib.mulConst(aliased, k), () => lib.addMulBase(aliased, k), () => lib.ecdhSha256(aliased, k), () => lib.add(aliased, G65)]) {
+      expect(outcome(op)).toBe('throws');
+    }
+    const digest = new Uint8Array(32).fill(9);
+    expect(lib.ecdsaVerify(nobleEcdsa.signCompact(digest, bytes32(5n)), digest, aliased)).toBe(false);
   });
 });
 
