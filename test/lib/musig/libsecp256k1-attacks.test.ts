@@ -255,6 +255,19 @@ describeOn(`${name}: the loader and what a library must be`, () => {
   });
 });
 
+describeOn(`${name}: ECDSA at the edges of the digest and the key`, () => {
+  it('digests 0, n − 1, n, n + 1 and 2^256 − 1 (reduced mod n as RFC 6979 and bits2int say) under keys 1, n − 1 and another: noble\'s bytes, and they verify', () => {
+    const ours = libsecp256k1Ecdsa(under.loaded!);
+    for (const digest of [0n, N - 1n, N, N + 1n, (1n << 256n) - 1n].map(bytes32)) {
+      for (const k of [1n, N - 1n, 0x1234n]) {
+        const sig = ours.signCompact(digest, bytes32(k));
+        expect(toHex(sig)).toBe(toHex(nobleEcdsa.signCompact(digest, bytes32(k))));
+        expect(ours.verifyCompact(sig, digest, secp256k1.getPublicKey(bytes32(k), true))).toBe(true);
+      }
+    }
+  });
+});
+
 describeOn(`${name}: one process, several threads`, () => {
   it('worker threads each load koffi and the library and compute at the same time as the main thread: every answer is noble\'s', async () => {
     const worker = (seed: number) =>
