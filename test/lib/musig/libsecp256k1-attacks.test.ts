@@ -241,6 +241,24 @@ describeOn(`${name}: the loader and what a library must be`, () => {
     expect(() => openLibsecp256k1(none, {})).toThrow(/libsecp256k1\.so\.7: .*secp256k1_.*; libsecp256k1\.so\.6: .*; libsecp256k1\.so\.1: /);
   });
 
+  it('a library that decodes a non-point (x = 5, or x = p + 1 read as 1) is refused by the self-test, naming it: the door to an invalid-curve attack on a secret scalar', async () => {
+    const { loadBackend } = await import('../../../src/lib/musig/engine/select.ts');
+    const noY = Uint8Array.of(2, ...bytes32(5n));
+    const pPlus1 = Uint8Array.of(2, ...bytes32(FIELD_P + 1n));
+    expect(nobleBackend.pointFromBytes(noY)).toBeUndefined(); // noble: both are no point
+    expect(nobleBackend.pointFromBytes(pPlus1)).toBeUndefined();
+    const cases: [Uint8Array, Uint8Array, RegExp][] = [
+      [noY, Point.BASE.toBytes(true), /a non-point decoded/],
+      [pPlus1, Uint8Array.of(2, ...bytes32(1n)), /x ≥ p decoded/],
+    ];
+    for (const [bad, as, reason] of cases) {
+      const koffi = wrappedKoffi(await realKoffi(), (fn, f) =>
+        fn === 'secp256k1_ec_pubkey_parse' ? (ctx, pk, input, len) => f(ctx, pk, toHex(input as Uint8Array) === toHex(bad) ? as : input, len) : f,
+      );
+      await expect(loadBackend('libsecp256k1', async () => koffi)).rejects.toThrow(reason);
+    }
+  });
+
   it('ECDSA from a library that signs with high S, accepts high S or accepts any digest is refused when it is adapted, naming what it got wrong', () => {
     const lib = under.loaded!;
     const highS = (sig: Uint8Array) => Uint8Array.of(...sig.subarray(0, 32), ...bytes32(N - int(sig.subarray(32))));
