@@ -11,7 +11,9 @@
  * loads them); all give identical bytes.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { MalformedInputError } from '../errors.ts';
+import { fromHex, toHex } from '../bytes.ts';
 import type { BackendName } from '../musig/engine/backend.ts';
 import type { Libsecp256k1 } from '../musig/engine/libsecp256k1.ts';
 
@@ -82,12 +84,39 @@ export function nativeEcdsa(lib: NativeSecp256k1Ecdsa): EcdsaSigner {
  * digests only: any other length goes to noble, whose answer it must equal.
  */
 export function libsecp256k1Ecdsa(lib: Pick<Libsecp256k1, 'ecdsaSign' | 'ecdsaVerify'>): EcdsaSigner {
+  knownEcdsaAnswers(lib);
   return {
     name: 'libsecp256k1',
     signCompact: (digest, secretKey) => (digest.length === 32 ? lib.ecdsaSign(digest, secretKey) : nobleEcdsa.signCompact(digest, secretKey)),
     verifyCompact: (signature, digest, publicKey) =>
       digest.length === 32 ? lib.ecdsaVerify(signature, digest, publicKey) : nobleEcdsa.verifyCompact(signature, digest, publicKey),
   };
+}
+
+/**
+ * What a library must answer before it signs (the point operations have theirs in
+ * ../musig/engine/select.ts): noble's RFC 6979 signature of 32 bytes 5e under the key
+ * 5ea1ed…, whose unnormalized s is high, so low S is checked too; that signature valid,
+ * its high-S twin and a signature over another digest refused.
+ */
+const KNOWN_ECDSA = {
+  key: '5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1',
+  publicKey: '03d860b503f295f7134c322877d7f4bff523de3ad09030548b4c7bf0c539a0b2a5',
+  sig: '585a21f2d05f0ffc513a1c210058797303c139308a62e16e5d892cc5cae6b8865f8f562c619a5c25bb76d37a0fe71f6e90407492bb9745bb1d9b9d5b1e886638',
+};
+
+function knownEcdsaAnswers(lib: Pick<Libsecp256k1, 'ecdsaSign' | 'ecdsaVerify'>): void {
+  const digest = new Uint8Array(32).fill(0x5e);
+  const [key, publicKey, sig] = [fromHex(KNOWN_ECDSA.key), fromHex(KNOWN_ECDSA.publicKey), fromHex(KNOWN_ECDSA.sig)];
+  const highS = Uint8Array.from(sig);
+  highS.set(numberToBytesBE(secp256k1.Point.Fn.ORDER - bytesToNumberBE(sig.subarray(32)), 32), 32);
+  const wrong = [
+    toHex(lib.ecdsaSign(digest, key)) !== KNOWN_ECDSA.sig && 'sign',
+    !lib.ecdsaVerify(sig, digest, publicKey) && 'verify',
+    lib.ecdsaVerify(highS, digest, publicKey) && 'high S accepted',
+    lib.ecdsaVerify(sig, new Uint8Array(32).fill(0x5f), publicKey) && 'another digest accepted',
+  ].filter(Boolean);
+  if (wrong.length) throw new Error(`libsecp256k1 gets a known ECDSA answer wrong (${wrong.join(', ')})`);
 }
 
 /** An unsigned big-endian integer as a DER INTEGER body: no leading zeros, a 0x00 before a set top bit. */

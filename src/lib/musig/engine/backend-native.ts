@@ -45,10 +45,12 @@ function nativeEcdh(ecdh: NonNullable<NativeSecp256k1['ecdh']>) {
   const xbuf = new Uint8Array(32);
   const ybuf = new Uint8Array(32);
   let target = none;
+  let hashed = false;
   const options = {
     hashfn: (x: Uint8Array, y: Uint8Array) => {
       target.set(x, 1);
       target.set(y, 33);
+      hashed = true;
       return none;
     },
     xbuf,
@@ -58,6 +60,7 @@ function nativeEcdh(ecdh: NonNullable<NativeSecp256k1['ecdh']>) {
     mulConst(p: Uncompressed, k: Uint8Array): Uncompressed {
       const out = (target = new Uint8Array(65));
       out[0] = 4;
+      hashed = false;
       try {
         ecdh(p, k, options, none);
       } finally {
@@ -65,6 +68,8 @@ function nativeEcdh(ecdh: NonNullable<NativeSecp256k1['ecdh']>) {
         xbuf.fill(0);
         ybuf.fill(0);
       }
+      // A binding that returned without calling the hash function left 04 || 0…0: no point.
+      if (!hashed) throw new Error('secp256k1 binding: ecdh returned without calling its hash function');
       return out;
     },
     ecdhSha256: (p: Uncompressed, k: Uint8Array) => ecdh(p, k, {}, new Uint8Array(32)),

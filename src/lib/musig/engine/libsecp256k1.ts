@@ -12,9 +12,18 @@
  *
  * One context per library, randomized with 32 fresh bytes (side-channel blinding of k·G),
  * never destroyed. Its illegal-argument callback, which would abort() the process by
- * default, records the message instead and the call throws: the checks below are meant
- * to keep every such argument away from the library, and a miss costs an exception, not
- * a mint process.
+ * default, records the message and returns; every operation checks the record after its
+ * last call and throws: the checks below are meant to keep every such argument away from
+ * the library, and a miss costs an exception, not a mint process. Checking after the call
+ * matters: a function whose argument check fails does not always stop there (0.2.0's
+ * secp256k1_ecdh on a zeroed pubkey struct reports it, computes on (0, 0) and returns 1).
+ * No callback of ours throws: koffi would catch the exception at its trampoline, hand C a
+ * 0 and rethrow when the outer call returns (koffi's "Handling of exceptions"), but
+ * recording is the same outcome without relying on it.
+ *
+ * The file loaded is trusted configuration, as LD_LIBRARY_PATH is: loading a library
+ * runs its code in this process. The self-test (./select.ts) refuses a library that gets
+ * known answers wrong, not one written to deceive.
  *
  * Every operation uses preallocated structs and the fewest calls the API allows (parse,
  * the operation, serialize). k·P comes in two kinds: `mul` is pubkey_tweak_mul, which
@@ -105,7 +114,15 @@ export function openLibsecp256k1(koffi: Koffi, env: Record<string, string | unde
       failures.push(`${path}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
       continue;
     }
-    const bound = bind(koffi, lib, path);
+    let bound: Libsecp256k1;
+    try {
+      bound = bind(koffi, lib, path);
+    } catch (e) {
+      // A file that loads but is not a usable libsecp256k1 (a missing function, a
+      // context that cannot be made): the next soname may be.
+      failures.push(`${path}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+      continue;
+    }
     byPath.set(path, bound);
     return bound;
   }
@@ -137,7 +154,13 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
   const ecdsaSign = fn('int secp256k1_ecdsa_sign(void *ctx, void *sig, const uint8_t *msghash32, const uint8_t *seckey, void *noncefp, void *ndata)');
   const ecdsaVerify = fn('int secp256k1_ecdsa_verify(void *ctx, const void *sig, const uint8_t *msghash32, const void *pubkey)');
   const xonlyParse = optional('int secp256k1_xonly_pubkey_parse(void *ctx, void *pubkey, const uint8_t *input32)');
-  const schnorrVerify = optional('int secp256k1_schnorrsig_verify(void *ctx, const uint8_t *sig64, const uint8_t *msg, size_t msglen, const void *pubkey)');
+  // schnorrsig_verify took (ctx, sig64, msg32, pubkey) until the July 2021 API overhaul
+  // (upstream #844), and libraries of that time are still shipped (sonames .so.0, bundled
+  // copies): called with msglen it would read the length as the key's address and crash
+  // the process. `schnorrsig_sign32` exists only in libraries with the current
+  // verify (0.2.0 on), so without it this backend verifies with its point operations.
+  const schnorrCurrentAbi = optional('int secp256k1_schnorrsig_sign32(void *ctx, uint8_t *sig64, const uint8_t *msg32, const void *keypair, const uint8_t *aux_rand32)');
+  const schnorrVerify = schnorrCurrentAbi && optional('int secp256k1_schnorrsig_verify(void *ctx, const uint8_t *sig64, const uint8_t *msg, size_t msglen, const void *pubkey)');
   // The C library's memcpy, found through libsecp256k1's own dependencies (dlsym searches them).
   const memcpy = fn('void *memcpy(void *dest, void *src, size_t n)');
 
@@ -163,11 +186,15 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
   const xonlyStruct = new Uint8Array(64);
   const outputLen = koffi.sizeof('size_t') === 8 ? new BigUint64Array(1) : new Uint32Array(1);
   const setOutputLen65 = outputLen instanceof BigUint64Array ? () => (outputLen[0] = 65n) : () => ((outputLen as Uint32Array)[0] = 65);
-  const ecdhScratch = new Uint8Array(32);
-  const xy = new Uint8Array(64);
-  const copyXY = koffi.register((_out: bigint, x: bigint, y: bigint) => {
-    memcpy(xy, x, 32);
-    memcpy(xy.subarray(32), y, 32);
+  // secp256k1_ecdh's hash function for mulConst: x || y written straight into the
+  // output buffer the call was given (64 bytes), so the secret product is never kept in
+  // a buffer of ours; `hashed` tells a call that returned 1 without calling it (an older
+  // ABI, a wrong library) from one that did.
+  let hashed = false;
+  const copyXY = koffi.register((out: bigint, x: bigint, y: bigint) => {
+    memcpy(out, x, 32);
+    memcpy(out + 32n, y, 32);
+    hashed = true;
     return 1;
   }, koffi.pointer(ecdhHash));
 
@@ -217,11 +244,15 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
     mulConst(p, k) {
       scalar(k);
       point(p, pkOut);
-      if (ecdh(ctx, ecdhScratch, pkOut, k, copyXY, null) !== 1) throw refused('k·P');
-      checked(undefined);
       const out = new Uint8Array(65);
+      hashed = false;
+      const ok = ecdh(ctx, out.subarray(1), pkOut, k, copyXY, null) === 1;
+      if (!ok || !hashed || illegal !== undefined) {
+        out.fill(0);
+        if (!ok) throw refused('k·P');
+        throw checked(new Error('libsecp256k1: secp256k1_ecdh returned without calling its hash function'));
+      }
       out[0] = 4;
-      out.set(xy, 1);
       return out;
     },
     mulBase(k) {

@@ -107,7 +107,10 @@ export function useEngine(engine: Bip327Engine): void {
 /**
  * Known answers a backend must reproduce before it is used: k·G by every multiplication
  * it has, (k+1)·G by addition, BIP-340 vector 1 (and a forgery refused), and the ECDH
- * secret SHA256(compressed(k·G)) where it offers one.
+ * secret SHA256(compressed(k·G)) where it offers one. And two refusals: an x with no y
+ * on the curve (x = 5), and x = p + 1 (1 is an x; p + 1 only reduces to it) — a library
+ * that decodes either hands attacker-chosen non-points to the multiplications (an
+ * invalid-curve attack on the secret scalar: the onion's node key, the mint's k).
  */
 const KNOWN = {
   k: 0x5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1edn,
@@ -118,6 +121,8 @@ const KNOWN = {
   pk: 'dff1d77f2a671c5f36183726db2341be58feae1da2deced843240f7b502ba659',
   msg: '243f6a8885a308d313198a2e03707344a4093822299f31d0082efa98ec4e6c89',
   sig: '6896bd60eeae296db48a229ff71dfe071bde413e6d43f917dc8dcf8c78de33418906d11ac976abccb20b091292bff4ea897efcb639ea871cfa95f6de339e4b0a',
+  noY: '020000000000000000000000000000000000000000000000000000000000000005',
+  pPlus1: 'fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc30',
 };
 
 function selfTest<P>(ec: Secp256k1Backend<P>): void {
@@ -135,6 +140,8 @@ function selfTest<P>(ec: Secp256k1Backend<P>): void {
     ec.addMulBase && hex(ec.addMulBase(kG, 1n)) !== KNOWN.k1G && 'P + k·G',
     ec.ecdhSha256 && toHex(ec.ecdhSha256(G, KNOWN.k)) !== KNOWN.ecdh && 'ECDH',
     (!ec.verifySchnorr(sig, msg, pk) || ec.verifySchnorr(forged, msg, pk)) && 'BIP-340 Verify',
+    ec.pointFromBytes(fromHex(KNOWN.noY)) !== undefined && 'a non-point decoded',
+    ec.liftX(fromHex(KNOWN.pPlus1)) !== undefined && 'x ≥ p decoded',
   ].filter(Boolean);
   if (wrong.length) throw new Error(`it gets a known computation wrong (${wrong.join(', ')})`);
 }
