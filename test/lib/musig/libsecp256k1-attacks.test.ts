@@ -305,12 +305,11 @@ describeOn(`${name}: one process, several threads`, () => {
   });
 });
 
-describeOn(`${name}: secret k·P in the onion code (finding: src/lib/onion/ecdh.ts, owned by the onion work)`, () => {
-  // secretMul's header says libsecp256k1's k·P is constant time; it is pubkey_tweak_mul,
-  // secp256k1_ecmult, variable time in every release (eckey_impl.h). The fix (report of
-  // the w-review branch): `if (ec.mulSecret) return ec.mulSecret(p, k)` before `ec.mul`.
-  // Flip `it.fails` to `it` when it lands.
-  it.fails('a peel\'s node-key multiplication goes through secp256k1_ecdh, never pubkey_tweak_mul', async () => {
+describeOn(`${name}: secret k·P in the onion code (the w-review finding, fixed in src/lib/onion/ecdh.ts)`, () => {
+  // secretMul once reached the backend's `mul`, libsecp256k1's pubkey_tweak_mul —
+  // secp256k1_ecmult, variable time in every release (eckey_impl.h). It now takes the
+  // backend's mulSecret (secp256k1_ecdh, ecmult_const) first; this was it.fails until then.
+  it('a peel\'s node-key multiplication goes through secp256k1_ecdh, never pubkey_tweak_mul', async () => {
     const calls: string[] = [];
     const koffi = wrappedKoffi(await realKoffi(), (fn, f) => (fn.startsWith('secp256k1_') ? (...a: unknown[]) => (calls.push(fn), f(...a)) : f));
     const ec = libsecp256k1Backend(openLibsecp256k1(koffi, sameLibrary()));
