@@ -40,7 +40,7 @@ import type { Network } from '../network.ts';
 import type { RandomSource } from '../random.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
 import {
-  backupTransaction, checkFunding, coinKey, coinSighash, parseOutpointText, parseTransaction, spendsCoin, termsFromJson,
+  backupTransaction, checkFunding, coinKey, coinSighash, parseOutpointText, parseTransaction, readBackup, spendsCoin, termsFromJson, type Backup,
 } from './coin.ts';
 import type {
   DepositBackupSchema, DepositRequestSchema, Statement, TransferAcceptSchema, TransferSignSchema, WithdrawRequestSchema,
@@ -130,9 +130,8 @@ function checkFreshNonce(record: OperatorRecord, pubnonce: string): string {
   return tag;
 }
 
-function cosign(record: OperatorRecord, tx: ReturnType<typeof backupTransaction>, ownerPubnonce: string, ctx: OperatorContext) {
+function cosign(record: OperatorRecord, msg: Uint8Array, ownerPubnonce: string, ctx: OperatorContext) {
   const st = record.statement;
-  const msg = coinSighash(tx);
   // The label (mixed in only under OFFCHAIN_TEST_SEED, where each invocation restarts the stream) carries a persistent
   // per-coin counter (the nonces this coin was signed against), the owner's nonce and the message: no two co-signings
   // of a coin draw the same operator nonce across invocations (finding G).
@@ -147,8 +146,8 @@ function cosign(record: OperatorRecord, tx: ReturnType<typeof backupTransaction>
   return { operator_pubnonce: toHex(pubnonce), operator_psig: toHex(psig) };
 }
 
-function sameUnsigned(built: ReturnType<typeof backupTransaction>, hex: string, what: string): void {
-  const given = parseTransaction(hex, what);
+function sameUnsigned(built: Backup, hex: string, what: string): void {
+  const given = readBackup(hex, what, built);
   if (!equalBytes(given.unsignedTx, built.unsignedTx)) {
     throw new RefusedError('E_BACKUP_TEMPLATE', `${what} is not the backup this coin's template gives (version, input, sequence, locktime or output differ)`);
   }
@@ -212,7 +211,7 @@ export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeo
   const tx = backupTransaction(key, { outpoint, amountSat: BigInt(req.amount_sat), locktime: h0, ownerShare: parsePublicKey(st.owner_share, 'owner_share'), feeSat: terms.backupFeeSat, anchor: terms.anchor });
   sameUnsigned(tx, req.backup_tx, 'backup_tx');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
-  const sig = cosign(record, tx, req.owner_pubnonce, ctx);
+  const sig = cosign(record, tx.sighash(), req.owner_pubnonce, ctx);
   const statement: UnsignedStatement = {
     ...st, status: 'active', outpoint: req.outpoint, amount_sat: req.amount_sat, count: 1,
     backups: [{ n: 1, txid: tx.id, locktime: h0, owner_share: st.owner_share }],
@@ -271,7 +270,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
     const r = b.request as { receiver_share?: unknown; receiver_auth?: unknown; backup_script?: unknown } | undefined;
     return b.backup_txid === tx.id && r?.receiver_share === req.receiver_share && r?.receiver_auth === req.receiver_auth && r?.backup_script === req.backup_script;
   }, 'transfer');
-  const sig = cosign(record, tx, req.owner_pubnonce, ctx);
+  const sig = cosign(record, tx.sighash(), req.owner_pubnonce, ctx);
   const x1 = bytes32(randomScalar(ctx.random, 'statechain/x1'));
   const statement: UnsignedStatement = {
     ...st, status: 'transferring', count: st.count + 1,
@@ -354,7 +353,7 @@ export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof Withdra
   // withdrawal are the same in every round, so a consent from an earlier round would close the coin on B (issue 37 review).
   requirePartB(st, req, req.part_b, (b) => b.tx === req.tx && b.owner_share === st.owner_share, 'withdrawal');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
-  const sig = cosign(record, tx, req.owner_pubnonce, ctx);
+  const sig = cosign(record, coinSighash(tx), req.owner_pubnonce, ctx);
   const statement: UnsignedStatement = { ...st, status: 'withdrawn', transfer: null };
   return remember(req, {
     record: { ...record, statement, x1: null, seen_nonces: [...record.seen_nonces, tag] } satisfies OperatorRecord,

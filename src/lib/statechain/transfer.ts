@@ -35,7 +35,7 @@ import { fromHex, toHex, utf8 } from '../bytes.ts';
 import { stringifyLine } from '../json.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
-import { backupTransaction, coinKey, finishSpend, parseOutpointText, termsFromJson, transfersRemaining } from './coin.ts';
+import { backupTransaction, coinKey, finishSpend, parseOutpointText, termsFromJson, transfersRemaining, type Backup } from './coin.ts';
 import { finishSignature, issueOwnerNonce, newShare, nonceContext, sign, signingTx, type OwnerContext, type OwnerRecord } from './owner.ts';
 import { PackageInnerSchema, type PackageInner, type Statement, type TransferCosignedSchema, type TransferDoneSchema, type TransferPackageSchema, type TransferRequestSchema } from './schemas.ts';
 import { seal, sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
@@ -141,7 +141,7 @@ function requestDigest(req: unknown): string {
 
 /** The sender's request to the operator: co-sign the receiver's backup with the owner's nonce; signed by the owner's auth key. */
 export function transferSignMessage(
-  coinId: string, req: Msg<typeof TransferRequestSchema>, s: { transferId: string; locktime: number; backup: Transaction; ownerPubnonce: string; aPubnonce?: string; partB?: Record<string, unknown> },
+  coinId: string, req: Msg<typeof TransferRequestSchema>, s: { transferId: string; locktime: number; backup: Backup; ownerPubnonce: string; aPubnonce?: string; partB?: Record<string, unknown> },
   ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>,
 ) {
   const body = {
