@@ -26,8 +26,24 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
  */
 type Canonical = null | boolean | number | string | Canonical[] | { entries: [string, Canonical][] };
 
-/** Compare by Unicode code point (not UTF-16 code unit, which puts U+1F600 before U+FF00). */
+/**
+ * Compare by Unicode code point (not UTF-16 code unit, which puts U+1F600 before U+FF00).
+ * Code units decide wherever the first difference is between two units below the
+ * surrogates (every key we write): there the code point orders agree.
+ */
 function byCodePoint(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const u = a.charCodeAt(i);
+    const v = b.charCodeAt(i);
+    if (u === v) continue;
+    if (u < 0xd800 && v < 0xd800) return u - v;
+    return byCodePoints(a, b);
+  }
+  return a.length - b.length;
+}
+
+function byCodePoints(a: string, b: string): number {
   const x = [...a];
   const y = [...b];
   for (let i = 0; i < Math.min(x.length, y.length); i++) {

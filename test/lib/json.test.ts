@@ -69,4 +69,26 @@ describe('canonical JSON', () => {
       { numRuns: 2000 },
     );
   });
+
+  it('orders any keys by code point — astral characters, lone surrogates, U+E000 and above, shared prefixes (property)', () => {
+    // The rule spelled out here: compare the code point sequences (a lone surrogate is its own code point), then the lengths.
+    const byCodePoint = (a: string, b: string): number => {
+      const [x, y] = [Array.from(a, (c) => c.codePointAt(0)!), Array.from(b, (c) => c.codePointAt(0)!)];
+      for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+      return x.length - y.length;
+    };
+    const unit = fc.oneof(
+      fc.constantFrom('a', 'b', '\u00e9', '\uff00', '\ue000', '\ud7ff', '\ud800', '\udbff', '\udc00', '\udfff', '\u{1f600}', '\u{10000}', '\u{10ffff}'),
+      fc.string({ unit: 'binary', maxLength: 2 }),
+    );
+    const key = fc.array(unit, { maxLength: 4 }).map((u) => u.join('')).filter((k) => !['type', 'version', 'network'].includes(k));
+    fc.assert(
+      fc.property(fc.uniqueArray(key, { maxLength: 8 }), (keys) => {
+        const obj = Object.fromEntries(keys.map((k, i) => [k, i]));
+        const expected = '{' + [...keys].sort(byCodePoint).map((k) => `${JSON.stringify(k)}:${obj[k]}`).join(',') + '}\n';
+        expect(stringifyLine(obj)).toBe(expected);
+      }),
+      { numRuns: 1000 },
+    );
+  });
 });
