@@ -27,10 +27,10 @@
  *   place — the old row version lives on until vacuumed, in WAL and in backups, sealed under
  *   the operator's key: src/lib/store/pg/operator-store.ts).
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import type { Static } from '@sinclair/typebox';
 import { equalBytes, fromHex, toHex, utf8 } from '../bytes.ts';
+import { sha256 } from '../hash.ts';
+import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { stringifyLine } from '../json.ts';
 import { scriptAddress } from '../address.ts';
 import type { ChainSource } from '../chain/types.ts';
@@ -47,7 +47,7 @@ import type {
 } from './schemas.ts';
 import { checkReceiverPossession, jointPubnonce } from './joint-share.ts';
 import { sealJson, unseal, verifyBody } from './seal.ts';
-import { nonceGen, partialSign, provePossession, verifyPossession } from './signer.ts';
+import { nonceGen, partialSign, provePossession, publicShare, verifyPossession } from './signer.ts';
 import { signStatement, type UnsignedStatement } from './statement.ts';
 import { requireBumpable } from './withdrawal.ts';
 import type { OperatorRecord } from './ports.ts';
@@ -70,7 +70,9 @@ function remember<R extends { record: OperatorRecord; message: Record<string, un
 export type OperatorContext = { operator: KeyPair; random: RandomSource; chain: ChainSource; network: Network };
 
 type Msg<S extends import('@sinclair/typebox').TObject> = Static<S>;
-const point = (hex: string, field: string) => secp256k1.Point.fromBytes(parsePublicKey(hex, field));
+/** The point of a key in a record or request, on the selected backend (parsePublicKey refuses a non-point first). */
+const point = (hex: string, field: string) => activeSecp256k1().pointFromBytes(parsePublicKey(hex, field))!;
+
 const withoutSig = <T extends Record<string, unknown>>(m: T, field: string) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== field));
 
 function requireSig(body: Record<string, unknown>, field: string, signer: string, what: string): void {
@@ -170,7 +172,7 @@ export function offerDeposit(req: Msg<typeof DepositRequestSchema>, terms: Unsig
   const coinId = ctx.random.bytes(16, 'statechain/coin-id');
   const s = randomScalar(ctx.random, 'statechain/operator-share');
   const sBytes = bytes32(s);
-  const S = secp256k1.getPublicKey(sBytes, true);
+  const S = publicShare(s);
   const key = coinKey(parsePublicKey(req.owner_share, 'owner_share'), S);
   const address = scriptAddress(key.script, ctx.network)!;
   const statement: UnsignedStatement = {
@@ -277,7 +279,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
     backups: [...st.backups, { n: st.count + 1, txid: tx.id, locktime, owner_share: req.receiver_share, ...(req.backup_script === undefined ? {} : { script: req.backup_script }) }],
     transfer: {
       transfer_id: req.transfer_id, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share,
-      ...(req.receiver_parts === undefined ? {} : { receiver_auth_b: req.receiver_parts[1]!.auth }), x1_point: toHex(secp256k1.getPublicKey(x1, true)),
+      ...(req.receiver_parts === undefined ? {} : { receiver_auth_b: req.receiver_parts[1]!.auth }), x1_point: toHex(publicShare(int(x1))),
     },
   };
   const x1Sealed = sealJson(parsePublicKey(st.owner_auth, 'owner_auth'), { x1: toHex(x1) }, `${record.coin_id}/${req.transfer_id}/x1`, bytes32(randomScalar(ctx.random, 'statechain/seal')));
@@ -321,13 +323,14 @@ export function completeTransfer(record: OperatorRecord, req: Msg<typeof Transfe
   if (t2 >= N) throw new RefusedError('E_BAD_T2', 't₂ is not a scalar below the group order');
   const s2 = mod(int(fromHex(record.share_secret, 'share', 32)) + t2 - int(fromHex(record.x1, 'x1', 32)));
   if (s2 === 0n) throw new RefusedError('E_BAD_T2', 't₂ gives a zero share');
-  const S2 = secp256k1.Point.BASE.multiply(s2);
-  if (!S2.add(point(pending.receiver_share, 'receiver_share')).equals(point(st.aggregate, 'aggregate'))) {
+  const ec = activeSecp256k1();
+  const S2 = ec.mulBase(s2)!;
+  if (!ec.equals(ec.add(S2, point(pending.receiver_share, 'receiver_share')), point(st.aggregate, 'aggregate'))) {
     throw new RefusedError('E_BAD_T2', 's₂·G + O₂ ≠ P: t₂ does not complete this transfer (wrong t₁ from the sender, or a wrong t₂); nothing changed');
   }
   const { owner_auth_b: _previousB, ...rest } = st;
   const statement: UnsignedStatement = {
-    ...rest, status: 'active', owner_auth: pending.receiver_auth, owner_share: pending.receiver_share, operator_share: toHex(S2.toBytes(true)), transfer: null,
+    ...rest, status: 'active', owner_auth: pending.receiver_auth, owner_share: pending.receiver_share, operator_share: toHex(ec.pointToBytes(S2)), transfer: null,
     ...(pending.receiver_auth_b === undefined ? {} : { owner_auth_b: pending.receiver_auth_b }),
   };
   const signed = signStatement(statement, ctx.operator, ctx.random);
