@@ -124,6 +124,17 @@ for (const backend of ALL_BACKENDS) {
         expect(toHex(schnorrSign(h(r.message), h(r.secretKey), h(r.auxRand)))).toBe(r.signature.toLowerCase());
       });
     }
+    it('given the signer\'s compressed public key (its key pair), the same bytes; given another key, or the right x with the wrong parity, nothing (E_BAD_SECRET_KEY)', () => {
+      for (const r of rows.filter((r) => r.secretKey)) {
+        const { publicKey } = keyPair(h(r.secretKey));
+        expect(toHex(schnorrSign(h(r.message), h(r.secretKey), h(r.auxRand), publicKey))).toBe(r.signature.toLowerCase());
+        const flipped = Uint8Array.from(publicKey);
+        flipped[0] = flipped[0] === 2 ? 3 : 2;
+        const other = keyPair(h(rows.find((o) => o.secretKey && o.secretKey !== r.secretKey)!.secretKey)).publicKey;
+        for (const wrong of [flipped, other]) expect(() => schnorrSign(h(r.message), h(r.secretKey), h(r.auxRand), wrong)).toThrow(expect.objectContaining({ code: 'E_BAD_SECRET_KEY' }));
+      }
+    });
+
     it('a secret key of zero or n is refused, E_BAD_SECRET_KEY, as on noble', () => {
       const n = h('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141');
       for (const sk of [new Uint8Array(32), n]) expect(() => schnorrSign(new Uint8Array(32), sk, new Uint8Array(32))).toThrow(expect.objectContaining({ code: 'E_BAD_SECRET_KEY' }));
