@@ -57,14 +57,14 @@ export function requestDigest(req: unknown): string {
   return toHex(sha256(utf8(stringifyLine(req))));
 }
 
-/** The stored answer when `req` is exactly the request last answered. */
-function replayed(record: OperatorRecord, req: unknown) {
+/** The stored answer when the request (its `digest`) is exactly the request last answered. */
+function replayed(record: OperatorRecord, digest: string) {
   const last = record.last_answer;
-  return last && last.request === requestDigest(req) ? { record, message: last.message } : undefined;
+  return last && last.request === digest ? { record, message: last.message } : undefined;
 }
 
-function remember<R extends { record: OperatorRecord; message: Record<string, unknown> }>(req: unknown, out: R): R {
-  return { ...out, record: { ...out.record, last_answer: { request: requestDigest(req), message: out.message } } };
+function remember<R extends { record: OperatorRecord; message: Record<string, unknown> }>(digest: string, out: R): R {
+  return { ...out, record: { ...out.record, last_answer: { request: digest, message: out.message } } };
 }
 
 export type OperatorContext = { operator: KeyPair; random: RandomSource; chain: ChainSource; network: Network };
@@ -192,7 +192,8 @@ export function offerDeposit(req: Msg<typeof DepositRequestSchema>, terms: Unsig
 /** Backup 1, co-signed before the coin is funded (refund before funding). */
 export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeof DepositBackupSchema>, ctx: OperatorContext) {
   requireCoin(record, req);
-  const again = replayed(record, req);
+  const digest = requestDigest(req);
+  const again = replayed(record, digest);
   if (again) return again;
   const st = record.statement;
   if (st.status !== 'deposit') throw new StateConflictError('E_ALREADY_SIGNED', 'this coin\'s first backup is already signed: a deposit has one first backup');
@@ -219,7 +220,7 @@ export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeo
     backups: [{ n: 1, txid: tx.id, locktime: h0, owner_share: st.owner_share }],
   };
   const next: OperatorRecord = { ...record, statement, funding_tx: req.funding_tx, seen_nonces: [...record.seen_nonces, tag] };
-  return remember(req, {
+  return remember(digest, {
     record: next,
     message: {
       type: 'statechain/deposit-cosigned', version: 1, network: ctx.network, coin_id: record.coin_id, backup_txid: tx.id,
@@ -247,7 +248,8 @@ function requireActive(record: OperatorRecord): void {
 /** The receiver's backup, co-signed before any key rotation; x₁ for the sender. */
 export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof TransferSignSchema>, ctx: OperatorContext) {
   requireCoin(record, req);
-  const again = replayed(record, req);
+  const digest = requestDigest(req);
+  const again = replayed(record, digest);
   if (again) return again;
   requireActive(record);
   const st = record.statement;
@@ -285,7 +287,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   const x1Sealed = sealJson(parsePublicKey(st.owner_auth, 'owner_auth'), { x1: toHex(x1) }, `${record.coin_id}/${req.transfer_id}/x1`, bytes32(randomScalar(ctx.random, 'statechain/seal')));
   const next: OperatorRecord = { ...record, statement, x1: toHex(x1), seen_nonces: [...record.seen_nonces, tag] };
   x1.fill(0);
-  return remember(req, {
+  return remember(digest, {
     record: next,
     message: {
       type: 'statechain/transfer-cosigned', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: req.transfer_id, backup_txid: tx.id,
@@ -313,7 +315,7 @@ export function completeTransfer(record: OperatorRecord, req: Msg<typeof Transfe
     throw new RefusedError('E_WRONG_RECEIVER', 'this acceptance is not from the receiver the transfer names');
   }
   requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
-  const opened = unseal(ctx.operator.secretKey, req.t2_sealed, `${record.coin_id}/${req.transfer_id}/t2`, 't2_sealed');
+  const opened = unseal(ctx.operator.secretKey, req.t2_sealed, `${record.coin_id}/${req.transfer_id}/t2`, 't2_sealed', ctx.operator.publicKey);
   if (opened.length !== 32) {
     opened.fill(0);
     throw new RefusedError('E_BAD_T2', 't₂ must be a 32-byte scalar');
@@ -341,7 +343,8 @@ export function completeTransfer(record: OperatorRecord, req: Msg<typeof Transfe
 /** A cooperative spend of the coin; afterwards the operator signs nothing more for it. */
 export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof WithdrawRequestSchema>, ctx: OperatorContext) {
   requireCoin(record, req);
-  const again = replayed(record, req);
+  const digest = requestDigest(req);
+  const again = replayed(record, digest);
   if (again) return again;
   requireActive(record);
   const st = record.statement;
@@ -358,7 +361,7 @@ export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof Withdra
   const tag = checkFreshNonce(record, req.owner_pubnonce);
   const sig = cosign(record, coinSighash(tx), req.owner_pubnonce, ctx);
   const statement: UnsignedStatement = { ...st, status: 'withdrawn', transfer: null };
-  return remember(req, {
+  return remember(digest, {
     record: { ...record, statement, x1: null, seen_nonces: [...record.seen_nonces, tag] } satisfies OperatorRecord,
     message: {
       type: 'statechain/withdraw-cosigned', version: 1, network: ctx.network, coin_id: record.coin_id, txid: tx.id,

@@ -107,7 +107,7 @@ export function newShare(random: RandomSource, label: string): { secret: Uint8Ar
 }
 
 export function sign(type: string, body: Record<string, unknown>, field: string, ctx: { auth: KeyPair; random: RandomSource }) {
-  return { ...body, [field]: signBody(type, body, ctx.auth.secretKey, ctx.random.bytes(32, 'statechain/request-aux')) };
+  return { ...body, [field]: signBody(type, body, ctx.auth.secretKey, ctx.random.bytes(32, 'statechain/request-aux'), ctx.auth.publicKey) };
 }
 
 export async function issueOwnerNonce(ctx: OwnerContext, context: string): Promise<string> {

@@ -37,9 +37,9 @@ export function bodyDigest(purpose: string, body: unknown): Uint8Array {
   return taggedHash(`offchain/statechain/${purpose}`, utf8(stringifyLine(body)));
 }
 
-/** A 64-byte BIP-340 signature (hex) by `secretKey` over `body` for `purpose`. */
-export function signBody(purpose: string, body: unknown, secretKey: Uint8Array, auxRand: Uint8Array): string {
-  return toHex(schnorrSign(bodyDigest(purpose, body), secretKey, auxRand));
+/** A 64-byte BIP-340 signature (hex) by `secretKey` (whose compressed `publicKey` the caller may hold) over `body` for `purpose`. */
+export function signBody(purpose: string, body: unknown, secretKey: Uint8Array, auxRand: Uint8Array, publicKey?: Uint8Array): string {
+  return toHex(schnorrSign(bodyDigest(purpose, body), secretKey, auxRand, publicKey));
 }
 
 /** True when `sigHex` is `pubkey`'s signature over `body` for `purpose`; false for anything malformed. */
@@ -96,8 +96,11 @@ export function seal(recipient: Uint8Array, plaintext: Uint8Array, aad: string, 
   return toHex(concatBytes(E, body));
 }
 
-/** The plaintext of a `seal` to our key, or E_UNDECRYPTABLE. */
-export function unseal(secretKey: Uint8Array, sealedHex: string, aad: string, what: string): Uint8Array {
+/**
+ * The plaintext of a `seal` to our key, or E_UNDECRYPTABLE. `publicKey`, when the caller holds
+ * it, is the secret key's (a wrong one derives another key: nothing opens).
+ */
+export function unseal(secretKey: Uint8Array, sealedHex: string, aad: string, what: string, publicKey?: Uint8Array): Uint8Array {
   let sealed: Uint8Array;
   try {
     sealed = fromHex(sealedHex, what);
@@ -106,7 +109,7 @@ export function unseal(secretKey: Uint8Array, sealedHex: string, aad: string, wh
   }
   if (sealed.length < 33 + TAG_LENGTH) throw new RefusedError('E_UNDECRYPTABLE', `${what} is too short to be a sealed message`);
   const E = sealed.subarray(0, 33);
-  const recipient = publicKeyOf(secretKey);
+  const recipient = publicKey ?? publicKeyOf(secretKey);
   const shared = recipient && sharedX(secretKey, E);
   if (recipient === undefined || shared === undefined) throw new RefusedError('E_UNDECRYPTABLE', `${what} does not start with a valid ephemeral key`);
   const key = sealKey(E, recipient, shared);

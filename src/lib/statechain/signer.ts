@@ -82,12 +82,23 @@ function keyOf(ec: Ec, shares: readonly Uint8Array[]): Key {
   if (hit !== undefined) return hit;
   const points = shares.map((s, i) => point(ec, s, i, 'public share'));
   const P = sum(ec, points, 'public shares');
-  const tweak = tapTweak(xOf(ec, P));
+  const key = { P, points, aggregate: ec.pointToBytes(P), ...outputOf(ec, P) };
+  return id === undefined ? key : keys.set(id, key);
+}
+
+/** The taproot output of P, per backend and P: a coin's P outlives every rotation of its shares. */
+const outputs = new Lru<Pick<Key, 'Q' | 'tweak' | 'outputKey' | 'script'>>(1024);
+
+function outputOf(ec: Ec, P: Pt): Pick<Key, 'Q' | 'tweak' | 'outputKey' | 'script'> {
+  const aggregate = ec.pointToBytes(P);
+  const id = `${ec.name}:${cacheKey([aggregate])}`;
+  const hit = outputs.get(id);
+  if (hit !== undefined) return hit;
+  const tweak = tapTweak(aggregate.subarray(1));
   const Q = plusMulBase(ec, ec.hasEvenY(P) ? P : ec.negate(P), int(tweak));
   if (Q === null) throw new InvalidContributionError('E_BAD_DERIVED_KEY', '0', 'the tweaked key is infinity');
   const outputKey = xOf(ec, Q);
-  const key = { P, Q, points, aggregate: ec.pointToBytes(P), tweak, outputKey, script: Uint8Array.from([0x51, 0x20, ...outputKey]) };
-  return id === undefined ? key : keys.set(id, key);
+  return outputs.set(id, { Q, tweak, outputKey, script: Uint8Array.from([0x51, 0x20, ...outputKey]) });
 }
 
 /** BIP-86 P2TR of an x-only key (its key-path-only output), on the selected backend. */
