@@ -26,7 +26,7 @@ import { hash256 } from '../hash.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { LOCKTIME_THRESHOLD } from '../chain/finality.ts';
 import { SIGHASH_DEFAULT, keyPathSighash } from '../taproot/taproot.ts';
-import { keyPathSighashAll } from '../taproot/sighash.ts';
+import { compactSize, keyPathSighashAll, u64le } from '../taproot/sighash.ts';
 import { additiveKey, keyPathOnlyScript, type AdditiveKey } from './signer.ts';
 
 export const BACKUP_VERSION = 3;
@@ -126,16 +126,6 @@ export type Backup = {
 };
 
 const u32le = (n: number) => Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
-const u64le = (n: bigint) => {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, n, true);
-  return out;
-};
-function compactSize(n: number): Uint8Array {
-  if (n < 0xfd) return Uint8Array.of(n);
-  if (n <= 0xffff) return Uint8Array.of(0xfd, n & 0xff, n >>> 8);
-  return concatBytes(Uint8Array.of(0xfe), u32le(n));
-}
 
 /**
  * Checks @scure/btc-signer applies to an output script the owner chose (addOutput), kept for
