@@ -26,8 +26,24 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
  */
 type Canonical = null | boolean | number | string | Canonical[] | { entries: [string, Canonical][] };
 
-/** Compare by Unicode code point (not UTF-16 code unit, which puts U+1F600 before U+FF00). */
+/**
+ * Compare by Unicode code point (not UTF-16 code unit, which puts U+1F600 before U+FF00).
+ * Code units decide wherever the first difference is between two units below the
+ * surrogates (every key we write): there the code point orders agree.
+ */
 function byCodePoint(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const u = a.charCodeAt(i);
+    const v = b.charCodeAt(i);
+    if (u === v) continue;
+    if (u < 0xd800 && v < 0xd800) return u - v;
+    return byCodePoints(a, b);
+  }
+  return a.length - b.length;
+}
+
+function byCodePoints(a: string, b: string): number {
   const x = [...a];
   const y = [...b];
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
@@ -44,7 +60,9 @@ function numericKeys(keys: readonly string[]): boolean {
   return keys.length > 1 && keys.every((k) => DECIMAL.test(k));
 }
 
-function canonical(value: unknown, path: string, numeric = false): Canonical {
+/** A value that is not an object or array, as JSON takes it (bigint as a number, bytes as hex), or OBJECT. */
+const OBJECT = Symbol('object');
+function scalar(value: unknown, path: string): null | boolean | number | string | typeof OBJECT {
   if (value === null) return null;
   switch (typeof value) {
     case 'boolean':
@@ -59,30 +77,65 @@ function canonical(value: unknown, path: string, numeric = false): Canonical {
       }
       return Number(value);
     case 'object':
-      break;
+      return value instanceof Uint8Array ? toHex(value) : OBJECT;
     default:
       throw new TypeError(`${path}: cannot serialise ${typeof value}`);
   }
-  if (value instanceof Uint8Array) return toHex(value);
-  if (Array.isArray(value)) return value.map((v, i) => canonical(v, `${path}[${i}]`, numeric));
-  const obj = value as Record<string, unknown>;
+}
+
+/** An object's defined keys in canonical order: the header keys, then the rest by code point (an amount map numerically, when `numeric`). */
+function orderedKeys(obj: Record<string, unknown>, numeric: boolean): string[] {
   const keys = Object.keys(obj).filter((k) => obj[k] !== undefined);
   const header = HEADER_KEYS.filter((k) => keys.includes(k));
   const rest = keys.filter((k) => !(HEADER_KEYS as readonly string[]).includes(k));
   if (numeric && numericKeys(rest)) rest.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
   else rest.sort(byCodePoint);
-  return { entries: [...header, ...rest].map((k) => [k, canonical(obj[k], `${path}.${k}`, numeric)]) };
+  return header.length === 0 ? rest : [...header, ...rest];
 }
 
-/** JSON text of a canonical value: compact, or pretty with `indent` per level (as JSON.stringify). */
-function write(c: Canonical, indent: string, depth: number): string {
-  if (c === null || typeof c !== 'object') return JSON.stringify(c);
-  const items = Array.isArray(c) ? c.map((v) => write(v, indent, depth + 1)) : c.entries.map(([k, v]) => `${JSON.stringify(k)}:${indent ? ' ' : ''}${write(v, indent, depth + 1)}`);
-  const [open, close] = Array.isArray(c) ? ['[', ']'] : ['{', '}'];
-  if (items.length === 0) return open + close;
-  if (!indent) return open + items.join(',') + close;
-  const inner = '\n' + indent.repeat(depth + 1);
-  return open + inner + items.join(',' + inner) + '\n' + indent.repeat(depth) + close;
+function canonical(value: unknown, path: string, numeric = false): Canonical {
+  const s = scalar(value, path);
+  if (s !== OBJECT) return s;
+  if (Array.isArray(value)) return value.map((v, i) => canonical(v, `${path}[${i}]`, numeric));
+  const obj = value as Record<string, unknown>;
+  return { entries: orderedKeys(obj, numeric).map((k) => [k, canonical(obj[k], `${path}.${k}`, numeric)]) };
+}
+
+/**
+ * JSON text of a value in canonical order, written as it is walked (no tree of entries in
+ * between): compact, or pretty with `indent` per level (as JSON.stringify). The walk, and so
+ * the first error met, is canonical()'s.
+ */
+function write(value: unknown, path: string, numeric: boolean, indent: string, depth: number): string {
+  const s = scalar(value, path);
+  if (s !== OBJECT) return JSON.stringify(s);
+  const inner = indent ? '\n' + indent.repeat(depth + 1) : '';
+  const comma = ',' + inner;
+  let out: string;
+  let close: string;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]';
+    out = '[' + inner;
+    close = ']';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += comma;
+      // A hole is skipped, as Array.prototype.map and join leave it (nothing between the commas).
+      if (i in value) out += write(value[i], `${path}[${i}]`, numeric, indent, depth + 1);
+    }
+  } else {
+    const obj = value as Record<string, unknown>;
+    const keys = orderedKeys(obj, numeric);
+    if (keys.length === 0) return '{}';
+    out = '{' + inner;
+    close = '}';
+    const colon = indent ? ': ' : ':';
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      if (i > 0) out += comma;
+      out += JSON.stringify(k) + colon + write(obj[k], `${path}.${k}`, numeric, indent, depth + 1);
+    }
+  }
+  return indent ? out + '\n' + indent.repeat(depth) + close : out + close;
 }
 
 function plain(c: Canonical): JsonValue {
@@ -98,12 +151,12 @@ export function toJsonValue(value: unknown, path = '$'): JsonValue {
 
 /** Pretty (2-space) canonical JSON with a trailing newline: one message on stdout. */
 export function stringifyMessage(value: unknown): string {
-  return write(canonical(value, '$', true), '  ', 0) + '\n';
+  return write(value, '$', true, '  ', 0) + '\n';
 }
 
 /** Compact canonical JSON on one line: one item of a JSON Lines stream. */
 export function stringifyLine(value: unknown): string {
-  return write(canonical(value, '$'), '', 0) + '\n';
+  return write(value, '$', false, '', 0) + '\n';
 }
 
 /** Equal as canonical JSON (key order, bigint and bytes as the writer puts them); undefined equals only undefined. */

@@ -35,6 +35,33 @@ describe('canonical JSON', () => {
     }), { numRuns: 1000 });
   });
 
+  it('the line of any nested value — arrays, objects, bytes, bigints, undefined members — is the rule written out here, and toJsonValue its value (property)', () => {
+    // The rule, spelled out independently: header keys first, the rest by code point (the keys here are ASCII), bytes as hex, bigint as a number, undefined members dropped.
+    const rule = (v: unknown): string => {
+      if (v instanceof Uint8Array) return JSON.stringify(Buffer.from(v).toString('hex'));
+      if (typeof v === 'bigint') return String(v);
+      if (Array.isArray(v)) return `[${v.map(rule).join(',')}]`;
+      if (v !== null && typeof v === 'object') {
+        const o = v as Record<string, unknown>;
+        const defined = Object.keys(o).filter((k) => o[k] !== undefined);
+        const header = ['type', 'version', 'network'].filter((k) => defined.includes(k));
+        const rest = defined.filter((k) => !header.includes(k)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        return `{${[...header, ...rest].map((k) => `${JSON.stringify(k)}:${rule(o[k])}`).join(',')}}`;
+      }
+      return JSON.stringify(v);
+    };
+    const key = fc.oneof(fc.constantFrom('type', 'version', 'network'), fc.stringMatching(/^[a-z_0-9]{0,6}$/));
+    const leaf = fc.oneof(fc.integer(), fc.string(), fc.boolean(), fc.constant(null), fc.uint8Array({ maxLength: 4 }), fc.bigInt({ min: -(2n ** 53n) + 1n, max: 2n ** 53n - 1n }));
+    const { tree } = fc.letrec((tie) => ({
+      tree: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('tree'), { maxLength: 4 }), fc.dictionary(key, fc.option(tie('tree'), { nil: undefined }), { maxKeys: 5 })),
+    }));
+    fc.assert(fc.property(tree, (v) => {
+      const line = stringifyLine(v);
+      expect(line).toBe(rule(v) + '\n');
+      expect(JSON.stringify(toJsonValue(v))).toBe(JSON.stringify(JSON.parse(line)));
+    }), { numRuns: 2000 });
+  });
+
   it('writes bigint as an exact integer and bytes as lower-case hex; drops undefined', () => {
     expect(stringifyLine({ a: 2_100_000_000_000_000n, b: Uint8Array.of(0xab, 0x01), c: undefined })).toBe('{"a":2100000000000000,"b":"ab01"}\n');
   });
@@ -67,6 +94,28 @@ describe('canonical JSON', () => {
         expect(JSON.parse(line)).toEqual(obj);
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it('orders any keys by code point — astral characters, lone surrogates, U+E000 and above, shared prefixes (property)', () => {
+    // The rule spelled out here: compare the code point sequences (a lone surrogate is its own code point), then the lengths.
+    const byCodePoint = (a: string, b: string): number => {
+      const [x, y] = [Array.from(a, (c) => c.codePointAt(0)!), Array.from(b, (c) => c.codePointAt(0)!)];
+      for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+      return x.length - y.length;
+    };
+    const unit = fc.oneof(
+      fc.constantFrom('a', 'b', '\u00e9', '\uff00', '\ue000', '\ud7ff', '\ud800', '\udbff', '\udc00', '\udfff', '\u{1f600}', '\u{10000}', '\u{10ffff}'),
+      fc.string({ unit: 'binary', maxLength: 2 }),
+    );
+    const key = fc.array(unit, { maxLength: 4 }).map((u) => u.join('')).filter((k) => !['type', 'version', 'network'].includes(k));
+    fc.assert(
+      fc.property(fc.uniqueArray(key, { maxLength: 8 }), (keys) => {
+        const obj = Object.fromEntries(keys.map((k, i) => [k, i]));
+        const expected = '{' + [...keys].sort(byCodePoint).map((k) => `${JSON.stringify(k)}:${obj[k]}`).join(',') + '}\n';
+        expect(stringifyLine(obj)).toBe(expected);
+      }),
+      { numRuns: 500 },
     );
   });
 });

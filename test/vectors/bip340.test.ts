@@ -6,8 +6,13 @@
  * and their public key is derived through `keyPair` (src/lib/keys). Every row is then
  * verified and must give the listed TRUE/FALSE. Invalid public keys (rows 5 and 14) come
  * out of `schnorrVerify` as `false`, not as a thrown error: that is its contract.
+ * `schnorrSign` multiplies on the selected secp256k1 backend, so the signing rows run again
+ * on every installed backend.
  */
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { activeEngine, loadEngine, useEngine } from '../../src/lib/musig/engine/select.ts';
+import type { Bip327Engine } from '../../src/lib/musig/engine/engine.ts';
+import { ALL_BACKENDS, backendUnderTest } from '../setup/backends.ts';
 import { readVectorText } from '../helpers.ts';
 import { schnorrSign, schnorrVerify } from '../../src/lib/taproot/schnorr.ts';
 import { keyPair } from '../../src/lib/keys/keys.ts';
@@ -98,3 +103,41 @@ describe('BIP-340 schnorr', () => {
     expect(() => schnorrSign(h(r.message), h(r.secretKey), new Uint8Array(31))).toThrow(/aux_rand/);
   });
 });
+
+for (const backend of ALL_BACKENDS) {
+  const under = await backendUnderTest(backend, () => loadEngine(backend));
+  if (under.skipped !== undefined) {
+    describe.skip(`BIP-340 signing rows on ${backend}: SKIPPED, ${under.skipped}`, () => {
+      it('every row with a secret key', () => {});
+    });
+    continue;
+  }
+  describe(`BIP-340 signing rows on ${backend} (schnorrSign's multiplications on the selected backend)`, () => {
+    let before: Bip327Engine;
+    beforeAll(() => {
+      before = activeEngine();
+      useEngine(under.loaded);
+    });
+    afterAll(() => useEngine(before));
+    for (const r of rows.filter((r) => r.secretKey)) {
+      it(`${name(r)}: byte-exact signature`, () => {
+        expect(toHex(schnorrSign(h(r.message), h(r.secretKey), h(r.auxRand)))).toBe(r.signature.toLowerCase());
+      });
+    }
+    it('given the signer\'s compressed public key (its key pair), the same bytes; given another key, or the right x with the wrong parity, nothing (E_BAD_SECRET_KEY)', () => {
+      for (const r of rows.filter((r) => r.secretKey)) {
+        const { publicKey } = keyPair(h(r.secretKey));
+        expect(toHex(schnorrSign(h(r.message), h(r.secretKey), h(r.auxRand), publicKey))).toBe(r.signature.toLowerCase());
+        const flipped = Uint8Array.from(publicKey);
+        flipped[0] = flipped[0] === 2 ? 3 : 2;
+        const other = keyPair(h(rows.find((o) => o.secretKey && o.secretKey !== r.secretKey)!.secretKey)).publicKey;
+        for (const wrong of [flipped, other]) expect(() => schnorrSign(h(r.message), h(r.secretKey), h(r.auxRand), wrong)).toThrow(expect.objectContaining({ code: 'E_BAD_SECRET_KEY' }));
+      }
+    });
+
+    it('a secret key of zero or n is refused, E_BAD_SECRET_KEY, as on noble', () => {
+      const n = h('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141');
+      for (const sk of [new Uint8Array(32), n]) expect(() => schnorrSign(new Uint8Array(32), sk, new Uint8Array(32))).toThrow(expect.objectContaining({ code: 'E_BAD_SECRET_KEY' }));
+    });
+  });
+}

@@ -21,10 +21,12 @@
  * Not here: signing (signer.ts), who may ask for what (operator.ts, owner.ts).
  */
 import { Transaction } from '@scure/btc-signer';
-import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { concatBytes, equalBytes, fromHex, toHex } from '../bytes.ts';
+import { hash256 } from '../hash.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { LOCKTIME_THRESHOLD } from '../chain/finality.ts';
-import { keyPathSighash } from '../taproot/taproot.ts';
+import { SIGHASH_DEFAULT, keyPathSighash } from '../taproot/taproot.ts';
+import { compactSize, keyPathSighashAll, u64le } from '../taproot/sighash.ts';
 import { additiveKey, keyPathOnlyScript, type AdditiveKey } from './signer.ts';
 
 export const BACKUP_VERSION = 3;
@@ -99,26 +101,94 @@ export function transfersRemaining(latestLocktime: number, terms: Pick<Terms, 'i
   return room < terms.interval ? 0 : Math.floor(room / terms.interval);
 }
 
+/**
+ * A backup as the template makes it: the bytes every party compares, its txid, its locktime and
+ * the message the coin's key signs. Serialized here rather than through a generic transaction
+ * object: the template is fixed (one input, one or two outputs, no scriptSig), and building it
+ * through @scure/btc-signer checked both taproot scripts (the coin's and our own owner output) by
+ * lifting their keys in pure JS, the larger part of a 100-backup verification.
+ */
+export type Backup = {
+  /** version ‖ the one input ‖ outputs ‖ nLockTime, without witness: what the parties compare. */
+  unsignedTx: Uint8Array;
+  /** Its txid (display hex). */
+  id: string;
+  lockTime: number;
+  /** The BIP-341 key-path message (SIGHASH_DEFAULT), the coin's output as the one spent. */
+  sighash(): Uint8Array;
+  /** The broadcast bytes: the same transaction, `signature` its one witness item. */
+  signed(signature: Uint8Array): Uint8Array;
+  /**
+   * `hex` recognised as this backup without parsing it: exactly its unsigned bytes (signature
+   * undefined), or exactly them signed with one 64-byte witness item; undefined for anything else.
+   */
+  recognise(hex: string): { signature: Uint8Array | undefined } | undefined;
+};
+
+const u32le = (n: number) => Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
+
+/**
+ * Checks @scure/btc-signer applies to an output script the owner chose (addOutput), kept for
+ * `payTo` so such a script is refused exactly as before (our own P2TR outputs need none: we
+ * computed their keys).
+ */
+function checkChosenScript(script: Uint8Array, amount: bigint): void {
+  new Transaction({ version: BACKUP_VERSION, allowUnknownOutputs: true }).addOutput({ script, amount });
+}
+
 /** The backup template, unsigned. */
-export function backupTransaction(key: AdditiveKey, spec: BackupSpec): Transaction {
+export function backupTransaction(key: AdditiveKey, spec: BackupSpec): Backup {
   if (!Number.isInteger(spec.locktime) || spec.locktime <= 0 || spec.locktime >= LOCKTIME_THRESHOLD) {
     throw new RefusedError('E_BACKUP_LOCKTIME', `a backup locktime must be a block height, got ${spec.locktime}`);
   }
   const value = spec.amountSat - spec.feeSat;
   if (value < 330n) throw new RefusedError('E_BACKUP_DUST', `the coin (${spec.amountSat} sat) cannot pay the backup fee (${spec.feeSat} sat) and a P2TR output above dust`);
-  const tx = new Transaction({ version: BACKUP_VERSION, lockTime: spec.locktime, allowUnknownOutputs: true });
-  tx.addInput({
-    txid: spec.outpoint.txid,
-    index: spec.outpoint.vout,
-    sequence: BACKUP_SEQUENCE,
-    witnessUtxo: { script: key.script, amount: spec.amountSat },
-  });
-  tx.addOutput({ script: spec.payTo ?? ownerScript(spec.ownerShare), amount: value });
+  const { vout } = spec.outpoint;
+  if (!Number.isInteger(vout) || vout < 0 || vout > 0xffff_ffff) throw new MalformedInputError('E_BAD_OUTPOINT', `output index ${vout} is not a 32-bit index`);
+  const txid = fromHex(spec.outpoint.txid, 'outpoint txid', 32);
+  if (spec.payTo) checkChosenScript(spec.payTo, value);
+  const outputs = [{ script: spec.payTo ?? ownerScript(spec.ownerShare), amount: value }];
   if (spec.anchor) {
     if (spec.feeSat !== 0n) throw new RefusedError('E_BAD_TERMS', 'an anchored backup pays zero fee');
-    tx.addOutput({ script: P2A_SCRIPT, amount: 0n });
+    outputs.push({ script: P2A_SCRIPT, amount: 0n });
   }
-  return tx;
+  const head = u32le(BACKUP_VERSION);
+  const input = concatBytes(compactSize(1), Uint8Array.from(txid).reverse(), u32le(vout), Uint8Array.of(0), u32le(BACKUP_SEQUENCE));
+  const outs = concatBytes(compactSize(outputs.length), ...outputs.flatMap((o) => [u64le(o.amount), compactSize(o.script.length), o.script]));
+  const lock = u32le(spec.locktime);
+  const unsignedTx = concatBytes(head, input, outs, lock);
+  // The signed form: marker and flag after the version, one witness item of 64 bytes before the locktime.
+  const signedHead = concatBytes(head, Uint8Array.of(0x00, 0x01), input, outs, Uint8Array.of(0x01, 0x40));
+  const signedLength = signedHead.length + 64 + 4;
+  const signed = (signature: Uint8Array) => {
+    if (signature.length !== 64) throw new MalformedInputError('E_BAD_LENGTH', 'a key-path signature (SIGHASH_DEFAULT) is 64 bytes');
+    return concatBytes(signedHead, signature, lock);
+  };
+  return {
+    unsignedTx,
+    id: toHex(hash256(unsignedTx).reverse()),
+    lockTime: spec.locktime,
+    sighash: () =>
+      keyPathSighashAll(
+        BACKUP_VERSION, spec.locktime,
+        [{ txid, index: vout, sequence: BACKUP_SEQUENCE, amount: spec.amountSat, script: key.script }],
+        outputs, 0, SIGHASH_DEFAULT,
+      ),
+    signed,
+    recognise(hex) {
+      if (hex.length !== 2 * unsignedTx.length && hex.length !== 2 * signedLength) return undefined;
+      let bytes: Uint8Array;
+      try {
+        bytes = fromHex(hex, 'backup');
+      } catch {
+        return undefined;
+      }
+      if (bytes.length === unsignedTx.length) return equalBytes(bytes, unsignedTx) ? { signature: undefined } : undefined;
+      for (let i = 0; i < signedHead.length; i++) if (bytes[i] !== signedHead[i]) return undefined;
+      for (let i = 0; i < 4; i++) if (bytes[signedLength - 4 + i] !== lock[i]) return undefined;
+      return { signature: bytes.slice(signedHead.length, signedHead.length + 64) };
+    },
+  };
 }
 
 /** The BIP-341 key-path message a backup (or any one-input coin spend) is signed over. */
@@ -140,6 +210,24 @@ export function parseTransaction(hex: string, what: string): Transaction {
   } catch (e) {
     throw new MalformedInputError('E_BAD_TRANSACTION', `${what} is not a transaction: ${(e as Error).message}`);
   }
+}
+
+/** A backup as its checks read it: its txid, its bytes without witness, and its witness when that is one item. */
+export type GivenBackup = { id: string; unsignedTx: Uint8Array; signature: Uint8Array | undefined };
+
+/**
+ * `hex` read as a backup. When it is exactly `template` (unsigned, or signed with one 64-byte
+ * witness item: every honest backup) its parts are the template's and nothing is parsed;
+ * anything else is parsed (E_BAD_TRANSACTION if it is no transaction) and the caller's checks
+ * say what differs. Both readings give the same parts for the same bytes
+ * (test/lib/statechain/backup-reader.test.ts).
+ */
+export function readBackup(hex: string, what: string, template?: Backup): GivenBackup {
+  const known = template?.recognise(hex);
+  if (known !== undefined) return { id: template!.id, unsignedTx: template!.unsignedTx, signature: known.signature };
+  const tx = parseTransaction(hex, what);
+  const witness = tx.inputsLength > 0 ? tx.getInput(0).finalScriptWitness : undefined;
+  return { id: tx.id, unsignedTx: tx.unsignedTx, signature: witness?.length === 1 ? witness[0] : undefined };
 }
 
 /** True when `tx` spends exactly the coin's outpoint as its only input. */

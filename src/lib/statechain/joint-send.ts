@@ -30,7 +30,6 @@
  * again or withdraw, so a receiver that takes the package and vanishes cannot win by its backup.
  */
 import type { Static } from '@sinclair/typebox';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { fromHex, toHex } from '../bytes.ts';
 import { sameJson } from '../json.ts';
 import { RefusedError, StateConflictError } from '../errors.ts';
@@ -42,7 +41,7 @@ import type { RelayFloorSource } from './withdrawal.ts';
 import type { FeeLimits } from '../tx/fee-guard.ts';
 import type { JointNonceSchema, JointSignSchema, JointWithdrawNonceSchema, JointWithdrawSignSchema, TransferCosignedSchema, TransferRequestSchema, WithdrawCosignedSchema } from './schemas.ts';
 import { sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
-import { aggregate, partialSign, partialVerify, type SessionInput } from './signer.ts';
+import { aggregate, partialSign, partialVerify, publicShare, sumIs, type SessionInput } from './signer.ts';
 import { jointPubnonce, type JointPart } from './joint-share.ts';
 import type { JointRecord } from './joint.ts';
 import { checkTransferCosigned, checkTransferRequest, nextBackup, openX1, requireSig, transferSignMessage } from './transfer.ts';
@@ -218,8 +217,8 @@ export async function jointPackage(record: SendingRecord, msg: Msg<typeof JointS
   if (!partialVerify(input, 2, operatorPsig)) throw new RefusedError('E_BAD_PARTIAL_SIG', 'the operator\'s partial signature does not verify for this backup');
   const sealed = unsealJson(ctx.auth.secretKey, msg.ax1_sealed, `${record.coin_id}/${msg.transfer_id}/joint-x1`, 'ax1_sealed') as { ax1?: unknown };
   const ax1 = typeof sealed.ax1 === 'string' && /^[0-9a-f]{64}$/.test(sealed.ax1) ? int(fromHex(sealed.ax1, 'ax1', 32)) : 0n;
-  const A = secp256k1.Point.fromBytes(parsePublicKey(record.joint.parts[0]!.share, 'part A'));
-  if (ax1 === 0n || ax1 >= N || !secp256k1.Point.BASE.multiply(ax1).equals(A.add(secp256k1.Point.fromBytes(parsePublicKey(x1Point, 'x1_point'))))) {
+  const A = parsePublicKey(record.joint.parts[0]!.share, 'part A');
+  if (ax1 === 0n || ax1 >= N || !sumIs([A, parsePublicKey(x1Point, 'x1_point')], publicShare(ax1))) {
     throw new RefusedError('E_BAD_X1', 'A\'s a + x₁ does not match A + X₁ from the operator\'s statement');
   }
   if (!verifyBody('binding', bindingBody(record.coin_id, st.outpoint!, send.request.receiver_share, msg.transfer_id), msg.binding_sig, parsePublicKey(record.auth, 'A\'s auth'))) {

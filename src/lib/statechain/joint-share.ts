@@ -6,8 +6,8 @@
  * pair (./joint.ts, ./joint-send.ts) all check these the same way.
  * Not here: a part's secret or any step of the pair (./joint.ts, ./joint-send.ts).
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { concatBytes, fromHex } from '../bytes.ts';
+import { concatBytes, fromHex, toHex } from '../bytes.ts';
+import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { parsePublicKey } from '../keys/keys.ts';
 import { verifyPossession } from './signer.ts';
@@ -18,14 +18,17 @@ export type JointPart = { share: string; pop: string; auth: string };
 /** O = Σ parts, every part's proof checked for this coin. */
 export function jointShare(coinId: string, parts: readonly JointPart[]): string {
   if (parts.length < 2) throw new MalformedInputError('E_STATECHAIN_PARTIES', 'a joint owner has at least two parts');
+  const ec = activeSecp256k1();
   const points = parts.map((p, i) => {
     const share = parsePublicKey(p.share, `part ${i}'s share`);
     if (!verifyPossession(share, fromHex(coinId, 'coin id', 16), fromHex(p.pop, `part ${i}'s proof`, 64))) {
       throw new RefusedError('E_BAD_POSSESSION', `part ${i}'s proof of possession does not verify for this coin`);
     }
-    return secp256k1.Point.fromBytes(share);
+    return ec.pointFromBytes(share)!;
   });
-  return points.reduce((a, b) => a.add(b)).toHex(true);
+  const total = points.reduce<unknown>((a, b) => ec.add(a, b), null);
+  if (total === null) throw new Error('the parts of a joint share sum to infinity'); // each part proved: one party holds a and −a
+  return toHex(ec.pointToBytes(total));
 }
 
 /**
@@ -47,19 +50,17 @@ export function checkReceiverPossession(coinId: string, req: { receiver_share: s
 
 /** The joint owner's public nonce: each of the two points summed over the parts. */
 export function jointPubnonce(pubnonces: readonly Uint8Array[]): Uint8Array {
+  const ec = activeSecp256k1();
   const sum = (at: number) => {
     const total = pubnonces
       .map((n, i) => {
-        try {
-          if (n.length !== 66) throw new Error('length');
-          return secp256k1.Point.fromBytes(n.subarray(at, at + 33));
-        } catch {
-          throw new RefusedError('E_BAD_PUBNONCE', `part ${i}'s public nonce is not two points on the curve`);
-        }
+        const p = n.length === 66 ? ec.pointFromBytes(n.subarray(at, at + 33)) : undefined;
+        if (p === undefined) throw new RefusedError('E_BAD_PUBNONCE', `part ${i}'s public nonce is not two points on the curve`);
+        return p;
       })
-      .reduce((a, b) => a.add(b));
-    if (total.is0()) throw new RefusedError('E_BAD_PUBNONCE', 'the parts\' nonces sum to infinity');
-    return total.toBytes(true);
+      .reduce<unknown>((a, b) => ec.add(a, b), null);
+    if (total === null) throw new RefusedError('E_BAD_PUBNONCE', 'the parts\' nonces sum to infinity');
+    return ec.pointToBytes(total);
   };
   return concatBytes(sum(0), sum(33));
 }

@@ -27,10 +27,10 @@
  *   place — the old row version lives on until vacuumed, in WAL and in backups, sealed under
  *   the operator's key: src/lib/store/pg/operator-store.ts).
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import type { Static } from '@sinclair/typebox';
 import { equalBytes, fromHex, toHex, utf8 } from '../bytes.ts';
+import { sha256 } from '../hash.ts';
+import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { stringifyLine } from '../json.ts';
 import { scriptAddress } from '../address.ts';
 import type { ChainSource } from '../chain/types.ts';
@@ -40,14 +40,14 @@ import type { Network } from '../network.ts';
 import type { RandomSource } from '../random.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
 import {
-  backupTransaction, checkFunding, coinKey, coinSighash, parseOutpointText, parseTransaction, spendsCoin, termsFromJson,
+  backupTransaction, checkFunding, coinKey, coinSighash, parseOutpointText, parseTransaction, readBackup, spendsCoin, termsFromJson, type Backup,
 } from './coin.ts';
 import type {
   DepositBackupSchema, DepositRequestSchema, Statement, TransferAcceptSchema, TransferSignSchema, WithdrawRequestSchema,
 } from './schemas.ts';
 import { checkReceiverPossession, jointPubnonce } from './joint-share.ts';
 import { sealJson, unseal, verifyBody } from './seal.ts';
-import { nonceGen, partialSign, provePossession, verifyPossession } from './signer.ts';
+import { nonceGen, partialSign, provePossession, publicShare, verifyPossession } from './signer.ts';
 import { signStatement, type UnsignedStatement } from './statement.ts';
 import { requireBumpable } from './withdrawal.ts';
 import type { OperatorRecord } from './ports.ts';
@@ -57,20 +57,22 @@ export function requestDigest(req: unknown): string {
   return toHex(sha256(utf8(stringifyLine(req))));
 }
 
-/** The stored answer when `req` is exactly the request last answered. */
-function replayed(record: OperatorRecord, req: unknown) {
+/** The stored answer when the request (its `digest`) is exactly the request last answered. */
+function replayed(record: OperatorRecord, digest: string) {
   const last = record.last_answer;
-  return last && last.request === requestDigest(req) ? { record, message: last.message } : undefined;
+  return last && last.request === digest ? { record, message: last.message } : undefined;
 }
 
-function remember<R extends { record: OperatorRecord; message: Record<string, unknown> }>(req: unknown, out: R): R {
-  return { ...out, record: { ...out.record, last_answer: { request: requestDigest(req), message: out.message } } };
+function remember<R extends { record: OperatorRecord; message: Record<string, unknown> }>(digest: string, out: R): R {
+  return { ...out, record: { ...out.record, last_answer: { request: digest, message: out.message } } };
 }
 
 export type OperatorContext = { operator: KeyPair; random: RandomSource; chain: ChainSource; network: Network };
 
 type Msg<S extends import('@sinclair/typebox').TObject> = Static<S>;
-const point = (hex: string, field: string) => secp256k1.Point.fromBytes(parsePublicKey(hex, field));
+/** The point of a key in a record or request, on the selected backend (parsePublicKey refuses a non-point first). */
+const point = (hex: string, field: string) => activeSecp256k1().pointFromBytes(parsePublicKey(hex, field))!;
+
 const withoutSig = <T extends Record<string, unknown>>(m: T, field: string) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== field));
 
 function requireSig(body: Record<string, unknown>, field: string, signer: string, what: string): void {
@@ -130,9 +132,8 @@ function checkFreshNonce(record: OperatorRecord, pubnonce: string): string {
   return tag;
 }
 
-function cosign(record: OperatorRecord, tx: ReturnType<typeof backupTransaction>, ownerPubnonce: string, ctx: OperatorContext) {
+function cosign(record: OperatorRecord, msg: Uint8Array, ownerPubnonce: string, ctx: OperatorContext) {
   const st = record.statement;
-  const msg = coinSighash(tx);
   // The label (mixed in only under OFFCHAIN_TEST_SEED, where each invocation restarts the stream) carries a persistent
   // per-coin counter (the nonces this coin was signed against), the owner's nonce and the message: no two co-signings
   // of a coin draw the same operator nonce across invocations (finding G).
@@ -147,8 +148,8 @@ function cosign(record: OperatorRecord, tx: ReturnType<typeof backupTransaction>
   return { operator_pubnonce: toHex(pubnonce), operator_psig: toHex(psig) };
 }
 
-function sameUnsigned(built: ReturnType<typeof backupTransaction>, hex: string, what: string): void {
-  const given = parseTransaction(hex, what);
+function sameUnsigned(built: Backup, hex: string, what: string): void {
+  const given = readBackup(hex, what, built);
   if (!equalBytes(given.unsignedTx, built.unsignedTx)) {
     throw new RefusedError('E_BACKUP_TEMPLATE', `${what} is not the backup this coin's template gives (version, input, sequence, locktime or output differ)`);
   }
@@ -171,7 +172,7 @@ export function offerDeposit(req: Msg<typeof DepositRequestSchema>, terms: Unsig
   const coinId = ctx.random.bytes(16, 'statechain/coin-id');
   const s = randomScalar(ctx.random, 'statechain/operator-share');
   const sBytes = bytes32(s);
-  const S = secp256k1.getPublicKey(sBytes, true);
+  const S = publicShare(s);
   const key = coinKey(parsePublicKey(req.owner_share, 'owner_share'), S);
   const address = scriptAddress(key.script, ctx.network)!;
   const statement: UnsignedStatement = {
@@ -191,7 +192,8 @@ export function offerDeposit(req: Msg<typeof DepositRequestSchema>, terms: Unsig
 /** Backup 1, co-signed before the coin is funded (refund before funding). */
 export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeof DepositBackupSchema>, ctx: OperatorContext) {
   requireCoin(record, req);
-  const again = replayed(record, req);
+  const digest = requestDigest(req);
+  const again = replayed(record, digest);
   if (again) return again;
   const st = record.statement;
   if (st.status !== 'deposit') throw new StateConflictError('E_ALREADY_SIGNED', 'this coin\'s first backup is already signed: a deposit has one first backup');
@@ -212,13 +214,13 @@ export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeo
   const tx = backupTransaction(key, { outpoint, amountSat: BigInt(req.amount_sat), locktime: h0, ownerShare: parsePublicKey(st.owner_share, 'owner_share'), feeSat: terms.backupFeeSat, anchor: terms.anchor });
   sameUnsigned(tx, req.backup_tx, 'backup_tx');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
-  const sig = cosign(record, tx, req.owner_pubnonce, ctx);
+  const sig = cosign(record, tx.sighash(), req.owner_pubnonce, ctx);
   const statement: UnsignedStatement = {
     ...st, status: 'active', outpoint: req.outpoint, amount_sat: req.amount_sat, count: 1,
     backups: [{ n: 1, txid: tx.id, locktime: h0, owner_share: st.owner_share }],
   };
   const next: OperatorRecord = { ...record, statement, funding_tx: req.funding_tx, seen_nonces: [...record.seen_nonces, tag] };
-  return remember(req, {
+  return remember(digest, {
     record: next,
     message: {
       type: 'statechain/deposit-cosigned', version: 1, network: ctx.network, coin_id: record.coin_id, backup_txid: tx.id,
@@ -246,7 +248,8 @@ function requireActive(record: OperatorRecord): void {
 /** The receiver's backup, co-signed before any key rotation; x₁ for the sender. */
 export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof TransferSignSchema>, ctx: OperatorContext) {
   requireCoin(record, req);
-  const again = replayed(record, req);
+  const digest = requestDigest(req);
+  const again = replayed(record, digest);
   if (again) return again;
   requireActive(record);
   const st = record.statement;
@@ -271,20 +274,20 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
     const r = b.request as { receiver_share?: unknown; receiver_auth?: unknown; backup_script?: unknown } | undefined;
     return b.backup_txid === tx.id && r?.receiver_share === req.receiver_share && r?.receiver_auth === req.receiver_auth && r?.backup_script === req.backup_script;
   }, 'transfer');
-  const sig = cosign(record, tx, req.owner_pubnonce, ctx);
+  const sig = cosign(record, tx.sighash(), req.owner_pubnonce, ctx);
   const x1 = bytes32(randomScalar(ctx.random, 'statechain/x1'));
   const statement: UnsignedStatement = {
     ...st, status: 'transferring', count: st.count + 1,
     backups: [...st.backups, { n: st.count + 1, txid: tx.id, locktime, owner_share: req.receiver_share, ...(req.backup_script === undefined ? {} : { script: req.backup_script }) }],
     transfer: {
       transfer_id: req.transfer_id, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share,
-      ...(req.receiver_parts === undefined ? {} : { receiver_auth_b: req.receiver_parts[1]!.auth }), x1_point: toHex(secp256k1.getPublicKey(x1, true)),
+      ...(req.receiver_parts === undefined ? {} : { receiver_auth_b: req.receiver_parts[1]!.auth }), x1_point: toHex(publicShare(int(x1))),
     },
   };
   const x1Sealed = sealJson(parsePublicKey(st.owner_auth, 'owner_auth'), { x1: toHex(x1) }, `${record.coin_id}/${req.transfer_id}/x1`, bytes32(randomScalar(ctx.random, 'statechain/seal')));
   const next: OperatorRecord = { ...record, statement, x1: toHex(x1), seen_nonces: [...record.seen_nonces, tag] };
   x1.fill(0);
-  return remember(req, {
+  return remember(digest, {
     record: next,
     message: {
       type: 'statechain/transfer-cosigned', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: req.transfer_id, backup_txid: tx.id,
@@ -312,7 +315,7 @@ export function completeTransfer(record: OperatorRecord, req: Msg<typeof Transfe
     throw new RefusedError('E_WRONG_RECEIVER', 'this acceptance is not from the receiver the transfer names');
   }
   requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
-  const opened = unseal(ctx.operator.secretKey, req.t2_sealed, `${record.coin_id}/${req.transfer_id}/t2`, 't2_sealed');
+  const opened = unseal(ctx.operator.secretKey, req.t2_sealed, `${record.coin_id}/${req.transfer_id}/t2`, 't2_sealed', ctx.operator.publicKey);
   if (opened.length !== 32) {
     opened.fill(0);
     throw new RefusedError('E_BAD_T2', 't₂ must be a 32-byte scalar');
@@ -322,13 +325,14 @@ export function completeTransfer(record: OperatorRecord, req: Msg<typeof Transfe
   if (t2 >= N) throw new RefusedError('E_BAD_T2', 't₂ is not a scalar below the group order');
   const s2 = mod(int(fromHex(record.share_secret, 'share', 32)) + t2 - int(fromHex(record.x1, 'x1', 32)));
   if (s2 === 0n) throw new RefusedError('E_BAD_T2', 't₂ gives a zero share');
-  const S2 = secp256k1.Point.BASE.multiply(s2);
-  if (!S2.add(point(pending.receiver_share, 'receiver_share')).equals(point(st.aggregate, 'aggregate'))) {
+  const ec = activeSecp256k1();
+  const S2 = ec.mulBase(s2)!;
+  if (!ec.equals(ec.add(S2, point(pending.receiver_share, 'receiver_share')), point(st.aggregate, 'aggregate'))) {
     throw new RefusedError('E_BAD_T2', 's₂·G + O₂ ≠ P: t₂ does not complete this transfer (wrong t₁ from the sender, or a wrong t₂); nothing changed');
   }
   const { owner_auth_b: _previousB, ...rest } = st;
   const statement: UnsignedStatement = {
-    ...rest, status: 'active', owner_auth: pending.receiver_auth, owner_share: pending.receiver_share, operator_share: toHex(S2.toBytes(true)), transfer: null,
+    ...rest, status: 'active', owner_auth: pending.receiver_auth, owner_share: pending.receiver_share, operator_share: toHex(ec.pointToBytes(S2)), transfer: null,
     ...(pending.receiver_auth_b === undefined ? {} : { owner_auth_b: pending.receiver_auth_b }),
   };
   const signed = signStatement(statement, ctx.operator, ctx.random);
@@ -339,7 +343,8 @@ export function completeTransfer(record: OperatorRecord, req: Msg<typeof Transfe
 /** A cooperative spend of the coin; afterwards the operator signs nothing more for it. */
 export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof WithdrawRequestSchema>, ctx: OperatorContext) {
   requireCoin(record, req);
-  const again = replayed(record, req);
+  const digest = requestDigest(req);
+  const again = replayed(record, digest);
   if (again) return again;
   requireActive(record);
   const st = record.statement;
@@ -354,9 +359,9 @@ export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof Withdra
   // withdrawal are the same in every round, so a consent from an earlier round would close the coin on B (issue 37 review).
   requirePartB(st, req, req.part_b, (b) => b.tx === req.tx && b.owner_share === st.owner_share, 'withdrawal');
   const tag = checkFreshNonce(record, req.owner_pubnonce);
-  const sig = cosign(record, tx, req.owner_pubnonce, ctx);
+  const sig = cosign(record, coinSighash(tx), req.owner_pubnonce, ctx);
   const statement: UnsignedStatement = { ...st, status: 'withdrawn', transfer: null };
-  return remember(req, {
+  return remember(digest, {
     record: { ...record, statement, x1: null, seen_nonces: [...record.seen_nonces, tag] } satisfies OperatorRecord,
     message: {
       type: 'statechain/withdraw-cosigned', version: 1, network: ctx.network, coin_id: record.coin_id, txid: tx.id,

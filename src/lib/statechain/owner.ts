@@ -25,7 +25,6 @@
  * Not here: the deposit's steps (deposit.ts) and its funding (funding.ts), the transfer
  * (transfer.ts), persistence and locking (the command's store).
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { Transaction } from '@scure/btc-signer';
 import type { Static, TObject } from '@sinclair/typebox';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
@@ -45,7 +44,7 @@ import { finalizedRaw } from '../truc/input.ts';
 import type { Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
 import { checkRelayFloor, withdrawalTransaction as buildWithdrawal, withdrawalVsize, type RelayFloorSource } from './withdrawal.ts';
-import { aggregate, nonceGen, partialSign, partialVerify } from './signer.ts';
+import { aggregate, nonceGen, partialSign, partialVerify, publicShare } from './signer.ts';
 import { FIXED_FIELDS, checkStatement, requireUnchanged } from './statement.ts';
 
 type Msg<S extends TObject> = Static<S>;
@@ -103,12 +102,12 @@ export function newShare(random: RandomSource, label: string): { secret: Uint8Ar
   for (;;) {
     const secret = random.bytes(32, label);
     const k = int(secret);
-    if (k > 0n && k < N) return { secret, share: secp256k1.getPublicKey(secret, true) };
+    if (k > 0n && k < N) return { secret, share: publicShare(k) };
   }
 }
 
 export function sign(type: string, body: Record<string, unknown>, field: string, ctx: { auth: KeyPair; random: RandomSource }) {
-  return { ...body, [field]: signBody(type, body, ctx.auth.secretKey, ctx.random.bytes(32, 'statechain/request-aux')) };
+  return { ...body, [field]: signBody(type, body, ctx.auth.secretKey, ctx.random.bytes(32, 'statechain/request-aux'), ctx.auth.publicKey) };
 }
 
 export async function issueOwnerNonce(ctx: OwnerContext, context: string): Promise<string> {

@@ -14,22 +14,32 @@
  * Refused, never thrown raw: a ciphertext that does not open (E_UNDECRYPTABLE).
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { secp256k1, schnorr } from '@noble/curves/secp256k1.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { xBytes } from '../musig/engine/backend.ts';
+import { N, int } from '../musig/engine/scalar.ts';
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
+import { sha256 } from '../hash.ts';
 import { stringifyLine } from '../json.ts';
+import { schnorrSign } from '../taproot/schnorr.ts';
 
 const TAG_LENGTH = 16;
 const ZERO_NONCE = new Uint8Array(12);
 
-export function bodyDigest(purpose: string, body: unknown): Uint8Array {
-  return schnorr.utils.taggedHash(`offchain/statechain/${purpose}`, utf8(stringifyLine(body)));
+/** BIP-340's hash_tag(x) on OpenSSL: a statement's body is kilobytes (every backup record), hashed at each signature and check. */
+function taggedHash(tag: string, msg: Uint8Array): Uint8Array {
+  const t = sha256(utf8(tag));
+  return sha256(t, t, msg);
 }
 
-/** A 64-byte BIP-340 signature (hex) by `secretKey` over `body` for `purpose`. */
-export function signBody(purpose: string, body: unknown, secretKey: Uint8Array, auxRand: Uint8Array): string {
-  return toHex(schnorr.sign(bodyDigest(purpose, body), secretKey, auxRand));
+export function bodyDigest(purpose: string, body: unknown): Uint8Array {
+  return taggedHash(`offchain/statechain/${purpose}`, utf8(stringifyLine(body)));
+}
+
+/** A 64-byte BIP-340 signature (hex) by `secretKey` (whose compressed `publicKey` the caller may hold) over `body` for `purpose`. */
+export function signBody(purpose: string, body: unknown, secretKey: Uint8Array, auxRand: Uint8Array, publicKey?: Uint8Array): string {
+  return toHex(schnorrSign(bodyDigest(purpose, body), secretKey, auxRand, publicKey));
 }
 
 /** True when `sigHex` is `pubkey`'s signature over `body` for `purpose`; false for anything malformed. */
@@ -42,14 +52,43 @@ export function verifyBody(purpose: string, body: unknown, sigHex: string, pubke
 }
 
 function sealKey(ephemeral: Uint8Array, recipient: Uint8Array, sharedX: Uint8Array): Uint8Array {
-  return schnorr.utils.taggedHash('offchain/statechain/seal', concatBytes(ephemeral, recipient, sharedX));
+  return taggedHash('offchain/statechain/seal', concatBytes(ephemeral, recipient, sharedX));
+}
+
+/** The compressed public key of a secret key, on the selected backend (k·G is constant time on each); undefined out of range. */
+function publicKeyOf(secret: Uint8Array): Uint8Array | undefined {
+  const k = secret.length === 32 ? int(secret) : 0n;
+  if (k === 0n || k >= N) return undefined;
+  const ec = activeSecp256k1();
+  return ec.pointToBytes(ec.mulBase(k)!);
+}
+
+/**
+ * x(k·R) for our secret k and a compressed point R (the ECDH secret): the backend's
+ * constant-time k·P (libsecp256k1's) where it has one, else noble's ECDH; undefined for a
+ * key or point that is not one.
+ */
+function sharedX(secret: Uint8Array, point: Uint8Array): Uint8Array | undefined {
+  const ec = activeSecp256k1();
+  if (ec.mulSecret === undefined) {
+    try {
+      return secp256k1.getSharedSecret(secret, point, true).subarray(1);
+    } catch {
+      return undefined;
+    }
+  }
+  const k = secret.length === 32 ? int(secret) : 0n;
+  const R = ec.pointFromBytes(point);
+  if (k === 0n || k >= N || R === undefined) return undefined;
+  return xBytes(ec, ec.mulSecret(R, k)!);
 }
 
 /** `plaintext` encrypted to `recipient` (33-byte key): hex of E ‖ ciphertext ‖ tag. */
 export function seal(recipient: Uint8Array, plaintext: Uint8Array, aad: string, ephemeralSecret: Uint8Array): string {
-  const E = secp256k1.getPublicKey(ephemeralSecret, true);
-  const shared = secp256k1.getSharedSecret(ephemeralSecret, recipient, true);
-  const key = sealKey(E, recipient, shared.subarray(1));
+  const E = publicKeyOf(ephemeralSecret);
+  const shared = E && sharedX(ephemeralSecret, recipient);
+  if (E === undefined || shared === undefined) throw new Error('seal: the ephemeral secret or the recipient key is not one');
+  const key = sealKey(E, recipient, shared);
   const cipher = createCipheriv('chacha20-poly1305', key, ZERO_NONCE, { authTagLength: TAG_LENGTH });
   cipher.setAAD(utf8(aad), { plaintextLength: plaintext.length });
   const body = concatBytes(cipher.update(plaintext), cipher.final(), cipher.getAuthTag());
@@ -57,8 +96,11 @@ export function seal(recipient: Uint8Array, plaintext: Uint8Array, aad: string, 
   return toHex(concatBytes(E, body));
 }
 
-/** The plaintext of a `seal` to our key, or E_UNDECRYPTABLE. */
-export function unseal(secretKey: Uint8Array, sealedHex: string, aad: string, what: string): Uint8Array {
+/**
+ * The plaintext of a `seal` to our key, or E_UNDECRYPTABLE. `publicKey`, when the caller holds
+ * it, is the secret key's (a wrong one derives another key: nothing opens).
+ */
+export function unseal(secretKey: Uint8Array, sealedHex: string, aad: string, what: string, publicKey?: Uint8Array): Uint8Array {
   let sealed: Uint8Array;
   try {
     sealed = fromHex(sealedHex, what);
@@ -67,13 +109,10 @@ export function unseal(secretKey: Uint8Array, sealedHex: string, aad: string, wh
   }
   if (sealed.length < 33 + TAG_LENGTH) throw new RefusedError('E_UNDECRYPTABLE', `${what} is too short to be a sealed message`);
   const E = sealed.subarray(0, 33);
-  const recipient = secp256k1.getPublicKey(secretKey, true);
-  let key: Uint8Array;
-  try {
-    key = sealKey(E, recipient, secp256k1.getSharedSecret(secretKey, E, true).subarray(1));
-  } catch {
-    throw new RefusedError('E_UNDECRYPTABLE', `${what} does not start with a valid ephemeral key`);
-  }
+  const recipient = publicKey ?? publicKeyOf(secretKey);
+  const shared = recipient && sharedX(secretKey, E);
+  if (recipient === undefined || shared === undefined) throw new RefusedError('E_UNDECRYPTABLE', `${what} does not start with a valid ephemeral key`);
+  const key = sealKey(E, recipient, shared);
   const body = sealed.subarray(33, sealed.length - TAG_LENGTH);
   const tag = sealed.subarray(sealed.length - TAG_LENGTH);
   try {

@@ -23,12 +23,13 @@
  *
  * Deliberately absent: transport, the nonce store, and the share rotation itself.
  */
-import { schnorr } from '@noble/curves/secp256k1.js';
 import { concatBytes, equalBytes } from '../bytes.ts';
-import { N, bytes32, int, mod, taggedScalar } from '../musig/engine/scalar.ts';
+import { Lru, keyOf as cacheKey } from '../lru.ts';
+import { N, bytes32, int, mod, taggedHash, taggedScalar } from '../musig/engine/scalar.ts';
 import { plusMulBase, type Secp256k1Backend } from '../musig/engine/backend.ts';
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { InvalidContributionError, MalformedInputError } from '../errors.ts';
+import { schnorrSign } from '../taproot/schnorr.ts';
 import { tapTweak } from '../taproot/taproot.ts';
 
 /**
@@ -65,16 +66,39 @@ function sum(ec: Ec, points: Pt[], what: string, code = 'E_BAD_DERIVED_KEY'): Pt
   return total;
 }
 
-type Key = AdditiveKey & { P: Pt; Q: Pt };
+type Key = AdditiveKey & { P: Pt; Q: Pt; points: Pt[] };
+
+/**
+ * Coin keys computed, per backend and list of shares (public values only): a coin's
+ * operator derives its key at each co-signing step and again in the signing session.
+ */
+const keys = new Lru<Key>(1024);
 
 function keyOf(ec: Ec, shares: readonly Uint8Array[]): Key {
   if (shares.length < 2) throw new MalformedInputError('E_STATECHAIN_PARTIES', 'an additive key needs at least two shares');
-  const P = sum(ec, shares.map((s, i) => point(ec, s, i, 'public share')), 'public shares');
-  const tweak = tapTweak(xOf(ec, P));
+  // Only lists of 33-byte shares are looked up: other lengths are refused below, and their concatenation could equal a valid list's.
+  const id = shares.every((s) => s.length === 33) ? `${ec.name}:${cacheKey(shares)}` : undefined;
+  const hit = id === undefined ? undefined : keys.get(id);
+  if (hit !== undefined) return hit;
+  const points = shares.map((s, i) => point(ec, s, i, 'public share'));
+  const P = sum(ec, points, 'public shares');
+  const key = { P, points, aggregate: ec.pointToBytes(P), ...outputOf(ec, P) };
+  return id === undefined ? key : keys.set(id, key);
+}
+
+/** The taproot output of P, per backend and P: a coin's P outlives every rotation of its shares. */
+const outputs = new Lru<Pick<Key, 'Q' | 'tweak' | 'outputKey' | 'script'>>(1024);
+
+function outputOf(ec: Ec, P: Pt): Pick<Key, 'Q' | 'tweak' | 'outputKey' | 'script'> {
+  const aggregate = ec.pointToBytes(P);
+  const id = `${ec.name}:${cacheKey([aggregate])}`;
+  const hit = outputs.get(id);
+  if (hit !== undefined) return hit;
+  const tweak = tapTweak(aggregate.subarray(1));
   const Q = plusMulBase(ec, ec.hasEvenY(P) ? P : ec.negate(P), int(tweak));
   if (Q === null) throw new InvalidContributionError('E_BAD_DERIVED_KEY', '0', 'the tweaked key is infinity');
   const outputKey = xOf(ec, Q);
-  return { P, Q, aggregate: ec.pointToBytes(P), tweak, outputKey, script: Uint8Array.from([0x51, 0x20, ...outputKey]) };
+  return outputs.set(id, { Q, tweak, outputKey, script: Uint8Array.from([0x51, 0x20, ...outputKey]) });
 }
 
 /** BIP-86 P2TR of an x-only key (its key-path-only output), on the selected backend. */
@@ -90,7 +114,21 @@ export function keyPathOnlyScript(xOnly: Uint8Array): Uint8Array {
 /** P = ΣXᵢ tweaked to its key-path-only taproot output. */
 export function additiveKey(shares: readonly Uint8Array[]): AdditiveKey {
   const { aggregate, tweak, outputKey, script } = keyOf(activeSecp256k1(), shares);
-  return { aggregate, tweak, outputKey, script };
+  // Copies: the cached key's bytes are never the caller's to change.
+  return { aggregate: aggregate.slice(), tweak: tweak.slice(), outputKey: outputKey.slice(), script: script.slice() };
+}
+
+/** k·G, compressed, for a secret scalar k in [1, n), on the selected backend (constant time on each). */
+export function publicShare(k: bigint): Uint8Array {
+  const ec = activeSecp256k1();
+  return ec.pointToBytes(ec.mulBase(k)!);
+}
+
+/** The sum of compressed keys equals `total` (another compressed key): false when they sum to infinity. */
+export function sumIs(keys: readonly Uint8Array[], total: Uint8Array): boolean {
+  const ec = activeSecp256k1();
+  const sum = keys.reduce<Pt | null>((a, k) => ec.add(a, ec.pointFromBytes(k)!), null);
+  return ec.equals(sum, ec.pointFromBytes(total)!);
 }
 
 /** Two secret nonces (from 64 bytes of fresh randomness) and their public points. */
@@ -111,7 +149,7 @@ function session({ shares, pubnonces, msg }: SessionInput): Session {
   const ec = activeSecp256k1();
   if (pubnonces.length !== shares.length) throw new MalformedInputError('E_STATECHAIN_PARTIES', 'one public nonce per share');
   const key = keyOf(ec, shares);
-  const points = shares.map((s, i) => point(ec, s, i, 'public share'));
+  const points = key.points;
   const nonces = pubnonces.map((n, i): [Pt, Pt] => {
     if (n.length !== 66) throw new InvalidContributionError('E_BAD_PUBNONCE', String(i), `party ${i}'s public nonce must be 66 bytes`);
     return [point(ec, n.subarray(0, 33), i, 'nonce'), point(ec, n.subarray(33), i, 'nonce')];
@@ -174,13 +212,12 @@ export function aggregate(input: SessionInput, psigs: readonly Uint8Array[]): Ui
   return sig;
 }
 
-const popMessage = (coinId: Uint8Array, share: Uint8Array) => schnorr.utils.taggedHash('offchain/statechain/possession', concatBytes(coinId, share));
+const popMessage = (coinId: Uint8Array, share: Uint8Array) => taggedHash('offchain/statechain/possession', coinId, share);
 
 /** A proof that the holder of `secretShare` controls its public share, for one coin. */
 export function provePossession(secretShare: Uint8Array, coinId: Uint8Array, auxRand: Uint8Array): Uint8Array {
-  const ec = activeSecp256k1();
-  const share = ec.pointToBytes(ec.mulBase(int(secretShare))!);
-  return schnorr.sign(popMessage(coinId, share), secretShare, auxRand);
+  const share = publicShare(int(secretShare));
+  return schnorrSign(popMessage(coinId, share), secretShare, auxRand);
 }
 
 export function verifyPossession(share: Uint8Array, coinId: Uint8Array, proof: Uint8Array): boolean {

@@ -15,7 +15,7 @@ import { signBody, verifyBody } from './seal.ts';
 export type UnsignedStatement = Omit<Statement, 'operator_sig'>;
 
 export function signStatement(body: UnsignedStatement, operator: KeyPair, random: RandomSource): Statement {
-  return { ...body, operator_sig: signBody('statement', body, operator.secretKey, random.bytes(32, 'statechain/statement-aux')) };
+  return { ...body, operator_sig: signBody('statement', body, operator.secretKey, random.bytes(32, 'statechain/statement-aux'), operator.publicKey) };
 }
 
 /** The statement without its signature, once the signature is the operator's; else E_BAD_OPERATOR_SIG. */

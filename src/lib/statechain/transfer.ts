@@ -25,7 +25,6 @@
  * a pair as the transfer named, and S₂ + O₂ = P. The sender's step 2 again from 'sent' with
  * the same receiver's request prints the stored transfer-sign (never a second transfer).
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Transaction } from '@scure/btc-signer';
 import type { Static, TObject } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -35,11 +34,11 @@ import { fromHex, toHex, utf8 } from '../bytes.ts';
 import { stringifyLine } from '../json.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
-import { backupTransaction, coinKey, finishSpend, parseOutpointText, termsFromJson, transfersRemaining } from './coin.ts';
+import { backupTransaction, coinKey, finishSpend, parseOutpointText, termsFromJson, transfersRemaining, type Backup } from './coin.ts';
 import { finishSignature, issueOwnerNonce, newShare, nonceContext, sign, signingTx, type OwnerContext, type OwnerRecord } from './owner.ts';
 import { PackageInnerSchema, type PackageInner, type Statement, type TransferCosignedSchema, type TransferDoneSchema, type TransferPackageSchema, type TransferRequestSchema } from './schemas.ts';
 import { seal, sealJson, signBody, unsealJson, verifyBody } from './seal.ts';
-import { provePossession } from './signer.ts';
+import { provePossession, publicShare, sumIs } from './signer.ts';
 import { FIXED_FIELDS, checkStatement, requireUnchanged } from './statement.ts';
 import { checkReceiverPossession } from './joint-share.ts';
 import { bindingBody, verifyTransfer, type ChainFacts, type Expected, type Verified } from './verify.ts';
@@ -141,7 +140,7 @@ function requestDigest(req: unknown): string {
 
 /** The sender's request to the operator: co-sign the receiver's backup with the owner's nonce; signed by the owner's auth key. */
 export function transferSignMessage(
-  coinId: string, req: Msg<typeof TransferRequestSchema>, s: { transferId: string; locktime: number; backup: Transaction; ownerPubnonce: string; aPubnonce?: string; partB?: Record<string, unknown> },
+  coinId: string, req: Msg<typeof TransferRequestSchema>, s: { transferId: string; locktime: number; backup: Backup; ownerPubnonce: string; aPubnonce?: string; partB?: Record<string, unknown> },
   ctx: Pick<OwnerContext, 'auth' | 'random' | 'network'>,
 ) {
   const body = {
@@ -208,7 +207,7 @@ export function checkTransferCosigned(
 export function openX1(coinId: string, cosigned: Msg<typeof TransferCosignedSchema>, st: Pick<Statement, 'transfer'>, authSecret: Uint8Array): bigint {
   const x1Msg = unsealJson(authSecret, cosigned.x1_sealed, `${coinId}/${cosigned.transfer_id}/x1`, 'x1_sealed') as { x1?: unknown };
   const x1 = typeof x1Msg.x1 === 'string' ? int(fromHex(x1Msg.x1, 'x1', 32)) : -1n;
-  if (x1 <= 0n || x1 >= N || toHex(secp256k1.getPublicKey(bytes32(x1), true)) !== st.transfer?.x1_point) throw new RefusedError('E_BAD_X1', 'the sealed x₁ is not the X₁ in the operator\'s statement');
+  if (x1 <= 0n || x1 >= N || toHex(publicShare(x1)) !== st.transfer?.x1_point) throw new RefusedError('E_BAD_X1', 'the sealed x₁ is not the X₁ in the operator\'s statement');
   return x1;
 }
 
@@ -287,8 +286,7 @@ export function finishReceive(record: OwnerRecord, done: Msg<typeof TransferDone
   const ours = st.backups[st.backups.length - 1];
   if (ours === undefined || ours.owner_share !== record.share) throw new RefusedError('E_BAD_STATEMENT', 'the operator\'s statement does not list our backup last');
   // S₂ + O₂ = P: with our share, the operator's new share spends the coin we verified.
-  const S2 = secp256k1.Point.fromBytes(parsePublicKey(st.operator_share, 'operator_share'));
-  if (!S2.add(secp256k1.Point.fromBytes(parsePublicKey(record.share, 'share'))).equals(secp256k1.Point.fromBytes(parsePublicKey(before.aggregate, 'aggregate')))) {
+  if (!sumIs([parsePublicKey(st.operator_share, 'operator_share'), parsePublicKey(record.share, 'share')], parsePublicKey(before.aggregate, 'aggregate'))) {
     throw new RefusedError('E_KEY_SUM', 'S₂ + O₂ ≠ P: the operator\'s new share and ours do not make the coin\'s key');
   }
   return { ...record, status: 'active', statement: done.statement, transfer: null };

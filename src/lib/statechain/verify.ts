@@ -19,7 +19,7 @@ import { equalBytes, fromHex } from '../bytes.ts';
 import { N, int } from '../musig/engine/scalar.ts';
 import type { UtxoInfo } from '../chain/types.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
-import { backupTransaction, checkFunding, coinKey, coinSighash, parseOutpointText, parseTransaction, termsFromJson, transfersRemaining } from './coin.ts';
+import { backupTransaction, checkFunding, coinKey, parseOutpointText, readBackup, termsFromJson, transfersRemaining, type Backup } from './coin.ts';
 import type { PackageInner } from './schemas.ts';
 import { verifyBody } from './seal.ts';
 import { checkStatement } from './statement.ts';
@@ -123,18 +123,26 @@ export function verifyTransfer(inner: PackageInner, expect: Expected, chain: Cha
   inner.backups.forEach((hex, i) => {
     const record = st.backups[i]!;
     if (record.n !== i + 1) refuse('E_BACKUP_NUMBERS', `the operator's backup records are not numbered 1…${st.count} in order`);
-    const tx = parseTransaction(hex, `backup ${i + 1}`);
-    if (tx.id !== record.txid || seen.has(tx.id)) refuse('E_BACKUP_RECORD', `backup ${i + 1} (${tx.id}) is not the one the operator recorded as number ${record.n}`);
-    seen.add(tx.id);
-    if (record.locktime !== h0 - i * terms.interval) refuse('E_BACKUP_INTERVAL', `backup ${i + 1}'s locktime ${record.locktime} is not ${h0 - i * terms.interval} (one interval, ${terms.interval}, below the previous)`);
-    const rebuilt = backupTransaction(key, {
+    const build = () => backupTransaction(key, {
       outpoint, amountSat: BigInt(st.amount_sat!), locktime: record.locktime, ownerShare: parsePublicKey(record.owner_share, 'owner_share'), feeSat: terms.backupFeeSat, anchor: terms.anchor,
       payTo: record.script === undefined ? undefined : fromHex(record.script, 'script'),
     });
-    if (!equalBytes(rebuilt.unsignedTx, tx.unsignedTx)) refuse('E_BACKUP_TEMPLATE', `backup ${i + 1} is not the template's transaction (version, input, sequence, locktime or output differ)`);
-    const witness = tx.getInput(0).finalScriptWitness;
-    const sig = witness?.length === 1 ? witness[0]! : undefined;
-    if (sig === undefined || sig.length !== 64 || !ec.verifySchnorr(sig, coinSighash(rebuilt), key.outputKey)) {
+    // The template first: an honest backup is exactly it, signed, and is read without a parse. A template that
+    // cannot be built is refused below, in its turn (after the record and interval checks), as it always was.
+    let template: Backup | undefined;
+    try {
+      template = build();
+    } catch {
+      template = undefined;
+    }
+    const given = readBackup(hex, `backup ${i + 1}`, template);
+    if (given.id !== record.txid || seen.has(given.id)) refuse('E_BACKUP_RECORD', `backup ${i + 1} (${given.id}) is not the one the operator recorded as number ${record.n}`);
+    seen.add(given.id);
+    if (record.locktime !== h0 - i * terms.interval) refuse('E_BACKUP_INTERVAL', `backup ${i + 1}'s locktime ${record.locktime} is not ${h0 - i * terms.interval} (one interval, ${terms.interval}, below the previous)`);
+    const rebuilt = template ?? build();
+    if (!equalBytes(rebuilt.unsignedTx, given.unsignedTx)) refuse('E_BACKUP_TEMPLATE', `backup ${i + 1} is not the template's transaction (version, input, sequence, locktime or output differ)`);
+    const sig = given.signature;
+    if (sig === undefined || sig.length !== 64 || !ec.verifySchnorr(sig, rebuilt.sighash(), key.outputKey)) {
       refuse('E_BACKUP_SIGNATURE', `backup ${i + 1} has no valid BIP-341 key-path signature for the coin`);
     }
   });

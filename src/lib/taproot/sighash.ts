@@ -45,13 +45,15 @@ function u32le(out: Uint8Array, at: number, n: number): void {
   out[at + 3] = (n >>> 24) & 0xff;
 }
 
-function u64le(n: bigint): Uint8Array {
+/** An amount as a transaction serializes it: 8 bytes, little-endian. */
+export function u64le(n: bigint): Uint8Array {
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, n, true);
   return out;
 }
 
-function compactSize(n: number): Uint8Array {
+/** A length as a transaction serializes it (CompactSize). */
+export function compactSize(n: number): Uint8Array {
   if (n < 0xfd) return Uint8Array.of(n);
   if (n <= 0xffff) return Uint8Array.of(0xfd, n & 0xff, n >>> 8);
   const out = new Uint8Array(5);

@@ -276,6 +276,14 @@ describe('keys', () => {
       });
     }
 
+    it('a key parsed again (kept once found on the curve) is its own copy: changing one does not change the next; an invalid key is refused every time', () => {
+      const first = parsePublicKey(G);
+      first.fill(0);
+      expect(toHex(parsePublicKey(G))).toBe(G);
+      expect(toHex(parsePublicKey(` ${G}\n`))).toBe(G);
+      for (let i = 0; i < 2; i++) expect((thrown(() => parsePublicKey(keyAgg.pubkeys[3]!)) as OffchainError).code).toBe('E_BAD_PUBKEY');
+    });
+
     it('refuses wrong lengths and non-hex', () => {
       expect(refusal(() => parsePublicKey(G.slice(2)), 'E_BAD_PUBKEY', 3).message).toMatch(/33-byte compressed/);
       expect(refusal(() => parseXOnlyPublicKey(G.slice(4)), 'E_BAD_PUBKEY', 3).message).toMatch(/32 \(x-only\) or 33 bytes/);

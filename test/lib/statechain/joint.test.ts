@@ -102,13 +102,13 @@ describe('a coin owned by two parties', () => {
     const request = { ...body, owner_sig: signBody(body.type, body, alice.auth.secretKey, new Uint8Array(32)) };
     const cos2 = await op.cosignTransfer(done.record, request as never, d.opCtx);
     const m = cos2.message as { operator_pubnonce: string; operator_psig: string; x1_sealed: string; statement: PackageInner['statement'] };
-    const session = { shares: [fromHex(a.part.share), fromHex(b.part.share), fromHex(st.operator_share)], pubnonces: [nA.pubnonce, nB.pubnonce, fromHex(m.operator_pubnonce)], msg: coin.coinSighash(backup) };
+    const session = { shares: [fromHex(a.part.share), fromHex(b.part.share), fromHex(st.operator_share)], pubnonces: [nA.pubnonce, nB.pubnonce, fromHex(m.operator_pubnonce)], msg: backup.sighash() };
     const sig = joint.jointAggregate(session, [
       joint.jointPartialSign(session, 0, nA.secnonce, a.secret),
       joint.jointPartialSign(session, 1, nB.secnonce, b.secret),
       fromHex(m.operator_psig),
     ]);
-    const signedBackup = coin.finishSpend(backup, sig).hex;
+    const signedBackup = toHex(backup.signed(sig));
     verifyKeyPathSpend(signedBackup, prevout, outputKey);
 
     // t₁ = a + b + x₁ without anyone learning another's part: x₁ is sealed to Alice (the
