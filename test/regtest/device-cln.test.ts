@@ -227,7 +227,7 @@ const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKe
     for (;;) {
       await n.mine(1);
       tip += 1;
-      const st = await waitFor('the gateway node at the new tip', async () => ((await gwRpc.call<{ blockheight: number }>('getinfo', {})).blockheight >= tip ? true : undefined), 10_000).then(async () => {
+      const st = await waitFor('the gateway node at the new tip', async () => ((await gwRpc.call<{ blockheight: number }>('getinfo', {})).blockheight >= tip ? true : undefined), 60_000).then(async () => {
         await new Promise((r) => setTimeout(r, 800));
         return (await gwRpc.call<{ pays: { status: string }[] }>('listpays', { payment_hash: inv.payment_hash })).pays.map((p) => p.status).join(',');
       });

@@ -297,7 +297,8 @@ let work = '';
     const runnable = pages.filter((f) => LIGHTNINGD || !usesLightning(f));
     void lane(runnable.filter(paysTolls));
     void lane(runnable.filter((f) => !paysTolls(f)));
-  }, 120_000);
+    // The nodes' start alone may take startQuickstartNodes' 240 s on a loaded CI machine.
+  }, 300_000);
 
   afterAll(async () => {
     await Promise.allSettled(runs.values());

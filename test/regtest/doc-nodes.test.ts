@@ -319,10 +319,11 @@ const BEFORE: Record<string, (q: { sh: (code: string) => string; bcli: (...args:
 
   beforeAll(async () => {
     assertBuilt();
-    qs = await startQuickstartNodes(['--state', 'credit,statechain', ...(LIGHTNINGD ? ['--lightning'] : []), ...(NUTSHELL ? ['--nutshell'] : [])], { BITCOIND, LIGHTNINGD, NUTSHELL }, 150_000);
+    qs = await startQuickstartNodes(['--state', 'credit,statechain', ...(LIGHTNINGD ? ['--lightning'] : []), ...(NUTSHELL ? ['--nutshell'] : [])], { BITCOIND, LIGHTNINGD, NUTSHELL }, 420_000);
     ({ work, out } = qs);
     exported = Object.fromEntries([...readFileSync(join(work, 'env.sh'), 'utf8').matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
-  }, 180_000);
+    // Three nodes, a mint, two services and their first blocks: over 180 s on a loaded CI machine.
+  }, 480_000);
 
   afterAll(async () => {
     for (const p of Object.values(pages)) p.cleanup();

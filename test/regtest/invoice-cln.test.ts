@@ -208,12 +208,15 @@ type Made = { what: string; text: string; cln: Record<string, any> };
       const secretsFile = join(dirname(invoiceFile), `secrets-${partid}.json`);
       const onion = messageOf<{ packet: string }>(await offchainInProcess(['onion', 'build', '--payment-hash', inv.payment_hash, '--secrets-out', secretsFile], { input: JSON.stringify(p) }), 'onion/packet');
       const { shared_secrets } = JSON.parse(readFileSync(secretsFile, 'utf8')) as { shared_secrets: string[] };
-      await a.call('sendonion', { onion: onion.packet, payment_hash: inv.payment_hash, partid, shared_secrets, first_hop: { id: b.id, amount_msat: Number(plan.first_htlc.amount_msat), delay: plan.first_htlc.cltv_expiry - tip } });
-      try {
-        return { ok: await a.call<{ status: string; payment_preimage: string }>('waitsendpay', { payment_hash: inv.payment_hash, partid, timeout: 30 }) };
-      } catch (e) {
-        return { error: String((e as Error).message) };
-      }
+      // sendonion and waitsendpay in one write: waitsendpay is waiting before B can fail the
+      // HTLC. (Asked after the failure, lightningd answers from its database, which for an
+      // onion it did not build holds no erring node: "Payment failure reason unknown", 209.)
+      const [sent, waited] = await a.pipeline([
+        { method: 'sendonion', params: { onion: onion.packet, payment_hash: inv.payment_hash, partid, shared_secrets, first_hop: { id: b.id, amount_msat: Number(plan.first_htlc.amount_msat), delay: plan.first_htlc.cltv_expiry - tip } } },
+        { method: 'waitsendpay', params: { payment_hash: inv.payment_hash, partid, timeout: 30 } },
+      ]);
+      if (sent!.error) throw new Error(`sendonion: ${JSON.stringify(sent!.error)}`);
+      return waited!.error ? { error: JSON.stringify(waited!.error) } : { ok: waited!.result as { status: string; payment_preimage: string } };
     };
     // Without payment_data B cannot tell the payment from a probe: refused (BOLT 4 incorrect_or_unknown_payment_details).
     const bare = structuredClone(plan);

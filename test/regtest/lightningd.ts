@@ -6,6 +6,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import { nodeTempDir } from '../helpers.ts';
 import { findBitcoind, freePort, type Bitcoind } from './bitcoind.ts';
@@ -20,6 +21,13 @@ export interface Lightningd {
   port: number;
   id: string;
   call<T = any>(method: string, params?: Record<string, unknown>): Promise<T>;
+  /**
+   * Several calls written at once on one connection to the node's RPC socket, answered in
+   * the order given: lightningd reads them in one go, so a later call (waitsendpay) is
+   * registered before anything from a peer can settle the first (sendonion). Each answer is
+   * `{ result }` or `{ error }` (the RPC's error object), never a throw.
+   */
+  pipeline(calls: { method: string; params: Record<string, unknown> }[]): Promise<{ result?: any; error?: { code: number; message: string } }[]>;
   log(): string;
   stop(): Promise<void>;
 }
@@ -81,7 +89,7 @@ export async function startLightningd(binary: string, btc: Bitcoind, name: strin
     }
     try {
       const info = await call<{ id: string }>('getinfo');
-      return { dir: dir.path, port, id: info.id, call, log, stop };
+      return { dir: dir.path, port, id: info.id, call, pipeline: (calls) => pipeline(join(dir.path, 'regtest', 'lightning-rpc'), calls), log, stop };
     } catch {
       if (Date.now() > deadline) {
         await stop();
@@ -92,8 +100,12 @@ export async function startLightningd(binary: string, btc: Bitcoind, name: strin
   }
 }
 
-/** Poll `check` every 250 ms until it returns a value, at most `ms`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+/**
+ * Poll `check` every 250 ms until it returns a value, at most `ms`. Two minutes by default:
+ * on a loaded 2-core CI machine (the whole suite beside it, load 10-15) lightningd took over
+ * 30 s to see a mined coin through its bitcoin-cli plugin; an answer comes as soon as it is there.
+ */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await check().catch(() => undefined);
@@ -101,4 +113,34 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(250);
   }
+}
+
+/** See `Lightningd.pipeline`: JSON-RPC 2.0 over the unix socket, the answers matched by id. */
+function pipeline(socket: string, calls: { method: string; params: Record<string, unknown> }[]): Promise<{ result?: any; error?: { code: number; message: string } }[]> {
+  return new Promise((resolve, reject) => {
+    const answers = new Map<number, { result?: any; error?: { code: number; message: string } }>();
+    const conn = createConnection(socket);
+    const timer = setTimeout(() => (conn.destroy(), reject(new Error(`lightning-rpc pipeline: no answer within 60 s (${answers.size} of ${calls.length})`))), 60_000);
+    let buffered = '';
+    conn.setEncoding('utf8');
+    conn.on('error', (e) => (clearTimeout(timer), reject(e)));
+    conn.on('data', (chunk: string) => {
+      buffered += chunk;
+      // lightningd ends each answer with a blank line.
+      let end: number;
+      while ((end = buffered.indexOf('\n\n')) >= 0) {
+        const text = buffered.slice(0, end).trim();
+        buffered = buffered.slice(end + 2);
+        if (!text) continue;
+        const answer = JSON.parse(text) as { id: number; result?: unknown; error?: { code: number; message: string } };
+        answers.set(answer.id, answer.error ? { error: answer.error } : { result: answer.result });
+      }
+      if (answers.size === calls.length) {
+        clearTimeout(timer);
+        conn.end();
+        resolve(calls.map((_, i) => answers.get(i)!));
+      }
+    });
+    conn.write(calls.map((c, id) => JSON.stringify({ jsonrpc: '2.0', id, method: c.method, params: c.params })).join('\n') + '\n');
+  });
 }

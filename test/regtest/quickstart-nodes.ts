@@ -18,7 +18,7 @@ import { environmentOutsideRuns } from '../e2e/cli.ts';
 
 export type QuickstartNodes = { work: string; out: string; stop: () => Promise<void> };
 
-export async function startQuickstartNodes(args: string[], peers: Record<string, string | undefined>, readyMs = 90_000): Promise<QuickstartNodes> {
+export async function startQuickstartNodes(args: string[], peers: Record<string, string | undefined>, readyMs = 240_000): Promise<QuickstartNodes> {
   const env = { ...environmentOutsideRuns() } as NodeJS.ProcessEnv;
   for (const [k, v] of Object.entries(peers)) if (v) env[k] = v;
   await quickstartInNodeTempDir(env);

@@ -135,7 +135,7 @@ const TITLE = worldTitle('device pay --peer through serve gateway and Core Light
     for (let i = 0; i < 40; i++) {
       await n.mine(1);
       tip += 1;
-      await waitFor('the gateway node at the new tip', async () => ((await gwRpc.call<{ blockheight: number }>('getinfo', {})).blockheight >= tip ? true : undefined), 10_000);
+      await waitFor('the gateway node at the new tip', async () => ((await gwRpc.call<{ blockheight: number }>('getinfo', {})).blockheight >= tip ? true : undefined), 60_000);
       await new Promise((r) => setTimeout(r, 800));
       if ((await paysFor(inv.payment_hash)).every((p) => p.status === 'failed')) break;
     }
