@@ -8,10 +8,9 @@ import { ripemd160 } from '@noble/hashes/legacy.js';
 import { hash as nodeHash } from 'node:crypto';
 import { createBase58check } from '@scure/base';
 import { MalformedInputError, RefusedError } from '../errors.ts';
-import { sha256Small } from './sha256-small.ts';
+import { hash256, sha256 } from '../hash.ts';
 import type { Network } from '../network.ts';
 
-const sha256 = (b: Uint8Array): Uint8Array => nodeHash('sha256', b, 'buffer');
 const b58c = createBase58check(sha256);
 
 const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
@@ -20,7 +19,7 @@ const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
  * two or three per output); @scure/base decodes, and the vectors check both agree.
  */
 export function base58checkEncode(payload: Uint8Array): string {
-  const sum = payload.length <= 55 ? sha256Small(sha256Small(payload)) : sha256(sha256(payload));
+  const sum = hash256(payload);
   const n = payload.length + 4;
   const data = new Uint8Array(n);
   data.set(payload, 0);

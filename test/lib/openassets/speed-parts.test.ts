@@ -1,21 +1,12 @@
 /** The stream's hand-written fast paths agree with the general ones they replace. */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createHash } from 'node:crypto';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { sha256Small } from '../../../src/lib/openassets/sha256-small.ts';
 import { hash160 } from '../../../src/lib/openassets/ids.ts';
 import { txBytesFromText } from '../../../src/lib/openassets/decode.ts';
 
 describe('stream fast paths', () => {
-  it('sha256Small = node:crypto SHA-256 for every length 0..55, and refuses 56', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 55 }), (b) => {
-      expect(Buffer.from(sha256Small(b)).toString('hex')).toBe(createHash('sha256').update(b).digest('hex'));
-    }), { numRuns: 3000 });
-    for (let n = 0; n <= 55; n++) expect(Buffer.from(sha256Small(new Uint8Array(n).fill(n))).toString('hex')).toBe(createHash('sha256').update(new Uint8Array(n).fill(n)).digest('hex'));
-    expect(() => sha256Small(new Uint8Array(56))).toThrow(RangeError);
-  });
   it('hash160 = noble RIPEMD-160(SHA-256)', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (b) => {
       expect(Buffer.from(hash160(b)).toString('hex')).toBe(Buffer.from(ripemd160(sha256(b))).toString('hex'));
