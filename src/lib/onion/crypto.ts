@@ -46,10 +46,9 @@ function padsOf(key: Uint8Array): Pads {
   return pads;
 }
 
-const KEY_TYPES: Record<KeyType, Pads> = {
-  rho: padsOf(new TextEncoder().encode('rho')), mu: padsOf(new TextEncoder().encode('mu')), um: padsOf(new TextEncoder().encode('um')),
-  ammag: padsOf(new TextEncoder().encode('ammag')), ammagext: padsOf(new TextEncoder().encode('ammagext')), pad: padsOf(new TextEncoder().encode('pad')),
-};
+const KEY_TYPES = Object.fromEntries(
+  (['rho', 'mu', 'um', 'ammag', 'ammagext', 'pad'] as const).map((k) => [k, padsOf(new TextEncoder().encode(k))]),
+) as Record<KeyType, Pads>;
 
 export function generateKey(keyType: KeyType, secret: Uint8Array): Uint8Array {
   const pads = KEY_TYPES[keyType];
