@@ -12,8 +12,9 @@
  * and never kept), and so are the parts hashPrevouts and hashOutputs hash.
  */
 import { hash256 } from '../hash.ts';
+import { compactSizeLength } from '../tx/policy.ts';
 import {
-  compactSizeLength, outputLength, putOutpoint, putOutput, putU32, putU64, putVarBytes, scratchBuffer, type Tx, type TxOutput,
+  outputLength, putOutpoint, putOutput, putU32, putU64, putVarBytes, scratchBuffer, type Tx, type TxOutput,
 } from './tx.ts';
 
 export const SIGHASH_ALL = 0x01;

@@ -11,16 +11,12 @@
  */
 import { hash256 } from '../hash.ts';
 import { fromHex, toHex } from '../bytes.ts';
+import { compactSizeLength } from '../tx/policy.ts';
 
 export type OutPoint = { txid: string; vout: number };
 export type TxInput = OutPoint & { sequence: number; scriptSig?: Uint8Array; witness?: Uint8Array[] };
 export type TxOutput = { amount: bigint; script: Uint8Array };
 export type Tx = { version: number; lockTime: number; inputs: TxInput[]; outputs: TxOutput[] };
-
-/** The length of a CompactSize (varint) for `n`. */
-export function compactSizeLength(n: number): number {
-  return n < 0xfd ? 1 : n <= 0xffff ? 3 : 5;
-}
 
 /** Each put* writes at `at` and returns the offset after what it wrote. */
 export function putU32(b: Uint8Array, at: number, n: number): number {
