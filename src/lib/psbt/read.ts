@@ -301,11 +301,9 @@ function isXOnlyKey(x: Uint8Array): boolean {
   return x.length === 32 && isCompressedKey(concatBytes(Uint8Array.of(0x02), x));
 }
 
-const outputKeys = new Lru<Uint8Array>(1024);
-
+/** The output key an internal key and merkle root commit to (remembered by taprootOutput: a mint derives it from the terms first). */
 function committedOutputKey(internalKey: Uint8Array, merkleRoot: Uint8Array | undefined): Uint8Array {
-  const id = keyOf(merkleRoot ? [internalKey, merkleRoot] : [internalKey]);
-  return outputKeys.get(id) ?? outputKeys.set(id, taprootOutput(internalKey, merkleRoot?.length === 32 ? merkleRoot : undefined).outputKey);
+  return taprootOutput(internalKey, merkleRoot?.length === 32 ? merkleRoot : undefined).outputKey;
 }
 
 /** The PSBT with the given records cut out (they are ours to read), framing intact. */
