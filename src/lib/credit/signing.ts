@@ -4,7 +4,7 @@
  * signatures, and finishing a single-input spend into a signed transaction.
  */
 import type { Transaction } from '@scure/btc-signer';
-import { concatBytes, equalBytes, fromHex, toHex, utf8 } from '../bytes.ts';
+import { equalBytes, fromHex, toHex, utf8 } from '../bytes.ts';
 import { hash256 } from '../hash.ts';
 import { InvalidContributionError, RefusedError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
@@ -98,7 +98,16 @@ export function mintCosignRefund(tx: Transaction, mint: KeyPair, userPubkey: Uin
 export function signedKeyPathTx(tx: Transaction, tapKeySig: Uint8Array): { txid: string; hex: string } {
   if (tx.inputsLength !== 1) throw new Error('signedKeyPathTx: a single-input spend only');
   const unsigned = unsignedTxBytes(tx);
-  const witness = concatBytes(Uint8Array.of(1, tapKeySig.length), tapKeySig); // one stack item, 64 or 65 bytes
-  const raw = concatBytes(unsigned.subarray(0, 4), Uint8Array.of(0, 1), unsigned.subarray(4, -4), witness, unsigned.subarray(-4));
+  const end = unsigned.length - 4; // where the lock time starts
+  const raw = new Uint8Array(unsigned.length + 2 + 2 + tapKeySig.length);
+  raw.set(unsigned.subarray(0, 4), 0);
+  raw[4] = 0; // marker
+  raw[5] = 1; // flag
+  raw.set(unsigned.subarray(4, end), 6);
+  let at = 2 + end;
+  raw[at++] = 1; // one stack item: the signature, 64 or 65 bytes
+  raw[at++] = tapKeySig.length;
+  raw.set(tapKeySig, at);
+  raw.set(unsigned.subarray(end), at + tapKeySig.length);
   return { txid: toHex(hash256(unsigned).reverse()), hex: toHex(raw) };
 }

@@ -52,7 +52,12 @@ export function splitPsbtMaps(bytes: Uint8Array): PsbtRecord[][] {
     for (;;) {
       if (pos >= bytes.length) throw new FramingError(`truncated: map ${mapNo} ends without its 0x00 separator`, pos);
       const offset = pos;
-      const [keyLen, afterKeyLen] = readCompactSize(bytes, pos, 'key length');
+      // One-byte CompactSizes (lengths under 253: nearly every record) are read inline; the
+      // tuple readCompactSize returns was ~30 allocations per credit update's PSBT.
+      let keyLen: number;
+      let afterKeyLen: number;
+      if (bytes[pos]! < 0xfd) (keyLen = bytes[pos]!), (afterKeyLen = pos + 1);
+      else [keyLen, afterKeyLen] = readCompactSize(bytes, pos, 'key length');
       if (keyLen === 0) {
         pos = afterKeyLen;
         break;
@@ -61,12 +66,19 @@ export function splitPsbtMaps(bytes: Uint8Array): PsbtRecord[][] {
       const key = bytes.subarray(afterKeyLen, afterKeyLen + keyLen);
       let keyType: number;
       let keyDataAt: number;
-      try {
-        [keyType, keyDataAt] = readCompactSize(key, 0, 'key type');
-      } catch {
-        throw new FramingError(`the key at byte ${offset} does not start with a valid key type`, offset);
+      if (key[0]! < 0xfd) (keyType = key[0]!), (keyDataAt = 1);
+      else {
+        try {
+          [keyType, keyDataAt] = readCompactSize(key, 0, 'key type');
+        } catch {
+          throw new FramingError(`the key at byte ${offset} does not start with a valid key type`, offset);
+        }
       }
-      const [valueLen, valueAt] = readCompactSize(bytes, afterKeyLen + keyLen, 'value length');
+      const lengthAt = afterKeyLen + keyLen;
+      let valueLen: number;
+      let valueAt: number;
+      if (bytes[lengthAt]! < 0xfd) (valueLen = bytes[lengthAt]!), (valueAt = lengthAt + 1);
+      else [valueLen, valueAt] = readCompactSize(bytes, lengthAt, 'value length');
       if (valueAt + valueLen > bytes.length) throw new FramingError(`truncated: a ${valueLen}-byte value at byte ${valueAt} runs past the end`, offset);
       records.push({ keyType, keyData: key.subarray(keyDataAt), key, value: bytes.subarray(valueAt, valueAt + valueLen), offset, end: valueAt + valueLen });
       pos = valueAt + valueLen;

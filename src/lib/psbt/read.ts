@@ -90,6 +90,9 @@ export function readPsbt(bytes: Uint8Array, opts: Readonly<TxOpts>): Transaction
  * built as `fromPSBT` builds it (the same objects, field for field: test/lib/credit/
  * request-reader.test.ts holds the two equal).
  *
+ * An input map whose skeleton (`skeletons`) it has read and checked before is not checked
+ * again: the keys of a contract's input, a point multiplication and a dozen point checks, once.
+ *
  * It never refuses: anything else — another shape, a record it does not take, a field
  * `planInput` finds malformed, a commitment that does not match, a non-minimal CompactSize —
  * gives undefined and the general path reads the PSBT, so a refusal is the general path's,
@@ -104,11 +107,16 @@ export function readKeyPathSpend(maps: readonly (readonly PsbtRecord[])[], opts:
   for (let m = 2; m < maps.length; m++) if (maps[m]!.length) return undefined;
   const records = maps[1]!;
   const taken: PsbtRecord[] = [];
+  const skeleton = inputSkeleton(records);
+  const known = skeletons.get(skeleton) === true;
   let plan: InputPlan;
   try {
-    plan = planInput(records, 0, true, taken);
+    plan = planInput(records, 0, true, taken, known);
     if (!plan.checksOurs || taken.length !== records.length || !plan.fields.tapInternalKey) return undefined;
-    checkTaprootSpend(plan, 0);
+    if (!known) {
+      checkTaprootSpend(plan, 0);
+      skeletons.set(skeleton, true);
+    }
   } catch {
     return undefined; // the general path refuses it, in its words
   }
@@ -125,6 +133,33 @@ export function readKeyPathSpend(maps: readonly (readonly PsbtRecord[])[], opts:
     opts: validatedOpts(opts, unsigned.version, unsigned.lockTime),
   });
   return tx;
+}
+
+/**
+ * Input maps this reader has read and checked — every key a point, no key twice, the internal
+ * key committing to the spent output — remembered by their skeleton: the map's bytes with the
+ * values of its public nonces and partial signatures left out (their lengths stay). All a
+ * check reads is in the skeleton (a nonce or partial signature is checked for its length
+ * only; nonces are checked to be points when they are aggregated), so a map with a known
+ * skeleton passes them all again: a mint reads the same contract input, but for its nonces
+ * and signatures, update after update. Public bytes only, as read: nothing a store holds.
+ */
+const skeletons = new Lru<true>(4096);
+
+function inputSkeleton(records: readonly PsbtRecord[]): string {
+  const leftOut = (r: PsbtRecord) => r.keyType === IN_MUSIG2_PUB_NONCE || r.keyType === IN_MUSIG2_PARTIAL_SIG;
+  let size = 0;
+  for (const r of records) size += r.end - r.offset - (leftOut(r) ? r.value.length : 0);
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const r of records) {
+    // The record as framed in the PSBT (key length, key, value length, value), its value cut off if left out.
+    const psbtStart = r.value.byteOffset - (r.end - r.value.length);
+    const length = (leftOut(r) ? r.end - r.value.length : r.end) - r.offset;
+    out.set(new Uint8Array(r.value.buffer, psbtStart + r.offset, length), at);
+    at += length;
+  }
+  return Buffer.from(out.buffer, 0, at).toString('latin1');
 }
 
 const optsSeen = new WeakMap<Readonly<TxOpts>, Map<string, Readonly<Record<string, unknown>>>>();
@@ -199,7 +234,11 @@ function countInputs(global: readonly PsbtRecord[]): number | undefined {
 }
 
 /** Which of an input map's records we read (collected in `taken`), decoded. */
-function planInput(records: readonly PsbtRecord[], index: number, checks: boolean, taken: PsbtRecord[]): InputPlan {
+/**
+ * `known`: the map's skeleton was read and checked before (`skeletons`), so its keys are known
+ * points and distinct — not checked again. What is built is the same.
+ */
+function planInput(records: readonly PsbtRecord[], index: number, checks: boolean, taken: PsbtRecord[], known = false): InputPlan {
   const scriptish = records.some((r) => [IN_NON_WITNESS_UTXO, IN_REDEEM_SCRIPT, IN_WITNESS_SCRIPT, IN_TAP_LEAF_SCRIPT].includes(r.keyType));
   const utxoRecord = records.find((r) => r.keyType === IN_WITNESS_UTXO && r.keyData.length === 0);
   const utxo = utxoRecord && !scriptish ? p2trUtxo(utxoRecord.value) : undefined;
@@ -217,9 +256,11 @@ function planInput(records: readonly PsbtRecord[], index: number, checks: boolea
     if (r.keyType === IN_TAP_MERKLE_ROOT && r.keyData.length === 0) plan.tapMerkleRoot = r.value;
     if (!ours) continue;
     const where = `input ${index}`;
-    const id = keyOf([r.key]);
-    if (keys.has(id)) throw new Error(`${where}: duplicate key ${toHex(r.key)}`);
-    keys.add(id);
+    if (!known) {
+      const id = keyOf([r.key]);
+      if (keys.has(id)) throw new Error(`${where}: duplicate key ${toHex(r.key)}`);
+      keys.add(id);
+    }
     taken.push(r);
     switch (r.keyType) {
       case IN_WITNESS_UTXO:
@@ -228,20 +269,20 @@ function planInput(records: readonly PsbtRecord[], index: number, checks: boolea
         break;
       case IN_TAP_INTERNAL_KEY:
         if (r.keyData.length) throw new Error(`${where}: PSBT_IN_TAP_INTERNAL_KEY has key data`);
-        if (r.value.length !== 32 || !isXOnlyKey(r.value)) throw new Error(`${where}: PSBT_IN_TAP_INTERNAL_KEY is not an x-only public key`);
+        if (r.value.length !== 32 || !(known || isXOnlyKey(r.value))) throw new Error(`${where}: PSBT_IN_TAP_INTERNAL_KEY is not an x-only public key`);
         f.tapInternalKey = r.value.slice();
         break;
       case IN_MUSIG2_PARTICIPANT_PUBKEYS: {
-        if (!isCompressedKey(r.keyData) || r.value.length % 33 !== 0) throw new Error(`${where}: malformed PSBT_IN_MUSIG2_PARTICIPANT_PUBKEYS`);
+        if (!(known || isCompressedKey(r.keyData)) || r.value.length % 33 !== 0) throw new Error(`${where}: malformed PSBT_IN_MUSIG2_PARTICIPANT_PUBKEYS`);
         const list: Uint8Array[] = [];
         for (let at = 0; at < r.value.length; at += 33) list.push(r.value.slice(at, at + 33));
-        if (!list.every(isCompressedKey)) throw new Error(`${where}: a MuSig2 participant key is not a point`);
+        if (!known && !list.every(isCompressedKey)) throw new Error(`${where}: a MuSig2 participant key is not a point`);
         (f.musig2ParticipantPubkeys ??= []).push([r.keyData.slice(), list]);
         break;
       }
       default: {
         const nonce = r.keyType === IN_MUSIG2_PUB_NONCE;
-        const key = musigFieldKey(r.keyData);
+        const key = musigFieldKey(r.keyData, known);
         if (!key || r.value.length !== (nonce ? 66 : 32)) throw new Error(`${where}: malformed ${nonce ? 'PSBT_IN_MUSIG2_PUB_NONCE' : 'PSBT_IN_MUSIG2_PARTIAL_SIG'}`);
         if (nonce) (f.musig2PubNonce ??= []).push([key, r.value.slice()]);
         else (f.musig2PartialSig ??= []).push([key, r.value.slice()]);
@@ -253,6 +294,12 @@ function planInput(records: readonly PsbtRecord[], index: number, checks: boolea
 
 /** witness_utxo (RawOutput) when it pays a P2TR script: OP_1 followed by a 32-byte push. */
 function p2trUtxo(value: Uint8Array): WitnessUtxo | undefined {
+  // The one P2TR encoding of 43 bytes (amount, length 34, OP_1 <32 bytes>): read in place; any
+  // other value by btc-signer's coder.
+  if (value.length === 43 && value[8] === 0x22) {
+    if (value[9] !== 0x51 || value[10] !== 0x20) return undefined;
+    return { amount: new DataView(value.buffer, value.byteOffset, 8).getBigUint64(0, true), script: value.slice(9) };
+  }
   let out: WitnessUtxo;
   try {
     out = RawOutput.decode(value);
@@ -263,10 +310,10 @@ function p2trUtxo(value: Uint8Array): WitnessUtxo | undefined {
 }
 
 /** BIP-373 key data: participant (33) ‖ aggregate or output key (33) ‖ optional leaf hash (32). */
-function musigFieldKey(keyData: Uint8Array): MusigKey | undefined {
+function musigFieldKey(keyData: Uint8Array, known: boolean): MusigKey | undefined {
   if (keyData.length !== 66 && keyData.length !== 98) return undefined;
   const key: MusigKey = { participantPubkey: keyData.slice(0, 33), aggregatePubkey: keyData.slice(33, 66) };
-  if (!isCompressedKey(key.participantPubkey) || !isCompressedKey(key.aggregatePubkey)) return undefined;
+  if (!known && (!isCompressedKey(key.participantPubkey) || !isCompressedKey(key.aggregatePubkey))) return undefined;
   if (keyData.length === 98) key.leafHash = keyData.slice(66);
   return key;
 }
@@ -301,11 +348,9 @@ function isXOnlyKey(x: Uint8Array): boolean {
   return x.length === 32 && isCompressedKey(concatBytes(Uint8Array.of(0x02), x));
 }
 
-const outputKeys = new Lru<Uint8Array>(1024);
-
+/** The output key an internal key and merkle root commit to (remembered by taprootOutput: a mint derives it from the terms first). */
 function committedOutputKey(internalKey: Uint8Array, merkleRoot: Uint8Array | undefined): Uint8Array {
-  const id = keyOf(merkleRoot ? [internalKey, merkleRoot] : [internalKey]);
-  return outputKeys.get(id) ?? outputKeys.set(id, taprootOutput(internalKey, merkleRoot?.length === 32 ? merkleRoot : undefined).outputKey);
+  return taprootOutput(internalKey, merkleRoot?.length === 32 ? merkleRoot : undefined).outputKey;
 }
 
 /** The PSBT with the given records cut out (they are ours to read), framing intact. */

@@ -4,7 +4,8 @@
  * inputs spend — sha_prevouts, sha_amounts, sha_scriptpubkeys, sha_sequences — hashed once
  * per set of spent outputs and kept (a mint signs state after state of one contract: the
  * same funding outpoint, amount, script and sequence each time), and the TapSighash tag's
- * midstate computed once. Per signature only sha_outputs and the 175-byte SigMsg are hashed.
+ * hash computed once. Per signature only sha_outputs and the tagged 175-byte SigMsg are
+ * hashed, each in one call into OpenSSL.
  *
  * ./taproot.ts `keyPathSighash` routes here for those two hash types (the BIP-341 wallet
  * vectors check both, multi-input) and keeps @scure/btc-signer's `preimageWitnessV1` for
@@ -13,6 +14,7 @@
  */
 import type { Hash } from 'node:crypto';
 import { Lru } from '../lru.ts';
+import { compactSizeLength } from '../tx/policy.ts';
 
 /** What the signature hash reads of an input: its outpoint (txid in display order), sequence and spent output. */
 export type SighashInput = { txid: Uint8Array; index: number; sequence: number; amount: bigint; script: Uint8Array };
@@ -21,18 +23,29 @@ export type SighashOutput = { amount: bigint; script: Uint8Array };
 /**
  * node:crypto, loaded at the first signature hash rather than with this module: `psbt decode`'s
  * small bundle (bin/run.js, src/fast-decode.ts) reaches this module through the PSBT reader
- * and never hashes, and loading node:crypto was ~10 ms of its ~80 ms CPU cold start.
+ * and never hashes, and loading node:crypto was ~10 ms of its ~80 ms CPU cold start. Looked up
+ * once: `process.getBuiltinModule` on every hash showed in the mint's profile.
  */
-const createHash = (algorithm: 'sha256'): Hash => process.getBuiltinModule('node:crypto').createHash(algorithm);
+let nodeCrypto: typeof import('node:crypto') | undefined;
+const crypto = (): typeof import('node:crypto') => (nodeCrypto ??= process.getBuiltinModule('node:crypto'));
+const createHash = (algorithm: 'sha256'): Hash => crypto().createHash(algorithm);
+/** SHA256 in one call into OpenSSL (no Hash object per message). */
+const sha256 = (data: Uint8Array): Buffer => crypto().hash('sha256', data, 'buffer') as unknown as Buffer;
 
-/** The TapSighash tag's midstate: sha256(tag) ‖ sha256(tag) absorbed, copied for each message. */
-let tapSighash: Hash | undefined;
-function tapSighashMidstate(): Hash {
-  if (!tapSighash) {
-    const tag = createHash('sha256').update('TapSighash').digest();
-    tapSighash = createHash('sha256').update(tag).update(tag);
+/**
+ * hash_TapSighash's message with its tag in front: sha256(tag) ‖ sha256(tag) ‖ SigMsg (175
+ * bytes for a key-path spend without annex), hashed in one call. Built per signature hash:
+ * the tag's 64 bytes copied from here.
+ */
+let tapSighashTag: Uint8Array | undefined;
+function tapSighashPrefix(): Uint8Array {
+  if (!tapSighashTag) {
+    const tag = sha256(new TextEncoder().encode('TapSighash'));
+    tapSighashTag = new Uint8Array(64);
+    tapSighashTag.set(tag, 0);
+    tapSighashTag.set(tag, 32);
   }
-  return tapSighash;
+  return tapSighashTag;
 }
 
 /** sha_prevouts ‖ sha_amounts ‖ sha_scriptpubkeys ‖ sha_sequences of one set of inputs. */
@@ -69,10 +82,25 @@ function outpoint(i: SighashInput): Uint8Array {
   return out;
 }
 
+/**
+ * The cache key of a set of spent outputs: every input's outpoint, amount, script and sequence
+ * as bytes (one latin1 character each), so two sets share a key only when they are equal.
+ */
 function spentKey(inputs: readonly SighashInput[]): string {
-  let s = '';
-  for (const i of inputs) s += `${Buffer.from(i.txid).toString('hex')}:${i.index}:${i.sequence}:${i.amount}:${Buffer.from(i.script).toString('hex')};`;
-  return s;
+  let size = 0;
+  for (const i of inputs) size += 36 + 8 + 4 + 4 + i.script.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const i of inputs) {
+    out.set(outpoint(i), at);
+    view.setBigUint64(at + 36, i.amount, true);
+    u32le(out, at + 44, i.sequence);
+    u32le(out, at + 48, i.script.length);
+    out.set(i.script, at + 52);
+    at += 52 + i.script.length;
+  }
+  return Buffer.from(out.buffer, 0, size).toString('latin1');
 }
 
 function hashSpent(inputs: readonly SighashInput[]): Uint8Array {
@@ -101,16 +129,33 @@ export function keyPathSighashAll(version: number, lockTime: number, inputs: rea
   if (!Number.isSafeInteger(index) || index < 0 || index >= inputs.length) throw new Error(`Invalid input idx=${index}`);
   const key = spentKey(inputs);
   const spent = spentParts.get(key) ?? spentParts.set(key, hashSpent(inputs));
-  const shaOutputs = createHash('sha256');
-  for (const o of outputs) shaOutputs.update(u64le(o.amount)).update(compactSize(o.script.length)).update(o.script);
-  const msg = new Uint8Array(175);
-  msg[0] = 0x00; // epoch
-  msg[1] = hashType;
-  u32le(msg, 2, version);
-  u32le(msg, 6, lockTime);
-  msg.set(spent, 10);
-  msg.set(shaOutputs.digest(), 138);
-  msg[170] = 0x00; // spend_type: key path, no annex
-  u32le(msg, 171, index);
-  return Uint8Array.from(tapSighashMidstate().copy().update(msg).digest());
+  // sha_outputs: every output serialized (amount, CompactSize script length, script) into one buffer, hashed once.
+  let size = 0;
+  for (const o of outputs) size += 8 + compactSizeLength(o.script.length) + o.script.length;
+  const serialized = new Uint8Array(size);
+  const view = new DataView(serialized.buffer);
+  let at = 0;
+  for (const o of outputs) {
+    view.setBigUint64(at, o.amount, true);
+    at = writeCompactSize(serialized, at + 8, o.script.length);
+    serialized.set(o.script, at);
+    at += o.script.length;
+  }
+  const msg = new Uint8Array(64 + 175);
+  msg.set(tapSighashPrefix(), 0);
+  msg[64] = 0x00; // epoch
+  msg[65] = hashType;
+  u32le(msg, 66, version);
+  u32le(msg, 70, lockTime);
+  msg.set(spent, 74);
+  msg.set(sha256(serialized), 202);
+  msg[234] = 0x00; // spend_type: key path, no annex
+  u32le(msg, 235, index);
+  return Uint8Array.from(sha256(msg));
+}
+
+function writeCompactSize(out: Uint8Array, at: number, n: number): number {
+  const bytes = compactSize(n);
+  out.set(bytes, at);
+  return at + bytes.length;
 }

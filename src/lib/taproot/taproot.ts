@@ -10,6 +10,7 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import type { Transaction } from '@scure/btc-signer';
 import { taprootTweakPrivKey } from '@scure/btc-signer/utils.js';
 import { concatBytes } from '../bytes.ts';
+import { Lru, keyOf } from '../lru.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { bytesToBigInt } from '../keys/keys.ts';
 import { plusMulBase } from '../musig/engine/backend.ts';
@@ -43,11 +44,24 @@ export type TaprootOutput = {
   script: Uint8Array;
 };
 
+/**
+ * The tweak and Q (compressed) of recent internal keys and merkle roots: public values, a pure
+ * function of them. A mint derives each contract's output key from its terms (KeyAgg) and the
+ * PSBT reader checks every update's internal key against the spent output (../psbt/read.ts):
+ * one point multiplication per contract for both, not one each.
+ */
+const outputs = new Lru<{ tweak: Uint8Array; Q: Uint8Array }>(4096);
+
 export function taprootOutput(internalKey: Uint8Array, merkleRoot?: Uint8Array): TaprootOutput {
-  const tweak = tapTweak(internalKey, merkleRoot ?? EMPTY);
-  const Q = tweakedKey(internalKey, tweak);
-  const outputKey = Q.slice(1);
-  return { internalKey, merkleRoot, tweak, outputKey, parity: Q[0] === 0x03 ? 1 : 0, script: p2trScript(outputKey) };
+  const id = internalKey.length === 32 ? keyOf(merkleRoot ? [internalKey, merkleRoot] : [internalKey]) : undefined;
+  let known = id === undefined ? undefined : outputs.get(id);
+  if (!known) {
+    const tweak = tapTweak(internalKey, merkleRoot ?? EMPTY);
+    known = { tweak, Q: tweakedKey(internalKey, tweak) };
+    if (id !== undefined) outputs.set(id, known);
+  }
+  const outputKey = known.Q.slice(1);
+  return { internalKey, merkleRoot, tweak: known.tweak.slice(), outputKey, parity: known.Q[0] === 0x03 ? 1 : 0, script: p2trScript(outputKey) };
 }
 
 /**
