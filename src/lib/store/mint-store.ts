@@ -69,7 +69,7 @@ function freeBytes(dir: string): number {
     return Number.POSITIVE_INFINITY;
   }
 }
-import { LEDGER_DIR, migratedError, MIGRATION_KEY, MINT_DB_FILE, MintDatabase, SCHEMA, sqlite, STATES_SEALED_KEY, type MigrationMark } from './mint-database.ts';
+import { isUnfundedOpenBefore, LEDGER_DIR, migratedError, MIGRATION_KEY, MINT_DB_FILE, MintDatabase, SCHEMA, sqlite, STATES_SEALED_KEY, unfundedOpenHeight, upgradeSchema, type MigrationMark } from './mint-database.ts';
 import { importLegacy } from './mint-store-legacy.ts';
 import type { MintStorePort } from './mint-store-port.ts';
 import { NonceLedger } from './nonce-ledger.ts';
@@ -139,7 +139,7 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
     if (opts.seal && !this.q.getMeta.get(STATES_SEALED_KEY)) {
       this.begin();
       const rows = this.db.prepare<[], { contract_id: string; record: string }>(`SELECT contract_id, record FROM contracts WHERE record LIKE '%"hex"%'`).all();
-      for (const r of sealStoredRecords(rows, opts.seal)) this.q.putContract.run(r.contract_id, r.record);
+      for (const r of sealStoredRecords(rows, opts.seal)) this.q.putContract.run(r.contract_id, r.record, unfundedOpenHeight(JSON.parse(r.record)));
       this.q.putMeta.run(STATES_SEALED_KEY, '1');
       await this.commit();
     }
@@ -161,6 +161,7 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
       db.pragma('busy_timeout = 10000');
       const created = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() === undefined;
       db.exec(SCHEMA);
+      upgradeSchema(db);
       // Rows keep the C_ they answered (ecash-restore.ts: restore answers only that); a store from before gets the column, its old rows none.
       if (!db.prepare("SELECT 1 FROM pragma_table_info('blind_signatures') WHERE name = 'C_'").get()) db.exec('ALTER TABLE blind_signatures ADD COLUMN C_ TEXT');
       // A new store never held a state in the clear: marked so at its creation, not by a later command.
@@ -198,7 +199,7 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
     // A fully signed state is stored sealed (state-seal.ts).
     const text = storedText(record, this.stateSeal, this.dir);
     this.begin();
-    this.q.putContract.run(record.contract_id, text);
+    this.q.putContract.run(record.contract_id, text, unfundedOpenHeight(record));
   }
 
   async list(): Promise<R[]> {
@@ -216,7 +217,9 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
 
   /** Open contracts never paid nor seen funded, opened before `openedBefore` (records with `opened_at_height`). */
   async unfundedOpens(openedBefore: number, limit: number): Promise<R[]> {
-    return this.q.unfundedOpens.all(openedBefore, limit).map((row) => this.decode(row.record));
+    // The column is the store's own note: each row is also checked by its record (one edited
+    // by hand, its column left behind, is not taken for an unfunded open).
+    return this.q.unfundedOpens.all(openedBefore, limit).map((row) => this.decode(row.record)).filter((r) => isUnfundedOpenBefore(r, openedBefore));
   }
 
   async readDoc<T>(name: string): Promise<T | undefined> {
