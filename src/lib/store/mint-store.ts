@@ -82,6 +82,20 @@ export interface MintStoreOptions {
   alarm?: (message: string, refused: boolean) => void;
 }
 
+/**
+ * A secret nonce's bytes from its hex, decoded straight into memory of its own: Buffer.from(hex)
+ * would decode it into Node's shared pool (where the copy handed out leaves it behind) and
+ * then be copied. The same bytes as Buffer.from, to the first character that is not hex.
+ */
+function secretFromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >>> 1);
+  const written = Buffer.from(out.buffer, out.byteOffset, out.length).write(hex, 'hex');
+  if (written === out.length) return out;
+  const short = out.slice(0, written); // a malformed row: what Buffer.from would give, the rest wiped
+  out.fill(0);
+  return short;
+}
+
 function nonceKey(pubnonce: Uint8Array | string): string {
   const hex = typeof pubnonce === 'string' ? pubnonce : toHex(pubnonce);
   return hash('sha256', hex, 'hex').slice(0, 32);
@@ -284,7 +298,7 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
     this.begin();
     this.nonceTouched = true;
     this.q.takeNonce.run(id);
-    return Uint8Array.from(Buffer.from(n.secnonce, 'hex'));
+    return secretFromHex(n.secnonce);
   }
 
   /** Consume without using (an abandoned request's nonce): nothing is opened, so the ledger need not hold it. */
