@@ -41,6 +41,10 @@
  * Invariants:
  * - An id enters the ledger only when this signer issues it, from a fresh secret nonce: an
  *   id that left it never comes back (its pubnonce would need the same secret nonce again).
+ *   Where the ledger is a journal, a file read again may say otherwise — cut back to before
+ *   an opening, or replaced — and is believed for what other processes did, never for what
+ *   this one did: every nonce this process opened stays in its memory for as long as it lives
+ *   (`openedHere`, 32 bytes an id), and is opened again only for the same session.
  * - An id opened for session digest D is opened again only for D: whatever the store says,
  *   this signer's partial signatures under one secret nonce are all the same one.
  * - Entries of an open transaction are pending; `settle` makes them final (the journal:
@@ -91,6 +95,7 @@ import { ensureDir } from './atomic.ts';
 import { sealStateStep } from './state-step.ts';
 import { withLock } from './lock.ts';
 import { DIGEST_RE, Journal, openLine, type Entries } from './nonce-journal.ts';
+import { IdSet } from './id-set.ts';
 
 /** The store offered a nonce this signer already opened (or never issued): an alarm. Exit 1. */
 export class NonceReopenedError extends OffchainError {
@@ -138,6 +143,12 @@ export class NonceLedger {
   private readonly unsure = new Set<string>();
   /** The session digest each opening still remembered was made for (insertion order: oldest first). */
   private readonly sessions = new Map<string, string>();
+  /**
+   * Every nonce this process opened, where the ledger is a journal: a journal cut back to
+   * before that opening (same file, shorter) or replaced is read afresh, and would otherwise
+   * make it live again — a second session signed with it. Never shrinks; memory only.
+   */
+  private readonly openedHere = new IdSet();
   private get entries(): Entries {
     return { live: this.live, unsure: this.unsure, sessions: this.sessions };
   }
@@ -236,7 +247,7 @@ export class NonceLedger {
     if (this.pendingTakes.has(id)) throw this.reopened(id, short);
     await this.load();
     if (!this.openable(id) && this.journal) await this.journal.refresh(this.entries); // another command of this host may have issued it
-    if (this.openable(id)) {
+    if (this.openable(id) && !this.openedHere.has(id)) {
       this.addPending({ kind: 'open', id, session });
       return;
     }
@@ -375,7 +386,7 @@ export class NonceLedger {
         if (op.kind === 'open' || op.kind === 'reopen') {
           // Live, or (a racing command of this host got there first, or a retry) opened for this very session.
           const same = op.session !== undefined && opened.get(op.id) === op.session;
-          if (!view.has(op.id) && !same) throw this.reopened(op.id, `${op.id.slice(0, 16)}…`);
+          if ((!view.has(op.id) || this.openedHere.has(op.id)) && !same) throw this.reopened(op.id, `${op.id.slice(0, 16)}…`);
           if (op.session !== undefined) opened.set(op.id, op.session);
           else opened.delete(op.id);
         }
@@ -416,6 +427,7 @@ export class NonceLedger {
       this.live.delete(op.id);
       // Unsure until `committed`.
       this.unsure.add(op.id);
+      if (this.journal && (op.kind === 'open' || op.kind === 'reopen')) this.openedHere.add(op.id);
       const session = sessionOf(op);
       if (session !== undefined) this.sessions.set(op.id, session);
       else this.sessions.delete(op.id);

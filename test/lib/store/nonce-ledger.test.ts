@@ -304,6 +304,29 @@ describe('the nonce ledger as a journal (a host epoch, a SQLite mint directory)'
     expect(readFileSync(join(dir, 'journal'), 'utf8')).toBe(journal);
   });
 
+  it('a journal cut back to before an opening, or replaced without it, under a live process: the nonces it opened stay opened (E_NONCE_REOPENED for every session), whatever the file now says', async () => {
+    for (const damage of ['cut back', 'replaced'] as const) {
+      const dir = freshDir();
+      const alarms: string[] = [];
+      const a = NonceLedger.onDisk(dir, 'e1', opts(alarms));
+      await issued(a, [id(1), id(2)]);
+      const before = readFileSync(join(dir, 'journal'), 'utf8'); // header, +1, +2
+      await a.claim(id(1), 'n1', S(1));
+      await commit(a);
+      // A writer of the directory puts the journal back as it was before the opening (with
+      // the nonce's row rewound in the store, a second session would be signed with it).
+      if (damage === 'replaced') rmSync(join(dir, 'journal'));
+      writeFileSync(join(dir, 'journal'), before);
+      await refusalAsync(a.claim(id(1), 'n1', S(2)), 'E_NONCE_REOPENED', 1);
+      a.discard();
+      await refusalAsync(a.claim(id(1), 'n1', S(1)), 'E_NONCE_REOPENED', 1); // its digest went with the lines: refused too
+      a.discard();
+      expect(alarms.length).toBe(2);
+      await a.claim(id(2), 'n2', S(3)); // what it never opened, the file is believed for
+      await commit(a);
+    }
+  });
+
   it('a digest that is not 32 bytes of hex is a damaged journal (E_STATE_CORRUPT, exit 3); compaction keeps the digests of unsure openings and drops the committed ones (refusing more)', async () => {
     const dir = freshDir();
     await issued(NonceLedger.onDisk(dir, 'e1', opts()), [id(1)]);
