@@ -302,14 +302,16 @@ export function verifyPartialSigs(input: MusigInput): void {
   const s = session(input, aggregateNonces(input, nonces, input.key.participants));
   input.partialSigs.forEach((psig, i) => {
     if (!psig || verified.get(input)?.has(i)) return;
-    const who = toHex(input.key.participants[i]!);
     let ok = false;
     try {
       ok = psig.length === 32 && s.partialSigVerify(psig, nonces, i);
     } catch {
       ok = false;
     }
-    if (!ok) throw new InvalidContributionError('E_BAD_PARTIAL_SIG', who, `input ${input.index}: partial signature of ${who} does not verify`);
+    if (!ok) {
+      const who = toHex(input.key.participants[i]!);
+      throw new InvalidContributionError('E_BAD_PARTIAL_SIG', who, `input ${input.index}: partial signature of ${who} does not verify`);
+    }
     markVerified(input, i);
   });
 }

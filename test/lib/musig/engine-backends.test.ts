@@ -9,12 +9,12 @@
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { readVectorText } from '../../helpers.ts';
 import { loadBackend } from '../../../src/lib/musig/engine/select.ts';
 import { ALL_BACKENDS, backendUnderTest } from '../../setup/backends.ts';
 import { baseMinusMul, verifySchnorrWith, type BackendName, type Secp256k1Backend } from '../../../src/lib/musig/engine/backend.ts';
-import { N, P as FIELD_P, bytes32, int } from '../../../src/lib/musig/engine/scalar.ts';
+import { N, P as FIELD_P, bytes32, int, taggedScalar } from '../../../src/lib/musig/engine/scalar.ts';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 
 const G = secp256k1.Point.BASE;
@@ -79,6 +79,84 @@ for (const name of ALL_BACKENDS) {
       expect(baseMinusMul(ec, 21n, 3n, point(7n))).toBeNull(); // 21·G − 3·(7·G)
       expect(baseMinusMul(ec, 0n, 0n, point(7n))).toBeNull();
       expect(enc(ec, baseMinusMul(ec, 0n, 1n, point(7n)))).toBe(nobleEnc(N - 7n));
+    });
+
+    it.runIf(ec.mulAddBase !== undefined)('a·P + b·G in one call (mulAddBase) agrees with noble and with k·P then P + k·G: zeros, infinity, both parities, x ≥ n', () => {
+      const general = (P: unknown, a: bigint, b: bigint) => {
+        const aP = ec.mul(P, a);
+        return aP === null ? ec.mulBase(b) : ec.addMulBase ? ec.addMulBase(aP, b) : ec.add(aP, ec.mulBase(b));
+      };
+      const zeroOr = fc.oneof(fc.constant(0n), fc.constant(1n), fc.constant(N - 1n), scalar);
+      fc.assert(
+        fc.property(zeroOr, zeroOr, scalar, (a, b, p) => {
+          expect(enc(ec, ec.mulAddBase!(point(p), a, b))).toBe(nobleEnc(a * p + b));
+          expect(enc(ec, ec.mulAddBase!(point(p), a, b))).toBe(enc(ec, general(point(p), a, b)));
+        }),
+        { numRuns: 100 },
+      );
+      expect(ec.mulAddBase!(point(7n), 3n, N - 21n)).toBeNull(); // 3·(7·G) − 21·G
+      expect(ec.mulAddBase!(point(7n), 0n, 0n)).toBeNull();
+      expect(() => ec.mulAddBase!(point(7n), N, 1n)).toThrow(RangeError);
+      expect(() => ec.mulAddBase!(point(7n), 1n, N)).toThrow(RangeError);
+      // A point whose x is in [n, p): recovery reads it as r = x − n with recid's overflow bit.
+      // Chosen so that x − n is a point's x too: a recovery without the overflow bit would
+      // land on that other point instead of failing over to the general path.
+      let x = N + 1n;
+      while (!ec.liftX(bytes32(x)) || !ec.liftX(bytes32(x - N))) x++;
+      const big = secp256k1.Point.fromHex('02' + toHex(bytes32(x)));
+      for (const Q of [big, big.negate()]) {
+        const q = ec.pointFromBytes(Q.toBytes(true))!;
+        fc.assert(
+          fc.property(zeroOr, zeroOr, (a, b) => {
+            const want = a === 0n && b === 0n ? 'infinity' : (() => {
+              const sum = (a === 0n ? secp256k1.Point.ZERO : Q.multiply(a)).add(b === 0n ? secp256k1.Point.ZERO : G.multiply(b));
+              return sum.equals(secp256k1.Point.ZERO) ? 'infinity' : toHex(sum.toBytes(true));
+            })();
+            expect(enc(ec, ec.mulAddBase!(q, a, b))).toBe(want);
+          }),
+          { numRuns: 30 },
+        );
+      }
+    });
+
+    it('BIP-340 Verify agrees with the generic verifier on mutated signatures, messages and keys', () => {
+      const keyAndMsg = fc.tuple(scalar, fc.uint8Array({ minLength: 0, maxLength: 40 }), fc.uint8Array({ minLength: 32, maxLength: 32 }));
+      const mutation = fc.tuple(fc.integer({ min: 0, max: 3 }), fc.nat(), fc.integer({ min: 1, max: 255 }));
+      fc.assert(
+        fc.property(keyAndMsg, mutation, ([d, msg, aux], [what, at, flip]) => {
+          const sig = schnorr.sign(msg, bytes32(d), aux);
+          const pk = schnorr.getPublicKey(bytes32(d));
+          const m = Uint8Array.from(msg);
+          if (what === 0) sig[at % 64]! ^= flip;
+          if (what === 1) pk[at % 32]! ^= flip;
+          if (what === 2 && m.length > 0) m[at % m.length]! ^= flip;
+          const want = schnorr.verify(sig, m, pk);
+          expect(ec.verifySchnorr(sig, m, pk)).toBe(want);
+          expect(verifySchnorrWith(ec, sig, m, pk)).toBe(want);
+        }),
+        { numRuns: 150 },
+      );
+      // Every byte of a valid signature, one bit flipped: false, and false from both.
+      const d = 0x1234n;
+      const msg = Uint8Array.of(1, 2, 3);
+      const pk = schnorr.getPublicKey(bytes32(d));
+      const good = schnorr.sign(msg, bytes32(d), new Uint8Array(32));
+      expect(ec.verifySchnorr(good, msg, pk)).toBe(true);
+      for (let i = 0; i < 64; i++) {
+        const bad = Uint8Array.from(good);
+        bad[i]! ^= 1;
+        expect([i, ec.verifySchnorr(bad, msg, pk), verifySchnorrWith(ec, bad, msg, pk)]).toEqual([i, false, false]);
+      }
+      // s·G − e·P lands on the right x but an odd y: false (its negation, even, is true).
+      const dEven = G.multiply(d).toBytes(true)[0] === 2 ? d : N - d;
+      let k = 7n;
+      while (G.multiply(k).toBytes(true)[0] !== 3) k++;
+      const r = G.multiply(k).toBytes(true).subarray(1);
+      const e = taggedScalar('BIP0340/challenge', r, pk, msg);
+      const odd = Uint8Array.of(...r, ...bytes32((k + e * dEven) % N));
+      const even = Uint8Array.of(...r, ...bytes32((N - k + e * dEven) % N));
+      expect([ec.verifySchnorr(odd, msg, pk), verifySchnorrWith(ec, odd, msg, pk), schnorr.verify(odd, msg, pk)]).toEqual([false, false, false]);
+      expect([ec.verifySchnorr(even, msg, pk), verifySchnorrWith(ec, even, msg, pk), schnorr.verify(even, msg, pk)]).toEqual([true, true, true]);
     });
 
     it('infinity: 0·G, 0·P, P + (−P); doubling; (n − 1)·P', () => {

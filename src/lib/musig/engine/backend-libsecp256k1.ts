@@ -34,6 +34,7 @@ export function libsecp256k1Backend(lib: Libsecp256k1): Secp256k1Backend<Uncompr
         return sum;
       },
       ecdhSha256: (p, k) => lib.ecdhSha256(p, k),
+      ...(lib.recover ? { recover: (rs: Uint8Array, recid: number, z: Uint8Array) => lib.recover!(rs, recid, z) } : {}),
     },
     verify ? (_ec, sig, msg, pk) => verify(sig, msg, pk) : (ec, sig, msg, pk) => verifySchnorrWith(ec, sig, msg, pk),
   );

@@ -2,8 +2,8 @@
  * The native backend: the `secp256k1` package's N-API binding to libsecp256k1 (it ships
  * prebuilt binaries). Loaded by ./select.ts from `secp256k1/bindings.js` directly, never
  * through the package's index, which silently falls back to a pure-JS `elliptic` build.
- * The binding has no BIP-340, so Verify is ./backend.ts's verifySchnorrWith on its
- * point operations. Its functions throw on infinity and on a zero scalar; those cases
+ * The binding has no BIP-340 and no a·P + b·G, but its ECDSA recovery is one: Verify and
+ * s·G − c·P are each one recovery (./uncompressed.ts's recoverMulAdd). Its functions throw on infinity and on a zero scalar; those cases
  * are decided here before calling it.
  *
  * Its k·P (publicKeyTweakMul) is libsecp256k1's variable-time secp256k1_ecmult: for
@@ -21,6 +21,7 @@ export type NativeSecp256k1 = {
   publicKeyTweakMul(pubkey: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array;
   publicKeyCreate(seckey: Uint8Array, compressed?: boolean): Uint8Array;
   publicKeyTweakAdd?(pubkey: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array;
+  ecdsaRecover?(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed?: boolean): Uint8Array;
   ecdh?(
     pubkey: Uint8Array, seckey: Uint8Array,
     options?: { hashfn?: (x: Uint8Array, y: Uint8Array) => Uint8Array; xbuf?: Uint8Array; ybuf?: Uint8Array },
@@ -36,6 +37,7 @@ export function nativeBackend(lib: NativeSecp256k1): Secp256k1Backend<Uncompress
     mulBase: (k) => lib.publicKeyCreate(k, false),
     ...(lib.publicKeyTweakAdd ? { addMulBase: (p: Uint8Array, k: Uint8Array) => lib.publicKeyTweakAdd!(p, k, false) } : {}),
     ...(lib.ecdh ? nativeEcdh(lib.ecdh.bind(lib)) : {}),
+    ...(lib.ecdsaRecover ? { recover: (rs: Uint8Array, recid: number, z: Uint8Array) => lib.ecdsaRecover!(rs, recid, z, false) } : {}),
   });
 }
 

@@ -21,6 +21,7 @@ export type TinySecp256k1 = {
   pointFromScalar(d: Uint8Array, compressed?: boolean): Uint8Array | null;
   pointAddScalar?(p: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array | null;
   verifySchnorr(h: Uint8Array, Q: Uint8Array, signature: Uint8Array): boolean;
+  recover?(h: Uint8Array, signature: Uint8Array, recoveryId: number, compressed?: boolean): Uint8Array | null;
 };
 
 export function tinySecp256k1Backend(lib: TinySecp256k1): Secp256k1Backend<Uncompressed> {
@@ -37,6 +38,15 @@ export function tinySecp256k1Backend(lib: TinySecp256k1): Secp256k1Backend<Uncom
               const sum = lib.pointAddScalar!(p, k, false);
               if (sum === null) throw new RangeError('infinity');
               return sum;
+            },
+          }
+        : {}),
+      ...(lib.recover
+        ? {
+            recover: (rs: Uint8Array, recid: number, z: Uint8Array) => {
+              const p = lib.recover!(z, rs, recid, false);
+              if (p === null) throw new RangeError('no point recovered');
+              return p;
             },
           }
         : {}),

@@ -46,6 +46,11 @@ export interface Secp256k1Backend<P = unknown> {
   mulBase(k: bigint): P | null;
   /** P + k·G for a PUBLIC scalar, in one library call where the library has one (a BOLT 3 key derivation); else add(P, mulBase(k)). */
   addMulBase?(p: P, k: bigint): P | null;
+  /**
+   * a·P + b·G for PUBLIC scalars a, b in [0, n), in one library call (one multi-multiplication)
+   * where the library has one; variable time. Absent: mul, then addMulBase.
+   */
+  mulAddBase?(p: P, a: bigint, b: bigint): P | null;
   /** BIP-340 Verify(pk, m, sig): false, never a throw, for any invalid key or signature. */
   verifySchnorr(sig: Uint8Array, msg: Uint8Array, xOnlyPubkey: Uint8Array): boolean;
 }
@@ -80,11 +85,13 @@ export function plusMulBase<P>(ec: Secp256k1Backend<P>, p: P, t: bigint): P | nu
 }
 
 /**
- * s·G − c·P for public scalars s, c in [0, n): (n − c)·P, then s·G added in the same
- * library call where the backend has one (libsecp256k1's tweak-add runs both in one
- * multi-multiplication) — two calls where s·G, c·P and their sum were three.
+ * s·G − c·P for public scalars s, c in [0, n): (n − c)·P + s·G in one multi-multiplication
+ * where the backend has one (`mulAddBase`); else (n − c)·P, then s·G added in the same
+ * library call where the backend has one (libsecp256k1's tweak-add) — two calls where
+ * s·G, c·P and their sum were three.
  */
 export function baseMinusMul<P>(ec: Secp256k1Backend<P>, s: bigint, c: bigint, P: P): P | null {
+  if (c !== 0n && ec.mulAddBase) return ec.mulAddBase(P, N - c, s);
   const minusCP = c === 0n ? null : ec.mul(P, N - c);
   if (minusCP === null) return ec.mulBase(s);
   return plusMulBase(ec, minusCP, s);

@@ -11,7 +11,7 @@
  */
 import { compareBytes, equalBytes } from '../../bytes.ts';
 import { Lru, keyOf } from '../../lru.ts';
-import { xBytes, type Secp256k1Backend } from './backend.ts';
+import { plusMulBase, xBytes, type Secp256k1Backend } from './backend.ts';
 import { Bip327Error, badArgument, invalidContribution } from './errors.ts';
 import { N, int, mod, taggedHash, taggedScalar } from './scalar.ts';
 
@@ -86,7 +86,7 @@ function applyTweak<P>(ec: Secp256k1Backend<P>, ctx: KeyGenContext<P>, tweak: Ui
   const negate = isXonly && !ctx.evenY; // g = n − 1
   const t = int(tweak);
   if (t >= N) throw new Bip327Error('invalid scalar: out of range');
-  const Q = ec.add(negate ? ec.negate(ctx.Q) : ctx.Q, ec.mulBase(t));
+  const Q = plusMulBase(ec, negate ? ec.negate(ctx.Q) : ctx.Q, t); // t is public: one tweak-add where the backend has it
   if (Q === null) throw new Bip327Error('The result of tweaking cannot be infinity');
   const gacc = negate ? mod(-ctx.gacc) : ctx.gacc;
   const tacc = mod(t + (negate ? -ctx.tacc : ctx.tacc));

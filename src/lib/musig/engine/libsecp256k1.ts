@@ -82,6 +82,12 @@ export type Libsecp256k1 = {
   addMulBase(p: Point65, k: Uint8Array): Point65 | undefined;
   /** SHA256(compressed(k·p)) for a secret k in [1, n), constant time (secp256k1_ecdh's default hash); throws on any other k. */
   ecdhSha256(p: Point65, k: Uint8Array): Uint8Array;
+  /**
+   * secp256k1_ecdsa_recover on r || s (64 bytes), a recovery id and z (32 bytes): a 65-byte
+   * point; throws when r or s is not below n or nothing is recovered. Absent when the library
+   * has no recovery module.
+   */
+  recover?(rs: Uint8Array, recid: number, z: Uint8Array): Point65;
   /** BIP-340 Verify with secp256k1_schnorrsig_verify; absent when the library has no schnorrsig module. */
   verifySchnorr?(sig: Uint8Array, msg: Uint8Array, xOnly: Uint8Array): boolean;
   /** RFC 6979 ECDSA (the default nonce function, no extra data), low S: 64-byte compact r || s. Throws on an invalid key. */
@@ -153,6 +159,8 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
   const sigSerialize = fn('int secp256k1_ecdsa_signature_serialize_compact(void *ctx, uint8_t *output64, const void *sig)');
   const ecdsaSign = fn('int secp256k1_ecdsa_sign(void *ctx, void *sig, const uint8_t *msghash32, const uint8_t *seckey, void *noncefp, void *ndata)');
   const ecdsaVerify = fn('int secp256k1_ecdsa_verify(void *ctx, const void *sig, const uint8_t *msghash32, const void *pubkey)');
+  const recSigParse = optional('int secp256k1_ecdsa_recoverable_signature_parse_compact(void *ctx, void *sig, const uint8_t *input64, int recid)');
+  const recover = recSigParse && optional('int secp256k1_ecdsa_recover(void *ctx, void *pubkey, const void *sig, const uint8_t *msghash32)');
   const xonlyParse = optional('int secp256k1_xonly_pubkey_parse(void *ctx, void *pubkey, const uint8_t *input32)');
   // schnorrsig_verify took (ctx, sig64, msg32, pubkey) until the July 2021 API overhaul
   // (upstream #844), and libraries of that time are still shipped (sonames .so.0, bundled
@@ -184,6 +192,7 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
   const pkOut = new Uint8Array(64);
   const sigStruct = new Uint8Array(64);
   const xonlyStruct = new Uint8Array(64);
+  const recSigStruct = new Uint8Array(65);
   const outputLen = koffi.sizeof('size_t') === 8 ? new BigUint64Array(1) : new Uint32Array(1);
   const setOutputLen65 = outputLen instanceof BigUint64Array ? () => (outputLen[0] = 65n) : () => ((outputLen as Uint32Array)[0] = 65);
   // secp256k1_ecdh's hash function for mulConst: x || y written straight into the
@@ -277,6 +286,18 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
       if (ecdh(ctx, out, pkOut, k, null, null) !== 1) throw refused('ECDH');
       return checked(out);
     },
+    ...(recSigParse && recover
+      ? {
+          recover(rs: Uint8Array, recid: number, z: Uint8Array): Point65 {
+            if (rs.length !== 64 || z.length !== 32 || !Number.isInteger(recid) || recid < 0 || recid > 3) {
+              throw new RangeError('recovery takes r || s (64 bytes), a recovery id in [0, 3] and 32 bytes');
+            }
+            if (recSigParse(ctx, recSigStruct, rs, recid) !== 1) throw checked(new RangeError('libsecp256k1 refused the recoverable signature: r or s not below n'));
+            if (recover(ctx, pkOut, recSigStruct, z) !== 1) throw checked(new RangeError('libsecp256k1: no point recovered'));
+            return checked(serialized(pkOut));
+          },
+        }
+      : {}),
     ...(xonlyParse && schnorrVerify
       ? {
           verifySchnorr(sig: Uint8Array, msg: Uint8Array, xOnly: Uint8Array): boolean {

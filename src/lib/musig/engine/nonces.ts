@@ -3,7 +3,7 @@
  * cpoint / cbytes_ext encodings they use. NonceGen takes its 32 bytes of randomness
  * from the caller (rand'), who owns the random source; nonce *storage* is elsewhere.
  */
-import { concatBytes } from '../../bytes.ts';
+import { concatBytes, equalBytes } from '../../bytes.ts';
 import type { Secp256k1Backend } from './backend.ts';
 import { Bip327Error, badArgument, invalidContribution } from './errors.ts';
 import { Lru, keyOf } from '../../lru.ts';
@@ -95,16 +95,27 @@ export class NonceAggCache<P> {
   private readonly lru = new Lru<NonceAggregate<P>>(64);
   /** The two points of each aggregate nonce made here (cpoint_ext of its halves), by its bytes. */
   private readonly sums = new Lru<readonly [P | null, P | null]>(64);
+  /**
+   * The last aggregate asked for, with a copy of its pubnonces: a signer asks for the same one
+   * three or four times in a row (aggregate, open the session, verify the other's partial
+   * signature, sign), and comparing 2 × 66 bytes is cheaper than making and hashing a key.
+   */
+  private last: { readonly pubnonces: readonly Uint8Array[]; readonly made: NonceAggregate<P> } | undefined;
   constructor(private readonly ec: Secp256k1Backend<P>) {}
 
   aggregate(pubnonces: readonly Uint8Array[]): NonceAggregate<P> {
     if (pubnonces.some((n) => n.length !== 66)) return nonceAggPoints(this.ec, pubnonces); // throws
+    const last = this.last;
+    if (last !== undefined && last.pubnonces.length === pubnonces.length && last.pubnonces.every((n, i) => equalBytes(n, pubnonces[i]!))) return last.made;
     const id = keyOf(pubnonces);
-    const hit = this.lru.get(id);
-    if (hit) return hit;
-    const made = nonceAggPoints(this.ec, pubnonces);
-    this.sums.set(keyOf([made.aggnonce]), made.sums);
-    return this.lru.set(id, made);
+    let made = this.lru.get(id);
+    if (made === undefined) {
+      made = nonceAggPoints(this.ec, pubnonces);
+      this.sums.set(keyOf([made.aggnonce]), made.sums);
+      this.lru.set(id, made);
+    }
+    this.last = { pubnonces: pubnonces.map((n) => Uint8Array.from(n)), made };
+    return made;
   }
 
   /**
@@ -112,7 +123,10 @@ export class NonceAggCache<P> {
    * this cache made (the session a signer opens right after aggregating), else undefined.
    */
   decoded(aggnonce: Uint8Array): readonly [P | null, P | null] | undefined {
-    return aggnonce.length === 66 ? this.sums.get(keyOf([aggnonce])) : undefined;
+    if (aggnonce.length !== 66) return undefined;
+    const last = this.last;
+    if (last !== undefined && equalBytes(last.made.aggnonce, aggnonce)) return last.made.sums;
+    return this.sums.get(keyOf([aggnonce]));
   }
 }
 
