@@ -15,7 +15,6 @@
  */
 import { toHex } from './bytes.ts';
 
-const HEADER_KEYS = ['type', 'version', 'network'] as const;
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -85,12 +84,27 @@ function scalar(value: unknown, path: string): null | boolean | number | string 
 
 /** An object's defined keys in canonical order: the header keys, then the rest by code point (an amount map numerically, when `numeric`). */
 function orderedKeys(obj: Record<string, unknown>, numeric: boolean): string[] {
-  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined);
-  const header = HEADER_KEYS.filter((k) => keys.includes(k));
-  const rest = keys.filter((k) => !(HEADER_KEYS as readonly string[]).includes(k));
+  // One pass (every message is written through here): the header keys noted, the rest collected.
+  let type = false;
+  let version = false;
+  let network = false;
+  const rest: string[] = [];
+  for (const k of Object.keys(obj)) {
+    if (obj[k] === undefined) continue;
+    if (k === 'type') type = true;
+    else if (k === 'version') version = true;
+    else if (k === 'network') network = true;
+    else rest.push(k);
+  }
   if (numeric && numericKeys(rest)) rest.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
   else rest.sort(byCodePoint);
-  return header.length === 0 ? rest : [...header, ...rest];
+  if (!type && !version && !network) return rest;
+  const keys: string[] = [];
+  if (type) keys.push('type');
+  if (version) keys.push('version');
+  if (network) keys.push('network');
+  for (const k of rest) keys.push(k);
+  return keys;
 }
 
 function canonical(value: unknown, path: string, numeric = false): Canonical {

@@ -20,13 +20,24 @@ export type CreditTermsJson = Static<typeof CreditTermsSchema>;
 /** lift_x on the selected backend: a contract's three addresses are decoded with it (pure JS costs ~100 µs each). */
 export const xOnlyPointOnBackend: XOnlyPointCheck = (x) => activeSecp256k1().liftX(x) !== undefined;
 
+/**
+ * Output scripts of the addresses terms name, once checked (public; read-only): the mint's
+ * payout address is in every contract it holds, a user's addresses in each of its contracts.
+ * Decoding one costs ~30 µs (bech32m, lift_x); a refused address is not kept, so it is refused
+ * the same way each time.
+ */
+const spendable = new Lru<Uint8Array>(4096);
+
 function spendableScript(address: string, network: Network, field: string): Uint8Array {
+  const key = `${network}:${address}`;
+  const known = spendable.get(key);
+  if (known) return known;
   const script = decodeAddress(address, network, field, xOnlyPointOnBackend);
   const type = standardScriptType(script);
   if (!type || type === 'op_return' || type === 'p2a') {
     throw new RefusedError('E_NONSTANDARD_SCRIPT', `${field} ${address} is not a standard spendable output type`);
   }
-  return script;
+  return spendable.set(key, script);
 }
 
 /** Contracts of recent terms (a mint serves the same contracts over and over); read-only. */

@@ -10,7 +10,7 @@
 import { base64 } from '@scure/base';
 import type { Static } from '@sinclair/typebox';
 import { equalBytes, toHex } from '../bytes.ts';
-import { RefusedError, StateConflictError, UsageError, isOffchainError } from '../errors.ts';
+import { MalformedInputError, RefusedError, StateConflictError, UsageError, isOffchainError } from '../errors.ts';
 import type { Network } from '../network.ts';
 import { readMusigInput } from '../musig/psbt-keypath.ts';
 import { decodeAddress } from '../address.ts';
@@ -143,11 +143,21 @@ export async function acceptOpen(ctx: MintContext, req: OpenRequest): Promise<Re
   return accept;
 }
 
+/**
+ * The contract a request names, with the terms its record holds now. Those terms must be the
+ * ones its id commits to: a record whose terms a writer of the mint's database changed under
+ * the same id is E_STATE_CORRUPT, and nothing is signed under it. (termsFromJson hashes each
+ * distinct terms text once and keeps the result by that text: the check costs a comparison.)
+ */
 async function loadOpen(ctx: MintContext, id: string, network: string): Promise<{ record: MintContractRecord; c: CreditContract }> {
   const record = await ctx.records.get(id);
   if (!record) refuse('E_UNKNOWN_CONTRACT', `this mint has no contract ${id}`);
   if (record.network !== network) refuse('E_NETWORK_MISMATCH', `contract ${id} is on ${record.network}`);
-  return { record, c: termsFromJson(record.contract, record.network) };
+  const c = termsFromJson(record.contract, record.network);
+  if (c.id !== id) {
+    throw new MalformedInputError('E_STATE_CORRUPT', `the mint's record of contract ${id} holds terms that hash to ${c.id}: not a record this mint wrote as it stands, so nothing is signed under it; check who writes the mint's database`);
+  }
+  return { record, c };
 }
 
 function checkNotFrozen(record: MintContractRecord): void {

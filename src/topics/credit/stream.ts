@@ -60,7 +60,13 @@ export abstract class MintStream<T extends typeof Command> extends ExitSteps<T> 
       const meter = this.term.meter('requests');
       const lines = this.inputLines()[Symbol.asyncIterator]();
       // Answers are released by the batcher in the order the requests came, after their commit.
-      const written: Promise<void>[] = [];
+      // Only those not yet written are held (a stream of millions of lines keeps no promise per
+      // line); a failed one stays, and the Promise.all below rejects with it as before.
+      const written = new Set<Promise<void>>();
+      const track = (p: Promise<void>) => {
+        written.add(p);
+        void p.then(() => written.delete(p));
+      };
       // A failed commit while the input is idle ends the stream: stop reading (an open standard
       // input would keep the process alive), and the read below ends.
       batch.ended.catch(() => process.stdin.destroy());
@@ -71,12 +77,12 @@ export abstract class MintStream<T extends typeof Command> extends ExitSteps<T> 
           const item = r.value;
           const { line } = item;
           if ('error' in item) {
-            written.push(batch.refuse(item.error).then(undefined, (e) => this.streamRefusal(batch, network, line, e, describeError)));
+            track(batch.refuse(item.error).then(undefined, (e) => this.streamRefusal(batch, network, line, e, describeError)));
           } else {
             // Opens, abandons, closes and rollovers too: with a PostgreSQL store a nonce is usable
             // only by the process that issued it, so a contract's whole life goes through one stream.
             const { answer, served } = batch.enqueue(item.value, undefined, `line ${line}`);
-            written.push(answer.then((v) => this.emitLine(v), (e) => this.streamRefusal(batch, network, line, e, describeError)));
+            track(answer.then((v) => this.emitLine(v), (e) => this.streamRefusal(batch, network, line, e, describeError)));
             await served;
           }
           meter.tick();

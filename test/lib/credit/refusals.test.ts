@@ -936,3 +936,27 @@ describe('found by these tests, fixed: what a PSBT claims about the spent output
     }
   });
 });
+
+describe('the record\'s terms are the ones its contract id commits to', () => {
+  it('terms rewritten in the mint\'s database under the same id: E_STATE_CORRUPT, nothing signed or written', async () => {
+    const w = world();
+    try {
+      const A = await openContract(w);
+      await pay(w, A.id, 5000n); // the mint has derived (and keeps) these terms
+      const record = (await w.mintBook.get(A.id))!;
+      // A writer of the database moves expiry a year out: the mint would go on co-signing near the real expiry.
+      await w.mintBook.put({ ...record, contract: { ...record.contract, expiry_height: record.contract.expiry_height + 52_560 } });
+      await w.mintBook.commit();
+      const req = await updateRequest(w.user, A.id, 1000n);
+      const e = await expectRefused(w.dir.path, () => mint.acceptUpdate(w.mint, req as never), { code: 'E_STATE_CORRUPT', exitCode: 3, message: new RegExp(`record of contract ${A.id} holds terms that hash to (?!${A.id})[0-9a-f]{64}`) });
+      expect(e.message).toMatch(/check who writes the mint's database/);
+      // The same terms written back with their keys in another order: the same contract, served again.
+      await w.mintBook.put({ ...record, contract: Object.fromEntries(Object.entries(record.contract).reverse()) as typeof record.contract });
+      await w.mintBook.commit();
+      const receipt = await mint.acceptUpdate(w.mint, req as never);
+      expect(receipt).toMatchObject({ contract_id: A.id, state: req.state, cumulative_sat: 6000 });
+    } finally {
+      w.dir.cleanup();
+    }
+  });
+});

@@ -274,7 +274,7 @@ export function snapshot(dir: string): Record<string, string> {
 }
 
 /** `code` may list alternatives where a known fix will change which rule fires first. */
-export type Expected = { code: string | string[]; exitCode: 4 | 5; message: RegExp; culprit?: Uint8Array };
+export type Expected = { code: string | string[]; exitCode: 3 | 4 | 5; message: RegExp; culprit?: Uint8Array };
 
 /**
  * Run `step` and check it is refused with `code`/`exitCode` and a message matching
