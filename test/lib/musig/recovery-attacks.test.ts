@@ -184,7 +184,7 @@ for (const name of ALL_BACKENDS) {
           const variants: Uint8Array[] = [
             sig,
             concatBytes(rx, bytes32(mod(s + 1n))),
-            concatBytes(rx, bytes32(s + N)), // s ≥ n (s + n < 2^256 for every s < 2^256 − n)
+            concatBytes(rx, bytes32(s + N < 1n << 256n ? s + N : N)), // s ≥ n: s + n where it fits in 32 bytes (s < 2^256 − n ≈ 2^129, never for a real s), else n
             concatBytes(rx, bytes32(N)),
             concatBytes(rx, bytes32(0n)),
             concatBytes(rx, bytes32(mod(N - k + e * dEven))), // R negated: same x, odd y
