@@ -106,7 +106,9 @@ export function useEngine(engine: Bip327Engine): void {
 
 /**
  * Known answers a backend must reproduce before it is used: k·G by every multiplication
- * it has, (k+1)·G by addition, BIP-340 vector 1 (and a forgery refused), and the ECDH
+ * it has, (k+1)·G by addition and by a·P + b·G (G and a point with odd y and x ≥ n: ECDSA
+ * recovery's two recovery-id bits, which tiny-secp256k1's and libsecp256k1's own BIP-340 Verify
+ * never reach), BIP-340 vector 1 (and a forgery refused), and the ECDH
  * secret SHA256(compressed(k·G)) where it offers one. And two refusals: an x with no y
  * on the curve (x = 5), and x = p + 1 (1 is an x; p + 1 only reduces to it) — a library
  * that decodes either hands attacker-chosen non-points to the multiplications (an
@@ -122,6 +124,9 @@ const KNOWN = {
   msg: '243f6a8885a308d313198a2e03707344a4093822299f31d0082efa98ec4e6c89',
   sig: '6896bd60eeae296db48a229ff71dfe071bde413e6d43f917dc8dcf8c78de33418906d11ac976abccb20b091292bff4ea897efcb639ea871cfa95f6de339e4b0a',
   noY: '020000000000000000000000000000000000000000000000000000000000000005',
+  // Q: odd y and x = n + 2, in [n, p) (recovery's both recid bits; x − n = 2 is a point's x too, where a dropped overflow bit would land); 2·Q + 3·G.
+  bigX: '03fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364143',
+  q2g3: '03df31b38a8f73e8b9665daece8225f72b740a4151abca63db0283d295f2e00549',
   pPlus1: 'fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc30',
 };
 
@@ -138,6 +143,7 @@ function selfTest<P>(ec: Secp256k1Backend<P>): void {
     ec.mulSecret && hex(ec.mulSecret(G, KNOWN.k)) !== KNOWN.kG && 'secret k·P',
     hex(ec.add(kG, G)) !== KNOWN.k1G && 'P + Q',
     ec.addMulBase && hex(ec.addMulBase(kG, 1n)) !== KNOWN.k1G && 'P + k·G',
+    ec.mulAddBase && (hex(ec.mulAddBase(G, KNOWN.k, 1n)) !== KNOWN.k1G || hex(ec.mulAddBase(ec.pointFromBytes(fromHex(KNOWN.bigX))!, 2n, 3n)) !== KNOWN.q2g3) && 'a·P + b·G',
     ec.ecdhSha256 && toHex(ec.ecdhSha256(G, KNOWN.k)) !== KNOWN.ecdh && 'ECDH',
     (!ec.verifySchnorr(sig, msg, pk) || ec.verifySchnorr(forged, msg, pk)) && 'BIP-340 Verify',
     ec.pointFromBytes(fromHex(KNOWN.noY)) !== undefined && 'a non-point decoded',
