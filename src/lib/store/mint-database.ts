@@ -14,57 +14,15 @@ import { isFullError, StoreFullError } from './write-errors.ts';
 
 export const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS contracts (contract_id TEXT PRIMARY KEY, record TEXT NOT NULL, unfunded_open_height);
+  CREATE TABLE IF NOT EXISTS contracts (contract_id TEXT PRIMARY KEY, record TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS funding (outpoint TEXT PRIMARY KEY, contract_id TEXT NOT NULL, kind TEXT NOT NULL, from_contract_id TEXT);
+  CREATE INDEX IF NOT EXISTS unfunded_opens ON contracts (json_extract(record, '$.opened_at_height'))
+    WHERE json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL AND json_extract(record, '$.funding_seen') IS NULL;
   CREATE TABLE IF NOT EXISTS nonces (id TEXT PRIMARY KEY, context TEXT, pubnonce TEXT, secnonce TEXT, consumed INTEGER NOT NULL DEFAULT 0);
   CREATE TABLE IF NOT EXISTS blind_signatures (B_ TEXT PRIMARY KEY, contract_id TEXT NOT NULL, state INTEGER NOT NULL, keyset_id TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0), C_ TEXT);
 `;
 
 export const MINT_DB_FILE = 'mint.sqlite';
-
-/**
- * Unfunded opens (credit/mint.ts expires them) are found through a column the store writes
- * with each record — its `opened_at_height` while it is open, never paid and never seen
- * funded, else NULL — and a partial index on it. It replaces an index on `json_extract`s of
- * the record, which made SQLite parse every record it wrote (and the row it replaced) three
- * times over: half of the SQL work of a payment. A toolkit from before this column writes
- * records without it, and creates that old index again: `upgradeSchema` sees the old index,
- * fills the column from every record, and drops it.
- */
-const OLD_UNFUNDED_INDEX = 'unfunded_opens';
-const UNFUNDED_INDEX = `CREATE INDEX IF NOT EXISTS unfunded_open_heights ON contracts (unfunded_open_height) WHERE unfunded_open_height IS NOT NULL`;
-const UNFUNDED_HEIGHT_SQL = `CASE WHEN json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL AND json_extract(record, '$.funding_seen') IS NULL
-  AND json_type(record, '$.opened_at_height') IN ('integer', 'real') THEN json_extract(record, '$.opened_at_height') END`;
-
-/** The column `unfunded_open_height` of a record: what the old index's expression and WHERE said of its JSON. */
-export function unfundedOpenHeight(record: unknown): number | null {
-  const r = record as { status?: unknown; latest?: unknown; funding_seen?: unknown; opened_at_height?: unknown };
-  return r.status === 'open' && r.latest == null && r.funding_seen == null && typeof r.opened_at_height === 'number' ? r.opened_at_height : null;
-}
-
-/** Whether a record is an unfunded open opened before `height`: `unfundedOpens` checks each row it found by the column against its record. */
-export function isUnfundedOpenBefore(record: unknown, height: number): boolean {
-  const h = unfundedOpenHeight(record);
-  return h !== null && h < height;
-}
-
-/**
- * After SCHEMA, in one transaction: the column added to a store from before it, and filled
- * (from every record) wherever the old index is there — a store from before, or one an older
- * toolkit wrote to since — which then goes.
- */
-export function upgradeSchema(db: BetterSqlite3.Database): void {
-  const hasColumn = db.prepare("SELECT 1 FROM pragma_table_info('contracts') WHERE name = 'unfunded_open_height'").get() !== undefined;
-  const oldIndex = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(OLD_UNFUNDED_INDEX) !== undefined;
-  const newIndex = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'unfunded_open_heights'").get() !== undefined;
-  if (hasColumn && !oldIndex && newIndex) return;
-  db.transaction(() => {
-    if (!hasColumn) db.exec('ALTER TABLE contracts ADD COLUMN unfunded_open_height');
-    if (!hasColumn || oldIndex) db.exec(`UPDATE contracts SET unfunded_open_height = ${UNFUNDED_HEIGHT_SQL}`);
-    if (oldIndex) db.exec(`DROP INDEX ${OLD_UNFUNDED_INDEX}`);
-    db.exec(UNFUNDED_INDEX);
-  }).immediate();
-}
 
 /** Where the processes on a mint directory keep their nonce ledger (nonce-ledger.ts). */
 export const LEDGER_DIR = 'nonce-ledger';
@@ -107,13 +65,15 @@ function statements(db: BetterSqlite3.Database) {
     getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
     putMeta: db.prepare<[string, string]>('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
     getContract: db.prepare<[string], { record: string }>('SELECT record FROM contracts WHERE contract_id = ?'),
-    putContract: db.prepare<[string, string, number | null]>('INSERT OR REPLACE INTO contracts (contract_id, record, unfunded_open_height) VALUES (?, ?, ?)'),
+    putContract: db.prepare<[string, string]>('INSERT OR REPLACE INTO contracts (contract_id, record) VALUES (?, ?)'),
     listContracts: db.prepare<[], { record: string }>('SELECT record FROM contracts ORDER BY contract_id'),
     countContracts: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM contracts'),
     countUnusedNonces: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM nonces WHERE consumed = 0'),
     removeContract: db.prepare<[string]>('DELETE FROM contracts WHERE contract_id = ?'),
     unfundedOpens: db.prepare<[number, number], { record: string }>(
-      'SELECT record FROM contracts WHERE unfunded_open_height < ? ORDER BY unfunded_open_height LIMIT ?',
+      `SELECT record FROM contracts WHERE json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL
+       AND json_extract(record, '$.funding_seen') IS NULL AND json_extract(record, '$.opened_at_height') < ?
+       ORDER BY json_extract(record, '$.opened_at_height') LIMIT ?`,
     ),
     getFunding: db.prepare<[string], { contract_id: string; kind: string; from_contract_id: string | null }>('SELECT contract_id, kind, from_contract_id FROM funding WHERE outpoint = ?'),
     putFunding: db.prepare<[string, string, string, string | null]>('INSERT OR REPLACE INTO funding (outpoint, contract_id, kind, from_contract_id) VALUES (?, ?, ?, ?)'),

@@ -69,7 +69,7 @@ function freeBytes(dir: string): number {
     return Number.POSITIVE_INFINITY;
   }
 }
-import { isUnfundedOpenBefore, LEDGER_DIR, migratedError, MIGRATION_KEY, MINT_DB_FILE, MintDatabase, SCHEMA, sqlite, STATES_SEALED_KEY, unfundedOpenHeight, upgradeSchema, type MigrationMark } from './mint-database.ts';
+import { LEDGER_DIR, migratedError, MIGRATION_KEY, MINT_DB_FILE, MintDatabase, SCHEMA, sqlite, STATES_SEALED_KEY, type MigrationMark } from './mint-database.ts';
 import { importLegacy } from './mint-store-legacy.ts';
 import type { MintStorePort } from './mint-store-port.ts';
 import { NonceLedger } from './nonce-ledger.ts';
@@ -80,20 +80,6 @@ export interface MintStoreOptions {
   seal?: StateSeal;
   /** Called with the text of an alarm (a nonce offered again: nonce-ledger.ts `LedgerOptions.alarm`), e.g. to print it on stderr. */
   alarm?: (message: string, refused: boolean) => void;
-}
-
-/**
- * A secret nonce's bytes from its hex, decoded straight into memory of its own: Buffer.from(hex)
- * would decode it into Node's shared pool (where the copy handed out leaves it behind) and
- * then be copied. The same bytes as Buffer.from, to the first character that is not hex.
- */
-function secretFromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length >>> 1);
-  const written = Buffer.from(out.buffer, out.byteOffset, out.length).write(hex, 'hex');
-  if (written === out.length) return out;
-  const short = out.slice(0, written); // a malformed row: what Buffer.from would give, the rest wiped
-  out.fill(0);
-  return short;
 }
 
 function nonceKey(pubnonce: Uint8Array | string): string {
@@ -153,7 +139,7 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
     if (opts.seal && !this.q.getMeta.get(STATES_SEALED_KEY)) {
       this.begin();
       const rows = this.db.prepare<[], { contract_id: string; record: string }>(`SELECT contract_id, record FROM contracts WHERE record LIKE '%"hex"%'`).all();
-      for (const r of sealStoredRecords(rows, opts.seal)) this.q.putContract.run(r.contract_id, r.record, unfundedOpenHeight(JSON.parse(r.record)));
+      for (const r of sealStoredRecords(rows, opts.seal)) this.q.putContract.run(r.contract_id, r.record);
       this.q.putMeta.run(STATES_SEALED_KEY, '1');
       await this.commit();
     }
@@ -175,7 +161,6 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
       db.pragma('busy_timeout = 10000');
       const created = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() === undefined;
       db.exec(SCHEMA);
-      upgradeSchema(db);
       // Rows keep the C_ they answered (ecash-restore.ts: restore answers only that); a store from before gets the column, its old rows none.
       if (!db.prepare("SELECT 1 FROM pragma_table_info('blind_signatures') WHERE name = 'C_'").get()) db.exec('ALTER TABLE blind_signatures ADD COLUMN C_ TEXT');
       // A new store never held a state in the clear: marked so at its creation, not by a later command.
@@ -213,7 +198,7 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
     // A fully signed state is stored sealed (state-seal.ts).
     const text = storedText(record, this.stateSeal, this.dir);
     this.begin();
-    this.q.putContract.run(record.contract_id, text, unfundedOpenHeight(record));
+    this.q.putContract.run(record.contract_id, text);
   }
 
   async list(): Promise<R[]> {
@@ -231,9 +216,7 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
 
   /** Open contracts never paid nor seen funded, opened before `openedBefore` (records with `opened_at_height`). */
   async unfundedOpens(openedBefore: number, limit: number): Promise<R[]> {
-    // The column is the store's own note: each row is also checked by its record (one edited
-    // by hand, its column left behind, is not taken for an unfunded open).
-    return this.q.unfundedOpens.all(openedBefore, limit).map((row) => this.decode(row.record)).filter((r) => isUnfundedOpenBefore(r, openedBefore));
+    return this.q.unfundedOpens.all(openedBefore, limit).map((row) => this.decode(row.record));
   }
 
   async readDoc<T>(name: string): Promise<T | undefined> {
@@ -298,7 +281,7 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
     this.begin();
     this.nonceTouched = true;
     this.q.takeNonce.run(id);
-    return secretFromHex(n.secnonce);
+    return Uint8Array.from(Buffer.from(n.secnonce, 'hex'));
   }
 
   /** Consume without using (an abandoned request's nonce): nothing is opened, so the ledger need not hold it. */

@@ -54,13 +54,7 @@ function replaced<R>(record: R, path: readonly string[], value: Obj): R {
 
 /** `o` with key `from` renamed `to` (in its place) and given `value`. */
 function renamed(o: Obj, from: string, to: string, value: string): Obj {
-  // One object built key by key: no array of entries per key (a record is sealed or opened at every payment).
-  const out: Obj = {};
-  for (const k of Object.keys(o)) {
-    if (k === '__proto__') return Object.fromEntries(Object.entries(o).map(([k, v]) => (k === from ? [to, value] : [k, v]))); // an own key, not the prototype
-    out[k === from ? to : k] = k === from ? value : o[k];
-  }
-  return out;
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => (k === from ? [to, value] : [k, v])));
 }
 
 /** Whether `record` carries a fully signed state in the clear. */
@@ -102,8 +96,7 @@ export class StateSeal {
       if (!o || typeof hex !== 'string') continue;
       const aad = StateSeal.aad(String((record as Obj)['contract_id']), path, o);
       const plain = Buffer.from(hex, 'hex');
-      // HMAC over `${aad.length}:` ‖ aad ‖ plain, fed in its three parts (the same bytes, no concatenated copy).
-      const iv = createHmac('sha256', this.iv).update(`${aad.length}:`, 'latin1').update(aad).update(plain).digest().subarray(0, 12);
+      const iv = createHmac('sha256', this.iv).update(Buffer.concat([Buffer.from(`${aad.length}:`), aad, plain])).digest().subarray(0, 12);
       const c = createCipheriv('aes-256-gcm', this.enc, iv);
       c.setAAD(aad);
       const sealed = Buffer.concat([iv, c.update(plain), c.final(), c.getAuthTag()]).toString('hex');
