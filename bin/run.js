@@ -32,10 +32,28 @@ process.on('unhandledRejection', lastResort);
 
 // The spellings bitcoin-cli / hal users type: --version, -v, -V, version.
 if (argv.length === 1 && ['--version', '-v', '-V', 'version'].includes(argv[0])) {
-  const { version } = require('../package.json');
-  process.stdout.write(`offchain/${version} ${process.platform}-${process.arch} node-${process.version}\n`);
+  printVersion();
 } else {
   void run();
+}
+
+/**
+ * The version line, without Node's module loader or process.stdout: package.json read as a file,
+ * the line written straight to descriptor 1 (creating process.stdout for a pipe loads node:net and
+ * the stream modules). A descriptor the parent left non-blocking may refuse the write (EAGAIN): the
+ * line then goes through process.stdout, which waits for the reader. Any other failure is the
+ * uncaught error the stream's own write would have raised (lastResort: EPIPE quiet, else coded).
+ */
+function printVersion() {
+  const fs = process.getBuiltinModule('node:fs');
+  const { version } = JSON.parse(fs.readFileSync(`${__dirname}/../package.json`, 'utf8'));
+  const line = `offchain/${version} ${process.platform}-${process.arch} node-${process.version}\n`;
+  try {
+    fs.writeSync(1, line);
+  } catch (e) {
+    if (!e || e.code !== 'EAGAIN') throw e;
+    process.stdout.write(line);
+  }
 }
 
 async function run() {
@@ -43,11 +61,40 @@ async function run() {
   if (debug) process.setSourceMapsEnabled(true);
   // (It hands back --debug: not tried then, since its file is no module for Node's own loader.)
   const fast = !debug && argv[0] === 'psbt' && argv[1] === 'decode' && process.env.OFFCHAIN_FAST_PATHS !== '0';
-  const answered = fast ? await loadBundle('psbt-decode.cjs').main(argv) : { done: false };
+  const answered = fast ? await loadShortcut().main(argv) : { done: false };
   if (!answered.done) {
     if (answered.stdin !== undefined) globalThis[Symbol.for('offchain.stdin')] = answered.stdin;
     await loadBundle('offchain.cjs', true).main(argv);
   }
+}
+
+/**
+ * dist/psbt-decode.cjs, compiled through its code cache, as a plain function: its file is already
+ * the function a module's code is wrapped in (scripts/build.mjs SHORTCUT_WRAPPER), and its only
+ * requires are Node's own modules (node:fs, node:path), which this file's require gives. So no
+ * Module object, no node_modules search paths, no entry in require's cache — and no second copy
+ * of its text — which loadBundle makes for the full CLI (its packages, its import()s).
+ * Builtins through process.getBuiltinModule, not require: no trip through the CommonJS resolver.
+ */
+function loadShortcut() {
+  const fs = process.getBuiltinModule('node:fs');
+  const vm = process.getBuiltinModule('node:vm');
+  const dir = process.getBuiltinModule('node:path').join(__dirname, '..', 'dist');
+  const file = `${dir}/psbt-decode.cjs`;
+  const cacheFile = `${file}.cache`;
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(cacheFile);
+  } catch {
+    cachedData = undefined;
+  }
+  const script = new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData });
+  const mod = { exports: {} };
+  script.runInThisContext().call(mod.exports, mod.exports, require, mod, file, dir);
+  if (process.env.OFFCHAIN_WRITE_CODE_CACHE === '1') {
+    process.once('beforeExit', () => fs.writeFileSync(cacheFile, script.createCachedData()));
+  }
+  return mod.exports;
 }
 
 function loadBundle(name, cli = false) {
@@ -73,11 +120,7 @@ function loadBundle(name, cli = false) {
   }
   // The bundle's import() calls (oclif loading ES-module plugins, the lazy prompt) come
   // to the importer set above: a script compiled by vm cannot import() by itself (scripts/build.mjs).
-  // The shortcut's file is already the function a module's code is wrapped in (scripts/build.mjs
-  // SHORTCUT_WRAPPER): compiled as it is, without a second copy of its text.
-  const text = fs.readFileSync(file, 'utf8');
-  const wrapped = text.startsWith('(function (exports, require, module, __filename, __dirname) { ');
-  const script = new vm.Script(wrapped ? text : Module.wrap(text), { filename: file, cachedData });
+  const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
   const mod = new Module(file, undefined);
   mod.filename = file;
   mod.paths = Module._nodeModulePaths(path.dirname(file));
