@@ -166,7 +166,8 @@ describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 pre
         };
         check();
         // A payment hash changed in place (its RIPEMD160 is kept by the array): the scripts follow the new bytes.
-        htlcs[0]![1].paymentHash[replaced * 7] ^= 0x5a;
+        const changed = htlcs[0]![1].paymentHash;
+        changed[replaced * 7] = changed[replaced * 7]! ^ 0x5a;
         check();
         // One of the keys replaced in the same keys object: the scripts follow the new key.
         const k = keyObjects[0]!;
