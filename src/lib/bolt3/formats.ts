@@ -44,11 +44,10 @@ function wsh(witnessScript: Uint8Array): OutputTemplate {
   return { script: p2wsh(witnessScript), witnessScript };
 }
 
-/** Outputs every segwit v0 format shares: only the CSV on HTLC outputs differs. */
 /**
  * `to_local` and the second stage's output are one script of one commitment's keys: made once
- * for the commitment (its keys object, whose two keys are checked to be the ones it was made
- * of) and shared by its HTLC transactions.
+ * for the commitment (its keys object, whose two key arrays are checked to be the ones it was
+ * made of, as ./scripts.ts's HTLC templates are) and shared by its HTLC transactions.
  */
 const toLocalOutputs = new WeakMap<CommitmentKeys, { revocationPubkey: Uint8Array; localDelayedPubkey: Uint8Array; toSelfDelay: number; output: OutputTemplate }>();
 function toLocalOutput(keys: CommitmentKeys, toSelfDelay: number): OutputTemplate {
@@ -75,6 +74,7 @@ function anchorOutput(fundingPubkey: Uint8Array): OutputTemplate {
   return { ...output };
 }
 
+/** Outputs every segwit v0 format shares: only the CSV on HTLC outputs differs. */
 function segwitV0Outputs(htlcCsv: number) {
   return {
     toLocal: toLocalOutput,

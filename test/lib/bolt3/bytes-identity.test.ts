@@ -230,6 +230,33 @@ describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 pre
     check();
   });
 
+  it('to_local and the second stage (one output made per commitment keys object) follow a key replaced in that object and another to_self_delay', () => {
+    // BOLT 3 to_local by hand: OP_IF <revocationpubkey> OP_ELSE <to_self_delay> OP_CSV OP_DROP <local_delayedpubkey> OP_ENDIF OP_CHECKSIG.
+    const toLocal = (rev: Uint8Array, delay: number, delayed: Uint8Array) =>
+      concat(Uint8Array.of(0x63, 33), rev, Uint8Array.of(0x67), refNum(delay), Uint8Array.of(0xb2, 0x75, 33), delayed, Uint8Array.of(0x68, 0xac));
+    const key = fc.uint8Array({ minLength: 33, maxLength: 33 });
+    fc.assert(
+      fc.property(key, key, key, fc.constantFrom(0, 1, 16, 17, 144, 2016, 65535), fc.constantFrom(1, 144, 65535), fc.boolean(), (rev, delayed, other, d1, d2, which) => {
+        const keys = { perCommitmentPoint: rev, revocationPubkey: rev, localDelayedPubkey: delayed, localHtlcPubkey: rev, remoteHtlcPubkey: rev, remotePubkey: rev };
+        const check = (d: number) => {
+          for (const format of [LEGACY, ANCHORS]) {
+            for (const o of [format.toLocal(keys, d), format.secondStage(keys, d)]) {
+              const want = toLocal(keys.revocationPubkey, d, keys.localDelayedPubkey);
+              expect(toHex(o.witnessScript!)).toBe(toHex(want));
+              expect(toHex(o.script)).toBe(toHex(p2wshOf(want)));
+            }
+          }
+        };
+        check(d1);
+        check(d2);
+        if (which) keys.revocationPubkey = other;
+        else keys.localDelayedPubkey = other;
+        check(d2);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('a returned transaction or script is not overwritten by the next call (no shared scratch buffer)', () => {
     const t = fc.sample(tx, { numRuns: 2, seed: 7 });
     const first = serializeTx(t[0]!);
