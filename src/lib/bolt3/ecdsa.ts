@@ -119,29 +119,35 @@ function knownEcdsaAnswers(lib: Pick<Libsecp256k1, 'ecdsaSign' | 'ecdsaVerify'>)
   if (wrong.length) throw new Error(`libsecp256k1 gets a known ECDSA answer wrong (${wrong.join(', ')})`);
 }
 
-/** An unsigned big-endian integer as a DER INTEGER body: no leading zeros, a 0x00 before a set top bit. */
-function derInteger(be32: Uint8Array): Uint8Array {
-  let start = 0;
-  while (start < be32.length - 1 && be32[start] === 0) start++;
-  const body = be32.subarray(start);
-  const pad = body[0]! & 0x80 ? 1 : 0;
-  const out = new Uint8Array(2 + pad + body.length);
-  out[0] = 0x02;
-  out[1] = pad + body.length;
-  out.set(body, 2 + pad);
-  return out;
+/** Where the minimal DER INTEGER of the 32 bytes at `at` starts (leading zeros skipped, one byte kept), and its body length with a 0x00 before a set top bit. */
+function derIntegerShape(compact: Uint8Array, at: number): [start: number, length: number] {
+  let start = at;
+  while (start < at + 31 && compact[start] === 0) start++;
+  return [start, at + 32 - start + (compact[start]! & 0x80 ? 1 : 0)];
 }
 
-/** The DER encoding (BIP-66 strict) of a 64-byte compact signature, without a sighash byte. */
+/** Write `02 len [00] body` of the 32 bytes at `from` (shaped by derIntegerShape) into `out` at `to`; returns the offset after it. */
+function putDerInteger(out: Uint8Array, to: number, compact: Uint8Array, from: number, [start, length]: [number, number]): number {
+  out[to] = 0x02;
+  out[to + 1] = length;
+  // The pad byte, when there is one, is the 0 the fresh array already holds.
+  const end = to + 2 + length;
+  for (let i = from + 31, j = end - 1; i >= start; i--, j--) out[j] = compact[i]!;
+  return end;
+}
+
+/**
+ * The DER encoding (BIP-66 strict) of a 64-byte compact signature, without a sighash byte:
+ * sized first, then written into one array (a commitment_signed makes 21 of these).
+ */
 export function derFromCompact(compact: Uint8Array): Uint8Array {
   if (compact.length !== 64) throw new MalformedInputError('E_BAD_DER', 'a compact signature is 64 bytes');
-  const r = derInteger(compact.subarray(0, 32));
-  const s = derInteger(compact.subarray(32, 64));
-  const out = new Uint8Array(2 + r.length + s.length);
+  const r = derIntegerShape(compact, 0);
+  const s = derIntegerShape(compact, 32);
+  const out = new Uint8Array(6 + r[1] + s[1]);
   out[0] = 0x30;
-  out[1] = r.length + s.length;
-  out.set(r, 2);
-  out.set(s, 2 + r.length);
+  out[1] = 4 + r[1] + s[1];
+  putDerInteger(out, putDerInteger(out, 2, compact, 0, r), compact, 32, s);
   return out;
 }
 

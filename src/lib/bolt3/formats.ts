@@ -17,6 +17,7 @@
  *
  * All three have option_static_remotekey: `remotepubkey` is the remote payment_basepoint.
  */
+import { equalBytes } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import type { AnchorOutput, CommitmentFormat, CommitmentFormatName, CommitmentKeys, Htlc, OutputTemplate } from './channel.ts';
 import { P2A_SCRIPT, p2wpkh, p2wsh } from './script.ts';
@@ -43,13 +44,43 @@ function wsh(witnessScript: Uint8Array): OutputTemplate {
   return { script: p2wsh(witnessScript), witnessScript };
 }
 
+/**
+ * `to_local` and the second stage's output are one script of one commitment's keys: made once
+ * for the commitment (its keys object, whose two key arrays are checked to be the ones it was
+ * made of, as ./scripts.ts's HTLC templates are) and shared by its HTLC transactions.
+ */
+const toLocalOutputs = new WeakMap<CommitmentKeys, { revocationPubkey: Uint8Array; localDelayedPubkey: Uint8Array; toSelfDelay: number; output: OutputTemplate }>();
+function toLocalOutput(keys: CommitmentKeys, toSelfDelay: number): OutputTemplate {
+  const hit = toLocalOutputs.get(keys);
+  if (hit && hit.revocationPubkey === keys.revocationPubkey && hit.localDelayedPubkey === keys.localDelayedPubkey && hit.toSelfDelay === toSelfDelay) {
+    return { ...hit.output };
+  }
+  const output = wsh(toLocalScript(keys.revocationPubkey, toSelfDelay, keys.localDelayedPubkey));
+  toLocalOutputs.set(keys, { revocationPubkey: keys.revocationPubkey, localDelayedPubkey: keys.localDelayedPubkey, toSelfDelay, output });
+  return { ...output };
+}
+
+/**
+ * An anchor output of a funding key: the same on every commitment of the channel, so kept by
+ * the key's array (public; its copy compared first, so a key changed in place is not answered
+ * with a stale script).
+ */
+const anchorOutputs = new WeakMap<Uint8Array, { of: Uint8Array; output: OutputTemplate }>();
+function anchorOutput(fundingPubkey: Uint8Array): OutputTemplate {
+  const hit = anchorOutputs.get(fundingPubkey);
+  if (hit && equalBytes(hit.of, fundingPubkey)) return { ...hit.output };
+  const output = wsh(anchorScript(fundingPubkey));
+  anchorOutputs.set(fundingPubkey, { of: Uint8Array.from(fundingPubkey), output });
+  return { ...output };
+}
+
 /** Outputs every segwit v0 format shares: only the CSV on HTLC outputs differs. */
 function segwitV0Outputs(htlcCsv: number) {
   return {
-    toLocal: (keys: CommitmentKeys, toSelfDelay: number) => wsh(toLocalScript(keys.revocationPubkey, toSelfDelay, keys.localDelayedPubkey)),
+    toLocal: toLocalOutput,
     offeredHtlc: (keys: CommitmentKeys, htlc: Htlc) => wsh(offeredHtlcScript(keys, htlc.paymentHash, htlcCsv)),
     receivedHtlc: (keys: CommitmentKeys, htlc: Htlc) => wsh(receivedHtlcScript(keys, htlc.paymentHash, htlc.cltvExpiry, htlcCsv)),
-    secondStage: (keys: CommitmentKeys, toSelfDelay: number) => wsh(toLocalScript(keys.revocationPubkey, toSelfDelay, keys.localDelayedPubkey)),
+    secondStage: toLocalOutput,
   };
 }
 
@@ -86,10 +117,10 @@ export const ANCHORS: CommitmentFormat = {
     // Each anchor exists while its owner has something on this commitment to bump.
     const out: AnchorOutput[] = [];
     if (ctx.hasToLocal || ctx.hasUntrimmedHtlcs) {
-      out.push({ kind: 'to_local_anchor', amountSat: ANCHOR_OUTPUT_SAT, ...wsh(anchorScript(ctx.localFundingPubkey)) });
+      out.push({ kind: 'to_local_anchor', amountSat: ANCHOR_OUTPUT_SAT, ...anchorOutput(ctx.localFundingPubkey) });
     }
     if (ctx.hasToRemote || ctx.hasUntrimmedHtlcs) {
-      out.push({ kind: 'to_remote_anchor', amountSat: ANCHOR_OUTPUT_SAT, ...wsh(anchorScript(ctx.remoteFundingPubkey)) });
+      out.push({ kind: 'to_remote_anchor', amountSat: ANCHOR_OUTPUT_SAT, ...anchorOutput(ctx.remoteFundingPubkey) });
     }
     return out;
   },

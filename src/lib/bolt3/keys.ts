@@ -23,7 +23,6 @@
  * refuse it (never seen: probability ~2^-128).
  */
 import { sha256 } from '../hash.ts';
-import { concatBytes } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { Lru, keyOf } from '../lru.ts';
 import { plusMulBase, type Secp256k1Backend } from '../musig/engine/backend.ts';
@@ -66,7 +65,7 @@ function scalar(bytes: Uint8Array, field: string): bigint {
 
 /** SHA256(a || b) as a scalar; a hash ≥ n is refused like libsecp256k1's tweak. */
 function tweak(a: Uint8Array, b: Uint8Array): bigint {
-  const t = int(sha256(concatBytes(a, b)));
+  const t = int(sha256(a, b));
   if (t >= N) throw new RefusedError('E_BAD_DERIVED_KEY', 'the key derivation hash is not a valid scalar');
   return t;
 }

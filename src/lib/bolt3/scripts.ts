@@ -21,7 +21,7 @@
  *   commitment except through the anchors (the CPFP carve-out).
  */
 import { OP, hash160, script, scriptNumber, type ScriptPart } from './script.ts';
-import { compareBytes } from '../bytes.ts';
+import { compareBytes, equalBytes } from '../bytes.ts';
 import { ripemd160 } from '../hash.ts';
 
 const {
@@ -133,13 +133,29 @@ function templateFor(keys: HtlcScriptKeys, kind: 'offered' | 'received', csv: nu
   return t;
 }
 
+/**
+ * RIPEMD160(payment_hash) of the HTLCs seen lately, by the payment hash's array: an HTLC stays
+ * in every commitment of both parties from update_add_htlc until it is removed, and a node
+ * holding its channel state signs each of them again in every commitment_signed. The copy
+ * kept beside the digest is compared first, so a payment hash array changed in place is
+ * hashed anew (public values only).
+ */
+const paymentHashDigests = new WeakMap<Uint8Array, { of: Uint8Array; digest: Uint8Array }>();
+function paymentHashDigest(paymentHash: Uint8Array): Uint8Array {
+  const hit = paymentHashDigests.get(paymentHash);
+  if (hit && equalBytes(hit.of, paymentHash)) return hit.digest;
+  const digest = ripemd160(paymentHash);
+  paymentHashDigests.set(paymentHash, { of: Uint8Array.from(paymentHash), digest });
+  return digest;
+}
+
 /** The template filled: RIPEMD160(payment_hash) at its place, then (received HTLCs) cltv_expiry and the tail. */
 function fill(t: HtlcScriptTemplate, paymentHash: Uint8Array, cltvExpiry?: number): Uint8Array {
   const number = cltvExpiry === undefined ? undefined : scriptNumber(cltvExpiry);
   const middle = number?.length ?? 0;
   const out = new Uint8Array(t.head.length + middle + t.tail.length);
   out.set(t.head);
-  out.set(ripemd160(paymentHash), t.hashAt);
+  out.set(paymentHashDigest(paymentHash), t.hashAt);
   if (number) out.set(number, t.head.length);
   out.set(t.tail, t.head.length + middle);
   return out;

@@ -46,13 +46,13 @@ function hashInputsInto(pre: Uint8Array, at: number, inputs: Tx['inputs'], seque
   pre.set(hash256(b.subarray(0, w)), at);
 }
 
-/** hashOutputs: hash256 of the serialized outputs, into `pre` at `at`. */
-function hashOutputsInto(pre: Uint8Array, at: number, outputs: readonly TxOutput[]): void {
+/** hashOutputs: hash256 of the serialized outputs[from, to), into `pre` at `at`. */
+function hashOutputsInto(pre: Uint8Array, at: number, outputs: readonly TxOutput[], from: number, to: number): void {
   let n = 0;
-  for (const o of outputs) n += outputLength(o);
+  for (let i = from; i < to; i++) n += outputLength(outputs[i]!);
   const b = partsScratch(n);
   let w = 0;
-  for (const o of outputs) w = putOutput(b, w, o);
+  for (let i = from; i < to; i++) w = putOutput(b, w, outputs[i]!);
   pre.set(hash256(b.subarray(0, w)), at);
 }
 
@@ -83,8 +83,8 @@ export function segwitV0Sighash(tx: Tx, index: number, witnessScript: Uint8Array
   else if (tx.inputs.length === 1) pre.set(singleSequenceHash(tx.inputs[0]!.sequence), 36);
   else hashInputsInto(pre, 36, tx.inputs, true);
 
-  if (base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) hashOutputsInto(pre, outputsAt, tx.outputs);
-  else if (base === SIGHASH_SINGLE && index < tx.outputs.length) hashOutputsInto(pre, outputsAt, [tx.outputs[index]!]);
+  if (base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) hashOutputsInto(pre, outputsAt, tx.outputs, 0, tx.outputs.length);
+  else if (base === SIGHASH_SINGLE && index < tx.outputs.length) hashOutputsInto(pre, outputsAt, tx.outputs, index, index + 1);
   else pre.fill(0, outputsAt, outputsAt + 32);
   putU32(pre, outputsAt + 32, tx.lockTime);
   putU32(pre, outputsAt + 36, hashType);

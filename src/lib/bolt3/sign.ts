@@ -84,10 +84,24 @@ function proven(key: Uint8Array | ProvenKey, field: string, backend: Bolt3Backen
 
 // ---- commitment ------------------------------------------------------------------
 
+/**
+ * The 2-of-2 funding script of the channel whose local funding pubkey is this array, kept for
+ * the next commitment of the same channel (public values; the copies of both keys are compared
+ * first, so keys changed in place are never answered with a stale script).
+ */
+const fundingScripts = new WeakMap<Uint8Array, { local: Uint8Array; remote: Uint8Array; witnessScript: Uint8Array }>();
+function fundingWitnessScript(params: CommitmentTransaction['params']): Uint8Array {
+  const { local, remote } = params;
+  const hit = fundingScripts.get(local.fundingPubkey);
+  if (hit && equalBytes(hit.local, local.fundingPubkey) && equalBytes(hit.remote, remote.fundingPubkey)) return hit.witnessScript;
+  const { witnessScript } = channelFundingOutput(params);
+  fundingScripts.set(local.fundingPubkey, { local: Uint8Array.from(local.fundingPubkey), remote: Uint8Array.from(remote.fundingPubkey), witnessScript });
+  return witnessScript;
+}
+
 /** The BIP-143 SIGHASH_ALL digest both parties sign for the commitment. */
 export function commitmentSighash(c: CommitmentTransaction): Uint8Array {
-  const funding = channelFundingOutput(c.params);
-  return segwitV0Sighash(c.tx, 0, funding.witnessScript, funding.amount, SIGHASH_ALL);
+  return segwitV0Sighash(c.tx, 0, fundingWitnessScript(c.params), c.params.fundingSatoshis, SIGHASH_ALL);
 }
 
 /** Sign the commitment with a funding secret key (either party's). */

@@ -28,6 +28,12 @@ export function putU32(b: Uint8Array, at: number, n: number): number {
 }
 
 export function putU64(b: Uint8Array, at: number, n: bigint): number {
+  // Amounts fit a double exactly (below 2^53): one conversion instead of two bigint operations and two.
+  const x = Number(n);
+  if (x >= 0 && x <= Number.MAX_SAFE_INTEGER) {
+    putU32(b, at, x % 0x1_0000_0000);
+    return putU32(b, at + 4, Math.floor(x / 0x1_0000_0000));
+  }
   putU32(b, at, Number(n & 0xffffffffn));
   return putU32(b, at + 4, Number((n >> 32n) & 0xffffffffn));
 }

@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { serializeTx, txid, weight, type Tx } from '../../../src/lib/bolt3/tx.ts';
+import { derFromCompact } from '../../../src/lib/bolt3/ecdsa.ts';
 import { segwitV0Sighash } from '../../../src/lib/bolt3/sighash.ts';
 import { hash160, script, type ScriptPart } from '../../../src/lib/bolt3/script.ts';
 import { offeredHtlcScript, receivedHtlcScript } from '../../../src/lib/bolt3/scripts.ts';
@@ -133,7 +134,7 @@ describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 pre
     );
   });
 
-  it('offered and received HTLC scripts, assembled once per commitment\'s keys and filled per HTLC, equal BOLT 3\'s text written out byte by byte — for many HTLCs of one keys object, keys objects interleaved, and a key replaced in place', () => {
+  it('offered and received HTLC scripts, assembled once per commitment\'s keys and filled per HTLC, equal BOLT 3\'s text written out byte by byte — for many HTLCs of one keys object, keys objects interleaved, a payment hash changed in place and a key replaced in place', () => {
     // The BOLT 3 templates by hand: opcodes as bytes, every push a length byte, cltv_expiry a minimal script number.
     const ripemd = (b: Uint8Array) => new Uint8Array(createHash('ripemd160').update(b).digest());
     type K = { revocationPubkey: Uint8Array; localHtlcPubkey: Uint8Array; remoteHtlcPubkey: Uint8Array };
@@ -164,6 +165,10 @@ describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 pre
           }
         };
         check();
+        // A payment hash changed in place (its RIPEMD160 is kept by the array): the scripts follow the new bytes.
+        const changed = htlcs[0]![1].paymentHash;
+        changed[replaced * 7] = changed[replaced * 7]! ^ 0x5a;
+        check();
         // One of the keys replaced in the same keys object: the scripts follow the new key.
         const k = keyObjects[0]!;
         if (replaced === 0) k.revocationPubkey = newKey;
@@ -172,6 +177,83 @@ describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 pre
         check();
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it('derFromCompact is strict DER (BIP-66) as written here from the rules, for any 64 bytes: leading zero bytes dropped, a 0x00 before a set top bit, one byte kept of a zero', () => {
+    const derInt = (b: Uint8Array): Uint8Array => {
+      let i = 0;
+      while (i < 31 && b[i] === 0) i++;
+      const body = b[i]! & 0x80 ? concat(Uint8Array.of(0), b.subarray(i)) : b.subarray(i);
+      return concat(Uint8Array.of(0x02, body.length), body);
+    };
+    const ref = (c: Uint8Array): Uint8Array => {
+      const body = concat(derInt(c.subarray(0, 32)), derInt(c.subarray(32)));
+      return concat(Uint8Array.of(0x30, body.length), body);
+    };
+    // Halves with 0..32 leading zero bytes and a top bit set or clear after them.
+    const half = fc.tuple(fc.integer({ min: 0, max: 32 }), fc.boolean(), fc.uint8Array({ minLength: 32, maxLength: 32 })).map(([zeros, high, b]) => {
+      const out = Uint8Array.from(b);
+      out.fill(0, 0, zeros);
+      if (zeros < 32) out[zeros] = high ? out[zeros]! | 0x80 : (out[zeros]! & 0x7f) || 1;
+      return out;
+    });
+    const compact = fc.oneof(fc.uint8Array({ minLength: 64, maxLength: 64 }), fc.tuple(half, half).map(([r, s]) => concat(r, s)));
+    fc.assert(
+      fc.property(compact, (c) => {
+        expect(toHex(derFromCompact(c))).toBe(toHex(ref(c)));
+      }),
+      { numRuns: 400 },
+    );
+    for (const c of [new Uint8Array(64), new Uint8Array(64).fill(0xff), concat(new Uint8Array(31), Uint8Array.of(1), new Uint8Array(32).fill(0x80))]) {
+      expect(toHex(derFromCompact(c))).toBe(toHex(ref(c)));
+    }
+  });
+
+  it('a commitment of a channel whose funding key is changed in place: its anchors and the funding script its signature commits to follow the new key (the scripts kept by key array compare its bytes)', () => {
+    const params = channel(ANCHORS);
+    const hs = [{ direction: 'offered' as const, amountMsat: 5_000_000n, paymentHash: sha(Uint8Array.of(1)), cltvExpiry: 600 }];
+    const toRemoteMsat = 1_000_000_000n;
+    const toLocalMsat = params.fundingSatoshis * 1000n - toRemoteMsat - 5_000_000n;
+    const check = () => {
+      const c = buildCommitment(params, { commitmentNumber: 1, perCommitmentPoint, toLocalMsat, toRemoteMsat, feeratePerKw: 253, htlcs: hs });
+      const anchorOf = (k: Uint8Array) => p2wshOf(concat(Uint8Array.of(33), k, Uint8Array.of(0xac, 0x73, 0x64, 0x60, 0xb2, 0x68)));
+      const anchors = c.outputs.filter((o) => o.kind === 'to_local_anchor' || o.kind === 'to_remote_anchor').map((o) => toHex(o.script)).sort();
+      expect(anchors).toEqual([anchorOf(params.local.fundingPubkey), anchorOf(params.remote.fundingPubkey)].map(toHex).sort());
+      const [a, b] = [params.local.fundingPubkey, params.remote.fundingPubkey].sort((x, y) => Buffer.compare(x, y));
+      const funding = concat(Uint8Array.of(0x52, 33), a!, Uint8Array.of(33), b!, Uint8Array.of(0x52, 0xae));
+      const signed = signCounterpartyCommitment(c, buildHtlcTransactions(c), secrets.remoteFunding, secrets.remotePaymentBasepoint);
+      expect(verifyEcdsa(params.remote.fundingPubkey, signed.signature, bip143SingleHash(parseTx(serializeTx(c.tx)), 0, funding, params.fundingSatoshis, 0x01))).toBe(true);
+    };
+    check();
+    params.local.fundingPubkey.set(params.local.delayedPaymentBasepoint); // another point, written over the same array
+    check();
+  });
+
+  it('to_local and the second stage (one output made per commitment keys object) follow a key replaced in that object and another to_self_delay', () => {
+    // BOLT 3 to_local by hand: OP_IF <revocationpubkey> OP_ELSE <to_self_delay> OP_CSV OP_DROP <local_delayedpubkey> OP_ENDIF OP_CHECKSIG.
+    const toLocal = (rev: Uint8Array, delay: number, delayed: Uint8Array) =>
+      concat(Uint8Array.of(0x63, 33), rev, Uint8Array.of(0x67), refNum(delay), Uint8Array.of(0xb2, 0x75, 33), delayed, Uint8Array.of(0x68, 0xac));
+    const key = fc.uint8Array({ minLength: 33, maxLength: 33 });
+    fc.assert(
+      fc.property(key, key, key, fc.constantFrom(0, 1, 16, 17, 144, 2016, 65535), fc.constantFrom(1, 144, 65535), fc.boolean(), (rev, delayed, other, d1, d2, which) => {
+        const keys = { perCommitmentPoint: rev, revocationPubkey: rev, localDelayedPubkey: delayed, localHtlcPubkey: rev, remoteHtlcPubkey: rev, remotePubkey: rev };
+        const check = (d: number) => {
+          for (const format of [LEGACY, ANCHORS]) {
+            for (const o of [format.toLocal(keys, d), format.secondStage(keys, d)]) {
+              const want = toLocal(keys.revocationPubkey, d, keys.localDelayedPubkey);
+              expect(toHex(o.witnessScript!)).toBe(toHex(want));
+              expect(toHex(o.script)).toBe(toHex(p2wshOf(want)));
+            }
+          }
+        };
+        check(d1);
+        check(d2);
+        if (which) keys.revocationPubkey = other;
+        else keys.localDelayedPubkey = other;
+        check(d2);
+      }),
+      { numRuns: 60 },
     );
   });
 
