@@ -6,16 +6,24 @@ Reads one JSON object on stdin, prints one JSON object on stdout:
   in:  {"seconds", "session", "ad", "node_key", "pubkeys": [hex x20],
         "payloads5": [hex x5], "payloads20": [hex x20]}
   out: {"version", "packet5", "packet20", "next5", "final5", "payload5_fields",
-        "rates": {"build5", "build20", "peel"}: {"cpu": per CPU-second, "wall": per second}}
+        "rates": {"build5", "build20", "peel"}: {"cpu": per CPU-second, "wall": per second},
+        "peel_parts": {"ecdh", "blinding", "tweak_mul"}: µs of CPU per call}
 The peel is what Electrum's process_onion_packet does: parse the packet, ECDH, HMAC,
 decrypt, decode the TLV payload, the next ephemeral key; plus the next packet's bytes.
+Its two curve calls are also timed alone (peel_parts): the shared secret (get_ecdh: the
+key decoded, pubkey_tweak_mul by the node key, SHA256), the next ephemeral key
+(ECPubkey(E) * b, compressed), and libsecp256k1's pubkey_tweak_mul by itself through ctypes.
 Run by bench/onion.ts with /usr/bin/python3 (Debian's interpreter, where apt installs it).
 """
 import json
 import sys
 import time
 
-from electrum import lnonion
+import ctypes
+
+from electrum import ecc, lnonion
+from electrum.crypto import sha256
+from electrum.lnutil import get_ecdh
 from electrum.version import ELECTRUM_VERSION
 
 req = json.load(sys.stdin)
@@ -61,6 +69,32 @@ def rate(fn):
     return {"cpu": n / c, "wall": n / w}
 
 
+def cpu_us(fn):
+    r = rate(fn)
+    return 1e6 / r["cpu"]
+
+
+def peel_parts():
+    E = packet5[1:34]
+    ss = get_ecdh(node_key, E)
+    b = int.from_bytes(sha256(E + ss), "big")
+    lib = ecc._libsecp256k1
+    parsed = ctypes.create_string_buffer(64)
+    lib.secp256k1_ec_pubkey_parse(lib.ctx, parsed, E, 33)
+    work = ctypes.create_string_buffer(64)
+    tweak = b.to_bytes(32, "big")
+
+    def tweak_mul():
+        ctypes.memmove(work, parsed, 64)
+        lib.secp256k1_ec_pubkey_tweak_mul(lib.ctx, work, tweak)
+
+    return {
+        "ecdh": cpu_us(lambda: get_ecdh(node_key, E)),
+        "blinding": cpu_us(lambda: (ecc.ECPubkey(E) * b).get_public_key_bytes()),
+        "tweak_mul": cpu_us(tweak_mul),
+    }
+
+
 peeled, next5 = peel()
 print(json.dumps({
     "version": ELECTRUM_VERSION,
@@ -70,4 +104,5 @@ print(json.dumps({
     "final5": peeled.are_we_final,
     "payload5_fields": sorted(peeled.hop_data.payload.keys()),
     "rates": {"build5": rate(lambda: build(5)), "build20": rate(lambda: build(20)), "peel": rate(peel)},
+    "peel_parts": peel_parts(),
 }))

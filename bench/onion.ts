@@ -7,7 +7,10 @@
  * (encodeHopPayload) and handed to both sides as bytes, so neither side's encoder is
  * timed. Beside each backend, the same point arithmetic alone (what bounds the row when
  * the rest is small) and its ratio to Electrum: the most the row could reach on that
- * backend. Backends: noble, tiny-secp256k1, native, and libsecp256k1 (the system's
+ * backend. The peel also part by part (µs of CPU per peel): E's decoding, (a) the ECDH by the
+ * node key (constant time), (b) b·E (variable time, b is public), (c) everything else (the
+ * same peel with the point work answered from memory), beside Electrum's whole peel and its
+ * two curve calls — and what (c) may cost for 2×. Backends: noble, tiny-secp256k1, native, and libsecp256k1 (the system's
  * library) where the tree has it. Rounds interleave ours and Electrum's; each figure is the median of the rounds,
  * per CPU-second (and per wall-second), with the load average. Before timing, the packets
  * (and the peeled next packet) are compared byte for byte with Electrum's. Printed, never
@@ -27,6 +30,7 @@ import { sharedSecret } from '../src/lib/onion/ecdh.ts';
 import { reportRow } from './rows.mjs';
 import { decodeHopPayload, encodeHopPayload } from '../src/lib/onion/payload.ts';
 import { toHex } from '../src/lib/bytes.ts';
+import { sha256 } from '../src/lib/hash.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 1);
@@ -62,7 +66,8 @@ const hops20 = route(20);
 const session = new Uint8Array(32).fill(0x41);
 const ad = new Uint8Array(32).fill(0x42);
 
-type Electrum = { version: string; packet5: string; packet20: string; next5: string; final5: boolean; payload5_fields: string[]; rates: { build5: Rate; build20: Rate; peel: Rate } };
+type PeelParts = { ecdh: number; blinding: number; tweak_mul: number };
+type Electrum = { version: string; packet5: string; packet20: string; next5: string; final5: boolean; payload5_fields: string[]; rates: { build5: Rate; build20: Rate; peel: Rate }; peel_parts: PeelParts };
 function electrum(): Electrum | string {
   const req = { seconds, session: toHex(session), ad: toHex(ad), node_key: toHex(sks[0]!), pubkeys: pubkeys.map(toHex), payloads5: hops5.map((h) => toHex(h.payload)), payloads20: hops20.map((h) => toHex(h.payload)) };
   const r = spawnSync(python, [join(here, 'onion-electrum.py')], { input: JSON.stringify(req), encoding: 'utf8' });
@@ -110,6 +115,15 @@ const ecOnly = <P>(ec: Secp256k1Backend<P>, n: number) => {
   };
 };
 const theirs: { build5: Rate[]; build20: Rate[]; peel: Rate[] } = { build5: [], build20: [], peel: [] };
+const theirParts: PeelParts[] = [];
+// The peel in parts, µs of CPU per peel: (a) the shared secret (constant-time ECDH by the
+// node key), (b) the next ephemeral key b·E (variable time: b is public) compressed, and
+// (c) everything else — the same peel + payload decode with the point work answered from
+// memory (E decoded, ss and b·E computed once): HMAC, ChaCha20, key derivations, the
+// blinding factor's hash, copies, the TLV decode. E's decoding (a square root) apart.
+type Parts = { decodeE: number[]; ecdh: number[]; blinding: number[]; rest: number[] };
+const parts = new Map<BackendName, Parts>();
+const cpuMicros = (fn: () => void) => 1e6 / rate(fn).cpu;
 for (let r = 0; r < rounds; r++) {
   for (const [name, ec] of ecs) {
     const row = ours.get(name) ?? { build5: [], build20: [], peel: [] };
@@ -128,9 +142,24 @@ for (let r = 0; r < rounds; r++) {
       sharedSecret(ec, P, k41);
       ec.pointToBytes(ec.mul(P, k41)!);
     }));
+    const part = parts.get(name) ?? { decodeE: [], ecdh: [], blinding: [], rest: [] };
+    parts.set(name, part);
+    const P = ec.pointFromBytes(E)!;
+    const nodeScalar = BigInt(`0x${toHex(sks[0]!)}`);
+    const ss = sharedSecret(ec, P, nodeScalar)!;
+    const b = BigInt(`0x${toHex(sha256(E, ss))}`) % secp256k1.Point.CURVE().n;
+    const next = ec.pointFromBytes(peelOnion(ec, sks[0]!, packet, ad).nextPacket!.subarray(1, 34))!;
+    const answered: Secp256k1Backend<unknown> = { ...ec, pointFromBytes: () => P, ecdhSha256: () => ss, mulSecret: undefined, mul: () => next };
+    part.decodeE.push(cpuMicros(() => ec.pointFromBytes(E)));
+    part.ecdh.push(cpuMicros(() => sharedSecret(ec, P, nodeScalar)));
+    part.blinding.push(cpuMicros(() => ec.pointToBytes(ec.mul(P, b)!)));
+    part.rest.push(cpuMicros(() => decodeHopPayload(peelOnion(answered, sks[0]!, packet, ad).payload)));
   }
   const e = r === 0 || typeof first === 'string' ? first : electrum();
-  if (typeof e !== 'string') for (const k of ['build5', 'build20', 'peel'] as const) theirs[k].push(e.rates[k]);
+  if (typeof e !== 'string') {
+    for (const k of ['build5', 'build20', 'peel'] as const) theirs[k].push(e.rates[k]);
+    theirParts.push(e.peel_parts);
+  }
 }
 
 const med = (rs: Rate[], k: keyof Rate) => median(rs.map((x) => x[k]));
@@ -153,6 +182,21 @@ for (const [name, f] of floor) {
     return `${med(f[k], 'cpu').toFixed(0).padStart(7)} ${ceiling.padStart(6)} ${((100 * med(row[k], 'cpu')) / med(f[k], 'cpu')).toFixed(0).padStart(3)}%`;
   };
   console.log(`  ${name.padEnd(16)}${share('build5').padStart(23)}${share('build20').padStart(24)}${share('peel').padStart(24)}`);
+}
+// The peel part by part, µs of CPU per peel (medians), against Electrum's whole peel and its two curve calls.
+const us = (xs: number[]) => median(xs).toFixed(1).padStart(6);
+if (theirParts.length) {
+  const total = 1e6 / med(theirs.peel, 'cpu');
+  console.log(`  the peel in parts, µs of CPU per peel: Electrum ${total.toFixed(1)} in all, of which get_ecdh ${us(theirParts.map((p) => p.ecdh))}, b·E ${us(theirParts.map((p) => p.blinding))} (libsecp256k1's tweak_mul alone ${us(theirParts.map((p) => p.tweak_mul))})`);
+}
+console.log('  '.padEnd(18) + 'decode E'.padStart(9) + '(a) ECDH'.padStart(10) + '(b) b·E'.padStart(10) + '(c) rest'.padStart(10) + 'sum'.padStart(8) + 'whole'.padStart(8) + '× at (c) = 0'.padStart(14) + '(c) for 2×'.padStart(12));
+for (const [name, p] of parts) {
+  const curve = median(p.decodeE) + median(p.ecdh) + median(p.blinding);
+  const whole = 1e6 / med(ours.get(name)!.peel, 'cpu');
+  const electrumPeel = theirs.peel.length ? 1e6 / med(theirs.peel, 'cpu') : NaN;
+  // The most (c) may cost for the row to reach 2× with the curve work as measured.
+  const budget = electrumPeel / 2 - curve;
+  console.log(`  ${name.padEnd(16)}${us(p.decodeE).padStart(9)}${us(p.ecdh).padStart(10)}${us(p.blinding).padStart(10)}${us(p.rest).padStart(10)}${(curve + median(p.rest)).toFixed(1).padStart(8)}${whole.toFixed(1).padStart(8)}${`${(electrumPeel / curve).toFixed(2)}×`.padStart(14)}${budget.toFixed(1).padStart(12)}`);
 }
 console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
 

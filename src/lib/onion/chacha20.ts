@@ -66,14 +66,24 @@ export function chacha20XorInto(key: Uint8Array, target: Uint8Array, offset: num
       x3 = (x3 + x4) | 0; x14 ^= x3; x14 = (x14 << 8) | (x14 >>> 24);
       x9 = (x9 + x14) | 0; x4 ^= x9; x4 = (x4 << 7) | (x4 >>> 25);
     }
-    block[0] = x0 + 0x61707865; block[1] = x1 + 0x3320646e; block[2] = x2 + 0x79622d32; block[3] = x3 + 0x6b206574;
-    block[4] = x4 + k0; block[5] = x5 + k1; block[6] = x6 + k2; block[7] = x7 + k3;
-    block[8] = x8 + k4; block[9] = x9 + k5; block[10] = x10 + k6; block[11] = x11 + k7;
-    block[12] = x12 + counter; block[13] = x13; block[14] = x14; block[15] = x15;
+    x0 = (x0 + 0x61707865) | 0; x1 = (x1 + 0x3320646e) | 0; x2 = (x2 + 0x79622d32) | 0; x3 = (x3 + 0x6b206574) | 0;
+    x4 = (x4 + k0) | 0; x5 = (x5 + k1) | 0; x6 = (x6 + k2) | 0; x7 = (x7 + k3) | 0;
+    x8 = (x8 + k4) | 0; x9 = (x9 + k5) | 0; x10 = (x10 + k6) | 0; x11 = (x11 + k7) | 0;
+    x12 = (x12 + counter) | 0;
     // The block's bytes are its words little-endian: a whole block XORed a word at a time.
     if (skip === 0 && end - o >= 64) {
-      for (let j = 0; j < 16; j++, o += 4) t.setInt32(o, t.getInt32(o, true) ^ block[j]!, true);
+      t.setInt32(o, t.getInt32(o, true) ^ x0, true); t.setInt32(o + 4, t.getInt32(o + 4, true) ^ x1, true);
+      t.setInt32(o + 8, t.getInt32(o + 8, true) ^ x2, true); t.setInt32(o + 12, t.getInt32(o + 12, true) ^ x3, true);
+      t.setInt32(o + 16, t.getInt32(o + 16, true) ^ x4, true); t.setInt32(o + 20, t.getInt32(o + 20, true) ^ x5, true);
+      t.setInt32(o + 24, t.getInt32(o + 24, true) ^ x6, true); t.setInt32(o + 28, t.getInt32(o + 28, true) ^ x7, true);
+      t.setInt32(o + 32, t.getInt32(o + 32, true) ^ x8, true); t.setInt32(o + 36, t.getInt32(o + 36, true) ^ x9, true);
+      t.setInt32(o + 40, t.getInt32(o + 40, true) ^ x10, true); t.setInt32(o + 44, t.getInt32(o + 44, true) ^ x11, true);
+      t.setInt32(o + 48, t.getInt32(o + 48, true) ^ x12, true); t.setInt32(o + 52, t.getInt32(o + 52, true) ^ x13, true);
+      t.setInt32(o + 56, t.getInt32(o + 56, true) ^ x14, true); t.setInt32(o + 60, t.getInt32(o + 60, true) ^ x15, true);
+      o += 64;
     } else {
+      block[0] = x0; block[1] = x1; block[2] = x2; block[3] = x3; block[4] = x4; block[5] = x5; block[6] = x6; block[7] = x7;
+      block[8] = x8; block[9] = x9; block[10] = x10; block[11] = x11; block[12] = x12; block[13] = x13; block[14] = x14; block[15] = x15;
       const last = Math.min(64, skip + end - o);
       for (let j = skip; j < last; j++, o++) target[o]! ^= (block[j >>> 2]! >>> ((j & 3) << 3)) & 0xff;
       skip = 0;

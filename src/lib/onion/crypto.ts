@@ -6,14 +6,15 @@
  * - the pseudo-random byte stream: ChaCha20 with the key, a 96-bit zero nonce and
  *   counter 0, encrypting zeros (./chacha20.ts).
  *
- * Where each runs: SHA-256 of a short message (a block or two: a key, a blinding factor,
- * an HMAC's outer hash) in JavaScript (../hash.ts), where it costs less than a call into
- * Node's crypto; a long one on OpenSSL. The pads of the six key types are compressed once
- * (they are public), so generate_key is two compressions. The HMAC of a packet goes to
- * OpenSSL in one call with its inner pad in the 64 bytes the caller keeps in front of
- * the message (hmacSha256Framed).
+ * Where each runs: generate_key in JavaScript (../hash.ts) from the key types' pads,
+ * compressed once (they are public), so two compressions and no call; a packet's HMAC on
+ * OpenSSL, in one call for the inner hash with its inner pad in the 64 bytes the caller
+ * keeps in front of the message (hmacSha256Framed) and one for the outer hash; a blinding
+ * factor (./sphinx.ts) one call too. With the SHA extensions (sha_ni) one-shot
+ * `crypto.hash` of two blocks costs ~0.6 µs, a JavaScript compression ~0.5–0.8 µs: a
+ * hash that needs no precomputed state goes to OpenSSL.
  */
-import { hash, timingSafeEqual } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { sha256, sha256From, sha256Midstate as midstate } from '../hash.ts';
 import { chacha20XorInto } from './chacha20.ts';
 
@@ -75,23 +76,33 @@ export function hmacSha256(key: Uint8Array, ...msg: Uint8Array[]): Uint8Array {
   return hmacSha256Framed(key, framed);
 }
 
+/** The outer hash's message: (key XOR opad) || the inner digest; zeroed after each use. */
+const OUTER = new Uint8Array(64 + 32);
+
+/** The 32 bytes of a digest that came back as a latin1 ('binary') string. */
+function latin1Bytes(digest: string, into: Uint8Array, at: number): Uint8Array {
+  for (let i = 0; i < 32; i++) into[at + i] = digest.charCodeAt(i);
+  return into;
+}
+
 /**
  * HMAC-SHA256(key, framed[64..]): the first 64 bytes of `framed` are room for the inner
  * pad (written, hashed with the message by OpenSSL in one call, then zeroed); the outer
- * hash is two compressions here. The inner digest comes back as a latin1 ('binary')
- * string: as a Buffer it would cost an off-heap allocation, ~0.8 µs, longer than the hash.
+ * hash, two blocks, is a second call (on SHA-extension hardware, one call costs less than a
+ * block hashed in JavaScript). Digests come back as latin1 ('binary') strings: as Buffers
+ * they would cost an off-heap allocation each, ~0.8 µs, longer than the hash.
  */
 export function hmacSha256Framed(key: Uint8Array, framed: Uint8Array): Uint8Array {
-  const ipad = padBlock(key, 0x36);
-  framed.set(ipad, 0);
-  ipad.fill(0);
-  const digest = hash('sha256', framed, 'binary'); // latin1
+  const k = key.length > 64 ? sha256(key) : key;
+  framed.fill(0x36, 0, 64);
+  for (let i = 0; i < k.length; i++) framed[i]! ^= k[i]!;
+  const inner = hash('sha256', framed, 'binary'); // latin1
   framed.fill(0, 0, 64);
-  const inner = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) inner[i] = digest.charCodeAt(i);
-  const outer = padBlock(key, 0x5c);
-  const mac = sha256From(midstate(outer), 64, inner);
-  outer.fill(0);
+  OUTER.fill(0x5c, 0, 64);
+  for (let i = 0; i < k.length; i++) OUTER[i]! ^= k[i]!;
+  latin1Bytes(inner, OUTER, 64);
+  const mac = latin1Bytes(hash('sha256', OUTER, 'binary'), new Uint8Array(32), 0);
+  OUTER.fill(0);
   return mac;
 }
 
@@ -109,7 +120,14 @@ export function chacha20Xor(key: Uint8Array, data: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Constant-time comparison of two 32-byte HMACs. */
+/**
+ * Constant-time comparison of two HMACs: every byte pair is looked at, the differences
+ * ORed together, no branch on the data (a call into timingSafeEqual costs more than the
+ * 32 bytes).
+ */
 export function hmacEquals(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
 }

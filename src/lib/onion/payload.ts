@@ -118,8 +118,14 @@ export function encodeHopPayload(p: HopPayload): Uint8Array {
 
 export type DecodedHopPayload = HopPayload & { readonly unknownEvenTypes: readonly bigint[] };
 
-/** A BigSize of the TLV stream at `offset`; a malformed one is E_ONION_TLV naming the record's type or length. */
-function tlvBigSize(bytes: Uint8Array, offset: number, lengthOf: bigint | undefined): [bigint, number] {
+/**
+ * A BigSize of the TLV stream at `offset`: [value, bytes read], the value a number when it
+ * is one byte (below 0xfd: every named type, every length of a payload that fits in an
+ * onion), else a bigint; a malformed one is E_ONION_TLV naming the record's type or length.
+ */
+function tlvBigSize(bytes: Uint8Array, offset: number, lengthOf: number | bigint | undefined): [number | bigint, number] {
+  const first = bytes[offset];
+  if (first !== undefined && first < 0xfd) return [first, 1];
   try {
     return decodeBigSize(bytes, offset);
   } catch (e) {
@@ -127,12 +133,18 @@ function tlvBigSize(bytes: Uint8Array, offset: number, lengthOf: bigint | undefi
   }
 }
 
+// The named types as numbers, for the decoder's switch (a one-byte type is read as a number).
+const AMT_TO_FORWARD = Number(TLV.amt_to_forward), OUTGOING_CLTV_VALUE = Number(TLV.outgoing_cltv_value), SHORT_CHANNEL_ID = Number(TLV.short_channel_id);
+const PAYMENT_DATA = Number(TLV.payment_data), ENCRYPTED_RECIPIENT_DATA = Number(TLV.encrypted_recipient_data), CURRENT_PATH_KEY = Number(TLV.current_path_key);
+const PAYMENT_METADATA = Number(TLV.payment_metadata), TOTAL_AMOUNT_MSAT = Number(TLV.total_amount_msat);
+
 export function decodeHopPayload(bytes: Uint8Array): DecodedHopPayload {
   const p: HopPayload & { unknownEvenTypes?: bigint[] } = {};
   const unknown: Array<{ type: bigint; value: Uint8Array }> = [];
   const unknownEvenTypes: bigint[] = [];
   let o = 0;
-  let last = -1n;
+  // Types and lengths are numbers or bigints (tlvBigSize): < and > compare the two exactly.
+  let last: number | bigint = -1;
   while (o < bytes.length) {
     const [type, typeSize] = tlvBigSize(bytes, o, undefined);
     o += typeSize;
@@ -140,30 +152,32 @@ export function decodeHopPayload(bytes: Uint8Array): DecodedHopPayload {
     last = type;
     const [len, lenSize] = tlvBigSize(bytes, o, type);
     o += lenSize;
-    if (len > BigInt(bytes.length - o)) bad(`TLV type ${type}: length ${len} overruns the payload`);
+    if (len > bytes.length - o) bad(`TLV type ${type}: length ${len} overruns the payload`);
     const v = bytes.subarray(o, o + Number(len));
     o += Number(len);
     switch (type) {
-      case TLV.amt_to_forward: p.amt_to_forward = decodeTruncated(v, 8, 'amt_to_forward'); break;
-      case TLV.outgoing_cltv_value: p.outgoing_cltv_value = Number(decodeTruncated(v, 4, 'outgoing_cltv_value')); break;
-      case TLV.short_channel_id:
+      case AMT_TO_FORWARD: p.amt_to_forward = decodeTruncated(v, 8, 'amt_to_forward'); break;
+      case OUTGOING_CLTV_VALUE: p.outgoing_cltv_value = Number(decodeTruncated(v, 4, 'outgoing_cltv_value')); break;
+      case SHORT_CHANNEL_ID:
         if (v.length !== 8) bad(`short_channel_id: ${v.length} bytes, expected 8`);
         p.short_channel_id = formatScid(v);
         break;
-      case TLV.payment_data:
+      case PAYMENT_DATA:
         if (v.length < 32) bad(`payment_data: ${v.length} bytes, expected 32 + tu64`);
         p.payment_data = { payment_secret: v.slice(0, 32), total_msat: decodeTruncated(v.subarray(32), 8, 'payment_data.total_msat') };
         break;
-      case TLV.encrypted_recipient_data: p.encrypted_recipient_data = v.slice(); break;
-      case TLV.current_path_key:
+      case ENCRYPTED_RECIPIENT_DATA: p.encrypted_recipient_data = v.slice(); break;
+      case CURRENT_PATH_KEY:
         if (v.length !== 33) bad(`current_path_key: ${v.length} bytes, expected 33`);
         p.current_path_key = v.slice();
         break;
-      case TLV.payment_metadata: p.payment_metadata = v.slice(); break;
-      case TLV.total_amount_msat: p.total_amount_msat = decodeTruncated(v, 8, 'total_amount_msat'); break;
-      default:
-        unknown.push({ type, value: v.slice() });
-        if (type % 2n === 0n) unknownEvenTypes.push(type);
+      case PAYMENT_METADATA: p.payment_metadata = v.slice(); break;
+      case TOTAL_AMOUNT_MSAT: p.total_amount_msat = decodeTruncated(v, 8, 'total_amount_msat'); break;
+      default: {
+        const t = BigInt(type);
+        unknown.push({ type: t, value: v.slice() });
+        if (t % 2n === 0n) unknownEvenTypes.push(t);
+      }
     }
   }
   if (unknown.length > 0) p.unknown = unknown;

@@ -16,7 +16,8 @@ import { sharedSecret } from './ecdh.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { BigSizeError, decodeBigSize, encodeBigSize } from '../bigsize.ts';
 import { Lru, keyOf } from '../lru.ts';
-import { chacha20XorInto, generateKey, hmacEquals, hmacSha256Framed, sha256 } from './crypto.ts';
+import { hash } from 'node:crypto';
+import { chacha20XorInto, generateKey, hmacEquals, hmacSha256Framed } from './crypto.ts';
 
 export const HOP_PAYLOADS_SIZE = 1300;
 export const HMAC_SIZE = 32;
@@ -57,9 +58,19 @@ function bytesToScalar(b: Uint8Array): bigint {
   return (((((d.getBigUint64(0) << 64n) | d.getBigUint64(8)) << 64n) | d.getBigUint64(16)) << 64n) | d.getBigUint64(24);
 }
 
-/** b = SHA256(E || ss) mod n, the blinding factor of the ephemeral key E (33 bytes) after the hop with shared secret ss. */
+/** E (33 bytes) || ss (32 bytes), the blinding factor's message; zeroed after each use. */
+const BLINDING_MESSAGE = new Uint8Array(33 + 32);
+
+/**
+ * b = SHA256(E || ss) mod n, the blinding factor of the ephemeral key E (33 bytes) after the
+ * hop with shared secret ss: one call into OpenSSL whose hex digest is the bigint's literal.
+ */
 function blindingFactor(E: Uint8Array, ss: Uint8Array): bigint {
-  return bytesToScalar(sha256(E, ss)) % N;
+  BLINDING_MESSAGE.set(E, 0);
+  BLINDING_MESSAGE.set(ss, 33);
+  const b = BigInt(`0x${hash('sha256', BLINDING_MESSAGE, 'hex')}`) % N;
+  BLINDING_MESSAGE.fill(0);
+  return b;
 }
 
 /** The framed hop payload: BigSize(length) || payload (the HMAC follows it in the packet). */
@@ -183,11 +194,21 @@ export function buildOnion<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, h
 }
 
 /**
+ * The peel's working memory, reused (peels run one at a time: nothing here awaits):
+ * 64 bytes of room for the HMAC's inner pad, hop_payloads, then 1300 bytes that hold the
+ * associated data while the HMAC is computed and, zeroed, the rho stream bytes past
+ * hop_payloads that fill the next packet's end. It never holds a key: a packet's bytes,
+ * and its decrypted layer, wiped before the peel returns.
+ */
+const PEEL_SCRATCH = new Uint8Array(64 + 2 * HOP_PAYLOADS_SIZE);
+
+/**
  * Process one layer with the node's secret key: version, ephemeral key, HMAC (constant
  * time), decrypt, payload length, next ephemeral key, next packet; final when the next
- * HMAC is all zero. Only the rho stream bytes the layer uses are made: the 1300 that
- * decrypt hop_payloads, and the (length prefix + payload + HMAC) past them that fill the
- * next packet's end.
+ * HMAC is all zero. Decryption makes only the rho stream bytes the layer uses, in one
+ * pass over hop_payloads followed by zeros: bytes [0, frame) give this hop's frame (length
+ * prefix, payload, next HMAC); a final hop stops there, a forwarding one goes on to
+ * 1300 + frame, whose last 1300 bytes are the next packet's hop_payloads, shifted.
  */
 export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packet: Uint8Array, associatedData: Uint8Array): PeeledOnion {
   if (packet.length !== PACKET_SIZE) throw new MalformedInputError('E_ONION_PACKET_LENGTH', `onion packet is ${packet.length} bytes, expected ${PACKET_SIZE}`);
@@ -199,44 +220,58 @@ export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packe
   if (k <= 0n || k >= N) throw new RefusedError('E_ONION_NODE_KEY', 'node key is not a valid secp256k1 secret key');
   const ss = sharedSecret(ec, E, k);
   if (ss === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'onion ephemeral key gives the point at infinity');
-  // hop_payloads with 64 bytes of room for the HMAC's inner pad in front and the
-  // associated data behind: the HMAC in one call into OpenSSL; then decrypted in place.
-  const framed = new Uint8Array(64 + HOP_PAYLOADS_SIZE + associatedData.length);
-  framed.set(packet.subarray(34, 34 + HOP_PAYLOADS_SIZE), 64);
-  framed.set(associatedData, 64 + HOP_PAYLOADS_SIZE);
-  const expected = hmacSha256Framed(generateKey('mu', ss), framed);
-  if (!hmacEquals(expected, packet.subarray(34 + HOP_PAYLOADS_SIZE))) throw new RefusedError('E_ONION_HMAC', 'onion HMAC does not verify (wrong node key, wrong associated data or a corrupted packet)');
-  const rho = generateKey('rho', ss);
-  const bytes = framed.subarray(64, 64 + HOP_PAYLOADS_SIZE);
-  chacha20XorInto(rho, bytes, 0, HOP_PAYLOADS_SIZE);
-  let len: bigint, prefix: number;
+  // Associated data longer than the scratch's tail (BOLT 4's is a 32-byte payment hash) gets memory of its own.
+  const work = associatedData.length <= HOP_PAYLOADS_SIZE ? PEEL_SCRATCH : new Uint8Array(64 + HOP_PAYLOADS_SIZE + Math.max(associatedData.length, HOP_PAYLOADS_SIZE));
+  const tail = 64 + HOP_PAYLOADS_SIZE;
   try {
-    [len, prefix] = decodeBigSize(bytes, 0);
-  } catch (e) {
-    throw new MalformedInputError('E_ONION_PAYLOAD_LENGTH', `hop payload length: ${(e as BigSizeError).message}`);
+    // HMAC(mu, hop_payloads || associated_data) in one call into OpenSSL.
+    work.set(packet.subarray(34, 34 + HOP_PAYLOADS_SIZE), 64);
+    work.set(associatedData, tail);
+    const expected = hmacSha256Framed(generateKey('mu', ss), work.subarray(0, tail + associatedData.length));
+    if (!hmacEquals(expected, packet.subarray(34 + HOP_PAYLOADS_SIZE))) throw new RefusedError('E_ONION_HMAC', 'onion HMAC does not verify (wrong node key, wrong associated data or a corrupted packet)');
+    work.fill(0, tail, tail + HOP_PAYLOADS_SIZE);
+    // The first stream block: the length prefix (BigSize, at most 9 bytes).
+    const rho = generateKey('rho', ss);
+    chacha20XorInto(rho, work, 64, 64);
+    let n: number, prefix: number;
+    if (work[64]! < 0xfd) [n, prefix] = [work[64]!, 1];
+    else {
+      let len: bigint;
+      try {
+        [len, prefix] = decodeBigSize(work.subarray(64, 128), 0);
+      } catch (e) {
+        throw new MalformedInputError('E_ONION_PAYLOAD_LENGTH', `hop payload length: ${(e as BigSizeError).message}`);
+      }
+      if (BigInt(prefix) + len + BigInt(HMAC_SIZE) > BigInt(HOP_PAYLOADS_SIZE)) throw new MalformedInputError('E_ONION_PAYLOAD_LENGTH', `hop payload length ${len} does not fit in the packet`);
+      n = Number(len);
+    }
+    if (n === 0) throw new MalformedInputError('E_ONION_PAYLOAD_LENGTH', 'hop payload length is 0 (legacy fixed-size payloads are not supported)');
+    const shift = prefix + n + HMAC_SIZE; // at most 1300: a one-byte length is below 0xfd
+    // The rest of the frame: the stream blocks up to its end (past it, at most a block's worth).
+    const frameEnd = (shift + 63) & ~63;
+    if (frameEnd > 64) chacha20XorInto(rho, work, 128, frameEnd - 64, 64);
+    const payload = work.slice(64 + prefix, 64 + prefix + n);
+    const nextHmac = work.slice(64 + prefix + n, 64 + shift);
+    let final = true;
+    for (let i = 0; i < HMAC_SIZE; i++) if (nextHmac[i] !== 0) final = false;
+    if (final) return { payload, sharedSecret: ss, final: true, nextPacket: undefined };
+    // b·E on the backend's variable-time k·P, as Core Lightning, LDK and Electrum do (their
+    // tweak_mul): b = SHA256(E || ss) is no key — it is used once, the sender knows it, and it
+    // reveals only the link E → b·E that forwarding this packet shows anyway. The secrets
+    // (the node key above, the sender's session key chain) stay on constant-time calls.
+    const En = ec.mul(E, blindingFactor(ephemeral, ss));
+    if (En === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'next ephemeral key is the point at infinity');
+    // The stream on to 1300 + frame: the decrypted hop_payloads after this frame, then the
+    // stream itself over the zeros behind them.
+    chacha20XorInto(rho, work, 64 + frameEnd, HOP_PAYLOADS_SIZE + shift - frameEnd, frameEnd);
+    // next: version || b·E || (decrypted hop_payloads after this hop's frame || rho stream bytes [1300, 1300 + frame)) || next HMAC
+    const next = new Uint8Array(PACKET_SIZE);
+    next[0] = ONION_VERSION;
+    next.set(ec.pointToBytes(En), 1);
+    next.set(work.subarray(64 + shift, 64 + shift + HOP_PAYLOADS_SIZE), 34);
+    next.set(nextHmac, 34 + HOP_PAYLOADS_SIZE);
+    return { payload, sharedSecret: ss, final: false, nextPacket: next };
+  } finally {
+    work.fill(0, 64);
   }
-  if (len === 0n) throw new MalformedInputError('E_ONION_PAYLOAD_LENGTH', 'hop payload length is 0 (legacy fixed-size payloads are not supported)');
-  if (BigInt(prefix) + len + BigInt(HMAC_SIZE) > BigInt(HOP_PAYLOADS_SIZE))
-    throw new MalformedInputError('E_ONION_PAYLOAD_LENGTH', `hop payload length ${len} does not fit in the packet`);
-  const n = Number(len);
-  const shift = prefix + n + HMAC_SIZE;
-  const payload = bytes.subarray(prefix, prefix + n);
-  const nextHmac = bytes.subarray(prefix + n, shift);
-  let final = true;
-  for (let i = 0; i < HMAC_SIZE; i++) if (nextHmac[i] !== 0) final = false;
-  if (final) return { payload, sharedSecret: ss, final: true, nextPacket: undefined };
-  // b·E on the backend's variable-time k·P, as Core Lightning, LDK and Electrum do (their
-  // tweak_mul): b = SHA256(E || ss) is no key — it is used once, the sender knows it, and it
-  // reveals only the link E → b·E that forwarding this packet shows anyway. The secrets
-  // (the node key above, the sender's session key chain) stay on constant-time calls.
-  const En = ec.mul(E, blindingFactor(ephemeral, ss));
-  if (En === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'next ephemeral key is the point at infinity');
-  // next: version || b·E || (decrypted hop_payloads after this hop's frame || rho stream bytes [1300, 1300 + frame)) || next HMAC
-  const next = new Uint8Array(PACKET_SIZE);
-  next[0] = ONION_VERSION;
-  next.set(ec.pointToBytes(En), 1);
-  next.set(bytes.subarray(shift), 34);
-  chacha20XorInto(rho, next, 34 + HOP_PAYLOADS_SIZE - shift, shift, HOP_PAYLOADS_SIZE);
-  next.set(nextHmac, 34 + HOP_PAYLOADS_SIZE);
-  return { payload, sharedSecret: ss, final: false, nextPacket: next };
 }

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createCipheriv, createHash, createHmac } from 'node:crypto';
 import { toHex } from '../../../src/lib/bytes.ts';
-import { chacha20Xor, chacha20XorInto, cipherStream, generateKey, hmacSha256, hmacSha256Framed, sha256 } from '../../../src/lib/onion/crypto.ts';
+import { chacha20Xor, chacha20XorInto, cipherStream, generateKey, hmacEquals, hmacSha256, hmacSha256Framed, sha256 } from '../../../src/lib/onion/crypto.ts';
 
 /** OpenSSL's stream bytes [0, length): the 16-byte IV is counter 0 || nonce 0. */
 const openssl = (key: Uint8Array, length: number): Uint8Array => new Uint8Array(createCipheriv('chacha20', key, new Uint8Array(16)).update(new Uint8Array(length)));
@@ -102,6 +102,19 @@ describe('SHA-256 and HMAC-SHA256 (JavaScript for short messages, OpenSSL for lo
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('hmacEquals is true for equal bytes only: a difference in any bit of any byte, or another length, is false', () => {
+    const a = Uint8Array.from({ length: 32 }, (_, i) => i * 37);
+    expect(hmacEquals(a, Uint8Array.from(a))).toBe(true);
+    expect(hmacEquals(new Uint8Array(0), new Uint8Array(0))).toBe(true);
+    for (let i = 0; i < 32; i++) for (let bit = 0; bit < 8; bit++) {
+      const b = Uint8Array.from(a);
+      b[i]! ^= 1 << bit;
+      expect(hmacEquals(a, b)).toBe(false);
+    }
+    expect(hmacEquals(a, a.subarray(0, 31))).toBe(false);
+    expect(hmacEquals(a.subarray(0, 31), a)).toBe(false);
   });
 
   it('generateKey is HMAC-SHA256 keyed by the ASCII key type, for every key type', () => {

@@ -72,6 +72,38 @@ describe('hop payload TLV', () => {
     expect(decodeHopPayload(fromHex('02023a98040105')).outgoing_cltv_value).toBe(5);
   });
 
+  it('types of every BigSize width (1, 3, 5, 9 bytes; beyond 2^53) are ordered exactly: strictly increasing streams are read back record for record, any other order is E_ONION_TLV', () => {
+    const bigSize = (v: bigint): string => (v < 0xfdn ? v.toString(16).padStart(2, '0') : v <= 0xffffn ? `fd${v.toString(16).padStart(4, '0')}` : v <= 0xffffffffn ? `fe${v.toString(16).padStart(8, '0')}` : `ff${v.toString(16).padStart(16, '0')}`);
+    const type = fc.oneof(
+      fc.bigInt({ min: 19n, max: 0xfcn }),
+      fc.bigInt({ min: 0xfdn, max: 0xffffn }),
+      fc.bigInt({ min: 0x10000n, max: 0xffffffffn }),
+      fc.bigInt({ min: 2n ** 32n, max: 2n ** 64n - 1n }),
+      fc.bigInt({ min: 2n ** 53n - 2n, max: 2n ** 53n + 2n }), // where a number stops being exact
+    );
+    const stream = (types: bigint[]): string => types.map((t, i) => `${bigSize(t)}01${(i & 0xff).toString(16).padStart(2, '0')}`).join('');
+    fc.assert(
+      fc.property(fc.uniqueArray(type, { minLength: 2, maxLength: 6, comparator: (a, b) => a === b }), (types) => {
+        const sorted = [...types].sort((a, b) => (a < b ? -1 : 1));
+        const p = decodeHopPayload(fromHex(stream(sorted)));
+        expect(p.unknown!.map((u) => [u.type, u.value[0]])).toEqual(sorted.map((t, i) => [t, i & 0xff]));
+        expect(p.unknownEvenTypes).toEqual(sorted.filter((t) => t % 2n === 0n));
+        // Any two records swapped, or one repeated, breaks the strict order.
+        const swapped = [...sorted];
+        [swapped[0], swapped[swapped.length - 1]] = [swapped[swapped.length - 1]!, swapped[0]!];
+        expect(codeOf(() => decodeHopPayload(fromHex(stream(swapped))))).toBe('E_ONION_TLV');
+        expect(codeOf(() => decodeHopPayload(fromHex(stream([...sorted, sorted[sorted.length - 1]!]))))).toBe('E_ONION_TLV');
+      }),
+      { numRuns: 300 },
+    );
+    // Named types (one byte) before and after wider ones.
+    expect(decodeHopPayload(fromHex(`02023a98${bigSize(0x1_0000_0000n)}0100`)).unknown!.map((u) => u.type)).toEqual([0x1_0000_0000n]);
+    expect(codeOf(() => decodeHopPayload(fromHex(`${bigSize(0xfdn)}010002023a98`)))).toBe('E_ONION_TLV');
+    // A length of 3 bytes is read as such; past the payload it is refused.
+    expect(decodeHopPayload(fromHex(`fd0101fd00fd${'ab'.repeat(0xfd)}`)).unknown![0]!.value.length).toBe(0xfd);
+    expect(codeOf(() => decodeHopPayload(fromHex(`fd0101fd00fe${'ab'.repeat(0xfd)}`)))).toBe('E_ONION_TLV');
+  });
+
   it.each([
     ['tu64 with a leading zero', '0203003a98'],
     ['tu64 longer than 8 bytes', '0209010000000000000000'],
