@@ -82,19 +82,22 @@ function loadShortcut() {
   const dir = process.getBuiltinModule('node:path').join(__dirname, '..', 'dist');
   const file = `${dir}/psbt-decode.cjs`;
   const cacheFile = `${file}.cache`;
-  let cachedData;
-  try {
-    cachedData = fs.readFileSync(cacheFile);
-  } catch {
-    cachedData = undefined;
-  }
-  const script = new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData });
+  const script = new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData: codeCache(fs, cacheFile) });
   const mod = { exports: {} };
   script.runInThisContext().call(mod.exports, mod.exports, require, mod, file, dir);
   if (process.env.OFFCHAIN_WRITE_CODE_CACHE === '1') {
     process.once('beforeExit', () => fs.writeFileSync(cacheFile, script.createCachedData()));
   }
   return mod.exports;
+}
+
+/** A bundle's V8 code cache (scripts/build.mjs), or undefined where there is none: V8 then compiles from the text. */
+function codeCache(fs, cacheFile) {
+  try {
+    return fs.readFileSync(cacheFile);
+  } catch {
+    return undefined;
+  }
 }
 
 function loadBundle(name, cli = false) {
@@ -112,12 +115,7 @@ function loadBundle(name, cli = false) {
     return exports;
   }
   const cacheFile = `${file}.cache`;
-  let cachedData;
-  try {
-    cachedData = fs.readFileSync(cacheFile);
-  } catch {
-    cachedData = undefined;
-  }
+  const cachedData = codeCache(fs, cacheFile);
   // The bundle's import() calls (oclif loading ES-module plugins, the lazy prompt) come
   // to the importer set above: a script compiled by vm cannot import() by itself (scripts/build.mjs).
   const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
