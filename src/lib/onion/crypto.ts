@@ -15,6 +15,7 @@
  * hash that needs no precomputed state goes to OpenSSL.
  */
 import { hash } from 'node:crypto';
+import { equalBytes } from '../bytes.ts';
 import { sha256, sha256From, sha256Midstate as midstate } from '../hash.ts';
 import { chacha20XorInto } from './chacha20.ts';
 
@@ -121,13 +122,7 @@ export function chacha20Xor(key: Uint8Array, data: Uint8Array): Uint8Array {
 }
 
 /**
- * Constant-time comparison of two HMACs: every byte pair is looked at, the differences
- * ORed together, no branch on the data (a call into timingSafeEqual costs more than the
- * 32 bytes).
+ * Comparison of two HMACs without a branch on the data: bytes.ts's equalBytes, which ORs
+ * every byte pair's difference (a call into timingSafeEqual costs more than the 32 bytes).
  */
-export function hmacEquals(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
+export const hmacEquals = equalBytes;
