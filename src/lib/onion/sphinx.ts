@@ -11,8 +11,8 @@
  * (1300) || hmac (32) = 1366 bytes whatever the route length.
  */
 import type { Secp256k1Backend } from '../musig/engine/backend.ts';
-import { N } from '../musig/engine/scalar.ts';
-import { sharedSecret } from './ecdh.ts';
+import { N, bytes32, isSecretKey32 } from '../musig/engine/scalar.ts';
+import { sharedSecret, sharedSecretOf } from './ecdh.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { BigSizeError, decodeBigSize, encodeBigSize } from '../bigsize.ts';
 import { Lru, keyOf } from '../lru.ts';
@@ -112,8 +112,7 @@ export function routeSecrets<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array,
   for (let i = 0; i < pubkeys.length; i++) {
     const P = nodeIdPoint(ec, pubkeys[i]!);
     if (P === undefined) throw new RefusedError('E_ONION_HOP_PUBKEY', `hop ${i}: node id is not a valid compressed secp256k1 point`);
-    const ss = sharedSecret(ec, P, e);
-    if (ss === null) throw new RefusedError('E_ONION_HOP_PUBKEY', `hop ${i}: shared point is infinity`);
+    const ss = sharedSecretOf(ec, P, e); // e in [1, n): e·P is never infinity
     sharedSecrets.push(ss);
     if (i + 1 === pubkeys.length) break;
     e = (e * blindingFactor(E, ss)) % N;
@@ -216,10 +215,15 @@ export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packe
   const ephemeral = packet.subarray(1, 34);
   const E = ec.pointFromBytes(ephemeral);
   if (E === undefined) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'onion ephemeral public key is not a valid compressed secp256k1 point');
-  const k = bytesToScalar(nodeKey);
-  if (k <= 0n || k >= N) throw new RefusedError('E_ONION_NODE_KEY', 'node key is not a valid secp256k1 secret key');
-  const ss = sharedSecret(ec, E, k);
-  if (ss === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'onion ephemeral key gives the point at infinity');
+  // The node key goes to the ECDH as its 32 bytes (a key of another length, as an integer's).
+  let key = nodeKey;
+  if (!isSecretKey32(nodeKey)) {
+    const k = bytesToScalar(nodeKey);
+    if (k <= 0n || k >= N) throw new RefusedError('E_ONION_NODE_KEY', 'node key is not a valid secp256k1 secret key');
+    key = bytes32(k);
+  }
+  const ss = sharedSecret(ec, E, key); // k in [1, n): k·E is never infinity
+  if (key !== nodeKey) key.fill(0);
   // Associated data longer than the scratch's tail (BOLT 4's is a 32-byte payment hash) gets memory of its own.
   const work = associatedData.length <= HOP_PAYLOADS_SIZE ? PEEL_SCRATCH : new Uint8Array(64 + HOP_PAYLOADS_SIZE + Math.max(associatedData.length, HOP_PAYLOADS_SIZE));
   const tail = 64 + HOP_PAYLOADS_SIZE;
