@@ -7,12 +7,13 @@ Reads one JSON object on stdin, prints one JSON object on stdout:
         "payloads5": [hex x5], "payloads20": [hex x20]}
   out: {"version", "packet5", "packet20", "next5", "final5", "payload5_fields",
         "rates": {"build5", "build20", "peel"}: {"cpu": per CPU-second, "wall": per second},
-        "peel_parts": {"ecdh", "blinding", "tweak_mul"}: µs of CPU per call}
+        "peel_parts": {"ecdh", "blinding", "tweak_mul", "pubkey"}: µs of CPU per call}
 The peel is what Electrum's process_onion_packet does: parse the packet, ECDH, HMAC,
 decrypt, decode the TLV payload, the next ephemeral key; plus the next packet's bytes.
 Its two curve calls are also timed alone (peel_parts): the shared secret (get_ecdh: the
 key decoded, pubkey_tweak_mul by the node key, SHA256), the next ephemeral key
-(ECPubkey(E) * b, compressed), and libsecp256k1's pubkey_tweak_mul by itself through ctypes.
+(ECPubkey(E) * b, compressed), and libsecp256k1's pubkey_tweak_mul by itself through ctypes;
+and a build's other curve call per hop, E_i = e_i·G (ECPrivkey(e).get_public_key_bytes()).
 Run by bench/onion.ts with /usr/bin/python3 (Debian's interpreter, where apt installs it).
 """
 import json
@@ -92,6 +93,8 @@ def peel_parts():
         "ecdh": cpu_us(lambda: get_ecdh(node_key, E)),
         "blinding": cpu_us(lambda: (ecc.ECPubkey(E) * b).get_public_key_bytes()),
         "tweak_mul": cpu_us(tweak_mul),
+        # What a build does per hop besides get_ecdh (get_shared_secrets_along_route): E_i = e_i·G.
+        "pubkey": cpu_us(lambda: ecc.ECPrivkey(session).get_public_key_bytes()),
     }
 
 

@@ -10,7 +10,9 @@
  * backend. The peel also part by part (µs of CPU per peel): E's decoding, (a) the ECDH by the
  * node key (constant time), (b) b·E (variable time, b is public), (c) everything else (the
  * same peel with the point work answered from memory), beside Electrum's whole peel and its
- * two curve calls — and what (c) may cost for 2×. Backends: noble, tiny-secp256k1, native, and libsecp256k1 (the system's
+ * two curve calls — and what (c) may cost for 2×. The 20-hop build too: 20 ECDH, 18 k·G and the
+ * rest (the build with those answered from memory), beside Electrum's 20 get_ecdh, 20 e·G and
+ * its rest. Backends: noble, tiny-secp256k1, native, and libsecp256k1 (the system's
  * library) where the tree has it. Rounds interleave ours and Electrum's; each figure is the median of the rounds,
  * per CPU-second (and per wall-second), with the load average. Before timing, the packets
  * (and the peeled next packet) are compared byte for byte with Electrum's. Printed, never
@@ -26,7 +28,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { loadBackend } from '../src/lib/musig/engine/select.ts';
 import type { BackendName, Secp256k1Backend } from '../src/lib/musig/engine/backend.ts';
 import { buildOnion, peelOnion } from '../src/lib/onion/sphinx.ts';
-import { sharedSecret } from '../src/lib/onion/ecdh.ts';
+import { sharedSecret, sharedSecretOf } from '../src/lib/onion/ecdh.ts';
 import { reportRow } from './rows.mjs';
 import { decodeHopPayload, encodeHopPayload } from '../src/lib/onion/payload.ts';
 import { toHex } from '../src/lib/bytes.ts';
@@ -66,7 +68,7 @@ const hops20 = route(20);
 const session = new Uint8Array(32).fill(0x41);
 const ad = new Uint8Array(32).fill(0x42);
 
-type PeelParts = { ecdh: number; blinding: number; tweak_mul: number };
+type PeelParts = { ecdh: number; blinding: number; tweak_mul: number; pubkey: number };
 type Electrum = { version: string; packet5: string; packet20: string; next5: string; final5: boolean; payload5_fields: string[]; rates: { build5: Rate; build20: Rate; peel: Rate }; peel_parts: PeelParts };
 function electrum(): Electrum | string {
   const req = { seconds, session: toHex(session), ad: toHex(ad), node_key: toHex(sks[0]!), pubkeys: pubkeys.map(toHex), payloads5: hops5.map((h) => toHex(h.payload)), payloads20: hops20.map((h) => toHex(h.payload)) };
@@ -105,11 +107,12 @@ const ours = new Map<BackendName, { build5: Rate[]; build20: Rate[]; peel: Rate[
 // E_0 … E_{n−2}; per peel a decode of E, the ECDH and the next ephemeral key b·E.
 const floor = new Map<BackendName, { build5: Rate[]; build20: Rate[]; peel: Rate[] }>();
 const k41 = 0x4141414141414141414141414141414141414141414141414141414141414141n;
+const k41Bytes = new Uint8Array(32).fill(0x41);
 const ecOnly = <P>(ec: Secp256k1Backend<P>, n: number) => {
   const points = pubkeys.slice(0, n).map((pk) => ec.pointFromBytes(pk)!);
   return () => {
     for (let i = 0; i < n; i++) {
-      sharedSecret(ec, points[i]!, k41);
+      sharedSecret(ec, points[i]!, k41Bytes);
       if (i < n - 1) ec.pointToBytes(ec.mulBase(k41)!);
     }
   };
@@ -123,6 +126,11 @@ const theirParts: PeelParts[] = [];
 // blinding factor's hash, copies, the TLV decode. E's decoding (a square root) apart.
 type Parts = { decodeE: number[]; ecdh: number[]; blinding: number[]; rest: number[] };
 const parts = new Map<BackendName, Parts>();
+// The 20-hop build in parts, µs of CPU per build: 20 ECDH by the session key chain (constant
+// time), 18 E_i = e_i·G compressed, and the rest — the same build with those answered from
+// memory (filler, layers, ChaCha20, HMACs, key derivations, blinding factors, e_{i+1}).
+type BuildParts = { ecdh: number[]; kG: number[]; rest: number[] };
+const buildParts = new Map<BackendName, BuildParts>();
 const cpuMicros = (fn: () => void) => 1e6 / rate(fn).cpu;
 for (let r = 0; r < rounds; r++) {
   for (const [name, ec] of ecs) {
@@ -139,21 +147,29 @@ for (let r = 0; r < rounds; r++) {
     const E = packet.subarray(1, 34);
     f.peel.push(rate(() => {
       const P = ec.pointFromBytes(E)!;
-      sharedSecret(ec, P, k41);
+      sharedSecret(ec, P, k41Bytes);
       ec.pointToBytes(ec.mul(P, k41)!);
     }));
     const part = parts.get(name) ?? { decodeE: [], ecdh: [], blinding: [], rest: [] };
     parts.set(name, part);
     const P = ec.pointFromBytes(E)!;
-    const nodeScalar = BigInt(`0x${toHex(sks[0]!)}`);
-    const ss = sharedSecret(ec, P, nodeScalar)!;
+    const ss = sharedSecret(ec, P, sks[0]!);
     const b = BigInt(`0x${toHex(sha256(E, ss))}`) % secp256k1.Point.CURVE().n;
     const next = ec.pointFromBytes(peelOnion(ec, sks[0]!, packet, ad).nextPacket!.subarray(1, 34))!;
     const answered: Secp256k1Backend<unknown> = { ...ec, pointFromBytes: () => P, ecdhSha256: () => ss, mulSecret: undefined, mul: () => next };
     part.decodeE.push(cpuMicros(() => ec.pointFromBytes(E)));
-    part.ecdh.push(cpuMicros(() => sharedSecret(ec, P, nodeScalar)));
+    part.ecdh.push(cpuMicros(() => sharedSecret(ec, P, sks[0]!)));
     part.blinding.push(cpuMicros(() => ec.pointToBytes(ec.mul(P, b)!)));
     part.rest.push(cpuMicros(() => decodeHopPayload(peelOnion(answered, sks[0]!, packet, ad).payload)));
+    const bp = buildParts.get(name) ?? { ecdh: [], kG: [], rest: [] };
+    buildParts.set(name, bp);
+    const P1 = ec.pointFromBytes(pubkeys[1]!)!;
+    const G1 = ec.mulBase(k41)!;
+    const ss1 = sharedSecretOf(ec, P1, k41);
+    const memo: Secp256k1Backend<unknown> = { ...ec, ecdhSha256: () => ss1, mulSecret: undefined, mulBase: () => G1 };
+    bp.ecdh.push(20 * cpuMicros(() => sharedSecretOf(ec, P1, k41)));
+    bp.kG.push(18 * cpuMicros(() => ec.pointToBytes(ec.mulBase(k41)!)));
+    bp.rest.push(cpuMicros(() => buildOnion(memo, session, hops20, ad)));
   }
   const e = r === 0 || typeof first === 'string' ? first : electrum();
   if (typeof e !== 'string') {
@@ -197,6 +213,19 @@ for (const [name, p] of parts) {
   // The most (c) may cost for the row to reach 2× with the curve work as measured.
   const budget = electrumPeel / 2 - curve;
   console.log(`  ${name.padEnd(16)}${us(p.decodeE).padStart(9)}${us(p.ecdh).padStart(10)}${us(p.blinding).padStart(10)}${us(p.rest).padStart(10)}${(curve + median(p.rest)).toFixed(1).padStart(8)}${whole.toFixed(1).padStart(8)}${`${(electrumPeel / curve).toFixed(2)}×`.padStart(14)}${budget.toFixed(1).padStart(12)}`);
+}
+if (theirParts.length) {
+  const p = (k: keyof PeelParts) => median(theirParts.map((x) => x[k]));
+  const total = 1e6 / med(theirs.build20, 'cpu');
+  console.log(`  the 20-hop build in parts, µs of CPU per build: Electrum ${total.toFixed(0)} in all, of which 20 get_ecdh ${(20 * p('ecdh')).toFixed(0)}, 20 e_i·G ${(20 * p('pubkey')).toFixed(0)}, rest ${(total - 20 * p('ecdh') - 20 * p('pubkey')).toFixed(0)}`);
+}
+console.log('  '.padEnd(18) + '20 ECDH'.padStart(9) + '18 k·G'.padStart(9) + 'rest'.padStart(9) + 'sum'.padStart(8) + 'whole'.padStart(8) + '× at rest = 0'.padStart(15) + 'rest for 2×'.padStart(13));
+for (const [name, p] of buildParts) {
+  const curve = median(p.ecdh) + median(p.kG);
+  const whole = 1e6 / med(ours.get(name)!.build20, 'cpu');
+  const electrum20 = theirs.build20.length ? 1e6 / med(theirs.build20, 'cpu') : NaN;
+  const f = (x: number) => x.toFixed(0);
+  console.log(`  ${name.padEnd(16)}${f(median(p.ecdh)).padStart(9)}${f(median(p.kG)).padStart(9)}${f(median(p.rest)).padStart(9)}${f(curve + median(p.rest)).padStart(8)}${f(whole).padStart(8)}${`${(electrum20 / curve).toFixed(2)}×`.padStart(15)}${f(electrum20 / 2 - curve).padStart(13)}`);
 }
 console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
 

@@ -11,7 +11,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { Secp256k1Backend } from '../musig/engine/backend.ts';
 import { N } from '../musig/engine/scalar.ts';
-import { secretMul, sharedSecret } from './ecdh.ts';
+import { secretMul, sharedSecretOf } from './ecdh.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { generateKey, hmacSha256, sha256 } from './crypto.ts';
 
@@ -66,7 +66,7 @@ export function blindHop<P>(ec: Secp256k1Backend<P>, pathPrivkey: Uint8Array, no
   const E = ec.pointToBytes(ec.mulBase(e)!);
   const Np = ec.pointFromBytes(nodeId);
   if (Np === undefined) throw new RefusedError('E_ONION_HOP_PUBKEY', 'node id is not a valid compressed point');
-  const ss = sharedSecret(ec, Np, e)!;
+  const ss = sharedSecretOf(ec, Np, e);
   const rho = generateKey('rho', ss);
   const blindedNodeId = ec.pointToBytes(secretMul(ec, Np, scalar(hmacSha256(BLINDED_NODE_ID, ss)) % N)!);
   const next = (e * (scalar(sha256(E, ss)) % N)) % N;
@@ -81,7 +81,7 @@ export function unblindHop<P>(ec: Secp256k1Backend<P>, nodePrivkey: Uint8Array, 
   if (k <= 0n || k >= N) throw new RefusedError('E_ONION_NODE_KEY', 'node key is not a valid secp256k1 secret key');
   const E = ec.pointFromBytes(pathKey);
   if (E === undefined) throw new MalformedInputError('E_ONION_PATH_KEY', 'path_key is not a valid compressed point');
-  const ss = sharedSecret(ec, E, k)!;
+  const ss = sharedSecretOf(ec, E, k);
   const blindedPrivkey = scalarBytes((k * (scalar(hmacSha256(BLINDED_NODE_ID, ss)) % N)) % N);
   const decryptedData = aeadDecrypt(generateKey('rho', ss), encryptedData);
   const nextPathKey = ec.pointToBytes(secretMul(ec, E, scalar(sha256(pathKey, ss)) % N)!);
@@ -91,8 +91,9 @@ export function unblindHop<P>(ec: Secp256k1Backend<P>, nodePrivkey: Uint8Array, 
 /** The key a blinded hop peels its onion with: k·HMAC("blinded_node_id", SHA256(k·path_key)). */
 export function blindedNodePrivkey<P>(ec: Secp256k1Backend<P>, nodePrivkey: Uint8Array, pathKey: Uint8Array): Uint8Array {
   const k = scalar(nodePrivkey);
+  if (k <= 0n || k >= N) throw new RefusedError('E_ONION_NODE_KEY', 'node key is not a valid secp256k1 secret key');
   const E = ec.pointFromBytes(pathKey);
   if (E === undefined) throw new MalformedInputError('E_ONION_PATH_KEY', 'path_key is not a valid compressed point');
-  const ss = sharedSecret(ec, E, k)!;
+  const ss = sharedSecretOf(ec, E, k);
   return scalarBytes((k * (scalar(hmacSha256(BLINDED_NODE_ID, ss)) % N)) % N);
 }

@@ -8,6 +8,9 @@
  * data-dependent branch or index, so constant time as the C implementations. Pure.
  */
 
+/** The little-endian 32-bit word at `at`. */
+const word = (b: Uint8Array, at: number): number => b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
+
 /**
  * XOR bytes [streamOffset, streamOffset + length) of the ChaCha20 stream keyed by `key`
  * (nonce 0) into target[offset, offset + length). On a zeroed target this writes the stream.
@@ -16,9 +19,11 @@ export function chacha20XorInto(key: Uint8Array, target: Uint8Array, offset: num
   if (key.length !== 32) throw new RangeError(`ChaCha20 key is ${key.length} bytes, expected 32`);
   if (offset < 0 || length < 0 || offset + length > target.length) throw new RangeError('ChaCha20: range outside the target');
   if (streamOffset < 0 || streamOffset + length > 2 ** 38) throw new RangeError('ChaCha20: stream position outside the 32-bit block counter');
-  const kv = new DataView(key.buffer, key.byteOffset, 32);
-  const k0 = kv.getUint32(0, true), k1 = kv.getUint32(4, true), k2 = kv.getUint32(8, true), k3 = kv.getUint32(12, true);
-  const k4 = kv.getUint32(16, true), k5 = kv.getUint32(20, true), k6 = kv.getUint32(24, true), k7 = kv.getUint32(28, true);
+  // The key's words read byte by byte: a DataView needs key.buffer, and a fresh 32-byte key
+  // (generateKey's) lives on V8's heap, where asking for its buffer moves it to a backing
+  // store of its own — an allocation per key.
+  const k0 = word(key, 0), k1 = word(key, 4), k2 = word(key, 8), k3 = word(key, 12);
+  const k4 = word(key, 16), k5 = word(key, 20), k6 = word(key, 24), k7 = word(key, 28);
   let counter = Math.floor(streamOffset / 64);
   let skip = streamOffset % 64;
   let o = offset;

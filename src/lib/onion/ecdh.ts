@@ -11,6 +11,7 @@
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Secp256k1Backend } from '../musig/engine/backend.ts';
+import { N, bytes32, int } from '../musig/engine/scalar.ts';
 import { sha256 } from '../hash.ts';
 
 type NoblePoint = InstanceType<typeof secp256k1.Point>;
@@ -28,13 +29,24 @@ export function secretMul<P>(ec: Secp256k1Backend<P>, p: P, k: bigint): P | null
 }
 
 /**
- * SHA256(compressed(k·P)) for a secret k: the backend's one call when it has one, else a
- * constant-time k·P and SHA-256 of its encoding; null for infinity (k = 0: callers refuse it
- * first, and for k in [1, n) k·P is never infinity in the prime-order group).
+ * SHA256(compressed(k·P)) for a secret key k given as its 32 bytes, in [1, n) (callers
+ * check): the backend's one call when it has one (a node key goes to it as stored, no
+ * integer made of it), else a constant-time k·P and SHA-256 of its encoding.
  */
-export function sharedSecret<P>(ec: Secp256k1Backend<P>, p: P, k: bigint): Uint8Array | null {
-  if (k === 0n) return null;
+export function sharedSecret<P>(ec: Secp256k1Backend<P>, p: P, k: Uint8Array): Uint8Array {
   if (ec.ecdhSha256) return ec.ecdhSha256(p, k);
-  if (ec.mulSecret) return sha256(ec.pointToBytes(ec.mulSecret(p, k)!));
-  return sha256(nobleSecretMul(ec, p, k).toBytes(true));
+  const s = int(k);
+  if (k.length !== 32 || s === 0n || s >= N) throw new RangeError('a secret key is 32 bytes, an integer in [1, n)');
+  if (ec.mulSecret) return sha256(ec.pointToBytes(ec.mulSecret(p, s)!));
+  return sha256(nobleSecretMul(ec, p, s).toBytes(true));
+}
+
+/** sharedSecret for a secret held as an integer in [1, n) (the sender's key chain): its bytes made for the call, wiped after. */
+export function sharedSecretOf<P>(ec: Secp256k1Backend<P>, p: P, k: bigint): Uint8Array {
+  const d = bytes32(k);
+  try {
+    return sharedSecret(ec, p, d);
+  } finally {
+    d.fill(0);
+  }
 }

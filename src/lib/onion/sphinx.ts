@@ -11,8 +11,8 @@
  * (1300) || hmac (32) = 1366 bytes whatever the route length.
  */
 import type { Secp256k1Backend } from '../musig/engine/backend.ts';
-import { N } from '../musig/engine/scalar.ts';
-import { sharedSecret } from './ecdh.ts';
+import { N, bytes32, int, isSecretKey32 } from '../musig/engine/scalar.ts';
+import { sharedSecret, sharedSecretOf } from './ecdh.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { BigSizeError, decodeBigSize, encodeBigSize } from '../bigsize.ts';
 import { Lru, keyOf } from '../lru.ts';
@@ -46,17 +46,6 @@ export type PeeledOnion = {
   /** The packet to forward (absent when final). */
   readonly nextPacket: Uint8Array | undefined;
 };
-
-/** A 32-byte big-endian integer, four 64-bit words at a time. */
-function bytesToScalar(b: Uint8Array): bigint {
-  if (b.length !== 32) {
-    let v = 0n;
-    for (const x of b) v = (v << 8n) | BigInt(x);
-    return v;
-  }
-  const d = new DataView(b.buffer, b.byteOffset, 32);
-  return (((((d.getBigUint64(0) << 64n) | d.getBigUint64(8)) << 64n) | d.getBigUint64(16)) << 64n) | d.getBigUint64(24);
-}
 
 /** E (33 bytes) || ss (32 bytes), the blinding factor's message; zeroed after each use. */
 const BLINDING_MESSAGE = new Uint8Array(33 + 32);
@@ -102,7 +91,7 @@ function nodeIdPoint<P>(ec: Secp256k1Backend<P>, bytes: Uint8Array): P | undefin
  * factor needs (E_0 … E_{n−2}) one k·G.
  */
 export function routeSecrets<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, pubkeys: readonly Uint8Array[]): { ephemeral0: Uint8Array; sharedSecrets: Uint8Array[] } {
-  let e = bytesToScalar(sessionKey);
+  let e = int(sessionKey);
   if (e <= 0n || e >= N) throw new RefusedError('E_ONION_SESSION_KEY', 'session key is not a valid secp256k1 secret key');
   const E0 = ec.mulBase(e);
   if (E0 === null) throw new RefusedError('E_ONION_SESSION_KEY', 'session key is not a valid secp256k1 secret key');
@@ -112,8 +101,7 @@ export function routeSecrets<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array,
   for (let i = 0; i < pubkeys.length; i++) {
     const P = nodeIdPoint(ec, pubkeys[i]!);
     if (P === undefined) throw new RefusedError('E_ONION_HOP_PUBKEY', `hop ${i}: node id is not a valid compressed secp256k1 point`);
-    const ss = sharedSecret(ec, P, e);
-    if (ss === null) throw new RefusedError('E_ONION_HOP_PUBKEY', `hop ${i}: shared point is infinity`);
+    const ss = sharedSecretOf(ec, P, e); // e in [1, n): e·P is never infinity
     sharedSecrets.push(ss);
     if (i + 1 === pubkeys.length) break;
     e = (e * blindingFactor(E, ss)) % N;
@@ -216,10 +204,15 @@ export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packe
   const ephemeral = packet.subarray(1, 34);
   const E = ec.pointFromBytes(ephemeral);
   if (E === undefined) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'onion ephemeral public key is not a valid compressed secp256k1 point');
-  const k = bytesToScalar(nodeKey);
-  if (k <= 0n || k >= N) throw new RefusedError('E_ONION_NODE_KEY', 'node key is not a valid secp256k1 secret key');
-  const ss = sharedSecret(ec, E, k);
-  if (ss === null) throw new MalformedInputError('E_ONION_EPHEMERAL_KEY', 'onion ephemeral key gives the point at infinity');
+  // The node key goes to the ECDH as its 32 bytes (a key of another length, as an integer's).
+  let key = nodeKey;
+  if (!isSecretKey32(nodeKey)) {
+    const k = int(nodeKey);
+    if (k <= 0n || k >= N) throw new RefusedError('E_ONION_NODE_KEY', 'node key is not a valid secp256k1 secret key');
+    key = bytes32(k);
+  }
+  const ss = sharedSecret(ec, E, key); // k in [1, n): k·E is never infinity
+  if (key !== nodeKey) key.fill(0);
   // Associated data longer than the scratch's tail (BOLT 4's is a 32-byte payment hash) gets memory of its own.
   const work = associatedData.length <= HOP_PAYLOADS_SIZE ? PEEL_SCRATCH : new Uint8Array(64 + HOP_PAYLOADS_SIZE + Math.max(associatedData.length, HOP_PAYLOADS_SIZE));
   const tail = 64 + HOP_PAYLOADS_SIZE;

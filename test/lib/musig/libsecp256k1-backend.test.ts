@@ -163,15 +163,17 @@ describeOn(`${name}: every answer and every refusal is noble's`, async () => {
     );
   });
 
-  it('ecdhSha256 is SHA256(compressed(k·P)) (BOLT 4\'s shared secret) and refuses k = 0 and k ≥ n', () => {
+  it('ecdhSha256 is SHA256(compressed(k·P)) (BOLT 4\'s shared secret) for k as 32 bytes, and refuses k = 0, k ≥ n and other lengths', () => {
     fc.assert(
-      fc.property(secretKey, scalar, (i, k) => {
+      fc.property(secretKey, scalar, fc.constantFrom(32, 32, 32, 31, 33), (i, k, length) => {
         const [pa, pb] = pointOf(i);
         const want = outcome(() => {
-          if (k <= 0n || k >= N) throw new RangeError('no scalar');
+          if (k <= 0n || k >= N || length !== 32) throw new RangeError('no scalar');
           return toHex(createHash('sha256').update(noble.pointToBytes(noble.mul(pa, k))).digest());
         });
-        expect(outcome(() => toHex(ec.ecdhSha256!(pb, k)))).toEqual(want);
+        // k mod 2^(8·length), big-endian in `length` bytes: k < 0 and k ≥ 2^256 land on 0 or on n and above.
+        const bytes = fromHex(BigInt.asUintN(8 * length, k).toString(16).padStart(2 * length, '0'));
+        expect(outcome(() => toHex(ec.ecdhSha256!(pb, bytes)))).toEqual(want);
       }),
       { numRuns: RUNS },
     );
@@ -363,7 +365,7 @@ describeOn(`${name}: secret scalars go through the constant-time multiplication`
       return [...calls];
     };
     expect(run(() => ec.mulSecret!(P, 0xabcdefn))).toEqual(['secp256k1_ec_pubkey_parse', 'secp256k1_ecdh']);
-    expect(run(() => ec.ecdhSha256!(P, 0xabcdefn))).toEqual(['secp256k1_ec_pubkey_parse', 'secp256k1_ecdh']);
+    expect(run(() => ec.ecdhSha256!(P, bytes32(0xabcdefn)))).toEqual(['secp256k1_ec_pubkey_parse', 'secp256k1_ecdh']);
     expect(run(() => ec.mul(P, 0xabcdefn))).toEqual(['secp256k1_ec_pubkey_parse', 'secp256k1_ec_pubkey_tweak_mul', 'secp256k1_ec_pubkey_serialize']);
     expect(run(() => ec.mulBase(0xabcdefn))).toEqual(['secp256k1_ec_pubkey_create', 'secp256k1_ec_pubkey_serialize']);
   });
@@ -387,7 +389,7 @@ const native = await backendUnderTest('native', async () => {
     const P = ec.mulBase(12345n)!;
     calls.length = 0;
     const S = ec.mulSecret!(P, 0xabcdefn);
-    const secret = ec.ecdhSha256!(P, 0xabcdefn);
+    const secret = ec.ecdhSha256!(P, bytes32(0xabcdefn));
     expect(calls).toEqual(['ecdh', 'ecdh']);
     const want = noble.mul(noble.mulBase(12345n)!, 0xabcdefn);
     expect(toHex(ec.pointToBytes(S))).toBe(toHex(noble.pointToBytes(want)));

@@ -29,23 +29,48 @@ export type NativeSecp256k1 = {
   ): Uint8Array;
 };
 
+/**
+ * Scalars reach the binding through one off-heap scratch, copied in and wiped after the call:
+ * a typed array of 64 bytes or fewer lives on V8's heap, and the binding asking for its
+ * address moves it to a backing store of its own (an allocation per fresh scalar); a
+ * 32-byte copy costs nanoseconds. ECDH's 32-byte output comes back the same way.
+ */
+type WithScalar = <T>(k: Uint8Array, f: (scratch: Uint8Array) => T) => T;
+
+function scalarScratch(): WithScalar {
+  const K = new Uint8Array(96).subarray(0, 32);
+  return (k, f) => {
+    if (k.length !== 32) throw new RangeError('a scalar is 32 bytes');
+    K.set(k);
+    try {
+      return f(K);
+    } finally {
+      K.fill(0);
+    }
+  };
+}
+
 export function nativeBackend(lib: NativeSecp256k1): Secp256k1Backend<Uncompressed> {
+  const withScalar = scalarScratch();
   return uncompressedBackend('native', {
     decompress: (bytes) => lib.publicKeyConvert(bytes, false),
     add: (a, b) => lib.publicKeyCombine([a, b], false),
-    mul: (p, k) => lib.publicKeyTweakMul(p, k, false),
-    mulBase: (k) => lib.publicKeyCreate(k, false),
-    ...(lib.publicKeyTweakAdd ? { addMulBase: (p: Uint8Array, k: Uint8Array) => lib.publicKeyTweakAdd!(p, k, false) } : {}),
-    ...(lib.ecdh ? nativeEcdh(lib.ecdh.bind(lib)) : {}),
+    mul: (p, k) => withScalar(k, (K) => lib.publicKeyTweakMul(p, K, false)),
+    mulBase: (k) => withScalar(k, (K) => lib.publicKeyCreate(K, false)),
+    ...(lib.publicKeyTweakAdd ? { addMulBase: (p: Uint8Array, k: Uint8Array) => withScalar(k, (K) => lib.publicKeyTweakAdd!(p, K, false)) } : {}),
+    ...(lib.ecdh ? nativeEcdh(lib.ecdh.bind(lib), withScalar) : {}),
     ...(lib.ecdsaRecover ? { recover: (rs: Uint8Array, recid: number, z: Uint8Array) => lib.ecdsaRecover!(rs, recid, z, false) } : {}),
   });
 }
 
-function nativeEcdh(ecdh: NonNullable<NativeSecp256k1['ecdh']>) {
+function nativeEcdh(ecdh: NonNullable<NativeSecp256k1['ecdh']>, withScalar: WithScalar) {
   // The hash function's output is empty (the binding copies outputlen bytes of what it returns).
   const none = new Uint8Array(0);
   const xbuf = new Uint8Array(32);
   const ybuf = new Uint8Array(32);
+  // ecdhSha256's output, off-heap like the scratch scalar, wiped after each call.
+  const secret = new Uint8Array(96).subarray(0, 32);
+  const sha256Options = {};
   let target = none;
   let hashed = false;
   const options = {
@@ -64,7 +89,7 @@ function nativeEcdh(ecdh: NonNullable<NativeSecp256k1['ecdh']>) {
       out[0] = 4;
       hashed = false;
       try {
-        ecdh(p, k, options, none);
+        withScalar(k, (K) => ecdh(p, K, options, none));
       } finally {
         target = none;
         xbuf.fill(0);
@@ -74,6 +99,13 @@ function nativeEcdh(ecdh: NonNullable<NativeSecp256k1['ecdh']>) {
       if (!hashed) throw new Error('secp256k1 binding: ecdh returned without calling its hash function');
       return out;
     },
-    ecdhSha256: (p: Uncompressed, k: Uint8Array) => ecdh(p, k, {}, new Uint8Array(32)),
+    ecdhSha256(p: Uncompressed, k: Uint8Array): Uint8Array {
+      try {
+        withScalar(k, (K) => ecdh(p, K, sha256Options, secret));
+        return secret.slice(); // 32 bytes: on V8's heap
+      } finally {
+        secret.fill(0);
+      }
+    },
   };
 }

@@ -37,11 +37,12 @@ export interface Secp256k1Backend<P = unknown> {
    */
   mulSecret?(p: P, k: bigint): P | null;
   /**
-   * BOLT 4's shared secret SHA256(compressed(k·P)) for a SECRET k in [1, n), constant
-   * time: libsecp256k1's secp256k1_ecdh with its default hash, in the backends that have
-   * it. Throws for k = 0 or k ≥ n.
+   * BOLT 4's shared secret SHA256(compressed(k·P)) for a SECRET k in [1, n), given as its
+   * 32 bytes big-endian (a node key as it is stored: no integer made of it), constant time:
+   * libsecp256k1's secp256k1_ecdh with its default hash, in the backends that have it.
+   * Throws for k = 0, k ≥ n or a length other than 32.
    */
-  ecdhSha256?(p: P, k: bigint): Uint8Array;
+  ecdhSha256?(p: P, k: Uint8Array): Uint8Array;
   /** k·G for any scalar, secret ones included (constant time in every backend). */
   mulBase(k: bigint): P | null;
   /** P + k·G for a PUBLIC scalar, in one library call where the library has one (a BOLT 3 key derivation); else add(P, mulBase(k)). */

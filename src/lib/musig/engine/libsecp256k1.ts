@@ -190,6 +190,16 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
   const [pkA, pkB] = [ins, ins + 64n];
   const insArray = koffi.sizeof('void *') === 8 ? new BigUint64Array([pkA, pkB]) : new Uint32Array([Number(pkA), Number(pkB)]);
   const pkOut = new Uint8Array(64);
+  // Byte strings a call reads or writes go through this off-heap scratch, copied in and out in
+  // JS: a typed array of 64 bytes or fewer lives on V8's heap, and the first time native code
+  // asks for its address V8 moves it to a backing store of its own (an allocation, ~0.5–1 µs
+  // per fresh scalar or digest) — a copy of 32 bytes costs nanoseconds. The scalar and the
+  // ECDH output are wiped after each call.
+  const io = new Uint8Array(160);
+  const K = io.subarray(0, 32);
+  const SS = io.subarray(32, 64);
+  const IN65 = io.subarray(64, 129);
+  const IN33 = IN65.subarray(0, 33);
   const sigStruct = new Uint8Array(64);
   const xonlyStruct = new Uint8Array(64);
   const recSigStruct = new Uint8Array(65);
@@ -226,8 +236,11 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
   const point = (p: Point65, into: unknown) => {
     if (p.length !== 65 || p[0] !== 4 || !parsed(into, p)) throw checked(new RangeError('not a 65-byte uncompressed point'));
   };
-  const scalar = (k: Uint8Array) => {
+  /** k copied into the scratch K for one call (the caller wipes K after it). */
+  const scalar = (k: Uint8Array): Uint8Array => {
     if (k.length !== 32) throw new RangeError('a scalar is 32 bytes');
+    K.set(k);
+    return K;
   };
   const refused = (what: string) => checked(new RangeError(`libsecp256k1 refused ${what}: the scalar is 0 or not below n`));
 
@@ -235,7 +248,10 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
     path,
     decompress(bytes) {
       if (!(bytes.length === 33 && (bytes[0] === 2 || bytes[0] === 3)) && !(bytes.length === 65 && bytes[0] === 4)) return undefined;
-      if (!parsed(pkOut, bytes)) return checked(undefined);
+      const input = bytes.length === 33 ? IN33 : IN65;
+      input.set(bytes);
+      const ok = parse(ctx, pkOut, input, bytes.length) === 1;
+      if (!ok) return checked(undefined);
       return checked(serialized(pkOut));
     },
     add(a, b) {
@@ -245,17 +261,22 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
       return checked(serialized(pkOut));
     },
     mul(p, k) {
-      scalar(k);
       point(p, pkOut);
-      if (tweakMul(ctx, pkOut, k) !== 1) throw refused('k·P');
+      const ok = tweakMul(ctx, pkOut, scalar(k)) === 1;
+      K.fill(0);
+      if (!ok) throw refused('k·P');
       return checked(serialized(pkOut));
     },
     mulConst(p, k) {
-      scalar(k);
       point(p, pkOut);
       const out = new Uint8Array(65);
       hashed = false;
-      const ok = ecdh(ctx, out.subarray(1), pkOut, k, copyXY, null) === 1;
+      let ok: boolean;
+      try {
+        ok = ecdh(ctx, out.subarray(1), pkOut, scalar(k), copyXY, null) === 1;
+      } finally {
+        K.fill(0);
+      }
       if (!ok || !hashed || illegal !== undefined) {
         out.fill(0);
         if (!ok) throw refused('k·P');
@@ -265,14 +286,20 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
       return out;
     },
     mulBase(k) {
-      scalar(k);
-      if (create(ctx, pkOut, k) !== 1) throw refused('k·G');
+      let ok: boolean;
+      try {
+        ok = create(ctx, pkOut, scalar(k)) === 1;
+      } finally {
+        K.fill(0);
+      }
+      if (!ok) throw refused('k·G');
       return checked(serialized(pkOut));
     },
     addMulBase(p, k) {
-      scalar(k);
       point(p, pkOut);
-      if (tweakAdd(ctx, pkOut, k) !== 1) {
+      const ok = tweakAdd(ctx, pkOut, scalar(k)) === 1;
+      K.fill(0);
+      if (!ok) {
         // 0 for infinity or for k ≥ n: only the first is an answer.
         if (!k.some((b) => b !== 0) || compare32(k, ORDER) >= 0) throw refused('P + k·G');
         return checked(undefined);
@@ -280,10 +307,16 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
       return checked(serialized(pkOut));
     },
     ecdhSha256(p, k) {
-      scalar(k);
       point(p, pkOut);
-      const out = new Uint8Array(32);
-      if (ecdh(ctx, out, pkOut, k, null, null) !== 1) throw refused('ECDH');
+      let ok: boolean, out: Uint8Array;
+      try {
+        ok = ecdh(ctx, SS, pkOut, scalar(k), null, null) === 1;
+        out = SS.slice(); // 32 bytes: on V8's heap
+      } finally {
+        K.fill(0);
+        SS.fill(0);
+      }
+      if (!ok) throw refused('ECDH');
       return checked(out);
     },
     ...(recSigParse && recover
@@ -309,7 +342,13 @@ function bind(koffi: Koffi, lib: KoffiLibrary, path: string): Libsecp256k1 {
       : {}),
     ecdsaSign(digest, secretKey) {
       if (digest.length !== 32 || secretKey.length !== 32) throw new RangeError('ECDSA signs a 32-byte digest with a 32-byte key');
-      if (ecdsaSign(ctx, sigStruct, digest, secretKey, null, null) !== 1) throw checked(new RangeError('libsecp256k1 refused the secret key: 0 or not below n'));
+      let ok: boolean;
+      try {
+        ok = ecdsaSign(ctx, sigStruct, digest, scalar(secretKey), null, null) === 1;
+      } finally {
+        K.fill(0);
+      }
+      if (!ok) throw checked(new RangeError('libsecp256k1 refused the secret key: 0 or not below n'));
       const out = new Uint8Array(64);
       sigSerialize(ctx, out, sigStruct);
       return checked(out);

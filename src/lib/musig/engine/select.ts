@@ -17,6 +17,7 @@ import { libsecp256k1Backend } from './backend-libsecp256k1.ts';
 import { openLibsecp256k1, type Koffi } from './libsecp256k1.ts';
 import type { BackendName, Secp256k1Backend } from './backend.ts';
 import type { Uncompressed } from './uncompressed.ts';
+import { bytes32 } from './scalar.ts';
 import { createEngine, type Bip327Engine, type EngineName } from './engine.ts';
 import { fromHex, toHex } from '../../bytes.ts';
 import { UsageError } from '../../errors.ts';
@@ -144,7 +145,7 @@ function selfTest<P>(ec: Secp256k1Backend<P>): void {
     hex(ec.add(kG, G)) !== KNOWN.k1G && 'P + Q',
     ec.addMulBase && hex(ec.addMulBase(kG, 1n)) !== KNOWN.k1G && 'P + k·G',
     ec.mulAddBase && (hex(ec.mulAddBase(G, KNOWN.k, 1n)) !== KNOWN.k1G || hex(ec.mulAddBase(ec.pointFromBytes(fromHex(KNOWN.bigX))!, 2n, 3n)) !== KNOWN.q2g3) && 'a·P + b·G',
-    ec.ecdhSha256 && toHex(ec.ecdhSha256(G, KNOWN.k)) !== KNOWN.ecdh && 'ECDH',
+    ec.ecdhSha256 && toHex(ec.ecdhSha256(G, bytes32(KNOWN.k))) !== KNOWN.ecdh && 'ECDH',
     (!ec.verifySchnorr(sig, msg, pk) || ec.verifySchnorr(forged, msg, pk)) && 'BIP-340 Verify',
     ec.pointFromBytes(fromHex(KNOWN.noY)) !== undefined && 'a non-point decoded',
     ec.liftX(fromHex(KNOWN.pPlus1)) !== undefined && 'x ≥ p decoded',

@@ -168,7 +168,8 @@ export function uncompressedBackend(
     // libsecp256k1's pubkey tweak_mul: secp256k1_ecmult, variable time — public scalars only.
     mul: (p, k) => (k === 0n ? null : ops.mul(p, scalarBytes(k))),
     ...(ops.mulConst ? { mulSecret: (p: Uncompressed, k: bigint) => (k === 0n ? null : withSecret(k, (d) => ops.mulConst!(p, d))) } : {}),
-    ...(ops.ecdhSha256 ? { ecdhSha256: (p: Uncompressed, k: bigint) => withSecret(k, (d) => ops.ecdhSha256!(p, d)) } : {}),
+    // The library refuses k = 0, k ≥ n and other lengths itself (secp256k1_ecdh returns 0).
+    ...(ops.ecdhSha256 ? { ecdhSha256: (p: Uncompressed, k: Uint8Array) => ops.ecdhSha256!(p, k) } : {}),
     mulBase: (k) => (k === 0n ? null : withSecret(k, (d) => ops.mulBase(d))),
     ...(ops.addMulBase
       ? {
