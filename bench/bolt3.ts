@@ -10,7 +10,8 @@
  * Under each row, the same run's split of one commitment: its key derivations (five points, curve calls
  * the ceiling does not make) and the 21 signatures timed beside each other, the rest (transactions,
  * scripts, hashes, DER) by difference — and the share the derivations alone would leave.
- * Run alone: `node --import tsx bench/bolt3.ts [seconds]` (BENCH_ROUNDS, default 3).
+ * Run alone: `node --import tsx bench/bolt3.ts [seconds]` (BENCH_ROUNDS, default 3; BENCH_BACKENDS=native,libsecp256k1
+ * for those rows only).
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -93,6 +94,7 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+const only = process.env.BENCH_BACKENDS?.split(',');
 const seconds = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 2);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 console.log(`\nBOLT 3: a commitment with 20 HTLCs, its 20 HTLC txs and 21 signatures; ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start`);
@@ -100,6 +102,7 @@ console.log(`  per CPU-second (per wall-second), medians of ${rounds} rounds of 
 const digest = createHash('sha256').update('bench').digest();
 for (const format of [LEGACY, ANCHORS]) {
   for (const [name, backend] of backends) {
+    if (only && !only.includes(name)) continue;
     if (typeof backend === 'string') {
       console.log(`  ${format.name.padEnd(8)} ${name.padEnd(15)} ${backend}`);
       continue;

@@ -1,40 +1,69 @@
 /**
  * SHA-256 on Node's built-in crypto (OpenSSL): on the hot paths of signing — a BOLT 3
- * commitment's 21 BIP-143 signature hashes, each a few double SHA-256 over a few hundred
- * bytes — the one-shot `crypto.hash` takes ~1.7 µs per 200 bytes where the pure-JS hash
- * takes ~3.5 µs and `createHash` ~2.5 µs (measured on the development machine). Same
- * results as @noble/hashes' sha256, which the vectors check. Pure: no I/O.
+ * commitment's 21 BIP-143 signature hashes, its 20 HTLC scripts' P2WSH hashes, each over
+ * a few hundred bytes — where the pure-JS hash takes ~0.45 µs a block. The one-shot
+ * `crypto.hash` is asked for a 'binary' (latin1) string, not a Buffer: the digest comes back as a
+ * 32-character string on V8's heap, read into the result here, where a Buffer's own
+ * ArrayBuffer (allocated, registered and later swept for every call) cost more than the
+ * hashing (measured at load 4, 32 to 1,100 bytes: ~0.5–0.9 µs a call against ~1.4–2.5 µs).
+ * Same results as @noble/hashes' sha256, which the tests and the vectors check. Pure: no I/O.
  *
- * Except for inputs of at most two blocks (119 bytes: keys, outpoints, outputs, a digest
- * hashed again — 115 of a BOLT 3 commitment's ~180 hashes): there that call's fixed cost
- * (~1.1 µs) is two to three times the compression itself, so `compress` below does them in
- * JS (~0.5 µs for one block, ~0.9 µs for two). FIPS 180-4 word for word; constant time (no
- * branch or memory index depends on the data); its scratch words are zeroed after every hash,
- * so no input (secrets included) outlives the call.
+ * Except for inputs of one block (at most 55 bytes: keys, outpoints, an output, a digest
+ * hashed again): there `compress` below does them in JS for about that call's cost
+ * (~0.65 µs against ~0.5 µs; two blocks in JS cost twice as much). FIPS 180-4 word for word; constant time (no branch or memory index depends
+ * on the data); its scratch words are zeroed after every hash, so no input (secrets
+ * included) outlives the call — nor one sent to OpenSSL (see opensslSha256).
  */
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { ripemd160 as nobleRipemd160 } from '@noble/hashes/legacy.js';
+
+/** The bytes of a digest `crypto.hash` returned as a latin1 string (one character per byte). */
+function digestBytes(latin1: string, length: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = latin1.charCodeAt(i);
+  return out;
+}
+
+/**
+ * SHA256 of the parts, concatenated, on OpenSSL. Node copies a view of at most 64 bytes that
+ * has no ArrayBuffer of its own yet (V8 keeps such small arrays inside the heap) onto the C++
+ * stack before hashing it, where nothing clears it; so those, and several parts, are put
+ * together in `joined` — an ArrayBuffer's own memory, read in place — which is zeroed after.
+ */
+function opensslSha256(parts: Uint8Array[], length: number): Uint8Array<ArrayBuffer> {
+  if (parts.length === 1 && length > 64) return digestBytes(hash('sha256', parts[0]!, 'binary'), 32);
+  if (length > joined.length) joined = new Uint8Array(Math.max(length, 2 * joined.length));
+  let at = 0;
+  for (const p of parts) {
+    joined.set(p, at);
+    at += p.length;
+  }
+  try {
+    return digestBytes(hash('sha256', joined.subarray(0, length), 'binary'), 32);
+  } finally {
+    joined.fill(0, 0, length);
+  }
+}
+
+/** Where short or several parts are put together for one OpenSSL call (zeroed after it). */
+let joined = new Uint8Array(1024);
 
 /** SHA256 of the parts, concatenated. */
 export function sha256(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  if (parts.length === 1) return parts[0]!.length <= SHORT ? sha256From(SHA256_IV, 0, parts[0]!) : Uint8Array.from(hash('sha256', parts[0]!, 'buffer'));
   let length = 0;
   for (const p of parts) length += p.length;
-  if (length <= SHORT) return sha256From(SHA256_IV, 0, ...parts);
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return Uint8Array.from(h.digest());
+  return length <= SHORT ? sha256From(SHA256_IV, 0, ...parts) : opensslSha256(parts, length);
 }
 
 /** SHA256(SHA256(x)): Bitcoin's txid and signature-hash digest (the outer hash is one block). */
 export function hash256(data: Uint8Array): Uint8Array<ArrayBuffer> {
-  return sha256From(SHA256_IV, 0, data.length <= SHORT ? sha256From(SHA256_IV, 0, data) : hash('sha256', data, 'buffer'));
+  return sha256From(SHA256_IV, 0, data.length <= SHORT ? sha256From(SHA256_IV, 0, data) : opensslSha256([data], data.length));
 }
 
 // ---- SHA-256 of short messages, in JS (FIPS 180-4 §6.2) -----------------------------------
 
-/** The longest message `sha256` hashes here rather than on OpenSSL: two blocks less the 0x80 byte and the 8-byte length. */
-const SHORT = 119;
+/** The longest message `sha256` hashes here rather than on OpenSSL: one block less the 0x80 byte and the 8-byte length. */
+const SHORT = 55;
 
 const K = Int32Array.from([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -98,8 +127,8 @@ export function sha256Midstate(block: Uint8Array): Int32Array {
 /**
  * SHA256(prefix || parts), where `state` is the state after the prefix of `prefixLength`
  * bytes (a multiple of 64; SHA256_IV and 0 for no prefix). Any length, but meant for a block
- * or two, where a call into Node's crypto costs more (~1.1 µs) than the compressions (~0.4 µs
- * a block). Constant time (no branch or index depends on the data); the block, the schedule
+ * or two, from a midstate OpenSSL cannot start from (a one-shot call costs about as much as
+ * one block here). Constant time (no branch or index depends on the data); the block, the schedule
  * and the chaining value are zeroed before it returns, so no input (secrets included)
  * outlives the call.
  */
@@ -161,7 +190,8 @@ export function sha256From(state: Readonly<Int32Array>, prefixLength: number, ..
 /**
  * RIPEMD160 on Node's crypto when its OpenSSL provides it (a BOLT 3 commitment hashes
  * each HTLC's payment hash with it: ~1 µs there, ~1.8 µs and an object per call in pure
- * JS), else @noble/hashes' — the same function; the BOLT 3 vectors check the bytes.
+ * JS), read from a latin1 string as SHA-256 is; else @noble/hashes' — the same function;
+ * the BOLT 3 vectors check the bytes.
  */
 const nodeRipemd160 = (() => {
   try {
@@ -171,5 +201,5 @@ const nodeRipemd160 = (() => {
   }
 })();
 export function ripemd160(data: Uint8Array): Uint8Array {
-  return nodeRipemd160 ? Uint8Array.from(hash('ripemd160', data, 'buffer')) : nobleRipemd160(data);
+  return nodeRipemd160 ? digestBytes(hash('ripemd160', data, 'binary'), 20) : nobleRipemd160(data);
 }

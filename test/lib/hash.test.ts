@@ -1,15 +1,18 @@
 /**
- * src/lib/hash.ts: SHA-256 in JS for inputs of up to two blocks (119 bytes), OpenSSL beyond —
- * one function either way. Checked against FIPS 180-2's examples and, on every length from 0
- * to 300 bytes (both sides of the 55/56 and 119/120 padding edges) and random contents,
- * against node:crypto's createHash and @noble/hashes; hash256 against SHA-256 applied twice.
+ * src/lib/hash.ts: SHA-256 in JS for inputs of one block (55 bytes), OpenSSL beyond (its digest
+ * read from a latin1 string; inputs of at most 64 bytes and several parts copied into a scratch
+ * buffer first) — one function either way. Checked against FIPS 180-2's examples and, on every
+ * length from 0 to 300 bytes (both sides of the 55/56, 64/65 and 119/120 edges) and random
+ * contents, against node:crypto's createHash and @noble/hashes; hash256 against SHA-256 applied
+ * twice; RIPEMD160 against @noble/hashes.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { ripemd160 as nobleRipemd160 } from '@noble/hashes/legacy.js';
 import { toHex } from '../../src/lib/bytes.ts';
-import { SHA256_IV, hash256, sha256, sha256From, sha256Midstate } from '../../src/lib/hash.ts';
+import { SHA256_IV, hash256, ripemd160, sha256, sha256From, sha256Midstate } from '../../src/lib/hash.ts';
 
 const openssl = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -21,7 +24,7 @@ describe('sha256 / hash256', () => {
     expect(toHex(sha256(new Uint8Array(0)))).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
   });
 
-  it('every length 0..300 (the JS path up to 119 bytes, OpenSSL beyond) equals node:crypto and @noble/hashes', () => {
+  it('every length 0..300 (the JS path up to 55 bytes, OpenSSL beyond) equals node:crypto and @noble/hashes', () => {
     for (let n = 0; n <= 300; n++) {
       const m = Uint8Array.from({ length: n }, (_, i) => (i * 151 + n * 7) & 0xff);
       expect(toHex(sha256(m)), `length ${n}`).toBe(openssl(m));
@@ -42,6 +45,33 @@ describe('sha256 / hash256', () => {
         expect(toHex(twice)).toBe(toHex(nobleSha256(nobleSha256(whole))));
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it('several parts whose total straddles each edge (55/56 JS or OpenSSL, 64/65 copied or not, 1024/1025 the scratch buffer growing) equal @noble/hashes; the scratch buffer lends nothing to a result or the next hash', () => {
+    const edge = fc.constantFrom(0, 1, 32, 55, 56, 63, 64, 65, 66, 119, 120, 1024, 1025, 2100);
+    fc.assert(
+      fc.property(edge, fc.array(fc.nat(), { maxLength: 3 }), fc.nat(), (total, cuts, seed) => {
+        const whole = Uint8Array.from({ length: total }, (_, i) => (i * 97 + seed) & 0xff);
+        const at = [...new Set(cuts.map((c) => c % (total + 1)))].sort((a, b) => a - b);
+        const parts = [0, ...at].map((from, i, all) => whole.subarray(from, all[i + 1] ?? total));
+        const got = sha256(...parts);
+        expect(toHex(got)).toBe(toHex(nobleSha256(whole)));
+        expect(got.byteOffset === 0 && got.buffer.byteLength === 32).toBe(true);
+        // The next hash, of other bytes and of fewer, starts from nothing the last one left behind.
+        expect(toHex(sha256(whole.subarray(0, total >> 1)))).toBe(toHex(nobleSha256(whole.subarray(0, total >> 1))));
+        expect(toHex(got)).toBe(toHex(nobleSha256(whole)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('ripemd160 of random lengths (0..300) equals @noble/hashes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (m) => {
+        expect(toHex(ripemd160(m))).toBe(toHex(nobleRipemd160(m)));
+      }),
+      { numRuns: 200 },
     );
   });
 

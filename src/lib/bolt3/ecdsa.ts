@@ -16,6 +16,7 @@ import { MalformedInputError } from '../errors.ts';
 import { fromHex, toHex } from '../bytes.ts';
 import type { BackendName } from '../musig/engine/backend.ts';
 import type { Libsecp256k1 } from '../musig/engine/libsecp256k1.ts';
+import { publicSlab } from './tx.ts';
 
 export interface EcdsaSigner {
   readonly name: BackendName;
@@ -136,15 +137,18 @@ function putDerInteger(out: Uint8Array, to: number, compact: Uint8Array, from: n
   return end;
 }
 
+const derArrays = publicSlab();
+
 /**
  * The DER encoding (BIP-66 strict) of a 64-byte compact signature, without a sighash byte:
- * sized first, then written into one array (a commitment_signed makes 21 of these).
+ * sized first, then written into one array (a commitment_signed makes 21 of these), a range
+ * of ./tx.ts's publicSlab.
  */
 export function derFromCompact(compact: Uint8Array): Uint8Array {
   if (compact.length !== 64) throw new MalformedInputError('E_BAD_DER', 'a compact signature is 64 bytes');
   const r = derIntegerShape(compact, 0);
   const s = derIntegerShape(compact, 32);
-  const out = new Uint8Array(6 + r[1] + s[1]);
+  const out = derArrays(6 + r[1] + s[1]);
   out[0] = 0x30;
   out[1] = 4 + r[1] + s[1];
   putDerInteger(out, putDerInteger(out, 2, compact, 0, r), compact, 32, s);

@@ -41,19 +41,43 @@ export type ScriptPart = number | Uint8Array | { num: number };
 
 /** A number as Script pushes it: OP_0, OP_1..OP_16, else the shortest sign-magnitude LE push. */
 export function scriptNumber(n: number): Uint8Array {
+  const out = new Uint8Array(scriptNumberLength(n));
+  putScriptNumber(out, 0, n);
+  return out;
+}
+
+/** The bytes `scriptNumber(n)` takes, its push opcode included. */
+export function scriptNumberLength(n: number): number {
   if (!Number.isSafeInteger(n)) throw new RangeError(`script number ${n} is not an integer`);
-  if (n === 0) return Uint8Array.of(OP.OP_0);
-  if (n >= 1 && n <= 16) return Uint8Array.of(OP.OP_1 + n - 1);
-  const bytes: number[] = [];
+  if (n >= 0 && n <= 16) return 1;
+  let length = 0;
   let abs = Math.abs(n);
+  let top = 0;
   while (abs > 0) {
-    bytes.push(abs & 0xff);
+    top = abs & 0xff;
     abs = Math.floor(abs / 256);
+    length++;
   }
-  // The top bit is the sign: add a byte when the magnitude uses it.
-  if (bytes[bytes.length - 1]! & 0x80) bytes.push(n < 0 ? 0x80 : 0);
-  else if (n < 0) bytes[bytes.length - 1]! |= 0x80;
-  return pushData(Uint8Array.from(bytes));
+  // The top bit is the sign: a byte more when the magnitude uses it.
+  return 1 + length + (top & 0x80 ? 1 : 0);
+}
+
+/** Write `scriptNumber(n)` into `out` at `at` (written in place: an HTLC script's cltv_expiry); returns the offset after it. */
+export function putScriptNumber(out: Uint8Array, at: number, n: number): number {
+  const length = scriptNumberLength(n);
+  if (n === 0) out[at] = OP.OP_0;
+  else if (n >= 1 && n <= 16) out[at] = OP.OP_1 + n - 1;
+  else {
+    out[at] = length - 1;
+    let abs = Math.abs(n);
+    for (let i = 1; i < length; i++) {
+      out[at + i] = abs & 0xff;
+      abs = Math.floor(abs / 256);
+    }
+    // The sign: a byte of its own (0x80 or 0, written above as the magnitude ran out) or the top bit of the last.
+    if (n < 0) out[at + length - 1]! |= 0x80;
+  }
+  return at + length;
 }
 
 /** A minimal push of `data` (direct push up to 75 bytes, OP_PUSHDATA1 up to 255). */
@@ -76,13 +100,7 @@ export function pushData(data: Uint8Array): Uint8Array {
 
 /** Assemble a script from opcodes, pushes and numbers (sized first, then written once: no chunk per opcode). */
 export function script(...parts: ScriptPart[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) {
-    if (typeof p === 'number') length += 1;
-    else if (p instanceof Uint8Array) length += pushLength(p.length);
-    else length += scriptNumber(p.num).length;
-  }
-  const out = new Uint8Array(length);
+  const out = new Uint8Array(scriptLength(parts));
   let at = 0;
   for (const p of parts) {
     if (typeof p === 'number') out[at++] = p;
@@ -91,13 +109,20 @@ export function script(...parts: ScriptPart[]): Uint8Array {
       out[at++] = p.length;
       out.set(p, at);
       at += p.length;
-    } else {
-      const n = scriptNumber(p.num);
-      out.set(n, at);
-      at += n.length;
-    }
+    } else at = putScriptNumber(out, at, p.num);
   }
   return out;
+}
+
+/** The bytes `script(...parts)` takes. */
+export function scriptLength(parts: readonly ScriptPart[]): number {
+  let length = 0;
+  for (const p of parts) {
+    if (typeof p === 'number') length += 1;
+    else if (p instanceof Uint8Array) length += pushLength(p.length);
+    else length += scriptNumberLength(p.num);
+  }
+  return length;
 }
 
 /** The bytes a minimal push of `n` bytes takes, its opcode(s) included. */

@@ -20,9 +20,10 @@
  *   (`1 OP_CHECKSEQUENCEVERIFY`), so no one can chain unconfirmed spends off the
  *   commitment except through the anchors (the CPFP carve-out).
  */
-import { OP, hash160, script, scriptNumber, type ScriptPart } from './script.ts';
+import { OP, hash160, putScriptNumber, script, scriptLength, scriptNumberLength, type ScriptPart } from './script.ts';
 import { compareBytes, equalBytes } from '../bytes.ts';
 import { ripemd160 } from '../hash.ts';
+import { publicSlab } from './tx.ts';
 
 const {
   OP_IF, OP_NOTIF, OP_ELSE, OP_ENDIF, OP_DROP, OP_DUP, OP_SWAP, OP_SIZE, OP_EQUAL, OP_EQUALVERIFY, OP_HASH160,
@@ -112,7 +113,7 @@ type HtlcScriptTemplate = { head: Uint8Array; hashAt: number; tail: Uint8Array; 
 const NO_HASH = new Uint8Array(20);
 
 function template(keys: HtlcScriptKeys, before: ScriptPart[], between: ScriptPart[], after: ScriptPart[]): HtlcScriptTemplate {
-  return { head: script(...before, NO_HASH, ...between), hashAt: script(...before).length + 1, tail: script(...after), madeFor: { ...keys } };
+  return { head: script(...before, NO_HASH, ...between), hashAt: scriptLength(before) + 1, tail: script(...after), madeFor: { ...keys } };
 }
 
 const sameKeys = (a: HtlcScriptKeys, b: HtlcScriptKeys): boolean =>
@@ -149,14 +150,15 @@ function paymentHashDigest(paymentHash: Uint8Array): Uint8Array {
   return digest;
 }
 
-/** The template filled: RIPEMD160(payment_hash) at its place, then (received HTLCs) cltv_expiry and the tail. */
+const scriptArrays = publicSlab();
+
+/** The template filled (into a range of ./tx.ts's publicSlab): RIPEMD160(payment_hash) at its place, then (received HTLCs) cltv_expiry and the tail. */
 function fill(t: HtlcScriptTemplate, paymentHash: Uint8Array, cltvExpiry?: number): Uint8Array {
-  const number = cltvExpiry === undefined ? undefined : scriptNumber(cltvExpiry);
-  const middle = number?.length ?? 0;
-  const out = new Uint8Array(t.head.length + middle + t.tail.length);
+  const middle = cltvExpiry === undefined ? 0 : scriptNumberLength(cltvExpiry);
+  const out = scriptArrays(t.head.length + middle + t.tail.length);
   out.set(t.head);
   out.set(paymentHashDigest(paymentHash), t.hashAt);
-  if (number) out.set(number, t.head.length);
+  if (cltvExpiry !== undefined) putScriptNumber(out, t.head.length, cltvExpiry);
   out.set(t.tail, t.head.length + middle);
   return out;
 }

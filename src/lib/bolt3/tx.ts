@@ -147,6 +147,25 @@ export function scratchBuffer(): (n: number) => Uint8Array {
   return (n) => (n <= buf.length ? buf : (buf = new Uint8Array(Math.max(n, 2 * buf.length))));
 }
 
+/**
+ * Fresh zeroed arrays for public bytes that are kept (DER signatures, HTLC scripts), each a view
+ * of its own range of a shared 8 KiB ArrayBuffer: V8 puts an array of more than 64 bytes outside
+ * its heap — allocated, registered and swept later, one by one — which cost more than writing
+ * the bytes. No range is handed out twice, so a view's bytes are its own; the ArrayBuffer lives
+ * while any of its views does (as Node's Buffer pool). Never for secrets.
+ */
+export function publicSlab(): (n: number) => Uint8Array<ArrayBuffer> {
+  const SIZE = 8192;
+  let slab = new ArrayBuffer(0);
+  let at = 0;
+  return (n) => {
+    if (n > SIZE / 4) return new Uint8Array(n);
+    if (at + n > slab.byteLength) [slab, at] = [new ArrayBuffer(SIZE), 0];
+    at += n;
+    return new Uint8Array(slab, at - n, n);
+  };
+}
+
 const txidScratch = scratchBuffer();
 
 /** The txid as displayed (big-endian hex). */

@@ -268,6 +268,21 @@ describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 pre
     expect(toHex(first)).toBe(copy);
     expect(toHex(firstScript)).toBe('7614' + '01'.repeat(20) + '88');
   });
+  it('DER signatures and HTLC scripts (views of ranges of one shared ArrayBuffer) keep their own bytes: 600 of each made in a row, then each written over, none changes another', () => {
+    const compacts = Array.from({ length: 600 }, (_, i) => sha(Uint8Array.of(i & 0xff, i >> 8, 1)).subarray(0, 32)).map((r, i) => concat(r, sha(Uint8Array.of(i & 0xff, i >> 8, 2))));
+    const keys = { revocationPubkey: new Uint8Array(33).fill(2), localHtlcPubkey: new Uint8Array(33).fill(3), remoteHtlcPubkey: new Uint8Array(33).fill(4) };
+    const made: Uint8Array[] = [];
+    compacts.forEach((c, i) => {
+      made.push(derFromCompact(c));
+      made.push(i % 2 ? offeredHtlcScript(keys, c.subarray(0, 32), 1) : receivedHtlcScript(keys, c.subarray(0, 32), 500_000 + i, 0));
+    });
+    const want = made.map(toHex);
+    made.forEach((m, i) => {
+      expect(toHex(m)).toBe(want[i]);
+      m.fill(0xff);
+    });
+    made.forEach((m, i) => expect(toHex(m)).toBe('ff'.repeat(want[i]!.length / 2)));
+  });
   it('whole commitments with 0, 1..20 and 483 HTLCs (BOLT 2 max_accepted_htlcs), legacy and anchors: every P2WSH output is its witness script\'s hash and every signature verifies by OpenSSL over the BIP-143 digest written in the test', () => {
     const htlcs = (n: number, seed: number) => Array.from({ length: n }, (_, i) => ({
       direction: (i + seed) % 2 ? ('offered' as const) : ('received' as const),

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { decodeBolt3Script } from '../../../src/lib/bolt3/script-decode.ts';
-import { scriptNumber } from '../../../src/lib/bolt3/script.ts';
+import fc from 'fast-check';
+import { putScriptNumber, scriptNumber, scriptNumberLength } from '../../../src/lib/bolt3/script.ts';
 import { anchorScript, fundingScript, offeredHtlcScript, receivedHtlcScript, toLocalScript, toRemoteAnchorsScript } from '../../../src/lib/bolt3/scripts.ts';
 import { loadVector } from '../../helpers.ts';
 import { parseTx } from '../../independent/tx.ts';
@@ -34,6 +35,31 @@ describe('script numbers', () => {
     expect(toHex(scriptNumber(500))).toBe('02f401'); // HTLC #0's cltv_expiry
     expect(toHex(scriptNumber(920150))).toBe('03560a0e'); // a zero-fee vector's cltv_expiry
     expect(toHex(scriptNumber(-1))).toBe('0181');
+  });
+
+  it('scriptNumber, and putScriptNumber written at any offset between other bytes, equal the sign-magnitude rule written here for any safe integer, the byte edges included', () => {
+    const reference = (n: number): string => {
+      if (n === 0) return '00';
+      if (n >= 1 && n <= 16) return (0x50 + n).toString(16);
+      const b: number[] = [];
+      for (let v = Math.abs(n); v > 0; v = Math.floor(v / 256)) b.push(v % 256);
+      if (b[b.length - 1]! >= 0x80) b.push(n < 0 ? 0x80 : 0);
+      else if (n < 0) b[b.length - 1] = b[b.length - 1]! + 0x80;
+      return Buffer.from([b.length, ...b]).toString('hex');
+    };
+    const edges = [0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x7fffff, 0x800000, 0x7fffffff, 0x80000000, 2 ** 40, 2 ** 47, Number.MAX_SAFE_INTEGER];
+    const n = fc.oneof(fc.integer({ min: -17, max: 17 }), fc.maxSafeInteger(), fc.constantFrom(...edges, ...edges.map((e) => -e)));
+    fc.assert(
+      fc.property(n, fc.nat(5), (x, at) => {
+        expect(toHex(scriptNumber(x))).toBe(reference(x));
+        expect(scriptNumberLength(x)).toBe(reference(x).length / 2);
+        const out = new Uint8Array(at + scriptNumberLength(x) + 3).fill(0xee);
+        expect(putScriptNumber(out, at, x)).toBe(at + scriptNumberLength(x));
+        expect(toHex(out)).toBe('ee'.repeat(at) + reference(x) + 'eeeeee');
+      }),
+      { numRuns: 400 },
+    );
+    expect(() => scriptNumber(1.5)).toThrow(RangeError);
   });
 });
 
