@@ -380,19 +380,21 @@ export class NonceLedger {
         this.live.clear();
         for (const id of await this.bootstrap!()) this.live.add(id);
       }
-      const view = new Set(this.live);
-      const opened = new Map(this.sessions);
+      // The entries as the ops leave them, checked op by op: what each op changes, over the
+      // entries as read (not a copy of them — a batch's ops, not every live nonce, per settle).
+      const liveNow = new Map<string, boolean>();
+      const openedNow = new Map<string, string | undefined>();
+      const isLive = (id: string) => liveNow.get(id) ?? this.live.has(id);
+      const openedFor = (id: string) => (openedNow.has(id) ? openedNow.get(id) : this.sessions.get(id));
       for (const op of ops) {
         if (op.kind === 'open' || op.kind === 'reopen') {
           // Live, or (a racing command of this host got there first, or a retry) opened for this very session.
-          const same = op.session !== undefined && opened.get(op.id) === op.session;
-          if ((!view.has(op.id) || this.openedHere.has(op.id)) && !same) throw this.reopened(op.id, `${op.id.slice(0, 16)}…`);
-          if (op.session !== undefined) opened.set(op.id, op.session);
-          else opened.delete(op.id);
+          const same = op.session !== undefined && openedFor(op.id) === op.session;
+          if ((!isLive(op.id) || this.openedHere.has(op.id)) && !same) throw this.reopened(op.id, `${op.id.slice(0, 16)}…`);
+          openedNow.set(op.id, op.session);
         }
-        if (op.kind === 'issue') view.add(op.id);
-        else view.delete(op.id);
-        if (op.kind === 'burn') opened.delete(op.id);
+        liveNow.set(op.id, op.kind === 'issue');
+        if (op.kind === 'burn') openedNow.set(op.id, undefined);
       }
       const initial = booting ? [...this.live].map((id) => `+${id}`) : [];
       await journal.append([...initial, ...ops.map((op) => (op.kind === 'issue' ? `+${op.id}` : openLine(op.id, sessionOf(op))))]);
