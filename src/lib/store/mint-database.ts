@@ -79,6 +79,8 @@ function statements(db: BetterSqlite3.Database) {
     putFunding: db.prepare<[string, string, string, string | null]>('INSERT OR REPLACE INTO funding (outpoint, contract_id, kind, from_contract_id) VALUES (?, ?, ?, ?)'),
     getNonce: db.prepare<[string], { context: string | null; secnonce: string | null; consumed: number }>('SELECT context, secnonce, consumed FROM nonces WHERE id = ?'),
     issueNonce: db.prepare<[string, string, string, string]>('INSERT INTO nonces (id, context, pubnonce, secnonce) VALUES (?, ?, ?, ?)'),
+    // Of ids given as a JSON array, those consumed (the nonce ledger's prune: nonce-ledger.ts).
+    consumedOf: db.prepare<[string], { id: string }>('SELECT id FROM nonces WHERE consumed != 0 AND id IN (SELECT value FROM json_each(?))'),
     takeNonce: db.prepare<[string]>('UPDATE nonces SET consumed = 1, secnonce = NULL, context = NULL, pubnonce = NULL WHERE id = ?'),
     getBlindSig: db.prepare<[string], { contract_id: string; state: number }>('SELECT contract_id, state FROM blind_signatures WHERE B_ = ?'),
     // No OR REPLACE / OR IGNORE: a second row for a B_ is a constraint violation.

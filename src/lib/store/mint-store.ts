@@ -126,7 +126,8 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
     this.ledger = NonceLedger.onDisk(join(this.dir, LEDGER_DIR), 'sqlite', {
       who: `the mint processes of ${this.dir}`,
       where: join(this.dir, MINT_DB_FILE),
-      consumed: async (ids) => new Set(ids.filter((id) => this.q.getNonce.get(id)?.consumed)),
+      // One statement over the ids as a JSON array, not one per id (a ledger prunes thousands).
+      consumed: async (ids) => new Set(this.q.consumedOf.all(JSON.stringify(ids)).map((r) => r.id)),
       // A step killed between its ledger and its COMMIT: its nonce is opened again for that
       // same request only (the journal's digest; nonce-ledger.ts) — its COMMIT may have
       // happened and its `=` mark, not fsynced, been lost with the machine.

@@ -111,7 +111,7 @@ export const COMPACT_MIN = 4096;
  * `open` and `reopen` carry the session digest they open the nonce for (hex; none: never
  * opened again). `reopen`: an id opened before for that same digest.
  */
-type Op = { kind: 'issue' | 'burn'; id: string } | { kind: 'open' | 'reopen'; id: string; session: string | undefined };
+export type Op = { kind: 'issue' | 'burn'; id: string } | { kind: 'open' | 'reopen'; id: string; session: string | undefined };
 
 export interface LedgerOptions {
   /** Whose ledger, for messages: "this stream (epoch 1a2b…)", "this host's one-shot commands". */
@@ -132,6 +132,30 @@ export interface LedgerOptions {
 /** The session digest an op opens its nonce for; none for an issue, a burn, or an opening without one. */
 function sessionOf(op: Op): string | undefined {
   return op.kind === 'open' || op.kind === 'reopen' ? op.session : undefined;
+}
+
+/**
+ * Of a transaction's ops, in order, the first that opens a nonce it may not: neither live (nor
+ * opened here before) as the ops before it leave the entries, nor opened for this very session
+ * — a racing command of this host got there first, or a retry. Each op's change is kept over
+ * the entries as read, not over copies of them: a settle costs its batch's ops, not every live
+ * nonce and session.
+ */
+export function firstUnopenable(ops: readonly Op[], live: ReadonlySet<string>, sessions: ReadonlyMap<string, string>, openedHere: { has(id: string): boolean }): Op | undefined {
+  const liveNow = new Map<string, boolean>();
+  const openedNow = new Map<string, string | undefined>();
+  const isLive = (id: string) => liveNow.get(id) ?? live.has(id);
+  const openedFor = (id: string) => (openedNow.has(id) ? openedNow.get(id) : sessions.get(id));
+  for (const op of ops) {
+    if (op.kind === 'open' || op.kind === 'reopen') {
+      const same = op.session !== undefined && openedFor(op.id) === op.session;
+      if ((!isLive(op.id) || openedHere.has(op.id)) && !same) return op;
+      openedNow.set(op.id, op.session);
+    }
+    liveNow.set(op.id, op.kind === 'issue');
+    if (op.kind === 'burn') openedNow.set(op.id, undefined);
+  }
+  return undefined;
 }
 
 export class NonceLedger {
@@ -380,20 +404,8 @@ export class NonceLedger {
         this.live.clear();
         for (const id of await this.bootstrap!()) this.live.add(id);
       }
-      const view = new Set(this.live);
-      const opened = new Map(this.sessions);
-      for (const op of ops) {
-        if (op.kind === 'open' || op.kind === 'reopen') {
-          // Live, or (a racing command of this host got there first, or a retry) opened for this very session.
-          const same = op.session !== undefined && opened.get(op.id) === op.session;
-          if ((!view.has(op.id) || this.openedHere.has(op.id)) && !same) throw this.reopened(op.id, `${op.id.slice(0, 16)}…`);
-          if (op.session !== undefined) opened.set(op.id, op.session);
-          else opened.delete(op.id);
-        }
-        if (op.kind === 'issue') view.add(op.id);
-        else view.delete(op.id);
-        if (op.kind === 'burn') opened.delete(op.id);
-      }
+      const refused = firstUnopenable(ops, this.live, this.sessions, this.openedHere);
+      if (refused) throw this.reopened(refused.id, `${refused.id.slice(0, 16)}…`);
       const initial = booting ? [...this.live].map((id) => `+${id}`) : [];
       await journal.append([...initial, ...ops.map((op) => (op.kind === 'issue' ? `+${op.id}` : openLine(op.id, sessionOf(op))))]);
       this.apply(ops);

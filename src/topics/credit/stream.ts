@@ -119,7 +119,7 @@ export abstract class MintStream<T extends typeof Command> extends ExitSteps<T> 
 /** MintStream's mintBatch for a command that is no MintStream (`serve gateway`, a credit mint on device channels). */
 export async function mintBatchOn(term: { warn(text: string): void }, network: Network, ctx: MintContext, store: MintStorePort<MintContractRecord>, what: string): Promise<MintBatch> {
   const { Outages, reconnectWindowMs } = await import('../../lib/store/outages.ts');
-  const { MintBatch } = await import('./mint-batch.ts');
+  const { BATCH, MintBatch, STREAM_BATCH } = await import('./mint-batch.ts');
   const { mintSteps } = await import('./mint-steps.ts');
   const windowMs = reconnectWindowMs();
   const outages = new Outages(store, windowMs, (retired, why) => term.warn(
@@ -128,5 +128,6 @@ export async function mintBatchOn(term: { warn(text: string): void }, network: N
   // A configuration error (no chain source, no ecash seed) stops the process at its start, not per request.
   await ctx.chain.tip();
   if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
-  return new MintBatch(ctx, store, outages, await mintSteps(network));
+  // A stream commits up to STREAM_BATCH requests at once; a service's answers wait for at most BATCH.
+  return new MintBatch(ctx, store, outages, await mintSteps(network), what === 'stream' ? STREAM_BATCH : BATCH);
 }

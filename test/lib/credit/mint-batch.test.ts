@@ -5,12 +5,13 @@
  * the order the requests came, a failed commit ends the batcher (nothing of the batch is
  * answered, nothing later is taken), and a refusal known before any step — a message for
  * another network, a line that is not JSON — is given without touching the store, so a store
- * outage does not turn it into E_STORE_UNREACHABLE.
+ * outage does not turn it into E_STORE_UNREACHABLE; a batch is committed at its limit while
+ * more requests wait (the stream's is larger than a service's).
  */
 import { describe, expect, it } from 'vitest';
 import { ExitCode, MalformedInputError, OffchainError } from '../../../src/lib/errors.ts';
 import { Outages } from '../../../src/lib/store/outages.ts';
-import { MintBatch } from '../../../src/topics/credit/mint-batch.ts';
+import { BATCH, MintBatch, STREAM_BATCH } from '../../../src/topics/credit/mint-batch.ts';
 import { mintSteps } from '../../../src/topics/credit/mint-steps.ts';
 import type { MintContext } from '../../../src/lib/credit/ports.ts';
 
@@ -50,9 +51,9 @@ function fakeStore(): FakeStore {
   };
 }
 
-async function batcher(store: FakeStore): Promise<MintBatch> {
+async function batcher(store: FakeStore, limit?: number): Promise<MintBatch> {
   const outages = new Outages(store as never, 0, () => undefined);
-  return new MintBatch({} as MintContext, store as never, outages, await mintSteps('regtest'));
+  return new MintBatch({} as MintContext, store as never, outages, await mintSteps('regtest'), limit);
 }
 
 const settled = (p: Promise<unknown>) => {
@@ -96,6 +97,29 @@ describe('MintBatch', () => {
     const steps = store.steps;
     await expect(batch.read(async () => 'B')).rejects.toMatchObject({ code: 'E_STATE_WRITE' });
     expect(store.steps).toBe(steps);
+  });
+
+  it('commits at its limit while more requests wait, and releases that batch before serving on', async () => {
+    const store = fakeStore();
+    const servedAtCommit: number[] = [];
+    const commit = store.commit.bind(store);
+    store.commit = async () => {
+      servedAtCommit.push(store.steps);
+      await commit();
+    };
+    const batch = await batcher(store, 3);
+    const order: string[] = [];
+    const reads = ['A', 'B', 'C', 'D', 'E', 'F', 'G'].map((v) => batch.read(async () => v).then((x) => order.push(x)));
+    await Promise.all(reads);
+    await batch.close();
+    // Seven waiting at once: committed after the 3rd and the 6th, then the 7th once none waits.
+    expect(servedAtCommit.slice(0, 3)).toEqual([3, 6, 7]);
+    expect(order).toEqual(['A', 'B', 'C', 'D', 'E', 'F', 'G']);
+  });
+
+  it('a service commits at most 256 requests at once, the stream 1,024', () => {
+    expect(BATCH).toBe(256);
+    expect(STREAM_BATCH).toBe(1024);
   });
 
   it('during a store outage, another network\'s message and a line that is not JSON get their own codes, without the store', async () => {
