@@ -4,7 +4,7 @@
  * as it is complete. Timings on a shared two-core machine are loose on purpose; each bound
  * is far below what the old code took (noted beside it), so a regression still fails.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,19 +67,51 @@ function reapedChildrenCpuMs(): number | undefined {
   }
 }
 
-/** `spawn()`'s child CPU in ms where the system tells it (spawnSync reaped it), else the wall clock. */
-function childMs<T>(spawn: () => T): { ms: number; result: T } {
+/** From now until it is read: the CPU ms of the children reaped meanwhile where the system tells it, else the wall clock. */
+function childClock(): () => number {
   const t = performance.now();
   const cpu = reapedChildrenCpuMs();
-  const result = spawn();
-  const cpuAfter = reapedChildrenCpuMs();
-  return { ms: cpu !== undefined && cpuAfter !== undefined ? Math.max(cpuAfter - cpu, 10) : performance.now() - t, result };
+  return () => {
+    const cpuAfter = reapedChildrenCpuMs();
+    return cpu !== undefined && cpuAfter !== undefined ? Math.max(cpuAfter - cpu, 10) : performance.now() - t;
+  };
 }
 
-function timedDecode(file: string, env: Record<string, string> = {}): { ms: number; inputs: number; fee: number } {
+/** `spawn()`'s child CPU in ms (spawnSync reaped it). */
+function childMs<T>(spawn: () => T): { ms: number; result: T } {
+  const clock = childClock();
+  const result = spawn();
+  return { ms: clock(), result };
+}
+
+type Ran = { status: number | null; stdout: string; stderr: string };
+
+/**
+ * The built CLI with `args`, waited for without blocking this worker: a child that runs for a
+ * minute or more (these do, when the suite's other workers share the two cores) inside
+ * spawnSync stops the worker's event loop, and vitest's 60 s timer on the worker's last
+ * report to the main process fires before the answer is read ("Timeout calling
+ * onTaskUpdate", an error that fails the run though every test passed). CPU as childMs
+ * measures it: this worker runs one test at a time, so the child is the only one reaped meanwhile.
+ */
+async function cliChild(args: string[], env: Record<string, string> = {}): Promise<{ ms: number; result: Ran }> {
+  const clock = childClock();
+  const result = await new Promise<Ran>((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+  });
+  return { ms: clock(), result };
+}
+
+async function timedDecode(file: string, env: Record<string, string> = {}): Promise<{ ms: number; inputs: number; fee: number }> {
   assertFreshBuild();
   // The answer is ~9 MB: more than run()'s buffer.
-  const { ms, result: r } = childMs(() => spawnSync(process.execPath, [BIN, 'psbt', 'decode', '--in', file], { env: cleanEnv(env), cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000 }));
+  const { ms, result: r } = await cliChild(['psbt', 'decode', '--in', file], env);
   expect(r.status, r.stderr).toBe(0);
   const m = JSON.parse(r.stdout);
   return { ms, inputs: m.inputs.length, fee: m.fee_sat };
@@ -89,13 +121,13 @@ describe('psbt decode is linear in the number of inputs', () => {
   // Before: 2,000 inputs 0.7 s, 8,000 7 s, 20,000 ~100 s (each key-value pair made the
   // library copy everything serialised so far). After: 0.3 s / 0.6 s / 1.3 s.
   for (const [label, env] of [['shortcut', {}], ['full CLI', { OFFCHAIN_FAST_PATHS: '0' }]] as const) {
-    it(`20,000 inputs in a few seconds, ~10× 2,000 inputs (${label})`, () => {
+    it(`20,000 inputs in a few seconds, ~10× 2,000 inputs (${label})`, async () => {
       const small = join(dir, 'p2000.psbt');
       const big = join(dir, 'p20000.psbt');
       writeFileSync(small, bigPsbt(2000).toString('base64'));
       writeFileSync(big, bigPsbt(20_000).toString('base64'));
-      const a = timedDecode(small, env);
-      const b = timedDecode(big, env);
+      const a = await timedDecode(small, env);
+      const b = await timedDecode(big, env);
       expect([a.inputs, b.inputs]).toEqual([2000, 20_000]);
       expect(b.fee).toBe(20_000 * 1000 - 500);
       // Quadratic: ~100× (measured 140×); linear with a fixed start-up: under 10×.
@@ -108,10 +140,10 @@ describe('psbt decode is linear in the number of inputs', () => {
 describe('writing a PSBT is linear too (psbt combine)', () => {
   // Before: 8,000 inputs 16.5 s (the library copied everything written so far after each
   // key-value pair; scripts/build.mjs linearTerminatorCheck). After: 8,000 3.9 s, 20,000 7.7 s.
-  it('combining two copies of 20,000 inputs takes under 20× two copies of 2,000, and prints the same PSBT back', () => {
-    const time = (file: string) => {
+  it('combining two copies of 20,000 inputs takes under 20× two copies of 2,000, and prints the same PSBT back', async () => {
+    const time = async (file: string) => {
       assertFreshBuild();
-      const { ms, result: r } = childMs(() => spawnSync(process.execPath, [BIN, 'psbt', 'combine', '--in', file, '--in', file], { env: cleanEnv(), cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000 }));
+      const { ms, result: r } = await cliChild(['psbt', 'combine', '--in', file, '--in', file]);
       expect(r.status, r.stderr).toBe(0);
       return { ms, psbt: JSON.parse(r.stdout).psbt as string };
     };
@@ -119,8 +151,8 @@ describe('writing a PSBT is linear too (psbt combine)', () => {
     const big = join(dir, 'c20000.psbt');
     writeFileSync(small, bigPsbt(2000).toString('base64'));
     writeFileSync(big, bigPsbt(20_000).toString('base64'));
-    const a = time(small);
-    const b = time(big);
+    const a = await time(small);
+    const b = await time(big);
     // Combining a PSBT with itself gives it back: byte for byte what this test wrote by hand.
     expect(a.psbt).toBe(readFileSync(small, 'utf8'));
     expect(b.psbt).toBe(readFileSync(big, 'utf8'));
