@@ -32,9 +32,10 @@ export type MusigKey = {
  * Keyed by the participants in KeyAgg order and the merkle root — what the key depends on —
  * so a contract's key built from its terms (sorted) and read back from a PSBT (the order
  * the PSBT lists) is one entry, derived once. Keys that are not all 33 bytes are derived
- * (and refused) uncached.
+ * (and refused) uncached. As many as the mint's other per-contract caches hold (credit/codec.ts:
+ * 4,096): with fewer, a mint serving more contracts in turn derived each key again per update.
  */
-const cache = new Lru<MusigKey>(1024);
+const cache = new Lru<MusigKey>(4096);
 
 export function musigKey(pubkeys: readonly Uint8Array[], opts: { sort?: boolean; merkleRoot?: Uint8Array } = {}): MusigKey {
   if (!pubkeys.every((p) => p.length === 33)) return deriveMusigKey(pubkeys, opts);

@@ -6,7 +6,10 @@
  * for the tests), never from the code under test.
  */
 import { describe, it, expect } from 'vitest';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { musigKey } from '../../../src/lib/musig/keyagg.ts';
+import { KeyAggCache } from '../../../src/lib/musig/engine/key-aggregation.ts';
+import { nobleBackend } from '../../../src/lib/musig/engine/backend-noble.ts';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { aggregatePlain, keySort, taprootOutput } from '../../independent/keys.ts';
 import { publicKeyOf } from '../../independent/secp256k1.ts';
@@ -48,5 +51,30 @@ describe('musigKey: one cache entry per KeyAgg order and merkle root', () => {
     musigKey([LOW, HIGH]);
     const cut = [LOW.subarray(0, 32), Uint8Array.of(...LOW.subarray(32), ...HIGH)];
     expect(() => musigKey(cut, { sort: false })).toThrow();
+  });
+});
+
+/** `count` public keys of the secrets 1000, 1001, … (inputs only: the assertions are on the cache's identity). */
+function manyKeys(count: number): Uint8Array[] {
+  return Array.from({ length: count }, (_, i) => secp256k1.getPublicKey(fromHex((1000 + i).toString(16).padStart(64, '0')), true));
+}
+
+describe('a mint serving many contracts in turn keeps every contract\'s key derived once', () => {
+  // The other per-contract caches (credit/codec.ts) hold 4,096; these two held 1,024 and 256, so a
+  // mint cycling through more contracts than that derived the key (KeyAgg, TapTweak) on every update.
+  it('musigKey: 1,100 contracts in turn, the second round all answered from the cache', () => {
+    const others = manyKeys(1100);
+    const first = others.map((b) => musigKey([A, b]));
+    const again = others.map((b) => musigKey([A, b]));
+    expect(again.filter((k, i) => k !== first[i]).length).toBe(0);
+  });
+
+  it('the engine\'s KeyAgg cache: 300 key sets in turn, the second round all answered from the cache', () => {
+    const cache = new KeyAggCache(nobleBackend);
+    const sets = manyKeys(300).map((b) => [A, b]);
+    const first = sets.map((keys) => cache.keySet(keys));
+    const again = sets.map((keys) => cache.keySet(keys));
+    expect(again.filter((k, i) => k !== first[i]).length).toBe(0);
+    expect(toHex(again[299]!.pubkeys[1]!)).toBe(toHex(sets[299]![1]!));
   });
 });

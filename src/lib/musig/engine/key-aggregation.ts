@@ -5,9 +5,11 @@
  * Everything KeyAgg derives from a set of participant keys (the coefficients a_i, the
  * decoded points P_i, the aggregate Q and, per tweak list, the tweaked Q with its
  * gacc / tacc) is public and depends on the keys alone, so it is computed once and kept
- * in a `KeyAggCache`: an LRU of the last 256 key sets (in KeyAgg order), each holding
+ * in a `KeyAggCache`: an LRU of the last 4,096 key sets (in KeyAgg order), each holding
  * its last 8 tweak lists. A mint signing update after update with the same two keys
- * pays for KeyAgg once. Nothing secret ever enters the cache.
+ * pays for KeyAgg once — with as many contracts in rotation as its other per-contract
+ * caches hold (credit/codec.ts: 4,096); at 256 a mint serving 300 contracts in turn did
+ * KeyAgg again on every update. Nothing secret ever enters the cache.
  */
 import { compareBytes, equalBytes } from '../../bytes.ts';
 import { Lru, keyOf } from '../../lru.ts';
@@ -34,7 +36,7 @@ export type KeySet<P> = {
   readonly tweaked: Lru<KeyGenContext<P>>;
 };
 
-const KEY_SETS = 256;
+const KEY_SETS = 4096;
 const TWEAK_LISTS = 8;
 
 /** KeySort: the keys in lexicographic order (a new array; the input is untouched). */
