@@ -1,5 +1,5 @@
 /**
- * The nonce ledger's settle check (src/lib/store/nonce-ledger.ts `firstUnopenable`): a
+ * The nonce ledger's settle check (src/lib/store/nonce-ops.ts `firstUnopenable`): a
  * transaction's ops checked in order over the entries as read, each op's change kept aside —
  * against the check as it was written first, over copies of every live nonce and session, on
  * random op sequences over a few ids (so ids are issued, opened, reopened and burned again).
@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { firstUnopenable, type Op } from '../../../src/lib/store/nonce-ledger.ts';
+import { firstUnopenable, type Op } from '../../../src/lib/store/nonce-ops.ts';
 
 /** The reference: the entries copied whole, then changed op by op. */
 function firstUnopenableByCopies(ops: readonly Op[], live: ReadonlySet<string>, sessions: ReadonlyMap<string, string>, openedHere: ReadonlySet<string>): Op | undefined {
