@@ -3,6 +3,7 @@ import { accessSync, constants, lstatSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OffchainError } from '../src/lib/errors.ts';
 
 export const TEST_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(TEST_DIR, '..');
@@ -119,4 +120,14 @@ export function running(pid: number): boolean {
   } catch {
     return false; // gone between the two looks
   }
+}
+
+/** The code `f` throws (an OffchainError's), "not coded: …" for any other throw, undefined when it returns. */
+export function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return e instanceof OffchainError ? e.code : `not coded: ${String(e)}`;
+  }
+  return undefined;
 }

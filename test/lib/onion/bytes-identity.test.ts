@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { createCipheriv, createHash, createHmac } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { toHex } from '../../../src/lib/bytes.ts';
-import { OffchainError } from '../../../src/lib/errors.ts';
+import { codeOf } from '../../helpers.ts';
 import { buildOnion, peelOnion } from '../../../src/lib/onion/sphinx.ts';
 import { nobleBackend } from '../../../src/lib/musig/engine/backend-noble.ts';
 import { nativeBackend, type NativeSecp256k1 } from '../../../src/lib/musig/engine/backend-native.ts';
@@ -130,15 +130,6 @@ const backends: [string, () => Promise<Secp256k1Backend<unknown>>][] = [
 const systemLibrary = await systemLibsecp256k1();
 if (systemLibrary.skipped === undefined) backends.push(['libsecp256k1', async () => libsecp256k1Backend(systemLibrary.loaded) as Secp256k1Backend<unknown>]);
 else describe.skip(`onion bytes on libsecp256k1: SKIPPED, ${systemLibrary.skipped}`, () => it('build, peel, tampering', () => {}));
-
-const codeOf = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof OffchainError ? e.code : `not coded: ${String(e)}`;
-  }
-  return undefined;
-};
 
 describe('onion bytes: the in-place build and the one-call peel against a BOLT 4 reference written in the test', () => {
   it('the route generator reaches 27 hops and an exactly full packet (so the properties below cover them)', () => {

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { toHex } from '../../../src/lib/bytes.ts';
-import { OffchainError } from '../../../src/lib/errors.ts';
+import { codeOf } from '../../helpers.ts';
 import { isSecretKey32 } from '../../../src/lib/musig/engine/scalar.ts';
 import { buildOnion, peelOnion } from '../../../src/lib/onion/sphinx.ts';
 import { sharedSecret, sharedSecretOf } from '../../../src/lib/onion/ecdh.ts';
@@ -34,15 +34,6 @@ for (const name of ALL_BACKENDS) {
   if (b.skipped === undefined) backends.push([name, b.loaded]);
   else describe.skip(`node key on ${name}: SKIPPED, ${b.skipped}`, () => it('peel', () => {}));
 }
-
-const codeOf = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof OffchainError ? e.code : `not coded: ${String(e)}`;
-  }
-  return undefined;
-};
 
 describe('isSecretKey32: decided on the bytes, as noble decides', () => {
   it('random 32-byte strings, the edges around 0 and n, and other lengths', () => {
