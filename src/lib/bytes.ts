@@ -69,3 +69,9 @@ export function utf8(text: string): Bytes {
 export function wipe(bytes: Uint8Array | undefined): void {
   if (bytes) bytes.fill(0);
 }
+
+/** A reused buffer of at least `n` bytes, for bytes that are hashed at once and never kept. */
+export function scratchBuffer(): (n: number) => Uint8Array {
+  let buf = new Uint8Array(1024);
+  return (n) => (n <= buf.length ? buf : (buf = new Uint8Array(Math.max(n, 2 * buf.length))));
+}

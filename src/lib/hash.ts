@@ -16,6 +16,7 @@
  */
 import { hash } from 'node:crypto';
 import { ripemd160 as nobleRipemd160 } from '@noble/hashes/legacy.js';
+import { scratchBuffer } from './bytes.ts';
 
 /** The bytes of a digest `crypto.hash` returned as a latin1 string (one character per byte). */
 function digestBytes(latin1: string, length: number): Uint8Array<ArrayBuffer> {
@@ -32,7 +33,7 @@ function digestBytes(latin1: string, length: number): Uint8Array<ArrayBuffer> {
  */
 function opensslSha256(parts: Uint8Array[], length: number): Uint8Array<ArrayBuffer> {
   if (parts.length === 1 && length > 64) return digestBytes(hash('sha256', parts[0]!, 'binary'), 32);
-  if (length > joined.length) joined = new Uint8Array(Math.max(length, 2 * joined.length));
+  const joined = joinedScratch(length);
   let at = 0;
   for (const p of parts) {
     joined.set(p, at);
@@ -46,7 +47,7 @@ function opensslSha256(parts: Uint8Array[], length: number): Uint8Array<ArrayBuf
 }
 
 /** Where short or several parts are put together for one OpenSSL call (zeroed after it). */
-let joined = new Uint8Array(1024);
+const joinedScratch = scratchBuffer();
 
 /** SHA256 of the parts, concatenated. */
 export function sha256(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {

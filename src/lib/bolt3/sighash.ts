@@ -11,10 +11,11 @@
  * is sized and written once into a reused buffer (public transaction data, hashed at once
  * and never kept), and so are the parts hashPrevouts and hashOutputs hash.
  */
+import { scratchBuffer } from '../bytes.ts';
 import { hash256 } from '../hash.ts';
 import { compactSizeLength } from '../tx/policy.ts';
 import {
-  outputLength, putOutpoint, putOutput, putU32, putU64, putVarBytes, scratchBuffer, type Tx, type TxOutput,
+  outputLength, putOutpoint, putOutput, putU32, putU64, putVarBytes, type Tx, type TxOutput,
 } from './tx.ts';
 
 export const SIGHASH_ALL = 0x01;

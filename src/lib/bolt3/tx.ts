@@ -10,7 +10,7 @@
  * bytes go into a reused scratch buffer, hashed and never kept (public data only).
  */
 import { hash256 } from '../hash.ts';
-import { fromHex, toHex } from '../bytes.ts';
+import { fromHex, scratchBuffer, toHex } from '../bytes.ts';
 import { compactSizeLength } from '../tx/policy.ts';
 
 export type OutPoint = { txid: string; vout: number };
@@ -139,12 +139,6 @@ export function serializeTx(tx: Tx, withWitness = true): Uint8Array {
   const out = new Uint8Array(serializedLength(tx, segwit));
   putTx(out, tx, segwit);
   return out;
-}
-
-/** A reused buffer of at least `n` bytes, for bytes that are hashed at once and never kept. */
-export function scratchBuffer(): (n: number) => Uint8Array {
-  let buf = new Uint8Array(1024);
-  return (n) => (n <= buf.length ? buf : (buf = new Uint8Array(Math.max(n, 2 * buf.length))));
 }
 
 /**
