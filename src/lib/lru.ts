@@ -6,6 +6,8 @@
  * What an exact LRU of `capacity` would still hold, this holds too — a value used again within
  * `capacity` insertions is there (test/lib/lru.test.ts) — in at most twice the entries.
  */
+import { latin1Of } from './bytes.ts';
+
 export class Lru<V> {
   private young = new Map<string, V>();
   private old = new Map<string, V>();
@@ -42,6 +44,6 @@ export class Lru<V> {
  */
 export function keyOf(parts: readonly Uint8Array[]): string {
   let s = '';
-  for (const p of parts) s += Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('latin1');
+  for (const p of parts) s += latin1Of(p);
   return s;
 }
