@@ -66,6 +66,8 @@ function statements(db: BetterSqlite3.Database) {
     putMeta: db.prepare<[string, string]>('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
     getContract: db.prepare<[string], { record: string }>('SELECT record FROM contracts WHERE contract_id = ?'),
     putContract: db.prepare<[string, string]>('INSERT OR REPLACE INTO contracts (contract_id, record) VALUES (?, ?)'),
+    // A record written again (every update): its row rewritten in place, not deleted and inserted (REPLACE).
+    updateContract: db.prepare<[string, string]>('UPDATE contracts SET record = ? WHERE contract_id = ?'),
     listContracts: db.prepare<[], { record: string }>('SELECT record FROM contracts ORDER BY contract_id'),
     countContracts: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM contracts'),
     countUnusedNonces: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM nonces WHERE consumed = 0'),

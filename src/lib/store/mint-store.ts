@@ -199,7 +199,7 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
     // A fully signed state is stored sealed (state-seal.ts).
     const text = storedText(record, this.stateSeal, this.dir);
     this.begin();
-    this.q.putContract.run(record.contract_id, text);
+    if (this.q.updateContract.run(text, record.contract_id).changes === 0) this.q.putContract.run(record.contract_id, text);
   }
 
   async list(): Promise<R[]> {

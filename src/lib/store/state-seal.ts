@@ -52,9 +52,16 @@ function replaced<R>(record: R, path: readonly string[], value: Obj): R {
   return { ...(record as Obj), [head]: replaced((record as Obj)[head], rest, value) } as R;
 }
 
-/** `o` with key `from` renamed `to` (in its place) and given `value`. */
+/** `o` with key `from` renamed `to` (in its place) and given `value`. (A loop: entries and fromEntries cost ~3× as much, twice an update.) */
 function renamed(o: Obj, from: string, to: string, value: string): Obj {
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => (k === from ? [to, value] : [k, v])));
+  const out: Obj = {};
+  for (const k of Object.keys(o)) {
+    // `__proto__` (a stored record is parsed JSON: it may hold one) stays an own key, as fromEntries made it.
+    if (k === '__proto__' || to === '__proto__') Object.defineProperty(out, k === from ? to : k, { value: k === from ? value : o[k], enumerable: true, writable: true, configurable: true });
+    else if (k === from) out[to] = value;
+    else out[k] = o[k];
+  }
+  return out;
 }
 
 /** Whether `record` carries a fully signed state in the clear. */
@@ -96,7 +103,7 @@ export class StateSeal {
       if (!o || typeof hex !== 'string') continue;
       const aad = StateSeal.aad(String((record as Obj)['contract_id']), path, o);
       const plain = Buffer.from(hex, 'hex');
-      const iv = createHmac('sha256', this.iv).update(Buffer.concat([Buffer.from(`${aad.length}:`), aad, plain])).digest().subarray(0, 12);
+      const iv = createHmac('sha256', this.iv).update(`${aad.length}:`).update(aad).update(plain).digest().subarray(0, 12);
       const c = createCipheriv('aes-256-gcm', this.enc, iv);
       c.setAAD(aad);
       const sealed = Buffer.concat([iv, c.update(plain), c.final(), c.getAuthTag()]).toString('hex');

@@ -89,6 +89,8 @@ export async function mintChain(base: ChainSource, confirmations: number | undef
   const { termsFromJson } = await import('../../lib/credit/codec.ts');
   // Funding outpoint → contract, built once: a contract's funding never changes.
   let byOutpoint: Map<string, MintContractRecord> | undefined;
+  // And the output its terms fund, derived once per contract (terms' JSON keyed, ~10 µs an update, otherwise).
+  const outputs = new Map<string, { value: bigint; scriptPubKey: Uint8Array }>();
   const find = async (key: string) => {
     if (!byOutpoint?.has(key)) byOutpoint = new Map((await book.list()).map((r) => [`${r.contract.funding.txid}:${r.contract.funding.vout}`, r]));
     return byOutpoint.get(key);
@@ -98,10 +100,15 @@ export async function mintChain(base: ChainSource, confirmations: number | undef
     tip: () => base.tip(),
     async utxo(txid: string, vout: number): Promise<UtxoInfo | null> {
       if (confirmations === undefined) return base.utxo(txid, vout);
-      const r = await find(`${txid}:${vout}`);
-      if (!r) return null;
-      const c = termsFromJson(r.contract, r.network);
-      return { txid, vout, value: c.capacity, scriptPubKey: c.script, confirmations };
+      const key = `${txid}:${vout}`;
+      let output = outputs.get(key);
+      if (!output) {
+        const r = await find(key);
+        if (!r) return null;
+        const c = termsFromJson(r.contract, r.network);
+        outputs.set(key, (output = { value: c.capacity, scriptPubKey: c.script }));
+      }
+      return { txid, vout, ...output, confirmations };
     },
     rawTransaction: (txid) => base.rawTransaction(txid),
     testMempoolAccept: (txs) => base.testMempoolAccept(txs),
