@@ -68,6 +68,17 @@ export function sha256(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
  * signature hashes make ~60 of these).
  */
 export function hash256(data: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(32);
+  hash256Into(data, out, 0);
+  return out;
+}
+
+/**
+ * hash256(data) written into `out` at `at` (a BIP-143 preimage's hashPrevouts or hashOutputs
+ * slot) instead of a fresh array; `data` is read before anything is written.
+ */
+export function hash256Into(data: Uint8Array, out: Uint8Array, at: number): void {
+  if (at < 0 || at + 32 > out.length) throw new RangeError('hash256Into: no 32 bytes at that offset');
   H.set(SHA256_IV);
   if (data.length <= SHORT) {
     BLOCK.set(data, 0);
@@ -79,7 +90,7 @@ export function hash256(data: Uint8Array): Uint8Array<ArrayBuffer> {
     for (let i = 0; i < 32; i++) BLOCK[i] = inner.charCodeAt(i);
   }
   finish(32, 32);
-  return digestOut();
+  digestInto(out, at);
 }
 
 // ---- SHA-256 of short messages, in JS (FIPS 180-4 §6.2) -----------------------------------
@@ -206,11 +217,16 @@ function finish(at: number, length: number): void {
 /** H as 32 digest bytes; the block, the schedule and the chaining value zeroed. */
 function digestOut(): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(32);
-  for (let i = 0; i < 8; i++) putWord(out, 4 * i, H[i]!);
+  digestInto(out, 0);
+  return out;
+}
+
+/** H's 32 digest bytes into `out` at `at`; the block, the schedule and the chaining value zeroed. */
+function digestInto(out: Uint8Array, at: number): void {
+  for (let i = 0; i < 8; i++) putWord(out, at + 4 * i, H[i]!);
   BLOCK.fill(0);
   W.fill(0);
   H.fill(0);
-  return out;
 }
 
 /**
