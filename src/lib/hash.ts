@@ -32,7 +32,12 @@ function digestBytes(latin1: string, length: number): Uint8Array<ArrayBuffer> {
  * together in `joined` — an ArrayBuffer's own memory, read in place — which is zeroed after.
  */
 function opensslSha256(parts: Uint8Array[], length: number): Uint8Array<ArrayBuffer> {
-  if (parts.length === 1 && length > 64) return digestBytes(hash('sha256', parts[0]!, 'binary'), 32);
+  return digestBytes(opensslSha256Latin1(parts, length), 32);
+}
+
+/** opensslSha256's digest as `crypto.hash` gives it: a latin1 string of 32 characters. */
+function opensslSha256Latin1(parts: Uint8Array[], length: number): string {
+  if (parts.length === 1 && length > 64) return hash('sha256', parts[0]!, 'binary');
   const joined = joinedScratch(length);
   let at = 0;
   for (const p of parts) {
@@ -40,7 +45,7 @@ function opensslSha256(parts: Uint8Array[], length: number): Uint8Array<ArrayBuf
     at += p.length;
   }
   try {
-    return digestBytes(hash('sha256', joined.subarray(0, length), 'binary'), 32);
+    return hash('sha256', joined.subarray(0, length), 'binary');
   } finally {
     joined.fill(0, 0, length);
   }
@@ -56,9 +61,36 @@ export function sha256(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return length <= SHORT ? sha256From(SHA256_IV, 0, ...parts) : opensslSha256(parts, length);
 }
 
-/** SHA256(SHA256(x)): Bitcoin's txid and signature-hash digest (the outer hash is one block). */
+/**
+ * SHA256(SHA256(x)): Bitcoin's txid and signature-hash digest. The outer hash is one block, done
+ * here from the inner digest's words (or OpenSSL's latin1 string) written straight into the block:
+ * no 32-byte array between the two, and a short `x` is padded in place (a commitment's 21
+ * signature hashes make ~60 of these).
+ */
 export function hash256(data: Uint8Array): Uint8Array<ArrayBuffer> {
-  return sha256From(SHA256_IV, 0, data.length <= SHORT ? sha256From(SHA256_IV, 0, data) : opensslSha256([data], data.length));
+  const out = new Uint8Array(32);
+  hash256Into(data, out, 0);
+  return out;
+}
+
+/**
+ * hash256(data) written into `out` at `at` (a BIP-143 preimage's hashPrevouts or hashOutputs
+ * slot) instead of a fresh array; `data` is read before anything is written.
+ */
+export function hash256Into(data: Uint8Array, out: Uint8Array, at: number): void {
+  if (at < 0 || at + 32 > out.length) throw new RangeError('hash256Into: no 32 bytes at that offset');
+  H.set(SHA256_IV);
+  if (data.length <= SHORT) {
+    BLOCK.set(data, 0);
+    finish(data.length, data.length);
+    for (let i = 0; i < 8; i++) putWord(BLOCK, 4 * i, H[i]!);
+    H.set(SHA256_IV);
+  } else {
+    const inner = opensslSha256Latin1([data], data.length);
+    for (let i = 0; i < 32; i++) BLOCK[i] = inner.charCodeAt(i);
+  }
+  finish(32, 32);
+  digestInto(out, at);
 }
 
 // ---- SHA-256 of short messages, in JS (FIPS 180-4 §6.2) -----------------------------------
@@ -155,7 +187,20 @@ export function sha256From(state: Readonly<Int32Array>, prefixLength: number, ..
       }
     }
   }
-  // Padding: 0x80, zeros, the length in bits as a 64-bit big-endian integer.
+  finish(at, length);
+  return digestOut();
+}
+
+/** Big-endian 32-bit word `v` into `b` at `at`. */
+function putWord(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
+}
+
+/** The padding of a message of `length` bytes whose last `at` bytes are in BLOCK — 0x80, zeros, the length in bits as a 64-bit big-endian integer — compressed into H. */
+function finish(at: number, length: number): void {
   BLOCK[at++] = 0x80;
   if (at > 56) {
     BLOCK.fill(0, at);
@@ -164,28 +209,24 @@ export function sha256From(state: Readonly<Int32Array>, prefixLength: number, ..
   }
   BLOCK.fill(0, at, 56);
   const bits = length * 8;
-  const high = Math.floor(bits / 2 ** 32);
-  BLOCK[56] = high >>> 24;
-  BLOCK[57] = high >>> 16;
-  BLOCK[58] = high >>> 8;
-  BLOCK[59] = high;
-  BLOCK[60] = bits >>> 24;
-  BLOCK[61] = bits >>> 16;
-  BLOCK[62] = bits >>> 8;
-  BLOCK[63] = bits;
+  putWord(BLOCK, 56, Math.floor(bits / 2 ** 32));
+  putWord(BLOCK, 60, bits);
   compress(BLOCK, 0);
+}
+
+/** H as 32 digest bytes; the block, the schedule and the chaining value zeroed. */
+function digestOut(): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(32);
-  for (let i = 0; i < 8; i++) {
-    const v = H[i]!;
-    out[4 * i] = v >>> 24;
-    out[4 * i + 1] = (v >>> 16) & 0xff;
-    out[4 * i + 2] = (v >>> 8) & 0xff;
-    out[4 * i + 3] = v & 0xff;
-  }
+  digestInto(out, 0);
+  return out;
+}
+
+/** H's 32 digest bytes into `out` at `at`; the block, the schedule and the chaining value zeroed. */
+function digestInto(out: Uint8Array, at: number): void {
+  for (let i = 0; i < 8; i++) putWord(out, at + 4 * i, H[i]!);
   BLOCK.fill(0);
   W.fill(0);
   H.fill(0);
-  return out;
 }
 
 /**

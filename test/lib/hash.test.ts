@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { ripemd160 as nobleRipemd160 } from '@noble/hashes/legacy.js';
 import { toHex } from '../../src/lib/bytes.ts';
-import { SHA256_IV, hash256, ripemd160, sha256, sha256From, sha256Midstate } from '../../src/lib/hash.ts';
+import { SHA256_IV, hash256, hash256Into, ripemd160, sha256, sha256From, sha256Midstate } from '../../src/lib/hash.ts';
 
 const openssl = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -64,6 +64,37 @@ describe('sha256 / hash256', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('hash256Into writes SHA-256 applied twice (@noble/hashes) at the offset and nothing else, for lengths on both sides of 55/56 and 64/65; its own input region may be the target (read before written); an offset without 32 bytes is refused', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(40), fc.nat(), (m, at, fillByte) => {
+        const out = new Uint8Array(at + 32 + 7).fill(fillByte & 0xff);
+        hash256Into(m, out, at);
+        const want = nobleSha256(nobleSha256(m));
+        expect(toHex(out.subarray(at, at + 32))).toBe(toHex(want));
+        expect([...out.subarray(0, at), ...out.subarray(at + 32)].every((b) => b === (fillByte & 0xff))).toBe(true);
+        // In place: the 36 bytes at 68 (a preimage's outpoint) hashed into 4, and over themselves.
+        const pre = Uint8Array.from({ length: 104 }, (_, i) => (i * 31 + m.length) & 0xff);
+        const outpoint = pre.slice(68, 104);
+        hash256Into(pre.subarray(68, 104), pre, 4);
+        expect(toHex(pre.subarray(4, 36))).toBe(toHex(nobleSha256(nobleSha256(outpoint))));
+        const big = Uint8Array.from(m);
+        if (big.length >= 32) {
+          hash256Into(big, big, 0);
+          expect(toHex(big.subarray(0, 32))).toBe(toHex(want));
+        }
+      }),
+      { numRuns: 300 },
+    );
+    for (const n of [55, 56, 64, 65]) {
+      const m = Uint8Array.from({ length: n }, (_, i) => i);
+      const out = new Uint8Array(32);
+      hash256Into(m, out, 0);
+      expect(toHex(out), `length ${n}`).toBe(openssl(createHash('sha256').update(m).digest()));
+    }
+    expect(() => hash256Into(new Uint8Array(3), new Uint8Array(40), 9)).toThrow(RangeError);
+    expect(() => hash256Into(new Uint8Array(3), new Uint8Array(40), -1)).toThrow(RangeError);
   });
 
   it('ripemd160 of random lengths (0..300) equals @noble/hashes', () => {

@@ -12,7 +12,7 @@
  * and never kept), and so are the parts hashPrevouts and hashOutputs hash.
  */
 import { scratchBuffer } from '../bytes.ts';
-import { hash256 } from '../hash.ts';
+import { hash256, hash256Into } from '../hash.ts';
 import { compactSizeLength } from '../tx/policy.ts';
 import {
   outputLength, putOutpoint, putOutput, putU32, putU64, putVarBytes, type Tx, type TxOutput,
@@ -44,7 +44,7 @@ function hashInputsInto(pre: Uint8Array, at: number, inputs: Tx['inputs'], seque
   const b = partsScratch(inputs.length * 36);
   let w = 0;
   for (const i of inputs) w = sequences ? putU32(b, w, i.sequence) : putOutpoint(b, w, i);
-  pre.set(hash256(b.subarray(0, w)), at);
+  hash256Into(b.subarray(0, w), pre, at);
 }
 
 /** hashOutputs: hash256 of the serialized outputs[from, to), into `pre` at `at`. */
@@ -54,7 +54,7 @@ function hashOutputsInto(pre: Uint8Array, at: number, outputs: readonly TxOutput
   const b = partsScratch(n);
   let w = 0;
   for (let i = from; i < to; i++) w = putOutput(b, w, outputs[i]!);
-  pre.set(hash256(b.subarray(0, w)), at);
+  hash256Into(b.subarray(0, w), pre, at);
 }
 
 /**
@@ -77,7 +77,7 @@ export function segwitV0Sighash(tx: Tx, index: number, witnessScript: Uint8Array
   putU32(pre, outputsAt - 4, input.sequence);
 
   if (anyoneCanPay) pre.fill(0, 4, 36);
-  else if (tx.inputs.length === 1) pre.set(hash256(pre.subarray(OUTPOINT_AT, OUTPOINT_AT + 36)), 4); // the one outpoint is written already
+  else if (tx.inputs.length === 1) hash256Into(pre.subarray(OUTPOINT_AT, OUTPOINT_AT + 36), pre, 4); // the one outpoint is written already
   else hashInputsInto(pre, 4, tx.inputs, false);
 
   if (anyoneCanPay || base === SIGHASH_SINGLE || base === SIGHASH_NONE) pre.fill(0, 36, 68);

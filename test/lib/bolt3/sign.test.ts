@@ -8,6 +8,7 @@
  * commitment's.
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Transaction } from '@scure/btc-signer';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { ExitCode } from '../../../src/lib/errors.ts';
@@ -15,7 +16,7 @@ import { counterpartyView } from '../../../src/lib/bolt3/channel.ts';
 import { buildCommitment, type CommitmentTransaction } from '../../../src/lib/bolt3/commitment.ts';
 import { NOBLE, bolt3Backend, type Bolt3Backend } from '../../../src/lib/bolt3/backend.ts';
 import {
-  compactFromDer, derFromCompact, libsecp256k1Ecdsa, nativeEcdsa, tinySecp256k1Ecdsa, type NativeSecp256k1Ecdsa, type TinySecp256k1Ecdsa,
+  compactFromDer, derFromCompact, libsecp256k1Ecdsa, nativeEcdsa, nobleEcdsa, tinySecp256k1Ecdsa, type NativeSecp256k1Ecdsa, type TinySecp256k1Ecdsa,
 } from '../../../src/lib/bolt3/ecdsa.ts';
 import { libsecp256k1Backend } from '../../../src/lib/musig/engine/backend-libsecp256k1.ts';
 import { systemLibsecp256k1 } from '../../setup/backends.ts';
@@ -102,6 +103,25 @@ describe('signing', () => {
         );
       });
     }
+  });
+
+  it('native ECDSA through its off-heap digest and signature scratch: each signature is noble\'s (RFC 6979, low S) for random digests and keys, its own array (the next signature does not change it), and a digest that is not 32 bytes is refused', async () => {
+    const mod = (await import('secp256k1/bindings.js' as string)) as { default?: unknown };
+    const native = nativeEcdsa((mod.default ?? mod) as NativeSecp256k1Ecdsa);
+    const scalar = fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((k) => k.some((b) => b !== 0) && toHex(k) < 'fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141');
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), scalar, fc.uint8Array({ minLength: 32, maxLength: 32 }), (digest, key, other) => {
+        const first = native.signCompact(digest, key);
+        const kept = toHex(first);
+        const second = native.signCompact(other, key);
+        expect(kept).toBe(toHex(nobleEcdsa.signCompact(digest, key)));
+        expect(toHex(second)).toBe(toHex(nobleEcdsa.signCompact(other, key)));
+        expect(toHex(first)).toBe(kept);
+        expect(first.buffer === second.buffer).toBe(false);
+      }),
+      { numRuns: 100 },
+    );
+    for (const n of [0, 31, 33]) expect(() => native.signCompact(new Uint8Array(n), new Uint8Array(32).fill(1))).toThrow();
   });
 
   it('our BIP-143 digest is @scure/btc-signer\'s, for ALL and SINGLE|ANYONECANPAY', () => {
