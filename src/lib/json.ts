@@ -196,7 +196,9 @@ function ordered(value: unknown, at: Path, numeric: boolean): unknown {
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     const member = obj[k];
-    if (member === undefined) continue;
+    // A string, boolean, null or finite number is written as it is (most members: no call, no step on the path).
+    const t = typeof member;
+    if (member === undefined || t === 'string' || t === 'boolean' || member === null || (t === 'number' && Number.isFinite(member))) continue;
     at.push(k);
     const v = ordered(member, at, numeric);
     at.pop();
