@@ -157,37 +157,110 @@ function write(value: unknown, at: Path, numeric: boolean, indent: string, depth
 }
 
 /**
- * The value as plain JavaScript whose own JSON.stringify is the canonical text: objects rebuilt
- * with their keys inserted in canonical order, bigint and bytes converted — so the text itself
- * is written by V8's native serialiser, several times faster than concatenating it here (a
- * statechain statement of 50 backups, the hot case, in about a third of the time). The walk and
- * so the first error met are write()'s. Where a JavaScript object would not keep the insertion
- * order — a key that starts with a digit (integer-like keys come first, numerically) — or a key
- * "__proto__" (an assignment sets the prototype), or an array with a hole (JSON.stringify writes
- * null, write() nothing), it throws UNORDERED and write() does the whole value.
+ * The value as plain JavaScript whose own JSON.stringify is the canonical text, so the text
+ * itself is written by V8's native serialiser, several times faster than concatenating it
+ * here. What JSON.stringify already writes canonically is returned as it is, not copied: a
+ * plain object whose keys are already in canonical order (as every object parsed from a
+ * canonical line or message is, and every backup record of a statechain statement) and whose
+ * members need nothing converted, an array of such values. Anything else is rebuilt, its keys
+ * inserted in canonical order, bigint and bytes converted — a copy begun only where the first
+ * member differs. The walk and so the first error met are write()'s. Where a rebuilt object
+ * would not keep the insertion order — a key that starts with a digit (integer-like keys come
+ * first, numerically) — or a key "__proto__" (an assignment sets the prototype), or an array
+ * with a hole (JSON.stringify writes null, write() nothing), it throws UNORDERED and write()
+ * does the whole value.
  */
 const UNORDERED = Symbol('unordered');
 function ordered(value: unknown, at: Path, numeric: boolean): unknown {
   const s = scalar(value, at);
   if (s !== OBJECT) return s;
   if (Array.isArray(value)) {
-    const out: unknown[] = [];
+    let out: unknown[] | undefined = asIs(value, Array.prototype) ? undefined : [];
     for (let i = 0; i < value.length; i++) {
       if (!(i in value)) throw UNORDERED;
       at.push(i);
-      out.push(ordered(value[i], at, numeric));
+      const v = ordered(value[i], at, numeric);
       at.pop();
+      if (out === undefined && v !== value[i]) {
+        // The first element that changes: the array is copied from here.
+        out = [];
+        for (let j = 0; j < i; j++) out.push(value[j]);
+      }
+      if (out !== undefined) out.push(v);
     }
-    return out;
+    return out ?? value;
   }
   const obj = value as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const k of orderedKeys(obj, numeric)) {
-    const first = k.charCodeAt(0);
-    if ((first >= 0x30 && first <= 0x39) || k === '__proto__') throw UNORDERED;
+  const keys = Object.keys(obj);
+  if (!asIs(obj, Object.prototype) || !inOrder(obj, keys, numeric)) return rebuilt(obj, orderedKeys(obj, numeric), at, numeric, 0);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const member = obj[k];
+    // A string, boolean, null or finite number is written as it is (most members: no call, no step on the path).
+    const t = typeof member;
+    if (member === undefined || t === 'string' || t === 'boolean' || member === null || (t === 'number' && Number.isFinite(member))) continue;
     at.push(k);
-    out[k] = ordered(obj[k], at, numeric);
+    const v = ordered(member, at, numeric);
     at.pop();
+    // The first member that changes: the object is rebuilt from here (its keys are in order).
+    if (v !== member) return rebuilt(obj, keys, at, numeric, i + 1, v);
+  }
+  return obj;
+}
+
+/** Whether JSON.stringify writes this object or array from its own members alone: its prototype the plain one (or none), no toJSON. */
+function asIs(value: object, proto: object): boolean {
+  const p = Object.getPrototypeOf(value);
+  return (p === proto || p === null) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+}
+
+/**
+ * Whether an object's defined keys are already in canonical order: header keys first in their
+ * order, the rest strictly by code point. A printed message's digit-led key (an amount map's,
+ * perhaps) always has the object rebuilt.
+ */
+function inOrder(obj: Record<string, unknown>, keys: readonly string[], numeric: boolean): boolean {
+  let header = 0;
+  let prev: string | undefined;
+  for (const k of keys) {
+    if (obj[k] === undefined) continue;
+    const place = k === 'type' ? 1 : k === 'version' ? 2 : k === 'network' ? 3 : 4;
+    if (place < 4) {
+      if (place <= header) return false;
+      header = place;
+      continue;
+    }
+    header = 4;
+    if (numeric) {
+      const first = k.charCodeAt(0);
+      if (first >= 0x30 && first <= 0x39) return false;
+    }
+    if (prev !== undefined && byCodePoint(prev, k) >= 0) return false;
+    prev = k;
+  }
+  return true;
+}
+
+/**
+ * A copy of `obj` with `keys` (its defined keys in canonical order) inserted in that order:
+ * the first `walked` of them already walked — as they are, but the last, which became `last`
+ * — the rest walked here.
+ */
+function rebuilt(obj: Record<string, unknown>, keys: readonly string[], at: Path, numeric: boolean, walked: number, last?: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const member = obj[k];
+    if (member === undefined) continue;
+    const c = k.charCodeAt(0);
+    if ((c >= 0x30 && c <= 0x39) || k === '__proto__') throw UNORDERED;
+    if (i < walked - 1) out[k] = member;
+    else if (i === walked - 1) out[k] = last;
+    else {
+      at.push(k);
+      out[k] = ordered(member, at, numeric);
+      at.pop();
+    }
   }
   return out;
 }

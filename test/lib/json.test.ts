@@ -61,6 +61,66 @@ describe('canonical JSON', () => {
     }), { numRuns: 2000 });
   });
 
+  it('a value whose objects are already in canonical order (as JSON read back has them) is written the same as any other order of it, with bigints, bytes and undefined members anywhere in it (property)', () => {
+    // The rule's order, applied to a copy: every object's keys re-inserted header first, then by code point (ASCII keys here).
+    const header = ['type', 'version', 'network'];
+    const inCanonicalOrder = (v: unknown): unknown => {
+      if (Array.isArray(v)) return v.map(inCanonicalOrder);
+      if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o);
+      const rest = keys.filter((k) => !header.includes(k)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      return Object.fromEntries([...header.filter((k) => keys.includes(k)), ...rest].map((k) => [k, inCanonicalOrder(o[k])]));
+    };
+    const key = fc.oneof(fc.constantFrom('type', 'version', 'network'), fc.stringMatching(/^[a-z_][a-z_0-9]{0,5}$/));
+    const leaf = fc.oneof(fc.integer(), fc.string(), fc.boolean(), fc.constant(null), fc.uint8Array({ maxLength: 4 }), fc.bigInt({ min: -(2n ** 53n) + 1n, max: 2n ** 53n - 1n }));
+    const { tree } = fc.letrec((tie) => ({
+      tree: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('tree'), { maxLength: 4 }), fc.dictionary(key, fc.option(tie('tree'), { nil: undefined }), { maxKeys: 5 })),
+    }));
+    fc.assert(fc.property(tree, (v) => {
+      const line = stringifyLine(v);
+      const message = stringifyMessage(v);
+      const canonical = inCanonicalOrder(v);
+      expect(stringifyLine(canonical)).toBe(line);
+      expect(stringifyMessage(canonical)).toBe(message);
+      // Read back: plain values only, every object in canonical order — written as it is.
+      const back = JSON.parse(line) as unknown;
+      expect(stringifyLine(back)).toBe(line);
+      expect(stringifyMessage(back)).toBe(JSON.stringify(back, null, 2) + '\n');
+      // The value is left as it was (a member converted deep inside is converted in a copy).
+      expect(stringifyLine(v)).toBe(line);
+    }), { numRuns: 2000 });
+  });
+
+  it('writes only own plain members, whatever JSON.stringify would call, even where the keys are in canonical order', () => {
+    // A Date, a boxed string, a class instance with toJSON: their own enumerable members (none, the characters), as it always has.
+    class WithToJson {
+      a = 1;
+      toJSON() {
+        return 'not this';
+      }
+    }
+    expect(stringifyLine({ a: new Date(0), b: new WithToJson() })).toBe('{"a":{},"b":{"a":1}}\n');
+    // eslint-disable-next-line no-new-wrappers
+    expect(stringifyLine({ a: new String('xy') })).toBe('{"a":{"0":"x","1":"y"}}\n');
+    const hidden = { a: 1 };
+    Object.defineProperty(hidden, 'toJSON', { value: () => 'not this', enumerable: false });
+    expect(stringifyLine({ h: hidden })).toBe('{"h":{"a":1}}\n');
+    const list = [1, 2] as unknown as { toJSON: () => string };
+    Object.defineProperty(list, 'toJSON', { value: () => 'not this', enumerable: false });
+    expect(stringifyLine({ l: list })).toBe('{"l":[1,2]}\n');
+    // No prototype at all: a plain map of members.
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1, b: [2n] });
+    expect(stringifyLine({ bare })).toBe('{"bare":{"a":1,"b":[2]}}\n');
+    // Bytes in a Buffer (which has a toJSON) and a bigint, deep in objects already in order: hex and a number.
+    expect(stringifyLine({ a: [{ b: Buffer.from([1, 255]) }], c: { d: 5n, e: 'x' } })).toBe('{"a":[{"b":"01ff"}],"c":{"d":5,"e":"x"}}\n');
+    // Integer-like keys already in code-point order: the line as they stand; a printed amount map in numeric order.
+    expect(stringifyLine({ '1': 'a', '10': 'b', '2': 'c' })).toBe('{"1":"a","10":"b","2":"c"}\n');
+    expect(stringifyMessage({ type: 't', keys: JSON.parse('{"1":"a","2":"c","10":"b"}') as unknown })).toBe('{\n  "type": "t",\n  "keys": {\n    "1": "a",\n    "2": "c",\n    "10": "b"\n  }\n}\n');
+    // Header keys out of their order are put in it.
+    expect(stringifyLine(JSON.parse('{"network":"n","type":"t","a":1}') as unknown)).toBe('{"type":"t","network":"n","a":1}\n');
+  });
+
   it('names the path of a value it cannot write at any depth, on the native-serialiser path and on the one for integer-like keys alike', () => {
     expect(() => stringifyLine({ a: [1, { b: Number.NaN }] })).toThrow(new TypeError('$.a[1].b: non-finite number'));
     expect(() => stringifyMessage({ a: [1, { b: 2n ** 60n }] })).toThrow(new TypeError('$.a[1].b: bigint 1152921504606846976 exceeds 2^53; encode it as a decimal string'));

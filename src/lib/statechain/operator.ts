@@ -73,7 +73,11 @@ type Msg<S extends import('@sinclair/typebox').TObject> = Static<S>;
 /** The point of a key in a record or request, on the selected backend (parsePublicKey refuses a non-point first). */
 const point = (hex: string, field: string) => activeSecp256k1().pointFromBytes(parsePublicKey(hex, field))!;
 
-const withoutSig = <T extends Record<string, unknown>>(m: T, field: string) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== field));
+/** The request without its signature field, its other members in their order (one copy, not an array of entries and back). */
+const withoutSig = <T extends Record<string, unknown>>(m: T, field: string): Record<string, unknown> => {
+  const { [field]: _signature, ...rest } = m;
+  return rest;
+};
 
 function requireSig(body: Record<string, unknown>, field: string, signer: string, what: string): void {
   if (!verifyBody(String(body.type), withoutSig(body, field), String(body[field]), parsePublicKey(signer, 'key'))) {
@@ -217,7 +221,9 @@ export async function cosignDepositBackup(record: OperatorRecord, req: Msg<typeo
   const sig = cosign(record, tx.sighash(), req.owner_pubnonce, ctx);
   const statement: UnsignedStatement = {
     ...st, status: 'active', outpoint: req.outpoint, amount_sat: req.amount_sat, count: 1,
-    backups: [{ n: 1, txid: tx.id, locktime: h0, owner_share: st.owner_share }],
+    // A backup record's keys in canonical order, as a record read back from JSON has them: signing the statement
+    // (canonical JSON, twice per transfer, of every record) then serialises the records as they are (json.ts).
+    backups: [{ locktime: h0, n: 1, owner_share: st.owner_share, txid: tx.id }],
   };
   const next: OperatorRecord = { ...record, statement, funding_tx: req.funding_tx, seen_nonces: [...record.seen_nonces, tag] };
   return remember(digest, {
@@ -278,10 +284,11 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   const x1 = bytes32(randomScalar(ctx.random, 'statechain/x1'));
   const statement: UnsignedStatement = {
     ...st, status: 'transferring', count: st.count + 1,
-    backups: [...st.backups, { n: st.count + 1, txid: tx.id, locktime, owner_share: req.receiver_share, ...(req.backup_script === undefined ? {} : { script: req.backup_script }) }],
+    // In canonical order, as cosignDepositBackup's record.
+    backups: [...st.backups, { locktime, n: st.count + 1, owner_share: req.receiver_share, ...(req.backup_script === undefined ? {} : { script: req.backup_script }), txid: tx.id }],
     transfer: {
-      transfer_id: req.transfer_id, receiver_auth: req.receiver_auth, receiver_share: req.receiver_share,
-      ...(req.receiver_parts === undefined ? {} : { receiver_auth_b: req.receiver_parts[1]!.auth }), x1_point: toHex(publicShare(int(x1))),
+      receiver_auth: req.receiver_auth, ...(req.receiver_parts === undefined ? {} : { receiver_auth_b: req.receiver_parts[1]!.auth }),
+      receiver_share: req.receiver_share, transfer_id: req.transfer_id, x1_point: toHex(publicShare(int(x1))),
     },
   };
   const x1Sealed = sealJson(parsePublicKey(st.owner_auth, 'owner_auth'), { x1: toHex(x1) }, `${record.coin_id}/${req.transfer_id}/x1`, bytes32(randomScalar(ctx.random, 'statechain/seal')));

@@ -33,22 +33,37 @@ function taggedHash(tag: string, msg: Uint8Array): Uint8Array {
   return sha256(t, t, msg);
 }
 
+/** What a body's signature for `purpose` signs, given the body's canonical line (stringifyLine's). */
+export function lineDigest(purpose: string, line: string): Uint8Array {
+  return taggedHash(`offchain/statechain/${purpose}`, utf8(line));
+}
+
 export function bodyDigest(purpose: string, body: unknown): Uint8Array {
-  return taggedHash(`offchain/statechain/${purpose}`, utf8(stringifyLine(body)));
+  return lineDigest(purpose, stringifyLine(body));
+}
+
+/** A 64-byte BIP-340 signature (hex) by `secretKey` (whose compressed `publicKey` the caller may hold) over `digest`. */
+export function signDigest(digest: Uint8Array, secretKey: Uint8Array, auxRand: Uint8Array, publicKey?: Uint8Array): string {
+  return toHex(schnorrSign(digest, secretKey, auxRand, publicKey));
 }
 
 /** A 64-byte BIP-340 signature (hex) by `secretKey` (whose compressed `publicKey` the caller may hold) over `body` for `purpose`. */
 export function signBody(purpose: string, body: unknown, secretKey: Uint8Array, auxRand: Uint8Array, publicKey?: Uint8Array): string {
-  return toHex(schnorrSign(bodyDigest(purpose, body), secretKey, auxRand, publicKey));
+  return signDigest(bodyDigest(purpose, body), secretKey, auxRand, publicKey);
+}
+
+/** True when `sigHex` is `pubkey`'s signature over what `digest()` gives; false for anything malformed. */
+export function verifyDigest(digest: () => Uint8Array, sigHex: string, pubkey: Uint8Array): boolean {
+  try {
+    return activeSecp256k1().verifySchnorr(fromHex(sigHex, 'signature', 64), digest(), pubkey.length === 33 ? pubkey.subarray(1) : pubkey);
+  } catch {
+    return false; // a malformed hex signature
+  }
 }
 
 /** True when `sigHex` is `pubkey`'s signature over `body` for `purpose`; false for anything malformed. */
 export function verifyBody(purpose: string, body: unknown, sigHex: string, pubkey: Uint8Array): boolean {
-  try {
-    return activeSecp256k1().verifySchnorr(fromHex(sigHex, 'signature', 64), bodyDigest(purpose, body), pubkey.length === 33 ? pubkey.subarray(1) : pubkey);
-  } catch {
-    return false; // a malformed hex signature
-  }
+  return verifyDigest(() => bodyDigest(purpose, body), sigHex, pubkey);
 }
 
 function sealKey(ephemeral: Uint8Array, recipient: Uint8Array, sharedX: Uint8Array): Uint8Array {

@@ -9,13 +9,94 @@ import type { RandomSource } from '../random.ts';
 import { RefusedError } from '../errors.ts';
 import { toHex } from '../bytes.ts';
 import { stringifyLine } from '../json.ts';
+import { Lru } from '../lru.ts';
 import type { Statement } from './schemas.ts';
-import { signBody, verifyBody } from './seal.ts';
+import { lineDigest, signDigest, verifyDigest } from './seal.ts';
 
 export type UnsignedStatement = Omit<Statement, 'operator_sig'>;
 
+/** A backup record as a plain copy of its own members, every one a string, finite number, boolean or null. */
+type Flat = Record<string, string | number | boolean | null>;
+
+/** A plain object's own members copied, when every one is a string, finite number, boolean or null; else undefined. */
+function flatCopy(r: unknown): Flat | undefined {
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) return undefined;
+  const proto = Object.getPrototypeOf(r);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const out: Flat = {};
+  for (const k of Object.keys(r)) {
+    const v = (r as Record<string, unknown>)[k];
+    if (k === '__proto__' || !(typeof v === 'string' || typeof v === 'boolean' || v === null || (typeof v === 'number' && Number.isFinite(v)))) return undefined;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** `r` has exactly the members of `flat` (kept from an earlier record), so the same canonical text. */
+function sameMembers(flat: Flat, r: unknown): boolean {
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) return false;
+  const proto = Object.getPrototypeOf(r);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const keys = Object.keys(r);
+  let n = 0;
+  for (const k in flat) {
+    if ((r as Record<string, unknown>)[k] !== flat[k]) return false;
+    n++;
+  }
+  return keys.length === n;
+}
+
+/**
+ * Per coin, the backup records of the statement last written here and their canonical text (joined by commas): a
+ * coin's statement is signed twice per transfer, checked by whoever receives it, and grows by one record a transfer
+ * — the records already there are written once, not at each signature. They are compared member by member (a
+ * record read back from the store is a new object each time), never trusted by identity.
+ */
+const written = new Lru<{ records: Flat[]; text: string }>(256);
+
+/**
+ * The statement's canonical line, byte for byte stringifyLine's (the text its signature signs), its records'
+ * part kept per coin (above). Anything but plain records — a hole, a member JSON would convert or refuse — is
+ * written whole by stringifyLine, as are statements of any other shape.
+ */
+export function statementLine(body: UnsignedStatement): string {
+  const backups = body.backups as unknown;
+  const proto = Object.getPrototypeOf(body);
+  if (!Array.isArray(backups) || (proto !== Object.prototype && proto !== null)) return stringifyLine(body);
+  const coin = typeof body.coin_id === 'string' ? body.coin_id : undefined;
+  const kept = coin === undefined ? undefined : written.get(coin);
+  let records: Flat[] = [];
+  let text = '';
+  if (kept !== undefined && kept.records.length <= backups.length && kept.records.every((flat, i) => i in backups && sameMembers(flat, backups[i]))) {
+    records = kept.records.slice();
+    text = kept.text;
+  }
+  for (let i = records.length; i < backups.length; i++) {
+    const flat = i in backups ? flatCopy(backups[i]) : undefined;
+    if (flat === undefined) return stringifyLine(body);
+    const t = stringifyLine(flat).slice(0, -1);
+    text = i === 0 ? t : text + ',' + t;
+    records.push(flat);
+  }
+  if (coin !== undefined && records.length > 0) written.set(coin, { records, text });
+  // The members around "backups", as stringifyLine orders them: the header keys and those before it by code point
+  // (a code-unit comparison with an ASCII key agrees), then the rest.
+  const before: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
+  for (const k of Object.keys(body)) {
+    if (k === 'backups') continue;
+    if (k === '__proto__') return stringifyLine(body);
+    const header = k === 'type' || k === 'version' || k === 'network';
+    (header || k < 'backups' ? before : after)[k] = (body as Record<string, unknown>)[k];
+  }
+  const head = stringifyLine(before).slice(1, -2);
+  const tail = stringifyLine(after).slice(1, -2);
+  return '{' + (head === '' ? '' : head + ',') + '"backups":[' + text + ']' + (tail === '' ? '' : ',' + tail) + '}\n';
+}
+
 export function signStatement(body: UnsignedStatement, operator: KeyPair, random: RandomSource): Statement {
-  return { ...body, operator_sig: signBody('statement', body, operator.secretKey, random.bytes(32, 'statechain/statement-aux'), operator.publicKey) };
+  const digest = lineDigest('statement', statementLine(body));
+  return { ...body, operator_sig: signDigest(digest, operator.secretKey, random.bytes(32, 'statechain/statement-aux'), operator.publicKey) };
 }
 
 /** The statement without its signature, once the signature is the operator's; else E_BAD_OPERATOR_SIG. */
@@ -24,7 +105,7 @@ export function checkStatement(s: Statement, operatorAuth: Uint8Array, coinId: s
   if (s.operator_auth !== toHex(operatorAuth)) {
     throw new RefusedError('E_WRONG_OPERATOR', `this statement is signed for operator ${s.operator_auth}, not the operator you deal with`);
   }
-  if (!verifyBody('statement', body, operator_sig, parsePublicKey(s.operator_auth, 'operator_auth'))) {
+  if (!verifyDigest(() => lineDigest('statement', statementLine(body)), operator_sig, parsePublicKey(s.operator_auth, 'operator_auth'))) {
     throw new RefusedError('E_BAD_OPERATOR_SIG', 'the operator\'s signature on its statement does not verify');
   }
   if (s.coin_id !== coinId) throw new RefusedError('E_WRONG_COIN', `this statement is about coin ${s.coin_id}, not ${coinId}`);
