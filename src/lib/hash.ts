@@ -14,9 +14,18 @@
  * on the data); its scratch words are zeroed after every hash, so no input (secrets
  * included) outlives the call — nor one sent to OpenSSL (see opensslSha256).
  */
-import { hash } from 'node:crypto';
 import { ripemd160 as nobleRipemd160 } from '@noble/hashes/legacy.js';
 import { scratchBuffer } from './bytes.ts';
+
+/**
+ * node:crypto's one-shot `hash`, loaded at the first hash that needs OpenSSL rather than with this
+ * module: `psbt decode`'s small bundle (bin/run.js, src/fast-decode.ts) reaches this module
+ * through the MuSig2 engine's tagged hashes and never hashes, and loading node:crypto is ~10 ms
+ * of its cold start (as ./taproot/sighash.ts found).
+ */
+let nodeHash: typeof import('node:crypto').hash | undefined;
+const hash = (algorithm: 'sha256' | 'ripemd160', data: Uint8Array, encoding: 'binary' | 'hex'): string =>
+  (nodeHash ??= process.getBuiltinModule('node:crypto').hash)(algorithm, data, encoding);
 
 /** The bytes of a digest `crypto.hash` returned as a latin1 string (one character per byte). */
 function digestBytes(latin1: string, length: number): Uint8Array<ArrayBuffer> {
@@ -235,13 +244,14 @@ function digestInto(out: Uint8Array, at: number): void {
  * JS), read from a latin1 string as SHA-256 is; else @noble/hashes' — the same function;
  * the BOLT 3 vectors check the bytes.
  */
-const nodeRipemd160 = (() => {
+let nodeRipemd160: boolean | undefined; // asked at the first call (node:crypto is loaded then, not with this module)
+function hasNodeRipemd160(): boolean {
   try {
     return hash('ripemd160', new Uint8Array(0), 'hex') === '9c1185a5c5e9fc54612808977ee8f548b2258d31';
   } catch {
     return false;
   }
-})();
+}
 export function ripemd160(data: Uint8Array): Uint8Array {
-  return nodeRipemd160 ? digestBytes(hash('ripemd160', data, 'binary'), 20) : nobleRipemd160(data);
+  return (nodeRipemd160 ??= hasNodeRipemd160()) ? digestBytes(hash('ripemd160', data, 'binary'), 20) : nobleRipemd160(data);
 }

@@ -104,6 +104,27 @@ describe('the shortcut carries no randomness (scripts/build.mjs defines globalTh
   });
 });
 
+describe('the shortcut loads no node:crypto (~10 ms of its cold start: src/lib/hash.ts and taproot/sighash.ts load it at their first hash)', () => {
+  // A preload that names, at exit, every internal crypto module Node loaded.
+  const probeDir = mkdtempSync(join(tmpdir(), 'offchain-modules-probe-'));
+  afterAll(() => rmSync(probeDir, { recursive: true, force: true }));
+  const preload = join(probeDir, 'modules.cjs');
+  writeFileSync(preload, "process.on('exit', () => { for (const m of process.moduleLoadList) if (/crypto/.test(m)) process.stderr.write(m + '\\n'); });\n");
+  const env = { NODE_OPTIONS: `--require ${preload}` };
+
+  it('a decode it answers loads none', () => {
+    const fast = run(['psbt', 'decode', '--in', PSBT], { env });
+    expect(fast.status).toBe(0);
+    expect(fast.stderr).toBe('');
+  });
+
+  it('the full CLI does (the probe sees them)', () => {
+    const handed = run(['psbt', 'decode', '--debug', '--in', PSBT], { env });
+    expect(handed.status).toBe(0);
+    expect(handed.stderr).toContain('internal/crypto');
+  });
+});
+
 describe('in process: what the shortcut answers itself', () => {
   afterEach(() => {
     delete process.env.OFFCHAIN_NETWORK;
