@@ -65,6 +65,14 @@ const joinedScratch = scratchBuffer();
 
 /** SHA256 of the parts, concatenated. */
 export function sha256(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  return sha256Of(parts);
+}
+
+/**
+ * sha256 of a list of parts (no spread: a caller with tens of thousands of parts — an ecash
+ * payment's outputs digest, refused above 65,535 outputs — would pass them all on the stack).
+ */
+export function sha256Of(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   let length = 0;
   for (const p of parts) length += p.length;
   return length <= SHORT ? sha256From(SHA256_IV, 0, ...parts) : opensslSha256(parts, length);

@@ -4,7 +4,7 @@
  * hash_tag(x) = SHA256(SHA256(tag) || SHA256(tag) || x)). Scalars are bigints; every
  * backend does only the point arithmetic.
  */
-import { sha256 } from '../../hash.ts';
+import { sha256, sha256Of } from '../../hash.ts';
 
 /** The secp256k1 group order n. */
 export const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
@@ -84,7 +84,7 @@ const tagHashes = new Map<string, Uint8Array>();
 export function taggedHash(tag: string, ...parts: Uint8Array[]): Uint8Array {
   let t = tagHashes.get(tag);
   if (!t) tagHashes.set(tag, (t = sha256(new TextEncoder().encode(tag))));
-  return sha256(t, t, ...parts);
+  return sha256Of([t, t, ...parts]); // an array, not a second spread: ecash's outputs digest passes ~200,000 parts
 }
 
 /** int(hash_tag(...)) mod n. */
