@@ -20,18 +20,13 @@ import { N, int } from '../musig/engine/scalar.ts';
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
-import { sha256 } from '../hash.ts';
 import { stringifyLine } from '../json.ts';
 import { schnorrSign } from '../taproot/schnorr.ts';
+// BIP-340's hash_tag(x), one OpenSSL call with the tag's hash kept (a statement's body is kilobytes, hashed at each signature and check).
+import { taggedHash } from '../musig/engine/scalar.ts';
 
 const TAG_LENGTH = 16;
 const ZERO_NONCE = new Uint8Array(12);
-
-/** BIP-340's hash_tag(x) on OpenSSL: a statement's body is kilobytes (every backup record), hashed at each signature and check. */
-function taggedHash(tag: string, msg: Uint8Array): Uint8Array {
-  const t = sha256(utf8(tag));
-  return sha256(t, t, msg);
-}
 
 /** What a body's signature for `purpose` signs, given the body's canonical line (stringifyLine's). */
 export function lineDigest(purpose: string, line: string): Uint8Array {
