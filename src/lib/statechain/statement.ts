@@ -18,14 +18,19 @@ export type UnsignedStatement = Omit<Statement, 'operator_sig'>;
 /** A backup record as a plain copy of its own members, every one a string, finite number, boolean or null. */
 type Flat = Record<string, string | number | boolean | null>;
 
+/** A plain object: not null, not an array, its prototype Object's or none. */
+function plain(r: unknown): r is Record<string, unknown> {
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) return false;
+  const proto = Object.getPrototypeOf(r);
+  return proto === Object.prototype || proto === null;
+}
+
 /** A plain object's own members copied, when every one is a string, finite number, boolean or null; else undefined. */
 function flatCopy(r: unknown): Flat | undefined {
-  if (r === null || typeof r !== 'object' || Array.isArray(r)) return undefined;
-  const proto = Object.getPrototypeOf(r);
-  if (proto !== Object.prototype && proto !== null) return undefined;
+  if (!plain(r)) return undefined;
   const out: Flat = {};
   for (const k of Object.keys(r)) {
-    const v = (r as Record<string, unknown>)[k];
+    const v = r[k];
     if (k === '__proto__' || !(typeof v === 'string' || typeof v === 'boolean' || v === null || (typeof v === 'number' && Number.isFinite(v)))) return undefined;
     out[k] = v;
   }
@@ -34,13 +39,11 @@ function flatCopy(r: unknown): Flat | undefined {
 
 /** `r` has exactly the members of `flat` (kept from an earlier record), so the same canonical text. */
 function sameMembers(flat: Flat, r: unknown): boolean {
-  if (r === null || typeof r !== 'object' || Array.isArray(r)) return false;
-  const proto = Object.getPrototypeOf(r);
-  if (proto !== Object.prototype && proto !== null) return false;
+  if (!plain(r)) return false;
   const keys = Object.keys(r);
   let n = 0;
   for (const k in flat) {
-    if ((r as Record<string, unknown>)[k] !== flat[k]) return false;
+    if (r[k] !== flat[k]) return false;
     n++;
   }
   return keys.length === n;
@@ -61,8 +64,7 @@ const written = new Lru<{ records: Flat[]; text: string }>(256);
  */
 export function statementLine(body: UnsignedStatement): string {
   const backups = body.backups as unknown;
-  const proto = Object.getPrototypeOf(body);
-  if (!Array.isArray(backups) || (proto !== Object.prototype && proto !== null)) return stringifyLine(body);
+  if (!Array.isArray(backups) || !plain(body)) return stringifyLine(body);
   const coin = typeof body.coin_id === 'string' ? body.coin_id : undefined;
   const kept = coin === undefined ? undefined : written.get(coin);
   let records: Flat[] = [];
