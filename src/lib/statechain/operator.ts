@@ -22,6 +22,11 @@
  *   pair is bound to both parts (owner_auth_b), and a transfer or withdrawal of it also needs
  *   part B's signed consent to exactly that request, and is signed only under the owner nonce
  *   A's + B's — B's the one it consented with — so B can always complete it (E_PAIR_CONSENT);
+ * - a finished transfer is kept as a receipt, not its statement (a coin's statements grow by a backup a
+ *   transfer: kept whole they grew its record with the square of its transfers), and answered again only with
+ *   the statement the receipt and the coin's record rebuild, once its signature is this operator's over exactly
+ *   that statement (E_STATE_CORRUPT otherwise): a repeated request is never signed again, only re-sent — a store
+ *   writer who edits a receipt cannot have the operator sign, or send as signed, a statement of its choosing;
  * - the share it replaces at a rotation is erased with the record that held it (the file
  *   store overwrites the old record's bytes, then removes it; PostgreSQL cannot overwrite in
  *   place — the old row version lives on until vacuumed, in WAL and in backups, sealed under
@@ -46,11 +51,11 @@ import type {
   DepositBackupSchema, DepositRequestSchema, Statement, TransferAcceptSchema, TransferSignSchema, WithdrawRequestSchema,
 } from './schemas.ts';
 import { checkReceiverPossession, jointPubnonce } from './joint-share.ts';
-import { sealJson, unseal, verifyBody } from './seal.ts';
+import { lineDigest, sealJson, unseal, verifyBody, verifyDigest } from './seal.ts';
 import { nonceGen, partialSign, provePossession, publicShare, verifyPossession } from './signer.ts';
-import { signStatement, type UnsignedStatement } from './statement.ts';
+import { receiptOf, signStatement, statementOfReceipt, type UnsignedStatement } from './statement.ts';
 import { requireBumpable } from './withdrawal.ts';
-import type { OperatorRecord } from './ports.ts';
+import type { FinishedTransfer, OperatorRecord } from './ports.ts';
 
 /** The digest a request's answer is kept under: sha256 of its canonical line (the same request, byte for byte as we read it, the same digest). */
 export function requestDigest(req: unknown): string {
@@ -292,7 +297,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
     },
   };
   const x1Sealed = sealJson(parsePublicKey(st.owner_auth, 'owner_auth'), { x1: toHex(x1) }, `${record.coin_id}/${req.transfer_id}/x1`, bytes32(randomScalar(ctx.random, 'statechain/seal')));
-  const next: OperatorRecord = { ...record, statement, x1: toHex(x1), seen_nonces: [...record.seen_nonces, tag] };
+  const next: OperatorRecord = { ...record, statement, x1: toHex(x1), seen_nonces: [...record.seen_nonces, tag], done: compacted(record.done, statement) };
   x1.fill(0);
   return remember(digest, {
     record: next,
@@ -303,15 +308,49 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   });
 }
 
+/**
+ * A finished transfer's statement, as its transfer-done answer carried it: rebuilt from its receipt and the coin's
+ * record (or, kept whole by an older record, as kept), sent only when its signature is this operator's over exactly
+ * that statement and it is about this coin. Nothing is signed: a store that lost or changed what the operator
+ * signed gets E_STATE_CORRUPT, never a new signature.
+ */
+function finishedStatement(record: OperatorRecord, finished: FinishedTransfer, ctx: OperatorContext): Statement {
+  const s = 'statement' in finished ? finished.statement : statementOfReceipt(record.statement, finished);
+  const { operator_sig, ...body } = s;
+  if (s.coin_id !== record.coin_id || !verifyDigest(() => lineDigest('statement', stringifyLine(body)), operator_sig, ctx.operator.publicKey)) {
+    throw new MalformedInputError('E_STATE_CORRUPT', `the operator's record of finished transfer ${finished.transfer_id} does not give back a statement this operator signed for coin ${record.coin_id}: not a record it wrote as it stands (check who writes the operator's store); nothing answered`);
+  }
+  return s;
+}
+
+/**
+ * `done` with each finished transfer kept whole (by records written before receipts) as its receipt, when the
+ * receipt and `current` rebuild exactly its statement's line; one that does not stays whole. A coin's next step
+ * writes its record compacted.
+ */
+function compacted(done: FinishedTransfer[], current: UnsignedStatement): FinishedTransfer[] {
+  if (!done.some((d) => 'statement' in d)) return done;
+  return done.map((d) => {
+    if (!('statement' in d)) return d;
+    try {
+      const r = receiptOf(d.transfer_id, d.statement);
+      return r !== undefined && stringifyLine(statementOfReceipt(current, r)) === stringifyLine(d.statement) ? r : d;
+    } catch {
+      return d; // not a statement this record can rebuild: kept as it is
+    }
+  });
+}
+
 /** The last step: s₂ = s₁ + t₂ − x₁, checked against P, replaces s₁. Repeating it answers the same. */
 export function completeTransfer(record: OperatorRecord, req: Msg<typeof TransferAcceptSchema>, ctx: OperatorContext) {
   requireCoin(record, req);
   const finished = record.done.find((d) => d.transfer_id === req.transfer_id);
   const answer = (statement: Statement) => ({ type: 'statechain/transfer-done', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: req.transfer_id, statement });
   if (finished) {
-    if (finished.statement.owner_auth !== req.receiver_auth) throw new RefusedError('E_WRONG_RECEIVER', 'this transfer was finished for another receiver');
+    const ownerAuth = 'statement' in finished ? finished.statement.owner_auth : finished.owner_auth;
+    if (ownerAuth !== req.receiver_auth) throw new RefusedError('E_WRONG_RECEIVER', 'this transfer was finished for another receiver');
     requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
-    return { record, message: answer(finished.statement) };
+    return { record, message: answer(finishedStatement(record, finished, ctx)) };
   }
   requireActive(record);
   const st = record.statement;
@@ -343,7 +382,8 @@ export function completeTransfer(record: OperatorRecord, req: Msg<typeof Transfe
     ...(pending.receiver_auth_b === undefined ? {} : { owner_auth_b: pending.receiver_auth_b }),
   };
   const signed = signStatement(statement, ctx.operator, ctx.random);
-  const next: OperatorRecord = { ...record, share_secret: toHex(bytes32(s2)), statement, x1: null, done: [...record.done, { transfer_id: req.transfer_id, statement: signed }] };
+  const done = [...compacted(record.done, statement), receiptOf(req.transfer_id, signed) ?? { transfer_id: req.transfer_id, statement: signed }];
+  const next: OperatorRecord = { ...record, share_secret: toHex(bytes32(s2)), statement, x1: null, done };
   return { record: next, message: answer(signed) };
 }
 
@@ -369,7 +409,7 @@ export function cosignWithdrawal(record: OperatorRecord, req: Msg<typeof Withdra
   const sig = cosign(record, coinSighash(tx), req.owner_pubnonce, ctx);
   const statement: UnsignedStatement = { ...st, status: 'withdrawn', transfer: null };
   return remember(digest, {
-    record: { ...record, statement, x1: null, seen_nonces: [...record.seen_nonces, tag] } satisfies OperatorRecord,
+    record: { ...record, statement, x1: null, seen_nonces: [...record.seen_nonces, tag], done: compacted(record.done, statement) } satisfies OperatorRecord,
     message: {
       type: 'statechain/withdraw-cosigned', version: 1, network: ctx.network, coin_id: record.coin_id, txid: tx.id,
       owner_pubnonce: req.owner_pubnonce, ...sig, statement: signStatement(statement, ctx.operator, ctx.random),

@@ -10,6 +10,23 @@ import type { Network } from '../network.ts';
 import type { Statement } from './schemas.ts';
 import type { UnsignedStatement } from './statement.ts';
 
+/**
+ * A finished transfer's receipt: the members of its transfer-done statement that a later step may change. The
+ * rest — the coin's fixed fields, status active, no transfer pending, the first `count` backups and the last of
+ * them's owner_share — is the coin's current statement's (statement.ts, statementOfReceipt). A few hundred bytes
+ * where the statement itself grows with the coin's backups: a record keeping every finished transfer's statement
+ * grew with the square of its transfers, past what one string can hold at about two thousand.
+ */
+export type TransferReceipt = { transfer_id: string; count: number; owner_auth: string; owner_auth_b?: string; operator_share: string; operator_sig: string };
+/** A finished transfer as records written before receipts keep it: its whole signed statement. */
+export type FinishedStatement = { transfer_id: string; statement: Statement };
+export type FinishedTransfer = TransferReceipt | FinishedStatement;
+
+/** The number of backups a finished transfer's statement counted (its receiver's backup is that number). */
+export function finishedCount(d: FinishedTransfer): number {
+  return 'statement' in d ? d.statement.count : d.count;
+}
+
 export type OperatorRecord = {
   coin_id: string;
   network: Network;
@@ -21,8 +38,12 @@ export type OperatorRecord = {
   x1: string | null;
   /** sha256(owner pubnonce)[0..16] of every nonce this coin was signed against. */
   seen_nonces: string[];
-  /** Finished transfers' statements, so a repeated last step answers the same. */
-  done: { transfer_id: string; statement: Statement }[];
+  /**
+   * Finished transfers, so a transfer id is used once and a repeated last step answers the same: a receipt each
+   * (what its transfer-done statement had beyond what this record still holds), or, as records before receipts
+   * kept them, the whole statement — compacted to a receipt at the coin's next step (operator.ts).
+   */
+  done: FinishedTransfer[];
   /**
    * The last co-signing answer and a digest of its request: the same request again (the
    * answer was lost, or the operator crashed after writing but before printing) gets the

@@ -6,11 +6,12 @@
  */
 import { parsePublicKey, type KeyPair } from '../keys/keys.ts';
 import type { RandomSource } from '../random.ts';
-import { RefusedError } from '../errors.ts';
+import { MalformedInputError, RefusedError } from '../errors.ts';
 import { toHex } from '../bytes.ts';
 import { stringifyLine } from '../json.ts';
 import { Lru } from '../lru.ts';
 import type { Statement } from './schemas.ts';
+import type { TransferReceipt } from './ports.ts';
 import { lineDigest, signDigest, verifyDigest } from './seal.ts';
 
 export type UnsignedStatement = Omit<Statement, 'operator_sig'>;
@@ -150,4 +151,40 @@ export function requireUnchanged(before: UnsignedStatement, after: UnsignedState
     const [a, b] = [stringifyLine(before[field] ?? null).trim(), stringifyLine(after[field] ?? null).trim()];
     if (a !== b) throw new RefusedError('E_BAD_STATEMENT', `the operator's statement changed the coin's ${field} (${b}, was ${a})`);
   }
+}
+
+/**
+ * A transfer-done statement (`s`, signed at the transfer's completion) as its receipt, when the coin's record
+ * gives back everything else: the statement of an active coin with no transfer pending, counting exactly its
+ * backups, the last of them to its owner's share. Else undefined (it is kept whole).
+ */
+export function receiptOf(transferId: string, s: Statement): TransferReceipt | undefined {
+  const backups = s.backups as unknown;
+  if (!Array.isArray(backups) || s.status !== 'active' || s.transfer !== null || s.count !== backups.length) return undefined;
+  const last = backups[s.count - 1] as { owner_share?: unknown } | undefined;
+  if (last?.owner_share !== s.owner_share) return undefined;
+  return {
+    transfer_id: transferId, count: s.count, owner_auth: s.owner_auth, ...(s.owner_auth_b === undefined ? {} : { owner_auth_b: s.owner_auth_b }),
+    operator_share: s.operator_share, operator_sig: s.operator_sig,
+  };
+}
+
+/**
+ * The statement a receipt stands for, rebuilt from `current` (the coin's statement now: its fixed fields, and
+ * backups only ever appended since) — not checked here: whoever answers with it checks its signature first
+ * (operator.ts). A count that is not one of the coin's backups is E_STATE_CORRUPT.
+ */
+export function statementOfReceipt(current: UnsignedStatement, r: TransferReceipt): Statement {
+  const { count } = r;
+  if (!Number.isInteger(count) || count < 1 || count > current.backups.length) {
+    throw new MalformedInputError('E_STATE_CORRUPT', `the operator's receipt of transfer ${String(r.transfer_id)} counts ${String(count)} backup(s), not one of this coin's ${current.backups.length}: not a record this operator wrote; nothing answered`);
+  }
+  const backups = current.backups.slice(0, count);
+  const s: Statement = {
+    coin_id: current.coin_id, network: current.network, status: 'active', operator_auth: current.operator_auth, operator_share: r.operator_share,
+    owner_auth: r.owner_auth, owner_share: backups[count - 1]!.owner_share, aggregate: current.aggregate, address: current.address, terms: current.terms,
+    outpoint: current.outpoint, amount_sat: current.amount_sat, count, backups, transfer: null, operator_sig: r.operator_sig,
+  };
+  if (r.owner_auth_b !== undefined) s.owner_auth_b = r.owner_auth_b;
+  return s;
 }

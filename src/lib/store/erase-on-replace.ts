@@ -54,14 +54,17 @@ async function clearLeftover(path: string, old: string): Promise<void> {
 
 /**
  * `fn` gets the current document and returns the next one and whether the current
- * version's bytes must be erased once replaced. Returns what was written.
+ * version's bytes must be erased once replaced. Returns what was written — nothing when
+ * `next` is the very document `fn` was given (a repeated request answered from it).
  */
 export async function updateErasingReplaced<T>(dir: string, name: string, fn: (current: T | undefined) => Promise<{ next: T; erase: boolean }>): Promise<T> {
   const path = join(dir, `${name}.json`);
   const old = `${path}${REPLACED_SUFFIX}`;
   return withLock(dir, async () => {
     await clearLeftover(path, old);
-    const { next, erase } = await fn(await readJsonFile<T>(path));
+    const current = await readJsonFile<T>(path);
+    const { next, erase } = await fn(current);
+    if (current !== undefined && next === current) return next;
     const keep = erase && (await inode(path)) !== undefined;
     if (keep) await link(path, old);
     try {

@@ -362,7 +362,7 @@ describe('completeTransfer', () => {
   const t2Honest = () => ((int(bytesOf(base.d.ownerRecord.share_secret)) + int(bytesOf(cos.record.x1!)) - int(bytesOf(req.pending.share_secret))) % N + N) % N;
   const withT2 = (t2: Uint8Array) => resigned(accMsg(), { t2_sealed: seal(base.d.operator.auth.publicKey, t2, `${cos.record.coin_id}/${accMsg().transfer_id}/t2`, new Uint8Array(32).fill(6)) }, 'receiver_sig', bob.auth.secretKey);
 
-  it('s₂ = s₁ + t₂ − x₁ replaces s₁: s₂·G + O₂ = P, x₁ and the old share gone, the receiver the owner, the finished statement kept; again: the same answer', async () => {
+  it('s₂ = s₁ + t₂ − x₁ replaces s₁: s₂·G + O₂ = P, x₁ and the old share gone, the receiver the owner, the finished transfer kept as a receipt; again: the same answer', async () => {
     await world();
     const dn = op.completeTransfer(cos.record, acc.message as never, ctxAt());
     const r = cos.record;
@@ -373,7 +373,9 @@ describe('completeTransfer', () => {
     const statement = { ...r.statement, status: 'active', owner_auth: req.pending.auth, owner_share: req.pending.share, operator_share: pubOf(s2), transfer: null };
     const signed = { ...statement, operator_sig: (dn.message as Msg).statement.operator_sig };
     expect(dn.message).toStrictEqual({ type: 'statechain/transfer-done', version: 1, network: 'regtest', coin_id: r.coin_id, transfer_id: accMsg().transfer_id, statement: signed });
-    expect(dn.record).toStrictEqual({ ...r, share_secret: s2, statement, x1: null, done: [{ transfer_id: accMsg().transfer_id, statement: signed }] });
+    // The finished transfer kept as a receipt: what its statement had beyond the coin's fixed fields and backups.
+    const receipt = { transfer_id: accMsg().transfer_id, count: r.statement.count, owner_auth: req.pending.auth, operator_share: pubOf(s2), operator_sig: signed.operator_sig };
+    expect(dn.record).toStrictEqual({ ...r, share_secret: s2, statement, x1: null, done: [receipt] });
     expect(JSON.stringify(dn.record)).not.toContain(r.share_secret);
     expect(JSON.stringify(dn.record)).not.toContain(r.x1!);
     const again = op.completeTransfer(dn.record, accMsg() as never, ctxAt());

@@ -39,7 +39,7 @@ import type { Client } from 'pg';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { fromHex, toHex } from '../../bytes.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../../errors.ts';
-import { coinSummary, type CoinSummary, type DepositOffer, type OperatorRecord, type OperatorStep, type OperatorStore } from '../../statechain/ports.ts';
+import { coinSummary, finishedCount, type CoinSummary, type DepositOffer, type OperatorRecord, type OperatorStep, type OperatorStore } from '../../statechain/ports.ts';
 import type { Network } from '../../network.ts';
 import { coinExists, unknownCoin } from '../operator-store.ts';
 import { connectPg, storeError } from './client.ts';
@@ -183,7 +183,7 @@ export class PgOperatorStore implements OperatorStore {
       await db.query('INSERT INTO statechain_operator_shares (coin_id, sealed) VALUES ($1, $2)', [record.coin_id, sealed]);
       await this.writeLedger(db, undefined, { ...record, done: [] });
       for (const d of record.done) {
-        await db.query("INSERT INTO statechain_operator_transfers (coin_id, transfer_id, backup_n, state) VALUES ($1, $2, $3, 'done')", [record.coin_id, d.transfer_id, d.statement.count]);
+        await db.query("INSERT INTO statechain_operator_transfers (coin_id, transfer_id, backup_n, state) VALUES ($1, $2, $3, 'done')", [record.coin_id, d.transfer_id, finishedCount(d)]);
       }
     });
     return fingerprint(text, sealed);
