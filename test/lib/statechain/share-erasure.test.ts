@@ -7,7 +7,7 @@
  * link to an old version is erased.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, openSync, readSync, closeSync, writeFileSync, linkSync, existsSync, readFileSync, fstatSync } from 'node:fs';
+import { mkdtempSync, rmSync, openSync, readSync, closeSync, writeFileSync, linkSync, existsSync, readFileSync, fstatSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPLACED_SUFFIX, updateErasingReplaced } from '../../../src/lib/store/erase-on-replace.ts';
@@ -59,6 +59,22 @@ describe('the operator\'s replaced share is erased, not only renamed over', () =
     } finally {
       closeSync(fd);
     }
+  });
+
+  it('a step that returns the very record it was given (a repeated request answered from it) writes nothing: same inode, same bytes, no link left', async () => {
+    const dir = fresh();
+    const live = join(dir, 'op-c.json');
+    const text = `${JSON.stringify(OLD, null, 1)}\n`; // a layout the store would not write itself: a rewrite shows
+    writeFileSync(live, text);
+    const ino = statSync(live).ino;
+    const out = await updateErasingReplaced(dir, 'op-c', async (current) => ({ next: current!, erase: true }));
+    expect(out).toEqual(OLD);
+    expect([statSync(live).ino, readFileSync(live, 'utf8')]).toEqual([ino, text]);
+    expect(existsSync(`${live}${REPLACED_SUFFIX}`)).toBe(false);
+    // An equal copy is a new version all the same: written (and the old one erased).
+    await updateErasingReplaced(dir, 'op-c', async (current) => ({ next: { ...current! }, erase: true }));
+    expect(statSync(live).ino).not.toBe(ino);
+    expect(readFileSync(live, 'utf8')).not.toBe(text);
   });
 
   it('after a crash: a leftover link to the live record is only unlinked; one to an old version is erased', async () => {
