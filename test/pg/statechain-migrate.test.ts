@@ -7,11 +7,13 @@
  * file store gave is answered identically by the database. A migration killed (a child
  * process running the library with the hook only tests pass, statechain-migrate-child.ts)
  * after a coin's COMMIT and before its file was erased is finished by the real command
- * run again, nothing imported twice; a stale copy of a coin that moved on is refused.
+ * run again, nothing imported twice; a stale copy of a coin that moved on is refused. The
+ * fixtures' operator, written before finished transfers were kept as receipts, migrated as
+ * it is: answered the same, compacted at its next step.
  * Skips visibly without PostgreSQL.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { ROOT } from '../helpers.ts';
@@ -20,7 +22,7 @@ import { bytesOf, parseTx } from '../independent/tx.ts';
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { KEYS, OPERATOR_PUB, fundingTo, ok } from '../e2e/statechain-flow.ts';
-import { connect, count, snapshot } from './operator.ts';
+import { connect, count, pgFlow, snapshot } from './operator.ts';
 import { depositVia, filesFlow, ownerFlow, transferVia } from './owner-steps.ts';
 import { cleanEnv, run } from '../e2e/cli.ts';
 
@@ -123,4 +125,39 @@ describePostgres('statechain operator: files to PostgreSQL mid-life', (fx) => {
     }
   }, 300_000);
 
+  it('an operator\'s files written before receipts (the fixtures\' operator), migrated: its finished transfer answered again byte for byte with nothing written, then kept as a receipt from the withdrawal on', async () => {
+    const legacyUrl = await fx.server.createDatabase('operator_legacy');
+    const root = join(fx.root, 'legacy');
+    const opState = join(root, 'OPERATOR_KEY');
+    cpSync(join(ROOT, 'fixtures', 'statechain', 'state', 'operator'), opState, { recursive: true });
+    const fixture = (name: string) => readFileSync(join(ROOT, 'fixtures', 'statechain', name), 'utf8');
+    const coin = fixture('coin-id').trim();
+    const kept = JSON.parse(readFileSync(join(opState, 'regtest', 'statechain', `op-${coin}.json`), 'utf8')) as { done: { transfer_id: string; statement?: Record<string, unknown> }[] };
+    expect(kept.done.map((d) => Object.keys(d))).toEqual([['transfer_id', 'statement']]); // the shape before receipts
+    const migrated = run(['statechain', 'store', 'migrate', '--key-env', 'OPERATOR_KEY', '--state-dir', opState, '--to', legacyUrl], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: fx.server.password } });
+    expect(migrated.status, migrated.stderr).toBe(0);
+    expect(JSON.parse(migrated.stdout).coins).toEqual([coin]);
+    const db = await connect(fx.server, 'operator_legacy');
+    try {
+      const pg = pgFlow(root, fx.server, legacyUrl);
+      const before = await snapshot(db);
+      expect(ok(pg.as('OPERATOR_KEY', ['statechain-transfer'], fixture('transfer-accept.json')))).toBe(fixture('transfer-done.json'));
+      expect(await snapshot(db)).toEqual(before); // a repeated request: nothing written, the version as it was
+
+      expect(JSON.parse(ok(pg.as('OPERATOR_KEY', ['statechain-withdraw'], fixture('withdraw-request.json')))).type).toBe('statechain/withdraw-cosigned');
+      const row = (await db.query<{ version: string; record: string }>('SELECT version, record FROM statechain_operator_coins WHERE coin_id = $1', [coin])).rows[0]!;
+      const done = (JSON.parse(fixture('transfer-done.json')) as { transfer_id: string; statement: Record<string, unknown> });
+      const s = done.statement;
+      // The receipt, written out from the statement the fixture's answer carried.
+      expect([Number(row.version), (JSON.parse(row.record) as typeof kept).done]).toEqual([
+        2, [{ transfer_id: done.transfer_id, count: s.count, owner_auth: s.owner_auth, operator_share: s.operator_share, operator_sig: s.operator_sig }],
+      ]);
+      // Withdrawn, its receipt still answers the receiver the same bytes.
+      const closed = await snapshot(db);
+      expect(ok(pg.as('OPERATOR_KEY', ['statechain-transfer'], fixture('transfer-accept.json')))).toBe(fixture('transfer-done.json'));
+      expect(await snapshot(db)).toEqual(closed);
+    } finally {
+      await db.end();
+    }
+  }, 300_000);
 }, { prefix: 'offchain-pg-migrate-' });

@@ -8,7 +8,7 @@
  * What the operator keeps, per coin (`OperatorRecord`): its share s (the only long-lived
  * secret), x₁ while a transfer waits, the statement it signs (owner, shares, backups with
  * their locktimes, the pending transfer), the owner nonces it has signed against, finished
- * transfers' statements and its last answer (so a repeated request gets the same answer).
+ * transfers' receipts and its last answer (so a repeated request gets the same answer).
  * It keeps no secret nonce: it signs last, with a fresh nonce it never stores.
  *
  * The rules every implementation keeps:

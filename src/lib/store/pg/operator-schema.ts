@@ -3,8 +3,8 @@
  * first process, refused when another role owns any of them (owners.ts).
  *
  * Tables (one per concern, prefix statechain_operator_):
- *   coins      one row per coin: its record as JSON text (statement, finished transfers,
- *              last answer — no secret), its status and a version that rises by one per step
+ *   coins      one row per coin: its record as JSON text (statement, finished transfers'
+ *              receipts, last answer — no secret), its status and a version that rises by one per step
  *   shares     one row per coin: s and x₁, sealed (ChaCha20-Poly1305 under a key derived from
  *              the operator's own key, which is not in the database)
  *   nonces     every owner nonce the coin was signed against          PK (coin, nonce tag)
