@@ -147,7 +147,7 @@ describe('records written before receipts', () => {
     const [fa, fb] = [a.finished[0]!, b.finished[0]!];
     const id = 'ab'.repeat(16);
     const planted: OperatorRecord = { ...a.records[0]!, done: [...a.records[0]!.done, { transfer_id: id, statement: structuredClone(fb.answer.statement) as never }] };
-    const { receiver_sig: _sig, ...body } = { ...fb.accept, coin_id: a.records[0]!.coin_id, transfer_id: id };
+    const { receiver_sig: _sig, ...body } = { ...fb.accept, coin_id: a.records[0]!.coin_id, transfer_id: id } as Msg;
     const ask = { ...body, receiver_sig: signBody('statechain/transfer-accept', body, fb.receiver.auth.secretKey, new Uint8Array(32)) };
     const e = refusal(() => op.completeTransfer(planted, ask as never, a.c.d.opCtx), 'E_STATE_CORRUPT', 3);
     expect(e.message).toContain(`does not give back a statement this operator signed for coin ${a.records[0]!.coin_id}`);
