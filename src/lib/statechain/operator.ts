@@ -55,7 +55,7 @@ import { lineDigest, sealJson, unseal, verifyBody, verifyDigest } from './seal.t
 import { nonceGen, partialSign, provePossession, publicShare, verifyPossession } from './signer.ts';
 import { receiptOf, signStatement, statementOfReceipt, type UnsignedStatement } from './statement.ts';
 import { requireBumpable } from './withdrawal.ts';
-import type { FinishedTransfer, OperatorRecord } from './ports.ts';
+import type { FinishedStatement, FinishedTransfer, OperatorRecord } from './ports.ts';
 
 /** The digest a request's answer is kept under: sha256 of its canonical line (the same request, byte for byte as we read it, the same digest). */
 export function requestDigest(req: unknown): string {
@@ -266,7 +266,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   const st = record.statement;
   requireSig(req, 'owner_sig', st.owner_auth, 'the current owner');
   if (st.transfer?.transfer_id === req.transfer_id) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer already has its backup: one backup per transfer');
-  if (record.done.some((d) => d.transfer_id === req.transfer_id)) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer is finished');
+  if (record.done.some((d) => (d as { transfer_id?: unknown } | null)?.transfer_id === req.transfer_id)) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer is finished');
   checkReceiverPossession(record.coin_id, req);
   parsePublicKey(req.receiver_auth, 'receiver_auth'); // it goes into our signed statement: a key, or nothing is signed
   const terms = termsFromJson(st.terms);
@@ -308,30 +308,46 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   });
 }
 
+/** E_STATE_CORRUPT: what the record keeps of finished transfer `finished` is not what this operator wrote. */
+function corruptFinished(record: OperatorRecord, finished: FinishedTransfer): MalformedInputError {
+  return new MalformedInputError('E_STATE_CORRUPT', `the operator's record of finished transfer ${String(finished.transfer_id)} does not give back a statement this operator signed for coin ${record.coin_id}: not a record it wrote as it stands (check who writes the operator's store); nothing answered`);
+}
+
+/** A finished transfer kept whole (by a record written before receipts), told from a receipt; anything else in `done` is not. */
+function whole(d: unknown): d is FinishedStatement {
+  return typeof d === 'object' && d !== null && 'statement' in d;
+}
+
 /**
  * A finished transfer's statement, as its transfer-done answer carried it: rebuilt from its receipt and the coin's
- * record (or, kept whole by an older record, as kept), sent only when its signature is this operator's over exactly
- * that statement and it is about this coin. Nothing is signed: a store that lost or changed what the operator
- * signed gets E_STATE_CORRUPT, never a new signature.
+ * record (or, kept whole by an older record, as kept), sent only when it is a finished transfer's statement of this
+ * coin — active, nothing pending, counting its backups — and its signature, in the lower-case hex every answer
+ * carries, is this operator's over exactly that statement. Nothing is signed: a store that lost or changed what
+ * the operator signed gets E_STATE_CORRUPT, never a new signature and never a crash.
  */
 function finishedStatement(record: OperatorRecord, finished: FinishedTransfer, ctx: OperatorContext): Statement {
-  const s = 'statement' in finished ? finished.statement : statementOfReceipt(record.statement, finished);
+  const corrupt = () => corruptFinished(record, finished);
+  // statementOfReceipt refuses (E_STATE_CORRUPT) a count or a coin statement it cannot rebuild from.
+  const s = whole(finished) ? finished.statement : statementOfReceipt(record.statement, finished);
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) throw corrupt();
   const { operator_sig, ...body } = s;
-  if (s.coin_id !== record.coin_id || !verifyDigest(() => lineDigest('statement', stringifyLine(body)), operator_sig, ctx.operator.publicKey)) {
-    throw new MalformedInputError('E_STATE_CORRUPT', `the operator's record of finished transfer ${finished.transfer_id} does not give back a statement this operator signed for coin ${record.coin_id}: not a record it wrote as it stands (check who writes the operator's store); nothing answered`);
+  const finishedShape = s.coin_id === record.coin_id && s.status === 'active' && s.transfer === null && Array.isArray(s.backups) && s.count === s.backups.length;
+  if (!finishedShape || typeof operator_sig !== 'string' || !/^[0-9a-f]{128}$/.test(operator_sig)
+    || !verifyDigest(() => lineDigest('statement', stringifyLine(body)), operator_sig, ctx.operator.publicKey)) {
+    throw corrupt();
   }
   return s;
 }
 
 /**
  * `done` with each finished transfer kept whole (by records written before receipts) as its receipt, when the
- * receipt and `current` rebuild exactly its statement's line; one that does not stays whole. A coin's next step
- * writes its record compacted.
+ * receipt and `current` rebuild exactly its statement's line; one that does not stays whole, as does anything
+ * else found there. A coin's next step writes its record compacted.
  */
 function compacted(done: FinishedTransfer[], current: UnsignedStatement): FinishedTransfer[] {
-  if (!done.some((d) => 'statement' in d)) return done;
+  if (!done.some(whole)) return done;
   return done.map((d) => {
-    if (!('statement' in d)) return d;
+    if (!whole(d)) return d;
     try {
       const r = receiptOf(d.transfer_id, d.statement);
       return r !== undefined && stringifyLine(statementOfReceipt(current, r)) === stringifyLine(d.statement) ? r : d;
@@ -344,10 +360,11 @@ function compacted(done: FinishedTransfer[], current: UnsignedStatement): Finish
 /** The last step: s₂ = s₁ + t₂ − x₁, checked against P, replaces s₁. Repeating it answers the same. */
 export function completeTransfer(record: OperatorRecord, req: Msg<typeof TransferAcceptSchema>, ctx: OperatorContext) {
   requireCoin(record, req);
-  const finished = record.done.find((d) => d.transfer_id === req.transfer_id);
+  const finished = record.done.find((d) => (d as { transfer_id?: unknown } | null)?.transfer_id === req.transfer_id);
   const answer = (statement: Statement) => ({ type: 'statechain/transfer-done', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: req.transfer_id, statement });
   if (finished) {
-    const ownerAuth = 'statement' in finished ? finished.statement.owner_auth : finished.owner_auth;
+    const ownerAuth = whole(finished) ? (finished.statement as { owner_auth?: unknown } | null)?.owner_auth : finished.owner_auth;
+    if (typeof ownerAuth !== 'string') throw corruptFinished(record, finished);
     if (ownerAuth !== req.receiver_auth) throw new RefusedError('E_WRONG_RECEIVER', 'this transfer was finished for another receiver');
     requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');
     return { record, message: answer(finishedStatement(record, finished, ctx)) };

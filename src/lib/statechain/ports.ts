@@ -8,16 +8,10 @@
  */
 import type { Network } from '../network.ts';
 import type { Statement } from './schemas.ts';
-import type { UnsignedStatement } from './statement.ts';
+import type { TransferReceipt, UnsignedStatement } from './statement.ts';
 
-/**
- * A finished transfer's receipt: the members of its transfer-done statement that a later step may change. The
- * rest — the coin's fixed fields, status active, no transfer pending, the first `count` backups and the last of
- * them's owner_share — is the coin's current statement's (statement.ts, statementOfReceipt). A few hundred bytes
- * where the statement itself grows with the coin's backups: a record keeping every finished transfer's statement
- * grew with the square of its transfers, past what one string can hold at about two thousand.
- */
-export type TransferReceipt = { transfer_id: string; count: number; owner_auth: string; owner_auth_b?: string; operator_share: string; operator_sig: string };
+export type { TransferReceipt };
+
 /** A finished transfer as records written before receipts keep it: its whole signed statement. */
 export type FinishedStatement = { transfer_id: string; statement: Statement };
 export type FinishedTransfer = TransferReceipt | FinishedStatement;

@@ -11,10 +11,19 @@ import { toHex } from '../bytes.ts';
 import { stringifyLine } from '../json.ts';
 import { Lru } from '../lru.ts';
 import type { Statement } from './schemas.ts';
-import type { TransferReceipt } from './ports.ts';
 import { lineDigest, signDigest, verifyDigest } from './seal.ts';
 
 export type UnsignedStatement = Omit<Statement, 'operator_sig'>;
+
+/**
+ * A finished transfer's receipt, as the operator's record keeps it (ports.ts): the members of its transfer-done
+ * statement that a later step may change. The rest — the coin's fixed fields, status active, no transfer pending,
+ * the first `count` backups and the last of them's owner_share — is the coin's current statement's
+ * (statementOfReceipt). A few hundred bytes where the statement itself grows with the coin's backups: a record
+ * keeping every finished transfer's statement grew with the square of its transfers, past what one string can
+ * hold at about two thousand.
+ */
+export type TransferReceipt = { transfer_id: string; count: number; owner_auth: string; owner_auth_b?: string; operator_share: string; operator_sig: string };
 
 /** A backup record as a plain copy of its own members, every one a string, finite number, boolean or null. */
 type Flat = Record<string, string | number | boolean | null>;
@@ -176,10 +185,11 @@ export function receiptOf(transferId: string, s: Statement): TransferReceipt | u
  */
 export function statementOfReceipt(current: UnsignedStatement, r: TransferReceipt): Statement {
   const { count } = r;
-  if (!Number.isInteger(count) || count < 1 || count > current.backups.length) {
-    throw new MalformedInputError('E_STATE_CORRUPT', `the operator's receipt of transfer ${String(r.transfer_id)} counts ${String(count)} backup(s), not one of this coin's ${current.backups.length}: not a record this operator wrote; nothing answered`);
+  const all = (current as { backups?: unknown } | null)?.backups;
+  if (!Array.isArray(all) || !Number.isInteger(count) || count < 1 || count > all.length || typeof all[count - 1] !== 'object' || all[count - 1] === null) {
+    throw new MalformedInputError('E_STATE_CORRUPT', `the operator's receipt of transfer ${String(r.transfer_id)} counts ${String(count)} backup(s), which this coin's record does not hold: not a record this operator wrote; nothing answered`);
   }
-  const backups = current.backups.slice(0, count);
+  const backups = (all as Statement['backups']).slice(0, count);
   const s: Statement = {
     coin_id: current.coin_id, network: current.network, status: 'active', operator_auth: current.operator_auth, operator_share: r.operator_share,
     owner_auth: r.owner_auth, owner_share: backups[count - 1]!.owner_share, aggregate: current.aggregate, address: current.address, terms: current.terms,
