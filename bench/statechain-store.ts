@@ -2,9 +2,10 @@
  * The statechain operator's store alone (not in `npm run bench`: it needs a PostgreSQL
  * server, which the test harness starts): steps per second and latency per step with 1, 2
  * and 4 concurrent operator connections on different coins, 4 on one coin, and the file
- * store for comparison. Each step is the database work of a co-signing: lock the coin's
- * rows, read them, unseal the share, insert an owner nonce and a backup, rewrite the record
- * and the sealed share, COMMIT, raise this host's witness. No signing (that is
+ * store for comparison. The steps are a transfer's two writes in turn, each lock the coin's
+ * rows, read them, unseal the share, rewrite the record and the sealed share, COMMIT, raise
+ * this host's witness: the co-signing inserts an owner nonce, a backup and the pending
+ * transfer, the completion marks it done and keeps its receipt. No signing (that is
  * bench/statechain.ts's) and no CLI start-up.
  *
  *   node --import tsx bench/statechain-store.ts
@@ -26,13 +27,24 @@ const hex = (n: number) => randomBytes(n).toString('hex');
 function coin(): OperatorRecord {
   return {
     coin_id: hex(16), network: 'regtest', share_secret: hex(32), funding_tx: null, x1: null, seen_nonces: [], done: [],
-    statement: { coin_id: '', status: 'active', backups: [], transfer: null, count: 0 } as unknown as OperatorRecord['statement'],
+    statement: { coin_id: '', network: 'regtest', status: 'active', backups: [], transfer: null, count: 0 } as unknown as OperatorRecord['statement'],
   };
 }
 
+/**
+ * A transfer's two writes in turn, as a coin's record grows in life: the co-signing (a backup and an owner nonce
+ * more, the transfer pending, a new last answer), then the completion (the transfer's receipt, ports.ts
+ * TransferReceipt, nothing pending).
+ */
 function step(r: OperatorRecord) {
+  const pending = r.statement.transfer;
+  if (pending !== null) {
+    const receipt = { transfer_id: pending.transfer_id, count: r.statement.count, owner_auth: '03'.padEnd(66, '1'), operator_share: '02'.padEnd(66, '2'), operator_sig: hex(64) };
+    return { record: { ...r, statement: { ...r.statement, transfer: null }, done: [...r.done, receipt] }, message: r.statement.count };
+  }
   const n = r.statement.backups.length + 1;
-  const statement = { ...r.statement, count: n, backups: [...r.statement.backups, { n, txid: hex(32), locktime: 1_000_000 - n, owner_share: '02'.padEnd(66, '0') }] };
+  const transfer = { transfer_id: hex(16), receiver_auth: '03'.padEnd(66, '1'), receiver_share: '02'.padEnd(66, '0'), x1_point: '02'.padEnd(66, '3') };
+  const statement = { ...r.statement, count: n, transfer, backups: [...r.statement.backups, { n, txid: hex(32), locktime: 1_000_000 - n, owner_share: '02'.padEnd(66, '0') }] };
   return { record: { ...r, statement, seen_nonces: [...r.seen_nonces, hex(16)], last_answer: { request: hex(32), message: { n } } }, message: n };
 }
 
