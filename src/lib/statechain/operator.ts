@@ -55,7 +55,7 @@ import { lineDigest, sealJson, unseal, verifyBody, verifyDigest } from './seal.t
 import { nonceGen, partialSign, provePossession, publicShare, verifyPossession } from './signer.ts';
 import { receiptOf, signStatement, statementOfReceipt, type UnsignedStatement } from './statement.ts';
 import { requireBumpable } from './withdrawal.ts';
-import type { FinishedStatement, FinishedTransfer, OperatorRecord } from './ports.ts';
+import { isFinishedStatement, type FinishedTransfer, type OperatorRecord } from './ports.ts';
 
 /** The digest a request's answer is kept under: sha256 of its canonical line (the same request, byte for byte as we read it, the same digest). */
 export function requestDigest(req: unknown): string {
@@ -266,7 +266,7 @@ export async function cosignTransfer(record: OperatorRecord, req: Msg<typeof Tra
   const st = record.statement;
   requireSig(req, 'owner_sig', st.owner_auth, 'the current owner');
   if (st.transfer?.transfer_id === req.transfer_id) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer already has its backup: one backup per transfer');
-  if (record.done.some((d) => (d as { transfer_id?: unknown } | null)?.transfer_id === req.transfer_id)) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer is finished');
+  if (finishedOf(record, req.transfer_id) !== undefined) throw new StateConflictError('E_TRANSFER_REPEATED', 'this transfer is finished');
   checkReceiverPossession(record.coin_id, req);
   parsePublicKey(req.receiver_auth, 'receiver_auth'); // it goes into our signed statement: a key, or nothing is signed
   const terms = termsFromJson(st.terms);
@@ -313,9 +313,9 @@ function corruptFinished(record: OperatorRecord, finished: FinishedTransfer): Ma
   return new MalformedInputError('E_STATE_CORRUPT', `the operator's record of finished transfer ${String(finished.transfer_id)} does not give back a statement this operator signed for coin ${record.coin_id}: not a record it wrote as it stands (check who writes the operator's store); nothing answered`);
 }
 
-/** A finished transfer kept whole (by a record written before receipts), told from a receipt; anything else in `done` is not. */
-function whole(d: unknown): d is FinishedStatement {
-  return typeof d === 'object' && d !== null && 'statement' in d;
+/** Transfer `id`'s entry in `done`, if it is finished (a stray non-object there is no entry). */
+function finishedOf(record: OperatorRecord, id: string): FinishedTransfer | undefined {
+  return record.done.find((d) => (d as { transfer_id?: unknown } | null)?.transfer_id === id);
 }
 
 /**
@@ -328,7 +328,7 @@ function whole(d: unknown): d is FinishedStatement {
 function finishedStatement(record: OperatorRecord, finished: FinishedTransfer, ctx: OperatorContext): Statement {
   const corrupt = () => corruptFinished(record, finished);
   // statementOfReceipt refuses (E_STATE_CORRUPT) a count or a coin statement it cannot rebuild from.
-  const s = whole(finished) ? finished.statement : statementOfReceipt(record.statement, finished);
+  const s = isFinishedStatement(finished) ? finished.statement : statementOfReceipt(record.statement, finished);
   if (typeof s !== 'object' || s === null || Array.isArray(s)) throw corrupt();
   const { operator_sig, ...body } = s;
   const finishedShape = s.coin_id === record.coin_id && s.status === 'active' && s.transfer === null && Array.isArray(s.backups) && s.count === s.backups.length;
@@ -345,9 +345,9 @@ function finishedStatement(record: OperatorRecord, finished: FinishedTransfer, c
  * else found there. A coin's next step writes its record compacted.
  */
 function compacted(done: FinishedTransfer[], current: UnsignedStatement): FinishedTransfer[] {
-  if (!done.some(whole)) return done;
+  if (!done.some(isFinishedStatement)) return done;
   return done.map((d) => {
-    if (!whole(d)) return d;
+    if (!isFinishedStatement(d)) return d;
     try {
       const r = receiptOf(d.transfer_id, d.statement);
       return r !== undefined && stringifyLine(statementOfReceipt(current, r)) === stringifyLine(d.statement) ? r : d;
@@ -360,10 +360,10 @@ function compacted(done: FinishedTransfer[], current: UnsignedStatement): Finish
 /** The last step: s₂ = s₁ + t₂ − x₁, checked against P, replaces s₁. Repeating it answers the same. */
 export function completeTransfer(record: OperatorRecord, req: Msg<typeof TransferAcceptSchema>, ctx: OperatorContext) {
   requireCoin(record, req);
-  const finished = record.done.find((d) => (d as { transfer_id?: unknown } | null)?.transfer_id === req.transfer_id);
+  const finished = finishedOf(record, req.transfer_id);
   const answer = (statement: Statement) => ({ type: 'statechain/transfer-done', version: 1, network: ctx.network, coin_id: record.coin_id, transfer_id: req.transfer_id, statement });
   if (finished) {
-    const ownerAuth = whole(finished) ? (finished.statement as { owner_auth?: unknown } | null)?.owner_auth : finished.owner_auth;
+    const ownerAuth = isFinishedStatement(finished) ? (finished.statement as { owner_auth?: unknown } | null)?.owner_auth : finished.owner_auth;
     if (typeof ownerAuth !== 'string') throw corruptFinished(record, finished);
     if (ownerAuth !== req.receiver_auth) throw new RefusedError('E_WRONG_RECEIVER', 'this transfer was finished for another receiver');
     requireSig(req, 'receiver_sig', req.receiver_auth, 'the receiver');

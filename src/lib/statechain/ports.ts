@@ -16,9 +16,14 @@ export type { TransferReceipt };
 export type FinishedStatement = { transfer_id: string; statement: Statement };
 export type FinishedTransfer = TransferReceipt | FinishedStatement;
 
+/** A finished transfer kept whole (by a record written before receipts), told from a receipt; anything else a store holds in `done` is neither. */
+export function isFinishedStatement(d: unknown): d is FinishedStatement {
+  return typeof d === 'object' && d !== null && 'statement' in d;
+}
+
 /** The number of backups a finished transfer's statement counted (its receiver's backup is that number). */
 export function finishedCount(d: FinishedTransfer): number {
-  return 'statement' in d ? d.statement.count : d.count;
+  return isFinishedStatement(d) ? d.statement.count : d.count;
 }
 
 export type OperatorRecord = {

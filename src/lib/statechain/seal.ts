@@ -16,14 +16,13 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { xBytes } from '../musig/engine/backend.ts';
-import { N, int } from '../musig/engine/scalar.ts';
+// taggedHash: BIP-340's hash_tag(x), one OpenSSL call with the tag's hash kept (a statement's body is kilobytes, hashed at each signature and check).
+import { N, int, taggedHash } from '../musig/engine/scalar.ts';
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { stringifyLine } from '../json.ts';
 import { schnorrSign } from '../taproot/schnorr.ts';
-// BIP-340's hash_tag(x), one OpenSSL call with the tag's hash kept (a statement's body is kilobytes, hashed at each signature and check).
-import { taggedHash } from '../musig/engine/scalar.ts';
 
 const TAG_LENGTH = 16;
 const ZERO_NONCE = new Uint8Array(12);
