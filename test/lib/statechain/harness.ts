@@ -86,9 +86,8 @@ export function fundingTx(script: Uint8Array, amount: bigint): string {
   return toHex(tx.unsignedTx);
 }
 
-/** Operator + first owner up to the owner's request for backup 1 (deposit steps 1–3). */
-export async function depositRequested(chain: ChainStub, amount = 100_000n, terms = TERMS) {
-  const operator = party('operator');
+/** Operator (a new one unless given) + first owner up to the owner's request for backup 1 (deposit steps 1–3). */
+export async function depositRequested(chain: ChainStub, amount = 100_000n, terms = TERMS, operator: Party = party('operator')) {
   const owner = party('owner');
   const opCtx = { operator: operator.auth, random: operator.random, chain, network: 'regtest' as const };
   const start = dep.startDeposit(owner, operator.auth.publicKey);
@@ -100,9 +99,9 @@ export async function depositRequested(chain: ChainStub, amount = 100_000n, term
   return { operator, owner, opCtx, start, offer, key, funding };
 }
 
-/** Operator + first owner through a whole deposit: returns the operator's record, the owner's, and the parties. */
-export async function deposit(chain: ChainStub, amount = 100_000n, terms: typeof TERMS = TERMS) {
-  const { operator, owner, opCtx, start, offer, key, funding } = await depositRequested(chain, amount, terms);
+/** Operator (a new one unless given) + first owner through a whole deposit: returns the operator's record, the owner's, and the parties. */
+export async function deposit(chain: ChainStub, amount = 100_000n, terms: typeof TERMS = TERMS, givenOperator?: Party) {
+  const { operator, owner, opCtx, start, offer, key, funding } = await depositRequested(chain, amount, terms, givenOperator);
   const backup = await dep.depositBackup(start.pending, offer.message as never, funding, chain.height, DEFAULT_FLOOR, owner);
   const cosigned = await op.cosignDepositBackup(offer.record, backup.message as never, opCtx);
   const ownerRecord = await dep.depositFinish(backup.record, cosigned.message as never, owner);
@@ -161,10 +160,10 @@ export async function pairOwned() {
   return { d, facts, coinId, alice, bob, recA, recB, opRecord: done.record };
 }
 
-/** A coin deposited by Alice and confirmed 3 times at tip 200: its prevout and its output key (derived in test code). */
-export async function confirmedCoin(terms: typeof TERMS = TERMS) {
+/** A coin deposited by Alice (with `operator` if given) and confirmed 3 times at tip 200: its prevout and its output key (derived in test code). */
+export async function confirmedCoin(terms: typeof TERMS = TERMS, operator?: Party) {
   const chain = chainStub(200);
-  const d = await deposit(chain, 100_000n, terms);
+  const d = await deposit(chain, 100_000n, terms, operator);
   const out = parseTx(d.funding).outputs[1]!;
   chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount, scriptPubKey: out.script, confirmations: 3 };
   const coinOutputKey = taprootOutput(secp256k1.Point.fromHex(d.opRecord.statement.aggregate).toBytes(true).subarray(1)).outputKey;

@@ -34,10 +34,7 @@ import { writeJsonAtomic } from '../../../src/lib/store/atomic.ts';
 import { bip340Verify, taggedHash } from '../../independent/secp256k1.ts';
 import { bytesOf, hexOf } from '../../independent/tx.ts';
 import { refusal } from '../../setup/refusal.ts';
-import * as dep from '../../../src/lib/statechain/deposit.ts';
-import { coinKey } from '../../../src/lib/statechain/coin.ts';
-import { DEFAULT_FLOOR } from '../../../src/lib/statechain/floor.ts';
-import { ANCHORED_TERMS, TERMS, chainStub, cleanup, deposit, fundingTx, fundingTxid, party, type ChainStub, type Party } from './harness.ts';
+import { ANCHORED_TERMS, TERMS, chainStub, cleanup, confirmedCoin, party, type Party } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -104,11 +101,8 @@ type Hop = { receiver: Party; pending: tr.PendingReceive; accept: Msg; done: Msg
  * never finished) replaced by Carol → Dave; Dave → Bob again (the same key receives twice); Bob withdraws.
  */
 async function history() {
-  const chain: ChainStub = chainStub(200);
-  const d = await deposit(chain);
-  const out = (await import('../../../src/lib/statechain/coin.ts')).parseTransaction(d.funding, 'funding').getOutput(1);
-  chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
-  const facts = { tipHeight: chain.height, deposit: chain.deposit };
+  const { chain, d } = await confirmedCoin();
+  const facts = { tipHeight: chain.height, deposit: chain.deposit! };
   const coinId = d.ownerRecord.coin_id;
   const opPub = d.operator.auth.publicKey;
   let opRecord = d.opRecord;
@@ -149,21 +143,10 @@ async function history() {
   return { chain, d, coinId, opPub, hops: [h1, h2, h3, h4], active, withdrawn, records, bob, carol, dave, closing: closing.message as Msg };
 }
 
-/** A confirmed coin of `operator` (harness.ts deposit, with an operator given). */
+/** A confirmed coin of `operator` (harness.ts confirmedCoin, with an operator given). */
 async function coinOf(operator: Party) {
-  const chain = chainStub(200);
-  const owner = party('rcpt-owner2');
-  const opCtx: op.OperatorContext = { operator: operator.auth, random: operator.random, chain, network: 'regtest' };
-  const start = (await import('../../../src/lib/statechain/deposit.ts')).startDeposit(owner, operator.auth.publicKey);
-  const offer = op.offerDeposit(start.message as never, TERMS, opCtx);
-  const key = coinKey(bytesOf(offer.record.statement.owner_share), bytesOf(offer.record.statement.operator_share));
-  const funding = fundingTx(key.script, 100_000n);
-  const backup = await dep.depositBackup(start.pending, offer.message as never, funding, chain.height, DEFAULT_FLOOR, owner);
-  const cosigned = await op.cosignDepositBackup(offer.record, backup.message as never, opCtx);
-  const ownerRecord = await dep.depositFinish(backup.record, cosigned.message as never, owner);
-  const out = (await import('../../../src/lib/statechain/coin.ts')).parseTransaction(funding, 'funding').getOutput(1);
-  chain.deposit = { txid: fundingTxid(funding), vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
-  return { chain, owner, opCtx, opRecord: cosigned.record, ownerRecord, coinId: ownerRecord.coin_id };
+  const { chain, d } = await confirmedCoin(TERMS, operator);
+  return { chain, owner: d.owner, opCtx: d.opCtx, opRecord: d.opRecord, ownerRecord: d.ownerRecord, coinId: d.ownerRecord.coin_id };
 }
 
 let built: Promise<Awaited<ReturnType<typeof history>>> | undefined;
@@ -171,11 +154,8 @@ const world = () => (built ??= history());
 
 /** A coin the pair Alice+Bob received (as harness.ts pairOwned), keeping the pair's acceptance. */
 async function pairCoin() {
-  const chain = chainStub(200);
-  const d = await deposit(chain, 100_000n, ANCHORED_TERMS);
-  const out = (await import('../../../src/lib/statechain/coin.ts')).parseTransaction(d.funding, 'funding').getOutput(1);
-  chain.deposit = { txid: fundingTxid(d.funding), vout: 1, value: out.amount!, scriptPubKey: out.script!, confirmations: 3 };
-  const facts = { tipHeight: 200, deposit: chain.deposit };
+  const { chain, d } = await confirmedCoin(ANCHORED_TERMS);
+  const facts = { tipHeight: 200, deposit: chain.deposit! };
   const coinId = d.ownerRecord.coin_id;
   const alice = party('rcpt-pair-a');
   const bob = party('rcpt-pair-b');
