@@ -30,6 +30,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync } from 'node:crypto';
 import { MalformedInputError, UsageError } from '../errors.ts';
+import { Lru } from '../lru.ts';
 
 /** Where a record carries a fully signed state: `<path>.hex`, with `state` and `txid` beside it. */
 export const SEALED_PATHS: readonly (readonly string[])[] = [['latest'], ['gateway', 'latest']];
@@ -78,6 +79,17 @@ export function unsealedRefused<R>(record: R, where: string): R {
 }
 
 export class StateSeal {
+  /**
+   * What this process sealed or opened, by associated data and sealed text: the plain
+   * state. The mint opens each contract's latest state on its next request, which is the
+   * state it sealed on the last one, so it need not decrypt its own output again (a cipher
+   * and a GCM pass per request). A hit is exactly what opening would give — the same key,
+   * the same associated data, the same bytes — and anything else (an edited seal, a seal
+   * moved to another contract, state or field) misses and is opened, or refused, as before.
+   * In this process's memory only, where the records it stores pass anyway.
+   */
+  private readonly known = new Lru<string>(4096);
+
   private constructor(
     private readonly enc: Buffer,
     private readonly iv: Buffer,
@@ -107,6 +119,7 @@ export class StateSeal {
       const c = createCipheriv('aes-256-gcm', this.enc, iv);
       c.setAAD(aad);
       const sealed = Buffer.concat([iv, c.update(plain), c.final(), c.getAuthTag()]).toString('hex');
+      this.known.set(`${aad.toString('latin1')}\n${sealed}`, hex);
       out = replaced(out, path, renamed(o, 'hex', 'hex_sealed', sealed));
     }
     return out;
@@ -120,18 +133,23 @@ export class StateSeal {
       const sealed = o?.['hex_sealed'];
       if (!o || typeof sealed !== 'string') continue;
       const id = String((record as Obj)['contract_id']);
-      const bytes = Buffer.from(sealed, 'hex');
-      let plain: Buffer;
-      try {
-        if (bytes.length < 12 + 16 || bytes.toString('hex') !== sealed) throw new Error('short');
-        const d = createDecipheriv('aes-256-gcm', this.enc, bytes.subarray(0, 12));
-        d.setAAD(StateSeal.aad(id, path, o));
-        d.setAuthTag(bytes.subarray(bytes.length - 16));
-        plain = Buffer.concat([d.update(bytes.subarray(12, bytes.length - 16)), d.final()]);
-      } catch {
-        throw new MalformedInputError('E_STATE_CORRUPT', `the sealed state ${path.join('.')} of contract ${id} in ${where} does not open under this mint's key: the record was altered, or written by another mint`, { contract_id: id });
+      const aad = StateSeal.aad(id, path, o);
+      const known = `${aad.toString('latin1')}\n${sealed}`;
+      let hex = this.known.get(known);
+      if (hex === undefined) {
+        const bytes = Buffer.from(sealed, 'hex');
+        try {
+          if (bytes.length < 12 + 16 || bytes.toString('hex') !== sealed) throw new Error('short');
+          const d = createDecipheriv('aes-256-gcm', this.enc, bytes.subarray(0, 12));
+          d.setAAD(aad);
+          d.setAuthTag(bytes.subarray(bytes.length - 16));
+          hex = Buffer.concat([d.update(bytes.subarray(12, bytes.length - 16)), d.final()]).toString('hex');
+        } catch {
+          throw new MalformedInputError('E_STATE_CORRUPT', `the sealed state ${path.join('.')} of contract ${id} in ${where} does not open under this mint's key: the record was altered, or written by another mint`, { contract_id: id });
+        }
+        this.known.set(known, hex);
       }
-      out = replaced(out, path, renamed(o, 'hex_sealed', 'hex', plain.toString('hex')));
+      out = replaced(out, path, renamed(o, 'hex_sealed', 'hex', hex));
     }
     return out;
   }

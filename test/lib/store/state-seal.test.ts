@@ -65,3 +65,31 @@ describe('state seal', () => {
     expect(codeOf(() => seal.open({ ...sealed, latest: { ...sealed.latest, hex_sealed: s.toUpperCase() } }, 'here'))).toBe('E_STATE_CORRUPT');
   });
 });
+
+describe('state seal: what this process sealed opens from memory', () => {
+  it('opens to exactly what decryption gives, and refuses a remembered seal moved to another contract, field, state or txid', () => {
+    const key = randomBytes(32);
+    const seal = StateSeal.fromMintKey(key);
+    for (let i = 0; i < 50; i++) {
+      const latest = { state: i, txid: hexOf(32), hex: hexOf(235) };
+      const record = { contract_id: hexOf(32), latest, gateway: { latest: { state: i + 1, txid: hexOf(32), hex: hexOf(200) } } };
+      const sealed = seal.seal(record);
+      // Remembered here; a second seal of the same key (another process) decrypts: both give the record.
+      expect(seal.open(sealed, 'here')).toEqual(record);
+      expect(StateSeal.fromMintKey(key).open(sealed, 'here')).toEqual(record);
+      // Each move, with the original remembered: refused as a fresh process refuses it.
+      const moved = [
+        { ...sealed, contract_id: hexOf(32) },
+        { ...sealed, latest: { ...sealed.latest, state: i + 7 } },
+        { ...sealed, latest: { ...sealed.latest, txid: hexOf(32) } },
+        { ...sealed, latest: { ...sealed.gateway.latest } }, // the gateway's seal in the latest's place
+      ];
+      for (const m of moved) {
+        expect(codeOf(() => seal.open(m, 'here'))).toBe('E_STATE_CORRUPT');
+        expect(codeOf(() => StateSeal.fromMintKey(key).open(m, 'here'))).toBe('E_STATE_CORRUPT');
+      }
+      // Another mint's key: its own seal of the same record is not this one's, remembered or not.
+      expect(codeOf(() => seal.open(StateSeal.fromMintKey(randomBytes(32)).seal(record), 'here'))).toBe('E_STATE_CORRUPT');
+    }
+  });
+});
