@@ -10,7 +10,7 @@
  */
 import type { BackendName, Secp256k1Backend } from './backend.ts';
 import { KeyAggCache, keySort } from './key-aggregation.ts';
-import { NonceAggCache, nonceGen } from './nonces.ts';
+import { NonceAggCache } from './nonces.ts';
 import { SigningSession, deterministicSign, type EngineContext, type SessionContext, type SignOptions } from './signing.ts';
 
 export type { SignOptions };
@@ -68,7 +68,7 @@ export function createEngine<P>(ec: Secp256k1Backend<P>): Bip327Engine {
       const tweaked = tweaks.length ? ctx.keys.keyGen(set, tweaks, isXonly) : set.plain;
       return { aggregatePubkey: ec.pointToBytes(set.plain.Q), xOnly: Uint8Array.from(tweaked.xOnly) };
     },
-    nonceGen: (pk, sk, aggpk, msg, extraIn, rand) => nonceGen(ec, pk, sk, aggpk, msg, extraIn, rand),
+    nonceGen: (pk, sk, aggpk, msg, extraIn, rand) => ctx.nonces.nonceGen(pk, sk, aggpk, msg, extraIn, rand),
     nonceAgg: (pubnonces) => Uint8Array.from(ctx.nonces.aggregate(pubnonces).aggnonce),
     session: (session) => new SigningSession(ctx, session),
     deterministicSign: (sk, aggothernonce, pubkeys, tweaks, isXonly, msg, rand) =>

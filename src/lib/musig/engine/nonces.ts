@@ -27,7 +27,7 @@ export function nonceGen<P>(
   msg: Uint8Array | undefined,
   extraIn: Uint8Array | undefined,
   randPrime: Uint8Array,
-): { secnonce: Uint8Array; pubnonce: Uint8Array } {
+): { secnonce: Uint8Array; pubnonce: Uint8Array; points: readonly [P, P] } {
   if (pk.length !== 33) throw badArgument(`pk must be 33 bytes, got ${pk.length}`);
   if (sk !== undefined && sk.length !== 32) throw badArgument('sk must be 32 bytes');
   if (aggpk !== undefined && aggpk.length !== 0 && aggpk.length !== 32) throw badArgument('wrong aggPublicKey');
@@ -37,10 +37,10 @@ export function nonceGen<P>(
   const extra = extraIn ?? new Uint8Array(0);
   // An absent message and an empty one are different inputs.
   const mPrefixed = msg === undefined ? Uint8Array.of(0) : concatBytes(Uint8Array.of(1), uintBE(msg.length, 8), msg);
-  const k = (i: number) =>
-    taggedScalar('MuSig/nonce', rand, Uint8Array.of(pk.length), pk, Uint8Array.of(agg.length), agg, mPrefixed, uintBE(extra.length, 4), extra, Uint8Array.of(i));
-  const k1 = k(0);
-  const k2 = k(1);
+  // k_i = int(hash_MuSig/nonce(rand || len(pk) || pk || len(aggpk) || aggpk || m_prefixed || len(extra_in) || extra_in || i)) mod n
+  const input = [rand, Uint8Array.of(pk.length), pk, Uint8Array.of(agg.length), agg, mPrefixed, uintBE(extra.length, 4), extra];
+  const k1 = taggedScalar('MuSig/nonce', ...input, Uint8Array.of(0));
+  const k2 = taggedScalar('MuSig/nonce', ...input, Uint8Array.of(1));
   if (sk !== undefined) rand.fill(0); // sk XOR aux: as secret as sk
   if (k1 === 0n || k2 === 0n) throw new Bip327Error('NonceGen produced a zero nonce');
   const R1 = ec.mulBase(k1)!;
@@ -48,6 +48,7 @@ export function nonceGen<P>(
   return {
     secnonce: concatBytes(bytes32(k1), bytes32(k2), pk),
     pubnonce: concatBytes(ec.pointToBytes(R1), ec.pointToBytes(R2)),
+    points: [R1, R2],
   };
 }
 
@@ -67,12 +68,12 @@ export type NonceAggregate<P> = { readonly aggnonce: Uint8Array; readonly points
  * pubnonce again. Each signer's nonce is checked whole, in signer order (the spec loops
  * over the two halves first; either way the blamed signer sent an invalid point).
  */
-export function nonceAggPoints<P>(ec: Secp256k1Backend<P>, pubnonces: readonly Uint8Array[]): NonceAggregate<P> {
+export function nonceAggPoints<P>(ec: Secp256k1Backend<P>, pubnonces: readonly Uint8Array[], generated?: Lru<readonly [P, P]>): NonceAggregate<P> {
   if (pubnonces.length === 0) throw badArgument('NonceAgg needs at least one public nonce');
   pubnonces.forEach((n, i) => {
     if (n.length !== 66) throw badArgument(`public nonce ${i} must be 66 bytes, got ${n.length}`);
   });
-  const points = pubnonces.map((n, i) => decodePubnonce(ec, n, i));
+  const points = pubnonces.map((n, i) => generated?.get(keyOf([n])) ?? decodePubnonce(ec, n, i));
   let R1: P | null = null;
   let R2: P | null = null;
   for (const [a, b] of points) {
@@ -101,7 +102,23 @@ export class NonceAggCache<P> {
    * signature, sign), and comparing 2 × 66 bytes is cheaper than making and hashing a key.
    */
   private last: { readonly pubnonces: readonly Uint8Array[]; readonly made: NonceAggregate<P> } | undefined;
+  /**
+   * The two points of each public nonce this engine generated, by its 66 bytes: NonceGen
+   * computed them (k1·G, k2·G) before compressing, and the signer meets its own pubnonce
+   * again when it aggregates — a mint, one state later — so it need not decompress it
+   * (two square roots, two library calls). Public values; exactly cpoint of each half.
+   */
+  private readonly generated = new Lru<readonly [P, P]>(4096);
   constructor(private readonly ec: Secp256k1Backend<P>) {}
+
+  /** NonceGen on this cache's backend, keeping the points of the pubnonce it returns. */
+  nonceGen(
+    pk: Uint8Array, sk: Uint8Array | undefined, aggpk: Uint8Array | undefined, msg: Uint8Array | undefined, extraIn: Uint8Array | undefined, rand: Uint8Array,
+  ): { secnonce: Uint8Array; pubnonce: Uint8Array } {
+    const { secnonce, pubnonce, points } = nonceGen(this.ec, pk, sk, aggpk, msg, extraIn, rand);
+    this.generated.set(keyOf([pubnonce]), points);
+    return { secnonce, pubnonce };
+  }
 
   aggregate(pubnonces: readonly Uint8Array[]): NonceAggregate<P> {
     if (pubnonces.some((n) => n.length !== 66)) return nonceAggPoints(this.ec, pubnonces); // throws
@@ -110,7 +127,7 @@ export class NonceAggCache<P> {
     const id = keyOf(pubnonces);
     let made = this.lru.get(id);
     if (made === undefined) {
-      made = nonceAggPoints(this.ec, pubnonces);
+      made = nonceAggPoints(this.ec, pubnonces, this.generated);
       this.sums.set(keyOf([made.aggnonce]), made.sums);
       this.lru.set(id, made);
     }
