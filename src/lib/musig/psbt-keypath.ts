@@ -25,7 +25,7 @@ import { inputView } from '../psbt/views.ts';
 import { keyPathSighash, SIGHASH_DEFAULT } from '../taproot/taproot.ts';
 import { musigKey, type MusigKey } from './keyagg.ts';
 import { Bip327Error, Session, bip340Verify, deterministicSign, nonceAgg, nonceGen } from './bip327.ts';
-import { taggedHash } from './engine/scalar.ts';
+import { taggedHash, uintBE } from './engine/scalar.ts';
 
 export type MusigInput = {
   index: number;
@@ -213,13 +213,12 @@ function session(input: MusigInput, aggnonce: Uint8Array): Session {
  */
 export function signingSessionDigest(input: MusigInput): Uint8Array {
   const aggnonce = aggregateNonces(input, allNonces(input), input.key.participants);
-  const u32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
   return taggedHash(
     'offchain/musig2-signing-session',
     aggnonce,
-    u32(input.key.participants.length), ...input.key.participants,
+    uintBE(input.key.participants.length, 4), ...input.key.participants,
     Uint8Array.of(1), input.key.output.tweak, Uint8Array.of(1), // one tweak, x-only
-    u32(input.msg.length), input.msg,
+    uintBE(input.msg.length, 4), input.msg,
   );
 }
 

@@ -85,8 +85,9 @@ function explainRejection(bytes: Uint8Array, checks: boolean, error: unknown): M
  * MAX_MONEY; the same bounds the coins being spent). Checked so that every amount and fee we
  * print is a real satoshi value, well inside JSON's exact integers.
  */
+const tooMuch = (amount: bigint) => amount > MAX_MONEY;
+
 function amountProblem(tx: Transaction): Problem | undefined {
-  const tooMuch = (amount: bigint) => amount > MAX_MONEY;
   let totalOut = 0n;
   for (let o = 0; o < tx.outputsLength; o++) {
     const amount = outputView(tx, o).amount ?? 0n;

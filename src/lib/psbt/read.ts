@@ -146,8 +146,9 @@ export function readKeyPathSpend(maps: readonly (readonly PsbtRecord[])[], opts:
  */
 const skeletons = new Lru<true>(4096);
 
+const leftOut = (r: PsbtRecord) => r.keyType === IN_MUSIG2_PUB_NONCE || r.keyType === IN_MUSIG2_PARTIAL_SIG;
+
 function inputSkeleton(records: readonly PsbtRecord[]): string {
-  const leftOut = (r: PsbtRecord) => r.keyType === IN_MUSIG2_PUB_NONCE || r.keyType === IN_MUSIG2_PARTIAL_SIG;
   let size = 0;
   for (const r of records) size += r.end - r.offset - (leftOut(r) ? r.value.length : 0);
   const out = new Uint8Array(size);
