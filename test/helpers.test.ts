@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, rmdirSync, statfsSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 import { NODE_TMP_MIN_FREE, fileSnapshot, nodeTempDir, nodeTempDirRoot, roomyDir, tempDir } from './helpers.ts';
 
 describe('fileSnapshot', () => {
@@ -47,6 +49,26 @@ describe('fileSnapshot', () => {
     const before = fileSnapshot(dir.path);
     write(dir.path);
     expect(fileSnapshot(dir.path)).not.toEqual(before);
+  });
+
+  it('sqliteRows: a database is its rows — a row written shows, a WAL checkpointed into the file (same rows, other bytes) does not', () => {
+    const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+    const path = join(dir.path, 'state', 'mint.sqlite');
+    // A writer that leaves its WAL behind (as a process that ends without closing the database does).
+    const writer = new Database(path);
+    writer.pragma('journal_mode = WAL');
+    writer.exec('CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)');
+    writer.prepare('INSERT INTO t VALUES (?, ?)').run('a', 'one');
+    const before = fileSnapshot(dir.path, { sqliteRows: true });
+    expect(existsSync(`${path}-wal`)).toBe(true);
+    expect(fileSnapshot(dir.path)).not.toEqual(fileSnapshot(dir.path, { sqliteRows: true }));
+    writer.close(); // the last connection: checkpoints the WAL into the file and deletes it
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    expect(fileSnapshot(dir.path, { sqliteRows: true })).toEqual(before);
+    const again = new Database(path);
+    again.prepare('UPDATE t SET v = ? WHERE k = ?').run('two', 'a');
+    again.close();
+    expect(fileSnapshot(dir.path, { sqliteRows: true })).not.toEqual(before);
   });
 
   it('leaves lock files out unless asked (a command holds .lock only while it runs)', () => {

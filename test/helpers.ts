@@ -3,6 +3,8 @@ import { accessSync, constants, lstatSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError } from '../src/lib/errors.ts';
 
 export const TEST_DIR = dirname(fileURLToPath(import.meta.url));
@@ -66,13 +68,24 @@ export function nodeTempDir(prefix: string): { path: string; cleanup: () => void
  * was written" is checked against: a file created, changed, removed or chmod-ed, or a directory
  * created, shows. Lock files (`.lock*`, which a command creates and removes while it runs) are
  * left out unless `locks: true`.
+ *
+ * `sqliteRows: true`: a SQLite database (`*.sqlite`) is taken as its rows, not its bytes, and
+ * its `-wal` / `-shm` files are left out. Which of its pages sit in the WAL and which in the
+ * main file is SQLite's choice (a process that opens the database and closes it as the last
+ * connection checkpoints the WAL into it and deletes it, whatever it wrote): the same rows
+ * in other bytes. For a database that a refused command must not have written to.
  */
-export function fileSnapshot(dir: string, o: { locks?: boolean } = {}): Record<string, string> {
+export function fileSnapshot(dir: string, o: { locks?: boolean; sqliteRows?: boolean } = {}): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (d: string) => {
     for (const f of readdirSync(d).sort()) {
       if (!o.locks && f.startsWith('.lock')) continue;
+      if (o.sqliteRows && /\.sqlite-(wal|shm)$/.test(f)) continue;
       const p = join(d, f);
+      if (o.sqliteRows && f.endsWith('.sqlite')) {
+        out[p] = `sqlite ${(lstatSync(p).mode & 0o7777).toString(8).padStart(4, '0')} ${sqliteRows(p)}`;
+        continue;
+      }
       const st = lstatSync(p);
       const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
       if (st.isDirectory()) {
@@ -85,6 +98,17 @@ export function fileSnapshot(dir: string, o: { locks?: boolean } = {}): Record<s
   };
   walk(dir);
   return out;
+}
+
+/** Every row of every table of the SQLite database at `path`, read without writing to it, as JSON. */
+function sqliteRows(path: string): string {
+  const db = new (createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3)(path, { readonly: true, fileMustExist: true });
+  try {
+    const tables = db.prepare<[], { name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
+    return JSON.stringify(tables.map((t) => [t.name, t.sql, db.prepare(`SELECT * FROM "${t.name}" ORDER BY 1`).all()]));
+  } finally {
+    db.close();
+  }
 }
 
 /**

@@ -203,11 +203,11 @@ const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKe
     expect(job.payment_hash).toBe(inv.payment_hash);
     const expiry = job.expiry_height as number;
     // A re-run asks the node again: still pending, and neither state directory changes; CLN has one payment for the hash.
-    const before = { mint: fileSnapshot(mintDir), user: fileSnapshot(userDir) };
+    const before = { mint: fileSnapshot(mintDir, { sqliteRows: true }), user: fileSnapshot(userDir) };
     const again = await pipeline([gatewayPay('--pay-timeout', '2', '--resume')], '');
     expect(again[0]!.stderr).toMatch(/error E_PAYMENT_PENDING: /);
     expect([again[0]!.status, again[0]!.stdout]).toEqual([5, '']);
-    expect({ mint: fileSnapshot(mintDir), user: fileSnapshot(userDir) }).toEqual(before);
+    expect({ mint: fileSnapshot(mintDir, { sqliteRows: true }), user: fileSnapshot(userDir) }).toEqual(before);
     const pays = (await gw.call<{ pays: { status: string }[] }>('listpays', { payment_hash: inv.payment_hash })).pays;
     expect(pays.map((p) => p.status)).toEqual(['pending']);
     // pay's maxdelay: the Lightning HTLC the gateway's node offered expires at least the claim margin before the device's HTLC.
