@@ -18,7 +18,7 @@
  * old bytes; snapshots and backups keep their copies. It narrows the window; only storage
  * you can destroy (or encrypt with a key you can destroy) ends it.
  */
-import { link, lstat, stat, unlink } from 'node:fs/promises';
+import { linkSync, lstatSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonFile, writeJsonAtomic } from './atomic.ts';
 import { shredFile } from './state-step.ts';
@@ -29,7 +29,7 @@ export const REPLACED_SUFFIX = '.replaced';
 
 async function inode(path: string): Promise<number | undefined> {
   try {
-    return (await stat(path)).ino;
+    return statSync(path).ino;
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return undefined;
     throw e;
@@ -39,14 +39,14 @@ async function inode(path: string): Promise<number | undefined> {
 /** A leftover link from a crashed replace: erased if it is an old version, only unlinked if it is the live file. */
 async function clearLeftover(path: string, old: string): Promise<void> {
   try {
-    await lstat(old);
+    lstatSync(old);
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return;
     throw e;
   }
   const [live, left] = [await inode(path), await inode(old)];
   if (live !== undefined && live === left) {
-    await unlink(old);
+    unlinkSync(old);
   } else {
     await shredFile(old);
   }
@@ -66,12 +66,18 @@ export async function updateErasingReplaced<T>(dir: string, name: string, fn: (c
     const { next, erase } = await fn(current);
     if (current !== undefined && next === current) return next;
     const keep = erase && (await inode(path)) !== undefined;
-    if (keep) await link(path, old);
+    if (keep) linkSync(path, old);
     try {
       await writeJsonAtomic(path, next);
     } catch (e) {
       // Not replaced (a full disk): the live file is the old one, the link goes.
-      if (keep) await unlink(old).catch(() => undefined);
+      if (keep) {
+        try {
+          unlinkSync(old);
+        } catch {
+          // the write's error is the one to report
+        }
+      }
       throw e;
     }
     if (keep) await shredFile(old);

@@ -49,7 +49,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { currentProcess } from './process-identity.ts';
 import { type StepEntry, syncDirSync, recoverInterruptedSteps } from './step-recovery.ts';
@@ -247,17 +246,18 @@ export function stepHome(dir: string): void {
 
 /** Overwrite a file's bytes with zeros where they are and fsync (no new blocks: a full disk allows it). Not shredFile: no seal. */
 export async function zeroInPlace(path: string): Promise<void> {
-  await zeroOpened(await open(path, 'r+'));
+  zeroOpened(openSync(path, 'r+'));
 }
 
-/** Zeros over an opened file's bytes, fsync, close (zeroInPlace, shredFile). */
-async function zeroOpened(fh: FileHandle): Promise<void> {
+/** Zeros over an opened file's bytes, fsync, close (zeroInPlace, shredFile). Synchronous: a file store erases a replaced record at every step. */
+function zeroOpened(fd: number): void {
   try {
-    const { size } = await fh.stat();
-    await fh.write(new Uint8Array(size), 0, size, 0);
-    await fh.sync();
+    const { size } = fstatSync(fd);
+    const zeros = new Uint8Array(size);
+    for (let at = 0; at < size; ) at += writeSync(fd, zeros, at, size - at, at);
+    fsyncSync(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -289,13 +289,18 @@ export function sealStateStepUntil(): () => void {
  */
 export async function shredFile(path: string): Promise<void> {
   try {
-    const fh = await open(path, 'r+');
+    const fd = openSync(path, 'r+');
     // Erased bytes cannot be put back: the step keeps what it wrote (withStateStep), for good.
-    sealStateStep();
+    try {
+      sealStateStep();
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
     const step = steps.getStore();
     if (step) step.afterSeal++;
-    await zeroOpened(fh);
-    await unlink(path);
+    zeroOpened(fd);
+    unlinkSync(path);
   } catch (e) {
     if (errnoCode(e) !== 'ENOENT') throw e;
   }
