@@ -161,17 +161,21 @@ async function tryCreate(dir: string, path: string): Promise<string | null> {
   } catch (e) {
     throw stateAccessError(e, dir);
   }
+  let open = true; // closed once only: a second close of a reused number closes another file
   try {
     writeFileSync(fd, `${JSON.stringify(record)}\n`);
     // Synced so that a lock file surviving a power cut is readable (and then stale by boot id).
     fsyncSync(fd);
+    open = false;
     closeSync(fd);
   } catch (e) {
     // A full disk: no lock, and no temp file left behind.
-    try {
-      closeSync(fd);
-    } catch {
-      // closed already, or unclosable: the error that matters is e
+    if (open) {
+      try {
+        closeSync(fd);
+      } catch {
+        // the error that matters is e
+      }
     }
     try {
       unlinkIfPresent(temp);

@@ -2,11 +2,11 @@
  * The nonce ledger's journal file (nonce-ledger.ts): reading what was appended, appending
  * under the lock, compacting. The rules it keeps are the ledger's (see there).
  */
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MalformedInputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
-import { syncDirSync } from './step-recovery.ts';
+import { syncDirSync, writeAll } from './step-recovery.ts';
 import { errnoCode, stateAccessError } from './write-errors.ts';
 
 const ID_RE = /^[0-9a-f]{32}$/;
@@ -149,18 +149,23 @@ export class Journal {
     }
     let body = lines.map((l) => `${l}\n`).join('');
     if (fresh) body = `${this.header}\n${body}`;
+    // Closed once only: a descriptor's number is reused at once (by another task's open, even
+    // on the thread pool), so a second close could close someone else's file.
+    let open = true;
     try {
-      const bytes = Buffer.from(body); // UTF-8, as a string write wrote it
-      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+      writeAll(fd, Buffer.from(body)); // UTF-8, as a string write wrote it
       if (sync || fresh) fsyncSync(fd);
+      open = false;
       closeSync(fd);
       if (fresh) syncDirSync(this.dir);
     } catch (e) {
       // A full disk part-way: the journal as it was (a file this append created, gone).
-      try {
-        closeSync(fd);
-      } catch {
-        // closed already: the error that matters is e
+      if (open) {
+        try {
+          closeSync(fd);
+        } catch {
+          // the error that matters is e
+        }
       }
       await this.cut(size === undefined ? undefined : from).catch(() => undefined);
       throw stateAccessError(e, this.dir);

@@ -51,7 +51,7 @@ import { closeSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, re
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { currentProcess } from './process-identity.ts';
-import { type StepEntry, syncDirSync, recoverInterruptedSteps } from './step-recovery.ts';
+import { type StepEntry, syncDirSync, recoverInterruptedSteps, writeAll } from './step-recovery.ts';
 import { errnoCode, stateAccessError } from './write-errors.ts';
 
 class StepJournal {
@@ -253,8 +253,7 @@ export async function zeroInPlace(path: string): Promise<void> {
 function zeroOpened(fd: number): void {
   try {
     const { size } = fstatSync(fd);
-    const zeros = new Uint8Array(size);
-    for (let at = 0; at < size; ) at += writeSync(fd, zeros, at, size - at, at);
+    writeAll(fd, new Uint8Array(size), 0);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -294,7 +293,11 @@ export async function shredFile(path: string): Promise<void> {
     try {
       sealStateStep();
     } catch (e) {
-      closeSync(fd);
+      try {
+        closeSync(fd);
+      } catch {
+        // the seal's error is the one to report
+      }
       throw e;
     }
     const step = steps.getStore();

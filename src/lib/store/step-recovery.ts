@@ -16,6 +16,18 @@ export type StepEntry = { t: string; b: string; n: string; p: string } | { d: st
 
 export const STEP_RECORD = /^\.step\.([0-9a-f]{16})\.(open|sealed)$/;
 
+/**
+ * All of `bytes`, at the descriptor's position or at `position` (a write may take part
+ * of them: the rest follows, or its error).
+ */
+export function writeAll(fd: number, bytes: Uint8Array, position?: number): void {
+  for (let at = 0; at < bytes.length; ) {
+    const n = writeSync(fd, bytes, at, bytes.length - at, position === undefined ? null : position + at);
+    if (n <= 0) throw new Error(`write of ${bytes.length - at} bytes made no progress`);
+    at += n;
+  }
+}
+
 export function syncDirSync(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
