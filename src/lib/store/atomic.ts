@@ -10,13 +10,13 @@
  * record the next command finishes (step-recovery.ts); a write the filesystem refused,
  * said as an error: write-errors.ts.
  */
-import { closeSync, constants, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, open, rename, rmdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { MalformedInputError, OffchainError, UsageError } from '../errors.ts';
 import { openStep, zeroInPlace } from './state-step.ts';
-import { syncDirSync } from './step-recovery.ts';
+import { closeQuietly, syncDirSync, unlinkQuietly } from './sync-fs.ts';
 import { errnoCode, stateAccessError } from './write-errors.ts';
 
 /** Points inside writeFileAtomic where a test can inject a failure (a simulated crash). */
@@ -111,24 +111,9 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
     throw stateAccessError(e, dir);
   } finally {
     if (!renamed) {
-      if (fd !== undefined) {
-        try {
-          closeSync(fd);
-        } catch {
-          // the error that matters is the one thrown above
-        }
-      }
+      if (fd !== undefined) closeQuietly(fd);
       unlinkQuietly(temp);
     }
-  }
-}
-
-/** Unlink `path`, whatever happens (cleaning up after an error already being thrown). */
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // gone already, or not removable: the caller's error is the one to report
   }
 }
 

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { readJsonFile, writeJsonAtomic } from './atomic.ts';
 import { shredFile } from './state-step.ts';
 import { errnoCode } from './write-errors.ts';
+import { unlinkQuietly } from './sync-fs.ts';
 import { withLock } from './lock.ts';
 
 export const REPLACED_SUFFIX = '.replaced';
@@ -71,13 +72,7 @@ export async function updateErasingReplaced<T>(dir: string, name: string, fn: (c
       await writeJsonAtomic(path, next);
     } catch (e) {
       // Not replaced (a full disk): the live file is the old one, the link goes.
-      if (keep) {
-        try {
-          unlinkSync(old);
-        } catch {
-          // the write's error is the one to report
-        }
-      }
+      if (keep) unlinkQuietly(old);
       throw e;
     }
     if (keep) await shredFile(old);

@@ -36,12 +36,13 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OffchainError, StateConflictError } from '../errors.ts';
 import { ensureDir } from './atomic.ts';
 import { recoverAfterTakeover, recoverUnfinishedSteps } from './step-recovery.ts';
+import { closeQuietly, unlinkIfPresent, unlinkQuietly } from './sync-fs.ts';
 import { errnoCode, stateAccessError } from './write-errors.ts';
 import { currentProcess, processIsGone, type ProcessIdentity } from './process-identity.ts';
 
@@ -170,18 +171,8 @@ async function tryCreate(dir: string, path: string): Promise<string | null> {
     closeSync(fd);
   } catch (e) {
     // A full disk: no lock, and no temp file left behind.
-    if (open) {
-      try {
-        closeSync(fd);
-      } catch {
-        // the error that matters is e
-      }
-    }
-    try {
-      unlinkIfPresent(temp);
-    } catch {
-      // the temp file stays; sweepLitter removes it once this process is gone
-    }
+    if (open) closeQuietly(fd);
+    unlinkQuietly(temp); // should it stay, sweepLitter removes it once this process is gone
     throw stateAccessError(e, dir);
   }
   try {
@@ -256,10 +247,3 @@ function lockHeldError(dir: string, lockPath: string, holder: LockRecord | 'unre
   );
 }
 
-function unlinkIfPresent(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (e) {
-    if (errnoCode(e) !== 'ENOENT') throw e;
-  }
-}

@@ -2,11 +2,11 @@
  * The nonce ledger's journal file (nonce-ledger.ts): reading what was appended, appending
  * under the lock, compacting. The rules it keeps are the ledger's (see there).
  */
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { MalformedInputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
-import { syncDirSync, writeAll } from './step-recovery.ts';
+import { closeQuietly, syncDirSync, unlinkIfPresent, writeAll } from './sync-fs.ts';
 import { errnoCode, stateAccessError } from './write-errors.ts';
 
 const ID_RE = /^[0-9a-f]{32}$/;
@@ -160,13 +160,7 @@ export class Journal {
       if (fresh) syncDirSync(this.dir);
     } catch (e) {
       // A full disk part-way: the journal as it was (a file this append created, gone).
-      if (open) {
-        try {
-          closeSync(fd);
-        } catch {
-          // the error that matters is e
-        }
-      }
+      if (open) closeQuietly(fd);
       await this.cut(size === undefined ? undefined : from).catch(() => undefined);
       throw stateAccessError(e, this.dir);
     }
@@ -210,11 +204,7 @@ export class Journal {
   /** Cut the file back to `size` bytes, fsynced; `undefined`: it did not exist, remove it. */
   private async cut(size: number | undefined): Promise<void> {
     if (size === undefined) {
-      try {
-        unlinkSync(this.path);
-      } catch (e) {
-        if (errnoCode(e) !== 'ENOENT') throw e;
-      }
+      unlinkIfPresent(this.path);
       syncDirSync(this.dir);
       return;
     }

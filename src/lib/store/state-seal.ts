@@ -102,8 +102,9 @@ export class StateSeal {
     return new StateSeal(key('enc'), key('iv'));
   }
 
-  private static aad(contractId: string, path: readonly string[], o: Obj): Buffer {
-    return Buffer.from(`offchain/credit/v1/sealed-state\n${contractId}\n${path.join('.')}\n${String(o['state'])}\n${String(o['txid'])}`);
+  /** The associated data, as text (its UTF-8 bytes are what the cipher binds). */
+  private static aad(contractId: string, path: readonly string[], o: Obj): string {
+    return `offchain/credit/v1/sealed-state\n${contractId}\n${path.join('.')}\n${String(o['state'])}\n${String(o['txid'])}`;
   }
 
   /** `record` with every state in the clear sealed (a copy; the record itself is untouched). */
@@ -113,13 +114,14 @@ export class StateSeal {
       const o = at(out, path);
       const hex = o?.['hex'];
       if (!o || typeof hex !== 'string') continue;
-      const aad = StateSeal.aad(String((record as Obj)['contract_id']), path, o);
+      const aadText = StateSeal.aad(String((record as Obj)['contract_id']), path, o);
+      const aad = Buffer.from(aadText);
       const plain = Buffer.from(hex, 'hex');
       const iv = createHmac('sha256', this.iv).update(`${aad.length}:`).update(aad).update(plain).digest().subarray(0, 12);
       const c = createCipheriv('aes-256-gcm', this.enc, iv);
       c.setAAD(aad);
       const sealed = Buffer.concat([iv, c.update(plain), c.final(), c.getAuthTag()]).toString('hex');
-      this.known.set(`${aad.toString('latin1')}\n${sealed}`, hex);
+      this.known.set(`${aadText}\n${sealed}`, hex);
       out = replaced(out, path, renamed(o, 'hex', 'hex_sealed', sealed));
     }
     return out;
@@ -134,14 +136,14 @@ export class StateSeal {
       if (!o || typeof sealed !== 'string') continue;
       const id = String((record as Obj)['contract_id']);
       const aad = StateSeal.aad(id, path, o);
-      const known = `${aad.toString('latin1')}\n${sealed}`;
+      const known = `${aad}\n${sealed}`;
       let hex = this.known.get(known);
       if (hex === undefined) {
         const bytes = Buffer.from(sealed, 'hex');
         try {
           if (bytes.length < 12 + 16 || bytes.toString('hex') !== sealed) throw new Error('short');
           const d = createDecipheriv('aes-256-gcm', this.enc, bytes.subarray(0, 12));
-          d.setAAD(aad);
+          d.setAAD(Buffer.from(aad));
           d.setAuthTag(bytes.subarray(bytes.length - 16));
           hex = Buffer.concat([d.update(bytes.subarray(12, bytes.length - 16)), d.final()]).toString('hex');
         } catch {

@@ -51,7 +51,8 @@ import { closeSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, re
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { currentProcess } from './process-identity.ts';
-import { type StepEntry, syncDirSync, recoverInterruptedSteps, writeAll } from './step-recovery.ts';
+import { type StepEntry, recoverInterruptedSteps } from './step-recovery.ts';
+import { closeQuietly, syncDirSync, writeAll } from './sync-fs.ts';
 import { errnoCode, stateAccessError } from './write-errors.ts';
 
 class StepJournal {
@@ -293,11 +294,7 @@ export async function shredFile(path: string): Promise<void> {
     try {
       sealStateStep();
     } catch (e) {
-      try {
-        closeSync(fd);
-      } catch {
-        // the seal's error is the one to report
-      }
+      closeQuietly(fd);
       throw e;
     }
     const step = steps.getStore();

@@ -10,32 +10,12 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { OffchainError, StateConflictError } from '../errors.ts';
 import { processIsGone, type ProcessIdentity } from './process-identity.ts';
 import { errnoCode } from './write-errors.ts';
+import { syncDirSync, unlinkIfPresent } from './sync-fs.ts';
 
 /** A write (target, the old version's link, the new file's link — one of the two is made —, its temp file) or a directory made. */
 export type StepEntry = { t: string; b: string; n: string; p: string } | { d: string; first: string };
 
 export const STEP_RECORD = /^\.step\.([0-9a-f]{16})\.(open|sealed)$/;
-
-/**
- * All of `bytes`, at the descriptor's position or at `position` (a write may take part
- * of them: the rest follows, or its error).
- */
-export function writeAll(fd: number, bytes: Uint8Array, position?: number): void {
-  for (let at = 0; at < bytes.length; ) {
-    const n = writeSync(fd, bytes, at, bytes.length - at, position === undefined ? null : position + at);
-    if (n <= 0) throw new Error(`write of ${bytes.length - at} bytes made no progress`);
-    at += n;
-  }
-}
-
-export function syncDirSync(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 const recovered = new Set<string>();
 /** Homes where a step of a live process was seen: looked at again after every lock this process takes (withLock). */
@@ -121,9 +101,9 @@ function finishStep(path: string, sealed: boolean): boolean {
     if (sealed) {
       for (const e of entries) {
         if ('d' in e) continue;
-        dropIfThere(e.b);
-        dropIfThere(e.n);
-        dropIfThere(e.p);
+        unlinkIfPresent(e.b);
+        unlinkIfPresent(e.n);
+        unlinkIfPresent(e.p);
         dirs.add(dirname(e.t));
       }
     } else {
@@ -177,7 +157,7 @@ function undoEntry(e: StepEntry, dirs: Set<string>): void {
     dirs.add(dirname(e.first));
     return;
   }
-  dropIfThere(e.p); // the dead writer's temp file, when it died before its rename
+  unlinkIfPresent(e.p); // the dead writer's temp file, when it died before its rename
   const old = fileInode(e.b);
   if (old !== undefined) {
     const live = inodeOf(e.t);
@@ -210,14 +190,6 @@ function zeroInPlaceSync(path: string, ino: number): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-function dropIfThere(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (e) {
-    if (errnoCode(e) !== 'ENOENT') throw e;
   }
 }
 
