@@ -28,7 +28,7 @@
  * Copies taken before that (backups, WAL, dead row versions) still hold them: see
  * docs/deployment.md, "Least privilege".
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { MalformedInputError, UsageError } from '../errors.ts';
 import { Lru } from '../lru.ts';
 
@@ -80,25 +80,29 @@ export function unsealedRefused<R>(record: R, where: string): R {
 
 export class StateSeal {
   /**
-   * What this process sealed or opened, by associated data and sealed text: the plain
+   * What this process sealed or opened, by sealed text: its associated data and the plain
    * state. The mint opens each contract's latest state on its next request, which is the
    * state it sealed on the last one, so it need not decrypt its own output again (a cipher
    * and a GCM pass per request). A hit is exactly what opening would give — the same key,
    * the same associated data, the same bytes — and anything else (an edited seal, a seal
-   * moved to another contract, state or field) misses and is opened, or refused, as before.
-   * In this process's memory only, where the records it stores pass anyway.
+   * moved to another contract, state or field: its associated data differs) misses and is
+   * opened, or refused, as before. Keyed by the sealed text alone, a flat string as JSON.parse
+   * and toString('hex') make it (the text joined to its associated data was a rope of ~700
+   * characters, flattened and hashed at every seal and open). In this process's memory only,
+   * where the records it stores pass anyway.
    */
-  private readonly known = new Lru<string>(4096);
+  private readonly known = new Lru<{ aad: string; hex: string }>(4096);
 
   private constructor(
-    private readonly enc: Buffer,
-    private readonly iv: Buffer,
+    private readonly enc: KeyObject,
+    private readonly iv: KeyObject,
   ) {}
 
   /** The seal of the mint whose secret key this is. */
   static fromMintKey(secretKey: Uint8Array): StateSeal {
     const salt = Buffer.from('offchain/credit/v1/state-seal');
-    const key = (info: string) => Buffer.from(hkdfSync('sha256', secretKey, salt, Buffer.from(info), 32));
+    // Key objects, imported once: a raw key given to createHmac / createCipheriv is imported at every call.
+    const key = (info: string) => createSecretKey(Buffer.from(hkdfSync('sha256', secretKey, salt, Buffer.from(info), 32)));
     return new StateSeal(key('enc'), key('iv'));
   }
 
@@ -121,7 +125,7 @@ export class StateSeal {
       const c = createCipheriv('aes-256-gcm', this.enc, iv);
       c.setAAD(aad);
       const sealed = Buffer.concat([iv, c.update(plain), c.final(), c.getAuthTag()]).toString('hex');
-      this.known.set(`${aadText}\n${sealed}`, hex);
+      this.known.set(sealed, { aad: aadText, hex });
       out = replaced(out, path, renamed(o, 'hex', 'hex_sealed', sealed));
     }
     return out;
@@ -136,8 +140,8 @@ export class StateSeal {
       if (!o || typeof sealed !== 'string') continue;
       const id = String((record as Obj)['contract_id']);
       const aad = StateSeal.aad(id, path, o);
-      const known = `${aad}\n${sealed}`;
-      let hex = this.known.get(known);
+      const known = this.known.get(sealed);
+      let hex = known?.aad === aad ? known.hex : undefined;
       if (hex === undefined) {
         const bytes = Buffer.from(sealed, 'hex');
         try {
@@ -149,7 +153,7 @@ export class StateSeal {
         } catch {
           throw new MalformedInputError('E_STATE_CORRUPT', `the sealed state ${path.join('.')} of contract ${id} in ${where} does not open under this mint's key: the record was altered, or written by another mint`, { contract_id: id });
         }
-        this.known.set(known, hex);
+        this.known.set(sealed, { aad, hex });
       }
       out = replaced(out, path, renamed(o, 'hex_sealed', 'hex', hex));
     }
