@@ -32,7 +32,13 @@ export const STREAM_BATCH = 1024;
 
 /** `prepare` gives the store work (a step bound to its checked message) or throws the refusal; `store`: run it in a savepoint/transaction. */
 type Job = { prepare: () => () => Promise<unknown>; store: boolean; resolve: (v: unknown) => void; reject: (e: unknown) => void; served: () => void };
-type Outcome = { job: Job; ok: true; value: unknown } | { job: Job; ok: false; error: unknown };
+/**
+ * A served request waiting for its batch's commit: only how to answer it. Not its job — whose
+ * `prepare` holds the decoded request (a PSBT's text among it) — so a batch of STREAM_BATCH
+ * holds receipts, not requests, through the scavenges before its commit.
+ */
+type Answer = Pick<Job, 'resolve' | 'reject'>;
+type Outcome = { to: Answer; ok: true; value: unknown } | { to: Answer; ok: false; error: unknown };
 
 export class MintBatch {
   private queue: Job[] = [];
@@ -139,18 +145,21 @@ export class MintBatch {
           continue;
         }
         const job = this.queue.shift()!;
+        const to: Answer = { resolve: job.resolve, reject: job.reject };
         try {
           // One request, one savepoint (SQLite) or one transaction (PostgreSQL): a refused request leaves nothing.
           const run = job.prepare();
-          this.batch.push({ job, ok: true, value: job.store ? await this.outages.step(run) : await run() });
+          this.batch.push({ to, ok: true, value: job.store ? await this.outages.step(run) : await run() });
         } catch (e) {
           // A store that failed in a way no fresh epoch leaves behind (SQLite's commit) ends
           // the batcher: nothing more may be answered from this process.
           if (this.outages.mustStop()) {
             job.served();
+            // In the batch, so that it is rejected with the others below (it was never answered).
+            this.batch.push({ to, ok: false, error: e });
             throw e;
           }
-          this.batch.push({ job, ok: false, error: e });
+          this.batch.push({ to, ok: false, error: e });
         }
         job.served();
         if (this.batch.length >= this.limit) await this.flush();
@@ -158,7 +167,7 @@ export class MintBatch {
       this.end.resolve();
     } catch (e) {
       this.failure = e;
-      for (const o of this.batch) o.job.reject(e);
+      for (const o of this.batch) o.to.reject(e);
       for (const j of this.queue) {
         j.reject(e);
         j.served();
@@ -176,8 +185,8 @@ export class MintBatch {
     const done = this.batch;
     this.batch = [];
     for (const o of done) {
-      if (o.ok) o.job.resolve(o.value);
-      else o.job.reject(o.error);
+      if (o.ok) o.to.resolve(o.value);
+      else o.to.reject(o.error);
     }
   }
 }
