@@ -10,7 +10,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { FundingBinding } from '../credit/ports.ts';
 import { MalformedInputError } from '../errors.ts';
 import { shredFile } from './state-step.ts';
-import { STATES_SEALED_KEY, type MintStatements } from './mint-database.ts';
+import { STATES_SEALED_KEY, unfundedSince, type MintStatements } from './mint-database.ts';
 
 /** What the import needs of the store it fills: its directory, database, statements and transaction. */
 export interface LegacyImportTarget {
@@ -66,7 +66,7 @@ export async function importLegacy<R extends { contract_id: string }>(store: Leg
   store.q.putMeta.run('counter', String(snap.counter));
   for (const [name, value] of Object.entries(snap.docs)) store.q.putMeta.run(`doc:${name}`, JSON.stringify(value));
   for (const r of Object.values(snap.records)) {
-    store.q.putContract.run(r.contract_id, JSON.stringify(r));
+    store.q.putContract.run(r.contract_id, JSON.stringify(r), unfundedSince(r));
     // The funding index did not exist then: build it from the records (first come, first bound).
     const rec = r as unknown as { contract?: { funding?: { txid: string; vout: number } }; proposed_rollover?: { new_contract_id: string; new_contract: { funding: { txid: string; vout: number } } } };
     const bind = (f: { txid: string; vout: number }, binding: FundingBinding) => {

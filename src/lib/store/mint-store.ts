@@ -69,7 +69,7 @@ function freeBytes(dir: string): number {
     return Number.POSITIVE_INFINITY;
   }
 }
-import { LEDGER_DIR, migratedError, MIGRATION_KEY, MINT_DB_FILE, MintDatabase, SCHEMA, sqlite, STATES_SEALED_KEY, type MigrationMark } from './mint-database.ts';
+import { addUnfundedSince, LEDGER_DIR, migratedError, MIGRATION_KEY, MINT_DB_FILE, MintDatabase, SCHEMA, sqlite, STATES_SEALED_KEY, unfundedSince, type MigrationMark } from './mint-database.ts';
 import { importLegacy } from './mint-store-legacy.ts';
 import type { MintStorePort } from './mint-store-port.ts';
 import { NonceLedger } from './nonce-ledger.ts';
@@ -140,7 +140,7 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
     if (opts.seal && !this.q.getMeta.get(STATES_SEALED_KEY)) {
       this.begin();
       const rows = this.db.prepare<[], { contract_id: string; record: string }>(`SELECT contract_id, record FROM contracts WHERE record LIKE '%"hex"%'`).all();
-      for (const r of sealStoredRecords(rows, opts.seal)) this.q.putContract.run(r.contract_id, r.record);
+      for (const r of sealStoredRecords(rows, opts.seal)) this.q.rewriteContract.run(r.record, r.contract_id);
       this.q.putMeta.run(STATES_SEALED_KEY, '1');
       await this.commit();
     }
@@ -162,6 +162,7 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
       db.pragma('busy_timeout = 10000');
       const created = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() === undefined;
       db.exec(SCHEMA);
+      addUnfundedSince(db);
       // Rows keep the C_ they answered (ecash-restore.ts: restore answers only that); a store from before gets the column, its old rows none.
       if (!db.prepare("SELECT 1 FROM pragma_table_info('blind_signatures') WHERE name = 'C_'").get()) db.exec('ALTER TABLE blind_signatures ADD COLUMN C_ TEXT');
       // A new store never held a state in the clear: marked so at its creation, not by a later command.
@@ -198,8 +199,9 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
   async put(record: R): Promise<void> {
     // A fully signed state is stored sealed (state-seal.ts).
     const text = storedText(record, this.stateSeal, this.dir);
+    const since = unfundedSince(record);
     this.begin();
-    if (this.q.updateContract.run(text, record.contract_id).changes === 0) this.q.putContract.run(record.contract_id, text);
+    if (this.q.updateContract.run(text, since, record.contract_id).changes === 0) this.q.putContract.run(record.contract_id, text, since);
   }
 
   async list(): Promise<R[]> {
@@ -217,7 +219,12 @@ export class MintStore<R extends { contract_id: string }> extends MintDatabase i
 
   /** Open contracts never paid nor seen funded, opened before `openedBefore` (records with `opened_at_height`). */
   async unfundedOpens(openedBefore: number, limit: number): Promise<R[]> {
-    return this.q.unfundedOpens.all(openedBefore, limit).map((row) => this.decode(row.record));
+    // The record says so too: a row written by an older toolkit (upgrade every process on one
+    // store together, docs/deployment.md) may hold a stale column; such a row is never expired.
+    return this.q.unfundedOpens.all(openedBefore, limit).map((row) => this.decode(row.record)).filter((r) => {
+      const since = unfundedSince(r);
+      return since !== null && since < openedBefore;
+    });
   }
 
   async readDoc<T>(name: string): Promise<T | undefined> {

@@ -237,4 +237,61 @@ describe('MintStore', () => {
     expect(db.prepare("SELECT value FROM meta WHERE key = 'counter'").get()).toEqual({ value: '3' });
     db.close();
   });
+  describe('unfunded opens: found by a column written with the record, not by json_extract over every record', () => {
+    type Open = { contract_id: string; status: string; opened_at_height?: number; latest?: unknown; funding_seen?: boolean };
+    const open = (id: string, height: number, more: Partial<Open> = {}): Open => ({ contract_id: id, status: 'open', opened_at_height: height, ...more });
+
+    it('lists the opens never paid nor seen funded, oldest first, up to the limit; a payment, a sighting or a close takes one off', async () => {
+      const s = await MintStore.open<Open>(fresh());
+      for (const [id, h] of [['a', 30], ['b', 10], ['c', 20], ['d', 40]] as const) await s.put(open(id, h));
+      await s.put(open('paid', 5, { latest: { state: 1 } }));
+      await s.put(open('seen', 6, { funding_seen: true }));
+      await s.put(open('closing', 7, { status: 'closing' }));
+      await s.put({ contract_id: 'old', status: 'open' }); // from before opened_at_height
+      await s.commit();
+      expect((await s.unfundedOpens(35, 10)).map((r) => r.contract_id)).toEqual(['b', 'c', 'a']);
+      expect((await s.unfundedOpens(35, 2)).map((r) => r.contract_id)).toEqual(['b', 'c']);
+      await s.put(open('b', 10, { latest: { state: 1 } }));
+      await s.put(open('c', 20, { funding_seen: true }));
+      expect((await s.unfundedOpens(35, 10)).map((r) => r.contract_id)).toEqual(['a']);
+      await s.close();
+    });
+
+    it('a store from before the column gets it filled from its records at its first open, and its json_extract index goes', async () => {
+      const dir = fresh();
+      const s = await MintStore.open<Open>(dir);
+      await s.close();
+      // As such a store was: no column, the old index, records written by an older toolkit.
+      const db = new Database(join(dir, 'mint.sqlite'));
+      db.exec('DROP INDEX unfunded_since; ALTER TABLE contracts DROP COLUMN unfunded_since');
+      db.exec(`CREATE INDEX unfunded_opens ON contracts (json_extract(record, '$.opened_at_height'))
+        WHERE json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL AND json_extract(record, '$.funding_seen') IS NULL`);
+      const put = db.prepare('INSERT INTO contracts (contract_id, record) VALUES (?, ?)');
+      for (const r of [open('x', 12), open('y', 11), open('z', 3, { latest: { state: 2 } }), open('w', 4, { funding_seen: true })]) put.run(r.contract_id, JSON.stringify(r));
+      db.close();
+      const t = await MintStore.open<Open>(dir);
+      expect((await t.unfundedOpens(100, 10)).map((r) => r.contract_id)).toEqual(['y', 'x']);
+      await t.close();
+      const after = new Database(join(dir, 'mint.sqlite'), { readonly: true });
+      expect(after.prepare('SELECT contract_id, unfunded_since FROM contracts ORDER BY contract_id').all()).toEqual([
+        { contract_id: 'w', unfunded_since: null }, { contract_id: 'x', unfunded_since: 12 }, { contract_id: 'y', unfunded_since: 11 }, { contract_id: 'z', unfunded_since: null },
+      ]);
+      expect(after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contracts' AND sql IS NOT NULL").all()).toEqual([{ name: 'unfunded_since' }]);
+      after.close();
+    });
+
+    it('a row whose column an older toolkit left stale (it paid the open) is never listed: the record decides', async () => {
+      const dir = fresh();
+      const s = await MintStore.open<Open>(dir);
+      await s.put(open('p', 8));
+      await s.put(open('q', 9));
+      await s.close();
+      const db = new Database(join(dir, 'mint.sqlite'));
+      db.prepare('UPDATE contracts SET record = ? WHERE contract_id = ?').run(JSON.stringify(open('p', 8, { latest: { state: 1 } })), 'p');
+      db.close();
+      const t = await MintStore.open<Open>(dir);
+      expect((await t.unfundedOpens(100, 10)).map((r) => r.contract_id)).toEqual(['q']);
+      await t.close();
+    });
+  });
 });
