@@ -148,6 +148,10 @@ const fastDecode = await build({
   footer: { js: SHORTCUT_WRAPPER[1] },
   plugins: [linearTerminatorCheck],
 });
+// bin/run.js hands the shortcut process.getBuiltinModule as its `require`: Node's own modules only.
+for (const { path } of Object.values(fastDecode.metafile.outputs).flatMap((o) => o.imports)) {
+  if (!path.startsWith('node:')) throw new Error(`dist/psbt-decode.cjs would require ${path}: bin/run.js gives the shortcut Node's own modules only (node:…)`);
+}
 // What the bundle is made of, by content: a test run compares it with the files on disk.
 // A file edited while esbuild ran may differ from what it read: record it as unknown
 // (so the build counts as stale) rather than hash content the bundle may not hold.
