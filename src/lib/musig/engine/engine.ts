@@ -58,7 +58,16 @@ export interface Bip327Engine {
 
 /** Our BIP-327 on `ec`, with its own KeyAgg cache. */
 export function createEngine<P>(ec: Secp256k1Backend<P>): Bip327Engine {
-  const ctx: EngineContext<P> = { ec, keys: new KeyAggCache(ec), nonces: new NonceAggCache(ec), G: ec.mulBase(1n)! };
+  // G only where BIP-327 falls back to it (a final nonce at infinity): made on first need, not
+  // at start-up — on noble that k·G builds the base-point table for a command that may need none
+  // (psbt decode reads a PSBT through this engine: 13 M of a signed decode's 175 M instructions).
+  let G: P | undefined;
+  const ctx: EngineContext<P> = {
+    ec, keys: new KeyAggCache(ec), nonces: new NonceAggCache(ec),
+    get G() {
+      return (G ??= ec.mulBase(1n)!);
+    },
+  };
   return {
     name: ec.name,
     ec: ec as Secp256k1Backend<unknown>,
