@@ -45,8 +45,12 @@ const outputs = fc.oneof(
 const tx: fc.Arbitrary<Tx> = fc.record({
   version: u32,
   lockTime: u32,
-  // One shared txid for several inputs too: the serializer caches the last decoded txid.
-  inputs: fc.oneof(fc.array(input, { minLength: 1, maxLength: 4 }), fc.tuple(input, fc.array(input, { minLength: 1, maxLength: 3 })).map(([a, rest]) => [a, ...rest.map((r) => ({ ...r, txid: a.txid }))])),
+  // One shared txid for several inputs too, and three txids interleaved: the serializer keeps the last two it decoded.
+  inputs: fc.oneof(
+    fc.array(input, { minLength: 1, maxLength: 4 }),
+    fc.tuple(input, fc.array(input, { minLength: 1, maxLength: 3 })).map(([a, rest]) => [a, ...rest.map((r) => ({ ...r, txid: a.txid }))]),
+    fc.tuple(fc.array(hex32, { minLength: 3, maxLength: 3 }), fc.array(fc.tuple(input, fc.nat(2)), { minLength: 2, maxLength: 8 })).map(([ids, rest]) => rest.map(([r, k]) => ({ ...r, txid: ids[k]! }))),
+  ),
   outputs,
 });
 
