@@ -112,14 +112,7 @@ type OpenPlaces = { revocationHash: Uint8Array; remoteHtlcPubkey: Uint8Array; lo
  * on the kind, the CSV and the keys' lengths (33 bytes each in BOLT 3), so it is assembled
  * once for those and copied for every HTLC of every commitment, its open places written in.
  */
-type HtlcScriptTemplate = {
-  head: Uint8Array;
-  tail: Uint8Array;
-  revocationHashAt: number;
-  remoteHtlcPubkeyAt: number;
-  localHtlcPubkeyAt: number;
-  paymentHashAt: number;
-};
+type HtlcScriptTemplate = { head: Uint8Array; tail: Uint8Array; at: { readonly [place in keyof OpenPlaces]: number } };
 
 const templates = new Map<number, HtlcScriptTemplate>();
 
@@ -143,17 +136,11 @@ function templateFor(
     };
     const [head, tail] = make(open);
     // Where a pushed array's bytes start: after the parts before it and its own push opcode(s).
-    const at = (place: Uint8Array) => {
-      const i = head.indexOf(place);
-      return scriptLength(head.slice(0, i + 1)) - place.length;
-    };
+    const at = (place: Uint8Array) => scriptLength(head.slice(0, head.indexOf(place) + 1)) - place.length;
     t = {
       head: script(...head),
       tail: script(...tail),
-      revocationHashAt: at(open.revocationHash),
-      remoteHtlcPubkeyAt: at(open.remoteHtlcPubkey),
-      localHtlcPubkeyAt: at(open.localHtlcPubkey),
-      paymentHashAt: at(open.paymentHash),
+      at: { revocationHash: at(open.revocationHash), remoteHtlcPubkey: at(open.remoteHtlcPubkey), localHtlcPubkey: at(open.localHtlcPubkey), paymentHash: at(open.paymentHash) },
     };
     if (templates.size >= 64) templates.clear(); // only an unusual CSV or key length makes more
     templates.set(name, t);
@@ -184,10 +171,10 @@ function fill(t: HtlcScriptTemplate, keys: HtlcScriptKeys, paymentHash: Uint8Arr
   const middle = cltvExpiry === undefined ? 0 : scriptNumberLength(cltvExpiry);
   const out = scriptArrays(t.head.length + middle + t.tail.length);
   out.set(t.head);
-  out.set(revocationHash(keys.revocationPubkey), t.revocationHashAt);
-  out.set(keys.remoteHtlcPubkey, t.remoteHtlcPubkeyAt);
-  out.set(keys.localHtlcPubkey, t.localHtlcPubkeyAt);
-  out.set(paymentHashDigest(paymentHash), t.paymentHashAt);
+  out.set(revocationHash(keys.revocationPubkey), t.at.revocationHash);
+  out.set(keys.remoteHtlcPubkey, t.at.remoteHtlcPubkey);
+  out.set(keys.localHtlcPubkey, t.at.localHtlcPubkey);
+  out.set(paymentHashDigest(paymentHash), t.at.paymentHash);
   if (cltvExpiry !== undefined) putScriptNumber(out, t.head.length, cltvExpiry);
   out.set(t.tail, t.head.length + middle);
   return out;
