@@ -142,7 +142,7 @@ export function buildCommitment(channel: Channel | ChannelParameters, state: Com
   const tx: Tx = {
     version: format.commitmentTxVersion,
     lockTime: obscured.lockTime,
-    inputs: [{ ...params.fundingOutpoint, sequence: obscured.sequence }],
+    inputs: [{ txid: params.fundingOutpoint.txid, vout: params.fundingOutpoint.vout, sequence: obscured.sequence }],
     outputs: outputs.map((o) => ({ amount: o.amountSat, script: o.script })),
   };
   const total = outputs.reduce((a, o) => a + o.amountSat, 0n);

@@ -65,16 +65,21 @@ export type NativeSecp256k1Ecdsa = {
 };
 
 /**
- * The digest goes in, and the signature comes out, through one off-heap scratch (a typed array
- * of more than 64 bytes owns its ArrayBuffer): an array of 64 bytes or fewer lives on V8's heap,
- * and the binding asking for its address moves it to a backing store of its own — for the fresh
- * 32-byte digest and the 64-byte output of every signature, two allocations where two copies
- * cost nanoseconds. Public bytes only (a digest, a signature); the secret key is passed as given.
+ * A scratch for public bytes on their way into a binding, off V8's heap: a typed array of 64 bytes
+ * or fewer lives on the heap, and a binding (N-API, koffi) asking for its address moves it to a
+ * backing store of its own — for the fresh 32-byte digest of every signature an allocation (and an
+ * ArrayBuffer for the collector to sweep) where a copy of 32 bytes costs nanoseconds. A typed array
+ * of more than 64 bytes owns its ArrayBuffer: `length` bytes of one are handed out. Public bytes
+ * only (a digest, a signature); a secret key is passed as given.
  */
+function offHeap(length: number): Uint8Array {
+  return new Uint8Array(96).subarray(0, length);
+}
+
+/** The digest goes in, and the signature comes out, through the binding's off-heap scratch. */
 export function nativeEcdsa(lib: NativeSecp256k1Ecdsa): EcdsaSigner {
-  const io = new Uint8Array(96);
-  const digestIn = io.subarray(0, 32);
-  const signatureOut = io.subarray(32, 96);
+  const digestIn = offHeap(32);
+  const signatureOut = offHeap(64);
   const options = {};
   return {
     name: 'native',
@@ -102,11 +107,19 @@ export function nativeEcdsa(lib: NativeSecp256k1Ecdsa): EcdsaSigner {
  */
 export function libsecp256k1Ecdsa(lib: Pick<Libsecp256k1, 'ecdsaSign' | 'ecdsaVerify'>): EcdsaSigner {
   knownEcdsaAnswers(lib);
+  const digestIn = offHeap(32); // koffi, too, moves a small array off the heap to pass its address
   return {
     name: 'libsecp256k1',
-    signCompact: (digest, secretKey) => (digest.length === 32 ? lib.ecdsaSign(digest, secretKey) : nobleEcdsa.signCompact(digest, secretKey)),
-    verifyCompact: (signature, digest, publicKey) =>
-      digest.length === 32 ? lib.ecdsaVerify(signature, digest, publicKey) : nobleEcdsa.verifyCompact(signature, digest, publicKey),
+    signCompact(digest, secretKey) {
+      if (digest.length !== 32) return nobleEcdsa.signCompact(digest, secretKey);
+      digestIn.set(digest);
+      return lib.ecdsaSign(digestIn, secretKey);
+    },
+    verifyCompact(signature, digest, publicKey) {
+      if (digest.length !== 32) return nobleEcdsa.verifyCompact(signature, digest, publicKey);
+      digestIn.set(digest);
+      return lib.ecdsaVerify(signature, digestIn, publicKey);
+    },
   };
 }
 

@@ -102,35 +102,49 @@ function csvDelay(csv: number): ScriptPart[] {
   return csv > 0 ? [{ num: csv }, OP_CHECKSEQUENCEVERIFY, OP_DROP] : [];
 }
 
-/**
- * An HTLC script of one commitment with its per-HTLC parts left open: `head` holds 20 zero
- * bytes at `hashAt` for RIPEMD160(payment_hash); a received HTLC's cltv_expiry goes between
- * `head` and `tail`. A commitment's HTLC scripts share everything else (its keys, the CSV), so
- * each kind is assembled once per commitment's keys and copied for every HTLC.
- */
-type HtlcScriptTemplate = { head: Uint8Array; hashAt: number; tail: Uint8Array; madeFor: HtlcScriptKeys };
-
-const NO_HASH = new Uint8Array(20);
-
-function template(keys: HtlcScriptKeys, before: ScriptPart[], between: ScriptPart[], after: ScriptPart[]): HtlcScriptTemplate {
-  return { head: script(...before, NO_HASH, ...between), hashAt: scriptLength(before) + 1, tail: script(...after), madeFor: { ...keys } };
-}
-
-const sameKeys = (a: HtlcScriptKeys, b: HtlcScriptKeys): boolean =>
-  a.revocationPubkey === b.revocationPubkey && a.remoteHtlcPubkey === b.remoteHtlcPubkey && a.localHtlcPubkey === b.localHtlcPubkey;
-
-const templates = new WeakMap<HtlcScriptKeys, Map<number, HtlcScriptTemplate>>();
+/** The places an HTLC script leaves open, as the arrays that stand for them while its template is assembled. */
+type OpenPlaces = { revocationHash: Uint8Array; remoteHtlcPubkey: Uint8Array; localHtlcPubkey: Uint8Array; paymentHash: Uint8Array };
 
 /**
- * The template of `kind` for these keys and CSV, assembled on first use and kept while the keys
- * object lives (public values); assembled again if one of its keys was replaced since.
+ * An HTLC script with every per-commitment and per-HTLC value left open — HASH160 of the
+ * revocation key, the two HTLC keys, RIPEMD160(payment_hash) — at the offsets kept beside it;
+ * a received HTLC's cltv_expiry goes between `head` and `tail`. Everything else depends only
+ * on the kind, the CSV and the keys' lengths (33 bytes each in BOLT 3), so it is assembled
+ * once for those and copied for every HTLC of every commitment, its open places written in.
  */
-function templateFor(keys: HtlcScriptKeys, kind: 'offered' | 'received', csv: number, make: () => HtlcScriptTemplate): HtlcScriptTemplate {
-  let byKind = templates.get(keys);
-  if (!byKind) templates.set(keys, (byKind = new Map()));
-  const name = kind === 'offered' ? csv : -1 - csv;
-  let t = byKind.get(name);
-  if (!t || !sameKeys(t.madeFor, keys)) byKind.set(name, (t = make()));
+type HtlcScriptTemplate = { head: Uint8Array; tail: Uint8Array; at: { readonly [place in keyof OpenPlaces]: number } };
+
+const templates = new Map<number, HtlcScriptTemplate>();
+
+/**
+ * The template of `kind` for this CSV and these keys' lengths, assembled on first use from the
+ * parts `make` lists for the open places (kept while the process lives: a handful of them).
+ */
+function templateFor(
+  kind: 'offered' | 'received', csv: number, keys: HtlcScriptKeys, make: (open: OpenPlaces) => [head: ScriptPart[], tail: ScriptPart[]],
+): HtlcScriptTemplate {
+  const [remoteLength, localLength] = [keys.remoteHtlcPubkey.length, keys.localHtlcPubkey.length];
+  if (remoteLength > 255 || localLength > 255) throw new RangeError('BOLT 3 scripts push at most 255 bytes');
+  const name = ((csv * 2 + (kind === 'offered' ? 1 : 0)) * 256 + remoteLength) * 256 + localLength;
+  let t = templates.get(name);
+  if (!t) {
+    const open: OpenPlaces = {
+      revocationHash: new Uint8Array(20),
+      remoteHtlcPubkey: new Uint8Array(remoteLength),
+      localHtlcPubkey: new Uint8Array(localLength),
+      paymentHash: new Uint8Array(20),
+    };
+    const [head, tail] = make(open);
+    // Where a pushed array's bytes start: after the parts before it and its own push opcode(s).
+    const at = (place: Uint8Array) => scriptLength(head.slice(0, head.indexOf(place) + 1)) - place.length;
+    t = {
+      head: script(...head),
+      tail: script(...tail),
+      at: { revocationHash: at(open.revocationHash), remoteHtlcPubkey: at(open.remoteHtlcPubkey), localHtlcPubkey: at(open.localHtlcPubkey), paymentHash: at(open.paymentHash) },
+    };
+    if (templates.size >= 64) templates.clear(); // only an unusual CSV or key length makes more
+    templates.set(name, t);
+  }
   return t;
 }
 
@@ -152,12 +166,15 @@ function paymentHashDigest(paymentHash: Uint8Array): Uint8Array {
 
 const scriptArrays = publicSlab();
 
-/** The template filled (into a range of ./tx.ts's publicSlab): RIPEMD160(payment_hash) at its place, then (received HTLCs) cltv_expiry and the tail. */
-function fill(t: HtlcScriptTemplate, paymentHash: Uint8Array, cltvExpiry?: number): Uint8Array {
+/** The template filled (into a range of ./tx.ts's publicSlab): its open places written, then (received HTLCs) cltv_expiry and the tail. */
+function fill(t: HtlcScriptTemplate, keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry?: number): Uint8Array {
   const middle = cltvExpiry === undefined ? 0 : scriptNumberLength(cltvExpiry);
   const out = scriptArrays(t.head.length + middle + t.tail.length);
   out.set(t.head);
-  out.set(paymentHashDigest(paymentHash), t.hashAt);
+  out.set(revocationHash(keys.revocationPubkey), t.at.revocationHash);
+  out.set(keys.remoteHtlcPubkey, t.at.remoteHtlcPubkey);
+  out.set(keys.localHtlcPubkey, t.at.localHtlcPubkey);
+  out.set(paymentHashDigest(paymentHash), t.at.paymentHash);
   if (cltvExpiry !== undefined) putScriptNumber(out, t.head.length, cltvExpiry);
   out.set(t.tail, t.head.length + middle);
   return out;
@@ -171,8 +188,8 @@ function fill(t: HtlcScriptTemplate, paymentHash: Uint8Array, cltvExpiry?: numbe
  *     OP_IF OP_CHECKSIG
  *     OP_ELSE <remote_htlcpubkey> OP_SWAP OP_SIZE 32 OP_EQUAL
  */
-function htlcScriptStart(keys: HtlcScriptKeys): ScriptPart[] {
-  return [OP_DUP, OP_HASH160, revocationHash(keys.revocationPubkey), OP_EQUAL, OP_IF, OP_CHECKSIG, OP_ELSE, keys.remoteHtlcPubkey, OP_SWAP, OP_SIZE, { num: 32 }, OP_EQUAL];
+function htlcScriptStart(open: OpenPlaces): ScriptPart[] {
+  return [OP_DUP, OP_HASH160, open.revocationHash, OP_EQUAL, OP_IF, OP_CHECKSIG, OP_ELSE, open.remoteHtlcPubkey, OP_SWAP, OP_SIZE, { num: 32 }, OP_EQUAL];
 }
 
 /**
@@ -195,24 +212,20 @@ function htlcScriptStart(keys: HtlcScriptKeys): ScriptPart[] {
  *     OP_ENDIF
  */
 export function offeredHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array, csv = 0): Uint8Array {
-  return fill(templateFor(keys, 'offered', csv, () => template(
-    keys,
+  return fill(templateFor('offered', csv, keys, (open) => [
     [
-      ...htlcScriptStart(keys),
+      ...htlcScriptStart(open),
       OP_NOTIF,
-      OP_DROP, OP_2, OP_SWAP, keys.localHtlcPubkey, OP_2, OP_CHECKMULTISIG,
+      OP_DROP, OP_2, OP_SWAP, open.localHtlcPubkey, OP_2, OP_CHECKMULTISIG,
       OP_ELSE,
-      OP_HASH160, /* RIPEMD160(payment_hash) */
-    ],
-    [
-      OP_EQUALVERIFY,
+      OP_HASH160, open.paymentHash, OP_EQUALVERIFY,
       OP_CHECKSIG,
       OP_ENDIF,
       ...csvDelay(csv),
       OP_ENDIF,
     ],
     [],
-  )), paymentHash);
+  ]), keys, paymentHash);
 }
 
 /**
@@ -236,16 +249,12 @@ export function offeredHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array,
  *     OP_ENDIF
  */
 export function receivedHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry: number, csv = 0): Uint8Array {
-  return fill(templateFor(keys, 'received', csv, () => template(
-    keys,
+  return fill(templateFor('received', csv, keys, (open) => [
     [
-      ...htlcScriptStart(keys),
+      ...htlcScriptStart(open),
       OP_IF,
-      OP_HASH160, /* RIPEMD160(payment_hash) */
-    ],
-    [
-      OP_EQUALVERIFY,
-      OP_2, OP_SWAP, keys.localHtlcPubkey, OP_2, OP_CHECKMULTISIG,
+      OP_HASH160, open.paymentHash, OP_EQUALVERIFY,
+      OP_2, OP_SWAP, open.localHtlcPubkey, OP_2, OP_CHECKMULTISIG,
       OP_ELSE,
       OP_DROP, /* cltv_expiry */
     ],
@@ -256,5 +265,5 @@ export function receivedHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array
       ...csvDelay(csv),
       OP_ENDIF,
     ],
-  )), paymentHash, cltvExpiry);
+  ]), keys, paymentHash, cltvExpiry);
 }

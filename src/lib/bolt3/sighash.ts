@@ -15,7 +15,7 @@ import { scratchBuffer } from '../bytes.ts';
 import { hash256, hash256Into } from '../hash.ts';
 import { compactSizeLength } from '../tx/policy.ts';
 import {
-  outputLength, putOutpoint, putOutput, putU32, putU64, putVarBytes, type Tx, type TxOutput,
+  outputLength, putOutpoint, putOutput, putU32, putU64, putVarBytes, type OutPoint, type Tx, type TxOutput,
 } from './tx.ts';
 
 export const SIGHASH_ALL = 0x01;
@@ -38,6 +38,13 @@ function singleSequenceHash(sequence: number): Uint8Array {
 
 const preimageScratch = scratchBuffer();
 const partsScratch = scratchBuffer();
+
+/** The one outpoint of a one-input transaction, in an array of its own (hashPrevouts hashes it whole: no view of the preimage made for it). */
+const ONE_OUTPOINT = new Uint8Array(36);
+function oneOutpoint(input: OutPoint): Uint8Array {
+  putOutpoint(ONE_OUTPOINT, 0, input);
+  return ONE_OUTPOINT;
+}
 
 /** hashPrevouts of several inputs, or hashSequence with `sequences`, into `pre` at `at`. */
 function hashInputsInto(pre: Uint8Array, at: number, inputs: Tx['inputs'], sequences: boolean): void {
@@ -77,7 +84,7 @@ export function segwitV0Sighash(tx: Tx, index: number, witnessScript: Uint8Array
   putU32(pre, outputsAt - 4, input.sequence);
 
   if (anyoneCanPay) pre.fill(0, 4, 36);
-  else if (tx.inputs.length === 1) hash256Into(pre.subarray(OUTPOINT_AT, OUTPOINT_AT + 36), pre, 4); // the one outpoint is written already
+  else if (tx.inputs.length === 1) hash256Into(oneOutpoint(input), pre, 4);
   else hashInputsInto(pre, 4, tx.inputs, false);
 
   if (anyoneCanPay || base === SIGHASH_SINGLE || base === SIGHASH_NONE) pre.fill(0, 36, 68);

@@ -68,14 +68,23 @@ export function txidBytes(txid: string): Uint8Array {
   return fromHex(txid, 'txid', 32).reverse();
 }
 
-// The HTLC transactions of a commitment all spend the same txid: decode it once.
-let lastTxid = '';
-let lastTxidBytes: Uint8Array = new Uint8Array(32);
+/**
+ * The last two txids decoded (public values): a commitment spends the funding txid and its 20
+ * HTLC transactions the commitment's, and a commitment_signed hashes both in turn — with one
+ * kept, each commitment decoded both hex strings again.
+ */
+let lastTxid: { txid: string; bytes: Uint8Array } = { txid: '', bytes: new Uint8Array(32) };
+let txidBefore = lastTxid;
+function decodedTxid(txid: string): Uint8Array {
+  if (lastTxid.txid !== txid) {
+    [lastTxid, txidBefore] = txidBefore.txid === txid ? [txidBefore, lastTxid] : [{ txid, bytes: txidBytes(txid) }, lastTxid];
+  }
+  return lastTxid.bytes;
+}
 
 /** The 36-byte outpoint: txid (little-endian) then vout. */
 export function putOutpoint(b: Uint8Array, at: number, input: OutPoint): number {
-  if (input.txid !== lastTxid) [lastTxidBytes, lastTxid] = [txidBytes(input.txid), input.txid];
-  b.set(lastTxidBytes, at);
+  b.set(decodedTxid(input.txid), at);
   return putU32(b, at + 32, input.vout);
 }
 

@@ -45,8 +45,12 @@ const outputs = fc.oneof(
 const tx: fc.Arbitrary<Tx> = fc.record({
   version: u32,
   lockTime: u32,
-  // One shared txid for several inputs too: the serializer caches the last decoded txid.
-  inputs: fc.oneof(fc.array(input, { minLength: 1, maxLength: 4 }), fc.tuple(input, fc.array(input, { minLength: 1, maxLength: 3 })).map(([a, rest]) => [a, ...rest.map((r) => ({ ...r, txid: a.txid }))])),
+  // One shared txid for several inputs too, and three txids interleaved: the serializer keeps the last two it decoded.
+  inputs: fc.oneof(
+    fc.array(input, { minLength: 1, maxLength: 4 }),
+    fc.tuple(input, fc.array(input, { minLength: 1, maxLength: 3 })).map(([a, rest]) => [a, ...rest.map((r) => ({ ...r, txid: a.txid }))]),
+    fc.tuple(fc.array(hex32, { minLength: 3, maxLength: 3 }), fc.array(fc.tuple(input, fc.nat(2)), { minLength: 2, maxLength: 8 })).map(([ids, rest]) => rest.map(([r, k]) => ({ ...r, txid: ids[k]! }))),
+  ),
   outputs,
 });
 
@@ -134,22 +138,29 @@ describe('BOLT 3 bytes: the one-buffer serializers, the written-once BIP-143 pre
     );
   });
 
-  it('offered and received HTLC scripts, assembled once per commitment\'s keys and filled per HTLC, equal BOLT 3\'s text written out byte by byte — for many HTLCs of one keys object, keys objects interleaved, a payment hash changed in place and a key replaced in place', () => {
+  it('offered and received HTLC scripts, assembled once per kind, CSV and key lengths and filled per HTLC, equal BOLT 3\'s text written out byte by byte — for many HTLCs of one keys object, keys objects (and key lengths) interleaved, a payment hash changed in place and a key replaced in place', () => {
     // The BOLT 3 templates by hand: opcodes as bytes, every push a length byte, cltv_expiry a minimal script number.
     const ripemd = (b: Uint8Array) => new Uint8Array(createHash('ripemd160').update(b).digest());
     type K = { revocationPubkey: Uint8Array; localHtlcPubkey: Uint8Array; remoteHtlcPubkey: Uint8Array };
     const csvPart = (csv: number) => (csv > 0 ? concat(refNum(csv), Uint8Array.of(0xb2, 0x75)) : new Uint8Array(0));
+    // A key pushed as Script pushes it (33 bytes in BOLT 3; other lengths too, OP_PUSHDATA1 past 75).
+    const push = (d: Uint8Array) => concat(d.length <= 75 ? Uint8Array.of(d.length) : Uint8Array.of(0x4c, d.length), d);
     const offered = (k: K, ph: Uint8Array, csv: number) => concat(
-      Uint8Array.of(0x76, 0xa9, 20), refHash160(k.revocationPubkey), Uint8Array.of(0x87, 0x63, 0xac, 0x67, 33), k.remoteHtlcPubkey,
-      Uint8Array.of(0x7c, 0x82, 0x01, 0x20, 0x87, 0x64, 0x75, 0x52, 0x7c, 33), k.localHtlcPubkey, Uint8Array.of(0x52, 0xae, 0x67, 0xa9, 20), ripemd(ph),
+      Uint8Array.of(0x76, 0xa9, 20), refHash160(k.revocationPubkey), Uint8Array.of(0x87, 0x63, 0xac, 0x67), push(k.remoteHtlcPubkey),
+      Uint8Array.of(0x7c, 0x82, 0x01, 0x20, 0x87, 0x64, 0x75, 0x52, 0x7c), push(k.localHtlcPubkey), Uint8Array.of(0x52, 0xae, 0x67, 0xa9, 20), ripemd(ph),
       Uint8Array.of(0x88, 0xac, 0x68), csvPart(csv), Uint8Array.of(0x68),
     );
     const received = (k: K, ph: Uint8Array, cltv: number, csv: number) => concat(
-      Uint8Array.of(0x76, 0xa9, 20), refHash160(k.revocationPubkey), Uint8Array.of(0x87, 0x63, 0xac, 0x67, 33), k.remoteHtlcPubkey,
-      Uint8Array.of(0x7c, 0x82, 0x01, 0x20, 0x87, 0x63, 0xa9, 20), ripemd(ph), Uint8Array.of(0x88, 0x52, 0x7c, 33), k.localHtlcPubkey,
+      Uint8Array.of(0x76, 0xa9, 20), refHash160(k.revocationPubkey), Uint8Array.of(0x87, 0x63, 0xac, 0x67), push(k.remoteHtlcPubkey),
+      Uint8Array.of(0x7c, 0x82, 0x01, 0x20, 0x87, 0x63, 0xa9, 20), ripemd(ph), Uint8Array.of(0x88, 0x52, 0x7c), push(k.localHtlcPubkey),
       Uint8Array.of(0x52, 0xae, 0x67, 0x75), refNum(cltv), Uint8Array.of(0xb1, 0x75, 0xac, 0x68), csvPart(csv), Uint8Array.of(0x68),
     );
-    const key = fc.uint8Array({ minLength: 33, maxLength: 33 });
+    // Mostly 33-byte keys; now and then another length (0, a 20-byte hash, 65 uncompressed, the 75 | 76 push edge, 255),
+    // which assembles a template of its own: the offsets of its open places move with the keys' lengths.
+    const key = fc.oneof(
+      { weight: 6, arbitrary: fc.uint8Array({ minLength: 33, maxLength: 33 }) },
+      { weight: 1, arbitrary: fc.constantFrom(0, 20, 65, 75, 76, 255).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })) },
+    );
     const keysArb = fc.record({ revocationPubkey: key, localHtlcPubkey: key, remoteHtlcPubkey: key });
     // cltv_expiry across the script number's length edges (OP_N, 1..4 bytes, a sign byte) up to BOLT 2's 500,000,000.
     const cltv = fc.oneof(fc.integer({ min: 0, max: 499_999_999 }), fc.constantFrom(0, 1, 16, 17, 127, 128, 255, 256, 32767, 32768, 8_388_607, 8_388_608, 499_999_999));
