@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { ROOT, loadVector } from '../helpers.ts';
 import { pipeline, type Run } from './cli.ts';
 import { runAsync } from './process.ts';
-import { runInProcess } from './in-process.ts';
+import { spawnedFirst } from './in-process.ts';
 
 const fixture = (f: string) => readFileSync(join(ROOT, 'fixtures/invoice', f), 'utf8').trim();
 const CLN11 = JSON.parse(fixture('cln/regtest.bolt11.json'));
@@ -141,11 +141,8 @@ describe('invoice decode (built CLI)', () => {
     ];
     // The first case of each command and exit code crosses the process boundary (bin/run.js, the exit
     // code a shell sees), the others run the same built bundle's main in this process (in-process.ts).
-    const key = (i: number) => `${cases[i]![0].slice(0, 2).join(' ')} exit ${expected[i]![1]}`;
-    const spawned = cases.map((_, i) => cases.findIndex((_c, j) => key(j) === key(i)) === i);
-    const runs: (Run | undefined)[] = await Promise.all(cases.map(([args, o], i) => (spawned[i] ? runAsync(args, o) : Promise.resolve(undefined))));
-    for (const [i, [args, o]] of cases.entries()) if (!spawned[i]) runs[i] = await runInProcess(args, o);
-    expect(spawned.filter(Boolean).length).toBe(7); // invoice decode (exit 2, 3, 4), htlc create (2, 4), route plan (2, 4)
+    const runs = await spawnedFirst(cases.map(([args, o], i) => ({ args, input: o?.input, key: `${args.slice(0, 2).join(' ')} exit ${expected[i]![1]}` })));
+    expect(runs.filter((r) => r.how === 'spawned')).toHaveLength(7); // invoice decode (exit 2, 3, 4), htlc create (2, 4), route plan (2, 4)
     runs.forEach((r, i) => refused(r!, ...expected[i]!));
   });
 });
