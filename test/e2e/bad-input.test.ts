@@ -28,8 +28,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
 import { CASES, KEYS } from './bad-input-cases.ts';
 import { pool, runCase, runCaseInProcess, shortfalls, type Case, type Outcome, type Templates } from './bad-input-run.ts';
-import { cleanEnv, pipeline } from './cli.ts';
-import { runShellAsync } from './process.ts';
+import { pipeline } from './cli.ts';
+import { openedDemo } from './demo-copy.ts';
 
 const fixtures = (p: string) => join(ROOT, 'fixtures', p);
 
@@ -59,10 +59,9 @@ function spawnedSample(cases: Case[]): Set<Case> {
 }
 const SPAWNED = spawnedSample(CASES);
 
-/** A demo credit contract (fixtures/credit/open-demo.sh) in `dir`: mint/, user/, offer.json. */
-async function openDemo(dir: string): Promise<void> {
-  const r = await runShellAsync(`sh ${JSON.stringify(fixtures('credit/open-demo.sh'))}`, { env: cleanEnv({ OFFCHAIN_DEMO_DIR: dir }), timeoutMs: 60_000 });
-  if (r.status !== 0) throw new Error(`open-demo.sh failed: ${r.stderr}`);
+/** A demo credit contract (fixtures/credit/open-demo.sh, opened once a run: demo-copy.ts) in `dir`: mint/, user/, offer.json. */
+function openDemo(dir: string): void {
+  cpSync(openedDemo(), dir, { recursive: true, preserveTimestamps: true });
 }
 
 beforeAll(async () => {
@@ -70,7 +69,7 @@ beforeAll(async () => {
   const tpl = join(root.path, 'templates');
   mkdirSync(tpl);
   // credit: a contract opened and one payment of 5000 sat made (so exit-credit has a state to exit with).
-  await openDemo(join(tpl, 'credit'));
+  openDemo(join(tpl, 'credit'));
   // device: a fresh contract for the device/gateway steps — a copy of the one just opened, before its
   // payment (open-demo.sh is deterministic and its state names no path: a second open would be the same).
   cpSync(join(tpl, 'credit'), join(tpl, 'device'), { recursive: true, preserveTimestamps: true });

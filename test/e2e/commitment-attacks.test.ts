@@ -8,11 +8,12 @@
  * bob-*); a refusal must exit 4 with nothing on stdout and not a byte of either state
  * directory changed.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir, fileSnapshot } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
+import { runInProcess } from './in-process.ts';
 import { p2wshOf, parseTx } from '../lib/bolt3/independent-p2wsh.ts';
 import { serializeSegwit } from '../lib/bolt3/two-parties.ts';
 
@@ -28,27 +29,40 @@ afterAll(() => roots.forEach((d) => d.cleanup()));
 /**
  * Two parties with their channel recorded (`commitment points` + `commitment init`), or with
  * `'exchanged'`, after commitments 0 and 1 signed both ways in BOLT 2's order (0 revoked by
- * both). Each stage is made once per file in a template root; every test gets its own copy.
+ * both). Each stage is made once per file in a template root, by the same built bundle's main in
+ * this process (in-process.ts: these are the steps every test stands on, not the attacks;
+ * test/e2e/commitment.test.ts runs that exchange through processes); every test gets its own copy,
+ * and its own steps run as processes.
  */
 const templates: Partial<Record<'init' | 'exchanged', string>> = {};
-function parties(stage: 'init' | 'exchanged' = 'init'): ReturnType<typeof partiesIn> {
-  if (!templates[stage]) {
-    const p: ReturnType<typeof partiesIn> = stage === 'init' ? partiesIn() : parties('init');
-    if (stage === 'exchanged') {
-      const { step, stateFile } = p;
-      for (const n of [0, 1]) {
-        const bobAnswer = ok(step('bob', 'receive-sigs', ok(step('alice', 'sign', undefined, '--state', stateFile('alice', n))), '--state', stateFile('bob', n)));
-        if (n > 0) ok(step('alice', 'receive-revocation', bobAnswer));
-        const aliceAnswer = ok(step('alice', 'receive-sigs', ok(step('bob', 'sign', undefined, '--state', stateFile('bob', n))), '--state', stateFile('alice', n)));
-        if (n > 0) ok(step('bob', 'receive-revocation', aliceAnswer));
-      }
-    }
-    templates[stage] = p.root;
+beforeAll(async () => {
+  const p = partiesIn();
+  const here = (r: Promise<Run>) => r.then(ok);
+  const points = {
+    alice: await here(runInProcess(['commitment', 'points', '--channel', fx('alice-channel.json'), '--seed-file', p.seeds.alice])),
+    bob: await here(runInProcess(['commitment', 'points', '--channel', fx('bob-channel.json'), '--seed-file', p.seeds.bob])),
+  };
+  await here(p.stepHere('alice', 'init', points.bob, '--channel', fx('alice-channel.json')));
+  await here(p.stepHere('bob', 'init', points.alice, '--channel', fx('bob-channel.json')));
+  templates.init = p.root;
+  const x = partiesIn(p.root);
+  for (const n of [0, 1]) {
+    const bobAnswer = await here(x.stepHere('bob', 'receive-sigs', await here(x.stepHere('alice', 'sign', undefined, '--state', x.stateFile('alice', n))), '--state', x.stateFile('bob', n)));
+    if (n > 0) await here(x.stepHere('alice', 'receive-revocation', bobAnswer));
+    const aliceAnswer = await here(x.stepHere('alice', 'receive-sigs', await here(x.stepHere('bob', 'sign', undefined, '--state', x.stateFile('bob', n))), '--state', x.stateFile('alice', n)));
+    if (n > 0) await here(x.stepHere('bob', 'receive-revocation', aliceAnswer));
   }
-  return partiesIn(templates[stage]);
+  templates.exchanged = x.root;
+});
+
+/** The parties in a new root, a copy of the stage's template. */
+function parties(stage: 'init' | 'exchanged' = 'init'): ReturnType<typeof partiesIn> {
+  const from = templates[stage];
+  if (!from) throw new Error(`the ${stage} template was not made (beforeAll failed?)`);
+  return partiesIn(from);
 }
 
-/** The parties in a new root: a copy of `from`, or (none given) freshly initialised. */
+/** The parties in a new root: a copy of `from`, or (none given) with only their seeds. */
 function partiesIn(from?: string) {
   const root = tempDir('offchain-e2e-attacks-');
   roots.push(root);
@@ -67,8 +81,11 @@ function partiesIn(from?: string) {
     const seedFlag = ['receive-sigs', 'finalize', 'revoke', 'init'].includes(verb) ? ['--seed-file', seeds[who]] : [];
     return ['commitment', verb, ...args, ...seedFlag, '--state-dir', stateDir(who), ...keys];
   };
-  const step = (who: Who, verb: string, input: unknown, ...args: string[]) =>
-    run(as(who, verb, ...args), { input: input === undefined ? '' : JSON.stringify(input), env: ENV });
+  const opts = (input: unknown) => ({ input: input === undefined ? '' : JSON.stringify(input), env: ENV });
+  /** A step as a process (the tests' own steps). */
+  const step = (who: Who, verb: string, input: unknown, ...args: string[]) => run(as(who, verb, ...args), opts(input));
+  /** The same step in this process (the templates' steps). */
+  const stepHere = (who: Who, verb: string, input: unknown, ...args: string[]) => runInProcess(as(who, verb, ...args), opts(input));
   /** A state file of commitment n: the fixture's state 1 under another number (no change of balances). */
   const stateFile = (who: Who, n: number) => {
     if (n <= 1) return fx(`${who}-state-${n}.json`);
@@ -76,15 +93,7 @@ function partiesIn(from?: string) {
     writeFileSync(f, JSON.stringify({ ...JSON.parse(readFileSync(fx(`${who}-state-1.json`), 'utf8')), commitment_number: n }));
     return f;
   };
-  if (!from) {
-    const points = {
-      alice: ok(run(['commitment', 'points', '--channel', fx('alice-channel.json'), '--seed-file', seeds.alice])),
-      bob: ok(run(['commitment', 'points', '--channel', fx('bob-channel.json'), '--seed-file', seeds.bob])),
-    };
-    ok(step('alice', 'init', points.bob, '--channel', fx('alice-channel.json')));
-    ok(step('bob', 'init', points.alice, '--channel', fx('bob-channel.json')));
-  }
-  return { step, stateFile, stateDir, root: root.path };
+  return { step, stepHere, stateFile, stateDir, seeds, root: root.path };
 }
 
 const ok = (r: Run) => {

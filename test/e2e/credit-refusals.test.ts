@@ -23,6 +23,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
+import { runInProcess } from './in-process.ts';
 import { fromHex } from '../../src/lib/bytes.ts';
 import { keyPair } from '../../src/lib/keys/keys.ts';
 import { termsFromJson } from '../../src/lib/credit/codec.ts';
@@ -77,22 +78,24 @@ let openRequest: Record<string, unknown>;
 let firstNonce: NextNonceJson;
 let state1: string;
 
-beforeAll(() => {
-  ok(run(['open-credit', '--role', 'mint', '--publish', ...mintArgs(base), '--payout-address', PAYOUT], { env: SEEDED }));
+beforeAll(async () => {
+  // The contract every test copies: setup, run by the same built bundle in this process (in-process.ts);
+  // test/e2e/credit-lifecycle.test.ts opens and pays through processes, and every refusal here is one.
+  ok(await runInProcess(['open-credit', '--role', 'mint', '--publish', ...mintArgs(base), '--payout-address', PAYOUT], { env: SEEDED }));
   const offer = join(base, 'offer.json');
-  writeFileSync(offer, ok(run(['open-credit', '--role', 'mint', '--publish', ...mintArgs(base)], { env: SEEDED })));
+  writeFileSync(offer, ok(await runInProcess(['open-credit', '--role', 'mint', '--publish', ...mintArgs(base)], { env: SEEDED })));
   const request = ok(
-    run(['open-credit', '--role', 'user', '--offer', offer, ...userArgs(base), '--tip-height', String(TIP), '--expiry', `+${EXPIRY - TIP}`, '--refund-address', REFUND, '--in', join(ROOT, 'fixtures/credit/funding.psbt')], { env: SEEDED }),
+    await runInProcess(['open-credit', '--role', 'user', '--offer', offer, ...userArgs(base), '--tip-height', String(TIP), '--expiry', `+${EXPIRY - TIP}`, '--refund-address', REFUND, '--in', join(ROOT, 'fixtures/credit/funding.psbt')], { env: SEEDED }),
   );
   openRequest = JSON.parse(request) as Record<string, unknown>;
   contractId = openRequest.contract_id as string;
   cpSync(base, opening, { recursive: true });
-  const accept = ok(run(['open-credit', '--role', 'mint', ...mintArgs(base), '--tip-height', String(TIP)], { input: request, env: SEEDED }));
+  const accept = ok(await runInProcess(['open-credit', '--role', 'mint', ...mintArgs(base), '--tip-height', String(TIP)], { input: request, env: SEEDED }));
   firstNonce = (JSON.parse(accept) as { next_nonce: NextNonceJson }).next_nonce;
-  ok(run(['open-credit', '--role', 'user', ...userArgs(base)], { input: accept, env: SEEDED }));
-  state1 = ok(run(['sign-update', '--role', 'user', '--amount', '1000', ...userArgs(base)], { env: SEEDED }));
-  const receipt = ok(run(mintUpdate(base), { input: state1, env: SEEDED }));
-  ok(run(['sign-update', '--role', 'user', ...userArgs(base)], { input: receipt, env: SEEDED }));
+  ok(await runInProcess(['open-credit', '--role', 'user', ...userArgs(base)], { input: accept, env: SEEDED }));
+  state1 = ok(await runInProcess(['sign-update', '--role', 'user', '--amount', '1000', ...userArgs(base)], { env: SEEDED }));
+  const receipt = ok(await runInProcess(mintUpdate(base), { input: state1, env: SEEDED }));
+  ok(await runInProcess(['sign-update', '--role', 'user', ...userArgs(base)], { input: receipt, env: SEEDED }));
 }, 120_000);
 
 /** The user's record and its contract, read from the user's state directory. */

@@ -12,6 +12,7 @@ import { hex } from '@scure/base';
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { demoParties, ok, openDemoChannel } from './fixtures.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
+import { pipelineInProcess } from './in-process.ts';
 import { NOW, invoice, preimage } from '../lib/device/world.ts';
 
 const TIP = '1000';
@@ -39,12 +40,16 @@ function openedTemplate(): string {
   return opened;
 }
 
-/** The same channel after one toll of 20,000,000 msat paid and settled (state 2). */
+/**
+ * The same channel after one toll of 20,000,000 msat paid and settled (state 2): the runbook's two
+ * pipelines run by the same built bundle in this process (in-process.ts), as this is what the
+ * findings start from (test/e2e/device-toll.test.ts pays and settles tolls through processes).
+ */
 async function tolledTemplate(): Promise<string> {
   if (!tolled) {
     const d = demo();
     templates.push(d.root);
-    const balance = await d.toll(0, 20_000_000n);
+    const balance = await d.toll(0, 20_000_000n, pipelineInProcess);
     expect(balance.state).toBe(2);
     tolled = d.root.path;
   }
@@ -69,11 +74,11 @@ function demo(from: string = openedTemplate()) {
   const devicePay = (n: number, msat: bigint) =>
     device('device', 'pay', '--invoice', file(`toll-${n}.bolt11`, invoice(n, msat)), '--policy', join(ROOT, 'fixtures/policies/device.json'), ...terms, '--now', String(NOW), '--tip-height', TIP);
   const gatewayPay = gateway('gateway', 'pay', ...terms, '--now', String(NOW), ...chain);
-  /** One toll paid and settled through the runbook's two pipelines. */
-  const toll = async (n: number, msat: bigint) => {
-    ok(await pipeline([devicePay(n, msat), gatewayPay], ''), 'gateway/job');
+  /** One toll paid and settled through the runbook's two pipelines (processes, unless `through` says otherwise). */
+  const toll = async (n: number, msat: bigint, through: typeof pipeline = pipeline) => {
+    ok(await through([devicePay(n, msat), gatewayPay], ''), 'gateway/job');
     const pre = file(`preimage-${n}`, hex.encode(preimage(n)), 0o600);
-    return ok(await pipeline([gateway('gateway', 'settle', '--preimage-file', pre), device('device', 'settle'), gateway('gateway', 'complete', ...chain), device('device', 'receipt')], ''), 'credit/balance');
+    return ok(await through([gateway('gateway', 'settle', '--preimage-file', pre), device('device', 'settle'), gateway('gateway', 'complete', ...chain), device('device', 'receipt')], ''), 'credit/balance');
   };
   return { root, mintDir, userDir, device, gateway, chain, devicePay, gatewayPay, toll, both: () => ({ mint: fileSnapshot(mintDir, { locks: true }), user: fileSnapshot(userDir, { locks: true }) }) };
 }

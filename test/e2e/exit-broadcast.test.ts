@@ -28,7 +28,9 @@ import { fileSnapshot, tempDir } from '../helpers.ts';
 import { parseTx } from '../independent/tx.ts';
 import { blockchainInfo, closedPort, startFakeCore, submitPackageReply, type FakeCore, type Handler } from '../lib/chain/fake-core.ts';
 import { pipeline, type Run } from './cli.ts';
-import { PAY_FLAGS, applyReceipt, message, mintStage, openContracts, payRequest, type Parties } from './stream-credit.ts';
+import { PAY_FLAGS, message, mintStage, type Parties } from './stream-credit.ts';
+import { applyReceiptHere, openContractsHere, payRequestHere } from './stream-credit-here.ts';
+import { pipelineInProcess } from './in-process.ts';
 
 const RPC_USER = 'offchain-test';
 const RPC_PASSWORD = 'fake-core-password-0123456789';
@@ -43,10 +45,11 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
 
   beforeAll(async () => {
     dir = tempDir('offchain-exit-broadcast-');
-    p = await openContracts(dir.path, 1, {}, 'exit-broadcast');
-    const request = await payRequest(p.users[0]!, PAYMENT, {});
-    receipt = message(await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], request.line), 'credit/receipt', 'payment').msg;
-    await applyReceipt(p.users[0]!, JSON.stringify(receipt), {});
+    // The contract and its payment: setup, in this process (stream-credit-here.ts); exit-credit is the process under test.
+    p = await openContractsHere(dir.path, 1, {}, 'exit-broadcast');
+    const request = await payRequestHere(p.users[0]!, PAYMENT, {});
+    receipt = message(await pipelineInProcess([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], request.line), 'credit/receipt', 'payment').msg;
+    await applyReceiptHere(p.users[0]!, JSON.stringify(receipt), {});
     before = fileSnapshot(p.mintDir, { locks: true });
   });
   afterAll(() => dir?.cleanup());
@@ -78,9 +81,9 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
     return lines[0]!;
   }
 
-  /** The contract's row in `credit list` (offline, tip 1001). */
+  /** The contract's row in `credit list` (offline, tip 1001; a view asked after every step: in this process). */
   async function listed(): Promise<Record<string, any>> {
-    const list = message(await pipeline([mintStage(p.mintDir, {}, 'credit', 'list', '--tip-height', '1001')], ''), 'credit/contracts', 'credit list').msg;
+    const list = message(await pipelineInProcess([mintStage(p.mintDir, {}, 'credit', 'list', '--tip-height', '1001')], ''), 'credit/contracts', 'credit list').msg;
     expect(list.contracts).toHaveLength(1);
     return list.contracts[0];
   }
@@ -192,10 +195,10 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
   });
 
   it('after every failed broadcast the mint still serves the contract: the next payment gets a receipt', async () => {
-    const request = await payRequest(p.users[0]!, PAYMENT + 1000, {});
+    const request = await payRequestHere(p.users[0]!, PAYMENT + 1000, {});
     receipt = message(await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], request.line), 'credit/receipt', 'second payment').msg;
     expect(receipt).toMatchObject({ state: 2, cumulative_sat: 2 * PAYMENT + 1000 });
-    await applyReceipt(p.users[0]!, JSON.stringify(receipt), {});
+    await applyReceiptHere(p.users[0]!, JSON.stringify(receipt), {});
   });
 
   it('a package the node accepts: exit 0, and stdout is the exit whose state and child are exactly what was submitted', async () => {
@@ -211,7 +214,7 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
     const row = await listed();
     expect(row).toMatchObject({ status: 'exiting', exit: { state: 2, txid: receipt.txid } });
     expect(row.next).toContain('wait for the exit');
-    const request = await payRequest(p.users[0]!, 1000, {});
+    const request = await payRequestHere(p.users[0]!, 1000, {});
     const [refusedPay] = await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], request.line);
     refused(refusedPay!, 4, 'E_CONTRACT_FROZEN');
   });

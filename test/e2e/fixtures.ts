@@ -1,10 +1,10 @@
 /** The repository's fixtures as the end-to-end tests use them. */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { ROOT } from '../helpers.ts';
-import { cleanEnv, pipeline, type Run, type Stage } from './cli.ts';
+import { pipeline, type Run, type Stage } from './cli.ts';
+import { openedDemo } from './demo-copy.ts';
 
 export const fixturePath = (p: string) => join(ROOT, 'fixtures', p);
 export const fixtureText = (p: string) => readFileSync(fixturePath(p), 'utf8');
@@ -28,10 +28,12 @@ export const NONCES_MESSAGE = fixtureText('psbt/musig-keypath-nonces.json');
 export const MINT_KEY = fixture('keys/mint.key');
 export const USER_KEY = fixture('keys/user.key');
 
-/** Opens the demo channel in `dir` (mint/ and user/ state directories), with a clean environment. */
+/**
+ * The demo channel in `dir` (mint/ and user/ state directories, offer.json, opened.json): what
+ * fixtures/credit/open-demo.sh opens, opened once a run and copied here (demo-copy.ts openedDemo).
+ */
 export function openDemoChannel(dir: string): void {
-  const open = spawnSync('sh', [fixturePath('credit/open-demo.sh')], { cwd: ROOT, env: cleanEnv({ OFFCHAIN_DEMO_DIR: dir }), encoding: 'utf8' });
-  expect(open.status, open.stderr).toBe(0);
+  cpSync(openedDemo(), dir, { recursive: true, preserveTimestamps: true });
 }
 
 /**

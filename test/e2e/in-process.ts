@@ -17,6 +17,7 @@ import { format } from 'node:util';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.ts';
 import { assertFreshBuild, cleanEnv, OUTSIDE_ENV, type Run } from './cli.ts';
+import { runAsync } from './process.ts';
 
 /** The CLI bundle, loaded once into this process. */
 let bundle: { main(argv: string[]): Promise<void> } | undefined;
@@ -68,6 +69,24 @@ export function pipelineInProcess(stages: { args: string[]; env?: Record<string,
     return results;
   };
   return inTurn(chain);
+}
+
+/**
+ * A table of cases (refusals, variants of one command): the first case of each `key` crosses the
+ * process boundary — the built CLI spawned through bin/run.js with a real stdin, the exit status a
+ * shell sees — all at once; every other case runs the same built bundle's main in this process, one
+ * after another. A key names what the process boundary could change for a case (its command and
+ * exit code, say): a case is in-process only where one of its kind is spawned. Results in the order
+ * given, each with how it ran.
+ */
+export async function spawnedFirst(cases: { args: string[]; input?: string; env?: Record<string, string>; key: string }[]): Promise<(Run & { how: 'spawned' | 'in-process' })[]> {
+  const spawned = cases.map((c, k) => cases.findIndex((d) => d.key === c.key) === k);
+  const out: (Run & { how: 'spawned' | 'in-process' })[] = new Array(cases.length);
+  await Promise.all(cases.map(async (c, k) => {
+    if (spawned[k]) out[k] = { ...(await runAsync(c.args, { input: c.input, env: c.env })), how: 'spawned' };
+  }));
+  for (const [k, c] of cases.entries()) if (!spawned[k]) out[k] = { ...(await runInProcess(c.args, { input: c.input, env: c.env })), how: 'in-process' };
+  return out;
 }
 
 let running = false;

@@ -5,7 +5,8 @@
  * an invoice decode message read back (decoded afresh from its string), a decoded
  * invoice piped into `route plan --invoice -` and `htlc create --invoice -`,
  * and the refusal table — each code once: its exit code, one stderr line, nothing on
- * stdout.
+ * stdout (the first case of each command and exit code spawned, the others run by the same
+ * built bundle in this process: in-process.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { ROOT, loadVector } from '../helpers.ts';
 import { pipeline, type Run } from './cli.ts';
 import { runAsync } from './process.ts';
+import { spawnedFirst } from './in-process.ts';
 
 const fixture = (f: string) => readFileSync(join(ROOT, 'fixtures/invoice', f), 'utf8').trim();
 const CLN11 = JSON.parse(fixture('cln/regtest.bolt11.json'));
@@ -94,29 +96,29 @@ describe('invoice decode (built CLI)', () => {
   it('refusals: each code once, with its exit code, one stderr line and nothing on stdout', async () => {
     const inv = fixture('regtest.bolt11');
     const badChecksum = inv.slice(0, -1) + (inv.endsWith('q') ? 'p' : 'q');
-    const runs = await Promise.all([
-      runAsync(['invoice', 'decode', badChecksum]),
-      runAsync(['invoice', 'decode', '--network', 'mainnet', inv]),
-      runAsync(['invoice', 'decode', 'lnbc1qqqq']),
-      runAsync(['invoice', 'decode', 'lnbc25m1pvjluezpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqdq5vdhkven9v5sxyetpdeessp5zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zygs9q4psqqqqqqqqqqqqqqqqsgqtqyx5vggfcsll4wu246hz02kp85x4katwsk9639we5n5yngc3yhqkm35jnjw4len8vrnqnf5ejh0mzj9n3vz2px97evektfm2l6wqccp3y7372']),
-      runAsync(['invoice', 'decode', OFFERS.find((c) => c.description === 'Contains type >= 80')!.bolt12]),
-      runAsync(['invoice', 'decode', 'LnO1PqPs7sJqPgTyZm3qV4UxZmTsD3JjQeR9Wd3h']),
-      runAsync(['htlc', 'create', '--kind', 'seed', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', CLN11.payee, '--now', String(CLN11.created_at + CLN11.expiry + 1), '--payer', ALICE, '--recipient', BOB, '--locktime', '1100']),
-      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.offer', '--payee', CLN11.payee, '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW]),
-      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', CLN11.payee, '--in', 'fixtures/route/seed-request.json', '--tip-height', '1000', '--now', NOW]),
-      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', CLN11.payee, '--tip-height', '1000', '--now', NOW], { input: JSON.stringify({ ...SEED_REQUEST, final_amount_msat: undefined, final_cltv_expiry: undefined }) }),
-      runAsync(['invoice', 'decode', 'x', '--in', 'fixtures/invoice/regtest.bolt11']),
+    const cases: [string[], { input?: string }?][] = [
+      [['invoice', 'decode', badChecksum]],
+      [['invoice', 'decode', '--network', 'mainnet', inv]],
+      [['invoice', 'decode', 'lnbc1qqqq']],
+      [['invoice', 'decode', 'lnbc25m1pvjluezpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqdq5vdhkven9v5sxyetpdeessp5zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zygs9q4psqqqqqqqqqqqqqqqqsgqtqyx5vggfcsll4wu246hz02kp85x4katwsk9639we5n5yngc3yhqkm35jnjw4len8vrnqnf5ejh0mzj9n3vz2px97evektfm2l6wqccp3y7372']],
+      [['invoice', 'decode', OFFERS.find((c) => c.description === 'Contains type >= 80')!.bolt12]],
+      [['invoice', 'decode', 'LnO1PqPs7sJqPgTyZm3qV4UxZmTsD3JjQeR9Wd3h']],
+      [['htlc', 'create', '--kind', 'seed', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', CLN11.payee, '--now', String(CLN11.created_at + CLN11.expiry + 1), '--payer', ALICE, '--recipient', BOB, '--locktime', '1100']],
+      [['route', 'plan', '--invoice', 'fixtures/invoice/regtest.offer', '--payee', CLN11.payee, '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW]],
+      [['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', CLN11.payee, '--in', 'fixtures/route/seed-request.json', '--tip-height', '1000', '--now', NOW]],
+      [['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', CLN11.payee, '--tip-height', '1000', '--now', NOW], { input: JSON.stringify({ ...SEED_REQUEST, final_amount_msat: undefined, final_cltv_expiry: undefined }) }],
+      [['invoice', 'decode', 'x', '--in', 'fixtures/invoice/regtest.bolt11']],
       // The payer names the payee: another node's key (here Bob's) refuses CLN's invoice, and --invoice without --payee is a usage error.
-      runAsync(['htlc', 'create', '--kind', 'seed', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', BOB, '--now', NOW, '--payer', ALICE, '--recipient', BOB, '--locktime', '1100']),
-      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', BOB, '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW]),
-      runAsync(['htlc', 'create', '--kind', 'seed', '--invoice', 'fixtures/invoice/regtest.bolt11', '--now', NOW, '--payer', ALICE, '--recipient', BOB, '--locktime', '1100']),
+      [['htlc', 'create', '--kind', 'seed', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', BOB, '--now', NOW, '--payer', ALICE, '--recipient', BOB, '--locktime', '1100']],
+      [['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', BOB, '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW]],
+      [['htlc', 'create', '--kind', 'seed', '--invoice', 'fixtures/invoice/regtest.bolt11', '--now', NOW, '--payer', ALICE, '--recipient', BOB, '--locktime', '1100']],
       // The plan locks CLN's c (10) + the hint's delta (6) = 16 blocks (the sender's own channel adds none): --max-cltv 15 refuses it.
-      runAsync(['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', CLN11.payee, '--max-cltv', '15', '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW]),
-      runAsync(['invoice', 'decode', `lnbcrt1${'q'.repeat(7100)}`]),
-      runAsync(['invoice', 'decode', `lno1${'q'.repeat(110_000)}`]),
+      [['route', 'plan', '--invoice', 'fixtures/invoice/regtest.bolt11', '--payee', CLN11.payee, '--max-cltv', '15', '--in', 'fixtures/invoice/route/partial-request.json', '--tip-height', '1000', '--now', NOW]],
+      [['invoice', 'decode', `lnbcrt1${'q'.repeat(7100)}`]],
+      [['invoice', 'decode', `lno1${'q'.repeat(110_000)}`]],
       // --payee means nothing without --invoice: refused rather than silently ignored.
-      runAsync(['route', 'plan', '--in', 'fixtures/route/seed-request.json', '--payee', CLN11.payee]),
-    ]);
+      [['route', 'plan', '--in', 'fixtures/route/seed-request.json', '--payee', CLN11.payee]],
+    ];
     const expected: [string, number][] = [
       ['E_INVOICE_CHECKSUM', 3],
       ['E_NETWORK_MISMATCH', 4],
@@ -137,6 +139,10 @@ describe('invoice decode (built CLI)', () => {
       ['E_BOLT12_TOO_LONG', 3],
       ['E_USAGE', 2],
     ];
+    // The first case of each command and exit code crosses the process boundary (bin/run.js, the exit
+    // code a shell sees), the others run the same built bundle's main in this process (in-process.ts).
+    const runs = await spawnedFirst(cases.map(([args, o], i) => ({ args, input: o?.input, key: `${args.slice(0, 2).join(' ')} exit ${expected[i]![1]}` })));
+    expect(runs.filter((r) => r.how === 'spawned')).toHaveLength(7); // invoice decode (exit 2, 3, 4), htlc create (2, 4), route plan (2, 4)
     runs.forEach((r, i) => refused(r!, ...expected[i]!));
   });
 });

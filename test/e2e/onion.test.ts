@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { pipeline, run } from './cli.ts';
 import { runAsync } from './process.ts';
-import { runInProcess } from './in-process.ts';
+import { runInProcess, spawnedFirst } from './in-process.ts';
 import type { Run } from './cli.ts';
 import { fromHex, toHex } from '../../src/lib/bytes.ts';
 import { buildOnion } from '../../src/lib/onion/sphinx.ts';
@@ -126,20 +126,6 @@ describe('a payment onion and its error, hop by hop through the CLI', () => {
     expectRefused(unwrapped.at(-1)!, 'E_ONION_ERROR_UNATTRIBUTED', 4);
   });
 });
-
-/**
- * Runs `items`: the first of each `key` as a process (all at once), the others one by one in
- * this process; results in the order given, each with how it ran.
- */
-async function spawnedFirst(items: { args: string[]; input: string; key: string }[]): Promise<(Run & { how: 'spawned' | 'in-process' })[]> {
-  const spawned = items.map((t, k) => items.findIndex((u) => u.key === t.key) === k);
-  const out: (Run & { how: 'spawned' | 'in-process' })[] = new Array(items.length);
-  await Promise.all(items.map(async (t, k) => {
-    if (spawned[k]) out[k] = { ...(await runAsync(t.args, { input: t.input })), how: 'spawned' };
-  }));
-  for (const [k, t] of items.entries()) if (!spawned[k]) out[k] = { ...(await runInProcess(t.args, { input: t.input })), how: 'in-process' };
-  return out;
-}
 
 describe('refusals: each code once, with its exit code, one stderr line, nothing on stdout and nothing written', () => {
   const fixturePacket = JSON.parse(readFileSync('fixtures/onion/packet.json', 'utf8'));

@@ -11,12 +11,30 @@ import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
 import { ROOT } from '../helpers.ts';
 import { run } from './cli.ts';
+import { spawnedFirst } from './in-process.ts';
 import { scenario } from '../lib/openassets/build.ts';
 
 const F = 'fixtures/openassets';
 const seed = JSON.parse(readFileSync(join(ROOT, 'test/vectors/openassets/seed_example.json'), 'utf8'));
 const ASSET = seed.asset_id.computed_if_issuer_script_is_p2pkh_of_colored_address; // AcuRVsoa81hoLHmVTNXrRD8KpTqUXeqwgH
 const json = (s: string) => JSON.parse(s);
+
+/**
+ * Each case refused with its exit code and exactly its code on the one stderr line, stdout empty:
+ * the first case of each exit code as a process, the others by the same built bundle in this
+ * process (in-process.ts spawnedFirst).
+ */
+async function refusedEach(cases: [string[], number, string][]): Promise<void> {
+  const runs = await spawnedFirst(cases.map(([args, status]) => ({ args, key: `exit ${status}` })));
+  expect(runs.filter((r) => r.how === 'spawned')).toHaveLength(new Set(cases.map(([, status]) => status)).size);
+  runs.forEach((r, i) => {
+    const [args, status, code] = cases[i]!;
+    expect(r.status, args.join(' ')).toBe(status);
+    expect(r.stdout).toBe('');
+    // Exactly this code, on the one stderr line (a prefix such as 'E_' would match any code).
+    expect(/^offchain: error (E_[A-Z0-9_]+): \S[^\n]*\n?$/.exec(r.stderr)?.[1], r.stderr).toBe(code);
+  });
+}
 
 describe('decode-openassets (built CLI)', () => {
   const s = scenario();
@@ -71,7 +89,7 @@ describe('decode-openassets (built CLI)', () => {
     expect(json(run(['decode-openassets', '--network', 'mainnet', '--colored-address', o.address]).stdout).colored_address).toBe(o.expected_oa_address);
     expect(json(run(['decode-openassets', '--network', 'mainnet', '--bitcoin-address', o.expected_oa_address]).stdout).address).toBe(o.address);
   });
-  it('refusals: malformed bytes exit 3, a wrong-network address exit 4, conflicting modes exit 2; stdout empty', () => {
+  it('refusals: malformed bytes exit 3, a wrong-network address exit 4, conflicting modes exit 2; stdout empty', async () => {
     const cases: [string[], number, string][] = [
       [['decode-openassets', '--tx', '0200000001'], 3, 'E_OA_BAD_TX'],
       [['decode-openassets', '--tx', s.transfer.hex + '00'], 3, 'E_OA_BAD_TX'],
@@ -80,13 +98,7 @@ describe('decode-openassets (built CLI)', () => {
       [['decode-openassets', '--network', 'mainnet', '--bitcoin-address', '16UwLL9Risc3QfPqBUvKofHmBQ7wMtjvM'], 3, 'E_OA_BAD_ADDRESS'],
       [['decode-openassets', '--asset-id-of', '00', '--tx', s.transfer.hex], 2, 'E_USAGE'],
     ];
-    for (const [args, status, code] of cases) {
-      const r = run(args);
-      expect(r.status, args.join(' ')).toBe(status);
-      expect(r.stdout).toBe('');
-      // Exactly this code, on the one stderr line (a prefix such as 'E_' would match any code).
-      expect(/^offchain: error (E_[A-Z0-9_]+): \S[^\n]*\n?$/.exec(r.stderr)?.[1], r.stderr).toBe(code);
-    }
+    await refusedEach(cases);
   });
 });
 
@@ -134,20 +146,14 @@ describe('decode-counterparty (built CLI)', () => {
     expect(n.status).toBe(0);
     expect(json(n.stdout)).toMatchObject({ status: 'not-counterparty' });
   });
-  it('refusals: bad transaction bytes and bad payloads exit 3, --data with --tx exit 2; stdout empty, one line', () => {
+  it('refusals: bad transaction bytes and bad payloads exit 3, --data with --tx exit 2; stdout empty, one line', async () => {
     const cases: [string[], number, string][] = [
       [['decode-counterparty', '--tx', '0200000001'], 3, 'E_OA_BAD_TX'],
       [['decode-counterparty', '--data', '00000000000000'], 3, 'E_XCP_MALFORMED'],
       [['decode-counterparty', '--data', 'zz'], 3, 'E_BAD_HEX'],
       [['decode-counterparty', '--data', '00', '--tx', '00'], 2, 'E_USAGE'],
     ];
-    for (const [args, status, code] of cases) {
-      const r = run(args);
-      expect(r.status, args.join(' ')).toBe(status);
-      expect(r.stdout).toBe('');
-      // Exactly this code, on the one stderr line (a prefix such as 'E_' would match any code).
-      expect(/^offchain: error (E_[A-Z0-9_]+): \S[^\n]*\n?$/.exec(r.stderr)?.[1], r.stderr).toBe(code);
-    }
+    await refusedEach(cases);
   });
 });
 

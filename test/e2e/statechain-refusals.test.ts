@@ -4,7 +4,8 @@
  * nonces) byte for byte as before. The library tests (test/lib/statechain/refusals.test.ts)
  * cover every rule; these show the commands keep the "nothing written" promise.
  *
- * The coin is deposited and its transfer started through processes (statechain-flow.ts);
+ * The coin is deposited and its transfer started in this process (statechain-here.ts: the
+ * steps the refusals stand on; test/e2e/statechain.test.ts narrates them through processes);
  * one refusal of each exit class (5 E_UNKNOWN_COIN, 4 E_BAD_REQUEST_SIG, 3
  * E_MALFORMED_JSON, 2 E_USAGE and E_CHAIN_OFFLINE) runs spawned, every other step the
  * same built bundle's `main` in this process (statechain-here.ts; ~10 ms instead of a
@@ -18,8 +19,8 @@ import { publicKeyOf } from '../independent/secp256k1.ts';
 import { seal, signBody } from '../../src/lib/statechain/seal.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KEYS, depositThrough, flow, fundingPsbt, fundingTo, ok, refused, type Flow } from './statechain-flow.ts';
-import { flowHere, type FlowHere } from './statechain-here.ts';
+import { KEYS, flow, fundingPsbt, fundingTo, ok, refused, type Flow } from './statechain-flow.ts';
+import { depositVia, flowHere, type FlowHere } from './statechain-here.ts';
 
 describe('statechain refusals leave every party\'s state as it was', () => {
   let dir: { path: string; cleanup: () => void };
@@ -31,21 +32,21 @@ describe('statechain refusals leave every party\'s state as it was', () => {
   let fundingFile2: string;
   const operatorPub = hexOf(publicKeyOf(bytesOf(KEYS.OPERATOR_KEY!)));
 
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = tempDir('offchain-e2e-sc-refusals-');
     f = flow(dir.path, () => ['--tip-height', '200', '--confirmations', '3']);
     here = flowHere(dir.path, () => ['--tip-height', '200', '--confirmations', '3']);
-    const d = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    const d = await depositVia(here, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
     coinId = d.coinId;
     // A second deposit, stopped at the offer: for the funding refusals.
-    const req2 = ok(f.as('DAVE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub]));
-    offer2 = ok(f.as('OPERATOR_KEY', ['statechain-deposit', '--interval', '10', '--initial-lock', '+100', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '6'], req2));
+    const req2 = ok(await here.as('DAVE_KEY', ['statechain-deposit', '--start', '--operator-key', operatorPub]));
+    offer2 = ok(await here.as('OPERATOR_KEY', ['statechain-deposit', '--interval', '10', '--initial-lock', '+100', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '6'], req2));
     fundingFile2 = join(dir.path, 'dave.funding.hex');
     writeFileSync(fundingFile2, fundingTo((JSON.parse(offer2) as { statement: { address: string } }).statement.address, 100_000n));
-    const request = ok(f.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub]));
-    const sign = ok(f.as('ALICE_KEY', ['statechain-transfer'], request));
-    const cosigned = ok(f.as('OPERATOR_KEY', ['statechain-transfer'], sign));
-    const pkg = ok(f.as('ALICE_KEY', ['statechain-transfer'], cosigned));
+    const request = ok(await here.as('BOB_KEY', ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub]));
+    const sign = ok(await here.as('ALICE_KEY', ['statechain-transfer'], request));
+    const cosigned = ok(await here.as('OPERATOR_KEY', ['statechain-transfer'], sign));
+    const pkg = ok(await here.as('ALICE_KEY', ['statechain-transfer'], cosigned));
     msgs = { request, sign, cosigned, pkg };
   }, 300_000);
   afterAll(() => dir.cleanup());

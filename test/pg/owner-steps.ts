@@ -11,22 +11,18 @@
  * "deposit, transfer ×2, withdraw"), and the owners' commands at the process boundary are
  * the e2e suite's (test/e2e/statechain*.test.ts).
  */
-import { writeFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Client } from 'pg';
-import type { Run } from '../e2e/cli.ts';
 import { runAsync } from '../e2e/process.ts';
 import { runInProcess } from '../e2e/in-process.ts';
-import { KEYS, OPERATOR_PUB, TERMS, fundingPsbt, fundingTo, ok, partyArgs, type CoinView } from '../e2e/statechain-flow.ts';
+import { KEYS, OPERATOR_PUB, fundingTo, ok, partyArgs } from '../e2e/statechain-flow.ts';
+import { depositVia, transferVia, type AsyncFlow } from '../e2e/statechain-here.ts';
 import type { Postgres } from '../setup/postgres.ts';
 import type { PgFixture } from './fixture.ts';
 import { OFFLINE, isOperator, pgParty } from './operator.ts';
 
 /** `pgFlow`'s parties, every step awaited: operators spawned, the others in process. */
-export type OwnerFlow = {
-  dir: string;
-  as(who: string, args: string[], input?: string): Promise<Run>;
-};
+export type OwnerFlow = AsyncFlow;
+export { depositVia, transferVia };
 
 export function ownerFlow(dir: string, server: Postgres, url: string, keys: Record<string, string> = {}): OwnerFlow {
   const { env, args } = pgParty(dir, server, url, keys);
@@ -34,34 +30,6 @@ export function ownerFlow(dir: string, server: Postgres, url: string, keys: Reco
     dir,
     as: (who, a, input) => (isOperator(who) ? runAsync(args(who, a), { input, env: env(who) }) : runInProcess(args(who, a), { input, env: env(who) })),
   };
-}
-
-/** test/e2e/statechain-flow.ts depositThrough, on an OwnerFlow: deposit steps 1–5. */
-export async function depositVia(f: OwnerFlow, owner: string, funding: (address: string) => string, terms: string[] = TERMS) {
-  const request = ok(await f.as(owner, ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
-  const offer = ok(await f.as('OPERATOR_KEY', ['statechain-deposit', ...terms], request));
-  const { coin_id: coinId, statement } = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
-  const fundingFile = join(f.dir, `${coinId}.funding.hex`);
-  writeFileSync(fundingFile, funding(statement.address));
-  const psbtFile = join(f.dir, `${coinId}.funding.psbt`);
-  writeFileSync(psbtFile, fundingPsbt(readFileSync(fundingFile, 'utf8')));
-  const backupReq = ok(await f.as(owner, ['statechain-deposit', '--funding', psbtFile], offer));
-  const cosigned = ok(await f.as('OPERATOR_KEY', ['statechain-deposit'], backupReq));
-  const coin = JSON.parse(ok(await f.as(owner, ['statechain-deposit'], cosigned))) as CoinView;
-  return { coinId, coin, request, offer, backupReq, cosigned, fundingFile };
-}
-
-/** test/e2e/statechain-flow.ts transferThrough, on an OwnerFlow: transfer steps 1–7. */
-export async function transferVia(f: OwnerFlow, coinId: string, operatorPub: string, sender: string, receiver: string) {
-  const request = ok(await f.as(receiver, ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', operatorPub]));
-  const sign = ok(await f.as(sender, ['statechain-transfer'], request));
-  const cosigned = ok(await f.as('OPERATOR_KEY', ['statechain-transfer'], sign));
-  const pkg = ok(await f.as(sender, ['statechain-transfer'], cosigned));
-  const verified = JSON.parse(ok(await f.as(receiver, ['statechain-verify'], pkg))) as { transfers_remaining: number; backups: number };
-  const accept = ok(await f.as(receiver, ['statechain-transfer'], pkg));
-  const done = ok(await f.as('OPERATOR_KEY', ['statechain-transfer'], accept));
-  const coin = JSON.parse(ok(await f.as(receiver, ['statechain-transfer'], done))) as CoinView;
-  return { request, sign, cosigned, pkg, verified, accept, done, coin };
 }
 
 /** ./operator.ts aliceSignedTransfer on an OwnerFlow: Alice's coin and her signed transfer to Bob. */
