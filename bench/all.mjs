@@ -88,7 +88,8 @@ function readRows(file) {
 }
 
 const fmt = (x) => {
-  if (x === undefined || Number.isNaN(x)) return '—';
+  // A row's NaN (a figure not measured: bench/onion.ts without Electrum) reaches here as JSON's null.
+  if (x === undefined || x === null || Number.isNaN(x)) return '—';
   const digits = Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2;
   return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 };

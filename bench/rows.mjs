@@ -42,6 +42,6 @@ export function meetsTarget(row) {
   const t = row.target;
   if (!t) return undefined;
   const x = t.on === 'ratio' ? row.ratio : row.value;
-  if (x === undefined || Number.isNaN(x)) return false;
+  if (x === undefined || x === null || Number.isNaN(x)) return false; // null: a NaN through JSON
   return (t.atLeast === undefined || x >= t.atLeast) && (t.atMost === undefined || x <= t.atMost);
 }
