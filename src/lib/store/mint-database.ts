@@ -29,15 +29,9 @@ export const SCHEMA = `
  * callgrind, a 1.8 kB record). A store without the column gets it at its first open
  * (`addUnfundedSince`); the old index goes.
  */
-export const UNFUNDED_SCHEMA = `
+const UNFUNDED_SCHEMA = `
   CREATE INDEX IF NOT EXISTS unfunded_since ON contracts (unfunded_since) WHERE unfunded_since IS NOT NULL;
   DROP INDEX IF EXISTS unfunded_opens;
-`;
-
-/** What a store before `unfunded_since` had, run once to fill the column from its records. */
-const UNFUNDED_BACKFILL = `
-  UPDATE contracts SET unfunded_since = json_extract(record, '$.opened_at_height')
-    WHERE json_extract(record, '$.status') = 'open' AND json_extract(record, '$.latest') IS NULL AND json_extract(record, '$.funding_seen') IS NULL;
 `;
 
 /** The `unfunded_since` column of a record: its opened_at_height while it is an open never paid nor seen funded. */
@@ -47,17 +41,22 @@ export function unfundedSince(record: unknown): number | null {
   return typeof r.opened_at_height === 'number' ? r.opened_at_height : null;
 }
 
-/** A store's contracts table gets `unfunded_since` and its index (once; the caller holds the directory lock). */
+/**
+ * A store's contracts table gets `unfunded_since`, filled from its records by `unfundedSince`
+ * (once), and its index (the caller holds the directory lock).
+ */
 export function addUnfundedSince(db: BetterSqlite3.Database): void {
-  if (!db.prepare("SELECT 1 FROM pragma_table_info('contracts') WHERE name = 'unfunded_since'").get()) {
-    db.transaction(() => {
+  db.transaction(() => {
+    if (!db.prepare("SELECT 1 FROM pragma_table_info('contracts') WHERE name = 'unfunded_since'").get()) {
       db.exec('ALTER TABLE contracts ADD COLUMN unfunded_since INTEGER');
-      db.exec(UNFUNDED_BACKFILL);
-      db.exec(UNFUNDED_SCHEMA);
-    })();
-  } else {
+      const fill = db.prepare<[number, string]>('UPDATE contracts SET unfunded_since = ? WHERE contract_id = ?');
+      for (const r of db.prepare<[], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts').all()) {
+        const since = unfundedSince(JSON.parse(r.record));
+        if (since !== null) fill.run(since, r.contract_id);
+      }
+    }
     db.exec(UNFUNDED_SCHEMA);
-  }
+  })();
 }
 
 export const MINT_DB_FILE = 'mint.sqlite';
