@@ -29,7 +29,7 @@ import { ROOT, tempDir } from '../helpers.ts';
 import { CASES, KEYS } from './bad-input-cases.ts';
 import { pool, runCase, runCaseInProcess, shortfalls, type Case, type Outcome, type Templates } from './bad-input-run.ts';
 import { pipeline } from './cli.ts';
-import { openedDemo } from './demo-copy.ts';
+import { openDemoChannel } from './fixtures.ts';
 
 const fixtures = (p: string) => join(ROOT, 'fixtures', p);
 
@@ -59,17 +59,12 @@ function spawnedSample(cases: Case[]): Set<Case> {
 }
 const SPAWNED = spawnedSample(CASES);
 
-/** A demo credit contract (fixtures/credit/open-demo.sh, opened once a run: demo-copy.ts) in `dir`: mint/, user/, offer.json. */
-function openDemo(dir: string): void {
-  cpSync(openedDemo(), dir, { recursive: true, preserveTimestamps: true });
-}
-
 beforeAll(async () => {
   root = tempDir('offchain-bad-input-');
   const tpl = join(root.path, 'templates');
   mkdirSync(tpl);
   // credit: a contract opened and one payment of 5000 sat made (so exit-credit has a state to exit with).
-  openDemo(join(tpl, 'credit'));
+  openDemoChannel(join(tpl, 'credit'));
   // device: a fresh contract for the device/gateway steps — a copy of the one just opened, before its
   // payment (open-demo.sh is deterministic and its state names no path: a second open would be the same).
   cpSync(join(tpl, 'credit'), join(tpl, 'device'), { recursive: true, preserveTimestamps: true });

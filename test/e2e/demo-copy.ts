@@ -13,7 +13,7 @@
  *     the bytes recorded when it ran from the line as pasted.
  * Used by examples.test.ts and readme.test.ts (golden.ts says when a second run is made), and,
  * through `openedDemo`, by the files that start from the demo contract (fixtures.ts
- * openDemoChannel, bad-input.test.ts).
+ * openDemoChannel).
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -55,9 +55,6 @@ export function openedDemo(): string {
   }
   return dir;
 }
-
-/** `openedDemo` as examples.test.ts and readme.test.ts ask for it (a promise, as their other steps). */
-export const demoOpenedOnce = (): (() => Promise<string>) => () => Promise.resolve(openedDemo());
 
 /**
  * The one varying example or block of a file that runs the demo line as pasted (see above): the

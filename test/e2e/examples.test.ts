@@ -14,7 +14,7 @@ import { BIN, cleanEnv } from './cli.ts';
 import { runAsync, runShellAsync, shellQuote } from './process.ts';
 import { leftState, outputDigest, snapshotsThatVary } from './golden.ts';
 import { runInProcess } from './in-process.ts';
-import { OPEN_DEMO, demoOpenedOnce, pastedDemoSample, withOpenedDemo } from './demo-copy.ts';
+import { OPEN_DEMO, openedDemo, pastedDemoSample, withOpenedDemo } from './demo-copy.ts';
 import { COMMANDS } from '../../src/cli.ts';
 
 type Example = string | { description?: string; command: string };
@@ -142,10 +142,8 @@ describe('secret fixtures', () => {
 
 const RUN_TITLE = 'running every fixtures example';
 
-/** The demo contract 18 credit examples open first, opened once a run and copied (demo-copy.ts). */
-const openedDemo = demoOpenedOnce();
 /** The example with the demo contract copied; `firstRun`: the tmp of a first run made as pasted (demo-copy.ts). */
-const withDemo = async (documented: string, firstRun?: string) => (documented.includes(OPEN_DEMO) ? withOpenedDemo(documented, await openedDemo(), firstRun) : documented);
+const withDemo = async (documented: string, firstRun?: string) => (documented.includes(OPEN_DEMO) ? withOpenedDemo(documented, openedDemo(), firstRun) : documented);
 /** The examples whose output the snapshot says varies between two runs (golden.ts: they run twice). */
 const varies = snapshotsThatVary(join(ROOT, 'test/e2e/__snapshots__/examples.test.ts.snap'));
 /** The one varying example that runs the demo line as pasted in its first run (demo-copy.ts); the others copy the demo both times. */

@@ -23,7 +23,7 @@ import { ROOT, tempDir } from '../helpers.ts';
 import { BIN, cleanEnv, finished } from './cli.ts';
 import { shellQuote } from './process.ts';
 import { leftState, outputDigest, snapshotsThatVary } from './golden.ts';
-import { OPEN_DEMO, demoOpenedOnce, pastedDemoSample, withOpenedDemo } from './demo-copy.ts';
+import { OPEN_DEMO, openedDemo, pastedDemoSample, withOpenedDemo } from './demo-copy.ts';
 import { DOCS, blocksOf } from './doc-blocks.ts';
 import { asRunElsewhere } from './doc-blocks-operators.ts'; // `quickstart-operators:` blocks: test/regtest/doc-nodes-operators.test.ts
 
@@ -36,8 +36,6 @@ const varies = snapshotsThatVary(join(ROOT, 'test/e2e/__snapshots__/readme.test.
 
 /** The environment every block runs in (HOME and TMPDIR are the block's own). */
 const baseEnv = () => ({ ...cleanEnv({ NODE_ENV: '' }), PATH: process.env.PATH ?? '/usr/bin:/bin' });
-/** The demo contract blocks open first, opened once a run and copied (demo-copy.ts). */
-const openedDemo = demoOpenedOnce();
 /** The one varying block that runs the demo line as pasted in its first run (demo-copy.ts); the others copy the demo both times. */
 const pastedDemo = pastedDemoSample(runnable, (b) => b.code, (b) => varies.has(`README and docs shell blocks > ${b.file} block ${b.n} runs 1`));
 
@@ -89,7 +87,7 @@ describe('README and docs shell blocks', () => {
         // As written, but for the demo contract's line (demo-copy.ts): a varying block's first run is all as written,
         // the demo line itself in one of them (pastedDemo), which must open the contract the others copy.
         const asWritten = varying && (!b.code.includes(OPEN_DEMO) || b === pastedDemo);
-        const withDemo = async (firstRun?: string) => (b.code.includes(OPEN_DEMO) ? withOpenedDemo(b.code, await openedDemo(), firstRun) : b.code);
+        const withDemo = async (firstRun?: string) => (b.code.includes(OPEN_DEMO) ? withOpenedDemo(b.code, openedDemo(), firstRun) : b.code);
         for (let round = 1; round <= 2; round++) {
           const code = round === 1 ? (asWritten ? b.code : await withDemo()) : await withDemo(asWritten ? env.TMPDIR : undefined);
           const work = join(sandbox.path, `work-${round}`);

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { tempDir } from '../helpers.ts';
 import type { Run } from './cli.ts';
 import { runInProcess } from './in-process.ts';
-import { flowHere, type FlowHere } from './statechain-here.ts';
+import { flowHere, type AsyncFlow } from './statechain-here.ts';
 import { KEYS, OPERATOR_PUB, TERMS, chainFor, flow, fundingPsbt, fundingTo, ok } from './statechain-flow.ts';
 import { startServe, type Served } from './serve-process.ts';
 import { bytesOf, hexOf, parseTx } from '../independent/tx.ts';
@@ -55,7 +55,7 @@ const codeOf = (r: Run) => /error (E_[A-Z0-9_]+):/.exec(r.stderr)?.[1];
 describe('serve statechain: the same bytes as the one-shot operator, route by route', () => {
   let dir: { path: string; cleanup: () => void };
   let svc: Served;
-  let f: FlowHere;
+  let f: AsyncFlow;
   const covered = new Set<string>();
   const opDir = () => join(dir.path, 'OP');
   let copies = 0;

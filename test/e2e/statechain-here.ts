@@ -13,9 +13,8 @@ import { KEYS, OPERATOR_PUB, TERMS, fundingPsbt, ok, partyArgs, type CoinView } 
 
 /** Parties whose every step is awaited (in this process, or some spawned: test/pg/owner-steps.ts), in `dir`. */
 export type AsyncFlow = { dir: string; as(who: string, args: string[], input?: string): Promise<Run> };
-export type FlowHere = AsyncFlow;
 
-export function flowHere(dir: string, chain: () => string[], env: Record<string, string> = {}): FlowHere {
+export function flowHere(dir: string, chain: () => string[], env: Record<string, string> = {}): AsyncFlow {
   return {
     dir,
     as: (who, args, input) => runInProcess(partyArgs(dir, chain, who, args), { input, env: { ...KEYS, ...env } }),

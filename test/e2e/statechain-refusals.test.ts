@@ -20,12 +20,12 @@ import { seal, signBody } from '../../src/lib/statechain/seal.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEYS, flow, fundingPsbt, fundingTo, ok, refused, type Flow } from './statechain-flow.ts';
-import { depositVia, flowHere, type FlowHere } from './statechain-here.ts';
+import { depositVia, flowHere, type AsyncFlow } from './statechain-here.ts';
 
 describe('statechain refusals leave every party\'s state as it was', () => {
   let dir: { path: string; cleanup: () => void };
   let f: Flow;
-  let here: FlowHere;
+  let here: AsyncFlow;
   let coinId: string;
   let msgs: Record<string, string>;
   let offer2: string;

@@ -20,11 +20,10 @@ import type { Postgres } from '../setup/postgres.ts';
 import type { PgFixture } from './fixture.ts';
 import { OFFLINE, isOperator, pgParty } from './operator.ts';
 
-/** `pgFlow`'s parties, every step awaited: operators spawned, the others in process. */
-export type OwnerFlow = AsyncFlow;
 export { depositVia, transferVia };
 
-export function ownerFlow(dir: string, server: Postgres, url: string, keys: Record<string, string> = {}): OwnerFlow {
+/** `pgFlow`'s parties, every step awaited: operators spawned, the others in process. */
+export function ownerFlow(dir: string, server: Postgres, url: string, keys: Record<string, string> = {}): AsyncFlow {
   const { env, args } = pgParty(dir, server, url, keys);
   return {
     dir,
@@ -32,7 +31,7 @@ export function ownerFlow(dir: string, server: Postgres, url: string, keys: Reco
   };
 }
 
-/** ./operator.ts aliceSignedTransfer on an OwnerFlow: Alice's coin and her signed transfer to Bob. */
+/** ./operator.ts aliceSignedTransfer on an AsyncFlow: Alice's coin and her signed transfer to Bob. */
 export async function aliceSignedTransferVia(fx: PgFixture, pgdb: { url: string; db: Client; temp: () => string }) {
   const dir = pgdb.temp();
   const f = ownerFlow(dir, fx.server, pgdb.url);
@@ -49,7 +48,7 @@ export async function aliceSignedTransferVia(fx: PgFixture, pgdb: { url: string;
  * too — for coins that are only setup (an operator on files whose `statechain store migrate` is the
  * process under test).
  */
-export function filesFlow(dir: string, opts: { operator: 'spawned' | 'in-process' } = { operator: 'spawned' }): OwnerFlow {
+export function filesFlow(dir: string, opts: { operator: 'spawned' | 'in-process' } = { operator: 'spawned' }): AsyncFlow {
   const args = (who: string, a: string[]) => partyArgs(dir, () => OFFLINE, who, a);
   return {
     dir,
