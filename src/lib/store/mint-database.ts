@@ -43,17 +43,22 @@ export function unfundedSince(record: unknown): number | null {
 
 /**
  * A store's contracts table gets `unfunded_since`, filled from its records by `unfundedSince`
- * (once), and its index (the caller holds the directory lock).
+ * (once, in one transaction), and its index (the caller holds the directory lock).
  */
 export function addUnfundedSince(db: BetterSqlite3.Database): void {
+  // A store that has the column opens as before, with no transaction of its own: an explicit
+  // one at every open changes the files a refused command leaves (its -wal), which the
+  // refusal tests check untouched.
+  if (db.prepare("SELECT 1 FROM pragma_table_info('contracts') WHERE name = 'unfunded_since'").get()) {
+    db.exec(UNFUNDED_SCHEMA);
+    return;
+  }
   db.transaction(() => {
-    if (!db.prepare("SELECT 1 FROM pragma_table_info('contracts') WHERE name = 'unfunded_since'").get()) {
-      db.exec('ALTER TABLE contracts ADD COLUMN unfunded_since INTEGER');
-      const fill = db.prepare<[number, string]>('UPDATE contracts SET unfunded_since = ? WHERE contract_id = ?');
-      for (const r of db.prepare<[], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts').all()) {
-        const since = unfundedSince(JSON.parse(r.record));
-        if (since !== null) fill.run(since, r.contract_id);
-      }
+    db.exec('ALTER TABLE contracts ADD COLUMN unfunded_since INTEGER');
+    const fill = db.prepare<[number, string]>('UPDATE contracts SET unfunded_since = ? WHERE contract_id = ?');
+    for (const r of db.prepare<[], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts').all()) {
+      const since = unfundedSince(JSON.parse(r.record));
+      if (since !== null) fill.run(since, r.contract_id);
     }
     db.exec(UNFUNDED_SCHEMA);
   })();
