@@ -13,7 +13,10 @@
  *    included), and the sustained rate — the CPU the whole stream of N spent beyond those
  *    first ones, per update after them (a mint that runs for hours runs at this one); each
  *    beside the ceiling's same updates. Medians of BENCH_ROUNDS (3) rounds per backend, each
- *    from one prepared state copied for each run.
+ *    from one prepared state copied for each run. Under each row, the part of that CPU spent on
+ *    the process's threads other than the main one (Linux's per-thread counts, bench/cpu-at-exit.cjs):
+ *    V8 compiling hot functions with TurboFan and helping its GC — what the first updates pay for
+ *    warming up, and a sustained stream no longer does.
  * 2. What one update costs, part by part, per backend: acceptUpdate's steps timed one by
  *    one in a fresh process per backend (bench/credit-breakdown.mjs), beside the
  *    stream's own time per update after start-up.
@@ -52,13 +55,16 @@ if (!kept || !existsSync(join(setup, 'requests.jsonl'))) await setupMintStream({
 
 const cpuHook = join(root, 'bench', 'cpu-at-exit.cjs');
 
-/** One stream over `requests` (N lines, or none: the start-up alone): wall and CPU seconds of the mint's process. */
+/**
+ * One stream over `requests` (N lines, or none: the start-up alone): wall and CPU seconds of the
+ * mint's process, and the CPU seconds of its threads other than the main one (NaN without /proc).
+ */
 async function streamRun(backend, requests = join(setup, 'requests.jsonl'), expected = N, runBin = bin) {
   const dir = mkdtempSync(join(tmpdir(), 'offchain-bench-'));
   try {
     cpSync(join(setup, 'regtest'), join(dir, 'regtest'), { recursive: true });
     const cpuFile = join(dir, 'cpu.json');
-    const env = { ...process.env, MINT_KEY: mintKey, OFFCHAIN_SECP256K1: backend, BENCH_CPU_FILE: cpuFile, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${cpuHook}` };
+    const env = { ...process.env, MINT_KEY: mintKey, OFFCHAIN_SECP256K1: backend, BENCH_CPU_FILE: cpuFile, BENCH_THREAD_CPU: '1', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${cpuHook}` };
     const [cmd, args] = pin([runBin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--confirmations', '1', '--in', requests]);
     const t0 = process.hrtime.bigint();
     const out = execFileSync(cmd, args, { env, maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
@@ -66,7 +72,8 @@ async function streamRun(backend, requests = join(setup, 'requests.jsonl'), expe
     const receipts = out.split('\n').filter((l) => l.includes('"credit/receipt"')).length;
     if (receipts !== expected) throw new Error(`expected ${expected} receipts, got ${receipts}: ${out.slice(0, 400)}`);
     const cpu = JSON.parse(readFileSync(cpuFile, 'utf8'));
-    return { wall: seconds, cpu: (cpu.user + cpu.system) / 1e6 };
+    // The process's other threads (bench/cpu-at-exit.cjs): V8's optimizing compiler and GC helpers, libuv's pool.
+    return { wall: seconds, cpu: (cpu.user + cpu.system) / 1e6, others: cpu.main === undefined ? NaN : (cpu.user + cpu.system - cpu.main) / 1e6 };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -128,8 +135,8 @@ for (const backend of backends) {
     const aIdle = anchorBin ? await streamRun(backend, empty, 0, anchorBin) : undefined;
     rounds.push({
       startCpu: idle.cpu,
-      first: { ceiling: ceiling.first, wall: s1.wall, perUpdate: ((s1.cpu - idle.cpu) * 1e6) / FIRST, ...(a1 ? { anchor: ((a1.cpu - aIdle.cpu) * 1e6) / FIRST } : {}) },
-      ...(s2 ? { rest: { ceiling: ceiling.rest, wall: s2.wall - s1.wall, perUpdate: ((s2.cpu - s1.cpu) * 1e6) / (N - FIRST), ...(a2 ? { anchor: ((a2.cpu - a1.cpu) * 1e6) / (N - FIRST) } : {}) } } : {}),
+      first: { ceiling: ceiling.first, wall: s1.wall, perUpdate: ((s1.cpu - idle.cpu) * 1e6) / FIRST, others: ((s1.others - idle.others) * 1e6) / FIRST, ...(a1 ? { anchor: ((a1.cpu - aIdle.cpu) * 1e6) / FIRST } : {}) },
+      ...(s2 ? { rest: { ceiling: ceiling.rest, wall: s2.wall - s1.wall, perUpdate: ((s2.cpu - s1.cpu) * 1e6) / (N - FIRST), others: ((s2.others - s1.others) * 1e6) / (N - FIRST), ...(a2 ? { anchor: ((a2.cpu - a1.cpu) * 1e6) / (N - FIRST) } : {}) } } : {}),
     });
   }
   if (!rounds.length) {
@@ -149,6 +156,10 @@ for (const backend of backends) {
         `   ratio ${ratio.toFixed(2)}   wall ${(n / wall).toFixed(0)} updates/s (${wall.toFixed(2)} s${kind === 'first' ? `, start-up ${median(rounds.map((r) => r.startCpu)).toFixed(2)} CPU-s` : ''}); load ${loadavg()[0].toFixed(1)}`,
     );
     console.log(`  ${''.padEnd(16)} ${''.padEnd(26)} rounds: ${range(rs.map((r) => 1e6 / r.perUpdate))} updates per CPU-s, ceiling ${range(rs.map((r) => 1e6 / r.ceiling))}, ratio ${ratios.map((x) => x.toFixed(2)).join(' ')}`);
+    // What the main thread did not do: compiling hot code (TurboFan runs beside the main thread) and helping the GC.
+    const others = median(rs.map((r) => r.others));
+    const othersNote = Number.isNaN(others) ? '' : `; ${others.toFixed(0)} of its ${us.toFixed(0)} µs on V8's other threads (optimizing compiler, GC helpers)`;
+    if (othersNote) console.log(`  ${''.padEnd(16)} ${''.padEnd(26)} of each update's ${us.toFixed(0)} µs, ${others.toFixed(0)} µs on the process's other threads (V8's optimizing compiler and GC helpers, libuv's pool): the main thread alone ${(1e6 / (us - others)).toFixed(0)} updates per CPU-s`);
     reportRow({
       id: kind === 'first' ? `mint/${backend}` : `mint-sustained/${backend}`,
       label: kind === 'first'
@@ -162,7 +173,7 @@ for (const backend of backends) {
       ratio,
       ratioRange: [Math.min(...ratios), Math.max(...ratios)],
       ...(TARGET[backend] ? { target: { on: 'value', atLeast: TARGET[backend] } } : {}),
-      note: `${n} updates, ${rounds.length} rounds${hasTaskset ? ', one pinned core' : ''}; wall is updates per second`,
+      note: `${n} updates, ${rounds.length} rounds${hasTaskset ? ', one pinned core' : ''}; wall is updates per second${othersNote}`,
     });
     if (anchorBin) {
       const au = median(rs.map((r) => r.anchor));
