@@ -106,8 +106,8 @@ function targetText(t) {
 /** The rows as a Markdown table, in the order measured. */
 function table(rows) {
   const lines = [
-    '| row | CPU (rounds\' range) | wall | anchor or limit, same run | ratio | target | met | load |',
-    '|---|---|---|---|---|---|---|---|',
+    '| row | CPU (rounds\' range) | wall | anchor or limit, same run | ratio | target | met | load | what bounds it, same run |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const range = r.range ? ` (${fmt(r.range[0])}–${fmt(r.range[1])})` : '';
@@ -116,7 +116,7 @@ function table(rows) {
     lines.push(
       `| ${r.label} | ${fmt(r.value)} ${r.unit}${range} | ${r.wall === undefined ? '—' : fmt(r.wall)} | ` +
         `${r.anchor ? `${r.anchor.label}: ${fmt(r.anchor.value)}` : '—'} | ${r.ratio === undefined ? '—' : `${fmt(r.ratio)}${ratioRange}`} | ` +
-        `${targetText(r.target)} | ${met === undefined ? '' : met ? 'yes' : '**no**'} | ${r.load} |`,
+        `${targetText(r.target)} | ${met === undefined ? '' : met ? 'yes' : '**no**'} | ${r.load} | ${r.bound ?? ''} |`,
     );
   }
   return lines.join('\n');

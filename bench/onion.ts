@@ -253,6 +253,7 @@ const LABEL = { build5: '5-hop build', build20: '20-hop build', peel: 'peel + pa
         ratio: measured ? med(row[k], 'cpu') / med(theirs[k], 'cpu') : NaN,
         ratioRange: measured ? [Math.min(...ratios), Math.max(...ratios)] : undefined,
         target: { on: 'ratio', atLeast: 2 },
+        ...(measured && floor.get(name) ? { bound: `its point arithmetic alone (the same curve calls, nothing else): ${(med(floor.get(name)![k], 'cpu') / med(theirs[k], 'cpu')).toFixed(2)}× Electrum` } : {}),
         note: `${rounds} rounds`,
       });
     }

@@ -11,6 +11,8 @@ export type Row = {
   ratio?: number;
   ratioRange?: [number, number];
   target?: { on: 'ratio' | 'value'; atLeast?: number; atMost?: number };
+  /** What bounds the figure, measured in the same run (the README's last column). */
+  bound?: string;
   note?: string;
 };
 export declare function reportRow(row: Row): Row & { load: number };

@@ -26,6 +26,8 @@ export const ROWS_ENV = 'OFFCHAIN_BENCH_ROWS';
  * @property {number} [ratio]   value ÷ anchor (or the row's own ratio, e.g. × bare node)
  * @property {[number, number]} [ratioRange] the rounds' lowest and highest ratio
  * @property {{ on: 'ratio' | 'value', atLeast?: number, atMost?: number }} [target] issue 40's target
+ * @property {string} [bound]   what bounds the figure, measured in the same run (the library's own floor,
+ *                              the arithmetic alone, the share of CPU on V8's other threads): the README's last column
  * @property {string} [note]    a short remark (rounds, sample size)
  */
 
