@@ -1,16 +1,16 @@
 /**
- * The floor under `psbt decode`'s cold start (bench/run.mjs): what @scure/btc-signer costs a
- * process by itself — its code loaded, and its `fromPSBT` of the bench's fixture with the
- * options `psbt decode` reads with (INSPECT_TX_OPTS) — bundled, code-cached and loaded as
- * bin/run.js loads the decode shortcut (bench/psbt-floor-run.cjs). Nothing of ours runs: no
- * format detection, no view, no JSON, one short line out. Bundled by bench/run.mjs at each run.
+ * The floor under `psbt decode`'s cold start (bench/run.mjs): @scure/btc-signer loaded and
+ * nothing else — the library every PSBT we read goes through (src/lib/psbt/parse.ts), whose
+ * module initialisation (its coders, @noble/curves' secp256k1, @scure/base) any decode pays
+ * before reading a byte — bundled, code-cached and loaded as bin/run.js loads the decode
+ * shortcut (bench/psbt-floor-run.cjs). Its `fromPSBT` is not timed: our reader hands it less
+ * than the whole PSBT (src/lib/psbt/read.ts reads the key records itself), so btc-signer's
+ * reading of the fixture alone can cost more than our whole decode. Bundled by bench/run.mjs.
  */
 import { Transaction } from '@scure/btc-signer';
-import { readFileSync, writeSync } from 'node:fs';
-import { INSPECT_TX_OPTS } from '../src/lib/psbt/tx-opts.ts';
+import { writeSync } from 'node:fs';
 
-/** Parse the base64 PSBT in `file`; write its input and output counts. */
-export function main(file: string): void {
-  const tx = Transaction.fromPSBT(Buffer.from(readFileSync(file, 'latin1').trim(), 'base64'), INSPECT_TX_OPTS);
-  writeSync(1, `${tx.inputsLength} inputs, ${tx.outputsLength} outputs\n`);
+/** One short line, naming what was loaded (so the bundle keeps it). */
+export function main(): void {
+  writeSync(1, `@scure/btc-signer loaded: Transaction.fromPSBT is a ${typeof Transaction.fromPSBT}\n`);
 }
