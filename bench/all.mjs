@@ -116,7 +116,7 @@ function table(rows) {
     lines.push(
       `| ${r.label} | ${fmt(r.value)} ${r.unit}${range} | ${r.wall === undefined ? '—' : fmt(r.wall)} | ` +
         `${r.anchor ? `${r.anchor.label}: ${fmt(r.anchor.value)}` : '—'} | ${r.ratio === undefined ? '—' : `${fmt(r.ratio)}${ratioRange}`} | ` +
-        `${targetText(r.target)} | ${met === undefined ? '' : met ? 'yes' : '**no**'} | ${r.load} | ${r.bound ?? ''} |`,
+        `${targetText(r.target)} | ${met === undefined ? '' : met ? 'yes' : '**no**'} | ${r.load} | ${(r.bound ?? '').replaceAll('|', '\\|')} |`,
     );
   }
   return lines.join('\n');

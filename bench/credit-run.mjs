@@ -15,8 +15,8 @@
  *    beside the ceiling's same updates. Medians of BENCH_ROUNDS (3) rounds per backend, each
  *    from one prepared state copied for each run. Under each row, the part of that CPU spent on
  *    the process's threads other than the main one (Linux's per-thread counts, bench/cpu-at-exit.cjs):
- *    V8 compiling hot functions with TurboFan and helping its GC — what the first updates pay for
- *    warming up, and a sustained stream no longer does.
+ *    V8 compiling hot functions with TurboFan and helping its GC, libuv's pool — what the first
+ *    updates pay for warming up, and a sustained stream much less.
  * 2. What one update costs, part by part, per backend: acceptUpdate's steps timed one by
  *    one in a fresh process per backend (bench/credit-breakdown.mjs), beside the
  *    stream's own time per update after start-up.
@@ -156,10 +156,12 @@ for (const backend of backends) {
         `   ratio ${ratio.toFixed(2)}   wall ${(n / wall).toFixed(0)} updates/s (${wall.toFixed(2)} s${kind === 'first' ? `, start-up ${median(rounds.map((r) => r.startCpu)).toFixed(2)} CPU-s` : ''}); load ${loadavg()[0].toFixed(1)}`,
     );
     console.log(`  ${''.padEnd(16)} ${''.padEnd(26)} rounds: ${range(rs.map((r) => 1e6 / r.perUpdate))} updates per CPU-s, ceiling ${range(rs.map((r) => 1e6 / r.ceiling))}, ratio ${ratios.map((x) => x.toFixed(2)).join(' ')}`);
-    // What the main thread did not do: compiling hot code (TurboFan runs beside the main thread) and helping the GC.
+    // What the main thread did not do: compiling hot code (TurboFan runs beside the main thread), helping the GC.
+    // Each round's own split, then the medians.
     const others = median(rs.map((r) => r.others));
-    const bound = Number.isNaN(others) ? undefined : `${others.toFixed(0)} of its ${us.toFixed(0)} µs on V8's other threads (optimizing compiler, GC helpers); the main thread alone ${(1e6 / (us - others)).toFixed(0)}/CPU-s`;
-    if (bound) console.log(`  ${''.padEnd(16)} ${''.padEnd(26)} of each update's ${us.toFixed(0)} µs, ${others.toFixed(0)} µs on the process's other threads (V8's optimizing compiler and GC helpers, libuv's pool): the main thread alone ${(1e6 / (us - others)).toFixed(0)} updates per CPU-s`);
+    const mainUs = median(rs.map((r) => r.perUpdate - r.others));
+    const bound = Number.isNaN(others) ? undefined : `${others.toFixed(0)} µs per update on the process's other threads (V8's compiler and GC helpers, libuv's pool), ${mainUs.toFixed(0)} µs on its main thread`;
+    if (bound) console.log(`  ${''.padEnd(16)} ${''.padEnd(26)} of each update's ${us.toFixed(0)} µs, ${bound}`);
     reportRow({
       id: kind === 'first' ? `mint/${backend}` : `mint-sustained/${backend}`,
       label: kind === 'first'

@@ -81,23 +81,30 @@ function timeInTurn(commands) {
  */
 async function psbtFloor() {
   const dir = mkdtempSync(join(tmpdir(), 'offchain-bench-floor-'));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
   const wrapper = ['(function (exports, require, module, __filename, __dirname) { ', '\n});'];
-  await build({
-    absWorkingDir: root, entryPoints: { floor: 'bench/psbt-floor.ts' }, outdir: dir, outExtension: { '.js': '.cjs' }, bundle: true, platform: 'node', target: 'node20',
-    format: 'cjs', minify: true, keepNames: false, legalComments: 'none', logLevel: 'warning', define: { 'globalThis.crypto': 'undefined' }, banner: { js: wrapper[0] }, footer: { js: wrapper[1] },
-  });
   const args = [join(root, 'bench', 'psbt-floor-run.cjs'), join(dir, 'floor.cjs')];
-  const env = { ...process.env, BENCH_WRITE_CODE_CACHE: '1' };
-  delete env.NODE_EXTRA_CA_CERTS;
-  execFileSync(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
-  return { args, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  try {
+    await build({
+      absWorkingDir: root, entryPoints: { floor: 'bench/psbt-floor.ts' }, outdir: dir, outExtension: { '.js': '.cjs' }, bundle: true, platform: 'node', target: 'node20',
+      format: 'cjs', keepNames: false, legalComments: 'none', logLevel: 'warning', define: { 'globalThis.crypto': 'undefined' }, banner: { js: wrapper[0] }, footer: { js: wrapper[1] },
+      minify: !process.env.OFFCHAIN_BUILD_READABLE, // as dist/ was built
+    });
+    const env = { ...process.env, BENCH_WRITE_CODE_CACHE: '1' };
+    delete env.NODE_EXTRA_CA_CERTS;
+    execFileSync(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  } catch (e) {
+    remove();
+    throw e;
+  }
+  return { args, remove };
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`offchain benchmarks — node ${process.version}, ${cpus().length} × ${cpu}, median of ${runs} runs\n`);
 
-const fixture = 'fixtures/psbt/musig-keypath-unsigned.psbt';
-const decode = [bin, 'psbt', 'decode', '--in', fixture];
+const decode = [bin, 'psbt', 'decode', '--in', 'fixtures/psbt/musig-keypath-unsigned.psbt'];
+const FLOOR = '  @scure/btc-signer loaded (the floor)';
 const caCerts = process.env.NODE_EXTRA_CA_CERTS;
 const floor = await psbtFloor();
 const load = loadavg()[0];
@@ -108,7 +115,7 @@ try {
     ['offchain --version', [bin, '--version']],
     ['offchain psbt decode (fixture)', decode],
     ['  the signed MuSig2 fixture', [bin, 'psbt', 'decode', '--in', 'fixtures/psbt/musig-keypath-signed.psbt']],
-    ['  @scure/btc-signer loaded (the floor)', floor.args],
+    [FLOOR, floor.args],
     ...(caCerts ? [['node -e 0, NODE_EXTRA_CA_CERTS kept', ['-e', '0'], { NODE_EXTRA_CA_CERTS: caCerts }]] : []),
   ]);
 } finally {
@@ -120,8 +127,9 @@ for (const r of rows) {
   console.log(r.name.padEnd(40) + r.cpu.toFixed(1).padStart(8) + `${(r.cpu / bare.cpu).toFixed(2)}×`.padStart(8) + r.wall.toFixed(1).padStart(10) + `${(r.wall / bare.wall).toFixed(2)}×`.padStart(8));
 }
 if (caCerts) console.log(`(NODE_EXTRA_CA_CERTS=${caCerts} is set here; every child above but the last ran without it)`);
-const floorRatio = rows[4].cpu / bare.cpu;
-for (const [r, id, atMost, bound] of [[rows[1], 'cold/version', 1.5, undefined], [rows[2], 'cold/psbt-decode', 1.2, `@scure/btc-signer loaded alone, as the shortcut loads it (no byte read): ${floorRatio.toFixed(2)}× bare`]]) {
+const floorRatio = rows.find((r) => r.name === FLOOR).cpu / bare.cpu;
+const decodeBound = `@scure/btc-signer loaded alone, as the shortcut loads it (no byte read): ${floorRatio.toFixed(2)}× bare`;
+for (const [r, id, atMost, bound] of [[rows[1], 'cold/version', 1.5, undefined], [rows[2], 'cold/psbt-decode', 1.2, decodeBound]]) {
   reportRow({
     id,
     label: `\`${r.name.replace(/ \(fixture\)$/, '')}\` cold start, the child's own CPU (wall ${(r.wall / bare.wall).toFixed(2)}× bare)`,
