@@ -11,7 +11,9 @@
  *    both, the ratio much less; wall-clock updates/s too. Two rows per backend: the stream's
  *    first C × 8 updates (the issue's 2,000: JIT warm-up and each contract's first sight
  *    included), and the sustained rate — the CPU the whole stream of N spent beyond those
- *    first ones, per update after them (a mint that runs for hours runs at this one); each
+ *    first ones, per update after them (a mint that runs for hours runs at this one), read in
+ *    that same process from /proc when its answer to the last first one arrives (where there
+ *    is no /proc: the stream of the first ones alone subtracted, a second process); each
  *    beside the ceiling's same updates. Medians of BENCH_ROUNDS (3) rounds per backend, each
  *    from one prepared state copied for each run. Under each row, the part of that CPU spent on
  *    the process's threads other than the main one (Linux's per-thread counts, bench/cpu-at-exit.cjs):
@@ -23,7 +25,7 @@
  * 3. One payment through three real processes and OS pipes:
  *    `sign-update --role user | sign-update --role mint | sign-update --role user`.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -56,10 +58,28 @@ if (!kept || !existsSync(join(setup, 'requests.jsonl'))) await setupMintStream({
 const cpuHook = join(root, 'bench', 'cpu-at-exit.cjs');
 
 /**
+ * The CPU seconds a running process has used (all its threads: /proc/<pid>/stat's utime + stime, clock
+ * ticks of 10 ms) and its main thread's (schedstat, ns); undefined without /proc.
+ */
+function cpuOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpu = (Number(fields[11]) + Number(fields[12])) / 100;
+    const main = Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+    return { cpu, others: cpu - main };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * One stream over `requests` (N lines, or none: the start-up alone): wall and CPU seconds of the
  * mint's process, and the CPU seconds of its threads other than the main one (NaN without /proc).
+ * `markAt`: also the same figures when the process had answered that many requests (`mark`, read
+ * from /proc as its answer arrives), so that the updates after them are timed in the same process.
  */
-async function streamRun(backend, requests = join(setup, 'requests.jsonl'), expected = N, runBin = bin) {
+async function streamRun(backend, requests = join(setup, 'requests.jsonl'), expected = N, runBin = bin, markAt = undefined) {
   const dir = mkdtempSync(join(tmpdir(), 'offchain-bench-'));
   try {
     cpSync(join(setup, 'regtest'), join(dir, 'regtest'), { recursive: true });
@@ -67,13 +87,34 @@ async function streamRun(backend, requests = join(setup, 'requests.jsonl'), expe
     const env = { ...process.env, MINT_KEY: mintKey, OFFCHAIN_SECP256K1: backend, BENCH_CPU_FILE: cpuFile, BENCH_THREAD_CPU: '1', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${cpuHook}` };
     const [cmd, args] = pin([runBin, 'sign-update', '--role', 'mint', '--stream', '--key-env', 'MINT_KEY', '--state-dir', dir, '--tip-height', '1000', '--confirmations', '1', '--in', requests]);
     const t0 = process.hrtime.bigint();
-    const out = execFileSync(cmd, args, { env, maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    let receipts = 0;
+    let partial = '';
+    let head = '';
+    let mark;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop();
+      if (head.length < 400) head += chunk.slice(0, 400);
+      for (const line of lines) {
+        if (!line.includes('"credit/receipt"')) continue;
+        receipts++;
+        if (receipts === markAt) {
+          const at = cpuOf(child.pid);
+          if (at) mark = { ...at, wall: Number(process.hrtime.bigint() - t0) / 1e9 };
+        }
+      }
+    });
+    const code = await new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const receipts = out.split('\n').filter((l) => l.includes('"credit/receipt"')).length;
-    if (receipts !== expected) throw new Error(`expected ${expected} receipts, got ${receipts}: ${out.slice(0, 400)}`);
+    if (code !== 0 || receipts !== expected) throw new Error(`expected ${expected} receipts and exit 0, got ${receipts} and exit ${code}: ${head}`);
     const cpu = JSON.parse(readFileSync(cpuFile, 'utf8'));
     // The process's other threads (bench/cpu-at-exit.cjs): V8's optimizing compiler and GC helpers, libuv's pool.
-    return { wall: seconds, cpu: (cpu.user + cpu.system) / 1e6, others: cpu.main === undefined ? NaN : (cpu.user + cpu.system - cpu.main) / 1e6 };
+    return { wall: seconds, cpu: (cpu.user + cpu.system) / 1e6, others: cpu.main === undefined ? NaN : (cpu.user + cpu.system - cpu.main) / 1e6, mark };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -128,7 +169,10 @@ for (const backend of backends) {
     const ceiling = ceilingRun(backend);
     if (ceiling === undefined) break; // the backend is not available here
     const s1 = await streamRun(backend, first, FIRST);
-    const s2 = N > FIRST ? await streamRun(backend, all, N) : undefined;
+    const s2 = N > FIRST ? await streamRun(backend, all, N, bin, FIRST) : undefined;
+    // The sustained updates timed inside the one process that ran them all (from its answer to the
+    // FIRST-th request on), where /proc lets the bench read it then; else by difference with s1.
+    const after = s2?.mark ?? s1;
     const idle = await streamRun(backend, empty, 0);
     const a1 = anchorBin ? await streamRun(backend, first, FIRST, anchorBin) : undefined;
     const a2 = anchorBin && N > FIRST ? await streamRun(backend, all, N, anchorBin) : undefined;
@@ -136,7 +180,7 @@ for (const backend of backends) {
     rounds.push({
       startCpu: idle.cpu,
       first: { ceiling: ceiling.first, wall: s1.wall, perUpdate: ((s1.cpu - idle.cpu) * 1e6) / FIRST, others: ((s1.others - idle.others) * 1e6) / FIRST, ...(a1 ? { anchor: ((a1.cpu - aIdle.cpu) * 1e6) / FIRST } : {}) },
-      ...(s2 ? { rest: { ceiling: ceiling.rest, wall: s2.wall - s1.wall, perUpdate: ((s2.cpu - s1.cpu) * 1e6) / (N - FIRST), others: ((s2.others - s1.others) * 1e6) / (N - FIRST), ...(a2 ? { anchor: ((a2.cpu - a1.cpu) * 1e6) / (N - FIRST) } : {}) } } : {}),
+      ...(s2 ? { rest: { ceiling: ceiling.rest, wall: s2.wall - after.wall, perUpdate: ((s2.cpu - after.cpu) * 1e6) / (N - FIRST), others: ((s2.others - after.others) * 1e6) / (N - FIRST), ...(a2 ? { anchor: ((a2.cpu - a1.cpu) * 1e6) / (N - FIRST) } : {}) } } : {}),
     });
   }
   if (!rounds.length) {
