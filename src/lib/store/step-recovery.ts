@@ -96,6 +96,18 @@ function finishStep(path: string, sealed: boolean): boolean {
     throw stuck('its record is damaged, so what it changed is unknown', `look at the files it names, then remove it (rm '${path}') and run the command again`);
   }
   if (!processIsGone(owner)) return false; // still running (or on another host): its own step
+  // Read while its owner ran, found gone after: the owner may have finished in between (sealed,
+  // cleaned, removed the record — a live owner's last acts), and this text is then a step already
+  // done, whose undo would put old versions back over it. Only the record as it stands once its
+  // owner is known gone is acted on: gone or changed since, it is looked at again (unfinished).
+  let now: string;
+  try {
+    now = readFileSync(path, 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+  if (now !== text) return false;
   const dirs = new Set<string>();
   try {
     if (sealed) {
