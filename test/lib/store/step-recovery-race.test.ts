@@ -6,25 +6,14 @@
  * the owner is known gone (the clean-clone run's race.test.ts: 10 concurrent `musig nonce`, one
  * refused E_STEP_INTERRUPTED undoing a step its owner had finished).
  */
-import { describe, it, expect, vi, afterAll } from 'vitest';
+import { describe, it, expect, vi, afterAll, afterEach } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { recoverInterruptedSteps } from '../../../src/lib/store/step-recovery.ts';
 
-/** Between recovery's two reads of one record: its owner seals it (renames .open to .sealed), as a live owner does before it cleans up. */
-const interleave = vi.hoisted(() => ({ path: '', reads: 0, between: undefined as (() => void) | undefined }));
-vi.mock('node:fs', async (importOriginal) => {
-  const fs = await importOriginal<typeof import('node:fs')>();
-  const readFileSync = ((p: unknown, ...rest: unknown[]) => {
-    if (p === interleave.path && ++interleave.reads === 2) interleave.between?.();
-    return (fs.readFileSync as (...a: unknown[]) => unknown)(p, ...rest);
-  }) as typeof fs.readFileSync;
-  return { ...fs, default: { ...fs, readFileSync }, readFileSync };
-});
-
-const { recoverInterruptedSteps } = await import('../../../src/lib/store/step-recovery.ts');
-
+afterEach(() => vi.restoreAllMocks());
 const root = mkdtempSync(join(tmpdir(), 'offchain-step-race-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -40,12 +29,17 @@ describe('step recovery: a record read while its owner ran', () => {
     writeFileSync(entry.b, 'old'); // the old version's link, which the owner had not removed yet
     // An owner that is gone by the time recovery asks (a process that has exited).
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
-    const owner = { hostname: hostname(), pid: dead, procStart: null, bootId: null };
+    // procStart '0': a live process that reuses the pid still reads as another process (gone).
+    const owner = { hostname: hostname(), pid: dead, procStart: '0', bootId: null };
     const open = join(dir, '.step.aaaaaaaaaaaaaaaa.open');
     writeFileSync(open, `${JSON.stringify(owner)}\n${JSON.stringify(entry)}\n`);
-    interleave.path = open;
-    interleave.reads = 0;
-    interleave.between = () => renameSync(open, open.replace(/\.open$/, '.sealed'));
+    // The race: recovery has read the record; as it asks whether the owner is alive, the owner
+    // seals its step (and then dies before its cleanup). Injected at the liveness check itself.
+    const kill = process.kill.bind(process);
+    vi.spyOn(process, 'kill').mockImplementation(((pid: number, signal?: string | number) => {
+      if (pid === dead && existsSync(open)) renameSync(open, open.replace(/\.open$/, '.sealed'));
+      return kill(pid, signal);
+    }) as typeof process.kill);
 
     expect(recoverInterruptedSteps(dir)).toBe(0); // the open record is gone: nothing undone now
     expect(readFileSync(target, 'utf8')).toBe('committed');
