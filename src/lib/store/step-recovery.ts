@@ -74,16 +74,21 @@ export function recoverAfterTakeover(): void {
   }
 }
 
+/** A step record's text, or undefined when it is gone (its step finished, or sealed under its other name). */
+function recordText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
 function finishStep(path: string, sealed: boolean): boolean {
   const stuck = (why: string, run: string) =>
     new StateConflictError('E_STEP_INTERRUPTED', `a command died mid-step and left ${path}; ${why}: ${run}`, { path });
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return false; // finished concurrently
-    throw e;
-  }
+  const text = recordText(path);
+  if (text === undefined) return false; // finished concurrently
   const lines = text.split('\n');
   const complete = lines.slice(0, -1); // the last piece has no newline: torn mid-write, never acted on
   let owner: ProcessIdentity;
@@ -100,14 +105,7 @@ function finishStep(path: string, sealed: boolean): boolean {
   // cleaned, removed the record — a live owner's last acts), and this text is then a step already
   // done, whose undo would put old versions back over it. Only the record as it stands once its
   // owner is known gone is acted on: gone or changed since, it is looked at again (unfinished).
-  let now: string;
-  try {
-    now = readFileSync(path, 'utf8');
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return false;
-    throw e;
-  }
-  if (now !== text) return false;
+  if (recordText(path) !== text) return false;
   const dirs = new Set<string>();
   try {
     if (sealed) {
