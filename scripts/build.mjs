@@ -29,6 +29,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { patchOclif } from './oclif-patches.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Build beside dist/ and swap it in at the end, so a CLI started during a rebuild (a test,
@@ -44,8 +45,7 @@ const routeDynamicImports = {
   setup(b) {
     b.onLoad({ filter: /node_modules[\\/](@oclif[\\/]core[\\/]lib|lilconfig[\\/]src)[\\/].*\.js$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8').replace(/(?<![\w.$])import\(/g, '__offchainImport(');
-      const patched = OCLIF_PLUGIN.test(args.path) ? codePointCommandOrder(args.path, text) : OCLIF_PERFORMANCE.test(args.path) ? lazyPerfHooks(args.path, text) : text;
-      return { contents: patched, loader: 'js' };
+      return { contents: patchOclif(args.path, text), loader: 'js' };
     });
     b.onLoad({ filter: /src[\\/]lib[\\/]cli[\\/]secrets\.ts$/ }, (args) => ({
       contents: readFileSync(args.path, 'utf8').replace("import('inquirer')", "__offchainImport('inquirer')"),
@@ -58,38 +58,6 @@ const routeDynamicImports = {
     }));
   },
 };
-
-/**
- * oclif's Plugin.load orders a plugin's commands with `a.id.localeCompare(b.id)`, on every run
- * of every command: the process's first localeCompare makes ICU build its collator, ~8 ms of
- * CPU (measured alone: the first call 8.6 ms, the next 0.003 ms) — 5% of a one-shot command's
- * start-up, for an order nothing on a command's path reads (help and the listings sort again,
- * with oclif's own code-unit `sortBy`). Here it is the code-unit order: the same order for our
- * ids (lower-case words, '-' and ':', which ICU's root collation also puts before letters,
- * '-' before ':'), no collator. A build of another oclif whose text differs fails here.
- */
-const OCLIF_PLUGIN = /node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/;
-const OCLIF_COMMAND_SORT = '.sort((a, b) => a.id.localeCompare(b.id));';
-function codePointCommandOrder(path, text) {
-  if (!text.includes(OCLIF_COMMAND_SORT)) throw new Error(`${path}: oclif's command sort changed; review scripts/build.mjs codePointCommandOrder`);
-  return text.replace(OCLIF_COMMAND_SORT, '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));');
-}
-
-/**
- * oclif's performance markers require node:perf_hooks when their module loads, on every run,
- * and use it only when performance tracking is on (OCLIF_PERFORMANCE, never here): loading it
- * and the eleven internal modules it brings costs ~1.2 ms of CPU a start. Here it is required
- * when first used. A build of another oclif whose text differs fails here.
- */
-const OCLIF_PERFORMANCE = /node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/]performance\.js$/;
-const OCLIF_PERF_HOOKS = 'const node_perf_hooks_1 = require("node:perf_hooks");';
-function lazyPerfHooks(path, text) {
-  if (!text.includes(OCLIF_PERF_HOOKS) || (text.match(/node_perf_hooks_1\.(\w+)/g) ?? []).some((use) => !/\.(performance|PerformanceObserver)$/.test(use))) {
-    throw new Error(`${path}: oclif's use of node:perf_hooks changed; review scripts/build.mjs lazyPerfHooks`);
-  }
-  const lazy = 'const node_perf_hooks_1 = { get performance() { return require("node:perf_hooks").performance; }, get PerformanceObserver() { return require("node:perf_hooks").PerformanceObserver; } };';
-  return text.replace(OCLIF_PERF_HOOKS, lazy);
-}
 
 /**
  * micro-packed 0.11.1 (under @scure/btc-signer) encodes an array with a terminator — every
@@ -190,7 +158,7 @@ for (const { path } of Object.values(fastDecode.metafile.outputs).flatMap((o) =>
 // (so the build counts as stale) rather than hash content the bundle may not hold.
 const sha256 = (path) =>
   statSync(join(root, path)).mtimeMs >= started ? 'modified during the build' : createHash('sha256').update(readFileSync(join(root, path))).digest('hex');
-const inputs = [...new Set([...Object.keys(cli.metafile.inputs), ...Object.keys(fastDecode.metafile.inputs), 'scripts/build.mjs'])].sort();
+const inputs = [...new Set([...Object.keys(cli.metafile.inputs), ...Object.keys(fastDecode.metafile.inputs), 'scripts/build.mjs', 'scripts/oclif-patches.mjs'])].sort();
 writeFileSync(join(out, 'build-inputs.json'), JSON.stringify({ sha256: Object.fromEntries(inputs.map((p) => [p, sha256(p)])) }, null, 1) + '\n');
 writeFileSync(
   join(out, 'commands.cjs'),

@@ -1,0 +1,70 @@
+/**
+ * What scripts/build.mjs changes in @oclif/core as it bundles it: three costs every command paid
+ * at start-up for nothing it uses (measured on a one-shot command: ~17 ms of its ~170 ms of CPU).
+ * Each patch finds the exact text it replaces, or fails the build: an oclif whose text differs
+ * is reviewed, never silently left unpatched. test/setup/oclif-patches.test.ts holds each to
+ * the behaviour it replaces.
+ */
+
+/**
+ * oclif's Plugin.load orders a plugin's commands with `a.id.localeCompare(b.id)`, on every run
+ * of every command: the process's first localeCompare makes ICU build its collator, ~8 ms of
+ * CPU (measured alone: the first call 8.6 ms, the next 0.003 ms) — 5% of a one-shot command's
+ * start-up, for an order nothing on a command's path reads (help and the listings sort again,
+ * with oclif's own code-unit `sortBy`). Here it is the code-unit order: the same order for our
+ * ids (lower-case words, '-' and ':', which ICU's root collation also puts before letters,
+ * '-' before ':'), no collator. A build of another oclif whose text differs fails here.
+ */
+const OCLIF_PLUGIN = /node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/;
+const OCLIF_COMMAND_SORT = '.sort((a, b) => a.id.localeCompare(b.id));';
+export function codePointCommandOrder(path, text) {
+  if (!text.includes(OCLIF_COMMAND_SORT)) throw new Error(`${path}: oclif's command sort changed; review scripts/oclif-patches.mjs codePointCommandOrder`);
+  return text.replace(OCLIF_COMMAND_SORT, '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));');
+}
+
+/**
+ * oclif's performance markers require node:perf_hooks when their module loads, on every run,
+ * and use it only when performance tracking is on (OCLIF_PERFORMANCE, never here): loading it
+ * and the eleven internal modules it brings costs ~1.2 ms of CPU a start. Here it is required
+ * when first used. A build of another oclif whose text differs fails here.
+ */
+const OCLIF_PERFORMANCE = /node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/]performance\.js$/;
+const OCLIF_PERF_HOOKS = 'const node_perf_hooks_1 = require("node:perf_hooks");';
+export function lazyPerfHooks(path, text) {
+  if (!text.includes(OCLIF_PERF_HOOKS) || (text.match(/node_perf_hooks_1\.(\w+)/g) ?? []).some((use) => !/\.(performance|PerformanceObserver)$/.test(use))) {
+    throw new Error(`${path}: oclif's use of node:perf_hooks changed; review scripts/oclif-patches.mjs lazyPerfHooks`);
+  }
+  const lazy = 'const node_perf_hooks_1 = { get performance() { return require("node:perf_hooks").performance; }, get PerformanceObserver() { return require("node:perf_hooks").PerformanceObserver; } };';
+  return text.replace(OCLIF_PERF_HOOKS, lazy);
+}
+
+/**
+ * oclif's index checks, as it loads on every run, that this Node satisfies package.json's
+ * `engines.node` with semver — whose module builds ~40 regular expressions when it loads, ~3 ms
+ * of CPU a start for one comparison. Here a range of the form `>=X.Y.Z` (ours) is compared by
+ * its three numbers against a release version (X.Y.Z), and semver is loaded for any other form
+ * of either (a prerelease, which semver excludes): the same answer, the same warning. A build
+ * of another oclif whose text differs fails here.
+ */
+const OCLIF_INDEX = /node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/]index\.js$/;
+const OCLIF_SEMVER = "const semver = require('semver');";
+export function engineFloorCheck(path, text) {
+  if (text.split(OCLIF_SEMVER).length !== 2) throw new Error(`${path}: oclif's engine check changed; review scripts/oclif-patches.mjs engineFloorCheck`);
+  const floor =
+    'const semver = { satisfies: (version, range) => { const floor = /^>=(\\d+)\\.(\\d+)\\.(\\d+)$/.exec(range); if (!floor || !/^\\d+\\.\\d+\\.\\d+$/.test(version)) return require(\'semver\').satisfies(version, range);' +
+    ' const [a, b, c] = version.split(\'.\').map(Number); const [x, y, z] = floor.slice(1).map(Number); return a !== x ? a > x : b !== y ? b > y : c >= z; } };';
+  return text.replace(OCLIF_SEMVER, floor);
+}
+
+/** The oclif files patched at build, and how. */
+export const OCLIF_PATCHES = [
+  [OCLIF_PLUGIN, codePointCommandOrder],
+  [OCLIF_PERFORMANCE, lazyPerfHooks],
+  [OCLIF_INDEX, engineFloorCheck],
+];
+
+/** `text` of the oclif file at `path` as the bundle carries it: patched if it is one of OCLIF_PATCHES, else as it is. */
+export function patchOclif(path, text) {
+  const patch = OCLIF_PATCHES.find(([file]) => file.test(path));
+  return patch ? patch[1](path, text) : text;
+}
