@@ -11,7 +11,8 @@
  *    node ~26 → ~80 ms of CPU — which would be a ratio's denominator, not offchain's start-up.
  *    Bare node with it is timed in the same turns and printed, so the difference stays visible.
  *    The signed MuSig2 fixture (its keys and taproot commitment checked) is printed beside the
- *    row's unsigned one, which checks no key. And the row's floor, timed in the same turns:
+ *    row's unsigned one, which checks no key, and the same decode through the full CLI (the
+ *    shortcut off): how every other one-shot command starts. And the row's floor, timed in the same turns:
  *    @scure/btc-signer loaded alone, as the decode shortcut is loaded (bench/psbt-floor.ts,
  *    bundled here as scripts/build.mjs bundles the shortcut, code-cached by one training run) —
  *    what the command costs before any code of ours runs and before a byte is read.
@@ -115,6 +116,8 @@ try {
     ['offchain --version', [bin, '--version']],
     ['offchain psbt decode (fixture)', decode],
     ['  the signed MuSig2 fixture', [bin, 'psbt', 'decode', '--in', 'fixtures/psbt/musig-keypath-signed.psbt']],
+    // Every other command starts as this one does: the whole CLI (oclif, dist/offchain.cjs).
+    ['  through the full CLI (no shortcut)', decode, { OFFCHAIN_FAST_PATHS: '0' }],
     [FLOOR, floor.args],
     ...(caCerts ? [['node -e 0, NODE_EXTRA_CA_CERTS kept', ['-e', '0'], { NODE_EXTRA_CA_CERTS: caCerts }]] : []),
   ]);
