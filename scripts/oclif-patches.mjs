@@ -10,10 +10,14 @@
  * oclif's Plugin.load orders a plugin's commands with `a.id.localeCompare(b.id)`, on every run
  * of every command: the process's first localeCompare makes ICU build its collator, ~8 ms of
  * CPU (measured alone: the first call 8.6 ms, the next 0.003 ms) — 5% of a one-shot command's
- * start-up, for an order nothing on a command's path reads (help and the listings sort again,
- * with oclif's own code-unit `sortBy`). Here it is the code-unit order: the same order for our
- * ids (lower-case words, '-' and ':', which ICU's root collation also puts before letters,
- * '-' before ':'), no collator. A build of another oclif whose text differs fails here.
+ * start-up. Running a command never reads that order; listings do where they do not sort
+ * again (help's command and topic lists do, with oclif's code-unit `sortBy`): the summary of a
+ * topic package.json does not declare (`credit ecash`: its first command's) and the
+ * completion scripts' command order. Here it is the code-unit order, no collator: for our ids
+ * and aliases and the autocomplete plugin's (lower-case words, '-' and ':', which ICU's root
+ * collation also puts before letters, '-' before ':') the same order, so those listings are
+ * unchanged — test/setup/oclif-patches.test.ts fails on any id that would sort otherwise. A
+ * build of another oclif whose text differs fails here.
  */
 const OCLIF_PLUGIN = /node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/;
 const OCLIF_COMMAND_SORT = '.sort((a, b) => a.id.localeCompare(b.id));';
@@ -42,18 +46,24 @@ export function lazyPerfHooks(path, text) {
  * oclif's index checks, as it loads on every run, that this Node satisfies package.json's
  * `engines.node` with semver — whose module builds ~40 regular expressions when it loads, ~3 ms
  * of CPU a start for one comparison. Here a range of the form `>=X.Y.Z` (ours) is compared by
- * its three numbers against a release version (X.Y.Z), and semver is loaded for any other form
- * of either (a prerelease, which semver excludes): the same answer, the same warning. A build
- * of another oclif whose text differs fails here.
+ * its three numbers against a release version X.Y.Z (each number without leading zeros, at most
+ * nine digits), and semver is loaded for any other form of either (a prerelease, which semver
+ * excludes; a `v`; a leading zero, which semver refuses): the same answer, the same warning.
+ * (oclif swallows any error of its check: the test is what holds this one to semver's answers.)
+ * A build of another oclif whose text differs fails here.
  */
 const OCLIF_INDEX = /node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/]index\.js$/;
 const OCLIF_SEMVER = "const semver = require('semver');";
 export function engineFloorCheck(path, text) {
   if (text.split(OCLIF_SEMVER).length !== 2) throw new Error(`${path}: oclif's engine check changed; review scripts/oclif-patches.mjs engineFloorCheck`);
+  const number = String.raw`(0|[1-9]\d{0,8})`;
+  const release = String.raw`${number}\.${number}\.${number}`;
   const floor =
-    'const semver = { satisfies: (version, range) => { const floor = /^>=(\\d+)\\.(\\d+)\\.(\\d+)$/.exec(range); if (!floor || !/^\\d+\\.\\d+\\.\\d+$/.test(version)) return require(\'semver\').satisfies(version, range);' +
-    ' const [a, b, c] = version.split(\'.\').map(Number); const [x, y, z] = floor.slice(1).map(Number); return a !== x ? a > x : b !== y ? b > y : c >= z; } };';
-  return text.replace(OCLIF_SEMVER, floor);
+    `const semver = { satisfies: (version, range) => { const floor = /^>=${release}$/.exec(range);` +
+    ` if (!floor || !/^${release}$/.test(version)) return require('semver').satisfies(version, range);` +
+    " const [a, b, c] = version.split('.').map(Number); const [x, y, z] = floor.slice(1).map(Number); return a !== x ? a > x : b !== y ? b > y : c >= z; } };";
+  // A function, not a string: a replacement string reads `$` patterns, and the regexes end in `$`.
+  return text.replace(OCLIF_SEMVER, () => floor);
 }
 
 /** The oclif files patched at build, and how. */

@@ -1,13 +1,16 @@
 /**
  * scripts/oclif-patches.mjs, the three changes the build makes to @oclif/core, each held to what
- * it replaces — run on the installed oclif's own text, so an upgrade that changes a patched
- * file fails here as it fails the build:
- * - the command order: the patched sort orders every command id and alias of ours as
- *   localeCompare did (a new id that would not — upper case, digits after letters — fails here);
- * - perf_hooks on first use: the patched module loads without it and requires it when a marker
- *   is made with performance tracking on;
+ * it replaces. Each patch is applied to the installed oclif's own file (an upgrade that changes
+ * a patched statement fails here as it fails the build); its replacement is then run:
+ * - the command order: the patched comparator, on every command id and alias of ours and of the
+ *   autocomplete plugin, gives localeCompare's order (a new id that would not — upper case,
+ *   other punctuation — fails here: implicit topics' summaries and the completion scripts
+ *   follow that order);
+ * - perf_hooks on first use: oclif's patched performance module loads without it, and with
+ *   tracking on makes, measures and collects a marker (both lazy getters used);
  * - the engine check: the patched `satisfies` answers as semver's over versions and ranges around
- *   package.json's `engines.node` (prereleases included), and loads semver only for other forms.
+ *   package.json's `engines.node`, and hands every other form (a prerelease, a `v`, a leading
+ *   zero, a number too long) to semver.
  */
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
@@ -57,19 +60,25 @@ describe('the oclif patches of the build', () => {
     expect(() => engineFloorCheck('x/index.js', 'const semver = require("semver");')).toThrow(/x\/index\.js/);
   });
 
-  it('orders every command id and alias of ours as localeCompare did', () => {
-    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, { aliases?: string[] }> };
-    const ids = Object.entries(manifest.commands).flatMap(([id, c]) => [id, ...(c.aliases ?? [])]);
-    expect(ids.length).toBeGreaterThan(84);
+  it('orders every command id and alias, ours and the autocomplete plugin\'s, as localeCompare did', () => {
+    const names = (manifestFile: string) => {
+      const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { commands: Record<string, { aliases?: string[]; hiddenAliases?: string[] }> };
+      return Object.entries(manifest.commands).flatMap(([id, c]) => [id, ...(c.aliases ?? []), ...(c.hiddenAliases ?? [])]);
+    };
+    const ours = names(join(ROOT, 'oclif.manifest.json'));
+    const plugin = names(join(ROOT, 'node_modules', '@oclif', 'plugin-autocomplete', 'oclif.manifest.json'));
+    expect(ours).toContain('psbt:decode');
+    expect(plugin).toContain('autocomplete:script');
     const sortBy = runModule(oclifFile('config/plugin.js'), codePointCommandOrder('p', 'module.exports = (x) => x.sort((a, b) => a.id.localeCompare(b.id));')) as unknown as (x: { id: string }[]) => { id: string }[];
-    const reversed = [...ids].reverse().map((id) => ({ id }));
-    const patched = sortBy(reversed).map((c) => c.id);
-    expect(patched).toEqual([...ids].sort((x, y) => x.localeCompare(y)));
+    for (const ids of [ours, plugin, [...ours, ...plugin]]) {
+      const patched = sortBy([...ids].reverse().map((id) => ({ id }))).map((c) => c.id);
+      expect(patched).toEqual([...ids].sort((x, y) => x.localeCompare(y)));
+    }
     // The patched comparator is code-unit order, not the collator's: where the two differ, it is code-unit.
     expect(sortBy([{ id: 'b' }, { id: 'B' }, { id: 'a' }]).map((c) => c.id)).toEqual(['B', 'a', 'b']);
   });
 
-  it('loads oclif\'s performance module without perf_hooks, and requires it when a marker is made with tracking on', () => {
+  it('loads oclif\'s performance module without perf_hooks, and with tracking on makes, measures and collects a marker', async () => {
     const path = oclifFile('performance.js');
     const asked: string[] = [];
     const spy = (id: string) => (asked.push(id), null);
@@ -80,9 +89,12 @@ describe('the oclif patches of the build', () => {
     const { settings } = createRequire(path)('./settings') as { settings: { performanceEnabled?: boolean } };
     settings.performanceEnabled = true;
     try {
-      const marker = perf.Performance.mark('@oclif/core', 'test.mark#b') as { stop(): void; measure(): void };
+      const collected = perf.Performance as unknown as { collect(): Promise<void>; getResult(owner: string, name: string): { duration: number } | undefined };
+      const marker = perf.Performance.mark('@oclif/core', 'test.mark#b') as { stop(): void };
       marker.stop();
-      marker.measure();
+      // collect: a PerformanceObserver (the second getter) reads the measure (the first).
+      await collected.collect();
+      expect(typeof collected.getResult('@oclif/core', 'test.mark#b')?.duration).toBe('number');
       expect(asked.filter((id) => id === 'node:perf_hooks').length).toBeGreaterThanOrEqual(3);
     } finally {
       delete settings.performanceEnabled;
@@ -107,10 +119,12 @@ describe('the oclif patches of the build', () => {
     }
     expect(compared).toBe(versions.length * ranges.length);
     expect(semverLoads).toBe(0);
-    // A prerelease, or another form of range: semver's own answer.
-    for (const [v, r] of [['21.0.0-rc.1', engines], ['20.19.0-pre', '>=20.9.0'], ['20.20.2', '^20.19.0'], ['20.20.2', '>=20.19.0 <21'], ['22.0.0', '20.x']] as const) {
-      expect(satisfies(v, r), `${v} ${r}`).toBe(semver.satisfies(v, r));
-    }
-    expect(semverLoads).toBe(5);
+    // A prerelease, a `v`, a leading zero, a number too long, or another form of range: semver's own answer.
+    const others = [
+      ['21.0.0-rc.1', engines], ['20.19.0-pre', '>=20.9.0'], ['v20.19.0', engines], ['020.19.0', engines], ['20.019.0', engines], ['20.20.2', '>=20.19.00'],
+      ['99999999999999999999.0.0', engines], ['1234567890.0.0', engines], ['20.20.2', '^20.19.0'], ['20.20.2', '>=20.19.0 <21'], ['22.0.0', '20.x'], ['20.20.2', '>= 20.19.0'],
+    ] as const;
+    for (const [v, r] of others) expect(satisfies(v, r), `${v} ${r}`).toBe(semver.satisfies(v, r));
+    expect(semverLoads).toBe(others.length);
   });
 });
