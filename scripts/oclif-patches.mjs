@@ -7,6 +7,17 @@
  */
 
 /**
+ * `text` with its one occurrence of `find` replaced (by a function: a replacement string would
+ * read `$` patterns), or an error naming `path` and the patch to review when it is not there once.
+ */
+function replaceOnce(path, text, find, replacement, patch, what) {
+  if (text.split(find).length !== 2) throw changed(path, what, patch);
+  return text.replace(find, () => replacement);
+}
+
+const changed = (path, what, patch) => new Error(`${path}: oclif's ${what} changed; review scripts/oclif-patches.mjs ${patch}`);
+
+/**
  * oclif's Plugin.load orders a plugin's commands with `a.id.localeCompare(b.id)`, on every run
  * of every command: the process's first localeCompare makes ICU build its collator, ~8 ms of
  * CPU (measured alone: the first call 8.6 ms, the next 0.003 ms) — 5% of a one-shot command's
@@ -22,8 +33,7 @@
 const OCLIF_PLUGIN = /node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/;
 const OCLIF_COMMAND_SORT = '.sort((a, b) => a.id.localeCompare(b.id));';
 export function codePointCommandOrder(path, text) {
-  if (!text.includes(OCLIF_COMMAND_SORT)) throw new Error(`${path}: oclif's command sort changed; review scripts/oclif-patches.mjs codePointCommandOrder`);
-  return text.replace(OCLIF_COMMAND_SORT, '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));');
+  return replaceOnce(path, text, OCLIF_COMMAND_SORT, '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));', 'codePointCommandOrder', 'command sort');
 }
 
 /**
@@ -35,11 +45,11 @@ export function codePointCommandOrder(path, text) {
 const OCLIF_PERFORMANCE = /node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/]performance\.js$/;
 const OCLIF_PERF_HOOKS = 'const node_perf_hooks_1 = require("node:perf_hooks");';
 export function lazyPerfHooks(path, text) {
-  if (!text.includes(OCLIF_PERF_HOOKS) || (text.match(/node_perf_hooks_1\.(\w+)/g) ?? []).some((use) => !/\.(performance|PerformanceObserver)$/.test(use))) {
-    throw new Error(`${path}: oclif's use of node:perf_hooks changed; review scripts/oclif-patches.mjs lazyPerfHooks`);
-  }
+  // Every use must be one of the two the lazy object offers.
+  const uses = text.match(/node_perf_hooks_1\.(\w+)/g) ?? [];
+  if (uses.some((use) => !/\.(performance|PerformanceObserver)$/.test(use))) throw changed(path, 'use of node:perf_hooks', 'lazyPerfHooks');
   const lazy = 'const node_perf_hooks_1 = { get performance() { return require("node:perf_hooks").performance; }, get PerformanceObserver() { return require("node:perf_hooks").PerformanceObserver; } };';
-  return text.replace(OCLIF_PERF_HOOKS, lazy);
+  return replaceOnce(path, text, OCLIF_PERF_HOOKS, lazy, 'lazyPerfHooks', 'use of node:perf_hooks');
 }
 
 /**
@@ -55,15 +65,13 @@ export function lazyPerfHooks(path, text) {
 const OCLIF_INDEX = /node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/]index\.js$/;
 const OCLIF_SEMVER = "const semver = require('semver');";
 export function engineFloorCheck(path, text) {
-  if (text.split(OCLIF_SEMVER).length !== 2) throw new Error(`${path}: oclif's engine check changed; review scripts/oclif-patches.mjs engineFloorCheck`);
   const number = String.raw`(0|[1-9]\d{0,8})`;
   const release = String.raw`${number}\.${number}\.${number}`;
   const floor =
     `const semver = { satisfies: (version, range) => { const floor = /^>=${release}$/.exec(range);` +
     ` if (!floor || !/^${release}$/.test(version)) return require('semver').satisfies(version, range);` +
     " const [a, b, c] = version.split('.').map(Number); const [x, y, z] = floor.slice(1).map(Number); return a !== x ? a > x : b !== y ? b > y : c >= z; } };";
-  // A function, not a string: a replacement string reads `$` patterns, and the regexes end in `$`.
-  return text.replace(OCLIF_SEMVER, () => floor);
+  return replaceOnce(path, text, OCLIF_SEMVER, floor, 'engineFloorCheck', 'engine check');
 }
 
 /** The oclif files patched at build, and how. */

@@ -93,24 +93,16 @@ export abstract class OpenSteps<T extends typeof Command> extends CreditCommand<
     // The offer lives with the mint's state: in its PostgreSQL database when --store names one.
     const shared = await storeTarget(f);
     const onStore = async <T>(use: (store: { readDoc<D>(name: string): Promise<D | undefined>; writeDoc(name: string, value: unknown): Promise<void> }) => Promise<T>): Promise<T> => {
-      if (!shared) {
-        return withLock(dir, async () => {
-          // Closed here, as every other mint step closes its store: left open, a run in a process
-          // that goes on (the service, a test's in-process run) kept its connection until a GC.
-          const store = await MintStore.open(dir);
-          try {
-            return await use(store);
-          } finally {
-            await store.close();
-          }
-        });
-      }
-      const store = await this.openMintStore(network, { create: true });
-      try {
-        return await use(store);
-      } finally {
-        await store.close();
-      }
+      // Closed after use, as every other mint step closes its store: left open, a run in a process
+      // that goes on (the service, a test's in-process run) kept its connection until a GC.
+      const closing = async (store: Parameters<typeof use>[0] & { close(): Promise<void> }) => {
+        try {
+          return await use(store);
+        } finally {
+          await store.close();
+        }
+      };
+      return shared ? closing(await this.openMintStore(network, { create: true })) : withLock(dir, async () => closing(await MintStore.open(dir)));
     };
     if (!f['payout-address']) {
       if (!shared) this.existingState(network, 'credit-mint', noMint); // reading the offer creates nothing
