@@ -3,24 +3,31 @@
  * address of another network (a mainnet address in a regtest contract is a costly
  * mistake), and the address of an output script.
  */
-import { Address, NETWORK, TEST_NETWORK, OutScript } from '@scure/btc-signer';
-import { bech32m } from '@scure/base';
+import { Address, OutScript, type NETWORK } from '@scure/btc-signer';
+import { bech32, bech32m, createBase58check } from '@scure/base';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes } from './bytes.ts';
 import { MalformedInputError, RefusedError, UsageError } from './errors.ts';
 import { NETWORKS, type Network } from './network.ts';
 
 export type NetworkParams = typeof NETWORK;
 
-const REGTEST: NetworkParams = { ...TEST_NETWORK, bech32: 'bcrt' };
+// Each network's address prefixes (Bitcoin Core's chainparams: the bech32 human-readable part,
+// the base58 version bytes of P2PKH, P2SH and WIF keys), as btc-signer's NETWORK and
+// TEST_NETWORK give them (test/lib/address.test.ts), written here so that rendering an address
+// loads no btc-signer (psbt decode's shortcut, src/fast-decode/plain.ts).
+const MAINNET: NetworkParams = Object.freeze({ bech32: 'bc', pubKeyHash: 0x00, scriptHash: 0x05, wif: 0x80 });
+const TESTNET: NetworkParams = Object.freeze({ bech32: 'tb', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef });
+const REGTEST: NetworkParams = Object.freeze({ ...TESTNET, bech32: 'bcrt' });
 
 export function networkParams(network: Network): NetworkParams {
   switch (network) {
     case 'mainnet':
-      return NETWORK;
+      return MAINNET;
     case 'regtest':
       return REGTEST;
     default:
-      return TEST_NETWORK;
+      return TESTNET;
   }
 }
 
@@ -71,20 +78,35 @@ export function witnessProgram(script: Uint8Array): { version: number; program: 
   return version < 0 ? undefined : { version, program: script.subarray(2) };
 }
 
+const base58check = createBase58check(sha256);
+
 /**
- * The address of an output script on `network`, or undefined for scripts without one. A
- * witness program of version 1 to 16 is its bech32m address (BIP-350) whatever its program,
- * as Core's ExtractDestination gives it (WitnessV1Taproot, PayToAnchor, WitnessUnknown): the
- * program is not read as a key, so a taproot output key that is not on the curve still has the
- * address Core shows, and no square root is taken (lifting the x-only key was most of `psbt
- * decode`'s own cold-start work).
+ * The address of an output script on `network`, or undefined for scripts without one, as Core's
+ * ExtractDestination gives it. A witness program of version 1 to 16 is its bech32m address
+ * (BIP-350) whatever its program (WitnessV1Taproot, PayToAnchor, WitnessUnknown): the program is
+ * not read as a key, so a taproot output key that is not on the curve still has the address Core
+ * shows, and no square root is taken (lifting the x-only key was most of `psbt decode`'s own
+ * cold-start work). Version 0 has addresses for its two program lengths (BIP-173, bech32), and
+ * P2PKH and P2SH their base58check ones; no other script has an address (a bare key or
+ * multisig has none in Core either). Written out rather than asked of btc-signer's Address,
+ * which gives the same (test/lib/address.test.ts) but would load btc-signer to render one.
  */
 export function scriptAddress(script: Uint8Array, network: Network): string | undefined {
+  const params = networkParams(network);
   const witness = witnessProgram(script);
-  if (witness && witness.version > 0) return bech32m.encode(networkParams(network).bech32, [witness.version, ...bech32m.toWords(witness.program)]);
-  try {
-    return Address(networkParams(network)).encode(OutScript.decode(script));
-  } catch {
-    return undefined;
-  }
+  if (witness && witness.version > 0) return bech32m.encode(params.bech32, [witness.version, ...bech32m.toWords(witness.program)]);
+  if (witness && (witness.program.length === 20 || witness.program.length === 32)) return bech32.encode(params.bech32, [0, ...bech32.toWords(witness.program)]);
+  if (isP2pkh(script)) return base58check.encode(concatBytes(Uint8Array.of(params.pubKeyHash), script.subarray(3, 23)));
+  if (isP2sh(script)) return base58check.encode(concatBytes(Uint8Array.of(params.scriptHash), script.subarray(2, 22)));
+  return undefined;
+}
+
+/** OP_DUP OP_HASH160 <20 bytes> OP_EQUALVERIFY OP_CHECKSIG. */
+export function isP2pkh(s: Uint8Array): boolean {
+  return s.length === 25 && s[0] === 0x76 && s[1] === 0xa9 && s[2] === 0x14 && s[23] === 0x88 && s[24] === 0xac;
+}
+
+/** OP_HASH160 <20 bytes> OP_EQUAL. */
+export function isP2sh(s: Uint8Array): boolean {
+  return s.length === 23 && s[0] === 0xa9 && s[1] === 0x14 && s[22] === 0x87;
 }

@@ -10,7 +10,8 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import fc from 'fast-check';
 import { bech32m } from '@scure/base';
-import { decodeAddress } from '../../src/lib/address.ts';
+import { NETWORK, TEST_NETWORK } from '@scure/btc-signer';
+import { decodeAddress, networkParams } from '../../src/lib/address.ts';
 import { xOnlyPointOnBackend } from '../../src/lib/credit/codec.ts';
 import { selectBackend } from '../../src/lib/musig/bip327.ts';
 import { ALL_BACKENDS, installed } from '../setup/backends.ts';
@@ -51,4 +52,12 @@ describe('decodeAddress of P2TR addresses', () => {
       expect(refused).toBeGreaterThan(20);
     });
   }
+});
+
+describe('networkParams: each network\'s prefixes as btc-signer gives them', () => {
+  it('mainnet NETWORK, the test networks TEST_NETWORK, regtest with bcrt', () => {
+    expect(networkParams('mainnet')).toEqual(NETWORK);
+    for (const n of ['testnet', 'testnet4', 'signet'] as const) expect(networkParams(n)).toEqual(TEST_NETWORK);
+    expect(networkParams('regtest')).toEqual({ ...TEST_NETWORK, bech32: 'bcrt' });
+  });
 });

@@ -18,8 +18,7 @@ import { RawTx } from '@scure/btc-signer/script.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { compareBytes, concatBytes, toHex } from '../bytes.ts';
 import type { Network } from '../network.ts';
-import { scriptAddress, witnessProgram } from '../address.ts';
-import { serializePsbt } from './parse.ts';
+import { isP2pkh, isP2sh, scriptAddress, witnessProgram } from '../address.ts';
 import { splitPsbtMaps, type PsbtRecord } from './maps.ts';
 import {
   addExtensions,
@@ -133,8 +132,14 @@ export function sighashName(value: number): string {
   return SIGHASH_NAMES[value] ?? `0x${value.toString(16).padStart(8, '0')}`;
 }
 
+/**
+ * What a view is read from: a parsed PSBT — btc-signer's `Transaction`, or a PSBT that carries
+ * no key as ./plain.ts reads it (the same members, filled alike).
+ */
+export type DecodableTx = Pick<Transaction, 'inputsLength' | 'outputsLength' | 'version' | 'lockTime' | 'unsignedTx' | 'getInput' | 'getOutput'>;
+
 /** The `psbt/decoded` message `psbt decode` prints; `bytes` as in `decodePsbt`. */
-export function decodedMessage(tx: Transaction, network: Network, bytes?: Uint8Array): Record<string, unknown> {
+export function decodedMessage(tx: DecodableTx, network: Network, bytes: Uint8Array): Record<string, unknown> {
   const decoded = decodePsbt(tx, network, bytes);
   return { type: 'psbt/decoded', version: 1, network, txid: decoded.tx.txid, ...decoded }; // tx.id would hash it again
 }
@@ -142,15 +147,15 @@ export function decodedMessage(tx: Transaction, network: Network, bytes?: Uint8A
 /**
  * Decode a parsed PSBT into the view above. The same PSBT always gives the same object.
  *
- * `bytes`: the PSBT `tx` was parsed from, unchanged since. Its raw maps are read from them
- * rather than from a serialisation of `tx`, which is quadratic in the number of key-value
+ * `bytes`: the PSBT `tx` was parsed from, unchanged since (or `serializePsbt(tx)`). Its raw maps
+ * are read from them rather than from a serialisation of `tx` made here, which is quadratic in the number of key-value
  * pairs: @scure/btc-signer writes the whole PSBT through one micro-packed Writer whose
  * terminated-array encoder (every PSBT map is one) calls `finish(false)` after each pair —
  * a copy of everything written so far (micro-packed 0.11.1). Measured: 8,000 inputs 7 s,
  * 20,000 inputs ~100 s that way; linear from the bytes (test/e2e/scale.test.ts).
  */
-export function decodePsbt(tx: Transaction, network: Network, bytes?: Uint8Array): DecodedPsbt {
-  const maps = splitPsbtMaps(bytes ?? serializePsbt(tx));
+export function decodePsbt(tx: DecodableTx, network: Network, bytes: Uint8Array): DecodedPsbt {
+  const maps = splitPsbtMaps(bytes);
   const global = maps[0] ?? [];
   const version = global.find((r) => r.keyType === 0xfb);
   const psbtVersion = version ? readU32(version.value) : 0;
@@ -186,7 +191,7 @@ export function psbtNetworkHint(bytes: Uint8Array): 'mainnet' | 'test' | undefin
 }
 
 /** Input values minus output values, or undefined when some input's value is unknown. */
-export function knownFee(tx: Transaction): bigint | undefined {
+export function knownFee(tx: DecodableTx): bigint | undefined {
   let total = 0n;
   for (let i = 0; i < tx.inputsLength; i++) {
     const amount = prevoutOf(tx, i)?.amount;
@@ -198,13 +203,13 @@ export function knownFee(tx: Transaction): bigint | undefined {
 }
 
 /** The output an input spends, from PSBT_IN_NON_WITNESS_UTXO (preferred, as Core) or PSBT_IN_WITNESS_UTXO. */
-export function prevoutOf(tx: Transaction, index: number): { amount: bigint; script: Uint8Array } | undefined {
+export function prevoutOf(tx: DecodableTx, index: number): { amount: bigint; script: Uint8Array } | undefined {
   const input = tx.getInput(index);
   if (input.nonWitnessUtxo && input.index !== undefined) return input.nonWitnessUtxo.outputs[input.index];
   return input.witnessUtxo;
 }
 
-function txView(tx: Transaction, network: Network): TxView {
+function txView(tx: DecodableTx, network: Network): TxView {
   const vin: TxInView[] = [];
   for (let i = 0; i < tx.inputsLength; i++) {
     const input = tx.getInput(i);
@@ -234,31 +239,39 @@ export function scriptPubKeyView(script: Uint8Array, network: Network): ScriptPu
   return view;
 }
 
-/** Classify a script the way Core's `Solver` names it. */
+/**
+ * Classify a script the way Core's `Solver` names it. The shapes that hold no key are read off
+ * their bytes — a witness program by its version and length, P2SH, P2PKH — and btc-signer's
+ * OutScript names the rest (bare keys and multisig), as it named them all before
+ * (test/lib/psbt/decode.test.ts holds the two equal): rendering a keyless script loads no
+ * btc-signer (psbt decode's shortcut, src/fast-decode/plain.ts).
+ */
 export function scriptType(script: Uint8Array): ScriptType {
   if (script[0] === 0x6a) return isPushOnly(script.subarray(1)) ? 'nulldata' : 'nonstandard';
-  // Core's Solver: any 32-byte version-1 program is taproot, its key not checked (OutScript
-  // would lift it, refusing one off the curve, and spend a square root on every other).
   const witness = witnessProgram(script);
-  if (witness?.version === 1 && witness.program.length === 32) return 'witness_v1_taproot';
+  if (witness) return witnessType(witness.version, witness.program);
+  if (isP2pkh(script)) return 'pubkeyhash';
+  if (isP2sh(script)) return 'scripthash';
   let kind: string;
   try {
     kind = OutScript.decode(script).type;
   } catch {
     kind = 'unknown';
   }
-  switch (kind) {
-    case 'pk': return 'pubkey';
-    case 'pkh': return 'pubkeyhash';
-    case 'sh': return 'scripthash';
-    case 'ms': return 'multisig';
-    case 'wpkh': return 'witness_v0_keyhash';
-    case 'wsh': return 'witness_v0_scripthash';
-    case 'tr': return 'witness_v1_taproot';
-    case 'p2a': return 'anchor';
-  }
-  // A witness program of a version (1..16) nobody has defined yet, per BIP-141's shape.
-  return witness && witness.version > 0 ? 'witness_unknown' : 'nonstandard';
+  return kind === 'pk' ? 'pubkey' : kind === 'ms' ? 'multisig' : 'nonstandard';
+}
+
+/**
+ * A witness program's type: version 0 by its program's length (any other length is not
+ * standard), version 1 taproot for any 32-byte program — its key not checked, as in Core
+ * (OutScript would lift it, refusing one off the curve, and spend a square root on every other)
+ * — or the pay-to-anchor program, and any other a version nobody has defined yet (BIP-141).
+ */
+function witnessType(version: number, program: Uint8Array): ScriptType {
+  if (version === 0) return program.length === 20 ? 'witness_v0_keyhash' : program.length === 32 ? 'witness_v0_scripthash' : 'nonstandard';
+  if (version === 1 && program.length === 32) return 'witness_v1_taproot';
+  if (version === 1 && program.length === 2 && program[0] === 0x4e && program[1] === 0x73) return 'anchor';
+  return 'witness_unknown';
 }
 
 function isPushOnly(script: Uint8Array): boolean {
@@ -269,7 +282,7 @@ function isPushOnly(script: Uint8Array): boolean {
   }
 }
 
-function inputView(tx: Transaction, index: number, records: PsbtRecord[], network: Network): DecodedPsbtInput {
+function inputView(tx: DecodableTx, index: number, records: PsbtRecord[], network: Network): DecodedPsbtInput {
   const input = tx.getInput(index);
   const view: DecodedPsbtInput = {};
   if (input.nonWitnessUtxo) {
@@ -319,7 +332,7 @@ function inputView(tx: Transaction, index: number, records: PsbtRecord[], networ
   return view;
 }
 
-function outputView(tx: Transaction, index: number, records: PsbtRecord[]): DecodedPsbtOutput {
+function outputView(tx: DecodableTx, index: number, records: PsbtRecord[]): DecodedPsbtOutput {
   const output = tx.getOutput(index);
   const view: DecodedPsbtOutput = {};
   if (output.redeemScript) view.redeem_script = { hex: output.redeemScript, type: scriptType(output.redeemScript) };

@@ -27,6 +27,13 @@ export class FramingError extends Error {
   }
 }
 
+/** Cheap content sniffing: does this start with the PSBT magic bytes? */
+export function looksLikePsbt(bytes: Uint8Array): boolean {
+  if (bytes.length < PSBT_MAGIC.length) return false;
+  for (let i = 0; i < PSBT_MAGIC.length; i++) if (bytes[i] !== PSBT_MAGIC[i]) return false;
+  return true;
+}
+
 /** Read a canonical CompactSize at `pos`; returns the value and the next position. */
 export function readCompactSize(buf: Uint8Array, pos: number, what: string): [number, number] {
   const first = buf[pos];

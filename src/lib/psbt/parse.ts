@@ -14,12 +14,13 @@ import { Transaction } from '@scure/btc-signer';
 import { normalizeInput } from '@scure/btc-signer/transaction.js';
 import { toHex } from '../bytes.ts';
 import { MalformedInputError, OffchainError } from '../errors.ts';
-import { MAX_MONEY, PSBT_MAGIC } from '../constants.ts';
+import { PSBT_MAGIC } from '../constants.ts';
 import { psbtBytesFromBase64 } from './base64-field.ts';
-import { diagnose, libraryReason, type Problem } from './diagnose.ts';
+import { diagnose, libraryReason } from './diagnose.ts';
 import { INSPECT_TX_OPTS, PSBT_TX_OPTS } from './tx-opts.ts';
 import { readPsbt } from './read.ts';
-import { inputView, outputView } from './views.ts';
+import { amountProblem } from './amounts.ts';
+import { looksLikePsbt } from './maps.ts';
 
 
 const CODE = 'E_MALFORMED_PSBT';
@@ -33,12 +34,6 @@ export type ParsePsbtOptions = {
   scriptChecks?: boolean;
 };
 
-/** Cheap content sniffing: does this start with the PSBT magic bytes? */
-export function looksLikePsbt(bytes: Uint8Array): boolean {
-  if (bytes.length < PSBT_MAGIC.length) return false;
-  for (let i = 0; i < PSBT_MAGIC.length; i++) if (bytes[i] !== PSBT_MAGIC[i]) return false;
-  return true;
-}
 
 /** Parse a binary PSBT (version 0 or 2). Throws only `MalformedInputError('E_MALFORMED_PSBT')`. */
 export function parsePsbt(bytes: Uint8Array, options: ParsePsbtOptions = {}): Transaction {
@@ -76,38 +71,6 @@ function explainRejection(bytes: Uint8Array, checks: boolean, error: unknown): M
     map: failure.index >= 0 ? `input ${failure.index}` : 'global',
     check: 'signer',
   });
-}
-
-/** 21 million BTC in satoshis: no output, and no sum of outputs, can ever hold more. */
-
-/**
- * Amounts no valid transaction can carry (consensus: each output and their sum at most
- * MAX_MONEY; the same bounds the coins being spent). Checked so that every amount and fee we
- * print is a real satoshi value, well inside JSON's exact integers.
- */
-const tooMuch = (amount: bigint) => amount > MAX_MONEY;
-
-function amountProblem(tx: Transaction): Problem | undefined {
-  let totalOut = 0n;
-  for (let o = 0; o < tx.outputsLength; o++) {
-    const amount = outputView(tx, o).amount ?? 0n;
-    if (tooMuch(amount)) return { message: `output ${o} pays ${amount} sat, more than 21 million BTC`, detail: { map: `output ${o}` } };
-    totalOut += amount;
-  }
-  if (tooMuch(totalOut)) return { message: `the outputs together pay ${totalOut} sat, more than 21 million BTC`, detail: {} };
-  let totalIn = 0n;
-  for (let i = 0; i < tx.inputsLength; i++) {
-    const input = inputView(tx, i);
-    const label = `input ${i}`;
-    for (const [n, out] of (input.nonWitnessUtxo?.outputs ?? []).entries()) {
-      if (tooMuch(out.amount)) return { message: `${label}: output ${n} of PSBT_IN_NON_WITNESS_UTXO holds ${out.amount} sat, more than 21 million BTC`, detail: { map: label } };
-    }
-    const spent = input.nonWitnessUtxo && input.index !== undefined ? input.nonWitnessUtxo.outputs[input.index] : input.witnessUtxo;
-    if (spent && tooMuch(spent.amount)) return { message: `${label}: PSBT_IN_WITNESS_UTXO holds ${spent.amount} sat, more than 21 million BTC`, detail: { map: label } };
-    totalIn += spent?.amount ?? 0n;
-  }
-  if (tooMuch(totalIn)) return { message: `the inputs together claim ${totalIn} sat, more than 21 million BTC`, detail: {} };
-  return undefined;
 }
 
 /** Serialise back to binary PSBT, keeping the PSBT version the transaction was parsed with. */

@@ -35,6 +35,7 @@ import { Lru, keyOf } from '../lru.ts';
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { taprootOutput } from '../taproot/taproot.ts';
 import { readCompactSize, splitPsbtMaps, type PsbtRecord } from './maps.ts';
+import { readPlainPsbt, readUnsignedTx, type UnsignedTx, type WitnessUtxo } from './plain.ts';
 
 const IN_NON_WITNESS_UTXO = 0x00;
 const IN_WITNESS_UTXO = 0x01;
@@ -50,7 +51,6 @@ const GLOBAL_UNSIGNED_TX = 0x00;
 const GLOBAL_INPUT_COUNT = 0x04;
 const GLOBAL_VERSION = 0xfb;
 
-type WitnessUtxo = { amount: bigint; script: Uint8Array };
 type MusigKey = { participantPubkey: Uint8Array; aggregatePubkey: Uint8Array; leafHash?: Uint8Array };
 /** The fields this module reads, named and shaped as btc-signer's input objects hold them. */
 type OurFields = {
@@ -67,6 +67,8 @@ export function readPsbt(bytes: Uint8Array, opts: Readonly<TxOpts>): Transaction
   const maps = splitPsbtMaps(bytes);
   const spend = readKeyPathSpend(maps, opts);
   if (spend) return spend;
+  const plain = readPlainPsbt(maps);
+  if (plain) return transactionOf(plain.unsigned, plain.inputs, opts);
   const inputCount = maps[0] ? countInputs(maps[0]) : undefined;
   if (inputCount === undefined || maps.length < 1 + inputCount) return Transaction.fromPSBT(bytes, opts);
   const checks = !opts.disableScriptCheck;
@@ -102,8 +104,8 @@ export function readKeyPathSpend(maps: readonly (readonly PsbtRecord[])[], opts:
   if (opts.disableScriptCheck) return undefined;
   const global = maps[0];
   if (!global || global.length !== 1 || global[0]!.keyType !== GLOBAL_UNSIGNED_TX || global[0]!.key.length !== 1) return undefined;
-  const unsigned = unsignedOneInputTx(global[0]!.value);
-  if (!unsigned || maps.length !== 2 + unsigned.outputs.length) return undefined;
+  const unsigned = readUnsignedTx(global[0]!.value);
+  if (!unsigned || unsigned.inputs.length !== 1 || (unsigned.version !== 2 && unsigned.version !== 3) || maps.length !== 2 + unsigned.outputs.length) return undefined;
   for (let m = 2; m < maps.length; m++) if (maps[m]!.length) return undefined;
   const records = maps[1]!;
   const taken: PsbtRecord[] = [];
@@ -121,13 +123,20 @@ export function readKeyPathSpend(maps: readonly (readonly PsbtRecord[])[], opts:
     return undefined; // the general path refuses it, in its words
   }
   const input = unsigned.inputs[0]!;
-  // As fromPSBT: the options its constructor validates (the same for every request of one
-  // version and lock time: validated once, ~8 µs), the unsigned transaction's input (its empty
-  // scriptSig dropped) merged with its map, outputs likewise, the global map.
+  return transactionOf(unsigned, [{ txid: input.txid, index: input.index, sequence: input.sequence, ...plan.fields }], opts);
+}
+
+/**
+ * The Transaction `fromPSBT` builds for a PSBT version 0: the options its constructor validates
+ * (the same for every PSBT of one version and lock time: validated once, ~8 µs), the unsigned
+ * transaction's inputs (their empty scriptSigs dropped) merged with their maps, its outputs
+ * (their maps empty), the global map.
+ */
+function transactionOf(unsigned: UnsignedTx, inputs: Record<string, unknown>[], opts: Readonly<TxOpts>): Transaction {
   const tx = Object.create(Transaction.prototype) as Transaction;
   Object.assign(tx, {
     global: { unsignedTx: unsigned, txVersion: unsigned.version, fallbackLocktime: unsigned.lockTime },
-    inputs: [{ txid: input.txid, index: input.index, sequence: input.sequence, ...plan.fields }],
+    inputs,
     outputs: unsigned.outputs.map((o) => ({ ...o })),
     // frozen, as btc-signer's own: a holder cannot loosen the checks toPSBT and signing re-read
     opts: validatedOpts(opts, unsigned.version, unsigned.lockTime),
@@ -180,43 +189,6 @@ function validatedOpts(opts: Readonly<TxOpts>, version: number, lockTime: number
     if (byTx.size < 64) byTx.set(id, seen);
   }
   return seen;
-}
-
-type UnsignedTx = {
-  version: number;
-  inputs: { txid: Uint8Array; index: number; finalScriptSig: Uint8Array; sequence: number }[];
-  outputs: { amount: bigint; script: Uint8Array }[];
-  lockTime: number;
-};
-
-/** A PSBT version 0 unsigned transaction (legacy serialisation) of version 2 or 3 and one input, as btc-signer's RawOldTx decodes it; undefined otherwise. */
-function unsignedOneInputTx(raw: Uint8Array): UnsignedTx | undefined {
-  try {
-    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    if (raw.length < 4 + 1 + 41 + 1 + 4) return undefined;
-    const version = view.getInt32(0, true);
-    if ((version !== 2 && version !== 3) || raw[4] !== 1) return undefined; // one input (0 would be a witness marker)
-    const txid = raw.slice(5, 37).reverse(); // display order, as btc-signer keeps it
-    const index = view.getUint32(37, true);
-    if (raw[41] !== 0) return undefined; // a scriptSig: the general path says why not
-    const sequence = view.getUint32(42, true);
-    let [count, at] = readCompactSize(raw, 46, 'output count');
-    if (count < 1) return undefined;
-    const outputs: UnsignedTx['outputs'] = [];
-    for (let o = 0; o < count; o++) {
-      if (at + 8 > raw.length) return undefined;
-      const amount = view.getBigUint64(at, true);
-      const [length, scriptAt] = readCompactSize(raw, at + 8, 'script length');
-      if (scriptAt + length > raw.length) return undefined;
-      outputs.push({ amount, script: raw.slice(scriptAt, scriptAt + length) });
-      at = scriptAt + length;
-    }
-    if (at + 4 !== raw.length) return undefined;
-    const lockTime = view.getUint32(at, true);
-    return { version, inputs: [{ txid, index, finalScriptSig: new Uint8Array(0), sequence }], outputs, lockTime };
-  } catch {
-    return undefined; // a CompactSize cut off or not minimal
-  }
 }
 
 /** The number of input maps the global map announces; undefined to leave it all to btc-signer. */

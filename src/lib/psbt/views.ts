@@ -12,15 +12,17 @@ export type InputView = Readonly<ReturnType<Transaction['getInput']>>;
 export type OutputView = Readonly<ReturnType<Transaction['getOutput']>>;
 
 type Maps = { inputs: InputView[]; outputs: OutputView[] };
+/** A parsed PSBT: btc-signer's Transaction, or one ./plain.ts read (its maps held alike). */
+type Parsed = Pick<Transaction, 'inputsLength' | 'outputsLength'>;
 
 /** Input `index`'s map, uncopied; the same refusal as `getInput` for an index out of range. */
-export function inputView(tx: Transaction, index: number): InputView {
+export function inputView(tx: Parsed, index: number): InputView {
   if (!Number.isSafeInteger(index) || index < 0 || index >= tx.inputsLength) throw new Error(`Wrong input index=${index}`);
   return (tx as unknown as Maps).inputs[index]!;
 }
 
 /** Output `index`'s map, uncopied; the same refusal as `getOutput` for an index out of range. */
-export function outputView(tx: Transaction, index: number): OutputView {
+export function outputView(tx: Parsed, index: number): OutputView {
   if (!Number.isSafeInteger(index) || index < 0 || index >= tx.outputsLength) throw new Error(`Wrong output index=${index}`);
   return (tx as unknown as Maps).outputs[index]!;
 }

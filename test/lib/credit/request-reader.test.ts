@@ -33,7 +33,8 @@ import { musigKey } from '../../../src/lib/musig/keyagg.ts';
 import {
   outputKeyCompressed, readMusigInput, setMusigParticipants, type MusigInput, type ReadOptions,
 } from '../../../src/lib/musig/psbt-keypath.ts';
-import { looksLikePsbt, parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
+import { looksLikePsbt } from '../../../src/lib/psbt/maps.ts';
+import { parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
 import { splitPsbtMaps } from '../../../src/lib/psbt/maps.ts';
 import { readKeyPathSpend } from '../../../src/lib/psbt/read.ts';
 import { PSBT_TX_OPTS } from '../../../src/lib/psbt/tx-opts.ts';

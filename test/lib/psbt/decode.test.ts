@@ -3,6 +3,8 @@
  * exactly as they sit in the vector bytes (read with the independent reader in ./raw.ts).
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { Address, NETWORK, OutScript, TEST_NETWORK } from '@scure/btc-signer';
 import { bech32m, hex } from '@scure/base';
 import { base58checkEncode } from '../../independent/base58check.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -19,7 +21,9 @@ const AGGREGATE: string = bip373.aggregate_pubkey;
 const PARTICIPANTS: string[] = bip373.participants.map((p: { pubkey: string }) => p.pubkey);
 
 const decodeHex = (h: string, network: 'mainnet' | 'testnet' | 'regtest' = 'testnet') =>
-  decodePsbt(parsePsbt(hex.decode(h), { scriptChecks: false }), network);
+  decodePsbt(parsePsbt(hex.decode(h), { scriptChecks: false }), network, hex.decode(h));
+/** A parsed (and perhaps since updated) PSBT's view, its maps read from its serialisation. */
+const decodeTx = (tx: ReturnType<typeof parsePsbt>, network: 'testnet' | 'regtest') => decodePsbt(tx, network, serializePsbt(tx));
 const json = (value: unknown) => toJsonValue(value) as any;
 
 /** BIP-373 records of one type, as JSON-ready objects in key order. */
@@ -109,7 +113,7 @@ describe('BIP-174 valid PSBTs decode', () => {
   for (const c of bip174.valid.cases as Case[]) {
     it(`${c.description}: deterministic and JSON-serialisable`, () => {
       const first = decodeHex(c.hex);
-      const again = decodePsbt(parsePsbt(serializePsbt(parsePsbt(hex.decode(c.hex)))), 'testnet');
+      const again = decodeTx(parsePsbt(serializePsbt(parsePsbt(hex.decode(c.hex)))), 'testnet');
       expect(stringifyMessage(again)).toBe(stringifyMessage(first));
       const view = json(first);
       expect(view.psbt_version).toBe(0);
@@ -180,7 +184,7 @@ describe('proprietary and unrendered fields', () => {
     tx.updateInput(0, { proprietary: [[proprietaryKey, hex.decode('1234')]] });
     tx.updateOutput(0, { proprietary: [[proprietaryKey, hex.decode('5678')]] });
     const again = parsePsbt(serializePsbt(tx));
-    const view = json(decodePsbt(again, 'regtest'));
+    const view = json(decodeTx(again, 'regtest'));
     const expected = { identifier: hex.encode(identifier), subtype: 1, key: 'abcd' };
     expect(view.inputs[0].proprietary).toEqual([{ ...expected, value: '1234' }]);
     expect(view.outputs[0].proprietary).toEqual([{ ...expected, value: '5678' }]);
@@ -190,7 +194,7 @@ describe('proprietary and unrendered fields', () => {
     const tx = parsePsbt(hex.decode((bip373.valid.cases[0] as Case).hex));
     const tweak = new Uint8Array(32).fill(7);
     tx.updateInput(0, { p2cKeyTweak: [[hex.decode(PARTICIPANTS[0]!), tweak]] });
-    const view = json(decodePsbt(tx, 'regtest'));
+    const view = json(decodeTx(tx, 'regtest'));
     expect(view.inputs[0].unknown).toEqual({ [`19${PARTICIPANTS[0]}`]: hex.encode(tweak) });
   });
 });
@@ -200,7 +204,7 @@ describe('PSBT version 2', () => {
     const c = bip373.valid.cases[4] as Case;
     const v0 = json(decodeHex(c.hex));
     const v2bytes = parsePsbt(hex.decode(c.hex)).toPSBT(2);
-    const v2 = json(decodePsbt(parsePsbt(v2bytes), 'testnet'));
+    const v2 = json(decodePsbt(parsePsbt(v2bytes), 'testnet', v2bytes));
     expect(v2.psbt_version).toBe(2);
     expect(v2.tx).toEqual(v0.tx);
     expect(v2.inputs).toEqual(v0.inputs);
@@ -275,5 +279,72 @@ describe('field names are Bitcoin Core decodepsbt\'s', () => {
     expect([...outputFields].filter((k) => !CORE_OUTPUT_FIELDS.includes(k))).toEqual([]);
     const common = ['non_witness_utxo', 'witness_utxo', 'partial_signatures', 'final_scriptSig', 'final_scriptwitness', 'taproot_key_path_sig', 'musig2_participant_pubkeys', 'musig2_pubnonces', 'musig2_partial_sigs'];
     expect(common.filter((k) => !inputFields.has(k))).toEqual([]);
+  });
+});
+
+/**
+ * scriptType and the addresses it shows, against btc-signer's OutScript and Address — which named
+ * and rendered every script before the keyless shapes were read off their bytes (decode.ts
+ * scriptType, address.ts scriptAddress): on scripts of every shape, random and at the edges of
+ * each template, on every network, the same name and the same address.
+ */
+describe('scriptType and addresses: the same as btc-signer gives', () => {
+  const NETS = ['mainnet', 'testnet', 'signet', 'regtest'] as const;
+  const PARAMS = { mainnet: NETWORK, testnet: TEST_NETWORK, signet: TEST_NETWORK, regtest: { ...TEST_NETWORK, bech32: 'bcrt' } };
+  /** The former scriptType: OutScript's names, with Core's taproot rule and its witness_unknown. */
+  function btcSignerType(script: Uint8Array): string {
+    if (script[0] === 0x6a) return scriptType(script); // OP_RETURN: unchanged, read by Script.decode as before
+    const isWitness = script.length >= 4 && script.length <= 42 && script[1] === script.length - 2 && (script[0] === 0 || (script[0]! >= 0x51 && script[0]! <= 0x60));
+    if (isWitness && script[0] === 0x51 && script.length === 34) return 'witness_v1_taproot';
+    let kind = 'unknown';
+    try {
+      kind = OutScript.decode(script).type;
+    } catch {
+      // unknown
+    }
+    const names: Record<string, string> = { pk: 'pubkey', pkh: 'pubkeyhash', sh: 'scripthash', ms: 'multisig', wpkh: 'witness_v0_keyhash', wsh: 'witness_v0_scripthash', tr: 'witness_v1_taproot', p2a: 'anchor' };
+    return names[kind] ?? (isWitness && script[0] !== 0 ? 'witness_unknown' : 'nonstandard');
+  }
+  function btcSignerAddress(script: Uint8Array, network: (typeof NETS)[number]): string | undefined {
+    const isWitness = script.length >= 4 && script.length <= 42 && script[1] === script.length - 2 && script[0]! >= 0x51 && script[0]! <= 0x60;
+    if (isWitness) return bech32m.encode(PARAMS[network].bech32, [script[0]! - 0x50, ...bech32m.toWords(script.subarray(2))]);
+    try {
+      return Address(PARAMS[network]).encode(OutScript.decode(script));
+    } catch {
+      return undefined;
+    }
+  }
+  const KEYS = [...PARTICIPANTS, AGGREGATE].map((k) => hex.decode(k));
+  const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max });
+  const script = fc.oneof(
+    // witness programs of every version and length, and one byte off their shape
+    fc.tuple(fc.constantFrom(0x00, 0x51, 0x52, 0x60, 0x50, 0x61), fc.integer({ min: 1, max: 41 }), fc.integer({ min: -1, max: 1 }))
+      .chain(([op, n, off]) => bytes(n, n).map((p) => Uint8Array.from([op, n + off, ...p]))),
+    fc.constantFrom(hex.decode('51024e73'), hex.decode('51024e74'), hex.decode('00024e73')),
+    fc.tuple(fc.constantFrom(0x00, 0x51), fc.constantFrom(20, 32)).chain(([op, n]) => bytes(n, n).map((p) => Uint8Array.from([op, n, ...p]))),
+    bytes(20, 20).map((h) => Uint8Array.from([0xa9, 0x14, ...h, 0x87])),
+    bytes(20, 20).map((h) => Uint8Array.from([0x76, 0xa9, 0x14, ...h, 0x88, 0xac])),
+    bytes(20, 20).map((h) => Uint8Array.from([0x76, 0xa9, 0x14, ...h, 0x88, 0xad])),
+    bytes(21, 21).map((h) => Uint8Array.from([0xa9, 0x14, ...h, 0x87])),
+    fc.constantFrom(...KEYS).map((k) => Uint8Array.from([0x21, ...k, 0xac])),
+    fc.subarray(KEYS, { minLength: 1 }).map((ks) => Uint8Array.from([0x51, ...ks.flatMap((k) => [0x21, ...k]), 0x50 + ks.length, 0xae])),
+    bytes(0, 45),
+  );
+
+  it('every shape, every network', () => {
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(script, fc.constantFrom(...NETS), (s, network) => {
+        const type = scriptType(s);
+        seen.add(type);
+        expect(type, hex.encode(s)).toBe(btcSignerType(s));
+        const view = scriptPubKeyView(s, network);
+        const expected = type === 'nonstandard' || type === 'nulldata' ? undefined : btcSignerAddress(s, network);
+        expect(view.address, `${hex.encode(s)} on ${network}`).toBe(expected);
+      }),
+      { numRuns: 4000 },
+    );
+    // Every name was met, so each template was compared, not only the fallback.
+    expect([...seen].sort()).toEqual(['anchor', 'multisig', 'nonstandard', 'pubkey', 'pubkeyhash', 'scripthash', 'witness_unknown', 'witness_v0_keyhash', 'witness_v0_scripthash', 'witness_v1_taproot']);
   });
 });

@@ -64,7 +64,7 @@ function exercise(bytes: Uint8Array, scriptChecks: boolean): void {
   }
   if (tx) {
     accepted++;
-    stringifyLine(decodePsbt(tx, 'regtest'));
+    stringifyLine(decodePsbt(tx, 'regtest', bytes));
     stringifyLine(analyzePsbt(tx));
     expectSameRecords(bytes, serializePsbt(tx), tx.inputsLength, tx.outputsLength);
   }

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { base64, hex } from '@scure/base';
 import { loadVector } from '../../helpers.ts';
 import { MalformedInputError } from '../../../src/lib/errors.ts';
-import { looksLikePsbt, parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
+import { looksLikePsbt } from '../../../src/lib/psbt/maps.ts';
+import { parsePsbt, serializePsbt } from '../../../src/lib/psbt/parse.ts';
 import { PSBT_MAGIC } from '../../../src/lib/constants.ts';
 
 type Case = { description: string; hex: string; base64: string };
