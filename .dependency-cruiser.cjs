@@ -11,7 +11,7 @@
  *   5 cli          src/lib/cli/: input, output, exit codes, shared flags, terminal — no protocol
  *   6 topics       src/topics/<topic>/: what one topic's commands share — its base class, flags,
  *                  and its roles' steps as tables (they touch stores, nodes and files)
- *   7 commands     src/commands/<topic>/<verb>.ts, src/cli.ts (the command list), src/fast-decode.ts;
+ *   7 commands     src/commands/<topic>/<verb>.ts, src/cli.ts (the command list), src/fast-decode/;
  *                  every file under src/commands/ is a command, as oclif has it
  *
  * Changing a rule here is changing the architecture: say why in the commit.
@@ -63,7 +63,7 @@ const PROTOCOL_FOLDERS = `^src/lib/(${PROTOCOL_NAMES.join('|')})/`;
 const STORE = '^src/lib/store/';
 const CLI = '^src/lib/cli/';
 const TOPICS = '^src/topics/';
-const COMMANDS = '^src/(commands/|cli[.]ts$|fast-decode[.]ts$)';
+const COMMANDS = '^src/(commands/|cli[.]ts$|fast-decode/)';
 
 // The protocol order must be a DAG: a cycle here would let two protocols import each other.
 (function assertAcyclic() {
@@ -174,9 +174,18 @@ module.exports = {
       severity: 'error',
       comment:
         'Layer 6 (src/topics/) serves the commands and knows none of them: not a command (the rule above), not the command ' +
-        'list src/cli.ts, not the psbt fast path src/fast-decode.ts.',
+        'list src/cli.ts, not the psbt decode shortcuts src/fast-decode/.',
       from: { path: TOPICS },
-      to: { path: '^src/(cli|fast-decode)[.]ts$' },
+      to: { path: '^src/(cli[.]ts$|fast-decode/)' },
+    },
+    {
+      name: 'signer-absent-in-the-plain-shortcut-only',
+      severity: 'error',
+      comment:
+        'src/fast-decode/signer-absent.ts stands in for @scure/btc-signer in one bundle, psbt decode\'s first shortcut ' +
+        '(src/fast-decode/plain.ts, which asks it whether it was touched): every name it exports throws.',
+      from: { pathNot: '^src/fast-decode/plain[.]ts$' },
+      to: { path: '^src/fast-decode/signer-absent[.]ts$' },
     },
     {
       name: 'unlayered',

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Production entry. `--version` is answered before anything is loaded (runbooks and
-// monitoring call it often); `psbt decode`, which scripts call most, by a small bundle
-// without oclif (dist/psbt-decode.cjs, src/fast-decode.ts), which hands anything it does not
-// answer exactly as the full CLI would back to it. Everything else runs the bundle
+// monitoring call it often); `psbt decode`, which scripts call most, by small bundles
+// without oclif (src/fast-decode/): dist/psbt-decode-plain.cjs for a PSBT that carries no key
+// (no btc-signer loaded), then dist/psbt-decode.cjs for any other, each handing what it does
+// not answer exactly as the full CLI would on. Everything else runs the bundle
 // dist/offchain.cjs. Each bundle is compiled through a V8 code cache when one made by this
 // V8 exists (see scripts/build.mjs). OFFCHAIN_FAST_PATHS=0 turns the decode shortcut off.
 //
@@ -61,27 +62,32 @@ async function run() {
   if (debug) process.setSourceMapsEnabled(true);
   // (It hands back --debug: not tried then, since its file is no module for Node's own loader.)
   const fast = !debug && argv[0] === 'psbt' && argv[1] === 'decode' && process.env.OFFCHAIN_FAST_PATHS !== '0';
-  const answered = fast ? await loadShortcut().main(argv) : { done: false };
-  if (!answered.done) {
+  let answered = { done: false };
+  // The second reader only where the first left the PSBT itself (`psbt`): for anything else
+  // (--help, a flag it does not take, unreadable input) neither shortcut answers.
+  for (const name of fast ? ['psbt-decode-plain.cjs', 'psbt-decode.cjs'] : []) {
+    answered = await loadShortcut(name).main(argv);
     if (answered.stdin !== undefined) globalThis[Symbol.for('offchain.stdin')] = answered.stdin;
-    await loadBundle('offchain.cjs', true).main(argv);
+    if (answered.done || !answered.psbt) break;
   }
+  if (!answered.done) await loadBundle('offchain.cjs', true).main(argv);
 }
 
 /**
- * dist/psbt-decode.cjs, compiled through its code cache, as a plain function: its file is already
- * the function a module's code is wrapped in (scripts/build.mjs SHORTCUT_WRAPPER), and its only
+ * A shortcut bundle (dist/psbt-decode*.cjs), compiled through its code cache, as a plain
+ * function: its file is already the function a module's code is wrapped in (scripts/build.mjs
+ * SHORTCUT_WRAPPER), and its only
  * requires are Node's own modules (node:fs, node:path; the build refuses any other), which it
  * gets from process.getBuiltinModule, as its `require`: no trip through the CommonJS resolver
  * (0.4 M instructions of a decode, callgrind). So no Module object, no node_modules search paths,
  * no entry in require's cache — and no second copy of its text — which loadBundle makes for the
  * full CLI (its packages, its import()s).
  */
-function loadShortcut() {
+function loadShortcut(name) {
   const fs = process.getBuiltinModule('node:fs');
   const vm = process.getBuiltinModule('node:vm');
   const dir = process.getBuiltinModule('node:path').join(__dirname, '..', 'dist');
-  const file = `${dir}/psbt-decode.cjs`;
+  const file = `${dir}/${name}`;
   const cacheFile = `${file}.cache`;
   const script = new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData: codeCache(fs, cacheFile) });
   const mod = { exports: {} };

@@ -7,8 +7,9 @@
  * 1. esbuild bundles src/cli.ts (oclif, every command, src/lib) into ONE CommonJS file,
  *    dist/offchain.cjs. Commands' lazy `import()`s become lazy module initialisers inside
  *    it: code that a command does not use is parsed but never run.
- *    `psbt decode`, which scripts call most, also gets a bundle of its own without oclif,
- *    dist/psbt-decode.cjs (src/fast-decode.ts), which bin/run.js tries first.
+ *    `psbt decode`, which scripts call most, also gets two bundles of its own without oclif,
+ *    dist/psbt-decode-plain.cjs and dist/psbt-decode.cjs (src/fast-decode/), which bin/run.js
+ *    tries first.
  * 2. bin/run.js compiles that file through vm.Script with a V8 code cache
  *    (dist/offchain.cjs.cache, made here by a training run), skipping compilation. A cache
  *    made by another V8 is rejected by V8 itself and the file is compiled normally.
@@ -122,12 +123,11 @@ const cli = await build({
       `const __offchainImport = (s) => (${IMPORTER} ?? ((x) => import(x)))(s);`,
   },
 });
-// `psbt decode`'s shortcut (src/fast-decode.ts): the same library code, without oclif.
+// `psbt decode`'s shortcuts (src/fast-decode/): the same library code, without oclif.
 // Module.wrap's text (Node's CommonJS wrapper), which bin/run.js checks the file begins with.
 const SHORTCUT_WRAPPER = ['(function (exports, require, module, __filename, __dirname) { ', '\n});'];
-const fastDecode = await build({
+const shortcut = {
   ...common,
-  entryPoints: { 'psbt-decode': 'src/fast-decode.ts' },
   metafile: true,
   outdir: out,
   outExtension: { '.js': '.cjs' },
@@ -147,18 +147,35 @@ const fastDecode = await build({
   // as it is: wrapping it there made a second copy of the 200 kB source for V8 to flatten.
   banner: { js: SHORTCUT_WRAPPER[0] },
   footer: { js: SHORTCUT_WRAPPER[1] },
-  plugins: [linearTerminatorCheck],
-});
-// bin/run.js hands the shortcut process.getBuiltinModule as its `require`: Node's own modules only.
-for (const { path } of Object.values(fastDecode.metafile.outputs).flatMap((o) => o.imports)) {
-  if (!path.startsWith('node:')) throw new Error(`dist/psbt-decode.cjs would require ${path}: bin/run.js gives the shortcut Node's own modules only (node:…)`);
+};
+// Any PSBT, through parsePsbt (btc-signer, the selected secp256k1 backend).
+const fastDecode = await build({ ...shortcut, entryPoints: { 'psbt-decode': 'src/fast-decode/signer.ts' }, plugins: [linearTerminatorCheck] });
+// A PSBT that carries no key, without btc-signer: every import of it resolves to a stand-in whose
+// names throw when touched (src/fast-decode/signer-absent.ts; the reader then leaves the PSBT to
+// the bundle above). Refused if it would hold btc-signer, or the curve, after all.
+const SIGNER_ABSENT = join(root, 'src/fast-decode/signer-absent.ts');
+const signerAbsent = {
+  name: 'signer-absent',
+  setup(b) {
+    b.onResolve({ filter: /^@scure\/btc-signer(\/.*)?$/ }, () => ({ path: SIGNER_ABSENT }));
+  },
+};
+const plainDecode = await build({ ...shortcut, entryPoints: { 'psbt-decode-plain': 'src/fast-decode/plain.ts' }, plugins: [signerAbsent, linearTerminatorCheck] });
+for (const input of Object.keys(plainDecode.metafile.inputs)) {
+  if (/node_modules\/(@scure\/btc-signer|@noble\/curves|micro-packed)\//.test(input)) throw new Error(`dist/psbt-decode-plain.cjs would hold ${input}: it is the reader that loads neither btc-signer nor the curve`);
+}
+// bin/run.js hands each shortcut process.getBuiltinModule as its `require`: Node's own modules only.
+for (const [name, result] of [['psbt-decode', fastDecode], ['psbt-decode-plain', plainDecode]]) {
+  for (const { path } of Object.values(result.metafile.outputs).flatMap((o) => o.imports)) {
+    if (!path.startsWith('node:')) throw new Error(`dist/${name}.cjs would require ${path}: bin/run.js gives the shortcut Node's own modules only (node:…)`);
+  }
 }
 // What the bundle is made of, by content: a test run compares it with the files on disk.
 // A file edited while esbuild ran may differ from what it read: record it as unknown
 // (so the build counts as stale) rather than hash content the bundle may not hold.
 const sha256 = (path) =>
   statSync(join(root, path)).mtimeMs >= started ? 'modified during the build' : createHash('sha256').update(readFileSync(join(root, path))).digest('hex');
-const inputs = [...new Set([...Object.keys(cli.metafile.inputs), ...Object.keys(fastDecode.metafile.inputs), 'scripts/build.mjs', 'scripts/oclif-patches.mjs'])].sort();
+const inputs = [...new Set([...Object.keys(cli.metafile.inputs), ...Object.keys(fastDecode.metafile.inputs), ...Object.keys(plainDecode.metafile.inputs), 'scripts/build.mjs', 'scripts/oclif-patches.mjs'])].sort();
 writeFileSync(join(out, 'build-inputs.json'), JSON.stringify({ sha256: Object.fromEntries(inputs.map((p) => [p, sha256(p)])) }, null, 1) + '\n');
 writeFileSync(
   join(out, 'commands.cjs'),
@@ -193,8 +210,9 @@ await plugin.load();
 writeFileSync(join(root, 'oclif.manifest.json'), JSON.stringify(plugin.manifest, null, 2) + '\n');
 
 // Training runs: decode a fixture so each cache also holds the functions that path compiles —
-// first through the full CLI (the shortcut turned off), then through the shortcut, on several
-// inputs in turn: each run starts from the cache the one before wrote and adds what it compiled.
+// first through the full CLI (the shortcuts turned off), then through the shortcuts, on several
+// inputs in turn: each run starts from the caches the one before wrote and adds what it compiled
+// (a keyless PSBT trains the first shortcut's; any other also the second's).
 // A function missing from the cache is compiled from source when first called — trained on the
 // signed fixture alone, whose inputs parsePsbt's key-path reader takes, the shortcut compiled
 // btc-signer's general decoder (fromPSBT and 42 more) on every unsigned PSBT: 4.6 M instructions
@@ -239,4 +257,4 @@ for (const { env, inputs } of decodeTraining) {
     rmSync(demo, { recursive: true, force: true });
   }
 }
-console.error(`built dist/offchain.cjs, dist/psbt-decode.cjs (+ V8 code caches) and oclif.manifest.json (${Object.keys(plugin.manifest.commands).length} commands)`);
+console.error(`built dist/offchain.cjs, dist/psbt-decode-plain.cjs, dist/psbt-decode.cjs (+ V8 code caches) and oclif.manifest.json (${Object.keys(plugin.manifest.commands).length} commands)`);

@@ -19,9 +19,9 @@ import { scratchBuffer } from './bytes.ts';
 
 /**
  * node:crypto's one-shot `hash`, loaded at the first hash that needs OpenSSL rather than with this
- * module: `psbt decode`'s small bundle (bin/run.js, src/fast-decode.ts) reaches this module
- * through the MuSig2 engine's tagged hashes and never hashes, and loading node:crypto is ~10 ms
- * of its cold start (as ./taproot/sighash.ts found).
+ * module: `psbt decode`'s second shortcut bundle (bin/run.js, src/fast-decode/signer.ts) reaches
+ * this module through the MuSig2 engine's tagged hashes and never hashes, and loading
+ * node:crypto is ~10 ms of its cold start (as ./taproot/sighash.ts found).
  */
 let nodeHash: typeof import('node:crypto').hash | undefined;
 const hash = (algorithm: 'sha256' | 'ripemd160', data: Uint8Array, encoding: 'binary' | 'hex'): string =>

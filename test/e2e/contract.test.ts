@@ -13,8 +13,8 @@
  * error, the network rule, key order, a key file's mode) a spawned sample of each command
  * and error class crosses the process boundary and the rest run the same built bundle's
  * `main` in this process (in-process.ts, ~10 ms instead of a ~0.15 CPU-s node process).
- * `psbt decode` always runs spawned: bin/run.js answers it through its own small bundle
- * (src/fast-decode.ts), which `main` does not go through.
+ * `psbt decode` always runs spawned: bin/run.js answers it through its own small bundles
+ * (src/fast-decode/), which `main` does not go through.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';

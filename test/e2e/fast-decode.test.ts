@@ -1,21 +1,26 @@
 /**
- * `psbt decode`'s shortcut (src/fast-decode.ts, dist/psbt-decode.cjs) answers exactly as the
- * full CLI: for every invocation below — the forms it takes and the ones it hands back, inputs
- * good and bad, from a file and from standard input — the built CLI with the shortcut and with
- * OFFCHAIN_FAST_PATHS=0 print the same stdout and stderr and exit the same way. In process,
- * the shortcut is shown to answer the common forms itself and to hand back everything else.
+ * `psbt decode`'s shortcuts (src/fast-decode/: dist/psbt-decode-plain.cjs for a PSBT that
+ * carries no key, then dist/psbt-decode.cjs for any other) answer exactly as the full CLI: for
+ * every invocation below — the forms they take and the ones they hand back, inputs good and bad,
+ * keyless and keyed, from a file and from standard input — the built CLI with the shortcuts and
+ * with OFFCHAIN_FAST_PATHS=0 print the same stdout and stderr and exit the same way. In
+ * process, each reader is shown to answer the common forms itself and to hand back everything
+ * else — the first one as built, without btc-signer, leaving every PSBT whose rendering would
+ * reach for it to the second.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { Transaction, p2tr } from '@scure/btc-signer';
+import { runInThisContext } from 'node:vm';
+import { Transaction, p2tr, p2wpkh } from '@scure/btc-signer';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ROOT } from '../helpers.ts';
 import { BIN, assertFreshBuild, cleanEnv, run } from './cli.ts';
-import { main } from '../../src/fast-decode.ts';
+import { main as signerMain, type FastResult } from '../../src/fast-decode/signer.ts';
+import { main as plainMain } from '../../src/fast-decode/plain.ts';
 
 const PSBT = 'fixtures/psbt/musig-keypath-unsigned.psbt';
 const SIGNED = 'fixtures/psbt/musig-keypath-signed.psbt';
@@ -69,6 +74,41 @@ cases.push(['ten P2TR inputs with internal keys', ['psbt', 'decode'], Buffer.fro
 const TAP_INPUTS = join(home, 'ten-p2tr-inputs.psbt');
 writeFileSync(TAP_INPUTS, Buffer.from(tapInputs.toPSBT()).toString('base64'));
 
+// PSBTs that carry no key (the first reader's), with every keyless output script, and ones that
+// differ by one output whose rendering needs btc-signer (the second reader's).
+const h = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
+const KEY = schnorr.getPublicKey(sha256(Uint8Array.of(7)));
+const KEYLESS_OUTPUTS = [
+  p2wpkh(Uint8Array.of(2, ...KEY)).script,
+  h(`0020${'22'.repeat(32)}`), // P2WSH
+  h(`a914${'33'.repeat(20)}87`), // P2SH
+  h(`76a914${'44'.repeat(20)}88ac`), // P2PKH
+  h('51024e73'), // P2A
+  h(`5210${'55'.repeat(16)}`), // witness v2
+  h(`0018${'66'.repeat(24)}`), // witness v0 of no standard length
+];
+function keylessPsbt(extraOutput?: Uint8Array): Transaction {
+  const tx = new Transaction({ allowUnknownOutputs: true, disableScriptCheck: true, version: 2, lockTime: 800_000 });
+  tx.addInput({ txid: sha256(Uint8Array.of(1)), index: 3, sequence: 0xfffffffd, witnessUtxo: { script: p2tr(KEY).script, amount: 50_000n } });
+  tx.addInput({ txid: sha256(Uint8Array.of(2)), index: 0, witnessUtxo: { script: h(`a914${'77'.repeat(20)}87`), amount: 20_000n } });
+  for (const [i, script] of KEYLESS_OUTPUTS.entries()) tx.addOutput({ script, amount: BigInt(1000 * (i + 1)) });
+  if (extraOutput) tx.addOutput({ script: extraOutput, amount: 0n });
+  return tx;
+}
+const b64 = (tx: Transaction) => Buffer.from(tx.toPSBT()).toString('base64');
+const KEYLESS = b64(keylessPsbt());
+const noFee = keylessPsbt();
+noFee.addInput({ txid: sha256(Uint8Array.of(3)), index: 1 });
+const WITH_OP_RETURN = b64(keylessPsbt(h('6a0568656c6c6f')));
+const WITH_MULTISIG = b64(keylessPsbt(Uint8Array.of(0x51, 0x21, 2, ...KEY, 0x51, 0xae)));
+cases.push(
+  ['a keyless PSBT: every keyless output script', ['psbt', 'decode'], KEYLESS],
+  ['a keyless PSBT, --network mainnet (base58 and bech32 prefixes)', ['psbt', 'decode', '--network', 'mainnet'], KEYLESS],
+  ['a keyless PSBT, an input without witness_utxo (no fee)', ['psbt', 'decode', '--network=testnet'], b64(noFee)],
+  ['a keyless PSBT but for an OP_RETURN output', ['psbt', 'decode'], WITH_OP_RETURN],
+  ['a keyless PSBT but for a bare multisig output', ['psbt', 'decode'], WITH_MULTISIG],
+);
+
 describe('the shortcut and the full CLI give the same answer', () => {
   /** Each case's exit code, as the runs above saw it (the count below needs no third run). */
   const statuses = new Map<string, number>();
@@ -105,11 +145,11 @@ describe('the shortcut carries no randomness (scripts/build.mjs defines globalTh
   );
   const env = { NODE_OPTIONS: `--require ${preload}` };
 
-  it('a decode it answers never reads globalThis.crypto, and answers as the full CLI does', () => {
-    const fast = run(['psbt', 'decode', '--in', PSBT], { env });
+  it.each([PSBT, SIGNED])('a decode either reader answers never reads globalThis.crypto, and answers as the full CLI does: %s', (file) => {
+    const fast = run(['psbt', 'decode', '--in', file], { env });
     expect(fast.stderr).toBe('');
     expect(fast.status).toBe(0);
-    expect(fast.stdout).toBe(run(['psbt', 'decode', '--in', PSBT]).stdout);
+    expect(fast.stdout).toBe(run(['psbt', 'decode', '--in', file], { env: { OFFCHAIN_FAST_PATHS: '0' } }).stdout);
   });
 
   it('an invocation handed to the full CLI does read it (the probe sees reads)', () => {
@@ -127,8 +167,8 @@ describe('the shortcut loads no node:crypto (~10 ms of its cold start: src/lib/h
   writeFileSync(preload, "process.on('exit', () => { for (const m of process.moduleLoadList) if (/crypto/.test(m)) process.stderr.write(m + '\\n'); });\n");
   const env = { NODE_OPTIONS: `--require ${preload}` };
 
-  it('a decode it answers loads none', () => {
-    const fast = run(['psbt', 'decode', '--in', PSBT], { env });
+  it.each([PSBT, SIGNED])('a decode either reader answers loads none: %s', (file) => {
+    const fast = run(['psbt', 'decode', '--in', file], { env });
     expect(fast.status).toBe(0);
     expect(fast.stderr).toBe('');
   });
@@ -140,12 +180,38 @@ describe('the shortcut loads no node:crypto (~10 ms of its cold start: src/lib/h
   });
 });
 
-describe('in process: what the shortcut answers itself', () => {
+type Main = (argv: string[], write: (text: string) => Promise<void>) => Promise<FastResult>;
+
+/** A built shortcut bundle, loaded as bin/run.js loads it (its file is a CommonJS wrapper function; Node's own modules its require). */
+function built(name: string): Main {
+  assertFreshBuild();
+  const file = join(ROOT, 'dist', name);
+  const mod = { exports: {} as { main: Main } };
+  (runInThisContext(readFileSync(file, 'utf8'), { filename: file }) as (...a: unknown[]) => void)(mod.exports, process.getBuiltinModule, mod, file, join(ROOT, 'dist'));
+  return mod.exports.main;
+}
+
+const inFile = (name: string, text: string) => {
+  const file = join(home, name);
+  writeFileSync(file, text);
+  return file;
+};
+
+describe('in process: what each reader answers itself', () => {
+  // As the spawned full CLI runs (cleanEnv): no configuration file.
+  const config = process.env.OFFCHAIN_CONFIG;
+  beforeAll(() => {
+    process.env.OFFCHAIN_CONFIG = '/dev/null';
+  });
+  afterAll(() => {
+    if (config === undefined) delete process.env.OFFCHAIN_CONFIG;
+    else process.env.OFFCHAIN_CONFIG = config;
+  });
   afterEach(() => {
     delete process.env.OFFCHAIN_NETWORK;
   });
 
-  async function attempt(argv: string[]) {
+  async function attempt(main: Main, argv: string[]) {
     const written: string[] = [];
     const result = await main(argv, async (text) => {
       written.push(text);
@@ -153,26 +219,60 @@ describe('in process: what the shortcut answers itself', () => {
     return { result, written: written.join('') };
   }
 
-  it.each([
+  const keyless: [string, string[]][] = [
     ['--in FILE', ['psbt', 'decode', '--in', join(ROOT, PSBT)]],
     ['--in=FILE --network=regtest', ['psbt', 'decode', `--in=${join(ROOT, PSBT)}`, '--network=regtest']],
+    ['every keyless output script', ['psbt', 'decode', '--in', inFile('keyless.psbt', KEYLESS)]],
+  ];
+  const keyed: [string, string[]][] = [
     ['a signed MuSig2 PSBT (its commitment checked without a base-point table)', ['psbt', 'decode', '--in', join(ROOT, SIGNED)]],
     ['ten P2TR inputs with internal keys (on the table)', ['psbt', 'decode', '--in', TAP_INPUTS]],
-  ])('answers %s', async (_name, argv) => {
-    const { result, written } = await attempt(argv);
-    expect(result).toEqual({ done: true });
-    expect(JSON.parse(written).type).toBe('psbt/decoded');
-  });
-
-  it.each([
+    ['an OP_RETURN output (its push check is btc-signer\'s)', ['psbt', 'decode', '--in', inFile('op-return.psbt', WITH_OP_RETURN)]],
+    ['a bare multisig output (its type is btc-signer\'s)', ['psbt', 'decode', '--in', inFile('multisig.psbt', WITH_MULTISIG)]],
+  ];
+  const handedBack: [string, string[]][] = [
     ['--help', ['psbt', 'decode', '--help']],
     ['--debug', ['psbt', 'decode', '--debug', '--in', join(ROOT, PSBT)]],
     ['another command', ['psbt', 'analyze', '--in', join(ROOT, PSBT)]],
     ['a missing file', ['psbt', 'decode', '--in', join(ROOT, 'no/such/file')]],
-  ])('hands back %s, writing nothing', async (_name, argv) => {
-    const { result, written } = await attempt(argv);
-    expect(result.done).toBe(false);
+  ];
+  const full = (argv: string[]) => run(argv, { env: { OFFCHAIN_FAST_PATHS: '0' } }).stdout;
+
+  it.each([...keyless, ...keyed])('the second reader (source) answers %s', async (_name, argv) => {
+    const { result, written } = await attempt(signerMain, argv);
+    expect(result).toEqual({ done: true });
+    expect(written).toBe(full(argv));
+  });
+
+  it.each(keyless)('the first reader, as built, answers %s as the full CLI', async (_name, argv) => {
+    const { result, written } = await attempt(built('psbt-decode-plain.cjs'), argv);
+    expect(result).toEqual({ done: true });
+    expect(written).toBe(full(argv));
+  });
+
+  it.each(keyed)('the first reader, as built, leaves the PSBT to the second: %s', async (_name, argv) => {
+    const { result, written } = await attempt(built('psbt-decode-plain.cjs'), argv);
+    expect(result).toEqual({ done: false, stdin: undefined, psbt: true });
     expect(written).toBe('');
+    // and the second, as built, answers it
+    const second = await attempt(built('psbt-decode.cjs'), argv);
+    expect(second.result).toEqual({ done: true });
+    expect(second.written).toBe(full(argv));
+  });
+
+  it.each(keyless)('the first reader from source (btc-signer importable there) answers %s alike', async (_name, argv) => {
+    const { result, written } = await attempt(plainMain, argv);
+    expect(result).toEqual({ done: true });
+    expect(written).toBe(full(argv));
+  });
+
+  it.each(handedBack)('each hands back %s to the full CLI, writing nothing', async (_name, argv) => {
+    for (const main of [signerMain, plainMain, built('psbt-decode-plain.cjs')]) {
+      const { result, written } = await attempt(main, argv);
+      expect(result.done).toBe(false);
+      expect(result).not.toHaveProperty('psbt');
+      expect(written).toBe('');
+    }
   });
 });
 

@@ -73,7 +73,7 @@ export async function readToEnd(stream: Readable, max = MAX_INPUT_BYTES): Promis
 }
 
 /**
- * Standard input that bin/run.js's `psbt decode` fast path (src/fast-decode.ts) read before
+ * Standard input that bin/run.js's `psbt decode` shortcuts (src/fast-decode/) read before
  * handing the invocation to the full CLI: taken from here, once, instead of the drained stream.
  * Or the failure reading it met, thrown again — described as { code, message, exitCode }, since
  * that bundle's error classes are not this one's.

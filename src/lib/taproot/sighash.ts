@@ -22,9 +22,9 @@ export type SighashOutput = { amount: bigint; script: Uint8Array };
 
 /**
  * node:crypto, loaded at the first signature hash rather than with this module: `psbt decode`'s
- * small bundle (bin/run.js, src/fast-decode.ts) reaches this module through the PSBT reader
- * and never hashes, and loading node:crypto was ~10 ms of its ~80 ms CPU cold start. Looked up
- * once: `process.getBuiltinModule` on every hash showed in the mint's profile.
+ * second shortcut bundle (bin/run.js, src/fast-decode/signer.ts) reaches this module through
+ * the PSBT reader and never hashes, and loading node:crypto was ~10 ms of its ~80 ms CPU cold
+ * start. Looked up once: `process.getBuiltinModule` on every hash showed in the mint's profile.
  */
 let nodeCrypto: typeof import('node:crypto') | undefined;
 const crypto = (): typeof import('node:crypto') => (nodeCrypto ??= process.getBuiltinModule('node:crypto'));

@@ -1,9 +1,16 @@
 /**
- * `offchain psbt decode` without oclif: the command scripts call most, answered from a small
- * bundle (dist/psbt-decode.cjs, its own V8 code cache) that bin/run.js loads instead of the
- * whole CLI. It runs the same library code as src/commands/psbt/decode.ts — the same input
- * reading, format detection, network rule, parsePsbt, decodePsbt and canonical JSON — and
- * takes only the invocations it can answer exactly as the full CLI would:
+ * `offchain psbt decode` without oclif: the command scripts call most, answered by a small
+ * bundle that bin/run.js loads instead of the whole CLI. This is its front — the invocation,
+ * the input, the network rule, the answer's write — shared by two readers, each its own bundle
+ * with its own V8 code cache, tried in turn:
+ *
+ * 1. ./plain.ts (dist/psbt-decode-plain.cjs): a PSBT that carries no key (src/lib/psbt/plain.ts),
+ *    without btc-signer or the curve loaded at all;
+ * 2. ./signer.ts (dist/psbt-decode.cjs): any other, through parsePsbt.
+ *
+ * Both run the same library code as src/commands/psbt/decode.ts — the same input reading,
+ * format detection, network rule, reader, decodePsbt and canonical JSON — and take only the
+ * invocations they can answer exactly as the full CLI would:
  *
  *   psbt decode [--in FILE | --in=FILE] [--network NET | --network=NET]
  *
@@ -11,24 +18,29 @@
  * warnings belong to the full CLI). Anything else — another flag, --help, --debug, and every
  * error — goes back to the full CLI (`{ done: false }`), which then answers or explains the
  * error in its own words; standard input already read is handed back with it, so nothing is
- * lost. test/e2e/fast-decode.test.ts holds the two paths to the same bytes and exit codes.
+ * lost. test/e2e/fast-decode.test.ts holds the paths to the same bytes and exit codes.
  */
 import { fstatSync, writeSync } from 'node:fs';
-import { applyConfigFile } from './lib/cli/config.ts';
-import { inputFrom, readInputBytes, stdinFailure, type StdinHandoff } from './lib/cli/input.ts';
-import { inputDocument, psbtBytesOf } from './lib/cli/psbt-input.ts';
-import { setBasePointWindow } from './lib/curve.ts';
-import { stringifyMessage } from './lib/json.ts';
-import { OffchainError } from './lib/errors.ts';
-import { BrokenPipe, OutputWriteError, onLateOutputError, outputFailure, writeOutput } from './lib/cli/output.ts';
-import { NETWORKS, resolveNetwork, type Network } from './lib/network.ts';
-import { decodedMessage, psbtNetworkHint } from './lib/psbt/decode.ts';
-import { splitPsbtMaps } from './lib/psbt/maps.ts';
-import { parsePsbt } from './lib/psbt/parse.ts';
-import { reportError } from './lib/cli/error-line.ts';
+import { applyConfigFile } from '../lib/cli/config.ts';
+import { inputFrom, readInputBytes, stdinFailure, type StdinHandoff } from '../lib/cli/input.ts';
+import { inputDocument, psbtBytesOf } from '../lib/cli/psbt-input.ts';
+import { OffchainError } from '../lib/errors.ts';
+import { BrokenPipe, OutputWriteError, onLateOutputError, outputFailure, writeOutput } from '../lib/cli/output.ts';
+import { NETWORKS, type Network } from '../lib/network.ts';
+import { reportError } from '../lib/cli/error-line.ts';
 
-/** Done, or not: then the full CLI runs, given standard input as read here (or the error reading it met). */
-export type FastResult = { done: true } | { done: false; stdin?: StdinHandoff };
+/**
+ * Done, or not: then the full CLI runs, given standard input as read here (or the error reading
+ * it met) — or, where only the PSBT was what this reader left (`psbt`), the next reader first.
+ */
+export type FastResult = { done: true } | { done: false; stdin?: StdinHandoff; psbt?: true };
+
+/**
+ * A reader's answer for these PSBT bytes (the message's network, if they came in one): the
+ * decode's JSON text, or undefined — as for anything it throws — where it leaves the PSBT to the
+ * next reader.
+ */
+export type Reader = (psbt: Uint8Array, flagNetwork: Network | undefined, messageNetwork: Network | undefined) => string | undefined;
 
 type Options = { in?: string; network?: string };
 
@@ -97,22 +109,8 @@ function homeDirectory(): string {
   return home !== undefined ? home : process.getBuiltinModule('node:os').homedir();
 }
 
-/**
- * noble's window for k·G while this PSBT is read. Reading takes one base multiplication to set up
- * the secp256k1 engine and one per P2TR input whose taproot commitment it checks (read.ts): never
- * more than one plus its input count. The 4-bit table the full CLI uses for one-shot commands
- * (520 points) pays off only from about 8 of them (callgrind, P2TR inputs with internal keys:
- * 7 inputs 317 M instructions without a table, 333 M with; 10 inputs 423 M, 383 M); below, each
- * multiplication without one costs less than building it — a signed single-input MuSig2 PSBT
- * 269 M → 176 M instructions. Window 1 is no table. The same points either way.
- */
-function baseWindowFor(psbt: Uint8Array): number {
-  // Its input and output maps together bound its inputs.
-  return splitPsbtMaps(psbt).length - 1 <= 8 ? 1 : 4;
-}
-
-/** `write`: how the answer is written (a test's collector; standard output otherwise). */
-export async function main(argv: readonly string[], write: (text: string) => Promise<void> = writeAnswer): Promise<FastResult> {
+/** The shortcut with `read` as its reader. `write`: how the answer is written (a test's collector; standard output otherwise). */
+export async function runShortcut(argv: readonly string[], read: Reader, write: (text: string) => Promise<void> = writeAnswer): Promise<FastResult> {
   if (argv[0] !== 'psbt' || argv[1] !== 'decode' || !stdoutIsNotTerminal()) return { done: false };
   if (process.env.OFFCHAIN_TEST_SEED || process.env.OFFCHAIN_SECP256K1) return { done: false };
   const opts = parseArgs(argv.slice(2));
@@ -134,13 +132,10 @@ export async function main(argv: readonly string[], write: (text: string) => Pro
     }
     if (fromStdin) stdin = bytes;
     const { bytes: psbt, network: messageNetwork } = psbtBytesOf(inputDocument(bytes, opts.in));
-    setBasePointWindow(baseWindowFor(psbt));
-    const tx = parsePsbt(psbt);
-    // A PSBT whose xpubs name a network: the full CLI infers it or warns (psbt decode).
-    if (psbtNetworkHint(psbt) !== undefined) return { done: false, stdin };
-    const network = resolveNetwork(flagNetwork as Network | undefined, messageNetwork);
     // Serialised whole before writing, as the base command does: a failure leaves stdout empty.
-    text = stringifyMessage(decodedMessage(tx, network, psbt));
+    const answer = readOrLeave(read, psbt, flagNetwork as Network | undefined, messageNetwork);
+    if (answer === undefined) return { done: false, stdin, psbt: true };
+    text = answer;
   } catch {
     return { done: false, stdin };
   }
@@ -152,6 +147,14 @@ export async function main(argv: readonly string[], write: (text: string) => Pro
     quit(e);
   }
   return { done: true };
+}
+
+function readOrLeave(read: Reader, psbt: Uint8Array, flagNetwork: Network | undefined, messageNetwork: Network | undefined): string | undefined {
+  try {
+    return read(psbt, flagNetwork, messageNetwork);
+  } catch {
+    return undefined;
+  }
 }
 
 function quit(e: unknown): never {
