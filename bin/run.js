@@ -66,7 +66,13 @@ async function run() {
   // The second reader only where the first left the PSBT itself (`psbt`): for anything else
   // (--help, a flag it does not take, unreadable input) neither shortcut answers.
   for (const name of fast ? ['psbt-decode-plain.cjs', 'psbt-decode.cjs'] : []) {
-    answered = await loadShortcut(name).main(argv);
+    let main;
+    try {
+      main = loadShortcut(name).main;
+    } catch {
+      break; // a bundle missing or unloadable: the full CLI answers, before anything is read
+    }
+    answered = await main(argv);
     if (answered.stdin !== undefined) globalThis[Symbol.for('offchain.stdin')] = answered.stdin;
     if (answered.done || !answered.psbt) break;
   }

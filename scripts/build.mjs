@@ -160,7 +160,14 @@ const signerAbsent = {
     b.onResolve({ filter: /^@scure\/btc-signer(\/.*)?$/ }, () => ({ path: SIGNER_ABSENT }));
   },
 };
-const plainDecode = await build({ ...shortcut, entryPoints: { 'psbt-decode-plain': 'src/fast-decode/plain.ts' }, plugins: [signerAbsent, linearTerminatorCheck] });
+// A name the stand-in lacks is an error however it is imported (a namespace import would
+// otherwise only warn, and read as undefined — a TypeError a try could swallow, uncounted).
+const plainDecode = await build({
+  ...shortcut,
+  entryPoints: { 'psbt-decode-plain': 'src/fast-decode/plain.ts' },
+  plugins: [signerAbsent, linearTerminatorCheck],
+  logOverride: { 'import-is-undefined': 'error' },
+});
 for (const input of Object.keys(plainDecode.metafile.inputs)) {
   if (/node_modules\/(@scure\/btc-signer|@noble\/curves|micro-packed)\//.test(input)) throw new Error(`dist/psbt-decode-plain.cjs would hold ${input}: it is the reader that loads neither btc-signer nor the curve`);
 }

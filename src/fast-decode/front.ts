@@ -20,7 +20,7 @@
  * error in its own words; standard input already read is handed back with it, so nothing is
  * lost. test/e2e/fast-decode.test.ts holds the paths to the same bytes and exit codes.
  */
-import { fstatSync, writeSync } from 'node:fs';
+import { fstatSync, statSync, writeSync } from 'node:fs';
 import { applyConfigFile } from '../lib/cli/config.ts';
 import { inputFrom, readInputBytes, stdinFailure, type StdinHandoff } from '../lib/cli/input.ts';
 import { inputDocument, psbtBytesOf } from '../lib/cli/psbt-input.ts';
@@ -123,6 +123,10 @@ export async function runShortcut(argv: readonly string[], read: Reader, write: 
     const flagNetwork = opts.network ?? (process.env.OFFCHAIN_NETWORK || undefined);
     if (flagNetwork !== undefined && !(NETWORKS as readonly string[]).includes(flagNetwork)) return { done: false };
     const fromStdin = opts.in === undefined || opts.in === '-';
+    // Only standard input is handed on (to the next reader, to the full CLI); a file is read
+    // again by each. So `--in` must name a regular file: a pipe, /dev/stdin or a FIFO would be
+    // drained (or wait for a writer) at the next read, and goes to the full CLI unread.
+    if (!fromStdin && !isRegularFile(opts.in!)) return { done: false };
     let bytes: Uint8Array;
     try {
       bytes = await readInputBytes(inputFrom(opts.in));
@@ -147,6 +151,14 @@ export async function runShortcut(argv: readonly string[], read: Reader, write: 
     quit(e);
   }
   return { done: true };
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false; // the full CLI says why it cannot be read
+  }
 }
 
 function readOrLeave(read: Reader, psbt: Uint8Array, flagNetwork: Network | undefined, messageNetwork: Network | undefined): string | undefined {

@@ -107,6 +107,10 @@ cases.push(
   ['a keyless PSBT, an input without witness_utxo (no fee)', ['psbt', 'decode', '--network=testnet'], b64(noFee)],
   ['a keyless PSBT but for an OP_RETURN output', ['psbt', 'decode'], WITH_OP_RETURN],
   ['a keyless PSBT but for a bare multisig output', ['psbt', 'decode'], WITH_MULTISIG],
+  // --in naming a pipe: read once, by the full CLI (a shortcut reading it would drain it for the next)
+  ['--in /dev/stdin, a signed PSBT piped', ['psbt', 'decode', '--in', '/dev/stdin'], text(SIGNED)],
+  ['--in /dev/stdin, a keyless PSBT piped', ['psbt', 'decode', '--in', '/dev/stdin'], KEYLESS],
+  ['--in /dev/stdin, bytes that are no PSBT', ['psbt', 'decode', '--in', '/dev/stdin'], 'garbage'],
 );
 
 describe('the shortcut and the full CLI give the same answer', () => {
@@ -129,6 +133,25 @@ describe('the shortcut and the full CLI give the same answer', () => {
     const r = run(['psbt', 'decode', '--in', PSBT], { env: { HOME: home, OFFCHAIN_CONFIG: '' } });
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout).network).toBe('signet');
+  });
+});
+
+describe('a shortcut bundle that cannot be loaded', () => {
+  // A preload that makes reading the first shortcut's bundle fail, as a missing file would.
+  const dir = mkdtempSync(join(tmpdir(), 'offchain-no-shortcut-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const preload = join(dir, 'missing.cjs');
+  writeFileSync(
+    preload,
+    "const fs = require('node:fs'); const read = fs.readFileSync;\n" +
+      "fs.readFileSync = function (p, ...rest) { if (String(p).endsWith('psbt-decode-plain.cjs')) { const e = new Error('ENOENT: no such file'); e.code = 'ENOENT'; throw e; } return read.call(this, p, ...rest); };\n",
+  );
+
+  it.each([['a keyless PSBT', KEYLESS], ['a signed one', text(SIGNED)]])('leaves the answer to the next: %s', (_name, input) => {
+    const fast = run(['psbt', 'decode'], { input, env: { NODE_OPTIONS: `--require ${preload}` } });
+    expect(fast.status).toBe(0);
+    expect(fast.stderr).toBe('');
+    expect(fast.stdout).toBe(run(['psbt', 'decode'], { input, env: { OFFCHAIN_FAST_PATHS: '0' } }).stdout);
   });
 });
 

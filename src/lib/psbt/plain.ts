@@ -9,7 +9,7 @@
  * coder), and `psbt decode`'s shortcut renders it without loading btc-signer or the curve at
  * all (src/fast-decode/plain.ts) — on such a PSBT nothing needs them: no record holds a key to
  * check, and BIP-174's signer check of a witness_utxo alone (`checkScript`) refuses only bare
- * key scripts (pk, multisig), which are not among the shapes taken.
+ * key scripts (pk, multisig, the taproot leaf shapes), which are not among the shapes taken.
  *
  * It never refuses: anything else — another record, a PSBT version 2, a non-minimal or
  * oversized CompactSize, an unusual transaction version, a script of another shape — gives
@@ -78,19 +78,22 @@ export class PlainPsbt {
 export function readPlainPsbt(maps: readonly (readonly PsbtRecord[])[]): PlainPsbt | undefined {
   const global = maps[0];
   if (!global || global.length !== 1 || global[0]!.keyType !== GLOBAL_UNSIGNED_TX || global[0]!.key.length !== 1) return undefined;
+  // First the cheap look that turns away a PSBT with keys (more records, or others) before its
+  // transaction is read; which maps are inputs is known only then.
+  for (let m = 1; m < maps.length; m++) {
+    const records = maps[m]!;
+    if (records.length > 1 || (records.length === 1 && (records[0]!.keyType !== IN_WITNESS_UTXO || records[0]!.key.length !== 1))) return undefined;
+  }
   const raw = global[0]!.value;
   const unsigned = readUnsignedTx(raw);
   if (!unsigned || maps.length !== 1 + unsigned.inputs.length + unsigned.outputs.length) return undefined;
   const utxos: (WitnessUtxo | undefined)[] = [];
   for (let i = 0; i < unsigned.inputs.length; i++) {
-    const records = maps[1 + i]!;
-    if (records.length > 1) return undefined;
-    const record = records[0];
+    const record = maps[1 + i]![0]; // a witness_utxo or nothing (above)
     if (record === undefined) {
       utxos.push(undefined);
       continue;
     }
-    if (record.keyType !== IN_WITNESS_UTXO || record.key.length !== 1) return undefined;
     const utxo = readWitnessUtxo(record.value);
     if (!utxo || !isKeylessScript(utxo.script)) return undefined;
     utxos.push(utxo);

@@ -232,6 +232,14 @@ describe('scriptType follows Core names', () => {
     [`5120${'00'.repeat(32)}`, 'witness_v1_taproot'],
     [`5114${'00'.repeat(20)}`, 'witness_unknown'],
     [`6028${'00'.repeat(40)}`, 'witness_unknown'],
+    // Core matches these templates byte for byte: a push that is not the minimal one is not
+    // the template (btc-signer's OutScript, which named them before, reads through it).
+    [`004c14${'00'.repeat(20)}`, 'nonstandard'],
+    [`004d1400${'00'.repeat(20)}`, 'nonstandard'],
+    [`76a94c14${'00'.repeat(20)}88ac`, 'nonstandard'],
+    [`a94c14${'00'.repeat(20)}87`, 'nonstandard'],
+    [`514c20${'00'.repeat(32)}`, 'nonstandard'],
+    ['514c024e73', 'nonstandard'],
   ];
   for (const [script, type] of cases) {
     it(`${script.slice(0, 16)}… is ${type}`, () => expect(scriptType(hex.decode(script))).toBe(type));
