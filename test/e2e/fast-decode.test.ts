@@ -111,6 +111,7 @@ cases.push(
   ['--in /dev/stdin, a signed PSBT piped', ['psbt', 'decode', '--in', '/dev/stdin'], text(SIGNED)],
   ['--in /dev/stdin, a keyless PSBT piped', ['psbt', 'decode', '--in', '/dev/stdin'], KEYLESS],
   ['--in /dev/stdin, bytes that are no PSBT', ['psbt', 'decode', '--in', '/dev/stdin'], 'garbage'],
+  ['--in /dev/zero (no end: refused at the input cap)', ['psbt', 'decode', '--in', '/dev/zero']],
 );
 
 describe('the shortcut and the full CLI give the same answer', () => {

@@ -11,7 +11,7 @@
  *
  * Anything else is malformed input (exit 3) with a message saying what was expected.
  */
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Transform, type Readable } from 'node:stream';
 import { base64, hex } from '@scure/base';
@@ -147,9 +147,32 @@ export function readFlagFile(flag: string, path: string, max = MAX_INPUT_BYTES):
   if (st.isDirectory()) throw notAFile(flag, path);
   if (st.size > max) throw tooLarge(`${flag} ${path}`, max);
   try {
-    return new Uint8Array(readFileSync(path));
+    return st.isFile() ? new Uint8Array(readFileSync(path)) : readUpTo(path, max, `${flag} ${path}`);
   } catch (e) {
-    throw fileError(flag, path, e);
+    throw e instanceof MalformedInputError ? e : fileError(flag, path, e);
+  }
+}
+
+/**
+ * A file that is not a regular one — a pipe (`--in /dev/stdin`, `<(…)`), a FIFO, a device —
+ * has no size to check first (stat says 0): read up to `max` and refuse one byte more, as
+ * standard input is, rather than read on forever (`--in /dev/zero`).
+ */
+function readUpTo(path: string, max: number, what: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) return new Uint8Array(Buffer.concat(chunks, size));
+      size += n;
+      if (size > max) throw tooLarge(what, max);
+      chunks.push(chunk.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

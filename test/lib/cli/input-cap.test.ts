@@ -44,6 +44,23 @@ describe('input size cap', () => {
     }
   });
 
+  it('an --in that is no regular file (a device, a pipe: no size to check first) is read up to the cap, and refused one byte past it', async () => {
+    // /dev/zero never ends: refused once the cap is passed instead of read forever.
+    await expect(readInputBytes({ path: '/dev/zero', stdin: process.stdin }, 1024)).rejects.toMatchObject({ code: 'E_INPUT_TOO_LARGE', exitCode: 3 });
+    // A pipe named as a file (a shell's pipe: node's own stdin input is a socket, which /dev/stdin cannot reopen).
+    const dir = tempDir('offchain-cap-pipe-');
+    try {
+      const script = join(dir.path, 'read.ts');
+      writeFileSync(script, `import { readInputBytes } from ${JSON.stringify(join(ROOT, 'src/lib/cli/input.ts'))};\n` +
+        "readInputBytes({ path: '/dev/stdin', stdin: process.stdin }, Number(process.argv[2])).then((b) => process.stdout.write(String(b.length)), (e) => process.stdout.write(e.code));\n");
+      const piped = (max: number) => spawnSync('sh', ['-c', `head -c 1025 /dev/zero | "${process.execPath}" --import tsx "${script}" ${max}`], { cwd: ROOT, encoding: 'utf8' });
+      expect(piped(2048).stdout).toBe('1025');
+      expect(piped(1024).stdout).toBe('E_INPUT_TOO_LARGE');
+    } finally {
+      dir.cleanup();
+    }
+  });
+
   it('JSON Lines: short lines stream through; one line over the cap fails the stream with E_INPUT_TOO_LARGE', async () => {
     const lines = Readable.from(['{"a":1}\n{"a":2}\n', '{"a":3}\n']);
     const got: unknown[] = [];
