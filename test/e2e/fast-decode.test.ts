@@ -137,13 +137,19 @@ describe('the shortcut and the full CLI give the same answer', () => {
   });
 });
 
+/** A file the CLI's node preloads (NODE_OPTIONS=--require), holding `source`, in a temp dir removed after the block's tests. */
+function preloadFile(name: string, source: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `offchain-${name}-`));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, `${name}.cjs`);
+  writeFileSync(path, source);
+  return path;
+}
+
 describe('a shortcut bundle that cannot be loaded', () => {
   // A preload that makes reading the first shortcut's bundle fail, as a missing file would.
-  const dir = mkdtempSync(join(tmpdir(), 'offchain-no-shortcut-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const preload = join(dir, 'missing.cjs');
-  writeFileSync(
-    preload,
+  const preload = preloadFile(
+    'no-shortcut',
     "const fs = require('node:fs'); const read = fs.readFileSync;\n" +
       "fs.readFileSync = function (p, ...rest) { if (String(p).endsWith('psbt-decode-plain.cjs')) { const e = new Error('ENOENT: no such file'); e.code = 'ENOENT'; throw e; } return read.call(this, p, ...rest); };\n",
   );
@@ -159,11 +165,8 @@ describe('a shortcut bundle that cannot be loaded', () => {
 describe('the shortcut carries no randomness (scripts/build.mjs defines globalThis.crypto away)', () => {
   // A preload that reports any read of globalThis.crypto — noble's start-up probe reads it in
   // every bundle that has it — on stderr, then serves the real one.
-  const probeDir = mkdtempSync(join(tmpdir(), 'offchain-crypto-probe-'));
-  afterAll(() => rmSync(probeDir, { recursive: true, force: true }));
-  const preload = join(probeDir, 'probe.cjs');
-  writeFileSync(
-    preload,
+  const preload = preloadFile(
+    'crypto-probe',
     "const real = globalThis.crypto;\n" +
       "Object.defineProperty(globalThis, 'crypto', { configurable: true, get() { process.stderr.write('crypto was read\\n'); return real; } });\n",
   );
@@ -185,10 +188,7 @@ describe('the shortcut carries no randomness (scripts/build.mjs defines globalTh
 
 describe('the shortcut loads no node:crypto (~10 ms of its cold start: src/lib/hash.ts and taproot/sighash.ts load it at their first hash)', () => {
   // A preload that names, at exit, every internal crypto module Node loaded.
-  const probeDir = mkdtempSync(join(tmpdir(), 'offchain-modules-probe-'));
-  afterAll(() => rmSync(probeDir, { recursive: true, force: true }));
-  const preload = join(probeDir, 'modules.cjs');
-  writeFileSync(preload, "process.on('exit', () => { for (const m of process.moduleLoadList) if (/crypto/.test(m)) process.stderr.write(m + '\\n'); });\n");
+  const preload = preloadFile('modules-probe', "process.on('exit', () => { for (const m of process.moduleLoadList) if (/crypto/.test(m)) process.stderr.write(m + '\\n'); });\n");
   const env = { NODE_OPTIONS: `--require ${preload}` };
 
   it.each([PSBT, SIGNED])('a decode either reader answers loads none: %s', (file) => {
