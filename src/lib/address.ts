@@ -78,7 +78,8 @@ export function witnessProgram(script: Uint8Array): { version: number; program: 
   return version < 0 ? undefined : { version, program: script.subarray(2) };
 }
 
-const base58check = createBase58check(sha256);
+/** Base58Check (double-SHA-256 checksum): P2PKH and P2SH addresses, and the PSBT view's xpubs. */
+export const base58check = createBase58check(sha256);
 
 /**
  * The address of an output script on `network`, or undefined for scripts without one, as Core's

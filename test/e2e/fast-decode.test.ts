@@ -260,7 +260,13 @@ describe('in process: what each reader answers itself', () => {
     ['another command', ['psbt', 'analyze', '--in', join(ROOT, PSBT)]],
     ['a missing file', ['psbt', 'decode', '--in', join(ROOT, 'no/such/file')]],
   ];
-  const full = (argv: string[]) => run(argv, { env: { OFFCHAIN_FAST_PATHS: '0' } }).stdout;
+  // The full CLI's answer to each invocation, spawned once however many readers are held to it.
+  const answers = new Map<string, string>();
+  const full = (argv: string[]) => {
+    const key = JSON.stringify(argv);
+    if (!answers.has(key)) answers.set(key, run(argv, { env: { OFFCHAIN_FAST_PATHS: '0' } }).stdout);
+    return answers.get(key)!;
+  };
 
   it.each([...keyless, ...keyed])('the second reader (source) answers %s', async (_name, argv) => {
     const { result, written } = await attempt(signerMain, argv);

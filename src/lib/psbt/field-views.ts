@@ -5,8 +5,7 @@
  * Reads only; the map-level view and Core's key names for it are in decode.ts.
  */
 import { TaprootControlBlock } from '@scure/btc-signer/psbt.js';
-import { createBase58check } from '@scure/base';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { base58check } from '../address.ts';
 import { compareBytes, concatBytes, toHex } from '../bytes.ts';
 import { readCompactSize, type PsbtRecord } from './maps.ts';
 
@@ -121,7 +120,6 @@ export function unknownRecords(records: PsbtRecord[], rendered: Set<number>): Re
   return out;
 }
 
-const base58check = createBase58check(sha256);
 
 export function xpubView(record: PsbtRecord): GlobalXpubView {
   // Key data is the 78-byte serialized extended public key; the value is fingerprint + path.
