@@ -139,3 +139,20 @@ export async function systemLibsecp256k1(): Promise<UnderTest<Libsecp256k1>> {
     return openLibsecp256k1((mod.default ?? mod) as Koffi);
   });
 }
+
+/**
+ * `answer`, remembered by `key`: for a reference library's answer (noble's k·G, its Verify)
+ * to a question every backend of a file is asked. The files loop over ALL_BACKENDS with
+ * constant edge cases and properties run from one seed (./fast-check.ts), so each backend
+ * gets the same questions, and the reference's constant-time arithmetic — most of such a
+ * file's time — is done once per question instead of once per backend. The expected value
+ * is still the reference's own, computed by the test.
+ */
+export function remembered<A extends unknown[], T>(key: (...args: A) => string, answer: (...args: A) => T): (...args: A) => T {
+  const answers = new Map<string, T>();
+  return (...args) => {
+    const k = key(...args);
+    if (!answers.has(k)) answers.set(k, answer(...args));
+    return answers.get(k)!;
+  };
+}

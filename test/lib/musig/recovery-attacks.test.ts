@@ -18,7 +18,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { loadBackend, loadEngine } from '../../../src/lib/musig/engine/select.ts';
-import { ALL_BACKENDS, backendUnderTest } from '../../setup/backends.ts';
+import { ALL_BACKENDS, backendUnderTest, remembered } from '../../setup/backends.ts';
 import { baseMinusMul, verifySchnorrWith, type BackendName, type Secp256k1Backend } from '../../../src/lib/musig/engine/backend.ts';
 import { N, P as FIELD_P, bytes32, int, taggedScalar } from '../../../src/lib/musig/engine/scalar.ts';
 import type { Bip327Engine } from '../../../src/lib/musig/engine/engine.ts';
@@ -51,20 +51,7 @@ const xNoPoint = (() => {
 })();
 const BIG: Array<typeof G> = [xLowToo, xLowNot].flatMap((x) => [Point.fromHex('02' + xHex(x)), Point.fromHex('03' + xHex(x))]);
 const nobleEnc = (p: typeof G) => (p.equals(Point.ZERO) ? 'infinity' : toHex(p.toBytes(true)));
-/**
- * noble's answers, kept for the next backend: every backend is asked the same questions (the
- * edges are constants and every property runs from one seed, test/setup/fast-check.ts), and
- * noble's constant-time k·P and its Verify are most of this file's time — computed once per
- * question, not once per backend. The answer is still noble's, computed here.
- */
-function remembered<A extends unknown[], T>(key: (...args: A) => string, answer: (...args: A) => T): (...args: A) => T {
-  const answers = new Map<string, T>();
-  return (...args) => {
-    const k = key(...args);
-    if (!answers.has(k)) answers.set(k, answer(...args));
-    return answers.get(k)!;
-  };
-}
+// noble's answers, asked once per question (every backend is asked the same ones): ../../setup/backends.ts remembered.
 const nobleMulAdd = remembered(
   (P: typeof G, a: bigint, b: bigint) => `${P.toHex(true)} ${a} ${b}`,
   (P: typeof G, a: bigint, b: bigint) => nobleEnc((a === 0n ? Point.ZERO : P.multiply(a)).add(b === 0n ? Point.ZERO : G.multiply(b))),
