@@ -116,9 +116,14 @@ for (const format of [LEGACY, ANCHORS]) {
     const channel = new Channel(params(format), backend);
     const fundingKey = new ProvenKey(sec(21), 'funding secret key', backend);
     const htlcBasepointKey = new ProvenKey(sec(25), 'htlc basepoint secret', backend);
+    /** Commitment `k` of the run: at the k-th point, the same balances and 20 HTLCs every time. */
+    const commitmentAt = (k: number) =>
+      buildCommitment(channel, { commitmentNumber: k, perCommitmentPoint: points[k % POINTS]!, toLocalMsat: 6_000_000_000n - htlcTotal, toRemoteMsat: 4_000_000_000n, feeratePerKw: 253, htlcs });
+    /** The ceiling's unit: one signature and nothing else (21 make one commitment's). */
+    const signOnce = () => backend.ecdsa.signCompact(digest, ceilingKey);
     let n = 0;
     const one = () => {
-      const c = buildCommitment(channel, { commitmentNumber: n, perCommitmentPoint: points[n % POINTS]!, toLocalMsat: 6_000_000_000n - htlcTotal, toRemoteMsat: 4_000_000_000n, feeratePerKw: 253, htlcs });
+      const c = commitmentAt(n);
       const txs = buildHtlcTransactions(c);
       const signed = signCounterpartyCommitment(c, txs, fundingKey, htlcBasepointKey, backend);
       if (txs.length !== 20 || signed.htlcSignatures.length !== 20) throw new Error('an HTLC was trimmed or left unsigned');
@@ -129,7 +134,7 @@ for (const format of [LEGACY, ANCHORS]) {
     const ours: Rate[] = [];
     const ceiling: Rate[] = [];
     for (let r = 0; r < rounds; r++) {
-      const [o, l] = rates(one, () => backend.ecdsa.signCompact(digest, ceilingKey), 21, seconds);
+      const [o, l] = rates(one, signOnce, 21, seconds);
       ours.push(o);
       ceiling.push(l);
     }
@@ -138,7 +143,7 @@ for (const format of [LEGACY, ANCHORS]) {
     // And the 21 BIP-143 signature hashes of a commitment (the 20 HTLC transactions' and the
     // commitment's), over commitments built beforehand: hashing the ceiling does not do either.
     const built = Array.from({ length: 32 }, (_, i) => {
-      const commitment = buildCommitment(channel, { commitmentNumber: i, perCommitmentPoint: points[i]!, toLocalMsat: 6_000_000_000n - htlcTotal, toRemoteMsat: 4_000_000_000n, feeratePerKw: 253, htlcs });
+      const commitment = commitmentAt(i);
       const txs = buildHtlcTransactions(commitment);
       if (txs.length !== 20) throw new Error('an HTLC was trimmed');
       return { commitment, txs };
@@ -154,10 +159,10 @@ for (const format of [LEGACY, ANCHORS]) {
     const signing: Rate[] = [];
     const hashSigning: Rate[] = [];
     for (let r = 0; r < rounds; r++) {
-      const [d, l] = rates(() => channel.commitmentKeys(points[n++ % POINTS]!), () => backend.ecdsa.signCompact(digest, ceilingKey), 21, seconds / 2);
+      const [d, l] = rates(() => channel.commitmentKeys(points[n++ % POINTS]!), signOnce, 21, seconds / 2);
       derivations.push(d);
       signing.push(l);
-      const [h, hl] = rates(digests, () => backend.ecdsa.signCompact(digest, ceilingKey), 21, seconds / 2);
+      const [h, hl] = rates(digests, signOnce, 21, seconds / 2);
       hashing.push(h);
       hashSigning.push(hl);
     }
@@ -168,9 +173,10 @@ for (const format of [LEGACY, ANCHORS]) {
     console.log(`  ${format.name.padEnd(8)} ${name.padEnd(15)} ${c.toFixed(0).padStart(6)} (${cw.toFixed(0).padStart(5)})   signing alone ${l.toFixed(0).padStart(5)} (${lw.toFixed(0).padStart(5)}): ${median(shares).toFixed(0)}% of it (${range})`);
     // The derivations, and the hashes, as a share of the signatures timed beside them, applied to this row's ceiling.
     const signUs = 1e6 / l;
-    const keysUs = signUs * median(derivations.map((d, r) => signing[r]!.cpu / d.cpu));
+    const usBesideSigning = (work: Rate[], beside: Rate[]) => signUs * median(work.map((w, r) => beside[r]!.cpu / w.cpu));
+    const keysUs = usBesideSigning(derivations, signing);
     const cap = (100 * signUs) / (signUs + keysUs);
-    const hashUs = signUs * median(hashing.map((h, r) => hashSigning[r]!.cpu / h.cpu));
+    const hashUs = usBesideSigning(hashing, hashSigning);
     const hashCap = (100 * signUs) / (signUs + keysUs + hashUs);
     const restUs = 1e6 / c - keysUs - hashUs - signUs;
     console.log(

@@ -24,6 +24,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.ts';
+import { schnorr } from '@noble/curves/secp256k1.js';
+import { toHex } from '../../src/lib/bytes.ts';
 import { openLibsecp256k1, type Koffi, type Libsecp256k1 } from '../../src/lib/musig/engine/libsecp256k1.ts';
 
 export type BackendId = 'noble' | 'tiny-secp256k1' | 'native' | 'libsecp256k1';
@@ -156,3 +158,9 @@ export function remembered<A extends unknown[], T>(key: (...args: A) => string, 
     return answers.get(k)!;
   };
 }
+
+/** noble's BIP-340 Verify, remembered: the reference answer the multi-backend files compare each backend's with. */
+export const nobleVerify = remembered(
+  (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => `${toHex(sig)} ${toHex(msg)} ${toHex(pk)}`,
+  (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => schnorr.verify(sig, msg, pk),
+);

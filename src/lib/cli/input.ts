@@ -161,15 +161,17 @@ export function readFlagFile(flag: string, path: string, max = MAX_INPUT_BYTES):
 function readUpTo(path: string, max: number, what: string): Uint8Array {
   const fd = openSync(path, 'r');
   try {
+    // One 64 KiB scratch, each read copied out at its own length: a pipe hands over a few KiB
+    // at a time, and a fresh 64 KiB buffer per read would hold up to ~16× the input.
+    const scratch = Buffer.allocUnsafe(64 * 1024);
     const chunks: Buffer[] = [];
     let size = 0;
     for (;;) {
-      const chunk = Buffer.allocUnsafe(64 * 1024);
-      const n = readSync(fd, chunk, 0, chunk.length, null);
+      const n = readSync(fd, scratch, 0, scratch.length, null);
       if (n === 0) return new Uint8Array(Buffer.concat(chunks, size));
       size += n;
       if (size > max) throw tooLarge(what, max);
-      chunks.push(chunk.subarray(0, n));
+      chunks.push(Buffer.from(scratch.subarray(0, n)));
     }
   } finally {
     closeSync(fd);

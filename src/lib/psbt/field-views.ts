@@ -120,7 +120,6 @@ export function unknownRecords(records: PsbtRecord[], rendered: Set<number>): Re
   return out;
 }
 
-
 export function xpubView(record: PsbtRecord): GlobalXpubView {
   // Key data is the 78-byte serialized extended public key; the value is fingerprint + path.
   const path: number[] = [];

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { readVectorText } from '../../helpers.ts';
 import { loadBackend } from '../../../src/lib/musig/engine/select.ts';
-import { ALL_BACKENDS, backendUnderTest, remembered } from '../../setup/backends.ts';
+import { ALL_BACKENDS, backendUnderTest, nobleVerify, remembered } from '../../setup/backends.ts';
 import { baseMinusMul, verifySchnorrWith, type BackendName, type Secp256k1Backend } from '../../../src/lib/musig/engine/backend.ts';
 import { N, P as FIELD_P, bytes32, int, taggedScalar } from '../../../src/lib/musig/engine/scalar.ts';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
@@ -31,10 +31,6 @@ const enc = <P>(ec: Secp256k1Backend<P>, p: P | null) => (p === null ? 'infinity
 const nobleEnc = remembered(
   (k: bigint) => String(k % N),
   (k: bigint) => (k % N === 0n ? 'infinity' : toHex(G.multiply(k % N).toBytes(true))),
-);
-const nobleVerify = remembered(
-  (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => `${toHex(sig)} ${toHex(msg)} ${toHex(pk)}`,
-  (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => schnorr.verify(sig, msg, pk),
 );
 
 for (const name of ALL_BACKENDS) {

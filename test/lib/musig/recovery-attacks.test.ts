@@ -18,7 +18,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { loadBackend, loadEngine } from '../../../src/lib/musig/engine/select.ts';
-import { ALL_BACKENDS, backendUnderTest, remembered } from '../../setup/backends.ts';
+import { ALL_BACKENDS, backendUnderTest, nobleVerify, remembered } from '../../setup/backends.ts';
 import { baseMinusMul, verifySchnorrWith, type BackendName, type Secp256k1Backend } from '../../../src/lib/musig/engine/backend.ts';
 import { N, P as FIELD_P, bytes32, int, taggedScalar } from '../../../src/lib/musig/engine/scalar.ts';
 import type { Bip327Engine } from '../../../src/lib/musig/engine/engine.ts';
@@ -55,10 +55,6 @@ const nobleEnc = (p: typeof G) => (p.equals(Point.ZERO) ? 'infinity' : toHex(p.t
 const nobleMulAdd = remembered(
   (P: typeof G, a: bigint, b: bigint) => `${P.toHex(true)} ${a} ${b}`,
   (P: typeof G, a: bigint, b: bigint) => nobleEnc((a === 0n ? Point.ZERO : P.multiply(a)).add(b === 0n ? Point.ZERO : G.multiply(b))),
-);
-const nobleVerify = remembered(
-  (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => `${toHex(sig)} ${toHex(msg)} ${toHex(pk)}`,
-  (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => schnorr.verify(sig, msg, pk),
 );
 const EDGE = [0n, 1n, 2n, N - 1n, N - 2n, (N - 1n) / 2n, (N + 1n) / 2n];
 const scalarArb = fc.oneof(fc.constantFrom(...EDGE), fc.bigInt({ min: 1n, max: N - 1n }));
