@@ -208,14 +208,24 @@ export async function startNutshell(dir: string, venv: string, o: NutshellOption
 
 // ——— a wallet at the mint: GET, POST, and a swap built with cashu-ts ———
 
+/**
+ * Every request on a connection of its own (`connection: close`), none kept alive between them.
+ * Nutshell's server (uvicorn) closes an idle connection after 5 s, Node's fetch keeps one for 4 s:
+ * a test process whose event loop is busy for a second (the restore test runs the credit mint's
+ * payments in this process) can send its next request on a connection the mint has just closed,
+ * and the request fails with "other side closed" (UND_ERR_SOCKET) — seen once in a clean run,
+ * on GET /v1/keysets. A fresh connection per request costs a TCP handshake on 127.0.0.1.
+ */
+const FRESH_CONNECTION = { connection: 'close' } as const;
+
 export async function getJson(url: string): Promise<any> {
-  const r = await fetch(url, { signal: AbortSignal.timeout(20_000) });
+  const r = await fetch(url, { headers: FRESH_CONNECTION, signal: AbortSignal.timeout(20_000) });
   if (!r.ok) throw new Error(`GET ${url}: HTTP ${r.status} ${await r.text()}`);
   return r.json();
 }
 
 export async function postJson(url: string, body: unknown): Promise<{ status: number; body: any }> {
-  const r = await fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(30_000) });
+  const r = await fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...FRESH_CONNECTION }, signal: AbortSignal.timeout(30_000) });
   return { status: r.status, body: await r.json().catch(() => undefined) };
 }
 
