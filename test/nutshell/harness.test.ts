@@ -43,3 +43,43 @@ it('a start.sh that succeeds returns its stdout (the mint pid it prints last)', 
     dir.cleanup();
   }
 });
+
+it('the wallet helpers never send on a socket that sat idle: after a kept-alive fetch and a busy event loop past the server\'s keep-alive, each request comes on a new connection and is answered', async () => {
+  const { createServer } = await import('node:net');
+  const { getJson, postJson } = await import('./nutshell.ts');
+  // A minimal HTTP/1.1 server that keeps a connection alive and closes it 300 ms after its last
+  // answer, as uvicorn does after 5 s. Its timer fires in this process's next turn, before a
+  // request the busy loop below was about to send leaves: fetch's pool then hands out that closed
+  // socket and fails with "other side closed" (a plain fetch, or one with `connection: close`, does).
+  const ports: number[] = [];
+  const server = createServer((socket) => {
+    let idle: NodeJS.Timeout | undefined;
+    socket.on('data', (d: Buffer) => {
+      clearTimeout(idle);
+      const head = d.toString('latin1');
+      const close = /\r\nconnection: close/i.test(head);
+      const body = JSON.stringify({ method: head.slice(0, head.indexOf(' ')), port: socket.remotePort });
+      ports.push(socket.remotePort!);
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n${close ? 'connection: close\r\n' : ''}\r\n${body}`);
+      if (close) socket.end();
+      else idle = setTimeout(() => socket.end(), 300);
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/keysets`;
+    const ask = async <T,>(call: () => Promise<T>): Promise<T> => {
+      await (await fetch(url)).text(); // a kept-alive socket in this process's fetch pool, as the in-process CLI leaves one
+      await new Promise((r) => setImmediate(r));
+      const busyUntil = Date.now() + 600;
+      while (Date.now() < busyUntil); // the event loop busy past the server's 300 ms
+      return call();
+    };
+    expect(await ask(() => getJson(url))).toMatchObject({ method: 'GET' });
+    expect((await ask(() => postJson(url, { Ys: [] }))).body).toMatchObject({ method: 'POST' });
+    expect(new Set(ports).size, 'every request on a connection of its own').toBe(4);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
