@@ -1,5 +1,6 @@
 /** Helpers shared by tests: vector loading relative to this folder, temp dirs. */
 import { accessSync, constants, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -154,4 +155,26 @@ export function codeOf(f: () => unknown): string | undefined {
     return e instanceof OffchainError ? e.code : `not coded: ${String(e)}`;
   }
   return undefined;
+}
+
+/**
+ * One HTTP exchange on a connection of its own (node:http, `agent: false`: `Connection: close`, no
+ * pool), so never on a socket that sat idle, which the server may have closed for its keep-alive
+ * timeout while this process's event loop was busy (test/nutshell/nutshell.ts: seen once in CI,
+ * "other side closed"). Rejects with the request's error (its `code`: ECONNREFUSED, ECONNRESET…);
+ * with `timeoutMs`, also when the connection stays quiet that long.
+ */
+export function freshExchange(url: string, method: 'GET' | 'POST', body?: string, timeoutMs?: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
+    const req = request(url, { method, headers, agent: false, ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: nothing for ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
 }

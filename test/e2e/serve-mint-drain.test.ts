@@ -19,10 +19,9 @@
  * request its released receipt byte for byte, every older one a refusal (never another receipt).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { tempDir, seeded } from '../helpers.ts';
+import { freshExchange, tempDir, seeded } from '../helpers.ts';
 import { runInProcess } from './in-process.ts';
 import { MINT_KEY, PAY_FLAGS, type Msg, type Parties } from './stream-credit.ts';
 import { applyReceiptHere, openContractsHere, payRequestHere } from './stream-credit-here.ts';
@@ -32,15 +31,7 @@ type Outcome = { status: number; text: string } | { error: string };
 
 /** One POST on a connection of its own (no pool): a reset is told apart from a refused connection. */
 function post(url: string, path: string, body: string): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const u = new URL(path, url);
-    const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode!, text })).on('error', (e) => resolve({ error: (e as NodeJS.ErrnoException).code ?? e.message }));
-    });
-    req.on('error', (e) => resolve({ error: (e as NodeJS.ErrnoException).code ?? e.message }));
-    req.end(body);
-  });
+  return freshExchange(new URL(path, url).href, 'POST', body).catch((e: NodeJS.ErrnoException) => ({ error: e.code ?? e.message }));
 }
 
 const mintList = async (p: Parties): Promise<Msg> => {

@@ -13,14 +13,13 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { blindMessage, getDecodedToken, hashToCurve, verifyDLEQProof } from '@cashu/cashu-ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { freePort } from '../regtest/bitcoind.ts';
 import { environmentOutsideRuns } from '../e2e/cli.ts';
-import { nodeTempDirRoot } from '../helpers.ts';
+import { freshExchange, nodeTempDirRoot } from '../helpers.ts';
 import { systemTempDir } from '../setup/run-tmp.ts';
 
 const run = promisify(execFile);
@@ -209,41 +208,22 @@ export async function startNutshell(dir: string, venv: string, o: NutshellOption
 
 // ——— a wallet at the mint: GET, POST, and a swap built with cashu-ts ———
 
-/**
- * One HTTP exchange with the mint on a connection of its own (node:http, `agent: false`,
- * `connection: close`): no pool, so never a socket that was idle before. Nutshell's server
- * (uvicorn) closes an idle keep-alive connection after 5 s; Node's fetch keeps one for 4 s on a
- * clock that a busy event loop stretches. The restore test runs the credit mint's payments in this
- * process, so a request could leave on a connection the mint had just closed and fail with "other
- * side closed" (UND_ERR_SOCKET) — seen once in a clean run, on GET /v1/keysets. `connection: close`
- * on fetch alone would not do: fetch may still send it on an idle socket of its pool, and the
- * credit mint's own commands run in this process fill that pool (they read the mint's keysets with
- * fetch). The price is a local TCP handshake per request.
- */
-function exchange(url: string, method: 'GET' | 'POST', body: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { connection: 'close', accept: 'application/json' };
-    if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
-    const req = request(url, { method, headers, agent: false, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: nothing for ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+// Each request on a connection of its own (freshExchange): Nutshell's uvicorn closes an idle
+// keep-alive connection after 5 s and Node's fetch keeps one for 4 s, on a clock a busy event loop
+// stretches. The restore test runs the credit mint's payments in this process, so a request could
+// leave on a connection the mint had just closed: "other side closed" (UND_ERR_SOCKET), seen once in
+// a clean run on GET /v1/keysets. `connection: close` on fetch would not do: fetch may still send it
+// on an idle socket of its pool, which the credit mint's own commands in this process fill (they
+// read the mint's keysets with fetch). harness.test.ts reproduces it.
 
 export async function getJson(url: string): Promise<any> {
-  const r = await exchange(url, 'GET', undefined, 20_000);
+  const r = await freshExchange(url, 'GET', undefined, 20_000);
   if (r.status < 200 || r.status > 299) throw new Error(`GET ${url}: HTTP ${r.status} ${r.text}`);
   return JSON.parse(r.text);
 }
 
 export async function postJson(url: string, body: unknown): Promise<{ status: number; body: any }> {
-  const r = await exchange(url, 'POST', JSON.stringify(body), 30_000);
+  const r = await freshExchange(url, 'POST', JSON.stringify(body), 30_000);
   let parsed: unknown;
   try {
     parsed = JSON.parse(r.text);
